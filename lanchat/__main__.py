@@ -1,0 +1,342 @@
+"""__main__.py: the command line and the wiring. The only module that knows every other one.
+
+Heavy modules are imported inside the functions that need them, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+PROG = "lanchat"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one clear line and exit status 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range (0-65535)")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _name(text: str) -> str:
+    from .events import name_problem
+
+    problem = name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"name {text!r} cannot be used: {problem}")
+    return text
+
+
+SERVE_EXAMPLES = """\
+examples:
+  lanchat serve                         host a full-duplex chat on port 3580, all interfaces
+  lanchat serve 4000 --name ann         the port may also be given as the first argument
+  lanchat serve --mode turn             strict turn-taking, like a walkie-talkie (seed 001)
+  lanchat serve --host 127.0.0.1        only reachable from this machine
+  lanchat serve --unix /tmp/chat.sock   an AF_UNIX socket instead of TCP
+  lanchat serve --headless              relay only: the host does not chat, it logs
+"""
+
+CONNECT_EXAMPLES = """\
+examples:
+  lanchat connect                       join 127.0.0.1 on port 3580
+  lanchat connect 192.168.1.20 4000     join another machine's chat on port 4000
+  lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
+  lanchat connect --unix /tmp/chat.sock --name bob
+
+in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
+message; /who lists who is here; /help lists every command; /q leaves.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="A terminal chat for the local network, and a hands-on way to learn sockets.",
+        epilog="Run 'lanchat serve --help' or 'lanchat connect --help' for each command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    serve = commands.add_parser(
+        "serve",
+        help="host a chat (and take part in it)",
+        description="Host a chat room. Others join it with 'lanchat connect'.",
+        epilog=SERVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="TCP port (same as --port)")
+    serve.add_argument("--port", type=_port, default=None, help="TCP port to listen on (default 3580; 0 picks a free one)")
+    serve.add_argument(
+        "--host",
+        default="",
+        metavar="H",
+        help="address to listen on (default: every interface, so the class can join; "
+        "127.0.0.1 keeps it on this machine)",
+    )
+    serve.add_argument("--unix", metavar="PATH", help="listen on an AF_UNIX socket file instead of TCP, e.g. /tmp/chat.sock")
+    serve.add_argument(
+        "--mode",
+        choices=("duplex", "turn"),
+        default="duplex",
+        help="duplex: everyone types whenever they like (default); turn: strict turn-taking",
+    )
+    serve.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
+    serve.add_argument("--headless", action="store_true", help="relay only: do not take part, log joins and leaves")
+    serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    serve.add_argument("--max-clients", type=_positive, metavar="N", help="refuse people beyond N with a clear message")
+    serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (with --headless)")
+
+    connect = commands.add_parser(
+        "connect",
+        help="join a chat",
+        description="Join a chat hosted with 'lanchat serve'.",
+        epilog=CONNECT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    connect.add_argument("host", nargs="?", default=None, metavar="HOST", help="the server's address (default 127.0.0.1)")
+    connect.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="the server's port (default 3580)")
+    connect.add_argument("--port", type=_port, default=None, help="the server's port (default 3580)")
+    connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
+    connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
+    connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    return parser
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _ask_name(prompt: str = "Your name: ") -> str | None:
+    from .events import name_problem
+
+    while True:
+        try:
+            name = input(prompt).strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return None
+        problem = name_problem(name)
+        if problem is None:
+            return name
+        print(f"  {problem}; try again.")
+
+
+def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
+    if args.name:
+        return args.name
+    if sys.stdin.isatty():
+        return _ask_name()
+    print(
+        f"{PROG} {role}: error: --name NAME is required when input is not a terminal",
+        file=sys.stderr,
+        flush=True,
+    )
+    return None
+
+
+def _make_frontend(session, plain: bool):  # noqa: ANN001, ANN202
+    from .ui.plain import PlainFrontend
+
+    return PlainFrontend(session)
+
+
+def _raise_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _install_signals(handler) -> None:  # noqa: ANN001
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: handler())
+    signal.signal(signal.SIGHUP, lambda *_: handler())
+
+
+# --------------------------------------------------------------------- serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    from .room import Room
+    from .transport import DEFAULT_PORT, Endpoint, TransportError, listen, reachable_addresses
+
+    if args.port is not None and args.port_arg is not None and args.port != args.port_arg:
+        return _fail(f"two different ports given ({args.port_arg} and --port {args.port})", 2)
+    port = args.port if args.port is not None else (args.port_arg if args.port_arg is not None else DEFAULT_PORT)
+    if args.unix and (args.port is not None or args.port_arg is not None or args.host):
+        return _fail("--unix cannot be combined with a TCP port or --host", 2)
+    name = None
+    if not args.headless:
+        name = _resolve_name(args, "serve")
+        if name is None:
+            return 2
+    endpoint = Endpoint(host=args.host, port=port, path=args.unix)
+    try:
+        listener = listen(endpoint)
+    except TransportError as exc:
+        return _fail(str(exc))
+
+    from .server import Server
+
+    room = Room(mode=args.mode, max_members=args.max_clients)
+    log = _headless_log if args.headless else None
+    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once)
+    where = reachable_addresses(listener)
+    mode_text = "turn-based" if args.mode == "turn" else "full-duplex"
+    if args.unix:
+        banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}"]
+    else:
+        banner = [f"lanchat: {mode_text} chat listening on port {listener.getsockname()[1]}; join with:"]
+        for address in where:
+            host, _, port_text = address.rpartition(":")
+            banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
+    print("\n".join(banner), flush=True)
+
+    if args.headless:
+        _install_signals(lambda: server.request_shutdown("the server was stopped"))
+        import signal
+
+        signal.signal(signal.SIGINT, lambda *_: server.request_shutdown("the server was stopped"))
+        server.serve_forever()
+        print(f"{PROG}: server stopped", flush=True)
+        return 0
+
+    import socket
+
+    host_end, server_end = socket.socketpair()
+    server.add_local(server_end, host=True)
+    thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
+    thread.start()
+    where_text = args.unix or (where[0] if where else f"port {port}")
+    return _run_participant(
+        host_end,
+        name,
+        role="host",
+        where=where_text,
+        plain=args.plain,
+        on_quit=lambda: server.request_shutdown("the host closed the chat"),
+        after=lambda: server.stopped.wait(5),
+    )
+
+
+def _headless_log(text: str) -> None:
+    import time
+
+    from .textsafe import visible
+
+    print(f"[{time.strftime('%H:%M:%S')}] {visible(text)}", flush=True)
+
+
+# ------------------------------------------------------------------- connect
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    from .transport import DEFAULT_PORT, Endpoint, TransportError, connect
+
+    host = args.host
+    port_arg = args.port_arg
+    if host is not None and port_arg is None and host.isdigit():
+        host, port_arg = None, _port(host)  # seed 001: `client.py 4000` means port 4000
+    if args.port is not None and port_arg is not None and args.port != port_arg:
+        return _fail(f"two different ports given ({port_arg} and --port {args.port})", 2)
+    port = args.port if args.port is not None else (port_arg if port_arg is not None else DEFAULT_PORT)
+    if args.unix and (host is not None or args.port is not None or port_arg is not None):
+        return _fail("--unix cannot be combined with a host or port", 2)
+    endpoint = Endpoint(host=host or "127.0.0.1", port=port, path=args.unix)
+    name = _resolve_name(args, "connect")
+    if name is None:
+        return 2
+    try:
+        sock = connect(endpoint)
+    except TransportError as exc:
+        return _fail(str(exc))
+    return _run_participant(sock, name, role="client", where=endpoint.describe(), plain=args.plain)
+
+
+# ------------------------------------------------------ both roles' chat loop
+
+
+def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None) -> int:  # noqa: ANN001
+    from .client import ClientLoop, JoinError, join
+    from .session import Session
+
+    ask = (lambda reason: _ask_name(f"{reason}\nAnother name: ")) if sys.stdin.isatty() else None
+    try:
+        proto, welcome, early = join(sock, name, ask_name=ask)
+    except JoinError as exc:
+        sock.close()
+        if on_quit:
+            on_quit()
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        sock.close()
+        if on_quit:
+            on_quit()
+        return 130
+    session = Session(name=welcome.name, role=role, where=where)
+    frontend = _make_frontend(session, plain or not _interactive())
+    if on_quit is not None:
+        _install_signals(on_quit)
+    else:
+        _install_signals(_raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
+    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit)
+    early_events = [welcome, *early]
+    try:
+        outcome = loop.run(early_events)
+    finally:
+        close = getattr(frontend, "close", None)
+        if close:
+            close()
+    if after:
+        after()
+    message = outcome.message
+    if role == "host" and outcome.code == 0:
+        message = "the chat is closed"
+    print(f"{PROG}: {message}", file=sys.stderr if outcome.code else sys.stdout, flush=True)
+    return outcome.code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "serve":
+            return cmd_serve(args)
+        return cmd_connect(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

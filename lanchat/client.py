@@ -1,0 +1,250 @@
+"""client.py: the client loop. Network and keyboard on one selector, never blocking.
+
+Used by both roles: a remote client's socket goes to the server over TCP or AF_UNIX;
+the host's socket is one end of a socketpair whose other end the server adopted.
+The front end (plain lines or curses) is handed in; this module never draws.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from . import events as ev
+from .protocol import ConnectionClosed, Connection, Invalid, LocalProtocolError, RemoteProtocolError, Role
+from .session import Line, Local, Outgoing, Quit, Session, UiCommand
+
+READ_BYTES = 256 * 1024
+
+
+class Frontend(Protocol):
+    """What the client loop needs from a user interface."""
+
+    def fileno(self) -> int: ...  # readable when the user typed something
+
+    def read_input(self) -> list[str] | None: ...  # submitted lines; None when input ended
+
+    def show(self, lines: list[Line]) -> None: ...
+
+    def update(self) -> None: ...  # redraw after a batch (status line, roster)
+
+    def run_ui_command(self, command: UiCommand) -> list[Line]: ...
+
+
+class JoinError(Exception):
+    """The server refused us (name taken and no way to ask for another, room full, ...)."""
+
+
+@dataclass
+class Outcome:
+    """How the chat ended, for the caller to print after the terminal is restored."""
+
+    code: int
+    message: str
+
+
+def join(
+    sock: socket.socket,
+    name: str,
+    *,
+    ask_name: Callable[[str], str | None] | None = None,
+    timeout: float = 15.0,
+) -> tuple[Connection, ev.Welcome, list[object]]:
+    """The handshake: hello -> welcome. Blocking, with a deadline.
+
+    On a refused name, ``ask_name(reason)`` may offer another; otherwise JoinError.
+    Returns the protocol connection, the welcome, and any events that came right after it.
+    """
+    proto = Connection(Role.CLIENT)
+    deadline = time.monotonic() + timeout
+    sock.sendall(proto.send(ev.Hello(name=name)))
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise JoinError("the server did not answer the handshake in time; is it a lanchat server?")
+        sock.settimeout(remaining)
+        try:
+            data = sock.recv(READ_BYTES)
+        except TimeoutError:
+            continue
+        except OSError as exc:
+            raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}") from None
+        try:
+            proto.receive_data(data)
+        except RemoteProtocolError as exc:
+            raise JoinError(f"that is not a lanchat server ({exc.message})") from None
+        events = proto.events()
+        for index, event in enumerate(events):
+            if isinstance(event, ev.Welcome):
+                return proto, event, events[index + 1 :]
+            if isinstance(event, ConnectionClosed):
+                raise JoinError("the server closed the connection during the handshake")
+            if isinstance(event, ev.Shutdown):
+                raise JoinError(f"the server is shutting down: {event.reason}")
+            if isinstance(event, ev.Error):
+                retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME) and not event.fatal
+                new_name = ask_name(event.message) if (retry and ask_name) else None
+                if not new_name:
+                    raise JoinError(f"the server refused to let us in: {event.message}")
+                sock.sendall(proto.send(ev.Hello(name=new_name)))
+                deadline = time.monotonic() + timeout
+
+
+class ClientLoop:
+    """Runs one participant's chat until they quit or the server goes away."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        proto: Connection,
+        session: Session,
+        frontend: Frontend,
+        *,
+        on_quit: Callable[[], None] | None = None,
+    ) -> None:
+        self.sock = sock
+        self.proto = proto
+        self.session = session
+        self.frontend = frontend
+        self.on_quit = on_quit  # the host's /q shuts the server down instead of leaving
+        self.out = bytearray()
+        self.selector = selectors.DefaultSelector()
+        self.outcome: Outcome | None = None
+        self.quitting = False
+
+    # ---------------------------------------------------------------- the loop
+
+    def run(self, early_events: list[object] = ()) -> Outcome:  # type: ignore[assignment]
+        self.sock.setblocking(False)
+        self.selector.register(self.sock, selectors.EVENT_READ, "net")
+        self.selector.register(self.frontend.fileno(), selectors.EVENT_READ, "keys")
+        try:
+            self._handle_events(list(early_events))
+            self.frontend.update()
+            while self.outcome is None:
+                try:
+                    ready = self.selector.select()
+                    for key, mask in ready:
+                        if key.data == "net":
+                            if mask & selectors.EVENT_READ:
+                                self._read_network()
+                            if mask & selectors.EVENT_WRITE:
+                                self._flush()
+                        elif key.data == "keys" and self.outcome is None:
+                            self._read_keys()
+                    if self.outcome is None:
+                        self.frontend.update()
+                except KeyboardInterrupt:
+                    self._quit()
+            return self.outcome
+        finally:
+            with contextlib.suppress(Exception):
+                self.selector.close()
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+    def _read_network(self) -> None:
+        try:
+            data = self.sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        try:
+            self.proto.receive_data(data)
+        except RemoteProtocolError as exc:
+            self._finish(1, f"disconnected: {exc.message}")
+            return
+        self._handle_events(self.proto.events())
+
+    def _handle_events(self, events: list[object]) -> None:
+        lines: list[Line] = []
+        for event in events:
+            if isinstance(event, Invalid):
+                continue  # a message type from a newer server: ignore it (PROTOCOL.md 3)
+            if isinstance(event, ConnectionClosed):
+                if self.outcome is None:
+                    if self.session.closed_reason:
+                        self._finish(0, f"disconnected: {self.session.closed_reason}", lines)
+                    elif self.quitting and self.on_quit is None:
+                        self._finish(0, "you left the chat", lines)
+                    else:
+                        self._finish(1, "disconnected: the connection to the server was lost", lines)
+                return
+            lines.extend(self.session.on_event(event))
+            if isinstance(event, ev.Error) and event.fatal:
+                self._finish(1, f"disconnected by the server: {event.message}", lines)
+                return
+        if lines:
+            self.frontend.show(lines)
+
+    def _read_keys(self) -> None:
+        submitted = self.frontend.read_input()
+        if submitted is None:  # end of input (Ctrl-D, or a script's stdin closed)
+            self._quit()
+            return
+        for text in submitted:
+            self.submit(text)
+            if self.outcome is not None or self.quitting:
+                return
+
+    def submit(self, text: str) -> None:
+        """Act on one line the user entered."""
+        result = self.session.parse_input(text)
+        if result is None:
+            return
+        if isinstance(result, Quit):
+            self._quit()
+        elif isinstance(result, Local):
+            self.frontend.show(list(result.lines))
+        elif isinstance(result, UiCommand):
+            self.frontend.show(self.frontend.run_ui_command(result))
+        elif isinstance(result, Outgoing):
+            self._send(result.event)
+
+    def _send(self, event: ev.Event) -> None:
+        try:
+            self.out += self.proto.send(event)
+        except LocalProtocolError:
+            return  # the connection is closing; nothing more can be said
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.out:
+            try:
+                sent = self.sock.send(self.out)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._finish(1, "disconnected: the connection to the server was lost")
+                return
+            del self.out[:sent]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.modify(self.sock, events, "net")
+        if self.quitting and not self.out and self.on_quit is None:
+            self._finish(0, "you left the chat")
+
+    def _quit(self) -> None:
+        if self.quitting:
+            return
+        self.quitting = True
+        if self.on_quit is not None:
+            self.on_quit()  # the host: the server tells everyone, then closes our socket too
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(self.frontend.fileno())
+            return
+        self._send(ev.Bye())
+        if self.outcome is None and not self.out:
+            self._finish(0, "you left the chat")
+
+    def _finish(self, code: int, message: str, pending: list[Line] | None = None) -> None:
+        if pending:
+            self.frontend.show(pending)
+        if self.outcome is None:
+            self.outcome = Outcome(code, message)

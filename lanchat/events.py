@@ -1,0 +1,298 @@
+"""events.py: every message that crosses the wire, as a frozen dataclass. Never does I/O.
+
+Each event maps to one JSON object with a ``type`` field (docs/PROTOCOL.md, section 3).
+``to_json()`` gives the object, ``event_from_json()`` checks and builds an event from one.
+Validation here is about *shape* (fields present, right types); rules that need the room
+(names taken, whose turn it is) live in room.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar
+
+PROTOCOL_VERSION = 1
+
+# docs/PROTOCOL.md section 5: limits
+MAX_TEXT_CHARS = 4000
+MAX_NAME_CHARS = 32
+MAX_REASON_CHARS = 200
+
+
+class Event:
+    """Base class: every event knows its wire ``type`` and which side may send it."""
+
+    type: ClassVar[str] = ""
+    sent_by: ClassVar[str] = ""  # "client", "server"
+
+    def to_json(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"type": self.type}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            key = f.metadata.get("wire", f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            obj[key] = value
+        return obj
+
+
+def _wire(name: str) -> Any:
+    """A required field whose JSON key differs from its Python name (``from`` is a keyword)."""
+    return field(metadata={"wire": name})
+
+
+# ---------------------------------------------------------------- client -> server
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hello(Event):
+    """First frame a client sends: which protocol it speaks and the name it wants."""
+
+    type: ClassVar[str] = "hello"
+    sent_by: ClassVar[str] = "client"
+    name: str
+    version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True, kw_only=True)
+class Say(Event):
+    """A message for everyone in the room."""
+
+    type: ClassVar[str] = "say"
+    sent_by: ClassVar[str] = "client"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Whisper(Event):
+    """A direct message to one person."""
+
+    type: ClassVar[str] = "whisper"
+    sent_by: ClassVar[str] = "client"
+    to: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Who(Event):
+    """Ask for the roster."""
+
+    type: ClassVar[str] = "who"
+    sent_by: ClassVar[str] = "client"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bye(Event):
+    """The client is leaving on purpose (``/q``)."""
+
+    type: ClassVar[str] = "bye"
+    sent_by: ClassVar[str] = "client"
+
+
+# ---------------------------------------------------------------- server -> client
+
+
+@dataclass(frozen=True, kw_only=True)
+class Welcome(Event):
+    """The handshake succeeded: your (exact) name, the room's mode, who is here, whose turn."""
+
+    type: ClassVar[str] = "welcome"
+    sent_by: ClassVar[str] = "server"
+    name: str
+    mode: str
+    members: tuple[str, ...]
+    turn: str | None = None
+    host: str | None = None
+    version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message(Event):
+    """A room message, stamped by the server with the sender's name and the time."""
+
+    type: ClassVar[str] = "message"
+    sent_by: ClassVar[str] = "server"
+    sender: str = _wire("from")
+    text: str
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Direct(Event):
+    """A direct message; the sender gets a copy so both sides see the same stamped line."""
+
+    type: ClassVar[str] = "direct"
+    sent_by: ClassVar[str] = "server"
+    sender: str = _wire("from")
+    to: str
+    text: str
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Joined(Event):
+    """Someone joined. Carries the new name only, never the whole roster."""
+
+    type: ClassVar[str] = "joined"
+    sent_by: ClassVar[str] = "server"
+    name: str
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Left(Event):
+    """Someone left: ``quit`` (said /q), ``lost`` (connection dropped), ``dropped`` (too slow)."""
+
+    type: ClassVar[str] = "left"
+    sent_by: ClassVar[str] = "server"
+    name: str
+    reason: str
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Roster(Event):
+    """Who is here, in join order (the turn order in turn-based mode)."""
+
+    type: ClassVar[str] = "roster"
+    sent_by: ClassVar[str] = "server"
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Turn(Event):
+    """Whose turn it is now (turn-based mode); ``None`` while waiting for someone to join."""
+
+    type: ClassVar[str] = "turn"
+    sent_by: ClassVar[str] = "server"
+    holder: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Error(Event):
+    """Something the client sent was refused. ``fatal`` means the server closes next."""
+
+    type: ClassVar[str] = "error"
+    sent_by: ClassVar[str] = "server"
+    code: str
+    message: str
+    fatal: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shutdown(Event):
+    """The server is closing; it sends nothing after this."""
+
+    type: ClassVar[str] = "shutdown"
+    sent_by: ClassVar[str] = "server"
+    reason: str = "the server is shutting down"
+
+
+CLIENT_EVENTS: dict[str, type[Event]] = {cls.type: cls for cls in (Hello, Say, Whisper, Who, Bye)}
+SERVER_EVENTS: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (Welcome, Message, Direct, Joined, Left, Roster, Turn, Error, Shutdown)
+}
+
+# Error codes (docs/PROTOCOL.md section 6). Kept as plain strings so they read well in JSON.
+E_BAD_FRAME = "bad-frame"
+E_BAD_JSON = "bad-json"
+E_BAD_MESSAGE = "bad-message"
+E_UNKNOWN_TYPE = "unknown-type"
+E_NOT_LANCHAT = "not-lanchat"
+E_VERSION = "version"
+E_HELLO_FIRST = "hello-first"
+E_BAD_NAME = "bad-name"
+E_NAME_TAKEN = "name-taken"
+E_EMPTY = "empty-message"
+E_TOO_LONG = "too-long"
+E_NOT_YOUR_TURN = "not-your-turn"
+E_NO_SUCH_USER = "no-such-user"
+E_ROOM_FULL = "room-full"
+E_TOO_SLOW = "too-slow"
+
+
+class EventShapeError(ValueError):
+    """A JSON object is not a valid event: carries the error code to answer with."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _check(value: Any, expected: Any, where: str) -> Any:
+    """Check one JSON value against a dataclass annotation string; return the Python value."""
+    optional = "None" in expected
+    if value is None:
+        if optional:
+            return None
+        raise EventShapeError(E_BAD_MESSAGE, f"{where} must not be null")
+    if expected.startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a list of strings")
+        return tuple(value)
+    if expected.startswith("str"):
+        if not isinstance(value, str):
+            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a string")
+        return value
+    if expected.startswith("bool"):
+        if not isinstance(value, bool):
+            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be true or false")
+        return value
+    if expected.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be an integer")
+        return value
+    if expected.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a number")
+        return float(value)
+    raise AssertionError(f"unhandled annotation {expected}")  # pragma: no cover
+
+
+def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
+    """Build an event from a decoded JSON object, using ``table`` (CLIENT_ or SERVER_EVENTS).
+
+    Unknown extra keys are ignored so that later protocol versions can add fields.
+    Raises EventShapeError with a machine-readable code when the object is not valid.
+    """
+    if not isinstance(obj, dict):
+        raise EventShapeError(E_BAD_MESSAGE, "a frame must hold a JSON object")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise EventShapeError(E_BAD_MESSAGE, 'the object has no "type" string')
+    cls = table.get(kind)
+    if cls is None:
+        raise EventShapeError(E_UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}")
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        key = f.metadata.get("wire", f.name)
+        if key not in obj:
+            if f.default is not MISSING:
+                continue
+            raise EventShapeError(E_BAD_MESSAGE, f'"{kind}" needs a "{key}" field')
+        kwargs[f.name] = _check(obj[key], str(f.type), f'"{key}"')
+    return cls(**kwargs)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be used (docs/PROTOCOL.md 5.2), or None when it is fine.
+
+    1 to 32 printable characters with no whitespace; uniqueness is the room's business.
+    """
+    if not name:
+        return "a name needs at least one character"
+    if len(name) > MAX_NAME_CHARS:
+        return f"a name has at most {MAX_NAME_CHARS} characters"
+    if any(ch.isspace() for ch in name):
+        return "a name cannot contain spaces"
+    if not name.isprintable():
+        return "a name can only hold printable characters"
+    if name.startswith("/"):
+        return "a name cannot start with /"
+    return None
+
+
+def name_key(name: str) -> str:
+    """Names are unique ignoring case: ``Ann`` and ``ann`` are the same person."""
+    return name.casefold()

@@ -1,0 +1,204 @@
+"""protocol.py: one connection's state machine, for either side. Never touches a socket.
+
+Bytes in, events out: ``conn.receive_data(data)`` then ``conn.events()``; ``conn.send(event)``
+returns the bytes to write. ``b""`` means the peer closed. The rules of which side may send
+what, in which state, are the TRANSITIONS table below; docs/PROTOCOL.md section 4 draws it.
+
+Two error families, as in h11:
+* LocalProtocolError: this program tried to send something the protocol does not allow.
+* RemoteProtocolError: the peer broke the protocol so badly the stream cannot go on.
+A peer's *recoverable* mistake (bad JSON inside a good frame, a message before hello) is
+not an exception: it comes out of ``events()`` as an ``Invalid`` so the edge can answer it
+with an error frame and carry on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+
+from . import events as ev
+from .wire import FrameDecoder, FrameError, encode_json, looks_like_http
+
+
+class Role(Enum):
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class State(Enum):
+    HANDSHAKE = "handshake"  # before the server's welcome
+    OPEN = "open"  # chatting
+    CLOSED = "closed"  # after bye, shutdown, a fatal error or the peer closing
+
+
+class ProtocolError(Exception):
+    """Base of both error families; ``code`` is a PROTOCOL.md section 6 error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class LocalProtocolError(ProtocolError):
+    """You tried to send something the protocol does not allow in this state."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent bytes that cannot be understood as a lanchat stream."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invalid:
+    """Not a wire event: the peer sent a well-framed frame we must refuse (answer and go on)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ConnectionClosed:
+    """Not a wire event: the peer closed its side of the stream."""
+
+
+_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS} | {"shutdown": State.CLOSED}
+
+# TRANSITIONS[(who sends, state)] = {event type: state after it}. What is not listed is refused.
+TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
+    (Role.CLIENT, State.HANDSHAKE): {"hello": State.HANDSHAKE, "bye": State.CLOSED},
+    (Role.CLIENT, State.OPEN): {
+        "say": State.OPEN,
+        "whisper": State.OPEN,
+        "who": State.OPEN,
+        "bye": State.CLOSED,
+    },
+    (Role.SERVER, State.HANDSHAKE): {
+        "welcome": State.OPEN,
+        "error": State.HANDSHAKE,  # a refused name: the client may try another
+        "shutdown": State.CLOSED,
+    },
+    (Role.SERVER, State.OPEN): _SERVER_OPEN,
+}
+
+
+def encode(event: ev.Event) -> bytes:
+    """One event -> one frame. Used directly for broadcasts: encode once, send to everyone."""
+    return encode_json(event.to_json())
+
+
+HTTP_REPLY = (
+    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\n\r\n"
+    b"This is a lanchat chat server, not a web server.\r\n"
+    b"Join the chat with: python -m lanchat connect HOST PORT\r\n"
+)
+
+
+class Connection:
+    """The protocol state of one connection, seen from ``our_role``'s side."""
+
+    def __init__(self, our_role: Role) -> None:
+        self.our_role = our_role
+        self.their_role = Role.SERVER if our_role is Role.CLIENT else Role.CLIENT
+        self.state = State.HANDSHAKE
+        self._decoder = FrameDecoder()
+        self._pending: list[object] = []
+        self._table = ev.CLIENT_EVENTS if our_role is Role.SERVER else ev.SERVER_EVENTS
+        self._seen_bytes = False
+        self.peer_closed = False
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, event: ev.Event) -> bytes:
+        """Check that we may send ``event`` now, update the state, return its frame."""
+        if event.sent_by != self.our_role.value:
+            raise LocalProtocolError(ev.E_BAD_MESSAGE, f"a {self.our_role.value} cannot send {event.type!r}")
+        allowed = TRANSITIONS.get((self.our_role, self.state), {})
+        if event.type not in allowed:
+            raise LocalProtocolError(
+                ev.E_BAD_MESSAGE, f"cannot send {event.type!r} in state {self.state.value}"
+            )
+        self.state = allowed[event.type]
+        if isinstance(event, ev.Error) and event.fatal:
+            self.state = State.CLOSED
+        return encode(event)
+
+    # ---------------------------------------------------------------- receiving
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the peer; ``b""`` means the peer closed the stream.
+
+        Raises RemoteProtocolError when the stream cannot be framed; after that the
+        connection is CLOSED and the edge should answer (``fatal_reply``) and disconnect.
+        """
+        if not data:
+            self.peer_closed = True
+            self._pending.append(ConnectionClosed())
+            self.state = State.CLOSED
+            return
+        if self.state is State.CLOSED:
+            return  # nothing the peer says after the end matters
+        if not self._seen_bytes:
+            self._seen_bytes = True
+            if self.our_role is Role.SERVER and looks_like_http(data):
+                self.state = State.CLOSED
+                raise RemoteProtocolError(ev.E_NOT_LANCHAT, "the peer spoke HTTP, not lanchat")
+        try:
+            payloads = self._decoder.feed(data)
+        except FrameError as exc:
+            self.state = State.CLOSED
+            raise RemoteProtocolError(ev.E_BAD_FRAME, str(exc)) from None
+        for payload in payloads:
+            self._pending.append(self._parse(payload))
+            if self.state is State.CLOSED:
+                break
+
+    def events(self) -> list[object]:
+        """Everything received so far: Events, Invalid and ConnectionClosed, in order."""
+        out, self._pending = self._pending, []
+        return out
+
+    def _parse(self, payload: bytes) -> object:
+        try:
+            obj = json.loads(payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid UTF-8")
+        except ValueError:
+            return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid JSON")
+        try:
+            event = ev.event_from_json(obj, self._table)
+        except ev.EventShapeError as exc:
+            if exc.code == ev.E_UNKNOWN_TYPE and self.our_role is Role.CLIENT:
+                # PROTOCOL.md 3: clients ignore types added by newer servers.
+                return Invalid(code=exc.code, message=str(exc))
+            return self._remote_mistake(exc.code, str(exc))
+        allowed = TRANSITIONS[(self.their_role, self.state)]
+        if event.type not in allowed:
+            if self.our_role is Role.SERVER:
+                if self.state is State.HANDSHAKE:
+                    return Invalid(code=ev.E_HELLO_FIRST, message='send "hello" before anything else')
+                return Invalid(code=ev.E_BAD_MESSAGE, message=f'"{event.type}" is not allowed now')
+            raise RemoteProtocolError(
+                ev.E_BAD_MESSAGE, f"server sent {event.type!r} in state {self.state.value}"
+            )
+        self.state = allowed[event.type]
+        if isinstance(event, ev.Error) and event.fatal:
+            self.state = State.CLOSED
+        return event
+
+    def _remote_mistake(self, code: str, message: str) -> Invalid:
+        # A server that sends garbage is not one we can chat with; a client's garbage is
+        # answered with an error frame and the connection goes on.
+        if self.our_role is Role.CLIENT:
+            self.state = State.CLOSED
+            raise RemoteProtocolError(code, f"the server sent a bad frame: {message}")
+        return Invalid(code=code, message=message)
+
+
+def fatal_reply(error: ProtocolError) -> bytes:
+    """What a server writes before disconnecting a peer whose stream it cannot frame."""
+    if error.code == ev.E_NOT_LANCHAT:
+        return HTTP_REPLY
+    return encode(ev.Error(code=error.code, message=error.message, fatal=True))

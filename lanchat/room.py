@@ -1,0 +1,254 @@
+"""room.py: who is in the room and who receives what. Never does I/O.
+
+The server loop feeds each connection's events in with ``handle(cid, event)`` and
+``leave(cid, reason)``; the room answers with actions (Send, Broadcast, Close) that
+the loop performs. Connections are named by an integer id the loop chooses.
+The room stamps every message with the sender's registered name and the clock's time:
+a client's claim of who it is is never trusted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import events as ev
+from .protocol import ConnectionClosed, Invalid, encode
+
+DUPLEX = "duplex"
+TURN = "turn"
+MODES = (DUPLEX, TURN)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Send:
+    """Send one event to one connection (through its protocol state machine)."""
+
+    to: int
+    event: ev.Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class Broadcast:
+    """Write the same already-encoded frame to every listed connection."""
+
+    to: tuple[int, ...]
+    frame: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Close:
+    """Flush what is queued for this connection, then close it."""
+
+    who: int
+
+
+Action = Send | Broadcast | Close
+
+
+@dataclass
+class Member:
+    cid: int
+    name: str
+
+
+class Room:
+    """The chat room: members in join order, the turn, and the rules of both modes."""
+
+    def __init__(
+        self,
+        *,
+        mode: str = DUPLEX,
+        clock: Callable[[], float] = time.time,
+        max_members: int | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        self.mode = mode
+        self.clock = clock
+        self.max_members = max_members
+        self.host_cid: int | None = None  # the person running `serve`, if not headless
+        self.members: dict[int, Member] = {}  # insertion order is join order
+        self._by_key: dict[str, Member] = {}
+        self._everyone: tuple[int, ...] = ()
+        self.turn_holder: int | None = None
+        self.ever_joined = 0
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.members.values())
+
+    def name_of(self, cid: int) -> str | None:
+        member = self.members.get(cid)
+        return member.name if member else None
+
+    def find(self, name: str) -> Member | None:
+        return self._by_key.get(ev.name_key(name))
+
+    @property
+    def turn_name(self) -> str | None:
+        return self.name_of(self.turn_holder) if self.turn_holder is not None else None
+
+    # ----------------------------------------------------------------- handling
+
+    def handle(self, cid: int, event: object) -> list[Action]:
+        """One event from connection ``cid`` -> the actions that follow from it."""
+        if isinstance(event, Invalid):
+            return [Send(to=cid, event=ev.Error(code=event.code, message=event.message))]
+        if isinstance(event, ConnectionClosed):
+            return self.leave(cid, "lost")
+        if isinstance(event, ev.Hello):
+            return self._hello(cid, event)
+        member = self.members.get(cid)
+        if member is None:  # protocol.py only lets hello through before the welcome
+            return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]
+        if isinstance(event, ev.Say):
+            return self._say(member, event)
+        if isinstance(event, ev.Whisper):
+            return self._whisper(member, event)
+        if isinstance(event, ev.Who):
+            return [Send(to=cid, event=ev.Roster(members=self.names))]
+        if isinstance(event, ev.Bye):
+            return self.leave(cid, "quit") + [Close(who=cid)]
+        return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
+
+    def leave(self, cid: int, reason: str) -> list[Action]:
+        """Connection ``cid`` is gone (``quit``, ``lost`` or ``dropped``): tell the others."""
+        order_before = list(self.members)
+        member = self.members.pop(cid, None)
+        if member is None:
+            return []
+        del self._by_key[ev.name_key(member.name)]
+        self._everyone = tuple(self.members)
+        actions: list[Action] = []
+        if self._everyone:
+            left = ev.Left(name=member.name, reason=reason, time=self.clock())
+            actions.append(Broadcast(to=self._everyone, frame=encode(left)))
+        if self.mode == TURN:
+            holder = self.turn_holder
+            if holder == cid:
+                holder = self._next_after(cid, order_before=order_before, removed=True)
+            elif holder is not None and holder == self.host_cid and self._everyone == (holder,):
+                holder = None  # the host never holds the turn alone
+            if holder != self.turn_holder:
+                self.turn_holder = holder
+                if self._everyone:
+                    actions.append(self._turn_broadcast())
+        return actions
+
+    # ------------------------------------------------------------------ helpers
+
+    def _error(self, cid: int, code: str, message: str, fatal: bool = False) -> list[Action]:
+        actions: list[Action] = [Send(to=cid, event=ev.Error(code=code, message=message, fatal=fatal))]
+        if fatal:
+            actions.append(Close(who=cid))
+        return actions
+
+    def _hello(self, cid: int, hello: ev.Hello) -> list[Action]:
+        if cid in self.members:
+            return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
+        if hello.version != ev.PROTOCOL_VERSION:
+            return self._error(
+                cid,
+                ev.E_VERSION,
+                f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}",
+                fatal=True,
+            )
+        problem = ev.name_problem(hello.name)
+        if problem:
+            return self._error(cid, ev.E_BAD_NAME, f"{hello.name[:40]!r} cannot be used: {problem}")
+        if self.find(hello.name):
+            return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
+        if self.max_members is not None and len(self.members) >= self.max_members:
+            return self._error(
+                cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} people); try later", fatal=True
+            )
+        member = Member(cid=cid, name=hello.name)
+        others = self._everyone
+        self.members[cid] = member
+        self._by_key[ev.name_key(member.name)] = member
+        self._everyone = (*others, cid)
+        self.ever_joined += 1
+        turn_changed = False
+        if self.mode == TURN and self.turn_holder is None and cid != self.host_cid:
+            self.turn_holder = cid  # seed 001: the first client to join speaks first
+            turn_changed = True
+        host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
+        actions: list[Action] = [
+            Send(
+                to=cid,
+                event=ev.Welcome(
+                    name=member.name,
+                    mode=self.mode,
+                    members=self.names,
+                    turn=self.turn_name,
+                    host=host_name,
+                ),
+            )
+        ]
+        if others:
+            joined = ev.Joined(name=member.name, time=self.clock())
+            actions.append(Broadcast(to=others, frame=encode(joined)))
+            if turn_changed:
+                actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
+        return actions
+
+    def _check_text(self, member: Member, text: str) -> list[Action]:
+        if not text.strip():
+            return self._error(member.cid, ev.E_EMPTY, "empty messages are not sent")
+        if len(text) > ev.MAX_TEXT_CHARS:
+            return self._error(
+                member.cid,
+                ev.E_TOO_LONG,
+                f"message is {len(text)} characters; the limit is {ev.MAX_TEXT_CHARS}",
+            )
+        return []
+
+    def _say(self, member: Member, say: ev.Say) -> list[Action]:
+        refused = self._check_text(member, say.text)
+        if refused:
+            return refused
+        if self.mode == TURN and self.turn_holder != member.cid:
+            waiting = self.turn_name
+            reason = f"not your turn: waiting for {waiting}" if waiting else "not your turn: waiting for someone to join"
+            return self._error(member.cid, ev.E_NOT_YOUR_TURN, reason)
+        message = ev.Message(sender=member.name, text=say.text, time=self.clock())
+        actions: list[Action] = [Broadcast(to=self._everyone, frame=encode(message))]
+        if self.mode == TURN:
+            self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
+            actions.append(self._turn_broadcast())
+        return actions
+
+    def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
+        refused = self._check_text(member, whisper.text)
+        if refused:
+            return refused
+        target = self.find(whisper.to)
+        if target is None:
+            return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whisper.to[:40]!r} is here")
+        direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
+        recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
+        return [Broadcast(to=recipients, frame=encode(direct))]
+
+    def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
+        """The next member in join order after ``cid`` (wrapping round).
+
+        ``order_before`` is the join order that still contains ``cid``. The host never
+        holds the turn alone: with nobody else here the room waits for someone to join.
+        """
+        if not self.members:
+            return None
+        index = order_before.index(cid)
+        rotation = order_before[index + 1 :] + order_before[: index + (0 if removed else 1)]
+        for candidate in rotation:
+            if candidate in self.members:
+                if candidate == self.host_cid and all(c == self.host_cid for c in self.members):
+                    return None
+                return candidate
+        return None
+
+    def _turn_broadcast(self) -> Broadcast:
+        return Broadcast(to=self._everyone, frame=encode(ev.Turn(holder=self.turn_name)))

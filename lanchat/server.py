@@ -1,0 +1,337 @@
+"""server.py: the server's event loop. Feeds bytes to protocol and room, flushes output.
+
+One thread, one selector (epoll on Linux), no per-client threads or timers:
+1) read what is readable and feed it to that connection's protocol state machine,
+2) hand each event to the room, which returns actions,
+3) queue the frames per recipient and flush each recipient once per pass.
+Write interest is asked for only while a client has bytes queued (miniircd's habit),
+so an idle server sleeps in select() and wakes for nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from . import events as ev
+from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
+from .room import Broadcast, Close, Room, Send
+from .transport import remove_unix_path, tune
+
+READ_BYTES = 256 * 1024
+DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per client; past it the client is dropped
+SHUTDOWN_FLUSH_SECONDS = 2.0
+
+
+class Client:
+    """One accepted connection: its socket, protocol state and output queue."""
+
+    __slots__ = ("cid", "sock", "proto", "out", "out_bytes", "writing", "closing", "closed", "peer")
+
+    def __init__(self, cid: int, sock: socket.socket, peer: str) -> None:
+        self.cid = cid
+        self.sock = sock
+        self.proto = Connection(Role.SERVER)
+        self.out: list[bytes] = []
+        self.out_bytes = 0
+        self.writing = False  # registered for EVENT_WRITE
+        self.closing = False  # close once the queue is flushed
+        self.closed = False
+        self.peer = peer
+
+
+_LISTENER = object()
+_WAKE = object()
+
+
+class Server:
+    """A lanchat server on one or more listening sockets.
+
+    ``serve_forever()`` runs the loop in the calling thread until ``request_shutdown()``
+    (safe to call from another thread or a signal handler).
+    """
+
+    def __init__(
+        self,
+        listeners: list[socket.socket],
+        room: Room,
+        *,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        log: Callable[[str], None] | None = None,
+        unix_path: str | None = None,
+        once: bool = False,
+    ) -> None:
+        self.room = room
+        self.listeners = listeners
+        self.max_queue_bytes = max_queue_bytes
+        self.log = log or (lambda line: None)
+        self.unix_path = unix_path
+        self.once = once  # shut down when the last person leaves (seed 000)
+        self.selector = selectors.DefaultSelector()
+        self.clients: dict[int, Client] = {}
+        self._next_cid = 1
+        self._dirty: set[Client] = set()
+        self._shutdown_reason: str | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        for listener in listeners:
+            listener.setblocking(False)
+            self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+        self.running = False
+        self.stopped = threading.Event()
+        self.deliveries = 0  # frames queued to clients, for benchmarks and tests
+
+    # ------------------------------------------------------------ public API
+
+    def add_local(self, sock: socket.socket, *, host: bool = False) -> int:
+        """Adopt an already-connected socket (the host's end of a socketpair)."""
+        client = self._adopt(sock, "local")
+        if host:
+            self.room.host_cid = client.cid
+        return client.cid
+
+    def request_shutdown(self, reason: str = "the server is shutting down") -> None:
+        """Ask the loop to tell everyone and stop. Thread- and signal-safe."""
+        if self._shutdown_reason is None:
+            self._shutdown_reason = reason
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def serve_forever(self) -> None:
+        self.running = True
+        try:
+            while self._shutdown_reason is None:
+                for key, mask in self.selector.select():
+                    data = key.data
+                    if data is _LISTENER:
+                        self._accept(key.fileobj)  # type: ignore[arg-type]
+                    elif data is _WAKE:
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(4096)
+                    else:
+                        if mask & selectors.EVENT_READ and not data.closed:
+                            self._read(data)
+                        if mask & selectors.EVENT_WRITE and not data.closed:
+                            self._dirty.add(data)
+                self._flush_dirty()
+                if self.once and self.room.ever_joined and not self.room.members:
+                    self._shutdown_reason = "the last person left"
+            self._shutdown()
+        finally:
+            self.running = False
+            self._close_everything()
+            self.stopped.set()
+
+    # ------------------------------------------------------------ connections
+
+    def _adopt(self, sock: socket.socket, peer: str) -> Client:
+        sock.setblocking(False)
+        tune(sock)
+        client = Client(self._next_cid, sock, peer)
+        self._next_cid += 1
+        self.clients[client.cid] = client
+        self.selector.register(sock, selectors.EVENT_READ, client)
+        return client
+
+    def _accept(self, listener: socket.socket) -> None:
+        for _ in range(64):  # take a burst of joiners, then let others speak
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, say: keep serving the rest
+                self.log(f"cannot accept a connection: {exc.strerror or exc}")
+                return
+            peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "local socket"
+            self._adopt(sock, peer)
+
+    def _read(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        proto = client.proto
+        try:
+            proto.receive_data(data)
+        except RemoteProtocolError as exc:
+            self.log(f"{self._who(client)}: {exc.message}; disconnecting")
+            self._perform(self.room.leave(client.cid, "lost"))
+            client.out.clear()
+            client.out_bytes = 0
+            self._queue(client, fatal_reply(exc))
+            client.closing = True
+            return
+        for event in proto.events():
+            name_before = self.room.name_of(client.cid)
+            self._perform(self.room.handle(client.cid, event))
+            name_after = self.room.name_of(client.cid)
+            if name_before is None and name_after is not None:
+                self.log(f"{name_after} joined from {client.peer}")
+            elif name_before is not None and name_after is None:
+                self.log(f"{name_before} left")
+        if proto.peer_closed:
+            self._close(client)
+
+    def _who(self, client: Client, fallback: str | None = None) -> str:
+        return self.room.name_of(client.cid) or fallback or client.peer
+
+    def _perform(self, actions: list) -> None:
+        clients = self.clients
+        for action in actions:
+            if isinstance(action, Broadcast):
+                frame = action.frame
+                for cid in action.to:
+                    client = clients.get(cid)
+                    if client is not None and not client.closed:
+                        self._queue(client, frame)
+            elif isinstance(action, Send):
+                client = clients.get(action.to)
+                if client is None or client.closed:
+                    continue
+                try:
+                    frame = client.proto.send(action.event)
+                except LocalProtocolError:
+                    continue  # the connection is already closing
+                self._queue(client, frame)
+            elif isinstance(action, Close):
+                client = clients.get(action.who)
+                if client is not None:
+                    client.closing = True
+                    self._dirty.add(client)
+
+    def _queue(self, client: Client, frame: bytes) -> None:
+        client.out.append(frame)
+        client.out_bytes += len(frame)
+        self.deliveries += 1
+        self._dirty.add(client)
+        if client.out_bytes > self.max_queue_bytes and not client.closing:
+            self._drop_slow(client)
+
+    def _drop_slow(self, client: Client) -> None:
+        """A client that stops reading must not stall the room or eat the server's memory."""
+        name = self._who(client)
+        self.log(f"{name}: not reading ({client.out_bytes} bytes queued); dropping")
+        client.out.clear()
+        client.out_bytes = 0
+        client.closing = True
+        with contextlib.suppress(LocalProtocolError):
+            note = ev.Error(code=ev.E_TOO_SLOW, message="you were dropped: not reading fast enough", fatal=True)
+            client.out.append(client.proto.send(note))
+        self._perform(self.room.leave(client.cid, "dropped"))
+
+    def _flush_dirty(self) -> None:
+        while self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            for client in dirty:
+                if not client.closed:
+                    self._flush(client)
+
+    def _flush(self, client: Client) -> None:
+        if client.out:
+            out = client.out
+            data = out[0] if len(out) == 1 else b"".join(out)
+            try:
+                sent = client.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._close(client)
+                return
+            if sent == len(data):
+                out.clear()
+                client.out_bytes = 0
+            else:
+                client.out = [data[sent:]]
+                client.out_bytes = len(data) - sent
+        if client.out:
+            if not client.writing:
+                client.writing = True
+                self.selector.modify(client.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+            return
+        if client.writing:
+            client.writing = False
+            self.selector.modify(client.sock, selectors.EVENT_READ, client)
+        if client.closing:
+            self._close(client)
+
+    def _close(self, client: Client) -> None:
+        if client.closed:
+            return
+        client.closed = True
+        self._dirty.discard(client)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.selector.unregister(client.sock)
+        with contextlib.suppress(OSError):
+            client.sock.close()
+        self.clients.pop(client.cid, None)
+        if client.cid in self.room.members and self._shutdown_reason is None:
+            name = self._who(client)
+            self._perform(self.room.leave(client.cid, "lost"))
+            self.log(f"{name} lost connection")
+
+    # ---------------------------------------------------------------- shutdown
+
+    def _shutdown(self) -> None:
+        """Seed 003: every client first gets the shutdown notice, then the server closes."""
+        reason = self._shutdown_reason or "the server is shutting down"
+        self.log(f"shutting down: {reason}")
+        for listener in self.listeners:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(listener)
+        notice = ev.Shutdown(reason=reason)
+        for client in list(self.clients.values()):
+            if client.closed:
+                continue
+            with contextlib.suppress(LocalProtocolError):
+                self._queue(client, client.proto.send(notice))
+            client.closing = True
+        deadline = time.monotonic() + SHUTDOWN_FLUSH_SECONDS
+        self._flush_dirty()
+        while any(not c.closed for c in self.clients.values()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for key, mask in self.selector.select(timeout=left):
+                data = key.data
+                if isinstance(data, Client) and not data.closed:
+                    if mask & selectors.EVENT_WRITE:
+                        self._flush(data)
+                    elif mask & selectors.EVENT_READ:
+                        self._drain_after_shutdown(data)
+
+    def _drain_after_shutdown(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            client.closing = True
+            client.out.clear()
+            self._close(client)
+
+    def _close_everything(self) -> None:
+        for client in list(self.clients.values()):
+            client.closed = True
+            with contextlib.suppress(OSError):
+                client.sock.close()
+        self.clients.clear()
+        for listener in self.listeners:
+            if self.unix_path and listener.family == socket.AF_UNIX:
+                remove_unix_path(self.unix_path, listener)
+            with contextlib.suppress(OSError):
+                listener.close()
+        with contextlib.suppress(OSError):
+            self.selector.close()
+        for sock in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                sock.close()

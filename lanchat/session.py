@@ -1,0 +1,200 @@
+"""session.py: one participant's view of the chat, shared by every front end. Never does I/O.
+
+``Session.on_event(event)`` turns what the server sends into transcript ``Line``s and keeps
+track of who is here, the mode and whose turn it is. ``Session.parse_input(text)`` turns
+what the user typed into an ``Outgoing`` event, a ``Quit``, local lines, or a ``UiCommand``
+for the front end (``/clear``, ``/save``).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+
+from . import events as ev
+
+
+@dataclass(frozen=True, kw_only=True)
+class Line:
+    """One transcript entry. ``kind`` decides how it looks:
+    message, own, direct, notice, error, history, system."""
+
+    kind: str
+    time: float
+    text: str
+    sender: str | None = None
+    to: str | None = None
+    mentions_me: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    name: str
+    usage: str
+    help: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
+    Command(name="/who", usage="/who", help="list who is here, in turn order"),
+    Command(name="/help", usage="/help", help="show this list"),
+    Command(name="/q", usage="/q", help="leave (the host's /q closes the chat for everyone; also /quit)"),
+)
+ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    event: ev.Event
+
+
+@dataclass(frozen=True)
+class Quit:
+    pass
+
+
+@dataclass(frozen=True)
+class Local:
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class UiCommand:
+    """A command only the front end can carry out (``/clear``, ``/save FILE``)."""
+
+    name: str
+    argument: str
+
+
+InputResult = Outgoing | Quit | Local | UiCommand | None
+
+
+@dataclass
+class Session:
+    """What one participant knows: their name, the room's mode, members and turn."""
+
+    name: str
+    role: str = "client"  # or "host"
+    where: str = ""  # the address or socket path, for the status line
+    mode: str = "duplex"
+    members: list[str] = field(default_factory=list)
+    turn: str | None = None
+    host: str | None = None
+    clock: object = _time.time
+    ui_commands: tuple[Command, ...] = ()
+    closed_reason: str | None = None
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def my_turn(self) -> bool:
+        return self.mode != "turn" or (self.turn is not None and ev.name_key(self.turn) == ev.name_key(self.name))
+
+    def turn_text(self) -> str:
+        """Whose turn it is, said for this person."""
+        if self.mode != "turn":
+            return ""
+        if self.turn is None:
+            return "waiting for someone to join"
+        if self.my_turn:
+            return "your turn"
+        return f"waiting for {self.turn}"
+
+    # ----------------------------------------------------------- server events
+
+    def _now(self) -> float:
+        return self.clock()  # type: ignore[operator]
+
+    def _notice(self, text: str, kind: str = "notice", when: float | None = None) -> Line:
+        return Line(kind=kind, time=self._now() if when is None else when, text=text)
+
+    def on_event(self, event: object) -> list[Line]:
+        """Update what we know from one server event; return the lines to show."""
+        if isinstance(event, ev.Welcome):
+            self.name = event.name
+            self.mode = event.mode
+            self.members = list(event.members)
+            self.turn = event.turn
+            self.host = event.host
+            others = [m for m in self.members if m != self.name]
+            here = ", ".join(others) if others else "nobody else yet"
+            lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
+            if self.mode == "turn":
+                lines.append(self._notice(f"turn-based: {self.turn_text()}"))
+            return lines
+        if isinstance(event, ev.Message):
+            mine = ev.name_key(event.sender) == ev.name_key(self.name)
+            return [
+                Line(
+                    kind="own" if mine else "message",
+                    time=event.time,
+                    sender=event.sender,
+                    text=event.text,
+                    mentions_me=not mine and self._mentions_me(event.text),
+                )
+            ]
+        if isinstance(event, ev.Direct):
+            to_me = ev.name_key(event.to) == ev.name_key(self.name)
+            return [Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=to_me and event.sender != self.name)]
+        if isinstance(event, ev.Joined):
+            if event.name not in self.members:
+                self.members.append(event.name)
+            return [self._notice(f"{event.name} joined ({len(self.members)} here)", when=event.time)]
+        if isinstance(event, ev.Left):
+            if event.name in self.members:
+                self.members.remove(event.name)
+            why = {"quit": "left", "lost": "lost connection", "dropped": "was dropped (not reading fast enough)"}
+            return [self._notice(f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)", when=event.time)]
+        if isinstance(event, ev.Roster):
+            self.members = list(event.members)
+            return [self._notice(f"here ({len(self.members)}): {', '.join(self.members)}")]
+        if isinstance(event, ev.Turn):
+            self.turn = event.holder
+            return [self._notice(f"turn: {self.turn_text()}")]
+        if isinstance(event, ev.Error):
+            return [self._notice(event.message, kind="error")]
+        if isinstance(event, ev.Shutdown):
+            self.closed_reason = f"the server shut down: {event.reason}"
+            return [self._notice(self.closed_reason)]
+        return []
+
+    def _mentions_me(self, text: str) -> bool:
+        return ev.name_key(self.name) in ev.name_key(text)
+
+    # -------------------------------------------------------------- user input
+
+    def help_lines(self) -> list[Line]:
+        rows = [*COMMANDS, *self.ui_commands]
+        width = max(len(c.usage) for c in rows)
+        lines = [self._notice("commands:", kind="system")]
+        lines += [self._notice(f"  {c.usage:<{width}}  {c.help}", kind="system") for c in rows]
+        lines.append(self._notice("  anything else is sent to the room", kind="system"))
+        return lines
+
+    def parse_input(self, text: str) -> InputResult:
+        """What the user typed -> what to do. Empty input does nothing (seed 001)."""
+        stripped = text.strip()
+        if not stripped:
+            return None
+        if not stripped.startswith("/") or stripped.startswith("//"):
+            # "//text" sends "/text" literally, for the rare message that starts with a slash
+            body = text[1:] if stripped.startswith("//") else text
+            return Outgoing(ev.Say(text=body.rstrip("\r\n")))
+        word, _, rest = stripped.partition(" ")
+        word = ALIASES.get(word.lower(), word.lower())
+        rest = rest.strip()
+        if word == "/q":
+            return Quit()
+        if word == "/who":
+            return Outgoing(ev.Who())
+        if word == "/help":
+            return Local(tuple(self.help_lines()))
+        if word == "/w":
+            target, _, message = rest.partition(" ")
+            if not target or not message.strip():
+                return Local((self._notice("usage: /w NAME TEXT", kind="error"),))
+            return Outgoing(ev.Whisper(to=target, text=message.strip()))
+        for command in self.ui_commands:
+            if word == command.name:
+                return UiCommand(name=word, argument=rest)
+        return Local((self._notice(f"unknown command {word}; /help lists them", kind="error"),))

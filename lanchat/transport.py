@@ -1,0 +1,199 @@
+"""transport.py: TCP and AF_UNIX listen/connect. The only module that makes sockets.
+
+Every failure a user can cause (a port in use, no server there, a bad path) becomes a
+TransportError whose message is one clear line, ready to print.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import stat
+from dataclasses import dataclass
+
+DEFAULT_PORT = 3580  # seed 001
+LISTEN_BACKLOG = 512
+
+
+class TransportError(Exception):
+    """A socket operation failed for a reason worth one line to the user."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a server listens or a client connects: TCP host+port or an AF_UNIX path."""
+
+    host: str = ""
+    port: int = DEFAULT_PORT
+    path: str | None = None
+
+    @property
+    def is_unix(self) -> bool:
+        return self.path is not None
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return self.path
+        host = self.host or "*"
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+
+def tune(sock: socket.socket) -> None:
+    """Per-connection options: no Nagle delay for TCP, so a short chat line leaves at once."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+# ------------------------------------------------------------------ listening
+
+
+def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
+    """Listen on ``host``:``port``; ``host`` "" means every interface (IPv4 and IPv6)."""
+    if not 0 <= port <= 65535:
+        raise TransportError(f"port {port} is out of range (0-65535)")
+    try:
+        if host in ("", "*"):
+            if socket.has_dualstack_ipv6():
+                return socket.create_server(
+                    ("", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True
+                )
+            return socket.create_server(("", port), family=socket.AF_INET, backlog=backlog)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        return socket.create_server(address, family=family, backlog=backlog)
+    except socket.gaierror:
+        raise TransportError(f"cannot listen on {host!r}: no such host or address") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise TransportError(
+                f"port {port} is already in use (another lanchat server?); choose another with --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise TransportError(f"not allowed to listen on port {port}; ports below 1024 need root") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise TransportError(f"{host} is not an address of this machine") from None
+        raise TransportError(f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
+
+
+def _unix_path_is_live(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def listen_unix(path: str, backlog: int = LISTEN_BACKLOG) -> socket.socket:
+    """Listen on an AF_UNIX path, created private (0600).
+
+    A socket file left by a dead server is removed (seed 000 unlinks it); a path where a
+    live server answers is never taken over, and neither is anything that is not a socket.
+    """
+    if len(os.fsencode(path)) >= 108:
+        raise TransportError(f"socket path is too long ({len(os.fsencode(path))} bytes; the limit is 107)")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise TransportError(f"cannot use {path}: {exc.strerror}") from None
+    if info is not None:
+        if not stat.S_ISSOCK(info.st_mode):
+            raise TransportError(f"{path} exists and is not a socket; refusing to replace it")
+        if _unix_path_is_live(path):
+            raise TransportError(f"a server is already listening on {path}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # stale: its server is gone
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)  # the file is born 0600: no window where others can connect
+    try:
+        sock.bind(path)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.ENOENT:
+            raise TransportError(f"cannot create {path}: its folder does not exist") from None
+        raise TransportError(f"cannot listen on {path}: {exc.strerror or exc}") from None
+    finally:
+        os.umask(old_umask)
+    return sock
+
+
+def listen(endpoint: Endpoint) -> socket.socket:
+    sock = listen_unix(endpoint.path) if endpoint.path is not None else listen_tcp(endpoint.host, endpoint.port)
+    sock.setblocking(False)
+    return sock
+
+
+def remove_unix_path(path: str, listener: socket.socket) -> None:
+    """Remove our socket file on exit, but only if it is still ours (same inode)."""
+    with contextlib.suppress(OSError):
+        name = listener.getsockname()
+        if name and os.path.exists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+
+
+# ----------------------------------------------------------------- connecting
+
+
+def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
+    """Connect to a server; raise TransportError with one clear line if that fails."""
+    if endpoint.path is not None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(endpoint.path)
+        except FileNotFoundError:
+            sock.close()
+            raise TransportError(f"no lanchat server at {endpoint.path} (the path does not exist)") from None
+        except ConnectionRefusedError:
+            sock.close()
+            raise TransportError(f"no lanchat server is listening on {endpoint.path}") from None
+        except OSError as exc:
+            sock.close()
+            raise TransportError(f"cannot connect to {endpoint.path}: {exc.strerror or exc}") from None
+        return sock
+    try:
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+    except socket.gaierror:
+        raise TransportError(f"cannot find host {endpoint.host!r}") from None
+    except ConnectionRefusedError:
+        raise TransportError(
+            f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?"
+        ) from None
+    except TimeoutError:
+        raise TransportError(f"timed out connecting to {endpoint.describe()}") from None
+    except OSError as exc:
+        raise TransportError(f"cannot connect to {endpoint.describe()}: {exc.strerror or exc}") from None
+    tune(sock)
+    return sock
+
+
+def reachable_addresses(listener: socket.socket) -> list[str]:
+    """The addresses others can use to reach ``listener``, best first (LAN before loopback)."""
+    if listener.family == socket.AF_UNIX:
+        return [listener.getsockname()]
+    host, port = listener.getsockname()[:2]
+    if host not in ("::", "0.0.0.0"):
+        return [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    found: list[str] = []
+    try:
+        import psutil  # lazily: only `serve` needs it
+
+        for addrs in psutil.net_if_addrs().values():
+            for addr in addrs:
+                if addr.family == socket.AF_INET:
+                    found.append(addr.address)
+    except Exception:  # noqa: BLE001 - listing addresses is a courtesy, never fatal
+        found = []
+    if "127.0.0.1" not in found:
+        found.append("127.0.0.1")
+    found.sort(key=lambda a: (a.startswith("127."), a))
+    return [f"{a}:{port}" for a in found]

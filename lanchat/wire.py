@@ -1,0 +1,84 @@
+"""wire.py: framing only, bytes <-> frames, and the size limits. Never does I/O.
+
+A frame is a 4-byte big-endian unsigned length, then that many bytes of payload
+(docs/PROTOCOL.md section 2). TCP and AF_UNIX stream sockets deliver a byte stream,
+not messages: one recv() may hold half a frame or several frames, so the decoder
+keeps whatever is left over until the rest arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+HEADER = struct.Struct(">I")
+HEADER_BYTES = HEADER.size
+MAX_FRAME_BYTES = 64 * 1024  # payload limit; a larger header means the stream is not lanchat
+
+
+class FrameError(ValueError):
+    """The byte stream cannot be framed (the header announces an impossible length)."""
+
+
+def frame(payload: bytes) -> bytes:
+    """Put a length header in front of ``payload``."""
+    if len(payload) > MAX_FRAME_BYTES:
+        raise FrameError(f"payload of {len(payload)} bytes is over the {MAX_FRAME_BYTES}-byte limit")
+    return HEADER.pack(len(payload)) + payload
+
+
+def encode_json(obj: dict[str, Any]) -> bytes:
+    """One JSON object -> one complete frame. Compact separators keep broadcasts small;
+    ``ensure_ascii=False`` keeps text as UTF-8 rather than \\u escapes."""
+    return frame(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def looks_like_http(data: bytes) -> bool:
+    """True when a stream opens like an HTTP request: someone pointed a browser at us."""
+    return data[:4] in (b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"CONN", b"PATC")
+
+
+class FrameDecoder:
+    """Collects bytes and hands out whole payloads, in order.
+
+    >>> d = FrameDecoder()
+    >>> d.feed(b"\\x00\\x00\\x00\\x02h")
+    []
+    >>> d.feed(b"i\\x00\\x00")
+    [b'hi']
+    """
+
+    __slots__ = ("_buffer", "max_frame_bytes")
+
+    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
+        self._buffer = bytearray()
+        self.max_frame_bytes = max_frame_bytes
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received that do not yet make a whole frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add received bytes; return every payload now complete. Raises FrameError if the
+        stream announces a frame over the limit (the stream cannot be resynchronised)."""
+        buffer = self._buffer
+        buffer += data
+        payloads: list[bytes] = []
+        offset = 0
+        end = len(buffer)
+        while end - offset >= HEADER_BYTES:
+            (length,) = HEADER.unpack_from(buffer, offset)
+            if length > self.max_frame_bytes:
+                raise FrameError(
+                    f"frame header announces {length} bytes; the limit is {self.max_frame_bytes}"
+                )
+            start = offset + HEADER_BYTES
+            if end - start < length:
+                break
+            payloads.append(bytes(buffer[start : start + length]))
+            offset = start + length
+        if offset:
+            del buffer[:offset]  # one deletion per feed, not one per frame
+        return payloads

@@ -1,0 +1,246 @@
+"""Shared test drivers: real processes, real sockets, deadlines instead of sleeps.
+
+* ``Proc``: a ``python -m lanchat ...`` subprocess in plain mode whose output lines are
+  collected by a reader thread; ``proc.expect(regex)`` waits (with a deadline) for a line.
+* ``RawClient``: a protocol-level client on a real socket (``send(event)``, ``expect(type)``).
+* ``running_server``: an in-process Server on port 0 or a temp AF_UNIX path, in a thread.
+* ``wait_for(condition)``: poll a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from lanchat import events as ev
+from lanchat.protocol import Connection, ConnectionClosed, Role
+from lanchat.room import Room
+from lanchat.server import Server
+from lanchat.transport import Endpoint, listen
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIMEOUT = 10.0
+
+
+def wait_for(condition: Callable[[], object], timeout: float = DEFAULT_TIMEOUT, what: str = "condition") -> object:
+    """Poll ``condition`` until it is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(delay)  # polling interval, not synchronisation: the condition decides
+        delay = min(delay * 2, 0.05)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra)
+    return env
+
+
+class Proc:
+    """A lanchat subprocess driven through pipes (plain mode)."""
+
+    def __init__(self, *args: str, stdin: bool = True, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "lanchat", *args],
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env or child_env(),
+            cwd=ROOT,
+        )
+        self.lines: list[str] = []
+        self._new = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for raw in self.popen.stdout:
+            with self._new:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._new.notify_all()
+        with self._new:
+            self._new.notify_all()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def expect(self, pattern: str, timeout: float = DEFAULT_TIMEOUT, start: int = 0) -> re.Match[str]:
+        """Wait for an output line matching ``pattern`` (searched from line ``start``)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._new:
+            while True:
+                for line in self.lines[start:]:
+                    match = regex.search(line)
+                    if match:
+                        return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (not self._reader.is_alive() and self.popen.poll() is not None):
+                    raise AssertionError(
+                        f"no line matching {pattern!r} within {timeout}s from lanchat {' '.join(self.args)}; "
+                        f"output so far:\n{self.output}"
+                    )
+                self._new.wait(min(remaining, 0.2))
+
+    def mark(self) -> int:
+        """The number of lines seen so far, to ``expect`` only what comes after."""
+        with self._new:
+            return len(self.lines)
+
+    def send(self, text: str) -> None:
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(text.encode("utf-8") + b"\n")
+        self.popen.stdin.flush()
+
+    def close_stdin(self) -> None:
+        if self.popen.stdin:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
+
+    def wait(self, timeout: float = DEFAULT_TIMEOUT) -> int:
+        code = self.popen.wait(timeout=timeout)
+        self._reader.join(timeout)
+        return code
+
+    def stop(self) -> None:
+        """End the process we started, by its PID, if it is still running."""
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+        self.close_stdin()
+        self._reader.join(5)
+
+
+def start_server(*extra: str) -> tuple[Proc, int | None]:
+    """``lanchat serve --port 0 --host 127.0.0.1 ...``; returns the process and its port."""
+    proc = Proc("serve", *extra) if "--unix" in extra else Proc("serve", "--port", "0", "--host", "127.0.0.1", *extra)
+    if "--unix" in extra:
+        proc.expect(r"join with")
+        return proc, None
+    match = proc.expect(r"listening on port (\d+)")
+    return proc, int(match.group(1))
+
+
+class RawClient:
+    """Speaks the protocol directly on a real socket; for integration tests."""
+
+    def __init__(self, endpoint: Endpoint | socket.socket, name: str | None = None, timeout: float = DEFAULT_TIMEOUT):
+        if isinstance(endpoint, socket.socket):
+            self.sock = endpoint
+        elif endpoint.path is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(endpoint.path)
+        else:
+            self.sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.timeout = timeout
+        self.proto = Connection(Role.CLIENT)
+        self.inbox: list[object] = []
+        self.welcome: ev.Welcome | None = None
+        if name is not None:
+            self.send(ev.Hello(name=name))
+            self.welcome = self.expect(ev.Welcome)  # type: ignore[assignment]
+
+    def send(self, event: ev.Event) -> None:
+        self.sock.sendall(self.proto.send(event))
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _pump(self, deadline: float) -> bool:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return False
+        except OSError:
+            data = b""
+        self.proto.receive_data(data)
+        self.inbox.extend(self.proto.events())
+        return True
+
+    def expect(self, kind: type, timeout: float | None = None, **fields: object) -> object:
+        """Wait for the next event of ``kind`` (with matching fields); earlier others stay queued."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            for index, event in enumerate(self.inbox):
+                if isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items()):
+                    del self.inbox[: index + 1]
+                    return event
+            if not self._pump(deadline):
+                raise AssertionError(f"no {kind.__name__} {fields or ''} in time; got {self.inbox}")
+
+    def expect_closed(self, timeout: float | None = None) -> None:
+        self.expect(ConnectionClosed, timeout)
+
+    def drain(self, timeout: float = 0.2) -> list[object]:
+        """Everything that arrives within ``timeout`` (used to check nothing else came)."""
+        deadline = time.monotonic() + timeout
+        while self._pump(deadline):
+            if self.inbox and isinstance(self.inbox[-1], ConnectionClosed):
+                break
+        out, self.inbox = self.inbox, []
+        return out
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+@contextlib.contextmanager
+def running_server(
+    mode: str = "duplex", *, unix_path: str | None = None, host: str = "127.0.0.1", **server_kwargs: object
+) -> Iterator[tuple[Server, Endpoint]]:
+    """An in-process Server in a background thread, on port 0 or ``unix_path``."""
+    endpoint = Endpoint(path=unix_path) if unix_path else Endpoint(host=host, port=0)
+    listener = listen(endpoint)
+    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock") if k in server_kwargs}
+    room = Room(mode=mode, **room_kwargs)  # type: ignore[arg-type]
+    server = Server([listener], room, unix_path=unix_path, **server_kwargs)  # type: ignore[arg-type]
+    if not unix_path:
+        endpoint = Endpoint(host=host, port=listener.getsockname()[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server, endpoint
+    finally:
+        server.request_shutdown("test over")
+        server.stopped.wait(10)
+        thread.join(10)
+
+
+def drain_queue(q: queue.Queue) -> list[object]:
+    items = []
+    while True:
+        try:
+            items.append(q.get_nowait())
+        except queue.Empty:
+            return items
