@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from . import events as ev
-from .protocol import ConnectionClosed, Connection, Invalid, LocalProtocolError, RemoteProtocolError, Role
+from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import Line, Local, Outgoing, Quit, Session, UiCommand
 
 READ_BYTES = 256 * 1024
