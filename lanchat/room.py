@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from . import events as ev
 from .protocol import ConnectionClosed, Invalid, encode
+from .wire import FrameError
 
 DUPLEX = "duplex"
 TURN = "turn"
@@ -102,6 +103,10 @@ class Room:
             return self.leave(cid, "lost")
         if isinstance(event, ev.Hello):
             return self._hello(cid, event)
+        if isinstance(event, ev.Bye):
+            # PROTOCOL.md 8: bye is allowed before the welcome too (a client that gives up
+            # after a refused name); either way the server closes the connection.
+            return self.leave(cid, "quit") + [Close(who=cid)]
         member = self.members.get(cid)
         if member is None:  # protocol.py only lets hello through before the welcome
             return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]
@@ -111,8 +116,6 @@ class Room:
             return self._whisper(member, event)
         if isinstance(event, ev.Who):
             return [Send(to=cid, event=ev.Roster(members=self.names))]
-        if isinstance(event, ev.Bye):
-            return self.leave(cid, "quit") + [Close(who=cid)]
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
@@ -166,6 +169,8 @@ class Room:
             return self._error(
                 cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} people); try later", fatal=True
             )
+        if not self._roster_fits(hello.name):
+            return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
         member = Member(cid=cid, name=hello.name)
         others = self._everyone
         self.members[cid] = member
@@ -195,6 +200,23 @@ class Room:
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
         return actions
+
+    def _roster_fits(self, newcomer: str) -> bool:
+        """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
+        otherwise encoding it would fail inside the server loop and end the chat for all.
+        Checking at each join is enough: the roster only grows by joins."""
+        probe = ev.Welcome(
+            name=newcomer,
+            mode=self.mode,
+            members=(*self.names, newcomer),
+            turn=self.turn_name or newcomer,  # never smaller than the real welcome
+            host=self.name_of(self.host_cid) if self.host_cid is not None else None,
+        )
+        try:
+            encode(probe)
+        except FrameError:
+            return False
+        return True
 
     def _check_text(self, member: Member, text: str) -> list[Action]:
         if not text.strip():
