@@ -55,6 +55,8 @@ examples:
   lanchat serve --host 127.0.0.1        only reachable from this machine
   lanchat serve --unix /tmp/chat.sock   an AF_UNIX socket instead of TCP
   lanchat serve --headless              relay only: the host does not chat, it logs
+  lanchat serve --unix /tmp/mood.sock --bot colour --max-clients 1 --once --headless
+                                        seed 000: one person, a mood-to-colour bot, then exit
 """
 
 CONNECT_EXAMPLES = """\
@@ -105,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     serve.add_argument("--max-clients", type=_positive, metavar="N", help="refuse people beyond N with a clear message")
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (with --headless)")
+    serve.add_argument(
+        "--bot",
+        choices=("colour", "color"),
+        help="add a bot to the room: 'colour' (or 'color') suggests a colour for your mood (seed 000); "
+        "people talk to it with /mood, /y and /n",
+    )
+    serve.add_argument("--bot-seed", type=int, metavar="N", help="seed the bot's random colours so a run can be repeated")
 
     connect = commands.add_parser(
         "connect",
@@ -193,6 +202,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else (args.port_arg if args.port_arg is not None else DEFAULT_PORT)
     if args.unix and (args.port is not None or args.port_arg is not None or args.host):
         return _fail("--unix cannot be combined with a TCP port or --host", 2)
+    if args.bot_seed is not None and not args.bot:
+        return _fail("--bot-seed needs --bot colour", 2)
+    if args.bot:
+        import importlib.util
+
+        if importlib.util.find_spec("faker") is None:  # checked before listening: fail with nothing to undo
+            return _fail("the colour bot needs the faker package: pip install faker")
     name = None
     if not args.headless:
         name = _resolve_name(args, "serve")
@@ -209,6 +225,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     room = Room(mode=args.mode, max_members=args.max_clients)
     log = _headless_log if args.headless else None
     server = Server([listener], room, log=log, unix_path=args.unix, once=args.once)
+    if args.bot:
+        from .bots import start_colour_bot
+
+        start_colour_bot(server.add_local, seed=args.bot_seed, log=log)  # joins as soon as the loop runs
     where = reachable_addresses(listener)
     mode_text = "turn-based" if args.mode == "turn" else "full-duplex"
     if args.unix:
@@ -218,6 +238,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for address in where:
             host, _, port_text = address.rpartition(":")
             banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
+    if args.bot:
+        banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
     print("\n".join(banner), flush=True)
 
     if args.headless:

@@ -70,6 +70,9 @@ class Room:
         self.clock = clock
         self.max_members = max_members
         self.host_cid: int | None = None  # the person running `serve`, if not headless
+        # Bots (the colour bot) are members but not people: they never fill the room
+        # (--max-clients), never keep it alive (--once) and never hold the turn.
+        self.service_cids: set[int] = set()
         self.members: dict[int, Member] = {}  # insertion order is join order
         self._by_key: dict[str, Member] = {}
         self._everyone: tuple[int, ...] = ()
@@ -88,6 +91,11 @@ class Room:
 
     def find(self, name: str) -> Member | None:
         return self._by_key.get(ev.name_key(name))
+
+    @property
+    def people(self) -> int:
+        """How many members are people rather than bots (what --max-clients and --once count)."""
+        return sum(1 for cid in self.members if cid not in self.service_cids)
 
     @property
     def turn_name(self) -> str | None:
@@ -134,8 +142,10 @@ class Room:
             holder = self.turn_holder
             if holder == cid:
                 holder = self._next_after(cid, order_before=order_before, removed=True)
-            elif holder is not None and holder == self.host_cid and self._everyone == (holder,):
-                holder = None  # the host never holds the turn alone
+            elif holder is not None and holder == self.host_cid and all(
+                c == holder or c in self.service_cids for c in self._everyone
+            ):
+                holder = None  # the host never holds the turn alone (bots are nobody to talk to)
             if holder != self.turn_holder:
                 self.turn_holder = holder
                 if self._everyone:
@@ -165,9 +175,10 @@ class Room:
             return self._error(cid, ev.E_BAD_NAME, f"{hello.name[:40]!r} cannot be used: {problem}")
         if self.find(hello.name):
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
-        if self.max_members is not None and len(self.members) >= self.max_members:
+        if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:
+            people = "person" if self.max_members == 1 else "people"
             return self._error(
-                cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} people); try later", fatal=True
+                cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True
             )
         if not self._roster_fits(hello.name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
@@ -176,9 +187,10 @@ class Room:
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
         self._everyone = (*others, cid)
-        self.ever_joined += 1
+        if cid not in self.service_cids:
+            self.ever_joined += 1
         turn_changed = False
-        if self.mode == TURN and self.turn_holder is None and cid != self.host_cid:
+        if self.mode == TURN and self.turn_holder is None and cid != self.host_cid and cid not in self.service_cids:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
             turn_changed = True
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
@@ -266,8 +278,10 @@ class Room:
         index = order_before.index(cid)
         rotation = order_before[index + 1 :] + order_before[: index + (0 if removed else 1)]
         for candidate in rotation:
-            if candidate in self.members:
-                if candidate == self.host_cid and all(c == self.host_cid for c in self.members):
+            if candidate in self.members and candidate not in self.service_cids:
+                if candidate == self.host_cid and all(
+                    c == self.host_cid or c in self.service_cids for c in self.members
+                ):
                     return None
                 return candidate
         return None

@@ -89,11 +89,16 @@ class Server:
 
     # ------------------------------------------------------------ public API
 
-    def add_local(self, sock: socket.socket, *, host: bool = False) -> int:
-        """Adopt an already-connected socket (the host's end of a socketpair)."""
+    def add_local(self, sock: socket.socket, *, host: bool = False, service: bool = False) -> int:
+        """Adopt an already-connected socket (the host's or a bot's end of a socketpair).
+
+        ``service`` marks a bot: a member that is not a person (room.Room.service_cids).
+        """
         client = self._adopt(sock, "local")
         if host:
             self.room.host_cid = client.cid
+        if service:
+            self.room.service_cids.add(client.cid)
         return client.cid
 
     def request_shutdown(self, reason: str = "the server is shutting down") -> None:
@@ -120,7 +125,9 @@ class Server:
                         if mask & selectors.EVENT_WRITE and not data.closed:
                             self._dirty.add(data)
                 self._flush_dirty()
-                if self.once and self.room.ever_joined and not self.room.members:
+                # Only people count: ever_joined and people grow on a completed handshake, so a
+                # port probe that never says hello cannot end the chat, and a bot cannot keep it open.
+                if self.once and self.room.ever_joined and not self.room.people:
                     self._shutdown_reason = "the last person left"
             self._shutdown()
         finally:

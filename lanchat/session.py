@@ -12,6 +12,7 @@ import time as _time
 from dataclasses import dataclass, field
 
 from . import events as ev
+from .colourbot import BOT_NAME, START_COMMAND, suggestion_colour
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +26,7 @@ class Line:
     sender: str | None = None
     to: str | None = None
     mentions_me: bool = False
+    colour: str | None = None  # "#RRGGBB" when a direct message carries a colour suggestion (colourbot)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +40,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
     Command(name="/who", usage="/who", help="list who is here, in turn order"),
     Command(name="/help", usage="/help", help="show this list"),
+    Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
+    Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
     Command(name="/q", usage="/q", help="leave (the host's /q closes the chat for everyone; also /quit)"),
 )
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
@@ -135,7 +139,7 @@ class Session:
             ]
         if isinstance(event, ev.Direct):
             to_me = ev.name_key(event.to) == ev.name_key(self.name)
-            return [Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=to_me and event.sender != self.name)]
+            return [Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=to_me and event.sender != self.name, colour=suggestion_colour(event.text))]
         if isinstance(event, ev.Joined):
             if event.name not in self.members:
                 self.members.append(event.name)
@@ -194,7 +198,19 @@ class Session:
             if not target or not message.strip():
                 return Local((self._notice("usage: /w NAME TEXT", kind="error"),))
             return Outgoing(ev.Whisper(to=target, text=message.strip()))
+        if word in (START_COMMAND, "/y", "/n"):
+            return self._to_colourbot(word, rest)
         for command in self.ui_commands:
             if word == command.name:
                 return UiCommand(name=word, argument=rest)
         return Local((self._notice(f"unknown command {word}; /help lists them", kind="error"),))
+
+    def _to_colourbot(self, word: str, rest: str) -> InputResult:
+        """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""
+        if not any(ev.name_key(m) == ev.name_key(BOT_NAME) for m in self.members):
+            return Local((self._notice(f"{BOT_NAME} is not in this room (the host adds it with: lanchat serve --bot colour)", kind="error"),))
+        if word == START_COMMAND:
+            text = f"{START_COMMAND} {rest}".strip()
+        else:
+            text = word[1:].upper()  # "/y" -> "Y", the seed's answer
+        return Outgoing(ev.Whisper(to=BOT_NAME, text=text))
