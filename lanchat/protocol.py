@@ -106,7 +106,7 @@ class Connection:
         self._decoder = FrameDecoder()
         self._pending: list[object] = []
         self._table = ev.CLIENT_EVENTS if our_role is Role.SERVER else ev.SERVER_EVENTS
-        self._seen_bytes = False
+        self._opening = b""  # the stream's first 4 bytes, to recognise an HTTP request
         self.peer_closed = False
 
     # ------------------------------------------------------------------ sending
@@ -140,9 +140,12 @@ class Connection:
             return
         if self.state is State.CLOSED:
             return  # nothing the peer says after the end matters
-        if not self._seen_bytes:
-            self._seen_bytes = True
-            if self.our_role is Role.SERVER and looks_like_http(data):
+        if len(self._opening) < 4 and self.our_role is Role.SERVER:
+            # The opening may arrive in pieces ("G", then "ET /"): wait for 4 bytes. Every
+            # HTTP method's first 4 bytes read as an impossible frame length, so this never
+            # mistakes a real lanchat frame for HTTP.
+            self._opening += data[: 4 - len(self._opening)]
+            if looks_like_http(self._opening):
                 self.state = State.CLOSED
                 raise RemoteProtocolError(ev.E_NOT_LANCHAT, "the peer spoke HTTP, not lanchat")
         try:
@@ -180,6 +183,7 @@ class Connection:
                 if self.state is State.HANDSHAKE:
                     return Invalid(code=ev.E_HELLO_FIRST, message='send "hello" before anything else')
                 return Invalid(code=ev.E_BAD_MESSAGE, message=f'"{event.type}" is not allowed now')
+            self.state = State.CLOSED  # a server that breaks the order cannot be chatted with
             raise RemoteProtocolError(
                 ev.E_BAD_MESSAGE, f"server sent {event.type!r} in state {self.state.value}"
             )

@@ -1,0 +1,371 @@
+"""The sans-IO connection state machine (protocol.py), in both directions, with no sockets.
+
+A client Connection and a server Connection are wired back to back; bytes one side's
+``send()`` returns are fed to the other side's ``receive_data()``, cut up in every way.
+"""
+
+import json
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lanchat import events as ev
+from lanchat.protocol import (
+    HTTP_REPLY,
+    TRANSITIONS,
+    Connection,
+    ConnectionClosed,
+    Invalid,
+    LocalProtocolError,
+    RemoteProtocolError,
+    Role,
+    State,
+    encode,
+    fatal_reply,
+)
+from lanchat.wire import FrameDecoder, encode_json, frame
+
+CLIENT_TALK = [
+    ev.Say(text="hello"),
+    ev.Whisper(to="bob", text="psst ✓"),
+    ev.Who(),
+    ev.Say(text="multi\nline"),
+]
+SERVER_TALK = [
+    ev.Message(sender="ann", text="hi", time=1.5),
+    ev.Direct(sender="ann", to="bob", text="secret", time=2.0),
+    ev.Joined(name="cat", time=3.0),
+    ev.Left(name="cat", reason="quit", time=4.0),
+    ev.Roster(members=("ann", "bob")),
+    ev.Turn(holder="bob"),
+    ev.Turn(holder=None),
+    ev.Error(code=ev.E_EMPTY, message="empty messages are not sent"),
+]
+WELCOME = ev.Welcome(name="bob", mode="turn", members=("ann", "bob"), turn="ann", host="ann")
+
+
+class Pair:
+    """A client and a server connection, already past the handshake unless told otherwise."""
+
+    def __init__(self, handshake: bool = True) -> None:
+        self.client = Connection(Role.CLIENT)
+        self.server = Connection(Role.SERVER)
+        if handshake:
+            assert self.to_server(ev.Hello(name="bob")) == [ev.Hello(name="bob")]
+            assert self.to_client(WELCOME) == [WELCOME]
+
+    def to_server(self, *events: ev.Event) -> list[object]:
+        self.server.receive_data(b"".join(self.client.send(e) for e in events))
+        return self.server.events()
+
+    def to_client(self, *events: ev.Event) -> list[object]:
+        self.client.receive_data(b"".join(self.server.send(e) for e in events))
+        return self.client.events()
+
+
+def feed_split(conn: Connection, data: bytes, cut: int) -> list[object]:
+    if cut:
+        conn.receive_data(data[:cut])  # b"" would mean the peer closed
+    first = conn.events()
+    if data[cut:]:
+        conn.receive_data(data[cut:])
+    return first + conn.events()
+
+
+# ------------------------------------------------------------------ both directions
+
+
+def test_client_to_server_split_at_every_byte_boundary():
+    sender = Pair()
+    data = b"".join(sender.client.send(e) for e in CLIENT_TALK)
+    for cut in range(len(data) + 1):
+        receiver = Pair()
+        assert feed_split(receiver.server, data, cut) == CLIENT_TALK, f"cut at {cut}"
+
+
+def test_server_to_client_split_at_every_byte_boundary():
+    sender = Pair()
+    data = b"".join(sender.server.send(e) for e in SERVER_TALK)
+    for cut in range(len(data) + 1):
+        receiver = Pair()
+        assert feed_split(receiver.client, data, cut) == SERVER_TALK, f"cut at {cut}"
+
+
+def test_the_handshake_split_at_every_byte_boundary_both_ways():
+    hello = Connection(Role.CLIENT).send(ev.Hello(name="ann"))
+    for cut in range(len(hello) + 1):
+        server = Connection(Role.SERVER)
+        assert feed_split(server, hello, cut) == [ev.Hello(name="ann")]
+    welcome_and_more = encode(WELCOME) + encode(ev.Joined(name="cat", time=1.0))
+    for cut in range(len(welcome_and_more) + 1):
+        client = Connection(Role.CLIENT)
+        client.send(ev.Hello(name="bob"))
+        assert feed_split(client, welcome_and_more, cut) == [WELCOME, ev.Joined(name="cat", time=1.0)]
+        assert client.state is State.OPEN
+
+
+def test_many_frames_in_one_read_both_ways():
+    pair = Pair()
+    says = [ev.Say(text=f"line {n}") for n in range(300)]
+    assert pair.to_server(*says) == says
+    messages = [ev.Message(sender="ann", text=f"line {n}", time=float(n)) for n in range(300)]
+    assert pair.to_client(*messages) == messages
+
+
+texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(said=st.lists(texts, min_size=1, max_size=8), cuts=st.lists(st.integers(0, 10_000), max_size=6))
+def test_any_chunking_in_both_directions(said, cuts):
+    pair = Pair()
+    for events, send, conn in (
+        ([ev.Say(text=t) for t in said], pair.client.send, pair.server),
+        ([ev.Message(sender="ann", text=t, time=0.0) for t in said], pair.server.send, pair.client),
+    ):
+        data = b"".join(send(e) for e in events)
+        points = sorted({c % (len(data) + 1) for c in cuts}) + [len(data)]
+        got: list[object] = []
+        previous = 0
+        for point in points:
+            if point > previous:
+                conn.receive_data(data[previous:point])
+            got += conn.events()
+            previous = point
+        assert got == events
+
+
+@pytest.mark.parametrize("event", [*CLIENT_TALK, ev.Hello(name="ann"), ev.Bye(), *SERVER_TALK, WELCOME, ev.Shutdown()])
+def test_every_event_survives_json_and_back(event):
+    table = ev.CLIENT_EVENTS if event.sent_by == "client" else ev.SERVER_EVENTS
+    obj = json.loads(encode(event)[4:])
+    assert obj["type"] == event.type
+    assert ev.event_from_json(obj, table) == event
+
+
+def test_the_sender_travels_as_from():
+    obj = ev.Message(sender="ann", text="x", time=1.0).to_json()
+    assert obj == {"type": "message", "from": "ann", "text": "x", "time": 1.0}
+
+
+# ----------------------------------------------------------- the server's refusals
+
+
+def raw(obj: object) -> bytes:
+    return encode_json(obj) if isinstance(obj, dict) else frame(obj)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\xff\xfe not utf-8", ev.E_BAD_JSON),
+        (b'{"type": "say", "text": ', ev.E_BAD_JSON),
+        (b"[1, 2, 3]", ev.E_BAD_MESSAGE),
+        (b'"just a string"', ev.E_BAD_MESSAGE),
+        (b'{"text": "no type"}', ev.E_BAD_MESSAGE),
+        (b'{"type": 7}', ev.E_BAD_MESSAGE),
+        (b'{"type": "dance"}', ev.E_UNKNOWN_TYPE),
+        (b'{"type": "message", "from": "x", "text": "y", "time": 1}', ev.E_UNKNOWN_TYPE),
+        (b'{"type": "say"}', ev.E_BAD_MESSAGE),
+        (b'{"type": "say", "text": 5}', ev.E_BAD_MESSAGE),
+        (b'{"type": "say", "text": null}', ev.E_BAD_MESSAGE),
+        (b'{"type": "whisper", "text": "hi"}', ev.E_BAD_MESSAGE),
+    ],
+)
+def test_a_bad_frame_from_a_client_is_answered_and_the_connection_goes_on(payload, code):
+    pair = Pair()
+    pair.server.receive_data(frame(payload) + pair.client.send(ev.Say(text="still here")))
+    got = pair.server.events()
+    assert len(got) == 2
+    assert isinstance(got[0], Invalid) and got[0].code == code
+    assert got[1] == ev.Say(text="still here")
+    assert pair.server.state is State.OPEN
+
+
+def test_unknown_extra_fields_are_ignored_for_later_versions():
+    pair = Pair()
+    pair.server.receive_data(raw({"type": "say", "text": "hi", "colour": "red"}))
+    assert pair.server.events() == [ev.Say(text="hi")]
+
+
+def test_an_oversized_header_closes_the_connection_with_a_fatal_error_frame():
+    server = Connection(Role.SERVER)
+    with pytest.raises(RemoteProtocolError) as caught:
+        server.receive_data(struct.pack(">I", 10**8) + b"xx")
+    assert caught.value.code == ev.E_BAD_FRAME
+    assert server.state is State.CLOSED
+    reply = FrameDecoder().feed(fatal_reply(caught.value))
+    error = ev.event_from_json(json.loads(reply[0]), ev.SERVER_EVENTS)
+    assert isinstance(error, ev.Error) and error.fatal and error.code == ev.E_BAD_FRAME
+
+
+def test_bytes_after_a_fatal_mistake_are_ignored():
+    server = Connection(Role.SERVER)
+    with pytest.raises(RemoteProtocolError):
+        server.receive_data(b"\xff\xff\xff\xff")
+    server.receive_data(Connection(Role.CLIENT).send(ev.Hello(name="ann")))
+    assert server.events() == []
+
+
+@pytest.mark.parametrize("cut", [None, 1, 2, 3, 5])
+def test_an_http_request_gets_a_short_http_400_reply(cut):
+    request = b"GET / HTTP/1.1\r\nHost: localhost:3580\r\nUser-Agent: curl\r\n\r\n"
+    server = Connection(Role.SERVER)
+    with pytest.raises(RemoteProtocolError) as caught:
+        if cut is None:
+            server.receive_data(request)
+        else:  # a browser's request may arrive in pieces; the first piece may be tiny
+            server.receive_data(request[:cut])
+            server.receive_data(request[cut:])
+    assert caught.value.code == ev.E_NOT_LANCHAT
+    reply = fatal_reply(caught.value)
+    assert reply == HTTP_REPLY
+    assert reply.startswith(b"HTTP/1.0 400 Bad Request\r\n")
+    assert b"lanchat" in reply and len(reply) < 512
+
+
+def test_http_sniffing_is_only_for_the_opening_bytes():
+    pair = Pair()
+    with pytest.raises(RemoteProtocolError) as caught:
+        pair.server.receive_data(b"GET / HTTP/1.1\r\n\r\n")
+    assert caught.value.code == ev.E_BAD_FRAME  # mid-stream it is just a broken frame header
+
+
+def test_the_peer_closing_is_an_event():
+    pair = Pair()
+    pair.server.receive_data(b"")
+    assert pair.server.events() == [ConnectionClosed()]
+    assert pair.server.peer_closed and pair.server.state is State.CLOSED
+
+
+# -------------------------------------------------------------------- state rules
+
+
+def test_nothing_but_hello_before_the_welcome():
+    pair = Pair(handshake=False)
+    client = Connection(Role.CLIENT)
+    client.state = State.OPEN  # a rogue client that skips the handshake
+    pair.server.receive_data(client.send(ev.Say(text="hi")) + client.send(ev.Who()))
+    got = pair.server.events()
+    assert [type(e) for e in got] == [Invalid, Invalid]
+    assert all(e.code == ev.E_HELLO_FIRST for e in got)
+    assert pair.server.state is State.HANDSHAKE
+    # and the hello still works afterwards
+    assert pair.to_server(ev.Hello(name="ann")) == [ev.Hello(name="ann")]
+
+
+def test_a_refused_name_leaves_the_handshake_open_for_another_try():
+    pair = Pair(handshake=False)
+    pair.to_server(ev.Hello(name="ann"))
+    refusal = ev.Error(code=ev.E_NAME_TAKEN, message="taken")
+    assert pair.to_client(refusal) == [refusal]
+    assert pair.client.state is State.HANDSHAKE and pair.server.state is State.HANDSHAKE
+    assert pair.to_server(ev.Hello(name="ann2")) == [ev.Hello(name="ann2")]
+    assert pair.to_client(WELCOME) == [WELCOME]
+    assert pair.client.state is State.OPEN and pair.server.state is State.OPEN
+
+
+def test_hello_again_after_the_welcome_is_refused_but_not_fatal():
+    pair = Pair()
+    rogue = Connection(Role.CLIENT)
+    pair.server.receive_data(rogue.send(ev.Hello(name="eve")))
+    (got,) = pair.server.events()
+    assert isinstance(got, Invalid) and got.code == ev.E_BAD_MESSAGE
+    assert pair.server.state is State.OPEN
+
+
+def test_a_server_that_talks_before_the_welcome_is_not_a_lanchat_server():
+    client = Connection(Role.CLIENT)
+    client.send(ev.Hello(name="ann"))
+    with pytest.raises(RemoteProtocolError):
+        client.receive_data(encode(ev.Message(sender="x", text="y", time=0.0)))
+    assert client.state is State.CLOSED
+
+
+@pytest.mark.parametrize("garbage", [frame(b"\xff"), frame(b"{nope"), frame(b'{"type":"welcome"}'), b"\xff\xff\xff\xff"])
+def test_garbage_from_the_server_ends_the_client_connection(garbage):
+    pair = Pair()
+    with pytest.raises(RemoteProtocolError):
+        pair.client.receive_data(garbage)
+    assert pair.client.state is State.CLOSED
+
+
+def test_a_client_ignores_message_types_from_a_newer_server():
+    pair = Pair()
+    pair.client.receive_data(raw({"type": "sparkle", "x": 1}) + encode(ev.Turn(holder="bob")))
+    got = pair.client.events()
+    assert isinstance(got[0], Invalid) and got[0].code == ev.E_UNKNOWN_TYPE
+    assert got[1] == ev.Turn(holder="bob")
+    assert pair.client.state is State.OPEN
+
+
+def test_bye_closes_both_sides():
+    pair = Pair()
+    assert pair.to_server(ev.Bye()) == [ev.Bye()]
+    assert pair.client.state is State.CLOSED and pair.server.state is State.CLOSED
+    pair.server.receive_data(Connection(Role.CLIENT).send(ev.Hello(name="x")))
+    assert pair.server.events() == []  # nothing the peer says after the end matters
+
+
+def test_shutdown_and_fatal_errors_close_the_connection():
+    pair = Pair()
+    assert pair.to_client(ev.Shutdown(reason="bye all")) == [ev.Shutdown(reason="bye all")]
+    assert pair.client.state is State.CLOSED and pair.server.state is State.CLOSED
+    other = Pair()
+    fatal = ev.Error(code=ev.E_TOO_SLOW, message="dropped", fatal=True)
+    assert other.to_client(fatal) == [fatal]
+    assert other.client.state is State.CLOSED and other.server.state is State.CLOSED
+
+
+# ------------------------------------------------------------ LocalProtocolError
+
+
+@pytest.mark.parametrize(
+    ("role", "event"),
+    [
+        (Role.CLIENT, ev.Message(sender="me", text="forged", time=0.0)),
+        (Role.CLIENT, ev.Welcome(name="x", mode="duplex", members=())),
+        (Role.SERVER, ev.Hello(name="x")),
+        (Role.SERVER, ev.Say(text="x")),
+    ],
+)
+def test_sending_the_other_sides_events_is_local_misuse(role, event):
+    with pytest.raises(LocalProtocolError):
+        Connection(role).send(event)
+
+
+def test_a_client_cannot_talk_before_its_welcome():
+    client = Connection(Role.CLIENT)
+    with pytest.raises(LocalProtocolError):
+        client.send(ev.Say(text="too early"))
+    client.send(ev.Hello(name="ann"))
+    with pytest.raises(LocalProtocolError):
+        client.send(ev.Whisper(to="bob", text="still too early"))
+
+
+def test_a_server_cannot_send_chat_before_the_welcome():
+    server = Connection(Role.SERVER)
+    for event in (ev.Message(sender="a", text="b", time=0.0), ev.Roster(members=()), ev.Turn(holder=None)):
+        with pytest.raises(LocalProtocolError):
+            server.send(event)
+
+
+def test_nothing_can_be_sent_after_the_end():
+    pair = Pair()
+    pair.to_server(ev.Bye())
+    with pytest.raises(LocalProtocolError):
+        pair.client.send(ev.Say(text="ghost"))
+    closed = Pair()
+    closed.to_client(ev.Shutdown())
+    with pytest.raises(LocalProtocolError):
+        closed.server.send(ev.Message(sender="a", text="late", time=0.0))
+    with pytest.raises(LocalProtocolError):
+        closed.server.send(ev.Shutdown())
+
+
+def test_the_transitions_table_only_lets_each_side_send_its_own_events():
+    for (role, _state), allowed in TRANSITIONS.items():
+        table = ev.CLIENT_EVENTS if role is Role.CLIENT else ev.SERVER_EVENTS
+        assert set(allowed) <= set(table)

@@ -1,0 +1,132 @@
+"""Framing (wire.py): a length header, then the payload, however the stream is cut up."""
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lanchat import wire
+from lanchat.wire import MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_json, frame, looks_like_http
+
+PAYLOADS = [b"", b"hi", "héllo wörld ✓".encode(), b"x" * 1000, bytes(range(256))]
+
+
+def stream_of(payloads: list[bytes]) -> bytes:
+    return b"".join(frame(p) for p in payloads)
+
+
+def test_a_frame_is_a_big_endian_length_then_the_payload():
+    assert frame(b"hello") == b"\x00\x00\x00\x05hello"
+    assert frame(b"") == b"\x00\x00\x00\x00"
+    assert struct.unpack(">I", frame(b"x" * 300)[:4]) == (300,)
+
+
+def test_encode_json_is_compact_utf8_not_ascii_escapes():
+    data = encode_json({"type": "say", "text": "café ✓"})
+    payload = data[4:]
+    assert payload == '{"type":"say","text":"café ✓"}'.encode()
+    assert len(payload) == struct.unpack(">I", data[:4])[0]
+
+
+def test_every_split_point_of_a_multi_frame_stream_gives_the_same_frames():
+    stream = stream_of(PAYLOADS)
+    for cut in range(len(stream) + 1):
+        decoder = FrameDecoder()
+        got = decoder.feed(stream[:cut]) + decoder.feed(stream[cut:])
+        assert got == PAYLOADS, f"cut at byte {cut}"
+        assert decoder.pending_bytes == 0
+
+
+def test_one_byte_at_a_time():
+    stream = stream_of(PAYLOADS)
+    decoder = FrameDecoder()
+    got: list[bytes] = []
+    for index in range(len(stream)):
+        got += decoder.feed(stream[index : index + 1])
+    assert got == PAYLOADS
+
+
+def test_many_frames_in_one_read_come_out_in_order():
+    payloads = [f"message {n}".encode() for n in range(500)]
+    assert FrameDecoder().feed(stream_of(payloads)) == payloads
+
+
+def test_a_partial_frame_waits_for_the_rest():
+    decoder = FrameDecoder()
+    data = frame(b"abcdef")
+    assert decoder.feed(data[:3]) == []  # not even the whole header
+    assert decoder.pending_bytes == 3
+    assert decoder.feed(data[3:7]) == []  # header and one payload byte
+    assert decoder.pending_bytes == 7
+    assert decoder.feed(data[7:] + data[:2]) == [b"abcdef"]
+    assert decoder.pending_bytes == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    payloads=st.lists(st.binary(max_size=300), max_size=12),
+    cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=10),
+)
+def test_any_chunking_of_any_frames_gives_them_back(payloads, cuts):
+    stream = stream_of(payloads)
+    points = sorted({c % (len(stream) + 1) for c in cuts})
+    decoder = FrameDecoder()
+    got: list[bytes] = []
+    previous = 0
+    for point in [*points, len(stream)]:
+        got += decoder.feed(stream[previous:point])
+        previous = point
+    assert got == payloads
+    assert decoder.pending_bytes == 0
+
+
+def test_a_frame_of_exactly_the_limit_is_accepted():
+    payload = b"a" * MAX_FRAME_BYTES
+    assert FrameDecoder().feed(frame(payload)) == [payload]
+
+
+def test_an_oversized_header_is_refused_at_once_without_waiting_for_the_payload():
+    decoder = FrameDecoder()
+    with pytest.raises(FrameError, match="limit"):
+        decoder.feed(struct.pack(">I", MAX_FRAME_BYTES + 1))
+    with pytest.raises(FrameError):
+        FrameDecoder().feed(b"\xff\xff\xff\xff")
+
+
+def test_an_oversized_header_after_good_frames_is_still_refused():
+    decoder = FrameDecoder()
+    with pytest.raises(FrameError):
+        decoder.feed(frame(b"ok") + struct.pack(">I", 10**9))
+
+
+def test_a_smaller_limit_can_be_chosen():
+    decoder = FrameDecoder(max_frame_bytes=10)
+    assert decoder.feed(frame(b"0123456789")) == [b"0123456789"]
+    with pytest.raises(FrameError):
+        decoder.feed(frame(b"0123456789a"))
+
+
+def test_frame_refuses_to_build_an_oversized_frame():
+    with pytest.raises(FrameError):
+        frame(b"a" * (MAX_FRAME_BYTES + 1))
+    with pytest.raises(FrameError):
+        encode_json({"type": "say", "text": "a" * MAX_FRAME_BYTES})
+
+
+@pytest.mark.parametrize(
+    "opening", [b"GET / HTTP/1.1\r\n", b"POST /x HTTP/1.0", b"HEAD /", b"PUT /a", b"OPTIONS *", b"CONNECT a:1"]
+)
+def test_http_requests_are_recognised(opening):
+    assert looks_like_http(opening)
+
+
+@pytest.mark.parametrize("data", [frame(b'{"type":"hello"}'), b"\x00\x00\x00\x04GET ", b"get /", b"", b"GE"])
+def test_lanchat_frames_and_other_bytes_are_not_http(data):
+    assert not looks_like_http(data)
+
+
+def test_every_http_method_opening_is_an_impossible_frame_length():
+    # why sniffing is safe: no lanchat frame header can start like an HTTP request
+    for method in (b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"CONN", b"PATC"):
+        assert struct.unpack(">I", method)[0] > wire.MAX_FRAME_BYTES
