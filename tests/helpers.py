@@ -57,10 +57,13 @@ def child_env(**extra: str) -> dict[str, str]:
 class Proc:
     """A lanchat subprocess driven through pipes (plain mode)."""
 
-    def __init__(self, *args: str, stdin: bool = True, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, stdin: bool = True, env: dict[str, str] | None = None, program: list[str] | None = None
+    ) -> None:
+        """``program`` replaces ``python -m lanchat`` (say, a client written from docs/PROTOCOL.md)."""
         self.args = args
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "lanchat", *args],
+            [*(program or [sys.executable, "-m", "lanchat"]), *args],
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
