@@ -63,7 +63,9 @@ class ConnectionClosed:
     """Not a wire event: the peer closed its side of the stream."""
 
 
-_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS} | {"shutdown": State.CLOSED}
+# The welcome comes once, in the handshake; after it everything the server sends keeps
+# the connection open, but shutdown (PROTOCOL.md 4).
+_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name != "welcome"} | {"shutdown": State.CLOSED}
 
 # TRANSITIONS[(who sends, state)] = {event type: state after it}. What is not listed is refused.
 TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
