@@ -1,0 +1,521 @@
+"""The room (room.py) as a pure object: events in, actions out, no sockets and no real clock.
+
+``RoomDriver`` plays the server loop's part: it performs the room's actions into one inbox
+per connection, decoding each broadcast frame exactly as a client would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+
+from lanchat import events as ev
+from lanchat.protocol import Connection, ConnectionClosed, Invalid, Role
+from lanchat.room import Broadcast, Close, Room, Send
+from lanchat.wire import FrameDecoder
+
+START = 1_700_000_000.0
+
+
+class RoomDriver:
+    """Join, say, whisper, ask who, leave: a conversation with the room, by name."""
+
+    def __init__(self, mode: str = "duplex", **room_kwargs: object) -> None:
+        self.now = START
+        self.room = Room(mode=mode, clock=lambda: self.now, **room_kwargs)  # type: ignore[arg-type]
+        self.inbox: dict[int, list[object]] = defaultdict(list)
+        self.closed: set[int] = set()
+        self.cid: dict[str, int] = {}
+        self._next_cid = 1
+
+    # ---- performing actions, as server.py does
+    def perform(self, actions: list) -> list:
+        for action in actions:
+            if isinstance(action, Send):
+                self.inbox[action.to].append(action.event)
+            elif isinstance(action, Broadcast):
+                (payload,) = FrameDecoder().feed(action.frame)  # exactly one whole frame
+                event = ev.event_from_json(json.loads(payload), ev.SERVER_EVENTS)
+                for cid in action.to:
+                    self.inbox[cid].append(event)
+            elif isinstance(action, Close):
+                self.closed.add(action.who)
+            else:  # pragma: no cover - a new action kind must be taught to this driver
+                raise AssertionError(f"unknown action {action!r}")
+        return actions
+
+    # ---- the conversation
+    def connect(self, *, host: bool = False) -> int:
+        cid = self._next_cid
+        self._next_cid += 1
+        if host:
+            self.room.host_cid = cid
+        return cid
+
+    def join(self, name: str, *, host: bool = False, cid: int | None = None) -> int:
+        cid = self.connect(host=host) if cid is None else cid
+        self.perform(self.room.handle(cid, ev.Hello(name=name)))
+        if self.room.name_of(cid) is not None:
+            self.cid[name] = cid
+        return cid
+
+    def say(self, name: str, text: str) -> None:
+        self.perform(self.room.handle(self.cid[name], ev.Say(text=text)))
+
+    def whisper(self, name: str, to: str, text: str) -> None:
+        self.perform(self.room.handle(self.cid[name], ev.Whisper(to=to, text=text)))
+
+    def who(self, name: str) -> None:
+        self.perform(self.room.handle(self.cid[name], ev.Who()))
+
+    def bye(self, name: str) -> None:
+        self.perform(self.room.handle(self.cid[name], ev.Bye()))
+
+    def leave(self, name: str, reason: str = "lost") -> None:
+        self.perform(self.room.leave(self.cid[name], reason))
+
+    # ---- looking at what people received
+    def take(self, who: str | int) -> list[object]:
+        cid = self.cid[who] if isinstance(who, str) else who
+        got, self.inbox[cid] = self.inbox[cid], []
+        return got
+
+    def take_all(self) -> None:
+        self.inbox.clear()
+
+    def only_error(self, who: str | int) -> ev.Error:
+        got = self.take(who)
+        assert len(got) == 1 and isinstance(got[0], ev.Error), got
+        return got[0]
+
+    def nobody_else_got_anything(self, *names: str) -> None:
+        for name in names:
+            assert self.take(name) == [], f"{name} received something"
+
+
+def room_with(*names: str, mode: str = "duplex", host: str | None = None) -> RoomDriver:
+    driver = RoomDriver(mode)
+    if host:
+        driver.join(host, host=True)
+    for name in names:
+        driver.join(name)
+    driver.take_all()
+    return driver
+
+
+# --------------------------------------------------------------------- joining
+
+
+def test_the_first_join_is_welcomed_with_the_room_state():
+    room = RoomDriver()
+    room.join("ann")
+    assert room.take("ann") == [ev.Welcome(name="ann", mode="duplex", members=("ann",), turn=None, host=None)]
+
+
+def test_a_join_is_announced_to_the_others_with_the_servers_time():
+    room = room_with("ann")
+    room.now = START + 5
+    room.join("bob")
+    assert room.take("ann") == [ev.Joined(name="bob", time=START + 5)]
+    (welcome,) = room.take("bob")
+    assert welcome.members == ("ann", "bob")
+
+
+def test_the_welcome_names_the_host():
+    room = RoomDriver()
+    room.join("hal", host=True)
+    room.join("ann")
+    (welcome,) = room.take("ann")
+    assert welcome.host == "hal"
+
+
+@pytest.mark.parametrize("taken", ["ann", "ANN", "Ann", "aNn"])
+def test_names_are_unique_ignoring_case(taken):
+    room = room_with("ann")
+    cid = room.join(taken)
+    error = room.only_error(cid)
+    assert error.code == ev.E_NAME_TAKEN and not error.fatal
+    assert "taken" in error.message and taken in error.message
+    assert room.room.names == ("ann",)
+    assert room.take("ann") == []  # nobody is told about a refused join
+    # the same connection may try again with another name
+    room.join("bob", cid=cid)
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", "at least one character"),
+        ("a" * 33, "at most 32"),
+        ("ann lee", "spaces"),
+        ("tab\there", "spaces"),
+        ("bell\x07", "printable"),
+        ("esc\x1b[31m", "printable"),
+        ("/q", "cannot start with /"),
+    ],
+)
+def test_invalid_names_are_refused_with_the_reason(name, reason):
+    room = RoomDriver()
+    cid = room.join(name)
+    error = room.only_error(cid)
+    assert error.code == ev.E_BAD_NAME
+    assert reason in error.message
+    assert room.room.members == {}
+
+
+@pytest.mark.parametrize("name", ["a", "a" * 32, "Zoë", "李雷", "x_y-z.9", "🙂"])
+def test_valid_names(name):
+    room = RoomDriver()
+    room.join(name)
+    assert room.room.names == (name,)
+
+
+def test_a_freed_name_can_be_taken_again():
+    room = room_with("ann", "bob")
+    room.leave("ann")
+    room.join("ANN")
+    assert room.room.names == ("bob", "ANN")
+
+
+def test_a_second_hello_after_joining_is_refused():
+    room = room_with("ann")
+    room.perform(room.room.handle(room.cid["ann"], ev.Hello(name="zed")))
+    assert room.only_error("ann").code == ev.E_BAD_MESSAGE
+    assert room.room.names == ("ann",)
+
+
+def test_a_wrong_protocol_version_is_refused_and_closed():
+    room = RoomDriver()
+    cid = room.connect()
+    room.perform(room.room.handle(cid, ev.Hello(name="ann", version=99)))
+    error = room.only_error(cid)
+    assert error.code == ev.E_VERSION and error.fatal
+    assert cid in room.closed and room.room.members == {}
+
+
+def test_talking_before_joining_is_refused():
+    room = RoomDriver()
+    cid = room.connect()
+    room.perform(room.room.handle(cid, ev.Say(text="hi")))
+    assert room.only_error(cid).code == ev.E_HELLO_FIRST
+
+
+def test_a_protocol_mistake_is_answered_with_its_code():
+    room = room_with("ann")
+    room.perform(room.room.handle(room.cid["ann"], Invalid(code=ev.E_BAD_JSON, message="not JSON")))
+    error = room.only_error("ann")
+    assert (error.code, error.message, error.fatal) == (ev.E_BAD_JSON, "not JSON", False)
+
+
+def test_max_members_refuses_the_next_one_and_frees_up_after_a_leave():
+    room = RoomDriver(max_members=2)
+    room.join("ann")
+    room.join("bob")
+    room.take_all()
+    cid = room.join("cat")
+    error = room.only_error(cid)
+    assert error.code == ev.E_ROOM_FULL and error.fatal and "2" in error.message
+    assert cid in room.closed
+    assert room.take("ann") == [] and room.take("bob") == []
+    room.leave("bob")
+    room.join("cat")
+    assert room.room.names == ("ann", "cat")
+
+
+# -------------------------------------------------------------------- speaking
+
+
+def test_a_message_goes_to_everyone_stamped_by_the_server():
+    room = room_with("ann", "bob", "cat")
+    room.now = START + 42
+    room.say("bob", "hello all")
+    expected = ev.Message(sender="bob", text="hello all", time=START + 42)
+    for name in ("ann", "bob", "cat"):
+        assert room.take(name) == [expected]
+
+
+def test_a_client_cannot_claim_to_be_someone_else():
+    room = room_with("ann", "bob")
+    server = Connection(Role.SERVER)
+    server.state = server.state.OPEN
+    forged = b'{"type":"say","text":"I am bob","from":"bob","time":1}'
+    server.receive_data(len(forged).to_bytes(4, "big") + forged)
+    (say,) = server.events()
+    room.perform(room.room.handle(room.cid["ann"], say))
+    (message,) = room.take("bob")
+    assert message.sender == "ann" and message.time == START
+
+
+@pytest.mark.parametrize("text", ["", " ", "   \t  ", "\n"])
+def test_empty_messages_are_refused_and_not_delivered(text):
+    room = room_with("ann", "bob")
+    room.say("ann", text)
+    assert room.only_error("ann").code == ev.E_EMPTY
+    room.nobody_else_got_anything("bob")
+
+
+def test_too_long_messages_are_refused_and_not_delivered():
+    room = room_with("ann", "bob")
+    room.say("ann", "x" * (ev.MAX_TEXT_CHARS + 1))
+    error = room.only_error("ann")
+    assert error.code == ev.E_TOO_LONG and str(ev.MAX_TEXT_CHARS) in error.message
+    room.nobody_else_got_anything("bob")
+    room.say("ann", "x" * ev.MAX_TEXT_CHARS)  # exactly the limit is fine
+    assert len(room.take("bob")) == 1
+
+
+def test_who_answers_the_asker_alone_in_join_order():
+    room = room_with("cat", "ann", "bob")
+    room.who("bob")
+    assert room.take("bob") == [ev.Roster(members=("cat", "ann", "bob"))]
+    room.nobody_else_got_anything("ann", "cat")
+
+
+# ------------------------------------------------------------ direct messages
+
+
+def test_a_direct_message_is_seen_only_by_the_two_people():
+    room = room_with("ann", "bob", "cat")
+    room.whisper("ann", "bob", "just you")
+    expected = ev.Direct(sender="ann", to="bob", text="just you", time=START)
+    assert room.take("bob") == [expected]
+    assert room.take("ann") == [expected]  # the sender's copy
+    room.nobody_else_got_anything("cat")
+
+
+def test_a_direct_message_finds_the_name_ignoring_case():
+    room = room_with("ann", "Bob")
+    room.whisper("ann", "bOB", "hi")
+    (direct,) = room.take("Bob")
+    assert direct.to == "Bob"
+
+
+def test_a_direct_message_to_oneself_arrives_once():
+    room = room_with("ann")
+    room.whisper("ann", "ann", "note to self")
+    assert len(room.take("ann")) == 1
+
+
+def test_a_direct_message_to_nobody_is_refused():
+    room = room_with("ann", "bob")
+    room.whisper("ann", "zed", "hello?")
+    error = room.only_error("ann")
+    assert error.code == ev.E_NO_SUCH_USER and "zed" in error.message
+    room.nobody_else_got_anything("bob")
+
+
+def test_empty_and_too_long_direct_messages_are_refused():
+    room = room_with("ann", "bob")
+    room.whisper("ann", "bob", "  ")
+    assert room.only_error("ann").code == ev.E_EMPTY
+    room.whisper("ann", "bob", "y" * (ev.MAX_TEXT_CHARS + 1))
+    assert room.only_error("ann").code == ev.E_TOO_LONG
+    room.nobody_else_got_anything("bob")
+
+
+# --------------------------------------------------------------------- leaving
+
+
+def test_bye_tells_the_others_and_closes_the_leaver():
+    room = room_with("ann", "bob", "cat")
+    room.now = START + 9
+    room.bye("bob")
+    assert room.cid["bob"] in room.closed
+    for name in ("ann", "cat"):
+        assert room.take(name) == [ev.Left(name="bob", reason="quit", time=START + 9)]
+    assert room.room.names == ("ann", "cat")
+
+
+def test_a_lost_connection_is_announced_as_lost():
+    room = room_with("ann", "bob")
+    room.perform(room.room.handle(room.cid["bob"], ConnectionClosed()))
+    assert room.take("ann") == [ev.Left(name="bob", reason="lost", time=START)]
+
+
+def test_leaving_twice_or_before_joining_says_nothing():
+    room = room_with("ann", "bob")
+    room.leave("bob")
+    room.take_all()
+    assert room.room.leave(room.cid["bob"], "lost") == []
+    assert room.room.leave(99, "lost") == []
+
+
+def test_the_last_person_leaving_tells_nobody():
+    room = room_with("ann")
+    assert room.room.leave(room.cid["ann"], "quit") == []
+
+
+def test_bye_before_joining_closes_the_connection():
+    room = RoomDriver()
+    cid = room.connect()
+    room.perform(room.room.handle(cid, ev.Bye()))
+    assert cid in room.closed
+
+
+# ---------------------------------------------------------------- duplex mode
+
+
+def test_duplex_anyone_speaks_any_time_and_there_is_no_turn():
+    room = room_with("ann", "bob", host="hal")
+    for speaker in ("bob", "bob", "hal", "ann", "bob"):
+        room.say(speaker, f"from {speaker}")
+    got = room.take("ann")
+    assert [m.sender for m in got] == ["bob", "bob", "hal", "ann", "bob"]
+    assert all(isinstance(m, ev.Message) for m in got)
+
+
+# ------------------------------------------------------------------ turn mode
+
+
+def turns(events: list[object]) -> list[str | None]:
+    return [e.holder for e in events if isinstance(e, ev.Turn)]
+
+
+def messages(events: list[object]) -> list[str]:
+    return [e.text for e in events if isinstance(e, ev.Message)]
+
+
+def test_turn_with_a_host_and_one_client_is_strict_alternation_client_first():
+    room = RoomDriver("turn")
+    room.join("hal", host=True)
+    assert room.take("hal")[0].turn is None  # nobody to talk to yet
+    room.join("ann")
+    (welcome,) = room.take("ann")
+    assert welcome.turn == "ann"  # seed 001: the client speaks first
+    assert room.take("hal") == [ev.Joined(name="ann", time=START), ev.Turn(holder="ann")]
+    for round_number in range(3):
+        room.say("hal", "out of turn")
+        assert room.only_error("hal").message == "not your turn: waiting for ann"
+        assert room.take("ann") == []
+        room.say("ann", f"ann {round_number}")
+        assert turns(room.take("hal")) == ["hal"]
+        assert messages(room.take("ann")) == [f"ann {round_number}"]
+        room.say("ann", "again")
+        error = room.only_error("ann")
+        assert error.code == ev.E_NOT_YOUR_TURN and error.message == "not your turn: waiting for hal"
+        assert room.take("hal") == []
+        room.say("hal", f"hal {round_number}")
+        got = room.take("ann")
+        assert messages(got)[-1] == f"hal {round_number}" and turns(got) == ["ann"]
+        room.take("hal")
+
+
+def test_turn_messages_and_turn_changes_reach_everyone():
+    room = room_with("ann", "bob", mode="turn", host="hal")
+    room.say("ann", "first")
+    for name in ("hal", "ann", "bob"):
+        assert room.take(name) == [ev.Message(sender="ann", text="first", time=START), ev.Turn(holder="bob")]
+
+
+def test_turn_order_is_join_order_wrapping_round_through_the_host():
+    room = room_with("ann", "bob", "cat", mode="turn", host="hal")
+    assert room.room.turn_name == "ann"
+    order = []
+    for _ in range(8):
+        speaker = room.room.turn_name
+        order.append(speaker)
+        room.say(speaker, f"from {speaker}")
+    assert order == ["ann", "bob", "cat", "hal", "ann", "bob", "cat", "hal"]
+
+
+def test_headless_turn_order_is_join_order():
+    room = room_with("ann", "bob", "cat", mode="turn")
+    order = []
+    for _ in range(6):
+        order.append(room.room.turn_name)
+        room.say(room.room.turn_name, "x")
+    assert order == ["ann", "bob", "cat", "ann", "bob", "cat"]
+
+
+def test_out_of_turn_is_refused_naming_the_holder_and_not_delivered():
+    room = room_with("ann", "bob", "cat", mode="turn")
+    room.say("cat", "me first!")
+    error = room.only_error("cat")
+    assert error.code == ev.E_NOT_YOUR_TURN
+    assert error.message == "not your turn: waiting for ann"
+    room.nobody_else_got_anything("ann", "bob")
+    assert room.room.turn_name == "ann"
+
+
+def test_a_refused_empty_message_does_not_pass_the_turn():
+    room = room_with("ann", "bob", mode="turn")
+    room.say("ann", "   ")
+    assert room.only_error("ann").code == ev.E_EMPTY
+    assert room.room.turn_name == "ann"
+    room.nobody_else_got_anything("bob")
+
+
+def test_a_lone_client_keeps_the_turn():
+    room = room_with("ann", mode="turn")
+    room.say("ann", "one")
+    room.say("ann", "two")
+    assert messages(room.take("ann")) == ["one", "two"]
+
+
+def test_when_the_holder_leaves_the_turn_passes_to_the_next_in_join_order():
+    room = room_with("ann", "bob", "cat", mode="turn")
+    room.say("ann", "x")  # bob's turn now
+    room.take_all()
+    room.bye("bob")
+    for name in ("ann", "cat"):
+        assert turns(room.take(name)) == ["cat"]
+    assert room.room.turn_name == "cat"
+
+
+def test_when_the_last_in_order_holds_the_turn_and_leaves_it_wraps_round():
+    room = room_with("ann", "bob", "cat", mode="turn")
+    room.say("ann", "x")
+    room.say("bob", "y")  # cat's turn
+    room.take_all()
+    room.leave("cat")
+    assert turns(room.take("ann")) == ["ann"]
+
+
+def test_when_someone_else_leaves_the_turn_stays():
+    room = room_with("ann", "bob", "cat", mode="turn")
+    room.leave("cat")
+    got = room.take("ann")
+    assert turns(got) == [] and room.room.turn_name == "ann"
+
+
+def test_the_host_never_holds_the_turn_alone():
+    room = RoomDriver("turn")
+    room.join("hal", host=True)
+    room.take_all()
+    room.say("hal", "anyone?")
+    assert room.only_error("hal").message == "not your turn: waiting for someone to join"
+    room.join("ann")
+    room.say("ann", "hi")  # the turn passes to the host
+    room.take_all()
+    room.leave("ann")
+    assert turns(room.take("hal")) == [None]
+    assert room.room.turn_holder is None
+    room.say("hal", "hello?")
+    assert room.only_error("hal").code == ev.E_NOT_YOUR_TURN
+    room.join("bob")  # the next client to come speaks first
+    assert room.take("bob")[0].turn == "bob"
+    assert turns(room.take("hal")) == ["bob"]
+
+
+def test_when_the_holder_leaves_and_only_the_host_remains_the_room_waits():
+    room = RoomDriver("turn")
+    room.join("hal", host=True)
+    room.join("ann")
+    room.take_all()
+    room.leave("ann")  # ann held the turn
+    assert turns(room.take("hal")) == [None]
+
+
+def test_a_headless_room_that_empties_starts_again_with_the_next_joiner():
+    room = room_with("ann", mode="turn")
+    room.leave("ann")
+    room.join("bob")
+    assert room.room.turn_name == "bob"
+
+
+def test_bad_mode_is_refused():
+    with pytest.raises(ValueError):
+        Room(mode="chaos")
