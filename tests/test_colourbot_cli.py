@@ -1,0 +1,175 @@
+"""The colour bot in the real program: seed 000 over AF_UNIX with --max-clients 1 --once, and a
+room of three over TCP where each person's exchange stays private."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+
+from faker import Faker
+from helpers import Proc, RawClient, start_server
+
+from lanchat import events as ev
+from lanchat.colourbot import BOT_NAME, colour_link, suggest_colour
+from lanchat.transport import Endpoint
+
+HEX = r"#([0-9A-F]{6})"
+BOT_SAYS = rf"^\[\d\d:\d\d:\d\d\] {BOT_NAME} -> ann \(direct\): "
+
+
+def seeded_colours(seed: int, count: int) -> list[str]:
+    """What a bot started with --bot-seed SEED suggests, in order (within one exchange)."""
+    fake = Faker()
+    fake.seed_instance(seed)
+    colours: list[str] = []
+    for _ in range(count):
+        colours.append(suggest_colour(fake, avoid=colours))
+    return colours
+
+
+def test_seed_000_over_af_unix_one_person_n_then_y_then_the_server_exits(tmp_path):
+    path = str(tmp_path / "mood.sock")
+    server, _ = start_server("--unix", path, "--bot", "colour", "--max-clients", "1", "--once", "--headless", "--bot-seed", "7")
+    probes: list[socket.socket] = []
+    ann = bob = None
+    try:
+        server.expect(rf"{BOT_NAME} joined")
+        # A probe that connects and leaves without a hello must not trigger --once...
+        quick = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        quick.connect(path)
+        quick.close()
+        # ...and one that stays connected without a hello must not fill the room of one.
+        lingering = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lingering.connect(path)
+        probes.append(lingering)
+
+        ann = Proc("connect", "--unix", path, "--name", "ann")
+        ann.expect(rf"welcome, ann: duplex mode; here: {BOT_NAME}")
+        ann.expect(BOT_SAYS + r"What mood are you in\?$")
+        server.expect(r"ann joined")
+
+        bob = Proc("connect", "--unix", path, "--name", "bob")
+        bob.expect(r"room is full \(1 person\)")
+        assert bob.wait() == 1
+        assert "Traceback" not in bob.output
+
+        first, second = seeded_colours(7, 2)
+        ann.send("cheerful")  # alone with the bot: a plain line is the answer, as in the seed
+        ann.expect(BOT_SAYS + rf"For a cheerful mood, try #{first}: {re.escape(colour_link(first))}$")
+        ann.expect(BOT_SAYS + r"Happy with it\? \(Y/N\)$")
+
+        mark = ann.mark()
+        ann.send("maybe")
+        ann.expect(BOT_SAYS + rf"Please answer Y or N: are you happy with #{first}\? \(Y/N\)$", start=mark)
+
+        mark = ann.mark()
+        ann.send("N")
+        match = ann.expect(BOT_SAYS + rf"Here is another suggestion: {HEX}: (\S+)$", start=mark)
+        assert match.group(1) == second != first
+        assert match.group(2) == f"https://www.computerhope.com/cgi-bin/htmlcolor.pl?c={second}"
+        ann.expect(BOT_SAYS + r"Happy with it\? \(Y/N\)$", start=mark)
+
+        mark = ann.mark()
+        ann.send("/y")  # the command form of the same answer
+        ann.expect(BOT_SAYS + rf"Great choice, ann! Enjoy #{second}\.", start=mark)
+
+        assert server.popen.poll() is None  # still up while ann is here
+        ann.send("/q")
+        assert ann.wait() == 0
+        server.expect(r"shutting down: the last person left")
+        assert server.wait() == 0
+        assert not os.path.exists(path)
+        for proc in (ann, bob, server):
+            assert "Traceback" not in proc.output
+    finally:
+        for sock in probes:
+            sock.close()
+        for proc in (ann, bob, server):
+            if proc:
+                proc.stop()
+
+
+def test_a_room_of_three_over_tcp_keeps_each_exchange_private():
+    server, port = start_server("--headless", "--bot", "color")
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    ann = bob = cat = None
+    try:
+        server.expect(rf"{BOT_NAME} joined")
+        ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+        ann.expect(BOT_SAYS + r"What mood are you in\?$")
+        bob = RawClient(endpoint, "bob")
+        cat = RawClient(endpoint, "cat")
+        assert bob.welcome.members == (BOT_NAME, "ann", "bob")
+        for person in (bob, cat):
+            person.expect(ev.Direct, sender=BOT_NAME, to=person.welcome.name, text="What mood are you in?")
+
+        # In a room of three, room chatter is for people: the bot stays quiet.
+        ann.send("hello everyone")
+        for person in (bob, cat):
+            person.expect(ev.Message, sender="ann", text="hello everyone")
+
+        # ann talks to the bot with /mood; bob answers it in a direct message.
+        mark = ann.mark()
+        ann.send("/mood sunny")
+        ann.expect(BOT_SAYS + rf"For a sunny mood, try {HEX}: https://www\S+$", start=mark)
+        ann.expect(BOT_SAYS + r"Happy with it\? \(Y/N\)$", start=mark)
+        bob.send(ev.Whisper(to=BOT_NAME, text="grumpy"))
+        suggestion = bob.expect(ev.Direct, sender=BOT_NAME, to="bob")
+        assert suggestion.text.startswith("For a grumpy mood, try #")
+        bob.expect(ev.Direct, sender=BOT_NAME, to="bob", text="Happy with it? (Y/N)")
+        bob.send(ev.Whisper(to=BOT_NAME, text="N"))
+        another = bob.expect(ev.Direct, sender=BOT_NAME, to="bob")
+        assert another.text.startswith("Here is another suggestion: #")
+        mark = ann.mark()
+        ann.send("/n")
+        ann.expect(BOT_SAYS + r"Here is another suggestion: #", start=mark)
+        ann.send("/y")
+        ann.expect(BOT_SAYS + r"Great choice, ann!")
+
+        # Everything cat saw after joining: ann's room message only. No whisper between
+        # the bot and anyone else, no reply from the bot in the room.
+        cat.send(ev.Who())
+        cat.expect(ev.Roster)
+        leftovers = cat.drain(0.3)
+        assert not [e for e in leftovers if isinstance(e, (ev.Direct, ev.Message))], leftovers
+        assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Direct) and "ann" in (e.sender, e.to)]
+        assert not re.search(rf"^\[[\d:]+\] {BOT_NAME}: ", ann.output, re.M)  # the bot never spoke in the room
+        ann.send("/q")
+        assert ann.wait() == 0
+    finally:
+        for raw in (bob, cat):
+            if raw:
+                raw.close()
+        for proc in (ann, server):
+            if proc:
+                proc.stop()
+
+
+def test_the_host_meets_the_bot_and_mood_needs_a_bot(tmp_path):
+    path = str(tmp_path / "host.sock")
+    host = Proc("serve", "--unix", path, "--bot", "colour", "--name", "hana", "--plain")
+    plain = Proc("serve", "--unix", str(tmp_path / "plain.sock"), "--name", "otto", "--plain")
+    try:
+        host.expect(rf"{BOT_NAME} -> hana \(direct\): What mood are you in\?")
+        host.send("/mood calm")
+        host.expect(rf"{BOT_NAME} -> hana \(direct\): For a calm mood, try #[0-9A-F]{{6}}: https://")
+        plain.expect(r"welcome, otto")
+        plain.send("/mood")
+        plain.expect(rf"! {BOT_NAME} is not in this room \(the host adds it with: lanchat serve --bot colour\)")
+        for proc in (host, plain):
+            proc.send("/q")
+            assert proc.wait() == 0
+            assert "Traceback" not in proc.output
+    finally:
+        host.stop()
+        plain.stop()
+
+
+def test_bot_options_are_checked():
+    wrong = Proc("serve", "--headless", "--bot", "parrot", stdin=False)
+    assert wrong.wait() == 2
+    assert re.search(r"invalid choice: 'parrot'", wrong.output)
+    lone_seed = Proc("serve", "--headless", "--port", "0", "--bot-seed", "3", stdin=False)
+    assert lone_seed.wait() == 2
+    assert "--bot-seed needs --bot colour" in lone_seed.output
