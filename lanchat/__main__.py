@@ -174,7 +174,29 @@ def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
 def _make_frontend(session, plain: bool):  # noqa: ANN001, ANN202
     from .ui.plain import PlainFrontend
 
+    if not plain:
+        try:
+            from .ui.screen import CursesFrontend
+
+            return CursesFrontend(session)
+        except Exception as exc:  # noqa: BLE001 - no curses here, or a terminal it cannot drive
+            print(f"{PROG}: the full-screen interface is not available ({exc}); using line mode", file=sys.stderr)
     return PlainFrontend(session)
+
+
+def _log_crash(exc: BaseException) -> str:
+    """Write an internal error's traceback to a log file; return where, for one line on screen."""
+    import traceback
+
+    from .ui.screen import crash_log_path
+
+    path = crash_log_path()
+    try:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write("".join(traceback.format_exception(exc)) + "\n")
+    except OSError:
+        return "(the log file could not be written)"
+    return str(path)
 
 
 def _raise_interrupt() -> None:
@@ -331,12 +353,19 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
         _install_signals(_raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit)
     early_events = [welcome, *early]
+    crash: Exception | None = None
     try:
         outcome = loop.run(early_events)
+    except Exception as exc:  # an internal error: restore the terminal first, then one line
+        crash = exc
     finally:
         close = getattr(frontend, "close", None)
         if close:
             close()
+    if crash is not None:
+        if on_quit:
+            on_quit()
+        return _fail(f"internal error ({type(crash).__name__}); the details are in {_log_crash(crash)}")
     if after:
         after()
     message = outcome.message

@@ -123,6 +123,9 @@ class ClientLoop:
         self.sock.setblocking(False)
         self.selector.register(self.sock, selectors.EVENT_READ, "net")
         self.selector.register(self.frontend.fileno(), selectors.EVENT_READ, "keys")
+        wake = getattr(self.frontend, "wake_fileno", None)
+        if wake is not None:  # e.g. the curses screen's resize signal, through a self-pipe
+            self.selector.register(wake(), selectors.EVENT_READ, "keys")
         try:
             self._handle_events(list(early_events))
             self.frontend.update()

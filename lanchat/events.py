@@ -30,6 +30,8 @@ class Event:
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             key = f.metadata.get("wire", f.name)
+            if f.metadata.get("omit_default") and value == f.default:
+                continue  # an optional extension field: old peers never see it
             if isinstance(value, tuple):
                 value = list(value)
             obj[key] = value
@@ -39,6 +41,12 @@ class Event:
 def _wire(name: str) -> Any:
     """A required field whose JSON key differs from its Python name (``from`` is a keyword)."""
     return field(metadata={"wire": name})
+
+
+def _flag() -> Any:
+    """An optional true/false field left out of the JSON while false, so the frames of
+    peers that do not use it stay exactly as they were (PROTOCOL.md, History replay)."""
+    return field(default=False, metadata={"omit_default": True})
 
 
 # ---------------------------------------------------------------- client -> server
@@ -115,6 +123,7 @@ class Message(Event):
     sender: str = _wire("from")
     text: str
     time: float
+    history: bool = _flag()  # replayed from the history store, not said just now
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +136,8 @@ class Direct(Event):
     to: str
     text: str
     time: float
+    history: bool = _flag()  # replayed from the history store, not said just now
+    held: bool = _flag()  # the sender's copy: ``to`` is away and will get it on joining
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,6 +205,38 @@ SERVER_EVENTS: dict[str, type[Event]] = {
     for cls in (Welcome, Message, Direct, Joined, Left, Roster, Turn, Error, Shutdown)
 }
 
+# --------------------------------------- history (PROTOCOL.md, Extensions: History replay)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryRequest(Event):
+    """``/history [N]``: up to ``limit`` earlier entries, older than the cursor ``before``."""
+
+    type: ClassVar[str] = "history"
+    sent_by: ClassVar[str] = "client"
+    limit: int = 50
+    before: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryEnd(Event):
+    """Closes a replay: ``shown`` entries (message/direct with ``history`` true) came before it.
+
+    ``before`` is the cursor for asking for older ones; ``more`` says whether any exist.
+    """
+
+    type: ClassVar[str] = "history-end"
+    sent_by: ClassVar[str] = "server"
+    shown: int
+    more: bool
+    before: int | None = None
+
+
+HISTORY_CLIENT_EVENTS: tuple[type[Event], ...] = (HistoryRequest,)
+CLIENT_EVENTS.update({cls.type: cls for cls in HISTORY_CLIENT_EVENTS})
+SERVER_EVENTS.update({cls.type: cls for cls in (HistoryEnd,)})
+MAX_HISTORY_REQUEST = 1000  # entries per /history answer; a frame budget bounds it too
+
 # Error codes (docs/PROTOCOL.md section 6). Kept as plain strings so they read well in JSON.
 E_BAD_FRAME = "bad-frame"
 E_BAD_JSON = "bad-json"
@@ -210,6 +253,7 @@ E_NOT_YOUR_TURN = "not-your-turn"
 E_NO_SUCH_USER = "no-such-user"
 E_ROOM_FULL = "room-full"
 E_TOO_SLOW = "too-slow"
+E_HISTORY = "history"  # the history store cannot be written, or is switched off
 
 
 class EventShapeError(ValueError):

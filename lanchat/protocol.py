@@ -74,6 +74,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         "say": State.OPEN,
         "whisper": State.OPEN,
         "who": State.OPEN,
+        **{cls.type: State.OPEN for cls in ev.HISTORY_CLIENT_EVENTS},  # history (/history N)
         "bye": State.CLOSED,
     },
     (Role.SERVER, State.HANDSHAKE): {

@@ -10,7 +10,7 @@ a client's claim of who it is is never trusted.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
@@ -45,7 +45,34 @@ class Close:
     who: int
 
 
-Action = Send | Broadcast | Close
+@dataclass(frozen=True, kw_only=True)
+class Keep:
+    """Store this message in the history before performing the actions after it
+    (what anyone has received is already stored: PROTOCOL.md, History replay)."""
+
+    event: ev.Message | ev.Direct
+
+
+@dataclass(frozen=True, kw_only=True)
+class Replay:
+    """Queue history to ``to``, as ``name`` may see it: the last ``limit`` entries older
+    than cursor ``before``; ``joining`` adds the direct messages sent while they were away."""
+
+    to: int
+    name: str
+    limit: int
+    before: int | None = None
+    joining: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Seen:
+    """``name`` just left: direct messages from now on count as sent while they were away."""
+
+    name: str
+
+
+Action = Send | Broadcast | Close | Keep | Replay | Seen
 
 
 @dataclass
@@ -63,12 +90,22 @@ class Room:
         mode: str = DUPLEX,
         clock: Callable[[], float] = time.time,
         max_members: int | None = None,
+        history: bool = False,
+        replay: int = 50,
+        known_names: Iterable[str] = (),
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
         self.clock = clock
         self.max_members = max_members
+        # History (PROTOCOL.md, History replay): the room never touches the store; it returns
+        # Keep/Replay/Seen actions and the server performs them. ``known`` maps the name key of
+        # everyone who has ever joined to their name, so a direct message to an absent one is
+        # kept for them rather than refused.
+        self.history = history
+        self.replay = replay
+        self.known: dict[str, str] = {ev.name_key(name): name for name in known_names} if history else {}
         self.host_cid: int | None = None  # the person running `serve`, if not headless
         # Bots (the colour bot) are members but not people: they never fill the room
         # (--max-clients), never keep it alive (--once) and never hold the turn.
@@ -124,6 +161,8 @@ class Room:
             return self._whisper(member, event)
         if isinstance(event, ev.Who):
             return [Send(to=cid, event=ev.Roster(members=self.names))]
+        if isinstance(event, ev.HistoryRequest):
+            return self._history(member, event)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
@@ -135,6 +174,8 @@ class Room:
         del self._by_key[ev.name_key(member.name)]
         self._everyone = tuple(self.members)
         actions: list[Action] = []
+        if self.history and cid not in self.service_cids:
+            actions.append(Seen(name=member.name))
         if self._everyone:
             left = ev.Left(name=member.name, reason=reason, time=self.clock())
             actions.append(Broadcast(to=self._everyone, frame=encode(left)))
@@ -206,6 +247,11 @@ class Room:
                 ),
             )
         ]
+        if self.history and cid not in self.service_cids:
+            # Straight after the welcome, so history comes before any live traffic. Bots get
+            # none: they would answer old messages as if they were new.
+            self.known[ev.name_key(member.name)] = member.name
+            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True))
         if others:
             joined = ev.Joined(name=member.name, time=self.clock())
             actions.append(Broadcast(to=others, frame=encode(joined)))
@@ -250,7 +296,8 @@ class Room:
             reason = f"not your turn: waiting for {waiting}" if waiting else "not your turn: waiting for someone to join"
             return self._error(member.cid, ev.E_NOT_YOUR_TURN, reason)
         message = ev.Message(sender=member.name, text=say.text, time=self.clock())
-        actions: list[Action] = [Broadcast(to=self._everyone, frame=encode(message))]
+        actions: list[Action] = [Keep(event=message)] if self.history else []
+        actions.append(Broadcast(to=self._everyone, frame=encode(message)))
         if self.mode == TURN:
             self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
             actions.append(self._turn_broadcast())
@@ -262,10 +309,29 @@ class Room:
             return refused
         target = self.find(whisper.to)
         if target is None:
-            return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whisper.to[:40]!r} is here")
+            absent = self.known.get(ev.name_key(whisper.to))
+            if absent is None:
+                return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whisper.to[:40]!r} is here")
+            # They have been here before: keep it for them; only the sender's copy goes out now.
+            held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
+            kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
+            return [Keep(event=kept), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
-        return [Broadcast(to=recipients, frame=encode(direct))]
+        actions: list[Action] = [Keep(event=direct)] if self.history else []
+        actions.append(Broadcast(to=recipients, frame=encode(direct)))
+        return actions
+
+    def _history(self, member: Member, request: ev.HistoryRequest) -> list[Action]:
+        if not self.history:
+            return self._error(member.cid, ev.E_HISTORY, "this server keeps no history (it was started with --no-history)")
+        if not 1 <= request.limit <= ev.MAX_HISTORY_REQUEST:
+            return self._error(
+                member.cid, ev.E_BAD_MESSAGE, f"ask for 1 to {ev.MAX_HISTORY_REQUEST} entries, not {request.limit}"
+            )
+        if request.before is not None and request.before < 1:
+            return self._error(member.cid, ev.E_BAD_MESSAGE, '"before" must be a message id of 1 or more')
+        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before)]
 
     def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
         """The next member in join order after ``cid`` (wrapping round).

@@ -13,13 +13,15 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 
 from . import events as ev
-from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
-from .room import Broadcast, Close, Room, Send
+from .history import HistoryStore, HistoryWriteError
+from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
+from .room import Broadcast, Close, Keep, Replay, Room, Seen, Send
 from .transport import remove_unix_path, tune
 
 READ_BYTES = 256 * 1024
@@ -64,8 +66,13 @@ class Server:
         log: Callable[[str], None] | None = None,
         unix_path: str | None = None,
         once: bool = False,
+        history: HistoryStore | None = None,
     ) -> None:
         self.room = room
+        # The history store (PROTOCOL.md, History replay), used only from this loop's thread.
+        # After a failed write we warn once and keep chatting; the next good write says so.
+        self.history = history
+        self.history_failing = history is not None and not history.writable
         self.listeners = listeners
         self.max_queue_bytes = max_queue_bytes
         self.log = log or (lambda line: None)
@@ -213,6 +220,71 @@ class Server:
                 if client is not None:
                     client.closing = True
                     self._dirty.add(client)
+            elif isinstance(action, Keep):
+                self._keep(action.event)  # before the Broadcast that follows it is queued
+            elif isinstance(action, Replay):
+                self._replay(action)
+            elif isinstance(action, Seen):
+                self._history_call(lambda store: store.mark_seen(action.name))  # noqa: B023
+
+    # ---------------------------------------------------------------- history
+
+    def _history_call(self, call: Callable[[HistoryStore], object]) -> object:
+        """Run one store call; a failure is warned about once and the chat goes on."""
+        if self.history is None:
+            return None
+        try:
+            result = call(self.history)
+        except (HistoryWriteError, sqlite3.Error) as exc:
+            if not self.history_failing:
+                self.history_failing = True
+                problem = f"history: cannot use {self.history.path}: {exc}; the chat goes on without saving"
+                self.log(problem)
+                if self.room.host_cid is not None:
+                    self._perform([Send(to=self.room.host_cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
+            return None
+        return result
+
+    def _keep(self, event: ev.Message | ev.Direct) -> None:
+        to = event.to if isinstance(event, ev.Direct) else None
+        stored = self._history_call(
+            lambda store: store.append(time=event.time, sender=event.sender, text=event.text, to=to)
+        )
+        if stored is not None and self.history_failing:
+            self.history_failing = False
+            self.log(f"history: saving to {self.history.path} again")  # type: ignore[union-attr]
+
+    def _replay(self, action: Replay) -> None:
+        """Queue history to one client like any other output, within a byte budget so a long
+        replay can never get the newcomer dropped as a slow reader."""
+        client = self.clients.get(action.to)
+        if client is None or client.closed or self.history is None:
+            return
+
+        def read(store: HistoryStore) -> tuple[list, bool]:
+            away = store.last_seen(action.name) if action.joining else None
+            return store.replay_for(action.name, action.limit, before=action.before, away_since=away)
+
+        found = self._history_call(read)
+        if action.joining:
+            self._history_call(lambda store: store.mark_seen(action.name))
+        records, more = found if found is not None else ([], False)
+        budget = max(self.max_queue_bytes // 2 - client.out_bytes, 0)
+        frames: list[bytes] = []
+        used = 0
+        for record in reversed(records):  # newest first, so a cut drops the oldest
+            frame = encode(record.to_event(history=True))
+            if used + len(frame) > budget:
+                more = True
+                break
+            frames.append(frame)
+            used += len(frame)
+        if action.joining and not frames:
+            return  # nothing to say: a first visit to an empty room stays quiet
+        for frame in reversed(frames):
+            self._queue(client, frame)
+        oldest = records[len(records) - len(frames)].id if frames else action.before
+        self._queue(client, encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
 
     def _queue(self, client: Client, frame: bytes) -> None:
         client.out.append(frame)

@@ -86,6 +86,7 @@ class Session:
     host: str | None = None
     clock: object = _time.time
     ui_commands: tuple[Command, ...] = ()
+    ui_keys: tuple[tuple[str, str], ...] = ()  # (key, what it does), from a front end with keys
     closed_reason: str | None = None
 
     # ----------------------------------------------------------------- queries
@@ -173,8 +174,11 @@ class Session:
         lines = [self._notice("commands:", kind="system")]
         lines += [self._notice(f"  {c.usage:<{width}}  {c.help}", kind="system") for c in rows]
         lines.append(self._notice("  anything else is sent to the room", kind="system"))
+        if self.ui_keys:
+            key_width = max(len(key) for key, _ in self.ui_keys)
+            lines.append(self._notice("keys:", kind="system"))
+            lines += [self._notice(f"  {key:<{key_width}}  {what}", kind="system") for key, what in self.ui_keys]
         return lines
-
     def parse_input(self, text: str) -> InputResult:
         """What the user typed -> what to do. Empty input does nothing (seed 001)."""
         stripped = text.strip()

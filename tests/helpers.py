@@ -247,3 +247,116 @@ def drain_queue(q: queue.Queue) -> list[object]:
             items.append(q.get_nowait())
         except queue.Empty:
             return items
+
+
+class TermProc:
+    """A lanchat process in a real pseudo-terminal, its screen read by a terminal emulator (pyte).
+
+    ``expect(regex)`` waits (with a deadline) until the screen shows a match; ``send(keys)``
+    types; ``resize(rows, cols)`` changes the window size like a terminal window would.
+    TERM and LANG are set explicitly and LINES/COLUMNS removed, because ncurses would take
+    those over the pty's real size. ``raw`` keeps every byte the program wrote.
+    """
+
+    def __init__(self, *args: str, rows: int = 24, cols: int = 80, argv: list[str] | None = None) -> None:
+        import pyte
+        from ptyprocess import PtyProcess
+
+        env = child_env(TERM="screen-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        env.pop("LINES", None)
+        env.pop("COLUMNS", None)
+        self.args = args
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+        self.raw = bytearray()
+        self._changed = threading.Condition()
+        self.proc = PtyProcess.spawn(argv or [sys.executable, "-m", "lanchat", *args], env=env, cwd=str(ROOT), dimensions=(rows, cols))
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.proc.read(65536)
+            except (EOFError, OSError):
+                break
+            with self._changed:
+                self.raw += data
+                self.stream.feed(data)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def lines(self) -> list[str]:
+        """What the screen shows, one string per row (a wide character counts once)."""
+        with self._changed:
+            return list(self.screen.display)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        with self._changed:
+            return self.screen.cursor.y, self.screen.cursor.x
+
+    def wait_screen(self, condition: Callable[[list[str]], object], timeout: float = DEFAULT_TIMEOUT, what: str = "") -> object:
+        """Wait until ``condition(screen rows)`` is truthy; fail with the screen shown."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                value = condition(list(self.screen.display))
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    shown = "\n".join(f"|{row}|" for row in self.screen.display)
+                    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}; screen:\n{shown}")
+                self._changed.wait(min(remaining, 0.2))
+
+    def expect(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> re.Match[str]:
+        regex = re.compile(pattern)
+        return self.wait_screen(lambda rows: regex.search("\n".join(rows)), timeout, what=repr(pattern))  # type: ignore[return-value]
+
+    def expect_gone(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        regex = re.compile(pattern)
+        self.wait_screen(lambda rows: not regex.search("\n".join(rows)), timeout, what=f"{pattern!r} to go away")
+
+    def send(self, keys: str | bytes) -> None:
+        self.proc.write(keys.encode("utf-8") if isinstance(keys, str) else keys)
+
+    def resize(self, rows: int, cols: int) -> None:
+        with self._changed:
+            self.screen.resize(rows, cols)
+        self.proc.setwinsize(rows, cols)  # the kernel sends SIGWINCH to the program
+
+    def wait(self, timeout: float = DEFAULT_TIMEOUT) -> int:
+        """Wait for the program to exit; its exit status."""
+        wait_for(lambda: not self.proc.isalive(), timeout, what=f"lanchat {' '.join(self.args)} to exit")
+        self._reader.join(timeout)
+        return self.proc.exitstatus if self.proc.exitstatus is not None else -(self.proc.signalstatus or 0)
+
+    def stop(self) -> None:
+        """End the process we started, by its PID, if it is still running."""
+        if self.proc.isalive():
+            self.proc.terminate(force=True)
+        self._reader.join(5)
+        with contextlib.suppress(OSError):
+            self.proc.close(force=True)
+
+
+@contextlib.contextmanager
+def short_tmp_dir() -> Iterator[str]:
+    """A private temp folder with a short path: AF_UNIX socket paths must stay under 108 bytes,
+    which pytest's tmp_path (with the test's name in it) can exceed."""
+    import tempfile as _tempfile  # local: keeps this helper independent of the imports above
+
+    folder = _tempfile.mkdtemp(prefix="lc-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    try:
+        yield folder
+    finally:
+        import shutil as _shutil
+
+        _shutil.rmtree(folder, ignore_errors=True)

@@ -30,7 +30,7 @@ def format_plain(line: Line) -> str:
     if line.kind in MARKS:
         return f"{stamp} {MARKS[line.kind]} {visible(line.text)}"
     sender = visible(line.sender or "?")
-    if line.kind == "direct":
+    if line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed DM keeps both names
         return f"{stamp} {prefix}{sender} -> {visible(line.to or '?')} (direct): {visible(line.text)}"
     return f"{stamp} {prefix}{sender}: {visible(line.text)}"
 

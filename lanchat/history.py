@@ -1,0 +1,283 @@
+"""history.py: the persistent chat history, one SQLite file. Never holds a write open past one call.
+
+An I/O edge (it touches disk), kept small so the server loop can call it between reads:
+``append()`` stores one room or direct message and returns its id; ``replay_for()`` picks
+what a person sees on joining or on ``/history``; ``export()`` walks everything for
+``lanchat history PATH``. The room never calls this module: it returns ``Keep`` and
+``Replay`` actions and the server performs them (docs/PROTOCOL.md, "History replay").
+
+Durability: WAL journal with ``synchronous=NORMAL``. Every append is its own committed
+transaction before the server queues the message to anyone, and a WAL commit is a
+``write()`` into the -wal file. A SIGKILL ends the process, not the kernel, so those
+writes are already in the page cache and reach the file: nothing a client received is
+lost. Only a power cut or kernel crash could lose the last few commits (NORMAL syncs the
+WAL at checkpoints, not per commit); ``synchronous=FULL`` would fsync every message and
+cost milliseconds each, which a chat room on a laptop does not need. The WAL design
+itself means a killed writer never leaves a half-written database: readers and the next
+writer ignore an incomplete trailing transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import events as ev
+
+# "LANC": marks the file as ours, so pointing --history at another program's database is
+# refused instead of adding tables to it.
+APPLICATION_ID = 0x4C414E43
+SCHEMA_VERSION = 1
+FILE_NAME = "history.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id            INTEGER PRIMARY KEY,  -- the order things happened in the room
+    time          REAL NOT NULL,        -- the server's clock, seconds since the epoch
+    sender        TEXT NOT NULL,
+    sender_key    TEXT NOT NULL,        -- events.name_key(sender): names ignore case
+    recipient     TEXT,                 -- NULL for a room message
+    recipient_key TEXT,
+    text          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS room_messages ON messages(id) WHERE recipient IS NULL;
+CREATE INDEX IF NOT EXISTS directs_to ON messages(recipient_key, id) WHERE recipient IS NOT NULL;
+CREATE INDEX IF NOT EXISTS directs_from ON messages(sender_key, id) WHERE recipient IS NOT NULL;
+CREATE TABLE IF NOT EXISTS names (
+    key       TEXT PRIMARY KEY,         -- events.name_key(name)
+    name      TEXT NOT NULL,            -- as last spelled
+    last_seen INTEGER NOT NULL          -- the newest message id while they were here
+);
+"""
+
+
+class HistoryUnusable(Exception):
+    """The file cannot be used as a history at all (corrupt, not ours, unreadable)."""
+
+
+class HistoryWriteError(Exception):
+    """One write failed (disk full, read-only file); the chat should go on without it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """One stored message. ``to`` is None for a room message."""
+
+    id: int
+    time: float
+    sender: str
+    to: str | None
+    text: str
+
+    def to_event(self, *, history: bool = True) -> ev.Message | ev.Direct:
+        if self.to is None:
+            return ev.Message(sender=self.sender, text=self.text, time=self.time, history=history)
+        return ev.Direct(sender=self.sender, to=self.to, text=self.text, time=self.time, history=history)
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "time": self.time, "from": self.sender, "to": self.to, "text": self.text}
+
+
+_COLUMNS = "id, time, sender, recipient, text"
+
+
+def _record(row: tuple) -> Record:
+    return Record(id=row[0], time=row[1], sender=row[2], to=row[3], text=row[4])
+
+
+def default_path() -> Path:
+    """Where the history lives when --history is not given: the user's data directory."""
+    import platformdirs  # imported here: only `serve` without --history needs it
+
+    return platformdirs.user_data_path("lanchat", appauthor=False) / FILE_NAME
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class HistoryStore:
+    """The history file. Opening checks it thoroughly; a bad file is refused, never replaced.
+
+    ``writable`` is False when the file can be read but not written (a read-only file or
+    folder): earlier history is still replayed and ``append`` raises HistoryWriteError.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, check: bool = True) -> None:
+        self.path = Path(path)
+        self.writable = True
+        self.readonly_reason: str | None = None
+        if not create and not self.path.exists():
+            raise HistoryUnusable(f"{self.path}: no such history file")
+        if self.path.is_dir():
+            raise HistoryUnusable(f"{self.path} is a folder, not a history file")
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise HistoryUnusable(f"cannot create the folder {self.path.parent}: {exc.strerror or exc}") from None
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        try:
+            # isolation_level=None: autocommit, so every append is one committed transaction.
+            # check_same_thread=False: the store is opened in the main thread and then used only
+            # by the server loop's thread, never by two at once.
+            uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
+            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=2.0)
+        except sqlite3.Error as exc:
+            raise HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
+        try:
+            self._check_and_prepare(fresh=fresh, create=create, check=check)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise HistoryUnusable(f"{self.path} is not a usable history database: {_describe(exc)}") from None
+        except HistoryUnusable:
+            self.db.close()
+            raise
+
+    def _check_and_prepare(self, *, fresh: bool, create: bool, check: bool) -> None:
+        db = self.db
+        # Reading the header and schema is what fails first on a file that is not SQLite.
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not fresh and app_id != APPLICATION_ID and (tables or app_id):
+            raise HistoryUnusable(f"{self.path} is a database, but not a lanchat history; choose another file")
+        if check:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise HistoryUnusable(f"{self.path} is damaged ({'; '.join(problems)[:200]})")
+        if not create:
+            return
+        try:
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            db.execute("PRAGMA synchronous = NORMAL")  # why: see the module docstring
+            if app_id != APPLICATION_ID or "messages" not in tables:
+                with self._transaction():
+                    # one statement at a time: executescript() would commit halfway
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                # A write probe: a read-only file opens and reads fine, then fails here.
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+            if mode.lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot switch to WAL mode (still {mode})")
+        except sqlite3.OperationalError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            if "messages" not in tables and app_id != APPLICATION_ID:
+                raise HistoryUnusable(f"cannot create a history in {self.path}: {_describe(exc)}") from None
+            self.writable = False
+            self.readonly_reason = _describe(exc)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HistoryUnusable(f"{self.path} was written by a newer lanchat (schema {version})")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, *, time: float, sender: str, text: str, to: str | None = None) -> int:
+        """Store one message (``to`` set for a direct message); committed before returning."""
+        try:
+            cursor = self.db.execute(
+                "INSERT INTO messages (time, sender, sender_key, recipient, recipient_key, text) VALUES (?, ?, ?, ?, ?, ?)",
+                (time, sender, ev.name_key(sender), to, ev.name_key(to) if to is not None else None, text),
+            )
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+        self.writable = True
+        return int(cursor.lastrowid or 0)
+
+    def mark_seen(self, name: str) -> None:
+        """``name`` is here (joining) or was until now (leaving): direct messages up to the
+        newest id are theirs already, so only later ones count as sent while away."""
+        try:
+            self.db.execute(
+                "INSERT INTO names (key, name, last_seen) VALUES (?, ?, (SELECT IFNULL(MAX(id), 0) FROM messages)) "
+                "ON CONFLICT(key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
+                (ev.name_key(name), name),
+            )
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    # ------------------------------------------------------------------ reading
+
+    def known_names(self) -> list[str]:
+        """Everyone who has ever been in the room, as last spelled."""
+        return [row[0] for row in self.db.execute("SELECT name FROM names ORDER BY name")]
+
+    def last_seen(self, name: str) -> int | None:
+        row = self.db.execute("SELECT last_seen FROM names WHERE key = ?", (ev.name_key(name),)).fetchone()
+        return None if row is None else int(row[0])
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    def recent(self, n: int, *, before: int | None = None) -> list[Record]:
+        """The last ``n`` room messages (older than id ``before``), oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE recipient IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
+            (before if before is not None else 2**62, max(n, 0)),
+        ).fetchall()
+        return [_record(row) for row in reversed(rows)]
+
+    def directs_for(self, name: str, *, since: int = 0, limit: int = 1000) -> list[Record]:
+        """Direct messages sent to ``name`` with an id above ``since``, oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE recipient_key = ? AND id > ? ORDER BY id LIMIT ?",
+            (ev.name_key(name), since, limit),
+        ).fetchall()
+        return [_record(row) for row in rows]
+
+    def replay_for(
+        self, name: str, limit: int, *, before: int | None = None, away_since: int | None = None
+    ) -> tuple[list[Record], bool]:
+        """What ``name`` may see: the last ``limit`` entries among room messages and their
+        own direct messages (sent or received), older than id ``before``; with ``away_since``
+        (on joining) also every direct message sent to them after that id, however old
+        the window. Oldest first, plus whether older entries remain. Never another's DMs.
+        """
+        key = ev.name_key(name)
+        upper = before if before is not None else 2**62
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE id < ? AND "
+            "(recipient IS NULL OR recipient_key = ? OR (recipient IS NOT NULL AND sender_key = ?)) "
+            "ORDER BY id DESC LIMIT ?",
+            (upper, key, key, max(limit, 0) + 1),
+        ).fetchall()
+        more = len(rows) > limit
+        window = [_record(row) for row in reversed(rows[:limit])]
+        if away_since is not None:
+            oldest = window[0].id if window else upper
+            missed = [r for r in self.directs_for(name, since=away_since) if r.id < oldest]
+            window = missed + window
+        return window, more
+
+    def export(self, *, since: float | None = None) -> Iterator[Record]:
+        """Every message in order (from time ``since`` on), for a transcript."""
+        cursor = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE time >= ? ORDER BY id",
+            (since if since is not None else float("-inf"),),
+        )
+        for row in cursor:
+            yield _record(row)
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()

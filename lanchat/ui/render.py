@@ -1,0 +1,464 @@
+"""render.py: the chat screen as rows of cells, a pure function of the view and the size.
+
+``render(view, rows, cols)`` returns a ``Frame``: exactly ``rows`` rows of exactly ``cols``
+cells, each cell a character (or a character plus its combining marks) and a ``Style``. A
+wide character (CJK, most emoji) fills its cell and the empty cell after it. Widths come
+from wcwidth, and every string a peer controls passes through ``textsafe.visible`` first,
+so nothing in a frame can move the cursor or recolour the terminal. It never raises for
+any text or size; screen.py is the only module that draws.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+import zlib
+from dataclasses import dataclass
+
+from wcwidth import wcwidth
+
+from ..events import name_key
+from ..session import Line
+from ..textsafe import visible, visible_lines
+from .view import View
+
+MIN_ROWS = 5
+MIN_COLS = 24
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a cell looks. Colours are xterm-256 indices; screen.py maps them to what the
+    terminal has (8 colours, or none)."""
+
+    fg: int | None = None
+    bg: int | None = None
+    bold: bool = False
+    dim: bool = False
+    reverse: bool = False
+    underline: bool = False
+
+
+Cell = tuple[str, Style]  # ("", style) is the right half of a wide character
+
+PLAIN = Style()
+TIME = Style(fg=244)
+OWN_NAME = Style(fg=231, bold=True)
+OWN_TEXT = Style(fg=253)
+NOTICE = Style(fg=37)
+ERROR = Style(fg=203, bold=True)
+DIRECT = Style(fg=213)
+DIRECT_TAG = Style(fg=213, bold=True)
+HISTORY = Style(fg=242)
+HISTORY_TAG = Style(fg=242, underline=True)
+SYSTEM = Style(fg=252)
+MENTION = Style(fg=232, bg=220, bold=True)
+STATUS = Style(fg=231, bg=24)
+STATUS_ALERT = Style(fg=232, bg=214, bold=True)
+PROMPT = Style(fg=81, bold=True)
+PROMPT_WAIT = Style(fg=214, bold=True)
+RULE = Style(fg=214)
+PANE_EDGE = Style(fg=240)
+PANE_HEAD = Style(fg=231, bold=True)
+TOO_SMALL = Style(fg=231, bg=88, bold=True)
+
+# Sender colours: readable on dark and light backgrounds, far apart from each other and
+# from the notice, error and direct-message colours above.
+SENDER_PALETTE = (39, 208, 118, 171, 220, 45, 203, 147, 35, 177, 214, 111, 156, 209, 51, 141)
+
+
+def sender_style(name: str) -> Style:
+    """A colour per person that stays the same across runs and machines (crc32, not hash())."""
+    digest = zlib.crc32(name_key(name).encode("utf-8", "surrogatepass"))
+    return Style(fg=SENDER_PALETTE[digest % len(SENDER_PALETTE)], bold=True)
+
+
+# ---------------------------------------------------------------- colour maths
+
+_CUBE = (0, 95, 135, 175, 215, 255)
+BASIC_RGB = ((0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229))
+_SYSTEM16 = BASIC_RGB + ((127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255))
+
+
+def xterm_rgb(index: int) -> tuple[int, int, int]:
+    """The usual RGB value of an xterm-256 colour index."""
+    if index < 16:
+        return _SYSTEM16[index]
+    if index < 232:
+        index -= 16
+        return _CUBE[index // 36], _CUBE[(index // 6) % 6], _CUBE[index % 6]
+    grey = 8 + 10 * (index - 232)
+    return grey, grey, grey
+
+
+def _distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> int:
+    return sum((x - y) * (x - y) for x, y in zip(a, b, strict=True))
+
+
+def nearest_xterm(rgb: tuple[int, int, int]) -> int:
+    """The xterm-256 index (16..255, the fixed part of the palette) closest to ``rgb``."""
+    return min(range(16, 256), key=lambda i: _distance(xterm_rgb(i), rgb))
+
+
+def nearest_basic(index: int) -> int:
+    """An xterm-256 index brought down to one of the 8 colours every colour terminal has."""
+    rgb = xterm_rgb(index)
+    return min(range(8), key=lambda i: _distance(BASIC_RGB[i], rgb))
+
+
+_HEX = re.compile(r"#?([0-9A-Fa-f]{6})")
+
+
+def parse_hex(text: object) -> tuple[int, int, int] | None:
+    """``"#1A2B3C"`` or ``"1a2b3c"`` -> (26, 43, 60); anything else -> None."""
+    if not isinstance(text, str):
+        return None
+    match = _HEX.fullmatch(text.strip())
+    if not match:
+        return None
+    value = int(match.group(1), 16)
+    return value >> 16, (value >> 8) & 0xFF, value & 0xFF
+
+
+# ------------------------------------------------------------------ text cells
+
+
+def clusters(text: str) -> list[tuple[str, int]]:
+    """Split text into (what goes in one cell, its width 1 or 2). Zero-width characters
+    (combining accents, joiners) ride along with the character before them; lone
+    surrogates, which no terminal can print, become U+FFFD."""
+    out: list[tuple[str, int]] = []
+    for ch in text:
+        if "\ud800" <= ch <= "\udfff":
+            ch = "\ufffd"
+        width = wcwidth(ch)
+        if width < 0:  # a control character that slipped past visible(): show it, never send it
+            stand_in = visible(ch)
+            out.extend((part, 1) for part in (stand_in if stand_in != ch else "?"))
+            continue
+        if width == 0:
+            if out:
+                out[-1] = (out[-1][0] + ch, out[-1][1])
+            continue
+        out.append((ch, min(width, 2)))
+    return out
+
+
+def text_width(text: str) -> int:
+    return sum(width for _, width in clusters(text))
+
+
+def cells(text: str, style: Style) -> list[Cell]:
+    """Text as cells: a wide character is its cell plus an empty one."""
+    row: list[Cell] = []
+    for chunk, width in clusters(text):
+        row.append((chunk, style))
+        if width == 2:
+            row.append(("", style))
+    return row
+
+
+def fit(row: list[Cell], width: int, fill: Style = PLAIN) -> list[Cell]:
+    """Cut or pad a row of cells to exactly ``width``, never splitting a wide character."""
+    if width <= 0:
+        return []
+    row = row[:width]
+    # a wide character whose right half was cut off becomes a space
+    if row and len(row) == width and row[-1][0] != "" and _is_wide_start(row, width - 1):
+        row[-1] = (" ", row[-1][1])
+    return row + [(" ", fill)] * (width - len(row))
+
+
+def _is_wide_start(row: list[Cell], index: int) -> bool:
+    """True when the cell at ``index`` holds a wide character (its right half would follow)."""
+    chunk = row[index][0]
+    return bool(chunk) and text_width(chunk) == 2
+
+
+def text_row(text: str, style: Style, width: int, fill: Style | None = None) -> list[Cell]:
+    return fit(cells(text, style), width, fill if fill is not None else style)
+
+
+# ----------------------------------------------------------- transcript lines
+
+
+def clock(when: float) -> str:
+    try:
+        return time.strftime("%H:%M", time.localtime(when))
+    except (OverflowError, OSError, ValueError):  # a peer's absurd timestamp
+        return "--:--"
+
+
+def _swatch(line: Line) -> list[tuple[str, Style]]:
+    """The colour bot's suggestion drawn as a block of the nearest colour we can show."""
+    rgb = parse_hex(getattr(line, "colour", None))
+    if rgb is None:
+        return []
+    return [(" ", PLAIN), ("\u2588\u2588", Style(fg=nearest_xterm(rgb)))]
+
+
+def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Style]], Style]:
+    """A transcript line as (prefix segments, suffix segments, text style)."""
+    stamp = (clock(line.time) + " ", TIME)
+    sender = visible(line.sender or "?")
+    text_style = MENTION if line.mentions_me else PLAIN
+    if line.kind == "notice":
+        return [stamp, ("* ", NOTICE)], [], NOTICE
+    if line.kind == "error":
+        return [stamp, ("! ", ERROR)], [], ERROR
+    if line.kind == "system":
+        return [stamp, ("  ", SYSTEM)], [], SYSTEM
+    if line.kind == "history":
+        return [stamp, ("[History]", HISTORY_TAG), (" ", HISTORY), (sender + ": ", HISTORY)], [], HISTORY
+    if line.kind == "direct":
+        prefix = [stamp, ("[direct] ", DIRECT_TAG), (sender, sender_style(line.sender or "?"))]
+        prefix += [(" \u2192 ", DIRECT), (visible(line.to or "?"), sender_style(line.to or "?")), (": ", DIRECT)]
+        return prefix, _swatch(line), MENTION if line.mentions_me else DIRECT
+    if line.kind == "own":
+        return [stamp, (sender, OWN_NAME), (": ", OWN_TEXT)], _swatch(line), OWN_TEXT
+    return [stamp, (sender, sender_style(line.sender or "?")), (": ", PLAIN)], _swatch(line), text_style
+
+
+def _wrap_into(rows: list[list[Cell]], pieces: list[tuple[str, int]], style: Style, width: int, indent: int) -> None:
+    """Word-wrap clusters onto rows (the last row is continued); new rows start at ``indent``."""
+    words: list[list[tuple[str, int]]] = []
+    for piece in pieces:  # split into runs of spaces and runs of non-spaces
+        is_space = piece[0] == " "
+        if words and (words[-1][0][0] == " ") == is_space:
+            words[-1].append(piece)
+        else:
+            words.append([piece])
+
+    def new_row() -> None:
+        rows.append([(" ", PLAIN)] * indent)
+
+    for word in words:
+        used = len(rows[-1])
+        word_width = sum(w for _, w in word)
+        if word[0][0] == " ":
+            if used == indent and len(rows) > 1:
+                continue  # no leading spaces on a continuation row
+            for chunk, _ in word:
+                if len(rows[-1]) < width:
+                    rows[-1].append((chunk, style))
+            continue
+        if used + word_width > width and used > indent and word_width <= width - indent:
+            new_row()
+        for chunk, w in word:
+            if len(rows[-1]) + w > width:
+                new_row()
+            rows[-1].append((chunk, style))
+            if w == 2:
+                rows[-1].append(("", style))
+
+
+@functools.lru_cache(maxsize=16384)
+def _layout_cached(line: Line, width: int) -> tuple[tuple[Cell, ...], ...]:
+    return tuple(tuple(row) for row in _layout(line, width))
+
+
+def _layout(line: Line, width: int) -> list[list[Cell]]:
+    prefix, suffix, text_style = line_parts(line)
+    prefix_cells: list[Cell] = []
+    for text, style in prefix:
+        prefix_cells += cells(text, style)
+    # continuation rows start under the text, unless the prefix eats too much of the width
+    indent = len(prefix_cells) if len(prefix_cells) <= width // 3 else min(6, width // 4)
+    # the prefix itself wraps like any text (a long name on a narrow screen)
+    rows: list[list[Cell]] = [[]]
+    for cell in prefix_cells:
+        if len(rows[-1]) >= width or (cell[0] != "" and text_width(cell[0]) == 2 and len(rows[-1]) + 2 > width):
+            rows.append([])
+        rows[-1].append(cell)
+    for number, paragraph in enumerate(visible_lines(line.text)):
+        if number > 0:
+            rows.append([(" ", PLAIN)] * indent)
+        _wrap_into(rows, clusters(paragraph), text_style, width, indent)
+    for text, style in suffix:
+        _wrap_into(rows, clusters(text), style, width, indent)
+    return [fit(row, width) for row in rows]
+
+
+def layout_line(line: Line, width: int) -> tuple[tuple[Cell, ...], ...]:
+    """The rows one transcript line takes at ``width`` columns (cached: lines never change)."""
+    width = max(1, width)
+    try:
+        return _layout_cached(line, width)
+    except TypeError:  # an unhashable field: lay it out without the cache
+        return tuple(tuple(row) for row in _layout(line, width))
+
+
+def line_height(line: Line, width: int) -> int:
+    return len(layout_line(line, width))
+
+
+# -------------------------------------------------------------------- the frame
+
+
+@dataclass(frozen=True)
+class Frame:
+    rows: list[list[Cell]]
+    cursor: tuple[int, int] | None  # (row, col) of the input cursor
+    max_scroll: int  # how far up the transcript can scroll at this size
+    transcript_rows: int
+
+    def text(self) -> list[str]:
+        """Each row as a string, for tests and logs."""
+        return ["".join(chunk for chunk, _ in row) for row in self.rows]
+
+
+def roster_width(cols: int) -> int:
+    return max(16, min(26, cols // 5))
+
+
+def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], int]:
+    """The transcript pane's rows (oldest first) and the largest useful scroll."""
+    wanted = view.scroll + height
+    collected: list[tuple[tuple[Cell, ...], ...]] = []
+    count = 0
+    exhausted = True
+    seq = view.total
+    for line in reversed(view.lines):
+        seq -= 1
+        block = layout_line(line, width)
+        if view.marker_seq is not None and seq == view.marker_seq:
+            rule = fit(cells("\u2500\u2500 new \u2500\u2500", RULE), width)
+            block = (tuple(fit(cells("\u2500" * width, RULE), width)),) if width < 12 else (tuple(rule),)
+            block = block + layout_line(line, width)
+        collected.append(block)
+        count += len(block)
+        if count >= wanted:
+            exhausted = False
+            break
+    all_rows: list[tuple[Cell, ...]] = [row for block in reversed(collected) for row in block]
+    max_scroll = max(0, len(all_rows) - height) if exhausted else max(view.scroll, len(all_rows) - height)
+    scroll = min(view.scroll, max_scroll)
+    end = len(all_rows) - scroll
+    visible_rows = [list(row) for row in all_rows[max(0, end - height) : end]]
+    blank = [(" ", PLAIN)] * width
+    visible_rows += [list(blank) for _ in range(height - len(visible_rows))]
+    return visible_rows, max_scroll
+
+
+def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
+    session = view.session
+    members = list(session.members)
+    rows = [text_row(f" Here ({len(members)})", PANE_HEAD, width, PLAIN), fit(cells("\u2500" * width, PANE_EDGE), width)]
+    room = height - len(rows)
+    shown = members if len(members) <= room else members[: max(0, room - 1)]
+    for member in shown:
+        is_turn = session.mode == "turn" and session.turn is not None and name_key(session.turn) == name_key(member)
+        mark = "\u25b8" if is_turn else " "
+        row = cells(mark, PROMPT_WAIT) + cells(visible(member), sender_style(member))
+        if session.host is not None and name_key(session.host) == name_key(member):
+            row += cells(" (host)", TIME)
+        if name_key(member) == name_key(session.name):
+            row += cells(" (you)", TIME)
+        if len(row) > width:
+            row = fit(row, width - 1) + [("\u2026", TIME)]
+        rows.append(fit(row, width))
+    if len(shown) < len(members):
+        rows.append(text_row(f" +{len(members) - len(shown)} more", TIME, width, PLAIN))
+    rows = rows[:height]
+    rows += [[(" ", PLAIN)] * width for _ in range(height - len(rows))]
+    return rows
+
+
+def status_text(view: View) -> str:
+    session = view.session
+    parts = [visible(session.name), session.role, visible(session.where or "?"), session.mode]
+    if session.mode == "turn":
+        parts.append(visible(session.turn_text()))
+    parts.append(f"{len(session.members)} here")
+    return " " + " \u2502 ".join(parts) + " "
+
+
+def _status(view: View, width: int) -> list[Cell]:
+    row = cells(status_text(view), STATUS)
+    if view.scroll > 0:
+        marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
+        tail = cells(marker, STATUS_ALERT if view.unread else STATUS)
+        space = width - len(tail)
+        if space >= 0:
+            row = fit(row, space, STATUS) + tail
+    return fit(row, width, STATUS)
+
+
+def prompt_text(view: View) -> tuple[str, Style]:
+    session = view.session
+    if session.mode == "turn" and not session.my_turn:
+        who = visible(session.turn) if session.turn else "someone to join"
+        return f"[waiting for {who}] ", PROMPT_WAIT
+    return "> ", PROMPT
+
+
+def _input(view: View, width: int) -> tuple[list[Cell], int]:
+    """The input row and the cursor's column on it; the text scrolls sideways to keep the
+    cursor in sight, by half a width at a time so it does not jitter."""
+    prompt, prompt_style = prompt_text(view)
+    prompt_cells = cells(prompt, prompt_style)
+    if len(prompt_cells) > width // 2:
+        prompt_cells = fit(prompt_cells, max(0, width // 2 - 1), prompt_style) + [("\u2026", prompt_style)]
+    editor = view.editor
+    text_cells: list[Cell] = []
+    cursor_col = 0
+    for index, ch in enumerate(editor.text):
+        if index == editor.cursor:
+            cursor_col = len(text_cells)
+        text_cells += cells(visible(ch), PLAIN)
+    if editor.cursor >= len(editor.text):
+        cursor_col = len(text_cells)
+    room = width - len(prompt_cells)
+    if room <= 1:
+        return fit(prompt_cells, width), min(width - 1, len(prompt_cells))
+    offset = 0
+    if cursor_col >= room:
+        step = max(1, room // 2)
+        offset = ((cursor_col - room) // step + 1) * step
+    shown = text_cells[offset : offset + room]
+    if shown and shown[0][0] == "":  # we cut a wide character in half
+        shown[0] = ("<", TIME)
+    if offset > 0 and shown:
+        shown[0] = ("<", TIME)
+    row = fit(prompt_cells + shown, width)
+    return row, min(width - 1, len(prompt_cells) + cursor_col - offset)
+
+
+def _too_small(rows: int, cols: int) -> Frame:
+    message = ["window too small", f"need {MIN_COLS}x{MIN_ROWS}", f"now {cols}x{rows}"]
+    out = []
+    top = max(0, (rows - len(message)) // 2)
+    for index in range(rows):
+        text = message[index - top] if 0 <= index - top < len(message) else ""
+        pad = max(0, (cols - len(text)) // 2)
+        out.append(text_row(" " * pad + text, TOO_SMALL, cols))
+    return Frame(rows=out, cursor=None, max_scroll=0, transcript_rows=0)
+
+
+def render(view: View, rows: int, cols: int) -> Frame:
+    """The whole screen: transcript (and roster pane), status line, input line."""
+    rows, cols = max(0, rows), max(0, cols)
+    if rows < MIN_ROWS or cols < MIN_COLS:
+        return _too_small(rows, cols)
+    height = rows - 2
+    if view.roster_visible(cols):
+        pane = roster_width(cols)
+        main_width = cols - pane - 1
+        transcript, max_scroll = _transcript(view, height, main_width)
+        roster = _roster(view, height, pane)
+        body = [t + [("\u2502", PANE_EDGE)] + r for t, r in zip(transcript, roster, strict=True)]
+    else:
+        body, max_scroll = _transcript(view, height, cols)
+    input_row, cursor_col = _input(view, cols)
+    return Frame(
+        rows=[*body, _status(view, cols), input_row],
+        cursor=(rows - 1, cursor_col),
+        max_scroll=max_scroll,
+        transcript_rows=height,
+    )
+
+
+def transcript_width(view: View, cols: int) -> int:
+    """How wide the transcript pane is at ``cols`` (the screen uses it to measure lines)."""
+    return cols - roster_width(cols) - 1 if view.roster_visible(cols) else cols

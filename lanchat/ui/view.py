@@ -1,0 +1,118 @@
+"""view.py: what the chat screen shows, as plain data: transcript, scroll position, unread
+marker, roster toggle, input line. Pure: no terminal, no I/O, no clock.
+
+render.py turns a ``View`` into rows of cells; screen.py feeds it keys and lines and draws
+the result. Scrolling is counted in screen rows from the bottom (0 = following new
+messages), so PgUp moves exactly one page however the lines wrap. How many rows a line
+takes depends on the width, so the view asks ``measure`` (set by the screen from render's
+layout) whenever new lines arrive while the reader is scrolled up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..session import Line, Session
+from .editor import LineEditor
+
+SCROLLBACK_LINES = 10_000  # the issue asks for at least this many
+ROSTER_MIN_COLS = 100  # narrower terminals give every column to the transcript
+
+
+def _one_row(line: Line) -> int:
+    return 1
+
+
+@dataclass
+class View:
+    """The chat screen's state. ``first_seq`` numbers lines so markers survive trimming."""
+
+    session: Session
+    scrollback: int = SCROLLBACK_LINES
+    lines: deque[Line] = field(init=False)
+    editor: LineEditor = field(default_factory=LineEditor)
+    scroll: int = 0  # rows scrolled up from the bottom; 0 follows new messages
+    page_rows: int = 20  # the transcript pane's height at the last draw, for PgUp/PgDn
+    unread: int = 0  # lines that arrived while scrolled up
+    marker_seq: int | None = None  # the first of those lines: a rule is drawn above it
+    show_roster: bool = True
+    note: str = ""  # a one-off hint under the transcript (e.g. why Enter was refused)
+    total: int = 0  # lines ever added; the newest line's number is total - 1
+    measure: Callable[[Line], int] = _one_row
+
+    def __post_init__(self) -> None:
+        self.lines = deque(maxlen=self.scrollback)
+
+    # -------------------------------------------------------------- transcript
+
+    @property
+    def first_seq(self) -> int:
+        """The number of the oldest line still kept."""
+        return self.total - len(self.lines)
+
+    def add(self, new_lines: Iterable[Line]) -> int:
+        """Append lines; while scrolled up the view stays put and counts them as unread."""
+        added = 0
+        for line in new_lines:
+            if self.scroll > 0:
+                if self.unread == 0:
+                    self.marker_seq = self.total
+                self.unread += 1
+                self.scroll += self.measure(line)  # keep the same rows on screen
+            self.lines.append(line)
+            self.total += 1
+            added += 1
+        return added
+
+    def clear(self) -> None:
+        """/clear: forget the transcript on screen (the chat itself goes on)."""
+        self.lines.clear()
+        self.scroll = 0
+        self.unread = 0
+        self.marker_seq = None
+
+    # --------------------------------------------------------------- scrolling
+
+    @property
+    def following(self) -> bool:
+        return self.scroll == 0
+
+    def scroll_by(self, rows: int) -> None:
+        """Positive scrolls up into older lines; render clamps at the top via ``clamp``."""
+        self.scroll = max(0, self.scroll + rows)
+        if self.scroll == 0:
+            self.unread = 0
+
+    def page_up(self) -> None:
+        self.scroll_by(max(1, self.page_rows - 1))  # keep one row of context
+
+    def page_down(self) -> None:
+        self.scroll_by(-max(1, self.page_rows - 1))
+
+    def to_top(self) -> None:
+        self.scroll_by(1 << 40)  # clamped to the real top after the next layout
+
+    def to_bottom(self) -> None:
+        self.scroll_by(-self.scroll)
+
+    def clamp(self, max_scroll: int) -> None:
+        """Told by the screen after a layout how far up the transcript really goes."""
+        if self.scroll > max_scroll:
+            self.scroll = max(0, max_scroll)
+            if self.scroll == 0:
+                self.unread = 0
+
+    def seen(self) -> None:
+        """The reader answered (sent a line): the 'new messages' rule has done its job."""
+        self.marker_seq = None
+        self.unread = 0
+
+    # ------------------------------------------------------------------ roster
+
+    def toggle_roster(self) -> None:
+        self.show_roster = not self.show_roster
+
+    def roster_visible(self, cols: int) -> bool:
+        return self.show_roster and cols >= ROSTER_MIN_COLS

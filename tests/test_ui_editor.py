@@ -1,0 +1,113 @@
+"""The input line's editing, history and Tab completion, as pure functions (no terminal)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lanchat.ui import editor as ed
+from lanchat.ui.editor import LineEditor
+
+
+@pytest.mark.parametrize(
+    ("edit", "before", "after"),
+    [
+        (ed.left, (3, "hello"), (2, "hello")),
+        (ed.left, (0, "hello"), (0, "hello")),
+        (ed.right, (5, "hello"), (5, "hello")),
+        (ed.home, (3, "hello"), (0, "hello")),
+        (ed.end, (1, "hello"), (5, "hello")),
+        (ed.backspace, (3, "hello"), (2, "helo")),
+        (ed.backspace, (0, "hello"), (0, "hello")),
+        (ed.delete, (0, "hello"), (0, "ello")),
+        (ed.delete, (5, "hello"), (5, "hello")),
+        (ed.kill_to_end, (2, "hello"), (2, "he")),
+        (ed.kill_to_start, (2, "hello"), (0, "llo")),
+        (ed.kill_word_back, (11, "hello world"), (6, "hello ")),
+        (ed.kill_word_back, (6, "hello world"), (0, "world")),
+        (ed.kill_word_back, (8, "ab  cd  ef"), (4, "ab  ef")),
+        (ed.word_left, (11, "hello world"), (6, "hello world")),
+        (ed.word_right, (0, "hello world"), (5, "hello world")),
+    ],
+)
+def test_each_edit_is_a_function_of_cursor_and_text(edit, before, after):
+    assert edit(*before) == after
+
+
+def test_insert_anywhere_with_unicode():
+    cursor, text = ed.insert(0, "", "héllo")
+    cursor, text = ed.left(cursor, text)
+    cursor, text = ed.insert(cursor, text, "日本😀")
+    assert (cursor, text) == (7, "héll日本😀o")
+
+
+def test_keys_by_name_drive_the_editor():
+    line = LineEditor()
+    line.type("world")
+    for key in ("ctrl-a",):
+        line.key(key)
+    line.type("hello ")
+    assert (line.cursor, line.text) == (6, "hello world")
+    line.key("ctrl-e")
+    line.key("ctrl-w")
+    assert line.text == "hello "
+    line.key("ctrl-u")
+    assert (line.cursor, line.text) == (0, "")
+    assert line.key("no-such-key") is False
+
+
+def test_history_recalls_sent_lines_and_keeps_the_draft():
+    line = LineEditor()
+    for sent in ("first", "second"):
+        line.type(sent)
+        assert line.submit() == sent
+    line.type("draft")
+    line.key("up")
+    assert line.text == "second"
+    line.key("up")
+    assert line.text == "first"
+    line.key("up")  # stays at the oldest
+    assert line.text == "first"
+    line.key("down")
+    assert line.text == "second"
+    line.key("down")
+    assert (line.text, line.cursor) == ("draft", 5)
+
+
+def test_history_skips_blank_and_repeated_lines():
+    line = LineEditor()
+    for sent in ("same", "same", "   "):
+        line.type(sent)
+        line.submit()
+    assert line.history == ["same"]
+
+
+def test_tab_completes_a_name_ignoring_case():
+    cursor, text, matches = ed.complete(5, "hi bo", ["Bob", "ann"], ["/who"])
+    assert (cursor, text, matches) == (7, "hi Bob ", ["Bob"])
+
+
+def test_tab_completes_commands_only_at_the_start():
+    assert ed.complete(3, "/wh", ["whoever"], ["/who", "/w"])[1] == "/who "
+    assert ed.complete(6, "hi /wh", ["whoever"], ["/who"])[2] == []
+
+
+def test_tab_extends_to_the_shared_prefix_then_cycles():
+    line = LineEditor()
+    line.type("hey an")
+    names = ["annabel", "annie", "bob"]
+    line.key("tab", names=names)
+    assert line.text == "hey ann"
+    line.key("tab", names=names)  # nothing more in common: the next Tab starts cycling
+    line.key("tab", names=names)
+    assert line.text == "hey annabel "
+    line.key("tab", names=names)
+    assert line.text == "hey annie "
+    line.key("tab", names=names)
+    assert line.text == "hey annabel "
+
+
+def test_tab_with_no_match_changes_nothing():
+    line = LineEditor()
+    line.type("zz")
+    line.key("tab", names=["ann"])
+    assert (line.cursor, line.text) == (2, "zz")

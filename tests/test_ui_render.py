@@ -1,0 +1,228 @@
+"""render(view, rows, cols) is a pure function: tested on plain data, no terminal needed."""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lanchat.session import Line, Session
+from lanchat.textsafe import BIDI_CONTROLS
+from lanchat.ui import render as rd
+from lanchat.ui.view import View
+
+T0 = 1_700_000_000.0
+
+
+def make_view(name: str = "ann", **session_fields) -> View:
+    session_fields.setdefault("members", ["ann", "bob"])
+    return View(Session(name=name, role="host", where="127.0.0.1:3580", **session_fields))
+
+
+def msg(text: str, sender: str = "bob", kind: str = "message", **extra) -> Line:
+    return Line(kind=kind, time=T0, sender=sender, text=text, **extra)
+
+
+def row_texts(frame: rd.Frame) -> list[str]:
+    return frame.text()
+
+
+def assert_well_formed(frame: rd.Frame, rows: int, cols: int) -> None:
+    assert len(frame.rows) == rows
+    for row in frame.rows:
+        assert len(row) == cols
+        for index, (chunk, style) in enumerate(row):
+            assert isinstance(style, rd.Style)
+            if chunk == "":  # the right half of a wide character, right after it
+                assert index > 0 and rd.text_width(row[index - 1][0]) == 2
+                continue
+            for ch in chunk:
+                category = unicodedata.category(ch)
+                assert category not in ("Cc", "Cs"), f"control or surrogate {ch!r} reached the screen"
+                assert ch not in BIDI_CONTROLS
+            if rd.text_width(chunk) == 2:
+                assert index + 1 < len(row) and row[index + 1][0] == "", "a wide character needs its second cell"
+
+
+# ------------------------------------------------------------------ hostile input
+
+hostile_text = st.lists(
+    st.one_of(
+        st.characters(),  # anything, lone surrogates included
+        st.sampled_from(["\x1b[2J", "\x1b]0;owned\x07", "\r", "\b", "\x00", "\u202e", "\u200d", "日", "😀", "e\u0301", "\t", "\n", "\x9b"]),
+    ),
+    max_size=120,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(hostile_text, min_size=1, max_size=4),
+    sender=hostile_text.filter(bool),
+    typed=hostile_text,
+    rows=st.integers(0, 40),
+    cols=st.integers(0, 130),
+    scroll=st.integers(0, 50),
+    roster=st.booleans(),
+)
+def test_render_never_raises_and_every_row_has_exactly_cols_cells(texts, sender, typed, rows, cols, scroll, roster):
+    view = make_view(members=["ann", sender], mode="turn", turn=sender)
+    kinds = ["message", "own", "direct", "notice", "error", "history", "system"]
+    view.add(msg(text, sender=sender, kind=kinds[i % len(kinds)], to=sender) for i, text in enumerate(texts))
+    view.editor.type(typed)
+    view.editor.key("left")
+    view.scroll = scroll
+    view.show_roster = roster
+    frame = rd.render(view, rows, cols)
+    assert_well_formed(frame, rows, cols)
+    if frame.cursor is not None:
+        assert 0 <= frame.cursor[0] < rows and 0 <= frame.cursor[1] < cols
+
+
+def test_terminal_driving_text_is_shown_harmlessly():
+    view = make_view()
+    view.add([msg("\x1b[2J\x1b]0;title\x07ok\rfake\bX\x00\u202eevil")])
+    frame = rd.render(view, 10, 80)
+    assert_well_formed(frame, 10, 80)
+    first = row_texts(frame)[0]
+    assert "^[[2J^[]0;title^Gok^Mfake^HX^@<U+202E>evil" in first
+
+
+# ----------------------------------------------------------------- layout rules
+
+
+def test_long_messages_wrap_with_the_continuation_under_the_text():
+    view = make_view()
+    view.add([msg("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu")])
+    rows = row_texts(rd.render(view, 10, 40))
+    start = rows[0].index("alpha")
+    assert rows[0].startswith(rd.clock(T0) + " bob: alpha")
+    assert rows[1][:start].strip() == "" and rows[1][start] != " "  # indented under the text
+    words = " ".join(r.strip() for r in rows[:3]).split()
+    assert words[:3] == [rd.clock(T0), "bob:", "alpha"] and words[-1] == "mu"
+
+
+def test_wide_characters_take_two_cells_and_wrap_whole():
+    view = make_view()
+    view.add([msg("日本語" * 10)])
+    frame = rd.render(view, 10, 30)
+    assert_well_formed(frame, 10, 30)
+    first = frame.rows[0]
+    prefix = len(rd.clock(T0) + " bob: ")
+    assert first[prefix] == ("日", rd.PLAIN) and first[prefix + 1][0] == ""
+    assert "".join(c for c, _ in frame.rows[1]).strip().startswith(("日", "本", "語"))
+
+
+def test_each_sender_keeps_a_stable_colour():
+    assert rd.sender_style("bob") == rd.sender_style("BOB")  # names are case-blind
+    colours = {rd.sender_style(name).fg for name in ("ann", "bob", "carol", "dave", "erin", "frank")}
+    assert len(colours) >= 4
+
+
+def test_kinds_of_line_look_distinct():
+    view = make_view()
+    view.add(
+        [
+            msg("hi", kind="own", sender="ann"),
+            msg("hi"),
+            msg("psst", kind="direct", to="ann", mentions_me=True),
+            Line(kind="notice", time=T0, text="bob joined"),
+            msg("old", kind="history"),
+            Line(kind="error", time=T0, text="nope"),
+        ]
+    )
+    frame = rd.render(view, 10, 60)
+    texts = row_texts(frame)
+    assert "ann: hi" in texts[0] and "bob: hi" in texts[1]
+    assert "[direct] bob → ann: psst" in texts[2]
+    assert "* bob joined" in texts[3] and "[History] bob: old" in texts[4] and "! nope" in texts[5]
+
+    def style_of(row: int, needle: str) -> rd.Style:
+        return frame.rows[row][texts[row].index(needle)][1]
+
+    styles = [style_of(0, "hi"), style_of(1, "hi"), style_of(2, "psst"), style_of(3, "bob"), style_of(4, "old"), style_of(5, "nope")]
+    assert len(set(styles)) == len(styles)
+    assert style_of(2, "psst") == rd.MENTION  # a direct message to me stands out
+
+
+def test_status_line_and_input_line():
+    view = make_view(mode="turn", turn="bob")
+    view.editor.type("typed ahead")
+    texts = row_texts(rd.render(view, 8, 90))
+    status, prompt = texts[-2], texts[-1]
+    for part in ("ann", "host", "127.0.0.1:3580", "turn", "waiting for bob", "2 here"):
+        assert part in status
+    assert prompt.startswith("[waiting for bob] typed ahead")
+    view.session.turn = "ann"
+    assert row_texts(rd.render(view, 8, 90))[-1].startswith("> typed ahead")
+
+
+def test_unread_marker_while_scrolled_up():
+    view = make_view()
+    view.add(msg(f"line {n}") for n in range(30))
+    view.page_rows = 5
+    view.page_up()
+    view.add([msg("fresh")])
+    frame = rd.render(view, 8, 60)
+    texts = row_texts(frame)
+    assert "1 new" in texts[-2]
+    assert "fresh" not in "\n".join(texts)
+    view.to_bottom()
+    texts = row_texts(rd.render(view, 8, 60))
+    assert "fresh" in texts[5] and "new" in "\n".join(texts[:5])  # the rule above the unread line
+
+
+def test_scrolling_shows_older_rows_and_home_clamps_to_the_top():
+    view = make_view()
+    view.add(msg(f"line {n}") for n in range(100))
+    assert "line 99" in row_texts(rd.render(view, 12, 60))[9]
+    view.to_top()
+    frame = rd.render(view, 12, 60)
+    assert "line 0" in row_texts(frame)[0]
+    assert frame.max_scroll == 90
+    view.clamp(frame.max_scroll)
+    assert view.scroll == 90
+
+
+def test_roster_pane_at_100_columns():
+    view = make_view(members=["ann", "bob", "carol"], host="ann", mode="turn", turn="bob")
+    texts = row_texts(rd.render(view, 10, 100))
+    pane = [t[-rd.roster_width(100) :] for t in texts[:8]]
+    assert "Here (3)" in pane[0]
+    assert any("ann (host)" in p for p in pane) and any("▸bob" in p for p in pane) and any("carol" in p for p in pane)
+    assert "Here" not in "\n".join(row_texts(rd.render(view, 10, 99)))
+
+
+def test_too_small_says_so_and_recovers():
+    view = make_view()
+    view.add([msg("hello")])
+    small = rd.render(view, 3, 20)
+    assert_well_formed(small, 3, 20)
+    assert "too small" in "\n".join(row_texts(small)) and small.cursor is None
+    assert "hello" in row_texts(rd.render(view, 10, 40))[0]
+
+
+def test_input_line_scrolls_to_keep_the_cursor_in_sight():
+    view = make_view()
+    view.editor.type("x" * 200 + "END")
+    frame = rd.render(view, 6, 40)
+    assert row_texts(frame)[-1].rstrip().endswith("END")
+    assert frame.cursor[1] < 40
+    view.editor.key("home")
+    frame = rd.render(view, 6, 40)
+    assert frame.cursor == (5, 2) and row_texts(frame)[-1].startswith("> xxx")
+
+
+def test_colour_suggestion_gets_a_swatch_of_the_nearest_colour():
+    if "colour" in {f.name for f in dataclasses.fields(Line)}:
+        line = Line(kind="direct", time=T0, sender="colourbot", to="ann", text="try #FF0000", colour="#FF0000")
+    else:  # the colour bot's Line field is not there: a subclass stands in for it
+        line = dataclasses.make_dataclass("ColourLine", [("colour", str, dataclasses.field(default="#FF0000"))], bases=(Line,), frozen=True, kw_only=True)(kind="direct", time=T0, sender="colourbot", to="ann", text="try #FF0000")
+    view = make_view()
+    view.add([line])
+    frame = rd.render(view, 6, 60)
+    swatch = [cell for cell in frame.rows[0] if cell[0] == "█"]
+    assert swatch and swatch[0][1].fg == rd.nearest_xterm((255, 0, 0)) == 196
+    assert rd.nearest_basic(196) == 1  # red on an 8-colour terminal

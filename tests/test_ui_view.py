@@ -1,0 +1,69 @@
+"""The chat screen's view model: scrollback, scrolling, the unread marker, the roster toggle."""
+
+from __future__ import annotations
+
+from lanchat.session import Line, Session
+from lanchat.ui.view import ROSTER_MIN_COLS, SCROLLBACK_LINES, View
+
+
+def line(number: int, text: str = "") -> Line:
+    return Line(kind="message", time=0.0, sender="bob", text=text or f"message {number}")
+
+
+def make_view(**kwargs) -> View:
+    return View(Session(name="ann", members=["ann", "bob"]), **kwargs)
+
+
+def test_scrollback_keeps_at_least_ten_thousand_lines():
+    assert SCROLLBACK_LINES >= 10_000
+    view = make_view()
+    view.add(line(n) for n in range(SCROLLBACK_LINES + 50))
+    assert len(view.lines) == SCROLLBACK_LINES
+    assert view.lines[0].text == "message 50"
+    assert view.first_seq == 50 and view.total == SCROLLBACK_LINES + 50
+
+
+def test_new_lines_follow_at_the_bottom_unless_scrolled_up():
+    view = make_view()
+    view.add([line(1), line(2)])
+    assert view.following and view.unread == 0
+    view.page_rows = 10
+    view.page_up()
+    assert view.scroll == 9 and not view.following
+    view.measure = lambda ln: 2  # each new line takes two rows at this width
+    view.add([line(3), line(4)])
+    assert view.scroll == 13  # the rows on screen stay the same
+    assert view.unread == 2 and view.marker_seq == 2
+    view.to_bottom()
+    assert view.following and view.unread == 0
+
+
+def test_clamp_brings_home_back_to_the_real_top():
+    view = make_view()
+    view.add(line(n) for n in range(5))
+    view.to_top()
+    view.clamp(3)
+    assert view.scroll == 3
+    view.page_rows = 2
+    view.page_down()
+    assert view.scroll == 2
+
+
+def test_clear_and_seen():
+    view = make_view()
+    view.add([line(1)])
+    view.page_up()
+    view.add([line(2)])
+    assert view.unread == 1
+    view.seen()
+    assert view.marker_seq is None and view.unread == 0
+    view.clear()
+    assert len(view.lines) == 0 and view.following
+
+
+def test_roster_pane_needs_room_and_can_be_toggled():
+    view = make_view()
+    assert view.roster_visible(ROSTER_MIN_COLS)
+    assert not view.roster_visible(ROSTER_MIN_COLS - 1)
+    view.toggle_roster()
+    assert not view.roster_visible(200)
