@@ -27,19 +27,21 @@ from .transport import remove_unix_path, tune
 READ_BYTES = 256 * 1024
 DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per client; past it the client is dropped
 SHUTDOWN_FLUSH_SECONDS = 2.0
+FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
 
 
 class Client:
     """One accepted connection: its socket, protocol state and output queue."""
 
-    __slots__ = ("cid", "sock", "proto", "out", "out_bytes", "writing", "closing", "closed", "peer")
+    __slots__ = ("cid", "sock", "proto", "out", "out_bytes", "head_partial", "writing", "closing", "closed", "peer")
 
     def __init__(self, cid: int, sock: socket.socket, peer: str) -> None:
         self.cid = cid
         self.sock = sock
         self.proto = Connection(Role.SERVER)
-        self.out: list[bytes] = []
+        self.out: list[bytes] = []  # whole frames, but out[0] may be a frame's unsent tail
         self.out_bytes = 0
+        self.head_partial = False  # out[0] is the rest of a frame already partly sent
         self.writing = False  # registered for EVENT_WRITE
         self.closing = False  # close once the queue is flushed
         self.closed = False
@@ -178,8 +180,7 @@ class Server:
         except RemoteProtocolError as exc:
             self.log(f"{self._who(client)}: {exc.message}; disconnecting")
             self._perform(self.room.leave(client.cid, "lost"))
-            client.out.clear()
-            client.out_bytes = 0
+            self._discard_queue(client)
             self._queue(client, fatal_reply(exc))
             client.closing = True
             return
@@ -298,13 +299,20 @@ class Server:
         """A client that stops reading must not stall the room or eat the server's memory."""
         name = self._who(client)
         self.log(f"{name}: not reading ({client.out_bytes} bytes queued); dropping")
-        client.out.clear()
-        client.out_bytes = 0
+        self._discard_queue(client)
         client.closing = True
         with contextlib.suppress(LocalProtocolError):
             note = ev.Error(code=ev.E_TOO_SLOW, message="you were dropped: not reading fast enough", fatal=True)
-            client.out.append(client.proto.send(note))
+            frame = client.proto.send(note)
+            client.out.append(frame)
+            client.out_bytes += len(frame)
         self._perform(self.room.leave(client.cid, "dropped"))
+
+    def _discard_queue(self, client: Client) -> None:
+        """Forget what is queued for ``client``, except the tail of a frame already begun:
+        a frame cut short would garble every byte after it, the farewell notice included."""
+        client.out = client.out[:1] if client.head_partial else []
+        client.out_bytes = len(client.out[0]) if client.out else 0
 
     def _flush_dirty(self) -> None:
         while self._dirty:
@@ -316,7 +324,13 @@ class Server:
     def _flush(self, client: Client) -> None:
         if client.out:
             out = client.out
-            data = out[0] if len(out) == 1 else b"".join(out)
+            batch = size = 0
+            for chunk in out:  # one send() per pass, of up to FLUSH_BYTES of queued frames
+                batch += 1
+                size += len(chunk)
+                if size >= FLUSH_BYTES:
+                    break
+            data = out[0] if batch == 1 else b"".join(out[:batch])
             try:
                 sent = client.sock.send(data)
             except (BlockingIOError, InterruptedError):
@@ -324,12 +338,19 @@ class Server:
             except OSError:
                 self._close(client)
                 return
-            if sent == len(data):
-                out.clear()
-                client.out_bytes = 0
-            else:
-                client.out = [data[sent:]]
-                client.out_bytes = len(data) - sent
+            client.out_bytes -= sent
+            # Drop the frames that went out whole; keep the unsent tail of one cut short and
+            # remember that it is a tail, so _discard_queue never leaves half a frame behind.
+            done = 0
+            while done < batch and sent >= len(out[done]):
+                sent -= len(out[done])
+                done += 1
+            if done:
+                del out[:done]
+                client.head_partial = False
+            if sent:
+                out[0] = out[0][sent:]
+                client.head_partial = True
         if client.out:
             if not client.writing:
                 client.writing = True

@@ -177,8 +177,8 @@ class RawClient:
 
     def _pump(self, deadline: float) -> bool:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
+        if remaining <= 0 or self.proto.peer_closed:
+            return False  # after the peer closed there is nothing more to read
         self.sock.settimeout(remaining)
         try:
             data = self.sock.recv(65536)
@@ -247,6 +247,21 @@ def drain_queue(q: queue.Queue) -> list[object]:
             items.append(q.get_nowait())
         except queue.Empty:
             return items
+
+
+@contextlib.contextmanager
+def short_tmp_dir() -> Iterator[str]:
+    """A private temp folder with a short path: AF_UNIX socket paths must stay under 108 bytes,
+    which pytest's tmp_path (with the test's name in it) can exceed."""
+    import tempfile as _tempfile  # local: keeps this helper independent of the imports above
+
+    folder = _tempfile.mkdtemp(prefix="lc-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    try:
+        yield folder
+    finally:
+        import shutil as _shutil
+
+        _shutil.rmtree(folder, ignore_errors=True)
 
 
 class TermProc:

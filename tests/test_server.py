@@ -1,0 +1,403 @@
+"""The server loop over real sockets: TCP on 127.0.0.1 and ::1 (port 0) and AF_UNIX (a temp path).
+
+Every test talks to an in-process Server through RawClients that speak the protocol on a
+real socket. "Nothing else arrived" is checked with a marker message sent afterwards:
+the stream is ordered, so if the marker comes next, nothing came before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat
+import struct
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from helpers import RawClient, running_server, short_tmp_dir, wait_for
+from lanchat import events as ev
+from lanchat.transport import Endpoint, TransportError, listen_unix
+
+
+def ipv6_loopback_works() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+TRANSPORTS = [
+    "tcp",
+    pytest.param("tcp6", marks=pytest.mark.skipif(not ipv6_loopback_works(), reason="no IPv6 loopback")),
+    "unix",
+]
+
+
+@contextlib.contextmanager
+def server_on(transport: str, mode: str = "duplex", **kwargs: object) -> Iterator[tuple[object, Endpoint]]:
+    if transport == "unix":
+        with short_tmp_dir() as folder, running_server(mode, unix_path=os.path.join(folder, "chat.sock"), **kwargs) as pair:
+            yield pair
+    else:
+        with running_server(mode, host="::1" if transport == "tcp6" else "127.0.0.1", **kwargs) as pair:
+            yield pair
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+class People:
+    """Several RawClients, closed at the end of the test whatever happens."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.clients: list[RawClient] = []
+
+    def join(self, name: str) -> RawClient:
+        client = RawClient(self.endpoint, name)
+        self.clients.append(client)
+        return client
+
+    def raw(self) -> RawClient:
+        client = RawClient(self.endpoint)
+        self.clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+@contextlib.contextmanager
+def people(endpoint: Endpoint) -> Iterator[People]:
+    group = People(endpoint)
+    try:
+        yield group
+    finally:
+        group.close()
+
+
+def next_is_marker(client: RawClient, marker: str) -> None:
+    """The very next chat line ``client`` receives is ``marker``: nothing else came first."""
+    event = client.expect(ev.Message)
+    assert event.text == marker, f"expected only the marker, got {event} first"
+
+
+def join_three(group: People) -> tuple[RawClient, RawClient, RawClient]:
+    ann = group.join("ann")
+    bob = group.join("bob")
+    ann.expect(ev.Joined, name="bob")
+    cat = group.join("cat")
+    ann.expect(ev.Joined, name="cat")
+    bob.expect(ev.Joined, name="cat")
+    return ann, bob, cat
+
+
+# ---------------------------------------------------------------- full duplex
+
+
+def test_three_people_chat_in_duplex_mode(transport):
+    with server_on(transport) as (_server, endpoint), people(endpoint) as group:
+        ann, bob, cat = join_three(group)
+        assert cat.welcome.members == ("ann", "bob", "cat") and cat.welcome.mode == "duplex"
+        before = time.time()
+        # anyone at any time, even several in a row
+        bob.send(ev.Say(text="one"))
+        bob.send(ev.Say(text="two"))
+        cat.send(ev.Say(text="three ✓"))
+        ann.send(ev.Say(text="four"))
+        for person in (ann, bob, cat):
+            got = [person.expect(ev.Message) for _ in range(4)]
+            assert sorted((m.sender, m.text) for m in got) == [
+                ("ann", "four"), ("bob", "one"), ("bob", "two"), ("cat", "three ✓")
+            ]
+            assert [m.text for m in got if m.sender == "bob"] == ["one", "two"]  # each sender's order kept
+            assert all(before - 1 <= m.time <= time.time() + 1 for m in got)
+
+
+def test_direct_messages_reach_only_the_two_people(transport):
+    with server_on(transport) as (_server, endpoint), people(endpoint) as group:
+        ann, bob, cat = join_three(group)
+        ann.send(ev.Whisper(to="BOB", text="just between us"))
+        for person in (ann, bob):
+            direct = person.expect(ev.Direct)
+            assert (direct.sender, direct.to, direct.text) == ("ann", "bob", "just between us")
+        ann.send(ev.Say(text="marker"))
+        next_is_marker(cat, "marker")
+        assert not any(isinstance(e, ev.Direct) for e in cat.inbox)
+        ann.send(ev.Whisper(to="nobody", text="hello?"))
+        assert ann.expect(ev.Error).code == ev.E_NO_SUCH_USER
+
+
+def test_who_lists_the_roster_in_join_order(transport):
+    with server_on(transport) as (_server, endpoint), people(endpoint) as group:
+        ann, bob, cat = join_three(group)
+        bob.send(ev.Who())
+        assert bob.expect(ev.Roster).members == ("ann", "bob", "cat")
+
+
+def test_join_and_leave_notices(transport):
+    with server_on(transport) as (server, endpoint), people(endpoint) as group:
+        ann, bob, cat = join_three(group)
+        bob.send(ev.Bye())
+        bob.expect_closed()
+        for person in (ann, cat):
+            left = person.expect(ev.Left)
+            assert (left.name, left.reason) == ("bob", "quit")
+        wait_for(lambda: server.room.names == ("ann", "cat"), what="bob to be gone")
+
+
+def test_names_are_unique_ignoring_case_over_the_wire(transport):
+    with server_on(transport) as (_server, endpoint), people(endpoint) as group:
+        group.join("ann")
+        intruder = group.raw()
+        intruder.send(ev.Hello(name="ANN"))
+        error = intruder.expect(ev.Error)
+        assert error.code == ev.E_NAME_TAKEN and not error.fatal
+        intruder.send(ev.Hello(name="ann2"))
+        assert intruder.expect(ev.Welcome).name == "ann2"
+
+
+def test_a_killed_client_is_removed_others_are_told_and_its_name_is_free(transport):
+    with server_on(transport) as (server, endpoint), people(endpoint) as group:
+        ann, bob, cat = join_three(group)
+        # an abrupt end: no bye; on TCP a reset rather than a polite close
+        if bob.sock.family != socket.AF_UNIX:
+            bob.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        bob.close()
+        for person in (ann, cat):
+            left = person.expect(ev.Left)
+            assert (left.name, left.reason) == ("bob", "lost")
+        wait_for(lambda: "bob" not in server.room.names, what="bob's removal")
+        again = group.join("bob")
+        assert again.welcome.members == ("ann", "cat", "bob")
+        ann.send(ev.Say(text="welcome back"))
+        assert again.expect(ev.Message).text == "welcome back"
+
+
+# ------------------------------------------------------------------ turn mode
+
+
+def test_three_people_take_turns_in_join_order(transport):
+    with server_on(transport, "turn") as (_server, endpoint), people(endpoint) as group:
+        ann, bob, cat = join_three(group)
+        assert ann.welcome.turn == "ann" and cat.welcome.turn == "ann"
+        cat.send(ev.Say(text="me first"))
+        error = cat.expect(ev.Error)
+        assert error.code == ev.E_NOT_YOUR_TURN and error.message == "not your turn: waiting for ann"
+        for speaker, following in ((ann, "bob"), (bob, "cat"), (cat, "ann")):
+            speaker.send(ev.Say(text=f"from {speaker.welcome.name}"))
+            for person in (ann, bob, cat):
+                # the refused "me first" must never have been delivered
+                assert person.expect(ev.Message).text == f"from {speaker.welcome.name}"
+                assert person.expect(ev.Turn).holder == following
+
+
+def test_the_turn_passes_on_when_its_holder_leaves(transport):
+    with server_on(transport, "turn") as (_server, endpoint), people(endpoint) as group:
+        ann, bob, cat = join_three(group)
+        ann.close()  # ann held the turn
+        for person in (bob, cat):
+            person.expect(ev.Left, name="ann")
+            assert person.expect(ev.Turn).holder == "bob"
+        bob.send(ev.Say(text="my turn now"))
+        assert cat.expect(ev.Message).text == "my turn now"
+
+
+# ------------------------------------------------------- slow readers, hostile bytes
+
+
+def test_a_client_that_stops_reading_is_dropped_and_the_others_carry_on(transport):
+    with server_on(transport, max_queue_bytes=64 * 1024) as (server, endpoint), people(endpoint) as group:
+        ann = group.join("ann")
+        cat = group.join("cat")
+        ann.expect(ev.Joined, name="cat")
+        if endpoint.path is None:
+            sleepy_sock = socket.socket(socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET)
+            sleepy_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
+            sleepy_sock.settimeout(10)
+            sleepy_sock.connect((endpoint.host, endpoint.port))
+        else:
+            sleepy_sock = socket.socket(socket.AF_UNIX)
+            sleepy_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sleepy_sock.connect(endpoint.path)
+        sleepy = RawClient(sleepy_sock)
+        group.clients.append(sleepy)
+        sleepy.send(ev.Hello(name="sleepy"))
+        sleepy.expect(ev.Welcome)
+        ann.expect(ev.Joined, name="sleepy")
+        cat.expect(ev.Joined, name="sleepy")
+        # sleepy reads nothing from here on; ann talks and reads her own echo, cat keeps reading
+        text = "x" * 3900
+        sent = 0
+        while not any(isinstance(e, ev.Left) for e in ann.inbox):
+            assert sent < 3000, "the slow reader was never dropped"
+            ann.send(ev.Say(text=f"{sent} {text}"))
+            ann.expect(ev.Message)
+            assert cat.expect(ev.Message).text.startswith(f"{sent} ")  # cat misses nothing
+            sent += 1
+        left = ann.expect(ev.Left)
+        assert (left.name, left.reason) == ("sleepy", "dropped")
+        assert cat.expect(ev.Left).name == "sleepy"
+        ann.send(ev.Say(text="still here"))
+        assert cat.expect(ev.Message).text == "still here"
+        assert "sleepy" not in server.room.names
+        # what sleepy finds when it finally reads: whole frames, ending with the notice
+        error = sleepy.expect(ev.Error, timeout=15)
+        assert error.code == ev.E_TOO_SLOW and error.fatal
+        sleepy.expect_closed()
+        assert max(c.out_bytes for c in list(server.clients.values())) <= 64 * 1024 + 8192
+
+
+HOSTILE = {
+    "garbage": (b"hello there, server\n", ev.E_BAD_FRAME),
+    "oversized header": (struct.pack(">I", 2**31) + b"x" * 10, ev.E_BAD_FRAME),
+    "http": (b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", ev.E_NOT_LANCHAT),
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_hostile_bytes_get_an_answer_and_a_disconnect_and_nobody_else_notices(transport, kind):
+    data, code = HOSTILE[kind]
+    with server_on(transport) as (server, endpoint), people(endpoint) as group:
+        ann = group.join("ann")
+        bob = group.join("bob")
+        ann.expect(ev.Joined, name="bob")
+        stranger = group.raw()
+        stranger.send_raw(data)
+        if code == ev.E_NOT_LANCHAT:
+            reply = b""
+            stranger.sock.settimeout(10)
+            while chunk := stranger.sock.recv(4096):
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.0 400 Bad Request\r\n") and b"lanchat" in reply
+        else:
+            error = stranger.expect(ev.Error)
+            assert error.code == code and error.fatal
+            stranger.expect_closed()
+        ann.send(ev.Say(text="unbothered"))
+        next_is_marker(bob, "unbothered")
+        assert server.room.names == ("ann", "bob")
+
+
+def test_a_member_sending_a_broken_frame_is_disconnected_and_others_are_told(transport):
+    with server_on(transport) as (_server, endpoint), people(endpoint) as group:
+        ann = group.join("ann")
+        bob = group.join("bob")
+        ann.expect(ev.Joined, name="bob")
+        bob.send_raw(b"\xff\xff\xff\xff")
+        assert bob.expect(ev.Error).code == ev.E_BAD_FRAME
+        bob.expect_closed()
+        assert ann.expect(ev.Left).name == "bob"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"{not json", b"\xc3\x28", b'{"type":"launch"}', b'{"type":"say"}', b"[]"],
+)
+def test_a_bad_frame_in_good_framing_gets_an_error_and_the_chat_goes_on(transport, payload):
+    with server_on(transport) as (_server, endpoint), people(endpoint) as group:
+        ann = group.join("ann")
+        bob = group.join("bob")
+        ann.expect(ev.Joined, name="bob")
+        ann.send_raw(struct.pack(">I", len(payload)) + payload)
+        error = ann.expect(ev.Error)
+        assert not error.fatal and error.code in (ev.E_BAD_JSON, ev.E_UNKNOWN_TYPE, ev.E_BAD_MESSAGE)
+        ann.send(ev.Say(text="after the mistake"))
+        next_is_marker(bob, "after the mistake")
+
+
+def test_talking_before_hello_is_refused_over_the_wire(transport):
+    with server_on(transport) as (_server, endpoint), people(endpoint) as group:
+        rogue = group.raw()
+        payload = b'{"type":"say","text":"hi"}'
+        rogue.send_raw(struct.pack(">I", len(payload)) + payload)
+        assert rogue.expect(ev.Error).code == ev.E_HELLO_FIRST
+        rogue.send(ev.Hello(name="rogue"))
+        rogue.expect(ev.Welcome)
+
+
+# -------------------------------------------------------------------- shutdown
+
+
+def test_shutdown_sends_the_notice_to_everyone_first(transport):
+    with server_on(transport) as (server, endpoint), people(endpoint) as group:
+        clients = join_three(group)
+        half_way = group.raw()  # connected, never said hello: told too
+        wait_for(lambda: len(server.clients) == 4, what="four connections")
+        server.request_shutdown("lesson over")
+        for client in (*clients, half_way):
+            assert client.expect(ev.Shutdown).reason == "lesson over"
+            client.expect_closed()
+            assert not any(isinstance(e, ev.Left) for e in client.inbox)
+        assert server.stopped.wait(10)
+
+
+# --------------------------------------------------------------- AF_UNIX paths
+
+
+def test_the_unix_socket_file_is_private_and_removed_on_exit():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        with running_server(unix_path=path) as (_server, endpoint):
+            info = os.lstat(path)
+            assert stat.S_ISSOCK(info.st_mode)
+            assert stat.S_IMODE(info.st_mode) == 0o600
+            with people(endpoint) as group:
+                group.join("ann")
+        assert not os.path.exists(path)
+
+
+def test_a_stale_socket_file_is_replaced():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        dead = socket.socket(socket.AF_UNIX)
+        dead.bind(path)  # a server that died without cleaning up
+        dead.close()
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
+        with running_server(unix_path=path) as (_server, endpoint), people(endpoint) as group:
+            assert group.join("ann").welcome.name == "ann"
+
+
+def test_a_live_servers_path_is_never_taken_over():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        with running_server(unix_path=path) as (_server, endpoint), people(endpoint) as group:
+            ann = group.join("ann")
+            with pytest.raises(TransportError, match="already listening"):
+                listen_unix(path)
+            ann.send(ev.Say(text="still mine"))
+            assert ann.expect(ev.Message).text == "still mine"
+            assert os.path.exists(path)
+
+
+def test_a_regular_file_is_never_replaced():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "notes.txt")
+        with open(path, "w") as handle:
+            handle.write("precious")
+        with pytest.raises(TransportError, match="not a socket"):
+            listen_unix(path)
+        with open(path) as handle:
+            assert handle.read() == "precious"
+
+
+def test_the_socket_file_is_left_alone_if_someone_else_took_the_path():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        with running_server(unix_path=path):
+            os.unlink(path)
+            with open(path, "w") as handle:
+                handle.write("not ours")
+        with open(path) as handle:
+            assert handle.read() == "not ours"
+
