@@ -1,0 +1,9 @@
+"""Solution to exercise 01.2 (a quit-aware prompt) in 01_first_socket_tcp_turns.ipynb."""
+
+def classify(line):
+    text = line.strip()
+    if text == "/q":
+        return "quit"
+    if not text:
+        return "empty"
+    return "send"

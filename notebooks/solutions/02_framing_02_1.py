@@ -1,0 +1,5 @@
+"""Solution to exercise 02.1 (frame a text message) in 02_framing.ipynb."""
+
+def frame_text(text: str) -> bytes:
+    payload = text.encode("utf-8")
+    return struct.pack(">I", len(payload)) + payload

@@ -1,0 +1,16 @@
+"""Solution to exercise 02.2 (a decoder of your own) in 02_framing.ipynb."""
+
+class MyDecoder:
+    def __init__(self):
+        self.buffer = b""
+
+    def feed(self, data: bytes) -> list:
+        self.buffer += data
+        payloads = []
+        while len(self.buffer) >= 4:
+            (length,) = struct.unpack(">I", self.buffer[:4])
+            if len(self.buffer) < 4 + length:
+                break
+            payloads.append(self.buffer[4 : 4 + length])
+            self.buffer = self.buffer[4 + length :]
+        return payloads

@@ -1,0 +1,430 @@
+"""The paired notebooks: each seed's server and client as two notebooks for two kernels."""
+
+from cells import Notebook
+
+SCRIPTED_INPUT = '''
+def ask(prompt):
+    # Interactive: the keyboard. With LANCHAT_SCRIPT set (the tests), the next scripted answer.
+    if SCRIPT is None:
+        return input(prompt)
+    if not SCRIPT:
+        raise RuntimeError("LANCHAT_SCRIPT ran out of answers")
+    answer = SCRIPT.pop(0)
+    print(f"{prompt}{answer}")
+    return answer
+'''
+
+
+def settings_tcp(role: str) -> str:
+    host_comment = (
+        '# "0.0.0.0" lets other machines in the classroom connect'
+        if role == "server"
+        else "# the server machine's address (the server notebook prints it)"
+    )
+    return f'''
+import json
+import os
+import socket
+import time
+
+HOST = os.environ.get("LANCHAT_HOST", "127.0.0.1")  {host_comment}
+PORT = int(os.environ.get("LANCHAT_PORT", "3580"))  # seed 001's default port
+PORT_FILE = os.environ.get("LANCHAT_PORT_FILE")  # optional: where the server notes its port (used by the tests)
+TIMEOUT = float(os.environ.get("LANCHAT_TIMEOUT", "600"))  # seconds any single wait may take
+SCRIPT = json.loads(os.environ["LANCHAT_SCRIPT"]) if os.environ.get("LANCHAT_SCRIPT") else None
+{SCRIPTED_INPUT}
+def next_message(prompt):
+    # seed 001: ask again while the message is empty (sending nothing would leave the peer waiting)
+    while True:
+        text = ask(prompt).strip()
+        if text:
+            return text
+        print("  (empty message refused: type something, or /q to quit)")
+'''
+
+
+def pair_001() -> list[Notebook]:
+    server = Notebook("pairs/001_server.ipynb", "Seed 001 server")
+    server.md(
+        """
+        # Pair 001 · the server (run `001_client.ipynb` alongside)
+
+        The seed 001 chat as two notebooks, one per "console": open this one in one kernel and
+        `001_client.ipynb` in another, on the same machine or on two machines in the classroom.
+        Start this one first. They take turns: the client speaks first, then the server, until one types `/q`.
+
+        **Settings** come from environment variables, or edit the cell: `LANCHAT_HOST` (use `0.0.0.0` so other
+        machines can connect), `LANCHAT_PORT` (default 3580). You type your replies in the input box that
+        appears under the running cell.
+        """
+    )
+    server.step("## Settings", settings_tcp("server"))
+    server.step(
+        """
+        ### Step 1: create a TCP socket and bind it to the address
+
+        `SO_REUSEADDR` lets you restart right after a previous run. If the port is taken, binding fails with a
+        clear message: pick another port in the settings (the client must use the same one).
+        """,
+        """
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((HOST, PORT))
+        except OSError as exc:
+            listener.close()
+            raise RuntimeError(f"cannot use {HOST}:{PORT} ({exc.strerror}); choose another port in the settings") from None
+        port = listener.getsockname()[1]
+        print(f"bound to {HOST}:{port}")
+        """,
+    )
+    server.step(
+        """
+        ### Step 2: listen, and tell the clients where to connect
+
+        `listen(1)`: one connection may wait in the backlog. The addresses printed are the ones the client
+        notebook should use as `LANCHAT_HOST` (lanchat's `reachable_addresses` lists this machine's network
+        addresses, best first).
+        """,
+        """
+        from lanchat.transport import reachable_addresses
+
+        listener.listen(1)
+        listener.settimeout(TIMEOUT)
+        print("listening; clients can connect to:", ", ".join(reachable_addresses(listener)))
+        if PORT_FILE:  # write-then-rename, so a reader never sees half a number
+            with open(PORT_FILE + ".tmp", "w") as f:
+                f.write(str(port))
+            os.replace(PORT_FILE + ".tmp", PORT_FILE)
+        """,
+    )
+    server.step(
+        """
+        ### Step 3: accept the client
+
+        This cell waits (up to `TIMEOUT` seconds) until the client notebook connects.
+        """,
+        """
+        conn, address = listener.accept()
+        conn.settimeout(TIMEOUT)
+        print("connected to", address)
+        """,
+    )
+    server.step(
+        """
+        ### Step 4: the turn-taking loop
+
+        1) `recv` the client's message (empty bytes mean the client left), 2) print it,
+        3) prompt for a reply, refusing empty ones, 4) `/q` quits without sending, 5) otherwise send it,
+        and back to 1. The `with` block closes the connection whichever way the loop ends.
+        """,
+        """
+        with conn:
+            while True:
+                data = conn.recv(1024)
+                if not data:
+                    print("the client closed the connection")
+                    break
+                print("client:", data.decode("utf-8", "replace"))
+                reply = next_message("your reply (/q quits): ")
+                if reply == "/q":
+                    print("you typed /q: closing")
+                    break
+                conn.sendall(reply.encode("utf-8"))
+        """,
+    )
+    server.step(
+        """
+        ### Step 5: close the listening socket
+        """,
+        """
+        listener.close()
+        print("server closed")
+        """,
+    )
+
+    client = Notebook("pairs/001_client.ipynb", "Seed 001 client")
+    client.md(
+        """
+        # Pair 001 · the client (run `001_server.ipynb` first)
+
+        The client side of the seed 001 chat. Set `LANCHAT_HOST` to the address the server notebook printed
+        (on the same machine, `127.0.0.1` works) and `LANCHAT_PORT` to its port, or edit the settings cell.
+        The client speaks first; type `/q` to leave.
+        """
+    )
+    client.step(
+        "## Settings",
+        settings_tcp("client")
+        + '''
+if PORT_FILE:  # the tests' rendezvous: wait (with a deadline) for the server to note its port
+    deadline = time.monotonic() + TIMEOUT
+    while not os.path.exists(PORT_FILE):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no port appeared in {PORT_FILE}; is the server notebook running?")
+        time.sleep(0.05)  # polling interval; the deadline above decides when to give up
+    with open(PORT_FILE) as f:
+        PORT = int(f.read())
+print(f"will connect to {HOST}:{PORT}")
+''',
+    )
+    client.step(
+        """
+        ### Step 1: create a socket and connect
+
+        `create_connection` makes the TCP socket and connects it, giving up after `TIMEOUT` seconds.
+        If nobody listens there, you get one clear line instead of a traceback.
+        """,
+        """
+        try:
+            sock = socket.create_connection((HOST, PORT), timeout=TIMEOUT)
+        except OSError as exc:
+            raise RuntimeError(f"cannot connect to {HOST}:{PORT}: {exc.strerror or exc}; is the server notebook listening?") from None
+        print("connected to", sock.getpeername())
+        """,
+    )
+    client.step(
+        """
+        ### Step 2: the turn-taking loop
+
+        1) prompt for a message (empty ones refused), 2) `/q` quits without sending, 3) send it,
+        4) `recv` the reply (empty bytes: the server left), 5) print it, and back to 1.
+        """,
+        """
+        with sock:
+            while True:
+                message = next_message("your message (/q quits): ")
+                if message == "/q":
+                    print("you typed /q: closing")
+                    break
+                sock.sendall(message.encode("utf-8"))
+                data = sock.recv(1024)
+                if not data:
+                    print("the server closed the connection")
+                    break
+                print("server:", data.decode("utf-8", "replace"))
+        """,
+    )
+    client.md(
+        """
+        ### Step 3: closed
+
+        The `with` block closed the socket. Run the notebook again to chat again (restart the server first).
+        """
+    )
+    return [server, client]
+
+
+def settings_unix() -> str:
+    return f'''
+import json
+import os
+import socket
+import tempfile
+import time
+
+# An AF_UNIX socket is a file path: both notebooks must be on the same machine and use the same path.
+SOCKET_PATH = os.environ.get("LANCHAT_SOCKET") or os.path.join(tempfile.gettempdir(), "lanchat-colour.sock")
+TIMEOUT = float(os.environ.get("LANCHAT_TIMEOUT", "600"))
+SCRIPT = json.loads(os.environ["LANCHAT_SCRIPT"]) if os.environ.get("LANCHAT_SCRIPT") else None
+{SCRIPTED_INPUT}
+print("socket path:", SOCKET_PATH)
+'''
+
+
+def pair_000() -> list[Notebook]:
+    server = Notebook("pairs/000_server.ipynb", "Seed 000 server")
+    server.md(
+        """
+        # Pair 000 · the colour server (run `000_client.ipynb` alongside)
+
+        Seed 000's Local Chat Messenger: the client tells the server its mood, the server answers with a random
+        colour and a link to its page on Computer Hope, until the client is happy. It uses an **AF_UNIX**
+        socket: a socket that lives at a file path and only connects programs **on the same machine**.
+        Start this notebook first, then the client in another kernel. `LANCHAT_SOCKET` sets the path.
+        """
+    )
+    server.step("## Settings", settings_unix())
+    server.step(
+        """
+        ### Step 1: create a UNIX socket in STREAM mode
+
+        `AF_UNIX` chooses local (same-machine) addressing; `SOCK_STREAM` a reliable, ordered byte stream,
+        the same kind of stream TCP gives.
+        """,
+        """
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        print(listener)
+        """,
+    )
+    server.step(
+        """
+        ### Steps 2 and 3: the path, and unlinking a stale one
+
+        The server's address is a path. If a previous run crashed, its socket file is still there and `bind`
+        would fail with "Address already in use", so the seed removes it with `os.unlink` first.
+        (lanchat's own `listen_unix` is more careful: it only removes the file if it is a socket and no server
+        answers on it.)
+        """,
+        """
+        if os.path.exists(SOCKET_PATH):
+            os.unlink(SOCKET_PATH)
+            print("removed a stale socket file")
+        print("path is free:", not os.path.exists(SOCKET_PATH))
+        """,
+    )
+    server.step(
+        """
+        ### Step 4: bind and listen for one connection
+
+        `bind` creates the socket file; `listen(1)`: this project serves one client at a time.
+        """,
+        """
+        listener.bind(SOCKET_PATH)
+        listener.listen(1)
+        listener.settimeout(TIMEOUT)
+        print("listening on", SOCKET_PATH, "- now run the client notebook")
+        """,
+    )
+    server.step(
+        """
+        ### Step 5: accept the connection
+
+        This cell waits (up to `TIMEOUT` seconds) for the client.
+        """,
+        """
+        conn, _ = listener.accept()
+        conn.settimeout(TIMEOUT)
+        print("a client connected")
+        """,
+    )
+    server.step(
+        """
+        ### Steps 5 to 7: receive the mood, suggest a colour, send the link
+
+        `faker` makes random but realistic data; seeding it (`seed_instance`) makes the "random" colours the
+        same on every run, which keeps a class (and the tests) in step. The colour goes into Computer Hope's
+        URL as the `c` parameter. `sendall` sends the whole answer. The client sends its mood again each time
+        it wants another suggestion; empty bytes mean it closed.
+        """,
+        """
+        from faker import Faker
+
+        fake = Faker()
+        fake.seed_instance(0)
+        LINK = "https://www.computerhope.com/cgi-bin/htmlcolor.pl?c={}"
+
+        with conn:
+            while True:
+                data = conn.recv(1024)
+                if not data:
+                    print("the client closed the connection")  # step 8
+                    break
+                mood = data.decode("utf-8", "replace")
+                colour = fake.hex_color()[1:].upper()  # "#a1b2c3" -> "A1B2C3"
+                answer = f"For a {mood} mood, try #{colour}: {LINK.format(colour)}"
+                print("mood:", mood, "->", colour)
+                conn.sendall(answer.encode("utf-8"))
+        """,
+    )
+    server.step(
+        """
+        ### Step 8: shut the server down
+
+        Close the listening socket and remove the socket file, so the next run starts clean.
+        """,
+        """
+        listener.close()
+        os.unlink(SOCKET_PATH)
+        print("server shut down; socket file removed:", not os.path.exists(SOCKET_PATH))
+        """,
+    )
+
+    client = Notebook("pairs/000_client.ipynb", "Seed 000 client")
+    client.md(
+        """
+        # Pair 000 · the colour client (run `000_server.ipynb` first)
+
+        Tell the server your mood; it suggests a colour with a Computer Hope link. Answer `Y` if you like it,
+        `N` for another. Both notebooks must run on the same machine with the same `LANCHAT_SOCKET` path.
+        """
+    )
+    client.step("## Settings", settings_unix())
+    client.step(
+        """
+        ### Step 1: create a UNIX socket in STREAM mode
+        """,
+        """
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(TIMEOUT)
+        """,
+    )
+    client.step(
+        """
+        ### Step 2: connect to the server's path
+
+        If the server is not there yet we keep trying for a short while (the socket file may not exist yet, or
+        exist from a crashed run); after that, like the seed, we print the error and stop.
+        (In a script the seed calls `sys.exit(1)`; in a notebook, raising an error stops Run All just the same.)
+        """,
+        """
+        deadline = time.monotonic() + min(TIMEOUT, 30)
+        while True:
+            try:
+                sock.connect(SOCKET_PATH)
+                break
+            except (FileNotFoundError, ConnectionRefusedError) as exc:
+                if time.monotonic() > deadline:
+                    sock.close()
+                    raise RuntimeError(f"cannot connect to {SOCKET_PATH}: {exc.strerror}; is the server running?") from None
+                time.sleep(0.05)  # retry interval; the deadline decides
+        print("connected to", SOCKET_PATH)
+        """,
+    )
+    client.step(
+        """
+        ### Steps 3 and 4: ask the mood and send it
+        """,
+        """
+        mood = ""
+        while not mood:
+            mood = ask("What mood are you in? ").strip()
+        sock.sendall(mood.encode("utf-8"))
+        """,
+    )
+    client.step(
+        """
+        ### Steps 5 to 7: show the suggestion, ask Y or N, ask again on N
+
+        Only `Y` or `N` is accepted. On `N` the client sends its mood again to ask for another colour.
+        """,
+        """
+        while True:
+            data = sock.recv(1024)
+            if not data:
+                print("the server closed the connection")
+                break
+            print(data.decode("utf-8", "replace"))
+            answer = ask("Happy with this colour? (Y/N) ").strip().upper()
+            while answer not in ("Y", "N"):
+                print("  please answer Y or N")
+                answer = ask("Happy with this colour? (Y/N) ").strip().upper()
+            if answer == "Y":
+                break
+            sock.sendall(mood.encode("utf-8"))
+        """,
+    )
+    client.step(
+        """
+        ### Step 8: close the socket and finish
+        """,
+        """
+        sock.close()
+        print("bye!")
+        """,
+    )
+    return [server, client]
+
+
+def notebooks() -> list[Notebook]:
+    return pair_000() + pair_001()

@@ -1,0 +1,280 @@
+"""The teaching notebooks: valid, generated from their sources, and runnable top to bottom.
+
+Every notebook is executed headless with nbclient in a temp copy of notebooks/ (nothing is
+written into the repository), each in its own kernel with a per-cell timeout, servers on
+port 0 or a temp AF_UNIX path. The standalone notebooks run concurrently (a few kernels at a
+time) so the whole file stays well under two minutes. Each server/client pair runs as two
+kernels at once: the server notebook writes the port it got into a file whose path both
+notebooks read from LANCHAT_PORT_FILE; the AF_UNIX pair shares LANCHAT_SOCKET.
+
+Exercises are checked both ways: after the normal run, the test appends a wrong answer
+(its check must fail with an AssertionError that explains) and the solution (its check
+must pass), so a self-check that cannot fail, or cannot pass, is caught.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from helpers import ROOT, child_env
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from nbclient import NotebookClient
+
+NOTEBOOKS = ROOT / "notebooks"
+CELL_TIMEOUT = 60  # seconds per cell; the notebooks' own timeouts are far shorter
+PARALLEL_KERNELS = 3
+STANDALONE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+PAIRS = sorted({p.name.split("_")[0] for p in (NOTEBOOKS / "pairs").glob("*_server.ipynb")})
+
+
+def all_notebooks() -> list[Path]:
+    return sorted(p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+# ---------------------------------------------------------------- static checks
+
+
+def test_there_are_notebooks_and_pairs() -> None:
+    assert len(STANDALONE) >= 7, STANDALONE
+    assert {"000", "001"} <= set(PAIRS), PAIRS
+
+
+@pytest.mark.parametrize("path", all_notebooks(), ids=lambda p: str(p.relative_to(NOTEBOOKS)))
+def test_notebook_is_valid_and_cleared(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: outputs not cleared"
+    kinds = [cell.cell_type for cell in nb.cells]
+    assert kinds[0] == "markdown", "a notebook opens by saying what it teaches"
+    # every code cell is introduced by a markdown cell somewhere before it (no wall of code)
+    assert kinds.count("markdown") * 2 >= kinds.count("code"), f"{path.name}: too little explanation"
+
+
+def test_generated_files_match_the_generator(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(NOTEBOOKS / "build_notebooks.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    built = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert built, "the generator wrote nothing"
+    for relative in built:
+        committed = NOTEBOOKS / relative
+        assert committed.exists(), f"{relative} is generated but not committed (run notebooks/build_notebooks.py)"
+        assert committed.read_bytes() == (tmp_path / relative).read_bytes(), (
+            f"{relative} differs from its source in notebooks/src/; run notebooks/build_notebooks.py"
+        )
+    committed_notebooks = {p.relative_to(NOTEBOOKS) for p in all_notebooks()}
+    assert committed_notebooks <= set(built), f"notebooks without a source: {committed_notebooks - set(built)}"
+
+
+# ---------------------------------------------------------------- execution
+
+
+@pytest.fixture(scope="session")
+def kernel_name(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The "python3" kernel; if the venv lacks one, a kernelspec for this interpreter in a temp dir."""
+    try:
+        KernelSpecManager().get_kernel_spec("python3")
+        return "python3"
+    except NoSuchKernel:
+        pass
+    spec_dir = tmp_path_factory.mktemp("jupyter") / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (lanchat tests)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    os.environ["JUPYTER_PATH"] = str(spec_dir.parent.parent) + os.pathsep + os.environ.get("JUPYTER_PATH", "")
+    return "python3"
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of notebooks/: running them must not write into the repository."""
+    target = tmp_path_factory.mktemp("nb") / "notebooks"
+    shutil.copytree(NOTEBOOKS, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return target
+
+
+def notebook_env(**extra: str) -> dict[str, str]:
+    env = child_env(LANCHAT_PORT="0", LANCHAT_HOST="127.0.0.1", LANCHAT_TIMEOUT="20", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.update(extra)
+    return env
+
+
+def wrong_answers() -> dict[tuple[str, str], str]:
+    """(notebook file name, exercise id) -> a plausible wrong answer, from the notebook sources."""
+    sys.path.insert(0, str(NOTEBOOKS))
+    try:
+        import build_notebooks
+    finally:
+        sys.path.remove(str(NOTEBOOKS))
+    return {
+        (Path(book.path).name, exercise.ident): exercise.wrong
+        for book in build_notebooks.load_sources()
+        for exercise in book.exercises
+        if exercise.wrong
+    }
+
+
+WRONG_ANSWERS = wrong_answers()
+
+
+def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
+    """Append, for each exercise: a wrong answer + its check (must fail), the solution + its check
+    (must pass). Returns the number of exercises found."""
+    checks = {}
+    for cell in nb.cells:
+        for tag in cell.metadata.get("tags", []):
+            if tag.startswith("check-"):
+                checks[tag.removeprefix("check-")] = cell.source
+    stem = notebook_path.stem
+    for ident, check in checks.items():
+        solution = (NOTEBOOKS / "solutions" / f"{stem}_{ident.replace('.', '_')}.py").read_text(encoding="utf-8")
+        wrong = WRONG_ANSWERS.get((notebook_path.name, ident))
+        if wrong:
+            nb.cells.append(nbformat.v4.new_code_cell(wrong))
+            probe = nbformat.v4.new_code_cell(check, metadata={"tags": ["raises-exception", f"probe-wrong-{ident}"]})
+            nb.cells.append(probe)
+        nb.cells.append(nbformat.v4.new_code_cell(solution))
+        nb.cells.append(nbformat.v4.new_code_cell(check, metadata={"tags": [f"probe-right-{ident}"]}))
+    return len(checks)
+
+
+def cell_text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}")
+        elif "data" in output:
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+async def execute(path: Path, kernel: str, env: dict[str, str], probes: bool = True) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    if probes:
+        nb.metadata["lanchat_exercises"] = with_exercise_probes(nb, path)
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel,
+        timeout=CELL_TIMEOUT,
+        startup_timeout=60,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    await client.async_execute(env=env)
+    return nb
+
+
+@pytest.fixture(scope="session")
+def executed(kernel_name: str, workdir: Path) -> dict[str, object]:
+    """Run every standalone notebook once, a few at a time; map name -> notebook or exception."""
+    results: dict[str, object] = {}
+
+    async def run_all() -> None:
+        gate = asyncio.Semaphore(PARALLEL_KERNELS)
+
+        async def one(name: str) -> None:
+            async with gate:
+                try:
+                    results[name] = await execute(workdir / name, kernel_name, notebook_env())
+                except Exception as exc:  # reported by the test for that notebook
+                    results[name] = exc
+
+        await asyncio.gather(*(one(name) for name in STANDALONE))
+
+    asyncio.run(run_all())
+    return results
+
+
+def check_probes(nb: nbformat.NotebookNode) -> None:
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        text = cell_text(cell)
+        if "check" in tags:
+            assert "not attempted yet" in text, f"an untouched exercise's check should say so, got: {text!r}"
+        for tag in tags:
+            if tag.startswith("probe-wrong-"):
+                assert "AssertionError" in text, f"{tag}: a wrong answer passed the check: {text!r}"
+                assert len(text) > len("AssertionError: ") + 10, f"{tag}: the check fails without saying why"
+            if tag.startswith("probe-right-"):
+                assert "✓" in text, f"{tag}: the solution did not pass its own check: {text!r}"
+
+
+@pytest.mark.parametrize("name", STANDALONE)
+def test_notebook_runs_top_to_bottom(name: str, executed: dict[str, object]) -> None:
+    result = executed[name]
+    if isinstance(result, Exception):
+        raise AssertionError(f"{name} failed when run top to bottom:\n{result}")
+    assert isinstance(result, nbformat.NotebookNode)
+    check_probes(result)
+
+
+# ---------------------------------------------------------------- pairs
+
+
+def run_pair(prefix: str, kernel: str, workdir: Path, server_env: dict[str, str], client_env: dict[str, str]):
+    pairs = workdir / "pairs"
+
+    async def both():
+        return await asyncio.gather(
+            execute(pairs / f"{prefix}_server.ipynb", kernel, server_env, probes=False),
+            execute(pairs / f"{prefix}_client.ipynb", kernel, client_env, probes=False),
+        )
+
+    return asyncio.run(both())
+
+
+def outputs(nb: nbformat.NotebookNode) -> str:
+    return "\n".join(cell_text(cell) for cell in nb.cells if cell.cell_type == "code")
+
+
+def test_pair_001_tcp_turns(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
+    port_file = str(tmp_path / "port")
+    server, client = run_pair(
+        "001",
+        kernel_name,
+        workdir,
+        notebook_env(LANCHAT_PORT_FILE=port_file, LANCHAT_SCRIPT=json.dumps(["Hi client!", "", "Fine. Bye!", "/q"])),
+        notebook_env(LANCHAT_PORT_FILE=port_file, LANCHAT_SCRIPT=json.dumps(["Hello server", "", "How are you?", "x"])),
+    )
+    server_text, client_text = outputs(server), outputs(client)
+    assert "Hello server" in server_text and "How are you?" in server_text
+    assert "Hi client!" in client_text and "Fine. Bye!" in client_text
+    assert "empty message refused" in server_text and "empty message refused" in client_text
+    assert "the server closed the connection" in client_text
+
+
+def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
+    socket_path = str(tmp_path / "colour.sock")
+    server, client = run_pair(
+        "000",
+        kernel_name,
+        workdir,
+        notebook_env(LANCHAT_SOCKET=socket_path),
+        notebook_env(LANCHAT_SOCKET=socket_path, LANCHAT_SCRIPT=json.dumps(["sunny", "maybe", "N", "Y"])),
+    )
+    server_text, client_text = outputs(server), outputs(client)
+    assert "sunny" in server_text
+    assert client_text.count("https://www.computerhope.com/cgi-bin/htmlcolor.pl?c=") >= 2
+    assert "please answer Y or N" in client_text
+    assert not os.path.exists(socket_path), "the server notebook should remove its socket file"
