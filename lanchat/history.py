@@ -163,8 +163,10 @@ class HistoryStore:
                     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             else:
-                # A write probe: a read-only file opens and reads fine, then fails here.
+                # A write probe, rolled back: a read-only file opens and reads fine (even
+                # BEGIN IMMEDIATE succeeds in WAL mode) and only refuses the first real write.
                 db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT INTO names (key, name, last_seen) VALUES ('', '', 0)")
                 db.execute("ROLLBACK")
             if mode.lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL mode (still {mode})")

@@ -9,13 +9,16 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,8 +48,15 @@ def wait_for(condition: Callable[[], object], timeout: float = DEFAULT_TIMEOUT, 
         delay = min(delay * 2, 0.05)
 
 
+_DATA_HOMES = Path(tempfile.mkdtemp(prefix="lanchat-test-data-"))
+atexit.register(shutil.rmtree, _DATA_HOMES, True)
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # Each child gets its own empty data folder, so `serve` without --history writes its
+    # default history there: never into the real user's folder, never shared between tests.
+    env["XDG_DATA_HOME"] = tempfile.mkdtemp(dir=_DATA_HOMES)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
@@ -225,7 +235,10 @@ def running_server(
     """An in-process Server in a background thread, on port 0 or ``unix_path``."""
     endpoint = Endpoint(path=unix_path) if unix_path else Endpoint(host=host, port=0)
     listener = listen(endpoint)
-    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock") if k in server_kwargs}
+    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock", "replay") if k in server_kwargs}
+    store = server_kwargs.get("history")
+    if store is not None:  # a HistoryStore: the room keeps history and knows its names, as `serve` does
+        room_kwargs.update(history=True, known_names=store.known_names())  # type: ignore[attr-defined]
     room = Room(mode=mode, **room_kwargs)  # type: ignore[arg-type]
     server = Server([listener], room, unix_path=unix_path, **server_kwargs)  # type: ignore[arg-type]
     if not unix_path:

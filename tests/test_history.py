@@ -1,0 +1,296 @@
+"""The history store (history.py) on real files, the room's history actions, and replay
+through an in-process server on a real loopback socket."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pytest
+from helpers import RawClient, running_server, wait_for
+
+from lanchat import events as ev
+from lanchat.history import HistoryStore, HistoryUnusable, HistoryWriteError
+from lanchat.room import Broadcast, Keep, Replay, Room, Seen, Send
+
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = HistoryStore(tmp_path / "history.sqlite3")
+    yield opened
+    opened.close()
+
+
+def say(store: HistoryStore, sender: str, text: str, to: str | None = None) -> int:
+    return store.append(time=T0 + store.count(), sender=sender, text=text, to=to)
+
+
+def texts(records) -> list[str]:
+    return [r.text for r in records]
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------ the store
+
+
+def test_appends_come_back_in_order_and_survive_reopening(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    first = HistoryStore(path)
+    ids = [say(first, "ann", f"m{i}") for i in range(5)]
+    first.mark_seen("Ann")
+    first.close()
+    again = HistoryStore(path)
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert texts(again.recent(3)) == ["m2", "m3", "m4"]
+    assert texts(again.recent(2, before=ids[2])) == ["m0", "m1"]
+    assert again.known_names() == ["Ann"]
+    assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again.close()
+
+
+def test_replay_window_mixes_room_messages_with_only_my_direct_messages(store):
+    say(store, "ann", "hello room")
+    say(store, "ann", "for bob only", to="bob")
+    say(store, "carl", "carl to ann", to="ann")
+    say(store, "bob", "bob to ANN", to="Ann")
+    say(store, "bob", "room again")
+    bob, _ = store.replay_for("BOB", 50)
+    assert texts(bob) == ["hello room", "for bob only", "bob to ANN", "room again"]
+    carl, _ = store.replay_for("carl", 50)
+    assert texts(carl) == ["hello room", "carl to ann", "room again"]
+    dave, _ = store.replay_for("dave", 50)
+    assert texts(dave) == ["hello room", "room again"]  # nobody sees another's direct messages
+
+
+def test_replay_pages_backwards_with_a_cursor(store):
+    for i in range(7):
+        say(store, "ann", f"m{i}")
+    page, more = store.replay_for("bob", 3)
+    assert texts(page) == ["m4", "m5", "m6"] and more
+    page, more = store.replay_for("bob", 3, before=page[0].id)
+    assert texts(page) == ["m1", "m2", "m3"] and more
+    page, more = store.replay_for("bob", 3, before=page[0].id)
+    assert texts(page) == ["m0"] and not more
+
+
+def test_direct_messages_sent_while_away_come_back_even_outside_the_window(store):
+    say(store, "bob", "before bob left", to="bob")
+    store.mark_seen("bob")  # bob leaves here
+    say(store, "ann", "while away 1", to="bob")
+    for i in range(10):
+        say(store, "ann", f"room {i}")
+    say(store, "ann", "while away 2", to="Bob")
+    records, _ = store.replay_for("bob", 3, away_since=store.last_seen("bob"))
+    assert texts(records) == ["while away 1", "room 8", "room 9", "while away 2"]
+    assert [r.id for r in records] == sorted(r.id for r in records)
+
+
+def test_export_filters_by_time(store):
+    say(store, "ann", "old")
+    say(store, "ann", "new", to="bob")
+    assert [(r.sender, r.to, r.text) for r in store.export()] == [("ann", None, "old"), ("ann", "bob", "new")]
+    assert texts(store.export(since=T0 + 1)) == ["new"]
+
+
+def test_an_empty_file_becomes_a_history(tmp_path):
+    path = tmp_path / "empty.sqlite3"
+    path.write_bytes(b"")
+    opened = HistoryStore(path)
+    assert opened.writable and opened.count() == 0
+    opened.close()
+
+
+def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "notes.sqlite3"
+    path.write_bytes(b"these are my notes, not a database\n" * 200)
+    before = digest(path)
+    with pytest.raises(HistoryUnusable, match="not a usable history database"):
+        HistoryStore(path)
+    assert digest(path) == before
+
+
+def test_another_programs_database_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "other.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE accounts (name TEXT)")
+    other.commit()
+    other.close()
+    before = digest(path)
+    with pytest.raises(HistoryUnusable, match="not a lanchat history"):
+        HistoryStore(path)
+    assert digest(path) == before
+
+
+def test_a_damaged_history_is_refused(tmp_path):
+    path = tmp_path / "damaged.sqlite3"
+    made = HistoryStore(path)
+    for i in range(400):
+        made.append(time=T0 + i, sender="ann", text=f"message number {i} " * 20)
+    made.close()  # checkpoints the WAL into the main file
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    for offset in range(3 * page, 6 * page):  # scribble over a few pages in the middle
+        data[offset] = 0xA5
+    path.write_bytes(bytes(data))
+    before = digest(path)
+    with pytest.raises(HistoryUnusable):
+        HistoryStore(path)
+    assert digest(path) == before
+
+
+def test_a_failed_write_is_reported_and_the_store_goes_on(store):
+    say(store, "ann", "kept")
+    store.db.execute("PRAGMA query_only = ON")  # SQLite itself now refuses every write
+    with pytest.raises(HistoryWriteError, match="readonly"):
+        say(store, "ann", "lost")
+    store.db.execute("PRAGMA query_only = OFF")
+    say(store, "ann", "kept again")
+    assert texts(store.export()) == ["kept", "kept again"]
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ------------------------------------------------------------ the room's part
+
+
+def joined_room(**kwargs) -> Room:
+    room = Room(clock=lambda: T0, **kwargs)
+    room.handle(1, ev.Hello(name="ann"))
+    return room
+
+
+def test_without_history_the_room_returns_no_history_actions():
+    room = joined_room()
+    actions = room.handle(1, ev.Say(text="hi"))
+    assert [type(a) for a in actions] == [Broadcast]
+    (refused,) = room.handle(1, ev.Whisper(to="bob", text="hi"))
+    assert isinstance(refused, Send) and refused.event.code == ev.E_NO_SUCH_USER
+    (off,) = room.handle(1, ev.HistoryRequest(limit=5))
+    assert off.event.code == ev.E_HISTORY
+
+
+def test_with_history_messages_are_kept_before_they_are_sent():
+    room = Room(clock=lambda: T0, history=True, replay=7, known_names=["Bob"])
+    hello = room.handle(1, ev.Hello(name="ann"))
+    assert [type(a) for a in hello] == [Send, Replay]
+    assert hello[1] == Replay(to=1, name="ann", limit=7, joining=True)
+    keep, broadcast = room.handle(1, ev.Say(text="hi"))
+    assert isinstance(keep, Keep) and keep.event.text == "hi" and isinstance(broadcast, Broadcast)
+    # bob has been here before: the message is kept for him; only ann's copy goes out now
+    keep, copy = room.handle(1, ev.Whisper(to="BOB", text="later"))
+    assert keep.event == ev.Direct(sender="ann", to="Bob", text="later", time=T0)
+    assert copy.to == (1,) and b'"held":true' in copy.frame
+    (unknown,) = room.handle(1, ev.Whisper(to="zed", text="hi"))
+    assert unknown.event.code == ev.E_NO_SUCH_USER
+    assert room.leave(1, "quit") == [Seen(name="ann")]
+
+
+def test_history_requests_are_checked():
+    room = joined_room(history=True)
+    assert room.handle(1, ev.HistoryRequest(limit=5, before=9)) == [Replay(to=1, name="ann", limit=5, before=9)]
+    for bad in (ev.HistoryRequest(limit=0), ev.HistoryRequest(limit=ev.MAX_HISTORY_REQUEST + 1), ev.HistoryRequest(before=0)):
+        (refused,) = room.handle(1, bad)
+        assert refused.event.code == ev.E_BAD_MESSAGE
+
+
+# --------------------------------------------------- through a real server
+
+
+def replayed(client: RawClient, timeout: float = 10.0) -> tuple[list[ev.Event], ev.HistoryEnd]:
+    events: list[ev.Event] = []
+    while True:
+        event = client.expect(object, timeout=timeout)
+        if isinstance(event, ev.HistoryEnd):
+            return events, event
+        events.append(event)  # type: ignore[arg-type]
+
+
+def test_rejoining_replays_history_before_live_traffic_and_keeps_dms_for_the_absent(store):
+    with running_server(history=store) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        bob = RawClient(endpoint, "bob")
+        ann.send(ev.Say(text="one"))
+        bob.expect(ev.Message, text="one")
+        bob.send(ev.Bye())
+        bob.expect_closed()
+        ann.expect(ev.Left, name="bob")
+        ann.send(ev.Whisper(to="bob", text="kept for you"))
+        copy = ann.expect(ev.Direct)
+        assert copy.held and copy.to == "bob"
+        carl = RawClient(endpoint, "carl")
+        carl_history, _ = replayed(carl)
+        assert [(type(e), e.text) for e in carl_history] == [(ev.Message, "one")]  # never ann's DM to bob
+        bob = RawClient(endpoint, "bob")
+        ann.send(ev.Say(text="live"))
+        history, end = replayed(bob)
+        assert [(e.type, e.text, e.history) for e in history] == [("message", "one", True), ("direct", "kept for you", True)]
+        assert end.shown == 2 and not end.more
+        assert bob.expect(ev.Message).text == "live"  # after the history, never before
+        for client in (ann, bob, carl):
+            client.close()
+
+
+def test_history_request_pages_backwards(store):
+    for i in range(12):
+        say(store, "old", f"m{i}")
+    with running_server(history=store, replay=5) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        first, end = replayed(ann)
+        assert [e.text for e in first] == ["m7", "m8", "m9", "m10", "m11"] and end.more
+        ann.send(ev.HistoryRequest(limit=5, before=end.before))
+        second, end = replayed(ann)
+        assert [e.text for e in second] == ["m2", "m3", "m4", "m5", "m6"] and end.more
+        ann.send(ev.HistoryRequest(limit=5, before=end.before))
+        third, end = replayed(ann)
+        assert [e.text for e in third] == ["m0", "m1"] and not end.more
+        ann.send(ev.HistoryRequest(limit=5, before=end.before))
+        none, end = replayed(ann)
+        assert none == [] and end.shown == 0
+        ann.close()
+
+
+def test_a_long_replay_is_cut_to_a_byte_budget_so_the_newcomer_is_not_dropped(store):
+    big = "x" * 3000
+    for i in range(60):
+        say(store, "old", f"{i} {big}")
+    with running_server(history=store, replay=60, max_queue_bytes=64 * 1024) as (server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        history, end = replayed(ann)
+        assert 5 < len(history) < 60 and end.more
+        assert history[-1].text.startswith("59 ")  # the newest are kept, the oldest cut
+        ann.send(ev.Say(text="still here"))
+        assert ann.expect(ev.Message).text == "still here"
+        assert "ann" in server.room.names
+        ann.close()
+
+
+def test_a_store_that_cannot_be_written_warns_the_host_once_and_the_chat_goes_on(store):
+    logged: list[str] = []
+    with running_server(history=store, log=logged.append) as (server, endpoint):
+        import socket
+
+        host_end, server_end = socket.socketpair()
+        server.add_local(server_end, host=True)
+        host = RawClient(host_end, "host")
+        ann = RawClient(endpoint, "ann")
+        host.expect(ev.Joined, name="ann")
+        store.db.execute("PRAGMA query_only = ON")  # a real refusal from SQLite on every write
+        ann.send(ev.Say(text="not saved 1"))
+        ann.send(ev.Say(text="not saved 2"))
+        warning = host.expect(ev.Error, code=ev.E_HISTORY)
+        assert "the chat goes on" in warning.message
+        assert host.expect(ev.Message, text="not saved 2")
+        assert ann.expect(ev.Message, text="not saved 2")
+        assert not [e for e in host.drain(0.1) if isinstance(e, ev.Error)]  # warned once, not per message
+        store.db.execute("PRAGMA query_only = OFF")
+        ann.send(ev.Say(text="saved"))
+        host.expect(ev.Message, text="saved")
+        wait_for(lambda: any("again" in line for line in logged), what="the 'saving again' log line")
+        host.close()
+        ann.close()
+    assert texts(store.export()) == ["saved"]

@@ -1,0 +1,293 @@
+"""History end to end: real `lanchat serve` processes on real files, plain clients, export,
+read-only and full files, a damaged file, and SIGKILL under traffic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import ROOT, Proc, RawClient, child_env
+
+from lanchat import events as ev
+from lanchat.history import HistoryStore
+from lanchat.protocol import ConnectionClosed
+from lanchat.transport import Endpoint
+
+LANCHAT = [sys.executable, "-m", "lanchat"]
+
+
+def serve(db, *extra: str, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None) -> tuple[Proc, int]:
+    """A headless server keeping its history in ``db``; returns the process and its port."""
+    history = ("--history", str(db)) if db is not None else ()
+    proc = Proc(
+        "serve", "--port", "0", "--host", "127.0.0.1", "--headless", *history, *extra,
+        program=[*prefix, *LANCHAT], env=env,
+    )
+    port = int(proc.expect(r"listening on port (\d+)").group(1))
+    return proc, port
+
+
+def connect(port: int, name: str) -> Proc:
+    proc = Proc("connect", "127.0.0.1", str(port), "--name", name)
+    proc.expect(rf"welcome, {name}")
+    return proc
+
+
+def run_lanchat(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LANCHAT, *args], capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=timeout
+    )
+
+
+def line_index(proc: Proc, pattern: str) -> int:
+    import re
+
+    proc.expect(pattern)
+    return next(i for i, line in enumerate(proc.lines) if re.search(pattern, line))
+
+
+def stored_texts(db) -> list[str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return [row[0] for row in check.execute("SELECT text FROM messages ORDER BY id")]
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stop_all(*procs: Proc | None) -> None:
+    for proc in procs:
+        if proc is not None:
+            proc.stop()
+
+
+def test_rejoining_after_a_restart_shows_history_and_dms_kept_while_away(tmp_path):
+    db = tmp_path / "chat.sqlite3"
+    server = ann = bob = carl = None
+    try:
+        server, port = serve(db)
+        ann, bob = connect(port, "ann"), connect(port, "bob")
+        ann.send("hello before the restart")
+        bob.expect(r"ann: hello before the restart")
+        bob.send("/q")
+        assert bob.wait() == 0
+        ann.expect(r"bob left")
+        ann.send("/w bob kept while you were away")
+        ann.expect(r"ann -> bob \(direct\): kept while you were away")
+        ann.expect(r"bob is not here now; they will see it when they come back")
+        ann.send("/w nobody hello?")
+        ann.expect(r"nobody called 'nobody' is here")
+        server.stop()
+        ann.wait()
+
+        server, port = serve(db)  # the same file, a new process
+        bob = connect(port, "bob")
+        first = line_index(bob, r"\[History\] ann: hello before the restart$")
+        second = line_index(bob, r"\[History\] ann -> bob \(direct\): kept while you were away$")
+        end = line_index(bob, r"end of history \(2 shown\)")
+        assert first < second < end
+        carl = connect(port, "carl")
+        carl.expect(r"\[History\] ann: hello before the restart$")
+        carl.expect(r"end of history \(1 shown\)")
+        bob.expect(r"carl joined")
+        carl.send("live after history")
+        bob.expect(r"\] carl: live after history$", start=end)
+        bob.send("/history")
+        bob.expect(r"no earlier history")
+        assert "kept while you were away" not in carl.output  # nobody sees another's direct messages
+    finally:
+        stop_all(ann, bob, carl, server)
+    assert stored_texts(db) == ["hello before the restart", "kept while you were away", "live after history"]
+
+
+def test_history_command_shows_more_in_a_plain_client(tmp_path):
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    for i in range(8):
+        store.append(time=1_700_000_000 + i, sender="old", text=f"old {i}")
+    store.close()
+    server = ann = None
+    try:
+        server, port = serve(db, "--replay", "3")
+        ann = connect(port, "ann")
+        ann.expect(r"end of history \(3 shown; /history shows earlier ones\)")
+        assert "old 4" not in ann.output
+        mark = ann.mark()
+        ann.send("/history 4")
+        ann.expect(r"\[History\] old: old 1$", start=mark)
+        ann.expect(r"\[History\] old: old 4$", start=mark)
+        ann.expect(r"end of history \(4 shown; /history shows earlier ones\)", start=mark)
+        mark = ann.mark()
+        ann.send("/history")
+        ann.expect(r"\[History\] old: old 0$", start=mark)
+        ann.expect(r"end of history \(1 shown\)$", start=mark)
+        ann.send("/history zero")
+        ann.expect(r"usage: /history \[N\]")
+    finally:
+        stop_all(ann, server)
+
+
+def test_export_as_text_and_jsonl_with_since(tmp_path):
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    now = time.time()
+    store.append(time=now - 7200, sender="ann", text="two hours ago")
+    store.append(time=now - 60, sender="ann", to="bob", text="a minute ago")
+    store.close()
+    text = run_lanchat("history", str(db))
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("] ann: two hours ago")
+    assert lines[1].endswith("] ann -> bob (direct): a minute ago")
+    jsonl = run_lanchat("history", str(db), "--format", "jsonl", "--since", "1h")
+    assert jsonl.returncode == 0, jsonl.stderr
+    (only,) = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    assert (only["from"], only["to"], only["text"]) == ("ann", "bob", "a minute ago")
+    tomorrow = time.strftime("%Y-%m-%d", time.localtime(now + 2 * 86400))
+    assert run_lanchat("history", str(db), "--since", tomorrow).stdout == ""
+    bad = run_lanchat("history", str(db), "--since", "yesterday-ish")
+    assert bad.returncode == 2 and "is not a time" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run_lanchat("history", str(tmp_path / "none.sqlite3"))
+    assert missing.returncode == 1 and "no such history file" in missing.stderr
+    assert not (tmp_path / "none.sqlite3").exists()  # exporting never creates a file
+
+
+def test_a_damaged_history_is_refused_at_start_and_left_untouched(tmp_path):
+    db = tmp_path / "chat.sqlite3"
+    db.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
+    before = digest(db)
+    result = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db))
+    assert result.returncode == 1
+    assert "is not a usable history database" in result.stderr and "--no-history" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout and "listening" not in result.stdout
+    assert digest(db) == before
+
+
+def test_default_history_lives_in_the_data_folder_and_no_history_keeps_nothing():
+    env = child_env()
+    server = ann = None
+    try:
+        server, port = serve(None, env=env)
+        expected = os.path.join(env["XDG_DATA_HOME"], "lanchat", "history.sqlite3")
+        server.expect(rf"history: {expected} \(the last 50 messages are replayed on joining\)")
+        assert os.path.exists(expected)
+        server.stop()
+        env = child_env()
+        server, port = serve(None, "--no-history", env=env)
+        server.expect(r"history: off \(--no-history\)")
+        ann = connect(port, "ann")
+        ann.send("/history")
+        ann.expect(r"this server keeps no history")
+        assert not os.path.exists(os.path.join(env["XDG_DATA_HOME"], "lanchat", "history.sqlite3"))
+    finally:
+        stop_all(ann, server)
+
+
+def read_only_prefix() -> tuple[str, ...]:
+    """Root ignores file modes; drop the capabilities that let it, so 0444 really is read-only."""
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: a read-only file cannot be made")
+    return ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--")
+
+
+def test_a_read_only_history_warns_replays_and_the_chat_goes_on(tmp_path):
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    store.append(time=time.time(), sender="old", text="from before")
+    store.close()
+    db.chmod(0o444)
+    before = digest(db)
+    server = ann = bob = None
+    try:
+        server, port = serve(db, prefix=read_only_prefix())
+        server.expect(r"warning: cannot write the history \(.*readonly.*\): earlier messages are replayed")
+        ann = connect(port, "ann")
+        ann.expect(r"\[History\] old: from before$")
+        bob = connect(port, "bob")
+        ann.send("said while read-only")
+        bob.expect(r"\] ann: said while read-only$")
+        bob.send("/w ann still private")
+        ann.expect(r"bob -> ann \(direct\): still private")
+    finally:
+        stop_all(ann, bob, server)
+    assert "Traceback" not in server.output
+    assert digest(db) == before
+    assert stored_texts(db) == ["from before"]
+
+
+def test_a_full_disk_warns_once_and_the_chat_goes_on(tmp_path):
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is needed to cap the file size")
+    db = tmp_path / "chat.sqlite3"
+    HistoryStore(db).close()
+    server = ann = None
+    bob: RawClient | None = None
+    # Files the server writes may not grow past 96 KiB: the WAL fills up as the disk would.
+    try:
+        server, port = serve(db, prefix=("prlimit", f"--fsize={96 * 1024}", "--"))
+        ann = connect(port, "ann")
+        bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+        sent = [f"{i:03d} " + "filler " * 300 for i in range(40)]
+        for text in sent:
+            ann.send(text)
+        received = [bob.expect(ev.Message, timeout=20).text for _ in sent]
+        assert received == sent  # everyone still gets every message
+        server.expect(r"history: cannot use .*; the chat goes on without saving")
+        assert sum("the chat goes on without saving" in line for line in server.lines) == 1
+    finally:
+        if bob is not None:
+            bob.close()
+        stop_all(ann, server)
+    assert "Traceback" not in server.output
+    stored = stored_texts(db)  # and the file is still a sound database
+    assert 0 < len(stored) < len(sent)
+    assert stored == sent[: len(stored)]
+
+
+def test_sigkill_under_traffic_never_loses_a_message_anyone_received(tmp_path):
+    db = tmp_path / "chat.sqlite3"
+    received: list[str] = []
+    for round_number in range(5):
+        server, port = serve(db)  # a clean start proves the file opens after each kill
+        endpoint = Endpoint(host="127.0.0.1", port=port)
+        listener = RawClient(endpoint, "listener")
+        talker = RawClient(endpoint, "talker")
+        try:
+            burst = b"".join(
+                talker.proto.send(ev.Say(text=f"r{round_number} m{i}")) for i in range(300)
+            )
+            talker.send_raw(burst)  # 300 messages in flight while the server is killed
+            threshold = 30 + 50 * round_number
+            live: list[str] = []
+            deadline = time.monotonic() + 20
+            while len(live) < threshold:
+                assert time.monotonic() < deadline, f"round {round_number}: only {len(live)} messages arrived"
+                event = listener.expect(object, timeout=10)
+                if isinstance(event, ev.Message) and not event.history:
+                    live.append(event.text)
+            server.popen.kill()  # SIGKILL: no shutdown, no checkpoint, no goodbye
+            server.popen.wait(10)
+            rest = listener.drain(timeout=5.0)  # whatever the kernel had already delivered
+            assert rest and isinstance(rest[-1], ConnectionClosed), "the kill must end the connection"
+            assert not any(isinstance(event, ev.Shutdown) for event in rest)  # killed, not shut down
+            live += [e.text for e in rest if isinstance(e, ev.Message) and not e.history]
+            received += live
+        finally:
+            listener.close()
+            talker.close()
+            server.stop()
+    stored = set(stored_texts(db))
+    missing = [text for text in received if text not in stored]
+    assert not missing, f"{len(missing)} received messages are not in the history: {missing[:5]}"
+    assert len(received) >= 30 + 80 + 130 + 180 + 230
