@@ -127,8 +127,11 @@ class ClientLoop:
         if wake is not None:  # e.g. the curses screen's resize signal, through a self-pipe
             self.selector.register(wake(), selectors.EVENT_READ, "keys")
         try:
-            self._handle_events(list(early_events))
-            self.frontend.update()
+            try:
+                self._handle_events(list(early_events))
+                self.frontend.update()
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the welcome was shown: still say bye
+                self._quit()
             while self.outcome is None:
                 try:
                     ready = self.selector.select()

@@ -1,0 +1,365 @@
+"""`python -m lanchat` as a user runs it: real subprocesses in plain mode, real sockets.
+
+Every process a test starts goes through the ``run`` fixture, which ends it by PID
+afterwards and checks that no Python traceback ever reached the user.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from helpers import Proc, short_tmp_dir
+
+STAMP = r"^\[\d\d:\d\d:\d\d\] "
+
+Run = Callable[..., Proc]
+
+
+@pytest.fixture
+def run() -> Iterator[Run]:
+    started: list[Proc] = []
+
+    def start(*args: str, stdin: bool = True) -> Proc:
+        proc = Proc(*args, stdin=stdin)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+    for proc in started:
+        assert "Traceback" not in proc.output, f"lanchat {' '.join(proc.args)} printed a traceback:\n{proc.output}"
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[str]:
+    with short_tmp_dir() as folder:
+        yield folder
+
+
+def serve(run: Run, *args: str) -> tuple[Proc, list[str]]:
+    """Start `lanchat serve`; return the process and the `connect` arguments that reach it."""
+    if "--unix" in args:
+        proc = run("serve", *args)
+        proc.expect(r"join with")
+        return proc, ["--unix", args[args.index("--unix") + 1]]
+    proc = run("serve", "--port", "0", "--host", "127.0.0.1", *args)
+    port = proc.expect(r"listening on port (\d+)").group(1)
+    return proc, ["127.0.0.1", port]
+
+
+def join(run: Run, where: list[str], name: str) -> Proc:
+    proc = run("connect", *where, "--name", name)
+    proc.expect(rf"welcome, {name}")
+    return proc
+
+
+def only_line(proc: Proc) -> str:
+    lines = [line for line in proc.lines if line.strip()]
+    assert len(lines) == 1, f"expected one line, got:\n{proc.output}"
+    return lines[0]
+
+
+# ------------------------------------------------------------------ leaving
+
+
+def test_q_from_a_client_leaves_and_the_others_see_it(run):
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    ann.expect(r"bob joined")
+    bob.send("/q")
+    assert bob.wait() == 0
+    bob.expect(r"you left the chat")
+    ann.expect(STAMP + r"\* bob left \(1 here\)$")
+
+
+def test_q_from_the_host_tells_every_client_then_they_exit_cleanly(run):
+    host, where = serve(run, "--name", "hal", "--plain")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    host.expect(r"bob joined")
+    host.send("/q")
+    for client in (ann, bob):
+        client.expect(r"\* the server shut down: the host closed the chat")
+        assert client.wait() == 0
+        client.expect(r"^lanchat: disconnected: the server shut down")
+        assert not any("lost connection" in line for line in client.lines)
+    assert host.wait() == 0
+    host.expect(r"the chat is closed")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_headless_server_stopped_by_a_signal_tells_everyone_first(run, signum):
+    server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    ann.expect(r"bob joined")
+    server.popen.send_signal(signum)
+    for client in (ann, bob):
+        client.expect(r"\* the server shut down: the server was stopped")
+        assert client.wait() == 0
+    assert server.wait() == 0
+    server.expect(r"server stopped")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_host_stopped_by_a_signal_closes_the_chat_for_everyone(run, signum):
+    host, where = serve(run, "--name", "hal", "--plain")
+    ann = join(run, where, "ann")
+    host.expect(r"ann joined")
+    host.popen.send_signal(signum)
+    ann.expect(r"\* the server shut down: the host closed the chat")
+    assert ann.wait() == 0
+    assert host.wait() == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_client_stopped_by_a_signal_leaves_politely(run, signum):
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    ann.expect(r"bob joined")
+    bob.popen.send_signal(signum)
+    ann.expect(STAMP + r"\* bob left \(1 here\)$")  # a bye, not a lost connection
+    assert bob.wait() == 0
+
+
+def test_a_killed_client_is_removed_and_its_name_is_free_again(run):
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    ann.expect(r"bob joined")
+    bob.popen.kill()  # by PID: no /q, no goodbye
+    bob.wait()
+    ann.expect(STAMP + r"\* bob lost connection \(1 here\)$")
+    again = join(run, where, "bob")
+    ann.expect(r"bob joined")
+    again.send("back again")
+    ann.expect(STAMP + r"bob: back again$")
+
+
+def test_a_client_whose_input_ends_leaves_politely(run):
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    bob.close_stdin()  # a script that ran out of lines
+    assert bob.wait() == 0
+    ann.expect(r"\* bob left")
+
+
+# --------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize("taken", ["ann", "ANN"])
+def test_a_taken_name_is_refused_with_a_clear_message(run, taken):
+    _server, where = serve(run, "--headless")
+    join(run, where, "ann")
+    second = run("connect", *where, "--name", taken)
+    assert second.wait() != 0
+    second.expect(r"^lanchat: .*taken")
+
+
+@pytest.mark.parametrize("role", [["connect", "127.0.0.1", "1"], ["serve", "--port", "0"]])
+def test_without_a_name_and_without_a_terminal_it_fails_clearly(run, role):
+    proc = run(*role)
+    assert proc.wait() == 2
+    assert "--name" in only_line(proc)
+
+
+# ----------------------------------------------------------------- turn mode
+
+
+def test_out_of_turn_is_refused_with_a_plain_host_and_a_client(run):
+    host, where = serve(run, "--name", "hal", "--plain", "--mode", "turn")
+    host.expect(r"waiting for someone to join")
+    ann = join(run, where, "ann")
+    ann.expect(r"turn-based: your turn")
+    host.expect(r"turn: waiting for ann")
+    host.send("too early")
+    host.expect(r"! not your turn: waiting for ann$")
+    ann.send("hi hal")
+    host.expect(STAMP + r"ann: hi hal$")
+    ann.expect(r"turn: waiting for hal")
+    mark = ann.mark()
+    ann.send("again")
+    ann.expect(r"! not your turn: waiting for hal$", start=mark)
+    host.send("hello ann")
+    ann.expect(STAMP + r"hal: hello ann$")
+    ann.expect(r"turn: your turn")
+    # nothing refused was ever delivered
+    assert not any("too early" in line for line in ann.lines)
+    assert not any(line.endswith("ann: again") for line in host.lines)
+
+
+# ------------------------------------------------------------ AF_UNIX paths
+
+
+def test_a_stale_socket_path_is_replaced_and_removed_on_exit(run, sock_dir):
+    path = os.path.join(sock_dir, "chat.sock")
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(path)
+    dead.close()  # left behind by a server that crashed
+    server, where = serve(run, "--headless", "--unix", path)
+    join(run, where, "ann")
+    server.popen.terminate()
+    assert server.wait() == 0
+    assert not os.path.exists(path)
+
+
+def test_a_live_servers_path_is_refused_in_one_line(run, sock_dir):
+    path = os.path.join(sock_dir, "chat.sock")
+    _first, where = serve(run, "--headless", "--unix", path)
+    ann = join(run, where, "ann")
+    second = run("serve", "--headless", "--unix", path)
+    assert second.wait() == 1
+    assert "already listening" in only_line(second)
+    bob = join(run, where, "bob")  # the first server still owns the path
+    bob.send("still fine")
+    ann.expect(STAMP + r"bob: still fine$")
+
+
+def test_a_regular_file_is_never_used_as_a_socket_path(run, sock_dir):
+    path = os.path.join(sock_dir, "notes.txt")
+    with open(path, "w") as handle:
+        handle.write("keep me")
+    proc = run("serve", "--headless", "--unix", path)
+    assert proc.wait() == 1
+    assert "not a socket" in only_line(proc)
+    with open(path) as handle:
+        assert handle.read() == "keep me"
+
+
+def test_connecting_to_a_missing_socket_path_fails_clearly(run, sock_dir):
+    proc = run("connect", "--unix", os.path.join(sock_dir, "nobody.sock"), "--name", "ann")
+    assert proc.wait() == 1
+    assert "no lanchat server" in only_line(proc)
+
+
+# ------------------------------------------------------------ network errors
+
+
+def test_a_port_in_use_is_one_clear_line(run):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = str(squatter.getsockname()[1])
+        proc = run("serve", "--headless", "--host", "127.0.0.1", "--port", port)
+        assert proc.wait() == 1
+        line = only_line(proc)
+    assert line.startswith("lanchat: ") and "already in use" in line
+
+
+def test_no_server_there_is_one_clear_line(run):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])  # bound but not listening: connections are refused
+        proc = run("connect", "127.0.0.1", port, "--name", "ann")
+        assert proc.wait() == 1
+    assert "no lanchat server" in only_line(proc)
+
+
+def test_a_lone_number_after_connect_is_a_port(run):
+    _server, where = serve(run, "--headless")
+    port = where[1]
+    ann = run("connect", port, "--name", "ann")  # like `connect 4000`
+    ann.expect(r"welcome, ann")
+
+
+def test_a_browser_pointed_at_the_server_gets_a_400_and_the_chat_goes_on(run):
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    with socket.create_connection((where[0], int(where[1])), timeout=10) as browser:
+        browser.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while chunk := browser.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.0 400")
+    ann.send("nobody noticed")
+    bob.expect(STAMP + r"ann: nobody noticed$")
+
+
+# ---------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--mode", "chaos"],
+        ["serve", "--port", "70000"],
+        ["serve", "--port", "http"],
+        ["connect", "127.0.0.1", "notaport"],
+        ["connect", "--bogus"],
+        ["connect", "--name", "two words"],
+        ["serve", "--unix", "/tmp/x.sock", "--port", "5000"],
+        ["dance"],
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(run, args):
+    proc = run(*args)
+    assert proc.wait() == 2
+    assert only_line(proc).startswith("lanchat")
+
+
+@pytest.mark.parametrize("command", ["serve", "connect"])
+def test_help_of_each_subcommand_explains_with_examples(run, command):
+    proc = run(command, "--help")
+    assert proc.wait() == 0
+    assert "examples:" in proc.output
+    for option in ("--unix", "--name", "--plain"):
+        assert option in proc.output
+    assert f"lanchat {command} " in proc.output  # an example line of that very command
+
+
+# ------------------------------------------------------- three people talking
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_three_people_chat_in_duplex_mode(run, sock_dir, transport):
+    extra = ["--unix", os.path.join(sock_dir, "c.sock")] if transport == "unix" else []
+    host, where = serve(run, "--name", "hal", "--plain", *extra)
+    host.expect(r"full-duplex")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    bob.expect(r"here: hal, ann")
+    host.expect(r"bob joined \(3 here\)")
+    bob.send("hi from bob")
+    ann.send("hi from ann")
+    host.send("hi from hal")
+    for person in (host, ann, bob):
+        for speaker in ("bob", "ann", "hal"):
+            person.expect(STAMP + rf"{speaker}: hi from {speaker}$")
+    ann.send("/w bob psst")
+    bob.expect(STAMP + r"ann -> bob \(direct\): psst$")
+    ann.expect(STAMP + r"ann -> bob \(direct\): psst$")
+    mark = host.mark()
+    ann.send("/who")
+    ann.expect(r"here \(3\): hal, ann, bob")
+    bob.send("marker")
+    host.expect(STAMP + r"bob: marker$", start=mark)
+    assert not any("psst" in line for line in host.lines)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_three_people_take_turns(run, sock_dir, transport):
+    extra = ["--unix", os.path.join(sock_dir, "t.sock")] if transport == "unix" else []
+    host, where = serve(run, "--name", "hal", "--plain", "--mode", "turn", *extra)
+    host.expect(r"turn-based")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    host.expect(r"bob joined")
+    # ann joined first, so ann speaks first, then bob, then the host
+    for speaker, proc, following in (("ann", ann, "bob"), ("bob", bob, "hal"), ("hal", host, "ann")):
+        proc.send(f"{speaker} speaking")
+        for person in (host, ann, bob):
+            person.expect(STAMP + rf"{speaker}: {speaker} speaking$")
+        proc.expect(rf"turn: waiting for {following}")
+    mark = bob.mark()
+    bob.send("out of turn")
+    bob.expect(r"! not your turn: waiting for ann$", start=mark)
