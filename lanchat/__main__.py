@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 PROG = "lanchat"
 
@@ -71,6 +72,46 @@ message; /who lists who is here; /help lists every command; /q leaves.
 """
 
 
+HISTORY_EXAMPLES = """\
+examples:
+  lanchat history                               the default history, as text
+  lanchat history chat.sqlite3 --since 2h       the last two hours of chat.sqlite3
+  lanchat history chat.sqlite3 --format jsonl > chat.jsonl
+"""
+
+
+def _replay_count(text: str) -> int:
+    from .events import MAX_HISTORY_REQUEST
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_HISTORY_REQUEST:
+        raise argparse.ArgumentTypeError(f"{value} must be from 0 to {MAX_HISTORY_REQUEST}")
+    return value
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _since(text: str) -> float:
+    """--since: an ISO date/time (local time unless it says otherwise) or an age like 30m."""
+    import datetime
+    import time
+
+    value = text.strip().lower()
+    if value[:-1].isdigit() and value[-1:] in _AGE_UNITS:
+        return time.time() - int(value[:-1]) * _AGE_UNITS[value[-1]]
+    try:
+        when = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use a date like 2026-11-21, a time like 2026-11-21T14:30, or an age like 30m"
+        ) from None
+    return when.timestamp()  # a naive time is taken as local time
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -114,6 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
         "people talk to it with /mood, /y and /n",
     )
     serve.add_argument("--bot-seed", type=int, metavar="N", help="seed the bot's random colours so a run can be repeated")
+    serve.add_argument(
+        "--history",
+        metavar="PATH",
+        help="keep the chat history in this SQLite file (default: history.sqlite3 in your data folder, "
+        "e.g. ~/.local/share/lanchat on Linux)",
+    )
+    serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
+    serve.add_argument(
+        "--replay",
+        type=_replay_count,
+        default=50,
+        metavar="N",
+        help="messages replayed to each person on joining, marked [History] (default 50; 0 for none)",
+    )
 
     connect = commands.add_parser(
         "connect",
@@ -128,6 +183,25 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+
+    history = commands.add_parser(
+        "history",
+        help="export a chat transcript from a history file",
+        description="Print the history kept by 'lanchat serve' as a transcript (seed 004's \"save chat\").",
+        epilog=HISTORY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    history.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
+    history.add_argument(
+        "--format", choices=("txt", "jsonl"), default="txt", help="txt: one readable line each (default); jsonl: one JSON object each"
+    )
+    history.add_argument(
+        "--since",
+        type=_since,
+        metavar="TIME",
+        help="only messages from TIME on: a date or time (2026-11-21, 2026-11-21T14:30, local time) "
+        "or an age (90s, 30m, 2h, 7d)",
+    )
     return parser
 
 
@@ -231,11 +305,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         if importlib.util.find_spec("faker") is None:  # checked before listening: fail with nothing to undo
             return _fail("the colour bot needs the faker package: pip install faker")
+    if args.history and args.no_history:
+        return _fail("--history and --no-history cannot be used together", 2)
     name = None
     if not args.headless:
         name = _resolve_name(args, "serve")
         if name is None:
             return 2
+    store = None
+    if not args.no_history:
+        # Opened before listening: a damaged file is refused with nothing to undo, and it is
+        # never replaced by a new, empty one (PROTOCOL.md, History replay).
+        from .history import HistoryStore, HistoryUnusable, default_path
+
+        try:
+            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path())
+        except HistoryUnusable as exc:
+            return _fail(
+                f"{exc}\n  the file was left untouched: move it aside, choose another file with "
+                "--history PATH, or start with --no-history"
+            )
     endpoint = Endpoint(host=args.host, port=port, path=args.unix)
     try:
         listener = listen(endpoint)
@@ -244,9 +333,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .server import Server
 
-    room = Room(mode=args.mode, max_members=args.max_clients)
+    room = Room(
+        mode=args.mode,
+        max_members=args.max_clients,
+        history=store is not None,
+        replay=args.replay,
+        known_names=store.known_names() if store else (),
+    )
     log = _headless_log if args.headless else None
-    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once)
+    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store)
     if args.bot:
         from .bots import start_colour_bot
 
@@ -262,6 +357,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
+    if store is None:
+        banner.append("  history: off (--no-history): nothing is saved")
+    else:
+        banner.append(f"  history: {store.path} (the last {args.replay} messages are replayed on joining)")
+        if not store.writable:
+            banner.append(
+                f"  warning: cannot write the history ({store.readonly_reason}): earlier messages are replayed, "
+                "new ones are not saved"
+            )
     print("\n".join(banner), flush=True)
 
     if args.headless:
@@ -270,6 +374,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         signal.signal(signal.SIGINT, lambda *_: server.request_shutdown("the server was stopped"))
         server.serve_forever()
+        if store is not None:
+            store.close()
         print(f"{PROG}: server stopped", flush=True)
         return 0
 
@@ -375,6 +481,44 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
     return outcome.code
 
 
+# ------------------------------------------------------------------- history
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print a transcript of a history file; never creates or changes the file."""
+    import json
+    import os
+    import sqlite3
+    import time
+
+    from .history import HistoryStore, HistoryUnusable, default_path
+    from .textsafe import visible
+
+    path = Path(args.path).expanduser() if args.path else default_path()
+    try:
+        store = HistoryStore(path, create=False)
+    except HistoryUnusable as exc:
+        return _fail(str(exc))
+    try:
+        for record in store.export(since=args.since):
+            if args.format == "jsonl":
+                line = json.dumps(record.to_json(), ensure_ascii=False)
+            else:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time))
+                who = visible(record.sender) + (f" -> {visible(record.to)} (direct)" if record.to else "")
+                line = f"[{stamp}] {who}: {visible(record.text)}"
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `lanchat history | head`: the reader has what it wanted; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except sqlite3.Error as exc:
+        return _fail(f"cannot read {path}: {exc}")
+    finally:
+        store.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -384,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "history":
+            return cmd_history(args)
         return cmd_connect(args)
     except KeyboardInterrupt:
         return 130

@@ -40,6 +40,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
     Command(name="/who", usage="/who", help="list who is here, in turn order"),
     Command(name="/help", usage="/help", help="show this list"),
+    Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
     Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
     Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
     Command(name="/q", usage="/q", help="leave (the host's /q closes the chat for everyone; also /quit)"),
@@ -88,6 +89,7 @@ class Session:
     ui_commands: tuple[Command, ...] = ()
     ui_keys: tuple[tuple[str, str], ...] = ()  # (key, what it does), from a front end with keys
     closed_reason: str | None = None
+    history_before: int | None = None  # cursor: /history asks for entries older than this id
 
     # ----------------------------------------------------------------- queries
 
@@ -127,6 +129,16 @@ class Session:
             if self.mode == "turn":
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
             return lines
+        if isinstance(event, (ev.Message, ev.Direct)) and event.history:
+            # Replayed from the server's history: marked [History], never a fresh mention.
+            to = event.to if isinstance(event, ev.Direct) else None
+            return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text)]
+        if isinstance(event, ev.HistoryEnd):
+            self.history_before = event.before
+            if not event.shown:
+                return [self._notice("no earlier history")]
+            earlier = "; /history shows earlier ones" if event.more else ""
+            return [self._notice(f"end of history ({event.shown} shown{earlier})")]
         if isinstance(event, ev.Message):
             mine = ev.name_key(event.sender) == ev.name_key(self.name)
             return [
@@ -137,6 +149,12 @@ class Session:
                     text=event.text,
                     mentions_me=not mine and self._mentions_me(event.text),
                 )
+            ]
+        if isinstance(event, ev.Direct) and event.held:
+            # Our own copy of a direct message the server keeps for someone who is away.
+            return [
+                Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text),
+                self._notice(f"{event.to} is not here now; they will see it when they come back"),
             ]
         if isinstance(event, ev.Direct):
             to_me = ev.name_key(event.to) == ev.name_key(self.name)
@@ -197,6 +215,8 @@ class Session:
             return Outgoing(ev.Who())
         if word == "/help":
             return Local(tuple(self.help_lines()))
+        if word == "/history":
+            return self._history_request(rest)
         if word == "/w":
             target, _, message = rest.partition(" ")
             if not target or not message.strip():
@@ -208,6 +228,14 @@ class Session:
             if word == command.name:
                 return UiCommand(name=word, argument=rest)
         return Local((self._notice(f"unknown command {word}; /help lists them", kind="error"),))
+
+    def _history_request(self, rest: str) -> InputResult:
+        """/history [N]: the N entries before the oldest one shown so far."""
+        if not rest:
+            return Outgoing(ev.HistoryRequest(limit=50, before=self.history_before))
+        if not rest.isdigit() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST:
+            return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
+        return Outgoing(ev.HistoryRequest(limit=int(rest), before=self.history_before))
 
     def _to_colourbot(self, word: str, rest: str) -> InputResult:
         """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""
