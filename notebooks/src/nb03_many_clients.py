@@ -1,0 +1,415 @@
+"""Notebook 03: many clients, with threads and then selectors; full duplex versus turn-based (seeds 002, 004)."""
+
+from cells import Notebook
+
+
+def notebooks() -> list[Notebook]:
+    nb = Notebook("03_many_clients.ipynb", "Many clients: threads, then selectors")
+    nb.md(
+        """
+        # 03 · Many clients: threads, then `selectors`
+
+        The server of notebook 01 talks to one client and waits in `recv` for it. A chat room needs one server
+        and **many** clients (seeds 002, 003, 004). There are two classic ways to do it:
+
+        1. **a thread per client** (what seeds 002, 003 and 004 do): simple to write, each thread may block;
+        2. **one thread watching every socket** with `select`/`selectors` (what lanchat's server does).
+
+        Then we look at the client side: a turn-based client versus a **full-duplex** one.
+        Everything runs inside this notebook; every wait has a timeout.
+        """
+    )
+    nb.step(
+        """
+        ## Settings
+        """,
+        """
+        import os
+        import selectors
+        import socket
+        import threading
+        import time
+
+        from lanchat.wire import FrameDecoder, frame  # framing from notebook 02, the real thing
+
+        HOST = "127.0.0.1"
+        PORT = int(os.environ.get("LANCHAT_PORT", "0"))  # 0: any free port
+        TIMEOUT = 10.0
+        """,
+    )
+    nb.step(
+        """
+        ## The problem: one blocking server, two clients
+
+        The server accepts `ana` and waits in `recv` for her, as in notebook 01. Meanwhile `ben` connects and
+        sends a message. The server cannot see it: it is stuck waiting on `ana` (here for 0.5 s, then it gives
+        up). Ben's message sits unread in the backlog.
+        """,
+        """
+        with socket.create_server((HOST, PORT)) as listener:
+            listener.settimeout(TIMEOUT)
+            ana = socket.create_connection(listener.getsockname()[:2], timeout=TIMEOUT)
+            ana_conn, _ = listener.accept()
+            ben = socket.create_connection(listener.getsockname()[:2], timeout=TIMEOUT)
+            ben.sendall(frame(b"hello? anyone?"))
+            ana_conn.settimeout(0.5)
+            try:
+                ana_conn.recv(1024)
+            except TimeoutError:
+                print("the server waited for ana; ben's message was never read")
+        for s in (ana, ana_conn, ben):
+            s.close()
+        """,
+    )
+    nb.md(
+        """
+        ## Way 1: a thread per client
+
+        A **thread** is a second line of execution inside the same program. The server runs an *accept loop*
+        in one thread and starts a new thread for every client; each client thread can block in `recv` without
+        stopping the others. When a client's message arrives, its thread sends it to every other client.
+
+        The list of connected clients is shared by all threads, so it is guarded by a **lock**: without it, one
+        thread could walk the list while another removes from it.
+        Stopping cleanly: the accept loop wakes up every 0.2 s to check a `stop` flag, and `shutdown()` on a
+        client socket wakes a thread blocked in its `recv`.
+        """
+    )
+    nb.code(
+        """
+        class ThreadedChatServer:
+            def __init__(self):
+                self.listener = socket.create_server((HOST, PORT))
+                self.listener.settimeout(0.2)  # accept() wakes up regularly to check self.stop
+                self.address = self.listener.getsockname()[:2]
+                self.clients = []  # connected sockets, shared by every thread
+                self.lock = threading.Lock()  # guards self.clients
+                self.stop = threading.Event()
+                self.threads = [threading.Thread(target=self.accept_loop, name="accept")]
+                self.threads[0].start()
+
+            def accept_loop(self):
+                while not self.stop.is_set():
+                    try:
+                        conn, _ = self.listener.accept()
+                    except TimeoutError:
+                        continue
+                    conn.settimeout(None)  # this thread may wait as long as it likes
+                    with self.lock:
+                        self.clients.append(conn)
+                    thread = threading.Thread(target=self.client_loop, args=(conn,), name=f"client-{len(self.threads)}")
+                    self.threads.append(thread)
+                    thread.start()
+
+            def client_loop(self, conn):
+                decoder = FrameDecoder()
+                try:
+                    while True:
+                        data = conn.recv(65536)  # blocks only this thread
+                        if not data:
+                            break
+                        for payload in decoder.feed(data):
+                            self.broadcast(frame(payload), sender=conn)
+                except OSError:
+                    pass  # the connection broke: same as leaving
+                finally:
+                    with self.lock:
+                        self.clients.remove(conn)
+                    conn.close()
+
+            def broadcast(self, frame_bytes, sender):
+                with self.lock:
+                    others = [c for c in self.clients if c is not sender]
+                for other in others:
+                    try:
+                        other.sendall(frame_bytes)
+                    except OSError:
+                        pass  # that client is leaving; its own thread cleans up
+
+            def close(self):
+                self.stop.set()
+                with self.lock:
+                    for conn in self.clients:
+                        conn.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in recv
+                for thread in self.threads:
+                    thread.join(TIMEOUT)
+                self.listener.close()
+                return [t.name for t in self.threads if t.is_alive()]
+        """
+    )
+    nb.step(
+        """
+        Three clients join and each sends one message. A small helper reads frames on the client side with a
+        deadline. It keeps one `FrameDecoder` per socket and holds on to frames that arrived early, for the
+        next call: notebook 02's lesson, one `recv` may bring several frames.
+        """,
+        """
+        decoders, early_frames = {}, {}
+
+        def read_frames(sock, count, timeout=TIMEOUT):
+            # the next `count` whole frames from sock (fewer if the deadline passes or the peer closes)
+            decoder = decoders.setdefault(sock, FrameDecoder())
+            waiting = early_frames.setdefault(sock, [])
+            deadline = time.monotonic() + timeout
+            while len(waiting) < count:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                data = sock.recv(65536)
+                if not data:
+                    break
+                waiting += decoder.feed(data)
+            taken, waiting[:] = waiting[:count], waiting[count:]
+            return [p.decode("utf-8") for p in taken]
+
+        def wait_for(condition, timeout=TIMEOUT):
+            deadline = time.monotonic() + timeout
+            while not condition():
+                if time.monotonic() > deadline:
+                    raise TimeoutError("condition not met in time")
+                time.sleep(0.005)  # polling interval; the deadline decides
+
+        threaded = ThreadedChatServer()
+        people = {name: socket.create_connection(threaded.address, timeout=TIMEOUT) for name in ("ana", "ben", "cy")}
+        wait_for(lambda: len(threaded.clients) == 3)  # all three accepted before anyone speaks
+        for name, sock in people.items():
+            sock.sendall(frame(f"{name}: hi!".encode()))
+        for name, sock in people.items():
+            print(name, "received", sorted(read_frames(sock, 2)))
+        print("threads running for the server:", sum(t.is_alive() for t in threaded.threads))
+        """,
+    )
+    nb.step(
+        """
+        Closing: clients leave, the server stops, and every thread it started has finished.
+        """,
+        """
+        for sock in people.values():
+            sock.close()
+        still_running = threaded.close()
+        assert not still_running, f"threads still running: {still_running}"
+        print("threaded server stopped cleanly")
+        """,
+    )
+    nb.md(
+        """
+        ## Way 2: one thread, many sockets, with `selectors`
+
+        Threads cost memory and make shared data risky. The other way: ask the operating system *"tell me which
+        of these sockets have something to read"*. That is `select` (the `selectors` module picks the best
+        version: `epoll` on Linux, `kqueue` on macOS). Then `recv` on a ready socket never blocks, so **one
+        thread** serves everyone.
+
+        The loop is: 1) wait until some socket is ready, 2) if it is the listener, `accept`; if it is a client,
+        `recv` and hand the bytes to its `FrameDecoder`, 3) send each complete message to the others.
+        To stop the loop from outside we use a **wake-up socket pair**: writing one byte to it makes `select`
+        return (lanchat's server does exactly this).
+        """
+    )
+    nb.code(
+        """
+        def selector_server(listener, wake, log):
+            selector = selectors.DefaultSelector()
+            listener.setblocking(False)
+            selector.register(listener, selectors.EVENT_READ, "listener")
+            selector.register(wake, selectors.EVENT_READ, "wake")
+            decoders = {}  # one FrameDecoder per connected client
+            running = True
+            while running:
+                for key, _ in selector.select(timeout=TIMEOUT):  # 1) wait for readiness
+                    if key.data == "wake":
+                        running = False
+                    elif key.data == "listener":  # 2a) someone is connecting
+                        conn, _ = listener.accept()
+                        conn.setblocking(False)
+                        selector.register(conn, selectors.EVENT_READ, "client")
+                        decoders[conn] = FrameDecoder()
+                        log.append(f"accepted client #{len(decoders)}")
+                    else:  # 2b) a client sent bytes (or left)
+                        conn = key.fileobj
+                        try:
+                            data = conn.recv(65536)
+                        except OSError:
+                            data = b""
+                        if not data:
+                            selector.unregister(conn)
+                            conn.close()
+                            del decoders[conn]
+                            log.append("a client left")
+                            continue
+                        for payload in decoders[conn].feed(data):  # 3) pass complete messages on
+                            for other in decoders:
+                                if other is not conn:
+                                    # fine for short lines; a real server queues output instead, so a
+                                    # client that stops reading cannot stall everyone (lanchat does)
+                                    other.sendall(frame(payload))
+            for conn in decoders:
+                conn.close()
+            selector.close()
+        """
+    )
+    nb.step(
+        """
+        Run it in **one** background thread and connect the same three clients.
+        """,
+        """
+        listener = socket.create_server((HOST, PORT))
+        wake_reader, wake_writer = socket.socketpair()
+        selector_log = []
+        loop_thread = threading.Thread(target=selector_server, args=(listener, wake_reader, selector_log))
+        loop_thread.start()
+
+        people = {name: socket.create_connection(listener.getsockname()[:2], timeout=TIMEOUT) for name in ("ana", "ben", "cy")}
+        wait_for(lambda: selector_log.count("accepted client #3") == 1)
+        for name, sock in people.items():
+            sock.sendall(frame(f"{name}: hi!".encode()))
+        for name, sock in people.items():
+            print(name, "received", sorted(read_frames(sock, 2)))
+        print("threads used by the server: 1")
+        """,
+    )
+    nb.md(
+        """
+        ## Full duplex versus turn-based
+
+        So far the *server* handles many clients. What about a *client*? A turn-based client (notebook 01) does
+        one thing at a time: wait for the keyboard, send, then `recv`. While its user is typing, it is not
+        reading, so messages from others pile up unseen; worse, its next `recv` returns someone else's old
+        message instead of the reply it expects.
+
+        A **full-duplex** client reads and writes at the same time. Seed 004 uses a thread that keeps reading
+        while the main thread waits for the keyboard. Below, `ana` is "typing" for a moment while `ben` sends
+        three messages:
+        """
+    )
+    nb.code(
+        """
+        # turn-based ana: she only reads after she sends
+        ana, ben = people["ana"], people["ben"]
+        for n in range(3):
+            ben.sendall(frame(f"ben: message {n}".encode()))
+        wait_for(lambda: len(ana.recv(65536, socket.MSG_PEEK)) >= 3 * len(frame(b"ben: message 0")))
+        ana.sendall(frame(b"ana: what did I miss?"))  # her turn: she finally sends...
+        print("turn-based ana's one recv after sending returns:", read_frames(ana, 1))
+        print("...the oldest message, not an answer; two more are still waiting:", read_frames(ana, 2))
+        read_frames(ben, 1)  # ben received ana's question; read it so it does not linger
+        """
+    )
+    nb.code(
+        """
+        # full-duplex ana: a reader thread shows every message the moment it arrives
+        seen_while_typing = []
+
+        def reader(sock):
+            decoder = FrameDecoder()
+            sock.settimeout(TIMEOUT)
+            try:
+                while True:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    for payload in decoder.feed(data):
+                        seen_while_typing.append(payload.decode())
+            except OSError:
+                return  # closed or timed out: stop reading
+
+        reader_thread = threading.Thread(target=reader, args=(ana,))
+        reader_thread.start()
+        for n in range(3):
+            ben.sendall(frame(f"ben: live {n}".encode()))
+        wait_for(lambda: len(seen_while_typing) == 3)  # ana has not typed anything yet
+        print("full-duplex ana saw, before typing a word:", seen_while_typing)
+        """
+    )
+    nb.step(
+        """
+        Stop the selector server: one byte on the wake-up pair ends its loop; the clients' sockets then close,
+        which also ends ana's reader thread.
+        """,
+        """
+        wake_writer.send(b"x")
+        loop_thread.join(TIMEOUT)
+        for sock in people.values():
+            sock.close()
+        reader_thread.join(TIMEOUT)
+        listener.close(); wake_reader.close(); wake_writer.close()
+        assert not loop_thread.is_alive() and not reader_thread.is_alive()
+        print("selector server and reader thread stopped")
+        """,
+    )
+    nb.md(
+        """
+        ## How lanchat does it
+
+        * `lanchat.server.Server` is Way 2: one `selectors` loop for every client, with a **per-client output
+          queue** (it writes only when the socket can take more, and drops a client that stops reading rather
+          than letting it stall the room). Its module docstring describes the loop.
+        * `lanchat.client.ClientLoop` is full duplex **without threads**: it puts the socket *and the keyboard*
+          on one selector, so it reacts to whichever is ready first.
+        * The room has both modes: `duplex` (everyone speaks whenever they like) and `turn` (seed 001's strict
+          turns, enforced by the room with a clear error instead of a deadlock).
+        """
+    )
+    nb.code(
+        """
+        import inspect
+
+        import lanchat.client
+        import lanchat.server
+
+        print(inspect.getdoc(lanchat.server).split("\\n\\n")[1])
+        print()
+        print(inspect.getdoc(lanchat.client).splitlines()[0])
+        """
+    )
+    nb.exercise(
+        "03.1",
+        "which sockets are ready?",
+        """
+        Write `ready_to_read(socks, timeout)` that uses `selectors.DefaultSelector` to return the list of
+        sockets in `socks` that have data waiting (or are closed by their peer), waiting at most `timeout`
+        seconds. Do not call `recv`. Remember to close the selector.
+        """,
+        """
+        def ready_to_read(socks, timeout):
+            return NotImplemented  # your code here
+        """,
+        """
+        pairs = [socket.socketpair() for _ in range(4)]
+        try:
+            if ready_to_read([], 0) is NotImplemented:
+                print("Exercise 03.1 not attempted yet: write ready_to_read above, run it, then run this cell again.")
+            else:
+                pairs[1][1].sendall(b"x")
+                pairs[3][1].sendall(b"y")
+                ends = [a for a, _ in pairs]
+                got = ready_to_read(ends, 1.0)
+                assert isinstance(got, list), f"return a list, not {type(got).__name__}"
+                assert set(got) == {ends[1], ends[3]}, (
+                    f"expected sockets 1 and 3 to be ready, got {sorted(ends.index(s) for s in got if s in ends)}"
+                )
+                assert ends[1].recv(10) == b"x", "ready_to_read must not consume the data (no recv)"
+                started = time.monotonic()
+                assert ready_to_read([ends[0]], 0.2) == [], "nothing was sent on socket 0"
+                assert time.monotonic() - started < 2, "the timeout was not respected"
+                print("✓ Exercise 03.1 correct")
+        finally:
+            for a, b in pairs:
+                a.close(); b.close()
+        """,
+        """
+        def ready_to_read(socks, timeout):
+            with selectors.DefaultSelector() as selector:
+                for sock in socks:
+                    selector.register(sock, selectors.EVENT_READ)
+                return [key.fileobj for key, _ in selector.select(timeout)]
+        """,
+        wrong="""
+        def ready_to_read(socks, timeout):
+            return list(socks)  # claims everything is ready
+        """,
+    )
+    nb.md(
+        """
+        **Next:** notebook 04 gives people names, lets them choose a recipient, and keeps history on disk.
+        """
+    )
+    return [nb]

@@ -1,0 +1,614 @@
+"""Notebook 04: names, recipients, history on disk (JSON, then SQLite), shutdown notice, crashes (seed 003)."""
+
+from cells import Notebook
+
+
+def notebooks() -> list[Notebook]:
+    nb = Notebook("04_names_dm_history.ipynb", "Names, direct messages and history")
+    nb.md(
+        """
+        # 04 · Names, direct messages and history
+
+        Seed 003's chat: each person gives a **name** when joining; you **choose who** receives a message; the
+        server keeps a **history** file and replays your messages, marked `[History]`, when you come back with the
+        same name; when the server shuts down it **tells** every client first; and when a client **crashes**, the
+        server drops it and carries on.
+
+        We build it as a small threaded server (like the seed), then look at what a crash does to a JSON history
+        file, fix it, move to SQLite, and finish with lanchat's real server doing all of this.
+        """
+    )
+    nb.step(
+        """
+        ## Settings
+
+        Everything this notebook writes goes into a temporary folder that is deleted at the end.
+        Messages travel as JSON objects in length-prefixed frames (notebook 02), using lanchat's framing.
+        """,
+        """
+        import json
+        import os
+        import socket
+        import struct
+        import subprocess
+        import sys
+        import tempfile
+        import threading
+        import time
+        from pathlib import Path
+
+        from lanchat.wire import FrameDecoder, encode_json
+
+        HOST = "127.0.0.1"
+        PORT = int(os.environ.get("LANCHAT_PORT", "0"))  # 0: any free port
+        TIMEOUT = 10.0
+        workdir = tempfile.TemporaryDirectory(prefix="lanchat-nb04-")
+        WORK = Path(workdir.name)
+        print("scratch folder:", WORK)
+        """,
+    )
+    nb.md(
+        """
+        ## A history store: one JSON file (as in seed 003)
+
+        The seed keeps `messages.json`: for each person, the list of messages sent to them, with the sender's
+        name. The simplest way to save it is to rewrite the whole file after each message.
+        """
+    )
+    nb.code(
+        """
+        class JsonHistory:
+            def __init__(self, path):
+                self.path = Path(path)
+                self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+            def add(self, recipient, sender, text):
+                self.data.setdefault(recipient, []).append({"from": sender, "text": text})
+                self.save()
+
+            def save(self):
+                with open(self.path, "w", encoding="utf-8") as f:  # "w" empties the file first!
+                    json.dump(self.data, f, ensure_ascii=False)
+
+            def messages_for(self, name):
+                return list(self.data.get(name, []))
+        """
+    )
+    nb.md(
+        """
+        ## The server: names, recipients, history, shutdown notice
+
+        One thread accepts; one thread per client (seed 003 uses `threading` too). What a client can send:
+
+        * first `{"name": ...}`: the server refuses a name already in use, otherwise welcomes you, replays your
+          history marked `[History]`, and tells the others you joined;
+        * then `{"to": NAME or "all", "text": ...}`: a message for one person or for everyone;
+        * `{"ack": "shutdown"}`: "I saw your shutdown notice".
+
+        If a client's connection ends, cleanly or not, the server removes it and tells the others.
+        """
+    )
+    nb.code(
+        """
+        class NamedChatServer:
+            def __init__(self, history):
+                self.history = history
+                self.listener = socket.create_server((HOST, PORT))
+                self.listener.settimeout(0.2)  # the accept loop checks self.stopping this often
+                self.address = self.listener.getsockname()[:2]
+                self.by_name = {}  # name -> socket, guarded by self.lock
+                self.lock = threading.Lock()
+                self.stopping = threading.Event()
+                self.acks = []
+                self.log = []
+                self.threads = [threading.Thread(target=self.accept_loop)]
+                self.threads[0].start()
+
+            def send(self, conn, obj):
+                try:
+                    conn.sendall(encode_json(obj))
+                except OSError:
+                    pass  # that client is gone; its own thread notices and cleans up
+
+            def accept_loop(self):
+                while not self.stopping.is_set():
+                    try:
+                        conn, _ = self.listener.accept()
+                    except TimeoutError:
+                        continue
+                    conn.settimeout(None)
+                    thread = threading.Thread(target=self.client_loop, args=(conn,))
+                    self.threads.append(thread)
+                    thread.start()
+
+            def client_loop(self, conn):
+                decoder, name = FrameDecoder(), None
+                try:
+                    while True:
+                        data = conn.recv(65536)
+                        if not data:
+                            self.log.append(f"{name}: closed the connection")
+                            break
+                        for payload in decoder.feed(data):
+                            obj = json.loads(payload)
+                            if name is None:
+                                name = self.join(conn, obj.get("name", ""))
+                            elif "ack" in obj:
+                                self.acks.append(name)
+                            else:
+                                self.deliver(name, obj.get("to", "all"), obj.get("text", ""))
+                except ConnectionResetError:
+                    self.log.append(f"{name}: connection reset (the client crashed)")
+                except OSError:
+                    pass
+                finally:
+                    conn.close()
+                    if name is not None:
+                        with self.lock:
+                            self.by_name.pop(name, None)
+                            others = list(self.by_name.values())
+                        if not self.stopping.is_set():
+                            for other in others:
+                                self.send(other, {"left": name})
+
+            def join(self, conn, name):
+                with self.lock:
+                    if not name or name in self.by_name:
+                        refused = True
+                    else:
+                        refused = False
+                        others = list(self.by_name.values())
+                        self.by_name[name] = conn
+                if refused:
+                    self.send(conn, {"error": f"the name {name!r} is taken or empty; choose another"})
+                    return None
+                self.send(conn, {"welcome": name, "members": sorted(self.by_name)})
+                for old in self.history.messages_for(name):  # seed 003: [History] replay
+                    self.send(conn, {"from": old["from"], "text": f"[History] {old['text']}"})
+                for other in others:
+                    self.send(other, {"joined": name})
+                return name
+
+            def deliver(self, sender, to, text):
+                with self.lock:
+                    if to == "all":
+                        targets = {n: c for n, c in self.by_name.items() if n != sender}
+                    else:
+                        targets = {to: self.by_name[to]} if to in self.by_name else {}
+                    me = self.by_name.get(sender)
+                if not targets:
+                    self.send(me, {"error": f"nobody called {to!r} is here"})
+                for name, conn in targets.items():
+                    self.history.add(name, sender, text)
+                    self.send(conn, {"from": sender, "to": to, "text": text})
+
+            def shutdown(self):
+                # seed 003: tell every client first, give them a moment to acknowledge, then close
+                self.stopping.set()
+                with self.lock:
+                    everyone = dict(self.by_name)
+                for conn in everyone.values():
+                    self.send(conn, {"shutdown": "the server is shutting down"})
+                deadline = time.monotonic() + 2
+                while len(self.acks) < len(everyone) and time.monotonic() < deadline:
+                    time.sleep(0.01)  # polling interval; the deadline decides
+                for conn in everyone.values():
+                    try:
+                        conn.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                for thread in self.threads:
+                    thread.join(TIMEOUT)
+                self.listener.close()
+                return [t for t in self.threads if t.is_alive()]
+        """
+    )
+    nb.step(
+        """
+        ### A client
+
+        The client sends its name first, then messages. `inbox()` returns what arrived, waiting (with a deadline)
+        until at least `count` objects are there.
+        """,
+        """
+        class NamedClient:
+            def __init__(self, address, name):
+                self.sock = socket.create_connection(address, timeout=TIMEOUT)
+                self.decoder, self.received = FrameDecoder(), []
+                self.sock.sendall(encode_json({"name": name}))
+
+            def say(self, text, to="all"):
+                self.sock.sendall(encode_json({"to": to, "text": text}))
+
+            def inbox(self, count):
+                deadline = time.monotonic() + TIMEOUT
+                while len(self.received) < count and time.monotonic() < deadline:
+                    self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                    data = self.sock.recv(65536)
+                    if not data:
+                        break
+                    self.received += [json.loads(p) for p in self.decoder.feed(data)]
+                taken, self.received = self.received[:count], self.received[count:]
+                return taken
+
+        history = JsonHistory(WORK / "messages.json")
+        server = NamedChatServer(history)
+        ana = NamedClient(server.address, "ana")
+        print("ana:", ana.inbox(1))
+        ben = NamedClient(server.address, "ben")
+        print("ben:", ben.inbox(1))
+        print("ana:", ana.inbox(1))
+        """,
+    )
+    nb.step(
+        """
+        ### Names must be unique
+
+        A second `ana` is refused with a clear message: the server identifies people by name, so two with the
+        same name would get each other's messages.
+        """,
+        """
+        impostor = NamedClient(server.address, "ana")
+        print("second ana:", impostor.inbox(1))
+        impostor.sock.close()
+        """,
+    )
+    nb.step(
+        """
+        ### Choosing a recipient
+
+        `to` picks one person (a direct message) or `"all"`. Ben gets the direct message; everyone else
+        (here only ben) gets the message for all. Sending to someone who is not here gets an error back.
+        """,
+        """
+        ana.say("psst, ben: lunch at 12?", to="ben")
+        ana.say("hello everyone", to="all")
+        print("ben:", ben.inbox(2))
+        ana.say("are you there?", to="zoe")
+        print("ana:", ana.inbox(1))
+        """,
+    )
+    nb.step(
+        """
+        ### `[History]` replay
+
+        Ben leaves and comes back with the same name: the server replays every message sent to him, marked
+        `[History]`. (That is also why names matter: whoever says "ben" gets ben's history. lanchat's server
+        stamps names and keeps direct messages private; a real deployment would add passwords.)
+        """,
+        """
+        ben.sock.close()
+        print("ana:", ana.inbox(1))
+        ben = NamedClient(server.address, "ben")
+        for message in ben.inbox(3):
+            print("ben:", message)
+        print("ana:", ana.inbox(1))
+        print("the file on disk:", (WORK / "messages.json").read_text())
+        """,
+    )
+    nb.step(
+        """
+        ### A client crashing
+
+        A program that crashes never says goodbye. Its operating system closes the connection, often with a
+        **reset**: the server's `recv` raises `ConnectionResetError` instead of returning `b""`. We imitate a
+        crash with `SO_LINGER` set to zero, which makes `close()` send a reset. The server must survive it, drop
+        the client, and tell the others.
+        """,
+        """
+        cy = NamedClient(server.address, "cy")
+        cy.inbox(1)
+        ana.inbox(1); ben.inbox(1)  # "cy joined"
+        cy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        cy.sock.close()  # abrupt: a reset, like a crash
+        print("ana:", ana.inbox(1), " ben:", ben.inbox(1))
+        print("server log:", server.log[-1])
+        """,
+    )
+    nb.step(
+        """
+        ### The shutdown notice
+
+        Seed 003's server notifies every client that it is shutting down, and the clients acknowledge before
+        disconnecting. Here the clients acknowledge by hand.
+        """,
+        """
+        def shutdown_in_background():
+            result["still running"] = server.shutdown()
+
+        result = {}
+        stopper = threading.Thread(target=shutdown_in_background)
+        stopper.start()
+        for person in (ana, ben):
+            notice = person.inbox(1)
+            print("received:", notice)
+            person.sock.sendall(encode_json({"ack": "shutdown"}))
+        stopper.join(TIMEOUT)
+        print("acknowledged by:", sorted(server.acks), "; server threads still running:", result["still running"])
+        for person in (ana, ben):
+            person.sock.close()
+        """,
+    )
+    nb.md(
+        """
+        ## What a crash does to the JSON file
+
+        `JsonHistory.save` opens the file with `"w"`, which **empties it first**, then writes the new contents.
+        If the server crashes (or the power goes) between those two moments, the file is left empty or half
+        written, and **all** history is lost, not just the last message. Let's crash a real process in the middle
+        of a save: it writes half of the JSON and dies (`os._exit`, no cleanup, just like a kill).
+        """
+    )
+    nb.code(
+        """
+        history_file = WORK / "messages.json"
+        before = history_file.read_text()
+        crash_mid_save = f'''
+        import json, os
+        data = json.loads(open({str(history_file)!r}).read())
+        data["ana"] = [{{"from": "ben", "text": "a new message"}}]
+        text = json.dumps(data)
+        f = open({str(history_file)!r}, "w")  # the old contents are gone from here on
+        f.write(text[: len(text) // 2])
+        f.flush()
+        os._exit(1)  # crash before the rest is written
+        '''
+        subprocess.run([sys.executable, "-c", crash_mid_save], timeout=TIMEOUT)
+        print("file now holds:", history_file.read_text()[:60], "...")
+        try:
+            JsonHistory(history_file)
+        except json.JSONDecodeError as exc:
+            print("the history can no longer be read:", exc)
+        """
+    )
+    nb.step(
+        """
+        ### The fix for files: write a new file, then rename it over the old one
+
+        Write the whole new contents to a temporary file in the same folder, flush it to disk, then
+        `os.replace` it over the old file. Renaming is **atomic**: anyone opening the file sees either the old
+        version or the new one, never a mixture. A crash during the write only leaves a stray temp file.
+        """,
+        """
+        class SafeJsonHistory(JsonHistory):
+            def save(self):
+                temp = self.path.with_suffix(".tmp")
+                with open(temp, "w", encoding="utf-8") as f:
+                    json.dump(self.data, f, ensure_ascii=False)
+                    f.flush()
+                    os.fsync(f.fileno())  # really on disk before the rename
+                os.replace(temp, self.path)  # atomic: old or new, never half
+
+        history_file.write_text(before)  # restore the good copy
+        crash_mid_safe_save = f'''
+        import os
+        f = open({str(history_file.with_suffix(".tmp"))!r}, "w")
+        f.write('{{"ana": [{{"from": "ben", "te')  # half of the new version
+        f.flush()
+        os._exit(1)  # crash before os.replace
+        '''
+        subprocess.run([sys.executable, "-c", crash_mid_safe_save], timeout=TIMEOUT)
+        print("after the crash the history still loads:", SafeJsonHistory(history_file).messages_for("ben")[:1])
+        """,
+    )
+    nb.md(
+        """
+        ## SQLite: a database in one file
+
+        Rewriting the whole file for every message also gets slow as history grows. `sqlite3` (in Python's
+        standard library) stores rows in one file and only writes what changed. Every change happens inside a
+        **transaction**: if the program dies before `COMMIT`, SQLite rolls the half-done change back the next
+        time the file is opened. Below, a process inserts a message and is killed before committing.
+        """
+    )
+    nb.code(
+        """
+        import sqlite3
+
+        db_path = WORK / "history.sqlite3"
+        with sqlite3.connect(db_path) as db:  # the with block commits
+            db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, sender TEXT, recipient TEXT, text TEXT)")
+            db.execute("INSERT INTO messages (sender, recipient, text) VALUES ('ana', 'ben', 'lunch at 12?')")
+        db.close()
+
+        crash_mid_transaction = f'''
+        import os, sqlite3
+        db = sqlite3.connect({str(db_path)!r})
+        db.execute("INSERT INTO messages (sender, recipient, text) VALUES ('ben', 'ana', 'never committed')")
+        os._exit(1)  # killed before COMMIT
+        '''
+        subprocess.run([sys.executable, "-c", crash_mid_transaction], timeout=TIMEOUT)
+        db = sqlite3.connect(db_path)
+        print("integrity check:", db.execute("PRAGMA integrity_check").fetchone()[0])
+        print("rows:", db.execute("SELECT sender, recipient, text FROM messages").fetchall())
+        db.close()
+        """
+    )
+    nb.step(
+        """
+        ### lanchat's history store
+
+        `lanchat.history.HistoryStore` is lanchat's real version: one SQLite file, every message committed
+        before anyone receives it, direct messages replayed only to the two people concerned. Its module
+        docstring explains the durability choices.
+        """,
+        """
+        from lanchat.history import HistoryStore
+
+        store = HistoryStore(WORK / "lanchat-history.sqlite3")
+        store.append(time=1_700_000_000.0, sender="ana", text="hello everyone")
+        store.append(time=1_700_000_001.0, sender="ana", text="lunch at 12?", to="ben")
+        store.append(time=1_700_000_002.0, sender="cy", text="a secret for ana", to="ana")
+        records, more = store.replay_for("ben", limit=10)
+        for record in records:
+            print(f"[History] {record.sender}{' -> ' + record.to if record.to else ''}: {record.text}")
+        store.close()
+        """,
+    )
+    nb.md(
+        """
+        ## The real thing: lanchat's server
+
+        Now lanchat itself, started as a **subprocess** (`python -m lanchat serve --headless`) with its history in
+        our scratch folder. We read the line where it announces its port, with a deadline. Our clients speak the
+        protocol with `lanchat.protocol.Connection` (notebook 07 takes it apart).
+        """
+    )
+    nb.code(
+        """
+        import queue
+
+        from lanchat import events as ev
+        from lanchat.protocol import Connection, ConnectionClosed, Role
+
+        def start_lanchat(*args):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", HOST, "--port", "0", *args],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )
+            lines = queue.Queue()
+            threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+            deadline = time.monotonic() + TIMEOUT
+            while time.monotonic() < deadline:
+                try:
+                    line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if "listening on port" in line:
+                    return proc, int(line.split("listening on port")[1].split(";")[0]), lines
+            proc.kill()
+            raise RuntimeError("lanchat did not start")
+
+        class Person:
+            # a lanchat client: a socket plus the protocol state machine
+            def __init__(self, port, name):
+                self.sock = socket.create_connection((HOST, port), timeout=TIMEOUT)
+                self.proto = Connection(Role.CLIENT)
+                self.events = []
+                self.send(ev.Hello(name=name))
+
+            def send(self, event):
+                self.sock.sendall(self.proto.send(event))
+
+            def wait_for(self, kind):
+                # events up to and including the first `kind` (with a deadline)
+                deadline = time.monotonic() + TIMEOUT
+                while not any(isinstance(e, kind) for e in self.events):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"no {kind.__name__} in time; got {self.events}")
+                    self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                    try:
+                        data = self.sock.recv(65536)
+                    except OSError:
+                        data = b""
+                    self.proto.receive_data(data)
+                    self.events += self.proto.events()
+                index = next(i for i, e in enumerate(self.events) if isinstance(e, kind))
+                taken, self.events = self.events[: index + 1], self.events[index + 1 :]
+                return taken
+
+        server_proc, port, server_output = start_lanchat("--history", str(WORK / "real.sqlite3"), "--replay", "10")
+        print("lanchat is serving on port", port)
+        """
+    )
+    nb.step(
+        """
+        Ana joins and talks; she leaves; ben joins later and gets the room's history replayed, each message
+        flagged `history=True` (lanchat's clients print them with a `[History]` prefix).
+        """,
+        """
+        ana = Person(port, "ana")
+        ana.wait_for(ev.Welcome)
+        ana.send(ev.Say(text="first!"))
+        ana.send(ev.Say(text="anyone here?"))
+        ana.wait_for(ev.Message); ana.wait_for(ev.Message)
+        ana.send(ev.Bye())
+        ana.sock.close()
+
+        ben = Person(port, "ben")
+        for event in ben.wait_for(ev.Welcome) + ben.wait_for(ev.HistoryEnd):
+            if isinstance(event, ev.Message):
+                print(f"{'[History] ' if event.history else ''}{event.sender}: {event.text}")
+        """,
+    )
+    nb.step(
+        """
+        A client crashes: `cy` is a real `lanchat connect` process, killed without warning. Ben is told that cy
+        left, with the reason `lost` (not `quit`), and the server carries on.
+        """,
+        """
+        cy = subprocess.Popen(
+            [sys.executable, "-m", "lanchat", "connect", HOST, str(port), "--name", "cy", "--plain"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        joined = ben.wait_for(ev.Joined)[-1]
+        print("ben sees:", joined.name, "joined")
+        cy.kill()  # a crash: no goodbye
+        cy.wait(TIMEOUT)
+        left = ben.wait_for(ev.Left)[-1]
+        print("ben sees:", left.name, "left, reason:", left.reason)
+        """,
+    )
+    nb.step(
+        """
+        Finally the shutdown notice: stopping the server (here with SIGTERM, as Ctrl-C or `kill` would) makes
+        it send a `shutdown` event to everyone before closing.
+        """,
+        """
+        server_proc.terminate()
+        notice = ben.wait_for(ev.Shutdown)[-1]
+        print("ben got:", notice)
+        print("server exit status:", server_proc.wait(TIMEOUT))
+        ben.sock.close()
+        """,
+    )
+    nb.exercise(
+        "04.1",
+        "choose the recipients",
+        """
+        Write `recipients(sender, to, present)` that returns the sorted list of names that should receive a
+        message: for `to == "all"`, everyone present except the sender; otherwise `[to]` if that person is
+        present, else an empty list.
+        """,
+        """
+        def recipients(sender, to, present):
+            return NotImplemented  # your code here
+        """,
+        """
+        if recipients("ana", "all", {"ana"}) is NotImplemented:
+            print("Exercise 04.1 not attempted yet: write recipients above, run it, then run this cell again.")
+        else:
+            here = {"ana", "ben", "cy"}
+            assert recipients("ana", "all", here) == ["ben", "cy"], f"to all: got {recipients('ana', 'all', here)}; the sender is left out"
+            assert recipients("ana", "cy", here) == ["cy"], f"a direct message to cy: got {recipients('ana', 'cy', here)}"
+            assert recipients("ana", "zoe", here) == [], f"zoe is not here: got {recipients('ana', 'zoe', here)}"
+            assert recipients("ana", "all", {"ana"}) == [], "alone in the room, a message for all reaches nobody"
+            print("✓ Exercise 04.1 correct")
+        """,
+        """
+        def recipients(sender, to, present):
+            if to == "all":
+                return sorted(name for name in present if name != sender)
+            return [to] if to in present else []
+        """,
+        wrong="""
+        def recipients(sender, to, present):
+            return sorted(present) if to == "all" else [to]
+        """,
+    )
+    nb.step(
+        """
+        ## Clean up
+
+        Every server, client and thread is stopped, and the scratch folder is deleted.
+        """,
+        """
+        if server_proc.poll() is None:
+            server_proc.kill()
+        assert not any(t.is_alive() for t in server.threads) and not stopper.is_alive()
+        workdir.cleanup()
+        print("done; scratch folder removed:", not WORK.exists())
+        """,
+    )
+    nb.md("**Next:** notebook 05 sends a file in chunks and checks it arrived intact.")
+    return [nb]
