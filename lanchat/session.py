@@ -197,6 +197,7 @@ class Session:
             lines.append(self._notice("keys:", kind="system"))
             lines += [self._notice(f"  {key:<{key_width}}  {what}", kind="system") for key, what in self.ui_keys]
         return lines
+
     def parse_input(self, text: str) -> InputResult:
         """What the user typed -> what to do. Empty input does nothing (seed 001)."""
         stripped = text.strip()

@@ -286,11 +286,13 @@ class TermProc:
     those over the pty's real size. ``raw`` keeps every byte the program wrote.
     """
 
-    def __init__(self, *args: str, rows: int = 24, cols: int = 80, argv: list[str] | None = None) -> None:
+    def __init__(
+        self, *args: str, rows: int = 24, cols: int = 80, argv: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> None:
         import pyte
         from ptyprocess import PtyProcess
 
-        env = child_env(TERM="screen-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        env = child_env(TERM="screen-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8", **(env or {}))
         env.pop("LINES", None)
         env.pop("COLUMNS", None)
         self.args = args

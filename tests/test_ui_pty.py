@@ -1,0 +1,275 @@
+"""End to end: the real ``python -m lanchat`` in a pseudo-terminal, its screen read by pyte.
+
+Every wait is on a screen condition with a deadline (TermProc.expect / wait_screen), never a
+sleep. Keys are sent one action at a time and each test waits for the screen to show the
+result before the next, because keys that arrive together are treated as a paste.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import RawClient, TermProc, wait_for
+from wcwidth import wcswidth
+
+from lanchat import events as ev
+from lanchat.transport import Endpoint
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+
+RESTORE = (b"\x1b[?1049l", b"\x1b[?2004l")  # leave the alternate screen; bracketed paste off
+
+
+@pytest.fixture
+def terms():
+    started: list[TermProc] = []
+    yield started
+    for term in started:
+        term.stop()
+
+
+def host(terms, *extra: str, name: str = "ann", rows: int = 24, cols: int = 100) -> tuple[TermProc, int]:
+    term = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", name, *extra, rows=rows, cols=cols)
+    terms.append(term)
+    match = wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(term.raw)), what="the port")
+    term.expect(rf"{name} │ host")
+    return term, int(match.group(1))  # type: ignore[union-attr]
+
+
+def join(terms, port: int, name: str, *, rows: int = 24, cols: int = 100, shell_after: bool = False, **kw) -> TermProc:
+    args = ["connect", "127.0.0.1", str(port), "--name", name]
+    argv = None
+    if shell_after:
+        # what a shell would see after we exit: the terminal's settings, then a marker
+        # trap: a Ctrl-C meant for lanchat must not end the shell before it reports (trap, not
+        # ignore: an ignored SIGINT would be inherited and lanchat would never see Ctrl-C)
+        argv = ["sh", "-c", f'trap : INT; "{sys.executable}" -m lanchat {" ".join(args)}; echo "exit=$?"; stty -a; echo STTY-DONE']
+    term = TermProc(*args, rows=rows, cols=cols, argv=argv, **kw)
+    terms.append(term)
+    term.expect(rf"{name} │ client")
+    return term
+
+
+def say(term: TermProc, text: str, sender: str) -> None:
+    """Type a line, press Enter, and wait until it shows in our own transcript."""
+    term.send(text)
+    term.wait_screen(lambda rows: text in rows[-1], what=f"{text!r} in the input line")
+    term.send("\r")
+    term.expect(re.escape(f"{sender}: {text}"))
+
+
+def assert_sane_terminal_after_exit(term: TermProc) -> str:
+    """The program left the alternate screen, turned bracketed paste off, and the shell's
+    terminal is back in cooked mode with echo (stty shows no -icanon / -echo)."""
+    term.expect("STTY-DONE")
+    raw = bytes(term.raw)
+    last_draw = raw.rfind(b"\x1b[?1049h")
+    for sequence in RESTORE:
+        assert raw.rfind(sequence) > last_draw, f"{sequence!r} not sent after the last screen"
+    stty = raw[raw.rfind(b"exit=") :].decode("utf-8", "replace")
+    assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+    assert "Traceback" not in term.text
+    return stty
+
+
+# ----------------------------------------------------------------------- chatting
+
+
+def test_two_people_chat_in_both_roles(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    ann.expect(r"bob joined \(2 here\)")
+    say(bob, "hello ann", "bob")
+    ann.expect(r"bob: hello ann")
+    say(ann, "hi bob", "ann")
+    bob.expect(r"ann: hi bob")
+    assert re.search(rf"bob │ client │ 127\.0\.0\.1:{port} │ duplex │ 2 here", bob.lines[-2])
+    assert re.search(r"ann │ host │ .* │ duplex │ 2 here", ann.lines[-2])
+    bob.expect(r"│ Here \(2\)")  # the roster pane at 100 columns
+    bob.expect(r"ann \(host\)")
+    bob.send("\x1bOQ")  # F2 hides it
+    bob.expect_gone(r"Here \(2\)")
+
+
+def test_typing_survives_incoming_messages(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", rows=12, cols=70)
+    bob.send("half typ")
+    bob.wait_screen(lambda rows: rows[-1].startswith("> half typ"))
+    for number in range(12):  # more than a screenful arrives while bob is typing
+        say(ann, f"interruption {number}", "ann")
+        bob.expect(rf"ann: interruption {number}\b")
+    assert bob.lines[-1].startswith("> half typ")
+    assert bob.cursor == (11, len("> half typ"))
+    bob.send("ed")
+    bob.wait_screen(lambda rows: rows[-1].startswith("> half typed"))
+    bob.send("\r")
+    ann.expect(r"bob: half typed")
+
+
+def test_turn_based_type_ahead_is_kept_until_it_is_your_turn(terms):
+    ann, port = host(terms, "--mode", "turn")
+    bob = join(terms, port, "bob")
+    ann.expect(r"bob joined")
+    terms_by_name = {"ann": ann, "bob": bob}
+    holder = bob.wait_screen(lambda rows: re.search(r"turn │ (your turn|waiting for (\w+))", rows[-2]))
+    first = "bob" if holder.group(1) == "your turn" else holder.group(2)  # type: ignore[union-attr]
+    second = "ann" if first == "bob" else "bob"
+    waiting, talking = terms_by_name[second], terms_by_name[first]
+    waiting.expect(rf"\[waiting for {first}\]")
+    waiting.send("typed ahead")
+    waiting.wait_screen(lambda rows: rows[-1].startswith(f"[waiting for {first}] typed ahead"))
+    waiting.send("\r")  # refused: not our turn, and nothing is lost
+    waiting.expect(r"not your turn yet")
+    assert waiting.lines[-1].startswith(f"[waiting for {first}] typed ahead")
+    say(talking, "over to you", first)
+    waiting.wait_screen(lambda rows: rows[-1].startswith("> typed ahead"), what="the turn and the kept text")
+    waiting.send("\r")
+    talking.expect(rf"{second}: typed ahead")
+
+
+def test_a_paste_of_several_lines_is_one_message_not_a_burst(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    bob.send("\x1b[200~first line\rsecond line\x1b[201~")  # a bracketed paste
+    bob.wait_screen(lambda rows: "first line↵second line" in rows[-1])
+    assert "bob: first line" not in ann.text
+    bob.send("\r")
+    ann.expect(r"bob: first line[^\n]*\n +second line")
+    bob.send("one\rtwo\rthree")  # an unbracketed burst in one read: also held back
+    bob.wait_screen(lambda rows: "one↵two↵three" in rows[-1])
+    bob.send("\r")
+    ann.expect(r"bob: one[^\n]*\n +two[^\n]*\n +three")
+    assert "bob: two" not in ann.text
+
+
+def test_resize_relays_and_too_small_recovers(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", rows=24, cols=80)
+    say(bob, "before the resize", "bob")
+    assert "Here (" not in bob.text  # 80 columns: no roster pane
+    bob.resize(4, 20)
+    bob.expect(r"too small")
+    bob.resize(30, 110)
+    bob.expect(r"│ Here \(2\)")
+    bob.wait_screen(lambda rows: len(rows) == 30 and "bob │ client" in rows[-2] and "before the resize" in "\n".join(rows))
+    say(bob, "after the resize", "bob")
+    ann.expect("bob: after the resize")
+
+
+def test_unicode_is_typed_and_shown_at_its_width(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    text = "héllo wörld 日本語 😀 done"
+    bob.send(text)
+    bob.wait_screen(lambda rows: text in rows[-1])
+    assert bob.cursor[1] == 2 + wcswidth(text)  # after the prompt, at the text's width
+    bob.send("\r")
+    row_text = ann.expect(r".*bob: héllo wörld 日本語 😀 done.*").group(0)
+    row = ann.lines.index(row_text)
+    with ann._changed:
+        cells = [ann.screen.buffer[row][x].data for x in range(100)]
+    start = row_text.index("bob:")
+    column = "".join(c or "\0" for c in cells).index("done")
+    assert column == wcswidth(row_text[: row_text.index("done")]) and start < column
+    japanese = cells.index("日")
+    assert cells[japanese + 1] == "" and cells[japanese + 2] == "本"
+
+
+def test_hostile_text_from_a_peer_is_shown_harmlessly(terms):
+    ann, port = host(terms)
+    mallory = RawClient(Endpoint(host="127.0.0.1", port=port), name="mallory")
+    try:
+        ann.expect("mallory joined")
+        evil = "\x1b[2J\x1b[H\x1b]0;owned\x07X\rY\bZ\x00\u202eabc\x9b31m end"
+        mallory.send(ev.Say(text=evil))
+        ann.expect(re.escape("mallory: ^[[2J^[[H^[]0;owned^GX^MY^HZ^@<U+202E>abc<U+009B>31m end"))
+        assert "welcome, ann" in ann.text  # nothing was cleared
+        assert ann.screen.title == ""  # and the window title was not changed
+        assert b"\x1b]0;owned" not in bytes(ann.raw) and b"\x1b[2J\x1b[H" not in bytes(ann.raw)
+        mallory.send(ev.Say(text="x" * 3000))  # a huge message wraps, and the screen still works
+        ann.expect(r"x{50}")
+        assert ann.lines[-2].lstrip().startswith("ann │ host")
+    finally:
+        mallory.close()
+
+
+# ------------------------------------------------------------------ ways out
+
+
+def test_slash_q_restores_the_terminal(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", shell_after=True)
+    say(bob, "bye now", "bob")
+    bob.send("/q\r")
+    stty = assert_sane_terminal_after_exit(bob)
+    assert "exit=0" in stty
+    assert "you left the chat" in bob.text
+    ann.expect("bob left")
+
+
+def test_ctrl_c_restores_the_terminal(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", shell_after=True)
+    bob.send("\x03")
+    assert_sane_terminal_after_exit(bob)
+    ann.expect("bob left")
+
+
+def test_a_lost_server_restores_the_terminal(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", shell_after=True)
+    ann.expect("bob joined")
+    ann.proc.kill(9)  # the host vanishes without a word
+    stty = assert_sane_terminal_after_exit(bob)
+    assert "exit=1" in stty
+    assert "connection to the server was lost" in bob.text
+
+
+def test_the_host_closing_tells_the_client(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", shell_after=True)
+    ann.send("/q\r")
+    assert ann.wait() == 0
+    assert "the chat is closed" in ann.text
+    assert_sane_terminal_after_exit(bob)
+    assert "the server shut down: the host closed the chat" in bob.text
+
+
+def test_an_internal_error_is_logged_not_shown(terms, tmp_path: Path):
+    ann, port = host(terms)
+    broken = (
+        "import sys, lanchat.ui.render as render\n"
+        "def broken(*args, **kwargs): raise RuntimeError('drawing failed on purpose')\n"
+        "render.render = broken\n"
+        "from lanchat.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = ["sh", "-c", f'"{sys.executable}" -c "$0" connect 127.0.0.1 {port} --name bob; echo "exit=$?"; stty -a; echo STTY-DONE', broken]
+    bob = TermProc(argv=argv, env={"XDG_STATE_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    terms.append(bob)
+    assert_sane_terminal_after_exit(bob)
+    bob.expect(r"internal error \(RuntimeError\); the details are in")
+    match = re.search(r"the details are in (\S+)", bytes(bob.raw).decode("utf-8", "replace"))
+    log = Path(match.group(1))
+    assert log.is_relative_to(tmp_path)
+    assert "drawing failed on purpose" in log.read_text() and "Traceback" in log.read_text()
+    ann.expect("bob (lost connection|left)")
+
+
+def test_help_lists_commands_and_keys_and_save_writes_the_transcript(terms, tmp_path: Path):
+    ann, port = host(terms, rows=60, cols=120)
+    say(ann, "something worth keeping", "ann")
+    ann.send("/help\r")
+    ann.expect(r"/save FILE")
+    ann.expect(r"/clear")
+    ann.expect(r"PgUp/PgDn")
+    target = tmp_path / "chat.txt"
+    ann.send(f"/save {target}\r")
+    ann.expect(r"saved \d+ lines to")
+    assert "ann: something worth keeping" in target.read_text(encoding="utf-8")
+    ann.send("/clear\r")
+    ann.expect_gone(r"something worth keeping")
