@@ -303,16 +303,19 @@ def pair_000() -> list[Notebook]:
         ### Steps 5 to 7: receive the mood, suggest a colour, send the link
 
         `faker` makes random but realistic data; seeding it (`seed_instance`) makes the "random" colours the
-        same on every run, which keeps a class (and the tests) in step. The colour goes into Computer Hope's
-        URL as the `c` parameter. `sendall` sends the whole answer. The client sends its mood again each time
-        it wants another suggestion; empty bytes mean it closed.
+        same on every run, which keeps a class (and the tests) in step. lanchat's `suggest_colour(fake, avoid=...)`
+        turns faker's `#a1b2c3` into `A1B2C3` and never repeats a colour already suggested; `colour_link` puts
+        it into Computer Hope's URL as the `c` parameter. `sendall` sends the whole answer. The client sends its
+        mood again each time it wants another suggestion; empty bytes mean it closed.
         """,
         """
         from faker import Faker
 
+        from lanchat.colourbot import colour_link, suggest_colour
+
         fake = Faker()
-        fake.seed_instance(0)
-        LINK = "https://www.computerhope.com/cgi-bin/htmlcolor.pl?c={}"
+        fake.seed_instance(int(os.environ.get("LANCHAT_SEED", "7")))
+        suggested = []
 
         with conn:
             while True:
@@ -321,8 +324,9 @@ def pair_000() -> list[Notebook]:
                     print("the client closed the connection")  # step 8
                     break
                 mood = data.decode("utf-8", "replace")
-                colour = fake.hex_color()[1:].upper()  # "#a1b2c3" -> "A1B2C3"
-                answer = f"For a {mood} mood, try #{colour}: {LINK.format(colour)}"
+                colour = suggest_colour(fake, avoid=suggested)
+                suggested.append(colour)
+                answer = f"For a {mood} mood, try #{colour}: {colour_link(colour)}"
                 print("mood:", mood, "->", colour)
                 conn.sendall(answer.encode("utf-8"))
         """,
