@@ -144,7 +144,10 @@ def test_kinds_of_line_look_distinct():
 
     styles = [style_of(0, "hi"), style_of(1, "hi"), style_of(2, "psst"), style_of(3, "bob"), style_of(4, "old"), style_of(5, "nope")]
     assert len(set(styles)) == len(styles)
-    assert style_of(2, "psst") == rd.MENTION  # a direct message to me stands out
+    assert style_of(2, "psst") == rd.DIRECT_TO_ME  # a direct message to me stands out
+    view.add([msg("hello ann", mentions_me=True)])
+    frame = rd.render(view, 10, 60)
+    assert frame.rows[6][frame.text()[6].index("hello")][1] == rd.MENTION
 
 
 def test_status_line_and_input_line():

@@ -53,7 +53,8 @@ DIRECT_TAG = Style(fg=213, bold=True)
 HISTORY = Style(fg=242)
 HISTORY_TAG = Style(fg=242, underline=True)
 SYSTEM = Style(fg=252)
-MENTION = Style(fg=232, bg=220, bold=True)
+MENTION = Style(fg=220, bold=True)  # your name in someone's message
+DIRECT_TO_ME = Style(fg=213, bold=True)
 STATUS = Style(fg=231, bg=24)
 STATUS_ALERT = Style(fg=232, bg=214, bold=True)
 PROMPT = Style(fg=81, bold=True)
@@ -214,7 +215,7 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
     if line.kind == "direct":
         prefix = [stamp, ("[direct] ", DIRECT_TAG), (sender, sender_style(line.sender or "?"))]
         prefix += [(" \u2192 ", DIRECT), (visible(line.to or "?"), sender_style(line.to or "?")), (": ", DIRECT)]
-        return prefix, _swatch(line), MENTION if line.mentions_me else DIRECT
+        return prefix, _swatch(line), DIRECT_TO_ME if line.mentions_me else DIRECT
     if line.kind == "own":
         return [stamp, (sender, OWN_NAME), (": ", OWN_TEXT)], _swatch(line), OWN_TEXT
     return [stamp, (sender, sender_style(line.sender or "?")), (": ", PLAIN)], _swatch(line), text_style
