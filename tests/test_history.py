@@ -12,6 +12,9 @@ from helpers import RawClient, running_server, wait_for
 from lanchat import events as ev
 from lanchat.history import HistoryStore, HistoryUnusable, HistoryWriteError
 from lanchat.room import Broadcast, Keep, Replay, Room, Seen, Send
+from lanchat.session import Local, Outgoing, Session
+from lanchat.ui.plain import format_plain
+from lanchat.ui.render import line_parts
 
 T0 = 1_700_000_000.0
 
@@ -196,6 +199,23 @@ def test_history_requests_are_checked():
     for bad in (ev.HistoryRequest(limit=0), ev.HistoryRequest(limit=ev.MAX_HISTORY_REQUEST + 1), ev.HistoryRequest(before=0)):
         (refused,) = room.handle(1, bad)
         assert refused.event.code == ev.E_BAD_MESSAGE
+
+
+def test_replayed_lines_are_marked_history_and_direct_ones_keep_both_names():
+    session = Session(name="bob", clock=lambda: T0)
+    (direct,) = session.on_event(ev.Direct(sender="ann", to="bob", text="psst bob", time=T0, history=True))
+    assert direct.kind == "history" and not direct.mentions_me  # old news is no fresh mention
+    assert format_plain(direct).endswith("] [History] ann -> bob (direct): psst bob")
+    assert "ann \u2192 bob: " in "".join(text for text, _style in line_parts(direct)[0])
+    (message,) = session.on_event(ev.Message(sender="ann", text="hi all", time=T0, history=True))
+    assert format_plain(message).endswith("] [History] ann: hi all")
+    (end,) = session.on_event(ev.HistoryEnd(shown=2, more=True, before=41))
+    assert end.text == "end of history (2 shown; /history shows earlier ones)"
+    assert session.parse_input("/history 10") == Outgoing(ev.HistoryRequest(limit=10, before=41))
+    assert session.parse_input("/history") == Outgoing(ev.HistoryRequest(limit=50, before=41))
+    assert isinstance(session.parse_input("/history 0"), Local)
+    held = session.on_event(ev.Direct(sender="bob", to="cat", text="later", time=T0, held=True))
+    assert [line.kind for line in held] == ["direct", "notice"] and "cat is not here now" in held[1].text
 
 
 # --------------------------------------------------- through a real server

@@ -211,6 +211,8 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
     if line.kind == "system":
         return [stamp, ("  ", SYSTEM)], [], SYSTEM
     if line.kind == "history":
+        if line.to:  # a replayed direct message keeps both names
+            sender += f" \u2192 {visible(line.to)}"
         return [stamp, ("[History]", HISTORY_TAG), (" ", HISTORY), (sender + ": ", HISTORY)], [], HISTORY
     if line.kind == "direct":
         prefix = [stamp, ("[direct] ", DIRECT_TAG), (sender, sender_style(line.sender or "?"))]
