@@ -273,3 +273,43 @@ def test_help_lists_commands_and_keys_and_save_writes_the_transcript(terms, tmp_
     assert "ann: something worth keeping" in target.read_text(encoding="utf-8")
     ann.send("/clear\r")
     ann.expect_gone(r"something worth keeping")
+
+
+def test_scrollback_keys_and_the_new_messages_marker(terms):
+    ann, port = host(terms, rows=12, cols=80)
+    talker = RawClient(Endpoint(host="127.0.0.1", port=port), name="bob")
+    try:
+        for number in range(2000):  # a burst: drawn in batches, the screen keeps up
+            talker.send(ev.Say(text=f"burst line {number}"))
+        ann.expect(r"bob: burst line 1999\b", timeout=30)
+        ann.send("\x1b[5~")  # PgUp
+        ann.expect(r"scrolled up")
+        ann.expect_gone(r"burst line 1999\b")
+        ann.send("\x1b[5~")
+        ann.expect(r"bob: burst line 1982\b")  # two pages of 9 rows up (one row overlaps)
+        talker.send(ev.Say(text="while you were away"))
+        ann.expect(r"▼ 1 new")
+        assert "while you were away" not in ann.text
+        ann.send("\x1b[4~")  # End with an empty input line: back to the bottom
+        ann.expect(r"while you were away")
+        ann.expect(r"── new ──")  # a rule above what arrived while scrolled up
+        ann.expect_gone(r"▼ 1 new")
+        ann.send("\x1b[1~")  # Home: the oldest line kept
+        ann.expect(r"welcome, ann")
+    finally:
+        talker.close()
+
+
+def test_tab_completion_and_a_bell_on_mention(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    ann.expect("bob joined")
+    ann.send("/he\t")
+    ann.wait_screen(lambda rows: rows[-1].startswith("> /help "), what="/he completed")
+    ann.send("\x15")  # Ctrl-U
+    ann.send("hi b\t")
+    ann.wait_screen(lambda rows: rows[-1].startswith("> hi bob "), what="bob completed")
+    before = len(bob.raw)
+    ann.send("\r")
+    bob.expect(r"ann: hi bob")
+    wait_for(lambda: b"\x07" in bytes(bob.raw[before:]), what="a bell for the mention")
