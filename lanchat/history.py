@@ -45,8 +45,9 @@ CREATE TABLE IF NOT EXISTS messages (
     text          TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS room_messages ON messages(id) WHERE recipient IS NULL;
-CREATE INDEX IF NOT EXISTS directs_to ON messages(recipient_key, id) WHERE recipient IS NOT NULL;
-CREATE INDEX IF NOT EXISTS directs_from ON messages(sender_key, id) WHERE recipient IS NOT NULL;
+-- "recipient_key = ?" implies the condition of these partial indexes, so SQLite uses them.
+CREATE INDEX IF NOT EXISTS directs_to_key ON messages(recipient_key, id) WHERE recipient_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS directs_from_key ON messages(sender_key, id) WHERE recipient_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS names (
     key       TEXT PRIMARY KEY,         -- events.name_key(name)
     name      TEXT NOT NULL,            -- as last spelled
@@ -259,7 +260,7 @@ class HistoryStore:
         upper = before if before is not None else 2**62
         rows = self.db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE id < ? AND "
-            "(recipient IS NULL OR recipient_key = ? OR (recipient IS NOT NULL AND sender_key = ?)) "
+            "(recipient IS NULL OR recipient_key = ? OR (recipient_key IS NOT NULL AND sender_key = ?)) "
             "ORDER BY id DESC LIMIT ?",
             (upper, key, key, max(limit, 0) + 1),
         ).fetchall()

@@ -1,0 +1,139 @@
+"""bench/history_bench.py: what the history costs the server loop. Measures, never asserts.
+
+    .venv/bin/python bench/history_bench.py            # about half a minute
+    .venv/bin/python bench/history_bench.py --quick    # a few seconds
+
+1) append: stored messages per second, one committed transaction each (the server's way), with
+   synchronous=NORMAL (lanchat's choice) and FULL (an fsync per message) for comparison;
+2) replay: how long the server loop spends answering a join (query + encode) for --replay 50
+   and 1000 in a large history: the time the room waits while a newcomer's replay is built;
+3) join: hello -> history-end over a real loopback socket, while another client keeps chatting,
+   and that chatter's round-trip time meanwhile (does a replay stall the room?).
+Results print as a table and go to bench/results/history.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from helpers import RawClient, running_server  # noqa: E402
+
+from lanchat import events as ev  # noqa: E402
+from lanchat.history import HistoryStore  # noqa: E402
+from lanchat.protocol import encode  # noqa: E402
+
+
+def bench_append(folder: Path, count: int, synchronous: str) -> float:
+    store = HistoryStore(folder / f"append-{synchronous}.sqlite3")
+    store.db.execute(f"PRAGMA synchronous = {synchronous}")
+    start = time.perf_counter()
+    for i in range(count):
+        store.append(time=time.time(), sender="ann", text=f"message {i} " + "x" * 60)
+    elapsed = time.perf_counter() - start
+    store.close()
+    return count / elapsed
+
+
+def fill(store: HistoryStore, count: int, text_chars: int) -> None:
+    body = "y" * text_chars
+    with store._transaction():  # one transaction: filling is set-up, not what is measured
+        for i in range(count):
+            to = "bob" if i % 50 == 0 else None
+            store.db.execute(
+                "INSERT INTO messages (time, sender, sender_key, recipient, recipient_key, text) VALUES (?,?,?,?,?,?)",
+                (1_700_000_000 + i, "ann", "ann", to, to, f"{i} {body}"),
+            )
+
+
+def bench_replay(store: HistoryStore, limit: int, repeats: int) -> list[float]:
+    times = []
+    away_since = store.count() - 500  # bob was away for the last 500 messages
+    for _ in range(repeats):
+        start = time.perf_counter()
+        records, _more = store.replay_for("bob", limit, away_since=away_since)
+        frames = [encode(r.to_event(history=True)) for r in records]
+        times.append((time.perf_counter() - start) * 1000)
+        assert frames
+    return times
+
+
+def bench_join(store: HistoryStore, replay: int, joins: int) -> dict[str, float]:
+    join_ms: list[float] = []
+    chat_ms: list[float] = []
+    with running_server(history=store, replay=replay) as (_server, endpoint):
+        chatter = RawClient(endpoint, "chatter")
+        stop = threading.Event()
+
+        def chat() -> None:
+            n = 0
+            while not stop.is_set():
+                start = time.perf_counter()
+                chatter.send(ev.Say(text=f"ping {n}"))
+                chatter.expect(ev.Message, text=f"ping {n}")
+                chat_ms.append((time.perf_counter() - start) * 1000)
+                n += 1
+
+        thread = threading.Thread(target=chat, daemon=True)
+        thread.start()
+        for i in range(joins):
+            start = time.perf_counter()
+            newcomer = RawClient(endpoint, f"new{i}")
+            newcomer.expect(ev.HistoryEnd, timeout=30)
+            join_ms.append((time.perf_counter() - start) * 1000)
+            newcomer.close()
+        stop.set()
+        thread.join(10)
+        chatter.close()
+    return {
+        "join_to_history_end_ms_median": statistics.median(join_ms),
+        "join_to_history_end_ms_max": max(join_ms),
+        "chat_round_trip_ms_median": statistics.median(chat_ms),
+        "chat_round_trip_ms_p99": sorted(chat_ms)[int(len(chat_ms) * 0.99) - 1] if len(chat_ms) > 1 else chat_ms[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    appends = 2000 if args.quick else 10000
+    history_size = 20000 if args.quick else 100000
+    results: dict[str, object] = {"appends": appends, "history_size": history_size}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        results["append_per_s_normal"] = bench_append(folder, appends, "NORMAL")
+        results["append_per_s_full"] = bench_append(folder, appends // 5, "FULL")
+        store = HistoryStore(folder / "big.sqlite3")
+        fill(store, history_size, 200)
+        for limit in (50, 1000):
+            times = bench_replay(store, limit, 20)
+            results[f"replay_{limit}_build_ms_median"] = statistics.median(times)
+        big = HistoryStore(folder / "long-messages.sqlite3")
+        fill(big, 2000, 3900)  # messages near the 4,000-character limit: the byte budget cuts in
+        results["replay_1000_long_build_ms_median"] = statistics.median(bench_replay(big, 1000, 10))
+        for replay in (50, 1000):
+            for key, value in bench_join(store, replay, 10 if args.quick else 30).items():
+                results[f"replay_{replay}_{key}"] = value
+        store.close()
+        big.close()
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:,.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "history.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
