@@ -149,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-clients", type=_positive, metavar="N", help="refuse people beyond N with a clear message")
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (with --headless)")
     serve.add_argument(
+        "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone may /send, in MB (default 50)"
+    )
+    serve.add_argument(
+        "--quota-mb", type=_positive, metavar="N", help="most one person may have on offer at once, in MB (default 4 x --max-file-mb)"
+    )
+    serve.add_argument(
+        "--files-dir", metavar="DIR", help="where the server keeps files sent with /send while they are on offer "
+        "(default: a folder in your data folder; removed when the server stops)"
+    )
+    serve.add_argument("--downloads", metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
+    serve.add_argument(
         "--bot",
         choices=("colour", "color"),
         help="add a bot to the room: 'colour' (or 'color') suggests a colour for your mood (seed 000); "
@@ -183,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    connect.add_argument("--downloads", metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
 
     history = commands.add_parser(
         "history",
@@ -341,7 +353,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         known_names=store.known_names() if store else (),
     )
     log = _headless_log if args.headless else None
-    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store)
+    files = _server_files(args, log)
+    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files)
     if args.bot:
         from .bots import start_colour_bot
 
@@ -392,9 +405,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         role="host",
         where=where_text,
         plain=args.plain,
+        downloads=args.downloads,
         on_quit=lambda: server.request_shutdown("the host closed the chat"),
         after=lambda: server.stopped.wait(5),
     )
+
+
+def _server_files(args: argparse.Namespace, log):  # noqa: ANN001, ANN202
+    """The server's file store (transfer.py): limits from the command line, a folder of its own."""
+    from .files import MB
+    from .transfer import ServerFiles, default_files_base
+
+    base = Path(args.files_dir).expanduser() if args.files_dir else default_files_base()
+    quota = args.quota_mb * MB if args.quota_mb else None
+    return ServerFiles(base, max_file_bytes=args.max_file_mb * MB, quota_bytes=quota, log=log)
 
 
 def _headless_log(text: str) -> None:
@@ -428,15 +452,18 @@ def cmd_connect(args: argparse.Namespace) -> int:
         sock = connect(endpoint)
     except TransportError as exc:
         return _fail(str(exc))
-    return _run_participant(sock, name, role="client", where=endpoint.describe(), plain=args.plain)
+    return _run_participant(
+        sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads
+    )
 
 
 # ------------------------------------------------------ both roles' chat loop
 
 
-def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None) -> int:  # noqa: ANN001
+def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None) -> int:  # noqa: ANN001
     from .client import ClientLoop, JoinError, join
     from .session import Session
+    from .transfer import ClientTransfers
 
     ask = (lambda reason: _ask_name(f"{reason}\nAnother name: ")) if sys.stdin.isatty() else None
     try:
@@ -457,7 +484,7 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
         _install_signals(on_quit)
     else:
         _install_signals(_raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
-    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit)
+    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads))
     early_events = [welcome, *early]
     crash: Exception | None = None
     try:

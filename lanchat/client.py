@@ -17,9 +17,11 @@ from typing import Protocol
 
 from . import events as ev
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
-from .session import Line, Local, Outgoing, Quit, Session, UiCommand
+from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
+from .transfer import ClientTransfers
 
 READ_BYTES = 256 * 1024
+UPLOAD_LOW_WATER_BYTES = 256 * 1024
 
 
 class Frontend(Protocol):
@@ -106,6 +108,7 @@ class ClientLoop:
         frontend: Frontend,
         *,
         on_quit: Callable[[], None] | None = None,
+        transfers: ClientTransfers | None = None,
     ) -> None:
         self.sock = sock
         self.proto = proto
@@ -116,6 +119,9 @@ class ClientLoop:
         self.selector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
+        # /send and /get (transfer.py); its live progress is the session's, for a status line
+        self.transfers = transfers if transfers is not None else ClientTransfers()
+        self.transfers.progress = session.progress
 
     # ---------------------------------------------------------------- the loop
 
@@ -151,6 +157,7 @@ class ClientLoop:
         finally:
             with contextlib.suppress(Exception):
                 self.selector.close()
+            self.transfers.close()  # a download cut off here leaves no partial file
             with contextlib.suppress(OSError):
                 self.sock.close()
 
@@ -182,6 +189,15 @@ class ClientLoop:
                     else:
                         self._finish(1, "disconnected: the connection to the server was lost", lines)
                 return
+            if isinstance(event, ev.FILE_SERVER_EVENTS):
+                replies, said = self.transfers.on_event(event)
+                lines.extend(said)
+                for reply in replies:
+                    self._send(reply)
+                if self.transfers.has_chunks_to_send:
+                    self._flush()  # an upload was accepted: start sending it
+                if not isinstance(event, (ev.Offered, ev.FileList)):
+                    continue
             lines.extend(self.session.on_event(event))
             if isinstance(event, ev.Error) and event.fatal:
                 self._finish(1, f"disconnected by the server: {event.message}", lines)
@@ -210,6 +226,12 @@ class ClientLoop:
             self.frontend.show(list(result.lines))
         elif isinstance(result, UiCommand):
             self.frontend.show(self.frontend.run_ui_command(result))
+        elif isinstance(result, FileCommand):
+            events, lines = self.transfers.command(result)
+            if lines:
+                self.frontend.show(lines)
+            for event in events:
+                self._send(event)
         elif isinstance(result, Outgoing):
             self._send(result.event)
 
@@ -221,6 +243,8 @@ class ClientLoop:
         self._flush()
 
     def _flush(self) -> None:
+        if self.transfers.has_chunks_to_send and not self.quitting:
+            self._top_up_uploads()
         if self.out:
             try:
                 sent = self.sock.send(self.out)
@@ -230,11 +254,28 @@ class ClientLoop:
                 self._finish(1, "disconnected: the connection to the server was lost")
                 return
             del self.out[:sent]
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
+        # an upload in progress keeps write interest: writable means "read the next chunks"
+        wanted = self.out or (self.transfers.has_chunks_to_send and not self.quitting)
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
         with contextlib.suppress(KeyError, ValueError):
             self.selector.modify(self.sock, events, "net")
         if self.quitting and not self.out and self.on_quit is None:
             self._finish(0, "you left the chat")
+
+    def _top_up_uploads(self) -> None:
+        """Queue upload chunks only while little is waiting, so chat lines typed during a
+        large upload leave promptly and memory stays flat (PROTOCOL.md, File transfer)."""
+        room = UPLOAD_LOW_WATER_BYTES - len(self.out)
+        if room <= 0:
+            return
+        events, lines = self.transfers.next_chunks(room)
+        for event in events:
+            try:
+                self.out += self.proto.send(event)
+            except LocalProtocolError:
+                break
+        if lines:
+            self.frontend.show(lines)
 
     def _quit(self) -> None:
         if self.quitting:

@@ -205,6 +205,143 @@ SERVER_EVENTS: dict[str, type[Event]] = {
     for cls in (Welcome, Message, Direct, Joined, Left, Roster, Turn, Error, Shutdown)
 }
 
+# ------------------------------------------- file transfer (PROTOCOL.md, Extensions: File transfer)
+
+
+def _absent() -> Any:
+    """An optional field left out of the JSON while it is null, so frames stay short."""
+    return field(default=None, metadata={"omit_default": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferFile(Event):
+    """Ask to offer a file: the server answers ``upload-ready`` (with the file's id) or ``file-error``.
+
+    ``ref`` is the client's own number for the offer, echoed back so it knows which file to send.
+    """
+
+    type: ClassVar[str] = "offer"
+    sent_by: ClassVar[str] = "client"
+    ref: int
+    name: str
+    size: int
+    sha256: str
+    to: str | None = _absent()
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadChunk(Event):
+    """The next piece of an upload, base64 (files.CHUNK_BYTES raw bytes at most)."""
+
+    type: ClassVar[str] = "chunk"
+    sent_by: ClassVar[str] = "client"
+    id: str
+    data: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class GetFile(Event):
+    """Download file ``id``: the server answers ``file-start``, ``file-data``... or ``file-error``."""
+
+    type: ClassVar[str] = "get"
+    sent_by: ClassVar[str] = "client"
+    id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListFiles(Event):
+    """Ask what is on offer."""
+
+    type: ClassVar[str] = "files"
+    sent_by: ClassVar[str] = "client"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelFile(Event):
+    """Stop the upload or download of file ``id`` (the file could not be read or written)."""
+
+    type: ClassVar[str] = "cancel"
+    sent_by: ClassVar[str] = "client"
+    id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadReady(Event):
+    """The offer ``ref`` is within limits: send its chunks under ``id``."""
+
+    type: ClassVar[str] = "upload-ready"
+    sent_by: ClassVar[str] = "server"
+    ref: int
+    id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Offered(Event):
+    """A file arrived whole and checked, and is on offer: fetch it with ``get``.
+
+    ``to`` names the one recipient of a private offer. ``listing`` marks the copies sent in
+    answer to ``files`` (after a ``file-list`` header) rather than a new offer.
+    """
+
+    type: ClassVar[str] = "offered"
+    sent_by: ClassVar[str] = "server"
+    id: str
+    name: str
+    size: int
+    sha256: str
+    sender: str = _wire("from")
+    to: str | None = _absent()
+    time: float
+    listing: bool = _flag()
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileList(Event):
+    """Answer to ``files``: ``count`` ``offered`` events with ``listing`` true follow."""
+
+    type: ClassVar[str] = "file-list"
+    sent_by: ClassVar[str] = "server"
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileStart(Event):
+    """A download begins: ``size`` bytes follow in ``file-data`` events, then check ``sha256``."""
+
+    type: ClassVar[str] = "file-start"
+    sent_by: ClassVar[str] = "server"
+    id: str
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileData(Event):
+    """The next piece of a download, base64."""
+
+    type: ClassVar[str] = "file-data"
+    sent_by: ClassVar[str] = "server"
+    id: str
+    data: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileError(Event):
+    """An offer, upload or download failed or was refused; only the person concerned hears it."""
+
+    type: ClassVar[str] = "file-error"
+    sent_by: ClassVar[str] = "server"
+    message: str
+    id: str | None = _absent()
+    ref: int | None = _absent()
+
+
+FILE_CLIENT_EVENTS: tuple[type[Event], ...] = (OfferFile, UploadChunk, GetFile, ListFiles, CancelFile)
+FILE_SERVER_EVENTS: tuple[type[Event], ...] = (UploadReady, Offered, FileList, FileStart, FileData, FileError)
+CLIENT_EVENTS.update({cls.type: cls for cls in FILE_CLIENT_EVENTS})
+SERVER_EVENTS.update({cls.type: cls for cls in FILE_SERVER_EVENTS})
+
 # --------------------------------------- history (PROTOCOL.md, Extensions: History replay)
 
 

@@ -22,10 +22,15 @@ from . import events as ev
 from .history import HistoryStore, HistoryWriteError
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
 from .room import Broadcast, Close, Keep, Replay, Room, Seen, Send
+from .transfer import ServerFiles
 from .transport import remove_unix_path, tune
 
 READ_BYTES = 256 * 1024
 DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per client; past it the client is dropped
+# Download chunks are queued only while a client has less than this waiting, so a 50 MB file
+# never sits in one queue, chat frames wait behind at most this much, and the slow-reader
+# limit above is never reached by a download alone (PROTOCOL.md, File transfer).
+FILE_LOW_WATER_BYTES = 256 * 1024
 SHUTDOWN_FLUSH_SECONDS = 2.0
 FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
 
@@ -69,6 +74,7 @@ class Server:
         unix_path: str | None = None,
         once: bool = False,
         history: HistoryStore | None = None,
+        files: ServerFiles | None = None,
     ) -> None:
         self.room = room
         # The history store (PROTOCOL.md, History replay), used only from this loop's thread.
@@ -95,6 +101,7 @@ class Server:
         self.running = False
         self.stopped = threading.Event()
         self.deliveries = 0  # frames queued to clients, for benchmarks and tests
+        self.files = files if files is not None else ServerFiles(log=self.log)
 
     # ------------------------------------------------------------ public API
 
@@ -133,6 +140,7 @@ class Server:
                             self._read(data)
                         if mask & selectors.EVENT_WRITE and not data.closed:
                             self._dirty.add(data)
+                self._pump_files()
                 self._flush_dirty()
                 # Only people count: ever_joined and people grow on a completed handshake, so a
                 # port probe that never says hello cannot end the chat, and a bot cannot keep it open.
@@ -185,6 +193,9 @@ class Server:
             client.closing = True
             return
         for event in proto.events():
+            if isinstance(event, ev.FILE_CLIENT_EVENTS):  # offers, chunks, gets: transfer.py
+                self._perform(self.files.handle(self.room, client.cid, event))
+                continue
             name_before = self.room.name_of(client.cid)
             self._perform(self.room.handle(client.cid, event))
             name_after = self.room.name_of(client.cid)
@@ -351,7 +362,8 @@ class Server:
             if sent:
                 out[0] = out[0][sent:]
                 client.head_partial = True
-        if client.out:
+        if client.out or (not client.closing and self.files.wants_to_send(client.cid)):
+            # a download in progress keeps write interest: writable means "top it up"
             if not client.writing:
                 client.writing = True
                 self.selector.modify(client.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
@@ -372,6 +384,7 @@ class Server:
         with contextlib.suppress(OSError):
             client.sock.close()
         self.clients.pop(client.cid, None)
+        self.files.forget(client.cid)  # its uploads stop, its offers expire
         if client.cid in self.room.members and self._shutdown_reason is None:
             name = self._who(client)
             self._perform(self.room.leave(client.cid, "lost"))
@@ -435,3 +448,20 @@ class Server:
         for sock in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 sock.close()
+        self.files.close()
+
+    # ------------------------------------------------------------- file data
+
+    def _pump_files(self) -> None:
+        """Top up each downloading client's queue to FILE_LOW_WATER_BYTES, one chunk at a time."""
+        for cid in self.files.downloading():
+            client = self.clients.get(cid)
+            if client is None or client.closed or client.closing:
+                continue
+            while client.out_bytes < FILE_LOW_WATER_BYTES:
+                event = self.files.next_chunk(cid)
+                if event is None:
+                    break
+                self._perform([Send(to=cid, event=event)])
+                if client.closed or client.closing:
+                    break

@@ -43,6 +43,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
     Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
     Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
+    Command(name="/send", usage="/send PATH [NAME]", help="offer a file to the room, or only to NAME (quote a PATH with spaces)"),
+    Command(name="/files", usage="/files", help="list the files on offer"),
+    Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
     Command(name="/q", usage="/q", help="leave (the host's /q closes the chat for everyone; also /quit)"),
 )
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
@@ -71,7 +74,17 @@ class UiCommand:
     argument: str
 
 
-InputResult = Outgoing | Quit | Local | UiCommand | None
+@dataclass(frozen=True, kw_only=True)
+class FileCommand:
+    """``/send PATH [NAME]`` or ``/get ID``: the client's transfer edge (transfer.py) touches the disk."""
+
+    name: str  # "send" or "get"
+    path: str = ""
+    to: str | None = None
+    file_id: str = ""
+
+
+InputResult = Outgoing | Quit | Local | UiCommand | FileCommand | None
 
 
 @dataclass
@@ -89,6 +102,9 @@ class Session:
     ui_commands: tuple[Command, ...] = ()
     ui_keys: tuple[tuple[str, str], ...] = ()  # (key, what it does), from a front end with keys
     closed_reason: str | None = None
+    # Live transfers ("send:3", "get:3" -> files.Progress), kept up to date by the client's
+    # transfer edge; a status line can show each one's .text().
+    progress: dict = field(default_factory=dict)
     history_before: int | None = None  # cursor: /history asks for entries older than this id
 
     # ----------------------------------------------------------------- queries
@@ -176,6 +192,11 @@ class Session:
             return [self._notice(f"turn: {self.turn_text()}")]
         if isinstance(event, ev.Error):
             return [self._notice(event.message, kind="error")]
+        if isinstance(event, ev.Offered):
+            return [self._offered_line(event)]
+        if isinstance(event, ev.FileList):
+            text = f"files on offer ({event.count}):" if event.count else "no files are on offer; /send PATH offers one"
+            return [self._notice(text)]
         if isinstance(event, ev.Shutdown):
             self.closed_reason = f"the server shut down: {event.reason}"
             return [self._notice(self.closed_reason)]
@@ -218,6 +239,8 @@ class Session:
             return Local(tuple(self.help_lines()))
         if word == "/history":
             return self._history_request(rest)
+        if word in ("/send", "/get", "/files"):
+            return self._file_command(word, rest)
         if word == "/w":
             target, _, message = rest.partition(" ")
             if not target or not message.strip():
@@ -247,3 +270,42 @@ class Session:
         else:
             text = word[1:].upper()  # "/y" -> "Y", the seed's answer
         return Outgoing(ev.Whisper(to=BOT_NAME, text=text))
+
+    # ----------------------------------------------------------- file sharing
+
+    def _offered_line(self, offered: ev.Offered) -> Line:
+        """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
+        from .files import human_size, safe_name
+
+        name = safe_name(offered.name)
+        size = human_size(offered.size)
+        mine = ev.name_key(offered.sender) == ev.name_key(self.name)
+        if offered.listing:
+            whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
+            return self._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
+        if mine:
+            whom = f"to {offered.to}" if offered.to else "to the room"
+            return self._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
+        whom = "offers you" if offered.to else "offers"
+        return self._notice(
+            f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time
+        )
+
+    def _file_command(self, word: str, rest: str) -> InputResult:
+        """/send PATH [NAME], /get ID, /files. Paths with spaces go in quotes."""
+        if word == "/files":
+            return Outgoing(ev.ListFiles())
+        if word == "/get":
+            file_id = rest.lstrip("#")
+            if not file_id or " " in file_id:
+                return Local((self._notice("usage: /get ID (/files lists what is on offer)", kind="error"),))
+            return FileCommand(name="get", file_id=file_id)
+        import shlex
+
+        try:
+            words = shlex.split(rest)
+        except ValueError:
+            words = [rest] if rest else []
+        if not words or len(words) > 2:
+            return Local((self._notice('usage: /send PATH [NAME]  (put a path with spaces in quotes: /send "my file.txt")', kind="error"),))
+        return FileCommand(name="send", path=words[0], to=words[1] if len(words) == 2 else None)

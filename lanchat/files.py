@@ -1,0 +1,309 @@
+"""files.py: the rules of file sharing (chunks, checksums, safe names, offers, progress). Never does I/O.
+
+Everything here is a pure function or a small in-memory book-keeper; the edges that open
+files and sockets (transfer.py, server.py, client.py) call in with sizes, names and clocks.
+A name chosen by a peer is never used as a path until ``safe_name`` has cleaned it
+(docs/PROTOCOL.md, Extensions: File transfer).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+# Raw bytes per chunk. Base64 grows it by a third (43,692 bytes) and the JSON around it adds
+# under 100, so a chunk frame stays well under wire.MAX_FRAME_BYTES (64 KiB) and a chat line
+# queued behind one never waits long.
+CHUNK_BYTES = 32 * 1024
+DEFAULT_MAX_FILE_MB = 50
+QUOTA_FILES = 4  # per-person quota: this many maximum-size files on offer at once
+MAX_FILE_NAME_CHARS = 120
+MB = 1024 * 1024
+
+# Windows refuses these as file names whatever the extension ("nul.txt" is the null device).
+WINDOWS_DEVICE_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"COM{n}" for n in "123456789¹²³"]
+    + [f"LPT{n}" for n in "123456789¹²³"]
+)
+_RESERVED_CHARS = re.compile(r'[<>:"/\\|?*]')
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class ChunkError(ValueError):
+    """A chunk's text is not valid base64."""
+
+
+class OfferRefused(ValueError):
+    """An offer breaks a limit or a rule; the message is said to the person who offered it."""
+
+
+# ------------------------------------------------------------------- names
+
+
+def safe_name(offered: str, fallback: str = "file") -> str:
+    """A peer's file name made safe to create in a folder on any common system.
+
+    Keeps only the last path component (no ``a/../b``, no ``C:\\x``), drops control and
+    formatting characters (terminal escapes, bidi overrides), replaces characters Windows
+    forbids, trims leading dots and spaces (no hidden files, no ``..``) and trailing dots
+    and spaces (Windows drops them), defuses device names (``CON``, ``nul.txt``) and
+    shortens long names while keeping the extension.
+    """
+    text = unicodedata.normalize("NFC", offered)
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(" " if ch.isspace() else ch for ch in text)  # tab, newline, odd spaces: a plain space
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
+    text = _RESERVED_CHARS.sub("_", text)
+    text = " ".join(text.split())  # runs of spaces become one
+    text = text.strip(" .")
+    if not text:
+        return fallback
+    stem = text.split(".", 1)[0].rstrip(" ")
+    if stem.upper() in WINDOWS_DEVICE_NAMES:
+        text = "_" + text
+    if len(text) > MAX_FILE_NAME_CHARS:
+        base, dot, extension = text.rpartition(".")
+        if dot and 0 < len(extension) <= 16 and base:
+            keep = MAX_FILE_NAME_CHARS - len(extension) - 1
+            text = base[:keep].rstrip(" .") + "." + extension
+        else:
+            text = text[:MAX_FILE_NAME_CHARS].rstrip(" .")
+    return text or fallback
+
+
+def split_extension(name: str) -> tuple[str, str]:
+    """``report.tar.gz`` -> (``report.tar``, ``.gz``); ``.bashrc``-like names have no extension."""
+    base, dot, extension = name.rpartition(".")
+    if not dot or not base:
+        return name, ""
+    return base, "." + extension
+
+
+def unique_name(name: str, existing: Iterable[str]) -> str:
+    """``name``, or ``name (1)``, ``name (2)``... : the first one not in ``existing``.
+
+    Compared ignoring case, because macOS and Windows folders do, so a download never
+    replaces a file that is already there.
+    """
+    taken = {entry.casefold() for entry in existing}
+    if name.casefold() not in taken:
+        return name
+    base, extension = split_extension(name)
+    number = 1
+    while True:
+        candidate = f"{base} ({number}){extension}"
+        if candidate.casefold() not in taken:
+            return candidate
+        number += 1
+
+
+# ------------------------------------------------------------ chunks, sums
+
+
+def chunk_plan(size: int, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, int]]:
+    """(offset, length) of every chunk of a ``size``-byte file, in order."""
+    if size < 0 or chunk_bytes < 1:
+        raise ValueError("size must be >= 0 and chunk_bytes >= 1")
+    for offset in range(0, size, chunk_bytes):
+        yield offset, min(chunk_bytes, size - offset)
+
+
+def chunk_count(size: int, chunk_bytes: int = CHUNK_BYTES) -> int:
+    return -(-size // chunk_bytes)
+
+
+def encode_chunk(data: bytes) -> str:
+    """Raw bytes -> the text that travels in a JSON frame."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_chunk(text: str) -> bytes:
+    """The text of a chunk -> raw bytes; ChunkError if a peer sent something that is not base64."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ChunkError("a file chunk is not valid base64") from None
+
+
+def is_sha256(text: str) -> bool:
+    """A SHA-256 digest as lowercase hex (64 characters)."""
+    return bool(_SHA256_HEX.fullmatch(text))
+
+
+# -------------------------------------------------------------- words, speed
+
+
+def human_size(size: float) -> str:
+    """``1536`` -> ``1.5 KB``: sizes as people read them (powers of 1024)."""
+    if size < 1024:
+        return f"{int(size)} byte" + ("" if size == 1 else "s")
+    for unit in ("KB", "MB", "GB"):
+        size /= 1024
+        if size < 1024 or unit == "GB":
+            return f"{size:.1f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def speed_text(byte_count: int, seconds: float) -> str:
+    if seconds <= 0:
+        return "-"
+    return human_size(byte_count / seconds) + "/s"
+
+
+@dataclass
+class Progress:
+    """One transfer as a status line or a notice can show it: ``send``/``get``, done of total.
+
+    Updated in place by the client's transfer edge; a front end reads ``session.progress``.
+    """
+
+    direction: str  # "send" or "get"
+    label: str  # the file's name as shown
+    total: int
+    started: float
+    done: int = 0
+    now: float = 0.0
+    _next_step: int = 25
+    _last_said: float = field(default=0.0)
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.total == 0 else min(100, self.done * 100 // self.total)
+
+    @property
+    def seconds(self) -> float:
+        return max(self.now - self.started, 0.0)
+
+    def text(self) -> str:
+        """Short form for a status line: ``get notes.pdf 45% 120.3 MB/s``."""
+        return f"{self.direction} {self.label} {self.percent}% {speed_text(self.done, self.seconds)}"
+
+    def advance(self, done: int, now: float) -> str | None:
+        """Record progress; return a notice at each quarter (25, 50, 75%) or every 5 s, else None.
+
+        Completion is announced by the edge after the checksum, not here.
+        """
+        self.done = done
+        self.now = now
+        if done >= self.total:
+            return None
+        due = self.percent >= self._next_step or now - max(self._last_said, self.started) >= 5.0
+        if not due:
+            return None
+        while self._next_step <= self.percent:
+            self._next_step += 25
+        self._last_said = now
+        verb = "sending" if self.direction == "send" else "receiving"
+        return (
+            f"{verb} {self.label}: {self.percent}% ({human_size(done)} of {human_size(self.total)}, "
+            f"{speed_text(done, self.seconds)})"
+        )
+
+
+# ------------------------------------------------------------------ offers
+
+
+@dataclass
+class Offer:
+    """A file on offer (or on its way up): who offered it, to whom, its size and checksum."""
+
+    file_id: str
+    owner: int  # the owner's connection id
+    owner_name: str
+    name: str  # already safe_name()d
+    size: int
+    sha256: str
+    to: int | None = None  # one recipient's connection id, or None for the whole room
+    to_name: str | None = None
+    ready: bool = False  # False while the upload is still arriving
+
+    def visible_to(self, cid: int) -> bool:
+        return self.ready and (self.to is None or cid in (self.owner, self.to))
+
+
+class OfferBook:
+    """Which files are on offer, the limits on them, and who may fetch what.
+
+    ``max_file_bytes`` caps one file; ``quota_bytes`` caps what one person has on offer
+    (or uploading) at once. Ids are short numbers, easy to type after ``/get``.
+    """
+
+    def __init__(self, *, max_file_bytes: int = DEFAULT_MAX_FILE_MB * MB, quota_bytes: int | None = None) -> None:
+        self.max_file_bytes = max_file_bytes
+        self.quota_bytes = quota_bytes if quota_bytes is not None else QUOTA_FILES * max_file_bytes
+        self.offers: dict[str, Offer] = {}
+        self._next_id = 1
+
+    def used_by(self, cid: int) -> int:
+        return sum(o.size for o in self.offers.values() if o.owner == cid)
+
+    def open(
+        self,
+        *,
+        owner: int,
+        owner_name: str,
+        name: str,
+        size: int,
+        sha256: str,
+        to: int | None = None,
+        to_name: str | None = None,
+    ) -> Offer:
+        """Register an upload about to start; OfferRefused says why not, before any bytes move."""
+        if size < 0:
+            raise OfferRefused("a file cannot have a negative size")
+        if not is_sha256(sha256):
+            raise OfferRefused("the offer's checksum is not a SHA-256 in hex")
+        clean = safe_name(name)
+        if size > self.max_file_bytes:
+            raise OfferRefused(
+                f"{clean} is {human_size(size)}; this server takes files up to {human_size(self.max_file_bytes)}"
+            )
+        used = self.used_by(owner)
+        if used + size > self.quota_bytes:
+            raise OfferRefused(
+                f"{clean} ({human_size(size)}) would take you over your quota of {human_size(self.quota_bytes)} "
+                f"on offer ({human_size(used)} in use); files you offered go when you leave"
+            )
+        offer = Offer(
+            file_id=str(self._next_id),
+            owner=owner,
+            owner_name=owner_name,
+            name=clean,
+            size=size,
+            sha256=sha256,
+            to=to,
+            to_name=to_name,
+        )
+        self._next_id += 1
+        self.offers[offer.file_id] = offer
+        return offer
+
+    def find(self, file_id: str, cid: int) -> Offer | None:
+        """The ready offer ``file_id`` if ``cid`` may fetch it (a private offer is invisible to others)."""
+        offer = self.offers.get(file_id.lstrip("#"))
+        return offer if offer is not None and offer.visible_to(cid) else None
+
+    def visible_to(self, cid: int) -> list[Offer]:
+        return [o for o in self.offers.values() if o.visible_to(cid)]
+
+    def remove(self, file_id: str) -> Offer | None:
+        return self.offers.pop(file_id, None)
+
+    def expire_owner(self, cid: int) -> list[Offer]:
+        """Someone left: everything they offered (ready or not) goes."""
+        gone = [o for o in self.offers.values() if o.owner == cid]
+        for offer in gone:
+            del self.offers[offer.file_id]
+        return gone
+
+    def recipient_left(self, cid: int) -> list[Offer]:
+        """A private offer's only recipient left: nobody can fetch it any more."""
+        gone = [o for o in self.offers.values() if o.to == cid]
+        for offer in gone:
+            del self.offers[offer.file_id]
+        return gone

@@ -1,0 +1,663 @@
+"""transfer.py: the disk side of file sharing, for the server and for each client. Never touches a socket.
+
+``ServerFiles`` keeps uploads in the server's own folder under names it generates (never a
+peer's name) and hands out download chunks when the server loop asks for them.
+``ClientTransfers`` reads files being sent and writes files being received. The rule both
+keep: a file is only ever seen under its final name once its SHA-256 has been checked; until
+then it lives under a temporary name in the same folder, and is deleted if anything goes wrong.
+The rules themselves (limits, safe names, progress) are in files.py; the loops that move the
+bytes are server.py and client.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from . import events as ev
+from .files import (
+    CHUNK_BYTES,
+    ChunkError,
+    OfferBook,
+    OfferRefused,
+    Progress,
+    decode_chunk,
+    encode_chunk,
+    human_size,
+    safe_name,
+    speed_text,
+    unique_name,
+)
+from .protocol import encode
+from .room import Action, Broadcast, Room, Send
+from .session import FileCommand, Line
+
+HASH_BLOCK_BYTES = 1024 * 1024
+
+
+def _why(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
+
+
+def default_files_base() -> Path:
+    """Where a server keeps uploads when not told: the user's data folder, else the temp folder."""
+    try:
+        import platformdirs
+
+        base = Path(platformdirs.user_data_dir("lanchat")) / "files"
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+    except (ImportError, OSError):
+        return Path(tempfile.gettempdir())
+
+
+def default_downloads_dir() -> Path:
+    """The user's Downloads folder if it exists, else the current folder."""
+    try:
+        import platformdirs
+
+        downloads = Path(platformdirs.user_downloads_dir())
+        if downloads.is_dir():
+            return downloads
+    except (ImportError, OSError):
+        pass
+    return Path.cwd()
+
+
+# ====================================================================== server
+
+
+@dataclass
+class _Upload:
+    file_id: str
+    owner: int
+    path: Path
+    handle: BinaryIO
+    hasher: hashlib._Hash
+    size: int
+    received: int = 0
+
+
+@dataclass
+class _Download:
+    file_id: str
+    handle: BinaryIO
+    left: int
+
+
+class ServerFiles:
+    """Offers, uploads arriving and downloads leaving, for one server run.
+
+    Files live in a folder this run creates (``run-XXXX`` inside ``base``) and removes on
+    ``close()``; stored names are ``<id>-<random>.upload``, so nothing a peer says becomes a path.
+    """
+
+    def __init__(
+        self,
+        base: Path | str | None = None,
+        *,
+        max_file_bytes: int | None = None,
+        quota_bytes: int | None = None,
+        clock: Callable[[], float] = time.time,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        book_args = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
+        self.book = OfferBook(quota_bytes=quota_bytes, **book_args)
+        self.base = Path(base) if base is not None else None
+        self.clock = clock
+        self.log = log or (lambda line: None)
+        self._folder: Path | None = None
+        self.uploads: dict[str, _Upload] = {}
+        self.stored: dict[str, Path] = {}
+        self.downloads: dict[int, deque[_Download]] = {}
+
+    # ------------------------------------------------------------ queries
+
+    @property
+    def folder(self) -> Path:
+        """Created on the first upload, so a server nobody sends files to leaves no trace."""
+        if self._folder is None:
+            base = self.base if self.base is not None else Path(tempfile.gettempdir())
+            base.mkdir(parents=True, exist_ok=True)
+            self._folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+        return self._folder
+
+    def wants_to_send(self, cid: int) -> bool:
+        return bool(self.downloads.get(cid))
+
+    def downloading(self) -> list[int]:
+        return [cid for cid, queue in self.downloads.items() if queue]
+
+    # ----------------------------------------------------------- handling
+
+    def handle(self, room: Room, cid: int, event: ev.Event) -> list[Action]:
+        """One file event from connection ``cid`` -> the actions that answer it."""
+        member = room.members.get(cid)
+        if member is None:
+            return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]
+        if isinstance(event, ev.OfferFile):
+            return self._offer(room, cid, member.name, event)
+        if isinstance(event, ev.UploadChunk):
+            return self._chunk(room, cid, event)
+        if isinstance(event, ev.GetFile):
+            return self._get(cid, event)
+        if isinstance(event, ev.ListFiles):
+            offers = self.book.visible_to(cid)
+            return [Send(to=cid, event=ev.FileList(count=len(offers)))] + [
+                Send(to=cid, event=self._offered(offer, listing=True)) for offer in offers
+            ]
+        if isinstance(event, ev.CancelFile):
+            return self._cancel(cid, event.id)
+        return []
+
+    def _offered(self, offer, *, listing: bool = False) -> ev.Offered:  # noqa: ANN001
+        return ev.Offered(
+            id=offer.file_id,
+            name=offer.name,
+            size=offer.size,
+            sha256=offer.sha256,
+            sender=offer.owner_name,
+            to=offer.to_name,
+            time=self.clock(),
+            listing=listing,
+        )
+
+    def _offer(self, room: Room, cid: int, owner_name: str, offer_event: ev.OfferFile) -> list[Action]:
+        def refuse(message: str) -> list[Action]:
+            return [Send(to=cid, event=ev.FileError(ref=offer_event.ref, message=message))]
+
+        target = None
+        if offer_event.to is not None:
+            target = room.find(offer_event.to)
+            if target is None:
+                return refuse(f"nobody called {offer_event.to[:40]!r} is here to send a file to")
+        try:
+            offer = self.book.open(
+                owner=cid,
+                owner_name=owner_name,
+                name=offer_event.name,
+                size=offer_event.size,
+                sha256=offer_event.sha256,
+                to=target.cid if target else None,
+                to_name=target.name if target else None,
+            )
+        except OfferRefused as exc:
+            return refuse(f"refused: {exc}")
+        path = None
+        try:
+            path = self.folder / f"{offer.file_id}-{secrets.token_hex(8)}.upload"
+            handle = open(path, "xb")  # noqa: SIM115 - kept open across many loop passes
+        except OSError as exc:
+            self.book.remove(offer.file_id)
+            self.log(f"cannot store an upload in {path or self.base}: {_why(exc)}")
+            return refuse(f"the server cannot store files right now ({_why(exc)})")
+        upload = _Upload(offer.file_id, cid, path, handle, hashlib.sha256(), offer.size)
+        self.uploads[offer.file_id] = upload
+        actions: list[Action] = [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id))]
+        if offer.size == 0:
+            actions += self._finish_upload(room, upload)
+        return actions
+
+    def _chunk(self, room: Room, cid: int, chunk: ev.UploadChunk) -> list[Action]:
+        upload = self.uploads.get(chunk.id)
+        if upload is None or upload.owner != cid:
+            return []  # late chunks of an upload already refused or cancelled: the error was said once
+        name = self.book.offers[upload.file_id].name
+        try:
+            data = decode_chunk(chunk.data)
+        except ChunkError as exc:
+            return self._fail_upload(upload, f"upload of {name} stopped: {exc}")
+        if upload.received + len(data) > upload.size:
+            return self._fail_upload(upload, f"upload of {name} stopped: more bytes than the {upload.size} offered")
+        try:
+            upload.handle.write(data)
+        except OSError as exc:
+            self.log(f"cannot store upload #{upload.file_id}: {_why(exc)}")
+            return self._fail_upload(upload, f"upload of {name} stopped: the server could not store it ({_why(exc)})")
+        upload.hasher.update(data)
+        upload.received += len(data)
+        if upload.received == upload.size:
+            return self._finish_upload(room, upload)
+        return []
+
+    def _finish_upload(self, room: Room, upload: _Upload) -> list[Action]:
+        offer = self.book.offers[upload.file_id]
+        try:
+            upload.handle.close()
+        except OSError as exc:
+            return self._fail_upload(upload, f"upload of {offer.name} failed: the server could not store it ({_why(exc)})")
+        if upload.hasher.hexdigest() != offer.sha256:
+            return self._fail_upload(upload, f"{offer.name} arrived damaged (SHA-256 mismatch) and was discarded")
+        del self.uploads[upload.file_id]
+        offer.ready = True
+        self.stored[offer.file_id] = upload.path
+        to_whom = f" to {offer.to_name}" if offer.to_name else ""
+        self.log(f"{offer.owner_name} offered {offer.name} ({human_size(offer.size)}){to_whom} as #{offer.file_id}")
+        recipients = tuple(room.members) if offer.to is None else tuple(dict.fromkeys((offer.to, offer.owner)))
+        return [Broadcast(to=recipients, frame=encode(self._offered(offer)))]
+
+    def _fail_upload(self, upload: _Upload, message: str) -> list[Action]:
+        self._drop_upload(upload)
+        return [Send(to=upload.owner, event=ev.FileError(id=upload.file_id, message=message))]
+
+    def _drop_upload(self, upload: _Upload) -> None:
+        self.uploads.pop(upload.file_id, None)
+        self.book.remove(upload.file_id)
+        with contextlib.suppress(OSError):
+            upload.handle.close()
+        with contextlib.suppress(OSError):
+            upload.path.unlink()
+
+    def _get(self, cid: int, get: ev.GetFile) -> list[Action]:
+        file_id = get.id.strip().lstrip("#")
+        offer = self.book.find(file_id, cid)
+        if offer is None:
+            return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=f"no file #{get.id[:40]} is on offer (/files lists them)"))]
+        try:
+            handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
+        except (OSError, KeyError) as exc:
+            reason = _why(exc) if isinstance(exc, OSError) else "it is gone"
+            return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"cannot read {offer.name} ({reason})"))]
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size))
+        start = ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
+        return [Send(to=cid, event=start)]
+
+    def next_chunk(self, cid: int) -> ev.Event | None:
+        """The next piece for ``cid``'s downloads, taking turns between them; None when none are left.
+
+        The server loop calls this only while that client's output queue is short, so a large
+        download is paced by how fast the reader takes it and chat frames slip in between.
+        """
+        queue = self.downloads.get(cid)
+        while queue:
+            download = queue.popleft()
+            if download.left <= 0:
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+                continue
+            try:
+                data = download.handle.read(min(CHUNK_BYTES, download.left))
+            except OSError as exc:
+                data = None
+                reason = _why(exc)
+            else:
+                reason = "the stored file is shorter than offered"
+            if not data:
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+                return ev.FileError(id=download.file_id, message=f"download of #{download.file_id} failed: {reason}")
+            download.left -= len(data)
+            if download.left > 0:
+                queue.append(download)
+            else:
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+            return ev.FileData(id=download.file_id, data=encode_chunk(data))
+        self.downloads.pop(cid, None)
+        return None
+
+    def _cancel(self, cid: int, file_id: str) -> list[Action]:
+        upload = self.uploads.get(file_id)
+        if upload is not None and upload.owner == cid:
+            self._drop_upload(upload)
+        queue = self.downloads.get(cid)
+        if queue:
+            for download in [d for d in queue if d.file_id == file_id]:
+                queue.remove(download)
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+        return []
+
+    # ------------------------------------------------------------ leaving
+
+    def forget(self, cid: int) -> None:
+        """Connection ``cid`` is gone: its uploads stop, its offers expire, its downloads end."""
+        for upload in [u for u in self.uploads.values() if u.owner == cid]:
+            self._drop_upload(upload)
+        for download in self.downloads.pop(cid, ()):
+            with contextlib.suppress(OSError):
+                download.handle.close()
+        gone = self.book.expire_owner(cid) + self.book.recipient_left(cid)
+        for offer in gone:
+            path = self.stored.pop(offer.file_id, None)
+            if path is not None:
+                # A download already under way keeps its open handle (POSIX) and finishes.
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        if gone:
+            self.log(f"{len(gone)} file(s) offered by or to {gone[0].owner_name if gone[0].owner == cid else gone[0].to_name} expired")
+
+    def close(self) -> None:
+        """The server is stopping: close every file and remove this run's folder."""
+        for upload in list(self.uploads.values()):
+            self._drop_upload(upload)
+        for queue in self.downloads.values():
+            for download in queue:
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+        self.downloads.clear()
+        self.stored.clear()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+
+# ====================================================================== client
+
+
+@dataclass
+class _Sending:
+    ref: int
+    path: Path
+    name: str
+    handle: BinaryIO
+    size: int
+    file_id: str | None = None
+    sent: int = 0
+    progress: Progress | None = None
+
+
+@dataclass
+class _Receiving:
+    file_id: str
+    name: str
+    size: int
+    sha256: str
+    temp: Path
+    handle: BinaryIO
+    hasher: hashlib._Hash
+    progress: Progress
+    received: int = 0
+
+
+class ClientTransfers:
+    """One participant's uploads and downloads.
+
+    Every method returns ``(events, lines)``: events for the client loop to send, transcript
+    lines for the front end. ``progress`` maps a key (``send:3``, ``get:3``) to a live
+    files.Progress that a status line can show.
+    """
+
+    def __init__(
+        self,
+        downloads: Path | str | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.downloads = Path(downloads) if downloads is not None else default_downloads_dir()
+        self.clock = clock
+        self.wall = wall
+        self.progress: dict[str, Progress] = {}
+        self.waiting: dict[int, _Sending] = {}  # offered, not yet accepted
+        self.sending: dict[str, _Sending] = {}  # accepted, chunks going out
+        self.checking: dict[str, str] = {}  # all sent, the server is checking: id -> name
+        self.wanted: set[str] = set()
+        self.receiving: dict[str, _Receiving] = {}
+        self._next_ref = 1
+
+    def _line(self, text: str, kind: str = "notice") -> Line:
+        return Line(kind=kind, time=self.wall(), text=text)
+
+    def _error(self, text: str) -> tuple[list[ev.Event], list[Line]]:
+        return [], [self._line(text, "error")]
+
+    # ------------------------------------------------------------ commands
+
+    def command(self, command: FileCommand) -> tuple[list[ev.Event], list[Line]]:
+        if command.name == "send":
+            return self.offer(command.path, command.to)
+        return self.get(command.file_id)
+
+    def offer(self, path_text: str, to: str | None = None) -> tuple[list[ev.Event], list[Line]]:
+        """``/send PATH [NAME]``: check the file, hash it, and ask the server to take it."""
+        path = Path(os.path.expanduser(path_text))
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - read chunk by chunk as the socket drains
+        except FileNotFoundError:
+            return self._error(f"cannot send {path_text}: no such file")
+        except IsADirectoryError:
+            return self._error(f"cannot send {path_text}: it is a folder; /send takes one file")
+        except OSError as exc:
+            return self._error(f"cannot send {path_text}: {_why(exc)}")
+        try:
+            info = os.fstat(handle.fileno())
+            if not _is_regular(info.st_mode):
+                raise IsADirectoryError(0, "it is not a regular file")
+            hasher = hashlib.sha256()
+            size = 0
+            while block := handle.read(HASH_BLOCK_BYTES):
+                hasher.update(block)
+                size += len(block)
+            handle.seek(0)
+        except OSError as exc:
+            handle.close()
+            return self._error(f"cannot send {path_text}: {_why(exc)}")
+        ref = self._next_ref
+        self._next_ref += 1
+        name = safe_name(path.name)
+        self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size)
+        return [ev.OfferFile(ref=ref, name=name, size=size, sha256=hasher.hexdigest(), to=to)], []
+
+    def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
+        """``/get ID``: check we can write where downloads go, then ask for the file."""
+        file_id = file_id.strip().lstrip("#")
+        if not file_id:
+            return self._error("usage: /get ID (/files lists what is on offer)")
+        if file_id in self.wanted or file_id in self.receiving:
+            return self._error(f"#{file_id} is already on its way")
+        if not self.downloads.is_dir():
+            return self._error(f"cannot download: the folder {self.downloads} does not exist")
+        if not os.access(self.downloads, os.W_OK | os.X_OK):
+            return self._error(f"cannot download: the folder {self.downloads} is not writable")
+        self.wanted.add(file_id)
+        return [ev.GetFile(id=file_id)], []
+
+    # ------------------------------------------------------------ sending
+
+    @property
+    def has_chunks_to_send(self) -> bool:
+        return bool(self.sending)
+
+    def next_chunks(self, room_bytes: int) -> tuple[list[ev.Event], list[Line]]:
+        """Chunks for about ``room_bytes`` of output space, taking turns between uploads."""
+        events: list[ev.Event] = []
+        lines: list[Line] = []
+        while room_bytes > 0 and self.sending:
+            file_id, sending = next(iter(self.sending.items()))
+            try:
+                data = sending.handle.read(min(CHUNK_BYTES, sending.size - sending.sent))
+            except OSError as exc:
+                data, reason = None, _why(exc)
+            else:
+                reason = "it got shorter while it was being sent"
+            if not data:
+                self._stop_sending(sending)
+                events.append(ev.CancelFile(id=file_id))
+                lines.append(self._line(f"sending {sending.name} stopped: {reason}", "error"))
+                continue
+            sending.sent += len(data)
+            events.append(ev.UploadChunk(id=file_id, data=encode_chunk(data)))
+            room_bytes -= len(data) * 4 // 3 + 64
+            assert sending.progress is not None
+            said = sending.progress.advance(sending.sent, self.clock())
+            if said:
+                lines.append(self._line(said))
+            # take turns: move this upload to the back
+            del self.sending[file_id]
+            if sending.sent >= sending.size:
+                self._stop_sending(sending)
+                self.checking[file_id] = sending.name
+                lines.append(
+                    self._line(
+                        f"sent {sending.name} ({human_size(sending.size)}, {speed_text(sending.size, sending.progress.seconds)}); "
+                        "the server is checking it"
+                    )
+                )
+            else:
+                self.sending[file_id] = sending
+        return events, lines
+
+    def _stop_sending(self, sending: _Sending) -> None:
+        with contextlib.suppress(OSError):
+            sending.handle.close()
+        if sending.file_id is not None:
+            self.sending.pop(sending.file_id, None)
+            self.progress.pop(f"send:{sending.file_id}", None)
+        self.waiting.pop(sending.ref, None)
+
+    # ------------------------------------------------------------ events
+
+    def on_event(self, event: object) -> tuple[list[ev.Event], list[Line]]:
+        if isinstance(event, ev.UploadReady):
+            sending = self.waiting.pop(event.ref, None)
+            if sending is None:
+                return [ev.CancelFile(id=event.id)], []
+            sending.file_id = event.id
+            sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock())
+            self.progress[f"send:{event.id}"] = sending.progress
+            self.sending[event.id] = sending
+            return [], [self._line(f"sending {sending.name} ({human_size(sending.size)}) as #{event.id}...")]
+        if isinstance(event, ev.FileStart):
+            return self._start(event)
+        if isinstance(event, ev.FileData):
+            return self._data(event)
+        if isinstance(event, ev.Offered):
+            self.checking.pop(event.id, None)
+            return [], []
+        if isinstance(event, ev.FileError):
+            return self._failed(event)
+        return [], []
+
+    def _failed(self, error: ev.FileError) -> tuple[list[ev.Event], list[Line]]:
+        if error.ref is not None and error.ref in self.waiting:
+            self._stop_sending(self.waiting[error.ref])
+        if error.id is not None:
+            if error.id in self.sending:
+                self._stop_sending(self.sending[error.id])
+            self.checking.pop(error.id, None)
+            self.wanted.discard(error.id)
+            receiving = self.receiving.get(error.id)
+            if receiving is not None:
+                self._discard(receiving)
+        return self._error(error.message)
+
+    def _start(self, start: ev.FileStart) -> tuple[list[ev.Event], list[Line]]:
+        if start.id not in self.wanted:
+            return [ev.CancelFile(id=start.id)], []  # we never asked for it
+        self.wanted.discard(start.id)
+        name = safe_name(start.name)
+        try:
+            fd, temp_name = tempfile.mkstemp(prefix=".lanchat-", suffix=".part", dir=self.downloads)
+            handle = os.fdopen(fd, "wb")
+        except OSError as exc:
+            return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {_why(exc)}", "error")]
+        progress = Progress(direction="get", label=name, total=start.size, started=self.clock())
+        receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), Path(temp_name), handle, hashlib.sha256(), progress)
+        self.receiving[start.id] = receiving
+        self.progress[f"get:{start.id}"] = progress
+        lines = [self._line(f"receiving {name} ({human_size(start.size)}) into {self.downloads}...")]
+        if start.size == 0:
+            return self._complete(receiving, lines)
+        return [], lines
+
+    def _data(self, data_event: ev.FileData) -> tuple[list[ev.Event], list[Line]]:
+        receiving = self.receiving.get(data_event.id)
+        if receiving is None:
+            return [], []  # a download we cancelled: its last chunks may still be arriving
+        try:
+            data = decode_chunk(data_event.data)
+            if receiving.received + len(data) > receiving.size:
+                raise ChunkError("more bytes arrived than the file's size")
+            receiving.handle.write(data)
+        except (ChunkError, OSError) as exc:
+            self._discard(receiving)
+            reason = _why(exc) if isinstance(exc, OSError) else str(exc)
+            return [ev.CancelFile(id=receiving.file_id)], [self._line(f"download of {receiving.name} stopped: {reason}", "error")]
+        receiving.hasher.update(data)
+        receiving.received += len(data)
+        said = receiving.progress.advance(receiving.received, self.clock())
+        lines = [self._line(said)] if said else []
+        if receiving.received == receiving.size:
+            return self._complete(receiving, lines)
+        return [], lines
+
+    def _complete(self, receiving: _Receiving, lines: list[Line]) -> tuple[list[ev.Event], list[Line]]:
+        try:
+            receiving.handle.close()
+        except OSError as exc:
+            self._discard(receiving)
+            return [], [*lines, self._line(f"cannot save {receiving.name}: {_why(exc)}", "error")]
+        if receiving.hasher.hexdigest() != receiving.sha256:
+            self._discard(receiving)
+            return [], [*lines, self._line(f"{receiving.name} arrived damaged (SHA-256 mismatch) and was discarded", "error")]
+        try:
+            final = self._place(receiving)
+        except OSError as exc:
+            self._discard(receiving)
+            return [], [*lines, self._line(f"cannot save {receiving.name}: {_why(exc)}", "error")]
+        self.receiving.pop(receiving.file_id, None)
+        self.progress.pop(f"get:{receiving.file_id}", None)
+        seconds = self.clock() - receiving.progress.started
+        lines.append(
+            self._line(
+                f"saved {final} ({human_size(receiving.size)} in {seconds:.1f} s, "
+                f"{speed_text(receiving.size, seconds)}; SHA-256 checked)"
+            )
+        )
+        return [], lines
+
+    def _place(self, receiving: _Receiving) -> Path:
+        """Give the checked temp file its final name, never replacing a file already there.
+
+        os.link fails if the name exists, so even a file created a moment ago is safe; where
+        links are not supported, os.replace after a check (a tiny window, stated here).
+        """
+        for _ in range(100):
+            existing = os.listdir(self.downloads)
+            final = self.downloads / unique_name(receiving.name, existing)
+            try:
+                os.link(receiving.temp, final)
+            except FileExistsError:
+                continue
+            except OSError:
+                if final.exists():
+                    continue
+                os.replace(receiving.temp, final)
+                return final
+            with contextlib.suppress(OSError):
+                receiving.temp.unlink()
+            return final
+        raise OSError(0, "no free name for it")
+
+    def _discard(self, receiving: _Receiving) -> None:
+        self.receiving.pop(receiving.file_id, None)
+        self.progress.pop(f"get:{receiving.file_id}", None)
+        with contextlib.suppress(OSError):
+            receiving.handle.close()
+        with contextlib.suppress(OSError):
+            receiving.temp.unlink()
+
+    def close(self) -> None:
+        """The chat is over: stop everything; no partial download is left behind."""
+        for receiving in list(self.receiving.values()):
+            self._discard(receiving)
+        for sending in [*self.waiting.values(), *self.sending.values()]:
+            self._stop_sending(sending)
+        self.wanted.clear()
+
+
+def _is_regular(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)

@@ -1,0 +1,345 @@
+"""File transfer over real sockets: an in-process server, protocol-level clients, real files.
+
+Each test reads like the conversation it checks: ann offers, the server answers, bob fetches.
+The client side's disk edge (ClientTransfers) is tested here too, on files in a tmp folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from helpers import RawClient, running_server, wait_for
+
+from lanchat import events as ev
+from lanchat.files import CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
+from lanchat.server import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
+from lanchat.session import FileCommand
+from lanchat.transfer import ClientTransfers, ServerFiles
+
+
+def _sum(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def store(tmp_path):
+    files = ServerFiles(tmp_path / "server-files", max_file_bytes=4 * MB, quota_bytes=6 * MB)
+    yield files
+    files.close()
+
+
+def _stored(store: ServerFiles) -> list[str]:
+    folder = store.base
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder and folder.exists() else []
+
+
+def _left_to_send(store: ServerFiles, cid: int) -> int:
+    """Bytes of ``cid``'s downloads the server has not read from disk yet (read from another
+    thread: list() copies the queue at once; a moment between turns reads as 0)."""
+    return sum(d.left for d in list(store.downloads.get(cid, ())))
+
+
+def upload(client: RawClient, data: bytes, name: str = "data.bin", ref: int = 1, to: str | None = None) -> str:
+    client.send(ev.OfferFile(ref=ref, name=name, size=len(data), sha256=_sum(data), to=to))
+    ready = client.expect(ev.UploadReady, ref=ref)
+    for offset, length in chunk_plan(len(data)):
+        client.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data[offset : offset + length])))
+    return ready.id
+
+
+def download(client: RawClient, file_id: str, timeout: float = 20) -> tuple[ev.FileStart, bytes]:
+    client.send(ev.GetFile(id=file_id))
+    start = client.expect(ev.FileStart, id=file_id)
+    received = bytearray()
+    while len(received) < start.size:
+        received += decode_chunk(client.expect(ev.FileData, timeout=timeout, id=file_id).data)
+    return start, bytes(received)
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * MB + 17, 4 * MB])
+def test_a_file_goes_up_and_comes_down_byte_for_byte(store, size):
+    data = os.urandom(size)
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        file_id = upload(ann, data, name="notes.bin")
+        offered = bob.expect(ev.Offered, id=file_id)
+        assert (offered.name, offered.size, offered.sender, offered.to) == ("notes.bin", size, "ann", None)
+        assert offered.sha256 == _sum(data)
+        ann.expect(ev.Offered, id=file_id)  # the sender hears it is on offer too
+        start, received = download(bob, file_id)
+        assert start.sha256 == _sum(data)
+        assert received == data
+        ann.close()
+        bob.close()
+
+
+def test_chat_keeps_flowing_while_a_large_file_moves(store):
+    data = os.urandom(4 * MB)
+    with running_server(files=store) as (_, endpoint):
+        ann, bob, cat = RawClient(endpoint, "ann"), RawClient(endpoint, "bob"), RawClient(endpoint, "cat")
+        file_id = upload(ann, data)
+        bob.expect(ev.Offered, id=file_id)
+        bob.send(ev.GetFile(id=file_id))
+        bob.expect(ev.FileStart)
+        cat.send(ev.Say(text="still here?"))
+        # bob's chat line arrives among the chunks, long before the last one
+        seen_data = 0
+        while True:
+            event = bob.expect(object)
+            if isinstance(event, ev.FileData):
+                seen_data += 1
+            elif isinstance(event, ev.Message):
+                break
+        assert event.text == "still here?"
+        assert seen_data < len(data) // CHUNK_BYTES // 2
+        cat.expect(ev.Message, text="still here?")
+
+
+def test_a_reader_that_stalls_is_paced_not_dropped(store, tmp_path):
+    """The server queues a download chunk by chunk as the reader drains it: a client that
+    stops reading for a while keeps a short queue and is not dropped as too slow (queuing
+    the whole 4 MB at once would pass the 1 MiB slow-reader limit and drop bob)."""
+    data = os.urandom(4 * MB)
+    # AF_UNIX: the kernel buffers only a few hundred KB, so the server's own queue must fill
+    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        bob_cid = max(server.clients)
+        file_id = upload(ann, data)
+        bob.expect(ev.Offered, id=file_id)
+        bob.send(ev.GetFile(id=file_id))
+        # bob reads nothing now: the kernel buffers fill, then the server stops reading the file
+        wait_for(
+            lambda: server.clients[bob_cid].out_bytes > 0 and _left_to_send(store, bob_cid) > 2 * MB,
+            what="the kernel buffers to fill while most of the file is still on disk, not queued",
+        )
+        for number in range(20):
+            ann.send(ev.Say(text=f"chat while bob is busy {number}"))
+        ann.expect(ev.Message, text="chat while bob is busy 19")
+        assert server.clients[bob_cid].out_bytes < FILE_LOW_WATER_BYTES + DEFAULT_MAX_QUEUE_BYTES // 8
+        wait_for(lambda: _left_to_send(store, bob_cid) > 2 * MB, what="the download to stay paused")
+        start = bob.expect(ev.FileStart)
+        received = bytearray()
+        chat: list[str] = []
+        while len(received) < start.size or len(chat) < 20:
+            event = bob.expect(object)
+            if isinstance(event, ev.FileData):
+                received += decode_chunk(event.data)
+            elif isinstance(event, ev.Message):
+                chat.append(event.text)
+        assert bytes(received) == data
+        assert chat == [f"chat while bob is busy {number}" for number in range(20)]
+        assert bob_cid in server.clients  # never dropped
+
+
+def test_an_offer_over_the_limit_is_refused_before_any_bytes_move(store):
+    with running_server(files=store) as (_, endpoint):
+        ann = RawClient(endpoint, "ann")
+        ann.send(ev.OfferFile(ref=5, name="huge.iso", size=4 * MB + 1, sha256=_sum(b"")))
+        refused = ann.expect(ev.FileError, ref=5)
+        assert "huge.iso is 4.0 MB" in refused.message and "up to 4.0 MB" in refused.message
+        upload(ann, os.urandom(3 * MB), ref=6)
+        ann.expect(ev.Offered)
+        ann.send(ev.OfferFile(ref=7, name="more.bin", size=3 * MB + 1, sha256=_sum(b"")))
+        assert "quota" in ann.expect(ev.FileError, ref=7).message
+        assert len(_stored(store)) == 1
+
+
+def test_a_damaged_upload_is_discarded_and_never_offered(store):
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        ann.send(ev.OfferFile(ref=1, name="x.bin", size=3, sha256=_sum(b"abc")))
+        ready = ann.expect(ev.UploadReady)
+        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"abd")))
+        assert "SHA-256 mismatch" in ann.expect(ev.FileError, id=ready.id).message
+        assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Offered)]
+        assert _stored(store) == []
+        ann.send(ev.OfferFile(ref=2, name="y.bin", size=3, sha256=_sum(b"abc")))
+        ready = ann.expect(ev.UploadReady)
+        ann.send(ev.UploadChunk(id=ready.id, data="***not base64***"))
+        assert "base64" in ann.expect(ev.FileError, id=ready.id).message
+        ann.send(ev.Say(text="still fine"))
+        bob.expect(ev.Message, text="still fine")
+
+
+def test_a_sender_who_disconnects_midway_leaves_nothing_behind(store):
+    data = os.urandom(2 * MB)
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        ann.send(ev.OfferFile(ref=1, name="half.bin", size=len(data), sha256=_sum(data)))
+        ready = ann.expect(ev.UploadReady)
+        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data[:CHUNK_BYTES])))
+        wait_for(lambda: _stored(store), what="the upload to start")
+        ann.close()
+        bob.expect(ev.Left, name="ann")
+        wait_for(lambda: _stored(store) == [], what="the partial upload to be removed")
+        bob.send(ev.ListFiles())
+        assert bob.expect(ev.FileList).count == 0
+        bob.send(ev.GetFile(id=ready.id))
+        assert "no file" in bob.expect(ev.FileError).message
+
+
+def test_offers_expire_when_the_sender_leaves(store):
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        file_id = upload(ann, b"hello")
+        bob.expect(ev.Offered)
+        ann.send(ev.Bye())
+        bob.expect(ev.Left, name="ann")
+        wait_for(lambda: _stored(store) == [], what="the stored file to go")
+        bob.send(ev.GetFile(id=file_id))
+        assert bob.expect(ev.FileError, id=file_id).message == f"no file #{file_id} is on offer (/files lists them)"
+
+
+def test_a_private_offer_is_only_for_its_recipient(store):
+    with running_server(files=store) as (_, endpoint):
+        ann, bob, cat = (RawClient(endpoint, n) for n in ("ann", "bob", "cat"))
+        file_id = upload(ann, b"for bob only", to="BOB")
+        assert bob.expect(ev.Offered, id=file_id).to == "bob"
+        ann.expect(ev.Offered, id=file_id)
+        cat.send(ev.ListFiles())
+        assert cat.expect(ev.FileList).count == 0
+        cat.send(ev.GetFile(id=file_id))
+        cat.expect(ev.FileError, id=file_id)
+        assert not [e for e in cat.drain(0.2) if isinstance(e, ev.Offered)]
+        bob.send(ev.ListFiles())
+        assert bob.expect(ev.FileList).count == 1
+        assert bob.expect(ev.Offered, listing=True).id == file_id
+        assert download(bob, file_id)[1] == b"for bob only"
+        ann.send(ev.OfferFile(ref=9, name="x", size=1, sha256=_sum(b"x"), to="nobody"))
+        assert "nobody called 'nobody'" in ann.expect(ev.FileError, ref=9).message
+
+
+def test_hostile_names_are_cleaned_and_stored_under_the_servers_own_names(store):
+    hostile = "../../\x1b]0;pwned\x07/..\\CON.txt"
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        file_id = upload(ann, b"boo", name=hostile)
+        assert bob.expect(ev.Offered, id=file_id).name == "_CON.txt"
+        (stored,) = _stored(store)
+        assert stored.startswith(f"{file_id}-") and stored.endswith(".upload")
+        assert not (store.base.parent / "CON.txt").exists()
+
+
+def test_unknown_ids_and_stray_chunks_affect_nobody(store):
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        ann.send(ev.GetFile(id="42"))
+        assert "no file #42" in ann.expect(ev.FileError, id="42").message
+        ann.send(ev.UploadChunk(id="42", data=encode_chunk(b"stray")))
+        ann.send(ev.CancelFile(id="42"))
+        ann.send(ev.Say(text="ok"))
+        bob.expect(ev.Message, text="ok")
+        ann.expect(ev.Message, text="ok")
+
+
+# ------------------------------------------------------- the client's disk edge
+
+
+def _offer_through(transfers: ClientTransfers, data: bytes, file_id: str = "1", name: str = "a.bin") -> tuple:
+    (get,), _ = transfers.command(FileCommand(name="get", file_id=file_id))
+    assert get == ev.GetFile(id=file_id)
+    replies, lines = transfers.on_event(ev.FileStart(id=file_id, name=name, size=len(data), sha256=_sum(data)))
+    for offset, length in chunk_plan(len(data)):
+        more_replies, more = transfers.on_event(ev.FileData(id=file_id, data=encode_chunk(data[offset : offset + length])))
+        replies += more_replies
+        lines += more
+    return replies, lines
+
+
+def test_a_download_never_overwrites_and_never_leaves_a_temp_file(tmp_path):
+    (tmp_path / "a.bin").write_bytes(b"keep me")
+    transfers = ClientTransfers(tmp_path)
+    data = os.urandom(CHUNK_BYTES * 3)
+    _, lines = _offer_through(transfers, data)
+    assert lines[-1].text.startswith(f"saved {tmp_path / 'a (1).bin'} (96.0 KB in ")
+    assert (tmp_path / "a.bin").read_bytes() == b"keep me"
+    assert (tmp_path / "a (1).bin").read_bytes() == data
+    assert sorted(os.listdir(tmp_path)) == ["a (1).bin", "a.bin"]
+    assert transfers.progress == {}
+
+
+def test_a_damaged_download_is_reported_and_discarded(tmp_path):
+    transfers = ClientTransfers(tmp_path)
+    transfers.command(FileCommand(name="get", file_id="1"))
+    transfers.on_event(ev.FileStart(id="1", name="a.bin", size=3, sha256=_sum(b"abc")))
+    _, lines = transfers.on_event(ev.FileData(id="1", data=encode_chunk(b"abd")))
+    assert lines[-1].kind == "error" and "SHA-256 mismatch" in lines[-1].text
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path):
+    transfers = ClientTransfers(tmp_path)
+    transfers.command(FileCommand(name="get", file_id="1"))
+    transfers.on_event(ev.FileStart(id="1", name="a.bin", size=CHUNK_BYTES * 2, sha256=_sum(b"")))
+    transfers.on_event(ev.FileData(id="1", data=encode_chunk(b"x" * CHUNK_BYTES)))
+    assert len(os.listdir(tmp_path)) == 1  # the hidden temp file, never the final name
+    assert "get:1" in transfers.progress and transfers.progress["get:1"].percent == 50
+    transfers.close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_full_disk_stops_the_download_with_one_line(tmp_path):
+    transfers = ClientTransfers(tmp_path)
+    transfers.command(FileCommand(name="get", file_id="1"))
+    transfers.on_event(ev.FileStart(id="1", name="a.bin", size=10, sha256=_sum(b"")))
+
+    class FullDisk:
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            pass
+
+    transfers.receiving["1"].handle = FullDisk()
+    replies, lines = transfers.on_event(ev.FileData(id="1", data=encode_chunk(b"abc")))
+    assert replies == [ev.CancelFile(id="1")]
+    assert [line.text for line in lines] == ["download of a.bin stopped: no space left on device"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_download_nobody_asked_for_is_refused(tmp_path):
+    transfers = ClientTransfers(tmp_path)
+    replies, _ = transfers.on_event(ev.FileStart(id="9", name="gift.exe", size=1, sha256=_sum(b"x")))
+    assert replies == [ev.CancelFile(id="9")]
+    assert os.listdir(tmp_path) == []
+
+
+def test_sending_problems_are_one_clear_line(tmp_path):
+    transfers = ClientTransfers(tmp_path)
+    cases = {
+        str(tmp_path / "missing.txt"): "no such file",
+        str(tmp_path): "it is a folder",
+    }
+    if os.geteuid() != 0:  # root reads everything
+        locked = tmp_path / "locked.txt"
+        locked.write_text("secret")
+        locked.chmod(0)
+        cases[str(locked)] = "permission denied"
+    for path, why in cases.items():
+        events, lines = transfers.command(FileCommand(name="send", path=path))
+        assert events == [] and len(lines) == 1 and lines[0].kind == "error"
+        assert lines[0].text == f"cannot send {path}: {why}" + ("; /send takes one file" if why == "it is a folder" else "")
+    events, lines = ClientTransfers(tmp_path / "nowhere").command(FileCommand(name="get", file_id="1"))
+    assert events == [] and "does not exist" in lines[0].text
+
+
+def test_uploads_are_read_only_as_fast_as_the_socket_takes_them(tmp_path):
+    path = tmp_path / "big.bin"
+    data = os.urandom(CHUNK_BYTES * 10 + 5)
+    path.write_bytes(data)
+    transfers = ClientTransfers(tmp_path)
+    (offer,), _ = transfers.command(FileCommand(name="send", path=str(path), to="bob"))
+    assert (offer.name, offer.size, offer.sha256, offer.to) == ("big.bin", len(data), _sum(data), "bob")
+    transfers.on_event(ev.UploadReady(ref=offer.ref, id="4"))
+    first, _ = transfers.next_chunks(CHUNK_BYTES * 2)  # room for about two chunk frames
+    assert 1 <= len(first) <= 2
+    sent = b"".join(decode_chunk(e.data) for e in first)
+    while transfers.has_chunks_to_send:
+        more, lines = transfers.next_chunks(10**9)
+        sent += b"".join(decode_chunk(e.data) for e in more)
+    assert sent == data
+    assert lines[-1].text.startswith("sent big.bin (320.0 KB, ")
+    assert Path(path).read_bytes() == data  # untouched
