@@ -28,12 +28,15 @@ def load_sources() -> list:
     """Every Notebook defined under src/, in file order."""
     sys.path.insert(0, str(SOURCES))  # so each source can `from cells import Notebook`
     books = []
-    for path in sorted(SOURCES.glob("nb*.py")):
-        spec = importlib.util.spec_from_file_location(f"lanchat_nb_{path.stem}", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        books.extend(module.notebooks())
+    try:
+        for path in sorted(SOURCES.glob("nb*.py")):
+            spec = importlib.util.spec_from_file_location(f"lanchat_nb_{path.stem}", path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            books.extend(module.notebooks())
+    finally:
+        sys.path.remove(str(SOURCES))
     return books
 
 
@@ -68,7 +71,11 @@ def build(out: Path) -> list[Path]:
         for exercise in book.exercises:
             solution_path = out / "solutions" / book.solution_file(exercise.ident)
             solution_path.parent.mkdir(parents=True, exist_ok=True)
-            header = f'"""Solution to exercise {exercise.ident} ({exercise.title}) in {book.path}."""\n\n'
+            header = (
+                f'"""Solution to exercise {exercise.ident} ({exercise.title}) in {book.path}.\n\n'
+                'It runs inside that notebook: names such as imports and settings come from its earlier cells.\n"""\n'
+                "# ruff: noqa: F821\n\n"
+            )
             solution_path.write_text(header + exercise.solution + "\n", encoding="utf-8")
             written.append(solution_path)
     return written

@@ -137,24 +137,26 @@ WRONG_ANSWERS = wrong_answers()
 
 
 def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
-    """Append, for each exercise: a wrong answer + its check (must fail), the solution + its check
-    (must pass). Returns the number of exercises found."""
-    checks = {}
+    """Right after each exercise's check cell insert: a wrong answer and the check again (it must
+    fail), then the solution and the check again (it must pass). Returns the number of exercises."""
+    cells, found = [], 0
     for cell in nb.cells:
-        for tag in cell.metadata.get("tags", []):
-            if tag.startswith("check-"):
-                checks[tag.removeprefix("check-")] = cell.source
-    stem = notebook_path.stem
-    for ident, check in checks.items():
-        solution = (NOTEBOOKS / "solutions" / f"{stem}_{ident.replace('.', '_')}.py").read_text(encoding="utf-8")
-        wrong = WRONG_ANSWERS.get((notebook_path.name, ident))
-        if wrong:
-            nb.cells.append(nbformat.v4.new_code_cell(wrong))
-            probe = nbformat.v4.new_code_cell(check, metadata={"tags": ["raises-exception", f"probe-wrong-{ident}"]})
-            nb.cells.append(probe)
-        nb.cells.append(nbformat.v4.new_code_cell(solution))
-        nb.cells.append(nbformat.v4.new_code_cell(check, metadata={"tags": [f"probe-right-{ident}"]}))
-    return len(checks)
+        cells.append(cell)
+        idents = [tag.removeprefix("check-") for tag in cell.metadata.get("tags", []) if tag.startswith("check-")]
+        for ident in idents:
+            found += 1
+            stem = notebook_path.stem
+            solution_file = NOTEBOOKS / "solutions" / f"{stem}_{ident.replace('.', '_')}.py"
+            wrong = WRONG_ANSWERS.get((notebook_path.name, ident))
+            assert wrong, f"exercise {ident} in {notebook_path.name} has no wrong answer to test its check with"
+            cells.append(nbformat.v4.new_code_cell(wrong))
+            cells.append(
+                nbformat.v4.new_code_cell(cell.source, metadata={"tags": ["raises-exception", f"probe-wrong-{ident}"]})
+            )
+            cells.append(nbformat.v4.new_code_cell(solution_file.read_text(encoding="utf-8")))
+            cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": [f"probe-right-{ident}"]}))
+    nb.cells = cells
+    return found
 
 
 def cell_text(cell: nbformat.NotebookNode) -> str:
@@ -226,6 +228,7 @@ def test_notebook_runs_top_to_bottom(name: str, executed: dict[str, object]) -> 
     if isinstance(result, Exception):
         raise AssertionError(f"{name} failed when run top to bottom:\n{result}")
     assert isinstance(result, nbformat.NotebookNode)
+    assert result.metadata["lanchat_exercises"] >= 1, f"{name} has no self-checked exercise"
     check_probes(result)
 
 

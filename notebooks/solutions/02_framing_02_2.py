@@ -1,4 +1,8 @@
-"""Solution to exercise 02.2 (a decoder of your own) in 02_framing.ipynb."""
+"""Solution to exercise 02.2 (a decoder of your own) in 02_framing.ipynb.
+
+It runs inside that notebook: names such as imports and settings come from its earlier cells.
+"""
+# ruff: noqa: F821
 
 class MyDecoder:
     def __init__(self):

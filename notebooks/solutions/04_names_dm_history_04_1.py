@@ -1,4 +1,8 @@
-"""Solution to exercise 04.1 (choose the recipients) in 04_names_dm_history.ipynb."""
+"""Solution to exercise 04.1 (choose the recipients) in 04_names_dm_history.ipynb.
+
+It runs inside that notebook: names such as imports and settings come from its earlier cells.
+"""
+# ruff: noqa: F821
 
 def recipients(sender, to, present):
     if to == "all":

@@ -1,4 +1,8 @@
-"""Solution to exercise 06.1 (a forgiving Y/N) in 06_colour_messenger.ipynb."""
+"""Solution to exercise 06.1 (a forgiving Y/N) in 06_colour_messenger.ipynb.
+
+It runs inside that notebook: names such as imports and settings come from its earlier cells.
+"""
+# ruff: noqa: F821
 
 def parse_answer(text):
     word = text.strip().lower()

@@ -141,7 +141,8 @@ def notebooks() -> list[Notebook]:
         Now it is the server's turn. After this the turn goes back to the client, and so on.
         """,
         """
-        conn.sendall("Hi client! Your turn again.".encode("utf-8"))
+        reply = "Hi client! Your turn again."
+        conn.sendall(reply.encode("utf-8"))
         print("client received:", client.recv(1024).decode("utf-8"))
         """,
     )
@@ -303,6 +304,7 @@ def notebooks() -> list[Notebook]:
         """
         import time
 
+
         def wait_for_peer(sock, label, outcome):
             sock.settimeout(1.0)
             started = time.monotonic()
@@ -319,7 +321,8 @@ def notebooks() -> list[Notebook]:
             t.start()
         for t in waiters:
             t.join(5)
-        left.close(); right.close()
+        left.close()
+        right.close()
         print(outcome)
         assert len(outcome) == 2 and all("nothing came" in v for v in outcome.values()), outcome
         """,

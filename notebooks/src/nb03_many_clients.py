@@ -330,7 +330,8 @@ def notebooks() -> list[Notebook]:
         for sock in people.values():
             sock.close()
         reader_thread.join(TIMEOUT)
-        listener.close(); wake_reader.close(); wake_writer.close()
+        for s in (listener, wake_reader, wake_writer):
+            s.close()
         assert not loop_thread.is_alive() and not reader_thread.is_alive()
         print("selector server and reader thread stopped")
         """,
@@ -393,7 +394,8 @@ def notebooks() -> list[Notebook]:
                 print("✓ Exercise 03.1 correct")
         finally:
             for a, b in pairs:
-                a.close(); b.close()
+                a.close()
+                b.close()
         """,
         """
         def ready_to_read(socks, timeout):

@@ -298,7 +298,7 @@ def notebooks() -> list[Notebook]:
         """
         cy = NamedClient(server.address, "cy")
         cy.inbox(1)
-        ana.inbox(1); ben.inbox(1)  # "cy joined"
+        ana.inbox(1), ben.inbox(1)  # "cy joined"
         cy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         cy.sock.close()  # abrupt: a reset, like a crash
         print("ana:", ana.inbox(1), " ben:", ben.inbox(1))
@@ -459,7 +459,8 @@ def notebooks() -> list[Notebook]:
         import queue
 
         from lanchat import events as ev
-        from lanchat.protocol import Connection, ConnectionClosed, Role
+        from lanchat.protocol import Connection, Role
+
 
         def start_lanchat(*args):
             proc = subprocess.Popen(
@@ -521,7 +522,8 @@ def notebooks() -> list[Notebook]:
         ana.wait_for(ev.Welcome)
         ana.send(ev.Say(text="first!"))
         ana.send(ev.Say(text="anyone here?"))
-        ana.wait_for(ev.Message); ana.wait_for(ev.Message)
+        ana.wait_for(ev.Message)
+        ana.wait_for(ev.Message)
         ana.send(ev.Bye())
         ana.sock.close()
 

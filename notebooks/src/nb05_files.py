@@ -118,6 +118,7 @@ def notebooks() -> list[Notebook]:
         """
         from lanchat.files import safe_name
 
+
         def toy_safe_name(offered):
             name = offered.replace("\\\\", "/").rsplit("/", 1)[-1].strip(". ")
             return name or "file"
@@ -181,7 +182,8 @@ def notebooks() -> list[Notebook]:
         sender.start()
         print(receive_file(receiver_sock, WORK / "inbox"))
         sender.join(TIMEOUT)
-        sender_sock.close(); receiver_sock.close()
+        sender_sock.close()
+        receiver_sock.close()
         copy = WORK / "inbox" / source.name
         assert copy.read_bytes() == source.read_bytes()
         """,
@@ -206,7 +208,8 @@ def notebooks() -> list[Notebook]:
         sender.start()
         print(receive_file(receiver_sock, WORK / "inbox"))
         sender.join(TIMEOUT)
-        sender_sock.close(); receiver_sock.close()
+        sender_sock.close()
+        receiver_sock.close()
         print("inbox holds:", sorted(p.name for p in (WORK / "inbox").iterdir()))
         """,
     )

@@ -196,7 +196,8 @@ def notebooks() -> list[Notebook]:
         ### Server step 7: send the answer back with `sendall`
         """,
         """
-        conn.sendall(f"For a {received_mood} mood, try #{colour}: {colour_link(colour)}".encode("utf-8"))
+        answer = f"For a {received_mood} mood, try #{colour}: {colour_link(colour)}"
+        conn.sendall(answer.encode("utf-8"))
         """,
     )
     nb.step(
@@ -231,7 +232,8 @@ def notebooks() -> list[Notebook]:
         client.sendall(mood.encode("utf-8"))
         conn.recv(1024)
         second = suggest_colour(fake, avoid=[colour])
-        conn.sendall(f"Another one: #{second}: {colour_link(second)}".encode("utf-8"))
+        another = f"Another one: #{second}: {colour_link(second)}"
+        conn.sendall(another.encode("utf-8"))
         print("client shows:", client.recv(1024).decode("utf-8"))
         """,
     )

@@ -21,12 +21,12 @@ def settings_tcp(role: str) -> str:
         if role == "server"
         else "# the server machine's address (the server notebook prints it)"
     )
+    time_import = "import time\n" if role == "client" else ""  # only the client waits on a clock
     return f'''
 import json
 import os
 import socket
-import time
-
+{time_import}
 HOST = os.environ.get("LANCHAT_HOST", "127.0.0.1")  {host_comment}
 PORT = int(os.environ.get("LANCHAT_PORT", "3580"))  # seed 001's default port
 PORT_FILE = os.environ.get("LANCHAT_PORT_FILE")  # optional: where the server notes its port (used by the tests)
@@ -215,14 +215,14 @@ print(f"will connect to {HOST}:{PORT}")
     return [server, client]
 
 
-def settings_unix() -> str:
+def settings_unix(role: str) -> str:
+    time_import = "import time\n" if role == "client" else ""  # only the client retries on a clock
     return f'''
 import json
 import os
 import socket
 import tempfile
-import time
-
+{time_import}
 # An AF_UNIX socket is a file path: both notebooks must be on the same machine and use the same path.
 SOCKET_PATH = os.environ.get("LANCHAT_SOCKET") or os.path.join(tempfile.gettempdir(), "lanchat-colour.sock")
 TIMEOUT = float(os.environ.get("LANCHAT_TIMEOUT", "600"))
@@ -244,7 +244,7 @@ def pair_000() -> list[Notebook]:
         Start this notebook first, then the client in another kernel. `LANCHAT_SOCKET` sets the path.
         """
     )
-    server.step("## Settings", settings_unix())
+    server.step("## Settings", settings_unix("server"))
     server.step(
         """
         ### Step 1: create a UNIX socket in STREAM mode
@@ -353,7 +353,7 @@ def pair_000() -> list[Notebook]:
         `N` for another. Both notebooks must run on the same machine with the same `LANCHAT_SOCKET` path.
         """
     )
-    client.step("## Settings", settings_unix())
+    client.step("## Settings", settings_unix("client"))
     client.step(
         """
         ### Step 1: create a UNIX socket in STREAM mode
