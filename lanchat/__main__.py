@@ -407,7 +407,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         plain=args.plain,
         downloads=args.downloads,
         on_quit=lambda: server.request_shutdown("the host closed the chat"),
-        after=lambda: server.stopped.wait(5),
+        after=lambda: _close_history(server, store),
     )
 
 
@@ -419,6 +419,12 @@ def _server_files(args: argparse.Namespace, log):  # noqa: ANN001, ANN202
     base = Path(args.files_dir).expanduser() if args.files_dir else default_files_base()
     quota = args.quota_mb * MB if args.quota_mb else None
     return ServerFiles(base, max_file_bytes=args.max_file_mb * MB, quota_bytes=quota, log=log)
+
+
+def _close_history(server, store) -> None:  # noqa: ANN001
+    """After the host's chat: close the history once the server thread no longer uses it."""
+    if server.stopped.wait(5) and store is not None:
+        store.close()
 
 
 def _headless_log(text: str) -> None:

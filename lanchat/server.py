@@ -396,6 +396,9 @@ class Server:
         """Seed 003: every client first gets the shutdown notice, then the server closes."""
         reason = self._shutdown_reason or "the server is shutting down"
         self.log(f"shutting down: {reason}")
+        for cid, member in self.room.members.items():  # they saw everything up to now
+            if cid not in self.room.service_cids:
+                self._history_call(lambda store, name=member.name: store.mark_seen(name))
         for listener in self.listeners:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(listener)

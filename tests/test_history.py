@@ -314,3 +314,17 @@ def test_a_store_that_cannot_be_written_warns_the_host_once_and_the_chat_goes_on
         host.close()
         ann.close()
     assert texts(store.export()) == ["saved"]
+
+
+def test_people_here_at_shutdown_do_not_get_their_live_dms_again_as_missed(store):
+    with running_server(history=store) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        bob = RawClient(endpoint, "bob")
+        bob.send(ev.Whisper(to="ann", text="seen live"))
+        ann.expect(ev.Direct, text="seen live")
+        # the server shuts down with both still here
+    ann.close()
+    bob.close()
+    missed, _ = store.replay_for("ann", 0, away_since=store.last_seen("ann"))
+    assert missed == []
+    assert texts(store.replay_for("ann", 10)[0]) == ["seen live"]  # still in her history window

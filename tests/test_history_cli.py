@@ -291,3 +291,36 @@ def test_sigkill_under_traffic_never_loses_a_message_anyone_received(tmp_path):
     missing = [text for text in received if text not in stored]
     assert not missing, f"{len(missing)} received messages are not in the history: {missing[:5]}"
     assert len(received) >= 30 + 80 + 130 + 180 + 230
+
+
+def test_the_host_keeps_history_too_and_sees_it_after_a_restart(tmp_path):
+    db = tmp_path / "chat.sqlite3"
+    host = bob = None
+
+    def start_host() -> tuple[Proc, int]:
+        proc = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "host", "--history", str(db))
+        port = int(proc.expect(r"listening on port (\d+)").group(1))
+        proc.expect(r"welcome, host")
+        return proc, port
+
+    try:
+        host, port = start_host()
+        bob = connect(port, "bob")
+        host.send("from the host")
+        bob.expect(r"\] host: from the host$")
+        bob.send("/q")
+        assert bob.wait() == 0
+        host.expect(r"bob left")
+        host.send("/w bob kept by the host")
+        host.expect(r"bob is not here now")
+        host.send("/q")
+        assert host.wait() == 0
+        host, port = start_host()
+        host.expect(r"\[History\] host: from the host$")
+        host.expect(r"\[History\] host -> bob \(direct\): kept by the host$")
+        bob = connect(port, "bob")
+        bob.expect(r"\[History\] host: from the host$")
+        bob.expect(r"\[History\] host -> bob \(direct\): kept by the host$")
+        bob.expect(r"end of history \(2 shown\)")
+    finally:
+        stop_all(bob, host)
