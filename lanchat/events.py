@@ -401,6 +401,16 @@ class EventShapeError(ValueError):
         self.code = code
 
 
+def _check_text(value: str, where: str) -> str:
+    """JSON may spell a lone surrogate (\\ud800), which is not text: it could not be encoded
+    again, so one such message would crash every broadcast of it. Refuse it on the way in."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventShapeError(E_BAD_MESSAGE, f"{where} holds a lone surrogate, which is not valid text") from None
+    return value
+
+
 def _check(value: Any, expected: Any, where: str) -> Any:
     """Check one JSON value against a dataclass annotation string; return the Python value."""
     optional = "None" in expected
@@ -411,11 +421,13 @@ def _check(value: Any, expected: Any, where: str) -> Any:
     if expected.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a list of strings")
+        for item in value:
+            _check_text(item, where)
         return tuple(value)
     if expected.startswith("str"):
         if not isinstance(value, str):
             raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a string")
-        return value
+        return _check_text(value, where)
     if expected.startswith("bool"):
         if not isinstance(value, bool):
             raise EventShapeError(E_BAD_MESSAGE, f"{where} must be true or false")

@@ -174,6 +174,8 @@ class Connection:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid UTF-8")
         except ValueError:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid JSON")
+        except RecursionError:  # "[[[[..." 64 KiB deep: refuse it rather than crash the loop
+            return self._remote_mistake(ev.E_BAD_JSON, "the frame's JSON is nested too deeply")
         try:
             event = ev.event_from_json(obj, self._table)
         except ev.EventShapeError as exc:

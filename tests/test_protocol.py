@@ -172,6 +172,10 @@ def raw(obj: object) -> bytes:
         (b'{"type": "say", "text": 5}', ev.E_BAD_MESSAGE),
         (b'{"type": "say", "text": null}', ev.E_BAD_MESSAGE),
         (b'{"type": "whisper", "text": "hi"}', ev.E_BAD_MESSAGE),
+        (b"[" * 50_000, ev.E_BAD_JSON),  # nesting deep enough to exhaust the parser's recursion
+        (b'{"type": "say", "text": "\\ud800"}', ev.E_BAD_MESSAGE),  # a lone surrogate is not text
+        (b'{"type": "whisper", "to": "bob", "text": "a\\udfffb"}', ev.E_BAD_MESSAGE),
+        (b'{"type": "hello", "name": "\\ud83d"}', ev.E_BAD_MESSAGE),
     ],
 )
 def test_a_bad_frame_from_a_client_is_answered_and_the_connection_goes_on(payload, code):
@@ -290,6 +294,13 @@ def test_garbage_from_the_server_ends_the_client_connection(garbage):
     with pytest.raises(RemoteProtocolError):
         pair.client.receive_data(garbage)
     assert pair.client.state is State.CLOSED
+
+
+@pytest.mark.parametrize("payload", [b"[" * 50_000, b'{"type":"message","from":"a","text":"\\ud800","time":1}'])
+def test_a_server_sending_unparseable_text_is_a_remote_error_not_a_crash(payload):
+    pair = Pair()
+    with pytest.raises(RemoteProtocolError):
+        pair.client.receive_data(frame(payload))
 
 
 def test_a_client_ignores_message_types_from_a_newer_server():

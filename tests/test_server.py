@@ -302,7 +302,15 @@ def test_a_member_sending_a_broken_frame_is_disconnected_and_others_are_told(tra
 
 @pytest.mark.parametrize(
     "payload",
-    [b"{not json", b"\xc3\x28", b'{"type":"launch"}', b'{"type":"say"}', b"[]"],
+    [
+        b"{not json",
+        b"\xc3\x28",
+        b'{"type":"launch"}',
+        b'{"type":"say"}',
+        b"[]",
+        b"[" * 60_000,
+        b'{"type":"say","text":"\\ud800 lone surrogate"}',
+    ],
 )
 def test_a_bad_frame_in_good_framing_gets_an_error_and_the_chat_goes_on(transport, payload):
     with server_on(transport) as (_server, endpoint), people(endpoint) as group:
