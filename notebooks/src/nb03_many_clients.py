@@ -189,6 +189,33 @@ def notebooks() -> list[Notebook]:
         print("threaded server stopped cleanly")
         """,
     )
+    nb.step(
+        """
+        ## Before Way 2: non-blocking sockets, `errno` and `select`
+
+        A socket can be switched to **non-blocking**: then `recv` never waits; if nothing has arrived it raises
+        `BlockingIOError`, whose `errno` is `EAGAIN` ("try again"; seed 004 checks these codes with the `errno`
+        module). Polling every socket in a loop like that would burn the CPU, so we ask the operating system
+        instead: `select.select(sockets, [], [], timeout)` returns the sockets that are ready to read.
+        """,
+        """
+        import errno
+        import select
+
+        quiet, talker = socket.socketpair()
+        quiet.setblocking(False)
+        try:
+            quiet.recv(1024)
+        except BlockingIOError as exc:
+            print("nothing to read yet:", errno.errorcode[exc.errno])
+        print("ready before sending:", select.select([quiet], [], [], 0.1)[0])
+        talker.sendall(b"ping")
+        ready, _, _ = select.select([quiet], [], [], TIMEOUT)
+        print("ready after sending: ", ready == [quiet], "->", quiet.recv(1024))
+        quiet.close()
+        talker.close()
+        """,
+    )
     nb.md(
         """
         ## Way 2: one thread, many sockets, with `selectors`

@@ -242,6 +242,24 @@ def notebooks() -> list[Notebook]:
     )
     nb.step(
         """
+        ### A client without a server
+
+        Seed 003 notes that a client started before the server cannot run. On TCP, connecting to a port where
+        nobody listens is refused at once. (We find a surely-unused port by letting the OS pick one and closing
+        it again.) A client should say so in one clear line, not crash with a traceback.
+        """,
+        """
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            unused_port = probe.getsockname()[1]
+        try:
+            socket.create_connection((HOST, unused_port), timeout=TIMEOUT)
+        except ConnectionRefusedError:
+            print(f"no server at {HOST}:{unused_port} (connection refused); start the server first")
+        """,
+    )
+    nb.step(
+        """
         ### Names must be unique
 
         A second `ana` is refused with a clear message: the server identifies people by name, so two with the
