@@ -177,16 +177,35 @@ def test_unread_marker_while_scrolled_up():
     assert "fresh" in texts[5] and "new" in "\n".join(texts[:5])  # the rule above the unread line
 
 
-def test_scrolling_shows_older_rows_and_home_clamps_to_the_top():
+def test_scrolling_up_from_the_bottom_clamps_at_the_oldest_line():
     view = make_view()
     view.add(msg(f"line {n}") for n in range(100))
     assert "line 99" in row_texts(rd.render(view, 12, 60))[9]
+    view.page_rows = 10
+    for _ in range(20):
+        view.page_up()
+    frame = rd.render(view, 12, 60)
+    assert "line 0" in row_texts(frame)[0] and frame.max_scroll == 90
+    view.clamp(frame.max_scroll, frame.reached_bottom)
+    assert view.scroll == 90
+    view.page_down()
+    assert "line 9" in row_texts(rd.render(view, 12, 60))[0]
+
+
+def test_home_lays_out_only_the_top_and_paging_down_returns_to_following():
+    view = make_view()
+    view.add(msg(f"line {n}") for n in range(30))
+    view.page_rows = 10
     view.to_top()
     frame = rd.render(view, 12, 60)
-    assert "line 0" in row_texts(frame)[0]
-    assert frame.max_scroll == 90
-    view.clamp(frame.max_scroll)
-    assert view.scroll == 90
+    assert "line 0" in row_texts(frame)[0] and not frame.reached_bottom
+    view.add([msg("newer")])  # anchored at the top, the picture does not move
+    assert "line 0" in row_texts(rd.render(view, 12, 60))[0] and view.unread == 1
+    for _ in range(3):
+        view.page_down()
+        frame = rd.render(view, 12, 60)
+        view.clamp(frame.max_scroll, frame.reached_bottom)
+    assert view.following and "newer" in row_texts(frame)[9]
 
 
 def test_roster_pane_at_100_columns():

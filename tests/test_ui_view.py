@@ -38,15 +38,30 @@ def test_new_lines_follow_at_the_bottom_unless_scrolled_up():
     assert view.following and view.unread == 0
 
 
-def test_clamp_brings_home_back_to_the_real_top():
+def test_clamp_stops_scrolling_at_the_real_top():
     view = make_view()
     view.add(line(n) for n in range(5))
-    view.to_top()
+    view.scroll_by(1000)
     view.clamp(3)
     assert view.scroll == 3
     view.page_rows = 2
     view.page_down()
     assert view.scroll == 2
+
+
+def test_home_anchors_at_the_top_until_the_bottom_is_reached():
+    view = make_view()
+    view.add(line(n) for n in range(5))
+    view.to_top()
+    assert view.top == 0 and not view.following
+    view.page_rows = 3
+    view.page_down()
+    assert view.top == 2
+    view.page_up()
+    view.page_up()
+    assert view.top == 0
+    view.clamp(0, reached_bottom=True)
+    assert view.following and view.top is None
 
 
 def test_clear_and_seen():

@@ -129,6 +129,8 @@ def clusters(text: str) -> list[tuple[str, int]]:
     """Split text into (what goes in one cell, its width 1 or 2). Zero-width characters
     (combining accents, joiners) ride along with the character before them; lone
     surrogates, which no terminal can print, become U+FFFD."""
+    if text.isascii() and text.isprintable():
+        return [(ch, 1) for ch in text]  # the common case, without a wcwidth call per character
     out: list[tuple[str, int]] = []
     for ch in text:
         if "\ud800" <= ch <= "\udfff":
@@ -223,37 +225,32 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
     return [stamp, (sender, sender_style(line.sender or "?")), (": ", PLAIN)], _swatch(line), text_style
 
 
-def _wrap_into(rows: list[list[Cell]], pieces: list[tuple[str, int]], style: Style, width: int, indent: int) -> None:
-    """Word-wrap clusters onto rows (the last row is continued); new rows start at ``indent``."""
-    words: list[list[tuple[str, int]]] = []
-    for piece in pieces:  # split into runs of spaces and runs of non-spaces
-        is_space = piece[0] == " "
-        if words and (words[-1][0][0] == " ") == is_space:
-            words[-1].append(piece)
-        else:
-            words.append([piece])
+_WORDS = re.compile(r" +|[^ ]+")
 
-    def new_row() -> None:
-        rows.append([(" ", PLAIN)] * indent)
 
-    for word in words:
-        used = len(rows[-1])
-        word_width = sum(w for _, w in word)
-        if word[0][0] == " ":
+def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, indent: int) -> None:
+    """Word-wrap text onto rows (the last row is continued); new rows start at ``indent``.
+    A word that fits goes in whole; only a word wider than a row is broken inside."""
+    for word in _WORDS.findall(text):
+        row = rows[-1]
+        used = len(row)
+        if word[0] == " ":
             if used == indent and len(rows) > 1:
                 continue  # no leading spaces on a continuation row
-            for chunk, _ in word:
-                if len(rows[-1]) < width:
-                    rows[-1].append((chunk, style))
+            row.extend([(" ", style)] * max(0, min(len(word), width - used)))
             continue
-        if used + word_width > width and used > indent and word_width <= width - indent:
-            new_row()
-        for chunk, w in word:
-            if len(rows[-1]) + w > width:
-                new_row()
-            rows[-1].append((chunk, style))
-            if w == 2:
-                rows[-1].append(("", style))
+        word_cells = cells(word, style)
+        if used + len(word_cells) <= width:
+            row.extend(word_cells)
+            continue
+        if used > indent and len(word_cells) <= width - indent:
+            rows.append([(" ", PLAIN)] * indent)
+            rows[-1].extend(word_cells)
+            continue
+        for cell in word_cells:  # longer than a row: break it, never between a wide pair
+            if cell[0] != "" and len(rows[-1]) + (2 if text_width(cell[0]) == 2 else 1) > width:
+                rows.append([(" ", PLAIN)] * indent)
+            rows[-1].append(cell)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -277,9 +274,9 @@ def _layout(line: Line, width: int) -> list[list[Cell]]:
     for number, paragraph in enumerate(visible_lines(line.text)):
         if number > 0:
             rows.append([(" ", PLAIN)] * indent)
-        _wrap_into(rows, clusters(paragraph), text_style, width, indent)
+        _wrap_into(rows, paragraph, text_style, width, indent)
     for text, style in suffix:
-        _wrap_into(rows, clusters(text), style, width, indent)
+        _wrap_into(rows, text, style, width, indent)
     return [fit(row, width) for row in rows]
 
 
@@ -305,6 +302,7 @@ class Frame:
     cursor: tuple[int, int] | None  # (row, col) of the input cursor
     max_scroll: int  # how far up the transcript can scroll at this size
     transcript_rows: int
+    reached_bottom: bool = False  # a view anchored at the top now shows the newest line
 
     def text(self) -> list[str]:
         """Each row as a string, for tests and logs."""
@@ -315,8 +313,31 @@ def roster_width(cols: int) -> int:
     return max(16, min(26, cols // 5))
 
 
-def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], int]:
-    """The transcript pane's rows (oldest first) and the largest useful scroll."""
+def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ...], ...]:
+    """A line's rows, with the 'new' rule above it when it is the first unread one."""
+    block = layout_line(line, width)
+    if view.marker_seq is not None and seq == view.marker_seq:
+        rule = fit(cells("\u2500\u2500 new \u2500\u2500", RULE), width)
+        block = (tuple(rule),) + block
+    return block
+
+
+def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], int, bool]:
+    """The transcript pane's rows (oldest first), the largest useful scroll, and whether a
+    top-anchored view reached the newest line. Only the lines on screen are laid out."""
+    blank = [(" ", PLAIN)] * width
+    if view.top is not None:
+        rows_from_top: list[tuple[Cell, ...]] = []
+        reached_bottom = True
+        for seq, line in enumerate(view.lines, start=view.first_seq):
+            rows_from_top.extend(_block(view, line, seq, width))
+            if len(rows_from_top) > view.top + height:
+                reached_bottom = False
+                break
+        start = min(view.top, max(0, len(rows_from_top) - height)) if reached_bottom else view.top
+        shown = [list(row) for row in rows_from_top[start : start + height]]
+        shown += [list(blank) for _ in range(height - len(shown))]
+        return shown, 0, reached_bottom
     wanted = view.scroll + height
     collected: list[tuple[tuple[Cell, ...], ...]] = []
     count = 0
@@ -324,11 +345,7 @@ def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], 
     seq = view.total
     for line in reversed(view.lines):
         seq -= 1
-        block = layout_line(line, width)
-        if view.marker_seq is not None and seq == view.marker_seq:
-            rule = fit(cells("\u2500\u2500 new \u2500\u2500", RULE), width)
-            block = (tuple(fit(cells("\u2500" * width, RULE), width)),) if width < 12 else (tuple(rule),)
-            block = block + layout_line(line, width)
+        block = _block(view, line, seq, width)
         collected.append(block)
         count += len(block)
         if count >= wanted:
@@ -339,9 +356,8 @@ def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], 
     scroll = min(view.scroll, max_scroll)
     end = len(all_rows) - scroll
     visible_rows = [list(row) for row in all_rows[max(0, end - height) : end]]
-    blank = [(" ", PLAIN)] * width
     visible_rows += [list(blank) for _ in range(height - len(visible_rows))]
-    return visible_rows, max_scroll
+    return visible_rows, max_scroll, False
 
 
 def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
@@ -379,7 +395,7 @@ def status_text(view: View) -> str:
 
 def _status(view: View, width: int) -> list[Cell]:
     row = cells(status_text(view), STATUS)
-    if view.scroll > 0:
+    if not view.following:
         marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
         tail = cells(marker, STATUS_ALERT if view.unread else STATUS)
         space = width - len(tail)
@@ -448,17 +464,18 @@ def render(view: View, rows: int, cols: int) -> Frame:
     if view.roster_visible(cols):
         pane = roster_width(cols)
         main_width = cols - pane - 1
-        transcript, max_scroll = _transcript(view, height, main_width)
+        transcript, max_scroll, reached_bottom = _transcript(view, height, main_width)
         roster = _roster(view, height, pane)
         body = [t + [("\u2502", PANE_EDGE)] + r for t, r in zip(transcript, roster, strict=True)]
     else:
-        body, max_scroll = _transcript(view, height, cols)
+        body, max_scroll, reached_bottom = _transcript(view, height, cols)
     input_row, cursor_col = _input(view, cols)
     return Frame(
         rows=[*body, _status(view, cols), input_row],
         cursor=(rows - 1, cursor_col),
         max_scroll=max_scroll,
         transcript_rows=height,
+        reached_bottom=reached_bottom,
     )
 
 

@@ -361,7 +361,7 @@ class CursesFrontend:
         width = render.transcript_width(self.view, cols)
         self.view.measure = lambda line: render.line_height(line, width)
         frame = render.render(self.view, rows, cols)
-        self.view.clamp(frame.max_scroll)
+        self.view.clamp(frame.max_scroll, frame.reached_bottom)
         self.view.page_rows = max(1, frame.transcript_rows)
         self.screen.erase()
         for y, row in enumerate(frame.rows):

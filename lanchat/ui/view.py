@@ -34,11 +34,11 @@ class View:
     lines: deque[Line] = field(init=False)
     editor: LineEditor = field(default_factory=LineEditor)
     scroll: int = 0  # rows scrolled up from the bottom; 0 follows new messages
+    top: int | None = None  # after Home: rows scrolled down from the oldest line instead
     page_rows: int = 20  # the transcript pane's height at the last draw, for PgUp/PgDn
     unread: int = 0  # lines that arrived while scrolled up
     marker_seq: int | None = None  # the first of those lines: a rule is drawn above it
     show_roster: bool = True
-    note: str = ""  # a one-off hint under the transcript (e.g. why Enter was refused)
     total: int = 0  # lines ever added; the newest line's number is total - 1
     measure: Callable[[Line], int] = _one_row
 
@@ -56,11 +56,12 @@ class View:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
         added = 0
         for line in new_lines:
-            if self.scroll > 0:
+            if not self.following:
                 if self.unread == 0:
                     self.marker_seq = self.total
                 self.unread += 1
-                self.scroll += self.measure(line)  # keep the same rows on screen
+                if self.top is None:
+                    self.scroll += self.measure(line)  # keep the same rows on screen
             self.lines.append(line)
             self.total += 1
             added += 1
@@ -70,6 +71,7 @@ class View:
         """/clear: forget the transcript on screen (the chat itself goes on)."""
         self.lines.clear()
         self.scroll = 0
+        self.top = None
         self.unread = 0
         self.marker_seq = None
 
@@ -77,10 +79,13 @@ class View:
 
     @property
     def following(self) -> bool:
-        return self.scroll == 0
+        return self.scroll == 0 and self.top is None
 
     def scroll_by(self, rows: int) -> None:
         """Positive scrolls up into older lines; render clamps at the top via ``clamp``."""
+        if self.top is not None:
+            self.top = max(0, self.top - rows)
+            return
         self.scroll = max(0, self.scroll + rows)
         if self.scroll == 0:
             self.unread = 0
@@ -92,13 +97,23 @@ class View:
         self.scroll_by(-max(1, self.page_rows - 1))
 
     def to_top(self) -> None:
-        self.scroll_by(1 << 40)  # clamped to the real top after the next layout
+        # Anchored at the oldest line, so drawing it only lays out the lines on screen
+        # (counting rows up from the bottom would lay out the whole scrollback first).
+        self.top = 0
+        self.scroll = 0
 
     def to_bottom(self) -> None:
-        self.scroll_by(-self.scroll)
+        self.top = None
+        self.scroll = 0
+        self.unread = 0
 
-    def clamp(self, max_scroll: int) -> None:
-        """Told by the screen after a layout how far up the transcript really goes."""
+    def clamp(self, max_scroll: int, reached_bottom: bool = False) -> None:
+        """Told by the screen after a layout how far up the transcript really goes, and
+        whether a top-anchored view has come down to the newest line (then it follows)."""
+        if self.top is not None:
+            if reached_bottom:
+                self.to_bottom()
+            return
         if self.scroll > max_scroll:
             self.scroll = max(0, max_scroll)
             if self.scroll == 0:

@@ -1,0 +1,144 @@
+"""bench/ui_bench.py: what the curses screen costs. Measures, never asserts.
+
+    .venv/bin/python bench/ui_bench.py            # about twenty seconds
+    .venv/bin/python bench/ui_bench.py --quick    # a few seconds
+
+1) idle: a host screen and a client screen in real pseudo-terminals, left alone; CPU seconds
+   each process used meanwhile (the loop waits on one selector: it should be ~0);
+2) burst: a peer sends N messages as fast as it can; how long until the last one is on the
+   host's screen (pyte reading the pty), and how many bytes of drawing that took (drawn in
+   batches, so far fewer than N full screens);
+3) render: the pure render() of a full 10,000-line scrollback at 200x50: following the bottom,
+   after Home (anchored at the top: only the lines on screen are laid out), and scrolled up to
+   the oldest line from the bottom with a cold layout cache (every line laid out once).
+Results print as a table and go to bench/results/ui.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import psutil  # noqa: E402
+from helpers import RawClient, TermProc, wait_for  # noqa: E402
+
+from lanchat import events as ev  # noqa: E402
+from lanchat.session import Line, Session  # noqa: E402
+from lanchat.transport import Endpoint  # noqa: E402
+from lanchat.ui import render  # noqa: E402
+from lanchat.ui.view import View  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children, so far."""
+    process = psutil.Process(pid)
+    total = sum(process.cpu_times()[:2])
+    for child in process.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def bench_idle_and_burst(idle_seconds: float, burst: int) -> dict[str, float]:
+    host = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", rows=40, cols=120)
+    client = None
+    talker = None
+    try:
+        port = int(wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(host.raw)), what="port").group(1))  # type: ignore[union-attr]
+        client = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", rows=40, cols=120)
+        client.expect("bob │ client")
+        host.expect("bob joined")
+        before = (cpu_seconds(host.proc.pid), cpu_seconds(client.proc.pid))
+        started = time.monotonic()
+        # the measurement itself: the two screens are left alone for idle_seconds
+        time.sleep(idle_seconds)
+        elapsed = time.monotonic() - started
+        after = (cpu_seconds(host.proc.pid), cpu_seconds(client.proc.pid))
+        talker = RawClient(Endpoint(host="127.0.0.1", port=port), name="cat")
+        host.expect("cat joined")
+        drawn_before = len(host.raw)
+        cpu_before = cpu_seconds(host.proc.pid)
+        started = time.monotonic()
+        for number in range(burst):
+            talker.send(ev.Say(text=f"burst message number {number} with some ordinary text in it"))
+        host.expect(rf"burst message number {burst - 1}\b", timeout=120)
+        burst_seconds = time.monotonic() - started
+        return {
+            "idle_seconds": round(elapsed, 2),
+            "idle_cpu_host_ms": round((after[0] - before[0]) * 1000, 1),
+            "idle_cpu_client_ms": round((after[1] - before[1]) * 1000, 1),
+            "burst_messages": burst,
+            "burst_to_screen_s": round(burst_seconds, 3),
+            "burst_host_cpu_s": round(cpu_seconds(host.proc.pid) - cpu_before, 3),
+            "burst_bytes_drawn": len(host.raw) - drawn_before,
+            "one_full_screen_bytes_estimate": 40 * 120,
+        }
+    finally:
+        if talker:
+            talker.close()
+        if client:
+            client.stop()
+        host.stop()
+
+
+def bench_render(lines: int) -> dict[str, float]:
+    view = View(Session(name="ann", members=["ann", "bob", "cat"]))
+    view.add(
+        Line(kind="message", time=1_700_000_000 + n, sender=("bob", "cat")[n % 2], text=f"message {n} " + "word " * (n % 40))
+        for n in range(lines)
+    )
+    started = time.perf_counter()
+    for _ in range(20):
+        render.render(view, 50, 200)
+    follow_ms = (time.perf_counter() - started) / 20 * 1000
+    view.to_top()
+    started = time.perf_counter()
+    frame = render.render(view, 50, 200)
+    home_first_ms = (time.perf_counter() - started) * 1000
+    view.clamp(frame.max_scroll)
+    started = time.perf_counter()
+    render.render(view, 50, 200)
+    home_again_ms = (time.perf_counter() - started) * 1000
+    render._layout_cached.cache_clear()
+    view.to_bottom()
+    view.scroll = 10**9  # PgUp held down to the very top: every line laid out once, uncached
+    started = time.perf_counter()
+    render.render(view, 50, 200)
+    scroll_all_ms = (time.perf_counter() - started) * 1000
+    return {
+        "scrollback_lines": lines,
+        "render_scrolled_to_oldest_uncached_ms": round(scroll_all_ms, 1),
+        "render_following_ms": round(follow_ms, 2),
+        "render_home_first_ms": round(home_first_ms, 1),
+        "render_home_cached_ms": round(home_again_ms, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter idle time, smaller burst")
+    args = parser.parse_args()
+    results = {}
+    results.update(bench_idle_and_burst(idle_seconds=2 if args.quick else 10, burst=1000 if args.quick else 5000))
+    results.update(bench_render(10_000))
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "ui.json").write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
