@@ -268,10 +268,13 @@ class ClientLoop:
         room = UPLOAD_LOW_WATER_BYTES - len(self.out)
         if room <= 0:
             return
-        events, lines = self.transfers.next_chunks(room)
-        for event in events:
+        pieces, lines = self.transfers.next_chunks(room)
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                self.out += piece  # a ready chunk frame (files.chunk_frame)
+                continue
             try:
-                self.out += self.proto.send(event)
+                self.out += self.proto.send(piece)
             except LocalProtocolError:
                 break
         if lines:

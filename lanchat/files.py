@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
+import struct
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from .wire import MAX_FRAME_BYTES
 
 # Raw bytes per chunk. Base64 grows it by a third (43,692 bytes) and the JSON around it adds
 # under 100, so a chunk frame stays well under wire.MAX_FRAME_BYTES (64 KiB) and a chat line
@@ -120,6 +124,23 @@ def chunk_count(size: int, chunk_bytes: int = CHUNK_BYTES) -> int:
 def encode_chunk(data: bytes) -> str:
     """Raw bytes -> the text that travels in a JSON frame."""
     return base64.b64encode(data).decode("ascii")
+
+
+def chunk_frame(kind: str, file_id: str, data: bytes) -> bytes:
+    """The whole frame of a ``chunk`` or ``file-data`` event carrying ``data``, built directly.
+
+    Byte for byte what ``protocol.encode(UploadChunk(id=..., data=encode_chunk(data)))`` gives,
+    without running 44 KB of base64 through the JSON encoder: base64 needs no JSON escaping, so
+    only the id goes through json.dumps. This halves the sender's work per chunk (bench/files_bench.py).
+    """
+    if kind not in ("chunk", "file-data"):
+        raise ValueError(f"{kind!r} does not carry file data")
+    head = f'{{"type":"{kind}","id":{json.dumps(file_id, ensure_ascii=False)},"data":"'.encode()
+    body = binascii.b2a_base64(data, newline=False)
+    length = len(head) + len(body) + 2
+    if length > MAX_FRAME_BYTES:
+        raise ValueError(f"a chunk frame of {length} bytes is over the frame limit")
+    return struct.pack(">I", length) + head + body + b'"}'
 
 
 def decode_chunk(text: str) -> bytes:

@@ -462,9 +462,12 @@ class Server:
             if client is None or client.closed or client.closing:
                 continue
             while client.out_bytes < FILE_LOW_WATER_BYTES:
-                event = self.files.next_chunk(cid)
-                if event is None:
+                piece = self.files.next_chunk(cid)
+                if piece is None:
                     break
-                self._perform([Send(to=cid, event=event)])
+                if isinstance(piece, bytes):
+                    self._queue(client, piece)  # a ready file-data frame (files.chunk_frame)
+                else:
+                    self._perform([Send(to=cid, event=piece)])
                 if client.closed or client.closing:
                     break

@@ -31,8 +31,8 @@ from .files import (
     OfferBook,
     OfferRefused,
     Progress,
+    chunk_frame,
     decode_chunk,
-    encode_chunk,
     human_size,
     safe_name,
     speed_text,
@@ -272,8 +272,9 @@ class ServerFiles:
         start = ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
         return [Send(to=cid, event=start)]
 
-    def next_chunk(self, cid: int) -> ev.Event | None:
-        """The next piece for ``cid``'s downloads, taking turns between them; None when none are left.
+    def next_chunk(self, cid: int) -> bytes | ev.Event | None:
+        """The next piece for ``cid``'s downloads as a ready ``file-data`` frame, taking turns
+        between them; a ``file-error`` event if the stored file cannot be read; None when none are left.
 
         The server loop calls this only while that client's output queue is short, so a large
         download is paced by how fast the reader takes it and chat frames slip in between.
@@ -302,7 +303,7 @@ class ServerFiles:
             else:
                 with contextlib.suppress(OSError):
                     download.handle.close()
-            return ev.FileData(id=download.file_id, data=encode_chunk(data))
+            return chunk_frame("file-data", download.file_id, data)
         self.downloads.pop(cid, None)
         return None
 
@@ -469,9 +470,10 @@ class ClientTransfers:
     def has_chunks_to_send(self) -> bool:
         return bool(self.sending)
 
-    def next_chunks(self, room_bytes: int) -> tuple[list[ev.Event], list[Line]]:
-        """Chunks for about ``room_bytes`` of output space, taking turns between uploads."""
-        events: list[ev.Event] = []
+    def next_chunks(self, room_bytes: int) -> tuple[list[bytes | ev.Event], list[Line]]:
+        """Chunks for about ``room_bytes`` of output space, taking turns between uploads:
+        ready ``chunk`` frames (files.chunk_frame), and a ``cancel`` event for a file that failed."""
+        events: list[bytes | ev.Event] = []
         lines: list[Line] = []
         while room_bytes > 0 and self.sending:
             file_id, sending = next(iter(self.sending.items()))
@@ -487,8 +489,9 @@ class ClientTransfers:
                 lines.append(self._line(f"sending {sending.name} stopped: {reason}", "error"))
                 continue
             sending.sent += len(data)
-            events.append(ev.UploadChunk(id=file_id, data=encode_chunk(data)))
-            room_bytes -= len(data) * 4 // 3 + 64
+            frame = chunk_frame("chunk", file_id, data)
+            events.append(frame)
+            room_bytes -= len(frame)
             assert sending.progress is not None
             said = sending.progress.advance(sending.sent, self.clock())
             if said:

@@ -139,6 +139,17 @@ def test_a_full_chunk_frame_is_well_under_the_frame_limit():
     assert len(frame) < MAX_FRAME_BYTES * 0.75
 
 
+@given(st.text(max_size=12), st.binary(max_size=CHUNK_BYTES))
+def test_a_chunk_frame_built_directly_is_the_encoded_event(file_id, data):
+    assert files.chunk_frame("file-data", file_id, data) == encode(ev.FileData(id=file_id, data=encode_chunk(data)))
+    assert files.chunk_frame("chunk", file_id, data) == encode(ev.UploadChunk(id=file_id, data=encode_chunk(data)))
+
+
+def test_only_data_events_have_chunk_frames():
+    with pytest.raises(ValueError):
+        files.chunk_frame("say", "1", b"")
+
+
 @given(st.binary(max_size=2000))
 def test_chunks_round_trip(data):
     assert decode_chunk(encode_chunk(data)) == data

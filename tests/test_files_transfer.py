@@ -15,6 +15,7 @@ from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.files import CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
+from lanchat.protocol import Connection, Role, State
 from lanchat.server import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
 from lanchat.session import FileCommand
 from lanchat.transfer import ClientTransfers, ServerFiles
@@ -334,12 +335,21 @@ def test_uploads_are_read_only_as_fast_as_the_socket_takes_them(tmp_path):
     (offer,), _ = transfers.command(FileCommand(name="send", path=str(path), to="bob"))
     assert (offer.name, offer.size, offer.sha256, offer.to) == ("big.bin", len(data), _sum(data), "bob")
     transfers.on_event(ev.UploadReady(ref=offer.ref, id="4"))
-    first, _ = transfers.next_chunks(CHUNK_BYTES * 2)  # room for about two chunk frames
-    assert 1 <= len(first) <= 2
-    sent = b"".join(decode_chunk(e.data) for e in first)
+    server_side = Connection(Role.SERVER)
+    server_side.state = State.OPEN
+
+    def chunks(frames: list) -> bytes:
+        server_side.receive_data(b"".join(frames))
+        events = server_side.events()
+        assert all(isinstance(e, ev.UploadChunk) and e.id == "4" for e in events)
+        return b"".join(decode_chunk(e.data) for e in events)
+
+    first, _ = transfers.next_chunks(CHUNK_BYTES * 2)  # room for about one chunk frame
+    assert len(first) == 2  # one frame fits in the room, the next one overflows it
+    sent = chunks(first)
     while transfers.has_chunks_to_send:
         more, lines = transfers.next_chunks(10**9)
-        sent += b"".join(decode_chunk(e.data) for e in more)
+        sent += chunks(more)
     assert sent == data
     assert lines[-1].text.startswith("sent big.bin (320.0 KB, ")
     assert Path(path).read_bytes() == data  # untouched

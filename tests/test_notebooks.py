@@ -113,7 +113,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def notebook_env(**extra: str) -> dict[str, str]:
-    env = child_env(LANCHAT_PORT="0", LANCHAT_HOST="127.0.0.1", LANCHAT_TIMEOUT="20", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env = child_env(
+        LANCHAT_PORT="0", LANCHAT_HOST="127.0.0.1", LANCHAT_TIMEOUT="20", PYDEVD_DISABLE_FILE_VALIDATION="1"
+    )
     env.update(extra)
     return env
 
@@ -281,3 +283,96 @@ def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, tmp_path: Pa
     assert client_text.count("https://www.computerhope.com/cgi-bin/htmlcolor.pl?c=") >= 2
     assert "please answer Y or N" in client_text
     assert not os.path.exists(socket_path), "the server notebook should remove its socket file"
+
+
+# ---------------------------------------------------------------- seed coverage
+
+# Each documented seed step, as text that must appear in the notebook that teaches it (code or prose).
+SEED_STEPS = {
+    "06_colour_messenger.ipynb": [  # seed 000, server and client
+        "socket.AF_UNIX, socket.SOCK_STREAM",
+        "SOCKET_PATH",
+        "os.unlink(SOCKET_PATH)",
+        ".listen(1)",
+        ".accept()",
+        "recv(1024)",
+        "fake.hex_color()",
+        "seed_instance",
+        "htmlcolor.pl?c=",
+        "colour_link",
+        ".sendall(",
+        "sys.exit(1)",
+        "please answer Y or N",
+        "client.close()",
+        "server.close()",
+    ],
+    "01_first_socket_tcp_turns.ipynb": [  # seed 001
+        '"127.0.0.1"',
+        '"3580"',
+        ".bind((HOST, PORT))",
+        ".listen(1)",
+        "create_connection",
+        ".accept()",
+        '== "/q"',
+        "empty message refused",
+        "with socket.socket(",
+        "deadlock",
+        "TimeoutError",
+    ],
+    "02_framing.ipynb": [  # seed 004: framing
+        "Two sends can arrive as one",
+        "recv(4)",
+        'struct.pack(">I"',
+        '.encode("utf-8")',
+        "UnicodeDecodeError",
+        "datetime",
+        "encoded once",
+        "FrameDecoder",
+    ],
+    "03_many_clients.ipynb": [  # seeds 002 and 004: many clients
+        "threading.Thread",
+        "threading.Lock",
+        "BlockingIOError",
+        "errno",
+        "select.select",
+        "selectors.DefaultSelector",
+        "full-duplex",
+        "turn-based",
+    ],
+    "04_names_dm_history.ipynb": [  # seed 003
+        '{"name": name}',
+        "is taken",
+        'to="ben"',
+        "messages.json",
+        "os._exit",
+        "JSONDecodeError",
+        "os.replace",
+        "sqlite3",
+        "[History]",
+        "ConnectionResetError",
+        "shutdown",
+        '{"ack": "shutdown"}',
+        "connection refused",
+        "HistoryStore",
+    ],
+    "05_files.ipynb": ["hashlib.sha256", "CHUNK", "chunk_plan", "safe_name", "checksum mismatch"],  # seed 002
+    "07_lanchat.ipynb": [
+        "TRANSITIONS",
+        "Connection(Role.CLIENT)",
+        "Connection(Role.SERVER)",
+        "LocalProtocolError",
+        "RemoteProtocolError",
+        "Room(",
+        '"-m", "lanchat", "serve", "--headless", "--port", "0"',
+        "Server([listener]",
+        "request_shutdown",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_STEPS))
+def test_every_seed_step_is_taught(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    text = "\n".join(cell.source for cell in nb.cells)
+    missing = [step for step in SEED_STEPS[name] if step not in text]
+    assert not missing, f"{name} no longer teaches: {missing}"

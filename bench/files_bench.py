@@ -1,0 +1,183 @@
+"""bench/files_bench.py: how fast a file moves through lanchat, and whether chat keeps up. Measures, never asserts.
+
+    .venv/bin/python bench/files_bench.py            # a 50 MB file, 3 rounds (about half a minute)
+    .venv/bin/python bench/files_bench.py --quick    # a 10 MB file, 1 round
+
+Real programs on loopback, as a user runs them: a headless `serve`, ann and bob `connect`ed.
+1) upload: ann types `/send FILE` -> bob sees the offer (hashing, chunks, the server's check);
+2) download: bob types `/get ID` -> bob's "saved ... SHA-256 checked" line;
+3) chat during the download: cat says a line every few milliseconds while bob downloads, and
+   the time from cat's Enter to bob's screen is recorded (does a transfer stall the room?);
+4) CPU seconds per program, so a busy machine's figures can be read (load average recorded);
+5) for scale, the raw loopback bandwidth: one process pushing bytes through a TCP socket
+   with no framing, JSON, base64 or checksum at all.
+Results print as a table and go to bench/results/files.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import psutil  # noqa: E402
+from helpers import Proc, start_server  # noqa: E402
+
+from lanchat.files import MB  # noqa: E402
+
+
+def raw_loopback_mb_per_s(size: int) -> float:
+    """Bytes through a TCP loopback connection, nothing else: the ceiling for this machine."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = 0
+
+    def sink() -> None:
+        nonlocal received
+        conn, _ = listener.accept()
+        with conn:
+            while data := conn.recv(256 * 1024):
+                received += len(data)
+
+    thread = threading.Thread(target=sink)
+    thread.start()
+    block = os.urandom(256 * 1024)
+    start = time.perf_counter()
+    with socket.create_connection(listener.getsockname()) as sender:
+        sent = 0
+        while sent < size:
+            sender.sendall(block)
+            sent += len(block)
+    thread.join()
+    elapsed = time.perf_counter() - start
+    listener.close()
+    return received / MB / elapsed
+
+
+def cpu_seconds(proc: Proc) -> float:
+    times = psutil.Process(proc.popen.pid).cpu_times()
+    return times.user + times.system
+
+
+def one_round(folder: Path, size: int) -> dict[str, float]:
+    source = folder / "payload.bin"
+    source.write_bytes(os.urandom(size))
+    downloads = folder / "downloads"
+    downloads.mkdir(exist_ok=True)
+    for old in downloads.iterdir():
+        old.unlink()
+    server, port = start_server("--headless", "--no-history", "--files-dir", str(folder / "files"), "--max-file-mb", "100")
+    procs = [server]
+    try:
+        ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+        bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads))
+        cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat")
+        procs += [ann, bob, cat]
+        for proc, name in ((ann, "ann"), (bob, "bob"), (cat, "cat")):
+            proc.expect(f"welcome, {name}")
+
+        cpu_before = {name: cpu_seconds(proc) for name, proc in (("server", server), ("ann", ann), ("bob", bob))}
+        start = time.perf_counter()
+        ann.send(f"/send {source}")
+        match = bob.expect(r"type /get (\d+) to download it", timeout=120)
+        upload_s = time.perf_counter() - start
+        cpu_upload = {name: cpu_seconds(proc) - cpu_before[name] for name, proc in (("server", server), ("ann", ann))}
+        cpu_before = {name: cpu_seconds(proc) for name, proc in (("server", server), ("bob", bob))}
+
+        mark = bob.mark()
+        start = time.perf_counter()
+        bob.send(f"/get {match.group(1)}")
+        delays: list[float] = []
+        saved = threading.Event()
+
+        def chatter() -> None:
+            number = 0
+            while not saved.is_set() and number < 200:
+                sent_at = time.perf_counter()
+                cat.send(f"ping {number}")
+                bob.expect(rf"cat: ping {number}$", timeout=30, start=mark)
+                delays.append(time.perf_counter() - sent_at)
+                number += 1
+
+        thread = threading.Thread(target=chatter)
+        thread.start()
+        bob.expect(r"saved .*SHA-256 checked", timeout=120, start=mark)
+        download_s = time.perf_counter() - start
+        cpu_download = {name: cpu_seconds(proc) - cpu_before[name] for name, proc in (("server", server), ("bob", bob))}
+        saved.set()
+        thread.join(60)
+        same = (downloads / "payload.bin").read_bytes() == source.read_bytes()
+        return {
+            "upload_s": upload_s,
+            "download_s": download_s,
+            "upload_mb_per_s": size / MB / upload_s,
+            "download_mb_per_s": size / MB / download_s,
+            "chat_lines_during_download": len(delays),
+            "chat_delay_ms_median": statistics.median(delays) * 1000 if delays else float("nan"),
+            "chat_delay_ms_max": max(delays) * 1000 if delays else float("nan"),
+            "identical": same,
+            # CPU seconds each program spent, and the speed if only the busiest one limited it:
+            # a figure that other work on the machine does not drag down as much as wall time
+            "upload_cpu_s": cpu_upload,
+            "download_cpu_s": cpu_download,
+            "upload_cpu_bound_mb_per_s": size / MB / max(cpu_upload.values()),
+            "download_cpu_bound_mb_per_s": size / MB / max(cpu_download.values()),
+        }
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a 10 MB file, one round")
+    args = parser.parse_args()
+    size = (10 if args.quick else 50) * MB
+    rounds = 1 if args.quick else 3
+    with tempfile.TemporaryDirectory(prefix="lanchat-files-bench-") as tmp:
+        results = [one_round(Path(tmp), size) for _ in range(rounds)]
+    raw = raw_loopback_mb_per_s(size)
+    summary: dict[str, object] = {
+        "file_mb": size / MB,
+        "rounds": rounds,
+        "cpus": os.cpu_count(),
+        "raw_loopback_mb_per_s": raw,
+        "all_identical": all(r["identical"] for r in results),
+    }
+    summary["load_average_1min"] = os.getloadavg()[0]
+    for key in (
+        "upload_mb_per_s",
+        "download_mb_per_s",
+        "upload_cpu_bound_mb_per_s",
+        "download_cpu_bound_mb_per_s",
+        "upload_s",
+        "download_s",
+        "chat_delay_ms_median",
+    ):
+        summary[f"{key}_median"] = statistics.median(r[key] for r in results)
+    summary["chat_delay_ms_max"] = max(r["chat_delay_ms_max"] for r in results)
+    summary["chat_lines_during_download_median"] = statistics.median(r["chat_lines_during_download"] for r in results)
+    summary["download_share_of_raw_loopback"] = summary["download_mb_per_s_median"] / raw
+    summary["rounds_detail"] = results
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        if key != "rounds_detail":
+            print(f"{key:<{width}}  {value:.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    out = HERE / "results" / "files.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""File sharing as a user does it: real lanchat processes in plain mode, real files, loopback.
+
+ann hosts (``serve``), bob and cat join (``connect``); they type /send, /files and /get and
+read the notices. Every download is compared byte for byte with what was sent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from helpers import DEFAULT_TIMEOUT, Proc, start_server, wait_for
+
+from lanchat import events as ev
+from lanchat.files import MB, encode_chunk
+from lanchat.protocol import Connection, Role
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Room:
+    """A host called ann and whoever joins, each with a downloads folder of their own."""
+
+    def __init__(self, tmp: Path, *serve_args: str) -> None:
+        self.tmp = tmp
+        self.files_dir = tmp / "server-files"
+        self.procs: list[Proc] = []
+        self.ann, self.port = start_server(
+            "--name", "ann", "--no-history", "--files-dir", str(self.files_dir),
+            "--downloads", str(self.downloads("ann")), *serve_args,
+        )  # fmt: skip
+        self.procs.append(self.ann)
+        self.ann.expect(r"welcome, ann")
+
+    def downloads(self, name: str) -> Path:
+        folder = self.tmp / f"{name}-downloads"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def join(self, name: str) -> Proc:
+        proc = Proc("connect", "127.0.0.1", str(self.port), "--name", name, "--downloads", str(self.downloads(name)))
+        self.procs.append(proc)
+        proc.expect(rf"welcome, {name}")
+        return proc
+
+    def stored(self) -> list[Path]:
+        return [p for p in self.files_dir.rglob("*") if p.is_file()] if self.files_dir.exists() else []
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+
+@pytest.fixture
+def make_room(tmp_path):
+    rooms: list[Room] = []
+
+    def make(*serve_args: str) -> Room:
+        room = Room(tmp_path, *serve_args)
+        rooms.append(room)
+        return room
+
+    yield make
+    for room in rooms:
+        room.close()
+
+
+def offer_id(proc: Proc, sender: str, name: str, start: int = 0) -> str:
+    match = proc.expect(rf"\* {sender} offers (?:you )?{re.escape(name)} \(.*\); type /get (\d+) to download it", start=start)
+    return match.group(1)
+
+
+def test_files_of_several_sizes_up_to_the_limit_arrive_byte_for_byte(make_room, tmp_path):
+    room = make_room("--max-file-mb", "2")
+    bob = room.join("bob")
+    sizes = {"empty.txt": 0, "one.bin": 1, "small.bin": 100_000, "limit.bin": 2 * MB}
+    for name, size in sizes.items():
+        source = tmp_path / name
+        source.write_bytes(os.urandom(size))
+        mark = bob.mark()
+        room.ann.send(f"/send {source}")
+        file_id = offer_id(bob, "ann", name, start=mark)
+        room.ann.expect(rf"your file {re.escape(name)} .* is on offer to the room as #{file_id}")
+        bob.send(f"/get {file_id}")
+        saved = room.downloads("bob") / name
+        bob.expect(rf"saved {re.escape(str(saved))} \(.*SHA-256 checked\)", start=mark)
+        assert saved.read_bytes() == source.read_bytes()
+    # the big one showed progress on both sides, with a speed
+    room.ann.expect(r"\* sending limit\.bin: 50% \(1\.0 MB of 2\.0 MB, [\d.]+ [KMG]B/s\)")
+    bob.expect(r"\* receiving limit\.bin: 50% \(1\.0 MB of 2\.0 MB, [\d.]+ [KMG]B/s\)")
+    bob.send("/files")
+    bob.expect(r"files on offer \(4\):")
+    bob.expect(r"#\d+ limit\.bin 2\.0 MB from ann: /get \d+")
+    assert sorted(os.listdir(room.downloads("bob"))) == sorted(sizes)  # nothing else, no temp files
+
+
+def test_chat_flows_while_a_large_file_moves(make_room, tmp_path):
+    room = make_room("--max-file-mb", "30")
+    bob, cat = room.join("bob"), room.join("cat")
+    source = tmp_path / "video.bin"
+    source.write_bytes(os.urandom(30 * MB))
+    room.ann.send(f"/send {source}")
+    room.ann.send("uploading now")
+    cat.expect(r"ann: uploading now$")
+    file_id = offer_id(bob, "ann", "video.bin")
+    bob.send(f"/get {file_id}")
+    bob.expect(r"receiving video\.bin \(30\.0 MB\)")
+    cat.send("can you all still hear me?")
+    room.ann.expect(r"cat: can you all still hear me\?$")
+    bob.expect(r"cat: can you all still hear me\?$")
+    bob.expect(r"saved .*video\.bin", timeout=60)
+    assert (room.downloads("bob") / "video.bin").read_bytes() == source.read_bytes()
+
+
+def test_an_over_limit_file_is_refused_before_any_bytes_move(make_room, tmp_path):
+    room = make_room("--max-file-mb", "1")
+    bob = room.join("bob")
+    source = tmp_path / "big.iso"
+    source.write_bytes(b"\0" * (MB + 1))
+    room.ann.send(f"/send {source}")
+    room.ann.expect(r"! refused: big\.iso is 1\.0 MB; this server takes files up to 1\.0 MB")
+    room.ann.send("still here")
+    bob.expect(r"ann: still here$")
+    assert "ann offers" not in bob.output and "big.iso" not in bob.output
+    assert room.stored() == []
+
+
+def test_a_download_never_overwrites_an_existing_file(make_room, tmp_path):
+    room = make_room()
+    bob = room.join("bob")
+    (room.downloads("bob") / "report.txt").write_text("bob's own report")
+    source = tmp_path / "report.txt"
+    source.write_text("ann's report")
+    room.ann.send(f"/send {source}")
+    file_id = offer_id(bob, "ann", "report.txt")
+    for copy in ("report (1).txt", "report (2).txt"):
+        bob.send(f"/get {file_id}")
+        bob.expect(rf"saved .*{re.escape(copy)} ")
+    folder = room.downloads("bob")
+    assert (folder / "report.txt").read_text() == "bob's own report"
+    assert (folder / "report (1).txt").read_text() == (folder / "report (2).txt").read_text() == "ann's report"
+
+
+def test_hostile_names_are_cleaned_on_both_sides(make_room, tmp_path):
+    room = make_room()
+    bob = room.join("bob")
+    hostile = {".bashrc": "bashrc", "nul.txt": "_nul.txt", "x\x1b]0;owned\x07.txt": "x]0;owned.txt"}
+    for on_disk, cleaned in hostile.items():
+        source = tmp_path / on_disk
+        source.write_bytes(on_disk.encode())
+        room.ann.send(f'/send "{source}"')
+        file_id = offer_id(bob, "ann", cleaned)
+        bob.send(f"/get {file_id}")
+        bob.expect(rf"saved .*{re.escape(cleaned)} ")
+        assert (room.downloads("bob") / cleaned).read_bytes() == on_disk.encode()
+    assert "\x1b" not in bob.output
+    assert all(p.name.endswith(".upload") for p in room.stored())  # the server's own names
+
+
+def test_a_private_offer_reaches_only_its_recipient(make_room, tmp_path):
+    room = make_room()
+    bob, cat = room.join("bob"), room.join("cat")
+    source = tmp_path / "secret.txt"
+    source.write_text("for bob")
+    room.ann.send(f"/send {source} bob")
+    file_id = offer_id(bob, "ann", "secret.txt")
+    assert "ann offers you secret.txt" in bob.output
+    room.ann.expect(rf"your file secret\.txt .* is on offer to bob as #{file_id}")
+    cat.send(f"/get {file_id}")
+    cat.expect(rf"! no file #{file_id} is on offer")
+    cat.send("/files")
+    cat.expect(r"no files are on offer")
+    assert "secret" not in cat.output
+
+
+def test_mistakes_are_one_clear_line_and_nobody_else_notices(make_room, tmp_path):
+    room = make_room()
+    bob = room.join("bob")
+    bob.send("/get 99")
+    bob.expect(r"! no file #99 is on offer \(/files lists them\)$")
+    room.ann.send(f"/send {tmp_path / 'missing.txt'}")
+    room.ann.expect(rf"! cannot send {re.escape(str(tmp_path / 'missing.txt'))}: no such file$")
+    room.ann.send(f"/send {tmp_path}")
+    room.ann.expect(r"! cannot send .*: it is a folder; /send takes one file$")
+    room.ann.send("/send")
+    room.ann.expect(r"! usage: /send PATH \[NAME\]")
+    room.ann.send("/send x nobody")
+    room.ann.expect(r"no such file")
+    source = tmp_path / "a.txt"
+    source.write_text("a")
+    room.ann.send(f"/send {source} nobody")
+    room.ann.expect(r"! nobody called 'nobody' is here to send a file to$")
+    room.ann.send("all good")
+    bob.expect(r"ann: all good$")
+    assert "!" not in "".join(line for line in bob.lines if "no file #99" not in line)
+    assert not [line for line in bob.lines + room.ann.lines if "Traceback" in line]
+
+
+def test_a_sender_who_vanishes_midway_leaves_no_offer_and_no_stored_bytes(tmp_path):
+    files_dir = tmp_path / "server-files"
+    server, port = start_server("--headless", "--no-history", "--files-dir", str(files_dir))
+    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(tmp_path))
+    try:
+        ann.expect("welcome, ann")
+        bob.expect("welcome, bob")
+        source = tmp_path / "huge.bin"
+        source.write_bytes(os.urandom(48 * MB))
+        ann.send(f"/send {source}")
+        ann.expect(r"sending huge\.bin \(48\.0 MB\) as #1")
+        os.kill(ann.popen.pid, signal.SIGSTOP)  # our own child: freeze it mid-upload...
+        stored = wait_for(lambda: [p for p in files_dir.rglob("*.upload")], what="the partial upload")
+        assert 0 < stored[0].stat().st_size < 48 * MB
+        ann.popen.kill()  # ...then it vanishes without a word
+        ann.wait()
+        bob.expect(r"ann lost connection")
+        wait_for(lambda: not list(files_dir.rglob("*.upload")), what="the partial upload to be deleted")
+        bob.send("/files")
+        bob.expect(r"no files are on offer")
+        bob.send("/get 1")
+        bob.expect(r"! no file #1 is on offer")
+        assert "ann offers" not in bob.output
+    finally:
+        for proc in (ann, bob, server):
+            proc.stop()
+
+
+def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path):
+    """A stand-in server that sends half a file and closes: bob keeps nothing of it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    port = listener.getsockname()[1]
+    half = b"x" * (30 * 1024)
+    served = threading.Event()
+
+    def half_a_file() -> None:
+        conn, _ = listener.accept()
+        conn.settimeout(DEFAULT_TIMEOUT)
+        proto = Connection(Role.SERVER)
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                proto.receive_data(data)
+                for event in proto.events():
+                    if isinstance(event, ev.Hello):
+                        conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
+                    elif isinstance(event, ev.GetFile):
+                        start = ev.FileStart(id=event.id, name="half.bin", size=2 * len(half), sha256="0" * 64)
+                        conn.sendall(proto.send(start) + proto.send(ev.FileData(id=event.id, data=encode_chunk(half))))
+                        served.set()
+                        return  # and the connection drops
+                if not data:
+                    return
+
+    thread = threading.Thread(target=half_a_file, daemon=True)
+    thread.start()
+    downloads = tmp_path / "dl"
+    downloads.mkdir()
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads))
+    try:
+        bob.expect("welcome, bob")
+        bob.send("/get 5")
+        bob.expect(r"receiving half\.bin \(60\.0 KB\)")
+        bob.expect(r"connection to the server was lost")
+        assert bob.wait() == 1
+        assert served.is_set()
+        assert os.listdir(downloads) == []
+    finally:
+        bob.stop()
+        listener.close()
+        thread.join(5)
