@@ -243,7 +243,15 @@ def running_server(
     server = Server([listener], room, unix_path=unix_path, **server_kwargs)  # type: ignore[arg-type]
     if not unix_path:
         endpoint = Endpoint(host=host, port=listener.getsockname()[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    crashed: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            server.serve_forever()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below, not lost in a thread
+            crashed.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield server, endpoint
@@ -251,6 +259,8 @@ def running_server(
         server.request_shutdown("test over")
         server.stopped.wait(10)
         thread.join(10)
+    if crashed:  # bad input must never end the server loop for everyone
+        raise AssertionError(f"the server loop crashed: {crashed[0]!r}") from crashed[0]
 
 
 def drain_queue(q: queue.Queue) -> list[object]:
