@@ -32,6 +32,8 @@ DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per client; past it the client is dropp
 # limit above is never reached by a download alone (PROTOCOL.md, File transfer).
 FILE_LOW_WATER_BYTES = 256 * 1024
 SHUTDOWN_FLUSH_SECONDS = 2.0
+HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
+HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
 FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
 
 
@@ -81,6 +83,10 @@ class Server:
         # After a failed write we warn once and keep chatting; the next good write says so.
         self.history = history
         self.history_failing = history is not None and not history.writable
+        # /history costs the loop time in proportion to the entries sent (bench/history_bench.py):
+        # each client has a bucket of entries that refills with time, so paging through history
+        # is never refused but a flood of big requests cannot stall the room.
+        self._history_tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
         self.listeners = listeners
         self.max_queue_bytes = max_queue_bytes
         self.log = log or (lambda line: None)
@@ -272,6 +278,18 @@ class Server:
         client = self.clients.get(action.to)
         if client is None or client.closed or self.history is None:
             return
+        now = time.monotonic()
+        if not action.joining:
+            left, when = self._history_tokens.get(client.cid, (HISTORY_BURST_ENTRIES, now))
+            left = min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
+            if left < action.limit:
+                self._history_tokens[client.cid] = (left, now)
+                busy = ev.Error(code=ev.E_HISTORY, message="too much /history at once; try again in a moment")
+                self._perform([Send(to=client.cid, event=busy)])
+                return
+            if len(self._history_tokens) > 4 * len(self.clients) + 64:  # forget the departed
+                self._history_tokens = {c: v for c, v in self._history_tokens.items() if c in self.clients}
+            self._history_tokens[client.cid] = (left - action.limit, now)
 
         def read(store: HistoryStore) -> tuple[list, bool]:
             away = store.last_seen(action.name) if action.joining else None

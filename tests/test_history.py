@@ -328,3 +328,19 @@ def test_people_here_at_shutdown_do_not_get_their_live_dms_again_as_missed(store
     missed, _ = store.replay_for("ann", 0, away_since=store.last_seen("ann"))
     assert missed == []
     assert texts(store.replay_for("ann", 10)[0]) == ["seen live"]  # still in her history window
+
+
+def test_a_flood_of_history_requests_is_answered_once_and_refused_politely(store):
+    for i in range(300):
+        say(store, "old", f"m{i}")
+    with running_server(history=store, replay=0) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        flood = b"".join(ann.proto.send(ev.HistoryRequest(limit=1000)) for _ in range(3))
+        ann.send_raw(flood)  # three requests in one segment: one loop pass
+        history, end = replayed(ann)
+        assert len(history) == 300 and end.shown == 300
+        refusals = [ann.expect(ev.Error, code=ev.E_HISTORY) for _ in range(2)]
+        assert all("try again in a moment" in e.message for e in refusals)
+        ann.send(ev.Say(text="the room goes on"))
+        assert ann.expect(ev.Message).text == "the room goes on"
+        ann.close()
