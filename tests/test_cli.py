@@ -338,6 +338,9 @@ def test_three_people_chat_in_duplex_mode(run, sock_dir, transport):
     ann.send("/w bob psst")
     bob.expect(STAMP + r"ann -> bob \(direct\): psst$")
     ann.expect(STAMP + r"ann -> bob \(direct\): psst$")
+    ann.send("/help")
+    for usage in (r"/w NAME TEXT", r"/who", r"/help", r"/q"):
+        ann.expect(r"\* +" + usage + r" ")
     mark = host.mark()
     ann.send("/who")
     ann.expect(r"here \(3\): hal, ann, bob")

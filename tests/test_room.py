@@ -519,3 +519,31 @@ def test_a_headless_room_that_empties_starts_again_with_the_next_joiner():
 def test_bad_mode_is_refused():
     with pytest.raises(ValueError):
         Room(mode="chaos")
+
+
+def test_a_broadcast_is_encoded_once_for_everyone():
+    room = room_with("ann", "bob", "cat")
+    actions = room.room.handle(room.cid["ann"], ev.Say(text="once"))
+    broadcasts = [a for a in actions if isinstance(a, Broadcast)]
+    assert len(broadcasts) == 1
+    assert set(broadcasts[0].to) == {room.cid["ann"], room.cid["bob"], room.cid["cat"]}
+
+
+def test_a_roster_too_big_for_one_frame_refuses_the_next_join_instead_of_crashing():
+    room = RoomDriver()
+    widest = "\U0001f600" * ev.MAX_NAME_CHARS  # 32 four-byte characters: the widest legal name
+    joined = 0
+    while True:
+        cid = room.join(f"{joined:04d}" + widest[4:])
+        got = room.take(cid)
+        if isinstance(got[0], ev.Error):
+            break
+        joined += 1
+        assert joined < 2000, "the roster never reached the frame limit"
+    assert got[0].code == ev.E_ROOM_FULL and got[0].fatal
+    # everyone already in can still ask who is here: the roster still fits in one frame
+    first = room.cid[f"{0:04d}" + widest[4:]]
+    room.take_all()
+    room.perform(room.room.handle(first, ev.Who()))
+    (roster,) = room.take(first)
+    assert len(roster.members) == joined
