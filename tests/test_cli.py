@@ -366,3 +366,40 @@ def test_three_people_take_turns(run, sock_dir, transport):
     mark = bob.mark()
     bob.send("out of turn")
     bob.expect(r"! not your turn: waiting for ann$", start=mark)
+
+
+# ------------------------------------------------------------ lost and strange servers
+
+
+def test_a_server_that_dies_leaves_clients_with_one_clear_line(run):
+    server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    server.popen.kill()  # no shutdown notice: the connection just drops
+    assert ann.wait() == 1
+    ann.expect(r"^lanchat: disconnected: the connection to the server was lost$")
+
+
+def test_connecting_to_something_that_is_not_lanchat_fails_clearly(run):
+    with socket.create_server(("127.0.0.1", 0)) as impostor:
+        port = str(impostor.getsockname()[1])
+        proc = run("connect", "127.0.0.1", port, "--name", "ann")
+        impostor.settimeout(10)
+        conn, _ = impostor.accept()
+        with conn:
+            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            assert proc.wait() == 1
+    assert "not a lanchat server" in only_line(proc)
+
+
+def test_ipv6_loopback_end_to_end(run):
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    server = run("serve", "--headless", "--host", "::1", "--port", "0")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    server.expect(rf"connect ::1 {port}$")  # the banner says how to reach it
+    ann = join(run, ["::1", port], "ann")
+    bob = join(run, ["::1", port], "bob")
+    bob.send("over six")
+    ann.expect(STAMP + r"bob: over six$")
