@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ import pytest
 from helpers import ROOT, child_env
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT = 60  # seconds per cell; the notebooks' own timeouts are far shorter
@@ -376,3 +378,15 @@ def test_every_seed_step_is_taught(name: str) -> None:
     text = "\n".join(cell.source for cell in nb.cells)
     missing = [step for step in SEED_STEPS[name] if step not in text]
     assert not missing, f"{name} no longer teaches: {missing}"
+
+
+def test_pair_client_without_server_says_so_in_one_line(kernel_name: str, workdir: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on: bound by us, then released
+        probe.bind(("127.0.0.1", 0))
+        unused_port = str(probe.getsockname()[1])
+    env = notebook_env(LANCHAT_PORT=unused_port, LANCHAT_SCRIPT=json.dumps(["never sent"]))
+    with pytest.raises(CellExecutionError) as failure:
+        asyncio.run(execute(workdir / "pairs" / "001_client.ipynb", kernel_name, env, probes=False))
+    message = str(failure.value)
+    assert f"cannot connect to 127.0.0.1:{unused_port}" in message and "SystemExit" in message
+    assert "Traceback" not in message.split("SystemExit")[0][-400:], "expected the seed's sys.exit(1), not a traceback"

@@ -26,6 +26,7 @@ def settings_tcp(role: str) -> str:
 import json
 import os
 import socket
+import sys
 {time_import}
 HOST = os.environ.get("LANCHAT_HOST", "127.0.0.1")  {host_comment}
 PORT = int(os.environ.get("LANCHAT_PORT", "3580"))  # seed 001's default port
@@ -63,8 +64,9 @@ def pair_001() -> list[Notebook]:
         """
         ### Step 1: create a TCP socket and bind it to the address
 
-        `SO_REUSEADDR` lets you restart right after a previous run. If the port is taken, binding fails with a
-        clear message: pick another port in the settings (the client must use the same one).
+        `SO_REUSEADDR` lets you restart right after a previous run. If the port is taken, binding fails: we
+        print one clear line and stop (`sys.exit(1)`; in a notebook it ends *Run All* with a short note instead
+        of a traceback). Then pick another port in the settings (the client must use the same one).
         """,
         """
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -73,7 +75,8 @@ def pair_001() -> list[Notebook]:
             listener.bind((HOST, PORT))
         except OSError as exc:
             listener.close()
-            raise RuntimeError(f"cannot use {HOST}:{PORT} ({exc.strerror}); choose another port in the settings") from None
+            print(f"cannot use {HOST}:{PORT} ({exc.strerror}); choose another port in the settings")
+            sys.exit(1)
         port = listener.getsockname()[1]
         print(f"bound to {HOST}:{port}")
         """,
@@ -161,7 +164,8 @@ if PORT_FILE:  # the tests' rendezvous: wait (with a deadline) for the server to
     deadline = time.monotonic() + TIMEOUT
     while not os.path.exists(PORT_FILE):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no port appeared in {PORT_FILE}; is the server notebook running?")
+            print(f"no port appeared in {PORT_FILE}; is the server notebook running?")
+            sys.exit(1)
         time.sleep(0.05)  # polling interval; the deadline above decides when to give up
     with open(PORT_FILE) as f:
         PORT = int(f.read())
@@ -173,13 +177,14 @@ print(f"will connect to {HOST}:{PORT}")
         ### Step 1: create a socket and connect
 
         `create_connection` makes the TCP socket and connects it, giving up after `TIMEOUT` seconds.
-        If nobody listens there, you get one clear line instead of a traceback.
+        If nobody listens there, you get one clear line and the notebook stops (`sys.exit(1)`).
         """,
         """
         try:
             sock = socket.create_connection((HOST, PORT), timeout=TIMEOUT)
         except OSError as exc:
-            raise RuntimeError(f"cannot connect to {HOST}:{PORT}: {exc.strerror or exc}; is the server notebook listening?") from None
+            print(f"cannot connect to {HOST}:{PORT}: {exc.strerror or exc}; is the server notebook listening?")
+            sys.exit(1)
         print("connected to", sock.getpeername())
         """,
     )
@@ -216,13 +221,12 @@ print(f"will connect to {HOST}:{PORT}")
 
 
 def settings_unix(role: str) -> str:
-    time_import = "import time\n" if role == "client" else ""  # only the client retries on a clock
+    # only the client retries on a clock and may stop with sys.exit
+    modules = ["json", "os", "socket", "sys", "tempfile", "time"] if role == "client" else ["json", "os", "socket", "tempfile"]
+    imports = "\n".join(f"import {name}" for name in modules)
     return f'''
-import json
-import os
-import socket
-import tempfile
-{time_import}
+{imports}
+
 # An AF_UNIX socket is a file path: both notebooks must be on the same machine and use the same path.
 SOCKET_PATH = os.environ.get("LANCHAT_SOCKET") or os.path.join(tempfile.gettempdir(), "lanchat-colour.sock")
 TIMEOUT = float(os.environ.get("LANCHAT_TIMEOUT", "600"))
@@ -368,8 +372,8 @@ def pair_000() -> list[Notebook]:
         ### Step 2: connect to the server's path
 
         If the server is not there yet we keep trying for a short while (the socket file may not exist yet, or
-        exist from a crashed run); after that, like the seed, we print the error and stop.
-        (In a script the seed calls `sys.exit(1)`; in a notebook, raising an error stops Run All just the same.)
+        exist from a crashed run); after that, like the seed, we print the error and stop with `sys.exit(1)`
+        (in a notebook that ends *Run All* with a short note instead of closing anything).
         """,
         """
         deadline = time.monotonic() + min(TIMEOUT, 30)
@@ -380,7 +384,8 @@ def pair_000() -> list[Notebook]:
             except (FileNotFoundError, ConnectionRefusedError) as exc:
                 if time.monotonic() > deadline:
                     sock.close()
-                    raise RuntimeError(f"cannot connect to {SOCKET_PATH}: {exc.strerror}; is the server running?") from None
+                    print(f"cannot connect to {SOCKET_PATH}: {exc.strerror}; is the server running?")
+                    sys.exit(1)
                 time.sleep(0.05)  # retry interval; the deadline decides
         print("connected to", SOCKET_PATH)
         """,
