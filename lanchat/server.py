@@ -83,6 +83,7 @@ class Server:
         # After a failed write we warn once and keep chatting; the next good write says so.
         self.history = history
         self.history_failing = history is not None and not history.writable
+        self._history_pending = False  # appended this pass, committed before the flush
         # /history costs the loop time in proportion to the entries sent (bench/history_bench.py):
         # each client has a bucket of entries that refills with time, so paging through history
         # is never refused but a flood of big requests cannot stall the room.
@@ -265,10 +266,17 @@ class Server:
 
     def _keep(self, event: ev.Message | ev.Direct) -> None:
         to = event.to if isinstance(event, ev.Direct) else None
-        stored = self._history_call(
-            lambda store: store.append(time=event.time, sender=event.sender, text=event.text, to=to)
+        self._history_call(
+            lambda store: store.append(time=event.time, sender=event.sender, text=event.text, to=to, commit=False)
         )
-        if stored is not None and self.history_failing:
+        self._history_pending = True
+
+    def _commit_history(self) -> None:
+        """Commit this pass's messages: called before anything is written to a socket, so what
+        anyone has received is already stored, with one commit per pass, not per message."""
+        self._history_pending = False
+        stored = self._history_call(lambda store: store.commit())
+        if stored and self.history_failing:
             self.history_failing = False
             self.log(f"history: saving to {self.history.path} again")  # type: ignore[union-attr]
 
@@ -344,6 +352,8 @@ class Server:
         client.out_bytes = len(client.out[0]) if client.out else 0
 
     def _flush_dirty(self) -> None:
+        if self._history_pending:
+            self._commit_history()  # stored before sent (PROTOCOL.md, History replay)
         while self._dirty:
             dirty, self._dirty = self._dirty, set()
             for client in dirty:
