@@ -101,6 +101,8 @@ class BotRunner:
         for event in events:
             if isinstance(event, (ConnectionClosed, ev.Shutdown)):
                 return False
+            if getattr(event, "history", False):
+                continue  # a replay of what was said before the bot came: nothing to answer now
             if isinstance(event, ev.Welcome):
                 self.name = event.name
                 self.people = [m for m in event.members if m != event.name]

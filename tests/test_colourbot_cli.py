@@ -173,3 +173,59 @@ def test_bot_options_are_checked():
     lone_seed = Proc("serve", "--headless", "--port", "0", "--bot-seed", "3", stdin=False)
     assert lone_seed.wait() == 2
     assert "--bot-seed needs --bot colour" in lone_seed.output
+
+
+def test_the_bot_answers_only_live_messages_from_someone_alone_with_it():
+    """BotRunner's reactions on a real socketpair; its thread is not started, _handle is fed.
+
+    _handle writes with sendall before it returns, so whatever the bot said is already
+    waiting on the other end: a non-blocking read collects it without any waiting."""
+    import json
+
+    from lanchat.bots import BotRunner
+    from lanchat.colourbot import ColourBot
+    from lanchat.protocol import Connection, ConnectionClosed, Role, encode
+    from lanchat.wire import FrameDecoder
+
+    bot_end, peer_end = socket.socketpair()
+    peer_end.setblocking(False)
+    decoder = FrameDecoder()
+
+    def whispers() -> list[ev.Event]:
+        data = b""
+        while True:
+            try:
+                chunk = peer_end.recv(65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        return [ev.event_from_json(json.loads(p), ev.CLIENT_EVENTS) for p in decoder.feed(data)]
+
+    try:
+        runner = BotRunner(ColourBot(Faker(), seed=7), bot_end)
+        runner.proto = Connection(Role.CLIENT)
+        runner.proto.send(ev.Hello(name=BOT_NAME))
+        runner.proto.receive_data(encode(ev.Welcome(name=BOT_NAME, mode="duplex", members=(BOT_NAME, "ann"))))
+        (welcome,) = runner.proto.events()
+
+        assert runner._handle([welcome])  # ann was here before the bot: greeted
+        said = whispers()
+        assert all(isinstance(w, ev.Whisper) and w.to == "ann" for w in said)
+        assert said[-1].text == "What mood are you in?"
+        replay = ev.Message(sender="ann", text="calm", time=1.0, history=True)
+        assert runner._handle([replay]) and whispers() == []  # a replay is not an answer
+        assert runner._handle([ev.Message(sender="ann", text="calm", time=2.0)])  # alone: heard
+        assert [(w.to, w.text) for w in whispers()][-1] == ("ann", "Happy with it? (Y/N)")
+        assert runner._handle([ev.Joined(name="bob", time=3.0)])
+        assert {w.to for w in whispers()} == {"bob"}
+        assert runner._handle([ev.Message(sender="ann", text="N", time=4.0)]) and whispers() == []  # not alone now
+        assert runner._handle([ev.Direct(sender="ann", to=BOT_NAME, text="N", time=5.0)])
+        assert whispers()[0].text.startswith("Here is another suggestion")
+        assert runner._handle([ev.Left(name="ann", reason="quit", time=6.0)])
+        assert runner.bot.state_of("ann") is None and runner.people == ["bob"]
+        assert not runner._handle([ConnectionClosed()])
+    finally:
+        bot_end.close()
+        peer_end.close()
