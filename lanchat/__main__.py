@@ -414,9 +414,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _server_files(args: argparse.Namespace, log):  # noqa: ANN001, ANN202
     """The server's file store (transfer.py): limits from the command line, a folder of its own."""
     from .files import MB
-    from .transfer import ServerFiles, default_files_base
+    from .transfer import ServerFiles
 
-    base = Path(args.files_dir).expanduser() if args.files_dir else default_files_base()
+    base = Path(args.files_dir).expanduser() if args.files_dir else None  # None: the data folder, on first use
     quota = args.quota_mb * MB if args.quota_mb else None
     return ServerFiles(base, max_file_bytes=args.max_file_mb * MB, quota_bytes=quota, log=log)
 

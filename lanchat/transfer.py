@@ -98,8 +98,9 @@ class _Download:
 class ServerFiles:
     """Offers, uploads arriving and downloads leaving, for one server run.
 
-    Files live in a folder this run creates (``run-XXXX`` inside ``base``) and removes on
-    ``close()``; stored names are ``<id>-<random>.upload``, so nothing a peer says becomes a path.
+    Files live in a folder this run creates (``run-XXXX`` inside ``base``, by default the
+    user's data folder) and removes on ``close()``; stored names are ``<id>-<random>.upload``,
+    so nothing a peer says becomes a path.
     """
 
     def __init__(
@@ -127,7 +128,7 @@ class ServerFiles:
     def folder(self) -> Path:
         """Created on the first upload, so a server nobody sends files to leaves no trace."""
         if self._folder is None:
-            base = self.base if self.base is not None else Path(tempfile.gettempdir())
+            base = self.base if self.base is not None else default_files_base()
             base.mkdir(parents=True, exist_ok=True)
             self._folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
         return self._folder
