@@ -10,6 +10,8 @@ import json
 from collections import defaultdict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lanchat import events as ev
 from lanchat.protocol import Connection, ConnectionClosed, Invalid, Role
@@ -547,3 +549,46 @@ def test_a_roster_too_big_for_one_frame_refuses_the_next_join_instead_of_crashin
     room.perform(room.room.handle(first, ev.Who()))
     (roster,) = room.take(first)
     assert len(roster.members) == joined
+
+
+# ------------------------------------------------------- the turn, under any story
+
+operations = st.lists(
+    st.tuples(st.sampled_from(["join", "say", "leave", "bye", "who"]), st.integers(0, 5)), max_size=40
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(with_host=st.booleans(), story=operations)
+def test_the_turn_is_always_held_by_someone_present_and_never_by_a_lone_host(with_host, story):
+    room = RoomDriver("turn")
+    host_cid = room.join("hal", host=True) if with_host else None
+    pool = [f"p{n}" for n in range(6)]
+    for action, index in story:
+        name = pool[index]
+        present = name in room.cid and room.room.name_of(room.cid[name]) is not None
+        if action == "join" and not present:
+            room.join(name)
+        elif present and action == "say":
+            holder = room.room.turn_name
+            room.take_all()
+            room.say(name, "hi")
+            delivered = any(isinstance(e, ev.Message) for e in room.take(name))
+            assert delivered == (holder == name)
+        elif present and action in ("leave", "bye"):
+            room.leave(name) if action == "leave" else room.bye(name)
+            del room.cid[name]
+        elif present and action == "who":
+            room.who(name)
+        members = set(room.room.members)
+        people = members - {host_cid}
+        holder = room.room.turn_holder
+        assert holder is None or holder in members
+        if people:
+            assert holder is not None, "people are here but nobody may speak"
+        else:
+            assert holder is None, "the host holds the turn alone"
+    if with_host and room.room.turn_holder == host_cid:
+        room.take_all()
+        room.say("hal", "my turn")
+        assert any(isinstance(e, ev.Message) for e in room.take("hal"))
