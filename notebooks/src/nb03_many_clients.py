@@ -43,7 +43,7 @@ def notebooks() -> list[Notebook]:
 
         The server accepts `ana` and waits in `recv` for her, as in notebook 01. Meanwhile `ben` connects and
         sends a message. The server cannot see it: it is stuck waiting on `ana` (here for 0.5 s, then it gives
-        up). Ben's message sits unread in the backlog.
+        up). Ben's connection waits in the backlog, his message unread.
         """,
         """
         with socket.create_server((HOST, PORT)) as listener:
@@ -130,7 +130,10 @@ def notebooks() -> list[Notebook]:
                 self.stop.set()
                 with self.lock:
                     for conn in self.clients:
-                        conn.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in recv
+                        try:
+                            conn.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in recv
+                        except OSError:
+                            pass  # already disconnected
                 for thread in self.threads:
                     thread.join(TIMEOUT)
                 self.listener.close()
@@ -383,7 +386,7 @@ def notebooks() -> list[Notebook]:
         import lanchat.client
         import lanchat.server
 
-        print(inspect.getdoc(lanchat.server).split("\\n\\n")[1])
+        print("\\n".join(inspect.getdoc(lanchat.server).splitlines()[:10]))
         print()
         print(inspect.getdoc(lanchat.client).splitlines()[0])
         """
