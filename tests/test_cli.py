@@ -12,8 +12,10 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
+from helpers import Proc, RawClient, short_tmp_dir
 
-from helpers import Proc, short_tmp_dir
+from lanchat import events as ev
+from lanchat.transport import Endpoint
 
 STAMP = r"^\[\d\d:\d\d:\d\d\] "
 
@@ -403,3 +405,16 @@ def test_ipv6_loopback_end_to_end(run):
     bob = join(run, ["::1", port], "bob")
     bob.send("over six")
     ann.expect(STAMP + r"bob: over six$")
+
+
+def test_terminal_control_sequences_from_a_peer_are_shown_harmlessly(run):
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    mallory = RawClient(Endpoint(host=where[0], port=int(where[1])), "mallory")
+    try:
+        mallory.send(ev.Say(text="\x1b]0;pwned\x07\x1b[2J\rgotcha"))
+        line = ann.expect(r"mallory: ").string
+    finally:
+        mallory.close()
+    assert "\x1b" not in line and "\x07" not in line and "\r" not in line
+    assert "^[]0;pwned^G^[[2J^Mgotcha" in line

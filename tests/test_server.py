@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
 from helpers import RawClient, running_server, short_tmp_dir, wait_for
+
 from lanchat import events as ev
 from lanchat.transport import Endpoint, TransportError, listen_unix
 
