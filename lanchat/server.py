@@ -412,7 +412,7 @@ class Server:
         with contextlib.suppress(OSError):
             client.sock.close()
         self.clients.pop(client.cid, None)
-        self.files.forget(client.cid)  # its uploads stop, its offers expire
+        self._perform(self.files.forget(client.cid))  # its uploads stop, its offers expire
         if client.cid in self.room.members and self._shutdown_reason is None:
             name = self._who(client)
             self._perform(self.room.leave(client.cid, "lost"))

@@ -213,7 +213,11 @@ class ServerFiles:
         upload = self.uploads.get(chunk.id)
         if upload is None or upload.owner != cid:
             return []  # late chunks of an upload already refused or cancelled: the error was said once
-        name = self.book.offers[upload.file_id].name
+        offer = self.book.offers.get(upload.file_id)
+        if offer is None:  # pragma: no cover - forget() drops an upload with its offer
+            self._drop_upload(upload)
+            return []
+        name = offer.name
         try:
             data = decode_chunk(chunk.data)
         except ChunkError as exc:
@@ -322,22 +326,35 @@ class ServerFiles:
 
     # ------------------------------------------------------------ leaving
 
-    def forget(self, cid: int) -> None:
-        """Connection ``cid`` is gone: its uploads stop, its offers expire, its downloads end."""
+    def forget(self, cid: int) -> list[Action]:
+        """Connection ``cid`` is gone: its uploads stop, its offers expire, its downloads end,
+        and a private upload to it stops (its sender is told)."""
         for upload in [u for u in self.uploads.values() if u.owner == cid]:
             self._drop_upload(upload)
         for download in self.downloads.pop(cid, ()):
             with contextlib.suppress(OSError):
                 download.handle.close()
-        gone = self.book.expire_owner(cid) + self.book.recipient_left(cid)
+        actions: list[Action] = []
+        for offer in self.book.recipient_left(cid):
+            upload = self.uploads.get(offer.file_id)
+            if upload is not None:
+                self._drop_upload(upload)
+                message = f"sending {offer.name} stopped: {offer.to_name} left"
+                actions.append(Send(to=offer.owner, event=ev.FileError(id=offer.file_id, message=message)))
+            self._unlink_stored(offer.file_id)
+        gone = self.book.expire_owner(cid)
         for offer in gone:
-            path = self.stored.pop(offer.file_id, None)
-            if path is not None:
-                # A download already under way keeps its open handle (POSIX) and finishes.
-                with contextlib.suppress(OSError):
-                    path.unlink()
+            self._unlink_stored(offer.file_id)
         if gone:
-            self.log(f"{len(gone)} file(s) offered by or to {gone[0].owner_name if gone[0].owner == cid else gone[0].to_name} expired")
+            self.log(f"{len(gone)} file(s) offered by {gone[0].owner_name} expired")
+        return actions
+
+    def _unlink_stored(self, file_id: str) -> None:
+        path = self.stored.pop(file_id, None)
+        if path is not None:
+            # A download already under way keeps its open handle (POSIX) and finishes.
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def close(self) -> None:
         """The server is stopping: close every file and remove this run's folder."""

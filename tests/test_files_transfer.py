@@ -213,6 +213,21 @@ def test_a_private_offer_is_only_for_its_recipient(store):
         assert "nobody called 'nobody'" in ann.expect(ev.FileError, ref=9).message
 
 
+def test_a_private_upload_stops_when_its_recipient_leaves(store):
+    data = os.urandom(CHUNK_BYTES * 4)
+    with running_server(files=store) as (_, endpoint):
+        ann, bob, cat = (RawClient(endpoint, n) for n in ("ann", "bob", "cat"))
+        ann.send(ev.OfferFile(ref=1, name="for-bob.bin", size=len(data), sha256=_sum(data), to="bob"))
+        ready = ann.expect(ev.UploadReady)
+        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data[:CHUNK_BYTES])))
+        bob.close()
+        assert ann.expect(ev.FileError, id=ready.id).message == "sending for-bob.bin stopped: bob left"
+        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data[CHUNK_BYTES : 2 * CHUNK_BYTES])))
+        ann.send(ev.Say(text="and the room goes on"))
+        cat.expect(ev.Message, text="and the room goes on")
+        wait_for(lambda: _stored(store) == [], what="the partial upload to be removed")
+
+
 def test_hostile_names_are_cleaned_and_stored_under_the_servers_own_names(store):
     hostile = "../../\x1b]0;pwned\x07/..\\CON.txt"
     with running_server(files=store) as (_, endpoint):
