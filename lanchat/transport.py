@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 DEFAULT_PORT = 3580  # seed 001
 LISTEN_BACKLOG = 512
+# The socket files listen_unix() created, as path -> (device, inode): on exit we remove a file
+# only if it is still the one we made, never one another server has since put at that path.
+_OUR_SOCKET_FILES: dict[str, tuple[int, int]] = {}
 
 
 class TransportError(Exception):
@@ -123,6 +126,9 @@ def listen_unix(path: str, backlog: int = LISTEN_BACKLOG) -> socket.socket:
         raise TransportError(f"cannot listen on {path}: {exc.strerror or exc}") from None
     finally:
         os.umask(old_umask)
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        _OUR_SOCKET_FILES[os.path.abspath(path)] = (info.st_dev, info.st_ino)
     return sock
 
 
@@ -134,9 +140,10 @@ def listen(endpoint: Endpoint) -> socket.socket:
 
 def remove_unix_path(path: str, listener: socket.socket) -> None:
     """Remove our socket file on exit, but only if it is still ours (same inode)."""
+    ours = _OUR_SOCKET_FILES.pop(os.path.abspath(path), None)
     with contextlib.suppress(OSError):
-        name = listener.getsockname()
-        if name and os.path.exists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
+        info = os.lstat(path)
+        if stat.S_ISSOCK(info.st_mode) and (info.st_dev, info.st_ino) == ours:
             os.unlink(path)
 
 

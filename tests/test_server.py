@@ -403,9 +403,18 @@ def test_the_socket_file_is_left_alone_if_someone_else_took_the_path():
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "chat.sock")
         with running_server(unix_path=path):
-            os.unlink(path)
-            with open(path, "w") as handle:
+            os.unlink(path)  # someone removed our file by hand...
+            newcomer = socket.socket(socket.AF_UNIX)
+            newcomer.bind(path)  # ...and another server now listens there
+            newcomer.listen()
+        try:
+            assert stat.S_ISSOCK(os.lstat(path).st_mode), "our exit removed another server's socket file"
+        finally:
+            newcomer.close()
+        regular = os.path.join(folder, "other.sock")
+        with running_server(unix_path=regular):
+            os.unlink(regular)
+            with open(regular, "w") as handle:
                 handle.write("not ours")
-        with open(path) as handle:
+        with open(regular) as handle:
             assert handle.read() == "not ours"
-
