@@ -113,6 +113,8 @@ class Room:
         self.members: dict[int, Member] = {}  # insertion order is join order
         self._by_key: dict[str, Member] = {}
         self._everyone: tuple[int, ...] = ()
+        self._names: tuple[str, ...] = ()
+        self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.turn_holder: int | None = None
         self.ever_joined = 0
 
@@ -120,7 +122,12 @@ class Room:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(m.name for m in self.members.values())
+        # Every welcome carries the roster: rebuild it only when someone joined or left
+        # (``_everyone`` is a new tuple then), not for each of 500 people joining one by one.
+        if self._names_for is not self._everyone:
+            self._names = tuple(m.name for m in self.members.values())
+            self._names_for = self._everyone
+        return self._names
 
     def name_of(self, cid: int) -> str | None:
         member = self.members.get(cid)
@@ -228,6 +235,9 @@ class Room:
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
         self._everyone = (*others, cid)
+        if self._names_for is others:  # the roster grows by one name: extend it, no rebuild
+            self._names = (*self._names, member.name)
+            self._names_for = self._everyone
         if cid not in self.service_cids:
             self.ever_joined += 1
         turn_changed = False

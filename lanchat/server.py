@@ -35,6 +35,7 @@ SHUTDOWN_FLUSH_SECONDS = 2.0
 HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
 FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
+FANOUT_CACHE_MIN = 8  # broadcasts to fewer (a whisper, a small room) just look each id up
 
 
 class Client:
@@ -108,6 +109,11 @@ class Server:
         self.running = False
         self.stopped = threading.Event()
         self.deliveries = 0  # frames queued to clients, for benchmarks and tests
+        # The clients behind the last big Broadcast's ``to`` tuple. The room hands out the same
+        # tuple object until someone joins or leaves, so a chat message looks up 500 ids once
+        # per membership change instead of once per message (bench/README.md, profile).
+        self._fanout_key: tuple[int, ...] | None = None
+        self._fanout_targets: tuple[Client, ...] = ()
         self.files = files if files is not None else ServerFiles(log=self.log)
 
     # ------------------------------------------------------------ public API
@@ -220,11 +226,7 @@ class Server:
         clients = self.clients
         for action in actions:
             if isinstance(action, Broadcast):
-                frame = action.frame
-                for cid in action.to:
-                    client = clients.get(cid)
-                    if client is not None and not client.closed:
-                        self._queue(client, frame)
+                self._broadcast(action.to, action.frame)
             elif isinstance(action, Send):
                 client = clients.get(action.to)
                 if client is None or client.closed:
@@ -324,6 +326,28 @@ class Server:
         oldest = records[len(records) - len(frames)].id if frames else action.before
         self._queue(client, encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
 
+    def _broadcast(self, to: tuple[int, ...], frame: bytes) -> None:
+        """Queue one encoded frame to many: the hot path of a busy room, so it does the least
+        per recipient (an append and a count). The slow-reader limit is checked at flush time."""
+        if len(to) < FANOUT_CACHE_MIN:
+            for cid in to:
+                client = self.clients.get(cid)
+                if client is not None and not client.closed:
+                    self._queue(client, frame)
+            return
+        if to is not self._fanout_key:
+            # filter(None, ...) drops ids with no client, at C speed; a closed client is never
+            # in self.clients (_close removes it), so there is nothing else to check
+            self._fanout_targets = tuple(filter(None, map(self.clients.get, to)))
+            self._fanout_key = to
+        targets = self._fanout_targets
+        size = len(frame)
+        for client in targets:
+            client.out.append(frame)
+            client.out_bytes += size
+        self.deliveries += len(targets)
+        self._dirty.update(targets)
+
     def _queue(self, client: Client, frame: bytes) -> None:
         client.out.append(frame)
         client.out_bytes += len(frame)
@@ -361,8 +385,24 @@ class Server:
                     self._flush(client)
 
     def _flush(self, client: Client) -> None:
-        if client.out:
-            out = client.out
+        out = client.out
+        if out and client.out_bytes <= FLUSH_BYTES:
+            # the usual case: everything queued goes in one send(), no per-frame bookkeeping
+            data = out[0] if len(out) == 1 else b"".join(out)
+            try:
+                sent = client.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._close(client)
+                return
+            if sent == len(data):
+                out.clear()
+                client.out_bytes = 0
+                client.head_partial = False
+            elif sent:
+                self._sent_part(client, sent, len(out))
+        elif out:
             batch = size = 0
             for chunk in out:  # one send() per pass, of up to FLUSH_BYTES of queued frames
                 batch += 1
@@ -377,19 +417,9 @@ class Server:
             except OSError:
                 self._close(client)
                 return
-            client.out_bytes -= sent
-            # Drop the frames that went out whole; keep the unsent tail of one cut short and
-            # remember that it is a tail, so _discard_queue never leaves half a frame behind.
-            done = 0
-            while done < batch and sent >= len(out[done]):
-                sent -= len(out[done])
-                done += 1
-            if done:
-                del out[:done]
-                client.head_partial = False
-            if sent:
-                out[0] = out[0][sent:]
-                client.head_partial = True
+            self._sent_part(client, sent, batch)
+        if client.out_bytes > self.max_queue_bytes and not client.closing:
+            self._drop_slow(client)  # still this much unsent after a write: it is not reading
         if client.out or (not client.closing and self.files.wants_to_send(client.cid)):
             # a download in progress keeps write interest: writable means "top it up"
             if not client.writing:
@@ -402,10 +432,28 @@ class Server:
         if client.closing:
             self._close(client)
 
+    def _sent_part(self, client: Client, sent: int, batch: int) -> None:
+        """``sent`` bytes of the first ``batch`` queued chunks went out: drop the frames that
+        went out whole; keep the unsent tail of one cut short and remember that it is a tail,
+        so _discard_queue never leaves half a frame behind."""
+        out = client.out
+        client.out_bytes -= sent
+        done = 0
+        while done < batch and sent >= len(out[done]):
+            sent -= len(out[done])
+            done += 1
+        if done:
+            del out[:done]
+            client.head_partial = False
+        if sent:
+            out[0] = out[0][sent:]
+            client.head_partial = True
+
     def _close(self, client: Client) -> None:
         if client.closed:
             return
         client.closed = True
+        self._fanout_key = None  # the cached recipients include this client
         self._dirty.discard(client)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.selector.unregister(client.sock)
