@@ -82,13 +82,17 @@ def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.so
 
 
 def _unix_path_is_live(path: str) -> bool:
+    """Only a refused connection proves nobody listens there. A full backlog (EAGAIN), a
+    timeout or a permission error mean a server may well be there, so its path is left alone."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(1.0)
     try:
         probe.connect(path)
         return True
-    except OSError:
+    except (ConnectionRefusedError, FileNotFoundError):
         return False
+    except OSError:
+        return True
     finally:
         probe.close()
 
@@ -112,8 +116,12 @@ def listen_unix(path: str, backlog: int = LISTEN_BACKLOG) -> socket.socket:
             raise TransportError(f"{path} exists and is not a socket; refusing to replace it")
         if _unix_path_is_live(path):
             raise TransportError(f"a server is already listening on {path}")
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(path)  # stale: its server is gone
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # e.g. another user's file in a sticky /tmp
+            raise TransportError(f"cannot remove the old socket file {path}: {exc.strerror}") from None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o177)  # the file is born 0600: no window where others can connect
     try:

@@ -388,6 +388,31 @@ def test_a_live_servers_path_is_never_taken_over():
             assert os.path.exists(path)
 
 
+def test_a_busy_live_server_is_not_mistaken_for_a_dead_one():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "busy.sock")
+        busy = socket.socket(socket.AF_UNIX)
+        busy.bind(path)
+        busy.listen(0)
+        waiting: list[socket.socket] = []
+        try:
+            while True:  # fill its backlog: a probe now gets EAGAIN, not "connection refused"
+                filler = socket.socket(socket.AF_UNIX)
+                filler.setblocking(False)
+                waiting.append(filler)
+                try:
+                    filler.connect(path)
+                except BlockingIOError:
+                    break
+                assert len(waiting) < 100
+            with pytest.raises(TransportError, match="already listening"):
+                listen_unix(path)
+            assert os.path.exists(path)
+        finally:
+            for sock in (*waiting, busy):
+                sock.close()
+
+
 def test_a_regular_file_is_never_replaced():
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "notes.txt")
