@@ -26,7 +26,9 @@ def notebooks() -> list[Notebook]:
 
         One cell holds every choice. Seed 001 uses the address `127.0.0.1` (this machine only) and port `3580`.
         Port `0` means "any free port, please": the operating system picks one, which is what the tests use so
-        they never clash with anything. You can set the environment variable `LANCHAT_PORT` instead of editing.
+        they never clash with anything. Seed 001 takes another port as a command-line argument
+        (`python server.py 4000`); a notebook has no command line, so this cell, or the environment variable
+        `LANCHAT_PORT`, plays that part. (lanchat accepts it the seed's way: `lanchat serve 4000`.)
         """,
         """
         import os
