@@ -302,7 +302,7 @@ class TermProc:
         import pyte
         from ptyprocess import PtyProcess
 
-        env = child_env(TERM="screen-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8", **(env or {}))
+        env = child_env(**{"TERM": "screen-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", **(env or {})})
         env.pop("LINES", None)
         env.pop("COLUMNS", None)
         self.args = args

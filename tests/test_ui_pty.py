@@ -313,3 +313,12 @@ def test_tab_completion_and_a_bell_on_mention(terms):
     ann.send("\r")
     bob.expect(r"ann: hi bob")
     wait_for(lambda: b"\x07" in bytes(bob.raw[before:]), what="a bell for the mention")
+
+
+def test_a_terminal_that_cannot_place_the_cursor_gets_line_mode(terms):
+    ann = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", cols=200, env={"TERM": "dumb"})
+    terms.append(ann)
+    ann.expect(r"full-screen interface is not available .*using line mode")
+    ann.expect(r"\* welcome, ann")
+    ann.send("still works\r")
+    ann.expect(r"\] ann: still works")

@@ -248,3 +248,13 @@ def test_colour_suggestion_gets_a_swatch_of_the_nearest_colour():
     swatch = [cell for cell in frame.rows[0] if cell[0] == "█"]
     assert swatch and swatch[0][1].fg == rd.nearest_xterm((255, 0, 0)) == 196
     assert rd.nearest_basic(196) == 1  # red on an 8-colour terminal
+
+
+def test_status_line_shows_transfers_under_way():
+    class Transfer:
+        def text(self) -> str:
+            return "get notes.pdf 45% 1.2 MB/s"
+
+    view = make_view()
+    view.session.progress = {"get:1": Transfer()}  # type: ignore[attr-defined]
+    assert "get notes.pdf 45% 1.2 MB/s" in row_texts(rd.render(view, 8, 100))[-2]

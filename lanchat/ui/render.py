@@ -390,6 +390,11 @@ def status_text(view: View) -> str:
     if session.mode == "turn":
         parts.append(visible(session.turn_text()))
     parts.append(f"{len(session.members)} here")
+    for transfer in list(getattr(session, "progress", {}).values()):  # file transfers under way
+        try:
+            parts.append(visible(transfer.text()))
+        except Exception:  # noqa: BLE001 - a status line must never stop the drawing
+            continue
     return " " + " \u2502 ".join(parts) + " "
 
 

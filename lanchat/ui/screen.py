@@ -108,6 +108,7 @@ class CursesFrontend:
         self.dirty = True
         self.alert = False
         self.paste = False  # inside a bracketed paste: Enter is a line break, not "send"
+        self._last_status = ""
         self.closed = False
         self._pairs: dict[tuple[int, int], int] = {}
         self._attrs: dict[render.Style, int] = {}
@@ -128,6 +129,9 @@ class CursesFrontend:
         os.environ.pop("LINES", None)
         os.environ.pop("COLUMNS", None)
         os.environ.setdefault("ESCDELAY", "25")  # a lone Esc should not stall the keyboard
+        curses.setupterm(fd=self.out_fd)  # raises for an unknown TERM: the caller falls back to lines
+        if not curses.tigetstr("cup"):
+            raise RuntimeError("this terminal cannot place the cursor (TERM=dumb?)")
         self.screen = curses.initscr()
         try:
             curses.noecho()
@@ -324,8 +328,12 @@ class CursesFrontend:
             self.alert = False
             with contextlib.suppress(curses.error):
                 curses.beep()
+        status = render.status_text(self.view)
+        if status != self._last_status:  # the turn, who is here, a transfer's progress
+            self.dirty = True
         if self.dirty:
             self.dirty = False
+            self._last_status = status
             self.draw()
 
     def run_ui_command(self, command: UiCommand) -> list[Line]:
