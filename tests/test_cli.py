@@ -237,6 +237,16 @@ def test_a_regular_file_is_never_used_as_a_socket_path(run, sock_dir):
         assert handle.read() == "keep me"
 
 
+@pytest.mark.parametrize(
+    ("relative", "complaint"),
+    [("no/such/folder/chat.sock", "folder does not exist"), ("x" * 120 + ".sock", "too long")],
+)
+def test_a_bad_socket_path_is_one_clear_line(run, sock_dir, relative, complaint):
+    proc = run("serve", "--headless", "--unix", os.path.join(sock_dir, relative))
+    assert proc.wait() == 1
+    assert complaint in only_line(proc)
+
+
 def test_connecting_to_a_missing_socket_path_fails_clearly(run, sock_dir):
     proc = run("connect", "--unix", os.path.join(sock_dir, "nobody.sock"), "--name", "ann")
     assert proc.wait() == 1
