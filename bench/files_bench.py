@@ -76,7 +76,9 @@ def one_round(folder: Path, size: int) -> dict[str, float]:
     downloads.mkdir(exist_ok=True)
     for old in downloads.iterdir():
         old.unlink()
-    server, port = start_server("--headless", "--no-history", "--files-dir", str(folder / "files"), "--max-file-mb", "100")
+    server, port = start_server(
+        "--headless", "--no-history", "--files-dir", str(folder / "files"), "--max-file-mb", "100"
+    )
     procs = [server]
     try:
         ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")

@@ -240,7 +240,9 @@ class ServerFiles:
         try:
             upload.handle.close()
         except OSError as exc:
-            return self._fail_upload(upload, f"upload of {offer.name} failed: the server could not store it ({_why(exc)})")
+            return self._fail_upload(
+                upload, f"upload of {offer.name} failed: the server could not store it ({_why(exc)})"
+            )
         if upload.hasher.hexdigest() != offer.sha256:
             return self._fail_upload(upload, f"{offer.name} arrived damaged (SHA-256 mismatch) and was discarded")
         del self.uploads[upload.file_id]
@@ -267,7 +269,14 @@ class ServerFiles:
         file_id = get.id.strip().lstrip("#")
         offer = self.book.find(file_id, cid)
         if offer is None:
-            return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=f"no file #{get.id[:40]} is on offer (/files lists them)"))]
+            return [
+                Send(
+                    to=cid,
+                    event=ev.FileError(
+                        id=get.id[:40], message=f"no file #{get.id[:40]} is on offer (/files lists them)"
+                    ),
+                )
+            ]
         try:
             handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
         except (OSError, KeyError) as exc:
@@ -584,7 +593,9 @@ class ClientTransfers:
         except OSError as exc:
             return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {_why(exc)}", "error")]
         progress = Progress(direction="get", label=name, total=start.size, started=self.clock())
-        receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), Path(temp_name), handle, hashlib.sha256(), progress)
+        receiving = _Receiving(
+            start.id, name, start.size, start.sha256.lower(), Path(temp_name), handle, hashlib.sha256(), progress
+        )
         self.receiving[start.id] = receiving
         self.progress[f"get:{start.id}"] = progress
         lines = [self._line(f"receiving {name} ({human_size(start.size)}) into {self.downloads}...")]
@@ -604,7 +615,9 @@ class ClientTransfers:
         except (ChunkError, OSError) as exc:
             self._discard(receiving)
             reason = _why(exc) if isinstance(exc, OSError) else str(exc)
-            return [ev.CancelFile(id=receiving.file_id)], [self._line(f"download of {receiving.name} stopped: {reason}", "error")]
+            return [ev.CancelFile(id=receiving.file_id)], [
+                self._line(f"download of {receiving.name} stopped: {reason}", "error")
+            ]
         receiving.hasher.update(data)
         receiving.received += len(data)
         said = receiving.progress.advance(receiving.received, self.clock())
@@ -621,7 +634,10 @@ class ClientTransfers:
             return [], [*lines, self._line(f"cannot save {receiving.name}: {_why(exc)}", "error")]
         if receiving.hasher.hexdigest() != receiving.sha256:
             self._discard(receiving)
-            return [], [*lines, self._line(f"{receiving.name} arrived damaged (SHA-256 mismatch) and was discarded", "error")]
+            return [], [
+                *lines,
+                self._line(f"{receiving.name} arrived damaged (SHA-256 mismatch) and was discarded", "error"),
+            ]
         try:
             final = self._place(receiving)
         except OSError as exc:

@@ -43,9 +43,23 @@ SUM = hashlib.sha256(b"x").hexdigest()
 
 def test_files_module_does_no_io():
     tree = ast.parse(Path(files.__file__).read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert not imported & {"os", "socket", "selectors", "threading", "asyncio", "curses", "shutil", "tempfile", "pathlib"}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not imported & {
+        "os",
+        "socket",
+        "selectors",
+        "threading",
+        "asyncio",
+        "curses",
+        "shutil",
+        "tempfile",
+        "pathlib",
+    }
     called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     assert not called & {"open", "print", "input"}
 

@@ -71,7 +71,9 @@ def make_room(tmp_path):
 
 
 def offer_id(proc: Proc, sender: str, name: str, start: int = 0) -> str:
-    match = proc.expect(rf"\* {sender} offers (?:you )?{re.escape(name)} \(.*\); type /get (\d+) to download it", start=start)
+    match = proc.expect(
+        rf"\* {sender} offers (?:you )?{re.escape(name)} \(.*\); type /get (\d+) to download it", start=start
+    )
     return match.group(1)
 
 

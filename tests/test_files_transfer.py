@@ -259,7 +259,9 @@ def _offer_through(transfers: ClientTransfers, data: bytes, file_id: str = "1", 
     assert get == ev.GetFile(id=file_id)
     replies, lines = transfers.on_event(ev.FileStart(id=file_id, name=name, size=len(data), sha256=_sum(data)))
     for offset, length in chunk_plan(len(data)):
-        more_replies, more = transfers.on_event(ev.FileData(id=file_id, data=encode_chunk(data[offset : offset + length])))
+        more_replies, more = transfers.on_event(
+            ev.FileData(id=file_id, data=encode_chunk(data[offset : offset + length]))
+        )
         replies += more_replies
         lines += more
     return replies, lines
@@ -337,7 +339,9 @@ def test_sending_problems_are_one_clear_line(tmp_path):
     for path, why in cases.items():
         events, lines = transfers.command(FileCommand(name="send", path=path))
         assert events == [] and len(lines) == 1 and lines[0].kind == "error"
-        assert lines[0].text == f"cannot send {path}: {why}" + ("; /send takes one file" if why == "it is a folder" else "")
+        assert lines[0].text == f"cannot send {path}: {why}" + (
+            "; /send takes one file" if why == "it is a folder" else ""
+        )
     events, lines = ClientTransfers(tmp_path / "nowhere").command(FileCommand(name="get", file_id="1"))
     assert events == [] and "does not exist" in lines[0].text
 
