@@ -310,6 +310,9 @@ def test_a_browser_pointed_at_the_server_gets_a_400_and_the_chat_goes_on(run):
         ["connect", "--bogus"],
         ["connect", "--name", "two words"],
         ["serve", "--unix", "/tmp/x.sock", "--port", "5000"],
+        ["serve", "4000", "--port", "5000", "--headless"],
+        ["connect", "127.0.0.1", "4000", "--port", "5000", "--name", "ann"],
+        ["connect", "somehost", "--unix", "/tmp/x.sock", "--name", "ann"],
         ["dance"],
     ],
 )
