@@ -24,14 +24,13 @@ def notebooks() -> list[Notebook]:
         As notebook 01 showed, one thread can do all three because `connect` completes without `accept`.
         """,
         """
-        import os
         import socket
         import struct
         import threading
         import time
 
         HOST = "127.0.0.1"
-        PORT = int(os.environ.get("LANCHAT_PORT", "0"))  # 0: any free port
+        PORT = 0  # any free port: the servers in this notebook are only reached from inside it
         TIMEOUT = 10.0
 
         def tcp_pair():

@@ -24,7 +24,6 @@ def notebooks() -> list[Notebook]:
         ## Settings
         """,
         """
-        import os
         import selectors
         import socket
         import threading
@@ -33,7 +32,7 @@ def notebooks() -> list[Notebook]:
         from lanchat.wire import FrameDecoder, frame  # framing from notebook 02, the real thing
 
         HOST = "127.0.0.1"
-        PORT = int(os.environ.get("LANCHAT_PORT", "0"))  # 0: any free port
+        PORT = 0  # any free port: the servers in this notebook are only reached from inside it
         TIMEOUT = 10.0
         """,
     )

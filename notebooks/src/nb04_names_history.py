@@ -40,7 +40,7 @@ def notebooks() -> list[Notebook]:
         from lanchat.wire import FrameDecoder, encode_json
 
         HOST = "127.0.0.1"
-        PORT = int(os.environ.get("LANCHAT_PORT", "0"))  # 0: any free port
+        PORT = 0  # any free port: the servers in this notebook are only reached from inside it
         TIMEOUT = 10.0
         workdir = tempfile.TemporaryDirectory(prefix="lanchat-nb04-")
         WORK = Path(workdir.name)

@@ -25,8 +25,9 @@ def notebooks() -> list[Notebook]:
         """
         ## Settings
 
-        The socket path lives in a temporary folder (deleted at the end), unless `LANCHAT_SOCKET` names one.
-        The faker seed makes the "random" colours the same on every run.
+        The socket path lives in a fresh temporary folder (deleted at the end), so this notebook never touches
+        the socket of a server that is already running (such as `pairs/000_server.ipynb`, which uses
+        `LANCHAT_SOCKET`). The faker seed makes the "random" colours the same on every run.
         """,
         """
         import os
@@ -37,7 +38,7 @@ def notebooks() -> list[Notebook]:
         from faker import Faker
 
         scratch = tempfile.TemporaryDirectory(prefix="lanchat-nb06-")
-        SOCKET_PATH = os.environ.get("LANCHAT_SOCKET") or os.path.join(scratch.name, "colour.sock")
+        SOCKET_PATH = os.path.join(scratch.name, "colour.sock")
         TIMEOUT = 10.0
         SEED = 7
         print("socket path:", SOCKET_PATH)

@@ -29,7 +29,6 @@ def notebooks() -> list[Notebook]:
         ## Settings
         """,
         """
-        import os
         import socket
         import subprocess
         import sys
@@ -48,7 +47,7 @@ def notebooks() -> list[Notebook]:
         from lanchat.wire import encode_json
 
         HOST = "127.0.0.1"
-        PORT = int(os.environ.get("LANCHAT_PORT", "0"))  # 0: any free port
+        PORT = 0  # any free port: the servers in this notebook are only reached from inside it
         TIMEOUT = 10.0
         """,
     )
