@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lanchat.ui import editor as ed
 from lanchat.ui.editor import LineEditor
@@ -111,3 +113,20 @@ def test_tab_with_no_match_changes_nothing():
     line.type("zz")
     line.key("tab", names=["ann"])
     assert (line.cursor, line.text) == (2, "zz")
+
+
+KEYS = ["left", "right", "home", "end", "backspace", "delete", "ctrl-k", "ctrl-u", "ctrl-w", "ctrl-left", "ctrl-right", "up", "down", "tab"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(KEYS), st.text(max_size=5), st.just("\n")), max_size=40))
+def test_any_key_sequence_keeps_the_cursor_inside_the_text(actions):
+    line = LineEditor()
+    for action in actions:
+        if action == "\n":
+            line.submit()
+        elif action in KEYS:
+            line.key(action, names=["ann", "annie", "bob"], commands=["/who", "/w"])
+        else:
+            line.type(action)
+        assert 0 <= line.cursor <= len(line.text)

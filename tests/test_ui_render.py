@@ -258,3 +258,20 @@ def test_status_line_shows_transfers_under_way():
     view = make_view()
     view.session.progress = {"get:1": Transfer()}  # type: ignore[attr-defined]
     assert "get notes.pdf 45% 1.2 MB/s" in row_texts(rd.render(view, 8, 100))[-2]
+
+
+def test_only_screen_py_imports_curses_and_the_ui_core_does_no_io():
+    import ast
+    from pathlib import Path
+
+    package = Path(rd.__file__).resolve().parent.parent
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+        if path.name != "screen.py" or path.parent.name != "ui":
+            assert "curses" not in imported and "_curses" not in imported, f"{path} imports curses"
+        if path.parent.name == "ui" and path.stem in ("editor", "view", "render"):
+            assert not imported & {"socket", "selectors", "threading", "asyncio", "os", "subprocess"}, path
+            calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+            assert not calls & {"open", "print"}, path

@@ -8,7 +8,6 @@ with the sent-lines history and Tab completion; keys arrive as names (``"left"``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -132,8 +131,12 @@ def common_prefix(words: list[str]) -> str:
     """The longest prefix every word shares, compared ignoring case (names are case-blind)."""
     if not words:
         return ""
-    prefix = os.path.commonprefix([w.casefold() for w in words])
-    return words[0][: len(prefix)]
+    folded = [w.casefold() for w in words]
+    shortest, longest = min(folded), max(folded)  # the sorted extremes differ first
+    length = 0
+    while length < min(len(shortest), len(longest)) and shortest[length] == longest[length]:
+        length += 1
+    return words[0][:length]
 
 
 def completions(cursor: int, text: str, names: Iterable[str], commands: Iterable[str]) -> tuple[int, list[str]]:

@@ -109,6 +109,7 @@ class CursesFrontend:
         self.alert = False
         self.paste = False  # inside a bracketed paste: Enter is a line break, not "send"
         self._last_status = ""
+        self._last_message: str | None = None  # the last chat line sent, until the server answers
         self.closed = False
         self._pairs: dict[tuple[int, int], int] = {}
         self._attrs: dict[render.Style, int] = {}
@@ -309,12 +310,22 @@ class CursesFrontend:
             return None
         self.view.seen()
         self.view.to_bottom()
+        self._last_message = None if is_command else text
         return editor.submit()
 
     def _now(self) -> float:
         return self.session.clock()  # type: ignore[operator]
 
     def show(self, lines: list[Line]) -> None:
+        for line in lines:
+            # The turn moved while our message was on its way and the server refused it
+            # (PROTOCOL.md, turn-based mode): put it back in the input line, nothing is lost.
+            if line.kind == "own" and line.text == self._last_message:
+                self._last_message = None  # it went through
+            elif line.kind == "error" and line.text.startswith("not your turn") and self._last_message:
+                if not self.view.editor.text:
+                    self.view.editor.type(self._last_message)
+                self._last_message = None
         self.view.add(lines)
         if any(line.mentions_me for line in lines):
             self.alert = True
