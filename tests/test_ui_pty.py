@@ -134,7 +134,7 @@ def test_turn_based_type_ahead_is_kept_until_it_is_your_turn(terms):
 def test_a_paste_of_several_lines_is_one_message_not_a_burst(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob")
-    bob.send("\x1b[200~first line\rsecond line\x1b[201~")  # a bracketed paste
+    bob.send("\x1b[200~first\tline\rsecond line\x1b[201~")  # a bracketed paste
     bob.wait_screen(lambda rows: "first line↵second line" in rows[-1])
     assert "bob: first line" not in ann.text
     bob.send("\r")

@@ -251,6 +251,8 @@ class CursesFrontend:
                     line = self._enter()
                     if line is not None:
                         submitted.append(line)
+            elif name == "tab" and self.paste:
+                self.view.editor.type(" ")  # a pasted tab is text, not a request to complete
             else:
                 self._key(name)
             self.dirty = True
