@@ -102,7 +102,7 @@ def notebooks() -> list[Notebook]:
     )
     nb.step(
         """
-        ### Three kinds of mistakes
+        ### Mistakes, and the end of the stream
 
         * **Our** mistake (sending what the state does not allow) raises `LocalProtocolError`: a bug in our
           program.
@@ -325,9 +325,11 @@ def notebooks() -> list[Notebook]:
         """
         ## The same server in a thread: `lanchat.server.Server`
 
-        The subprocess above runs exactly this: a listening socket from `lanchat.transport.listen`, a `Room`,
-        and a `Server` whose `serve_forever()` loop we run in a background thread. `request_shutdown()` is safe
-        to call from another thread; `stopped` is set when the loop has finished.
+        At its heart the subprocess above runs this: a listening socket from `lanchat.transport.listen`, a
+        `Room`, and a `Server` whose `serve_forever()` loop we run here in a background thread. This room is in
+        **turn** mode (seed 001's rule, enforced by the room): the first to join holds the turn, and speaking out
+        of turn is refused. `request_shutdown()` is safe to call from another thread; `stopped` is set when the
+        loop has finished.
         """
     )
     nb.code(
