@@ -218,6 +218,8 @@ class OfferFile(Event):
     """Ask to offer a file: the server answers ``upload-ready`` (with the file's id) or ``file-error``.
 
     ``ref`` is the client's own number for the offer, echoed back so it knows which file to send.
+    The checksum comes at the end (``upload-done``): the sender hashes as it reads, so offering a
+    file too large for the server costs nothing and never freezes the sender's chat.
     """
 
     type: ClassVar[str] = "offer"
@@ -225,7 +227,6 @@ class OfferFile(Event):
     ref: int
     name: str
     size: int
-    sha256: str
     to: str | None = _absent()
 
 
@@ -237,6 +238,16 @@ class UploadChunk(Event):
     sent_by: ClassVar[str] = "client"
     id: str
     data: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadDone(Event):
+    """All ``size`` bytes of upload ``id`` were sent; ``sha256`` is what the sender read."""
+
+    type: ClassVar[str] = "upload-done"
+    sent_by: ClassVar[str] = "client"
+    id: str
+    sha256: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -337,7 +348,7 @@ class FileError(Event):
     ref: int | None = _absent()
 
 
-FILE_CLIENT_EVENTS: tuple[type[Event], ...] = (OfferFile, UploadChunk, GetFile, ListFiles, CancelFile)
+FILE_CLIENT_EVENTS: tuple[type[Event], ...] = (OfferFile, UploadChunk, UploadDone, GetFile, ListFiles, CancelFile)
 FILE_SERVER_EVENTS: tuple[type[Event], ...] = (UploadReady, Offered, FileList, FileStart, FileData, FileError)
 CLIENT_EVENTS.update({cls.type: cls for cls in FILE_CLIENT_EVENTS})
 SERVER_EVENTS.update({cls.type: cls for cls in FILE_SERVER_EVENTS})

@@ -238,7 +238,7 @@ class Offer:
     owner_name: str
     name: str  # already safe_name()d
     size: int
-    sha256: str
+    sha256: str = ""  # the sender's checksum, known once the upload is done
     to: int | None = None  # one recipient's connection id, or None for the whole room
     to_name: str | None = None
     ready: bool = False  # False while the upload is still arriving
@@ -270,15 +270,12 @@ class OfferBook:
         owner_name: str,
         name: str,
         size: int,
-        sha256: str,
         to: int | None = None,
         to_name: str | None = None,
     ) -> Offer:
         """Register an upload about to start; OfferRefused says why not, before any bytes move."""
         if size < 0:
             raise OfferRefused("a file cannot have a negative size")
-        if not is_sha256(sha256):
-            raise OfferRefused("the offer's checksum is not a SHA-256 in hex")
         clean = safe_name(name)
         if size > self.max_file_bytes:
             raise OfferRefused(
@@ -296,7 +293,6 @@ class OfferBook:
             owner_name=owner_name,
             name=clean,
             size=size,
-            sha256=sha256,
             to=to,
             to_name=to_name,
         )

@@ -75,7 +75,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         "whisper": State.OPEN,
         "who": State.OPEN,
         **{cls.type: State.OPEN for cls in ev.HISTORY_CLIENT_EVENTS},  # history (/history N)
-        **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, get, files, cancel
+        **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
         "bye": State.CLOSED,
     },
     (Role.SERVER, State.HANDSHAKE): {

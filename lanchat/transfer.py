@@ -34,6 +34,7 @@ from .files import (
     chunk_frame,
     decode_chunk,
     human_size,
+    is_sha256,
     safe_name,
     speed_text,
     unique_name,
@@ -41,8 +42,6 @@ from .files import (
 from .protocol import encode
 from .room import Action, Broadcast, Room, Send
 from .session import FileCommand, Line
-
-HASH_BLOCK_BYTES = 1024 * 1024
 
 
 def _why(exc: OSError) -> str:
@@ -149,7 +148,9 @@ class ServerFiles:
         if isinstance(event, ev.OfferFile):
             return self._offer(room, cid, member.name, event)
         if isinstance(event, ev.UploadChunk):
-            return self._chunk(room, cid, event)
+            return self._chunk(cid, event)
+        if isinstance(event, ev.UploadDone):
+            return self._done(room, cid, event)
         if isinstance(event, ev.GetFile):
             return self._get(cid, event)
         if isinstance(event, ev.ListFiles):
@@ -188,7 +189,6 @@ class ServerFiles:
                 owner_name=owner_name,
                 name=offer_event.name,
                 size=offer_event.size,
-                sha256=offer_event.sha256,
                 to=target.cid if target else None,
                 to_name=target.name if target else None,
             )
@@ -204,12 +204,9 @@ class ServerFiles:
             return refuse(f"the server cannot store files right now ({_why(exc)})")
         upload = _Upload(offer.file_id, cid, path, handle, hashlib.sha256(), offer.size)
         self.uploads[offer.file_id] = upload
-        actions: list[Action] = [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id))]
-        if offer.size == 0:
-            actions += self._finish_upload(room, upload)
-        return actions
+        return [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id))]
 
-    def _chunk(self, room: Room, cid: int, chunk: ev.UploadChunk) -> list[Action]:
+    def _chunk(self, cid: int, chunk: ev.UploadChunk) -> list[Action]:
         upload = self.uploads.get(chunk.id)
         if upload is None or upload.owner != cid:
             return []  # late chunks of an upload already refused or cancelled: the error was said once
@@ -231,21 +228,30 @@ class ServerFiles:
             return self._fail_upload(upload, f"upload of {name} stopped: the server could not store it ({_why(exc)})")
         upload.hasher.update(data)
         upload.received += len(data)
-        if upload.received == upload.size:
-            return self._finish_upload(room, upload)
         return []
 
-    def _finish_upload(self, room: Room, upload: _Upload) -> list[Action]:
+    def _done(self, room: Room, cid: int, done: ev.UploadDone) -> list[Action]:
+        """The sender says it sent everything: check the size and the SHA-256, then offer the file."""
+        upload = self.uploads.get(done.id)
+        if upload is None or upload.owner != cid:
+            return []
         offer = self.book.offers[upload.file_id]
+        if upload.received != upload.size:
+            return self._fail_upload(
+                upload, f"upload of {offer.name} ended after {upload.received} of {upload.size} bytes"
+            )
+        if not is_sha256(done.sha256):
+            return self._fail_upload(upload, f"upload of {offer.name} ended without a SHA-256 in hex")
         try:
             upload.handle.close()
         except OSError as exc:
             return self._fail_upload(
                 upload, f"upload of {offer.name} failed: the server could not store it ({_why(exc)})"
             )
-        if upload.hasher.hexdigest() != offer.sha256:
+        if upload.hasher.hexdigest() != done.sha256:
             return self._fail_upload(upload, f"{offer.name} arrived damaged (SHA-256 mismatch) and was discarded")
         del self.uploads[upload.file_id]
+        offer.sha256 = done.sha256
         offer.ready = True
         self.stored[offer.file_id] = upload.path
         to_whom = f" to {offer.to_name}" if offer.to_name else ""
@@ -390,6 +396,7 @@ class _Sending:
     name: str
     handle: BinaryIO
     size: int
+    hasher: hashlib._Hash
     file_id: str | None = None
     sent: int = 0
     progress: Progress | None = None
@@ -448,7 +455,11 @@ class ClientTransfers:
         return self.get(command.file_id)
 
     def offer(self, path_text: str, to: str | None = None) -> tuple[list[ev.Event], list[Line]]:
-        """``/send PATH [NAME]``: check the file, hash it, and ask the server to take it."""
+        """``/send PATH [NAME]``: check the file and ask the server to take it.
+
+        Only the size is needed now: the SHA-256 is computed while the chunks are read and
+        sent at the end, so a file the server refuses is never read at all.
+        """
         path = Path(os.path.expanduser(path_text))
         try:
             handle = open(path, "rb")  # noqa: SIM115 - read chunk by chunk as the socket drains
@@ -462,20 +473,15 @@ class ClientTransfers:
             info = os.fstat(handle.fileno())
             if not _is_regular(info.st_mode):
                 raise IsADirectoryError(0, "it is not a regular file")
-            hasher = hashlib.sha256()
-            size = 0
-            while block := handle.read(HASH_BLOCK_BYTES):
-                hasher.update(block)
-                size += len(block)
-            handle.seek(0)
         except OSError as exc:
             handle.close()
             return self._error(f"cannot send {path_text}: {_why(exc)}")
         ref = self._next_ref
         self._next_ref += 1
         name = safe_name(path.name)
-        self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size)
-        return [ev.OfferFile(ref=ref, name=name, size=size, sha256=hasher.hexdigest(), to=to)], []
+        size = info.st_size
+        self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size, hasher=hashlib.sha256())
+        return [ev.OfferFile(ref=ref, name=name, size=size, to=to)], []
 
     def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
         """``/get ID``: check we can write where downloads go, then ask for the file."""
@@ -499,26 +505,31 @@ class ClientTransfers:
 
     def next_chunks(self, room_bytes: int) -> tuple[list[bytes | ev.Event], list[Line]]:
         """Chunks for about ``room_bytes`` of output space, taking turns between uploads:
-        ready ``chunk`` frames (files.chunk_frame), and a ``cancel`` event for a file that failed."""
+        ready ``chunk`` frames (files.chunk_frame), an ``upload-done`` with the SHA-256 after a
+        file's last chunk, and a ``cancel`` for a file that could not be read."""
         events: list[bytes | ev.Event] = []
         lines: list[Line] = []
         while room_bytes > 0 and self.sending:
             file_id, sending = next(iter(self.sending.items()))
-            try:
-                data = sending.handle.read(min(CHUNK_BYTES, sending.size - sending.sent))
-            except OSError as exc:
-                data, reason = None, _why(exc)
-            else:
-                reason = "it got shorter while it was being sent"
-            if not data:
-                self._stop_sending(sending)
-                events.append(ev.CancelFile(id=file_id))
-                lines.append(self._line(f"sending {sending.name} stopped: {reason}", "error"))
-                continue
-            sending.sent += len(data)
-            frame = chunk_frame("chunk", file_id, data)
-            events.append(frame)
-            room_bytes -= len(frame)
+            left = sending.size - sending.sent
+            data = b""
+            if left:
+                try:
+                    data = sending.handle.read(min(CHUNK_BYTES, left))
+                except OSError as exc:
+                    data, reason = None, _why(exc)
+                else:
+                    reason = "it got shorter while it was being sent"
+                if not data:
+                    self._stop_sending(sending)
+                    events.append(ev.CancelFile(id=file_id))
+                    lines.append(self._line(f"sending {sending.name} stopped: {reason}", "error"))
+                    continue
+                sending.sent += len(data)
+                sending.hasher.update(data)
+                frame = chunk_frame("chunk", file_id, data)
+                events.append(frame)
+                room_bytes -= len(frame)
             assert sending.progress is not None
             said = sending.progress.advance(sending.sent, self.clock())
             if said:
@@ -527,6 +538,7 @@ class ClientTransfers:
             del self.sending[file_id]
             if sending.sent >= sending.size:
                 self._stop_sending(sending)
+                events.append(ev.UploadDone(id=file_id, sha256=sending.hasher.hexdigest()))
                 self.checking[file_id] = sending.name
                 lines.append(
                     self._line(

@@ -186,7 +186,7 @@ def test_human_size():
 
 
 def _open(book: OfferBook, owner: int = 1, size: int = 10, **extra) -> files.Offer:
-    return book.open(owner=owner, owner_name=f"p{owner}", name="f.txt", size=size, sha256=SUM, **extra)
+    return book.open(owner=owner, owner_name=f"p{owner}", name="f.txt", size=size, **extra)
 
 
 def test_an_offer_over_the_file_limit_is_refused_with_the_limit_named():
@@ -207,15 +207,21 @@ def test_the_per_person_quota_counts_what_is_on_offer():
     assert _open(book, size=100)
 
 
-@pytest.mark.parametrize("bad_sum", ["", "xyz", SUM.upper(), SUM[:-1]])
-def test_an_offer_needs_a_sha256(bad_sum):
-    with pytest.raises(OfferRefused, match="SHA-256"):
-        OfferBook().open(owner=1, owner_name="a", name="f", size=1, sha256=bad_sum)
+@pytest.mark.parametrize(
+    ("text", "valid"), [(SUM, True), ("", False), ("xyz", False), (SUM.upper(), False), (SUM[:-1], False)]
+)
+def test_what_counts_as_a_sha256(text, valid):
+    assert files.is_sha256(text) is valid
+
+
+def test_a_negative_size_is_refused():
+    with pytest.raises(OfferRefused, match="negative"):
+        _open(OfferBook(), size=-1)
 
 
 def test_offers_get_short_ids_and_clean_names():
     book = OfferBook()
-    first = book.open(owner=1, owner_name="a", name="../../x.sh", size=1, sha256=SUM)
+    first = book.open(owner=1, owner_name="a", name="../../x.sh", size=1)
     second = _open(book)
     assert (first.file_id, second.file_id) == ("1", "2")
     assert first.name == "x.sh"
@@ -277,8 +283,9 @@ def test_file_events_travel_both_ways_through_the_state_machines():
     client.receive_data(server.send(ev.Welcome(name="ann", mode="duplex", members=("ann",))))
     client.events()
     sent = [
-        ev.OfferFile(ref=1, name="a.txt", size=3, sha256=SUM, to="bob"),
+        ev.OfferFile(ref=1, name="a.txt", size=3, to="bob"),
         ev.UploadChunk(id="1", data=encode_chunk(b"abc")),
+        ev.UploadDone(id="1", sha256=SUM),
         ev.GetFile(id="1"),
         ev.ListFiles(),
         ev.CancelFile(id="1"),
@@ -305,7 +312,7 @@ def test_file_events_are_checked_for_shape():
     server.state = server.state.OPEN  # as after the welcome
     from lanchat.wire import encode_json
 
-    server.receive_data(encode_json({"type": "offer", "ref": 1, "name": "a", "size": "big", "sha256": SUM}))
+    server.receive_data(encode_json({"type": "offer", "ref": 1, "name": "a", "size": "big"}))
     server.receive_data(encode_json({"type": "chunk", "id": "1"}))
     problems = server.events()
     assert [p.code for p in problems] == [ev.E_BAD_MESSAGE, ev.E_BAD_MESSAGE]

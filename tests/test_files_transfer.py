@@ -44,10 +44,11 @@ def _left_to_send(store: ServerFiles, cid: int) -> int:
 
 
 def upload(client: RawClient, data: bytes, name: str = "data.bin", ref: int = 1, to: str | None = None) -> str:
-    client.send(ev.OfferFile(ref=ref, name=name, size=len(data), sha256=_sum(data), to=to))
+    client.send(ev.OfferFile(ref=ref, name=name, size=len(data), to=to))
     ready = client.expect(ev.UploadReady, ref=ref)
     for offset, length in chunk_plan(len(data)):
         client.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data[offset : offset + length])))
+    client.send(ev.UploadDone(id=ready.id, sha256=_sum(data)))
     return ready.id
 
 
@@ -138,12 +139,12 @@ def test_a_reader_that_stalls_is_paced_not_dropped(store, tmp_path):
 def test_an_offer_over_the_limit_is_refused_before_any_bytes_move(store):
     with running_server(files=store) as (_, endpoint):
         ann = RawClient(endpoint, "ann")
-        ann.send(ev.OfferFile(ref=5, name="huge.iso", size=4 * MB + 1, sha256=_sum(b"")))
+        ann.send(ev.OfferFile(ref=5, name="huge.iso", size=4 * MB + 1))
         refused = ann.expect(ev.FileError, ref=5)
         assert "huge.iso is 4.0 MB" in refused.message and "up to 4.0 MB" in refused.message
         upload(ann, os.urandom(3 * MB), ref=6)
         ann.expect(ev.Offered)
-        ann.send(ev.OfferFile(ref=7, name="more.bin", size=3 * MB + 1, sha256=_sum(b"")))
+        ann.send(ev.OfferFile(ref=7, name="more.bin", size=3 * MB + 1))
         assert "quota" in ann.expect(ev.FileError, ref=7).message
         assert len(_stored(store)) == 1
 
@@ -151,16 +152,27 @@ def test_an_offer_over_the_limit_is_refused_before_any_bytes_move(store):
 def test_a_damaged_upload_is_discarded_and_never_offered(store):
     with running_server(files=store) as (_, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
-        ann.send(ev.OfferFile(ref=1, name="x.bin", size=3, sha256=_sum(b"abc")))
+        ann.send(ev.OfferFile(ref=1, name="x.bin", size=3))
         ready = ann.expect(ev.UploadReady)
         ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"abd")))
+        ann.send(ev.UploadDone(id=ready.id, sha256=_sum(b"abc")))
         assert "SHA-256 mismatch" in ann.expect(ev.FileError, id=ready.id).message
         assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Offered)]
         assert _stored(store) == []
-        ann.send(ev.OfferFile(ref=2, name="y.bin", size=3, sha256=_sum(b"abc")))
+        ann.send(ev.OfferFile(ref=2, name="y.bin", size=3))
         ready = ann.expect(ev.UploadReady)
         ann.send(ev.UploadChunk(id=ready.id, data="***not base64***"))
         assert "base64" in ann.expect(ev.FileError, id=ready.id).message
+        ann.send(ev.OfferFile(ref=3, name="z.bin", size=3))
+        ready = ann.expect(ev.UploadReady)
+        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"ab")))
+        ann.send(ev.UploadDone(id=ready.id, sha256=_sum(b"ab")))
+        assert "ended after 2 of 3 bytes" in ann.expect(ev.FileError, id=ready.id).message
+        ann.send(ev.OfferFile(ref=4, name="w.bin", size=1))
+        ready = ann.expect(ev.UploadReady)
+        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"a")))
+        ann.send(ev.UploadDone(id=ready.id, sha256="not a checksum"))
+        assert "without a SHA-256" in ann.expect(ev.FileError, id=ready.id).message
         ann.send(ev.Say(text="still fine"))
         bob.expect(ev.Message, text="still fine")
 
@@ -169,7 +181,7 @@ def test_a_sender_who_disconnects_midway_leaves_nothing_behind(store):
     data = os.urandom(2 * MB)
     with running_server(files=store) as (_, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
-        ann.send(ev.OfferFile(ref=1, name="half.bin", size=len(data), sha256=_sum(data)))
+        ann.send(ev.OfferFile(ref=1, name="half.bin", size=len(data)))
         ready = ann.expect(ev.UploadReady)
         ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data[:CHUNK_BYTES])))
         wait_for(lambda: _stored(store), what="the upload to start")
@@ -209,7 +221,7 @@ def test_a_private_offer_is_only_for_its_recipient(store):
         assert bob.expect(ev.FileList).count == 1
         assert bob.expect(ev.Offered, listing=True).id == file_id
         assert download(bob, file_id)[1] == b"for bob only"
-        ann.send(ev.OfferFile(ref=9, name="x", size=1, sha256=_sum(b"x"), to="nobody"))
+        ann.send(ev.OfferFile(ref=9, name="x", size=1, to="nobody"))
         assert "nobody called 'nobody'" in ann.expect(ev.FileError, ref=9).message
 
 
@@ -217,7 +229,7 @@ def test_a_private_upload_stops_when_its_recipient_leaves(store):
     data = os.urandom(CHUNK_BYTES * 4)
     with running_server(files=store) as (_, endpoint):
         ann, bob, cat = (RawClient(endpoint, n) for n in ("ann", "bob", "cat"))
-        ann.send(ev.OfferFile(ref=1, name="for-bob.bin", size=len(data), sha256=_sum(data), to="bob"))
+        ann.send(ev.OfferFile(ref=1, name="for-bob.bin", size=len(data), to="bob"))
         ready = ann.expect(ev.UploadReady)
         ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data[:CHUNK_BYTES])))
         bob.close()
@@ -352,7 +364,7 @@ def test_uploads_are_read_only_as_fast_as_the_socket_takes_them(tmp_path):
     path.write_bytes(data)
     transfers = ClientTransfers(tmp_path)
     (offer,), _ = transfers.command(FileCommand(name="send", path=str(path), to="bob"))
-    assert (offer.name, offer.size, offer.sha256, offer.to) == ("big.bin", len(data), _sum(data), "bob")
+    assert (offer.name, offer.size, offer.to) == ("big.bin", len(data), "bob")
     transfers.on_event(ev.UploadReady(ref=offer.ref, id="4"))
     server_side = Connection(Role.SERVER)
     server_side.state = State.OPEN
@@ -368,7 +380,9 @@ def test_uploads_are_read_only_as_fast_as_the_socket_takes_them(tmp_path):
     sent = chunks(first)
     while transfers.has_chunks_to_send:
         more, lines = transfers.next_chunks(10**9)
-        sent += chunks(more)
+        done = [e for e in more if isinstance(e, ev.UploadDone)]
+        sent += chunks([e for e in more if isinstance(e, bytes)])
+    assert done == [ev.UploadDone(id="4", sha256=_sum(data))]  # the checksum of what was read, at the end
     assert sent == data
     assert lines[-1].text.startswith("sent big.bin (320.0 KB, ")
     assert Path(path).read_bytes() == data  # untouched
