@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time as _time
 from pathlib import Path
+
+# Light, and imported up front on purpose: the log must work when the process is out of file
+# descriptors, and a first import inside it would then fail (it has to open the .py file).
+from .textsafe import visible
 
 PROG = "lanchat"
 
@@ -428,11 +433,7 @@ def _close_history(server, store) -> None:  # noqa: ANN001
 
 
 def _headless_log(text: str) -> None:
-    import time
-
-    from .textsafe import visible
-
-    print(f"[{time.strftime('%H:%M:%S')}] {visible(text)}", flush=True)
+    print(f"[{_time.strftime('%H:%M:%S')}] {visible(text)}", flush=True)
 
 
 # ------------------------------------------------------------------- connect

@@ -11,6 +11,7 @@ so an idle server sleeps in select() and wakes for nothing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import selectors
 import socket
 import sqlite3
@@ -57,6 +58,7 @@ class Client:
 
 
 _LISTENER = object()
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _WAKE = object()
 
 
@@ -106,6 +108,7 @@ class Server:
         for listener in listeners:
             listener.setblocking(False)
             self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+        self._accepting = True  # False while out of file descriptors (_accept)
         self.running = False
         self.stopped = threading.Event()
         self.deliveries = 0  # frames queued to clients, for benchmarks and tests
@@ -182,11 +185,26 @@ class Server:
                 sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # out of file descriptors, say: keep serving the rest
-                self.log(f"cannot accept a connection: {exc.strerror or exc}")
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    continue  # that one connection failed (reset before we took it): go on
+                # Out of file descriptors: the connection stays in the backlog and the listener
+                # stays readable, so trying again at once would spin at full speed. Stop
+                # accepting until someone leaves (_close), keep serving everyone here.
+                self.log(f"cannot accept a connection: {exc.strerror or exc}; waiting until someone leaves")
+                self._set_accepting(False)
                 return
             peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "local socket"
             self._adopt(sock, peer)
+
+    def _set_accepting(self, accepting: bool) -> None:
+        self._accepting = accepting
+        for listener in self.listeners:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                if accepting:
+                    self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+                else:
+                    self.selector.unregister(listener)
 
     def _read(self, client: Client) -> None:
         try:
@@ -460,6 +478,8 @@ class Server:
         with contextlib.suppress(OSError):
             client.sock.close()
         self.clients.pop(client.cid, None)
+        if not self._accepting and self._shutdown_reason is None:
+            self._set_accepting(True)  # a file descriptor is free again
         self._perform(self.files.forget(client.cid))  # its uploads stop, its offers expire
         if client.cid in self.room.members and self._shutdown_reason is None:
             name = self._who(client)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -431,3 +432,38 @@ def test_terminal_control_sequences_from_a_peer_are_shown_harmlessly(run):
         mallory.close()
     assert "\x1b" not in line and "\x07" not in line and "\r" not in line
     assert "^[]0;pwned^G^[[2J^Mgotcha" in line
+
+
+def test_out_of_file_descriptors_the_server_waits_instead_of_spinning(run):
+    fd_limit = 48
+    limited = [
+        sys.executable,
+        "-c",
+        "import resource, runpy; "
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({fd_limit}, {fd_limit})); "
+        "runpy.run_module('lanchat', run_name='__main__', alter_sys=True)",
+    ]
+    server = Proc("serve", "--headless", "--no-history", "--host", "127.0.0.1", "--port", "0", program=limited)
+    try:
+        port = int(server.expect(r"listening on port (\d+)").group(1))
+        ann = join(run, ["127.0.0.1", str(port)], "ann")
+        crowd = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2 * fd_limit)]
+        try:
+            server.expect(r"cannot accept a connection: .*waiting until someone leaves")
+            # the people already here keep chatting while the server is full
+            cal = RawClient(crowd[0])  # the first of the crowd did get in
+            cal.send(ev.Hello(name="cal"))
+            cal.expect(ev.Welcome)
+            cal.send(ev.Say(text="room at the top"))
+            ann.expect(STAMP + r"cal: room at the top$")
+        finally:
+            for sock in crowd:
+                sock.close()
+        bob = join(run, ["127.0.0.1", str(port)], "bob")  # room again once the crowd went
+        bob.send("made it")
+        ann.expect(STAMP + r"bob: made it$")
+        complaints = sum("cannot accept" in line for line in server.lines)
+        assert complaints < 10, f"{complaints} complaints: the accept loop spun"
+    finally:
+        server.stop()
+    assert "Traceback" not in server.output
