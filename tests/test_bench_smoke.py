@@ -1,0 +1,67 @@
+"""The benchmark runs: `bench/run.py --tiny` end to end, and its JSON makes sense.
+
+Benchmarks are not tests (bench/README.md): nothing here asserts a speed. This checks that
+every workload ran against lanchat (and against ncat and ngIRCd where they are installed),
+that the counts add up, and that the summary holds a ratio for each reference.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from helpers import ROOT, child_env
+
+REFERENCES = [name for name, binary in (("ncat", "ncat"), ("ngircd", "ngircd")) if shutil.which(binary)]
+WORKLOADS = {"fanout", "latency", "join", "idle", "maxconn"}
+
+
+def test_a_tiny_benchmark_writes_sane_json(tmp_path):
+    out = tmp_path / "result.json"
+    servers = ",".join(["lanchat", *REFERENCES])
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--tiny", "--servers", servers, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        cwd=ROOT,
+        env=child_env(),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert f"results written to {out}" in done.stdout
+    report = json.loads(out.read_text())
+
+    assert report["servers"] == ["lanchat", *REFERENCES]
+    assert report["help"]["median_s"] > 0
+    runs = report["runs"]
+    for name in report["servers"]:
+        mine = [run for run in runs if run["server"] == name]
+        assert {run["workload"] for run in mine} == WORKLOADS, name
+        for run in mine:
+            metrics = run["metrics"]
+            assert "failed" not in metrics, (name, run["label"], run["notes"])
+            assert metrics["server_rss_mb"] > 0, (name, run["label"])  # read from /proc while it ran
+
+    lanchat = {run["label"]: run["metrics"] for run in runs if run["server"] == "lanchat"}
+    two = lanchat["fanout N=2"]
+    assert two["messages"] > 0 and two["deliveries"] == two["messages"]  # one receiver gets each once
+    five = lanchat["fanout N=5"]
+    assert five["deliveries"] == five["messages"] * 4  # everyone but the sender
+    assert five["cpu_us_per_delivery"] > 0
+    latency = lanchat["latency N=3 @50/s"]
+    assert latency["samples"] == latency["expected"] > 0  # nothing lost at a gentle rate
+    assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    assert lanchat["join N=10, 8 at once"]["join_s"] > 0
+    assert lanchat["idle N=3"]["wakeups"] >= 0
+    assert lanchat["maxconn 20 in 10 s"]["held"] == 20
+
+    rows = {(row["step"], row["metric"]): row for row in report["summary"]}
+    held = rows[("maxconn 20 in 10 s", "held")]
+    assert held["values"]["lanchat"] == [20]
+    for ref in REFERENCES:
+        assert held["ratios"][ref] == [1.0]
+        assert rows[("fanout N=5", "deliveries_per_s")]["ratios"][ref][0] > 0
+    assert "| fanout N=2" in report["table"]
