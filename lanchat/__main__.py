@@ -44,6 +44,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _folder(text: str) -> str:
+    """--downloads: an existing folder, checked before anything starts."""
+    folder = Path(text).expanduser()
+    if not folder.is_dir():
+        problem = "is a file, not a folder" if folder.exists() else "does not exist (create it first)"
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return str(folder)
+
+
 def _name(text: str) -> str:
     from .events import name_problem
 
@@ -163,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--files-dir", metavar="DIR", help="where the server keeps files sent with /send while they are on offer "
         "(default: a folder in your data folder; removed when the server stops)"
     )
-    serve.add_argument("--downloads", metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
+    serve.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
     serve.add_argument(
         "--bot",
         choices=("colour", "color"),
@@ -199,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
-    connect.add_argument("--downloads", metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
+    connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
 
     history = commands.add_parser(
         "history",

@@ -601,6 +601,8 @@ class ClientTransfers:
         name = safe_name(start.name)
         try:
             fd, temp_name = tempfile.mkstemp(prefix=".lanchat-", suffix=".part", dir=self.downloads)
+            with contextlib.suppress(OSError, AttributeError):  # mkstemp makes it 0600; a download
+                os.fchmod(fd, 0o666 & ~_umask())  # gets the mode any new file of this user gets
             handle = os.fdopen(fd, "wb")
         except OSError as exc:
             return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {_why(exc)}", "error")]
@@ -704,6 +706,18 @@ class ClientTransfers:
         for sending in [*self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
         self.wanted.clear()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask() would, for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def _is_regular(mode: int) -> bool:

@@ -277,3 +277,16 @@ def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path):
         bob.stop()
         listener.close()
         thread.join(5)
+
+
+@pytest.mark.parametrize("command", ["connect", "serve"])
+def test_a_downloads_folder_that_is_not_there_is_one_clear_line(command, tmp_path):
+    proc = Proc(command, "--name", "ann", "--downloads", str(tmp_path / "nowhere"))
+    try:
+        assert proc.wait() == 2
+        assert proc.lines == [
+            f"lanchat {command}: error: argument --downloads: '{tmp_path / 'nowhere'}' does not exist "
+            f"(create it first) (see lanchat {command} --help)"
+        ]
+    finally:
+        proc.stop()

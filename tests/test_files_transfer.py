@@ -291,6 +291,14 @@ def test_a_download_never_overwrites_and_never_leaves_a_temp_file(tmp_path):
     assert transfers.progress == {}
 
 
+def test_a_download_gets_the_usual_file_mode_not_the_temp_files(tmp_path):
+    transfers = ClientTransfers(tmp_path)
+    _offer_through(transfers, b"hello", name="hello.txt")
+    old_umask = os.umask(0o022)  # read it back (the test process is single-threaded here)
+    os.umask(old_umask)
+    assert (tmp_path / "hello.txt").stat().st_mode & 0o777 == 0o666 & ~old_umask
+
+
 def test_a_damaged_download_is_reported_and_discarded(tmp_path):
     transfers = ClientTransfers(tmp_path)
     transfers.command(FileCommand(name="get", file_id="1"))
