@@ -82,7 +82,8 @@ examples:
   lanchat connect --unix /tmp/chat.sock --name bob
 
 in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
-message; /who lists who is here; /help lists every command; /q leaves.
+message; /who lists who is here; /send FILE offers a file and /get ID fetches one;
+/help lists every command; /q leaves.
 """
 
 
