@@ -136,6 +136,21 @@ def test_a_reader_that_stalls_is_paced_not_dropped(store, tmp_path):
         assert bob_cid in server.clients  # never dropped
 
 
+def test_a_reader_who_leaves_midway_costs_the_server_nothing(store, tmp_path):
+    data = os.urandom(4 * MB)
+    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        bob_cid = max(server.clients)
+        file_id = upload(ann, data)
+        bob.expect(ev.Offered, id=file_id)
+        bob.send(ev.GetFile(id=file_id))
+        bob.expect(ev.FileData)
+        bob.close()
+        ann.expect(ev.Left, name="bob")
+        wait_for(lambda: bob_cid not in store.downloads, what="bob's download to be dropped")
+        assert download(ann, file_id)[1] == data  # the file is still on offer for everyone else
+
+
 def test_an_offer_over_the_limit_is_refused_before_any_bytes_move(store):
     with running_server(files=store) as (_, endpoint):
         ann = RawClient(endpoint, "ann")
