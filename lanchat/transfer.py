@@ -16,6 +16,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from collections import deque
@@ -45,6 +46,7 @@ from .session import FileCommand, Line
 
 
 def _why(exc: OSError) -> str:
+    """An OSError as a few lower-case words for the end of a sentence: "no space left on device"."""
     return (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
 
 
@@ -721,6 +723,4 @@ def _umask() -> int:
 
 
 def _is_regular(mode: int) -> bool:
-    import stat
-
     return stat.S_ISREG(mode)
