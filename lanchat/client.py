@@ -22,6 +22,9 @@ from .transfer import ClientTransfers
 
 READ_BYTES = 256 * 1024
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
+# A download caps this socket's receive buffer, so that at most this much file data sits in
+# the kernel ahead of a chat line (server.FILE_SEND_BUFFER_BYTES caps the other end).
+DOWNLOAD_RECEIVE_BUFFER_BYTES = 256 * 1024
 
 
 class Frontend(Protocol):
@@ -189,6 +192,9 @@ class ClientLoop:
                     else:
                         self._finish(1, "disconnected: the connection to the server was lost", lines)
                 return
+            if isinstance(event, ev.FileStart):
+                with contextlib.suppress(OSError):
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DOWNLOAD_RECEIVE_BUFFER_BYTES)
             if isinstance(event, ev.FILE_SERVER_EVENTS):
                 replies, said = self.transfers.on_event(event)
                 lines.extend(said)

@@ -32,6 +32,10 @@ DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per client; past it the client is dropp
 # never sits in one queue, chat frames wait behind at most this much, and the slow-reader
 # limit above is never reached by a download alone (PROTOCOL.md, File transfer).
 FILE_LOW_WATER_BYTES = 256 * 1024
+# The kernel's send buffer for a client that downloads, capped: left to autotune it grows to
+# megabytes of file data that a chat line would wait behind (bench/files_bench.py: the median
+# chat delay during a download drops from tens of milliseconds to a few).
+FILE_SEND_BUFFER_BYTES = 128 * 1024
 SHUTDOWN_FLUSH_SECONDS = 2.0
 HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
@@ -118,6 +122,7 @@ class Server:
         self._fanout_key: tuple[int, ...] | None = None
         self._fanout_targets: tuple[Client, ...] = ()
         self.files = files if files is not None else ServerFiles(log=self.log)
+        self._send_buffer_capped: set[int] = set()  # clients whose SO_SNDBUF a download capped
 
     # ------------------------------------------------------------ public API
 
@@ -481,6 +486,7 @@ class Server:
         if not self._accepting and self._shutdown_reason is None:
             self._set_accepting(True)  # a file descriptor is free again
         self._perform(self.files.forget(client.cid))  # its uploads stop, its offers expire
+        self._send_buffer_capped.discard(client.cid)
         if client.cid in self.room.members and self._shutdown_reason is None:
             name = self._who(client)
             self._perform(self.room.leave(client.cid, "lost"))
@@ -557,6 +563,10 @@ class Server:
             client = self.clients.get(cid)
             if client is None or client.closed or client.closing:
                 continue
+            if cid not in self._send_buffer_capped:
+                self._send_buffer_capped.add(cid)
+                with contextlib.suppress(OSError):
+                    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, FILE_SEND_BUFFER_BYTES)
             while client.out_bytes < FILE_LOW_WATER_BYTES:
                 piece = self.files.next_chunk(cid)
                 if piece is None:
