@@ -22,6 +22,7 @@ from .transfer import ClientTransfers
 
 READ_BYTES = 256 * 1024
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
+LINGER_SECONDS = 2.0  # after the bye, how long to wait for the server to close its side
 # A download caps this socket's receive buffer, so that at most this much file data sits in
 # the kernel ahead of a chat line (server.FILE_SEND_BUFFER_BYTES caps the other end).
 DOWNLOAD_RECEIVE_BUFFER_BYTES = 256 * 1024
@@ -122,6 +123,7 @@ class ClientLoop:
         self.selector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
+        self.linger_deadline: float | None = None  # set once the bye is out (_half_close)
         # /send and /get (transfer.py); its live progress is the session's, for a status line
         self.transfers = transfers if transfers is not None else ClientTransfers()
         self.transfers.progress = session.progress
@@ -143,7 +145,13 @@ class ClientLoop:
                 self._quit()
             while self.outcome is None:
                 try:
-                    ready = self.selector.select()
+                    timeout = None
+                    if self.linger_deadline is not None:
+                        timeout = self.linger_deadline - time.monotonic()
+                        if timeout <= 0:
+                            self._finish(0, "you left the chat")  # the server never closed: go anyway
+                            break
+                    ready = self.selector.select(timeout)
                     for key, mask in ready:
                         if key.data == "net":
                             if mask & selectors.EVENT_READ:
@@ -266,7 +274,19 @@ class ClientLoop:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.modify(self.sock, events, "net")
         if self.quitting and not self.out and self.on_quit is None:
-            self._finish(0, "you left the chat")
+            self._half_close()
+
+    def _half_close(self) -> None:
+        """The bye is out: send FIN behind it, then read until the server closes.
+
+        Closing at once, with the server's last frames still unread, makes the kernel answer
+        with a reset that throws away whatever we sent that has not left yet: a script's last
+        lines and the bye itself (the others would see "lost connection", not "left")."""
+        if self.linger_deadline is not None:
+            return
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+        self.linger_deadline = time.monotonic() + LINGER_SECONDS
 
     def _top_up_uploads(self) -> None:
         """Queue upload chunks only while little is waiting, so chat lines typed during a
@@ -288,16 +308,16 @@ class ClientLoop:
 
     def _quit(self) -> None:
         if self.quitting:
+            if self.on_quit is None and self.linger_deadline is not None:
+                self._finish(0, "you left the chat")  # a second Ctrl-C: stop waiting for the server
             return
         self.quitting = True
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.frontend.fileno())  # nothing typed now can be sent
         if self.on_quit is not None:
             self.on_quit()  # the host: the server tells everyone, then closes our socket too
-            with contextlib.suppress(KeyError, ValueError):
-                self.selector.unregister(self.frontend.fileno())
             return
-        self._send(ev.Bye())
-        if self.outcome is None and not self.out:
-            self._finish(0, "you left the chat")
+        self._send(ev.Bye())  # once it is flushed, _half_close waits for the server to close
 
     def _finish(self, code: int, message: str, pending: list[Line] | None = None) -> None:
         if pending:

@@ -156,7 +156,28 @@ def test_a_client_whose_input_ends_leaves_politely(run):
     ann.expect(r"\* bob left")
 
 
+def test_a_script_piped_into_a_client_is_delivered_in_full_before_it_leaves(run):
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = run("connect", *where, "--name", "bob")
+    assert bob.popen.stdin is not None
+    bob.popen.stdin.write("".join(f"line {n}\n" for n in range(50)).encode() + b"/q\n")
+    bob.close_stdin()
+    assert bob.wait() == 0
+    for n in range(50):
+        ann.expect(STAMP + rf"bob: line {n}$")
+    ann.expect(r"\* bob left")
+
+
 # --------------------------------------------------------------------- names
+
+
+def test_a_full_room_refuses_the_next_person_clearly(run):
+    _server, where = serve(run, "--headless", "--max-clients", "1")
+    join(run, where, "ann")
+    bob = run("connect", *where, "--name", "bob")
+    assert bob.wait() == 1
+    assert "full" in only_line(bob)
 
 
 @pytest.mark.parametrize("taken", ["ann", "ANN"])
@@ -315,6 +336,8 @@ def test_a_browser_pointed_at_the_server_gets_a_400_and_the_chat_goes_on(run):
         ["connect", "127.0.0.1", "4000", "--port", "5000", "--name", "ann"],
         ["connect", "somehost", "--unix", "/tmp/x.sock", "--name", "ann"],
         ["dance"],
+        ["serve", "--name", "/slash", "--headless"],
+        ["serve", "--max-clients", "0", "--headless"],
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(run, args):
