@@ -466,7 +466,8 @@ class ClientTransfers:
         try:
             handle = open(path, "rb")  # noqa: SIM115 - read chunk by chunk as the socket drains
         except FileNotFoundError:
-            return self._error(f"cannot send {path_text}: no such file")
+            hint = f' (for a name with a space, use quotes: /send "{path_text} {to}")' if to else ""
+            return self._error(f"cannot send {path_text}: no such file{hint}")
         except IsADirectoryError:
             return self._error(f"cannot send {path_text}: it is a folder; /send takes one file")
         except OSError as exc:

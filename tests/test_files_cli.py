@@ -191,8 +191,8 @@ def test_mistakes_are_one_clear_line_and_nobody_else_notices(make_room, tmp_path
     room.ann.expect(r"! cannot send .*: it is a folder; /send takes one file$")
     room.ann.send("/send")
     room.ann.expect(r"! usage: /send PATH \[NAME\]")
-    room.ann.send("/send x nobody")
-    room.ann.expect(r"no such file")
+    room.ann.send("/send my notes.txt")
+    room.ann.expect(r'! cannot send my: no such file \(for a name with a space, use quotes: /send "my notes.txt"\)$')
     source = tmp_path / "a.txt"
     source.write_text("a")
     room.ann.send(f"/send {source} nobody")
