@@ -164,6 +164,19 @@ def test_an_offer_over_the_limit_is_refused_before_any_bytes_move(store):
         assert len(_stored(store)) == 1
 
 
+def test_a_server_that_cannot_store_files_says_so_and_chats_on(tmp_path):
+    not_a_folder = tmp_path / "plain-file"
+    not_a_folder.write_text("in the way")
+    files = ServerFiles(not_a_folder)
+    with running_server(files=files) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        ann.send(ev.OfferFile(ref=1, name="a.txt", size=1))
+        refused = ann.expect(ev.FileError, ref=1)
+        assert refused.message.startswith("the server cannot store files right now (")
+        ann.send(ev.Say(text="oh well"))
+        bob.expect(ev.Message, text="oh well")
+
+
 def test_a_damaged_upload_is_discarded_and_never_offered(store):
     with running_server(files=store) as (_, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
