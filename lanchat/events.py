@@ -9,7 +9,7 @@ Validation here is about *shape* (fields present, right types); rules that need 
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 PROTOCOL_VERSION = 1
 
@@ -27,15 +27,48 @@ class Event:
 
     def to_json(self) -> dict[str, Any]:
         obj: dict[str, Any] = {"type": self.type}
-        for f in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            key = f.metadata.get("wire", f.name)
-            if f.metadata.get("omit_default") and value == f.default:
+        for wired in _wire_fields(type(self)):
+            value = getattr(self, wired.name)
+            if wired.omit_default and value == wired.default:
                 continue  # an optional extension field: old peers never see it
             if isinstance(value, tuple):
                 value = list(value)
-            obj[key] = value
+            obj[wired.key] = value
         return obj
+
+
+class _WireField(NamedTuple):
+    name: str  # the Python attribute
+    key: str  # the JSON key
+    omit_default: bool
+    default: Any
+    required: bool
+    annotation: str
+    where: str  # how an error message names it
+
+
+_WIRE_FIELDS: dict[type, tuple[_WireField, ...]] = {}
+
+
+def _wire_fields(cls: type) -> tuple[_WireField, ...]:
+    """``cls``'s fields as the wire sees them, worked out once per class: dataclasses.fields()
+    rebuilds its answer on every call, and a busy server encodes and decodes every message."""
+    found = _WIRE_FIELDS.get(cls)
+    if found is None:
+        found = tuple(
+            _WireField(
+                name=f.name,
+                key=f.metadata.get("wire", f.name),
+                omit_default=bool(f.metadata.get("omit_default")),
+                default=f.default,
+                required=f.default is MISSING and f.default_factory is MISSING,
+                annotation=str(f.type),
+                where=f'"{f.metadata.get("wire", f.name)}"',
+            )
+            for f in fields(cls)
+        )
+        _WIRE_FIELDS[cls] = found
+    return found
 
 
 def _wire(name: str) -> Any:
@@ -469,13 +502,12 @@ def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
     if cls is None:
         raise EventShapeError(E_UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}")
     kwargs: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        key = f.metadata.get("wire", f.name)
-        if key not in obj:
-            if f.default is not MISSING:
+    for wired in _wire_fields(cls):
+        if wired.key not in obj:
+            if not wired.required:
                 continue
-            raise EventShapeError(E_BAD_MESSAGE, f'"{kind}" needs a "{key}" field')
-        kwargs[f.name] = _check(obj[key], str(f.type), f'"{key}"')
+            raise EventShapeError(E_BAD_MESSAGE, f'"{kind}" needs a "{wired.key}" field')
+        kwargs[wired.name] = _check(obj[wired.key], wired.annotation, wired.where)
     return cls(**kwargs)
 
 

@@ -28,10 +28,14 @@ def frame(payload: bytes) -> bytes:
     return HEADER.pack(len(payload)) + payload
 
 
+# Compact separators keep broadcasts small; ensure_ascii=False keeps text as UTF-8 rather than
+# \\u escapes. Built once: json.dumps() with options builds a new encoder on every call.
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_json(obj: dict[str, Any]) -> bytes:
-    """One JSON object -> one complete frame. Compact separators keep broadcasts small;
-    ``ensure_ascii=False`` keeps text as UTF-8 rather than \\u escapes."""
-    return frame(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    """One JSON object -> one complete frame."""
+    return frame(_JSON_ENCODER.encode(obj).encode("utf-8"))
 
 
 def looks_like_http(data: bytes) -> bool:
