@@ -113,6 +113,7 @@ class Server:
             listener.setblocking(False)
             self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
         self._accepting = True  # False while out of file descriptors (_accept)
+        self._draining = False  # shutting down: half-close each client, then read until it closes
         self.running = False
         self.stopped = threading.Event()
         self.deliveries = 0  # frames queued to clients, for benchmarks and tests
@@ -453,6 +454,14 @@ class Server:
             client.writing = False
             self.selector.modify(client.sock, selectors.EVENT_READ, client)
         if client.closing:
+            if self._draining:
+                # Everything, the shutdown notice last, is out: send FIN behind it and let
+                # _drain_after_shutdown close once the client has closed too. Closing now,
+                # with the client's last lines unread, would make the kernel send a reset
+                # that can destroy the notice before the client reads it.
+                with contextlib.suppress(OSError):
+                    client.sock.shutdown(socket.SHUT_WR)
+                return
             self._close(client)
 
     def _sent_part(self, client: Client, sent: int, batch: int) -> None:
@@ -512,6 +521,7 @@ class Server:
                 self._queue(client, client.proto.send(notice))
             client.closing = True
         deadline = time.monotonic() + SHUTDOWN_FLUSH_SECONDS
+        self._draining = True
         self._flush_dirty()
         while any(not c.closed for c in self.clients.values()):
             left = deadline - time.monotonic()

@@ -12,6 +12,7 @@ import os
 import socket
 import stat
 import struct
+import threading
 import time
 from collections.abc import Iterator
 
@@ -348,6 +349,27 @@ def test_shutdown_sends_the_notice_to_everyone_first(transport):
             client.expect_closed()
             assert not any(isinstance(e, ev.Left) for e in client.inbox)
         assert server.stopped.wait(10)
+
+
+def test_someone_typing_at_the_moment_of_shutdown_still_gets_the_notice():
+    # Closing a socket whose peer's bytes are still unread makes the kernel send a reset that
+    # can destroy what was just written; the server must read those bytes away first.
+    for _trial in range(20):
+        with running_server() as (server, endpoint), people(endpoint) as group:
+            ann = group.join("ann")
+            burst = b"".join(ann.proto.send(ev.Say(text="typing " * 50)) for _ in range(400))
+
+            def type_hard(sock: socket.socket = ann.sock, data: bytes = burst) -> None:
+                with contextlib.suppress(OSError):  # the server may close before it is all out
+                    sock.sendall(data)
+
+            typist = threading.Thread(target=type_hard)
+            typist.start()
+            server.request_shutdown("bye now")
+            try:
+                assert ann.expect(ev.Shutdown).reason == "bye now"
+            finally:
+                typist.join(10)
 
 
 # --------------------------------------------------------------- AF_UNIX paths
