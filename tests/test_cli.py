@@ -6,6 +6,7 @@ afterwards and checks that no Python traceback ever reached the user.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers import Proc, RawClient, short_tmp_dir
+from helpers import ROOT, Proc, RawClient, child_env, short_tmp_dir
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -490,3 +491,32 @@ def test_out_of_file_descriptors_the_server_waits_instead_of_spinning(run):
     finally:
         server.stop()
     assert "Traceback" not in server.output
+
+
+# -------------------------------------------------- asking for a name at a terminal
+
+
+def test_at_a_terminal_the_name_is_asked_for_and_a_taken_one_asked_again(run):
+    pexpect = pytest.importorskip("pexpect")
+    _server, where = serve(run, "--headless")
+    join(run, where, "ann")
+    child = pexpect.spawn(
+        sys.executable, ["-m", "lanchat", "connect", *where, "--plain"], env=child_env(), cwd=str(ROOT), timeout=10
+    )
+    transcript = io.BytesIO()
+    child.logfile_read = transcript
+    try:
+        child.expect_exact("Your name: ")
+        child.sendline("two words")
+        child.expect_exact("spaces; try again")
+        child.expect_exact("Your name: ")
+        child.sendline("ANN")
+        child.expect(r"taken.*\r?\nAnother name: ")
+        child.sendline("bob")
+        child.expect(r"welcome, bob")
+        child.sendline("/q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert b"Traceback" not in transcript.getvalue()
