@@ -445,6 +445,8 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
         shown[0] = ("<", TIME)
     if offset > 0 and shown:
         shown[0] = ("<", TIME)
+        if len(shown) > 1 and shown[1][0] == "":  # the marker replaced a wide character's left half
+            shown[1] = (" ", PLAIN)
     row = fit(prompt_cells + shown, width)
     return row, min(width - 1, len(prompt_cells) + cursor_col - offset)
 
