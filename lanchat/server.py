@@ -122,6 +122,11 @@ class Server:
         # per membership change instead of once per message (bench/README.md, profile).
         self._fanout_key: tuple[int, ...] | None = None
         self._fanout_targets: tuple[Client, ...] = ()
+        # Frames broadcast to all of _fanout_targets, in order, not yet in their queues. A busy
+        # pass holds many; they are joined once and appended once per recipient (_materialize),
+        # so a message costs nothing per recipient until the flush. Anything else queued to
+        # anyone materializes them first, which keeps every queue in the order things happened.
+        self._pending_frames: list[bytes] = []
         self.files = files if files is not None else ServerFiles(log=self.log)
         self._send_buffer_capped: set[int] = set()  # clients whose SO_SNDBUF a download capped
 
@@ -351,8 +356,8 @@ class Server:
         self._queue(client, encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
 
     def _broadcast(self, to: tuple[int, ...], frame: bytes) -> None:
-        """Queue one encoded frame to many: the hot path of a busy room, so it does the least
-        per recipient (an append and a count). The slow-reader limit is checked at flush time."""
+        """Queue one encoded frame to many: the hot path of a busy room, so it does nothing per
+        recipient until the flush (_pending_frames). The slow-reader limit is checked at flush."""
         if len(to) < FANOUT_CACHE_MIN:
             for cid in to:
                 client = self.clients.get(cid)
@@ -360,19 +365,31 @@ class Server:
                     self._queue(client, frame)
             return
         if to is not self._fanout_key:
+            self._materialize()
             # filter(None, ...) drops ids with no client, at C speed; a closed client is never
             # in self.clients (_close removes it), so there is nothing else to check
             self._fanout_targets = tuple(filter(None, map(self.clients.get, to)))
             self._fanout_key = to
+        self._pending_frames.append(frame)
+        self.deliveries += len(self._fanout_targets)
+
+    def _materialize(self) -> None:
+        """Put the pending broadcast frames, joined once, at the end of each recipient's queue."""
+        frames = self._pending_frames
+        if not frames:
+            return
+        self._pending_frames = []
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        size = len(data)
         targets = self._fanout_targets
-        size = len(frame)
         for client in targets:
-            client.out.append(frame)
+            client.out.append(data)
             client.out_bytes += size
-        self.deliveries += len(targets)
         self._dirty.update(targets)
 
     def _queue(self, client: Client, frame: bytes) -> None:
+        if self._pending_frames:
+            self._materialize()  # what was broadcast before this frame goes out before it
         client.out.append(frame)
         client.out_bytes += len(frame)
         self.deliveries += 1
@@ -396,17 +413,20 @@ class Server:
     def _discard_queue(self, client: Client) -> None:
         """Forget what is queued for ``client``, except the tail of a frame already begun:
         a frame cut short would garble every byte after it, the farewell notice included."""
+        self._materialize()
         client.out = client.out[:1] if client.head_partial else []
         client.out_bytes = len(client.out[0]) if client.out else 0
 
     def _flush_dirty(self) -> None:
         if self._history_pending:
             self._commit_history()  # stored before sent (PROTOCOL.md, History replay)
+        self._materialize()
         while self._dirty:
             dirty, self._dirty = self._dirty, set()
             for client in dirty:
                 if not client.closed:
                     self._flush(client)
+            self._materialize()  # a slow reader dropped while flushing is announced to the rest
 
     def _flush(self, client: Client) -> None:
         out = client.out
@@ -484,6 +504,7 @@ class Server:
     def _close(self, client: Client) -> None:
         if client.closed:
             return
+        self._materialize()  # the pending frames were for the recipients as they were
         client.closed = True
         self._fanout_key = None  # the cached recipients include this client
         self._dirty.discard(client)
@@ -569,6 +590,7 @@ class Server:
 
     def _pump_files(self) -> None:
         """Top up each downloading client's queue to FILE_LOW_WATER_BYTES, one chunk at a time."""
+        self._materialize()  # so out_bytes below counts this pass's chat too
         for cid in self.files.downloading():
             client = self.clients.get(cid)
             if client is None or client.closed or client.closing:
