@@ -37,6 +37,7 @@ FILE_LOW_WATER_BYTES = 256 * 1024
 # chat delay during a download drops from tens of milliseconds to a few).
 FILE_SEND_BUFFER_BYTES = 128 * 1024
 SHUTDOWN_FLUSH_SECONDS = 2.0
+LINGER_SECONDS = 2.0  # how long a closing client may take to read its last frames and close
 HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
 FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
@@ -82,6 +83,7 @@ class Server:
         log: Callable[[str], None] | None = None,
         unix_path: str | None = None,
         once: bool = False,
+        linger_seconds: float = LINGER_SECONDS,
         history: HistoryStore | None = None,
         files: ServerFiles | None = None,
     ) -> None:
@@ -100,6 +102,8 @@ class Server:
         self.log = log or (lambda line: None)
         self.unix_path = unix_path
         self.once = once  # shut down when the last person leaves (seed 000)
+        self.linger_seconds = linger_seconds
+        self._lingering: dict[Client, float] = {}  # closing clients -> when to close them anyway
         self.selector = selectors.DefaultSelector()
         self.clients: dict[int, Client] = {}
         self._next_cid = 1
@@ -113,7 +117,6 @@ class Server:
             listener.setblocking(False)
             self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
         self._accepting = True  # False while out of file descriptors (_accept)
-        self._draining = False  # shutting down: half-close each client, then read until it closes
         self.running = False
         self.stopped = threading.Event()
         self.deliveries = 0  # frames queued to clients, for benchmarks and tests
@@ -155,7 +158,7 @@ class Server:
         self.running = True
         try:
             while self._shutdown_reason is None:
-                for key, mask in self.selector.select():
+                for key, mask in self.selector.select(self._linger_timeout()):
                     data = key.data
                     if data is _LISTENER:
                         self._accept(key.fileobj)  # type: ignore[arg-type]
@@ -167,6 +170,7 @@ class Server:
                             self._read(data)
                         if mask & selectors.EVENT_WRITE and not data.closed:
                             self._dirty.add(data)
+                self._expire_lingering()
                 self._pump_files()
                 self._flush_dirty()
                 # Only people count: ever_joined and people grow on a completed handshake, so a
@@ -464,6 +468,8 @@ class Server:
             self._sent_part(client, sent, batch)
         if client.out_bytes > self.max_queue_bytes and not client.closing:
             self._drop_slow(client)  # still this much unsent after a write: it is not reading
+        if client.closing and client not in self._lingering:
+            self._lingering[client] = time.monotonic() + self.linger_seconds
         if client.out or (not client.closing and self.files.wants_to_send(client.cid)):
             # a download in progress keeps write interest: writable means "top it up"
             if not client.writing:
@@ -474,14 +480,26 @@ class Server:
             client.writing = False
             self.selector.modify(client.sock, selectors.EVENT_READ, client)
         if client.closing:
-            if self._draining:
-                # Everything, the shutdown notice last, is out: send FIN behind it and let
-                # _drain_after_shutdown close once the client has closed too. Closing now,
-                # with the client's last lines unread, would make the kernel send a reset
-                # that can destroy the notice before the client reads it.
-                with contextlib.suppress(OSError):
-                    client.sock.shutdown(socket.SHUT_WR)
-                return
+            # Everything, the last notice included, is out: send FIN behind it and close once
+            # the client has closed too (its EOF in _read or _drain_after_shutdown), or when
+            # its time is up. Closing now, with the client's last bytes unread, would make the
+            # kernel send a reset that can destroy the notice before the client reads it.
+            with contextlib.suppress(OSError):
+                client.sock.shutdown(socket.SHUT_WR)
+
+    def _linger_timeout(self) -> float | None:
+        """How long select() may sleep: until the next closing client's time is up."""
+        if not self._lingering:
+            return None
+        return max(0.0, min(self._lingering.values()) - time.monotonic())
+
+    def _expire_lingering(self) -> None:
+        """Close the closing clients whose time is up: one that never reads (a laptop put to
+        sleep) must not hold its socket and queue for ever."""
+        if not self._lingering:
+            return
+        now = time.monotonic()
+        for client in [c for c, deadline in self._lingering.items() if deadline <= now]:
             self._close(client)
 
     def _sent_part(self, client: Client, sent: int, batch: int) -> None:
@@ -513,6 +531,7 @@ class Server:
         with contextlib.suppress(OSError):
             client.sock.close()
         self.clients.pop(client.cid, None)
+        self._lingering.pop(client, None)
         if not self._accepting and self._shutdown_reason is None:
             self._set_accepting(True)  # a file descriptor is free again
         self._perform(self.files.forget(client.cid))  # its uploads stop, its offers expire
@@ -542,7 +561,6 @@ class Server:
                 self._queue(client, client.proto.send(notice))
             client.closing = True
         deadline = time.monotonic() + SHUTDOWN_FLUSH_SECONDS
-        self._draining = True
         self._flush_dirty()
         while any(not c.closed for c in self.clients.values()):
             left = deadline - time.monotonic()

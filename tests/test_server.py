@@ -259,6 +259,29 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_carry_on(transpor
         assert max(c.out_bytes for c in list(server.clients.values())) <= 64 * 1024 + 8192
 
 
+def test_a_dropped_client_that_never_reads_again_is_closed_in_the_end():
+    # a laptop put to sleep mid-chat: it neither reads nor closes; its socket must not be held for ever
+    with running_server(max_queue_bytes=16 * 1024, linger_seconds=0.3) as (server, endpoint), people(endpoint) as group:
+        ann = group.join("ann")
+        sleeper_sock = socket.socket(socket.AF_INET)
+        sleeper_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sleeper_sock.settimeout(10)
+        sleeper_sock.connect((endpoint.host, endpoint.port))
+        sleeper = RawClient(sleeper_sock)
+        group.clients.append(sleeper)
+        sleeper.send(ev.Hello(name="sleeper"))
+        sleeper.expect(ev.Welcome)
+        ann.expect(ev.Joined, name="sleeper")
+        sent = 0
+        while not any(isinstance(e, ev.Left) for e in ann.inbox):
+            assert sent < 3000, "the sleeper was never dropped"
+            ann.send(ev.Say(text="z" * 3000))
+            ann.expect(ev.Message)
+            sent += 1
+        wait_for(lambda: len(server.clients) == 1, what="the sleeper's socket to be closed")
+        assert server.room.names == ("ann",)
+
+
 HOSTILE = {
     "garbage": (b"hello there, server\n", ev.E_BAD_FRAME),
     "oversized header": (struct.pack(">I", 2**31) + b"x" * 10, ev.E_BAD_FRAME),
