@@ -475,6 +475,8 @@ async def latency(target: Target, clients: int, rate: float, seconds: float) -> 
         probes = hub.clients[::step][:LATENCY_PROBES]
         for client in hub.clients:
             client.discard = True
+            if client not in probes and client.transport is not None:
+                client.transport.pause_reading()  # the kernel's buffers hold their copies
         for client in probes:
             client.discard = False
             client.latencies = []
