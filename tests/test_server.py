@@ -371,6 +371,7 @@ def test_shutdown_sends_the_notice_to_everyone_first(transport):
             assert client.expect(ev.Shutdown).reason == "lesson over"
             client.expect_closed()
             assert not any(isinstance(e, ev.Left) for e in client.inbox)
+            client.close()  # as a real client does on seeing the end: the server then stops at once
         assert server.stopped.wait(10)
 
 
