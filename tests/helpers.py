@@ -272,21 +272,6 @@ def drain_queue(q: queue.Queue) -> list[object]:
             return items
 
 
-@contextlib.contextmanager
-def short_tmp_dir() -> Iterator[str]:
-    """A private temp folder with a short path: AF_UNIX socket paths must stay under 108 bytes,
-    which pytest's tmp_path (with the test's name in it) can exceed."""
-    import tempfile as _tempfile  # local: keeps this helper independent of the imports above
-
-    folder = _tempfile.mkdtemp(prefix="lc-", dir="/tmp" if os.path.isdir("/tmp") else None)
-    try:
-        yield folder
-    finally:
-        import shutil as _shutil
-
-        _shutil.rmtree(folder, ignore_errors=True)
-
-
 class TermProc:
     """A lanchat process in a real pseudo-terminal, its screen read by a terminal emulator (pyte).
 
