@@ -38,6 +38,7 @@ FILE_LOW_WATER_BYTES = 256 * 1024
 FILE_SEND_BUFFER_BYTES = 128 * 1024
 SHUTDOWN_FLUSH_SECONDS = 2.0
 LINGER_SECONDS = 2.0  # how long a closing client may take to read its last frames and close
+HANDSHAKE_SECONDS = 60.0  # a connection that says nothing for this long before joining is closed
 HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
 FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
@@ -84,6 +85,7 @@ class Server:
         unix_path: str | None = None,
         once: bool = False,
         linger_seconds: float = LINGER_SECONDS,
+        handshake_seconds: float = HANDSHAKE_SECONDS,
         history: HistoryStore | None = None,
         files: ServerFiles | None = None,
     ) -> None:
@@ -104,6 +106,12 @@ class Server:
         self.once = once  # shut down when the last person leaves (seed 000)
         self.linger_seconds = linger_seconds
         self._lingering: dict[Client, float] = {}  # closing clients -> when to close them anyway
+        # Connections that have not joined yet -> when to give up on them. A port probe or a
+        # half-open connection must not hold a socket for ever. One deadline for everyone,
+        # pushed back on every frame, so the dict stays in deadline order and the loop needs
+        # no per-client timer: select() sleeps until the first deadline, or for ever when empty.
+        self.handshake_seconds = handshake_seconds
+        self._handshaking: dict[Client, float] = {}
         self.selector = selectors.DefaultSelector()
         self.clients: dict[int, Client] = {}
         self._next_cid = 1
@@ -158,7 +166,7 @@ class Server:
         self.running = True
         try:
             while self._shutdown_reason is None:
-                for key, mask in self.selector.select(self._linger_timeout()):
+                for key, mask in self.selector.select(self._loop_timeout()):
                     data = key.data
                     if data is _LISTENER:
                         self._accept(key.fileobj)  # type: ignore[arg-type]
@@ -171,6 +179,7 @@ class Server:
                         if mask & selectors.EVENT_WRITE and not data.closed:
                             self._dirty.add(data)
                 self._expire_lingering()
+                self._expire_handshakes()
                 self._pump_files()
                 self._flush_dirty()
                 # Only people count: ever_joined and people grow on a completed handshake, so a
@@ -210,7 +219,8 @@ class Server:
                 self._set_accepting(False)
                 return
             peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "local socket"
-            self._adopt(sock, peer)
+            client = self._adopt(sock, peer)
+            self._handshaking[client] = time.monotonic() + self.handshake_seconds
 
     def _set_accepting(self, accepting: bool) -> None:
         self._accepting = accepting
@@ -249,6 +259,10 @@ class Server:
                 self.log(f"{name_after} joined from {client.peer}")
             elif name_before is not None and name_after is None:
                 self.log(f"{name_before} left")
+        if client in self._handshaking:
+            del self._handshaking[client]  # re-inserted at the end: the dict stays in deadline order
+            if client.cid not in self.room.members and not client.closing and not proto.peer_closed:
+                self._handshaking[client] = time.monotonic() + self.handshake_seconds
         if proto.peer_closed:
             self._close(client)
 
@@ -487,11 +501,40 @@ class Server:
             with contextlib.suppress(OSError):
                 client.sock.shutdown(socket.SHUT_WR)
 
-    def _linger_timeout(self) -> float | None:
-        """How long select() may sleep: until the next closing client's time is up."""
-        if not self._lingering:
+    def _loop_timeout(self) -> float | None:
+        """How long select() may sleep: until the next closing client's or handshake's time is
+        up; with neither, for ever (an idle server wakes for nothing)."""
+        deadlines = []
+        if self._lingering:
+            deadlines.append(min(self._lingering.values()))
+        if self._handshaking:
+            deadlines.append(next(iter(self._handshaking.values())))
+        if not deadlines:
             return None
-        return max(0.0, min(self._lingering.values()) - time.monotonic())
+        return max(0.0, min(deadlines) - time.monotonic())
+
+    def _expire_handshakes(self) -> None:
+        """Close connections that never joined within handshake_seconds, telling them why."""
+        if not self._handshaking:
+            return
+        now = time.monotonic()
+        expired = []
+        for client, deadline in self._handshaking.items():
+            if deadline > now:
+                break  # in deadline order: the rest are later
+            expired.append(client)
+        for client in expired:
+            del self._handshaking[client]
+            if client.closed or client.closing:
+                continue
+            self.log(f"{client.peer}: no hello within {self.handshake_seconds:g} s; disconnecting")
+            note = ev.Error(
+                code=ev.E_HELLO_FIRST, message=f"no hello within {self.handshake_seconds:g} s", fatal=True
+            )
+            with contextlib.suppress(LocalProtocolError):
+                self._queue(client, client.proto.send(note))
+            client.closing = True
+            self._dirty.add(client)
 
     def _expire_lingering(self) -> None:
         """Close the closing clients whose time is up: one that never reads (a laptop put to
@@ -532,6 +575,7 @@ class Server:
             client.sock.close()
         self.clients.pop(client.cid, None)
         self._lingering.pop(client, None)
+        self._handshaking.pop(client, None)
         if not self._accepting and self._shutdown_reason is None:
             self._set_accepting(True)  # a file descriptor is free again
         self._perform(self.files.forget(client.cid))  # its uploads stop, its offers expire
