@@ -416,10 +416,33 @@ def goals(rows: list[dict], help_s: dict | None) -> list[tuple[str, bool | None,
             lambda r: r < 0.5,
         )
     check("concurrent connections held >= 5,000", value("maxconn", "held"), lambda v: v >= 5000)
-    check("100 idle clients: 0 wake-ups", value("idle", "wakeups"), lambda v: v == 0)
+    check("100 idle clients: 0 wake-ups", value("idle N=100", "wakeups"), lambda v: v == 0)
     check("RSS with 2,000 clients < 40 MB", value("maxconn", "rss_mb_at_2000"), lambda v: v < 40)
     check("`python -m lanchat --help` < 0.15 s (median)", help_s["median_s"] if help_s else None, lambda v: v < 0.15)
     return out
+
+
+def markdown(report: dict) -> str:
+    """A results JSON as the README shows it: how it was run, the table, the goals."""
+    rows = report["summary"]
+    lines = [
+        f"`bench/run.py{' --quick' if report.get('quick') else ''}`: {report['repeats']} repetition(s), "
+        f"{report['started']}, {report['seconds'] / 60:.0f} minutes, {report['machine']['cpus']} CPUs, load average "
+        f"{report['loadavg_before'][0]:.2f} before and {report['loadavg_after'][0]:.2f} after.",
+        "",
+        table(rows, report["servers"]),
+        "",
+    ]
+    if report.get("help"):
+        lines.append(f"`python -m lanchat --help`: median {report['help']['median_s'] * 1000:.0f} ms "
+                     f"over {report['help']['runs']} runs.")
+        lines.append("")
+    if "lanchat" in report["servers"] and not report.get("tiny"):
+        lines.append("The issue's goals, judged on the medians of the per-repetition ratios:")
+        lines.append("")
+        for text, ok, got in goals(rows, report.get("help")):
+            lines.append(f"- {({True: 'met', False: '**missed**', None: 'n/a'})[ok]}: {text} ({got})")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -431,7 +454,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated workloads: fanout,latency,join,idle,maxconn")
     parser.add_argument("--out", help="where to write the JSON (default bench/results/<time>.json)")
     parser.add_argument("--lanchat-args", default="", help='extra options for lanchat serve, e.g. "--no-history"')
+    parser.add_argument("--report", metavar="JSON", help="print an earlier run's table and goals as markdown, run nothing")
     args = parser.parse_args(argv)
+    if args.report:
+        try:
+            print(markdown(json.loads(Path(args.report).read_text())))
+        except (OSError, ValueError, KeyError) as exc:
+            parser.error(f"cannot read {args.report}: {exc}")
+        return 0
 
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [s for s in servers if s not in SERVERS]
