@@ -569,6 +569,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    import signal
+
+    # Ctrl-C always means "quit politely", even when we were started with SIGINT ignored (a
+    # background job of a non-interactive shell, some CI runners): Python only installs its
+    # KeyboardInterrupt handler when the parent left SIGINT alone.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if args.command == "serve":
             return cmd_serve(args)
