@@ -448,29 +448,16 @@ class Server:
 
     def _flush(self, client: Client) -> None:
         out = client.out
-        if out and client.out_bytes <= FLUSH_BYTES:
-            # the usual case: everything queued goes in one send(), no per-frame bookkeeping
-            data = out[0] if len(out) == 1 else b"".join(out)
-            try:
-                sent = client.sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                self._close(client)
-                return
-            if sent == len(data):
-                out.clear()
-                client.out_bytes = 0
-                client.head_partial = False
-            elif sent:
-                self._sent_part(client, sent, len(out))
-        elif out:
-            batch = size = 0
-            for chunk in out:  # one send() per pass, of up to FLUSH_BYTES of queued frames
-                batch += 1
-                size += len(chunk)
-                if size >= FLUSH_BYTES:
-                    break
+        if out:
+            if client.out_bytes <= FLUSH_BYTES:
+                batch = len(out)  # the usual case: everything queued goes in one send()
+            else:
+                batch = size = 0
+                for chunk in out:  # one send() per pass, of up to FLUSH_BYTES of queued frames
+                    batch += 1
+                    size += len(chunk)
+                    if size >= FLUSH_BYTES:
+                        break
             data = out[0] if batch == 1 else b"".join(out[:batch])
             try:
                 sent = client.sock.send(data)
@@ -479,7 +466,12 @@ class Server:
             except OSError:
                 self._close(client)
                 return
-            self._sent_part(client, sent, batch)
+            if sent == len(data) and batch == len(out):
+                out.clear()  # no per-frame bookkeeping when everything went
+                client.out_bytes = 0
+                client.head_partial = False
+            elif sent:
+                self._sent_part(client, sent, batch)
         if client.out_bytes > self.max_queue_bytes and not client.closing:
             self._drop_slow(client)  # still this much unsent after a write: it is not reading
         if client.closing and client not in self._lingering:
