@@ -423,6 +423,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         downloads=args.downloads,
         on_quit=lambda: server.request_shutdown("the host closed the chat"),
         after=lambda: _close_history(server, store),
+        intro=banner,
     )
 
 
@@ -477,7 +478,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
 # ------------------------------------------------------ both roles' chat loop
 
 
-def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None) -> int:  # noqa: ANN001
+def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None) -> int:  # noqa: ANN001
     from .client import ClientLoop, JoinError, join
     from .session import Session
     from .transfer import ClientTransfers
@@ -501,6 +502,16 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
         _install_signals(on_quit)
     else:
         _install_signals(_raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
+    from .ui.plain import PlainFrontend
+
+    if intro and not isinstance(frontend, PlainFrontend):
+        # The full screen hides what `serve` printed: keep how to join in sight for the host.
+        import time
+
+        from .session import Line
+
+        now = time.time()
+        frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads))
     early_events = [welcome, *early]
     crash: Exception | None = None

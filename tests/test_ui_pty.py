@@ -94,6 +94,13 @@ def test_two_people_chat_in_both_roles(terms):
     bob.expect_gone(r"Here \(2\)")
 
 
+def test_the_hosts_screen_keeps_how_to_join_in_sight(terms):
+    ann, port = host(terms)
+    # the banner printed before the full screen is gone under it; the transcript repeats it
+    ann.expect(rf"python -m lanchat connect 127\.0\.0\.1 {port}")
+    ann.expect(rf"listening on port {port}; join with:")
+
+
 def test_typing_survives_incoming_messages(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob", rows=12, cols=70)
