@@ -423,7 +423,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         downloads=args.downloads,
         on_quit=lambda: server.request_shutdown("the host closed the chat"),
         after=lambda: _close_history(server, store),
-        intro=banner,
+        intro=[line for line in banner if not line.lstrip().startswith("history:")],
     )
 
 
