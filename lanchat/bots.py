@@ -105,6 +105,7 @@ class BotRunner:
                 continue  # a replay of what was said before the bot came: nothing to answer now
             if isinstance(event, ev.Welcome):
                 self.name = event.name
+                self.bot.room_closes = event.once
                 self.people = [m for m in event.members if m != event.name]
                 for person in self.people:  # whoever was here before the bot (the host, say)
                     self._reply(person, self.bot.greet(person))

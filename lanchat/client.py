@@ -218,6 +218,8 @@ class ClientLoop:
                 return
         if lines:
             self.frontend.show(lines)
+        if self.session.leave_requested and not self.quitting and self.outcome is None:
+            self._quit()
 
     def _read_keys(self) -> None:
         submitted = self.frontend.read_input()

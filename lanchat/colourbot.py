@@ -24,6 +24,7 @@ from typing import Any
 BOT_NAME = "colourbot"
 COMPUTER_HOPE_URL = "https://www.computerhope.com/cgi-bin/htmlcolor.pl?c="
 START_COMMAND = "/mood"  # what a person whispers (or types, via Session's /mood) to start again
+FAREWELL = "Great choice,"  # how the closing line after a Y begins (is_farewell)
 MAX_MOOD_CHARS = 60  # the mood is echoed back; a pasted essay is shortened, not repeated
 
 ASK_MOOD = "ask-mood"
@@ -70,6 +71,11 @@ def suggest_colour(fake: Any, avoid: Any = ()) -> str:
     while f"{value:06X}" in avoided:
         value = (value + 1) % 16**6
     return f"{value:06X}"
+
+
+def is_farewell(text: str) -> bool:
+    """Whether a line from the bot is its closing line after a Y."""
+    return text.startswith(FAREWELL)
 
 
 def suggestion_colour(text: str) -> str | None:
@@ -122,6 +128,9 @@ class ColourBot:
         self.fake = fake
         self.name = name
         self.exchanges: dict[str, Exchange] = {}
+        # True in a room that closes when its last person leaves (serve --once, the welcome's
+        # "once"): there a Y ends the person's chat, as seed 000's client exits after Y.
+        self.room_closes = False
 
     # ------------------------------------------------------------------ queries
 
@@ -191,7 +200,9 @@ class ColourBot:
         word = _answer_word(answer)
         if word in YES_WORDS:
             exchange.state = DONE
-            return [f"Great choice, {person}! Enjoy #{exchange.colour}. Type {START_COMMAND} for another colour."]
+            if self.room_closes:  # seed 000: Y ends the chat, so offer no next step
+                return [f"{FAREWELL} {person}! Enjoy #{exchange.colour}. Goodbye."]
+            return [f"{FAREWELL} {person}! Enjoy #{exchange.colour}. Type {START_COMMAND} for another colour."]
         if word in NO_WORDS:
             colour = self._new_colour(exchange)
             return [f"Here is another suggestion: #{colour}: {colour_link(colour)}", "Happy with it? (Y/N)"]

@@ -145,6 +145,8 @@ class Welcome(Event):
     turn: str | None = None
     host: str | None = None
     version: int = PROTOCOL_VERSION
+    # The server closes when the last person leaves (serve --once, seed 000): left out while false.
+    once: bool = _flag()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,10 +32,14 @@ class Send:
 
 @dataclass(frozen=True, kw_only=True)
 class Broadcast:
-    """Write the same already-encoded frame to every listed connection."""
+    """Write the same already-encoded frame to every listed connection.
+
+    A ``notice`` (someone joined or left) may wait a moment to go out with the next one: when a
+    class joins at once, 500 notices then cost a few writes per person, not 500."""
 
     to: tuple[int, ...]
     frame: bytes
+    notice: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +121,7 @@ class Room:
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.turn_holder: int | None = None
         self.ever_joined = 0
+        self.once = False  # said in every welcome: the server closes when the last person leaves
 
     # ------------------------------------------------------------------ queries
 
@@ -185,7 +190,7 @@ class Room:
             actions.append(Seen(name=member.name))
         if self._everyone:
             left = ev.Left(name=member.name, reason=reason, time=self.clock())
-            actions.append(Broadcast(to=self._everyone, frame=encode(left)))
+            actions.append(Broadcast(to=self._everyone, frame=encode(left), notice=True))
         if self.mode == TURN:
             holder = self.turn_holder
             if holder == cid:
@@ -254,6 +259,7 @@ class Room:
                     members=self.names,
                     turn=self.turn_name,
                     host=host_name,
+                    once=self.once,
                 ),
             )
         ]
@@ -264,7 +270,7 @@ class Room:
             actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True))
         if others:
             joined = ev.Joined(name=member.name, time=self.clock())
-            actions.append(Broadcast(to=others, frame=encode(joined)))
+            actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
         return actions

@@ -43,6 +43,10 @@ HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at on
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
 FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
 FANOUT_CACHE_MIN = 8  # broadcasts to fewer (a whisper, a small room) just look each id up
+# Join and leave notices wait at most this long to go out together (room.Broadcast.notice):
+# a class of 500 joining at once then costs a few writes per person instead of one per join.
+# Anything else sent to a person takes their waiting notices along at once, in order.
+NOTICE_DELAY_SECONDS = 0.05
 
 
 class Client:
@@ -104,6 +108,7 @@ class Server:
         self.log = log or (lambda line: None)
         self.unix_path = unix_path
         self.once = once  # shut down when the last person leaves (seed 000)
+        room.once = once  # and every welcome says so
         self.linger_seconds = linger_seconds
         self._lingering: dict[Client, float] = {}  # closing clients -> when to close them anyway
         # Connections that have not joined yet -> when to give up on them. A port probe or a
@@ -138,6 +143,9 @@ class Server:
         # so a message costs nothing per recipient until the flush. Anything else queued to
         # anyone materializes them first, which keeps every queue in the order things happened.
         self._pending_frames: list[bytes] = []
+        self._pending_urgent = False  # _pending_frames holds more than notices
+        self._noticed: set[Client] = set()  # have notices queued that wait for _notice_deadline
+        self._notice_deadline: float | None = None
         self.files = files if files is not None else ServerFiles(log=self.log)
         self._send_buffer_capped: set[int] = set()  # clients whose SO_SNDBUF a download capped
 
@@ -273,7 +281,7 @@ class Server:
         clients = self.clients
         for action in actions:
             if isinstance(action, Broadcast):
-                self._broadcast(action.to, action.frame)
+                self._broadcast(action.to, action.frame, notice=action.notice)
             elif isinstance(action, Send):
                 client = clients.get(action.to)
                 if client is None or client.closed:
@@ -373,7 +381,7 @@ class Server:
         oldest = records[len(records) - len(frames)].id if frames else action.before
         self._queue(client, encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
 
-    def _broadcast(self, to: tuple[int, ...], frame: bytes) -> None:
+    def _broadcast(self, to: tuple[int, ...], frame: bytes, *, notice: bool = False) -> None:
         """Queue one encoded frame to many: the hot path of a busy room, so it does nothing per
         recipient until the flush (_pending_frames). The slow-reader limit is checked at flush."""
         if len(to) < FANOUT_CACHE_MIN:
@@ -389,6 +397,10 @@ class Server:
             self._fanout_targets = tuple(filter(None, map(self.clients.get, to)))
             self._fanout_key = to
         self._pending_frames.append(frame)
+        if not notice:
+            self._pending_urgent = True
+        elif self._notice_deadline is None:
+            self._notice_deadline = time.monotonic() + NOTICE_DELAY_SECONDS
         self.deliveries += len(self._fanout_targets)
 
     def _materialize(self) -> None:
@@ -403,7 +415,11 @@ class Server:
         for client in targets:
             client.out.append(data)
             client.out_bytes += size
-        self._dirty.update(targets)
+        if self._pending_urgent:
+            self._dirty.update(targets)
+        else:
+            self._noticed.update(targets)  # flushed at _notice_deadline, or with anything sooner
+        self._pending_urgent = False
 
     def _queue(self, client: Client, frame: bytes) -> None:
         if self._pending_frames:
@@ -439,6 +455,10 @@ class Server:
         if self._history_pending:
             self._commit_history()  # stored before sent (PROTOCOL.md, History replay)
         self._materialize()
+        if self._notice_deadline is not None and time.monotonic() >= self._notice_deadline:
+            self._dirty.update(self._noticed)
+            self._noticed.clear()
+            self._notice_deadline = None
         while self._dirty:
             dirty, self._dirty = self._dirty, set()
             for client in dirty:
@@ -494,9 +514,11 @@ class Server:
                 client.sock.shutdown(socket.SHUT_WR)
 
     def _loop_timeout(self) -> float | None:
-        """How long select() may sleep: until the next closing client's or handshake's time is
-        up; with neither, for ever (an idle server wakes for nothing)."""
+        """How long select() may sleep: until waiting notices are due, or the next closing
+        client's or handshake's time is up; with none, for ever (an idle server wakes for nothing)."""
         deadlines = []
+        if self._notice_deadline is not None:
+            deadlines.append(self._notice_deadline)
         if self._lingering:
             deadlines.append(min(self._lingering.values()))
         if self._handshaking:

@@ -12,7 +12,7 @@ import time as _time
 from dataclasses import dataclass, field
 
 from . import events as ev
-from .colourbot import BOT_NAME, START_COMMAND, suggestion_colour
+from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +102,8 @@ class Session:
     ui_commands: tuple[Command, ...] = ()
     ui_keys: tuple[tuple[str, str], ...] = ()  # (key, what it does), from a front end with keys
     closed_reason: str | None = None
+    once: bool = False  # the server closes when the last person leaves (welcome.once)
+    leave_requested: bool = False  # the client loop should leave, as if /q were typed
     # Live transfers ("send:3", "get:3" -> files.Progress), kept up to date by the client's
     # transfer edge; a status line can show each one's .text().
     progress: dict = field(default_factory=dict)
@@ -139,6 +141,7 @@ class Session:
             self.members = list(event.members)
             self.turn = event.turn
             self.host = event.host
+            self.once = event.once
             others = [m for m in self.members if m != self.name]
             here = ", ".join(others) if others else "nobody else yet"
             lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
@@ -174,7 +177,13 @@ class Session:
             ]
         if isinstance(event, ev.Direct):
             to_me = ev.name_key(event.to) == ev.name_key(self.name)
-            return [Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=to_me and event.sender != self.name, colour=suggestion_colour(event.text))]
+            lines = [Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=to_me and event.sender != self.name, colour=suggestion_colour(event.text))]
+            if self.once and to_me and self.role == "client" and event.sender == BOT_NAME and is_farewell(event.text):
+                # Seed 000: the client closes its socket once the user is happy with the colour,
+                # and a --once server then shuts down. Elsewhere a Y only ends the exchange.
+                self.leave_requested = True
+                lines.append(self._notice("happy with the colour: leaving, as seed 000's client does"))
+            return lines
         if isinstance(event, ev.Joined):
             if event.name not in self.members:
                 self.members.append(event.name)

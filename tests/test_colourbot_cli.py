@@ -72,11 +72,12 @@ def test_seed_000_over_af_unix_one_person_n_then_y_then_the_server_exits(tmp_pat
 
         mark = ann.mark()
         ann.send("/y")  # the command form of the same answer
-        ann.expect(BOT_SAYS + rf"Great choice, ann! Enjoy #{second}\.", start=mark)
-
-        assert server.popen.poll() is None  # still up while ann is here
-        ann.send("/q")
+        ann.expect(BOT_SAYS + rf"Great choice, ann! Enjoy #{second}\. Goodbye\.$", start=mark)
+        # Seed 000: after Y the client closes its socket and ends, with no /q typed ...
+        ann.expect(r"happy with the colour: leaving, as seed 000's client does", start=mark)
         assert ann.wait() == 0
+        ann.expect(r"you left the chat", start=mark)
+        # ... and the server, whose last person left, shuts down.
         server.expect(r"shutting down: the last person left")
         assert server.wait() == 0
         assert not os.path.exists(path)
@@ -124,8 +125,10 @@ def test_a_room_of_three_over_tcp_keeps_each_exchange_private():
         mark = ann.mark()
         ann.send("/n")
         ann.expect(BOT_SAYS + r"Here is another suggestion: #", start=mark)
+        mark = ann.mark()
         ann.send("/y")
-        ann.expect(BOT_SAYS + r"Great choice, ann!")
+        # In a room that stays open, a Y ends the exchange, not the chat.
+        ann.expect(BOT_SAYS + r"Great choice, ann! Enjoy #[0-9A-F]{6}\. Type /mood for another colour\.$", start=mark)
 
         # Everything cat saw after joining: ann's room message only. No whisper between
         # the bot and anyone else, no reply from the bot in the room.
@@ -135,8 +138,11 @@ def test_a_room_of_three_over_tcp_keeps_each_exchange_private():
         assert not [e for e in leftovers if isinstance(e, (ev.Direct, ev.Message))], leftovers
         assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Direct) and "ann" in (e.sender, e.to)]
         assert not re.search(rf"^\[[\d:]+\] {BOT_NAME}: ", ann.output, re.M)  # the bot never spoke in the room
+        assert not re.search(r"leaving, as seed 000", ann.output)
+        mark = ann.mark()
         ann.send("/q")
         assert ann.wait() == 0
+        ann.expect(r"you left the chat", start=mark)  # she was still in the room until now
     finally:
         for raw in (bob, cat):
             if raw:
