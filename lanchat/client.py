@@ -256,6 +256,9 @@ class ClientLoop:
             self.out += self.proto.send(event)
         except LocalProtocolError:
             return  # the connection is closing; nothing more can be said
+        except ValueError as exc:  # wire.FrameError: too big for one frame; nothing was sent
+            self.frontend.show([Line(kind="error", time=time.time(), text=f"not sent: {exc}")])
+            return
         self._flush()
 
     def _flush(self) -> None:

@@ -216,6 +216,14 @@ class Session:
 
     # -------------------------------------------------------------- user input
 
+    def length_problem(self, text: str) -> str | None:
+        """Why a message this long would be refused (PROTOCOL.md 5), or None. Checked here so
+        an enormous paste is never sent: the server would refuse it, and past the frame
+        limit it could not even be framed."""
+        if len(text) > ev.MAX_TEXT_CHARS:
+            return f"message is {len(text)} characters; the limit is {ev.MAX_TEXT_CHARS}: not sent"
+        return None
+
     def help_lines(self) -> list[Line]:
         rows = [*COMMANDS, *self.ui_commands]
         width = max(len(c.usage) for c in rows)
@@ -236,7 +244,11 @@ class Session:
         if not stripped.startswith("/") or stripped.startswith("//"):
             # "//text" sends "/text" literally, for the rare message that starts with a slash
             body = text[1:] if stripped.startswith("//") else text
-            return Outgoing(ev.Say(text=body.rstrip("\r\n")))
+            body = body.rstrip("\r\n")
+            problem = self.length_problem(body)
+            if problem:
+                return Local((self._notice(problem, kind="error"),))
+            return Outgoing(ev.Say(text=body))
         word, _, rest = stripped.partition(" ")
         word = ALIASES.get(word.lower(), word.lower())
         rest = rest.strip()
@@ -254,6 +266,9 @@ class Session:
             target, _, message = rest.partition(" ")
             if not target or not message.strip():
                 return Local((self._notice("usage: /w NAME TEXT", kind="error"),))
+            problem = self.length_problem(message.strip())
+            if problem:
+                return Local((self._notice(problem, kind="error"),))
             return Outgoing(ev.Whisper(to=target, text=message.strip()))
         if word in (START_COMMAND, "/y", "/n"):
             return self._to_colourbot(word, rest)

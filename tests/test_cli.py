@@ -520,3 +520,20 @@ def test_at_a_terminal_the_name_is_asked_for_and_a_taken_one_asked_again(run):
         child.close(force=True)
     assert child.exitstatus == 0
     assert b"Traceback" not in transcript.getvalue()
+
+
+def test_an_enormous_line_is_refused_before_sending_and_the_chat_goes_on(run):
+    """A paste far over the text limit (and over the 64 KiB frame limit) is refused by the
+    client itself with the reason; it used to stop the client with an internal error."""
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    ann.send("x" * 70000)
+    ann.expect(STAMP + r"! message is 70000 characters; the limit is 4000: not sent$")
+    ann.send("/w bob " + "é" * 30000)
+    ann.expect(STAMP + r"! message is 30000 characters; the limit is 4000: not sent$")
+    ann.send("still here")
+    bob.expect(STAMP + r"ann: still here$")
+    assert "x" * 100 not in bob.output
+    assert "Traceback" not in ann.output + bob.output
+    assert ann.popen.poll() is None

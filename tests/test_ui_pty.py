@@ -153,6 +153,17 @@ def test_a_paste_of_several_lines_is_one_message_not_a_burst(terms):
     assert "bob: two" not in ann.text
 
 
+def test_a_paste_over_the_length_limit_is_kept_not_sent(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    bob.send("\x1b[200~" + "z" * 4100 + "\x1b[201~")
+    bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("zzzz"), what="the paste in the input line")
+    bob.send("\r")
+    bob.expect(r"message is 4100 characters; the limit is 4000: not sent; what you typed")  # (wraps)
+    bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("zzzz"), what="the paste still in the input line")
+    assert "bob: zzz" not in ann.text
+
+
 def test_resize_relays_and_too_small_recovers(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob", rows=24, cols=80)

@@ -306,6 +306,10 @@ class CursesFrontend:
         if not text.strip():
             return None
         is_command = text.lstrip().startswith("/") and not text.lstrip().startswith("//")
+        problem = None if is_command else self.session.length_problem(text)
+        if problem:
+            self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept")])
+            return None
         if not is_command and not self.session.my_turn:
             who = self.session.turn or "someone to join"
             self.view.add([Line(kind="error", time=self._now(), text=f"not your turn yet (waiting for {who}); what you typed is kept")])
