@@ -238,17 +238,21 @@ class Session:
 
     def parse_input(self, text: str) -> InputResult:
         """What the user typed -> what to do. Empty input does nothing (seed 001)."""
+        result = self._parse_input(text)
+        if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
+            problem = self.length_problem(result.event.text)
+            if problem:  # every message, /w and /mood included, is checked here once
+                return Local((self._notice(problem, kind="error"),))
+        return result
+
+    def _parse_input(self, text: str) -> InputResult:
         stripped = text.strip()
         if not stripped:
             return None
         if not stripped.startswith("/") or stripped.startswith("//"):
             # "//text" sends "/text" literally, for the rare message that starts with a slash
             body = text[1:] if stripped.startswith("//") else text
-            body = body.rstrip("\r\n")
-            problem = self.length_problem(body)
-            if problem:
-                return Local((self._notice(problem, kind="error"),))
-            return Outgoing(ev.Say(text=body))
+            return Outgoing(ev.Say(text=body.rstrip("\r\n")))
         word, _, rest = stripped.partition(" ")
         word = ALIASES.get(word.lower(), word.lower())
         rest = rest.strip()
@@ -266,9 +270,6 @@ class Session:
             target, _, message = rest.partition(" ")
             if not target or not message.strip():
                 return Local((self._notice("usage: /w NAME TEXT", kind="error"),))
-            problem = self.length_problem(message.strip())
-            if problem:
-                return Local((self._notice(problem, kind="error"),))
             return Outgoing(ev.Whisper(to=target, text=message.strip()))
         if word in (START_COMMAND, "/y", "/n"):
             return self._to_colourbot(word, rest)

@@ -537,3 +537,11 @@ def test_an_enormous_line_is_refused_before_sending_and_the_chat_goes_on(run):
     assert "x" * 100 not in bob.output
     assert "Traceback" not in ann.output + bob.output
     assert ann.popen.poll() is None
+
+
+def test_a_mood_far_over_the_limit_is_refused_with_the_reason(run):
+    _server, where = serve(run, "--headless", "--bot", "colour", "--bot-seed", "3")
+    ann = join(run, where, "ann")
+    ann.send("/mood " + "m" * 70000)
+    ann.expect(STAMP + r"! message is 70006 characters; the limit is 4000: not sent$")
+    assert "not sent: payload" not in ann.output and "Traceback" not in ann.output
