@@ -8,6 +8,8 @@ for the front end (``/clear``, ``/save``).
 
 from __future__ import annotations
 
+import functools
+import re
 import time as _time
 from dataclasses import dataclass, field
 
@@ -85,6 +87,12 @@ class FileCommand:
 
 
 InputResult = Outgoing | Quit | Local | UiCommand | FileCommand | None
+
+
+@functools.lru_cache(maxsize=8)
+def _mention_pattern(name_key: str) -> re.Pattern[str]:
+    """The name as a whole word: "al" is mentioned in "hi al!" but not in "totally"."""
+    return re.compile(r"(?<!\w)" + re.escape(name_key) + r"(?!\w)")
 
 
 @dataclass
@@ -212,7 +220,7 @@ class Session:
         return []
 
     def _mentions_me(self, text: str) -> bool:
-        return ev.name_key(self.name) in ev.name_key(text)
+        return _mention_pattern(ev.name_key(self.name)).search(ev.name_key(text)) is not None
 
     # -------------------------------------------------------------- user input
 
