@@ -203,7 +203,7 @@ class ClientLoop:
             if isinstance(event, ev.FileStart):
                 with contextlib.suppress(OSError):
                     self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DOWNLOAD_RECEIVE_BUFFER_BYTES)
-            if isinstance(event, ev.FILE_SERVER_EVENTS):
+            if isinstance(event, ev.FILE_SERVER_ALL):
                 replies, said = self.transfers.on_event(event)
                 lines.extend(said)
                 for reply in replies:

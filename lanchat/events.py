@@ -287,11 +287,15 @@ class UploadDone(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class GetFile(Event):
-    """Download file ``id``: the server answers ``file-start``, ``file-data``... or ``file-error``."""
+    """Download file ``id``: the server answers ``file-start``, ``file-data``... or ``file-error``.
+
+    ``binary``: send the bytes as binary frames (``FileBytes``), not base64 ``file-data``.
+    """
 
     type: ClassVar[str] = "get"
     sent_by: ClassVar[str] = "client"
     id: str
+    binary: bool = _flag()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -319,6 +323,7 @@ class UploadReady(Event):
     sent_by: ClassVar[str] = "server"
     ref: int
     id: str
+    binary: bool = _flag()  # the server takes the chunks as binary frames (UploadBytes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -383,10 +388,46 @@ class FileError(Event):
     ref: int | None = _absent()
 
 
-FILE_CLIENT_EVENTS: tuple[type[Event], ...] = (OfferFile, UploadChunk, UploadDone, GetFile, ListFiles, CancelFile)
+# Binary frames (PROTOCOL.md, Extensions: Binary file frames): the same pieces as ``chunk`` and
+# ``file-data``, raw. They are not JSON, so they are in no JSON table; protocol.py recognises
+# them by their first byte and gives them these names for its state table.
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadBytes(Event):
+    """The next piece of an upload in a binary frame: raw bytes, no base64, no JSON."""
+
+    type: ClassVar[str] = "chunk-bytes"
+    sent_by: ClassVar[str] = "client"
+    id: str
+    data: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileBytes(Event):
+    """The next piece of a download in a binary frame (for a ``get`` that asked for ``binary``)."""
+
+    type: ClassVar[str] = "file-bytes"
+    sent_by: ClassVar[str] = "server"
+    id: str
+    data: bytes
+
+
+FILE_CLIENT_EVENTS: tuple[type[Event], ...] = (
+    OfferFile,
+    UploadChunk,
+    UploadDone,
+    GetFile,
+    ListFiles,
+    CancelFile,
+)
 FILE_SERVER_EVENTS: tuple[type[Event], ...] = (UploadReady, Offered, FileList, FileStart, FileData, FileError)
 CLIENT_EVENTS.update({cls.type: cls for cls in FILE_CLIENT_EVENTS})
 SERVER_EVENTS.update({cls.type: cls for cls in FILE_SERVER_EVENTS})
+BINARY_EVENTS: dict[str, type[Event]] = {"client": UploadBytes, "server": FileBytes}  # by sender
+# Everything file sharing sends, JSON or binary: what the server hands to transfer.py, and the client to its transfers.
+FILE_CLIENT_ALL: tuple[type[Event], ...] = (*FILE_CLIENT_EVENTS, UploadBytes)
+FILE_SERVER_ALL: tuple[type[Event], ...] = (*FILE_SERVER_EVENTS, FileBytes)
 
 # --------------------------------------- history (PROTOCOL.md, Extensions: History replay)
 

@@ -23,6 +23,9 @@ from .wire import MAX_FRAME_BYTES
 # under 100, so a chunk frame stays well under wire.MAX_FRAME_BYTES (64 KiB) and a chat line
 # queued behind one never waits long.
 CHUNK_BYTES = 32 * 1024
+# Raw bytes per binary chunk (PROTOCOL.md, Binary file frames): no base64, so nearly a whole
+# frame of file data; 60 KiB is 15 pages, leaving room for the id inside the 64 KiB frame limit.
+BINARY_CHUNK_BYTES = 60 * 1024
 DEFAULT_MAX_FILE_MB = 50
 QUOTA_FILES = 4  # per-person quota: this many maximum-size files on offer at once
 MAX_FILE_NAME_CHARS = 120

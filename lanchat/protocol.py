@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from . import events as ev
-from .wire import FrameDecoder, FrameError, encode_json, looks_like_http
+from .wire import FrameDecoder, FrameError, binary_frame, encode_json, is_binary, looks_like_http, split_binary
 
 
 class Role(Enum):
@@ -65,7 +65,10 @@ class ConnectionClosed:
 
 # The welcome comes once, in the handshake; after it everything the server sends keeps
 # the connection open, but shutdown (PROTOCOL.md 4).
-_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name != "welcome"} | {"shutdown": State.CLOSED}
+_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name != "welcome"} | {
+    ev.FileBytes.type: State.OPEN,  # a binary frame (file-data, raw)
+    "shutdown": State.CLOSED,
+}
 
 # TRANSITIONS[(who sends, state)] = {event type: state after it}. What is not listed is refused.
 TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
@@ -76,6 +79,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         "who": State.OPEN,
         **{cls.type: State.OPEN for cls in ev.HISTORY_CLIENT_EVENTS},  # history (/history N)
         **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
+        ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
         "bye": State.CLOSED,
     },
     (Role.SERVER, State.HANDSHAKE): {
@@ -89,6 +93,8 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
 
 def encode(event: ev.Event) -> bytes:
     """One event -> one frame. Used directly for broadcasts: encode once, send to everyone."""
+    if isinstance(event, (ev.UploadBytes, ev.FileBytes)):
+        return binary_frame(event.id, event.data)
     return encode_json(event.to_json())
 
 
@@ -168,6 +174,8 @@ class Connection:
         return out
 
     def _parse(self, payload: bytes) -> object:
+        if is_binary(payload):
+            return self._parse_binary(payload)
         try:
             obj = json.loads(payload.decode("utf-8"))
         except UnicodeDecodeError:
@@ -183,16 +191,27 @@ class Connection:
                 # PROTOCOL.md 3: clients ignore types added by newer servers.
                 return Invalid(code=exc.code, message=str(exc))
             return self._remote_mistake(exc.code, str(exc))
+        return self._received(event)
+
+    def _parse_binary(self, payload: bytes) -> object:
+        """A binary frame (first byte 0): a raw file piece, named for the state table."""
+        try:
+            ident, data = split_binary(payload)
+        except ValueError as exc:
+            return self._remote_mistake(ev.E_BAD_MESSAGE, str(exc))
+        cls = ev.BINARY_EVENTS[self.their_role.value]
+        return self._received(cls(id=ident, data=data))  # type: ignore[call-arg]
+
+    def _received(self, event: ev.Event) -> object:
+        """Check a well-formed event against the state table and move the state on."""
         allowed = TRANSITIONS[(self.their_role, self.state)]
         if event.type not in allowed:
             if self.our_role is Role.SERVER:
                 if self.state is State.HANDSHAKE:
                     return Invalid(code=ev.E_HELLO_FIRST, message='send "hello" before anything else')
                 return Invalid(code=ev.E_BAD_MESSAGE, message=f'"{event.type}" is not allowed now')
-            self.state = State.CLOSED  # a server that breaks the order cannot be chatted with
-            raise RemoteProtocolError(
-                ev.E_BAD_MESSAGE, f"server sent {event.type!r} in state {self.state.value}"
-            )
+            state, self.state = self.state, State.CLOSED  # a server that breaks the order cannot be chatted with
+            raise RemoteProtocolError(ev.E_BAD_MESSAGE, f"server sent {event.type!r} in state {state.value}")
         self.state = allowed[event.type]
         if isinstance(event, ev.Error) and event.fatal:
             self.state = State.CLOSED

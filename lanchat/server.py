@@ -260,7 +260,7 @@ class Server:
             client.closing = True
             return
         for event in proto.events():
-            if isinstance(event, ev.FILE_CLIENT_EVENTS):  # offers, chunks, gets: transfer.py
+            if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: transfer.py
                 self._perform(self.files.handle(self.room, client.cid, event))
                 continue
             name_before = self.room.name_of(client.cid)

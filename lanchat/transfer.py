@@ -12,6 +12,7 @@ bytes are server.py and client.py.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
@@ -27,6 +28,7 @@ from typing import BinaryIO
 
 from . import events as ev
 from .files import (
+    BINARY_CHUNK_BYTES,
     CHUNK_BYTES,
     ChunkError,
     OfferBook,
@@ -43,6 +45,7 @@ from .files import (
 from .protocol import encode
 from .room import Action, Broadcast, Room, Send
 from .session import FileCommand, Line
+from .wire import binary_frame
 
 
 def _why(exc: OSError) -> str:
@@ -94,6 +97,7 @@ class _Download:
     file_id: str
     handle: BinaryIO
     left: int
+    binary: bool = False  # the client asked for binary frames
 
 
 class ServerFiles:
@@ -149,8 +153,10 @@ class ServerFiles:
             return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]
         if isinstance(event, ev.OfferFile):
             return self._offer(room, cid, member.name, event)
+        if isinstance(event, ev.UploadBytes):
+            return self._chunk(cid, event.id, event.data)
         if isinstance(event, ev.UploadChunk):
-            return self._chunk(cid, event)
+            return self._chunk(cid, event.id, event.data)
         if isinstance(event, ev.UploadDone):
             return self._done(room, cid, event)
         if isinstance(event, ev.GetFile):
@@ -206,10 +212,12 @@ class ServerFiles:
             return refuse(f"the server cannot store files right now ({_why(exc)})")
         upload = _Upload(offer.file_id, cid, path, handle, hashlib.sha256(), offer.size)
         self.uploads[offer.file_id] = upload
-        return [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id))]
+        # binary: the chunks may come as binary frames, which cost no base64 and no JSON
+        return [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id, binary=True))]
 
-    def _chunk(self, cid: int, chunk: ev.UploadChunk) -> list[Action]:
-        upload = self.uploads.get(chunk.id)
+    def _chunk(self, cid: int, file_id: str, piece: str | bytes) -> list[Action]:
+        """One piece of an upload: base64 text from a ``chunk``, raw bytes from a binary frame."""
+        upload = self.uploads.get(file_id)
         if upload is None or upload.owner != cid:
             return []  # late chunks of an upload already refused or cancelled: the error was said once
         offer = self.book.offers.get(upload.file_id)
@@ -218,7 +226,7 @@ class ServerFiles:
             return []
         name = offer.name
         try:
-            data = decode_chunk(chunk.data)
+            data = piece if isinstance(piece, bytes) else decode_chunk(piece)
         except ChunkError as exc:
             return self._fail_upload(upload, f"upload of {name} stopped: {exc}")
         if upload.received + len(data) > upload.size:
@@ -290,7 +298,7 @@ class ServerFiles:
         except (OSError, KeyError) as exc:
             reason = _why(exc) if isinstance(exc, OSError) else "it is gone"
             return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"cannot read {offer.name} ({reason})"))]
-        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size))
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, get.binary))
         start = ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
         return [Send(to=cid, event=start)]
 
@@ -309,7 +317,7 @@ class ServerFiles:
                     download.handle.close()
                 continue
             try:
-                data = download.handle.read(min(CHUNK_BYTES, download.left))
+                data = download.handle.read(min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left))
             except OSError as exc:
                 data = None
                 reason = _why(exc)
@@ -325,6 +333,8 @@ class ServerFiles:
             else:
                 with contextlib.suppress(OSError):
                     download.handle.close()
+            if download.binary:
+                return binary_frame(download.file_id, data)
             return chunk_frame("file-data", download.file_id, data)
         self.downloads.pop(cid, None)
         return None
@@ -402,6 +412,7 @@ class _Sending:
     file_id: str | None = None
     sent: int = 0
     progress: Progress | None = None
+    binary: bool = False  # the server takes binary frames (its upload-ready said so)
 
 
 @dataclass
@@ -410,7 +421,7 @@ class _Receiving:
     name: str
     size: int
     sha256: str
-    temp: Path
+    temp: Path | None  # None: the file has no name at all until it is checked (O_TMPFILE)
     handle: BinaryIO
     hasher: hashlib._Hash
     progress: Progress
@@ -498,7 +509,7 @@ class ClientTransfers:
         if not os.access(self.downloads, os.W_OK | os.X_OK):
             return self._error(f"cannot download: the folder {self.downloads} is not writable")
         self.wanted.add(file_id)
-        return [ev.GetFile(id=file_id)], []
+        return [ev.GetFile(id=file_id, binary=True)], []
 
     # ------------------------------------------------------------ sending
 
@@ -518,7 +529,7 @@ class ClientTransfers:
             data = b""
             if left:
                 try:
-                    data = sending.handle.read(min(CHUNK_BYTES, left))
+                    data = sending.handle.read(min(BINARY_CHUNK_BYTES if sending.binary else CHUNK_BYTES, left))
                 except OSError as exc:
                     data, reason = None, _why(exc)
                 else:
@@ -530,7 +541,7 @@ class ClientTransfers:
                     continue
                 sending.sent += len(data)
                 sending.hasher.update(data)
-                frame = chunk_frame("chunk", file_id, data)
+                frame = binary_frame(file_id, data) if sending.binary else chunk_frame("chunk", file_id, data)
                 events.append(frame)
                 room_bytes -= len(frame)
             assert sending.progress is not None
@@ -569,14 +580,15 @@ class ClientTransfers:
             if sending is None:
                 return [ev.CancelFile(id=event.id)], []
             sending.file_id = event.id
+            sending.binary = event.binary
             sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock())
             self.progress[f"send:{event.id}"] = sending.progress
             self.sending[event.id] = sending
             return [], [self._line(f"sending {sending.name} ({human_size(sending.size)}) as #{event.id}...")]
         if isinstance(event, ev.FileStart):
             return self._start(event)
-        if isinstance(event, ev.FileData):
-            return self._data(event)
+        if isinstance(event, (ev.FileData, ev.FileBytes)):
+            return self._data(event.id, event.data)
         if isinstance(event, ev.Offered):
             self.checking.pop(event.id, None)
             return [], []
@@ -603,16 +615,11 @@ class ClientTransfers:
         self.wanted.discard(start.id)
         name = safe_name(start.name)
         try:
-            fd, temp_name = tempfile.mkstemp(prefix=".lanchat-", suffix=".part", dir=self.downloads)
-            with contextlib.suppress(OSError, AttributeError):  # mkstemp makes it 0600; a download
-                os.fchmod(fd, 0o666 & ~_umask())  # gets the mode any new file of this user gets
-            handle = os.fdopen(fd, "wb")
+            handle, temp = _receiving_file(self.downloads)
         except OSError as exc:
             return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {_why(exc)}", "error")]
         progress = Progress(direction="get", label=name, total=start.size, started=self.clock())
-        receiving = _Receiving(
-            start.id, name, start.size, start.sha256.lower(), Path(temp_name), handle, hashlib.sha256(), progress
-        )
+        receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress)
         self.receiving[start.id] = receiving
         self.progress[f"get:{start.id}"] = progress
         lines = [self._line(f"receiving {name} ({human_size(start.size)}) into {self.downloads}...")]
@@ -620,12 +627,13 @@ class ClientTransfers:
             return self._complete(receiving, lines)
         return [], lines
 
-    def _data(self, data_event: ev.FileData) -> tuple[list[ev.Event], list[Line]]:
-        receiving = self.receiving.get(data_event.id)
+    def _data(self, file_id: str, piece: str | bytes) -> tuple[list[ev.Event], list[Line]]:
+        """One piece of a download: base64 text from ``file-data``, raw bytes from a binary frame."""
+        receiving = self.receiving.get(file_id)
         if receiving is None:
             return [], []  # a download we cancelled: its last chunks may still be arriving
         try:
-            data = decode_chunk(data_event.data)
+            data = piece if isinstance(piece, bytes) else decode_chunk(piece)
             if receiving.received + len(data) > receiving.size:
                 raise ChunkError("more bytes arrived than the file's size")
             receiving.handle.write(data)
@@ -645,7 +653,9 @@ class ClientTransfers:
 
     def _complete(self, receiving: _Receiving, lines: list[Line]) -> tuple[list[ev.Event], list[Line]]:
         try:
-            receiving.handle.close()
+            receiving.handle.flush()  # a full disk shows here, before the file has a name
+            if receiving.temp is not None:
+                receiving.handle.close()  # an unnamed file stays open: it is linked in by its descriptor
         except OSError as exc:
             self._discard(receiving)
             return [], [*lines, self._line(f"cannot save {receiving.name}: {_why(exc)}", "error")]
@@ -660,6 +670,8 @@ class ClientTransfers:
         except OSError as exc:
             self._discard(receiving)
             return [], [*lines, self._line(f"cannot save {receiving.name}: {_why(exc)}", "error")]
+        with contextlib.suppress(OSError):
+            receiving.handle.close()
         self.receiving.pop(receiving.file_id, None)
         self.progress.pop(f"get:{receiving.file_id}", None)
         seconds = self.clock() - receiving.progress.started
@@ -672,11 +684,27 @@ class ClientTransfers:
         return [], lines
 
     def _place(self, receiving: _Receiving) -> Path:
-        """Give the checked temp file its final name, never replacing a file already there.
+        """Give the checked file its final name, never replacing a file already there.
 
-        os.link fails if the name exists, so even a file created a moment ago is safe; where
-        links are not supported, os.replace after a check (a tiny window, stated here).
+        A link fails if the name exists, so even a file created a moment ago is safe. An
+        unnamed (O_TMPFILE) file is linked in through /proc/self/fd; a named temp file by its
+        name, or where links are not supported, os.replace after a check (a tiny window).
         """
+        if receiving.temp is None:
+            source = f"/proc/self/fd/{receiving.handle.fileno()}"
+            folder = os.open(self.downloads, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                for _ in range(100):
+                    name = unique_name(receiving.name, os.listdir(self.downloads))
+                    try:
+                        # dst_dir_fd makes Python call linkat(), which can follow the /proc link
+                        os.link(source, name, dst_dir_fd=folder, follow_symlinks=True)
+                    except FileExistsError:
+                        continue
+                    return self.downloads / name
+            finally:
+                os.close(folder)
+            raise OSError(0, "no free name for it")
         for _ in range(100):
             existing = os.listdir(self.downloads)
             final = self.downloads / unique_name(receiving.name, existing)
@@ -698,9 +726,10 @@ class ClientTransfers:
         self.receiving.pop(receiving.file_id, None)
         self.progress.pop(f"get:{receiving.file_id}", None)
         with contextlib.suppress(OSError):
-            receiving.handle.close()
-        with contextlib.suppress(OSError):
-            receiving.temp.unlink()
+            receiving.handle.close()  # an unnamed file is gone with its last descriptor
+        if receiving.temp is not None:
+            with contextlib.suppress(OSError):
+                receiving.temp.unlink()
 
     def close(self) -> None:
         """The chat is over: stop everything; no partial download is left behind."""
@@ -709,6 +738,29 @@ class ClientTransfers:
         for sending in [*self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
         self.wanted.clear()
+
+
+def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:
+    """A file in ``folder`` for a download on its way, and its temporary name (None: it has none).
+
+    On Linux it is made with O_TMPFILE: it has no name until it is checked and linked in
+    (_place), so even a SIGKILL or a power cut leaves nothing behind; the kernel frees it.
+    Elsewhere, or on a file system without O_TMPFILE, it gets a hidden ``.lanchat-*.part``
+    name, removed on every way out but a kill.
+    """
+    unnamed = getattr(os, "O_TMPFILE", 0)
+    if unnamed and os.path.isdir("/proc/self/fd"):
+        try:
+            fd = os.open(folder, unnamed | os.O_WRONLY, 0o666)  # the umask applies, as to any new file
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                raise  # no permission, no space: the same answer a named file would get
+        else:
+            return os.fdopen(fd, "wb"), None
+    fd, temp_name = tempfile.mkstemp(prefix=".lanchat-", suffix=".part", dir=folder)
+    with contextlib.suppress(OSError, AttributeError):  # mkstemp makes it 0600; a download
+        os.fchmod(fd, 0o666 & ~_umask())  # gets the mode any new file of this user gets
+    return os.fdopen(fd, "wb"), Path(temp_name)
 
 
 def _umask() -> int:

@@ -17,7 +17,7 @@ import pytest
 from helpers import DEFAULT_TIMEOUT, Proc, start_server, wait_for
 
 from lanchat import events as ev
-from lanchat.files import MB, encode_chunk
+from lanchat.files import MB
 from lanchat.protocol import Connection, Role
 
 pytestmark = pytest.mark.timeout(120)
@@ -93,8 +93,9 @@ def test_files_of_several_sizes_up_to_the_limit_arrive_byte_for_byte(make_room, 
         bob.expect(rf"saved {re.escape(str(saved))} \(.*SHA-256 checked\)", start=mark)
         assert saved.read_bytes() == source.read_bytes()
     # the big one showed progress on both sides, with a speed
-    room.ann.expect(r"\* sending limit\.bin: 50% \(1\.0 MB of 2\.0 MB, [\d.]+ [KMG]B/s\)")
-    bob.expect(r"\* receiving limit\.bin: 50% \(1\.0 MB of 2\.0 MB, [\d.]+ [KMG]B/s\)")
+    # (at the first chunk past each quarter: 60 KiB chunks of 2 MB cross 50% at 52%)
+    room.ann.expect(r"\* sending limit\.bin: 5\d% \(1\.\d MB of 2\.0 MB, [\d.]+ [KMG]B/s\)")
+    bob.expect(r"\* receiving limit\.bin: 5\d% \(1\.\d MB of 2\.0 MB, [\d.]+ [KMG]B/s\)")
     bob.send("/files")
     bob.expect(r"files on offer \(4\):")
     bob.expect(r"#\d+ limit\.bin 2\.0 MB from ann: /get \d+")
@@ -233,34 +234,40 @@ def test_a_sender_who_vanishes_midway_leaves_no_offer_and_no_stored_bytes(tmp_pa
             proc.stop()
 
 
-def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path):
-    """A stand-in server that sends half a file and closes: bob keeps nothing of it."""
+def _serve_half_a_file(listener: socket.socket, half: bytes, served: threading.Event, hold: threading.Event) -> None:
+    """A stand-in server: welcomes one client, answers its /get with half a file, then waits
+    for ``hold`` to be set and drops the connection."""
+    conn, _ = listener.accept()
+    conn.settimeout(DEFAULT_TIMEOUT)
+    proto = Connection(Role.SERVER)
+    with conn:
+        while True:
+            data = conn.recv(65536)
+            proto.receive_data(data)
+            for event in proto.events():
+                if isinstance(event, ev.Hello):
+                    conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
+                elif isinstance(event, ev.GetFile):
+                    start = ev.FileStart(id=event.id, name="half.bin", size=2 * len(half), sha256="0" * 64)
+                    conn.sendall(proto.send(start) + proto.send(ev.FileBytes(id=event.id, data=half)))
+                    served.set()
+                    hold.wait(DEFAULT_TIMEOUT)
+                    return  # and the connection drops
+            if not data:
+                return
+
+
+@pytest.mark.parametrize("how", ["connection lost", "SIGKILL"])
+def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path, how):
+    """Half a file arrives, then the server goes away, or bob's own process is killed outright
+    (no clean-up code runs at all): bob's downloads folder holds nothing of it either way."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(DEFAULT_TIMEOUT)
     port = listener.getsockname()[1]
-    half = b"x" * (30 * 1024)
-    served = threading.Event()
-
-    def half_a_file() -> None:
-        conn, _ = listener.accept()
-        conn.settimeout(DEFAULT_TIMEOUT)
-        proto = Connection(Role.SERVER)
-        with conn:
-            while True:
-                data = conn.recv(65536)
-                proto.receive_data(data)
-                for event in proto.events():
-                    if isinstance(event, ev.Hello):
-                        conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
-                    elif isinstance(event, ev.GetFile):
-                        start = ev.FileStart(id=event.id, name="half.bin", size=2 * len(half), sha256="0" * 64)
-                        conn.sendall(proto.send(start) + proto.send(ev.FileData(id=event.id, data=encode_chunk(half))))
-                        served.set()
-                        return  # and the connection drops
-                if not data:
-                    return
-
-    thread = threading.Thread(target=half_a_file, daemon=True)
+    served, hold = threading.Event(), threading.Event()
+    if how == "connection lost":
+        hold.set()
+    thread = threading.Thread(target=_serve_half_a_file, args=(listener, b"x" * (30 * 1024), served, hold), daemon=True)
     thread.start()
     downloads = tmp_path / "dl"
     downloads.mkdir()
@@ -269,11 +276,17 @@ def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path):
         bob.expect("welcome, bob")
         bob.send("/get 5")
         bob.expect(r"receiving half\.bin \(60\.0 KB\)")
-        bob.expect(r"connection to the server was lost")
-        assert bob.wait() == 1
+        if how == "SIGKILL":
+            bob.expect(r"receiving half\.bin: 50%")  # the half is written
+            bob.popen.kill()
+            assert bob.popen.wait(DEFAULT_TIMEOUT) == -signal.SIGKILL
+        else:
+            bob.expect(r"connection to the server was lost")
+            assert bob.wait() == 1
         assert served.is_set()
         assert os.listdir(downloads) == []
     finally:
+        hold.set()
         bob.stop()
         listener.close()
         thread.join(5)

@@ -14,7 +14,7 @@ import pytest
 from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
-from lanchat.files import CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
+from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
 from lanchat.protocol import Connection, Role, State
 from lanchat.server import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
 from lanchat.session import FileCommand
@@ -43,35 +43,55 @@ def _left_to_send(store: ServerFiles, cid: int) -> int:
     return sum(d.left for d in list(store.downloads.get(cid, ())))
 
 
-def upload(client: RawClient, data: bytes, name: str = "data.bin", ref: int = 1, to: str | None = None) -> str:
+def upload(
+    client: RawClient,
+    data: bytes,
+    name: str = "data.bin",
+    ref: int = 1,
+    to: str | None = None,
+    *,
+    binary: bool = False,
+) -> str:
+    """Offer and send ``data``: as base64 ``chunk`` frames, or as binary frames (``binary``)."""
     client.send(ev.OfferFile(ref=ref, name=name, size=len(data), to=to))
     ready = client.expect(ev.UploadReady, ref=ref)
-    for offset, length in chunk_plan(len(data)):
-        client.send(ev.UploadChunk(id=ready.id, data=encode_chunk(data[offset : offset + length])))
+    assert ready.binary  # a lanchat server always takes binary chunks
+    for offset, length in chunk_plan(len(data), BINARY_CHUNK_BYTES if binary else CHUNK_BYTES):
+        piece = data[offset : offset + length]
+        client.send(
+            ev.UploadBytes(id=ready.id, data=piece) if binary else ev.UploadChunk(id=ready.id, data=encode_chunk(piece))
+        )
     client.send(ev.UploadDone(id=ready.id, sha256=_sum(data)))
     return ready.id
 
 
-def download(client: RawClient, file_id: str, timeout: float = 20) -> tuple[ev.FileStart, bytes]:
-    client.send(ev.GetFile(id=file_id))
+def download(
+    client: RawClient, file_id: str, timeout: float = 20, *, binary: bool = False
+) -> tuple[ev.FileStart, bytes]:
+    """Fetch ``file_id``; a ``binary`` get must be answered with binary frames only, a plain one with ``file-data``."""
+    client.send(ev.GetFile(id=file_id, binary=binary))
     start = client.expect(ev.FileStart, id=file_id)
     received = bytearray()
     while len(received) < start.size:
-        received += decode_chunk(client.expect(ev.FileData, timeout=timeout, id=file_id).data)
+        if binary:
+            received += client.expect(ev.FileBytes, timeout=timeout, id=file_id).data
+        else:
+            received += decode_chunk(client.expect(ev.FileData, timeout=timeout, id=file_id).data)
     return start, bytes(received)
 
 
-@pytest.mark.parametrize("size", [0, 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * MB + 17, 4 * MB])
-def test_a_file_goes_up_and_comes_down_byte_for_byte(store, size):
+@pytest.mark.parametrize("binary", [False, True], ids=["base64", "binary"])
+@pytest.mark.parametrize("size", [0, 1, CHUNK_BYTES, CHUNK_BYTES + 1, BINARY_CHUNK_BYTES + 1, 3 * MB + 17, 4 * MB])
+def test_a_file_goes_up_and_comes_down_byte_for_byte(store, size, binary):
     data = os.urandom(size)
     with running_server(files=store) as (_, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
-        file_id = upload(ann, data, name="notes.bin")
+        file_id = upload(ann, data, name="notes.bin", binary=binary)
         offered = bob.expect(ev.Offered, id=file_id)
         assert (offered.name, offered.size, offered.sender, offered.to) == ("notes.bin", size, "ann", None)
         assert offered.sha256 == _sum(data)
         ann.expect(ev.Offered, id=file_id)  # the sender hears it is on offer too
-        start, received = download(bob, file_id)
+        start, received = download(bob, file_id, binary=binary)
         assert start.sha256 == _sum(data)
         assert received == data
         ann.close()
@@ -296,18 +316,16 @@ def test_unknown_ids_and_stray_chunks_affect_nobody(store):
 
 def _offer_through(transfers: ClientTransfers, data: bytes, file_id: str = "1", name: str = "a.bin") -> tuple:
     (get,), _ = transfers.command(FileCommand(name="get", file_id=file_id))
-    assert get == ev.GetFile(id=file_id)
+    assert get == ev.GetFile(id=file_id, binary=True)  # lanchat asks for binary frames
     replies, lines = transfers.on_event(ev.FileStart(id=file_id, name=name, size=len(data), sha256=_sum(data)))
-    for offset, length in chunk_plan(len(data)):
-        more_replies, more = transfers.on_event(
-            ev.FileData(id=file_id, data=encode_chunk(data[offset : offset + length]))
-        )
+    for offset, length in chunk_plan(len(data), BINARY_CHUNK_BYTES):
+        more_replies, more = transfers.on_event(ev.FileBytes(id=file_id, data=data[offset : offset + length]))
         replies += more_replies
         lines += more
     return replies, lines
 
 
-def test_a_download_never_overwrites_and_never_leaves_a_temp_file(tmp_path):
+def test_a_download_never_overwrites_and_never_leaves_a_temp_file(tmp_path, temp_kind):
     (tmp_path / "a.bin").write_bytes(b"keep me")
     transfers = ClientTransfers(tmp_path)
     data = os.urandom(CHUNK_BYTES * 3)
@@ -319,7 +337,7 @@ def test_a_download_never_overwrites_and_never_leaves_a_temp_file(tmp_path):
     assert transfers.progress == {}
 
 
-def test_a_download_gets_the_usual_file_mode_not_the_temp_files(tmp_path):
+def test_a_download_gets_the_usual_file_mode_not_the_temp_files(tmp_path, temp_kind):
     transfers = ClientTransfers(tmp_path)
     _offer_through(transfers, b"hello", name="hello.txt")
     old_umask = os.umask(0o022)  # read it back (the test process is single-threaded here)
@@ -327,7 +345,7 @@ def test_a_download_gets_the_usual_file_mode_not_the_temp_files(tmp_path):
     assert (tmp_path / "hello.txt").stat().st_mode & 0o777 == 0o666 & ~old_umask
 
 
-def test_a_damaged_download_is_reported_and_discarded(tmp_path):
+def test_a_damaged_download_is_reported_and_discarded(tmp_path, temp_kind):
     transfers = ClientTransfers(tmp_path)
     transfers.command(FileCommand(name="get", file_id="1"))
     transfers.on_event(ev.FileStart(id="1", name="a.bin", size=3, sha256=_sum(b"abc")))
@@ -336,12 +354,30 @@ def test_a_damaged_download_is_reported_and_discarded(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path):
+HAS_O_TMPFILE = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def temp_kind(request, monkeypatch):
+    """Both ways a download waits for its checksum: an unnamed O_TMPFILE file (Linux), and the
+    hidden .lanchat-*.part name used where the system has no O_TMPFILE (forced here)."""
+    if request.param == "unnamed" and not HAS_O_TMPFILE:
+        pytest.skip("no O_TMPFILE on this system")
+    if request.param == "named":
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    return request.param
+
+
+def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path, temp_kind):
     transfers = ClientTransfers(tmp_path)
     transfers.command(FileCommand(name="get", file_id="1"))
     transfers.on_event(ev.FileStart(id="1", name="a.bin", size=CHUNK_BYTES * 2, sha256=_sum(b"")))
     transfers.on_event(ev.FileData(id="1", data=encode_chunk(b"x" * CHUNK_BYTES)))
-    assert len(os.listdir(tmp_path)) == 1  # the hidden temp file, never the final name
+    waiting = os.listdir(tmp_path)  # never the final name; with O_TMPFILE no name at all
+    if temp_kind == "unnamed":
+        assert waiting == []
+    else:
+        assert len(waiting) == 1 and waiting[0].startswith(".lanchat-") and waiting[0].endswith(".part")
     assert "get:1" in transfers.progress and transfers.progress["get:1"].percent == 50
     transfers.close()
     assert os.listdir(tmp_path) == []

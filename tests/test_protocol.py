@@ -25,7 +25,7 @@ from lanchat.protocol import (
     encode,
     fatal_reply,
 )
-from lanchat.wire import FrameDecoder, encode_json, frame
+from lanchat.wire import FrameDecoder, binary_frame, encode_json, frame
 
 CLIENT_TALK = [
     ev.Say(text="hello"),
@@ -379,4 +379,50 @@ def test_nothing_can_be_sent_after_the_end():
 def test_the_transitions_table_only_lets_each_side_send_its_own_events():
     for (role, _state), allowed in TRANSITIONS.items():
         table = ev.CLIENT_EVENTS if role is Role.CLIENT else ev.SERVER_EVENTS
-        assert set(allowed) <= set(table)
+        assert set(allowed) <= set(table) | {ev.BINARY_EVENTS[role.value].type}
+
+
+# ------------------------------------------------------------------ binary frames
+
+
+def test_binary_file_pieces_cross_in_both_directions_as_raw_bytes():
+    pair = Pair()
+    data = bytes(range(256)) * 10
+    upload = ev.UploadBytes(id="7", data=data)
+    assert pair.client.send(upload) == binary_frame("7", data)
+    assert pair.to_server(upload) == [upload]
+    download = ev.FileBytes(id="7", data=data)
+    assert pair.to_client(download) == [download]
+    assert pair.server.state is State.OPEN and pair.client.state is State.OPEN
+
+
+def test_each_side_sends_only_its_own_binary_frames():
+    pair = Pair()
+    with pytest.raises(LocalProtocolError):
+        pair.client.send(ev.FileBytes(id="7", data=b"x"))
+    with pytest.raises(LocalProtocolError):
+        pair.server.send(ev.UploadBytes(id="7", data=b"x"))
+
+
+def test_a_badly_cut_binary_frame_from_a_client_is_answered_and_the_connection_goes_on():
+    pair = Pair()
+    pair.server.receive_data(frame(b"\x00\x09ab"))  # the id runs past the end
+    (invalid,) = pair.server.events()
+    assert isinstance(invalid, Invalid) and invalid.code == ev.E_BAD_MESSAGE
+    assert "binary frame" in invalid.message
+    assert pair.to_server(ev.Say(text="still here")) == [ev.Say(text="still here")]
+
+
+def test_a_binary_frame_before_hello_is_answered_hello_first():
+    server = Connection(Role.SERVER)
+    server.receive_data(binary_frame("1", b"data"))
+    (invalid,) = server.events()
+    assert isinstance(invalid, Invalid) and invalid.code == ev.E_HELLO_FIRST
+    assert server.state is State.HANDSHAKE
+
+
+def test_a_client_leaves_a_server_that_sends_a_broken_binary_frame():
+    pair = Pair()
+    with pytest.raises(RemoteProtocolError):
+        pair.client.receive_data(frame(b"\x00\x00"))
+    assert pair.client.state is State.CLOSED

@@ -27,7 +27,7 @@ import pytest
 from helpers import ROOT, Proc, RawClient, running_server
 
 from lanchat import events as ev
-from lanchat.protocol import TRANSITIONS, Connection, ConnectionClosed, Role, State
+from lanchat.protocol import TRANSITIONS, Connection, ConnectionClosed, Role, State, encode
 from lanchat.wire import encode_json
 
 DOC_PATH = ROOT / "docs" / "PROTOCOL.md"
@@ -220,6 +220,44 @@ def test_a_frame_split_anywhere_still_decodes():
         assert client.events() == []
         client.receive_data(data[cut:])
         assert client.events() == [documented_event(example.event_text)]
+
+
+def binary_examples() -> list[tuple[int, str, str, str]]:
+    """(line, direction, bytes literal, event) of each ```binary-frame block."""
+    found = []
+    for block in PARSED.blocks:
+        if block.info != "binary-frame":
+            continue
+        lines = [line.strip() for line in block.lines if line.strip()]
+        assert len(lines) == 3, f"PROTOCOL.md line {block.lineno}: a binary-frame block has 3 lines"
+        direction, bytes_line, event_line = lines
+        assert bytes_line.startswith("bytes:") and event_line.startswith("event:"), f"line {block.lineno}"
+        found.append((block.lineno, direction, bytes_line[6:].strip(), event_line[6:].strip()))
+    return found
+
+
+BINARY_FRAMES = binary_examples()
+
+
+def test_both_binary_frames_are_documented():
+    assert sorted(direction for _, direction, _, _ in BINARY_FRAMES) == sorted(DIRECTIONS)
+
+
+@pytest.mark.parametrize("example", BINARY_FRAMES, ids=[f"line{e[0]}" for e in BINARY_FRAMES])
+def test_binary_frame_example_is_exact_and_decodes_to_the_documented_event(example):
+    _, direction, bytes_text, event_text = example
+    data = ast.literal_eval(bytes_text)
+    expected = documented_event(event_text)
+    assert encode(expected) == data, "lanchat sends different bytes for this event"
+    assert int.from_bytes(data[:4], "big") == len(data) - 4
+    sender = Role.CLIENT if direction == "client -> server" else Role.SERVER
+    assert expected.sent_by == sender.value
+    receiver = Connection(Role.SERVER if sender is Role.CLIENT else Role.CLIENT)
+    receiver.state = state_allowing(sender, expected.type)
+    for cut in (1, 5, len(data) - 1):  # split anywhere, it still decodes
+        receiver.receive_data(data[:cut])
+        receiver.receive_data(data[cut:])
+    assert receiver.events() == [expected] * 3
 
 
 # ------------------------------------------------------------------ message types and fields

@@ -7,7 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lanchat import wire
-from lanchat.wire import MAX_FRAME_BYTES, FrameDecoder, FrameError, encode_json, frame, looks_like_http
+from lanchat.wire import (
+    MAX_BINARY_ID_BYTES,
+    MAX_FRAME_BYTES,
+    FrameDecoder,
+    FrameError,
+    binary_frame,
+    encode_json,
+    frame,
+    is_binary,
+    looks_like_http,
+    split_binary,
+)
 
 PAYLOADS = [b"", b"hi", "héllo wörld ✓".encode(), b"x" * 1000, bytes(range(256))]
 
@@ -130,3 +141,42 @@ def test_every_http_method_opening_is_an_impossible_frame_length():
     # why sniffing is safe: no lanchat frame header can start like an HTTP request
     for method in (b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"CONN", b"PATC"):
         assert struct.unpack(">I", method)[0] > wire.MAX_FRAME_BYTES
+
+
+# ------------------------------------------------------------------ binary frames
+
+
+@given(
+    ident=st.text(min_size=1, max_size=16).filter(lambda t: len(t.encode()) <= MAX_BINARY_ID_BYTES),
+    data=st.binary(max_size=300),
+)
+def test_a_binary_frame_gives_back_its_id_and_bytes(ident, data):
+    framed = binary_frame(ident, data)
+    (payload,) = FrameDecoder().feed(framed)
+    assert is_binary(payload)
+    assert split_binary(payload) == (ident, data)
+
+
+def test_a_binary_frame_is_mark_length_id_data():
+    assert binary_frame("7", b"foo") == b"\x00\x00\x00\x06" + b"\x00\x01" + b"7" + b"foo"
+    assert not is_binary(b'{"type":"say"}') and not is_binary(b"")
+
+
+def test_a_binary_frame_keeps_to_the_frame_limit():
+    binary_frame("1", bytes(MAX_FRAME_BYTES - 3))  # 0, n, "1" and the data: exactly the limit
+    with pytest.raises(FrameError):
+        binary_frame("1", bytes(MAX_FRAME_BYTES - 2))
+    with pytest.raises(FrameError):
+        binary_frame("", b"x")
+    with pytest.raises(FrameError):
+        binary_frame("x" * (MAX_BINARY_ID_BYTES + 1), b"x")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"\x00", b"\x00\x00", b"\x00\x00data", b"\x00\x05abc", b"\x00\x41" + b"x" * 80, b"\x00\x02\xff\xfedata"],
+    ids=["mark-only", "no-id", "zero-length-id", "id-past-the-end", "id-over-64", "id-not-utf8"],
+)
+def test_a_badly_cut_binary_frame_is_refused_with_a_reason(payload):
+    with pytest.raises(ValueError, match="binary frame"):
+        split_binary(payload)
