@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/files_bench.py            # a 50 MB file, 3 rounds (about half a minute)
     .venv/bin/python bench/files_bench.py --quick    # a 10 MB file, 1 round
+    .venv/bin/python bench/files_bench.py --out /tmp/files.json   # keep bench/results/files.json as it is
 
 Real programs on loopback, as a user runs them: a headless `serve`, ann and bob `connect`ed.
 1) upload: ann types `/send FILE` -> bob sees the offer (hashing, chunks, the server's check);
 2) download: bob types `/get ID` -> bob's "saved ... SHA-256 checked" line;
+   (lanchat's clients send and fetch files in binary frames: PROTOCOL.md, Binary file frames);
 3) chat during the download: cat says a line every few milliseconds while bob downloads, and
    the time from cat's Enter to bob's screen is recorded (does a transfer stall the room?);
 4) CPU seconds per program, so a busy machine's figures can be read (load average recorded);
@@ -143,6 +145,7 @@ def one_round(folder: Path, size: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 10 MB file, one round")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "files.json", help="where the JSON goes")
     args = parser.parse_args()
     size = (10 if args.quick else 50) * MB
     rounds = 1 if args.quick else 3
@@ -175,10 +178,10 @@ def main() -> None:
     for key, value in summary.items():
         if key != "rounds_detail":
             print(f"{key:<{width}}  {value:.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
-    out = HERE / "results" / "files.json"
-    out.parent.mkdir(exist_ok=True)
+    out = args.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {out.relative_to(HERE.parent)}")
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":
