@@ -182,7 +182,9 @@ class ClientLoop:
         try:
             self.proto.receive_data(data)
         except RemoteProtocolError as exc:
-            self._finish(1, f"disconnected: {exc.message}")
+            self._handle_events(self.proto.events())  # what came whole before the bad bytes
+            if self.outcome is None:
+                self._finish(1, f"disconnected: {exc.message}")
             return
         self._handle_events(self.proto.events())
 

@@ -161,8 +161,12 @@ class Connection:
         try:
             payloads = self._decoder.feed(data)
         except FrameError as exc:
+            self._parse_all(exc.payloads)  # what came whole before the bad header still counts
             self.state = State.CLOSED
             raise RemoteProtocolError(ev.E_BAD_FRAME, str(exc)) from None
+        self._parse_all(payloads)
+
+    def _parse_all(self, payloads: list[bytes]) -> None:
         for payload in payloads:
             self._pending.append(self._parse(payload))
             if self.state is State.CLOSED:

@@ -250,15 +250,11 @@ class Server:
         except OSError:
             data = b""
         proto = client.proto
+        broken: RemoteProtocolError | None = None
         try:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
-            self.log(f"{self._who(client)}: {exc.message}; disconnecting")
-            self._perform(self.room.leave(client.cid, "lost"))
-            self._discard_queue(client)
-            self._queue(client, fatal_reply(exc))
-            client.closing = True
-            return
+            broken = exc  # after what the peer said properly before it (proto.events())
         for event in proto.events():
             if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: transfer.py
                 self._perform(self.files.handle(self.room, client.cid, event))
@@ -270,6 +266,14 @@ class Server:
                 self.log(f"{name_after} joined from {client.peer}")
             elif name_before is not None and name_after is None:
                 self.log(f"{name_before} left")
+        if broken is not None:
+            self.log(f"{self._who(client)}: {broken.message}; disconnecting")
+            self._perform(self.room.leave(client.cid, "lost"))
+            self._discard_queue(client)
+            self._queue(client, fatal_reply(broken))
+            client.closing = True
+            self._handshaking.pop(client, None)
+            return
         if client in self._handshaking:
             del self._handshaking[client]  # re-inserted at the end: the dict stays in deadline order
             if client.cid not in self.room.members and not client.closing and not proto.peer_closed:

@@ -18,7 +18,15 @@ MAX_FRAME_BYTES = 64 * 1024  # payload limit; a larger header means the stream i
 
 
 class FrameError(ValueError):
-    """The byte stream cannot be framed (the header announces an impossible length)."""
+    """The byte stream cannot be framed (the header announces an impossible length).
+
+    ``payloads`` holds the whole frames that arrived before the bad header, in the same read:
+    they were sent properly and are still the peer's words.
+    """
+
+    def __init__(self, message: str, payloads: list[bytes] | None = None) -> None:
+        super().__init__(message)
+        self.payloads = payloads or []
 
 
 def frame(payload: bytes) -> bytes:
@@ -122,7 +130,7 @@ class FrameDecoder:
             while end - offset >= HEADER_BYTES:
                 (length,) = HEADER.unpack_from(data, offset)
                 if length > limit:
-                    raise FrameError(f"frame header announces {length} bytes; the limit is {limit}")
+                    raise FrameError(f"frame header announces {length} bytes; the limit is {limit}", payloads)
                 start = offset + HEADER_BYTES
                 if end - start < length:
                     break

@@ -426,3 +426,12 @@ def test_a_client_leaves_a_server_that_sends_a_broken_binary_frame():
     with pytest.raises(RemoteProtocolError):
         pair.client.receive_data(frame(b"\x00\x00"))
     assert pair.client.state is State.CLOSED
+
+
+def test_frames_before_a_broken_header_in_the_same_read_still_come_out():
+    pair = Pair()
+    with pytest.raises(RemoteProtocolError) as caught:
+        pair.server.receive_data(pair.client.send(ev.Say(text="said whole")) + b"\xff\xff\xff\xff")
+    assert caught.value.code == ev.E_BAD_FRAME
+    assert pair.server.events() == [ev.Say(text="said whole")]
+    assert pair.server.state is State.CLOSED

@@ -20,6 +20,7 @@ import pytest
 from helpers import RawClient, running_server, short_tmp_dir, wait_for
 
 from lanchat import events as ev
+from lanchat.protocol import encode
 from lanchat.transport import Endpoint, TransportError, listen_unix
 
 
@@ -322,6 +323,19 @@ def test_a_member_sending_a_broken_frame_is_disconnected_and_others_are_told(tra
         assert bob.expect(ev.Error).code == ev.E_BAD_FRAME
         bob.expect_closed()
         assert ann.expect(ev.Left).name == "bob"
+
+
+def test_what_a_member_said_properly_before_a_broken_frame_still_reaches_the_room(transport):
+    """One write holds a good message and then a broken header: the message is delivered
+    (and stored) before bob is disconnected; nothing he sent whole is lost."""
+    with server_on(transport) as (_server, endpoint), people(endpoint) as group:
+        ann = group.join("ann")
+        bob = group.join("bob")
+        ann.expect(ev.Joined, name="bob")
+        bob.send_raw(encode(ev.Say(text="last words")) + b"\xff\xff\xff\xff")
+        assert ann.expect(ev.Message).text == "last words"
+        assert ann.expect(ev.Left).name == "bob"
+        assert bob.expect(ev.Error).code == ev.E_BAD_FRAME
 
 
 @pytest.mark.parametrize(

@@ -105,10 +105,11 @@ def test_an_oversized_header_is_refused_at_once_without_waiting_for_the_payload(
         FrameDecoder().feed(b"\xff\xff\xff\xff")
 
 
-def test_an_oversized_header_after_good_frames_is_still_refused():
+def test_an_oversized_header_after_good_frames_is_still_refused_and_keeps_them():
     decoder = FrameDecoder()
-    with pytest.raises(FrameError):
-        decoder.feed(frame(b"ok") + struct.pack(">I", 10**9))
+    with pytest.raises(FrameError) as caught:
+        decoder.feed(frame(b"ok") + frame(b"fine") + struct.pack(">I", 10**9))
+    assert caught.value.payloads == [b"ok", b"fine"]
 
 
 def test_a_smaller_limit_can_be_chosen():
