@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
+from .colourbot import BOT_NAME
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
 
@@ -83,6 +84,9 @@ Action = Send | Broadcast | Close | Keep | Replay | Seen
 class Member:
     cid: int
     name: str
+
+
+BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
 
 
 class Room:
@@ -226,6 +230,9 @@ class Room:
         problem = ev.name_problem(hello.name)
         if problem:
             return self._error(cid, ev.E_BAD_NAME, f"{hello.name[:40]!r} cannot be used: {problem}")
+        if ev.name_key(hello.name) in BOT_NAME_KEYS and cid not in self.service_cids:
+            # /mood whispers to this name: a person holding it would read everyone's moods
+            return self._error(cid, ev.E_BAD_NAME, f"the name {hello.name!r} is kept for the colour bot; choose another")
         if self.find(hello.name):
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
         if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:

@@ -175,6 +175,19 @@ def test_valid_names(name):
     assert room.room.names == (name,)
 
 
+@pytest.mark.parametrize("name", ["colourbot", "ColourBot", "COLOURBOT"])
+def test_the_colour_bots_name_is_kept_for_a_bot(name):
+    """/mood whispers to "colourbot": a person with that name would read everyone's moods."""
+    room = RoomDriver()
+    person = room.join(name)
+    error = room.only_error(person)
+    assert error.code == ev.E_BAD_NAME and "kept for the colour bot" in error.message
+    bot = room.connect()
+    room.room.service_cids.add(bot)
+    room.join(name, cid=bot)
+    assert room.room.names == (name,)
+
+
 def test_a_freed_name_can_be_taken_again():
     room = room_with("ann", "bob")
     room.leave("ann")
