@@ -13,10 +13,15 @@ import sys
 import time
 from typing import TextIO
 
+from .. import events as ev
 from ..session import Line, Session, UiCommand
 from ..textsafe import visible
 
 MARKS = {"notice": "*", "error": "!", "system": "*"}
+# A line still without its newline is kept up to this many characters; past it the line cannot
+# be a message anyway (events.MAX_TEXT_CHARS), so it is dropped up to its newline, with a notice,
+# and a script piping megabytes without a newline cannot fill the client's memory.
+MAX_LINE_CHARS = 4 * ev.MAX_TEXT_CHARS
 
 
 def clock_text(when: float) -> str:
@@ -44,6 +49,7 @@ class PlainFrontend:
         self.out = stdout or sys.stdout
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
+        self._skipping = False  # dropping the rest of an over-long line, up to its newline
         self.ended = False
 
     def fileno(self) -> int:
@@ -60,11 +66,29 @@ class PlainFrontend:
             self.ended = True
             rest = self._partial + self._decoder.decode(b"", final=True)
             self._partial = ""
-            if rest.strip():
+            if rest.strip() and not self._skipping:
                 return [rest.rstrip("\r")]  # a last line without a newline still counts
             return None
         text = self._partial + self._decoder.decode(data)
         *complete, self._partial = text.split("\n")
+        if self._skipping and complete:
+            complete.pop(0)  # the end of the over-long line
+            self._skipping = False
+        if self._skipping:
+            self._partial = ""
+        elif len(self._partial) > MAX_LINE_CHARS:
+            self._partial = ""
+            self._skipping = True
+            limit = f"{ev.MAX_TEXT_CHARS:,}"
+            self.show(
+                [
+                    Line(
+                        kind="error",
+                        time=time.time(),
+                        text=f"a line of over {MAX_LINE_CHARS:,} characters was not sent (a message holds at most {limit})",
+                    )
+                ]
+            )
         return [line.rstrip("\r") for line in complete]
 
     def show(self, lines: list[Line]) -> None:

@@ -1,0 +1,63 @@
+"""The plain front end's input side, on a real pipe: what a script piping into lanchat gets."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+from lanchat.session import Session
+from lanchat.ui.plain import MAX_LINE_CHARS, PlainFrontend
+
+
+class Piped:
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        self.out = io.StringIO()
+        self.front = PlainFrontend(Session(name="ann"), stdin_fd=self.read_fd, stdout=self.out)
+
+    def close_input(self) -> None:
+        os.close(self.write_fd)
+        self.write_fd = -1
+
+
+@pytest.fixture
+def piped():
+    pipe = Piped()
+    yield pipe.front, pipe.write_fd, pipe.out, pipe
+    os.close(pipe.read_fd)
+    if pipe.write_fd >= 0:
+        os.close(pipe.write_fd)
+
+
+def feed(front: PlainFrontend, write_fd: int, data: bytes) -> list[str]:
+    os.write(write_fd, data)
+    return front.read_input() or []
+
+
+def test_lines_split_across_reads_come_out_whole(piped):
+    front, write_fd, _, _ = piped
+    assert feed(front, write_fd, b"hel") == []
+    assert feed(front, write_fd, "lo\r\nZoë\n".encode()) == ["hello", "Zoë"]
+
+
+def test_a_line_without_end_is_dropped_past_the_cap_with_one_notice(piped):
+    front, write_fd, out, _ = piped
+    got: list[str] = []
+    for _ in range(6):  # 6 x 60,000 characters and never a newline
+        got += feed(front, write_fd, b"a" * 60_000)
+        assert len(front._partial) <= MAX_LINE_CHARS + 60_000  # memory stays bounded
+    got += feed(front, write_fd, b"tail of it\nhello\n")
+    assert got == ["hello"]  # nothing of the over-long line was sent, the next line was
+    notices = out.getvalue().splitlines()
+    assert len(notices) == 1 and "was not sent" in notices[0]
+
+
+@pytest.mark.parametrize("size", [3, MAX_LINE_CHARS + 10])
+def test_a_last_line_without_a_newline_still_counts_unless_it_was_too_long(piped, size):
+    front, write_fd, _, pipe = piped
+    assert feed(front, write_fd, b"b" * size) == []
+    pipe.close_input()
+    assert front.read_input() == (["bbb"] if size == 3 else None)
+    assert front.ended
