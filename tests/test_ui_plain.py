@@ -32,8 +32,12 @@ def piped():
 
 
 def feed(front: PlainFrontend, write_fd: int, data: bytes) -> list[str]:
-    os.write(write_fd, data)
-    return front.read_input() or []
+    """Write ``data`` in pieces a pipe holds, letting the front end read after each."""
+    got: list[str] = []
+    for start in range(0, len(data), 60_000):
+        os.write(write_fd, data[start : start + 60_000])
+        got += front.read_input() or []
+    return got
 
 
 def test_lines_split_across_reads_come_out_whole(piped):
@@ -45,7 +49,7 @@ def test_lines_split_across_reads_come_out_whole(piped):
 def test_a_line_without_end_is_dropped_past_the_cap_with_one_notice(piped):
     front, write_fd, out, _ = piped
     got: list[str] = []
-    for _ in range(6):  # 6 x 60,000 characters and never a newline
+    for _ in range(MAX_LINE_CHARS // 60_000 + 3):  # over the cap in 60,000-character reads, never a newline
         got += feed(front, write_fd, b"a" * 60_000)
         assert len(front._partial) <= MAX_LINE_CHARS + 60_000  # memory stays bounded
     got += feed(front, write_fd, b"tail of it\nhello\n")

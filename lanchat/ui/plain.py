@@ -18,10 +18,11 @@ from ..session import Line, Session, UiCommand
 from ..textsafe import visible
 
 MARKS = {"notice": "*", "error": "!", "system": "*"}
-# A line still without its newline is kept up to this many characters; past it the line cannot
-# be a message anyway (events.MAX_TEXT_CHARS), so it is dropped up to its newline, with a notice,
-# and a script piping megabytes without a newline cannot fill the client's memory.
-MAX_LINE_CHARS = 4 * ev.MAX_TEXT_CHARS
+# A line still without its newline is kept up to this many characters (a paste of any sensible
+# size is then refused with its exact length: events.MAX_TEXT_CHARS); past it the line is dropped
+# up to its newline, with a notice, so a script piping gigabytes without a newline cannot fill
+# the client's memory.
+MAX_LINE_CHARS = 1_000_000
 
 
 def clock_text(when: float) -> str:
