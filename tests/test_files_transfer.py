@@ -305,6 +305,7 @@ def test_unknown_ids_and_stray_chunks_affect_nobody(store):
         ann.send(ev.GetFile(id="42"))
         assert "no file #42" in ann.expect(ev.FileError, id="42").message
         ann.send(ev.UploadChunk(id="42", data=encode_chunk(b"stray")))
+        ann.send(ev.UploadBytes(id="42", data=b"stray, raw"))
         ann.send(ev.CancelFile(id="42"))
         ann.send(ev.Say(text="ok"))
         bob.expect(ev.Message, text="ok")
@@ -458,3 +459,23 @@ def test_uploads_are_read_only_as_fast_as_the_socket_takes_them(tmp_path):
     assert sent == data
     assert lines[-1].text.startswith("sent big.bin (320.0 KB, ")
     assert Path(path).read_bytes() == data  # untouched
+
+
+def test_pieces_sent_into_someone_elses_upload_are_ignored(store):
+    """bob guesses the id of ann's upload and pushes bytes into it, raw and base64: ann's file
+    arrives exactly as she sent it."""
+    data = os.urandom(BINARY_CHUNK_BYTES + 5)
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        ann.send(ev.OfferFile(ref=1, name="mine.bin", size=len(data)))
+        ready = ann.expect(ev.UploadReady, ref=1)
+        ann.send(ev.UploadBytes(id=ready.id, data=data[:100]))
+        bob.send(ev.UploadBytes(id=ready.id, data=b"intruder"))
+        bob.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"intruder")))
+        bob.send(ev.Say(text="done meddling"))
+        ann.expect(ev.Message, text="done meddling")  # bob's pieces reached the server first
+        ann.send(ev.UploadBytes(id=ready.id, data=data[100:]))
+        ann.send(ev.UploadDone(id=ready.id, sha256=_sum(data)))
+        assert bob.expect(ev.Offered, id=ready.id).sha256 == _sum(data)
+        _, received = download(bob, ready.id, binary=True)
+        assert received == data

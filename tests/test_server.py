@@ -348,6 +348,9 @@ def test_what_a_member_said_properly_before_a_broken_frame_still_reaches_the_roo
         b"[]",
         b"[" * 60_000,
         b'{"type":"say","text":"\\ud800 lone surrogate"}',
+        b"\x00",  # binary frames cut wrong: a mark alone, an id running past the end, an id not UTF-8
+        b"\x00\x09ab",
+        b"\x00\x02\xff\xfedata",
     ],
 )
 def test_a_bad_frame_in_good_framing_gets_an_error_and_the_chat_goes_on(transport, payload):
