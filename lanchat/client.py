@@ -143,6 +143,7 @@ class ClientLoop:
                 self.frontend.update()
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the welcome was shown: still say bye
                 self._quit()
+            drawing_due = getattr(self.frontend, "next_update_due", None)
             while self.outcome is None:
                 try:
                     timeout = None
@@ -151,6 +152,8 @@ class ClientLoop:
                         if timeout <= 0:
                             self._finish(0, "you left the chat")  # the server never closed: go anyway
                             break
+                    if drawing_due is not None and (due := drawing_due()) is not None:
+                        timeout = due if timeout is None else min(timeout, due)  # a held-back status line
                     ready = self.selector.select(timeout)
                     for key, mask in ready:
                         if key.data == "net":

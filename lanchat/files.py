@@ -173,6 +173,11 @@ def human_size(size: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def duration_text(seconds: float) -> str:
+    """``0.023`` -> ``23 ms``, ``4.56`` -> ``4.6 s``: a fast transfer does not read "0.0 s"."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
 def speed_text(byte_count: int, seconds: float) -> str:
     if seconds <= 0:
         return "-"

@@ -36,6 +36,7 @@ from .files import (
     Progress,
     chunk_frame,
     decode_chunk,
+    duration_text,
     human_size,
     is_sha256,
     safe_name,
@@ -677,7 +678,7 @@ class ClientTransfers:
         seconds = self.clock() - receiving.progress.started
         lines.append(
             self._line(
-                f"saved {final} ({human_size(receiving.size)} in {seconds:.1f} s, "
+                f"saved {final} ({human_size(receiving.size)} in {duration_text(seconds)}, "
                 f"{speed_text(receiving.size, seconds)}; SHA-256 checked)"
             )
         )

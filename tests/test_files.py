@@ -182,6 +182,12 @@ def test_human_size():
     assert human_size(50 * files.MB) == "50.0 MB"
 
 
+def test_duration_text_never_reads_zero_for_a_fast_transfer():
+    assert files.duration_text(0.0234) == "23 ms"
+    assert files.duration_text(0.9994) == "999 ms"
+    assert files.duration_text(4.56) == "4.6 s"
+
+
 # ------------------------------------------------------------------ limits
 
 

@@ -8,7 +8,9 @@ result before the next, because keys that arrive together are treated as a paste
 from __future__ import annotations
 
 import re
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from helpers import RawClient, TermProc, wait_for
 from wcwidth import wcswidth
 
 from lanchat import events as ev
+from lanchat.protocol import Connection, Role
 from lanchat.transport import Endpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
@@ -340,3 +343,53 @@ def test_a_terminal_that_cannot_place_the_cursor_gets_line_mode(terms):
     ann.expect(r"\* welcome, ann")
     ann.send("still works\r")
     ann.expect(r"\] ann: still works")
+
+
+# ----------------------------------------------------------------------- file transfers
+
+
+def test_a_downloads_progress_reaches_the_status_line_even_when_nothing_else_changes(terms, tmp_path: Path):
+    """A transfer's progress only changes the status line, which is redrawn at most ten times a
+    second (a redraw per chunk would slow a download to a fifth). The last change must still be
+    drawn when nothing else happens: a stand-in server sends 10% of a file, then, once that
+    shows, 10% more and nothing after it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    more, finished = threading.Event(), threading.Event()
+    tenth = [b"x" * 50_000, b"y" * 50_000]  # two frames, 100,000 bytes: a tenth of the file
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.settimeout(10)
+        proto = Connection(Role.SERVER)
+        with conn:
+            while data := conn.recv(65536):
+                proto.receive_data(data)
+                for event in proto.events():
+                    if isinstance(event, ev.Hello):
+                        conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
+                    elif isinstance(event, ev.GetFile):
+                        start = ev.FileStart(id=event.id, name="big.bin", size=1_000_000, sha256="0" * 64)
+                        conn.sendall(proto.send(start) + b"".join(proto.send(ev.FileBytes(id=event.id, data=d)) for d in tenth))
+                        more.wait(10)
+                        conn.sendall(b"".join(proto.send(ev.FileBytes(id=event.id, data=d)) for d in tenth))
+                        finished.wait(10)
+                        return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        port = listener.getsockname()[1]
+        bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(tmp_path), rows=24, cols=100)
+        terms.append(bob)
+        bob.expect("bob │ client")
+        bob.send("/get 1")
+        bob.wait_screen(lambda rows: "/get 1" in rows[-1], what="/get 1 typed")
+        bob.send("\r")
+        bob.wait_screen(lambda rows: "get big.bin 10%" in rows[-2], what="10% in the status line")
+        more.set()  # now only the status line changes, within moments of the last draw
+        bob.wait_screen(lambda rows: "get big.bin 20%" in rows[-2], what="20% in the status line")
+    finally:
+        finished.set()
+        listener.close()
+        thread.join(10)

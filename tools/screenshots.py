@@ -13,8 +13,10 @@ is a screen that works.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,8 +135,8 @@ class Scene:
         term.expect(rf"{name} │ host")
         return term, int(match.group(1))  # type: ignore[union-attr]
 
-    def join(self, port: int, name: str, rows: int = 22, cols: int = 80) -> TermProc:
-        term = TermProc("connect", "127.0.0.1", str(port), "--name", name, rows=rows, cols=cols)
+    def join(self, port: int, name: str, *extra: str, rows: int = 22, cols: int = 80) -> TermProc:
+        term = TermProc("connect", "127.0.0.1", str(port), "--name", name, *extra, rows=rows, cols=cols)
         self.terms.append(term)
         term.expect(rf"{name} │ client")
         return term
@@ -220,10 +222,32 @@ def scene_direct_messages(out: Path) -> Path:
     return path
 
 
+def scene_file_sharing(out: Path) -> Path:
+    """Seed 002's file sharing: an offer with the command to fetch it, /files, a checked download."""
+    with tempfile.TemporaryDirectory(prefix="lanchat-shots-") as folder, Scene() as scene:
+        slides = Path(folder) / "week3-sockets.pdf"
+        slides.write_bytes(os.urandom(3 * 1024 * 1024 + 123_456))
+        downloads = Path(folder) / "Downloads"
+        downloads.mkdir()
+        ann, port = scene.host("--files-dir", str(Path(folder) / "server-files"), name="ann")
+        bob = scene.join(port, "bob", "--downloads", str(downloads))
+        ann.expect("bob joined")
+        say(ann, "the slides for today are coming your way", r"ann: the slides")
+        say(ann, f"/send {slides}", r"is on offer to the room as #1")
+        bob.expect(r"/get 1")
+        say(bob, "/files", r"#1 week3-sockets\.pdf")
+        say(bob, "/get 1", r"SHA-256 checked")
+        say(bob, "got them, thanks! checked and saved", r"bob: got them")
+        path = out / "file_sharing.png"
+        side_by_side([draw_terminal(ann, "ann: /send FILE"), draw_terminal(bob, "bob: /files, /get ID")]).save(path)
+    return path
+
+
 SCENES: dict[str, Callable[[Path], Path]] = {
     "server_and_client": scene_server_and_client,
     "turn_based": scene_turn_based,
     "direct_messages": scene_direct_messages,
+    "file_sharing": scene_file_sharing,
 }
 
 

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .. import session as session_module
@@ -94,6 +95,9 @@ def crash_log_path() -> Path:
     return folder / "lanchat-crash.log"
 
 
+STATUS_DRAWS_PER_SECOND = 10  # how often a status line that changes by itself is redrawn
+
+
 class CursesFrontend:
     """The split screen: transcript (and who is here), status line, input line."""
 
@@ -109,6 +113,8 @@ class CursesFrontend:
         self.alert = False
         self.paste = False  # inside a bracketed paste: Enter is a line break, not "send"
         self._last_status = ""
+        self._last_draw = 0.0  # time.monotonic() of the last draw
+        self._status_due: float | None = None  # when a held-back status change must be drawn
         self._last_message: str | None = None  # the last chat line sent, until the server answers
         self.closed = False
         self._pairs: dict[tuple[int, int], int] = {}
@@ -346,12 +352,34 @@ class CursesFrontend:
             with contextlib.suppress(curses.error):
                 curses.beep()
         status = render.status_text(self.view)
-        if status != self._last_status:  # the turn, who is here, a transfer's progress
+        if status == self._last_status:
+            self._status_due = None
+        elif not self.dirty:
+            # Only the status line changed (the turn, who is here, a transfer's progress). A
+            # transfer's speed changes with every chunk, and a draw per chunk would slow a
+            # download to a tenth: so status-only changes are drawn at most STATUS_DRAWS_PER_SECOND
+            # times a second; next_update_due() tells the loop when to come back for the last one.
+            now = time.monotonic()
+            due = self._last_draw + 1.0 / STATUS_DRAWS_PER_SECOND
+            if now < due:
+                self._status_due = due
+                return
+            self.dirty = True
+        else:
             self.dirty = True
         if self.dirty:
             self.dirty = False
             self._last_status = status
+            self._status_due = None
+            self._last_draw = time.monotonic()
             self.draw()
+
+    def next_update_due(self) -> float | None:
+        """Seconds until a held-back status line must be drawn (the loop's select timeout), or
+        None when nothing waits: an idle chat never wakes up."""
+        if self._status_due is None:
+            return None
+        return max(0.0, self._status_due - time.monotonic())
 
     def run_ui_command(self, command: UiCommand) -> list[Line]:
         if command.name == "/clear":
