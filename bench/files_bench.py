@@ -10,8 +10,9 @@ Real programs on loopback, as a user runs them: a headless `serve`, ann and bob 
    (lanchat's clients send and fetch files in binary frames: PROTOCOL.md, Binary file frames);
 3) chat during the download: cat says a line every few milliseconds while bob downloads, and
    the time from cat's Enter to bob's screen is recorded (does a transfer stall the room?);
-4) CPU seconds per program, so a busy machine's figures can be read (load average recorded);
-5) for scale, the raw loopback bandwidth: one process pushing bytes through a TCP socket
+4) the same download into the curses split screen (bob in a pseudo-terminal), as people use it;
+5) CPU seconds per program, so a busy machine's figures can be read (load average recorded);
+6) for scale, the raw loopback bandwidth: one process pushing bytes through a TCP socket
    with no framing, JSON, base64 or checksum at all.
 Results print as a table and go to bench/results/files.json.
 """
@@ -34,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import psutil  # noqa: E402
-from helpers import Proc, start_server  # noqa: E402
+from helpers import Proc, TermProc, start_server  # noqa: E402
 
 from lanchat.files import MB  # noqa: E402
 
@@ -142,6 +143,37 @@ def one_round(folder: Path, size: int) -> dict[str, float]:
             proc.stop()
 
 
+def screen_round(folder: Path, size: int) -> float:
+    """MB/s of a download into the split screen (curses in a pseudo-terminal), as a person sees it:
+    from pressing Enter on /get to the "saved" line on bob's screen."""
+    source = folder / "payload.bin"
+    if not source.exists() or source.stat().st_size != size:
+        source.write_bytes(os.urandom(size))
+    downloads = folder / "screen-downloads"
+    downloads.mkdir(exist_ok=True)
+    for old in downloads.iterdir():
+        old.unlink()
+    server, port = start_server("--headless", "--no-history", "--files-dir", str(folder / "files"), "--max-file-mb", "100")
+    ann = bob = None
+    try:
+        ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+        ann.expect("welcome, ann")
+        bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads), rows=24, cols=140)
+        bob.expect("bob │ client")
+        ann.send(f"/send {source}")
+        file_id = bob.expect(r"type /get (\d+) to download it", timeout=120).group(1)
+        bob.send(f"/get {file_id}")
+        bob.wait_screen(lambda rows: f"/get {file_id}" in rows[-1], what="the command typed")
+        start = time.perf_counter()
+        bob.send("\r")
+        bob.expect(r"SHA-256 checked", timeout=120)
+        return size / MB / (time.perf_counter() - start)
+    finally:
+        for proc in (bob, ann, server):
+            if proc is not None:
+                proc.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 10 MB file, one round")
@@ -151,6 +183,7 @@ def main() -> None:
     rounds = 1 if args.quick else 3
     with tempfile.TemporaryDirectory(prefix="lanchat-files-bench-") as tmp:
         results = [one_round(Path(tmp), size) for _ in range(rounds)]
+        screen = [screen_round(Path(tmp), size) for _ in range(rounds)]
     raw = raw_loopback_mb_per_s(size)
     summary: dict[str, object] = {
         "file_mb": size / MB,
@@ -170,6 +203,8 @@ def main() -> None:
         "chat_delay_ms_median",
     ):
         summary[f"{key}_median"] = statistics.median(r[key] for r in results)
+    summary["download_in_split_screen_mb_per_s_median"] = statistics.median(screen)
+    summary["download_in_split_screen_mb_per_s"] = screen
     summary["chat_delay_ms_max"] = max(r["chat_delay_ms_max"] for r in results)
     summary["chat_lines_during_download_median"] = statistics.median(r["chat_lines_during_download"] for r in results)
     summary["download_share_of_raw_loopback"] = summary["download_mb_per_s_median"] / raw
@@ -177,6 +212,8 @@ def main() -> None:
     width = max(len(k) for k in summary)
     for key, value in summary.items():
         if key != "rounds_detail":
+            if isinstance(value, list):
+                value = ", ".join(f"{v:.1f}" for v in value)
             print(f"{key:<{width}}  {value:.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
     out = args.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
