@@ -48,6 +48,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/send", usage="/send PATH [NAME]", help="offer a file to the room, or only to NAME (quote a PATH with spaces)"),
     Command(name="/files", usage="/files", help="list the files on offer"),
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
+    Command(name="/cancel", usage="/cancel [ID]", help="stop sending or receiving file ID (without ID: every transfer of yours)"),
     Command(name="/q", usage="/q", help="leave (the host's /q closes the chat for everyone; also /quit)"),
 )
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
@@ -80,7 +81,7 @@ class UiCommand:
 class FileCommand:
     """``/send PATH [NAME]`` or ``/get ID``: the client's transfer edge (transfer.py) touches the disk."""
 
-    name: str  # "send" or "get"
+    name: str  # "send", "get" or "cancel"
     path: str = ""
     to: str | None = None
     file_id: str = ""
@@ -272,7 +273,7 @@ class Session:
             return Local(tuple(self.help_lines()))
         if word == "/history":
             return self._history_request(rest)
-        if word in ("/send", "/get", "/files"):
+        if word in ("/send", "/get", "/files", "/cancel"):
             return self._file_command(word, rest)
         if word == "/w":
             target, _, message = rest.partition(" ")
@@ -328,6 +329,11 @@ class Session:
         """/send PATH [NAME], /get ID, /files. Paths with spaces go in quotes."""
         if word == "/files":
             return Outgoing(ev.ListFiles())
+        if word == "/cancel":
+            file_id = rest.strip().lstrip("#")
+            if " " in file_id:
+                return Local((self._notice("usage: /cancel [ID] (without ID: every transfer of yours)", kind="error"),))
+            return FileCommand(name="cancel", file_id=file_id)
         if word == "/get":
             file_id = rest.lstrip("#")
             if not file_id or " " in file_id:

@@ -466,6 +466,8 @@ class ClientTransfers:
     def command(self, command: FileCommand) -> tuple[list[ev.Event], list[Line]]:
         if command.name == "send":
             return self.offer(command.path, command.to)
+        if command.name == "cancel":
+            return self.cancel(command.file_id)
         return self.get(command.file_id)
 
     def offer(self, path_text: str, to: str | None = None) -> tuple[list[ev.Event], list[Line]]:
@@ -511,6 +513,39 @@ class ClientTransfers:
             return self._error(f"cannot download: the folder {self.downloads} is not writable")
         self.wanted.add(file_id)
         return [ev.GetFile(id=file_id, binary=True)], []
+
+    def cancel(self, file_id: str = "") -> tuple[list[ev.Event], list[Line]]:
+        """``/cancel [ID]``: stop sending or receiving ``file_id`` (every transfer when empty).
+
+        The server is told (``cancel``) so it drops an upload it was storing or stops reading a
+        download; pieces already on their way are ignored. A download's file is deleted.
+        """
+        file_id = file_id.strip().lstrip("#")
+        events: list[ev.Event] = []
+        lines: list[Line] = []
+        for sending in [*self.waiting.values(), *self.sending.values()]:
+            if file_id and sending.file_id != file_id:
+                continue
+            self._stop_sending(sending)
+            if sending.file_id is not None:
+                events.append(ev.CancelFile(id=sending.file_id))
+            lines.append(self._line(f"stopped sending {sending.name}; it is not on offer"))
+        for receiving in list(self.receiving.values()):
+            if file_id and receiving.file_id != file_id:
+                continue
+            self._discard(receiving)
+            events.append(ev.CancelFile(id=receiving.file_id))
+            lines.append(self._line(f"stopped receiving {receiving.name}; nothing of it was kept"))
+        for wanted in sorted(self.wanted):
+            if file_id and wanted != file_id:
+                continue
+            self.wanted.discard(wanted)
+            events.append(ev.CancelFile(id=wanted))
+            lines.append(self._line(f"stopped the download of #{wanted}"))
+        if not lines:
+            what = f"#{file_id} is not" if file_id else "no file is"
+            return self._error(f"{what} being sent or received (/files lists what is on offer)")
+        return events, lines
 
     # ------------------------------------------------------------ sending
 

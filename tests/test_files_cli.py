@@ -6,6 +6,7 @@ read the notices. Every download is compared byte for byte with what was sent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -234,9 +235,11 @@ def test_a_sender_who_vanishes_midway_leaves_no_offer_and_no_stored_bytes(tmp_pa
             proc.stop()
 
 
-def _serve_half_a_file(listener: socket.socket, half: bytes, served: threading.Event, hold: threading.Event) -> None:
-    """A stand-in server: welcomes one client, answers its /get with half a file, then waits
-    for ``hold`` to be set and drops the connection."""
+def _serve_half_a_file(
+    listener: socket.socket, half: bytes, served: threading.Event, hold: threading.Event, heard: list | None = None
+) -> None:
+    """A stand-in server: welcomes one client, answers its /get with half a file, then keeps
+    what the client says (in ``heard``) until ``hold`` is set, and drops the connection."""
     conn, _ = listener.accept()
     conn.settimeout(DEFAULT_TIMEOUT)
     proto = Connection(Role.SERVER)
@@ -251,7 +254,17 @@ def _serve_half_a_file(listener: socket.socket, half: bytes, served: threading.E
                     start = ev.FileStart(id=event.id, name="half.bin", size=2 * len(half), sha256="0" * 64)
                     conn.sendall(proto.send(start) + proto.send(ev.FileBytes(id=event.id, data=half)))
                     served.set()
-                    hold.wait(DEFAULT_TIMEOUT)
+                    conn.settimeout(0.05)  # now only listen, checking for the end now and then
+                    while not hold.is_set():
+                        try:
+                            more = conn.recv(65536)
+                        except TimeoutError:
+                            continue
+                        if not more:
+                            return
+                        proto.receive_data(more)
+                        if heard is not None:
+                            heard.extend(proto.events())
                     return  # and the connection drops
             if not data:
                 return
@@ -303,3 +316,80 @@ def test_a_downloads_folder_that_is_not_there_is_one_clear_line(command, tmp_pat
         ]
     finally:
         proc.stop()
+
+
+def test_cancel_stops_a_download_midway_tells_the_server_and_keeps_nothing(tmp_path):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    served, hold, heard = threading.Event(), threading.Event(), []
+    half = b"x" * (30 * 1024)
+    thread = threading.Thread(target=_serve_half_a_file, args=(listener, half, served, hold, heard), daemon=True)
+    thread.start()
+    downloads = tmp_path / "dl"
+    downloads.mkdir()
+    bob = Proc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob", "--downloads", str(downloads))
+    try:
+        bob.expect("welcome, bob")
+        bob.send("/get 5")
+        bob.expect(r"receiving half\.bin: 50%")
+        bob.send("/cancel 5")
+        bob.expect(r"\* stopped receiving half\.bin; nothing of it was kept")
+        wait_for(lambda: ev.CancelFile(id="5") in heard, what="the server to hear the cancel")
+        bob.send("/cancel")
+        bob.expect(r"! no file is being sent or received")
+        assert os.listdir(downloads) == []
+        assert bob.popen.poll() is None  # the chat goes on
+    finally:
+        hold.set()
+        bob.stop()
+        listener.close()
+        thread.join(5)
+
+
+def test_cancel_stops_an_upload_midway_and_it_is_never_offered(tmp_path):
+    """bob's server takes the offer but reads nothing until bob cancels, so the upload is stuck
+    midway (the socket full); after /cancel the server reads chunks, then the cancel, and never
+    an upload-done."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    cancelled = threading.Event()
+    heard: list = []
+
+    def server() -> None:
+        conn, _ = listener.accept()
+        conn.settimeout(DEFAULT_TIMEOUT)
+        proto = Connection(Role.SERVER)
+        with conn, contextlib.suppress(TimeoutError):  # quiet for half a second after the cancel: done
+            while data := conn.recv(65536):
+                proto.receive_data(data)
+                for event in proto.events():
+                    heard.append(type(event).__name__)
+                    if isinstance(event, ev.Hello):
+                        conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
+                    elif isinstance(event, ev.OfferFile):
+                        conn.sendall(proto.send(ev.UploadReady(ref=event.ref, id="1", binary=True)))
+                        cancelled.wait(DEFAULT_TIMEOUT)  # read nothing until bob has cancelled
+                    elif isinstance(event, ev.CancelFile):
+                        conn.settimeout(0.5)  # anything after the cancel would arrive at once
+
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(40 * MB))
+    thread = threading.Thread(target=server, daemon=True)
+    thread.start()
+    bob = Proc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob")
+    try:
+        bob.expect("welcome, bob")
+        bob.send(f"/send {source}")
+        bob.expect(r"sending big\.bin \(40\.0 MB\) as #1")
+        bob.send("/cancel 1")
+        bob.expect(r"\* stopped sending big\.bin; it is not on offer")
+        cancelled.set()
+        wait_for(lambda: "CancelFile" in heard, what="the server to hear the cancel")
+        assert "UploadDone" not in heard
+        assert heard.count("UploadBytes") < 40 * MB // (60 * 1024)  # it stopped midway
+        assert bob.popen.poll() is None
+    finally:
+        cancelled.set()
+        bob.stop()
+        listener.close()
+        thread.join(5)

@@ -15,7 +15,7 @@ from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
-from lanchat.protocol import Connection, Role, State
+from lanchat.protocol import Connection, Role, State, encode
 from lanchat.server import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
 from lanchat.session import FileCommand
 from lanchat.transfer import ClientTransfers, ServerFiles
@@ -479,3 +479,74 @@ def test_pieces_sent_into_someone_elses_upload_are_ignored(store):
         assert bob.expect(ev.Offered, id=ready.id).sha256 == _sum(data)
         _, received = download(bob, ready.id, binary=True)
         assert received == data
+
+
+def test_an_upload_the_server_accepts_as_binary_goes_out_in_binary_frames(tmp_path):
+    path = tmp_path / "raw.bin"
+    data = os.urandom(BINARY_CHUNK_BYTES * 2 + 9)
+    path.write_bytes(data)
+    transfers = ClientTransfers(tmp_path)
+    (offer,), _ = transfers.command(FileCommand(name="send", path=str(path)))
+    transfers.on_event(ev.UploadReady(ref=offer.ref, id="5", binary=True))
+    server_side = Connection(Role.SERVER)
+    server_side.state = State.OPEN
+    received = []
+    while transfers.has_chunks_to_send:
+        pieces, _ = transfers.next_chunks(10**9)
+        server_side.receive_data(b"".join(p if isinstance(p, bytes) else encode(p) for p in pieces))
+        received += server_side.events()
+    *chunks, done = received
+    assert [len(c.data) for c in chunks] == [BINARY_CHUNK_BYTES, BINARY_CHUNK_BYTES, 9]
+    assert all(isinstance(c, ev.UploadBytes) and c.id == "5" for c in chunks)
+    assert b"".join(c.data for c in chunks) == data and done == ev.UploadDone(id="5", sha256=_sum(data))
+
+
+# ------------------------------------------------------------------ /cancel
+
+
+def test_cancel_stops_an_upload_and_tells_the_server(tmp_path):
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(BINARY_CHUNK_BYTES * 4))
+    transfers = ClientTransfers(tmp_path)
+    (offer,), _ = transfers.command(FileCommand(name="send", path=str(path)))
+    transfers.on_event(ev.UploadReady(ref=offer.ref, id="8", binary=True))
+    transfers.next_chunks(BINARY_CHUNK_BYTES)  # a piece is out
+    events, lines = transfers.command(FileCommand(name="cancel", file_id="8"))
+    assert events == [ev.CancelFile(id="8")]
+    assert lines[0].text == "stopped sending big.bin; it is not on offer"
+    assert not transfers.has_chunks_to_send and transfers.progress == {}
+
+
+def test_cancel_before_the_server_accepted_cancels_when_it_does(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"abc")
+    transfers = ClientTransfers(tmp_path)
+    (offer,), _ = transfers.command(FileCommand(name="send", path=str(path)))
+    events, lines = transfers.command(FileCommand(name="cancel"))
+    assert events == [] and "stopped sending a.txt" in lines[0].text
+    replies, _ = transfers.on_event(ev.UploadReady(ref=offer.ref, id="9", binary=True))
+    assert replies == [ev.CancelFile(id="9")] and not transfers.has_chunks_to_send
+
+
+def test_cancel_stops_a_download_and_keeps_nothing(tmp_path, temp_kind):
+    transfers = ClientTransfers(tmp_path)
+    transfers.command(FileCommand(name="get", file_id="3"))
+    transfers.on_event(ev.FileStart(id="3", name="b.bin", size=10, sha256=_sum(b"0123456789")))
+    transfers.on_event(ev.FileBytes(id="3", data=b"01234"))
+    events, lines = transfers.command(FileCommand(name="cancel", file_id="#3"))
+    assert events == [ev.CancelFile(id="3")]
+    assert lines[0].text == "stopped receiving b.bin; nothing of it was kept"
+    assert transfers.on_event(ev.FileBytes(id="3", data=b"56789")) == ([], [])  # late pieces: ignored
+    assert os.listdir(tmp_path) == [] and transfers.progress == {}
+
+
+def test_cancel_with_nothing_under_way_says_so(tmp_path):
+    transfers = ClientTransfers(tmp_path)
+    assert transfers.command(FileCommand(name="cancel"))[1][0].text.startswith("no file is being sent or received")
+    transfers.command(FileCommand(name="get", file_id="4"))
+    events, lines = transfers.command(FileCommand(name="cancel", file_id="5"))
+    assert events == [] and lines[0].kind == "error" and "#5 is not being sent" in lines[0].text
+    events, _ = transfers.command(FileCommand(name="cancel", file_id="4"))  # asked for, not started yet
+    assert events == [ev.CancelFile(id="4")]
+    replies, _ = transfers.on_event(ev.FileStart(id="4", name="c.bin", size=1, sha256="0" * 64))
+    assert replies == [ev.CancelFile(id="4")] and os.listdir(tmp_path) == []
