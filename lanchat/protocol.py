@@ -14,23 +14,29 @@ with an error frame and carry on.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import Enum
 
 from . import events as ev
-from .wire import FrameDecoder, FrameError, encode_json, looks_like_http
+from .wire import FrameDecoder, FrameError, decode_json, encode_json, looks_like_http
 
 
 class Role(Enum):
     CLIENT = "client"
     SERVER = "server"
 
+    # Every frame looks up TRANSITIONS by (role, state). Enum's own __hash__ is a Python
+    # function (the hash of the name); members are singletons that compare by identity, so the
+    # identity hash means the same and costs nothing.
+    __hash__ = object.__hash__
+
 
 class State(Enum):
     HANDSHAKE = "handshake"  # before the server's welcome
     OPEN = "open"  # chatting
     CLOSED = "closed"  # after bye, shutdown, a fatal error or the peer closing
+
+    __hash__ = object.__hash__  # as Role's
 
 
 class ProtocolError(Exception):
@@ -169,7 +175,7 @@ class Connection:
 
     def _parse(self, payload: bytes) -> object:
         try:
-            obj = json.loads(payload.decode("utf-8"))
+            obj = decode_json(payload)
         except UnicodeDecodeError:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid UTF-8")
         except ValueError:
