@@ -335,10 +335,12 @@ class Server:
         return result
 
     def _keep(self, event: ev.Message | ev.Direct) -> None:
+        if self.history is None:
+            return
+        # Only held in memory: _commit_history stores the pass's messages, many rows per
+        # INSERT, before the flush writes any of them (a failure is reported from there).
         to = event.to if isinstance(event, ev.Direct) else None
-        self._history_call(
-            lambda store: store.append(time=event.time, sender=event.sender, text=event.text, to=to, commit=False)
-        )
+        self.history.keep(time=event.time, sender=event.sender, text=event.text, to=to)
         self._history_pending = True
 
     def _commit_history(self) -> None:
