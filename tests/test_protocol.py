@@ -150,6 +150,32 @@ def test_the_sender_travels_as_from():
     assert obj == {"type": "message", "from": "ann", "text": "x", "time": 1.0}
 
 
+@given(
+    sender=st.text(max_size=40),
+    text=st.text(max_size=200),
+    time=st.floats() | st.integers(min_value=-(2**60), max_value=2**60),
+    history=st.booleans(),
+)
+@settings(max_examples=500)
+def test_a_message_is_spelled_out_as_the_generic_encoder_would(sender, text, time, history):
+    # encode() writes room messages by hand (protocol._message_frame): same bytes, same errors
+    message = ev.Message(sender=sender, text=text, time=time, history=history)
+    try:
+        expected = encode_json(message.to_json())
+    except UnicodeEncodeError:  # a lone surrogate: neither can write it as UTF-8
+        with pytest.raises(UnicodeEncodeError):
+            encode(message)
+        return
+    assert encode(message) == expected
+
+
+def test_a_message_too_long_for_a_frame_is_refused_as_before():
+    from lanchat.wire import MAX_FRAME_BYTES, FrameError
+
+    with pytest.raises(FrameError):
+        encode(ev.Message(sender="ann", text="x" * MAX_FRAME_BYTES, time=1.0))
+
+
 # ----------------------------------------------------------- the server's refusals
 
 
