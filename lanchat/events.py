@@ -473,7 +473,7 @@ def _check_names(value: Any, where: str) -> tuple[str, ...]:
 def _check_str(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a string")
-    return _check_text(value, where)
+    return value if value.isascii() else _check_text(value, where)
 
 
 def _check_bool(value: Any, where: str) -> bool:

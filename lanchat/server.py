@@ -259,17 +259,19 @@ class Server:
             self._queue(client, fatal_reply(exc))
             client.closing = True
             return
+        members = self.room.members
+        cid = client.cid
         for event in proto.events():
             if isinstance(event, ev.FILE_CLIENT_EVENTS):  # offers, chunks, gets: transfer.py
-                self._perform(self.files.handle(self.room, client.cid, event))
+                self._perform(self.files.handle(self.room, cid, event))
                 continue
-            name_before = self.room.name_of(client.cid)
-            self._perform(self.room.handle(client.cid, event))
-            name_after = self.room.name_of(client.cid)
-            if name_before is None and name_after is not None:
-                self.log(f"{name_after} joined from {client.peer}")
-            elif name_before is not None and name_after is None:
-                self.log(f"{name_before} left")
+            before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
+            self._perform(self.room.handle(cid, event))
+            after = members.get(cid)
+            if before is None and after is not None:
+                self.log(f"{after.name} joined from {client.peer}")
+            elif before is not None and after is None:
+                self.log(f"{before.name} left")
         if client in self._handshaking:
             del self._handshaking[client]  # re-inserted at the end: the dict stays in deadline order
             if client.cid not in self.room.members and not client.closing and not proto.peer_closed:
@@ -295,6 +297,8 @@ class Server:
         for action in actions:
             if isinstance(action, Broadcast):
                 self._broadcast(action.to, action.frame, notice=action.notice)
+            elif isinstance(action, Keep):  # before the Broadcast that follows it is queued
+                self._keep(action.event)
             elif isinstance(action, Send):
                 client = clients.get(action.to)
                 if client is None or client.closed:
@@ -309,8 +313,6 @@ class Server:
                 if client is not None:
                     client.closing = True
                     self._dirty.add(client)
-            elif isinstance(action, Keep):
-                self._keep(action.event)  # before the Broadcast that follows it is queued
             elif isinstance(action, Replay):
                 self._replay(action)
             elif isinstance(action, Seen):
