@@ -4,8 +4,8 @@
     .venv/bin/python bench/history_bench.py --quick    # a few seconds
 
 1) append: stored messages per second, one commit each (a quiet server: one message per pass)
-   and one commit per 50 (a busy pass), with synchronous=NORMAL (lanchat's choice), and FULL
-   (an fsync per commit) for comparison;
+   and one commit per 50 or 200 (a busy pass), with synchronous=NORMAL (lanchat's choice), and
+   FULL (an fsync per commit) for comparison; "keep" is the server's way (many rows per INSERT);
 2) replay: how long the server loop spends answering a join (query + encode) for --replay 50
    and 1000 in a large history: the time the room waits while a newcomer's replay is built;
 3) join: hello -> history-end over a real loopback socket, while another client keeps chatting,
@@ -35,14 +35,19 @@ from lanchat.history import HistoryStore  # noqa: E402
 from lanchat.protocol import encode  # noqa: E402
 
 
-def bench_append(folder: Path, count: int, synchronous: str, per_commit: int = 1) -> float:
+def bench_append(folder: Path, count: int, synchronous: str, per_commit: int = 1, keep: bool = False) -> float:
     """Messages stored per second, committing every ``per_commit`` (the server commits once
-    per loop pass, so under load one commit covers every message read in that pass)."""
-    store = HistoryStore(folder / f"append-{synchronous}-{per_commit}.sqlite3")
+    per loop pass, so under load one commit covers every message read in that pass).
+    ``keep``: the server's way, HistoryStore.keep (many rows per INSERT at the commit);
+    otherwise append(commit=False), one INSERT per row."""
+    store = HistoryStore(folder / f"append-{synchronous}-{per_commit}-{keep}.sqlite3")
     store.db.execute(f"PRAGMA synchronous = {synchronous}")
     start = time.perf_counter()
     for i in range(count):
-        store.append(time=time.time(), sender="ann", text=f"message {i} " + "x" * 60, commit=False)
+        if keep:
+            store.keep(time=time.time(), sender="ann", text=f"message {i} " + "x" * 60)
+        else:
+            store.append(time=time.time(), sender="ann", text=f"message {i} " + "x" * 60, commit=False)
         if (i + 1) % per_commit == 0:
             store.commit()
     store.commit()
@@ -120,6 +125,9 @@ def main() -> None:
         folder = Path(tmp)
         results["append_per_s_normal"] = bench_append(folder, appends, "NORMAL")
         results["append_per_s_normal_50_per_commit"] = bench_append(folder, appends, "NORMAL", 50)
+        results["append_per_s_normal_200_per_commit"] = bench_append(folder, appends, "NORMAL", 200)
+        results["keep_per_s_normal_50_per_commit"] = bench_append(folder, appends, "NORMAL", 50, keep=True)
+        results["keep_per_s_normal_200_per_commit"] = bench_append(folder, appends, "NORMAL", 200, keep=True)
         results["append_per_s_full"] = bench_append(folder, appends // 5, "FULL")
         store = HistoryStore(folder / "big.sqlite3")
         fill(store, history_size, 200)

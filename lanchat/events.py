@@ -8,6 +8,7 @@ Validation here is about *shape* (fields present, right types); rules that need 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
@@ -45,6 +46,7 @@ class _WireField(NamedTuple):
     required: bool
     annotation: str
     where: str  # how an error message names it
+    check: Callable[[Any, str], Any]  # _checker(annotation)
 
 
 _WIRE_FIELDS: dict[type, tuple[_WireField, ...]] = {}
@@ -64,6 +66,7 @@ def _wire_fields(cls: type) -> tuple[_WireField, ...]:
                 required=f.default is MISSING and f.default_factory is MISSING,
                 annotation=str(f.type),
                 where=f'"{f.metadata.get("wire", f.name)}"',
+                check=_checker(str(f.type)),
             )
             for f in fields(cls)
         )
@@ -491,6 +494,8 @@ class EventShapeError(ValueError):
 def _check_text(value: str, where: str) -> str:
     """JSON may spell a lone surrogate (\\ud800), which is not text: it could not be encoded
     again, so one such message would crash every broadcast of it. Refuse it on the way in."""
+    if value.isascii():
+        return value  # the usual case, answered without copying the text
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -498,36 +503,77 @@ def _check_text(value: str, where: str) -> str:
     return value
 
 
-def _check(value: Any, expected: Any, where: str) -> Any:
+def _check_names(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a list of strings")
+    for item in value:
+        _check_text(item, where)
+    return tuple(value)
+
+
+def _check_str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a string")
+    return value if value.isascii() else _check_text(value, where)
+
+
+def _check_bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise EventShapeError(E_BAD_MESSAGE, f"{where} must be true or false")
+    return value
+
+
+def _check_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventShapeError(E_BAD_MESSAGE, f"{where} must be an integer")
+    return value
+
+
+def _check_float(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a number")
+    return float(value)
+
+
+def _check_not_json(value: Any, where: str) -> Any:
+    """Raw bytes travel only in binary frames (UploadBytes, FileBytes), never in JSON."""
+    raise EventShapeError(E_BAD_MESSAGE, f"{where} cannot be sent in JSON")
+
+
+_CHECKS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
+    ("tuple", _check_names),
+    ("str", _check_str),
+    ("bool", _check_bool),
+    ("int", _check_int),
+    ("float", _check_float),
+    ("bytes", _check_not_json),
+)
+
+
+def _checker(expected: str) -> Callable[[Any, str], Any]:
+    """The check for one dataclass annotation string, chosen once per field (_wire_fields):
+    ``check(value, where)`` returns the Python value or raises EventShapeError."""
+    check = next((found for prefix, found in _CHECKS if expected.startswith(prefix)), None)
+    if check is None:
+        raise AssertionError(f"unhandled annotation {expected}")  # pragma: no cover
+    if "None" in expected:
+
+        def optional(value: Any, where: str) -> Any:
+            return None if value is None else check(value, where)
+
+        return optional
+
+    def required(value: Any, where: str) -> Any:
+        if value is None:
+            raise EventShapeError(E_BAD_MESSAGE, f"{where} must not be null")
+        return check(value, where)
+
+    return required
+
+
+def _check(value: Any, expected: str, where: str) -> Any:
     """Check one JSON value against a dataclass annotation string; return the Python value."""
-    optional = "None" in expected
-    if value is None:
-        if optional:
-            return None
-        raise EventShapeError(E_BAD_MESSAGE, f"{where} must not be null")
-    if expected.startswith("tuple"):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a list of strings")
-        for item in value:
-            _check_text(item, where)
-        return tuple(value)
-    if expected.startswith("str"):
-        if not isinstance(value, str):
-            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a string")
-        return _check_text(value, where)
-    if expected.startswith("bool"):
-        if not isinstance(value, bool):
-            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be true or false")
-        return value
-    if expected.startswith("int"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be an integer")
-        return value
-    if expected.startswith("float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a number")
-        return float(value)
-    raise AssertionError(f"unhandled annotation {expected}")  # pragma: no cover
+    return _checker(expected)(value, where)
 
 
 def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
@@ -550,7 +596,7 @@ def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
             if not wired.required:
                 continue
             raise EventShapeError(E_BAD_MESSAGE, f'"{kind}" needs a "{wired.key}" field')
-        kwargs[wired.name] = _check(obj[wired.key], wired.annotation, wired.where)
+        kwargs[wired.name] = wired.check(obj[wired.key], wired.where)
     return cls(**kwargs)
 
 

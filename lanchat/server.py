@@ -255,17 +255,19 @@ class Server:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
             broken = exc  # after what the peer said properly before it (proto.events())
+        members = self.room.members
+        cid = client.cid
         for event in proto.events():
             if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: transfer.py
-                self._perform(self.files.handle(self.room, client.cid, event))
+                self._perform(self.files.handle(self.room, cid, event))
                 continue
-            name_before = self.room.name_of(client.cid)
-            self._perform(self.room.handle(client.cid, event))
-            name_after = self.room.name_of(client.cid)
-            if name_before is None and name_after is not None:
-                self.log(f"{name_after} joined from {client.peer}")
-            elif name_before is not None and name_after is None:
-                self.log(f"{name_before} left")
+            before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
+            self._perform(self.room.handle(cid, event))
+            after = members.get(cid)
+            if before is None and after is not None:
+                self.log(f"{after.name} joined from {client.peer}")
+            elif before is not None and after is None:
+                self.log(f"{before.name} left")
         if broken is not None:
             self.log(f"{self._who(client)}: {broken.message}; disconnecting")
             self._perform(self.room.leave(client.cid, "lost"))
@@ -299,6 +301,8 @@ class Server:
         for action in actions:
             if isinstance(action, Broadcast):
                 self._broadcast(action.to, action.frame, notice=action.notice)
+            elif isinstance(action, Keep):  # before the Broadcast that follows it is queued
+                self._keep(action.event)
             elif isinstance(action, Send):
                 client = clients.get(action.to)
                 if client is None or client.closed:
@@ -313,8 +317,6 @@ class Server:
                 if client is not None:
                     client.closing = True
                     self._dirty.add(client)
-            elif isinstance(action, Keep):
-                self._keep(action.event)  # before the Broadcast that follows it is queued
             elif isinstance(action, Replay):
                 self._replay(action)
             elif isinstance(action, Seen):
@@ -339,10 +341,12 @@ class Server:
         return result
 
     def _keep(self, event: ev.Message | ev.Direct) -> None:
+        if self.history is None:
+            return
+        # Only held in memory: _commit_history stores the pass's messages, many rows per
+        # INSERT, before the flush writes any of them (a failure is reported from there).
         to = event.to if isinstance(event, ev.Direct) else None
-        self._history_call(
-            lambda store: store.append(time=event.time, sender=event.sender, text=event.text, to=to, commit=False)
-        )
+        self.history.keep(time=event.time, sender=event.sender, text=event.text, to=to)
         self._history_pending = True
 
     def _commit_history(self) -> None:

@@ -387,3 +387,35 @@ def short_tmp_dir() -> Iterator[str]:
         import shutil as _shutil
 
         _shutil.rmtree(folder, ignore_errors=True)
+
+
+# The history schema as the first release wrote it (lanchat/history.py has dropped the
+# room_messages index since): files like this are on people's disks and must keep working.
+FIRST_HISTORY_SCHEMA = """
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, sender TEXT NOT NULL, sender_key TEXT NOT NULL,
+    recipient TEXT, recipient_key TEXT, text TEXT NOT NULL
+);
+CREATE INDEX room_messages ON messages(id) WHERE recipient IS NULL;
+CREATE INDEX directs_to_key ON messages(recipient_key, id) WHERE recipient_key IS NOT NULL;
+CREATE INDEX directs_from_key ON messages(sender_key, id) WHERE recipient_key IS NOT NULL;
+CREATE TABLE names (key TEXT PRIMARY KEY, name TEXT NOT NULL, last_seen INTEGER NOT NULL);
+PRAGMA application_id = 1279348291;  -- "LANC"
+PRAGMA user_version = 1;
+PRAGMA journal_mode = WAL;
+"""
+
+
+def first_release_history(path: Path, rows: list[tuple[float, str, str | None, str]]) -> Path:
+    """A history file as the first release made it, holding ``rows`` of (time, sender, to, text)."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.executescript(FIRST_HISTORY_SCHEMA)
+    with db:
+        db.executemany(
+            "INSERT INTO messages (time, sender, sender_key, recipient, recipient_key, text) VALUES (?, ?, ?, ?, ?, ?)",
+            [(t, s, s.casefold(), to, to.casefold() if to else None, text) for t, s, to, text in rows],
+        )
+    db.close()
+    return path

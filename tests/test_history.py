@@ -7,7 +7,7 @@ import hashlib
 import sqlite3
 
 import pytest
-from helpers import RawClient, running_server, wait_for
+from helpers import RawClient, first_release_history, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore, HistoryUnusable, HistoryWriteError
@@ -156,6 +156,130 @@ def test_a_failed_write_is_reported_and_the_store_goes_on(store):
     say(store, "ann", "kept again")
     assert texts(store.export()) == ["kept", "kept again"]
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize("count", [1, 2, 127, 128, 129, 300])
+def test_kept_rows_are_stored_in_order_by_commit(tmp_path, count):
+    # keep() holds rows and commit() writes them many per INSERT (128, 64, ..., 1 at a time)
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    for i in range(count):
+        to = "Bob" if i % 7 == 3 else None
+        store.keep(time=T0 + i, sender="Ann", text=f"m{i}", to=to)
+    assert store.commit() == count
+    store.close()
+    again = HistoryStore(tmp_path / "h.sqlite3")
+    records = list(again.export())
+    assert [r.id for r in records] == list(range(1, count + 1))
+    assert texts(records) == [f"m{i}" for i in range(count)]
+    assert [r.time for r in records] == [T0 + i for i in range(count)]
+    assert [r.to for r in records] == ["Bob" if i % 7 == 3 else None for i in range(count)]
+    assert all(r.sender == "Ann" for r in records)
+    if count > 3:  # the name keys are stored too: Bob's direct messages are found under "bob"
+        assert texts(again.directs_for("bob")) == [f"m{i}" for i in range(count) if i % 7 == 3]
+    again.close()
+
+
+def test_kept_rows_count_as_stored_for_every_later_statement(store):
+    # The server reads between keep() and commit() (a newcomer's replay, mark_seen): they see
+    # the held rows, in order with rows appended one by one.
+    say(store, "ann", "one")
+    store.keep(time=T0, sender="ann", text="two")
+    store.append(time=T0, sender="ann", text="three", commit=False)  # after the row kept before it
+    store.keep(time=T0, sender="ann", text="four", to="bob")
+    assert store.count() == 4
+    records, more = store.replay_for("bob", 10)
+    assert texts(records) == ["one", "two", "three", "four"] and not more
+    store.keep(time=T0, sender="ann", text="five")
+    store.mark_seen("bob")  # seen up to the newest id, the held row's
+    assert store.last_seen("bob") == 5
+    assert store.commit() == 4  # all in the transaction this commit ends
+    assert texts(store.export()) == ["one", "two", "three", "four", "five"]
+
+
+def test_kept_rows_wait_for_the_commit_before_other_connections_see_them(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.keep(time=T0, sender="ann", text="held")
+    other = sqlite3.connect(path)
+    assert other.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
+    assert store.commit() == 1
+    assert other.execute("SELECT text FROM messages").fetchall() == [("held",)]
+    other.close()
+    store.close()
+
+
+def test_a_failed_commit_of_kept_rows_is_reported_and_the_store_goes_on(store):
+    store.keep(time=T0, sender="ann", text="kept")
+    assert store.commit() == 1
+    store.db.execute("PRAGMA query_only = ON")  # SQLite itself now refuses every write
+    store.keep(time=T0, sender="ann", text="lost 1")
+    store.keep(time=T0, sender="ann", text="lost 2")
+    with pytest.raises(HistoryWriteError, match="readonly"):
+        store.commit()
+    assert store.commit() == 0  # the lost rows are not tried again
+    store.db.execute("PRAGMA query_only = OFF")
+    store.keep(time=T0, sender="ann", text="kept again")
+    assert store.commit() == 1
+    assert texts(store.export()) == ["kept", "kept again"]
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_server_stores_each_message_before_anyone_receives_it(tmp_path):
+    # PROTOCOL.md, History replay: what anyone has received is already stored. Another
+    # connection to the file must find every message a client has just read, in a busy room
+    # where one loop pass holds many messages.
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    reader = sqlite3.connect(path)
+    with running_server(history=store) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        bob = RawClient(endpoint, "bob")
+        ann.expect(ev.Joined, name="bob")
+        burst = b"".join(ann.proto.send(ev.Say(text=f"burst {i}")) for i in range(400))
+        ann.send_raw(burst)  # one write: the server reads many messages per pass
+        for i in range(400):
+            got = bob.expect(ev.Message)
+            assert got.text == f"burst {i}"
+            stored = reader.execute("SELECT COUNT(*) FROM messages WHERE text = ?", (got.text,)).fetchone()[0]
+            assert stored == 1, f"{got.text!r} was received before it was stored"
+        ann.close()
+        bob.close()
+    reader.close()
+    store.close()
+
+
+def test_a_file_from_the_first_release_opens_keeps_its_messages_and_loses_only_an_index(tmp_path):
+    from lanchat.history import APPLICATION_ID, SCHEMA_VERSION
+
+    path = first_release_history(
+        tmp_path / "old.sqlite3", [(T0, "Ann", None, "room 1"), (T0 + 1, "Ann", "Bob", "dm"), (T0 + 2, "Cy", None, "room 2")]
+    )
+    store = HistoryStore(path)
+    indexes = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "room_messages" not in indexes  # nothing reads it; every message paid for it
+    assert {"directs_to_key", "directs_from_key"} <= indexes
+    assert store.db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    records, more = store.replay_for("bob", 10)
+    assert texts(records) == ["room 1", "dm", "room 2"] and not more
+    assert texts(store.recent(5)) == ["room 1", "room 2"]
+    store.keep(time=T0 + 3, sender="Ann", text="new")
+    assert store.commit() == 1
+    store.close()
+    again = HistoryStore(path)  # opening it again changes nothing more
+    assert texts(again.export()) == ["room 1", "dm", "room 2", "new"]
+    assert again.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again.close()
+
+
+def test_opening_read_only_leaves_a_first_release_file_exactly_as_it_was(tmp_path):
+    path = first_release_history(tmp_path / "old.sqlite3", [(T0, "Ann", None, "room 1")])
+    before = digest(path)
+    store = HistoryStore(path, create=False)  # as `lanchat history FILE` opens it
+    assert texts(store.export()) == ["room 1"]
+    assert "room_messages" in {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    store.close()
+    assert digest(path) == before
 
 
 # ------------------------------------------------------------ the room's part

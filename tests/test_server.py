@@ -506,3 +506,24 @@ def test_the_socket_file_is_left_alone_if_someone_else_took_the_path():
                 handle.write("not ours")
         with open(regular) as handle:
             assert handle.read() == "not ours"
+
+
+def test_the_server_log_says_who_joined_from_where_and_who_left():
+    logged: list[str] = []
+    with running_server(log=logged.append) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        ann_port = ann.sock.getsockname()[1]
+        bob = RawClient(endpoint, "bob")
+        bob_port = bob.sock.getsockname()[1]
+        ann.send(ev.Say(text="hi"))  # chat changes no one's membership: nothing logged for it
+        bob.expect(ev.Message, text="hi")
+        ann.send(ev.Bye())
+        bob.expect(ev.Left, name="ann")
+        bob.close()
+        wait_for(lambda: "bob left" in logged, what="bob's departure in the log")
+    assert [line for line in logged if " joined " in line or line.endswith(" left")] == [
+        f"ann joined from 127.0.0.1:{ann_port}",
+        f"bob joined from 127.0.0.1:{bob_port}",
+        "ann left",
+        "bob left",
+    ]

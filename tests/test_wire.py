@@ -181,3 +181,102 @@ def test_a_binary_frame_keeps_to_the_frame_limit():
 def test_a_badly_cut_binary_frame_is_refused_with_a_reason(payload):
     with pytest.raises(ValueError, match="binary frame"):
         split_binary(payload)
+
+
+# encode_json and decode_json call json's C encoder and scanner directly (wire.py says why);
+# they must give exactly what json.dumps and json.loads give, errors included.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=5))
+@settings(max_examples=300)
+def test_encode_json_gives_the_bytes_json_dumps_gives(obj):
+    import json
+
+    try:
+        expected = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in the text: not UTF-8, refused alike
+        with pytest.raises(UnicodeEncodeError):
+            encode_json(obj)
+        return
+    assert encode_json(obj) == frame(expected)
+
+
+def test_encode_json_refuses_what_json_dumps_refuses():
+    with pytest.raises(TypeError):
+        encode_json({"type": "say", "text": object()})
+    assert encode_json({"t": (1, 2)}) == frame(b'{"t":[1,2]}')  # tuples are lists, as in json.dumps
+
+
+def _loads_or_error(text: str):
+    import json
+
+    try:
+        return ("ok", json.loads(text))
+    except ValueError as exc:
+        return ("error", type(exc), str(exc))
+
+
+def _decoded_or_error(payload: bytes):
+    try:
+        return ("ok", wire.decode_json(payload))
+    except ValueError as exc:
+        return ("error", type(exc), str(exc))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"say","text":"hi"}',
+        ' {"type":"say"}',  # whitespace around the value is allowed
+        '{"type":"say"}\n',
+        '{"a":1}{"b":2}',  # extra data
+        '{"a":1} x',
+        "",
+        "   ",
+        "nope",
+        '{"a":',
+        "\ufeff{}",  # a byte order mark: json.loads refuses it with its own message
+        "[1, 2]",
+        "3",
+        '"text"',
+        "NaN",
+        '{"a":"\\ud800"}',  # a lone surrogate spelled in JSON decodes (events.py refuses it later)
+    ],
+)
+def test_decode_json_accepts_and_refuses_as_json_loads_does(text):
+    got = _decoded_or_error(text.encode("utf-8"))
+    expected = _loads_or_error(text)
+    if expected[0] == "ok" and expected[1] != expected[1]:  # NaN != NaN
+        assert got[0] == "ok" and got[1] != got[1]
+    else:
+        assert got == expected
+
+
+def test_decode_json_refuses_bytes_that_are_not_utf8_and_deep_nesting():
+    with pytest.raises(UnicodeDecodeError):
+        wire.decode_json(b'{"text":"\xff"}')
+    with pytest.raises(RecursionError):
+        wire.decode_json(b"[" * 100_000)
+
+
+@given(JSON_VALUES)
+@settings(max_examples=300)
+def test_decode_json_reads_back_what_encode_json_wrote(value):
+    import json
+    import math
+
+    try:
+        payload = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return
+    got = wire.decode_json(payload)
+    expected = json.loads(payload.decode("utf-8"))
+    if isinstance(expected, float) and math.isnan(expected):
+        assert math.isnan(got)
+    else:
+        assert got == expected or json.dumps(got) == json.dumps(expected)  # NaN inside lists
