@@ -149,11 +149,15 @@ def clusters(text: str) -> list[tuple[str, int]]:
 
 
 def text_width(text: str) -> int:
+    if text.isascii() and text.isprintable():
+        return len(text)  # one column each, as clusters() says, without building its list
     return sum(width for _, width in clusters(text))
 
 
 def cells(text: str, style: Style) -> list[Cell]:
     """Text as cells: a wide character is its cell plus an empty one."""
+    if text.isascii() and text.isprintable():
+        return [(ch, style) for ch in text]  # the common case (clusters' own shortcut, one list fewer)
     row: list[Cell] = []
     for chunk, width in clusters(text):
         row.append((chunk, style))
