@@ -229,11 +229,10 @@ def notebooks() -> list[Notebook]:
     )
     nb.code(
         """
-        import json
         import time
 
         from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, chunk_frame, decode_chunk, encode_chunk, is_sha256
-        from lanchat.wire import MAX_FRAME_BYTES, FrameDecoder, binary_frame, split_binary
+        from lanchat.wire import MAX_FRAME_BYTES, binary_frame, split_binary
 
         piece = source.read_bytes()[:CHUNK_BYTES]
         text = encode_chunk(piece)
