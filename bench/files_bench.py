@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/files_bench.py            # a 50 MB file, 3 rounds (about half a minute)
     .venv/bin/python bench/files_bench.py --quick    # a 10 MB file, 1 round
+    .venv/bin/python bench/files_bench.py --tiny     # 1 MB: does it run at all (tests/test_bench_smoke.py)
     .venv/bin/python bench/files_bench.py --out /tmp/files.json   # keep bench/results/files.json as it is
 
 Real programs on loopback, as a user runs them: a headless `serve`, ann and bob `connect`ed.
@@ -177,10 +178,11 @@ def screen_round(folder: Path, size: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 10 MB file, one round")
+    parser.add_argument("--tiny", action="store_true", help="a 1 MB file, one round (the smoke test)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "files.json", help="where the JSON goes")
     args = parser.parse_args()
-    size = (10 if args.quick else 50) * MB
-    rounds = 1 if args.quick else 3
+    size = (1 if args.tiny else 10 if args.quick else 50) * MB
+    rounds = 1 if args.quick or args.tiny else 3
     with tempfile.TemporaryDirectory(prefix="lanchat-files-bench-") as tmp:
         results = [one_round(Path(tmp), size) for _ in range(rounds)]
         screen = [screen_round(Path(tmp), size) for _ in range(rounds)]

@@ -1,4 +1,4 @@
-"""The benchmark runs: `bench/run.py --tiny` end to end, and its JSON makes sense.
+"""The benchmarks run: `bench/run.py --tiny` and `bench/files_bench.py --tiny` end to end, and their JSON makes sense.
 
 Benchmarks are not tests (bench/README.md): nothing here asserts a speed. This checks that
 every workload ran against lanchat (and against ncat and ngIRCd where they are installed),
@@ -65,3 +65,21 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
         assert held["ratios"][ref] == [1.0]
         assert rows[("fanout N=5", "deliveries_per_s")]["ratios"][ref][0] > 0
     assert "| fanout N=2" in report["table"]
+
+
+def test_the_file_transfer_benchmark_runs_and_the_files_arrive_whole(tmp_path):
+    out = tmp_path / "files.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "files_bench.py"), "--tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        cwd=ROOT,
+        env=child_env(),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    assert report["file_mb"] == 1 and report["rounds"] == 1
+    assert report["all_identical"] is True  # the downloaded file is byte for byte the one sent
+    for key in ("upload_mb_per_s_median", "download_mb_per_s_median", "download_in_split_screen_mb_per_s_median"):
+        assert report[key] > 0, key
