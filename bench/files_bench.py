@@ -136,8 +136,9 @@ def one_round(folder: Path, size: int) -> dict[str, float]:
             # a figure that other work on the machine does not drag down as much as wall time
             "upload_cpu_s": cpu_upload,
             "download_cpu_s": cpu_download,
-            "upload_cpu_bound_mb_per_s": size / MB / max(cpu_upload.values()),
-            "download_cpu_bound_mb_per_s": size / MB / max(cpu_download.values()),
+            # (CPU time is counted in 10 ms ticks: a tiny file can read as none at all)
+            "upload_cpu_bound_mb_per_s": size / MB / max(0.01, *cpu_upload.values()),
+            "download_cpu_bound_mb_per_s": size / MB / max(0.01, *cpu_download.values()),
         }
     finally:
         for proc in reversed(procs):
@@ -167,7 +168,7 @@ def screen_round(folder: Path, size: int) -> float:
         bob.wait_screen(lambda rows: f"/get {file_id}" in rows[-1], what="the command typed")
         start = time.perf_counter()
         bob.send("\r")
-        bob.expect(r"SHA-256 checked", timeout=120)
+        bob.expect(r"\* saved ", timeout=120)  # the start of the line: the end may wrap under the roster pane
         return size / MB / (time.perf_counter() - start)
     finally:
         for proc in (bob, ann, server):
