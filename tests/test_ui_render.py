@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -275,3 +276,85 @@ def test_only_screen_py_imports_curses_and_the_ui_core_does_no_io():
             assert not imported & {"socket", "selectors", "threading", "asyncio", "os", "subprocess"}, path
             calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
             assert not calls & {"open", "print"}, path
+
+
+# ------------------------------------------------------------------ counting instead of laying out
+
+chatty_text = st.lists(
+    st.sampled_from(["a", "b", "xyz", " ", "  ", ".", "-", "a" * 30, "b" * 90, "   ", "\n", "é", "日", "\t", "e\u0301"]),
+    max_size=80,
+).map("".join)
+kinds = st.sampled_from(["message", "own", "notice", "error", "system", "history", "direct"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=chatty_text, sender=st.sampled_from(["bob", "a" * 32, "Zoë"]), kind=kinds, width=st.integers(1, 160))
+def test_a_lines_counted_height_is_its_laid_out_height(text, sender, kind, width):
+    """line_height counts plain ASCII lines without laying them out; it must always agree."""
+    line = msg(text, sender=sender, kind=kind, to="cat" if kind in ("direct", "history") else None)
+    assert rd.line_height(line, width) == len(rd._layout(line, max(1, width)))
+
+
+@pytest.mark.parametrize(
+    ("text", "width"),
+    [
+        ("x\n   " + "a" * 15, 20),  # a paragraph's leading spaces are dropped on its new row
+        ("a" * 9 + " " * 30 + "b", 20),  # spaces run to the edge, then the word wraps
+        ("a" * 70, 20),  # a word longer than a row is broken inside
+        ("word " * 3 + "a" * 9, 20),  # a word that exactly fills the row
+        ("", 20),
+        ("", 5),  # the prefix itself wraps
+        ("tail   ", 16),
+        ("one\n\ntwo\n", 30),
+    ],
+)
+def test_tricky_wraps_count_as_they_lay_out(text, width):
+    line = msg(text)
+    assert rd.line_height(line, width) == len(rd._layout(line, width)) == len(rd.layout_line(line, width))
+
+
+def slow_transcript(view: View, height: int, width: int) -> list[str]:
+    """What the transcript pane shows, worked out the obvious way: every line laid out."""
+    everything = [
+        "".join(chunk for chunk, _ in row)
+        for seq, line in enumerate(view.lines, start=view.first_seq)
+        for row in rd._block(view, line, seq, width)
+    ]
+    if view.top is not None:
+        start = min(view.top, max(0, len(everything) - height))
+    else:
+        end = len(everything) - min(view.scroll, max(0, len(everything) - height))
+        start = max(0, end - height)
+    shown = everything[start : start + height]
+    return shown + [" " * width] * (height - len(shown))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(chatty_text, min_size=1, max_size=30),
+    unread=st.integers(0, 5),
+    height=st.integers(1, 30),
+    width=st.integers(10, 120),
+    scroll=st.integers(0, 400),
+    top=st.one_of(st.none(), st.integers(0, 400)),
+)
+def test_the_transcript_shows_exactly_the_rows_a_full_layout_would(texts, unread, height, width, scroll, top):
+    view = make_view()
+    view.add(msg(text) for text in texts)
+    if unread:
+        view.scroll = 1  # scrolled up: what arrives now is unread, with the "new" rule above it
+        view.add(msg(f"unread {n}") for n in range(unread))
+    view.scroll, view.top = scroll, top
+    rows, _max_scroll, _reached = rd._transcript(view, height, width)
+    assert ["".join(chunk for chunk, _ in row) for row in rows] == slow_transcript(view, height, width)
+
+
+def test_a_view_scrolled_to_the_oldest_of_a_cold_scrollback_lays_out_only_the_screen():
+    view = make_view()
+    view.add(msg(f"line {n} " + "word " * (n % 40)) for n in range(10_000))
+    view.scroll = 10**9
+    rd._layout_cached.cache_clear()
+    rd._height_cached.cache_clear()
+    frame = rd.render(view, 50, 200)
+    assert "line 0 " in row_texts(frame)[0]
+    assert rd._layout_cached.cache_info().currsize <= 50  # the lines on screen, not 10,000

@@ -294,7 +294,64 @@ def layout_line(line: Line, width: int) -> tuple[tuple[Cell, ...], ...]:
 
 
 def line_height(line: Line, width: int) -> int:
-    return len(layout_line(line, width))
+    """How many rows ``layout_line`` gives, counted without building a cell where the line
+    is plain ASCII (most of a scrollback): a view scrolled far up needs the height of every
+    line below it, and only the lines on screen laid out."""
+    width = max(1, width)
+    try:
+        return _height_cached(line, width)
+    except TypeError:  # an unhashable field
+        return len(_layout(line, width))
+
+
+@functools.lru_cache(maxsize=16384)
+def _height_cached(line: Line, width: int) -> int:
+    found = _ascii_height(line, width)
+    return found if found is not None else len(layout_line(line, width))
+
+
+def _ascii_height(line: Line, width: int) -> int | None:
+    """``len(_layout(line, width))`` for a line whose every part is printable ASCII (one
+    column a character), following _layout and _wrap_into step for step on counts; None
+    for anything else (wide or zero-width characters, a colour swatch), which is laid out."""
+    prefix, suffix, _style = line_parts(line)
+    if suffix or width < 4:
+        return None
+    prefix_text = "".join(text for text, _ in prefix)
+    paragraphs = visible_lines(line.text)
+    if not (prefix_text.isascii() and prefix_text.isprintable()):
+        return None
+    if not all(part.isascii() and part.isprintable() for part in paragraphs):
+        return None
+    length = len(prefix_text)
+    indent = length if length <= width // 3 else min(6, width // 4)
+    rows = max(1, -(-length // width))  # the prefix wraps at the width like any text
+    used = length - (rows - 1) * width
+    for number, paragraph in enumerate(paragraphs):
+        if number > 0:
+            rows += 1
+            used = indent
+        if used + len(paragraph) <= width and not (paragraph[:1] == " " and used == indent and rows > 1):
+            used += len(paragraph)  # the whole paragraph fits on this row: no word can wrap
+            continue
+        for word in _WORDS.findall(paragraph):
+            size = len(word)
+            if word[0] == " ":
+                if used == indent and rows > 1:
+                    continue
+                used += max(0, min(size, width - used))
+            elif used + size <= width:
+                used += size
+            elif used > indent and size <= width - indent:
+                rows += 1
+                used = indent + size
+            else:  # longer than a row: broken one character at a time
+                for _ in range(size):
+                    if used + 1 > width:
+                        rows += 1
+                        used = indent
+                    used += 1
+    return rows
 
 
 # -------------------------------------------------------------------- the frame
@@ -317,6 +374,11 @@ def roster_width(cols: int) -> int:
     return max(16, min(26, cols // 5))
 
 
+def _block_height(view: View, line: Line, seq: int, width: int) -> int:
+    """len(_block(...)), without laying the line out where it can be counted."""
+    return line_height(line, width) + (1 if view.marker_seq is not None and seq == view.marker_seq else 0)
+
+
 def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ...], ...]:
     """A line's rows, with the 'new' rule above it when it is the first unread one."""
     block = layout_line(line, width)
@@ -328,40 +390,58 @@ def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ..
 
 def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], int, bool]:
     """The transcript pane's rows (oldest first), the largest useful scroll, and whether a
-    top-anchored view reached the newest line. Only the lines on screen are laid out."""
+    top-anchored view reached the newest line. Lines off screen are only counted
+    (line_height); only the lines on screen are laid out."""
     blank = [(" ", PLAIN)] * width
     if view.top is not None:
-        rows_from_top: list[tuple[Cell, ...]] = []
+        spans: list[tuple[int, Line, int]] = []  # (seq, line, rows), oldest first
+        total = 0
         reached_bottom = True
         for seq, line in enumerate(view.lines, start=view.first_seq):
-            rows_from_top.extend(_block(view, line, seq, width))
-            if len(rows_from_top) > view.top + height:
+            rows = _block_height(view, line, seq, width)
+            spans.append((seq, line, rows))
+            total += rows
+            if total > view.top + height:
                 reached_bottom = False
                 break
-        start = min(view.top, max(0, len(rows_from_top) - height)) if reached_bottom else view.top
-        shown = [list(row) for row in rows_from_top[start : start + height]]
+        start = min(view.top, max(0, total - height)) if reached_bottom else view.top
+        shown = _rows_between(view, spans, start, start + height, width)
         shown += [list(blank) for _ in range(height - len(shown))]
         return shown, 0, reached_bottom
     wanted = view.scroll + height
-    collected: list[tuple[tuple[Cell, ...], ...]] = []
-    count = 0
+    newest_first: list[tuple[int, Line, int]] = []
+    total = 0
     exhausted = True
     seq = view.total
     for line in reversed(view.lines):
         seq -= 1
-        block = _block(view, line, seq, width)
-        collected.append(block)
-        count += len(block)
-        if count >= wanted:
+        rows = _block_height(view, line, seq, width)
+        newest_first.append((seq, line, rows))
+        total += rows
+        if total >= wanted:
             exhausted = False
             break
-    all_rows: list[tuple[Cell, ...]] = [row for block in reversed(collected) for row in block]
-    max_scroll = max(0, len(all_rows) - height) if exhausted else max(view.scroll, len(all_rows) - height)
+    max_scroll = max(0, total - height) if exhausted else max(view.scroll, total - height)
     scroll = min(view.scroll, max_scroll)
-    end = len(all_rows) - scroll
-    visible_rows = [list(row) for row in all_rows[max(0, end - height) : end]]
+    end = total - scroll
+    visible_rows = _rows_between(view, newest_first[::-1], max(0, end - height), end, width)
     visible_rows += [list(blank) for _ in range(height - len(visible_rows))]
     return visible_rows, max_scroll, False
+
+
+def _rows_between(view: View, spans: list[tuple[int, Line, int]], start: int, end: int, width: int) -> list[list[Cell]]:
+    """Rows ``start`` to ``end`` of the lines in ``spans`` (oldest first, with their heights),
+    laying out only the lines those rows fall in."""
+    out: list[list[Cell]] = []
+    at = 0
+    for seq, line, rows in spans:
+        if at >= end:
+            break
+        if at + rows > start:
+            block = _block(view, line, seq, width)
+            out.extend(list(row) for row in block[max(0, start - at) : end - at])
+        at += rows
+    return out
 
 
 def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
