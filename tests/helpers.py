@@ -419,3 +419,46 @@ def first_release_history(path: Path, rows: list[tuple[float, str, str | None, s
         )
     db.close()
     return path
+
+
+class StandInServer:
+    """A scripted stand-in for a lanchat server, for one client, on a thread: it welcomes the
+    client and hands every later event to ``on_event(self, event)``, which answers with
+    ``self.send(...)``; returning True drops the connection. ``heard`` keeps every event the
+    client sent. Tests use it for servers lanchat never is: half a file and then silence, an
+    upload accepted but never read."""
+
+    def __init__(self, on_event: Callable[[StandInServer, object], bool | None], timeout: float = DEFAULT_TIMEOUT):
+        self.on_event = on_event
+        self.timeout = timeout
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(timeout)
+        self.port: int = self.listener.getsockname()[1]
+        self.proto = Connection(Role.SERVER)
+        self.conn: socket.socket | None = None
+        self.heard: list[object] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def send(self, *events: ev.Event) -> None:
+        assert self.conn is not None
+        self.conn.sendall(b"".join(self.proto.send(event) for event in events))
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the client went, or a read timed out: the end
+            conn, _ = self.listener.accept()
+            conn.settimeout(self.timeout)
+            self.conn = conn
+            with conn:
+                while data := conn.recv(65536):
+                    self.proto.receive_data(data)
+                    for event in self.proto.events():
+                        self.heard.append(event)
+                        if isinstance(event, ev.Hello):
+                            self.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,)))
+                        elif self.on_event(self, event):
+                            return
+
+    def close(self) -> None:
+        self.listener.close()
+        self._thread.join(self.timeout)

@@ -18,11 +18,10 @@ REFERENCES = [name for name, binary in (("ncat", "ncat"), ("ngircd", "ngircd")) 
 WORKLOADS = {"fanout", "latency", "join", "idle", "maxconn"}
 
 
-def test_a_tiny_benchmark_writes_sane_json(tmp_path):
-    out = tmp_path / "result.json"
-    servers = ",".join(["lanchat", *REFERENCES])
+def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python bench/SCRIPT ARGS`` as a user runs it; it must succeed without a traceback."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--tiny", "--servers", servers, "--out", str(out)],
+        [sys.executable, str(ROOT / "bench" / script), *args],
         capture_output=True,
         text=True,
         timeout=100,
@@ -31,6 +30,13 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+    return done
+
+
+def test_a_tiny_benchmark_writes_sane_json(tmp_path):
+    out = tmp_path / "result.json"
+    servers = ",".join(["lanchat", *REFERENCES])
+    done = run_bench("run.py", "--tiny", "--servers", servers, "--out", str(out))
     assert f"results written to {out}" in done.stdout
     report = json.loads(out.read_text())
 
@@ -69,15 +75,7 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
 
 def test_the_file_transfer_benchmark_runs_and_the_files_arrive_whole(tmp_path):
     out = tmp_path / "files.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "files_bench.py"), "--tiny", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        cwd=ROOT,
-        env=child_env(),
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_bench("files_bench.py", "--tiny", "--out", str(out))
     report = json.loads(out.read_text())
     assert report["file_mb"] == 1 and report["rounds"] == 1
     assert report["all_identical"] is True  # the downloaded file is byte for byte the one sent

@@ -6,20 +6,17 @@ read the notices. Every download is compared byte for byte with what was sent.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
-import socket
 import threading
 from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, start_server, wait_for
+from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.files import MB
-from lanchat.protocol import Connection, Role
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -235,56 +232,28 @@ def test_a_sender_who_vanishes_midway_leaves_no_offer_and_no_stored_bytes(tmp_pa
             proc.stop()
 
 
-def _serve_half_a_file(
-    listener: socket.socket, half: bytes, served: threading.Event, hold: threading.Event, heard: list | None = None
-) -> None:
-    """A stand-in server: welcomes one client, answers its /get with half a file, then keeps
-    what the client says (in ``heard``) until ``hold`` is set, and drops the connection."""
-    conn, _ = listener.accept()
-    conn.settimeout(DEFAULT_TIMEOUT)
-    proto = Connection(Role.SERVER)
-    with conn:
-        while True:
-            data = conn.recv(65536)
-            proto.receive_data(data)
-            for event in proto.events():
-                if isinstance(event, ev.Hello):
-                    conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
-                elif isinstance(event, ev.GetFile):
-                    start = ev.FileStart(id=event.id, name="half.bin", size=2 * len(half), sha256="0" * 64)
-                    conn.sendall(proto.send(start) + proto.send(ev.FileBytes(id=event.id, data=half)))
-                    served.set()
-                    conn.settimeout(0.05)  # now only listen, checking for the end now and then
-                    while not hold.is_set():
-                        try:
-                            more = conn.recv(65536)
-                        except TimeoutError:
-                            continue
-                        if not more:
-                            return
-                        proto.receive_data(more)
-                        if heard is not None:
-                            heard.extend(proto.events())
-                    return  # and the connection drops
-            if not data:
-                return
+def half_a_file(half: bytes, *, then_drop: bool) -> StandInServer:
+    """A stand-in server that answers /get with the first half of a file and sends no more;
+    it drops the connection at once (``then_drop``) or listens on until the client goes."""
+
+    def on_event(server: StandInServer, event: object) -> bool:
+        if not isinstance(event, ev.GetFile):
+            return False
+        start = ev.FileStart(id=event.id, name="half.bin", size=2 * len(half), sha256="0" * 64)
+        server.send(start, ev.FileBytes(id=event.id, data=half))
+        return then_drop
+
+    return StandInServer(on_event)
 
 
 @pytest.mark.parametrize("how", ["connection lost", "SIGKILL"])
 def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path, how):
     """Half a file arrives, then the server goes away, or bob's own process is killed outright
     (no clean-up code runs at all): bob's downloads folder holds nothing of it either way."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(DEFAULT_TIMEOUT)
-    port = listener.getsockname()[1]
-    served, hold = threading.Event(), threading.Event()
-    if how == "connection lost":
-        hold.set()
-    thread = threading.Thread(target=_serve_half_a_file, args=(listener, b"x" * (30 * 1024), served, hold), daemon=True)
-    thread.start()
+    server = half_a_file(b"x" * (30 * 1024), then_drop=how == "connection lost")
     downloads = tmp_path / "dl"
     downloads.mkdir()
-    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads))
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads))
     try:
         bob.expect("welcome, bob")
         bob.send("/get 5")
@@ -296,13 +265,11 @@ def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path, how):
         else:
             bob.expect(r"connection to the server was lost")
             assert bob.wait() == 1
-        assert served.is_set()
+        assert ev.GetFile(id="5", binary=True) in server.heard
         assert os.listdir(downloads) == []
     finally:
-        hold.set()
         bob.stop()
-        listener.close()
-        thread.join(5)
+        server.close()
 
 
 @pytest.mark.parametrize("command", ["connect", "serve"])
@@ -319,64 +286,43 @@ def test_a_downloads_folder_that_is_not_there_is_one_clear_line(command, tmp_pat
 
 
 def test_cancel_stops_a_download_midway_tells_the_server_and_keeps_nothing(tmp_path):
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(DEFAULT_TIMEOUT)
-    served, hold, heard = threading.Event(), threading.Event(), []
-    half = b"x" * (30 * 1024)
-    thread = threading.Thread(target=_serve_half_a_file, args=(listener, half, served, hold, heard), daemon=True)
-    thread.start()
+    server = half_a_file(b"x" * (30 * 1024), then_drop=False)
     downloads = tmp_path / "dl"
     downloads.mkdir()
-    bob = Proc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob", "--downloads", str(downloads))
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads))
     try:
         bob.expect("welcome, bob")
         bob.send("/get 5")
         bob.expect(r"receiving half\.bin: 50%")
         bob.send("/cancel 5")
         bob.expect(r"\* stopped receiving half\.bin; nothing of it was kept")
-        wait_for(lambda: ev.CancelFile(id="5") in heard, what="the server to hear the cancel")
+        wait_for(lambda: ev.CancelFile(id="5") in server.heard, what="the server to hear the cancel")
         bob.send("/cancel")
         bob.expect(r"! no file is being sent or received")
         assert os.listdir(downloads) == []
         assert bob.popen.poll() is None  # the chat goes on
     finally:
-        hold.set()
         bob.stop()
-        listener.close()
-        thread.join(5)
+        server.close()
 
 
 def test_cancel_stops_an_upload_midway_and_it_is_never_offered(tmp_path):
     """bob's server takes the offer but reads nothing until bob cancels, so the upload is stuck
     midway (the socket full); after /cancel the server reads chunks, then the cancel, and never
     an upload-done."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(DEFAULT_TIMEOUT)
     cancelled = threading.Event()
-    heard: list = []
 
-    def server() -> None:
-        conn, _ = listener.accept()
-        conn.settimeout(DEFAULT_TIMEOUT)
-        proto = Connection(Role.SERVER)
-        with conn, contextlib.suppress(TimeoutError):  # quiet for half a second after the cancel: done
-            while data := conn.recv(65536):
-                proto.receive_data(data)
-                for event in proto.events():
-                    heard.append(type(event).__name__)
-                    if isinstance(event, ev.Hello):
-                        conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
-                    elif isinstance(event, ev.OfferFile):
-                        conn.sendall(proto.send(ev.UploadReady(ref=event.ref, id="1", binary=True)))
-                        cancelled.wait(DEFAULT_TIMEOUT)  # read nothing until bob has cancelled
-                    elif isinstance(event, ev.CancelFile):
-                        conn.settimeout(0.5)  # anything after the cancel would arrive at once
+    def on_event(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.OfferFile):
+            server.send(ev.UploadReady(ref=event.ref, id="1", binary=True))
+            cancelled.wait(DEFAULT_TIMEOUT)  # read nothing until bob has cancelled
+        elif isinstance(event, ev.CancelFile) and server.conn is not None:
+            server.conn.settimeout(0.5)  # anything after the cancel would arrive at once
 
+    server = StandInServer(on_event)
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(40 * MB))
-    thread = threading.Thread(target=server, daemon=True)
-    thread.start()
-    bob = Proc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob")
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob")
     try:
         bob.expect("welcome, bob")
         bob.send(f"/send {source}")
@@ -384,12 +330,12 @@ def test_cancel_stops_an_upload_midway_and_it_is_never_offered(tmp_path):
         bob.send("/cancel 1")
         bob.expect(r"\* stopped sending big\.bin; it is not on offer")
         cancelled.set()
-        wait_for(lambda: "CancelFile" in heard, what="the server to hear the cancel")
-        assert "UploadDone" not in heard
-        assert heard.count("UploadBytes") < 40 * MB // (60 * 1024)  # it stopped midway
+        wait_for(lambda: ev.CancelFile(id="1") in server.heard, what="the server to hear the cancel")
+        kinds = [type(event) for event in server.heard]
+        assert ev.UploadDone not in kinds
+        assert kinds.count(ev.UploadBytes) < 40 * MB // (60 * 1024)  # it stopped midway
         assert bob.popen.poll() is None
     finally:
         cancelled.set()
         bob.stop()
-        listener.close()
-        thread.join(5)
+        server.close()

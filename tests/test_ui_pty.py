@@ -8,17 +8,15 @@ result before the next, because keys that arrive together are treated as a paste
 from __future__ import annotations
 
 import re
-import socket
 import sys
 import threading
 from pathlib import Path
 
 import pytest
-from helpers import RawClient, TermProc, wait_for
+from helpers import RawClient, StandInServer, TermProc, wait_for
 from wcwidth import wcswidth
 
 from lanchat import events as ev
-from lanchat.protocol import Connection, Role
 from lanchat.transport import Endpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
@@ -353,34 +351,22 @@ def test_a_downloads_progress_reaches_the_status_line_even_when_nothing_else_cha
     second (a redraw per chunk would slow a download to a fifth). The last change must still be
     drawn when nothing else happens: a stand-in server sends 10% of a file, then, once that
     shows, 10% more and nothing after it."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(10)
     more, finished = threading.Event(), threading.Event()
     tenth = [b"x" * 50_000, b"y" * 50_000]  # two frames, 100,000 bytes: a tenth of the file
 
-    def serve() -> None:
-        conn, _ = listener.accept()
-        conn.settimeout(10)
-        proto = Connection(Role.SERVER)
-        with conn:
-            while data := conn.recv(65536):
-                proto.receive_data(data)
-                for event in proto.events():
-                    if isinstance(event, ev.Hello):
-                        conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
-                    elif isinstance(event, ev.GetFile):
-                        start = ev.FileStart(id=event.id, name="big.bin", size=1_000_000, sha256="0" * 64)
-                        conn.sendall(proto.send(start) + b"".join(proto.send(ev.FileBytes(id=event.id, data=d)) for d in tenth))
-                        more.wait(10)
-                        conn.sendall(b"".join(proto.send(ev.FileBytes(id=event.id, data=d)) for d in tenth))
-                        finished.wait(10)
-                        return
+    def on_event(server: StandInServer, event: object) -> bool:
+        if not isinstance(event, ev.GetFile):
+            return False
+        start = ev.FileStart(id=event.id, name="big.bin", size=1_000_000, sha256="0" * 64)
+        server.send(start, *(ev.FileBytes(id=event.id, data=d) for d in tenth))
+        more.wait(10)
+        server.send(*(ev.FileBytes(id=event.id, data=d) for d in tenth))
+        finished.wait(10)
+        return True
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    server = StandInServer(on_event)
     try:
-        port = listener.getsockname()[1]
-        bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(tmp_path), rows=24, cols=100)
+        bob = TermProc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(tmp_path), rows=24, cols=100)
         terms.append(bob)
         bob.expect("bob │ client")
         bob.send("/get 1")
@@ -391,5 +377,4 @@ def test_a_downloads_progress_reaches_the_status_line_even_when_nothing_else_cha
         bob.wait_screen(lambda rows: "get big.bin 20%" in rows[-2], what="20% in the status line")
     finally:
         finished.set()
-        listener.close()
-        thread.join(10)
+        server.close()
