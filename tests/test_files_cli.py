@@ -246,18 +246,24 @@ def half_a_file(half: bytes, *, then_drop: bool) -> StandInServer:
     return StandInServer(on_event)
 
 
+def bob_fetching_half_a_file(tmp_path: Path, *, then_drop: bool) -> tuple[StandInServer, Proc, Path]:
+    """bob, joined to a half_a_file server, has typed /get 5 and is receiving half.bin."""
+    server = half_a_file(b"x" * (30 * 1024), then_drop=then_drop)
+    downloads = tmp_path / "dl"
+    downloads.mkdir()
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads))
+    bob.expect("welcome, bob")
+    bob.send("/get 5")
+    bob.expect(r"receiving half\.bin \(60\.0 KB\)")
+    return server, bob, downloads
+
+
 @pytest.mark.parametrize("how", ["connection lost", "SIGKILL"])
 def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path, how):
     """Half a file arrives, then the server goes away, or bob's own process is killed outright
     (no clean-up code runs at all): bob's downloads folder holds nothing of it either way."""
-    server = half_a_file(b"x" * (30 * 1024), then_drop=how == "connection lost")
-    downloads = tmp_path / "dl"
-    downloads.mkdir()
-    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads))
+    server, bob, downloads = bob_fetching_half_a_file(tmp_path, then_drop=how == "connection lost")
     try:
-        bob.expect("welcome, bob")
-        bob.send("/get 5")
-        bob.expect(r"receiving half\.bin \(60\.0 KB\)")
         if how == "SIGKILL":
             bob.expect(r"receiving half\.bin: 50%")  # the half is written
             bob.popen.kill()
@@ -286,13 +292,8 @@ def test_a_downloads_folder_that_is_not_there_is_one_clear_line(command, tmp_pat
 
 
 def test_cancel_stops_a_download_midway_tells_the_server_and_keeps_nothing(tmp_path):
-    server = half_a_file(b"x" * (30 * 1024), then_drop=False)
-    downloads = tmp_path / "dl"
-    downloads.mkdir()
-    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads))
+    server, bob, downloads = bob_fetching_half_a_file(tmp_path, then_drop=False)
     try:
-        bob.expect("welcome, bob")
-        bob.send("/get 5")
         bob.expect(r"receiving half\.bin: 50%")
         bob.send("/cancel 5")
         bob.expect(r"\* stopped receiving half\.bin; nothing of it was kept")
