@@ -332,3 +332,8 @@ class OfferBook:
         for offer in gone:
             del self.offers[offer.file_id]
         return gone
+
+
+def oserror_words(exc: BaseException) -> str:
+    """An OSError as a few lower-case words for the end of a sentence: "no space left on device"."""
+    return (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
