@@ -14,12 +14,12 @@ import pytest
 from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
-from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
-from lanchat.protocol import Connection, Role, State, encode
-from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
-from lanchat.session import FileCommand
 from lanchat.client_files import ClientTransfers
+from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
+from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
+from lanchat.protocol import Connection, Role, State, encode
 from lanchat.server_files import ServerFiles
+from lanchat.session import FileCommand
 
 
 def _sum(data: bytes) -> str:
