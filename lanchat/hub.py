@@ -24,13 +24,13 @@ from __future__ import annotations
 import sqlite3
 import time
 import traceback
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
 from .actions import Action, Broadcast, Close, Keep, Replay, Seen, Send
 from .history import HistoryWriteError
-from .outbox import Outbox
+from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
 from .room import Room
 from .server_files import ServerFiles
@@ -48,10 +48,18 @@ HANDSHAKE_SECONDS = 60.0  # a connection that says nothing for this long before 
 HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
 
-# What after_flush() says the loop should do with a connection's socket.
-WANT_WRITE = "write"  # something is queued, or a download wants topping up: ask for writability
-IDLE = "idle"  # nothing to write
-FINISHED = "finished"  # closing and everything is out: send FIN and wait for the peer's
+
+
+class Writer(Protocol):
+    """What the hub needs of one connection's socket to flush it (server.Client is one)."""
+
+    writing: bool  # the loop is watching for writability
+
+    def send(self, data: bytes) -> int: ...  # as socket.send: may take fewer bytes, or raise
+
+    def set_writing(self, writing: bool) -> None: ...  # ask for writability, or stop asking
+
+    def finish(self) -> None: ...  # everything is out on a closing connection: send FIN
 
 
 class Peer:
@@ -363,25 +371,52 @@ class Hub:
                     break
         return started
 
-    def before_flush(self) -> None:
-        """Called before the loop writes anything: what anyone will receive is stored first
-        (PROTOCOL.md, History replay), and waiting notices that are due join the flush."""
+    def flush(self, writers: Mapping[int, Writer]) -> None:
+        """One pass's writing: what anyone will receive is stored first (PROTOCOL.md, History
+        replay), waiting notices that are due join in, then each dirty queue gets one write
+        through its connection's ``Writer`` (the loop's socket), and write interest follows
+        what is left (or a download under way: writable then means "top it up")."""
         if self._history_pending:
             self._commit_history()
-        self.outbox.release_notices()
+        outbox = self.outbox
+        outbox.release_notices()
+        write = outbox.flush
+        peers = self.peers
+        wants_to_send = self.files.wants_to_send
+        while outbox.dirty:
+            for queue in outbox.take_dirty():
+                cid = queue.cid
+                writer = writers.get(cid)
+                if writer is None:
+                    continue
+                try:
+                    write(queue, writer.send)
+                except OSError:
+                    self.close(cid)
+                    continue
+                peer = peers.get(cid)
+                if peer is None:
+                    continue
+                if peer.closing:
+                    self._flushed_closing(queue, writer)
+                    continue
+                writing = bool(queue.out) or wants_to_send(cid)  # checked per connection per pass
+                if writing is not writer.writing:
+                    writer.set_writing(writing)
+            outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
 
-    def after_flush(self, cid: int) -> str:
-        """What the loop should do with ``cid``'s socket after a write: WANT_WRITE, IDLE or
-        FINISHED (closing, and everything, the last notice included, is out)."""
-        peer = self.peers.get(cid)
-        if peer is None:
-            return IDLE
-        if peer.closing and cid not in self._lingering:
-            self._lingering[cid] = self.clock() + self.linger_seconds
-        queue = self.outbox.queues.get(cid)
-        if (queue is not None and queue.out) or (not peer.closing and self.files.wants_to_send(cid)):
-            return WANT_WRITE  # a download in progress keeps write interest: writable means "top it up"
-        return FINISHED if peer.closing else IDLE
+    def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
+        """A closing connection was written to: it has linger_seconds to read the rest and
+        close; once everything, the last notice included, is out, the loop sends FIN."""
+        if queue.cid not in self._lingering:
+            self._lingering[queue.cid] = self.clock() + self.linger_seconds
+        if queue.out:
+            if not writer.writing:
+                writer.set_writing(True)
+            return
+        if writer.writing:
+            writer.set_writing(False)
+        writer.finish()
 
     # ------------------------------------------------------------------ timers
 

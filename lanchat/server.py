@@ -19,15 +19,7 @@ import threading
 from collections.abc import Callable
 
 from .history import HistoryStore
-from .hub import (
-    DEFAULT_MAX_QUEUE_BYTES,
-    FINISHED,
-    HANDSHAKE_SECONDS,
-    LINGER_SECONDS,
-    WANT_WRITE,
-    Hub,
-)
-from .outbox import Queue
+from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
 from .room import Room
 from .server_files import ServerFiles
 from .transport import remove_unix_path, set_send_buffer, tune, wake_pair
@@ -45,14 +37,29 @@ _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class Client:
-    """One accepted connection's socket, as the loop sees it (the hub keeps the rest)."""
+    """One accepted connection's socket, as the loop sees it (the hub keeps the rest): the
+    hub.Writer the hub flushes through."""
 
-    __slots__ = ("cid", "sock", "writing")
+    __slots__ = ("cid", "sock", "send", "writing", "selector")
 
-    def __init__(self, cid: int, sock: socket.socket) -> None:
+    def __init__(self, cid: int, sock: socket.socket, selector: selectors.BaseSelector) -> None:
         self.cid = cid
         self.sock = sock
+        self.send = sock.send
+        self.selector = selector
         self.writing = False  # registered for EVENT_WRITE
+
+    def set_writing(self, writing: bool) -> None:
+        self.writing = writing
+        self.selector.modify(self.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0), self)
+
+    def finish(self) -> None:
+        """Everything, the last notice included, is out: send FIN behind it and close once the
+        client has closed too (its EOF in _read or _drain_after_shutdown), or when its time is
+        up. Closing now, with the client's last bytes unread, would make the kernel send a
+        reset that can destroy the notice before the client reads it."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
 
 
 class Server:
@@ -181,7 +188,7 @@ class Server:
         sock.setblocking(False)
         tune(sock)
         cid = self.hub.open(peer, **how)
-        client = self.clients[cid] = Client(cid, sock)
+        client = self.clients[cid] = Client(cid, sock, self.selector)
         self.selector.register(sock, selectors.EVENT_READ, client)
         return cid
 
@@ -239,35 +246,7 @@ class Server:
     # ---------------------------------------------------------------- writing
 
     def _flush_dirty(self) -> None:
-        self.hub.before_flush()
-        outbox = self.hub.outbox
-        while outbox.dirty:
-            for queue in outbox.take_dirty():
-                self._flush(queue)
-            outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
-
-    def _flush(self, queue: Queue) -> None:
-        client = self.clients.get(queue.cid)
-        if client is None:
-            return
-        try:
-            self.hub.outbox.flush(queue, client.sock.send)
-        except OSError:
-            self.hub.close(client.cid)
-            return
-        verdict = self.hub.after_flush(client.cid)
-        writing = verdict == WANT_WRITE
-        if writing != client.writing and client.cid in self.clients:
-            client.writing = writing
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0)
-            self.selector.modify(client.sock, events, client)
-        if verdict == FINISHED:
-            # Everything, the last notice included, is out: send FIN behind it and close once
-            # the client has closed too (its EOF in _read or _drain_after_shutdown), or when
-            # its time is up. Closing now, with the client's last bytes unread, would make the
-            # kernel send a reset that can destroy the notice before the client reads it.
-            with contextlib.suppress(OSError):
-                client.sock.shutdown(socket.SHUT_WR)
+        self.hub.flush(self.clients)
 
     def _loop_timeout(self) -> float | None:
         """How long select() may sleep: until the hub's next deadline; with none, for ever
@@ -298,9 +277,10 @@ class Server:
                 if mask & selectors.EVENT_WRITE:
                     queue = self.hub.outbox.queues.get(client.cid)
                     if queue is not None:
-                        self._flush(queue)
+                        self.hub.outbox.dirty.add(queue)
                 elif mask & selectors.EVENT_READ:
                     self._drain_after_shutdown(client)
+            self._flush_dirty()
 
     def _drain_after_shutdown(self, client: Client) -> None:
         try:

@@ -13,11 +13,8 @@ from lanchat import events as ev
 from lanchat.history import Record
 from lanchat.hub import (
     FILE_LOW_WATER_BYTES,
-    FINISHED,
     HISTORY_BURST_ENTRIES,
     HISTORY_ENTRIES_PER_SECOND,
-    IDLE,
-    WANT_WRITE,
     Hub,
 )
 from lanchat.protocol import Connection, Role
@@ -140,11 +137,11 @@ class Lab:
             **hub_args,  # type: ignore[arg-type]
         )
         self.wire: dict[int, bytearray] = {}
-        self.reading: set[int] = set()  # who reads what they are sent (the others' kernels are full)
+        self.writers: dict[int, Socket] = {}
 
     def connect(self, address: str = "127.0.0.1:40000") -> Person:
         person = Person(self, self.hub.open(address), Connection(Role.CLIENT))
-        self.reading.add(person.cid)
+        self.writers[person.cid] = Socket(self, person.cid)
         return person
 
     def join(self, name: str) -> Person:
@@ -153,32 +150,39 @@ class Lab:
         assert isinstance(person.hears()[0], ev.Welcome)
         return person
 
-    def send_function(self, cid: int):  # noqa: ANN201
-        def send(data: bytes) -> int:
-            if cid not in self.reading:
-                raise BlockingIOError
-            self.journal.append(f"write to {cid}")
-            self.wire.setdefault(cid, bytearray()).extend(data)
-            return len(data)
+    def flush(self) -> None:
+        """The writing half of one pass of the server loop."""
+        for socket in self.writers.values():  # what the selector reports writable
+            queue = self.hub.outbox.queues.get(socket.cid)
+            if socket.writing and socket.reading and queue is not None:
+                self.hub.outbox.dirty.add(queue)
+        self.hub.pump_files()
+        self.hub.flush(self.writers)
 
-        return send
 
-    def flush(self) -> dict[int, str]:
-        """One pass of the server loop's writing half; returns each connection's verdict."""
-        hub = self.hub
-        for cid in self.reading:  # what the selector reports writable
-            queue = hub.outbox.queues.get(cid)
-            if queue is not None and queue.out:
-                hub.outbox.dirty.add(queue)
-        hub.pump_files()
-        hub.before_flush()
-        verdicts = {}
-        while hub.outbox.dirty:
-            for queue in hub.outbox.take_dirty():
-                hub.outbox.flush(queue, self.send_function(queue.cid))
-                verdicts[queue.cid] = hub.after_flush(queue.cid)
-            hub.outbox.materialize()
-        return verdicts
+class Socket:
+    """Stands in for one connection's socket (a hub.Writer): ``reading`` False is a reader
+    whose kernel buffers are full."""
+
+    def __init__(self, lab: Lab, cid: int) -> None:
+        self.lab = lab
+        self.cid = cid
+        self.reading = True
+        self.writing = False
+        self.finished = False
+
+    def send(self, data: bytes) -> int:
+        if not self.reading:
+            raise BlockingIOError
+        self.lab.journal.append(f"write to {self.cid}")
+        self.lab.wire.setdefault(self.cid, bytearray()).extend(data)
+        return len(data)
+
+    def set_writing(self, writing: bool) -> None:
+        self.writing = writing
+
+    def finish(self) -> None:
+        self.finished = True
 
 
 # ------------------------------------------------------------------ routing
@@ -215,7 +219,8 @@ def test_garbage_gets_a_fatal_error_and_the_others_hear_the_sender_left():
     error = bob.hears_one(ev.Error)
     assert error.code == ev.E_BAD_FRAME and error.fatal
     assert ann.hears_one(ev.Left).name == "bob"
-    assert lab.flush().get(bob.cid, FINISHED) == FINISHED  # closing once its last frame is out
+    lab.flush()
+    assert lab.writers[bob.cid].finished  # FIN once its last frame is out
 
 
 def test_a_bug_while_serving_one_person_ends_only_that_connection():
@@ -283,15 +288,16 @@ def test_a_download_is_queued_only_up_to_the_low_water_mark():
     lab = Lab(files=files)
     bob = lab.join("bob")
     files.reader = bob.cid
-    lab.reading.discard(bob.cid)  # bob's kernel buffers are full: nothing can be written
+    lab.writers[bob.cid].reading = False  # bob's kernel buffers are full: nothing can be written
     assert lab.hub.pump_files() == [bob.cid]  # the loop is told once, to cap the send buffer
     queued = lab.hub.outbox.queued_bytes(bob.cid)
     assert FILE_LOW_WATER_BYTES <= queued < FILE_LOW_WATER_BYTES + files.CHUNK + 64
     given = files.chunks_given
     assert lab.hub.pump_files() == []
     assert files.chunks_given == given  # still full: nothing more is read from the file
-    assert lab.flush()[bob.cid] == WANT_WRITE
-    lab.reading.add(bob.cid)
+    lab.flush()
+    assert lab.writers[bob.cid].writing  # the loop watches for room to write the rest
+    lab.writers[bob.cid].reading = True
     pieces = [event for event in bob.hears() if isinstance(event, ev.FileBytes)]
     assert len(pieces) >= given  # every chunk went through the state machine, whole
 
@@ -303,7 +309,8 @@ def test_a_closing_connection_gets_no_more_download_chunks():
     files.reader = bob.cid
     bob.says(ev.Bye())
     given = files.chunks_given
-    assert lab.flush()[bob.cid] == FINISHED
+    lab.flush()
+    assert lab.writers[bob.cid].finished
     assert files.chunks_given == given
 
 
@@ -338,7 +345,7 @@ def test_a_closing_connection_that_never_reads_is_released_when_its_time_is_up()
     lab = Lab(linger_seconds=2.0)
     ann, bob = lab.join("ann"), lab.join("bob")
     bob.says(ev.Bye())
-    lab.reading.discard(bob.cid)
+    lab.writers[bob.cid].reading = False
     lab.flush()
     assert lab.released == []
     lab.clock.now += 2.0
@@ -351,16 +358,17 @@ def test_a_reader_past_the_queue_limit_is_dropped_and_the_room_is_told():
     lab = Lab(max_queue_bytes=8 * 1024)
     ann, bob = lab.join("ann"), lab.join("bob")
     ann.hears()
-    lab.reading.discard(bob.cid)
+    lab.writers[bob.cid].reading = False
     for number in range(10):
         ann.says(ev.Say(text=f"{number} " + "z" * 1000))
         lab.flush()
     left = ann.hears_one(ev.Left)
     assert (left.name, left.reason) == ("bob", "dropped")
-    lab.reading.add(bob.cid)
+    lab.writers[bob.cid].reading = True
     heard = bob.hears()
     assert isinstance(heard[-1], ev.Error) and heard[-1].code == ev.E_TOO_SLOW  # whole frames, notice last
-    assert lab.flush().get(bob.cid, FINISHED) == FINISHED
+    lab.flush()
+    assert lab.writers[bob.cid].finished and not lab.writers[bob.cid].writing
 
 
 def test_shutdown_tells_everyone_and_marks_the_people_seen():
@@ -370,14 +378,20 @@ def test_shutdown_tells_everyone_and_marks_the_people_seen():
     lab.hub.shutdown("lesson over")
     assert ann.hears_one(ev.Shutdown).reason == "lesson over"
     assert "ann" in lab.store.seen
-    assert lab.flush().get(ann.cid, FINISHED) == FINISHED
+    lab.flush()
+    assert lab.writers[ann.cid].finished
 
 
-def test_after_flush_says_idle_for_a_quiet_connection():
+def test_write_interest_is_asked_for_only_while_something_waits():
     lab = Lab()
     ann = lab.join("ann")
+    lab.writers[ann.cid].reading = False
     ann.says(ev.Say(text="hi"))
-    assert lab.flush()[ann.cid] == IDLE
+    lab.flush()
+    assert lab.writers[ann.cid].writing
+    lab.writers[ann.cid].reading = True
+    lab.flush()
+    assert not lab.writers[ann.cid].writing and not lab.writers[ann.cid].finished
 
 
 @pytest.mark.parametrize("once", [True, False])
