@@ -12,11 +12,14 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
+# The name rule lives in names.py (NFKC, case fold, confusable skeleton, invisible characters);
+# it is re-exported here because every module already asks events for it.
+from .names import MAX_NAME_CHARS, name_key, name_problem  # noqa: F401
+
 PROTOCOL_VERSION = 1
 
 # docs/PROTOCOL.md section 5: limits
 MAX_TEXT_CHARS = 4000
-MAX_NAME_CHARS = 32
 MAX_REASON_CHARS = 200
 
 
@@ -599,25 +602,3 @@ def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
         kwargs[wired.name] = wired.check(obj[wired.key], wired.where)
     return cls(**kwargs)
 
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be used (docs/PROTOCOL.md 5.2), or None when it is fine.
-
-    1 to 32 printable characters with no whitespace; uniqueness is the room's business.
-    """
-    if not name:
-        return "a name needs at least one character"
-    if len(name) > MAX_NAME_CHARS:
-        return f"a name has at most {MAX_NAME_CHARS} characters"
-    if any(ch.isspace() for ch in name):
-        return "a name cannot contain spaces"
-    if not name.isprintable():
-        return "a name can only hold printable characters"
-    if name.startswith("/"):
-        return "a name cannot start with /"
-    return None
-
-
-def name_key(name: str) -> str:
-    """Names are unique ignoring case: ``Ann`` and ``ann`` are the same person."""
-    return name.casefold()
