@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="the server's port (default 3580)")
     connect.add_argument("--port", type=_port, default=None, help="the server's port (default 3580)")
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
+    connect.add_argument(
+        "--server-owner",
+        metavar="USER",
+        help="with --unix: the user expected to run the server (default: you); "
+        "a warning is shown when another user's program is listening on the path",
+    )
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
@@ -236,8 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, code: int = 1) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {_terminal_safe(message)}", file=sys.stderr, flush=True)
     return code
+
+
+def _terminal_safe(message: str) -> str:
+    """Every message printed outside the chat view passes here: it may quote a server or a
+    file, and no byte from those may drive the terminal (an OSC retitles it, a DSR request
+    makes it type into the shell). Line breaks stay; everything else is made visible."""
+    return "\n".join(visible(line) for line in message.split("\n"))
 
 
 def _interactive() -> bool:
@@ -249,7 +262,7 @@ def _ask_name(prompt: str = "Your name: ") -> str | None:
 
     while True:
         try:
-            name = input(prompt).strip()
+            name = input(_terminal_safe(prompt)).strip()
         except (EOFError, KeyboardInterrupt):
             print()
             return None
@@ -470,9 +483,51 @@ def cmd_connect(args: argparse.Namespace) -> int:
         sock = connect(endpoint)
     except TransportError as exc:
         return _fail(str(exc))
+    if endpoint.is_unix:
+        warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
+        if warning:
+            print(f"{PROG}: warning: {_terminal_safe(warning)}", file=sys.stderr, flush=True)
     return _run_participant(
         sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads
     )
+
+
+def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  # noqa: ANN001
+    """A squatted AF_UNIX path (another user's program listening where the class's server
+    should be) reads everything typed into it: say so when the server's owner, as the kernel
+    reports it (SO_PEERCRED), is not the expected user (``--server-owner``, default: us)."""
+    import os
+    import pwd
+
+    from .transport import peer_uid
+
+    uid = peer_uid(sock)
+    if uid is None:
+        return None
+    if expected is None:
+        wanted = os.getuid()
+    elif expected.isdigit():
+        wanted = int(expected)
+    else:
+        try:
+            wanted = pwd.getpwnam(expected).pw_uid
+        except KeyError:
+            return f"there is no user called {expected!r}; the server at {path} is run by {_user_name(uid)}"
+    if uid == wanted:
+        return None
+    return (
+        f"the server at {path} is run by {_user_name(uid)}, not by {_user_name(wanted)}: "
+        "anything you type goes to their program"
+    )
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
 
 
 # ------------------------------------------------------ both roles' chat loop
@@ -532,7 +587,7 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = "the chat is closed"
-    print(f"{PROG}: {message}", file=sys.stderr if outcome.code else sys.stdout, flush=True)
+    print(f"{PROG}: {_terminal_safe(message)}", file=sys.stderr if outcome.code else sys.stdout, flush=True)
     return outcome.code
 
 

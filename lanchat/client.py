@@ -19,6 +19,7 @@ from . import events as ev
 from .client_files import ClientTransfers
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
+from .textsafe import visible
 from .transport import set_receive_buffer
 
 READ_BYTES = 256 * 1024
@@ -84,7 +85,7 @@ def join(
         try:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
-            raise JoinError(f"that is not a lanchat server ({exc.message})") from None
+            raise JoinError(f"that is not a lanchat server ({visible(exc.message)})") from None
         events = proto.events()
         for index, event in enumerate(events):
             if isinstance(event, ev.Welcome):
@@ -92,12 +93,14 @@ def join(
             if isinstance(event, ConnectionClosed):
                 raise JoinError("the server closed the connection during the handshake")
             if isinstance(event, ev.Shutdown):
-                raise JoinError(f"the server is shutting down: {event.reason}")
+                raise JoinError(f"the server is shutting down: {visible(event.reason)}")
             if isinstance(event, ev.Error):
+                # The server wrote this text: shown through visible(), it can never drive the
+                # terminal (it is printed after the terminal is restored, or in a prompt).
                 retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME) and not event.fatal
-                new_name = ask_name(event.message) if (retry and ask_name) else None
+                new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
                 if not new_name:
-                    raise JoinError(f"the server refused to let us in: {event.message}")
+                    raise JoinError(f"the server refused to let us in: {visible(event.message)}")
                 sock.sendall(proto.send(ev.Hello(name=new_name)))
                 deadline = time.monotonic() + timeout
 
@@ -196,6 +199,8 @@ class ClientLoop:
         lines: list[Line] = []
         for event in events:
             if isinstance(event, Invalid):
+                if event.code == ev.E_OUT_OF_RANGE:  # that one event is left out, said so
+                    lines.append(Line(kind="error", time=time.time(), text=f"a message from the server was not shown: {event.message}"))
                 continue  # a message type from a newer server: ignore it (PROTOCOL.md 3)
             if isinstance(event, ConnectionClosed):
                 if self.outcome is None:
@@ -330,4 +335,5 @@ class ClientLoop:
         if pending:
             self.frontend.show(pending)
         if self.outcome is None:
-            self.outcome = Outcome(code, message)
+            # printed after the terminal is restored, and it may quote the server: made harmless
+            self.outcome = Outcome(code, visible(message))

@@ -8,6 +8,7 @@ Validation here is about *shape* (fields present, right types); rules that need 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
@@ -69,7 +70,8 @@ def _wire_fields(cls: type) -> tuple[_WireField, ...]:
                 required=f.default is MISSING and f.default_factory is MISSING,
                 annotation=str(f.type),
                 where=f'"{f.metadata.get("wire", f.name)}"',
-                check=_checker(str(f.type)),
+                # every field called "time" is a time stamp (Message, Direct, Joined, Left, Offered)
+                check=_checker("time" if f.name == "time" else str(f.type)),
             )
             for f in fields(cls)
         )
@@ -484,6 +486,12 @@ E_NO_SUCH_USER = "no-such-user"
 E_ROOM_FULL = "room-full"
 E_TOO_SLOW = "too-slow"
 E_HISTORY = "history"  # the history store cannot be written, or is switched off
+E_OUT_OF_RANGE = "out-of-range"  # a number no sane peer sends (PROTOCOL.md, Ranges of numbers)
+
+# Ranges every received number is checked against (PROTOCOL.md, Ranges of numbers): a
+# malicious peer's 1e300 or NaN must not reach code that formats a clock or allocates a size.
+MAX_WIRE_INT = 2**63 - 1  # what SQLite and every JSON library hold exactly
+MAX_TIME = 253_402_300_799.0  # 9999-12-31 23:59:59 UTC: the last second a clock can show
 
 
 class EventShapeError(ValueError):
@@ -529,13 +537,29 @@ def _check_bool(value: Any, where: str) -> bool:
 def _check_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise EventShapeError(E_BAD_MESSAGE, f"{where} must be an integer")
+    if not -MAX_WIRE_INT - 1 <= value <= MAX_WIRE_INT:
+        raise EventShapeError(E_OUT_OF_RANGE, f"{where} is out of range (more than 64 bits)")
     return value
 
 
 def _check_float(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise EventShapeError(E_OUT_OF_RANGE, f"{where} is out of range") from None
+    if not math.isfinite(number):  # JSON as Python reads it allows NaN, Infinity and 1e400
+        raise EventShapeError(E_OUT_OF_RANGE, f"{where} must be a finite number")
+    return number
+
+
+def _check_time(value: Any, where: str) -> float:
+    """A time stamp: seconds since the epoch that a clock can show (1e20 overflows localtime)."""
+    number = _check_float(value, where)
+    if not 0.0 <= number <= MAX_TIME:
+        raise EventShapeError(E_OUT_OF_RANGE, f"{where} is not a time between 1970 and 9999")
+    return number
 
 
 def _check_not_json(value: Any, where: str) -> Any:
@@ -549,6 +573,7 @@ _CHECKS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
     ("bool", _check_bool),
     ("int", _check_int),
     ("float", _check_float),
+    ("time", _check_time),
     ("bytes", _check_not_json),
 )
 

@@ -228,8 +228,9 @@ class Connection:
         try:
             event = ev.event_from_json(obj, self._table)
         except ev.EventShapeError as exc:
-            if exc.code == ev.E_UNKNOWN_TYPE and self.our_role is Role.CLIENT:
-                # PROTOCOL.md 3: clients ignore types added by newer servers.
+            if exc.code in (ev.E_UNKNOWN_TYPE, ev.E_OUT_OF_RANGE) and self.our_role is Role.CLIENT:
+                # PROTOCOL.md 3: clients ignore types added by newer servers. A number out of
+                # range costs that one event, not the chat (PROTOCOL.md, Ranges of numbers).
                 return Invalid(code=exc.code, message=str(exc))
             return self._remote_mistake(exc.code, str(exc))
         return self._received(event)

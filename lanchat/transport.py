@@ -14,6 +14,7 @@ import errno
 import os
 import socket
 import stat
+import struct
 from dataclasses import dataclass
 
 DEFAULT_PORT = 3580  # seed 001
@@ -220,6 +221,19 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
         raise TransportError(f"cannot connect to {endpoint.describe()}: {exc.strerror or exc}") from None
     tune(sock)
     return sock
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The user id of the process at the other end of an AF_UNIX socket (SO_PEERCRED: the
+    kernel's word, set when the server called listen()), or None where it cannot be asked."""
+    if sock.family != socket.AF_UNIX or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    creds = struct.Struct("3i")  # struct ucred: pid, uid, gid
+    try:
+        _pid, uid, _gid = creds.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, creds.size))
+    except OSError:
+        return None
+    return uid
 
 
 def reachable_addresses(listener: socket.socket) -> list[str]:
