@@ -627,3 +627,71 @@ def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
         kwargs[wired.name] = wired.check(obj[wired.key], wired.where)
     return cls(**kwargs)
 
+
+
+# ----------------------- moderation (PROTOCOL.md, Extensions: Moderation and abuse limits)
+
+# What an operator may do; "bans" only asks for the list. The room checks who may (room.py and
+# moderation.py); here only the shape.
+MOD_ACTIONS = ("op", "deop", "kick", "ban", "unban", "bans", "mute", "unmute", "mode", "pass")
+MAX_MUTE_MINUTES = 7 * 24 * 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class Moderate(Event):
+    """An operator's command: ``/kick NAME [reason]``, ``/mute NAME [minutes]``, ``/mode turn``..."""
+
+    type: ClassVar[str] = "moderate"
+    sent_by: ClassVar[str] = "client"
+    action: str
+    name: str | None = _absent()  # whom it is about (op, deop, kick, ban, unban, mute, unmute)
+    reason: str | None = _absent()
+    minutes: int | None = _absent()  # mute: how long (absent: until /unmute or the server stops)
+    mode: str | None = _absent()  # mode: "turn" or "duplex"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Moderated(Event):
+    """A moderation act, told to everyone: who (``by``) did what to whom, and why."""
+
+    type: ClassVar[str] = "moderated"
+    sent_by: ClassVar[str] = "server"
+    action: str
+    by: str
+    name: str | None = _absent()
+    reason: str | None = _absent()
+    minutes: int | None = _absent()
+    mode: str | None = _absent()
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BanList(Event):
+    """Answer to ``/bans``: one line per ban in force."""
+
+    type: ClassVar[str] = "ban-list"
+    sent_by: ClassVar[str] = "server"
+    bans: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operators(Event):
+    """Who the operators are (sent to everyone when it changes, and after each welcome)."""
+
+    type: ClassVar[str] = "operators"
+    sent_by: ClassVar[str] = "server"
+    names: tuple[str, ...]
+
+
+MOD_CLIENT_EVENTS: tuple[type[Event], ...] = (Moderate,)
+MOD_SERVER_EVENTS: tuple[type[Event], ...] = (Moderated, BanList, Operators)
+CLIENT_EVENTS.update({cls.type: cls for cls in MOD_CLIENT_EVENTS})
+SERVER_EVENTS.update({cls.type: cls for cls in MOD_SERVER_EVENTS})
+
+E_NOT_OPERATOR = "not-operator"  # a moderation command from someone who is not an operator
+E_MUTED = "muted"  # say or whisper while muted
+E_KICKED = "kicked"  # you were removed by an operator (fatal)
+E_BANNED = "banned"  # you were banned, or are banned and tried to join (fatal)
+E_SLOW_DOWN = "slow-down"  # over the flood limit: this one was not delivered
+E_TOO_MANY = "too-many-connections"  # connection caps per address (fatal, then closed)
+E_DEADLINE = "deadline"  # no hello within 20 s, or a frame not finished within 10 s (fatal)
