@@ -383,7 +383,7 @@ def test_three_people_chat_in_duplex_mode(run, sock_dir, transport):
         ann.expect(r"\* +" + usage + r" ")
     mark = host.mark()
     ann.send("/who")
-    ann.expect(r"here \(3\): hal, ann, bob")
+    ann.expect(r"here \(3\): hal \(host\), ann, bob")  # /who marks the host (an operator)
     bob.send("marker")
     host.expect(STAMP + r"bob: marker$", start=mark)
     assert not any("psst" in line for line in host.lines)

@@ -12,6 +12,7 @@ from test_room import START, RoomDriver
 from lanchat import events as ev
 from lanchat.moderation import Ban
 from lanchat.room import DropBans, Record, Room, StoreBan
+from lanchat.session import Local, Outgoing, Session
 
 LAN = {"hal": "/tmp/chat.sock", "ann": "192.168.1.10", "bob": "192.168.1.11", "mallory": "192.168.1.66"}
 
@@ -360,3 +361,59 @@ def test_moderation_needs_a_name_and_a_known_action():
 def test_a_room_without_moderation_events_behaves_as_before():
     room = Room(clock=lambda: START)
     assert room.moderation.bans == [] and room.tick() == []
+
+
+# ------------------------------------------------- what a person types and sees (session.py)
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("/kick mallory flooding the chat", ev.Moderate(action="kick", name="mallory", reason="flooding the chat")),
+        ("/kick mallory", ev.Moderate(action="kick", name="mallory")),
+        ("/ban mallory spam", ev.Moderate(action="ban", name="mallory", reason="spam")),
+        ("/unban #3", ev.Moderate(action="unban", name="#3")),
+        ("/bans", ev.Moderate(action="bans")),
+        ("/mute bob 5 calm down", ev.Moderate(action="mute", name="bob", minutes=5, reason="calm down")),
+        ("/mute bob calm down", ev.Moderate(action="mute", name="bob", reason="calm down")),
+        ("/unmute bob", ev.Moderate(action="unmute", name="bob")),
+        ("/op ann", ev.Moderate(action="op", name="ann")),
+        ("/deop ann", ev.Moderate(action="deop", name="ann")),
+        ("/mode TURN", ev.Moderate(action="mode", mode="turn")),
+        ("/pass went for coffee", ev.Moderate(action="pass", reason="went for coffee")),
+    ],
+)
+def test_moderation_commands_become_moderate_events(typed, sent):
+    assert Session(name="hal").parse_input(typed) == Outgoing(sent)
+
+
+@pytest.mark.parametrize("typed", ["/kick", "/mode sideways", "/op ann extra", "/bans please"])
+def test_a_malformed_moderation_command_shows_its_usage(typed):
+    result = Session(name="hal").parse_input(typed)
+    assert isinstance(result, Local) and result.lines[0].text.startswith("usage: /")
+
+
+def test_acts_read_as_one_line_with_who_and_why():
+    session = Session(name="mallory", members=["hal", "ann", "mallory"], host="hal")
+
+    def line(**fields: object) -> str:
+        (shown,) = session.on_event(ev.Moderated(by="hal", time=START, **fields))  # type: ignore[arg-type]
+        return shown.text
+
+    assert line(action="kick", name="ann", reason="spam") == "hal removed ann from the room: spam"
+    assert line(action="mute", name="mallory", minutes=5, reason="calm down") == (
+        "hal muted you for 5 minutes: calm down (you can still read)"
+    )
+    assert line(action="ban", name="ann") == "hal banned ann"
+    assert line(action="mode", mode="turn") == "hal switched the room to turn-based mode"
+    assert session.mode == "turn"
+    assert line(action="pass", name="ann", reason="nobody spoke for 60 s") == "hal passed the turn on from ann: nobody spoke for 60 s"
+    assert session.on_event(ev.Left(name="ann", reason="kicked", time=START)) == []  # already said
+    assert session.members == ["hal", "mallory"]
+
+
+def test_who_marks_the_host_and_operators():
+    session = Session(name="bob", host="hal")
+    assert session.on_event(ev.Operators(names=("hal", "ann"))) == []
+    (line,) = session.on_event(ev.Roster(members=("hal", "ann", "bob")))
+    assert line.text == "here (3): hal (host), ann (op), bob"
