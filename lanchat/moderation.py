@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from . import room as _room  # the actions; a module reference, since room.py imports this one
 from .limits import address_group
 from .protocol import encode
 
@@ -312,3 +311,7 @@ def mute_refusal(mute: Mute, now: float) -> str:
     return f"you are muted by {mute.by} {left}{why}; you can still read"
 
 
+# Last, on purpose: room.py imports this module for the rules, and this one needs room.py's
+# action classes, used only when a command runs. Importing it here, once everything above is
+# defined, works whichever of the two is imported first.
+from . import room as _room  # noqa: E402

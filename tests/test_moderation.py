@@ -6,6 +6,8 @@ mute across a reconnection; the turn passed on. After each, the room still serve
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from test_room import START, RoomDriver
 
@@ -417,3 +419,51 @@ def test_who_marks_the_host_and_operators():
     assert session.on_event(ev.Operators(names=("hal", "ann"))) == []
     (line,) = session.on_event(ev.Roster(members=("hal", "ann", "bob")))
     assert line.text == "here (3): hal (host), ann (op), bob"
+
+
+# ------------------------------------------------------- bans and acts on disk (history.py)
+
+
+def test_bans_and_acts_are_stored_and_survive_reopening(tmp_path):
+    from lanchat.history import HistoryStore
+
+    path = tmp_path / "history.sqlite3"
+    room = classroom()
+    store = HistoryStore(path)
+    room.mod("hal", "ban", "mallory", reason="spam")
+    room.mod("hal", "mute", "bob", minutes=5)
+    for ban in room.stored.values():
+        store.add_ban(ban)
+    for act in room.records:
+        store.keep_act(act)
+    store.close()
+    reopened = HistoryStore(path)
+    assert reopened.bans() == list(room.stored.values())
+    assert reopened.acts() == room.records
+    restarted = ModDriver(bans=reopened.bans())
+    restarted.arrive("hal", host=True)
+    cid = restarted.arrive("mallory2", address="192.168.1.66")
+    assert restarted.only_error(cid).code == ev.E_BANNED
+    reopened.drop_bans((1,))
+    assert reopened.bans() == []
+    reopened.close()
+
+
+def test_an_old_history_is_rekeyed_so_look_alike_names_meet(tmp_path):
+    """A file keyed by case folding alone: a direct message kept for 'A1ice' must reach 'alice'."""
+    from helpers import first_release_history
+
+    from lanchat.history import HistoryStore
+
+    path = first_release_history(tmp_path / "old.sqlite3", [(START, "bob", "A1ice", "psst")])
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT INTO names (key, name, last_seen) VALUES ('a1ice', 'A1ice', 0)")
+    db.close()
+    store = HistoryStore(path)
+    assert [r.text for r in store.directs_for("alice")] == ["psst"]
+    assert store.last_seen("ALICE") == 0
+    store.close()
+    again = HistoryStore(path)  # once only: the rule is recorded
+    assert again.db.execute("SELECT value FROM settings WHERE key = 'name_rule'").fetchone() == ("nfkc-casefold-skeleton-1",)
+    again.close()
