@@ -12,8 +12,13 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
   ``before_flush``), replays within a byte budget, and a token bucket per person for /history;
 * the download pacing rule: a download's chunks are queued only while its reader has less
   than FILE_LOW_WATER_BYTES waiting;
-* deadlines: a handshake that never comes, a closing connection that never reads its last
-  frames; and who joined and left, for the log.
+* deadlines: a handshake that never comes, a frame started and never finished (limits.py:
+  per frame, never restarted by a dripped byte), a closing connection that never reads its last
+  frames; and who joined and left, for the log;
+* abuse limits (limits.py decides, the hub acts): a flooder is told to slow down, then no longer
+  read for a while (``set_reading``: back-pressure through the kernel), then disconnected;
+  connections per address are capped; and when a reader's queue grows, the senders feeding it
+  are read more slowly before anyone is dropped.
 
 The clock, the history store and the log are passed in, so tests run it in milliseconds
 (tests/test_hub.py). ``release(cid)`` is the loop's: called once when a connection is over.
@@ -28,7 +33,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
-from .actions import Action, Broadcast, Close, Keep, Replay, Seen, Send
+from . import limits as lim
+from .actions import Action, Broadcast, Close, DropBans, Keep, Record, Replay, Seen, Send, StoreBan
 from .history import HistoryWriteError
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
@@ -44,7 +50,19 @@ DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per connection; past it the reader is d
 # limit above is never reached by a download alone (PROTOCOL.md, File transfer).
 FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
-HANDSHAKE_SECONDS = 60.0  # a connection that says nothing for this long before joining is closed
+HANDSHAKE_SECONDS = lim.HELLO_SECONDS  # hello within this long of connecting, however the bytes drip
+FRAME_SECONDS = lim.FRAME_SECONDS  # a frame, once begun, finished within this long
+# What flood control counts (PROTOCOL.md, Abuse limits): messages, whispers, commands and offers.
+# File chunks are not: an upload's size is checked when it is offered.
+FLOOD_COUNTED: tuple[type, ...] = (
+    ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
+)  # fmt: skip
+# A reader with more than this share of max_queue_bytes waiting is congested: the senders that
+# fed it are read THROTTLE_SECONDS later, and only one congested for CONGESTION_GRACE_SECONDS
+# (not keeping up even then) is dropped (PROTOCOL.md, Abuse limits; issue 14).
+CONGESTED_SHARE = 2  # half the queue limit: above what a download keeps queued (FILE_LOW_WATER_BYTES)
+THROTTLE_SECONDS = 0.05
+CONGESTION_GRACE_SECONDS = 5.0
 HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
 
@@ -65,14 +83,27 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "closing", "closed")
+    __slots__ = ("cid", "proto", "address", "ip", "closing", "closed", "admitted", "paused_until", "backlog")
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
         self.proto = Connection(Role.SERVER)
         self.address = address  # "127.0.0.1:50312", or "local" for the host's and bots' sockets
+        self.ip = ip_of(address)
         self.closing = False  # close once the queue is flushed
         self.closed = False
+        self.admitted = False  # counted by the connection limits (released on close)
+        self.paused_until: float | None = None  # not read until then (flood or congestion)
+        self.backlog: list[object] = []  # events read before a pause, routed when it ends
+
+
+def ip_of(address: str) -> str:
+    """``"192.168.1.7:50312"`` -> ``"192.168.1.7"``, ``"[::1]:5"``/``"::1:5"`` -> ``"::1"``;
+    anything else (the host's socket, an AF_UNIX peer) -> ``"local"``."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return "local"
+    return host.strip("[]")
 
 
 class Hub:
@@ -87,6 +118,11 @@ class Hub:
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         linger_seconds: float = LINGER_SECONDS,
         handshake_seconds: float = HANDSHAKE_SECONDS,
+        frame_seconds: float = FRAME_SECONDS,
+        flood: lim.FloodControl | None = None,
+        connection_limits: lim.ConnectionLimits | None = None,
+        limits: bool = False,
+        set_reading: Callable[[int, bool], None] | None = None,
         once: bool = False,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
@@ -116,13 +152,24 @@ class Hub:
         self._history_tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
         self.linger_seconds = linger_seconds
         self._lingering: dict[int, float] = {}  # closing connections -> when to close them anyway
-        # Connections that have not joined yet -> when to give up on them. A port probe or a
-        # half-open connection must not hold a socket for ever. One delay for everyone, pushed
-        # back on every frame, so the dict stays in deadline order and the loop needs no
-        # per-connection timer: it sleeps until the first deadline, or for ever when empty.
+        # Deadlines per connection (limits.Deadlines): hello within handshake_seconds of
+        # connecting, and a frame finished within frame_seconds of its first byte. Neither is
+        # restarted by later bytes, so a connection dripping a byte a second is closed too.
         self.handshake_seconds = handshake_seconds
-        self._handshaking: dict[int, float] = {}
+        self.deadlines = lim.Deadlines(hello_seconds=handshake_seconds, frame_seconds=frame_seconds)
         self._downloading: set[int] = set()  # connections told to the loop as downloading
+        # Abuse limits (limits.py): flood control and connection caps, on with ``limits`` (what
+        # `lanchat serve` does unless --no-limits; a benchmark lifts them); the deadlines always hold.
+        self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
+        self.connection_limits = connection_limits if connection_limits is not None else (
+            lim.ConnectionLimits() if limits else None
+        )
+        self.set_reading = set_reading or (lambda cid, reading: None)
+        self._paused: dict[int, float] = {}  # connections not read now -> when to read them again
+        self._fed: set[int] = set()  # who sent something since the last congestion check
+        self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
+        self._next_congestion_check = 0.0
+        self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
 
     # ------------------------------------------------------------ connections
 
@@ -136,9 +183,28 @@ class Hub:
             self.room.host_cid = cid
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
+        peer = self.peers[cid]
+        self.room.arrive(cid, peer.ip)
         if handshake:
-            self._handshaking[cid] = self.clock() + self.handshake_seconds
+            now = self.clock()
+            self.deadlines.connected(cid, now)
+            if self.connection_limits is not None:
+                refusal = self.connection_limits.admit(peer.ip, now)
+                if refusal is not None:
+                    self.log(f"{address}: {refusal}; refusing")
+                    self._refuse(peer, ev.E_TOO_MANY, refusal)
+                else:
+                    peer.admitted = True
         return cid
+
+    def _refuse(self, peer: Peer, code: str, message: str) -> None:
+        """One fatal error, then the connection is closed once it is written."""
+        self._send(peer, ev.Error(code=code, message=message, fatal=True))
+        peer.closing = True
+        self.deadlines.closed(peer.cid)
+        queue = self.outbox.queues.get(peer.cid)
+        if queue is not None:
+            self.outbox.dirty.add(queue)
 
     def receive_data(self, cid: int, data: bytes) -> None:
         """Bytes read from connection ``cid`` (``b""``: it closed): route every event in them."""
@@ -151,8 +217,42 @@ class Hub:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
             broken = exc  # after what the peer said properly before it (proto.events())
+        events = proto.events()
+        if peer.backlog:  # read during a pause (bytes already on their way): after the held ones
+            events = peer.backlog + events
+            peer.backlog = []
+        self._route(peer, events)
+        if broken is not None:
+            self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
+            self.perform(self.room.leave(cid, "lost"))
+            self.outbox.discard(cid)
+            self.outbox.queue(cid, fatal_reply(broken))
+            peer.closing = True
+            self.deadlines.closed(cid)
+            return
+        if cid in self.room.members:
+            self.deadlines.joined(cid)
+        self.deadlines.progress(cid, self.clock(), partial_frame=proto.partial_frame_bytes > 0)
+        if proto.peer_closed:
+            self.close(cid)
+
+    def _route(self, peer: Peer, events: list[object]) -> None:
+        """Hand each event to the file store or the room, within the flood limit. A pause
+        (STOP_READING) keeps the rest of ``events`` for when it ends: nothing is lost."""
+        cid = peer.cid
         members = self.room.members
-        for event in proto.events():
+        flood = self.flood
+        for index, event in enumerate(events):
+            if peer.paused_until is not None or peer.closing:
+                if not peer.closing:
+                    peer.backlog = list(events[index:])
+                return
+            if flood is not None and isinstance(event, FLOOD_COUNTED) and self._flood_counts(cid):
+                verdict = flood.check(self._flood_key(cid), self.clock())
+                if not verdict.allowed:
+                    self._over_flood_limit(peer, verdict)
+                    continue
+            self._fed.add(cid)
             if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: server_files.py
                 self.perform(self.files.handle(self.room, cid, event))
                 continue
@@ -163,20 +263,89 @@ class Hub:
                 self.log(f"{after.name} joined from {peer.address}")
             elif before is not None and after is None:
                 self.log(f"{before.name} left")
-        if broken is not None:
-            self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
-            self.perform(self.room.leave(cid, "lost"))
-            self.outbox.discard(cid)
-            self.outbox.queue(cid, fatal_reply(broken))
+
+    # ------------------------------------------------------------ abuse limits
+
+    def _flood_counts(self, cid: int) -> bool:
+        """Flood control holds for people who joined; the host, bots and operators are exempt."""
+        member = self.room.members.get(cid)
+        if member is None or cid == self.room.host_cid or cid in self.room.service_cids:
+            return False
+        return not self.room.moderation.is_operator(self.room, member)
+
+    def _flood_key(self, cid: int) -> str:
+        """A bucket per person, not per connection: reconnecting does not refill it."""
+        member = self.room.members[cid]
+        return member.key or ev.name_key(member.name)
+
+    def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
+        flood = self.flood
+        assert flood is not None
+        limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
+        if verdict.action == lim.DISCONNECT:
+            self.log(f"{self.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
+            note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)
+            self._send(peer, note)
+            self.perform(self.room.leave(peer.cid, "flooding"))
             peer.closing = True
-            self._handshaking.pop(cid, None)
+            self.deadlines.closed(peer.cid)
+            queue = self.outbox.queues.get(peer.cid)
+            if queue is not None:
+                self.outbox.dirty.add(queue)
             return
-        if cid in self._handshaking:
-            del self._handshaking[cid]  # re-inserted at the end: the dict stays in deadline order
-            if cid not in members and not peer.closing and not proto.peer_closed:
-                self._handshaking[cid] = self.clock() + self.handshake_seconds
-        if proto.peer_closed:
-            self.close(cid)
+        text = f"slow down: that was not sent ({limit}); try again in {max(verdict.retry_after, 0.1):.1f} s"
+        if verdict.action == lim.STOP_READING and verdict.resume_at is not None:
+            wait = verdict.resume_at - self.clock()
+            text = f"slow down: that was not sent ({limit}); nothing you send is read for {wait:.0f} s"
+            self.log(f"{self.who(peer.cid)}: flooding; not read for {wait:.1f} s")
+            self._pause(peer, verdict.resume_at)
+        self._send(peer, ev.Error(code=ev.E_SLOW_DOWN, message=text))
+
+    def _pause(self, peer: Peer, until: float) -> None:
+        """Stop reading ``peer`` until ``until``: what it sends waits in the kernel's buffers,
+        and once those are full its own writes block (back-pressure, not our memory)."""
+        if peer.paused_until is None:
+            self.set_reading(peer.cid, False)
+        peer.paused_until = until if peer.paused_until is None else max(until, peer.paused_until)
+        self._paused[peer.cid] = peer.paused_until
+
+    def _resume_due(self, now: float) -> None:
+        for cid in [c for c, until in self._paused.items() if until <= now]:
+            del self._paused[cid]
+            peer = self.peers.get(cid)
+            if peer is None or peer.closed:
+                continue
+            peer.paused_until = None
+            if not peer.closing:
+                self.set_reading(cid, True)
+            held, peer.backlog = peer.backlog, []
+            if held:
+                self._route(peer, held)
+
+    def _check_congestion(self, now: float) -> None:
+        """A reader with a growing queue slows the senders that fed it before anyone is
+        dropped; one that stays congested past the grace time is dropped as too slow."""
+        if now < self._next_congestion_check:
+            return
+        self._next_congestion_check = now + THROTTLE_SECONDS
+        fed, self._fed = self._fed, set()
+        mark = self.congested_bytes
+        downloading = self._downloading
+        congested = {q.cid for q in self.outbox.queues.values() if q.out_bytes > mark and q.cid not in downloading}
+        for cid in list(self._congested_since):
+            if cid not in congested:
+                del self._congested_since[cid]
+        if not congested:
+            return
+        for cid in congested:
+            since = self._congested_since.setdefault(cid, now)
+            if now - since >= CONGESTION_GRACE_SECONDS:
+                del self._congested_since[cid]
+                self._over_limit(cid)
+        for cid in fed:  # a congested sender too: it may be feeding its own queue
+            peer = self.peers.get(cid)
+            if peer is not None and not peer.closing and not peer.closed:
+                self._pause(peer, now + THROTTLE_SECONDS)
 
     def close(self, cid: int) -> None:
         """Connection ``cid`` is over (it closed, failed, or its time ran out)."""
@@ -186,7 +355,14 @@ class Hub:
         peer.closed = True
         self.outbox.close(cid)
         self._lingering.pop(cid, None)
-        self._handshaking.pop(cid, None)
+        self.deadlines.closed(cid)
+        self._paused.pop(cid, None)
+        self._congested_since.pop(cid, None)
+        if peer.admitted and self.connection_limits is not None:
+            self.connection_limits.release(peer.ip)
+        member = self.room.members.get(cid)
+        if member is not None and self.flood is not None:
+            self.flood.forget(member.key or ev.name_key(member.name), self.clock())
         self._downloading.discard(cid)
         self.release(cid)
         self.perform(self.files.forget(cid))  # its uploads stop, its offers expire
@@ -240,6 +416,12 @@ class Hub:
                 self._replay(action)
             elif isinstance(action, Seen):
                 self._history_call(lambda store: store.mark_seen(action.name))  # noqa: B023
+            elif isinstance(action, Record):
+                self._history_call(lambda store: store.keep_act(action.event))  # noqa: B023
+            elif isinstance(action, StoreBan):
+                self._history_call(lambda store: store.add_ban(action.ban))  # noqa: B023
+            elif isinstance(action, DropBans):
+                self._history_call(lambda store: store.drop_bans(action.ids))  # noqa: B023
 
     def _send(self, peer: Peer, event: ev.Event) -> None:
         """One event to one connection, through its protocol state machine."""
@@ -428,8 +610,13 @@ class Hub:
             deadlines.append(self.outbox.notice_deadline)
         if self._lingering:
             deadlines.append(min(self._lingering.values()))
-        if self._handshaking:
-            deadlines.append(next(iter(self._handshaking.values())))
+        due = self.deadlines.next_due()
+        if due is not None:
+            deadlines.append(due)
+        if self._paused:
+            deadlines.append(min(self._paused.values()))
+        if self._congested_since:
+            deadlines.append(self._next_congestion_check)
         return min(deadlines) if deadlines else None
 
     def expire(self) -> None:
@@ -438,23 +625,22 @@ class Hub:
         now = self.clock()
         for cid in [c for c, deadline in self._lingering.items() if deadline <= now]:
             self.close(cid)
-        expired = []
-        for cid, deadline in self._handshaking.items():
-            if deadline > now:
-                break  # in deadline order: the rest are later
-            expired.append(cid)
-        for cid in expired:
-            del self._handshaking[cid]
+        for cid, why in self.deadlines.expired(now):
             peer = self.peers.get(cid)
             if peer is None or peer.closing:
                 continue
-            self.log(f"{peer.address}: no hello within {self.handshake_seconds:g} s; disconnecting")
-            note = ev.Error(code=ev.E_HELLO_FIRST, message=f"no hello within {self.handshake_seconds:g} s", fatal=True)
-            self._send(peer, note)
-            peer.closing = True
-            queue = self.outbox.queues.get(cid)
-            if queue is not None:
-                self.outbox.dirty.add(queue)
+            if cid in self.room.members:  # a member who started a frame and never finished it
+                self.log(f"{self.who(cid)}: {why}; disconnecting")
+                self.perform(self.room.leave(cid, "lost"))
+                self._refuse(peer, ev.E_DEADLINE, why)
+            elif why.startswith('no "hello"'):
+                self.log(f"{peer.address}: no hello within {self.handshake_seconds:g} s; disconnecting")
+                self._refuse(peer, ev.E_HELLO_FIRST, f"no hello within {self.handshake_seconds:g} s")
+            else:
+                self.log(f"{peer.address}: {why}; disconnecting")
+                self._refuse(peer, ev.E_DEADLINE, why)
+        self._resume_due(now)
+        self._check_congestion(now)
 
     # ---------------------------------------------------------------- shutdown
 

@@ -173,6 +173,11 @@ class Connection:
             self.state = State.CLOSED
         return encode(event)
 
+    @property
+    def partial_frame_bytes(self) -> int:
+        """Bytes received of a frame not yet whole (the per-frame deadline watches it)."""
+        return self._decoder.pending_bytes
+
     # ---------------------------------------------------------------- receiving
 
     def receive_data(self, data: bytes) -> None:
