@@ -164,6 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-clients", type=_positive, metavar="N", help="refuse people beyond N with a clear message")
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (with --headless)")
     serve.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="lift the flood limit (10 at once, then 3 a second) and the connection caps per address "
+        "(16 at once, 30 a minute; this machine: 256, 600), e.g. for a benchmark",
+    )
+    serve.add_argument(
+        "--turn-timeout",
+        type=_positive,
+        metavar="SECONDS",
+        help="in turn-based mode, a turn nobody takes moves on by itself after SECONDS",
+    )
+    serve.add_argument(
         "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone may /send, in MB (default 50)"
     )
     serve.add_argument(
@@ -379,10 +391,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history=store is not None,
         replay=args.replay,
         known_names=store.known_names() if store else (),
+        bans=store.bans() if store else (),  # bans survive a restart (PROTOCOL.md, Moderation)
+        turn_timeout=args.turn_timeout,
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
-    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files)
+    server = Server(
+        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files,
+        limits=not args.no_limits,
+    )  # fmt: skip
     if args.bot:
         from .bots import start_colour_bot
 

@@ -613,6 +613,10 @@ class Hub:
         due = self.deadlines.next_due()
         if due is not None:
             deadlines.append(due)
+        room = self.room
+        if room.turn_timeout is not None and room.mode == "turn" and room.turn_holder is not None:
+            # the room keeps time by its own clock (time.time): convert to the hub's
+            deadlines.append(self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
         if self._paused:
             deadlines.append(min(self._paused.values()))
         if self._congested_since:
@@ -641,6 +645,7 @@ class Hub:
                 self._refuse(peer, ev.E_DEADLINE, why)
         self._resume_due(now)
         self._check_congestion(now)
+        self.perform(self.room.tick())  # a turn nobody took moves on (serve --turn-timeout)
 
     # ---------------------------------------------------------------- shutdown
 

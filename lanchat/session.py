@@ -212,7 +212,12 @@ class Session:
                 self.operators.remove(event.name)
             if event.reason in ("kicked", "banned"):
                 return []  # the "moderated" line just before said who did it and why
-            why = {"quit": "left", "lost": "lost connection", "dropped": "was dropped (not reading fast enough)"}
+            why = {
+                "quit": "left",
+                "lost": "lost connection",
+                "dropped": "was dropped (not reading fast enough)",
+                "flooding": "was disconnected for flooding",
+            }
             return [self._notice(f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)", when=event.time)]
         if isinstance(event, ev.Roster):
             self.members = list(event.members)
