@@ -98,7 +98,10 @@ class Server:
         history: HistoryStore | None = None,
         files: ServerFiles | None = None,
         limits: bool = False,
+        **hub_limits: object,
     ) -> None:
+        """``limits`` turns on flood control and connection caps (hub.py); ``hub_limits`` may
+        pass the Hub its own ``flood``, ``connection_limits`` or ``frame_seconds`` (tests)."""
         self.log = log or (lambda line: None)
         self.hub = Hub(
             room,
@@ -112,6 +115,7 @@ class Server:
             release=self._release,
             limits=limits,
             set_reading=self._set_reading,
+            **hub_limits,  # type: ignore[arg-type]
         )
         self.listeners = listeners
         self.unix_path = unix_path

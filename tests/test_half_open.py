@@ -9,13 +9,14 @@ between 4 probes in real use: about a minute).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, RawClient, child_env, running_server
+from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace, running_server
 
 from lanchat import events as ev
 from lanchat import transport
@@ -42,25 +43,13 @@ def ip(*args: str) -> None:
 
 @pytest.fixture
 def namespace():
-    """(name, our address, their address, their link) of a fresh namespace; removed after."""
-    tag = f"{os.getpid() % 10000}"
-    name, ours, theirs = f"lc-ho-{tag}", f"lcho{tag}a", f"lcho{tag}b"
-    subnet = f"10.214.{os.getpid() % 250}"
-    try:
-        ip("netns", "add", name)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        pytest.skip(f"cannot create a network namespace here: {exc}")
-    try:
-        ip("link", "add", ours, "type", "veth", "peer", "name", theirs)
-        ip("link", "set", theirs, "netns", name)
-        ip("addr", "add", f"{subnet}.1/30", "dev", ours)
-        ip("link", "set", ours, "up")
-        ip("netns", "exec", name, "ip", "addr", "add", f"{subnet}.2/30", "dev", theirs)
-        ip("netns", "exec", name, "ip", "link", "set", theirs, "up")
-        yield name, f"{subnet}.1", f"{subnet}.2", theirs
-    finally:
-        subprocess.run(["ip", "link", "del", ours], capture_output=True, timeout=DEFAULT_TIMEOUT)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=DEFAULT_TIMEOUT)
+    """helpers.network_namespace, or a skip where the system does not allow one."""
+    with contextlib.ExitStack() as stack:
+        try:
+            found = stack.enter_context(network_namespace())
+        except OSError as exc:
+            pytest.skip(str(exc))
+        yield found
 
 
 def test_a_vanished_laptop_is_noticed_and_its_name_freed(namespace, monkeypatch):
