@@ -63,6 +63,9 @@ FLOOD_COUNTED: tuple[type, ...] = (
 CONGESTED_SHARE = 2  # half the queue limit: above what a download keeps queued (FILE_LOW_WATER_BYTES)
 THROTTLE_SECONDS = 0.05
 CONGESTION_GRACE_SECONDS = 5.0
+# A connection with frames waiting that has taken no byte for this long is not reading (a
+# script that never reads, a laptop whose buffers are full): it is dropped like a slow reader.
+NOT_READING_SECONDS = 30.0
 HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
 
@@ -168,6 +171,9 @@ class Hub:
         self._paused: dict[int, float] = {}  # connections not read now -> when to read them again
         self._fed: set[int] = set()  # who sent something since the last congestion check
         self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
+        self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
+        self._stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
+        self.not_reading_seconds = NOT_READING_SECONDS
         self._next_congestion_check = 0.0
         self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
 
@@ -329,9 +335,21 @@ class Hub:
             return
         self._next_congestion_check = now + THROTTLE_SECONDS
         fed, self._fed = self._fed, set()
+        moved, self._moved = self._moved, set()
         mark = self.congested_bytes
         downloading = self._downloading
-        congested = {q.cid for q in self.outbox.queues.values() if q.out_bytes > mark and q.cid not in downloading}
+        backlogged = [q for q in self.outbox.queues.values() if q.out_bytes]
+        for cid in list(self._stuck_since):
+            if cid in moved or not self.outbox.queued_bytes(cid):
+                del self._stuck_since[cid]
+        for queue in backlogged:
+            if queue.cid in moved:
+                continue
+            since = self._stuck_since.setdefault(queue.cid, now)
+            if now - since >= self.not_reading_seconds and queue.cid in self.room.members:
+                del self._stuck_since[queue.cid]
+                self._over_limit(queue.cid)  # told "not reading fast enough", the room told "dropped"
+        congested = {q.cid for q in backlogged if q.out_bytes > mark and q.cid not in downloading}
         for cid in list(self._congested_since):
             if cid not in congested:
                 del self._congested_since[cid]
@@ -358,6 +376,7 @@ class Hub:
         self.deadlines.closed(cid)
         self._paused.pop(cid, None)
         self._congested_since.pop(cid, None)
+        self._stuck_since.pop(cid, None)
         if peer.admitted and self.connection_limits is not None:
             self.connection_limits.release(peer.ip)
         member = self.room.members.get(cid)
@@ -572,7 +591,8 @@ class Hub:
                 if writer is None:
                     continue
                 try:
-                    write(queue, writer.send)
+                    if write(queue, writer.send) and queue.out:
+                        self._moved.add(cid)  # a backlog that drains (the not-reading rule)
                 except OSError:
                     self.close(cid)
                     continue
@@ -619,8 +639,8 @@ class Hub:
             deadlines.append(self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
         if self._paused:
             deadlines.append(min(self._paused.values()))
-        if self._congested_since:
-            deadlines.append(self._next_congestion_check)
+        if self._congested_since or self._stuck_since:
+            deadlines.append(max(self._next_congestion_check, self.clock() + THROTTLE_SECONDS))
         return min(deadlines) if deadlines else None
 
     def expire(self) -> None:
