@@ -411,7 +411,7 @@ def table(alone: dict, attacked: dict) -> str:
     lines.append(row("flooder: held (not read) after, disconnected after (s)", "",
                      f"{_s(flood.get('held_after_s'))}, {_s(flood.get('disconnected_after_s'))}"))  # fmt: skip
     left = attacked.get("left", {})
-    never = next((f"{when} s ({who.split('(')[1][:-1]})" for who, when in left.items() if who.startswith("never")), "not dropped")
+    never = next((f"{when} s" for who, when in left.items() if who == "never (dropped)"), "not within the run")
     lines.append(row("never-reader dropped after", "", never))
     loris = attacked.get("slowloris", {})
     lines.append(row("slowloris: connections closed, last after (s)", "",
