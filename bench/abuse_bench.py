@@ -408,7 +408,7 @@ def table(alone: dict, attacked: dict) -> str:
     ]  # fmt: skip
     flood = attacked.get("flooder", {})
     lines.append(row("flooder: lines each participant saw", "", attacked["flooder_lines_seen_by_each"]))
-    lines.append(row("flooder: held (not read) after, disconnected after (s)", "",
+    lines.append(row("flooder: its writes blocked after, disconnected after (s)", "",
                      f"{_s(flood.get('held_after_s'))}, {_s(flood.get('disconnected_after_s'))}"))  # fmt: skip
     left = attacked.get("left", {})
     never = next((f"{when} s" for who, when in left.items() if who == "never (dropped)"), "not within the run")

@@ -195,7 +195,8 @@ class Joined(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Left(Event):
-    """Someone left: ``quit`` (said /q), ``lost`` (connection dropped), ``dropped`` (too slow)."""
+    """Someone left: ``quit`` (said /q), ``lost`` (connection dropped), ``dropped`` (too slow),
+    ``kicked`` or ``banned`` (by an operator), ``flooding`` (disconnected by flood control)."""
 
     type: ClassVar[str] = "left"
     sent_by: ClassVar[str] = "server"
