@@ -57,19 +57,28 @@ def test_ten_at_once_go_through_and_the_eleventh_is_told_to_slow_down():
 def test_a_flooder_is_no_longer_read_then_disconnected_and_the_room_goes_on():
     flood = lim.FloodControl(burst=3, rate=20.0)  # pauses of 3/20 s, so the test is quick
     with running_server(limits=True, flood=flood) as (server, endpoint):
-        ann, mallory = RawClient(endpoint, "ann"), RawClient(endpoint, "mallory")
+        ann = RawClient(endpoint, "ann")
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)  # blocks sooner
+        raw.connect((endpoint.host, endpoint.port))
+        mallory = RawClient(raw, "mallory")
         mallory.sock.setblocking(False)
         sent = 0
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and sent < 200_000:  # as fast as the kernel takes it
-            try:
-                mallory.sock.send(encode(ev.Say(text=f"spam {sent}")))
+        # As fast as the kernel takes it: at most 1,000,000 lines (40 MB), far more than the
+        # server's receive buffer holds, so a server that stops reading makes this block.
+        pending = b""
+        while time.monotonic() < deadline and sent < 1_000_000:
+            if not pending:
+                pending = encode(ev.Say(text=f"spam {sent}"))
                 sent += 1
+            try:
+                pending = pending[mallory.sock.send(pending) :]  # never half a frame: the rest next
             except BlockingIOError:
                 break  # the server stopped reading: mallory's own buffers are full
             except OSError:
                 break
-        assert sent < 200_000, "the server read everything: no back-pressure"
+        assert sent < 1_000_000, "the server read everything: no back-pressure"
         mallory.sock.setblocking(True)
         left = ann.expect(ev.Left, timeout=20, name="mallory")
         assert left.reason == "flooding"
