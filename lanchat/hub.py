@@ -639,6 +639,9 @@ class Hub:
             deadlines.append(self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
         if self._paused:
             deadlines.append(min(self._paused.values()))
+        stall = self.files.next_stall_check()
+        if stall is not None:  # the file store keeps time by its own clock (time.time)
+            deadlines.append(self.clock() + max(0.0, stall - self.files.clock()))
         if self._congested_since or self._stuck_since:
             deadlines.append(max(self._next_congestion_check, self.clock() + THROTTLE_SECONDS))
         return min(deadlines) if deadlines else None
@@ -666,6 +669,8 @@ class Hub:
         self._resume_due(now)
         self._check_congestion(now)
         self.perform(self.room.tick())  # a turn nobody took moves on (serve --turn-timeout)
+        if self.files.uploads:
+            self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
 
     # ---------------------------------------------------------------- shutdown
 
