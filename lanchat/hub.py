@@ -36,6 +36,7 @@ from . import events as ev
 from . import limits as lim
 from .actions import Action, Broadcast, Close, DropBans, Keep, Record, Replay, Seen, Send, StoreBan
 from .history import HistoryWriteError
+from .moderation import key_id
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
 from .room import Room
@@ -282,7 +283,7 @@ class Hub:
     def _flood_key(self, cid: int) -> str:
         """A bucket per person, not per connection: reconnecting does not refill it."""
         member = self.room.members[cid]
-        return member.key or ev.name_key(member.name)
+        return key_id(member.key) or ev.name_key(member.name)
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
         flood = self.flood
@@ -381,7 +382,7 @@ class Hub:
             self.connection_limits.release(peer.ip)
         member = self.room.members.get(cid)
         if member is not None and self.flood is not None:
-            self.flood.forget(member.key or ev.name_key(member.name), self.clock())
+            self.flood.forget(key_id(member.key) or ev.name_key(member.name), self.clock())
         self._downloading.discard(cid)
         self.release(cid)
         self.perform(self.files.forget(cid))  # its uploads stop, its offers expire

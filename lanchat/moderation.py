@@ -14,6 +14,7 @@ stored ones, so they survive a restart.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
     from .room import Action, Member, Room
 
 LOCAL = "local"  # limits.address_group of loopback and AF_UNIX: never banned or muted by address
+
+
+def key_id(key: bytes | str | None) -> str | None:
+    """A member's identity key as bans, mutes and operator status store it: a public key's
+    bytes become the hex SHA-256 of them; a string (already a fingerprint) stays as it is."""
+    if key is None or isinstance(key, str):
+        return key
+    return hashlib.sha256(key).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,8 +90,9 @@ class Moderation:
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
 
     def is_operator(self, room: Room, member: Member) -> bool:
+        key = key_id(member.key)
         return member.cid == room.host_cid or member.cid in self.operator_cids or (
-            member.key is not None and member.key in self.operator_keys
+            key is not None and key in self.operator_keys
         )
 
     def operator_names(self, room: Room) -> tuple[str, ...]:
@@ -94,7 +104,7 @@ class Moderation:
     def mute_for(self, member: Member, now: float) -> Mute | None:
         self.mutes = [m for m in self.mutes if m.until is None or m.until > now]
         return next(
-            (m for m in self.mutes if m.matches(name_key=ev.name_key(member.name), key=member.key, address=member.address)),
+            (m for m in self.mutes if m.matches(name_key=ev.name_key(member.name), key=key_id(member.key), address=member.address)),
             None,
         )
 
@@ -148,12 +158,12 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     if action == "op":
         mod.operator_cids.add(target.cid)
         if target.key is not None:
-            mod.operator_keys.add(target.key)
+            mod.operator_keys.add(key_id(target.key))  # type: ignore[arg-type]
         return _told(room, member, "op", target.name, reason) + [_operators_broadcast(room)]
     if action == "deop":
         mod.operator_cids.discard(target.cid)
         if target.key is not None:
-            mod.operator_keys.discard(target.key)
+            mod.operator_keys.discard(key_id(target.key))  # type: ignore[arg-type]
         return _told(room, member, "deop", target.name, reason) + [_operators_broadcast(room)]
     if action == "kick":
         return _remove(room, member, target, "kick", reason)
@@ -162,7 +172,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
             id=mod.new_ban_id(),
             name=target.name,
             name_key=ev.name_key(target.name),
-            key=target.key,
+            key=key_id(target.key),
             address=_not_local(target.address),
             by=member.name,
             reason=reason,
@@ -178,7 +188,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         mod.mutes.append(
             Mute(
                 name_key=ev.name_key(target.name),
-                key=target.key,
+                key=key_id(target.key),
                 address=_not_local(target.address),
                 until=None if minutes is None else now + minutes * 60,
                 by=member.name,
@@ -190,7 +200,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     before = len(mod.mutes)
     mod.mutes = [
         m for m in mod.mutes
-        if not m.matches(name_key=ev.name_key(target.name), key=target.key, address=target.address)
+        if not m.matches(name_key=ev.name_key(target.name), key=key_id(target.key), address=target.address)
     ]  # fmt: skip
     if len(mod.mutes) == before:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from . import events as ev
 from .actions import Action, Broadcast, Close, DropBans, Keep, Record, Replay, Seen, Send, StoreBan
 from .colourbot import BOT_NAME
-from .moderation import Ban, Moderation, moderate, mute_refusal, turn_timed_out
+from .moderation import Ban, Moderation, key_id, moderate, mute_refusal, turn_timed_out
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
 
@@ -36,7 +36,7 @@ __all__ = [
 class Member:
     cid: int
     name: str
-    key: str | None = None  # identity key fingerprint, once hello carries one (the identity work)
+    key: bytes | str | None = None  # identity key (moderation.key_id makes it a fingerprint), once hello carries one
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
 
 
@@ -84,7 +84,7 @@ class Room:
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
         # Operators, mutes and bans (moderation.py); where each connection comes from.
         self.moderation = Moderation(bans=bans)
-        self.arrivals: dict[int, tuple[str, str | None]] = {}  # cid -> (address, identity key)
+        self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
 
@@ -154,7 +154,7 @@ class Room:
             return moderate(self, member, event)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
-    def arrive(self, cid: int, address: str, key: str | None = None) -> None:
+    def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
         """The loop accepted connection ``cid`` from ``address`` (an IP, or the AF_UNIX path):
         bans and mutes by address match it. ``key`` is an identity key fingerprint, if known."""
         self.arrivals[cid] = (address, key)
@@ -227,7 +227,7 @@ class Room:
         if self.find(hello.name):
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
         address, key = self.arrivals.get(cid, ("", None))
-        ban = self.moderation.ban_for(name_key=ev.name_key(hello.name), key=key, address=address)
+        ban = self.moderation.ban_for(name_key=ev.name_key(hello.name), key=key_id(key), address=address)
         if ban is not None and cid != self.host_cid:
             why = f": {ban.reason}" if ban.reason else ""
             return self._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)

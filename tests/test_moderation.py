@@ -41,7 +41,7 @@ class ModDriver(RoomDriver):
                 rest.append(action)
         return super().perform(rest)
 
-    def arrive(self, name: str, *, address: str | None = None, key: str | None = None, host: bool = False) -> int:
+    def arrive(self, name: str, *, address: str | None = None, key: bytes | str | None = None, host: bool = False) -> int:
         cid = self.connect(host=host)
         self.room.arrive(cid, address if address is not None else LAN.get(name, "10.0.0.1"), key)
         return self.join(name, cid=cid)
@@ -467,3 +467,19 @@ def test_an_old_history_is_rekeyed_so_look_alike_names_meet(tmp_path):
     again = HistoryStore(path)  # once only: the rule is recorded
     assert again.db.execute("SELECT value FROM settings WHERE key = 'name_rule'").fetchone() == ("nfkc-casefold-skeleton-1",)
     again.close()
+
+
+def test_a_ban_by_a_public_keys_bytes_holds_as_the_identity_work_gives_them():
+    """The identity work gives each member the raw bytes of an Ed25519 public key: a ban keeps
+    its fingerprint (moderation.key_id), and the same key under another name is refused."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("mallory", key=b"\x01" * 32)
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    (ban,) = room.stored.values()
+    assert ban.key is not None and len(ban.key) == 64
+    cid = room.arrive("innocent", address="10.9.9.9", key=b"\x01" * 32)
+    assert room.only_error(cid).code == ev.E_BANNED
+    cid = room.arrive("cat", address="10.9.9.10", key=b"\x02" * 32)
+    assert isinstance(room.take(cid)[0], ev.Welcome)
