@@ -237,9 +237,13 @@ class Hub:
             peer.closing = True
             self.deadlines.closed(cid)
             return
-        if cid in self.room.members:
-            self.deadlines.joined(cid)
-        self.deadlines.progress(cid, self.clock(), partial_frame=proto.partial_frame_bytes > 0)
+        deadlines = self.deadlines
+        if deadlines.awaiting_hello(cid) and cid in self.room.members:
+            deadlines.joined(cid)
+        if proto.partial_frame_bytes:  # the clock is read only when a frame is left half-received
+            deadlines.progress(cid, self.clock(), partial_frame=True)
+        else:
+            deadlines.finished(cid)
         if proto.peer_closed:
             self.close(cid)
 
@@ -249,6 +253,8 @@ class Hub:
         cid = peer.cid
         members = self.room.members
         flood = self.flood
+        if events:
+            self._fed.add(cid)  # for the congestion check: who fed the queues lately
         for index, event in enumerate(events):
             if peer.paused_until is not None or peer.closing:
                 if not peer.closing:
@@ -259,7 +265,6 @@ class Hub:
                 if not verdict.allowed:
                     self._over_flood_limit(peer, verdict)
                     continue
-            self._fed.add(cid)
             if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: server_files.py
                 self.perform(self.files.handle(self.room, cid, event))
                 continue

@@ -292,6 +292,14 @@ class Deadlines:
     def joined(self, cid: int) -> None:
         self._hello_due.pop(cid, None)
 
+    def awaiting_hello(self, cid: int) -> bool:
+        return cid in self._hello_due
+
+    def finished(self, cid: int) -> None:
+        """After a read that left no frame half-received (the common case: no clock needed)."""
+        if self._frame_due:
+            self._frame_due.pop(cid, None)
+
     def progress(self, cid: int, now: float, *, partial_frame: bool) -> None:
         """After a read: is a frame left half-received? Its clock starts at its first byte."""
         if not partial_frame:
