@@ -189,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
     serve.add_argument(
+        "--password",
+        action="store_true",
+        help="ask for a room password at start (or read LANCHAT_PASSWORD); people need it to join",
+    )
+    serve.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
+    serve.add_argument(
         "--replay",
         type=_replay_count,
         default=50,
@@ -209,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    connect.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
 
     history = commands.add_parser(
@@ -219,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     history.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
+    history.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
+    history.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
     history.add_argument(
         "--format", choices=("txt", "jsonl"), default="txt", help="txt: one readable line each (default); jsonl: one JSON object each"
     )
@@ -229,6 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="only messages from TIME on: a date or time (2026-11-21, 2026-11-21T14:30, local time) "
         "or an age (90s, 30m, 2h, 7d)",
     )
+    names = commands.add_parser(
+        "names",
+        help="list or release the names owned by keys in a history file (server stopped)",
+        description="Names belong to the first key that used them (docs/PROTOCOL.md, Identity). "
+        "While the server is stopped, list them or release one whose owner lost their key.",
+        epilog="examples:\n  lanchat names list\n  lanchat names release cat --port 4000\n"
+        "  lanchat names release cat --history chat.sqlite3\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    names.add_argument("action", choices=("list", "release"), help="list: every owned name; release: free NAME")
+    names.add_argument("name", nargs="?", metavar="NAME", help="the name to release")
+    names.add_argument("--history", metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
+    names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
+    names.add_argument("--unix", metavar="PATH", help="the room's AF_UNIX socket, to find its default history")
     return parser
 
 
@@ -335,10 +358,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.history and args.no_history:
         return _fail("--history and --no-history cannot be used together", 2)
     name = None
+    key = None
     if not args.headless:
         name = _resolve_name(args, "serve")
         if name is None:
             return 2
+        key = _load_identity(args)
+        if key is None:
+            return 1
+    room_password = None
+    password_text: str | None = None
+    if args.password:
+        import os
+
+        from .identity import SALT_BYTES, RoomPassword
+
+        password_text = _password_from_user("Room password: ", confirm=True)
+        if not password_text:
+            return _fail("--password needs a password: type one when asked, or set LANCHAT_PASSWORD", 2)
+        # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
+        room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
     store = None
     if not args.no_history:
         # Opened before listening: a damaged file is refused with nothing to undo, and it is
@@ -346,7 +385,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .history import HistoryStore, HistoryUnusable, default_path
 
         try:
-            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path())
+            where = {"unix": args.unix} if args.unix else {"port": port}
+            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path(**where))
         except HistoryUnusable as exc:
             return _fail(
                 f"{exc}\n  the file was left untouched: move it aside, choose another file with "
@@ -366,6 +406,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history=store is not None,
         replay=args.replay,
         known_names=store.known_names() if store else (),
+        owners=store.owners() if store else None,
+        password=room_password,
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
@@ -383,6 +425,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for address in where:
             host, _, port_text = address.rpartition(":")
             banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
+    if room_password is not None:
+        banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
     if store is None:
@@ -422,6 +466,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         plain=args.plain,
         downloads=args.downloads,
         on_quit=lambda: server.request_shutdown("the host closed the chat"),
+        key=key,
+        password=(lambda: password_text),
         after=lambda: _close_history(server, store),
         intro=[line for line in banner if not line.lstrip().startswith("history:")],
     )
@@ -466,26 +512,38 @@ def cmd_connect(args: argparse.Namespace) -> int:
     name = _resolve_name(args, "connect")
     if name is None:
         return 2
+    key = _load_identity(args)
+    if key is None:
+        return 1
     try:
         sock = connect(endpoint)
     except TransportError as exc:
         return _fail(str(exc))
     return _run_participant(
-        sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads
+        sock,
+        name,
+        role="client",
+        where=endpoint.describe(),
+        plain=args.plain,
+        downloads=args.downloads,
+        key=key,
+        password=lambda: _password_from_user("This room needs a password: "),
     )
 
 
 # ------------------------------------------------------ both roles' chat loop
 
 
-def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None) -> int:  # noqa: ANN001
+def _run_participant(  # noqa: ANN001
+    sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None
+) -> int:
     from .client import ClientLoop, JoinError, join
     from .session import Session
     from .transfer import ClientTransfers
 
     ask = (lambda reason: _ask_name(f"{reason}\nAnother name: ")) if sys.stdin.isatty() else None
     try:
-        proto, welcome, early = join(sock, name, ask_name=ask)
+        proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password)
     except JoinError as exc:
         sock.close()
         if on_quit:
@@ -549,7 +607,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     from .history import HistoryStore, HistoryUnusable, default_path
     from .textsafe import visible
 
-    path = Path(args.path).expanduser() if args.path else default_path()
+    where = {"unix": args.unix} if args.unix else {"port": args.port}
+    path = Path(args.path).expanduser() if args.path else default_path(**where)
     try:
         store = HistoryStore(path, create=False)
     except HistoryUnusable as exc:
@@ -574,6 +633,81 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------- names
+
+
+def cmd_names(args: argparse.Namespace) -> int:
+    """List or release owned names in a history file (the server should be stopped)."""
+    from .history import HistoryStore, HistoryUnusable, HistoryWriteError, default_path
+    from .identity import short_fingerprint
+
+    if args.action == "release" and not args.name:
+        return _fail("names release needs the NAME to release", 2)
+    where = {"unix": args.unix} if args.unix else {"port": args.port}
+    path = Path(args.history).expanduser() if args.history else default_path(**where)
+    try:
+        store = HistoryStore(path, create=False)
+    except HistoryUnusable as exc:
+        return _fail(str(exc))
+    try:
+        if args.action == "list":
+            for name, key in store.owner_names():
+                print(f"{visible(name)}  {short_fingerprint(key)}")
+            return 0
+        if not store.writable:
+            return _fail(f"cannot change {path}: {store.readonly_reason}")
+        try:
+            changed = store.claim(args.name, None)
+        except HistoryWriteError as exc:
+            return _fail(f"cannot change {path}: {exc} (is the server still running?)")
+        if not changed:
+            print(f"{PROG}: nobody owns {visible(args.name)!r} in {path}; nothing to do")
+            return 0
+        print(f"{PROG}: released {visible(args.name)!r}: the next key to join with it owns it")
+        return 0
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------- identity and password
+
+
+def _load_identity(args: argparse.Namespace):  # noqa: ANN202
+    """The user's Ed25519 key (identity.py), made on first use; None after printing why not."""
+    from .identity import IdentityError, default_key_path, load_or_create_key
+
+    path = Path(args.identity).expanduser() if args.identity else default_key_path()
+    try:
+        key, notes = load_or_create_key(path)
+    except IdentityError as exc:
+        _fail(str(exc))
+        return None
+    for note in notes:
+        print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    return key
+
+
+def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
+    """LANCHAT_PASSWORD, else typed at the terminal without echo; None when neither is possible."""
+    import getpass
+    import os
+
+    text = os.environ.get("LANCHAT_PASSWORD")
+    if text:
+        return text
+    if not sys.stdin.isatty():
+        return None
+    try:
+        text = getpass.getpass(prompt)
+        if confirm and text and getpass.getpass("Again, to be sure: ") != text:
+            print("  the two passwords differ")
+            return None
+    except (EOFError, KeyboardInterrupt):
+        print()
+        return None
+    return text or None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -591,6 +725,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "names":
+            return cmd_names(args)
         return cmd_connect(args)
     except KeyboardInterrupt:
         return 130

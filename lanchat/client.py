@@ -15,7 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from . import events as ev
+from . import identity
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
 from .transfer import ClientTransfers
@@ -60,15 +63,22 @@ def join(
     *,
     ask_name: Callable[[str], str | None] | None = None,
     timeout: float = 15.0,
+    key: Ed25519PrivateKey | None = None,
+    password: Callable[[], str | None] | None = None,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
-    """The handshake: hello -> welcome. Blocking, with a deadline.
+    """The handshake: hello -> (challenge -> auth) -> welcome. Blocking, with a deadline.
 
-    On a refused name, ``ask_name(reason)`` may offer another; otherwise JoinError.
+    With ``key`` the hello carries its public half and the challenge is signed with it
+    (PROTOCOL.md, Identity and room password); a room that needs a password gets one from
+    ``password()`` (asked once, however many names are tried). On a refused name,
+    ``ask_name(reason)`` may offer another; otherwise JoinError.
     Returns the protocol connection, the welcome, and any events that came right after it.
     """
     proto = Connection(Role.CLIENT)
     deadline = time.monotonic() + timeout
-    sock.sendall(proto.send(ev.Hello(name=name)))
+    public = identity.b64(identity.public_bytes(key)) if key is not None else None
+    derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
+    sock.sendall(proto.send(ev.Hello(name=name, key=public)))
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -92,13 +102,44 @@ def join(
                 raise JoinError("the server closed the connection during the handshake")
             if isinstance(event, ev.Shutdown):
                 raise JoinError(f"the server is shutting down: {event.reason}")
+            if isinstance(event, ev.Challenge):
+                if key is None:
+                    raise JoinError("the server sent a challenge we did not ask for")
+                sock.sendall(proto.send(_answer(event, key, password, derived)))
+                deadline = time.monotonic() + timeout  # typing a password takes the time it takes
+                continue
             if isinstance(event, ev.Error):
-                retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME) and not event.fatal
+                if event.code == ev.E_PASSWORD:
+                    raise JoinError(f"the server refused to let us in: {event.message}")
+                retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
                 new_name = ask_name(event.message) if (retry and ask_name) else None
                 if not new_name:
                     raise JoinError(f"the server refused to let us in: {event.message}")
-                sock.sendall(proto.send(ev.Hello(name=new_name)))
+                sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
                 deadline = time.monotonic() + timeout
+
+
+def _answer(
+    challenge: ev.Challenge,
+    key: Ed25519PrivateKey,
+    password: Callable[[], str | None] | None,
+    derived: dict[bytes, bytes],
+) -> ev.Auth:
+    """Sign the nonce; for a password room, also prove the password (never sent itself)."""
+    try:
+        nonce = identity.unb64(challenge.nonce, identity.NONCE_BYTES, "the challenge's nonce")
+        salt = identity.unb64(challenge.salt, identity.SALT_BYTES, "the challenge's salt") if challenge.salt else None
+    except identity.IdentityError as exc:
+        raise JoinError(f"that is not a lanchat server we can talk to ({exc})") from None
+    signature = identity.b64(identity.sign_challenge(key, nonce))
+    if salt is None:
+        return ev.Auth(signature=signature)
+    if salt not in derived:
+        text = password() if password is not None else None
+        if not text:
+            raise JoinError("this room needs a password: give it when asked, or set LANCHAT_PASSWORD")
+        derived[salt] = identity.derive_password_key(text, salt)
+    return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived[salt], nonce)))
 
 
 class ClientLoop:

@@ -83,25 +83,28 @@ class ConnectionClosed:
 
 # The welcome comes once, in the handshake; after it everything the server sends keeps
 # the connection open, but shutdown (PROTOCOL.md 4).
-_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name != "welcome"} | {
+_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name not in ("welcome", "challenge")} | {
     ev.FileBytes.type: State.OPEN,  # a binary frame (file-data, raw)
     "shutdown": State.CLOSED,
 }
 
 # TRANSITIONS[(who sends, state)] = {event type: state after it}. What is not listed is refused.
 TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
-    (Role.CLIENT, State.HANDSHAKE): {"hello": State.HANDSHAKE, "bye": State.CLOSED},
+    # auth answers a challenge (PROTOCOL.md, Identity and room password)
+    (Role.CLIENT, State.HANDSHAKE): {"hello": State.HANDSHAKE, "auth": State.HANDSHAKE, "bye": State.CLOSED},
     (Role.CLIENT, State.OPEN): {
         "say": State.OPEN,
         "whisper": State.OPEN,
         "who": State.OPEN,
         **{cls.type: State.OPEN for cls in ev.HISTORY_CLIENT_EVENTS},  # history (/history N)
+        **{cls.type: State.OPEN for cls in ev.IDENTITY_CLIENT_EVENTS},  # whois, release
         **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
         "bye": State.CLOSED,
     },
     (Role.SERVER, State.HANDSHAKE): {
         "welcome": State.OPEN,
+        "challenge": State.HANDSHAKE,  # a hello with a key: sign this first
         "error": State.HANDSHAKE,  # a refused name: the client may try another
         "shutdown": State.CLOSED,
     },

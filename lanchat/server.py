@@ -22,7 +22,7 @@ from collections.abc import Callable
 from . import events as ev
 from .history import HistoryStore, HistoryWriteError
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
-from .room import Broadcast, Close, Keep, Replay, Room, Seen, Send
+from .room import Broadcast, Claim, Close, Keep, Log, Replay, Room, Seen, Send
 from .transfer import ServerFiles
 from .transport import remove_unix_path, tune
 
@@ -231,6 +231,8 @@ class Server:
                 return
             peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "local socket"
             client = self._adopt(sock, peer)
+            if isinstance(address, tuple):
+                self.room.addresses[client.cid] = address[0]  # wrong passwords are counted per address
             self._handshaking[client] = time.monotonic() + self.handshake_seconds
 
     def _set_accepting(self, accepting: bool) -> None:
@@ -302,7 +304,7 @@ class Server:
             if isinstance(action, Broadcast):
                 self._broadcast(action.to, action.frame, notice=action.notice)
             elif isinstance(action, Keep):  # before the Broadcast that follows it is queued
-                self._keep(action.event)
+                self._keep(action)
             elif isinstance(action, Send):
                 client = clients.get(action.to)
                 if client is None or client.closed:
@@ -321,6 +323,10 @@ class Server:
                 self._replay(action)
             elif isinstance(action, Seen):
                 self._history_call(lambda store: store.mark_seen(action.name))  # noqa: B023
+            elif isinstance(action, Claim):  # a name's owner, stored (PROTOCOL.md, Identity)
+                self._history_call(lambda store: store.claim(action.name, action.owner, time=time.time()))  # noqa: B023
+            elif isinstance(action, Log):
+                self.log(action.text)
 
     # ---------------------------------------------------------------- history
 
@@ -340,13 +346,21 @@ class Server:
             return None
         return result
 
-    def _keep(self, event: ev.Message | ev.Direct) -> None:
+    def _keep(self, action: Keep) -> None:
         if self.history is None:
             return
+        event = action.event
         # Only held in memory: _commit_history stores the pass's messages, many rows per
         # INSERT, before the flush writes any of them (a failure is reported from there).
         to = event.to if isinstance(event, ev.Direct) else None
-        self.history.keep(time=event.time, sender=event.sender, text=event.text, to=to)
+        self.history.keep(
+            time=event.time,
+            sender=event.sender,
+            text=event.text,
+            to=to,
+            sender_owner=action.sender_owner,
+            recipient_owner=action.recipient_owner,
+        )
         self._history_pending = True
 
     def _commit_history(self) -> None:
@@ -379,7 +393,7 @@ class Server:
 
         def read(store: HistoryStore) -> tuple[list, bool]:
             away = store.last_seen(action.name) if action.joining else None
-            return store.replay_for(action.name, action.limit, before=action.before, away_since=away)
+            return store.replay_for(action.name, action.limit, owner=action.owner, before=action.before, away_since=away)
 
         found = self._history_call(read)
         if action.joining:
