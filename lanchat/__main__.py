@@ -645,8 +645,10 @@ def cmd_names(args: argparse.Namespace) -> int:
         return _fail("names release needs the NAME to release", 2)
     where = {"unix": args.unix} if args.unix else {"port": args.port}
     path = Path(args.history).expanduser() if args.history else default_path(**where)
+    if not path.exists():
+        return _fail(f"{path}: no such history file (no names are owned there)")
     try:
-        store = HistoryStore(path, create=False)
+        store = HistoryStore(path, create=args.action == "release")  # list never changes the file
     except HistoryUnusable as exc:
         return _fail(str(exc))
     try:

@@ -52,6 +52,14 @@ _DATA_HOMES = Path(tempfile.mkdtemp(prefix="lanchat-test-data-"))
 atexit.register(shutil.rmtree, _DATA_HOMES, True)
 
 
+def identity_args(name: str) -> tuple[str, str]:
+    """``--identity PATH`` for ``name``: the same person (the same key) across restarts and
+    processes, where each child otherwise gets a new data folder and so a new key."""
+    folder = _DATA_HOMES / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return ("--identity", str(folder / f"{name.casefold()}.key"))
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     # Each child gets its own empty data folder, so `serve` without --history writes its
@@ -162,7 +170,17 @@ def start_server(*extra: str) -> tuple[Proc, int | None]:
 class RawClient:
     """Speaks the protocol directly on a real socket; for integration tests."""
 
-    def __init__(self, endpoint: Endpoint | socket.socket, name: str | None = None, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        endpoint: Endpoint | socket.socket,
+        name: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        key: object | None = None,
+        password: str | None = None,
+    ):
+        """With ``key`` (an Ed25519PrivateKey) the hello carries it and the challenge is answered
+        (PROTOCOL.md, Identity), with ``password``'s proof when the room asks for one."""
         if isinstance(endpoint, socket.socket):
             self.sock = endpoint
         elif endpoint.path is not None:
@@ -175,9 +193,32 @@ class RawClient:
         self.proto = Connection(Role.CLIENT)
         self.inbox: list[object] = []
         self.welcome: ev.Welcome | None = None
+        self.key = key
+        self.password = password
         if name is not None:
-            self.send(ev.Hello(name=name))
+            self.hello(name)
             self.welcome = self.expect(ev.Welcome)  # type: ignore[assignment]
+
+    def hello(self, name: str) -> None:
+        """Send hello; with a key, wait for the challenge and answer it."""
+        from lanchat import identity
+
+        if self.key is None:
+            self.send(ev.Hello(name=name))
+            return
+        self.send(ev.Hello(name=name, key=identity.b64(identity.public_bytes(self.key))))
+        challenge = self.expect(ev.Challenge)
+        self.send(self.answer(challenge))  # type: ignore[arg-type]
+
+    def answer(self, challenge: ev.Challenge) -> ev.Auth:
+        from lanchat import identity
+
+        nonce = identity.unb64(challenge.nonce, identity.NONCE_BYTES, "nonce")
+        signature = identity.b64(identity.sign_challenge(self.key, nonce))  # type: ignore[arg-type]
+        if challenge.salt is None or self.password is None:
+            return ev.Auth(signature=signature)
+        derived = identity.derive_password_key(self.password, identity.unb64(challenge.salt, identity.SALT_BYTES, "salt"))
+        return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived, nonce)))
 
     def send(self, event: ev.Event) -> None:
         self.sock.sendall(self.proto.send(event))
@@ -235,10 +276,10 @@ def running_server(
     """An in-process Server in a background thread, on port 0 or ``unix_path``."""
     endpoint = Endpoint(path=unix_path) if unix_path else Endpoint(host=host, port=0)
     listener = listen(endpoint)
-    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock", "replay") if k in server_kwargs}
+    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock", "replay", "password") if k in server_kwargs}
     store = server_kwargs.get("history")
-    if store is not None:  # a HistoryStore: the room keeps history and knows its names, as `serve` does
-        room_kwargs.update(history=True, known_names=store.known_names())  # type: ignore[attr-defined]
+    if store is not None:  # a HistoryStore: the room keeps history and knows its names and owners, as `serve` does
+        room_kwargs.update(history=True, known_names=store.known_names(), owners=store.owners())  # type: ignore[attr-defined]
     room = Room(mode=mode, **room_kwargs)  # type: ignore[arg-type]
     server = Server([listener], room, unix_path=unix_path, **server_kwargs)  # type: ignore[arg-type]
     if not unix_path:

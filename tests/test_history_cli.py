@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from helpers import ROOT, Proc, RawClient, child_env
+from helpers import ROOT, Proc, RawClient, child_env, identity_args
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore
@@ -35,7 +35,7 @@ def serve(db, *extra: str, prefix: tuple[str, ...] = (), env: dict[str, str] | N
 
 
 def connect(port: int, name: str) -> Proc:
-    proc = Proc("connect", "127.0.0.1", str(port), "--name", name)
+    proc = Proc("connect", "127.0.0.1", str(port), "--name", name, *identity_args(name))  # the same key each time
     proc.expect(rf"welcome, {name}")
     return proc
 
@@ -177,9 +177,15 @@ def test_default_history_lives_in_the_data_folder_and_no_history_keeps_nothing()
     server = ann = None
     try:
         server, port = serve(None, env=env)
-        expected = os.path.join(env["XDG_DATA_HOME"], "lanchat", "history.sqlite3")
+        # one file per endpoint: port 0 asked for here (two rooms never share a history)
+        expected = os.path.join(env["XDG_DATA_HOME"], "lanchat", "history-0.sqlite3")
         server.expect(rf"history: {expected} \(the last 50 messages are replayed on joining\)")
         assert os.path.exists(expected)
+        server.stop()
+        unix_path = os.path.join(env["XDG_DATA_HOME"], "room.sock")
+        server = Proc("serve", "--unix", unix_path, "--headless", env=env)
+        other = server.expect(r"history: (\S+) \(").group(1)
+        assert other != expected and os.path.basename(other).startswith("history-unix-")
         server.stop()
         env = child_env()
         server, port = serve(None, "--no-history", env=env)
@@ -301,7 +307,7 @@ def test_the_host_keeps_history_too_and_sees_it_after_a_restart(tmp_path):
     host = bob = None
 
     def start_host() -> tuple[Proc, int]:
-        proc = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "host", "--history", str(db))
+        proc = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "host", "--history", str(db), *identity_args("host"))
         port = int(proc.expect(r"listening on port (\d+)").group(1))
         proc.expect(r"welcome, host")
         return proc, port
