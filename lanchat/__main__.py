@@ -193,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ask for a room password at start (or read LANCHAT_PASSWORD); people need it to join",
     )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="encrypt every connection with TLS; a certificate is made in your data folder on first use "
+        "and its fingerprint printed for people to check",
+    )
     serve.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
     serve.add_argument(
         "--replay",
@@ -215,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    connect.add_argument("--tls", action="store_true", help="encrypt with TLS (the server runs with --tls); its fingerprint is checked")
+    connect.add_argument(
+        "--fingerprint",
+        metavar="SHA256:...",
+        help="the server's TLS fingerprint, as `serve --tls` printed it: trust exactly this one (implies --tls)",
+    )
     connect.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
 
@@ -515,10 +527,21 @@ def cmd_connect(args: argparse.Namespace) -> int:
     key = _load_identity(args)
     if key is None:
         return 1
+    pinned = None
+    if args.fingerprint is not None:
+        from .tls import normalise_fingerprint
+
+        pinned = normalise_fingerprint(args.fingerprint)
+        if pinned is None:
+            return _fail(f"--fingerprint {args.fingerprint!r} is not a SHA256 fingerprint (SHA256: and 43 base64 characters)", 2)
     try:
         sock = connect(endpoint)
     except TransportError as exc:
         return _fail(str(exc))
+    if args.tls or pinned is not None:
+        sock = _start_tls(sock, endpoint.describe(), pinned)
+        if sock is None:
+            return 1
     return _run_participant(
         sock,
         name,
@@ -529,6 +552,40 @@ def cmd_connect(args: argparse.Namespace) -> int:
         key=key,
         password=lambda: _password_from_user("This room needs a password: "),
     )
+
+
+def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
+    """TLS on a connected socket, trusted by fingerprint (tls.py); None after saying why not."""
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, check_fingerprint, client_handshake, default_folder
+
+    def ask(fingerprint: str) -> bool:
+        print(f"{where} is a TLS server not seen before. Its fingerprint is\n  {fingerprint}")
+        print("Compare it with the one the host printed (`lanchat serve --tls`).")
+        try:
+            return input("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return False
+
+    try:
+        tls_sock, fingerprint = client_handshake(sock, where)
+    except TlsError as exc:
+        _fail(str(exc))
+        return None
+    try:
+        note = check_fingerprint(
+            where,
+            fingerprint,
+            known=KnownServers(default_folder() / KNOWN_SERVERS_NAME),
+            pinned=pinned,
+            ask=ask if _interactive() else None,
+        )
+    except TlsError as exc:
+        tls_sock.close()
+        _fail(str(exc))
+        return None
+    print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    return tls_sock
 
 
 # ------------------------------------------------------ both roles' chat loop

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from . import events as ev
 from . import identity
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
+from .tls import looks_like_tls
 from .transfer import ClientTransfers
 
 READ_BYTES = 256 * 1024
@@ -93,6 +95,8 @@ def join(
         try:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
+            if looks_like_tls(data):
+                raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)") from None
             raise JoinError(f"that is not a lanchat server ({exc.message})") from None
         events = proto.events()
         for index, event in enumerate(events):
@@ -217,20 +221,25 @@ class ClientLoop:
                 self.sock.close()
 
     def _read_network(self) -> None:
-        try:
-            data = self.sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        try:
-            self.proto.receive_data(data)
-        except RemoteProtocolError as exc:
-            self._handle_events(self.proto.events())  # what came whole before the bad bytes
-            if self.outcome is None:
-                self._finish(1, f"disconnected: {exc.message}")
-            return
-        self._handle_events(self.proto.events())
+        # A TLS socket hands over one record per recv() and may hold the rest of what it
+        # decrypted (pending()), which select() cannot see: read until it holds nothing more.
+        for _ in range(64):
+            try:
+                data = self.sock.recv(READ_BYTES)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            except OSError:
+                data = b""
+            try:
+                self.proto.receive_data(data)
+            except RemoteProtocolError as exc:
+                self._handle_events(self.proto.events())  # what came whole before the bad bytes
+                if self.outcome is None:
+                    self._finish(1, f"disconnected: {exc.message}")
+                return
+            self._handle_events(self.proto.events())
+            if not data or self.outcome is not None or not isinstance(self.sock, ssl.SSLSocket) or not self.sock.pending():
+                return
 
     def _handle_events(self, events: list[object]) -> None:
         lines: list[Line] = []
@@ -313,8 +322,8 @@ class ClientLoop:
         if self.out:
             try:
                 sent = self.sock.send(self.out)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                sent = 0  # TLS: the same bytes are offered again when the socket is writable
             except OSError:
                 self._finish(1, "disconnected: the connection to the server was lost")
                 return
@@ -335,8 +344,9 @@ class ClientLoop:
         lines and the bye itself (the others would see "lost connection", not "left")."""
         if self.linger_deadline is not None:
             return
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
+        if not isinstance(self.sock, ssl.SSLSocket):  # a TLS socket's shutdown() would drop TLS itself
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
         self.linger_deadline = time.monotonic() + LINGER_SECONDS
 
     def _top_up_uploads(self) -> None:
