@@ -138,6 +138,17 @@ def _message_frame(message: ev.Message) -> bytes:
     return frame(text.encode("utf-8"))
 
 
+TLS_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)  # change-cipher-spec, alert, handshake, application data
+
+
+def looks_like_tls(data: bytes) -> bool:
+    """Do these first bytes of a stream start a TLS record (a ClientHello, an alert)?
+
+    A lanchat frame starts with a 4-byte length of at most 64 KiB, so its first byte is 0; a TLS
+    record starts with its type (20 to 23) and then 3, the major version. Never both."""
+    return len(data) >= 2 and data[0] in TLS_RECORD_TYPES and data[1] == 3
+
+
 HTTP_REPLY = (
     b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Connection: close\r\n\r\n"
@@ -198,6 +209,9 @@ class Connection:
             if looks_like_http(self._opening):
                 self.state = State.CLOSED
                 raise RemoteProtocolError(ev.E_NOT_LANCHAT, "the peer spoke HTTP, not lanchat")
+            if looks_like_tls(self._opening):
+                self.state = State.CLOSED
+                raise RemoteProtocolError(ev.E_BAD_FRAME, "a TLS client, but this server runs without --tls")
         try:
             payloads = self._decoder.feed(data)
         except FrameError as exc:

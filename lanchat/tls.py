@@ -22,11 +22,12 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
+from .protocol import looks_like_tls  # noqa: F401 - the rule lives with the framing; re-exported for the edges
+
 CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
 KNOWN_SERVERS_NAME = "known_servers"
 HANDSHAKE_SECONDS = 10.0  # a TLS handshake that stalls longer is dropped (either side)
-TLS_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)  # change-cipher-spec, alert, handshake, application data
 
 
 class TlsError(Exception):
@@ -53,14 +54,6 @@ def normalise_fingerprint(text: str) -> str | None:
     if len(raw) != 32:
         return None
     return "SHA256:" + base64.b64encode(raw).decode("ascii").rstrip("=")
-
-
-def looks_like_tls(data: bytes) -> bool:
-    """Do these first bytes of a stream start a TLS record (a ClientHello, an alert)?
-
-    A lanchat frame starts with a 4-byte length of at most 64 KiB, so its first byte is 0; a TLS
-    record starts with its type (20 to 23) and then 3, the major version. Never both."""
-    return len(data) >= 2 and data[0] in TLS_RECORD_TYPES and data[1] == 3
 
 
 def changed_message(where: str, known: str, got: str, known_file: Path) -> str:

@@ -412,3 +412,35 @@ def test_the_room_keeps_working_while_wrong_passwords_pile_up():
         wait_for(lambda: any("locked" in line for line in logged), what="the lockout in the host's log")
         assert list(server.room.names) == ["ann"]
         ann.close()
+
+
+# ------------------------------------------------------------------ the document's client with a key
+
+
+def key_client_source() -> str:
+    text = (ROOT / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
+    after = text.split("<!-- key-client -->\n```python\n", 1)[1]
+    return after.split("\n```", 1)[0] + "\n"
+
+
+def test_the_documents_client_with_a_key_joins_a_password_room_and_owns_its_name(tmp_path):
+    import sys
+
+    script = tmp_path / "key_lanchat.py"
+    script.write_text(key_client_source(), encoding="utf-8")
+    program = [sys.executable, str(script)]
+    with running_server(password=RoomPassword.create("tea", SALT)) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann", key=Ed25519PrivateKey.generate(), password="tea")
+        args = (endpoint.host, str(endpoint.port), "dora", str(tmp_path / "dora.key"))
+        dora = Proc(*args, program=program, env=child_env(LANCHAT_PASSWORD="tea"))
+        dora.expect(r"^joined as dora with key [0-9a-f]{16}$")
+        dora.send("written from the document")
+        assert ann.expect(ev.Message, sender="dora").text == "written from the document"
+        assert dora.wait() == 0
+        assert stat.S_IMODE((tmp_path / "dora.key").stat().st_mode) == 0o600
+        wrong = Proc(*args, program=program, env=child_env(LANCHAT_PASSWORD="coffee"))
+        assert wrong.wait() != 0 and "refused: wrong password" in wrong.output
+        other = Proc(endpoint.host, str(endpoint.port), "DORA", str(tmp_path / "other.key"),
+                     program=program, env=child_env(LANCHAT_PASSWORD="tea"))
+        assert other.wait() != 0 and "refused: the name 'DORA' belongs to someone else" in other.output
+        ann.close()
