@@ -404,6 +404,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"{exc}\n  the file was left untouched: move it aside, choose another file with "
                 "--history PATH, or start with --no-history"
             )
+    tls_context = tls_fingerprint = None
+    if args.tls:
+        from .tls import TlsError, default_folder, ensure_certificate, server_context
+
+        try:
+            cert, cert_key, made = ensure_certificate(default_folder())
+            tls_context, tls_fingerprint = server_context(cert, cert_key)
+        except TlsError as exc:
+            return _fail(str(exc))
+        if made:
+            print(f"{PROG}: made a TLS certificate in {cert}", flush=True)
     endpoint = Endpoint(host=args.host, port=port, path=args.unix)
     try:
         listener = listen(endpoint)
@@ -423,20 +434,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
-    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files)
+    server = Server(
+        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context
+    )
     if args.bot:
         from .bots import start_colour_bot
 
         start_colour_bot(server.add_local, seed=args.bot_seed, log=log)  # joins as soon as the loop runs
     where = reachable_addresses(listener)
     mode_text = "turn-based" if args.mode == "turn" else "full-duplex"
+    pin = f" --fingerprint {tls_fingerprint}" if tls_fingerprint else ""
     if args.unix:
-        banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}"]
+        banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}{pin}"]
     else:
         banner = [f"lanchat: {mode_text} chat listening on port {listener.getsockname()[1]}; join with:"]
         for address in where:
             host, _, port_text = address.rpartition(":")
-            banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
+            banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
+    if tls_fingerprint:
+        banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
     if room_password is not None:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     if args.bot:

@@ -15,6 +15,7 @@ import errno
 import selectors
 import socket
 import sqlite3
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from . import events as ev
 from .history import HistoryStore, HistoryWriteError
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
 from .room import Broadcast, Claim, Close, Keep, Log, Replay, Room, Seen, Send
+from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
+from .tls import PLAIN_CLIENT_MESSAGE, TlsAcceptor, TlsSender, tls_recv
 from .transfer import ServerFiles
 from .transport import remove_unix_path, tune
 
@@ -52,11 +55,13 @@ NOTICE_DELAY_SECONDS = 0.05
 class Client:
     """One accepted connection: its socket, protocol state and output queue."""
 
-    __slots__ = ("cid", "sock", "proto", "out", "out_bytes", "head_partial", "writing", "closing", "closed", "peer")
+    __slots__ = ("cid", "sock", "send", "proto", "out", "out_bytes", "head_partial", "writing", "closing", "closed", "peer")
 
     def __init__(self, cid: int, sock: socket.socket, peer: str) -> None:
         self.cid = cid
         self.sock = sock
+        # a TLS socket's send() needs retries of the very same bytes (tls.TlsSender)
+        self.send = TlsSender(sock) if isinstance(sock, ssl.SSLSocket) else sock.send
         self.proto = Connection(Role.SERVER)
         self.out: list[bytes] = []  # whole frames, but out[0] may be a frame's unsent tail
         self.out_bytes = 0
@@ -92,8 +97,15 @@ class Server:
         handshake_seconds: float = HANDSHAKE_SECONDS,
         history: HistoryStore | None = None,
         files: ServerFiles | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_handshake_seconds: float = TLS_HANDSHAKE_SECONDS,
     ) -> None:
         self.room = room
+        # TLS (PROTOCOL.md, TLS): accepted connections first finish a TLS handshake here, within
+        # tls_handshake_seconds (in deadline order, like _handshaking), then join as usual.
+        self.tls = tls
+        self.tls_handshake_seconds = tls_handshake_seconds
+        self._tls_pending: dict[TlsAcceptor, str] = {}  # -> the peer's address
         # The history store (PROTOCOL.md, History replay), used only from this loop's thread.
         # After a failed write we warn once and keep chatting; the next good write says so.
         self.history = history
@@ -182,6 +194,9 @@ class Server:
                     elif data is _WAKE:
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(4096)
+                    elif isinstance(data, TlsAcceptor):
+                        self._step_tls(data)
+                        continue
                     elif mask & selectors.EVENT_READ and not data.closed:
                         try:
                             self._read(data)
@@ -191,6 +206,7 @@ class Server:
                         self._dirty.add(data)
                 self._expire_lingering()
                 self._expire_handshakes()
+                self._expire_tls()
                 self._pump_files()
                 self._flush_dirty()
                 # Only people count: ever_joined and people grow on a completed handshake, so a
@@ -230,10 +246,63 @@ class Server:
                 self._set_accepting(False)
                 return
             peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "local socket"
+            if self.tls is not None:
+                self._start_tls(sock, peer)
+                continue
             client = self._adopt(sock, peer)
             if isinstance(address, tuple):
                 self.room.addresses[client.cid] = address[0]  # wrong passwords are counted per address
             self._handshaking[client] = time.monotonic() + self.handshake_seconds
+
+    # ------------------------------------------------------------------ TLS
+
+    def _start_tls(self, sock: socket.socket, peer: str) -> None:
+        sock.setblocking(False)
+        reply = encode(ev.Error(code=ev.E_BAD_FRAME, message=PLAIN_CLIENT_MESSAGE, fatal=True))
+        acceptor = TlsAcceptor(sock, self.tls, time.monotonic() + self.tls_handshake_seconds, reply)  # type: ignore[arg-type]
+        self._tls_pending[acceptor] = peer
+        self.selector.register(sock, selectors.EVENT_READ, acceptor)
+
+    def _step_tls(self, acceptor: TlsAcceptor) -> None:
+        """Move one TLS handshake on; a finished one joins like any plain connection."""
+        peer = self._tls_pending.get(acceptor)
+        if peer is None:
+            return
+        outcome = acceptor.step()
+        if outcome in ("read", "write"):
+            events = selectors.EVENT_READ if outcome == "read" else selectors.EVENT_WRITE
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.selector.modify(acceptor.sock, events, acceptor)
+            return
+        self._drop_tls(acceptor)
+        if outcome == "done":
+            client = self._adopt(acceptor.sock, peer)
+            self.room.addresses[client.cid] = peer.rpartition(":")[0]
+            self._handshaking[client] = time.monotonic() + self.handshake_seconds
+            return
+        if outcome == "plain":
+            self.log(f"{peer}: a client without TLS on this TLS port; told to connect with --tls")
+        elif outcome == "failed":
+            self.log(f"{peer}: {acceptor.problem}; disconnecting")
+        with contextlib.suppress(OSError):
+            acceptor.sock.close()
+
+    def _drop_tls(self, acceptor: TlsAcceptor) -> None:
+        del self._tls_pending[acceptor]
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.selector.unregister(acceptor.sock)
+
+    def _expire_tls(self) -> None:
+        """Drop TLS handshakes that stalled (PROTOCOL.md, TLS: within 10 s)."""
+        if not self._tls_pending:
+            return
+        now = time.monotonic()
+        for acceptor in [a for a in self._tls_pending if a.deadline <= now]:
+            peer = self._tls_pending[acceptor]
+            self._drop_tls(acceptor)
+            self.log(f"{peer}: TLS handshake not finished within {self.tls_handshake_seconds:g} s; disconnecting")
+            with contextlib.suppress(OSError):
+                acceptor.sock.close()
 
     def _set_accepting(self, accepting: bool) -> None:
         self._accepting = accepting
@@ -246,7 +315,7 @@ class Server:
 
     def _read(self, client: Client) -> None:
         try:
-            data = client.sock.recv(READ_BYTES)
+            data = tls_recv(client.sock, READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -515,7 +584,7 @@ class Server:
                         break
             data = out[0] if batch == 1 else b"".join(out[:batch])
             try:
-                sent = client.sock.send(data)
+                sent = client.send(data)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
@@ -545,8 +614,10 @@ class Server:
             # the client has closed too (its EOF in _read or _drain_after_shutdown), or when
             # its time is up. Closing now, with the client's last bytes unread, would make the
             # kernel send a reset that can destroy the notice before the client reads it.
-            with contextlib.suppress(OSError):
-                client.sock.shutdown(socket.SHUT_WR)
+            # (A TLS socket's shutdown() would end TLS itself: it just waits for the client.)
+            if not isinstance(client.sock, ssl.SSLSocket):
+                with contextlib.suppress(OSError):
+                    client.sock.shutdown(socket.SHUT_WR)
 
     def _loop_timeout(self) -> float | None:
         """How long select() may sleep: until waiting notices are due, or the next closing
@@ -558,6 +629,8 @@ class Server:
             deadlines.append(min(self._lingering.values()))
         if self._handshaking:
             deadlines.append(next(iter(self._handshaking.values())))
+        if self._tls_pending:
+            deadlines.append(next(iter(self._tls_pending)).deadline)
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
@@ -669,7 +742,7 @@ class Server:
 
     def _drain_after_shutdown(self, client: Client) -> None:
         try:
-            data = client.sock.recv(READ_BYTES)
+            data = tls_recv(client.sock, READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -680,6 +753,10 @@ class Server:
             self._close(client)
 
     def _close_everything(self) -> None:
+        for acceptor in list(self._tls_pending):
+            with contextlib.suppress(OSError):
+                acceptor.sock.close()
+        self._tls_pending.clear()
         for client in list(self.clients.values()):
             client.closed = True
             with contextlib.suppress(OSError):

@@ -22,7 +22,7 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
-from .protocol import looks_like_tls  # noqa: F401 - the rule lives with the framing; re-exported for the edges
+from .protocol import TLS_RECORD_TYPES, looks_like_tls  # noqa: F401 - the rule lives with the framing
 
 CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
@@ -250,3 +250,116 @@ def client_handshake(sock: socket.socket, where: str, timeout: float = HANDSHAKE
 def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.close()
+
+
+# ------------------------------------------------------------------ the server's side of a connection (an edge)
+
+TLS_SEND_BYTES = 64 * 1024  # plaintext per TLS send: four records at most, retried whole if the socket is full
+PLAIN_CLIENT_MESSAGE = "this server uses TLS: connect with --tls (and check its fingerprint)"
+
+
+class TlsSender:
+    """``send(data) -> int`` for a non-blocking TLS socket, with a plain socket's manners.
+
+    OpenSSL may take part of a write into a record and then say "want write"; the next write must
+    then offer the very same bytes. So a refused piece is remembered and offered again first, and
+    the caller (whose queue still starts with it) hears "nothing sent" (BlockingIOError) until it
+    goes. Reading's "want read" during a write (a TLS 1.3 key update) is the same wait.
+    """
+
+    def __init__(self, sock: ssl.SSLSocket) -> None:
+        self.sock = sock
+        self.retry: bytes | None = None
+
+    def __call__(self, data: bytes) -> int:
+        piece = self.retry
+        if piece is None:
+            piece = bytes(data[:TLS_SEND_BYTES])
+        elif not bytes(data[: len(piece)]) == piece:
+            raise OSError("the TLS write queue changed under a retry")  # the stream is broken: close it
+        try:
+            sent = self.sock.send(piece)
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            self.retry = piece
+            raise BlockingIOError from None
+        self.retry = None
+        return sent
+
+
+def tls_recv(sock: socket.socket, size: int) -> bytes:
+    """One read, for a plain or TLS socket: also takes what TLS already decrypted (``pending()``,
+    invisible to select()). Raises BlockingIOError when there is nothing yet."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return sock.recv(size)
+    try:
+        data = sock.recv(size)
+        while data and len(data) < size and sock.pending():
+            data += sock.recv(min(size - len(data), sock.pending()))
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        raise BlockingIOError from None
+    return data
+
+
+class TlsAcceptor:
+    """One accepted connection on a TLS port, until its handshake is done (non-blocking).
+
+    ``step()`` says what to do next: ``"read"`` / ``"write"`` (wait for that, then step again),
+    ``"done"`` (``sock`` is the TLS socket, ready to chat), ``"plain"`` (a lanchat client without
+    TLS: it was told so in a plain lanchat error frame and should be closed), ``"closed"`` or
+    ``"failed"`` (``problem`` says why): close it. ``deadline`` is when to give up on it.
+    """
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, deadline: float, plain_reply: bytes) -> None:
+        self.sock: socket.socket = sock
+        self.context = context
+        self.deadline = deadline
+        self.plain_reply = plain_reply
+        self.problem = ""
+        self._wrapped = False
+
+    def step(self) -> str:
+        if not self._wrapped:
+            try:
+                first = self.sock.recv(2, socket.MSG_PEEK)
+            except (BlockingIOError, InterruptedError):
+                return "read"
+            except OSError as exc:
+                self.problem = exc.strerror or str(exc)
+                return "failed"
+            if not first:
+                return "closed"
+            if first[0] not in TLS_RECORD_TYPES or (len(first) > 1 and first[1] != 3):
+                self._tell_plain_client()
+                return "plain"
+            if len(first) < 2:
+                return "read"
+            try:
+                self.sock = self.context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+            except (OSError, ValueError) as exc:
+                self.problem = str(exc)
+                return "failed"
+            self._wrapped = True
+        try:
+            self.sock.do_handshake()  # type: ignore[attr-defined]
+        except ssl.SSLWantReadError:
+            return "read"
+        except ssl.SSLWantWriteError:
+            return "write"
+        except ssl.SSLError as exc:
+            self.problem = f"TLS handshake failed ({exc.reason or exc})"
+            return "failed"
+        except OSError as exc:
+            self.problem = f"TLS handshake failed ({exc.strerror or exc})"
+            return "failed"
+        return "done"
+
+    def _tell_plain_client(self) -> None:
+        """Read what the plain client said (unread bytes would turn our close into a reset that
+        destroys the reply), answer in plain lanchat, and send FIN behind it."""
+        with contextlib.suppress(OSError):
+            for _ in range(16):
+                if not self.sock.recv(65536):
+                    break
+        with contextlib.suppress(OSError):
+            self.sock.send(self.plain_reply)
+            self.sock.shutdown(socket.SHUT_WR)
