@@ -60,6 +60,18 @@ def identity_args(name: str) -> tuple[str, str]:
     return ("--identity", str(folder / f"{name.casefold()}.key"))
 
 
+def same_person(args: tuple[str, ...]) -> tuple[str, ...]:
+    """``lanchat connect/serve --name NAME``: one person, one key, as on a real machine whose data
+    folder stays put (each child here gets a new one). A test that wants another key for the
+    same name (an impostor) passes ``--identity`` itself."""
+    if not args or args[0] not in ("connect", "serve") or "--identity" in args or "--name" not in args:
+        return args
+    at = args.index("--name")
+    if at + 1 >= len(args):
+        return args
+    return (*args, *identity_args(args[at + 1]))
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     # Each child gets its own empty data folder, so `serve` without --history writes its
@@ -79,6 +91,8 @@ class Proc:
         self, *args: str, stdin: bool = True, env: dict[str, str] | None = None, program: list[str] | None = None
     ) -> None:
         """``program`` replaces ``python -m lanchat`` (say, a client written from docs/PROTOCOL.md)."""
+        if program is None:
+            args = same_person(args)
         self.args = args
         self.popen = subprocess.Popen(
             [*(program or [sys.executable, "-m", "lanchat"]), *args],
@@ -338,7 +352,7 @@ class TermProc:
         self.stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
         self._changed = threading.Condition()
-        self.proc = PtyProcess.spawn(argv or [sys.executable, "-m", "lanchat", *args], env=env, cwd=str(ROOT), dimensions=(rows, cols))
+        self.proc = PtyProcess.spawn(argv or [sys.executable, "-m", "lanchat", *same_person(args)], env=env, cwd=str(ROOT), dimensions=(rows, cols))
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from helpers import ROOT, Proc, RawClient, child_env, identity_args
+from helpers import ROOT, Proc, RawClient, child_env
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore
@@ -35,7 +35,7 @@ def serve(db, *extra: str, prefix: tuple[str, ...] = (), env: dict[str, str] | N
 
 
 def connect(port: int, name: str) -> Proc:
-    proc = Proc("connect", "127.0.0.1", str(port), "--name", name, *identity_args(name))  # the same key each time
+    proc = Proc("connect", "127.0.0.1", str(port), "--name", name)
     proc.expect(rf"welcome, {name}")
     return proc
 
@@ -307,7 +307,7 @@ def test_the_host_keeps_history_too_and_sees_it_after_a_restart(tmp_path):
     host = bob = None
 
     def start_host() -> tuple[Proc, int]:
-        proc = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "host", "--history", str(db), *identity_args("host"))
+        proc = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "host", "--history", str(db))
         port = int(proc.expect(r"listening on port (\d+)").group(1))
         proc.expect(r"welcome, host")
         return proc, port

@@ -10,7 +10,7 @@ import stat
 import pexpect
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import ROOT, Proc, RawClient, child_env, identity_args, running_server, wait_for
+from helpers import ROOT, Proc, RawClient, child_env, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat import identity
@@ -334,12 +334,12 @@ def test_connect_with_another_key_under_an_owned_name_is_told_plainly(tmp_path):
     server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db))
     try:
         port = server.expect(r"listening on port (\d+)").group(1)
-        cat = Proc("connect", "127.0.0.1", port, "--name", "cat", *identity_args("cat"))
+        cat = Proc("connect", "127.0.0.1", port, "--name", "cat")  # helpers: one key per name
         cat.expect(r"welcome, cat")
         cat.expect(r"this room keeps history on the host's machine")
         cat.send("/q")
         assert cat.wait() == 0
-        impostor = Proc("connect", "127.0.0.1", port, "--name", "CAT", stdin=False)  # a new key of its own
+        impostor = Proc("connect", "127.0.0.1", port, "--name", "CAT", "--identity", str(tmp_path / "other.key"), stdin=False)
         assert impostor.wait() == 1
         assert "the name 'CAT' belongs to someone else on this server" in impostor.output
         assert "Traceback" not in impostor.output
