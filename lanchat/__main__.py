@@ -479,9 +479,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"{PROG}: server stopped", flush=True)
         return 0
 
-    import socket
+    from .transport import local_pair
 
-    host_end, server_end = socket.socketpair()
+    host_end, server_end = local_pair()
     server.add_local(server_end, host=True)
     thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
     thread.start()
@@ -502,9 +502,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _server_files(args: argparse.Namespace, log):  # noqa: ANN001, ANN202
-    """The server's file store (transfer.py): limits from the command line, a folder of its own."""
+    """The server's file store (server_files.py): limits from the command line, a folder of its own."""
     from .files import MB
-    from .transfer import ServerFiles
+    from .server_files import ServerFiles
 
     base = Path(args.files_dir).expanduser() if args.files_dir else None  # None: the data folder, on first use
     quota = args.quota_mb * MB if args.quota_mb else None
@@ -611,8 +611,8 @@ def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None
 ) -> int:
     from .client import ClientLoop, JoinError, join
+    from .client_files import ClientTransfers
     from .session import Session
-    from .transfer import ClientTransfers
 
     ask = (lambda reason: _ask_name(f"{reason}\nAnother name: ")) if sys.stdin.isatty() else None
     try:

@@ -21,6 +21,7 @@ from . import events as ev
 from .client import JoinError, join
 from .colourbot import ColourBot
 from .protocol import Connection, ConnectionClosed, LocalProtocolError, RemoteProtocolError
+from .transport import local_pair
 
 READ_BYTES = 64 * 1024
 JOIN_TIMEOUT = 15.0
@@ -153,6 +154,6 @@ def start_colour_bot(
     Raises ImportError when faker is missing; the caller turns that into one clear line.
     """
     bot = ColourBot(fake, seed=seed)
-    bot_end, server_end = socket.socketpair()
+    bot_end, server_end = local_pair()
     add_local(server_end, service=True)
     return BotRunner(bot, bot_end, log=log).start()

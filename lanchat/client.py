@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import events as ev
 from . import identity
+from .client_files import ClientTransfers
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
 from .tls import looks_like_tls
-from .transfer import ClientTransfers
+from .transport import set_receive_buffer
 
 READ_BYTES = 256 * 1024
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
@@ -169,7 +170,7 @@ class ClientLoop:
         self.outcome: Outcome | None = None
         self.quitting = False
         self.linger_deadline: float | None = None  # set once the bye is out (_half_close)
-        # /send and /get (transfer.py); its live progress is the session's, for a status line
+        # /send and /get (client_files.py); its live progress is the session's, for a status line
         self.transfers = transfers if transfers is not None else ClientTransfers()
         self.transfers.progress = session.progress
 
@@ -256,8 +257,7 @@ class ClientLoop:
                         self._finish(1, "disconnected: the connection to the server was lost", lines)
                 return
             if isinstance(event, ev.FileStart):
-                with contextlib.suppress(OSError):
-                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DOWNLOAD_RECEIVE_BUFFER_BYTES)
+                set_receive_buffer(self.sock, DOWNLOAD_RECEIVE_BUFFER_BYTES)
             if isinstance(event, ev.FILE_SERVER_ALL):
                 replies, said = self.transfers.on_event(event)
                 lines.extend(said)
@@ -356,10 +356,7 @@ class ClientLoop:
         if room <= 0:
             return
         pieces, lines = self.transfers.next_chunks(room)
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                self.out += piece  # a ready chunk frame (files.chunk_frame)
-                continue
+        for piece in pieces:  # chunks too go through the state machine, like every frame
             try:
                 self.out += self.proto.send(piece)
             except LocalProtocolError:

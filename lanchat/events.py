@@ -435,7 +435,7 @@ FILE_SERVER_EVENTS: tuple[type[Event], ...] = (UploadReady, Offered, FileList, F
 CLIENT_EVENTS.update({cls.type: cls for cls in FILE_CLIENT_EVENTS})
 SERVER_EVENTS.update({cls.type: cls for cls in FILE_SERVER_EVENTS})
 BINARY_EVENTS: dict[str, type[Event]] = {"client": UploadBytes, "server": FileBytes}  # by sender
-# Everything file sharing sends, JSON or binary: what the server hands to transfer.py, and the client to its transfers.
+# Everything file sharing sends, JSON or binary: what the hub hands to server_files.py, and the client to client_files.py.
 FILE_CLIENT_ALL: tuple[type[Event], ...] = (*FILE_CLIENT_EVENTS, UploadBytes)
 FILE_SERVER_ALL: tuple[type[Event], ...] = (*FILE_SERVER_EVENTS, FileBytes)
 

@@ -1,7 +1,7 @@
 """files.py: the rules of file sharing (chunks, checksums, safe names, offers, progress). Never does I/O.
 
 Everything here is a pure function or a small in-memory book-keeper; the edges that open
-files and sockets (transfer.py, server.py, client.py) call in with sizes, names and clocks.
+files and sockets (server_files.py, client_files.py, hub.py, client.py) call in with sizes, names and clocks.
 A name chosen by a peer is never used as a path until ``safe_name`` has cleaned it
 (docs/PROTOCOL.md, Extensions: File transfer).
 """
@@ -332,3 +332,8 @@ class OfferBook:
         for offer in gone:
             del self.offers[offer.file_id]
         return gone
+
+
+def oserror_words(exc: BaseException) -> str:
+    """An OSError as a few lower-case words for the end of a sentence: "no space left on device"."""
+    return (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)

@@ -1,8 +1,8 @@
 """room.py: who is in the room and who receives what. Never does I/O.
 
 The server loop feeds each connection's events in with ``handle(cid, event)`` and
-``leave(cid, reason)``; the room answers with actions (Send, Broadcast, Close) that
-the loop performs. Connections are named by an integer id the loop chooses.
+``leave(cid, reason)``; the room answers with actions (actions.py: Send, Broadcast, Close,
+Keep, Replay, Seen) that the hub performs. Connections are named by an integer id the loop chooses.
 The room stamps every message with the sender's registered name and the clock's time:
 a client's claim of who it is is never trusted.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from . import events as ev
 from . import identity
+from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
 from .colourbot import BOT_NAME
 from .identity import IdentityError, PasswordAttempts, RoomPassword, owned_name_key
 from .protocol import ConnectionClosed, Invalid, encode
@@ -25,82 +26,9 @@ DUPLEX = "duplex"
 TURN = "turn"
 MODES = (DUPLEX, TURN)
 
-
-@dataclass(frozen=True, kw_only=True)
-class Send:
-    """Send one event to one connection (through its protocol state machine)."""
-
-    to: int
-    event: ev.Event
-
-
-@dataclass(frozen=True, kw_only=True)
-class Broadcast:
-    """Write the same already-encoded frame to every listed connection.
-
-    A ``notice`` (someone joined or left) may wait a moment to go out with the next one: when a
-    class joins at once, 500 notices then cost a few writes per person, not 500."""
-
-    to: tuple[int, ...]
-    frame: bytes
-    notice: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class Close:
-    """Flush what is queued for this connection, then close it."""
-
-    who: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class Keep:
-    """Store this message in the history before performing the actions after it
-    (what anyone has received is already stored: PROTOCOL.md, History replay)."""
-
-    event: ev.Message | ev.Direct
-    # For a direct message, the keys that owned the sender's and the recipient's names when it
-    # was sent: only those keys are ever shown it again (PROTOCOL.md, Identity). None: no key.
-    sender_owner: bytes | None = None
-    recipient_owner: bytes | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Replay:
-    """Queue history to ``to``, as ``name`` may see it: the last ``limit`` entries older
-    than cursor ``before``; ``joining`` adds the direct messages sent while they were away."""
-
-    to: int
-    name: str
-    limit: int
-    before: int | None = None
-    joining: bool = False
-    owner: bytes | None = None  # the key asking: direct messages kept for that key only
-
-
-@dataclass(frozen=True, kw_only=True)
-class Seen:
-    """``name`` just left: direct messages from now on count as sent while they were away."""
-
-    name: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Claim:
-    """Store that ``name`` now belongs to ``owner`` (None: a release, nobody owns it)."""
-
-    name: str
-    owner: bytes | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Log:
-    """A line for the host's log (a wrong password, a locked address)."""
-
-    text: str
-
-
-Action = Send | Broadcast | Close | Keep | Replay | Seen | Claim | Log
+# The actions live in actions.py; they are re-exported for code that imports them from the
+# room (the notebooks do).
+__all__ = ["Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Member", "Room", "DUPLEX", "TURN", "MODES"]
 
 
 @dataclass

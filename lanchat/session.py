@@ -81,7 +81,7 @@ class UiCommand:
 
 @dataclass(frozen=True, kw_only=True)
 class FileCommand:
-    """``/send PATH [NAME]`` or ``/get ID``: the client's transfer edge (transfer.py) touches the disk."""
+    """``/send PATH [NAME]`` or ``/get ID``: the client's transfer edge (client_files.py) touches the disk."""
 
     name: str  # "send", "get" or "cancel"
     path: str = ""

@@ -17,8 +17,10 @@ import contextlib
 import datetime
 import hashlib
 import os
+import selectors
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -363,3 +365,82 @@ class TlsAcceptor:
         with contextlib.suppress(OSError):
             self.sock.send(self.plain_reply)
             self.sock.shutdown(socket.SHUT_WR)
+
+
+class TlsHandshakes:
+    """The accepted connections of a TLS port still in their handshake, for a selector loop.
+
+    ``start(sock, peer)`` takes a newly accepted socket; the loop hands each ready TlsAcceptor
+    (the selector key's data) to ``step()``, calls ``expire()`` once per pass and sleeps at most
+    until ``next_deadline()``. A finished handshake goes to ``adopt(tls_sock, peer)``; one that
+    fails, stalls past ``seconds``, or turns out to be a plain lanchat client is closed and logged.
+    """
+
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        selector: selectors.BaseSelector,
+        *,
+        adopt: Callable[[socket.socket, str], object],
+        log: Callable[[str], None],
+        plain_reply: bytes,
+        seconds: float = HANDSHAKE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.context = context
+        self.selector = selector
+        self.adopt = adopt
+        self.log = log
+        self.plain_reply = plain_reply
+        self.seconds = seconds
+        self.clock = clock
+        self.pending: dict[TlsAcceptor, str] = {}  # -> the peer's address; in deadline order
+
+    def start(self, sock: socket.socket, peer: str) -> None:
+        sock.setblocking(False)
+        acceptor = TlsAcceptor(sock, self.context, self.clock() + self.seconds, self.plain_reply)
+        self.pending[acceptor] = peer
+        self.selector.register(sock, selectors.EVENT_READ, acceptor)
+
+    def step(self, acceptor: TlsAcceptor) -> None:
+        peer = self.pending.get(acceptor)
+        if peer is None:
+            return
+        outcome = acceptor.step()
+        if outcome in ("read", "write"):
+            events = selectors.EVENT_READ if outcome == "read" else selectors.EVENT_WRITE
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.selector.modify(acceptor.sock, events, acceptor)
+            return
+        self._forget(acceptor)
+        if outcome == "done":
+            self.adopt(acceptor.sock, peer)
+            return
+        if outcome == "plain":
+            self.log(f"{peer}: a client without TLS on this TLS port; told to connect with --tls")
+        elif outcome == "failed":
+            self.log(f"{peer}: {acceptor.problem}; disconnecting")
+        _close(acceptor.sock)
+
+    def expire(self) -> None:
+        if not self.pending:
+            return
+        now = self.clock()
+        for acceptor in [a for a in self.pending if a.deadline <= now]:
+            peer = self.pending[acceptor]
+            self._forget(acceptor)
+            self.log(f"{peer}: TLS handshake not finished within {self.seconds:g} s; disconnecting")
+            _close(acceptor.sock)
+
+    def next_deadline(self) -> float | None:
+        return next(iter(self.pending)).deadline if self.pending else None
+
+    def close_all(self) -> None:
+        for acceptor in list(self.pending):
+            _close(acceptor.sock)
+        self.pending.clear()
+
+    def _forget(self, acceptor: TlsAcceptor) -> None:
+        del self.pending[acceptor]
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.selector.unregister(acceptor.sock)

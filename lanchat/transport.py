@@ -1,6 +1,9 @@
-"""transport.py: TCP and AF_UNIX listen/connect. The only module that makes sockets.
+"""transport.py: TCP and AF_UNIX listen/connect, socketpairs and socket options. The only module that makes sockets.
 
-Every failure a user can cause (a port in use, no server there, a bad path) becomes a
+Every socket lanchat opens is made here: listeners, connections, the socketpairs that put the
+host and the bots in the room, and the server's wake-up pair; so are the buffer sizes and
+TCP_NODELAY. The loops (server.py, client.py, bots.py) only read and write the sockets they are
+given. Every failure a user can cause (a port in use, no server there, a bad path) becomes a
 TransportError whose message is one clear line, ready to print.
 """
 
@@ -48,6 +51,34 @@ def tune(sock: socket.socket) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def set_send_buffer(sock: socket.socket, size: int) -> None:
+    """Cap the kernel's send buffer (SO_SNDBUF): left to autotune, a download's buffer grows to
+    megabytes of file data that a chat line would wait behind."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def set_receive_buffer(sock: socket.socket, size: int) -> None:
+    """Cap the kernel's receive buffer (SO_RCVBUF), for the same reason at the reading end."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def local_pair() -> tuple[socket.socket, socket.socket]:
+    """Two connected stream sockets in this process: one end for the host or a bot, the other
+    adopted by the server (Server.add_local)."""
+    return socket.socketpair()
+
+
+def wake_pair() -> tuple[socket.socket, socket.socket]:
+    """A non-blocking (read end, write end) pair: a byte written to the second wakes a select()
+    waiting on the first, from another thread or a signal handler."""
+    read_end, write_end = socket.socketpair()
+    read_end.setblocking(False)
+    write_end.setblocking(False)
+    return read_end, write_end
 
 
 # ------------------------------------------------------------------ listening

@@ -182,7 +182,12 @@ def start_server(*extra: str) -> tuple[Proc, int | None]:
 
 
 class RawClient:
-    """Speaks the protocol directly on a real socket; for integration tests."""
+    """Speaks the protocol directly on a real socket; for integration tests.
+
+    Every RawClient still open is closed when the ``running_server`` it talks to ends, so a
+    test never makes the server wait out its shutdown flush for a client nobody reads."""
+
+    _open: list[RawClient] = []  # noqa: RUF012 - every live RawClient, for running_server to close
 
     def __init__(
         self,
@@ -195,6 +200,7 @@ class RawClient:
     ):
         """With ``key`` (an Ed25519PrivateKey) the hello carries it and the challenge is answered
         (PROTOCOL.md, Identity), with ``password``'s proof when the room asks for one."""
+        RawClient._open.append(self)
         if isinstance(endpoint, socket.socket):
             self.sock = endpoint
         elif endpoint.path is not None:
@@ -279,6 +285,8 @@ class RawClient:
         return out
 
     def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            RawClient._open.remove(self)
         with contextlib.suppress(OSError):
             self.sock.close()
 
@@ -308,9 +316,15 @@ def running_server(
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    already_open = list(RawClient._open)
     try:
         yield server, endpoint
     finally:
+        # The test is over: close what it opened (and left open), so the server's shutdown has
+        # nobody to wait for (SHUTDOWN_FLUSH_SECONDS). A test that wants the shutdown notice
+        # asks for it with server.request_shutdown() inside the block.
+        for client in [c for c in RawClient._open if c not in already_open]:
+            client.close()
         server.request_shutdown("test over")
         server.stopped.wait(10)
         thread.join(10)

@@ -14,11 +14,12 @@ import pytest
 from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
+from lanchat.client_files import ClientTransfers
 from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
+from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
 from lanchat.protocol import Connection, Role, State, encode
-from lanchat.server import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
+from lanchat.server_files import ServerFiles
 from lanchat.session import FileCommand
-from lanchat.transfer import ClientTransfers, ServerFiles
 
 
 def _sum(data: bytes) -> str:
@@ -138,10 +139,10 @@ def test_a_reader_that_stalls_is_paced_not_dropped(store, tmp_path):
             ann.send(ev.Say(text=f"chat while bob is busy {number}"))
             ann.expect(ev.Message, text=f"chat while bob is busy {number}")
         wait_for(
-            lambda: server.clients[bob_cid].out_bytes > 0 and _left_to_send(store, bob_cid) > 2 * MB,
+            lambda: server.hub.outbox.queues[bob_cid].out_bytes > 0 and _left_to_send(store, bob_cid) > 2 * MB,
             what="the kernel buffers to fill while most of the file is still on disk, not queued",
         )
-        assert server.clients[bob_cid].out_bytes < FILE_LOW_WATER_BYTES + DEFAULT_MAX_QUEUE_BYTES // 8
+        assert server.hub.outbox.queues[bob_cid].out_bytes < FILE_LOW_WATER_BYTES + DEFAULT_MAX_QUEUE_BYTES // 8
         start = bob.expect(ev.FileStart)
         received = bytearray()
         chat: list[str] = []
@@ -439,11 +440,12 @@ def test_uploads_are_read_only_as_fast_as_the_socket_takes_them(tmp_path):
     (offer,), _ = transfers.command(FileCommand(name="send", path=str(path), to="bob"))
     assert (offer.name, offer.size, offer.to) == ("big.bin", len(data), "bob")
     transfers.on_event(ev.UploadReady(ref=offer.ref, id="4"))
-    server_side = Connection(Role.SERVER)
-    server_side.state = State.OPEN
+    client_side, server_side = Connection(Role.CLIENT), Connection(Role.SERVER)
+    client_side.state = server_side.state = State.OPEN
 
-    def chunks(frames: list) -> bytes:
-        server_side.receive_data(b"".join(frames))
+    def chunks(pieces: list) -> bytes:
+        """The pieces sent as the client loop sends them (through its state machine), read back."""
+        server_side.receive_data(b"".join(client_side.send(piece) for piece in pieces))
         events = server_side.events()
         assert all(isinstance(e, ev.UploadChunk) and e.id == "4" for e in events)
         return b"".join(decode_chunk(e.data) for e in events)
@@ -454,7 +456,7 @@ def test_uploads_are_read_only_as_fast_as_the_socket_takes_them(tmp_path):
     while transfers.has_chunks_to_send:
         more, lines = transfers.next_chunks(10**9)
         done = [e for e in more if isinstance(e, ev.UploadDone)]
-        sent += chunks([e for e in more if isinstance(e, bytes)])
+        sent += chunks([e for e in more if isinstance(e, ev.UploadChunk)])
     assert done == [ev.UploadDone(id="4", sha256=_sum(data))]  # the checksum of what was read, at the end
     assert sent == data
     assert lines[-1].text.startswith("sent big.bin (320.0 KB, ")

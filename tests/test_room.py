@@ -32,7 +32,7 @@ class RoomDriver:
         self.cid: dict[str, int] = {}
         self._next_cid = 1
 
-    # ---- performing actions, as server.py does
+    # ---- performing actions, as hub.py does
     def perform(self, actions: list) -> list:
         for action in actions:
             if isinstance(action, Send):

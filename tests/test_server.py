@@ -257,7 +257,7 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_carry_on(transpor
         error = sleepy.expect(ev.Error, timeout=15)
         assert error.code == ev.E_TOO_SLOW and error.fatal
         sleepy.expect_closed()
-        assert max(c.out_bytes for c in list(server.clients.values())) <= 64 * 1024 + 8192
+        assert max(q.out_bytes for q in list(server.hub.outbox.queues.values())) <= 64 * 1024 + 8192
 
 
 def test_a_dropped_client_that_never_reads_again_is_closed_in_the_end():

@@ -12,7 +12,7 @@ import contextlib
 from helpers import RawClient, running_server
 
 from lanchat import events as ev
-from lanchat.server import FANOUT_CACHE_MIN
+from lanchat.outbox import FANOUT_CACHE_MIN
 
 
 def texts(client: RawClient, count: int) -> list[str]:

@@ -1,12 +1,10 @@
-"""transfer.py: the disk side of file sharing, for the server and for each client. Never touches a socket.
+"""client_files.py: one participant's uploads and downloads, on their own disk. Never touches a socket.
 
-``ServerFiles`` keeps uploads in the server's own folder under names it generates (never a
-peer's name) and hands out download chunks when the server loop asks for them.
-``ClientTransfers`` reads files being sent and writes files being received. The rule both
-keep: a file is only ever seen under its final name once its SHA-256 has been checked; until
-then it lives under a temporary name in the same folder, and is deleted if anything goes wrong.
-The rules themselves (limits, safe names, progress) are in files.py; the loops that move the
-bytes are server.py and client.py.
+``ClientTransfers`` reads files being sent and writes files being received; the client loop
+(client.py) sends the events it returns through the protocol connection. The rule it keeps: a
+download is only ever seen under its final name once its SHA-256 has been checked; until then
+it has no name at all (O_TMPFILE on Linux) or a hidden temporary one, deleted if anything goes
+wrong. The rules themselves (limits, safe names, progress) are in files.py.
 """
 
 from __future__ import annotations
@@ -15,12 +13,9 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
-import shutil
 import stat
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,39 +26,17 @@ from .files import (
     BINARY_CHUNK_BYTES,
     CHUNK_BYTES,
     ChunkError,
-    OfferBook,
-    OfferRefused,
     Progress,
-    chunk_frame,
     decode_chunk,
     duration_text,
+    encode_chunk,
     human_size,
-    is_sha256,
+    oserror_words,
     safe_name,
     speed_text,
     unique_name,
 )
-from .protocol import encode
-from .room import Action, Broadcast, Room, Send
 from .session import FileCommand, Line
-from .wire import binary_frame
-
-
-def _why(exc: OSError) -> str:
-    """An OSError as a few lower-case words for the end of a sentence: "no space left on device"."""
-    return (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
-
-
-def default_files_base() -> Path:
-    """Where a server keeps uploads when not told: the user's data folder, else the temp folder."""
-    try:
-        import platformdirs
-
-        base = Path(platformdirs.user_data_dir("lanchat")) / "files"
-        base.mkdir(parents=True, exist_ok=True)
-        return base
-    except (ImportError, OSError):
-        return Path(tempfile.gettempdir())
 
 
 def default_downloads_dir() -> Path:
@@ -78,328 +51,6 @@ def default_downloads_dir() -> Path:
         pass
     return Path.cwd()
 
-
-# ====================================================================== server
-
-
-@dataclass
-class _Upload:
-    file_id: str
-    owner: int
-    path: Path
-    handle: BinaryIO
-    hasher: hashlib._Hash
-    size: int
-    received: int = 0
-
-
-@dataclass
-class _Download:
-    file_id: str
-    handle: BinaryIO
-    left: int
-    binary: bool = False  # the client asked for binary frames
-
-
-class ServerFiles:
-    """Offers, uploads arriving and downloads leaving, for one server run.
-
-    Files live in a folder this run creates (``run-XXXX`` inside ``base``, by default the
-    user's data folder) and removes on ``close()``; stored names are ``<id>-<random>.upload``,
-    so nothing a peer says becomes a path.
-    """
-
-    def __init__(
-        self,
-        base: Path | str | None = None,
-        *,
-        max_file_bytes: int | None = None,
-        quota_bytes: int | None = None,
-        clock: Callable[[], float] = time.time,
-        log: Callable[[str], None] | None = None,
-    ) -> None:
-        book_args = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
-        self.book = OfferBook(quota_bytes=quota_bytes, **book_args)
-        self.base = Path(base) if base is not None else None
-        self.clock = clock
-        self.log = log or (lambda line: None)
-        self._folder: Path | None = None
-        self.uploads: dict[str, _Upload] = {}
-        self.stored: dict[str, Path] = {}
-        self.downloads: dict[int, deque[_Download]] = {}
-
-    # ------------------------------------------------------------ queries
-
-    @property
-    def folder(self) -> Path:
-        """Created on the first upload, so a server nobody sends files to leaves no trace."""
-        if self._folder is None:
-            base = self.base if self.base is not None else default_files_base()
-            base.mkdir(parents=True, exist_ok=True)
-            self._folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
-        return self._folder
-
-    def wants_to_send(self, cid: int) -> bool:
-        return bool(self.downloads.get(cid))
-
-    def downloading(self) -> list[int]:
-        return [cid for cid, queue in self.downloads.items() if queue]
-
-    # ----------------------------------------------------------- handling
-
-    def handle(self, room: Room, cid: int, event: ev.Event) -> list[Action]:
-        """One file event from connection ``cid`` -> the actions that answer it."""
-        member = room.members.get(cid)
-        if member is None:
-            return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]
-        if isinstance(event, ev.OfferFile):
-            return self._offer(room, cid, member.name, event)
-        if isinstance(event, ev.UploadBytes):
-            return self._chunk(cid, event.id, event.data)
-        if isinstance(event, ev.UploadChunk):
-            return self._chunk(cid, event.id, event.data)
-        if isinstance(event, ev.UploadDone):
-            return self._done(room, cid, event)
-        if isinstance(event, ev.GetFile):
-            return self._get(cid, event)
-        if isinstance(event, ev.ListFiles):
-            offers = self.book.visible_to(cid)
-            return [Send(to=cid, event=ev.FileList(count=len(offers)))] + [
-                Send(to=cid, event=self._offered(offer, listing=True)) for offer in offers
-            ]
-        if isinstance(event, ev.CancelFile):
-            return self._cancel(cid, event.id)
-        return []
-
-    def _offered(self, offer, *, listing: bool = False) -> ev.Offered:  # noqa: ANN001
-        return ev.Offered(
-            id=offer.file_id,
-            name=offer.name,
-            size=offer.size,
-            sha256=offer.sha256,
-            sender=offer.owner_name,
-            to=offer.to_name,
-            time=self.clock(),
-            listing=listing,
-        )
-
-    def _offer(self, room: Room, cid: int, owner_name: str, offer_event: ev.OfferFile) -> list[Action]:
-        def refuse(message: str) -> list[Action]:
-            return [Send(to=cid, event=ev.FileError(ref=offer_event.ref, message=message))]
-
-        target = None
-        if offer_event.to is not None:
-            target = room.find(offer_event.to)
-            if target is None:
-                return refuse(f"nobody called {offer_event.to[:40]!r} is here to send a file to")
-        try:
-            offer = self.book.open(
-                owner=cid,
-                owner_name=owner_name,
-                name=offer_event.name,
-                size=offer_event.size,
-                to=target.cid if target else None,
-                to_name=target.name if target else None,
-            )
-        except OfferRefused as exc:
-            return refuse(f"refused: {exc}")
-        path = None
-        try:
-            path = self.folder / f"{offer.file_id}-{secrets.token_hex(8)}.upload"
-            handle = open(path, "xb")  # noqa: SIM115 - kept open across many loop passes
-        except OSError as exc:
-            self.book.remove(offer.file_id)
-            self.log(f"cannot store an upload in {path or self.base}: {_why(exc)}")
-            return refuse(f"the server cannot store files right now ({_why(exc)})")
-        upload = _Upload(offer.file_id, cid, path, handle, hashlib.sha256(), offer.size)
-        self.uploads[offer.file_id] = upload
-        # binary: the chunks may come as binary frames, which cost no base64 and no JSON
-        return [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id, binary=True))]
-
-    def _chunk(self, cid: int, file_id: str, piece: str | bytes) -> list[Action]:
-        """One piece of an upload: base64 text from a ``chunk``, raw bytes from a binary frame."""
-        upload = self.uploads.get(file_id)
-        if upload is None or upload.owner != cid:
-            return []  # late chunks of an upload already refused or cancelled: the error was said once
-        offer = self.book.offers.get(upload.file_id)
-        if offer is None:  # pragma: no cover - forget() drops an upload with its offer
-            self._drop_upload(upload)
-            return []
-        name = offer.name
-        try:
-            data = piece if isinstance(piece, bytes) else decode_chunk(piece)
-        except ChunkError as exc:
-            return self._fail_upload(upload, f"upload of {name} stopped: {exc}")
-        if upload.received + len(data) > upload.size:
-            return self._fail_upload(upload, f"upload of {name} stopped: more bytes than the {upload.size} offered")
-        try:
-            upload.handle.write(data)
-        except OSError as exc:
-            self.log(f"cannot store upload #{upload.file_id}: {_why(exc)}")
-            return self._fail_upload(upload, f"upload of {name} stopped: the server could not store it ({_why(exc)})")
-        upload.hasher.update(data)
-        upload.received += len(data)
-        return []
-
-    def _done(self, room: Room, cid: int, done: ev.UploadDone) -> list[Action]:
-        """The sender says it sent everything: check the size and the SHA-256, then offer the file."""
-        upload = self.uploads.get(done.id)
-        if upload is None or upload.owner != cid:
-            return []
-        offer = self.book.offers[upload.file_id]
-        if upload.received != upload.size:
-            return self._fail_upload(
-                upload, f"upload of {offer.name} ended after {upload.received} of {upload.size} bytes"
-            )
-        if not is_sha256(done.sha256):
-            return self._fail_upload(upload, f"upload of {offer.name} ended without a SHA-256 in hex")
-        try:
-            upload.handle.close()
-        except OSError as exc:
-            return self._fail_upload(
-                upload, f"upload of {offer.name} failed: the server could not store it ({_why(exc)})"
-            )
-        if upload.hasher.hexdigest() != done.sha256:
-            return self._fail_upload(upload, f"{offer.name} arrived damaged (SHA-256 mismatch) and was discarded")
-        del self.uploads[upload.file_id]
-        offer.sha256 = done.sha256
-        offer.ready = True
-        self.stored[offer.file_id] = upload.path
-        to_whom = f" to {offer.to_name}" if offer.to_name else ""
-        self.log(f"{offer.owner_name} offered {offer.name} ({human_size(offer.size)}){to_whom} as #{offer.file_id}")
-        recipients = tuple(room.members) if offer.to is None else tuple(dict.fromkeys((offer.to, offer.owner)))
-        return [Broadcast(to=recipients, frame=encode(self._offered(offer)))]
-
-    def _fail_upload(self, upload: _Upload, message: str) -> list[Action]:
-        self._drop_upload(upload)
-        return [Send(to=upload.owner, event=ev.FileError(id=upload.file_id, message=message))]
-
-    def _drop_upload(self, upload: _Upload) -> None:
-        self.uploads.pop(upload.file_id, None)
-        self.book.remove(upload.file_id)
-        with contextlib.suppress(OSError):
-            upload.handle.close()
-        with contextlib.suppress(OSError):
-            upload.path.unlink()
-
-    def _get(self, cid: int, get: ev.GetFile) -> list[Action]:
-        file_id = get.id.strip().lstrip("#")
-        offer = self.book.find(file_id, cid)
-        if offer is None:
-            return [
-                Send(
-                    to=cid,
-                    event=ev.FileError(
-                        id=get.id[:40], message=f"no file #{get.id[:40]} is on offer (/files lists them)"
-                    ),
-                )
-            ]
-        try:
-            handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
-        except (OSError, KeyError) as exc:
-            reason = _why(exc) if isinstance(exc, OSError) else "it is gone"
-            return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"cannot read {offer.name} ({reason})"))]
-        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, get.binary))
-        start = ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
-        return [Send(to=cid, event=start)]
-
-    def next_chunk(self, cid: int) -> bytes | ev.Event | None:
-        """The next piece for ``cid``'s downloads as a ready ``file-data`` frame, taking turns
-        between them; a ``file-error`` event if the stored file cannot be read; None when none are left.
-
-        The server loop calls this only while that client's output queue is short, so a large
-        download is paced by how fast the reader takes it and chat frames slip in between.
-        """
-        queue = self.downloads.get(cid)
-        while queue:
-            download = queue.popleft()
-            if download.left <= 0:
-                with contextlib.suppress(OSError):
-                    download.handle.close()
-                continue
-            try:
-                data = download.handle.read(min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left))
-            except OSError as exc:
-                data = None
-                reason = _why(exc)
-            else:
-                reason = "the stored file is shorter than offered"
-            if not data:
-                with contextlib.suppress(OSError):
-                    download.handle.close()
-                return ev.FileError(id=download.file_id, message=f"download of #{download.file_id} failed: {reason}")
-            download.left -= len(data)
-            if download.left > 0:
-                queue.append(download)
-            else:
-                with contextlib.suppress(OSError):
-                    download.handle.close()
-            if download.binary:
-                return binary_frame(download.file_id, data)
-            return chunk_frame("file-data", download.file_id, data)
-        self.downloads.pop(cid, None)
-        return None
-
-    def _cancel(self, cid: int, file_id: str) -> list[Action]:
-        upload = self.uploads.get(file_id)
-        if upload is not None and upload.owner == cid:
-            self._drop_upload(upload)
-        queue = self.downloads.get(cid)
-        if queue:
-            for download in [d for d in queue if d.file_id == file_id]:
-                queue.remove(download)
-                with contextlib.suppress(OSError):
-                    download.handle.close()
-        return []
-
-    # ------------------------------------------------------------ leaving
-
-    def forget(self, cid: int) -> list[Action]:
-        """Connection ``cid`` is gone: its uploads stop, its offers expire, its downloads end,
-        and a private upload to it stops (its sender is told)."""
-        for upload in [u for u in self.uploads.values() if u.owner == cid]:
-            self._drop_upload(upload)
-        for download in self.downloads.pop(cid, ()):
-            with contextlib.suppress(OSError):
-                download.handle.close()
-        actions: list[Action] = []
-        for offer in self.book.recipient_left(cid):
-            upload = self.uploads.get(offer.file_id)
-            if upload is not None:
-                self._drop_upload(upload)
-                message = f"sending {offer.name} stopped: {offer.to_name} left"
-                actions.append(Send(to=offer.owner, event=ev.FileError(id=offer.file_id, message=message)))
-            self._unlink_stored(offer.file_id)
-        gone = self.book.expire_owner(cid)
-        for offer in gone:
-            self._unlink_stored(offer.file_id)
-        if gone:
-            self.log(f"{len(gone)} file(s) offered by {gone[0].owner_name} expired")
-        return actions
-
-    def _unlink_stored(self, file_id: str) -> None:
-        path = self.stored.pop(file_id, None)
-        if path is not None:
-            # A download already under way keeps its open handle (POSIX) and finishes.
-            with contextlib.suppress(OSError):
-                path.unlink()
-
-    def close(self) -> None:
-        """The server is stopping: close every file and remove this run's folder."""
-        for upload in list(self.uploads.values()):
-            self._drop_upload(upload)
-        for queue in self.downloads.values():
-            for download in queue:
-                with contextlib.suppress(OSError):
-                    download.handle.close()
-        self.downloads.clear()
-        self.stored.clear()
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
-
-
-# ====================================================================== client
 
 
 @dataclass
@@ -485,14 +136,14 @@ class ClientTransfers:
         except IsADirectoryError:
             return self._error(f"cannot send {path_text}: it is a folder; /send takes one file")
         except OSError as exc:
-            return self._error(f"cannot send {path_text}: {_why(exc)}")
+            return self._error(f"cannot send {path_text}: {oserror_words(exc)}")
         try:
             info = os.fstat(handle.fileno())
             if not _is_regular(info.st_mode):
                 raise IsADirectoryError(0, "it is not a regular file")
         except OSError as exc:
             handle.close()
-            return self._error(f"cannot send {path_text}: {_why(exc)}")
+            return self._error(f"cannot send {path_text}: {oserror_words(exc)}")
         ref = self._next_ref
         self._next_ref += 1
         name = safe_name(path.name)
@@ -553,11 +204,12 @@ class ClientTransfers:
     def has_chunks_to_send(self) -> bool:
         return bool(self.sending)
 
-    def next_chunks(self, room_bytes: int) -> tuple[list[bytes | ev.Event], list[Line]]:
+    def next_chunks(self, room_bytes: int) -> tuple[list[ev.Event], list[Line]]:
         """Chunks for about ``room_bytes`` of output space, taking turns between uploads:
-        ready ``chunk`` frames (files.chunk_frame), an ``upload-done`` with the SHA-256 after a
-        file's last chunk, and a ``cancel`` for a file that could not be read."""
-        events: list[bytes | ev.Event] = []
+        ``chunk-bytes`` (or base64 ``chunk``) events for the client loop to send through its
+        protocol connection, an ``upload-done`` with the SHA-256 after a file's last chunk, and
+        a ``cancel`` for a file that could not be read."""
+        events: list[ev.Event] = []
         lines: list[Line] = []
         while room_bytes > 0 and self.sending:
             file_id, sending = next(iter(self.sending.items()))
@@ -567,7 +219,7 @@ class ClientTransfers:
                 try:
                     data = sending.handle.read(min(BINARY_CHUNK_BYTES if sending.binary else CHUNK_BYTES, left))
                 except OSError as exc:
-                    data, reason = None, _why(exc)
+                    data, reason = None, oserror_words(exc)
                 else:
                     reason = "it got shorter while it was being sent"
                 if not data:
@@ -577,9 +229,12 @@ class ClientTransfers:
                     continue
                 sending.sent += len(data)
                 sending.hasher.update(data)
-                frame = binary_frame(file_id, data) if sending.binary else chunk_frame("chunk", file_id, data)
-                events.append(frame)
-                room_bytes -= len(frame)
+                if sending.binary:
+                    events.append(ev.UploadBytes(id=file_id, data=data))
+                    room_bytes -= len(data)
+                else:
+                    events.append(ev.UploadChunk(id=file_id, data=encode_chunk(data)))
+                    room_bytes -= (len(data) + 2) // 3 * 4
             assert sending.progress is not None
             said = sending.progress.advance(sending.sent, self.clock())
             if said:
@@ -653,7 +308,7 @@ class ClientTransfers:
         try:
             handle, temp = _receiving_file(self.downloads)
         except OSError as exc:
-            return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {_why(exc)}", "error")]
+            return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {oserror_words(exc)}", "error")]
         progress = Progress(direction="get", label=name, total=start.size, started=self.clock())
         receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress)
         self.receiving[start.id] = receiving
@@ -675,7 +330,7 @@ class ClientTransfers:
             receiving.handle.write(data)
         except (ChunkError, OSError) as exc:
             self._discard(receiving)
-            reason = _why(exc) if isinstance(exc, OSError) else str(exc)
+            reason = oserror_words(exc) if isinstance(exc, OSError) else str(exc)
             return [ev.CancelFile(id=receiving.file_id)], [
                 self._line(f"download of {receiving.name} stopped: {reason}", "error")
             ]
@@ -694,7 +349,7 @@ class ClientTransfers:
                 receiving.handle.close()  # an unnamed file stays open: it is linked in by its descriptor
         except OSError as exc:
             self._discard(receiving)
-            return [], [*lines, self._line(f"cannot save {receiving.name}: {_why(exc)}", "error")]
+            return [], [*lines, self._line(f"cannot save {receiving.name}: {oserror_words(exc)}", "error")]
         if receiving.hasher.hexdigest() != receiving.sha256:
             self._discard(receiving)
             return [], [
@@ -705,7 +360,7 @@ class ClientTransfers:
             final = self._place(receiving)
         except OSError as exc:
             self._discard(receiving)
-            return [], [*lines, self._line(f"cannot save {receiving.name}: {_why(exc)}", "error")]
+            return [], [*lines, self._line(f"cannot save {receiving.name}: {oserror_words(exc)}", "error")]
         with contextlib.suppress(OSError):
             receiving.handle.close()
         self.receiving.pop(receiving.file_id, None)

@@ -1,0 +1,90 @@
+"""actions.py: what the pure core asks the server loop to do. Plain data, never does I/O.
+
+The room (room.py) and the server's file store (server_files.py) answer every event with a
+list of these; the hub (hub.py) performs them, in order, into the outbox (outbox.py) and the
+history store. Nothing here knows about sockets: a ``Send`` names a connection by the integer
+id the loop chose for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import events as ev
+
+
+@dataclass(frozen=True, kw_only=True)
+class Send:
+    """Send one event to one connection (through its protocol state machine)."""
+
+    to: int
+    event: ev.Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class Broadcast:
+    """Write the same already-encoded frame to every listed connection.
+
+    A ``notice`` (someone joined or left) may wait a moment to go out with the next one: when a
+    class joins at once, 500 notices then cost a few writes per person, not 500."""
+
+    to: tuple[int, ...]
+    frame: bytes
+    notice: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Close:
+    """Flush what is queued for this connection, then close it."""
+
+    who: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Keep:
+    """Store this message in the history before performing the actions after it
+    (what anyone has received is already stored: PROTOCOL.md, History replay)."""
+
+    event: ev.Message | ev.Direct
+    # For a direct message, the keys that owned the sender's and the recipient's names when it
+    # was sent: only those keys are ever shown it again (PROTOCOL.md, Identity). None: no key.
+    sender_owner: bytes | None = None
+    recipient_owner: bytes | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Replay:
+    """Queue history to ``to``, as ``name`` may see it: the last ``limit`` entries older
+    than cursor ``before``; ``joining`` adds the direct messages sent while they were away."""
+
+    to: int
+    name: str
+    limit: int
+    before: int | None = None
+    joining: bool = False
+    owner: bytes | None = None  # the key asking: direct messages kept for that key only
+
+
+@dataclass(frozen=True, kw_only=True)
+class Seen:
+    """``name`` just left: direct messages from now on count as sent while they were away."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """Store that ``name`` now belongs to ``owner`` (None: a release, nobody owns it)."""
+
+    name: str
+    owner: bytes | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Log:
+    """A line for the server's log (a wrong password, a locked address, a released name)."""
+
+    text: str
+
+
+Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen

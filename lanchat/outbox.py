@@ -1,0 +1,224 @@
+"""outbox.py: what waits to be written to each connection, and when. Never touches a socket.
+
+One ``Queue`` of encoded frames per connection. The server loop asks for ``dirty`` queues once
+per pass and hands each to ``flush(queue, send)`` with its socket's ``send``; tests hand in a
+function that takes as many bytes as they like. The rules kept here, each in one place:
+
+* one ``send()`` per connection per pass: what is queued is joined (up to FLUSH_BYTES) and
+  written at once;
+* a broadcast is encoded once and costs nothing per recipient until the flush: the frames of
+  one pass wait in ``_pending_frames`` and are joined once and appended once per recipient
+  (``materialize``); anything else queued first materializes them, so every queue keeps the
+  order things happened in;
+* join and leave notices in a big room wait up to NOTICE_DELAY_SECONDS to go out together;
+* a frame cut short by a partial send keeps its unsent tail at the head of the queue, and
+  ``discard`` never drops it (half a frame would garble every byte after it);
+* a queue past ``max_queue_bytes`` is a reader that does not keep up: ``over_limit(cid)`` is
+  called, and the caller decides what to do (the hub drops that reader).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
+FANOUT_CACHE_MIN = 8  # broadcasts to fewer (a whisper, a small room) just look each id up
+# Join and leave notices wait at most this long to go out together (actions.Broadcast.notice):
+# a class of 500 joining at once then costs a few writes per person instead of one per join.
+# Anything else sent to a person takes their waiting notices along at once, in order.
+NOTICE_DELAY_SECONDS = 0.05
+
+
+class Queue:
+    """One connection's frames waiting to be written; ``out[0]`` may be a frame's unsent tail."""
+
+    __slots__ = ("cid", "out", "out_bytes", "head_partial")
+
+    def __init__(self, cid: int) -> None:
+        self.cid = cid
+        self.out: list[bytes] = []
+        self.out_bytes = 0
+        self.head_partial = False  # out[0] is the rest of a frame already partly sent
+
+    def __repr__(self) -> str:
+        return f"Queue(cid={self.cid}, frames={len(self.out)}, bytes={self.out_bytes})"
+
+
+class Outbox:
+    """Every connection's queue, the broadcast fan-out and the notice deadline."""
+
+    def __init__(
+        self,
+        *,
+        max_queue_bytes: int,
+        over_limit: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        notice_delay: float = NOTICE_DELAY_SECONDS,
+        flush_bytes: int = FLUSH_BYTES,
+    ) -> None:
+        self.max_queue_bytes = max_queue_bytes
+        self.over_limit = over_limit or (lambda cid: None)
+        self.clock = clock
+        self.notice_delay = notice_delay
+        self.flush_bytes = flush_bytes
+        self.queues: dict[int, Queue] = {}
+        self.dirty: set[Queue] = set()  # to be flushed this pass
+        self.deliveries = 0  # frames queued to connections, for benchmarks and tests
+        # The queues behind the last big broadcast's ``to`` tuple. The room hands out the same
+        # tuple object until someone joins or leaves, so a chat message looks up 500 ids once
+        # per membership change instead of once per message (bench/README.md, profile).
+        self._fanout_key: tuple[int, ...] | None = None
+        self._fanout_targets: tuple[Queue, ...] = ()
+        # Frames broadcast to all of _fanout_targets, in order, not yet in their queues.
+        self._pending_frames: list[bytes] = []
+        self._pending_urgent = False  # _pending_frames holds more than notices
+        self._noticed: set[Queue] = set()  # have notices queued that wait for notice_deadline
+        self.notice_deadline: float | None = None
+
+    # ------------------------------------------------------------ connections
+
+    def open(self, cid: int) -> Queue:
+        queue = self.queues[cid] = Queue(cid)
+        return queue
+
+    def close(self, cid: int) -> None:
+        """Connection ``cid`` is gone: forget its queue (what it held is never sent)."""
+        self.materialize()  # the pending frames were for the recipients as they were
+        queue = self.queues.pop(cid, None)
+        self._fanout_key = None  # the cached recipients include this connection
+        if queue is not None:
+            self.dirty.discard(queue)
+            self._noticed.discard(queue)
+
+    def queued_bytes(self, cid: int) -> int:
+        """How much is waiting for ``cid``, this pass's broadcasts included."""
+        self.materialize()
+        queue = self.queues.get(cid)
+        return queue.out_bytes if queue is not None else 0
+
+    # --------------------------------------------------------------- queueing
+
+    def queue(self, cid: int, frame: bytes) -> None:
+        """Queue one frame to one connection, after everything queued before it."""
+        queue = self.queues.get(cid)
+        if queue is None:
+            return
+        if self._pending_frames:
+            self.materialize()  # what was broadcast before this frame goes out before it
+        queue.out.append(frame)
+        queue.out_bytes += len(frame)
+        self.deliveries += 1
+        self.dirty.add(queue)
+        if queue.out_bytes > self.max_queue_bytes:
+            self.over_limit(cid)
+
+    def broadcast(self, to: tuple[int, ...], frame: bytes, *, notice: bool = False) -> None:
+        """Queue one encoded frame to many: the hot path of a busy room, so it does nothing per
+        recipient until the flush. The limit is checked at the flush, after a write."""
+        if len(to) < FANOUT_CACHE_MIN:
+            for cid in to:
+                self.queue(cid, frame)
+            return
+        if to is not self._fanout_key:
+            self.materialize()
+            # filter(None, ...) drops ids with no queue (already gone), at C speed
+            self._fanout_targets = tuple(filter(None, map(self.queues.get, to)))
+            self._fanout_key = to
+        self._pending_frames.append(frame)
+        if not notice:
+            self._pending_urgent = True
+        elif self.notice_deadline is None:
+            self.notice_deadline = self.clock() + self.notice_delay
+        self.deliveries += len(self._fanout_targets)
+
+    def materialize(self) -> None:
+        """Put the pending broadcast frames, joined once, at the end of each recipient's queue."""
+        frames = self._pending_frames
+        if not frames:
+            return
+        self._pending_frames = []
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        size = len(data)
+        targets = self._fanout_targets
+        for queue in targets:
+            queue.out.append(data)
+            queue.out_bytes += size
+        if self._pending_urgent:
+            self.dirty.update(targets)
+        else:
+            self._noticed.update(targets)  # flushed at notice_deadline, or with anything sooner
+        self._pending_urgent = False
+
+    def discard(self, cid: int) -> None:
+        """Forget what is queued for ``cid``, except the tail of a frame already begun:
+        a frame cut short would garble every byte after it, the farewell notice included."""
+        self.materialize()
+        queue = self.queues.get(cid)
+        if queue is None:
+            return
+        queue.out = queue.out[:1] if queue.head_partial else []
+        queue.out_bytes = len(queue.out[0]) if queue.out else 0
+
+    def release_notices(self) -> None:
+        """Waiting notices whose time has come join this pass's flush."""
+        self.materialize()
+        if self.notice_deadline is not None and self.clock() >= self.notice_deadline:
+            self.dirty.update(self._noticed)
+            self._noticed.clear()
+            self.notice_deadline = None
+
+    def take_dirty(self) -> Iterable[Queue]:
+        """The queues to flush now (the set is emptied: flushing may dirty others)."""
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    # ---------------------------------------------------------------- writing
+
+    def flush(self, queue: Queue, send: Callable[[bytes], int]) -> int:
+        """One write of what ``queue`` holds through ``send`` (a socket's send: it may take
+        fewer bytes, or raise BlockingIOError for none). Returns the bytes written; an OSError
+        other than "try again" is the caller's. Past the limit afterwards: ``over_limit``."""
+        out = queue.out
+        sent = 0
+        if out:
+            if queue.out_bytes <= self.flush_bytes:
+                batch = len(out)  # the usual case: everything queued goes in one send()
+            else:
+                batch = size = 0
+                for chunk in out:  # one send() per pass, of up to flush_bytes of queued frames
+                    batch += 1
+                    size += len(chunk)
+                    if size >= self.flush_bytes:
+                        break
+            data = out[0] if batch == 1 else b"".join(out[:batch])
+            try:
+                sent = send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            if sent == len(data) and batch == len(out):
+                out.clear()  # no per-frame bookkeeping when everything went
+                queue.out_bytes = 0
+                queue.head_partial = False
+            elif sent:
+                self._sent_part(queue, sent, batch)
+        if queue.out_bytes > self.max_queue_bytes:
+            self.over_limit(queue.cid)  # still this much unsent after a write: it is not reading
+        return sent
+
+    def _sent_part(self, queue: Queue, sent: int, batch: int) -> None:
+        """``sent`` bytes of the first ``batch`` queued chunks went out: drop the frames that
+        went out whole; keep the unsent tail of one cut short and remember that it is a tail,
+        so discard never leaves half a frame behind."""
+        out = queue.out
+        queue.out_bytes -= sent
+        done = 0
+        while done < batch and sent >= len(out[done]):
+            sent -= len(out[done])
+            done += 1
+        if done:
+            del out[:done]
+            queue.head_partial = False
+        if sent:
+            out[0] = out[0][sent:]
+            queue.head_partial = True

@@ -1,0 +1,371 @@
+"""server_files.py: the server's file store: offers, uploads arriving, downloads leaving. Never touches a socket.
+
+Uploads are kept in the server's own folder under names it generates (never a peer's name);
+a file is offered to others only once its size and SHA-256 have been checked, and until then
+it lives under a temporary name that is deleted if anything goes wrong. The hub (hub.py)
+hands file events in (``handle``) and asks for download pieces (``next_chunk``) while a
+reader keeps up; the rules themselves (limits, safe names, the offer book) are in files.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import shutil
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from . import events as ev
+from .actions import Action, Broadcast, Send
+from .files import (
+    BINARY_CHUNK_BYTES,
+    CHUNK_BYTES,
+    ChunkError,
+    OfferBook,
+    OfferRefused,
+    decode_chunk,
+    encode_chunk,
+    human_size,
+    is_sha256,
+    oserror_words,
+)
+from .protocol import encode
+from .room import Room
+
+
+def default_files_base() -> Path:
+    """Where a server keeps uploads when not told: the user's data folder, else the temp folder."""
+    try:
+        import platformdirs
+
+        base = Path(platformdirs.user_data_dir("lanchat")) / "files"
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+    except (ImportError, OSError):
+        return Path(tempfile.gettempdir())
+
+
+
+@dataclass
+class _Upload:
+    file_id: str
+    owner: int
+    path: Path
+    handle: BinaryIO
+    hasher: hashlib._Hash
+    size: int
+    received: int = 0
+
+
+@dataclass
+class _Download:
+    file_id: str
+    handle: BinaryIO
+    left: int
+    binary: bool = False  # the client asked for binary frames
+
+
+class ServerFiles:
+    """Offers, uploads arriving and downloads leaving, for one server run.
+
+    Files live in a folder this run creates (``run-XXXX`` inside ``base``, by default the
+    user's data folder) and removes on ``close()``; stored names are ``<id>-<random>.upload``,
+    so nothing a peer says becomes a path.
+    """
+
+    def __init__(
+        self,
+        base: Path | str | None = None,
+        *,
+        max_file_bytes: int | None = None,
+        quota_bytes: int | None = None,
+        clock: Callable[[], float] = time.time,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        book_args = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
+        self.book = OfferBook(quota_bytes=quota_bytes, **book_args)
+        self.base = Path(base) if base is not None else None
+        self.clock = clock
+        self.log = log or (lambda line: None)
+        self._folder: Path | None = None
+        self.uploads: dict[str, _Upload] = {}
+        self.stored: dict[str, Path] = {}
+        self.downloads: dict[int, deque[_Download]] = {}
+
+    # ------------------------------------------------------------ queries
+
+    @property
+    def folder(self) -> Path:
+        """Created on the first upload, so a server nobody sends files to leaves no trace."""
+        if self._folder is None:
+            base = self.base if self.base is not None else default_files_base()
+            base.mkdir(parents=True, exist_ok=True)
+            self._folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+        return self._folder
+
+    def wants_to_send(self, cid: int) -> bool:
+        return bool(self.downloads.get(cid))
+
+    def downloading(self) -> list[int]:
+        return [cid for cid, queue in self.downloads.items() if queue]
+
+    # ----------------------------------------------------------- handling
+
+    def handle(self, room: Room, cid: int, event: ev.Event) -> list[Action]:
+        """One file event from connection ``cid`` -> the actions that answer it."""
+        member = room.members.get(cid)
+        if member is None:
+            return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]
+        if isinstance(event, ev.OfferFile):
+            return self._offer(room, cid, member.name, event)
+        if isinstance(event, ev.UploadBytes):
+            return self._chunk(cid, event.id, event.data)
+        if isinstance(event, ev.UploadChunk):
+            return self._chunk(cid, event.id, event.data)
+        if isinstance(event, ev.UploadDone):
+            return self._done(room, cid, event)
+        if isinstance(event, ev.GetFile):
+            return self._get(cid, event)
+        if isinstance(event, ev.ListFiles):
+            offers = self.book.visible_to(cid)
+            return [Send(to=cid, event=ev.FileList(count=len(offers)))] + [
+                Send(to=cid, event=self._offered(offer, listing=True)) for offer in offers
+            ]
+        if isinstance(event, ev.CancelFile):
+            return self._cancel(cid, event.id)
+        return []
+
+    def _offered(self, offer, *, listing: bool = False) -> ev.Offered:  # noqa: ANN001
+        return ev.Offered(
+            id=offer.file_id,
+            name=offer.name,
+            size=offer.size,
+            sha256=offer.sha256,
+            sender=offer.owner_name,
+            to=offer.to_name,
+            time=self.clock(),
+            listing=listing,
+        )
+
+    def _offer(self, room: Room, cid: int, owner_name: str, offer_event: ev.OfferFile) -> list[Action]:
+        def refuse(message: str) -> list[Action]:
+            return [Send(to=cid, event=ev.FileError(ref=offer_event.ref, message=message))]
+
+        target = None
+        if offer_event.to is not None:
+            target = room.find(offer_event.to)
+            if target is None:
+                return refuse(f"nobody called {offer_event.to[:40]!r} is here to send a file to")
+        try:
+            offer = self.book.open(
+                owner=cid,
+                owner_name=owner_name,
+                name=offer_event.name,
+                size=offer_event.size,
+                to=target.cid if target else None,
+                to_name=target.name if target else None,
+            )
+        except OfferRefused as exc:
+            return refuse(f"refused: {exc}")
+        path = None
+        try:
+            path = self.folder / f"{offer.file_id}-{secrets.token_hex(8)}.upload"
+            handle = open(path, "xb")  # noqa: SIM115 - kept open across many loop passes
+        except OSError as exc:
+            self.book.remove(offer.file_id)
+            self.log(f"cannot store an upload in {path or self.base}: {oserror_words(exc)}")
+            return refuse(f"the server cannot store files right now ({oserror_words(exc)})")
+        upload = _Upload(offer.file_id, cid, path, handle, hashlib.sha256(), offer.size)
+        self.uploads[offer.file_id] = upload
+        # binary: the chunks may come as binary frames, which cost no base64 and no JSON
+        return [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id, binary=True))]
+
+    def _chunk(self, cid: int, file_id: str, piece: str | bytes) -> list[Action]:
+        """One piece of an upload: base64 text from a ``chunk``, raw bytes from a binary frame."""
+        upload = self.uploads.get(file_id)
+        if upload is None or upload.owner != cid:
+            return []  # late chunks of an upload already refused or cancelled: the error was said once
+        offer = self.book.offers.get(upload.file_id)
+        if offer is None:  # pragma: no cover - forget() drops an upload with its offer
+            self._drop_upload(upload)
+            return []
+        name = offer.name
+        try:
+            data = piece if isinstance(piece, bytes) else decode_chunk(piece)
+        except ChunkError as exc:
+            return self._fail_upload(upload, f"upload of {name} stopped: {exc}")
+        if upload.received + len(data) > upload.size:
+            return self._fail_upload(upload, f"upload of {name} stopped: more bytes than the {upload.size} offered")
+        try:
+            upload.handle.write(data)
+        except OSError as exc:
+            self.log(f"cannot store upload #{upload.file_id}: {oserror_words(exc)}")
+            return self._fail_upload(upload, f"upload of {name} stopped: the server could not store it ({oserror_words(exc)})")
+        upload.hasher.update(data)
+        upload.received += len(data)
+        return []
+
+    def _done(self, room: Room, cid: int, done: ev.UploadDone) -> list[Action]:
+        """The sender says it sent everything: check the size and the SHA-256, then offer the file."""
+        upload = self.uploads.get(done.id)
+        if upload is None or upload.owner != cid:
+            return []
+        offer = self.book.offers[upload.file_id]
+        if upload.received != upload.size:
+            return self._fail_upload(
+                upload, f"upload of {offer.name} ended after {upload.received} of {upload.size} bytes"
+            )
+        if not is_sha256(done.sha256):
+            return self._fail_upload(upload, f"upload of {offer.name} ended without a SHA-256 in hex")
+        try:
+            upload.handle.close()
+        except OSError as exc:
+            return self._fail_upload(
+                upload, f"upload of {offer.name} failed: the server could not store it ({oserror_words(exc)})"
+            )
+        if upload.hasher.hexdigest() != done.sha256:
+            return self._fail_upload(upload, f"{offer.name} arrived damaged (SHA-256 mismatch) and was discarded")
+        del self.uploads[upload.file_id]
+        offer.sha256 = done.sha256
+        offer.ready = True
+        self.stored[offer.file_id] = upload.path
+        to_whom = f" to {offer.to_name}" if offer.to_name else ""
+        self.log(f"{offer.owner_name} offered {offer.name} ({human_size(offer.size)}){to_whom} as #{offer.file_id}")
+        recipients = tuple(room.members) if offer.to is None else tuple(dict.fromkeys((offer.to, offer.owner)))
+        return [Broadcast(to=recipients, frame=encode(self._offered(offer)))]
+
+    def _fail_upload(self, upload: _Upload, message: str) -> list[Action]:
+        self._drop_upload(upload)
+        return [Send(to=upload.owner, event=ev.FileError(id=upload.file_id, message=message))]
+
+    def _drop_upload(self, upload: _Upload) -> None:
+        self.uploads.pop(upload.file_id, None)
+        self.book.remove(upload.file_id)
+        with contextlib.suppress(OSError):
+            upload.handle.close()
+        with contextlib.suppress(OSError):
+            upload.path.unlink()
+
+    def _get(self, cid: int, get: ev.GetFile) -> list[Action]:
+        file_id = get.id.strip().lstrip("#")
+        offer = self.book.find(file_id, cid)
+        if offer is None:
+            return [
+                Send(
+                    to=cid,
+                    event=ev.FileError(
+                        id=get.id[:40], message=f"no file #{get.id[:40]} is on offer (/files lists them)"
+                    ),
+                )
+            ]
+        try:
+            handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
+        except (OSError, KeyError) as exc:
+            reason = oserror_words(exc) if isinstance(exc, OSError) else "it is gone"
+            return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"cannot read {offer.name} ({reason})"))]
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, get.binary))
+        start = ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
+        return [Send(to=cid, event=start)]
+
+    def next_chunk(self, cid: int) -> ev.Event | None:
+        """The next piece for ``cid``'s downloads (``file-bytes``, or base64 ``file-data``),
+        taking turns between them; a ``file-error`` if the stored file cannot be read; None
+        when none are left.
+
+        The hub sends each through the connection's protocol state machine, and asks only while
+        that reader's queue is short (hub.FILE_LOW_WATER_BYTES, the one pacing rule), so a
+        large download goes as fast as the reader takes it and chat frames slip in between.
+        """
+        queue = self.downloads.get(cid)
+        while queue:
+            download = queue.popleft()
+            if download.left <= 0:
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+                continue
+            try:
+                data = download.handle.read(min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left))
+            except OSError as exc:
+                data = None
+                reason = oserror_words(exc)
+            else:
+                reason = "the stored file is shorter than offered"
+            if not data:
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+                return ev.FileError(id=download.file_id, message=f"download of #{download.file_id} failed: {reason}")
+            download.left -= len(data)
+            if download.left > 0:
+                queue.append(download)
+            else:
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+            if download.binary:
+                return ev.FileBytes(id=download.file_id, data=data)
+            return ev.FileData(id=download.file_id, data=encode_chunk(data))
+        self.downloads.pop(cid, None)
+        return None
+
+    def _cancel(self, cid: int, file_id: str) -> list[Action]:
+        upload = self.uploads.get(file_id)
+        if upload is not None and upload.owner == cid:
+            self._drop_upload(upload)
+        queue = self.downloads.get(cid)
+        if queue:
+            for download in [d for d in queue if d.file_id == file_id]:
+                queue.remove(download)
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+        return []
+
+    # ------------------------------------------------------------ leaving
+
+    def forget(self, cid: int) -> list[Action]:
+        """Connection ``cid`` is gone: its uploads stop, its offers expire, its downloads end,
+        and a private upload to it stops (its sender is told)."""
+        for upload in [u for u in self.uploads.values() if u.owner == cid]:
+            self._drop_upload(upload)
+        for download in self.downloads.pop(cid, ()):
+            with contextlib.suppress(OSError):
+                download.handle.close()
+        actions: list[Action] = []
+        for offer in self.book.recipient_left(cid):
+            upload = self.uploads.get(offer.file_id)
+            if upload is not None:
+                self._drop_upload(upload)
+                message = f"sending {offer.name} stopped: {offer.to_name} left"
+                actions.append(Send(to=offer.owner, event=ev.FileError(id=offer.file_id, message=message)))
+            self._unlink_stored(offer.file_id)
+        gone = self.book.expire_owner(cid)
+        for offer in gone:
+            self._unlink_stored(offer.file_id)
+        if gone:
+            self.log(f"{len(gone)} file(s) offered by {gone[0].owner_name} expired")
+        return actions
+
+    def _unlink_stored(self, file_id: str) -> None:
+        path = self.stored.pop(file_id, None)
+        if path is not None:
+            # A download already under way keeps its open handle (POSIX) and finishes.
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def close(self) -> None:
+        """The server is stopping: close every file and remove this run's folder."""
+        for upload in list(self.uploads.values()):
+            self._drop_upload(upload)
+        for queue in self.downloads.values():
+            for download in queue:
+                with contextlib.suppress(OSError):
+                    download.handle.close()
+        self.downloads.clear()
+        self.stored.clear()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None

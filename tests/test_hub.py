@@ -1,0 +1,406 @@
+"""The hub (lanchat/hub.py) with no socket: bytes in through ``receive_data``, frames out of its
+outbox, with a hand-turned clock, an in-memory history store and a stand-in file store. Every
+test is a short conversation and runs in milliseconds; the same rules over real sockets are in
+test_server.py, test_history.py and test_files_transfer.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from lanchat import events as ev
+from lanchat.history import Record
+from lanchat.hub import (
+    FILE_LOW_WATER_BYTES,
+    HISTORY_BURST_ENTRIES,
+    HISTORY_ENTRIES_PER_SECOND,
+    Hub,
+)
+from lanchat.protocol import Connection, Role
+from lanchat.room import Room
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class MemoryStore:
+    """The parts of history.HistoryStore the hub calls, in memory; ``journal`` records the order
+    of commits and socket writes (shared with the Lab's wire)."""
+
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+        self.path = "memory"
+        self.writable = True
+        self.rows: list[Record] = []
+        self.kept: list[Record] = []
+        self.seen: dict[str, int] = {}
+
+    def keep(self, *, time: float, sender: str, text: str, to: str | None = None, **owners: bytes | None) -> None:
+        self.kept.append(Record(id=len(self.rows) + len(self.kept) + 1, time=time, sender=sender, to=to, text=text))
+
+    def commit(self) -> int:
+        stored, self.kept = self.kept, []
+        self.rows += stored
+        self.journal.append(f"commit {len(stored)}")
+        return len(stored)
+
+    def mark_seen(self, name: str) -> None:
+        self.seen[name] = len(self.rows)
+
+    def last_seen(self, name: str) -> int | None:
+        return self.seen.get(name)
+
+    def replay_for(  # noqa: ANN201
+        self, name: str, limit: int, *, owner: bytes | None = None, before: int | None = None, away_since: int | None = None
+    ):
+        older = [row for row in self.rows if before is None or row.id < before]
+        return older[-limit:], len(older) > limit
+
+
+class EndlessFiles:
+    """A file store with one endless download for ``reader``: every chunk is CHUNK bytes."""
+
+    CHUNK = 60 * 1024
+
+    def __init__(self) -> None:
+        self.reader: int | None = None
+        self.chunks_given = 0
+
+    def downloading(self) -> list[int]:
+        return [self.reader] if self.reader is not None else []
+
+    def wants_to_send(self, cid: int) -> bool:
+        return cid == self.reader
+
+    def next_chunk(self, cid: int) -> ev.Event | None:
+        self.chunks_given += 1
+        return ev.FileBytes(id="1", data=b"f" * self.CHUNK)
+
+    def handle(self, room, cid, event):  # noqa: ANN001, ANN201
+        return []
+
+    def forget(self, cid: int) -> list:
+        if cid == self.reader:
+            self.reader = None
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Person:
+    """One participant: a client-side protocol connection talking to the hub."""
+
+    lab: Lab
+    cid: int
+    proto: Connection
+
+    def says(self, *events: ev.Event) -> None:
+        self.lab.hub.receive_data(self.cid, b"".join(self.proto.send(event) for event in events))
+
+    def hears(self) -> list[object]:
+        """Everything the server has written to this person so far, as events."""
+        self.lab.flush()
+        data = bytes(self.lab.wire.pop(self.cid, b""))
+        if data:
+            self.proto.receive_data(data)
+        return self.proto.events()
+
+    def hears_one(self, kind: type) -> object:
+        found = [event for event in self.hears() if isinstance(event, kind)]
+        assert len(found) == 1, f"expected one {kind.__name__}, got {found}"
+        return found[0]
+
+
+class Lab:
+    """A hub, a clock, what was logged and released, and each person's bytes on the wire."""
+
+    def __init__(self, *, history: bool = False, files: object = None, **hub_args: object) -> None:
+        self.clock = Clock()
+        self.journal: list[str] = []
+        self.store = MemoryStore(self.journal) if history else None
+        self.log: list[str] = []
+        self.released: list[int] = []
+        self.room = Room(clock=lambda: 1.0e9, history=history)
+        self.hub = Hub(
+            self.room,
+            files=files,  # type: ignore[arg-type]
+            history=self.store,  # type: ignore[arg-type]
+            clock=self.clock,
+            log=self.log.append,
+            release=self.released.append,
+            **hub_args,  # type: ignore[arg-type]
+        )
+        self.wire: dict[int, bytearray] = {}
+        self.writers: dict[int, Socket] = {}
+
+    def connect(self, address: str = "127.0.0.1:40000") -> Person:
+        person = Person(self, self.hub.open(address), Connection(Role.CLIENT))
+        self.writers[person.cid] = Socket(self, person.cid)
+        return person
+
+    def join(self, name: str) -> Person:
+        person = self.connect()
+        person.says(ev.Hello(name=name))
+        assert isinstance(person.hears()[0], ev.Welcome)
+        return person
+
+    def flush(self) -> None:
+        """The writing half of one pass of the server loop."""
+        for socket in self.writers.values():  # what the selector reports writable
+            queue = self.hub.outbox.queues.get(socket.cid)
+            if socket.writing and socket.reading and queue is not None:
+                self.hub.outbox.dirty.add(queue)
+        self.hub.pump_files()
+        self.hub.flush(self.writers)
+
+
+class Socket:
+    """Stands in for one connection's socket (a hub.Writer): ``reading`` False is a reader
+    whose kernel buffers are full."""
+
+    def __init__(self, lab: Lab, cid: int) -> None:
+        self.lab = lab
+        self.cid = cid
+        self.reading = True
+        self.writing = False
+        self.finished = False
+
+    def send(self, data: bytes) -> int:
+        if not self.reading:
+            raise BlockingIOError
+        self.lab.journal.append(f"write to {self.cid}")
+        self.lab.wire.setdefault(self.cid, bytearray()).extend(data)
+        return len(data)
+
+    def set_writing(self, writing: bool) -> None:
+        self.writing = writing
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+# ------------------------------------------------------------------ routing
+
+
+def test_a_hello_and_a_message_reach_everyone_and_the_join_is_logged():
+    lab = Lab()
+    ann = lab.join("ann")
+    bob = lab.join("bob")
+    assert ann.hears_one(ev.Joined).name == "bob"
+    ann.says(ev.Say(text="hi bob"))
+    assert bob.hears_one(ev.Message).text == "hi bob"
+    assert ann.hears_one(ev.Message).sender == "ann"
+    assert "bob joined from 127.0.0.1:40000" in lab.log
+
+
+def test_a_connection_that_closes_leaves_the_room_and_is_released_once():
+    lab = Lab()
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.hub.receive_data(bob.cid, b"")
+    assert lab.released == [bob.cid]
+    left = ann.hears_one(ev.Left)
+    assert (left.name, left.reason) == ("bob", "lost")
+    lab.hub.close(bob.cid)  # the loop may say so again: nothing more happens
+    assert lab.released == [bob.cid]
+
+
+def test_garbage_gets_a_fatal_error_and_the_others_hear_the_sender_left():
+    lab = Lab()
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.hub.receive_data(bob.cid, b"\xff\xff\xff\xffnot a frame")
+    error = bob.hears_one(ev.Error)
+    assert error.code == ev.E_BAD_FRAME and error.fatal
+    assert ann.hears_one(ev.Left).name == "bob"
+    lab.flush()
+    assert lab.writers[bob.cid].finished  # FIN once its last frame is out
+
+
+def test_a_bug_while_serving_one_person_ends_only_that_connection():
+    lab = Lab()
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    try:
+        raise RuntimeError("planted")
+    except RuntimeError as exc:
+        lab.hub.internal_error(bob.cid, exc)
+    assert lab.released == [bob.cid] and "planted" in lab.hub.internal_errors[0]
+    assert ann.hears_one(ev.Left).name == "bob"
+
+
+# ------------------------------------------------------------------ history
+
+
+def test_each_message_is_committed_before_anyone_is_sent_it():
+    lab = Lab(history=True)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.journal.clear()
+    ann.says(ev.Say(text="one"), ev.Say(text="two"))
+    assert bob.hears()  # flushed
+    assert lab.journal[0] == "commit 2", lab.journal  # one commit for the pass, before any write
+    assert [row.text for row in lab.store.rows] == ["one", "two"]
+
+
+def test_history_requests_share_a_bucket_that_refills_with_time():
+    lab = Lab(history=True)
+    ann = lab.join("ann")
+    ann.says(ev.Say(text="something to page through"))
+    ann.hears()
+    ann.says(ev.HistoryRequest(limit=HISTORY_BURST_ENTRIES))
+    assert ann.hears_one(ev.HistoryEnd).shown == 1  # a full answer at once is allowed
+    ann.says(ev.HistoryRequest(limit=HISTORY_BURST_ENTRIES))
+    busy = ann.hears_one(ev.Error)
+    assert busy.code == ev.E_HISTORY and "too much /history" in busy.message
+    lab.clock.now += HISTORY_BURST_ENTRIES / HISTORY_ENTRIES_PER_SECOND  # refilled
+    ann.says(ev.HistoryRequest(limit=HISTORY_BURST_ENTRIES))
+    assert ann.hears_one(ev.HistoryEnd).shown == 1
+
+
+def test_a_replay_keeps_within_half_the_queue_limit_and_says_there_is_more():
+    lab = Lab(history=True, max_queue_bytes=64 * 1024)
+    ann = lab.join("ann")
+    for number in range(40):
+        ann.says(ev.Say(text=f"{number:02d} " + "x" * 2000))
+        ann.hears()
+    ann.says(ev.HistoryRequest(limit=40))
+    heard = ann.hears()
+    replayed = [event for event in heard if isinstance(event, ev.Message)]
+    end = heard[-1]
+    assert isinstance(end, ev.HistoryEnd) and end.more
+    assert 0 < len(replayed) < 40 and sum(len(m.text) for m in replayed) <= 32 * 1024
+    assert replayed[-1].text.startswith("39 ")  # a cut drops the oldest, never the newest
+    assert end.before == lab.store.rows[40 - len(replayed)].id
+
+
+# ------------------------------------------------------------------ pacing
+
+
+def test_a_download_is_queued_only_up_to_the_low_water_mark():
+    files = EndlessFiles()
+    lab = Lab(files=files)
+    bob = lab.join("bob")
+    files.reader = bob.cid
+    lab.writers[bob.cid].reading = False  # bob's kernel buffers are full: nothing can be written
+    assert lab.hub.pump_files() == [bob.cid]  # the loop is told once, to cap the send buffer
+    queued = lab.hub.outbox.queued_bytes(bob.cid)
+    assert FILE_LOW_WATER_BYTES <= queued < FILE_LOW_WATER_BYTES + files.CHUNK + 64
+    given = files.chunks_given
+    assert lab.hub.pump_files() == []
+    assert files.chunks_given == given  # still full: nothing more is read from the file
+    lab.flush()
+    assert lab.writers[bob.cid].writing  # the loop watches for room to write the rest
+    lab.writers[bob.cid].reading = True
+    pieces = [event for event in bob.hears() if isinstance(event, ev.FileBytes)]
+    assert len(pieces) >= given  # every chunk went through the state machine, whole
+
+
+def test_a_closing_connection_gets_no_more_download_chunks():
+    files = EndlessFiles()
+    lab = Lab(files=files)
+    bob = lab.join("bob")
+    files.reader = bob.cid
+    bob.says(ev.Bye())
+    given = files.chunks_given
+    lab.flush()
+    assert lab.writers[bob.cid].finished
+    assert files.chunks_given == given
+
+
+# ------------------------------------------------------------------ deadlines
+
+
+def test_a_connection_that_never_says_hello_is_told_and_closed():
+    lab = Lab(handshake_seconds=5.0)
+    probe = lab.connect("10.0.0.9:5555")
+    assert lab.hub.next_deadline() == lab.clock.now + 5.0
+    lab.clock.now += 4.9
+    lab.hub.expire()
+    assert probe.hears() == []
+    lab.clock.now += 0.2
+    lab.hub.expire()
+    error = probe.hears_one(ev.Error)
+    assert error.code == ev.E_HELLO_FIRST and error.fatal
+    assert "10.0.0.9:5555: no hello within 5 s; disconnecting" in lab.log
+
+
+def test_a_frame_pushes_the_handshake_deadline_back_and_a_join_clears_it():
+    lab = Lab(handshake_seconds=5.0)
+    ann = lab.connect()
+    lab.clock.now += 4.0
+    ann.says(ev.Hello(name="bad name with spaces"))  # refused, but it said something
+    assert lab.hub.next_deadline() == lab.clock.now + 5.0
+    ann.says(ev.Hello(name="ann"))
+    assert lab.hub.next_deadline() is None  # an idle server sleeps for ever
+
+
+def test_a_closing_connection_that_never_reads_is_released_when_its_time_is_up():
+    lab = Lab(linger_seconds=2.0)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    bob.says(ev.Bye())
+    lab.writers[bob.cid].reading = False
+    lab.flush()
+    assert lab.released == []
+    lab.clock.now += 2.0
+    lab.hub.expire()
+    assert lab.released == [bob.cid]
+    assert ann.hears()[-1].name == "bob"
+
+
+def test_a_reader_past_the_queue_limit_is_dropped_and_the_room_is_told():
+    lab = Lab(max_queue_bytes=8 * 1024)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.writers[bob.cid].reading = False
+    for number in range(10):
+        ann.says(ev.Say(text=f"{number} " + "z" * 1000))
+        lab.flush()
+    left = ann.hears_one(ev.Left)
+    assert (left.name, left.reason) == ("bob", "dropped")
+    lab.writers[bob.cid].reading = True
+    heard = bob.hears()
+    assert isinstance(heard[-1], ev.Error) and heard[-1].code == ev.E_TOO_SLOW  # whole frames, notice last
+    lab.flush()
+    assert lab.writers[bob.cid].finished and not lab.writers[bob.cid].writing
+
+
+def test_shutdown_tells_everyone_and_marks_the_people_seen():
+    lab = Lab(history=True)
+    ann = lab.join("ann")
+    ann.hears()
+    lab.hub.shutdown("lesson over")
+    assert ann.hears_one(ev.Shutdown).reason == "lesson over"
+    assert "ann" in lab.store.seen
+    lab.flush()
+    assert lab.writers[ann.cid].finished
+
+
+def test_write_interest_is_asked_for_only_while_something_waits():
+    lab = Lab()
+    ann = lab.join("ann")
+    lab.writers[ann.cid].reading = False
+    ann.says(ev.Say(text="hi"))
+    lab.flush()
+    assert lab.writers[ann.cid].writing
+    lab.writers[ann.cid].reading = True
+    lab.flush()
+    assert not lab.writers[ann.cid].writing and not lab.writers[ann.cid].finished
+
+
+@pytest.mark.parametrize("once", [True, False])
+def test_with_once_the_chat_ends_when_the_last_person_leaves(once):
+    lab = Lab(once=once)
+    ann = lab.join("ann")
+    assert not lab.hub.last_person_left
+    ann.says(ev.Bye())
+    lab.hub.receive_data(ann.cid, b"")  # and closes
+    assert lab.hub.last_person_left is once

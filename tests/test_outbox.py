@@ -1,0 +1,190 @@
+"""The outbox (lanchat/outbox.py) with no socket: queues, one write per pass, the broadcast
+fan-out, notice deadlines, partial sends and the slow-reader verdict. A "socket" here is a
+function that takes as many bytes as the test allows, so every case runs in microseconds."""
+
+from __future__ import annotations
+
+import pytest
+
+from lanchat.outbox import FANOUT_CACHE_MIN, NOTICE_DELAY_SECONDS, Outbox
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Wire:
+    """Stands in for one socket's send(): keeps what was written; ``room`` limits one write."""
+
+    def __init__(self, room: int | None = None) -> None:
+        self.room = room
+        self.written = bytearray()
+        self.writes = 0
+
+    def send(self, data: bytes) -> int:
+        if self.room == 0:
+            raise BlockingIOError
+        taken = len(data) if self.room is None else min(self.room, len(data))
+        self.written += data[:taken]
+        self.writes += 1
+        return taken
+
+
+def outbox_with(*cids: int, max_queue_bytes: int = 1 << 20, clock: Clock | None = None) -> tuple[Outbox, list[int]]:
+    too_slow: list[int] = []
+    outbox = Outbox(max_queue_bytes=max_queue_bytes, over_limit=too_slow.append, clock=clock or Clock())
+    for cid in cids:
+        outbox.open(cid)
+    return outbox, too_slow
+
+
+def flush_all(outbox: Outbox, wires: dict[int, Wire]) -> None:
+    """What the server loop does once per pass."""
+    outbox.release_notices()
+    while outbox.dirty:
+        for queue in outbox.take_dirty():
+            outbox.flush(queue, wires[queue.cid].send)
+        outbox.materialize()
+
+
+def test_everything_queued_in_a_pass_goes_out_in_one_write():
+    outbox, _ = outbox_with(1)
+    wire = Wire()
+    for number in range(5):
+        outbox.queue(1, b"frame%d;" % number)
+    flush_all(outbox, {1: wire})
+    assert (bytes(wire.written), wire.writes) == (b"frame0;frame1;frame2;frame3;frame4;", 1)
+    assert outbox.queued_bytes(1) == 0 and not outbox.dirty
+
+
+def test_a_broadcast_to_a_big_room_is_joined_once_and_keeps_its_place_in_line():
+    cids = list(range(1, FANOUT_CACHE_MIN + 3))
+    outbox, _ = outbox_with(*cids)
+    wires = {cid: Wire() for cid in cids}
+    everyone = tuple(cids)
+    outbox.broadcast(everyone, b"A;")
+    outbox.broadcast(everyone, b"B;")
+    outbox.queue(3, b"just-for-3;")  # after A and B, before C: the order things happened
+    outbox.broadcast(everyone, b"C;")
+    assert outbox.deliveries == 3 * len(cids) + 1
+    flush_all(outbox, wires)
+    assert bytes(wires[3].written) == b"A;B;just-for-3;C;"
+    assert all(bytes(wires[cid].written) == b"A;B;C;" for cid in cids if cid != 3)
+    assert all(wire.writes == 1 for wire in wires.values())
+
+
+def test_a_broadcast_skips_connections_already_gone():
+    cids = list(range(1, FANOUT_CACHE_MIN + 3))
+    outbox, _ = outbox_with(*cids)
+    everyone = tuple(cids)
+    outbox.broadcast(everyone, b"hello;")
+    outbox.close(2)  # the pending frame was for the room as it was; 2 gets nothing more
+    outbox.broadcast(everyone, b"after;")
+    wires = {cid: Wire() for cid in cids}
+    flush_all(outbox, wires)
+    assert bytes(wires[1].written) == b"hello;after;"
+    assert wires[2].writes == 0
+
+
+def test_join_notices_in_a_big_room_wait_for_their_deadline_or_for_anything_sooner():
+    clock = Clock()
+    cids = list(range(1, FANOUT_CACHE_MIN + 3))
+    outbox, _ = outbox_with(*cids, clock=clock)
+    wires = {cid: Wire() for cid in cids}
+    outbox.broadcast(tuple(cids), b"joined:x;", notice=True)
+    flush_all(outbox, wires)
+    assert all(wire.writes == 0 for wire in wires.values())  # waiting to go out together
+    assert outbox.notice_deadline == pytest.approx(clock.now + NOTICE_DELAY_SECONDS)
+    outbox.queue(4, b"direct;")  # anything else sent to 4 takes 4's notices along, in order
+    flush_all(outbox, wires)
+    assert bytes(wires[4].written) == b"joined:x;direct;"
+    assert wires[5].writes == 0
+    clock.now += NOTICE_DELAY_SECONDS
+    flush_all(outbox, wires)
+    assert all(bytes(wires[cid].written) == b"joined:x;" for cid in cids if cid != 4)
+    assert outbox.notice_deadline is None
+
+
+def test_a_partial_send_keeps_the_unsent_tail_first_and_sends_it_next():
+    outbox, _ = outbox_with(1)
+    wire = Wire(room=7)
+    outbox.queue(1, b"first-frame;")
+    outbox.queue(1, b"second;")
+    flush_all(outbox, {1: wire})
+    assert bytes(wire.written) == b"first-f"
+    queue = outbox.queues[1]
+    assert queue.head_partial and queue.out[0] == b"rame;" and outbox.queued_bytes(1) == 12
+    wire.room = None
+    outbox.flush(queue, wire.send)
+    assert bytes(wire.written) == b"first-frame;second;"
+    assert not queue.head_partial and queue.out_bytes == 0
+
+
+def test_discard_keeps_a_frame_already_begun_so_the_stream_stays_whole():
+    outbox, _ = outbox_with(1)
+    wire = Wire(room=3)
+    outbox.queue(1, b"begun;")
+    outbox.queue(1, b"never;")
+    flush_all(outbox, {1: wire})
+    outbox.discard(1)
+    outbox.queue(1, b"farewell;")
+    wire.room = None
+    flush_all(outbox, {1: wire})
+    assert bytes(wire.written) == b"begun;farewell;"
+
+
+def test_discard_of_a_queue_with_no_frame_begun_forgets_everything():
+    outbox, _ = outbox_with(1)
+    outbox.queue(1, b"one;")
+    outbox.queue(1, b"two;")
+    outbox.discard(1)
+    assert outbox.queues[1].out == [] and outbox.queued_bytes(1) == 0
+
+
+def test_a_would_block_send_leaves_the_queue_as_it_was():
+    outbox, _ = outbox_with(1)
+    outbox.queue(1, b"waiting;")
+    assert outbox.flush(outbox.queues[1], Wire(room=0).send) == 0
+    assert outbox.queues[1].out == [b"waiting;"]
+
+
+def test_a_long_queue_is_written_a_flush_size_at_a_time():
+    outbox, _ = outbox_with(1)
+    outbox.flush_bytes = 10
+    wire = Wire()
+    for _ in range(5):
+        outbox.queue(1, b"abcd;")
+    outbox.flush(outbox.queues[1], wire.send)
+    assert bytes(wire.written) == b"abcd;abcd;"  # whole frames up to the flush size, in one write
+    assert outbox.queued_bytes(1) == 15
+
+
+def test_the_slow_reader_verdict_comes_when_a_queue_passes_the_limit():
+    outbox, too_slow = outbox_with(1, 2, max_queue_bytes=20)
+    outbox.queue(1, b"x" * 20)
+    assert too_slow == []  # at the limit is fine
+    outbox.queue(1, b"y")
+    assert too_slow == [1]
+
+
+def test_the_limit_of_a_big_broadcast_is_judged_after_a_write_not_while_queueing():
+    cids = list(range(1, FANOUT_CACHE_MIN + 2))
+    outbox, too_slow = outbox_with(*cids, max_queue_bytes=10)
+    outbox.broadcast(tuple(cids), b"z" * 12)
+    assert too_slow == []
+    wires = {cid: Wire() for cid in cids}
+    wires[1].room = 1  # 1 reads next to nothing: 11 bytes still unsent after its write
+    flush_all(outbox, wires)
+    assert too_slow == [1]
+
+
+def test_a_closed_connection_gets_nothing_more():
+    outbox, _ = outbox_with(1)
+    outbox.queue(1, b"late;")
+    outbox.close(1)
+    outbox.queue(1, b"later;")
+    assert not outbox.dirty and 1 not in outbox.queues and outbox.queued_bytes(1) == 0

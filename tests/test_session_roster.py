@@ -1,0 +1,45 @@
+"""Who a participant's Session believes is here, from the server's events alone: fast, with no
+socket or terminal. A Session that forgets to drop someone who left (a bug once caught only by a
+slow end-to-end test) fails here in microseconds."""
+
+import pytest
+
+from lanchat import events as ev
+from lanchat.session import Session
+
+
+def welcomed(name: str = "ann", members: tuple[str, ...] = ("ann", "bob", "cat")) -> Session:
+    session = Session(name=name)
+    session.on_event(ev.Welcome(name=name, mode="duplex", members=members))
+    return session
+
+
+@pytest.mark.parametrize("reason", ["quit", "lost", "dropped"])
+def test_someone_who_leaves_is_no_longer_here(reason):
+    session = welcomed()
+    (line,) = session.on_event(ev.Left(name="bob", reason=reason, time=2.0))
+    assert session.members == ["ann", "cat"]
+    assert line.text.endswith("(2 here)")
+
+
+def test_a_newcomer_is_added_once_and_dropped_when_gone():
+    session = welcomed(members=("ann",))
+    session.on_event(ev.Joined(name="dan", time=1.0))
+    session.on_event(ev.Joined(name="dan", time=1.0))  # said twice: still one dan
+    assert session.members == ["ann", "dan"]
+    session.on_event(ev.Left(name="dan", reason="quit", time=2.0))
+    assert session.members == ["ann"]
+
+
+def test_someone_who_left_is_not_mentioned_as_here_in_a_later_notice():
+    session = welcomed()
+    session.on_event(ev.Left(name="cat", reason="quit", time=2.0))
+    (line,) = session.on_event(ev.Joined(name="eve", time=3.0))
+    assert session.members == ["ann", "bob", "eve"]
+    assert line.text == "eve joined (3 here)"
+
+
+def test_a_leave_for_someone_never_seen_changes_nothing():
+    session = welcomed()
+    session.on_event(ev.Left(name="zed", reason="lost", time=2.0))
+    assert session.members == ["ann", "bob", "cat"]
