@@ -405,6 +405,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "--history PATH, or start with --no-history"
             )
     tls_context = tls_fingerprint = None
+    binding = b""  # with TLS: what every signature must cover (identity.sign_challenge)
     if args.tls:
         from .tls import TlsError, default_folder, ensure_certificate, server_context
 
@@ -413,6 +414,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             tls_context, tls_fingerprint = server_context(cert, cert_key)
         except TlsError as exc:
             return _fail(str(exc))
+        from .tls import channel_binding
+
+        binding = channel_binding(tls_fingerprint)
         if made:
             print(f"{PROG}: made a TLS certificate in {cert}", flush=True)
     endpoint = Endpoint(host=args.host, port=port, path=args.unix)
@@ -431,6 +435,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         known_names=store.known_names() if store else (),
         owners=store.owners() if store else None,
         password=room_password,
+        binding=binding,
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
@@ -496,6 +501,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         on_quit=lambda: server.request_shutdown("the host closed the chat"),
         key=key,
         password=(lambda: password_text),
+        binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
         after=lambda: _close_history(server, store),
         intro=[line for line in banner if not line.lstrip().startswith("history:")],
     )
@@ -554,10 +560,14 @@ def cmd_connect(args: argparse.Namespace) -> int:
         sock = connect(endpoint)
     except TransportError as exc:
         return _fail(str(exc))
+    binding = b""
     if args.tls or pinned is not None:
-        sock = _start_tls(sock, endpoint.describe(), pinned)
-        if sock is None:
+        started = _start_tls(sock, endpoint.describe(), pinned)
+        if started is None:
             return 1
+        from .tls import channel_binding
+
+        sock, binding = started[0], channel_binding(started[1])
     return _run_participant(
         sock,
         name,
@@ -567,6 +577,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         downloads=args.downloads,
         key=key,
         password=lambda: _password_from_user("This room needs a password: "),
+        binding=binding,
     )
 
 
@@ -601,14 +612,15 @@ def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
         _fail(str(exc))
         return None
     print(f"{PROG}: {note}", file=sys.stderr, flush=True)
-    return tls_sock
+    return tls_sock, fingerprint
 
 
 # ------------------------------------------------------ both roles' chat loop
 
 
 def _run_participant(  # noqa: ANN001
-    sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None
+    sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
+    binding=b"",
 ) -> int:
     from .client import ClientLoop, JoinError, join
     from .client_files import ClientTransfers
@@ -616,7 +628,7 @@ def _run_participant(  # noqa: ANN001
 
     ask = (lambda reason: _ask_name(f"{reason}\nAnother name: ")) if sys.stdin.isatty() else None
     try:
-        proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password)
+        proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding)
     except JoinError as exc:
         sock.close()
         if on_quit:

@@ -68,12 +68,14 @@ def join(
     timeout: float = 15.0,
     key: Ed25519PrivateKey | None = None,
     password: Callable[[], str | None] | None = None,
+    binding: bytes = b"",
 ) -> tuple[Connection, ev.Welcome, list[object]]:
     """The handshake: hello -> (challenge -> auth) -> welcome. Blocking, with a deadline.
 
     With ``key`` the hello carries its public half and the challenge is signed with it
     (PROTOCOL.md, Identity and room password); a room that needs a password gets one from
-    ``password()`` (asked once, however many names are tried). On a refused name,
+    ``password()`` (asked once, however many names are tried); ``binding`` is the SHA-256 of
+    the server's TLS certificate (identity.sign_challenge), empty without TLS. On a refused name,
     ``ask_name(reason)`` may offer another; otherwise JoinError.
     Returns the protocol connection, the welcome, and any events that came right after it.
     """
@@ -110,7 +112,7 @@ def join(
             if isinstance(event, ev.Challenge):
                 if key is None:
                     raise JoinError("the server sent a challenge we did not ask for")
-                sock.sendall(proto.send(_answer(event, key, password, derived)))
+                sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
                 deadline = time.monotonic() + timeout  # typing a password takes the time it takes
                 continue
             if isinstance(event, ev.Error):
@@ -129,6 +131,7 @@ def _answer(
     key: Ed25519PrivateKey,
     password: Callable[[], str | None] | None,
     derived: dict[bytes, bytes],
+    binding: bytes,
 ) -> ev.Auth:
     """Sign the nonce; for a password room, also prove the password (never sent itself)."""
     try:
@@ -136,7 +139,7 @@ def _answer(
         salt = identity.unb64(challenge.salt, identity.SALT_BYTES, "the challenge's salt") if challenge.salt else None
     except identity.IdentityError as exc:
         raise JoinError(f"that is not a lanchat server we can talk to ({exc})") from None
-    signature = identity.b64(identity.sign_challenge(key, nonce))
+    signature = identity.b64(identity.sign_challenge(key, nonce, binding))
     if salt is None:
         return ev.Auth(signature=signature)
     if salt not in derived:
@@ -144,7 +147,7 @@ def _answer(
         if not text:
             raise JoinError("this room needs a password: give it when asked, or set LANCHAT_PASSWORD")
         derived[salt] = identity.derive_password_key(text, salt)
-    return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived[salt], nonce)))
+    return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived[salt], nonce, binding)))
 
 
 class ClientLoop:

@@ -81,15 +81,23 @@ def short_fingerprint(public: bytes) -> str:
 # ------------------------------------------------------------------ signing
 
 
-def sign_challenge(key: Ed25519PrivateKey, nonce: bytes) -> bytes:
-    """The client's answer to a challenge: an Ed25519 signature of the label and the nonce."""
-    return key.sign(SIGNED_LABEL + nonce)
+# The channel binding (PROTOCOL.md, Identity): with TLS, the SHA-256 of the server's certificate as
+# the client saw it, signed and proved along with the nonce. A rogue server that relays another
+# server's challenge to you then gets an answer the other server refuses: it signs *its* certificate.
+# Without TLS it is empty, and an active attacker on the network can relay (TLS is the fix).
 
 
-def signature_ok(public: bytes, nonce: bytes, signature: bytes) -> bool:
-    """Does ``signature`` prove that the holder of ``public``'s private key signed this nonce?"""
+def sign_challenge(key: Ed25519PrivateKey, nonce: bytes, binding: bytes = b"") -> bytes:
+    """The client's answer to a challenge: an Ed25519 signature of the label, the nonce and the
+    channel binding (empty without TLS)."""
+    return key.sign(SIGNED_LABEL + nonce + binding)
+
+
+def signature_ok(public: bytes, nonce: bytes, signature: bytes, binding: bytes = b"") -> bool:
+    """Does ``signature`` prove that the holder of ``public``'s private key signed this nonce,
+    on a connection to this server (``binding``)?"""
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, SIGNED_LABEL + nonce)
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, SIGNED_LABEL + nonce + binding)
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -105,14 +113,15 @@ def derive_password_key(password: str, salt: bytes) -> bytes:
     )
 
 
-def password_proof(derived: bytes, nonce: bytes) -> bytes:
-    """What the client sends: HMAC-SHA256 of the label and the nonce under the derived key."""
-    return hmac.new(derived, PROOF_LABEL + nonce, hashlib.sha256).digest()
+def password_proof(derived: bytes, nonce: bytes, binding: bytes = b"") -> bytes:
+    """What the client sends: HMAC-SHA256 of the label, the nonce and the channel binding under
+    the derived key."""
+    return hmac.new(derived, PROOF_LABEL + nonce + binding, hashlib.sha256).digest()
 
 
-def proof_ok(derived: bytes, nonce: bytes, proof: bytes) -> bool:
+def proof_ok(derived: bytes, nonce: bytes, proof: bytes, binding: bytes = b"") -> bool:
     """Constant-time comparison, so the time taken says nothing about how much was right."""
-    return hmac.compare_digest(password_proof(derived, nonce), proof)
+    return hmac.compare_digest(password_proof(derived, nonce, binding), proof)
 
 
 # ------------------------------------------------------------------ the key file (an edge)
@@ -214,8 +223,8 @@ class RoomPassword:
     def create(cls, password: str, salt: bytes) -> RoomPassword:
         return cls(salt, derive_password_key(password, salt))
 
-    def accepts(self, nonce: bytes, proof: bytes) -> bool:
-        return proof_ok(self.derived, nonce, proof)
+    def accepts(self, nonce: bytes, proof: bytes, binding: bytes = b"") -> bool:
+        return proof_ok(self.derived, nonce, proof, binding)
 
 
 class PasswordAttempts:

@@ -65,6 +65,7 @@ class Room:
         owners: Mapping[str, bytes] | None = None,
         password: RoomPassword | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        binding: bytes = b"",
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -93,6 +94,9 @@ class Room:
         self.password = password
         self.attempts = PasswordAttempts(clock)
         self.random_bytes = random_bytes
+        # With TLS, the SHA-256 of the server's certificate: every signature and password proof
+        # must cover it (identity.sign_challenge), so one relayed from another server fails.
+        self.binding = binding
         self.addresses: dict[int, str] = {}  # cid -> the peer's address, set by the loop (lockout)
         self._asked: dict[int, _Asked] = {}
         self.turn_holder: int | None = None
@@ -239,12 +243,12 @@ class Room:
             signature = identity.unb64(auth.signature, identity.SIGNATURE_BYTES, '"signature"')
         except IdentityError as exc:
             return self._error(cid, ev.E_BAD_SIGNATURE, str(exc), fatal=True)
-        if not identity.signature_ok(asked.key, asked.nonce, signature):
+        if not identity.signature_ok(asked.key, asked.nonce, signature, self.binding):
             return self._error(cid, ev.E_BAD_SIGNATURE, "the signature does not match your key and this challenge", fatal=True)
         if self.password is not None:
             try:
                 proof = identity.unb64(auth.proof or "", identity.PROOF_BYTES, '"proof"')
-                right = self.password.accepts(asked.nonce, proof)
+                right = self.password.accepts(asked.nonce, proof, self.binding)
             except IdentityError:
                 right = False
             if not right:

@@ -44,6 +44,13 @@ def fingerprint(der: bytes) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode("ascii").rstrip("=")
 
 
+def channel_binding(fp: str) -> bytes:
+    """The 32 bytes a fingerprint spells: what signatures and password proofs cover on a TLS
+    connection (identity.sign_challenge), so an answer is good for this server only."""
+    value = fp[7:] if fp.startswith("SHA256:") else fp
+    return base64.b64decode(value + "=" * (-len(value) % 4))
+
+
 def normalise_fingerprint(text: str) -> str | None:
     """A fingerprint typed by a person (``SHA256:...``, or just the base64), or None if it is not one."""
     value = text.strip()

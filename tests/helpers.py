@@ -197,9 +197,11 @@ class RawClient:
         *,
         key: object | None = None,
         password: str | None = None,
+        binding: bytes = b"",
     ):
         """With ``key`` (an Ed25519PrivateKey) the hello carries it and the challenge is answered
-        (PROTOCOL.md, Identity), with ``password``'s proof when the room asks for one."""
+        (PROTOCOL.md, Identity), with ``password``'s proof when the room asks for one; ``binding``
+        is the TLS certificate's SHA-256 that both must cover on a TLS connection."""
         RawClient._open.append(self)
         if isinstance(endpoint, socket.socket):
             self.sock = endpoint
@@ -215,6 +217,7 @@ class RawClient:
         self.welcome: ev.Welcome | None = None
         self.key = key
         self.password = password
+        self.binding = binding
         if name is not None:
             self.hello(name)
             self.welcome = self.expect(ev.Welcome)  # type: ignore[assignment]
@@ -234,11 +237,11 @@ class RawClient:
         from lanchat import identity
 
         nonce = identity.unb64(challenge.nonce, identity.NONCE_BYTES, "nonce")
-        signature = identity.b64(identity.sign_challenge(self.key, nonce))  # type: ignore[arg-type]
+        signature = identity.b64(identity.sign_challenge(self.key, nonce, self.binding))  # type: ignore[arg-type]
         if challenge.salt is None or self.password is None:
             return ev.Auth(signature=signature)
         derived = identity.derive_password_key(self.password, identity.unb64(challenge.salt, identity.SALT_BYTES, "salt"))
-        return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived, nonce)))
+        return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived, nonce, self.binding)))
 
     def send(self, event: ev.Event) -> None:
         self.sock.sendall(self.proto.send(event))

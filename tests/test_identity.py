@@ -202,6 +202,36 @@ def test_a_forged_signature_or_a_wrong_key_length_is_refused_and_closes():
     assert error_code(stray, 4) == ev.E_BAD_MESSAGE and not room.members
 
 
+def test_an_answer_relayed_from_another_server_is_refused():
+    # A rogue server relays this room's challenge to cat and hands her answer back; but cat,
+    # talking TLS to the rogue, signed the rogue's certificate (the channel binding), not ours.
+    ours, rogue = bytes([1]) * 32, bytes([2]) * 32
+    room = Room(clock=Clock(), random_bytes=counter_bytes(), binding=ours, password=RoomPassword.create("pw", SALT))
+    cat = Ed25519PrivateKey.generate()
+    (challenge,) = room.handle(1, hello(cat, "cat"))
+    nonce = identity.unb64(challenge.event.nonce, 32, "nonce")
+    derived = identity.derive_password_key("pw", SALT)
+    relayed = ev.Auth(
+        signature=identity.b64(identity.sign_challenge(cat, nonce, rogue)),
+        proof=identity.b64(identity.password_proof(derived, nonce, rogue)),
+    )
+    assert error_code(room.handle(1, relayed), 1) == ev.E_BAD_SIGNATURE and not room.members
+    (challenge,) = room.handle(2, hello(cat, "cat"))
+    nonce = identity.unb64(challenge.event.nonce, 32, "nonce")
+    half_relayed = ev.Auth(  # the signature for us, the password proof for the rogue: still no
+        signature=identity.b64(identity.sign_challenge(cat, nonce, ours)),
+        proof=identity.b64(identity.password_proof(derived, nonce, rogue)),
+    )
+    assert error_code(room.handle(2, half_relayed), 2) == ev.E_PASSWORD and not room.members
+    (challenge,) = room.handle(3, hello(cat, "cat"))
+    nonce = identity.unb64(challenge.event.nonce, 32, "nonce")
+    honest = ev.Auth(
+        signature=identity.b64(identity.sign_challenge(cat, nonce, ours)),
+        proof=identity.b64(identity.password_proof(derived, nonce, ours)),
+    )
+    assert isinstance(events_to(room.handle(3, honest), 3)[0], ev.Welcome)
+
+
 # ------------------------------------------------------------------ the room password (pure room)
 
 

@@ -269,6 +269,42 @@ def test_a_tls_room_chats_and_a_plain_client_is_told_to_use_tls(certificate):
         bob.close()
 
 
+def test_keys_over_tls_sign_the_certificate_and_the_host_joins_through_its_socketpair(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat.tls import channel_binding
+
+    env = child_env(LANCHAT_PASSWORD="board")
+    host = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "teacher", "--plain", "--tls", "--password",
+                "--history", str(tmp_path / "h.sqlite3"), env=env)
+    try:
+        port = int(host.expect(r"listening on port (\d+)").group(1))
+        fp = host.expect(r"the server's fingerprint is (SHA256:\S+)").group(1)
+        host.expect(r"welcome, teacher")  # the host's signature covers the certificate too
+        endpoint = __import__("lanchat.transport", fromlist=["Endpoint"]).Endpoint(host="127.0.0.1", port=port)
+        key = Ed25519PrivateKey.generate()
+        unbound = RawClient(tls_client_sock(endpoint, fp), key=key, password="board")  # signs no certificate
+        unbound.hello("ann")
+        assert unbound.expect(ev.Error).code == ev.E_BAD_SIGNATURE
+        ann = RawClient(tls_client_sock(endpoint, fp), "ann", key=key, password="board", binding=channel_binding(fp))
+        assert ann.welcome.name == "ann" and ann.welcome.host == "teacher"
+        host.expect(r"ann joined")
+        ann.close()
+        unbound.close()
+        host.send("/q")
+        assert host.wait() == 0
+    finally:
+        host.stop()
+    assert "Traceback" not in host.output
+
+
+def tls_client_sock(endpoint, fp: str) -> socket.socket:
+    sock = socket.create_connection((endpoint.host, endpoint.port), timeout=10)
+    tls_sock, got = client_handshake(sock, endpoint.describe())
+    assert got == fp
+    return tls_sock
+
+
 def test_a_stalled_tls_handshake_is_dropped_and_the_room_goes_on(certificate):
     from lanchat.tls import HANDSHAKE_SECONDS
 
