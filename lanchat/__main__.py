@@ -70,6 +70,7 @@ examples:
   lanchat serve --host 127.0.0.1        only reachable from this machine
   lanchat serve --unix /tmp/chat.sock   an AF_UNIX socket instead of TCP
   lanchat serve --headless              relay only: the host does not chat, it logs
+  lanchat serve --tls --password        a class room: encrypted, and a password to enter
   lanchat serve --unix /tmp/mood.sock --bot colour --max-clients 1 --once --headless
                                         seed 000: one person, a mood-to-colour bot, then exit
 """
@@ -80,6 +81,7 @@ examples:
   lanchat connect 192.168.1.20 4000     join another machine's chat on port 4000
   lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
   lanchat connect --unix /tmp/chat.sock --name bob
+  lanchat connect 10.0.0.5 --fingerprint SHA256:...   a TLS room, trusting exactly that fingerprint
 
 in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
 message; /who lists who is here; /send FILE offers a file and /get ID fetches one;
