@@ -521,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         "tiny": args.tiny,
         "repeats": repeats,
         "servers": servers,
+        "tls": args.tls,  # lanchat ran with serve --tls and TLS clients
         "skipped": skipped,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()},
         "loadavg_before": list(load_before),

@@ -474,3 +474,58 @@ def test_the_documents_client_with_a_key_joins_a_password_room_and_owns_its_name
                      program=program, env=child_env(LANCHAT_PASSWORD="tea"))
         assert other.wait() != 0 and "refused: the name 'DORA' belongs to someone else" in other.output
         ann.close()
+
+
+# ------------------------------------------------------------------ history from before keys
+
+
+def test_an_old_history_name_is_claimed_once_and_its_old_dms_go_to_nobody(tmp_path):
+    import sqlite3
+
+    from helpers import first_release_history
+
+    path = first_release_history(
+        tmp_path / "old.sqlite3",
+        [(T0, "ann", None, "hello room"), (T0 + 1, "ann", "bob", "old secret for bob"), (T0 + 2, "bob", "ann", "old reply")],
+    )
+    with sqlite3.connect(path) as db:  # the first release knew bob and ann by name only
+        db.executemany("INSERT INTO names (key, name, last_seen) VALUES (?, ?, 0)", [("bob", "bob"), ("ann", "ann")])
+    store = HistoryStore(path)
+    first, second = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    with running_server(history=store) as (_server, endpoint):
+        cy = RawClient(endpoint, "cy", key=Ed25519PrivateKey.generate())
+        cy.send(ev.Whisper(to="bob", text="for whoever is bob next"))  # bob is known, but no key owns the name
+        refused = cy.expect(ev.Error)
+        assert refused.code == ev.E_NO_SUCH_USER and "no key" in refused.message
+        bob = RawClient(endpoint, "bob", key=first)  # the first key to come claims "bob"
+        replay = []
+        while not isinstance(event := bob.expect(object), ev.HistoryEnd):
+            replay.append(event)
+        assert [e.text for e in replay] == ["hello room"]  # the old direct messages: to nobody
+        bob.send(ev.HistoryRequest(limit=1000))
+        assert "old secret" not in repr(bob.drain(0.3))
+        bob.send(ev.Bye())
+        bob.expect_closed()
+        again = RawClient(endpoint, key=second)  # and only once
+        again.hello("BOB")
+        assert again.expect(ev.Error).code == ev.E_NAME_OWNED
+        for client in (cy, again):
+            client.close()
+    assert store.owners() == {"bob": identity.public_bytes(first), "cy": store.owners()["cy"]}
+    assert [r.text for r in store.export()][:3] == ["hello room", "old secret for bob", "old reply"]  # kept, for the host
+    store.close()
+
+
+def test_whois_and_release_are_typed_as_commands():
+    from lanchat.session import Local, Outgoing, Session
+
+    session = Session(name="ann", clock=lambda: T0)
+    assert session.parse_input("/whois cat") == Outgoing(ev.WhoIs(name="cat"))
+    assert session.parse_input("/release Cat") == Outgoing(ev.Release(name="Cat"))
+    assert isinstance(session.parse_input("/whois"), Local) and isinstance(session.parse_input("/release a b"), Local)
+    (line,) = session.on_event(ev.WhoIsReply(name="cat", fingerprint="5647 5aa7 5463 474c", here=True))
+    assert line.text == "cat (here): key 5647 5aa7 5463 474c"
+    (line,) = session.on_event(ev.WhoIsReply(name="dot", fingerprint=None, here=False))
+    assert line.text == "dot (not here now): no key owns this name"
+    (line,) = session.on_event(ev.Released(name="cat", owned=True))
+    assert "the next key to join with it owns it" in line.text
