@@ -7,9 +7,11 @@ time) so the whole file stays well under two minutes. Each server/client pair ru
 kernels at once: the server notebook writes the port it got into a file whose path both
 notebooks read from LANCHAT_PORT_FILE; the AF_UNIX pair shares LANCHAT_SOCKET.
 
-Exercises are checked both ways: after the normal run, the test appends a wrong answer
-(its check must fail with an AssertionError that explains) and the solution (its check
-must pass), so a self-check that cannot fail, or cannot pass, is caught.
+Exercises are checked both ways: after the normal run, the test plants every typical wrong
+answer the notebook source lists (each check must fail with an AssertionError that explains,
+within a few seconds even when the wrong answer loops forever or waits on a socket without a
+timeout) and then the solution (its check must pass), so a self-check that cannot fail, cannot
+pass, or can hang is caught.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -32,6 +35,7 @@ from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT = 60  # seconds per cell; the notebooks' own timeouts are far shorter
+CAUGHT_WITHIN = 10  # seconds a self-check may take to reject a wrong answer (their deadlines are ~3 s)
 PARALLEL_KERNELS = 3
 STANDALONE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 PAIRS = sorted({p.name.split("_")[0] for p in (NOTEBOOKS / "pairs").glob("*_server.ipynb")})
@@ -129,18 +133,18 @@ def notebook_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wrong_answers() -> dict[tuple[str, str], str]:
-    """(notebook file name, exercise id) -> a plausible wrong answer, from the notebook sources."""
+def wrong_answers() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(notebook file name, exercise id) -> typical wrong answers, from the notebook sources."""
     sys.path.insert(0, str(NOTEBOOKS))
     try:
         import build_notebooks
     finally:
         sys.path.remove(str(NOTEBOOKS))
     return {
-        (Path(book.path).name, exercise.ident): exercise.wrong
+        (Path(book.path).name, exercise.ident): exercise.wrongs
         for book in build_notebooks.load_sources()
         for exercise in book.exercises
-        if exercise.wrong
+        if exercise.wrongs
     }
 
 
@@ -148,7 +152,7 @@ WRONG_ANSWERS = wrong_answers()
 
 
 def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
-    """Right after each exercise's check cell insert: a wrong answer and the check again (it must
+    """Right after each exercise's check cell insert: each wrong answer and the check again (it must
     fail), then the solution and the check again (it must pass). Returns the number of exercises."""
     cells, found = [], 0
     for cell in nb.cells:
@@ -158,16 +162,24 @@ def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
             found += 1
             stem = notebook_path.stem
             solution_file = NOTEBOOKS / "solutions" / f"{stem}_{ident.replace('.', '_')}.py"
-            wrong = WRONG_ANSWERS.get((notebook_path.name, ident))
-            assert wrong, f"exercise {ident} in {notebook_path.name} has no wrong answer to test its check with"
-            cells.append(nbformat.v4.new_code_cell(wrong))
-            cells.append(
-                nbformat.v4.new_code_cell(cell.source, metadata={"tags": ["raises-exception", f"probe-wrong-{ident}"]})
-            )
+            wrongs = WRONG_ANSWERS.get((notebook_path.name, ident))
+            assert wrongs, f"exercise {ident} in {notebook_path.name} has no wrong answer to test its check with"
+            for number, wrong in enumerate(wrongs, start=1):
+                cells.append(nbformat.v4.new_code_cell(wrong))
+                tags = ["raises-exception", f"probe-wrong-{ident}-{number}"]
+                cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": tags}))
             cells.append(nbformat.v4.new_code_cell(solution_file.read_text(encoding="utf-8")))
             cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": [f"probe-right-{ident}"]}))
     nb.cells = cells
     return found
+
+
+def cell_seconds(cell: nbformat.NotebookNode) -> float:
+    """How long the kernel spent on a cell, from the timestamps nbclient records."""
+    timing = cell.metadata["execution"]
+    started = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+    finished = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+    return (finished - started).total_seconds()
 
 
 def cell_text(cell: nbformat.NotebookNode) -> str:
@@ -227,8 +239,13 @@ def check_probes(nb: nbformat.NotebookNode) -> None:
             assert "not attempted yet" in text, f"an untouched exercise's check should say so, got: {text!r}"
         for tag in tags:
             if tag.startswith("probe-wrong-"):
-                assert "AssertionError" in text, f"{tag}: a wrong answer passed the check: {text!r}"
-                assert len(text) > len("AssertionError: ") + 10, f"{tag}: the check fails without saying why"
+                errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
+                assert errors and errors[-1].ename in ("AssertionError", "TookTooLong"), (
+                    f"{tag}: a wrong answer passed the check (or failed without an explanation): {text!r}"
+                )
+                assert len(errors[-1].evalue) > 10, f"{tag}: the check fails without saying why"
+                seconds = cell_seconds(cell)
+                assert seconds < CAUGHT_WITHIN, f"{tag}: the check took {seconds:.1f} s to reject a wrong answer"
             if tag.startswith("probe-right-"):
                 assert "✓" in text, f"{tag}: the solution did not pass its own check: {text!r}"
 

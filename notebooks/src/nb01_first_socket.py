@@ -374,7 +374,7 @@ def notebooks() -> list[Notebook]:
         """
         PEER_CLOSED = b""
         """,
-        wrong='PEER_CLOSED = None',
+        wrong=['PEER_CLOSED = None', 'PEER_CLOSED = ""  # a str, not bytes'],
     )
     nb.exercise(
         "01.2",
@@ -388,12 +388,15 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
-        if classify("hi") is NotImplemented:
+        from selfcheck import attempt
+
+        if attempt('classify("hi")', classify, "hi") is NotImplemented:
             print("Exercise 01.2 not attempted yet: write classify above, run it, then run this cell again.")
         else:
-            cases = {"/q": "quit", "  /q ": "quit", "": "empty", "   ": "empty", "hello": "send", "/quit": "send"}
+            cases = {"/q": "quit", "  /q ": "quit", "": "empty", "   ": "empty", "hello": "send", "/quit": "send",
+                     "\\t/q\\n": "quit", "q": "send", " /q x": "send"}
             for line, expected in cases.items():
-                got = classify(line)
+                got = attempt(f"classify({line!r})", classify, line)
                 assert got == expected, f"classify({line!r}) returned {got!r}; expected {expected!r}"
             print("✓ Exercise 01.2 correct")
         """,
@@ -406,10 +409,17 @@ def notebooks() -> list[Notebook]:
                 return "empty"
             return "send"
         """,
-        wrong="""
-        def classify(line):
-            return "quit" if line == "/q" else ("empty" if not line else "send")
-        """,
+        wrong=[
+            """
+            def classify(line):
+                return "quit" if line == "/q" else ("empty" if not line else "send")
+            """,
+            """
+            def classify(line):
+                text = line.strip()
+                return "quit" if text.startswith("/q") else ("empty" if not text else "send")
+            """,
+        ],
     )
     nb.step(
         """

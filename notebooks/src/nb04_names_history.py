@@ -595,14 +595,22 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
-        if recipients("ana", "all", {"ana"}) is NotImplemented:
+        from selfcheck import Unsorted, attempt
+
+        if attempt('recipients("ana", "all", {"ana"})', recipients, "ana", "all", {"ana"}) is NotImplemented:
             print("Exercise 04.1 not attempted yet: write recipients above, run it, then run this cell again.")
         else:
-            here = {"ana", "ben", "cy"}
-            assert recipients("ana", "all", here) == ["ben", "cy"], f"to all: got {recipients('ana', 'all', here)}; the sender is left out"
-            assert recipients("ana", "cy", here) == ["cy"], f"a direct message to cy: got {recipients('ana', 'cy', here)}"
-            assert recipients("ana", "zoe", here) == [], f"zoe is not here: got {recipients('ana', 'zoe', here)}"
-            assert recipients("ana", "all", {"ana"}) == [], "alone in the room, a message for all reaches nobody"
+            here = Unsorted({"ana", "ben", "cy", "dee"})  # a set that never happens to iterate in sorted order
+            cases = [
+                (("ana", "all", here), ["ben", "cy", "dee"], "a message for all: everyone but the sender, sorted"),
+                (("dee", "all", here), ["ana", "ben", "cy"], "a message for all: everyone but the sender, sorted"),
+                (("ana", "cy", here), ["cy"], "a direct message to cy"),
+                (("ana", "zoe", here), [], "zoe is not here"),
+                (("ana", "all", Unsorted({"ana"})), [], "alone in the room, a message for all reaches nobody"),
+            ]
+            for args, expected, meaning in cases:
+                got = attempt(f"recipients{args[:2]}", recipients, *args)
+                assert got == expected, f"{meaning}: recipients{args[:2]} returned {got!r}, expected {expected!r}"
             print("✓ Exercise 04.1 correct")
         """,
         """
@@ -611,10 +619,18 @@ def notebooks() -> list[Notebook]:
                 return sorted(name for name in present if name != sender)
             return [to] if to in present else []
         """,
-        wrong="""
-        def recipients(sender, to, present):
-            return sorted(present) if to == "all" else [to]
-        """,
+        wrong=[
+            """
+            def recipients(sender, to, present):
+                return sorted(present) if to == "all" else [to]
+            """,
+            """
+            def recipients(sender, to, present):
+                if to == "all":
+                    return [name for name in present if name != sender]  # not sorted
+                return [to] if to in present else []
+            """,
+        ],
     )
     nb.step(
         """

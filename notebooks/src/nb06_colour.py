@@ -344,13 +344,15 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
-        if parse_answer("y") is NotImplemented:
+        from selfcheck import attempt
+
+        if attempt('parse_answer("y")', parse_answer, "y") is NotImplemented:
             print("Exercise 06.1 not attempted yet: write parse_answer above, run it, then run this cell again.")
         else:
             cases = {"y": "Y", " Y ": "Y", "yes": "Y", "Yes": "Y", "n": "N", "NO": "N", " no ": "N",
-                     "": None, "maybe": None, "yesterday": None, "nope?": None}
+                     "": None, "maybe": None, "yesterday": None, "nope?": None, "y n": None}
             for text, expected in cases.items():
-                got = parse_answer(text)
+                got = attempt(f"parse_answer({text!r})", parse_answer, text)
                 assert got == expected, f"parse_answer({text!r}) returned {got!r}; expected {expected!r}"
             print("✓ Exercise 06.1 correct")
         """,
@@ -363,11 +365,17 @@ def notebooks() -> list[Notebook]:
                 return "N"
             return None
         """,
-        wrong="""
-        def parse_answer(text):
-            word = text.strip().upper()
-            return word[:1] if word[:1] in ("Y", "N") else None  # "yesterday" is not a yes
-        """,
+        wrong=[
+            """
+            def parse_answer(text):
+                word = text.strip().upper()
+                return word[:1] if word[:1] in ("Y", "N") else None  # "yesterday" is not a yes
+            """,
+            """
+            def parse_answer(text):
+                return {"y": "Y", "yes": "Y", "n": "N", "no": "N"}.get(text.strip())  # "Yes" and "NO" are answers too
+            """,
+        ],
     )
     nb.step(
         """
