@@ -102,13 +102,52 @@ def notebooks() -> list[Notebook]:
         """
         ### Step 4: bind, and listen for one connection
 
-        Now `bind` works and creates the socket file. `listen(1)`: this project allows one connection.
+        Now `bind` works and creates the socket file. `listen(1)` sizes the **accept queue**: how many
+        connections may wait for `accept`. It does not limit the server to one client (the next cell measures it).
         """,
         """
         server.bind(SOCKET_PATH)
         server.listen(1)
         server.settimeout(TIMEOUT)
         print("listening; the socket file exists:", os.path.exists(SOCKET_PATH))
+        """,
+    )
+    nb.step(
+        """
+        ### Aside: the accept queue of `listen(1)`, measured
+
+        On a second AF_UNIX listener with `listen(1)` that never calls `accept`, we connect non-blocking clients
+        until the system says the queue is full. For AF_UNIX, Linux answers a full queue at once with
+        `BlockingIOError` (EAGAIN; a blocking `connect` would wait instead); other systems may refuse or round the
+        number differently, which is why we measure.
+        """,
+        """
+        queue_path = os.path.join(scratch.name, "queue-demo.sock")
+        queue_demo = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        queue_demo.bind(queue_path)
+        queue_demo.listen(1)
+        waiting = []
+        for attempt_number in range(1, 6):
+            knock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            knock.setblocking(False)
+            try:
+                knock.connect(queue_path)
+            except OSError as exc:  # BlockingIOError on Linux; ConnectionRefusedError elsewhere
+                print(f"connection {attempt_number}: {type(exc).__name__}: the queue is full")
+                knock.close()
+                break
+            waiting.append(knock)
+            print(f"connection {attempt_number}: connected, waiting in the queue")
+        print(f"listen(1) held {len(waiting)} connections before any accept")
+        queue_demo.settimeout(TIMEOUT)
+        first, _ = queue_demo.accept()  # makes room for one more
+        again = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        again.settimeout(TIMEOUT)
+        again.connect(queue_path)
+        print("after one accept, another connect succeeds")
+        for sock in [*waiting, first, again, queue_demo]:
+            sock.close()
+        os.unlink(queue_path)
         """,
     )
     nb.md("## The client, steps 1 and 2")

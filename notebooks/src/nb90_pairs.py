@@ -85,7 +85,8 @@ def pair_001() -> list[Notebook]:
         """
         ### Step 2: listen, and tell the clients where to connect
 
-        `listen(1)`: one connection may wait in the backlog. The addresses printed are the ones the client
+        `listen(1)`: the accept queue (backlog) for connections not yet accepted; it is not a limit on clients
+        (notebook 01 measures it: two on Linux). The addresses printed are the ones the client
         notebook should use as `LANCHAT_HOST` (lanchat's `reachable_addresses` lists this machine's network
         addresses, best first).
         """,
