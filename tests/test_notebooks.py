@@ -293,6 +293,49 @@ def test_pair_001_tcp_turns(kernel_name: str, workdir: Path, tmp_path: Path) -> 
     assert "Hi client!" in client_text and "Fine. Bye!" in client_text
     assert "empty message refused" in server_text and "empty message refused" in client_text
     assert "the server closed the connection" in client_text
+    # the client's net doctor probed first; the server recognised the probe and kept waiting
+    assert "answers" in client_text and "a reachability probe from 127.0.0.1 reached us" in server_text
+    assert "only this machine can connect" in server_text, "bound to 127.0.0.1: the net doctor should warn"
+
+
+def run_server_alone(kernel: str, workdir: Path, env: dict[str, str], first_cell: str = "") -> str:
+    """Runs pairs/001_server.ipynb (optionally after `first_cell`) until it stops with an error; returns what
+    its cells printed."""
+    path = workdir / "pairs" / "001_server.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    if first_cell:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel,
+        timeout=CELL_TIMEOUT,
+        startup_timeout=60,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    with pytest.raises(CellExecutionError):
+        asyncio.run(client.async_execute(env=env))
+    return outputs(nb)
+
+
+def test_pair_server_port_held_by_its_own_earlier_run_says_restart_the_kernel(kernel_name: str, workdir: Path) -> None:
+    # an earlier run in the same kernel, interrupted before it closed its listening socket
+    earlier_run = (
+        "import os, socket\n"
+        "earlier_listener = socket.create_server(('127.0.0.1', 0))\n"
+        "os.environ['LANCHAT_PORT'] = str(earlier_listener.getsockname()[1])"
+    )
+    message = run_server_alone(kernel_name, workdir, notebook_env(), first_cell=earlier_run)
+    assert "earlier run in this same notebook: Kernel -> Restart Kernel" in message, message[-600:]
+    assert "choose another port" not in message
+
+
+def test_pair_server_port_held_by_another_program_says_choose_another_port(kernel_name: str, workdir: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as other_program:  # this test process is the other program
+        port = str(other_program.getsockname()[1])
+        message = run_server_alone(kernel_name, workdir, notebook_env(LANCHAT_PORT=port))
+    assert f"port {port} is used by another program: choose another port" in message, message[-600:]
+    assert "Restart Kernel" not in message
 
 
 def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def settings_tcp(role: str) -> str:
         if role == "server"
         else "# the server machine's address (the server notebook prints it)"
     )
-    time_import = "import time\n" if role == "client" else ""  # only the client waits on a clock
+    time_import = "import time\n"
     return f'''
 import json
 import os
@@ -64,18 +64,40 @@ def pair_001() -> list[Notebook]:
         """
         ### Step 1: create a TCP socket and bind it to the address
 
-        `SO_REUSEADDR` lets you restart right after a previous run. If the port is taken, binding fails: we
-        print one clear line and stop (`sys.exit(1)`; in a notebook it ends *Run All* with a short note instead
-        of a traceback). Then pick another port in the settings (the client must use the same one).
+        `SO_REUSEADDR` lets you restart right after a previous run. If the port is taken, binding fails with
+        "Address already in use", and *who* holds it decides what to do: if it is **this notebook's own kernel**
+        (an earlier run that was interrupted still has its listening socket open), choose *Kernel → Restart
+        Kernel* and run again; if it is **another program** (notebook 01, another pair, a lanchat server), choose
+        another port (`LANCHAT_PORT=3581`, and the client uses the same). `psutil` tells the two apart. Either way
+        we print one clear line and stop (`sys.exit(1)`; in a notebook it ends *Run All* with a short note
+        instead of a traceback).
         """,
         """
+        import errno
+
+        import psutil
+
+
+        def this_kernel_listens_on(port):
+            # True if this very process (the notebook's kernel) already has a listening socket on `port`
+            return any(
+                c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                for c in psutil.Process().net_connections(kind="tcp")
+            )
+
+
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             listener.bind((HOST, PORT))
         except OSError as exc:
             listener.close()
-            print(f"cannot use {HOST}:{PORT} ({exc.strerror}); choose another port in the settings")
+            if exc.errno == errno.EADDRINUSE and this_kernel_listens_on(PORT):
+                print(f"port {PORT} is held by an earlier run in this same notebook: Kernel -> Restart Kernel, then run again")
+            elif exc.errno == errno.EADDRINUSE:
+                print(f"port {PORT} is used by another program: choose another port (LANCHAT_PORT=3581; the client too)")
+            else:
+                print(f"cannot use {HOST}:{PORT} ({exc.strerror}); check LANCHAT_HOST: it must be this machine's address")
             sys.exit(1)
         port = listener.getsockname()[1]
         print(f"bound to {HOST}:{port}")
@@ -86,16 +108,52 @@ def pair_001() -> list[Notebook]:
         ### Step 2: listen, and tell the clients where to connect
 
         `listen(1)`: the accept queue (backlog) for connections not yet accepted; it is not a limit on clients
-        (notebook 01 measures it: two on Linux). The addresses printed are the ones the client
-        notebook should use as `LANCHAT_HOST` (lanchat's `reachable_addresses` lists this machine's network
-        addresses, best first).
+        (notebook 01 measures it: two on Linux).
+
+        Then the **net doctor** says where classmates should connect. The first address is the one on this
+        machine's **default route** (the network the classroom's router is on), found by asking the system which
+        address it would send from; *connecting* a UDP socket only chooses a route, it sends nothing. Other
+        addresses (a VPN, Docker, a virtual machine) follow, marked as unlikely to work for classmates. If the
+        server is bound to `127.0.0.1`, only this machine can reach it, and the doctor says so.
         """,
         """
-        from lanchat.transport import reachable_addresses
+        def default_route_address():
+            # the address this machine would use to reach the wider network, or None when offline
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.connect(("192.0.2.1", 9))  # a documentation-only address: nothing is sent
+                return probe.getsockname()[0]
+            except OSError:
+                return None
+            finally:
+                probe.close()
+
+
+        def net_doctor(listener):
+            host, port = listener.getsockname()[:2]
+            if host.startswith("127."):
+                print(f"only this machine can connect ({host} is loopback); for classmates, set LANCHAT_HOST=0.0.0.0")
+                return [f"{host}:{port}"]
+            best = default_route_address()
+            others = sorted(
+                a.address
+                for addrs in psutil.net_if_addrs().values()
+                for a in addrs
+                if a.family == socket.AF_INET and not a.address.startswith("127.") and a.address != best
+            )
+            if host != "0.0.0.0":
+                best, others = host, []
+            if best:
+                print(f"classmates connect to {best}:{port}  (LANCHAT_HOST={best} LANCHAT_PORT={port})")
+            else:
+                print("this machine has no network route (offline?): only 127.0.0.1 works, on this machine")
+            for address in others:
+                print(f"  also {address}:{port} (another interface: a VPN, Docker or a VM; rarely reachable by others)")
+            return [f"{a}:{port}" for a in ([best] if best else []) + others] + [f"127.0.0.1:{port}"]
+
 
         listener.listen(1)
-        listener.settimeout(TIMEOUT)
-        print("listening; clients can connect to:", ", ".join(reachable_addresses(listener)))
+        addresses = net_doctor(listener)
         if PORT_FILE:  # write-then-rename, so a reader never sees half a number
             with open(PORT_FILE + ".tmp", "w") as f:
                 f.write(str(port))
@@ -106,11 +164,35 @@ def pair_001() -> list[Notebook]:
         """
         ### Step 3: accept the client
 
-        This cell waits (up to `TIMEOUT` seconds) until the client notebook connects.
+        This cell waits until the client notebook connects: up to `TIMEOUT` seconds, saying every 30 s that it
+        is still waiting (so a silent cell is never a mystery), and ending with one line, not a `TimeoutError`
+        traceback, if nobody came. A connection that closes without saying anything was a classmate's
+        **reachability probe** (the client's net doctor): the server waits for the next one.
         """,
         """
-        conn, address = listener.accept()
-        conn.settimeout(TIMEOUT)
+        def accept_a_client(listener):
+            deadline = time.monotonic() + TIMEOUT
+            while (left := deadline - time.monotonic()) > 0:
+                listener.settimeout(min(30.0, left))
+                try:
+                    conn, address = listener.accept()
+                except TimeoutError:
+                    print(f"still waiting for a client at {addresses[0]} ...")
+                    continue
+                conn.settimeout(TIMEOUT)
+                try:
+                    first = conn.recv(1024, socket.MSG_PEEK)  # look at the first message without taking it
+                except OSError:
+                    first = b""
+                if first:
+                    return conn, address
+                conn.close()  # it left without a word: a reachability probe
+                print(f"a reachability probe from {address[0]} reached us: the network path works")
+            print(f"no client connected within {TIMEOUT:g} s; run this cell again to keep waiting")
+            sys.exit(1)
+
+
+        conn, address = accept_a_client(listener)
         print("connected to", address)
         """,
     )
@@ -125,7 +207,14 @@ def pair_001() -> list[Notebook]:
         """
         with conn:
             while True:
-                data = conn.recv(1024)
+                try:
+                    data = conn.recv(1024)
+                except TimeoutError:
+                    print(f"the client said nothing for {TIMEOUT:g} s; closing")
+                    break
+                except ConnectionResetError:
+                    print("the client's connection was reset (it crashed, or closed with a reply unread)")
+                    break
                 if not data:
                     print("the client closed the connection")
                     break
@@ -175,17 +264,79 @@ print(f"will connect to {HOST}:{PORT}")
     )
     client.step(
         """
+        ### The net doctor: can this machine reach the server?
+
+        Before the chat starts, a **reachability probe**: connect to the server with a short timeout and close
+        again at once (the server notebook recognises a connection that says nothing, and keeps waiting for the
+        real one). A connect gets an answer within milliseconds on a working network, so `CONNECT_TIMEOUT` is
+        3 s instead of the system's default (about two minutes on Linux). When it fails, the **kind** of failure
+        says where to look, in one line:
+
+        * *refused*: the server machine answered "nobody listens on that port": wrong port, or the server
+          notebook is not at step 3 yet;
+        * *timed out*: nothing answered at all: a **firewall** on the server machine drops it, or the Wi-Fi
+          keeps devices apart (**client isolation**, common on campus and café networks; see the teacher's guide
+          for the fallbacks: a phone hotspot, a wired lab, or everyone on one machine);
+        * *no route* / *unreachable*: you are not on the same network;
+        * *name not found*: a typo in `LANCHAT_HOST`.
+        """,
+        """
+        import errno
+
+        CONNECT_TIMEOUT = 3.0
+
+
+        def default_route_address():
+            # the address this machine would use to reach the wider network, or None when offline
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.connect(("192.0.2.1", 9))  # a documentation-only address: a UDP connect sends nothing
+                return probe.getsockname()[0]
+            except OSError:
+                return None
+            finally:
+                probe.close()
+
+
+        def why_not(exc):
+            # one line that says where to look, from the kind of failure
+            if isinstance(exc, ConnectionRefusedError):
+                return "refused: nobody listens on that port (wrong port, or the server is not at step 3 yet)"
+            if isinstance(exc, TimeoutError):
+                return (f"no answer within {CONNECT_TIMEOUT:g} s: a firewall on the server machine, "
+                        "or Wi-Fi client isolation (see the teacher's guide)")
+            if isinstance(exc, socket.gaierror):
+                return f"the name {HOST!r} was not found: check LANCHAT_HOST"
+            if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+                return "no route to that address: are both machines on the same network?"
+            return exc.strerror or str(exc)
+
+
+        print("this machine's address:", default_route_address() or "none (no network route: offline?)")
+        if HOST.startswith("127."):
+            print(f"{HOST} is loopback: the server notebook must run on this same machine")
+        try:
+            with socket.create_connection((HOST, PORT), timeout=CONNECT_TIMEOUT):
+                pass  # connected: the path works; close at once
+            print(f"probe: {HOST}:{PORT} answers")
+        except OSError as exc:
+            print(f"probe: cannot reach {HOST}:{PORT}: {why_not(exc)}")
+        """,
+    )
+    client.step(
+        """
         ### Step 1: create a socket and connect
 
-        `create_connection` makes the TCP socket and connects it, giving up after `TIMEOUT` seconds.
-        If nobody listens there, you get one clear line and the notebook stops (`sys.exit(1)`).
+        The real connection, with the same short connect timeout; after that, each wait for the server's reply
+        may last `TIMEOUT` seconds (the server's user is typing). If it fails, one line and `sys.exit(1)`.
         """,
         """
         try:
-            sock = socket.create_connection((HOST, PORT), timeout=TIMEOUT)
+            sock = socket.create_connection((HOST, PORT), timeout=CONNECT_TIMEOUT)
         except OSError as exc:
-            print(f"cannot connect to {HOST}:{PORT}: {exc.strerror or exc}; is the server notebook listening?")
+            print(f"cannot connect to {HOST}:{PORT}: {why_not(exc)}")
             sys.exit(1)
+        sock.settimeout(TIMEOUT)
         print("connected to", sock.getpeername())
         """,
     )
@@ -204,7 +355,14 @@ print(f"will connect to {HOST}:{PORT}")
                     print("you typed /q: closing")
                     break
                 sock.sendall(message.encode("utf-8"))
-                data = sock.recv(1024)
+                try:
+                    data = sock.recv(1024)
+                except TimeoutError:
+                    print(f"the server said nothing for {TIMEOUT:g} s; closing")
+                    break
+                except ConnectionResetError:
+                    print("the server's connection was reset (it crashed, or closed with a message unread)")
+                    break
                 if not data:
                     print("the server closed the connection")
                     break
