@@ -354,6 +354,41 @@ def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, tmp_path: Pa
     assert not os.path.exists(socket_path), "the server notebook should remove its socket file"
 
 
+def test_pair_000_default_path_is_private_to_the_user(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
+    runtime = tmp_path / "run-user"  # stands in for $XDG_RUNTIME_DIR (/run/user/UID)
+    runtime.mkdir(mode=0o700)
+    env = {"XDG_RUNTIME_DIR": str(runtime)}
+    server, client = run_pair(
+        "000",
+        kernel_name,
+        workdir,
+        notebook_env(**env),
+        notebook_env(**env, LANCHAT_SCRIPT=json.dumps(["calm", "Y"])),
+    )
+    server_text, client_text = outputs(server), outputs(client)
+    socket_path = runtime / "lanchat-colour.sock"
+    assert f"socket path: {socket_path}" in server_text and f"socket path: {socket_path}" in client_text
+    assert "srw-------" in server_text, "the socket file should be born 0600"
+    assert "calm" in server_text and not socket_path.exists()
+
+
+def test_pair_000_tcp_variant_for_windows(kernel_name: str, workdir: Path) -> None:
+    with socket.socket() as probe:  # a port free right now, chosen by the OS
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {"LANCHAT_COLOUR_TCP": "1", "LANCHAT_PORT": port}
+    server, client = run_pair(
+        "000",
+        kernel_name,
+        workdir,
+        notebook_env(**env),
+        notebook_env(**env, LANCHAT_SCRIPT=json.dumps(["curious", "N", "Y"])),
+    )
+    server_text, client_text = outputs(server), outputs(client)
+    assert f"using TCP on ('127.0.0.1', {port})" in server_text
+    assert client_text.count("htmlcolor.pl?c=") == 2 and "curious" in server_text
+
+
 # ---------------------------------------------------------------- seed coverage
 
 # Each documented seed step, as text that must appear in the notebook that teaches it (code or prose).

@@ -16,6 +16,9 @@ def notebooks() -> list[Notebook]:
         It uses an **AF_UNIX** socket. Instead of an IP address and a port, its address is a **file path**, and
         only programs on the same machine can connect. Otherwise it behaves like TCP: a reliable, ordered stream.
 
+        **Needs Linux or macOS** (or WSL): Python on Windows has no AF_UNIX sockets. On Windows, run
+        `pairs/000_server.ipynb` and `pairs/000_client.ipynb`, which switch to TCP on 127.0.0.1 by themselves.
+
         We go through the server's and the client's documented steps one by one in this notebook, then run the
         whole exchange with the server in a background thread. (`pairs/000_server.ipynb` and
         `pairs/000_client.ipynb` are the same programs as two notebooks for two kernels.)

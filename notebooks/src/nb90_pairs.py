@@ -381,17 +381,43 @@ print(f"will connect to {HOST}:{PORT}")
 
 def settings_unix(role: str) -> str:
     # only the client retries on a clock and may stop with sys.exit
-    modules = ["json", "os", "socket", "sys", "tempfile", "time"] if role == "client" else ["json", "os", "socket", "tempfile"]
+    modules = ["json", "os", "socket", "stat", "sys", "tempfile"] + (["time"] if role == "client" else [])
     imports = "\n".join(f"import {name}" for name in modules)
     return f'''
 {imports}
 
-# An AF_UNIX socket is a file path: both notebooks must be on the same machine and use the same path.
-SOCKET_PATH = os.environ.get("LANCHAT_SOCKET") or os.path.join(tempfile.gettempdir(), "lanchat-colour.sock")
+
+def private_folder():
+    # A folder only this user can enter, so that on a shared machine (a JupyterHub, a lab server) two
+    # students' servers never meet: $XDG_RUNTIME_DIR where the system provides one (it is 0700), else
+    # lanchat-<user id> in the temp folder, created 0700 and refused if someone else made it first.
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime) and os.stat(runtime).st_uid == os.getuid():
+        return runtime
+    folder = os.path.join(tempfile.gettempdir(), f"lanchat-{{os.getuid()}}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        print(f"{{folder}} is not a private folder of yours (someone else made it?); set LANCHAT_SOCKET instead")
+        sys.exit(1)
+    return folder
+
+
 TIMEOUT = float(os.environ.get("LANCHAT_TIMEOUT", "600"))
 SCRIPT = json.loads(os.environ["LANCHAT_SCRIPT"]) if os.environ.get("LANCHAT_SCRIPT") else None
+if hasattr(socket, "AF_UNIX") and not os.environ.get("LANCHAT_COLOUR_TCP"):
+    # An AF_UNIX socket is a file path: both notebooks must be on the same machine and use the same path.
+    FAMILY = socket.AF_UNIX
+    SOCKET_PATH = os.environ.get("LANCHAT_SOCKET") or os.path.join(private_folder(), "lanchat-colour.sock")
+    ADDRESS = SOCKET_PATH
+    print("socket path:", SOCKET_PATH)
+else:
+    # Windows (Python there has no AF_UNIX), or LANCHAT_COLOUR_TCP=1: the same program over TCP, on this
+    # machine only (127.0.0.1). Both notebooks must use the same LANCHAT_PORT.
+    FAMILY, SOCKET_PATH = socket.AF_INET, None
+    ADDRESS = ("127.0.0.1", int(os.environ.get("LANCHAT_PORT", "3581")))
+    print("no AF_UNIX here (or LANCHAT_COLOUR_TCP is set): using TCP on", ADDRESS)
 {SCRIPTED_INPUT}
-print("socket path:", SOCKET_PATH)
 '''
 
 
@@ -405,6 +431,16 @@ def pair_000() -> list[Notebook]:
         colour and a link to its page on Computer Hope, until the client is happy. It uses an **AF_UNIX**
         socket: a socket that lives at a file path and only connects programs **on the same machine**.
         Start this notebook first, then the client in another kernel. `LANCHAT_SOCKET` sets the path.
+
+        **The path.** On a shared machine (a JupyterHub, a lab server) every student's `/tmp` is the same folder:
+        a fixed name such as `/tmp/lanchat-colour.sock` would make the second student's server delete the first
+        one's socket (the seed unlinks a leftover path), or connect one student's client to another student's
+        server. So the default path is in a folder **only you** can enter (`$XDG_RUNTIME_DIR`, or
+        `lanchat-<your user id>` in the temp folder, mode 0700), and the socket file itself is created **0600**
+        (only you may connect). Both notebooks compute the same path, because they run as the same user.
+
+        **Windows:** Python on Windows has no AF_UNIX sockets. There both notebooks use the same program over TCP
+        on 127.0.0.1 (port `LANCHAT_PORT`, default 3581); set `LANCHAT_COLOUR_TCP=1` to try that anywhere.
         """
     )
     server.step("## Settings", settings_unix("server"))
@@ -416,7 +452,7 @@ def pair_000() -> list[Notebook]:
         the same kind of stream TCP gives.
         """,
         """
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener = socket.socket(FAMILY, socket.SOCK_STREAM)  # socket.AF_UNIX, or AF_INET for the TCP variant
         print(listener)
         """,
     )
@@ -430,23 +466,32 @@ def pair_000() -> list[Notebook]:
         answers on it.)
         """,
         """
-        if os.path.exists(SOCKET_PATH):
+        if SOCKET_PATH and os.path.exists(SOCKET_PATH):
             os.unlink(SOCKET_PATH)
             print("removed a stale socket file")
-        print("path is free:", not os.path.exists(SOCKET_PATH))
+        print("path is free:", not (SOCKET_PATH and os.path.exists(SOCKET_PATH)))
         """,
     )
     server.step(
         """
         ### Step 4: bind and listen for one connection
 
-        `bind` creates the socket file; `listen(1)`: this project serves one client at a time.
+        `bind` creates the socket file; with the `umask` set to `0o177` just around it, the file is born
+        `srw-------` (only you may connect), with no moment when others could. `listen(1)`: the accept queue;
+        this program serves one client at a time.
         """,
         """
-        listener.bind(SOCKET_PATH)
+        previous_umask = os.umask(0o177)
+        try:
+            listener.bind(ADDRESS)
+        finally:
+            os.umask(previous_umask)  # the umask is process-wide: put it back at once
         listener.listen(1)
         listener.settimeout(TIMEOUT)
-        print("listening on", SOCKET_PATH, "- now run the client notebook")
+        if SOCKET_PATH:
+            print("listening on", SOCKET_PATH, stat.filemode(os.stat(SOCKET_PATH).st_mode), "- now run the client")
+        else:
+            print("listening on", listener.getsockname(), "- now run the client")
         """,
     )
     server.step(
@@ -502,8 +547,9 @@ def pair_000() -> list[Notebook]:
         """,
         """
         listener.close()
-        os.unlink(SOCKET_PATH)
-        print("server shut down; socket file removed:", not os.path.exists(SOCKET_PATH))
+        if SOCKET_PATH:
+            os.unlink(SOCKET_PATH)
+        print("server shut down; socket file removed:", not (SOCKET_PATH and os.path.exists(SOCKET_PATH)))
         """,
     )
 
@@ -513,7 +559,8 @@ def pair_000() -> list[Notebook]:
         # Pair 000 · the colour client (run `000_server.ipynb` first)
 
         Tell the server your mood; it suggests a colour with a Computer Hope link. Answer `Y` if you like it,
-        `N` for another. Both notebooks must run on the same machine with the same `LANCHAT_SOCKET` path.
+        `N` for another. Both notebooks must run on the same machine, as the same user (they then compute the
+        same private socket path), or with the same `LANCHAT_SOCKET`. On Windows both use TCP on 127.0.0.1.
         """
     )
     client.step("## Settings", settings_unix("client"))
@@ -522,7 +569,7 @@ def pair_000() -> list[Notebook]:
         ### Step 1: create a UNIX socket in STREAM mode
         """,
         """
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = socket.socket(FAMILY, socket.SOCK_STREAM)  # socket.AF_UNIX, or AF_INET for the TCP variant
         sock.settimeout(TIMEOUT)
         """,
     )
@@ -538,15 +585,15 @@ def pair_000() -> list[Notebook]:
         deadline = time.monotonic() + min(TIMEOUT, 30)
         while True:
             try:
-                sock.connect(SOCKET_PATH)
+                sock.connect(ADDRESS)
                 break
             except (FileNotFoundError, ConnectionRefusedError) as exc:
                 if time.monotonic() > deadline:
                     sock.close()
-                    print(f"cannot connect to {SOCKET_PATH}: {exc.strerror}; is the server running?")
+                    print(f"cannot connect to {ADDRESS}: {exc.strerror}; is the server running?")
                     sys.exit(1)
                 time.sleep(0.05)  # retry interval; the deadline decides
-        print("connected to", SOCKET_PATH)
+        print("connected to", ADDRESS)
         """,
     )
     client.step(
