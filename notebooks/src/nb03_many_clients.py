@@ -369,9 +369,10 @@ def notebooks() -> list[Notebook]:
         """
         ## How lanchat does it
 
-        * `lanchat.server.Server` is Way 2: one `selectors` loop for every client, with a **per-client output
-          queue** (it writes only when the socket can take more, and drops a client that stops reading rather
-          than letting it stall the room). Its module docstring describes the loop.
+        * `lanchat.server.Server` is Way 2: one `selectors` loop for every client. The **per-client output
+          queues** live in `lanchat.outbox` (it writes only when the socket can take more, and a reader that
+          does not keep up is dropped rather than allowed to stall the room; notebook 09's first lab builds one).
+          The server module's docstring describes the loop.
         * `lanchat.client.ClientLoop` is full duplex **without threads**: it puts the socket *and the keyboard*
           on one selector, so it reacts to whichever is ready first.
         * The room has both modes: `duplex` (everyone speaks whenever they like) and `turn` (seed 001's strict

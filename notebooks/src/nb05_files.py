@@ -262,7 +262,7 @@ def notebooks() -> list[Notebook]:
         Fewer bytes and far less work: that is why a lanchat download runs several times faster with binary
         frames (bench/files_bench.py measures the whole path). The chunks stay well under the frame limit so that
         a chat line queued behind one never waits long. The rules (names, chunks, checksums, offers) live in
-        `lanchat.files`, which never touches a file or socket; `lanchat.transfer` is the edge that reads and writes.
+        `lanchat.files`, which never touches a file or socket; `lanchat.server_files` and `lanchat.client_files` are the edges that read and write.
         """
     )
     nb.exercise(

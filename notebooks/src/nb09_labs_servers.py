@@ -1025,9 +1025,9 @@ def notebooks() -> list[Notebook]:
     )
     nb.md(
         """
-        **Where this leads:** lanchat's server does all three: a per-client output queue with a limit
-        (`lanchat.server`), dropping a client that stops reading; an idle timeout for a silent handshake; and an
-        AF_UNIX endpoint created with a liveness probe (`lanchat.transport`).
+        **Where this leads:** lanchat does all three: per-client output queues with a limit (`lanchat.outbox`;
+        the hub drops a reader that does not keep up), deadlines for a silent handshake (`lanchat.hub`), and an
+        AF_UNIX endpoint born 0600 after a liveness probe (`lanchat.transport.listen_unix`).
         """
     )
     return [nb]
