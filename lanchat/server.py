@@ -86,7 +86,7 @@ class Server:
         self.log = log or (lambda line: None)
         self.hub = Hub(
             room,
-            files=files,
+            files=files if files is not None else ServerFiles(log=self.log),
             history=history,
             max_queue_bytes=max_queue_bytes,
             linger_seconds=linger_seconds,
@@ -119,7 +119,7 @@ class Server:
 
     @property
     def history(self) -> HistoryStore | None:
-        return self.hub.history
+        return self.hub.history.store
 
     @property
     def deliveries(self) -> int:

@@ -134,9 +134,8 @@ class ServerFiles:
             return self._get(cid, event)
         if isinstance(event, ev.ListFiles):
             offers = self.book.visible_to(cid)
-            return [Send(to=cid, event=ev.FileList(count=len(offers)))] + [
-                Send(to=cid, event=self._offered(offer, listing=True)) for offer in offers
-            ]
+            listing: list[Action] = [Send(to=cid, event=ev.FileList(count=len(offers)))]
+            return listing + [Send(to=cid, event=self._offered(offer, listing=True)) for offer in offers]
         if isinstance(event, ev.CancelFile):
             return self._cancel(cid, event.id)
         return []
@@ -336,9 +335,9 @@ class ServerFiles:
                 download.handle.close()
         actions: list[Action] = []
         for offer in self.book.recipient_left(cid):
-            upload = self.uploads.get(offer.file_id)
-            if upload is not None:
-                self._drop_upload(upload)
+            stopped = self.uploads.get(offer.file_id)
+            if stopped is not None:
+                self._drop_upload(stopped)
                 message = f"sending {offer.name} stopped: {offer.to_name} left"
                 actions.append(Send(to=offer.owner, event=ev.FileError(id=offer.file_id, message=message)))
             self._unlink_stored(offer.file_id)

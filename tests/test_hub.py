@@ -11,12 +11,8 @@ import pytest
 
 from lanchat import events as ev
 from lanchat.history import Record
-from lanchat.hub import (
-    FILE_LOW_WATER_BYTES,
-    HISTORY_BURST_ENTRIES,
-    HISTORY_ENTRIES_PER_SECOND,
-    Hub,
-)
+from lanchat.history_policy import HISTORY_BURST_ENTRIES, HISTORY_ENTRIES_PER_SECOND
+from lanchat.hub import FILE_LOW_WATER_BYTES, Hub
 from lanchat.protocol import Connection, Role
 from lanchat.room import Room
 
@@ -37,6 +33,7 @@ class MemoryStore:
         self.journal = journal
         self.path = "memory"
         self.writable = True
+        self.errors = (OSError,)
         self.rows: list[Record] = []
         self.kept: list[Record] = []
         self.seen: dict[str, int] = {}
@@ -121,6 +118,7 @@ class Lab:
     """A hub, a clock, what was logged and released, and each person's bytes on the wire."""
 
     def __init__(self, *, history: bool = False, files: object = None, **hub_args: object) -> None:
+        files = files if files is not None else EndlessFiles()  # with no reader: no download
         self.clock = Clock()
         self.journal: list[str] = []
         self.store = MemoryStore(self.journal) if history else None
