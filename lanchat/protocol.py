@@ -139,6 +139,35 @@ def _message_frame(message: ev.Message) -> bytes:
     return frame(text.encode("utf-8"))
 
 
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _not_plain_json(payload: bytes) -> tuple[str, str] | None:
+    """What is wrong with a frame that Python's json reads but the JSON standard (RFC 8259) and
+    PROTOCOL.md 2 do not allow, anywhere in it, ignored fields included: ``NaN`` and
+    ``Infinity`` (not JSON: ``bad-json``), and a ``\\u`` escape spelling a lone surrogate (not
+    text: ``bad-message``, as for a field the event reads). None when the frame is fine."""
+    try:
+        obj = json.loads(payload, parse_constant=_reject_constant)
+    except ValueError:
+        return ev.E_BAD_JSON, "the frame's JSON holds NaN or Infinity, which JSON does not allow"
+    stack = [obj]
+    while stack:  # no recursion: the frame may be nested as deep as the decoder allowed
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return ev.E_BAD_MESSAGE, "the frame holds a lone surrogate, which is not valid text"
+    return None
+
+
 HTTP_REPLY = (
     b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Connection: close\r\n\r\n"
@@ -259,6 +288,10 @@ class Connection:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid JSON")
         except RecursionError:  # "[[[[..." 64 KiB deep: refuse it rather than crash the loop
             return self._remote_mistake(ev.E_BAD_JSON, "the frame's JSON is nested too deeply")
+        if b"NaN" in payload or b"Infinity" in payload or b"\\u" in payload:  # rare: checked only then
+            problem = _not_plain_json(payload)
+            if problem is not None:
+                return self._remote_mistake(*problem)
         try:
             event = ev.event_from_json(obj, self._table)
         except ev.EventShapeError as exc:
