@@ -202,3 +202,30 @@ def test_a_base64_chunk_over_32_kib_stops_the_upload(tmp_path):
             assert ann.expect(ev.FileList).count == 0
     finally:
         files.close()
+
+
+def test_white_space_as_documented_is_what_the_server_uses():
+    import re
+    import sys
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
+    paragraph = doc[doc.index("**White space**") :].split("A text", 1)[0]
+    documented: set[int] = set()
+    for first, last in re.findall(r"U\+([0-9A-F]{4})(?: to U\+([0-9A-F]{4}))?", paragraph):
+        documented.update(range(int(first, 16), int(last or first, 16) + 1))
+    assert documented == {c for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+
+
+def test_file_names_are_cleaned_as_documented():
+    from lanchat.files import safe_name, unique_name
+
+    assert safe_name("../../etc/pass\twd") == "pass wd"
+    assert safe_name('a<b>c:d"e|f?g*h') == "a_b_c_d_e_f_g_h"
+    assert safe_name("\x1b[31mred\u202e.txt") == "[31mred.txt"
+    assert safe_name(" ..hidden.. ") == "hidden"
+    assert safe_name("nul.txt") == "_nul.txt" and safe_name("...") == "file"
+    long = safe_name("x" * 200 + ".tar.gz")
+    assert len(long) == 120 and long.endswith("x.gz")
+    assert unique_name("report.tar.gz", ["REPORT.TAR.GZ"]) == "report.tar (1).gz"
+    assert unique_name("notes", ["notes", "notes (1)"]) == "notes (2)"
