@@ -114,19 +114,6 @@ class Server:
         return self.hub.room
 
     @property
-    def files(self) -> ServerFiles:
-        return self.hub.files
-
-    @property
-    def history(self) -> HistoryStore | None:
-        return self.hub.history.store
-
-    @property
-    def deliveries(self) -> int:
-        """Frames queued to clients, for benchmarks and tests."""
-        return self.hub.outbox.deliveries
-
-    @property
     def internal_errors(self) -> list[str]:
         """Tracebacks of bugs survived (hub.internal_error); tests fail on any."""
         return self.hub.internal_errors
@@ -307,4 +294,4 @@ class Server:
         for sock in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 sock.close()
-        self.files.close()
+        self.hub.files.close()
