@@ -122,6 +122,9 @@ class HistoryStore:
     folder): earlier history is still replayed and ``append`` raises HistoryWriteError.
     """
 
+    # What a failed call raises, for callers that warn and go on (hub.py) without knowing SQLite.
+    errors: tuple[type[Exception], ...] = (HistoryWriteError, sqlite3.Error)
+
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, check: bool = True) -> None:
         self.path = Path(path)
         self.writable = True

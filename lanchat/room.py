@@ -240,6 +240,7 @@ class Room:
             members=(*self.names, newcomer),
             turn=self.turn_name or newcomer,  # never smaller than the real welcome
             host=self.name_of(self.host_cid) if self.host_cid is not None else None,
+            once=self.once,
         )
         try:
             encode(probe)

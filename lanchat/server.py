@@ -86,7 +86,7 @@ class Server:
         self.log = log or (lambda line: None)
         self.hub = Hub(
             room,
-            files=files,
+            files=files if files is not None else ServerFiles(log=self.log),
             history=history,
             max_queue_bytes=max_queue_bytes,
             linger_seconds=linger_seconds,
@@ -112,19 +112,6 @@ class Server:
     @property
     def room(self) -> Room:
         return self.hub.room
-
-    @property
-    def files(self) -> ServerFiles:
-        return self.hub.files
-
-    @property
-    def history(self) -> HistoryStore | None:
-        return self.hub.history
-
-    @property
-    def deliveries(self) -> int:
-        """Frames queued to clients, for benchmarks and tests."""
-        return self.hub.outbox.deliveries
 
     @property
     def internal_errors(self) -> list[str]:
@@ -307,4 +294,4 @@ class Server:
         for sock in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 sock.close()
-        self.files.close()
+        self.hub.files.close()

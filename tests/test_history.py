@@ -459,6 +459,7 @@ def test_a_flood_of_history_requests_is_answered_once_and_refused_politely(store
         say(store, "old", f"m{i}")
     with running_server(history=store, replay=0) as (_server, endpoint):
         ann = RawClient(endpoint, "ann")
+        assert replayed(ann)[1].shown == 0  # the (empty) replay on joining ends too
         flood = b"".join(ann.proto.send(ev.HistoryRequest(limit=1000)) for _ in range(3))
         ann.send_raw(flood)  # three requests in one segment: one loop pass
         history, end = replayed(ann)
