@@ -354,6 +354,7 @@ def _install_signals(handler) -> None:  # noqa: ANN001
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
+    from .gate import Gate
     from .room import Room
     from .transport import DEFAULT_PORT, Endpoint, TransportError, listen, reachable_addresses
 
@@ -435,9 +436,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history=store is not None,
         replay=args.replay,
         known_names=store.known_names() if store else (),
-        owners=store.owners() if store else None,
-        password=room_password,
-        binding=binding,
+        gate=Gate(clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding),
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)

@@ -110,14 +110,10 @@ def join(
             if isinstance(event, ev.Shutdown):
                 raise JoinError(f"the server is shutting down: {event.reason}")
             if isinstance(event, ev.Challenge):
-                if key is None:
-                    raise JoinError("the server sent a challenge we did not ask for")
                 sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
                 deadline = time.monotonic() + timeout  # typing a password takes the time it takes
                 continue
-            if isinstance(event, ev.Error):
-                if event.code == ev.E_PASSWORD:
-                    raise JoinError(f"the server refused to let us in: {event.message}")
+            if isinstance(event, ev.Error):  # a wrong password is fatal: never retried
                 retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
                 new_name = ask_name(event.message) if (retry and ask_name) else None
                 if not new_name:
@@ -128,12 +124,14 @@ def join(
 
 def _answer(
     challenge: ev.Challenge,
-    key: Ed25519PrivateKey,
+    key: Ed25519PrivateKey | None,
     password: Callable[[], str | None] | None,
     derived: dict[bytes, bytes],
     binding: bytes,
 ) -> ev.Auth:
     """Sign the nonce; for a password room, also prove the password (never sent itself)."""
+    if key is None:
+        raise JoinError("the server sent a challenge we did not ask for")
     try:
         nonce = identity.unb64(challenge.nonce, identity.NONCE_BYTES, "the challenge's nonce")
         salt = identity.unb64(challenge.salt, identity.SALT_BYTES, "the challenge's salt") if challenge.salt else None

@@ -694,7 +694,8 @@ class Released(Event):
 
 
 IDENTITY_CLIENT_EVENTS: tuple[type[Event], ...] = (WhoIs, Release)
-CLIENT_EVENTS.update({cls.type: cls for cls in (Auth, *IDENTITY_CLIENT_EVENTS)})
+_IDENTITY_CLIENT_ALL: tuple[type[Event], ...] = (Auth, *IDENTITY_CLIENT_EVENTS)
+CLIENT_EVENTS.update({cls.type: cls for cls in _IDENTITY_CLIENT_ALL})
 SERVER_EVENTS.update({cls.type: cls for cls in (Challenge, WhoIsReply, Released)})
 
 E_BAD_KEY = "bad-key"  # the key in hello is not base64 of 32 bytes

@@ -250,6 +250,7 @@ class Offer:
     to: int | None = None  # one recipient's connection id, or None for the whole room
     to_name: str | None = None
     ready: bool = False  # False while the upload is still arriving
+    offered_at: float | None = None  # when it was offered to the room (the server's clock)
 
     def visible_to(self, cid: int) -> bool:
         return self.ready and (self.to is None or cid in (self.owner, self.to))

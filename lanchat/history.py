@@ -150,12 +150,71 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-class HistoryStore:
+class _NameOwners:
+    """The names' owners (PROTOCOL.md, Identity): which Ed25519 key owns which name here.
+    Part of HistoryStore (the same file), kept apart so each reads in one screen."""
+
+    db: sqlite3.Connection
+
+    def _write_kept(self) -> None: ...  # HistoryStore's: held rows come first
+
+    def _transaction(self) -> contextlib.AbstractContextManager[None]: ...  # HistoryStore's
+
+    def _add_owners(self) -> None:
+        """Bring a file from before name ownership up to date (additive: older lanchats still read it)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
+        missing = [name for name in _OWNER_COLUMNS if name not in columns]
+        with self._transaction():
+            for name in missing:
+                self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} BLOB")
+            self.db.execute(_OWNERS_TABLE)
+
+    def owners(self) -> dict[str, bytes]:
+        """Every owned name: identity.owned_name_key(name) -> public key (Room(owners=...))."""
+        self._write_kept()
+        if not self._has_owners():
+            return {}
+        return {row[0]: bytes(row[1]) for row in self.db.execute("SELECT key, public_key FROM owners")}
+
+    def owner_names(self) -> list[tuple[str, bytes]]:
+        """(name as claimed, public key) for every owned name, by name."""
+        if not self._has_owners():
+            return []
+        return [(row[0], bytes(row[1])) for row in self.db.execute("SELECT name, public_key FROM owners ORDER BY name")]
+
+    def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
+        """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""
+        from .identity import owned_name_key
+
+        self._write_kept()
+        try:
+            if owner is None:
+                cursor = self.db.execute("DELETE FROM owners WHERE key = ?", (owned_name_key(name),))
+            else:
+                cursor = self.db.execute(
+                    "INSERT INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET name = excluded.name, public_key = excluded.public_key, "
+                    "since = excluded.since",
+                    (owned_name_key(name), name, owner, time),
+                )
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+        return cursor.rowcount > 0
+
+    def _has_owners(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owners'").fetchone() is not None
+
+
+
+class HistoryStore(_NameOwners):
     """The history file. Opening checks it thoroughly; a bad file is refused, never replaced.
 
     ``writable`` is False when the file can be read but not written (a read-only file or
     folder): earlier history is still replayed and ``append`` raises HistoryWriteError.
     """
+
+    # What a failed call raises, for callers that warn and go on (hub.py) without knowing SQLite.
+    errors: tuple[type[Exception], ...] = (HistoryWriteError, sqlite3.Error)
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True, check: bool = True) -> None:
         self.path = Path(path)
@@ -241,15 +300,6 @@ class HistoryStore:
             with contextlib.suppress(sqlite3.Error):
                 db.execute(f"DROP INDEX IF EXISTS {_OLD_ROOM_INDEX}")
 
-    def _add_owners(self) -> None:
-        """Bring a file from before name ownership up to date (additive: older lanchats still read it)."""
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
-        missing = [name for name in _OWNER_COLUMNS if name not in columns]
-        with self._transaction():
-            for name in missing:
-                self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} BLOB")
-            self.db.execute(_OWNERS_TABLE)
-
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         self.db.execute("BEGIN IMMEDIATE")
@@ -263,16 +313,9 @@ class HistoryStore:
 
     # ------------------------------------------------------------------ writing
 
-    def append(
-        self,
-        *,
-        time: float,
-        sender: str,
-        text: str,
-        to: str | None = None,
-        commit: bool = True,
-        sender_owner: bytes | None = None,
-        recipient_owner: bytes | None = None,
+    def append(  # owners: as for keep()
+        self, *, time: float, sender: str, text: str, to: str | None = None, commit: bool = True,
+        sender_owner: bytes | None = None, recipient_owner: bytes | None = None,
     ) -> int:
         """Store one message (``to`` set for a direct message); committed before returning.
 
@@ -293,15 +336,9 @@ class HistoryStore:
             self._uncommitted += 1
         return int(cursor.lastrowid or 0)
 
-    def keep(
-        self,
-        *,
-        time: float,
-        sender: str,
-        text: str,
-        to: str | None = None,
-        sender_owner: bytes | None = None,
-        recipient_owner: bytes | None = None,
+    def keep(  # owners: the keys that owned the two names of a direct message (PROTOCOL.md, Identity)
+        self, *, time: float, sender: str, text: str, to: str | None = None,
+        sender_owner: bytes | None = None, recipient_owner: bytes | None = None,
     ) -> None:
         """Hold one message for the next ``commit()``, which stores everything held in order.
 
@@ -451,43 +488,6 @@ class HistoryStore:
             missed = [r for r in self.directs_for(name, owner, since=away_since) if r.id < oldest]
             window = missed + window
         return window, more
-
-    # ------------------------------------------------------------------ owners
-
-    def owners(self) -> dict[str, bytes]:
-        """Every owned name: identity.owned_name_key(name) -> public key (Room(owners=...))."""
-        self._write_kept()
-        if not self._has_owners():
-            return {}
-        return {row[0]: bytes(row[1]) for row in self.db.execute("SELECT key, public_key FROM owners")}
-
-    def owner_names(self) -> list[tuple[str, bytes]]:
-        """(name as claimed, public key) for every owned name, by name."""
-        if not self._has_owners():
-            return []
-        return [(row[0], bytes(row[1])) for row in self.db.execute("SELECT name, public_key FROM owners ORDER BY name")]
-
-    def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
-        """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""
-        from .identity import owned_name_key
-
-        self._write_kept()
-        try:
-            if owner is None:
-                cursor = self.db.execute("DELETE FROM owners WHERE key = ?", (owned_name_key(name),))
-            else:
-                cursor = self.db.execute(
-                    "INSERT INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(key) DO UPDATE SET name = excluded.name, public_key = excluded.public_key, "
-                    "since = excluded.since",
-                    (owned_name_key(name), name, owner, time),
-                )
-        except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
-        return cursor.rowcount > 0
-
-    def _has_owners(self) -> bool:
-        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owners'").fetchone() is not None
 
     def export(self, *, since: float | None = None) -> Iterator[Record]:
         """Every message in order (from time ``since`` on), for a transcript."""

@@ -8,12 +8,13 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
   goes through its ``send()``, so the state machine sees all the traffic;
 * events routed to the room (room.py) or the server's file store (server_files.py), and the
   actions both return (actions.py) performed in order;
-* the history policy: each message stored before anyone receives it (``Keep``, committed in
-  ``before_flush``), replays within a byte budget, and a token bucket per person for /history;
+* the history policy (history_policy.py): each message stored before anyone receives it
+  (``Keep``, committed at the start of ``flush``), replays within a byte budget, and a token
+  bucket per person for /history;
 * the download pacing rule: a download's chunks are queued only while its reader has less
   than FILE_LOW_WATER_BYTES waiting;
-* deadlines: a handshake that never comes, a closing connection that never reads its last
-  frames; and who joined and left, for the log.
+* deadlines (``Deadlines``): a handshake that never comes, a closing connection that never
+  reads its last frames; the host admitted before anyone else; who joined and left, for the log.
 
 The clock, the history store and the log are passed in, so tests run it in milliseconds
 (tests/test_hub.py). ``release(cid)`` is the loop's: called once when a connection is over.
@@ -21,7 +22,7 @@ The clock, the history store and the log are passed in, so tests run it in milli
 
 from __future__ import annotations
 
-import sqlite3
+import itertools
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -29,14 +30,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
 from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
-from .history import HistoryWriteError
+from .history_policy import HistoryPolicy
 from .outbox import Outbox, Queue
-from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
+from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
-from .server_files import ServerFiles
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the edges the hub is handed; it imports neither
     from .history import HistoryStore
+    from .server_files import ServerFiles
 
 DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per connection; past it the reader is dropped
 # Download chunks are queued only while a reader has less than this waiting, so a 50 MB file
@@ -45,8 +46,7 @@ DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per connection; past it the reader is d
 FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
 HANDSHAKE_SECONDS = 60.0  # a connection that says nothing for this long before joining is closed
-HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
-HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
+HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
 
 
 
@@ -65,7 +65,7 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "closing", "closed")
+    __slots__ = ("cid", "proto", "address", "closing", "closed", "held")
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
@@ -73,6 +73,108 @@ class Peer:
         self.address = address  # "127.0.0.1:50312", or "local" for the host's and bots' sockets
         self.closing = False  # close once the queue is flushed
         self.closed = False
+        self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
+
+    def hold(self, data: bytes) -> bool:
+        """Keep what it said before the host was in; True once that is too much to keep."""
+        self.held.append(data)
+        return sum(map(len, self.held)) > HELD_BYTES_LIMIT
+
+
+class Deadlines:
+    """When to give up on connections, with no timer per connection: the loop sleeps until
+    ``next()`` (None: for ever, so an idle server wakes for nothing).
+
+    A connection that has not joined yet must say something within ``handshake_seconds``: a
+    port probe or a half-open connection must not hold a socket for ever. One delay for
+    everyone, pushed back on every frame, so the dict stays in deadline order. A closing
+    connection has ``linger_seconds`` to read its last frames and close (a laptop put to sleep
+    never does)."""
+
+    def __init__(self, clock: Callable[[], float], handshake_seconds: float, linger_seconds: float) -> None:
+        self.clock = clock
+        self.handshake_seconds = handshake_seconds
+        self.linger_seconds = linger_seconds
+        self.handshaking: dict[int, float] = {}
+        self.lingering: dict[int, float] = {}
+
+    def expect_hello(self, cid: int) -> None:
+        """(Again) from now: re-inserted at the end, so the dict stays in deadline order."""
+        self.handshaking.pop(cid, None)
+        self.handshaking[cid] = self.clock() + self.handshake_seconds
+
+    def heard(self, cid: int, *, done: bool) -> None:
+        """A waiting connection said something: its deadline is pushed back, or gone if ``done``
+        (it joined, or is closing)."""
+        if cid in self.handshaking and done:
+            self.forget(cid)
+        elif cid in self.handshaking:
+            self.expect_hello(cid)
+
+    def linger(self, cid: int) -> None:
+        if cid not in self.lingering:
+            self.lingering[cid] = self.clock() + self.linger_seconds
+
+    def forget(self, cid: int) -> None:
+        self.handshaking.pop(cid, None)
+        self.lingering.pop(cid, None)
+
+    def next(self) -> float | None:
+        first = [min(self.lingering.values())] if self.lingering else []
+        if self.handshaking:
+            first.append(next(iter(self.handshaking.values())))
+        return min(first) if first else None
+
+    def due(self) -> tuple[list[int], list[int]]:
+        """(closing connections whose time is up, connections that never said hello in time)."""
+        now = self.clock()
+        lingered = [cid for cid, deadline in self.lingering.items() if deadline <= now]
+        silent = []
+        for cid, deadline in self.handshaking.items():
+            if deadline > now:
+                break  # in deadline order: the rest are later
+            silent.append(cid)
+        for cid in silent:
+            del self.handshaking[cid]
+        return lingered, silent
+
+
+class DownloadPacer:
+    """The one pacing rule for downloads: a reader's queue is topped up with file chunks only
+    while it holds less than FILE_LOW_WATER_BYTES, so a 50 MB file never sits in one queue,
+    chat frames wait behind at most that much, and the slow-reader limit is never reached by a
+    download alone (PROTOCOL.md, File transfer). The reader's pace sets the download's."""
+
+    def __init__(self, files: ServerFiles, outbox: Outbox, low_water: int = FILE_LOW_WATER_BYTES) -> None:
+        self.files = files
+        self.outbox = outbox
+        self.low_water = low_water
+        self.started: set[int] = set()  # connections the loop was told about
+
+    def top_up(self, peers: Mapping[int, Peer], send: Callable[[Peer, ev.Event], None]) -> list[int]:
+        """Queue chunks (through ``send``, so the state machine sees them) up to the mark;
+        returns the connections whose download just began."""
+        started: list[int] = []
+        self.outbox.materialize()  # so the sizes below count this pass's chat too
+        for cid in self.files.downloading():
+            peer = peers.get(cid)
+            queue = self.outbox.queues.get(cid)
+            if peer is None or queue is None or peer.closing:
+                continue
+            if cid not in self.started:
+                self.started.add(cid)
+                started.append(cid)
+            while queue.out_bytes < self.low_water:
+                piece = self.files.next_chunk(cid)
+                if piece is None:
+                    break
+                send(peer, piece)
+                if peer.closed or peer.closing:
+                    break
+        return started
+
+    def forget(self, cid: int) -> None:
+        self.started.discard(cid)
 
 
 class Hub:
@@ -82,7 +184,7 @@ class Hub:
         self,
         room: Room,
         *,
-        files: ServerFiles | None = None,
+        files: ServerFiles,
         history: HistoryStore | None = None,
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         linger_seconds: float = LINGER_SECONDS,
@@ -96,89 +198,95 @@ class Hub:
         self.log = log or (lambda line: None)
         self.clock = clock
         self.release = release or (lambda cid: None)
-        self.max_queue_bytes = max_queue_bytes
         self.outbox = Outbox(max_queue_bytes=max_queue_bytes, over_limit=self._over_limit, clock=clock)
-        self.files = files if files is not None else ServerFiles(log=self.log)
+        self.files = files
+        self.history = HistoryPolicy(history, clock=clock, log=self.log, warn=self._warn)
+        self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds)
         self.once = once  # shut down when the last person leaves (seed 000)
         room.once = once  # and every welcome says so
         self.peers: dict[int, Peer] = {}
-        self._next_cid = 1
+        self._ids = itertools.count(1)  # connection ids, never reused
+        self._host_pending: int | None = None  # the host's connection, until the host has joined
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
-        # The history store (PROTOCOL.md, History replay). After a failed write we warn once
-        # and keep chatting; the next good write says so.
-        self.history = history
-        self.history_failing = history is not None and not history.writable
-        self._history_pending = False  # kept this pass, committed before the flush
-        # /history costs the loop time in proportion to the entries sent (bench/history_bench.py):
-        # each person has a bucket of entries that refills with time, so paging through history
-        # is never refused but a flood of big requests cannot stall the room.
-        self._history_tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
-        self.linger_seconds = linger_seconds
-        self._lingering: dict[int, float] = {}  # closing connections -> when to close them anyway
-        # Connections that have not joined yet -> when to give up on them. A port probe or a
-        # half-open connection must not hold a socket for ever. One delay for everyone, pushed
-        # back on every frame, so the dict stays in deadline order and the loop needs no
-        # per-connection timer: it sleeps until the first deadline, or for ever when empty.
-        self.handshake_seconds = handshake_seconds
-        self._handshaking: dict[int, float] = {}
-        self._downloading: set[int] = set()  # connections told to the loop as downloading
+        self.pacer = DownloadPacer(files, self.outbox)
 
     # ------------------------------------------------------------ connections
 
     def open(self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True) -> int:
         """A new connection; returns its id. ``handshake``: it must say hello in time."""
-        cid = self._next_cid
-        self._next_cid += 1
+        cid = next(self._ids)
         self.peers[cid] = Peer(cid, address)
-        if ":" in address:  # "host:port": wrong room passwords are counted per host (room.py)
-            self.room.addresses[cid] = address.rpartition(":")[0]
         self.outbox.open(cid)
         if host:
-            self.room.host_cid = cid
+            self.room.host_cid = self._host_pending = cid
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
         if handshake:
-            self._handshaking[cid] = self.clock() + self.handshake_seconds
+            self.deadlines.expect_hello(cid)
         return cid
 
     def receive_data(self, cid: int, data: bytes) -> None:
-        """Bytes read from connection ``cid`` (``b""``: it closed): route every event in them."""
+        """Bytes read from connection ``cid`` (``b""``: it closed): handle every event in them.
+
+        Until the host has joined, what others say waits (``Peer.held``): the host is admitted
+        before anyone else, so every welcome names the host (PROTOCOL.md 5)."""
         peer = self.peers.get(cid)
         if peer is None:
+            return
+        if self._host_pending is not None and cid != self._host_pending:
+            if peer.hold(data):
+                self.log(f"{peer.address}: said too much before the chat opened; disconnecting")
+                self.close(cid)
             return
         proto = peer.proto
         broken: RemoteProtocolError | None = None
         try:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
-            broken = exc  # after what the peer said properly before it (proto.events())
-        members = self.room.members
-        for event in proto.events():
-            if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: server_files.py
-                self.perform(self.files.handle(self.room, cid, event))
-                continue
-            before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
-            self.perform(self.room.handle(cid, event))
-            after = members.get(cid)
-            if before is None and after is not None:
-                self.log(f"{after.name} joined from {peer.address}")
-            elif before is not None and after is None:
-                self.log(f"{before.name} left")
+            broken = exc  # after what the peer said properly before it (proto.next_event())
+        while (event := proto.next_event()) is not None:
+            self._handle(peer, event)
         if broken is not None:
             self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
-            self.perform(self.room.leave(cid, "lost"))
+            self._leave(cid, "lost")
             self.outbox.discard(cid)
             self.outbox.queue(cid, fatal_reply(broken))
             peer.closing = True
-            self._handshaking.pop(cid, None)
+            self.deadlines.forget(cid)
             return
-        if cid in self._handshaking:
-            del self._handshaking[cid]  # re-inserted at the end: the dict stays in deadline order
-            if cid not in members and not peer.closing and not proto.peer_closed:
-                self._handshaking[cid] = self.clock() + self.handshake_seconds
+        self.deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
         if proto.peer_closed:
             self.close(cid)
+
+    def _handle(self, peer: Peer, event: object) -> None:
+        """One event from ``peer``: to the file store or the room, logging joins and leaves."""
+        cid = peer.cid
+        if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: server_files.py
+            self.perform(self.files.handle(self.room, cid, event))
+            return
+        members = self.room.members
+        before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
+        self.perform(self.room.handle(cid, event))
+        if before is None and cid in members:
+            self.log(f"{members[cid].name} joined from {peer.address}")
+            if cid == self._host_pending:
+                self._host_joined()
+        elif before is not None and cid not in members:
+            self.log(f"{before.name} left")
+            self.perform(self.files.forget(cid))  # their offers expire as they leave (bye)
+
+    def _host_joined(self) -> None:
+        """The host is in: what the others said meanwhile is handled now, in arrival order."""
+        self._host_pending = None
+        for peer in list(self.peers.values()):
+            held, peer.held = peer.held, []
+            for data in held:
+                self.receive_data(peer.cid, data)
+
+    def _leave(self, cid: int, reason: str) -> None:
+        """``cid`` is out of the room (lost, dropped): the others are told, its offers expire."""
+        self.perform(self.room.leave(cid, reason) + self.files.forget(cid))
 
     def close(self, cid: int) -> None:
         """Connection ``cid`` is over (it closed, failed, or its time ran out)."""
@@ -187,15 +295,17 @@ class Hub:
             return
         peer.closed = True
         self.outbox.close(cid)
-        self._lingering.pop(cid, None)
-        self._handshaking.pop(cid, None)
-        self._downloading.discard(cid)
+        self.deadlines.forget(cid)
+        self.pacer.forget(cid)
         self.release(cid)
-        self.perform(self.files.forget(cid))  # its uploads stop, its offers expire
+        if cid == self._host_pending:
+            self._host_joined()  # the host never made it in: the others go ahead
         if cid in self.room.members and not self.shutting_down:
             name = self.who(cid)
-            self.perform(self.room.leave(cid, "lost"))
+            self._leave(cid, "lost")
             self.log(f"{name} lost connection")
+        else:
+            self.perform(self.files.forget(cid))  # its uploads stop, its downloads end
 
     def internal_error(self, cid: int, exc: Exception) -> None:
         """A bug met while serving one connection ends that connection, not the chat: the
@@ -226,26 +336,15 @@ class Hub:
             if isinstance(action, Broadcast):
                 outbox.broadcast(action.to, action.frame, notice=action.notice)
             elif isinstance(action, Keep):  # before the Broadcast that follows it is queued
-                self._keep(action)
-            elif isinstance(action, Send):
-                peer = peers.get(action.to)
-                if peer is not None:
-                    self._send(peer, action.event)
-            elif isinstance(action, Close):
-                peer = peers.get(action.who)
-                if peer is not None:
-                    peer.closing = True
-                    queue = outbox.queues.get(action.who)
-                    if queue is not None:
-                        outbox.dirty.add(queue)
+                self.history.keep(action.event, action.sender_owner, action.recipient_owner)
+            elif isinstance(action, Send) and action.to in peers:
+                self._send(peers[action.to], action.event)
+            elif isinstance(action, Close) and action.who in peers:
+                self._closing(peers[action.who])
             elif isinstance(action, Replay):
                 self._replay(action)
-            elif isinstance(action, Seen):
-                self._history_call(lambda store: store.mark_seen(action.name))  # noqa: B023
-            elif isinstance(action, Claim):  # a name's owner, stored (PROTOCOL.md, Identity)
-                self._history_call(lambda store: store.claim(action.name, action.owner, time=time.time()))  # noqa: B023
-            elif isinstance(action, Log):
-                self.log(action.text)
+            elif isinstance(action, (Seen, Claim, Log)):  # who saw what, who owns a name, a log line
+                self.history.record(action)
 
     def _send(self, peer: Peer, event: ev.Event) -> None:
         """One event to one connection, through its protocol state machine."""
@@ -254,6 +353,13 @@ class Hub:
         except LocalProtocolError:
             return  # the connection is already closing
         self.outbox.queue(peer.cid, frame)
+
+    def _closing(self, peer: Peer) -> None:
+        """Close ``peer`` once what is queued for it is out."""
+        peer.closing = True
+        queue = self.outbox.queues.get(peer.cid)
+        if queue is not None:
+            self.outbox.dirty.add(queue)
 
     def _over_limit(self, cid: int) -> None:
         """A reader that stops reading must not stall the room or eat the server's memory."""
@@ -265,133 +371,39 @@ class Hub:
         peer.closing = True
         note = ev.Error(code=ev.E_TOO_SLOW, message="you were dropped: not reading fast enough", fatal=True)
         self._send(peer, note)
-        self.perform(self.room.leave(cid, "dropped"))
+        self._leave(cid, "dropped")
 
-    # ---------------------------------------------------------------- history
-
-    def _history_call(self, call: Callable[[HistoryStore], object]) -> object:
-        """Run one store call; a failure is warned about once and the chat goes on."""
-        if self.history is None:
-            return None
-        try:
-            result = call(self.history)
-        except (HistoryWriteError, sqlite3.Error) as exc:
-            if not self.history_failing:
-                self.history_failing = True
-                problem = f"history: cannot use {self.history.path}: {exc}; the chat goes on without saving"
-                self.log(problem)
-                if self.room.host_cid is not None:
-                    self.perform([Send(to=self.room.host_cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
-            return None
-        return result
-
-    def _keep(self, action: Keep) -> None:
-        if self.history is None:
-            return
-        event = action.event
-        # Only held in memory: before_flush stores the pass's messages, many rows per INSERT,
-        # before any of them is written to a socket (a failure is reported from there).
-        to = event.to if isinstance(event, ev.Direct) else None
-        self.history.keep(
-            time=event.time,
-            sender=event.sender,
-            text=event.text,
-            to=to,
-            sender_owner=action.sender_owner,
-            recipient_owner=action.recipient_owner,
-        )
-        self._history_pending = True
-
-    def _commit_history(self) -> None:
-        """Commit this pass's messages, with one commit per pass, not per message."""
-        self._history_pending = False
-        stored = self._history_call(lambda store: store.commit())
-        if stored and self.history_failing and self.history is not None:
-            self.history_failing = False
-            self.log(f"history: saving to {self.history.path} again")
-
-    def _history_allowed(self, cid: int, entries: int) -> bool:
-        """The /history token bucket: ``entries`` may go now, or the asker waits a moment."""
-        now = self.clock()
-        left, when = self._history_tokens.get(cid, (HISTORY_BURST_ENTRIES, now))
-        left = min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
-        if left < entries:
-            self._history_tokens[cid] = (left, now)
-            return False
-        if len(self._history_tokens) > 4 * len(self.peers) + 64:  # forget the departed
-            self._history_tokens = {c: v for c, v in self._history_tokens.items() if c in self.peers}
-        self._history_tokens[cid] = (left - entries, now)
-        return True
+    def _warn(self, problem: str) -> None:
+        """The history store failed (said once): the log and the host hear it."""
+        self.log(problem)
+        if self.room.host_cid is not None:
+            self.perform([Send(to=self.room.host_cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
 
     def _replay(self, action: Replay) -> None:
-        """Queue history to one connection like any other output, within a byte budget so a
-        long replay can never get the newcomer dropped as a slow reader."""
+        """Queue history to one connection like any other output, within half the queue limit,
+        so a long replay can never get the newcomer dropped as a slow reader."""
         cid = action.to
-        if cid not in self.peers or self.history is None:
+        if cid not in self.peers or self.history.store is None:
             return
-        if not action.joining and not self._history_allowed(cid, action.limit):
+        if not action.joining and not self.history.allowed(cid, action.limit, live=self.peers):
             busy = ev.Error(code=ev.E_HISTORY, message="too much /history at once; try again in a moment")
             self.perform([Send(to=cid, event=busy)])
             return
-
-        def read(store: HistoryStore) -> tuple[list, bool]:
-            away = store.last_seen(action.name) if action.joining else None
-            return store.replay_for(action.name, action.limit, owner=action.owner, before=action.before, away_since=away)
-
-        found = self._history_call(read)
-        if action.joining:
-            self._history_call(lambda store: store.mark_seen(action.name))
-        records, more = found if found is not None else ([], False)  # type: ignore[misc]
-        budget = max(self.max_queue_bytes // 2 - self.outbox.queued_bytes(cid), 0)
-        frames: list[bytes] = []
-        used = 0
-        for record in reversed(records):  # newest first, so a cut drops the oldest
-            frame = encode(record.to_event(history=True))
-            if used + len(frame) > budget:
-                more = True
-                break
-            frames.append(frame)
-            used += len(frame)
-        if action.joining and not frames:
-            return  # nothing to say: a first visit to an empty room stays quiet
-        for frame in reversed(frames):
+        budget = max(self.outbox.max_queue_bytes // 2 - self.outbox.queued_bytes(cid), 0)
+        for frame in self.history.replay_frames(action, budget=budget):
             self.outbox.queue(cid, frame)
-        oldest = records[len(records) - len(frames)].id if frames else action.before
-        self.outbox.queue(cid, encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
 
     # ---------------------------------------------------------------- the pass
 
     def pump_files(self) -> list[int]:
-        """Top up each downloading connection's queue to FILE_LOW_WATER_BYTES, one chunk at a
-        time. Returns the connections whose download just began (the loop caps their send
-        buffer: server.py)."""
-        started: list[int] = []
-        outbox = self.outbox
-        outbox.materialize()  # so the sizes below count this pass's chat too
-        for cid in self.files.downloading():
-            peer = self.peers.get(cid)
-            queue = outbox.queues.get(cid)
-            if peer is None or queue is None or peer.closing:
-                continue
-            if cid not in self._downloading:
-                self._downloading.add(cid)
-                started.append(cid)
-            while queue.out_bytes < FILE_LOW_WATER_BYTES:
-                piece = self.files.next_chunk(cid)
-                if piece is None:
-                    break
-                self._send(peer, piece)
-                if peer.closed or peer.closing:
-                    break
-        return started
+        """Top up downloads (DownloadPacer); returns those just begun (server.py caps their buffer)."""
+        return self.pacer.top_up(self.peers, self._send)
 
     def flush(self, writers: Mapping[int, Writer]) -> None:
-        """One pass's writing: what anyone will receive is stored first (PROTOCOL.md, History
-        replay), waiting notices that are due join in, then each dirty queue gets one write
-        through its connection's ``Writer`` (the loop's socket), and write interest follows
-        what is left (or a download under way: writable then means "top it up")."""
-        if self._history_pending:
-            self._commit_history()
+        """One pass's writing: history stored first (PROTOCOL.md, History replay), due notices
+        join in, each dirty queue gets one write through its ``Writer`` (the loop's socket), and
+        write interest follows what is left (or a download: writable means "top it up")."""
+        self.history.commit()
         outbox = self.outbox
         outbox.release_notices()
         write = outbox.flush
@@ -422,53 +434,35 @@ class Hub:
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
         """A closing connection was written to: it has linger_seconds to read the rest and
         close; once everything, the last notice included, is out, the loop sends FIN."""
-        if queue.cid not in self._lingering:
-            self._lingering[queue.cid] = self.clock() + self.linger_seconds
-        if queue.out:
-            if not writer.writing:
-                writer.set_writing(True)
-            return
-        if writer.writing:
-            writer.set_writing(False)
-        writer.finish()
+        self.deadlines.linger(queue.cid)
+        if bool(queue.out) is not writer.writing:
+            writer.set_writing(bool(queue.out))
+        if not queue.out:
+            writer.finish()
 
     # ------------------------------------------------------------------ timers
 
     def next_deadline(self) -> float | None:
         """When something is due: waiting notices, a closing connection's or a handshake's
         time; None when nothing is (an idle server sleeps and wakes for nothing)."""
-        deadlines = []
-        if self.outbox.notice_deadline is not None:
-            deadlines.append(self.outbox.notice_deadline)
-        if self._lingering:
-            deadlines.append(min(self._lingering.values()))
-        if self._handshaking:
-            deadlines.append(next(iter(self._handshaking.values())))
-        return min(deadlines) if deadlines else None
+        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next()) if t is not None]
+        return min(due) if due else None
 
     def expire(self) -> None:
         """Close what has run out of time: a closing connection that never reads its last
         frames (a laptop put to sleep), a connection that never said hello (told why)."""
-        now = self.clock()
-        for cid in [c for c, deadline in self._lingering.items() if deadline <= now]:
+        lingered, silent = self.deadlines.due()
+        for cid in lingered:
             self.close(cid)
-        expired = []
-        for cid, deadline in self._handshaking.items():
-            if deadline > now:
-                break  # in deadline order: the rest are later
-            expired.append(cid)
-        for cid in expired:
-            del self._handshaking[cid]
+        seconds = self.deadlines.handshake_seconds
+        for cid in silent:
             peer = self.peers.get(cid)
             if peer is None or peer.closing:
                 continue
-            self.log(f"{peer.address}: no hello within {self.handshake_seconds:g} s; disconnecting")
-            note = ev.Error(code=ev.E_HELLO_FIRST, message=f"no hello within {self.handshake_seconds:g} s", fatal=True)
-            self._send(peer, note)
-            peer.closing = True
-            queue = self.outbox.queues.get(cid)
-            if queue is not None:
-                self.outbox.dirty.add(queue)
+            self.log(f"{peer.address}: no hello within {seconds:g} s; disconnecting")
+            peer.held.clear()  # whatever waited for the host is not read now
+            self._send(peer, ev.Error(code=ev.E_HELLO_FIRST, message=f"no hello within {seconds:g} s", fatal=True))
+            self._closing(peer)
 
     # ---------------------------------------------------------------- shutdown
 
@@ -478,7 +472,7 @@ class Hub:
         self.log(f"shutting down: {reason}")
         for cid, member in self.room.members.items():  # they saw everything up to now
             if cid not in self.room.service_cids:
-                self._history_call(lambda store, name=member.name: store.mark_seen(name))
+                self.history.mark_seen(member.name)
         notice = ev.Shutdown(reason=reason)
         for peer in list(self.peers.values()):
             self._send(peer, notice)

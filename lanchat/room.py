@@ -9,16 +9,14 @@ a client's claim of who it is is never trusted.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
-from . import identity
 from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
 from .colourbot import BOT_NAME
-from .identity import IdentityError, PasswordAttempts, RoomPassword, owned_name_key
+from .gate import Admit, Gate
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
 
@@ -38,15 +36,6 @@ class Member:
     key: bytes | None = None  # the public key that owns ``name``; None for a keyless guest
 
 
-@dataclass(frozen=True)
-class _Asked:
-    """A hello with a key, waiting for its ``auth``: the name, the key, the nonce sent."""
-
-    name: str
-    key: bytes
-    nonce: bytes
-
-
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
 
 
@@ -62,10 +51,7 @@ class Room:
         history: bool = False,
         replay: int = 50,
         known_names: Iterable[str] = (),
-        owners: Mapping[str, bytes] | None = None,
-        password: RoomPassword | None = None,
-        random_bytes: Callable[[int], bytes] = os.urandom,
-        binding: bytes = b"",
+        gate: Gate | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -88,17 +74,7 @@ class Room:
         self._everyone: tuple[int, ...] = ()
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
-        # Identity (PROTOCOL.md, Identity and room password): owned_name_key(name) -> the public
-        # key that owns it, as the store had it at start; Claim actions keep the store in step.
-        self.owners: dict[str, bytes] = dict(owners or {})
-        self.password = password
-        self.attempts = PasswordAttempts(clock)
-        self.random_bytes = random_bytes
-        # With TLS, the SHA-256 of the server's certificate: every signature and password proof
-        # must cover it (identity.sign_challenge), so one relayed from another server fails.
-        self.binding = binding
-        self.addresses: dict[int, str] = {}  # cid -> the peer's address, set by the loop (lockout)
-        self._asked: dict[int, _Asked] = {}
+        self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
         self.turn_holder: int | None = None
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
@@ -138,10 +114,8 @@ class Room:
             return [Send(to=cid, event=ev.Error(code=event.code, message=event.message))]
         if isinstance(event, ConnectionClosed):
             return self.leave(cid, "lost")
-        if isinstance(event, ev.Hello):
+        if isinstance(event, (ev.Hello, ev.Auth)):
             return self._hello(cid, event)
-        if isinstance(event, ev.Auth):
-            return self._auth(cid, event)
         if isinstance(event, ev.Bye):
             # PROTOCOL.md 8: bye is allowed before the welcome too (a client that gives up
             # after a refused name); either way the server closes the connection.
@@ -158,17 +132,16 @@ class Room:
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
         if isinstance(event, ev.WhoIs):
-            return self._whois(member, event)
+            return self.gate.whois(cid, event.name, self)
         if isinstance(event, ev.Release):
-            return self._release(member, event)
+            return self.gate.release(cid, event.name, self.host_cid)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
         """Connection ``cid`` is gone (``quit``, ``lost`` or ``dropped``): tell the others."""
         order_before = list(self.members)
         member = self.members.pop(cid, None)
-        self._asked.pop(cid, None)
-        self.addresses.pop(cid, None)
+        self.gate.forget(cid)
         if member is None:
             return []
         del self._by_key[ev.name_key(member.name)]
@@ -201,70 +174,12 @@ class Room:
             actions.append(Close(who=cid))
         return actions
 
-    def _hello(self, cid: int, hello: ev.Hello) -> list[Action]:
-        """PROTOCOL.md 4 and Identity: a hello with a key gets a challenge; without one, a
-        keyless guest is admitted (or refused) at once."""
+    def _hello(self, cid: int, event: ev.Hello | ev.Auth) -> list[Action]:
+        """PROTOCOL.md 4: the gate (gate.py) checks who it is; then the name rules."""
         if cid in self.members:
             return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
-        self._asked.pop(cid, None)  # a new hello (another name) cancels the last challenge
-        if hello.version not in ev.SUPPORTED_VERSIONS:
-            return self._error(
-                cid,
-                ev.E_VERSION,
-                f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}",
-                fatal=True,
-            )
-        if self.password is not None:
-            wait = self.attempts.locked_for(self._address(cid))
-            if wait:
-                return self._error(
-                    cid, ev.E_LOCKED, f"too many wrong passwords from your address; try again in {wait:.0f} s", fatal=True
-                )
-        if hello.key is None:
-            if self.password is not None:
-                # A version-1 client cannot prove a password: one generic refusal, nothing about the room.
-                return self._error(cid, ev.E_PASSWORD, "this room needs a password (and lanchat with protocol 2)", fatal=True)
-            return self._admit(cid, hello.name, None)
-        try:
-            key = identity.unb64(hello.key, identity.PUBLIC_KEY_BYTES, '"key"')
-        except IdentityError as exc:
-            return self._error(cid, ev.E_BAD_KEY, f"{exc} (an Ed25519 public key, base64)", fatal=True)
-        nonce = self.random_bytes(identity.NONCE_BYTES)
-        self._asked[cid] = _Asked(name=hello.name, key=key, nonce=nonce)
-        salt = identity.b64(self.password.salt) if self.password is not None else None
-        return [Send(to=cid, event=ev.Challenge(nonce=identity.b64(nonce), salt=salt))]
-
-    def _auth(self, cid: int, auth: ev.Auth) -> list[Action]:
-        """The answer to our challenge: the signature proves the key, the proof the password."""
-        asked = self._asked.pop(cid, None)
-        if asked is None or cid in self.members:
-            return self._error(cid, ev.E_BAD_MESSAGE, '"auth" answers a challenge: send "hello" with a key first')
-        try:
-            signature = identity.unb64(auth.signature, identity.SIGNATURE_BYTES, '"signature"')
-        except IdentityError as exc:
-            return self._error(cid, ev.E_BAD_SIGNATURE, str(exc), fatal=True)
-        if not identity.signature_ok(asked.key, asked.nonce, signature, self.binding):
-            return self._error(cid, ev.E_BAD_SIGNATURE, "the signature does not match your key and this challenge", fatal=True)
-        if self.password is not None:
-            try:
-                proof = identity.unb64(auth.proof or "", identity.PROOF_BYTES, '"proof"')
-                right = self.password.accepts(asked.nonce, proof, self.binding)
-            except IdentityError:
-                right = False
-            if not right:
-                return self._wrong_password(cid)
-        return self._admit(cid, asked.name, asked.key)
-
-    def _wrong_password(self, cid: int) -> list[Action]:
-        address = self._address(cid)
-        locked = self.attempts.failed(address)
-        note = f"wrong room password from {address}" + (
-            f"; {self.attempts.limit} in a row, so that address is locked for {self.attempts.lock:.0f} s" if locked else ""
-        )
-        return [Log(text=note), *self._error(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
-
-    def _address(self, cid: int) -> str:
-        return self.addresses.get(cid, f"connection {cid}")
+        verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
+        return self._admit(cid, verdict.name, verdict.key) if isinstance(verdict, Admit) else verdict
 
     def _admit(self, cid: int, name: str, key: bytes | None) -> list[Action]:
         """The rules of section 5 and of name ownership; then the welcome."""
@@ -276,11 +191,8 @@ class Room:
             return self._error(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
         if self.find(name):
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
-        owner = self.owners.get(owned_name_key(name))
-        if owner is not None and owner != key:
-            return self._error(
-                cid, ev.E_NAME_OWNED, f"the name {name!r} belongs to someone else on this server; choose another"
-            )
+        if refused := self.gate.refusal(cid, name, key):
+            return refused
         if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:
             people = "person" if self.max_members == 1 else "people"
             return self._error(
@@ -289,10 +201,6 @@ class Room:
         if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
         member = Member(cid=cid, name=name, key=key)
-        claim: list[Action] = []
-        if key is not None and owner is None and cid not in self.service_cids:
-            self.owners[owned_name_key(member.name)] = key  # trust on first use: the name is theirs now
-            claim.append(Claim(name=member.name, owner=key))
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -307,21 +215,12 @@ class Room:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
             turn_changed = True
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
-        actions: list[Action] = [
-            *claim,
-            Send(
-                to=cid,
-                event=ev.Welcome(
-                    name=member.name,
-                    mode=self.mode,
-                    members=self.names,
-                    turn=self.turn_name,
-                    host=host_name,
-                    once=self.once,
-                    keeps_history=self.history,
-                ),
-            ),
-        ]
+        welcome = ev.Welcome(
+            name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
+            keeps_history=self.history,
+        )
+        # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
+        actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
@@ -344,6 +243,7 @@ class Room:
             members=(*self.names, newcomer),
             turn=self.turn_name or newcomer,  # never smaller than the real welcome
             host=self.name_of(self.host_cid) if self.host_cid is not None else None,
+            once=self.once,
         )
         try:
             encode(probe)
@@ -387,26 +287,16 @@ class Room:
             absent = self.known.get(ev.name_key(whisper.to))
             if absent is None:
                 return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whisper.to[:40]!r} is here")
-            owner = self.owners.get(owned_name_key(absent))
-            if owner is None:
-                # Kept, it would go to whoever next takes the name (PROTOCOL.md, Identity).
-                return self._error(
-                    member.cid,
-                    ev.E_NO_SUCH_USER,
-                    f"{absent!r} is not here and has no key on this server, so a message cannot be kept for them",
-                )
+            owner = self.gate.owner_of(absent)
+            if owner is None:  # kept, it would go to whoever next takes the name (PROTOCOL.md, Identity)
+                return self._error(member.cid, ev.E_NO_SUCH_USER, f"{absent!r} is not here and has no key on this server, so a message cannot be kept for them")
             # They have been here before: keep it for their key; only the sender's copy goes out now.
             held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
-            return [
-                Keep(event=kept, sender_owner=member.key, recipient_owner=owner),
-                Broadcast(to=(member.cid,), frame=encode(held)),
-            ]
+            return [Keep(event=kept, sender_owner=member.key, recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
-        actions: list[Action] = (
-            [Keep(event=direct, sender_owner=member.key, recipient_owner=target.key)] if self.history else []
-        )
+        actions: list[Action] = [Keep(event=direct, sender_owner=member.key, recipient_owner=target.key)] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
         return actions
 
@@ -420,34 +310,6 @@ class Room:
         if request.before is not None and request.before < 1:
             return self._error(member.cid, ev.E_BAD_MESSAGE, '"before" must be a message id of 1 or more')
         return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=member.key)]
-
-    def _whois(self, member: Member, whois: ev.WhoIs) -> list[Action]:
-        """``/whois NAME``: the owner's short fingerprint, for two people to compare out loud."""
-        here = self.find(whois.name)
-        name = here.name if here else self.known.get(ev.name_key(whois.name), whois.name)
-        owner = self.owners.get(owned_name_key(whois.name))
-        if here is not None and here.key is None:
-            owner = None  # a keyless guest under a name nobody owns
-        if here is None and owner is None and ev.name_key(whois.name) not in self.known:
-            return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whois.name[:40]!r} is known here")
-        reply = ev.WhoIsReply(
-            name=name,
-            fingerprint=identity.short_fingerprint(owner) if owner is not None else None,
-            here=here is not None,
-            host=here is not None and here.cid == self.host_cid,
-        )
-        return [Send(to=member.cid, event=reply)]
-
-    def _release(self, member: Member, release: ev.Release) -> list[Action]:
-        """``/release NAME``, the host only: the name's key no longer owns it (a lost key file)."""
-        if member.cid != self.host_cid:
-            return self._error(member.cid, ev.E_NOT_HOST, "only the host can release a name")
-        owned = self.owners.pop(owned_name_key(release.name), None) is not None
-        actions: list[Action] = [Send(to=member.cid, event=ev.Released(name=release.name, owned=owned))]
-        if owned:
-            actions.insert(0, Claim(name=release.name, owner=None))
-            actions.insert(1, Log(text=f"the host released the name {release.name!r}"))
-        return actions
 
     def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
         """The next member in join order after ``cid`` (wrapping round).

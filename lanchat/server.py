@@ -100,7 +100,7 @@ class Server:
         self.tls: TlsHandshakes | None = None
         self.hub = Hub(
             room,
-            files=files,
+            files=files if files is not None else ServerFiles(log=self.log),
             history=history,
             max_queue_bytes=max_queue_bytes,
             linger_seconds=linger_seconds,
@@ -131,19 +131,6 @@ class Server:
     @property
     def room(self) -> Room:
         return self.hub.room
-
-    @property
-    def files(self) -> ServerFiles:
-        return self.hub.files
-
-    @property
-    def history(self) -> HistoryStore | None:
-        return self.hub.history
-
-    @property
-    def deliveries(self) -> int:
-        """Frames queued to clients, for benchmarks and tests."""
-        return self.hub.outbox.deliveries
 
     @property
     def internal_errors(self) -> list[str]:
@@ -211,6 +198,7 @@ class Server:
         sock.setblocking(False)
         tune(sock)
         cid = self.hub.open(peer, **how)
+        self.room.gate.addresses[cid] = peer  # wrong room passwords are counted per host (gate.py)
         client = self.clients[cid] = Client(cid, sock, self.selector)
         self.selector.register(sock, selectors.EVENT_READ, client)
         return cid
@@ -339,4 +327,4 @@ class Server:
         for sock in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 sock.close()
-        self.files.close()
+        self.hub.files.close()

@@ -119,6 +119,7 @@ class Session:
     # transfer edge; a status line can show each one's .text().
     progress: dict = field(default_factory=dict)
     history_before: int | None = None  # cursor: /history asks for entries older than this id
+    history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
 
     # ----------------------------------------------------------------- queries
 
@@ -176,8 +177,9 @@ class Session:
             return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text)]
         if isinstance(event, ev.HistoryEnd):
             self.history_before = event.before
-            if not event.shown:
-                return [self._notice("no earlier history")]
+            asked, self.history_asked = self.history_asked, False
+            if not event.shown:  # a first visit to an empty room stays quiet
+                return [self._notice("no earlier history")] if asked else []
             earlier = "; /history shows earlier ones" if event.more else ""
             return [self._notice(f"end of history ({event.shown} shown{earlier})")]
         if isinstance(event, ev.Message):
@@ -306,11 +308,10 @@ class Session:
 
     def _history_request(self, rest: str) -> InputResult:
         """/history [N]: the N entries before the oldest one shown so far."""
-        if not rest:
-            return Outgoing(ev.HistoryRequest(limit=50, before=self.history_before))
-        if not rest.isdigit() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST:
+        if rest and (not rest.isdigit() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
             return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
-        return Outgoing(ev.HistoryRequest(limit=int(rest), before=self.history_before))
+        self.history_asked = True
+        return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=self.history_before))
 
     def _to_colourbot(self, word: str, rest: str) -> InputResult:
         """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lanchat import events as ev
+from lanchat.gate import Gate
 from lanchat.protocol import Connection, ConnectionClosed, Role
 from lanchat.room import Room
 from lanchat.server import Server
@@ -301,10 +302,13 @@ def running_server(
     """An in-process Server in a background thread, on port 0 or ``unix_path``."""
     endpoint = Endpoint(path=unix_path) if unix_path else Endpoint(host=host, port=0)
     listener = listen(endpoint)
-    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock", "replay", "password") if k in server_kwargs}
+    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock", "replay") if k in server_kwargs}
+    gate_kwargs = {k: server_kwargs.pop(k) for k in ("password", "binding") if k in server_kwargs}
     store = server_kwargs.get("history")
     if store is not None:  # a HistoryStore: the room keeps history and knows its names and owners, as `serve` does
-        room_kwargs.update(history=True, known_names=store.known_names(), owners=store.owners())  # type: ignore[attr-defined]
+        room_kwargs.update(history=True, known_names=store.known_names())  # type: ignore[attr-defined]
+        gate_kwargs["owners"] = store.owners()  # type: ignore[attr-defined]
+    room_kwargs["gate"] = Gate(clock=room_kwargs.get("clock", time.time), **gate_kwargs)  # type: ignore[arg-type]
     room = Room(mode=mode, **room_kwargs)  # type: ignore[arg-type]
     server = Server([listener], room, unix_path=unix_path, **server_kwargs)  # type: ignore[arg-type]
     if not unix_path:

@@ -250,7 +250,9 @@ def test_offers_expire_when_the_sender_leaves(store):
         bob.expect(ev.Offered)
         ann.send(ev.Bye())
         bob.expect(ev.Left, name="ann")
-        wait_for(lambda: _stored(store) == [], what="the stored file to go")
+        assert _stored(store) == []  # at once, as the sender leaves (not when its socket closes)
+        bob.send(ev.ListFiles())
+        assert bob.expect(ev.FileList).count == 0
         bob.send(ev.GetFile(id=file_id))
         assert bob.expect(ev.FileError, id=file_id).message == f"no file #{file_id} is on offer (/files lists them)"
 

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import RawClient, first_release_history, running_server, wait_for
 
 from lanchat import events as ev
+from lanchat.gate import Gate
 from lanchat.history import HistoryStore, HistoryUnusable, HistoryWriteError
 from lanchat.identity import public_bytes
 from lanchat.room import Broadcast, Keep, Replay, Room, Seen, Send
@@ -314,7 +315,7 @@ def test_without_history_the_room_returns_no_history_actions():
 
 
 def test_with_history_messages_are_kept_before_they_are_sent():
-    room = Room(clock=lambda: T0, history=True, replay=7, known_names=["Bob", "Old"], owners={"bob": key_of("bob")})
+    room = Room(clock=lambda: T0, history=True, replay=7, known_names=["Bob", "Old"], gate=Gate(clock=lambda: T0, owners={"bob": key_of("bob")}))
     hello = room.handle(1, ev.Hello(name="ann"))
     assert [type(a) for a in hello] == [Send, Replay]
     assert hello[1] == Replay(to=1, name="ann", limit=7, joining=True)
@@ -478,6 +479,7 @@ def test_a_flood_of_history_requests_is_answered_once_and_refused_politely(store
         say(store, "old", f"m{i}")
     with running_server(history=store, replay=0) as (_server, endpoint):
         ann = RawClient(endpoint, "ann")
+        assert replayed(ann)[1].shown == 0  # the (empty) replay on joining ends too
         flood = b"".join(ann.proto.send(ev.HistoryRequest(limit=1000)) for _ in range(3))
         ann.send_raw(flood)  # three requests in one segment: one loop pass
         history, end = replayed(ann)

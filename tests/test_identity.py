@@ -14,6 +14,7 @@ from helpers import ROOT, Proc, RawClient, child_env, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat import identity
+from lanchat.gate import Gate
 from lanchat.history import HistoryStore
 from lanchat.identity import IdentityError, RoomPassword, load_or_create_key
 from lanchat.room import Claim, Close, Log, Room, Send
@@ -39,6 +40,12 @@ def counter_bytes():
         return state["n"].to_bytes(size, "big")
 
     return random_bytes
+
+
+def gated_room(clock: Clock | None = None, **gate: object) -> Room:
+    """A room whose gate (gate.py) draws reproducible nonces."""
+    clock = clock or Clock()
+    return Room(clock=clock, gate=Gate(clock=clock, random_bytes=counter_bytes(), **gate))  # type: ignore[arg-type]
 
 
 def hello(key: Ed25519PrivateKey | None, name: str) -> ev.Hello:
@@ -155,7 +162,7 @@ def test_connect_with_a_loose_key_file_fixes_it_and_says_so_without_a_traceback(
 
 
 def test_a_second_key_cannot_take_an_owned_name_in_any_case():
-    room = Room(clock=Clock(), random_bytes=counter_bytes())
+    room = gated_room()
     cat, mallory = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     first = join(room, 1, cat, "cat")
     assert Claim(name="cat", owner=identity.public_bytes(cat)) in first
@@ -171,7 +178,7 @@ def test_a_second_key_cannot_take_an_owned_name_in_any_case():
 
 
 def test_a_replayed_signature_from_an_earlier_challenge_is_refused():
-    room = Room(clock=Clock(), random_bytes=counter_bytes())
+    room = gated_room()
     cat = Ed25519PrivateKey.generate()
     (first,) = room.handle(1, hello(cat, "cat"))
     overheard = auth(cat, first.event)
@@ -186,7 +193,7 @@ def test_a_replayed_signature_from_an_earlier_challenge_is_refused():
 
 
 def test_a_forged_signature_or_a_wrong_key_length_is_refused_and_closes():
-    room = Room(clock=Clock(), random_bytes=counter_bytes())
+    room = gated_room()
     cat, mallory = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     (challenge,) = room.handle(1, hello(cat, "cat"))
     forged = auth(mallory, challenge.event)  # signed, but not by the key in hello
@@ -206,7 +213,7 @@ def test_an_answer_relayed_from_another_server_is_refused():
     # A rogue server relays this room's challenge to cat and hands her answer back; but cat,
     # talking TLS to the rogue, signed the rogue's certificate (the channel binding), not ours.
     ours, rogue = bytes([1]) * 32, bytes([2]) * 32
-    room = Room(clock=Clock(), random_bytes=counter_bytes(), binding=ours, password=RoomPassword.create("pw", SALT))
+    room = gated_room(binding=ours, password=RoomPassword.create("pw", SALT))
     cat = Ed25519PrivateKey.generate()
     (challenge,) = room.handle(1, hello(cat, "cat"))
     nonce = identity.unb64(challenge.event.nonce, 32, "nonce")
@@ -236,7 +243,7 @@ def test_an_answer_relayed_from_another_server_is_refused():
 
 
 def test_a_wrong_password_gets_one_generic_error_and_nothing_about_the_room():
-    room = Room(clock=Clock(), random_bytes=counter_bytes(), password=RoomPassword.create("s3cret", SALT))
+    room = gated_room(password=RoomPassword.create("s3cret", SALT))
     ann = Ed25519PrivateKey.generate()
     assert isinstance(events_to(join(room, 1, ann, "ann", "s3cret"), 1)[0], ev.Welcome)
     mallory = Ed25519PrivateKey.generate()
@@ -256,23 +263,23 @@ def test_a_wrong_password_gets_one_generic_error_and_nothing_about_the_room():
 
 def test_three_wrong_passwords_lock_the_address_for_a_minute_and_the_host_log_says_so():
     clock = Clock()
-    room = Room(clock=clock, random_bytes=counter_bytes(), password=RoomPassword.create("s3cret", SALT))
+    room = gated_room(clock, password=RoomPassword.create("s3cret", SALT))
     mallory = Ed25519PrivateKey.generate()
     logs: list[str] = []
     for cid in (1, 2, 3):
-        room.addresses[cid] = "10.0.0.9"
+        room.gate.addresses[cid] = "10.0.0.9"
         actions = join(room, cid, mallory, "m", "wrong")
         logs += [a.text for a in actions if isinstance(a, Log)]
         clock.now += 5
     assert len(logs) == 3 and all("wrong room password from 10.0.0.9" in line for line in logs)
     assert "locked for 60 s" in logs[-1]
-    room.addresses[4] = "10.0.0.9"
+    room.gate.addresses[4] = "10.0.0.9"
     locked = room.handle(4, hello(mallory, "m"))  # even the right password is not asked for now
     assert error_code(locked, 4) == ev.E_LOCKED and Close(who=4) in locked
-    room.addresses[5] = "10.0.0.7"  # another machine is not locked out
+    room.gate.addresses[5] = "10.0.0.7"  # another machine is not locked out
     assert isinstance(events_to(join(room, 5, Ed25519PrivateKey.generate(), "ann", "s3cret"), 5)[0], ev.Welcome)
     clock.now += 61
-    room.addresses[6] = "10.0.0.9"
+    room.gate.addresses[6] = "10.0.0.9"
     assert isinstance(events_to(join(room, 6, mallory, "m", "s3cret"), 6)[0], ev.Welcome)
 
 
