@@ -106,7 +106,7 @@ class Deadlines:
     def heard(self, cid: int, *, done: bool) -> None:
         """A waiting connection said something: its deadline is pushed back, or gone if ``done``
         (it joined, or is closing)."""
-        if cid in self.handshaking and done:
+        if done:
             self.forget(cid)
         elif cid in self.handshaking:
             self.expect_hello(cid)
@@ -255,7 +255,8 @@ class Hub:
             peer.closing = True
             self.deadlines.forget(cid)
             return
-        self.deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
+        if cid in self.deadlines.handshaking:  # a dict lookup: this runs for every read
+            self.deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
         if proto.peer_closed:
             self.close(cid)
 
@@ -432,8 +433,7 @@ class Hub:
             outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
 
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
-        """A closing connection was written to: it has linger_seconds to read the rest and
-        close; once everything, the last notice included, is out, the loop sends FIN."""
+        """A closing connection has linger_seconds to read the rest; all out: the loop sends FIN."""
         self.deadlines.linger(queue.cid)
         if bool(queue.out) is not writer.writing:
             writer.set_writing(bool(queue.out))

@@ -258,7 +258,8 @@ class Connection:
             self.state = State.CLOSED
             raise RemoteProtocolError(ev.E_BAD_FRAME, str(exc)) from None
         self._pending.extend(payloads)
-        self._parse_now()
+        if self.our_role is Role.CLIENT:
+            self._parse_now()
 
     def _parse_now(self, *, everything: bool = False) -> None:
         """A client parses what the server sent at once, so a server that breaks the protocol
@@ -279,18 +280,18 @@ class Connection:
         pending = self._pending
         while pending:
             item = pending.popleft()
-            if isinstance(item, ConnectionClosed):
+            if item.__class__ is ConnectionClosed:
                 self.state = State.CLOSED
                 return item
-            if self.state is State.CLOSED:
-                continue  # after bye, shutdown or a fatal error, the rest is not read
-            return self._parse(item)
+            if self.state is not State.CLOSED:  # after bye, shutdown or a fatal error, the rest is not read
+                return self._parse(item)  # type: ignore[arg-type]
         return None
 
     def events(self) -> list[object]:
         """Everything received so far: Events, Invalid and ConnectionClosed, in order."""
-        out = []
-        while (event := self.next_event()) is not None:
+        out = list(self._ready)  # a client's: parsed in receive_data already
+        self._ready.clear()
+        while (event := self._parse_next()) is not None:
             out.append(event)
         return out
 
