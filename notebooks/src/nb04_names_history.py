@@ -680,8 +680,9 @@ def notebooks() -> list[Notebook]:
             server_proc.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal would send
         else:
             server_proc.terminate()
-        notice = ben.wait_for(ev.Shutdown)[-1]
-        print("ben got:", notice)
+        if os.name == "posix":
+            notice = ben.wait_for(ev.Shutdown)[-1]
+            print("ben got:", notice)
         print("server exit status:", server_proc.wait(TIMEOUT))
         ben.sock.close()
         """,
