@@ -81,12 +81,9 @@ class _Receiving:
 
 
 class ClientTransfers:
-    """One participant's uploads and downloads.
-
-    Every method returns ``(events, lines)``: events for the client loop to send, transcript
-    lines for the front end. ``progress`` maps a key (``send:3``, ``get:3``) to a live
-    files.Progress that a status line can show.
-    """
+    """One participant's uploads and downloads. Every method returns ``(events, lines)``: events
+    for the client loop to send, transcript lines for the front end. ``progress`` maps a key
+    (``send:3``, ``get:3``) to a live files.Progress that a status line can show."""
 
     def __init__(
         self,
@@ -129,7 +126,7 @@ class ClientTransfers:
         """
         path = Path(os.path.expanduser(path_text))
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - read chunk by chunk as the socket drains
+            handle, size = _open_to_send(path)
         except FileNotFoundError:
             hint = f' (for a name with a space, use quotes: /send "{path_text} {to}")' if to else ""
             return self._error(f"cannot send {path_text}: no such file{hint}")
@@ -137,17 +134,9 @@ class ClientTransfers:
             return self._error(f"cannot send {path_text}: it is a folder; /send takes one file")
         except OSError as exc:
             return self._error(f"cannot send {path_text}: {oserror_words(exc)}")
-        try:
-            info = os.fstat(handle.fileno())
-            if not _is_regular(info.st_mode):
-                raise IsADirectoryError(0, "it is not a regular file")
-        except OSError as exc:
-            handle.close()
-            return self._error(f"cannot send {path_text}: {oserror_words(exc)}")
         ref = self._next_ref
         self._next_ref += 1
         name = safe_name(path.name)
-        size = info.st_size
         self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size, hasher=hashlib.sha256())
         return [ev.OfferFile(ref=ref, name=name, size=size, to=to)], []
 
@@ -357,7 +346,7 @@ class ClientTransfers:
                 self._line(f"{receiving.name} arrived damaged (SHA-256 mismatch) and was discarded", "error"),
             ]
         try:
-            final = self._place(receiving)
+            final = _place(receiving, self.downloads)
         except OSError as exc:
             self._discard(receiving)
             return [], [*lines, self._line(f"cannot save {receiving.name}: {oserror_words(exc)}", "error")]
@@ -373,45 +362,6 @@ class ClientTransfers:
             )
         )
         return [], lines
-
-    def _place(self, receiving: _Receiving) -> Path:
-        """Give the checked file its final name, never replacing a file already there.
-
-        A link fails if the name exists, so even a file created a moment ago is safe. An
-        unnamed (O_TMPFILE) file is linked in through /proc/self/fd; a named temp file by its
-        name, or where links are not supported, os.replace after a check (a tiny window).
-        """
-        if receiving.temp is None:
-            source = f"/proc/self/fd/{receiving.handle.fileno()}"
-            folder = os.open(self.downloads, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-            try:
-                for _ in range(100):
-                    name = unique_name(receiving.name, os.listdir(self.downloads))
-                    try:
-                        # dst_dir_fd makes Python call linkat(), which can follow the /proc link
-                        os.link(source, name, dst_dir_fd=folder, follow_symlinks=True)
-                    except FileExistsError:
-                        continue
-                    return self.downloads / name
-            finally:
-                os.close(folder)
-            raise OSError(0, "no free name for it")
-        for _ in range(100):
-            existing = os.listdir(self.downloads)
-            final = self.downloads / unique_name(receiving.name, existing)
-            try:
-                os.link(receiving.temp, final)
-            except FileExistsError:
-                continue
-            except OSError:
-                if final.exists():
-                    continue
-                os.replace(receiving.temp, final)
-                return final
-            with contextlib.suppress(OSError):
-                receiving.temp.unlink()
-            return final
-        raise OSError(0, "no free name for it")
 
     def _discard(self, receiving: _Receiving) -> None:
         self.receiving.pop(receiving.file_id, None)
@@ -429,6 +379,60 @@ class ClientTransfers:
         for sending in [*self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
         self.wanted.clear()
+
+
+def _place(receiving: _Receiving, downloads: Path) -> Path:
+    """Give the checked file its final name, never replacing a file already there.
+
+    A link fails if the name exists, so even a file created a moment ago is safe. An
+    unnamed (O_TMPFILE) file is linked in through /proc/self/fd; a named temp file by its
+    name, or where links are not supported, os.replace after a check (a tiny window).
+    """
+    if receiving.temp is None:
+        source = f"/proc/self/fd/{receiving.handle.fileno()}"
+        folder = os.open(downloads, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            for _ in range(100):
+                name = unique_name(receiving.name, os.listdir(downloads))
+                try:
+                    # dst_dir_fd makes Python call linkat(), which can follow the /proc link
+                    os.link(source, name, dst_dir_fd=folder, follow_symlinks=True)
+                except FileExistsError:
+                    continue
+                return downloads / name
+        finally:
+            os.close(folder)
+        raise OSError(0, "no free name for it")
+    for _ in range(100):
+        existing = os.listdir(downloads)
+        final = downloads / unique_name(receiving.name, existing)
+        try:
+            os.link(receiving.temp, final)
+        except FileExistsError:
+            continue
+        except OSError:
+            if final.exists():
+                continue
+            os.replace(receiving.temp, final)
+            return final
+        with contextlib.suppress(OSError):
+            receiving.temp.unlink()
+        return final
+    raise OSError(0, "no free name for it")
+
+
+def _open_to_send(path: Path) -> tuple[BinaryIO, int]:
+    """The file at ``path`` opened for reading, and its size; IsADirectoryError for anything
+    but a regular file (a folder, a device, a pipe)."""
+    handle = open(path, "rb")  # noqa: SIM115 - read chunk by chunk as the socket drains
+    try:
+        info = os.fstat(handle.fileno())
+        if not _is_regular(info.st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file")
+    except OSError:
+        handle.close()
+        raise
+    return handle, info.st_size
 
 
 def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:

@@ -252,6 +252,7 @@ class Offer:
     to_name: str | None = None
     ready: bool = False  # False while the upload is still arriving
     address: str | None = None  # where the owner connected from (None: this machine), for the quota
+    offered_at: float | None = None  # when it was offered to the room (the server's clock)
 
     def visible_to(self, cid: int) -> bool:
         return self.ready and (self.to is None or cid in (self.owner, self.to))

@@ -8,13 +8,14 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
   goes through its ``send()``, so the state machine sees all the traffic;
 * events routed to the room (room.py) or the server's file store (server_files.py), and the
   actions both return (actions.py) performed in order;
-* the history policy: each message stored before anyone receives it (``Keep``, committed in
-  ``before_flush``), replays within a byte budget, and a token bucket per person for /history;
+* the history policy (history_policy.py): each message stored before anyone receives it
+  (``Keep``, committed at the start of ``flush``), replays within a byte budget, and a token
+  bucket per person for /history;
 * the download pacing rule: a download's chunks are queued only while its reader has less
   than FILE_LOW_WATER_BYTES waiting;
-* deadlines: a handshake that never comes, a frame started and never finished (limits.py:
-  per frame, never restarted by a dripped byte), a closing connection that never reads its last
-  frames; and who joined and left, for the log;
+* deadlines (``Deadlines``): a handshake that never comes, a frame started and never finished
+  (both per connection and per frame, never pushed back by a dripped byte), a closing connection
+  that never reads its last frames; the host admitted before anyone else; who joined and left;
 * abuse limits (limits.py decides, the hub acts): a flooder is told to slow down, then no longer
   read for a while (``set_reading``: back-pressure through the kernel), then disconnected;
   connections per address are capped; and when a reader's queue grows, the senders feeding it
@@ -26,7 +27,7 @@ The clock, the history store and the log are passed in, so tests run it in milli
 
 from __future__ import annotations
 
-import sqlite3
+import itertools
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -34,16 +35,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
 from . import limits as lim
-from .actions import Action, Broadcast, Close, DropBans, Keep, Record, Replay, Seen, Send, StoreBan
-from .history import HistoryWriteError
-from .moderation import key_id
+from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
+from .history_policy import HistoryPolicy
 from .outbox import Outbox, Queue
-from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, encode, fatal_reply
+from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
-from .server_files import ServerFiles
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the edges the hub is handed; it imports neither
     from .history import HistoryStore
+    from .server_files import ServerFiles
 
 DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per connection; past it the reader is dropped
 # Download chunks are queued only while a reader has less than this waiting, so a 50 MB file
@@ -67,8 +67,7 @@ CONGESTION_GRACE_SECONDS = 5.0
 # A connection with frames waiting that has taken no byte for this long is not reading (a
 # script that never reads, a laptop whose buffers are full): it is dropped like a slow reader.
 NOT_READING_SECONDS = 30.0
-HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
-HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
+HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
 
 
 
@@ -87,7 +86,7 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "ip", "closing", "closed", "admitted", "paused_until", "backlog")
+    __slots__ = ("cid", "proto", "address", "ip", "closing", "closed", "held", "admitted", "paused_until")
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
@@ -96,18 +95,125 @@ class Peer:
         self.ip = ip_of(address)
         self.closing = False  # close once the queue is flushed
         self.closed = False
+        self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
         self.admitted = False  # counted by the connection limits (released on close)
-        self.paused_until: float | None = None  # not read until then (flood or congestion)
-        self.backlog: list[object] = []  # events read before a pause, routed when it ends
+        # Not read until then (flood control, a congested room); frames already read wait,
+        # unparsed, in ``proto`` and are handled when it ends: nothing is lost.
+        self.paused_until: float | None = None
+
+    def hold(self, data: bytes) -> bool:
+        """Keep what it said before the host was in; True once that is too much to keep."""
+        self.held.append(data)
+        return sum(map(len, self.held)) > HELD_BYTES_LIMIT
 
 
 def ip_of(address: str) -> str:
-    """``"192.168.1.7:50312"`` -> ``"192.168.1.7"``, ``"[::1]:5"``/``"::1:5"`` -> ``"::1"``;
-    anything else (the host's socket, an AF_UNIX peer) -> ``"local"``."""
+    """``"192.168.1.7:50312"`` -> ``"192.168.1.7"``, ``"::1:5"`` -> ``"::1"``; anything else
+    (the host's socket, an AF_UNIX peer) -> ``"local"``."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         return "local"
     return host.strip("[]")
+
+
+class Deadlines:
+    """When to give up on connections, with no timer per connection: the loop sleeps until
+    ``next()`` (None: for ever, so an idle server wakes for nothing).
+
+    Per connection and per frame (limits.Deadlines, issue 14): ``hello`` within
+    ``handshake_seconds`` of connecting, and a frame, once its first byte arrived, whole within
+    ``frame_seconds``; later bytes never push either back, so a connection dripping a byte a
+    second cannot hold a socket for ever. A closing connection has ``linger_seconds`` to read
+    its last frames and close (a laptop put to sleep never does)."""
+
+    def __init__(
+        self, clock: Callable[[], float], handshake_seconds: float, linger_seconds: float, frame_seconds: float = FRAME_SECONDS
+    ) -> None:
+        self.clock = clock
+        self.handshake_seconds = handshake_seconds
+        self.linger_seconds = linger_seconds
+        self.per_connection = lim.Deadlines(hello_seconds=handshake_seconds, frame_seconds=frame_seconds)
+        self.lingering: dict[int, float] = {}
+
+    def expect_hello(self, cid: int) -> None:
+        """From now, once: it is never pushed back."""
+        if not self.per_connection.awaiting_hello(cid):
+            self.per_connection.connected(cid, self.clock())
+
+    def awaiting_hello(self, cid: int) -> bool:
+        return self.per_connection.awaiting_hello(cid)
+
+    def heard(self, cid: int, *, done: bool) -> None:
+        """A waiting connection said something: gone if ``done`` (it joined, or is closing);
+        otherwise its deadline stays where it was."""
+        if done:
+            self.per_connection.joined(cid)
+
+    def frame(self, cid: int, *, partial: bool) -> None:
+        """After a read: is a frame left half-received? Its time starts at its first byte."""
+        if partial:
+            self.per_connection.progress(cid, self.clock(), partial_frame=True)
+        else:
+            self.per_connection.finished(cid)
+
+    def linger(self, cid: int) -> None:
+        if cid not in self.lingering:
+            self.lingering[cid] = self.clock() + self.linger_seconds
+
+    def forget(self, cid: int) -> None:
+        self.per_connection.closed(cid)
+        self.lingering.pop(cid, None)
+
+    def next(self) -> float | None:
+        first = [min(self.lingering.values())] if self.lingering else []
+        due = self.per_connection.next_due()
+        if due is not None:
+            first.append(due)
+        return min(first) if first else None
+
+    def due(self) -> tuple[list[int], list[tuple[int, str]]]:
+        """(closing connections whose time is up, (connection, why) past a hello or frame deadline)."""
+        now = self.clock()
+        lingered = [cid for cid, deadline in self.lingering.items() if deadline <= now]
+        return lingered, self.per_connection.expired(now)
+
+
+class DownloadPacer:
+    """The one pacing rule for downloads: a reader's queue is topped up with file chunks only
+    while it holds less than FILE_LOW_WATER_BYTES, so a 50 MB file never sits in one queue,
+    chat frames wait behind at most that much, and the slow-reader limit is never reached by a
+    download alone (PROTOCOL.md, File transfer). The reader's pace sets the download's."""
+
+    def __init__(self, files: ServerFiles, outbox: Outbox, low_water: int = FILE_LOW_WATER_BYTES) -> None:
+        self.files = files
+        self.outbox = outbox
+        self.low_water = low_water
+        self.started: set[int] = set()  # connections the loop was told about
+
+    def top_up(self, peers: Mapping[int, Peer], send: Callable[[Peer, ev.Event], None]) -> list[int]:
+        """Queue chunks (through ``send``, so the state machine sees them) up to the mark;
+        returns the connections whose download just began."""
+        started: list[int] = []
+        self.outbox.materialize()  # so the sizes below count this pass's chat too
+        for cid in self.files.downloading():
+            peer = peers.get(cid)
+            queue = self.outbox.queues.get(cid)
+            if peer is None or queue is None or peer.closing:
+                continue
+            if cid not in self.started:
+                self.started.add(cid)
+                started.append(cid)
+            while queue.out_bytes < self.low_water:
+                piece = self.files.next_chunk(cid)
+                if piece is None:
+                    break
+                send(peer, piece)
+                if peer.closed or peer.closing:
+                    break
+        return started
+
+    def forget(self, cid: int) -> None:
+        self.started.discard(cid)
 
 
 class Hub:
@@ -117,51 +223,37 @@ class Hub:
         self,
         room: Room,
         *,
-        files: ServerFiles | None = None,
+        files: ServerFiles,
         history: HistoryStore | None = None,
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         linger_seconds: float = LINGER_SECONDS,
         handshake_seconds: float = HANDSHAKE_SECONDS,
         frame_seconds: float = FRAME_SECONDS,
-        flood: lim.FloodControl | None = None,
-        connection_limits: lim.ConnectionLimits | None = None,
-        limits: bool = False,
-        set_reading: Callable[[int, bool], None] | None = None,
         once: bool = False,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
         release: Callable[[int], None] | None = None,
+        limits: bool = False,
+        flood: lim.FloodControl | None = None,
+        connection_limits: lim.ConnectionLimits | None = None,
+        set_reading: Callable[[int, bool], None] | None = None,
     ) -> None:
         self.room = room
         self.log = log or (lambda line: None)
         self.clock = clock
         self.release = release or (lambda cid: None)
-        self.max_queue_bytes = max_queue_bytes
         self.outbox = Outbox(max_queue_bytes=max_queue_bytes, over_limit=self._over_limit, clock=clock)
-        self.files = files if files is not None else ServerFiles(log=self.log)
+        self.files = files
+        self.history = HistoryPolicy(history, clock=clock, log=self.log, warn=self._warn)
+        self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds)
         self.once = once  # shut down when the last person leaves (seed 000)
         room.once = once  # and every welcome says so
         self.peers: dict[int, Peer] = {}
-        self._next_cid = 1
+        self._ids = itertools.count(1)  # connection ids, never reused
+        self._host_pending: int | None = None  # the host's connection, until the host has joined
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
-        # The history store (PROTOCOL.md, History replay). After a failed write we warn once
-        # and keep chatting; the next good write says so.
-        self.history = history
-        self.history_failing = history is not None and not history.writable
-        self._history_pending = False  # kept this pass, committed before the flush
-        # /history costs the loop time in proportion to the entries sent (bench/history_bench.py):
-        # each person has a bucket of entries that refills with time, so paging through history
-        # is never refused but a flood of big requests cannot stall the room.
-        self._history_tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
-        self.linger_seconds = linger_seconds
-        self._lingering: dict[int, float] = {}  # closing connections -> when to close them anyway
-        # Deadlines per connection (limits.Deadlines): hello within handshake_seconds of
-        # connecting, and a frame finished within frame_seconds of its first byte. Neither is
-        # restarted by later bytes, so a connection dripping a byte a second is closed too.
-        self.handshake_seconds = handshake_seconds
-        self.deadlines = lim.Deadlines(hello_seconds=handshake_seconds, frame_seconds=frame_seconds)
-        self._downloading: set[int] = set()  # connections told to the loop as downloading
+        self.pacer = DownloadPacer(files, self.outbox)
         # Abuse limits (limits.py): flood control and connection caps, on with ``limits`` (what
         # `lanchat serve` does unless --no-limits; a benchmark lifts them); the deadlines always hold.
         self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
@@ -174,29 +266,27 @@ class Hub:
         self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
         self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
         self._stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
-        self.not_reading_seconds = NOT_READING_SECONDS
         self._next_congestion_check = 0.0
         self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
+        self.not_reading_seconds = NOT_READING_SECONDS
 
     # ------------------------------------------------------------ connections
 
     def open(self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True) -> int:
         """A new connection; returns its id. ``handshake``: it must say hello in time."""
-        cid = self._next_cid
-        self._next_cid += 1
+        cid = next(self._ids)
         self.peers[cid] = Peer(cid, address)
         self.outbox.open(cid)
         if host:
-            self.room.host_cid = cid
+            self.room.host_cid = self._host_pending = cid
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
         peer = self.peers[cid]
         self.room.arrive(cid, peer.ip)
         if handshake:
-            now = self.clock()
-            self.deadlines.connected(cid, now)
+            self.deadlines.expect_hello(cid)
             if self.connection_limits is not None:
-                refusal = self.connection_limits.admit(peer.ip, now)
+                refusal = self.connection_limits.admit(peer.ip, self.clock())
                 if refusal is not None:
                     self.log(f"{address}: {refusal}; refusing")
                     self._refuse(peer, ev.E_TOO_MANY, refusal)
@@ -207,74 +297,88 @@ class Hub:
     def _refuse(self, peer: Peer, code: str, message: str) -> None:
         """One fatal error, then the connection is closed once it is written."""
         self._send(peer, ev.Error(code=code, message=message, fatal=True))
-        peer.closing = True
-        self.deadlines.closed(peer.cid)
-        queue = self.outbox.queues.get(peer.cid)
-        if queue is not None:
-            self.outbox.dirty.add(queue)
+        self.deadlines.forget(peer.cid)
+        self._closing(peer)
 
     def receive_data(self, cid: int, data: bytes) -> None:
-        """Bytes read from connection ``cid`` (``b""``: it closed): route every event in them."""
+        """Bytes read from connection ``cid`` (``b""``: it closed): handle every event in them.
+
+        Until the host has joined, what others say waits (``Peer.held``): the host is admitted
+        before anyone else, so every welcome names the host (PROTOCOL.md 5)."""
         peer = self.peers.get(cid)
         if peer is None:
+            return
+        if self._host_pending is not None and cid != self._host_pending:
+            if peer.hold(data):
+                self.log(f"{peer.address}: said too much before the chat opened; disconnecting")
+                self.close(cid)
             return
         proto = peer.proto
         broken: RemoteProtocolError | None = None
         try:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
-            broken = exc  # after what the peer said properly before it (proto.events())
-        events = proto.events()
-        if peer.backlog:  # read during a pause (bytes already on their way): after the held ones
-            events = peer.backlog + events
-            peer.backlog = []
-        self._route(peer, events)
+            broken = exc  # after what the peer said properly before it (proto.next_event())
+        self._fed.add(cid)  # for the congestion check: who fed the queues lately
+        self._handle_all(peer)
         if broken is not None:
             self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
-            self.perform(self.room.leave(cid, "lost"))
+            self._leave(cid, "lost")
             self.outbox.discard(cid)
             self.outbox.queue(cid, fatal_reply(broken))
             peer.closing = True
-            self.deadlines.closed(cid)
+            self.deadlines.forget(cid)
             return
         deadlines = self.deadlines
-        if deadlines.awaiting_hello(cid) and cid in self.room.members:
-            deadlines.joined(cid)
-        if proto.partial_frame_bytes:  # the clock is read only when a frame is left half-received
-            deadlines.progress(cid, self.clock(), partial_frame=True)
-        else:
-            deadlines.finished(cid)
-        if proto.peer_closed:
+        if deadlines.awaiting_hello(cid):  # a dict lookup: this runs for every read
+            deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
+        deadlines.frame(cid, partial=proto.partial_frame_bytes > 0)
+        if proto.peer_closed and peer.paused_until is None:
             self.close(cid)
 
-    def _route(self, peer: Peer, events: list[object]) -> None:
-        """Hand each event to the file store or the room, within the flood limit. A pause
-        (STOP_READING) keeps the rest of ``events`` for when it ends: nothing is lost."""
-        cid = peer.cid
-        members = self.room.members
+    def _handle_all(self, peer: Peer) -> None:
+        """Every event the peer's bytes hold, within the flood limit. A pause (STOP_READING)
+        leaves the rest unparsed in ``peer.proto``, handled when the pause ends."""
+        proto = peer.proto
         flood = self.flood
-        if events:
-            self._fed.add(cid)  # for the congestion check: who fed the queues lately
-        for index, event in enumerate(events):
-            if peer.paused_until is not None or peer.closing:
-                if not peer.closing:
-                    peer.backlog = list(events[index:])
-                return
-            if flood is not None and isinstance(event, FLOOD_COUNTED) and self._flood_counts(cid):
-                verdict = flood.check(self._flood_key(cid), self.clock())
+        if flood is None:  # the plain path: no limits, no pauses
+            while (event := proto.next_event()) is not None:
+                self._handle(peer, event)
+            return
+        while peer.paused_until is None and (event := proto.next_event()) is not None:
+            if isinstance(event, FLOOD_COUNTED) and self._flood_counts(peer.cid):
+                verdict = flood.check(self._flood_key(peer.cid), self.clock())
                 if not verdict.allowed:
                     self._over_flood_limit(peer, verdict)
+                    if peer.closing:
+                        return
                     continue
-            if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: server_files.py
-                self.perform(self.files.handle(self.room, cid, event))
-                continue
-            before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
-            self.perform(self.room.handle(cid, event))
-            after = members.get(cid)
-            if before is None and after is not None:
-                self.log(f"{after.name} joined from {peer.address}")
-            elif before is not None and after is None:
-                self.log(f"{before.name} left")
+            self._handle(peer, event)
+
+    def _handle(self, peer: Peer, event: object) -> None:
+        """One event from ``peer``: to the file store or the room, logging joins and leaves."""
+        cid = peer.cid
+        if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: server_files.py
+            self.perform(self.files.handle(self.room, cid, event))
+            return
+        members = self.room.members
+        before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
+        self.perform(self.room.handle(cid, event))
+        if before is None and cid in members:
+            self.log(f"{members[cid].name} joined from {peer.address}")
+            if cid == self._host_pending:
+                self._host_joined()
+        elif before is not None and cid not in members:
+            self.log(f"{before.name} left")
+            self.perform(self.files.forget(cid))  # their offers expire as they leave (bye)
+
+    def _host_joined(self) -> None:
+        """The host is in: what the others said meanwhile is handled now, in arrival order."""
+        self._host_pending = None
+        for peer in list(self.peers.values()):
+            held, peer.held = peer.held, []
+            for data in held:
+                self.receive_data(peer.cid, data)
 
     # ------------------------------------------------------------ abuse limits
 
@@ -288,7 +392,7 @@ class Hub:
     def _flood_key(self, cid: int) -> str:
         """A bucket per person, not per connection: reconnecting does not refill it."""
         member = self.room.members[cid]
-        return key_id(member.key) or ev.name_key(member.name)
+        return self.room.identity_of(member) or ev.name_key(member.name)
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
         flood = self.flood
@@ -298,12 +402,9 @@ class Hub:
             self.log(f"{self.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
             note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)
             self._send(peer, note)
-            self.perform(self.room.leave(peer.cid, "flooding"))
-            peer.closing = True
-            self.deadlines.closed(peer.cid)
-            queue = self.outbox.queues.get(peer.cid)
-            if queue is not None:
-                self.outbox.dirty.add(queue)
+            self._leave(peer.cid, "flooding")
+            self.deadlines.forget(peer.cid)
+            self._closing(peer)
             return
         text = f"slow down: that was not sent ({limit}); try again in {max(verdict.retry_after, 0.1):.1f} s"
         if verdict.action == lim.STOP_READING and verdict.resume_at is not None:
@@ -330,20 +431,21 @@ class Hub:
             peer.paused_until = None
             if not peer.closing:
                 self.set_reading(cid, True)
-            held, peer.backlog = peer.backlog, []
-            if held:
-                self._route(peer, held)
+                self._handle_all(peer)  # what was read before the pause, in order
+                if peer.proto.peer_closed and peer.paused_until is None:
+                    self.close(cid)
 
     def _check_congestion(self, now: float) -> None:
         """A reader with a growing queue slows the senders that fed it before anyone is
-        dropped; one that stays congested past the grace time is dropped as too slow."""
+        dropped; one that stays congested past the grace time, or whose waiting frames take no
+        byte for NOT_READING_SECONDS, is dropped as too slow."""
         if now < self._next_congestion_check:
             return
         self._next_congestion_check = now + THROTTLE_SECONDS
         fed, self._fed = self._fed, set()
         moved, self._moved = self._moved, set()
         mark = self.congested_bytes
-        downloading = self._downloading
+        downloading = self.pacer.started
         backlogged = [q for q in self.outbox.queues.values() if q.out_bytes]
         for cid in list(self._stuck_since):
             if cid in moved or not self.outbox.queued_bytes(cid):
@@ -371,6 +473,10 @@ class Hub:
             if peer is not None and not peer.closing and not peer.closed:
                 self._pause(peer, now + THROTTLE_SECONDS)
 
+    def _leave(self, cid: int, reason: str) -> None:
+        """``cid`` is out of the room (lost, dropped): the others are told, its offers expire."""
+        self.perform(self.room.leave(cid, reason) + self.files.forget(cid))
+
     def close(self, cid: int) -> None:
         """Connection ``cid`` is over (it closed, failed, or its time ran out)."""
         peer = self.peers.pop(cid, None)
@@ -378,8 +484,8 @@ class Hub:
             return
         peer.closed = True
         self.outbox.close(cid)
-        self._lingering.pop(cid, None)
-        self.deadlines.closed(cid)
+        self.deadlines.forget(cid)
+        self.pacer.forget(cid)
         self._paused.pop(cid, None)
         self._congested_since.pop(cid, None)
         self._stuck_since.pop(cid, None)
@@ -387,14 +493,16 @@ class Hub:
             self.connection_limits.release(peer.ip)
         member = self.room.members.get(cid)
         if member is not None and self.flood is not None:
-            self.flood.forget(key_id(member.key) or ev.name_key(member.name), self.clock())
-        self._downloading.discard(cid)
+            self.flood.forget(self.room.identity_of(member) or ev.name_key(member.name), self.clock())
         self.release(cid)
-        self.perform(self.files.forget(cid))  # its uploads stop, its offers expire
+        if cid == self._host_pending:
+            self._host_joined()  # the host never made it in: the others go ahead
         if cid in self.room.members and not self.shutting_down:
             name = self.who(cid)
-            self.perform(self.room.leave(cid, "lost"))
+            self._leave(cid, "lost")
             self.log(f"{name} lost connection")
+        else:
+            self.perform(self.files.forget(cid))  # its uploads stop, its downloads end
 
     def internal_error(self, cid: int, exc: Exception) -> None:
         """A bug met while serving one connection ends that connection, not the chat: the
@@ -425,28 +533,21 @@ class Hub:
             if isinstance(action, Broadcast):
                 outbox.broadcast(action.to, action.frame, notice=action.notice)
             elif isinstance(action, Keep):  # before the Broadcast that follows it is queued
-                self._keep(action.event)
-            elif isinstance(action, Send):
-                peer = peers.get(action.to)
-                if peer is not None:
-                    self._send(peer, action.event)
-            elif isinstance(action, Close):
-                peer = peers.get(action.who)
-                if peer is not None:
-                    peer.closing = True
-                    queue = outbox.queues.get(action.who)
-                    if queue is not None:
-                        outbox.dirty.add(queue)
+                self.history.keep(action.event, action.sender_owner, action.recipient_owner)
+            elif isinstance(action, Send) and action.to in peers:
+                self._send(peers[action.to], action.event)
+            elif isinstance(action, Close) and action.who in peers:
+                self._closing(peers[action.who])
             elif isinstance(action, Replay):
                 self._replay(action)
-            elif isinstance(action, Seen):
-                self._history_call(lambda store: store.mark_seen(action.name))  # noqa: B023
-            elif isinstance(action, Record):
-                self._history_call(lambda store: store.keep_act(action.event))  # noqa: B023
-            elif isinstance(action, StoreBan):
-                self._history_call(lambda store: store.add_ban(action.ban))  # noqa: B023
+            elif isinstance(action, (Seen, Claim, Log)):  # who saw what, who owns a name, a log line
+                self.history.record(action)
+            elif isinstance(action, Record):  # a moderation act, for the record
+                self.history.call(lambda store: store.keep_act(action.event))  # noqa: B023
+            elif isinstance(action, StoreBan):  # bans survive a restart
+                self.history.call(lambda store: store.add_ban(action.ban))  # noqa: B023
             elif isinstance(action, DropBans):
-                self._history_call(lambda store: store.drop_bans(action.ids))  # noqa: B023
+                self.history.call(lambda store: store.drop_bans(action.ids))  # noqa: B023
 
     def _send(self, peer: Peer, event: ev.Event) -> None:
         """One event to one connection, through its protocol state machine."""
@@ -455,6 +556,13 @@ class Hub:
         except LocalProtocolError:
             return  # the connection is already closing
         self.outbox.queue(peer.cid, frame)
+
+    def _closing(self, peer: Peer) -> None:
+        """Close ``peer`` once what is queued for it is out."""
+        peer.closing = True
+        queue = self.outbox.queues.get(peer.cid)
+        if queue is not None:
+            self.outbox.dirty.add(queue)
 
     def _over_limit(self, cid: int) -> None:
         """A reader that stops reading must not stall the room or eat the server's memory."""
@@ -466,125 +574,39 @@ class Hub:
         peer.closing = True
         note = ev.Error(code=ev.E_TOO_SLOW, message="you were dropped: not reading fast enough", fatal=True)
         self._send(peer, note)
-        self.perform(self.room.leave(cid, "dropped"))
+        self._leave(cid, "dropped")
 
-    # ---------------------------------------------------------------- history
-
-    def _history_call(self, call: Callable[[HistoryStore], object]) -> object:
-        """Run one store call; a failure is warned about once and the chat goes on."""
-        if self.history is None:
-            return None
-        try:
-            result = call(self.history)
-        except (HistoryWriteError, sqlite3.Error) as exc:
-            if not self.history_failing:
-                self.history_failing = True
-                problem = f"history: cannot use {self.history.path}: {exc}; the chat goes on without saving"
-                self.log(problem)
-                if self.room.host_cid is not None:
-                    self.perform([Send(to=self.room.host_cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
-            return None
-        return result
-
-    def _keep(self, event: ev.Message | ev.Direct) -> None:
-        if self.history is None:
-            return
-        # Only held in memory: before_flush stores the pass's messages, many rows per INSERT,
-        # before any of them is written to a socket (a failure is reported from there).
-        to = event.to if isinstance(event, ev.Direct) else None
-        self.history.keep(time=event.time, sender=event.sender, text=event.text, to=to)
-        self._history_pending = True
-
-    def _commit_history(self) -> None:
-        """Commit this pass's messages, with one commit per pass, not per message."""
-        self._history_pending = False
-        stored = self._history_call(lambda store: store.commit())
-        if stored and self.history_failing and self.history is not None:
-            self.history_failing = False
-            self.log(f"history: saving to {self.history.path} again")
-
-    def _history_allowed(self, cid: int, entries: int) -> bool:
-        """The /history token bucket: ``entries`` may go now, or the asker waits a moment."""
-        now = self.clock()
-        left, when = self._history_tokens.get(cid, (HISTORY_BURST_ENTRIES, now))
-        left = min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
-        if left < entries:
-            self._history_tokens[cid] = (left, now)
-            return False
-        if len(self._history_tokens) > 4 * len(self.peers) + 64:  # forget the departed
-            self._history_tokens = {c: v for c, v in self._history_tokens.items() if c in self.peers}
-        self._history_tokens[cid] = (left - entries, now)
-        return True
+    def _warn(self, problem: str) -> None:
+        """The history store failed (said once): the log and the host hear it."""
+        self.log(problem)
+        if self.room.host_cid is not None:
+            self.perform([Send(to=self.room.host_cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
 
     def _replay(self, action: Replay) -> None:
-        """Queue history to one connection like any other output, within a byte budget so a
-        long replay can never get the newcomer dropped as a slow reader."""
+        """Queue history to one connection like any other output, within half the queue limit,
+        so a long replay can never get the newcomer dropped as a slow reader."""
         cid = action.to
-        if cid not in self.peers or self.history is None:
+        if cid not in self.peers or self.history.store is None:
             return
-        if not action.joining and not self._history_allowed(cid, action.limit):
+        if not action.joining and not self.history.allowed(cid, action.limit, live=self.peers):
             busy = ev.Error(code=ev.E_HISTORY, message="too much /history at once; try again in a moment")
             self.perform([Send(to=cid, event=busy)])
             return
-
-        def read(store: HistoryStore) -> tuple[list, bool]:
-            away = store.last_seen(action.name) if action.joining else None
-            return store.replay_for(action.name, action.limit, before=action.before, away_since=away)
-
-        found = self._history_call(read)
-        if action.joining:
-            self._history_call(lambda store: store.mark_seen(action.name))
-        records, more = found if found is not None else ([], False)  # type: ignore[misc]
-        budget = max(self.max_queue_bytes // 2 - self.outbox.queued_bytes(cid), 0)
-        frames: list[bytes] = []
-        used = 0
-        for record in reversed(records):  # newest first, so a cut drops the oldest
-            frame = encode(record.to_event(history=True))
-            if used + len(frame) > budget:
-                more = True
-                break
-            frames.append(frame)
-            used += len(frame)
-        if action.joining and not frames:
-            return  # nothing to say: a first visit to an empty room stays quiet
-        for frame in reversed(frames):
+        budget = max(self.outbox.max_queue_bytes // 2 - self.outbox.queued_bytes(cid), 0)
+        for frame in self.history.replay_frames(action, budget=budget):
             self.outbox.queue(cid, frame)
-        oldest = records[len(records) - len(frames)].id if frames else action.before
-        self.outbox.queue(cid, encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
 
     # ---------------------------------------------------------------- the pass
 
     def pump_files(self) -> list[int]:
-        """Top up each downloading connection's queue to FILE_LOW_WATER_BYTES, one chunk at a
-        time. Returns the connections whose download just began (the loop caps their send
-        buffer: server.py)."""
-        started: list[int] = []
-        outbox = self.outbox
-        outbox.materialize()  # so the sizes below count this pass's chat too
-        for cid in self.files.downloading():
-            peer = self.peers.get(cid)
-            queue = outbox.queues.get(cid)
-            if peer is None or queue is None or peer.closing:
-                continue
-            if cid not in self._downloading:
-                self._downloading.add(cid)
-                started.append(cid)
-            while queue.out_bytes < FILE_LOW_WATER_BYTES:
-                piece = self.files.next_chunk(cid)
-                if piece is None:
-                    break
-                self._send(peer, piece)
-                if peer.closed or peer.closing:
-                    break
-        return started
+        """Top up downloads (DownloadPacer); returns those just begun (server.py caps their buffer)."""
+        return self.pacer.top_up(self.peers, self._send)
 
     def flush(self, writers: Mapping[int, Writer]) -> None:
-        """One pass's writing: what anyone will receive is stored first (PROTOCOL.md, History
-        replay), waiting notices that are due join in, then each dirty queue gets one write
-        through its connection's ``Writer`` (the loop's socket), and write interest follows
-        what is left (or a download under way: writable then means "top it up")."""
-        if self._history_pending:
-            self._commit_history()
+        """One pass's writing: history stored first (PROTOCOL.md, History replay), due notices
+        join in, each dirty queue gets one write through its ``Writer`` (the loop's socket), and
+        write interest follows what is left (or a download: writable means "top it up")."""
+        self.history.commit()
         outbox = self.outbox
         outbox.release_notices()
         write = outbox.flush
@@ -614,64 +636,55 @@ class Hub:
             outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
 
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
-        """A closing connection was written to: it has linger_seconds to read the rest and
-        close; once everything, the last notice included, is out, the loop sends FIN."""
-        if queue.cid not in self._lingering:
-            self._lingering[queue.cid] = self.clock() + self.linger_seconds
-        if queue.out:
-            if not writer.writing:
-                writer.set_writing(True)
-            return
-        if writer.writing:
-            writer.set_writing(False)
-        writer.finish()
+        """A closing connection has linger_seconds to read the rest; all out: the loop sends FIN."""
+        self.deadlines.linger(queue.cid)
+        if bool(queue.out) is not writer.writing:
+            writer.set_writing(bool(queue.out))
+        if not queue.out:
+            writer.finish()
 
     # ------------------------------------------------------------------ timers
 
     def next_deadline(self) -> float | None:
         """When something is due: waiting notices, a closing connection's or a handshake's
         time; None when nothing is (an idle server sleeps and wakes for nothing)."""
-        deadlines = []
-        if self.outbox.notice_deadline is not None:
-            deadlines.append(self.outbox.notice_deadline)
-        if self._lingering:
-            deadlines.append(min(self._lingering.values()))
-        due = self.deadlines.next_due()
-        if due is not None:
-            deadlines.append(due)
+        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next()) if t is not None]
+        if self._paused:
+            due.append(min(self._paused.values()))
+        if self._congested_since or self._stuck_since:
+            due.append(max(self._next_congestion_check, self.clock() + THROTTLE_SECONDS))
         room = self.room
         if room.turn_timeout is not None and room.mode == "turn" and room.turn_holder is not None:
-            # the room keeps time by its own clock (time.time): convert to the hub's
-            deadlines.append(self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
-        if self._paused:
-            deadlines.append(min(self._paused.values()))
+            # the room keeps time by its own clock (time.time): converted to the hub's
+            due.append(self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
         stall = self.files.next_stall_check()
-        if stall is not None:  # the file store keeps time by its own clock (time.time)
-            deadlines.append(self.clock() + max(0.0, stall - self.files.clock()))
-        if self._congested_since or self._stuck_since:
-            deadlines.append(max(self._next_congestion_check, self.clock() + THROTTLE_SECONDS))
-        return min(deadlines) if deadlines else None
+        if stall is not None:  # the file store's clock is time.time too
+            due.append(self.clock() + max(0.0, stall - self.files.clock()))
+        return min(due) if due else None
 
     def expire(self) -> None:
         """Close what has run out of time: a closing connection that never reads its last
         frames (a laptop put to sleep), a connection that never said hello (told why)."""
-        now = self.clock()
-        for cid in [c for c, deadline in self._lingering.items() if deadline <= now]:
+        lingered, expired = self.deadlines.due()
+        for cid in lingered:
             self.close(cid)
-        for cid, why in self.deadlines.expired(now):
+        seconds = self.deadlines.handshake_seconds
+        for cid, why in expired:
             peer = self.peers.get(cid)
             if peer is None or peer.closing:
                 continue
+            peer.held.clear()  # whatever waited for the host is not read now
             if cid in self.room.members:  # a member who started a frame and never finished it
                 self.log(f"{self.who(cid)}: {why}; disconnecting")
-                self.perform(self.room.leave(cid, "lost"))
+                self._leave(cid, "lost")
                 self._refuse(peer, ev.E_DEADLINE, why)
             elif why.startswith('no "hello"'):
-                self.log(f"{peer.address}: no hello within {self.handshake_seconds:g} s; disconnecting")
-                self._refuse(peer, ev.E_HELLO_FIRST, f"no hello within {self.handshake_seconds:g} s")
+                self.log(f"{peer.address}: no hello within {seconds:g} s; disconnecting")
+                self._refuse(peer, ev.E_HELLO_FIRST, f"no hello within {seconds:g} s")
             else:
                 self.log(f"{peer.address}: {why}; disconnecting")
                 self._refuse(peer, ev.E_DEADLINE, why)
+        now = self.clock()
         self._resume_due(now)
         self._check_congestion(now)
         self.perform(self.room.tick())  # a turn nobody took moves on (serve --turn-timeout)
@@ -686,7 +699,7 @@ class Hub:
         self.log(f"shutting down: {reason}")
         for cid, member in self.room.members.items():  # they saw everything up to now
             if cid not in self.room.service_cids:
-                self._history_call(lambda store, name=member.name: store.mark_seen(name))
+                self.history.mark_seen(member.name)
         notice = ev.Shutdown(reason=reason)
         for peer in list(self.peers.values()):
             self._send(peer, notice)

@@ -90,7 +90,7 @@ class Moderation:
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
 
     def is_operator(self, room: Room, member: Member) -> bool:
-        key = key_id(member.key)
+        key = room.identity_of(member)
         return member.cid == room.host_cid or member.cid in self.operator_cids or (
             key is not None and key in self.operator_keys
         )
@@ -101,10 +101,13 @@ class Moderation:
     def ban_for(self, *, name_key: str, key: str | None, address: str | None) -> Ban | None:
         return next((b for b in self.bans if b.matches(name_key=name_key, key=key, address=address)), None)
 
-    def mute_for(self, member: Member, now: float) -> Mute | None:
+    def mute_for(self, member: Member, now: float, key: str | None = None) -> Mute | None:
+        """The mute holding against ``member`` (``key``: its identity, Room.identity_of)."""
         self.mutes = [m for m in self.mutes if m.until is None or m.until > now]
+        if key is None:
+            key = key_id(member.key)
         return next(
-            (m for m in self.mutes if m.matches(name_key=ev.name_key(member.name), key=key_id(member.key), address=member.address)),
+            (m for m in self.mutes if m.matches(name_key=ev.name_key(member.name), key=key, address=member.address)),
             None,
         )
 
@@ -157,13 +160,13 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"you cannot /{action} yourself; /q leaves")
     if action == "op":
         mod.operator_cids.add(target.cid)
-        if target.key is not None:
-            mod.operator_keys.add(key_id(target.key))  # type: ignore[arg-type]
+        if (target_key := room.identity_of(target)) is not None:
+            mod.operator_keys.add(target_key)
         return _told(room, member, "op", target.name, reason) + [_operators_broadcast(room)]
     if action == "deop":
         mod.operator_cids.discard(target.cid)
-        if target.key is not None:
-            mod.operator_keys.discard(key_id(target.key))  # type: ignore[arg-type]
+        if (target_key := room.identity_of(target)) is not None:
+            mod.operator_keys.discard(target_key)
         return _told(room, member, "deop", target.name, reason) + [_operators_broadcast(room)]
     if action == "kick":
         return _remove(room, member, target, "kick", reason)
@@ -172,7 +175,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
             id=mod.new_ban_id(),
             name=target.name,
             name_key=ev.name_key(target.name),
-            key=key_id(target.key),
+            key=room.identity_of(target),
             address=_not_local(target.address),
             by=member.name,
             reason=reason,
@@ -188,7 +191,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         mod.mutes.append(
             Mute(
                 name_key=ev.name_key(target.name),
-                key=key_id(target.key),
+                key=room.identity_of(target),
                 address=_not_local(target.address),
                 until=None if minutes is None else now + minutes * 60,
                 by=member.name,
@@ -200,7 +203,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     before = len(mod.mutes)
     mod.mutes = [
         m for m in mod.mutes
-        if not m.matches(name_key=ev.name_key(target.name), key=key_id(target.key), address=target.address)
+        if not m.matches(name_key=ev.name_key(target.name), key=room.identity_of(target), address=target.address)
     ]  # fmt: skip
     if len(mod.mutes) == before:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")

@@ -1,7 +1,10 @@
 """protocol.py: one connection's state machine, for either side. Never touches a socket.
 
-Bytes in, events out: ``conn.receive_data(data)`` then ``conn.events()``; ``conn.send(event)``
-returns the bytes to write. ``b""`` means the peer closed. The rules of which side may send
+Bytes in, events out: ``conn.receive_data(data)`` then ``conn.next_event()`` until None (or
+``conn.events()`` for all at once); ``conn.send(event)`` returns the bytes to write. ``b""``
+means the peer closed. Frames are parsed one at a time, when asked for, so a frame is judged in
+the state that the ones before it (and the answers to them) left: a ``hello`` and a ``say`` sent
+in one write are a join and then a message, as IRC servers take pipelined commands. The rules of which side may send
 what, in which state, are the TRANSITIONS table below; docs/PROTOCOL.md section 4 draws it.
 
 Two error families, as in h11:
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
@@ -83,19 +87,21 @@ class ConnectionClosed:
 
 # The welcome comes once, in the handshake; after it everything the server sends keeps
 # the connection open, but shutdown (PROTOCOL.md 4).
-_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name != "welcome"} | {
+_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name not in ("welcome", "challenge")} | {
     ev.FileBytes.type: State.OPEN,  # a binary frame (file-data, raw)
     "shutdown": State.CLOSED,
 }
 
 # TRANSITIONS[(who sends, state)] = {event type: state after it}. What is not listed is refused.
 TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
-    (Role.CLIENT, State.HANDSHAKE): {"hello": State.HANDSHAKE, "bye": State.CLOSED},
+    # auth answers a challenge (PROTOCOL.md, Identity and room password)
+    (Role.CLIENT, State.HANDSHAKE): {"hello": State.HANDSHAKE, "auth": State.HANDSHAKE, "bye": State.CLOSED},
     (Role.CLIENT, State.OPEN): {
         "say": State.OPEN,
         "whisper": State.OPEN,
         "who": State.OPEN,
         **{cls.type: State.OPEN for cls in ev.HISTORY_CLIENT_EVENTS},  # history (/history N)
+        **{cls.type: State.OPEN for cls in ev.IDENTITY_CLIENT_EVENTS},  # whois, release
         **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
         **{cls.type: State.OPEN for cls in ev.MOD_CLIENT_EVENTS},  # moderate (/kick, /mute, /mode...)
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
@@ -103,6 +109,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
     },
     (Role.SERVER, State.HANDSHAKE): {
         "welcome": State.OPEN,
+        "challenge": State.HANDSHAKE,  # a hello with a key: sign this first
         "error": State.HANDSHAKE,  # a refused name: the client may try another
         "shutdown": State.CLOSED,
     },
@@ -136,6 +143,46 @@ def _message_frame(message: ev.Message) -> bytes:
     return frame(text.encode("utf-8"))
 
 
+TLS_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)  # change-cipher-spec, alert, handshake, application data
+
+
+def looks_like_tls(data: bytes) -> bool:
+    """Do these first bytes of a stream start a TLS record (a ClientHello, an alert)?
+
+    A lanchat frame starts with a 4-byte length of at most 64 KiB, so its first byte is 0; a TLS
+    record starts with its type (20 to 23) and then 3, the major version. Never both."""
+    return len(data) >= 2 and data[0] in TLS_RECORD_TYPES and data[1] == 3
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _not_plain_json(payload: bytes) -> tuple[str, str] | None:
+    """What is wrong with a frame that Python's json reads but the JSON standard (RFC 8259) and
+    PROTOCOL.md 2 do not allow, anywhere in it, ignored fields included: ``NaN`` and
+    ``Infinity`` (not JSON: ``bad-json``), and a ``\\u`` escape spelling a lone surrogate (not
+    text: ``bad-message``, as for a field the event reads). None when the frame is fine."""
+    try:
+        obj = json.loads(payload, parse_constant=_reject_constant)
+    except ValueError:
+        return ev.E_BAD_JSON, "the frame's JSON holds NaN or Infinity, which JSON does not allow"
+    stack = [obj]
+    while stack:  # no recursion: the frame may be nested as deep as the decoder allowed
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return ev.E_BAD_MESSAGE, "the frame holds a lone surrogate, which is not valid text"
+    return None
+
+
 HTTP_REPLY = (
     b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Connection: close\r\n\r\n"
@@ -152,9 +199,11 @@ class Connection:
         self.their_role = Role.SERVER if our_role is Role.CLIENT else Role.CLIENT
         self.state = State.HANDSHAKE
         self._decoder = FrameDecoder()
-        self._pending: list[object] = []
+        # Whole frames not parsed yet (bytes), and ConnectionClosed, in arrival order.
+        self._pending: deque[bytes | ConnectionClosed] = deque()
         self._table = ev.CLIENT_EVENTS if our_role is Role.SERVER else ev.SERVER_EVENTS
         self._opening = b""  # the stream's first 4 bytes, to recognise an HTTP request
+        self._ready: deque[object] = deque()  # parsed, not yet handed out (_parse_now)
         self.peer_closed = False
 
     # ------------------------------------------------------------------ sending
@@ -187,11 +236,12 @@ class Connection:
         connection is CLOSED and the edge should answer (``fatal_reply``) and disconnect.
         """
         if not data:
-            self.peer_closed = True
-            self._pending.append(ConnectionClosed())
-            self.state = State.CLOSED
+            if not self.peer_closed:
+                self.peer_closed = True
+                self._pending.append(ConnectionClosed())  # the state closes when it is reached
+                self._parse_now()
             return
-        if self.state is State.CLOSED:
+        if self.state is State.CLOSED or self.peer_closed:
             return  # nothing the peer says after the end matters
         if len(self._opening) < 4 and self.our_role is Role.SERVER:
             # The opening may arrive in pieces ("G", then "ET /"): wait for 4 bytes. Every
@@ -201,23 +251,54 @@ class Connection:
             if looks_like_http(self._opening):
                 self.state = State.CLOSED
                 raise RemoteProtocolError(ev.E_NOT_LANCHAT, "the peer spoke HTTP, not lanchat")
+            if looks_like_tls(self._opening):
+                self.state = State.CLOSED
+                raise RemoteProtocolError(ev.E_BAD_FRAME, "a TLS client, but this server runs without --tls")
         try:
             payloads = self._decoder.feed(data)
         except FrameError as exc:
-            self._parse_all(exc.payloads)  # what came whole before the bad header still counts
+            # What came whole before the bad header still counts: parsed now, in this state,
+            # since after it the connection is closed.
+            self._pending.extend(exc.payloads)
+            self._parse_now(everything=True)
             self.state = State.CLOSED
             raise RemoteProtocolError(ev.E_BAD_FRAME, str(exc)) from None
-        self._parse_all(payloads)
+        self._pending.extend(payloads)
+        if self.our_role is Role.CLIENT:
+            self._parse_now()
 
-    def _parse_all(self, payloads: list[bytes]) -> None:
-        for payload in payloads:
-            self._pending.append(self._parse(payload))
-            if self.state is State.CLOSED:
-                break
+    def _parse_now(self, *, everything: bool = False) -> None:
+        """A client parses what the server sent at once, so a server that breaks the protocol
+        is found in receive_data; a server parses a client's frames as they are asked for
+        (next_event), each in the state the frames before it left."""
+        if everything or self.our_role is Role.CLIENT:
+            while (item := self._parse_next()) is not None:
+                self._ready.append(item)  # kept even if a later frame raises
+
+    def next_event(self) -> object | None:
+        """The next thing received: an Event, an Invalid (answer it and go on) or
+        ConnectionClosed; None when nothing whole is waiting."""
+        if self._ready:
+            return self._ready.popleft()
+        return self._parse_next()
+
+    def _parse_next(self) -> object | None:
+        pending = self._pending
+        while pending:
+            item = pending.popleft()
+            if item.__class__ is ConnectionClosed:
+                self.state = State.CLOSED
+                return item
+            if self.state is not State.CLOSED:  # after bye, shutdown or a fatal error, the rest is not read
+                return self._parse(item)  # type: ignore[arg-type]
+        return None
 
     def events(self) -> list[object]:
         """Everything received so far: Events, Invalid and ConnectionClosed, in order."""
-        out, self._pending = self._pending, []
+        out = list(self._ready)  # a client's: parsed in receive_data already
+        self._ready.clear()
+        while (event := self._parse_next()) is not None:
+            out.append(event)
         return out
 
     def _parse(self, payload: bytes) -> object:
@@ -231,6 +312,10 @@ class Connection:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid JSON")
         except RecursionError:  # "[[[[..." 64 KiB deep: refuse it rather than crash the loop
             return self._remote_mistake(ev.E_BAD_JSON, "the frame's JSON is nested too deeply")
+        if b"NaN" in payload or b"Infinity" in payload or b"\\u" in payload:  # rare: checked only then
+            problem = _not_plain_json(payload)
+            if problem is not None:
+                return self._remote_mistake(*problem)
         try:
             event = ev.event_from_json(obj, self._table)
         except ev.EventShapeError as exc:

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
-from .actions import Action, Broadcast, Close, DropBans, Keep, Record, Replay, Seen, Send, StoreBan
+from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .colourbot import BOT_NAME
+from .gate import Admit, Gate
 from .moderation import Ban, Moderation, key_id, moderate, mute_refusal, turn_timed_out
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
@@ -27,8 +28,8 @@ MODES = (DUPLEX, TURN)
 # The actions live in actions.py; they are re-exported for code that imports them from the
 # room (the notebooks do).
 __all__ = [
-    "Action", "Broadcast", "Close", "Keep", "Replay", "Seen", "Send", "Record", "StoreBan", "DropBans",
-    "Member", "Room", "DUPLEX", "TURN", "MODES",
+    "Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Record", "StoreBan",
+    "DropBans", "Member", "Room", "DUPLEX", "TURN", "MODES",
 ]  # fmt: skip
 
 
@@ -36,7 +37,7 @@ __all__ = [
 class Member:
     cid: int
     name: str
-    key: bytes | str | None = None  # identity key (moderation.key_id makes it a fingerprint), once hello carries one
+    key: bytes | str | None = None  # the public key that owns ``name`` (None: a keyless guest); moderation.key_id
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
 
 
@@ -57,6 +58,7 @@ class Room:
         known_names: Iterable[str] = (),
         bans: Iterable[Ban] = (),
         turn_timeout: float | None = None,
+        gate: Gate | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -79,6 +81,7 @@ class Room:
         self._everyone: tuple[int, ...] = ()
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
+        self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
@@ -133,7 +136,7 @@ class Room:
             return [Send(to=cid, event=ev.Error(code=event.code, message=event.message))]
         if isinstance(event, ConnectionClosed):
             return self.leave(cid, "lost")
-        if isinstance(event, ev.Hello):
+        if isinstance(event, (ev.Hello, ev.Auth)):
             return self._hello(cid, event)
         if isinstance(event, ev.Bye):
             # PROTOCOL.md 8: bye is allowed before the welcome too (a client that gives up
@@ -152,7 +155,19 @@ class Room:
             return self._history(member, event)
         if isinstance(event, ev.Moderate):
             return moderate(self, member, event)
+        if isinstance(event, ev.WhoIs):
+            return self.gate.whois(cid, event.name, self)
+        if isinstance(event, ev.Release):
+            return self.gate.release(cid, event.name, self.host_cid)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
+
+    def identity_of(self, member: Member) -> str | None:
+        """The fingerprint bans, mutes and operator status follow: the member's verified key,
+        else a key the loop knew of when it connected (``arrive``)."""
+        if member.key is not None:
+            return key_id(member.key)
+        arrival = self.arrivals.get(member.cid)
+        return key_id(arrival[1]) if arrival is not None else None
 
     def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
         """The loop accepted connection ``cid`` from ``address`` (an IP, or the AF_UNIX path):
@@ -175,6 +190,7 @@ class Room:
         order_before = list(self.members)
         self.arrivals.pop(cid, None)
         member = self.members.pop(cid, None)
+        self.gate.forget(cid)
         if member is None:
             return []
         self.moderation.operator_cids.discard(cid)
@@ -208,26 +224,28 @@ class Room:
             actions.append(Close(who=cid))
         return actions
 
-    def _hello(self, cid: int, hello: ev.Hello) -> list[Action]:
+    def _hello(self, cid: int, event: ev.Hello | ev.Auth) -> list[Action]:
+        """PROTOCOL.md 4: the gate (gate.py) checks who it is; then the name rules."""
         if cid in self.members:
             return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
-        if hello.version != ev.PROTOCOL_VERSION:
-            return self._error(
-                cid,
-                ev.E_VERSION,
-                f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}",
-                fatal=True,
-            )
-        problem = ev.name_problem(hello.name)
+        verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
+        return self._admit(cid, verdict.name, verdict.key) if isinstance(verdict, Admit) else verdict
+
+    def _admit(self, cid: int, name: str, key: bytes | None) -> list[Action]:
+        """The rules of section 5 and of name ownership; then the welcome."""
+        problem = ev.name_problem(name)
         if problem:
-            return self._error(cid, ev.E_BAD_NAME, f"{hello.name[:40]!r} cannot be used: {problem}")
-        if ev.name_key(hello.name) in BOT_NAME_KEYS and cid not in self.service_cids:
+            return self._error(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
+        if ev.name_key(name) in BOT_NAME_KEYS and cid not in self.service_cids:
             # /mood whispers to this name: a person holding it would read everyone's moods
-            return self._error(cid, ev.E_BAD_NAME, f"the name {hello.name!r} is kept for the colour bot; choose another")
-        if self.find(hello.name):
-            return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
-        address, key = self.arrivals.get(cid, ("", None))
-        ban = self.moderation.ban_for(name_key=ev.name_key(hello.name), key=key_id(key), address=address)
+            return self._error(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
+        if self.find(name):
+            return self._error(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
+        if refused := self.gate.refusal(cid, name, key):
+            return refused
+        address, arrival_key = self.arrivals.get(cid, ("", None))
+        identity = key_id(key if key is not None else arrival_key)  # the verified key, else one the loop knew of
+        ban = self.moderation.ban_for(name_key=ev.name_key(name), key=identity, address=address)
         if ban is not None and cid != self.host_cid:
             why = f": {ban.reason}" if ban.reason else ""
             return self._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
@@ -236,9 +254,9 @@ class Room:
             return self._error(
                 cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True
             )
-        if not self._roster_fits(hello.name):
+        if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
-        member = Member(cid=cid, name=hello.name, key=key, address=address)
+        member = Member(cid=cid, name=name, key=key, address=address)
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -253,24 +271,17 @@ class Room:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
             turn_changed = True
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
-        actions: list[Action] = [
-            Send(
-                to=cid,
-                event=ev.Welcome(
-                    name=member.name,
-                    mode=self.mode,
-                    members=self.names,
-                    turn=self.turn_name,
-                    host=host_name,
-                    once=self.once,
-                ),
-            )
-        ]
+        welcome = ev.Welcome(
+            name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
+            keeps_history=self.history,
+        )
+        # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
+        actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
             self.known[ev.name_key(member.name)] = member.name
-            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True))
+            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key))
         if others:
             joined = ev.Joined(name=member.name, time=self.clock())
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
@@ -296,6 +307,7 @@ class Room:
             members=(*self.names, newcomer),
             turn=self.turn_name or newcomer,  # never smaller than the real welcome
             host=self.name_of(self.host_cid) if self.host_cid is not None else None,
+            once=self.once,
         )
         try:
             encode(probe)
@@ -318,7 +330,7 @@ class Room:
         if not self.moderation.mutes:
             return []
         now = self.clock()
-        mute = self.moderation.mute_for(member, now)
+        mute = self.moderation.mute_for(member, now, self.identity_of(member))
         return self._error(member.cid, ev.E_MUTED, mute_refusal(mute, now)) if mute else []
 
     def _say(self, member: Member, say: ev.Say) -> list[Action]:
@@ -346,13 +358,16 @@ class Room:
             absent = self.known.get(ev.name_key(whisper.to))
             if absent is None:
                 return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whisper.to[:40]!r} is here")
-            # They have been here before: keep it for them; only the sender's copy goes out now.
+            owner = self.gate.owner_of(absent)
+            if owner is None:  # kept, it would go to whoever next takes the name (PROTOCOL.md, Identity)
+                return self._error(member.cid, ev.E_NO_SUCH_USER, f"{absent!r} is not here and has no key on this server, so a message cannot be kept for them")
+            # They have been here before: keep it for their key; only the sender's copy goes out now.
             held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
-            return [Keep(event=kept), Broadcast(to=(member.cid,), frame=encode(held))]
+            return [Keep(event=kept, sender_owner=member.key, recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
-        actions: list[Action] = [Keep(event=direct)] if self.history else []
+        actions: list[Action] = [Keep(event=direct, sender_owner=member.key, recipient_owner=target.key)] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
         return actions
 
@@ -365,7 +380,7 @@ class Room:
             )
         if request.before is not None and request.before < 1:
             return self._error(member.cid, ev.E_BAD_MESSAGE, '"before" must be a message id of 1 or more')
-        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before)]
+        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=member.key)]
 
     def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
         """The next member in join order after ``cid`` (wrapping round).

@@ -140,9 +140,8 @@ class ServerFiles:
             return self._get(cid, event)
         if isinstance(event, ev.ListFiles):
             offers = self.book.visible_to(cid)
-            return [Send(to=cid, event=ev.FileList(count=len(offers)))] + [
-                Send(to=cid, event=self._offered(offer, listing=True)) for offer in offers
-            ]
+            listing: list[Action] = [Send(to=cid, event=ev.FileList(count=len(offers)))]
+            return listing + [Send(to=cid, event=self._offered(offer, listing=True)) for offer in offers]
         if isinstance(event, ev.CancelFile):
             return self._cancel(cid, event.id)
         return []
@@ -155,7 +154,7 @@ class ServerFiles:
             sha256=offer.sha256,
             sender=offer.owner_name,
             to=offer.to_name,
-            time=self.clock(),
+            time=offer.offered_at if offer.offered_at is not None else self.clock(),
             listing=listing,
         )
 
@@ -170,7 +169,7 @@ class ServerFiles:
                 return refuse(f"nobody called {offer_event.to[:40]!r} is here to send a file to")
         member = room.members.get(cid)
         if member is not None:
-            mute = room.moderation.mute_for(member, room.clock())
+            mute = room.moderation.mute_for(member, room.clock(), room.identity_of(member))
             if mute is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
                 return refuse(mute_refusal(mute, room.clock()))
         address = member.address if member is not None and member.address not in ("", "local") else None
@@ -214,6 +213,8 @@ class ServerFiles:
             data = piece if isinstance(piece, bytes) else decode_chunk(piece)
         except ChunkError as exc:
             return self._fail_upload(upload, f"upload of {name} stopped: {exc}")
+        if not isinstance(piece, bytes) and len(data) > CHUNK_BYTES:  # PROTOCOL.md: 32 KiB raw per chunk
+            return self._fail_upload(upload, f"upload of {name} stopped: a chunk of {len(data)} bytes is over {CHUNK_BYTES}")
         if upload.received + len(data) > upload.size:
             return self._fail_upload(upload, f"upload of {name} stopped: more bytes than the {upload.size} offered")
         try:
@@ -248,6 +249,7 @@ class ServerFiles:
         del self.uploads[upload.file_id]
         offer.sha256 = done.sha256
         offer.ready = True
+        offer.offered_at = self.clock()  # a listing says when it was offered, not when it was listed
         self.stored[offer.file_id] = upload.path
         to_whom = f" to {offer.to_name}" if offer.to_name else ""
         self.log(f"{offer.owner_name} offered {offer.name} ({human_size(offer.size)}){to_whom} as #{offer.file_id}")
@@ -270,14 +272,8 @@ class ServerFiles:
         file_id = get.id.strip().lstrip("#")
         offer = self.book.find(file_id, cid)
         if offer is None:
-            return [
-                Send(
-                    to=cid,
-                    event=ev.FileError(
-                        id=get.id[:40], message=f"no file #{get.id[:40]} is on offer (/files lists them)"
-                    ),
-                )
-            ]
+            message = f"no file #{file_id[:40]} is on offer (/files lists them)"  # "#9" asked: "#9", not "##9"
+            return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=message))]
         try:
             handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
         except (OSError, KeyError) as exc:
@@ -370,9 +366,9 @@ class ServerFiles:
                 download.handle.close()
         actions: list[Action] = []
         for offer in self.book.recipient_left(cid):
-            upload = self.uploads.get(offer.file_id)
-            if upload is not None:
-                self._drop_upload(upload)
+            stopped = self.uploads.get(offer.file_id)
+            if stopped is not None:
+                self._drop_upload(stopped)
                 message = f"sending {offer.name} stopped: {offer.to_name} left"
                 actions.append(Send(to=offer.owner, event=ev.FileError(id=offer.file_id, message=message)))
             self._unlink_stored(offer.file_id)

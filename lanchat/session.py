@@ -42,6 +42,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
     Command(name="/who", usage="/who", help="list who is here, in turn order"),
     Command(name="/help", usage="/help", help="show this list"),
+    Command(name="/whois", usage="/whois NAME", help="the short fingerprint of NAME's key, to compare out loud"),
+    Command(name="/release", usage="/release NAME", help="(host only) free a name whose owner lost their key"),
     Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
     Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
     Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
@@ -125,6 +127,7 @@ class Session:
     progress: dict = field(default_factory=dict)
     history_before: int | None = None  # cursor: /history asks for entries older than this id
     operators: list[str] = field(default_factory=list)  # besides the host (PROTOCOL.md, Moderation)
+    history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
 
     # ----------------------------------------------------------------- queries
 
@@ -164,15 +167,27 @@ class Session:
             lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
             if self.mode == "turn":
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
+            if event.keeps_history:
+                lines.append(self._notice("this room keeps history on the host's machine"))
             return lines
+        if isinstance(event, ev.WhoIsReply):
+            where = " (host)" if event.host else (" (here)" if event.here else " (not here now)")
+            if event.fingerprint is None:
+                return [self._notice(f"{event.name}{where}: no key owns this name")]
+            return [self._notice(f"{event.name}{where}: key {event.fingerprint}")]
+        if isinstance(event, ev.Released):
+            if event.owned:
+                return [self._notice(f"released {event.name}: the next key to join with it owns it")]
+            return [self._notice(f"nobody owned {event.name}")]
         if isinstance(event, (ev.Message, ev.Direct)) and event.history:
             # Replayed from the server's history: marked [History], never a fresh mention.
             to = event.to if isinstance(event, ev.Direct) else None
             return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text)]
         if isinstance(event, ev.HistoryEnd):
             self.history_before = event.before
-            if not event.shown:
-                return [self._notice("no earlier history")]
+            asked, self.history_asked = self.history_asked, False
+            if not event.shown:  # a first visit to an empty room stays quiet
+                return [self._notice("no earlier history")] if asked else []
             earlier = "; /history shows earlier ones" if event.more else ""
             return [self._notice(f"end of history ({event.shown} shown{earlier})")]
         if isinstance(event, ev.Message):
@@ -331,6 +346,10 @@ class Session:
             return Local(tuple(self.help_lines()))
         if word == "/history":
             return self._history_request(rest)
+        if word in ("/whois", "/release"):
+            if not rest or " " in rest:
+                return Local((self._notice(f"usage: {word} NAME", kind="error"),))
+            return Outgoing(ev.WhoIs(name=rest) if word == "/whois" else ev.Release(name=rest))
         if word in ("/send", "/get", "/files", "/cancel"):
             return self._file_command(word, rest)
         if word == "/w":
@@ -349,11 +368,10 @@ class Session:
 
     def _history_request(self, rest: str) -> InputResult:
         """/history [N]: the N entries before the oldest one shown so far."""
-        if not rest:
-            return Outgoing(ev.HistoryRequest(limit=50, before=self.history_before))
-        if not rest.isdigit() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST:
+        if rest and (not rest.isdigit() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
             return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
-        return Outgoing(ev.HistoryRequest(limit=int(rest), before=self.history_before))
+        self.history_asked = True
+        return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=self.history_before))
 
     def _moderate(self, action: str, rest: str) -> InputResult:
         """/kick NAME [WHY], /mute NAME [MINUTES] [WHY], /mode turn|duplex... -> a ``moderate``.

@@ -129,7 +129,14 @@ def split_binary(payload: bytes) -> tuple[str, bytes]:
 
 def looks_like_http(data: bytes) -> bool:
     """True when a stream opens like an HTTP request: someone pointed a browser at us."""
-    return data[:4] in (b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"CONN", b"PATC")
+    return data[:4] in HTTP_OPENINGS
+
+
+# The first 4 bytes of every HTTP/1 method in RFC 9110 and 5789, and of HTTP/2's connection
+# preface ("PRI * HTTP/2.0"). As a frame header each is a length over 1 GiB, never a real frame.
+HTTP_OPENINGS = frozenset(
+    (b"GET ", b"HEAD", b"POST", b"PUT ", b"DELE", b"CONN", b"OPTI", b"TRAC", b"PATC", b"PRI ")
+)
 
 
 class FrameDecoder:

@@ -5,19 +5,16 @@ test_server.py, test_history.py and test_files_transfer.py."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
 
 from lanchat import events as ev
 from lanchat.history import Record
-from lanchat.hub import (
-    FILE_LOW_WATER_BYTES,
-    HISTORY_BURST_ENTRIES,
-    HISTORY_ENTRIES_PER_SECOND,
-    Hub,
-)
-from lanchat.protocol import Connection, Role
+from lanchat.history_policy import HISTORY_BURST_ENTRIES, HISTORY_ENTRIES_PER_SECOND
+from lanchat.hub import FILE_LOW_WATER_BYTES, Hub
+from lanchat.protocol import Connection, Role, encode
 from lanchat.room import Room
 
 
@@ -37,11 +34,12 @@ class MemoryStore:
         self.journal = journal
         self.path = "memory"
         self.writable = True
+        self.errors = (OSError,)
         self.rows: list[Record] = []
         self.kept: list[Record] = []
         self.seen: dict[str, int] = {}
 
-    def keep(self, *, time: float, sender: str, text: str, to: str | None = None) -> None:
+    def keep(self, *, time: float, sender: str, text: str, to: str | None = None, **owners: bytes | None) -> None:
         self.kept.append(Record(id=len(self.rows) + len(self.kept) + 1, time=time, sender=sender, to=to, text=text))
 
     def commit(self) -> int:
@@ -56,7 +54,9 @@ class MemoryStore:
     def last_seen(self, name: str) -> int | None:
         return self.seen.get(name)
 
-    def replay_for(self, name: str, limit: int, *, before: int | None = None, away_since: int | None = None):  # noqa: ANN201
+    def replay_for(  # noqa: ANN201
+        self, name: str, limit: int, *, owner: bytes | None = None, before: int | None = None, away_since: int | None = None
+    ):
         older = [row for row in self.rows if before is None or row.id < before]
         return older[-limit:], len(older) > limit
 
@@ -69,6 +69,14 @@ class EndlessFiles:
     def __init__(self) -> None:
         self.reader: int | None = None
         self.chunks_given = 0
+        self.uploads: dict = {}  # no uploads: nothing ever stalls (ServerFiles.drop_stalled)
+        self.clock = time.time
+
+    def next_stall_check(self) -> float | None:
+        return None
+
+    def drop_stalled(self) -> list:
+        return []
 
     def downloading(self) -> list[int]:
         return [self.reader] if self.reader is not None else []
@@ -121,6 +129,7 @@ class Lab:
     """A hub, a clock, what was logged and released, and each person's bytes on the wire."""
 
     def __init__(self, *, history: bool = False, files: object = None, **hub_args: object) -> None:
+        files = files if files is not None else EndlessFiles()  # with no reader: no download
         self.clock = Clock()
         self.journal: list[str] = []
         self.store = MemoryStore(self.journal) if history else None
@@ -405,3 +414,39 @@ def test_with_once_the_chat_ends_when_the_last_person_leaves(once):
     ann.says(ev.Bye())
     lab.hub.receive_data(ann.cid, b"")  # and closes
     assert lab.hub.last_person_left is once
+
+
+# ------------------------------------------------------------------ the host first
+
+
+def test_others_wait_for_the_host_and_then_go_in_in_order():
+    lab = Lab()
+    host = Person(lab, lab.hub.open("local", host=True, handshake=False), Connection(Role.CLIENT))
+    lab.writers[host.cid] = Socket(lab, host.cid)
+    bob = lab.connect()
+    lab.hub.receive_data(bob.cid, encode(ev.Hello(name="bob")) + encode(ev.Say(text="am I in?")))  # pipelined
+    assert bob.hears() == []  # held until the host is in
+    host.says(ev.Hello(name="ann"))
+    heard = bob.hears()
+    assert isinstance(heard[0], ev.Welcome) and heard[0].host == "ann"
+    assert [e.text for e in heard if isinstance(e, ev.Message)] == ["am I in?"]
+
+
+def test_if_the_host_never_makes_it_in_the_others_go_ahead():
+    lab = Lab()
+    host_cid = lab.hub.open("local", host=True, handshake=False)
+    bob = lab.connect()
+    bob.says(ev.Hello(name="bob"))
+    lab.hub.receive_data(host_cid, b"")  # the host's side closed before its hello
+    welcome = bob.hears()[0]
+    assert isinstance(welcome, ev.Welcome) and welcome.members == ("bob",)
+
+
+def test_a_newcomer_who_says_too_much_before_the_host_is_in_is_disconnected():
+    lab = Lab()
+    lab.hub.open("local", host=True, handshake=False)
+    bob = lab.connect("10.0.0.7:999")
+    for _ in range(70):  # 70 KiB of anything, over HELD_BYTES_LIMIT
+        lab.hub.receive_data(bob.cid, b"\x00" * 1024)
+    assert bob.cid in lab.released
+    assert "10.0.0.7:999: said too much before the chat opened; disconnecting" in lab.log

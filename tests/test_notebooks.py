@@ -7,9 +7,11 @@ time) so the whole file stays well under two minutes. Each server/client pair ru
 kernels at once: the server notebook writes the port it got into a file whose path both
 notebooks read from LANCHAT_PORT_FILE; the AF_UNIX pair shares LANCHAT_SOCKET.
 
-Exercises are checked both ways: after the normal run, the test appends a wrong answer
-(its check must fail with an AssertionError that explains) and the solution (its check
-must pass), so a self-check that cannot fail, or cannot pass, is caught.
+Exercises are checked both ways: after the normal run, the test plants every typical wrong
+answer the notebook source lists (each check must fail with an AssertionError that explains,
+within a few seconds even when the wrong answer loops forever or waits on a socket without a
+timeout) and then the solution (its check must pass), so a self-check that cannot fail, cannot
+pass, or can hang is caught.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -32,6 +35,7 @@ from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT = 60  # seconds per cell; the notebooks' own timeouts are far shorter
+CAUGHT_WITHIN = 10  # seconds a self-check may take to reject a wrong answer (their deadlines are ~3 s)
 PARALLEL_KERNELS = 3
 STANDALONE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 PAIRS = sorted({p.name.split("_")[0] for p in (NOTEBOOKS / "pairs").glob("*_server.ipynb")})
@@ -129,18 +133,18 @@ def notebook_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wrong_answers() -> dict[tuple[str, str], str]:
-    """(notebook file name, exercise id) -> a plausible wrong answer, from the notebook sources."""
+def wrong_answers() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(notebook file name, exercise id) -> typical wrong answers, from the notebook sources."""
     sys.path.insert(0, str(NOTEBOOKS))
     try:
         import build_notebooks
     finally:
         sys.path.remove(str(NOTEBOOKS))
     return {
-        (Path(book.path).name, exercise.ident): exercise.wrong
+        (Path(book.path).name, exercise.ident): exercise.wrongs
         for book in build_notebooks.load_sources()
         for exercise in book.exercises
-        if exercise.wrong
+        if exercise.wrongs
     }
 
 
@@ -148,7 +152,7 @@ WRONG_ANSWERS = wrong_answers()
 
 
 def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
-    """Right after each exercise's check cell insert: a wrong answer and the check again (it must
+    """Right after each exercise's check cell insert: each wrong answer and the check again (it must
     fail), then the solution and the check again (it must pass). Returns the number of exercises."""
     cells, found = [], 0
     for cell in nb.cells:
@@ -158,16 +162,24 @@ def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
             found += 1
             stem = notebook_path.stem
             solution_file = NOTEBOOKS / "solutions" / f"{stem}_{ident.replace('.', '_')}.py"
-            wrong = WRONG_ANSWERS.get((notebook_path.name, ident))
-            assert wrong, f"exercise {ident} in {notebook_path.name} has no wrong answer to test its check with"
-            cells.append(nbformat.v4.new_code_cell(wrong))
-            cells.append(
-                nbformat.v4.new_code_cell(cell.source, metadata={"tags": ["raises-exception", f"probe-wrong-{ident}"]})
-            )
+            wrongs = WRONG_ANSWERS.get((notebook_path.name, ident))
+            assert wrongs, f"exercise {ident} in {notebook_path.name} has no wrong answer to test its check with"
+            for number, wrong in enumerate(wrongs, start=1):
+                cells.append(nbformat.v4.new_code_cell(wrong))
+                tags = ["raises-exception", f"probe-wrong-{ident}-{number}"]
+                cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": tags}))
             cells.append(nbformat.v4.new_code_cell(solution_file.read_text(encoding="utf-8")))
             cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": [f"probe-right-{ident}"]}))
     nb.cells = cells
     return found
+
+
+def cell_seconds(cell: nbformat.NotebookNode) -> float:
+    """How long the kernel spent on a cell, from the timestamps nbclient records."""
+    timing = cell.metadata["execution"]
+    started = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+    finished = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+    return (finished - started).total_seconds()
 
 
 def cell_text(cell: nbformat.NotebookNode) -> str:
@@ -227,8 +239,13 @@ def check_probes(nb: nbformat.NotebookNode) -> None:
             assert "not attempted yet" in text, f"an untouched exercise's check should say so, got: {text!r}"
         for tag in tags:
             if tag.startswith("probe-wrong-"):
-                assert "AssertionError" in text, f"{tag}: a wrong answer passed the check: {text!r}"
-                assert len(text) > len("AssertionError: ") + 10, f"{tag}: the check fails without saying why"
+                errors = [out for out in cell.get("outputs", []) if out.output_type == "error"]
+                assert errors and errors[-1].ename in ("AssertionError", "TookTooLong"), (
+                    f"{tag}: a wrong answer passed the check (or failed without an explanation): {text!r}"
+                )
+                assert len(errors[-1].evalue) > 10, f"{tag}: the check fails without saying why"
+                seconds = cell_seconds(cell)
+                assert seconds < CAUGHT_WITHIN, f"{tag}: the check took {seconds:.1f} s to reject a wrong answer"
             if tag.startswith("probe-right-"):
                 assert "✓" in text, f"{tag}: the solution did not pass its own check: {text!r}"
 
@@ -276,6 +293,49 @@ def test_pair_001_tcp_turns(kernel_name: str, workdir: Path, tmp_path: Path) -> 
     assert "Hi client!" in client_text and "Fine. Bye!" in client_text
     assert "empty message refused" in server_text and "empty message refused" in client_text
     assert "the server closed the connection" in client_text
+    # the client's net doctor probed first; the server recognised the probe and kept waiting
+    assert "answers" in client_text and "a reachability probe from 127.0.0.1 reached us" in server_text
+    assert "only this machine can connect" in server_text, "bound to 127.0.0.1: the net doctor should warn"
+
+
+def run_server_alone(kernel: str, workdir: Path, env: dict[str, str], first_cell: str = "") -> str:
+    """Runs pairs/001_server.ipynb (optionally after `first_cell`) until it stops with an error; returns what
+    its cells printed."""
+    path = workdir / "pairs" / "001_server.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    if first_cell:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel,
+        timeout=CELL_TIMEOUT,
+        startup_timeout=60,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    with pytest.raises(CellExecutionError):
+        asyncio.run(client.async_execute(env=env))
+    return outputs(nb)
+
+
+def test_pair_server_port_held_by_its_own_earlier_run_says_restart_the_kernel(kernel_name: str, workdir: Path) -> None:
+    # an earlier run in the same kernel, interrupted before it closed its listening socket
+    earlier_run = (
+        "import os, socket\n"
+        "earlier_listener = socket.create_server(('127.0.0.1', 0))\n"
+        "os.environ['LANCHAT_PORT'] = str(earlier_listener.getsockname()[1])"
+    )
+    message = run_server_alone(kernel_name, workdir, notebook_env(), first_cell=earlier_run)
+    assert "earlier run in this same notebook: Kernel -> Restart Kernel" in message, message[-600:]
+    assert "choose another port" not in message
+
+
+def test_pair_server_port_held_by_another_program_says_choose_another_port(kernel_name: str, workdir: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as other_program:  # this test process is the other program
+        port = str(other_program.getsockname()[1])
+        message = run_server_alone(kernel_name, workdir, notebook_env(LANCHAT_PORT=port))
+    assert f"port {port} is used by another program: choose another port" in message, message[-600:]
+    assert "Restart Kernel" not in message
 
 
 def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
@@ -292,6 +352,41 @@ def test_pair_000_colour_messenger(kernel_name: str, workdir: Path, tmp_path: Pa
     assert client_text.count("https://www.computerhope.com/cgi-bin/htmlcolor.pl?c=") >= 2
     assert "please answer Y or N" in client_text
     assert not os.path.exists(socket_path), "the server notebook should remove its socket file"
+
+
+def test_pair_000_default_path_is_private_to_the_user(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
+    runtime = tmp_path / "run-user"  # stands in for $XDG_RUNTIME_DIR (/run/user/UID)
+    runtime.mkdir(mode=0o700)
+    env = {"XDG_RUNTIME_DIR": str(runtime)}
+    server, client = run_pair(
+        "000",
+        kernel_name,
+        workdir,
+        notebook_env(**env),
+        notebook_env(**env, LANCHAT_SCRIPT=json.dumps(["calm", "Y"])),
+    )
+    server_text, client_text = outputs(server), outputs(client)
+    socket_path = runtime / "lanchat-colour.sock"
+    assert f"socket path: {socket_path}" in server_text and f"socket path: {socket_path}" in client_text
+    assert "srw-------" in server_text, "the socket file should be born 0600"
+    assert "calm" in server_text and not socket_path.exists()
+
+
+def test_pair_000_tcp_variant_for_windows(kernel_name: str, workdir: Path) -> None:
+    with socket.socket() as probe:  # a port free right now, chosen by the OS
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {"LANCHAT_COLOUR_TCP": "1", "LANCHAT_PORT": port}
+    server, client = run_pair(
+        "000",
+        kernel_name,
+        workdir,
+        notebook_env(**env),
+        notebook_env(**env, LANCHAT_SCRIPT=json.dumps(["curious", "N", "Y"])),
+    )
+    server_text, client_text = outputs(server), outputs(client)
+    assert f"using TCP on ('127.0.0.1', {port})" in server_text
+    assert client_text.count("htmlcolor.pl?c=") == 2 and "curious" in server_text
 
 
 # ---------------------------------------------------------------- seed coverage

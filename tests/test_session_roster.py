@@ -43,3 +43,11 @@ def test_a_leave_for_someone_never_seen_changes_nothing():
     session = welcomed()
     session.on_event(ev.Left(name="zed", reason="lost", time=2.0))
     assert session.members == ["ann", "bob", "cat"]
+
+
+def test_the_end_of_an_empty_replay_on_joining_says_nothing_but_an_asked_one_does():
+    session = welcomed()
+    assert session.on_event(ev.HistoryEnd(shown=0, more=False, before=None)) == []  # the join's replay
+    session.parse_input("/history")
+    (line,) = session.on_event(ev.HistoryEnd(shown=0, more=False, before=None))
+    assert line.text == "no earlier history"

@@ -4,22 +4,22 @@ It runs inside that notebook: names such as imports and settings come from its e
 """
 # ruff: noqa: F821
 
-def say_once(address, name, text):
+def say_once(address, name, text, timeout=2.0):
     proto = Connection(Role.CLIENT)
-    with socket.create_connection(address, timeout=TIMEOUT) as sock:
+    deadline = time.monotonic() + timeout
+    with socket.create_connection(address, timeout=timeout) as sock:
         sock.sendall(proto.send(ev.Hello(name=name)))
-        said = False
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            data = sock.recv(65536)
-            proto.receive_data(data)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no echo from the server within {timeout} s")
+            sock.settimeout(left)
+            proto.receive_data(sock.recv(65536))  # raises TimeoutError when nothing comes in time
             for event in proto.events():
-                if isinstance(event, ev.Welcome) and not said:
+                if isinstance(event, ev.Welcome):
                     sock.sendall(proto.send(ev.Say(text=text)))
-                    said = True
-                elif isinstance(event, ev.Message) and event.sender == name:
+                elif isinstance(event, ev.Message) and event.sender == name and event.text == text:
                     sock.sendall(proto.send(ev.Bye()))
                     return event
-                elif isinstance(event, (ev.Error, ConnectionClosed)):
-                    return event  # refused or closed: let the caller see why
-    return None
+                elif isinstance(event, ConnectionClosed):
+                    raise ConnectionError("the server closed the connection")

@@ -25,7 +25,7 @@ class Exercise:
     ident: str  # e.g. "02.1"; the solution file is solutions/<notebook>_<ident>.py
     title: str
     solution: str
-    wrong: str = ""  # a plausible mistake; the tests check that the self-check catches it
+    wrongs: tuple[str, ...] = ()  # typical mistakes; the tests check that the self-check catches each one
 
 
 @dataclass
@@ -47,10 +47,12 @@ class Notebook:
         self.code(source, *tags)
 
     def exercise(
-        self, ident: str, title: str, task: str, starter: str, check: str, solution: str, wrong: str = ""
+        self, ident: str, title: str, task: str, starter: str, check: str, solution: str, wrong: str | list[str] = ""
     ) -> None:
         """Four cells: the task, the starter (tag ``exercise``), the self-check (tag ``check``),
-        and the solution folded away in a <details> block, so Run All never runs it for you."""
+        and the solution folded away in a <details> block, so Run All never runs it for you.
+        ``wrong`` is one typical mistake or a list of them: the test suite plants each one and
+        checks that the self-check rejects it (within a few seconds, with a message)."""
         solution = _clean(solution)
         self.md(f"### Exercise {ident}: {title}\n\n{_clean(task)}")
         self.code(starter, "exercise", f"exercise-{ident}")
@@ -61,7 +63,8 @@ class Notebook:
             f"Also in `solutions/{self.solution_file(ident)}`. Paste it into the exercise cell, "
             "run it, then run the check again.\n</details>"
         )
-        self.exercises.append(Exercise(ident, title, solution, _clean(wrong)))
+        wrongs = [wrong] if isinstance(wrong, str) else wrong
+        self.exercises.append(Exercise(ident, title, solution, tuple(_clean(w) for w in wrongs if w)))
 
     def solution_file(self, ident: str) -> str:
         stem = self.path.rsplit("/", 1)[-1].removesuffix(".ipynb")

@@ -68,7 +68,8 @@ def notebooks() -> list[Notebook]:
         ### Step 2: listen for connections
 
         `listen(1)` turns the socket into a *listening* socket. The number is the backlog: how many finished
-        connections the operating system may hold for us before we call `accept`. A listening socket never
+        connections the operating system may hold for us before we call `accept` (a cell after step 4 measures
+        what `1` really means). A listening socket never
         carries chat text itself; each accepted connection gets a socket of its own.
         """,
         """
@@ -103,6 +104,64 @@ def notebooks() -> list[Notebook]:
         conn, client_address = listener.accept()
         conn.settimeout(TIMEOUT)
         print("server accepted a connection from", client_address)
+        """,
+    )
+    nb.step(
+        """
+        ### Aside: what `listen(1)` really allows (measured)
+
+        A common belief: "`listen(1)` allows one connection". It does not limit how many clients a server can
+        have; it sizes the **accept queue**: connections whose handshake the operating system has finished and
+        that wait for `accept`. Let's measure it on a second listener with `listen(1)` that never calls `accept`:
+        we start four non-blocking connects and wait 0.3 s for each handshake to finish.
+        """,
+        """
+        import selectors
+        import time
+
+
+        def start_connect(address):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(address)  # starts the handshake; returns at once
+            return sock
+
+
+        def connected_within(sock, seconds):
+            with selectors.DefaultSelector() as selector:
+                selector.register(sock, selectors.EVENT_WRITE)  # writable = the handshake is finished
+                ready = selector.select(seconds)
+            return bool(ready) and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+
+
+        queue_demo = socket.create_server((HOST, 0), backlog=1)
+        queue_address = queue_demo.getsockname()[:2]
+        knocking = [start_connect(queue_address) for _ in range(4)]
+        finished = [connected_within(sock, 0.3) for sock in knocking]
+        for number, done in enumerate(finished, start=1):
+            print(f"connection {number}:", "connected, waiting in the queue" if done else "not finished: queue full")
+        print(f"listen(1) held {sum(finished)} finished connections before any accept")
+        """,
+    )
+    nb.step(
+        """
+        On Linux the queue holds `backlog + 1` = 2 connections (other systems round differently: that is why the
+        cell measures rather than claims). The others are **not refused**: the server's system silently ignored
+        their handshake, and the client's system tries again a second later. As soon as `accept` makes room, they
+        get in. So a busy server's clients see a slow `connect`, not an error; the backlog only matters for
+        bursts of connections arriving faster than the server accepts them.
+        """,
+        """
+        queue_demo.settimeout(TIMEOUT)
+        accepted = []
+        deadline = time.monotonic() + TIMEOUT
+        while len(accepted) < len(knocking) and time.monotonic() < deadline:
+            conn_in_queue, _ = queue_demo.accept()  # each accept makes room for one more
+            accepted.append(conn_in_queue)
+        late = [connected_within(sock, TIMEOUT) for sock in knocking]
+        print(f"accepted {len(accepted)} of {len(knocking)}; all connected in the end: {all(late)}")
+        for sock in knocking + accepted + [queue_demo]:
+            sock.close()
         """,
     )
     nb.md(
@@ -374,7 +433,7 @@ def notebooks() -> list[Notebook]:
         """
         PEER_CLOSED = b""
         """,
-        wrong='PEER_CLOSED = None',
+        wrong=['PEER_CLOSED = None', 'PEER_CLOSED = ""  # a str, not bytes'],
     )
     nb.exercise(
         "01.2",
@@ -388,12 +447,15 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
-        if classify("hi") is NotImplemented:
+        from selfcheck import attempt
+
+        if attempt('classify("hi")', classify, "hi") is NotImplemented:
             print("Exercise 01.2 not attempted yet: write classify above, run it, then run this cell again.")
         else:
-            cases = {"/q": "quit", "  /q ": "quit", "": "empty", "   ": "empty", "hello": "send", "/quit": "send"}
+            cases = {"/q": "quit", "  /q ": "quit", "": "empty", "   ": "empty", "hello": "send", "/quit": "send",
+                     "\\t/q\\n": "quit", "q": "send", " /q x": "send"}
             for line, expected in cases.items():
-                got = classify(line)
+                got = attempt(f"classify({line!r})", classify, line)
                 assert got == expected, f"classify({line!r}) returned {got!r}; expected {expected!r}"
             print("✓ Exercise 01.2 correct")
         """,
@@ -406,10 +468,17 @@ def notebooks() -> list[Notebook]:
                 return "empty"
             return "send"
         """,
-        wrong="""
-        def classify(line):
-            return "quit" if line == "/q" else ("empty" if not line else "send")
-        """,
+        wrong=[
+            """
+            def classify(line):
+                return "quit" if line == "/q" else ("empty" if not line else "send")
+            """,
+            """
+            def classify(line):
+                text = line.strip()
+                return "quit" if text.startswith("/q") else ("empty" if not text else "send")
+            """,
+        ],
     )
     nb.step(
         """

@@ -278,18 +278,20 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
-        if frame_text("x") is NotImplemented:
+        from selfcheck import attempt
+
+        if attempt('frame_text("x")', frame_text, "x") is NotImplemented:
             print("Exercise 02.1 not attempted yet: write frame_text above, run it, then run this cell again.")
         else:
-            for sample in ["hi", "", "héllo", "👋 ok"]:
-                got = frame_text(sample)
+            for sample in ["hi", "", "héllo", "👋 ok", "x" * 60_000]:
+                got = attempt(f"frame_text({sample[:10]!r})", frame_text, sample)
                 assert isinstance(got, bytes), f"frame_text should return bytes, not {type(got).__name__}"
                 want = frame(sample.encode("utf-8"))
                 assert got[:4] == want[:4], (
                     f"header for {sample!r} is {got[:4]!r}, expected {want[:4]!r}: "
                     "count the UTF-8 bytes (not characters), 4 bytes, big-endian"
                 )
-                assert got == want, f"frame_text({sample!r}) = {got!r}, expected {want!r}"
+                assert got == want, f"frame_text({sample[:10]!r}) = {got[:20]!r}..., expected {want[:20]!r}..."
             print("✓ Exercise 02.1 correct: your frames match lanchat.wire.frame byte for byte")
         """,
         """
@@ -297,10 +299,22 @@ def notebooks() -> list[Notebook]:
             payload = text.encode("utf-8")
             return struct.pack(">I", len(payload)) + payload
         """,
-        wrong="""
-        def frame_text(text: str) -> bytes:
-            return struct.pack(">I", len(text)) + text.encode("utf-8")
-        """,
+        wrong=[
+            """
+            def frame_text(text: str) -> bytes:
+                return struct.pack(">I", len(text)) + text.encode("utf-8")
+            """,
+            """
+            def frame_text(text: str) -> bytes:
+                payload = text.encode("utf-8")
+                return struct.pack("<I", len(payload)) + payload  # little-endian
+            """,
+            """
+            def frame_text(text: str) -> bytes:
+                payload = text.encode("utf-8")
+                return struct.pack(">H", len(payload)) + payload  # a 2-byte header
+            """,
+        ],
     )
     nb.exercise(
         "02.2",
@@ -316,16 +330,32 @@ def notebooks() -> list[Notebook]:
                 return NotImplemented  # your code here
         """,
         """
-        if MyDecoder().feed(b"") is NotImplemented:
+        from selfcheck import attempt
+
+
+        def decode_in_pieces(stream, size):
+            decoder, got = MyDecoder(), []
+            for i in range(0, len(stream), size):
+                got += decoder.feed(stream[i : i + size])
+            return got
+
+
+        if attempt("MyDecoder().feed(b'')", MyDecoder().feed, b"") is NotImplemented:
             print("Exercise 02.2 not attempted yet: write MyDecoder above, run it, then run this cell again.")
         else:
-            messages = [b"one", b"", "двa".encode(), b"x" * 300]
+            messages = [b"one", b"", "двa".encode(), b"x" * 300, b"a", b"b", b"c"]
             stream = b"".join(frame(m) for m in messages)
-            for size in range(1, 10):
-                decoder, got = MyDecoder(), []
-                for i in range(0, len(stream), size):
-                    got += decoder.feed(stream[i : i + size])
-                assert got == messages, f"fed {size} byte(s) at a time, got {got[:3]}..., expected {messages[:3]}..."
+            got = attempt("feeding the whole stream in one call", decode_in_pieces, stream, len(stream))
+            assert got == messages, (
+                f"the whole stream in one feed gave {len(got)} payload(s), expected {len(messages)}: "
+                "one recv can hold many frames, so keep taking frames while the buffer has a whole one (while, not if)"
+            )
+            for size in [1, 2, 3, 4, 5, 7, 9, 64]:
+                got = attempt(f"feeding {size} byte(s) at a time", decode_in_pieces, stream, size)
+                assert got == messages, (
+                    f"fed {size} byte(s) at a time, got {got[:3]}..., expected {messages[:3]}...: "
+                    "keep the bytes of an unfinished frame (even half a header) for the next feed"
+                )
             print("✓ Exercise 02.2 correct: your decoder survives any split")
         """,
         """
@@ -344,17 +374,52 @@ def notebooks() -> list[Notebook]:
                     self.buffer = self.buffer[4 + length :]
                 return payloads
         """,
-        wrong="""
-        class MyDecoder:
-            def feed(self, data: bytes) -> list:
-                # forgets leftovers: only works when every feed holds whole frames
-                out = []
-                while len(data) >= 4:
-                    (length,) = struct.unpack(">I", data[:4])
-                    out.append(data[4 : 4 + length])
-                    data = data[4 + length :]
-                return out
-        """,
+        wrong=[
+            """
+            class MyDecoder:
+                def feed(self, data: bytes) -> list:
+                    # forgets leftovers: only works when every feed holds whole frames
+                    out = []
+                    while len(data) >= 4:
+                        (length,) = struct.unpack(">I", data[:4])
+                        out.append(data[4 : 4 + length])
+                        data = data[4 + length :]
+                    return out
+            """,
+            """
+            class MyDecoder:
+                def __init__(self):
+                    self.buffer = b""
+
+                def feed(self, data: bytes) -> list:
+                    self.buffer += data
+                    if len(self.buffer) >= 4:  # `if`: at most one frame per feed
+                        (length,) = struct.unpack(">I", self.buffer[:4])
+                        if len(self.buffer) >= 4 + length:
+                            payload = self.buffer[4 : 4 + length]
+                            self.buffer = self.buffer[4 + length :]
+                            return [payload]
+                    return []
+            """,
+            """
+            class MyDecoder:
+                def __init__(self):
+                    self.buffer = b""
+
+                def feed(self, data: bytes) -> list:
+                    self.buffer += data
+                    payloads = []
+                    while True:  # waits for a header that never comes: loops forever on a short buffer
+                        if len(self.buffer) >= 4:
+                            (length,) = struct.unpack(">I", self.buffer[:4])
+                            if len(self.buffer) >= 4 + length:
+                                payloads.append(self.buffer[4 : 4 + length])
+                                self.buffer = self.buffer[4 + length :]
+                                continue
+                        if not self.buffer:
+                            return payloads
+            """,
+        ],
     )
     nb.step(
         """

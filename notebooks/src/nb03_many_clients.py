@@ -369,9 +369,10 @@ def notebooks() -> list[Notebook]:
         """
         ## How lanchat does it
 
-        * `lanchat.server.Server` is Way 2: one `selectors` loop for every client, with a **per-client output
-          queue** (it writes only when the socket can take more, and drops a client that stops reading rather
-          than letting it stall the room). Its module docstring describes the loop.
+        * `lanchat.server.Server` is Way 2: one `selectors` loop for every client. The **per-client output
+          queues** live in `lanchat.outbox` (it writes only when the socket can take more, and a reader that
+          does not keep up is dropped rather than allowed to stall the room; notebook 09's first lab builds one).
+          The server module's docstring describes the loop.
         * `lanchat.client.ClientLoop` is full duplex **without threads**: it puts the socket *and the keyboard*
           on one selector, so it reacts to whichever is ready first.
         * The room has both modes: `duplex` (everyone speaks whenever they like) and `turn` (seed 001's strict
@@ -403,23 +404,32 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
+        from selfcheck import attempt
+
         pairs = [socket.socketpair() for _ in range(4)]
         try:
-            if ready_to_read([], 0) is NotImplemented:
+            if attempt("ready_to_read([], 0)", ready_to_read, [], 0) is NotImplemented:
                 print("Exercise 03.1 not attempted yet: write ready_to_read above, run it, then run this cell again.")
             else:
+                ends = [a for a, _ in pairs]
+                for end in ends:
+                    end.settimeout(None)  # a recv in the answer would block: the deadline reports it
+                started = time.monotonic()
+                got = attempt("ready_to_read([socket 0], 0.2) with nothing sent", ready_to_read, [ends[0]], 0.2)
+                assert got == [], f"nothing was sent on socket 0, yet it was reported ready: {got}"
+                assert time.monotonic() - started < 1.5, "ready_to_read waited much longer than its timeout"
                 pairs[1][1].sendall(b"x")
                 pairs[3][1].sendall(b"y")
-                ends = [a for a, _ in pairs]
-                got = ready_to_read(ends, 1.0)
+                pairs[2][1].close()  # a closed peer counts as readable: recv would return b""
+                got = attempt("ready_to_read(all four, 1.0)", ready_to_read, ends, 1.0)
                 assert isinstance(got, list), f"return a list, not {type(got).__name__}"
-                assert set(got) == {ends[1], ends[3]}, (
-                    f"expected sockets 1 and 3 to be ready, got {sorted(ends.index(s) for s in got if s in ends)}"
+                assert set(got) == {ends[1], ends[2], ends[3]}, (
+                    f"expected sockets 1, 2 (its peer closed) and 3 to be ready, "
+                    f"got {sorted(ends.index(s) for s in got if s in ends)}"
                 )
-                assert ends[1].recv(10) == b"x", "ready_to_read must not consume the data (no recv)"
-                started = time.monotonic()
-                assert ready_to_read([ends[0]], 0.2) == [], "nothing was sent on socket 0"
-                assert time.monotonic() - started < 2, "the timeout was not respected"
+                for index, byte in ((1, b"x"), (3, b"y")):
+                    ends[index].settimeout(1.0)
+                    assert ends[index].recv(10) == byte, "ready_to_read must not consume the data (no recv)"
                 print("✓ Exercise 03.1 correct")
         finally:
             for a, b in pairs:
@@ -433,10 +443,23 @@ def notebooks() -> list[Notebook]:
                     selector.register(sock, selectors.EVENT_READ)
                 return [key.fileobj for key, _ in selector.select(timeout)]
         """,
-        wrong="""
-        def ready_to_read(socks, timeout):
-            return list(socks)  # claims everything is ready
-        """,
+        wrong=[
+            """
+            def ready_to_read(socks, timeout):
+                return list(socks)  # claims everything is ready
+            """,
+            """
+            def ready_to_read(socks, timeout):
+                with selectors.DefaultSelector() as selector:
+                    for sock in socks:
+                        selector.register(sock, selectors.EVENT_READ)
+                    return [key.fileobj for key, _ in selector.select()]  # no timeout: waits forever
+            """,
+            """
+            def ready_to_read(socks, timeout):
+                return [sock for sock in socks if sock.recv(1)]  # recv blocks, and eats the data
+            """,
+        ],
     )
     nb.md(
         """

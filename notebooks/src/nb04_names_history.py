@@ -29,7 +29,6 @@ def notebooks() -> list[Notebook]:
         import json
         import os
         import socket
-        import struct
         import subprocess
         import sys
         import tempfile
@@ -304,23 +303,67 @@ def notebooks() -> list[Notebook]:
         print("the file on disk:", (WORK / "messages.json").read_text())
         """,
     )
+    nb.md(
+        """
+        ### A client crashing: `b""` or a reset?
+
+        A program that crashes never says goodbye, but its operating system still closes its sockets. What the
+        server then sees depends on one thing: **whether the dead client had read everything sent to it**.
+
+        * It had: the system closes the connection normally (a FIN), and the server's `recv` returns `b""`, exactly
+          as if the client had called `close()`.
+        * Data was still waiting, unread, in its receive buffer: closing with unread data makes the system send a
+          **reset** (RST), and the server's `recv` raises `ConnectionResetError` instead.
+
+        The server must survive both, drop the client, and tell the others. Below, `cy` is a real Python process
+        killed with `kill()` (SIGKILL: no cleanup, no goodbye; the same as a crash). First a cy that had read its
+        welcome, then a cy that only *peeked* at it (`MSG_PEEK` looks without taking, so it stays unread).
+        """
+    )
+    nb.code(
+        """
+        crashing_client = '''
+        import socket, sys, time
+        from lanchat.wire import FrameDecoder, encode_json
+        sock = socket.create_connection(("%s", %d), timeout=10)
+        sock.sendall(encode_json({"name": "cy"}))
+        if sys.argv[1] == "reads everything":
+            decoder = FrameDecoder()
+            while not decoder.feed(sock.recv(65536)):  # until the whole welcome frame is read
+                pass
+        else:
+            sock.recv(1, socket.MSG_PEEK)  # the welcome has arrived, but stays unread
+        print("ready", flush=True)
+        time.sleep(60)  # waits to be killed
+        '''
+
+
+        def crash_a_client(how):
+            script = crashing_client % (HOST, server.address[1])
+            cy = subprocess.Popen([sys.executable, "-c", script, how], stdout=subprocess.PIPE, text=True)
+            try:
+                assert cy.stdout.readline().strip() == "ready"
+                print("ana:", ana.inbox(1), " ben:", ben.inbox(1))  # "cy joined"
+                cy.kill()  # SIGKILL: the process dies at once
+                cy.wait(TIMEOUT)
+            finally:
+                cy.kill()
+                cy.stdout.close()
+            print("ana:", ana.inbox(1), " ben:", ben.inbox(1))  # "cy left"
+            print(f"server log (cy {how}):", server.log[-1])
+
+
+        crash_a_client("reads everything")
+        """
+    )
     nb.step(
         """
-        ### A client crashing
-
-        A program that crashes never says goodbye. Its operating system closes the connection, often with a
-        **reset**: the server's `recv` raises `ConnectionResetError` instead of returning `b""`. We imitate a
-        crash with `SO_LINGER` set to zero, which makes `close()` send a reset. The server must survive it, drop
-        the client, and tell the others.
+        Now the same crash, but cy dies with its welcome unread: the server's `recv` raises
+        `ConnectionResetError`. A real client that crashes usually had read everything (it was waiting in `recv`
+        or `input`), so the quiet `b""` is the common case; servers must handle both.
         """,
         """
-        cy = NamedClient(server.address, "cy")
-        cy.inbox(1)
-        ana.inbox(1), ben.inbox(1)  # "cy joined"
-        cy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        cy.sock.close()  # abrupt: a reset, like a crash
-        print("ana:", ana.inbox(1), " ben:", ben.inbox(1))
-        print("server log:", server.log[-1])
+        crash_a_client("leaves data unread")
         """,
     )
     nb.step(
@@ -448,16 +491,21 @@ def notebooks() -> list[Notebook]:
 
         `lanchat.history.HistoryStore` is lanchat's real version: one SQLite file, every message committed
         before anyone receives it, direct messages replayed only to the two people concerned. Its module
-        docstring explains the durability choices.
+        docstring explains the durability choices. A name belongs to a key (`lanchat.identity`): each
+        direct message is stored with the keys that owned both names, and replayed only to a connection
+        that proved one of them, never to whoever takes the name next. Here the keys are stand-ins.
         """,
         """
         from lanchat.history import HistoryStore
 
+        KEYS = {name: bytes([n]) * 32 for n, name in enumerate(["ana", "ben", "cy"])}  # stand-in public keys
         store = HistoryStore(WORK / "lanchat-history.sqlite3")
         store.append(time=1_700_000_000.0, sender="ana", text="hello everyone")
-        store.append(time=1_700_000_001.0, sender="ana", text="lunch at 12?", to="ben")
-        store.append(time=1_700_000_002.0, sender="cy", text="a secret for ana", to="ana")
-        records, more = store.replay_for("ben", limit=10)
+        store.append(time=1_700_000_001.0, sender="ana", text="lunch at 12?", to="ben",
+                     sender_owner=KEYS["ana"], recipient_owner=KEYS["ben"])
+        store.append(time=1_700_000_002.0, sender="cy", text="a secret for ana", to="ana",
+                     sender_owner=KEYS["cy"], recipient_owner=KEYS["ana"])
+        records, more = store.replay_for("ben", owner=KEYS["ben"], limit=10)
         for record in records:
             print(f"[History] {record.sender}{' -> ' + record.to if record.to else ''}: {record.text}")
         store.close()
@@ -571,13 +619,70 @@ def notebooks() -> list[Notebook]:
     )
     nb.step(
         """
-        Finally the shutdown notice: stopping the server (here with SIGTERM, as Ctrl-C or `kill` would) makes
-        it send a `shutdown` event to everyone before closing.
+        ### Ctrl-C sends SIGINT, `kill` sends SIGTERM, SIGKILL cannot be caught
+
+        Pressing Ctrl-C does not kill a program by itself: the **terminal** turns that key (byte 3, `^C`) into the
+        signal **SIGINT** for the program running in it. `kill PID` sends **SIGTERM**. A program can catch both
+        and leave politely (Python turns SIGINT into `KeyboardInterrupt` by default). **SIGKILL** (`kill -9`, or
+        `Popen.kill()` above) and a power cut cannot be caught: nothing gets announced, which is why the server
+        must cope with clients that vanish.
+
+        To see it, we run a small program in a real **pseudo-terminal** (with `pexpect`, Linux and macOS only) that
+        reports every signal it receives, press "Ctrl-C" by writing byte 3 to its terminal, then send SIGTERM.
         """,
         """
-        server_proc.terminate()
-        notice = ben.wait_for(ev.Shutdown)[-1]
-        print("ben got:", notice)
+        import signal
+
+        signal_reporter = '''
+        import signal, time
+        received = []
+        def report(signum, frame):
+            received.append(signum)
+            print("received", signal.Signals(signum).name, flush=True)
+        signal.signal(signal.SIGINT, report)
+        signal.signal(signal.SIGTERM, report)
+        try:
+            signal.signal(signal.SIGKILL, report)
+        except OSError as exc:
+            print("SIGKILL cannot be caught:", exc, flush=True)
+        print("ready", flush=True)
+        deadline = time.monotonic() + 10
+        while len(received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the handlers run between these naps
+        '''
+        if os.name == "posix":
+            import pexpect
+
+            reporter = pexpect.spawn(sys.executable, ["-c", signal_reporter], timeout=TIMEOUT, encoding="utf-8")
+            reporter.expect("ready")
+            print(reporter.before.strip())
+            reporter.send("\\x03")  # the byte the Ctrl-C key sends into a terminal
+            reporter.expect(r"received (\\w+)")
+            print("after Ctrl-C:", reporter.match.group(1))
+            reporter.kill(signal.SIGTERM)
+            reporter.expect(r"received (\\w+)")
+            print("after kill (SIGTERM):", reporter.match.group(1))
+            reporter.expect(pexpect.EOF)
+            reporter.close()
+        else:
+            print("Windows has no pseudo-terminals or POSIX signals: Ctrl-C raises KeyboardInterrupt in a console program")
+        """,
+    )
+    nb.step(
+        """
+        Finally the shutdown notice: Ctrl-C in the server's terminal sends it **SIGINT**, `kill PID` sends
+        SIGTERM; lanchat's server treats both the same way: it sends a `shutdown` event to everyone before closing.
+        Here we send SIGINT, as Ctrl-C would. (Windows cannot send SIGINT to another process: there we stop it with
+        `terminate()`, which cannot be caught, and ben sees the connection end without a notice.)
+        """,
+        """
+        if os.name == "posix":
+            server_proc.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal would send
+        else:
+            server_proc.terminate()
+        if os.name == "posix":
+            notice = ben.wait_for(ev.Shutdown)[-1]
+            print("ben got:", notice)
         print("server exit status:", server_proc.wait(TIMEOUT))
         ben.sock.close()
         """,
@@ -595,14 +700,22 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
-        if recipients("ana", "all", {"ana"}) is NotImplemented:
+        from selfcheck import Unsorted, attempt
+
+        if attempt('recipients("ana", "all", {"ana"})', recipients, "ana", "all", {"ana"}) is NotImplemented:
             print("Exercise 04.1 not attempted yet: write recipients above, run it, then run this cell again.")
         else:
-            here = {"ana", "ben", "cy"}
-            assert recipients("ana", "all", here) == ["ben", "cy"], f"to all: got {recipients('ana', 'all', here)}; the sender is left out"
-            assert recipients("ana", "cy", here) == ["cy"], f"a direct message to cy: got {recipients('ana', 'cy', here)}"
-            assert recipients("ana", "zoe", here) == [], f"zoe is not here: got {recipients('ana', 'zoe', here)}"
-            assert recipients("ana", "all", {"ana"}) == [], "alone in the room, a message for all reaches nobody"
+            here = Unsorted({"ana", "ben", "cy", "dee"})  # a set that never happens to iterate in sorted order
+            cases = [
+                (("ana", "all", here), ["ben", "cy", "dee"], "a message for all: everyone but the sender, sorted"),
+                (("dee", "all", here), ["ana", "ben", "cy"], "a message for all: everyone but the sender, sorted"),
+                (("ana", "cy", here), ["cy"], "a direct message to cy"),
+                (("ana", "zoe", here), [], "zoe is not here"),
+                (("ana", "all", Unsorted({"ana"})), [], "alone in the room, a message for all reaches nobody"),
+            ]
+            for args, expected, meaning in cases:
+                got = attempt(f"recipients{args[:2]}", recipients, *args)
+                assert got == expected, f"{meaning}: recipients{args[:2]} returned {got!r}, expected {expected!r}"
             print("✓ Exercise 04.1 correct")
         """,
         """
@@ -611,10 +724,18 @@ def notebooks() -> list[Notebook]:
                 return sorted(name for name in present if name != sender)
             return [to] if to in present else []
         """,
-        wrong="""
-        def recipients(sender, to, present):
-            return sorted(present) if to == "all" else [to]
-        """,
+        wrong=[
+            """
+            def recipients(sender, to, present):
+                return sorted(present) if to == "all" else [to]
+            """,
+            """
+            def recipients(sender, to, present):
+                if to == "all":
+                    return [name for name in present if name != sender]  # not sorted
+                return [to] if to in present else []
+            """,
+        ],
     )
     nb.step(
         """

@@ -262,7 +262,7 @@ def notebooks() -> list[Notebook]:
         Fewer bytes and far less work: that is why a lanchat download runs several times faster with binary
         frames (bench/files_bench.py measures the whole path). The chunks stay well under the frame limit so that
         a chat line queued behind one never waits long. The rules (names, chunks, checksums, offers) live in
-        `lanchat.files`, which never touches a file or socket; `lanchat.transfer` is the edge that reads and writes.
+        `lanchat.files`, which never touches a file or socket; `lanchat.server_files` and `lanchat.client_files` are the edges that read and write.
         """
     )
     nb.exercise(
@@ -270,22 +270,40 @@ def notebooks() -> list[Notebook]:
         "checksum while streaming",
         """
         Write `streamed_sha256(chunks)` that takes an iterable of byte chunks and returns the SHA-256 hex digest
-        of all of them together, **without** joining them into one big bytes object.
+        of all of them together, **without** joining them into one big bytes object (or keeping them in a list):
+        a file can be bigger than the memory you have. The check streams 16 MB through your function and measures
+        how much memory it holds at its peak (it must stay under 2 MB).
         """,
         """
         def streamed_sha256(chunks):
             return NotImplemented  # your code here
         """,
         """
-        if streamed_sha256([]) is NotImplemented:
+        from selfcheck import attempt, peak_memory
+
+        if attempt("streamed_sha256([])", streamed_sha256, []) is NotImplemented:
             print("Exercise 05.1 not attempted yet: write streamed_sha256 above, run it, then run this cell again.")
         else:
             data = source.read_bytes()
             pieces = [data[i : i + 7000] for i in range(0, len(data), 7000)]
-            got = streamed_sha256(iter(pieces))
+            got = attempt("streamed_sha256(the photo in 7,000-byte pieces)", streamed_sha256, iter(pieces))
             assert isinstance(got, str) and len(got) == 64, f"return the hex digest (64 characters), got {got!r}"
             assert got == checksum, "the digest differs: update one hashlib.sha256() object with every chunk, in order"
-            assert streamed_sha256([]) == hashlib.sha256(b"").hexdigest(), "no chunks: the digest of empty data"
+            got = attempt("streamed_sha256([])", streamed_sha256, [])
+            assert got == hashlib.sha256(b"").hexdigest(), "no chunks: the digest of empty data"
+
+            def big_chunks(count=256, size=64 * 1024):  # 16 MB, made one chunk at a time (never all in memory)
+                return (bytes([n % 251]) * size for n in range(count))
+
+            expected = hashlib.sha256()
+            for chunk in big_chunks():
+                expected.update(chunk)
+            got, peak = attempt("streamed_sha256(16 MB of chunks)", peak_memory, streamed_sha256, big_chunks())
+            assert got == expected.hexdigest(), "the digest of 16 MB in 64 KB chunks differs: every chunk, in order"
+            assert peak < 2_000_000, (
+                f"your function held {peak / 1e6:.1f} MB at once for a 16 MB stream: hash each chunk as it "
+                "comes and let it go (no join, no list of chunks)"
+            )
             print("✓ Exercise 05.1 correct")
         """,
         """
@@ -295,13 +313,27 @@ def notebooks() -> list[Notebook]:
                 digest.update(chunk)
             return digest.hexdigest()
         """,
-        wrong="""
-        def streamed_sha256(chunks):
-            digest = None
-            for chunk in chunks:
-                digest = hashlib.sha256(chunk).hexdigest()  # only the last chunk counts
-            return digest or hashlib.sha256(b"").hexdigest()
-        """,
+        wrong=[
+            """
+            def streamed_sha256(chunks):
+                digest = None
+                for chunk in chunks:
+                    digest = hashlib.sha256(chunk).hexdigest()  # only the last chunk counts
+                return digest or hashlib.sha256(b"").hexdigest()
+            """,
+            """
+            def streamed_sha256(chunks):
+                return hashlib.sha256(b"".join(chunks)).hexdigest()  # right digest, but all in memory
+            """,
+            """
+            def streamed_sha256(chunks):
+                kept = list(chunks)  # keeps every chunk alive
+                digest = hashlib.sha256()
+                for chunk in kept:
+                    digest.update(chunk)
+                return digest.hexdigest()
+            """,
+        ],
     )
     nb.step(
         """

@@ -16,6 +16,9 @@ def notebooks() -> list[Notebook]:
         It uses an **AF_UNIX** socket. Instead of an IP address and a port, its address is a **file path**, and
         only programs on the same machine can connect. Otherwise it behaves like TCP: a reliable, ordered stream.
 
+        **Needs Linux or macOS** (or WSL): Python on Windows has no AF_UNIX sockets. On Windows, run
+        `pairs/000_server.ipynb` and `pairs/000_client.ipynb`, which switch to TCP on 127.0.0.1 by themselves.
+
         We go through the server's and the client's documented steps one by one in this notebook, then run the
         whole exchange with the server in a background thread. (`pairs/000_server.ipynb` and
         `pairs/000_client.ipynb` are the same programs as two notebooks for two kernels.)
@@ -102,13 +105,52 @@ def notebooks() -> list[Notebook]:
         """
         ### Step 4: bind, and listen for one connection
 
-        Now `bind` works and creates the socket file. `listen(1)`: this project allows one connection.
+        Now `bind` works and creates the socket file. `listen(1)` sizes the **accept queue**: how many
+        connections may wait for `accept`. It does not limit the server to one client (the next cell measures it).
         """,
         """
         server.bind(SOCKET_PATH)
         server.listen(1)
         server.settimeout(TIMEOUT)
         print("listening; the socket file exists:", os.path.exists(SOCKET_PATH))
+        """,
+    )
+    nb.step(
+        """
+        ### Aside: the accept queue of `listen(1)`, measured
+
+        On a second AF_UNIX listener with `listen(1)` that never calls `accept`, we connect non-blocking clients
+        until the system says the queue is full. For AF_UNIX, Linux answers a full queue at once with
+        `BlockingIOError` (EAGAIN; a blocking `connect` would wait instead); other systems may refuse or round the
+        number differently, which is why we measure.
+        """,
+        """
+        queue_path = os.path.join(scratch.name, "queue-demo.sock")
+        queue_demo = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        queue_demo.bind(queue_path)
+        queue_demo.listen(1)
+        waiting = []
+        for attempt_number in range(1, 6):
+            knock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            knock.setblocking(False)
+            try:
+                knock.connect(queue_path)
+            except OSError as exc:  # BlockingIOError on Linux; ConnectionRefusedError elsewhere
+                print(f"connection {attempt_number}: {type(exc).__name__}: the queue is full")
+                knock.close()
+                break
+            waiting.append(knock)
+            print(f"connection {attempt_number}: connected, waiting in the queue")
+        print(f"listen(1) held {len(waiting)} connections before any accept")
+        queue_demo.settimeout(TIMEOUT)
+        first, _ = queue_demo.accept()  # makes room for one more
+        again = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        again.settimeout(TIMEOUT)
+        again.connect(queue_path)
+        print("after one accept, another connect succeeds")
+        for sock in [*waiting, first, again, queue_demo]:
+            sock.close()
+        os.unlink(queue_path)
         """,
     )
     nb.md("## The client, steps 1 and 2")
@@ -344,13 +386,15 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
-        if parse_answer("y") is NotImplemented:
+        from selfcheck import attempt
+
+        if attempt('parse_answer("y")', parse_answer, "y") is NotImplemented:
             print("Exercise 06.1 not attempted yet: write parse_answer above, run it, then run this cell again.")
         else:
             cases = {"y": "Y", " Y ": "Y", "yes": "Y", "Yes": "Y", "n": "N", "NO": "N", " no ": "N",
-                     "": None, "maybe": None, "yesterday": None, "nope?": None}
+                     "": None, "maybe": None, "yesterday": None, "nope?": None, "y n": None}
             for text, expected in cases.items():
-                got = parse_answer(text)
+                got = attempt(f"parse_answer({text!r})", parse_answer, text)
                 assert got == expected, f"parse_answer({text!r}) returned {got!r}; expected {expected!r}"
             print("✓ Exercise 06.1 correct")
         """,
@@ -363,11 +407,17 @@ def notebooks() -> list[Notebook]:
                 return "N"
             return None
         """,
-        wrong="""
-        def parse_answer(text):
-            word = text.strip().upper()
-            return word[:1] if word[:1] in ("Y", "N") else None  # "yesterday" is not a yes
-        """,
+        wrong=[
+            """
+            def parse_answer(text):
+                word = text.strip().upper()
+                return word[:1] if word[:1] in ("Y", "N") else None  # "yesterday" is not a yes
+            """,
+            """
+            def parse_answer(text):
+                return {"y": "Y", "yes": "Y", "n": "N", "no": "N"}.get(text.strip())  # "Yes" and "NO" are answers too
+            """,
+        ],
     )
     nb.step(
         """

@@ -17,10 +17,13 @@ def notebooks() -> list[Notebook]:
         * `lanchat.protocol.Connection`: one connection's **state machine**: `receive_data(bytes)`, then
           `events()`; `send(event)` returns the bytes to write. It never touches a socket;
         * `lanchat.room.Room`: who is in the room and who receives what; it returns **actions**, never sends;
+        * `lanchat.hub.Hub` and `lanchat.outbox.Outbox`: the server's policy (one `Connection` per person,
+          the room's actions carried out, history, pacing, deadlines) and its output queues, still without a
+          socket;
         * `lanchat.server.Server`: the one `selectors` loop (notebook 03) that moves bytes between sockets and
-          the pieces above.
+          the hub.
 
-        Because the middle three never touch a socket, we can try them right here, then start a real server.
+        Because the middle ones never touch a socket, we can try them right here, then start a real server.
         The full rules are in `docs/PROTOCOL.md`.
         """
     )
@@ -355,61 +358,164 @@ def notebooks() -> list[Notebook]:
         "07.1",
         "a minimal lanchat client",
         """
-        Write `say_once(address, name, text)`: connect to the lanchat server at `address`, do the handshake
-        with a `Connection(Role.CLIENT)`, say `text`, and return the `ev.Message` the server sends back for it
-        (lanchat echoes your own message to you, stamped). Then send `ev.Bye()` and close. Use timeouts!
-        The check starts a fresh duplex server of its own in a thread and runs your function against it.
+        Write `say_once(address, name, text, timeout=2.0)`: connect to the lanchat server at `address`, do the
+        handshake with a `Connection(Role.CLIENT)`, say `text`, and return the `ev.Message` the server sends back
+        for it (lanchat echoes your own message to you, stamped). Then send `ev.Bye()` and close the socket.
+
+        Never wait longer than `timeout` seconds for anything: if the echo does not come in time, close the
+        socket and raise `TimeoutError` (a server that stopped answering must not freeze your program).
+
+        The check does not trust your return value alone: it runs your function against a stand-in server that
+        records what **it** saw on the wire (your hello, your message, your goodbye, and your socket closing), and
+        against a server that never answers.
         """,
         """
-        def say_once(address, name, text):
+        def say_once(address, name, text, timeout=2.0):
             return NotImplemented  # your code here
         """,
         """
-        solo_listener = listen(Endpoint(host=HOST, port=0))
-        solo = Server([solo_listener], Room(mode="duplex"))
-        threading.Thread(target=solo.serve_forever, daemon=True).start()
+        from selfcheck import attempt
+
+
+        class StandInServer:
+            # one connection, seen from the server's side: it records every event and how the connection ended
+            def __init__(self, echo=True, patience=2.0):
+                self.listener = socket.create_server((HOST, 0))
+                self.listener.settimeout(0.1)  # between accepts it looks at self.done
+                self.address = self.listener.getsockname()[:2]
+                self.echo, self.patience = echo, patience
+                self.heard, self.ending = [], "never connected"
+                self.done = threading.Event()
+                self.thread = threading.Thread(target=self.serve, daemon=True)
+                self.thread.start()
+
+            def serve(self):
+                proto = Connection(Role.SERVER)
+                while True:  # a connection already made is always accepted before giving up
+                    try:
+                        conn, _ = self.listener.accept()
+                        break
+                    except TimeoutError:
+                        if self.done.is_set():
+                            return
+                with conn:
+                    conn.settimeout(self.patience)  # how long a silent, still-open client is given
+                    try:
+                        while True:
+                            proto.receive_data(conn.recv(65536))
+                            for event in proto.events():
+                                if isinstance(event, ConnectionClosed):
+                                    self.ending = "closed"
+                                    return
+                                self.heard.append(event)
+                                if isinstance(event, ev.Hello):
+                                    welcome = ev.Welcome(name=event.name, mode="duplex", members=(event.name,))
+                                    conn.sendall(proto.send(welcome))
+                                elif isinstance(event, ev.Say) and self.echo:
+                                    echo = ev.Message(sender=self.heard[0].name, text=event.text, time=time.time())
+                                    conn.sendall(proto.send(echo))
+                    except TimeoutError:
+                        self.ending = f"still open after {self.patience:g} s of silence"
+                    except ConnectionResetError:
+                        self.ending = "reset"
+
+            def finish(self):
+                self.done.set()
+                self.thread.join(self.patience + 2)
+                self.listener.close()
+                return [type(event).__name__ for event in self.heard]
+
+
+        first = StandInServer()
         try:
-            got = say_once(solo_listener.getsockname()[:2], "eve", "hello from eve")
+            got = attempt("say_once(...)", say_once, first.address, "eve", "hello from eve", 2.0, seconds=4)
         finally:
-            solo.request_shutdown("check over")
-            solo.stopped.wait(TIMEOUT)
+            seen = first.finish()
         if got is NotImplemented:
             print("Exercise 07.1 not attempted yet: write say_once above, run it, then run this cell again.")
         else:
             assert isinstance(got, ev.Message), f"return the ev.Message event, not {type(got).__name__}: {got!r}"
             assert got.sender == "eve" and got.text == "hello from eve", f"that is not your message: {got}"
-            assert got.time > 0, "the server stamps the time"
-            print("✓ Exercise 07.1 correct: you wrote a lanchat client")
+            assert seen[:2] == ["Hello", "Say"], f"the server saw {seen}: first Hello, then Say"
+            assert seen[2:] == ["Bye"], f"the server saw {seen}: say goodbye (ev.Bye()) after the echo"
+            assert first.ending == "closed", f"after your goodbye the server saw your connection {first.ending}: close it"
+
+            silent = StandInServer(echo=False)
+
+            def against_a_silent_server():
+                try:
+                    return say_once(silent.address, "eve", "anyone?", 1.0)
+                except TimeoutError:
+                    return "gave up"
+
+            try:
+                outcome = attempt("say_once(...) with a server that never echoes", against_a_silent_server, seconds=4)
+            finally:
+                seen = silent.finish()
+            assert outcome == "gave up", f"with no echo your function returned {outcome!r}: raise TimeoutError"
+            assert silent.ending in ("closed", "reset"), (
+                f"after giving up, the server saw your connection {silent.ending}: close the socket"
+            )
+            print("✓ Exercise 07.1 correct: you wrote a lanchat client, and it gives up politely")
         """,
         """
-        def say_once(address, name, text):
+        def say_once(address, name, text, timeout=2.0):
             proto = Connection(Role.CLIENT)
-            with socket.create_connection(address, timeout=TIMEOUT) as sock:
+            deadline = time.monotonic() + timeout
+            with socket.create_connection(address, timeout=timeout) as sock:
                 sock.sendall(proto.send(ev.Hello(name=name)))
-                said = False
-                deadline = time.monotonic() + TIMEOUT
-                while time.monotonic() < deadline:
-                    data = sock.recv(65536)
-                    proto.receive_data(data)
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"no echo from the server within {timeout} s")
+                    sock.settimeout(left)
+                    proto.receive_data(sock.recv(65536))  # raises TimeoutError when nothing comes in time
                     for event in proto.events():
-                        if isinstance(event, ev.Welcome) and not said:
+                        if isinstance(event, ev.Welcome):
                             sock.sendall(proto.send(ev.Say(text=text)))
-                            said = True
-                        elif isinstance(event, ev.Message) and event.sender == name:
+                        elif isinstance(event, ev.Message) and event.sender == name and event.text == text:
                             sock.sendall(proto.send(ev.Bye()))
                             return event
-                        elif isinstance(event, (ev.Error, ConnectionClosed)):
-                            return event  # refused or closed: let the caller see why
-            return None
+                        elif isinstance(event, ConnectionClosed):
+                            raise ConnectionError("the server closed the connection")
         """,
-        wrong="""
-        def say_once(address, name, text):
-            proto = Connection(Role.CLIENT)
-            with socket.create_connection(address, timeout=TIMEOUT) as sock:
+        wrong=[
+            """
+            def say_once(address, name, text, timeout=2.0):
+                proto = Connection(Role.CLIENT)
+                with socket.create_connection(address, timeout=timeout) as sock:
+                    sock.sendall(proto.send(ev.Hello(name=name)))
+                    proto.receive_data(sock.recv(65536))
+                    return proto.events()[0]  # the welcome, not the message
+            """,
+            """
+            def say_once(address, name, text, timeout=2.0):
+                sock = socket.create_connection(address)  # no timeout, no goodbye, never closed
+                proto = Connection(Role.CLIENT)
                 sock.sendall(proto.send(ev.Hello(name=name)))
-                proto.receive_data(sock.recv(65536))
-                return proto.events()[0]  # the welcome, not the message
-        """,
+                while True:
+                    proto.receive_data(sock.recv(65536))
+                    for event in proto.events():
+                        if isinstance(event, ev.Welcome):
+                            sock.sendall(proto.send(ev.Say(text=text)))
+                        elif isinstance(event, ev.Message):
+                            return event
+            """,
+            """
+            def say_once(address, name, text, timeout=2.0):
+                proto = Connection(Role.CLIENT)
+                with socket.create_connection(address) as sock:  # says goodbye, but waits forever for the echo
+                    sock.sendall(proto.send(ev.Hello(name=name)))
+                    while True:
+                        proto.receive_data(sock.recv(65536))
+                        for event in proto.events():
+                            if isinstance(event, ev.Welcome):
+                                sock.sendall(proto.send(ev.Say(text=text)))
+                            elif isinstance(event, ev.Message):
+                                sock.sendall(proto.send(ev.Bye()))
+                                return event
+            """,
+        ],
     )
     nb.step(
         """

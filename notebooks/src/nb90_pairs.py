@@ -21,7 +21,7 @@ def settings_tcp(role: str) -> str:
         if role == "server"
         else "# the server machine's address (the server notebook prints it)"
     )
-    time_import = "import time\n" if role == "client" else ""  # only the client waits on a clock
+    time_import = "import time\n"
     return f'''
 import json
 import os
@@ -64,18 +64,40 @@ def pair_001() -> list[Notebook]:
         """
         ### Step 1: create a TCP socket and bind it to the address
 
-        `SO_REUSEADDR` lets you restart right after a previous run. If the port is taken, binding fails: we
-        print one clear line and stop (`sys.exit(1)`; in a notebook it ends *Run All* with a short note instead
-        of a traceback). Then pick another port in the settings (the client must use the same one).
+        `SO_REUSEADDR` lets you restart right after a previous run. If the port is taken, binding fails with
+        "Address already in use", and *who* holds it decides what to do: if it is **this notebook's own kernel**
+        (an earlier run that was interrupted still has its listening socket open), choose *Kernel → Restart
+        Kernel* and run again; if it is **another program** (notebook 01, another pair, a lanchat server), choose
+        another port (`LANCHAT_PORT=3581`, and the client uses the same). `psutil` tells the two apart. Either way
+        we print one clear line and stop (`sys.exit(1)`; in a notebook it ends *Run All* with a short note
+        instead of a traceback).
         """,
         """
+        import errno
+
+        import psutil
+
+
+        def this_kernel_listens_on(port):
+            # True if this very process (the notebook's kernel) already has a listening socket on `port`
+            return any(
+                c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                for c in psutil.Process().net_connections(kind="tcp")
+            )
+
+
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             listener.bind((HOST, PORT))
         except OSError as exc:
             listener.close()
-            print(f"cannot use {HOST}:{PORT} ({exc.strerror}); choose another port in the settings")
+            if exc.errno == errno.EADDRINUSE and this_kernel_listens_on(PORT):
+                print(f"port {PORT} is held by an earlier run in this same notebook: Kernel -> Restart Kernel, then run again")
+            elif exc.errno == errno.EADDRINUSE:
+                print(f"port {PORT} is used by another program: choose another port (LANCHAT_PORT=3581; the client too)")
+            else:
+                print(f"cannot use {HOST}:{PORT} ({exc.strerror}); check LANCHAT_HOST: it must be this machine's address")
             sys.exit(1)
         port = listener.getsockname()[1]
         print(f"bound to {HOST}:{port}")
@@ -85,16 +107,53 @@ def pair_001() -> list[Notebook]:
         """
         ### Step 2: listen, and tell the clients where to connect
 
-        `listen(1)`: one connection may wait in the backlog. The addresses printed are the ones the client
-        notebook should use as `LANCHAT_HOST` (lanchat's `reachable_addresses` lists this machine's network
-        addresses, best first).
+        `listen(1)`: the accept queue (backlog) for connections not yet accepted; it is not a limit on clients
+        (notebook 01 measures it: two on Linux).
+
+        Then the **net doctor** says where classmates should connect. The first address is the one on this
+        machine's **default route** (the network the classroom's router is on), found by asking the system which
+        address it would send from; *connecting* a UDP socket only chooses a route, it sends nothing. Other
+        addresses (a VPN, Docker, a virtual machine) follow, marked as unlikely to work for classmates. If the
+        server is bound to `127.0.0.1`, only this machine can reach it, and the doctor says so.
         """,
         """
-        from lanchat.transport import reachable_addresses
+        def default_route_address():
+            # the address this machine would use to reach the wider network, or None when offline
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.connect(("192.0.2.1", 9))  # a documentation-only address: nothing is sent
+                return probe.getsockname()[0]
+            except OSError:
+                return None
+            finally:
+                probe.close()
+
+
+        def net_doctor(listener):
+            host, port = listener.getsockname()[:2]
+            if host.startswith("127."):
+                print(f"only this machine can connect ({host} is loopback); for classmates, set LANCHAT_HOST=0.0.0.0")
+                return [f"{host}:{port}"]
+            best = default_route_address()
+            others = sorted(
+                a.address
+                for addrs in psutil.net_if_addrs().values()
+                for a in addrs
+                if a.family == socket.AF_INET and not a.address.startswith("127.") and a.address != best
+            )
+            if host != "0.0.0.0":
+                best, others = host, []
+            if best:
+                print(f"classmates connect to {best}:{port}  (LANCHAT_HOST={best} LANCHAT_PORT={port})")
+            else:
+                print("this machine has no network route (offline?): only 127.0.0.1 works, on this machine")
+            for address in others:
+                print(f"  also {address}:{port} (another interface: a VPN, Docker or a VM; rarely reachable by others)")
+            return [f"{a}:{port}" for a in ([best] if best else []) + others] + [f"127.0.0.1:{port}"]
+
 
         listener.listen(1)
-        listener.settimeout(TIMEOUT)
-        print("listening; clients can connect to:", ", ".join(reachable_addresses(listener)))
+        addresses = net_doctor(listener)
         if PORT_FILE:  # write-then-rename, so a reader never sees half a number
             with open(PORT_FILE + ".tmp", "w") as f:
                 f.write(str(port))
@@ -105,11 +164,35 @@ def pair_001() -> list[Notebook]:
         """
         ### Step 3: accept the client
 
-        This cell waits (up to `TIMEOUT` seconds) until the client notebook connects.
+        This cell waits until the client notebook connects: up to `TIMEOUT` seconds, saying every 30 s that it
+        is still waiting (so a silent cell is never a mystery), and ending with one line, not a `TimeoutError`
+        traceback, if nobody came. A connection that closes without saying anything was a classmate's
+        **reachability probe** (the client's net doctor): the server waits for the next one.
         """,
         """
-        conn, address = listener.accept()
-        conn.settimeout(TIMEOUT)
+        def accept_a_client(listener):
+            deadline = time.monotonic() + TIMEOUT
+            while (left := deadline - time.monotonic()) > 0:
+                listener.settimeout(min(30.0, left))
+                try:
+                    conn, address = listener.accept()
+                except TimeoutError:
+                    print(f"still waiting for a client at {addresses[0]} ...")
+                    continue
+                conn.settimeout(TIMEOUT)
+                try:
+                    first = conn.recv(1024, socket.MSG_PEEK)  # look at the first message without taking it
+                except OSError:
+                    first = b""
+                if first:
+                    return conn, address
+                conn.close()  # it left without a word: a reachability probe
+                print(f"a reachability probe from {address[0]} reached us: the network path works")
+            print(f"no client connected within {TIMEOUT:g} s; run this cell again to keep waiting")
+            sys.exit(1)
+
+
+        conn, address = accept_a_client(listener)
         print("connected to", address)
         """,
     )
@@ -124,7 +207,14 @@ def pair_001() -> list[Notebook]:
         """
         with conn:
             while True:
-                data = conn.recv(1024)
+                try:
+                    data = conn.recv(1024)
+                except TimeoutError:
+                    print(f"the client said nothing for {TIMEOUT:g} s; closing")
+                    break
+                except ConnectionResetError:
+                    print("the client's connection was reset (it crashed, or closed with a reply unread)")
+                    break
                 if not data:
                     print("the client closed the connection")
                     break
@@ -174,17 +264,79 @@ print(f"will connect to {HOST}:{PORT}")
     )
     client.step(
         """
+        ### The net doctor: can this machine reach the server?
+
+        Before the chat starts, a **reachability probe**: connect to the server with a short timeout and close
+        again at once (the server notebook recognises a connection that says nothing, and keeps waiting for the
+        real one). A connect gets an answer within milliseconds on a working network, so `CONNECT_TIMEOUT` is
+        3 s instead of the system's default (about two minutes on Linux). When it fails, the **kind** of failure
+        says where to look, in one line:
+
+        * *refused*: the server machine answered "nobody listens on that port": wrong port, or the server
+          notebook is not at step 3 yet;
+        * *timed out*: nothing answered at all: a **firewall** on the server machine drops it, or the Wi-Fi
+          keeps devices apart (**client isolation**, common on campus and café networks; see the teacher's guide
+          for the fallbacks: a phone hotspot, a wired lab, or everyone on one machine);
+        * *no route* / *unreachable*: you are not on the same network;
+        * *name not found*: a typo in `LANCHAT_HOST`.
+        """,
+        """
+        import errno
+
+        CONNECT_TIMEOUT = 3.0
+
+
+        def default_route_address():
+            # the address this machine would use to reach the wider network, or None when offline
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.connect(("192.0.2.1", 9))  # a documentation-only address: a UDP connect sends nothing
+                return probe.getsockname()[0]
+            except OSError:
+                return None
+            finally:
+                probe.close()
+
+
+        def why_not(exc):
+            # one line that says where to look, from the kind of failure
+            if isinstance(exc, ConnectionRefusedError):
+                return "refused: nobody listens on that port (wrong port, or the server is not at step 3 yet)"
+            if isinstance(exc, TimeoutError):
+                return (f"no answer within {CONNECT_TIMEOUT:g} s: a firewall on the server machine, "
+                        "or Wi-Fi client isolation (see the teacher's guide)")
+            if isinstance(exc, socket.gaierror):
+                return f"the name {HOST!r} was not found: check LANCHAT_HOST"
+            if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+                return "no route to that address: are both machines on the same network?"
+            return exc.strerror or str(exc)
+
+
+        print("this machine's address:", default_route_address() or "none (no network route: offline?)")
+        if HOST.startswith("127."):
+            print(f"{HOST} is loopback: the server notebook must run on this same machine")
+        try:
+            with socket.create_connection((HOST, PORT), timeout=CONNECT_TIMEOUT):
+                pass  # connected: the path works; close at once
+            print(f"probe: {HOST}:{PORT} answers")
+        except OSError as exc:
+            print(f"probe: cannot reach {HOST}:{PORT}: {why_not(exc)}")
+        """,
+    )
+    client.step(
+        """
         ### Step 1: create a socket and connect
 
-        `create_connection` makes the TCP socket and connects it, giving up after `TIMEOUT` seconds.
-        If nobody listens there, you get one clear line and the notebook stops (`sys.exit(1)`).
+        The real connection, with the same short connect timeout; after that, each wait for the server's reply
+        may last `TIMEOUT` seconds (the server's user is typing). If it fails, one line and `sys.exit(1)`.
         """,
         """
         try:
-            sock = socket.create_connection((HOST, PORT), timeout=TIMEOUT)
+            sock = socket.create_connection((HOST, PORT), timeout=CONNECT_TIMEOUT)
         except OSError as exc:
-            print(f"cannot connect to {HOST}:{PORT}: {exc.strerror or exc}; is the server notebook listening?")
+            print(f"cannot connect to {HOST}:{PORT}: {why_not(exc)}")
             sys.exit(1)
+        sock.settimeout(TIMEOUT)
         print("connected to", sock.getpeername())
         """,
     )
@@ -203,7 +355,14 @@ print(f"will connect to {HOST}:{PORT}")
                     print("you typed /q: closing")
                     break
                 sock.sendall(message.encode("utf-8"))
-                data = sock.recv(1024)
+                try:
+                    data = sock.recv(1024)
+                except TimeoutError:
+                    print(f"the server said nothing for {TIMEOUT:g} s; closing")
+                    break
+                except ConnectionResetError:
+                    print("the server's connection was reset (it crashed, or closed with a message unread)")
+                    break
                 if not data:
                     print("the server closed the connection")
                     break
@@ -222,17 +381,43 @@ print(f"will connect to {HOST}:{PORT}")
 
 def settings_unix(role: str) -> str:
     # only the client retries on a clock and may stop with sys.exit
-    modules = ["json", "os", "socket", "sys", "tempfile", "time"] if role == "client" else ["json", "os", "socket", "tempfile"]
+    modules = ["json", "os", "socket", "stat", "sys", "tempfile"] + (["time"] if role == "client" else [])
     imports = "\n".join(f"import {name}" for name in modules)
     return f'''
 {imports}
 
-# An AF_UNIX socket is a file path: both notebooks must be on the same machine and use the same path.
-SOCKET_PATH = os.environ.get("LANCHAT_SOCKET") or os.path.join(tempfile.gettempdir(), "lanchat-colour.sock")
+
+def private_folder():
+    # A folder only this user can enter, so that on a shared machine (a JupyterHub, a lab server) two
+    # students' servers never meet: $XDG_RUNTIME_DIR where the system provides one (it is 0700), else
+    # lanchat-<user id> in the temp folder, created 0700 and refused if someone else made it first.
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime) and os.stat(runtime).st_uid == os.getuid():
+        return runtime
+    folder = os.path.join(tempfile.gettempdir(), f"lanchat-{{os.getuid()}}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        print(f"{{folder}} is not a private folder of yours (someone else made it?); set LANCHAT_SOCKET instead")
+        sys.exit(1)
+    return folder
+
+
 TIMEOUT = float(os.environ.get("LANCHAT_TIMEOUT", "600"))
 SCRIPT = json.loads(os.environ["LANCHAT_SCRIPT"]) if os.environ.get("LANCHAT_SCRIPT") else None
+if hasattr(socket, "AF_UNIX") and not os.environ.get("LANCHAT_COLOUR_TCP"):
+    # An AF_UNIX socket is a file path: both notebooks must be on the same machine and use the same path.
+    FAMILY = socket.AF_UNIX
+    SOCKET_PATH = os.environ.get("LANCHAT_SOCKET") or os.path.join(private_folder(), "lanchat-colour.sock")
+    ADDRESS = SOCKET_PATH
+    print("socket path:", SOCKET_PATH)
+else:
+    # Windows (Python there has no AF_UNIX), or LANCHAT_COLOUR_TCP=1: the same program over TCP, on this
+    # machine only (127.0.0.1). Both notebooks must use the same LANCHAT_PORT.
+    FAMILY, SOCKET_PATH = socket.AF_INET, None
+    ADDRESS = ("127.0.0.1", int(os.environ.get("LANCHAT_PORT", "3581")))
+    print("no AF_UNIX here (or LANCHAT_COLOUR_TCP is set): using TCP on", ADDRESS)
 {SCRIPTED_INPUT}
-print("socket path:", SOCKET_PATH)
 '''
 
 
@@ -246,6 +431,16 @@ def pair_000() -> list[Notebook]:
         colour and a link to its page on Computer Hope, until the client is happy. It uses an **AF_UNIX**
         socket: a socket that lives at a file path and only connects programs **on the same machine**.
         Start this notebook first, then the client in another kernel. `LANCHAT_SOCKET` sets the path.
+
+        **The path.** On a shared machine (a JupyterHub, a lab server) every student's `/tmp` is the same folder:
+        a fixed name such as `/tmp/lanchat-colour.sock` would make the second student's server delete the first
+        one's socket (the seed unlinks a leftover path), or connect one student's client to another student's
+        server. So the default path is in a folder **only you** can enter (`$XDG_RUNTIME_DIR`, or
+        `lanchat-<your user id>` in the temp folder, mode 0700), and the socket file itself is created **0600**
+        (only you may connect). Both notebooks compute the same path, because they run as the same user.
+
+        **Windows:** Python on Windows has no AF_UNIX sockets. There both notebooks use the same program over TCP
+        on 127.0.0.1 (port `LANCHAT_PORT`, default 3581); set `LANCHAT_COLOUR_TCP=1` to try that anywhere.
         """
     )
     server.step("## Settings", settings_unix("server"))
@@ -257,7 +452,7 @@ def pair_000() -> list[Notebook]:
         the same kind of stream TCP gives.
         """,
         """
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener = socket.socket(FAMILY, socket.SOCK_STREAM)  # socket.AF_UNIX, or AF_INET for the TCP variant
         print(listener)
         """,
     )
@@ -271,23 +466,32 @@ def pair_000() -> list[Notebook]:
         answers on it.)
         """,
         """
-        if os.path.exists(SOCKET_PATH):
+        if SOCKET_PATH and os.path.exists(SOCKET_PATH):
             os.unlink(SOCKET_PATH)
             print("removed a stale socket file")
-        print("path is free:", not os.path.exists(SOCKET_PATH))
+        print("path is free:", not (SOCKET_PATH and os.path.exists(SOCKET_PATH)))
         """,
     )
     server.step(
         """
         ### Step 4: bind and listen for one connection
 
-        `bind` creates the socket file; `listen(1)`: this project serves one client at a time.
+        `bind` creates the socket file; with the `umask` set to `0o177` just around it, the file is born
+        `srw-------` (only you may connect), with no moment when others could. `listen(1)`: the accept queue;
+        this program serves one client at a time.
         """,
         """
-        listener.bind(SOCKET_PATH)
+        previous_umask = os.umask(0o177)
+        try:
+            listener.bind(ADDRESS)
+        finally:
+            os.umask(previous_umask)  # the umask is process-wide: put it back at once
         listener.listen(1)
         listener.settimeout(TIMEOUT)
-        print("listening on", SOCKET_PATH, "- now run the client notebook")
+        if SOCKET_PATH:
+            print("listening on", SOCKET_PATH, stat.filemode(os.stat(SOCKET_PATH).st_mode), "- now run the client")
+        else:
+            print("listening on", listener.getsockname(), "- now run the client")
         """,
     )
     server.step(
@@ -343,8 +547,9 @@ def pair_000() -> list[Notebook]:
         """,
         """
         listener.close()
-        os.unlink(SOCKET_PATH)
-        print("server shut down; socket file removed:", not os.path.exists(SOCKET_PATH))
+        if SOCKET_PATH:
+            os.unlink(SOCKET_PATH)
+        print("server shut down; socket file removed:", not (SOCKET_PATH and os.path.exists(SOCKET_PATH)))
         """,
     )
 
@@ -354,7 +559,8 @@ def pair_000() -> list[Notebook]:
         # Pair 000 · the colour client (run `000_server.ipynb` first)
 
         Tell the server your mood; it suggests a colour with a Computer Hope link. Answer `Y` if you like it,
-        `N` for another. Both notebooks must run on the same machine with the same `LANCHAT_SOCKET` path.
+        `N` for another. Both notebooks must run on the same machine, as the same user (they then compute the
+        same private socket path), or with the same `LANCHAT_SOCKET`. On Windows both use TCP on 127.0.0.1.
         """
     )
     client.step("## Settings", settings_unix("client"))
@@ -363,7 +569,7 @@ def pair_000() -> list[Notebook]:
         ### Step 1: create a UNIX socket in STREAM mode
         """,
         """
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = socket.socket(FAMILY, socket.SOCK_STREAM)  # socket.AF_UNIX, or AF_INET for the TCP variant
         sock.settimeout(TIMEOUT)
         """,
     )
@@ -379,15 +585,15 @@ def pair_000() -> list[Notebook]:
         deadline = time.monotonic() + min(TIMEOUT, 30)
         while True:
             try:
-                sock.connect(SOCKET_PATH)
+                sock.connect(ADDRESS)
                 break
             except (FileNotFoundError, ConnectionRefusedError) as exc:
                 if time.monotonic() > deadline:
                     sock.close()
-                    print(f"cannot connect to {SOCKET_PATH}: {exc.strerror}; is the server running?")
+                    print(f"cannot connect to {ADDRESS}: {exc.strerror}; is the server running?")
                     sys.exit(1)
                 time.sleep(0.05)  # retry interval; the deadline decides
-        print("connected to", SOCKET_PATH)
+        print("connected to", ADDRESS)
         """,
     )
     client.step(

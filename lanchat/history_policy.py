@@ -1,0 +1,145 @@
+"""history_policy.py: when the server stores and replays history, and how much. Never touches the store's file itself.
+
+The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks:
+* ``keep(message)`` for every room or direct message, and ``commit()`` once per pass, before
+  anything is written to a socket: what anyone has received is already stored;
+* ``allowed(cid, entries)`` for a /history request: each person has a bucket of entries that
+  refills with time, so paging through history is never refused but a flood of big requests
+  cannot stall the room (a replay costs the loop time in proportion to the entries sent,
+  bench/history_bench.py);
+* ``replay_frames(...)`` for the frames of a replay within a byte budget, so a long replay can
+  never get the newcomer dropped as a slow reader; a replay always ends with ``history-end``.
+A failing store is warned about once (``warn``) and the chat goes on; the next good write says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, TypeVar
+
+from . import events as ev
+from .actions import Claim, Log, Replay, Seen
+from .protocol import encode
+
+if TYPE_CHECKING:  # the edge this policy is handed; it does not import it
+    from .history import HistoryStore, Record
+
+T = TypeVar("T")
+
+HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
+HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
+
+
+class HistoryPolicy:
+    """The history rules for one server run, around an injected store (None: no history)."""
+
+    def __init__(
+        self,
+        store: HistoryStore | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        log: Callable[[str], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.log = log or (lambda line: None)
+        self.warn = warn or self.log  # a failure, said once: the hub tells the host too
+        self.failing = store is not None and not store.writable
+        self.pending = False  # kept this pass, to commit before the flush
+        self._tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
+
+    def call(self, call: Callable[[HistoryStore], T]) -> T | None:
+        """Run one store call; a failure is warned about once and the chat goes on."""
+        if self.store is None:
+            return None
+        try:
+            return call(self.store)
+        except self.store.errors as exc:  # what the store says its failures look like
+            if not self.failing:
+                self.failing = True
+                self.warn(f"history: cannot use {self.store.path}: {exc}; the chat goes on without saving")
+            return None
+
+    def keep(
+        self, event: ev.Message | ev.Direct, sender_owner: bytes | None = None, recipient_owner: bytes | None = None
+    ) -> None:
+        """Hold a message for this pass's commit (many rows per INSERT: history.py). A direct
+        message keeps the keys that owned both names (PROTOCOL.md, Identity)."""
+        if self.store is None:
+            return
+        to = event.to if isinstance(event, ev.Direct) else None
+        self.store.keep(
+            time=event.time,
+            sender=event.sender,
+            text=event.text,
+            to=to,
+            sender_owner=sender_owner,
+            recipient_owner=recipient_owner,
+        )
+        self.pending = True
+
+    def record(self, action: Seen | Claim | Log) -> None:
+        """What the room asks to be remembered: who saw what (``Seen``), which key owns a name from
+        now on, across restarts too (``Claim``, PROTOCOL.md, Identity), a line for the log."""
+        if isinstance(action, Seen):
+            self.mark_seen(action.name)
+        elif isinstance(action, Claim):
+            self.call(lambda store: store.claim(action.name, action.owner, time=time.time()))
+        else:
+            self.log(action.text)
+
+    def commit(self) -> None:
+        """Store this pass's messages: one commit per pass, before any of them is sent."""
+        if not self.pending:
+            return
+        self.pending = False
+        stored = self.call(lambda store: store.commit())
+        if stored and self.failing and self.store is not None:
+            self.failing = False
+            self.log(f"history: saving to {self.store.path} again")
+
+    def mark_seen(self, name: str) -> None:
+        """``name`` saw everything up to now: direct messages after this are "while away"."""
+        self.call(lambda store: store.mark_seen(name))
+
+    def allowed(self, cid: int, entries: int, *, live: Collection[int]) -> bool:
+        """The /history token bucket: may ``entries`` go to ``cid`` now? ``live``: the
+        connections still open, so the buckets of those gone are forgotten in time."""
+        now = self.clock()
+        left, when = self._tokens.get(cid, (HISTORY_BURST_ENTRIES, now))
+        left = min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
+        if left < entries:
+            self._tokens[cid] = (left, now)
+            return False
+        if len(self._tokens) > 4 * len(live) + 64:
+            self._tokens = {c: v for c, v in self._tokens.items() if c in live}
+        self._tokens[cid] = (left - entries, now)
+        return True
+
+    def replay_frames(self, action: Replay, *, budget: int) -> list[bytes]:
+        """The frames of one replay, oldest first, in at most ``budget`` bytes (a cut drops the
+        oldest), always ending with ``history-end`` (PROTOCOL.md, History replay)."""
+
+        def read(store: HistoryStore) -> tuple[list[Record], bool]:
+            away = store.last_seen(action.name) if action.joining else None
+            return store.replay_for(action.name, action.limit, owner=action.owner, before=action.before, away_since=away)
+
+        found = self.call(read)
+        if action.joining:
+            self.mark_seen(action.name)
+        records, more = found if found is not None else ([], False)
+        frames: list[bytes] = []
+        used = 0
+        for record in reversed(records):  # newest first, so a cut drops the oldest
+            frame = encode(record.to_event(history=True))
+            if used + len(frame) > budget:
+                more = True
+                break
+            frames.append(frame)
+            used += len(frame)
+        frames.reverse()
+        oldest = records[len(records) - len(frames)].id if frames else action.before
+        frames.append(encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
+        return frames

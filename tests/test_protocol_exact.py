@@ -1,0 +1,231 @@
+"""The server does exactly what docs/PROTOCOL.md says where an independent client, written from the
+document alone, found them apart (issue 12, "The protocol, exactly as documented"). Real sockets
+on loopback; each test is one rule."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from helpers import RawClient, running_server
+
+from lanchat import events as ev
+from lanchat.protocol import encode
+from lanchat.room import Room
+from lanchat.server import Server
+from lanchat.transport import Endpoint, listen, local_pair
+
+
+def test_a_hello_and_a_say_in_one_write_are_a_join_and_then_a_message():
+    with running_server() as (_, endpoint):
+        ann = RawClient(endpoint, "ann")
+        bob = RawClient(endpoint)
+        bob.send_raw(encode(ev.Hello(name="bob")) + encode(ev.Say(text="hi, I type fast")))
+        assert bob.expect(ev.Welcome).name == "bob"
+        assert bob.expect(ev.Message).text == "hi, I type fast"
+        assert ann.expect(ev.Message).sender == "bob"
+        assert not [e for e in bob.drain(0.2) if isinstance(e, ev.Error)]
+
+
+def test_a_second_hello_in_the_same_write_is_refused_after_the_welcome():
+    with running_server() as (_, endpoint):
+        bob = RawClient(endpoint)
+        bob.send_raw(encode(ev.Hello(name="bob")) + encode(ev.Hello(name="bobby")))
+        assert bob.expect(ev.Welcome).name == "bob"
+        error = bob.expect(ev.Error)
+        assert error.code == ev.E_BAD_MESSAGE and not error.fatal
+
+
+@contextlib.contextmanager
+def server_with_a_host() -> Iterator[tuple[Server, Endpoint, RawClient]]:
+    """A server as `serve` starts one: listening, with the host's socketpair adopted, before the
+    host has said hello."""
+    listener = listen(Endpoint(host="127.0.0.1", port=0))
+    endpoint = Endpoint(host="127.0.0.1", port=listener.getsockname()[1])
+    server = Server([listener], Room())
+    host_end, server_end = local_pair()
+    server.add_local(server_end, host=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host = RawClient(host_end)
+    try:
+        yield server, endpoint, host
+    finally:
+        host.close()
+        server.request_shutdown("test over")
+        thread.join(10)
+    assert not server.internal_errors
+
+
+def test_the_host_is_admitted_before_anyone_else():
+    with server_with_a_host() as (_, endpoint, host):
+        bob = RawClient(endpoint)
+        bob.send(ev.Hello(name="bob"))  # before the host's hello
+        assert bob.drain(0.3) == []  # bob waits for the host
+        host.send(ev.Hello(name="ann"))
+        assert host.expect(ev.Welcome).members == ("ann",)
+        welcome = bob.expect(ev.Welcome)
+        assert (welcome.host, welcome.members) == ("ann", ("ann", "bob"))
+        bob.close()
+
+
+def test_a_replay_on_joining_ends_with_history_end_even_when_empty(tmp_path):
+    from lanchat.history import HistoryStore
+
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    try:
+        with running_server(history=store) as (_, endpoint):
+            ann = RawClient(endpoint, "ann")
+            end = ann.expect(ev.HistoryEnd)
+            assert (end.shown, end.more) == (0, False)
+    finally:
+        store.close()
+
+
+def _server_reads(payload: bytes) -> object:
+    """What a server-side Connection, already open, makes of one frame."""
+    import struct
+
+    from lanchat.protocol import Connection, Role, State
+
+    conn = Connection(Role.SERVER)
+    conn.state = State.OPEN
+    conn.receive_data(struct.pack(">I", len(payload)) + payload)
+    (event,) = conn.events()
+    return event
+
+
+def test_nan_and_infinity_are_not_json_anywhere_in_a_frame():
+    from lanchat.protocol import Invalid
+
+    for payload in (
+        b'{"type":"say","text":"hi","extra":NaN}',
+        b'{"type":"say","text":"hi","extra":[1,-Infinity]}',
+        b'{"type":"history","limit":Infinity}',
+    ):
+        event = _server_reads(payload)
+        assert isinstance(event, Invalid) and event.code == ev.E_BAD_JSON, payload
+
+
+def test_a_lone_surrogate_is_refused_even_in_a_field_nobody_reads():
+    from lanchat.protocol import Invalid
+
+    for payload in (b'{"type":"say","text":"hi","extra":"\\ud800"}', b'{"type":"say","text":"hi","\\udc00":1}'):
+        event = _server_reads(payload)
+        assert isinstance(event, Invalid) and event.code == ev.E_BAD_MESSAGE, payload
+
+
+def test_words_that_look_like_those_and_proper_escapes_are_fine():
+    assert _server_reads(b'{"type":"say","text":"NaN and Infinity"}') == ev.Say(text="NaN and Infinity")
+    assert _server_reads(b'{"type":"say","text":"\\u00e9t\\u00e9 \\ud83d\\ude00"}') == ev.Say(text="été 😀")
+
+
+def test_a_key_given_twice_counts_once_the_last_time():
+    assert _server_reads(b'{"type":"say","text":"first","text":"second"}') == ev.Say(text="second")
+
+
+# ------------------------------------------------------------- documentation gaps, now rules
+
+
+def test_every_http_method_and_the_http2_preface_get_the_web_page_not_bad_frame():
+    import socket
+
+    for opening in (b"TRACE / HTTP/1.1\r\n\r\n", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"PATCH / HTTP/1.1\r\n\r\n"):
+        with running_server() as (_, endpoint), socket.create_connection((endpoint.host, endpoint.port), timeout=10) as sock:
+            sock.sendall(opening)
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.0 400 Bad Request"), (opening, reply[:40])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _offer(client: RawClient, data: bytes) -> str:
+    from lanchat.files import encode_chunk
+
+    client.send(ev.OfferFile(ref=1, name="notes.txt", size=len(data)))
+    file_id = client.expect(ev.UploadReady).id
+    client.send(ev.UploadChunk(id=file_id, data=encode_chunk(data)))
+    import hashlib
+
+    client.send(ev.UploadDone(id=file_id, sha256=hashlib.sha256(data).hexdigest()))
+    return file_id
+
+
+def test_a_listing_says_when_a_file_was_offered_not_when_it_was_listed(tmp_path):
+    from lanchat.server_files import ServerFiles
+
+    clock = Clock()
+    files = ServerFiles(tmp_path, clock=clock)
+    try:
+        with running_server(files=files) as (_, endpoint):
+            ann = RawClient(endpoint, "ann")
+            file_id = _offer(ann, b"hello")
+            assert ann.expect(ev.Offered, id=file_id).time == 1000.0
+            clock.now = 2000.0
+            ann.send(ev.ListFiles())
+            assert ann.expect(ev.Offered, listing=True).time == 1000.0
+    finally:
+        files.close()
+
+
+def test_a_get_of_hash_nine_that_is_not_on_offer_says_hash_nine_once():
+    with running_server() as (_, endpoint):
+        ann = RawClient(endpoint, "ann")
+        ann.send(ev.GetFile(id="#9"))
+        assert ann.expect(ev.FileError).message == "no file #9 is on offer (/files lists them)"
+
+
+def test_a_base64_chunk_over_32_kib_stops_the_upload(tmp_path):
+    from lanchat.files import CHUNK_BYTES, encode_chunk
+    from lanchat.server_files import ServerFiles
+
+    files = ServerFiles(tmp_path)
+    try:
+        with running_server(files=files) as (_, endpoint):
+            ann = RawClient(endpoint, "ann")
+            size = CHUNK_BYTES + 1
+            ann.send(ev.OfferFile(ref=1, name="big.bin", size=size))
+            file_id = ann.expect(ev.UploadReady).id
+            ann.send(ev.UploadChunk(id=file_id, data=encode_chunk(b"x" * size)))
+            error = ann.expect(ev.FileError, id=file_id)
+            assert f"over {CHUNK_BYTES}" in error.message
+            ann.send(ev.ListFiles())
+            assert ann.expect(ev.FileList).count == 0
+    finally:
+        files.close()
+
+
+def test_white_space_as_documented_is_what_the_server_uses():
+    import re
+    import sys
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
+    paragraph = doc[doc.index("**White space**") :].split("A text", 1)[0]
+    documented: set[int] = set()
+    for first, last in re.findall(r"U\+([0-9A-F]{4})(?: to U\+([0-9A-F]{4}))?", paragraph):
+        documented.update(range(int(first, 16), int(last or first, 16) + 1))
+    assert documented == {c for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+
+
+def test_file_names_are_cleaned_as_documented():
+    from lanchat.files import safe_name, unique_name
+
+    assert safe_name("../../etc/pass\twd") == "pass wd"
+    assert safe_name('a<b>c:d"e|f?g*h') == "a_b_c_d_e_f_g_h"
+    assert safe_name("\x1b[31mred\u202e.txt") == "[31mred.txt"
+    assert safe_name(" ..hidden.. ") == "hidden"
+    assert safe_name("nul.txt") == "_nul.txt" and safe_name("...") == "file"
+    long = safe_name("x" * 200 + ".tar.gz")
+    assert len(long) == 120 and long.endswith("x.gz")
+    assert unique_name("report.tar.gz", ["REPORT.TAR.GZ"]) == "report.tar (1).gz"
+    assert unique_name("notes", ["notes", "notes (1)"]) == "notes (2)"
