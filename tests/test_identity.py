@@ -536,3 +536,12 @@ def test_whois_and_release_are_typed_as_commands():
     assert line.text == "dot (not here now): no key owns this name"
     (line,) = session.on_event(ev.Released(name="cat", owned=True))
     assert "the next key to join with it owns it" in line.text
+
+
+def test_the_colour_bot_joins_a_password_room_through_its_socketpair():
+    room = gated_room(password=RoomPassword.create("s3cret", SALT))
+    room.service_cids.add(1)  # what Server.add_local(service=True) marks
+    (welcome,) = [a.event for a in room.handle(1, ev.Hello(name="colourbot")) if isinstance(a, Send)]
+    assert isinstance(welcome, ev.Welcome) and welcome.name == "colourbot"
+    (refused,) = [a.event for a in room.handle(2, ev.Hello(name="bob")) if isinstance(a, Send)]
+    assert refused.code == ev.E_PASSWORD  # the same keyless hello from anyone else
