@@ -75,6 +75,7 @@ class Room:
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
+        self.gate.host = lambda: self.host_cid
         self.turn_holder: int | None = None
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
