@@ -82,6 +82,7 @@ class Room:
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
+        self.gate.host = lambda: self.host_cid
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
