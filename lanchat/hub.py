@@ -37,6 +37,7 @@ from . import events as ev
 from . import limits as lim
 from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .history_policy import HistoryPolicy
+from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
@@ -282,7 +283,7 @@ class Hub:
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
         peer = self.peers[cid]
-        self.room.arrive(cid, peer.ip)
+        self.room.moderation.arrive(cid, peer.ip)
         if handshake:
             self.deadlines.expect_hello(cid)
             if self.connection_limits is not None:
@@ -392,7 +393,7 @@ class Hub:
     def _flood_key(self, cid: int) -> str:
         """A bucket per person, not per connection: reconnecting does not refill it."""
         member = self.room.members[cid]
-        return self.room.identity_of(member) or ev.name_key(member.name)
+        return self.room.moderation.identity_of(member) or ev.name_key(member.name)
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
         flood = self.flood
@@ -493,7 +494,7 @@ class Hub:
             self.connection_limits.release(peer.ip)
         member = self.room.members.get(cid)
         if member is not None and self.flood is not None:
-            self.flood.forget(self.room.identity_of(member) or ev.name_key(member.name), self.clock())
+            self.flood.forget(self.room.moderation.identity_of(member) or ev.name_key(member.name), self.clock())
         self.release(cid)
         if cid == self._host_pending:
             self._host_joined()  # the host never made it in: the others go ahead
@@ -687,7 +688,7 @@ class Hub:
         now = self.clock()
         self._resume_due(now)
         self._check_congestion(now)
-        self.perform(self.room.tick())  # a turn nobody took moves on (serve --turn-timeout)
+        self.perform(moderation_tick(self.room))  # a turn nobody took moves on (serve --turn-timeout)
         if self.files.uploads:
             self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
 
