@@ -166,12 +166,12 @@ def _reject_constant(name: str) -> object:
 def _not_plain_json(payload: bytes) -> tuple[str, str] | None:
     """What is wrong with a frame that Python's json reads but the JSON standard (RFC 8259) and
     PROTOCOL.md 2 do not allow, anywhere in it, ignored fields included: ``NaN`` and
-    ``Infinity`` (not JSON: ``bad-json``), and a ``\\u`` escape spelling a lone surrogate (not
-    text: ``bad-message``, as for a field the event reads). None when the frame is fine."""
+    ``Infinity`` (not finite: ``out-of-range``, as for a field the event reads), and a ``\\u``
+    escape spelling a lone surrogate (not text: ``bad-message``, likewise). None when it is fine."""
     try:
         obj = json.loads(payload, parse_constant=_reject_constant)
     except ValueError:
-        return ev.E_BAD_JSON, "the frame's JSON holds NaN or Infinity, which JSON does not allow"
+        return ev.E_OUT_OF_RANGE, "the frame holds NaN or Infinity, which is not a finite number"
     stack = [obj]
     while stack:  # no recursion: the frame may be nested as deep as the decoder allowed
         value = stack.pop()
@@ -328,6 +328,8 @@ class Connection:
         plain_say = obj.__class__ is dict and len(obj) == 2 and obj.get("type") == "say" and obj.get("text").__class__ is str
         if not plain_say and _may_not_be_plain(payload):  # rare: the full check runs only then
             problem = _not_plain_json(payload)
+            if problem is not None and problem[0] == ev.E_OUT_OF_RANGE and self.our_role is Role.CLIENT:
+                return Invalid(code=problem[0], message=problem[1])  # that one event, not the chat
             if problem is not None:
                 return self._remote_mistake(*problem)
         try:
