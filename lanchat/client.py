@@ -86,23 +86,7 @@ def join(
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
     sock.sendall(proto.send(ev.Hello(name=name, key=public)))
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise JoinError("the server did not answer the handshake in time; is it a lanchat server?")
-        sock.settimeout(remaining)
-        try:
-            data = sock.recv(READ_BYTES)
-        except TimeoutError:
-            continue
-        except OSError as exc:
-            raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}") from None
-        try:
-            proto.receive_data(data)
-        except RemoteProtocolError as exc:
-            if looks_like_tls(data):
-                raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)") from None
-            raise JoinError(f"that is not a lanchat server ({visible(exc.message)})") from None
-        events = proto.events()
+        events = _handshake_events(sock, proto, deadline)
         for index, event in enumerate(events):
             if isinstance(event, ev.Welcome):
                 return proto, event, events[index + 1 :]
@@ -121,6 +105,31 @@ def join(
                     raise JoinError(f"the server refused to let us in: {visible(event.message)}")
                 sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
                 deadline = time.monotonic() + timeout
+
+
+def _handshake_events(sock: socket.socket, proto: Connection, deadline: float) -> list[object]:
+    """What the server says next during the handshake (blocking, until ``deadline``); JoinError
+    with one clear line when it says nothing, goes away, or is not a lanchat server."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise JoinError("the server did not answer the handshake in time; is it a lanchat server?")
+        sock.settimeout(remaining)
+        try:
+            data = sock.recv(READ_BYTES)
+        except TimeoutError:
+            continue
+        except OSError as exc:
+            raise JoinError(f"connection lost during the handshake: {exc.strerror or exc}") from None
+        try:
+            proto.receive_data(data)
+        except RemoteProtocolError as exc:
+            if looks_like_tls(data):
+                raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)") from None
+            raise JoinError(f"that is not a lanchat server ({visible(exc.message)})") from None
+        events = proto.events()
+        if events:
+            return events
 
 
 def _answer(

@@ -58,7 +58,6 @@ FRAME_SECONDS = lim.FRAME_SECONDS  # a frame, once begun, finished within this l
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
 
 
-
 class Writer(Protocol):
     """What the hub needs of one connection's socket to flush it (server.Client is one)."""
 
@@ -172,15 +171,25 @@ class DownloadPacer:
     chat frames wait behind at most that much, and the slow-reader limit is never reached by a
     download alone (PROTOCOL.md, File transfer). The reader's pace sets the download's."""
 
-    def __init__(self, files: ServerFiles, outbox: Outbox, low_water: int = FILE_LOW_WATER_BYTES) -> None:
+    def __init__(
+        self,
+        files: ServerFiles,
+        outbox: Outbox,
+        peers: Mapping[int, Peer],
+        send: Callable[[Peer, ev.Event], None],
+        low_water: int = FILE_LOW_WATER_BYTES,
+    ) -> None:
         self.files = files
         self.outbox = outbox
+        self.peers = peers
+        self.send = send  # through the connection's state machine, like every frame
         self.low_water = low_water
         self.started: set[int] = set()  # connections the loop was told about
 
-    def top_up(self, peers: Mapping[int, Peer], send: Callable[[Peer, ev.Event], None]) -> list[int]:
-        """Queue chunks (through ``send``, so the state machine sees them) up to the mark;
-        returns the connections whose download just began."""
+    def top_up(self) -> list[int]:
+        """Queue chunks up to the mark; returns the connections whose download just began (the
+        loop caps their send buffer: server.py)."""
+        peers, send = self.peers, self.send
         started: list[int] = []
         self.outbox.materialize()  # so the sizes below count this pass's chat too
         for cid in self.files.downloading():
@@ -241,7 +250,7 @@ class Hub:
         self._host_pending: int | None = None  # the host's connection, until the host has joined
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
-        self.pacer = DownloadPacer(files, self.outbox)
+        self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send)
         self.guard = Guard(  # the abuse limits (guard.py; limits.py decides)
             self, max_queue_bytes=max_queue_bytes, limits=limits, flood=flood,
             connection_limits=connection_limits, set_reading=set_reading,
@@ -283,7 +292,9 @@ class Hub:
         if peer is None:
             return
         if self._host_pending is not None and cid != self._host_pending:
-            if peer.hold(data):
+            if not data:
+                self.close(cid)  # gone before the chat opened: nobody to tell
+            elif peer.hold(data):
                 self.log(f"{peer.address}: said too much before the chat opened; disconnecting")
                 self.close(cid)
             return
@@ -452,10 +463,6 @@ class Hub:
             self.outbox.queue(cid, frame)
 
     # ---------------------------------------------------------------- the pass
-
-    def pump_files(self) -> list[int]:
-        """Top up downloads (DownloadPacer); returns those just begun (server.py caps their buffer)."""
-        return self.pacer.top_up(self.peers, self._send)
 
     def flush(self, writers: Mapping[int, Writer]) -> None:
         """One pass's writing: history stored first (PROTOCOL.md, History replay), due notices

@@ -82,6 +82,7 @@ class Room:
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
+        self.gate.host = lambda: self.host_cid
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
@@ -201,7 +202,10 @@ class Room:
         """PROTOCOL.md 4: the gate (gate.py) checks who it is; then the name rules."""
         if cid in self.members:
             return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
-        verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
+        if cid in self.service_cids:  # a bot on the server's own socketpair: no key, no password
+            verdict: Admit | list[Action] = Admit(event.name, None) if isinstance(event, ev.Hello) else []
+        else:
+            verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
         return self._admit(cid, verdict.name, verdict.key) if isinstance(verdict, Admit) else verdict
 
     def _admit(self, cid: int, name: str, key: bytes | None) -> list[Action]:
