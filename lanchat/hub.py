@@ -16,10 +16,10 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
 * deadlines (``Deadlines``): a handshake that never comes, a frame started and never finished
   (both per connection and per frame, never pushed back by a dripped byte), a closing connection
   that never reads its last frames; the host admitted before anyone else; who joined and left;
-* abuse limits (limits.py decides, the hub acts): a flooder is told to slow down, then no longer
-  read for a while (``set_reading``: back-pressure through the kernel), then disconnected;
-  connections per address are capped; and when a reader's queue grows, the senders feeding it
-  are read more slowly before anyone is dropped.
+* abuse limits (limits.py decides, guard.py acts through the hub): a flooder is told to slow
+  down, then no longer read for a while (``set_reading``: back-pressure through the kernel), then
+  disconnected; connections per address are capped; and when a reader's queue grows, the senders
+  feeding it are read more slowly before anyone is dropped.
 
 The clock, the history store and the log are passed in, so tests run it in milliseconds
 (tests/test_hub.py). ``release(cid)`` is the loop's: called once when a connection is over.
