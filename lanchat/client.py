@@ -98,9 +98,7 @@ def join(
                 sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
                 deadline = time.monotonic() + timeout  # typing a password takes the time it takes
                 continue
-            if isinstance(event, ev.Error):  # a wrong password is fatal: never retried
-                # The server wrote this text: shown through visible(), it can never drive the
-                # terminal (it is printed after the terminal is restored, or in a prompt).
+            if isinstance(event, ev.Error):  # a wrong password is fatal; visible(): printed after the screen
                 retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
                 new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
                 if not new_name:
