@@ -16,7 +16,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from wcwidth import wcwidth
+from wcwidth import iter_graphemes, wcswidth, wcwidth
 
 from ..events import name_key
 from ..session import Line
@@ -126,25 +126,32 @@ def parse_hex(text: object) -> tuple[int, int, int] | None:
 
 
 def clusters(text: str) -> list[tuple[str, int]]:
-    """Split text into (what goes in one cell, its width 1 or 2). Zero-width characters
-    (combining accents, joiners) ride along with the character before them; lone
-    surrogates, which no terminal can print, become U+FFFD."""
+    """Split text into (what goes in one cell, its width 1 or 2), one grapheme cluster per
+    cell (Unicode's extended grapheme clusters, UAX #29, by wcwidth): an accent typed as a
+    combining mark stays on its letter, a flag's two regional indicators and a family emoji
+    joined by ZWJ are one character two columns wide. Lone surrogates, which no terminal can
+    print, become U+FFFD; a zero-width cluster with nothing before it is dropped."""
     if text.isascii() and text.isprintable():
         return [(ch, 1) for ch in text]  # the common case, without a wcwidth call per character
     out: list[tuple[str, int]] = []
-    for ch in text:
-        if "\ud800" <= ch <= "\udfff":
-            ch = "\ufffd"
-        width = wcwidth(ch)
+    for cluster in iter_graphemes(text):
+        if any("\ud800" <= ch <= "\udfff" for ch in cluster):
+            out.append(("\ufffd", 1))
+            continue
+        width = wcswidth(cluster)
         if width < 0:  # a control character that slipped past visible(): show it, never send it
-            stand_in = visible(ch)
-            out.extend((part, 1) for part in (stand_in if stand_in != ch else "?"))
+            for ch in cluster:
+                if wcwidth(ch) < 0:
+                    stand_in = visible(ch)
+                    out.extend((part, 1) for part in (stand_in if stand_in != ch else "?"))
+                elif wcwidth(ch) > 0:
+                    out.append((ch, min(wcwidth(ch), 2)))
             continue
         if width == 0:
             if out:
-                out[-1] = (out[-1][0] + ch, out[-1][1])
+                out[-1] = (out[-1][0] + cluster, out[-1][1])
             continue
-        out.append((ch, min(width, 2)))
+        out.append((cluster, min(width, 2)))
     return out
 
 
@@ -379,9 +386,16 @@ def _block_height(view: View, line: Line, seq: int, width: int) -> int:
     return line_height(line, width) + (1 if view.marker_seq is not None and seq == view.marker_seq else 0)
 
 
+@functools.lru_cache(maxsize=64)
+def _found(style: Style) -> Style:
+    return Style(fg=style.fg, bg=style.bg, bold=style.bold, dim=style.dim, reverse=not style.reverse, underline=style.underline)
+
+
 def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ...], ...]:
     """A line's rows, with the 'new' rule above it when it is the first unread one."""
     block = layout_line(line, width)
+    if view.found_seq is not None and seq == view.found_seq:  # /find's match: shown reversed
+        block = tuple(tuple((chunk, _found(style)) for chunk, style in row) for row in block)
     if view.marker_seq is not None and seq == view.marker_seq:
         rule = fit(cells("\u2500\u2500 new \u2500\u2500", RULE), width)
         block = (tuple(rule),) + block
@@ -474,6 +488,9 @@ def status_text(view: View) -> str:
     if session.mode == "turn":
         parts.append(visible(session.turn_text()))
     parts.append(f"{len(session.members)} here")
+    if view.finding is not None:
+        where = "no match" if view.found_seq is None else f"{view.found_count} matching"
+        parts.append(f"find {visible(view.finding)!r}: {where} (Ctrl-F: older, Esc: done)")
     for transfer in list(getattr(session, "progress", {}).values()):  # file transfers under way
         try:
             parts.append(visible(transfer.text()))
@@ -511,10 +528,12 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
     editor = view.editor
     text_cells: list[Cell] = []
     cursor_col = 0
-    for index, ch in enumerate(editor.text):
-        if index == editor.cursor:
+    index = 0
+    for cluster in iter_graphemes(editor.text):  # the cursor only ever sits between clusters
+        if index <= editor.cursor:
             cursor_col = len(text_cells)
-        text_cells += cells(visible(ch), PLAIN)
+        text_cells += cells(visible(cluster), PLAIN)
+        index += len(cluster)
     if editor.cursor >= len(editor.text):
         cursor_col = len(text_cells)
     room = width - len(prompt_cells)

@@ -13,11 +13,14 @@ import contextlib
 import curses
 import locale
 import os
+import re
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from wcwidth import wcwidth
 
 from .. import session as session_module
 from ..session import Command, Line, Session, UiCommand
@@ -27,6 +30,7 @@ from .view import View
 
 UI_COMMANDS = (
     Command(name="/clear", usage="/clear", help="clear the transcript on this screen (the chat goes on)"),
+    Command(name="/find", usage="/find TEXT", help="find TEXT in the transcript (Ctrl-F: the next older match; Esc: done)"),
     Command(name="/save", usage="/save FILE", help="write the transcript to a text file"),
 )
 
@@ -34,10 +38,15 @@ KEYS = (
     ("Enter", "send the line (in turn-based mode only on your turn; what you typed is kept)"),
     ("Left/Right, Ctrl-Left/Right", "move the cursor by a character or a word"),
     ("Home/End, Ctrl-A/Ctrl-E", "start/end of the input line"),
-    ("Backspace, Delete", "delete before/under the cursor"),
+    ("Alt-b/Alt-f", "back/forward a word"),
+    ("Backspace, Delete", "delete the character before/under the cursor"),
     ("Ctrl-K, Ctrl-U, Ctrl-W", "delete to the end, to the start, the word before the cursor"),
-    ("Up/Down", "recall lines you sent"),
-    ("Tab", "complete a name or a command (again: the next match)"),
+    ("Alt-d, Alt-Backspace", "delete the word after/before the cursor"),
+    ("Ctrl-Y", "put back what the last delete-to/word key removed"),
+    ("Alt-Enter", "a line break inside the message"),
+    ("Up/Down, Ctrl-R", "recall lines you sent; search them (Ctrl-R again: older; Ctrl-G: give up)"),
+    ("Tab", "complete a name (NAME: at the start), a command, a /send path; several: listed"),
+    ("Ctrl-F, /find TEXT", "find TEXT in the transcript (Ctrl-F again: the next older match)"),
     ("PgUp/PgDn", "scroll the transcript"),
     ("Ctrl-Home/Ctrl-End", "oldest/newest line (Home/End too when the input line is empty)"),
     ("F2", "show/hide who is here (at least 100 columns)"),
@@ -51,6 +60,9 @@ CONTROL_KEYS = {
     "\x04": "ctrl-d",
     "\x05": "ctrl-e",
     "\x06": "ctrl-f",
+    "\x07": "ctrl-g",
+    "\x12": "ctrl-r",
+    "\x19": "ctrl-y",
     "\x0b": "ctrl-k",
     "\x15": "ctrl-u",
     "\x17": "ctrl-w",
@@ -82,6 +94,66 @@ CURSES_KEYS = {
 NAMED_KEYS = {b"kLFT5": "ctrl-left", b"kRIT5": "ctrl-right", b"kHOM5": "ctrl-home", b"kEND5": "ctrl-end"}
 
 PASTE_ON, PASTE_OFF = "[200~", "[201~"  # bracketed paste markers, after an ESC
+# Alt+key arrives as ESC then the key (readline's meta keys)
+ALT_KEYS = {
+    "b": "alt-b",
+    "f": "alt-f",
+    "d": "alt-d",
+    "\x7f": "alt-backspace",
+    "\x08": "alt-backspace",
+    "\r": "alt-enter",
+    "\n": "alt-enter",
+}
+
+
+def terminal_marks_pastes() -> bool:
+    """Does this terminal bracket pastes? terminfo says so (its BE capability: xterm, tmux's
+    own entries), or we run inside tmux, which always does whatever TERM claims."""
+    with contextlib.suppress(curses.error):
+        if curses.tigetstr("BE"):
+            return True
+    return bool(os.environ.get("TMUX"))
+
+
+PROBE_CLUSTER = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # a family: two columns where ZWJ is understood
+CURSOR_REPORT = re.compile(r"\[(\d+);(\d+)R")  # the terminal's answer to ESC [ 6 n
+
+
+def _joined(cluster: str) -> bool:
+    """More than one code point that takes room on its own (flags, ZWJ sequences)."""
+    return len(cluster) > 1 and sum(1 for ch in cluster if wcwidth(ch) > 0) > 1
+
+
+def _stand_in(cluster: str) -> str:
+    """What curses holds for a joined cluster: its first code point, or a blank as wide."""
+    first = cluster[0]
+    return first if wcwidth(first) == 2 else "  "
+
+
+def line_matches(line: Line, text: str) -> bool:
+    """/find: the text as the transcript shows it (names included), ignoring case."""
+    return text.casefold() in f"{line.sender or ''}: {line.text}".casefold()
+
+
+def list_paths(partial: str, limit: int = 200) -> list[str]:
+    """Tab after /send: the files and folders (with a trailing /) that ``partial`` could name,
+    as typed (``~`` kept). Hidden ones only when the partial name starts with a dot."""
+    folder_part, _, start = partial.rpartition("/")
+    folder = Path(folder_part or ("/" if partial.startswith("/") else ".")).expanduser()
+    prefix = folder_part + "/" if (folder_part or partial.startswith("/")) else ""
+    found: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.name.startswith(start) or (entry.name.startswith(".") and not start.startswith(".")):
+                    continue
+                with contextlib.suppress(OSError):
+                    found.append(prefix + entry.name + ("/" if entry.is_dir() else ""))
+                if len(found) >= limit:
+                    break
+    except OSError:
+        return []
+    return found
 
 
 def crash_log_path() -> Path:
@@ -112,6 +184,7 @@ class CursesFrontend:
         self.dirty = True
         self.alert = False
         self.paste = False  # inside a bracketed paste: Enter is a line break, not "send"
+        self.marks_pastes = False  # the terminal brackets pastes: no guessing (set in _open)
         self._last_status = ""
         self._last_draw = 0.0  # time.monotonic() of the last draw
         self._status_due: float | None = None  # when a held-back status change must be drawn
@@ -123,6 +196,8 @@ class CursesFrontend:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._old_winch = None
+        self._joined: list[tuple[int, int, str]] = []  # (row, col, cluster) overlaid after a draw
+        self.draws_joined = False  # the terminal drew PROBE_CLUSTER in two columns
         self._open()
 
     # -------------------------------------------------------------- terminal
@@ -157,6 +232,8 @@ class CursesFrontend:
             # watches it); the redraw happens in the loop, never inside a signal handler.
             self._old_winch = signal.signal(signal.SIGWINCH, self._on_winch)
             self._write_terminal(b"\x1b[?2004h")  # ask for bracketed paste
+            self.marks_pastes = terminal_marks_pastes()
+            self.probe_graphemes()
         except BaseException:
             self.close()
             raise
@@ -221,18 +298,21 @@ class CursesFrontend:
         return self.handle_keys(keys)
 
     def handle_keys(self, keys: list[str | int]) -> list[str]:
-        """One batch of keys -> submitted lines. A batch is what arrived together: an Enter
-        with more text behind it in the same batch is a paste, so it becomes a line break
-        instead of firing off a message per line."""
+        """One batch of keys -> submitted lines. Inside bracketed-paste markers an Enter is a
+        line break. A terminal that marks pastes (``self.marks_pastes``) sends every other
+        Enter: keys typed ahead of the screen arrive together and are still separate lines.
+        Only a terminal without the markers gets the old guess (an Enter with more text behind
+        it in the same read is a paste), and never around a command (a line starting with /)."""
         submitted: list[str] = []
         index = 0
         while index < len(keys):
             key = keys[index]
             index += 1
             if key == "\x1b":
-                index = self._escape(keys, index)
-                continue
-            if isinstance(key, int):
+                index, name = self._escape(keys, index)
+                if name is None:
+                    continue
+            elif isinstance(key, int):
                 name = CURSES_KEYS.get(key)
                 if name is None:
                     with contextlib.suppress(curses.error, ValueError):
@@ -248,8 +328,7 @@ class CursesFrontend:
             else:
                 continue  # other control characters do nothing
             if name == "enter":
-                more_follows = any(isinstance(k, str) and k not in "\r\n" for k in keys[index:])
-                if self.paste or more_follows:
+                if self.paste or (not self.marks_pastes and self._guess_paste(keys, index)):
                     if key == "\r" and index < len(keys) and keys[index] == "\n":
                         index += 1  # CR LF from a paste is one line break
                     self.view.editor.type("\n")
@@ -257,6 +336,8 @@ class CursesFrontend:
                     line = self._enter()
                     if line is not None:
                         submitted.append(line)
+            elif name == "alt-enter":
+                self.view.editor.type("\n")  # a deliberate line break in a multi-line message
             elif name == "tab" and self.paste:
                 self.view.editor.type(" ")  # a pasted tab is text, not a request to complete
             else:
@@ -264,22 +345,53 @@ class CursesFrontend:
             self.dirty = True
         return submitted
 
-    def _escape(self, keys: list[str | int], index: int) -> int:
-        """An ESC that curses did not turn into a key: bracketed paste markers, or an
-        unknown sequence (or Alt+key) that is swallowed rather than typed."""
+    def _guess_paste(self, keys: list[str | int], index: int) -> bool:
+        """For a terminal without paste markers: is the Enter before ``keys[index]`` inside a
+        paste? Yes when more text follows in the same read, unless the line it ends or the
+        line after it is a command: a command is never glued into a message."""
+        if self.view.editor.text.lstrip().startswith("/"):
+            return False
+        following = []
+        for key in keys[index:]:
+            if not isinstance(key, str) or key in "\r\n":
+                break
+            following.append(key)
+        rest = "".join(following)
+        if not rest.strip():
+            return any(isinstance(k, str) and k not in "\r\n" for k in keys[index:])
+        return not rest.lstrip().startswith("/")
+
+    def _escape(self, keys: list[str | int], index: int) -> tuple[int, str | None]:
+        """An ESC that curses did not turn into a key: bracketed paste markers, Alt+key (ESC
+        then the key), or an unknown sequence, which is swallowed rather than typed.
+        Returns where the keys go on and the key's name (None: nothing to do)."""
         rest = "".join(k for k in keys[index : index + 5] if isinstance(k, str))
         if rest.startswith(PASTE_ON):
             self.paste = True
-            return index + len(PASTE_ON)
+            self.marks_pastes = True  # seen once: this terminal marks every paste
+            return index + len(PASTE_ON), None
         if rest.startswith(PASTE_OFF):
             self.paste = False
-            return index + len(PASTE_OFF)
+            return index + len(PASTE_OFF), None
+        report = CURSOR_REPORT.match("".join(k for k in keys[index : index + 12] if isinstance(k, str)))
+        if report:  # the answer to probe_graphemes: the family ended at column 3 (1-based)
+            self.draws_joined = report.group(1, 2) == ("5", "3")
+            self.dirty = True
+            return index + len(report.group(0)), None
         if index < len(keys) and keys[index] in ("[", "O"):
             index += 1
             while index < len(keys) and isinstance(keys[index], str) and not ("@" <= keys[index] <= "~"):  # type: ignore[operator]
                 index += 1
-            return index + 1
-        return index + 1 if index < len(keys) and isinstance(keys[index], str) else index
+            return index + 1, None
+        if index >= len(keys):
+            return index, "escape"  # Esc on its own
+        if index < len(keys):
+            follower = keys[index]
+            name = ALT_KEYS.get(follower) if isinstance(follower, (str, int)) else None
+            if name is None and follower in (curses.KEY_BACKSPACE, curses.KEY_ENTER):
+                name = "alt-backspace" if follower == curses.KEY_BACKSPACE else "alt-enter"
+            return index + 1, name
+        return index, None
 
     def _key(self, name: str) -> None:
         view = self.view
@@ -298,16 +410,27 @@ class CursesFrontend:
             self._resize()
         elif name == "redraw":
             self.screen.clear()
+        elif name == "ctrl-f":
+            self.find_next()
+        elif name == "escape" and self.view.finding is not None:
+            self.view.stop_finding()
         else:
             names = list(self.session.members)
             commands = [c.name for c in (*session_module.COMMANDS, *self.session.ui_commands)]
             commands += list(session_module.ALIASES)
-            editor.key(name, names=names, commands=commands)
+            editor.key(name, names=names, commands=commands, paths=list_paths)
+            if name == "tab" and len(editor.last_matches) > 1:
+                # several fit: list them once, as a shell does (Tab again steps through them)
+                shown = editor.last_matches[:40]
+                more = f"  (+{len(editor.last_matches) - len(shown)} more)" if len(shown) < len(editor.last_matches) else ""
+                self.view.add([Line(kind="system", time=self._now(), text="  ".join(shown) + more)])
+                editor.last_matches = []
 
     def _enter(self) -> str | None:
         """Enter outside a paste. In turn-based mode a message typed out of turn stays in
         the input line (type-ahead); commands always go through."""
         editor = self.view.editor
+        editor.accept_search()
         text = editor.text
         if not text.strip():
             return None
@@ -388,7 +511,28 @@ class CursesFrontend:
             return []
         if command.name == "/save":
             return [self.save(command.argument)]
+        if command.name == "/find":
+            if not command.argument:
+                return [Line(kind="error", time=self._now(), text="usage: /find TEXT (then Ctrl-F: the next older match)")]
+            self._measure()
+            if not self.view.find(command.argument, line_matches):
+                return [Line(kind="notice", time=self._now(), text=f"{command.argument!r} is not in the transcript")]
+            self.dirty = True
+            return []
         return []
+
+    def find_next(self) -> None:
+        """Ctrl-F: the next older match of the last /find."""
+        if self.view.finding is None:
+            self.view.add([Line(kind="error", time=self._now(), text="type /find TEXT first; then Ctrl-F goes to older matches")])
+            return
+        self._measure()
+        self.view.find_next(line_matches)
+
+    def _measure(self) -> None:
+        rows, cols = self.screen.getmaxyx()
+        width = render.transcript_width(self.view, cols)
+        self.view.measure = lambda line: render.line_height(line, width)
 
     def save(self, argument: str) -> Line:
         """/save FILE: the transcript as plain text, written whole or not at all."""
@@ -417,6 +561,7 @@ class CursesFrontend:
         self.view.clamp(frame.max_scroll, frame.reached_bottom)
         self.view.page_rows = max(1, frame.transcript_rows)
         self.screen.erase()
+        self._joined = []
         for y, row in enumerate(frame.rows):
             self._paint_row(y, row)
         if frame.cursor is not None:
@@ -428,6 +573,34 @@ class CursesFrontend:
                 curses.curs_set(0)
         self.screen.noutrefresh()
         curses.doupdate()
+        self._overlay_joined(frame.cursor)
+
+    def _overlay_joined(self, cursor: tuple[int, int] | None) -> None:
+        """Clusters of several visible code points (a flag, a family joined by ZWJ) cannot
+        be held in one curses cell: curses has a stand-in there, and the cluster itself is
+        written over it, straight to a terminal that showed (probe_graphemes) it draws such
+        a cluster in the two columns wcwidth gives it. Other terminals keep the stand-in."""
+        if not self._joined or not self.draws_joined:
+            return
+        cup = curses.tigetstr("cup")
+        if not cup:
+            return
+        out = bytearray(b"\x1b7")  # save the cursor
+        for y, x, cluster in self._joined:
+            out += curses.tparm(cup, y, x) + cluster.encode("utf-8", "replace")
+        out += b"\x1b8"  # and put it back where curses left it
+        if cursor is not None:
+            out += curses.tparm(cup, *cursor)
+        self._write_terminal(bytes(out))
+
+    def probe_graphemes(self) -> None:
+        """Ask the terminal where its cursor ends after a family emoji (a DSR query): the
+        answer comes back among the keys (``_escape`` reads it). Drawn over by the first draw."""
+        cup = curses.tigetstr("cup")
+        if cup:
+            # row 5, not 1: "ESC [ 1 ; 3 R" is also how xterm spells Alt-F3, and curses would eat it
+            self._write_terminal(curses.tparm(cup, 4, 0) + PROBE_CLUSTER.encode("utf-8") + b"\x1b[6n")
+        self.screen.clear()  # curses never saw the probe: the first draw repaints everything
 
     def _paint_row(self, y: int, row: list[render.Cell]) -> None:
         x = 0
@@ -446,7 +619,11 @@ class CursesFrontend:
             else:
                 # anything wider is placed at its own column, so a width disagreement between
                 # wcwidth and the C library cannot shift the rest of the row
-                self._put(y, x, chunk, style)
+                if _joined(chunk):
+                    self._joined.append((y, x, chunk))
+                    self._put(y, x, _stand_in(chunk), style)
+                else:
+                    self._put(y, x, chunk, style)
                 x += 1
 
     def _put(self, y: int, x: int, text: str, style: render.Style) -> None:
