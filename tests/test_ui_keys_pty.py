@@ -78,3 +78,56 @@ def test_alt_enter_puts_a_deliberate_line_break_in_a_message(terms):
     bob.send("\r")
     ann.expect(r"bob: first[^\n]*\n +second")
     wait_for(lambda: "bob: second" not in ann.text)
+
+
+def test_accents_typed_as_combining_marks_stay_on_their_letters(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    bob.send("cafe\u0301 nai\u0308ve")
+    bob.wait_screen(lambda rows: rows[-1].startswith("> café naïve"), what="the accents drawn on their letters")
+    assert bob.cursor == (23, len("> café naïve"))
+    bob.send("\x7f\x7f\x7f")  # three Backspaces: v, e and ï with its accent
+    bob.wait_screen(lambda rows: rows[-1].startswith("> café na "), what="ï deleted whole")
+    bob.send("\r")
+    ann.expect(r"bob: café na\s")
+    assert "\u0308" not in ann.text
+
+
+def test_readline_keys_yank_search_and_words(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", env=XTERM)
+    say(bob, "the first line", "bob")
+    say(bob, "another one", "bob")
+    bob.send("\x12")  # Ctrl-R searches what bob sent
+    bob.send("firs")
+    bob.wait_screen(lambda rows: rows[-1].startswith("(sent, search: firs) the first line"), what="the match shown")
+    bob.send("\x1bb")  # Alt-b takes the match and moves back a word
+    bob.wait_screen(lambda rows: rows[-1].startswith("> the first line"))
+    bob.send("\x0b")  # Ctrl-K cuts "line"
+    bob.wait_screen(lambda rows: rows[-1].rstrip() == "> the first")
+    bob.send("\x01\x19")  # Ctrl-A, Ctrl-Y puts it back at the start
+    bob.wait_screen(lambda rows: rows[-1].rstrip() == "> linethe first")
+    bob.send("\x1b\x7f")  # Alt-Backspace at the start deletes nothing; Alt-d deletes a word
+    bob.send("\x1bd")
+    bob.wait_screen(lambda rows: rows[-1].rstrip() == ">  first")
+
+
+def test_find_jumps_to_older_matches_and_tab_lists_candidates(terms):
+    ann, port = host(terms, rows=12, cols=80)
+    for number in range(30):
+        say(ann, f"filler {number}" if number != 3 else "the needle is here", "ann")
+    ann.send("/find needle\r")
+    ann.expect(r"the needle is here")
+    ann.expect(r"find needle: 1/1")
+    ann.send("\x1b")  # Esc: done, back to the newest line
+    ann.expect_gone(r"find needle")
+    ann.expect(r"filler 29")
+    bob = join(terms, port, "bob")
+    join(terms, port, "bobby")
+    ann.expect("bobby joined")
+    bob.send("bo\t")
+    bob.expect(r"bob  bobby")  # both listed
+    bob.send("\x15b\t")
+    bob.wait_screen(lambda rows: "> bob" in rows[-1])
+    bob.send("\x15an\t")
+    bob.wait_screen(lambda rows: rows[-1].startswith("> ann: "), what="NAME: at the start of a line")

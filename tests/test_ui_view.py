@@ -82,3 +82,21 @@ def test_roster_pane_needs_room_and_can_be_toggled():
     assert not view.roster_visible(ROSTER_MIN_COLS - 1)
     view.toggle_roster()
     assert not view.roster_visible(200)
+
+
+def test_find_steps_to_older_matches_and_wraps_to_the_newest():
+    from lanchat.ui.screen import line_matches
+
+    view = View(Session(name="ann"), page_rows=2)
+    view.add([Line(kind="message", time=0.0, sender="bob", text=text) for text in ["tea?", "no", "TEA please", "ok", "tea!"]])
+    assert view.find("tea", line_matches)
+    assert (view.found_seq, view.found_rank, view.found_count) == (4, 1, 3)
+    view.find_next(line_matches)
+    assert (view.found_seq, view.found_rank) == (2, 2)
+    view.find_next(line_matches)
+    assert view.found_seq == 0 and not view.following  # scrolled up to it
+    view.find_next(line_matches)
+    assert (view.found_seq, view.found_rank) == (4, 1)  # round again from the newest
+    assert not view.find("coffee", line_matches) and view.found_seq is None
+    view.stop_finding()
+    assert view.finding is None and view.following

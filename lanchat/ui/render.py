@@ -59,6 +59,7 @@ STATUS = Style(fg=231, bg=24)
 STATUS_ALERT = Style(fg=232, bg=214, bold=True)
 PROMPT = Style(fg=81, bold=True)
 PROMPT_WAIT = Style(fg=214, bold=True)
+SEARCH_PROMPT = Style(fg=141, bold=True)
 RULE = Style(fg=214)
 PANE_EDGE = Style(fg=240)
 PANE_HEAD = Style(fg=231, bold=True)
@@ -488,9 +489,6 @@ def status_text(view: View) -> str:
     if session.mode == "turn":
         parts.append(visible(session.turn_text()))
     parts.append(f"{len(session.members)} here")
-    if view.finding is not None:
-        where = "no match" if view.found_seq is None else f"{view.found_count} matching"
-        parts.append(f"find {visible(view.finding)!r}: {where} (Ctrl-F: older, Esc: done)")
     for transfer in list(getattr(session, "progress", {}).values()):  # file transfers under way
         try:
             parts.append(visible(transfer.text()))
@@ -501,7 +499,13 @@ def status_text(view: View) -> str:
 
 def _status(view: View, width: int) -> list[Cell]:
     row = cells(status_text(view), STATUS)
-    if not view.following:
+    if view.finding is not None:
+        where = "no match" if view.found_seq is None else f"{view.found_rank}/{view.found_count}"
+        tail = cells(f" find {visible(view.finding)}: {where} (^F older, Esc) ", STATUS_ALERT)
+        space = width - len(tail)
+        if space >= 0:
+            row = fit(row, space, STATUS) + tail
+    elif not view.following:
         marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
         tail = cells(marker, STATUS_ALERT if view.unread else STATUS)
         space = width - len(tail)
@@ -522,19 +526,24 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
     """The input row and the cursor's column on it; the text scrolls sideways to keep the
     cursor in sight, by half a width at a time so it does not jitter."""
     prompt, prompt_style = prompt_text(view)
+    editor = view.editor
+    text, cursor = editor.text, editor.cursor
+    if editor.search is not None:  # Ctrl-R: what is searched for, then the line sent it found
+        prompt, prompt_style = f"(sent, search: {visible(editor.search)}) ", SEARCH_PROMPT
+        text = editor.search_match
+        cursor = len(text)
     prompt_cells = cells(prompt, prompt_style)
     if len(prompt_cells) > width // 2:
         prompt_cells = fit(prompt_cells, max(0, width // 2 - 1), prompt_style) + [("\u2026", prompt_style)]
-    editor = view.editor
     text_cells: list[Cell] = []
     cursor_col = 0
     index = 0
-    for cluster in iter_graphemes(editor.text):  # the cursor only ever sits between clusters
-        if index <= editor.cursor:
+    for cluster in iter_graphemes(text):  # the cursor only ever sits between clusters
+        if index <= cursor:
             cursor_col = len(text_cells)
         text_cells += cells(visible(cluster), PLAIN)
         index += len(cluster)
-    if editor.cursor >= len(editor.text):
+    if cursor >= len(text):
         cursor_col = len(text_cells)
     room = width - len(prompt_cells)
     if room <= 1:

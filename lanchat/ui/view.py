@@ -44,6 +44,7 @@ class View:
     finding: str | None = None  # /find TEXT or Ctrl-F: what is searched for in the transcript
     found_seq: int | None = None  # the line that matched last (highlighted), None: no match yet
     found_count: int = 0  # how many lines match, for the status line
+    found_rank: int = 0  # the match shown is this many matches up from the newest (1 = newest)
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.scrollback)
@@ -147,6 +148,7 @@ class View:
         for seq in order:
             line = self.lines[seq - self.first_seq]
             if matches(line, self.finding):
+                self.found_rank = self.found_rank + 1 if self.found_seq is not None and seq < self.found_seq else 1
                 self.found_seq = seq
                 self.show_seq(seq)
                 return True
