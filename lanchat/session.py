@@ -29,6 +29,10 @@ class Line:
     to: str | None = None
     mentions_me: bool = False
     colour: str | None = None  # "#RRGGBB" when a direct message carries a colour suggestion (colourbot)
+    code: str | None = None  # an error's code (events.E_*), or TURN_CHANGED: front ends decide by it
+
+
+TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen shows most in its status line)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,9 +213,9 @@ class Session:
             return [self._notice(f"here ({len(self.members)}): {', '.join(self.members)}")]
         if isinstance(event, ev.Turn):
             self.turn = event.holder
-            return [self._notice(f"turn: {self.turn_text()}")]
+            return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
         if isinstance(event, ev.Error):
-            return [self._notice(event.message, kind="error")]
+            return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
         if isinstance(event, ev.Offered):
             return [self._offered_line(event)]
         if isinstance(event, ev.FileList):

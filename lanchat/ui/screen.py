@@ -22,8 +22,9 @@ from pathlib import Path
 
 from wcwidth import wcwidth
 
+from .. import events as ev
 from .. import session as session_module
-from ..session import Command, Line, Session, UiCommand
+from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import render
 from .plain import format_plain
 from .view import View
@@ -452,15 +453,20 @@ class CursesFrontend:
         return self.session.clock()  # type: ignore[operator]
 
     def show(self, lines: list[Line]) -> None:
+        shown = []
         for line in lines:
             # The turn moved while our message was on its way and the server refused it
             # (PROTOCOL.md, turn-based mode): put it back in the input line, nothing is lost.
             if line.kind == "own" and line.text == self._last_message:
                 self._last_message = None  # it went through
-            elif line.kind == "error" and line.text.startswith("not your turn") and self._last_message:
+            elif line.code == ev.E_NOT_YOUR_TURN and self._last_message:
                 if not self.view.editor.text:
                     self.view.editor.type(self._last_message)
                 self._last_message = None
+            if line.code == TURN_CHANGED and not self.session.my_turn:
+                continue  # whose turn it is shows in the status line and the prompt
+            shown.append(line)
+        lines = shown
         self.view.add(lines)
         if any(line.mentions_me for line in lines):
             self.alert = True
