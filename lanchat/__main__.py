@@ -244,15 +244,46 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _ask_name(prompt: str = "Your name: ") -> str | None:
+class NameCancelled(Exception):
+    """Ctrl-C or Ctrl-D at a name prompt: the user chose not to join (not a refusal)."""
+
+    def __init__(self, interrupted: bool) -> None:
+        super().__init__("interrupted" if interrupted else "no name given")
+        self.interrupted = interrupted
+
+
+def login_name() -> str | None:
+    """The user's login name, when it is a usable chat name (the name prompt's default)."""
+    import getpass
+
     from .events import name_problem
 
+    try:
+        name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in the environment or the password database
+        return None
+    return name if name and name_problem(name) is None else None
+
+
+def _ask_name(reason: str | None = None) -> str:
+    """Ask at the terminal until a usable name is typed. ``reason``: why the server refused
+    the last one, said once (a second bad name says only its own problem). Enter alone takes
+    the login name. Ctrl-C or Ctrl-D raises NameCancelled."""
+    from .events import name_problem
+
+    default = login_name()
+    if reason:
+        print(reason)
+    label = "Another name" if reason else "Your name"
+    prompt = f"{label} (Enter: {default}): " if default else f"{label}: "
     while True:
         try:
             name = input(prompt).strip()
-        except (EOFError, KeyboardInterrupt):
+        except (EOFError, KeyboardInterrupt) as exc:
             print()
-            return None
+            raise NameCancelled(isinstance(exc, KeyboardInterrupt)) from None
+        if not name and default:
+            return default
         problem = name_problem(name)
         if problem is None:
             return name
@@ -270,6 +301,12 @@ def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
         flush=True,
     )
     return None
+
+
+def _cancelled(exc: NameCancelled) -> int:
+    """Leaving at the name prompt: 130 for Ctrl-C, as shells report it; 1 for Ctrl-D."""
+    print(f"{PROG}: {exc}: not joining", file=sys.stderr, flush=True)
+    return 130 if exc.interrupted else 1
 
 
 def _make_frontend(session, plain: bool):  # noqa: ANN001, ANN202
@@ -336,7 +373,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--history and --no-history cannot be used together", 2)
     name = None
     if not args.headless:
-        name = _resolve_name(args, "serve")
+        try:
+            name = _resolve_name(args, "serve")
+        except NameCancelled as exc:
+            return _cancelled(exc)
         if name is None:
             return 2
     store = None
@@ -463,7 +503,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if args.unix and (host is not None or args.port is not None or port_arg is not None):
         return _fail("--unix cannot be combined with a host or port", 2)
     endpoint = Endpoint(host=host or "127.0.0.1", port=port, path=args.unix)
-    name = _resolve_name(args, "connect")
+    try:
+        name = _resolve_name(args, "connect")
+    except NameCancelled as exc:
+        return _cancelled(exc)
     if name is None:
         return 2
     try:
@@ -483,9 +526,14 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
     from .client_files import ClientTransfers
     from .session import Session
 
-    ask = (lambda reason: _ask_name(f"{reason}\nAnother name: ")) if sys.stdin.isatty() else None
+    ask = _ask_name if sys.stdin.isatty() else None
     try:
         proto, welcome, early = join(sock, name, ask_name=ask)
+    except NameCancelled as exc:
+        sock.close()
+        if on_quit:
+            on_quit()
+        return _cancelled(exc)
     except JoinError as exc:
         sock.close()
         if on_quit:
