@@ -38,3 +38,15 @@ def test_turn_changes_show_in_the_status_line_not_the_transcript(terms):
     waiting = talkers[order[-1]]
     assert re.search(r"\* turn: your turn", talkers[order[0]].text)  # yours is worth a line
     assert "waiting for" in waiting.lines[-2] and waiting.lines[-1].startswith("[waiting for")
+
+
+def test_save_never_replaces_a_file_like_get(terms, tmp_path):
+    ann, port = host(terms, rows=30, cols=120)
+    say(ann, "worth keeping", "ann")
+    target = tmp_path / "chat.txt"
+    target.write_text("my notes\n", encoding="utf-8")
+    ann.send(f"/save {target}\r")
+    ann.expect(r"\(chat\.txt was already there: kept\)")
+    assert target.read_text(encoding="utf-8") == "my notes\n"
+    assert "ann: worth keeping" in (tmp_path / "chat (1).txt").read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chat (1).txt", "chat.txt"]  # no temp file left

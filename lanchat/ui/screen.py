@@ -131,6 +131,30 @@ def _stand_in(cluster: str) -> str:
     return first if wcwidth(first) == 2 else "  "
 
 
+def _link_unique(source: Path, wanted: Path) -> Path:
+    """Give ``source`` the name ``wanted``, or the first free ``wanted (N)``: a hard link fails
+    when the name exists, so nothing there is ever replaced (where links are not supported:
+    os.replace after a check)."""
+    from ..files import unique_name
+
+    tried: set[str] = set()
+    for _ in range(1000):
+        name = unique_name(wanted.name, tried)
+        target = wanted.with_name(name)
+        try:
+            os.link(source, target)
+            return target
+        except FileExistsError:
+            tried.add(name)
+        except OSError:
+            if target.exists():
+                tried.add(name)
+                continue
+            os.replace(source, target)
+            return target
+    raise FileExistsError(f"no free name like {wanted.name}")
+
+
 def line_matches(line: Line, text: str) -> bool:
     """/find: the text as the transcript shows it (names included), ignoring case."""
     return text.casefold() in f"{line.sender or ''}: {line.text}".casefold()
@@ -541,21 +565,25 @@ class CursesFrontend:
         self.view.measure = lambda line: render.line_height(line, width)
 
     def save(self, argument: str) -> Line:
-        """/save FILE: the transcript as plain text, written whole or not at all."""
+        """/save FILE: the transcript as plain text, written whole or not at all. Like /get, it
+        never replaces a file that is there: it takes the next free name, ``FILE (1)``, and
+        says so."""
         now = self._now()
         if not argument:
             return Line(kind="error", time=now, text="usage: /save FILE")
         path = Path(argument).expanduser()
         text = "".join(format_plain(line) + "\n" for line in self.view.lines)
-        temporary = path.with_name(path.name + ".part")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
         try:
             temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, path)
+            saved = _link_unique(temporary, path)
         except OSError as exc:
+            return Line(kind="error", time=now, text=f"could not save to {path}: {exc.strerror or exc}")
+        finally:
             with contextlib.suppress(OSError):
                 temporary.unlink()
-            return Line(kind="error", time=now, text=f"could not save to {path}: {exc.strerror or exc}")
-        return Line(kind="notice", time=now, text=f"saved {len(self.view.lines)} lines to {path}")
+        kept = f" ({path.name} was already there: kept)" if saved != path else ""
+        return Line(kind="notice", time=now, text=f"saved {len(self.view.lines)} lines to {saved}{kept}")
 
     # ------------------------------------------------------------------ paint
 
