@@ -49,6 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
     Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
     Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
+    Command(name="/say", usage="/say TEXT", help="send TEXT to the room (while colourbot waits for your answer, plain lines go to it)"),
     Command(name="/send", usage="/send PATH [NAME]", help="offer a file to the room, or only to NAME (quote a PATH with spaces)"),
     Command(name="/files", usage="/files", help="list the files on offer"),
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
@@ -122,6 +123,10 @@ class Session:
     progress: dict = field(default_factory=dict)
     history_before: int | None = None  # cursor: /history asks for entries older than this id
     history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
+    # You asked colourbot (/mood) and it waits for your answer: plain lines go to it, not the
+    # room, until it says goodbye (answering a question in a shared room must not broadcast it).
+    bot_exchange: bool = False
+    _bot_hint_shown: bool = False  # the "just type your answer" notice, once per exchange
 
     # ----------------------------------------------------------------- queries
 
@@ -192,7 +197,16 @@ class Session:
             ]
         if isinstance(event, ev.Direct):
             to_me = ev.name_key(event.to) == ev.name_key(self.name)
-            lines = [Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=to_me and event.sender != self.name, colour=suggestion_colour(event.text))]
+            from_bot = ev.name_key(event.sender) == ev.name_key(BOT_NAME)
+            if to_me and from_bot and self.bot_exchange:
+                if is_farewell(event.text) or event.text.startswith("Type /"):
+                    self.bot_exchange = False  # the exchange is over: plain lines go to the room again
+                    return [self._direct_line(event, to_me), self._notice("your lines go to the room again")]
+                if event.text.rstrip().endswith(("?", "(Y/N)")) and self.answers_go_to_bot and not self._bot_hint_shown:
+                    self._bot_hint_shown = True
+                    hint = f"just type your answer: it goes to {BOT_NAME} only, not the room (/say TEXT talks to the room)"
+                    return [self._direct_line(event, to_me), self._notice(hint)]
+            lines = [self._direct_line(event, to_me)]
             if self.once and to_me and self.role == "client" and event.sender == BOT_NAME and is_farewell(event.text):
                 # Seed 000: the client closes its socket once the user is happy with the colour,
                 # and a --once server then shuts down. Elsewhere a Y only ends the exchange.
@@ -206,6 +220,8 @@ class Session:
         if isinstance(event, ev.Left):
             if event.name in self.members:
                 self.members.remove(event.name)
+            if ev.name_key(event.name) == ev.name_key(BOT_NAME):
+                self.bot_exchange = False
             why = {"quit": "left", "lost": "lost connection", "dropped": "was dropped (not reading fast enough)"}
             return [self._notice(f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)", when=event.time)]
         if isinstance(event, ev.Roster):
@@ -225,6 +241,19 @@ class Session:
             self.closed_reason = f"the server shut down: {event.reason}"
             return [self._notice(self.closed_reason)]
         return []
+
+    def _direct_line(self, event: ev.Direct, to_me: bool) -> Line:
+        mentions_me = to_me and event.sender != self.name
+        return Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=mentions_me, colour=suggestion_colour(event.text))
+
+    @property
+    def answers_go_to_bot(self) -> bool:
+        """Plain lines go to colourbot: you asked it, it waits, and others would hear you
+        (alone with it, the room already is the conversation, as in seed 000)."""
+        if not self.bot_exchange:
+            return False
+        others = [m for m in self.members if ev.name_key(m) not in (ev.name_key(self.name), ev.name_key(BOT_NAME))]
+        return bool(others)
 
     def _mentions_me(self, text: str) -> bool:
         return _mention_pattern(ev.name_key(self.name)).search(ev.name_key(text)) is not None
@@ -267,6 +296,8 @@ class Session:
         if not stripped.startswith("/") or stripped.startswith("//"):
             # "//text" sends "/text" literally, for the rare message that starts with a slash
             body = text[1:] if stripped.startswith("//") else text
+            if self.answers_go_to_bot:
+                return Outgoing(ev.Whisper(to=BOT_NAME, text=body.strip()))
             return Outgoing(ev.Say(text=body.rstrip("\r\n")))
         word, _, rest = stripped.partition(" ")
         word = ALIASES.get(word.lower(), word.lower())
@@ -275,6 +306,10 @@ class Session:
             return Quit()
         if word == "/who":
             return Outgoing(ev.Who())
+        if word == "/say":
+            if not rest:
+                return Local((self._notice("usage: /say TEXT", kind="error"),))
+            return Outgoing(ev.Say(text=text.strip().partition(" ")[2].strip()))
         if word == "/help":
             return Local(tuple(self.help_lines()))
         if word == "/history":
@@ -306,6 +341,8 @@ class Session:
             return Local((self._notice(f"{BOT_NAME} is not in this room (the host adds it with: lanchat serve --bot colour)", kind="error"),))
         if word == START_COMMAND:
             text = f"{START_COMMAND} {rest}".strip()
+            self.bot_exchange = True  # you asked: until it says goodbye, your answers go to it
+            self._bot_hint_shown = False
         else:
             text = word[1:].upper()  # "/y" -> "Y", the seed's answer
         return Outgoing(ev.Whisper(to=BOT_NAME, text=text))

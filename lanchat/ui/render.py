@@ -38,6 +38,8 @@ class Style:
     dim: bool = False
     reverse: bool = False
     underline: bool = False
+    rgb: tuple[int, int, int] | None = None  # the exact colour, for a terminal with true colour
+    link: str | None = None  # a web address the cell is part of (OSC 8, where the terminal has it)
 
 
 Cell = tuple[str, Style]  # ("", style) is the right half of a wide character
@@ -210,7 +212,7 @@ def _swatch(line: Line) -> list[tuple[str, Style]]:
     rgb = parse_hex(getattr(line, "colour", None))
     if rgb is None:
         return []
-    return [(" ", PLAIN), ("\u2588\u2588", Style(fg=nearest_xterm(rgb)))]
+    return [(" ", PLAIN), ("\u2588\u2588", Style(fg=nearest_xterm(rgb), rgb=rgb))]
 
 
 def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Style]], Style]:
@@ -238,6 +240,14 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
 
 
 _WORDS = re.compile(r" +|[^ ]+")
+# A web address a terminal may make clickable: http(s) and only the characters RFC 3986 allows,
+# so nothing in it can end the OSC 8 sequence that carries it (no ESC, no BEL, no space).
+LINK = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+@functools.lru_cache(maxsize=256)
+def _linked(style: Style, url: str) -> Style:
+    return Style(fg=style.fg, bg=style.bg, bold=style.bold, dim=style.dim, reverse=style.reverse, underline=True, link=url)
 
 
 def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, indent: int) -> None:
@@ -251,7 +261,11 @@ def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, inde
                 continue  # no leading spaces on a continuation row
             row.extend([(" ", style)] * max(0, min(len(word), width - used)))
             continue
-        word_cells = cells(word, style)
+        link = LINK.fullmatch(word.rstrip(".,;:!?)"))
+        if link:  # the address, not a full stop after it
+            word_cells = cells(link.group(0), _linked(style, link.group(0))) + cells(word[link.end() :], style)
+        else:
+            word_cells = cells(word, style)
         if used + len(word_cells) <= width:
             row.extend(word_cells)
             continue
@@ -519,6 +533,8 @@ def prompt_text(view: View) -> tuple[str, Style]:
     if session.mode == "turn" and not session.my_turn:
         who = visible(session.turn) if session.turn else "someone to join"
         return f"[waiting for {who}] ", PROMPT_WAIT
+    if getattr(session, "answers_go_to_bot", False):
+        return "[to colourbot] ", DIRECT_TAG
     return "> ", PROMPT
 
 

@@ -120,6 +120,32 @@ PROBE_CLUSTER = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # a family: two co
 CURSOR_REPORT = re.compile(r"\[(\d+);(\d+)R")  # the terminal's answer to ESC [ 6 n
 
 
+def osc8_link(url: str, text: str) -> bytes:
+    """``text`` as a clickable link (OSC 8), underlined. ``url`` matched render.LINK, so it
+    holds no byte that could end the sequence or drive the terminal."""
+    if not render.LINK.fullmatch(url):
+        return text.encode("utf-8", "replace")
+    return f"\x1b]8;;{url}\x1b\\\x1b[4m{text}\x1b[24m\x1b]8;;\x1b\\".encode("utf-8", "replace")
+
+
+def terminal_features(environ: dict[str, str] | os._Environ[str]) -> dict[str, bool]:
+    """What the environment says the terminal can do: colours at all (NO_COLOR, no-color.org,
+    says no), true colour (COLORTERM=truecolor or 24bit), and OSC 8 links (terminals that say
+    who they are: VTE, kitty, WezTerm, iTerm2, Windows Terminal, tmux 3.4 and newer; others
+    may print the sequence, so they get plain text)."""
+    no_color = bool(environ.get("NO_COLOR"))
+    truecolor = environ.get("COLORTERM", "").lower() in ("truecolor", "24bit") and not no_color
+    program = environ.get("TERM_PROGRAM", "")
+    links = bool(
+        environ.get("VTE_VERSION")
+        or environ.get("KITTY_WINDOW_ID")
+        or environ.get("WT_SESSION")
+        or program in ("WezTerm", "iTerm.app", "vscode", "ghostty", "tmux")
+        or environ.get("LANCHAT_LINKS") == "1"
+    ) and environ.get("LANCHAT_LINKS") != "0"
+    return {"colour": not no_color, "truecolor": truecolor, "links": links}
+
+
 def _joined(cluster: str) -> bool:
     """More than one code point that takes room on its own (flags, ZWJ sequences)."""
     return len(cluster) > 1 and sum(1 for ch in cluster if wcwidth(ch) > 0) > 1
@@ -221,8 +247,11 @@ class CursesFrontend:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._old_winch = None
-        self._joined: list[tuple[int, int, str]] = []  # (row, col, cluster) overlaid after a draw
+        self._overlays: list[tuple[int, int, bytes]] = []  # (row, col, bytes) written after a draw
         self.draws_joined = False  # the terminal drew PROBE_CLUSTER in two columns
+        self.features = terminal_features(os.environ)
+        self.truecolor = self.features["truecolor"]
+        self.links = self.features["links"]
         self._open()
 
     # -------------------------------------------------------------- terminal
@@ -248,7 +277,7 @@ class CursesFrontend:
             with contextlib.suppress(curses.error):
                 curses.set_escdelay(25)
             self.colours = 0
-            if curses.has_colors():
+            if curses.has_colors() and self.features["colour"]:
                 with contextlib.suppress(curses.error):
                     curses.start_color()
                     curses.use_default_colors()
@@ -595,7 +624,7 @@ class CursesFrontend:
         self.view.clamp(frame.max_scroll, frame.reached_bottom)
         self.view.page_rows = max(1, frame.transcript_rows)
         self.screen.erase()
-        self._joined = []
+        self._overlays = []
         for y, row in enumerate(frame.rows):
             self._paint_row(y, row)
         if frame.cursor is not None:
@@ -607,22 +636,24 @@ class CursesFrontend:
                 curses.curs_set(0)
         self.screen.noutrefresh()
         curses.doupdate()
-        self._overlay_joined(frame.cursor)
+        self._overlay(frame.cursor)
 
-    def _overlay_joined(self, cursor: tuple[int, int] | None) -> None:
-        """Clusters of several visible code points (a flag, a family joined by ZWJ) cannot
-        be held in one curses cell: curses has a stand-in there, and the cluster itself is
-        written over it, straight to a terminal that showed (probe_graphemes) it draws such
-        a cluster in the two columns wcwidth gives it. Other terminals keep the stand-in."""
-        if not self._joined or not self.draws_joined:
+    def _overlay(self, cursor: tuple[int, int] | None) -> None:
+        """What curses cannot hold, written straight to the terminal over what curses drew
+        (again after every draw, so it never goes stale): clusters of several visible code
+        points (a flag, a family joined by ZWJ) on a terminal that showed (probe_graphemes) it
+        draws them in two columns; the colour bot's swatch in its exact colour on a true-colour
+        terminal; web addresses made clickable with OSC 8. Saved and restored around it (ESC 7
+        / ESC 8 keep the cursor and the attributes curses expects)."""
+        if not self._overlays:
             return
         cup = curses.tigetstr("cup")
         if not cup:
             return
-        out = bytearray(b"\x1b7")  # save the cursor
-        for y, x, cluster in self._joined:
-            out += curses.tparm(cup, y, x) + cluster.encode("utf-8", "replace")
-        out += b"\x1b8"  # and put it back where curses left it
+        out = bytearray(b"\x1b7")
+        for y, x, data in self._overlays:
+            out += curses.tparm(cup, y, x) + data
+        out += b"\x1b8"
         if cursor is not None:
             out += curses.tparm(cup, *cursor)
         self._write_terminal(bytes(out))
@@ -643,6 +674,14 @@ class CursesFrontend:
             if chunk == "":
                 x += 1
                 continue
+            if style.link is not None and self.links:
+                end = x
+                while end < len(row) and row[end][1].link == style.link:
+                    end += 1
+                self._overlays.append((y, x, osc8_link(style.link, "".join(c for c, _ in row[x:end]))))
+            if style.rgb is not None and self.truecolor:
+                r, g, b = style.rgb
+                self._overlays.append((y, x, f"\x1b[38;2;{r};{g};{b}m{chunk}\x1b[39m".encode()))
             if len(chunk) == 1 and chunk.isascii():
                 # a run of plain ASCII in one style goes out in one call
                 end = x
@@ -654,7 +693,8 @@ class CursesFrontend:
                 # anything wider is placed at its own column, so a width disagreement between
                 # wcwidth and the C library cannot shift the rest of the row
                 if _joined(chunk):
-                    self._joined.append((y, x, chunk))
+                    if self.draws_joined:
+                        self._overlays.append((y, x, chunk.encode("utf-8", "replace")))
                     self._put(y, x, _stand_in(chunk), style)
                 else:
                     self._put(y, x, chunk, style)
