@@ -32,8 +32,8 @@ def terms():
         term.stop()
 
 
-def host(terms, *extra: str, name: str = "ann", rows: int = 24, cols: int = 100) -> tuple[TermProc, int]:
-    term = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", name, *extra, rows=rows, cols=cols)
+def host(terms, *extra: str, name: str = "ann", rows: int = 24, cols: int = 100, **kw) -> tuple[TermProc, int]:
+    term = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", name, *extra, rows=rows, cols=cols, **kw)
     terms.append(term)
     match = wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(term.raw)), what="the port")
     term.expect(rf"{name} │ host")

@@ -50,3 +50,38 @@ def test_save_never_replaces_a_file_like_get(terms, tmp_path):
     assert target.read_text(encoding="utf-8") == "my notes\n"
     assert "ann: worth keeping" in (tmp_path / "chat (1).txt").read_text(encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chat (1).txt", "chat.txt"]  # no temp file left
+
+
+def cells_of(term: TermProc) -> list:
+    with term._changed:
+        return [term.screen.buffer[y][x] for y in range(term.screen.lines) for x in range(term.screen.columns)]
+
+
+def test_no_color_means_no_colour(terms):
+    ann, _port = host(terms, env={"NO_COLOR": "1"})
+    say(ann, "plain please", "ann")
+    coloured = [cell for cell in cells_of(ann) if cell.fg != "default" or cell.bg != "default"]
+    assert not coloured, coloured[:5]
+    assert any(cell.reverse for cell in cells_of(ann))  # the status line stands out in reverse video
+
+
+def test_the_bots_swatch_in_its_exact_colour_and_a_clickable_link(terms):
+    from test_colourbot_cli import seeded_colours
+
+    ann, _port = host(terms, "--bot", "colour", "--bot-seed", "7", cols=160, env={"COLORTERM": "truecolor", "VTE_VERSION": "7600"})
+    ann.expect(r"What mood are you in\?")
+    ann.send("/mood cheerful\r")
+    first = seeded_colours(7, 1)[0]
+    ann.expect(rf"try #{first}")
+    exact = first.lower()
+    wait = lambda rows: any(c.data == "█" and c.fg == exact for c in cells_of(ann))  # noqa: E731
+    ann.wait_screen(lambda rows: wait(rows), what=f"a swatch in #{first}")
+    link = f"https://www.computerhope.com/cgi-bin/htmlcolor.pl?c={first}"
+    assert f"\x1b]8;;{link}\x1b\\".encode() in bytes(ann.raw)
+
+
+def test_links_are_plain_text_where_the_terminal_may_not_know_osc_8(terms):
+    ann, _port = host(terms, "--bot", "colour", "--bot-seed", "7", cols=160)
+    ann.send("/mood cheerful\r")
+    ann.expect(r"try #")
+    assert b"\x1b]8;;" not in bytes(ann.raw)
