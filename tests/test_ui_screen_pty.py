@@ -85,3 +85,26 @@ def test_links_are_plain_text_where_the_terminal_may_not_know_osc_8(terms):
     ann.send("/mood cheerful\r")
     ann.expect(r"try #")
     assert b"\x1b]8;;" not in bytes(ann.raw)
+
+
+def test_plain_mode_at_a_terminal_keeps_what_you_type_below_incoming_lines(terms):
+    ann, port = host(terms)
+    command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {port} --name bob --plain; echo "exit=$?"; stty -a; echo STTY-DONE'
+    bob = TermProc(argv=["sh", "-c", command], rows=24, cols=100)
+    terms.append(bob)
+    bob.expect(r"welcome, bob")
+    bob.send("half typ")
+    bob.expect(r"half typ")
+    say(ann, "an interruption", "ann")
+    bob.expect(r"ann: an interruption")
+    rows = bob.lines
+    incoming = next(row for row in rows if "ann: an interruption" in row)
+    assert "half typ" not in incoming  # the incoming line is whole
+    assert rows.index(incoming) < next(i for i, row in enumerate(rows) if row.startswith("half typ"))  # typing below it
+    bob.send("ed\x7f\x7fed")  # Backspace works on our own echo
+    bob.send("\r")
+    ann.expect(r"bob: half typed")
+    bob.send("\x04")  # Ctrl-D on an empty line: leave, and the terminal is given back
+    bob.expect("STTY-DONE")
+    stty = bob.text[bob.text.rfind("exit=") :]
+    assert "exit=0" in stty and re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
