@@ -358,3 +358,18 @@ def test_a_view_scrolled_to_the_oldest_of_a_cold_scrollback_lays_out_only_the_sc
     frame = rd.render(view, 50, 200)
     assert "line 0 " in row_texts(frame)[0]
     assert rd._layout_cached.cache_info().currsize <= 50  # the lines on screen, not 10,000
+
+
+def test_a_day_rule_between_days_and_a_date_on_lines_replayed_from_another_day():
+    import time as _time
+
+    now = _time.time()
+    yesterday = now - 86_400
+    view = make_view()
+    view.add([Line(kind="history", time=yesterday, sender="bob", text="from yesterday"), Line(kind="message", time=now, sender="bob", text="today")])
+    rows = rd.render(view, 10, 80).text()
+    moment = _time.localtime(yesterday)
+    assert any(row.startswith(f"{moment.tm_mday} {rd.MONTHS[moment.tm_mon - 1][:3]} ") and "from yesterday" in row for row in rows)
+    rule = f"── {rd.day_text(now)} ──"
+    assert rule in "\n".join(rows)
+    assert [i for i, row in enumerate(rows) if "from yesterday" in row][0] < [i for i, row in enumerate(rows) if rule in row][0]

@@ -108,3 +108,27 @@ def test_plain_mode_at_a_terminal_keeps_what_you_type_below_incoming_lines(terms
     bob.expect("STTY-DONE")
     stty = bob.text[bob.text.rfind("exit=") :]
     assert "exit=0" in stty and re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+
+
+def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
+    import time as _time
+
+    from helpers import first_release_history
+
+    now = _time.time()
+    two_days_ago = now - 2 * 86_400
+    rows = [(two_days_ago + n, "bob", None, f"old news {n}") for n in range(3)] + [(now - 60 + n, "bob", None, f"recent {n}") for n in range(2)]
+    store = first_release_history(tmp_path / "history.db", rows)
+    ann, _port = host(terms, "--history", str(store), "--replay", "2", rows=30)
+    ann.expect(r"\[History\] bob: recent 1")
+    assert "old news" not in ann.text
+    ann.send("/history\r")
+    wanted = ("old news 0", "old news 2", "recent 0", "recent 1")
+    ann.wait_screen(lambda rows: all(any(text in row for row in rows) for text in wanted), what="both pages")
+    screen = ann.lines
+    order = [next(i for i, row in enumerate(screen) if text in row) for text in wanted]
+    assert order == sorted(order), screen  # the earlier page went above, in time order
+    day_rule = next(i for i, row in enumerate(screen) if re.search(r"── \w+day \d+ \w+ ──", row))
+    assert order[1] < day_rule < order[2]  # a day-change line between two days ago and today
+    moment = _time.localtime(two_days_ago)
+    assert re.search(rf"{moment.tm_mday} {_time.strftime('%b', moment)} \d\d:\d\d \[History\] bob: old news 0", ann.text)

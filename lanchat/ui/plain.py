@@ -34,9 +34,26 @@ def clock_text(when: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(when))
 
 
+def _day(when: float) -> tuple[int, int, int] | None:
+    try:
+        moment = time.localtime(when)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.tm_year, moment.tm_mon, moment.tm_mday
+
+
+def _date_text(when: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%d", time.localtime(when))
+    except (OverflowError, OSError, ValueError):
+        return "????-??-??"
+
+
 def format_plain(line: Line) -> str:
     """One transcript line as plain text: ``[12:00:01] ann: hello``."""
     stamp = f"[{clock_text(line.time)}]"
+    if line.kind == "history" and _day(line.time) != _day(time.time()):
+        stamp = f"[{_date_text(line.time)} {clock_text(line.time)}]"  # replayed from another day
     prefix = "[History] " if line.kind == "history" else ""
     if line.kind in MARKS:
         return f"{stamp} {MARKS[line.kind]} {visible(line.text)}"

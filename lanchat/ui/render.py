@@ -63,6 +63,7 @@ PROMPT = Style(fg=81, bold=True)
 PROMPT_WAIT = Style(fg=214, bold=True)
 SEARCH_PROMPT = Style(fg=141, bold=True)
 RULE = Style(fg=214)
+DAY_RULE = Style(fg=244, bold=True)
 PANE_EDGE = Style(fg=240)
 PANE_HEAD = Style(fg=231, bold=True)
 TOO_SMALL = Style(fg=231, bg=88, bold=True)
@@ -207,6 +208,42 @@ def clock(when: float) -> str:
         return "--:--"
 
 
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+
+
+@functools.lru_cache(maxsize=16384)
+def day_of(when: float) -> tuple[int, int, int] | None:
+    """The local calendar day of a time, (year, month, day); None for an absurd time."""
+    try:
+        moment = time.localtime(when)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.tm_year, moment.tm_mon, moment.tm_mday
+
+
+def day_text(when: float, today: float | None = None) -> str:
+    """``Tuesday 1 December`` (with the year when it is not this year's)."""
+    try:
+        moment = time.localtime(when)
+        this_year = time.localtime(time.time() if today is None else today).tm_year
+    except (OverflowError, OSError, ValueError):
+        return "some other day"
+    year = f" {moment.tm_year}" if moment.tm_year != this_year else ""
+    return f"{DAYS[moment.tm_wday]} {moment.tm_mday} {MONTHS[moment.tm_mon - 1]}{year}"
+
+
+def stamp_text(line: Line) -> str:
+    """A line's time; a replayed line from another day also says which (``1 Dec 14:03``)."""
+    if line.kind == "history" and day_of(line.time) != day_of(time.time()):
+        try:
+            moment = time.localtime(line.time)
+            return f"{moment.tm_mday} {MONTHS[moment.tm_mon - 1][:3]} {clock(line.time)}"
+        except (OverflowError, OSError, ValueError):
+            return clock(line.time)
+    return clock(line.time)
+
+
 def _swatch(line: Line) -> list[tuple[str, Style]]:
     """The colour bot's suggestion drawn as a block of the nearest colour we can show."""
     rgb = parse_hex(getattr(line, "colour", None))
@@ -217,7 +254,7 @@ def _swatch(line: Line) -> list[tuple[str, Style]]:
 
 def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Style]], Style]:
     """A transcript line as (prefix segments, suffix segments, text style)."""
-    stamp = (clock(line.time) + " ", TIME)
+    stamp = (stamp_text(line) + " ", TIME)
     sender = visible(line.sender or "?")
     text_style = MENTION if line.mentions_me else PLAIN
     if line.kind == "notice":
@@ -396,9 +433,19 @@ def roster_width(cols: int) -> int:
     return max(16, min(26, cols // 5))
 
 
+def _new_day(view: View, line: Line, seq: int) -> bool:
+    """Is this line on another day than the line before it? (Then a day rule goes above it.)"""
+    index = seq - view.first_seq
+    if index <= 0:
+        return False
+    before = day_of(view.lines[index - 1].time)
+    return before is not None and day_of(line.time) not in (before, None)
+
+
 def _block_height(view: View, line: Line, seq: int, width: int) -> int:
     """len(_block(...)), without laying the line out where it can be counted."""
-    return line_height(line, width) + (1 if view.marker_seq is not None and seq == view.marker_seq else 0)
+    extra = (1 if view.marker_seq is not None and seq == view.marker_seq else 0) + (1 if _new_day(view, line, seq) else 0)
+    return line_height(line, width) + extra
 
 
 @functools.lru_cache(maxsize=64)
@@ -413,6 +460,9 @@ def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ..
         block = tuple(tuple((chunk, _found(style)) for chunk, style in row) for row in block)
     if view.marker_seq is not None and seq == view.marker_seq:
         rule = fit(cells("\u2500\u2500 new \u2500\u2500", RULE), width)
+        block = (tuple(rule),) + block
+    if _new_day(view, line, seq):
+        rule = fit(cells(f"\u2500\u2500 {day_text(line.time)} \u2500\u2500", DAY_RULE), width)
         block = (tuple(rule),) + block
     return block
 

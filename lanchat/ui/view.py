@@ -60,6 +60,10 @@ class View:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
         added = 0
         for line in new_lines:
+            if line.kind == "history" and self.lines and self.lines[-1].time > line.time:
+                self._insert_in_time(line)  # an earlier page of /history goes above, not below
+                added += 1
+                continue
             if not self.following:
                 if self.unread == 0:
                     self.marker_seq = self.total
@@ -70,6 +74,29 @@ class View:
             self.total += 1
             added += 1
         return added
+
+    def _insert_in_time(self, line: Line) -> None:
+        """Put a replayed line after the last line not newer than it. Numbers of the lines
+        after it move up by one, and so do the markers that point at them."""
+        index = len(self.lines)
+        while index > 0 and self.lines[index - 1].time > line.time:
+            index -= 1
+        full = len(self.lines) == self.lines.maxlen
+        if full and index == 0:
+            return  # older than everything kept in a full scrollback: it would fall off at once
+        seq = self.first_seq + index
+        if full:
+            self.lines.popleft()  # make room ourselves (a full deque refuses an insert)
+            self.lines.insert(index - 1, line)
+            shift = lambda old: old - 1 if old < seq else old  # noqa: E731 - lines before it move down
+        else:
+            self.total += 1  # one more line ever added; the oldest keeps its number
+            self.lines.insert(index, line)
+            shift = lambda old: old + 1 if old >= seq else old  # noqa: E731 - lines after it move up
+        if self.marker_seq is not None:
+            self.marker_seq = shift(self.marker_seq)
+        if self.found_seq is not None:
+            self.found_seq = shift(self.found_seq)
 
     def clear(self) -> None:
         """/clear: forget the transcript on screen (the chat itself goes on)."""
