@@ -54,8 +54,12 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/files", usage="/files", help="list the files on offer"),
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
     Command(name="/cancel", usage="/cancel [ID]", help="stop sending or receiving file ID (without ID: every transfer of yours)"),
-    Command(name="/q", usage="/q", help="leave (the host's /q closes the chat for everyone; also /quit)"),
+    Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
+    Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME"),
+    Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
+    Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone and asks first; /q! does not ask; also /quit)"),
 )
+JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
 
 
@@ -127,6 +131,12 @@ class Session:
     # room, until it says goodbye (answering a question in a shared room must not broadcast it).
     bot_exchange: bool = False
     _bot_hint_shown: bool = False  # the "just type your answer" notice, once per exchange
+    ignored: set[str] = field(default_factory=set)  # /ignore: name keys whose messages are not shown here
+    show_joins: bool = True  # /joins off hides join and leave lines (who is here still updates)
+    last_direct_from: str | None = None  # who sent the last direct message to us (/r answers them)
+    unread_directs: int = 0  # direct messages to us since we last sent something
+    _quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat
+    confirm_quit: bool = False  # set by a front end with a person at it (never for a script's pipe)
 
     # ----------------------------------------------------------------- queries
 
@@ -154,6 +164,16 @@ class Session:
 
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""
+        if isinstance(event, (ev.Message, ev.Direct)) and ev.name_key(event.sender) in self.ignored:
+            return []  # /ignore: not shown here; nothing is said to them or anyone
+        if isinstance(event, ev.Direct) and not event.history and not event.held:
+            to_me = ev.name_key(event.to) == ev.name_key(self.name)
+            if to_me and ev.name_key(event.sender) != ev.name_key(self.name):
+                self.last_direct_from = event.sender
+                self.unread_directs += 1
+        return self._on_event(event)
+
+    def _on_event(self, event: object) -> list[Line]:
         if isinstance(event, ev.Welcome):
             self.name = event.name
             self.mode = event.mode
@@ -216,14 +236,19 @@ class Session:
         if isinstance(event, ev.Joined):
             if event.name not in self.members:
                 self.members.append(event.name)
-            return [self._notice(f"{event.name} joined ({len(self.members)} here)", when=event.time)]
+            if not self.show_joins:
+                return []
+            return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({len(self.members)} here)", code=JOIN_LEAVE)]
         if isinstance(event, ev.Left):
             if event.name in self.members:
                 self.members.remove(event.name)
             if ev.name_key(event.name) == ev.name_key(BOT_NAME):
                 self.bot_exchange = False
             why = {"quit": "left", "lost": "lost connection", "dropped": "was dropped (not reading fast enough)"}
-            return [self._notice(f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)", when=event.time)]
+            if not self.show_joins:
+                return []
+            text = f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)"
+            return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE)]
         if isinstance(event, ev.Roster):
             self.members = list(event.members)
             return [self._notice(f"here ({len(self.members)}): {', '.join(self.members)}")]
@@ -282,7 +307,12 @@ class Session:
 
     def parse_input(self, text: str) -> InputResult:
         """What the user typed -> what to do. Empty input does nothing (seed 001)."""
+        armed = self._quit_armed
         result = self._parse_input(text)
+        if armed:
+            self._quit_armed = False  # the confirmation is for the very next line only
+        if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
+            self.unread_directs = 0  # you answered: what came before has been seen
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
             problem = self.length_problem(result.event.text)
             if problem:  # every message, /w and /mood included, is checked here once
@@ -302,8 +332,24 @@ class Session:
         word, _, rest = stripped.partition(" ")
         word = ALIASES.get(word.lower(), word.lower())
         rest = rest.strip()
-        if word == "/q":
+        if word == "/q!":
             return Quit()
+        if word == "/q":
+            return self._quit()
+        if word == "/r":
+            if not self.last_direct_from:
+                return Local((self._notice("nobody has sent you a direct message yet; /w NAME TEXT starts one", kind="error"),))
+            if not rest:
+                return Local((self._notice(f"usage: /r TEXT (replies to {self.last_direct_from})", kind="error"),))
+            return Outgoing(ev.Whisper(to=self.last_direct_from, text=rest))
+        if word in ("/ignore", "/unignore"):
+            return self._ignore(word, rest)
+        if word == "/joins":
+            if rest.lower() not in ("on", "off"):
+                return Local((self._notice("usage: /joins on|off", kind="error"),))
+            self.show_joins = rest.lower() == "on"
+            state = "shown" if self.show_joins else "hidden (the roster still shows who is here)"
+            return Local((self._notice(f"join and leave lines are {state}"),))
         if word == "/who":
             return Outgoing(ev.Who())
         if word == "/say":
@@ -327,6 +373,35 @@ class Session:
             if word == command.name:
                 return UiCommand(name=word, argument=rest)
         return Local((self._notice(f"unknown command {word}; /help lists them", kind="error"),))
+
+    def _others(self) -> list[str]:
+        """The people here besides us (the colour bot is not a person)."""
+        skip = {ev.name_key(self.name), ev.name_key(BOT_NAME)}
+        return [m for m in self.members if ev.name_key(m) not in skip]
+
+    def _quit(self) -> InputResult:
+        """/q. The host's /q closes the chat for everyone: with others here it asks first."""
+        others = self._others()
+        if self.role != "host" or not others or self._quit_armed or not self.confirm_quit:
+            return Quit()
+        self._quit_armed = True
+        who = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        return Local((self._notice(f"/q closes the chat for everyone ({who}): type /q again to close it (/q! closes without asking)"),))
+
+    def _ignore(self, word: str, rest: str) -> InputResult:
+        """/ignore NAME, /unignore NAME, /ignore alone lists. Local only: nobody is told."""
+        if not rest:
+            names = sorted(self.ignored)
+            text = f"ignoring: {', '.join(names)}" if names else "ignoring nobody; /ignore NAME hides their messages here"
+            return Local((self._notice(text),))
+        key = ev.name_key(rest)
+        if word == "/unignore":
+            self.ignored.discard(key)
+            return Local((self._notice(f"showing {rest}'s messages again"),))
+        if key == ev.name_key(self.name):
+            return Local((self._notice("you cannot ignore yourself", kind="error"),))
+        self.ignored.add(key)
+        return Local((self._notice(f"ignoring {rest} on this screen (they are not told); /unignore {rest} undoes it"),))
 
     def _history_request(self, rest: str) -> InputResult:
         """/history [N]: the N entries before the oldest one shown so far."""

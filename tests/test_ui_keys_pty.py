@@ -131,3 +131,32 @@ def test_find_jumps_to_older_matches_and_tab_lists_candidates(terms):
     bob.wait_screen(lambda rows: "> bob" in rows[-1])
     bob.send("\x15an\t")
     bob.wait_screen(lambda rows: rows[-1].startswith("> ann: "), what="NAME: at the start of a line")
+
+
+def test_the_mouse_wheel_scrolls_the_transcript(terms):
+    # screen-256color: the mouse reports in the X10 form, ESC [ M and three bytes (button, x, y
+    # plus 32); pyte cannot follow how ncurses scrolls an xterm-256color screen
+    ann, port = host(terms, rows=12, cols=80)
+    for number in range(25):
+        say(ann, f"line {number}", "ann")
+    ann.send("\x1b[M" + chr(32 + 64) + chr(32 + 10) + chr(32 + 5))  # wheel up
+    ann.expect(r"scrolled up")
+    ann.expect_gone(r"line 24\b")
+    ann.send("\x1b[M" + chr(32 + 65) + chr(32 + 10) + chr(32 + 5))  # wheel down
+    ann.expect(r"line 24\b")
+    ann.expect_gone(r"scrolled up")
+    ann.send("/mouse off\r")
+    ann.expect(r"mouse off: the terminal has the mouse")
+
+
+def test_unread_direct_messages_in_the_status_line_and_the_title(terms):
+    ann, port = host(terms, env=XTERM)
+    bob = join(terms, port, "bob", env=XTERM)
+    ann.expect("bob joined")
+    bob.send("/w ann are you there?\r")
+    ann.expect(r"1 direct unread \(/r answers\)")
+    ann.wait_screen(lambda rows: ann.screen.title == "(1) lanchat: ann", what="the count in the title")
+    ann.send("/r yes\r")
+    bob.expect(r"ann → bob: yes")
+    ann.expect_gone(r"direct unread")
+    ann.wait_screen(lambda rows: ann.screen.title == "lanchat: ann", what="the title without a count")

@@ -211,7 +211,7 @@ def test_hostile_text_from_a_peer_is_shown_harmlessly(terms):
         mallory.send(ev.Say(text=evil))
         ann.expect(re.escape("mallory: ^[[2J^[[H^[]0;owned^GX^MY^HZ^@<U+202E>abc<U+009B>31m end"))
         assert "welcome, ann" in ann.text  # nothing was cleared
-        assert ann.screen.title == ""  # and the window title was not changed
+        assert ann.screen.title == "lanchat: ann"  # and the window title is ours, not the peer's
         assert b"\x1b]0;owned" not in bytes(ann.raw) and b"\x1b[2J\x1b[H" not in bytes(ann.raw)
         mallory.send(ev.Say(text="x" * 3000))  # a huge message wraps, and the screen still works
         ann.expect(r"x{50}")
@@ -255,6 +255,8 @@ def test_a_lost_server_restores_the_terminal(terms):
 def test_the_host_closing_tells_the_client(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob", shell_after=True)
+    ann.send("/q\r")
+    ann.expect(r"/q closes the chat for everyone \(bob\): type /q again")
     ann.send("/q\r")
     assert ann.wait() == 0
     assert "the chat is closed" in ann.text

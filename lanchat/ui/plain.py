@@ -89,6 +89,7 @@ class PlainFrontend:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
         if interactive:
             self._own_echo()
+            session.confirm_quit = True  # a person, not a script: the host's /q asks first
 
     def _own_echo(self) -> None:
         """Keys one by one and no kernel echo (Ctrl-C still interrupts); close() undoes it."""

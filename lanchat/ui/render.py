@@ -553,6 +553,9 @@ def status_text(view: View) -> str:
     if session.mode == "turn":
         parts.append(visible(session.turn_text()))
     parts.append(f"{len(session.members)} here")
+    unread = getattr(session, "unread_directs", 0)
+    if unread:
+        parts.append(f"{unread} direct unread (/r answers)")
     for transfer in list(getattr(session, "progress", {}).values()):  # file transfers under way
         try:
             parts.append(visible(transfer.text()))
@@ -576,6 +579,14 @@ def _status(view: View, width: int) -> list[Cell]:
         if space >= 0:
             row = fit(row, space, STATUS) + tail
     return fit(row, width, STATUS)
+
+
+def title_text(view: View) -> str:
+    """The terminal window's title: the unread direct messages first, so they show in a tab."""
+    session = view.session
+    unread = getattr(session, "unread_directs", 0)
+    title = f"lanchat: {session.name}"
+    return f"({unread}) {title}" if unread else title
 
 
 def prompt_text(view: View) -> tuple[str, Style]:

@@ -31,6 +31,7 @@ from .view import View
 
 UI_COMMANDS = (
     Command(name="/clear", usage="/clear", help="clear the transcript on this screen (the chat goes on)"),
+    Command(name="/mouse", usage="/mouse on|off", help="the mouse wheel scrolls the transcript (on), or the terminal keeps the mouse (off)"),
     Command(name="/find", usage="/find TEXT", help="find TEXT in the transcript (Ctrl-F: the next older match; Esc: done)"),
     Command(name="/save", usage="/save FILE", help="write the transcript to a text file"),
 )
@@ -48,7 +49,7 @@ KEYS = (
     ("Up/Down, Ctrl-R", "recall lines you sent; search them (Ctrl-R again: older; Ctrl-G: give up)"),
     ("Tab", "complete a name (NAME: at the start), a command, a /send path; several: listed"),
     ("Ctrl-F, /find TEXT", "find TEXT in the transcript (Ctrl-F again: the next older match)"),
-    ("PgUp/PgDn", "scroll the transcript"),
+    ("PgUp/PgDn, mouse wheel", "scroll the transcript (/mouse off gives the mouse back: Shift+drag selects meanwhile)"),
     ("Ctrl-Home/Ctrl-End", "oldest/newest line (Home/End too when the input line is empty)"),
     ("F2", "show/hide who is here (at least 100 columns)"),
     ("Ctrl-L", "redraw the screen"),
@@ -90,7 +91,11 @@ CURSES_KEYS = {
     curses.KEY_F2: "f2",
     curses.KEY_RESIZE: "resize",
     curses.KEY_BTAB: "tab",
+    curses.KEY_MOUSE: "mouse",
 }
+WHEEL_UP = curses.BUTTON4_PRESSED
+WHEEL_DOWN = getattr(curses, "BUTTON5_PRESSED", 0)  # ncurses' mouse version 2 (6.0 and newer)
+WHEEL_ROWS = 3  # rows one notch of the wheel scrolls, as most terminals do
 # Keys terminfo names but the curses module has no constant for (modified arrows, Home, End)
 NAMED_KEYS = {b"kLFT5": "ctrl-left", b"kRIT5": "ctrl-right", b"kHOM5": "ctrl-home", b"kEND5": "ctrl-end"}
 
@@ -118,6 +123,9 @@ def terminal_marks_pastes() -> bool:
 
 PROBE_CLUSTER = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # a family: two columns where ZWJ is understood
 CURSOR_REPORT = re.compile(r"\[(\d+);(\d+)R")  # the terminal's answer to ESC [ 6 n
+
+
+TITLED_TERMS = ("xterm", "screen", "tmux", "rxvt", "alacritty", "foot", "kitty", "wezterm", "vte", "gnome", "konsole", "st-")
 
 
 def osc8_link(url: str, text: str) -> bytes:
@@ -229,6 +237,7 @@ class CursesFrontend:
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in UI_COMMANDS}) + UI_COMMANDS
         if hasattr(session, "ui_keys"):
             session.ui_keys = KEYS  # type: ignore[attr-defined]
+        session.confirm_quit = True  # a person is at this screen: the host's /q asks first
         self.view = View(session)
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.out_fd = sys.stdout.fileno()
@@ -250,6 +259,9 @@ class CursesFrontend:
         self._overlays: list[tuple[int, int, bytes]] = []  # (row, col, bytes) written after a draw
         self.draws_joined = False  # the terminal drew PROBE_CLUSTER in two columns
         self.features = terminal_features(os.environ)
+        self.mouse = False
+        self._title = ""
+        self.titles = os.environ.get("TERM", "").startswith(TITLED_TERMS)
         self.truecolor = self.features["truecolor"]
         self.links = self.features["links"]
         self._open()
@@ -286,6 +298,9 @@ class CursesFrontend:
             # watches it); the redraw happens in the loop, never inside a signal handler.
             self._old_winch = signal.signal(signal.SIGWINCH, self._on_winch)
             self._write_terminal(b"\x1b[?2004h")  # ask for bracketed paste
+            self.set_mouse(True)
+            if self.titles:
+                self._write_terminal(b"\x1b[22;0t")  # keep the window's title, to put it back (xterm)
             self.marks_pastes = terminal_marks_pastes()
             self.probe_graphemes()
         except BaseException:
@@ -306,7 +321,10 @@ class CursesFrontend:
             return
         self.closed = True
         self._write_terminal(b"\x1b[?2004l")
+        if self.titles and self._title:
+            self._write_terminal(b"\x1b]2;\x07\x1b[23;0t")  # the window's own title back
         with contextlib.suppress(curses.error):
+            self.set_mouse(False)
             curses.endwin()
         if self._old_winch is not None:
             with contextlib.suppress(ValueError, OSError, TypeError):
@@ -466,6 +484,8 @@ class CursesFrontend:
             self.screen.clear()
         elif name == "ctrl-f":
             self.find_next()
+        elif name == "mouse":
+            self._mouse_event()
         elif name == "escape" and self.view.finding is not None:
             self.view.stop_finding()
         else:
@@ -570,6 +590,12 @@ class CursesFrontend:
             return []
         if command.name == "/save":
             return [self.save(command.argument)]
+        if command.name == "/mouse":
+            if command.argument.lower() not in ("on", "off"):
+                return [Line(kind="error", time=self._now(), text="usage: /mouse on|off")]
+            self.set_mouse(command.argument.lower() == "on")
+            said = "the wheel scrolls the transcript" if self.mouse else "the terminal has the mouse (select and copy as usual)"
+            return [Line(kind="notice", time=self._now(), text=f"mouse {command.argument.lower()}: {said}")]
         if command.name == "/find":
             if not command.argument:
                 return [Line(kind="error", time=self._now(), text="usage: /find TEXT (then Ctrl-F: the next older match)")]
@@ -579,6 +605,22 @@ class CursesFrontend:
             self.dirty = True
             return []
         return []
+
+    def set_mouse(self, on: bool) -> None:
+        """Wheel events on (the terminal then sends clicks too: Shift+drag still selects)."""
+        with contextlib.suppress(curses.error, AttributeError):
+            curses.mousemask(WHEEL_UP | WHEEL_DOWN if on else 0)
+            self.mouse = on
+
+    def _mouse_event(self) -> None:
+        try:
+            _id, _x, _y, _z, state = curses.getmouse()
+        except curses.error:
+            return
+        if state & WHEEL_UP:
+            self.view.scroll_by(WHEEL_ROWS)
+        elif WHEEL_DOWN and state & WHEEL_DOWN:
+            self.view.scroll_by(-WHEEL_ROWS)
 
     def find_next(self) -> None:
         """Ctrl-F: the next older match of the last /find."""
@@ -637,6 +679,11 @@ class CursesFrontend:
         self.screen.noutrefresh()
         curses.doupdate()
         self._overlay(frame.cursor)
+        title = render.title_text(self.view)
+        if self.titles and title != self._title:
+            self._title = title
+            safe = "".join(ch for ch in title if ch.isprintable())  # our name and a count: no escapes
+            self._write_terminal(f"\x1b]2;{safe}\x07".encode("utf-8", "replace"))
 
     def _overlay(self, cursor: tuple[int, int] | None) -> None:
         """What curses cannot hold, written straight to the terminal over what curses drew
