@@ -560,7 +560,9 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
 
         now = time.time()
         frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
-    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads))
+    transfers = ClientTransfers(downloads)
+    transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place, one line at the end
+    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=transfers)
     early_events = [welcome, *early]
     crash: Exception | None = None
     try:

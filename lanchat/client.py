@@ -214,6 +214,9 @@ class ClientLoop:
                 for reply in replies:
                     self._send(reply)
                 if self.transfers.has_chunks_to_send:
+                    if lines:  # what was said so far goes first: "sending" before "sent"
+                        self.frontend.show(lines)
+                        lines = []
                     self._flush()  # an upload was accepted: start sending it
                 if not isinstance(event, (ev.Offered, ev.FileList)):
                     continue

@@ -132,3 +132,30 @@ def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
     assert order[1] < day_rule < order[2]  # a day-change line between two days ago and today
     moment = _time.localtime(two_days_ago)
     assert re.search(rf"{moment.tm_mday} {_time.strftime('%b', moment)} \d\d:\d\d \[History\] bob: old news 0", ann.text)
+
+
+def test_a_file_transfer_is_one_line_in_the_transcript_and_progress_in_the_status_line(terms, tmp_path):
+    ann, port = host(terms, rows=30, cols=140)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads), rows=30, cols=140)
+    terms.append(bob)
+    bob.expect("bob │ client")
+    small = tmp_path / "tiny.txt"
+    small.write_bytes(b"hello")
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * (3 * 4096))  # 3 MiB
+    ann.send(f"/send {small}\r")
+    ann.expect(r"your file tiny\.txt \(5 bytes\) is on offer to the room as #1")
+    ann.send(f"/send {big}\r")
+    ann.expect(r"your file big\.bin \(3\.0 MiB\) is on offer to the room as #2")
+    for line in ("sending", "sent tiny", "sent big", "25%", "50%"):
+        assert line not in ann.text, line  # nothing but the offer's line
+    bob.expect(r"ann offers big\.bin \(3\.0 MiB\); type /get 2")
+    bob.send("/get 1\r")
+    bob.expect(r"tiny\.txt \(5 bytes in \d+ ms;")  # no speed for five bytes
+    bob.expect(r"SHA-256 checked\)")
+    bob.send("/get 2\r")
+    bob.expect(r"saved .*big\.bin \(3\.0 MiB in ")
+    assert "receiving" not in bob.text and "%" not in "\n".join(bob.lines[:-2])
+    assert (downloads / "big.bin").read_bytes() == big.read_bytes()
