@@ -161,7 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     serve.add_argument("--headless", action="store_true", help="relay only: do not take part, log joins and leaves")
     serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
-    serve.add_argument("--max-clients", type=_positive, metavar="N", help="refuse people beyond N with a clear message")
+    serve.add_argument(
+        "--max-clients",
+        type=_positive,
+        metavar="N",
+        help="at most N people besides the host (bots do not count); the N+1st is refused, and the host is told",
+    )
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (with --headless)")
     serve.add_argument(
         "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone may /send, in MB (default 50)"

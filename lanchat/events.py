@@ -621,3 +621,21 @@ def name_problem(name: str) -> str | None:
 def name_key(name: str) -> str:
     """Names are unique ignoring case: ``Ann`` and ``ann`` are the same person."""
     return name.casefold()
+
+
+# ------------------------------------------------ the screen, round 2 (server -> host)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refused(Event):
+    """To the host only: someone was turned away (``code``: why, e.g. ``room-full``), so the
+    host knows that --max-clients is turning people away (PROTOCOL.md, Room size)."""
+
+    type: ClassVar[str] = "refused"
+    sent_by: ClassVar[str] = "server"
+    name: str
+    code: str
+    time: float
+
+
+SERVER_EVENTS[Refused.type] = Refused

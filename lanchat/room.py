@@ -93,6 +93,16 @@ class Room:
     def find(self, name: str) -> Member | None:
         return self._by_key.get(ev.name_key(name))
 
+    def _guests(self) -> int:
+        """People here besides the host: what ``max_members`` (serve --max-clients) caps."""
+        return self.people - (1 if self.host_cid in self.members else 0)
+
+    def _tell_host_refused(self, name: str, code: str) -> list[Action]:
+        """The host hears who was turned away and why (PROTOCOL.md, Room size)."""
+        if self.host_cid is None or self.host_cid not in self.members:
+            return []
+        return [Send(to=self.host_cid, event=ev.Refused(name=name[: ev.MAX_NAME_CHARS], code=code, time=self.clock()))]
+
     @property
     def people(self) -> int:
         """How many members are people rather than bots (what --max-clients and --once count)."""
@@ -183,11 +193,11 @@ class Room:
             return self._error(cid, ev.E_BAD_NAME, f"the name {hello.name!r} is kept for the colour bot; choose another")
         if self.find(hello.name):
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
-        if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:
+        if self.max_members is not None and self._guests() >= self.max_members and cid not in self.service_cids and cid != self.host_cid:
+            # --max-clients N: N people besides the host (bots never count); the host is told
             people = "person" if self.max_members == 1 else "people"
-            return self._error(
-                cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True
-            )
+            refusal = self._error(cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True)
+            return refusal + self._tell_host_refused(hello.name, ev.E_ROOM_FULL)
         if not self._roster_fits(hello.name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
         member = Member(cid=cid, name=hello.name)

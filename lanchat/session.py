@@ -257,6 +257,9 @@ class Session:
             return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
         if isinstance(event, ev.Error):
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
+        if isinstance(event, ev.Refused):  # to the host: someone was turned away
+            why = "the room is full (serve --max-clients counts people besides you)" if event.code == ev.E_ROOM_FULL else event.code
+            return [Line(kind="notice", time=event.time, text=f"{event.name} was turned away: {why}", code=event.code)]
         if isinstance(event, ev.Offered):
             return [self._offered_line(event)]
         if isinstance(event, ev.FileList):

@@ -159,3 +159,14 @@ def test_a_file_transfer_is_one_line_in_the_transcript_and_progress_in_the_statu
     bob.expect(r"saved .*big\.bin \(3\.0 MiB in ")
     assert "receiving" not in bob.text and "%" not in "\n".join(bob.lines[:-2])
     assert (downloads / "big.bin").read_bytes() == big.read_bytes()
+
+
+def test_max_clients_counts_people_besides_the_host_who_hears_of_refusals(terms):
+    ann, port = host(terms, "--max-clients", "1")
+    join(terms, port, "bob")  # the one client: in
+    ann.expect("bob joined")
+    cat = TermProc("connect", "127.0.0.1", str(port), "--name", "cat")
+    terms.append(cat)
+    assert cat.wait() == 1
+    assert "the room is full (1 person)" in bytes(cat.raw).decode("utf-8", "replace")
+    ann.expect(r"cat was turned away: the room is full")
