@@ -102,6 +102,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         **{cls.type: State.OPEN for cls in ev.HISTORY_CLIENT_EVENTS},  # history (/history N)
         **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
+        **{cls.type: State.OPEN for cls in ev.SCREEN_CLIENT_EVENTS},  # me, nick, away, topic, typing
         "bye": State.CLOSED,
     },
     (Role.SERVER, State.HANDSHAKE): {

@@ -32,9 +32,13 @@ __all__ = ["Action", "Broadcast", "Close", "Keep", "Replay", "Seen", "Send", "Me
 class Member:
     cid: int
     name: str
+    away: str = ""  # /away REASON; empty: here
+    told_away: set[int] | None = None  # who has had the automatic "away" answer (once each)
+    typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
 
 
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
+TYPING_HINT_SECONDS = 3.0  # a typing hint is passed on at most this often per person
 
 
 class Room:
@@ -63,6 +67,7 @@ class Room:
         self.replay = replay
         self.known: dict[str, str] = {ev.name_key(name): name for name in known_names} if history else {}
         self.host_cid: int | None = None  # the person running `serve`, if not headless
+        self.topic: ev.Topic | None = None  # /topic: the room's topic, told to each newcomer
         # Bots (the colour bot) are members but not people: they never fill the room
         # (--max-clients), never keep it alive (--once) and never hold the turn.
         self.service_cids: set[int] = set()
@@ -137,6 +142,8 @@ class Room:
             return [Send(to=cid, event=ev.Roster(members=self.names))]
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
+        if isinstance(event, ev.SCREEN_CLIENT_EVENTS):
+            return self._screen_event(member, event)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
@@ -185,14 +192,9 @@ class Room:
                 f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}",
                 fatal=True,
             )
-        problem = ev.name_problem(hello.name)
-        if problem:
-            return self._error(cid, ev.E_BAD_NAME, f"{hello.name[:40]!r} cannot be used: {problem}")
-        if ev.name_key(hello.name) in BOT_NAME_KEYS and cid not in self.service_cids:
-            # /mood whispers to this name: a person holding it would read everyone's moods
-            return self._error(cid, ev.E_BAD_NAME, f"the name {hello.name!r} is kept for the colour bot; choose another")
-        if self.find(hello.name):
-            return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
+        refused = self._name_refused(cid, hello.name)
+        if refused:
+            return refused
         if self.max_members is not None and self._guests() >= self.max_members and cid not in self.service_cids and cid != self.host_cid:
             # --max-clients N: N people besides the host (bots never count); the host is told
             people = "person" if self.max_members == 1 else "people"
@@ -228,6 +230,10 @@ class Room:
                 ),
             )
         ]
+        if self.topic is not None:
+            actions.append(Send(to=cid, event=self.topic))
+        away = [m for m in self.members.values() if m.away]
+        actions += [Send(to=cid, event=ev.Away(name=m.name, reason=m.away, time=self.clock())) for m in away]
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
@@ -239,6 +245,19 @@ class Room:
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
         return actions
+
+    def _name_refused(self, cid: int, name: str) -> list[Action]:
+        """The name rule, for ``hello`` and ``nick`` alike (PROTOCOL.md 5): an error, or []."""
+        problem = ev.name_problem(name)
+        if problem:
+            return self._error(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
+        if ev.name_key(name) in BOT_NAME_KEYS and cid not in self.service_cids:
+            # /mood whispers to this name: a person holding it would read everyone's moods
+            return self._error(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
+        found = self.find(name)
+        if found and found.cid != cid:
+            return self._error(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
+        return []
 
     def _roster_fits(self, newcomer: str) -> bool:
         """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
@@ -299,10 +318,73 @@ class Room:
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
             return [Keep(event=kept), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
+        if target.away and member.cid != target.cid and member.cid not in (target.told_away or set()):
+            # PROTOCOL.md, /away: the first whisper to someone away is answered with the reason
+            target.told_away = (target.told_away or set()) | {member.cid}
+            answer = ev.Away(name=target.name, reason=target.away, time=direct.time, answer=True)
+            return self._whisper_to(member, target, direct) + [Send(to=member.cid, event=answer)]
+        return self._whisper_to(member, target, direct)
+
+    def _whisper_to(self, member: Member, target: Member, direct: ev.Direct) -> list[Action]:
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
         actions: list[Action] = [Keep(event=direct)] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
         return actions
+
+    # ------------------------------------- /me, /nick, /away, /topic, typing (PROTOCOL.md)
+
+    def _screen_event(self, member: Member, event: ev.Event) -> list[Action]:
+        """What IRC users reach for: an action, a new name, away, the topic, a typing hint."""
+        now = self.clock()
+        if isinstance(event, ev.Me):
+            refused = self._check_text(member, event.text)
+            if refused:
+                return refused
+            if self.mode == TURN and self.turn_holder != member.cid:
+                return self._error(member.cid, ev.E_NOT_YOUR_TURN, f"not your turn: waiting for {self.turn_name or 'someone to join'}")
+            actions: list[Action] = [Broadcast(to=self._everyone, frame=encode(ev.Emote(sender=member.name, text=event.text, time=now)))]
+            if self.mode == TURN:  # an action is a turn's message, as in seed 001
+                self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
+                actions.append(self._turn_broadcast())
+            return actions
+        if isinstance(event, ev.Nick):
+            return self._rename(member, event.name, now)
+        if isinstance(event, ev.SetAway):
+            reason = " ".join(event.reason.split())[: ev.MAX_AWAY_CHARS]
+            if reason == member.away:
+                return []
+            member.away, member.told_away = reason, None
+            return [Broadcast(to=self._everyone, frame=encode(ev.Away(name=member.name, reason=reason, time=now)))]
+        if isinstance(event, ev.SetTopic):
+            text = " ".join(event.text.split())
+            if len(text) > ev.MAX_TOPIC_CHARS:
+                return self._error(member.cid, ev.E_TOO_LONG, f"a topic has at most {ev.MAX_TOPIC_CHARS} characters")
+            topic = ev.Topic(text=text, by=member.name, time=now)
+            self.topic = topic if text else None
+            return [Broadcast(to=self._everyone, frame=encode(topic))]
+        if isinstance(event, ev.Typing):
+            if now - member.typing_hint_at < TYPING_HINT_SECONDS:
+                return []  # at most one hint a person every few seconds, however many arrive
+            member.typing_hint_at = now
+            others = tuple(c for c in self._everyone if c != member.cid and c not in self.service_cids)
+            return [Broadcast(to=others, frame=encode(ev.TypingHint(name=member.name)))] if others else []
+        return []
+
+    def _rename(self, member: Member, name: str, now: float) -> list[Action]:
+        """/nick: the same rules as a hello's name; everyone, the person included, is told."""
+        if name == member.name:
+            return []
+        refused = self._name_refused(member.cid, name)
+        if refused:
+            return refused
+        old = member.name
+        del self._by_key[ev.name_key(old)]
+        member.name = name
+        self._by_key[ev.name_key(name)] = member
+        self._names_for = ()  # the roster changed: rebuilt on next use
+        if self.history and member.cid not in self.service_cids:
+            self.known[ev.name_key(name)] = name
+        return [Broadcast(to=self._everyone, frame=encode(ev.Renamed(old=old, new=name, time=now)))]
 
     def _history(self, member: Member, request: ev.HistoryRequest) -> list[Action]:
         if not self.history:
