@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     serve.add_argument("--headless", action="store_true", help="relay only: do not take part, log joins and leaves")
     serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    serve.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
     serve.add_argument(
         "--max-clients",
         type=_positive,
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    connect.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
 
     history = commands.add_parser(
@@ -469,6 +471,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         on_quit=lambda: server.request_shutdown("the host closed the chat"),
         after=lambda: _close_history(server, store),
         intro=[line for line in banner if not line.lstrip().startswith("history:")],
+        no_typing=args.no_typing,
     )
 
 
@@ -519,14 +522,14 @@ def cmd_connect(args: argparse.Namespace) -> int:
     except TransportError as exc:
         return _fail(str(exc))
     return _run_participant(
-        sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads
+        sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads, no_typing=args.no_typing
     )
 
 
 # ------------------------------------------------------ both roles' chat loop
 
 
-def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None) -> int:  # noqa: ANN001
+def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, no_typing=False) -> int:  # noqa: ANN001
     from .client import ClientLoop, JoinError, join
     from .client_files import ClientTransfers
     from .session import Session
@@ -550,6 +553,7 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
             on_quit()
         return 130
     session = Session(name=welcome.name, role=role, where=where)
+    session.typing_hints = not no_typing
     frontend = _make_frontend(session, plain or not _interactive())
     if on_quit is not None:
         _install_signals(on_quit)

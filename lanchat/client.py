@@ -238,6 +238,8 @@ class ClientLoop:
             self.submit(text)
             if self.outcome is not None or self.quitting:
                 return
+        for event in self.session.take_pending():  # typing hints the front end noted
+            self._send(event)
 
     def submit(self, text: str) -> None:
         """Act on one line the user entered."""

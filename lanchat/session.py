@@ -32,6 +32,9 @@ class Line:
     code: str | None = None  # an error's code (events.E_*), or TURN_CHANGED: front ends decide by it
 
 
+TYPING_SEND_SECONDS = 4.0  # a typing hint goes out at most this often (the server passes one on per 3 s)
+TYPING_SHOWN_SECONDS = 6.0  # "bob is typing..." stays this long after bob's last hint
+
 TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen shows most in its status line)
 
 
@@ -54,6 +57,10 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/files", usage="/files", help="list the files on offer"),
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
     Command(name="/cancel", usage="/cancel [ID]", help="stop sending or receiving file ID (without ID: every transfer of yours)"),
+    Command(name="/me", usage="/me ACTION", help="say what you do: /me waves shows as * ann waves"),
+    Command(name="/nick", usage="/nick NEW", help="take another name without leaving (the name rules of joining apply)"),
+    Command(name="/away", usage="/away [REASON]", help="mark yourself away (shown by your name; whispers get the reason once); /away again: back"),
+    Command(name="/topic", usage="/topic [TEXT]", help="set the room's topic, shown in everyone's status line (no TEXT: show it)"),
     Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
     Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME"),
     Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
@@ -137,6 +144,12 @@ class Session:
     unread_directs: int = 0  # direct messages to us since we last sent something
     _quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat
     confirm_quit: bool = False  # set by a front end with a person at it (never for a script's pipe)
+    topic: str = ""  # the room's topic (/topic), for the status line
+    away: dict[str, str] = field(default_factory=dict)  # name key -> reason, for whoever is away
+    typing_hints: bool = True  # send and show "is typing" hints (connect/serve --no-typing: off)
+    typing: dict[str, float] = field(default_factory=dict)  # name -> when their last hint came
+    pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
+    _typing_sent: float = float("-inf")  # when we last sent a typing hint
 
     # ----------------------------------------------------------------- queries
 
@@ -199,6 +212,7 @@ class Session:
             earlier = "; /history shows earlier ones" if event.more else ""
             return [self._notice(f"end of history ({event.shown} shown{earlier})")]
         if isinstance(event, ev.Message):
+            self.typing.pop(event.sender, None)  # they sent it: no longer typing
             mine = ev.name_key(event.sender) == ev.name_key(self.name)
             return [
                 Line(
@@ -257,6 +271,8 @@ class Session:
             return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
         if isinstance(event, ev.Error):
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
+        if isinstance(event, ev.SCREEN_SERVER_EVENTS):
+            return self._screen_event(event)
         if isinstance(event, ev.Refused):  # to the host: someone was turned away
             why = "the room is full (serve --max-clients counts people besides you)" if event.code == ev.E_ROOM_FULL else event.code
             return [Line(kind="notice", time=event.time, text=f"{event.name} was turned away: {why}", code=event.code)]
@@ -269,6 +285,86 @@ class Session:
             self.closed_reason = f"the server shut down: {event.reason}"
             return [self._notice(self.closed_reason)]
         return []
+
+    # -------------------------------------- /me, /nick, /away, /topic, typing hints
+
+    def _screen_event(self, event: ev.Event) -> list[Line]:
+        if isinstance(event, ev.Emote):
+            if ev.name_key(event.sender) in self.ignored:
+                return []
+            self.typing.pop(event.sender, None)
+            mine = ev.name_key(event.sender) == ev.name_key(self.name)
+            return [Line(kind="action", time=event.time, sender=event.sender, text=event.text, mentions_me=not mine and self._mentions_me(event.text))]
+        if isinstance(event, ev.Renamed):
+            return [self._renamed(event)]
+        if isinstance(event, ev.Away):
+            return self._away(event)
+        if isinstance(event, ev.Topic):
+            self.topic = event.text
+            if not event.text:
+                return [Line(kind="notice", time=event.time, text=f"{event.by} cleared the topic")]
+            return [Line(kind="notice", time=event.time, text=f"topic: {event.text} (set by {event.by})")]
+        if isinstance(event, ev.TypingHint) and self.typing_hints:
+            self.typing[event.name] = self._now()
+        return []
+
+    def _renamed(self, event: ev.Renamed) -> Line:
+        """Someone took another name: every place that holds a name learns the new one."""
+        old_key = ev.name_key(event.old)
+        self.members = [event.new if ev.name_key(m) == old_key else m for m in self.members]
+        if self.turn is not None and ev.name_key(self.turn) == old_key:
+            self.turn = event.new
+        if self.host is not None and ev.name_key(self.host) == old_key:
+            self.host = event.new
+        if self.last_direct_from is not None and ev.name_key(self.last_direct_from) == old_key:
+            self.last_direct_from = event.new
+        if old_key in self.ignored:
+            self.ignored = (self.ignored - {old_key}) | {ev.name_key(event.new)}
+        if old_key in self.away:
+            self.away[ev.name_key(event.new)] = self.away.pop(old_key)
+        self.typing.pop(event.old, None)
+        if old_key == ev.name_key(self.name):
+            self.name = event.new
+            return Line(kind="notice", time=event.time, text=f"you are now known as {event.new}")
+        return Line(kind="notice", time=event.time, text=f"{event.old} is now known as {event.new}")
+
+    def _away(self, event: ev.Away) -> list[Line]:
+        key = ev.name_key(event.name)
+        if event.answer:  # the answer to our whisper
+            return [Line(kind="notice", time=event.time, text=f"{event.name} is away: {event.reason} (they will see your message later)")]
+        if event.reason:
+            self.away[key] = event.reason
+        else:
+            self.away.pop(key, None)
+        if key == ev.name_key(self.name):
+            text = f"you are away: {event.reason} (/away again: back)" if event.reason else "you are back"
+        else:
+            text = f"{event.name} is away: {event.reason}" if event.reason else f"{event.name} is back"
+        return [Line(kind="notice", time=event.time, text=text)]
+
+    def typing_now(self, now: float | None = None) -> list[str]:
+        """Who has hinted they are typing within the last TYPING_SHOWN_SECONDS."""
+        now = self._now() if now is None else now
+        return [name for name, when in self.typing.items() if now - when < TYPING_SHOWN_SECONDS]
+
+    def typing_expires(self) -> float | None:
+        """When the status line's "is typing" next changes by itself (a clock time), or None."""
+        if not self.typing:
+            return None
+        return min(self.typing.values()) + TYPING_SHOWN_SECONDS
+
+    def note_typing(self, text: str) -> None:
+        """The user typed into a message (not a command): queue a hint, at most every few seconds."""
+        if not self.typing_hints or not text.strip() or text.lstrip().startswith("/") or self.answers_go_to_bot:
+            return
+        now = self._now()
+        if now - self._typing_sent >= TYPING_SEND_SECONDS:
+            self._typing_sent = now
+            self.pending.append(ev.Typing())
+
+    def take_pending(self) -> list[ev.Event]:
+        pending, self.pending = self.pending, []
+        return pending
 
     def _direct_line(self, event: ev.Direct, to_me: bool) -> Line:
         mentions_me = to_me and event.sender != self.name
@@ -316,7 +412,7 @@ class Session:
             self._quit_armed = False  # the confirmation is for the very next line only
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
             self.unread_directs = 0  # you answered: what came before has been seen
-        if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
+        if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper, ev.Me)):
             problem = self.length_problem(result.event.text)
             if problem:  # every message, /w and /mood included, is checked here once
                 return Local((self._notice(problem, kind="error"),))
@@ -347,6 +443,26 @@ class Session:
             return Outgoing(ev.Whisper(to=self.last_direct_from, text=rest))
         if word in ("/ignore", "/unignore"):
             return self._ignore(word, rest)
+        if word == "/me":
+            if not rest:
+                return Local((self._notice("usage: /me ACTION (/me waves)", kind="error"),))
+            return Outgoing(ev.Me(text=rest))
+        if word == "/nick":
+            from .events import name_problem
+
+            problem = name_problem(rest) if rest else "usage: /nick NEW"
+            if problem:
+                return Local((self._notice(problem if not rest else f"{rest!r} cannot be used: {problem}", kind="error"),))
+            return Outgoing(ev.Nick(name=rest))
+        if word == "/away":
+            if rest:
+                return Outgoing(ev.SetAway(reason=rest[: ev.MAX_AWAY_CHARS]))
+            mine = ev.name_key(self.name) in self.away
+            return Outgoing(ev.SetAway(reason="" if mine else "away"))
+        if word == "/topic":
+            if not rest:
+                return Local((self._notice(f"topic: {self.topic}" if self.topic else "no topic; /topic TEXT sets one"),))
+            return Outgoing(ev.SetTopic(text=rest))
         if word == "/joins":
             if rest.lower() not in ("on", "off"):
                 return Local((self._notice("usage: /joins on|off", kind="error"),))

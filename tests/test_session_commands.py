@@ -63,3 +63,42 @@ def test_the_hosts_q_asks_first_when_others_are_here():
     assert isinstance(alone.parse_input("/q"), Quit)
     scripted = room("ann", "host", "bob")  # a script's pipe: never asked
     assert isinstance(scripted.parse_input("/q"), Quit)
+
+
+def test_a_rename_reaches_every_place_a_name_is_kept():
+    ann = room("ann", "client", "bob", "cat")
+    ann.turn, ann.host = "bob", "bob"
+    ann.on_event(ev.Direct(sender="bob", to="ann", text="psst", time=T))
+    ann.parse_input("/ignore cat")
+    lines = ann.on_event(ev.Renamed(old="bob", new="bobby", time=T))
+    assert lines[0].text == "bob is now known as bobby"
+    assert ann.members == ["ann", "bobby", "cat"] and ann.turn == ann.host == ann.last_direct_from == "bobby"
+    ann.on_event(ev.Renamed(old="cat", new="kit", time=T))
+    assert ann.on_event(ev.Message(sender="kit", text="still ignored", time=T)) == []
+    assert ann.on_event(ev.Renamed(old="ann", new="anna", time=T))[0].text == "you are now known as anna"
+    assert ann.name == "anna"
+
+
+def test_me_away_topic_and_typing_hints_on_the_session():
+    ann = room("ann", "client", "bob")
+    assert ann.parse_input("/me waves") == Outgoing(ev.Me(text="waves"))
+    (line,) = ann.on_event(ev.Emote(sender="bob", text="waves back", time=T))
+    assert (line.kind, line.sender, line.text) == ("action", "bob", "waves back")
+    assert ann.parse_input("/away lunch") == Outgoing(ev.SetAway(reason="lunch"))
+    ann.on_event(ev.Away(name="ann", reason="lunch", time=T))
+    assert ann.parse_input("/away") == Outgoing(ev.SetAway(reason=""))  # again: back
+    assert isinstance(ann.parse_input("/nick two words"), Local)  # checked before sending
+    ann.on_event(ev.Topic(text="lab 3", by="bob", time=T))
+    assert ann.topic == "lab 3" and "lab 3" in ann.parse_input("/topic").lines[0].text
+    ann.clock = lambda: 100.0
+    ann.on_event(ev.TypingHint(name="bob"))
+    assert ann.typing_now(101.0) == ["bob"] and ann.typing_now(107.0) == []
+    ann.note_typing("hel")
+    ann.note_typing("hell")  # within a few seconds: one hint
+    ann.note_typing("/who")
+    assert ann.take_pending() == [ev.Typing()]
+    ann.typing_hints = False  # --no-typing: nothing sent, nothing shown
+    ann.clock = lambda: 200.0
+    ann.note_typing("hello")
+    ann.on_event(ev.TypingHint(name="bob"))
+    assert ann.take_pending() == [] and ann.typing_now(200.0) == []

@@ -170,3 +170,27 @@ def test_max_clients_counts_people_besides_the_host_who_hears_of_refusals(terms)
     assert cat.wait() == 1
     assert "the room is full (1 person)" in bytes(cat.raw).decode("utf-8", "replace")
     ann.expect(r"cat was turned away: the room is full")
+
+
+def test_me_nick_away_topic_and_typing_between_two_screens(terms):
+    ann, port = host(terms, cols=120)
+    bob = join(terms, port, "bob", cols=120)
+    ann.expect("bob joined")
+    bob.send("/me waves\r")
+    ann.expect(r"\* bob waves")
+    bob.send("half a tho")  # typing: ann's status line says so, never what
+    ann.wait_screen(lambda rows: "bob is typing…" in rows[-2], what="the typing hint")
+    assert "half a tho" not in ann.text
+    bob.send("\x15/nick bobby\r")
+    ann.expect(r"bob is now known as bobby")
+    ann.expect(r"bobby\s*│?$|bobby ")  # the roster pane too
+    bob.expect(r"you are now known as bobby")
+    bob.wait_screen(lambda rows: rows[-2].startswith(" bobby │ client"), what="bob's own status line")
+    ann.send("/away at lunch\r")
+    bob.expect(r"ann is away: at lunch")
+    bob.expect(r"ann \(host\) \(away\)")
+    bob.send("/w ann are you there?\r")
+    bob.expect(r"ann is away: at lunch \(they will see your message later\)")
+    ann.send("/topic lab 3: sockets\r")
+    bob.wait_screen(lambda rows: "topic: lab 3: sockets" in rows[-2], what="the topic in the status line")
+    ann.wait_screen(lambda rows: "typing" not in rows[-2], timeout=15, what="the typing hint to run out")

@@ -57,6 +57,8 @@ def format_plain(line: Line) -> str:
     prefix = "[History] " if line.kind == "history" else ""
     if line.kind in MARKS:
         return f"{stamp} {MARKS[line.kind]} {visible(line.text)}"
+    if line.kind == "action":  # /me
+        return f"{stamp} * {visible(line.sender or '?')} {visible(line.text)}"
     sender = visible(line.sender or "?")
     if line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed DM keeps both names
         return f"{stamp} {prefix}{sender} -> {visible(line.to or '?')} (direct): {visible(line.text)}"

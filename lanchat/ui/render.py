@@ -64,6 +64,7 @@ PROMPT_WAIT = Style(fg=214, bold=True)
 SEARCH_PROMPT = Style(fg=141, bold=True)
 RULE = Style(fg=214)
 DAY_RULE = Style(fg=244, bold=True)
+ACTION = Style(fg=180)
 PANE_EDGE = Style(fg=240)
 PANE_HEAD = Style(fg=231, bold=True)
 TOO_SMALL = Style(fg=231, bg=88, bold=True)
@@ -271,6 +272,8 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
         prefix = [stamp, ("[direct] ", DIRECT_TAG), (sender, sender_style(line.sender or "?"))]
         prefix += [(" \u2192 ", DIRECT), (visible(line.to or "?"), sender_style(line.to or "?")), (": ", DIRECT)]
         return prefix, _swatch(line), DIRECT_TO_ME if line.mentions_me else DIRECT
+    if line.kind == "action":  # /me: "* ann waves"
+        return [stamp, ("* ", ACTION), (sender, sender_style(line.sender or "?")), (" ", ACTION)], [], MENTION if line.mentions_me else ACTION
     if line.kind == "own":
         return [stamp, (sender, OWN_NAME), (": ", OWN_TEXT)], _swatch(line), OWN_TEXT
     return [stamp, (sender, sender_style(line.sender or "?")), (": ", PLAIN)], _swatch(line), text_style
@@ -537,6 +540,8 @@ def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
             row += cells(" (host)", TIME)
         if name_key(member) == name_key(session.name):
             row += cells(" (you)", TIME)
+        if name_key(member) in getattr(session, "away", {}):
+            row += cells(" (away)", TIME)
         if len(row) > width:
             row = fit(row, width - 1) + [("\u2026", TIME)]
         rows.append(fit(row, width))
@@ -556,6 +561,12 @@ def status_text(view: View) -> str:
     unread = getattr(session, "unread_directs", 0)
     if unread:
         parts.append(f"{unread} direct unread (/r answers)")
+    typing = session.typing_now() if hasattr(session, "typing_now") else []
+    if typing:
+        who = ", ".join(visible(name) for name in typing[:3]) + (" and others" if len(typing) > 3 else "")
+        parts.append(f"{who} {'is' if len(typing) == 1 else 'are'} typing\u2026")
+    if getattr(session, "topic", ""):
+        parts.append("topic: " + visible(session.topic))
     for transfer in list(getattr(session, "progress", {}).values()):  # file transfers under way
         try:
             parts.append(visible(transfer.text()))

@@ -395,6 +395,8 @@ class CursesFrontend:
                 name = CONTROL_KEYS[key]
             elif key.isprintable() or key == " ":
                 self.view.editor.type(key)
+                if not self.paste:
+                    self.session.note_typing(self.view.editor.text)  # a hint, never the text
                 self.dirty = True
                 continue
             else:
@@ -549,6 +551,10 @@ class CursesFrontend:
         """Draw once per batch of events, however many lines arrived."""
         if self.closed:
             return
+        now = self._now()
+        for name, when in list(self.session.typing.items()):
+            if now - when >= session_module.TYPING_SHOWN_SECONDS:
+                del self.session.typing[name]  # its hint has run out: the status line changes
         if self.alert:
             self.alert = False
             with contextlib.suppress(curses.error):
@@ -579,9 +585,15 @@ class CursesFrontend:
     def next_update_due(self) -> float | None:
         """Seconds until a held-back status line must be drawn (the loop's select timeout), or
         None when nothing waits: an idle chat never wakes up."""
-        if self._status_due is None:
+        waits = []
+        if self._status_due is not None:
+            waits.append(self._status_due - time.monotonic())
+        typing_ends = self.session.typing_expires()
+        if typing_ends is not None:  # "bob is typing..." goes away by itself
+            waits.append(typing_ends - self._now() + 0.05)
+        if not waits:
             return None
-        return max(0.0, self._status_due - time.monotonic())
+        return max(0.0, min(waits))
 
     def run_ui_command(self, command: UiCommand) -> list[Line]:
         if command.name == "/clear":
