@@ -16,6 +16,7 @@ def test_a_plain_answer_to_the_bot_stays_between_ann_and_the_bot():
     try:
         ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
         people.append(ann)
+        ann.expect(r"welcome, ann")
         bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob")
         people.append(bob)
         ann.expect(r"bob joined")
