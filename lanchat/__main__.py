@@ -537,23 +537,14 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
     ask = _ask_name if sys.stdin.isatty() else None
     try:
         proto, welcome, early = join(sock, name, ask_name=ask)
-    except NameCancelled as exc:
+    except (NameCancelled, JoinError, KeyboardInterrupt) as exc:  # not in: the server and the chat end
         sock.close()
         if on_quit:
             on_quit()
-        return _cancelled(exc)
-    except JoinError as exc:
-        sock.close()
-        if on_quit:
-            on_quit()
-        return _fail(str(exc))
-    except KeyboardInterrupt:
-        sock.close()
-        if on_quit:
-            on_quit()
-        return 130
-    session = Session(name=welcome.name, role=role, where=where)
-    session.typing_hints = not no_typing
+        if isinstance(exc, NameCancelled):
+            return _cancelled(exc)
+        return _fail(str(exc)) if isinstance(exc, JoinError) else 130
+    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing)
     frontend = _make_frontend(session, plain or not _interactive())
     if on_quit is not None:
         _install_signals(on_quit)
@@ -569,9 +560,8 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
 
         now = time.time()
         frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
-    transfers = ClientTransfers(downloads)
-    transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place, one line at the end
-    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=transfers)
+    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads))
+    loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
     early_events = [welcome, *early]
     crash: Exception | None = None
     try:

@@ -102,9 +102,7 @@ class ClientTransfers:
         self.wanted: set[str] = set()
         self.receiving: dict[str, _Receiving] = {}
         self._next_ref = 1
-        # A front end with a status line (the split screen) shows a transfer's progress there,
-        # in place: then the transcript gets one line when a transfer ends, not one per quarter.
-        self.status_line = False
+        self.status_line = False  # progress shows in a status line: one transcript line per transfer
 
     def _line(self, text: str, kind: str = "notice") -> Line:
         return Line(kind=kind, time=self.wall(), text=text)

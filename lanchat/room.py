@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
+from . import room_social
 from .actions import Action, Broadcast, Close, Keep, Replay, Seen, Send
 from .colourbot import BOT_NAME
 from .protocol import ConnectionClosed, Invalid, encode
@@ -38,7 +39,6 @@ class Member:
 
 
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
-TYPING_HINT_SECONDS = 3.0  # a typing hint is passed on at most this often per person
 
 
 class Room:
@@ -98,16 +98,6 @@ class Room:
     def find(self, name: str) -> Member | None:
         return self._by_key.get(ev.name_key(name))
 
-    def _guests(self) -> int:
-        """People here besides the host: what ``max_members`` (serve --max-clients) caps."""
-        return self.people - (1 if self.host_cid in self.members else 0)
-
-    def _tell_host_refused(self, name: str, code: str) -> list[Action]:
-        """The host hears who was turned away and why (PROTOCOL.md, Room size)."""
-        if self.host_cid is None or self.host_cid not in self.members:
-            return []
-        return [Send(to=self.host_cid, event=ev.Refused(name=name[: ev.MAX_NAME_CHARS], code=code, time=self.clock()))]
-
     @property
     def people(self) -> int:
         """How many members are people rather than bots (what --max-clients and --once count)."""
@@ -143,7 +133,7 @@ class Room:
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
         if isinstance(event, ev.SCREEN_CLIENT_EVENTS):
-            return self._screen_event(member, event)
+            return room_social.handle(self, member, event)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
@@ -192,14 +182,13 @@ class Room:
                 f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}",
                 fatal=True,
             )
-        refused = self._name_refused(cid, hello.name)
+        refused = name_refused(self, cid, hello.name)
         if refused:
             return refused
-        if self.max_members is not None and self._guests() >= self.max_members and cid not in self.service_cids and cid != self.host_cid:
-            # --max-clients N: N people besides the host (bots never count); the host is told
+        if room_social.full(self, cid):  # --max-clients N: N people besides the host, who is told
             people = "person" if self.max_members == 1 else "people"
             refusal = self._error(cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True)
-            return refusal + self._tell_host_refused(hello.name, ev.E_ROOM_FULL)
+            return refusal + room_social.refused_for_host(self, hello.name, ev.E_ROOM_FULL)
         if not self._roster_fits(hello.name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
         member = Member(cid=cid, name=hello.name)
@@ -230,10 +219,7 @@ class Room:
                 ),
             )
         ]
-        if self.topic is not None:
-            actions.append(Send(to=cid, event=self.topic))
-        away = [m for m in self.members.values() if m.away]
-        actions += [Send(to=cid, event=ev.Away(name=m.name, reason=m.away, time=self.clock())) for m in away]
+        actions += room_social.after_welcome(self, cid)  # the topic, who is away
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
@@ -245,19 +231,6 @@ class Room:
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
         return actions
-
-    def _name_refused(self, cid: int, name: str) -> list[Action]:
-        """The name rule, for ``hello`` and ``nick`` alike (PROTOCOL.md 5): an error, or []."""
-        problem = ev.name_problem(name)
-        if problem:
-            return self._error(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
-        if ev.name_key(name) in BOT_NAME_KEYS and cid not in self.service_cids:
-            # /mood whispers to this name: a person holding it would read everyone's moods
-            return self._error(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
-        found = self.find(name)
-        if found and found.cid != cid:
-            return self._error(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
-        return []
 
     def _roster_fits(self, newcomer: str) -> bool:
         """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
@@ -277,7 +250,7 @@ class Room:
             return False
         return True
 
-    def _check_text(self, member: Member, text: str) -> list[Action]:
+    def check_text(self, member: Member, text: str) -> list[Action]:
         if not text.strip():
             return self._error(member.cid, ev.E_EMPTY, "empty messages are not sent")
         if len(text) > ev.MAX_TEXT_CHARS:
@@ -289,23 +262,29 @@ class Room:
         return []
 
     def _say(self, member: Member, say: ev.Say) -> list[Action]:
-        refused = self._check_text(member, say.text)
+        refused = self.check_text(member, say.text) or self.not_your_turn(member)
         if refused:
             return refused
-        if self.mode == TURN and self.turn_holder != member.cid:
-            waiting = self.turn_name
-            reason = f"not your turn: waiting for {waiting}" if waiting else "not your turn: waiting for someone to join"
-            return self._error(member.cid, ev.E_NOT_YOUR_TURN, reason)
         message = ev.Message(sender=member.name, text=say.text, time=self.clock())
         actions: list[Action] = [Keep(event=message)] if self.history else []
         actions.append(Broadcast(to=self._everyone, frame=encode(message)))
-        if self.mode == TURN:
-            self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
-            actions.append(self._turn_broadcast())
-        return actions
+        return actions + self.pass_turn(member)
+
+    def not_your_turn(self, member: Member) -> list[Action]:
+        """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""
+        if self.mode != TURN or self.turn_holder == member.cid:
+            return []
+        return self._error(member.cid, ev.E_NOT_YOUR_TURN, f"not your turn: waiting for {self.turn_name or 'someone to join'}")
+
+    def pass_turn(self, member: Member) -> list[Action]:
+        """After ``member`` spoke in turn-based mode, the next person's turn (join order)."""
+        if self.mode != TURN:
+            return []
+        self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
+        return [self._turn_broadcast()]
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
-        refused = self._check_text(member, whisper.text)
+        refused = self.check_text(member, whisper.text)
         if refused:
             return refused
         target = self.find(whisper.to)
@@ -318,73 +297,16 @@ class Room:
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
             return [Keep(event=kept), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
-        if target.away and member.cid != target.cid and member.cid not in (target.told_away or set()):
-            # PROTOCOL.md, /away: the first whisper to someone away is answered with the reason
-            target.told_away = (target.told_away or set()) | {member.cid}
-            answer = ev.Away(name=target.name, reason=target.away, time=direct.time, answer=True)
-            return self._whisper_to(member, target, direct) + [Send(to=member.cid, event=answer)]
-        return self._whisper_to(member, target, direct)
-
-    def _whisper_to(self, member: Member, target: Member, direct: ev.Direct) -> list[Action]:
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
         actions: list[Action] = [Keep(event=direct)] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
-        return actions
+        return actions + room_social.away_answer(member, target, direct.time)
 
-    # ------------------------------------- /me, /nick, /away, /topic, typing (PROTOCOL.md)
-
-    def _screen_event(self, member: Member, event: ev.Event) -> list[Action]:
-        """What IRC users reach for: an action, a new name, away, the topic, a typing hint."""
-        now = self.clock()
-        if isinstance(event, ev.Me):
-            refused = self._check_text(member, event.text)
-            if refused:
-                return refused
-            if self.mode == TURN and self.turn_holder != member.cid:
-                return self._error(member.cid, ev.E_NOT_YOUR_TURN, f"not your turn: waiting for {self.turn_name or 'someone to join'}")
-            actions: list[Action] = [Broadcast(to=self._everyone, frame=encode(ev.Emote(sender=member.name, text=event.text, time=now)))]
-            if self.mode == TURN:  # an action is a turn's message, as in seed 001
-                self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
-                actions.append(self._turn_broadcast())
-            return actions
-        if isinstance(event, ev.Nick):
-            return self._rename(member, event.name, now)
-        if isinstance(event, ev.SetAway):
-            reason = " ".join(event.reason.split())[: ev.MAX_AWAY_CHARS]
-            if reason == member.away:
-                return []
-            member.away, member.told_away = reason, None
-            return [Broadcast(to=self._everyone, frame=encode(ev.Away(name=member.name, reason=reason, time=now)))]
-        if isinstance(event, ev.SetTopic):
-            text = " ".join(event.text.split())
-            if len(text) > ev.MAX_TOPIC_CHARS:
-                return self._error(member.cid, ev.E_TOO_LONG, f"a topic has at most {ev.MAX_TOPIC_CHARS} characters")
-            topic = ev.Topic(text=text, by=member.name, time=now)
-            self.topic = topic if text else None
-            return [Broadcast(to=self._everyone, frame=encode(topic))]
-        if isinstance(event, ev.Typing):
-            if now - member.typing_hint_at < TYPING_HINT_SECONDS:
-                return []  # at most one hint a person every few seconds, however many arrive
-            member.typing_hint_at = now
-            others = tuple(c for c in self._everyone if c != member.cid and c not in self.service_cids)
-            return [Broadcast(to=others, frame=encode(ev.TypingHint(name=member.name)))] if others else []
-        return []
-
-    def _rename(self, member: Member, name: str, now: float) -> list[Action]:
-        """/nick: the same rules as a hello's name; everyone, the person included, is told."""
-        if name == member.name:
-            return []
-        refused = self._name_refused(member.cid, name)
-        if refused:
-            return refused
-        old = member.name
-        del self._by_key[ev.name_key(old)]
-        member.name = name
+    def rekey(self, member: Member, name: str) -> None:
+        """``member`` is called ``name`` from now on (/nick, after room_social checked it)."""
+        del self._by_key[ev.name_key(member.name)]
+        member.name, self._names_for = name, ()  # the roster changed: rebuilt on next use
         self._by_key[ev.name_key(name)] = member
-        self._names_for = ()  # the roster changed: rebuilt on next use
-        if self.history and member.cid not in self.service_cids:
-            self.known[ev.name_key(name)] = name
-        return [Broadcast(to=self._everyone, frame=encode(ev.Renamed(old=old, new=name, time=now)))]
 
     def _history(self, member: Member, request: ev.HistoryRequest) -> list[Action]:
         if not self.history:
@@ -418,3 +340,21 @@ class Room:
 
     def _turn_broadcast(self) -> Broadcast:
         return Broadcast(to=self._everyone, frame=encode(ev.Turn(holder=self.turn_name)))
+
+
+def name_refused(room: Room, cid: int, name: str) -> list[Action]:
+    """The name rule, for ``hello`` and ``nick`` alike (PROTOCOL.md 5): an error, or []."""
+    problem = ev.name_problem(name)
+    if problem:
+        return _refusal(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
+    if ev.name_key(name) in BOT_NAME_KEYS and cid not in room.service_cids:
+        # /mood whispers to this name: a person holding it would read everyone's moods
+        return _refusal(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
+    found = room.find(name)
+    if found and found.cid != cid:
+        return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
+    return []
+
+
+def _refusal(cid: int, code: str, message: str) -> list[Action]:
+    return [Send(to=cid, event=ev.Error(code=code, message=message))]

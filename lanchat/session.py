@@ -14,6 +14,7 @@ import time as _time
 from dataclasses import dataclass, field
 
 from . import events as ev
+from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
 
 
@@ -31,9 +32,6 @@ class Line:
     colour: str | None = None  # "#RRGGBB" when a direct message carries a colour suggestion (colourbot)
     code: str | None = None  # an error's code (events.E_*), or TURN_CHANGED: front ends decide by it
 
-
-TYPING_SEND_SECONDS = 4.0  # a typing hint goes out at most this often (the server passes one on per 3 s)
-TYPING_SHOWN_SECONDS = 6.0  # "bob is typing..." stays this long after bob's last hint
 
 TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen shows most in its status line)
 
@@ -137,19 +135,19 @@ class Session:
     # You asked colourbot (/mood) and it waits for your answer: plain lines go to it, not the
     # room, until it says goodbye (answering a question in a shared room must not broadcast it).
     bot_exchange: bool = False
-    _bot_hint_shown: bool = False  # the "just type your answer" notice, once per exchange
+    bot_hint_shown: bool = False  # the "just type your answer" notice, once per exchange
     ignored: set[str] = field(default_factory=set)  # /ignore: name keys whose messages are not shown here
     show_joins: bool = True  # /joins off hides join and leave lines (who is here still updates)
     last_direct_from: str | None = None  # who sent the last direct message to us (/r answers them)
     unread_directs: int = 0  # direct messages to us since we last sent something
-    _quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat
+    quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat
     confirm_quit: bool = False  # set by a front end with a person at it (never for a script's pipe)
     topic: str = ""  # the room's topic (/topic), for the status line
     away: dict[str, str] = field(default_factory=dict)  # name key -> reason, for whoever is away
     typing_hints: bool = True  # send and show "is typing" hints (connect/serve --no-typing: off)
     typing: dict[str, float] = field(default_factory=dict)  # name -> when their last hint came
     pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
-    _typing_sent: float = float("-inf")  # when we last sent a typing hint
+    typing_sent: float = float("-inf")  # when we last sent a typing hint
 
     # ----------------------------------------------------------------- queries
 
@@ -177,16 +175,8 @@ class Session:
 
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""
-        if isinstance(event, (ev.Message, ev.Direct)) and ev.name_key(event.sender) in self.ignored:
-            return []  # /ignore: not shown here; nothing is said to them or anyone
-        if isinstance(event, ev.Direct) and not event.history and not event.held:
-            to_me = ev.name_key(event.to) == ev.name_key(self.name)
-            if to_me and ev.name_key(event.sender) != ev.name_key(self.name):
-                self.last_direct_from = event.sender
-                self.unread_directs += 1
-        return self._on_event(event)
-
-    def _on_event(self, event: object) -> list[Line]:
+        if social.hidden(self, event):
+            return []
         if isinstance(event, ev.Welcome):
             self.name = event.name
             self.mode = event.mode
@@ -212,7 +202,6 @@ class Session:
             earlier = "; /history shows earlier ones" if event.more else ""
             return [self._notice(f"end of history ({event.shown} shown{earlier})")]
         if isinstance(event, ev.Message):
-            self.typing.pop(event.sender, None)  # they sent it: no longer typing
             mine = ev.name_key(event.sender) == ev.name_key(self.name)
             return [
                 Line(
@@ -220,7 +209,7 @@ class Session:
                     time=event.time,
                     sender=event.sender,
                     text=event.text,
-                    mentions_me=not mine and self._mentions_me(event.text),
+                    mentions_me=not mine and self.mentions_me(event.text),
                 )
             ]
         if isinstance(event, ev.Direct) and event.held:
@@ -231,16 +220,10 @@ class Session:
             ]
         if isinstance(event, ev.Direct):
             to_me = ev.name_key(event.to) == ev.name_key(self.name)
-            from_bot = ev.name_key(event.sender) == ev.name_key(BOT_NAME)
-            if to_me and from_bot and self.bot_exchange:
-                if is_farewell(event.text) or event.text.startswith("Type /"):
-                    self.bot_exchange = False  # the exchange is over: plain lines go to the room again
-                    return [self._direct_line(event, to_me), self._notice("your lines go to the room again")]
-                if event.text.rstrip().endswith(("?", "(Y/N)")) and self.answers_go_to_bot and not self._bot_hint_shown:
-                    self._bot_hint_shown = True
-                    hint = f"just type your answer: it goes to {BOT_NAME} only, not the room (/say TEXT talks to the room)"
-                    return [self._direct_line(event, to_me), self._notice(hint)]
             lines = [self._direct_line(event, to_me)]
+            exchange = social.bot_direct(self, event, lines[0]) if to_me else None
+            if exchange is not None:
+                return exchange
             if self.once and to_me and self.role == "client" and event.sender == BOT_NAME and is_farewell(event.text):
                 # Seed 000: the client closes its socket once the user is happy with the colour,
                 # and a --once server then shuts down. Elsewhere a Y only ends the exchange.
@@ -272,12 +255,13 @@ class Session:
         if isinstance(event, ev.Error):
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
         if isinstance(event, ev.SCREEN_SERVER_EVENTS):
-            return self._screen_event(event)
+            return social.on_event(self, event)
         if isinstance(event, ev.Refused):  # to the host: someone was turned away
-            why = "the room is full (serve --max-clients counts people besides you)" if event.code == ev.E_ROOM_FULL else event.code
-            return [Line(kind="notice", time=event.time, text=f"{event.name} was turned away: {why}", code=event.code)]
+            full = "the room is full (serve --max-clients counts people besides you)"
+            said = f"{event.name} was turned away: {full if event.code == ev.E_ROOM_FULL else event.code}"
+            return [Line(kind="notice", time=event.time, text=said, code=event.code)]
         if isinstance(event, ev.Offered):
-            return [self._offered_line(event)]
+            return [offered_line(self, event)]
         if isinstance(event, ev.FileList):
             text = f"files on offer ({event.count}):" if event.count else "no files are on offer; /send PATH offers one"
             return [self._notice(text)]
@@ -288,80 +272,6 @@ class Session:
 
     # -------------------------------------- /me, /nick, /away, /topic, typing hints
 
-    def _screen_event(self, event: ev.Event) -> list[Line]:
-        if isinstance(event, ev.Emote):
-            if ev.name_key(event.sender) in self.ignored:
-                return []
-            self.typing.pop(event.sender, None)
-            mine = ev.name_key(event.sender) == ev.name_key(self.name)
-            return [Line(kind="action", time=event.time, sender=event.sender, text=event.text, mentions_me=not mine and self._mentions_me(event.text))]
-        if isinstance(event, ev.Renamed):
-            return [self._renamed(event)]
-        if isinstance(event, ev.Away):
-            return self._away(event)
-        if isinstance(event, ev.Topic):
-            self.topic = event.text
-            if not event.text:
-                return [Line(kind="notice", time=event.time, text=f"{event.by} cleared the topic")]
-            return [Line(kind="notice", time=event.time, text=f"topic: {event.text} (set by {event.by})")]
-        if isinstance(event, ev.TypingHint) and self.typing_hints:
-            self.typing[event.name] = self._now()
-        return []
-
-    def _renamed(self, event: ev.Renamed) -> Line:
-        """Someone took another name: every place that holds a name learns the new one."""
-        old_key = ev.name_key(event.old)
-        self.members = [event.new if ev.name_key(m) == old_key else m for m in self.members]
-        if self.turn is not None and ev.name_key(self.turn) == old_key:
-            self.turn = event.new
-        if self.host is not None and ev.name_key(self.host) == old_key:
-            self.host = event.new
-        if self.last_direct_from is not None and ev.name_key(self.last_direct_from) == old_key:
-            self.last_direct_from = event.new
-        if old_key in self.ignored:
-            self.ignored = (self.ignored - {old_key}) | {ev.name_key(event.new)}
-        if old_key in self.away:
-            self.away[ev.name_key(event.new)] = self.away.pop(old_key)
-        self.typing.pop(event.old, None)
-        if old_key == ev.name_key(self.name):
-            self.name = event.new
-            return Line(kind="notice", time=event.time, text=f"you are now known as {event.new}")
-        return Line(kind="notice", time=event.time, text=f"{event.old} is now known as {event.new}")
-
-    def _away(self, event: ev.Away) -> list[Line]:
-        key = ev.name_key(event.name)
-        if event.answer:  # the answer to our whisper
-            return [Line(kind="notice", time=event.time, text=f"{event.name} is away: {event.reason} (they will see your message later)")]
-        if event.reason:
-            self.away[key] = event.reason
-        else:
-            self.away.pop(key, None)
-        if key == ev.name_key(self.name):
-            text = f"you are away: {event.reason} (/away again: back)" if event.reason else "you are back"
-        else:
-            text = f"{event.name} is away: {event.reason}" if event.reason else f"{event.name} is back"
-        return [Line(kind="notice", time=event.time, text=text)]
-
-    def typing_now(self, now: float | None = None) -> list[str]:
-        """Who has hinted they are typing within the last TYPING_SHOWN_SECONDS."""
-        now = self._now() if now is None else now
-        return [name for name, when in self.typing.items() if now - when < TYPING_SHOWN_SECONDS]
-
-    def typing_expires(self) -> float | None:
-        """When the status line's "is typing" next changes by itself (a clock time), or None."""
-        if not self.typing:
-            return None
-        return min(self.typing.values()) + TYPING_SHOWN_SECONDS
-
-    def note_typing(self, text: str) -> None:
-        """The user typed into a message (not a command): queue a hint, at most every few seconds."""
-        if not self.typing_hints or not text.strip() or text.lstrip().startswith("/") or self.answers_go_to_bot:
-            return
-        now = self._now()
-        if now - self._typing_sent >= TYPING_SEND_SECONDS:
-            self._typing_sent = now
-            self.pending.append(ev.Typing())
-
     def take_pending(self) -> list[ev.Event]:
         pending, self.pending = self.pending, []
         return pending
@@ -370,16 +280,7 @@ class Session:
         mentions_me = to_me and event.sender != self.name
         return Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=mentions_me, colour=suggestion_colour(event.text))
 
-    @property
-    def answers_go_to_bot(self) -> bool:
-        """Plain lines go to colourbot: you asked it, it waits, and others would hear you
-        (alone with it, the room already is the conversation, as in seed 000)."""
-        if not self.bot_exchange:
-            return False
-        others = [m for m in self.members if ev.name_key(m) not in (ev.name_key(self.name), ev.name_key(BOT_NAME))]
-        return bool(others)
-
-    def _mentions_me(self, text: str) -> bool:
+    def mentions_me(self, text: str) -> bool:
         return _mention_pattern(ev.name_key(self.name)).search(ev.name_key(text)) is not None
 
     # -------------------------------------------------------------- user input
@@ -406,10 +307,10 @@ class Session:
 
     def parse_input(self, text: str) -> InputResult:
         """What the user typed -> what to do. Empty input does nothing (seed 001)."""
-        armed = self._quit_armed
+        armed = self.quit_armed
         result = self._parse_input(text)
         if armed:
-            self._quit_armed = False  # the confirmation is for the very next line only
+            self.quit_armed = False  # the confirmation is for the very next line only
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
             self.unread_directs = 0  # you answered: what came before has been seen
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper, ev.Me)):
@@ -425,56 +326,17 @@ class Session:
         if not stripped.startswith("/") or stripped.startswith("//"):
             # "//text" sends "/text" literally, for the rare message that starts with a slash
             body = text[1:] if stripped.startswith("//") else text
-            if self.answers_go_to_bot:
+            if social.answers_go_to_bot(self):
                 return Outgoing(ev.Whisper(to=BOT_NAME, text=body.strip()))
             return Outgoing(ev.Say(text=body.rstrip("\r\n")))
         word, _, rest = stripped.partition(" ")
         word = ALIASES.get(word.lower(), word.lower())
         rest = rest.strip()
-        if word == "/q!":
-            return Quit()
-        if word == "/q":
-            return self._quit()
-        if word == "/r":
-            if not self.last_direct_from:
-                return Local((self._notice("nobody has sent you a direct message yet; /w NAME TEXT starts one", kind="error"),))
-            if not rest:
-                return Local((self._notice(f"usage: /r TEXT (replies to {self.last_direct_from})", kind="error"),))
-            return Outgoing(ev.Whisper(to=self.last_direct_from, text=rest))
-        if word in ("/ignore", "/unignore"):
-            return self._ignore(word, rest)
-        if word == "/me":
-            if not rest:
-                return Local((self._notice("usage: /me ACTION (/me waves)", kind="error"),))
-            return Outgoing(ev.Me(text=rest))
-        if word == "/nick":
-            from .events import name_problem
-
-            problem = name_problem(rest) if rest else "usage: /nick NEW"
-            if problem:
-                return Local((self._notice(problem if not rest else f"{rest!r} cannot be used: {problem}", kind="error"),))
-            return Outgoing(ev.Nick(name=rest))
-        if word == "/away":
-            if rest:
-                return Outgoing(ev.SetAway(reason=rest[: ev.MAX_AWAY_CHARS]))
-            mine = ev.name_key(self.name) in self.away
-            return Outgoing(ev.SetAway(reason="" if mine else "away"))
-        if word == "/topic":
-            if not rest:
-                return Local((self._notice(f"topic: {self.topic}" if self.topic else "no topic; /topic TEXT sets one"),))
-            return Outgoing(ev.SetTopic(text=rest))
-        if word == "/joins":
-            if rest.lower() not in ("on", "off"):
-                return Local((self._notice("usage: /joins on|off", kind="error"),))
-            self.show_joins = rest.lower() == "on"
-            state = "shown" if self.show_joins else "hidden (the roster still shows who is here)"
-            return Local((self._notice(f"join and leave lines are {state}"),))
+        done = social.parse(self, word, rest)
+        if done is not social.NOT_SOCIAL:
+            return done  # type: ignore[return-value]
         if word == "/who":
             return Outgoing(ev.Who())
-        if word == "/say":
-            if not rest:
-                return Local((self._notice("usage: /say TEXT", kind="error"),))
-            return Outgoing(ev.Say(text=text.strip().partition(" ")[2].strip()))
         if word == "/help":
             return Local(tuple(self.help_lines()))
         if word == "/history":
@@ -493,35 +355,6 @@ class Session:
                 return UiCommand(name=word, argument=rest)
         return Local((self._notice(f"unknown command {word}; /help lists them", kind="error"),))
 
-    def _others(self) -> list[str]:
-        """The people here besides us (the colour bot is not a person)."""
-        skip = {ev.name_key(self.name), ev.name_key(BOT_NAME)}
-        return [m for m in self.members if ev.name_key(m) not in skip]
-
-    def _quit(self) -> InputResult:
-        """/q. The host's /q closes the chat for everyone: with others here it asks first."""
-        others = self._others()
-        if self.role != "host" or not others or self._quit_armed or not self.confirm_quit:
-            return Quit()
-        self._quit_armed = True
-        who = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
-        return Local((self._notice(f"/q closes the chat for everyone ({who}): type /q again to close it (/q! closes without asking)"),))
-
-    def _ignore(self, word: str, rest: str) -> InputResult:
-        """/ignore NAME, /unignore NAME, /ignore alone lists. Local only: nobody is told."""
-        if not rest:
-            names = sorted(self.ignored)
-            text = f"ignoring: {', '.join(names)}" if names else "ignoring nobody; /ignore NAME hides their messages here"
-            return Local((self._notice(text),))
-        key = ev.name_key(rest)
-        if word == "/unignore":
-            self.ignored.discard(key)
-            return Local((self._notice(f"showing {rest}'s messages again"),))
-        if key == ev.name_key(self.name):
-            return Local((self._notice("you cannot ignore yourself", kind="error"),))
-        self.ignored.add(key)
-        return Local((self._notice(f"ignoring {rest} on this screen (they are not told); /unignore {rest} undoes it"),))
-
     def _history_request(self, rest: str) -> InputResult:
         """/history [N]: the N entries before the oldest one shown so far."""
         if rest and (not rest.isdigit() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
@@ -536,30 +369,12 @@ class Session:
         if word == START_COMMAND:
             text = f"{START_COMMAND} {rest}".strip()
             self.bot_exchange = True  # you asked: until it says goodbye, your answers go to it
-            self._bot_hint_shown = False
+            self.bot_hint_shown = False
         else:
             text = word[1:].upper()  # "/y" -> "Y", the seed's answer
         return Outgoing(ev.Whisper(to=BOT_NAME, text=text))
 
     # ----------------------------------------------------------- file sharing
-
-    def _offered_line(self, offered: ev.Offered) -> Line:
-        """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
-        from .files import human_size, safe_name
-
-        name = safe_name(offered.name)
-        size = human_size(offered.size)
-        mine = ev.name_key(offered.sender) == ev.name_key(self.name)
-        if offered.listing:
-            whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
-            return self._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
-        if mine:
-            whom = f"to {offered.to}" if offered.to else "to the room"
-            return self._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
-        whom = "offers you" if offered.to else "offers"
-        return self._notice(
-            f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time
-        )
 
     def _file_command(self, word: str, rest: str) -> InputResult:
         """/send PATH [NAME], /get ID, /files. Paths with spaces go in quotes."""
@@ -584,3 +399,22 @@ class Session:
         if not words or len(words) > 2:
             return Local((self._notice('usage: /send PATH [NAME]  (put a path with spaces in quotes: /send "my file.txt")', kind="error"),))
         return FileCommand(name="send", path=words[0], to=words[1] if len(words) == 2 else None)
+
+
+def offered_line(session: Session, offered: ev.Offered) -> Line:
+    """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
+    from .files import human_size, safe_name
+
+    name = safe_name(offered.name)
+    size = human_size(offered.size)
+    mine = ev.name_key(offered.sender) == ev.name_key(session.name)
+    if offered.listing:
+        whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
+        return session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
+    if mine:
+        whom = f"to {offered.to}" if offered.to else "to the room"
+        return session._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
+    whom = "offers you" if offered.to else "offers"
+    return session._notice(
+        f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time
+    )

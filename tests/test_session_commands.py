@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from lanchat import events as ev
+from lanchat import session_social as social
 from lanchat.session import Local, Outgoing, Quit, Session
 
 T = 1_700_000_000.0
@@ -53,7 +54,7 @@ def test_the_hosts_q_asks_first_when_others_are_here():
     asked = host.parse_input("/q")
     assert isinstance(asked, Local) and "(bob)" in asked.lines[0].text  # the bot is not a person
     assert isinstance(host.parse_input("/q"), Quit)
-    host._quit_armed = False
+    host.quit_armed = False
     host.parse_input("/q")
     host.parse_input("never mind")  # anything else: the question is off
     assert isinstance(host.parse_input("/q"), Local)
@@ -92,13 +93,13 @@ def test_me_away_topic_and_typing_hints_on_the_session():
     assert ann.topic == "lab 3" and "lab 3" in ann.parse_input("/topic").lines[0].text
     ann.clock = lambda: 100.0
     ann.on_event(ev.TypingHint(name="bob"))
-    assert ann.typing_now(101.0) == ["bob"] and ann.typing_now(107.0) == []
-    ann.note_typing("hel")
-    ann.note_typing("hell")  # within a few seconds: one hint
-    ann.note_typing("/who")
+    assert social.typing_now(ann, 101.0) == ["bob"] and social.typing_now(ann, 107.0) == []
+    social.note_typing(ann, "hel")
+    social.note_typing(ann, "hell")  # within a few seconds: one hint
+    social.note_typing(ann, "/who")
     assert ann.take_pending() == [ev.Typing()]
     ann.typing_hints = False  # --no-typing: nothing sent, nothing shown
     ann.clock = lambda: 200.0
-    ann.note_typing("hello")
+    social.note_typing(ann, "hello")
     ann.on_event(ev.TypingHint(name="bob"))
-    assert ann.take_pending() == [] and ann.typing_now(200.0) == []
+    assert ann.take_pending() == [] and social.typing_now(ann, 200.0) == []

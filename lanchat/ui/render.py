@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from wcwidth import iter_graphemes, wcswidth, wcwidth
 
+from .. import session_social as social
 from ..events import name_key
 from ..session import Line
 from ..textsafe import visible, visible_lines
@@ -561,7 +562,7 @@ def status_text(view: View) -> str:
     unread = getattr(session, "unread_directs", 0)
     if unread:
         parts.append(f"{unread} direct unread (/r answers)")
-    typing = session.typing_now() if hasattr(session, "typing_now") else []
+    typing = social.typing_now(session)
     if typing:
         who = ", ".join(visible(name) for name in typing[:3]) + (" and others" if len(typing) > 3 else "")
         parts.append(f"{who} {'is' if len(typing) == 1 else 'are'} typing\u2026")
@@ -605,7 +606,7 @@ def prompt_text(view: View) -> tuple[str, Style]:
     if session.mode == "turn" and not session.my_turn:
         who = visible(session.turn) if session.turn else "someone to join"
         return f"[waiting for {who}] ", PROMPT_WAIT
-    if getattr(session, "answers_go_to_bot", False):
+    if social.answers_go_to_bot(session):
         return "[to colourbot] ", DIRECT_TAG
     return "> ", PROMPT
 

@@ -24,6 +24,7 @@ from wcwidth import wcwidth
 
 from .. import events as ev
 from .. import session as session_module
+from .. import session_social as social
 from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import render
 from .plain import format_plain
@@ -396,7 +397,7 @@ class CursesFrontend:
             elif key.isprintable() or key == " ":
                 self.view.editor.type(key)
                 if not self.paste:
-                    self.session.note_typing(self.view.editor.text)  # a hint, never the text
+                    social.note_typing(self.session, self.view.editor.text)  # a hint, never the text
                 self.dirty = True
                 continue
             else:
@@ -553,7 +554,7 @@ class CursesFrontend:
             return
         now = self._now()
         for name, when in list(self.session.typing.items()):
-            if now - when >= session_module.TYPING_SHOWN_SECONDS:
+            if now - when >= social.TYPING_SHOWN_SECONDS:
                 del self.session.typing[name]  # its hint has run out: the status line changes
         if self.alert:
             self.alert = False
@@ -588,7 +589,7 @@ class CursesFrontend:
         waits = []
         if self._status_due is not None:
             waits.append(self._status_due - time.monotonic())
-        typing_ends = self.session.typing_expires()
+        typing_ends = social.typing_expires(self.session)
         if typing_ends is not None:  # "bob is typing..." goes away by itself
             waits.append(typing_ends - self._now() + 0.05)
         if not waits:
