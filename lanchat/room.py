@@ -266,6 +266,7 @@ class Room:
         if refused:
             return refused
         message = ev.Message(sender=member.name, text=say.text, time=self.clock())
+        member.typing_hint_at = float("-inf")  # the next message's first typing hint goes through
         actions: list[Action] = [Keep(event=message)] if self.history else []
         actions.append(Broadcast(to=self._everyone, frame=encode(message)))
         return actions + self.pass_turn(member)

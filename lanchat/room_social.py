@@ -85,6 +85,7 @@ def _me(room: Room, member: Member, event: ev.Me, now: float) -> list[Action]:
     if refused:
         return refused
     emote = ev.Emote(sender=member.name, text=event.text, time=now)
+    member.typing_hint_at = float("-inf")  # the next message's first typing hint goes through
     return [Broadcast(to=tuple(room.members), frame=encode(emote)), *room.pass_turn(member)]
 
 

@@ -313,6 +313,7 @@ class Session:
             self.quit_armed = False  # the confirmation is for the very next line only
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
             self.unread_directs = 0  # you answered: what came before has been seen
+            self.typing_sent = float("-inf")  # and the next message's first hint goes at once
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper, ev.Me)):
             problem = self.length_problem(result.event.text)
             if problem:  # every message, /w and /mood included, is checked here once

@@ -80,3 +80,12 @@ def test_typing_hints_go_to_the_others_at_most_every_few_seconds():
     room.now += 3.0
     send(room, "ann", ev.Typing())
     assert room.take("bob") == [ev.TypingHint(name="ann")]
+
+
+def test_a_message_resets_the_hint_limit_so_the_next_message_is_hinted_at_once():
+    room = room_with("ann", "bob")
+    send(room, "ann", ev.Typing())
+    room.say("ann", "first")
+    room.take_all()
+    send(room, "ann", ev.Typing())  # within 3 s, but for a new message
+    assert room.take("bob") == [ev.TypingHint(name="ann")]
