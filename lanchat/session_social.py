@@ -118,7 +118,13 @@ def _away(session: Session, event: ev.Away) -> Line:
 def bot_direct(session: Session, event: ev.Direct, line: Line) -> list[Line] | None:
     """A direct message from the colour bot while you are talking to it: the exchange ends at
     its goodbye; its first question says how to answer. None: nothing special."""
-    if not session.bot_exchange or ev.name_key(event.sender) != ev.name_key(BOT_NAME):
+    if ev.name_key(event.sender) != ev.name_key(BOT_NAME):
+        return None
+    if not session.bot_exchange:  # the bot asked unasked (its greeting): say how to answer it
+        if event.text.rstrip().endswith("?") and others(session) and not session.bot_hint_shown:
+            session.bot_hint_shown = True
+            hint = f"to answer {BOT_NAME} privately: /mood YOUR MOOD (a plain line goes to the whole room)"
+            return [line, _line(hint, _now(session))]
         return None
     if is_farewell(event.text) or event.text.startswith("Type /"):
         session.bot_exchange = False  # the exchange is over: plain lines go to the room again

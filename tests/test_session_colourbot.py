@@ -35,10 +35,12 @@ def test_after_mood_the_answer_goes_to_the_bot_only_until_goodbye():
     assert session.parse_input("nice") == Outgoing(ev.Say(text="nice"))
 
 
-def test_an_unasked_greeting_does_not_capture_what_you_type():
+def test_an_unasked_greeting_does_not_capture_what_you_type_but_says_how_to_answer():
     session = shared_room()
-    session.on_event(bot_says("What mood are you in?"))  # the greeting on joining
+    lines = session.on_event(bot_says("What mood are you in?"))  # the greeting on joining
+    assert "to answer colourbot privately: /mood YOUR MOOD" in lines[-1].text
     assert session.parse_input("hi bob") == Outgoing(ev.Say(text="hi bob"))
+    assert len(session.on_event(bot_says("What mood are you in?"))) == 1  # said once
 
 
 def test_alone_with_the_bot_the_room_is_the_conversation():
