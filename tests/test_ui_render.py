@@ -22,8 +22,8 @@ def make_view(name: str = "ann", **session_fields) -> View:
     return View(Session(name=name, role="host", where="127.0.0.1:3580", **session_fields))
 
 
-def msg(text: str, sender: str = "bob", kind: str = "message", **extra) -> Line:
-    return Line(kind=kind, time=T0, sender=sender, text=text, **extra)
+def msg(text: str, sender: str = "bob", kind: str = "message", time: float = T0, **extra) -> Line:
+    return Line(kind=kind, time=time, sender=sender, text=text, **extra)
 
 
 def row_texts(frame: rd.Frame) -> list[str]:
@@ -315,10 +315,11 @@ def test_tricky_wraps_count_as_they_lay_out(text, width):
 
 def slow_transcript(view: View, height: int, width: int) -> list[str]:
     """What the transcript pane shows, worked out the obvious way: every line laid out."""
+    lines = list(view.lines)
     everything = [
         "".join(chunk for chunk, _ in row)
-        for seq, line in enumerate(view.lines, start=view.first_seq)
-        for row in rd._block(view, line, seq, width)
+        for index, (seq, line) in enumerate(enumerate(lines, start=view.first_seq))
+        for row in rd._block(view, line, seq, width, rd._day_changes(lines[index - 1] if index else None, line))
     ]
     if view.top is not None:
         start = min(view.top, max(0, len(everything) - height))
@@ -337,10 +338,13 @@ def slow_transcript(view: View, height: int, width: int) -> list[str]:
     width=st.integers(10, 120),
     scroll=st.integers(0, 400),
     top=st.one_of(st.none(), st.integers(0, 400)),
+    days=st.lists(st.integers(0, 2), max_size=30),
 )
-def test_the_transcript_shows_exactly_the_rows_a_full_layout_would(texts, unread, height, width, scroll, top):
+def test_the_transcript_shows_exactly_the_rows_a_full_layout_would(texts, unread, height, width, scroll, top, days):
     view = make_view()
-    view.add(msg(text) for text in texts)
+    # some lines a day or two later than the one before: day-change rules between them
+    later = [sum(days[: n + 1]) * 86_400.0 for n in range(len(days))] + [sum(days) * 86_400.0] * len(texts)
+    view.add(msg(text, time=T0 + later[n]) for n, text in enumerate(texts))
     if unread:
         view.scroll = 1  # scrolled up: what arrives now is unread, with the "new" rule above it
         view.add(msg(f"unread {n}") for n in range(unread))

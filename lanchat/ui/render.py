@@ -437,19 +437,15 @@ def roster_width(cols: int) -> int:
     return max(16, min(26, cols // 5))
 
 
-def _new_day(view: View, line: Line, seq: int) -> bool:
-    """Is this line on another day than the line before it? (Then a day rule goes above it.)"""
-    index = seq - view.first_seq
-    if index <= 0:
+def _day_changes(before: Line | None, line: Line) -> bool:
+    """Is ``line`` on another day than the line before it? (Then a day rule goes above it.)"""
+    if before is None:
         return False
-    before = day_of(view.lines[index - 1].time)
-    return before is not None and day_of(line.time) not in (before, None)
+    day = day_of(before.time)
+    return day is not None and day_of(line.time) not in (day, None)
 
 
-def _block_height(view: View, line: Line, seq: int, width: int) -> int:
-    """len(_block(...)), without laying the line out where it can be counted."""
-    extra = (1 if view.marker_seq is not None and seq == view.marker_seq else 0) + (1 if _new_day(view, line, seq) else 0)
-    return line_height(line, width) + extra
+Span = tuple[int, Line, int, bool]  # (seq, line, rows, a day rule above it)
 
 
 @functools.lru_cache(maxsize=64)
@@ -457,15 +453,22 @@ def _found(style: Style) -> Style:
     return Style(fg=style.fg, bg=style.bg, bold=style.bold, dim=style.dim, reverse=not style.reverse, underline=style.underline)
 
 
-def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ...], ...]:
-    """A line's rows, with the 'new' rule above it when it is the first unread one."""
+def _block_height(view: View, line: Line, seq: int, width: int, day_rule: bool) -> int:
+    """len(_block(...)), without laying the line out where it can be counted."""
+    extra = (1 if view.marker_seq is not None and seq == view.marker_seq else 0) + (1 if day_rule else 0)
+    return line_height(line, width) + extra
+
+
+def _block(view: View, line: Line, seq: int, width: int, day_rule: bool) -> tuple[tuple[Cell, ...], ...]:
+    """A line's rows, with the 'new' rule above it when it is the first unread one, and the
+    day-change rule above that when the day changed."""
     block = layout_line(line, width)
     if view.found_seq is not None and seq == view.found_seq:  # /find's match: shown reversed
         block = tuple(tuple((chunk, _found(style)) for chunk, style in row) for row in block)
     if view.marker_seq is not None and seq == view.marker_seq:
         rule = fit(cells("\u2500\u2500 new \u2500\u2500", RULE), width)
         block = (tuple(rule),) + block
-    if _new_day(view, line, seq):
+    if day_rule:
         rule = fit(cells(f"\u2500\u2500 {day_text(line.time)} \u2500\u2500", DAY_RULE), width)
         block = (tuple(rule),) + block
     return block
@@ -474,15 +477,19 @@ def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ..
 def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], int, bool]:
     """The transcript pane's rows (oldest first), the largest useful scroll, and whether a
     top-anchored view reached the newest line. Lines off screen are only counted
-    (line_height); only the lines on screen are laid out."""
+    (line_height); only the lines on screen are laid out. The lines are walked in order, each
+    compared with its neighbour for the day rule: a deque is slow to index in the middle."""
     blank = [(" ", PLAIN)] * width
     if view.top is not None:
-        spans: list[tuple[int, Line, int]] = []  # (seq, line, rows), oldest first
+        spans: list[Span] = []  # oldest first
         total = 0
         reached_bottom = True
+        before: Line | None = None
         for seq, line in enumerate(view.lines, start=view.first_seq):
-            rows = _block_height(view, line, seq, width)
-            spans.append((seq, line, rows))
+            rule = _day_changes(before, line)
+            rows = _block_height(view, line, seq, width, rule)
+            spans.append((seq, line, rows, rule))
+            before = line
             total += rows
             if total > view.top + height:
                 reached_bottom = False
@@ -492,18 +499,28 @@ def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], 
         shown += [list(blank) for _ in range(height - len(shown))]
         return shown, 0, reached_bottom
     wanted = view.scroll + height
-    newest_first: list[tuple[int, Line, int]] = []
+    newest_first: list[Span] = []
     total = 0
     exhausted = True
     seq = view.total
     for line in reversed(view.lines):
         seq -= 1
-        rows = _block_height(view, line, seq, width)
-        newest_first.append((seq, line, rows))
+        if newest_first and _day_changes(line, newest_first[-1][1]):  # the newer one starts a day
+            newer = newest_first[-1]
+            newest_first[-1] = (newer[0], newer[1], newer[2] + 1, True)
+            total += 1
+        rows = _block_height(view, line, seq, width, False)
+        newest_first.append((seq, line, rows, False))
         total += rows
         if total >= wanted:
             exhausted = False
             break
+    if not exhausted:  # the oldest line counted: one look at the line before it
+        oldest = newest_first[-1]
+        index = oldest[0] - view.first_seq
+        if index > 0 and _day_changes(view.lines[index - 1], oldest[1]):
+            newest_first[-1] = (oldest[0], oldest[1], oldest[2] + 1, True)
+            total += 1
     max_scroll = max(0, total - height) if exhausted else max(view.scroll, total - height)
     scroll = min(view.scroll, max_scroll)
     end = total - scroll
@@ -512,16 +529,16 @@ def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], 
     return visible_rows, max_scroll, False
 
 
-def _rows_between(view: View, spans: list[tuple[int, Line, int]], start: int, end: int, width: int) -> list[list[Cell]]:
+def _rows_between(view: View, spans: list[Span], start: int, end: int, width: int) -> list[list[Cell]]:
     """Rows ``start`` to ``end`` of the lines in ``spans`` (oldest first, with their heights),
     laying out only the lines those rows fall in."""
     out: list[list[Cell]] = []
     at = 0
-    for seq, line, rows in spans:
+    for seq, line, rows, rule in spans:
         if at >= end:
             break
         if at + rows > start:
-            block = _block(view, line, seq, width)
+            block = _block(view, line, seq, width, rule)
             out.extend(list(row) for row in block[max(0, start - at) : end - at])
         at += rows
     return out
