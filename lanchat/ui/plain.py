@@ -18,6 +18,7 @@ from typing import TextIO
 from wcwidth import grapheme_boundary_before, wcswidth
 
 from .. import events as ev
+from .. import session_social as social
 from ..session import Line, Session, UiCommand
 from ..textsafe import visible
 from .editor import kill_word_back
@@ -157,6 +158,7 @@ class PlainFrontend:
                 key = " " if key == "\t" else key
                 self.typing += key
                 self._echo(visible(key))
+                social.note_typing(self.session, self.typing)  # a hint for the others, never the text
         return submitted
 
     def _erase(self, gone: str) -> None:
