@@ -70,6 +70,7 @@ examples:
   lanchat serve --host 127.0.0.1        only reachable from this machine
   lanchat serve --unix /tmp/chat.sock   an AF_UNIX socket instead of TCP
   lanchat serve --headless              relay only: the host does not chat, it logs
+  lanchat serve --tls --password        a class room: encrypted, and a password to enter
   lanchat serve --unix /tmp/mood.sock --bot colour --max-clients 1 --once --headless
                                         seed 000: one person, a mood-to-colour bot, then exit
 """
@@ -80,6 +81,7 @@ examples:
   lanchat connect 192.168.1.20 4000     join another machine's chat on port 4000
   lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
   lanchat connect --unix /tmp/chat.sock --name bob
+  lanchat connect 10.0.0.5 --fingerprint SHA256:...   a TLS room, trusting exactly that fingerprint
 
 in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
 message; /who lists who is here; /send FILE offers a file and /get ID fetches one;
@@ -195,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
     serve.add_argument(
+        "--password",
+        action="store_true",
+        help="ask for a room password at start (or read LANCHAT_PASSWORD); people need it to join",
+    )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="encrypt every connection with TLS; a certificate is made in your data folder on first use "
+        "and its fingerprint printed for people to check",
+    )
+    serve.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
+    serve.add_argument(
         "--replay",
         type=_replay_count,
         default=50,
@@ -216,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     connect.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
+    connect.add_argument("--tls", action="store_true", help="encrypt with TLS (the server runs with --tls); its fingerprint is checked")
+    connect.add_argument(
+        "--fingerprint",
+        metavar="SHA256:...",
+        help="the server's TLS fingerprint, as `serve --tls` printed it: trust exactly this one (implies --tls)",
+    )
+    connect.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
 
     history = commands.add_parser(
@@ -226,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     history.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
+    history.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
+    history.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
     history.add_argument(
         "--format", choices=("txt", "jsonl"), default="txt", help="txt: one readable line each (default); jsonl: one JSON object each"
     )
@@ -236,6 +259,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="only messages from TIME on: a date or time (2026-11-21, 2026-11-21T14:30, local time) "
         "or an age (90s, 30m, 2h, 7d)",
     )
+    names = commands.add_parser(
+        "names",
+        help="list or release the names owned by keys in a history file (server stopped)",
+        description="Names belong to the first key that used them (docs/PROTOCOL.md, Identity). "
+        "While the server is stopped, list them or release one whose owner lost their key.",
+        epilog="examples:\n  lanchat names list\n  lanchat names release cat --port 4000\n"
+        "  lanchat names release cat --history chat.sqlite3\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    names.add_argument("action", choices=("list", "release"), help="list: every owned name; release: free NAME")
+    names.add_argument("name", nargs="?", metavar="NAME", help="the name to release")
+    names.add_argument("--history", metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
+    names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
+    names.add_argument("--unix", metavar="PATH", help="the room's AF_UNIX socket, to find its default history")
     return parser
 
 
@@ -361,6 +398,7 @@ def _install_signals(handler) -> None:  # noqa: ANN001
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
+    from .gate import Gate
     from .room import Room
     from .transport import DEFAULT_PORT, Endpoint, TransportError, listen, reachable_addresses
 
@@ -379,6 +417,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.history and args.no_history:
         return _fail("--history and --no-history cannot be used together", 2)
     name = None
+    key = None
     if not args.headless:
         try:
             name = _resolve_name(args, "serve")
@@ -386,6 +425,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return _cancelled(exc)
         if name is None:
             return 2
+        key = _load_identity(args)
+        if key is None:
+            return 1
+    room_password = None
+    password_text: str | None = None
+    if args.password:
+        import os
+
+        from .identity import SALT_BYTES, RoomPassword
+
+        password_text = _password_from_user("Room password: ", confirm=True)
+        if not password_text:
+            return _fail("--password needs a password: type one when asked, or set LANCHAT_PASSWORD", 2)
+        # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
+        room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
     store = None
     if not args.no_history:
         # Opened before listening: a damaged file is refused with nothing to undo, and it is
@@ -393,12 +447,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .history import HistoryStore, HistoryUnusable, default_path
 
         try:
-            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path())
+            where = {"unix": args.unix} if args.unix else {"port": port}
+            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path(**where))
         except HistoryUnusable as exc:
             return _fail(
                 f"{exc}\n  the file was left untouched: move it aside, choose another file with "
                 "--history PATH, or start with --no-history"
             )
+    tls_context = tls_fingerprint = None
+    binding = b""  # with TLS: what every signature must cover (identity.sign_challenge)
+    if args.tls:
+        from .tls import TlsError, default_folder, ensure_certificate, server_context
+
+        try:
+            cert, cert_key, made = ensure_certificate(default_folder())
+            tls_context, tls_fingerprint = server_context(cert, cert_key)
+        except TlsError as exc:
+            return _fail(str(exc))
+        from .tls import channel_binding
+
+        binding = channel_binding(tls_fingerprint)
+        if made:
+            print(f"{PROG}: made a TLS certificate in {cert}", flush=True)
     endpoint = Endpoint(host=args.host, port=port, path=args.unix)
     try:
         listener = listen(endpoint)
@@ -413,23 +483,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history=store is not None,
         replay=args.replay,
         known_names=store.known_names() if store else (),
+        gate=Gate(clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding),
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
-    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files)
+    server = Server(
+        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context
+    )
     if args.bot:
         from .bots import start_colour_bot
 
         start_colour_bot(server.add_local, seed=args.bot_seed, log=log)  # joins as soon as the loop runs
     where = reachable_addresses(listener)
     mode_text = "turn-based" if args.mode == "turn" else "full-duplex"
+    pin = f" --fingerprint {tls_fingerprint}" if tls_fingerprint else ""
     if args.unix:
-        banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}"]
+        banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}{pin}"]
     else:
         banner = [f"lanchat: {mode_text} chat listening on port {listener.getsockname()[1]}; join with:"]
         for address in where:
             host, _, port_text = address.rpartition(":")
-            banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
+            banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
+    if tls_fingerprint:
+        banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
+    if room_password is not None:
+        banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
     if store is None:
@@ -469,6 +547,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         plain=args.plain,
         downloads=args.downloads,
         on_quit=lambda: server.request_shutdown("the host closed the chat"),
+        key=key,
+        password=(lambda: password_text),
+        binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
         after=lambda: _close_history(server, store),
         intro=[line for line in banner if not line.lstrip().startswith("history:")],
         no_typing=args.no_typing,
@@ -517,26 +598,90 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return _cancelled(exc)
     if name is None:
         return 2
+    key = _load_identity(args)
+    if key is None:
+        return 1
+    pinned = None
+    if args.fingerprint is not None:
+        from .tls import normalise_fingerprint
+
+        pinned = normalise_fingerprint(args.fingerprint)
+        if pinned is None:
+            return _fail(f"--fingerprint {args.fingerprint!r} is not a SHA256 fingerprint (SHA256: and 43 base64 characters)", 2)
     try:
         sock = connect(endpoint)
     except TransportError as exc:
         return _fail(str(exc))
+    binding = b""
+    if args.tls or pinned is not None:
+        started = _start_tls(sock, endpoint.describe(), pinned)
+        if started is None:
+            return 1
+        from .tls import channel_binding
+
+        sock, binding = started[0], channel_binding(started[1])
     return _run_participant(
-        sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads, no_typing=args.no_typing
+        sock,
+        name,
+        role="client",
+        where=endpoint.describe(),
+        plain=args.plain,
+        downloads=args.downloads,
+        key=key,
+        password=lambda: _password_from_user("This room needs a password: "),
+        binding=binding,
+        no_typing=args.no_typing,
     )
+
+
+def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
+    """TLS on a connected socket, trusted by fingerprint (tls.py); None after saying why not."""
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, check_fingerprint, client_handshake, default_folder
+
+    def ask(fingerprint: str) -> bool:
+        print(f"{where} is a TLS server not seen before. Its fingerprint is\n  {fingerprint}")
+        print("Compare it with the one the host printed (`lanchat serve --tls`).")
+        try:
+            return input("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return False
+
+    try:
+        tls_sock, fingerprint = client_handshake(sock, where)
+    except TlsError as exc:
+        _fail(str(exc))
+        return None
+    try:
+        note = check_fingerprint(
+            where,
+            fingerprint,
+            known=KnownServers(default_folder() / KNOWN_SERVERS_NAME),
+            pinned=pinned,
+            ask=ask if _interactive() else None,
+        )
+    except TlsError as exc:
+        tls_sock.close()
+        _fail(str(exc))
+        return None
+    print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    return tls_sock, fingerprint
 
 
 # ------------------------------------------------------ both roles' chat loop
 
 
-def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, no_typing=False) -> int:  # noqa: ANN001
+def _run_participant(  # noqa: ANN001
+    sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
+    binding=b"", no_typing=False,
+) -> int:
     from .client import ClientLoop, JoinError, join
     from .client_files import ClientTransfers
     from .session import Session
 
     ask = _ask_name if sys.stdin.isatty() else None
     try:
-        proto, welcome, early = join(sock, name, ask_name=ask)
+        proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding)
     except (NameCancelled, JoinError, KeyboardInterrupt) as exc:  # not in: the server and the chat end
         sock.close()
         if on_quit:
@@ -598,7 +743,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     from .history import HistoryStore, HistoryUnusable, default_path
     from .textsafe import visible
 
-    path = Path(args.path).expanduser() if args.path else default_path()
+    where = {"unix": args.unix} if args.unix else {"port": args.port}
+    path = Path(args.path).expanduser() if args.path else default_path(**where)
     try:
         store = HistoryStore(path, create=False)
     except HistoryUnusable as exc:
@@ -623,6 +769,83 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------- names
+
+
+def cmd_names(args: argparse.Namespace) -> int:
+    """List or release owned names in a history file (the server should be stopped)."""
+    from .history import HistoryStore, HistoryUnusable, HistoryWriteError, default_path
+    from .identity import short_fingerprint
+
+    if args.action == "release" and not args.name:
+        return _fail("names release needs the NAME to release", 2)
+    where = {"unix": args.unix} if args.unix else {"port": args.port}
+    path = Path(args.history).expanduser() if args.history else default_path(**where)
+    if not path.exists():
+        return _fail(f"{path}: no such history file (no names are owned there)")
+    try:
+        store = HistoryStore(path, create=args.action == "release")  # list never changes the file
+    except HistoryUnusable as exc:
+        return _fail(str(exc))
+    try:
+        if args.action == "list":
+            for name, key in store.owner_names():
+                print(f"{visible(name)}  {short_fingerprint(key)}")
+            return 0
+        if not store.writable:
+            return _fail(f"cannot change {path}: {store.readonly_reason}")
+        try:
+            changed = store.claim(args.name, None)
+        except HistoryWriteError as exc:
+            return _fail(f"cannot change {path}: {exc} (is the server still running?)")
+        if not changed:
+            print(f"{PROG}: nobody owns {visible(args.name)!r} in {path}; nothing to do")
+            return 0
+        print(f"{PROG}: released {visible(args.name)!r}: the next key to join with it owns it")
+        return 0
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------- identity and password
+
+
+def _load_identity(args: argparse.Namespace):  # noqa: ANN202
+    """The user's Ed25519 key (identity.py), made on first use; None after printing why not."""
+    from .identity import IdentityError, default_key_path, load_or_create_key
+
+    path = Path(args.identity).expanduser() if args.identity else default_key_path()
+    try:
+        key, notes = load_or_create_key(path)
+    except IdentityError as exc:
+        _fail(str(exc))
+        return None
+    for note in notes:
+        print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    return key
+
+
+def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
+    """LANCHAT_PASSWORD, else typed at the terminal without echo; None when neither is possible."""
+    import getpass
+    import os
+
+    text = os.environ.get("LANCHAT_PASSWORD")
+    if text:
+        return text
+    if not sys.stdin.isatty():
+        return None
+    try:
+        text = getpass.getpass(prompt)
+        if confirm and text and getpass.getpass("Again, to be sure: ") != text:
+            print("  the two passwords differ")
+            return None
+    except (EOFError, KeyboardInterrupt):
+        print()
+        return None
+    return text or None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -640,6 +863,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "names":
+            return cmd_names(args)
         return cmd_connect(args)
     except KeyboardInterrupt:
         return 130

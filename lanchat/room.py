@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from . import events as ev
 from . import room_social
-from .actions import Action, Broadcast, Close, Keep, Replay, Seen, Send
+from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
 from .colourbot import BOT_NAME
+from .gate import Admit, Gate
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
 
@@ -26,13 +27,14 @@ MODES = (DUPLEX, TURN)
 
 # The actions live in actions.py; they are re-exported for code that imports them from the
 # room (the notebooks do).
-__all__ = ["Action", "Broadcast", "Close", "Keep", "Replay", "Seen", "Send", "Member", "Room", "DUPLEX", "TURN", "MODES"]
+__all__ = ["Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Member", "Room", "DUPLEX", "TURN", "MODES"]
 
 
 @dataclass
 class Member:
     cid: int
     name: str
+    key: bytes | None = None  # the public key that owns ``name``; None for a keyless guest
     away: str = ""  # /away REASON; empty: here
     told_away: set[int] | None = None  # who has had the automatic "away" answer (once each)
     typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
@@ -53,6 +55,7 @@ class Room:
         history: bool = False,
         replay: int = 50,
         known_names: Iterable[str] = (),
+        gate: Gate | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -76,6 +79,7 @@ class Room:
         self._everyone: tuple[int, ...] = ()
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
+        self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
         self.turn_holder: int | None = None
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
@@ -115,7 +119,7 @@ class Room:
             return [Send(to=cid, event=ev.Error(code=event.code, message=event.message))]
         if isinstance(event, ConnectionClosed):
             return self.leave(cid, "lost")
-        if isinstance(event, ev.Hello):
+        if isinstance(event, (ev.Hello, ev.Auth)):
             return self._hello(cid, event)
         if isinstance(event, ev.Bye):
             # PROTOCOL.md 8: bye is allowed before the welcome too (a client that gives up
@@ -132,6 +136,10 @@ class Room:
             return [Send(to=cid, event=ev.Roster(members=self.names))]
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
+        if isinstance(event, ev.WhoIs):
+            return self.gate.whois(cid, event.name, self)
+        if isinstance(event, ev.Release):
+            return self.gate.release(cid, event.name, self.host_cid)
         if isinstance(event, ev.SCREEN_CLIENT_EVENTS):
             return room_social.handle(self, member, event)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
@@ -140,6 +148,7 @@ class Room:
         """Connection ``cid`` is gone (``quit``, ``lost`` or ``dropped``): tell the others."""
         order_before = list(self.members)
         member = self.members.pop(cid, None)
+        self.gate.forget(cid)
         if member is None:
             return []
         del self._by_key[ev.name_key(member.name)]
@@ -172,26 +181,25 @@ class Room:
             actions.append(Close(who=cid))
         return actions
 
-    def _hello(self, cid: int, hello: ev.Hello) -> list[Action]:
+    def _hello(self, cid: int, event: ev.Hello | ev.Auth) -> list[Action]:
+        """PROTOCOL.md 4: the gate (gate.py) checks who it is; then the name rules."""
         if cid in self.members:
             return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
-        if hello.version != ev.PROTOCOL_VERSION:
-            return self._error(
-                cid,
-                ev.E_VERSION,
-                f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}",
-                fatal=True,
-            )
-        refused = name_refused(self, cid, hello.name)
+        verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
+        return self._admit(cid, verdict.name, verdict.key) if isinstance(verdict, Admit) else verdict
+
+    def _admit(self, cid: int, name: str, key: bytes | None) -> list[Action]:
+        """The rules of section 5 and of name ownership; then the welcome."""
+        refused = name_refused(self, cid, name, key)
         if refused:
             return refused
         if room_social.full(self, cid):  # --max-clients N: N people besides the host, who is told
             people = "person" if self.max_members == 1 else "people"
             refusal = self._error(cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True)
-            return refusal + room_social.refused_for_host(self, hello.name, ev.E_ROOM_FULL)
-        if not self._roster_fits(hello.name):
+            return refusal + room_social.refused_for_host(self, name, ev.E_ROOM_FULL)
+        if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
-        member = Member(cid=cid, name=hello.name)
+        member = Member(cid=cid, name=name, key=key)
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -206,25 +214,18 @@ class Room:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
             turn_changed = True
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
-        actions: list[Action] = [
-            Send(
-                to=cid,
-                event=ev.Welcome(
-                    name=member.name,
-                    mode=self.mode,
-                    members=self.names,
-                    turn=self.turn_name,
-                    host=host_name,
-                    once=self.once,
-                ),
-            )
-        ]
+        welcome = ev.Welcome(
+            name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
+            keeps_history=self.history,
+        )
+        # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
+        actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
         actions += room_social.after_welcome(self, cid)  # the topic, who is away
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
             self.known[ev.name_key(member.name)] = member.name
-            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True))
+            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key))
         if others:
             joined = ev.Joined(name=member.name, time=self.clock())
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
@@ -266,19 +267,18 @@ class Room:
         if refused:
             return refused
         message = ev.Message(sender=member.name, text=say.text, time=self.clock())
-        member.typing_hint_at = float("-inf")  # the next message's first typing hint goes through
         actions: list[Action] = [Keep(event=message)] if self.history else []
         actions.append(Broadcast(to=self._everyone, frame=encode(message)))
-        return actions + self.pass_turn(member)
+        return actions + self.spoke(member)
 
     def not_your_turn(self, member: Member) -> list[Action]:
         """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""
-        if self.mode != TURN or self.turn_holder == member.cid:
-            return []
-        return self._error(member.cid, ev.E_NOT_YOUR_TURN, f"not your turn: waiting for {self.turn_name or 'someone to join'}")
+        waiting = f"not your turn: waiting for {self.turn_name or 'someone to join'}"
+        return [] if self.mode != TURN or self.turn_holder == member.cid else self._error(member.cid, ev.E_NOT_YOUR_TURN, waiting)
 
-    def pass_turn(self, member: Member) -> list[Action]:
-        """After ``member`` spoke in turn-based mode, the next person's turn (join order)."""
+    def spoke(self, member: Member) -> list[Action]:
+        """After ``member`` spoke: their next typing hint goes through; in turn mode, the next one's turn."""
+        member.typing_hint_at = float("-inf")
         if self.mode != TURN:
             return []
         self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
@@ -293,21 +293,23 @@ class Room:
             absent = self.known.get(ev.name_key(whisper.to))
             if absent is None:
                 return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whisper.to[:40]!r} is here")
-            # They have been here before: keep it for them; only the sender's copy goes out now.
+            owner = self.gate.owner_of(absent)
+            if owner is None:  # kept, it would go to whoever next takes the name (PROTOCOL.md, Identity)
+                return self._error(member.cid, ev.E_NO_SUCH_USER, f"{absent!r} is not here and has no key on this server, so a message cannot be kept for them")
+            # They have been here before: keep it for their key; only the sender's copy goes out now.
             held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
-            return [Keep(event=kept), Broadcast(to=(member.cid,), frame=encode(held))]
+            return [Keep(event=kept, sender_owner=member.key, recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
-        actions: list[Action] = [Keep(event=direct)] if self.history else []
+        actions: list[Action] = [Keep(event=direct, sender_owner=member.key, recipient_owner=target.key)] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
         return actions + room_social.away_answer(member, target, direct.time)
 
     def rekey(self, member: Member, name: str) -> None:
         """``member`` is called ``name`` from now on (/nick, after room_social checked it)."""
-        del self._by_key[ev.name_key(member.name)]
+        self._by_key[ev.name_key(name)] = self._by_key.pop(ev.name_key(member.name))
         member.name, self._names_for = name, ()  # the roster changed: rebuilt on next use
-        self._by_key[ev.name_key(name)] = member
 
     def _history(self, member: Member, request: ev.HistoryRequest) -> list[Action]:
         if not self.history:
@@ -318,7 +320,7 @@ class Room:
             )
         if request.before is not None and request.before < 1:
             return self._error(member.cid, ev.E_BAD_MESSAGE, '"before" must be a message id of 1 or more')
-        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before)]
+        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=member.key)]
 
     def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
         """The next member in join order after ``cid`` (wrapping round).
@@ -343,8 +345,9 @@ class Room:
         return Broadcast(to=self._everyone, frame=encode(ev.Turn(holder=self.turn_name)))
 
 
-def name_refused(room: Room, cid: int, name: str) -> list[Action]:
-    """The name rule, for ``hello`` and ``nick`` alike (PROTOCOL.md 5): an error, or []."""
+def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Action]:
+    """The name rules, for ``hello`` and ``nick`` alike (PROTOCOL.md 5 and Identity): the shape,
+    the colour bot's name, a name in use, a name another key owns (gate.py). An error, or []."""
     problem = ev.name_problem(name)
     if problem:
         return _refusal(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
@@ -354,7 +357,7 @@ def name_refused(room: Room, cid: int, name: str) -> list[Action]:
     found = room.find(name)
     if found and found.cid != cid:
         return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
-    return []
+    return room.gate.refusal(cid, name, key)
 
 
 def _refusal(cid: int, code: str, message: str) -> list[Action]:

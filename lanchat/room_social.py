@@ -85,8 +85,7 @@ def _me(room: Room, member: Member, event: ev.Me, now: float) -> list[Action]:
     if refused:
         return refused
     emote = ev.Emote(sender=member.name, text=event.text, time=now)
-    member.typing_hint_at = float("-inf")  # the next message's first typing hint goes through
-    return [Broadcast(to=tuple(room.members), frame=encode(emote)), *room.pass_turn(member)]
+    return [Broadcast(to=tuple(room.members), frame=encode(emote)), *room.spoke(member)]
 
 
 def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
@@ -96,11 +95,12 @@ def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
 
     if name == member.name:
         return []
-    refused = name_refused(room, member.cid, name)
+    refused = name_refused(room, member.cid, name, member.key)
     if refused:
         return refused
     old = member.name
     room.rekey(member, name)
     if room.history and member.cid not in room.service_cids:
         room.known[ev.name_key(name)] = name
-    return [Broadcast(to=tuple(room.members), frame=encode(ev.Renamed(old=old, new=name, time=now)))]
+    claimed = room.gate.claim(name, member.key)  # trust on first use, as on joining (gate.py)
+    return [*claimed, Broadcast(to=tuple(room.members), frame=encode(ev.Renamed(old=old, new=name, time=now)))]

@@ -47,6 +47,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
     Command(name="/who", usage="/who", help="list who is here, in turn order"),
     Command(name="/help", usage="/help", help="show this list"),
+    Command(name="/whois", usage="/whois NAME", help="the short fingerprint of NAME's key, to compare out loud"),
+    Command(name="/release", usage="/release NAME", help="(host only) free a name whose owner lost their key"),
     Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
     Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
     Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
@@ -189,7 +191,18 @@ class Session:
             lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
             if self.mode == "turn":
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
+            if event.keeps_history:
+                lines.append(self._notice("this room keeps history on the host's machine"))
             return lines
+        if isinstance(event, ev.WhoIsReply):
+            where = " (host)" if event.host else (" (here)" if event.here else " (not here now)")
+            if event.fingerprint is None:
+                return [self._notice(f"{event.name}{where}: no key owns this name")]
+            return [self._notice(f"{event.name}{where}: key {event.fingerprint}")]
+        if isinstance(event, ev.Released):
+            if event.owned:
+                return [self._notice(f"released {event.name}: the next key to join with it owns it")]
+            return [self._notice(f"nobody owned {event.name}")]
         if isinstance(event, (ev.Message, ev.Direct)) and event.history:
             # Replayed from the server's history: marked [History], never a fresh mention.
             to = event.to if isinstance(event, ev.Direct) else None
@@ -342,6 +355,10 @@ class Session:
             return Local(tuple(self.help_lines()))
         if word == "/history":
             return self._history_request(rest)
+        if word in ("/whois", "/release"):
+            if not rest or " " in rest:
+                return Local((self._notice(f"usage: {word} NAME", kind="error"),))
+            return Outgoing(ev.WhoIs(name=rest) if word == "/whois" else ev.Release(name=rest))
         if word in ("/send", "/get", "/files", "/cancel"):
             return self._file_command(word, rest)
         if word == "/w":
@@ -350,7 +367,7 @@ class Session:
                 return Local((self._notice("usage: /w NAME TEXT", kind="error"),))
             return Outgoing(ev.Whisper(to=target, text=message.strip()))
         if word in (START_COMMAND, "/y", "/n"):
-            return self._to_colourbot(word, rest)
+            return social.to_colourbot(self, word, rest)
         for command in self.ui_commands:
             if word == command.name:
                 return UiCommand(name=word, argument=rest)
@@ -362,18 +379,6 @@ class Session:
             return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
         self.history_asked = True
         return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=self.history_before))
-
-    def _to_colourbot(self, word: str, rest: str) -> InputResult:
-        """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""
-        if not any(ev.name_key(m) == ev.name_key(BOT_NAME) for m in self.members):
-            return Local((self._notice(f"{BOT_NAME} is not in this room (the host adds it with: lanchat serve --bot colour)", kind="error"),))
-        if word == START_COMMAND:
-            text = f"{START_COMMAND} {rest}".strip()
-            self.bot_exchange = True  # you asked: until it says goodbye, your answers go to it
-            self.bot_hint_shown = False
-        else:
-            text = word[1:].upper()  # "/y" -> "Y", the seed's answer
-        return Outgoing(ev.Whisper(to=BOT_NAME, text=text))
 
     # ----------------------------------------------------------- file sharing
 

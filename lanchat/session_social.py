@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .colourbot import BOT_NAME, is_farewell
+from .colourbot import BOT_NAME, START_COMMAND, is_farewell
 
 if TYPE_CHECKING:
     from .session import InputResult, Line, Session
@@ -134,6 +134,19 @@ def bot_direct(session: Session, event: ev.Direct, line: Line) -> list[Line] | N
         hint = f"just type your answer: it goes to {BOT_NAME} only, not the room (/say TEXT talks to the room)"
         return [line, _line(hint, _now(session))]
     return None
+
+
+def to_colourbot(session: Session, word: str, rest: str) -> InputResult:
+    """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""
+    if not any(ev.name_key(m) == ev.name_key(BOT_NAME) for m in session.members):
+        return _local(session, f"{BOT_NAME} is not in this room (the host adds it with: lanchat serve --bot colour)", "error")
+    if word == START_COMMAND:
+        text = f"{START_COMMAND} {rest}".strip()
+        session.bot_exchange = True  # you asked: until it says goodbye, your answers go to it
+        session.bot_hint_shown = False
+    else:
+        text = word[1:].upper()  # "/y" -> "Y", the seed's answer
+    return _out(ev.Whisper(to=BOT_NAME, text=text))
 
 
 def answers_go_to_bot(session: Session) -> bool:

@@ -81,3 +81,16 @@ def test_the_file_transfer_benchmark_runs_and_the_files_arrive_whole(tmp_path):
     assert report["all_identical"] is True  # the downloaded file is byte for byte the one sent
     for key in ("upload_mb_per_s_median", "download_mb_per_s_median", "download_in_split_screen_mb_per_s_median"):
         assert report[key] > 0, key
+
+
+def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
+    out = tmp_path / "tls.json"
+    run_bench("run.py", "--tiny", "--tls", "--only", "fanout", "--out", str(out))
+    report = json.loads(out.read_text())
+    assert report["servers"] == ["lanchat"] and report["tls"] is True  # the references have no TLS
+    five = {run["label"]: run["metrics"] for run in report["runs"]}["fanout N=5"]
+    assert five["messages"] > 0 and five["deliveries"] == five["messages"] * 4
+    files = tmp_path / "files-tls.json"
+    run_bench("files_bench.py", "--tiny", "--tls", "--out", str(files))
+    report = json.loads(files.read_text())
+    assert report["tls"] is True and report["all_identical"] is True

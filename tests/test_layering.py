@@ -27,6 +27,7 @@ PURE = (
     "protocol.py",
     "room.py",
     "room_social.py",
+    "gate.py",
     "session.py",
     "session_social.py",
     "textsafe.py",
