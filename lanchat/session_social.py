@@ -54,7 +54,8 @@ def hidden(session: Session, event: object) -> bool:
         mine = ev.name_key(session.name)
         if ev.name_key(event.to) == mine and ev.name_key(event.sender) != mine:
             session.last_direct_from = event.sender
-            session.unread_directs += 1
+            if ev.name_key(event.sender) != ev.name_key(BOT_NAME):  # the bot's replies are not mail
+                session.unread_directs += 1
     if isinstance(event, (ev.Message, ev.Emote)):
         session.typing.pop(event.sender, None)  # they sent it: no longer typing
     return False

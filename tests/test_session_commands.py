@@ -26,6 +26,8 @@ def test_r_replies_to_whoever_whispered_last_and_unread_counts_until_you_answer(
     assert ann.unread_directs == 0
     ann.on_event(ev.Direct(sender="ann", to="bob", text="my own copy", time=T))
     assert ann.unread_directs == 0 and ann.last_direct_from == "cat"
+    ann.on_event(ev.Direct(sender="colourbot", to="ann", text="What mood are you in?", time=T))
+    assert ann.unread_directs == 0  # a bot's whisper is not someone waiting for an answer
 
 
 def test_ignore_hides_messages_here_only_and_unignore_brings_them_back():

@@ -218,6 +218,7 @@ def scene_direct_messages(out: Path) -> Path:
         if "colourbot" in bob.text:
             say(bob, "/mood calm", None)
             bob.expect(r"colourbot → bob: .*#[0-9A-Fa-f]{6}", timeout=10)
+            bob.expect(r"just type your answer")  # the whole exchange drawn, not half a frame
         path = out / "direct_messages.png"
         draw_terminal(bob, "bob: lanchat connect (direct messages, who is here)").save(path)
     return path
