@@ -11,8 +11,11 @@ import re
 import sys
 
 import pytest
-from helpers import TermProc, wait_for
+from helpers import RawClient, TermProc, wait_for
 from test_ui_pty import host, join, say
+
+from lanchat import events as ev
+from lanchat.transport import Endpoint
 
 
 @pytest.fixture
@@ -160,3 +163,28 @@ def test_unread_direct_messages_in_the_status_line_and_the_title(terms):
     bob.expect(r"ann → bob: yes")
     ann.expect_gone(r"direct unread")
     ann.wait_screen(lambda rows: ann.screen.title == "lanchat: ann", what="the title without a count")
+
+
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+
+
+@pytest.mark.parametrize("answer", [b"\x1b[5;3R", b"\x1b[5;7R", None])
+def test_a_family_emoji_is_written_whole_only_where_the_terminal_draws_it_in_two_columns(terms, answer):
+    """The screen asks where the cursor ends after a family emoji (ESC [ 6 n). A terminal that
+    says column 3 draws ZWJ sequences in two columns: the cluster is written whole, over the
+    stand-in curses holds; elsewhere (column 7, or no answer) curses' stand-in stays."""
+    ann, port = host(terms)
+    if answer is not None:
+        ann.send(answer)  # what the terminal would answer
+    say(ann, "ready", "ann")
+    before = len(ann.raw)
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), name="bob")
+    try:
+        ann.send(f"family {FAMILY} here\r")
+        ann.expect(r"ann: family .* here")
+        bob.expect(ev.Message, sender="ann", text=f"family {FAMILY} here")  # typed with its joiners (they used to be dropped)
+    finally:
+        bob.close()
+    written = bytes(ann.raw[before:])
+    assert (FAMILY.encode() in written) == (answer == b"\x1b[5;3R")
+    assert "\U0001f468".encode() in written  # elsewhere curses' stand-in: the family's first person

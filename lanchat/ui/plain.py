@@ -154,7 +154,7 @@ class PlainFrontend:
             elif key == "\x1b":
                 match = _KEY_SEQUENCE.match(text, index - 1)
                 index = match.end() if match else index
-            elif key.isprintable() or key == "\t":
+            elif key.isprintable() or key in "\t\u200c\u200d":  # (joiners build emoji and words)
                 key = " " if key == "\t" else key
                 self.typing += key
                 self._echo(visible(key))

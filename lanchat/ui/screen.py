@@ -101,6 +101,9 @@ WHEEL_ROWS = 3  # rows one notch of the wheel scrolls, as most terminals do
 NAMED_KEYS = {b"kLFT5": "ctrl-left", b"kRIT5": "ctrl-right", b"kHOM5": "ctrl-home", b"kEND5": "ctrl-end"}
 
 PASTE_ON, PASTE_OFF = "[200~", "[201~"  # bracketed paste markers, after an ESC
+# Not "printable" to Python (format characters) but part of what people type: a space, and the
+# zero-width joiner and non-joiner that build emoji sequences (👨‍👩‍👧) and Persian or Indic words
+TYPED_JOINERS = frozenset(" \u200c\u200d")
 # Alt+key arrives as ESC then the key (readline's meta keys)
 ALT_KEYS = {
     "b": "alt-b",
@@ -394,7 +397,7 @@ class CursesFrontend:
                     continue
             elif key in CONTROL_KEYS:
                 name = CONTROL_KEYS[key]
-            elif key.isprintable() or key == " ":
+            elif key.isprintable() or key in TYPED_JOINERS:
                 self.view.editor.type(key)
                 if not self.paste:
                     social.note_typing(self.session, self.view.editor.text)  # a hint, never the text
