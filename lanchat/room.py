@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from . import events as ev
 from . import room_social
-from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
+from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
+from .moderation import Ban, Moderation, ban_refusal, moderate, muted_refusal, operators_on_join
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
 
@@ -27,7 +28,10 @@ MODES = (DUPLEX, TURN)
 
 # The actions live in actions.py; they are re-exported for code that imports them from the
 # room (the notebooks do).
-__all__ = ["Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Member", "Room", "DUPLEX", "TURN", "MODES"]
+__all__ = [
+    "Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Record", "StoreBan",
+    "DropBans", "Member", "Room", "DUPLEX", "TURN", "MODES",
+]  # fmt: skip
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Member:
     away: str = ""  # /away REASON; empty: here
     told_away: set[int] | None = None  # who has had the automatic "away" answer (once each)
     typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
+    address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
 
 
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
@@ -55,6 +60,8 @@ class Room:
         history: bool = False,
         replay: int = 50,
         known_names: Iterable[str] = (),
+        bans: Iterable[Ban] = (),
+        turn_timeout: float | None = None,
         gate: Gate | None = None,
     ) -> None:
         if mode not in MODES:
@@ -80,9 +87,23 @@ class Room:
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
-        self.turn_holder: int | None = None
+        self.gate.host = lambda: self.host_cid
+        self._turn_holder: int | None = None
+        self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
+        self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
+        self.moderation = Moderation(bans=bans)  # operators, mutes, bans; where connections come from
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
+
+    @property
+    def turn_holder(self) -> int | None:
+        return self._turn_holder
+
+    @turn_holder.setter
+    def turn_holder(self, cid: int | None) -> None:
+        if cid != self._turn_holder:
+            self.turn_since = self.clock()
+        self._turn_holder = cid
 
     # ------------------------------------------------------------------ queries
 
@@ -136,6 +157,8 @@ class Room:
             return [Send(to=cid, event=ev.Roster(members=self.names))]
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
+        if isinstance(event, ev.Moderate):
+            return moderate(self, member, event)
         if isinstance(event, ev.WhoIs):
             return self.gate.whois(cid, event.name, self)
         if isinstance(event, ev.Release):
@@ -145,8 +168,9 @@ class Room:
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
-        """Connection ``cid`` is gone (``quit``, ``lost`` or ``dropped``): tell the others."""
+        """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``kicked``, ``banned``): tell the others."""
         order_before = list(self.members)
+        self.moderation.forget(cid)
         member = self.members.pop(cid, None)
         self.gate.forget(cid)
         if member is None:
@@ -185,7 +209,10 @@ class Room:
         """PROTOCOL.md 4: the gate (gate.py) checks who it is; then the name rules."""
         if cid in self.members:
             return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
-        verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
+        if cid in self.service_cids:  # a bot on the server's own socketpair: no key, no password
+            verdict: Admit | list[Action] = Admit(event.name, None) if isinstance(event, ev.Hello) else []
+        else:
+            verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
         return self._admit(cid, verdict.name, verdict.key) if isinstance(verdict, Admit) else verdict
 
     def _admit(self, cid: int, name: str, key: bytes | None) -> list[Action]:
@@ -193,13 +220,15 @@ class Room:
         refused = name_refused(self, cid, name, key)
         if refused:
             return refused
+        if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key)):
+            return banned
         if room_social.full(self, cid):  # --max-clients N: N people besides the host, who is told
             people = "person" if self.max_members == 1 else "people"
             refusal = self._error(cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True)
             return refusal + room_social.refused_for_host(self, name, ev.E_ROOM_FULL)
         if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
-        member = Member(cid=cid, name=name, key=key)
+        member = Member(cid=cid, name=name, key=key, address=self.moderation.address_of(cid))
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -231,7 +260,7 @@ class Room:
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
-        return actions
+        return actions + operators_on_join(self, member, host_name)
 
     def _roster_fits(self, newcomer: str) -> bool:
         """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
@@ -263,7 +292,7 @@ class Room:
         return []
 
     def _say(self, member: Member, say: ev.Say) -> list[Action]:
-        refused = self.check_text(member, say.text) or self.not_your_turn(member)
+        refused = self.check_text(member, say.text) or muted_refusal(self, member) or self.not_your_turn(member)
         if refused:
             return refused
         message = ev.Message(sender=member.name, text=say.text, time=self.clock())
@@ -285,7 +314,7 @@ class Room:
         return [self._turn_broadcast()]
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
-        refused = self.check_text(member, whisper.text)
+        refused = self.check_text(member, whisper.text) or muted_refusal(self, member)
         if refused:
             return refused
         target = self.find(whisper.to)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .actions import Action, Broadcast, Send
+from .moderation import muted_refusal
 from .protocol import encode
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
         member.away, member.told_away = reason, None
         return [Broadcast(to=tuple(room.members), frame=encode(ev.Away(name=member.name, reason=reason, time=now)))]
     if isinstance(event, ev.SetTopic):
+        if refused := muted_refusal(room, member):  # a muted person sets no topic either
+            return refused
         text = " ".join(event.text.split())
         if len(text) > ev.MAX_TOPIC_CHARS:
             message = f"a topic has at most {ev.MAX_TOPIC_CHARS} characters"
@@ -81,7 +84,7 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
 
 def _me(room: Room, member: Member, event: ev.Me, now: float) -> list[Action]:
     """An action is checked as a message is, and in turn-based mode takes the turn like one."""
-    refused = room.check_text(member, event.text) or room.not_your_turn(member)
+    refused = room.check_text(member, event.text) or muted_refusal(room, member) or room.not_your_turn(member)
     if refused:
         return refused
     emote = ev.Emote(sender=member.name, text=event.text, time=now)

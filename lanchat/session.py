@@ -65,6 +65,13 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME"),
     Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
     Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone and asks first; /q! does not ask; also /quit)"),
+    # operators only (the host, and whom an operator made one): PROTOCOL.md, Moderation
+    Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
+    Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)"),
+    Command(name="/mute", usage="/mute NAME [MINUTES] [WHY]", help="operators: NAME reads but cannot speak (/unmute NAME)"),
+    Command(name="/op", usage="/op NAME", help="operators: make NAME an operator too (/deop NAME takes it back)"),
+    Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
+    Command(name="/pass", usage="/pass [WHY]", help="operators: move the turn on from someone who went quiet"),
 )
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
@@ -133,6 +140,7 @@ class Session:
     # transfer edge; a status line can show each one's .text().
     progress: dict = field(default_factory=dict)
     history_before: int | None = None  # cursor: /history asks for entries older than this id
+    operators: list[str] = field(default_factory=list)  # besides the host (PROTOCOL.md, Moderation)
     history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
     # You asked colourbot (/mood) and it waits for your answer: plain lines go to it, not the
     # room, until it says goodbye (answering a question in a shared room must not broadcast it).
@@ -252,16 +260,34 @@ class Session:
         if isinstance(event, ev.Left):
             if event.name in self.members:
                 self.members.remove(event.name)
+            if event.name in self.operators:
+                self.operators.remove(event.name)
             if ev.name_key(event.name) == ev.name_key(BOT_NAME):
                 self.bot_exchange = False
-            why = {"quit": "left", "lost": "lost connection", "dropped": "was dropped (not reading fast enough)"}
-            if not self.show_joins:
-                return []
+            if event.reason in ("kicked", "banned") or not self.show_joins:
+                return []  # kicked, banned: the "moderated" line just before said who did it and why
+            why = {
+                "quit": "left",
+                "lost": "lost connection",
+                "dropped": "was dropped (not reading fast enough)",
+                "flooding": "was disconnected for flooding",
+            }
             text = f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)"
             return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE)]
         if isinstance(event, ev.Roster):
             self.members = list(event.members)
-            return [self._notice(f"here ({len(self.members)}): {', '.join(self.members)}")]
+            return [self._notice(f"here ({len(self.members)}): {', '.join(self._marked(m) for m in self.members)}")]
+        if isinstance(event, ev.Moderated):
+            if event.action == "mode" and event.mode in ("turn", "duplex"):
+                self.mode = event.mode  # the turn event that follows says whose turn it is
+            return [self._notice(self._act_text(event), when=event.time)]
+        if isinstance(event, ev.Operators):
+            self.operators = list(event.names)
+            return []
+        if isinstance(event, ev.BanList):
+            if not event.bans:
+                return [self._notice("nobody is banned")]
+            return [self._notice(f"bans ({len(event.bans)}):")] + [self._notice(f"  {line}") for line in event.bans]
         if isinstance(event, ev.Turn):
             self.turn = event.holder
             return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
@@ -282,6 +308,37 @@ class Session:
             self.closed_reason = f"the server shut down: {event.reason}"
             return [self._notice(self.closed_reason)]
         return []
+
+    def is_operator(self, name: str) -> bool:
+        key = ev.name_key(name)
+        return any(ev.name_key(op) == key for op in ([self.host] if self.host else []) + self.operators)
+
+    def _marked(self, name: str) -> str:
+        """A name in /who's answer, with the host and operators marked."""
+        if self.host is not None and ev.name_key(name) == ev.name_key(self.host):
+            return f"{name} (host)"
+        return f"{name} (op)" if self.is_operator(name) else name
+
+    def _act_text(self, act: ev.Moderated) -> str:
+        """One moderation act as one line: who did what to whom, and why."""
+        me = act.name is not None and ev.name_key(act.name) == ev.name_key(self.name)
+        whom = "you" if me else (act.name or "?")
+        why = f": {act.reason}" if act.reason else ""
+        if act.action == "mute":
+            how_long = f"for {act.minutes} minute{'s' if act.minutes != 1 else ''}" if act.minutes else "until unmuted"
+            return f"{act.by} muted {whom} {how_long}{why}" + (" (you can still read)" if me else "")
+        texts = {
+            "op": f"{act.by} made {whom} an operator",
+            "deop": f"{act.by} took operator status from {whom}",
+            "kick": f"{act.by} removed {whom} from the room",
+            "ban": f"{act.by} banned {whom}",
+            "unban": f"{act.by} lifted the ban on {whom}",
+            "unmute": f"{act.by} unmuted {whom}",
+            "mode": f"{act.by} switched the room to {'turn-based' if act.mode == 'turn' else 'full-duplex'} mode",
+            "pass": f"{act.by} passed the turn on from {whom}",
+        }
+        return texts.get(act.action, f"{act.by}: {act.action} {whom}") + why
+
 
     # -------------------------------------- /me, /nick, /away, /topic, typing hints
 
@@ -368,6 +425,8 @@ class Session:
             return Outgoing(ev.Whisper(to=target, text=message.strip()))
         if word in (START_COMMAND, "/y", "/n"):
             return social.to_colourbot(self, word, rest)
+        if word[1:] in ev.MOD_ACTIONS:
+            return self._moderate(word[1:], rest)
         for command in self.ui_commands:
             if word == command.name:
                 return UiCommand(name=word, argument=rest)
@@ -379,6 +438,45 @@ class Session:
             return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
         self.history_asked = True
         return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=self.history_before))
+
+    def _moderate(self, action: str, rest: str) -> InputResult:
+        """/kick NAME [WHY], /mute NAME [MINUTES] [WHY], /mode turn|duplex... -> a ``moderate``.
+        Whether this person may is the server's business (it says so if not)."""
+        usage = next((c.usage for c in COMMANDS if c.name == f"/{action}"), None)
+        if action in ("bans",):
+            return Outgoing(ev.Moderate(action=action)) if not rest else self._usage("/bans")
+        if action == "pass":
+            return Outgoing(ev.Moderate(action=action, reason=rest or None))
+        if action == "mode":
+            if rest.lower() not in ("turn", "duplex"):
+                return self._usage("/mode turn|duplex")
+            return Outgoing(ev.Moderate(action=action, mode=rest.lower()))
+        name, _, why = rest.partition(" ")
+        if not name:
+            return self._usage(usage or f"/{action} NAME")
+        why = why.strip()
+        if action == "mute":
+            minutes_text, _, after = why.partition(" ")
+            if minutes_text.isdigit():
+                return Outgoing(ev.Moderate(action=action, name=name, minutes=int(minutes_text), reason=after.strip() or None))
+        if action in ("kick", "ban", "mute"):
+            return Outgoing(ev.Moderate(action=action, name=name, reason=why or None))
+        if why:
+            return self._usage(f"/{action} NAME")
+        return Outgoing(ev.Moderate(action=action, name=name))
+
+    def _usage(self, usage: str) -> InputResult:
+        return Local((self._notice(f"usage: {usage}", kind="error"),))
+
+    def _to_colourbot(self, word: str, rest: str) -> InputResult:
+        """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""
+        if not any(ev.name_key(m) == ev.name_key(BOT_NAME) for m in self.members):
+            return Local((self._notice(f"{BOT_NAME} is not in this room (the host adds it with: lanchat serve --bot colour)", kind="error"),))
+        if word == START_COMMAND:
+            text = f"{START_COMMAND} {rest}".strip()
+        else:
+            text = word[1:].upper()  # "/y" -> "Y", the seed's answer
+        return Outgoing(ev.Whisper(to=BOT_NAME, text=text))
 
     # ----------------------------------------------------------- file sharing
 
