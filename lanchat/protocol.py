@@ -105,6 +105,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
         **{cls.type: State.OPEN for cls in ev.MOD_CLIENT_EVENTS},  # moderate (/kick, /mute, /mode...)
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
+        **{cls.type: State.OPEN for cls in ev.SCREEN_CLIENT_EVENTS},  # me, nick, away, topic, typing
         "bye": State.CLOSED,
     },
     (Role.SERVER, State.HANDSHAKE): {
