@@ -77,3 +77,13 @@ def test_a_kicked_student_sees_why_in_a_real_terminal(run):  # noqa: F811
         assert bob.wait() == 1
     finally:
         bob.stop()
+
+
+def test_a_turn_nobody_takes_moves_on_after_the_hosts_timeout(run):  # noqa: F811
+    _server, where = serve(run, "--headless", "--mode", "turn", "--turn-timeout", "1", "--no-history")
+    ann = join(run, where, "ann")  # the first to join holds the turn
+    bob = join(run, where, "bob")
+    bob.expect(r"\* the server passed the turn on from ann: nobody spoke for 1 s$")
+    bob.expect(r"\* turn: your turn$")
+    bob.send("my turn now")
+    ann.expect(STAMP + r"bob: my turn now$")
