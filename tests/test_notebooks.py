@@ -37,7 +37,7 @@ NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT = 60  # seconds per cell; the notebooks' own timeouts are far shorter
 CAUGHT_WITHIN = 10  # seconds a self-check may take to reject a wrong answer (their deadlines are ~3 s)
 PARALLEL_KERNELS = 3
-STANDALONE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+STANDALONE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
 PAIRS = sorted({p.name.split("_")[0] for p in (NOTEBOOKS / "pairs").glob("*_server.ipynb")})
 
 
@@ -443,21 +443,27 @@ SEED_STEPS = {
         "full-duplex",
         "turn-based",
     ],
-    "04_names_dm_history.ipynb": [  # seed 003
+    "04a_names_and_messages.ipynb": [  # seed 003: names, recipients, replay, crashes, shutdown notice
         '{"name": name}',
         "is taken",
         'to="ben"',
         "messages.json",
-        "os._exit",
-        "JSONDecodeError",
-        "os.replace",
-        "sqlite3",
         "[History]",
         "ConnectionResetError",
         "shutdown",
         '{"ack": "shutdown"}',
         "connection refused",
+        "SIGINT",
+    ],
+    "04b_durable_history.ipynb": [  # seed 003: the history file, made crash-safe
+        "messages.json",
+        "os._exit",
+        "JSONDecodeError",
+        "os.replace",
+        "sqlite3",
         "HistoryStore",
+        "[History]",
+        "shutdown",
     ],
     "05_files.ipynb": ["hashlib.sha256", "CHUNK", "chunk_plan", "safe_name", "checksum mismatch"],  # seed 002
     "07_lanchat.ipynb": [

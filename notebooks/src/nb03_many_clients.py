@@ -463,7 +463,7 @@ def notebooks() -> list[Notebook]:
     )
     nb.md(
         """
-        **Next:** notebook 04 gives people names, lets them choose a recipient, and keeps history on disk.
+        **Next:** notebook 04a gives people names and lets them choose a recipient; 04b keeps the history safe on disk.
         """
     )
     return [nb]

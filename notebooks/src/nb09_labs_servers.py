@@ -410,7 +410,7 @@ def notebooks() -> list[Notebook]:
         ## Lab 2: a peer that vanished
 
         Seed 003's server "checks if the socket is alive". Why would it need to? A crashed *program* is noticed
-        at once (its system closes the connection, notebook 04). A vanished *machine* is not: a closed laptop
+        at once (its system closes the connection, notebook 04a). A vanished *machine* is not: a closed laptop
         lid, a dropped Wi-Fi, a pulled cable send nothing at all, no FIN and no reset.
 
         **Predict, then run (P09.2).** ben's connection goes silent like that while the server waits in `recv`.

@@ -211,7 +211,7 @@ def notebooks() -> list[Notebook]:
         The polite one: **SYN, SYN+ACK, ACK** (the three-way handshake: `connect` returns after it, before any
         `accept`), the data with **PSH**, an ACK, then each side's **FIN** and its ACK (FINs often ride with an
         ACK). The rude one ends with **RST**: closing with unread data tells the peer "data was lost", and the
-        peer's next `recv` raises `ConnectionResetError` (notebook 04 showed it from the server's side).
+        peer's next `recv` raises `ConnectionResetError` (notebook 04a showed it from the server's side).
         """
     )
     nb.step(
