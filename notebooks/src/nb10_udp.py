@@ -349,6 +349,35 @@ def notebooks() -> list[Notebook]:
     )
     nb.step(
         """
+        ## Other networks, and NAT
+
+        Seed 004 asked about chatting with "other networks". Discovery cannot do it: a broadcast stops at the
+        router. Addresses can't either, usually: home and classroom networks use **private** addresses
+        (`10.x`, `172.16-31.x`, `192.168.x`), which mean nothing outside, and the router **translates** (NAT)
+        every outgoing connection to its one public address. Answers to connections *you* started come back;
+        a connection someone else starts towards you has nowhere to go. So a server at home is unreachable from
+        the class unless the router forwards a port to it, or both sides reach a machine that everyone can reach
+        (a server with a public address, a VPN, or a relay). Here are this machine's addresses, classified:
+        """,
+        """
+        import ipaddress
+
+        import psutil
+
+        for interface, addresses in sorted(psutil.net_if_addrs().items()):
+            for entry in addresses:
+                if entry.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                address = ipaddress.ip_address(entry.address.split("%")[0])
+                kind = ("loopback (this machine only)" if address.is_loopback
+                        else "link-local (this cable or Wi-Fi only)" if address.is_link_local
+                        else "private (this network; NAT at its edge)" if address.is_private
+                        else "global (reachable from other networks, firewall permitting)")
+                print(f"{interface:>10}  {str(address):<28} {kind}")
+        """,
+    )
+    nb.step(
+        """
         ## Clean up
         """,
         """
