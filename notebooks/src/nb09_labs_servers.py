@@ -588,7 +588,7 @@ def notebooks() -> list[Notebook]:
                     watcher.start()
                 live = Liveness(0.2, 0.6)
                 try:
-                    attempt("a 1.2 s heartbeat server with your Liveness", heartbeat_server, listener, live, 1.2, seconds=4)
+                    attempt("a 1.5 s heartbeat server with your Liveness", heartbeat_server, listener, live, 1.5, seconds=4)
                     server_ended = time.monotonic()
                 finally:
                     for watcher in watchers:
@@ -598,11 +598,11 @@ def notebooks() -> list[Notebook]:
             assert seen_by_vanished["heard"] == b"?", (
                 f"the silent client received {seen_by_vanished['heard']!r}: one ping, then nothing"
             )
-            assert seen_by_vanished["ended"] < server_ended - 0.2, (
+            assert seen_by_vanished["ended"] < server_ended - 0.3, (
                 "the silent client was only disconnected when the server stopped: drop it after give_up_after seconds"
             )
-            assert 2 <= pongs["count"] <= 7, (
-                f"the live client was pinged {pongs['count']} times in 1.2 s with ping_after=0.2 s: "
+            assert 2 <= pongs["count"] <= 10, (
+                f"the live client was pinged {pongs['count']} times in 1.5 s with ping_after=0.2 s: "
                 "about once every 0.2 s of silence"
             )
             print(f"✓ Exercise 09.2 correct: the vanished client was dropped; the live one answered {pongs['count']} pings")
