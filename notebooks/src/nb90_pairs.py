@@ -578,7 +578,8 @@ def pair_000() -> list[Notebook]:
         ### Step 2: connect to the server's path
 
         If the server is not there yet we keep trying for a short while (the socket file may not exist yet, or
-        exist from a crashed run); after that, like the seed, we print the error and stop with `sys.exit(1)`
+        exist from a crashed run), each time with a **new** socket: after a failed `connect` a socket cannot be
+        used again (TCP answers a second try with "connection aborted"); after that, like the seed, we print the error and stop with `sys.exit(1)`
         (in a notebook that ends *Run All* with a short note instead of closing anything).
         """,
         """
@@ -588,11 +589,13 @@ def pair_000() -> list[Notebook]:
                 sock.connect(ADDRESS)
                 break
             except (FileNotFoundError, ConnectionRefusedError) as exc:
+                sock.close()  # a socket whose connect failed cannot be reused (TCP refuses): take a fresh one
                 if time.monotonic() > deadline:
-                    sock.close()
                     print(f"cannot connect to {ADDRESS}: {exc.strerror}; is the server running?")
                     sys.exit(1)
                 time.sleep(0.05)  # retry interval; the deadline decides
+                sock = socket.socket(FAMILY, socket.SOCK_STREAM)
+                sock.settimeout(TIMEOUT)
         print("connected to", ADDRESS)
         """,
     )
