@@ -498,3 +498,19 @@ def test_pair_client_without_server_says_so_in_one_line(kernel_name: str, workdi
     message = str(failure.value)
     assert f"cannot connect to 127.0.0.1:{unused_port}" in message and "SystemExit" in message
     assert "Traceback" not in message.split("SystemExit")[0][-400:], "expected the seed's sys.exit(1), not a traceback"
+
+
+def test_every_predict_question_has_an_answer_in_the_teachers_guide() -> None:
+    """Each "Predict, then run (P08.1)" in a notebook has its answer, "**P08.1**", in TEACHERS_GUIDE.md, and the
+    guide answers no question the notebooks no longer ask."""
+    import re
+
+    asked = set()
+    for path in all_notebooks():
+        for kind, source, _ in notebook_sources(path):
+            if kind == "markdown":
+                asked.update(re.findall(r"Predict, then run \((P\d\d\.\d)\)", source))
+    guide = (NOTEBOOKS / "TEACHERS_GUIDE.md").read_text(encoding="utf-8")
+    answered = set(re.findall(r"\*\*(P\d\d\.\d)\*\*", guide))
+    assert len(asked) >= 15, f"fewer predict questions than expected: {sorted(asked)}"
+    assert asked == answered, f"asked, not answered: {sorted(asked - answered)}; answered, not asked: {sorted(answered - asked)}"
