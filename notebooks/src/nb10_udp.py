@@ -206,9 +206,10 @@ def notebooks() -> list[Notebook]:
         room can answer twice (keep one), and anyone can answer anything (check what you parse). Broadcasts stop
         at the router: discovery finds rooms on *this* network only.
 
-        lanchat's own discovery (in progress in the project) uses **mDNS / DNS-SD** (the `zeroconf` library): the
-        same idea, a question to everyone on the LAN, but on the standard multicast address `224.0.0.251:5353` that
-        printers and phones already answer, so `lanchat` rooms show up in the same way.
+        lanchat does not find rooms by itself yet: you type the address `serve` prints. The standard way to do it
+        is **mDNS / DNS-SD**: the same idea, a question to everyone on the LAN, on the multicast address
+        `224.0.0.251:5353` that printers and phones already answer; the project lists the `zeroconf` library
+        among its dependencies for that.
         """
     )
     nb.exercise(
