@@ -1025,9 +1025,11 @@ def notebooks() -> list[Notebook]:
     )
     nb.md(
         """
-        **Where this leads:** lanchat does all three: per-client output queues with a limit (`lanchat.outbox`;
-        the hub drops a reader that does not keep up), deadlines for a silent handshake (`lanchat.hub`), and an
-        AF_UNIX endpoint born 0600 after a liveness probe (`lanchat.transport.listen_unix`).
+        **Where this leads:** lanchat has the first and the last: per-client output queues with a limit
+        (`lanchat.outbox`: a queue past `max_queue_bytes` is a reader that does not keep up, and it is dropped),
+        and an AF_UNIX endpoint born 0600 after a liveness probe (`lanchat.transport.listen_unix`). For silence
+        it has deadlines (`lanchat.hub`: a handshake, or a frame, that does not arrive in time) rather than a
+        heartbeat.
         """
     )
     return [nb]
