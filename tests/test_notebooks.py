@@ -298,6 +298,37 @@ def test_pair_001_tcp_turns(kernel_name: str, workdir: Path, tmp_path: Path) -> 
     assert "only this machine can connect" in server_text, "bound to 127.0.0.1: the net doctor should warn"
 
 
+def default_route_address() -> str | None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # chooses a route; a UDP connect sends nothing
+        return probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+
+
+def test_pair_001_net_doctor_names_the_default_route_address_first(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
+    # the server listens on every interface (as in class); the client still connects over loopback
+    port_file = str(tmp_path / "port")
+    server, client = run_pair(
+        "001",
+        kernel_name,
+        workdir,
+        notebook_env(LANCHAT_HOST="0.0.0.0", LANCHAT_PORT_FILE=port_file, LANCHAT_SCRIPT=json.dumps(["ok", "/q"])),
+        notebook_env(LANCHAT_PORT_FILE=port_file, LANCHAT_SCRIPT=json.dumps(["hi", "x"])),
+    )
+    server_text = outputs(server)
+    best = default_route_address()
+    if best is None:
+        assert "no network route" in server_text
+    else:
+        first = next(line for line in server_text.splitlines() if "classmates connect to" in line or "also " in line)
+        assert first.startswith(f"classmates connect to {best}:"), f"the default-route address should come first: {first!r}"
+    assert "only this machine can connect" not in server_text
+
+
 def run_server_alone(kernel: str, workdir: Path, env: dict[str, str], first_cell: str = "") -> str:
     """Runs pairs/001_server.ipynb (optionally after `first_cell`) until it stops with an error; returns what
     its cells printed."""
