@@ -160,6 +160,22 @@ def pair_001() -> list[Notebook]:
             os.replace(PORT_FILE + ".tmp", PORT_FILE)
         """,
     )
+    server.md(
+        """
+        **If classmates cannot connect** (their probe says *no answer within 3 s*): this machine's firewall drops
+        the connection, or the Wi-Fi keeps devices apart. Allow the port, only on the classroom network:
+
+        | system | allow TCP port 3580 |
+        |---|---|
+        | Windows (PowerShell as administrator) | `New-NetFirewallRule -DisplayName "lanchat 3580" -Direction Inbound -Protocol TCP -LocalPort 3580 -Action Allow -Profile Private` (and make the Wi-Fi a *Private* network) |
+        | macOS | System Settings, Network, Firewall, Options: allow incoming connections for the Python running Jupyter |
+        | Linux | `sudo ufw allow 3580/tcp` (Ubuntu) or `sudo firewall-cmd --add-port=3580/tcp` (Fedora) |
+
+        Check from the client machine: `nc -vz ADDRESS 3580` (Linux, macOS) or `Test-NetConnection ADDRESS -Port 3580`
+        (PowerShell). If even that fails with the firewall open, the Wi-Fi isolates clients: use a phone hotspot,
+        a wired network, or run both notebooks on one machine (the teacher's guide has the details).
+        """
+    )
     server.step(
         """
         ### Step 3: accept the client
