@@ -54,6 +54,8 @@ def to_ipynb(book) -> nbformat.NotebookNode:  # noqa: ANN001
             node = nbformat.v4.new_code_cell(cell.source)
             if cell.tags:
                 node.metadata["tags"] = list(cell.tags)
+            if "check" in cell.tags:  # JupyterLab shows a check folded: its output is what matters
+                node.metadata["jupyter"] = {"source_hidden": True}
         node["id"] = f"{Path(book.path).stem.replace('_', '-')[:40]}-{index:03d}"
         nb.cells.append(node)
     return nb

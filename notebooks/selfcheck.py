@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -63,16 +64,21 @@ def _with_alarm(what: str, function: Callable[..., Any], args: tuple, kwargs: di
         if armed[0]:
             raise _Alarm
 
-    previous = signal.signal(signal.SIGALRM, ring)
-    # rings again every 0.25 s after the deadline, in case the code swallows the first one
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
+    previous_handler = signal.signal(signal.SIGALRM, ring)
+    started = time.monotonic()
+    # rings again every 0.25 s after the deadline, in case one ring lands where it is swallowed; a timer
+    # someone else had set (an outer deadline) is put back afterwards with what is left of it
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
     try:
         try:
             return function(*args, **kwargs)
         finally:
             armed[0] = False
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            signal.signal(signal.SIGALRM, previous_handler)
+            if previous_delay > 0:
+                left = max(0.001, previous_delay - (time.monotonic() - started))
+                signal.setitimer(signal.ITIMER_REAL, left, previous_interval)
     except _Alarm:
         raise _too_long(what, seconds) from None
     except AssertionError:

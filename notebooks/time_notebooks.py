@@ -54,7 +54,7 @@ async def main_async(out: Path) -> dict:
     shutil.copytree(HERE, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     results: dict[str, float] = {}
     try:
-        for path in sorted(work.glob("[0-9][0-9]_*.ipynb")):
+        for path in sorted(work.glob("[0-9][0-9]*_*.ipynb")):
             results[path.name] = round(await run(path, environment()), 2)
             print(f"{path.name:45} {results[path.name]:6.2f} s", flush=True)
         port_file = str(work / "port")

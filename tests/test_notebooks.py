@@ -37,7 +37,7 @@ NOTEBOOKS = ROOT / "notebooks"
 CELL_TIMEOUT = 60  # seconds per cell; the notebooks' own timeouts are far shorter
 CAUGHT_WITHIN = 10  # seconds a self-check may take to reject a wrong answer (their deadlines are ~3 s)
 PARALLEL_KERNELS = 3
-STANDALONE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+STANDALONE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
 PAIRS = sorted({p.name.split("_")[0] for p in (NOTEBOOKS / "pairs").glob("*_server.ipynb")})
 
 
@@ -298,6 +298,37 @@ def test_pair_001_tcp_turns(kernel_name: str, workdir: Path, tmp_path: Path) -> 
     assert "only this machine can connect" in server_text, "bound to 127.0.0.1: the net doctor should warn"
 
 
+def default_route_address() -> str | None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # chooses a route; a UDP connect sends nothing
+        return probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+
+
+def test_pair_001_net_doctor_names_the_default_route_address_first(kernel_name: str, workdir: Path, tmp_path: Path) -> None:
+    # the server listens on every interface (as in class); the client still connects over loopback
+    port_file = str(tmp_path / "port")
+    server, client = run_pair(
+        "001",
+        kernel_name,
+        workdir,
+        notebook_env(LANCHAT_HOST="0.0.0.0", LANCHAT_PORT_FILE=port_file, LANCHAT_SCRIPT=json.dumps(["ok", "/q"])),
+        notebook_env(LANCHAT_PORT_FILE=port_file, LANCHAT_SCRIPT=json.dumps(["hi", "x"])),
+    )
+    server_text = outputs(server)
+    best = default_route_address()
+    if best is None:
+        assert "no network route" in server_text
+    else:
+        first = next(line for line in server_text.splitlines() if "classmates connect to" in line or "also " in line)
+        assert first.startswith(f"classmates connect to {best}:"), f"the default-route address should come first: {first!r}"
+    assert "only this machine can connect" not in server_text
+
+
 def run_server_alone(kernel: str, workdir: Path, env: dict[str, str], first_cell: str = "") -> str:
     """Runs pairs/001_server.ipynb (optionally after `first_cell`) until it stops with an error; returns what
     its cells printed."""
@@ -443,21 +474,27 @@ SEED_STEPS = {
         "full-duplex",
         "turn-based",
     ],
-    "04_names_dm_history.ipynb": [  # seed 003
+    "04a_names_and_messages.ipynb": [  # seed 003: names, recipients, replay, crashes, shutdown notice
         '{"name": name}',
         "is taken",
         'to="ben"',
         "messages.json",
-        "os._exit",
-        "JSONDecodeError",
-        "os.replace",
-        "sqlite3",
         "[History]",
         "ConnectionResetError",
         "shutdown",
         '{"ack": "shutdown"}',
         "connection refused",
+        "SIGINT",
+    ],
+    "04b_durable_history.ipynb": [  # seed 003: the history file, made crash-safe
+        "messages.json",
+        "os._exit",
+        "JSONDecodeError",
+        "os.replace",
+        "sqlite3",
         "HistoryStore",
+        "[History]",
+        "shutdown",
     ],
     "05_files.ipynb": ["hashlib.sha256", "CHUNK", "chunk_plan", "safe_name", "checksum mismatch"],  # seed 002
     "07_lanchat.ipynb": [
@@ -492,3 +529,19 @@ def test_pair_client_without_server_says_so_in_one_line(kernel_name: str, workdi
     message = str(failure.value)
     assert f"cannot connect to 127.0.0.1:{unused_port}" in message and "SystemExit" in message
     assert "Traceback" not in message.split("SystemExit")[0][-400:], "expected the seed's sys.exit(1), not a traceback"
+
+
+def test_every_predict_question_has_an_answer_in_the_teachers_guide() -> None:
+    """Each "Predict, then run (P08.1)" in a notebook has its answer, "**P08.1**", in TEACHERS_GUIDE.md, and the
+    guide answers no question the notebooks no longer ask."""
+    import re
+
+    asked = set()
+    for path in all_notebooks():
+        for kind, source, _ in notebook_sources(path):
+            if kind == "markdown":
+                asked.update(re.findall(r"Predict, then run \((P\d\d\.\d)\)", source))
+    guide = (NOTEBOOKS / "TEACHERS_GUIDE.md").read_text(encoding="utf-8")
+    answered = set(re.findall(r"\*\*(P\d\d\.\d)\*\*", guide))
+    assert len(asked) >= 15, f"fewer predict questions than expected: {sorted(asked)}"
+    assert asked == answered, f"asked, not answered: {sorted(asked - answered)}; answered, not asked: {sorted(answered - asked)}"

@@ -283,6 +283,7 @@ def notebooks() -> list[Notebook]:
         listener = socket.create_server((HOST, PORT))
         wake_reader, wake_writer = socket.socketpair()
         selector_log = []
+        threads_before = threading.active_count()
         loop_thread = threading.Thread(target=selector_server, args=(listener, wake_reader, selector_log))
         loop_thread.start()
 
@@ -292,7 +293,9 @@ def notebooks() -> list[Notebook]:
             sock.sendall(frame(f"{name}: hi!".encode()))
         for name, sock in people.items():
             print(name, "received", sorted(read_frames(sock, 2)))
-        print("threads used by the server: 1")
+        print("threads the server added for three clients:", threading.active_count() - threads_before)
+        with selectors.DefaultSelector() as probe:
+            print("the selector this system picked:", type(probe).__name__)
         """,
     )
     nb.md(
@@ -463,7 +466,7 @@ def notebooks() -> list[Notebook]:
     )
     nb.md(
         """
-        **Next:** notebook 04 gives people names, lets them choose a recipient, and keeps history on disk.
+        **Next:** notebook 04a gives people names and lets them choose a recipient; 04b keeps the history safe on disk.
         """
     )
     return [nb]

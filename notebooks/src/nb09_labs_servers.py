@@ -410,7 +410,7 @@ def notebooks() -> list[Notebook]:
         ## Lab 2: a peer that vanished
 
         Seed 003's server "checks if the socket is alive". Why would it need to? A crashed *program* is noticed
-        at once (its system closes the connection, notebook 04). A vanished *machine* is not: a closed laptop
+        at once (its system closes the connection, notebook 04a). A vanished *machine* is not: a closed laptop
         lid, a dropped Wi-Fi, a pulled cable send nothing at all, no FIN and no reset.
 
         **Predict, then run (P09.2).** ben's connection goes silent like that while the server waits in `recv`.
@@ -588,7 +588,7 @@ def notebooks() -> list[Notebook]:
                     watcher.start()
                 live = Liveness(0.2, 0.6)
                 try:
-                    attempt("a 1.2 s heartbeat server with your Liveness", heartbeat_server, listener, live, 1.2, seconds=4)
+                    attempt("a 1.5 s heartbeat server with your Liveness", heartbeat_server, listener, live, 1.5, seconds=4)
                     server_ended = time.monotonic()
                 finally:
                     for watcher in watchers:
@@ -598,11 +598,11 @@ def notebooks() -> list[Notebook]:
             assert seen_by_vanished["heard"] == b"?", (
                 f"the silent client received {seen_by_vanished['heard']!r}: one ping, then nothing"
             )
-            assert seen_by_vanished["ended"] < server_ended - 0.2, (
+            assert seen_by_vanished["ended"] < server_ended - 0.3, (
                 "the silent client was only disconnected when the server stopped: drop it after give_up_after seconds"
             )
-            assert 2 <= pongs["count"] <= 7, (
-                f"the live client was pinged {pongs['count']} times in 1.2 s with ping_after=0.2 s: "
+            assert 2 <= pongs["count"] <= 10, (
+                f"the live client was pinged {pongs['count']} times in 1.5 s with ping_after=0.2 s: "
                 "about once every 0.2 s of silence"
             )
             print(f"✓ Exercise 09.2 correct: the vanished client was dropped; the live one answered {pongs['count']} pings")
@@ -1025,9 +1025,11 @@ def notebooks() -> list[Notebook]:
     )
     nb.md(
         """
-        **Where this leads:** lanchat does all three: per-client output queues with a limit (`lanchat.outbox`;
-        the hub drops a reader that does not keep up), deadlines for a silent handshake (`lanchat.hub`), and an
-        AF_UNIX endpoint born 0600 after a liveness probe (`lanchat.transport.listen_unix`).
+        **Where this leads:** lanchat has the first and the last: per-client output queues with a limit
+        (`lanchat.outbox`: a queue past `max_queue_bytes` is a reader that does not keep up, and it is dropped),
+        and an AF_UNIX endpoint born 0600 after a liveness probe (`lanchat.transport.listen_unix`). For silence
+        it has deadlines (`lanchat.hub`: a handshake, or a frame, that does not arrive in time) rather than a
+        heartbeat.
         """
     )
     return [nb]

@@ -206,9 +206,10 @@ def notebooks() -> list[Notebook]:
         room can answer twice (keep one), and anyone can answer anything (check what you parse). Broadcasts stop
         at the router: discovery finds rooms on *this* network only.
 
-        lanchat's own discovery (in progress in the project) uses **mDNS / DNS-SD** (the `zeroconf` library): the
-        same idea, a question to everyone on the LAN, but on the standard multicast address `224.0.0.251:5353` that
-        printers and phones already answer, so `lanchat` rooms show up in the same way.
+        lanchat does not find rooms by itself yet: you type the address `serve` prints. The standard way to do it
+        is **mDNS / DNS-SD**: the same idea, a question to everyone on the LAN, on the multicast address
+        `224.0.0.251:5353` that printers and phones already answer; the project lists the `zeroconf` library
+        among its dependencies for that.
         """
     )
     nb.exercise(
@@ -346,6 +347,35 @@ def notebooks() -> list[Notebook]:
                 return sorted(found)
             """,
         ],
+    )
+    nb.step(
+        """
+        ## Other networks, and NAT
+
+        Seed 004 asked about chatting with "other networks". Discovery cannot do it: a broadcast stops at the
+        router. Addresses can't either, usually: home and classroom networks use **private** addresses
+        (`10.x`, `172.16-31.x`, `192.168.x`), which mean nothing outside, and the router **translates** (NAT)
+        every outgoing connection to its one public address. Answers to connections *you* started come back;
+        a connection someone else starts towards you has nowhere to go. So a server at home is unreachable from
+        the class unless the router forwards a port to it, or both sides reach a machine that everyone can reach
+        (a server with a public address, a VPN, or a relay). Here are this machine's addresses, classified:
+        """,
+        """
+        import ipaddress
+
+        import psutil
+
+        for interface, addresses in sorted(psutil.net_if_addrs().items()):
+            for entry in addresses:
+                if entry.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                address = ipaddress.ip_address(entry.address.split("%")[0])
+                kind = ("loopback (this machine only)" if address.is_loopback
+                        else "link-local (this cable or Wi-Fi only)" if address.is_link_local
+                        else "private (this network; NAT at its edge)" if address.is_private
+                        else "global (reachable from other networks, firewall permitting)")
+                print(f"{interface:>10}  {str(address):<28} {kind}")
+        """,
     )
     nb.step(
         """

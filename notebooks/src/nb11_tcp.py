@@ -122,8 +122,8 @@ def notebooks() -> list[Notebook]:
         the TCP ones for one port and print who sent them and their flags. It needs Linux and root; elsewhere
         this cell explains and moves on (Wireshark or `sudo tcpdump -i lo port PORT` show the same).
 
-        **Predict, then run (P11.2).** How many packets does `connect` + one `sendall(b"hi")` + both `close()`s
-        take? And when the server closes while data it never read is waiting?
+        The sniffer only watches; `watch(scenario, finished)` runs a scenario on a fresh listener and prints what
+        the sniffer saw, once `finished(flags)` says the closing packets have come.
         """,
         """
         class Sniffer:
@@ -178,8 +178,14 @@ def notebooks() -> list[Notebook]:
             listener.close()
             for line in sniffer.stop():
                 print("  ", line)
-
-
+        """,
+    )
+    nb.step(
+        """
+        **Predict, then run (P11.2).** How many packets does `connect` + one `sendall(b"hi")` + both `close()`s
+        take? And when the server closes while data it never read is waiting?
+        """,
+        """
         def polite(listener):
             client = socket.create_connection(listener.getsockname()[:2], timeout=TIMEOUT)
             conn, _ = listener.accept()
@@ -211,7 +217,7 @@ def notebooks() -> list[Notebook]:
         The polite one: **SYN, SYN+ACK, ACK** (the three-way handshake: `connect` returns after it, before any
         `accept`), the data with **PSH**, an ACK, then each side's **FIN** and its ACK (FINs often ride with an
         ACK). The rude one ends with **RST**: closing with unread data tells the peer "data was lost", and the
-        peer's next `recv` raises `ConnectionResetError` (notebook 04 showed it from the server's side).
+        peer's next `recv` raises `ConnectionResetError` (notebook 04a showed it from the server's side).
         """
     )
     nb.step(

@@ -154,8 +154,13 @@ def notebooks() -> list[Notebook]:
                 near.close()
                 far.close()
                 self.listener.close()
-
-
+        """,
+    )
+    nb.step(
+        """
+        First without TLS: the client sends a password through the tap to the plain server.
+        """,
+        """
         SECRET = b"my password is hunter2"
         plain_server = EchoServer()
         tap = Tap(plain_server.address)

@@ -402,7 +402,7 @@ def notebooks() -> list[Notebook]:
         ## Signals: how a server is told to stop
 
         A signal is a small number the system delivers to a process: **SIGINT** when you press Ctrl-C in its
-        terminal (notebook 04 showed it), **SIGTERM** from `kill PID` or a service manager stopping it. A program
+        terminal (notebook 04a showed it), **SIGTERM** from `kill PID` or a service manager stopping it. A program
         may **handle** both and leave politely: asyncio's `loop.add_signal_handler` runs a function in the event
         loop. **SIGKILL** (`kill -9`) and a power cut cannot be handled: the process just ends (or the machine
         does), and the clients see the connection end with no notice, or, for a power cut, see nothing at all
@@ -444,7 +444,7 @@ def notebooks() -> list[Notebook]:
         """
         SIGTERM and SIGINT: the handler ran, the notice arrived, the exit status is 0. SIGKILL: the exit status is
         `-9` (killed by signal 9), the handler never ran, and the client only saw the stream end (`None` from
-        `receive_frame`). lanchat's server handles SIGINT and SIGTERM the same way (notebook 04 stops it with SIGINT).
+        `receive_frame`). lanchat's server handles SIGINT and SIGTERM the same way (notebook 04b stops it with SIGINT).
         """
     )
     nb.step(

@@ -362,16 +362,43 @@ def notebooks() -> list[Notebook]:
     )
     nb.step(
         """
+        ## Commands from seed 004's "future work", in lanchat
+
+        Seed 004 listed what its chat lacked: a way to see **who** is here, to **clear** the screen and to **save**
+        the conversation. lanchat has all three: `/who` asks the server (a `who` event on the wire; the answer is a
+        `roster`), while `/clear` and `/save FILE` never leave ana's machine (the client does them itself). ana
+        finishes her line first, then asks.
+        """,
+        """
+        if not SKIP_PTY:
+            import tempfile
+
+            scratch = tempfile.TemporaryDirectory(prefix="lanchat-nb15-")
+            transcript_file = os.path.join(scratch.name, "ana-transcript.txt")
+            ana.proc.write(b"ing\\r")
+            ana.wait_for("I am typing")
+            ana.proc.write(b"/who\\r")
+            ana.wait_for("here (2): ana, ben")
+            ana.proc.write(f"/save {transcript_file}\\r".encode())
+            deadline = time.monotonic() + TIMEOUT
+            while not os.path.exists(transcript_file) and time.monotonic() < deadline:
+                time.sleep(0.02)  # polling until the client has written the file; the deadline decides
+            print(ana.snapshot())
+            with open(transcript_file, encoding="utf-8") as saved:
+                print("the saved transcript:\\n" + saved.read())
+            scratch.cleanup()
+        """,
+    )
+    nb.step(
+        """
         ## Clean up
 
-        ana finishes her line and leaves with `/q`; ben leaves; the server is stopped with SIGINT (Ctrl-C).
+        ana leaves with `/q`; ben leaves; the server is stopped with SIGINT (Ctrl-C).
         """,
         """
         import signal
 
         if not SKIP_PTY:
-            ana.proc.write(b"ing\\r")
-            ana.wait_for("I am typing")
             ana.proc.write(b"/q\\r")
             deadline = time.monotonic() + TIMEOUT
             while ana.proc.isalive() and time.monotonic() < deadline:

@@ -160,6 +160,22 @@ def pair_001() -> list[Notebook]:
             os.replace(PORT_FILE + ".tmp", PORT_FILE)
         """,
     )
+    server.md(
+        """
+        **If classmates cannot connect** (their probe says *no answer within 3 s*): this machine's firewall drops
+        the connection, or the Wi-Fi keeps devices apart. Allow the port, only on the classroom network:
+
+        | system | allow TCP port 3580 |
+        |---|---|
+        | Windows (PowerShell as administrator) | `New-NetFirewallRule -DisplayName "lanchat 3580" -Direction Inbound -Protocol TCP -LocalPort 3580 -Action Allow -Profile Private` (and make the Wi-Fi a *Private* network) |
+        | macOS | System Settings, Network, Firewall, Options: allow incoming connections for the Python running Jupyter |
+        | Linux | `sudo ufw allow 3580/tcp` (Ubuntu) or `sudo firewall-cmd --add-port=3580/tcp` (Fedora) |
+
+        Check from the client machine: `nc -vz ADDRESS 3580` (Linux, macOS) or `Test-NetConnection ADDRESS -Port 3580`
+        (PowerShell). If even that fails with the firewall open, the Wi-Fi isolates clients: use a phone hotspot,
+        a wired network, or run both notebooks on one machine (the teacher's guide has the details).
+        """
+    )
     server.step(
         """
         ### Step 3: accept the client
@@ -578,7 +594,8 @@ def pair_000() -> list[Notebook]:
         ### Step 2: connect to the server's path
 
         If the server is not there yet we keep trying for a short while (the socket file may not exist yet, or
-        exist from a crashed run); after that, like the seed, we print the error and stop with `sys.exit(1)`
+        exist from a crashed run), each time with a **new** socket: after a failed `connect` a socket cannot be
+        used again (TCP answers a second try with "connection aborted"); after that, like the seed, we print the error and stop with `sys.exit(1)`
         (in a notebook that ends *Run All* with a short note instead of closing anything).
         """,
         """
@@ -588,11 +605,13 @@ def pair_000() -> list[Notebook]:
                 sock.connect(ADDRESS)
                 break
             except (FileNotFoundError, ConnectionRefusedError) as exc:
+                sock.close()  # a socket whose connect failed cannot be reused (TCP refuses): take a fresh one
                 if time.monotonic() > deadline:
-                    sock.close()
                     print(f"cannot connect to {ADDRESS}: {exc.strerror}; is the server running?")
                     sys.exit(1)
                 time.sleep(0.05)  # retry interval; the deadline decides
+                sock = socket.socket(FAMILY, socket.SOCK_STREAM)
+                sock.settimeout(TIMEOUT)
         print("connected to", ADDRESS)
         """,
     )

@@ -1,4 +1,4 @@
-"""Solution to exercise 04.1 (choose the recipients) in 04_names_dm_history.ipynb.
+"""Solution to exercise 04.1 (choose the recipients) in 04a_names_and_messages.ipynb.
 
 It runs inside that notebook: names such as imports and settings come from its earlier cells.
 """
