@@ -15,7 +15,7 @@ import sys
 from helpers import ROOT, child_env
 
 REFERENCES = [name for name, binary in (("ncat", "ncat"), ("ngircd", "ngircd")) if shutil.which(binary)]
-WORKLOADS = {"fanout", "latency", "join", "idle", "maxconn"}
+WORKLOADS = {"fanout", "light", "latency", "join", "idle", "maxconn"}
 
 
 def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +60,9 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     latency = lanchat["latency N=3 @50/s"]
     assert latency["samples"] == latency["expected"] > 0  # nothing lost at a gentle rate
     assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    light = lanchat["light N=2 @50/s"]
+    assert light["deliveries"] == light["messages"] == light["samples"] > 0  # the one other client got each
+    assert light["cpu_us_per_delivery"] > 0
     assert lanchat["join N=10, 8 at once"]["join_s"] > 0
     assert lanchat["idle N=3"]["wakeups"] >= 0
     assert lanchat["maxconn 20 in 10 s"]["held"] == 20
