@@ -97,3 +97,21 @@ def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
     run_bench("files_bench.py", "--tiny", "--tls", "--out", str(files))
     report = json.loads(files.read_text())
     assert report["tls"] is True and report["all_identical"] is True
+
+
+def test_the_file_to_the_class_benchmark_runs_both_servers_and_every_copy_arrives_whole(tmp_path):
+    out = tmp_path / "class.json"
+    done = run_bench("class_bench.py", "--tiny", "--out", str(out))
+    assert f"written to {out}" in done.stdout
+    report = json.loads(out.read_text())
+    assert report["file_mib"] == 2 and report["receivers"] == 3
+    for name in ("lanchat", "http.server"):
+        got = report[name]
+        assert "failed" not in got, got
+        assert got["receivers"] == 3 and got["bytes_whole"] is True, name
+        assert got["sha256_checked"] == 3 and got["sha256_ok"] is True, name  # --tiny checks every copy
+        assert 0 < got["mib_per_s_per_receiver_min"] <= got["mib_per_s_per_receiver_max"], name
+        assert got["server_rss_mib_peak"] >= got["server_rss_mib_before"] > 0, name
+    lanchat = report["lanchat"]
+    assert lanchat["chat_lines_back"] >= 1 and lanchat["chat_p99_ms"] > 0  # the 31st kept chatting
+    assert {goal["goal"] for goal in report["goals"]} >= {"server RSS <= +64 MiB over idle"}
