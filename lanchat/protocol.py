@@ -272,7 +272,10 @@ class Connection:
     def _parse(self, payload: bytes) -> object:
         if is_binary(payload):
             return self._parse_binary(payload)
-        try:
+        event = ev.fast_event_from_payload(payload, self._table)  # the usual frame, in one step
+        if event is not None:
+            return self._received(event)
+        try:  # the plain path: decides, and words, whatever the fast path would not take
             obj = decode_json(payload)
         except UnicodeDecodeError:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid UTF-8")
