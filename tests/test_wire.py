@@ -262,7 +262,11 @@ HAND_WRITTEN = [
     '{"a":-1e400}',
     '{"a":1e-400}',  # rounds to 0.0, like every JSON reader
     '{"a":123456789012345678901234567890}',  # past 64 bits: Python keeps it exact
-    '{"a":' + "9" * 5000 + "}",  # past the json module's 4300 digits
+    '{"a":' + "9" * 400 + "}",  # an integer no double can hold: still exact
+    '{"a":' + "9" * 4300 + "}",  # the json module's limit
+    '{"a":' + "9" * 4301 + "}",
+    '{"a":' + "9" * 5000 + "}",
+    '{"a":-' + "9" * 400 + ".5}",  # a float that is too large, spelled without an exponent
     '{"a":1.5E+3,"b":-0,"c":-0.0,"d":0.1}',
     '{"a":"\\ud800"}',  # a lone surrogate in a value
     '{"\\udc00":1}',  # in a key
