@@ -7,7 +7,8 @@
    is the heap and the interpreter's objects; file-backed is code mapped from the interpreter,
    C extensions and shared libraries), and which modules it has imported.
 2) The same modules imported one group at a time in a fresh interpreter, in the server's order,
-   with VmRSS after each group: what each group adds.
+   with VmRSS after each group: what each group adds; then what the first file offered adds
+   (hashlib loads OpenSSL; the server imports it only then).
 Results print as a table and go to bench/results/idle_memory.json (or --out).
 """
 
@@ -33,10 +34,10 @@ GROUPS = [
     ("msgspec (JSON)", "import msgspec.json"),
     ("events, wire, protocol, room", "import lanchat.room"),
     ("sqlite3 and the history store", "import lanchat.history"),
-    ("hashlib (OpenSSL), secrets", "import hashlib, secrets"),
-    ("the file store", "import lanchat.transfer"),
-    ("the server loop", "import lanchat.server"),
+    ("the file store, the hub and the server loop", "import lanchat.server_files, lanchat.hub, lanchat.server"),
 ]
+# Imported by the server only when the first file is offered (server_files.py).
+LATER = [("on the first file: hashlib (OpenSSL), tempfile", "import hashlib, tempfile")]
 
 PROBE = """
 import re, sys, time
@@ -55,7 +56,7 @@ def env() -> dict[str, str]:
 
 
 def import_steps() -> list[tuple[str, int, int]]:
-    code = f"GROUPS = {GROUPS!r}\n" + PROBE
+    code = f"GROUPS = {GROUPS + LATER!r}\n" + PROBE
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60, check=True)
     return eval(done.stdout)  # noqa: S307 - our own repr of a list of tuples
 
@@ -94,6 +95,7 @@ def idle_server() -> dict:
         "file_backed_kb": kb(status, "RssFile"),
         "modules_imported": len(modules),
         "top_level_packages": sorted({m.split(".")[0] for m in modules}),
+        "openssl_loaded": "_hashlib" in modules,
     }
 
 
@@ -108,12 +110,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{server['modules_imported']} modules")  # fmt: skip
     print(f"| {'imported':<45} | {'RSS MiB':>8} | {'adds':>6} | {'modules':>7} |")
     previous = None
-    for label, rss_kb, count in steps:
+    for label, rss_kb, count in steps[: len(steps) - len(LATER)]:
         step = "" if previous is None else f"{(rss_kb - previous) / 1024:+.1f}"
         print(f"| {label:<45} | {rss_kb / 1024:8.1f} | {step:>6} | {count:>7} |")
         previous = rss_kb
     print(f"| {'running, idle (sockets, SQLite, buffers)':<45} | {server['rss_kb'] / 1024:8.1f} | "
           f"{(server['rss_kb'] - previous) / 1024:+6.1f} | {'':>7} |")  # fmt: skip
+    for label, rss_kb, count in steps[len(steps) - len(LATER) :]:
+        print(f"| {label:<45} | {'':>8} | {(rss_kb - previous) / 1024:+6.1f} | {count:>7} |")
+        previous = rss_kb
     report = {"server": server, "import_steps": [{"step": s, "rss_kb": r, "modules": c} for s, r, c in steps]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
