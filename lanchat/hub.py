@@ -324,9 +324,6 @@ class Hub:
     def _handle(self, peer: Peer, event: object) -> None:
         """One event from ``peer``: to the file store or the room, logging joins and leaves."""
         cid = peer.cid
-        if type(event) is ev.Say:  # the usual event: no file, and nobody joins or leaves
-            self.perform(self.room.handle(cid, event))
-            return
         if isinstance(event, ev.FILE_CLIENT_ALL):  # offers, chunks, gets: server_files.py
             self.perform(self.files.handle(self.room, cid, event))
             return
