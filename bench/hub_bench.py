@@ -33,6 +33,7 @@ from lanchat.history import HistoryStore  # noqa: E402
 from lanchat.hub import Hub  # noqa: E402
 from lanchat.protocol import encode  # noqa: E402
 from lanchat.room import Room  # noqa: E402
+from lanchat.server_files import ServerFiles  # noqa: E402
 
 TEXT = "the quick brown fox jumps over the lazy dog, twice: 0123456789abc"  # 64 bytes, as loadgen's
 
@@ -57,7 +58,7 @@ class Sink:
 
 
 def room_of(members: int, history: HistoryStore | None) -> tuple[Hub, dict[int, Sink], list[int]]:
-    hub = Hub(Room(history=history is not None), history=history)
+    hub = Hub(Room(history=history is not None), files=ServerFiles(), history=history)
     writers: dict[int, Sink] = {}
     cids = []
     for n in range(members):

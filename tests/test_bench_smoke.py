@@ -115,3 +115,15 @@ def test_the_file_to_the_class_benchmark_runs_both_servers_and_every_copy_arrive
     lanchat = report["lanchat"]
     assert lanchat["chat_lines_back"] >= 1 and lanchat["chat_p99_ms"] > 0  # the 31st kept chatting
     assert {goal["goal"] for goal in report["goals"]} >= {"server RSS <= +64 MiB over idle"}
+
+
+def test_the_per_message_benchmarks_run_and_write_their_figures(tmp_path):
+    for script, keys in (
+        ("wire_bench.py", ("encode_message_us", "receive_say_us")),
+        ("hub_bench.py", ("busy_n2_history_us_per_message", "lone_n10_no_history_us_per_message")),
+    ):
+        out = tmp_path / f"{script}.json"
+        run_bench(script, "--quick", "--out", str(out))
+        report = json.loads(out.read_text())
+        for key in keys:
+            assert report[key] > 0, (script, key)
