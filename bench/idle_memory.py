@@ -34,10 +34,15 @@ GROUPS = [
     ("msgspec (JSON)", "import msgspec.json"),
     ("events, wire, protocol, room", "import lanchat.room"),
     ("sqlite3 and the history store", "import lanchat.history"),
-    ("the file store, the hub and the server loop", "import lanchat.server_files, lanchat.hub, lanchat.server"),
+    ("the file store and the hub", "import lanchat.server_files, lanchat.hub"),
+    ("the server loop, and ssl for tls.py", "import lanchat.server"),
 ]
-# Imported by the server only when the first file is offered (server_files.py).
-LATER = [("on the first file: hashlib (OpenSSL), tempfile", "import hashlib, tempfile")]
+# Imported by the server only when needed: the first file offered (server_files.py), the first
+# key or password met (identity.py).
+LATER = [
+    ("on the first file: hashlib, tempfile", "import hashlib, tempfile"),
+    ("on the first key: cryptography, hmac", "import hmac; from cryptography.hazmat.primitives.asymmetric import ed25519"),
+]
 
 PROBE = """
 import re, sys, time

@@ -1,5 +1,6 @@
-"""What an idle server loads: OpenSSL (hashlib) waits for the first file (bench/idle_memory.py
-measures what that saves). Checked on the real command, in a child process."""
+"""What an idle server loads: hashlib waits for the first file, cryptography and hmac for the
+first key or password (bench/idle_memory.py measures what that saves: about 10 MiB). Checked
+in a child process, on the modules the server command imports."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ def modules_after(statement: str) -> set[str]:
     return set(done.stdout.split())
 
 
-def test_a_server_that_no_one_sends_a_file_to_never_loads_openssl():
+def test_a_server_that_no_one_sends_a_file_or_a_key_to_loads_no_hashing_or_signing():
     loaded = modules_after(SERVER_MODULES)
-    assert "lanchat.server_files" in loaded  # the check looks where it should
+    assert {"lanchat.server_files", "lanchat.identity"} <= loaded  # the check looks where it should
     assert not loaded & {"hashlib", "_hashlib", "hmac", "secrets", "tempfile"}
+    assert not {name for name in loaded if name.split(".")[0] == "cryptography"}
 
 
 def test_the_first_upload_loads_hashlib(tmp_path):
@@ -44,3 +46,14 @@ def test_the_first_upload_loads_hashlib(tmp_path):
         "files.close()"
     )
     assert "hashlib" in modules_after(statement)
+
+
+def test_the_first_key_loads_cryptography():
+    statement = (
+        f"{SERVER_MODULES}\n"
+        "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey\n"
+        "from lanchat import identity\n"
+        "public = identity.public_bytes(Ed25519PrivateKey.generate())\n"
+        "assert not identity.signature_ok(public, b'n' * 32, b's' * 64)"
+    )
+    assert "cryptography.exceptions" in modules_after(statement)  # signature_ok imported it
