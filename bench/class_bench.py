@@ -86,7 +86,8 @@ def start_lanchat(workdir: Path, file_mib: int) -> tuple[subprocess.Popen, int]:
     log = workdir / "lanchat.out"
     limit = str(max(1, file_mib + 1))
     command = [
-        sys.executable, "-m", "lanchat", "serve", "--headless", "--port", "0", "--host", "127.0.0.1",
+        # --no-limits: 32 connections from one address and a line every 20 ms are the point here
+        sys.executable, "-m", "lanchat", "serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-limits",
         "--history", str(workdir / "history.sqlite3"), "--files-dir", str(workdir / "offers"),
         "--max-file-mb", limit, "--quota-mb", limit,
     ]  # fmt: skip

@@ -36,7 +36,7 @@ START_TIMEOUT = 10.0
 def start_profiled(workdir: Path, profile: Path) -> tuple[subprocess.Popen, int]:
     log_path = workdir / "lanchat.out"
     command = [
-        sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "lanchat", "serve", "--headless",
+        sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "lanchat", "serve", "--headless", "--no-limits",
         "--port", "0", "--host", "127.0.0.1",
         "--history", str(workdir / "history.sqlite3"), "--files-dir", str(workdir / "files"),
     ]  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, NamedTuple, Union
+from typing import Annotated, Any, ClassVar, NamedTuple, Union
 
 import msgspec
 
@@ -921,13 +921,18 @@ SERVER_EVENTS.update({cls.type: cls for cls in SCREEN_SERVER_EVENTS})
 # field it does not know, and anything else goes to the plain path, which decides (and words)
 # every refusal and ignores unknown fields (PROTOCOL.md 3).
 # tests/test_protocol.py checks that both build the same event from the same frame.
+_WIRE_INT = Annotated[int, msgspec.Meta(ge=-MAX_WIRE_INT - 1, le=MAX_WIRE_INT)]  # as _check_int
+# What each check of _CHECKS accepts, as msgspec types; keyed like _wire_fields chooses the check
+# ("time" for a field called time, else the annotation). A check not listed here (or one whose
+# rule changes without this table) is caught by the equivalence test in tests/test_protocol.py.
 _STRUCT_TYPES: dict[str, Any] = {
     "str": str,
     "str | None": str | None,
-    "int": int,
-    "int | None": int | None,
+    "int": _WIRE_INT,
+    "int | None": _WIRE_INT | None,
     "bool": bool,
-    "float": float,  # an integer is taken too, as a float, like _check_float
+    "float": float,  # an integer is taken too, as a float; 1e400 is refused (out of range)
+    "time": Annotated[float, msgspec.Meta(ge=0.0, le=MAX_TIME)],  # as _check_time
     "tuple[str, ...]": tuple[str, ...],
 }
 
@@ -938,7 +943,7 @@ def _frame_struct(cls: type[Event]) -> type | None:
     spec: list[tuple[Any, ...]] = []
     rename: dict[str, str] = {}
     for wired in _wire_fields(cls):
-        kind = _STRUCT_TYPES.get(wired.annotation)
+        kind = _STRUCT_TYPES.get("time" if wired.name == "time" else wired.annotation)
         if kind is None or (not wired.required and wired.default is MISSING):
             return None  # an unknown annotation, or a default_factory
         spec.append((wired.name, kind) if wired.required else (wired.name, kind, wired.default))

@@ -580,3 +580,24 @@ def test_what_the_fast_path_leaves_to_the_plain_path():
     ):
         assert ev.fast_event_from_payload(payload, table) is None, payload
     assert _plain_event(b'{"type":"say","text":"hi","colour":"red"}', table) == ev.Say(text="hi")
+
+
+EDGES = [  # (payload, whether it is in range)
+    *((b'{"type":"joined","name":"a","time":%s}' % spelled, ok) for spelled, ok in (
+        (b"0", True), (b"0.0", True), (b"-0.5", False), (b"253402300799.0", True), (b"253402300800.0", False),
+        (b"1e300", False), (b"17e8", True),
+    )),
+    *((b'{"type":"history","limit":%d}' % number, ok) for number, ok in (
+        (2**63 - 1, True), (2**63, False), (-(2**63), True), (-(2**63) - 1, False), (0, True),
+    )),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("payload", "in_range"), EDGES)
+def test_the_fast_and_plain_paths_agree_at_the_edges_of_every_range(payload, in_range):
+    table = ev.SERVER_EVENTS if b"joined" in payload else ev.CLIENT_EVENTS
+    fast = ev.fast_event_from_payload(payload, table)
+    if in_range:
+        assert fast is not None and fast == _plain_event(payload, table)
+    else:
+        assert fast is None and _plain_event(payload, table) is None
