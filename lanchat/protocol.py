@@ -24,6 +24,7 @@ from . import events as ev
 from .wire import (
     FrameDecoder,
     FrameError,
+    NotFinite,
     NotText,
     binary_frame,
     decode_json,
@@ -281,6 +282,11 @@ class Connection:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid UTF-8")
         except NotText:  # PROTOCOL.md 2: JSON, but a string in it is not text
             return self._remote_mistake(ev.E_BAD_MESSAGE, "a string in the frame holds a lone surrogate")
+        except NotFinite:  # PROTOCOL.md, Ranges of numbers: a client drops that one event
+            problem = "the frame holds NaN, Infinity or a number too large, not a finite number"
+            if self.our_role is Role.CLIENT:
+                return Invalid(code=ev.E_OUT_OF_RANGE, message=problem)
+            return self._remote_mistake(ev.E_OUT_OF_RANGE, problem)
         except ValueError:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid JSON")
         except RecursionError:  # "[[[[..." 64 KiB deep: refuse it rather than crash the loop

@@ -41,7 +41,8 @@ def frame(payload: bytes) -> bytes:
 
 # JSON (docs/PROTOCOL.md section 2, "JSON rules"). Every frame is encoded and decoded by msgspec,
 # a library built for fast JSON; the plain json module is the reference beside it. The rules:
-# * Strict JSON (RFC 8259): NaN, Infinity and numbers too large for a double (1e400) are refused.
+# * Strict JSON (RFC 8259): NaN, Infinity and numbers too large for a double (1e400) are refused
+#   (NotFinite: out-of-range in PROTOCOL.md, "Ranges of numbers").
 # * Text is UTF-8 and a \u escape must spell a real character: a lone surrogate anywhere in the
 #   frame (a value or a key, a field the receiver uses or one it ignores) is refused (NotText).
 # * Duplicate keys: the last one wins.
@@ -55,6 +56,10 @@ _FAST_DECODE = msgspec.json.Decoder().decode
 
 class NotText(ValueError):
     """The frame is JSON, but a string in it holds a lone surrogate (\\ud800), which is not text."""
+
+
+class NotFinite(ValueError):
+    """The frame holds NaN, Infinity or a number too large for a double (1e400): no finite value."""
 
 
 def encode_json(obj: dict[str, Any]) -> bytes:
@@ -77,8 +82,8 @@ def encode_json_plain(obj: dict[str, Any]) -> bytes:
 def decode_json(payload: bytes) -> Any:
     """One frame's payload -> the JSON value it holds, under the rules above.
 
-    Raises UnicodeDecodeError (not UTF-8), NotText (a lone surrogate), another ValueError (not
-    JSON, or NaN/Infinity/too large a number) or RecursionError (nested too deeply)."""
+    Raises UnicodeDecodeError (not UTF-8), NotText (a lone surrogate), NotFinite (NaN, Infinity
+    or too large a number), another ValueError (not JSON) or RecursionError (nested too deeply)."""
     try:
         return _FAST_DECODE(payload)
     except (msgspec.DecodeError, RecursionError):  # msgspec's ValidationError is a DecodeError
@@ -86,13 +91,13 @@ def decode_json(payload: bytes) -> Any:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise NotFinite(f"{name} is not a JSON number")
 
 
 def _finite_float(spelled: str) -> float:
     number = float(spelled)
     if math.isinf(number):
-        raise ValueError(f"the number {spelled[:20]} is too large")
+        raise NotFinite(f"the number {spelled[:20]} is too large")
     return number
 
 

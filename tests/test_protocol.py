@@ -204,9 +204,9 @@ def raw(obj: object) -> bytes:
         (b'{"type": "hello", "name": "\\ud83d"}', ev.E_BAD_MESSAGE),
         (b'{"type": "say", "text": "hi", "colour": "\\ud800"}', ev.E_BAD_MESSAGE),  # even where ignored
         (b'{"type": "say", "text": "hi", "\\udc00": 1}', ev.E_BAD_MESSAGE),  # or in a key
-        (b'{"type": "history", "limit": NaN}', ev.E_BAD_JSON),  # NaN and Infinity are not JSON
-        (b'{"type": "say", "text": "hi", "n": -Infinity}', ev.E_BAD_JSON),
-        (b'{"type": "say", "text": "hi", "n": 1e400}', ev.E_BAD_JSON),  # too large for a double
+        (b'{"type": "history", "limit": NaN}', ev.E_OUT_OF_RANGE),  # NaN and Infinity are not JSON
+        (b'{"type": "say", "text": "hi", "n": -Infinity}', ev.E_OUT_OF_RANGE),  # even where ignored
+        (b'{"type": "say", "text": "hi", "n": 1e400}', ev.E_OUT_OF_RANGE),  # too large for a double
     ],
 )
 def test_a_bad_frame_from_a_client_is_answered_and_the_connection_goes_on(payload, code):

@@ -315,10 +315,12 @@ def test_the_nesting_limit_is_the_same_for_both():
 def test_the_json_rules(decode):
     assert decode(b'{"a":1,"b":2,"a":3}') == {"a": 3, "b": 2}  # the last duplicate wins
     assert decode(b'{"a":"\\ud83d\\ude00"}') == {"a": "\U0001f600"}
-    for not_json in (b'{"a":NaN}', b'{"a":Infinity}', b'{"a":-Infinity}', b'{"a":1e400}', b"\xef\xbb\xbf{}"):
-        with pytest.raises(ValueError) as refused:
-            decode(not_json)
-        assert type(refused.value) is not wire.NotText
+    for not_finite in (b'{"a":NaN}', b'{"a":Infinity}', b'{"a":-Infinity}', b'{"a":1e400}', b'{"a":[-1e400]}'):
+        with pytest.raises(wire.NotFinite):
+            decode(not_finite)
+    with pytest.raises(ValueError) as refused:
+        decode(b"\xef\xbb\xbf{}")
+    assert type(refused.value) not in (wire.NotText, wire.NotFinite)
     with pytest.raises(UnicodeDecodeError):
         decode(b'{"text":"\xff"}')
     with pytest.raises(UnicodeDecodeError):
