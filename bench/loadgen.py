@@ -529,6 +529,23 @@ async def latency(target: Target, clients: int, rate: float, seconds: float) -> 
         hub.close_all()
 
 
+async def light(target: Target, clients: int, rate: float, seconds: float) -> Result:
+    """Light load: the latency workload (a fixed total ``rate``), read for what the server spends
+    per delivery when it is not busy, as a chat usually is. A delivery is one message written to
+    one client other than its sender: ``messages * (clients - 1)``, the server's work whether or
+    not a client parses it (with at most ``LATENCY_PROBES`` clients, every client is a probe, so
+    ``samples`` counts them as they arrive). At a low rate each message costs a whole turn of
+    the server's loop (a wake-up, a read, a history commit, the writes): the fixed costs that a
+    full-speed run spreads over many messages.
+    """
+    result = await latency(target, clients, rate, seconds)
+    result.workload = "light"
+    deliveries = result.metrics["messages"] * (clients - 1)
+    result.metrics["deliveries"] = deliveries
+    result.metrics["cpu_us_per_delivery"] = round(result.metrics["server_cpu_s"] * 1e6 / max(deliveries, 1), 3)
+    return result
+
+
 async def join_time(target: Target, clients: int, concurrency: int = 8) -> Result:
     """Time until ``clients`` are connected, joined, and a message from the last reaches all others.
 
@@ -650,7 +667,7 @@ async def max_connections(target: Target, attempt: int, seconds: float, memory_a
         hub.close_all()
 
 
-WORKLOADS = {"fanout": fanout, "latency": latency, "join": join_time, "idle": idle, "maxconn": max_connections}
+WORKLOADS = {"fanout": fanout, "latency": latency, "light": light, "join": join_time, "idle": idle, "maxconn": max_connections}
 
 
 def run(workload: str, target: Target, **params: float) -> Result:

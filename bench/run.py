@@ -214,6 +214,7 @@ def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
             ("fanout N=2", "fanout", {"clients": 2, "seconds": 0.3}),
             ("fanout N=5", "fanout", {"clients": 5, "seconds": 0.3}),
             ("latency N=3 @50/s", "latency", {"clients": 3, "rate": 50.0, "seconds": 0.4}),
+            ("light N=2 @50/s", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4}),
             ("join N=10, 8 at once", "join", {"clients": 10, "concurrency": 8}),
             ("idle N=3", "idle", {"clients": 3, "seconds": 0.5}),
             ("maxconn 20 in 10 s", "maxconn", {"attempt": 20, "seconds": 10.0, "memory_at": 20}),
@@ -223,6 +224,8 @@ def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
     steps: list[tuple[str, str, dict]] = []
     for n in (2, 10, 100, 500):
         steps.append((f"fanout N={n}", "fanout", {"clients": n, "seconds": fan_s}))
+    for n in (2, 10):  # small rooms at a chat's pace: what each delivery costs a server at rest
+        steps.append((f"light N={n} @100/s", "light", {"clients": n, "rate": 100.0, "seconds": lat_s}))
     steps.append(("latency N=10 @200/s", "latency", {"clients": 10, "rate": 200.0, "seconds": lat_s}))
     steps.append(("latency N=100 @100/s", "latency", {"clients": 100, "rate": 100.0, "seconds": lat_s}))
     if not quick:
@@ -240,6 +243,7 @@ def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
 SHOWN = {
     "fanout": [("deliveries_per_s", True), ("cpu_us_per_delivery", False), ("server_peak_rss_mb", False)],
     "latency": [("p50_ms", False), ("p99_ms", False), ("server_peak_rss_mb", False)],
+    "light": [("cpu_us_per_delivery", False), ("p99_ms", False)],
     "join": [("join_s", False), ("server_cpu_s", False)],
     "idle": [("wakeups", False), ("server_cpu_ms", False), ("server_rss_mb", False)],
     "maxconn": [("held", True), ("server_peak_rss_mb", False)],  # plus rss_mb_at_<N>, see _shown
@@ -409,6 +413,11 @@ def goals(rows: list[dict], help_s: dict | None) -> list[tuple[str, bool | None,
         check(f"CPU per delivery at N={n} <= ngIRCd's (ratio <= 1)", ratio(f"fanout N={n}", "cpu_us_per_delivery", "ngircd"), lambda r: r <= 1)
         for ref in ("ngircd", "ncat"):
             check(f"fan-out N={n} throughput >= {ref}'s (ratio >= 1)", ratio(f"fanout N={n}", "deliveries_per_s", ref), lambda r: r >= 1)
+    for n in (2, 10):  # issue 18: small rooms
+        for ref in ("ncat", "ngircd"):
+            check(f"fan-out N={n} throughput >= {ref}'s (ratio >= 1)", ratio(f"fanout N={n}", "deliveries_per_s", ref), lambda r: r >= 1)
+        for step in (f"fanout N={n}", f"light N={n} @100/s"):
+            check(f"CPU per delivery, {step}, <= 2x ngIRCd's", ratio(step, "cpu_us_per_delivery", "ngircd"), lambda r: r <= 2)
     for ref in ("ncat", "ngircd"):
         check(f"p99 latency N=10 <= 1/10 of {ref}'s", ratio("latency N=10 @200/s", "p99_ms", ref), lambda r: r <= 0.1)
         check(f"p99 latency N=100 <= 1/3 of {ref}'s", ratio("latency N=100 @100/s", "p99_ms", ref), lambda r: r <= 1 / 3)
@@ -454,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a few clients for a fraction of a second (the smoke test)")
     parser.add_argument("--repeats", type=int, help="repetitions (default 3, or 1 with --quick)")
     parser.add_argument("--servers", default="lanchat,ncat,ngircd", help="comma-separated subset")
-    parser.add_argument("--only", help="comma-separated workloads: fanout,latency,join,idle,maxconn")
+    parser.add_argument("--only", help="comma-separated workloads: fanout,light,latency,join,idle,maxconn")
     parser.add_argument("--out", help="where to write the JSON (default bench/results/<time>.json)")
     parser.add_argument("--lanchat-args", default="", help='extra options for lanchat serve, e.g. "--no-history"')
     parser.add_argument(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple, Union
+
+import msgspec
 
 # The name rule lives in names.py (NFKC, case fold, confusable skeleton, invisible characters);
 # it is re-exported here because every module already asks events for it.
@@ -909,3 +911,80 @@ SCREEN_CLIENT_EVENTS: tuple[type[Event], ...] = (Me, Nick, SetAway, SetTopic, Ty
 SCREEN_SERVER_EVENTS: tuple[type[Event], ...] = (Emote, Renamed, Away, Topic, TypingHint)
 CLIENT_EVENTS.update({cls.type: cls for cls in SCREEN_CLIENT_EVENTS})
 SERVER_EVENTS.update({cls.type: cls for cls in SCREEN_SERVER_EVENTS})
+
+
+# ------------------------------------------- the fast path: decode and check in one step
+# event_from_json checks a decoded dict field by field in Python, about a microsecond per frame.
+# msgspec can decode a frame straight into a Struct built from the same wire fields, checking
+# each type as it reads. This is that fast path; the plain path (wire.decode_json, then
+# event_from_json) stays the rule: the fast path answers only frames it accepts whole, with no
+# field it does not know, and anything else goes to the plain path, which decides (and words)
+# every refusal and ignores unknown fields (PROTOCOL.md 3).
+# tests/test_protocol.py checks that both build the same event from the same frame.
+_WIRE_INT = Annotated[int, msgspec.Meta(ge=-MAX_WIRE_INT - 1, le=MAX_WIRE_INT)]  # as _check_int
+# What each check of _CHECKS accepts, as msgspec types; keyed like _wire_fields chooses the check
+# ("time" for a field called time, else the annotation). A check not listed here (or one whose
+# rule changes without this table) is caught by the equivalence test in tests/test_protocol.py.
+_STRUCT_TYPES: dict[str, Any] = {
+    "str": str,
+    "str | None": str | None,
+    "int": _WIRE_INT,
+    "int | None": _WIRE_INT | None,
+    "bool": bool,
+    "float": float,  # an integer is taken too, as a float; 1e400 is refused (out of range)
+    "time": Annotated[float, msgspec.Meta(ge=0.0, le=MAX_TIME)],  # as _check_time
+    "tuple[str, ...]": tuple[str, ...],
+}
+
+
+def _frame_struct(cls: type[Event]) -> type | None:
+    """A msgspec Struct for ``cls``'s JSON frame (tagged by ``type``), or None for a class
+    whose fields the fast path does not know (the plain path handles its frames)."""
+    spec: list[tuple[Any, ...]] = []
+    rename: dict[str, str] = {}
+    for wired in _wire_fields(cls):
+        kind = _STRUCT_TYPES.get("time" if wired.name == "time" else wired.annotation)
+        if kind is None or (not wired.required and wired.default is MISSING):
+            return None  # an unknown annotation, or a default_factory
+        spec.append((wired.name, kind) if wired.required else (wired.name, kind, wired.default))
+        if wired.key != wired.name:
+            rename[wired.name] = wired.key
+    # forbid_unknown_fields: msgspec would skip an unknown field's value without the JSON rules'
+    # checks (a number too large for a double, say); such a frame takes the plain path instead.
+    return msgspec.defstruct(
+        f"{cls.__name__}Frame",
+        spec,
+        tag_field="type",
+        tag=cls.type,
+        rename=rename or None,
+        kw_only=True,
+        forbid_unknown_fields=True,
+    )
+
+
+# id(table) -> (len(table) when built, the decoder, Struct class -> event class)
+_FAST_DECODERS: dict[int, tuple[int, Any, dict[type, type[Event]]]] = {}
+
+
+def _fast_decoder(table: dict[str, type[Event]]) -> tuple[int, Any, dict[type, type[Event]]]:
+    built = _FAST_DECODERS.get(id(table))
+    if built is None or built[0] != len(table):  # built once; again if a module added events
+        events_of: dict[type, type[Event]] = {}
+        for cls in table.values():
+            struct = _frame_struct(cls)
+            if struct is not None:
+                events_of[struct] = cls
+        decoder = msgspec.json.Decoder(Union[tuple(events_of)])  # noqa: UP007 - a runtime union of classes
+        built = _FAST_DECODERS[id(table)] = (len(table), decoder, events_of)
+    return built
+
+
+def fast_event_from_payload(payload: bytes, table: dict[str, type[Event]]) -> Event | None:
+    """A frame's payload -> its event, when msgspec accepts it whole; None otherwise (then
+    ``event_from_json(wire.decode_json(payload), table)`` decides, and words any error)."""
+    _, decoder, events_of = _fast_decoder(table)
+    try:
+        struct = decoder.decode(payload)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None
+    return events_of[type(struct)](**msgspec.structs.asdict(struct))

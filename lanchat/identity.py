@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+# cryptography, hashlib and hmac (OpenSSL twice over: about 10 MiB of a server's memory,
+# bench/idle_memory.py) are imported by the functions that need them, when the first key or
+# password is met: a server nobody has joined yet, or a room of keyless guests, never loads them.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 PUBLIC_KEY_BYTES = 32  # an Ed25519 public key
 SIGNATURE_BYTES = 64
@@ -64,16 +65,22 @@ def unb64(text: str, size: int, what: str) -> bytes:
 
 def public_bytes(key: Ed25519PrivateKey) -> bytes:
     """The 32 raw bytes of ``key``'s public half: what ``hello`` carries (base64)."""
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def fingerprint(public: bytes) -> str:
     """The full fingerprint of a public key, as ssh prints one: ``SHA256:`` and unpadded base64."""
+    import hashlib
+
     return "SHA256:" + b64(hashlib.sha256(public).digest()).rstrip("=")
 
 
 def short_fingerprint(public: bytes) -> str:
     """16 hex digits in four groups (64 bits), short enough to read out loud: ``3f2a 9c1b 77d0 e4a5``."""
+    import hashlib
+
     digest = hashlib.sha256(public).hexdigest()[:16]
     return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
 
@@ -96,6 +103,9 @@ def sign_challenge(key: Ed25519PrivateKey, nonce: bytes, binding: bytes = b"") -
 def signature_ok(public: bytes, nonce: bytes, signature: bytes, binding: bytes = b"") -> bool:
     """Does ``signature`` prove that the holder of ``public``'s private key signed this nonce,
     on a connection to this server (``binding``)?"""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, SIGNED_LABEL + nonce + binding)
     except (InvalidSignature, ValueError):
@@ -108,6 +118,8 @@ def signature_ok(public: bytes, nonce: bytes, signature: bytes, binding: bytes =
 
 def derive_password_key(password: str, salt: bytes) -> bytes:
     """The slow step: scrypt of the password and the room's salt (about 0.1 s, 32 MiB)."""
+    import hashlib
+
     return hashlib.scrypt(
         password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 * 1024 * 1024, dklen=32
     )
@@ -116,11 +128,16 @@ def derive_password_key(password: str, salt: bytes) -> bytes:
 def password_proof(derived: bytes, nonce: bytes, binding: bytes = b"") -> bytes:
     """What the client sends: HMAC-SHA256 of the label, the nonce and the channel binding under
     the derived key."""
+    import hashlib
+    import hmac
+
     return hmac.new(derived, PROOF_LABEL + nonce + binding, hashlib.sha256).digest()
 
 
 def proof_ok(derived: bytes, nonce: bytes, proof: bytes, binding: bytes = b"") -> bool:
     """Constant-time comparison, so the time taken says nothing about how much was right."""
+    import hmac
+
     return hmac.compare_digest(password_proof(derived, nonce, binding), proof)
 
 
@@ -141,6 +158,9 @@ def load_or_create_key(path: Path) -> tuple[Ed25519PrivateKey, list[str]]:
     tightened). A file that is not a key is refused, never replaced: replacing it would lose the
     names it owns. Raises IdentityError with one line to print.
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     notes: list[str] = []
     try:
         info = path.stat()
@@ -177,6 +197,9 @@ def load_or_create_key(path: Path) -> tuple[Ed25519PrivateKey, list[str]]:
 
 
 def _create_key(path: Path) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     try:

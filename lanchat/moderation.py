@@ -15,7 +15,6 @@ stored ones, so they survive a restart.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,6 +35,8 @@ def key_id(key: bytes | str | None) -> str | None:
     bytes become the hex SHA-256 of them; a string (already a fingerprint) stays as it is."""
     if key is None or isinstance(key, str):
         return key
+    import hashlib  # only for a member with a key: an idle server need not load OpenSSL
+
     return hashlib.sha256(key).hexdigest()
 
 

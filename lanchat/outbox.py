@@ -23,7 +23,10 @@ import time
 from collections.abc import Callable, Iterable
 
 FLUSH_BYTES = 256 * 1024  # at most this much is joined for one send(), so a long queue is not re-copied
-FANOUT_CACHE_MIN = 8  # broadcasts to fewer (a whisper, a small room) just look each id up
+# Join and leave notices to fewer go out at once (the wait below pays off only in a big room).
+# Everything else broadcast, to a whisper's two or a room of 500, takes the pending-frames path:
+# one append per message, one join per pass (a small room's chat is its hot path too).
+FANOUT_CACHE_MIN = 8
 # Join and leave notices wait at most this long to go out together (actions.Broadcast.notice):
 # a class of 500 joining at once then costs a few writes per person instead of one per join.
 # Anything else sent to a person takes their waiting notices along at once, in order.
@@ -116,8 +119,8 @@ class Outbox:
     def broadcast(self, to: tuple[int, ...], frame: bytes, *, notice: bool = False) -> None:
         """Queue one encoded frame to many: the hot path of a busy room, so it does nothing per
         recipient until the flush. The limit is checked at the flush, after a write."""
-        if len(to) < FANOUT_CACHE_MIN:
-            for cid in to:
+        if notice and len(to) < FANOUT_CACHE_MIN:
+            for cid in to:  # a small room's join or leave goes out at once, not after a wait
                 self.queue(cid, frame)
             return
         if to is not self._fanout_key:

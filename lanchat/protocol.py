@@ -17,9 +17,6 @@ with an error frame and carry on.
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -27,10 +24,11 @@ from . import events as ev
 from .wire import (
     FrameDecoder,
     FrameError,
+    NotFinite,
+    NotText,
     binary_frame,
     decode_json,
     encode_json,
-    frame,
     is_binary,
     looks_like_http,
     split_binary,
@@ -120,28 +118,21 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
 
 def encode(event: ev.Event) -> bytes:
     """One event -> one frame. Used directly for broadcasts: encode once, send to everyone."""
-    if type(event) is ev.Message and type(event.time) is float and _finite(event.time):
+    if type(event) is ev.Message:
         return _message_frame(event)
     if isinstance(event, (ev.UploadBytes, ev.FileBytes)):
         return binary_frame(event.id, event.data)
     return encode_json(event.to_json())
 
 
-_json_string = json.encoder.encode_basestring  # a str as JSON, non-ASCII kept (ensure_ascii=False)
-_float_repr = float.__repr__  # how json writes a finite float
-_finite = math.isfinite
-_REPLAYED = ',"history":true'  # the flag of a message replayed from the history store
-
-
 def _message_frame(message: ev.Message) -> bytes:
-    """A room message's frame, spelled out: the bytes ``encode_json(message.to_json())`` gives
-    (tests/test_protocol.py compares them), in about a third of the time. A busy room encodes
-    every message once, and this was the largest share of that (bench/README.md)."""
-    text = (
-        f'{{"type":"message","from":{_json_string(message.sender)},"text":{_json_string(message.text)},'
-        f'"time":{_float_repr(message.time)}{_REPLAYED if message.history else ""}}}'
-    )
-    return frame(text.encode("utf-8"))
+    """A room message's frame, its JSON object built by hand: the bytes
+    ``encode_json(message.to_json())`` gives (tests/test_protocol.py compares them), without
+    the generic walk over the fields. A busy room encodes every message once (bench/README.md)."""
+    obj = {"type": "message", "from": message.sender, "text": message.text, "time": message.time}
+    if message.history:
+        obj["history"] = True  # replayed from the history store; left out while false
+    return encode_json(obj)
 
 
 TLS_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)  # change-cipher-spec, alert, handshake, application data
@@ -153,40 +144,6 @@ def looks_like_tls(data: bytes) -> bool:
     A lanchat frame starts with a 4-byte length of at most 64 KiB, so its first byte is 0; a TLS
     record starts with its type (20 to 23) and then 3, the major version. Never both."""
     return len(data) >= 2 and data[0] in TLS_RECORD_TYPES and data[1] == 3
-
-
-# One scan of the payload for what _not_plain_json looks at: a regex finds any of the three in
-# one pass, about half the time of three ``in`` tests.
-_may_not_be_plain = re.compile(rb"NaN|Infinity|\\u").search
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _not_plain_json(payload: bytes) -> tuple[str, str] | None:
-    """What is wrong with a frame that Python's json reads but the JSON standard (RFC 8259) and
-    PROTOCOL.md 2 do not allow, anywhere in it, ignored fields included: ``NaN`` and
-    ``Infinity`` (not finite: ``out-of-range``, as for a field the event reads), and a ``\\u``
-    escape spelling a lone surrogate (not text: ``bad-message``, likewise). None when it is fine."""
-    try:
-        obj = json.loads(payload, parse_constant=_reject_constant)
-    except ValueError:
-        return ev.E_OUT_OF_RANGE, "the frame holds NaN or Infinity, which is not a finite number"
-    stack = [obj]
-    while stack:  # no recursion: the frame may be nested as deep as the decoder allowed
-        value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-        elif isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return ev.E_BAD_MESSAGE, "the frame holds a lone surrogate, which is not valid text"
-    return None
 
 
 HTTP_REPLY = (
@@ -316,23 +273,24 @@ class Connection:
     def _parse(self, payload: bytes) -> object:
         if is_binary(payload):
             return self._parse_binary(payload)
-        try:
+        event = ev.fast_event_from_payload(payload, self._table)  # the usual frame, in one step
+        if event is not None:
+            return self._received(event)
+        try:  # the plain path: decides, and words, whatever the fast path would not take
             obj = decode_json(payload)
         except UnicodeDecodeError:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid UTF-8")
+        except NotText:  # PROTOCOL.md 2: JSON, but a string in it is not text
+            return self._remote_mistake(ev.E_BAD_MESSAGE, "a string in the frame holds a lone surrogate")
+        except NotFinite:  # PROTOCOL.md, Ranges of numbers: a client drops that one event
+            problem = "the frame holds NaN, Infinity or a number too large, not a finite number"
+            if self.our_role is Role.CLIENT:
+                return Invalid(code=ev.E_OUT_OF_RANGE, message=problem)
+            return self._remote_mistake(ev.E_OUT_OF_RANGE, problem)
         except ValueError:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid JSON")
         except RecursionError:  # "[[[[..." 64 KiB deep: refuse it rather than crash the loop
             return self._remote_mistake(ev.E_BAD_JSON, "the frame's JSON is nested too deeply")
-        # A say with only its text, the frame a busy room is made of, holds nothing the event's
-        # own checks miss (the text's surrogates: events.py); any other frame is scanned once.
-        plain_say = obj.__class__ is dict and len(obj) == 2 and obj.get("type") == "say" and obj.get("text").__class__ is str
-        if not plain_say and _may_not_be_plain(payload):  # rare: the full check runs only then
-            problem = _not_plain_json(payload)
-            if problem is not None and problem[0] == ev.E_OUT_OF_RANGE and self.our_role is Role.CLIENT:
-                return Invalid(code=problem[0], message=problem[1])  # that one event, not the chat
-            if problem is not None:
-                return self._remote_mistake(*problem)
         try:
             event = ev.event_from_json(obj, self._table)
         except ev.EventShapeError as exc:

@@ -142,6 +142,10 @@ class Room:
 
     def handle(self, cid: int, event: object) -> list[Action]:
         """One event from connection ``cid`` -> the actions that follow from it."""
+        if type(event) is ev.Say:  # the usual event first: a line from someone in the room
+            member = self.members.get(cid)
+            if member is not None:
+                return self._say(member, event)
         if isinstance(event, Invalid):
             return [Send(to=cid, event=ev.Error(code=event.code, message=event.message))]
         if isinstance(event, ConnectionClosed):
@@ -287,7 +291,7 @@ class Room:
         return True
 
     def check_text(self, member: Member, text: str) -> list[Action]:
-        if not text.strip():
+        if not text or text.isspace():  # what strip() would empty, without making a copy
             return self._error(member.cid, ev.E_EMPTY, "empty messages are not sent")
         if len(text) > ev.MAX_TEXT_CHARS:
             return self._error(

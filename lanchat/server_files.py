@@ -10,16 +10,13 @@ reader keeps up; the rules themselves (limits, safe names, the offer book) are i
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import secrets
-import shutil
-import tempfile
+import os
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import events as ev
 from .actions import Action, Broadcast, Send
@@ -43,6 +40,11 @@ from .room import Room
 # stalled sender must not hold a quarter of someone's quota, and a file on disk, for ever.
 STALLED_SECONDS = 60.0
 
+# hashlib (OpenSSL's libcrypto, 3.7 MiB of an idle server's 25: bench/idle_memory.py) and
+# tempfile are imported when the first file arrives: most chats never send one.
+if TYPE_CHECKING:
+    import hashlib
+
 
 def default_files_base() -> Path:
     """Where a server keeps uploads when not told: the user's data folder, else the temp folder."""
@@ -53,6 +55,8 @@ def default_files_base() -> Path:
         base.mkdir(parents=True, exist_ok=True)
         return base
     except (ImportError, OSError):
+        import tempfile
+
         return Path(tempfile.gettempdir())
 
 
@@ -112,6 +116,8 @@ class ServerFiles:
         if self._folder is None:
             base = self.base if self.base is not None else default_files_base()
             base.mkdir(parents=True, exist_ok=True)
+            import tempfile  # see the imports at the top
+
             self._folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
         return self._folder
 
@@ -187,7 +193,9 @@ class ServerFiles:
             return refuse(f"refused: {exc}")
         path = None
         try:
-            path = self.folder / f"{offer.file_id}-{secrets.token_hex(8)}.upload"
+            import hashlib  # see the imports at the top; out of file descriptors, an OSError
+
+            path = self.folder / f"{offer.file_id}-{os.urandom(8).hex()}.upload"
             handle = open(path, "xb")  # noqa: SIM115 - kept open across many loop passes
         except OSError as exc:
             self.book.remove(offer.file_id)
@@ -397,5 +405,7 @@ class ServerFiles:
         self.downloads.clear()
         self.stored.clear()
         if self._folder is not None:
+            import shutil
+
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
-import hashlib
 import os
 import selectors
 import socket
@@ -41,6 +40,8 @@ class TlsError(Exception):
 
 def fingerprint(der: bytes) -> str:
     """``SHA256:`` and the unpadded base64 of the SHA-256 of a certificate's DER bytes."""
+    import hashlib  # only with --tls: a plain server never needs it (bench/idle_memory.py)
+
     return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode("ascii").rstrip("=")
 
 

@@ -9,8 +9,11 @@ keeps whatever is left over until the rest arrives.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from typing import Any
+
+import msgspec
 
 HEADER = struct.Struct(">I")
 HEADER_BYTES = HEADER.size
@@ -36,57 +39,93 @@ def frame(payload: bytes) -> bytes:
     return HEADER.pack(len(payload)) + payload
 
 
-# Compact separators keep broadcasts small; ensure_ascii=False keeps text as UTF-8 rather than
-# \\u escapes. Built once: json.dumps() with options builds a new encoder on every call.
-_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-# JSONEncoder.encode() still builds a C encoder object on every call (json/encoder.py,
-# iterencode), about half of its time for a chat message. This is the same C encoder with the
-# same options, built once. Without circular-reference markers it keeps no state between
-# calls (a frame is a small tree of dicts, lists and strings, never circular).
-_C_ENCODE = (
-    None
-    if json.encoder.c_make_encoder is None  # a Python without the _json accelerator
-    else json.encoder.c_make_encoder(
-        None,
-        _JSON_ENCODER.default,
-        json.encoder.encode_basestring,  # ensure_ascii=False
-        None,  # indent
-        _JSON_ENCODER.key_separator,
-        _JSON_ENCODER.item_separator,
-        False,  # sort_keys
-        False,  # skipkeys
-        True,  # allow_nan
-    )
-)
+# JSON (docs/PROTOCOL.md section 2, "JSON rules"). Every frame is encoded and decoded by msgspec,
+# a library built for fast JSON; the plain json module is the reference beside it. The rules:
+# * Strict JSON (RFC 8259): NaN, Infinity and numbers too large for a double (1e400) are refused
+#   (NotFinite: out-of-range in PROTOCOL.md, "Ranges of numbers").
+# * Text is UTF-8 and a \u escape must spell a real character: a lone surrogate anywhere in the
+#   frame (a value or a key, a field the receiver uses or one it ignores) is refused (NotText).
+# * Duplicate keys: the last one wins.
+# * Nesting deeper than the interpreter's recursion limit is refused with RecursionError.
+# msgspec answers every frame that keeps these rules. Whatever it refuses goes to the plain path,
+# which decides alone which rule the frame breaks, so a refusal is always the plain path's
+# (tests/test_wire.py checks that both accept the same frames with the same values).
+_FAST_ENCODE = msgspec.json.Encoder().encode
+_FAST_DECODE = msgspec.json.Decoder().decode
+
+
+class NotText(ValueError):
+    """The frame is JSON, but a string in it holds a lone surrogate (\\ud800), which is not text."""
+
+
+class NotFinite(ValueError):
+    """The frame holds NaN, Infinity or a number too large for a double (1e400): no finite value."""
 
 
 def encode_json(obj: dict[str, Any]) -> bytes:
-    """One JSON object -> one complete frame."""
-    if _C_ENCODE is None:
-        return frame(_JSON_ENCODER.encode(obj).encode("utf-8"))
-    return frame("".join(_C_ENCODE(obj, 0)).encode("utf-8"))
+    """One JSON object -> one complete frame: compact, text as raw UTF-8 (no \\u escapes).
+
+    ``obj`` is a tree of dicts with str keys, lists, tuples, str, int, bool, None and finite
+    floats, as every event's ``to_json()`` is. For those the bytes are exactly
+    ``encode_json_plain``'s (floats from 1e-4 to 1e16 are the only floats lanchat sends:
+    clock times; outside that range the two spell the same number differently, 1e+22 or 1e22).
+    A lone surrogate raises UnicodeEncodeError, like the plain path."""
+    return frame(_FAST_ENCODE(obj))
 
 
-# json.loads() wraps the C scanner in three Python calls and two regex matches, which cost
-# more than scanning a short frame does. The scanner alone answers the usual case (a frame
-# that is exactly one JSON value); anything else (surrounding whitespace, extra data, not
-# JSON at all) goes to json.loads, which accepts or words the error exactly as before.
-_SCAN_ONCE = json.JSONDecoder().scan_once
+def encode_json_plain(obj: dict[str, Any]) -> bytes:
+    """The reference for ``encode_json``, with the json module: the same bytes, slower."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return frame(text.encode("utf-8"))
 
 
 def decode_json(payload: bytes) -> Any:
-    """One frame's payload -> the JSON value it holds, as ``json.loads(payload.decode())``.
+    """One frame's payload -> the JSON value it holds, under the rules above.
 
-    Raises UnicodeDecodeError (not UTF-8), ValueError (not JSON) or RecursionError (nested
-    too deeply), like json.loads."""
-    text = payload.decode("utf-8")
+    Raises UnicodeDecodeError (not UTF-8), NotText (a lone surrogate), NotFinite (NaN, Infinity
+    or too large a number), another ValueError (not JSON) or RecursionError (nested too deeply)."""
     try:
-        value, end = _SCAN_ONCE(text, 0)
-    except StopIteration:
-        return json.loads(text)
-    if end != len(text):
-        return json.loads(text)
+        return _FAST_DECODE(payload)
+    except (msgspec.DecodeError, RecursionError):  # msgspec's ValidationError is a DecodeError
+        return decode_json_plain(payload)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotFinite(f"{name} is not a JSON number")
+
+
+def _finite_float(spelled: str) -> float:
+    number = float(spelled)
+    if math.isinf(number):
+        raise NotFinite(f"the number {spelled[:20]} is too large")
+    return number
+
+
+def decode_json_plain(payload: bytes) -> Any:
+    """The reference for ``decode_json``, with the json module: the same values, the same
+    refusals, slower. The fast path hands it every frame msgspec refuses."""
+    text = payload.decode("utf-8")
+    value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    if "\\u" in text:  # UTF-8 holds no surrogates: only a \u escape can spell one
+        _refuse_lone_surrogates(value)
     return value
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """Raise NotText if any string in a decoded JSON value, keys included, is not valid text."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise NotText("a string holds a lone surrogate, which is not valid text") from None
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 # Binary frames (PROTOCOL.md, Extensions: Binary file frames). A JSON payload always starts

@@ -15,7 +15,7 @@ import sys
 from helpers import ROOT, child_env
 
 REFERENCES = [name for name, binary in (("ncat", "ncat"), ("ngircd", "ngircd")) if shutil.which(binary)]
-WORKLOADS = {"fanout", "latency", "join", "idle", "maxconn"}
+WORKLOADS = {"fanout", "light", "latency", "join", "idle", "maxconn"}
 
 
 def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +60,9 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     latency = lanchat["latency N=3 @50/s"]
     assert latency["samples"] == latency["expected"] > 0  # nothing lost at a gentle rate
     assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    light = lanchat["light N=2 @50/s"]
+    assert light["deliveries"] == light["messages"] == light["samples"] > 0  # the one other client got each
+    assert light["cpu_us_per_delivery"] > 0
     assert lanchat["join N=10, 8 at once"]["join_s"] > 0
     assert lanchat["idle N=3"]["wakeups"] >= 0
     assert lanchat["maxconn 20 in 10 s"]["held"] == 20
@@ -94,3 +97,33 @@ def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
     run_bench("files_bench.py", "--tiny", "--tls", "--out", str(files))
     report = json.loads(files.read_text())
     assert report["tls"] is True and report["all_identical"] is True
+
+
+def test_the_file_to_the_class_benchmark_runs_both_servers_and_every_copy_arrives_whole(tmp_path):
+    out = tmp_path / "class.json"
+    done = run_bench("class_bench.py", "--tiny", "--out", str(out))
+    assert f"written to {out}" in done.stdout
+    report = json.loads(out.read_text())
+    assert report["file_mib"] == 2 and report["receivers"] == 3
+    for name in ("lanchat", "http.server"):
+        got = report[name]
+        assert "failed" not in got, got
+        assert got["receivers"] == 3 and got["bytes_whole"] is True, name
+        assert got["sha256_checked"] == 3 and got["sha256_ok"] is True, name  # --tiny checks every copy
+        assert 0 < got["mib_per_s_per_receiver_min"] <= got["mib_per_s_per_receiver_max"], name
+        assert got["server_rss_mib_peak"] >= got["server_rss_mib_before"] > 0, name
+    lanchat = report["lanchat"]
+    assert lanchat["chat_lines_back"] >= 1 and lanchat["chat_p99_ms"] > 0  # the 31st kept chatting
+    assert {goal["goal"] for goal in report["goals"]} >= {"server RSS <= +64 MiB over idle"}
+
+
+def test_the_per_message_benchmarks_run_and_write_their_figures(tmp_path):
+    for script, keys in (
+        ("wire_bench.py", ("encode_message_us", "receive_say_us")),
+        ("hub_bench.py", ("busy_n2_history_us_per_message", "lone_n10_no_history_us_per_message")),
+    ):
+        out = tmp_path / f"{script}.json"
+        run_bench(script, "--quick", "--out", str(out))
+        report = json.loads(out.read_text())
+        for key in keys:
+            assert report[key] > 0, (script, key)

@@ -25,7 +25,7 @@ from lanchat.protocol import (
     encode,
     fatal_reply,
 )
-from lanchat.wire import FrameDecoder, binary_frame, encode_json, frame
+from lanchat.wire import FrameDecoder, binary_frame, decode_json_plain, encode_json, frame
 
 CLIENT_TALK = [
     ev.Say(text="hello"),
@@ -202,6 +202,11 @@ def raw(obj: object) -> bytes:
         (b'{"type": "say", "text": "\\ud800"}', ev.E_BAD_MESSAGE),  # a lone surrogate is not text
         (b'{"type": "whisper", "to": "bob", "text": "a\\udfffb"}', ev.E_BAD_MESSAGE),
         (b'{"type": "hello", "name": "\\ud83d"}', ev.E_BAD_MESSAGE),
+        (b'{"type": "say", "text": "hi", "colour": "\\ud800"}', ev.E_BAD_MESSAGE),  # even where ignored
+        (b'{"type": "say", "text": "hi", "\\udc00": 1}', ev.E_BAD_MESSAGE),  # or in a key
+        (b'{"type": "history", "limit": NaN}', ev.E_OUT_OF_RANGE),  # NaN and Infinity are not JSON
+        (b'{"type": "say", "text": "hi", "n": -Infinity}', ev.E_OUT_OF_RANGE),  # even where ignored
+        (b'{"type": "say", "text": "hi", "n": 1e400}', ev.E_OUT_OF_RANGE),  # too large for a double
     ],
 )
 def test_a_bad_frame_from_a_client_is_answered_and_the_connection_goes_on(payload, code):
@@ -491,3 +496,108 @@ def test_optional_fields_take_null_and_numbers_become_floats():
     got = ev.event_from_json({"type": "message", "from": "a", "text": "é ✓", "time": 3}, ev.SERVER_EVENTS)
     assert got == ev.Message(sender="a", text="é ✓", time=3.0) and isinstance(got.time, float)
     assert ev.event_from_json({"type": "turn", "holder": None}, ev.SERVER_EVENTS) == ev.Turn(holder=None)
+
+
+# ------------------------------------------- the fast path (events.fast_event_from_payload)
+# msgspec decodes and checks a frame in one step; the plain path (wire.decode_json, then
+# events.event_from_json) is the rule. Wherever the fast path answers, the plain path must
+# build the same event; where it does not (None), the plain path decides alone.
+
+VALUES = {  # for each wire annotation: values of the right type, then anything else
+    "str": st.text(max_size=12),
+    "str | None": st.none() | st.text(max_size=12),
+    "int": st.integers(min_value=-(2**70), max_value=2**70),
+    "int | None": st.none() | st.integers(min_value=-(2**63), max_value=2**63),
+    "bool": st.booleans(),
+    "float": st.floats(allow_nan=False, allow_infinity=False) | st.integers(min_value=-(2**53), max_value=2**53),
+    "tuple[str, ...]": st.lists(st.text(max_size=6), max_size=3),
+}
+ANY_JSON = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | st.lists(st.integers(), max_size=2)
+TABLES = {"client": ev.CLIENT_EVENTS, "server": ev.SERVER_EVENTS}
+
+
+@st.composite
+def frames(draw):
+    """A JSON payload for some event type of one table: right fields, or some wrong, missing,
+    extra, duplicated or oddly spelled."""
+    side = draw(st.sampled_from(sorted(TABLES)))
+    table = TABLES[side]
+    cls = table[draw(st.sampled_from(sorted(table)))]
+    parts = [f'"type":{json.dumps(cls.type)}']
+    clean = True  # every field of the right type, none unknown: the fast path must answer
+    for wired in ev._wire_fields(cls):
+        if draw(st.integers(0, 9)) == 0:
+            clean = clean and not wired.required
+            continue  # left out
+        good = draw(st.integers(0, 5)) > 0
+        value = draw(VALUES[wired.annotation] if good else ANY_JSON)
+        clean = clean and good
+        parts.append(f"{json.dumps(wired.key)}:{json.dumps(value, ensure_ascii=draw(st.booleans()))}")
+    if draw(st.integers(0, 5)) == 0:
+        parts.append(f'"extra":{json.dumps(draw(ANY_JSON))}')
+        clean = False
+    if draw(st.integers(0, 8)) == 0:
+        parts.append(draw(st.sampled_from(['"type":"say"', '"type":7', '"n":1e400', '"text":"\\ud800"'])))
+        clean = False
+    order = draw(st.permutations(parts))
+    return side, ("{" + ",".join(order) + "}").encode("utf-8", "surrogatepass"), clean
+
+
+def _plain_event(payload: bytes, table):
+    try:
+        return ev.event_from_json(decode_json_plain(payload), table)
+    except (ValueError, RecursionError):  # EventShapeError, a JSON refusal
+        return None
+
+
+@given(frames())
+@settings(max_examples=1000, deadline=None)
+def test_wherever_the_fast_path_answers_the_plain_path_builds_the_same_event(case):
+    side, payload, clean = case
+    fast = ev.fast_event_from_payload(payload, TABLES[side])
+    if fast is not None:
+        assert _plain_event(payload, TABLES[side]) == fast
+    elif clean:  # a frame any lanchat sends: the fast path is for exactly these
+        assert _plain_event(payload, TABLES[side]) is None or "\\u" in payload.decode(), payload
+
+
+@pytest.mark.parametrize("event", CLIENT_TALK + SERVER_TALK, ids=lambda e: e.type)
+def test_the_fast_path_answers_every_frame_lanchat_itself_sends(event):
+    table = ev.CLIENT_EVENTS if event.sent_by == "client" else ev.SERVER_EVENTS
+    payload = encode(event)[4:]
+    assert ev.fast_event_from_payload(payload, table) == event == _plain_event(payload, table)
+
+
+def test_what_the_fast_path_leaves_to_the_plain_path():
+    table = ev.CLIENT_EVENTS
+    for payload in (
+        b'{"type":"say","text":"hi","colour":"red"}',  # an unknown field: ignored, by the plain path
+        b'{"type":"say","text":"hi","n":1e400}',  # refused by the plain path (bad-json)
+        b'{"type":"say","text":5}',
+        b'{"type":"dance"}',
+        b'{"type":"say","type":"who"}',
+        b"[1]",
+    ):
+        assert ev.fast_event_from_payload(payload, table) is None, payload
+    assert _plain_event(b'{"type":"say","text":"hi","colour":"red"}', table) == ev.Say(text="hi")
+
+
+EDGES = [  # (payload, whether it is in range)
+    *((b'{"type":"joined","name":"a","time":%s}' % spelled, ok) for spelled, ok in (
+        (b"0", True), (b"0.0", True), (b"-0.5", False), (b"253402300799.0", True), (b"253402300800.0", False),
+        (b"1e300", False), (b"17e8", True),
+    )),
+    *((b'{"type":"history","limit":%d}' % number, ok) for number, ok in (
+        (2**63 - 1, True), (2**63, False), (-(2**63), True), (-(2**63) - 1, False), (0, True),
+    )),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("payload", "in_range"), EDGES)
+def test_the_fast_and_plain_paths_agree_at_the_edges_of_every_range(payload, in_range):
+    table = ev.SERVER_EVENTS if b"joined" in payload else ev.CLIENT_EVENTS
+    fast = ev.fast_event_from_payload(payload, table)
+    if in_range:
+        assert fast is not None and fast == _plain_event(payload, table)
+    else:
+        assert fast is None and _plain_event(payload, table) is None

@@ -183,100 +183,150 @@ def test_a_badly_cut_binary_frame_is_refused_with_a_reason(payload):
         split_binary(payload)
 
 
-# encode_json and decode_json call json's C encoder and scanner directly (wire.py says why);
-# they must give exactly what json.dumps and json.loads give, errors included.
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+# ------------------------------------------------------------------ JSON: fast path and plain path
+# encode_json/decode_json use msgspec; encode_json_plain/decode_json_plain use the json module.
+# PROTOCOL.md section 2 gives the rules; these tests hold both paths to them and to each other.
+
+# The floats lanchat sends are clock times; between 1e-4 and 1e16 both paths spell them alike.
+TIMES = st.floats(min_value=1e-4, max_value=9.9e15) | st.just(0.0)
+JSON_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1) | TIMES | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
+OBJECTS = st.dictionaries(st.text(max_size=8), JSON_TREES, max_size=5)
 
 
-@given(st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=5))
-@settings(max_examples=300)
-def test_encode_json_gives_the_bytes_json_dumps_gives(obj):
-    import json
-
+def _outcome(decode, payload: bytes):
+    """What a decoder makes of a payload: ("ok", value) or ("refused", the error's class)."""
     try:
-        expected = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return ("ok", decode(payload))
+    except (ValueError, RecursionError) as exc:
+        return ("refused", type(exc))
+
+
+@given(OBJECTS)
+@settings(max_examples=300, deadline=None)
+def test_the_fast_and_plain_encoders_give_the_same_bytes(obj):
+    try:
+        expected = wire.encode_json_plain(obj)
     except UnicodeEncodeError:  # a lone surrogate in the text: not UTF-8, refused alike
         with pytest.raises(UnicodeEncodeError):
             encode_json(obj)
         return
-    assert encode_json(obj) == frame(expected)
+    assert encode_json(obj) == expected
 
 
-def test_encode_json_refuses_what_json_dumps_refuses():
-    with pytest.raises(TypeError):
-        encode_json({"type": "say", "text": object()})
-    assert encode_json({"t": (1, 2)}) == frame(b'{"t":[1,2]}')  # tuples are lists, as in json.dumps
-
-
-def _loads_or_error(text: str):
-    import json
-
+@given(OBJECTS)
+@settings(max_examples=300, deadline=None)
+def test_both_decoders_read_back_what_was_encoded(obj):
     try:
-        return ("ok", json.loads(text))
-    except ValueError as exc:
-        return ("error", type(exc), str(exc))
-
-
-def _decoded_or_error(payload: bytes):
-    try:
-        return ("ok", wire.decode_json(payload))
-    except ValueError as exc:
-        return ("error", type(exc), str(exc))
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        '{"type":"say","text":"hi"}',
-        ' {"type":"say"}',  # whitespace around the value is allowed
-        '{"type":"say"}\n',
-        '{"a":1}{"b":2}',  # extra data
-        '{"a":1} x',
-        "",
-        "   ",
-        "nope",
-        '{"a":',
-        "\ufeff{}",  # a byte order mark: json.loads refuses it with its own message
-        "[1, 2]",
-        "3",
-        '"text"',
-        "NaN",
-        '{"a":"\\ud800"}',  # a lone surrogate spelled in JSON decodes (events.py refuses it later)
-    ],
-)
-def test_decode_json_accepts_and_refuses_as_json_loads_does(text):
-    got = _decoded_or_error(text.encode("utf-8"))
-    expected = _loads_or_error(text)
-    if expected[0] == "ok" and expected[1] != expected[1]:  # NaN != NaN
-        assert got[0] == "ok" and got[1] != got[1]
-    else:
-        assert got == expected
-
-
-def test_decode_json_refuses_bytes_that_are_not_utf8_and_deep_nesting():
-    with pytest.raises(UnicodeDecodeError):
-        wire.decode_json(b'{"text":"\xff"}')
-    with pytest.raises(RecursionError):
-        wire.decode_json(b"[" * 100_000)
-
-
-@given(JSON_VALUES)
-@settings(max_examples=300)
-def test_decode_json_reads_back_what_encode_json_wrote(value):
-    import json
-    import math
-
-    try:
-        payload = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        payload = encode_json(obj)[4:]
     except UnicodeEncodeError:
         return
-    got = wire.decode_json(payload)
-    expected = json.loads(payload.decode("utf-8"))
-    if isinstance(expected, float) and math.isnan(expected):
-        assert math.isnan(got)
-    else:
-        assert got == expected or json.dumps(got) == json.dumps(expected)  # NaN inside lists
+    assert wire.decode_json(payload) == wire.decode_json_plain(payload) == obj
+
+
+def test_encode_json_writes_tuples_as_lists_and_refuses_what_is_not_json():
+    assert encode_json({"t": (1, 2)}) == wire.encode_json_plain({"t": (1, 2)}) == frame(b'{"t":[1,2]}')
+    for encode in (encode_json, wire.encode_json_plain):
+        with pytest.raises(TypeError):
+            encode({"type": "say", "text": object()})
+
+
+def _escaped(text: str) -> str:
+    """A str as a JSON string literal with every character outside printable ASCII escaped."""
+    return '"' + "".join(ch if " " <= ch <= "~" and ch not in '"\\' else f"\\u{ord(ch):04x}" for ch in text) + '"'
+
+
+# Frames a peer may send, good and bad, for the "same decision" tests.
+HAND_WRITTEN = [
+    '{"type":"say","text":"hi"}',
+    ' {"type":"say"}\r\n\t',  # JSON's white space around the value is allowed
+    '{"a":1,"b":2,"a":3}',  # a duplicate key: the last one wins
+    '{"a":1}{"b":2}',  # extra data
+    '{"a":1} x',
+    "",
+    "   ",
+    "nope",
+    '{"a":',
+    "\ufeff{}",  # a byte order mark
+    "\u00a0{}",  # white space JSON does not allow
+    "[1, 2]",
+    "3",
+    '"text"',
+    "NaN",
+    '{"a":NaN}',
+    '{"a":-Infinity}',
+    '{"a":1e400}',  # too large for a double
+    '{"a":-1e400}',
+    '{"a":1e-400}',  # rounds to 0.0, like every JSON reader
+    '{"a":123456789012345678901234567890}',  # past 64 bits: Python keeps it exact
+    '{"a":' + "9" * 400 + "}",  # an integer no double can hold: still exact
+    '{"a":' + "9" * 4300 + "}",  # the json module's limit
+    '{"a":' + "9" * 4301 + "}",
+    '{"a":' + "9" * 5000 + "}",
+    '{"a":-' + "9" * 400 + ".5}",  # a float that is too large, spelled without an exponent
+    '{"a":1.5E+3,"b":-0,"c":-0.0,"d":0.1}',
+    '{"a":"\\ud800"}',  # a lone surrogate in a value
+    '{"\\udc00":1}',  # in a key
+    '{"type":"say","text":"hi","extra":["\\ud800x"]}',  # in a field nobody reads
+    '{"a":"\\ud83d\\ude00"}',  # a real pair: one emoji
+    '{"a":"\\uDC00\\uD800"}',  # a pair in the wrong order
+    '{"a":"\\u0000\\"\\\\\\/\\b\\f\\n\\r\\t"}',
+    '{"a":"\x01"}',  # a raw control character inside a string
+    '{"a":[[[[[[[[[[]]]]]]]]]]}',
+    "[" * 100_000,
+    "[" * 900 + "]" * 900,
+]
+
+
+@pytest.mark.parametrize("text", HAND_WRITTEN, ids=[t[:24] for t in HAND_WRITTEN])
+def test_the_fast_and_plain_decoders_make_the_same_decision(text):
+    payload = text.encode("utf-8")
+    assert _outcome(wire.decode_json, payload) == _outcome(wire.decode_json_plain, payload)
+
+
+@given(st.text(max_size=20), st.sampled_from(["say", "who", "x"]))
+@settings(max_examples=300, deadline=None)
+def test_any_text_however_escaped_gets_the_same_decision_from_both(text, kind):
+    # st.text() includes lone surrogates: spelled as \u escapes they reach the decoder
+    for payload in (
+        f'{{"type":"{kind}","text":{_escaped(text)}}}'.encode(),
+        f'{{{_escaped(text)}:{_escaped(text)}}}'.encode(),
+    ):
+        assert _outcome(wire.decode_json, payload) == _outcome(wire.decode_json_plain, payload)
+
+
+@given(st.binary(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_get_the_same_decision_from_both(junk):
+    for payload in (junk, b'{"a":"' + junk + b'"}', b'{"a":' + junk + b"}"):
+        assert _outcome(wire.decode_json, payload) == _outcome(wire.decode_json_plain, payload)
+
+
+def test_the_nesting_limit_is_the_same_for_both():
+    for depth in range(800, 1200, 7):
+        payload = b"[" * depth + b"]" * depth
+        assert _outcome(wire.decode_json, payload)[0] == _outcome(wire.decode_json_plain, payload)[0], depth
+
+
+@pytest.mark.parametrize("decode", [wire.decode_json, wire.decode_json_plain], ids=["fast", "plain"])
+def test_the_json_rules(decode):
+    assert decode(b'{"a":1,"b":2,"a":3}') == {"a": 3, "b": 2}  # the last duplicate wins
+    assert decode(b'{"a":"\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+    for not_finite in (b'{"a":NaN}', b'{"a":Infinity}', b'{"a":-Infinity}', b'{"a":1e400}', b'{"a":[-1e400]}'):
+        with pytest.raises(wire.NotFinite):
+            decode(not_finite)
+    with pytest.raises(ValueError) as refused:
+        decode(b"\xef\xbb\xbf{}")
+    assert type(refused.value) not in (wire.NotText, wire.NotFinite)
+    with pytest.raises(UnicodeDecodeError):
+        decode(b'{"text":"\xff"}')
+    with pytest.raises(UnicodeDecodeError):
+        decode(b'{"text":"\xed\xa0\x80"}')  # a surrogate written as UTF-8 bytes
+    for lone in (b'{"a":"\\ud800"}', b'{"\\udc00":1}', b'{"type":"say","text":"hi","x":["\\ud800"]}'):
+        with pytest.raises(wire.NotText):
+            decode(lone)
+    with pytest.raises(RecursionError):
+        decode(b"[" * 100_000)
