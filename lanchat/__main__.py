@@ -53,6 +53,15 @@ def _folder(text: str) -> str:
     return str(folder)
 
 
+def _room(text: str) -> str:
+    from .discovery import room_name_problem
+
+    problem = room_name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"room name {text!r} cannot be used: {problem}")
+    return text
+
+
 def _name(text: str) -> str:
     from .events import name_problem
 
@@ -76,8 +85,10 @@ examples:
 
 CONNECT_EXAMPLES = """\
 examples:
-  lanchat connect                       join 127.0.0.1 on port 3580
+  lanchat connect                       a server on this machine (port 3580), else look for
+                                        rooms on the local network and offer them
   lanchat connect 192.168.1.20 4000     join another machine's chat on port 4000
+  lanchat connect 192.168.1.20:4000     the same; also [::1]:3580 and bare IPv6 like ::1
   lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
   lanchat connect --unix /tmp/chat.sock --name bob
 
@@ -189,6 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
     serve.add_argument(
+        "--room",
+        type=_room,
+        metavar="NAME",
+        help="the room's name, announced on the local network (default: \"NAME's room\")",
+    )
+    serve.add_argument(
+        "--no-announce",
+        action="store_true",
+        help="do not announce the room on the local network (people then need the address)",
+    )
+    serve.add_argument(
         "--replay",
         type=_replay_count,
         default=50,
@@ -203,7 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=CONNECT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    connect.add_argument("host", nargs="?", default=None, metavar="HOST", help="the server's address (default 127.0.0.1)")
+    connect.add_argument(
+        "host",
+        nargs="?",
+        default=None,
+        metavar="HOST",
+        help="the server's address: HOST, HOST:PORT or [IPV6]:PORT (default: this machine, else a room found "
+        "on the local network)",
+    )
     connect.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="the server's port (default 3580)")
     connect.add_argument("--port", type=_port, default=None, help="the server's port (default 3580)")
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
@@ -229,7 +258,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="only messages from TIME on: a date or time (2026-11-21, 2026-11-21T14:30, local time) "
         "or an age (90s, 30m, 2h, 7d)",
     )
+    rooms = commands.add_parser(
+        "rooms",
+        help="list the rooms announced on the local network",
+        description="Look for lanchat rooms on the local network (DNS-SD over multicast DNS) and list them.",
+        epilog=ROOMS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rooms.add_argument("--wait", type=_seconds, default=2.0, metavar="S", help="how long to listen, in seconds (default 2)")
+    rooms.add_argument("--json", action="store_true", help="one JSON list, for scripts")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check what stands between this machine and a chat",
+        description="Check the network, the port, a server, the firewall, room discovery, the locale, the "
+        "terminal and the data folder; each problem comes with a fix. Exit status 1 when something is wrong.",
+        epilog=DOCTOR_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("host", nargs="?", default=None, metavar="HOST", help="a server to check: HOST, HOST:PORT or [IPV6]:PORT")
+    doctor.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="its port (default 3580)")
+    doctor.add_argument("--port", type=_port, default=None, help="the port to check (default 3580)")
+    doctor.add_argument("--wait", type=_seconds, default=2.0, metavar="S", help="how long to look for rooms (default 2; 0 skips)")
+    doctor.add_argument("--json", action="store_true", help="the findings as one JSON object, for scripts")
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 30:
+        raise argparse.ArgumentTypeError(f"{text} must be from 0 to 30 seconds")
+    return value
+
+
+ROOMS_EXAMPLES = """\
+examples:
+  lanchat rooms                 list the rooms announced on this network
+  lanchat rooms --wait 5        listen longer (a slow or busy Wi-Fi)
+  lanchat rooms --json          for scripts
+"""
+
+DOCTOR_EXAMPLES = """\
+examples:
+  lanchat doctor                       this machine: addresses, port 3580, firewall, rooms, terminal
+  lanchat doctor 192.168.1.20 3580     also: does a lanchat server answer there?
+  lanchat doctor --port 4000 --json    another port; findings as JSON
+"""
 
 
 # ------------------------------------------------------------------- helpers
@@ -385,6 +462,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
+    announcer, announce_line = _announcer(args, listener, name, log)
+    if announce_line:
+        banner.append(announce_line)
     if store is None:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
@@ -401,7 +481,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import signal
 
         signal.signal(signal.SIGINT, lambda *_: server.request_shutdown("the server was stopped"))
-        server.serve_forever()
+        if announcer is not None:
+            announcer.start()
+        try:
+            server.serve_forever()
+        finally:
+            if announcer is not None:
+                announcer.close()
         if store is not None:
             store.close()
         print(f"{PROG}: server stopped", flush=True)
@@ -414,17 +500,66 @@ def cmd_serve(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
     thread.start()
     where_text = args.unix or (where[0] if where else f"port {port}")
-    return _run_participant(
-        host_end,
-        name,
-        role="host",
-        where=where_text,
-        plain=args.plain,
-        downloads=args.downloads,
-        on_quit=lambda: server.request_shutdown("the host closed the chat"),
-        after=lambda: _close_history(server, store),
-        intro=[line for line in banner if not line.lstrip().startswith("history:")],
+    if announcer is not None:
+        announcer.start()
+    try:
+        return _run_participant(
+            host_end,
+            name,
+            role="host",
+            where=where_text,
+            plain=args.plain,
+            downloads=args.downloads,
+            on_quit=lambda: server.request_shutdown("the host closed the chat"),
+            after=lambda: _close_history(server, store),
+            intro=[line for line in banner if not line.lstrip().startswith("history:")],
+        )
+    finally:
+        if announcer is not None:
+            announcer.close()
+
+
+def _announcer(args: argparse.Namespace, listener, name: str | None, log):  # noqa: ANN001, ANN202
+    """The room's announcement on the local network (discovery.py), not started yet, and its banner line.
+
+    Nothing is announced for an AF_UNIX socket, for a server only this machine can reach
+    (--host 127.0.0.1), or with --no-announce.
+    """
+    if args.unix or args.no_announce:
+        return None, None
+    import ipaddress
+    import socket
+
+    from .discovery import Announcer, clean_room_name
+    from .netinfo import local_addresses
+
+    host = listener.getsockname()[0]
+    if host in ("::", "0.0.0.0"):
+        addresses = [a.address for a in local_addresses() if a.version == 4 and a.kind != "loopback"]
+    else:
+        addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
+    if not addresses:
+        return None, None
+    machine = clean_room_name(socket.gethostname().split(".")[0]) or "lanchat"
+    room = args.room or clean_room_name(f"{name or machine}'s room")
+
+    def done(announced_as: str | None, problem: str | None) -> None:
+        if log is None:
+            return  # the host's full screen is up by now; the banner said what to expect
+        if problem:
+            log(f"could not announce the room on the local network ({problem}); people join with the address")
+        else:
+            log(f"announced as {announced_as!r} on the local network")
+
+    announcer = Announcer(
+        room=room,
+        port=listener.getsockname()[1],
+        addresses=addresses,
+        host=machine,
+        mode=args.mode,
+        on_done=done,
     )
+    return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
 
 
 def _server_files(args: argparse.Namespace, log):  # noqa: ANN001, ANN202
@@ -451,18 +586,21 @@ def _headless_log(text: str) -> None:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    from .transport import DEFAULT_PORT, Endpoint, TransportError, connect
+    from .addresses import AddressProblem, connect_target
+    from .transport import Endpoint, TransportError, connect
 
-    host = args.host
-    port_arg = args.port_arg
-    if host is not None and port_arg is None and host.isdigit():
-        host, port_arg = None, _port(host)  # seed 001: `client.py 4000` means port 4000
-    if args.port is not None and port_arg is not None and args.port != port_arg:
-        return _fail(f"two different ports given ({port_arg} and --port {args.port})", 2)
-    port = args.port if args.port is not None else (port_arg if port_arg is not None else DEFAULT_PORT)
-    if args.unix and (host is not None or args.port is not None or port_arg is not None):
-        return _fail("--unix cannot be combined with a host or port", 2)
-    endpoint = Endpoint(host=host or "127.0.0.1", port=port, path=args.unix)
+    if args.unix:
+        if args.host is not None or args.port is not None or args.port_arg is not None:
+            return _fail("--unix cannot be combined with a host or port", 2)
+        endpoint = Endpoint(path=args.unix)
+    else:
+        try:
+            target = connect_target(args.host, args.port_arg, args.port)
+        except AddressProblem as exc:
+            return _fail(str(exc), 2)
+        if target is None:  # no address at all: this machine's server, else a room on the network
+            return _connect_somewhere(args)
+        endpoint = Endpoint(host=target.host, port=target.port)
     name = _resolve_name(args, "connect")
     if name is None:
         return 2
@@ -473,6 +611,154 @@ def cmd_connect(args: argparse.Namespace) -> int:
     return _run_participant(
         sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads
     )
+
+
+NO_ROOM_HELP = """\
+  ask the host for the address their screen shows, then: lanchat connect ADDRESS PORT
+  (for example: lanchat connect 192.168.1.20 3580)
+  run `lanchat doctor` to see what is in the way (Wi-Fi that isolates devices hides every room)"""
+
+
+def _connect_somewhere(args: argparse.Namespace) -> int:
+    """`lanchat connect` with no address: a server on this machine at the default port if one
+    answers (as before discovery existed), else the rooms announced on the local network."""
+    from .addresses import DEFAULT_PORT
+    from .transport import Endpoint, TransportError, connect
+
+    local = Endpoint(host="127.0.0.1", port=DEFAULT_PORT)
+    try:
+        sock = connect(local, timeout=2.0)
+    except TransportError:
+        sock = None
+    if sock is not None:
+        print(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", flush=True)
+        where = local.describe()
+    else:
+        room = _choose_room()
+        if isinstance(room, int):
+            return room
+        endpoint = Endpoint(host=room.address, port=room.port)
+        # room.fingerprint is kept for the TLS check when the server speaks TLS (issue 15).
+        try:
+            sock = connect(endpoint)
+        except TransportError as exc:
+            return _fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
+        where = endpoint.describe()
+    name = _resolve_name(args, "connect")
+    if name is None:
+        sock.close()
+        return 2
+    return _run_participant(sock, name, role="client", where=where, plain=args.plain, downloads=args.downloads)
+
+
+def _find_rooms(seconds: float):  # noqa: ANN202
+    """Rooms on the local network, or an exit code after saying why none could be looked for."""
+    from .discovery import DiscoveryError, browse
+    from .netinfo import local_networks
+
+    try:
+        return browse(seconds, local_networks())
+    except DiscoveryError as exc:
+        return _fail(f"cannot look for rooms on the local network: {exc}\n{NO_ROOM_HELP}")
+
+
+def _choose_room():  # noqa: ANN202
+    """Browse, then: one room -> ask to join it; several -> a numbered list to pick from; none -> help.
+
+    Without a terminal to ask at, one room is joined and several are listed for the person to choose."""
+    from .discovery import BROWSE_SECONDS
+
+    print(f"{PROG}: no address given and no server on this machine; looking for rooms on the local network...",
+          flush=True)
+    rooms = _find_rooms(BROWSE_SECONDS)
+    if isinstance(rooms, int):
+        return rooms
+    if not rooms:
+        return _fail(f"no lanchat room found on the local network within {BROWSE_SECONDS:g} s\n{NO_ROOM_HELP}")
+    ask = sys.stdin.isatty()
+    if len(rooms) == 1:
+        room = rooms[0]
+        if not ask:
+            print(f"{PROG}: joining {room.name} on {room.where}", flush=True)
+            return room
+        try:
+            answer = input(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 130
+        if answer in ("", "y", "yes"):
+            return room
+        print(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", flush=True)
+        return 0
+    print(f"{len(rooms)} rooms on the local network:")
+    for number, room in enumerate(rooms, 1):
+        print(f"  {number}. {room.describe()}")
+    if not ask:
+        return _fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
+    while True:
+        try:
+            answer = input(f"join which room? [1-{len(rooms)}, Enter for none] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 130
+        if not answer or answer.lower() in ("q", "n", "none"):
+            print(f"{PROG}: not joining", flush=True)
+            return 0
+        if answer.isdigit() and 1 <= int(answer) <= len(rooms):
+            return rooms[int(answer) - 1]
+        print(f"  type a number from 1 to {len(rooms)}, or press Enter to join none")
+
+
+# --------------------------------------------------------------------- rooms
+
+
+def cmd_rooms(args: argparse.Namespace) -> int:
+    import json
+
+    rooms = _find_rooms(args.wait)
+    if isinstance(rooms, int):
+        return rooms
+    if args.json:
+        print(json.dumps([
+            {"room": r.name, "host": r.host, "address": r.address, "addresses": list(r.addresses), "port": r.port,
+             "mode": r.mode, "password": r.password, "fingerprint": r.fingerprint}
+            for r in rooms
+        ], ensure_ascii=False), flush=True)
+        return 0 if rooms else 1
+    if not rooms:
+        return _fail(f"no lanchat room found on the local network within {args.wait:g} s\n{NO_ROOM_HELP}")
+    print(f"{len(rooms)} room{'s' if len(rooms) > 1 else ''} on the local network:")
+    for number, room in enumerate(rooms, 1):
+        host, port = room.address, room.port
+        print(f"  {number}. {room.describe()}\n       join with: lanchat connect {host} {port}")
+    return 0
+
+
+# -------------------------------------------------------------------- doctor
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from .addresses import DEFAULT_PORT, AddressProblem, connect_target
+    from .doctor import as_json, as_text, run_checks
+
+    try:
+        target = connect_target(args.host, args.port_arg, args.port) if args.host else None
+    except AddressProblem as exc:
+        return _fail(str(exc), 2)
+    if args.host is None and args.port_arg is not None:
+        return _fail("give the server's address before its port, e.g. lanchat doctor 192.168.1.20 3580", 2)
+    port = target.port if target else (args.port if args.port is not None else DEFAULT_PORT)
+    if port == 0:
+        return _fail("port 0 cannot be checked: give the port `lanchat serve` uses", 2)
+    checks = run_checks(port=port, target=target, browse_seconds=args.wait)
+    if args.json:
+        print(json.dumps(as_json(checks), ensure_ascii=False, indent=2), flush=True)
+    else:
+        print(f"{PROG} doctor: checking port {port}" + (f" and the server at {target}" if target else ""))
+        print(as_text(checks), flush=True)
+    return 1 if any(c.status == "fail" for c in checks) else 0
 
 
 # ------------------------------------------------------ both roles' chat loop
@@ -591,6 +877,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "rooms":
+            return cmd_rooms(args)
+        if args.command == "doctor":
+            return cmd_doctor(args)
         return cmd_connect(args)
     except KeyboardInterrupt:
         return 130
