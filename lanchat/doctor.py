@@ -89,7 +89,8 @@ def judge_port(port: int, bind_errno: int | None, holders: list) -> Check:
                      tuple(names))
     who = ", ".join(names) if names else "another program (run as root to see which)"
     return Check("port", "fail", f"port {port} is already in use by {who}",
-                 f"stop that program, or serve on another port: lanchat serve --port {port + 1}", tuple(names))
+                 f"stop that program, or serve on another port: lanchat serve --port {port + 1}",
+                 tuple(names) if len(names) > 1 else ())
 
 
 def try_bind(port: int) -> int | None:
@@ -159,8 +160,8 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool) -> C
     where = str(target)
     if outcome == "lanchat":
         return Check("server", "ok", f"a lanchat server answers at {where}")
-    if not asked and outcome == "refused":
-        return Check("server", "info", f"no server runs on this machine at port {target.port}",
+    if not asked:  # this machine's own port: the port check has said who holds it, if anyone
+        return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
                      f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")
     fixes = {
         "refused": "nothing listens there: is `lanchat serve` running on that machine, and on this port?",
