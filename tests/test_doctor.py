@@ -153,12 +153,13 @@ def test_a_port_blocked_by_nftables(lab):
         pytest.skip("needs the nft command (nftables) to block a port inside a namespace")
     ns = lab.namespace("F")
     port = 3580  # inside this test's own namespace: no one else's port
-    rules = (
-        "table inet lanchat_test { chain input { type filter hook input priority 0; policy accept; "
-        f"tcp dport {port} drop; }} }}"
-    )
-    done = lab.run_command(ns, "nft", rules)
-    assert done.returncode == 0, done.stderr
+    for command in (
+        ["add", "table", "inet", "lanchat_test"],
+        ["add", "chain", "inet", "lanchat_test", "input", "{ type filter hook input priority 0; policy accept; }"],
+        ["add", "rule", "inet", "lanchat_test", "input", "tcp", "dport", str(port), "drop"],
+    ):
+        done = lab.run_command(ns, "nft", *command)
+        assert done.returncode == 0, done.stderr
     code, checks = doctor("--port", str(port), program=lab.program(ns))
     assert code == 1
     assert checks["firewall"]["status"] == "fail"
