@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import threading
 
 import pytest
@@ -291,4 +290,14 @@ def test_bad_doctor_arguments_are_one_line():
         finally:
             proc.stop()
         assert len(proc.lines) == 1 and complaint in proc.lines[0], proc.output
-    assert sys.executable
+
+
+def test_help_of_rooms_and_doctor_explains_with_examples():
+    for command, options in (("rooms", ("--wait", "--json")), ("doctor", ("--port", "--wait", "--json"))):
+        proc = Proc(command, "--help", stdin=False)
+        try:
+            assert proc.wait() == 0
+        finally:
+            proc.stop()
+        assert "examples:" in proc.output and f"lanchat {command} " in proc.output
+        assert all(option in proc.output for option in options)
