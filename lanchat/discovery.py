@@ -10,6 +10,7 @@ The record's shape (``txt_record`` / ``room_from_record``) is pure and tested wi
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import socket
 import threading
@@ -161,6 +162,9 @@ class DiscoveryError(Exception):
 
 
 def _open_zeroconf(addresses: list[str] | None = None):  # noqa: ANN202
+    # zeroconf reports network trouble through logging; with no handler Python would print it to
+    # stderr, over the host's full screen. Our callers say what matters in their own words.
+    logging.getLogger("zeroconf").addHandler(logging.NullHandler())
     try:
         from zeroconf import InterfaceChoice, IPVersion, Zeroconf
     except ImportError as exc:
