@@ -164,7 +164,9 @@ class DiscoveryError(Exception):
 def _open_zeroconf(addresses: list[str] | None = None):  # noqa: ANN202
     # zeroconf reports network trouble through logging; with no handler Python would print it to
     # stderr, over the host's full screen. Our callers say what matters in their own words.
-    logging.getLogger("zeroconf").addHandler(logging.NullHandler())
+    quiet = logging.getLogger("zeroconf")
+    if not any(isinstance(handler, logging.NullHandler) for handler in quiet.handlers):
+        quiet.addHandler(logging.NullHandler())
     try:
         from zeroconf import InterfaceChoice, IPVersion, Zeroconf
     except ImportError as exc:
