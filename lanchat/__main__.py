@@ -239,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
+    connect.add_argument(
+        "--no-reconnect",
+        action="store_true",
+        help="leave when the connection drops (default: keep the screen and rejoin when the server is back)",
+    )
 
     history = commands.add_parser(
         "history",
@@ -609,7 +614,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
     except TransportError as exc:
         return _fail(str(exc))
     return _run_participant(
-        sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads
+        sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads,
+        rejoin_at=None if args.no_reconnect else endpoint,
     )
 
 
@@ -633,6 +639,7 @@ def _connect_somewhere(args: argparse.Namespace) -> int:
     if sock is not None:
         print(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", flush=True)
         where = local.describe()
+        endpoint = local
     else:
         room = _choose_room()
         if isinstance(room, int):
@@ -648,7 +655,10 @@ def _connect_somewhere(args: argparse.Namespace) -> int:
     if name is None:
         sock.close()
         return 2
-    return _run_participant(sock, name, role="client", where=where, plain=args.plain, downloads=args.downloads)
+    return _run_participant(
+        sock, name, role="client", where=where, plain=args.plain, downloads=args.downloads,
+        rejoin_at=None if args.no_reconnect else endpoint,
+    )
 
 
 def _find_rooms(seconds: float):  # noqa: ANN202
@@ -764,7 +774,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ------------------------------------------------------ both roles' chat loop
 
 
-def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None) -> int:  # noqa: ANN001
+def _rejoiner(endpoint, session):  # noqa: ANN001, ANN202
+    """Connect and join again as the same name (client.ClientLoop retries with this)."""
+    from .client import join
+    from .transport import connect
+
+    def rejoin():  # noqa: ANN202
+        sock = connect(endpoint, timeout=3.0)
+        try:
+            proto, welcome, early = join(sock, session.name, timeout=5.0)
+        except BaseException:
+            sock.close()
+            raise
+        return sock, proto, welcome, early
+
+    return rejoin
+
+
+def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, rejoin_at=None) -> int:  # noqa: ANN001
     from .client import ClientLoop, JoinError, join
     from .client_files import ClientTransfers
     from .session import Session
@@ -798,7 +825,8 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
 
         now = time.time()
         frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
-    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads))
+    rejoin = _rejoiner(rejoin_at, session) if rejoin_at is not None else None
+    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=rejoin)
     early_events = [welcome, *early]
     crash: Exception | None = None
     try:

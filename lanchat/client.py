@@ -27,6 +27,21 @@ UPLOAD_LOW_WATER_BYTES = 256 * 1024
 # the kernel ahead of a chat line (server.FILE_SEND_BUFFER_BYTES caps the other end).
 DOWNLOAD_RECEIVE_BUFFER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # after the bye, how long to wait for the server to close its side
+# Reconnecting after a lost connection: growing waits, then every RETRY_DELAYS[-1] seconds, for
+# at most GIVE_UP_SECONDS; a server restart is back within the first few.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
+GIVE_UP_SECONDS = 600.0
+REPLAY_SETTLE_SECONDS = 2.0  # a rejoin's replay comes at once; after this, anything is live
+MAX_QUEUED_WHILE_AWAY = 50  # lines typed while disconnected, sent on rejoining
+
+
+def retry_delay(attempt: int) -> float:
+    """The wait before reconnect attempt ``attempt`` (0 first): 1, 2, 4, 8, then 15 s each."""
+    return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+
+
+# connect + join again as the same person: (socket, protocol, welcome, events after it)
+Rejoin = Callable[[], tuple[socket.socket, Connection, ev.Welcome, list]]
 
 
 class Frontend(Protocol):
@@ -114,6 +129,7 @@ class ClientLoop:
         *,
         on_quit: Callable[[], None] | None = None,
         transfers: ClientTransfers | None = None,
+        rejoin: Rejoin | None = None,
     ) -> None:
         self.sock = sock
         self.proto = proto
@@ -128,6 +144,14 @@ class ClientLoop:
         # /send and /get (client_files.py); its live progress is the session's, for a status line
         self.transfers = transfers if transfers is not None else ClientTransfers()
         self.transfers.progress = session.progress
+        # A lost connection (no shutdown notice) is retried when ``rejoin`` is given: the screen,
+        # transcript and typed line stay; lines sent meanwhile wait in ``queued``.
+        self.rejoin = rejoin
+        self.offline_since: float | None = None
+        self.retry_at: float | None = None
+        self.attempt = 0
+        self.settle_at: float | None = None
+        self.queued: list[ev.Event] = []
 
     # ---------------------------------------------------------------- the loop
 
@@ -155,7 +179,12 @@ class ClientLoop:
                             break
                     if drawing_due is not None and (due := drawing_due()) is not None:
                         timeout = due if timeout is None else min(timeout, due)  # a held-back status line
+                    for when in (self.retry_at, self.settle_at):
+                        if when is not None:
+                            wait = max(0.0, when - time.monotonic())
+                            timeout = wait if timeout is None else min(timeout, wait)
                     ready = self.selector.select(timeout)
+                    self._timers()
                     for key, mask in ready:
                         if key.data == "net":
                             if mask & selectors.EVENT_READ:
@@ -203,6 +232,8 @@ class ClientLoop:
                         self._finish(0, f"disconnected: {self.session.closed_reason}", lines)
                     elif self.quitting and self.on_quit is None:
                         self._finish(0, "you left the chat", lines)
+                    elif self.rejoin is not None:
+                        self._connection_lost(lines)
                     else:
                         self._finish(1, "disconnected: the connection to the server was lost", lines)
                 return
@@ -241,6 +272,9 @@ class ClientLoop:
         result = self.session.parse_input(text)
         if result is None:
             return
+        if self.offline_since is not None and not isinstance(result, (Quit, Local, UiCommand)):
+            self._while_away(result)
+            return
         if isinstance(result, Quit):
             self._quit()
         elif isinstance(result, Local):
@@ -275,7 +309,10 @@ class ClientLoop:
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
-                self._finish(1, "disconnected: the connection to the server was lost")
+                if self.rejoin is not None and not self.quitting:
+                    self._connection_lost([])
+                else:
+                    self._finish(1, "disconnected: the connection to the server was lost")
                 return
             del self.out[:sent]
         # an upload in progress keeps write interest: writable means "read the next chunks"
@@ -313,7 +350,69 @@ class ClientLoop:
         if lines:
             self.frontend.show(lines)
 
+    # ------------------------------------------------------------ reconnecting
+
+    def _connection_lost(self, pending: list[Line]) -> None:
+        """No shutdown notice came: keep everything on screen and try again after a wait."""
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(self.sock)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.transfers.close()  # a download cut off here leaves no partial file
+        self.out.clear()
+        self.offline_since = time.monotonic()
+        self.attempt = 0
+        self.settle_at = None
+        delay = retry_delay(0)
+        self.retry_at = self.offline_since + delay
+        self.frontend.show([*pending, *self.session.connection_lost(delay)])
+
+    def _timers(self) -> None:
+        now = time.monotonic()
+        if self.settle_at is not None and now >= self.settle_at:
+            self.settle_at = None
+            self.session.rejoin_settled()
+        if self.retry_at is not None and now >= self.retry_at and self.outcome is None and not self.quitting:
+            self.retry_at = None
+            self._try_rejoin()
+
+    def _try_rejoin(self) -> None:
+        assert self.rejoin is not None and self.offline_since is not None
+        try:
+            sock, proto, welcome, early = self.rejoin()
+        except Exception as exc:  # noqa: BLE001 - TransportError, JoinError, OSError: all mean "not yet"
+            self.attempt += 1
+            if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
+                self._finish(1, f"disconnected: the server could not be reached for {GIVE_UP_SECONDS / 60:g} minutes")
+                return
+            delay = retry_delay(self.attempt)
+            self.retry_at = time.monotonic() + delay
+            self.frontend.show(self.session.still_lost(str(exc).split("\n")[0], delay))
+            return
+        self.sock, self.proto = sock, proto
+        self.offline_since = None
+        self.sock.setblocking(False)
+        self.selector.register(self.sock, selectors.EVENT_READ, "net")
+        self.settle_at = time.monotonic() + REPLAY_SETTLE_SECONDS
+        self._handle_events([welcome, *early])
+        queued, self.queued = self.queued, []
+        for event in queued:
+            self._send(event)
+
+    def _while_away(self, result: object) -> None:
+        """A line typed while disconnected: kept and sent on rejoining (files wait for a connection)."""
+        if isinstance(result, Outgoing) and len(self.queued) < MAX_QUEUED_WHILE_AWAY:
+            self.queued.append(result.event)
+            note = "not connected: it will be sent when the connection is back"
+        else:
+            note = "not connected: try again when the connection is back"
+        self.frontend.show([Line(kind="error", time=time.time(), text=note)])
+
     def _quit(self) -> None:
+        if self.offline_since is not None:  # nobody to say bye to
+            self.quitting = True
+            self._finish(0, "you left the chat")
+            return
         if self.quitting:
             if self.on_quit is None and self.linger_deadline is not None:
                 self._finish(0, "you left the chat")  # a second Ctrl-C: stop waiting for the server

@@ -413,7 +413,8 @@ def test_three_people_take_turns(run, sock_dir, transport):
 
 def test_a_server_that_dies_leaves_clients_with_one_clear_line(run):
     server, where = serve(run, "--headless")
-    ann = join(run, where, "ann")
+    ann = run("connect", *where, "--name", "ann", "--no-reconnect")
+    ann.expect(r"welcome, ann")
     server.popen.kill()  # no shutdown notice: the connection just drops
     assert ann.wait() == 1
     ann.expect(r"^lanchat: disconnected: the connection to the server was lost$")

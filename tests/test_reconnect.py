@@ -1,0 +1,229 @@
+"""Staying in the room: a connection that drops without a shutdown notice is retried, the client
+comes back as the same name, and shows only what it missed, marked, with no duplicates.
+
+A server killed and started again on the same AF_UNIX path (its history file kept), and a
+"Wi-Fi blip": a relay between bob and the server that cuts bob's connection, refuses him for a
+while, then lets him through again, while the others chat on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import socket
+import threading
+
+from helpers import Proc, short_tmp_dir, wait_for
+
+from lanchat import events as ev
+from lanchat.client import RETRY_DELAYS, retry_delay
+from lanchat.session import Session
+
+
+class Blip:
+    """A TCP relay to ``target``: ``cut()`` drops every connection through it and turns new ones
+    away (accept, then close) until ``restore()``, like Wi-Fi that drops and comes back."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self.listener, selectors.EVENT_READ, None)
+        while not self.stopping:
+            for key, _ in selector.select(0.05):
+                if key.data is None:
+                    conn, _ = self.listener.accept()
+                    if not self.up:
+                        conn.close()
+                        continue
+                    upstream = socket.create_connection(self.target, timeout=5)
+                    with self.lock:
+                        self.pairs.append((conn, upstream))
+                    selector.register(conn, selectors.EVENT_READ, upstream)
+                    selector.register(upstream, selectors.EVENT_READ, conn)
+                    continue
+                source, sink = key.fileobj, key.data
+                try:
+                    data = source.recv(65536)
+                    if data:
+                        sink.sendall(data)
+                        continue
+                except OSError:
+                    pass
+                for end in (source, sink):
+                    with contextlib.suppress(KeyError, ValueError):
+                        selector.unregister(end)
+                    end.close()
+            if not self.up:
+                with self.lock:
+                    pairs, self.pairs = self.pairs, []
+                for pair in pairs:
+                    for end in pair:
+                        with contextlib.suppress(KeyError, ValueError):
+                            selector.unregister(end)
+                        with contextlib.suppress(OSError):
+                            end.shutdown(socket.SHUT_RDWR)
+                        end.close()
+        selector.close()
+
+    def cut(self) -> None:
+        self.up = False
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.stopping = True
+        self.thread.join(5)
+        self.listener.close()
+
+
+def serve_tcp(*extra: str) -> tuple[Proc, int]:
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", *extra)
+    return server, int(server.expect(r"listening on port (\d+)").group(1))
+
+
+def test_a_wifi_blip_rejoins_and_shows_only_what_was_missed(tmp_path):
+    server, port = serve_tcp("--history", str(tmp_path / "h.sqlite3"))
+    blip = Blip(("127.0.0.1", port))
+    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+    bob = Proc("connect", "127.0.0.1", str(blip.port), "--name", "bob")
+    try:
+        ann.expect(r"welcome, ann")
+        bob.expect(r"welcome, bob")
+        ann.send("before the blip")
+        bob.expect(r"ann: before the blip$")
+        blip.cut()
+        bob.expect(r"connection lost; retrying in 1 s \(/q to leave\)")
+        ann.expect(r"bob lost connection")
+        bob.send("typed while away")
+        bob.expect(r"not connected: it will be sent when the connection is back")
+        ann.send("while bob was away")
+        ann.expect(r"ann: while bob was away$")
+        mark = bob.mark()
+        blip.restore()
+        bob.expect(r"back in the room as bob", timeout=20)
+        bob.expect(r"missed while you were away:")
+        bob.expect(r"ann: while bob was away$")
+        bob.expect(r"end of what you missed \(1 message\)")
+        ann.expect(r"bob: typed while away$")  # the line typed while away went out on rejoining
+        after = bob.lines[mark:]
+        assert not any("before the blip" in line for line in after), after  # no duplicate
+        assert sum("while bob was away" in line for line in bob.lines) == 1
+    finally:
+        for proc in (ann, bob, server):
+            proc.stop()
+        blip.close()
+    for proc in (ann, bob, server):
+        assert "Traceback" not in proc.output
+
+
+def test_a_server_restart_brings_everyone_back_with_nothing_twice():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        history = os.path.join(folder, "h.sqlite3")
+        server = Proc("serve", "--headless", "--unix", path, "--history", history)
+        server.expect(r"join with")
+        people = {name: Proc("connect", "--unix", path, "--name", name) for name in ("ann", "bob", "cat")}
+        try:
+            for name, proc in people.items():
+                proc.expect(rf"welcome, {name}")
+            people["ann"].send("before the restart")
+            for proc in people.values():
+                proc.expect(r"ann: before the restart$")
+            marks = {name: proc.mark() for name, proc in people.items()}
+            server.popen.kill()  # no shutdown notice, as when a machine crashes
+            server.wait()
+            for proc in people.values():
+                proc.expect(r"connection lost; retrying in 1 s")
+            server = Proc("serve", "--headless", "--unix", path, "--history", history)
+            server.expect(r"join with")
+            for name, proc in people.items():
+                proc.expect(rf"back in the room as {name}", timeout=20, start=marks[name])
+            wait_for(lambda: server.output.count(" joined from ") == 3, what="all three back")
+            people["bob"].send("after the restart")
+            for name, proc in people.items():
+                proc.expect(r"bob: after the restart$")
+                later = proc.lines[marks[name]:]
+                assert not any("before the restart" in line for line in later), later
+        finally:
+            for proc in (*people.values(), server):
+                proc.stop()
+        for proc in (*people.values(), server):
+            assert "Traceback" not in proc.output
+
+
+def test_q_while_retrying_leaves_at_once():
+    server, port = serve_tcp()
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob")
+    try:
+        bob.expect(r"welcome, bob")
+        server.popen.kill()
+        bob.expect(r"connection lost; retrying in 1 s")
+        bob.send("/q")
+        assert bob.wait() == 0
+        bob.expect(r"^lanchat: you left the chat$")
+    finally:
+        bob.stop()
+        server.stop()
+
+
+def test_a_real_shutdown_is_not_retried():
+    server, port = serve_tcp()
+    bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob")
+    try:
+        bob.expect(r"welcome, bob")
+        server.popen.terminate()  # a headless server tells everyone before it goes
+        assert bob.wait() == 0
+        assert "retrying" not in bob.output
+        bob.expect(r"the server shut down")
+    finally:
+        bob.stop()
+        server.stop()
+
+
+# ------------------------------------------------------------------ pure rules
+
+
+def test_the_waits_grow_then_stay_bounded():
+    assert [retry_delay(n) for n in range(8)] == [1, 2, 4, 8, 15, 15, 15, 15]
+    assert max(RETRY_DELAYS) <= 15
+
+
+def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once():
+    session = Session(name="bob", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    session.on_event(ev.Message(sender="ann", text="seen", time=10.0))
+    lost = session.connection_lost(1.0)
+    assert [line.text for line in lost] == ["connection lost; retrying in 1 s (/q to leave)"]
+    back = session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    assert [line.text for line in back] == ["back in the room as bob (2 here)"]
+    assert session.on_event(ev.Message(sender="ann", text="seen", time=10.0, history=True)) == []
+    missed = session.on_event(ev.Message(sender="ann", text="new", time=11.0, history=True))
+    assert [(line.kind, line.text) for line in missed] == [("notice", "missed while you were away:"), ("history", "new")]
+    end = session.on_event(ev.HistoryEnd(shown=2, more=False, before=1))
+    assert [line.text for line in end] == ["end of what you missed (1 message)"]
+    assert not session.rejoining
+    live = session.on_event(ev.Message(sender="ann", text="live", time=12.0))
+    assert [(line.kind, line.text) for line in live] == [("message", "live")]
+
+
+def test_a_rejoin_with_nothing_missed_says_so():
+    session = Session(name="bob", clock=lambda: 100.0)
+    session.on_event(ev.Message(sender="ann", text="seen", time=10.0))
+    session.connection_lost(1.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("bob",)))
+    assert session.on_event(ev.Message(sender="ann", text="seen", time=10.0, history=True)) == []
+    assert [line.text for line in session.on_event(ev.HistoryEnd(shown=1, more=False, before=1))] == [
+        "you missed nothing while away"
+    ]
