@@ -831,6 +831,10 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
     crash: Exception | None = None
     try:
         outcome = loop.run(early_events)
+        wait = getattr(frontend, "wait_for_key", None)
+        if wait is not None and role == "client" and (session.closed_reason or session.leave_requested):
+            # The server shut down, or the bot said goodbye: let the last lines be read.
+            wait("the chat is over: press any key to leave")
     except Exception as exc:  # an internal error: restore the terminal first, then one line
         crash = exc
     finally:

@@ -227,3 +227,27 @@ def test_a_rejoin_with_nothing_missed_says_so():
     assert [line.text for line in session.on_event(ev.HistoryEnd(shown=1, more=False, before=1))] == [
         "you missed nothing while away"
     ]
+
+
+def test_the_bots_goodbye_stays_on_screen_until_a_key():
+    from helpers import TermProc, start_server
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "mood.sock")
+        server, _ = start_server("--unix", path, "--bot", "colour", "--max-clients", "1", "--once", "--headless",
+                                 "--bot-seed", "7")
+        ann = TermProc("connect", "--unix", path, "--name", "ann")
+        try:
+            ann.expect(r"What mood are you in\?")
+            ann.send("cheerful\r")
+            ann.expect(r"Happy with it\? \(Y/N\)")
+            ann.send("/y\r")
+            ann.expect(r"Goodbye\.")
+            ann.expect(r"press any key to leave")
+            assert ann.proc.isalive()  # the goodbye is on screen, not gone with the screen
+            ann.send("x")
+            assert ann.wait() == 0
+        finally:
+            ann.stop()
+            server.stop()
+        assert "Traceback" not in ann.text

@@ -256,6 +256,9 @@ def test_the_host_closing_tells_the_client(terms):
     ann.send("/q\r")
     assert ann.wait() == 0
     assert "the chat is closed" in ann.text
+    bob.expect(r"the server shut down: the host closed the chat")  # still on the screen,
+    bob.expect(r"press any key to leave")  # until bob has read it
+    bob.send(" ")
     assert_sane_terminal_after_exit(bob)
     assert "the server shut down: the host closed the chat" in bob.text
 
