@@ -440,9 +440,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except TransportError as exc:
         return _fail(str(exc))
 
+    from .room import resume_token
     from .server import Server
 
     room = Room(
+        resume_tokens=resume_token,
         mode=args.mode,
         max_members=args.max_clients,
         history=store is not None,
@@ -782,7 +784,7 @@ def _rejoiner(endpoint, session):  # noqa: ANN001, ANN202
     def rejoin():  # noqa: ANN202
         sock = connect(endpoint, timeout=3.0)
         try:
-            proto, welcome, early = join(sock, session.name, timeout=5.0)
+            proto, welcome, early = join(sock, session.name, timeout=5.0, resume=session.resume, since=session.last_seen)
         except BaseException:
             sock.close()
             raise

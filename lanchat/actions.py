@@ -58,6 +58,9 @@ class Replay:
     limit: int
     before: int | None = None
     joining: bool = False
+    # Rejoining (hello's ``since``): only entries newer than this server time, and a
+    # history-end even when there are none, so the client knows the replay is over.
+    since: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -76,6 +76,8 @@ def join(
     *,
     ask_name: Callable[[str], str | None] | None = None,
     timeout: float = 15.0,
+    resume: str | None = None,
+    since: float | None = None,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
     """The handshake: hello -> welcome. Blocking, with a deadline.
 
@@ -84,7 +86,8 @@ def join(
     """
     proto = Connection(Role.CLIENT)
     deadline = time.monotonic() + timeout
-    sock.sendall(proto.send(ev.Hello(name=name)))
+    # resume/since: rejoining after a lost connection (PROTOCOL.md, Rejoining)
+    sock.sendall(proto.send(ev.Hello(name=name, resume=resume, since=since)))
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

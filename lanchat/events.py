@@ -96,6 +96,11 @@ class Hello(Event):
     sent_by: ClassVar[str] = "client"
     name: str
     version: int = PROTOCOL_VERSION
+    # Rejoining after a lost connection (PROTOCOL.md, Rejoining): the token from the last
+    # welcome, which takes over a stale session of the same name at once, and the time of the
+    # newest message seen, so the replay brings only what was missed. Left out when null.
+    resume: str | None = field(default=None, metadata={"omit_default": True})
+    since: float | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +155,8 @@ class Welcome(Event):
     version: int = PROTOCOL_VERSION
     # The server closes when the last person leaves (serve --once, seed 000): left out while false.
     once: bool = _flag()
+    # A secret for this session, sent back in ``hello`` on rejoining (PROTOCOL.md, Rejoining).
+    resume: str | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,6 +32,14 @@ __all__ = ["Action", "Broadcast", "Close", "Keep", "Replay", "Seen", "Send", "Me
 class Member:
     cid: int
     name: str
+    resume: str | None = None  # the secret in their welcome: a rejoin with it takes over at once
+
+
+def resume_token() -> str:
+    """A fresh secret for one session's welcome (PROTOCOL.md, Rejoining)."""
+    import secrets
+
+    return secrets.token_urlsafe(18)
 
 
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
@@ -49,6 +57,7 @@ class Room:
         history: bool = False,
         replay: int = 50,
         known_names: Iterable[str] = (),
+        resume_tokens: Callable[[], str] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -66,6 +75,9 @@ class Room:
         # Bots (the colour bot) are members but not people: they never fill the room
         # (--max-clients), never keep it alive (--once) and never hold the turn.
         self.service_cids: set[int] = set()
+        # Where resume secrets come from (``resume_token`` in `serve`; None: welcomes carry none).
+        # Randomness passed in, so tests can give a fixed sequence.
+        self.resume_tokens = resume_tokens
         self.members: dict[int, Member] = {}  # insertion order is join order
         self._by_key: dict[str, Member] = {}
         self._everyone: tuple[int, ...] = ()
@@ -181,7 +193,12 @@ class Room:
         if ev.name_key(hello.name) in BOT_NAME_KEYS and cid not in self.service_cids:
             # /mood whispers to this name: a person holding it would read everyone's moods
             return self._error(cid, ev.E_BAD_NAME, f"the name {hello.name!r} is kept for the colour bot; choose another")
-        if self.find(hello.name):
+        holder = self.find(hello.name)
+        if holder is not None and self._takes_over(holder, hello):
+            # Rejoining after a lost connection the server has not noticed yet (PROTOCOL.md,
+            # Rejoining): the stale session goes, as lost, and the newcomer joins in its place.
+            return self.leave(holder.cid, "lost") + [Close(who=holder.cid)] + self._hello(cid, hello)
+        if holder is not None:
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
         if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:
             people = "person" if self.max_members == 1 else "people"
@@ -190,7 +207,8 @@ class Room:
             )
         if not self._roster_fits(hello.name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
-        member = Member(cid=cid, name=hello.name)
+        resume = self.resume_tokens() if self.resume_tokens is not None and cid not in self.service_cids else None
+        member = Member(cid=cid, name=hello.name, resume=resume)
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -215,6 +233,7 @@ class Room:
                     turn=self.turn_name,
                     host=host_name,
                     once=self.once,
+                    resume=member.resume,
                 ),
             )
         ]
@@ -222,13 +241,21 @@ class Room:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
             self.known[ev.name_key(member.name)] = member.name
-            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True))
+            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, since=hello.since))
         if others:
             joined = ev.Joined(name=member.name, time=self.clock())
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
         return actions
+
+    def _takes_over(self, holder: Member, hello: ev.Hello) -> bool:
+        """Whether ``hello`` carries the secret of ``holder``'s session (compared in constant time)."""
+        import hmac
+
+        return bool(hello.resume and holder.resume) and hmac.compare_digest(
+            hello.resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]
+        )
 
     def _roster_fits(self, newcomer: str) -> bool:
         """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
@@ -241,6 +268,7 @@ class Room:
             turn=self.turn_name or newcomer,  # never smaller than the real welcome
             host=self.name_of(self.host_cid) if self.host_cid is not None else None,
             once=self.once,
+            resume="r" * 24,  # a resume token's length
         )
         try:
             encode(probe)

@@ -122,6 +122,7 @@ class Session:
     # replay is under way, how many replayed messages were new to us (None: not rejoining).
     last_seen: float | None = None
     missed: int | None = None
+    resume: str | None = None  # the welcome's secret: a rejoin with it takes over our stale session
 
     # ----------------------------------------------------------------- queries
 
@@ -196,6 +197,8 @@ class Session:
         if isinstance(event, (ev.Message, ev.Direct)) and (self.last_seen is None or event.time > self.last_seen):
             if self.missed is None or not event.history:
                 self.last_seen = event.time
+        if isinstance(event, ev.Welcome):
+            self.resume = event.resume
         if self.missed is not None:  # rejoining after a lost connection
             if isinstance(event, ev.Welcome):
                 return self._rejoined(event)

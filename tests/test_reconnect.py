@@ -251,3 +251,86 @@ def test_the_bots_goodbye_stays_on_screen_until_a_key():
             ann.stop()
             server.stop()
         assert "Traceback" not in ann.text
+
+
+# ------------------------------------------- rejoining: hello's resume and since
+
+
+def test_a_rejoin_with_its_secret_takes_over_the_stale_session_at_once():
+    from lanchat.protocol import ConnectionClosed
+    from lanchat.room import Broadcast, Close, Room, Send
+
+    tokens = iter(["secret-ann", "secret-bob", "secret-bob-2"])
+    room = Room(resume_tokens=lambda: next(tokens), clock=lambda: 5.0)
+    room.handle(1, ev.Hello(name="ann"))
+    [welcome] = [a.event for a in room.handle(2, ev.Hello(name="bob")) if isinstance(a, Send)]
+    assert welcome.resume == "secret-bob"
+    # bob's Wi-Fi dropped; the server has not noticed. Guessing, or no secret: still taken.
+    for wrong in (None, "secret-ann", "secret-bo", "secret-bob\x00"):
+        [refused] = room.handle(3, ev.Hello(name="bob", resume=wrong))
+        assert refused.event.code == ev.E_NAME_TAKEN
+    actions = room.handle(3, ev.Hello(name="bob", resume="secret-bob"))
+    assert Close(who=2) in actions
+    [welcome_back] = [a.event for a in actions if isinstance(a, Send) and a.to == 3]
+    assert welcome_back.name == "bob" and welcome_back.resume == "secret-bob-2" and welcome_back.members == ("ann", "bob")
+    told_ann = [a.frame for a in actions if isinstance(a, Broadcast) and 1 in a.to]
+    assert b'"left"' in told_ann[0] and b'"lost"' in told_ann[0] and b'"joined"' in told_ann[1]
+    assert room.handle(2, ConnectionClosed()) == []  # the old connection's end changes nothing more
+    assert room.name_of(3) == "bob"
+
+
+def test_through_a_real_server_the_stale_session_is_closed_and_the_secret_cannot_be_guessed():
+    from helpers import RawClient
+
+    from lanchat.transport import Endpoint
+
+    server, port = serve_tcp("--no-history")
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    ann, stale = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+    mallory, back = RawClient(endpoint), RawClient(endpoint)
+    try:
+        secret = stale.welcome.resume
+        assert secret and ann.welcome.resume and secret != ann.welcome.resume
+        mallory.send(ev.Hello(name="bob", resume=ann.welcome.resume))  # another session's secret
+        assert mallory.expect(ev.Error).code == ev.E_NAME_TAKEN
+        back.send(ev.Hello(name="bob", resume=secret))
+        assert back.expect(ev.Welcome).name == "bob"
+        stale.expect_closed()
+        ann.expect(ev.Left, name="bob", reason="lost")
+        ann.expect(ev.Joined, name="bob")
+        back.send(ev.Say(text="back"))
+        ann.expect(ev.Message, sender="bob", text="back")
+    finally:
+        for client in (ann, stale, mallory, back):
+            client.close()
+        server.stop()
+
+
+def test_since_replays_only_newer_messages_and_always_ends_the_replay(tmp_path):
+    from helpers import RawClient
+
+    from lanchat.transport import Endpoint
+
+    server, port = serve_tcp("--history", str(tmp_path / "h.sqlite3"))
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    ann = RawClient(endpoint, "ann")
+    try:
+        for text in ("one", "two", "three"):
+            ann.send(ev.Say(text=text))
+        stamps = [ann.expect(ev.Message, text=text).time for text in ("one", "two", "three")]
+        bob = RawClient(endpoint)
+        bob.send(ev.Hello(name="bob", since=stamps[0]))
+        bob.expect(ev.Welcome)
+        assert [bob.expect(ev.Message).text for _ in range(2)] == ["two", "three"]
+        end = bob.expect(ev.HistoryEnd)
+        assert (end.shown, end.more) == (2, False)
+        bob.close()
+        wait_for(lambda: "bob left" in server.output, what="bob to leave")
+        cat = RawClient(endpoint)
+        cat.send(ev.Hello(name="cat", since=stamps[2]))  # saw everything: an empty replay, still ended
+        cat.expect(ev.Welcome)
+        assert cat.expect(ev.HistoryEnd).shown == 0
+        cat.close()
+    finally:
+        ann.close()
+        server.stop()
