@@ -453,7 +453,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
-    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files)
+    from .hub import GREET_SECONDS
+
+    server = Server(
+        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files,
+        greet_seconds=GREET_SECONDS,  # `nc HOST PORT` is asked for a name (PROTOCOL.md, Text participants)
+    )
     if args.bot:
         from .bots import start_colour_bot
 

@@ -34,6 +34,7 @@ from .history_policy import HistoryPolicy
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
+from .textline import TextConnection, opening_kind
 
 if TYPE_CHECKING:  # the edges the hub is handed; it imports neither
     from .history import HistoryStore
@@ -47,6 +48,10 @@ FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
 HANDSHAKE_SECONDS = 60.0  # a connection that says nothing for this long before joining is closed
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
+# A connection that has said nothing this long is greeted as a person (`nc HOST 3580` shows
+# nothing until the server speaks): lanchat's own client sends hello the moment it connects.
+# `serve` turns it on; None (the default) waits for the peer's first bytes.
+GREET_SECONDS = 2.0
 
 
 
@@ -65,15 +70,19 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "closing", "closed", "held")
+    __slots__ = ("cid", "proto", "address", "closing", "closed", "held", "opening", "text")
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
-        self.proto = Connection(Role.SERVER)
+        self.proto: Connection | TextConnection = Connection(Role.SERVER)
         self.address = address  # "127.0.0.1:50312", or "local" for the host's and bots' sockets
         self.closing = False  # close once the queue is flushed
         self.closed = False
         self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
+        # The first bytes, until they tell a lanchat client from a person typing lines
+        # (textline.opening_kind); None once decided.
+        self.opening: bytes | None = b""
+        self.text = False  # a text participant: proto is a textline.TextConnection
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
@@ -193,6 +202,7 @@ class Hub:
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
         release: Callable[[int], None] | None = None,
+        greet_seconds: float | None = None,
     ) -> None:
         self.room = room
         self.log = log or (lambda line: None)
@@ -210,6 +220,9 @@ class Hub:
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
         self.pacer = DownloadPacer(files, self.outbox)
+        # Text participants (PROTOCOL.md, Text participants): when to greet a silent newcomer.
+        self.greet_seconds = greet_seconds
+        self._greet_at: dict[int, float] = {}
 
     # ------------------------------------------------------------ connections
 
@@ -222,9 +235,35 @@ class Hub:
             self.room.host_cid = self._host_pending = cid
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
+        if host or service:
+            self.peers[cid].opening = None  # our own sockets speak frames
+        elif self.greet_seconds is not None:
+            self._greet_at[cid] = self.clock() + self.greet_seconds
         if handshake:
             self.deadlines.expect_hello(cid)
         return cid
+
+    def _first_bytes(self, peer: Peer, data: bytes) -> bytes | None:
+        """Decide from a connection's first bytes whether it speaks frames or text; returns what
+        to feed its protocol, or None while too few bytes have come to tell."""
+        first = (peer.opening or b"") + data
+        kind = opening_kind(first)
+        if kind is None:
+            peer.opening = first  # under 4 bytes and no line end yet
+            return None
+        peer.opening = None
+        self._greet_at.pop(peer.cid, None)
+        if kind == "text" and not peer.text:
+            self._become_text(peer)
+        return first
+
+    def _become_text(self, peer: Peer) -> None:
+        """From now on ``peer`` is a person typing lines (nc, telnet, a seed-001 program)."""
+        text = TextConnection()
+        peer.proto, peer.text, peer.opening = text, True, None
+        self._greet_at.pop(peer.cid, None)
+        self.outbox.speak_text(peer.cid, text.render_frames)
+        self.outbox.queue_text(peer.cid, text.greeting())
 
     def receive_data(self, cid: int, data: bytes) -> None:
         """Bytes read from connection ``cid`` (``b""``: it closed): handle every event in them.
@@ -239,6 +278,11 @@ class Hub:
                 self.log(f"{peer.address}: said too much before the chat opened; disconnecting")
                 self.close(cid)
             return
+        if peer.opening is not None and data:
+            first = self._first_bytes(peer, data)
+            if first is None:
+                return
+            data = first
         proto = peer.proto
         broken: RemoteProtocolError | None = None
         try:
@@ -247,6 +291,8 @@ class Hub:
             broken = exc  # after what the peer said properly before it (proto.next_event())
         while (event := proto.next_event()) is not None:
             self._handle(peer, event)
+        if peer.text:  # what it answered by itself: prompts, /help, a line too long
+            self.outbox.queue_text(cid, proto.take_output())  # type: ignore[union-attr]
         if broken is not None:
             self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
             self._leave(cid, "lost")
@@ -269,7 +315,8 @@ class Hub:
         before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
         self.perform(self.room.handle(cid, event))
         if before is None and cid in members:
-            self.log(f"{members[cid].name} joined from {peer.address}")
+            how = " as a text participant" if peer.text else ""
+            self.log(f"{members[cid].name} joined from {peer.address}{how}")
             if cid == self._host_pending:
                 self._host_joined()
         elif before is not None and cid not in members:
@@ -296,6 +343,7 @@ class Hub:
         peer.closed = True
         self.outbox.close(cid)
         self.deadlines.forget(cid)
+        self._greet_at.pop(cid, None)
         self.pacer.forget(cid)
         self.release(cid)
         if cid == self._host_pending:
@@ -352,7 +400,10 @@ class Hub:
             frame = peer.proto.send(event)
         except LocalProtocolError:
             return  # the connection is already closing
-        self.outbox.queue(peer.cid, frame)
+        if peer.text:
+            self.outbox.queue_text(peer.cid, frame)  # already the lines it reads
+        else:
+            self.outbox.queue(peer.cid, frame)
 
     def _closing(self, peer: Peer) -> None:
         """Close ``peer`` once what is queued for it is out."""
@@ -445,7 +496,8 @@ class Hub:
     def next_deadline(self) -> float | None:
         """When something is due: waiting notices, a closing connection's or a handshake's
         time; None when nothing is (an idle server sleeps and wakes for nothing)."""
-        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next()) if t is not None]
+        greet = next(iter(self._greet_at.values())) if self._greet_at else None  # one delay: in order
+        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next(), greet) if t is not None]
         return min(due) if due else None
 
     def expire(self) -> None:
@@ -454,6 +506,12 @@ class Hub:
         lingered, silent = self.deadlines.due()
         for cid in lingered:
             self.close(cid)
+        now = self.clock()
+        for cid in [c for c, deadline in self._greet_at.items() if deadline <= now]:
+            peer = self.peers.get(cid)
+            if peer is not None and peer.opening == b"" and not peer.closing:
+                self._become_text(peer)  # silent so far: a person waiting to be asked
+            self._greet_at.pop(cid, None)
         seconds = self.deadlines.handshake_seconds
         for cid in silent:
             peer = self.peers.get(cid)

@@ -82,10 +82,12 @@ class Server:
         handshake_seconds: float = HANDSHAKE_SECONDS,
         history: HistoryStore | None = None,
         files: ServerFiles | None = None,
+        greet_seconds: float | None = None,
     ) -> None:
         self.log = log or (lambda line: None)
         self.hub = Hub(
             room,
+            greet_seconds=greet_seconds,
             files=files if files is not None else ServerFiles(log=self.log),
             history=history,
             max_queue_bytes=max_queue_bytes,

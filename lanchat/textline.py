@@ -35,12 +35,16 @@ HELP = (
 
 
 def opening_kind(first: bytes) -> str | None:
-    """What a stream's first bytes are: "frame" (lanchat), "http" (a browser), "text" (a person),
-    or None while too few have come to tell (under 4 bytes and no line end yet)."""
+    """What a stream's first bytes are: "frame" (lanchat), "http" (a browser), "text" (a person:
+    it opens with a printable character, a line end, a UTF-8 lead byte or telnet's IAC), or
+    None while too few have come to tell (under 4 bytes and no line end yet)."""
     if not first:
         return None
-    if first[0] == 0:
+    lead = first[0]
+    if lead == 0:
         return "frame"  # a frame header: lengths are below 64 KiB, so its first byte is 0
+    if not (lead in b"\t\r\n" or 0x20 <= lead <= 0x7E or 0xC2 <= lead <= 0xF4 or lead == IAC):
+        return "frame"  # neither text nor telnet: a broken frame header, refused as one
     if len(first) >= 4:
         return "http" if looks_like_http(first[:4]) else "text"
     return "text" if b"\n" in first else None
@@ -96,12 +100,20 @@ class TextConnection:
         for line in self._split(self._strip_telnet(data)):
             self._line(line)
 
-    def events(self) -> list[object]:
-        """What the peer said since last asked: ev.Hello, ev.Say, ev.Whisper, ev.Who, ev.Bye, ConnectionClosed."""
+    def next_event(self) -> object | None:
+        """The next thing the peer said (ev.Hello, ev.Say, ev.Whisper, ev.Who, ev.Bye or
+        ConnectionClosed); None when nothing is waiting. Asked one at a time, as
+        protocol.Connection is: lines typed ahead of the welcome come out once it is sent."""
         if self.state is State.OPEN:
-            while self._held:  # typed ahead of the welcome: now they are messages
+            while self._held and not self._pending:
                 self._line(self._held.popleft())
-        out, self._pending = self._pending, []
+        return self._pending.pop(0) if self._pending else None
+
+    def events(self) -> list[object]:
+        """Everything waiting, in order."""
+        out = []
+        while (event := self.next_event()) is not None:
+            out.append(event)
         return out
 
     def _strip_telnet(self, data: bytes) -> bytes:
@@ -232,7 +244,10 @@ class TextConnection:
         if isinstance(event, ev.Welcome):
             others = [visible(n) for n in event.members if n != event.name]
             here = f"here: {', '.join(others)}" if others else "nobody else is here yet"
-            mode = "; turn-based: wait for your turn" if event.mode == "turn" else ""
+            mode = ""
+            if event.mode == "turn":
+                whose = "yours" if event.turn == event.name else f"{visible(event.turn)}'s" if event.turn else "nobody's yet"
+                mode = f"; turn-based, the turn is {whose}"
             return f"* welcome, {visible(event.name)}! {here}{mode}. /help lists the commands"
         if isinstance(event, ev.Message):
             earlier = "[History] " if event.history else ""

@@ -28,6 +28,10 @@ def test_what_a_connection_opens_with_decides_what_it_is():
     assert opening_kind(b"GE") is None  # wait: it may be GET
     assert opening_kind(b"") is None
     assert opening_kind("héllo".encode()) == "text"
+    assert opening_kind("éa\n".encode()) == "text"
+    assert opening_kind(b"\xff\xfd\x03ann") == "text"  # telnet negotiates first
+    assert opening_kind(b"\x80\x00\x00\x00") == "frame"  # an oversized header: a bad frame, not text
+    assert opening_kind(b"\x01\x02\x03\x04") == "frame"
 
 
 def test_the_first_line_is_the_name_then_lines_are_messages():
