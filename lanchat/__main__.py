@@ -91,6 +91,7 @@ examples:
   lanchat connect 192.168.1.20:4000     the same; also [::1]:3580 and bare IPv6 like ::1
   lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
   lanchat connect --unix /tmp/chat.sock --name bob
+  lanchat connect 192.168.1.20 --no-reconnect   leave when the connection drops (default: rejoin)
 
 in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
 message; /who lists who is here; /send FILE offers a file and /get ID fetches one;
