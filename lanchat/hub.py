@@ -34,7 +34,7 @@ from .history_policy import HistoryPolicy
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
-from .textline import TextConnection, opening_kind
+from .textline import Doorway, TextConnection
 
 if TYPE_CHECKING:  # the edges the hub is handed; it imports neither
     from .history import HistoryStore
@@ -48,10 +48,7 @@ FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
 HANDSHAKE_SECONDS = 60.0  # a connection that says nothing for this long before joining is closed
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
-# A connection that has said nothing this long is greeted as a person (`nc HOST 3580` shows
-# nothing until the server speaks): lanchat's own client sends hello the moment it connects.
-# `serve` turns it on; None (the default) waits for the peer's first bytes.
-GREET_SECONDS = 2.0
+GREET_SECONDS = 2.0  # `serve` greets a connection silent this long as a person (textline.Doorway)
 
 
 
@@ -70,7 +67,7 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "closing", "closed", "held", "opening", "text")
+    __slots__ = ("cid", "proto", "address", "closing", "closed", "held", "text")
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
@@ -79,10 +76,7 @@ class Peer:
         self.closing = False  # close once the queue is flushed
         self.closed = False
         self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
-        # The first bytes, until they tell a lanchat client from a person typing lines
-        # (textline.opening_kind); None once decided.
-        self.opening: bytes | None = b""
-        self.text = False  # a text participant: proto is a textline.TextConnection
+        self.text = False  # a text participant (nc, telnet): proto is a textline.TextConnection
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
@@ -220,9 +214,7 @@ class Hub:
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
         self.pacer = DownloadPacer(files, self.outbox)
-        # Text participants (PROTOCOL.md, Text participants): when to greet a silent newcomer.
-        self.greet_seconds = greet_seconds
-        self._greet_at: dict[int, float] = {}
+        self.doorway = Doorway(clock, greet_seconds)  # frames or a person typing lines?
 
     # ------------------------------------------------------------ connections
 
@@ -235,33 +227,16 @@ class Hub:
             self.room.host_cid = self._host_pending = cid
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
-        if host or service:
-            self.peers[cid].opening = None  # our own sockets speak frames
-        elif self.greet_seconds is not None:
-            self._greet_at[cid] = self.clock() + self.greet_seconds
+        if not (host or service):  # our own sockets speak frames
+            self.doorway.open(cid)
         if handshake:
             self.deadlines.expect_hello(cid)
         return cid
 
-    def _first_bytes(self, peer: Peer, data: bytes) -> bytes | None:
-        """Decide from a connection's first bytes whether it speaks frames or text; returns what
-        to feed its protocol, or None while too few bytes have come to tell."""
-        first = (peer.opening or b"") + data
-        kind = opening_kind(first)
-        if kind is None:
-            peer.opening = first  # under 4 bytes and no line end yet
-            return None
-        peer.opening = None
-        self._greet_at.pop(peer.cid, None)
-        if kind == "text" and not peer.text:
-            self._become_text(peer)
-        return first
-
     def _become_text(self, peer: Peer) -> None:
         """From now on ``peer`` is a person typing lines (nc, telnet, a seed-001 program)."""
         text = TextConnection()
-        peer.proto, peer.text, peer.opening = text, True, None
-        self._greet_at.pop(peer.cid, None)
+        peer.proto, peer.text = text, True
         self.outbox.speak_text(peer.cid, text.render_frames)
         self.outbox.queue_text(peer.cid, text.greeting())
 
@@ -278,11 +253,11 @@ class Hub:
                 self.log(f"{peer.address}: said too much before the chat opened; disconnecting")
                 self.close(cid)
             return
-        if peer.opening is not None and data:
-            first = self._first_bytes(peer, data)
-            if first is None:
-                return
-            data = first
+        kind, data = self.doorway.first_bytes(cid, data) if cid in self.doorway.opening else ("frame", data)
+        if kind is None:
+            return  # too few bytes yet to tell frames from text
+        if kind == "text" and not peer.text:
+            self._become_text(peer)
         proto = peer.proto
         broken: RemoteProtocolError | None = None
         try:
@@ -343,7 +318,7 @@ class Hub:
         peer.closed = True
         self.outbox.close(cid)
         self.deadlines.forget(cid)
-        self._greet_at.pop(cid, None)
+        self.doorway.forget(cid)
         self.pacer.forget(cid)
         self.release(cid)
         if cid == self._host_pending:
@@ -496,8 +471,7 @@ class Hub:
     def next_deadline(self) -> float | None:
         """When something is due: waiting notices, a closing connection's or a handshake's
         time; None when nothing is (an idle server sleeps and wakes for nothing)."""
-        greet = next(iter(self._greet_at.values())) if self._greet_at else None  # one delay: in order
-        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next(), greet) if t is not None]
+        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next(), self.doorway.next()) if t is not None]
         return min(due) if due else None
 
     def expire(self) -> None:
@@ -506,12 +480,10 @@ class Hub:
         lingered, silent = self.deadlines.due()
         for cid in lingered:
             self.close(cid)
-        now = self.clock()
-        for cid in [c for c, deadline in self._greet_at.items() if deadline <= now]:
+        for cid in self.doorway.silent():
             peer = self.peers.get(cid)
-            if peer is not None and peer.opening == b"" and not peer.closing:
+            if peer is not None and not peer.closing:
                 self._become_text(peer)  # silent so far: a person waiting to be asked
-            self._greet_at.pop(cid, None)
         seconds = self.deadlines.handshake_seconds
         for cid in silent:
             peer = self.peers.get(cid)

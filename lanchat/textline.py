@@ -50,6 +50,55 @@ def opening_kind(first: bytes) -> str | None:
     return "text" if b"\n" in first else None
 
 
+class Doorway:
+    """The server's door: which new connections are people typing lines, and when to greet one
+    that says nothing (PROTOCOL.md, Text participants). Pure: the clock is passed in.
+
+    ``greet_seconds``: a connection silent this long is greeted as a person (`nc HOST 3580`
+    shows nothing until the server speaks; lanchat's own client sends hello at once). None:
+    never greet first, wait for the peer's first bytes."""
+
+    def __init__(self, clock: Callable[[], float], greet_seconds: float | None = None) -> None:
+        self.clock = clock
+        self.greet_seconds = greet_seconds
+        self.opening: dict[int, bytes] = {}  # undecided connections -> their first bytes so far
+        self.greet_at: dict[int, float] = {}  # in deadline order: one delay for everyone
+
+    def open(self, cid: int) -> None:
+        """A connection from the network (the host's and the bots' sockets speak frames)."""
+        self.opening[cid] = b""
+        if self.greet_seconds is not None:
+            self.greet_at[cid] = self.clock() + self.greet_seconds
+
+    def first_bytes(self, cid: int, data: bytes) -> tuple[str | None, bytes]:
+        """(kind, bytes to feed its protocol) for bytes from ``cid``: kind is "text" when it
+        turned out to be a person, "frame" otherwise, None while too few have come to tell."""
+        if cid not in self.opening or not data:
+            return "frame", data
+        first = self.opening[cid] + data
+        kind = opening_kind(first)
+        if kind is None:
+            self.opening[cid] = first  # under 4 bytes and no line end yet
+            return None, b""
+        self.forget(cid)
+        return ("text" if kind == "text" else "frame"), first
+
+    def silent(self) -> list[int]:
+        """Connections that said nothing for ``greet_seconds``: greet them as people now."""
+        now = self.clock()
+        due = [cid for cid, when in self.greet_at.items() if when <= now]
+        for cid in due:
+            del self.greet_at[cid]
+        return [cid for cid in due if self.opening.pop(cid, None) == b""]
+
+    def next(self) -> float | None:
+        return next(iter(self.greet_at.values())) if self.greet_at else None
+
+    def forget(self, cid: int) -> None:
+        self.opening.pop(cid, None)
+        self.greet_at.pop(cid, None)
+
+
 def clock_stamp(when: float) -> str:
     """``12:00``: the server's local time of a message."""
     return time.strftime("%H:%M", time.localtime(when))
