@@ -454,7 +454,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
-    from .hub import GREET_SECONDS
+    from .textline import GREET_SECONDS
 
     server = Server(
         [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files,

@@ -34,7 +34,6 @@ from .history_policy import HistoryPolicy
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
-from .textline import Doorway, TextConnection
 
 if TYPE_CHECKING:  # the edges the hub is handed; it imports neither
     from .history import HistoryStore
@@ -48,7 +47,6 @@ FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
 HANDSHAKE_SECONDS = 60.0  # a connection that says nothing for this long before joining is closed
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
-GREET_SECONDS = 2.0  # `serve` greets a connection silent this long as a person (textline.Doorway)
 
 
 
@@ -67,16 +65,15 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "closing", "closed", "held", "text")
+    __slots__ = ("cid", "proto", "address", "closing", "closed", "held")
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
-        self.proto: Connection | TextConnection = Connection(Role.SERVER)
+        self.proto = Connection(Role.SERVER)
         self.address = address  # "127.0.0.1:50312", or "local" for the host's and bots' sockets
         self.closing = False  # close once the queue is flushed
         self.closed = False
         self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
-        self.text = False  # a text participant (nc, telnet): proto is a textline.TextConnection
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
@@ -196,7 +193,6 @@ class Hub:
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
         release: Callable[[int], None] | None = None,
-        greet_seconds: float | None = None,
     ) -> None:
         self.room = room
         self.log = log or (lambda line: None)
@@ -214,7 +210,6 @@ class Hub:
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
         self.pacer = DownloadPacer(files, self.outbox)
-        self.doorway = Doorway(clock, greet_seconds)  # frames or a person typing lines?
 
     # ------------------------------------------------------------ connections
 
@@ -227,18 +222,9 @@ class Hub:
             self.room.host_cid = self._host_pending = cid
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
-        if not (host or service):  # our own sockets speak frames
-            self.doorway.open(cid)
         if handshake:
             self.deadlines.expect_hello(cid)
         return cid
-
-    def _become_text(self, peer: Peer) -> None:
-        """From now on ``peer`` is a person typing lines (nc, telnet, a seed-001 program)."""
-        text = TextConnection()
-        peer.proto, peer.text = text, True
-        self.outbox.speak_text(peer.cid, text.render_frames)
-        self.outbox.queue_text(peer.cid, text.greeting())
 
     def receive_data(self, cid: int, data: bytes) -> None:
         """Bytes read from connection ``cid`` (``b""``: it closed): handle every event in them.
@@ -253,11 +239,6 @@ class Hub:
                 self.log(f"{peer.address}: said too much before the chat opened; disconnecting")
                 self.close(cid)
             return
-        kind, data = self.doorway.first_bytes(cid, data) if cid in self.doorway.opening else ("frame", data)
-        if kind is None:
-            return  # too few bytes yet to tell frames from text
-        if kind == "text" and not peer.text:
-            self._become_text(peer)
         proto = peer.proto
         broken: RemoteProtocolError | None = None
         try:
@@ -266,8 +247,6 @@ class Hub:
             broken = exc  # after what the peer said properly before it (proto.next_event())
         while (event := proto.next_event()) is not None:
             self._handle(peer, event)
-        if peer.text:  # what it answered by itself: prompts, /help, a line too long
-            self.outbox.queue_text(cid, proto.take_output())  # type: ignore[union-attr]
         if broken is not None:
             self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
             self._leave(cid, "lost")
@@ -290,8 +269,7 @@ class Hub:
         before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
         self.perform(self.room.handle(cid, event))
         if before is None and cid in members:
-            how = " as a text participant" if peer.text else ""
-            self.log(f"{members[cid].name} joined from {peer.address}{how}")
+            self.log(f"{members[cid].name} joined from {peer.address}")
             if cid == self._host_pending:
                 self._host_joined()
         elif before is not None and cid not in members:
@@ -318,7 +296,6 @@ class Hub:
         peer.closed = True
         self.outbox.close(cid)
         self.deadlines.forget(cid)
-        self.doorway.forget(cid)
         self.pacer.forget(cid)
         self.release(cid)
         if cid == self._host_pending:
@@ -375,10 +352,7 @@ class Hub:
             frame = peer.proto.send(event)
         except LocalProtocolError:
             return  # the connection is already closing
-        if peer.text:
-            self.outbox.queue_text(peer.cid, frame)  # already the lines it reads
-        else:
-            self.outbox.queue(peer.cid, frame)
+        self.outbox.queue(peer.cid, frame)
 
     def _closing(self, peer: Peer) -> None:
         """Close ``peer`` once what is queued for it is out."""
@@ -471,7 +445,7 @@ class Hub:
     def next_deadline(self) -> float | None:
         """When something is due: waiting notices, a closing connection's or a handshake's
         time; None when nothing is (an idle server sleeps and wakes for nothing)."""
-        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next(), self.doorway.next()) if t is not None]
+        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next()) if t is not None]
         return min(due) if due else None
 
     def expire(self) -> None:
@@ -480,10 +454,6 @@ class Hub:
         lingered, silent = self.deadlines.due()
         for cid in lingered:
             self.close(cid)
-        for cid in self.doorway.silent():
-            peer = self.peers.get(cid)
-            if peer is not None and not peer.closing:
-                self._become_text(peer)  # silent so far: a person waiting to be asked
         seconds = self.deadlines.handshake_seconds
         for cid in silent:
             peer = self.peers.get(cid)

@@ -22,6 +22,7 @@ from .history import HistoryStore
 from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
 from .room import Room
 from .server_files import ServerFiles
+from .textline import TextDoor
 from .transport import remove_unix_path, set_send_buffer, tune, wake_pair
 
 READ_BYTES = 256 * 1024
@@ -87,7 +88,6 @@ class Server:
         self.log = log or (lambda line: None)
         self.hub = Hub(
             room,
-            greet_seconds=greet_seconds,
             files=files if files is not None else ServerFiles(log=self.log),
             history=history,
             max_queue_bytes=max_queue_bytes,
@@ -97,6 +97,9 @@ class Server:
             log=self.log,
             release=self._release,
         )
+        # Text participants (nc, telnet): told apart from lanchat clients before the hub
+        # (textline.TextDoor); `serve` greets one silent for greet_seconds.
+        self.door = TextDoor(self.hub, greet_seconds)
         self.listeners = listeners
         self.unix_path = unix_path
         self.selector = selectors.DefaultSelector()
@@ -156,6 +159,7 @@ class Server:
                             if queue is not None:
                                 hub.outbox.dirty.add(queue)
                 hub.expire()
+                self.door.expire()
                 for cid in hub.pump_files():  # a download began: cap what the kernel holds of it
                     client = self.clients.get(cid)
                     if client is not None:
@@ -177,6 +181,8 @@ class Server:
         sock.setblocking(False)
         tune(sock)
         cid = self.hub.open(peer, **how)
+        if not how:  # from the network: frames, or a person typing lines
+            self.door.open(cid)
         client = self.clients[cid] = Client(cid, sock, self.selector)
         self.selector.register(sock, selectors.EVENT_READ, client)
         return cid
@@ -216,13 +222,14 @@ class Server:
         except OSError:
             data = b""
         try:
-            self.hub.receive_data(client.cid, data)
+            self.door.receive_data(client.cid, data)
         except Exception as exc:  # noqa: BLE001 - a bug ends that connection, not the chat
             self.hub.internal_error(client.cid, exc)
 
     def _release(self, cid: int) -> None:
         """The hub is done with ``cid``: close its socket (called once, from hub.close)."""
         client = self.clients.pop(cid, None)
+        self.door.forget(cid)
         if client is None:
             return
         with contextlib.suppress(KeyError, ValueError, OSError):
@@ -240,9 +247,10 @@ class Server:
     def _loop_timeout(self) -> float | None:
         """How long select() may sleep: until the hub's next deadline; with none, for ever
         (an idle server wakes for nothing)."""
-        deadline = self.hub.next_deadline()
-        if deadline is None:
+        due = [t for t in (self.hub.next_deadline(), self.door.next_deadline()) if t is not None]
+        if not due:
             return None
+        deadline = min(due)
         return max(0.0, deadline - self.hub.clock())
 
     # ---------------------------------------------------------------- shutdown

@@ -16,14 +16,19 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import events as ev
-from .protocol import ConnectionClosed, LocalProtocolError, State
+from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
 
+if TYPE_CHECKING:  # handed in, never imported to use
+    from .hub import Hub
+
 MAX_LINE_BYTES = 4 * ev.MAX_TEXT_CHARS + 64  # a whole message in any UTF-8, plus "/w NAME "
 MAX_HELD_LINES = 64  # lines typed ahead while the name is being checked
+GREET_SECONDS = 2.0  # `serve` greets a connection silent this long as a person (Doorway)
 IAC, SB, SE = 0xFF, 0xFA, 0xF0  # telnet's "interpret as command", subnegotiation begin and end
 
 HELP = (
@@ -99,6 +104,53 @@ class Doorway:
         self.greet_at.pop(cid, None)
 
 
+class TextDoor:
+    """Puts text participants into a running server: between the loop's reads and the hub, it
+    tells each newcomer's first bytes apart (Doorway) and, for a person, swaps the connection's
+    protocol for a TextConnection whose frames the outbox renders as lines. The hub and the room
+    are unchanged: they see the same events from everyone."""
+
+    def __init__(self, hub: Hub, greet_seconds: float | None = None) -> None:
+        self.hub = hub
+        self.doorway = Doorway(hub.clock, greet_seconds)
+
+    def open(self, cid: int) -> None:
+        """A connection from the network (not the host's or a bot's socket)."""
+        self.doorway.open(cid)
+
+    def receive_data(self, cid: int, data: bytes) -> None:
+        """The loop's bytes from ``cid``, on their way to ``hub.receive_data``."""
+        if cid in self.doorway.opening:
+            kind, data = self.doorway.first_bytes(cid, data)
+            if kind is None:
+                return  # too few bytes yet to tell frames from text
+            if kind == "text":
+                self.let_in(cid)
+        self.hub.receive_data(cid, data)
+
+    def let_in(self, cid: int) -> None:
+        """From now on ``cid`` is a person typing lines: greet them and ask for a name."""
+        peer = self.hub.peers.get(cid)
+        if peer is None or peer.closing or isinstance(peer.proto, TextConnection):
+            return
+        outbox = self.hub.outbox
+        text = TextConnection(say=lambda data: outbox.queue_text(cid, data))
+        peer.proto = text  # type: ignore[assignment]
+        outbox.speak_text(cid, text.render_frames)
+        outbox.queue_text(cid, text.greeting())
+        self.hub.log(f"{peer.address}: typing lines, not lanchat frames: a text participant")
+
+    def expire(self) -> None:
+        for cid in self.doorway.silent():  # said nothing yet: a person waiting to be asked (nc)
+            self.let_in(cid)
+
+    def next_deadline(self) -> float | None:
+        return self.doorway.next()
+
+    def forget(self, cid: int) -> None:
+        self.doorway.forget(cid)
+
+
 def clock_stamp(when: float) -> str:
     """``12:00``: the server's local time of a message."""
     return time.strftime("%H:%M", time.localtime(when))
@@ -108,7 +160,16 @@ class TextConnection:
     """One text participant, seen from the server. Same calls as protocol.Connection(Role.SERVER),
     plus ``take_output()`` for what it answers by itself (prompts, /help, a line too long)."""
 
-    def __init__(self, *, stamp: Callable[[float], str] = clock_stamp, room: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        stamp: Callable[[float], str] = clock_stamp,
+        room: str | None = None,
+        say: Callable[[bytes], None] | None = None,
+    ) -> None:
+        # ``say`` writes what it answers by itself (prompts, /help, a line too long); without
+        # one it is kept for ``take_output()``.
+        self._say = say or self._output_append
         self.state = State.HANDSHAKE
         self.peer_closed = False
         self.name: str | None = None
@@ -129,6 +190,9 @@ class TextConnection:
         """The first thing a text participant sees: what this is and what to type."""
         where = f" ({visible(self._room)})" if self._room else ""
         return _lines(f"lanchat{where}: a chat room. Type your name and press Enter.", prompt="name: ")
+
+    def _output_append(self, data: bytes) -> None:
+        self._output += data
 
     def take_output(self) -> bytes:
         """Bytes to write that no server event caused (prompts, /help, refusals made here)."""
@@ -218,7 +282,7 @@ class TextConnection:
                     self._held.append(raw)
                 return
             if not line:
-                self._output += _lines(prompt="name: ")
+                self._say(_lines(prompt="name: "))
                 return
             self._asked_name = True
             self._pending.append(ev.Hello(name=line))
@@ -241,19 +305,25 @@ class TextConnection:
             else:
                 self._pending.append(ev.Whisper(to=to, text=text.strip()))
         elif command == "/help":
-            self._output += _lines(*HELP)
+            self._say(_lines(*HELP))
         else:
             self._say_here(f"unknown command {command}; /help lists them (start a line with // to send a /)")
 
     def _say_here(self, text: str) -> None:
-        self._output += _lines(f"! {visible(text)}")
+        self._say(_lines(f"! {visible(text)}"))
 
     # -------------------------------------------------------------------- sending
 
     def send(self, event: ev.Event) -> bytes:
-        """One server event as text; moves the state as protocol.Connection.send would."""
+        """The frame for ``event``, as protocol.Connection.send gives it: the server's outbox
+        renders every frame for this connection through ``render_frames``, which moves the state."""
         if self.state is State.CLOSED:
             raise LocalProtocolError(ev.E_BAD_MESSAGE, f"cannot send {event.type!r}: the connection is closed")
+        return encode(event)
+
+    def show(self, event: ev.Event) -> bytes:
+        """One server event as the text this participant reads; moves the state (a welcome opens
+        the chat, a refusal in the handshake asks for the name again, a shutdown closes)."""
         if isinstance(event, ev.Welcome):
             self.state = State.OPEN
             self.name = event.name
@@ -280,7 +350,7 @@ class TextConnection:
                 event = ev.event_from_json(json.loads(payload), ev.SERVER_EVENTS)
             except (ValueError, ev.EventShapeError, RecursionError):
                 continue
-            out += self.send(event) if self.state is not State.CLOSED else b""
+            out += self.show(event) if self.state is not State.CLOSED else b""
         return bytes(out)
 
     def render(self, event: ev.Event) -> bytes:

@@ -206,7 +206,8 @@ def test_lanchat_serve_greets_a_silent_nc():
         peer.expect(r"Type your name and press Enter\.\r\nname: ")  # nc shows nothing until asked
         peer.line("ann")
         peer.expect(r"welcome, ann")
-        server.expect(r"ann joined from 127\.0\.0\.1:\d+ as a text participant")
+        server.expect(r"127\.0\.0\.1:\d+: typing lines, not lanchat frames: a text participant")
+        server.expect(r"ann joined from 127\.0\.0\.1:\d+")
         peer.close()
     finally:
         server.stop()

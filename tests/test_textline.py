@@ -16,7 +16,7 @@ def welcomed(name: str = "nc") -> TextConnection:
     conn = person()
     conn.receive_data(f"{name}\n".encode())
     assert conn.events() == [ev.Hello(name=name)]
-    conn.send(ev.Welcome(name=name, mode="duplex", members=("ann", name)))
+    conn.show(ev.Welcome(name=name, mode="duplex", members=("ann", name)))
     return conn
 
 
@@ -39,7 +39,7 @@ def test_the_first_line_is_the_name_then_lines_are_messages():
     assert b"Type your name" in conn.greeting() and b"maths 3B" in conn.greeting()
     conn.receive_data(b"ann\r\n")  # telnet ends lines with CRLF
     assert conn.events() == [ev.Hello(name="ann")]
-    welcome = conn.send(ev.Welcome(name="ann", mode="duplex", members=("bob", "ann")))
+    welcome = conn.show(ev.Welcome(name="ann", mode="duplex", members=("bob", "ann")))
     assert welcome == b"* welcome, ann! here: bob. /help lists the commands\r\n"
     conn.receive_data(b"hello all\n/w bob psst\n/who\n\n/q\n")
     assert conn.events() == [ev.Say(text="hello all"), ev.Whisper(to="bob", text="psst"), ev.Who(), ev.Bye()]
@@ -49,29 +49,29 @@ def test_a_refused_name_asks_again_and_lines_typed_ahead_wait_for_the_welcome():
     conn = person()
     conn.receive_data(b"bob\nhello\n")  # a script sends its name and its first message at once
     assert conn.events() == [ev.Hello(name="bob")]
-    assert conn.send(ev.Error(code=ev.E_NAME_TAKEN, message="the name 'bob' is taken")) == (
+    assert conn.show(ev.Error(code=ev.E_NAME_TAKEN, message="the name 'bob' is taken")) == (
         b"! the name 'bob' is taken\r\nname: "
     )
     conn.receive_data(b"bob2\nhello again\n")
     assert conn.events() == [ev.Hello(name="bob2")]
-    conn.send(ev.Welcome(name="bob2", mode="duplex", members=("bob", "bob2")))
+    conn.show(ev.Welcome(name="bob2", mode="duplex", members=("bob", "bob2")))
     assert conn.events() == [ev.Say(text="hello again")]
 
 
 def test_room_events_are_plain_sanitised_lines():
     conn = welcomed("nc")
     said = ev.Message(sender="ann", text="hi \x1b[2Jthere", time=0.0)
-    assert conn.send(said) == b"[12:00] ann: hi ^[[2Jthere\r\n"
-    assert conn.send(ev.Direct(sender="ann", to="nc", text="psst", time=0.0)) == b"[12:00] ann -> you: psst\r\n"
-    assert conn.send(ev.Direct(sender="nc", to="ann", text="ok", time=0.0)) == b"[12:00] you -> ann: ok\r\n"
-    assert conn.send(ev.Joined(name="cat", time=0.0)) == b"* cat joined\r\n"
-    assert conn.send(ev.Left(name="cat", reason="lost", time=0.0)) == b"* cat left (connection lost)\r\n"
-    assert conn.send(ev.Roster(members=("ann", "nc"))) == b"* here: ann, nc\r\n"
-    assert conn.send(ev.Turn(holder="nc")) == b"* your turn: type a line\r\n"
-    assert conn.send(ev.Turn(holder="ann")) == b"* ann's turn\r\n"
-    assert conn.send(ev.Error(code=ev.E_NOT_YOUR_TURN, message="not your turn")) == b"! not your turn\r\n"
-    assert conn.send(ev.Message(sender="ann", text="old", time=0.0, history=True)) == b"[History] [12:00] ann: old\r\n"
-    assert conn.send(ev.Shutdown(reason="bye")) == b"* the chat is closing: bye\r\n"
+    assert conn.show(said) == b"[12:00] ann: hi ^[[2Jthere\r\n"
+    assert conn.show(ev.Direct(sender="ann", to="nc", text="psst", time=0.0)) == b"[12:00] ann -> you: psst\r\n"
+    assert conn.show(ev.Direct(sender="nc", to="ann", text="ok", time=0.0)) == b"[12:00] you -> ann: ok\r\n"
+    assert conn.show(ev.Joined(name="cat", time=0.0)) == b"* cat joined\r\n"
+    assert conn.show(ev.Left(name="cat", reason="lost", time=0.0)) == b"* cat left (connection lost)\r\n"
+    assert conn.show(ev.Roster(members=("ann", "nc"))) == b"* here: ann, nc\r\n"
+    assert conn.show(ev.Turn(holder="nc")) == b"* your turn: type a line\r\n"
+    assert conn.show(ev.Turn(holder="ann")) == b"* ann's turn\r\n"
+    assert conn.show(ev.Error(code=ev.E_NOT_YOUR_TURN, message="not your turn")) == b"! not your turn\r\n"
+    assert conn.show(ev.Message(sender="ann", text="old", time=0.0, history=True)) == b"[History] [12:00] ann: old\r\n"
+    assert conn.show(ev.Shutdown(reason="bye")) == b"* the chat is closing: bye\r\n"
     assert conn.state is State.CLOSED
 
 
@@ -143,3 +143,10 @@ def test_no_greeting_unless_asked():
     door = Doorway(lambda: 0.0)
     door.open(1)
     assert door.next() is None and door.silent() == []
+
+
+def test_what_the_hub_sends_is_a_frame_and_reads_as_the_same_line():
+    conn = welcomed()
+    said = ev.Message(sender="ann", text="hi", time=0.0)
+    assert conn.send(said) == encode(said)  # the outbox renders it, like a broadcast
+    assert conn.render_frames(conn.send(said)) == conn.show(said) == b"[12:00] ann: hi\r\n"
