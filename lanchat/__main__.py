@@ -790,13 +790,23 @@ def _rejoiner(endpoint, session):  # noqa: ANN001, ANN202
     def rejoin():  # noqa: ANN202
         sock = connect(endpoint, timeout=3.0)
         try:
-            proto, welcome, early = join(sock, session.name, timeout=5.0, resume=session.resume, since=session.last_seen)
+            proto, welcome, early = join(
+                sock, session.name, timeout=5.0, resume=session.rejoin.resume, since=session.rejoin.last_seen
+            )
         except BaseException:
             sock.close()
             raise
         return sock, proto, welcome, early
 
     return rejoin
+
+
+def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
+    """The server shut down, or the bot said goodbye: on the full screen the last lines stay
+    until a key is pressed, instead of vanishing with the screen."""
+    wait = getattr(frontend, "wait_for_key", None)
+    if wait is not None and role == "client" and (session.closed_reason or session.leave_requested):
+        wait("the chat is over: press any key to leave")
 
 
 def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, rejoin_at=None) -> int:  # noqa: ANN001
@@ -839,10 +849,7 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
     crash: Exception | None = None
     try:
         outcome = loop.run(early_events)
-        wait = getattr(frontend, "wait_for_key", None)
-        if wait is not None and role == "client" and (session.closed_reason or session.leave_requested):
-            # The server shut down, or the bot said goodbye: let the last lines be read.
-            wait("the chat is over: press any key to leave")
+        _let_the_end_be_read(frontend, session, role)
     except Exception as exc:  # an internal error: restore the terminal first, then one line
         crash = exc
     finally:

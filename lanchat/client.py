@@ -44,6 +44,84 @@ def retry_delay(attempt: int) -> float:
 Rejoin = Callable[[], tuple[socket.socket, Connection, ev.Welcome, list]]
 
 
+class Reconnect:
+    """A client's way back after a lost connection (no shutdown notice): growing waits between
+    attempts, the lines typed meanwhile, and the moment a rejoin's replay is surely over. The
+    loop (ClientLoop) keeps its screen, transcript and typed line throughout."""
+
+    def __init__(self, rejoin: Rejoin) -> None:
+        self.rejoin = rejoin
+        self.offline_since: float | None = None
+        self.retry_at: float | None = None
+        self.attempt = 0
+        self.settle_at: float | None = None
+        self.queued: list[ev.Event] = []
+
+    @property
+    def offline(self) -> bool:
+        return self.offline_since is not None
+
+    def due(self) -> float | None:
+        """When the loop must come back to ``tick``: the next attempt, or the replay's end."""
+        times = [t for t in (self.retry_at, self.settle_at) if t is not None]
+        return min(times) if times else None
+
+    def lost(self, loop: ClientLoop, pending: list[Line]) -> None:
+        """Keep everything on screen, drop the dead socket, and try again after a wait."""
+        with contextlib.suppress(KeyError, ValueError):
+            loop.selector.unregister(loop.sock)
+        with contextlib.suppress(OSError):
+            loop.sock.close()
+        loop.transfers.close()  # a download cut off here leaves no partial file
+        loop.out.clear()
+        self.offline_since = time.monotonic()
+        self.attempt = 0
+        self.settle_at = None
+        self.retry_at = self.offline_since + retry_delay(0)
+        loop.frontend.show([*pending, *loop.session.rejoin.lost(loop.session, retry_delay(0))])
+
+    def tick(self, loop: ClientLoop) -> None:
+        now = time.monotonic()
+        if self.settle_at is not None and now >= self.settle_at:
+            self.settle_at = None
+            loop.session.rejoin.settled()
+        if self.retry_at is not None and now >= self.retry_at and loop.outcome is None and not loop.quitting:
+            self.retry_at = None
+            self._attempt(loop)
+
+    def _attempt(self, loop: ClientLoop) -> None:
+        assert self.offline_since is not None
+        try:
+            sock, proto, welcome, early = self.rejoin()
+        except Exception as exc:  # noqa: BLE001 - TransportError, JoinError, OSError: all mean "not yet"
+            self.attempt += 1
+            if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
+                loop._finish(1, f"disconnected: the server could not be reached for {GIVE_UP_SECONDS / 60:g} minutes")
+                return
+            delay = retry_delay(self.attempt)
+            self.retry_at = time.monotonic() + delay
+            loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(exc).split("\n")[0], delay))
+            return
+        loop.sock, loop.proto = sock, proto
+        self.offline_since = None
+        sock.setblocking(False)
+        loop.selector.register(sock, selectors.EVENT_READ, "net")
+        self.settle_at = time.monotonic() + REPLAY_SETTLE_SECONDS
+        loop._handle_events([welcome, *early])
+        queued, self.queued = self.queued, []
+        for event in queued:
+            loop._send(event)
+
+    def away(self, loop: ClientLoop, result: object) -> None:
+        """A line typed while disconnected: kept and sent on rejoining (files wait for a connection)."""
+        if isinstance(result, Outgoing) and len(self.queued) < MAX_QUEUED_WHILE_AWAY:
+            self.queued.append(result.event)
+            note = "not connected: it will be sent when the connection is back"
+        else:
+            note = "not connected: try again when the connection is back"
+        loop.frontend.show([Line(kind="error", time=time.time(), text=note)])
+
+
 class Frontend(Protocol):
     """What the client loop needs from a user interface."""
 
@@ -147,14 +225,7 @@ class ClientLoop:
         # /send and /get (client_files.py); its live progress is the session's, for a status line
         self.transfers = transfers if transfers is not None else ClientTransfers()
         self.transfers.progress = session.progress
-        # A lost connection (no shutdown notice) is retried when ``rejoin`` is given: the screen,
-        # transcript and typed line stay; lines sent meanwhile wait in ``queued``.
-        self.rejoin = rejoin
-        self.offline_since: float | None = None
-        self.retry_at: float | None = None
-        self.attempt = 0
-        self.settle_at: float | None = None
-        self.queued: list[ev.Event] = []
+        self.reconnect = Reconnect(rejoin) if rejoin is not None else None  # else a drop ends it
 
     # ---------------------------------------------------------------- the loop
 
@@ -182,12 +253,12 @@ class ClientLoop:
                             break
                     if drawing_due is not None and (due := drawing_due()) is not None:
                         timeout = due if timeout is None else min(timeout, due)  # a held-back status line
-                    for when in (self.retry_at, self.settle_at):
-                        if when is not None:
-                            wait = max(0.0, when - time.monotonic())
-                            timeout = wait if timeout is None else min(timeout, wait)
+                    if self.reconnect is not None and (when := self.reconnect.due()) is not None:
+                        wait = max(0.0, when - time.monotonic())
+                        timeout = wait if timeout is None else min(timeout, wait)
                     ready = self.selector.select(timeout)
-                    self._timers()
+                    if self.reconnect is not None:
+                        self.reconnect.tick(self)
                     for key, mask in ready:
                         if key.data == "net":
                             if mask & selectors.EVENT_READ:
@@ -235,8 +306,8 @@ class ClientLoop:
                         self._finish(0, f"disconnected: {self.session.closed_reason}", lines)
                     elif self.quitting and self.on_quit is None:
                         self._finish(0, "you left the chat", lines)
-                    elif self.rejoin is not None:
-                        self._connection_lost(lines)
+                    elif self.reconnect is not None:
+                        self.reconnect.lost(self, lines)
                     else:
                         self._finish(1, "disconnected: the connection to the server was lost", lines)
                 return
@@ -275,8 +346,8 @@ class ClientLoop:
         result = self.session.parse_input(text)
         if result is None:
             return
-        if self.offline_since is not None and not isinstance(result, (Quit, Local, UiCommand)):
-            self._while_away(result)
+        if self.reconnect is not None and self.reconnect.offline and not isinstance(result, (Quit, Local, UiCommand)):
+            self.reconnect.away(self, result)
             return
         if isinstance(result, Quit):
             self._quit()
@@ -312,8 +383,8 @@ class ClientLoop:
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
-                if self.rejoin is not None and not self.quitting:
-                    self._connection_lost([])
+                if self.reconnect is not None and not self.quitting:
+                    self.reconnect.lost(self, [])
                 else:
                     self._finish(1, "disconnected: the connection to the server was lost")
                 return
@@ -353,66 +424,8 @@ class ClientLoop:
         if lines:
             self.frontend.show(lines)
 
-    # ------------------------------------------------------------ reconnecting
-
-    def _connection_lost(self, pending: list[Line]) -> None:
-        """No shutdown notice came: keep everything on screen and try again after a wait."""
-        with contextlib.suppress(KeyError, ValueError):
-            self.selector.unregister(self.sock)
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        self.transfers.close()  # a download cut off here leaves no partial file
-        self.out.clear()
-        self.offline_since = time.monotonic()
-        self.attempt = 0
-        self.settle_at = None
-        delay = retry_delay(0)
-        self.retry_at = self.offline_since + delay
-        self.frontend.show([*pending, *self.session.connection_lost(delay)])
-
-    def _timers(self) -> None:
-        now = time.monotonic()
-        if self.settle_at is not None and now >= self.settle_at:
-            self.settle_at = None
-            self.session.rejoin_settled()
-        if self.retry_at is not None and now >= self.retry_at and self.outcome is None and not self.quitting:
-            self.retry_at = None
-            self._try_rejoin()
-
-    def _try_rejoin(self) -> None:
-        assert self.rejoin is not None and self.offline_since is not None
-        try:
-            sock, proto, welcome, early = self.rejoin()
-        except Exception as exc:  # noqa: BLE001 - TransportError, JoinError, OSError: all mean "not yet"
-            self.attempt += 1
-            if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
-                self._finish(1, f"disconnected: the server could not be reached for {GIVE_UP_SECONDS / 60:g} minutes")
-                return
-            delay = retry_delay(self.attempt)
-            self.retry_at = time.monotonic() + delay
-            self.frontend.show(self.session.still_lost(str(exc).split("\n")[0], delay))
-            return
-        self.sock, self.proto = sock, proto
-        self.offline_since = None
-        self.sock.setblocking(False)
-        self.selector.register(self.sock, selectors.EVENT_READ, "net")
-        self.settle_at = time.monotonic() + REPLAY_SETTLE_SECONDS
-        self._handle_events([welcome, *early])
-        queued, self.queued = self.queued, []
-        for event in queued:
-            self._send(event)
-
-    def _while_away(self, result: object) -> None:
-        """A line typed while disconnected: kept and sent on rejoining (files wait for a connection)."""
-        if isinstance(result, Outgoing) and len(self.queued) < MAX_QUEUED_WHILE_AWAY:
-            self.queued.append(result.event)
-            note = "not connected: it will be sent when the connection is back"
-        else:
-            note = "not connected: try again when the connection is back"
-        self.frontend.show([Line(kind="error", time=time.time(), text=note)])
-
     def _quit(self) -> None:
-        if self.offline_since is not None:  # nobody to say bye to
+        if self.reconnect is not None and self.reconnect.offline:  # nobody to say bye to
             self.quitting = True
             self._finish(0, "you left the chat")
             return

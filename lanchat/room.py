@@ -42,6 +42,16 @@ def resume_token() -> str:
     return secrets.token_urlsafe(18)
 
 
+def same_session(holder: Member, hello: ev.Hello) -> bool:
+    """Whether ``hello`` carries the secret of ``holder``'s session, compared in constant time: a
+    rejoin after a lost connection the server has not noticed yet (PROTOCOL.md, Rejoining)."""
+    import hmac
+
+    return bool(hello.resume and holder.resume) and hmac.compare_digest(
+        hello.resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]
+    )
+
+
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
 
 
@@ -75,9 +85,7 @@ class Room:
         # Bots (the colour bot) are members but not people: they never fill the room
         # (--max-clients), never keep it alive (--once) and never hold the turn.
         self.service_cids: set[int] = set()
-        # Where resume secrets come from (``resume_token`` in `serve`; None: welcomes carry none).
-        # Randomness passed in, so tests can give a fixed sequence.
-        self.resume_tokens = resume_tokens
+        self.resume_tokens = resume_tokens  # session secrets, passed in (serve: resume_token); None: none
         self.members: dict[int, Member] = {}  # insertion order is join order
         self._by_key: dict[str, Member] = {}
         self._everyone: tuple[int, ...] = ()
@@ -194,9 +202,7 @@ class Room:
             # /mood whispers to this name: a person holding it would read everyone's moods
             return self._error(cid, ev.E_BAD_NAME, f"the name {hello.name!r} is kept for the colour bot; choose another")
         holder = self.find(hello.name)
-        if holder is not None and self._takes_over(holder, hello):
-            # Rejoining after a lost connection the server has not noticed yet (PROTOCOL.md,
-            # Rejoining): the stale session goes, as lost, and the newcomer joins in its place.
+        if holder is not None and same_session(holder, hello):  # a rejoin: the stale session goes, as lost
             return self.leave(holder.cid, "lost") + [Close(who=holder.cid)] + self._hello(cid, hello)
         if holder is not None:
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
@@ -248,14 +254,6 @@ class Room:
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
         return actions
-
-    def _takes_over(self, holder: Member, hello: ev.Hello) -> bool:
-        """Whether ``hello`` carries the secret of ``holder``'s session (compared in constant time)."""
-        import hmac
-
-        return bool(hello.resume and holder.resume) and hmac.compare_digest(
-            hello.resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]
-        )
 
     def _roster_fits(self, newcomer: str) -> bool:
         """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;

@@ -204,7 +204,7 @@ def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once():
     session = Session(name="bob", clock=lambda: 100.0)
     session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
     session.on_event(ev.Message(sender="ann", text="seen", time=10.0))
-    lost = session.connection_lost(1.0)
+    lost = session.rejoin.lost(session, 1.0)
     assert [line.text for line in lost] == ["connection lost; retrying in 1 s (/q to leave)"]
     back = session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
     assert [line.text for line in back] == ["back in the room as bob (2 here)"]
@@ -213,7 +213,7 @@ def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once():
     assert [(line.kind, line.text) for line in missed] == [("notice", "missed while you were away:"), ("history", "new")]
     end = session.on_event(ev.HistoryEnd(shown=2, more=False, before=1))
     assert [line.text for line in end] == ["end of what you missed (1 message)"]
-    assert not session.rejoining
+    assert not session.rejoin.under_way
     live = session.on_event(ev.Message(sender="ann", text="live", time=12.0))
     assert [(line.kind, line.text) for line in live] == [("message", "live")]
 
@@ -221,7 +221,7 @@ def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once():
 def test_a_rejoin_with_nothing_missed_says_so():
     session = Session(name="bob", clock=lambda: 100.0)
     session.on_event(ev.Message(sender="ann", text="seen", time=10.0))
-    session.connection_lost(1.0)
+    session.rejoin.lost(session, 1.0)
     session.on_event(ev.Welcome(name="bob", mode="duplex", members=("bob",)))
     assert session.on_event(ev.Message(sender="ann", text="seen", time=10.0, history=True)) == []
     assert [line.text for line in session.on_event(ev.HistoryEnd(shown=1, more=False, before=1))] == [
