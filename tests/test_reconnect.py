@@ -334,3 +334,35 @@ def test_since_replays_only_newer_messages_and_always_ends_the_replay(tmp_path):
     finally:
         ann.close()
         server.stop()
+
+
+def test_a_wifi_blip_on_a_real_link_loses_nothing(lab):
+    """bob's machine loses its link for two seconds (a namespace's veth taken down and up again)
+    while ann keeps talking: when the link is back bob has every line, once, whether TCP rode
+    the blip out or the client had to rejoin."""
+    import time as _time
+
+    ann_ns, bob_ns = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann_ns, "198.18.0.1/24", bob_ns, "198.18.0.2/24")
+    with short_tmp_dir() as folder:
+        server = lab.run(ann_ns, "serve", "--headless", "--port", "0", "--no-announce",
+                         "--history", os.path.join(folder, "h.sqlite3"))
+        port = server.expect(r"listening on port (\d+)").group(1)
+        ann = lab.run(ann_ns, "connect", "127.0.0.1", port, "--name", "ann")
+        bob = lab.run(bob_ns, "connect", "198.18.0.1", port, "--name", "bob")
+        ann.expect(r"welcome, ann")
+        bob.expect(r"welcome, bob")
+        ann.send("before the blip")
+        bob.expect(r"ann: before the blip$")
+        lab.ip(bob_ns, "link", "set", "lan0", "down")
+        for n in range(3):
+            ann.send(f"during the blip {n}")
+            ann.expect(rf"ann: during the blip {n}$")
+        _time.sleep(2.0)  # the outage itself, not synchronisation
+        lab.ip(bob_ns, "link", "set", "lan0", "up")
+        for n in range(3):
+            bob.expect(rf"ann: during the blip {n}$", timeout=30)
+        ann.send("after the blip")
+        bob.expect(r"ann: after the blip$", timeout=30)
+        for text in ("before the blip", "during the blip 0", "during the blip 2", "after the blip"):
+            assert sum(line.endswith(f"ann: {text}") for line in bob.lines) == 1, bob.output
