@@ -193,3 +193,16 @@ def test_the_address_on_our_own_network_is_tried_first():
     mine = pick_address(room, [ipaddress.ip_network("198.18.0.0/24")])
     assert mine.address == "198.18.0.1"
     assert pick_address(room, []).addresses == ("172.17.0.1", "198.18.0.1", "fd00::5")
+
+
+def test_a_host_at_the_full_screen_is_announced_and_its_screen_stays_clean(lab):
+    from helpers import wait_for
+
+    ann, bob = classroom(lab)
+    host = lab.term(ann, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "ann's room")
+    host.expect(r"announcing .ann's room. on the local network")
+    found = wait_for(lambda: rooms_seen(lab, bob), timeout=30, what="the host's room to be announced")
+    assert [(r["room"], r["address"]) for r in found] == [("ann's room", ANN)]
+    assert "zeroconf" not in host.text.lower() and "Traceback" not in host.text
+    host.send("/q\r")
+    assert host.wait() == 0
