@@ -532,11 +532,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             announcer.close()
 
 
-def _announcer(args: argparse.Namespace, listener, name: str | None, log):  # noqa: ANN001, ANN202
+def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, password: bool = False,  # noqa: ANN001, ANN202
+               fingerprint: str | None = None):
     """The room's announcement on the local network (discovery.py), not started yet, and its banner line.
 
     Nothing is announced for an AF_UNIX socket, for a server only this machine can reach
-    (--host 127.0.0.1), or with --no-announce.
+    (--host 127.0.0.1), or with --no-announce. ``password``: joining needs one; ``fingerprint``:
+    the TLS certificate's, for clients to pin (docs/PROTOCOL.md, Finding rooms).
     """
     if args.unix or args.no_announce:
         return None, None
@@ -570,6 +572,8 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log):  # no
         addresses=addresses,
         host=machine,
         mode=args.mode,
+        password=password,
+        fingerprint=fingerprint,
         on_done=done,
     )
     return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"

@@ -40,7 +40,7 @@ class RoomInfo:
     port: int
     mode: str = "duplex"
     password: bool = False
-    fingerprint: str | None = None  # the TLS certificate's SHA-256, to pin on connecting
+    fingerprint: str | None = None  # the TLS certificate's SHA-256 (SHA256:base64), to pin on connecting
 
     @property
     def address(self) -> str:
@@ -87,7 +87,8 @@ def txt_record(*, room: str, host: str, mode: str, password: bool, fingerprint: 
     return record
 
 
-_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+# A certificate's SHA-256 as ssh writes it (SHA256: and 43 characters of base64), or as 64 hex digits.
+_FINGERPRINT = re.compile(r"^(SHA256:[A-Za-z0-9+/]{43}=?|[0-9a-f]{64})$")
 
 
 def _field(properties: dict, key: str) -> str | None:
@@ -118,7 +119,7 @@ def room_from_record(instance: str, addresses: Iterable[str], port: int | None, 
     room = clean_room_name(_field(properties, "room") or label) or "a lanchat room"
     host = visible(" ".join((_field(properties, "host") or "").split()))[:MAX_FIELD_CHARS]
     mode = "turn" if _field(properties, "mode") == "turn" else "duplex"
-    fingerprint = (_field(properties, "fp") or "").lower().replace(":", "")
+    fingerprint = (_field(properties, "fp") or "").strip()
     return RoomInfo(
         name=room,
         host=host,

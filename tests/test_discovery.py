@@ -157,11 +157,12 @@ def test_serve_prints_the_default_route_interface_before_a_docker_bridge(lab):
 
 
 def test_the_txt_record_round_trips():
-    record = txt_record(room="ann's room", host="annlaptop", mode="turn", password=True, fingerprint="ab" * 32)
+    pin = "SHA256:TL2x6B3Hy/Zzhuw1ilRxwsaouihEqk4EjcGEaFhSaNg"
+    record = txt_record(room="ann's room", host="annlaptop", mode="turn", password=True, fingerprint=pin)
     raw = {k.encode(): v.encode() for k, v in record.items()}
     room = room_from_record(f"ann's room.{SERVICE_TYPE}", ["198.18.0.1"], 3580, raw)
     assert room == RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.1",), port=3580, mode="turn",
-                            password=True, fingerprint="ab" * 32)
+                            password=True, fingerprint=pin)
     assert room.describe() == "ann's room on 198.18.0.1:3580 (turn-based, password needed, TLS, host annlaptop)"
 
 
