@@ -9,7 +9,10 @@
 2) kill the server with SIGKILL (no shutdown notice: a crash or a pulled plug), wait --down
    seconds, start it again on the same port and history;
 3) time until every client has rejoined (the server's "joined from" log lines), then check that
-   one message sent after the restart reaches every client exactly once.
+   one message sent after the restart reaches every client exactly once;
+4) immediate rejoins: a client joins, drops its socket and at once joins again under the same
+   name, N times, without and with hello's ``resume`` secret: how many are refused as
+   name-taken because the server has not yet seen the old connection go.
 The clients retry after 1, 2, 4, 8, then every 15 s (client.RETRY_DELAYS), so the figure is
 mostly that schedule: the retry that first finds the server up. Results print as a table and
 go to bench/results/reconnect.json.
@@ -86,12 +89,65 @@ def one_restart(server: Proc, port: int, history: Path, clients: list[Proc], dow
     }
 
 
+def immediate_rejoins(count: int) -> dict:
+    """Join, drop, rejoin at once, ``count`` times each way, against an in-process server."""
+    import socket
+    import threading
+
+    from lanchat import events as ev
+    from lanchat.protocol import Connection, Role
+    from lanchat.room import Room, resume_token
+    from lanchat.server import Server
+    from lanchat.transport import Endpoint, listen
+
+    listener = listen(Endpoint(host="127.0.0.1", port=0))
+    port = listener.getsockname()[1]
+    server = Server([listener], Room(resume_tokens=resume_token))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def hello(name: str, resume: str | None) -> tuple[socket.socket, object]:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        proto = Connection(Role.CLIENT)
+        sock.sendall(proto.send(ev.Hello(name=name, resume=resume)))
+        while True:
+            proto.receive_data(sock.recv(65536))
+            for event in proto.events():
+                if isinstance(event, (ev.Welcome, ev.Error)):
+                    return sock, event
+
+    refused = {"without resume": 0, "with resume": 0}
+    try:
+        for way in refused:
+            name = "r" + way.split()[0][:4]
+            sock, welcome = hello(name, None)
+            for _ in range(count):
+                sock.close()  # the old connection goes; the server notices on its next pass
+                sock, answer = hello(name, welcome.resume if way == "with resume" else None)
+                if isinstance(answer, ev.Error):
+                    refused[way] += 1
+                for _ in range(10_000):  # then wait for the old one to go, as a person would
+                    if not isinstance(answer, ev.Error):
+                        break
+                    if answer.code != ev.E_NAME_TAKEN:
+                        raise SystemExit(f"reconnect bench: unexpected refusal {answer}")
+                    sock.close()
+                    sock, answer = hello(name, None)
+                welcome = answer
+            sock.close()
+    finally:
+        server.request_shutdown("bench over")
+        thread.join(10)
+    return {"rejoins_each_way": count, **{f"name_taken_{k.replace(' ', '_')}": v for k, v in refused.items()}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--down", type=float, default=0.0, help="seconds the server stays down each time")
     parser.add_argument("--tiny", action="store_true", help="3 clients, one restart")
+    parser.add_argument("--rejoins", type=int, default=1000, help="immediate rejoins to try each way (default 1000)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "reconnect.json")
     args = parser.parse_args()
     count, repeats = (3, 1) if args.tiny else (min(max(args.clients, 1), 200), min(max(args.repeats, 1), 10))
@@ -111,6 +167,8 @@ def main() -> int:
             for proc in (*clients, server):
                 proc.stop()
         tracebacks = sum("Traceback" in proc.output for proc in (*clients, server))
+    rejoins = immediate_rejoins(20 if args.tiny else min(max(args.rejoins, 1), 10_000))
+    print(", ".join(f"{k} {v}" for k, v in rejoins.items()), flush=True)
     summary = {
         "clients": count,
         "repeats": repeats,
@@ -120,6 +178,7 @@ def main() -> int:
         "max_kill_to_all_back_s": max(r["kill_to_all_back_s"] for r in runs),
         "duplicates": sum(r["duplicates"] for r in runs),
         "tracebacks": tracebacks,
+        **rejoins,
     }
     report = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "summary": summary, "runs": runs,
               "load_average": list(__import__("os").getloadavg())}

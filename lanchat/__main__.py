@@ -454,12 +454,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
-    from .textline import GREET_SECONDS
-
-    server = Server(
-        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files,
-        greet_seconds=GREET_SECONDS,  # `nc HOST PORT` is asked for a name (PROTOCOL.md, Text participants)
-    )
+    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files)
     if args.bot:
         from .bots import start_colour_bot
 
@@ -473,6 +468,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for address in where:
             host, _, port_text = address.rpartition(":")
             banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
+        if where:  # a text participant (docs/PROTOCOL.md, Text participants)
+            host, _, port_text = where[0].rpartition(":")
+            banner.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and your name)")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
     announcer, announce_line = _announcer(args, listener, name, log)

@@ -83,7 +83,6 @@ class Server:
         handshake_seconds: float = HANDSHAKE_SECONDS,
         history: HistoryStore | None = None,
         files: ServerFiles | None = None,
-        greet_seconds: float | None = None,
     ) -> None:
         self.log = log or (lambda line: None)
         self.hub = Hub(
@@ -97,9 +96,8 @@ class Server:
             log=self.log,
             release=self._release,
         )
-        # Text participants (nc, telnet): told apart from lanchat clients before the hub
-        # (textline.TextDoor); `serve` greets one silent for greet_seconds.
-        self.door = TextDoor(self.hub, greet_seconds)
+        # Text participants (nc, telnet): told apart from lanchat clients before the hub.
+        self.door = TextDoor(self.hub)
         self.listeners = listeners
         self.unix_path = unix_path
         self.selector = selectors.DefaultSelector()
@@ -159,7 +157,6 @@ class Server:
                             if queue is not None:
                                 hub.outbox.dirty.add(queue)
                 hub.expire()
-                self.door.expire()
                 for cid in hub.pump_files():  # a download began: cap what the kernel holds of it
                     client = self.clients.get(cid)
                     if client is not None:
@@ -247,10 +244,9 @@ class Server:
     def _loop_timeout(self) -> float | None:
         """How long select() may sleep: until the hub's next deadline; with none, for ever
         (an idle server wakes for nothing)."""
-        due = [t for t in (self.hub.next_deadline(), self.door.next_deadline()) if t is not None]
-        if not due:
+        deadline = self.hub.next_deadline()
+        if deadline is None:
             return None
-        deadline = min(due)
         return max(0.0, deadline - self.hub.clock())
 
     # ---------------------------------------------------------------- shutdown

@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # handed in, never imported to use
 
 MAX_LINE_BYTES = 4 * ev.MAX_TEXT_CHARS + 64  # a whole message in any UTF-8, plus "/w NAME "
 MAX_HELD_LINES = 64  # lines typed ahead while the name is being checked
-GREET_SECONDS = 2.0  # `serve` greets a connection silent this long as a person (Doorway)
 IAC, SB, SE = 0xFF, 0xFA, 0xF0  # telnet's "interpret as command", subnegotiation begin and end
 
 HELP = (
@@ -55,81 +54,40 @@ def opening_kind(first: bytes) -> str | None:
     return "text" if b"\n" in first else None
 
 
-class Doorway:
-    """The server's door: which new connections are people typing lines, and when to greet one
-    that says nothing (PROTOCOL.md, Text participants). Pure: the clock is passed in.
+class TextDoor:
+    """Puts text participants into a running server: between the loop's reads and the hub, it
+    tells each newcomer's first bytes apart and, for a person, swaps the connection's protocol
+    for a TextConnection whose frames the outbox renders as lines. The hub and the room are
+    unchanged: they see the same events from everyone.
 
-    ``greet_seconds``: a connection silent this long is greeted as a person (`nc HOST 3580`
-    shows nothing until the server speaks; lanchat's own client sends hello at once). None:
-    never greet first, wait for the peer's first bytes."""
+    It never speaks first: a lanchat client (or a student's hand-written one) may take its time
+    to send ``hello``, and a greeting would be garbage to it. A person at nc is asked their name
+    as soon as they press Enter (docs/PROTOCOL.md, Text participants)."""
 
-    def __init__(self, clock: Callable[[], float], greet_seconds: float | None = None) -> None:
-        self.clock = clock
-        self.greet_seconds = greet_seconds
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
         self.opening: dict[int, bytes] = {}  # undecided connections -> their first bytes so far
-        self.greet_at: dict[int, float] = {}  # in deadline order: one delay for everyone
 
     def open(self, cid: int) -> None:
         """A connection from the network (the host's and the bots' sockets speak frames)."""
         self.opening[cid] = b""
-        if self.greet_seconds is not None:
-            self.greet_at[cid] = self.clock() + self.greet_seconds
-
-    def first_bytes(self, cid: int, data: bytes) -> tuple[str | None, bytes]:
-        """(kind, bytes to feed its protocol) for bytes from ``cid``: kind is "text" when it
-        turned out to be a person, "frame" otherwise, None while too few have come to tell."""
-        if cid not in self.opening or not data:
-            return "frame", data
-        first = self.opening[cid] + data
-        kind = opening_kind(first)
-        if kind is None:
-            self.opening[cid] = first  # under 4 bytes and no line end yet
-            return None, b""
-        self.forget(cid)
-        return ("text" if kind == "text" else "frame"), first
-
-    def silent(self) -> list[int]:
-        """Connections that said nothing for ``greet_seconds``: greet them as people now."""
-        now = self.clock()
-        due = [cid for cid, when in self.greet_at.items() if when <= now]
-        for cid in due:
-            del self.greet_at[cid]
-        return [cid for cid in due if self.opening.pop(cid, None) == b""]
-
-    def next(self) -> float | None:
-        return next(iter(self.greet_at.values())) if self.greet_at else None
-
-    def forget(self, cid: int) -> None:
-        self.opening.pop(cid, None)
-        self.greet_at.pop(cid, None)
-
-
-class TextDoor:
-    """Puts text participants into a running server: between the loop's reads and the hub, it
-    tells each newcomer's first bytes apart (Doorway) and, for a person, swaps the connection's
-    protocol for a TextConnection whose frames the outbox renders as lines. The hub and the room
-    are unchanged: they see the same events from everyone."""
-
-    def __init__(self, hub: Hub, greet_seconds: float | None = None) -> None:
-        self.hub = hub
-        self.doorway = Doorway(hub.clock, greet_seconds)
-
-    def open(self, cid: int) -> None:
-        """A connection from the network (not the host's or a bot's socket)."""
-        self.doorway.open(cid)
 
     def receive_data(self, cid: int, data: bytes) -> None:
         """The loop's bytes from ``cid``, on their way to ``hub.receive_data``."""
-        if cid in self.doorway.opening:
-            kind, data = self.doorway.first_bytes(cid, data)
+        if cid in self.opening and data:
+            first = self.opening[cid] + data
+            kind = opening_kind(first)
             if kind is None:
-                return  # too few bytes yet to tell frames from text
+                self.opening[cid] = first  # under 4 bytes and no line end yet: wait
+                return
+            del self.opening[cid]
+            data = first
             if kind == "text":
                 self.let_in(cid)
         self.hub.receive_data(cid, data)
 
     def let_in(self, cid: int) -> None:
-        """From now on ``cid`` is a person typing lines: greet them and ask for a name."""
+        """From now on ``cid`` is a person typing lines."""
         peer = self.hub.peers.get(cid)
         if peer is None or peer.closing or isinstance(peer.proto, TextConnection):
             return
@@ -140,15 +98,8 @@ class TextDoor:
         outbox.queue_text(cid, text.greeting())
         self.hub.log(f"{peer.address}: typing lines, not lanchat frames: a text participant")
 
-    def expire(self) -> None:
-        for cid in self.doorway.silent():  # said nothing yet: a person waiting to be asked (nc)
-            self.let_in(cid)
-
-    def next_deadline(self) -> float | None:
-        return self.doorway.next()
-
     def forget(self, cid: int) -> None:
-        self.doorway.forget(cid)
+        self.opening.pop(cid, None)
 
 
 def clock_stamp(when: float) -> str:
@@ -181,7 +132,8 @@ class TextConnection:
         self._held: deque[str] = deque()  # lines typed while the server checks the name
         self._asked_name = False  # a hello is out and unanswered
         self._output = bytearray()
-        self._telnet = 0  # bytes left of a telnet command to skip
+        self._telnet = 0  # where we are in a telnet command being skipped
+        self._prompted = False  # "name: " is on their screen, unanswered
         self._frames = FrameDecoder()
 
     # ------------------------------------------------------------ what it says itself
@@ -189,6 +141,7 @@ class TextConnection:
     def greeting(self) -> bytes:
         """The first thing a text participant sees: what this is and what to type."""
         where = f" ({visible(self._room)})" if self._room else ""
+        self._prompted = True  # an Enter pressed to wake us needs no second "name: "
         return _lines(f"lanchat{where}: a chat room. Type your name and press Enter.", prompt="name: ")
 
     def _output_append(self, data: bytes) -> None:
@@ -282,7 +235,9 @@ class TextConnection:
                     self._held.append(raw)
                 return
             if not line:
-                self._say(_lines(prompt="name: "))
+                if not self._prompted:
+                    self._say(_lines(prompt="name: "))
+                self._prompted = False
                 return
             self._asked_name = True
             self._pending.append(ev.Hello(name=line))

@@ -196,14 +196,18 @@ def test_telnet_negotiation_is_ignored():
             bob.close()
 
 
-def test_lanchat_serve_greets_a_silent_nc():
+def test_lanchat_serve_asks_nc_for_a_name_when_enter_is_pressed():
+    """The server never speaks first (a slow lanchat client would read a greeting as garbage):
+    a person at nc who presses Enter is asked for a name, then joins."""
     server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--no-announce")
     try:
         port = int(server.expect(r"listening on port (\d+)").group(1))
+        server.expect(r"or type in any terminal: nc 127\.0\.0\.1 " + str(port))
         nc = socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT)
         peer = TextPeer.__new__(TextPeer)
         peer.sock, peer.received = nc, b""
-        peer.expect(r"Type your name and press Enter\.\r\nname: ")  # nc shows nothing until asked
+        peer.send(b"\n")
+        peer.expect(r"Type your name and press Enter\.\r\nname: $")  # asked once
         peer.line("ann")
         peer.expect(r"welcome, ann")
         server.expect(r"127\.0\.0\.1:\d+: typing lines, not lanchat frames: a text participant")

@@ -119,32 +119,6 @@ def test_the_peer_closing_is_the_end():
     assert conn.peer_closed and conn.state is State.CLOSED
 
 
-def test_the_doorway_waits_for_enough_bytes_and_greets_the_silent():
-    from lanchat.textline import Doorway
-
-    now = [100.0]
-    door = Doorway(lambda: now[0], greet_seconds=2.0)
-    for cid in (1, 2, 3, 4):
-        door.open(cid)
-    assert door.first_bytes(1, b"\x00\x00") == ("frame", b"\x00\x00")  # a frame header: at once
-    assert door.first_bytes(2, b"an") == (None, b"")  # could still be anything
-    assert door.first_bytes(2, b"n\n") == ("text", b"ann\n")  # the held bytes come along
-    assert door.first_bytes(2, b"more") == ("frame", b"more")  # decided: passed straight through
-    assert door.first_bytes(3, b"GE") == (None, b"")
-    assert door.next() == 102.0
-    now[0] = 102.5
-    assert door.silent() == [4]  # 3 said something (undecided): it is not greeted as silent
-    assert door.next() is None
-
-
-def test_no_greeting_unless_asked():
-    from lanchat.textline import Doorway
-
-    door = Doorway(lambda: 0.0)
-    door.open(1)
-    assert door.next() is None and door.silent() == []
-
-
 def test_what_the_hub_sends_is_a_frame_and_reads_as_the_same_line():
     conn = welcomed()
     said = ev.Message(sender="ann", text="hi", time=0.0)
