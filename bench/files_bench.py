@@ -73,6 +73,19 @@ def cpu_seconds(proc: Proc) -> float:
     return times.user + times.system
 
 
+TLS = False  # --tls: serve --tls, and every client pins the fingerprint it printed
+
+
+def start_files_server(folder: Path) -> tuple[Proc, int, tuple[str, ...]]:
+    """A headless server for the file rounds; returns it, its port and the options `connect` needs."""
+    extra = ("--tls",) if TLS else ()
+    server, port = start_server("--headless", "--no-history", "--files-dir", str(folder / "files"), "--max-file-mb", "100", *extra)
+    if not TLS:
+        return server, port, ()
+    fingerprint = server.expect(r"the server's fingerprint is (SHA256:\S+)").group(1)
+    return server, port, ("--fingerprint", fingerprint)
+
+
 def one_round(folder: Path, size: int) -> dict[str, float]:
     source = folder / "payload.bin"
     source.write_bytes(os.urandom(size))
@@ -80,14 +93,12 @@ def one_round(folder: Path, size: int) -> dict[str, float]:
     downloads.mkdir(exist_ok=True)
     for old in downloads.iterdir():
         old.unlink()
-    server, port = start_server(
-        "--headless", "--no-history", "--files-dir", str(folder / "files"), "--max-file-mb", "100"
-    )
+    server, port, pin = start_files_server(folder)
     procs = [server]
     try:
-        ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
-        bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads))
-        cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat")
+        ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann", *pin)
+        bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads), *pin)
+        cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", *pin)
         procs += [ann, bob, cat]
         for proc, name in ((ann, "ann"), (bob, "bob"), (cat, "cat")):
             proc.expect(f"welcome, {name}")
@@ -155,12 +166,14 @@ def screen_round(folder: Path, size: int) -> float:
     downloads.mkdir(exist_ok=True)
     for old in downloads.iterdir():
         old.unlink()
-    server, port = start_server("--headless", "--no-history", "--files-dir", str(folder / "files"), "--max-file-mb", "100")
+    server, port, pin = start_files_server(folder)
     ann = bob = None
     try:
-        ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+        ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann", *pin)
         ann.expect("welcome, ann")
-        bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads), rows=24, cols=140)
+        bob = TermProc(
+            "connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads), *pin, rows=24, cols=140
+        )
         bob.expect("bob │ client")
         ann.send(f"/send {source}")
         file_id = bob.expect(r"type /get (\d+) to download it", timeout=120).group(1)
@@ -180,8 +193,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 10 MB file, one round")
     parser.add_argument("--tiny", action="store_true", help="a 1 MB file, one round (the smoke test)")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "files.json", help="where the JSON goes")
+    parser.add_argument("--out", type=Path, default=None, help="where the JSON goes (default results/files.json, files-tls.json)")
+    parser.add_argument("--tls", action="store_true", help="the same rounds with serve --tls and TLS clients")
     args = parser.parse_args()
+    global TLS
+    TLS = args.tls
+    if args.out is None:
+        args.out = HERE / "results" / ("files-tls.json" if args.tls else "files.json")
     size = (1 if args.tiny else 10 if args.quick else 50) * MB
     rounds = 1 if args.quick or args.tiny else 3
     with tempfile.TemporaryDirectory(prefix="lanchat-files-bench-") as tmp:
@@ -190,6 +208,7 @@ def main() -> None:
     raw = raw_loopback_mb_per_s(size)
     summary: dict[str, object] = {
         "file_mb": size / MB,
+        "tls": TLS,
         "rounds": rounds,
         "cpus": os.cpu_count(),
         "raw_loopback_mb_per_s": raw,

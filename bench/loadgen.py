@@ -258,6 +258,11 @@ class BenchClient(asyncio.Protocol):
             self.transport.abort()
 
 
+# bench/run.py --tls: every TCP client speaks TLS to `serve --tls` (the certificate is not
+# checked: a benchmark measures the encryption's cost, and trusts its own server).
+TLS_CONTEXT = None  # an ssl.SSLContext, or None for plain TCP
+
+
 class Hub:
     """Shared state of one run: the clients and a wake-up for whoever waits on progress."""
 
@@ -288,7 +293,7 @@ class Hub:
         if isinstance(self.address, str):
             _, client = await self.loop.create_unix_connection(factory, self.address)
         else:
-            _, client = await self.loop.create_connection(factory, *self.address)
+            _, client = await self.loop.create_connection(factory, *self.address, ssl=TLS_CONTEXT)
         await asyncio.wait_for(client.joined, CONNECT_TIMEOUT)
         self.clients.append(client)
         if self.pause_after_join and client.transport is not None:

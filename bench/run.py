@@ -107,7 +107,8 @@ def start_lanchat(workdir: Path) -> Running:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # XDG_DATA_HOME: a --tls server makes its certificate in the benchmark's temp folder
+        env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(workdir)},
     )
     deadline = time.monotonic() + START_TIMEOUT
     while True:
@@ -454,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated workloads: fanout,latency,join,idle,maxconn")
     parser.add_argument("--out", help="where to write the JSON (default bench/results/<time>.json)")
     parser.add_argument("--lanchat-args", default="", help='extra options for lanchat serve, e.g. "--no-history"')
+    parser.add_argument(
+        "--tls", action="store_true", help="lanchat with serve --tls and TLS clients (lanchat only: the references have no TLS)"
+    )
     parser.add_argument("--report", metavar="JSON", help="print an earlier run's table and goals as markdown, run nothing")
     args = parser.parse_args(argv)
     if args.report:
@@ -474,6 +478,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown workload(s): {', '.join(sorted(only - set(SHOWN)))}")
     repeats = args.repeats or (1 if args.quick or args.tiny else 3)
     LANCHAT_EXTRA_ARGS[:] = args.lanchat_args.split()
+    if args.tls:
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # what lanchat's client uses (tls.client_context)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        LANCHAT_EXTRA_ARGS.append("--tls")
+        loadgen.TLS_CONTEXT = context
+        servers = [s for s in servers if s == "lanchat"]
     fd_limit = loadgen.raise_fd_limit()  # servers started from here inherit it
 
     def log(line: str) -> None:
@@ -508,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         "tiny": args.tiny,
         "repeats": repeats,
         "servers": servers,
+        "tls": args.tls,  # lanchat ran with serve --tls and TLS clients
         "skipped": skipped,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()},
         "loadavg_before": list(load_before),

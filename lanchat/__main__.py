@@ -79,6 +79,7 @@ examples:
   lanchat serve --host 127.0.0.1        only reachable from this machine
   lanchat serve --unix /tmp/chat.sock   an AF_UNIX socket instead of TCP
   lanchat serve --headless              relay only: the host does not chat, it logs
+  lanchat serve --tls --password        a class room: encrypted, and a password to enter
   lanchat serve --unix /tmp/mood.sock --bot colour --max-clients 1 --once --headless
                                         seed 000: one person, a mood-to-colour bot, then exit
 """
@@ -92,6 +93,7 @@ examples:
   lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
   lanchat connect --unix /tmp/chat.sock --name bob
   lanchat connect 192.168.1.20 --no-reconnect   leave when the connection drops (default: rejoin)
+  lanchat connect 10.0.0.5 --fingerprint SHA256:...   a TLS room, trusting exactly that fingerprint
 
 in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
 message; /who lists who is here; /send FILE offers a file and /get ID fetches one;
@@ -212,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not announce the room on the local network (people then need the address)",
     )
     serve.add_argument(
+        "--password",
+        action="store_true",
+        help="ask for a room password at start (or read LANCHAT_PASSWORD); people need it to join",
+    )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="encrypt every connection with TLS; a certificate is made in your data folder on first use "
+        "and its fingerprint printed for people to check",
+    )
+    serve.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
+    serve.add_argument(
         "--replay",
         type=_replay_count,
         default=50,
@@ -239,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    connect.add_argument("--tls", action="store_true", help="encrypt with TLS (the server runs with --tls); its fingerprint is checked")
+    connect.add_argument(
+        "--fingerprint",
+        metavar="SHA256:...",
+        help="the server's TLS fingerprint, as `serve --tls` printed it: trust exactly this one (implies --tls)",
+    )
+    connect.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
     connect.add_argument(
         "--no-reconnect",
@@ -254,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     history.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
+    history.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
+    history.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
     history.add_argument(
         "--format", choices=("txt", "jsonl"), default="txt", help="txt: one readable line each (default); jsonl: one JSON object each"
     )
@@ -287,6 +310,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--port", type=_port, default=None, help="the port to check (default 3580)")
     doctor.add_argument("--wait", type=_seconds, default=2.0, metavar="S", help="how long to look for rooms (default 2; 0 skips)")
     doctor.add_argument("--json", action="store_true", help="the findings as one JSON object, for scripts")
+    names = commands.add_parser(
+        "names",
+        help="list or release the names owned by keys in a history file (server stopped)",
+        description="Names belong to the first key that used them (docs/PROTOCOL.md, Identity). "
+        "While the server is stopped, list them or release one whose owner lost their key.",
+        epilog="examples:\n  lanchat names list\n  lanchat names release cat --port 4000\n"
+        "  lanchat names release cat --history chat.sqlite3\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    names.add_argument("action", choices=("list", "release"), help="list: every owned name; release: free NAME")
+    names.add_argument("name", nargs="?", metavar="NAME", help="the name to release")
+    names.add_argument("--history", metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
+    names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
+    names.add_argument("--unix", metavar="PATH", help="the room's AF_UNIX socket, to find its default history")
     return parser
 
 
@@ -400,6 +437,7 @@ def _install_signals(handler) -> None:  # noqa: ANN001
 def cmd_serve(args: argparse.Namespace) -> int:
     import threading
 
+    from .gate import Gate
     from .room import Room
     from .transport import DEFAULT_PORT, Endpoint, TransportError, listen, reachable_addresses
 
@@ -418,10 +456,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.history and args.no_history:
         return _fail("--history and --no-history cannot be used together", 2)
     name = None
+    key = None
     if not args.headless:
         name = _resolve_name(args, "serve")
         if name is None:
             return 2
+        key = _load_identity(args)
+        if key is None:
+            return 1
+    room_password = None
+    password_text: str | None = None
+    if args.password:
+        import os
+
+        from .identity import SALT_BYTES, RoomPassword
+
+        password_text = _password_from_user("Room password: ", confirm=True)
+        if not password_text:
+            return _fail("--password needs a password: type one when asked, or set LANCHAT_PASSWORD", 2)
+        # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
+        room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
     store = None
     if not args.no_history:
         # Opened before listening: a damaged file is refused with nothing to undo, and it is
@@ -429,12 +483,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .history import HistoryStore, HistoryUnusable, default_path
 
         try:
-            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path())
+            where = {"unix": args.unix} if args.unix else {"port": port}
+            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path(**where))
         except HistoryUnusable as exc:
             return _fail(
                 f"{exc}\n  the file was left untouched: move it aside, choose another file with "
                 "--history PATH, or start with --no-history"
             )
+    tls_context = tls_fingerprint = None
+    binding = b""  # with TLS: what every signature must cover (identity.sign_challenge)
+    if args.tls:
+        from .tls import TlsError, default_folder, ensure_certificate, server_context
+
+        try:
+            cert, cert_key, made = ensure_certificate(default_folder())
+            tls_context, tls_fingerprint = server_context(cert, cert_key)
+        except TlsError as exc:
+            return _fail(str(exc))
+        from .tls import channel_binding
+
+        binding = channel_binding(tls_fingerprint)
+        if made:
+            print(f"{PROG}: made a TLS certificate in {cert}", flush=True)
     endpoint = Endpoint(host=args.host, port=port, path=args.unix)
     try:
         listener = listen(endpoint)
@@ -451,29 +521,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history=store is not None,
         replay=args.replay,
         known_names=store.known_names() if store else (),
+        gate=Gate(clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding),
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
-    server = Server([listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files)
+    server = Server(
+        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context
+    )
     if args.bot:
         from .bots import start_colour_bot
 
         start_colour_bot(server.add_local, seed=args.bot_seed, log=log)  # joins as soon as the loop runs
     where = reachable_addresses(listener)
     mode_text = "turn-based" if args.mode == "turn" else "full-duplex"
+    pin = f" --fingerprint {tls_fingerprint}" if tls_fingerprint else ""
     if args.unix:
-        banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}"]
+        banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}{pin}"]
     else:
         banner = [f"lanchat: {mode_text} chat listening on port {listener.getsockname()[1]}; join with:"]
         for address in where:
             host, _, port_text = address.rpartition(":")
-            banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}")
-        if where:  # a text participant (docs/PROTOCOL.md, Text participants)
+            banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
+        if where and not tls_fingerprint:  # a text participant (docs/PROTOCOL.md, Text participants)
             host, _, port_text = where[0].rpartition(":")
             banner.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and your name)")
+    if tls_fingerprint:
+        banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
+    if room_password is not None:
+        banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
-    announcer, announce_line = _announcer(args, listener, name, log)
+    announcer, announce_line = _announcer(
+        args, listener, name, log, password=room_password is not None, fingerprint=tls_fingerprint
+    )
     if announce_line:
         banner.append(announce_line)
     if store is None:
@@ -522,6 +602,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             plain=args.plain,
             downloads=args.downloads,
             on_quit=lambda: server.request_shutdown("the host closed the chat"),
+            key=key,
+            password=(lambda: password_text),
+            binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store),
             intro=[line for line in banner if not line.lstrip().startswith("history:")],
         )
@@ -601,32 +684,86 @@ def _headless_log(text: str) -> None:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
+    from .transport import TransportError, connect
+
+    pinned = None
+    if args.fingerprint is not None:
+        from .tls import normalise_fingerprint
+
+        pinned = normalise_fingerprint(args.fingerprint)
+        if pinned is None:
+            return _fail(f"--fingerprint {args.fingerprint!r} is not a SHA256 fingerprint (SHA256: and 43 base64 characters)", 2)
+    found = _where_to(args)
+    if isinstance(found, int):
+        return found
+    sock, endpoint, announced = found
+    pinned = pinned or announced  # a TLS room's announced fingerprint is pinned (Finding rooms)
+    name = _resolve_name(args, "connect")
+    key = _load_identity(args) if name is not None else None
+    if name is None or key is None:
+        if sock is not None:
+            sock.close()
+        return 2 if name is None else 1
+    if sock is None:
+        try:
+            sock = connect(endpoint)
+        except TransportError as exc:
+            return _fail(str(exc))
+    binding = b""
+    if args.tls or pinned is not None:
+        started = _start_tls(sock, endpoint.describe(), pinned)
+        if started is None:
+            return 1
+        from .tls import channel_binding
+
+        (sock, pinned), binding = started, channel_binding(started[1])  # a rejoin insists on this certificate
+    password = _Remembered(lambda: _password_from_user("This room needs a password: "))
+    return _run_participant(
+        sock,
+        name,
+        role="client",
+        where=endpoint.describe(),
+        plain=args.plain,
+        downloads=args.downloads,
+        key=key,
+        password=password,
+        binding=binding,
+        rejoin=None if args.no_reconnect else (endpoint, pinned),
+    )
+
+
+def _where_to(args: argparse.Namespace):  # noqa: ANN202
+    """Where `connect` goes: (a socket already open there or None, the endpoint, the TLS
+    fingerprint a room announced or None), or an exit code after saying why not."""
     from .addresses import AddressProblem, connect_target
-    from .transport import Endpoint, TransportError, connect
+    from .transport import Endpoint
 
     if args.unix:
         if args.host is not None or args.port is not None or args.port_arg is not None:
             return _fail("--unix cannot be combined with a host or port", 2)
-        endpoint = Endpoint(path=args.unix)
-    else:
-        try:
-            target = connect_target(args.host, args.port_arg, args.port)
-        except AddressProblem as exc:
-            return _fail(str(exc), 2)
-        if target is None:  # no address at all: this machine's server, else a room on the network
-            return _connect_somewhere(args)
-        endpoint = Endpoint(host=target.host, port=target.port)
-    name = _resolve_name(args, "connect")
-    if name is None:
-        return 2
+        return None, Endpoint(path=args.unix), None
     try:
-        sock = connect(endpoint)
-    except TransportError as exc:
-        return _fail(str(exc))
-    return _run_participant(
-        sock, name, role="client", where=endpoint.describe(), plain=args.plain, downloads=args.downloads,
-        rejoin_at=None if args.no_reconnect else endpoint,
-    )
+        target = connect_target(args.host, args.port_arg, args.port)
+    except AddressProblem as exc:
+        return _fail(str(exc), 2)
+    if target is None:  # no address at all: this machine's server, else a room on the network
+        return _connect_somewhere()
+    return None, Endpoint(host=target.host, port=target.port), None
+
+
+class _Remembered:
+    """The room password, asked for once: a rejoin uses what was typed, never asks again
+    (the full screen is up by then)."""
+
+    def __init__(self, ask) -> None:  # noqa: ANN001
+        self.ask = ask
+        self.value: str | None = None
+        self.asked = False
+
+    def __call__(self) -> str | None:
+        if not self.asked:
+            self.asked, self.value = True, self.ask()
+        return self.value
 
 
 NO_ROOM_HELP = """\
@@ -635,9 +772,10 @@ NO_ROOM_HELP = """\
   run `lanchat doctor` to see what is in the way (Wi-Fi that isolates devices hides every room)"""
 
 
-def _connect_somewhere(args: argparse.Namespace) -> int:
+def _connect_somewhere():  # noqa: ANN202
     """`lanchat connect` with no address: a server on this machine at the default port if one
-    answers (as before discovery existed), else the rooms announced on the local network."""
+    answers (as before discovery existed), else a room announced on the local network.
+    (socket, endpoint, the room's announced TLS fingerprint or None), or an exit code."""
     from .addresses import DEFAULT_PORT
     from .transport import Endpoint, TransportError, connect
 
@@ -648,27 +786,50 @@ def _connect_somewhere(args: argparse.Namespace) -> int:
         sock = None
     if sock is not None:
         print(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", flush=True)
-        where = local.describe()
-        endpoint = local
-    else:
-        room = _choose_room()
-        if isinstance(room, int):
-            return room
-        endpoint = Endpoint(host=room.address, port=room.port)
-        # room.fingerprint is kept for the TLS check when the server speaks TLS (issue 15).
+        return sock, local, None
+    room = _choose_room()
+    if isinstance(room, int):
+        return room
+    endpoint = Endpoint(host=room.address, port=room.port)
+    try:
+        sock = connect(endpoint)
+    except TransportError as exc:
+        return _fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
+    return sock, endpoint, room.fingerprint
+
+
+def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
+    """TLS on a connected socket, trusted by fingerprint (tls.py); None after saying why not."""
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, check_fingerprint, client_handshake, default_folder
+
+    def ask(fingerprint: str) -> bool:
+        print(f"{where} is a TLS server not seen before. Its fingerprint is\n  {fingerprint}")
+        print("Compare it with the one the host printed (`lanchat serve --tls`).")
         try:
-            sock = connect(endpoint)
-        except TransportError as exc:
-            return _fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
-        where = endpoint.describe()
-    name = _resolve_name(args, "connect")
-    if name is None:
-        sock.close()
-        return 2
-    return _run_participant(
-        sock, name, role="client", where=where, plain=args.plain, downloads=args.downloads,
-        rejoin_at=None if args.no_reconnect else endpoint,
-    )
+            return input("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return False
+
+    try:
+        tls_sock, fingerprint = client_handshake(sock, where)
+    except TlsError as exc:
+        _fail(str(exc))
+        return None
+    try:
+        note = check_fingerprint(
+            where,
+            fingerprint,
+            known=KnownServers(default_folder() / KNOWN_SERVERS_NAME),
+            pinned=pinned,
+            ask=ask if _interactive() else None,
+        )
+    except TlsError as exc:
+        tls_sock.close()
+        _fail(str(exc))
+        return None
+    print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    return tls_sock, fingerprint
 
 
 def _find_rooms(seconds: float):  # noqa: ANN202
@@ -781,19 +942,32 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
+
+
 # ------------------------------------------------------ both roles' chat loop
 
 
-def _rejoiner(endpoint, session):  # noqa: ANN001, ANN202
-    """Connect and join again as the same name (client.ClientLoop retries with this)."""
-    from .client import join
+def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001, ANN202
+    """Connect and join again as the same person (client.Reconnect retries with this): the same
+    name, key and password, and over TLS only to the very certificate first trusted.
+    ``where`` is (endpoint, pinned fingerprint or None)."""
+    from .client import JoinError, join
     from .transport import connect
+
+    endpoint, pinned = where
 
     def rejoin():  # noqa: ANN202
         sock = connect(endpoint, timeout=3.0)
         try:
+            if pinned is not None:
+                from .tls import client_handshake
+
+                sock, fingerprint = client_handshake(sock, endpoint.describe(), timeout=5.0)
+                if fingerprint != pinned:
+                    raise JoinError(f"the server's TLS fingerprint is now {fingerprint}, not {pinned}; not rejoining")
             proto, welcome, early = join(
-                sock, session.name, timeout=5.0, resume=session.rejoin.resume, since=session.rejoin.last_seen
+                sock, session.name, timeout=5.0, key=key, password=password, binding=binding,
+                resume=session.rejoin.resume, since=session.rejoin.last_seen,
             )
         except BaseException:
             sock.close()
@@ -811,14 +985,17 @@ def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
         wait("the chat is over: press any key to leave")
 
 
-def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, rejoin_at=None) -> int:  # noqa: ANN001
+def _run_participant(  # noqa: ANN001
+    sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
+    binding=b"", rejoin=None,
+) -> int:
     from .client import ClientLoop, JoinError, join
     from .client_files import ClientTransfers
     from .session import Session
 
     ask = (lambda reason: _ask_name(f"{reason}\nAnother name: ")) if sys.stdin.isatty() else None
     try:
-        proto, welcome, early = join(sock, name, ask_name=ask)
+        proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding)
     except JoinError as exc:
         sock.close()
         if on_quit:
@@ -839,14 +1016,12 @@ def _run_participant(sock, name, *, role, where, plain, on_quit=None, after=None
 
     if intro and not isinstance(frontend, PlainFrontend):
         # The full screen hides what `serve` printed: keep how to join in sight for the host.
-        import time
-
         from .session import Line
 
-        now = time.time()
+        now = session.clock()  # type: ignore[operator]
         frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
-    rejoin = _rejoiner(rejoin_at, session) if rejoin_at is not None else None
-    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=rejoin)
+    again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
+    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again)
     early_events = [welcome, *early]
     crash: Exception | None = None
     try:
@@ -884,7 +1059,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     from .history import HistoryStore, HistoryUnusable, default_path
     from .textsafe import visible
 
-    path = Path(args.path).expanduser() if args.path else default_path()
+    where = {"unix": args.unix} if args.unix else {"port": args.port}
+    path = Path(args.path).expanduser() if args.path else default_path(**where)
     try:
         store = HistoryStore(path, create=False)
     except HistoryUnusable as exc:
@@ -909,6 +1085,83 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------- names
+
+
+def cmd_names(args: argparse.Namespace) -> int:
+    """List or release owned names in a history file (the server should be stopped)."""
+    from .history import HistoryStore, HistoryUnusable, HistoryWriteError, default_path
+    from .identity import short_fingerprint
+
+    if args.action == "release" and not args.name:
+        return _fail("names release needs the NAME to release", 2)
+    where = {"unix": args.unix} if args.unix else {"port": args.port}
+    path = Path(args.history).expanduser() if args.history else default_path(**where)
+    if not path.exists():
+        return _fail(f"{path}: no such history file (no names are owned there)")
+    try:
+        store = HistoryStore(path, create=args.action == "release")  # list never changes the file
+    except HistoryUnusable as exc:
+        return _fail(str(exc))
+    try:
+        if args.action == "list":
+            for name, key in store.owner_names():
+                print(f"{visible(name)}  {short_fingerprint(key)}")
+            return 0
+        if not store.writable:
+            return _fail(f"cannot change {path}: {store.readonly_reason}")
+        try:
+            changed = store.claim(args.name, None)
+        except HistoryWriteError as exc:
+            return _fail(f"cannot change {path}: {exc} (is the server still running?)")
+        if not changed:
+            print(f"{PROG}: nobody owns {visible(args.name)!r} in {path}; nothing to do")
+            return 0
+        print(f"{PROG}: released {visible(args.name)!r}: the next key to join with it owns it")
+        return 0
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------- identity and password
+
+
+def _load_identity(args: argparse.Namespace):  # noqa: ANN202
+    """The user's Ed25519 key (identity.py), made on first use; None after printing why not."""
+    from .identity import IdentityError, default_key_path, load_or_create_key
+
+    path = Path(args.identity).expanduser() if args.identity else default_key_path()
+    try:
+        key, notes = load_or_create_key(path)
+    except IdentityError as exc:
+        _fail(str(exc))
+        return None
+    for note in notes:
+        print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    return key
+
+
+def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
+    """LANCHAT_PASSWORD, else typed at the terminal without echo; None when neither is possible."""
+    import getpass
+    import os
+
+    text = os.environ.get("LANCHAT_PASSWORD")
+    if text:
+        return text
+    if not sys.stdin.isatty():
+        return None
+    try:
+        text = getpass.getpass(prompt)
+        if confirm and text and getpass.getpass("Again, to be sure: ") != text:
+            print("  the two passwords differ")
+            return None
+    except (EOFError, KeyboardInterrupt):
+        print()
+        return None
+    return text or None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -930,6 +1183,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_rooms(args)
         if args.command == "doctor":
             return cmd_doctor(args)
+        if args.command == "names":
+            return cmd_names(args)
         return cmd_connect(args)
     except KeyboardInterrupt:
         return 130

@@ -46,6 +46,10 @@ class Keep:
     (what anyone has received is already stored: PROTOCOL.md, History replay)."""
 
     event: ev.Message | ev.Direct
+    # For a direct message, the keys that owned the sender's and the recipient's names when it
+    # was sent: only those keys are ever shown it again (PROTOCOL.md, Identity). None: no key.
+    sender_owner: bytes | None = None
+    recipient_owner: bytes | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +65,7 @@ class Replay:
     # Rejoining (hello's ``since``): only entries newer than this server time, and a
     # history-end even when there are none, so the client knows the replay is over.
     since: float | None = None
+    owner: bytes | None = None  # the key asking: direct messages kept for that key only
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,4 +75,19 @@ class Seen:
     name: str
 
 
-Action = Send | Broadcast | Close | Keep | Replay | Seen
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """Store that ``name`` now belongs to ``owner`` (None: a release, nobody owns it)."""
+
+    name: str
+    owner: bytes | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Log:
+    """A line for the server's log (a wrong password, a locked address, a released name)."""
+
+    text: str
+
+
+Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen

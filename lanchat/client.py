@@ -10,15 +10,20 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from . import events as ev
+from . import identity
 from .client_files import ClientTransfers
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
+from .tls import looks_like_tls
 from .transport import set_receive_buffer
 
 READ_BYTES = 256 * 1024
@@ -154,18 +159,24 @@ def join(
     *,
     ask_name: Callable[[str], str | None] | None = None,
     timeout: float = 15.0,
-    resume: str | None = None,
-    since: float | None = None,
+    key: Ed25519PrivateKey | None = None,
+    password: Callable[[], str | None] | None = None,
+    binding: bytes = b"",
+    resume: str | None = None, since: float | None = None,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
-    """The handshake: hello -> welcome. Blocking, with a deadline.
+    """The handshake: hello -> (challenge -> auth) -> welcome. Blocking, with a deadline.
 
-    On a refused name, ``ask_name(reason)`` may offer another; otherwise JoinError.
-    Returns the protocol connection, the welcome, and any events that came right after it.
-    """
+    With ``key`` the hello carries its public half and the challenge is signed with it
+    (PROTOCOL.md, Identity and room password); a room that needs a password gets one from
+    ``password()`` (asked once, however many names are tried); ``binding`` is the SHA-256 of
+    the server's TLS certificate (identity.sign_challenge), empty without TLS; ``resume`` and
+    ``since`` come back after a lost connection (PROTOCOL.md, Rejoining). On a refused name,
+    ``ask_name(reason)`` may offer another, else JoinError. Returns (protocol, welcome, what came after)."""
     proto = Connection(Role.CLIENT)
     deadline = time.monotonic() + timeout
-    # resume/since: rejoining after a lost connection (PROTOCOL.md, Rejoining)
-    sock.sendall(proto.send(ev.Hello(name=name, resume=resume, since=since)))
+    public = identity.b64(identity.public_bytes(key)) if key is not None else None
+    derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
+    sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since)))
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -180,6 +191,8 @@ def join(
         try:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
+            if looks_like_tls(data):
+                raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)") from None
             raise JoinError(f"that is not a lanchat server ({exc.message})") from None
         events = proto.events()
         for index, event in enumerate(events):
@@ -189,13 +202,43 @@ def join(
                 raise JoinError("the server closed the connection during the handshake")
             if isinstance(event, ev.Shutdown):
                 raise JoinError(f"the server is shutting down: {event.reason}")
-            if isinstance(event, ev.Error):
-                retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME) and not event.fatal
+            if isinstance(event, ev.Challenge):
+                sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
+                deadline = time.monotonic() + timeout  # typing a password takes the time it takes
+                continue
+            if isinstance(event, ev.Error):  # a wrong password is fatal: never retried
+                retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
                 new_name = ask_name(event.message) if (retry and ask_name) else None
                 if not new_name:
                     raise JoinError(f"the server refused to let us in: {event.message}")
-                sock.sendall(proto.send(ev.Hello(name=new_name)))
+                sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
                 deadline = time.monotonic() + timeout
+
+
+def _answer(
+    challenge: ev.Challenge,
+    key: Ed25519PrivateKey | None,
+    password: Callable[[], str | None] | None,
+    derived: dict[bytes, bytes],
+    binding: bytes,
+) -> ev.Auth:
+    """Sign the nonce; for a password room, also prove the password (never sent itself)."""
+    if key is None:
+        raise JoinError("the server sent a challenge we did not ask for")
+    try:
+        nonce = identity.unb64(challenge.nonce, identity.NONCE_BYTES, "the challenge's nonce")
+        salt = identity.unb64(challenge.salt, identity.SALT_BYTES, "the challenge's salt") if challenge.salt else None
+    except identity.IdentityError as exc:
+        raise JoinError(f"that is not a lanchat server we can talk to ({exc})") from None
+    signature = identity.b64(identity.sign_challenge(key, nonce, binding))
+    if salt is None:
+        return ev.Auth(signature=signature)
+    if salt not in derived:
+        text = password() if password is not None else None
+        if not text:
+            raise JoinError("this room needs a password: give it when asked, or set LANCHAT_PASSWORD")
+        derived[salt] = identity.derive_password_key(text, salt)
+    return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived[salt], nonce, binding)))
 
 
 class ClientLoop:
@@ -280,20 +323,25 @@ class ClientLoop:
                 self.sock.close()
 
     def _read_network(self) -> None:
-        try:
-            data = self.sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        try:
-            self.proto.receive_data(data)
-        except RemoteProtocolError as exc:
-            self._handle_events(self.proto.events())  # what came whole before the bad bytes
-            if self.outcome is None:
-                self._finish(1, f"disconnected: {exc.message}")
-            return
-        self._handle_events(self.proto.events())
+        # A TLS socket hands over one record per recv() and may hold the rest of what it
+        # decrypted (pending()), which select() cannot see: read until it holds nothing more.
+        for _ in range(64):
+            try:
+                data = self.sock.recv(READ_BYTES)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            except OSError:
+                data = b""
+            try:
+                self.proto.receive_data(data)
+            except RemoteProtocolError as exc:
+                self._handle_events(self.proto.events())  # what came whole before the bad bytes
+                if self.outcome is None:
+                    self._finish(1, f"disconnected: {exc.message}")
+                return
+            self._handle_events(self.proto.events())
+            if not data or self.outcome is not None or not isinstance(self.sock, ssl.SSLSocket) or not self.sock.pending():
+                return
 
     def _handle_events(self, events: list[object]) -> None:
         lines: list[Line] = []
@@ -380,8 +428,8 @@ class ClientLoop:
         if self.out:
             try:
                 sent = self.sock.send(self.out)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                sent = 0  # TLS: the same bytes are offered again when the socket is writable
             except OSError:
                 if self.reconnect is not None and not self.quitting:
                     self.reconnect.lost(self, [])
@@ -405,8 +453,9 @@ class ClientLoop:
         lines and the bye itself (the others would see "lost connection", not "left")."""
         if self.linger_deadline is not None:
             return
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
+        if not isinstance(self.sock, ssl.SSLSocket):  # a TLS socket's shutdown() would drop TLS itself
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
         self.linger_deadline = time.monotonic() + LINGER_SECONDS
 
     def _top_up_uploads(self) -> None:

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+# Versions a server accepts in ``hello``: 1 joins as a keyless guest (PROTOCOL.md, Identity).
+SUPPORTED_VERSIONS = (1, 2)
 
 # docs/PROTOCOL.md section 5: limits
 MAX_TEXT_CHARS = 4000
@@ -101,6 +103,9 @@ class Hello(Event):
     # newest message seen, so the replay brings only what was missed. Left out when null.
     resume: str | None = field(default=None, metadata={"omit_default": True})
     since: float | None = field(default=None, metadata={"omit_default": True})
+    # Version 2: the client's Ed25519 public key, base64 (PROTOCOL.md, Identity). Absent: a
+    # keyless guest, who owns no name and is given no stored direct messages.
+    key: str | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +162,8 @@ class Welcome(Event):
     once: bool = _flag()
     # A secret for this session, sent back in ``hello`` on rejoining (PROTOCOL.md, Rejoining).
     resume: str | None = field(default=None, metadata={"omit_default": True})
+    # The room keeps history on the host's machine (PROTOCOL.md, History replay): said on joining.
+    keeps_history: bool = _flag()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -481,6 +488,7 @@ E_VERSION = "version"
 E_HELLO_FIRST = "hello-first"
 E_BAD_NAME = "bad-name"
 E_NAME_TAKEN = "name-taken"
+E_TAKEN_OVER = "taken-over"  # the same person joined again (key or resume secret): this session ends
 E_EMPTY = "empty-message"
 E_TOO_LONG = "too-long"
 E_NOT_YOUR_TURN = "not-your-turn"
@@ -628,3 +636,79 @@ def name_problem(name: str) -> str | None:
 def name_key(name: str) -> str:
     """Names are unique ignoring case: ``Ann`` and ``ann`` are the same person."""
     return name.casefold()
+
+
+# ------------------------------ identity and room password (PROTOCOL.md, Identity and room password)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Challenge(Event):
+    """Answer to a ``hello`` that carries a key: sign ``nonce``; with ``salt``, prove the password too."""
+
+    type: ClassVar[str] = "challenge"
+    sent_by: ClassVar[str] = "server"
+    nonce: str
+    salt: str | None = field(default=None, metadata={"omit_default": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Auth(Event):
+    """The client's answer to ``challenge``: its signature of the nonce, and the password proof."""
+
+    type: ClassVar[str] = "auth"
+    sent_by: ClassVar[str] = "client"
+    signature: str
+    proof: str | None = field(default=None, metadata={"omit_default": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhoIs(Event):
+    """``/whois NAME``: whose key holds that name here."""
+
+    type: ClassVar[str] = "whois"
+    sent_by: ClassVar[str] = "client"
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhoIsReply(Event):
+    """Answer to ``whois``: the short fingerprint of the name's owner (null: nobody owns it)."""
+
+    type: ClassVar[str] = "whois-reply"
+    sent_by: ClassVar[str] = "server"
+    name: str
+    fingerprint: str | None = None
+    here: bool = False
+    host: bool = _flag()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Release(Event):
+    """``/release NAME`` (the host only): the name's key no longer owns it; the next key to join takes it."""
+
+    type: ClassVar[str] = "release"
+    sent_by: ClassVar[str] = "client"
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Released(Event):
+    """Answer to ``release``: ``owned`` says whether anyone owned the name before."""
+
+    type: ClassVar[str] = "released"
+    sent_by: ClassVar[str] = "server"
+    name: str
+    owned: bool
+
+
+IDENTITY_CLIENT_EVENTS: tuple[type[Event], ...] = (WhoIs, Release)
+_IDENTITY_CLIENT_ALL: tuple[type[Event], ...] = (Auth, *IDENTITY_CLIENT_EVENTS)
+CLIENT_EVENTS.update({cls.type: cls for cls in _IDENTITY_CLIENT_ALL})
+SERVER_EVENTS.update({cls.type: cls for cls in (Challenge, WhoIsReply, Released)})
+
+E_BAD_KEY = "bad-key"  # the key in hello is not base64 of 32 bytes
+E_BAD_SIGNATURE = "bad-signature"  # the signature does not match the key and this nonce
+E_NAME_OWNED = "name-owned"  # another key owns the name; try another
+E_PASSWORD = "password"  # the password proof is missing or wrong (one generic error)
+E_LOCKED = "locked"  # too many wrong passwords from this address; wait
+E_NOT_HOST = "not-host"  # only the host may do that

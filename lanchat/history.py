@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS messages (
     sender_key    TEXT NOT NULL,        -- events.name_key(sender): names ignore case
     recipient     TEXT,                 -- NULL for a room message
     recipient_key TEXT,
-    text          TEXT NOT NULL
+    text          TEXT NOT NULL,
+    sender_owner    BLOB,               -- direct messages: the public keys that owned the two
+    recipient_owner BLOB                -- names when it was sent (NULL: no key, never replayed)
 );
 -- No index for room messages: replay walks the table backwards by id (replay_for), and one
 -- more index entry per room message was an eighth of what storing one costs (3.4 -> 3.0 us).
@@ -56,7 +58,17 @@ CREATE TABLE IF NOT EXISTS names (
     name      TEXT NOT NULL,            -- as last spelled
     last_seen INTEGER NOT NULL          -- the newest message id while they were here
 );
+CREATE TABLE IF NOT EXISTS owners (
+    key        TEXT PRIMARY KEY,        -- identity.owned_name_key(name)
+    name       TEXT NOT NULL,           -- as spelled when claimed
+    public_key BLOB NOT NULL,           -- the Ed25519 key that owns it (PROTOCOL.md, Identity)
+    since      REAL NOT NULL
+);
 """
+# Files written before names had owners lack these; added on opening, so their old direct
+# messages have no owner and are never replayed to anyone (PROTOCOL.md, Identity).
+_OWNER_COLUMNS = ("sender_owner", "recipient_owner")
+_OWNERS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS owners") :]
 _OLD_ROOM_INDEX = "room_messages"  # in files made before this version; see _check_and_prepare
 
 
@@ -96,26 +108,105 @@ _MAX_ROWS_PER_INSERT = 128
 @functools.cache
 def _insert_rows(count: int) -> str:
     """An INSERT of ``count`` rows (HistoryStore._write_kept)."""
-    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
-    return f"INSERT INTO messages (time, sender, sender_key, recipient, recipient_key, text) VALUES {values}"
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        "INSERT INTO messages (time, sender, sender_key, recipient, recipient_key, text, sender_owner, recipient_owner) "
+        f"VALUES {values}"
+    )
+
+
+def _row(
+    time: float, sender: str, text: str, to: str | None, sender_owner: bytes | None, recipient_owner: bytes | None
+) -> tuple:
+    """One row's values for _insert_rows. Owners are kept for direct messages only."""
+    if to is None:
+        return (time, sender, ev.name_key(sender), None, None, text, None, None)
+    return (time, sender, ev.name_key(sender), to, ev.name_key(to), text, sender_owner, recipient_owner)
 
 
 def _record(row: tuple) -> Record:
     return Record(id=row[0], time=row[1], sender=row[2], to=row[3], text=row[4])
 
 
-def default_path() -> Path:
-    """Where the history lives when --history is not given: the user's data directory."""
+def default_path(*, port: int | None = None, unix: str | None = None) -> Path:
+    """Where the history lives when --history is not given: the user's data directory, one
+    file per endpoint (``history-3580.sqlite3``; an AF_UNIX path by a hash of it), so two
+    rooms on one machine never replay each other's messages."""
+    import hashlib
+
     import platformdirs  # imported here: only `serve` without --history needs it
 
-    return platformdirs.user_data_path("lanchat", appauthor=False) / FILE_NAME
+    folder = platformdirs.user_data_path("lanchat", appauthor=False)
+    if unix is not None:
+        tag = "unix-" + hashlib.sha256(os.path.abspath(unix).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    elif port is not None:
+        tag = str(port)
+    else:
+        return folder / FILE_NAME
+    return folder / f"history-{tag}.sqlite3"
 
 
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-class HistoryStore:
+class _NameOwners:
+    """The names' owners (PROTOCOL.md, Identity): which Ed25519 key owns which name here.
+    Part of HistoryStore (the same file), kept apart so each reads in one screen."""
+
+    db: sqlite3.Connection
+
+    def _write_kept(self) -> None: ...  # HistoryStore's: held rows come first
+
+    def _transaction(self) -> contextlib.AbstractContextManager[None]: ...  # HistoryStore's
+
+    def _add_owners(self) -> None:
+        """Bring a file from before name ownership up to date (additive: older lanchats still read it)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
+        missing = [name for name in _OWNER_COLUMNS if name not in columns]
+        with self._transaction():
+            for name in missing:
+                self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} BLOB")
+            self.db.execute(_OWNERS_TABLE)
+
+    def owners(self) -> dict[str, bytes]:
+        """Every owned name: identity.owned_name_key(name) -> public key (Room(owners=...))."""
+        self._write_kept()
+        if not self._has_owners():
+            return {}
+        return {row[0]: bytes(row[1]) for row in self.db.execute("SELECT key, public_key FROM owners")}
+
+    def owner_names(self) -> list[tuple[str, bytes]]:
+        """(name as claimed, public key) for every owned name, by name."""
+        if not self._has_owners():
+            return []
+        return [(row[0], bytes(row[1])) for row in self.db.execute("SELECT name, public_key FROM owners ORDER BY name")]
+
+    def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
+        """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""
+        from .identity import owned_name_key
+
+        self._write_kept()
+        try:
+            if owner is None:
+                cursor = self.db.execute("DELETE FROM owners WHERE key = ?", (owned_name_key(name),))
+            else:
+                cursor = self.db.execute(
+                    "INSERT INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET name = excluded.name, public_key = excluded.public_key, "
+                    "since = excluded.since",
+                    (owned_name_key(name), name, owner, time),
+                )
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+        return cursor.rowcount > 0
+
+    def _has_owners(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owners'").fetchone() is not None
+
+
+
+class HistoryStore(_NameOwners):
     """The history file. Opening checks it thoroughly; a bad file is refused, never replaced.
 
     ``writable`` is False when the file can be read but not written (a read-only file or
@@ -188,6 +279,8 @@ class HistoryStore:
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("INSERT INTO names (key, name, last_seen) VALUES ('', '', 0)")
                 db.execute("ROLLBACK")
+            if "messages" in tables:
+                self._add_owners()
             if mode.lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL mode (still {mode})")
         except sqlite3.OperationalError as exc:
@@ -220,7 +313,10 @@ class HistoryStore:
 
     # ------------------------------------------------------------------ writing
 
-    def append(self, *, time: float, sender: str, text: str, to: str | None = None, commit: bool = True) -> int:
+    def append(  # owners: as for keep()
+        self, *, time: float, sender: str, text: str, to: str | None = None, commit: bool = True,
+        sender_owner: bytes | None = None, recipient_owner: bytes | None = None,
+    ) -> int:
         """Store one message (``to`` set for a direct message); committed before returning.
 
         With ``commit=False`` the row joins a transaction that ``commit()`` ends. The server
@@ -231,8 +327,8 @@ class HistoryStore:
             if not commit and not self.db.in_transaction:
                 self.db.execute("BEGIN IMMEDIATE")
             cursor = self.db.execute(
-                "INSERT INTO messages (time, sender, sender_key, recipient, recipient_key, text) VALUES (?, ?, ?, ?, ?, ?)",
-                (time, sender, ev.name_key(sender), to, ev.name_key(to) if to is not None else None, text),
+                _insert_rows(1),
+                _row(time, sender, text, to, sender_owner, recipient_owner),
             )
         except sqlite3.Error as exc:
             raise HistoryWriteError(_describe(exc)) from None
@@ -240,7 +336,10 @@ class HistoryStore:
             self._uncommitted += 1
         return int(cursor.lastrowid or 0)
 
-    def keep(self, *, time: float, sender: str, text: str, to: str | None = None) -> None:
+    def keep(  # owners: the keys that owned the two names of a direct message (PROTOCOL.md, Identity)
+        self, *, time: float, sender: str, text: str, to: str | None = None,
+        sender_owner: bytes | None = None, recipient_owner: bytes | None = None,
+    ) -> None:
         """Hold one message for the next ``commit()``, which stores everything held in order.
 
         The server keeps each message of a loop pass and commits once per pass, before it writes
@@ -249,7 +348,7 @@ class HistoryStore:
         replay, ``mark_seen``) sees them as it would have seen rows appended one by one.
         A failure to store them is raised by that statement or by ``commit()``.
         """
-        self._kept.append((time, sender, ev.name_key(sender), to, ev.name_key(to) if to is not None else None, text))
+        self._kept.append(_row(time, sender, text, to, sender_owner, recipient_owner))
 
     def _write_kept(self) -> None:
         """Insert the held rows into the open transaction (opening one), many rows per statement.
@@ -343,37 +442,50 @@ class HistoryStore:
         ).fetchall()
         return [_record(row) for row in reversed(rows)]
 
-    def directs_for(self, name: str, *, since: int = 0, limit: int = 1000) -> list[Record]:
-        """Direct messages sent to ``name`` with an id above ``since``, oldest first."""
+    def directs_for(self, name: str, owner: bytes | None, *, since: int = 0, limit: int = 1000) -> list[Record]:
+        """Direct messages sent to ``name`` while ``owner``'s key owned it, with an id above
+        ``since``, oldest first. No owner (a keyless guest): none."""
         self._write_kept()
+        if owner is None:
+            return []
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE recipient_key = ? AND id > ? ORDER BY id LIMIT ?",
-            (ev.name_key(name), since, limit),
+            f"SELECT {_COLUMNS} FROM messages WHERE recipient_key = ? AND recipient_owner = ? AND id > ? ORDER BY id LIMIT ?",
+            (ev.name_key(name), owner, since, limit),
         ).fetchall()
         return [_record(row) for row in rows]
 
     def replay_for(
-        self, name: str, limit: int, *, before: int | None = None, away_since: int | None = None
+        self,
+        name: str,
+        limit: int,
+        *,
+        owner: bytes | None,
+        before: int | None = None,
+        away_since: int | None = None,
     ) -> tuple[list[Record], bool]:
-        """What ``name`` may see: the last ``limit`` entries among room messages and their
-        own direct messages (sent or received), older than id ``before``; with ``away_since``
-        (on joining) also every direct message sent to them after that id, however old
-        the window. Oldest first, plus whether older entries remain. Never another's DMs.
+        """What ``name``, holding key ``owner``, may see: the last ``limit`` entries among room
+        messages and their own direct messages (sent or received under that key), older than id
+        ``before``; with ``away_since`` (on joining) also every direct message sent to them after
+        that id, however old the window. Oldest first, plus whether older entries remain.
+
+        A direct message is theirs only if this key owned the name when it was sent: never
+        another's, never one sent to the name's earlier owner, none to a keyless guest.
         """
         self._write_kept()
         key = ev.name_key(name)
         upper = before if before is not None else 2**62
         rows = self.db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE id < ? AND "
-            "(recipient IS NULL OR recipient_key = ? OR (recipient_key IS NOT NULL AND sender_key = ?)) "
+            "(recipient IS NULL OR (recipient_key = ? AND recipient_owner = ?) "
+            "OR (recipient_key IS NOT NULL AND sender_key = ? AND sender_owner = ?)) "
             "ORDER BY id DESC LIMIT ?",
-            (upper, key, key, max(limit, 0) + 1),
+            (upper, key, owner, key, owner, max(limit, 0) + 1),
         ).fetchall()
         more = len(rows) > limit
         window = [_record(row) for row in reversed(rows[:limit])]
         if away_since is not None:
             oldest = window[0].id if window else upper
-            missed = [r for r in self.directs_for(name, since=away_since) if r.id < oldest]
+            missed = [r for r in self.directs_for(name, owner, since=away_since) if r.id < oldest]
             window = missed + window
         return window, more
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
-from .actions import Replay
+from .actions import Claim, Log, Replay, Seen
 from .protocol import encode
 
 if TYPE_CHECKING:  # the edge this policy is handed; it does not import it
@@ -62,13 +62,33 @@ class HistoryPolicy:
                 self.warn(f"history: cannot use {self.store.path}: {exc}; the chat goes on without saving")
             return None
 
-    def keep(self, event: ev.Message | ev.Direct) -> None:
-        """Hold a message for this pass's commit (many rows per INSERT: history.py)."""
+    def keep(
+        self, event: ev.Message | ev.Direct, sender_owner: bytes | None = None, recipient_owner: bytes | None = None
+    ) -> None:
+        """Hold a message for this pass's commit (many rows per INSERT: history.py). A direct
+        message keeps the keys that owned both names (PROTOCOL.md, Identity)."""
         if self.store is None:
             return
         to = event.to if isinstance(event, ev.Direct) else None
-        self.store.keep(time=event.time, sender=event.sender, text=event.text, to=to)
+        self.store.keep(
+            time=event.time,
+            sender=event.sender,
+            text=event.text,
+            to=to,
+            sender_owner=sender_owner,
+            recipient_owner=recipient_owner,
+        )
         self.pending = True
+
+    def record(self, action: Seen | Claim | Log) -> None:
+        """What the room asks to be remembered: who saw what (``Seen``), which key owns a name from
+        now on, across restarts too (``Claim``, PROTOCOL.md, Identity), a line for the log."""
+        if isinstance(action, Seen):
+            self.mark_seen(action.name)
+        elif isinstance(action, Claim):
+            self.call(lambda store: store.claim(action.name, action.owner, time=time.time()))
+        else:
+            self.log(action.text)
 
     def commit(self) -> None:
         """Store this pass's messages: one commit per pass, before any of them is sent."""
@@ -104,7 +124,7 @@ class HistoryPolicy:
 
         def read(store: HistoryStore) -> tuple[list[Record], bool]:
             away = store.last_seen(action.name) if action.joining else None
-            return store.replay_for(action.name, action.limit, before=action.before, away_since=away)
+            return store.replay_for(action.name, action.limit, owner=action.owner, before=action.before, away_since=away)
 
         found = self.call(read)
         if action.joining:

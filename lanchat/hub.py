@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
-from .actions import Action, Broadcast, Close, Keep, Replay, Seen, Send
+from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
 from .history_policy import HistoryPolicy
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
@@ -106,7 +106,7 @@ class Deadlines:
     def heard(self, cid: int, *, done: bool) -> None:
         """A waiting connection said something: its deadline is pushed back, or gone if ``done``
         (it joined, or is closing)."""
-        if cid in self.handshaking and done:
+        if done:
             self.forget(cid)
         elif cid in self.handshaking:
             self.expect_hello(cid)
@@ -255,7 +255,8 @@ class Hub:
             peer.closing = True
             self.deadlines.forget(cid)
             return
-        self.deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
+        if cid in self.deadlines.handshaking:  # a dict lookup: this runs for every read
+            self.deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
         if proto.peer_closed:
             self.close(cid)
 
@@ -336,15 +337,15 @@ class Hub:
             if isinstance(action, Broadcast):
                 outbox.broadcast(action.to, action.frame, notice=action.notice)
             elif isinstance(action, Keep):  # before the Broadcast that follows it is queued
-                self.history.keep(action.event)
+                self.history.keep(action.event, action.sender_owner, action.recipient_owner)
             elif isinstance(action, Send) and action.to in peers:
                 self._send(peers[action.to], action.event)
             elif isinstance(action, Close) and action.who in peers:
                 self._closing(peers[action.who])
             elif isinstance(action, Replay):
                 self._replay(action)
-            elif isinstance(action, Seen):
-                self.history.mark_seen(action.name)
+            elif isinstance(action, (Seen, Claim, Log)):  # who saw what, who owns a name, a log line
+                self.history.record(action)
 
     def _send(self, peer: Peer, event: ev.Event) -> None:
         """One event to one connection, through its protocol state machine."""
@@ -432,8 +433,7 @@ class Hub:
             outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
 
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
-        """A closing connection was written to: it has linger_seconds to read the rest and
-        close; once everything, the last notice included, is out, the loop sends FIN."""
+        """A closing connection has linger_seconds to read the rest; all out: the loop sends FIN."""
         self.deadlines.linger(queue.cid)
         if bool(queue.out) is not writer.writing:
             writer.set_writing(bool(queue.out))

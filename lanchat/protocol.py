@@ -87,25 +87,28 @@ class ConnectionClosed:
 
 # The welcome comes once, in the handshake; after it everything the server sends keeps
 # the connection open, but shutdown (PROTOCOL.md 4).
-_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name != "welcome"} | {
+_SERVER_OPEN = {name: State.OPEN for name in ev.SERVER_EVENTS if name not in ("welcome", "challenge")} | {
     ev.FileBytes.type: State.OPEN,  # a binary frame (file-data, raw)
     "shutdown": State.CLOSED,
 }
 
 # TRANSITIONS[(who sends, state)] = {event type: state after it}. What is not listed is refused.
 TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
-    (Role.CLIENT, State.HANDSHAKE): {"hello": State.HANDSHAKE, "bye": State.CLOSED},
+    # auth answers a challenge (PROTOCOL.md, Identity and room password)
+    (Role.CLIENT, State.HANDSHAKE): {"hello": State.HANDSHAKE, "auth": State.HANDSHAKE, "bye": State.CLOSED},
     (Role.CLIENT, State.OPEN): {
         "say": State.OPEN,
         "whisper": State.OPEN,
         "who": State.OPEN,
         **{cls.type: State.OPEN for cls in ev.HISTORY_CLIENT_EVENTS},  # history (/history N)
+        **{cls.type: State.OPEN for cls in ev.IDENTITY_CLIENT_EVENTS},  # whois, release
         **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
         "bye": State.CLOSED,
     },
     (Role.SERVER, State.HANDSHAKE): {
         "welcome": State.OPEN,
+        "challenge": State.HANDSHAKE,  # a hello with a key: sign this first
         "error": State.HANDSHAKE,  # a refused name: the client may try another
         "shutdown": State.CLOSED,
     },
@@ -137,6 +140,17 @@ def _message_frame(message: ev.Message) -> bytes:
         f'"time":{_float_repr(message.time)}{_REPLAYED if message.history else ""}}}'
     )
     return frame(text.encode("utf-8"))
+
+
+TLS_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)  # change-cipher-spec, alert, handshake, application data
+
+
+def looks_like_tls(data: bytes) -> bool:
+    """Do these first bytes of a stream start a TLS record (a ClientHello, an alert)?
+
+    A lanchat frame starts with a 4-byte length of at most 64 KiB, so its first byte is 0; a TLS
+    record starts with its type (20 to 23) and then 3, the major version. Never both."""
+    return len(data) >= 2 and data[0] in TLS_RECORD_TYPES and data[1] == 3
 
 
 def _reject_constant(name: str) -> object:
@@ -231,6 +245,9 @@ class Connection:
             if looks_like_http(self._opening):
                 self.state = State.CLOSED
                 raise RemoteProtocolError(ev.E_NOT_LANCHAT, "the peer spoke HTTP, not lanchat")
+            if looks_like_tls(self._opening):
+                self.state = State.CLOSED
+                raise RemoteProtocolError(ev.E_BAD_FRAME, "a TLS client, but this server runs without --tls")
         try:
             payloads = self._decoder.feed(data)
         except FrameError as exc:
@@ -241,7 +258,8 @@ class Connection:
             self.state = State.CLOSED
             raise RemoteProtocolError(ev.E_BAD_FRAME, str(exc)) from None
         self._pending.extend(payloads)
-        self._parse_now()
+        if self.our_role is Role.CLIENT:
+            self._parse_now()
 
     def _parse_now(self, *, everything: bool = False) -> None:
         """A client parses what the server sent at once, so a server that breaks the protocol
@@ -262,18 +280,18 @@ class Connection:
         pending = self._pending
         while pending:
             item = pending.popleft()
-            if isinstance(item, ConnectionClosed):
+            if item.__class__ is ConnectionClosed:
                 self.state = State.CLOSED
                 return item
-            if self.state is State.CLOSED:
-                continue  # after bye, shutdown or a fatal error, the rest is not read
-            return self._parse(item)
+            if self.state is not State.CLOSED:  # after bye, shutdown or a fatal error, the rest is not read
+                return self._parse(item)  # type: ignore[arg-type]
         return None
 
     def events(self) -> list[object]:
         """Everything received so far: Events, Invalid and ConnectionClosed, in order."""
-        out = []
-        while (event := self.next_event()) is not None:
+        out = list(self._ready)  # a client's: parsed in receive_data already
+        self._ready.clear()
+        while (event := self._parse_next()) is not None:
             out.append(event)
         return out
 

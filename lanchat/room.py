@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
-from .actions import Action, Broadcast, Close, Keep, Replay, Seen, Send
+from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
 from .colourbot import BOT_NAME
+from .gate import Admit, Gate
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
 
@@ -25,13 +26,14 @@ MODES = (DUPLEX, TURN)
 
 # The actions live in actions.py; they are re-exported for code that imports them from the
 # room (the notebooks do).
-__all__ = ["Action", "Broadcast", "Close", "Keep", "Replay", "Seen", "Send", "Member", "Room", "DUPLEX", "TURN", "MODES"]
+__all__ = ["Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Member", "Room", "DUPLEX", "TURN", "MODES"]
 
 
 @dataclass
 class Member:
     cid: int
     name: str
+    key: bytes | None = None  # the public key that owns ``name``; None for a keyless guest
     resume: str | None = None  # the secret in their welcome: a rejoin with it takes over at once
 
 
@@ -42,13 +44,20 @@ def resume_token() -> str:
     return secrets.token_urlsafe(18)
 
 
-def same_session(holder: Member, hello: ev.Hello) -> bool:
-    """Whether ``hello`` carries the secret of ``holder``'s session, compared in constant time: a
-    rejoin after a lost connection the server has not noticed yet (PROTOCOL.md, Rejoining)."""
+TAKEN_OVER = "you joined again from somewhere else; this session is closed"
+
+
+def same_session(holder: Member, admit: Admit) -> bool:
+    """Whether ``admit`` comes back for ``holder``'s session: the same proven key, or the secret
+    of its welcome (compared in constant time). A rejoin after a lost connection the server has
+    not noticed yet then takes over at once (PROTOCOL.md, Rejoining)."""
     import hmac
 
-    return bool(hello.resume and holder.resume) and hmac.compare_digest(
-        hello.resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]
+    if holder.key is not None and admit.key == holder.key:
+        return True
+    resume = admit.hello.resume if admit.hello is not None else None
+    return bool(resume and holder.resume) and hmac.compare_digest(
+        resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]
     )
 
 
@@ -67,6 +76,7 @@ class Room:
         history: bool = False,
         replay: int = 50,
         known_names: Iterable[str] = (),
+        gate: Gate | None = None,
         resume_tokens: Callable[[], str] | None = None,
     ) -> None:
         if mode not in MODES:
@@ -91,6 +101,7 @@ class Room:
         self._everyone: tuple[int, ...] = ()
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
+        self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
         self.turn_holder: int | None = None
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
@@ -130,7 +141,7 @@ class Room:
             return [Send(to=cid, event=ev.Error(code=event.code, message=event.message))]
         if isinstance(event, ConnectionClosed):
             return self.leave(cid, "lost")
-        if isinstance(event, ev.Hello):
+        if isinstance(event, (ev.Hello, ev.Auth)):
             return self._hello(cid, event)
         if isinstance(event, ev.Bye):
             # PROTOCOL.md 8: bye is allowed before the welcome too (a client that gives up
@@ -147,12 +158,17 @@ class Room:
             return [Send(to=cid, event=ev.Roster(members=self.names))]
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
+        if isinstance(event, ev.WhoIs):
+            return self.gate.whois(cid, event.name, self)
+        if isinstance(event, ev.Release):
+            return self.gate.release(cid, event.name, self.host_cid)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
         """Connection ``cid`` is gone (``quit``, ``lost`` or ``dropped``): tell the others."""
         order_before = list(self.members)
         member = self.members.pop(cid, None)
+        self.gate.forget(cid)
         if member is None:
             return []
         del self._by_key[ev.name_key(member.name)]
@@ -185,36 +201,37 @@ class Room:
             actions.append(Close(who=cid))
         return actions
 
-    def _hello(self, cid: int, hello: ev.Hello) -> list[Action]:
+    def _hello(self, cid: int, event: ev.Hello | ev.Auth) -> list[Action]:
+        """PROTOCOL.md 4: the gate (gate.py) checks who it is; then the name rules."""
         if cid in self.members:
             return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
-        if hello.version != ev.PROTOCOL_VERSION:
-            return self._error(
-                cid,
-                ev.E_VERSION,
-                f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}",
-                fatal=True,
-            )
-        problem = ev.name_problem(hello.name)
+        verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
+        return self._admit(cid, verdict) if isinstance(verdict, Admit) else verdict
+
+    def _admit(self, cid: int, admit: Admit) -> list[Action]:
+        """The rules of section 5 and of name ownership; then the welcome."""
+        name, key = admit.name, admit.key
+        problem = ev.name_problem(name)
         if problem:
-            return self._error(cid, ev.E_BAD_NAME, f"{hello.name[:40]!r} cannot be used: {problem}")
-        if ev.name_key(hello.name) in BOT_NAME_KEYS and cid not in self.service_cids:
+            return self._error(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
+        if ev.name_key(name) in BOT_NAME_KEYS and cid not in self.service_cids:
             # /mood whispers to this name: a person holding it would read everyone's moods
-            return self._error(cid, ev.E_BAD_NAME, f"the name {hello.name!r} is kept for the colour bot; choose another")
-        holder = self.find(hello.name)
-        if holder is not None and same_session(holder, hello):  # a rejoin: the stale session goes, as lost
-            return self.leave(holder.cid, "lost") + [Close(who=holder.cid)] + self._hello(cid, hello)
+            return self._error(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
+        if (holder := self.find(name)) is not None and same_session(holder, admit):  # a rejoin: the stale one goes
+            return self.leave(holder.cid, "lost") + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
         if holder is not None:
-            return self._error(cid, ev.E_NAME_TAKEN, f"the name {hello.name!r} is taken; choose another")
+            return self._error(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
+        if refused := self.gate.refusal(cid, name, key):
+            return refused
         if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:
             people = "person" if self.max_members == 1 else "people"
             return self._error(
                 cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True
             )
-        if not self._roster_fits(hello.name):
+        if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
-        resume = self.resume_tokens() if self.resume_tokens is not None and cid not in self.service_cids else None
-        member = Member(cid=cid, name=hello.name, resume=resume)
+        tokens = self.resume_tokens if cid not in self.service_cids else None  # bots never rejoin
+        member = Member(cid=cid, name=name, key=key, resume=tokens() if tokens else None)
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -229,25 +246,18 @@ class Room:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
             turn_changed = True
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
-        actions: list[Action] = [
-            Send(
-                to=cid,
-                event=ev.Welcome(
-                    name=member.name,
-                    mode=self.mode,
-                    members=self.names,
-                    turn=self.turn_name,
-                    host=host_name,
-                    once=self.once,
-                    resume=member.resume,
-                ),
-            )
-        ]
+        welcome = ev.Welcome(
+            name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
+            keeps_history=self.history, resume=member.resume,
+        )
+        # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
+        actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
             self.known[ev.name_key(member.name)] = member.name
-            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, since=hello.since))
+            since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
+            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
         if others:
             joined = ev.Joined(name=member.name, time=self.clock())
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
@@ -265,8 +275,7 @@ class Room:
             members=(*self.names, newcomer),
             turn=self.turn_name or newcomer,  # never smaller than the real welcome
             host=self.name_of(self.host_cid) if self.host_cid is not None else None,
-            once=self.once,
-            resume="r" * 24,  # a resume token's length
+            once=self.once, keeps_history=self.history, resume="r" * 24,  # as long as the real one
         )
         try:
             encode(probe)
@@ -310,13 +319,16 @@ class Room:
             absent = self.known.get(ev.name_key(whisper.to))
             if absent is None:
                 return self._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {whisper.to[:40]!r} is here")
-            # They have been here before: keep it for them; only the sender's copy goes out now.
+            owner = self.gate.owner_of(absent)
+            if owner is None:  # kept, it would go to whoever next takes the name (PROTOCOL.md, Identity)
+                return self._error(member.cid, ev.E_NO_SUCH_USER, f"{absent!r} is not here and has no key on this server, so a message cannot be kept for them")
+            # They have been here before: keep it for their key; only the sender's copy goes out now.
             held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
-            return [Keep(event=kept), Broadcast(to=(member.cid,), frame=encode(held))]
+            return [Keep(event=kept, sender_owner=member.key, recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
-        actions: list[Action] = [Keep(event=direct)] if self.history else []
+        actions: list[Action] = [Keep(event=direct, sender_owner=member.key, recipient_owner=target.key)] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
         return actions
 
@@ -329,7 +341,7 @@ class Room:
             )
         if request.before is not None and request.before < 1:
             return self._error(member.cid, ev.E_BAD_MESSAGE, '"before" must be a message id of 1 or more')
-        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before)]
+        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=member.key)]
 
     def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
         """The next member in join order after ``cid`` (wrapping round).

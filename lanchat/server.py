@@ -15,14 +15,19 @@ import contextlib
 import errno
 import selectors
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 
+from . import events as ev
 from .history import HistoryStore
 from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
+from .protocol import encode
 from .room import Room
 from .server_files import ServerFiles
 from .textline import TextDoor
+from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
+from .tls import PLAIN_CLIENT_MESSAGE, TlsAcceptor, TlsHandshakes, TlsSender, tls_recv
 from .transport import remove_unix_path, set_send_buffer, tune, wake_pair
 
 READ_BYTES = 256 * 1024
@@ -46,7 +51,8 @@ class Client:
     def __init__(self, cid: int, sock: socket.socket, selector: selectors.BaseSelector) -> None:
         self.cid = cid
         self.sock = sock
-        self.send = sock.send
+        # a TLS socket's send() needs retries of the very same bytes (tls.TlsSender)
+        self.send = TlsSender(sock) if isinstance(sock, ssl.SSLSocket) else sock.send
         self.selector = selector
         self.writing = False  # registered for EVENT_WRITE
 
@@ -58,7 +64,10 @@ class Client:
         """Everything, the last notice included, is out: send FIN behind it and close once the
         client has closed too (its EOF in _read or _drain_after_shutdown), or when its time is
         up. Closing now, with the client's last bytes unread, would make the kernel send a
-        reset that can destroy the notice before the client reads it."""
+        reset that can destroy the notice before the client reads it. (A TLS socket's
+        shutdown() would end TLS itself: that one just waits for the client to close.)"""
+        if isinstance(self.sock, ssl.SSLSocket):
+            return
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
 
@@ -83,8 +92,13 @@ class Server:
         handshake_seconds: float = HANDSHAKE_SECONDS,
         history: HistoryStore | None = None,
         files: ServerFiles | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_handshake_seconds: float = TLS_HANDSHAKE_SECONDS,
     ) -> None:
         self.log = log or (lambda line: None)
+        # TLS (PROTOCOL.md, TLS): an accepted connection first finishes its TLS handshake here,
+        # within tls_handshake_seconds (a dict in deadline order), then joins the hub as usual.
+        self.tls: TlsHandshakes | None = None
         self.hub = Hub(
             room,
             files=files if files is not None else ServerFiles(log=self.log),
@@ -109,6 +123,11 @@ class Server:
             listener.setblocking(False)
             self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
         self._accepting = True  # False while out of file descriptors (_accept)
+        if tls is not None:
+            plain_reply = encode(ev.Error(code=ev.E_BAD_FRAME, message=PLAIN_CLIENT_MESSAGE, fatal=True))
+            self.tls = TlsHandshakes(
+                tls, self.selector, adopt=self._adopt, log=self.log, plain_reply=plain_reply, seconds=tls_handshake_seconds
+            )
         self.running = False
         self.stopped = threading.Event()
 
@@ -149,6 +168,8 @@ class Server:
                     elif data is _WAKE:
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(4096)
+                    elif isinstance(data, TlsAcceptor):
+                        self.tls.step(data)  # type: ignore[union-attr]
                     elif data.cid in self.clients:
                         if mask & selectors.EVENT_READ:
                             self._read(data)
@@ -157,6 +178,8 @@ class Server:
                             if queue is not None:
                                 hub.outbox.dirty.add(queue)
                 hub.expire()
+                if self.tls is not None:
+                    self.tls.expire()
                 for cid in hub.pump_files():  # a download began: cap what the kernel holds of it
                     client = self.clients.get(cid)
                     if client is not None:
@@ -180,6 +203,7 @@ class Server:
         cid = self.hub.open(peer, **how)
         if not how:  # from the network: frames, or a person typing lines
             self.door.open(cid)
+        self.room.gate.addresses[cid] = peer  # wrong room passwords are counted per host (gate.py)
         client = self.clients[cid] = Client(cid, sock, self.selector)
         self.selector.register(sock, selectors.EVENT_READ, client)
         return cid
@@ -200,7 +224,10 @@ class Server:
                 self._set_accepting(False)
                 return
             peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "local socket"
-            self._adopt(sock, peer)
+            if self.tls is not None:
+                self.tls.start(sock, peer)  # it joins the hub once its TLS handshake is done
+            else:
+                self._adopt(sock, peer)
 
     def _set_accepting(self, accepting: bool) -> None:
         self._accepting = accepting
@@ -213,7 +240,7 @@ class Server:
 
     def _read(self, client: Client) -> None:
         try:
-            data = client.sock.recv(READ_BYTES)
+            data = tls_recv(client.sock, READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -245,6 +272,10 @@ class Server:
         """How long select() may sleep: until the hub's next deadline; with none, for ever
         (an idle server wakes for nothing)."""
         deadline = self.hub.next_deadline()
+        tls_deadline = self.tls.next_deadline() if self.tls is not None else None
+        if tls_deadline is not None:  # a TLS handshake's limit, on the tls clock (monotonic)
+            tls_deadline += self.hub.clock() - self.tls.clock()  # type: ignore[union-attr]
+            deadline = tls_deadline if deadline is None else min(deadline, tls_deadline)
         if deadline is None:
             return None
         return max(0.0, deadline - self.hub.clock())
@@ -277,7 +308,7 @@ class Server:
 
     def _drain_after_shutdown(self, client: Client) -> None:
         try:
-            data = client.sock.recv(READ_BYTES)
+            data = tls_recv(client.sock, READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -286,6 +317,8 @@ class Server:
             self.hub.close(client.cid)
 
     def _close_everything(self) -> None:
+        if self.tls is not None:
+            self.tls.close_all()
         for client in list(self.clients.values()):
             with contextlib.suppress(OSError):
                 client.sock.close()

@@ -42,6 +42,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
     Command(name="/who", usage="/who", help="list who is here, in turn order"),
     Command(name="/help", usage="/help", help="show this list"),
+    Command(name="/whois", usage="/whois NAME", help="the short fingerprint of NAME's key, to compare out loud"),
+    Command(name="/release", usage="/release NAME", help="(host only) free a name whose owner lost their key"),
     Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
     Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
     Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
@@ -160,7 +162,18 @@ class Session:
             lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
             if self.mode == "turn":
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
+            if event.keeps_history:
+                lines.append(self._notice("this room keeps history on the host's machine"))
             return lines
+        if isinstance(event, ev.WhoIsReply):
+            where = " (host)" if event.host else (" (here)" if event.here else " (not here now)")
+            if event.fingerprint is None:
+                return [self._notice(f"{event.name}{where}: no key owns this name")]
+            return [self._notice(f"{event.name}{where}: key {event.fingerprint}")]
+        if isinstance(event, ev.Released):
+            if event.owned:
+                return [self._notice(f"released {event.name}: the next key to join with it owns it")]
+            return [self._notice(f"nobody owned {event.name}")]
         if isinstance(event, (ev.Message, ev.Direct)) and event.history:
             # Replayed from the server's history: marked [History], never a fresh mention.
             to = event.to if isinstance(event, ev.Direct) else None
@@ -278,6 +291,10 @@ class Session:
             return Local(tuple(self.help_lines()))
         if word == "/history":
             return self._history_request(rest)
+        if word in ("/whois", "/release"):
+            if not rest or " " in rest:
+                return Local((self._notice(f"usage: {word} NAME", kind="error"),))
+            return Outgoing(ev.WhoIs(name=rest) if word == "/whois" else ev.Release(name=rest))
         if word in ("/send", "/get", "/files", "/cancel"):
             return self._file_command(word, rest)
         if word == "/w":

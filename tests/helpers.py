@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lanchat import events as ev
+from lanchat.gate import Gate
 from lanchat.protocol import Connection, ConnectionClosed, Role
 from lanchat.room import Room
 from lanchat.server import Server
@@ -52,6 +53,26 @@ _DATA_HOMES = Path(tempfile.mkdtemp(prefix="lanchat-test-data-"))
 atexit.register(shutil.rmtree, _DATA_HOMES, True)
 
 
+def identity_args(name: str) -> tuple[str, str]:
+    """``--identity PATH`` for ``name``: the same person (the same key) across restarts and
+    processes, where each child otherwise gets a new data folder and so a new key."""
+    folder = _DATA_HOMES / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return ("--identity", str(folder / f"{name.casefold()}.key"))
+
+
+def same_person(args: tuple[str, ...]) -> tuple[str, ...]:
+    """``lanchat connect/serve --name NAME``: one person, one key, as on a real machine whose data
+    folder stays put (each child here gets a new one). A test that wants another key for the
+    same name (an impostor) passes ``--identity`` itself."""
+    if not args or args[0] not in ("connect", "serve") or "--identity" in args or "--name" not in args:
+        return args
+    at = args.index("--name")
+    if at + 1 >= len(args):
+        return args
+    return (*args, *identity_args(args[at + 1]))
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     # Each child gets its own empty data folder, so `serve` without --history writes its
@@ -71,6 +92,8 @@ class Proc:
         self, *args: str, stdin: bool = True, env: dict[str, str] | None = None, program: list[str] | None = None
     ) -> None:
         """``program`` replaces ``python -m lanchat`` (say, a client written from docs/PROTOCOL.md)."""
+        if program is None:
+            args = same_person(args)
         self.args = args
         self.popen = subprocess.Popen(
             [*(program or [sys.executable, "-m", "lanchat"]), *args],
@@ -167,7 +190,19 @@ class RawClient:
 
     _open: list[RawClient] = []  # noqa: RUF012 - every live RawClient, for running_server to close
 
-    def __init__(self, endpoint: Endpoint | socket.socket, name: str | None = None, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(
+        self,
+        endpoint: Endpoint | socket.socket,
+        name: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        key: object | None = None,
+        password: str | None = None,
+        binding: bytes = b"",
+    ):
+        """With ``key`` (an Ed25519PrivateKey) the hello carries it and the challenge is answered
+        (PROTOCOL.md, Identity), with ``password``'s proof when the room asks for one; ``binding``
+        is the TLS certificate's SHA-256 that both must cover on a TLS connection."""
         RawClient._open.append(self)
         if isinstance(endpoint, socket.socket):
             self.sock = endpoint
@@ -181,9 +216,33 @@ class RawClient:
         self.proto = Connection(Role.CLIENT)
         self.inbox: list[object] = []
         self.welcome: ev.Welcome | None = None
+        self.key = key
+        self.password = password
+        self.binding = binding
         if name is not None:
-            self.send(ev.Hello(name=name))
+            self.hello(name)
             self.welcome = self.expect(ev.Welcome)  # type: ignore[assignment]
+
+    def hello(self, name: str) -> None:
+        """Send hello; with a key, wait for the challenge and answer it."""
+        from lanchat import identity
+
+        if self.key is None:
+            self.send(ev.Hello(name=name))
+            return
+        self.send(ev.Hello(name=name, key=identity.b64(identity.public_bytes(self.key))))
+        challenge = self.expect(ev.Challenge)
+        self.send(self.answer(challenge))  # type: ignore[arg-type]
+
+    def answer(self, challenge: ev.Challenge) -> ev.Auth:
+        from lanchat import identity
+
+        nonce = identity.unb64(challenge.nonce, identity.NONCE_BYTES, "nonce")
+        signature = identity.b64(identity.sign_challenge(self.key, nonce, self.binding))  # type: ignore[arg-type]
+        if challenge.salt is None or self.password is None:
+            return ev.Auth(signature=signature)
+        derived = identity.derive_password_key(self.password, identity.unb64(challenge.salt, identity.SALT_BYTES, "salt"))
+        return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived, nonce, self.binding)))
 
     def send(self, event: ev.Event) -> None:
         self.sock.sendall(self.proto.send(event))
@@ -244,9 +303,12 @@ def running_server(
     endpoint = Endpoint(path=unix_path) if unix_path else Endpoint(host=host, port=0)
     listener = listen(endpoint)
     room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock", "replay") if k in server_kwargs}
+    gate_kwargs = {k: server_kwargs.pop(k) for k in ("password", "binding") if k in server_kwargs}
     store = server_kwargs.get("history")
-    if store is not None:  # a HistoryStore: the room keeps history and knows its names, as `serve` does
+    if store is not None:  # a HistoryStore: the room keeps history and knows its names and owners, as `serve` does
         room_kwargs.update(history=True, known_names=store.known_names())  # type: ignore[attr-defined]
+        gate_kwargs["owners"] = store.owners()  # type: ignore[attr-defined]
+    room_kwargs["gate"] = Gate(clock=room_kwargs.get("clock", time.time), **gate_kwargs)  # type: ignore[arg-type]
     room = Room(mode=mode, **room_kwargs)  # type: ignore[arg-type]
     server = Server([listener], room, unix_path=unix_path, **server_kwargs)  # type: ignore[arg-type]
     if not unix_path:
@@ -311,7 +373,7 @@ class TermProc:
         self.stream = pyte.ByteStream(self.screen)
         self.raw = bytearray()
         self._changed = threading.Condition()
-        self.proc = PtyProcess.spawn(argv or [sys.executable, "-m", "lanchat", *args], env=env, cwd=str(ROOT), dimensions=(rows, cols))
+        self.proc = PtyProcess.spawn(argv or [sys.executable, "-m", "lanchat", *same_person(args)], env=env, cwd=str(ROOT), dimensions=(rows, cols))
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 

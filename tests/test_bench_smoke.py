@@ -89,3 +89,16 @@ def test_the_reconnect_benchmark_brings_every_client_back_once(tmp_path):
     summary = json.loads(out.read_text())["summary"]
     assert summary["clients"] == 3 and summary["duplicates"] == 0 and summary["tracebacks"] == 0
     assert summary["median_kill_to_all_back_s"] > 0
+
+
+def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
+    out = tmp_path / "tls.json"
+    run_bench("run.py", "--tiny", "--tls", "--only", "fanout", "--out", str(out))
+    report = json.loads(out.read_text())
+    assert report["servers"] == ["lanchat"] and report["tls"] is True  # the references have no TLS
+    five = {run["label"]: run["metrics"] for run in report["runs"]}["fanout N=5"]
+    assert five["messages"] > 0 and five["deliveries"] == five["messages"] * 4
+    files = tmp_path / "files-tls.json"
+    run_bench("files_bench.py", "--tiny", "--tls", "--out", str(files))
+    report = json.loads(files.read_text())
+    assert report["tls"] is True and report["all_identical"] is True

@@ -38,7 +38,7 @@ class MemoryStore:
         self.kept: list[Record] = []
         self.seen: dict[str, int] = {}
 
-    def keep(self, *, time: float, sender: str, text: str, to: str | None = None) -> None:
+    def keep(self, *, time: float, sender: str, text: str, to: str | None = None, **owners: bytes | None) -> None:
         self.kept.append(Record(id=len(self.rows) + len(self.kept) + 1, time=time, sender=sender, to=to, text=text))
 
     def commit(self) -> int:
@@ -53,7 +53,9 @@ class MemoryStore:
     def last_seen(self, name: str) -> int | None:
         return self.seen.get(name)
 
-    def replay_for(self, name: str, limit: int, *, before: int | None = None, away_since: int | None = None):  # noqa: ANN201
+    def replay_for(  # noqa: ANN201
+        self, name: str, limit: int, *, owner: bytes | None = None, before: int | None = None, away_since: int | None = None
+    ):
         older = [row for row in self.rows if before is None or row.id < before]
         return older[-limit:], len(older) > limit
 

@@ -366,3 +366,26 @@ def test_a_wifi_blip_on_a_real_link_loses_nothing(lab):
         bob.expect(r"ann: after the blip$", timeout=30)
         for text in ("before the blip", "during the blip 0", "during the blip 2", "after the blip"):
             assert sum(line.endswith(f"ann: {text}") for line in bob.lines) == 1, bob.output
+
+
+def test_the_same_person_joining_twice_takes_over_and_the_old_one_does_not_fight_back():
+    """ann's key joins while her old session is still there (a second terminal, or a laptop that
+    woke up): the new one is in at once; the old one is told why and leaves for good, without
+    retrying (two terminals would otherwise throw each other out for ever)."""
+    server, port = serve_tcp("--no-history")
+    first = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+    second = None
+    try:
+        first.expect(r"welcome, ann")
+        second = Proc("connect", "127.0.0.1", str(port), "--name", "ann")  # the same --identity key
+        second.expect(r"welcome, ann")
+        assert first.wait() == 1
+        first.expect(r"you joined again from somewhere else; this session is closed")
+        assert "retrying" not in first.output
+        server.expect(r"ann joined from")
+        second.send("/who")
+        second.expect(r"here \(1\): ann")
+    finally:
+        for proc in (first, second, server):
+            if proc is not None:
+                proc.stop()

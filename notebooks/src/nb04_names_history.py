@@ -491,16 +491,21 @@ def notebooks() -> list[Notebook]:
 
         `lanchat.history.HistoryStore` is lanchat's real version: one SQLite file, every message committed
         before anyone receives it, direct messages replayed only to the two people concerned. Its module
-        docstring explains the durability choices.
+        docstring explains the durability choices. A name belongs to a key (`lanchat.identity`): each
+        direct message is stored with the keys that owned both names, and replayed only to a connection
+        that proved one of them, never to whoever takes the name next. Here the keys are stand-ins.
         """,
         """
         from lanchat.history import HistoryStore
 
+        KEYS = {name: bytes([n]) * 32 for n, name in enumerate(["ana", "ben", "cy"])}  # stand-in public keys
         store = HistoryStore(WORK / "lanchat-history.sqlite3")
         store.append(time=1_700_000_000.0, sender="ana", text="hello everyone")
-        store.append(time=1_700_000_001.0, sender="ana", text="lunch at 12?", to="ben")
-        store.append(time=1_700_000_002.0, sender="cy", text="a secret for ana", to="ana")
-        records, more = store.replay_for("ben", limit=10)
+        store.append(time=1_700_000_001.0, sender="ana", text="lunch at 12?", to="ben",
+                     sender_owner=KEYS["ana"], recipient_owner=KEYS["ben"])
+        store.append(time=1_700_000_002.0, sender="cy", text="a secret for ana", to="ana",
+                     sender_owner=KEYS["cy"], recipient_owner=KEYS["ana"])
+        records, more = store.replay_for("ben", owner=KEYS["ben"], limit=10)
         for record in records:
             print(f"[History] {record.sender}{' -> ' + record.to if record.to else ''}: {record.text}")
         store.close()
@@ -675,8 +680,9 @@ def notebooks() -> list[Notebook]:
             server_proc.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal would send
         else:
             server_proc.terminate()
-        notice = ben.wait_for(ev.Shutdown)[-1]
-        print("ben got:", notice)
+        if os.name == "posix":
+            notice = ben.wait_for(ev.Shutdown)[-1]
+            print("ben got:", notice)
         print("server exit status:", server_proc.wait(TIMEOUT))
         ben.sock.close()
         """,

@@ -17,10 +17,13 @@ def notebooks() -> list[Notebook]:
         * `lanchat.protocol.Connection`: one connection's **state machine**: `receive_data(bytes)`, then
           `events()`; `send(event)` returns the bytes to write. It never touches a socket;
         * `lanchat.room.Room`: who is in the room and who receives what; it returns **actions**, never sends;
+        * `lanchat.hub.Hub` and `lanchat.outbox.Outbox`: the server's policy (one `Connection` per person,
+          the room's actions carried out, history, pacing, deadlines) and its output queues, still without a
+          socket;
         * `lanchat.server.Server`: the one `selectors` loop (notebook 03) that moves bytes between sockets and
-          the pieces above.
+          the hub.
 
-        Because the middle three never touch a socket, we can try them right here, then start a real server.
+        Because the middle ones never touch a socket, we can try them right here, then start a real server.
         The full rules are in `docs/PROTOCOL.md`.
         """
     )

@@ -1,0 +1,176 @@
+"""gate.py: who may come in, and under which name. Never does I/O.
+
+The room (room.py) hands every ``hello`` and ``auth`` to its gate, which answers with actions
+(a challenge, a refusal) or with ``Admit(name, key)``: proven, let the room apply its name rules.
+The gate holds the rules of docs/PROTOCOL.md, "Identity and room password": a hello with a key is
+challenged and the signature checked (covering the channel binding); a room password is proved by
+HMAC and wrong ones are counted per address; a name belongs to the first key that used it, and
+the gate says who owns what (``owner_of``, ``whois``, ``release``). Randomness and the clock are
+passed in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from . import identity
+from .actions import Action, Claim, Close, Log, Send
+from .identity import IdentityError, PasswordAttempts, RoomPassword, owned_name_key
+
+if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
+    from .room import Room
+
+
+@dataclass(frozen=True)
+class Admit:
+    """Proven: the room may now check ``name`` for ``key`` (None: a keyless guest)."""
+
+    name: str
+    key: bytes | None
+    hello: ev.Hello | None = None  # what it said: a rejoin's resume secret and since (PROTOCOL.md, Rejoining)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """A hello with a key, waiting for its ``auth``: the name, the key, the nonce sent, the hello."""
+
+    name: str
+    key: bytes
+    nonce: bytes
+    hello: ev.Hello | None = None
+
+
+def _refuse(cid: int, code: str, message: str, fatal: bool = False) -> list[Action]:
+    actions: list[Action] = [Send(to=cid, event=ev.Error(code=code, message=message, fatal=fatal))]
+    return actions + [Close(who=cid)] if fatal else actions
+
+
+class Gate:
+    """The identity challenge, the room password and name ownership, for one room."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        owners: Mapping[str, bytes] | None = None,
+        password: RoomPassword | None = None,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        binding: bytes = b"",
+    ) -> None:
+        # owned_name_key(name) -> the public key that owns it, as the store had it at start;
+        # Claim actions keep the store in step.
+        self.owners: dict[str, bytes] = dict(owners or {})
+        self.password = password
+        self.attempts = PasswordAttempts(clock)
+        self.random_bytes = random_bytes
+        # With TLS, the SHA-256 of the server's certificate: every signature and password proof
+        # must cover it (identity.sign_challenge), so an answer relayed from another server fails.
+        self.binding = binding
+        self.addresses: dict[int, str] = {}  # cid -> the peer's "host:port" (the hub's), for the lockout
+        self._asked: dict[int, _Asked] = {}
+
+    # ------------------------------------------------------------------ coming in
+
+    def hello(self, cid: int, hello: ev.Hello) -> Admit | list[Action]:
+        """A hello with a key gets a challenge; a keyless guest is admitted (or refused) at once."""
+        self._asked.pop(cid, None)  # a new hello (another name) cancels the last challenge
+        if hello.version not in ev.SUPPORTED_VERSIONS:
+            message = f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}"
+            return _refuse(cid, ev.E_VERSION, message, fatal=True)
+        if self.password is not None and (wait := self.attempts.locked_for(self.address(cid))):
+            return _refuse(cid, ev.E_LOCKED, f"too many wrong passwords from your address; try again in {wait:.0f} s", True)
+        if hello.key is None:
+            if self.password is not None:  # a version-1 client cannot prove it: one refusal, nothing about the room
+                return _refuse(cid, ev.E_PASSWORD, "this room needs a password (and lanchat with protocol 2)", True)
+            return Admit(hello.name, None, hello)
+        try:
+            key = identity.unb64(hello.key, identity.PUBLIC_KEY_BYTES, '"key"')
+        except IdentityError as exc:
+            return _refuse(cid, ev.E_BAD_KEY, f"{exc} (an Ed25519 public key, base64)", fatal=True)
+        nonce = self.random_bytes(identity.NONCE_BYTES)
+        self._asked[cid] = _Asked(name=hello.name, key=key, nonce=nonce, hello=hello)
+        salt = identity.b64(self.password.salt) if self.password is not None else None
+        return [Send(to=cid, event=ev.Challenge(nonce=identity.b64(nonce), salt=salt))]
+
+    def auth(self, cid: int, auth: ev.Auth) -> Admit | list[Action]:
+        """The answer to our challenge: the signature proves the key, the proof the password."""
+        asked = self._asked.pop(cid, None)
+        if asked is None:
+            return _refuse(cid, ev.E_BAD_MESSAGE, '"auth" answers a challenge: send "hello" with a key first')
+        try:
+            signature = identity.unb64(auth.signature, identity.SIGNATURE_BYTES, '"signature"')
+        except IdentityError as exc:
+            return _refuse(cid, ev.E_BAD_SIGNATURE, str(exc), fatal=True)
+        if not identity.signature_ok(asked.key, asked.nonce, signature, self.binding):
+            return _refuse(cid, ev.E_BAD_SIGNATURE, "the signature does not match your key and this challenge", True)
+        if self.password is not None and not self._proved(asked.nonce, auth.proof):
+            address = self.address(cid)
+            locked = self.attempts.failed(address)
+            note = f"wrong room password from {address}" + (
+                f"; {self.attempts.limit} in a row, so that address is locked for {self.attempts.lock:.0f} s" if locked else ""
+            )
+            return [Log(text=note), *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
+        return Admit(asked.name, asked.key, asked.hello)
+
+    def _proved(self, nonce: bytes, proof: str | None) -> bool:
+        try:
+            raw = identity.unb64(proof or "", identity.PROOF_BYTES, '"proof"')
+        except IdentityError:
+            return False
+        return self.password is not None and self.password.accepts(nonce, raw, self.binding)
+
+    def address(self, cid: int) -> str:
+        """The peer's host ("10.0.0.9" of "10.0.0.9:50312"): one machine, however many ports."""
+        peer = self.addresses.get(cid, f"connection {cid}")
+        return peer.rpartition(":")[0] if ":" in peer else peer  # hub addresses are "host:port"
+
+    def forget(self, cid: int) -> None:
+        """Connection ``cid`` is gone."""
+        self._asked.pop(cid, None)
+        self.addresses.pop(cid, None)
+
+    # ------------------------------------------------------------------ names and their keys
+
+    def owner_of(self, name: str) -> bytes | None:
+        return self.owners.get(owned_name_key(name))
+
+    def refusal(self, cid: int, name: str, key: bytes | None) -> list[Action]:
+        """Refuse ``name`` if another key (or, for a guest, any key) owns it."""
+        owner = self.owner_of(name)
+        if owner is None or owner == key:
+            return []
+        return _refuse(cid, ev.E_NAME_OWNED, f"the name {name!r} belongs to someone else on this server; choose another")
+
+    def claim(self, name: str, key: bytes | None) -> list[Action]:
+        """Trust on first use: a key joining under a name nobody owns owns it from now on."""
+        if key is None or self.owner_of(name) is not None:
+            return []
+        self.owners[owned_name_key(name)] = key
+        return [Claim(name=name, owner=key)]
+
+    def whois(self, cid: int, name: str, room: Room) -> list[Action]:
+        """``/whois NAME``: the owner's short fingerprint, for two people to compare out loud."""
+        here = room.find(name)
+        owner = self.owner_of(name) if here is None or here.key is not None else None  # a guest owns nothing
+        known = room.known.get(ev.name_key(name))
+        if here is None and owner is None and known is None:
+            return _refuse(cid, ev.E_NO_SUCH_USER, f"nobody called {name[:40]!r} is known here")
+        reply = ev.WhoIsReply(
+            name=here.name if here else known or name,
+            fingerprint=identity.short_fingerprint(owner) if owner is not None else None,
+            here=here is not None,
+            host=here is not None and here.cid == room.host_cid,
+        )
+        return [Send(to=cid, event=reply)]
+
+    def release(self, cid: int, name: str, host_cid: int | None) -> list[Action]:
+        """``/release NAME``, the host only: the name's key no longer owns it (a lost key file)."""
+        if cid != host_cid:
+            return _refuse(cid, ev.E_NOT_HOST, "only the host can release a name")
+        owned = self.owners.pop(owned_name_key(name), None) is not None
+        done: list[Action] = [Claim(name=name, owner=None), Log(text=f"the host released the name {name!r}")]
+        return [*(done if owned else []), Send(to=cid, event=ev.Released(name=name, owned=owned))]

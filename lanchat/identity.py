@@ -1,0 +1,268 @@
+"""identity.py: who a person is (an Ed25519 key) and how a room password is proved. No sockets.
+
+The pure part (docs/PROTOCOL.md, "Identity and room password"): public keys on the wire, short
+fingerprints for /whois, signing and checking a challenge, deriving a password key with scrypt and
+proving knowledge of it with HMAC. A secret never crosses the wire: the server sends a random nonce,
+the client signs it (and, for a password room, answers an HMAC of it under the derived key).
+
+The one edge: ``load_or_create_key(path)`` reads or writes the key file (mode 0600).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+PUBLIC_KEY_BYTES = 32  # an Ed25519 public key
+SIGNATURE_BYTES = 64
+NONCE_BYTES = 32
+SALT_BYTES = 16
+PROOF_BYTES = 32  # HMAC-SHA256
+KEY_FILE_NAME = "identity.key"
+# What is signed: a fixed label, then the nonce. The label keeps a lanchat signature from ever
+# meaning anything to another program that might ask the same key to sign 32 random bytes.
+SIGNED_LABEL = b"lanchat identity v2\x00"
+PROOF_LABEL = b"lanchat password v2\x00"
+# scrypt with N=2**15, r=8, p=1: 32 MiB and about 0.1 s on a laptop, once per join on the client
+# and once per start on the server (never in the server's loop).
+SCRYPT_N = 2**15
+SCRYPT_R = 8
+SCRYPT_P = 1
+
+
+class IdentityError(Exception):
+    """A key, signature or key file cannot be used; the message is one line for the user."""
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def b64(data: bytes) -> str:
+    """Bytes as standard base64 (with padding), as every binary field on the wire is sent."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str, size: int, what: str) -> bytes:
+    """A base64 field of exactly ``size`` bytes, or IdentityError saying what is wrong."""
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        raise IdentityError(f"{what} is not base64") from None
+    if len(data) != size:
+        raise IdentityError(f"{what} must be {size} bytes, not {len(data)}")
+    return data
+
+
+def public_bytes(key: Ed25519PrivateKey) -> bytes:
+    """The 32 raw bytes of ``key``'s public half: what ``hello`` carries (base64)."""
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def fingerprint(public: bytes) -> str:
+    """The full fingerprint of a public key, as ssh prints one: ``SHA256:`` and unpadded base64."""
+    return "SHA256:" + b64(hashlib.sha256(public).digest()).rstrip("=")
+
+
+def short_fingerprint(public: bytes) -> str:
+    """16 hex digits in four groups (64 bits), short enough to read out loud: ``3f2a 9c1b 77d0 e4a5``."""
+    digest = hashlib.sha256(public).hexdigest()[:16]
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
+# ------------------------------------------------------------------ signing
+
+
+# The channel binding (PROTOCOL.md, Identity): with TLS, the SHA-256 of the server's certificate as
+# the client saw it, signed and proved along with the nonce. A rogue server that relays another
+# server's challenge to you then gets an answer the other server refuses: it signs *its* certificate.
+# Without TLS it is empty, and an active attacker on the network can relay (TLS is the fix).
+
+
+def sign_challenge(key: Ed25519PrivateKey, nonce: bytes, binding: bytes = b"") -> bytes:
+    """The client's answer to a challenge: an Ed25519 signature of the label, the nonce and the
+    channel binding (empty without TLS)."""
+    return key.sign(SIGNED_LABEL + nonce + binding)
+
+
+def signature_ok(public: bytes, nonce: bytes, signature: bytes, binding: bytes = b"") -> bool:
+    """Does ``signature`` prove that the holder of ``public``'s private key signed this nonce,
+    on a connection to this server (``binding``)?"""
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, SIGNED_LABEL + nonce + binding)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ password
+
+
+def derive_password_key(password: str, salt: bytes) -> bytes:
+    """The slow step: scrypt of the password and the room's salt (about 0.1 s, 32 MiB)."""
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 * 1024 * 1024, dklen=32
+    )
+
+
+def password_proof(derived: bytes, nonce: bytes, binding: bytes = b"") -> bytes:
+    """What the client sends: HMAC-SHA256 of the label, the nonce and the channel binding under
+    the derived key."""
+    return hmac.new(derived, PROOF_LABEL + nonce + binding, hashlib.sha256).digest()
+
+
+def proof_ok(derived: bytes, nonce: bytes, proof: bytes, binding: bytes = b"") -> bool:
+    """Constant-time comparison, so the time taken says nothing about how much was right."""
+    return hmac.compare_digest(password_proof(derived, nonce, binding), proof)
+
+
+# ------------------------------------------------------------------ the key file (an edge)
+
+
+def default_key_path() -> Path:
+    """The identity key in the user's data folder (e.g. ~/.local/share/lanchat/identity.key)."""
+    import platformdirs
+
+    return platformdirs.user_data_path("lanchat", appauthor=False) / KEY_FILE_NAME
+
+
+def load_or_create_key(path: Path) -> tuple[Ed25519PrivateKey, list[str]]:
+    """Read the key at ``path``, or make one there (mode 0600) on first use.
+
+    Returns the key and what to tell the user (a new key was made; loose permissions were
+    tightened). A file that is not a key is refused, never replaced: replacing it would lose the
+    names it owns. Raises IdentityError with one line to print.
+    """
+    notes: list[str] = []
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return _create_key(path), [f"a new identity key was made in {path} (keep it private; copy it to use your name elsewhere)"]
+    except OSError as exc:
+        raise IdentityError(f"cannot read the identity key {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise IdentityError(f"{path} is not a file; move it aside to get a new identity key")
+    if info.st_mode & 0o077:
+        # Others could read (or change) the key: whoever copies it can speak under your names.
+        try:
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            raise IdentityError(
+                f"the identity key {path} can be read by others (mode {stat.S_IMODE(info.st_mode):04o}) "
+                f"and cannot be fixed ({exc.strerror or exc}); run: chmod 600 {path}"
+            ) from None
+        notes.append(
+            f"the identity key {path} could be read by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            "it is now 0600 (only you)"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IdentityError(f"cannot read the identity key {path}: {exc.strerror or exc}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise IdentityError(f"{path} is not a lanchat identity key; move it aside to get a new one") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise IdentityError(f"{path} holds a key that is not Ed25519; move it aside to get a new one")
+    return key, notes
+
+
+def _create_key(path: Path) -> Ed25519PrivateKey:
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # O_EXCL: two lanchats starting at once never overwrite each other's new key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return load_or_create_key(path)[0]
+    except OSError as exc:
+        raise IdentityError(f"cannot create the identity key {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+        out.flush()
+        os.fsync(out.fileno())
+    return key
+
+
+# ------------------------------------------------------------------ the room's side (pure)
+
+
+def owned_name_key(name: str) -> str:
+    """What two names must share to be the same name for ownership: the one place that says so.
+
+    Today the room's own rule (``events.name_key``: ignoring case); the moderation work's
+    confusable-aware ``names.name_key`` replaces it here, and ownership follows.
+    """
+    from .events import name_key
+
+    return name_key(name)
+
+
+class RoomPassword:
+    """A room password as the server holds it: the salt and the scrypt-derived key, never the text.
+
+    Made once at start (``RoomPassword.create(text, salt)``), so the slow KDF never runs in the
+    server's loop; each join then costs one HMAC.
+    """
+
+    def __init__(self, salt: bytes, derived: bytes) -> None:
+        self.salt = salt
+        self.derived = derived
+
+    @classmethod
+    def create(cls, password: str, salt: bytes) -> RoomPassword:
+        return cls(salt, derive_password_key(password, salt))
+
+    def accepts(self, nonce: bytes, proof: bytes, binding: bytes = b"") -> bool:
+        return proof_ok(self.derived, nonce, proof, binding)
+
+
+class PasswordAttempts:
+    """Wrong passwords per address: ``limit`` within ``window`` seconds locks it for ``lock`` seconds.
+
+    Pure, with an injected clock; the room asks ``locked_for(address)`` before a challenge and
+    tells ``failed(address)`` after a wrong proof.
+    """
+
+    def __init__(self, clock, *, limit: int = 3, window: float = 60.0, lock: float = 60.0) -> None:  # noqa: ANN001
+        self.clock = clock
+        self.limit = limit
+        self.window = window
+        self.lock = lock
+        self._failures: dict[str, list[float]] = {}
+        self._locked_until: dict[str, float] = {}
+
+    def locked_for(self, address: str) -> float:
+        """Seconds until ``address`` may try again (0: it may try now)."""
+        until = self._locked_until.get(address)
+        if until is None:
+            return 0.0
+        left = until - self.clock()
+        if left <= 0:
+            del self._locked_until[address]
+            return 0.0
+        return left
+
+    def failed(self, address: str) -> bool:
+        """Count one wrong password; True when this one locks the address."""
+        now = self.clock()
+        recent = [t for t in self._failures.get(address, ()) if now - t < self.window]
+        recent.append(now)
+        if len(recent) >= self.limit:
+            self._failures.pop(address, None)
+            self._locked_until[address] = now + self.lock
+            return True
+        self._failures[address] = recent
+        if len(self._failures) > 4096:  # a scan from many addresses: forget the oldest
+            del self._failures[next(iter(self._failures))]
+        return False

@@ -1,0 +1,453 @@
+"""tls.py: TLS for lanchat, trusted the way SSH trusts hosts. No chat logic here.
+
+The server makes a self-signed certificate on its first ``serve --tls`` and prints its SHA-256
+fingerprint (the teacher writes it on the board). A client checks that fingerprint itself, not a
+certificate authority: pinned with ``--fingerprint``, or remembered in a known-servers file the first
+time the user says yes (trust on first use), and a changed one is refused loudly. The fingerprint
+is SHA-256 of the certificate's DER bytes, written ``SHA256:`` and unpadded base64, as ssh does.
+
+The pure helpers (fingerprints, recognising TLS bytes, the known-servers rule) take no socket; the
+edges (making the certificate, the client's handshake) are small and say what went wrong in one line.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import hashlib
+import os
+import selectors
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .protocol import TLS_RECORD_TYPES, looks_like_tls  # noqa: F401 - the rule lives with the framing
+
+CERT_NAME = "tls-cert.pem"
+KEY_NAME = "tls-key.pem"
+KNOWN_SERVERS_NAME = "known_servers"
+HANDSHAKE_SECONDS = 10.0  # a TLS handshake that stalls longer is dropped (either side)
+
+
+class TlsError(Exception):
+    """A TLS problem worth one clear line (or a few, for a changed fingerprint) to the user."""
+
+
+# ------------------------------------------------------------------ pure helpers
+
+
+def fingerprint(der: bytes) -> str:
+    """``SHA256:`` and the unpadded base64 of the SHA-256 of a certificate's DER bytes."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode("ascii").rstrip("=")
+
+
+def channel_binding(fp: str) -> bytes:
+    """The 32 bytes a fingerprint spells: what signatures and password proofs cover on a TLS
+    connection (identity.sign_challenge), so an answer is good for this server only."""
+    value = fp[7:] if fp.startswith("SHA256:") else fp
+    return base64.b64decode(value + "=" * (-len(value) % 4))
+
+
+def normalise_fingerprint(text: str) -> str | None:
+    """A fingerprint typed by a person (``SHA256:...``, or just the base64), or None if it is not one."""
+    value = text.strip()
+    if value[:7].upper() == "SHA256:":
+        value = value[7:]
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except ValueError:
+        return None
+    if len(raw) != 32:
+        return None
+    return "SHA256:" + base64.b64encode(raw).decode("ascii").rstrip("=")
+
+
+def changed_message(where: str, known: str, got: str, known_file: Path) -> str:
+    """The loud refusal when a server's fingerprint is not the one remembered for it."""
+    return (
+        f"WARNING: the TLS fingerprint of {where} has CHANGED.\n"
+        f"  remembered: {known}\n"
+        f"  presented:  {got}\n"
+        "  Someone may be pretending to be the server, or the host made a new certificate.\n"
+        "  Ask the host for the fingerprint `lanchat serve --tls` printed. If it is the new one,\n"
+        f"  remove the line for {where} from {known_file}, or connect with --fingerprint {got}."
+    )
+
+
+# ------------------------------------------------------------------ the known-servers file
+
+
+class KnownServers:
+    """``host:port fingerprint`` lines in the user's data folder, like ssh's known_hosts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lookup(self, where: str) -> str | None:
+        for line in self._lines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == where:
+                return parts[1]
+        return None
+
+    def remember(self, where: str, fp: str) -> None:
+        """Add or replace ``where``'s line (written to a temporary file, then renamed into place)."""
+        kept = [line for line in self._lines() if line.split()[:1] != [where]]
+        kept.append(f"{where} {fp}")
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = self.path.with_name(self.path.name + ".new")
+        with open(temporary, "w", encoding="utf-8") as out:
+            out.write("\n".join(kept) + "\n")
+        os.replace(temporary, self.path)
+
+    def _lines(self) -> list[str]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TlsError(f"cannot read the known-servers file {self.path}: {exc}") from None
+        return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def default_folder() -> Path:
+    import platformdirs
+
+    return platformdirs.user_data_path("lanchat", appauthor=False)
+
+
+def check_fingerprint(
+    where: str,
+    got: str,
+    *,
+    known: KnownServers,
+    pinned: str | None = None,
+    ask: Callable[[str], bool] | None = None,
+) -> str:
+    """Decide whether to trust ``got`` for ``where``; raise TlsError if not. Returns a note to show.
+
+    A pin must match exactly. Otherwise a remembered fingerprint must match; with none
+    remembered, ``ask(fingerprint)`` decides (trust on first use) and a yes is remembered.
+    """
+    if pinned is not None:
+        if got != pinned:
+            raise TlsError(
+                f"the TLS fingerprint of {where} is {got}, not the {pinned} given with --fingerprint; "
+                "not connecting (check the fingerprint the host printed)"
+            )
+        if known.lookup(where) != got:
+            known.remember(where, got)
+        return f"TLS fingerprint {got} matches --fingerprint"
+    remembered = known.lookup(where)
+    if remembered == got:
+        return f"TLS fingerprint {got} (known)"
+    if remembered is not None:
+        raise TlsError(changed_message(where, remembered, got, known.path))
+    if ask is None:
+        raise TlsError(
+            f"{where} is a TLS server not seen before, with fingerprint {got}; "
+            f"to trust it without being asked, connect with --fingerprint {got}"
+        )
+    if not ask(got):
+        raise TlsError(f"not connecting: you did not trust {where} ({got})")
+    known.remember(where, got)
+    return f"TLS fingerprint {got} trusted and remembered in {known.path}"
+
+
+# ------------------------------------------------------------------ the server's certificate (an edge)
+
+
+def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
+    """The server's certificate and key in ``folder``, made on first use. Returns (cert, key, made)."""
+    cert_path, key_path = folder / CERT_NAME, folder / KEY_NAME
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path, False
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lanchat server")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))  # trusted by fingerprint, not by date
+        .sign(key, hashes.SHA256())
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    except OSError as exc:
+        raise TlsError(f"cannot write the TLS certificate in {folder}: {exc.strerror or exc}") from None
+    return cert_path, key_path, True
+
+
+def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str]:
+    """The server's TLS context and its certificate's fingerprint."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_path, key_path)
+        der = ssl.PEM_cert_to_DER_cert(cert_path.read_text(encoding="ascii"))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise TlsError(
+            f"cannot use the TLS certificate {cert_path}: {exc}; move {cert_path} and {key_path} aside to make new ones"
+        ) from None
+    return context, fingerprint(der)
+
+
+# ------------------------------------------------------------------ the client's handshake (an edge)
+
+
+def client_context() -> ssl.SSLContext:
+    """No certificate authority and no host name: the fingerprint is checked instead (check_fingerprint)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def client_handshake(sock: socket.socket, where: str, timeout: float = HANDSHAKE_SECONDS) -> tuple[ssl.SSLSocket, str]:
+    """Wrap a connected socket in TLS; returns the TLS socket and the server's fingerprint."""
+    sock.settimeout(timeout)
+    try:
+        tls = client_context().wrap_socket(sock, do_handshake_on_connect=False)
+    except (OSError, ValueError) as exc:
+        sock.close()
+        raise TlsError(f"cannot start TLS with {where}: {exc}") from None
+    try:
+        tls.do_handshake()
+        der = tls.getpeercert(binary_form=True)
+    except TimeoutError:
+        _close(tls)
+        raise TlsError(f"{where} did not finish the TLS handshake within {timeout:g} s") from None
+    except ssl.SSLError as exc:
+        _close(tls)
+        raise TlsError(
+            f"{where} does not speak TLS ({exc.reason or exc}); is it a lanchat server started without --tls? "
+            "Then connect without --tls"
+        ) from None
+    except OSError as exc:
+        _close(tls)
+        raise TlsError(
+            f"{where} closed the connection during the TLS handshake ({exc.strerror or exc}); "
+            "is it a lanchat server started without --tls? Then connect without --tls"
+        ) from None
+    if not der:
+        _close(tls)
+        raise TlsError(f"{where} sent no certificate")
+    return tls, fingerprint(der)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+# ------------------------------------------------------------------ the server's side of a connection (an edge)
+
+TLS_SEND_BYTES = 64 * 1024  # plaintext per TLS send: four records at most, retried whole if the socket is full
+PLAIN_CLIENT_MESSAGE = "this server uses TLS: connect with --tls (and check its fingerprint)"
+
+
+class TlsSender:
+    """``send(data) -> int`` for a non-blocking TLS socket, with a plain socket's manners.
+
+    OpenSSL may take part of a write into a record and then say "want write"; the next write must
+    then offer the very same bytes. So a refused piece is remembered and offered again first, and
+    the caller (whose queue still starts with it) hears "nothing sent" (BlockingIOError) until it
+    goes. Reading's "want read" during a write (a TLS 1.3 key update) is the same wait.
+    """
+
+    def __init__(self, sock: ssl.SSLSocket) -> None:
+        self.sock = sock
+        self.retry: bytes | None = None
+
+    def __call__(self, data: bytes) -> int:
+        piece = self.retry
+        if piece is None:
+            piece = bytes(data[:TLS_SEND_BYTES])
+        elif not bytes(data[: len(piece)]) == piece:
+            raise OSError("the TLS write queue changed under a retry")  # the stream is broken: close it
+        try:
+            sent = self.sock.send(piece)
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            self.retry = piece
+            raise BlockingIOError from None
+        self.retry = None
+        return sent
+
+
+def tls_recv(sock: socket.socket, size: int) -> bytes:
+    """One read, for a plain or TLS socket: also takes what TLS already decrypted (``pending()``,
+    invisible to select()). Raises BlockingIOError when there is nothing yet."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return sock.recv(size)
+    try:
+        data = sock.recv(size)
+        while data and len(data) < size and sock.pending():
+            data += sock.recv(min(size - len(data), sock.pending()))
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        raise BlockingIOError from None
+    return data
+
+
+class TlsAcceptor:
+    """One accepted connection on a TLS port, until its handshake is done (non-blocking).
+
+    ``step()`` says what to do next: ``"read"`` / ``"write"`` (wait for that, then step again),
+    ``"done"`` (``sock`` is the TLS socket, ready to chat), ``"plain"`` (a lanchat client without
+    TLS: it was told so in a plain lanchat error frame and should be closed), ``"closed"`` or
+    ``"failed"`` (``problem`` says why): close it. ``deadline`` is when to give up on it.
+    """
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, deadline: float, plain_reply: bytes) -> None:
+        self.sock: socket.socket = sock
+        self.context = context
+        self.deadline = deadline
+        self.plain_reply = plain_reply
+        self.problem = ""
+        self._wrapped = False
+
+    def step(self) -> str:
+        if not self._wrapped:
+            try:
+                first = self.sock.recv(2, socket.MSG_PEEK)
+            except (BlockingIOError, InterruptedError):
+                return "read"
+            except OSError as exc:
+                self.problem = exc.strerror or str(exc)
+                return "failed"
+            if not first:
+                return "closed"
+            if first[0] not in TLS_RECORD_TYPES or (len(first) > 1 and first[1] != 3):
+                self._tell_plain_client()
+                return "plain"
+            if len(first) < 2:
+                return "read"
+            try:
+                self.sock = self.context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+            except (OSError, ValueError) as exc:
+                self.problem = str(exc)
+                return "failed"
+            self._wrapped = True
+        try:
+            self.sock.do_handshake()  # type: ignore[attr-defined]
+        except ssl.SSLWantReadError:
+            return "read"
+        except ssl.SSLWantWriteError:
+            return "write"
+        except ssl.SSLError as exc:
+            self.problem = f"TLS handshake failed ({exc.reason or exc})"
+            return "failed"
+        except OSError as exc:
+            self.problem = f"TLS handshake failed ({exc.strerror or exc})"
+            return "failed"
+        return "done"
+
+    def _tell_plain_client(self) -> None:
+        """Read what the plain client said (unread bytes would turn our close into a reset that
+        destroys the reply), answer in plain lanchat, and send FIN behind it."""
+        with contextlib.suppress(OSError):
+            for _ in range(16):
+                if not self.sock.recv(65536):
+                    break
+        with contextlib.suppress(OSError):
+            self.sock.send(self.plain_reply)
+            self.sock.shutdown(socket.SHUT_WR)
+
+
+class TlsHandshakes:
+    """The accepted connections of a TLS port still in their handshake, for a selector loop.
+
+    ``start(sock, peer)`` takes a newly accepted socket; the loop hands each ready TlsAcceptor
+    (the selector key's data) to ``step()``, calls ``expire()`` once per pass and sleeps at most
+    until ``next_deadline()``. A finished handshake goes to ``adopt(tls_sock, peer)``; one that
+    fails, stalls past ``seconds``, or turns out to be a plain lanchat client is closed and logged.
+    """
+
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        selector: selectors.BaseSelector,
+        *,
+        adopt: Callable[[socket.socket, str], object],
+        log: Callable[[str], None],
+        plain_reply: bytes,
+        seconds: float = HANDSHAKE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.context = context
+        self.selector = selector
+        self.adopt = adopt
+        self.log = log
+        self.plain_reply = plain_reply
+        self.seconds = seconds
+        self.clock = clock
+        self.pending: dict[TlsAcceptor, str] = {}  # -> the peer's address; in deadline order
+
+    def start(self, sock: socket.socket, peer: str) -> None:
+        sock.setblocking(False)
+        acceptor = TlsAcceptor(sock, self.context, self.clock() + self.seconds, self.plain_reply)
+        self.pending[acceptor] = peer
+        self.selector.register(sock, selectors.EVENT_READ, acceptor)
+
+    def step(self, acceptor: TlsAcceptor) -> None:
+        peer = self.pending.get(acceptor)
+        if peer is None:
+            return
+        outcome = acceptor.step()
+        if outcome in ("read", "write"):
+            events = selectors.EVENT_READ if outcome == "read" else selectors.EVENT_WRITE
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.selector.modify(acceptor.sock, events, acceptor)
+            return
+        self._forget(acceptor)
+        if outcome == "done":
+            self.adopt(acceptor.sock, peer)
+            return
+        if outcome == "plain":
+            self.log(f"{peer}: a client without TLS on this TLS port; told to connect with --tls")
+        elif outcome == "failed":
+            self.log(f"{peer}: {acceptor.problem}; disconnecting")
+        _close(acceptor.sock)
+
+    def expire(self) -> None:
+        if not self.pending:
+            return
+        now = self.clock()
+        for acceptor in [a for a in self.pending if a.deadline <= now]:
+            peer = self.pending[acceptor]
+            self._forget(acceptor)
+            self.log(f"{peer}: TLS handshake not finished within {self.seconds:g} s; disconnecting")
+            _close(acceptor.sock)
+
+    def next_deadline(self) -> float | None:
+        return next(iter(self.pending)).deadline if self.pending else None
+
+    def close_all(self) -> None:
+        for acceptor in list(self.pending):
+            _close(acceptor.sock)
+        self.pending.clear()
+
+    def _forget(self, acceptor: TlsAcceptor) -> None:
+        del self.pending[acceptor]
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.selector.unregister(acceptor.sock)

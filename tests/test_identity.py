@@ -1,0 +1,538 @@
+"""Identity keys, owned names, private messages that stay private, and the room password,
+tried from the attacker's side: a second key, a forged or replayed signature, a wrong key
+length, wrong passwords in a row, a key file others can read (docs/PROTOCOL.md, Identity)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pexpect
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from helpers import ROOT, Proc, RawClient, child_env, running_server, wait_for
+
+from lanchat import events as ev
+from lanchat import identity
+from lanchat.gate import Gate
+from lanchat.history import HistoryStore
+from lanchat.identity import IdentityError, RoomPassword, load_or_create_key
+from lanchat.room import Claim, Close, Log, Room, Send
+
+T0 = 1_700_000_000.0
+SALT = bytes(range(16))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counter_bytes():
+    """Reproducible nonces: 32 bytes that differ on every call."""
+    state = {"n": 0}
+
+    def random_bytes(size: int) -> bytes:
+        state["n"] += 1
+        return state["n"].to_bytes(size, "big")
+
+    return random_bytes
+
+
+def gated_room(clock: Clock | None = None, **gate: object) -> Room:
+    """A room whose gate (gate.py) draws reproducible nonces."""
+    clock = clock or Clock()
+    return Room(clock=clock, gate=Gate(clock=clock, random_bytes=counter_bytes(), **gate))  # type: ignore[arg-type]
+
+
+def hello(key: Ed25519PrivateKey | None, name: str) -> ev.Hello:
+    return ev.Hello(name=name, key=identity.b64(identity.public_bytes(key)) if key else None)
+
+
+def auth(key: Ed25519PrivateKey, challenge: ev.Challenge, password: str | None = None) -> ev.Auth:
+    nonce = identity.unb64(challenge.nonce, 32, "nonce")
+    signature = identity.b64(identity.sign_challenge(key, nonce))
+    if password is None:
+        return ev.Auth(signature=signature)
+    derived = identity.derive_password_key(password, identity.unb64(challenge.salt or "", 16, "salt"))
+    return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived, nonce)))
+
+
+def join(room: Room, cid: int, key: Ed25519PrivateKey, name: str, password: str | None = None) -> list:
+    (send,) = room.handle(cid, hello(key, name))
+    assert isinstance(send.event, ev.Challenge)
+    return room.handle(cid, auth(key, send.event, password))
+
+
+def events_to(actions: list, cid: int) -> list[ev.Event]:
+    return [a.event for a in actions if isinstance(a, Send) and a.to == cid]
+
+
+def error_code(actions: list, cid: int) -> str | None:
+    errors = [e for e in events_to(actions, cid) if isinstance(e, ev.Error)]
+    return errors[0].code if errors else None
+
+
+# ------------------------------------------------------------------ keys and signatures
+
+
+def test_a_signature_proves_the_key_for_this_nonce_only():
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    public = identity.public_bytes(key)
+    nonce = os.urandom(32)
+    signature = identity.sign_challenge(key, nonce)
+    assert identity.signature_ok(public, nonce, signature)
+    assert not identity.signature_ok(public, os.urandom(32), signature)  # replayed for another challenge
+    assert not identity.signature_ok(public, nonce, identity.sign_challenge(other, nonce))  # forged by another key
+    assert not identity.signature_ok(public, nonce, bytes(64))
+    assert not identity.signature_ok(public, nonce, signature[:-1] + bytes([signature[-1] ^ 1]))
+
+
+def test_fingerprints_are_stable_and_short_enough_to_read_out_loud():
+    public = bytes(32)
+    assert identity.fingerprint(public).startswith("SHA256:") and len(identity.fingerprint(public)) == 50
+    short = identity.short_fingerprint(public)
+    assert short == identity.short_fingerprint(bytes(32)) and len(short.split()) == 4
+    assert short != identity.short_fingerprint(bytes(31) + b"\x01")
+
+
+def test_the_password_proof_needs_the_password_and_is_bound_to_the_nonce():
+    room_password = RoomPassword.create("correct horse", SALT)
+    nonce = os.urandom(32)
+    right = identity.password_proof(identity.derive_password_key("correct horse", SALT), nonce)
+    wrong = identity.password_proof(identity.derive_password_key("correct hors", SALT), nonce)
+    assert room_password.accepts(nonce, right)
+    assert not room_password.accepts(nonce, wrong)
+    assert not room_password.accepts(os.urandom(32), right)  # an overheard proof is worth nothing later
+    assert b"correct horse" not in right + room_password.derived
+
+
+# ------------------------------------------------------------------ the key file
+
+
+def test_the_key_file_is_made_private_on_first_use_and_read_back(tmp_path):
+    path = tmp_path / "data" / "identity.key"
+    key, notes = load_or_create_key(path)
+    assert "new identity key" in notes[0]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again, notes = load_or_create_key(path)
+    assert notes == [] and identity.public_bytes(again) == identity.public_bytes(key)
+
+
+def test_a_key_file_others_can_read_is_fixed_and_the_user_is_told(tmp_path):
+    path = tmp_path / "identity.key"
+    key, _ = load_or_create_key(path)
+    os.chmod(path, 0o644)
+    again, notes = load_or_create_key(path)
+    assert identity.public_bytes(again) == identity.public_bytes(key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(notes) == 1 and "0644" in notes[0] and "0600" in notes[0]
+
+
+def test_a_file_that_is_not_a_key_is_refused_never_replaced(tmp_path):
+    path = tmp_path / "identity.key"
+    path.write_bytes(b"not a key")
+    os.chmod(path, 0o600)
+    with pytest.raises(IdentityError, match="not a lanchat identity key"):
+        load_or_create_key(path)
+    assert path.read_bytes() == b"not a key"
+
+
+def test_connect_with_a_loose_key_file_fixes_it_and_says_so_without_a_traceback(tmp_path):
+    path = tmp_path / "me.key"
+    load_or_create_key(path)
+    os.chmod(path, 0o666)
+    with running_server() as (_server, endpoint):
+        proc = Proc("connect", "127.0.0.1", str(endpoint.port), "--name", "ann", "--identity", str(path))
+        try:
+            proc.expect(r"could be read by others \(mode 0666\); it is now 0600")
+            proc.expect(r"welcome, ann")
+            proc.send("/q")
+            assert proc.wait() == 0
+        finally:
+            proc.stop()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "Traceback" not in proc.output
+
+
+# ------------------------------------------------------------------ names belong to keys (pure room)
+
+
+def test_a_second_key_cannot_take_an_owned_name_in_any_case():
+    room = gated_room()
+    cat, mallory = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    first = join(room, 1, cat, "cat")
+    assert Claim(name="cat", owner=identity.public_bytes(cat)) in first
+    room.leave(1, "quit")
+    refused = join(room, 2, mallory, "CAT")
+    assert error_code(refused, 2) == ev.E_NAME_OWNED
+    assert "the name 'CAT' belongs to someone else on this server" in events_to(refused, 2)[0].message
+    assert 2 not in room.members and not [a for a in refused if isinstance(a, Claim)]
+    (guest,) = room.handle(3, ev.Hello(name="Cat"))  # a keyless (version 1) client cannot have it either
+    assert guest.event.code == ev.E_NAME_OWNED
+    again = join(room, 4, cat, "Cat")  # the owner can, in any case, from any terminal holding the key
+    assert isinstance(events_to(again, 4)[0], ev.Welcome)
+
+
+def test_a_replayed_signature_from_an_earlier_challenge_is_refused():
+    room = gated_room()
+    cat = Ed25519PrivateKey.generate()
+    (first,) = room.handle(1, hello(cat, "cat"))
+    overheard = auth(cat, first.event)
+    room.handle(1, overheard)
+    room.leave(1, "quit")
+    # the eavesdropper sends cat's public key and the overheard signature: a new nonce, no match
+    (challenge,) = room.handle(2, hello(cat, "cat"))
+    assert challenge.event.nonce != first.event.nonce
+    refused = room.handle(2, overheard)
+    assert error_code(refused, 2) == ev.E_BAD_SIGNATURE and Close(who=2) in refused
+    assert 2 not in room.members
+
+
+def test_a_forged_signature_or_a_wrong_key_length_is_refused_and_closes():
+    room = gated_room()
+    cat, mallory = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    (challenge,) = room.handle(1, hello(cat, "cat"))
+    forged = auth(mallory, challenge.event)  # signed, but not by the key in hello
+    refused = room.handle(1, forged)
+    assert error_code(refused, 1) == ev.E_BAD_SIGNATURE and 1 not in room.members
+    for bad in (identity.b64(bytes(31)), identity.b64(bytes(33)), "not base64!", ""):
+        refused = room.handle(2, ev.Hello(name="eve", key=bad))
+        assert error_code(refused, 2) == ev.E_BAD_KEY and Close(who=2) in refused
+    (challenge,) = room.handle(3, hello(cat, "cat"))
+    refused = room.handle(3, ev.Auth(signature=identity.b64(bytes(63))))
+    assert error_code(refused, 3) == ev.E_BAD_SIGNATURE
+    stray = room.handle(4, ev.Auth(signature=identity.b64(bytes(64))))  # no challenge was sent
+    assert error_code(stray, 4) == ev.E_BAD_MESSAGE and not room.members
+
+
+def test_an_answer_relayed_from_another_server_is_refused():
+    # A rogue server relays this room's challenge to cat and hands her answer back; but cat,
+    # talking TLS to the rogue, signed the rogue's certificate (the channel binding), not ours.
+    ours, rogue = bytes([1]) * 32, bytes([2]) * 32
+    room = gated_room(binding=ours, password=RoomPassword.create("pw", SALT))
+    cat = Ed25519PrivateKey.generate()
+    (challenge,) = room.handle(1, hello(cat, "cat"))
+    nonce = identity.unb64(challenge.event.nonce, 32, "nonce")
+    derived = identity.derive_password_key("pw", SALT)
+    relayed = ev.Auth(
+        signature=identity.b64(identity.sign_challenge(cat, nonce, rogue)),
+        proof=identity.b64(identity.password_proof(derived, nonce, rogue)),
+    )
+    assert error_code(room.handle(1, relayed), 1) == ev.E_BAD_SIGNATURE and not room.members
+    (challenge,) = room.handle(2, hello(cat, "cat"))
+    nonce = identity.unb64(challenge.event.nonce, 32, "nonce")
+    half_relayed = ev.Auth(  # the signature for us, the password proof for the rogue: still no
+        signature=identity.b64(identity.sign_challenge(cat, nonce, ours)),
+        proof=identity.b64(identity.password_proof(derived, nonce, rogue)),
+    )
+    assert error_code(room.handle(2, half_relayed), 2) == ev.E_PASSWORD and not room.members
+    (challenge,) = room.handle(3, hello(cat, "cat"))
+    nonce = identity.unb64(challenge.event.nonce, 32, "nonce")
+    honest = ev.Auth(
+        signature=identity.b64(identity.sign_challenge(cat, nonce, ours)),
+        proof=identity.b64(identity.password_proof(derived, nonce, ours)),
+    )
+    assert isinstance(events_to(room.handle(3, honest), 3)[0], ev.Welcome)
+
+
+# ------------------------------------------------------------------ the room password (pure room)
+
+
+def test_a_wrong_password_gets_one_generic_error_and_nothing_about_the_room():
+    room = gated_room(password=RoomPassword.create("s3cret", SALT))
+    ann = Ed25519PrivateKey.generate()
+    assert isinstance(events_to(join(room, 1, ann, "ann", "s3cret"), 1)[0], ev.Welcome)
+    mallory = Ed25519PrivateKey.generate()
+    (challenge,) = room.handle(2, hello(mallory, "ann2"))
+    assert challenge.event.salt == identity.b64(SALT)
+    refused = room.handle(2, auth(mallory, challenge.event, "guess"))
+    (error,) = events_to(refused, 2)
+    assert error == ev.Error(code=ev.E_PASSWORD, message="wrong password", fatal=True)
+    assert Close(who=2) in refused and 2 not in room.members
+    assert not [a for a in refused if not isinstance(a, (Send, Close, Log))]  # no replay, no broadcast, no claim
+    assert "ann" not in repr(events_to(refused, 2))  # not even who is here
+    (no_proof,) = room.handle(3, hello(mallory, "x"))
+    assert error_code(room.handle(3, auth(mallory, no_proof.event)), 3) == ev.E_PASSWORD
+    (v1,) = [a for a in room.handle(4, ev.Hello(name="old", version=1)) if isinstance(a, Send)]
+    assert v1.event.code == ev.E_PASSWORD and v1.event.fatal  # a version-1 client cannot prove it
+
+
+def test_three_wrong_passwords_lock_the_address_for_a_minute_and_the_host_log_says_so():
+    clock = Clock()
+    room = gated_room(clock, password=RoomPassword.create("s3cret", SALT))
+    mallory = Ed25519PrivateKey.generate()
+    logs: list[str] = []
+    for cid in (1, 2, 3):
+        room.gate.addresses[cid] = "10.0.0.9"
+        actions = join(room, cid, mallory, "m", "wrong")
+        logs += [a.text for a in actions if isinstance(a, Log)]
+        clock.now += 5
+    assert len(logs) == 3 and all("wrong room password from 10.0.0.9" in line for line in logs)
+    assert "locked for 60 s" in logs[-1]
+    room.gate.addresses[4] = "10.0.0.9"
+    locked = room.handle(4, hello(mallory, "m"))  # even the right password is not asked for now
+    assert error_code(locked, 4) == ev.E_LOCKED and Close(who=4) in locked
+    room.gate.addresses[5] = "10.0.0.7"  # another machine is not locked out
+    assert isinstance(events_to(join(room, 5, Ed25519PrivateKey.generate(), "ann", "s3cret"), 5)[0], ev.Welcome)
+    clock.now += 61
+    room.gate.addresses[6] = "10.0.0.9"
+    assert isinstance(events_to(join(room, 6, mallory, "m", "s3cret"), 6)[0], ev.Welcome)
+
+
+# ------------------------------------------------------------------ the issue's story, on a real server
+
+
+def test_a_dm_to_an_absent_name_never_reaches_someone_else_who_takes_it(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    cat_key, bob_key, mallory_key = (Ed25519PrivateKey.generate() for _ in range(3))
+    with running_server(history=store) as (_server, endpoint):
+        cat = RawClient(endpoint, "cat", key=cat_key)
+        bob = RawClient(endpoint, "bob", key=bob_key)
+        cat.send(ev.Say(text="bye all"))
+        cat.send(ev.Bye())
+        cat.expect_closed()
+        bob.expect(ev.Left, name="cat")
+        bob.send(ev.Whisper(to="cat", text="my secret password is hunter2"))
+        assert bob.expect(ev.Direct).held
+        # someone else asks for CAT: with another key, and with none (a version-1 client)
+        for attempt, key in enumerate((mallory_key, None)):
+            mallory = RawClient(endpoint, key=key)
+            mallory.hello("CAT")
+            refused = mallory.expect(ev.Error)
+            assert refused.code == ev.E_NAME_OWNED and "belongs to someone else" in refused.message
+            assert "hunter2" not in repr(mallory.drain(0.2))
+            mallory.hello(f"mallory{attempt}")  # the same connection may go on under a name of its own
+            mallory.expect(ev.Welcome)
+            mallory.send(ev.HistoryRequest(limit=1000))
+            seen = mallory.drain(0.3)
+            assert "hunter2" not in repr(seen) and any(isinstance(e, ev.HistoryEnd) for e in seen)
+            mallory.send(ev.Bye())
+            mallory.close()
+        cat = RawClient(endpoint, "Cat", key=cat_key)  # the real cat, back
+        replay = []
+        while not isinstance(event := cat.expect(object), ev.HistoryEnd):
+            replay.append(event)
+        assert [e.text for e in replay if isinstance(e, ev.Direct)] == ["my secret password is hunter2"]
+        cat.send(ev.WhoIs(name="bob"))
+        whois = cat.expect(ev.WhoIsReply)
+        assert whois.fingerprint == identity.short_fingerprint(identity.public_bytes(bob_key)) and whois.here
+        for client in (cat, bob):
+            client.close()
+    assert store.owners()["cat"] == identity.public_bytes(cat_key)  # kept for the next start
+    store.close()
+
+
+def test_the_host_releases_a_name_and_others_may_not(tmp_path):
+    import socket
+
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    old_key, new_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    with running_server(history=store) as (server, endpoint):
+        host_end, server_end = socket.socketpair()
+        server.add_local(server_end, host=True)
+        host = RawClient(host_end, "teacher", key=Ed25519PrivateKey.generate())
+        cat = RawClient(endpoint, "cat", key=old_key)
+        cat.send(ev.Release(name="teacher"))
+        assert cat.expect(ev.Error).code == ev.E_NOT_HOST
+        cat.send(ev.Bye())
+        cat.close()
+        host.send(ev.Release(name="CAT"))
+        assert host.expect(ev.Released) == ev.Released(name="CAT", owned=True)
+        newcomer = RawClient(endpoint, "cat", key=new_key)  # a lost key file: the name is claimed again
+        assert newcomer.welcome.name == "cat"
+        for client in (host, newcomer):
+            client.close()
+    assert store.owners()["cat"] == identity.public_bytes(new_key)
+    store.close()
+
+
+def test_names_can_be_listed_and_released_while_the_server_is_stopped(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    store = HistoryStore(db)
+    store.claim("Cat", identity.public_bytes(Ed25519PrivateKey.generate()))
+    store.close()
+    listed = Proc("names", "list", "--history", str(db))
+    assert listed.wait() == 0 and listed.output.startswith("Cat  ")
+    released = Proc("names", "release", "cat", "--history", str(db))
+    assert released.wait() == 0 and "released 'cat'" in released.output
+    again = Proc("names", "release", "cat", "--history", str(db))
+    assert again.wait() == 0 and "nobody owns 'cat'" in again.output
+    store = HistoryStore(db)
+    assert store.owners() == {}
+    store.close()
+
+
+def test_connect_with_another_key_under_an_owned_name_is_told_plainly(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db))
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        cat = Proc("connect", "127.0.0.1", port, "--name", "cat")  # helpers: one key per name
+        cat.expect(r"welcome, cat")
+        cat.expect(r"this room keeps history on the host's machine")
+        cat.send("/q")
+        assert cat.wait() == 0
+        impostor = Proc("connect", "127.0.0.1", port, "--name", "CAT", "--identity", str(tmp_path / "other.key"), stdin=False)
+        assert impostor.wait() == 1
+        assert "the name 'CAT' belongs to someone else on this server" in impostor.output
+        assert "Traceback" not in impostor.output
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------ password prompts, in a terminal
+
+
+def spawn(*args: str, env: dict[str, str]) -> pexpect.spawn:
+    import sys
+
+    return pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=env, cwd=str(ROOT), encoding="utf-8", timeout=15)
+
+
+def test_the_password_is_asked_for_wrong_ones_are_refused_and_the_right_one_joins():
+    server = Proc(
+        "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password",
+        env=child_env(LANCHAT_PASSWORD="tea and biscuits"),
+    )
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        server.expect(r"a password is needed to join")
+        env = child_env()
+        env.pop("LANCHAT_PASSWORD", None)
+        wrong = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
+        wrong.expect("This room needs a password: ")
+        wrong.sendline("coffee")
+        wrong.expect("wrong password")
+        wrong.expect(pexpect.EOF)
+        wrong.close()
+        assert wrong.exitstatus == 1 and "Traceback" not in (wrong.before or "")
+        server.expect(r"wrong room password from 127\.0\.0\.1")
+        right = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
+        right.expect("This room needs a password: ")
+        right.sendline("tea and biscuits")
+        right.expect("welcome, ann")
+        right.sendline("/q")
+        right.expect(pexpect.EOF)
+        right.close()
+        assert right.exitstatus == 0
+        scripted = Proc("connect", "127.0.0.1", port, "--name", "bob", env=child_env(LANCHAT_PASSWORD="tea and biscuits"))
+        scripted.expect(r"welcome, bob")
+        scripted.send("/q")
+        assert scripted.wait() == 0
+    finally:
+        server.stop()
+    assert "tea and biscuits" not in server.output
+
+
+def test_the_room_keeps_working_while_wrong_passwords_pile_up():
+    room_password = RoomPassword.create("pw", SALT)
+    logged: list[str] = []
+    with running_server(password=room_password, log=logged.append) as (server, endpoint):
+        ann = RawClient(endpoint, "ann", key=Ed25519PrivateKey.generate(), password="pw")
+        for attempt in range(4):
+            mallory = RawClient(endpoint, key=Ed25519PrivateKey.generate(), password=f"guess{attempt}")
+            if attempt < 3:
+                mallory.hello("mallory")  # signed, with a wrong password's proof
+            else:
+                mallory.send(ev.Hello(name="mallory", key=identity.b64(bytes(32))))  # locked: not even a challenge
+            refused = mallory.expect(ev.Error)
+            assert refused.code == (ev.E_PASSWORD if attempt < 3 else ev.E_LOCKED) and refused.fatal
+            mallory.expect_closed()
+            mallory.close()
+        ann.send(ev.Say(text="still here"))
+        assert ann.expect(ev.Message).text == "still here"
+        assert not [e for e in ann.drain(0.2) if isinstance(e, ev.Joined)]  # nobody got in
+        wait_for(lambda: any("locked" in line for line in logged), what="the lockout in the host's log")
+        assert list(server.room.names) == ["ann"]
+        ann.close()
+
+
+# ------------------------------------------------------------------ the document's client with a key
+
+
+def key_client_source() -> str:
+    text = (ROOT / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
+    after = text.split("<!-- key-client -->\n```python\n", 1)[1]
+    return after.split("\n```", 1)[0] + "\n"
+
+
+def test_the_documents_client_with_a_key_joins_a_password_room_and_owns_its_name(tmp_path):
+    import sys
+
+    script = tmp_path / "key_lanchat.py"
+    script.write_text(key_client_source(), encoding="utf-8")
+    program = [sys.executable, str(script)]
+    with running_server(password=RoomPassword.create("tea", SALT)) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann", key=Ed25519PrivateKey.generate(), password="tea")
+        args = (endpoint.host, str(endpoint.port), "dora", str(tmp_path / "dora.key"))
+        dora = Proc(*args, program=program, env=child_env(LANCHAT_PASSWORD="tea"))
+        dora.expect(r"^joined as dora with key [0-9a-f]{16}$")
+        dora.send("written from the document")
+        assert ann.expect(ev.Message, sender="dora").text == "written from the document"
+        assert dora.wait() == 0
+        assert stat.S_IMODE((tmp_path / "dora.key").stat().st_mode) == 0o600
+        wrong = Proc(*args, program=program, env=child_env(LANCHAT_PASSWORD="coffee"))
+        assert wrong.wait() != 0 and "refused: wrong password" in wrong.output
+        other = Proc(endpoint.host, str(endpoint.port), "DORA", str(tmp_path / "other.key"),
+                     program=program, env=child_env(LANCHAT_PASSWORD="tea"))
+        assert other.wait() != 0 and "refused: the name 'DORA' belongs to someone else" in other.output
+        ann.close()
+
+
+# ------------------------------------------------------------------ history from before keys
+
+
+def test_an_old_history_name_is_claimed_once_and_its_old_dms_go_to_nobody(tmp_path):
+    import sqlite3
+
+    from helpers import first_release_history
+
+    path = first_release_history(
+        tmp_path / "old.sqlite3",
+        [(T0, "ann", None, "hello room"), (T0 + 1, "ann", "bob", "old secret for bob"), (T0 + 2, "bob", "ann", "old reply")],
+    )
+    with sqlite3.connect(path) as db:  # the first release knew bob and ann by name only
+        db.executemany("INSERT INTO names (key, name, last_seen) VALUES (?, ?, 0)", [("bob", "bob"), ("ann", "ann")])
+    store = HistoryStore(path)
+    first, second = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    with running_server(history=store) as (_server, endpoint):
+        cy = RawClient(endpoint, "cy", key=Ed25519PrivateKey.generate())
+        cy.send(ev.Whisper(to="bob", text="for whoever is bob next"))  # bob is known, but no key owns the name
+        refused = cy.expect(ev.Error)
+        assert refused.code == ev.E_NO_SUCH_USER and "no key" in refused.message
+        bob = RawClient(endpoint, "bob", key=first)  # the first key to come claims "bob"
+        replay = []
+        while not isinstance(event := bob.expect(object), ev.HistoryEnd):
+            replay.append(event)
+        assert [e.text for e in replay] == ["hello room"]  # the old direct messages: to nobody
+        bob.send(ev.HistoryRequest(limit=1000))
+        assert "old secret" not in repr(bob.drain(0.3))
+        bob.send(ev.Bye())
+        bob.expect_closed()
+        again = RawClient(endpoint, key=second)  # and only once
+        again.hello("BOB")
+        assert again.expect(ev.Error).code == ev.E_NAME_OWNED
+        for client in (cy, again):
+            client.close()
+    assert store.owners() == {"bob": identity.public_bytes(first), "cy": store.owners()["cy"]}
+    assert [r.text for r in store.export()][:3] == ["hello room", "old secret for bob", "old reply"]  # kept, for the host
+    store.close()
+
+
+def test_whois_and_release_are_typed_as_commands():
+    from lanchat.session import Local, Outgoing, Session
+
+    session = Session(name="ann", clock=lambda: T0)
+    assert session.parse_input("/whois cat") == Outgoing(ev.WhoIs(name="cat"))
+    assert session.parse_input("/release Cat") == Outgoing(ev.Release(name="Cat"))
+    assert isinstance(session.parse_input("/whois"), Local) and isinstance(session.parse_input("/release a b"), Local)
+    (line,) = session.on_event(ev.WhoIsReply(name="cat", fingerprint="5647 5aa7 5463 474c", here=True))
+    assert line.text == "cat (here): key 5647 5aa7 5463 474c"
+    (line,) = session.on_event(ev.WhoIsReply(name="dot", fingerprint=None, here=False))
+    assert line.text == "dot (not here now): no key owns this name"
+    (line,) = session.on_event(ev.Released(name="cat", owned=True))
+    assert "the next key to join with it owns it" in line.text
