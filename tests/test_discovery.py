@@ -207,3 +207,15 @@ def test_a_host_at_the_full_screen_is_announced_and_its_screen_stays_clean(lab):
     assert "zeroconf" not in host.text.lower() and "Traceback" not in host.text
     host.send("/q\r")
     assert host.wait() == 0
+
+
+def test_a_tls_room_is_announced_with_its_fingerprint_and_joined_pinned_to_it(lab):
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "safe room", "--tls")
+    pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+    [room] = rooms_seen(lab, bob)
+    assert (room["room"], room["fingerprint"]) == ("safe room", pin)
+    bob_proc = lab.run(bob, "connect", "--name", "bob")  # no address, no --fingerprint: the announcement's
+    bob_proc.expect(rf"joining safe room on {ANN}:{port}", timeout=15)
+    bob_proc.expect(r"welcome, bob")
+    assert "not seen before" not in bob_proc.output  # pinned, so nobody is asked to trust it

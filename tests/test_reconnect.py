@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import socket
 import threading
@@ -387,5 +388,31 @@ def test_the_same_person_joining_twice_takes_over_and_the_old_one_does_not_fight
         second.expect(r"here \(1\): ann")
     finally:
         for proc in (first, second, server):
+            if proc is not None:
+                proc.stop()
+
+
+def test_over_tls_a_restarted_server_with_the_same_certificate_is_rejoined():
+    """The rejoin repeats the TLS handshake and accepts only the certificate first trusted (the
+    server keeps its certificate in its data folder, so a restart keeps it too)."""
+    from helpers import child_env
+
+    env = child_env()  # one data folder for both runs of the server: the same certificate
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--tls", env=env)
+    bob = None
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--fingerprint", pin)
+        bob.expect(r"welcome, bob")
+        server.popen.kill()
+        server.wait()
+        bob.expect(r"connection lost; retrying in 1 s")
+        server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", port, "--no-announce", "--tls", env=env)
+        server.expect(rf"fingerprint is {re.escape(pin)}")
+        bob.expect(r"back in the room as bob", timeout=20)
+        server.expect(r"bob joined from")
+    finally:
+        for proc in (bob, server):
             if proc is not None:
                 proc.stop()
