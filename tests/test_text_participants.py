@@ -216,3 +216,24 @@ def test_lanchat_serve_asks_nc_for_a_name_when_enter_is_pressed():
     finally:
         server.stop()
     assert "Traceback" not in server.output
+
+
+def test_a_room_with_a_password_turns_a_text_participant_away_clearly():
+    """A password typed into nc would cross the network in the clear, and proving it needs
+    lanchat's handshake: a text participant is told so, in a line, and the room goes on."""
+    from helpers import child_env
+
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--no-announce",
+                  "--password", env=child_env(LANCHAT_PASSWORD="s3cret-enough"))
+    try:
+        port = int(server.expect(r"listening on port (\d+)").group(1))
+        nc = socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT)
+        peer = TextPeer.__new__(TextPeer)
+        peer.sock, peer.received = nc, b""
+        peer.line("ann")
+        peer.expect(r"! this room needs a password[^\r]*\r\n")
+        peer.expect_closed()
+        peer.close()
+    finally:
+        server.stop()
+    assert "Traceback" not in server.output
