@@ -542,7 +542,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for address in where:
             host, _, port_text = address.rpartition(":")
             banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
-        if where and not tls_fingerprint:  # a text participant (docs/PROTOCOL.md, Text participants)
+        if where and not tls_fingerprint and room_password is None:  # a text participant (PROTOCOL.md)
             host, _, port_text = where[0].rpartition(":")
             banner.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and your name)")
     if tls_fingerprint:
