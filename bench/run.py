@@ -95,7 +95,9 @@ LANCHAT_EXTRA_ARGS: list[str] = []  # --lanchat-args, e.g. "--no-history" to see
 
 def start_lanchat(workdir: Path) -> Running:
     log = open(workdir / "lanchat.out", "w+b")  # a file, not a pipe: a full pipe would stall the server
-    command = [sys.executable, "-m", "lanchat", "serve", "--headless", "--port", "0", "--host", "127.0.0.1"]
+    # --no-limits: the benchmark lifts the flood limit and connection caps, as ngIRCd's
+    # penalties are lifted for its benchmark (PROTOCOL.md, Abuse limits)
+    command = [sys.executable, "-m", "lanchat", "serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-limits"]
     private = _lanchat_private_state(workdir)
     if "--no-history" in LANCHAT_EXTRA_ARGS and "--history" in private:
         at = private.index("--history")

@@ -51,7 +51,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def bench_idle_and_burst(idle_seconds: float, burst: int) -> dict[str, float]:
-    host = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", rows=40, cols=120)
+    host = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", "--no-limits", rows=40, cols=120)  # a burst on purpose
     client = None
     talker = None
     try:

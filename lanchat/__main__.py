@@ -178,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-clients", type=_positive, metavar="N", help="refuse people beyond N with a clear message")
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (with --headless)")
     serve.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="lift the flood limit (10 at once, then 3 a second) and the connection caps per address "
+        "(16 at once, 30 a minute; this machine: 256, 600), e.g. for a benchmark",
+    )
+    serve.add_argument(
+        "--turn-timeout",
+        type=_positive,
+        metavar="SECONDS",
+        help="in turn-based mode, a turn nobody takes moves on by itself after SECONDS",
+    )
+    serve.add_argument(
         "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone may /send, in MB (default 50)"
     )
     serve.add_argument(
@@ -251,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="the server's port (default 3580)")
     connect.add_argument("--port", type=_port, default=None, help="the server's port (default 3580)")
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
+    connect.add_argument(
+        "--server-owner",
+        metavar="USER",
+        help="with --unix: the user expected to run the server (default: you); "
+        "a warning is shown when another user's program is listening on the path",
+    )
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     connect.add_argument("--tls", action="store_true", help="encrypt with TLS (the server runs with --tls); its fingerprint is checked")
@@ -356,8 +374,15 @@ examples:
 
 
 def _fail(message: str, code: int = 1) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {_terminal_safe(message)}", file=sys.stderr, flush=True)
     return code
+
+
+def _terminal_safe(message: str) -> str:
+    """Every message printed outside the chat view passes here: it may quote a server or a
+    file, and no byte from those may drive the terminal (an OSC retitles it, a DSR request
+    makes it type into the shell). Line breaks stay; everything else is made visible."""
+    return "\n".join(visible(line) for line in message.split("\n"))
 
 
 def _interactive() -> bool:
@@ -369,7 +394,7 @@ def _ask_name(prompt: str = "Your name: ") -> str | None:
 
     while True:
         try:
-            name = input(prompt).strip()
+            name = input(_terminal_safe(prompt)).strip()
         except (EOFError, KeyboardInterrupt):
             print()
             return None
@@ -521,13 +546,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history=store is not None,
         replay=args.replay,
         known_names=store.known_names() if store else (),
+        bans=store.bans() if store else (),  # bans survive a restart (PROTOCOL.md, Moderation)
+        turn_timeout=args.turn_timeout,
         gate=Gate(clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding),
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log)
     server = Server(
-        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context
-    )
+        [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context,
+        limits=not args.no_limits,
+    )  # fmt: skip
     if args.bot:
         from .bots import start_colour_bot
 
@@ -709,6 +737,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
             sock = connect(endpoint)
         except TransportError as exc:
             return _fail(str(exc))
+    if endpoint.is_unix:
+        warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
+        if warning:
+            print(f"{PROG}: warning: {_terminal_safe(warning)}", file=sys.stderr, flush=True)
     binding = b""
     if args.tls or pinned is not None:
         started = _start_tls(sock, endpoint.describe(), pinned)
@@ -796,6 +828,43 @@ def _connect_somewhere():  # noqa: ANN202
     except TransportError as exc:
         return _fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
     return sock, endpoint, room.fingerprint
+
+def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  # noqa: ANN001
+    """A squatted AF_UNIX path (another user's program listening where the class's server
+    should be) reads everything typed into it: say so when the server's owner, as the kernel
+    reports it (SO_PEERCRED), is not the expected user (``--server-owner``, default: us)."""
+    import os
+    import pwd
+
+    from .transport import peer_uid
+
+    uid = peer_uid(sock)
+    if uid is None:
+        return None
+    if expected is None:
+        wanted = os.getuid()
+    elif expected.isdigit():
+        wanted = int(expected)
+    else:
+        try:
+            wanted = pwd.getpwnam(expected).pw_uid
+        except KeyError:
+            return f"there is no user called {expected!r}; the server at {path} is run by {_user_name(uid)}"
+    if uid == wanted:
+        return None
+    return (
+        f"the server at {path} is run by {_user_name(uid)}, not by {_user_name(wanted)}: "
+        "anything you type goes to their program"
+    )
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
@@ -1042,7 +1111,7 @@ def _run_participant(  # noqa: ANN001
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = "the chat is closed"
-    print(f"{PROG}: {message}", file=sys.stderr if outcome.code else sys.stdout, flush=True)
+    print(f"{PROG}: {_terminal_safe(message)}", file=sys.stderr if outcome.code else sys.stdout, flush=True)
     return outcome.code
 
 

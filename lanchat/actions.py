@@ -9,8 +9,12 @@ id the loop chose for it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import events as ev
+
+if TYPE_CHECKING:
+    from .moderation import Ban
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +80,28 @@ class Seen:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Record:
+    """Keep a moderation act in the history (PROTOCOL.md, Moderation)."""
+
+    event: ev.Moderated
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreBan:
+    """Store a new ban, so it survives a restart."""
+
+    ban: Ban
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropBans:
+    """Remove these stored bans (``/unban``)."""
+
+    ids: tuple[int, ...]
+
+
+
+@dataclass(frozen=True, kw_only=True)
 class Claim:
     """Store that ``name`` now belongs to ``owner`` (None: a release, nobody owns it)."""
 
@@ -90,4 +116,5 @@ class Log:
     text: str
 
 
-Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen
+
+Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen | Record | StoreBan | DropBans

@@ -23,6 +23,7 @@ from . import identity
 from .client_files import ClientTransfers
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
+from .textsafe import visible
 from .tls import looks_like_tls
 from .transport import set_receive_buffer
 
@@ -193,7 +194,7 @@ def join(
         except RemoteProtocolError as exc:
             if looks_like_tls(data):
                 raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)") from None
-            raise JoinError(f"that is not a lanchat server ({exc.message})") from None
+            raise JoinError(f"that is not a lanchat server ({visible(exc.message)})") from None
         events = proto.events()
         for index, event in enumerate(events):
             if isinstance(event, ev.Welcome):
@@ -201,16 +202,18 @@ def join(
             if isinstance(event, ConnectionClosed):
                 raise JoinError("the server closed the connection during the handshake")
             if isinstance(event, ev.Shutdown):
-                raise JoinError(f"the server is shutting down: {event.reason}")
+                raise JoinError(f"the server is shutting down: {visible(event.reason)}")
             if isinstance(event, ev.Challenge):
                 sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
                 deadline = time.monotonic() + timeout  # typing a password takes the time it takes
                 continue
             if isinstance(event, ev.Error):  # a wrong password is fatal: never retried
+                # The server wrote this text: shown through visible(), it can never drive the
+                # terminal (it is printed after the terminal is restored, or in a prompt).
                 retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
-                new_name = ask_name(event.message) if (retry and ask_name) else None
+                new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
                 if not new_name:
-                    raise JoinError(f"the server refused to let us in: {event.message}")
+                    raise JoinError(f"the server refused to let us in: {visible(event.message)}")
                 sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
                 deadline = time.monotonic() + timeout
 
@@ -347,6 +350,8 @@ class ClientLoop:
         lines: list[Line] = []
         for event in events:
             if isinstance(event, Invalid):
+                if event.code == ev.E_OUT_OF_RANGE:  # that one event is left out, said so
+                    lines.append(Line(kind="error", time=time.time(), text=f"a message from the server was not shown: {event.message}"))
                 continue  # a message type from a newer server: ignore it (PROTOCOL.md 3)
             if isinstance(event, ConnectionClosed):
                 if self.outcome is None:
@@ -494,4 +499,5 @@ class ClientLoop:
         if pending:
             self.frontend.show(pending)
         if self.outcome is None:
-            self.outcome = Outcome(code, message)
+            # printed after the terminal is restored, and it may quote the server: made harmless
+            self.outcome = Outcome(code, visible(message))

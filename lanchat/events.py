@@ -8,9 +8,14 @@ Validation here is about *shape* (fields present, right types); rules that need 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
+
+# The name rule lives in names.py (NFKC, case fold, confusable skeleton, invisible characters);
+# it is re-exported here because every module already asks events for it.
+from .names import MAX_NAME_CHARS, name_key, name_problem  # noqa: F401
 
 PROTOCOL_VERSION = 2
 # Versions a server accepts in ``hello``: 1 joins as a keyless guest (PROTOCOL.md, Identity).
@@ -18,7 +23,6 @@ SUPPORTED_VERSIONS = (1, 2)
 
 # docs/PROTOCOL.md section 5: limits
 MAX_TEXT_CHARS = 4000
-MAX_NAME_CHARS = 32
 MAX_REASON_CHARS = 200
 
 
@@ -68,7 +72,8 @@ def _wire_fields(cls: type) -> tuple[_WireField, ...]:
                 required=f.default is MISSING and f.default_factory is MISSING,
                 annotation=str(f.type),
                 where=f'"{f.metadata.get("wire", f.name)}"',
-                check=_checker(str(f.type)),
+                # every field called "time" is a time stamp (Message, Direct, Joined, Left, Offered)
+                check=_checker("time" if f.name == "time" else str(f.type)),
             )
             for f in fields(cls)
         )
@@ -204,7 +209,8 @@ class Joined(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Left(Event):
-    """Someone left: ``quit`` (said /q), ``lost`` (connection dropped), ``dropped`` (too slow)."""
+    """Someone left: ``quit`` (said /q), ``lost`` (connection dropped), ``dropped`` (too slow),
+    ``kicked`` or ``banned`` (by an operator), ``flooding`` (disconnected by flood control)."""
 
     type: ClassVar[str] = "left"
     sent_by: ClassVar[str] = "server"
@@ -496,6 +502,12 @@ E_NO_SUCH_USER = "no-such-user"
 E_ROOM_FULL = "room-full"
 E_TOO_SLOW = "too-slow"
 E_HISTORY = "history"  # the history store cannot be written, or is switched off
+E_OUT_OF_RANGE = "out-of-range"  # a number no sane peer sends (PROTOCOL.md, Ranges of numbers)
+
+# Ranges every received number is checked against (PROTOCOL.md, Ranges of numbers): a
+# malicious peer's 1e300 or NaN must not reach code that formats a clock or allocates a size.
+MAX_WIRE_INT = 2**63 - 1  # what SQLite and every JSON library hold exactly
+MAX_TIME = 253_402_300_799.0  # 9999-12-31 23:59:59 UTC: the last second a clock can show
 
 
 class EventShapeError(ValueError):
@@ -541,13 +553,29 @@ def _check_bool(value: Any, where: str) -> bool:
 def _check_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise EventShapeError(E_BAD_MESSAGE, f"{where} must be an integer")
+    if not -MAX_WIRE_INT - 1 <= value <= MAX_WIRE_INT:
+        raise EventShapeError(E_OUT_OF_RANGE, f"{where} is out of range (more than 64 bits)")
     return value
 
 
 def _check_float(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise EventShapeError(E_OUT_OF_RANGE, f"{where} is out of range") from None
+    if not math.isfinite(number):  # JSON as Python reads it allows NaN, Infinity and 1e400
+        raise EventShapeError(E_OUT_OF_RANGE, f"{where} must be a finite number")
+    return number
+
+
+def _check_time(value: Any, where: str) -> float:
+    """A time stamp: seconds since the epoch that a clock can show (1e20 overflows localtime)."""
+    number = _check_float(value, where)
+    if not 0.0 <= number <= MAX_TIME:
+        raise EventShapeError(E_OUT_OF_RANGE, f"{where} is not a time between 1970 and 9999")
+    return number
 
 
 def _check_not_json(value: Any, where: str) -> Any:
@@ -561,6 +589,7 @@ _CHECKS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
     ("bool", _check_bool),
     ("int", _check_int),
     ("float", _check_float),
+    ("time", _check_time),
     ("bytes", _check_not_json),
 )
 
@@ -615,27 +644,73 @@ def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
     return cls(**kwargs)
 
 
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be used (docs/PROTOCOL.md 5.2), or None when it is fine.
 
-    1 to 32 printable characters with no whitespace; uniqueness is the room's business.
-    """
-    if not name:
-        return "a name needs at least one character"
-    if len(name) > MAX_NAME_CHARS:
-        return f"a name has at most {MAX_NAME_CHARS} characters"
-    if any(ch.isspace() for ch in name):
-        return "a name cannot contain spaces"
-    if not name.isprintable():
-        return "a name can only hold printable characters"
-    if name.startswith("/"):
-        return "a name cannot start with /"
-    return None
+# ----------------------- moderation (PROTOCOL.md, Extensions: Moderation and abuse limits)
+
+# What an operator may do; "bans" only asks for the list. The room checks who may (room.py and
+# moderation.py); here only the shape.
+MOD_ACTIONS = ("op", "deop", "kick", "ban", "unban", "bans", "mute", "unmute", "mode", "pass")
+MAX_MUTE_MINUTES = 7 * 24 * 60
 
 
-def name_key(name: str) -> str:
-    """Names are unique ignoring case: ``Ann`` and ``ann`` are the same person."""
-    return name.casefold()
+@dataclass(frozen=True, kw_only=True)
+class Moderate(Event):
+    """An operator's command: ``/kick NAME [reason]``, ``/mute NAME [minutes]``, ``/mode turn``..."""
+
+    type: ClassVar[str] = "moderate"
+    sent_by: ClassVar[str] = "client"
+    action: str
+    name: str | None = _absent()  # whom it is about (op, deop, kick, ban, unban, mute, unmute)
+    reason: str | None = _absent()
+    minutes: int | None = _absent()  # mute: how long (absent: until /unmute or the server stops)
+    mode: str | None = _absent()  # mode: "turn" or "duplex"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Moderated(Event):
+    """A moderation act, told to everyone: who (``by``) did what to whom, and why."""
+
+    type: ClassVar[str] = "moderated"
+    sent_by: ClassVar[str] = "server"
+    action: str
+    by: str
+    name: str | None = _absent()
+    reason: str | None = _absent()
+    minutes: int | None = _absent()
+    mode: str | None = _absent()
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BanList(Event):
+    """Answer to ``/bans``: one line per ban in force."""
+
+    type: ClassVar[str] = "ban-list"
+    sent_by: ClassVar[str] = "server"
+    bans: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operators(Event):
+    """Who the operators are (sent to everyone when it changes, and after each welcome)."""
+
+    type: ClassVar[str] = "operators"
+    sent_by: ClassVar[str] = "server"
+    names: tuple[str, ...]
+
+
+MOD_CLIENT_EVENTS: tuple[type[Event], ...] = (Moderate,)
+MOD_SERVER_EVENTS: tuple[type[Event], ...] = (Moderated, BanList, Operators)
+CLIENT_EVENTS.update({cls.type: cls for cls in MOD_CLIENT_EVENTS})
+SERVER_EVENTS.update({cls.type: cls for cls in MOD_SERVER_EVENTS})
+
+E_NOT_OPERATOR = "not-operator"  # a moderation command from someone who is not an operator
+E_MUTED = "muted"  # say or whisper while muted
+E_KICKED = "kicked"  # you were removed by an operator (fatal)
+E_BANNED = "banned"  # you were banned, or are banned and tried to join (fatal)
+E_SLOW_DOWN = "slow-down"  # over the flood limit: this one was not delivered
+E_TOO_MANY = "too-many-connections"  # connection caps per address (fatal, then closed)
+E_DEADLINE = "deadline"  # no hello within 20 s, or a frame not finished within 10 s (fatal)
 
 
 # ------------------------------ identity and room password (PROTOCOL.md, Identity and room password)

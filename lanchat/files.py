@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from .names import name_key
 from .wire import MAX_FRAME_BYTES
 
 # Raw bytes per chunk. Base64 grows it by a third (43,692 bytes) and the JSON around it adds
@@ -250,6 +251,7 @@ class Offer:
     to: int | None = None  # one recipient's connection id, or None for the whole room
     to_name: str | None = None
     ready: bool = False  # False while the upload is still arriving
+    address: str | None = None  # where the owner connected from (None: this machine), for the quota
     offered_at: float | None = None  # when it was offered to the room (the server's clock)
 
     def visible_to(self, cid: int) -> bool:
@@ -269,8 +271,17 @@ class OfferBook:
         self.offers: dict[str, Offer] = {}
         self._next_id = 1
 
-    def used_by(self, cid: int) -> int:
-        return sum(o.size for o in self.offers.values() if o.owner == cid)
+    def used_by(self, cid: int, *, name: str | None = None, address: str | None = None) -> int:
+        """What ``cid`` has on offer, counting every connection under the same name and, when
+        ``address`` is given (not this machine), from the same address: a second connection
+        gets no fresh quota (issue 14)."""
+        key = name_key(name) if name is not None else None
+        return sum(
+            o.size for o in self.offers.values()
+            if o.owner == cid
+            or (key is not None and name_key(o.owner_name) == key)
+            or (address is not None and o.address == address)
+        )  # fmt: skip
 
     def open(
         self,
@@ -281,6 +292,7 @@ class OfferBook:
         size: int,
         to: int | None = None,
         to_name: str | None = None,
+        address: str | None = None,
     ) -> Offer:
         """Register an upload about to start; OfferRefused says why not, before any bytes move."""
         if size < 0:
@@ -290,7 +302,7 @@ class OfferBook:
             raise OfferRefused(
                 f"{clean} is {human_size(size)}; this server takes files up to {human_size(self.max_file_bytes)}"
             )
-        used = self.used_by(owner)
+        used = self.used_by(owner, name=owner_name, address=address)
         if used + size > self.quota_bytes:
             raise OfferRefused(
                 f"{clean} ({human_size(size)}) would take you over your quota of {human_size(self.quota_bytes)} "
@@ -304,6 +316,7 @@ class OfferBook:
             size=size,
             to=to,
             to_name=to_name,
+            address=address,
         )
         self._next_id += 1
         self.offers[offer.file_id] = offer

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import events as ev
+from .moderation import Ban
 
 # "LANC": marks the file as ours, so pointing --history at another program's database is
 # refused instead of adding tables to it.
@@ -70,6 +71,38 @@ CREATE TABLE IF NOT EXISTS owners (
 _OWNER_COLUMNS = ("sender_owner", "recipient_owner")
 _OWNERS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS owners") :]
 _OLD_ROOM_INDEX = "room_messages"  # in files made before this version; see _check_and_prepare
+
+# Moderation (PROTOCOL.md, Moderation): bans survive a restart, acts are kept for the record.
+# Added with CREATE ... IF NOT EXISTS to files of any age; older lanchats ignore these tables.
+MODERATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bans (
+    id        INTEGER PRIMARY KEY,      -- the #ID /bans shows and /unban takes
+    name      TEXT NOT NULL,
+    name_key  TEXT NOT NULL,            -- names.name_key(name)
+    key       TEXT,                     -- identity key fingerprint, if known
+    address   TEXT,                     -- limits.address_group, NULL on loopback and AF_UNIX
+    by_name   TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    time      REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS acts (
+    id        INTEGER PRIMARY KEY,
+    time      REAL NOT NULL,
+    action    TEXT NOT NULL,            -- op, deop, kick, ban, unban, mute, unmute, mode, pass
+    by_name   TEXT NOT NULL,
+    name      TEXT,
+    reason    TEXT,
+    minutes   INTEGER,
+    mode      TEXT
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key       TEXT PRIMARY KEY,
+    value     TEXT NOT NULL
+);
+"""
+# Which rule the *_key columns were computed with: case folding alone before names.py; NFKC,
+# case folding and the confusable skeleton since. A file keyed by another rule is re-keyed once.
+NAME_RULE = "nfkc-casefold-skeleton-1"
 
 
 class HistoryUnusable(Exception):
@@ -299,6 +332,40 @@ class HistoryStore(_NameOwners):
             # as before (an index is never required), so the schema version stays the same.
             with contextlib.suppress(sqlite3.Error):
                 db.execute(f"DROP INDEX IF EXISTS {_OLD_ROOM_INDEX}")
+            self._prepare_moderation()
+
+    def _prepare_moderation(self) -> None:
+        """The moderation tables, and name keys recomputed if an older rule made them
+        (``Alice`` and ``аlice`` are one name now: their direct messages must meet)."""
+        db = self.db
+        with self._transaction():
+            for statement in MODERATION_SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            row = db.execute("SELECT value FROM settings WHERE key = 'name_rule'").fetchone()
+            if row is not None and row[0] == NAME_RULE:
+                return
+            db.create_function("lanchat_name_key", 1, ev.name_key, deterministic=True)
+            db.execute(
+                "UPDATE messages SET sender_key = lanchat_name_key(sender), "
+                "recipient_key = CASE WHEN recipient IS NULL THEN NULL ELSE lanchat_name_key(recipient) END"
+            )
+            # Two old keys may now be one: keep the newest spelling and last_seen of each.
+            names = db.execute("SELECT name, last_seen FROM names ORDER BY last_seen").fetchall()
+            db.execute("DELETE FROM names")
+            db.executemany(
+                "INSERT OR REPLACE INTO names (key, name, last_seen) VALUES (?, ?, ?)",
+                [(ev.name_key(name), name, seen) for name, seen in names],
+            )
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "owners" in tables:  # name ownership (PROTOCOL.md, Identity): the first claim keeps a name
+                owners = db.execute("SELECT name, public_key, since FROM owners ORDER BY since DESC").fetchall()
+                db.execute("DELETE FROM owners")
+                db.executemany(
+                    "INSERT OR REPLACE INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?)",
+                    [(ev.name_key(name), name, key, since) for name, key, since in owners],
+                )
+            db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('name_rule', ?)", (NAME_RULE,))
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -416,6 +483,58 @@ class HistoryStore(_NameOwners):
             )
         except sqlite3.Error as exc:
             raise HistoryWriteError(_describe(exc)) from None
+
+    # ------------------------------------------------------------------ moderation
+
+    def add_ban(self, ban: Ban) -> None:
+        """Store a ban (room.StoreBan), so it holds after a restart."""
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO bans (id, name, name_key, key, address, by_name, reason, time) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (ban.id, ban.name, ban.name_key, ban.key, ban.address, ban.by, ban.reason, ban.time),
+            )
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def drop_bans(self, ids: tuple[int, ...]) -> None:
+        """Lift stored bans (room.DropBans)."""
+        try:
+            self.db.executemany("DELETE FROM bans WHERE id = ?", [(i,) for i in ids])
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def bans(self) -> list[Ban]:
+        """The bans in force, oldest first: what the room starts with."""
+        try:
+            rows = self.db.execute(
+                "SELECT id, name, name_key, key, address, by_name, reason, time FROM bans ORDER BY id"
+            ).fetchall()
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no bans
+            return []
+        return [
+            Ban(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], by=r[5], reason=r[6], time=r[7]) for r in rows
+        ]
+
+    def keep_act(self, act: ev.Moderated) -> None:
+        """Keep a moderation act for the record (room.Record)."""
+        try:
+            self.db.execute(
+                "INSERT INTO acts (time, action, by_name, name, reason, minutes, mode) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (act.time, act.action, act.by, act.name, act.reason, act.minutes, act.mode),
+            )
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def acts(self) -> list[ev.Moderated]:
+        """Every moderation act kept, oldest first."""
+        try:
+            rows = self.db.execute("SELECT time, action, by_name, name, reason, minutes, mode FROM acts ORDER BY id").fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [
+            ev.Moderated(time=r[0], action=r[1], by=r[2], name=r[3], reason=r[4], minutes=r[5], mode=r[6]) for r in rows
+        ]
 
     # ------------------------------------------------------------------ reading
 

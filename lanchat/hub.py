@@ -13,8 +13,13 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
   bucket per person for /history;
 * the download pacing rule: a download's chunks are queued only while its reader has less
   than FILE_LOW_WATER_BYTES waiting;
-* deadlines (``Deadlines``): a handshake that never comes, a closing connection that never
-  reads its last frames; the host admitted before anyone else; who joined and left, for the log.
+* deadlines (``Deadlines``): a handshake that never comes, a frame started and never finished
+  (both per connection and per frame, never pushed back by a dripped byte), a closing connection
+  that never reads its last frames; the host admitted before anyone else; who joined and left;
+* abuse limits (limits.py decides, the hub acts): a flooder is told to slow down, then no longer
+  read for a while (``set_reading``: back-pressure through the kernel), then disconnected;
+  connections per address are capped; and when a reader's queue grows, the senders feeding it
+  are read more slowly before anyone is dropped.
 
 The clock, the history store and the log are passed in, so tests run it in milliseconds
 (tests/test_hub.py). ``release(cid)`` is the loop's: called once when a connection is over.
@@ -29,7 +34,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
-from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
+from . import limits as lim
+from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .history_policy import HistoryPolicy
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
@@ -45,7 +51,22 @@ DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per connection; past it the reader is d
 # limit above is never reached by a download alone (PROTOCOL.md, File transfer).
 FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
-HANDSHAKE_SECONDS = 60.0  # a connection that says nothing for this long before joining is closed
+HANDSHAKE_SECONDS = lim.HELLO_SECONDS  # hello within this long of connecting, however the bytes drip
+FRAME_SECONDS = lim.FRAME_SECONDS  # a frame, once begun, finished within this long
+# What flood control counts (PROTOCOL.md, Abuse limits): messages, whispers, commands and offers.
+# File chunks are not: an upload's size is checked when it is offered.
+FLOOD_COUNTED: tuple[type, ...] = (
+    ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
+)  # fmt: skip
+# A reader with more than this share of max_queue_bytes waiting is congested: the senders that
+# fed it are read THROTTLE_SECONDS later, and only one congested for CONGESTION_GRACE_SECONDS
+# (not keeping up even then) is dropped (PROTOCOL.md, Abuse limits; issue 14).
+CONGESTED_SHARE = 2  # half the queue limit: above what a download keeps queued (FILE_LOW_WATER_BYTES)
+THROTTLE_SECONDS = 0.05
+CONGESTION_GRACE_SECONDS = 5.0
+# A connection with frames waiting that has taken no byte for this long is not reading (a
+# script that never reads, a laptop whose buffers are full): it is dropped like a slow reader.
+NOT_READING_SECONDS = 30.0
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
 
 
@@ -65,15 +86,20 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "closing", "closed", "held")
+    __slots__ = ("cid", "proto", "address", "ip", "closing", "closed", "held", "admitted", "paused_until")
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
         self.proto = Connection(Role.SERVER)
         self.address = address  # "127.0.0.1:50312", or "local" for the host's and bots' sockets
+        self.ip = ip_of(address)
         self.closing = False  # close once the queue is flushed
         self.closed = False
         self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
+        self.admitted = False  # counted by the connection limits (released on close)
+        # Not read until then (flood control, a congested room); frames already read wait,
+        # unparsed, in ``proto`` and are handled when it ends: nothing is lost.
+        self.paused_until: float | None = None
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
@@ -81,62 +107,75 @@ class Peer:
         return sum(map(len, self.held)) > HELD_BYTES_LIMIT
 
 
+def ip_of(address: str) -> str:
+    """``"192.168.1.7:50312"`` -> ``"192.168.1.7"``, ``"::1:5"`` -> ``"::1"``; anything else
+    (the host's socket, an AF_UNIX peer) -> ``"local"``."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return "local"
+    return host.strip("[]")
+
+
 class Deadlines:
     """When to give up on connections, with no timer per connection: the loop sleeps until
     ``next()`` (None: for ever, so an idle server wakes for nothing).
 
-    A connection that has not joined yet must say something within ``handshake_seconds``: a
-    port probe or a half-open connection must not hold a socket for ever. One delay for
-    everyone, pushed back on every frame, so the dict stays in deadline order. A closing
-    connection has ``linger_seconds`` to read its last frames and close (a laptop put to sleep
-    never does)."""
+    Per connection and per frame (limits.Deadlines, issue 14): ``hello`` within
+    ``handshake_seconds`` of connecting, and a frame, once its first byte arrived, whole within
+    ``frame_seconds``; later bytes never push either back, so a connection dripping a byte a
+    second cannot hold a socket for ever. A closing connection has ``linger_seconds`` to read
+    its last frames and close (a laptop put to sleep never does)."""
 
-    def __init__(self, clock: Callable[[], float], handshake_seconds: float, linger_seconds: float) -> None:
+    def __init__(
+        self, clock: Callable[[], float], handshake_seconds: float, linger_seconds: float, frame_seconds: float = FRAME_SECONDS
+    ) -> None:
         self.clock = clock
         self.handshake_seconds = handshake_seconds
         self.linger_seconds = linger_seconds
-        self.handshaking: dict[int, float] = {}
+        self.per_connection = lim.Deadlines(hello_seconds=handshake_seconds, frame_seconds=frame_seconds)
         self.lingering: dict[int, float] = {}
 
     def expect_hello(self, cid: int) -> None:
-        """(Again) from now: re-inserted at the end, so the dict stays in deadline order."""
-        self.handshaking.pop(cid, None)
-        self.handshaking[cid] = self.clock() + self.handshake_seconds
+        """From now, once: it is never pushed back."""
+        if not self.per_connection.awaiting_hello(cid):
+            self.per_connection.connected(cid, self.clock())
+
+    def awaiting_hello(self, cid: int) -> bool:
+        return self.per_connection.awaiting_hello(cid)
 
     def heard(self, cid: int, *, done: bool) -> None:
-        """A waiting connection said something: its deadline is pushed back, or gone if ``done``
-        (it joined, or is closing)."""
+        """A waiting connection said something: gone if ``done`` (it joined, or is closing);
+        otherwise its deadline stays where it was."""
         if done:
-            self.forget(cid)
-        elif cid in self.handshaking:
-            self.expect_hello(cid)
+            self.per_connection.joined(cid)
+
+    def frame(self, cid: int, *, partial: bool) -> None:
+        """After a read: is a frame left half-received? Its time starts at its first byte."""
+        if partial:
+            self.per_connection.progress(cid, self.clock(), partial_frame=True)
+        else:
+            self.per_connection.finished(cid)
 
     def linger(self, cid: int) -> None:
         if cid not in self.lingering:
             self.lingering[cid] = self.clock() + self.linger_seconds
 
     def forget(self, cid: int) -> None:
-        self.handshaking.pop(cid, None)
+        self.per_connection.closed(cid)
         self.lingering.pop(cid, None)
 
     def next(self) -> float | None:
         first = [min(self.lingering.values())] if self.lingering else []
-        if self.handshaking:
-            first.append(next(iter(self.handshaking.values())))
+        due = self.per_connection.next_due()
+        if due is not None:
+            first.append(due)
         return min(first) if first else None
 
-    def due(self) -> tuple[list[int], list[int]]:
-        """(closing connections whose time is up, connections that never said hello in time)."""
+    def due(self) -> tuple[list[int], list[tuple[int, str]]]:
+        """(closing connections whose time is up, (connection, why) past a hello or frame deadline)."""
         now = self.clock()
         lingered = [cid for cid, deadline in self.lingering.items() if deadline <= now]
-        silent = []
-        for cid, deadline in self.handshaking.items():
-            if deadline > now:
-                break  # in deadline order: the rest are later
-            silent.append(cid)
-        for cid in silent:
-            del self.handshaking[cid]
-        return lingered, silent
+        return lingered, self.per_connection.expired(now)
 
 
 class DownloadPacer:
@@ -189,10 +228,15 @@ class Hub:
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         linger_seconds: float = LINGER_SECONDS,
         handshake_seconds: float = HANDSHAKE_SECONDS,
+        frame_seconds: float = FRAME_SECONDS,
         once: bool = False,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
         release: Callable[[int], None] | None = None,
+        limits: bool = False,
+        flood: lim.FloodControl | None = None,
+        connection_limits: lim.ConnectionLimits | None = None,
+        set_reading: Callable[[int, bool], None] | None = None,
     ) -> None:
         self.room = room
         self.log = log or (lambda line: None)
@@ -201,7 +245,7 @@ class Hub:
         self.outbox = Outbox(max_queue_bytes=max_queue_bytes, over_limit=self._over_limit, clock=clock)
         self.files = files
         self.history = HistoryPolicy(history, clock=clock, log=self.log, warn=self._warn)
-        self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds)
+        self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds)
         self.once = once  # shut down when the last person leaves (seed 000)
         room.once = once  # and every welcome says so
         self.peers: dict[int, Peer] = {}
@@ -210,6 +254,21 @@ class Hub:
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
         self.pacer = DownloadPacer(files, self.outbox)
+        # Abuse limits (limits.py): flood control and connection caps, on with ``limits`` (what
+        # `lanchat serve` does unless --no-limits; a benchmark lifts them); the deadlines always hold.
+        self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
+        self.connection_limits = connection_limits if connection_limits is not None else (
+            lim.ConnectionLimits() if limits else None
+        )
+        self.set_reading = set_reading or (lambda cid, reading: None)
+        self._paused: dict[int, float] = {}  # connections not read now -> when to read them again
+        self._fed: set[int] = set()  # who sent something since the last congestion check
+        self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
+        self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
+        self._stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
+        self._next_congestion_check = 0.0
+        self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
+        self.not_reading_seconds = NOT_READING_SECONDS
 
     # ------------------------------------------------------------ connections
 
@@ -222,9 +281,24 @@ class Hub:
             self.room.host_cid = self._host_pending = cid
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
+        peer = self.peers[cid]
+        self.room.arrive(cid, peer.ip)
         if handshake:
             self.deadlines.expect_hello(cid)
+            if self.connection_limits is not None:
+                refusal = self.connection_limits.admit(peer.ip, self.clock())
+                if refusal is not None:
+                    self.log(f"{address}: {refusal}; refusing")
+                    self._refuse(peer, ev.E_TOO_MANY, refusal)
+                else:
+                    peer.admitted = True
         return cid
+
+    def _refuse(self, peer: Peer, code: str, message: str) -> None:
+        """One fatal error, then the connection is closed once it is written."""
+        self._send(peer, ev.Error(code=code, message=message, fatal=True))
+        self.deadlines.forget(peer.cid)
+        self._closing(peer)
 
     def receive_data(self, cid: int, data: bytes) -> None:
         """Bytes read from connection ``cid`` (``b""``: it closed): handle every event in them.
@@ -245,8 +319,8 @@ class Hub:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
             broken = exc  # after what the peer said properly before it (proto.next_event())
-        while (event := proto.next_event()) is not None:
-            self._handle(peer, event)
+        self._fed.add(cid)  # for the congestion check: who fed the queues lately
+        self._handle_all(peer)
         if broken is not None:
             self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
             self._leave(cid, "lost")
@@ -255,10 +329,31 @@ class Hub:
             peer.closing = True
             self.deadlines.forget(cid)
             return
-        if cid in self.deadlines.handshaking:  # a dict lookup: this runs for every read
-            self.deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
-        if proto.peer_closed:
+        deadlines = self.deadlines
+        if deadlines.awaiting_hello(cid):  # a dict lookup: this runs for every read
+            deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
+        deadlines.frame(cid, partial=proto.partial_frame_bytes > 0)
+        if proto.peer_closed and peer.paused_until is None:
             self.close(cid)
+
+    def _handle_all(self, peer: Peer) -> None:
+        """Every event the peer's bytes hold, within the flood limit. A pause (STOP_READING)
+        leaves the rest unparsed in ``peer.proto``, handled when the pause ends."""
+        proto = peer.proto
+        flood = self.flood
+        if flood is None:  # the plain path: no limits, no pauses
+            while (event := proto.next_event()) is not None:
+                self._handle(peer, event)
+            return
+        while peer.paused_until is None and (event := proto.next_event()) is not None:
+            if isinstance(event, FLOOD_COUNTED) and self._flood_counts(peer.cid):
+                verdict = flood.check(self._flood_key(peer.cid), self.clock())
+                if not verdict.allowed:
+                    self._over_flood_limit(peer, verdict)
+                    if peer.closing:
+                        return
+                    continue
+            self._handle(peer, event)
 
     def _handle(self, peer: Peer, event: object) -> None:
         """One event from ``peer``: to the file store or the room, logging joins and leaves."""
@@ -285,6 +380,99 @@ class Hub:
             for data in held:
                 self.receive_data(peer.cid, data)
 
+    # ------------------------------------------------------------ abuse limits
+
+    def _flood_counts(self, cid: int) -> bool:
+        """Flood control holds for people who joined; the host, bots and operators are exempt."""
+        member = self.room.members.get(cid)
+        if member is None or cid == self.room.host_cid or cid in self.room.service_cids:
+            return False
+        return not self.room.moderation.is_operator(self.room, member)
+
+    def _flood_key(self, cid: int) -> str:
+        """A bucket per person, not per connection: reconnecting does not refill it."""
+        member = self.room.members[cid]
+        return self.room.identity_of(member) or ev.name_key(member.name)
+
+    def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
+        flood = self.flood
+        assert flood is not None
+        limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
+        if verdict.action == lim.DISCONNECT:
+            self.log(f"{self.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
+            note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)
+            self._send(peer, note)
+            self._leave(peer.cid, "flooding")
+            self.deadlines.forget(peer.cid)
+            self._closing(peer)
+            return
+        text = f"slow down: that was not sent ({limit}); try again in {max(verdict.retry_after, 0.1):.1f} s"
+        if verdict.action == lim.STOP_READING and verdict.resume_at is not None:
+            wait = verdict.resume_at - self.clock()
+            text = f"slow down: that was not sent ({limit}); nothing you send is read for {wait:.0f} s"
+            self.log(f"{self.who(peer.cid)}: flooding; not read for {wait:.1f} s")
+            self._pause(peer, verdict.resume_at)
+        self._send(peer, ev.Error(code=ev.E_SLOW_DOWN, message=text))
+
+    def _pause(self, peer: Peer, until: float) -> None:
+        """Stop reading ``peer`` until ``until``: what it sends waits in the kernel's buffers,
+        and once those are full its own writes block (back-pressure, not our memory)."""
+        if peer.paused_until is None:
+            self.set_reading(peer.cid, False)
+        peer.paused_until = until if peer.paused_until is None else max(until, peer.paused_until)
+        self._paused[peer.cid] = peer.paused_until
+
+    def _resume_due(self, now: float) -> None:
+        for cid in [c for c, until in self._paused.items() if until <= now]:
+            del self._paused[cid]
+            peer = self.peers.get(cid)
+            if peer is None or peer.closed:
+                continue
+            peer.paused_until = None
+            if not peer.closing:
+                self.set_reading(cid, True)
+                self._handle_all(peer)  # what was read before the pause, in order
+                if peer.proto.peer_closed and peer.paused_until is None:
+                    self.close(cid)
+
+    def _check_congestion(self, now: float) -> None:
+        """A reader with a growing queue slows the senders that fed it before anyone is
+        dropped; one that stays congested past the grace time, or whose waiting frames take no
+        byte for NOT_READING_SECONDS, is dropped as too slow."""
+        if now < self._next_congestion_check:
+            return
+        self._next_congestion_check = now + THROTTLE_SECONDS
+        fed, self._fed = self._fed, set()
+        moved, self._moved = self._moved, set()
+        mark = self.congested_bytes
+        downloading = self.pacer.started
+        backlogged = [q for q in self.outbox.queues.values() if q.out_bytes]
+        for cid in list(self._stuck_since):
+            if cid in moved or not self.outbox.queued_bytes(cid):
+                del self._stuck_since[cid]
+        for queue in backlogged:
+            if queue.cid in moved:
+                continue
+            since = self._stuck_since.setdefault(queue.cid, now)
+            if now - since >= self.not_reading_seconds and queue.cid in self.room.members:
+                del self._stuck_since[queue.cid]
+                self._over_limit(queue.cid)  # told "not reading fast enough", the room told "dropped"
+        congested = {q.cid for q in backlogged if q.out_bytes > mark and q.cid not in downloading}
+        for cid in list(self._congested_since):
+            if cid not in congested:
+                del self._congested_since[cid]
+        if not congested:
+            return
+        for cid in congested:
+            since = self._congested_since.setdefault(cid, now)
+            if now - since >= CONGESTION_GRACE_SECONDS:
+                del self._congested_since[cid]
+                self._over_limit(cid)
+        for cid in fed:  # a congested sender too: it may be feeding its own queue
+            peer = self.peers.get(cid)
+            if peer is not None and not peer.closing and not peer.closed:
+                self._pause(peer, now + THROTTLE_SECONDS)
+
     def _leave(self, cid: int, reason: str) -> None:
         """``cid`` is out of the room (lost, dropped): the others are told, its offers expire."""
         self.perform(self.room.leave(cid, reason) + self.files.forget(cid))
@@ -298,6 +486,14 @@ class Hub:
         self.outbox.close(cid)
         self.deadlines.forget(cid)
         self.pacer.forget(cid)
+        self._paused.pop(cid, None)
+        self._congested_since.pop(cid, None)
+        self._stuck_since.pop(cid, None)
+        if peer.admitted and self.connection_limits is not None:
+            self.connection_limits.release(peer.ip)
+        member = self.room.members.get(cid)
+        if member is not None and self.flood is not None:
+            self.flood.forget(self.room.identity_of(member) or ev.name_key(member.name), self.clock())
         self.release(cid)
         if cid == self._host_pending:
             self._host_joined()  # the host never made it in: the others go ahead
@@ -346,6 +542,12 @@ class Hub:
                 self._replay(action)
             elif isinstance(action, (Seen, Claim, Log)):  # who saw what, who owns a name, a log line
                 self.history.record(action)
+            elif isinstance(action, Record):  # a moderation act, for the record
+                self.history.call(lambda store: store.keep_act(action.event))  # noqa: B023
+            elif isinstance(action, StoreBan):  # bans survive a restart
+                self.history.call(lambda store: store.add_ban(action.ban))  # noqa: B023
+            elif isinstance(action, DropBans):
+                self.history.call(lambda store: store.drop_bans(action.ids))  # noqa: B023
 
     def _send(self, peer: Peer, event: ev.Event) -> None:
         """One event to one connection, through its protocol state machine."""
@@ -417,7 +619,8 @@ class Hub:
                 if writer is None:
                     continue
                 try:
-                    write(queue, writer.send)
+                    if write(queue, writer.send) and queue.out:
+                        self._moved.add(cid)  # a backlog that drains (the not-reading rule)
                 except OSError:
                     self.close(cid)
                     continue
@@ -446,23 +649,47 @@ class Hub:
         """When something is due: waiting notices, a closing connection's or a handshake's
         time; None when nothing is (an idle server sleeps and wakes for nothing)."""
         due = [t for t in (self.outbox.notice_deadline, self.deadlines.next()) if t is not None]
+        if self._paused:
+            due.append(min(self._paused.values()))
+        if self._congested_since or self._stuck_since:
+            due.append(max(self._next_congestion_check, self.clock() + THROTTLE_SECONDS))
+        room = self.room
+        if room.turn_timeout is not None and room.mode == "turn" and room.turn_holder is not None:
+            # the room keeps time by its own clock (time.time): converted to the hub's
+            due.append(self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
+        stall = self.files.next_stall_check()
+        if stall is not None:  # the file store's clock is time.time too
+            due.append(self.clock() + max(0.0, stall - self.files.clock()))
         return min(due) if due else None
 
     def expire(self) -> None:
         """Close what has run out of time: a closing connection that never reads its last
         frames (a laptop put to sleep), a connection that never said hello (told why)."""
-        lingered, silent = self.deadlines.due()
+        lingered, expired = self.deadlines.due()
         for cid in lingered:
             self.close(cid)
         seconds = self.deadlines.handshake_seconds
-        for cid in silent:
+        for cid, why in expired:
             peer = self.peers.get(cid)
             if peer is None or peer.closing:
                 continue
-            self.log(f"{peer.address}: no hello within {seconds:g} s; disconnecting")
             peer.held.clear()  # whatever waited for the host is not read now
-            self._send(peer, ev.Error(code=ev.E_HELLO_FIRST, message=f"no hello within {seconds:g} s", fatal=True))
-            self._closing(peer)
+            if cid in self.room.members:  # a member who started a frame and never finished it
+                self.log(f"{self.who(cid)}: {why}; disconnecting")
+                self._leave(cid, "lost")
+                self._refuse(peer, ev.E_DEADLINE, why)
+            elif why.startswith('no "hello"'):
+                self.log(f"{peer.address}: no hello within {seconds:g} s; disconnecting")
+                self._refuse(peer, ev.E_HELLO_FIRST, f"no hello within {seconds:g} s")
+            else:
+                self.log(f"{peer.address}: {why}; disconnecting")
+                self._refuse(peer, ev.E_DEADLINE, why)
+        now = self.clock()
+        self._resume_due(now)
+        self._check_congestion(now)
+        self.perform(self.room.tick())  # a turn nobody took moves on (serve --turn-timeout)
+        if self.files.uploads:
+            self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
 
     # ---------------------------------------------------------------- shutdown
 

@@ -103,6 +103,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         **{cls.type: State.OPEN for cls in ev.HISTORY_CLIENT_EVENTS},  # history (/history N)
         **{cls.type: State.OPEN for cls in ev.IDENTITY_CLIENT_EVENTS},  # whois, release
         **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
+        **{cls.type: State.OPEN for cls in ev.MOD_CLIENT_EVENTS},  # moderate (/kick, /mute, /mode...)
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
         "bye": State.CLOSED,
     },
@@ -221,6 +222,11 @@ class Connection:
             self.state = State.CLOSED
         return encode(event)
 
+    @property
+    def partial_frame_bytes(self) -> int:
+        """Bytes received of a frame not yet whole (the per-frame deadline watches it)."""
+        return self._decoder.pending_bytes
+
     # ---------------------------------------------------------------- receiving
 
     def receive_data(self, data: bytes) -> None:
@@ -313,8 +319,9 @@ class Connection:
         try:
             event = ev.event_from_json(obj, self._table)
         except ev.EventShapeError as exc:
-            if exc.code == ev.E_UNKNOWN_TYPE and self.our_role is Role.CLIENT:
-                # PROTOCOL.md 3: clients ignore types added by newer servers.
+            if exc.code in (ev.E_UNKNOWN_TYPE, ev.E_OUT_OF_RANGE) and self.our_role is Role.CLIENT:
+                # PROTOCOL.md 3: clients ignore types added by newer servers. A number out of
+                # range costs that one event, not the chat (PROTOCOL.md, Ranges of numbers).
                 return Invalid(code=exc.code, message=str(exc))
             return self._remote_mistake(exc.code, str(exc))
         return self._received(event)

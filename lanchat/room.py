@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
-from .actions import Action, Broadcast, Claim, Close, Keep, Log, Replay, Seen, Send
+from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
+from .moderation import Ban, Moderation, key_id, moderate, mute_refusal, turn_timed_out
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
 
@@ -26,14 +27,18 @@ MODES = (DUPLEX, TURN)
 
 # The actions live in actions.py; they are re-exported for code that imports them from the
 # room (the notebooks do).
-__all__ = ["Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Member", "Room", "DUPLEX", "TURN", "MODES"]
+__all__ = [
+    "Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Record", "StoreBan",
+    "DropBans", "Member", "Room", "DUPLEX", "TURN", "MODES",
+]  # fmt: skip
 
 
 @dataclass
 class Member:
     cid: int
     name: str
-    key: bytes | None = None  # the public key that owns ``name``; None for a keyless guest
+    key: bytes | str | None = None  # the public key that owns ``name`` (None: a keyless guest); moderation.key_id
+    address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
     resume: str | None = None  # the secret in their welcome: a rejoin with it takes over at once
 
 
@@ -76,6 +81,8 @@ class Room:
         history: bool = False,
         replay: int = 50,
         known_names: Iterable[str] = (),
+        bans: Iterable[Ban] = (),
+        turn_timeout: float | None = None,
         gate: Gate | None = None,
         resume_tokens: Callable[[], str] | None = None,
     ) -> None:
@@ -102,9 +109,24 @@ class Room:
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
-        self.turn_holder: int | None = None
+        self._turn_holder: int | None = None
+        self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
+        self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
+        # Operators, mutes and bans (moderation.py); where each connection comes from.
+        self.moderation = Moderation(bans=bans)
+        self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
+
+    @property
+    def turn_holder(self) -> int | None:
+        return self._turn_holder
+
+    @turn_holder.setter
+    def turn_holder(self, cid: int | None) -> None:
+        if cid != self._turn_holder:
+            self.turn_since = self.clock()
+        self._turn_holder = cid
 
     # ------------------------------------------------------------------ queries
 
@@ -158,19 +180,47 @@ class Room:
             return [Send(to=cid, event=ev.Roster(members=self.names))]
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
+        if isinstance(event, ev.Moderate):
+            return moderate(self, member, event)
         if isinstance(event, ev.WhoIs):
             return self.gate.whois(cid, event.name, self)
         if isinstance(event, ev.Release):
             return self.gate.release(cid, event.name, self.host_cid)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
+    def identity_of(self, member: Member) -> str | None:
+        """The fingerprint bans, mutes and operator status follow: the member's verified key,
+        else a key the loop knew of when it connected (``arrive``)."""
+        if member.key is not None:
+            return key_id(member.key)
+        arrival = self.arrivals.get(member.cid)
+        return key_id(arrival[1]) if arrival is not None else None
+
+    def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
+        """The loop accepted connection ``cid`` from ``address`` (an IP, or the AF_UNIX path):
+        bans and mutes by address match it. ``key`` is an identity key fingerprint, if known."""
+        self.arrivals[cid] = (address, key)
+
+    def tick(self) -> list[Action]:
+        """Called by the loop now and then: a turn nobody took moves on (``turn_timeout``)."""
+        if (
+            self.mode == TURN
+            and self.turn_timeout is not None
+            and self.turn_holder is not None
+            and self.clock() - self.turn_since >= self.turn_timeout
+        ):
+            return turn_timed_out(self, self.turn_timeout)
+        return []
+
     def leave(self, cid: int, reason: str) -> list[Action]:
-        """Connection ``cid`` is gone (``quit``, ``lost`` or ``dropped``): tell the others."""
+        """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``kicked``, ``banned``): tell the others."""
         order_before = list(self.members)
+        self.arrivals.pop(cid, None)
         member = self.members.pop(cid, None)
         self.gate.forget(cid)
         if member is None:
             return []
+        self.moderation.operator_cids.discard(cid)
         del self._by_key[ev.name_key(member.name)]
         self._everyone = tuple(self.members)
         actions: list[Action] = []
@@ -205,7 +255,10 @@ class Room:
         """PROTOCOL.md 4: the gate (gate.py) checks who it is; then the name rules."""
         if cid in self.members:
             return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
-        verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
+        if cid in self.service_cids:  # a bot on the server's own socketpair: no key, no password
+            verdict: Admit | list[Action] = Admit(event.name, None) if isinstance(event, ev.Hello) else []
+        else:
+            verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
         return self._admit(cid, verdict) if isinstance(verdict, Admit) else verdict
 
     def _admit(self, cid: int, admit: Admit) -> list[Action]:
@@ -223,6 +276,12 @@ class Room:
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
         if refused := self.gate.refusal(cid, name, key):
             return refused
+        address, arrival_key = self.arrivals.get(cid, ("", None))
+        identity = key_id(key if key is not None else arrival_key)  # the verified key, else one the loop knew of
+        ban = self.moderation.ban_for(name_key=ev.name_key(name), key=identity, address=address)
+        if ban is not None and cid != self.host_cid:
+            why = f": {ban.reason}" if ban.reason else ""
+            return self._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
         if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:
             people = "person" if self.max_members == 1 else "people"
             return self._error(
@@ -231,7 +290,7 @@ class Room:
         if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
         tokens = self.resume_tokens if cid not in self.service_cids else None  # bots never rejoin
-        member = Member(cid=cid, name=name, key=key, resume=tokens() if tokens else None)
+        member = Member(cid=cid, name=name, key=key, address=address, resume=tokens() if tokens else None)
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -263,6 +322,14 @@ class Room:
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
+        # Who the operators are, when it is more than the host (whom the welcome names): everyone
+        # hears when an operator comes back (by identity key); a newcomer hears it once.
+        operators = self.moderation.operator_names(self)
+        if operators and operators != ((host_name,) if host_name else ()):
+            if cid != self.host_cid and self.moderation.is_operator(self, member):
+                actions.append(Broadcast(to=self._everyone, frame=encode(ev.Operators(names=operators))))
+            else:
+                actions.append(Send(to=cid, event=ev.Operators(names=operators)))
         return actions
 
     def _roster_fits(self, newcomer: str) -> bool:
@@ -294,8 +361,15 @@ class Room:
             )
         return []
 
+    def _muted(self, member: Member) -> list[Action]:
+        if not self.moderation.mutes:
+            return []
+        now = self.clock()
+        mute = self.moderation.mute_for(member, now, self.identity_of(member))
+        return self._error(member.cid, ev.E_MUTED, mute_refusal(mute, now)) if mute else []
+
     def _say(self, member: Member, say: ev.Say) -> list[Action]:
-        refused = self._check_text(member, say.text)
+        refused = self._check_text(member, say.text) or self._muted(member)
         if refused:
             return refused
         if self.mode == TURN and self.turn_holder != member.cid:
@@ -311,7 +385,7 @@ class Room:
         return actions
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
-        refused = self._check_text(member, whisper.text)
+        refused = self._check_text(member, whisper.text) or self._muted(member)
         if refused:
             return refused
         target = self.find(whisper.to)

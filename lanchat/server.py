@@ -46,7 +46,7 @@ class Client:
     """One accepted connection's socket, as the loop sees it (the hub keeps the rest): the
     hub.Writer the hub flushes through."""
 
-    __slots__ = ("cid", "sock", "send", "writing", "selector")
+    __slots__ = ("cid", "sock", "send", "writing", "reading", "selector")
 
     def __init__(self, cid: int, sock: socket.socket, selector: selectors.BaseSelector) -> None:
         self.cid = cid
@@ -55,10 +55,25 @@ class Client:
         self.send = TlsSender(sock) if isinstance(sock, ssl.SSLSocket) else sock.send
         self.selector = selector
         self.writing = False  # registered for EVENT_WRITE
+        self.reading = True  # registered for EVENT_READ (not while the hub paused it: a flooder)
 
     def set_writing(self, writing: bool) -> None:
         self.writing = writing
-        self.selector.modify(self.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0), self)
+        self._register()
+
+    def set_reading(self, reading: bool) -> None:
+        self.reading = reading
+        self._register()
+
+    def _register(self) -> None:
+        events = (selectors.EVENT_READ if self.reading else 0) | (selectors.EVENT_WRITE if self.writing else 0)
+        registered = self.selector.get_map().get(self.sock) is not None
+        if events and registered:
+            self.selector.modify(self.sock, events, self)
+        elif events:
+            self.selector.register(self.sock, events, self)
+        elif registered:
+            self.selector.unregister(self.sock)  # neither: select() must not report it at all
 
     def finish(self) -> None:
         """Everything, the last notice included, is out: send FIN behind it and close once the
@@ -94,7 +109,11 @@ class Server:
         files: ServerFiles | None = None,
         tls: ssl.SSLContext | None = None,
         tls_handshake_seconds: float = TLS_HANDSHAKE_SECONDS,
+        limits: bool = False,
+        **hub_limits: object,
     ) -> None:
+        """``limits`` turns on flood control and connection caps (hub.py); ``hub_limits`` may
+        pass the Hub its own ``flood``, ``connection_limits`` or ``frame_seconds`` (tests)."""
         self.log = log or (lambda line: None)
         # TLS (PROTOCOL.md, TLS): an accepted connection first finishes its TLS handshake here,
         # within tls_handshake_seconds (a dict in deadline order), then joins the hub as usual.
@@ -109,6 +128,9 @@ class Server:
             once=once,
             log=self.log,
             release=self._release,
+            limits=limits,
+            set_reading=self._set_reading,
+            **hub_limits,  # type: ignore[arg-type]
         )
         # Text participants (nc, telnet): told apart from lanchat clients before the hub.
         self.door = TextDoor(self.hub)
@@ -249,6 +271,13 @@ class Server:
             self.door.receive_data(client.cid, data)
         except Exception as exc:  # noqa: BLE001 - a bug ends that connection, not the chat
             self.hub.internal_error(client.cid, exc)
+
+    def _set_reading(self, cid: int, reading: bool) -> None:
+        """The hub paused or resumed reading a connection (a flooder, a congested room)."""
+        client = self.clients.get(cid)
+        if client is not None:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                client.set_reading(reading)
 
     def _release(self, cid: int) -> None:
         """The hub is done with ``cid``: close its socket (called once, from hub.close)."""

@@ -35,8 +35,13 @@ from .files import (
     is_sha256,
     oserror_words,
 )
+from .moderation import mute_refusal
 from .protocol import encode
 from .room import Room
+
+# An upload that sends no piece for this long is dropped and its quota freed (issue 14): a
+# stalled sender must not hold a quarter of someone's quota, and a file on disk, for ever.
+STALLED_SECONDS = 60.0
 
 
 def default_files_base() -> Path:
@@ -61,6 +66,7 @@ class _Upload:
     hasher: hashlib._Hash
     size: int
     received: int = 0
+    last_chunk: float = 0.0  # when a piece last arrived: a stalled upload is dropped (STALLED_SECONDS)
 
 
 @dataclass
@@ -161,6 +167,12 @@ class ServerFiles:
             target = room.find(offer_event.to)
             if target is None:
                 return refuse(f"nobody called {offer_event.to[:40]!r} is here to send a file to")
+        member = room.members.get(cid)
+        if member is not None:
+            mute = room.moderation.mute_for(member, room.clock(), room.identity_of(member))
+            if mute is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
+                return refuse(mute_refusal(mute, room.clock()))
+        address = member.address if member is not None and member.address not in ("", "local") else None
         try:
             offer = self.book.open(
                 owner=cid,
@@ -169,6 +181,7 @@ class ServerFiles:
                 size=offer_event.size,
                 to=target.cid if target else None,
                 to_name=target.name if target else None,
+                address=address,  # the quota is per person and per address, not per connection
             )
         except OfferRefused as exc:
             return refuse(f"refused: {exc}")
@@ -180,7 +193,7 @@ class ServerFiles:
             self.book.remove(offer.file_id)
             self.log(f"cannot store an upload in {path or self.base}: {oserror_words(exc)}")
             return refuse(f"the server cannot store files right now ({oserror_words(exc)})")
-        upload = _Upload(offer.file_id, cid, path, handle, hashlib.sha256(), offer.size)
+        upload = _Upload(offer.file_id, cid, path, handle, hashlib.sha256(), offer.size, last_chunk=self.clock())
         self.uploads[offer.file_id] = upload
         # binary: the chunks may come as binary frames, which cost no base64 and no JSON
         return [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id, binary=True))]
@@ -190,6 +203,7 @@ class ServerFiles:
         upload = self.uploads.get(file_id)
         if upload is None or upload.owner != cid:
             return []  # late chunks of an upload already refused or cancelled: the error was said once
+        upload.last_chunk = self.clock()
         offer = self.book.offers.get(upload.file_id)
         if offer is None:  # pragma: no cover - forget() drops an upload with its offer
             self._drop_upload(upload)
@@ -319,6 +333,26 @@ class ServerFiles:
                 with contextlib.suppress(OSError):
                     download.handle.close()
         return []
+
+    def drop_stalled(self, now: float | None = None) -> list[Action]:
+        """Uploads that sent no piece for STALLED_SECONDS are dropped, and their quota freed;
+        the sender is told (the hub calls this now and then)."""
+        now = self.clock() if now is None else now
+        actions: list[Action] = []
+        for upload in [u for u in self.uploads.values() if now - u.last_chunk >= STALLED_SECONDS]:
+            offer = self.book.offers.get(upload.file_id)
+            name = offer.name if offer is not None else f"file #{upload.file_id}"
+            self._drop_upload(upload)
+            self.log(f"upload of {name} stalled for {STALLED_SECONDS:g} s; dropped")
+            message = f"sending {name} stopped: nothing arrived for {STALLED_SECONDS:g} s"
+            actions.append(Send(to=upload.owner, event=ev.FileError(id=upload.file_id, message=message)))
+        return actions
+
+    def next_stall_check(self) -> float | None:
+        """When the oldest upload in progress would count as stalled (by ``clock``), or None."""
+        if not self.uploads:
+            return None
+        return min(u.last_chunk for u in self.uploads.values()) + STALLED_SECONDS
 
     # ------------------------------------------------------------ leaving
 

@@ -52,6 +52,13 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
     Command(name="/cancel", usage="/cancel [ID]", help="stop sending or receiving file ID (without ID: every transfer of yours)"),
     Command(name="/q", usage="/q", help="leave (the host's /q closes the chat for everyone; also /quit)"),
+    # operators only (the host, and whom an operator made one): PROTOCOL.md, Moderation
+    Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
+    Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)"),
+    Command(name="/mute", usage="/mute NAME [MINUTES] [WHY]", help="operators: NAME reads but cannot speak (/unmute NAME)"),
+    Command(name="/op", usage="/op NAME", help="operators: make NAME an operator too (/deop NAME takes it back)"),
+    Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
+    Command(name="/pass", usage="/pass [WHY]", help="operators: move the turn on from someone who went quiet"),
 )
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
 
@@ -119,6 +126,7 @@ class Session:
     # transfer edge; a status line can show each one's .text().
     progress: dict = field(default_factory=dict)
     history_before: int | None = None  # cursor: /history asks for entries older than this id
+    operators: list[str] = field(default_factory=list)  # besides the host (PROTOCOL.md, Moderation)
     history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
     rejoin: Rejoining = field(default_factory=lambda: Rejoining())  # after a lost connection (client.py)
 
@@ -218,11 +226,31 @@ class Session:
         if isinstance(event, ev.Left):
             if event.name in self.members:
                 self.members.remove(event.name)
-            why = {"quit": "left", "lost": "lost connection", "dropped": "was dropped (not reading fast enough)"}
+            if event.name in self.operators:
+                self.operators.remove(event.name)
+            if event.reason in ("kicked", "banned"):
+                return []  # the "moderated" line just before said who did it and why
+            why = {
+                "quit": "left",
+                "lost": "lost connection",
+                "dropped": "was dropped (not reading fast enough)",
+                "flooding": "was disconnected for flooding",
+            }
             return [self._notice(f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)", when=event.time)]
         if isinstance(event, ev.Roster):
             self.members = list(event.members)
-            return [self._notice(f"here ({len(self.members)}): {', '.join(self.members)}")]
+            return [self._notice(f"here ({len(self.members)}): {', '.join(self._marked(m) for m in self.members)}")]
+        if isinstance(event, ev.Moderated):
+            if event.action == "mode" and event.mode in ("turn", "duplex"):
+                self.mode = event.mode  # the turn event that follows says whose turn it is
+            return [self._notice(self._act_text(event), when=event.time)]
+        if isinstance(event, ev.Operators):
+            self.operators = list(event.names)
+            return []
+        if isinstance(event, ev.BanList):
+            if not event.bans:
+                return [self._notice("nobody is banned")]
+            return [self._notice(f"bans ({len(event.bans)}):")] + [self._notice(f"  {line}") for line in event.bans]
         if isinstance(event, ev.Turn):
             self.turn = event.holder
             return [self._notice(f"turn: {self.turn_text()}")]
@@ -237,6 +265,36 @@ class Session:
             self.closed_reason = f"the server shut down: {event.reason}"
             return [self._notice(self.closed_reason)]
         return []
+
+    def is_operator(self, name: str) -> bool:
+        key = ev.name_key(name)
+        return any(ev.name_key(op) == key for op in ([self.host] if self.host else []) + self.operators)
+
+    def _marked(self, name: str) -> str:
+        """A name in /who's answer, with the host and operators marked."""
+        if self.host is not None and ev.name_key(name) == ev.name_key(self.host):
+            return f"{name} (host)"
+        return f"{name} (op)" if self.is_operator(name) else name
+
+    def _act_text(self, act: ev.Moderated) -> str:
+        """One moderation act as one line: who did what to whom, and why."""
+        me = act.name is not None and ev.name_key(act.name) == ev.name_key(self.name)
+        whom = "you" if me else (act.name or "?")
+        why = f": {act.reason}" if act.reason else ""
+        if act.action == "mute":
+            how_long = f"for {act.minutes} minute{'s' if act.minutes != 1 else ''}" if act.minutes else "until unmuted"
+            return f"{act.by} muted {whom} {how_long}{why}" + (" (you can still read)" if me else "")
+        texts = {
+            "op": f"{act.by} made {whom} an operator",
+            "deop": f"{act.by} took operator status from {whom}",
+            "kick": f"{act.by} removed {whom} from the room",
+            "ban": f"{act.by} banned {whom}",
+            "unban": f"{act.by} lifted the ban on {whom}",
+            "unmute": f"{act.by} unmuted {whom}",
+            "mode": f"{act.by} switched the room to {'turn-based' if act.mode == 'turn' else 'full-duplex'} mode",
+            "pass": f"{act.by} passed the turn on from {whom}",
+        }
+        return texts.get(act.action, f"{act.by}: {act.action} {whom}") + why
 
     def _mentions_me(self, text: str) -> bool:
         return _mention_pattern(ev.name_key(self.name)).search(ev.name_key(text)) is not None
@@ -304,6 +362,8 @@ class Session:
             return Outgoing(ev.Whisper(to=target, text=message.strip()))
         if word in (START_COMMAND, "/y", "/n"):
             return self._to_colourbot(word, rest)
+        if word[1:] in ev.MOD_ACTIONS:
+            return self._moderate(word[1:], rest)
         for command in self.ui_commands:
             if word == command.name:
                 return UiCommand(name=word, argument=rest)
@@ -315,6 +375,35 @@ class Session:
             return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
         self.history_asked = True
         return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=self.history_before))
+
+    def _moderate(self, action: str, rest: str) -> InputResult:
+        """/kick NAME [WHY], /mute NAME [MINUTES] [WHY], /mode turn|duplex... -> a ``moderate``.
+        Whether this person may is the server's business (it says so if not)."""
+        usage = next((c.usage for c in COMMANDS if c.name == f"/{action}"), None)
+        if action in ("bans",):
+            return Outgoing(ev.Moderate(action=action)) if not rest else self._usage("/bans")
+        if action == "pass":
+            return Outgoing(ev.Moderate(action=action, reason=rest or None))
+        if action == "mode":
+            if rest.lower() not in ("turn", "duplex"):
+                return self._usage("/mode turn|duplex")
+            return Outgoing(ev.Moderate(action=action, mode=rest.lower()))
+        name, _, why = rest.partition(" ")
+        if not name:
+            return self._usage(usage or f"/{action} NAME")
+        why = why.strip()
+        if action == "mute":
+            minutes_text, _, after = why.partition(" ")
+            if minutes_text.isdigit():
+                return Outgoing(ev.Moderate(action=action, name=name, minutes=int(minutes_text), reason=after.strip() or None))
+        if action in ("kick", "ban", "mute"):
+            return Outgoing(ev.Moderate(action=action, name=name, reason=why or None))
+        if why:
+            return self._usage(f"/{action} NAME")
+        return Outgoing(ev.Moderate(action=action, name=name))
+
+    def _usage(self, usage: str) -> InputResult:
+        return Local((self._notice(f"usage: {usage}", kind="error"),))
 
     def _to_colourbot(self, word: str, rest: str) -> InputResult:
         """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""

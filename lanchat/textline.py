@@ -166,6 +166,12 @@ class TextConnection:
         for line in self._split(self._strip_telnet(data)):
             self._line(line)
 
+    @property
+    def partial_frame_bytes(self) -> int:
+        """0: the hub's deadline for a frame half sent is for machines. A person's half-typed
+        line (telnet sends each key) may take its time; MAX_LINE_BYTES bounds what it holds."""
+        return 0
+
     def next_event(self) -> object | None:
         """The next thing the peer said (ev.Hello, ev.Say, ev.Whisper, ev.Who, ev.Bye or
         ConnectionClosed); None when nothing is waiting. Asked one at a time, as

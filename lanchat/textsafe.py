@@ -3,14 +3,29 @@
 A peer controls every character of its messages and names. Control characters
 (ESC starts CSI/OSC sequences that can move the cursor, retitle the window or worse;
 CR and BS overwrite what is already shown), C1 controls, and bidirectional overrides
-(which reorder what the reader sees) are replaced by visible stand-ins.
+(which reorder what the reader sees) are replaced by visible stand-ins. So are the
+invisible characters (zero-width spaces, tag characters, fillers: names.INVISIBLE_RANGES),
+which would hide a difference between two lines that look the same; two are kept where
+they do their everyday job: a zero-width joiner between two symbols (the joined emoji 👩‍💻)
+and the emoji/text variation selectors U+FE0E and U+FE0F, which only pick how the
+character before them is drawn.
 """
 
 from __future__ import annotations
 
+import re
+
+from .names import INVISIBLE_RANGES
+
 # Bidi embedding/override/isolate controls and marks (Unicode TR 9).
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 LINE_BREAK_MARK = "\u21b5"  # ↵ shows where a multi-line message broke
+ZERO_WIDTH_JOINER = "\u200d"
+KEPT_SELECTORS = "\ufe0e\ufe0f"
+
+
+def _stand_in(code: int) -> str:
+    return f"<U+{code:04X}>"
 
 
 def _build_table() -> dict[int, str]:
@@ -21,18 +36,29 @@ def _build_table() -> dict[int, str]:
     table[0x0A] = LINE_BREAK_MARK
     table[0x7F] = "^?"
     for code in range(0x80, 0xA0):
-        table[code] = f"<U+{code:04X}>"
+        table[code] = _stand_in(code)
+    for low, high in INVISIBLE_RANGES:
+        for code in range(low, high + 1):
+            table[code] = _stand_in(code)
     for ch in BIDI_CONTROLS + "\u2028\u2029\ufeff":
-        table[ord(ch)] = f"<U+{ord(ch):04X}>"
+        table[ord(ch)] = _stand_in(ord(ch))
+    for ch in KEPT_SELECTORS:
+        del table[ord(ch)]
     return table
 
 
 _TABLE = _build_table()
+# A joiner with a symbol (or a selector/skin tone after one) before it and a symbol after it.
+_JOINED = re.compile("(?<=[\\u2000-\\u2bff\\U0001F000-\\U0001FAFF\\ufe0f])\\u200d(?=[\\u2000-\\u2bff\\U0001F000-\\U0001FAFF])")
 
 
 def visible(text: str) -> str:
-    """``text`` with every terminal-driving character replaced by a visible stand-in."""
-    return text.translate(_TABLE)
+    """``text`` with every terminal-driving or invisible character replaced by a visible stand-in."""
+    if ZERO_WIDTH_JOINER not in text:
+        return text.translate(_TABLE)
+    # Split at the joiners that join emoji, show every other one, and join the pieces again.
+    parts = _JOINED.split(text)
+    return ZERO_WIDTH_JOINER.join(part.translate(_TABLE) for part in parts)
 
 
 def visible_lines(text: str) -> list[str]:

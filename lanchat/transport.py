@@ -14,6 +14,7 @@ import errno
 import os
 import socket
 import stat
+import struct
 from dataclasses import dataclass
 
 DEFAULT_PORT = 3580  # seed 001
@@ -51,6 +52,33 @@ def tune(sock: socket.socket) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_keepalive(sock)
+
+
+# A peer that vanished (a laptop closed, a cable pulled) sends no FIN: without these its
+# connection, and its name, would be held for hours. Idle for 20 s, then a probe every 10 s,
+# given up after 4 unanswered: noticed within a minute. TCP_USER_TIMEOUT covers the other
+# case, data sent and never acknowledged, with the same minute.
+KEEPALIVE_IDLE_SECONDS = 20
+KEEPALIVE_INTERVAL_SECONDS = 10
+KEEPALIVE_PROBES = 4
+USER_TIMEOUT_SECONDS = 60
+
+
+def set_keepalive(sock: socket.socket) -> None:
+    """TCP keepalive on ``sock`` so a half-open peer is noticed (where the platform allows),
+    with the module's numbers (read at each call, so a test can shorten them)."""
+    options = [
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPIDLE", None), KEEPALIVE_IDLE_SECONDS),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPINTVL", None), KEEPALIVE_INTERVAL_SECONDS),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_USER_TIMEOUT", None), USER_TIMEOUT_SECONDS * 1000),
+    ]
+    for level, option, value in options:
+        if option is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(level, option, value)
 
 
 def set_send_buffer(sock: socket.socket, size: int) -> None:
@@ -220,6 +248,19 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
         raise TransportError(f"cannot connect to {endpoint.describe()}: {exc.strerror or exc}") from None
     tune(sock)
     return sock
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The user id of the process at the other end of an AF_UNIX socket (SO_PEERCRED: the
+    kernel's word, set when the server called listen()), or None where it cannot be asked."""
+    if sock.family != socket.AF_UNIX or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    creds = struct.Struct("3i")  # struct ucred: pid, uid, gid
+    try:
+        _pid, uid, _gid = creds.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, creds.size))
+    except OSError:
+        return None
+    return uid
 
 
 def reachable_addresses(listener: socket.socket) -> list[str]:

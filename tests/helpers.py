@@ -538,3 +538,32 @@ class StandInServer:
     def close(self) -> None:
         self.listener.close()
         self._thread.join(self.timeout)
+
+
+@contextlib.contextmanager
+def network_namespace() -> Iterator[tuple[str, str, str, str]]:
+    """A network namespace of the test's own, joined to this one by a veth pair:
+    yields (namespace, our address, their address, their link). Removed afterwards.
+    Needs root and iproute2; raises OSError when the system will not allow it."""
+    tag = f"{os.getpid() % 10000}{threading.get_ident() % 97}"
+    name, ours, theirs = f"lc-ns-{tag}", f"lc{tag}a"[:15], f"lc{tag}b"[:15]
+    subnet = f"10.214.{os.getpid() % 250}"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, timeout=DEFAULT_TIMEOUT)
+
+    try:
+        ip("netns", "add", name)
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise OSError(f"cannot create a network namespace: {exc}") from None
+    try:
+        ip("link", "add", ours, "type", "veth", "peer", "name", theirs)
+        ip("link", "set", theirs, "netns", name)
+        ip("addr", "add", f"{subnet}.1/30", "dev", ours)
+        ip("link", "set", ours, "up")
+        ip("netns", "exec", name, "ip", "addr", "add", f"{subnet}.2/30", "dev", theirs)
+        ip("netns", "exec", name, "ip", "link", "set", theirs, "up")
+        yield name, f"{subnet}.1", f"{subnet}.2", theirs
+    finally:
+        subprocess.run(["ip", "link", "del", ours], capture_output=True, timeout=DEFAULT_TIMEOUT)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=DEFAULT_TIMEOUT)

@@ -25,7 +25,7 @@ def test_a_silent_connection_is_told_and_closed_while_people_chat_on():
         probe.close()
 
 
-def test_each_attempt_at_a_name_gets_a_fresh_deadline():
+def test_a_refused_name_may_be_retried_within_the_deadline():
     with running_server(handshake_seconds=2.0) as (server, endpoint):
         ann = RawClient(endpoint, "ann")
         other = RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10))

@@ -24,10 +24,11 @@ LANCHAT = [sys.executable, "-m", "lanchat"]
 
 
 def serve(db, *extra: str, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None) -> tuple[Proc, int]:
-    """A headless server keeping its history in ``db``; returns the process and its port."""
+    """A headless server keeping its history in ``db``; returns the process and its port.
+    Flood limits are lifted: these tests push traffic at the history on purpose."""
     history = ("--history", str(db)) if db is not None else ()
     proc = Proc(
-        "serve", "--port", "0", "--host", "127.0.0.1", "--headless", *history, *extra,
+        "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-limits", *history, *extra,
         program=[*prefix, *LANCHAT], env=env,
     )
     port = int(proc.expect(r"listening on port (\d+)").group(1))

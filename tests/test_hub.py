@@ -5,6 +5,7 @@ test_server.py, test_history.py and test_files_transfer.py."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -68,6 +69,14 @@ class EndlessFiles:
     def __init__(self) -> None:
         self.reader: int | None = None
         self.chunks_given = 0
+        self.uploads: dict = {}  # no uploads: nothing ever stalls (ServerFiles.drop_stalled)
+        self.clock = time.time
+
+    def next_stall_check(self) -> float | None:
+        return None
+
+    def drop_stalled(self) -> list:
+        return []
 
     def downloading(self) -> list[int]:
         return [self.reader] if self.reader is not None else []
@@ -331,12 +340,15 @@ def test_a_connection_that_never_says_hello_is_told_and_closed():
     assert "10.0.0.9:5555: no hello within 5 s; disconnecting" in lab.log
 
 
-def test_a_frame_pushes_the_handshake_deadline_back_and_a_join_clears_it():
+def test_frames_never_push_the_handshake_deadline_back_and_a_join_clears_it():
+    """Issue 14: the deadline is per connection, not per read: a connection dripping frames
+    (or bytes) cannot hold its socket for ever."""
     lab = Lab(handshake_seconds=5.0)
     ann = lab.connect()
+    opened = lab.clock.now
     lab.clock.now += 4.0
-    ann.says(ev.Hello(name="bad name with spaces"))  # refused, but it said something
-    assert lab.hub.next_deadline() == lab.clock.now + 5.0
+    ann.says(ev.Hello(name="bad name with spaces"))  # refused; saying something does not help
+    assert lab.hub.next_deadline() == opened + 5.0
     ann.says(ev.Hello(name="ann"))
     assert lab.hub.next_deadline() is None  # an idle server sleeps for ever
 

@@ -366,22 +366,66 @@ def test_names_can_be_listed_and_released_while_the_server_is_stopped(tmp_path):
     store.close()
 
 
-def test_connect_with_another_key_under_an_owned_name_is_told_plainly(tmp_path):
+def test_the_issue_story_from_the_command_line_an_impostor_gets_no_secret(tmp_path):
     db = tmp_path / "h.sqlite3"
     server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db))
+    procs = [server]
     try:
         port = server.expect(r"listening on port (\d+)").group(1)
         cat = Proc("connect", "127.0.0.1", port, "--name", "cat")  # helpers: one key per name
-        cat.expect(r"welcome, cat")
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob")
+        procs += [cat, bob]
         cat.expect(r"this room keeps history on the host's machine")
+        cat.send("bye for now")
+        bob.expect(r"cat: bye for now")
         cat.send("/q")
         assert cat.wait() == 0
+        bob.expect(r"cat left")
+        bob.send("/w cat my secret password is hunter2")
+        bob.expect(r"cat is not here now; they will see it when they come back")
         impostor = Proc("connect", "127.0.0.1", port, "--name", "CAT", "--identity", str(tmp_path / "other.key"), stdin=False)
+        procs.append(impostor)
         assert impostor.wait() == 1
         assert "the name 'CAT' belongs to someone else on this server" in impostor.output
-        assert "Traceback" not in impostor.output
+        assert "hunter2" not in impostor.output and "Traceback" not in impostor.output
+        cat = Proc("connect", "127.0.0.1", port, "--name", "cat")  # the real cat, with her key
+        procs.append(cat)
+        cat.expect(r"\[History\] bob -> cat \(direct\): my secret password is hunter2")
+        cat.send("/whois bob")
+        cat.expect(r"bob \(here\): key [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}$")
     finally:
-        server.stop()
+        for proc in procs:
+            proc.stop()
+
+
+def test_serve_password_is_typed_twice_without_echo_and_a_mismatch_stops_it():
+    env = child_env()
+    env.pop("LANCHAT_PASSWORD", None)
+    import io
+
+    mismatch = spawn("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password", env=env)
+    mismatch.logfile_read = screen = io.StringIO()  # everything the terminal showed
+    mismatch.expect_exact("Room password: ")
+    mismatch.sendline("first-try-7")
+    mismatch.expect_exact("Again, to be sure: ")
+    mismatch.sendline("second-try-8")
+    mismatch.expect("the two passwords differ")
+    mismatch.expect("--password needs a password")
+    mismatch.expect(pexpect.EOF)
+    mismatch.close()
+    assert mismatch.exitstatus == 2
+    assert "first-try-7" not in screen.getvalue() and "second-try-8" not in screen.getvalue()  # never echoed
+    served = spawn("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password", env=env)
+    served.logfile_read = screen = io.StringIO()
+    try:
+        served.expect_exact("Room password: ")
+        served.sendline("tea and biscuits")
+        served.expect_exact("Again, to be sure: ")
+        served.sendline("tea and biscuits")
+        served.expect(r"a password is needed to join")
+    finally:
+        served.terminate(force=True)  # the server we started, by its pid
+    assert "tea and biscuits" not in screen.getvalue()
 
 
 # ------------------------------------------------------------------ password prompts, in a terminal
@@ -536,3 +580,12 @@ def test_whois_and_release_are_typed_as_commands():
     assert line.text == "dot (not here now): no key owns this name"
     (line,) = session.on_event(ev.Released(name="cat", owned=True))
     assert "the next key to join with it owns it" in line.text
+
+
+def test_the_colour_bot_joins_a_password_room_through_its_socketpair():
+    room = gated_room(password=RoomPassword.create("s3cret", SALT))
+    room.service_cids.add(1)  # what Server.add_local(service=True) marks
+    (welcome,) = [a.event for a in room.handle(1, ev.Hello(name="colourbot")) if isinstance(a, Send)]
+    assert isinstance(welcome, ev.Welcome) and welcome.name == "colourbot"
+    (refused,) = [a.event for a in room.handle(2, ev.Hello(name="bob")) if isinstance(a, Send)]
+    assert refused.code == ev.E_PASSWORD  # the same keyless hello from anyone else

@@ -315,15 +315,32 @@ def test_a_stalled_tls_handshake_is_dropped_and_the_room_goes_on(certificate):
         staller = socket.create_connection((endpoint.host, endpoint.port), timeout=10)
         staller.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
         silent = socket.create_connection((endpoint.host, endpoint.port), timeout=10)  # says nothing at all
+        dripper = socket.create_connection((endpoint.host, endpoint.port), timeout=10)  # a byte at a time
+        hello_bytes = b"\x16\x03\x01\x02\x00" + bytes(512)
+        stop = threading.Event()
+
+        def drip() -> None:  # the attack's pace, not synchronisation: each byte resets nothing
+            for byte in hello_bytes:
+                if stop.wait(0.05):
+                    return
+                try:
+                    dripper.send(bytes([byte]))
+                except OSError:
+                    return  # the server closed it
+
+        threading.Thread(target=drip, daemon=True).start()
         ann = tls_client(endpoint, "ann", fp)  # meanwhile, the room works
         ann.send(ev.Say(text="not blocked"))
         assert ann.expect(ev.Message).text == "not blocked"
         started = time.monotonic()
         assert staller.recv(100) == b"" and silent.recv(100) == b""  # closed by the server
+        with contextlib.suppress(ConnectionResetError):
+            assert dripper.recv(100) == b""  # however busily it drips
         assert time.monotonic() - started < 5
-        wait_for(lambda: sum("TLS handshake not finished within 0.5 s" in line for line in logged) == 2, what="the log")
-        staller.close()
-        silent.close()
+        stop.set()
+        wait_for(lambda: sum("TLS handshake not finished within 0.5 s" in line for line in logged) == 3, what="the log")
+        for sock in (staller, silent, dripper):
+            sock.close()
         ann.close()
 
 

@@ -26,7 +26,10 @@ MAX_LINE_CHARS = 1_000_000
 
 
 def clock_text(when: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(when))
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(when))
+    except (OverflowError, OSError, ValueError):  # a peer's absurd time stamp (events.py refuses them)
+        return "--:--:--"
 
 
 def format_plain(line: Line) -> str:

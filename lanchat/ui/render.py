@@ -456,6 +456,8 @@ def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
         row = cells(mark, PROMPT_WAIT) + cells(visible(member), sender_style(member))
         if session.host is not None and name_key(session.host) == name_key(member):
             row += cells(" (host)", TIME)
+        elif member in session.operators:
+            row += cells(" (op)", TIME)
         if name_key(member) == name_key(session.name):
             row += cells(" (you)", TIME)
         if len(row) > width:

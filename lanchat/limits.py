@@ -1,0 +1,343 @@
+"""limits.py: how much one participant or one address may ask of the server. Pure; the clock is passed in.
+
+Three rules, each decided here and performed by the server loop (docs/PROTOCOL.md, "Abuse limits"):
+
+* ``FloodControl``: a token bucket per participant (a burst of 10, then 3 a second, about what
+  ssh-chat and IRC servers allow). Messages, whispers, commands and file offers all cost a token.
+  Over the limit the verdict climbs a ladder: ``SLOW_DOWN`` (refuse this one with a clear error),
+  then ``STOP_READING`` (the loop stops reading the socket until ``resume_at``: the kernel's buffers
+  fill and the sender's own writes block: back-pressure instead of a queue in our memory), then
+  ``DISCONNECT`` for one who keeps pushing through several pauses.
+* ``ConnectionLimits``: concurrent connections per address and new connections per address per
+  minute; loopback and AF_UNIX have their own, larger numbers (a class demo runs on one machine).
+* ``Deadlines``: ``hello`` within 20 s of connecting, and a frame once started finished within
+  10 s. The clocks start at the connection and at a frame's first byte and are never restarted by
+  later bytes: a slowloris dripping a byte a second is closed all the same.
+
+Memory is bounded everywhere: a bucket that has refilled holds nothing worth keeping and is
+forgotten, and each table has a cap beyond which the oldest refilled entries go first.
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+from collections import OrderedDict
+from dataclasses import dataclass
+
+OK = "ok"
+SLOW_DOWN = "slow-down"
+STOP_READING = "stop-reading"
+DISCONNECT = "disconnect"
+
+DEFAULT_BURST = 10
+DEFAULT_RATE = 3.0  # tokens a second
+SLOW_DOWNS_BEFORE_PAUSE = 10  # refusals in a row before the server stops reading
+PAUSES_BEFORE_DISCONNECT = 3  # pauses within PAUSE_MEMORY_SECONDS before the server hangs up
+PAUSE_MEMORY_SECONDS = 60.0
+MAX_TRACKED = 10_000  # participants or addresses remembered at once (bounded memory)
+
+MAX_PER_ADDRESS = 16
+MAX_PER_LOCAL = 256  # loopback and AF_UNIX: a whole class demo on one machine
+NEW_PER_MINUTE = 30
+NEW_PER_MINUTE_LOCAL = 600
+
+EPSILON = 1e-9  # tokens: a clock stepped by thirds must not lose a token to rounding
+
+HELLO_SECONDS = 20.0
+FRAME_SECONDS = 10.0
+
+
+class TokenBucket:
+    """``capacity`` tokens, refilled at ``rate`` a second; ``take`` spends one if there is one."""
+
+    __slots__ = ("capacity", "rate", "tokens", "stamp")
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = float(capacity)
+        self.stamp = now
+
+    def refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = max(self.stamp, now)
+
+    def take(self, now: float, cost: float = 1.0) -> bool:
+        self.refill(now)
+        if self.tokens >= cost - EPSILON:
+            self.tokens = max(0.0, self.tokens - cost)
+            return True
+        return False
+
+    def seconds_until(self, now: float, tokens: float = 1.0) -> float:
+        """How long until ``tokens`` are there (0 when they already are)."""
+        self.refill(now)
+        missing = min(tokens, self.capacity) - self.tokens
+        return 0.0 if missing <= EPSILON else missing / self.rate
+
+    def is_full(self, now: float) -> bool:
+        self.refill(now)
+        return self.tokens >= self.capacity - EPSILON
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one request: ``action`` is OK, SLOW_DOWN, STOP_READING or DISCONNECT.
+
+    ``retry_after`` (seconds) says when a token will be there; ``resume_at`` is when a paused
+    participant is read again (STOP_READING)."""
+
+    action: str
+    retry_after: float = 0.0
+    resume_at: float | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.action == OK
+
+
+_OK = Verdict(OK)
+
+
+class _Sender:
+    __slots__ = ("bucket", "refusals", "pauses")
+
+    def __init__(self, bucket: TokenBucket) -> None:
+        self.bucket = bucket
+        self.refusals = 0  # refused in a row since the last accepted request
+        self.pauses: list[float] = []  # when the recent pauses began
+
+
+class FloodControl:
+    """Per-participant flood control. Keyed by whatever names a participant across
+    reconnections (the name key, or an identity key): leaving and coming back does not
+    refill the bucket."""
+
+    def __init__(
+        self,
+        *,
+        burst: int = DEFAULT_BURST,
+        rate: float = DEFAULT_RATE,
+        slow_downs_before_pause: int = SLOW_DOWNS_BEFORE_PAUSE,
+        pauses_before_disconnect: int = PAUSES_BEFORE_DISCONNECT,
+        max_tracked: int = MAX_TRACKED,
+    ) -> None:
+        if burst < 1 or rate <= 0:
+            raise ValueError("a flood limit needs a burst of at least 1 and a positive rate")
+        self.burst = burst
+        self.rate = rate
+        self.slow_downs_before_pause = slow_downs_before_pause
+        self.pauses_before_disconnect = pauses_before_disconnect
+        self.max_tracked = max_tracked
+        self.allowances: dict[str, tuple[int, float] | None] = {}  # key -> (burst, rate); None: no limit
+        self._senders: OrderedDict[str, _Sender] = OrderedDict()
+
+    def allow(self, key: str, *, burst: int | None = None, rate: float | None = None, unlimited: bool = False) -> None:
+        """A different allowance for ``key`` (an operator, a bot), or none at all."""
+        self.allowances[key] = None if unlimited else (burst or self.burst, rate or self.rate)
+        self._senders.pop(key, None)
+
+    def check(self, key: str, now: float, cost: float = 1.0) -> Verdict:
+        """One request by ``key`` at ``now``: may it go through, and if not, what next."""
+        allowance = self.allowances.get(key, (self.burst, self.rate))
+        if allowance is None:
+            return _OK
+        sender = self._senders.get(key)
+        if sender is None:
+            self._forget_refilled(now)
+            sender = self._senders[key] = _Sender(TokenBucket(allowance[0], allowance[1], now))
+        else:
+            self._senders.move_to_end(key)
+        if sender.bucket.take(now, cost):
+            sender.refusals = 0
+            return _OK
+        sender.refusals += 1
+        wait = sender.bucket.seconds_until(now, cost)
+        if sender.refusals <= self.slow_downs_before_pause:
+            return Verdict(SLOW_DOWN, retry_after=wait)
+        # Still pushing after being told: stop reading until the bucket is full again.
+        sender.refusals = 0
+        sender.pauses = [t for t in sender.pauses if now - t < PAUSE_MEMORY_SECONDS] + [now]
+        if len(sender.pauses) > self.pauses_before_disconnect:
+            return Verdict(DISCONNECT, retry_after=wait)
+        return Verdict(STOP_READING, retry_after=wait, resume_at=now + sender.bucket.seconds_until(now, sender.bucket.capacity))
+
+    def forget(self, key: str, now: float) -> None:
+        """``key`` left: keep its bucket only while it still matters (not yet refilled)."""
+        sender = self._senders.get(key)
+        if sender is not None and sender.bucket.is_full(now) and not sender.pauses:
+            del self._senders[key]
+
+    def _forget_refilled(self, now: float) -> None:
+        if len(self._senders) < self.max_tracked:
+            return
+        for key in [k for k, s in self._senders.items() if s.bucket.is_full(now)]:
+            del self._senders[key]
+        while len(self._senders) >= self.max_tracked:  # all busy: the least recently seen goes
+            self._senders.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._senders)
+
+
+# ------------------------------------------------------------------ connections
+
+
+def address_group(address: str) -> str:
+    """The unit connection limits count: an IPv4 address, an IPv6 /64 (one machine may hold a
+    whole /64), ``local`` for loopback, AF_UNIX or an IPv4-mapped loopback."""
+    if not address or address.startswith("/") or address == "unix":
+        return "local"
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "local"
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+class ConnectionLimits:
+    """Concurrent and new connections per address group (``address_group``)."""
+
+    def __init__(
+        self,
+        *,
+        max_per_address: int = MAX_PER_ADDRESS,
+        max_per_local: int = MAX_PER_LOCAL,
+        new_per_minute: int = NEW_PER_MINUTE,
+        new_per_minute_local: int = NEW_PER_MINUTE_LOCAL,
+        max_tracked: int = MAX_TRACKED,
+    ) -> None:
+        self.max_per_address = max_per_address
+        self.max_per_local = max_per_local
+        self.new_per_minute = new_per_minute
+        self.new_per_minute_local = new_per_minute_local
+        self.max_tracked = max_tracked
+        self.open: dict[str, int] = {}
+        self._arrivals: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def admit(self, address: str, now: float) -> str | None:
+        """A new connection from ``address``: None to accept it (counted until ``release``),
+        or the one-line reason to refuse it with."""
+        group = address_group(address)
+        local = group == "local"
+        cap = self.max_per_local if local else self.max_per_address
+        if self.open.get(group, 0) >= cap:
+            where = "this machine" if local else f"address {group}"
+            return f"too many connections from {where} ({cap} at once); close some and try again"
+        per_minute = self.new_per_minute_local if local else self.new_per_minute
+        bucket = self._arrivals.get(group)
+        if bucket is None:
+            self._forget_refilled(now)
+            bucket = self._arrivals[group] = TokenBucket(per_minute, per_minute / 60.0, now)
+        else:
+            self._arrivals.move_to_end(group)
+        if not bucket.take(now):
+            wait = max(1, round(bucket.seconds_until(now)))
+            return f"too many new connections from {'this machine' if local else group} ({per_minute} a minute); try again in {wait} s"
+        self.open[group] = self.open.get(group, 0) + 1
+        return None
+
+    def release(self, address: str) -> None:
+        """A connection that ``admit`` accepted has closed."""
+        group = address_group(address)
+        left = self.open.get(group, 0) - 1
+        if left > 0:
+            self.open[group] = left
+        else:
+            self.open.pop(group, None)
+
+    def _forget_refilled(self, now: float) -> None:
+        if len(self._arrivals) < self.max_tracked:
+            return
+        for group in [g for g, b in self._arrivals.items() if b.is_full(now)]:
+            del self._arrivals[group]
+        while len(self._arrivals) >= self.max_tracked:
+            self._arrivals.popitem(last=False)
+
+
+# ------------------------------------------------------------------ deadlines
+
+HELLO = "hello"
+FRAME = "frame"
+
+
+class Deadlines:
+    """Per-connection deadlines that later bytes never restart.
+
+    The loop calls ``connected`` when it accepts, ``joined`` after the welcome, ``progress``
+    after each read with whether a frame is left half-received, ``closed`` at the end, and
+    ``expired(now)`` to learn whom to close and why. ``next_due`` bounds its select timeout.
+    """
+
+    def __init__(self, *, hello_seconds: float = HELLO_SECONDS, frame_seconds: float = FRAME_SECONDS) -> None:
+        self.hello_seconds = hello_seconds
+        self.frame_seconds = frame_seconds
+        self._hello_due: dict[int, float] = {}
+        self._frame_due: dict[int, float] = {}
+        self._heap: list[tuple[float, int, str]] = []
+
+    def connected(self, cid: int, now: float) -> None:
+        due = now + self.hello_seconds
+        self._hello_due[cid] = due
+        heapq.heappush(self._heap, (due, cid, HELLO))
+
+    def joined(self, cid: int) -> None:
+        self._hello_due.pop(cid, None)
+
+    def awaiting_hello(self, cid: int) -> bool:
+        return cid in self._hello_due
+
+    def finished(self, cid: int) -> None:
+        """After a read that left no frame half-received (the common case: no clock needed)."""
+        if self._frame_due:
+            self._frame_due.pop(cid, None)
+
+    def progress(self, cid: int, now: float, *, partial_frame: bool) -> None:
+        """After a read: is a frame left half-received? Its clock starts at its first byte."""
+        if not partial_frame:
+            self._frame_due.pop(cid, None)
+        elif cid not in self._frame_due:
+            due = now + self.frame_seconds
+            self._frame_due[cid] = due
+            heapq.heappush(self._heap, (due, cid, FRAME))
+
+    def closed(self, cid: int) -> None:
+        self._hello_due.pop(cid, None)
+        self._frame_due.pop(cid, None)
+
+    def next_due(self) -> float | None:
+        """The earliest deadline still pending (stale heap entries are dropped on the way)."""
+        while self._heap:
+            due, cid, kind = self._heap[0]
+            if self._current(cid, kind) == due:
+                return due
+            heapq.heappop(self._heap)
+        return None
+
+    def expired(self, now: float) -> list[tuple[int, str]]:
+        """Connections past a deadline, with the reason to close them with (once each)."""
+        out: list[tuple[int, str]] = []
+        while self._heap and self._heap[0][0] <= now:
+            due, cid, kind = heapq.heappop(self._heap)
+            if self._current(cid, kind) != due:
+                continue  # that frame finished, or the connection joined or closed
+            self.closed(cid)
+            if kind == HELLO:
+                out.append((cid, f'no "hello" within {self.hello_seconds:g} seconds of connecting'))
+            else:
+                out.append((cid, f"a frame was started but not finished within {self.frame_seconds:g} seconds"))
+        return out
+
+    def _current(self, cid: int, kind: str) -> float | None:
+        return (self._hello_due if kind == HELLO else self._frame_due).get(cid)
+
+    def __len__(self) -> int:
+        return len(self._hello_due) + len(self._frame_due)

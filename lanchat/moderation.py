@@ -1,0 +1,330 @@
+"""moderation.py: who runs the room and what operators may do to others. Never does I/O.
+
+The host is the room's operator and may make others operators. Operators can kick, ban (by
+identity key, by address while the ban holds, and by name), mute for a while, switch the room
+between duplex and turn-based, and pass the turn on from someone who went away
+(docs/PROTOCOL.md, "Moderation"). Every act is one ``moderated`` event to everyone, naming who
+did it and why, and is kept in the history; a refused attempt is an error to whoever tried.
+
+The room (room.py) owns the members and the turn; this module owns operators, mutes and bans,
+and ``moderate(room, member, command)`` turns one operator command into the room's actions.
+Bans are stored by the server (``StoreBan``/``DropBans`` actions); the room starts with the
+stored ones, so they survive a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .limits import address_group
+from .protocol import encode
+
+if TYPE_CHECKING:
+    from .room import Action, Member, Room
+
+LOCAL = "local"  # limits.address_group of loopback and AF_UNIX: never banned or muted by address
+
+
+def key_id(key: bytes | str | None) -> str | None:
+    """A member's identity key as bans, mutes and operator status store it: a public key's
+    bytes become the hex SHA-256 of them; a string (already a fingerprint) stays as it is."""
+    if key is None or isinstance(key, str):
+        return key
+    return hashlib.sha256(key).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ban:
+    """One ban. It holds against the same identity key, the same address group (unless the
+    banned person was on this machine, where everyone is) and the same name key."""
+
+    id: int
+    name: str
+    name_key: str
+    key: str | None  # identity key fingerprint, when the identity work provides one
+    address: str | None  # limits.address_group, None when local or unknown
+    by: str
+    reason: str
+    time: float
+
+    def matches(self, *, name_key: str, key: str | None, address: str | None) -> bool:
+        return (
+            name_key == self.name_key
+            or (self.key is not None and key == self.key)
+            or (self.address is not None and address is not None and address_group(address) == self.address)
+        )
+
+    def describe(self) -> str:
+        how = ["name"] + (["key"] if self.key else []) + ([f"address {self.address}"] if self.address else [])
+        why = f": {self.reason}" if self.reason else ""
+        return f"#{self.id} {self.name} (by {' and '.join(how)}; banned by {self.by}{why})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mute:
+    """A mute, matched like a ban; ``until`` None lasts until ``/unmute`` or a restart."""
+
+    name_key: str
+    key: str | None
+    address: str | None
+    until: float | None
+    by: str
+    reason: str
+
+    def matches(self, *, name_key: str, key: str | None, address: str | None) -> bool:
+        return Ban.matches(self, name_key=name_key, key=key, address=address)  # type: ignore[arg-type]
+
+
+class Moderation:
+    """Operators, mutes and bans: the state the moderation rules read and change."""
+
+    def __init__(self, *, bans: Iterable[Ban] = ()) -> None:
+        self.bans: list[Ban] = list(bans)
+        self.mutes: list[Mute] = []
+        self.operator_cids: set[int] = set()
+        self.operator_keys: set[str] = set()  # identity keys keep operator status across reconnects
+        self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
+
+    def is_operator(self, room: Room, member: Member) -> bool:
+        key = room.identity_of(member)
+        return member.cid == room.host_cid or member.cid in self.operator_cids or (
+            key is not None and key in self.operator_keys
+        )
+
+    def operator_names(self, room: Room) -> tuple[str, ...]:
+        return tuple(m.name for m in room.members.values() if self.is_operator(room, m))
+
+    def ban_for(self, *, name_key: str, key: str | None, address: str | None) -> Ban | None:
+        return next((b for b in self.bans if b.matches(name_key=name_key, key=key, address=address)), None)
+
+    def mute_for(self, member: Member, now: float, key: str | None = None) -> Mute | None:
+        """The mute holding against ``member`` (``key``: its identity, Room.identity_of)."""
+        self.mutes = [m for m in self.mutes if m.until is None or m.until > now]
+        if key is None:
+            key = key_id(member.key)
+        return next(
+            (m for m in self.mutes if m.matches(name_key=ev.name_key(member.name), key=key, address=member.address)),
+            None,
+        )
+
+    def new_ban_id(self) -> int:
+        self._next_ban += 1
+        return self._next_ban - 1
+
+
+def _not_local(address: str) -> str | None:
+    group = address_group(address)
+    return None if group == LOCAL else group
+
+
+# ------------------------------------------------------------------ commands
+
+
+def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
+    """One operator command -> the room's actions. Refusals go to ``member`` only."""
+    mod = room.moderation
+    action = command.action
+    if action not in ev.MOD_ACTIONS:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"unknown moderation action {action[:20]!r}")
+    if not mod.is_operator(room, member):
+        host = room.name_of(room.host_cid) if room.host_cid is not None else None
+        hint = f"; {host} (the host) is one" if host else ""
+        return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{action}{hint}")
+    reason = (command.reason or "").strip()
+    if len(reason) > ev.MAX_REASON_CHARS:
+        return room._error(member.cid, ev.E_TOO_LONG, f"a reason has at most {ev.MAX_REASON_CHARS} characters")
+    if action == "bans":
+        return [_room.Send(to=member.cid, event=ev.BanList(bans=tuple(b.describe() for b in mod.bans)))]
+    if action == "mode":
+        return _mode(room, member, command.mode)
+    if action == "pass":
+        return _pass(room, member, reason)
+    if not command.name:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"/{action} needs a NAME")
+    if action == "unban":
+        return _unban(room, member, command.name)
+    target = room.find(command.name)
+    if action == "ban" and target is None:
+        return _ban_absent(room, member, command.name, reason)
+    if action == "unmute" and target is None:
+        return _unmute_name(room, member, command.name)
+    if target is None:
+        return room._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {command.name[:40]!r} is here")
+    if action in ("kick", "ban", "mute", "deop") and target.cid == room.host_cid:
+        return room._error(member.cid, ev.E_NOT_OPERATOR, f"the host ({target.name}) cannot be the target of /{action}")
+    if action in ("kick", "ban") and target.cid == member.cid:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"you cannot /{action} yourself; /q leaves")
+    if action == "op":
+        mod.operator_cids.add(target.cid)
+        if (target_key := room.identity_of(target)) is not None:
+            mod.operator_keys.add(target_key)
+        return _told(room, member, "op", target.name, reason) + [_operators_broadcast(room)]
+    if action == "deop":
+        mod.operator_cids.discard(target.cid)
+        if (target_key := room.identity_of(target)) is not None:
+            mod.operator_keys.discard(target_key)
+        return _told(room, member, "deop", target.name, reason) + [_operators_broadcast(room)]
+    if action == "kick":
+        return _remove(room, member, target, "kick", reason)
+    if action == "ban":
+        ban = Ban(
+            id=mod.new_ban_id(),
+            name=target.name,
+            name_key=ev.name_key(target.name),
+            key=room.identity_of(target),
+            address=_not_local(target.address),
+            by=member.name,
+            reason=reason,
+            time=room.clock(),
+        )
+        mod.bans.append(ban)
+        return [_room.StoreBan(ban=ban), *_remove(room, member, target, "ban", reason)]
+    if action == "mute":
+        minutes = command.minutes
+        if minutes is not None and not 1 <= minutes <= ev.MAX_MUTE_MINUTES:
+            return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")
+        now = room.clock()
+        mod.mutes.append(
+            Mute(
+                name_key=ev.name_key(target.name),
+                key=room.identity_of(target),
+                address=_not_local(target.address),
+                until=None if minutes is None else now + minutes * 60,
+                by=member.name,
+                reason=reason,
+            )
+        )
+        return _told(room, member, "mute", target.name, reason, minutes=minutes)
+    # unmute someone here
+    before = len(mod.mutes)
+    mod.mutes = [
+        m for m in mod.mutes
+        if not m.matches(name_key=ev.name_key(target.name), key=room.identity_of(target), address=target.address)
+    ]  # fmt: skip
+    if len(mod.mutes) == before:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
+    return _told(room, member, "unmute", target.name, reason)
+
+
+def _told(room: Room, member: Member, action: str, name: str | None, reason: str, **extra: object) -> list[Action]:
+    """The one-line notice of an act, to everyone, kept in the history first."""
+    act = ev.Moderated(action=action, by=member.name, name=name, reason=reason or None, time=room.clock(), **extra)  # type: ignore[arg-type]
+    return [_room.Record(event=act), _room.Broadcast(to=room._everyone, frame=encode(act))]
+
+
+def _operators_broadcast(room: Room) -> _room.Broadcast:
+    return _room.Broadcast(to=room._everyone, frame=encode(ev.Operators(names=room.moderation.operator_names(room))))
+
+
+def _remove(room: Room, member: Member, target: Member, action: str, reason: str) -> list[Action]:
+    """Kick or ban someone here: everyone (them included) sees the act; they get a fatal
+    error saying who and why, and are closed; the others see them leave."""
+    why = f": {reason}" if reason else ""
+    verb = "removed you from the room" if action == "kick" else "banned you from the room"
+    code = ev.E_KICKED if action == "kick" else ev.E_BANNED
+    actions = _told(room, member, action, target.name, reason)
+    actions.append(_room.Send(to=target.cid, event=ev.Error(code=code, message=f"{member.name} {verb}{why}", fatal=True)))
+    room.moderation.operator_cids.discard(target.cid)
+    actions.extend(room.leave(target.cid, "kicked" if action == "kick" else "banned"))
+    actions.append(_room.Close(who=target.cid))
+    return actions
+
+
+def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Action]:
+    """Ban a name nobody here has (someone who just left): by name only."""
+    problem = ev.name_problem(name)
+    if problem:
+        return room._error(member.cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be banned: {problem}")
+    ban = Ban(
+        id=room.moderation.new_ban_id(), name=name, name_key=ev.name_key(name), key=None, address=None,
+        by=member.name, reason=reason, time=room.clock(),
+    )  # fmt: skip
+    room.moderation.bans.append(ban)
+    return [_room.StoreBan(ban=ban), *_told(room, member, "ban", name, reason)]
+
+
+def _unban(room: Room, member: Member, name: str) -> list[Action]:
+    """``/unban NAME`` or ``/unban #ID`` (the number /bans shows)."""
+    mod = room.moderation
+    if name.startswith("#") and name[1:].isdigit():
+        gone = [b for b in mod.bans if b.id == int(name[1:])]
+    else:
+        gone = [b for b in mod.bans if b.name_key == ev.name_key(name)]
+    if not gone:
+        return room._error(member.cid, ev.E_NO_SUCH_USER, f"no ban matches {name[:40]!r}; /bans lists them")
+    mod.bans = [b for b in mod.bans if b not in gone]
+    return [_room.DropBans(ids=tuple(b.id for b in gone)), *_told(room, member, "unban", gone[0].name, "")]
+
+
+def _unmute_name(room: Room, member: Member, name: str) -> list[Action]:
+    mod = room.moderation
+    key = ev.name_key(name)
+    kept = [m for m in mod.mutes if m.name_key != key]
+    if len(kept) == len(mod.mutes):
+        return room._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {name[:40]!r} is muted")
+    mod.mutes = kept
+    return _told(room, member, "unmute", name, "")
+
+
+def _mode(room: Room, member: Member, mode: str | None) -> list[Action]:
+    if mode not in _room.MODES:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"/mode takes {' or '.join(_room.MODES)}")
+    if mode == room.mode:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"the room is already {mode}")
+    room.mode = mode
+    actions = _told(room, member, "mode", None, "", mode=mode)
+    if mode == _room.TURN:
+        people = [c for c in room.members if c not in room.service_cids and c != room.host_cid]
+        room.turn_holder = people[0] if people else None
+    else:
+        room.turn_holder = None
+    actions.append(room._turn_broadcast())
+    return actions
+
+
+def _pass(room: Room, member: Member, reason: str) -> list[Action]:
+    if room.mode != _room.TURN:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, "/pass works in turn-based mode only")
+    holder = room.turn_holder
+    if holder is None:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, "nobody holds the turn")
+    held_by = room.name_of(holder)
+    room.turn_holder = room._next_after(holder, order_before=list(room.members))
+    return [*_told(room, member, "pass", held_by, reason), room._turn_broadcast()]
+
+
+def turn_timed_out(room: Room, seconds: float) -> list[Action]:
+    """The turn moved on by itself: nobody took it for ``seconds`` (room.tick)."""
+    holder = room.turn_holder
+    if holder is None:
+        return []
+    held_by = room.name_of(holder)
+    room.turn_holder = room._next_after(holder, order_before=list(room.members))
+    if room.turn_holder == holder:
+        return []
+    by = room.name_of(room.host_cid) if room.host_cid is not None else None
+    act = ev.Moderated(
+        action="pass", by=by or "the server", name=held_by, reason=f"nobody spoke for {seconds:g} s", time=room.clock()
+    )
+    return [_room.Record(event=act), _room.Broadcast(to=room._everyone, frame=encode(act)), room._turn_broadcast()]
+
+
+def mute_refusal(mute: Mute, now: float) -> str:
+    """What a muted person is told when they try to speak."""
+    if mute.until is None:
+        left = "until an operator unmutes you"
+    else:
+        minutes = max(1, round((mute.until - now) / 60))
+        left = f"for {minutes} more minute{'s' if minutes != 1 else ''}"
+    why = f": {mute.reason}" if mute.reason else ""
+    return f"you are muted by {mute.by} {left}{why}; you can still read"
+
+
+# Last, on purpose: room.py imports this module for the rules, and this one needs room.py's
+# action classes, used only when a command runs. Importing it here, once everything above is
+# defined, works whichever of the two is imported first.
+from . import room as _room  # noqa: E402

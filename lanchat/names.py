@@ -1,0 +1,160 @@
+"""names.py: the one rule for names: which names may be used, and when two names are one. Pure.
+
+Two names are the same person's when their keys are equal (docs/PROTOCOL.md 5.2). The key is
+built in the spirit of Unicode TR39 (Security Mechanisms), section 4, "confusable detection":
+
+1. NFKC: compatibility forms fold to plain ones (``ａｌｉｃｅ`` -> ``alice``, ``ﬁ`` -> ``fi``);
+2. case folding: ``Alice`` -> ``alice``;
+3. a confusable skeleton: each character that looks like another is replaced by one chosen
+   member of its look-alike set (Cyrillic ``а`` -> Latin ``a``, ``1`` and ``I`` -> ``l``).
+
+So ``Alice``, ``ａｌｉｃｅ`` and ``аlice`` (Cyrillic а) are one name and only one of them can be
+in the room. The look-alike sets come from the Unicode confusables data as shipped by the
+``confusable_homoglyphs`` package (its ``confusables.json``). Only one-character look-alikes are
+used: TR39 also maps ``m`` to ``rn``, which would make ``tom`` and ``torn`` one name.
+
+Invisible characters (zero-width spaces and joiners, bidi controls, tag characters
+U+E0000-U+E007F, variation selectors, Hangul fillers...) are refused in names outright, with
+the character named in the reason: two names that differ only by one would look the same.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+MAX_NAME_CHARS = 32
+
+# Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt), which
+# unicodedata does not expose, plus characters that draw as blank space (U+2800 BRAILLE
+# PATTERN BLANK, U+3000 is whitespace already). These draw nothing, so a name holding one
+# would look exactly like the name without it.
+INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),  # soft hyphen
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x061C, 0x061C),  # Arabic letter mark (bidi)
+    (0x115F, 0x1160),  # Hangul choseong/jungseong fillers
+    (0x17B4, 0x17B5),  # Khmer inherent vowels
+    (0x180B, 0x180F),  # Mongolian variation selectors and vowel separator
+    (0x200B, 0x200F),  # zero width space, non-joiner, joiner; LRM, RLM
+    (0x202A, 0x202E),  # bidi embeddings and overrides
+    (0x2060, 0x206F),  # word joiner, invisible operators, bidi isolates, deprecated formats
+    (0x2800, 0x2800),  # braille pattern blank
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFEFF, 0xFEFF),  # zero width no-break space (byte order mark)
+    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
+    (0xFFF0, 0xFFF8),  # unassigned specials
+    (0x1BCA0, 0x1BCA3),  # shorthand format controls
+    (0x1D173, 0x1D17A),  # musical symbol format controls
+    (0xE0000, 0xE0FFF),  # tag characters (U+E0000-E007F), variation selectors supplement
+)
+
+
+def is_invisible(ch: str) -> bool:
+    """Whether the one character ``ch`` draws nothing at all (see INVISIBLE_RANGES)."""
+    code = ord(ch)
+    return any(low <= code <= high for low, high in INVISIBLE_RANGES)
+
+
+def describe(ch: str) -> str:
+    """``U+200B ZERO WIDTH SPACE``: a character named so a reader can tell which it was."""
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be used (docs/PROTOCOL.md 5.2), or None when it is fine.
+
+    1 to 32 printable characters, no whitespace, nothing invisible, not starting with ``/``;
+    whether it is taken is the room's business (compared by ``name_key``).
+    """
+    if not name:
+        return "a name needs at least one character"
+    if len(name) > MAX_NAME_CHARS:
+        return f"a name has at most {MAX_NAME_CHARS} characters"
+    if any(ch.isspace() for ch in name):
+        return "a name cannot contain spaces"
+    if not name.isascii():
+        hidden = next((ch for ch in name if is_invisible(ch)), None)
+        if hidden is not None:
+            return f"a name cannot hold invisible characters ({describe(hidden)})"
+    if not name.isprintable():
+        return "a name can only hold printable characters"
+    if name.startswith("/"):
+        return "a name cannot start with /"
+    if not name_key(name):
+        return "a name needs at least one visible character"
+    return None
+
+
+def _prototype_rank(ch: str) -> tuple[int, int]:
+    """Which member of a look-alike set stands for the set: a lower-case ASCII letter if there
+    is one, then an ASCII digit, other ASCII, a letter, anything; ties go to the lowest code
+    point. So keys of Latin look-alikes read like the plain Latin name."""
+    if ch.isascii():
+        order = 0 if ch.islower() else 1 if ch.isdigit() else 2
+    else:
+        order = 3 if ch.isalpha() else 4
+    return (order, ord(ch))
+
+
+@lru_cache(maxsize=1)
+def _skeleton_table() -> dict[int, str]:
+    """Every character of a look-alike set -> the set's chosen member (built once, on first use).
+
+    The data lists, for each character, the characters it can be mistaken for. Sets are
+    joined transitively (union-find), which is how TR39 builds them (one prototype each)."""
+    text = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    data: dict[str, list[dict[str, str]]] = json.loads(text)
+    parent: dict[str, str] = {}
+
+    def root(ch: str) -> str:
+        while parent.get(ch, ch) != ch:
+            parent[ch] = parent.get(parent[ch], parent[ch])  # halve the path
+            ch = parent[ch]
+        return ch
+
+    for source, glyphs in data.items():
+        if len(source) != 1:
+            continue
+        for glyph in glyphs:
+            # right-to-left glyphs are wrapped in U+200E marks in this data; strip them
+            other = glyph["c"].replace("\u200e", "")
+            if len(other) != 1:
+                continue  # many-character look-alikes (m -> rn) are left out: see the docstring
+            a, b = root(source), root(other)
+            if a != b:
+                if _prototype_rank(a) <= _prototype_rank(b):
+                    parent[b] = a
+                else:
+                    parent[a] = b
+    return {ord(ch): root(ch) for ch in parent if root(ch) != ch}
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold().translate(_skeleton_table())
+
+
+def _settled(name: str) -> str:
+    # Folding can produce a character that folds further (a capital prototype that case-folds,
+    # a case fold that has a look-alike): repeat until nothing changes, so keys are stable.
+    key = _fold(name)
+    for _ in range(4):
+        again = _fold(key)
+        if again == key:
+            break
+        key = again
+    return key
+
+
+_key = lru_cache(maxsize=4096)(_settled)  # bounded: a flood of new names evicts old ones
+
+
+def name_key(name: str) -> str:
+    """The form names are compared in: ``Alice``, ``ａｌｉｃｅ`` and ``аlice`` give one key."""
+    if len(name) > 4 * MAX_NAME_CHARS:
+        return _settled(name)  # long text (a message searched for mentions) is not cached
+    return _key(name)
+

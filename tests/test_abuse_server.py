@@ -1,0 +1,263 @@
+"""Abuse limits on a real server, from the attacker's side: the flood, the connection storm,
+the byte-a-second drip, the ban evaded under a new name. Real sockets on loopback and, for a
+real non-loopback address, a network namespace the test creates. After each attack the room
+still serves the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace, running_server, wait_for
+
+from lanchat import events as ev
+from lanchat import limits as lim
+from lanchat.protocol import ConnectionClosed, encode
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def chats_on(*people: RawClient) -> None:
+    """The first says something; everyone listed receives it."""
+    marker = f"still here {time.monotonic()}"
+    people[0].send(ev.Say(text=marker))
+    for person in people:
+        person.expect(ev.Message, text=marker)
+
+
+def messages(client: RawClient) -> list[str]:
+    return [e.text for e in client.drain(0.3) if isinstance(e, ev.Message)]
+
+
+# ------------------------------------------------------------------ flood control
+
+
+def test_ten_at_once_go_through_and_the_eleventh_is_told_to_slow_down():
+    with running_server(limits=True) as (_server, endpoint):
+        ann, mallory = RawClient(endpoint, "ann"), RawClient(endpoint, "mallory")
+        ann.drain(0.1)
+        mallory.send_raw(b"".join(encode(ev.Say(text=f"m{i}")) for i in range(11)))
+        error = mallory.expect(ev.Error)
+        assert error.code == ev.E_SLOW_DOWN and not error.fatal
+        assert error.message.startswith("slow down: that was not sent (at most 10 at once, then 3 a second)")
+        ann.expect(ev.Message, text="m9")
+        assert "m10" not in messages(ann)
+        chats_on(ann, mallory)
+        ann.close()
+        mallory.close()
+
+
+def test_a_flooder_is_no_longer_read_then_disconnected_and_the_room_goes_on():
+    flood = lim.FloodControl(burst=3, rate=20.0)  # pauses of 3/20 s, so the test is quick
+    with running_server(limits=True, flood=flood) as (server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)  # blocks sooner
+        raw.connect((endpoint.host, endpoint.port))
+        mallory = RawClient(raw, "mallory")
+        mallory.sock.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 20
+        # As fast as the kernel takes it: at most 1,000,000 lines (40 MB), far more than the
+        # server's receive buffer holds, so a server that stops reading makes this block.
+        pending = b""
+        while time.monotonic() < deadline and sent < 1_000_000:
+            if not pending:
+                pending = encode(ev.Say(text=f"spam {sent}"))
+                sent += 1
+            try:
+                pending = pending[mallory.sock.send(pending) :]  # never half a frame: the rest next
+            except BlockingIOError:
+                break  # the server stopped reading: mallory's own buffers are full
+            except OSError:
+                break
+        assert sent < 1_000_000, "the server read everything: no back-pressure"
+        mallory.sock.setblocking(True)
+        left = ann.expect(ev.Left, timeout=20, name="mallory")
+        assert left.reason == "flooding"
+        fatal = [e for e in mallory.drain(2.0) if isinstance(e, ev.Error) and e.fatal]
+        assert fatal and fatal[0].code == ev.E_SLOW_DOWN and "disconnected for flooding" in fatal[0].message
+        got = [e for e in ann.inbox if isinstance(e, ev.Message)]
+        assert len(got) < 100  # held to its limit, not 25,000 a second
+        bob = RawClient(endpoint, "bob")
+        chats_on(ann, bob)
+        ann.close()
+        bob.close()
+        mallory.close()
+
+
+def test_the_host_and_operators_are_not_flood_limited():
+    with running_server(limits=True) as (server, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        server.room.moderation.operator_cids.add(next(c for c, m in server.room.members.items() if m.name == "ann"))
+        ann.send_raw(b"".join(encode(ev.Say(text=f"a{i}")) for i in range(30)))
+        bob.expect(ev.Message, text="a29")
+        assert not [e for e in ann.drain(0.2) if isinstance(e, ev.Error)]
+        ann.close()
+        bob.close()
+
+
+# ------------------------------------------------------------------ connections
+
+
+def test_connections_past_the_cap_get_one_clear_line_and_those_in_are_unharmed():
+    caps = lim.ConnectionLimits(max_per_local=3, new_per_minute_local=1000)
+    with running_server(limits=True, connection_limits=caps) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        others = [RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10)) for _ in range(2)]
+        refused = RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10))
+        error = refused.expect(ev.Error)
+        assert error.code == ev.E_TOO_MANY and error.fatal
+        assert error.message == "too many connections from this machine (3 at once); close some and try again"
+        refused.expect(ConnectionClosed)
+        others[0].close()  # one leaves: one more may come
+        wait_for(lambda: caps.open.get("local") == 2, what="the closed connection to be released")
+        bob = RawClient(endpoint, "bob")
+        chats_on(ann, bob)
+        for client in (ann, bob, refused, *others):
+            client.close()
+
+
+def test_a_connection_storm_is_refused_per_minute_just_over_the_limit():
+    caps = lim.ConnectionLimits(new_per_minute_local=5)
+    with running_server(limits=True, connection_limits=caps) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")  # the first of five this minute
+        for _ in range(4):
+            probe = socket.create_connection((endpoint.host, endpoint.port), timeout=10)
+            probe.close()
+        wait_for(lambda: caps.open.get("local") == 1, what="the four to be counted and closed")
+        sixth = RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10))
+        error = sixth.expect(ev.Error)
+        assert error.code == ev.E_TOO_MANY and "5 a minute" in error.message and "try again in" in error.message
+        chats_on(ann)
+        ann.close()
+        sixth.close()
+
+
+# ------------------------------------------------------------------ deadlines
+
+
+def test_a_hello_dripped_a_byte_at_a_time_is_closed_at_the_frame_deadline():
+    with running_server(handshake_seconds=5.0, frame_seconds=0.5) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        loris = RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10))
+        frame = encode(ev.Hello(name="loris"))
+        started = time.monotonic()
+        heard: list[object] = []
+        with contextlib.suppress(OSError):
+            for byte in frame[:-1]:  # never the last byte; one every 0.1 s (the attack's pace)
+                loris.send_raw(bytes([byte]))
+                heard += loris.drain(0.1)
+                if heard:
+                    break
+        error = next(e for e in heard if isinstance(e, ev.Error))
+        assert error.code == ev.E_DEADLINE and error.fatal
+        assert error.message == "a frame was started but not finished within 0.5 seconds"
+        assert time.monotonic() - started < 3.0
+        chats_on(ann)
+        ann.close()
+        loris.close()
+
+
+def test_frames_that_never_say_hello_do_not_hold_the_socket():
+    with running_server(handshake_seconds=1.0) as (_server, endpoint):
+        probe = RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10))
+        started = time.monotonic()
+        error = None
+        while error is None and time.monotonic() - started < 5:
+            probe.send(ev.Hello(name="bad name"))  # refused each time, but it is "activity"
+            error = next((e for e in probe.drain(0.2) if isinstance(e, ev.Error) and e.fatal), None)
+        assert error is not None and error.code == ev.E_HELLO_FIRST
+        assert time.monotonic() - started < 2.5
+        probe.close()
+
+
+def test_a_member_who_starts_a_frame_and_stalls_is_closed_and_the_room_told():
+    with running_server(frame_seconds=0.5) as (_server, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        bob.send_raw(encode(ev.Say(text="half"))[:7])
+        error = bob.expect(ev.Error, timeout=5)
+        assert error.code == ev.E_DEADLINE and error.fatal
+        ann.expect(ev.Left, name="bob", reason="lost")
+        chats_on(ann)
+        ann.close()
+        bob.close()
+
+
+# ------------------------------------------------- a ban evaded from a real address
+
+MALLORY = """
+import json, socket, struct, sys
+def frame(obj):
+    body = json.dumps(obj).encode()
+    return struct.pack(">I", len(body)) + body
+def read_frames(sock):
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+        while len(data) >= 4 and len(data) >= 4 + struct.unpack(">I", data[:4])[0]:
+            size = struct.unpack(">I", data[:4])[0]
+            yield json.loads(data[4:4 + size])
+            data = data[4 + size:]
+for name in sys.argv[3:]:
+    sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    sock.sendall(frame({"type": "hello", "name": name, "version": 1}))
+    for obj in read_frames(sock):
+        print(name, obj["type"], obj.get("code", ""), flush=True)
+        if obj["type"] in ("welcome", "error"):
+            break
+    if name == sys.argv[3]:
+        for obj in read_frames(sock):  # until the ban closes the connection
+            print(name, obj["type"], obj.get("code", ""), flush=True)
+    sock.close()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2")
+def test_a_banned_student_cannot_come_back_under_a_new_name_from_the_same_address():
+    """mallory joins from her own machine (a namespace with address .2), is banned, and tries
+    again as 'innocent' from the same machine; a kick would have let her back."""
+    try:
+        namespace_cm = network_namespace()
+        name, our_address, their_address, _link = namespace_cm.__enter__()
+    except OSError as exc:
+        pytest.skip(str(exc))
+    try:
+        with running_server(host=our_address) as (server, endpoint):
+            hal = RawClient(endpoint, "hal")
+            server.room.host_cid = next(c for c, m in server.room.members.items() if m.name == "hal")
+            mallory = subprocess.Popen(
+                ["ip", "netns", "exec", name, sys.executable, "-c", MALLORY, our_address, str(endpoint.port), "mallory", "innocent"],
+                stdout=subprocess.PIPE, env=child_env(), text=True,
+            )  # fmt: skip
+            try:
+                assert mallory.stdout is not None
+                assert mallory.stdout.readline().split() == ["mallory", "welcome"]
+                hal.expect(ev.Joined, name="mallory")
+                hal.send(ev.Moderate(action="ban", name="mallory", reason="spam"))
+                act = hal.expect(ev.Moderated)
+                assert (act.action, act.by, act.name, act.reason) == ("ban", "hal", "mallory", "spam")
+                rest = mallory.communicate(timeout=DEFAULT_TIMEOUT)[0].split("\n")
+                assert "mallory error banned" in rest
+                assert "innocent error banned" in rest
+                (ban,) = server.room.moderation.bans
+                assert ban.address == their_address
+                ann = RawClient(endpoint, "ann")  # from this machine: not banned
+                chats_on(hal, ann)
+                ann.close()
+            finally:
+                mallory.kill()
+                mallory.wait(DEFAULT_TIMEOUT)
+                hal.close()
+    finally:
+        namespace_cm.__exit__(None, None, None)

@@ -1,0 +1,91 @@
+"""File sharing against abuse (server_files.py with a pure room and a hand-turned clock): the
+upload quota is per person and per address, not per connection; a stalled upload is dropped and
+its quota freed; a muted person offers nothing; a kicked person's offers vanish."""
+
+from __future__ import annotations
+
+from lanchat import events as ev
+from lanchat.actions import Send
+from lanchat.files import MB
+from lanchat.room import Room
+from lanchat.server_files import STALLED_SECONDS, ServerFiles
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def setting(tmp_path, *people: tuple[str, str]) -> tuple[Room, ServerFiles, Clock, dict[str, int]]:
+    clock = Clock()
+    room = Room(clock=clock)
+    files = ServerFiles(tmp_path, max_file_bytes=10 * MB, quota_bytes=10 * MB, clock=clock)
+    cids = {}
+    for cid, (name, address) in enumerate(people, start=1):
+        room.arrive(cid, address)
+        room.handle(cid, ev.Hello(name=name))
+        cids[name] = cid
+    room.host_cid = cids.get("hal")
+    return room, files, clock, cids
+
+
+def offer(files: ServerFiles, room: Room, cid: int, size: int, ref: int = 1) -> ev.Event:
+    (answer,) = files.handle(room, cid, ev.OfferFile(ref=ref, name="big.bin", size=size))
+    assert isinstance(answer, Send)
+    return answer.event
+
+
+def test_a_second_connection_from_the_same_address_gets_no_fresh_quota(tmp_path):
+    room, files, _clock, cid = setting(tmp_path, ("mallory", "192.168.1.66"), ("m2", "192.168.1.66"), ("ann", "192.168.1.10"))
+    assert isinstance(offer(files, room, cid["mallory"], 8 * MB), ev.UploadReady)
+    refused = offer(files, room, cid["m2"], 8 * MB)
+    assert isinstance(refused, ev.FileError) and "over your quota of 10.0 MB" in refused.message
+    assert isinstance(offer(files, room, cid["m2"], 2 * MB), ev.UploadReady)  # just under
+    assert isinstance(offer(files, room, cid["ann"], 8 * MB), ev.UploadReady)  # a classmate is unaffected
+    files.close()
+
+
+def test_on_this_machine_the_quota_is_per_person(tmp_path):
+    room, files, _clock, cid = setting(tmp_path, ("ann", "local"), ("bob", "local"))
+    assert isinstance(offer(files, room, cid["ann"], 8 * MB), ev.UploadReady)
+    assert isinstance(offer(files, room, cid["bob"], 8 * MB), ev.UploadReady)
+    assert isinstance(offer(files, room, cid["ann"], 3 * MB, ref=2), ev.FileError)
+    files.close()
+
+
+def test_a_stalled_upload_is_dropped_its_sender_told_and_its_quota_freed(tmp_path):
+    room, files, clock, cid = setting(tmp_path, ("ann", "192.168.1.10"))
+    ready = offer(files, room, cid["ann"], 8 * MB)
+    files.handle(room, cid["ann"], ev.UploadBytes(id=ready.id, data=b"x" * 1000))
+    clock.now += STALLED_SECONDS - 1
+    assert files.drop_stalled() == []
+    clock.now += 1
+    (told,) = files.drop_stalled()
+    assert told.to == cid["ann"] and told.event == ev.FileError(
+        id=ready.id, message=f"sending big.bin stopped: nothing arrived for {STALLED_SECONDS:g} s"
+    )
+    assert files.uploads == {} and files.book.offers == {}
+    assert isinstance(offer(files, room, cid["ann"], 8 * MB, ref=2), ev.UploadReady)  # quota free again
+    files.close()
+
+
+def test_a_muted_person_offers_nothing(tmp_path):
+    room, files, _clock, cid = setting(tmp_path, ("hal", "local"), ("bob", "192.168.1.11"))
+    room.handle(cid["hal"], ev.Moderate(action="mute", name="bob", minutes=5))
+    refused = offer(files, room, cid["bob"], 1 * MB)
+    assert isinstance(refused, ev.FileError) and refused.message.startswith("you are muted by hal for 5 more minutes")
+    assert files.book.offers == {}
+    files.close()
+
+
+def test_a_kicked_persons_offers_vanish(tmp_path):
+    room, files, _clock, cid = setting(tmp_path, ("hal", "local"), ("mallory", "192.168.1.66"))
+    ready = offer(files, room, cid["mallory"], 1 * MB)
+    files.handle(room, cid["mallory"], ev.UploadBytes(id=ready.id, data=b"x" * MB))
+    room.handle(cid["hal"], ev.Moderate(action="kick", name="mallory"))
+    files.forget(cid["mallory"])  # the hub does this when the kicked connection closes
+    assert files.book.offers == {} and files.uploads == {}
+    files.close()

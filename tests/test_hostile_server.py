@@ -1,0 +1,297 @@
+"""A malicious server (a student's fake one, or a squatted AF_UNIX path) cannot harm a client.
+
+The server here is a raw socket in the test that reads the client's hello and then writes
+exactly the bytes it is told to: OSC (retitle the terminal) and DSR (make the terminal type
+an answer into the shell) escapes in every string the client prints after the terminal is
+restored, and numbers no real server sends (a time of 1e300, -1e300, 1e20, NaN). The client
+runs as a user runs it: in a real pseudo-terminal read by pyte, full screen and --plain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import threading
+
+import pytest
+from helpers import DEFAULT_TIMEOUT, Proc, TermProc, child_env, running_server, short_tmp_dir, wait_for
+
+from lanchat import wire
+
+pytestmark = pytest.mark.timeout(60)
+
+OSC_TITLE = "\x1b]0;owned\x07"  # would retitle the window to "owned"
+DSR = "\x1b[6n"  # would make the terminal answer ESC [ row ; col R, as if typed
+EVIL = f"{OSC_TITLE}{DSR}boom"
+EVIL_BYTES = (OSC_TITLE.encode(), DSR.encode())
+
+
+def frame_of(obj: dict, *, allow_nan: bool = False) -> bytes:
+    return wire.frame(json.dumps(obj, allow_nan=allow_nan).encode("utf-8"))
+
+
+def welcome(name: str) -> bytes:
+    return frame_of({"type": "welcome", "version": 1, "name": name, "mode": "duplex", "members": [name]})
+
+
+def message(text: str, time: object = 1_700_000_000.0) -> bytes:
+    return frame_of({"type": "message", "from": "mallory", "text": text, "time": time}, allow_nan=True)
+
+
+class HostileServer:
+    """Accepts one client, waits for its hello, then writes each scripted blob in turn
+    (``then(blob)`` adds more while connected). Closes when told or when the client goes."""
+
+    def __init__(self, *script: bytes, unix_path: str | None = None) -> None:
+        if unix_path:
+            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.listener.bind(unix_path)
+            self.listener.listen(1)
+        else:
+            self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(DEFAULT_TIMEOUT)
+        self.port = None if unix_path else self.listener.getsockname()[1]
+        self.script = list(script)
+        self.conn: socket.socket | None = None
+        self.heard = bytearray()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = self.listener.accept()
+            conn.settimeout(DEFAULT_TIMEOUT)
+            self.conn = conn
+            decoder = wire.FrameDecoder()
+            while not decoder_has_frame(decoder, conn, self.heard):
+                pass
+            for blob in self.script:
+                conn.sendall(blob)
+            while data := conn.recv(65536):  # until the client closes (or the test does)
+                self.heard += data
+
+    def then(self, blob: bytes) -> None:
+        assert self.conn is not None
+        self.conn.sendall(blob)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.conn is not None:
+                self.conn.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self._thread.join(DEFAULT_TIMEOUT)
+        if self.conn is not None:
+            self.conn.close()
+
+
+def decoder_has_frame(decoder: wire.FrameDecoder, conn: socket.socket, heard: bytearray) -> bool:
+    data = conn.recv(65536)
+    if not data:
+        raise OSError("the client went before saying hello")
+    heard += data
+    return bool(decoder.feed(data))
+
+
+def client_in_pty(server: HostileServer, screen: str) -> TermProc:
+    plain = ["--plain"] if screen == "plain" else []
+    return TermProc("connect", "127.0.0.1", str(server.port), "--name", "ann", *plain, rows=24, cols=100)
+
+
+def assert_harmless(term: TermProc) -> None:
+    """Nothing the server wrote drove the terminal: no escape reached it raw, the window
+    title is untouched, and the escapes were shown as visible text instead."""
+    raw = bytes(term.raw)
+    for sequence in EVIL_BYTES:
+        assert sequence not in raw, f"{sequence!r} reached the terminal"
+    assert term.screen.title != "owned"
+
+
+SCREENS = ["full", "plain"]
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_a_fatal_errors_message_is_printed_harmlessly_after_the_terminal_is_restored(screen):
+    fatal = frame_of({"type": "error", "code": "bad-message", "message": EVIL, "fatal": True})
+    server = HostileServer(welcome("ann"), fatal)
+    term = client_in_pty(server, screen)
+    try:
+        term.expect(r"disconnected by the server: \^\[\]0;owned\^G\^\[\[6nboom")
+        assert term.wait() == 1
+        assert_harmless(term)
+    finally:
+        term.stop()
+        server.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_a_shutdown_reason_is_printed_harmlessly(screen):
+    shutdown = frame_of({"type": "shutdown", "reason": EVIL})
+    server = HostileServer(welcome("ann"), shutdown)
+    term = client_in_pty(server, screen)
+    try:
+        term.expect(r"\^\[\]0;owned\^G\^\[\[6nboom")
+        server.close()  # a real server closes after its shutdown frame
+        term.wait()
+        assert_harmless(term)
+    finally:
+        term.stop()
+        server.close()
+
+
+@pytest.mark.parametrize("fatal", [False, True])
+def test_a_handshake_refusal_is_harmless_in_the_prompt_and_on_exit(fatal):
+    """A name refusal is shown in the 'Another name' prompt (stdin is a terminal); a fatal
+    one (room full) is printed on exit. Both quote the server's text."""
+    refusal = frame_of({"type": "error", "code": "name-taken", "message": EVIL, "fatal": fatal})
+    server = HostileServer(refusal)
+    term = client_in_pty(server, "full")
+    try:
+        if not fatal:
+            term.expect(r"\^\[\]0;owned\^G\^\[\[6nboom\s*\n?Another name:")
+            term.send("\x04")  # Ctrl-D: give up
+        term.expect(r"refused to let us in: \^\[\]0;owned\^G\^\[\[6nboom")
+        assert term.wait() == 1
+        assert_harmless(term)
+    finally:
+        term.stop()
+        server.close()
+
+
+def test_a_handshake_refusal_through_pipes_is_harmless():
+    refusal = frame_of({"type": "error", "code": "room-full", "message": EVIL, "fatal": True})
+    server = HostileServer(refusal)
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann")
+    try:
+        assert client.wait() == 1
+        assert "\x1b" not in client.output and "\x07" not in client.output
+        assert "refused to let us in: ^[]0;owned^G^[[6nboom" in client.output
+    finally:
+        client.stop()
+        server.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_absurd_times_cost_one_line_each_not_the_batch_nor_the_chat(screen):
+    batch = b"".join(
+        [
+            message("first", 1e300),
+            message("second", -1e300),
+            message("third", 1e20),
+            message("fourth", float("nan")),
+            message("fifth", float("inf")),
+            message("sixth", 10**400 // 10**390),  # a big integer: 1e10 s, year 2286, a real time
+            message("still here"),
+        ]
+    )
+    server = HostileServer(welcome("ann"), batch)
+    term = client_in_pty(server, screen)
+    try:
+        term.expect(r"mallory: still here")
+        term.expect(r"mallory: sixth")
+        shown = term.text
+        assert shown.count("a message from the server was not shown") == 5, shown
+        for gone in ("first", "second", "third", "fourth", "fifth"):
+            assert f"mallory: {gone}" not in shown
+        # the chat goes on: what ann types still reaches the server
+        term.send("hello\r")
+        wait_for(lambda: b"hello" in server.heard, what="ann's line to reach the server")
+        assert term.proc.isalive()
+    finally:
+        term.stop()
+        server.close()
+
+
+def test_numbers_out_of_range_in_file_events_are_skipped_with_a_line():
+    offers = b"".join(
+        [
+            frame_of({"type": "offered", "id": "1", "name": "a.txt", "size": 10**30, "sha256": "0" * 64, "from": "mallory", "time": 1.0}),
+            frame_of({"type": "offered", "id": "2", "name": "b.txt", "size": 5, "sha256": "0" * 64, "from": "mallory", "time": 1e300}),
+            frame_of({"type": "history-end", "shown": 0, "more": False, "before": -(2**70)}),
+            message("after the numbers"),
+        ]
+    )
+    server = HostileServer(welcome("ann"), offers)
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann")
+    try:
+        client.expect(r"mallory: after the numbers")
+        assert client.output.count("a message from the server was not shown") == 3, client.output
+        assert "Traceback" not in client.output and client.popen.poll() is None
+    finally:
+        client.stop()
+        server.close()
+
+
+# ------------------------------------------------------------ who owns the AF_UNIX socket
+
+
+def test_a_unix_server_run_by_someone_else_is_warned_about():
+    """The client expects the server to be run by `nobody` (--server-owner); the real one is
+    run by us: the kernel's SO_PEERCRED says so and the client warns, then chats normally."""
+    with short_tmp_dir() as folder, running_server(unix_path=os.path.join(folder, "chat.sock")) as (_server, endpoint):
+        client = Proc("connect", "--unix", endpoint.path, "--name", "ann", "--server-owner", "nobody")
+        try:
+            me = pwd.getpwuid(os.getuid()).pw_name
+            client.expect(rf"warning: the server at .*chat\.sock is run by {me} \(uid {os.getuid()}\), not by nobody")
+            client.expect(r"welcome, ann")
+        finally:
+            client.stop()
+
+
+def test_a_unix_server_run_by_you_brings_no_warning():
+    with short_tmp_dir() as folder, running_server(unix_path=os.path.join(folder, "chat.sock")) as (_server, endpoint):
+        client = Proc("connect", "--unix", endpoint.path, "--name", "ann")
+        try:
+            client.expect(r"welcome, ann")
+            client.send("/q")
+            assert client.wait() == 0
+            assert "warning" not in client.output
+        finally:
+            client.stop()
+
+
+SQUATTER = """
+import json, socket, struct, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(sys.argv[1]); listener.listen(1); print("ready", flush=True)
+listener.settimeout(10)
+conn, _ = listener.accept(); conn.settimeout(10)
+conn.recv(65536)
+body = json.dumps({"type": "welcome", "version": 1, "name": "ann", "mode": "duplex", "members": ["ann"]}).encode()
+conn.sendall(struct.pack(">I", len(body)) + body)
+while conn.recv(65536):
+    pass
+"""
+
+
+# The squatter needs a Python that `nobody` may run (the test's own may sit in a private folder).
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the squatter as another user")
+@pytest.mark.skipif(SYSTEM_PYTHON is None, reason="no system python3 for the squatter")
+def test_a_squatted_unix_path_is_warned_about():
+    """Another user (`nobody`) got to the class's socket path first: a real squatter process."""
+    nobody = pwd.getpwnam("nobody")
+    with short_tmp_dir() as folder:
+        os.chmod(folder, 0o777)
+        path = os.path.join(folder, "chat.sock")
+        squatter = subprocess.Popen(
+            [SYSTEM_PYTHON, "-I", "-c", SQUATTER, path], user=nobody.pw_uid, group=nobody.pw_gid,
+            stdout=subprocess.PIPE, env=child_env(), cwd="/",
+        )  # fmt: skip
+        client = None
+        try:
+            assert squatter.stdout is not None and squatter.stdout.readline() == b"ready\n"
+            client = Proc("connect", "--unix", path, "--name", "ann")
+            client.expect(rf"warning: the server at .*chat\.sock is run by nobody \(uid {nobody.pw_uid}\), not by")
+            client.expect(r"welcome, ann")
+        finally:
+            if client is not None:
+                client.stop()
+            squatter.kill()
+            squatter.wait(DEFAULT_TIMEOUT)

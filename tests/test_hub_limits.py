@@ -1,0 +1,100 @@
+"""The hub's abuse limits without a socket (test_hub.Lab: a hand-turned clock, sockets that
+stop reading on request): the flooder paused with nothing lost, the slow reader that slows its
+senders before anyone is dropped, the reader that takes nothing for 30 s.
+"""
+
+from __future__ import annotations
+
+from test_hub import Lab
+
+from lanchat import events as ev
+from lanchat import hub as hub_module
+from lanchat import limits as lim
+
+
+def lab_with_reading(**hub_args: object) -> tuple[Lab, list[tuple[int, bool]]]:
+    calls: list[tuple[int, bool]] = []
+    lab = Lab(set_reading=lambda cid, reading: calls.append((cid, reading)), **hub_args)
+    return lab, calls
+
+
+def last_for(calls: list[tuple[int, bool]], cid: int) -> bool | None:
+    """Whether ``cid`` is being read, after the calls so far."""
+    return next((reading for who, reading in reversed(calls) if who == cid), None)
+
+
+def texts(events: list[object]) -> list[str]:
+    return [e.text for e in events if isinstance(e, ev.Message)]
+
+
+def test_a_flooder_is_paused_mid_read_and_what_it_sent_waits_not_lost():
+    flood = lim.FloodControl(burst=2, rate=1.0, slow_downs_before_pause=1)
+    lab, reading = lab_with_reading(limits=True, flood=flood)
+    ann, mallory = lab.join("ann"), lab.join("mallory")
+    ann.hears()
+    mallory.says(*(ev.Say(text=f"m{i}") for i in range(6)))  # one read
+    assert texts(ann.hears()) == ["m0", "m1"]
+    errors = [e for e in mallory.hears() if isinstance(e, ev.Error)]
+    assert [e.code for e in errors] == [ev.E_SLOW_DOWN, ev.E_SLOW_DOWN]
+    assert "nothing you send is read for 2 s" in errors[1].message
+    assert reading == [(mallory.cid, False)]
+    assert lab.hub.next_deadline() == lab.clock.now + 2.0
+    lab.clock.now += 2.0
+    lab.hub.expire()  # read again: m4 and m5 were held, and go out now that the bucket is full
+    assert reading[-1] == (mallory.cid, True)
+    assert texts(ann.hears()) == ["m4", "m5"]
+
+
+def test_a_slow_reader_slows_the_senders_feeding_it_before_anyone_is_dropped():
+    lab, reading = lab_with_reading(max_queue_bytes=16 * 1024)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears(), bob.hears()
+    lab.writers[bob.cid].reading = False  # bob's kernel buffers are full for now
+    for i in range(9):
+        ann.says(ev.Say(text=f"{i} " + "x" * 1000))
+        lab.flush()
+    assert lab.hub.outbox.queued_bytes(bob.cid) > 8 * 1024  # over half the limit: congested
+    lab.clock.now += hub_module.THROTTLE_SECONDS
+    lab.hub.expire()
+    assert (ann.cid, False) in reading  # ann, who fed bob's queue, is read more slowly
+    lab.writers[bob.cid].reading = True  # bob reads again
+    lab.flush()
+    lab.clock.now += hub_module.THROTTLE_SECONDS
+    lab.hub.expire()
+    assert last_for(reading, ann.cid) is True
+    assert len(texts(bob.hears())) == 9  # bob was never dropped
+    assert bob.cid in lab.room.members
+
+
+def test_one_still_congested_after_the_grace_time_is_dropped_and_the_senders_freed():
+    lab, reading = lab_with_reading(max_queue_bytes=16 * 1024)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.writers[bob.cid].reading = False
+    for i in range(9):
+        ann.says(ev.Say(text=f"{i} " + "x" * 1000))
+        lab.flush()
+    for _ in range(int(hub_module.CONGESTION_GRACE_SECONDS / hub_module.THROTTLE_SECONDS) + 2):
+        lab.clock.now += hub_module.THROTTLE_SECONDS
+        lab.hub.expire()
+    left = [e for e in ann.hears() if isinstance(e, ev.Left)]
+    assert [(e.name, e.reason) for e in left] == [("bob", "dropped")]
+    assert last_for(reading, ann.cid) is True
+
+
+def test_a_reader_that_takes_nothing_for_thirty_seconds_is_dropped():
+    lab = Lab()
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.writers[bob.cid].reading = False
+    ann.says(ev.Say(text="anyone?"))
+    lab.flush()
+    lab.hub.expire()  # the loop's pass: bob's backlog took nothing; the 30 s start now
+    lab.clock.now += 29.9
+    lab.hub.expire()
+    lab.clock.now += 0.05
+    lab.hub.expire()
+    assert bob.cid in lab.room.members
+    lab.clock.now += 0.2
+    lab.hub.expire()
+    assert [(e.name, e.reason) for e in ann.hears() if isinstance(e, ev.Left)] == [("bob", "dropped")]

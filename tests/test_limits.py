@@ -1,0 +1,222 @@
+"""limits.py as pure objects with a hand-turned clock: each limit just under and just over.
+
+The flooder, the reconnection storm and the slowloris from the attacker's side, one request
+or one byte at a time, with the time set by the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lanchat import limits as lim
+
+T0 = 1_000.0
+
+
+# ------------------------------------------------------------------ flood control
+
+
+def test_a_burst_of_ten_goes_through_and_the_eleventh_is_told_to_slow_down():
+    flood = lim.FloodControl()
+    assert all(flood.check("mallory", T0).allowed for _ in range(10))
+    verdict = flood.check("mallory", T0)
+    assert verdict.action == lim.SLOW_DOWN
+    assert verdict.retry_after == pytest.approx(1 / 3)
+
+
+def test_three_a_second_is_sustained_for_ever():
+    flood = lim.FloodControl()
+    now = T0
+    for _ in range(10):
+        assert flood.check("ann", now).allowed  # the burst
+    for _ in range(300):  # 100 seconds at exactly the rate
+        now += 1 / 3
+        assert flood.check("ann", now).allowed
+
+
+def test_just_over_the_rate_is_refused_sometimes_never_more():
+    flood = lim.FloodControl()
+    now = T0
+    verdicts = []
+    for _ in range(10):
+        flood.check("ann", now)
+    for _ in range(40):  # 3.5 a second: half a message a second too many
+        now += 1 / 3.5
+        verdicts.append(flood.check("ann", now).action)
+    assert lim.SLOW_DOWN in verdicts
+    assert set(verdicts) == {lim.OK, lim.SLOW_DOWN}  # never paused: accepted ones reset the count
+
+
+def test_a_flooder_is_told_then_no_longer_read_then_disconnected():
+    flood = lim.FloodControl()
+    now = T0
+    actions = [flood.check("mallory", now).action for _ in range(10 + 10)]
+    assert actions == [lim.OK] * 10 + [lim.SLOW_DOWN] * 10
+    paused = flood.check("mallory", now)
+    assert paused.action == lim.STOP_READING
+    assert paused.resume_at == pytest.approx(now + 10 / 3)  # until the bucket is full again
+    for _ in range(2):  # back from each pause, it floods again at once
+        now = paused.resume_at
+        actions = [flood.check("mallory", now).action for _ in range(20)]
+        assert actions == [lim.OK] * 10 + [lim.SLOW_DOWN] * 10
+        paused = flood.check("mallory", now)
+        assert paused.action == lim.STOP_READING
+    now = paused.resume_at
+    actions = [flood.check("mallory", now).action for _ in range(21)]
+    assert actions[-1] == lim.DISCONNECT  # the fourth pause within a minute
+
+
+def test_pauses_a_minute_apart_never_disconnect():
+    flood = lim.FloodControl()
+    now = T0
+    for _ in range(6):
+        actions = [flood.check("keen", now).action for _ in range(21)]
+        assert actions[-1] == lim.STOP_READING
+        now += lim.PAUSE_MEMORY_SECONDS
+
+
+def test_everyone_has_their_own_bucket_and_leaving_does_not_refill_it():
+    flood = lim.FloodControl()
+    for _ in range(10):
+        flood.check("mallory", T0)
+    assert flood.check("ann", T0).allowed
+    flood.forget("mallory", T0)  # left and came back at once under the same name
+    assert flood.check("mallory", T0).action == lim.SLOW_DOWN
+
+
+def test_operators_may_have_more_and_a_benchmark_none():
+    flood = lim.FloodControl()
+    flood.allow("teacher", burst=50, rate=20)
+    flood.allow("bench", unlimited=True)
+    assert all(flood.check("teacher", T0).allowed for _ in range(50))
+    assert not flood.check("teacher", T0).allowed
+    assert all(flood.check("bench", T0).allowed for _ in range(100_000))
+
+
+def test_memory_is_bounded_however_many_names_flood():
+    flood = lim.FloodControl(max_tracked=100)
+    for i in range(10_000):
+        flood.check(f"name{i}", T0 + i * 0.001)
+    assert len(flood) <= 100
+    flood.forget("name9999", T0 + 100)  # refilled long ago: nothing kept
+    assert "name9999" not in flood._senders
+
+
+# ------------------------------------------------------------------ connections
+
+
+@pytest.mark.parametrize(
+    ("address", "group"),
+    [
+        ("127.0.0.1", "local"),
+        ("::1", "local"),
+        ("::ffff:127.0.0.1", "local"),
+        ("/tmp/chat.sock", "local"),
+        ("", "local"),
+        ("192.168.1.7", "192.168.1.7"),
+        ("::ffff:192.168.1.7", "192.168.1.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+    ],
+)
+def test_connections_are_counted_per_machine(address, group):
+    assert lim.address_group(address) == group
+
+
+def test_sixteen_connections_from_one_address_and_not_seventeen():
+    caps = lim.ConnectionLimits()
+    now = T0
+    for _ in range(16):
+        assert caps.admit("192.168.1.7", now) is None
+    refusal = caps.admit("192.168.1.7", now)
+    assert refusal == "too many connections from address 192.168.1.7 (16 at once); close some and try again"
+    assert caps.admit("192.168.1.8", now) is None  # a classmate is unaffected
+    caps.release("192.168.1.7")
+    assert caps.admit("192.168.1.7", now) is None  # one closed: one more may come
+
+
+def test_loopback_has_its_own_number():
+    caps = lim.ConnectionLimits(max_per_local=3, new_per_minute_local=100)
+    assert [caps.admit(a, T0) for a in ("127.0.0.1", "::1", "/tmp/x.sock")] == [None, None, None]
+    assert "this machine (3 at once)" in caps.admit("127.0.0.1", T0)
+
+
+def test_new_connections_per_minute_just_under_and_just_over():
+    caps = lim.ConnectionLimits(max_per_address=1000)
+    now = T0
+    for _ in range(30):
+        assert caps.admit("10.0.0.9", now) is None
+        caps.release("10.0.0.9")
+    refusal = caps.admit("10.0.0.9", now)
+    assert refusal == "too many new connections from 10.0.0.9 (30 a minute); try again in 2 s"
+    assert caps.admit("10.0.0.9", now + 2.0) is None  # one more every two seconds
+    assert caps.open == {"10.0.0.9": 1}
+
+
+def test_remembered_addresses_are_bounded():
+    caps = lim.ConnectionLimits(max_tracked=50)
+    for i in range(5_000):
+        address = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
+        assert caps.admit(address, T0 + i) is None
+        caps.release(address)
+    assert len(caps._arrivals) <= 50 and caps.open == {}
+
+
+# ------------------------------------------------------------------ deadlines
+
+
+def test_a_frame_dripped_a_byte_a_second_is_closed_ten_seconds_after_its_first_byte():
+    deadlines = lim.Deadlines()
+    deadlines.connected(1, T0)
+    for second in range(1, 11):  # a byte a second, the frame never finished
+        deadlines.progress(1, T0 + second, partial_frame=True)
+        assert deadlines.expired(T0 + second) == []
+    assert deadlines.next_due() == T0 + 11  # the frame clock started at its first byte, T0 + 1
+    assert deadlines.expired(T0 + 10.999) == []
+    assert deadlines.expired(T0 + 11) == [(1, "a frame was started but not finished within 10 seconds")]
+    assert deadlines.expired(T0 + 30) == []  # once only
+    assert len(deadlines) == 0
+
+
+def test_hello_within_twenty_seconds_however_many_other_frames_arrive():
+    deadlines = lim.Deadlines()
+    deadlines.connected(1, T0)
+    for second in range(0, 20, 5):  # a frame every 5 s, each finished in time, none a hello
+        deadlines.progress(1, T0 + second, partial_frame=True)
+        deadlines.progress(1, T0 + second + 4, partial_frame=False)
+        assert deadlines.expired(T0 + second + 4) == []
+    assert deadlines.expired(T0 + 20) == [(1, 'no "hello" within 20 seconds of connecting')]
+
+
+def test_no_hello_at_all_is_closed_at_twenty_seconds():
+    deadlines = lim.Deadlines()
+    deadlines.connected(1, T0)
+    deadlines.connected(2, T0 + 1)
+    assert deadlines.expired(T0 + 19.99) == []
+    assert deadlines.expired(T0 + 20) == [(1, 'no "hello" within 20 seconds of connecting')]
+    deadlines.joined(2)
+    assert deadlines.expired(T0 + 25) == []
+    assert deadlines.next_due() is None
+
+
+def test_finished_frames_never_expire_and_a_new_frame_gets_a_fresh_clock():
+    deadlines = lim.Deadlines()
+    deadlines.connected(1, T0)
+    deadlines.joined(1)
+    deadlines.progress(1, T0, partial_frame=True)
+    deadlines.progress(1, T0 + 9, partial_frame=False)  # finished just in time
+    deadlines.progress(1, T0 + 9.5, partial_frame=True)  # the next one starts
+    assert deadlines.expired(T0 + 15) == []
+    assert deadlines.expired(T0 + 19.5) == [(1, "a frame was started but not finished within 10 seconds")]
+
+
+def test_closed_connections_are_forgotten():
+    deadlines = lim.Deadlines()
+    for cid in range(1000):
+        deadlines.connected(cid, T0)
+        deadlines.progress(cid, T0, partial_frame=True)
+        deadlines.closed(cid)
+    assert len(deadlines) == 0
+    assert deadlines.next_due() is None
+    assert deadlines.expired(T0 + 100) == []

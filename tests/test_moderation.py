@@ -1,0 +1,485 @@
+"""Moderation (moderation.py through room.py) as a conversation with a pure room: hal hosts,
+ann and bob are students, mallory misbehaves. Every command by an operator and by someone who
+is not one; kick and ban, then coming back under a new name or key from the same address; a
+mute across a reconnection; the turn passed on. After each, the room still serves the others.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from test_room import START, RoomDriver
+
+from lanchat import events as ev
+from lanchat.moderation import Ban
+from lanchat.room import DropBans, Record, Room, StoreBan
+from lanchat.session import Local, Outgoing, Session
+
+LAN = {"hal": "/tmp/chat.sock", "ann": "192.168.1.10", "bob": "192.168.1.11", "mallory": "192.168.1.66"}
+
+
+class ModDriver(RoomDriver):
+    """RoomDriver that also performs the moderation actions: acts kept, bans stored."""
+
+    def __init__(self, mode: str = "duplex", **kwargs: object) -> None:
+        super().__init__(mode, **kwargs)
+        self.records: list[ev.Moderated] = []
+        self.stored: dict[int, Ban] = {}
+
+    def perform(self, actions: list) -> list:
+        rest = []
+        for action in actions:
+            if isinstance(action, Record):
+                self.records.append(action.event)
+            elif isinstance(action, StoreBan):
+                self.stored[action.ban.id] = action.ban
+            elif isinstance(action, DropBans):
+                for ban_id in action.ids:
+                    del self.stored[ban_id]
+            else:
+                rest.append(action)
+        return super().perform(rest)
+
+    def arrive(self, name: str, *, address: str | None = None, key: bytes | str | None = None, host: bool = False) -> int:
+        cid = self.connect(host=host)
+        self.room.arrive(cid, address if address is not None else LAN.get(name, "10.0.0.1"), key)
+        return self.join(name, cid=cid)
+
+    def mod(self, who: str, action: str, name: str | None = None, **fields: object) -> list:
+        return self.perform(self.room.handle(self.cid[who], ev.Moderate(action=action, name=name, **fields)))  # type: ignore[arg-type]
+
+    def told(self, who: str) -> list[ev.Moderated]:
+        return [e for e in self.take(who) if isinstance(e, ev.Moderated)]
+
+    def still_serves(self, *names: str) -> None:
+        """The room goes on: a message from the first reaches every one of them."""
+        self.take_all()
+        self.say(names[0], "still here")
+        for name in names:
+            got = [e for e in self.take(name) if isinstance(e, ev.Message)]
+            assert [m.text for m in got] == ["still here"], f"{name} got {got}"
+
+
+def classroom(mode: str = "duplex", **kwargs: object) -> ModDriver:
+    room = ModDriver(mode, **kwargs)
+    room.arrive("hal", host=True)
+    for name in ("ann", "bob", "mallory"):
+        room.arrive(name)
+    room.take_all()
+    return room
+
+
+# ------------------------------------------------------------- who may moderate
+
+COMMANDS = [
+    ("op", "bob", {}),
+    ("deop", "bob", {}),
+    ("kick", "mallory", {"reason": "spam"}),
+    ("ban", "mallory", {"reason": "spam"}),
+    ("unban", "mallory", {}),
+    ("bans", None, {}),
+    ("mute", "mallory", {"minutes": 5}),
+    ("unmute", "mallory", {}),
+    ("mode", None, {"mode": "turn"}),
+    ("pass", None, {}),
+]
+
+
+@pytest.mark.parametrize(("action", "name", "fields"), COMMANDS)
+def test_a_student_who_is_not_an_operator_is_refused_and_nothing_happens(action, name, fields):
+    room = classroom()
+    room.mod("ann", action, name, **fields)
+    error = room.only_error("ann")
+    assert error.code == ev.E_NOT_OPERATOR and not error.fatal
+    assert error.message == f"only an operator can use /{action}; hal (the host) is one"
+    room.nobody_else_got_anything("hal", "bob", "mallory")
+    assert room.records == [] and room.stored == {}
+    assert room.room.names == ("hal", "ann", "bob", "mallory") and room.room.mode == "duplex"
+    room.still_serves("mallory", "hal", "ann", "bob")
+
+
+def test_the_host_makes_ann_an_operator_and_everyone_is_told():
+    room = classroom()
+    room.mod("hal", "op", "ann")
+    for name in ("hal", "ann", "bob", "mallory"):
+        got = room.take(name)
+        assert got == [
+            ev.Moderated(action="op", by="hal", name="ann", time=START),
+            ev.Operators(names=("hal", "ann")),
+        ]
+    room.mod("ann", "kick", "mallory", reason="spam")  # now she may
+    assert "mallory" not in room.room.names
+    room.mod("hal", "deop", "ann")
+    assert room.take("bob")[-1] == ev.Operators(names=("hal",))
+    room.take_all()
+    room.mod("ann", "mute", "bob")
+    assert room.only_error("ann").code == ev.E_NOT_OPERATOR
+    room.still_serves("bob", "hal", "ann")
+
+
+def test_a_newcomer_hears_who_the_operators_are_besides_the_host():
+    room = classroom()
+    room.mod("hal", "op", "ann")
+    cid = room.arrive("cat", address="192.168.1.12")
+    got = room.take(cid)
+    assert isinstance(got[0], ev.Welcome) and got[0].host == "hal"
+    assert got[-1] == ev.Operators(names=("hal", "ann"))
+
+
+def test_nobody_can_kick_ban_mute_or_deop_the_host():
+    room = classroom()
+    room.mod("hal", "op", "ann")
+    room.take_all()
+    for action in ("kick", "ban", "mute", "deop"):
+        room.mod("ann", action, "hal")
+        error = room.only_error("ann")
+        assert error.code == ev.E_NOT_OPERATOR and "the host (hal)" in error.message
+    assert room.room.names[0] == "hal"
+
+
+# ------------------------------------------------------------------ kick and ban
+
+
+def test_kick_everyone_sees_who_and_why_mallory_sees_why_and_is_closed():
+    room = classroom()
+    mallory = room.cid["mallory"]
+    room.mod("hal", "kick", "mallory", reason="flooding the chat")
+    act = ev.Moderated(action="kick", by="hal", name="mallory", reason="flooding the chat", time=START)
+    assert room.take("mallory") == [
+        act,
+        ev.Error(code=ev.E_KICKED, message="hal removed you from the room: flooding the chat", fatal=True),
+    ]
+    assert mallory in room.closed
+    for name in ("hal", "ann", "bob"):
+        assert room.take(name) == [act, ev.Left(name="mallory", reason="kicked", time=START)]
+    assert room.records == [act]
+    room.still_serves("ann", "hal", "bob")
+    # a kick is not a ban: mallory may come back
+    room.arrive("mallory")
+    assert "mallory" in room.room.names
+
+
+def test_a_ban_holds_against_a_new_name_from_the_same_address():
+    room = classroom()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    assert room.take("mallory")[-1] == ev.Error(code=ev.E_BANNED, message="hal banned you from the room: spam", fatal=True)
+    (ban,) = room.stored.values()
+    assert (ban.name, ban.address, ban.by, ban.reason) == ("mallory", "192.168.1.66", "hal", "spam")
+    cid = room.arrive("m4llory2", address="192.168.1.66")  # new name, same machine
+    assert room.only_error(cid) == ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)
+    assert cid in room.closed
+    cid = room.arrive("MALLORY", address="192.168.1.99")  # same name (any case), other machine
+    assert room.only_error(cid).code == ev.E_BANNED
+    room.still_serves("ann", "hal", "bob")
+
+
+def test_a_ban_holds_against_the_same_key_under_a_new_name_from_another_address():
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("mallory", key="SHA256:mallorys-key")
+    room.arrive("ann")
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    cid = room.arrive("innocent", address="10.9.9.9", key="SHA256:mallorys-key")
+    assert room.only_error(cid).code == ev.E_BANNED
+    cid = room.arrive("cat", address="10.9.9.10", key="SHA256:cats-key")
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+
+
+def test_on_this_machine_a_ban_is_by_name_and_key_never_by_address():
+    """Everyone in a one-machine demo shares loopback: banning it would ban the class."""
+    room = ModDriver()
+    room.arrive("hal", host=True, address="127.0.0.1")
+    room.arrive("mallory", address="127.0.0.1")
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    (ban,) = room.stored.values()
+    assert ban.address is None
+    cid = room.arrive("ann", address="127.0.0.1")
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+    cid = room.arrive("Mallory", address="127.0.0.1")
+    assert room.only_error(cid).code == ev.E_BANNED
+
+
+def test_bans_are_listed_lifted_and_survive_a_restart():
+    room = classroom()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    room.mod("hal", "ban", "gone", reason="trolling")  # someone not here: by name
+    room.mod("hal", "bans")
+    (listing,) = [e for e in room.take("hal") if isinstance(e, ev.BanList)]
+    assert listing.bans == (
+        "#1 mallory (by name and address 192.168.1.66; banned by hal: spam)",
+        "#2 gone (by name; banned by hal: trolling)",
+    )
+    # the server restarts with the stored bans
+    restarted = ModDriver(bans=list(room.stored.values()))
+    restarted.stored = dict(room.stored)  # what the server loaded from its history file
+    restarted.arrive("hal", host=True)
+    cid = restarted.arrive("mallory2", address="192.168.1.66")
+    assert restarted.only_error(cid).code == ev.E_BANNED
+    restarted.mod("hal", "unban", "#1")
+    assert [e.action for e in restarted.told("hal")] == ["unban"]
+    restarted.mod("hal", "unban", "GONE")
+    cid = restarted.arrive("mallory", address="192.168.1.66")
+    assert isinstance(restarted.take(cid)[0], ev.Welcome)
+    restarted.take_all()
+    restarted.mod("hal", "unban", "nobody")
+    assert restarted.only_error("hal").code == ev.E_NO_SUCH_USER
+    assert room.records[-1].action == "ban" and restarted.records[-1].action == "unban"
+
+
+def test_an_operator_cannot_kick_or_ban_themself():
+    room = classroom()
+    room.mod("hal", "op", "ann")
+    room.take_all()
+    room.mod("ann", "kick", "ann")
+    assert "you cannot /kick yourself" in room.only_error("ann").message
+
+
+# ------------------------------------------------------------------------ mute
+
+
+def test_a_muted_student_still_reads_and_is_told_why_when_typing():
+    room = classroom()
+    room.mod("hal", "mute", "mallory", minutes=5, reason="calm down")
+    act = ev.Moderated(action="mute", by="hal", name="mallory", reason="calm down", minutes=5, time=START)
+    for name in ("hal", "ann", "bob", "mallory"):
+        assert room.take(name) == [act]
+    room.say("mallory", "spam")
+    assert room.only_error("mallory") == ev.Error(
+        code=ev.E_MUTED, message="you are muted by hal for 5 more minutes: calm down; you can still read"
+    )
+    room.whisper("mallory", "ann", "spam")
+    assert room.only_error("mallory").code == ev.E_MUTED
+    room.nobody_else_got_anything("hal", "ann", "bob")
+    room.still_serves("ann", "hal", "bob", "mallory")  # mallory reads
+
+
+def test_a_mute_holds_across_a_reconnection_and_ends_on_time():
+    room = classroom()
+    room.mod("hal", "mute", "mallory", minutes=2)
+    room.leave("mallory")
+    room.arrive("mallory")  # back at once, same name and address
+    room.take_all()
+    room.say("mallory", "I'm back")
+    assert room.only_error("mallory").code == ev.E_MUTED
+    room.leave("mallory")
+    room.arrive("m2", address="192.168.1.66")  # a new name from the same machine
+    room.take_all()
+    room.say("m2", "me again")
+    assert "2 more minutes" in room.only_error("m2").message
+    room.now += 120  # two minutes later
+    room.say("m2", "may I?")
+    assert [e.text for e in room.take("ann") if isinstance(e, ev.Message)] == ["may I?"]
+
+
+def test_unmute_and_a_mute_without_minutes():
+    room = classroom()
+    room.mod("hal", "mute", "bob")
+    room.take_all()
+    room.say("bob", "x")
+    assert "until an operator unmutes you" in room.only_error("bob").message
+    room.mod("hal", "unmute", "bob")
+    assert room.told("bob")[0].action == "unmute"
+    room.still_serves("bob", "hal", "ann")
+    room.mod("hal", "unmute", "bob")
+    assert room.only_error("hal").message == "bob is not muted"
+
+
+@pytest.mark.parametrize("minutes", [0, -1, 7 * 24 * 60 + 1])
+def test_mute_minutes_out_of_range_are_refused(minutes):
+    room = classroom()
+    room.mod("hal", "mute", "bob", minutes=minutes)
+    assert room.only_error("hal").code == ev.E_BAD_MESSAGE
+    room.still_serves("bob", "hal")
+
+
+# ------------------------------------------------------------------ mode and turn
+
+
+def test_the_room_switches_to_turns_and_back_while_it_runs():
+    room = classroom()
+    room.mod("hal", "mode", mode="turn")
+    got = room.take("bob")
+    assert got == [ev.Moderated(action="mode", by="hal", mode="turn", time=START), ev.Turn(holder="ann")]
+    room.say("bob", "me first")
+    assert room.only_error("bob").code == ev.E_NOT_YOUR_TURN
+    room.say("ann", "hello")
+    assert room.room.turn_name == "bob"
+    room.mod("hal", "mode", mode="duplex")
+    assert room.take("mallory")[-2:] == [ev.Moderated(action="mode", by="hal", mode="duplex", time=START), ev.Turn(holder=None)]
+    room.still_serves("mallory", "hal", "ann", "bob")
+    room.mod("hal", "mode", mode="duplex")
+    assert room.only_error("hal").message == "the room is already duplex"
+
+
+def test_an_operator_passes_the_turn_from_someone_who_went_away():
+    room = classroom("turn")
+    assert room.room.turn_name == "ann"
+    room.mod("hal", "pass", reason="ann stepped out")
+    assert room.take("bob") == [
+        ev.Moderated(action="pass", by="hal", name="ann", reason="ann stepped out", time=START),
+        ev.Turn(holder="bob"),
+    ]
+    room.say("bob", "my turn")
+    assert room.room.turn_name == "mallory"
+
+
+def test_a_turn_nobody_takes_moves_on_by_itself():
+    room = classroom("turn", turn_timeout=60)
+    room.now += 59
+    assert room.perform(room.room.tick()) == []
+    room.now += 1
+    room.perform(room.room.tick())
+    assert room.take("bob") == [
+        ev.Moderated(action="pass", by="hal", name="ann", reason="nobody spoke for 60 s", time=START + 60),
+        ev.Turn(holder="bob"),
+    ]
+    room.say("bob", "quick")  # bob speaks: the clock starts again for mallory
+    room.now += 59
+    assert room.perform(room.room.tick()) == []
+
+
+def test_pass_outside_turn_mode_says_why():
+    room = classroom()
+    room.mod("hal", "pass")
+    assert room.only_error("hal").message == "/pass works in turn-based mode only"
+
+
+def test_moderation_needs_a_name_and_a_known_action():
+    room = classroom()
+    room.mod("hal", "kick")
+    assert room.only_error("hal").message == "/kick needs a NAME"
+    room.mod("hal", "kick", "nobody")
+    assert room.only_error("hal").code == ev.E_NO_SUCH_USER
+    room.mod("hal", "explode", "bob")
+    assert room.only_error("hal").code == ev.E_BAD_MESSAGE
+    room.mod("hal", "kick", "bob", reason="x" * 201)
+    assert room.only_error("hal").code == ev.E_TOO_LONG
+    room.still_serves("bob", "hal", "ann", "mallory")
+
+
+def test_a_room_without_moderation_events_behaves_as_before():
+    room = Room(clock=lambda: START)
+    assert room.moderation.bans == [] and room.tick() == []
+
+
+# ------------------------------------------------- what a person types and sees (session.py)
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("/kick mallory flooding the chat", ev.Moderate(action="kick", name="mallory", reason="flooding the chat")),
+        ("/kick mallory", ev.Moderate(action="kick", name="mallory")),
+        ("/ban mallory spam", ev.Moderate(action="ban", name="mallory", reason="spam")),
+        ("/unban #3", ev.Moderate(action="unban", name="#3")),
+        ("/bans", ev.Moderate(action="bans")),
+        ("/mute bob 5 calm down", ev.Moderate(action="mute", name="bob", minutes=5, reason="calm down")),
+        ("/mute bob calm down", ev.Moderate(action="mute", name="bob", reason="calm down")),
+        ("/unmute bob", ev.Moderate(action="unmute", name="bob")),
+        ("/op ann", ev.Moderate(action="op", name="ann")),
+        ("/deop ann", ev.Moderate(action="deop", name="ann")),
+        ("/mode TURN", ev.Moderate(action="mode", mode="turn")),
+        ("/pass went for coffee", ev.Moderate(action="pass", reason="went for coffee")),
+    ],
+)
+def test_moderation_commands_become_moderate_events(typed, sent):
+    assert Session(name="hal").parse_input(typed) == Outgoing(sent)
+
+
+@pytest.mark.parametrize("typed", ["/kick", "/mode sideways", "/op ann extra", "/bans please"])
+def test_a_malformed_moderation_command_shows_its_usage(typed):
+    result = Session(name="hal").parse_input(typed)
+    assert isinstance(result, Local) and result.lines[0].text.startswith("usage: /")
+
+
+def test_acts_read_as_one_line_with_who_and_why():
+    session = Session(name="mallory", members=["hal", "ann", "mallory"], host="hal")
+
+    def line(**fields: object) -> str:
+        (shown,) = session.on_event(ev.Moderated(by="hal", time=START, **fields))  # type: ignore[arg-type]
+        return shown.text
+
+    assert line(action="kick", name="ann", reason="spam") == "hal removed ann from the room: spam"
+    assert line(action="mute", name="mallory", minutes=5, reason="calm down") == (
+        "hal muted you for 5 minutes: calm down (you can still read)"
+    )
+    assert line(action="ban", name="ann") == "hal banned ann"
+    assert line(action="mode", mode="turn") == "hal switched the room to turn-based mode"
+    assert session.mode == "turn"
+    assert line(action="pass", name="ann", reason="nobody spoke for 60 s") == "hal passed the turn on from ann: nobody spoke for 60 s"
+    assert session.on_event(ev.Left(name="ann", reason="kicked", time=START)) == []  # already said
+    assert session.members == ["hal", "mallory"]
+
+
+def test_who_marks_the_host_and_operators():
+    session = Session(name="bob", host="hal")
+    assert session.on_event(ev.Operators(names=("hal", "ann"))) == []
+    (line,) = session.on_event(ev.Roster(members=("hal", "ann", "bob")))
+    assert line.text == "here (3): hal (host), ann (op), bob"
+
+
+# ------------------------------------------------------- bans and acts on disk (history.py)
+
+
+def test_bans_and_acts_are_stored_and_survive_reopening(tmp_path):
+    from lanchat.history import HistoryStore
+
+    path = tmp_path / "history.sqlite3"
+    room = classroom()
+    store = HistoryStore(path)
+    room.mod("hal", "ban", "mallory", reason="spam")
+    room.mod("hal", "mute", "bob", minutes=5)
+    for ban in room.stored.values():
+        store.add_ban(ban)
+    for act in room.records:
+        store.keep_act(act)
+    store.close()
+    reopened = HistoryStore(path)
+    assert reopened.bans() == list(room.stored.values())
+    assert reopened.acts() == room.records
+    restarted = ModDriver(bans=reopened.bans())
+    restarted.arrive("hal", host=True)
+    cid = restarted.arrive("mallory2", address="192.168.1.66")
+    assert restarted.only_error(cid).code == ev.E_BANNED
+    reopened.drop_bans((1,))
+    assert reopened.bans() == []
+    reopened.close()
+
+
+def test_an_old_history_is_rekeyed_so_look_alike_names_meet(tmp_path):
+    """A file keyed by case folding alone: a direct message kept for 'A1ice' must reach 'alice'."""
+    from helpers import first_release_history
+
+    from lanchat.history import HistoryStore
+
+    path = first_release_history(tmp_path / "old.sqlite3", [(START, "bob", "A1ice", "psst")])
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT INTO names (key, name, last_seen) VALUES ('a1ice', 'A1ice', 0)")
+    db.close()
+    store = HistoryStore(path)
+    assert store.db.execute("SELECT recipient_key FROM messages").fetchall() == [("alice",)]
+    assert store.last_seen("ALICE") == 0
+    store.close()
+    again = HistoryStore(path)  # once only: the rule is recorded
+    assert again.db.execute("SELECT value FROM settings WHERE key = 'name_rule'").fetchone() == ("nfkc-casefold-skeleton-1",)
+    again.close()
+
+
+def test_a_ban_by_a_public_keys_bytes_holds_as_the_identity_work_gives_them():
+    """The identity work gives each member the raw bytes of an Ed25519 public key: a ban keeps
+    its fingerprint (moderation.key_id), and the same key under another name is refused."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("mallory", key=b"\x01" * 32)
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    (ban,) = room.stored.values()
+    assert ban.key is not None and len(ban.key) == 64
+    cid = room.arrive("innocent", address="10.9.9.9", key=b"\x01" * 32)
+    assert room.only_error(cid).code == ev.E_BANNED
+    cid = room.arrive("cat", address="10.9.9.10", key=b"\x02" * 32)
+    assert isinstance(room.take(cid)[0], ev.Welcome)

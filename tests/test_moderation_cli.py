@@ -1,0 +1,79 @@
+"""Moderation as people do it: the real program, hal hosting (`serve`), students joining
+(`connect`) in plain mode, commands typed and lines read; a kick seen in a real terminal too.
+After each act the room still serves everyone else.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import TermProc
+from test_cli import STAMP, join, run, serve  # noqa: F401 - run is the fixture
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def test_the_host_kicks_bob_everyone_sees_who_and_why_and_bob_sees_why(run):  # noqa: F811
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    hal.expect(r"bob joined")
+    hal.send("/kick bob flooding the chat")
+    for person in (hal, ann):
+        person.expect(STAMP + r"\* hal removed bob from the room: flooding the chat$")
+    bob.expect(r"hal removed you from the room: flooding the chat")
+    assert bob.wait() == 1
+    ann.send("still here")
+    hal.expect(STAMP + r"ann: still here$")
+    ann.send("/who")
+    ann.expect(r"here \(2\): hal \(host\), ann$")
+
+
+def test_a_student_is_refused_and_told_who_can(run):  # noqa: F811
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    for command in ("/kick bob", "/ban bob", "/mute bob 5", "/op ann", "/mode turn", "/bans"):
+        mark = ann.mark()
+        ann.send(command)
+        ann.expect(rf"! only an operator can use /{command.split()[0][1:]}; hal \(the host\) is one", start=mark)
+    bob.send("nothing happened to me")
+    for person in (hal, ann):
+        person.expect(STAMP + r"bob: nothing happened to me$")
+
+
+def test_ops_mute_and_mode_through_the_real_server(run):  # noqa: F811
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    hal.send("/op ann")
+    bob.expect(r"\* hal made ann an operator$")
+    ann.send("/mute bob 5 calm down")
+    bob.expect(r"\* ann muted you for 5 minutes: calm down \(you can still read\)$")
+    bob.send("let me speak")
+    bob.expect(r"! you are muted by ann for 5 more minutes: calm down; you can still read$")
+    hal.send("hello bob")
+    bob.expect(STAMP + r"hal: hello bob$")  # bob still reads
+    ann.send("/unmute bob")
+    bob.expect(r"\* ann unmuted you$")
+    ann.send("/mode turn")
+    bob.expect(r"\* ann switched the room to turn-based mode$")
+    bob.expect(r"\* turn: waiting for ann$")
+    bob.send("out of turn")
+    bob.expect(r"! not your turn: waiting for ann$")
+    ann.send("my turn")
+    bob.expect(STAMP + r"ann: my turn$")
+    bob.send("now me")
+    hal.expect(STAMP + r"bob: now me$")
+
+
+def test_a_kicked_student_sees_why_in_a_real_terminal(run):  # noqa: F811
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    bob = TermProc("connect", *where, "--name", "bob")
+    try:
+        bob.expect(r"welcome, bob")
+        hal.expect(r"bob joined")
+        hal.send("/kick bob enough")
+        bob.expect(r"lanchat: disconnected by the server: hal removed you from the room: enough")
+        assert bob.wait() == 1
+    finally:
+        bob.stop()

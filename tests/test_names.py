@@ -1,0 +1,123 @@
+"""The name rule (names.py): which names may be used and when two names are one person's.
+
+Pure tests first (the key, the refusals), then the rule from the attacker's side on a real
+server: a second student tries the teacher's name with a Cyrillic letter, in full width,
+with a zero-width space or a tag character, and the room still serves the others.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import RawClient, running_server
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lanchat import events as ev
+from lanchat.names import name_key, name_problem
+from lanchat.textsafe import visible
+
+CYRILLIC_A = "\u0430"
+CYRILLIC_IE = "\u0435"
+
+
+@pytest.mark.parametrize("same", ["Alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45", CYRILLIC_A + "lice", "A1ice", "\u0391lice"])
+def test_look_alike_spellings_of_alice_are_one_name(same):
+    assert name_key(same) == name_key("alice")
+
+
+@pytest.mark.parametrize(("one", "other"), [("alice", "alicia"), ("ian", "jan"), ("tom", "torn"), ("zoe", "zoë"), ("李雷", "李電")])
+def test_names_that_look_different_stay_different(one, other):
+    assert name_key(one) != name_key(other)
+
+
+def test_the_key_of_a_key_is_itself():
+    for name in ["Alice", "TEACHER", "t" + CYRILLIC_IE + "acher", "Straße", "ὈΔΥΣΣΕΎΣ", "B0B", "ﬁsh"]:
+        assert name_key(name_key(name)) == name_key(name)
+
+
+@given(st.text(max_size=40))
+def test_the_key_is_stable_for_any_text(text):
+    key = name_key(text)
+    assert name_key(key) == key
+
+
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [
+        ("a\u200bb", "U+200B ZERO WIDTH SPACE"),
+        ("ann\u200d", "U+200D ZERO WIDTH JOINER"),
+        ("ann\U000e0041", "U+E0041 TAG LATIN CAPITAL LETTER A"),
+        ("\u202eann", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("ann\u2066", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("\u3164", "U+3164 HANGUL FILLER"),
+        ("ann\ufe0f", "U+FE0F VARIATION SELECTOR-16"),
+        ("so\u00adft", "U+00AD SOFT HYPHEN"),
+    ],
+)
+def test_invisible_characters_are_refused_in_names_and_named(name, named):
+    problem = name_problem(name)
+    assert problem is not None and "invisible" in problem and named in problem
+
+
+def test_ordinary_names_have_no_problem():
+    for name in ["ann", "Zoë", "李雷", "x_y-z.9", "🙂", "a" * 32]:
+        assert name_problem(name) is None
+
+
+def test_invisible_characters_in_messages_are_shown_not_passed_through():
+    assert visible("pay\u200bpal") == "pay<U+200B>pal"
+    assert visible("hi\U000e0041\U000e0042") == "hi<U+E0041><U+E0042>"
+    assert visible("a\u2060b\u3164c") == "a<U+2060>b<U+3164>c"
+    # ...but an emoji joined by a zero-width joiner, or drawn as emoji, keeps its look
+    assert visible("\U0001f469\u200d\U0001f4bb") == "\U0001f469\u200d\U0001f4bb"
+    assert visible("\u2764\ufe0f") == "\u2764\ufe0f"
+    assert visible("x\u200dy") == "x<U+200D>y"
+
+
+# ------------------------------------------------------------ on a real server
+
+
+@pytest.mark.parametrize(
+    "impostor",
+    ["t" + CYRILLIC_IE + "acher", "TEACHER", "\uff54\uff45\uff41\uff43\uff48\uff45\uff52", "Teacher"],
+)
+def test_nobody_can_take_the_teachers_name_with_look_alike_letters(impostor):
+    with running_server() as (_server, endpoint):
+        teacher = RawClient(endpoint, "teacher")
+        student = RawClient(endpoint)
+        student.send(ev.Hello(name=impostor))
+        error = student.expect(ev.Error)
+        assert error.code == ev.E_NAME_TAKEN and not error.fatal
+        # the same connection can still join under a name of its own, and the room goes on
+        student.send(ev.Hello(name="student"))
+        student.expect(ev.Welcome)
+        teacher.expect(ev.Joined, name="student")
+        student.send(ev.Say(text="hello"))
+        teacher.expect(ev.Message, sender="student", text="hello")
+        teacher.close()
+        student.close()
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\U000e0074", "\u202e", "\u2060"])
+def test_a_name_with_an_invisible_character_is_refused_with_the_reason(hidden):
+    with running_server() as (_server, endpoint):
+        teacher = RawClient(endpoint, "teacher")
+        student = RawClient(endpoint)
+        student.send(ev.Hello(name="teach" + hidden + "er"))
+        error = student.expect(ev.Error)
+        assert error.code == ev.E_BAD_NAME and "invisible" in error.message
+        assert f"U+{ord(hidden):04X}" in error.message
+        teacher.send(ev.Say(text="still here"))
+        teacher.expect(ev.Message, text="still here")
+        teacher.close()
+        student.close()
+
+
+def test_a_whisper_to_a_look_alike_spelling_reaches_the_one_person():
+    with running_server() as (_server, endpoint):
+        alice = RawClient(endpoint, "alice")
+        bob = RawClient(endpoint, "bob")
+        bob.send(ev.Whisper(to=CYRILLIC_A + "LICE", text="psst"))
+        alice.expect(ev.Direct, sender="bob", to="alice", text="psst")
+        alice.close()
+        bob.close()
