@@ -179,6 +179,31 @@ def join(
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
     sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since)))
     while True:
+        events = _handshake_events(sock, proto, deadline)
+        for index, event in enumerate(events):
+            if isinstance(event, ev.Welcome):
+                return proto, event, events[index + 1 :]
+            if isinstance(event, ConnectionClosed):
+                raise JoinError("the server closed the connection during the handshake")
+            if isinstance(event, ev.Shutdown):
+                raise JoinError(f"the server is shutting down: {visible(event.reason)}")
+            if isinstance(event, ev.Challenge):
+                sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
+                deadline = time.monotonic() + timeout  # typing a password takes the time it takes
+                continue
+            if isinstance(event, ev.Error):  # a wrong password is fatal; visible(): printed after the screen
+                retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
+                new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
+                if not new_name:
+                    raise JoinError(f"the server refused to let us in: {visible(event.message)}")
+                sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
+                deadline = time.monotonic() + timeout
+
+
+def _handshake_events(sock: socket.socket, proto: Connection, deadline: float) -> list[object]:
+    """What the server says next during the handshake (blocking, until ``deadline``); JoinError
+    with one clear line when it says nothing, goes away, or is not a lanchat server."""
+    while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise JoinError("the server did not answer the handshake in time; is it a lanchat server?")
@@ -196,26 +221,8 @@ def join(
                 raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)") from None
             raise JoinError(f"that is not a lanchat server ({visible(exc.message)})") from None
         events = proto.events()
-        for index, event in enumerate(events):
-            if isinstance(event, ev.Welcome):
-                return proto, event, events[index + 1 :]
-            if isinstance(event, ConnectionClosed):
-                raise JoinError("the server closed the connection during the handshake")
-            if isinstance(event, ev.Shutdown):
-                raise JoinError(f"the server is shutting down: {visible(event.reason)}")
-            if isinstance(event, ev.Challenge):
-                sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
-                deadline = time.monotonic() + timeout  # typing a password takes the time it takes
-                continue
-            if isinstance(event, ev.Error):  # a wrong password is fatal: never retried
-                # The server wrote this text: shown through visible(), it can never drive the
-                # terminal (it is printed after the terminal is restored, or in a prompt).
-                retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
-                new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
-                if not new_name:
-                    raise JoinError(f"the server refused to let us in: {visible(event.message)}")
-                sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
-                deadline = time.monotonic() + timeout
+        if events:
+            return events
 
 
 def _answer(

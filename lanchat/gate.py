@@ -71,6 +71,7 @@ class Gate:
         # must cover it (identity.sign_challenge), so an answer relayed from another server fails.
         self.binding = binding
         self.addresses: dict[int, str] = {}  # cid -> the peer's "host:port" (the hub's), for the lockout
+        self.host: Callable[[], int | None] = lambda: None  # the host's connection, if any (the room's)
         self._asked: dict[int, _Asked] = {}
 
     # ------------------------------------------------------------------ coming in
@@ -113,7 +114,9 @@ class Gate:
             note = f"wrong room password from {address}" + (
                 f"; {self.attempts.limit} in a row, so that address is locked for {self.attempts.lock:.0f} s" if locked else ""
             )
-            return [Log(text=note), *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
+            host = self.host()  # a teacher hosting in the chat sees it too: the log is only the headless server's
+            told: list[Action] = [Send(to=host, event=ev.Error(code=ev.E_PASSWORD, message=note))] if host is not None else []
+            return [Log(text=note), *told, *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
         return Admit(asked.name, asked.key, asked.hello)
 
     def _proved(self, nonce: bytes, proof: str | None) -> bool:

@@ -37,6 +37,7 @@ from . import events as ev
 from . import limits as lim
 from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .history_policy import HistoryPolicy
+from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
 from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
@@ -68,7 +69,6 @@ CONGESTION_GRACE_SECONDS = 5.0
 # script that never reads, a laptop whose buffers are full): it is dropped like a slow reader.
 NOT_READING_SECONDS = 30.0
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
-
 
 
 class Writer(Protocol):
@@ -184,15 +184,25 @@ class DownloadPacer:
     chat frames wait behind at most that much, and the slow-reader limit is never reached by a
     download alone (PROTOCOL.md, File transfer). The reader's pace sets the download's."""
 
-    def __init__(self, files: ServerFiles, outbox: Outbox, low_water: int = FILE_LOW_WATER_BYTES) -> None:
+    def __init__(
+        self,
+        files: ServerFiles,
+        outbox: Outbox,
+        peers: Mapping[int, Peer],
+        send: Callable[[Peer, ev.Event], None],
+        low_water: int = FILE_LOW_WATER_BYTES,
+    ) -> None:
         self.files = files
         self.outbox = outbox
+        self.peers = peers
+        self.send = send  # through the connection's state machine, like every frame
         self.low_water = low_water
         self.started: set[int] = set()  # connections the loop was told about
 
-    def top_up(self, peers: Mapping[int, Peer], send: Callable[[Peer, ev.Event], None]) -> list[int]:
-        """Queue chunks (through ``send``, so the state machine sees them) up to the mark;
-        returns the connections whose download just began."""
+    def top_up(self) -> list[int]:
+        """Queue chunks up to the mark; returns the connections whose download just began (the
+        loop caps their send buffer: server.py)."""
+        peers, send = self.peers, self.send
         started: list[int] = []
         self.outbox.materialize()  # so the sizes below count this pass's chat too
         for cid in self.files.downloading():
@@ -253,7 +263,7 @@ class Hub:
         self._host_pending: int | None = None  # the host's connection, until the host has joined
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
-        self.pacer = DownloadPacer(files, self.outbox)
+        self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send)
         # Abuse limits (limits.py): flood control and connection caps, on with ``limits`` (what
         # `lanchat serve` does unless --no-limits; a benchmark lifts them); the deadlines always hold.
         self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
@@ -282,7 +292,7 @@ class Hub:
         if service:
             self.room.service_cids.add(cid)  # a bot: a member that is not a person
         peer = self.peers[cid]
-        self.room.arrive(cid, peer.ip)
+        self.room.moderation.arrive(cid, peer.ip)
         if handshake:
             self.deadlines.expect_hello(cid)
             if self.connection_limits is not None:
@@ -309,7 +319,9 @@ class Hub:
         if peer is None:
             return
         if self._host_pending is not None and cid != self._host_pending:
-            if peer.hold(data):
+            if not data:
+                self.close(cid)  # gone before the chat opened: nobody to tell
+            elif peer.hold(data):
                 self.log(f"{peer.address}: said too much before the chat opened; disconnecting")
                 self.close(cid)
             return
@@ -392,7 +404,7 @@ class Hub:
     def _flood_key(self, cid: int) -> str:
         """A bucket per person, not per connection: reconnecting does not refill it."""
         member = self.room.members[cid]
-        return self.room.identity_of(member) or ev.name_key(member.name)
+        return self.room.moderation.identity_of(member) or ev.name_key(member.name)
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
         flood = self.flood
@@ -493,7 +505,7 @@ class Hub:
             self.connection_limits.release(peer.ip)
         member = self.room.members.get(cid)
         if member is not None and self.flood is not None:
-            self.flood.forget(self.room.identity_of(member) or ev.name_key(member.name), self.clock())
+            self.flood.forget(self.room.moderation.identity_of(member) or ev.name_key(member.name), self.clock())
         self.release(cid)
         if cid == self._host_pending:
             self._host_joined()  # the host never made it in: the others go ahead
@@ -598,10 +610,6 @@ class Hub:
 
     # ---------------------------------------------------------------- the pass
 
-    def pump_files(self) -> list[int]:
-        """Top up downloads (DownloadPacer); returns those just begun (server.py caps their buffer)."""
-        return self.pacer.top_up(self.peers, self._send)
-
     def flush(self, writers: Mapping[int, Writer]) -> None:
         """One pass's writing: history stored first (PROTOCOL.md, History replay), due notices
         join in, each dirty queue gets one write through its ``Writer`` (the loop's socket), and
@@ -687,7 +695,7 @@ class Hub:
         now = self.clock()
         self._resume_due(now)
         self._check_congestion(now)
-        self.perform(self.room.tick())  # a turn nobody took moves on (serve --turn-timeout)
+        self.perform(moderation_tick(self.room))  # a turn nobody took moves on (serve --turn-timeout)
         if self.files.uploads:
             self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
 

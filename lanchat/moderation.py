@@ -87,10 +87,32 @@ class Moderation:
         self.mutes: list[Mute] = []
         self.operator_cids: set[int] = set()
         self.operator_keys: set[str] = set()  # identity keys keep operator status across reconnects
+        self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
 
+    def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
+        """The loop accepted connection ``cid`` from ``address`` (an IP, or "local"): bans and
+        mutes by address match it. ``key``: an identity key the loop knew of, if any."""
+        self.arrivals[cid] = (address, key)
+
+    def address_of(self, cid: int) -> str:
+        return self.arrivals.get(cid, ("", None))[0]
+
+    def forget(self, cid: int) -> None:
+        """Connection ``cid`` is gone: its operator status (by connection) and arrival go."""
+        self.arrivals.pop(cid, None)
+        self.operator_cids.discard(cid)
+
+    def identity_of(self, member: Member) -> str | None:
+        """The fingerprint bans, mutes and operator status follow: the member's verified key,
+        else a key the loop knew of when it connected (``arrive``)."""
+        if member.key is not None:
+            return key_id(member.key)
+        arrival = self.arrivals.get(member.cid)
+        return key_id(arrival[1]) if arrival is not None else None
+
     def is_operator(self, room: Room, member: Member) -> bool:
-        key = room.identity_of(member)
+        key = self.identity_of(member)
         return member.cid == room.host_cid or member.cid in self.operator_cids or (
             key is not None and key in self.operator_keys
         )
@@ -158,56 +180,61 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         return room._error(member.cid, ev.E_NOT_OPERATOR, f"the host ({target.name}) cannot be the target of /{action}")
     if action in ("kick", "ban") and target.cid == member.cid:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"you cannot /{action} yourself; /q leaves")
-    if action == "op":
-        mod.operator_cids.add(target.cid)
-        if (target_key := room.identity_of(target)) is not None:
-            mod.operator_keys.add(target_key)
-        return _told(room, member, "op", target.name, reason) + [_operators_broadcast(room)]
-    if action == "deop":
-        mod.operator_cids.discard(target.cid)
-        if (target_key := room.identity_of(target)) is not None:
-            mod.operator_keys.discard(target_key)
-        return _told(room, member, "deop", target.name, reason) + [_operators_broadcast(room)]
-    if action == "kick":
-        return _remove(room, member, target, "kick", reason)
-    if action == "ban":
-        ban = Ban(
-            id=mod.new_ban_id(),
-            name=target.name,
-            name_key=ev.name_key(target.name),
-            key=room.identity_of(target),
-            address=_not_local(target.address),
-            by=member.name,
-            reason=reason,
-            time=room.clock(),
-        )
-        mod.bans.append(ban)
-        return [_room.StoreBan(ban=ban), *_remove(room, member, target, "ban", reason)]
-    if action == "mute":
-        minutes = command.minutes
-        if minutes is not None and not 1 <= minutes <= ev.MAX_MUTE_MINUTES:
-            return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")
-        now = room.clock()
-        mod.mutes.append(
-            Mute(
-                name_key=ev.name_key(target.name),
-                key=room.identity_of(target),
-                address=_not_local(target.address),
-                until=None if minutes is None else now + minutes * 60,
-                by=member.name,
-                reason=reason,
-            )
-        )
-        return _told(room, member, "mute", target.name, reason, minutes=minutes)
-    # unmute someone here
+    return _ON_TARGET[action](room, member, target, reason, command.minutes)
+
+
+def _op(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
+    room.moderation.operator_cids.add(target.cid)
+    if (key := room.moderation.identity_of(target)) is not None:
+        room.moderation.operator_keys.add(key)  # an identity key keeps it across reconnections
+    return _told(room, member, "op", target.name, reason) + [_operators_broadcast(room)]
+
+
+def _deop(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
+    room.moderation.operator_cids.discard(target.cid)
+    if (key := room.moderation.identity_of(target)) is not None:
+        room.moderation.operator_keys.discard(key)
+    return _told(room, member, "deop", target.name, reason) + [_operators_broadcast(room)]
+
+
+def _kick(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
+    return _remove(room, member, target, "kick", reason)
+
+
+def _ban(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
+    mod = room.moderation
+    ban = Ban(
+        id=mod.new_ban_id(), name=target.name, name_key=ev.name_key(target.name), key=room.moderation.identity_of(target),
+        address=_not_local(target.address), by=member.name, reason=reason, time=room.clock(),
+    )  # fmt: skip
+    mod.bans.append(ban)
+    return [_room.StoreBan(ban=ban), *_remove(room, member, target, "ban", reason)]
+
+
+def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int | None) -> list[Action]:
+    if minutes is not None and not 1 <= minutes <= ev.MAX_MUTE_MINUTES:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")
+    now = room.clock()
+    room.moderation.mutes.append(
+        Mute(
+            name_key=ev.name_key(target.name), key=room.moderation.identity_of(target), address=_not_local(target.address),
+            until=None if minutes is None else now + minutes * 60, by=member.name, reason=reason,
+        )  # fmt: skip
+    )
+    return _told(room, member, "mute", target.name, reason, minutes=minutes)
+
+
+def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
+    mod = room.moderation
     before = len(mod.mutes)
-    mod.mutes = [
-        m for m in mod.mutes
-        if not m.matches(name_key=ev.name_key(target.name), key=room.identity_of(target), address=target.address)
-    ]  # fmt: skip
+    key = room.moderation.identity_of(target)
+    mod.mutes = [m for m in mod.mutes if not m.matches(name_key=ev.name_key(target.name), key=key, address=target.address)]
     if len(mod.mutes) == before:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
     return _told(room, member, "unmute", target.name, reason)
+
+
+_ON_TARGET = {"op": _op, "deop": _deop, "kick": _kick, "ban": _ban, "mute": _mute, "unmute": _unmute}
 
 
 def _told(room: Room, member: Member, action: str, name: str | None, reason: str, **extra: object) -> list[Action]:
@@ -297,8 +324,49 @@ def _pass(room: Room, member: Member, reason: str) -> list[Action]:
     return [*_told(room, member, "pass", held_by, reason), room._turn_broadcast()]
 
 
+def tick(room: Room) -> list[Action]:
+    """Called by the loop now and then: a turn nobody took moves on (``room.turn_timeout``)."""
+    timeout = room.turn_timeout
+    if room.mode != _room.TURN or timeout is None or room.turn_holder is None or room.clock() - room.turn_since < timeout:
+        return []
+    return turn_timed_out(room, timeout)
+
+
+def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action] | None:
+    """A banned person's ``hello`` (name, verified key or known key, address): refused, fatal."""
+    mod = room.moderation
+    address, arrival_key = mod.arrivals.get(cid, ("", None))
+    identity = key_id(key if key is not None else arrival_key)
+    ban = mod.ban_for(name_key=ev.name_key(name), key=identity, address=address)
+    if ban is None:
+        return None
+    why = f": {ban.reason}" if ban.reason else ""
+    return room._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
+
+
+def muted_refusal(room: Room, member: Member) -> list[Action]:
+    """A muted person's ``say`` or ``whisper``: refused with who, for how long and why."""
+    mod = room.moderation
+    if not mod.mutes:
+        return []
+    now = room.clock()
+    mute = mod.mute_for(member, now, mod.identity_of(member))
+    return room._error(member.cid, ev.E_MUTED, mute_refusal(mute, now)) if mute else []
+
+
+def operators_on_join(room: Room, member: Member, host_name: str | None) -> list[Action]:
+    """Who the operators are, when it is more than the host (whom the welcome names): everyone
+    hears when an operator comes back (by identity key); a newcomer hears it once."""
+    operators = room.moderation.operator_names(room)
+    if not operators or operators == ((host_name,) if host_name else ()):
+        return []
+    if member.cid != room.host_cid and room.moderation.is_operator(room, member):
+        return [_room.Broadcast(to=room._everyone, frame=encode(ev.Operators(names=operators)))]
+    return [_room.Send(to=member.cid, event=ev.Operators(names=operators))]
+
+
 def turn_timed_out(room: Room, seconds: float) -> list[Action]:
-    """The turn moved on by itself: nobody took it for ``seconds`` (room.tick)."""
+    """The turn moved on by itself: nobody took it for ``seconds`` (``tick``)."""
     holder = room.turn_holder
     if holder is None:
         return []

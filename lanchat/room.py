@@ -17,7 +17,7 @@ from . import events as ev
 from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
-from .moderation import Ban, Moderation, key_id, moderate, mute_refusal, turn_timed_out
+from .moderation import Ban, Moderation, ban_refusal, moderate, muted_refusal, operators_on_join
 from .protocol import ConnectionClosed, Invalid, encode
 from .wire import FrameError
 
@@ -37,7 +37,7 @@ __all__ = [
 class Member:
     cid: int
     name: str
-    key: bytes | str | None = None  # the public key that owns ``name`` (None: a keyless guest); moderation.key_id
+    key: bytes | None = None  # the public key that owns ``name``; None for a keyless guest
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
     resume: str | None = None  # the secret in their welcome: a rejoin with it takes over at once
 
@@ -109,12 +109,11 @@ class Room:
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
         self.gate = gate or Gate(clock=clock)  # keys, the password, who owns which name (gate.py)
+        self.gate.host = lambda: self.host_cid
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
-        # Operators, mutes and bans (moderation.py); where each connection comes from.
-        self.moderation = Moderation(bans=bans)
-        self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
+        self.moderation = Moderation(bans=bans)  # operators, mutes, bans; where connections come from
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
 
@@ -188,39 +187,14 @@ class Room:
             return self.gate.release(cid, event.name, self.host_cid)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
-    def identity_of(self, member: Member) -> str | None:
-        """The fingerprint bans, mutes and operator status follow: the member's verified key,
-        else a key the loop knew of when it connected (``arrive``)."""
-        if member.key is not None:
-            return key_id(member.key)
-        arrival = self.arrivals.get(member.cid)
-        return key_id(arrival[1]) if arrival is not None else None
-
-    def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
-        """The loop accepted connection ``cid`` from ``address`` (an IP, or the AF_UNIX path):
-        bans and mutes by address match it. ``key`` is an identity key fingerprint, if known."""
-        self.arrivals[cid] = (address, key)
-
-    def tick(self) -> list[Action]:
-        """Called by the loop now and then: a turn nobody took moves on (``turn_timeout``)."""
-        if (
-            self.mode == TURN
-            and self.turn_timeout is not None
-            and self.turn_holder is not None
-            and self.clock() - self.turn_since >= self.turn_timeout
-        ):
-            return turn_timed_out(self, self.turn_timeout)
-        return []
-
     def leave(self, cid: int, reason: str) -> list[Action]:
         """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``kicked``, ``banned``): tell the others."""
         order_before = list(self.members)
-        self.arrivals.pop(cid, None)
+        self.moderation.forget(cid)
         member = self.members.pop(cid, None)
         self.gate.forget(cid)
         if member is None:
             return []
-        self.moderation.operator_cids.discard(cid)
         del self._by_key[ev.name_key(member.name)]
         self._everyone = tuple(self.members)
         actions: list[Action] = []
@@ -276,12 +250,8 @@ class Room:
             return self._error(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
         if refused := self.gate.refusal(cid, name, key):
             return refused
-        address, arrival_key = self.arrivals.get(cid, ("", None))
-        identity = key_id(key if key is not None else arrival_key)  # the verified key, else one the loop knew of
-        ban = self.moderation.ban_for(name_key=ev.name_key(name), key=identity, address=address)
-        if ban is not None and cid != self.host_cid:
-            why = f": {ban.reason}" if ban.reason else ""
-            return self._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
+        if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key)):
+            return banned
         if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:
             people = "person" if self.max_members == 1 else "people"
             return self._error(
@@ -290,7 +260,7 @@ class Room:
         if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
         tokens = self.resume_tokens if cid not in self.service_cids else None  # bots never rejoin
-        member = Member(cid=cid, name=name, key=key, address=address, resume=tokens() if tokens else None)
+        member = Member(cid=cid, name=name, key=key, address=self.moderation.address_of(cid), resume=tokens() if tokens else None)
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -322,15 +292,7 @@ class Room:
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
-        # Who the operators are, when it is more than the host (whom the welcome names): everyone
-        # hears when an operator comes back (by identity key); a newcomer hears it once.
-        operators = self.moderation.operator_names(self)
-        if operators and operators != ((host_name,) if host_name else ()):
-            if cid != self.host_cid and self.moderation.is_operator(self, member):
-                actions.append(Broadcast(to=self._everyone, frame=encode(ev.Operators(names=operators))))
-            else:
-                actions.append(Send(to=cid, event=ev.Operators(names=operators)))
-        return actions
+        return actions + operators_on_join(self, member, host_name)
 
     def _roster_fits(self, newcomer: str) -> bool:
         """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
@@ -361,15 +323,8 @@ class Room:
             )
         return []
 
-    def _muted(self, member: Member) -> list[Action]:
-        if not self.moderation.mutes:
-            return []
-        now = self.clock()
-        mute = self.moderation.mute_for(member, now, self.identity_of(member))
-        return self._error(member.cid, ev.E_MUTED, mute_refusal(mute, now)) if mute else []
-
     def _say(self, member: Member, say: ev.Say) -> list[Action]:
-        refused = self._check_text(member, say.text) or self._muted(member)
+        refused = self._check_text(member, say.text) or muted_refusal(self, member)
         if refused:
             return refused
         if self.mode == TURN and self.turn_holder != member.cid:
@@ -385,7 +340,7 @@ class Room:
         return actions
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
-        refused = self._check_text(member, whisper.text) or self._muted(member)
+        refused = self._check_text(member, whisper.text) or muted_refusal(self, member)
         if refused:
             return refused
         target = self.find(whisper.to)

@@ -202,7 +202,7 @@ class Server:
                 hub.expire()
                 if self.tls is not None:
                     self.tls.expire()
-                for cid in hub.pump_files():  # a download began: cap what the kernel holds of it
+                for cid in hub.pacer.top_up():  # a download began: cap what the kernel holds of it
                     client = self.clients.get(cid)
                     if client is not None:
                         set_send_buffer(client.sock, FILE_SEND_BUFFER_BYTES)

@@ -169,7 +169,7 @@ class ServerFiles:
                 return refuse(f"nobody called {offer_event.to[:40]!r} is here to send a file to")
         member = room.members.get(cid)
         if member is not None:
-            mute = room.moderation.mute_for(member, room.clock(), room.identity_of(member))
+            mute = room.moderation.mute_for(member, room.clock(), room.moderation.identity_of(member))
             if mute is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
                 return refuse(mute_refusal(mute, room.clock()))
         address = member.address if member is not None and member.address not in ("", "local") else None

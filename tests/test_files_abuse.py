@@ -25,7 +25,7 @@ def setting(tmp_path, *people: tuple[str, str]) -> tuple[Room, ServerFiles, Cloc
     files = ServerFiles(tmp_path, max_file_bytes=10 * MB, quota_bytes=10 * MB, clock=clock)
     cids = {}
     for cid, (name, address) in enumerate(people, start=1):
-        room.arrive(cid, address)
+        room.moderation.arrive(cid, address)
         room.handle(cid, ev.Hello(name=name))
         cids[name] = cid
     room.host_cid = cids.get("hal")

@@ -165,7 +165,7 @@ class Lab:
             queue = self.hub.outbox.queues.get(socket.cid)
             if socket.writing and socket.reading and queue is not None:
                 self.hub.outbox.dirty.add(queue)
-        self.hub.pump_files()
+        self.hub.pacer.top_up()
         self.hub.flush(self.writers)
 
 
@@ -298,11 +298,11 @@ def test_a_download_is_queued_only_up_to_the_low_water_mark():
     bob = lab.join("bob")
     files.reader = bob.cid
     lab.writers[bob.cid].reading = False  # bob's kernel buffers are full: nothing can be written
-    assert lab.hub.pump_files() == [bob.cid]  # the loop is told once, to cap the send buffer
+    assert lab.hub.pacer.top_up() == [bob.cid]  # the loop is told once, to cap the send buffer
     queued = lab.hub.outbox.queued_bytes(bob.cid)
     assert FILE_LOW_WATER_BYTES <= queued < FILE_LOW_WATER_BYTES + files.CHUNK + 64
     given = files.chunks_given
-    assert lab.hub.pump_files() == []
+    assert lab.hub.pacer.top_up() == []
     assert files.chunks_given == given  # still full: nothing more is read from the file
     lab.flush()
     assert lab.writers[bob.cid].writing  # the loop watches for room to write the rest
@@ -450,3 +450,12 @@ def test_a_newcomer_who_says_too_much_before_the_host_is_in_is_disconnected():
         lab.hub.receive_data(bob.cid, b"\x00" * 1024)
     assert bob.cid in lab.released
     assert "10.0.0.7:999: said too much before the chat opened; disconnecting" in lab.log
+
+
+def test_a_newcomer_who_leaves_before_the_host_is_in_is_let_go_at_once():
+    lab = Lab()
+    lab.hub.open("local", host=True, handshake=False)
+    bob = lab.connect()
+    bob.says(ev.Hello(name="bob"))
+    lab.hub.receive_data(bob.cid, b"")  # its socket would stay readable for ever if kept
+    assert lab.released == [bob.cid]

@@ -264,12 +264,16 @@ def test_a_wrong_password_gets_one_generic_error_and_nothing_about_the_room():
 def test_three_wrong_passwords_lock_the_address_for_a_minute_and_the_host_log_says_so():
     clock = Clock()
     room = gated_room(clock, password=RoomPassword.create("s3cret", SALT))
+    room.host_cid = 9  # the teacher, hosting in the chat, is told as the log is
+    assert isinstance(events_to(join(room, 9, Ed25519PrivateKey.generate(), "teacher", "s3cret"), 9)[0], ev.Welcome)
     mallory = Ed25519PrivateKey.generate()
     logs: list[str] = []
     for cid in (1, 2, 3):
-        room.gate.addresses[cid] = "10.0.0.9"
+        room.gate.addresses[cid] = "10.0.0.9:5000" if cid == 1 else f"10.0.0.9:{5000 + cid}"  # one machine, any port
         actions = join(room, cid, mallory, "m", "wrong")
         logs += [a.text for a in actions if isinstance(a, Log)]
+        (told,) = events_to(actions, 9)
+        assert told.code == ev.E_PASSWORD and not told.fatal and told.message == logs[-1]
         clock.now += 5
     assert len(logs) == 3 and all("wrong room password from 10.0.0.9" in line for line in logs)
     assert "locked for 60 s" in logs[-1]

@@ -12,7 +12,7 @@ import pytest
 from test_room import START, RoomDriver
 
 from lanchat import events as ev
-from lanchat.moderation import Ban
+from lanchat.moderation import Ban, tick
 from lanchat.room import DropBans, Record, Room, StoreBan
 from lanchat.session import Local, Outgoing, Session
 
@@ -43,7 +43,7 @@ class ModDriver(RoomDriver):
 
     def arrive(self, name: str, *, address: str | None = None, key: bytes | str | None = None, host: bool = False) -> int:
         cid = self.connect(host=host)
-        self.room.arrive(cid, address if address is not None else LAN.get(name, "10.0.0.1"), key)
+        self.room.moderation.arrive(cid, address if address is not None else LAN.get(name, "10.0.0.1"), key)
         return self.join(name, cid=cid)
 
     def mod(self, who: str, action: str, name: str | None = None, **fields: object) -> list:
@@ -329,16 +329,16 @@ def test_an_operator_passes_the_turn_from_someone_who_went_away():
 def test_a_turn_nobody_takes_moves_on_by_itself():
     room = classroom("turn", turn_timeout=60)
     room.now += 59
-    assert room.perform(room.room.tick()) == []
+    assert room.perform(tick(room.room)) == []
     room.now += 1
-    room.perform(room.room.tick())
+    room.perform(tick(room.room))
     assert room.take("bob") == [
         ev.Moderated(action="pass", by="hal", name="ann", reason="nobody spoke for 60 s", time=START + 60),
         ev.Turn(holder="bob"),
     ]
     room.say("bob", "quick")  # bob speaks: the clock starts again for mallory
     room.now += 59
-    assert room.perform(room.room.tick()) == []
+    assert room.perform(tick(room.room)) == []
 
 
 def test_pass_outside_turn_mode_says_why():
@@ -362,7 +362,7 @@ def test_moderation_needs_a_name_and_a_known_action():
 
 def test_a_room_without_moderation_events_behaves_as_before():
     room = Room(clock=lambda: START)
-    assert room.moderation.bans == [] and room.tick() == []
+    assert room.moderation.bans == [] and tick(room) == []
 
 
 # ------------------------------------------------- what a person types and sees (session.py)

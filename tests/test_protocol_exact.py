@@ -96,22 +96,28 @@ def _server_reads(payload: bytes) -> object:
     return event
 
 
-def test_nan_and_infinity_are_not_json_anywhere_in_a_frame():
+def test_nan_and_infinity_are_out_of_range_anywhere_in_a_frame():
     from lanchat.protocol import Invalid
 
     for payload in (
         b'{"type":"say","text":"hi","extra":NaN}',
         b'{"type":"say","text":"hi","extra":[1,-Infinity]}',
         b'{"type":"history","limit":Infinity}',
+        b'{"type":"say","text":NaN}',
     ):
         event = _server_reads(payload)
-        assert isinstance(event, Invalid) and event.code == ev.E_BAD_JSON, payload
+        assert isinstance(event, Invalid) and event.code == ev.E_OUT_OF_RANGE, payload
 
 
 def test_a_lone_surrogate_is_refused_even_in_a_field_nobody_reads():
     from lanchat.protocol import Invalid
 
-    for payload in (b'{"type":"say","text":"hi","extra":"\\ud800"}', b'{"type":"say","text":"hi","\\udc00":1}'):
+    for payload in (
+        b'{"type":"say","text":"hi","extra":"\\ud800"}',
+        b'{"type":"say","text":"hi","\\udc00":1}',
+        b'{"type":"say","text":"\\ud800 in the text"}',
+        b'{"type":"who","text":"\\ud800"}',
+    ):
         event = _server_reads(payload)
         assert isinstance(event, Invalid) and event.code == ev.E_BAD_MESSAGE, payload
 
