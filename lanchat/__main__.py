@@ -175,7 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     serve.add_argument("--headless", action="store_true", help="relay only: do not take part, log joins and leaves")
     serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
-    serve.add_argument("--max-clients", type=_positive, metavar="N", help="refuse people beyond N with a clear message")
+    serve.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
+    serve.add_argument(
+        "--max-clients",
+        type=_positive,
+        metavar="N",
+        help="at most N people besides the host (bots do not count); the N+1st is refused, and the host is told",
+    )
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (with --headless)")
     serve.add_argument(
         "--no-limits",
@@ -271,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
+    connect.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
     connect.add_argument("--tls", action="store_true", help="encrypt with TLS (the server runs with --tls); its fingerprint is checked")
     connect.add_argument(
         "--fingerprint",
@@ -389,15 +396,46 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _ask_name(prompt: str = "Your name: ") -> str | None:
+class NameCancelled(Exception):
+    """Ctrl-C or Ctrl-D at a name prompt: the user chose not to join (not a refusal)."""
+
+    def __init__(self, interrupted: bool) -> None:
+        super().__init__("interrupted" if interrupted else "no name given")
+        self.interrupted = interrupted
+
+
+def login_name() -> str | None:
+    """The user's login name, when it is a usable chat name (the name prompt's default)."""
+    import getpass
+
     from .events import name_problem
 
+    try:
+        name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in the environment or the password database
+        return None
+    return name if name and name_problem(name) is None else None
+
+
+def _ask_name(reason: str | None = None) -> str:
+    """Ask at the terminal until a usable name is typed. ``reason``: why the server refused
+    the last one, said once (a second bad name says only its own problem). Enter alone takes
+    the login name. Ctrl-C or Ctrl-D raises NameCancelled."""
+    from .events import name_problem
+
+    default = login_name()
+    if reason:
+        print(_terminal_safe(reason))  # the server's words: shown, never obeyed
+    label = "Another name" if reason else "Your name"
+    prompt = f"{label} (Enter: {default}): " if default else f"{label}: "
     while True:
         try:
             name = input(_terminal_safe(prompt)).strip()
-        except (EOFError, KeyboardInterrupt):
+        except (EOFError, KeyboardInterrupt) as exc:
             print()
-            return None
+            raise NameCancelled(isinstance(exc, KeyboardInterrupt)) from None
+        if not name and default:
+            return default
         problem = name_problem(name)
         if problem is None:
             return name
@@ -415,6 +453,12 @@ def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
         flush=True,
     )
     return None
+
+
+def _cancelled(exc: NameCancelled) -> int:
+    """Leaving at the name prompt: 130 for Ctrl-C, as shells report it; 1 for Ctrl-D."""
+    print(f"{PROG}: {exc}: not joining", file=sys.stderr, flush=True)
+    return 130 if exc.interrupted else 1
 
 
 def _make_frontend(session, plain: bool):  # noqa: ANN001, ANN202
@@ -483,7 +527,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     name = None
     key = None
     if not args.headless:
-        name = _resolve_name(args, "serve")
+        try:
+            name = _resolve_name(args, "serve")
+        except NameCancelled as exc:
+            return _cancelled(exc)
         if name is None:
             return 2
         key = _load_identity(args)
@@ -635,6 +682,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store),
             intro=[line for line in banner if not line.lstrip().startswith("history:")],
+            no_typing=args.no_typing,
         )
     finally:
         if announcer is not None:
@@ -726,7 +774,12 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return found
     sock, endpoint, announced = found
     pinned = pinned or announced  # a TLS room's announced fingerprint is pinned (Finding rooms)
-    name = _resolve_name(args, "connect")
+    try:
+        name = _resolve_name(args, "connect")
+    except NameCancelled as exc:
+        if sock is not None:
+            sock.close()
+        return _cancelled(exc)
     key = _load_identity(args) if name is not None else None
     if name is None or key is None:
         if sock is not None:
@@ -761,6 +814,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         password=password,
         binding=binding,
         rejoin=None if args.no_reconnect else (endpoint, pinned),
+        no_typing=args.no_typing,
     )
 
 
@@ -1056,26 +1110,23 @@ def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
 
 def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
-    binding=b"", rejoin=None,
+    binding=b"", no_typing=False, rejoin=None,
 ) -> int:
     from .client import ClientLoop, JoinError, join
     from .client_files import ClientTransfers
     from .session import Session
 
-    ask = (lambda reason: _ask_name(f"{reason}\nAnother name: ")) if sys.stdin.isatty() else None
+    ask = _ask_name if sys.stdin.isatty() else None
     try:
         proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding)
-    except JoinError as exc:
+    except (NameCancelled, JoinError, KeyboardInterrupt) as exc:  # not in: the server and the chat end
         sock.close()
         if on_quit:
             on_quit()
-        return _fail(str(exc))
-    except KeyboardInterrupt:
-        sock.close()
-        if on_quit:
-            on_quit()
-        return 130
-    session = Session(name=welcome.name, role=role, where=where)
+        if isinstance(exc, NameCancelled):
+            return _cancelled(exc)
+        return _fail(str(exc)) if isinstance(exc, JoinError) else 130
+    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing)
     frontend = _make_frontend(session, plain or not _interactive())
     if on_quit is not None:
         _install_signals(on_quit)
@@ -1091,6 +1142,7 @@ def _run_participant(  # noqa: ANN001
         frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
     again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again)
+    loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
     early_events = [welcome, *early]
     crash: Exception | None = None
     try:

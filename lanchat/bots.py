@@ -109,10 +109,10 @@ class BotRunner:
                 self.bot.room_closes = event.once
                 self.people = [m for m in event.members if m != event.name]
                 for person in self.people:  # whoever was here before the bot (the host, say)
-                    self._reply(person, self.bot.greet(person))
+                    self._reply(person, self.bot.greet(person, alone=len(self.people) == 1))
             elif isinstance(event, ev.Joined):
                 self.people.append(event.name)
-                self._reply(event.name, self.bot.greet(event.name))
+                self._reply(event.name, self.bot.greet(event.name, alone=len(self.people) == 1))
             elif isinstance(event, ev.Left):
                 if event.name in self.people:
                     self.people.remove(event.name)

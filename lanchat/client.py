@@ -379,6 +379,9 @@ class ClientLoop:
                 for reply in replies:
                     self._send(reply)
                 if self.transfers.has_chunks_to_send:
+                    if lines:  # what was said so far goes first: "sending" before "sent"
+                        self.frontend.show(lines)
+                        lines = []
                     self._flush()  # an upload was accepted: start sending it
                 if not isinstance(event, (ev.Offered, ev.FileList)):
                     continue
@@ -400,6 +403,8 @@ class ClientLoop:
             self.submit(text)
             if self.outcome is not None or self.quitting:
                 return
+        for event in self.session.take_pending():  # typing hints the front end noted
+            self._send(event)
 
     def submit(self, text: str) -> None:
         """Act on one line the user entered."""

@@ -33,7 +33,7 @@ from .files import (
     human_size,
     oserror_words,
     safe_name,
-    speed_text,
+    speed_clause,
     unique_name,
 )
 from .session import FileCommand, Line
@@ -102,6 +102,7 @@ class ClientTransfers:
         self.wanted: set[str] = set()
         self.receiving: dict[str, _Receiving] = {}
         self._next_ref = 1
+        self.status_line = False  # progress shows in a status line: one transcript line per transfer
 
     def _line(self, text: str, kind: str = "notice") -> Line:
         return Line(kind=kind, time=self.wall(), text=text)
@@ -226,7 +227,7 @@ class ClientTransfers:
                     room_bytes -= (len(data) + 2) // 3 * 4
             assert sending.progress is not None
             said = sending.progress.advance(sending.sent, self.clock())
-            if said:
+            if said and not self.status_line:
                 lines.append(self._line(said))
             # take turns: move this upload to the back
             del self.sending[file_id]
@@ -234,12 +235,9 @@ class ClientTransfers:
                 self._stop_sending(sending)
                 events.append(ev.UploadDone(id=file_id, sha256=sending.hasher.hexdigest()))
                 self.checking[file_id] = sending.name
-                lines.append(
-                    self._line(
-                        f"sent {sending.name} ({human_size(sending.size)}, {speed_text(sending.size, sending.progress.seconds)}); "
-                        "the server is checking it"
-                    )
-                )
+                if not self.status_line:  # (the screen: the offer's line says it is done)
+                    speed = speed_clause(sending.size, sending.progress.seconds)
+                    lines.append(self._line(f"sent {sending.name} ({human_size(sending.size)}{speed}); the server is checking it"))
             else:
                 self.sending[file_id] = sending
         return events, lines
@@ -264,6 +262,8 @@ class ClientTransfers:
             sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock())
             self.progress[f"send:{event.id}"] = sending.progress
             self.sending[event.id] = sending
+            if self.status_line:
+                return [], []  # the status line shows it from now on
             return [], [self._line(f"sending {sending.name} ({human_size(sending.size)}) as #{event.id}...")]
         if isinstance(event, ev.FileStart):
             return self._start(event)
@@ -302,7 +302,7 @@ class ClientTransfers:
         receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress)
         self.receiving[start.id] = receiving
         self.progress[f"get:{start.id}"] = progress
-        lines = [self._line(f"receiving {name} ({human_size(start.size)}) into {self.downloads}...")]
+        lines = [] if self.status_line else [self._line(f"receiving {name} ({human_size(start.size)}) into {self.downloads}...")]
         if start.size == 0:
             return self._complete(receiving, lines)
         return [], lines
@@ -326,7 +326,7 @@ class ClientTransfers:
         receiving.hasher.update(data)
         receiving.received += len(data)
         said = receiving.progress.advance(receiving.received, self.clock())
-        lines = [self._line(said)] if said else []
+        lines = [self._line(said)] if said and not self.status_line else []
         if receiving.received == receiving.size:
             return self._complete(receiving, lines)
         return [], lines
@@ -357,8 +357,8 @@ class ClientTransfers:
         seconds = self.clock() - receiving.progress.started
         lines.append(
             self._line(
-                f"saved {final} ({human_size(receiving.size)} in {duration_text(seconds)}, "
-                f"{speed_text(receiving.size, seconds)}; SHA-256 checked)"
+                f"saved {final} ({human_size(receiving.size)} in {duration_text(seconds)}"
+                f"{speed_clause(receiving.size, seconds)}; SHA-256 checked)"
             )
         )
         return [], lines

@@ -146,8 +146,13 @@ class ColourBot:
 
     # ------------------------------------------------------------------ events
 
-    def greet(self, person: str) -> list[str]:
-        """Someone joined the room: say hello and ask the seed's question."""
+    def greet(self, person: str, *, alone: bool = True) -> list[str]:
+        """Someone joined the room: say hello and ask the seed's question. In a room shared with
+        other people (``alone`` false) one whisper is enough, and it says how to answer, since a
+        plain line there goes to everyone; the exchange is open all the same."""
+        if not alone:
+            self.start(person)
+            return [f"Hi {person}, I am {self.name}: whisper me your mood (/mood MOOD) and I will find you a colour for it."]
         return [
             f"Hi {person}, I am {self.name}: tell me your mood and I will find you a colour for it.",
             *self.start(person),

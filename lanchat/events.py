@@ -787,3 +787,133 @@ E_NAME_OWNED = "name-owned"  # another key owns the name; try another
 E_PASSWORD = "password"  # the password proof is missing or wrong (one generic error)
 E_LOCKED = "locked"  # too many wrong passwords from this address; wait
 E_NOT_HOST = "not-host"  # only the host may do that
+
+
+# ------------------------------------------------ the screen, round 2 (server -> host)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refused(Event):
+    """To the host only: someone was turned away (``code``: why, e.g. ``room-full``), so the
+    host knows that --max-clients is turning people away (PROTOCOL.md, Room size)."""
+
+    type: ClassVar[str] = "refused"
+    sent_by: ClassVar[str] = "server"
+    name: str
+    code: str
+    time: float
+
+
+SERVER_EVENTS[Refused.type] = Refused
+
+
+# ----------------------------------- the screen, round 2: /me, /nick, /away, /topic, typing
+# (PROTOCOL.md, "What IRC users reach for"). Old clients ignore the server's new types.
+
+MAX_TOPIC_CHARS = 200
+MAX_AWAY_CHARS = MAX_REASON_CHARS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Me(Event):
+    """``/me waves``: an action, said about yourself to the room."""
+
+    type: ClassVar[str] = "me"
+    sent_by: ClassVar[str] = "client"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Nick(Event):
+    """``/nick NEW``: take another name without leaving (the rules of ``hello`` apply)."""
+
+    type: ClassVar[str] = "nick"
+    sent_by: ClassVar[str] = "client"
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetAway(Event):
+    """``/away [REASON]``: away with a reason, or back with an empty one."""
+
+    type: ClassVar[str] = "away"
+    sent_by: ClassVar[str] = "client"
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetTopic(Event):
+    """``/topic TEXT``: the room's topic (empty: none)."""
+
+    type: ClassVar[str] = "topic"
+    sent_by: ClassVar[str] = "client"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Typing(Event):
+    """A hint that the sender is typing a message: never the text. At most every few seconds."""
+
+    type: ClassVar[str] = "typing"
+    sent_by: ClassVar[str] = "client"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Emote(Event):
+    """Someone's ``/me``, stamped like a message."""
+
+    type: ClassVar[str] = "action"
+    sent_by: ClassVar[str] = "server"
+    sender: str = _wire("from")
+    text: str
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Renamed(Event):
+    """Someone is now called ``new`` (was ``old``); sent to everyone, the person included."""
+
+    type: ClassVar[str] = "renamed"
+    sent_by: ClassVar[str] = "server"
+    old: str
+    new: str
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Away(Event):
+    """``name`` is away (``reason``) or back (empty ``reason``). Broadcast when it changes;
+    also sent once to someone who whispers an away person, with ``answer`` true."""
+
+    type: ClassVar[str] = "away-status"
+    sent_by: ClassVar[str] = "server"
+    name: str
+    reason: str
+    time: float
+    answer: bool = _flag()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Topic(Event):
+    """The room's topic, set by ``by``; sent to everyone when it changes and after a welcome."""
+
+    type: ClassVar[str] = "room-topic"
+    sent_by: ClassVar[str] = "server"
+    text: str
+    by: str
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TypingHint(Event):
+    """``name`` is typing (the hint only: never the text)."""
+
+    type: ClassVar[str] = "typing-hint"
+    sent_by: ClassVar[str] = "server"
+    name: str
+
+
+SCREEN_CLIENT_EVENTS: tuple[type[Event], ...] = (Me, Nick, SetAway, SetTopic, Typing)
+SCREEN_SERVER_EVENTS: tuple[type[Event], ...] = (Emote, Renamed, Away, Topic, TypingHint)
+CLIENT_EVENTS.update({cls.type: cls for cls in SCREEN_CLIENT_EVENTS})
+SERVER_EVENTS.update({cls.type: cls for cls in SCREEN_SERVER_EVENTS})

@@ -164,12 +164,14 @@ def is_sha256(text: str) -> bool:
 
 
 def human_size(size: float) -> str:
-    """``1536`` -> ``1.5 KB``: sizes as people read them (powers of 1024)."""
+    """``1536`` -> ``1.5 KiB``. One convention everywhere lanchat shows a size or a speed:
+    powers of 1024, with the IEC names that say so (KiB, MiB, GiB): 60,000,000 bytes is
+    ``57.2 MiB``, and ``--max-file-mb 50`` means 50 MiB."""
     if size < 1024:
         return f"{int(size)} byte" + ("" if size == 1 else "s")
-    for unit in ("KB", "MB", "GB"):
+    for unit in ("KiB", "MiB", "GiB"):
         size /= 1024
-        if size < 1024 or unit == "GB":
+        if size < 1024 or unit == "GiB":
             return f"{size:.1f} {unit}"
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -183,6 +185,19 @@ def speed_text(byte_count: int, seconds: float) -> str:
     if seconds <= 0:
         return "-"
     return human_size(byte_count / seconds) + "/s"
+
+
+# A speed is only worth saying for a transfer long enough to measure: a 5-byte file done in
+# 88 microseconds is not "56.9 KiB/s" of anything.
+MIN_SPEED_SECONDS = 0.2
+MIN_SPEED_BYTES = 256 * 1024
+
+
+def speed_clause(byte_count: int, seconds: float) -> str:
+    """``", 12.3 MiB/s"`` for a transfer worth timing, else nothing."""
+    if seconds < MIN_SPEED_SECONDS or byte_count < MIN_SPEED_BYTES:
+        return ""
+    return ", " + speed_text(byte_count, seconds)
 
 
 @dataclass
@@ -210,7 +225,7 @@ class Progress:
         return max(self.now - self.started, 0.0)
 
     def text(self) -> str:
-        """Short form for a status line: ``get notes.pdf 45% 120.3 MB/s``."""
+        """Short form for a status line: ``get notes.pdf 45% 120.3 MiB/s``."""
         return f"{self.direction} {self.label} {self.percent}% {speed_text(self.done, self.seconds)}"
 
     def advance(self, done: int, now: float) -> str | None:

@@ -105,6 +105,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         **{cls.type: State.OPEN for cls in ev.FILE_CLIENT_EVENTS},  # offer, chunk, upload-done, get, files, cancel
         **{cls.type: State.OPEN for cls in ev.MOD_CLIENT_EVENTS},  # moderate (/kick, /mute, /mode...)
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
+        **{cls.type: State.OPEN for cls in ev.SCREEN_CLIENT_EVENTS},  # me, nick, away, topic, typing
         "bye": State.CLOSED,
     },
     (Role.SERVER, State.HANDSHAKE): {
@@ -331,9 +332,6 @@ class Connection:
             if problem is not None and problem[0] == ev.E_OUT_OF_RANGE and self.our_role is Role.CLIENT:
                 return Invalid(code=problem[0], message=problem[1])  # that one event, not the chat
             if problem is not None:
-                if problem[0] == ev.E_BAD_JSON and self.our_role is Role.CLIENT:
-                    # a server's NaN costs that one event, not the chat (PROTOCOL.md, Ranges of numbers)
-                    return Invalid(code=ev.E_OUT_OF_RANGE, message="a number is NaN or Infinity, which JSON does not allow")
                 return self._remote_mistake(*problem)
         try:
             event = ev.event_from_json(obj, self._table)

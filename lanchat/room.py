@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import events as ev
+from . import room_social
 from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
@@ -33,11 +34,20 @@ __all__ = [
 ]  # fmt: skip
 
 
+def _owner(member: Member) -> bytes | None:
+    """The public key a member's direct messages are kept for (PROTOCOL.md, Identity): a verified
+    key's bytes; a fingerprint string or no key owns nothing, so nothing is kept for it."""
+    return member.key if isinstance(member.key, bytes) else None
+
+
 @dataclass
 class Member:
     cid: int
     name: str
     key: bytes | None = None  # the public key that owns ``name``; None for a keyless guest
+    away: str = ""  # /away REASON; empty: here
+    told_away: set[int] | None = None  # who has had the automatic "away" answer (once each)
+    typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
     resume: str | None = None  # the secret in their welcome: a rejoin with it takes over at once
 
@@ -99,6 +109,7 @@ class Room:
         self.replay = replay
         self.known: dict[str, str] = {ev.name_key(name): name for name in known_names} if history else {}
         self.host_cid: int | None = None  # the person running `serve`, if not headless
+        self.topic: ev.Topic | None = None  # /topic: the room's topic, told to each newcomer
         # Bots (the colour bot) are members but not people: they never fill the room
         # (--max-clients), never keep it alive (--once) and never hold the turn.
         self.service_cids: set[int] = set()
@@ -185,6 +196,8 @@ class Room:
             return self.gate.whois(cid, event.name, self)
         if isinstance(event, ev.Release):
             return self.gate.release(cid, event.name, self.host_cid)
+        if isinstance(event, ev.SCREEN_CLIENT_EVENTS):
+            return room_social.handle(self, member, event)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]
 
     def leave(self, cid: int, reason: str) -> list[Action]:
@@ -238,25 +251,17 @@ class Room:
     def _admit(self, cid: int, admit: Admit) -> list[Action]:
         """The rules of section 5 and of name ownership; then the welcome."""
         name, key = admit.name, admit.key
-        problem = ev.name_problem(name)
-        if problem:
-            return self._error(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
-        if ev.name_key(name) in BOT_NAME_KEYS and cid not in self.service_cids:
-            # /mood whispers to this name: a person holding it would read everyone's moods
-            return self._error(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
         if (holder := self.find(name)) is not None and same_session(holder, admit):  # a rejoin: the stale one goes
             return self.leave(holder.cid, "lost") + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
-        if holder is not None:
-            return self._error(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
-        if refused := self.gate.refusal(cid, name, key):
+        refused = name_refused(self, cid, name, key)
+        if refused:
             return refused
         if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key)):
             return banned
-        if self.max_members is not None and cid not in self.service_cids and self.people >= self.max_members:
+        if room_social.full(self, cid):  # --max-clients N: N people besides the host, who is told
             people = "person" if self.max_members == 1 else "people"
-            return self._error(
-                cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True
-            )
+            refusal = self._error(cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True)
+            return refusal + room_social.refused_for_host(self, name, ev.E_ROOM_FULL)
         if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
         tokens = self.resume_tokens if cid not in self.service_cids else None  # bots never rejoin
@@ -281,6 +286,7 @@ class Room:
         )
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
         actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
+        actions += room_social.after_welcome(self, cid)  # the topic, who is away
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
@@ -312,7 +318,7 @@ class Room:
             return False
         return True
 
-    def _check_text(self, member: Member, text: str) -> list[Action]:
+    def check_text(self, member: Member, text: str) -> list[Action]:
         if not text.strip():
             return self._error(member.cid, ev.E_EMPTY, "empty messages are not sent")
         if len(text) > ev.MAX_TEXT_CHARS:
@@ -324,23 +330,29 @@ class Room:
         return []
 
     def _say(self, member: Member, say: ev.Say) -> list[Action]:
-        refused = self._check_text(member, say.text) or muted_refusal(self, member)
+        refused = self.check_text(member, say.text) or muted_refusal(self, member) or self.not_your_turn(member)
         if refused:
             return refused
-        if self.mode == TURN and self.turn_holder != member.cid:
-            waiting = self.turn_name
-            reason = f"not your turn: waiting for {waiting}" if waiting else "not your turn: waiting for someone to join"
-            return self._error(member.cid, ev.E_NOT_YOUR_TURN, reason)
         message = ev.Message(sender=member.name, text=say.text, time=self.clock())
         actions: list[Action] = [Keep(event=message)] if self.history else []
         actions.append(Broadcast(to=self._everyone, frame=encode(message)))
-        if self.mode == TURN:
-            self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
-            actions.append(self._turn_broadcast())
-        return actions
+        return actions + self.spoke(member)
+
+    def not_your_turn(self, member: Member) -> list[Action]:
+        """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""
+        waiting = f"not your turn: waiting for {self.turn_name or 'someone to join'}"
+        return [] if self.mode != TURN or self.turn_holder == member.cid else self._error(member.cid, ev.E_NOT_YOUR_TURN, waiting)
+
+    def spoke(self, member: Member) -> list[Action]:
+        """After ``member`` spoke: their next typing hint goes through; in turn mode, the next one's turn."""
+        member.typing_hint_at = float("-inf")
+        if self.mode != TURN:
+            return []
+        self.turn_holder = self._next_after(member.cid, order_before=list(self.members))
+        return [self._turn_broadcast()]
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
-        refused = self._check_text(member, whisper.text) or muted_refusal(self, member)
+        refused = self.check_text(member, whisper.text) or muted_refusal(self, member)
         if refused:
             return refused
         target = self.find(whisper.to)
@@ -354,12 +366,17 @@ class Room:
             # They have been here before: keep it for their key; only the sender's copy goes out now.
             held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
-            return [Keep(event=kept, sender_owner=member.key, recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
+            return [Keep(event=kept, sender_owner=_owner(member), recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
-        actions: list[Action] = [Keep(event=direct, sender_owner=member.key, recipient_owner=target.key)] if self.history else []
+        actions: list[Action] = [Keep(event=direct, sender_owner=_owner(member), recipient_owner=_owner(target))] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
-        return actions
+        return actions + room_social.away_answer(member, target, direct.time)
+
+    def rekey(self, member: Member, name: str) -> None:
+        """``member`` is called ``name`` from now on (/nick, after room_social checked it)."""
+        self._by_key[ev.name_key(name)] = self._by_key.pop(ev.name_key(member.name))
+        member.name, self._names_for = name, ()  # the roster changed: rebuilt on next use
 
     def _history(self, member: Member, request: ev.HistoryRequest) -> list[Action]:
         if not self.history:
@@ -370,7 +387,7 @@ class Room:
             )
         if request.before is not None and request.before < 1:
             return self._error(member.cid, ev.E_BAD_MESSAGE, '"before" must be a message id of 1 or more')
-        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=member.key)]
+        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=_owner(member))]
 
     def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
         """The next member in join order after ``cid`` (wrapping round).
@@ -393,3 +410,22 @@ class Room:
 
     def _turn_broadcast(self) -> Broadcast:
         return Broadcast(to=self._everyone, frame=encode(ev.Turn(holder=self.turn_name)))
+
+
+def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Action]:
+    """The name rules, for ``hello`` and ``nick`` alike (PROTOCOL.md 5 and Identity): the shape,
+    the colour bot's name, a name in use, a name another key owns (gate.py). An error, or []."""
+    problem = ev.name_problem(name)
+    if problem:
+        return _refusal(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
+    if ev.name_key(name) in BOT_NAME_KEYS and cid not in room.service_cids:
+        # /mood whispers to this name: a person holding it would read everyone's moods
+        return _refusal(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
+    found = room.find(name)
+    if found and found.cid != cid:
+        return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
+    return room.gate.refusal(cid, name, key)
+
+
+def _refusal(cid: int, code: str, message: str) -> list[Action]:
+    return [Send(to=cid, event=ev.Error(code=code, message=message))]

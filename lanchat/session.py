@@ -14,6 +14,7 @@ import time as _time
 from dataclasses import dataclass, field
 
 from . import events as ev
+from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
 
 
@@ -29,6 +30,10 @@ class Line:
     to: str | None = None
     mentions_me: bool = False
     colour: str | None = None  # "#RRGGBB" when a direct message carries a colour suggestion (colourbot)
+    code: str | None = None  # an error's code (events.E_*), or TURN_CHANGED: front ends decide by it
+
+
+TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen shows most in its status line)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,11 +52,19 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
     Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
     Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
+    Command(name="/say", usage="/say TEXT", help="send TEXT to the room (while colourbot waits for your answer, plain lines go to it)"),
     Command(name="/send", usage="/send PATH [NAME]", help="offer a file to the room, or only to NAME (quote a PATH with spaces)"),
     Command(name="/files", usage="/files", help="list the files on offer"),
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
     Command(name="/cancel", usage="/cancel [ID]", help="stop sending or receiving file ID (without ID: every transfer of yours)"),
-    Command(name="/q", usage="/q", help="leave (the host's /q closes the chat for everyone; also /quit)"),
+    Command(name="/me", usage="/me ACTION", help="say what you do: /me waves shows as * ann waves"),
+    Command(name="/nick", usage="/nick NEW", help="take another name without leaving (the name rules of joining apply)"),
+    Command(name="/away", usage="/away [REASON]", help="mark yourself away (shown by your name; whispers get the reason once); /away again: back"),
+    Command(name="/topic", usage="/topic [TEXT]", help="set the room's topic, shown in everyone's status line (no TEXT: show it)"),
+    Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
+    Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME"),
+    Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
+    Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone and asks first; /q! does not ask; also /quit)"),
     # operators only (the host, and whom an operator made one): PROTOCOL.md, Moderation
     Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
     Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)"),
@@ -60,6 +73,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
     Command(name="/pass", usage="/pass [WHY]", help="operators: move the turn on from someone who went quiet"),
 )
+JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
 
 
@@ -129,6 +143,22 @@ class Session:
     operators: list[str] = field(default_factory=list)  # besides the host (PROTOCOL.md, Moderation)
     history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
     rejoin: Rejoining = field(default_factory=lambda: Rejoining())  # after a lost connection (client.py)
+    # You asked colourbot (/mood) and it waits for your answer: plain lines go to it, not the
+    # room, until it says goodbye (answering a question in a shared room must not broadcast it).
+    bot_exchange: bool = False
+    bot_hint_shown: bool = False  # the "just type your answer" notice, once per exchange
+    ignored: set[str] = field(default_factory=set)  # /ignore: name keys whose messages are not shown here
+    show_joins: bool = True  # /joins off hides join and leave lines (who is here still updates)
+    last_direct_from: str | None = None  # who sent the last direct message to us (/r answers them)
+    unread_directs: int = 0  # direct messages to us since we last sent something
+    quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat
+    confirm_quit: bool = False  # set by a front end with a person at it (never for a script's pipe)
+    topic: str = ""  # the room's topic (/topic), for the status line
+    away: dict[str, str] = field(default_factory=dict)  # name key -> reason, for whoever is away
+    typing_hints: bool = True  # send and show "is typing" hints (connect/serve --no-typing: off)
+    typing: dict[str, float] = field(default_factory=dict)  # name -> when their last hint came
+    pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
+    typing_sent: float = float("-inf")  # when we last sent a typing hint
 
     # ----------------------------------------------------------------- queries
 
@@ -158,6 +188,8 @@ class Session:
         """Update what we know from one server event; return the lines to show."""
         if (rejoined := self.rejoin.on_event(self, event)) is not None:
             return rejoined
+        if social.hidden(self, event):
+            return []
         if isinstance(event, ev.Welcome):
             self.name = event.name
             self.mode = event.mode
@@ -201,7 +233,7 @@ class Session:
                     time=event.time,
                     sender=event.sender,
                     text=event.text,
-                    mentions_me=not mine and self._mentions_me(event.text),
+                    mentions_me=not mine and self.mentions_me(event.text),
                 )
             ]
         if isinstance(event, ev.Direct) and event.held:
@@ -212,7 +244,10 @@ class Session:
             ]
         if isinstance(event, ev.Direct):
             to_me = ev.name_key(event.to) == ev.name_key(self.name)
-            lines = [Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=to_me and event.sender != self.name, colour=suggestion_colour(event.text))]
+            lines = [self._direct_line(event, to_me)]
+            exchange = social.bot_direct(self, event, lines[0]) if to_me else None
+            if exchange is not None:
+                return exchange
             if self.once and to_me and self.role == "client" and event.sender == BOT_NAME and is_farewell(event.text):
                 # Seed 000: the client closes its socket once the user is happy with the colour,
                 # and a --once server then shuts down. Elsewhere a Y only ends the exchange.
@@ -222,21 +257,26 @@ class Session:
         if isinstance(event, ev.Joined):
             if event.name not in self.members:
                 self.members.append(event.name)
-            return [self._notice(f"{event.name} joined ({len(self.members)} here)", when=event.time)]
+            if not self.show_joins:
+                return []
+            return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({len(self.members)} here)", code=JOIN_LEAVE)]
         if isinstance(event, ev.Left):
             if event.name in self.members:
                 self.members.remove(event.name)
             if event.name in self.operators:
                 self.operators.remove(event.name)
-            if event.reason in ("kicked", "banned"):
-                return []  # the "moderated" line just before said who did it and why
+            if ev.name_key(event.name) == ev.name_key(BOT_NAME):
+                self.bot_exchange = False
+            if event.reason in ("kicked", "banned") or not self.show_joins:
+                return []  # kicked, banned: the "moderated" line just before said who did it and why
             why = {
                 "quit": "left",
                 "lost": "lost connection",
                 "dropped": "was dropped (not reading fast enough)",
                 "flooding": "was disconnected for flooding",
             }
-            return [self._notice(f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)", when=event.time)]
+            text = f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)"
+            return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE)]
         if isinstance(event, ev.Roster):
             self.members = list(event.members)
             return [self._notice(f"here ({len(self.members)}): {', '.join(self._marked(m) for m in self.members)}")]
@@ -253,11 +293,17 @@ class Session:
             return [self._notice(f"bans ({len(event.bans)}):")] + [self._notice(f"  {line}") for line in event.bans]
         if isinstance(event, ev.Turn):
             self.turn = event.holder
-            return [self._notice(f"turn: {self.turn_text()}")]
+            return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
         if isinstance(event, ev.Error):
-            return [self._notice(event.message, kind="error")]
+            return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
+        if isinstance(event, ev.SCREEN_SERVER_EVENTS):
+            return social.on_event(self, event)
+        if isinstance(event, ev.Refused):  # to the host: someone was turned away
+            full = "the room is full (serve --max-clients counts people besides you)"
+            said = f"{event.name} was turned away: {full if event.code == ev.E_ROOM_FULL else event.code}"
+            return [Line(kind="notice", time=event.time, text=said, code=event.code)]
         if isinstance(event, ev.Offered):
-            return [self._offered_line(event)]
+            return [offered_line(self, event)]
         if isinstance(event, ev.FileList):
             text = f"files on offer ({event.count}):" if event.count else "no files are on offer; /send PATH offers one"
             return [self._notice(text)]
@@ -296,7 +342,18 @@ class Session:
         }
         return texts.get(act.action, f"{act.by}: {act.action} {whom}") + why
 
-    def _mentions_me(self, text: str) -> bool:
+
+    # -------------------------------------- /me, /nick, /away, /topic, typing hints
+
+    def take_pending(self) -> list[ev.Event]:
+        pending, self.pending = self.pending, []
+        return pending
+
+    def _direct_line(self, event: ev.Direct, to_me: bool) -> Line:
+        mentions_me = to_me and event.sender != self.name
+        return Line(kind="direct", time=event.time, sender=event.sender, to=event.to, text=event.text, mentions_me=mentions_me, colour=suggestion_colour(event.text))
+
+    def mentions_me(self, text: str) -> bool:
         return _mention_pattern(ev.name_key(self.name)).search(ev.name_key(text)) is not None
 
     # -------------------------------------------------------------- user input
@@ -323,8 +380,14 @@ class Session:
 
     def parse_input(self, text: str) -> InputResult:
         """What the user typed -> what to do. Empty input does nothing (seed 001)."""
+        armed = self.quit_armed
         result = self._parse_input(text)
+        if armed:
+            self.quit_armed = False  # the confirmation is for the very next line only
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
+            self.unread_directs = 0  # you answered: what came before has been seen
+            self.typing_sent = float("-inf")  # and the next message's first hint goes at once
+        if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper, ev.Me)):
             problem = self.length_problem(result.event.text)
             if problem:  # every message, /w and /mood included, is checked here once
                 return Local((self._notice(problem, kind="error"),))
@@ -337,12 +400,15 @@ class Session:
         if not stripped.startswith("/") or stripped.startswith("//"):
             # "//text" sends "/text" literally, for the rare message that starts with a slash
             body = text[1:] if stripped.startswith("//") else text
+            if social.answers_go_to_bot(self):
+                return Outgoing(ev.Whisper(to=BOT_NAME, text=body.strip()))
             return Outgoing(ev.Say(text=body.rstrip("\r\n")))
         word, _, rest = stripped.partition(" ")
         word = ALIASES.get(word.lower(), word.lower())
         rest = rest.strip()
-        if word == "/q":
-            return Quit()
+        done = social.parse(self, word, rest)
+        if done is not social.NOT_SOCIAL:
+            return done  # type: ignore[return-value]
         if word == "/who":
             return Outgoing(ev.Who())
         if word == "/help":
@@ -361,7 +427,7 @@ class Session:
                 return Local((self._notice("usage: /w NAME TEXT", kind="error"),))
             return Outgoing(ev.Whisper(to=target, text=message.strip()))
         if word in (START_COMMAND, "/y", "/n"):
-            return self._to_colourbot(word, rest)
+            return social.to_colourbot(self, word, rest)
         if word[1:] in ev.MOD_ACTIONS:
             return self._moderate(word[1:], rest)
         for command in self.ui_commands:
@@ -416,24 +482,6 @@ class Session:
         return Outgoing(ev.Whisper(to=BOT_NAME, text=text))
 
     # ----------------------------------------------------------- file sharing
-
-    def _offered_line(self, offered: ev.Offered) -> Line:
-        """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
-        from .files import human_size, safe_name
-
-        name = safe_name(offered.name)
-        size = human_size(offered.size)
-        mine = ev.name_key(offered.sender) == ev.name_key(self.name)
-        if offered.listing:
-            whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
-            return self._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
-        if mine:
-            whom = f"to {offered.to}" if offered.to else "to the room"
-            return self._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
-        whom = "offers you" if offered.to else "offers"
-        return self._notice(
-            f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time
-        )
 
     def _file_command(self, word: str, rest: str) -> InputResult:
         """/send PATH [NAME], /get ID, /files. Paths with spaces go in quotes."""
@@ -532,3 +580,20 @@ class Rejoining:
             return [session._notice("you missed nothing while away")]
         earlier = "; /history shows earlier ones" if more else ""
         return [session._notice(f"end of what you missed ({missed} message{'s' if missed != 1 else ''}{earlier})")]
+def offered_line(session: Session, offered: ev.Offered) -> Line:
+    """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
+    from .files import human_size, safe_name
+
+    name = safe_name(offered.name)
+    size = human_size(offered.size)
+    mine = ev.name_key(offered.sender) == ev.name_key(session.name)
+    if offered.listing:
+        whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
+        return session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
+    if mine:
+        whom = f"to {offered.to}" if offered.to else "to the room"
+        return session._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
+    whom = "offers you" if offered.to else "offers"
+    return session._notice(
+        f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time
+    )

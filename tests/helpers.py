@@ -350,6 +350,33 @@ def drain_queue(q: queue.Queue) -> list[object]:
             return items
 
 
+def _scrolling_screen(cols: int, rows: int):  # noqa: ANN202 - pyte is imported lazily
+    """A pyte screen that also knows SU and SD (CSI n S, CSI n T): ncurses scrolls a region
+    with them, and pyte alone would ignore them and leave the old rows in place."""
+    import pyte
+
+    class ScrollingScreen(pyte.Screen):
+        def _scroll(self, count: int | None, up: bool) -> None:
+            top, bottom = self.margins or pyte.screens.Margins(0, self.lines - 1)
+            y, x = self.cursor.y, self.cursor.x
+            self.cursor.y = bottom if up else top
+            for _ in range(max(1, count or 1)):
+                self.index() if up else self.reverse_index()
+            self.cursor.y, self.cursor.x = y, x
+
+        def scroll_up(self, count: int | None = None, *args: object, **kwargs: object) -> None:
+            self._scroll(count, up=True)
+
+        def scroll_down(self, count: int | None = None, *args: object, **kwargs: object) -> None:
+            self._scroll(count, up=False)
+
+    class ScrollingStream(pyte.ByteStream):
+        csi = {**pyte.ByteStream.csi, "S": "scroll_up", "T": "scroll_down"}
+
+    screen = ScrollingScreen(cols, rows)
+    return screen, ScrollingStream(screen)
+
+
 class TermProc:
     """A lanchat process in a real pseudo-terminal, its screen read by a terminal emulator (pyte).
 
@@ -362,15 +389,13 @@ class TermProc:
     def __init__(
         self, *args: str, rows: int = 24, cols: int = 80, argv: list[str] | None = None, env: dict[str, str] | None = None
     ) -> None:
-        import pyte
         from ptyprocess import PtyProcess
 
         env = child_env(**{"TERM": "screen-256color", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", **(env or {})})
         env.pop("LINES", None)
         env.pop("COLUMNS", None)
         self.args = args
-        self.screen = pyte.Screen(cols, rows)
-        self.stream = pyte.ByteStream(self.screen)
+        self.screen, self.stream = _scrolling_screen(cols, rows)
         self.raw = bytearray()
         self._changed = threading.Condition()
         self.proc = PtyProcess.spawn(argv or [sys.executable, "-m", "lanchat", *same_person(args)], env=env, cwd=str(ROOT), dimensions=(rows, cols))

@@ -510,12 +510,12 @@ def test_at_a_terminal_the_name_is_asked_for_and_a_taken_one_asked_again(run):
     transcript = io.BytesIO()
     child.logfile_read = transcript
     try:
-        child.expect_exact("Your name: ")
+        child.expect(r"Your name( \(Enter: \S+\))?: ")
         child.sendline("two words")
         child.expect_exact("spaces; try again")
-        child.expect_exact("Your name: ")
+        child.expect(r"Your name( \(Enter: \S+\))?: ")
         child.sendline("ANN")
-        child.expect(r"taken.*\r?\nAnother name: ")
+        child.expect(r"taken.*\r?\nAnother name( \(Enter: \S+\))?: ")
         child.sendline("bob")
         child.expect(r"welcome, bob")
         child.sendline("/q")
@@ -549,3 +549,58 @@ def test_a_mood_far_over_the_limit_is_refused_with_the_reason(run):
     ann.send("/mood " + "m" * 70000)
     ann.expect(STAMP + r"! message is 70006 characters; the limit is 4000: not sent$")
     assert "not sent: payload" not in ann.output and "Traceback" not in ann.output
+
+
+def _name_prompt(where: list[str], **env: str):  # noqa: ANN202
+    pexpect = pytest.importorskip("pexpect")
+    return pexpect.spawn(
+        sys.executable, ["-m", "lanchat", "connect", *where, "--plain"], env=child_env(**env), cwd=str(ROOT), timeout=10
+    )
+
+
+def test_the_name_prompt_offers_the_login_name_and_says_each_refusal_once(run):
+    pexpect = pytest.importorskip("pexpect")
+    _server, where = serve(run, "--headless")
+    join(run, where, "dana")
+    child = _name_prompt(where, LOGNAME="dana", USER="dana")
+    transcript = io.BytesIO()
+    child.logfile_read = transcript
+    try:
+        child.expect_exact("Your name (Enter: dana): ")
+        child.sendline("")  # Enter: the login name, which is taken
+        child.expect(r"taken.*\r?\nAnother name \(Enter: dana\): ")
+        child.sendline("two words")
+        child.expect_exact("spaces; try again.")
+        child.expect_exact("Another name (Enter: dana): ")
+        child.sendline("eve")
+        child.expect(r"welcome, eve")
+        child.sendline("/q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    said = transcript.getvalue().decode("utf-8", "replace")
+    assert said.count("taken") == 1, said  # the server's reason is not reprinted with the next prompt
+    assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize(("key", "status", "why"), [("\x03", 130, "interrupted"), ("\x04", 1, "no name given")])
+def test_leaving_at_the_name_prompts_is_not_a_refusal(run, key, status, why):
+    pexpect = pytest.importorskip("pexpect")
+    _server, where = serve(run, "--headless")
+    join(run, where, "dana")
+    for answer in (None, "dana"):  # at "Your name:", then at "Another name:"
+        child = _name_prompt(where, LOGNAME="two words", USER="two words")
+        transcript = io.BytesIO()
+        child.logfile_read = transcript
+        try:
+            child.expect_exact("Your name: ")
+            if answer:
+                child.sendline(answer)
+                child.expect_exact("Another name: ")
+            child.send(key)
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+        said = transcript.getvalue().decode("utf-8", "replace")
+        assert child.exitstatus == status, said
+        assert f"{why}: not joining" in said and "refused" not in said and "Traceback" not in said

@@ -328,3 +328,11 @@ def test_the_host_never_holds_the_turn_alone_with_a_bot():
     assert room.turn_holder == 1
     room.leave(3, "lost")
     assert room.turn_holder is None
+
+
+def test_in_a_shared_room_the_greeting_is_one_whisper_and_the_exchange_is_open():
+    bot = ColourBot(seeded(7))
+    (hello,) = bot.greet("bob", alone=False)
+    assert "bob" in hello and "/mood" in hello
+    assert bot.state_of("bob") == ASK_MOOD  # a whispered mood is still the answer
+    assert bot.hear("bob", "grumpy")[-1] == "Happy with it? (Y/N)"

@@ -102,8 +102,10 @@ def test_a_room_of_three_over_tcp_keeps_each_exchange_private():
         bob = RawClient(endpoint, "bob")
         cat = RawClient(endpoint, "cat")
         assert bob.welcome.members == (BOT_NAME, "ann", "bob")
-        for person in (bob, cat):
-            person.expect(ev.Direct, sender=BOT_NAME, to=person.welcome.name, text="What mood are you in?")
+        for person in (bob, cat):  # one whisper each in a shared room, saying how to answer
+            greeting = person.expect(ev.Direct, sender=BOT_NAME, to=person.welcome.name)
+            assert "whisper me your mood (/mood MOOD)" in greeting.text
+            assert not [e for e in person.drain(0.2) if isinstance(e, ev.Direct) and e.sender == BOT_NAME]
 
         # In a room of three, room chatter is for people: the bot stays quiet.
         ann.send("hello everyone")

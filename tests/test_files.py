@@ -178,8 +178,8 @@ def test_bad_chunks_are_refused(bad):
 def test_human_size():
     assert human_size(0) == "0 bytes"
     assert human_size(1) == "1 byte"
-    assert human_size(1536) == "1.5 KB"
-    assert human_size(50 * files.MB) == "50.0 MB"
+    assert human_size(1536) == "1.5 KiB"
+    assert human_size(50 * files.MB) == "50.0 MiB"
 
 
 def test_duration_text_never_reads_zero_for_a_fast_transfer():
@@ -352,7 +352,7 @@ def test_an_offer_notice_names_file_size_sender_and_the_command():
     session = _session()
     offered = ev.Offered(id="7", name="plan.pdf", size=1536, sha256=SUM, sender="ann", time=5.0)
     (line,) = session.on_event(offered)
-    assert line.text == "ann offers plan.pdf (1.5 KB); type /get 7 to download it"
+    assert line.text == "ann offers plan.pdf (1.5 KiB); type /get 7 to download it"
     (line,) = session.on_event(ev.Offered(id="8", name="x", size=1, sha256=SUM, sender="ann", to="bob", time=5.0))
     assert line.text == "ann offers you x (1 byte); type /get 8 to download it"
     (line,) = session.on_event(ev.Offered(id="9", name="y", size=2, sha256=SUM, sender="bob", time=5.0))
@@ -367,3 +367,13 @@ def test_the_file_list_reads_as_a_list():
     assert session.on_event(ev.FileList(count=1))[0].text == "files on offer (1):"
     listed = ev.Offered(id="7", name="a.txt", size=10, sha256=SUM, sender="ann", time=5.0, listing=True)
     assert session.on_event(listed)[0].text == "  #7 a.txt 10 bytes from ann: /get 7"
+
+
+def test_one_unit_convention_and_no_speed_for_a_transfer_too_short_to_time():
+    from lanchat.files import speed_clause
+
+    assert human_size(60_000_000) == "57.2 MiB"  # powers of 1024, named as such
+    assert human_size(5) == "5 bytes"
+    assert speed_clause(5, 0.000088) == ""  # not "56.9 KiB/s"
+    assert speed_clause(3 * files.MB, 0.01) == ""
+    assert speed_clause(3 * files.MB, 1.5) == ", 2.0 MiB/s"

@@ -92,11 +92,11 @@ def test_files_of_several_sizes_up_to_the_limit_arrive_byte_for_byte(make_room, 
         assert saved.read_bytes() == source.read_bytes()
     # the big one showed progress on both sides, with a speed
     # (at the first chunk past each quarter: 60 KiB chunks of 2 MB cross 50% at 52%)
-    room.ann.expect(r"\* sending limit\.bin: 5\d% \(1\.\d MB of 2\.0 MB, [\d.]+ [KMG]B/s\)")
-    bob.expect(r"\* receiving limit\.bin: 5\d% \(1\.\d MB of 2\.0 MB, [\d.]+ [KMG]B/s\)")
+    room.ann.expect(r"\* sending limit\.bin: 5\d% \(1\.\d MiB of 2\.0 MiB, [\d.]+ [KMG]iB/s\)")
+    bob.expect(r"\* receiving limit\.bin: 5\d% \(1\.\d MiB of 2\.0 MiB, [\d.]+ [KMG]iB/s\)")
     bob.send("/files")
     bob.expect(r"files on offer \(4\):")
-    bob.expect(r"#\d+ limit\.bin 2\.0 MB from ann: /get \d+")
+    bob.expect(r"#\d+ limit\.bin 2\.0 MiB from ann: /get \d+")
     assert sorted(os.listdir(room.downloads("bob"))) == sorted(sizes)  # nothing else, no temp files
 
 
@@ -110,7 +110,7 @@ def test_chat_flows_while_a_large_file_moves(make_room, tmp_path):
     cat.expect(r"ann: uploading now$")
     file_id = offer_id(bob, "ann", "video.bin")
     bob.send(f"/get {file_id}")
-    bob.expect(r"receiving video\.bin \(30\.0 MB\)")
+    bob.expect(r"receiving video\.bin \(30\.0 MiB\)")
     cat.send("can you all still hear me?")
     room.ann.expect(r"cat: can you all still hear me\?$")
     bob.expect(r"cat: can you all still hear me\?$")
@@ -124,7 +124,7 @@ def test_an_over_limit_file_is_refused_before_any_bytes_move(make_room, tmp_path
     source = tmp_path / "big.iso"
     source.write_bytes(b"\0" * (MB + 1))
     room.ann.send(f"/send {source}")
-    room.ann.expect(r"! refused: big\.iso is 1\.0 MB; this server takes files up to 1\.0 MB")
+    room.ann.expect(r"! refused: big\.iso is 1\.0 MiB; this server takes files up to 1\.0 MiB")
     room.ann.send("still here")
     bob.expect(r"ann: still here$")
     assert "ann offers" not in bob.output and "big.iso" not in bob.output
@@ -213,7 +213,8 @@ def test_a_sender_who_vanishes_midway_leaves_no_offer_and_no_stored_bytes(tmp_pa
         source = tmp_path / "huge.bin"
         source.write_bytes(os.urandom(48 * MB))
         ann.send(f"/send {source}")
-        ann.expect(r"sending huge\.bin \(48\.0 MB\) as #1")
+        ann.expect(r"sending huge\.bin \(48\.0 MiB\) as #1")
+        ann.expect(r"sending huge\.bin: 25%")  # (said before the first chunk leaves: wait for some)
         os.kill(ann.popen.pid, signal.SIGSTOP)  # our own child: freeze it mid-upload...
         # the server has part of it (the chunks already in flight still arrive)
         stored = wait_for(lambda: [p for p in files_dir.rglob("*.upload") if p.stat().st_size], what="a partial upload")
@@ -254,7 +255,7 @@ def bob_fetching_half_a_file(tmp_path: Path, *, then_drop: bool) -> tuple[StandI
     bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads), "--no-reconnect")
     bob.expect("welcome, bob")
     bob.send("/get 5")
-    bob.expect(r"receiving half\.bin \(60\.0 KB\)")
+    bob.expect(r"receiving half\.bin \(60\.0 KiB\)")
     return server, bob, downloads
 
 
@@ -327,7 +328,7 @@ def test_cancel_stops_an_upload_midway_and_it_is_never_offered(tmp_path):
     try:
         bob.expect("welcome, bob")
         bob.send(f"/send {source}")
-        bob.expect(r"sending big\.bin \(40\.0 MB\) as #1")
+        bob.expect(r"sending big\.bin \(40\.0 MiB\) as #1")
         bob.send("/cancel 1")
         bob.expect(r"\* stopped sending big\.bin; it is not on offer")
         cancelled.set()

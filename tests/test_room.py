@@ -240,6 +240,18 @@ def test_max_members_refuses_the_next_one_and_frees_up_after_a_leave():
     assert room.room.names == ("ann", "cat")
 
 
+def test_max_members_counts_people_besides_the_host_and_the_host_hears_of_refusals():
+    room = RoomDriver(max_members=1)
+    room.join("ann", host=True)
+    room.join("bob")  # one client besides the host: in
+    room.take_all()
+    cid = room.join("cat")
+    assert room.only_error(cid).code == ev.E_ROOM_FULL and cid in room.closed
+    (told,) = room.take("ann")
+    assert isinstance(told, ev.Refused) and (told.name, told.code) == ("cat", ev.E_ROOM_FULL)
+    assert room.take("bob") == []  # nobody else is bothered
+
+
 # -------------------------------------------------------------------- speaking
 
 

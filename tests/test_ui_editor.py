@@ -130,3 +130,25 @@ def test_any_key_sequence_keeps_the_cursor_inside_the_text(actions):
         else:
             line.type(action)
         assert 0 <= line.cursor <= len(line.text)
+
+
+def test_tab_after_send_completes_paths_and_a_name_at_the_start_gets_a_colon(tmp_path, monkeypatch):
+    from lanchat.ui.screen import list_paths
+
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / ".hidden").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    editor = LineEditor()
+    editor.type("/send no")
+    editor.key("tab", names=["bob"], paths=list_paths)
+    assert editor.text == "/send note" and editor.last_matches == ["notebooks/", "notes.txt"]
+    editor.type("s")
+    editor.key("tab", names=["bob"], paths=list_paths)
+    assert editor.text == "/send notes.txt "
+    assert list_paths(".h") == [".hidden"] and ".hidden" not in list_paths("")
+    assert list_paths(str(tmp_path) + "/notebo") == [str(tmp_path) + "/notebooks/"]  # a folder: Tab goes on inside
+    fresh = LineEditor()
+    fresh.type("bo")
+    fresh.key("tab", names=["bob", "ann"])
+    assert fresh.text == "bob: "

@@ -22,8 +22,8 @@ def make_view(name: str = "ann", **session_fields) -> View:
     return View(Session(name=name, role="host", where="127.0.0.1:3580", **session_fields))
 
 
-def msg(text: str, sender: str = "bob", kind: str = "message", **extra) -> Line:
-    return Line(kind=kind, time=T0, sender=sender, text=text, **extra)
+def msg(text: str, sender: str = "bob", kind: str = "message", time: float = T0, **extra) -> Line:
+    return Line(kind=kind, time=time, sender=sender, text=text, **extra)
 
 
 def row_texts(frame: rd.Frame) -> list[str]:
@@ -315,10 +315,11 @@ def test_tricky_wraps_count_as_they_lay_out(text, width):
 
 def slow_transcript(view: View, height: int, width: int) -> list[str]:
     """What the transcript pane shows, worked out the obvious way: every line laid out."""
+    lines = list(view.lines)
     everything = [
         "".join(chunk for chunk, _ in row)
-        for seq, line in enumerate(view.lines, start=view.first_seq)
-        for row in rd._block(view, line, seq, width)
+        for index, (seq, line) in enumerate(enumerate(lines, start=view.first_seq))
+        for row in rd._block(view, line, seq, width, rd._day_changes(lines[index - 1] if index else None, line))
     ]
     if view.top is not None:
         start = min(view.top, max(0, len(everything) - height))
@@ -337,10 +338,13 @@ def slow_transcript(view: View, height: int, width: int) -> list[str]:
     width=st.integers(10, 120),
     scroll=st.integers(0, 400),
     top=st.one_of(st.none(), st.integers(0, 400)),
+    days=st.lists(st.integers(0, 2), max_size=30),
 )
-def test_the_transcript_shows_exactly_the_rows_a_full_layout_would(texts, unread, height, width, scroll, top):
+def test_the_transcript_shows_exactly_the_rows_a_full_layout_would(texts, unread, height, width, scroll, top, days):
     view = make_view()
-    view.add(msg(text) for text in texts)
+    # some lines a day or two later than the one before: day-change rules between them
+    later = [sum(days[: n + 1]) * 86_400.0 for n in range(len(days))] + [sum(days) * 86_400.0] * len(texts)
+    view.add(msg(text, time=T0 + later[n]) for n, text in enumerate(texts))
     if unread:
         view.scroll = 1  # scrolled up: what arrives now is unread, with the "new" rule above it
         view.add(msg(f"unread {n}") for n in range(unread))
@@ -358,3 +362,18 @@ def test_a_view_scrolled_to_the_oldest_of_a_cold_scrollback_lays_out_only_the_sc
     frame = rd.render(view, 50, 200)
     assert "line 0 " in row_texts(frame)[0]
     assert rd._layout_cached.cache_info().currsize <= 50  # the lines on screen, not 10,000
+
+
+def test_a_day_rule_between_days_and_a_date_on_lines_replayed_from_another_day():
+    import time as _time
+
+    now = _time.time()
+    yesterday = now - 86_400
+    view = make_view()
+    view.add([Line(kind="history", time=yesterday, sender="bob", text="from yesterday"), Line(kind="message", time=now, sender="bob", text="today")])
+    rows = rd.render(view, 10, 80).text()
+    moment = _time.localtime(yesterday)
+    assert any(row.startswith(f"{moment.tm_mday} {rd.MONTHS[moment.tm_mon - 1][:3]} ") and "from yesterday" in row for row in rows)
+    rule = f"── {rd.day_text(now)} ──"
+    assert rule in "\n".join(rows)
+    assert [i for i, row in enumerate(rows) if "from yesterday" in row][0] < [i for i, row in enumerate(rows) if rule in row][0]

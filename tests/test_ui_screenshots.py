@@ -24,7 +24,7 @@ def test_the_screenshot_script_draws_every_scene(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     names = sorted(path.name for path in tmp_path.glob("*.png"))
-    assert names == ["direct_messages.png", "file_sharing.png", "server_and_client.png", "turn_based.png"]
+    assert names == ["direct_messages.png", "file_sharing.png", "returning_user.png", "server_and_client.png", "turn_based.png"]
     for path in tmp_path.glob("*.png"):
         with Image.open(path) as image:
             image.load()

@@ -82,3 +82,39 @@ def test_roster_pane_needs_room_and_can_be_toggled():
     assert not view.roster_visible(ROSTER_MIN_COLS - 1)
     view.toggle_roster()
     assert not view.roster_visible(200)
+
+
+def test_find_steps_to_older_matches_and_wraps_to_the_newest():
+    from lanchat.ui.screen import line_matches
+
+    view = View(Session(name="ann"), page_rows=2)
+    view.add([Line(kind="message", time=0.0, sender="bob", text=text) for text in ["tea?", "no", "TEA please", "ok", "tea!"]])
+    assert view.find("tea", line_matches)
+    assert (view.found_seq, view.found_rank, view.found_count) == (4, 1, 3)
+    view.find_next(line_matches)
+    assert (view.found_seq, view.found_rank) == (2, 2)
+    view.find_next(line_matches)
+    assert view.found_seq == 0 and not view.following  # scrolled up to it
+    view.find_next(line_matches)
+    assert (view.found_seq, view.found_rank) == (4, 1)  # round again from the newest
+    assert not view.find("coffee", line_matches) and view.found_seq is None
+    view.stop_finding()
+    assert view.finding is None and view.following
+
+
+def test_an_earlier_history_page_goes_above_in_time_order():
+    view = View(Session(name="ann"))
+    day = 86_400.0
+    view.add([Line(kind="history", time=10 * day + t, sender="bob", text=f"replayed {t}") for t in (5, 6)])
+    view.add([Line(kind="notice", time=11 * day, text="welcome")])
+    view.marker_seq = 2  # the welcome line
+    view.add([Line(kind="history", time=9 * day + t, sender="bob", text=f"older {t}") for t in (1, 2, 3)])
+    assert [line.text for line in view.lines] == ["older 1", "older 2", "older 3", "replayed 5", "replayed 6", "welcome"]
+    assert view.marker_seq == 5 and view.total == 6  # the marker still points at the welcome line
+
+
+def test_a_full_scrollback_takes_an_earlier_page_without_losing_its_place():
+    view = View(Session(name="ann"), scrollback=3)
+    view.add([Line(kind="message", time=float(t), sender="bob", text=str(t)) for t in (10, 20, 30)])
+    view.add([Line(kind="history", time=15.0, sender="bob", text="15"), Line(kind="history", time=1.0, sender="bob", text="1")])
+    assert [line.text for line in view.lines] == ["15", "20", "30"]  # "1" would fall off at once

@@ -169,6 +169,7 @@ def scene_server_and_client(out: Path) -> Path:
         ann.expect(r"bob: très bien")
         bob.send("typing…")
         bob.wait_screen(lambda rows: "typing…" in rows[-1])
+        ann.wait_screen(lambda rows: "bob is typing…" in rows[-2], what="the typing hint")
         path = out / "server_and_client.png"
         side_by_side([draw_terminal(ann, "ann: lanchat serve"), draw_terminal(bob, "bob: lanchat connect")]).save(path)
     return path
@@ -217,6 +218,7 @@ def scene_direct_messages(out: Path) -> Path:
         if "colourbot" in bob.text:
             say(bob, "/mood calm", None)
             bob.expect(r"colourbot → bob: .*#[0-9A-Fa-f]{6}", timeout=10)
+            bob.expect(r"just type your answer")  # the whole exchange drawn, not half a frame
         path = out / "direct_messages.png"
         draw_terminal(bob, "bob: lanchat connect (direct messages, who is here)").save(path)
     return path
@@ -243,11 +245,45 @@ def scene_file_sharing(out: Path) -> Path:
     return path
 
 
+def scene_returning_user(out: Path) -> Path:
+    """A returning user: the [History] block from two days ago and today, with a day-change line;
+    the roster pane with someone away; the topic and a typing hint in the status line."""
+    import time
+
+    from helpers import first_release_history
+
+    with tempfile.TemporaryDirectory(prefix="lanchat-shots-") as folder, Scene() as scene:
+        now = time.time()
+        earlier = now - 2 * 86_400
+        said = [
+            (earlier, "ann", None, "lab 2 is up: a server that echoes every line back"),
+            (earlier + 40, "bob", None, "mine echoes, but only the first 1024 bytes of a paste?"),
+            (earlier + 95, "ann", None, "recv(1024) returns at most 1024 bytes: loop until you have it all"),
+            (earlier + 130, "bob", "ann", "thanks, that was it"),
+            (now - 900, "cat", None, "is today's lab the framing one?"),
+            (now - 840, "ann", None, "yes: a 4-byte length, then the message"),
+        ]
+        store = first_release_history(Path(folder) / "history.sqlite3", said)
+        ann, port = scene.host("--history", str(store), name="ann", rows=24, cols=110)
+        cat = scene.join(port, "cat", rows=24, cols=110)
+        say(cat, "/away making tea", r"you are away")
+        say(ann, "/topic lab 3: framing (4-byte length + JSON)", r"topic: lab 3")
+        bob = scene.join(port, "bob", rows=24, cols=110)
+        bob.expect(r"\[History\] ann: yes: a 4-byte length")
+        bob.expect(r"cat \(away\)")
+        ann.send("welcome back bo")  # ann is typing: bob's status line says so, never the text
+        bob.wait_screen(lambda rows: "ann is typing…" in rows[-2], what="the typing hint")
+        path = out / "returning_user.png"
+        draw_terminal(bob, "bob: lanchat connect (a returning user: history, roster, topic)").save(path)
+    return path
+
+
 SCENES: dict[str, Callable[[Path], Path]] = {
     "server_and_client": scene_server_and_client,
     "turn_based": scene_turn_based,
     "direct_messages": scene_direct_messages,
     "file_sharing": scene_file_sharing,
+    "returning_user": scene_returning_user,
 }
 
 

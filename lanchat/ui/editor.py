@@ -11,7 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from wcwidth import grapheme_boundary_before, iter_graphemes
+
 Edit = tuple[int, str]  # (cursor, text); the cursor is an index into text, 0..len(text)
+
+# The cursor moves, and Backspace and Delete remove, one grapheme cluster at a time (what a
+# reader sees as one character: "é" made of e + a combining accent, a flag, a family emoji
+# joined by ZWJ), found by wcwidth's Unicode segmentation (UAX #29), never one code point.
+
+
+def previous_boundary(text: str, cursor: int) -> int:
+    """Where the grapheme cluster before ``cursor`` starts."""
+    if cursor <= 0:
+        return 0
+    return grapheme_boundary_before(text, cursor)
+
+
+def next_boundary(text: str, cursor: int) -> int:
+    """Where the grapheme cluster at ``cursor`` ends."""
+    if cursor >= len(text):
+        return len(text)
+    return cursor + len(next(iter_graphemes(text, cursor)))
 
 
 def _clamp(cursor: int, text: str) -> int:
@@ -25,11 +45,11 @@ def insert(cursor: int, text: str, typed: str) -> Edit:
 
 
 def left(cursor: int, text: str) -> Edit:
-    return _clamp(cursor - 1, text), text
+    return previous_boundary(text, _clamp(cursor, text)), text
 
 
 def right(cursor: int, text: str) -> Edit:
-    return _clamp(cursor + 1, text), text
+    return next_boundary(text, _clamp(cursor, text)), text
 
 
 def home(cursor: int, text: str) -> Edit:
@@ -41,17 +61,16 @@ def end(cursor: int, text: str) -> Edit:
 
 
 def backspace(cursor: int, text: str) -> Edit:
-    """Delete the character before the cursor."""
+    """Delete the character (grapheme cluster) before the cursor."""
     cursor = _clamp(cursor, text)
-    if cursor == 0:
-        return cursor, text
-    return cursor - 1, text[: cursor - 1] + text[cursor:]
+    start = previous_boundary(text, cursor)
+    return start, text[:start] + text[cursor:]
 
 
 def delete(cursor: int, text: str) -> Edit:
-    """Delete the character under the cursor."""
+    """Delete the character (grapheme cluster) under the cursor."""
     cursor = _clamp(cursor, text)
-    return cursor, text[:cursor] + text[cursor + 1 :]
+    return cursor, text[:cursor] + text[next_boundary(text, cursor) :]
 
 
 def kill_to_end(cursor: int, text: str) -> Edit:
@@ -95,6 +114,13 @@ def word_right(cursor: int, text: str) -> Edit:
     return cursor, text
 
 
+def kill_word_forward(cursor: int, text: str) -> Edit:
+    """Alt-d: delete from the cursor to the end of the word."""
+    cursor = _clamp(cursor, text)
+    end_of_word, _ = word_right(cursor, text)
+    return cursor, text[:cursor] + text[end_of_word:]
+
+
 EDITS: dict[str, Callable[[int, str], Edit]] = {
     "left": left,
     "right": right,
@@ -103,16 +129,29 @@ EDITS: dict[str, Callable[[int, str], Edit]] = {
     "ctrl-a": home,
     "ctrl-e": end,
     "ctrl-b": left,
-    "ctrl-f": right,
     "backspace": backspace,
     "delete": delete,
     "ctrl-d": delete,
     "ctrl-k": kill_to_end,
     "ctrl-u": kill_to_start,
     "ctrl-w": kill_word_back,
+    "alt-backspace": kill_word_back,
+    "alt-d": kill_word_forward,
     "ctrl-left": word_left,
     "ctrl-right": word_right,
+    "alt-b": word_left,
+    "alt-f": word_right,
 }
+# Keys whose deleted text Ctrl-Y can put back (readline's kill and yank)
+KILLS = frozenset({"ctrl-k", "ctrl-u", "ctrl-w", "alt-backspace", "alt-d"})
+
+
+def _removed(before: str, after: str) -> str:
+    """What one deletion took out of ``before`` to leave ``after`` (one contiguous piece)."""
+    start = 0
+    while start < len(after) and before[start] == after[start]:
+        start += 1
+    return before[start : start + len(before) - len(after)]
 
 
 # ------------------------------------------------------------------ completion
@@ -139,31 +178,52 @@ def common_prefix(words: list[str]) -> str:
     return words[0][:length]
 
 
-def completions(cursor: int, text: str, names: Iterable[str], commands: Iterable[str]) -> tuple[int, list[str]]:
-    """What the word before the cursor could become: commands at the start of the line,
-    otherwise the names of people here. Returns the word's start and the sorted matches."""
+PathLister = Callable[[str], Iterable[str]]  # a partial path -> the paths it could become
+
+
+def completions(
+    cursor: int, text: str, names: Iterable[str], commands: Iterable[str], paths: PathLister | None = None
+) -> tuple[int, list[str]]:
+    """What the word before the cursor could become: commands at the start of the line, a
+    path after /send (from ``paths``, which the screen lists from the disk), otherwise the
+    names of people here. Returns the word's start and the sorted matches."""
     start, partial = word_at(cursor, text)
-    at_line_start = not text[:start].strip()
+    before = text[:start]
+    at_line_start = not before.strip()
+    if paths is not None and before.strip().lower() == "/send":
+        return start, sorted(paths(partial))
     pool = commands if (at_line_start and partial.startswith("/")) else names
     key = partial.casefold()
     matches = sorted({c for c in pool if c.casefold().startswith(key)}, key=str.casefold)
     return start, matches
 
 
-def complete(cursor: int, text: str, names: Iterable[str], commands: Iterable[str]) -> tuple[int, str, list[str]]:
-    """Tab: one match is filled in with a space after it; several extend the word to their
-    longest shared prefix. Returns the new (cursor, text) and every match."""
-    start, matches = completions(cursor, text, names, commands)
+def complete(
+    cursor: int, text: str, names: Iterable[str], commands: Iterable[str], paths: PathLister | None = None
+) -> tuple[int, str, list[str]]:
+    """Tab: one match is filled in with a space after it (a name at the start of the line
+    gets ``": "``, as IRC clients address someone; a folder gets nothing, to go on into it);
+    several extend the word to their longest shared prefix. Returns the new (cursor, text)
+    and every match."""
+    start, matches = completions(cursor, text, names, commands, paths)
     if not matches:
         return cursor, text, matches
     cursor = _clamp(cursor, text)
     if len(matches) == 1:
-        filled = matches[0] + " "
+        filled = matches[0] + _after_completion(matches[0], text[:start], names)
     else:
         shared = common_prefix(matches)
         filled = shared if len(shared) >= cursor - start else text[start:cursor]
     new_text = text[:start] + filled + text[cursor:]
     return start + len(filled), new_text, matches
+
+
+def _after_completion(word: str, before: str, names: Iterable[str]) -> str:
+    if word.endswith("/"):
+        return ""  # a folder: Tab again goes on inside it
+    if not before.strip() and not word.startswith("/") and word in set(names):
+        return ": "
+    return " "
 
 
 # --------------------------------------------------------------------- editor
@@ -182,16 +242,35 @@ class LineEditor:
     _cycle: list[str] = field(default_factory=list)  # Tab matches being cycled through
     _cycle_index: int = 0
     _cycle_start: int = 0
+    killed: str = ""  # the text the last Ctrl-K/U/W, Alt-d or Alt-Backspace removed (Ctrl-Y)
+    search: str | None = None  # Ctrl-R: what is being searched for in the lines sent, or None
+    found: int | None = None  # the index in history of the line the search shows
+    last_matches: list[str] = field(default_factory=list)  # the candidates of the last Tab
 
     def set(self, cursor: int, text: str) -> None:
         self.cursor, self.text = _clamp(cursor, text), text
 
-    def key(self, name: str, names: Iterable[str] = (), commands: Iterable[str] = ()) -> bool:
+    def key(
+        self, name: str, names: Iterable[str] = (), commands: Iterable[str] = (), paths: PathLister | None = None
+    ) -> bool:
         """Apply a named key; False when this editor has no use for it."""
         if name != "tab":
             self._cycle = []
+            self.last_matches = []
+        if self.search is not None and self.search_key(name):
+            return True
         if name in EDITS:
+            before = self.text
             self.set(*EDITS[name](self.cursor, self.text))
+            if name in KILLS and len(self.text) < len(before):
+                self.killed = _removed(before, self.text)
+            return True
+        if name == "ctrl-y":
+            if self.killed:
+                self.set(*insert(self.cursor, self.text, self.killed))
+            return True
+        if name == "ctrl-r":
+            self.start_search()
             return True
         if name == "up":
             self.recall_older()
@@ -200,20 +279,76 @@ class LineEditor:
             self.recall_newer()
             return True
         if name == "tab":
-            self.tab(names, commands)
+            self.tab(names, commands, paths)
             return True
         return False
 
     def type(self, typed: str) -> None:
         """Characters the user typed (or pasted) go in at the cursor."""
         self._cycle = []
+        self.last_matches = []
+        if self.search is not None:
+            self.search += typed
+            self._find_sent(self.found + 1 if self.found is not None else len(self.history))
+            return
         self.set(*insert(self.cursor, self.text, typed))
 
-    def tab(self, names: Iterable[str], commands: Iterable[str]) -> None:
+    # --------------------------------------------- Ctrl-R: search the lines sent
+
+    def start_search(self) -> None:
+        """Ctrl-R: the first time, start searching the lines sent; again, the next older match."""
+        if self.search is None:
+            self.search, self.found = "", None
+            return
+        self._find_sent(self.found if self.found is not None else len(self.history))
+
+    def _find_sent(self, before: int) -> None:
+        """The newest line sent, older than index ``before``, that contains the search."""
+        wanted = (self.search or "").casefold()
+        for index in range(min(before, len(self.history)) - 1, -1, -1):
+            if wanted in self.history[index].casefold():
+                self.found = index
+                return
+        # nothing (older) matches: keep what is shown, as readline does
+
+    @property
+    def search_match(self) -> str:
+        return self.history[self.found] if self.found is not None and self.found < len(self.history) else ""
+
+    def search_key(self, name: str) -> bool:
+        """A key while searching. Backspace shortens the search, Ctrl-R goes on, Ctrl-G or Esc
+        gives up (the line is left as it was); any other key takes the match into the line
+        and then does what it does (Enter sends it). True when the key was used up here."""
+        if name == "ctrl-r":
+            self.start_search()
+            return True
+        if name == "backspace":
+            self.search = (self.search or "")[:-1]
+            self.found = None
+            if self.search:
+                self._find_sent(len(self.history))
+            return True
+        if name in ("ctrl-g", "escape"):
+            self.search, self.found = None, None
+            return True
+        self.accept_search()
+        return False
+
+    def accept_search(self) -> None:
+        """Leave the search with the match in the input line."""
+        if self.search is None:
+            return
+        if self.found is not None:
+            self.text = self.search_match
+            self.cursor = len(self.text)
+        self.search, self.found = None, None
+
+    def tab(self, names: Iterable[str], commands: Iterable[str], paths: PathLister | None = None) -> None:
         if self._cycle:
             # a second Tab with several matches steps through them, as shells and IRC clients do
             self._cycle_index = (self._cycle_index + 1) % len(self._cycle)
-            choice = self._cycle[self._cycle_index] + " "
+            word = self._cycle[self._cycle_index]
+            choice = word + _after_completion(word, self.text[: self._cycle_start], names)
             start = self._cycle_start
             rest = self.text[self.cursor :]
             self.text = self.text[:start] + choice + rest
@@ -221,8 +356,9 @@ class LineEditor:
             return
         before = self.text
         start, _ = word_at(self.cursor, self.text)
-        cursor, text, matches = complete(self.cursor, self.text, names, commands)
+        cursor, text, matches = complete(self.cursor, self.text, names, commands, paths)
         self.set(cursor, text)
+        self.last_matches = matches if len(matches) > 1 else []
         if len(matches) > 1 and text == before:
             self._cycle, self._cycle_index, self._cycle_start = matches, -1, start
 
@@ -233,6 +369,7 @@ class LineEditor:
             self.history.append(text)
             del self.history[: -self.history_limit]
         self.text, self.cursor, self._recall, self._draft = "", 0, None, ""
+        self.search, self.found = None, None
         return text
 
     def recall_older(self) -> None:

@@ -8,14 +8,20 @@ Everything a peer sent passes through textsafe.visible() first.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
+import re
 import sys
 import time
 from typing import TextIO
 
+from wcwidth import grapheme_boundary_before, wcswidth
+
 from .. import events as ev
+from .. import session_social as social
 from ..session import Line, Session, UiCommand
 from ..textsafe import visible
+from .editor import kill_word_back
 
 MARKS = {"notice": "*", "error": "!", "system": "*"}
 # A line still without its newline is kept up to this many characters (a paste of any sensible
@@ -32,22 +38,50 @@ def clock_text(when: float) -> str:
         return "--:--:--"
 
 
+def _day(when: float) -> tuple[int, int, int] | None:
+    try:
+        moment = time.localtime(when)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.tm_year, moment.tm_mon, moment.tm_mday
+
+
+def _date_text(when: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%d", time.localtime(when))
+    except (OverflowError, OSError, ValueError):
+        return "????-??-??"
+
+
 def format_plain(line: Line) -> str:
     """One transcript line as plain text: ``[12:00:01] ann: hello``."""
     stamp = f"[{clock_text(line.time)}]"
+    if line.kind == "history" and _day(line.time) != _day(time.time()):
+        stamp = f"[{_date_text(line.time)} {clock_text(line.time)}]"  # replayed from another day
     prefix = "[History] " if line.kind == "history" else ""
     if line.kind in MARKS:
         return f"{stamp} {MARKS[line.kind]} {visible(line.text)}"
+    if line.kind == "action":  # /me
+        return f"{stamp} * {visible(line.sender or '?')} {visible(line.text)}"
     sender = visible(line.sender or "?")
     if line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed DM keeps both names
         return f"{stamp} {prefix}{sender} -> {visible(line.to or '?')} (direct): {visible(line.text)}"
     return f"{stamp} {prefix}{sender}: {visible(line.text)}"
 
 
-class PlainFrontend:
-    """Reads stdin without blocking the loop; writes one flushed line per transcript line."""
+_KEY_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.S)  # arrows, F-keys, Alt+key: ignored
 
-    def __init__(self, session: Session, stdin_fd: int | None = None, stdout: TextIO | None = None) -> None:
+
+class PlainFrontend:
+    """Reads stdin without blocking the loop; writes one flushed line per transcript line.
+
+    At a terminal (``--plain`` by choice) it echoes what is typed itself, so that a line
+    arriving while you type is printed above your unfinished text, which is then written
+    again below it: the kernel's own echo would leave it cut in two."""
+
+    def __init__(
+        self, session: Session, stdin_fd: int | None = None, stdout: TextIO | None = None, *, interactive: bool | None = None
+    ) -> None:
         self.session = session
         self.fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
         self.out = stdout or sys.stdout
@@ -55,9 +89,84 @@ class PlainFrontend:
         self._partial = ""
         self._skipping = False  # dropping the rest of an over-long line, up to its newline
         self.ended = False
+        self.typing = ""  # at a terminal: what is typed and not yet sent
+        self._saved_tty: list | None = None
+        if interactive is None:
+            interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
+        if interactive:
+            self._own_echo()
+            session.confirm_quit = True  # a person, not a script: the host's /q asks first
+
+    def _own_echo(self) -> None:
+        """Keys one by one and no kernel echo (Ctrl-C still interrupts); close() undoes it."""
+        try:
+            import termios
+
+            saved = termios.tcgetattr(self.fd)
+            changed = termios.tcgetattr(self.fd)
+            changed[3] &= ~(termios.ICANON | termios.ECHO)
+            changed[6][termios.VMIN], changed[6][termios.VTIME] = 1, 0
+            termios.tcsetattr(self.fd, termios.TCSANOW, changed)
+            self._saved_tty = saved
+        except (ImportError, OSError, ValueError):  # no termios, or not a terminal after all
+            self._saved_tty = None
+
+    def close(self) -> None:
+        """Give the terminal its own line editing and echo back."""
+        if self._saved_tty is None:
+            return
+        import termios
+
+        with contextlib.suppress(OSError, ValueError):
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved_tty)
+        self._saved_tty = None
 
     def fileno(self) -> int:
         return self.fd
+
+    def _echo(self, text: str) -> None:
+        with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+            self.out.write(text)
+            self.out.flush()
+
+    def _typed_keys(self, text: str) -> list[str] | None:
+        """Keys at a terminal without the kernel's line editing: echo, Backspace (a whole
+        grapheme cluster), Ctrl-U, Ctrl-W, Enter; Ctrl-D on an empty line ends the input."""
+        submitted: list[str] = []
+        index = 0
+        while index < len(text):
+            key = text[index]
+            index += 1
+            if key in "\r\n":
+                self._echo("\n")
+                submitted.append(self.typing)
+                self.typing = ""
+            elif key in "\x7f\x08":
+                if self.typing:
+                    start = grapheme_boundary_before(self.typing, len(self.typing))
+                    self._erase(self.typing[start:])
+                    self.typing = self.typing[:start]
+            elif key in "\x15\x17":
+                keep = "" if key == "\x15" else kill_word_back(len(self.typing), self.typing)[1]
+                self._erase(self.typing[len(keep) :])
+                self.typing = keep
+            elif key == "\x04":
+                if not self.typing:
+                    self.ended = True
+                    return submitted or None
+            elif key == "\x1b":
+                match = _KEY_SEQUENCE.match(text, index - 1)
+                index = match.end() if match else index
+            elif key.isprintable() or key in "\t\u200c\u200d":  # (joiners build emoji and words)
+                key = " " if key == "\t" else key
+                self.typing += key
+                self._echo(visible(key))
+                social.note_typing(self.session, self.typing)  # a hint for the others, never the text
+        return submitted
+
+    def _erase(self, gone: str) -> None:
+        width = max(0, wcswidth(visible(gone)))
+        self._echo("\b" * width + " " * width + "\b" * width)
 
     def read_input(self) -> list[str] | None:
         try:
@@ -66,6 +175,8 @@ class PlainFrontend:
             return []
         except OSError:
             data = b""
+        if self._saved_tty is not None and data:
+            return self._typed_keys(self._decoder.decode(data))
         if not data:
             self.ended = True
             rest = self._partial + self._decoder.decode(b"", final=True)
@@ -97,7 +208,12 @@ class PlainFrontend:
 
     def show(self, lines: list[Line]) -> None:
         try:
-            self.out.write("".join(format_plain(line) + "\n" for line in lines))
+            text = "".join(format_plain(line) + "\n" for line in lines)
+            if self.typing:
+                # clear the unfinished line, print what came, and write it again below
+                width = max(0, wcswidth(visible(self.typing)))
+                text = "\r" + " " * width + "\r" + text + visible(self.typing)
+            self.out.write(text)
             self.out.flush()
         except (BrokenPipeError, ValueError):
             pass  # nobody is reading our output any more; keep chatting regardless

@@ -16,8 +16,9 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from wcwidth import wcwidth
+from wcwidth import iter_graphemes, wcswidth, wcwidth
 
+from .. import session_social as social
 from ..events import name_key
 from ..session import Line
 from ..textsafe import visible, visible_lines
@@ -38,6 +39,8 @@ class Style:
     dim: bool = False
     reverse: bool = False
     underline: bool = False
+    rgb: tuple[int, int, int] | None = None  # the exact colour, for a terminal with true colour
+    link: str | None = None  # a web address the cell is part of (OSC 8, where the terminal has it)
 
 
 Cell = tuple[str, Style]  # ("", style) is the right half of a wide character
@@ -59,7 +62,10 @@ STATUS = Style(fg=231, bg=24)
 STATUS_ALERT = Style(fg=232, bg=214, bold=True)
 PROMPT = Style(fg=81, bold=True)
 PROMPT_WAIT = Style(fg=214, bold=True)
+SEARCH_PROMPT = Style(fg=141, bold=True)
 RULE = Style(fg=214)
+DAY_RULE = Style(fg=244, bold=True)
+ACTION = Style(fg=180)
 PANE_EDGE = Style(fg=240)
 PANE_HEAD = Style(fg=231, bold=True)
 TOO_SMALL = Style(fg=231, bg=88, bold=True)
@@ -126,25 +132,32 @@ def parse_hex(text: object) -> tuple[int, int, int] | None:
 
 
 def clusters(text: str) -> list[tuple[str, int]]:
-    """Split text into (what goes in one cell, its width 1 or 2). Zero-width characters
-    (combining accents, joiners) ride along with the character before them; lone
-    surrogates, which no terminal can print, become U+FFFD."""
+    """Split text into (what goes in one cell, its width 1 or 2), one grapheme cluster per
+    cell (Unicode's extended grapheme clusters, UAX #29, by wcwidth): an accent typed as a
+    combining mark stays on its letter, a flag's two regional indicators and a family emoji
+    joined by ZWJ are one character two columns wide. Lone surrogates, which no terminal can
+    print, become U+FFFD; a zero-width cluster with nothing before it is dropped."""
     if text.isascii() and text.isprintable():
         return [(ch, 1) for ch in text]  # the common case, without a wcwidth call per character
     out: list[tuple[str, int]] = []
-    for ch in text:
-        if "\ud800" <= ch <= "\udfff":
-            ch = "\ufffd"
-        width = wcwidth(ch)
+    for cluster in iter_graphemes(text):
+        if any("\ud800" <= ch <= "\udfff" for ch in cluster):
+            out.append(("\ufffd", 1))
+            continue
+        width = wcswidth(cluster)
         if width < 0:  # a control character that slipped past visible(): show it, never send it
-            stand_in = visible(ch)
-            out.extend((part, 1) for part in (stand_in if stand_in != ch else "?"))
+            for ch in cluster:
+                if wcwidth(ch) < 0:
+                    stand_in = visible(ch)
+                    out.extend((part, 1) for part in (stand_in if stand_in != ch else "?"))
+                elif wcwidth(ch) > 0:
+                    out.append((ch, min(wcwidth(ch), 2)))
             continue
         if width == 0:
             if out:
-                out[-1] = (out[-1][0] + ch, out[-1][1])
+                out[-1] = (out[-1][0] + cluster, out[-1][1])
             continue
-        out.append((ch, min(width, 2)))
+        out.append((cluster, min(width, 2)))
     return out
 
 
@@ -197,17 +210,53 @@ def clock(when: float) -> str:
         return "--:--"
 
 
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+
+
+@functools.lru_cache(maxsize=16384)
+def day_of(when: float) -> tuple[int, int, int] | None:
+    """The local calendar day of a time, (year, month, day); None for an absurd time."""
+    try:
+        moment = time.localtime(when)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.tm_year, moment.tm_mon, moment.tm_mday
+
+
+def day_text(when: float, today: float | None = None) -> str:
+    """``Tuesday 1 December`` (with the year when it is not this year's)."""
+    try:
+        moment = time.localtime(when)
+        this_year = time.localtime(time.time() if today is None else today).tm_year
+    except (OverflowError, OSError, ValueError):
+        return "some other day"
+    year = f" {moment.tm_year}" if moment.tm_year != this_year else ""
+    return f"{DAYS[moment.tm_wday]} {moment.tm_mday} {MONTHS[moment.tm_mon - 1]}{year}"
+
+
+def stamp_text(line: Line) -> str:
+    """A line's time; a replayed line from another day also says which (``1 Dec 14:03``)."""
+    if line.kind == "history" and day_of(line.time) != day_of(time.time()):
+        try:
+            moment = time.localtime(line.time)
+            return f"{moment.tm_mday} {MONTHS[moment.tm_mon - 1][:3]} {clock(line.time)}"
+        except (OverflowError, OSError, ValueError):
+            return clock(line.time)
+    return clock(line.time)
+
+
 def _swatch(line: Line) -> list[tuple[str, Style]]:
     """The colour bot's suggestion drawn as a block of the nearest colour we can show."""
     rgb = parse_hex(getattr(line, "colour", None))
     if rgb is None:
         return []
-    return [(" ", PLAIN), ("\u2588\u2588", Style(fg=nearest_xterm(rgb)))]
+    return [(" ", PLAIN), ("\u2588\u2588", Style(fg=nearest_xterm(rgb), rgb=rgb))]
 
 
 def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Style]], Style]:
     """A transcript line as (prefix segments, suffix segments, text style)."""
-    stamp = (clock(line.time) + " ", TIME)
+    stamp = (stamp_text(line) + " ", TIME)
     sender = visible(line.sender or "?")
     text_style = MENTION if line.mentions_me else PLAIN
     if line.kind == "notice":
@@ -224,12 +273,22 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
         prefix = [stamp, ("[direct] ", DIRECT_TAG), (sender, sender_style(line.sender or "?"))]
         prefix += [(" \u2192 ", DIRECT), (visible(line.to or "?"), sender_style(line.to or "?")), (": ", DIRECT)]
         return prefix, _swatch(line), DIRECT_TO_ME if line.mentions_me else DIRECT
+    if line.kind == "action":  # /me: "* ann waves"
+        return [stamp, ("* ", ACTION), (sender, sender_style(line.sender or "?")), (" ", ACTION)], [], MENTION if line.mentions_me else ACTION
     if line.kind == "own":
         return [stamp, (sender, OWN_NAME), (": ", OWN_TEXT)], _swatch(line), OWN_TEXT
     return [stamp, (sender, sender_style(line.sender or "?")), (": ", PLAIN)], _swatch(line), text_style
 
 
 _WORDS = re.compile(r" +|[^ ]+")
+# A web address a terminal may make clickable: http(s) and only the characters RFC 3986 allows,
+# so nothing in it can end the OSC 8 sequence that carries it (no ESC, no BEL, no space).
+LINK = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+@functools.lru_cache(maxsize=256)
+def _linked(style: Style, url: str) -> Style:
+    return Style(fg=style.fg, bg=style.bg, bold=style.bold, dim=style.dim, reverse=style.reverse, underline=True, link=url)
 
 
 def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, indent: int) -> None:
@@ -243,7 +302,11 @@ def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, inde
                 continue  # no leading spaces on a continuation row
             row.extend([(" ", style)] * max(0, min(len(word), width - used)))
             continue
-        word_cells = cells(word, style)
+        link = LINK.fullmatch(word.rstrip(".,;:!?)"))
+        if link:  # the address, not a full stop after it
+            word_cells = cells(link.group(0), _linked(style, link.group(0))) + cells(word[link.end() :], style)
+        else:
+            word_cells = cells(word, style)
         if used + len(word_cells) <= width:
             row.extend(word_cells)
             continue
@@ -374,16 +437,39 @@ def roster_width(cols: int) -> int:
     return max(16, min(26, cols // 5))
 
 
-def _block_height(view: View, line: Line, seq: int, width: int) -> int:
+def _day_changes(before: Line | None, line: Line) -> bool:
+    """Is ``line`` on another day than the line before it? (Then a day rule goes above it.)"""
+    if before is None:
+        return False
+    day = day_of(before.time)
+    return day is not None and day_of(line.time) not in (day, None)
+
+
+Span = tuple[int, Line, int, bool]  # (seq, line, rows, a day rule above it)
+
+
+@functools.lru_cache(maxsize=64)
+def _found(style: Style) -> Style:
+    return Style(fg=style.fg, bg=style.bg, bold=style.bold, dim=style.dim, reverse=not style.reverse, underline=style.underline)
+
+
+def _block_height(view: View, line: Line, seq: int, width: int, day_rule: bool) -> int:
     """len(_block(...)), without laying the line out where it can be counted."""
-    return line_height(line, width) + (1 if view.marker_seq is not None and seq == view.marker_seq else 0)
+    extra = (1 if view.marker_seq is not None and seq == view.marker_seq else 0) + (1 if day_rule else 0)
+    return line_height(line, width) + extra
 
 
-def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ...], ...]:
-    """A line's rows, with the 'new' rule above it when it is the first unread one."""
+def _block(view: View, line: Line, seq: int, width: int, day_rule: bool) -> tuple[tuple[Cell, ...], ...]:
+    """A line's rows, with the 'new' rule above it when it is the first unread one, and the
+    day-change rule above that when the day changed."""
     block = layout_line(line, width)
+    if view.found_seq is not None and seq == view.found_seq:  # /find's match: shown reversed
+        block = tuple(tuple((chunk, _found(style)) for chunk, style in row) for row in block)
     if view.marker_seq is not None and seq == view.marker_seq:
         rule = fit(cells("\u2500\u2500 new \u2500\u2500", RULE), width)
+        block = (tuple(rule),) + block
+    if day_rule:
+        rule = fit(cells(f"\u2500\u2500 {day_text(line.time)} \u2500\u2500", DAY_RULE), width)
         block = (tuple(rule),) + block
     return block
 
@@ -391,15 +477,19 @@ def _block(view: View, line: Line, seq: int, width: int) -> tuple[tuple[Cell, ..
 def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], int, bool]:
     """The transcript pane's rows (oldest first), the largest useful scroll, and whether a
     top-anchored view reached the newest line. Lines off screen are only counted
-    (line_height); only the lines on screen are laid out."""
+    (line_height); only the lines on screen are laid out. The lines are walked in order, each
+    compared with its neighbour for the day rule: a deque is slow to index in the middle."""
     blank = [(" ", PLAIN)] * width
     if view.top is not None:
-        spans: list[tuple[int, Line, int]] = []  # (seq, line, rows), oldest first
+        spans: list[Span] = []  # oldest first
         total = 0
         reached_bottom = True
+        before: Line | None = None
         for seq, line in enumerate(view.lines, start=view.first_seq):
-            rows = _block_height(view, line, seq, width)
-            spans.append((seq, line, rows))
+            rule = _day_changes(before, line)
+            rows = _block_height(view, line, seq, width, rule)
+            spans.append((seq, line, rows, rule))
+            before = line
             total += rows
             if total > view.top + height:
                 reached_bottom = False
@@ -409,18 +499,28 @@ def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], 
         shown += [list(blank) for _ in range(height - len(shown))]
         return shown, 0, reached_bottom
     wanted = view.scroll + height
-    newest_first: list[tuple[int, Line, int]] = []
+    newest_first: list[Span] = []
     total = 0
     exhausted = True
     seq = view.total
     for line in reversed(view.lines):
         seq -= 1
-        rows = _block_height(view, line, seq, width)
-        newest_first.append((seq, line, rows))
+        if newest_first and _day_changes(line, newest_first[-1][1]):  # the newer one starts a day
+            newer = newest_first[-1]
+            newest_first[-1] = (newer[0], newer[1], newer[2] + 1, True)
+            total += 1
+        rows = _block_height(view, line, seq, width, False)
+        newest_first.append((seq, line, rows, False))
         total += rows
         if total >= wanted:
             exhausted = False
             break
+    if not exhausted:  # the oldest line counted: one look at the line before it
+        oldest = newest_first[-1]
+        index = oldest[0] - view.first_seq
+        if index > 0 and _day_changes(view.lines[index - 1], oldest[1]):
+            newest_first[-1] = (oldest[0], oldest[1], oldest[2] + 1, True)
+            total += 1
     max_scroll = max(0, total - height) if exhausted else max(view.scroll, total - height)
     scroll = min(view.scroll, max_scroll)
     end = total - scroll
@@ -429,16 +529,16 @@ def _transcript(view: View, height: int, width: int) -> tuple[list[list[Cell]], 
     return visible_rows, max_scroll, False
 
 
-def _rows_between(view: View, spans: list[tuple[int, Line, int]], start: int, end: int, width: int) -> list[list[Cell]]:
+def _rows_between(view: View, spans: list[Span], start: int, end: int, width: int) -> list[list[Cell]]:
     """Rows ``start`` to ``end`` of the lines in ``spans`` (oldest first, with their heights),
     laying out only the lines those rows fall in."""
     out: list[list[Cell]] = []
     at = 0
-    for seq, line, rows in spans:
+    for seq, line, rows, rule in spans:
         if at >= end:
             break
         if at + rows > start:
-            block = _block(view, line, seq, width)
+            block = _block(view, line, seq, width, rule)
             out.extend(list(row) for row in block[max(0, start - at) : end - at])
         at += rows
     return out
@@ -460,6 +560,8 @@ def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
             row += cells(" (op)", TIME)
         if name_key(member) == name_key(session.name):
             row += cells(" (you)", TIME)
+        if name_key(member) in getattr(session, "away", {}):
+            row += cells(" (away)", TIME)
         if len(row) > width:
             row = fit(row, width - 1) + [("\u2026", TIME)]
         rows.append(fit(row, width))
@@ -476,6 +578,15 @@ def status_text(view: View) -> str:
     if session.mode == "turn":
         parts.append(visible(session.turn_text()))
     parts.append(f"{len(session.members)} here")
+    unread = getattr(session, "unread_directs", 0)
+    if unread:
+        parts.append(f"{unread} direct unread (/r answers)")
+    typing = social.typing_now(session)
+    if typing:
+        who = ", ".join(visible(name) for name in typing[:3]) + (" and others" if len(typing) > 3 else "")
+        parts.append(f"{who} {'is' if len(typing) == 1 else 'are'} typing\u2026")
+    if getattr(session, "topic", ""):
+        parts.append("topic: " + visible(session.topic))
     for transfer in list(getattr(session, "progress", {}).values()):  # file transfers under way
         try:
             parts.append(visible(transfer.text()))
@@ -486,7 +597,13 @@ def status_text(view: View) -> str:
 
 def _status(view: View, width: int) -> list[Cell]:
     row = cells(status_text(view), STATUS)
-    if not view.following:
+    if view.finding is not None:
+        where = "no match" if view.found_seq is None else f"{view.found_rank}/{view.found_count}"
+        tail = cells(f" find {visible(view.finding)}: {where} (^F older, Esc) ", STATUS_ALERT)
+        space = width - len(tail)
+        if space >= 0:
+            row = fit(row, space, STATUS) + tail
+    elif not view.following:
         marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
         tail = cells(marker, STATUS_ALERT if view.unread else STATUS)
         space = width - len(tail)
@@ -495,11 +612,21 @@ def _status(view: View, width: int) -> list[Cell]:
     return fit(row, width, STATUS)
 
 
+def title_text(view: View) -> str:
+    """The terminal window's title: the unread direct messages first, so they show in a tab."""
+    session = view.session
+    unread = getattr(session, "unread_directs", 0)
+    title = f"lanchat: {session.name}"
+    return f"({unread}) {title}" if unread else title
+
+
 def prompt_text(view: View) -> tuple[str, Style]:
     session = view.session
     if session.mode == "turn" and not session.my_turn:
         who = visible(session.turn) if session.turn else "someone to join"
         return f"[waiting for {who}] ", PROMPT_WAIT
+    if social.answers_go_to_bot(session):
+        return "[to colourbot] ", DIRECT_TAG
     return "> ", PROMPT
 
 
@@ -507,17 +634,24 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
     """The input row and the cursor's column on it; the text scrolls sideways to keep the
     cursor in sight, by half a width at a time so it does not jitter."""
     prompt, prompt_style = prompt_text(view)
+    editor = view.editor
+    text, cursor = editor.text, editor.cursor
+    if editor.search is not None:  # Ctrl-R: what is searched for, then the line sent it found
+        prompt, prompt_style = f"(sent, search: {visible(editor.search)}) ", SEARCH_PROMPT
+        text = editor.search_match
+        cursor = len(text)
     prompt_cells = cells(prompt, prompt_style)
     if len(prompt_cells) > width // 2:
         prompt_cells = fit(prompt_cells, max(0, width // 2 - 1), prompt_style) + [("\u2026", prompt_style)]
-    editor = view.editor
     text_cells: list[Cell] = []
     cursor_col = 0
-    for index, ch in enumerate(editor.text):
-        if index == editor.cursor:
+    index = 0
+    for cluster in iter_graphemes(text):  # the cursor only ever sits between clusters
+        if index <= cursor:
             cursor_col = len(text_cells)
-        text_cells += cells(visible(ch), PLAIN)
-    if editor.cursor >= len(editor.text):
+        text_cells += cells(visible(cluster), PLAIN)
+        index += len(cluster)
+    if cursor >= len(text):
         cursor_col = len(text_cells)
     room = width - len(prompt_cells)
     if room <= 1:

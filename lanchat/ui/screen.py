@@ -13,20 +13,27 @@ import contextlib
 import curses
 import locale
 import os
+import re
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from wcwidth import wcwidth
+
+from .. import events as ev
 from .. import session as session_module
-from ..session import Command, Line, Session, UiCommand
+from .. import session_social as social
+from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import render
 from .plain import format_plain
 from .view import View
 
 UI_COMMANDS = (
     Command(name="/clear", usage="/clear", help="clear the transcript on this screen (the chat goes on)"),
+    Command(name="/mouse", usage="/mouse on|off", help="the mouse wheel scrolls the transcript (on), or the terminal keeps the mouse (off)"),
+    Command(name="/find", usage="/find TEXT", help="find TEXT in the transcript (Ctrl-F: the next older match; Esc: done)"),
     Command(name="/save", usage="/save FILE", help="write the transcript to a text file"),
 )
 
@@ -34,11 +41,16 @@ KEYS = (
     ("Enter", "send the line (in turn-based mode only on your turn; what you typed is kept)"),
     ("Left/Right, Ctrl-Left/Right", "move the cursor by a character or a word"),
     ("Home/End, Ctrl-A/Ctrl-E", "start/end of the input line"),
-    ("Backspace, Delete", "delete before/under the cursor"),
+    ("Alt-b/Alt-f", "back/forward a word"),
+    ("Backspace, Delete", "delete the character before/under the cursor"),
     ("Ctrl-K, Ctrl-U, Ctrl-W", "delete to the end, to the start, the word before the cursor"),
-    ("Up/Down", "recall lines you sent"),
-    ("Tab", "complete a name or a command (again: the next match)"),
-    ("PgUp/PgDn", "scroll the transcript"),
+    ("Alt-d, Alt-Backspace", "delete the word after/before the cursor"),
+    ("Ctrl-Y", "put back what the last delete-to/word key removed"),
+    ("Alt-Enter", "a line break inside the message"),
+    ("Up/Down, Ctrl-R", "recall lines you sent; search them (Ctrl-R again: older; Ctrl-G: give up)"),
+    ("Tab", "complete a name (NAME: at the start), a command, a /send path; several: listed"),
+    ("Ctrl-F, /find TEXT", "find TEXT in the transcript (Ctrl-F again: the next older match)"),
+    ("PgUp/PgDn, mouse wheel", "scroll the transcript (/mouse off gives the mouse back: Shift+drag selects meanwhile)"),
     ("Ctrl-Home/Ctrl-End", "oldest/newest line (Home/End too when the input line is empty)"),
     ("F2", "show/hide who is here (at least 100 columns)"),
     ("Ctrl-L", "redraw the screen"),
@@ -51,6 +63,9 @@ CONTROL_KEYS = {
     "\x04": "ctrl-d",
     "\x05": "ctrl-e",
     "\x06": "ctrl-f",
+    "\x07": "ctrl-g",
+    "\x12": "ctrl-r",
+    "\x19": "ctrl-y",
     "\x0b": "ctrl-k",
     "\x15": "ctrl-u",
     "\x17": "ctrl-w",
@@ -77,11 +92,131 @@ CURSES_KEYS = {
     curses.KEY_F2: "f2",
     curses.KEY_RESIZE: "resize",
     curses.KEY_BTAB: "tab",
+    curses.KEY_MOUSE: "mouse",
 }
+WHEEL_UP = curses.BUTTON4_PRESSED
+WHEEL_DOWN = getattr(curses, "BUTTON5_PRESSED", 0)  # ncurses' mouse version 2 (6.0 and newer)
+WHEEL_ROWS = 3  # rows one notch of the wheel scrolls, as most terminals do
 # Keys terminfo names but the curses module has no constant for (modified arrows, Home, End)
 NAMED_KEYS = {b"kLFT5": "ctrl-left", b"kRIT5": "ctrl-right", b"kHOM5": "ctrl-home", b"kEND5": "ctrl-end"}
 
 PASTE_ON, PASTE_OFF = "[200~", "[201~"  # bracketed paste markers, after an ESC
+# Not "printable" to Python (format characters) but part of what people type: a space, and the
+# zero-width joiner and non-joiner that build emoji sequences (👨‍👩‍👧) and Persian or Indic words
+TYPED_JOINERS = frozenset(" \u200c\u200d")
+# Alt+key arrives as ESC then the key (readline's meta keys)
+ALT_KEYS = {
+    "b": "alt-b",
+    "f": "alt-f",
+    "d": "alt-d",
+    "\x7f": "alt-backspace",
+    "\x08": "alt-backspace",
+    "\r": "alt-enter",
+    "\n": "alt-enter",
+}
+
+
+def terminal_marks_pastes() -> bool:
+    """Does this terminal bracket pastes? terminfo says so (its BE capability: xterm, tmux's
+    own entries), or we run inside tmux, which always does whatever TERM claims."""
+    with contextlib.suppress(curses.error):
+        if curses.tigetstr("BE"):
+            return True
+    return bool(os.environ.get("TMUX"))
+
+
+PROBE_CLUSTER = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # a family: two columns where ZWJ is understood
+CURSOR_REPORT = re.compile(r"\[(\d+);(\d+)R")  # the terminal's answer to ESC [ 6 n
+
+
+TITLED_TERMS = ("xterm", "screen", "tmux", "rxvt", "alacritty", "foot", "kitty", "wezterm", "vte", "gnome", "konsole", "st-")
+
+
+def osc8_link(url: str, text: str) -> bytes:
+    """``text`` as a clickable link (OSC 8), underlined. ``url`` matched render.LINK, so it
+    holds no byte that could end the sequence or drive the terminal."""
+    if not render.LINK.fullmatch(url):
+        return text.encode("utf-8", "replace")
+    return f"\x1b]8;;{url}\x1b\\\x1b[4m{text}\x1b[24m\x1b]8;;\x1b\\".encode("utf-8", "replace")
+
+
+def terminal_features(environ: dict[str, str] | os._Environ[str]) -> dict[str, bool]:
+    """What the environment says the terminal can do: colours at all (NO_COLOR, no-color.org,
+    says no), true colour (COLORTERM=truecolor or 24bit), and OSC 8 links (terminals that say
+    who they are: VTE, kitty, WezTerm, iTerm2, Windows Terminal, tmux 3.4 and newer; others
+    may print the sequence, so they get plain text)."""
+    no_color = bool(environ.get("NO_COLOR"))
+    truecolor = environ.get("COLORTERM", "").lower() in ("truecolor", "24bit") and not no_color
+    program = environ.get("TERM_PROGRAM", "")
+    links = bool(
+        environ.get("VTE_VERSION")
+        or environ.get("KITTY_WINDOW_ID")
+        or environ.get("WT_SESSION")
+        or program in ("WezTerm", "iTerm.app", "vscode", "ghostty", "tmux")
+        or environ.get("LANCHAT_LINKS") == "1"
+    ) and environ.get("LANCHAT_LINKS") != "0"
+    return {"colour": not no_color, "truecolor": truecolor, "links": links}
+
+
+def _joined(cluster: str) -> bool:
+    """More than one code point that takes room on its own (flags, ZWJ sequences)."""
+    return len(cluster) > 1 and sum(1 for ch in cluster if wcwidth(ch) > 0) > 1
+
+
+def _stand_in(cluster: str) -> str:
+    """What curses holds for a joined cluster: its first code point, or a blank as wide."""
+    first = cluster[0]
+    return first if wcwidth(first) == 2 else "  "
+
+
+def _link_unique(source: Path, wanted: Path) -> Path:
+    """Give ``source`` the name ``wanted``, or the first free ``wanted (N)``: a hard link fails
+    when the name exists, so nothing there is ever replaced (where links are not supported:
+    os.replace after a check)."""
+    from ..files import unique_name
+
+    tried: set[str] = set()
+    for _ in range(1000):
+        name = unique_name(wanted.name, tried)
+        target = wanted.with_name(name)
+        try:
+            os.link(source, target)
+            return target
+        except FileExistsError:
+            tried.add(name)
+        except OSError:
+            if target.exists():
+                tried.add(name)
+                continue
+            os.replace(source, target)
+            return target
+    raise FileExistsError(f"no free name like {wanted.name}")
+
+
+def line_matches(line: Line, text: str) -> bool:
+    """/find: the text as the transcript shows it (names included), ignoring case."""
+    return text.casefold() in f"{line.sender or ''}: {line.text}".casefold()
+
+
+def list_paths(partial: str, limit: int = 200) -> list[str]:
+    """Tab after /send: the files and folders (with a trailing /) that ``partial`` could name,
+    as typed (``~`` kept). Hidden ones only when the partial name starts with a dot."""
+    folder_part, _, start = partial.rpartition("/")
+    folder = Path(folder_part or ("/" if partial.startswith("/") else ".")).expanduser()
+    prefix = folder_part + "/" if (folder_part or partial.startswith("/")) else ""
+    found: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.name.startswith(start) or (entry.name.startswith(".") and not start.startswith(".")):
+                    continue
+                with contextlib.suppress(OSError):
+                    found.append(prefix + entry.name + ("/" if entry.is_dir() else ""))
+                if len(found) >= limit:
+                    break
+    except OSError:
+        return []
+    return found
 
 
 def crash_log_path() -> Path:
@@ -106,12 +241,14 @@ class CursesFrontend:
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in UI_COMMANDS}) + UI_COMMANDS
         if hasattr(session, "ui_keys"):
             session.ui_keys = KEYS  # type: ignore[attr-defined]
+        session.confirm_quit = True  # a person is at this screen: the host's /q asks first
         self.view = View(session)
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.out_fd = sys.stdout.fileno()
         self.dirty = True
         self.alert = False
         self.paste = False  # inside a bracketed paste: Enter is a line break, not "send"
+        self.marks_pastes = False  # the terminal brackets pastes: no guessing (set in _open)
         self._last_status = ""
         self._last_draw = 0.0  # time.monotonic() of the last draw
         self._status_due: float | None = None  # when a held-back status change must be drawn
@@ -123,6 +260,14 @@ class CursesFrontend:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._old_winch = None
+        self._overlays: list[tuple[int, int, bytes]] = []  # (row, col, bytes) written after a draw
+        self.draws_joined = False  # the terminal drew PROBE_CLUSTER in two columns
+        self.features = terminal_features(os.environ)
+        self.mouse = False
+        self._title = ""
+        self.titles = os.environ.get("TERM", "").startswith(TITLED_TERMS)
+        self.truecolor = self.features["truecolor"]
+        self.links = self.features["links"]
         self._open()
 
     # -------------------------------------------------------------- terminal
@@ -148,7 +293,7 @@ class CursesFrontend:
             with contextlib.suppress(curses.error):
                 curses.set_escdelay(25)
             self.colours = 0
-            if curses.has_colors():
+            if curses.has_colors() and self.features["colour"]:
                 with contextlib.suppress(curses.error):
                     curses.start_color()
                     curses.use_default_colors()
@@ -157,6 +302,11 @@ class CursesFrontend:
             # watches it); the redraw happens in the loop, never inside a signal handler.
             self._old_winch = signal.signal(signal.SIGWINCH, self._on_winch)
             self._write_terminal(b"\x1b[?2004h")  # ask for bracketed paste
+            self.set_mouse(True)
+            if self.titles:
+                self._write_terminal(b"\x1b[22;0t")  # keep the window's title, to put it back (xterm)
+            self.marks_pastes = terminal_marks_pastes()
+            self.probe_graphemes()
         except BaseException:
             self.close()
             raise
@@ -188,7 +338,10 @@ class CursesFrontend:
             return
         self.closed = True
         self._write_terminal(b"\x1b[?2004l")
+        if self.titles and self._title:
+            self._write_terminal(b"\x1b]2;\x07\x1b[23;0t")  # the window's own title back
         with contextlib.suppress(curses.error):
+            self.set_mouse(False)
             curses.endwin()
         if self._old_winch is not None:
             with contextlib.suppress(ValueError, OSError, TypeError):
@@ -234,18 +387,21 @@ class CursesFrontend:
         return self.handle_keys(keys)
 
     def handle_keys(self, keys: list[str | int]) -> list[str]:
-        """One batch of keys -> submitted lines. A batch is what arrived together: an Enter
-        with more text behind it in the same batch is a paste, so it becomes a line break
-        instead of firing off a message per line."""
+        """One batch of keys -> submitted lines. Inside bracketed-paste markers an Enter is a
+        line break. A terminal that marks pastes (``self.marks_pastes``) sends every other
+        Enter: keys typed ahead of the screen arrive together and are still separate lines.
+        Only a terminal without the markers gets the old guess (an Enter with more text behind
+        it in the same read is a paste), and never around a command (a line starting with /)."""
         submitted: list[str] = []
         index = 0
         while index < len(keys):
             key = keys[index]
             index += 1
             if key == "\x1b":
-                index = self._escape(keys, index)
-                continue
-            if isinstance(key, int):
+                index, name = self._escape(keys, index)
+                if name is None:
+                    continue
+            elif isinstance(key, int):
                 name = CURSES_KEYS.get(key)
                 if name is None:
                     with contextlib.suppress(curses.error, ValueError):
@@ -254,15 +410,16 @@ class CursesFrontend:
                     continue
             elif key in CONTROL_KEYS:
                 name = CONTROL_KEYS[key]
-            elif key.isprintable() or key == " ":
+            elif key.isprintable() or key in TYPED_JOINERS:
                 self.view.editor.type(key)
+                if not self.paste:
+                    social.note_typing(self.session, self.view.editor.text)  # a hint, never the text
                 self.dirty = True
                 continue
             else:
                 continue  # other control characters do nothing
             if name == "enter":
-                more_follows = any(isinstance(k, str) and k not in "\r\n" for k in keys[index:])
-                if self.paste or more_follows:
+                if self.paste or (not self.marks_pastes and self._guess_paste(keys, index)):
                     if key == "\r" and index < len(keys) and keys[index] == "\n":
                         index += 1  # CR LF from a paste is one line break
                     self.view.editor.type("\n")
@@ -270,6 +427,8 @@ class CursesFrontend:
                     line = self._enter()
                     if line is not None:
                         submitted.append(line)
+            elif name == "alt-enter":
+                self.view.editor.type("\n")  # a deliberate line break in a multi-line message
             elif name == "tab" and self.paste:
                 self.view.editor.type(" ")  # a pasted tab is text, not a request to complete
             else:
@@ -277,22 +436,53 @@ class CursesFrontend:
             self.dirty = True
         return submitted
 
-    def _escape(self, keys: list[str | int], index: int) -> int:
-        """An ESC that curses did not turn into a key: bracketed paste markers, or an
-        unknown sequence (or Alt+key) that is swallowed rather than typed."""
+    def _guess_paste(self, keys: list[str | int], index: int) -> bool:
+        """For a terminal without paste markers: is the Enter before ``keys[index]`` inside a
+        paste? Yes when more text follows in the same read, unless the line it ends or the
+        line after it is a command: a command is never glued into a message."""
+        if self.view.editor.text.lstrip().startswith("/"):
+            return False
+        following = []
+        for key in keys[index:]:
+            if not isinstance(key, str) or key in "\r\n":
+                break
+            following.append(key)
+        rest = "".join(following)
+        if not rest.strip():
+            return any(isinstance(k, str) and k not in "\r\n" for k in keys[index:])
+        return not rest.lstrip().startswith("/")
+
+    def _escape(self, keys: list[str | int], index: int) -> tuple[int, str | None]:
+        """An ESC that curses did not turn into a key: bracketed paste markers, Alt+key (ESC
+        then the key), or an unknown sequence, which is swallowed rather than typed.
+        Returns where the keys go on and the key's name (None: nothing to do)."""
         rest = "".join(k for k in keys[index : index + 5] if isinstance(k, str))
         if rest.startswith(PASTE_ON):
             self.paste = True
-            return index + len(PASTE_ON)
+            self.marks_pastes = True  # seen once: this terminal marks every paste
+            return index + len(PASTE_ON), None
         if rest.startswith(PASTE_OFF):
             self.paste = False
-            return index + len(PASTE_OFF)
+            return index + len(PASTE_OFF), None
+        report = CURSOR_REPORT.match("".join(k for k in keys[index : index + 12] if isinstance(k, str)))
+        if report:  # the answer to probe_graphemes: the family ended at column 3 (1-based)
+            self.draws_joined = report.group(1, 2) == ("5", "3")
+            self.dirty = True
+            return index + len(report.group(0)), None
         if index < len(keys) and keys[index] in ("[", "O"):
             index += 1
             while index < len(keys) and isinstance(keys[index], str) and not ("@" <= keys[index] <= "~"):  # type: ignore[operator]
                 index += 1
-            return index + 1
-        return index + 1 if index < len(keys) and isinstance(keys[index], str) else index
+            return index + 1, None
+        if index >= len(keys):
+            return index, "escape"  # Esc on its own
+        if index < len(keys):
+            follower = keys[index]
+            name = ALT_KEYS.get(follower) if isinstance(follower, (str, int)) else None
+            if name is None and follower in (curses.KEY_BACKSPACE, curses.KEY_ENTER):
+                name = "alt-backspace" if follower == curses.KEY_BACKSPACE else "alt-enter"
+            return index + 1, name
+        return index, None
 
     def _key(self, name: str) -> None:
         view = self.view
@@ -311,16 +501,29 @@ class CursesFrontend:
             self._resize()
         elif name == "redraw":
             self.screen.clear()
+        elif name == "ctrl-f":
+            self.find_next()
+        elif name == "mouse":
+            self._mouse_event()
+        elif name == "escape" and self.view.finding is not None:
+            self.view.stop_finding()
         else:
             names = list(self.session.members)
             commands = [c.name for c in (*session_module.COMMANDS, *self.session.ui_commands)]
             commands += list(session_module.ALIASES)
-            editor.key(name, names=names, commands=commands)
+            editor.key(name, names=names, commands=commands, paths=list_paths)
+            if name == "tab" and len(editor.last_matches) > 1:
+                # several fit: list them once, as a shell does (Tab again steps through them)
+                shown = editor.last_matches[:40]
+                more = f"  (+{len(editor.last_matches) - len(shown)} more)" if len(shown) < len(editor.last_matches) else ""
+                self.view.add([Line(kind="system", time=self._now(), text="  ".join(shown) + more)])
+                editor.last_matches = []
 
     def _enter(self) -> str | None:
         """Enter outside a paste. In turn-based mode a message typed out of turn stays in
         the input line (type-ahead); commands always go through."""
         editor = self.view.editor
+        editor.accept_search()
         text = editor.text
         if not text.strip():
             return None
@@ -342,15 +545,20 @@ class CursesFrontend:
         return self.session.clock()  # type: ignore[operator]
 
     def show(self, lines: list[Line]) -> None:
+        shown = []
         for line in lines:
             # The turn moved while our message was on its way and the server refused it
             # (PROTOCOL.md, turn-based mode): put it back in the input line, nothing is lost.
             if line.kind == "own" and line.text == self._last_message:
                 self._last_message = None  # it went through
-            elif line.kind == "error" and line.text.startswith("not your turn") and self._last_message:
+            elif line.code == ev.E_NOT_YOUR_TURN and self._last_message:
                 if not self.view.editor.text:
                     self.view.editor.type(self._last_message)
                 self._last_message = None
+            if line.code == TURN_CHANGED and not self.session.my_turn:
+                continue  # whose turn it is shows in the status line and the prompt
+            shown.append(line)
+        lines = shown
         self.view.add(lines)
         if any(line.mentions_me for line in lines):
             self.alert = True
@@ -360,6 +568,10 @@ class CursesFrontend:
         """Draw once per batch of events, however many lines arrived."""
         if self.closed:
             return
+        now = self._now()
+        for name, when in list(self.session.typing.items()):
+            if now - when >= social.TYPING_SHOWN_SECONDS:
+                del self.session.typing[name]  # its hint has run out: the status line changes
         if self.alert:
             self.alert = False
             with contextlib.suppress(curses.error):
@@ -390,9 +602,15 @@ class CursesFrontend:
     def next_update_due(self) -> float | None:
         """Seconds until a held-back status line must be drawn (the loop's select timeout), or
         None when nothing waits: an idle chat never wakes up."""
-        if self._status_due is None:
+        waits = []
+        if self._status_due is not None:
+            waits.append(self._status_due - time.monotonic())
+        typing_ends = social.typing_expires(self.session)
+        if typing_ends is not None:  # "bob is typing..." goes away by itself
+            waits.append(typing_ends - self._now() + 0.05)
+        if not waits:
             return None
-        return max(0.0, self._status_due - time.monotonic())
+        return max(0.0, min(waits))
 
     def run_ui_command(self, command: UiCommand) -> list[Line]:
         if command.name == "/clear":
@@ -401,24 +619,71 @@ class CursesFrontend:
             return []
         if command.name == "/save":
             return [self.save(command.argument)]
+        if command.name == "/mouse":
+            if command.argument.lower() not in ("on", "off"):
+                return [Line(kind="error", time=self._now(), text="usage: /mouse on|off")]
+            self.set_mouse(command.argument.lower() == "on")
+            said = "the wheel scrolls the transcript" if self.mouse else "the terminal has the mouse (select and copy as usual)"
+            return [Line(kind="notice", time=self._now(), text=f"mouse {command.argument.lower()}: {said}")]
+        if command.name == "/find":
+            if not command.argument:
+                return [Line(kind="error", time=self._now(), text="usage: /find TEXT (then Ctrl-F: the next older match)")]
+            self._measure()
+            if not self.view.find(command.argument, line_matches):
+                return [Line(kind="notice", time=self._now(), text=f"{command.argument!r} is not in the transcript")]
+            self.dirty = True
+            return []
         return []
 
+    def set_mouse(self, on: bool) -> None:
+        """Wheel events on (the terminal then sends clicks too: Shift+drag still selects)."""
+        with contextlib.suppress(curses.error, AttributeError):
+            curses.mousemask(WHEEL_UP | WHEEL_DOWN if on else 0)
+            self.mouse = on
+
+    def _mouse_event(self) -> None:
+        try:
+            _id, _x, _y, _z, state = curses.getmouse()
+        except curses.error:
+            return
+        if state & WHEEL_UP:
+            self.view.scroll_by(WHEEL_ROWS)
+        elif WHEEL_DOWN and state & WHEEL_DOWN:
+            self.view.scroll_by(-WHEEL_ROWS)
+
+    def find_next(self) -> None:
+        """Ctrl-F: the next older match of the last /find."""
+        if self.view.finding is None:
+            self.view.add([Line(kind="error", time=self._now(), text="type /find TEXT first; then Ctrl-F goes to older matches")])
+            return
+        self._measure()
+        self.view.find_next(line_matches)
+
+    def _measure(self) -> None:
+        rows, cols = self.screen.getmaxyx()
+        width = render.transcript_width(self.view, cols)
+        self.view.measure = lambda line: render.line_height(line, width)
+
     def save(self, argument: str) -> Line:
-        """/save FILE: the transcript as plain text, written whole or not at all."""
+        """/save FILE: the transcript as plain text, written whole or not at all. Like /get, it
+        never replaces a file that is there: it takes the next free name, ``FILE (1)``, and
+        says so."""
         now = self._now()
         if not argument:
             return Line(kind="error", time=now, text="usage: /save FILE")
         path = Path(argument).expanduser()
         text = "".join(format_plain(line) + "\n" for line in self.view.lines)
-        temporary = path.with_name(path.name + ".part")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
         try:
             temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, path)
+            saved = _link_unique(temporary, path)
         except OSError as exc:
+            return Line(kind="error", time=now, text=f"could not save to {path}: {exc.strerror or exc}")
+        finally:
             with contextlib.suppress(OSError):
                 temporary.unlink()
-            return Line(kind="error", time=now, text=f"could not save to {path}: {exc.strerror or exc}")
-        return Line(kind="notice", time=now, text=f"saved {len(self.view.lines)} lines to {path}")
+        kept = f" ({path.name} was already there: kept)" if saved != path else ""
+        return Line(kind="notice", time=now, text=f"saved {len(self.view.lines)} lines to {saved}{kept}")
 
     # ------------------------------------------------------------------ paint
 
@@ -430,6 +695,7 @@ class CursesFrontend:
         self.view.clamp(frame.max_scroll, frame.reached_bottom)
         self.view.page_rows = max(1, frame.transcript_rows)
         self.screen.erase()
+        self._overlays = []
         for y, row in enumerate(frame.rows):
             self._paint_row(y, row)
         if frame.cursor is not None:
@@ -441,6 +707,41 @@ class CursesFrontend:
                 curses.curs_set(0)
         self.screen.noutrefresh()
         curses.doupdate()
+        self._overlay(frame.cursor)
+        title = render.title_text(self.view)
+        if self.titles and title != self._title:
+            self._title = title
+            safe = "".join(ch for ch in title if ch.isprintable())  # our name and a count: no escapes
+            self._write_terminal(f"\x1b]2;{safe}\x07".encode("utf-8", "replace"))
+
+    def _overlay(self, cursor: tuple[int, int] | None) -> None:
+        """What curses cannot hold, written straight to the terminal over what curses drew
+        (again after every draw, so it never goes stale): clusters of several visible code
+        points (a flag, a family joined by ZWJ) on a terminal that showed (probe_graphemes) it
+        draws them in two columns; the colour bot's swatch in its exact colour on a true-colour
+        terminal; web addresses made clickable with OSC 8. Saved and restored around it (ESC 7
+        / ESC 8 keep the cursor and the attributes curses expects)."""
+        if not self._overlays:
+            return
+        cup = curses.tigetstr("cup")
+        if not cup:
+            return
+        out = bytearray(b"\x1b7")
+        for y, x, data in self._overlays:
+            out += curses.tparm(cup, y, x) + data
+        out += b"\x1b8"
+        if cursor is not None:
+            out += curses.tparm(cup, *cursor)
+        self._write_terminal(bytes(out))
+
+    def probe_graphemes(self) -> None:
+        """Ask the terminal where its cursor ends after a family emoji (a DSR query): the
+        answer comes back among the keys (``_escape`` reads it). Drawn over by the first draw."""
+        cup = curses.tigetstr("cup")
+        if cup:
+            # row 5, not 1: "ESC [ 1 ; 3 R" is also how xterm spells Alt-F3, and curses would eat it
+            self._write_terminal(curses.tparm(cup, 4, 0) + PROBE_CLUSTER.encode("utf-8") + b"\x1b[6n")
+        self.screen.clear()  # curses never saw the probe: the first draw repaints everything
 
     def _paint_row(self, y: int, row: list[render.Cell]) -> None:
         x = 0
@@ -449,6 +750,14 @@ class CursesFrontend:
             if chunk == "":
                 x += 1
                 continue
+            if style.link is not None and self.links:
+                end = x
+                while end < len(row) and row[end][1].link == style.link:
+                    end += 1
+                self._overlays.append((y, x, osc8_link(style.link, "".join(c for c, _ in row[x:end]))))
+            if style.rgb is not None and self.truecolor:
+                r, g, b = style.rgb
+                self._overlays.append((y, x, f"\x1b[38;2;{r};{g};{b}m{chunk}\x1b[39m".encode()))
             if len(chunk) == 1 and chunk.isascii():
                 # a run of plain ASCII in one style goes out in one call
                 end = x
@@ -459,7 +768,12 @@ class CursesFrontend:
             else:
                 # anything wider is placed at its own column, so a width disagreement between
                 # wcwidth and the C library cannot shift the rest of the row
-                self._put(y, x, chunk, style)
+                if _joined(chunk):
+                    if self.draws_joined:
+                        self._overlays.append((y, x, chunk.encode("utf-8", "replace")))
+                    self._put(y, x, _stand_in(chunk), style)
+                else:
+                    self._put(y, x, chunk, style)
                 x += 1
 
     def _put(self, y: int, x: int, text: str, style: render.Style) -> None:

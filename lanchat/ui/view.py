@@ -41,6 +41,10 @@ class View:
     show_roster: bool = True
     total: int = 0  # lines ever added; the newest line's number is total - 1
     measure: Callable[[Line], int] = _one_row
+    finding: str | None = None  # /find TEXT or Ctrl-F: what is searched for in the transcript
+    found_seq: int | None = None  # the line that matched last (highlighted), None: no match yet
+    found_count: int = 0  # how many lines match, for the status line
+    found_rank: int = 0  # the match shown is this many matches up from the newest (1 = newest)
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.scrollback)
@@ -56,6 +60,10 @@ class View:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
         added = 0
         for line in new_lines:
+            if line.kind == "history" and self.lines and self.lines[-1].time > line.time:
+                self._insert_in_time(line)  # an earlier page of /history goes above, not below
+                added += 1
+                continue
             if not self.following:
                 if self.unread == 0:
                     self.marker_seq = self.total
@@ -67,9 +75,33 @@ class View:
             added += 1
         return added
 
+    def _insert_in_time(self, line: Line) -> None:
+        """Put a replayed line after the last line not newer than it. Numbers of the lines
+        after it move up by one, and so do the markers that point at them."""
+        index = len(self.lines)
+        while index > 0 and self.lines[index - 1].time > line.time:
+            index -= 1
+        full = len(self.lines) == self.lines.maxlen
+        if full and index == 0:
+            return  # older than everything kept in a full scrollback: it would fall off at once
+        seq = self.first_seq + index
+        if full:
+            self.lines.popleft()  # make room ourselves (a full deque refuses an insert)
+            self.lines.insert(index - 1, line)
+            shift = lambda old: old - 1 if old < seq else old  # noqa: E731 - lines before it move down
+        else:
+            self.total += 1  # one more line ever added; the oldest keeps its number
+            self.lines.insert(index, line)
+            shift = lambda old: old + 1 if old >= seq else old  # noqa: E731 - lines after it move up
+        if self.marker_seq is not None:
+            self.marker_seq = shift(self.marker_seq)
+        if self.found_seq is not None:
+            self.found_seq = shift(self.found_seq)
+
     def clear(self) -> None:
         """/clear: forget the transcript on screen (the chat itself goes on)."""
         self.lines.clear()
+        self.finding, self.found_seq, self.found_count = None, None, 0
         self.scroll = 0
         self.top = None
         self.unread = 0
@@ -123,6 +155,42 @@ class View:
         """The reader answered (sent a line): the 'new messages' rule has done its job."""
         self.marker_seq = None
         self.unread = 0
+
+    # ---------------------------------------------------------- /find, Ctrl-F
+
+    def find(self, text: str, matches: Callable[[Line, str], bool]) -> bool:
+        """Start finding ``text``: jump to the newest line where ``matches(line, text)``."""
+        self.finding, self.found_seq = text, None
+        self.found_count = sum(1 for line in self.lines if matches(line, text))
+        return self.find_next(matches)
+
+    def find_next(self, matches: Callable[[Line, str], bool]) -> bool:
+        """The next older match (after the oldest: the newest again), scrolled into the middle
+        of the pane. False when nothing matches."""
+        if self.finding is None or not self.lines:
+            return False
+        newest = self.total - 1
+        start = newest if self.found_seq is None or self.found_seq <= self.first_seq else self.found_seq - 1
+        order = [*range(start, self.first_seq - 1, -1), *range(newest, start, -1)]
+        for seq in order:
+            line = self.lines[seq - self.first_seq]
+            if matches(line, self.finding):
+                self.found_rank = self.found_rank + 1 if self.found_seq is not None and seq < self.found_seq else 1
+                self.found_seq = seq
+                self.show_seq(seq)
+                return True
+        self.found_seq = None
+        return False
+
+    def show_seq(self, seq: int) -> None:
+        """Scroll so that line ``seq`` sits about in the middle of the pane."""
+        below = sum(self.measure(self.lines[i - self.first_seq]) for i in range(seq + 1, self.total))
+        self.top = None
+        self.scroll = max(0, below - self.page_rows // 2 + self.measure(self.lines[seq - self.first_seq]))
+
+    def stop_finding(self) -> None:
+        self.finding, self.found_seq, self.found_count = None, None, 0
+        self.to_bottom()
 
     # ------------------------------------------------------------------ roster
 

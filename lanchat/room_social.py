@@ -1,0 +1,109 @@
+"""room_social.py: the room's side of /me, /nick, /away, /topic and typing hints, and who is
+told about a full room (PROTOCOL.md, Extensions). Pure functions of a Room; never does I/O.
+
+room.py keeps who is here and the core rules; these are the courtesies around them, kept out of
+the Room class so it stays readable. Each returns the actions that follow, like Room.handle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .actions import Action, Broadcast, Send
+from .moderation import muted_refusal
+from .protocol import encode
+
+if TYPE_CHECKING:
+    from .room import Member, Room
+
+TYPING_HINT_SECONDS = 3.0  # a typing hint is passed on at most this often per person
+
+
+def full(room: Room, cid: int) -> bool:
+    """--max-clients N admits N people besides the host; bots never count."""
+    if room.max_members is None or cid in room.service_cids or cid == room.host_cid:
+        return False
+    guests = room.people - (1 if room.host_cid in room.members else 0)
+    return guests >= room.max_members
+
+
+def refused_for_host(room: Room, name: str, code: str) -> list[Action]:
+    """The host hears who was turned away and why (PROTOCOL.md, Refusals told to the host)."""
+    if room.host_cid is None or room.host_cid not in room.members:
+        return []
+    return [Send(to=room.host_cid, event=ev.Refused(name=name[: ev.MAX_NAME_CHARS], code=code, time=room.clock()))]
+
+
+def after_welcome(room: Room, cid: int) -> list[Action]:
+    """What a newcomer hears right after the welcome: the topic, and who is away."""
+    actions: list[Action] = [Send(to=cid, event=room.topic)] if room.topic is not None else []
+    away = [m for m in room.members.values() if m.away and m.cid != cid]
+    return actions + [Send(to=cid, event=ev.Away(name=m.name, reason=m.away, time=room.clock())) for m in away]
+
+
+def away_answer(member: Member, target: Member, when: float) -> list[Action]:
+    """The first whisper each person sends to someone away is answered with the reason."""
+    if not target.away or member.cid == target.cid or member.cid in (target.told_away or set()):
+        return []
+    target.told_away = (target.told_away or set()) | {member.cid}
+    return [Send(to=member.cid, event=ev.Away(name=target.name, reason=target.away, time=when, answer=True))]
+
+
+def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
+    """me, nick, away, topic, typing from ``member``."""
+    now = room.clock()
+    if isinstance(event, ev.Me):
+        return _me(room, member, event, now)
+    if isinstance(event, ev.Nick):
+        return _rename(room, member, event.name, now)
+    if isinstance(event, ev.SetAway):
+        reason = " ".join(event.reason.split())[: ev.MAX_AWAY_CHARS]
+        if reason == member.away:
+            return []
+        member.away, member.told_away = reason, None
+        return [Broadcast(to=tuple(room.members), frame=encode(ev.Away(name=member.name, reason=reason, time=now)))]
+    if isinstance(event, ev.SetTopic):
+        if refused := muted_refusal(room, member):  # a muted person sets no topic either
+            return refused
+        text = " ".join(event.text.split())
+        if len(text) > ev.MAX_TOPIC_CHARS:
+            message = f"a topic has at most {ev.MAX_TOPIC_CHARS} characters"
+            return [Send(to=member.cid, event=ev.Error(code=ev.E_TOO_LONG, message=message))]
+        topic = ev.Topic(text=text, by=member.name, time=now)
+        room.topic = topic if text else None
+        return [Broadcast(to=tuple(room.members), frame=encode(topic))]
+    if isinstance(event, ev.Typing):
+        if now - member.typing_hint_at < TYPING_HINT_SECONDS:
+            return []  # at most one hint a person every few seconds, however many arrive
+        member.typing_hint_at = now
+        others = tuple(c for c in room.members if c != member.cid and c not in room.service_cids)
+        return [Broadcast(to=others, frame=encode(ev.TypingHint(name=member.name)))] if others else []
+    return []
+
+
+def _me(room: Room, member: Member, event: ev.Me, now: float) -> list[Action]:
+    """An action is checked as a message is, and in turn-based mode takes the turn like one."""
+    refused = room.check_text(member, event.text) or muted_refusal(room, member) or room.not_your_turn(member)
+    if refused:
+        return refused
+    emote = ev.Emote(sender=member.name, text=event.text, time=now)
+    return [Broadcast(to=tuple(room.members), frame=encode(emote)), *room.spoke(member)]
+
+
+def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
+    """/nick: the same name rule as a hello (room.name_refused); everyone, the person included,
+    is told, and the turn, the host and whispers follow the person (they are kept by id)."""
+    from .room import name_refused
+
+    if name == member.name:
+        return []
+    refused = name_refused(room, member.cid, name, member.key)
+    if refused:
+        return refused
+    old = member.name
+    room.rekey(member, name)
+    if room.history and member.cid not in room.service_cids:
+        room.known[ev.name_key(name)] = name
+    claimed = room.gate.claim(name, member.key)  # trust on first use, as on joining (gate.py)
+    return [*claimed, Broadcast(to=tuple(room.members), frame=encode(ev.Renamed(old=old, new=name, time=now)))]

@@ -1,0 +1,258 @@
+"""session_social.py: what IRC and WeeChat users reach for, on one participant's Session:
+/me, /nick, /away, /topic, typing hints, /r, /ignore, /joins, the host's /q asking first, and
+answering the colour bot. Pure functions of a Session; never does I/O.
+
+Session keeps the state (its fields); these functions hold the rules, so session.py stays a
+dispatcher. Each takes the session first, as ``social.on_event(session, event)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .colourbot import BOT_NAME, START_COMMAND, is_farewell
+
+if TYPE_CHECKING:
+    from .session import InputResult, Line, Session
+
+TYPING_SEND_SECONDS = 4.0  # a typing hint goes out at most this often (the server passes one on per 3 s)
+TYPING_SHOWN_SECONDS = 6.0  # "bob is typing..." stays this long after bob's last hint
+NOT_SOCIAL = object()  # parse(): the command is not one of these
+
+
+def _now(session: Session) -> float:
+    return session.clock()  # type: ignore[operator, no-any-return]
+
+
+def _line(text: str, when: float, kind: str = "notice", code: str | None = None) -> Line:
+    from .session import Line
+
+    return Line(kind=kind, time=when, text=text, code=code)
+
+
+def _local(session: Session, text: str, kind: str = "notice") -> InputResult:
+    from .session import Local
+
+    return Local((_line(text, _now(session), kind),))
+
+
+def _out(event: ev.Event) -> InputResult:
+    from .session import Outgoing
+
+    return Outgoing(event)
+
+
+# ---------------------------------------------------------------- server events
+
+
+def hidden(session: Session, event: object) -> bool:
+    """Before anything else: is this an ignored person's message? Also counts unread whispers."""
+    if isinstance(event, (ev.Message, ev.Direct, ev.Emote)) and ev.name_key(event.sender) in session.ignored:
+        return True  # /ignore: not shown here; nobody is told
+    if isinstance(event, ev.Direct) and not event.history and not event.held:
+        mine = ev.name_key(session.name)
+        if ev.name_key(event.to) == mine and ev.name_key(event.sender) != mine:
+            session.last_direct_from = event.sender
+            if ev.name_key(event.sender) != ev.name_key(BOT_NAME):  # the bot's replies are not mail
+                session.unread_directs += 1
+    if isinstance(event, (ev.Message, ev.Emote)):
+        session.typing.pop(event.sender, None)  # they sent it: no longer typing
+    return False
+
+
+def on_event(session: Session, event: ev.Event) -> list[Line]:
+    """action, renamed, away-status, room-topic, typing-hint (PROTOCOL.md)."""
+    from .session import Line
+
+    if isinstance(event, ev.Emote):
+        mine = ev.name_key(event.sender) == ev.name_key(session.name)
+        mentions = not mine and session.mentions_me(event.text)
+        return [Line(kind="action", time=event.time, sender=event.sender, text=event.text, mentions_me=mentions)]
+    if isinstance(event, ev.Renamed):
+        return [_renamed(session, event)]
+    if isinstance(event, ev.Away):
+        return [_away(session, event)]
+    if isinstance(event, ev.Topic):
+        session.topic = event.text
+        said = f"topic: {event.text} (set by {event.by})" if event.text else f"{event.by} cleared the topic"
+        return [_line(said, event.time)]
+    if isinstance(event, ev.TypingHint) and session.typing_hints:
+        session.typing[event.name] = _now(session)
+    return []
+
+
+def _renamed(session: Session, event: ev.Renamed) -> Line:
+    """Someone took another name: every place that holds a name learns the new one."""
+    old = ev.name_key(event.old)
+    session.members = [event.new if ev.name_key(m) == old else m for m in session.members]
+    if session.turn is not None and ev.name_key(session.turn) == old:
+        session.turn = event.new
+    if session.host is not None and ev.name_key(session.host) == old:
+        session.host = event.new
+    if session.last_direct_from is not None and ev.name_key(session.last_direct_from) == old:
+        session.last_direct_from = event.new
+    if old in session.ignored:
+        session.ignored = (session.ignored - {old}) | {ev.name_key(event.new)}
+    if old in session.away:
+        session.away[ev.name_key(event.new)] = session.away.pop(old)
+    session.typing.pop(event.old, None)
+    if old == ev.name_key(session.name):
+        session.name = event.new
+        return _line(f"you are now known as {event.new}", event.time)
+    return _line(f"{event.old} is now known as {event.new}", event.time)
+
+
+def _away(session: Session, event: ev.Away) -> Line:
+    key = ev.name_key(event.name)
+    if event.answer:  # the answer to our whisper
+        return _line(f"{event.name} is away: {event.reason} (they will see your message later)", event.time)
+    if event.reason:
+        session.away[key] = event.reason
+    else:
+        session.away.pop(key, None)
+    if key == ev.name_key(session.name):
+        return _line(f"you are away: {event.reason} (/away again: back)" if event.reason else "you are back", event.time)
+    return _line(f"{event.name} is away: {event.reason}" if event.reason else f"{event.name} is back", event.time)
+
+
+def bot_direct(session: Session, event: ev.Direct, line: Line) -> list[Line] | None:
+    """A direct message from the colour bot while you are talking to it: the exchange ends at
+    its goodbye; its first question says how to answer. None: nothing special."""
+    if ev.name_key(event.sender) != ev.name_key(BOT_NAME):
+        return None
+    if not session.bot_exchange:  # the bot asked unasked (its greeting): say how to answer it
+        if event.text.rstrip().endswith("?") and others(session) and not session.bot_hint_shown:
+            session.bot_hint_shown = True
+            hint = f"to answer {BOT_NAME} privately: /mood YOUR MOOD (a plain line goes to the whole room)"
+            return [line, _line(hint, _now(session))]
+        return None
+    if is_farewell(event.text) or event.text.startswith("Type /"):
+        session.bot_exchange = False  # the exchange is over: plain lines go to the room again
+        return [line, _line("your lines go to the room again", _now(session))]
+    if event.text.rstrip().endswith(("?", "(Y/N)")) and answers_go_to_bot(session) and not session.bot_hint_shown:
+        session.bot_hint_shown = True
+        hint = f"just type your answer: it goes to {BOT_NAME} only, not the room (/say TEXT talks to the room)"
+        return [line, _line(hint, _now(session))]
+    return None
+
+
+def to_colourbot(session: Session, word: str, rest: str) -> InputResult:
+    """/mood [MOOD], /y and /n become direct messages to the colour bot (colourbot.py)."""
+    if not any(ev.name_key(m) == ev.name_key(BOT_NAME) for m in session.members):
+        return _local(session, f"{BOT_NAME} is not in this room (the host adds it with: lanchat serve --bot colour)", "error")
+    if word == START_COMMAND:
+        text = f"{START_COMMAND} {rest}".strip()
+        session.bot_exchange = True  # you asked: until it says goodbye, your answers go to it
+        session.bot_hint_shown = False
+    else:
+        text = word[1:].upper()  # "/y" -> "Y", the seed's answer
+    return _out(ev.Whisper(to=BOT_NAME, text=text))
+
+
+def answers_go_to_bot(session: Session) -> bool:
+    """Plain lines go to colourbot: you asked it (/mood), it waits, and others would hear you
+    (alone with it, the room already is the conversation, as in seed 000)."""
+    return session.bot_exchange and bool(others(session))
+
+
+def others(session: Session) -> list[str]:
+    """The people here besides us (the colour bot is not a person)."""
+    skip = {ev.name_key(session.name), ev.name_key(BOT_NAME)}
+    return [m for m in session.members if ev.name_key(m) not in skip]
+
+
+# ---------------------------------------------------------------- typing hints
+
+
+def typing_now(session: Session, now: float | None = None) -> list[str]:
+    """Who has hinted they are typing within the last TYPING_SHOWN_SECONDS."""
+    now = _now(session) if now is None else now
+    return [name for name, when in session.typing.items() if now - when < TYPING_SHOWN_SECONDS]
+
+
+def typing_expires(session: Session) -> float | None:
+    """When the status line's "is typing" next changes by itself (a clock time), or None."""
+    return min(session.typing.values()) + TYPING_SHOWN_SECONDS if session.typing else None
+
+
+def note_typing(session: Session, text: str) -> None:
+    """The user typed into a message (not a command): queue a hint, at most every few seconds."""
+    if not session.typing_hints or not text.strip() or text.lstrip().startswith("/") or answers_go_to_bot(session):
+        return
+    now = _now(session)
+    if now - session.typing_sent >= TYPING_SEND_SECONDS:
+        session.typing_sent = now
+        session.pending.append(ev.Typing())
+
+
+# -------------------------------------------------------------------- commands
+
+
+def parse(session: Session, word: str, rest: str) -> object:
+    """/me, /nick, /away, /topic, /r, /ignore, /unignore, /joins, /say, /q, /q!: what to do,
+    or NOT_SOCIAL for any other command."""
+    from .session import Quit
+
+    if word == "/q!":
+        return Quit()
+    if word == "/q":
+        return _quit(session)
+    if word == "/say":
+        return _out(ev.Say(text=rest)) if rest else _local(session, "usage: /say TEXT", "error")
+    if word == "/me":
+        return _out(ev.Me(text=rest)) if rest else _local(session, "usage: /me ACTION (/me waves)", "error")
+    if word == "/r":
+        if not session.last_direct_from:
+            return _local(session, "nobody has sent you a direct message yet; /w NAME TEXT starts one", "error")
+        if not rest:
+            return _local(session, f"usage: /r TEXT (replies to {session.last_direct_from})", "error")
+        return _out(ev.Whisper(to=session.last_direct_from, text=rest))
+    if word == "/nick":
+        problem = ev.name_problem(rest) if rest else "usage: /nick NEW"
+        if problem:
+            return _local(session, f"{rest!r} cannot be used: {problem}" if rest else problem, "error")
+        return _out(ev.Nick(name=rest))
+    if word == "/away":  # without a reason: away, or back if away already
+        back = ev.name_key(session.name) in session.away
+        return _out(ev.SetAway(reason=rest[: ev.MAX_AWAY_CHARS] if rest else ("" if back else "away")))
+    if word == "/topic":
+        if rest:
+            return _out(ev.SetTopic(text=rest))
+        return _local(session, f"topic: {session.topic}" if session.topic else "no topic; /topic TEXT sets one")
+    if word in ("/ignore", "/unignore"):
+        return _ignore(session, word, rest)
+    if word == "/joins":
+        if rest.lower() not in ("on", "off"):
+            return _local(session, "usage: /joins on|off", "error")
+        session.show_joins = rest.lower() == "on"
+        state = "shown" if session.show_joins else "hidden (the roster still shows who is here)"
+        return _local(session, f"join and leave lines are {state}")
+    return NOT_SOCIAL
+
+
+def _quit(session: Session) -> InputResult:
+    """/q. The host's /q closes the chat for everyone: with others here it asks first."""
+    from .session import Quit
+
+    people = others(session)
+    if session.role != "host" or not people or session.quit_armed or not session.confirm_quit:
+        return Quit()
+    session.quit_armed = True
+    who = ", ".join(people[:5]) + (f" and {len(people) - 5} more" if len(people) > 5 else "")
+    return _local(session, f"/q closes the chat for everyone ({who}): type /q again to close it (/q! closes without asking)")
+
+
+def _ignore(session: Session, word: str, rest: str) -> InputResult:
+    """/ignore NAME, /unignore NAME, /ignore alone lists. Local only: nobody is told."""
+    if not rest:
+        names = sorted(session.ignored)
+        return _local(session, f"ignoring: {', '.join(names)}" if names else "ignoring nobody; /ignore NAME hides their messages here")
+    key = ev.name_key(rest)
+    if word == "/unignore":
+        session.ignored.discard(key)
+        return _local(session, f"showing {rest}'s messages again")
+    if key == ev.name_key(session.name):
+        return _local(session, "you cannot ignore yourself", "error")
+    session.ignored.add(key)
+    return _local(session, f"ignoring {rest} on this screen (they are not told); /unignore {rest} undoes it")

@@ -1,0 +1,91 @@
+"""/me, /nick, /away, /topic and typing hints in the room: a conversation, no sockets."""
+
+from __future__ import annotations
+
+from test_room import room_with
+
+from lanchat import events as ev
+
+
+def send(room, name: str, event: ev.Event) -> None:
+    room.perform(room.room.handle(room.cid[name], event))
+
+
+def test_me_reaches_everyone_stamped_with_the_senders_name():
+    room = room_with("ann", "bob")
+    send(room, "ann", ev.Me(text="waves"))
+    for name in ("ann", "bob"):
+        (got,) = room.take(name)
+        assert isinstance(got, ev.Emote) and (got.sender, got.text) == ("ann", "waves")
+
+
+def test_nick_renames_by_the_same_rules_as_a_hello():
+    room = room_with("ann", "bob", host="hal")
+    send(room, "ann", ev.Nick(name="BOB"))
+    assert room.only_error("ann").code == ev.E_NAME_TAKEN
+    send(room, "ann", ev.Nick(name="two words"))
+    assert room.only_error("ann").code == ev.E_BAD_NAME
+    send(room, "ann", ev.Nick(name="colourbot"))
+    assert room.only_error("ann").code == ev.E_BAD_NAME
+    send(room, "ann", ev.Nick(name="anna"))
+    for name in ("ann", "bob", "hal"):
+        (got,) = room.take(name)
+        assert isinstance(got, ev.Renamed) and (got.old, got.new) == ("ann", "anna")
+    assert room.room.names == ("hal", "anna", "bob") and room.room.find("ann") is None
+    send(room, "bob", ev.Whisper(to="anna", text="hi"))
+    assert [type(e) for e in room.take("ann")] == [ev.Direct]  # reached under the new name
+    room.take_all()
+    send(room, "ann", ev.Nick(name="ANNA"))  # a new spelling of one's own name is fine
+    assert isinstance(room.take("bob")[0], ev.Renamed)
+
+
+def test_away_is_told_to_all_and_answered_once_to_each_whisperer():
+    room = room_with("ann", "bob", "cat")
+    send(room, "ann", ev.SetAway(reason="  at   lunch "))
+    for name in ("ann", "bob", "cat"):
+        (got,) = room.take(name)
+        assert isinstance(got, ev.Away) and (got.name, got.reason, got.answer) == ("ann", "at lunch", False)
+    room.whisper("bob", "ann", "are you there?")
+    answers = [e for e in room.take("bob") if isinstance(e, ev.Away)]
+    assert len(answers) == 1 and answers[0].answer and answers[0].reason == "at lunch"
+    room.whisper("bob", "ann", "hello?")
+    assert not [e for e in room.take("bob") if isinstance(e, ev.Away)]  # once
+    newcomer = room.join("dan")
+    assert any(isinstance(e, ev.Away) and e.name == "ann" for e in room.take(newcomer))  # told on joining
+    room.take_all()
+    send(room, "ann", ev.SetAway(reason=""))
+    (back,) = room.take("cat")
+    assert isinstance(back, ev.Away) and back.reason == ""
+
+
+def test_the_topic_is_told_to_all_and_to_each_newcomer():
+    room = room_with("ann", "bob")
+    send(room, "ann", ev.SetTopic(text="lab 3: sockets"))
+    (got,) = room.take("bob")
+    assert isinstance(got, ev.Topic) and (got.text, got.by) == ("lab 3: sockets", "ann")
+    newcomer = room.join("cat")
+    assert [e.text for e in room.take(newcomer) if isinstance(e, ev.Topic)] == ["lab 3: sockets"]
+    room.take_all()
+    send(room, "ann", ev.SetTopic(text="x" * (ev.MAX_TOPIC_CHARS + 1)))
+    assert room.only_error("ann").code == ev.E_TOO_LONG
+
+
+def test_typing_hints_go_to_the_others_at_most_every_few_seconds():
+    room = room_with("ann", "bob")
+    send(room, "ann", ev.Typing())
+    assert room.take("bob") == [ev.TypingHint(name="ann")] and room.take("ann") == []
+    for _ in range(50):  # a flood of hints
+        send(room, "ann", ev.Typing())
+    assert room.take("bob") == []
+    room.now += 3.0
+    send(room, "ann", ev.Typing())
+    assert room.take("bob") == [ev.TypingHint(name="ann")]
+
+
+def test_a_message_resets_the_hint_limit_so_the_next_message_is_hinted_at_once():
+    room = room_with("ann", "bob")
+    send(room, "ann", ev.Typing())
+    room.say("ann", "first")
+    room.take_all()
+    send(room, "ann", ev.Typing())  # within 3 s, but for a new message
+    assert room.take("bob") == [ev.TypingHint(name="ann")]

@@ -1,0 +1,107 @@
+"""What irssi and WeeChat users reach for, on the pure Session: /r, /ignore, /joins, the host's
+/q asking first, and the unread direct-message count."""
+
+from __future__ import annotations
+
+from lanchat import events as ev
+from lanchat import session_social as social
+from lanchat.session import Local, Outgoing, Quit, Session
+
+T = 1_700_000_000.0
+
+
+def room(name: str = "ann", role: str = "client", *members: str) -> Session:
+    session = Session(name=name, role=role)
+    session.on_event(ev.Welcome(name=name, mode="duplex", members=(name, *members)))
+    return session
+
+
+def test_r_replies_to_whoever_whispered_last_and_unread_counts_until_you_answer():
+    ann = room("ann", "client", "bob", "cat")
+    assert isinstance(ann.parse_input("/r hi"), Local)  # nobody yet: said, not sent
+    ann.on_event(ev.Direct(sender="bob", to="ann", text="psst", time=T))
+    ann.on_event(ev.Direct(sender="cat", to="ann", text="psst too", time=T))
+    assert ann.unread_directs == 2
+    assert ann.parse_input("/r yes?") == Outgoing(ev.Whisper(to="cat", text="yes?"))
+    assert ann.unread_directs == 0
+    ann.on_event(ev.Direct(sender="ann", to="bob", text="my own copy", time=T))
+    assert ann.unread_directs == 0 and ann.last_direct_from == "cat"
+    ann.on_event(ev.Direct(sender="colourbot", to="ann", text="What mood are you in?", time=T))
+    assert ann.unread_directs == 0  # a bot's whisper is not someone waiting for an answer
+
+
+def test_ignore_hides_messages_here_only_and_unignore_brings_them_back():
+    ann = room("ann", "client", "bob")
+    assert isinstance(ann.parse_input("/ignore BOB"), Local)  # names are case-blind
+    assert ann.on_event(ev.Message(sender="bob", text="spam", time=T)) == []
+    assert ann.on_event(ev.Direct(sender="bob", to="ann", text="spam", time=T)) == []
+    assert ann.unread_directs == 0
+    assert "bob" in ann.parse_input("/ignore").lines[0].text
+    ann.parse_input("/unignore bob")
+    assert ann.on_event(ev.Message(sender="bob", text="sorry", time=T))[0].text == "sorry"
+
+
+def test_joins_off_hides_join_and_leave_lines_but_the_roster_still_changes():
+    ann = room("ann", "client")
+    ann.parse_input("/joins off")
+    assert ann.on_event(ev.Joined(name="bob", time=T)) == [] and "bob" in ann.members
+    assert ann.on_event(ev.Left(name="bob", reason="quit", time=T)) == [] and "bob" not in ann.members
+    ann.parse_input("/joins on")
+    assert "cat joined" in ann.on_event(ev.Joined(name="cat", time=T))[0].text
+
+
+def test_the_hosts_q_asks_first_when_others_are_here():
+    host = room("ann", "host", "bob", "colourbot")
+    host.confirm_quit = True
+    asked = host.parse_input("/q")
+    assert isinstance(asked, Local) and "(bob)" in asked.lines[0].text  # the bot is not a person
+    assert isinstance(host.parse_input("/q"), Quit)
+    host.quit_armed = False
+    host.parse_input("/q")
+    host.parse_input("never mind")  # anything else: the question is off
+    assert isinstance(host.parse_input("/q"), Local)
+    assert isinstance(host.parse_input("/q!"), Quit)
+    alone = room("ann", "host", "colourbot")
+    alone.confirm_quit = True
+    assert isinstance(alone.parse_input("/q"), Quit)
+    scripted = room("ann", "host", "bob")  # a script's pipe: never asked
+    assert isinstance(scripted.parse_input("/q"), Quit)
+
+
+def test_a_rename_reaches_every_place_a_name_is_kept():
+    ann = room("ann", "client", "bob", "cat")
+    ann.turn, ann.host = "bob", "bob"
+    ann.on_event(ev.Direct(sender="bob", to="ann", text="psst", time=T))
+    ann.parse_input("/ignore cat")
+    lines = ann.on_event(ev.Renamed(old="bob", new="bobby", time=T))
+    assert lines[0].text == "bob is now known as bobby"
+    assert ann.members == ["ann", "bobby", "cat"] and ann.turn == ann.host == ann.last_direct_from == "bobby"
+    ann.on_event(ev.Renamed(old="cat", new="kit", time=T))
+    assert ann.on_event(ev.Message(sender="kit", text="still ignored", time=T)) == []
+    assert ann.on_event(ev.Renamed(old="ann", new="anna", time=T))[0].text == "you are now known as anna"
+    assert ann.name == "anna"
+
+
+def test_me_away_topic_and_typing_hints_on_the_session():
+    ann = room("ann", "client", "bob")
+    assert ann.parse_input("/me waves") == Outgoing(ev.Me(text="waves"))
+    (line,) = ann.on_event(ev.Emote(sender="bob", text="waves back", time=T))
+    assert (line.kind, line.sender, line.text) == ("action", "bob", "waves back")
+    assert ann.parse_input("/away lunch") == Outgoing(ev.SetAway(reason="lunch"))
+    ann.on_event(ev.Away(name="ann", reason="lunch", time=T))
+    assert ann.parse_input("/away") == Outgoing(ev.SetAway(reason=""))  # again: back
+    assert isinstance(ann.parse_input("/nick two words"), Local)  # checked before sending
+    ann.on_event(ev.Topic(text="lab 3", by="bob", time=T))
+    assert ann.topic == "lab 3" and "lab 3" in ann.parse_input("/topic").lines[0].text
+    ann.clock = lambda: 100.0
+    ann.on_event(ev.TypingHint(name="bob"))
+    assert social.typing_now(ann, 101.0) == ["bob"] and social.typing_now(ann, 107.0) == []
+    social.note_typing(ann, "hel")
+    social.note_typing(ann, "hell")  # within a few seconds: one hint
+    social.note_typing(ann, "/who")
+    assert ann.take_pending() == [ev.Typing()]
+    ann.typing_hints = False  # --no-typing: nothing sent, nothing shown
+    ann.clock = lambda: 200.0
+    social.note_typing(ann, "hello")
+    ann.on_event(ev.TypingHint(name="bob"))
+    assert ann.take_pending() == [] and social.typing_now(ann, 200.0) == []

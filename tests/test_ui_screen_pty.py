@@ -1,0 +1,196 @@
+"""End to end, round 2 of the screen: what a new user tripped over, in a real pseudo-terminal
+(pyte reads the screen; every wait is a screen condition with a deadline)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from helpers import TermProc
+from test_ui_pty import host, join, say
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+
+
+@pytest.fixture
+def terms():
+    started: list[TermProc] = []
+    yield started
+    for term in started:
+        term.stop()
+
+
+def test_turn_changes_show_in_the_status_line_not_the_transcript(terms):
+    ann, port = host(terms, "--mode", "turn")
+    bob = join(terms, port, "bob")
+    ann.expect("bob joined")
+    first = "ann" if "your turn" in ann.lines[-2] else "bob"
+    talkers = {"ann": ann, "bob": bob}
+    order = [first, "bob" if first == "ann" else "ann"] * 2
+    for number, name in enumerate(order):
+        talker = talkers[name]
+        talker.wait_screen(lambda rows: "your turn" in rows[-2], what=f"{name}'s turn")
+        say(talker, f"turn {number}", name)
+    for term in (ann, bob):
+        term.expect(r"turn 3")
+        assert "turn: waiting for" not in term.text  # the status line and the prompt say it
+    waiting = talkers[order[-1]]
+    assert re.search(r"\* turn: your turn", talkers[order[0]].text)  # yours is worth a line
+    assert "waiting for" in waiting.lines[-2] and waiting.lines[-1].startswith("[waiting for")
+
+
+def test_save_never_replaces_a_file_like_get(terms, tmp_path):
+    ann, port = host(terms, rows=30, cols=120)
+    say(ann, "worth keeping", "ann")
+    target = tmp_path / "chat.txt"
+    target.write_text("my notes\n", encoding="utf-8")
+    ann.send(f"/save {target}\r")
+    ann.expect(r"\(chat\.txt was already there: kept\)")
+    assert target.read_text(encoding="utf-8") == "my notes\n"
+    assert "ann: worth keeping" in (tmp_path / "chat (1).txt").read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chat (1).txt", "chat.txt"]  # no temp file left
+
+
+def cells_of(term: TermProc) -> list:
+    with term._changed:
+        return [term.screen.buffer[y][x] for y in range(term.screen.lines) for x in range(term.screen.columns)]
+
+
+def test_no_color_means_no_colour(terms):
+    ann, _port = host(terms, env={"NO_COLOR": "1"})
+    say(ann, "plain please", "ann")
+    coloured = [cell for cell in cells_of(ann) if cell.fg != "default" or cell.bg != "default"]
+    assert not coloured, coloured[:5]
+    assert any(cell.reverse for cell in cells_of(ann))  # the status line stands out in reverse video
+
+
+def test_the_bots_swatch_in_its_exact_colour_and_a_clickable_link(terms):
+    from test_colourbot_cli import seeded_colours
+
+    ann, _port = host(terms, "--bot", "colour", "--bot-seed", "7", cols=160, env={"COLORTERM": "truecolor", "VTE_VERSION": "7600"})
+    ann.expect(r"What mood are you in\?")
+    ann.send("/mood cheerful\r")
+    first = seeded_colours(7, 1)[0]
+    ann.expect(rf"try #{first}")
+    exact = first.lower()
+    wait = lambda rows: any(c.data == "█" and c.fg == exact for c in cells_of(ann))  # noqa: E731
+    ann.wait_screen(lambda rows: wait(rows), what=f"a swatch in #{first}")
+    link = f"https://www.computerhope.com/cgi-bin/htmlcolor.pl?c={first}"
+    assert f"\x1b]8;;{link}\x1b\\".encode() in bytes(ann.raw)
+
+
+def test_links_are_plain_text_where_the_terminal_may_not_know_osc_8(terms):
+    ann, _port = host(terms, "--bot", "colour", "--bot-seed", "7", cols=160)
+    ann.send("/mood cheerful\r")
+    ann.expect(r"try #")
+    assert b"\x1b]8;;" not in bytes(ann.raw)
+
+
+def test_plain_mode_at_a_terminal_keeps_what_you_type_below_incoming_lines(terms):
+    ann, port = host(terms)
+    command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {port} --name bob --plain; echo "exit=$?"; stty -a; echo STTY-DONE'
+    bob = TermProc(argv=["sh", "-c", command], rows=24, cols=100)
+    terms.append(bob)
+    bob.expect(r"welcome, bob")
+    bob.send("half typ")
+    bob.expect(r"half typ")
+    say(ann, "an interruption", "ann")
+    bob.expect(r"ann: an interruption")
+    rows = bob.lines
+    incoming = next(row for row in rows if "ann: an interruption" in row)
+    assert "half typ" not in incoming  # the incoming line is whole
+    assert rows.index(incoming) < next(i for i, row in enumerate(rows) if row.startswith("half typ"))  # typing below it
+    bob.send("ed\x7f\x7fed")  # Backspace works on our own echo
+    bob.send("\r")
+    ann.expect(r"bob: half typed")
+    bob.send("\x04")  # Ctrl-D on an empty line: leave, and the terminal is given back
+    bob.expect("STTY-DONE")
+    stty = bob.text[bob.text.rfind("exit=") :]
+    assert "exit=0" in stty and re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+
+
+def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
+    import time as _time
+
+    from helpers import first_release_history
+
+    now = _time.time()
+    two_days_ago = now - 2 * 86_400
+    rows = [(two_days_ago + n, "bob", None, f"old news {n}") for n in range(3)] + [(now - 60 + n, "bob", None, f"recent {n}") for n in range(2)]
+    store = first_release_history(tmp_path / "history.db", rows)
+    ann, _port = host(terms, "--history", str(store), "--replay", "2", rows=30)
+    ann.expect(r"\[History\] bob: recent 1")
+    assert "old news" not in ann.text
+    ann.send("/history\r")
+    wanted = ("old news 0", "old news 2", "recent 0", "recent 1")
+    ann.wait_screen(lambda rows: all(any(text in row for row in rows) for text in wanted), what="both pages")
+    screen = ann.lines
+    order = [next(i for i, row in enumerate(screen) if text in row) for text in wanted]
+    assert order == sorted(order), screen  # the earlier page went above, in time order
+    day_rule = next(i for i, row in enumerate(screen) if re.search(r"── \w+day \d+ \w+ ──", row))
+    assert order[1] < day_rule < order[2]  # a day-change line between two days ago and today
+    moment = _time.localtime(two_days_ago)
+    assert re.search(rf"{moment.tm_mday} {_time.strftime('%b', moment)} \d\d:\d\d \[History\] bob: old news 0", ann.text)
+
+
+def test_a_file_transfer_is_one_line_in_the_transcript_and_progress_in_the_status_line(terms, tmp_path):
+    ann, port = host(terms, rows=30, cols=140)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads), rows=30, cols=140)
+    terms.append(bob)
+    bob.expect("bob │ client")
+    small = tmp_path / "tiny.txt"
+    small.write_bytes(b"hello")
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * (3 * 4096))  # 3 MiB
+    ann.send(f"/send {small}\r")
+    ann.expect(r"your file tiny\.txt \(5 bytes\) is on offer to the room as #1")
+    ann.send(f"/send {big}\r")
+    ann.expect(r"your file big\.bin \(3\.0 MiB\) is on offer to the room as #2")
+    for line in ("sending", "sent tiny", "sent big", "25%", "50%"):
+        assert line not in ann.text, line  # nothing but the offer's line
+    bob.expect(r"ann offers big\.bin \(3\.0 MiB\); type /get 2")
+    bob.send("/get 1\r")
+    bob.expect(r"tiny\.txt \(5 bytes in \d+ ms;")  # no speed for five bytes
+    bob.expect(r"SHA-256 checked\)")
+    bob.send("/get 2\r")
+    bob.expect(r"saved .*big\.bin \(3\.0 MiB in ")
+    assert "receiving" not in bob.text and "%" not in "\n".join(bob.lines[:-2])
+    assert (downloads / "big.bin").read_bytes() == big.read_bytes()
+
+
+def test_max_clients_counts_people_besides_the_host_who_hears_of_refusals(terms):
+    ann, port = host(terms, "--max-clients", "1")
+    join(terms, port, "bob")  # the one client: in
+    ann.expect("bob joined")
+    cat = TermProc("connect", "127.0.0.1", str(port), "--name", "cat")
+    terms.append(cat)
+    assert cat.wait() == 1
+    assert "the room is full (1 person)" in bytes(cat.raw).decode("utf-8", "replace")
+    ann.expect(r"cat was turned away: the room is full")
+
+
+def test_me_nick_away_topic_and_typing_between_two_screens(terms):
+    ann, port = host(terms, cols=120)
+    bob = join(terms, port, "bob", cols=120)
+    ann.expect("bob joined")
+    bob.send("/me waves\r")
+    ann.expect(r"\* bob waves")
+    bob.send("half a tho")  # typing: ann's status line says so, never what
+    ann.wait_screen(lambda rows: "bob is typing…" in rows[-2], what="the typing hint")
+    assert "half a tho" not in ann.text
+    bob.send("\x15/nick bobby\r")
+    ann.expect(r"bob is now known as bobby")
+    ann.expect(r"bobby\s*│?$|bobby ")  # the roster pane too
+    bob.expect(r"you are now known as bobby")
+    bob.wait_screen(lambda rows: rows[-2].startswith(" bobby │ client"), what="bob's own status line")
+    ann.send("/away at lunch\r")
+    bob.expect(r"ann is away: at lunch")
+    bob.expect(r"ann \(host\) \(away\)")
+    bob.send("/w ann are you there?\r")
+    bob.expect(r"ann is away: at lunch \(they will see your message later\)")
+    ann.send("/topic lab 3: sockets\r")
+    bob.wait_screen(lambda rows: "topic: lab 3: sockets" in rows[-2], what="the topic in the status line")
+    ann.wait_screen(lambda rows: "typing" not in rows[-2], timeout=15, what="the typing hint to run out")
