@@ -53,6 +53,15 @@ def _folder(text: str) -> str:
     return str(folder)
 
 
+def _room(text: str) -> str:
+    from .discovery import room_name_problem
+
+    problem = room_name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"room name {text!r} cannot be used: {problem}")
+    return text
+
+
 def _name(text: str) -> str:
     from .events import name_problem
 
@@ -77,10 +86,13 @@ examples:
 
 CONNECT_EXAMPLES = """\
 examples:
-  lanchat connect                       join 127.0.0.1 on port 3580
+  lanchat connect                       a server on this machine (port 3580), else look for
+                                        rooms on the local network and offer them
   lanchat connect 192.168.1.20 4000     join another machine's chat on port 4000
+  lanchat connect 192.168.1.20:4000     the same; also [::1]:3580 and bare IPv6 like ::1
   lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
   lanchat connect --unix /tmp/chat.sock --name bob
+  lanchat connect 192.168.1.20 --no-reconnect   leave when the connection drops (default: rejoin)
   lanchat connect 10.0.0.5 --fingerprint SHA256:...   a TLS room, trusting exactly that fingerprint
 
 in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
@@ -209,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
     serve.add_argument(
+        "--room",
+        type=_room,
+        metavar="NAME",
+        help="the room's name, announced on the local network (default: \"NAME's room\")",
+    )
+    serve.add_argument(
+        "--no-announce",
+        action="store_true",
+        help="do not announce the room on the local network (people then need the address)",
+    )
+    serve.add_argument(
         "--password",
         action="store_true",
         help="ask for a room password at start (or read LANCHAT_PASSWORD); people need it to join",
@@ -235,7 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=CONNECT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    connect.add_argument("host", nargs="?", default=None, metavar="HOST", help="the server's address (default 127.0.0.1)")
+    connect.add_argument(
+        "host",
+        nargs="?",
+        default=None,
+        metavar="HOST",
+        help="the server's address: HOST, HOST:PORT or [IPV6]:PORT (default: this machine, else a room found "
+        "on the local network)",
+    )
     connect.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="the server's port (default 3580)")
     connect.add_argument("--port", type=_port, default=None, help="the server's port (default 3580)")
     connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
@@ -256,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     connect.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
+    connect.add_argument(
+        "--no-reconnect",
+        action="store_true",
+        help="leave when the connection drops (default: keep the screen and rejoin when the server is back)",
+    )
 
     history = commands.add_parser(
         "history",
@@ -277,6 +312,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="only messages from TIME on: a date or time (2026-11-21, 2026-11-21T14:30, local time) "
         "or an age (90s, 30m, 2h, 7d)",
     )
+    rooms = commands.add_parser(
+        "rooms",
+        help="list the rooms announced on the local network",
+        description="Look for lanchat rooms on the local network (DNS-SD over multicast DNS) and list them.",
+        epilog=ROOMS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rooms.add_argument("--wait", type=_seconds, default=2.0, metavar="S", help="how long to listen, in seconds (default 2)")
+    rooms.add_argument("--json", action="store_true", help="one JSON list, for scripts")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check what stands between this machine and a chat",
+        description="Check the network, the port, a server, the firewall, room discovery, the locale, the "
+        "terminal and the data folder; each problem comes with a fix. Exit status 1 when something is wrong.",
+        epilog=DOCTOR_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("host", nargs="?", default=None, metavar="HOST", help="a server to check: HOST, HOST:PORT or [IPV6]:PORT")
+    doctor.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="its port (default 3580)")
+    doctor.add_argument("--port", type=_port, default=None, help="the port to check (default 3580)")
+    doctor.add_argument("--wait", type=_seconds, default=2.0, metavar="S", help="how long to look for rooms (default 2; 0 skips)")
+    doctor.add_argument("--json", action="store_true", help="the findings as one JSON object, for scripts")
     names = commands.add_parser(
         "names",
         help="list or release the names owned by keys in a history file (server stopped)",
@@ -292,6 +350,31 @@ def build_parser() -> argparse.ArgumentParser:
     names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
     names.add_argument("--unix", metavar="PATH", help="the room's AF_UNIX socket, to find its default history")
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 30:
+        raise argparse.ArgumentTypeError(f"{text} must be from 0 to 30 seconds")
+    return value
+
+
+ROOMS_EXAMPLES = """\
+examples:
+  lanchat rooms                 list the rooms announced on this network
+  lanchat rooms --wait 5        listen longer (a slow or busy Wi-Fi)
+  lanchat rooms --json          for scripts
+"""
+
+DOCTOR_EXAMPLES = """\
+examples:
+  lanchat doctor                       this machine: addresses, port 3580, firewall, rooms, terminal
+  lanchat doctor 192.168.1.20 3580     also: does a lanchat server answer there?
+  lanchat doctor --port 4000 --json    another port; findings as JSON
+"""
 
 
 # ------------------------------------------------------------------- helpers
@@ -500,9 +583,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except TransportError as exc:
         return _fail(str(exc))
 
+    from .room import resume_token
     from .server import Server
 
     room = Room(
+        resume_tokens=resume_token,
         mode=args.mode,
         max_members=args.max_clients,
         history=store is not None,
@@ -532,12 +617,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for address in where:
             host, _, port_text = address.rpartition(":")
             banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
+        if where and not tls_fingerprint and room_password is None:  # a text participant (PROTOCOL.md)
+            host, _, port_text = where[0].rpartition(":")
+            banner.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and your name)")
     if tls_fingerprint:
         banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
     if room_password is not None:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
+    announcer, announce_line = _announcer(
+        args, listener, name, log, password=room_password is not None, fingerprint=tls_fingerprint
+    )
+    if announce_line:
+        banner.append(announce_line)
     if store is None:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
@@ -554,7 +647,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import signal
 
         signal.signal(signal.SIGINT, lambda *_: server.request_shutdown("the server was stopped"))
-        server.serve_forever()
+        if announcer is not None:
+            announcer.start()
+        try:
+            server.serve_forever()
+        finally:
+            if announcer is not None:
+                announcer.close()
         if store is not None:
             store.close()
         print(f"{PROG}: server stopped", flush=True)
@@ -567,21 +666,74 @@ def cmd_serve(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
     thread.start()
     where_text = args.unix or (where[0] if where else f"port {port}")
-    return _run_participant(
-        host_end,
-        name,
-        role="host",
-        where=where_text,
-        plain=args.plain,
-        downloads=args.downloads,
-        on_quit=lambda: server.request_shutdown("the host closed the chat"),
-        key=key,
-        password=(lambda: password_text),
-        binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
-        after=lambda: _close_history(server, store),
-        intro=[line for line in banner if not line.lstrip().startswith("history:")],
-        no_typing=args.no_typing,
+    if announcer is not None:
+        announcer.start()
+    try:
+        return _run_participant(
+            host_end,
+            name,
+            role="host",
+            where=where_text,
+            plain=args.plain,
+            downloads=args.downloads,
+            on_quit=lambda: server.request_shutdown("the host closed the chat"),
+            key=key,
+            password=(lambda: password_text),
+            binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
+            after=lambda: _close_history(server, store),
+            intro=[line for line in banner if not line.lstrip().startswith("history:")],
+            no_typing=args.no_typing,
+        )
+    finally:
+        if announcer is not None:
+            announcer.close()
+
+
+def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, password: bool = False,  # noqa: ANN001, ANN202
+               fingerprint: str | None = None):
+    """The room's announcement on the local network (discovery.py), not started yet, and its banner line.
+
+    Nothing is announced for an AF_UNIX socket, for a server only this machine can reach
+    (--host 127.0.0.1), or with --no-announce. ``password``: joining needs one; ``fingerprint``:
+    the TLS certificate's, for clients to pin (docs/PROTOCOL.md, Finding rooms).
+    """
+    if args.unix or args.no_announce:
+        return None, None
+    import ipaddress
+    import socket
+
+    from .discovery import Announcer, clean_room_name
+    from .netinfo import local_addresses
+
+    host = listener.getsockname()[0]
+    if host in ("::", "0.0.0.0"):
+        addresses = [a.address for a in local_addresses() if a.version == 4 and a.kind != "loopback"]
+    else:
+        addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
+    if not addresses:
+        return None, None
+    machine = clean_room_name(socket.gethostname().split(".")[0]) or "lanchat"
+    room = args.room or clean_room_name(f"{name or machine}'s room")
+
+    def done(announced_as: str | None, problem: str | None) -> None:
+        if log is None:
+            return  # the host's full screen is up by now; the banner said what to expect
+        if problem:
+            log(f"could not announce the room on the local network ({problem}); people join with the address")
+        else:
+            log(f"announced as {announced_as!r} on the local network")
+
+    announcer = Announcer(
+        room=room,
+        port=listener.getsockname()[1],
+        addresses=addresses,
+        host=machine,
+        mode=args.mode,
+        password=password,
+        fingerprint=fingerprint,
+        on_done=done,
     )
+    return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
 
 
 def _server_files(args: argparse.Namespace, log):  # noqa: ANN001, ANN202
@@ -608,27 +760,8 @@ def _headless_log(text: str) -> None:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    from .transport import DEFAULT_PORT, Endpoint, TransportError, connect
+    from .transport import TransportError, connect
 
-    host = args.host
-    port_arg = args.port_arg
-    if host is not None and port_arg is None and host.isdigit():
-        host, port_arg = None, _port(host)  # seed 001: `client.py 4000` means port 4000
-    if args.port is not None and port_arg is not None and args.port != port_arg:
-        return _fail(f"two different ports given ({port_arg} and --port {args.port})", 2)
-    port = args.port if args.port is not None else (port_arg if port_arg is not None else DEFAULT_PORT)
-    if args.unix and (host is not None or args.port is not None or port_arg is not None):
-        return _fail("--unix cannot be combined with a host or port", 2)
-    endpoint = Endpoint(host=host or "127.0.0.1", port=port, path=args.unix)
-    try:
-        name = _resolve_name(args, "connect")
-    except NameCancelled as exc:
-        return _cancelled(exc)
-    if name is None:
-        return 2
-    key = _load_identity(args)
-    if key is None:
-        return 1
     pinned = None
     if args.fingerprint is not None:
         from .tls import normalise_fingerprint
@@ -636,10 +769,27 @@ def cmd_connect(args: argparse.Namespace) -> int:
         pinned = normalise_fingerprint(args.fingerprint)
         if pinned is None:
             return _fail(f"--fingerprint {args.fingerprint!r} is not a SHA256 fingerprint (SHA256: and 43 base64 characters)", 2)
+    found = _where_to(args)
+    if isinstance(found, int):
+        return found
+    sock, endpoint, announced = found
+    pinned = pinned or announced  # a TLS room's announced fingerprint is pinned (Finding rooms)
     try:
-        sock = connect(endpoint)
-    except TransportError as exc:
-        return _fail(str(exc))
+        name = _resolve_name(args, "connect")
+    except NameCancelled as exc:
+        if sock is not None:
+            sock.close()
+        return _cancelled(exc)
+    key = _load_identity(args) if name is not None else None
+    if name is None or key is None:
+        if sock is not None:
+            sock.close()
+        return 2 if name is None else 1
+    if sock is None:
+        try:
+            sock = connect(endpoint)
+        except TransportError as exc:
+            return _fail(str(exc))
     if endpoint.is_unix:
         warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
         if warning:
@@ -651,7 +801,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
             return 1
         from .tls import channel_binding
 
-        sock, binding = started[0], channel_binding(started[1])
+        (sock, pinned), binding = started, channel_binding(started[1])  # a rejoin insists on this certificate
+    password = _Remembered(lambda: _password_from_user("This room needs a password: "))
     return _run_participant(
         sock,
         name,
@@ -660,11 +811,77 @@ def cmd_connect(args: argparse.Namespace) -> int:
         plain=args.plain,
         downloads=args.downloads,
         key=key,
-        password=lambda: _password_from_user("This room needs a password: "),
+        password=password,
         binding=binding,
+        rejoin=None if args.no_reconnect else (endpoint, pinned),
         no_typing=args.no_typing,
     )
 
+
+def _where_to(args: argparse.Namespace):  # noqa: ANN202
+    """Where `connect` goes: (a socket already open there or None, the endpoint, the TLS
+    fingerprint a room announced or None), or an exit code after saying why not."""
+    from .addresses import AddressProblem, connect_target
+    from .transport import Endpoint
+
+    if args.unix:
+        if args.host is not None or args.port is not None or args.port_arg is not None:
+            return _fail("--unix cannot be combined with a host or port", 2)
+        return None, Endpoint(path=args.unix), None
+    try:
+        target = connect_target(args.host, args.port_arg, args.port)
+    except AddressProblem as exc:
+        return _fail(str(exc), 2)
+    if target is None:  # no address at all: this machine's server, else a room on the network
+        return _connect_somewhere()
+    return None, Endpoint(host=target.host, port=target.port), None
+
+
+class _Remembered:
+    """The room password, asked for once: a rejoin uses what was typed, never asks again
+    (the full screen is up by then)."""
+
+    def __init__(self, ask) -> None:  # noqa: ANN001
+        self.ask = ask
+        self.value: str | None = None
+        self.asked = False
+
+    def __call__(self) -> str | None:
+        if not self.asked:
+            self.asked, self.value = True, self.ask()
+        return self.value
+
+
+NO_ROOM_HELP = """\
+  ask the host for the address their screen shows, then: lanchat connect ADDRESS PORT
+  (for example: lanchat connect 192.168.1.20 3580)
+  run `lanchat doctor` to see what is in the way (Wi-Fi that isolates devices hides every room)"""
+
+
+def _connect_somewhere():  # noqa: ANN202
+    """`lanchat connect` with no address: a server on this machine at the default port if one
+    answers (as before discovery existed), else a room announced on the local network.
+    (socket, endpoint, the room's announced TLS fingerprint or None), or an exit code."""
+    from .addresses import DEFAULT_PORT
+    from .transport import Endpoint, TransportError, connect
+
+    local = Endpoint(host="127.0.0.1", port=DEFAULT_PORT)
+    try:
+        sock = connect(local, timeout=2.0)
+    except TransportError:
+        sock = None
+    if sock is not None:
+        print(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", flush=True)
+        return sock, local, None
+    room = _choose_room()
+    if isinstance(room, int):
+        return room
+    endpoint = Endpoint(host=room.address, port=room.port)
+    try:
+        sock = connect(endpoint)
+    except TransportError as exc:
+        return _fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
+    return sock, endpoint, room.fingerprint
 
 def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  # noqa: ANN001
     """A squatted AF_UNIX path (another user's program listening where the class's server
@@ -738,12 +955,162 @@ def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
     return tls_sock, fingerprint
 
 
+def _find_rooms(seconds: float):  # noqa: ANN202
+    """Rooms on the local network, or an exit code after saying why none could be looked for."""
+    from .discovery import DiscoveryError, browse
+    from .netinfo import local_networks
+
+    try:
+        return browse(seconds, local_networks())
+    except DiscoveryError as exc:
+        return _fail(f"cannot look for rooms on the local network: {exc}\n{NO_ROOM_HELP}")
+
+
+def _choose_room():  # noqa: ANN202
+    """Browse, then: one room -> ask to join it; several -> a numbered list to pick from; none -> help.
+
+    Without a terminal to ask at, one room is joined and several are listed for the person to choose."""
+    from .discovery import BROWSE_SECONDS
+
+    print(f"{PROG}: no address given and no server on this machine; looking for rooms on the local network...",
+          flush=True)
+    rooms = _find_rooms(BROWSE_SECONDS)
+    if isinstance(rooms, int):
+        return rooms
+    if not rooms:
+        return _fail(f"no lanchat room found on the local network within {BROWSE_SECONDS:g} s\n{NO_ROOM_HELP}")
+    ask = sys.stdin.isatty()
+    if len(rooms) == 1:
+        room = rooms[0]
+        if not ask:
+            print(f"{PROG}: joining {room.name} on {room.where}", flush=True)
+            return room
+        try:
+            answer = input(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 130
+        if answer in ("", "y", "yes"):
+            return room
+        print(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", flush=True)
+        return 0
+    print(f"{len(rooms)} rooms on the local network:")
+    for number, room in enumerate(rooms, 1):
+        print(f"  {number}. {room.describe()}")
+    if not ask:
+        return _fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
+    while True:
+        try:
+            answer = input(f"join which room? [1-{len(rooms)}, Enter for none] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 130
+        if not answer or answer.lower() in ("q", "n", "none"):
+            print(f"{PROG}: not joining", flush=True)
+            return 0
+        if answer.isdigit() and 1 <= int(answer) <= len(rooms):
+            return rooms[int(answer) - 1]
+        print(f"  type a number from 1 to {len(rooms)}, or press Enter to join none")
+
+
+# --------------------------------------------------------------------- rooms
+
+
+def cmd_rooms(args: argparse.Namespace) -> int:
+    import json
+
+    rooms = _find_rooms(args.wait)
+    if isinstance(rooms, int):
+        return rooms
+    if args.json:
+        print(json.dumps([
+            {"room": r.name, "host": r.host, "address": r.address, "addresses": list(r.addresses), "port": r.port,
+             "mode": r.mode, "password": r.password, "fingerprint": r.fingerprint}
+            for r in rooms
+        ], ensure_ascii=False), flush=True)
+        return 0 if rooms else 1
+    if not rooms:
+        return _fail(f"no lanchat room found on the local network within {args.wait:g} s\n{NO_ROOM_HELP}")
+    print(f"{len(rooms)} room{'s' if len(rooms) > 1 else ''} on the local network:")
+    for number, room in enumerate(rooms, 1):
+        host, port = room.address, room.port
+        print(f"  {number}. {room.describe()}\n       join with: lanchat connect {host} {port}")
+    return 0
+
+
+# -------------------------------------------------------------------- doctor
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from .addresses import DEFAULT_PORT, AddressProblem, connect_target
+    from .doctor import as_json, as_text, run_checks
+
+    try:
+        target = connect_target(args.host, args.port_arg, args.port) if args.host else None
+    except AddressProblem as exc:
+        return _fail(str(exc), 2)
+    if args.host is None and args.port_arg is not None:
+        return _fail("give the server's address before its port, e.g. lanchat doctor 192.168.1.20 3580", 2)
+    port = target.port if target else (args.port if args.port is not None else DEFAULT_PORT)
+    if port == 0:
+        return _fail("port 0 cannot be checked: give the port `lanchat serve` uses", 2)
+    checks = run_checks(port=port, target=target, browse_seconds=args.wait)
+    if args.json:
+        print(json.dumps(as_json(checks), ensure_ascii=False, indent=2), flush=True)
+    else:
+        print(f"{PROG} doctor: checking port {port}" + (f" and the server at {target}" if target else ""))
+        print(as_text(checks), flush=True)
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+
+
 # ------------------------------------------------------ both roles' chat loop
+
+
+def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001, ANN202
+    """Connect and join again as the same person (client.Reconnect retries with this): the same
+    name, key and password, and over TLS only to the very certificate first trusted.
+    ``where`` is (endpoint, pinned fingerprint or None)."""
+    from .client import JoinError, join
+    from .transport import connect
+
+    endpoint, pinned = where
+
+    def rejoin():  # noqa: ANN202
+        sock = connect(endpoint, timeout=3.0)
+        try:
+            if pinned is not None:
+                from .tls import client_handshake
+
+                sock, fingerprint = client_handshake(sock, endpoint.describe(), timeout=5.0)
+                if fingerprint != pinned:
+                    raise JoinError(f"the server's TLS fingerprint is now {fingerprint}, not {pinned}; not rejoining")
+            proto, welcome, early = join(
+                sock, session.name, timeout=5.0, key=key, password=password, binding=binding,
+                resume=session.rejoin.resume, since=session.rejoin.last_seen,
+            )
+        except BaseException:
+            sock.close()
+            raise
+        return sock, proto, welcome, early
+
+    return rejoin
+
+
+def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
+    """The server shut down, or the bot said goodbye: on the full screen the last lines stay
+    until a key is pressed, instead of vanishing with the screen."""
+    wait = getattr(frontend, "wait_for_key", None)
+    if wait is not None and role == "client" and (session.closed_reason or session.leave_requested):
+        wait("the chat is over: press any key to leave")
 
 
 def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
-    binding=b"", no_typing=False,
+    binding=b"", no_typing=False, rejoin=None,
 ) -> int:
     from .client import ClientLoop, JoinError, join
     from .client_files import ClientTransfers
@@ -769,18 +1136,18 @@ def _run_participant(  # noqa: ANN001
 
     if intro and not isinstance(frontend, PlainFrontend):
         # The full screen hides what `serve` printed: keep how to join in sight for the host.
-        import time
-
         from .session import Line
 
-        now = time.time()
+        now = session.clock()  # type: ignore[operator]
         frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
-    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads))
+    again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
+    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again)
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
     early_events = [welcome, *early]
     crash: Exception | None = None
     try:
         outcome = loop.run(early_events)
+        _let_the_end_be_read(frontend, session, role)
     except Exception as exc:  # an internal error: restore the terminal first, then one line
         crash = exc
     finally:
@@ -933,6 +1300,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "rooms":
+            return cmd_rooms(args)
+        if args.command == "doctor":
+            return cmd_doctor(args)
         if args.command == "names":
             return cmd_names(args)
         return cmd_connect(args)

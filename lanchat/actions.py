@@ -67,6 +67,9 @@ class Replay(NamedTuple):
     limit: int
     before: int | None = None
     joining: bool = False
+    # Rejoining (hello's ``since``): only entries newer than this server time, and a
+    # history-end even when there are none, so the client knows the replay is over.
+    since: float | None = None
     owner: bytes | None = None  # the key asking: direct messages kept for that key only
 
 

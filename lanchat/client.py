@@ -33,6 +33,99 @@ UPLOAD_LOW_WATER_BYTES = 256 * 1024
 # the kernel ahead of a chat line (server.FILE_SEND_BUFFER_BYTES caps the other end).
 DOWNLOAD_RECEIVE_BUFFER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # after the bye, how long to wait for the server to close its side
+# Reconnecting after a lost connection: growing waits, then every RETRY_DELAYS[-1] seconds, for
+# at most GIVE_UP_SECONDS; a server restart is back within the first few.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
+GIVE_UP_SECONDS = 600.0
+REPLAY_SETTLE_SECONDS = 2.0  # a rejoin's replay comes at once; after this, anything is live
+MAX_QUEUED_WHILE_AWAY = 50  # lines typed while disconnected, sent on rejoining
+
+
+def retry_delay(attempt: int) -> float:
+    """The wait before reconnect attempt ``attempt`` (0 first): 1, 2, 4, 8, then 15 s each."""
+    return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+
+
+# connect + join again as the same person: (socket, protocol, welcome, events after it)
+Rejoin = Callable[[], tuple[socket.socket, Connection, ev.Welcome, list]]
+
+
+class Reconnect:
+    """A client's way back after a lost connection (no shutdown notice): growing waits between
+    attempts, the lines typed meanwhile, and the moment a rejoin's replay is surely over. The
+    loop (ClientLoop) keeps its screen, transcript and typed line throughout."""
+
+    def __init__(self, rejoin: Rejoin) -> None:
+        self.rejoin = rejoin
+        self.offline_since: float | None = None
+        self.retry_at: float | None = None
+        self.attempt = 0
+        self.settle_at: float | None = None
+        self.queued: list[ev.Event] = []
+
+    @property
+    def offline(self) -> bool:
+        return self.offline_since is not None
+
+    def due(self) -> float | None:
+        """When the loop must come back to ``tick``: the next attempt, or the replay's end."""
+        times = [t for t in (self.retry_at, self.settle_at) if t is not None]
+        return min(times) if times else None
+
+    def lost(self, loop: ClientLoop, pending: list[Line]) -> None:
+        """Keep everything on screen, drop the dead socket, and try again after a wait."""
+        with contextlib.suppress(KeyError, ValueError):
+            loop.selector.unregister(loop.sock)
+        with contextlib.suppress(OSError):
+            loop.sock.close()
+        loop.transfers.close()  # a download cut off here leaves no partial file
+        loop.out.clear()
+        self.offline_since = time.monotonic()
+        self.attempt = 0
+        self.settle_at = None
+        self.retry_at = self.offline_since + retry_delay(0)
+        loop.frontend.show([*pending, *loop.session.rejoin.lost(loop.session, retry_delay(0))])
+
+    def tick(self, loop: ClientLoop) -> None:
+        now = time.monotonic()
+        if self.settle_at is not None and now >= self.settle_at:
+            self.settle_at = None
+            loop.session.rejoin.settled()
+        if self.retry_at is not None and now >= self.retry_at and loop.outcome is None and not loop.quitting:
+            self.retry_at = None
+            self._attempt(loop)
+
+    def _attempt(self, loop: ClientLoop) -> None:
+        assert self.offline_since is not None
+        try:
+            sock, proto, welcome, early = self.rejoin()
+        except Exception as exc:  # noqa: BLE001 - TransportError, JoinError, OSError: all mean "not yet"
+            self.attempt += 1
+            if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
+                loop._finish(1, f"disconnected: the server could not be reached for {GIVE_UP_SECONDS / 60:g} minutes")
+                return
+            delay = retry_delay(self.attempt)
+            self.retry_at = time.monotonic() + delay
+            loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(exc).split("\n")[0], delay))
+            return
+        loop.sock, loop.proto = sock, proto
+        self.offline_since = None
+        sock.setblocking(False)
+        loop.selector.register(sock, selectors.EVENT_READ, "net")
+        self.settle_at = time.monotonic() + REPLAY_SETTLE_SECONDS
+        loop._handle_events([welcome, *early])
+        queued, self.queued = self.queued, []
+        for event in queued:
+            loop._send(event)
+
+    def away(self, loop: ClientLoop, result: object) -> None:
+        """A line typed while disconnected: kept and sent on rejoining (files wait for a connection)."""
+        if isinstance(result, Outgoing) and len(self.queued) < MAX_QUEUED_WHILE_AWAY:
+            self.queued.append(result.event)
+            note = "not connected: it will be sent when the connection is back"
+        else:
+            note = "not connected: try again when the connection is back"
+        loop.frontend.show([Line(kind="error", time=time.time(), text=note)])
 
 
 class Frontend(Protocol):
@@ -70,21 +163,21 @@ def join(
     key: Ed25519PrivateKey | None = None,
     password: Callable[[], str | None] | None = None,
     binding: bytes = b"",
+    resume: str | None = None, since: float | None = None,
 ) -> tuple[Connection, ev.Welcome, list[object]]:
     """The handshake: hello -> (challenge -> auth) -> welcome. Blocking, with a deadline.
 
     With ``key`` the hello carries its public half and the challenge is signed with it
     (PROTOCOL.md, Identity and room password); a room that needs a password gets one from
     ``password()`` (asked once, however many names are tried); ``binding`` is the SHA-256 of
-    the server's TLS certificate (identity.sign_challenge), empty without TLS. On a refused name,
-    ``ask_name(reason)`` may offer another; otherwise JoinError.
-    Returns the protocol connection, the welcome, and any events that came right after it.
-    """
+    the server's TLS certificate (identity.sign_challenge), empty without TLS; ``resume`` and
+    ``since`` come back after a lost connection (PROTOCOL.md, Rejoining). On a refused name,
+    ``ask_name(reason)`` may offer another, else JoinError. Returns (protocol, welcome, what came after)."""
     proto = Connection(Role.CLIENT)
     deadline = time.monotonic() + timeout
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
-    sock.sendall(proto.send(ev.Hello(name=name, key=public)))
+    sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since)))
     while True:
         events = _handshake_events(sock, proto, deadline)
         for index, event in enumerate(events):
@@ -170,6 +263,7 @@ class ClientLoop:
         *,
         on_quit: Callable[[], None] | None = None,
         transfers: ClientTransfers | None = None,
+        rejoin: Rejoin | None = None,
     ) -> None:
         self.sock = sock
         self.proto = proto
@@ -184,6 +278,7 @@ class ClientLoop:
         # /send and /get (client_files.py); its live progress is the session's, for a status line
         self.transfers = transfers if transfers is not None else ClientTransfers()
         self.transfers.progress = session.progress
+        self.reconnect = Reconnect(rejoin) if rejoin is not None else None  # else a drop ends it
 
     # ---------------------------------------------------------------- the loop
 
@@ -211,7 +306,12 @@ class ClientLoop:
                             break
                     if drawing_due is not None and (due := drawing_due()) is not None:
                         timeout = due if timeout is None else min(timeout, due)  # a held-back status line
+                    if self.reconnect is not None and (when := self.reconnect.due()) is not None:
+                        wait = max(0.0, when - time.monotonic())
+                        timeout = wait if timeout is None else min(timeout, wait)
                     ready = self.selector.select(timeout)
+                    if self.reconnect is not None:
+                        self.reconnect.tick(self)
                     for key, mask in ready:
                         if key.data == "net":
                             if mask & selectors.EVENT_READ:
@@ -266,6 +366,8 @@ class ClientLoop:
                         self._finish(0, f"disconnected: {self.session.closed_reason}", lines)
                     elif self.quitting and self.on_quit is None:
                         self._finish(0, "you left the chat", lines)
+                    elif self.reconnect is not None:
+                        self.reconnect.lost(self, lines)
                     else:
                         self._finish(1, "disconnected: the connection to the server was lost", lines)
                 return
@@ -309,6 +411,9 @@ class ClientLoop:
         result = self.session.parse_input(text)
         if result is None:
             return
+        if self.reconnect is not None and self.reconnect.offline and not isinstance(result, (Quit, Local, UiCommand)):
+            self.reconnect.away(self, result)
+            return
         if isinstance(result, Quit):
             self._quit()
         elif isinstance(result, Local):
@@ -343,7 +448,10 @@ class ClientLoop:
             except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 sent = 0  # TLS: the same bytes are offered again when the socket is writable
             except OSError:
-                self._finish(1, "disconnected: the connection to the server was lost")
+                if self.reconnect is not None and not self.quitting:
+                    self.reconnect.lost(self, [])
+                else:
+                    self._finish(1, "disconnected: the connection to the server was lost")
                 return
             del self.out[:sent]
         # an upload in progress keeps write interest: writable means "read the next chunks"
@@ -383,6 +491,10 @@ class ClientLoop:
             self.frontend.show(lines)
 
     def _quit(self) -> None:
+        if self.reconnect is not None and self.reconnect.offline:  # nobody to say bye to
+            self.quitting = True
+            self._finish(0, "you left the chat")
+            return
         if self.quitting:
             if self.on_quit is None and self.linger_deadline is not None:
                 self._finish(0, "you left the chat")  # a second Ctrl-C: stop waiting for the server

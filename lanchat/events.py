@@ -105,6 +105,11 @@ class Hello(Event):
     sent_by: ClassVar[str] = "client"
     name: str
     version: int = PROTOCOL_VERSION
+    # Rejoining after a lost connection (PROTOCOL.md, Rejoining): the token from the last
+    # welcome, which takes over a stale session of the same name at once, and the time of the
+    # newest message seen, so the replay brings only what was missed. Left out when null.
+    resume: str | None = field(default=None, metadata={"omit_default": True})
+    since: float | None = field(default=None, metadata={"omit_default": True})
     # Version 2: the client's Ed25519 public key, base64 (PROTOCOL.md, Identity). Absent: a
     # keyless guest, who owns no name and is given no stored direct messages.
     key: str | None = field(default=None, metadata={"omit_default": True})
@@ -162,6 +167,8 @@ class Welcome(Event):
     version: int = PROTOCOL_VERSION
     # The server closes when the last person leaves (serve --once, seed 000): left out while false.
     once: bool = _flag()
+    # A secret for this session, sent back in ``hello`` on rejoining (PROTOCOL.md, Rejoining).
+    resume: str | None = field(default=None, metadata={"omit_default": True})
     # The room keeps history on the host's machine (PROTOCOL.md, History replay): said on joining.
     keeps_history: bool = _flag()
 
@@ -489,6 +496,7 @@ E_VERSION = "version"
 E_HELLO_FIRST = "hello-first"
 E_BAD_NAME = "bad-name"
 E_NAME_TAKEN = "name-taken"
+E_TAKEN_OVER = "taken-over"  # the same person joined again (key or resume secret): this session ends
 E_EMPTY = "empty-message"
 E_TOO_LONG = "too-long"
 E_NOT_YOUR_TURN = "not-your-turn"

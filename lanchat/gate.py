@@ -31,15 +31,17 @@ class Admit:
 
     name: str
     key: bytes | None
+    hello: ev.Hello | None = None  # what it said: a rejoin's resume secret and since (PROTOCOL.md, Rejoining)
 
 
 @dataclass(frozen=True)
 class _Asked:
-    """A hello with a key, waiting for its ``auth``: the name, the key, the nonce sent."""
+    """A hello with a key, waiting for its ``auth``: the name, the key, the nonce sent, the hello."""
 
     name: str
     key: bytes
     nonce: bytes
+    hello: ev.Hello | None = None
 
 
 def _refuse(cid: int, code: str, message: str, fatal: bool = False) -> list[Action]:
@@ -85,13 +87,13 @@ class Gate:
         if hello.key is None:
             if self.password is not None:  # a version-1 client cannot prove it: one refusal, nothing about the room
                 return _refuse(cid, ev.E_PASSWORD, "this room needs a password (and lanchat with protocol 2)", True)
-            return Admit(hello.name, None)
+            return Admit(hello.name, None, hello)
         try:
             key = identity.unb64(hello.key, identity.PUBLIC_KEY_BYTES, '"key"')
         except IdentityError as exc:
             return _refuse(cid, ev.E_BAD_KEY, f"{exc} (an Ed25519 public key, base64)", fatal=True)
         nonce = self.random_bytes(identity.NONCE_BYTES)
-        self._asked[cid] = _Asked(name=hello.name, key=key, nonce=nonce)
+        self._asked[cid] = _Asked(name=hello.name, key=key, nonce=nonce, hello=hello)
         salt = identity.b64(self.password.salt) if self.password is not None else None
         return [Send(to=cid, event=ev.Challenge(nonce=identity.b64(nonce), salt=salt))]
 
@@ -115,7 +117,7 @@ class Gate:
             host = self.host()  # a teacher hosting in the chat sees it too: the log is only the headless server's
             told: list[Action] = [Send(to=host, event=ev.Error(code=ev.E_PASSWORD, message=note))] if host is not None else []
             return [Log(text=note), *told, *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
-        return Admit(asked.name, asked.key)
+        return Admit(asked.name, asked.key, asked.hello)
 
     def _proved(self, nonce: bytes, proof: str | None) -> bool:
         try:

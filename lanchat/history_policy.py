@@ -130,6 +130,10 @@ class HistoryPolicy:
         if action.joining:
             self.mark_seen(action.name)
         records, more = found if found is not None else ([], False)
+        if action.since is not None:  # rejoining: only what came after the last message seen
+            newer = [record for record in records if record.time > action.since]
+            more = more and len(newer) == len(records)  # older ones were seen already
+            records = newer
         frames: list[bytes] = []
         used = 0
         for record in reversed(records):  # newest first, so a cut drops the oldest

@@ -36,13 +36,16 @@ NOTICE_DELAY_SECONDS = 0.05
 class Queue:
     """One connection's frames waiting to be written; ``out[0]`` may be a frame's unsent tail."""
 
-    __slots__ = ("cid", "out", "out_bytes", "head_partial")
+    __slots__ = ("cid", "out", "out_bytes", "head_partial", "render")
 
     def __init__(self, cid: int) -> None:
         self.cid = cid
         self.out: list[bytes] = []
         self.out_bytes = 0
         self.head_partial = False  # out[0] is the rest of a frame already partly sent
+        # A text participant's (textline.py): frames -> the lines they read. None for lanchat
+        # clients, whose frames go out as they are.
+        self.render: Callable[[bytes], bytes] | None = None
 
     def __repr__(self) -> str:
         return f"Queue(cid={self.cid}, frames={len(self.out)}, bytes={self.out_bytes})"
@@ -73,6 +76,7 @@ class Outbox:
         # per membership change instead of once per message (bench/README.md, profile).
         self._fanout_key: tuple[int, ...] | None = None
         self._fanout_targets: tuple[Queue, ...] = ()
+        self._fanout_text: tuple[Queue, ...] = ()  # text participants among them (speak_text)
         # Frames broadcast to all of _fanout_targets, in order, not yet in their queues.
         self._pending_frames: list[bytes] = []
         self._pending_urgent = False  # _pending_frames holds more than notices
@@ -102,6 +106,25 @@ class Outbox:
 
     # --------------------------------------------------------------- queueing
 
+    def speak_text(self, cid: int, render: Callable[[bytes], bytes]) -> None:
+        """Connection ``cid`` is a text participant: every frame for it goes through ``render``."""
+        self.materialize()
+        queue = self.queues.get(cid)
+        if queue is not None:
+            queue.render = render
+            self._fanout_key = None  # rebuild the fan-out split below
+
+    def queue_text(self, cid: int, data: bytes) -> None:
+        """Queue bytes already rendered for a text participant (a prompt, an answer of its own)."""
+        queue = self.queues.get(cid)
+        if queue is None or not data:
+            return
+        render, queue.render = queue.render, None
+        try:
+            self.queue(cid, data)
+        finally:
+            queue.render = render
+
     def queue(self, cid: int, frame: bytes) -> None:
         """Queue one frame to one connection, after everything queued before it."""
         queue = self.queues.get(cid)
@@ -109,6 +132,10 @@ class Outbox:
             return
         if self._pending_frames:
             self.materialize()  # what was broadcast before this frame goes out before it
+        if queue.render is not None:
+            frame = queue.render(frame)
+            if not frame:
+                return
         queue.out.append(frame)
         queue.out_bytes += len(frame)
         self.deliveries += 1
@@ -126,14 +153,18 @@ class Outbox:
         if to is not self._fanout_key:
             self.materialize()
             # filter(None, ...) drops ids with no queue (already gone), at C speed
-            self._fanout_targets = tuple(filter(None, map(self.queues.get, to)))
+            targets = tuple(filter(None, map(self.queues.get, to)))
+            # Text participants (rare) get their lines made once per broadcast, apart, so the
+            # loop over everyone else stays as it was.
+            self._fanout_text = tuple(q for q in targets if q.render is not None)
+            self._fanout_targets = tuple(q for q in targets if q.render is None) if self._fanout_text else targets
             self._fanout_key = to
         self._pending_frames.append(frame)
         if not notice:
             self._pending_urgent = True
         elif self.notice_deadline is None:
             self.notice_deadline = self.clock() + self.notice_delay
-        self.deliveries += len(self._fanout_targets)
+        self.deliveries += len(self._fanout_targets) + len(self._fanout_text)
 
     def materialize(self) -> None:
         """Put the pending broadcast frames, joined once, at the end of each recipient's queue."""
@@ -147,6 +178,15 @@ class Outbox:
         for queue in targets:
             queue.out.append(data)
             queue.out_bytes += size
+        if self._fanout_text:
+            for queue in self._fanout_text:
+                if queue.render is None:
+                    continue
+                lines = queue.render(data)
+                if lines:
+                    queue.out.append(lines)
+                    queue.out_bytes += len(lines)
+            targets = targets + self._fanout_text
         if self._pending_urgent:
             self.dirty.update(targets)
         else:

@@ -49,6 +49,31 @@ class Member:
     told_away: set[int] | None = None  # who has had the automatic "away" answer (once each)
     typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
+    resume: str | None = None  # the secret in their welcome: a rejoin with it takes over at once
+
+
+def resume_token() -> str:
+    """A fresh secret for one session's welcome (PROTOCOL.md, Rejoining)."""
+    import secrets
+
+    return secrets.token_urlsafe(18)
+
+
+TAKEN_OVER = "you joined again from somewhere else; this session is closed"
+
+
+def same_session(holder: Member, admit: Admit) -> bool:
+    """Whether ``admit`` comes back for ``holder``'s session: the same proven key, or the secret
+    of its welcome (compared in constant time). A rejoin after a lost connection the server has
+    not noticed yet then takes over at once (PROTOCOL.md, Rejoining)."""
+    import hmac
+
+    if holder.key is not None and admit.key == holder.key:
+        return True
+    resume = admit.hello.resume if admit.hello is not None else None
+    return bool(resume and holder.resume) and hmac.compare_digest(
+        resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]
+    )
 
 
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
@@ -69,6 +94,7 @@ class Room:
         bans: Iterable[Ban] = (),
         turn_timeout: float | None = None,
         gate: Gate | None = None,
+        resume_tokens: Callable[[], str] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -87,6 +113,7 @@ class Room:
         # Bots (the colour bot) are members but not people: they never fill the room
         # (--max-clients), never keep it alive (--once) and never hold the turn.
         self.service_cids: set[int] = set()
+        self.resume_tokens = resume_tokens  # session secrets, passed in (serve: resume_token); None: none
         self.members: dict[int, Member] = {}  # insertion order is join order
         self._by_key: dict[str, Member] = {}
         self._everyone: tuple[int, ...] = ()
@@ -223,10 +250,13 @@ class Room:
             verdict: Admit | list[Action] = Admit(event.name, None) if isinstance(event, ev.Hello) else []
         else:
             verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
-        return self._admit(cid, verdict.name, verdict.key) if isinstance(verdict, Admit) else verdict
+        return self._admit(cid, verdict) if isinstance(verdict, Admit) else verdict
 
-    def _admit(self, cid: int, name: str, key: bytes | None) -> list[Action]:
+    def _admit(self, cid: int, admit: Admit) -> list[Action]:
         """The rules of section 5 and of name ownership; then the welcome."""
+        name, key = admit.name, admit.key
+        if (holder := self.find(name)) is not None and same_session(holder, admit):  # a rejoin: the stale one goes
+            return self.leave(holder.cid, "lost") + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
         refused = name_refused(self, cid, name, key)
         if refused:
             return refused
@@ -238,7 +268,8 @@ class Room:
             return refusal + room_social.refused_for_host(self, name, ev.E_ROOM_FULL)
         if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
-        member = Member(cid=cid, name=name, key=key, address=self.moderation.address_of(cid))
+        tokens = self.resume_tokens if cid not in self.service_cids else None  # bots never rejoin
+        member = Member(cid=cid, name=name, key=key, address=self.moderation.address_of(cid), resume=tokens() if tokens else None)
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
@@ -255,7 +286,7 @@ class Room:
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
         welcome = ev.Welcome(
             name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
-            keeps_history=self.history,
+            keeps_history=self.history, resume=member.resume,
         )
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
         actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
@@ -264,7 +295,8 @@ class Room:
             # Straight after the welcome, so history comes before any live traffic. Bots get
             # none: they would answer old messages as if they were new.
             self.known[ev.name_key(member.name)] = member.name
-            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key))
+            since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
+            actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
         if others:
             joined = ev.Joined(name=member.name, time=self.clock())
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
@@ -282,7 +314,7 @@ class Room:
             members=(*self.names, newcomer),
             turn=self.turn_name or newcomer,  # never smaller than the real welcome
             host=self.name_of(self.host_cid) if self.host_cid is not None else None,
-            once=self.once,
+            once=self.once, keeps_history=self.history, resume="r" * 24,  # as long as the real one
         )
         try:
             encode(probe)

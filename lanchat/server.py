@@ -25,6 +25,7 @@ from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
 from .protocol import encode
 from .room import Room
 from .server_files import ServerFiles
+from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
 from .tls import PLAIN_CLIENT_MESSAGE, TlsAcceptor, TlsHandshakes, TlsSender, tls_recv
 from .transport import remove_unix_path, set_send_buffer, tune, wake_pair
@@ -131,6 +132,8 @@ class Server:
             set_reading=self._set_reading,
             **hub_limits,  # type: ignore[arg-type]
         )
+        # Text participants (nc, telnet): told apart from lanchat clients before the hub.
+        self.door = TextDoor(self.hub)
         self.listeners = listeners
         self.unix_path = unix_path
         self.selector = selectors.DefaultSelector()
@@ -220,6 +223,8 @@ class Server:
         sock.setblocking(False)
         tune(sock)
         cid = self.hub.open(peer, **how)
+        if not how:  # from the network: frames, or a person typing lines
+            self.door.open(cid)
         self.room.gate.addresses[cid] = peer  # wrong room passwords are counted per host (gate.py)
         client = self.clients[cid] = Client(cid, sock, self.selector)
         self.selector.register(sock, selectors.EVENT_READ, client)
@@ -263,7 +268,7 @@ class Server:
         except OSError:
             data = b""
         try:
-            self.hub.receive_data(client.cid, data)
+            self.door.receive_data(client.cid, data)
         except Exception as exc:  # noqa: BLE001 - a bug ends that connection, not the chat
             self.hub.internal_error(client.cid, exc)
 
@@ -277,6 +282,7 @@ class Server:
     def _release(self, cid: int) -> None:
         """The hub is done with ``cid``: close its socket (called once, from hub.close)."""
         client = self.clients.pop(cid, None)
+        self.door.forget(cid)
         if client is None:
             return
         with contextlib.suppress(KeyError, ValueError, OSError):

@@ -142,6 +142,7 @@ class Session:
     history_before: int | None = None  # cursor: /history asks for entries older than this id
     operators: list[str] = field(default_factory=list)  # besides the host (PROTOCOL.md, Moderation)
     history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
+    rejoin: Rejoining = field(default_factory=lambda: Rejoining())  # after a lost connection (client.py)
     # You asked colourbot (/mood) and it waits for your answer: plain lines go to it, not the
     # room, until it says goodbye (answering a question in a shared room must not broadcast it).
     bot_exchange: bool = False
@@ -185,6 +186,8 @@ class Session:
 
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""
+        if (rejoined := self.rejoin.on_event(self, event)) is not None:
+            return rejoined
         if social.hidden(self, event):
             return []
         if isinstance(event, ev.Welcome):
@@ -505,6 +508,78 @@ class Session:
         return FileCommand(name="send", path=words[0], to=words[1] if len(words) == 2 else None)
 
 
+@dataclass
+class Rejoining:
+    """What a session keeps for coming back after a lost connection (client.py retries): the
+    server time of the newest message seen, the welcome's secret (a rejoin with it takes over our
+    stale session), and while a rejoin's replay is under way, how many replayed messages were new
+    to us (``missed``; None: not rejoining). Replayed messages up to ``last_seen`` are ones we
+    have: they are left out, and the rest are marked as missed (PROTOCOL.md, Rejoining)."""
+
+    last_seen: float | None = None
+    resume: str | None = None
+    missed: int | None = None
+
+    @property
+    def under_way(self) -> bool:
+        return self.missed is not None
+
+    def settled(self) -> None:
+        """The rejoin's replay is over (or none is coming: a server without history)."""
+        self.missed = None
+
+    def lost(self, session: Session, retry_in: float) -> list[Line]:
+        self.missed = 0
+        return [session._notice(f"connection lost; retrying in {retry_in:g} s (/q to leave)", kind="error")]
+
+    def still_lost(self, session: Session, problem: str, retry_in: float) -> list[Line]:
+        text = f"still no connection ({problem}); retrying in {retry_in:g} s (/q to leave)"
+        return [session._notice(text, kind="error")]
+
+    def on_event(self, session: Session, event: object) -> list[Line] | None:
+        """The lines for ``event`` while rejoining; None: the session shows it as usual."""
+        if isinstance(event, ev.Welcome):
+            self.resume = event.resume
+        if isinstance(event, (ev.Message, ev.Direct)) and (self.last_seen is None or event.time > self.last_seen):
+            if self.missed is None or not event.history:
+                self.last_seen = event.time
+        if self.missed is None:
+            return None
+        if isinstance(event, ev.Welcome):
+            return self._back(session, event)
+        if isinstance(event, (ev.Message, ev.Direct)) and event.history:
+            return self._replayed(session, event)
+        if isinstance(event, ev.HistoryEnd):
+            session.history_before = event.before  # /history pages on from here
+            return self._end(session, event.more)
+        self.settled()  # anything live ends the replay, which comes first as a block
+        return None
+
+    def _back(self, session: Session, event: ev.Welcome) -> list[Line]:
+        session.members = list(event.members)
+        session.turn = event.turn
+        session.mode = event.mode
+        lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
+        if session.mode == "turn":
+            lines.append(session._notice(f"turn-based: {session.turn_text()}"))
+        return lines
+
+    def _replayed(self, session: Session, event: ev.Message | ev.Direct) -> list[Line]:
+        """A message replayed on rejoining: shown only if we had not seen it, marked missed."""
+        if self.last_seen is not None and event.time <= self.last_seen:
+            return []  # seen before the connection dropped: no duplicate
+        self.last_seen = event.time
+        self.missed = (self.missed or 0) + 1
+        to = event.to if isinstance(event, ev.Direct) else None
+        lines = [session._notice("missed while you were away:")] if self.missed == 1 else []
+        return [*lines, Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text)]
+
+    def _end(self, session: Session, more: bool) -> list[Line]:
+        missed, self.missed = self.missed or 0, None
+        if not missed:
+            return [session._notice("you missed nothing while away")]
+        earlier = "; /history shows earlier ones" if more else ""
+        return [session._notice(f"end of what you missed ({missed} message{'s' if missed != 1 else ''}{earlier})")]
 def offered_line(session: Session, offered: ev.Offered) -> Line:
     """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
     from .files import human_size, safe_name

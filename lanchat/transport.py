@@ -264,23 +264,20 @@ def peer_uid(sock: socket.socket) -> int | None:
 
 
 def reachable_addresses(listener: socket.socket) -> list[str]:
-    """The addresses others can use to reach ``listener``, best first (LAN before loopback)."""
+    """The addresses others can use to reach ``listener``, best first.
+
+    The interface with the default route comes first, then other LAN interfaces, then VPNs and
+    container or VM bridges (docker0, virbr0, vboxnet0 ...), loopback last
+    (addresses.rank_addresses); IPv6 addresses only when the listener takes IPv6.
+    """
     if listener.family == socket.AF_UNIX:
         return [listener.getsockname()]
     host, port = listener.getsockname()[:2]
     if host not in ("::", "0.0.0.0"):
         return [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    found: list[str] = []
-    try:
-        import psutil  # lazily: only `serve` needs it
+    from .netinfo import local_addresses  # lazily: only `serve` needs it
 
-        for addrs in psutil.net_if_addrs().values():
-            for addr in addrs:
-                if addr.family == socket.AF_INET:
-                    found.append(addr.address)
-    except Exception:  # noqa: BLE001 - listing addresses is a courtesy, never fatal
-        found = []
+    found = [a.address for a in local_addresses() if a.version == 4]
     if "127.0.0.1" not in found:
         found.append("127.0.0.1")
-    found.sort(key=lambda a: (a.startswith("127."), a))
     return [f"{a}:{port}" for a in found]

@@ -86,6 +86,14 @@ def test_the_file_transfer_benchmark_runs_and_the_files_arrive_whole(tmp_path):
         assert report[key] > 0, key
 
 
+def test_the_reconnect_benchmark_brings_every_client_back_once(tmp_path):
+    out = tmp_path / "reconnect.json"
+    run_bench("reconnect_bench.py", "--tiny", "--out", str(out))
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["clients"] == 3 and summary["duplicates"] == 0 and summary["tracebacks"] == 0
+    assert summary["median_kill_to_all_back_s"] > 0
+
+
 def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
     out = tmp_path / "tls.json"
     run_bench("run.py", "--tiny", "--tls", "--only", "fanout", "--out", str(out))

@@ -184,10 +184,11 @@ def test_a_full_room_refuses_the_next_person_clearly(run):
 
 
 @pytest.mark.parametrize("taken", ["ann", "ANN"])
-def test_a_taken_name_is_refused_with_a_clear_message(run, taken):
+def test_a_taken_name_is_refused_with_a_clear_message(run, taken, tmp_path):
     _server, where = serve(run, "--headless")
     join(run, where, "ann")
-    second = run("connect", *where, "--name", taken)
+    # another person (another key): the same key would be ann coming back (tests/test_reconnect.py)
+    second = run("connect", *where, "--name", taken, "--identity", str(tmp_path / "someone-else.key"))
     assert second.wait() != 0
     second.expect(r"^lanchat: .*taken")
 
@@ -415,7 +416,8 @@ def test_three_people_take_turns(run, sock_dir, transport):
 
 def test_a_server_that_dies_leaves_clients_with_one_clear_line(run):
     server, where = serve(run, "--headless")
-    ann = join(run, where, "ann")
+    ann = run("connect", *where, "--name", "ann", "--no-reconnect")
+    ann.expect(r"welcome, ann")
     server.popen.kill()  # no shutdown notice: the connection just drops
     assert ann.wait() == 1
     ann.expect(r"^lanchat: disconnected: the connection to the server was lost$")

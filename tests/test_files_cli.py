@@ -252,7 +252,7 @@ def bob_fetching_half_a_file(tmp_path: Path, *, then_drop: bool) -> tuple[StandI
     server = half_a_file(b"x" * (30 * 1024), then_drop=then_drop)
     downloads = tmp_path / "dl"
     downloads.mkdir()
-    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads))
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads), "--no-reconnect")
     bob.expect("welcome, bob")
     bob.send("/get 5")
     bob.expect(r"receiving half\.bin \(60\.0 KiB\)")

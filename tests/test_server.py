@@ -297,7 +297,8 @@ def test_a_dropped_client_that_never_reads_again_is_closed_in_the_end():
 
 
 HOSTILE = {
-    "garbage": (b"hello there, server\n", ev.E_BAD_FRAME),
+    # (a line of text is a text participant now: tests/test_text_participants.py)
+    "garbage": (b"\x01\x02\x03\x04 not a frame", ev.E_BAD_FRAME),
     "oversized header": (struct.pack(">I", 2**31) + b"x" * 10, ev.E_BAD_FRAME),
     "http": (b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", ev.E_NOT_LANCHAT),
 }

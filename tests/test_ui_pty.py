@@ -247,9 +247,11 @@ def test_a_lost_server_restores_the_terminal(terms):
     bob = join(terms, port, "bob", shell_after=True)
     ann.expect("bob joined")
     ann.proc.kill(9)  # the host vanishes without a word
+    bob.expect(r"connection lost; retrying in 1 s \(/q to leave\)")  # the screen stays, retrying
+    bob.send("/q\r")
     stty = assert_sane_terminal_after_exit(bob)
-    assert "exit=1" in stty
-    assert "connection to the server was lost" in bob.text
+    assert "exit=0" in stty
+    assert "you left the chat" in bob.text
 
 
 def test_the_host_closing_tells_the_client(terms):
@@ -260,6 +262,9 @@ def test_the_host_closing_tells_the_client(terms):
     ann.send("/q\r")
     assert ann.wait() == 0
     assert "the chat is closed" in ann.text
+    bob.expect(r"the server shut down: the host closed the chat")  # still on the screen,
+    bob.expect(r"press any key to leave")  # until bob has read it
+    bob.send(" ")
     assert_sane_terminal_after_exit(bob)
     assert "the server shut down: the host closed the chat" in bob.text
 

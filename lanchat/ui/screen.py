@@ -319,6 +319,19 @@ class CursesFrontend:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"w")
 
+    def wait_for_key(self, text: str) -> None:
+        """The chat is over: keep the last lines on screen with ``text`` under them until a key
+        (or Ctrl-C, or a signal) comes, so a shutdown notice or a goodbye is read, not lost."""
+        if self.closed:
+            return
+        self.show([Line(kind="system", time=self._now(), text=text)])
+        self.update()
+        with contextlib.suppress(curses.error, KeyboardInterrupt):
+            self.screen.nodelay(False)
+            while self.screen.get_wch() == curses.KEY_RESIZE:
+                self._resize()
+                self.update()
+
     def close(self) -> None:
         """Give the terminal back: safe to call twice, and from any way out."""
         if self.closed:

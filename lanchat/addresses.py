@@ -1,0 +1,182 @@
+"""addresses.py: what a person types as an address, and which of this machine's addresses to offer first. Pure.
+
+No sockets, no files: the interfaces and routes are read by netinfo.py and passed in, so the
+rules here are tested with plain data (tests/test_addresses.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PORT = 3580  # seed 001; transport.DEFAULT_PORT is this same number
+
+
+class AddressProblem(ValueError):
+    """What the person typed is not an address we can connect to; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A host and port to connect to."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return join_host_port(self.host, self.port)
+
+
+def join_host_port(host: str, port: int) -> str:
+    """``1.2.3.4:3580``, ``[::1]:3580``: the form lanchat prints and accepts back."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _port_number(text: str, where: str) -> int:
+    if not text.isdigit():
+        raise AddressProblem(f"{text!r} {where} is not a port number")
+    port = int(text)
+    if port == 0:
+        raise AddressProblem(
+            "port 0 cannot be joined: it only asks `serve` to pick a free port; use the port `serve` printed"
+        )
+    if port > 65535:
+        raise AddressProblem(f"port {port} is out of range (1-65535)")
+    return port
+
+
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """Split ``HOST``, ``HOST:PORT``, ``[IPV6]``, ``[IPV6]:PORT`` or a bare IPv6 literal.
+
+    A bare IPv6 literal (two colons or more, no brackets) is all host: ``::1`` is never read
+    as host ``:`` port 1. Raises AddressProblem with one clear line.
+    """
+    text = text.strip()
+    if not text:
+        raise AddressProblem("the address is empty")
+    if "://" in text:
+        raise AddressProblem(f"{text!r} looks like a web address; give only the host, e.g. 192.168.1.20 3580")
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0:
+            raise AddressProblem(f"{text!r} has '[' without a closing ']'")
+        host, rest = text[1:close], text[close + 1 :]
+        if not host:
+            raise AddressProblem(f"{text!r} has nothing between the brackets")
+        if not rest:
+            return host, None
+        if not rest.startswith(":") or rest == ":":
+            raise AddressProblem(f"{text!r}: after ']' comes ':PORT', e.g. [::1]:3580")
+        return host, _port_number(rest[1:], f"after {host!r}")
+    if "]" in text:
+        raise AddressProblem(f"{text!r} has ']' without an opening '['")
+    if text.count(":") >= 2:
+        return text, None  # a bare IPv6 literal such as ::1 or fe80::1%eth0
+    if ":" in text:
+        host, _, port_text = text.partition(":")
+        if not host:
+            raise AddressProblem(f"{text!r} has a port but no host")
+        if not port_text:
+            raise AddressProblem(f"{text!r} ends with ':' but no port")
+        return host, _port_number(port_text, f"after {host!r}")
+    return text, None
+
+
+def connect_target(host: str | None, port_arg: str | int | None, port_option: int | None) -> Target | None:
+    """The place ``lanchat connect HOST PORT --port N`` means, or None when no place was given.
+
+    Accepts ``HOST [PORT]``, ``HOST:PORT``, ``[IPV6]:PORT``, a bare IPv6 literal, and a lone
+    number as a port on 127.0.0.1 (seed 001's ``client.py 4000``). Ports given twice must agree;
+    port 0 is refused (only ``serve`` may ask for "any free port").
+    """
+    ports: list[int] = []
+    if port_arg is not None:
+        ports.append(_port_number(str(port_arg), "(the port)"))
+    if port_option is not None:
+        ports.append(_port_number(str(port_option), "(--port)"))
+    if host is not None and host.strip().isdigit() and port_arg is None:
+        ports.insert(0, _port_number(host.strip(), "(the port)"))
+        host = "127.0.0.1"
+    elif host is not None:
+        host, inline_port = split_host_port(host)
+        if inline_port is not None:
+            ports.insert(0, inline_port)
+    if len(set(ports)) > 1:
+        raise AddressProblem(f"two different ports given ({' and '.join(str(p) for p in dict.fromkeys(ports))})")
+    if host is None and not ports:
+        return None
+    return Target(host=host or "127.0.0.1", port=ports[0] if ports else DEFAULT_PORT)
+
+
+# ----------------------------------------------------- which address to offer first
+
+# Interfaces people in the room can rarely reach: container and VM bridges, and tunnels.
+# Matched on the name's start, the way Linux (and Docker, libvirt, VirtualBox...) name them.
+VIRTUAL_PREFIXES = ("docker", "br-", "veth", "virbr", "vboxnet", "vmnet", "lxcbr", "lxdbr", "cni", "flannel",
+                    "podman", "cali", "weave", "kube")
+VPN_PREFIXES = ("tun", "tap", "wg", "tailscale", "zt", "utun", "ppp", "ipsec", "nordlynx", "proton", "ham", "vpn")
+
+
+@dataclass(frozen=True)
+class LocalAddress:
+    """One address of this machine: the interface it is on and what we know about that interface."""
+
+    interface: str
+    address: str
+    version: int = 4  # 4 or 6
+    default_route: bool = False  # the interface carries a default route (the way out)
+    up: bool = True
+
+    @property
+    def kind(self) -> str:
+        """loopback, virtual (a container or VM bridge), vpn, or lan."""
+        if self.address.startswith("127.") or self.address == "::1" or self.interface == "lo":
+            return "loopback"
+        name = self.interface.lower()
+        if name.startswith(VIRTUAL_PREFIXES):
+            return "virtual"
+        if name.startswith(VPN_PREFIXES):
+            return "vpn"
+        return "lan"
+
+    @property
+    def link_local(self) -> bool:
+        return self.address.lower().startswith("fe80:") or self.address.startswith("169.254.")
+
+
+_KIND_ORDER = {"lan": 0, "vpn": 1, "virtual": 2, "loopback": 3}
+
+
+def rank_addresses(addresses: list[LocalAddress]) -> list[LocalAddress]:
+    """This machine's addresses, the one people should type first.
+
+    A LAN interface with the default route first (the way this machine reaches the network is
+    the way the class reaches it), then other LAN interfaces, then VPNs, container and VM
+    bridges, and loopback last; IPv4 before IPv6 within each; link-local and down interfaces
+    are left out (nobody can type ``fe80::1%wlan0`` from another machine).
+    """
+    usable = [a for a in addresses if a.up and not a.link_local]
+    return sorted(
+        usable,
+        key=lambda a: (_KIND_ORDER[a.kind], not a.default_route, a.version, a.interface, a.address),
+    )
+
+
+def default_route_interfaces(route_table: str, ipv6_route_table: str = "") -> set[str]:
+    """Interfaces with a default route, from the text of /proc/net/route and /proc/net/ipv6_route."""
+    found: set[str] = set()
+    for line in route_table.splitlines()[1:]:
+        fields = line.split()
+        # Iface Destination Gateway Flags ... Mask: a default route has destination and mask 0
+        if len(fields) >= 8 and fields[1] == "00000000" and fields[7] == "00000000":
+            try:
+                up = int(fields[3], 16) & 0x1  # RTF_UP
+            except ValueError:
+                continue
+            if up:
+                found.add(fields[0])
+    for line in ipv6_route_table.splitlines():
+        fields = line.split()
+        # destination, prefix length, source, source length, next hop, metric, refs, use, flags, iface
+        if len(fields) >= 10 and fields[0] == "0" * 32 and fields[1] == "00" and fields[9] != "lo":
+            found.add(fields[9])
+    return found

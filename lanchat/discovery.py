@@ -1,0 +1,316 @@
+"""discovery.py: announce a room and find rooms on the local network (DNS-SD over multicast DNS). The zeroconf edge.
+
+A server announces one service of type ``_lanchat._tcp`` (docs/PROTOCOL.md, Finding rooms);
+its TXT record carries the room's name, the host's name, the mode, whether a password is
+needed and, when TLS is on, the certificate's fingerprint. Everything read from the network is
+untrusted: it is cut to size and made harmless to show (textsafe.visible) before anyone sees it.
+The record's shape (``txt_record`` / ``room_from_record``) is pure and tested without a network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .addresses import join_host_port
+from .textsafe import visible
+
+SERVICE_TYPE = "_lanchat._tcp.local."
+TXT_VERSION = "1"
+MAX_ROOM_CHARS = 40  # a room's name, as announced and as shown
+MAX_FIELD_CHARS = 64  # any other TXT value we show
+MAX_ROOMS = 64  # a network that announces more is not a classroom; the rest are not looked up
+BROWSE_SECONDS = 2.0
+RESOLVE_MS = 1000  # to ask one room for its details, if the announcement did not bring them
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    """A room found on the network: where it is and what its announcement said."""
+
+    name: str
+    host: str
+    addresses: tuple[str, ...]
+    port: int
+    mode: str = "duplex"
+    password: bool = False
+    fingerprint: str | None = None  # the TLS certificate's SHA-256 (SHA256:base64), to pin on connecting
+
+    @property
+    def address(self) -> str:
+        """The address to connect to (the first; ``pick_address`` reorders for this machine)."""
+        return self.addresses[0]
+
+    @property
+    def where(self) -> str:
+        return join_host_port(self.address, self.port)
+
+    def describe(self) -> str:
+        """One line: ``ann's room on 192.168.1.20:3580 (full-duplex, host annlaptop)``."""
+        details = ["turn-based" if self.mode == "turn" else "full-duplex"]
+        if self.password:
+            details.append("password needed")
+        if self.fingerprint:
+            details.append("TLS")
+        if self.host:
+            details.append(f"host {self.host}")
+        return f"{self.name} on {self.where} ({', '.join(details)})"
+
+
+def clean_room_name(text: str) -> str:
+    """A room name fit to announce and show: one line, no terminal-driving characters, at most 40 characters."""
+    return visible(" ".join(text.split()))[:MAX_ROOM_CHARS]
+
+
+def room_name_problem(text: str) -> str | None:
+    """Why ``--room`` cannot be used, or None."""
+    if not text.strip():
+        return "it is empty"
+    if len(text) > MAX_ROOM_CHARS:
+        return f"it is longer than {MAX_ROOM_CHARS} characters"
+    if visible(text) != text or "\t" in text:
+        return "it has control characters"
+    return None
+
+
+def txt_record(*, room: str, host: str, mode: str, password: bool, fingerprint: str | None) -> dict[str, str]:
+    """The TXT record a server announces (docs/PROTOCOL.md, Finding rooms)."""
+    record = {"v": TXT_VERSION, "room": room, "host": host, "mode": mode, "pw": "1" if password else "0"}
+    if fingerprint:
+        record["fp"] = fingerprint
+    return record
+
+
+# A certificate's SHA-256 as ssh writes it (SHA256: and 43 characters of base64), or as 64 hex digits.
+_FINGERPRINT = re.compile(r"^(SHA256:[A-Za-z0-9+/]{43}=?|[0-9a-f]{64})$")
+
+
+def _field(properties: dict, key: str) -> str | None:
+    value = properties.get(key.encode()) if key.encode() in properties else properties.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value)
+
+
+def room_from_record(instance: str, addresses: Iterable[str], port: int | None, properties: dict) -> RoomInfo | None:
+    """A RoomInfo from what the network said, made safe; None when it cannot be joined.
+
+    ``properties`` is the TXT record as zeroconf gives it (bytes keys and values, or None).
+    A missing or odd field is replaced by a safe default; a record without an address or
+    port is skipped, because nobody could connect to it.
+    """
+    good_addresses = []
+    for text in addresses:
+        try:
+            good_addresses.append(str(ipaddress.ip_address(text)))
+        except ValueError:
+            continue
+    if not good_addresses or not port or not 0 < port < 65536:
+        return None
+    label = instance.removesuffix("." + SERVICE_TYPE)
+    room = clean_room_name(_field(properties, "room") or label) or "a lanchat room"
+    host = visible(" ".join((_field(properties, "host") or "").split()))[:MAX_FIELD_CHARS]
+    mode = "turn" if _field(properties, "mode") == "turn" else "duplex"
+    fingerprint = (_field(properties, "fp") or "").strip()
+    return RoomInfo(
+        name=room,
+        host=host,
+        addresses=tuple(dict.fromkeys(good_addresses)),
+        port=port,
+        mode=mode,
+        password=_field(properties, "pw") == "1",
+        fingerprint=fingerprint if _FINGERPRINT.match(fingerprint) else None,
+    )
+
+
+def pick_address(room: RoomInfo, networks: Iterable) -> RoomInfo:
+    """The room with the address on one of our own networks first (then IPv4 before IPv6).
+
+    A server on several networks announces all its addresses; the one that shares a network
+    with us is the one that works (its Docker bridge, say, is not reachable from here).
+    """
+    networks = list(networks)
+
+    def rank(text: str) -> tuple[bool, bool]:
+        address = ipaddress.ip_address(text)
+        shared = any(address.version == net.version and address in net for net in networks)
+        return (not shared, address.version == 6)
+
+    return RoomInfo(
+        name=room.name,
+        host=room.host,
+        addresses=tuple(sorted(room.addresses, key=rank)),
+        port=room.port,
+        mode=room.mode,
+        password=room.password,
+        fingerprint=room.fingerprint,
+    )
+
+
+# ---------------------------------------------------------------- the network edge
+
+
+class DiscoveryError(Exception):
+    """Multicast DNS cannot be used here (no interface, no permission); one clear line."""
+
+
+def _open_zeroconf(addresses: list[str] | None = None):  # noqa: ANN202
+    # zeroconf reports network trouble through logging; with no handler Python would print it to
+    # stderr, over the host's full screen. Our callers say what matters in their own words.
+    quiet = logging.getLogger("zeroconf")
+    if not any(isinstance(handler, logging.NullHandler) for handler in quiet.handlers):
+        quiet.addHandler(logging.NullHandler())
+    try:
+        from zeroconf import InterfaceChoice, IPVersion, Zeroconf
+    except ImportError as exc:
+        raise DiscoveryError("the zeroconf package is missing: pip install zeroconf") from exc
+    try:
+        if addresses:
+            return Zeroconf(interfaces=addresses, ip_version=IPVersion.V4Only)
+        return Zeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only)
+    except Exception as exc:  # noqa: BLE001 - zeroconf raises OSError and its own errors alike
+        raise DiscoveryError(f"multicast DNS is not available here ({exc})") from None
+
+
+def _dns_label(text: str, limit: int = 63) -> str:
+    """``text`` cut to fit one DNS label (63 bytes of UTF-8), never mid-character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore").strip(" .") or "lanchat"
+
+
+def _host_label(port: int) -> str:
+    """A DNS host name of this machine for the announcement, unique per port."""
+    base = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]).strip("-") or "lanchat"
+    return f"{base[:40]}-lanchat-{port}.local."
+
+
+class Announcer:
+    """Announces one room while a server runs. ``start()`` returns at once; ``close()`` says goodbye.
+
+    Registering takes about two seconds (multicast DNS first probes that nobody else has the
+    name; a room of the same name gets " (2)" added), so it runs in a thread and reports through
+    ``on_done(name or None, problem or None)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        room: str,
+        port: int,
+        addresses: list[str],
+        host: str,
+        mode: str,
+        password: bool = False,
+        fingerprint: str | None = None,
+        on_done: Callable[[str | None, str | None], None] | None = None,
+    ) -> None:
+        self.room = room
+        self.port = port
+        self.addresses = addresses
+        self.properties = txt_record(room=room, host=host, mode=mode, password=password, fingerprint=fingerprint)
+        self.on_done = on_done
+        self._zeroconf = None
+        self._info = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)
+        self.announced_as: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _register(self) -> None:
+        problem = None
+        try:
+            from zeroconf import ServiceInfo
+
+            zeroconf = _open_zeroconf()
+            with self._lock:
+                if self._closed:
+                    zeroconf.close()
+                    return
+                self._zeroconf = zeroconf
+            info = ServiceInfo(
+                SERVICE_TYPE,
+                f"{_dns_label(self.room)}.{SERVICE_TYPE}",
+                port=self.port,
+                properties=self.properties,
+                server=_host_label(self.port),
+                parsed_addresses=self.addresses,
+            )
+            zeroconf.register_service(info, allow_name_change=True)
+            self._info = info
+            self.announced_as = info.name.removesuffix("." + SERVICE_TYPE)
+        except DiscoveryError as exc:
+            problem = str(exc)
+        except Exception as exc:  # noqa: BLE001 - an announcement is a courtesy; the room works without it
+            problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if self.on_done is not None and not self._closed:  # a problem caused by closing is no news
+            self.on_done(self.announced_as, problem)
+
+    def close(self) -> None:
+        """Withdraw the announcement (goodbye packets) and stop; safe to call twice."""
+        with self._lock:
+            self._closed = True
+            zeroconf, self._zeroconf = self._zeroconf, None
+        if zeroconf is not None:
+            try:
+                zeroconf.close()  # unregisters every service first: the rooms list forgets us at once
+            except Exception:  # noqa: BLE001, S110 - leaving anyway
+                pass
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+
+def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) -> list[RoomInfo]:
+    """The rooms announced on the local network, heard within ``seconds``; sorted by name.
+
+    Raises DiscoveryError when multicast DNS cannot be used at all.
+    """
+    from zeroconf import ServiceBrowser, ServiceStateChange
+
+    zeroconf = _open_zeroconf()
+    names: dict[str, None] = {}
+    lock = threading.Lock()
+
+    def on_change(zeroconf, service_type: str, name: str, state_change) -> None:  # noqa: ANN001
+        with lock:
+            if state_change is ServiceStateChange.Removed:
+                names.pop(name, None)
+            elif len(names) < MAX_ROOMS:
+                names[name] = None
+
+    rooms: dict[tuple[tuple[str, ...], int], RoomInfo] = {}
+    try:
+        browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[on_change])
+        try:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:  # listening is the point: rooms answer within this window
+                time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+        finally:
+            browser.cancel()
+        with lock:
+            found = list(names)
+        deadline = time.monotonic() + seconds + 1.0  # a bound on looking up, whatever the network sends
+        for name in found:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                break
+            info = zeroconf.get_service_info(SERVICE_TYPE, name, timeout=min(RESOLVE_MS, remaining_ms))
+            if info is None:
+                continue
+            room = room_from_record(name, info.parsed_addresses(), info.port, info.properties or {})
+            if room is None:
+                continue
+            room = pick_address(room, networks or [])
+            rooms.setdefault((tuple(sorted(room.addresses)), room.port), room)
+    finally:
+        zeroconf.close()
+    return sorted(rooms.values(), key=lambda r: (r.name.lower(), r.where))

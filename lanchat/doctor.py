@@ -1,0 +1,424 @@
+"""doctor.py: `lanchat doctor`, what stands between this machine and a chat, each with a plain fix. Reads; never changes anything.
+
+Each check gathers facts at the edge (a bind, a connect, a browse, a read-only firewall
+query) and turns them into a Check by a pure function of those facts, so the judgements are
+tested with plain data and the gathering is tested for real (tests/test_doctor.py).
+Statuses: ok, info (worth knowing, not wrong), warn (likely to bite), fail (cannot work);
+the command exits 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import errno
+import locale
+import os
+import re
+import shutil
+import socket
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .addresses import LocalAddress, Target
+from .textsafe import visible
+
+STATUSES = ("ok", "info", "warn", "fail")
+PROBE_SECONDS = 3.0
+COMMAND_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: what was looked at, how it stands, what it means, and what to do."""
+
+    name: str
+    status: str
+    summary: str
+    fix: str = ""
+    details: tuple[str, ...] = field(default_factory=tuple)
+
+
+# ------------------------------------------------------------------ addresses
+
+
+def _describe_address(a: LocalAddress) -> str:
+    notes = {"virtual": "a container or VM bridge: others cannot use it", "vpn": "a VPN: only its members reach it",
+             "loopback": "this machine only"}
+    extra = ["default route"] if a.default_route and a.kind == "lan" else []
+    if a.kind in notes:
+        extra.append(notes[a.kind])
+    return f"{a.address} ({a.interface}{', ' + ', '.join(extra) if extra else ''})"
+
+
+def judge_addresses(addresses: list[LocalAddress]) -> Check:
+    """Addresses best first (addresses.rank_addresses did the ordering)."""
+    details = tuple(_describe_address(a) for a in addresses)
+    lan = [a for a in addresses if a.kind == "lan"]
+    if not addresses:
+        return Check("addresses", "fail", "no network: this machine has no address at all (not even 127.0.0.1)",
+                     "connect to the Wi-Fi or plug in the cable; `ip addr` lists the interfaces", details)
+    if not lan and all(a.kind == "loopback" for a in addresses):
+        return Check("addresses", "fail", "no network: only this machine itself (loopback) is reachable",
+                     "connect to the Wi-Fi or plug in the cable; others cannot join until then "
+                     "(`lanchat connect 127.0.0.1` still works on this machine)", details)
+    if not lan:
+        return Check("addresses", "warn", f"no LAN address; only {addresses[0].address} ({addresses[0].interface})",
+                     "join the class's Wi-Fi or network: a VPN or container address is rarely reachable by others",
+                     details)
+    best = lan[0]
+    return Check("addresses", "ok", f"others reach this machine at {best.address} ({best.interface})", "", details)
+
+
+# ------------------------------------------------------------------------ port
+
+
+def judge_port(port: int, bind_errno: int | None, holders: list) -> Check:
+    """Whether ``lanchat serve`` could listen on ``port``; ``holders`` are netinfo.PortHolder."""
+    if bind_errno is None:
+        return Check("port", "ok", f"port {port} is free: `lanchat serve` can use it")
+    if bind_errno == errno.EACCES:
+        return Check("port", "fail", f"port {port} needs root (ports below 1024 are reserved)",
+                     "use a port from 1024 up, e.g. lanchat serve --port 3580")
+    if bind_errno != errno.EADDRINUSE:
+        return Check("port", "fail", f"cannot listen on port {port}: {os.strerror(bind_errno)}",
+                     "check the network settings; `lanchat serve --port 0` picks any free port")
+    names = [visible(h.describe()) for h in holders]
+    if any("lanchat" in (h.command or "") for h in holders):
+        return Check("port", "info", f"port {port} is used by a lanchat server here ({', '.join(names)})",
+                     f"join it with `lanchat connect 127.0.0.1 {port}`, or serve another room with --port {port + 1}",
+                     tuple(names))
+    who = ", ".join(names) if names else "another program (run as root to see which)"
+    return Check("port", "fail", f"port {port} is already in use by {who}",
+                 f"stop that program, or serve on another port: lanchat serve --port {port + 1}",
+                 tuple(names) if len(names) > 1 else ())
+
+
+def try_bind(port: int) -> int | None:
+    """errno of listening on every interface at ``port`` (as `serve` would), None if it works."""
+    family = socket.AF_INET6 if socket.has_dualstack_ipv6() else socket.AF_INET
+    try:
+        sock = socket.create_server(("", port), family=family, dualstack_ipv6=family == socket.AF_INET6)
+    except OSError as exc:
+        if exc.errno == errno.EAFNOSUPPORT and family == socket.AF_INET6:
+            try:
+                socket.create_server(("", port)).close()
+            except OSError as inner:
+                return inner.errno or errno.EINVAL
+            return None
+        return exc.errno or errno.EINVAL
+    sock.close()
+    return None
+
+
+# ---------------------------------------------------------------------- server
+
+
+def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, str]:
+    """Does a lanchat server answer at ``target``? (outcome, detail) without joining the room.
+
+    It sends ``who`` before ``hello``: a lanchat server answers that with a ``hello-first``
+    error and keeps the connection (docs/PROTOCOL.md 4), so nobody sees a join; then ``bye``.
+    Outcomes: lanchat, other, refused, timeout, unreachable, unknown-host.
+    """
+    from . import events as ev
+    from .protocol import Connection, RemoteProtocolError, Role, encode
+
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+    except socket.gaierror:
+        return "unknown-host", f"cannot find host {target.host!r}"
+    except ConnectionRefusedError:
+        return "refused", "connection refused"
+    except TimeoutError:
+        return "timeout", f"no answer within {timeout:g} s"
+    except OSError as exc:
+        return "unreachable", exc.strerror or str(exc)
+    with sock:
+        proto = Connection(Role.CLIENT)
+        try:
+            sock.sendall(encode(ev.Who()))
+            while True:
+                data = sock.recv(65536)
+                proto.receive_data(data)
+                for event in proto.events():
+                    if isinstance(event, ev.Error) and event.code == ev.E_HELLO_FIRST:
+                        sock.sendall(encode(ev.Bye()))
+                        return "lanchat", "a lanchat server answered"
+                    return "other", "something answered, but not as a lanchat server does"
+                if not data:
+                    return "other", "something accepted the connection and closed it without a word"
+        except RemoteProtocolError:
+            return "other", "something answered, but not in lanchat's protocol"
+        except TimeoutError:
+            return "other", f"something accepted the connection but said nothing within {timeout:g} s"
+        except OSError as exc:
+            return "other", f"the connection broke: {exc.strerror or exc}"
+
+
+def judge_server(target: Target, outcome: str, detail: str, *, asked: bool) -> Check:
+    """``asked``: the person named this address (else it is this machine's default, and silence is fine)."""
+    where = str(target)
+    if outcome == "lanchat":
+        return Check("server", "ok", f"a lanchat server answers at {where}")
+    if not asked:  # this machine's own port: the port check has said who holds it, if anyone
+        return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
+                     f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")
+    fixes = {
+        "refused": "nothing listens there: is `lanchat serve` running on that machine, and on this port?",
+        "timeout": "the packets get no answer: a firewall drops them, the machine is off or on another network, "
+                   "or the Wi-Fi isolates devices from each other (guest networks do): try a cable, a phone hotspot, "
+                   "or ask for the network to allow it",
+        "unreachable": "this machine has no route there: are both on the same network?",
+        "unknown-host": "check the spelling, or use the numeric address `lanchat serve` prints",
+        "other": "that port belongs to another program: ask the host which port `lanchat serve` printed",
+    }
+    return Check("server", "fail", f"no lanchat server at {where}: {detail}", fixes.get(outcome, ""))
+
+
+# -------------------------------------------------------------------- firewall
+
+_NFT_CHAIN = re.compile(r"chain\s+(\S+)\s*\{(.*?)\n\s*\}", re.S)
+
+
+def _mentions_port(rule: str, port: int) -> bool:
+    match = re.search(r"dport\s+(\{[^}]*\}|\S+)", rule)
+    if not match:
+        return False
+    spec = match.group(1).strip("{} ")
+    for part in re.split(r"[,\s]+", spec):
+        if part.isdigit() and int(part) == port:
+            return True
+        low, _, high = part.partition("-")
+        if low.isdigit() and high.isdigit() and int(low) <= port <= int(high):
+            return True
+    return False
+
+
+def judge_nftables(ruleset: str, port: int) -> Check | None:
+    """A verdict from ``nft list ruleset`` text for TCP ``port`` coming in; None when nothing bears on it.
+
+    Looks at input-hook chains: a drop/reject rule naming the port blocks it; a drop policy
+    with no accept rule naming the port (or accepting everything new) likely blocks it.
+    """
+    for name, body in _NFT_CHAIN.findall(ruleset):
+        if not re.search(r"hook\s+input\b", body):
+            continue
+        rules = [line.strip() for line in body.splitlines() if line.strip() and not line.strip().startswith("type ")]
+        for rule in rules:
+            if _mentions_port(rule, port) and re.search(r"\b(drop|reject)\b", rule):
+                return Check("firewall", "fail", f"nftables chain {visible(name)!r} drops TCP port {port}: {visible(rule)}",
+                             f"allow it (as root): nft insert rule <family> <table> {visible(name)} tcp dport {port} accept")
+            if _mentions_port(rule, port) and re.search(r"\baccept\b", rule):
+                return Check("firewall", "ok", f"nftables accepts TCP port {port} (chain {visible(name)!r})")
+        policy = re.search(r"policy\s+(drop|reject)", body)
+        if policy:
+            return Check("firewall", "warn", f"nftables chain {visible(name)!r} drops incoming connections by default "
+                         f"and no rule names port {port}",
+                         f"allow it (as root): nft insert rule <family> <table> {visible(name)} tcp dport {port} accept")
+    return None
+
+
+def judge_ufw(status: str, port: int) -> Check | None:
+    if "Status: active" not in status:
+        return None
+    for line in status.splitlines():
+        if re.match(rf"^\s*{port}(/tcp)?\b", line) and "ALLOW" in line:
+            return Check("firewall", "ok", f"ufw allows port {port}")
+        if re.match(rf"^\s*{port}(/tcp)?\b", line) and ("DENY" in line or "REJECT" in line):
+            return Check("firewall", "fail", f"ufw denies port {port}", f"sudo ufw allow {port}/tcp")
+    return Check("firewall", "warn", f"ufw is active and has no rule for port {port} (it blocks by default)",
+                 f"sudo ufw allow {port}/tcp")
+
+
+def judge_firewalld(state: str, ports: str, port: int) -> Check | None:
+    if state.strip() != "running":
+        return None
+    if re.search(rf"\b{port}/tcp\b", ports):
+        return Check("firewall", "ok", f"firewalld allows port {port}/tcp")
+    return Check("firewall", "warn", f"firewalld is running and port {port}/tcp is not open",
+                 f"sudo firewall-cmd --add-port={port}/tcp (add --permanent to keep it)")
+
+
+def _run(command: list[str]) -> tuple[int, str]:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_SECONDS, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return -1, str(exc)
+    return done.returncode, done.stdout + done.stderr
+
+
+def check_firewall(port: int) -> Check:
+    """Read-only looks at nftables, ufw and firewalld (each only if installed)."""
+    looked, unreadable = [], []
+    verdicts: list[Check] = []
+    if shutil.which("nft"):
+        looked.append("nftables")
+        code, text = _run(["nft", "list", "ruleset"])
+        if code == 0:
+            verdicts.append(judge_nftables(text, port) or Check("firewall", "ok", ""))
+        else:
+            unreadable.append("nftables")
+    if shutil.which("ufw"):
+        looked.append("ufw")
+        code, text = _run(["ufw", "status"])
+        if code == 0:
+            verdicts.append(judge_ufw(text, port) or Check("firewall", "ok", ""))
+        else:
+            unreadable.append("ufw")
+    if shutil.which("firewall-cmd"):
+        looked.append("firewalld")
+        _code, state = _run(["firewall-cmd", "--state"])
+        _code, ports = _run(["firewall-cmd", "--list-ports"])
+        verdicts.append(judge_firewalld(state, ports, port) or Check("firewall", "ok", ""))
+    worst = max(verdicts, key=lambda c: STATUSES.index(c.status), default=None)
+    if worst is not None and worst.status != "ok":
+        return worst
+    if unreadable:
+        return Check("firewall", "info", f"cannot read the {' and '.join(unreadable)} rules without root",
+                     f"run `sudo lanchat doctor` to check whether port {port} is blocked")
+    if not looked:
+        return Check("firewall", "ok", "no nftables, ufw or firewalld here to block the port")
+    return Check("firewall", "ok", f"{', '.join(looked)}: nothing found that blocks port {port}")
+
+
+# ------------------------------------------------------------------- discovery
+
+
+def judge_discovery(rooms: list | None, problem: str | None, seconds: float) -> Check:
+    """``rooms``: discovery.RoomInfo found by browsing; ``problem``: why browsing was impossible."""
+    isolation = ("on Wi-Fi that isolates devices (guest networks, many school and café networks), machines cannot "
+                 "see each other at all: no room is found and even a right address times out")
+    if problem is not None:
+        return Check("discovery", "warn", f"cannot look for rooms: {problem}",
+                     "join with the address instead: lanchat connect ADDRESS PORT", (isolation,))
+    if not rooms:
+        return Check("discovery", "warn", f"no room announced on this network within {seconds:g} s",
+                     "ask the host for the address their screen shows: lanchat connect ADDRESS PORT; the room may be "
+                     "on another network, started with --no-announce, or hidden by the Wi-Fi", (isolation,))
+    names = tuple(room.describe() for room in rooms)
+    return Check("discovery", "ok", f"{len(rooms)} room(s) seen on this network", "", names)
+
+
+# ------------------------------------------------------ locale, terminal, data
+
+
+def judge_locale(encoding: str, environ: dict[str, str]) -> Check:
+    setting = environ.get("LC_ALL") or environ.get("LC_CTYPE") or environ.get("LANG") or "(not set)"
+    if encoding.replace("-", "").lower() == "utf8":
+        return Check("locale", "ok", f"text is UTF-8 ({visible(setting)})")
+    return Check("locale", "warn", f"text is {visible(encoding)}, not UTF-8 ({visible(setting)}): accents and emoji "
+                 "may show as ?", "export LANG=C.UTF-8 (or en_US.UTF-8), then start lanchat again")
+
+
+def judge_terminal(*, is_tty: bool, term: str, size: tuple[int, int] | None, colours: int | None) -> Check:
+    from .ui.render import MIN_COLS, MIN_ROWS  # render is pure; it draws nothing
+
+    if not is_tty:
+        return Check("terminal", "info", "not a terminal (output goes to a pipe or file): chat here with --plain")
+    if not term or term == "dumb":
+        return Check("terminal", "warn", f"TERM is {term or 'not set'}: the full screen cannot be drawn",
+                     "set TERM (e.g. export TERM=xterm-256color) or use --plain")
+    details = []
+    status = "ok"
+    if size is not None:
+        cols, rows = size
+        details.append(f"{cols}x{rows}")
+        if cols < MIN_COLS or rows < MIN_ROWS:
+            status = "warn"
+    if colours is not None:
+        details.append(f"{colours} colours")
+    summary = f"{visible(term)}, {', '.join(details)}" if details else visible(term)
+    fix = f"make the window at least {MIN_COLS}x{MIN_ROWS}" if status == "warn" else ""
+    return Check("terminal", status, summary, fix)
+
+
+def terminal_colours(term: str) -> int | None:
+    """How many colours the terminal has, from terminfo via `tput` (None if unknown)."""
+    if not term or not shutil.which("tput"):
+        return None
+    code, text = _run(["tput", "-T", term, "colors"])
+    return int(text.strip()) if code == 0 and text.strip().lstrip("-").isdigit() else None
+
+
+def judge_data_folder(folder: Path) -> Check:
+    """The folder `serve` keeps its history in: there (or creatable) and writable, with some room."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe != folder and not os.access(probe, os.W_OK):
+        return Check("data folder", "fail", f"{folder} does not exist and cannot be created",
+                     "choose a history file elsewhere: lanchat serve --history PATH (or --no-history)")
+    if probe == folder and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)):
+        return Check("data folder", "fail", f"{folder} is not a writable folder",
+                     "fix its permissions, or lanchat serve --history PATH (or --no-history)")
+    free = shutil.disk_usage(probe).free
+    if free < 50 * 1024 * 1024:
+        return Check("data folder", "warn", f"{folder}: only {free // (1024 * 1024)} MB free",
+                     "free some disk space: history and files on offer need room")
+    state = "" if probe == folder else " (created on first use)"
+    return Check("data folder", "ok", f"{folder}{state}, {free // (1024 * 1024)} MB free")
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> list[Check]:
+    """Every check, in the order a person would fix things."""
+    from .netinfo import local_addresses, port_holders
+
+    checks = [judge_addresses(local_addresses())]
+    bind_errno = try_bind(port)
+    checks.append(judge_port(port, bind_errno, port_holders(port) if bind_errno == errno.EADDRINUSE else []))
+    asked = target is not None
+    target = target or Target("127.0.0.1", port)
+    outcome, detail = probe_server(target)
+    checks.append(judge_server(target, outcome, detail, asked=asked))
+    checks.append(check_firewall(port))
+    if browse_seconds > 0:
+        from .discovery import DiscoveryError, browse
+        from .netinfo import local_networks
+
+        try:
+            checks.append(judge_discovery(browse(browse_seconds, local_networks()), None, browse_seconds))
+        except DiscoveryError as exc:
+            checks.append(judge_discovery(None, str(exc), browse_seconds))
+    checks.append(judge_locale(locale.getpreferredencoding(False), dict(os.environ)))
+    term = os.environ.get("TERM", "")
+    is_tty = os.isatty(1)
+    size = None
+    if is_tty:
+        try:
+            columns, lines = os.get_terminal_size(1)
+            size = (columns, lines)
+        except OSError:
+            size = None
+    checks.append(judge_terminal(is_tty=is_tty, term=term, size=size, colours=terminal_colours(term) if is_tty else None))
+    from .history import default_path
+
+    checks.append(judge_data_folder(default_path().parent))
+    return checks
+
+
+def as_json(checks: list[Check]) -> dict:
+    return {"ok": not any(c.status == "fail" for c in checks), "checks": [asdict(c) for c in checks]}
+
+
+def as_text(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = []
+    for check in checks:
+        label = check.status.upper() if check.status in ("warn", "fail") else check.status
+        lines.append(f"  {label:<5} {check.name:<{width}}  {check.summary}")
+        pad = " " * (8 + width + 2)
+        for detail in check.details:
+            lines.append(f"{pad}- {detail}")
+        if check.fix:
+            lines.append(f"{pad}fix: {check.fix}")
+    failed = sum(c.status == "fail" for c in checks)
+    warned = sum(c.status == "warn" for c in checks)
+    lines.append(
+        "all good." if not failed and not warned
+        else f"{failed} problem(s), {warned} warning(s)." if failed else f"no problem; {warned} warning(s)."
+    )
+    return "\n".join(lines)
+

@@ -1,0 +1,105 @@
+"""netinfo.py: what this machine's network looks like (interfaces, default routes, who holds a port). Never sends a byte.
+
+An edge: it reads /proc and asks psutil; the rules about what to make of it are in
+addresses.py (pure). Every reader here returns an empty answer rather than raising, because
+these are courtesies for a banner or `lanchat doctor`, never a reason to stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+from .addresses import LocalAddress, default_route_interfaces, rank_addresses
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def default_routes() -> set[str]:
+    """Interfaces that carry a default route (Linux /proc; empty elsewhere)."""
+    return default_route_interfaces(_read("/proc/net/route"), _read("/proc/net/ipv6_route"))
+
+
+def local_addresses() -> list[LocalAddress]:
+    """Every IPv4 and IPv6 address of this machine's interfaces, best first (addresses.rank_addresses)."""
+    try:
+        import psutil
+
+        interfaces = psutil.net_if_addrs()
+        stats = psutil.net_if_stats()
+    except Exception:  # noqa: BLE001 - no psutil or no permission: say nothing rather than fail
+        return []
+    routes = default_routes()
+    found = []
+    for name, addrs in interfaces.items():
+        up = stats[name].isup if name in stats else True
+        for addr in addrs:
+            if addr.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            version = 4 if addr.family == socket.AF_INET else 6
+            found.append(
+                LocalAddress(interface=name, address=addr.address, version=version, default_route=name in routes, up=up)
+            )
+    return rank_addresses(found)
+
+
+def local_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks this machine's interfaces are on (to pick the announced address we can reach)."""
+    networks = []
+    try:
+        import psutil
+
+        for addrs in psutil.net_if_addrs().values():
+            for addr in addrs:
+                if addr.family in (socket.AF_INET, socket.AF_INET6) and addr.netmask:
+                    with contextlib.suppress(ValueError):
+                        host = addr.address.split("%")[0]
+                        networks.append(ipaddress.ip_interface(f"{host}/{addr.netmask}").network)
+    except Exception:  # noqa: BLE001 - a courtesy, as above
+        return []
+    return networks
+
+
+@dataclass(frozen=True)
+class PortHolder:
+    """A process listening on a TCP port, as far as we may see it."""
+
+    pid: int | None
+    name: str | None
+    command: str | None
+
+    def describe(self) -> str:
+        if self.pid is None:
+            return "another program (run as root to see which)"
+        what = self.name or "a program"
+        return f"{what} (pid {self.pid})"
+
+
+def port_holders(port: int) -> list[PortHolder]:
+    """Who listens on TCP ``port`` here; pid None when the system does not tell us."""
+    try:
+        import psutil
+
+        connections = psutil.net_connections(kind="tcp")
+    except Exception:  # noqa: BLE001 - psutil.AccessDenied on some systems
+        return []
+    holders: dict[int | None, PortHolder] = {}
+    for conn in connections:
+        if conn.status != "LISTEN" or not conn.laddr or conn.laddr.port != port:
+            continue
+        name = command = None
+        if conn.pid is not None:
+            with contextlib.suppress(Exception):
+                process = psutil.Process(conn.pid)
+                name = process.name()
+                command = " ".join(process.cmdline())
+        holders[conn.pid] = PortHolder(pid=conn.pid, name=name, command=command)
+    return list(holders.values())

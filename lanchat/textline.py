@@ -1,0 +1,363 @@
+"""textline.py: a text participant (nc, telnet, a ten-line socket program) as a lanchat connection. Never touches a socket.
+
+A connection whose first byte is not 0 cannot be a lanchat frame (every frame header starts
+with a zero byte: frames are at most 64 KiB) and is not HTTP, so it is a person typing lines
+(docs/PROTOCOL.md, Text participants). ``TextConnection`` has protocol.Connection's shape for the
+server's side: bytes in, the same events out (``hello`` from the first line, then ``say``,
+``whisper``, ``who``, ``bye``), and each server event rendered as one plain, sanitised line such
+as ``[12:00] ann: hello``. Frames already encoded for everyone (a broadcast) are rendered by
+``render_frames``. The room cannot tell a text participant from any other: turn mode and every
+limit apply as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .protocol import ConnectionClosed, LocalProtocolError, State, encode
+from .textsafe import visible
+from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
+
+if TYPE_CHECKING:  # handed in, never imported to use
+    from .hub import Hub
+
+MAX_LINE_BYTES = 4 * ev.MAX_TEXT_CHARS + 64  # a whole message in any UTF-8, plus "/w NAME "
+MAX_HELD_LINES = 64  # lines typed ahead while the name is being checked
+IAC, SB, SE = 0xFF, 0xFA, 0xF0  # telnet's "interpret as command", subnegotiation begin and end
+
+HELP = (
+    "type a line and press Enter to send it to everyone",
+    "/w NAME TEXT   a direct message only NAME sees",
+    "/who           who is here",
+    "/q             leave",
+)
+
+
+def opening_kind(first: bytes) -> str | None:
+    """What a stream's first bytes are: "frame" (lanchat), "http" (a browser), "text" (a person:
+    it opens with a printable character, a line end, a UTF-8 lead byte or telnet's IAC), or
+    None while too few have come to tell (under 4 bytes and no line end yet)."""
+    if not first:
+        return None
+    lead = first[0]
+    if lead == 0:
+        return "frame"  # a frame header: lengths are below 64 KiB, so its first byte is 0
+    if not (lead in b"\t\r\n" or 0x20 <= lead <= 0x7E or 0xC2 <= lead <= 0xF4 or lead == IAC):
+        return "frame"  # neither text nor telnet: a broken frame header, refused as one
+    if len(first) >= 4:
+        return "http" if looks_like_http(first[:4]) else "text"
+    return "text" if b"\n" in first else None
+
+
+class TextDoor:
+    """Puts text participants into a running server: between the loop's reads and the hub, it
+    tells each newcomer's first bytes apart and, for a person, swaps the connection's protocol
+    for a TextConnection whose frames the outbox renders as lines. The hub and the room are
+    unchanged: they see the same events from everyone.
+
+    It never speaks first: a lanchat client (or a student's hand-written one) may take its time
+    to send ``hello``, and a greeting would be garbage to it. A person at nc is asked their name
+    as soon as they press Enter (docs/PROTOCOL.md, Text participants)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.opening: dict[int, bytes] = {}  # undecided connections -> their first bytes so far
+
+    def open(self, cid: int) -> None:
+        """A connection from the network (the host's and the bots' sockets speak frames)."""
+        self.opening[cid] = b""
+
+    def receive_data(self, cid: int, data: bytes) -> None:
+        """The loop's bytes from ``cid``, on their way to ``hub.receive_data``."""
+        if cid in self.opening and data:
+            first = self.opening[cid] + data
+            kind = opening_kind(first)
+            if kind is None:
+                self.opening[cid] = first  # under 4 bytes and no line end yet: wait
+                return
+            del self.opening[cid]
+            data = first
+            if kind == "text":
+                self.let_in(cid)
+        self.hub.receive_data(cid, data)
+
+    def let_in(self, cid: int) -> None:
+        """From now on ``cid`` is a person typing lines."""
+        peer = self.hub.peers.get(cid)
+        if peer is None or peer.closing or isinstance(peer.proto, TextConnection):
+            return
+        outbox = self.hub.outbox
+        text = TextConnection(say=lambda data: outbox.queue_text(cid, data))
+        peer.proto = text  # type: ignore[assignment]
+        outbox.speak_text(cid, text.render_frames)
+        outbox.queue_text(cid, text.greeting())
+        self.hub.log(f"{peer.address}: typing lines, not lanchat frames: a text participant")
+
+    def forget(self, cid: int) -> None:
+        self.opening.pop(cid, None)
+
+
+def clock_stamp(when: float) -> str:
+    """``12:00``: the server's local time of a message."""
+    return time.strftime("%H:%M", time.localtime(when))
+
+
+class TextConnection:
+    """One text participant, seen from the server. Same calls as protocol.Connection(Role.SERVER),
+    plus ``take_output()`` for what it answers by itself (prompts, /help, a line too long)."""
+
+    def __init__(
+        self,
+        *,
+        stamp: Callable[[float], str] = clock_stamp,
+        room: str | None = None,
+        say: Callable[[bytes], None] | None = None,
+    ) -> None:
+        # ``say`` writes what it answers by itself (prompts, /help, a line too long); without
+        # one it is kept for ``take_output()``.
+        self._say = say or self._output_append
+        self.state = State.HANDSHAKE
+        self.peer_closed = False
+        self.name: str | None = None
+        self._stamp = stamp
+        self._room = room
+        self._buffer = bytearray()
+        self._skipping = False  # inside a line that grew past MAX_LINE_BYTES: dropped up to its end
+        self._pending: list[object] = []
+        self._held: deque[str] = deque()  # lines typed while the server checks the name
+        self._asked_name = False  # a hello is out and unanswered
+        self._output = bytearray()
+        self._telnet = 0  # where we are in a telnet command being skipped
+        self._prompted = False  # "name: " is on their screen, unanswered
+        self._frames = FrameDecoder()
+
+    # ------------------------------------------------------------ what it says itself
+
+    def greeting(self) -> bytes:
+        """The first thing a text participant sees: what this is and what to type."""
+        where = f" ({visible(self._room)})" if self._room else ""
+        self._prompted = True  # an Enter pressed to wake us needs no second "name: "
+        return _lines(f"lanchat{where}: a chat room. Type your name and press Enter.", prompt="name: ")
+
+    def _output_append(self, data: bytes) -> None:
+        self._output += data
+
+    def take_output(self) -> bytes:
+        """Bytes to write that no server event caused (prompts, /help, refusals made here)."""
+        out, self._output = bytes(self._output), bytearray()
+        return out
+
+    # ------------------------------------------------------------------ receiving
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the peer; ``b""`` means it closed."""
+        if not data:
+            self.peer_closed = True
+            self.state = State.CLOSED
+            self._pending.append(ConnectionClosed())
+            return
+        if self.state is State.CLOSED:
+            return
+        for line in self._split(self._strip_telnet(data)):
+            self._line(line)
+
+    @property
+    def partial_frame_bytes(self) -> int:
+        """0: the hub's deadline for a frame half sent is for machines. A person's half-typed
+        line (telnet sends each key) may take its time; MAX_LINE_BYTES bounds what it holds."""
+        return 0
+
+    def next_event(self) -> object | None:
+        """The next thing the peer said (ev.Hello, ev.Say, ev.Whisper, ev.Who, ev.Bye or
+        ConnectionClosed); None when nothing is waiting. Asked one at a time, as
+        protocol.Connection is: lines typed ahead of the welcome come out once it is sent."""
+        if self.state is State.OPEN:
+            while self._held and not self._pending:
+                self._line(self._held.popleft())
+        return self._pending.pop(0) if self._pending else None
+
+    def events(self) -> list[object]:
+        """Everything waiting, in order."""
+        out = []
+        while (event := self.next_event()) is not None:
+            out.append(event)
+        return out
+
+    def _strip_telnet(self, data: bytes) -> bytes:
+        """Drop telnet's negotiation (IAC ...): telnet may send it before the first line."""
+        if IAC not in data and not self._telnet:
+            return data
+        kept = bytearray()
+        for byte in data:
+            state = self._telnet
+            if state == 0:
+                if byte == IAC:
+                    self._telnet = 1
+                else:
+                    kept.append(byte)
+            elif state == 1:  # the byte after IAC
+                self._telnet = 2 if 0xFB <= byte <= 0xFE else 3 if byte == SB else 0
+            elif state == 2:  # the option of WILL/WONT/DO/DONT
+                self._telnet = 0
+            elif state == 3:  # inside a subnegotiation, up to IAC SE
+                self._telnet = 4 if byte == IAC else 3
+            else:  # state 4: IAC inside a subnegotiation
+                self._telnet = 0 if byte == SE else 3
+        return bytes(kept)
+
+    def _split(self, data: bytes) -> list[str]:
+        lines = []
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            piece = data[start:] if end < 0 else data[start:end]
+            if self._skipping:
+                if end >= 0:
+                    self._skipping = False
+            elif len(self._buffer) + len(piece) > MAX_LINE_BYTES:
+                self._buffer.clear()
+                self._skipping = end < 0
+                self._say_here(f"that line is longer than {MAX_LINE_BYTES} bytes; it was not sent")
+            else:
+                self._buffer += piece
+                if end >= 0:
+                    raw = bytes(self._buffer).rstrip(b"\r")
+                    self._buffer.clear()
+                    lines.append(raw.decode("utf-8", "replace"))
+            if end < 0:
+                return lines
+            start = end + 1
+
+    def _line(self, raw: str) -> None:
+        line = "".join(ch for ch in raw if ch >= " " or ch == "\t").strip()
+        if self.state is State.HANDSHAKE:
+            if self._asked_name:
+                if len(self._held) < MAX_HELD_LINES:
+                    self._held.append(raw)
+                return
+            if not line:
+                if not self._prompted:
+                    self._say(_lines(prompt="name: "))
+                self._prompted = False
+                return
+            self._asked_name = True
+            self._pending.append(ev.Hello(name=line))
+            return
+        if self.state is State.CLOSED or not line:
+            return
+        if not line.startswith("/") or line.startswith("//"):
+            self._pending.append(ev.Say(text=line[1:] if line.startswith("//") else line))
+            return
+        command, _, rest = line.partition(" ")
+        command = command.lower()
+        if command in ("/q", "/quit", "/exit"):
+            self._pending.append(ev.Bye())
+        elif command == "/who":
+            self._pending.append(ev.Who())
+        elif command in ("/w", "/whisper", "/msg"):
+            to, _, text = rest.strip().partition(" ")
+            if not to or not text.strip():
+                self._say_here("usage: /w NAME TEXT")
+            else:
+                self._pending.append(ev.Whisper(to=to, text=text.strip()))
+        elif command == "/help":
+            self._say(_lines(*HELP))
+        else:
+            self._say_here(f"unknown command {command}; /help lists them (start a line with // to send a /)")
+
+    def _say_here(self, text: str) -> None:
+        self._say(_lines(f"! {visible(text)}"))
+
+    # -------------------------------------------------------------------- sending
+
+    def send(self, event: ev.Event) -> bytes:
+        """The frame for ``event``, as protocol.Connection.send gives it: the server's outbox
+        renders every frame for this connection through ``render_frames``, which moves the state."""
+        if self.state is State.CLOSED:
+            raise LocalProtocolError(ev.E_BAD_MESSAGE, f"cannot send {event.type!r}: the connection is closed")
+        return encode(event)
+
+    def show(self, event: ev.Event) -> bytes:
+        """One server event as the text this participant reads; moves the state (a welcome opens
+        the chat, a refusal in the handshake asks for the name again, a shutdown closes)."""
+        if isinstance(event, ev.Welcome):
+            self.state = State.OPEN
+            self.name = event.name
+        elif isinstance(event, ev.Shutdown) or isinstance(event, ev.Error) and event.fatal:
+            self.state = State.CLOSED
+        elif isinstance(event, ev.Error) and self.state is State.HANDSHAKE:
+            self._asked_name = False  # refused: the next line is another try
+            self._held.clear()
+            return _lines(f"! {visible(event.message)}", prompt="name: ")
+        return self.render(event)
+
+    def render_frames(self, data: bytes) -> bytes:
+        """Frames encoded for lanchat clients (a broadcast written to everyone) as text lines."""
+        try:
+            payloads = self._frames.feed(data)
+        except FrameError:
+            self._frames = FrameDecoder()
+            return b""
+        out = bytearray()
+        for payload in payloads:
+            if is_binary(payload):
+                continue  # a piece of a file: only lanchat clients download
+            try:
+                event = ev.event_from_json(json.loads(payload), ev.SERVER_EVENTS)
+            except (ValueError, ev.EventShapeError, RecursionError):
+                continue
+            out += self.show(event) if self.state is not State.CLOSED else b""
+        return bytes(out)
+
+    def render(self, event: ev.Event) -> bytes:
+        """A server event as the line(s) a text participant reads; b"" for what is not for them."""
+        line = self._describe(event)
+        return _lines(line) if line else b""
+
+    def _describe(self, event: ev.Event) -> str | None:
+        me = self.name
+        if isinstance(event, ev.Welcome):
+            others = [visible(n) for n in event.members if n != event.name]
+            here = f"here: {', '.join(others)}" if others else "nobody else is here yet"
+            mode = ""
+            if event.mode == "turn":
+                whose = "yours" if event.turn == event.name else f"{visible(event.turn)}'s" if event.turn else "nobody's yet"
+                mode = f"; turn-based, the turn is {whose}"
+            return f"* welcome, {visible(event.name)}! {here}{mode}. /help lists the commands"
+        if isinstance(event, ev.Message):
+            earlier = "[History] " if event.history else ""
+            return f"{earlier}[{self._stamp(event.time)}] {visible(event.sender)}: {visible(event.text)}"
+        if isinstance(event, ev.Direct):
+            earlier = "[History] " if event.history else ""
+            sender = "you" if event.sender == me else visible(event.sender)
+            to = "you" if event.to == me else visible(event.to)
+            held = " (held until they join)" if event.held else ""
+            return f"{earlier}[{self._stamp(event.time)}] {sender} -> {to}: {visible(event.text)}{held}"
+        if isinstance(event, ev.Joined):
+            return None if event.name == me else f"* {visible(event.name)} joined"
+        if isinstance(event, ev.Left):
+            why = {"lost": " (connection lost)", "dropped": " (too slow)"}.get(event.reason, "")
+            return f"* {visible(event.name)} left{why}"
+        if isinstance(event, ev.Roster):
+            return f"* here: {', '.join(visible(n) for n in event.members)}"
+        if isinstance(event, ev.Turn):
+            if event.holder is None:
+                return "* waiting for someone else to join"
+            return "* your turn: type a line" if event.holder == me else f"* {visible(event.holder)}'s turn"
+        if isinstance(event, ev.Error):
+            return f"! {visible(event.message)}"
+        if isinstance(event, ev.Shutdown):
+            return f"* the chat is closing: {visible(event.reason)}"
+        if isinstance(event, ev.Offered) and not event.listing:
+            return f"* {visible(event.sender)} offers a file, {visible(event.name)}: join with lanchat to get it"
+        return None
+
+
+def _lines(*lines: str, prompt: str = "") -> bytes:
+    """Text lines as a terminal wants them (CRLF, as telnet expects; nc shows it the same)."""
+    return ("".join(f"{line}\r\n" for line in lines) + prompt).encode("utf-8")

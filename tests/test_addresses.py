@@ -1,0 +1,164 @@
+"""What a person types as an address, and which of this machine's addresses comes first (pure rules),
+then the same through `lanchat connect` on real sockets."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from helpers import Proc
+
+from lanchat.addresses import (
+    AddressProblem,
+    LocalAddress,
+    Target,
+    connect_target,
+    default_route_interfaces,
+    rank_addresses,
+    split_host_port,
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "port_arg", "port_option", "expected"),
+    [
+        ("192.168.1.20", None, None, Target("192.168.1.20", 3580)),
+        ("192.168.1.20", "4000", None, Target("192.168.1.20", 4000)),
+        ("192.168.1.20:4000", None, None, Target("192.168.1.20", 4000)),
+        ("192.168.1.20:4000", None, 4000, Target("192.168.1.20", 4000)),
+        ("annlaptop.local:4000", None, None, Target("annlaptop.local", 4000)),
+        ("[::1]:3580", None, None, Target("::1", 3580)),
+        ("[::1]", "4000", None, Target("::1", 4000)),
+        ("::1", None, None, Target("::1", 3580)),
+        ("::1", "4000", None, Target("::1", 4000)),
+        ("fe80::1%lan0", None, None, Target("fe80::1%lan0", 3580)),
+        ("4000", None, None, Target("127.0.0.1", 4000)),  # seed 001: a lone number is a port
+        (None, None, 4000, Target("127.0.0.1", 4000)),
+        (None, None, None, None),  # nothing given: look for a room
+    ],
+)
+def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, expected):
+    assert connect_target(typed, port_arg, port_option) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "port_arg", "port_option", "complaint"),
+    [
+        ("192.168.1.20:0", None, None, "port 0 cannot be joined"),
+        ("192.168.1.20", "0", None, "port 0 cannot be joined"),
+        (None, None, 0, "port 0 cannot be joined"),
+        ("[::1]:0", None, None, "port 0 cannot be joined"),
+        ("192.168.1.20:70000", None, None, "out of range"),
+        ("192.168.1.20:http", None, None, "is not a port number"),
+        ("192.168.1.20:", None, None, "ends with ':' but no port"),
+        (":3580", None, None, "has a port but no host"),
+        ("[::1", None, None, "without a closing ']'"),
+        ("::1]", None, None, "without an opening '['"),
+        ("[]:3580", None, None, "nothing between the brackets"),
+        ("[::1]3580", None, None, "after ']' comes ':PORT'"),
+        ("[::1]:3580", "4000", None, "two different ports given (3580 and 4000)"),
+        ("192.168.1.20:3580", None, 4000, "two different ports given"),
+        ("http://192.168.1.20:3580", None, None, "looks like a web address"),
+        ("  ", None, None, "the address is empty"),
+    ],
+)
+def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option, complaint):
+    with pytest.raises(AddressProblem) as refused:
+        connect_target(typed, port_arg, port_option)
+    assert complaint in str(refused.value)
+
+
+def test_the_printed_form_is_accepted_back():
+    for target in (Target("::1", 3580), Target("198.18.0.1", 4000)):
+        assert split_host_port(str(target)) == (target.host, target.port)
+
+
+def addr(interface: str, address: str, *, default: bool = False, version: int = 4, up: bool = True) -> LocalAddress:
+    return LocalAddress(interface=interface, address=address, version=version, default_route=default, up=up)
+
+
+def test_the_default_route_lan_comes_first_and_bridges_tunnels_and_loopback_last():
+    found = [
+        addr("docker0", "172.17.0.1"),
+        addr("lo", "127.0.0.1"),
+        addr("tun0", "10.8.0.2"),
+        addr("vboxnet0", "192.168.56.1"),
+        addr("wlan0", "192.168.1.20", default=True),
+        addr("wlan0", "fe80::1", version=6, default=True),  # link-local: nobody can type it
+        addr("eth1", "10.0.0.5"),
+        addr("wlan0", "2001:db8::20", version=6, default=True),
+        addr("eth2", "10.1.0.5", up=False),
+    ]
+    assert [a.address for a in rank_addresses(found)] == [
+        "192.168.1.20", "2001:db8::20", "10.0.0.5", "10.8.0.2", "172.17.0.1", "192.168.56.1", "127.0.0.1",
+    ]
+
+
+def test_a_vpn_holding_the_default_route_still_comes_after_the_lan():
+    found = [addr("wg0", "10.6.0.2", default=True), addr("wlan0", "192.168.1.20")]
+    assert [a.interface for a in rank_addresses(found)] == ["wlan0", "wg0"]
+
+
+def test_default_routes_are_read_from_the_kernels_tables():
+    route = (
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+        "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
+        "wlan0\t0001A8C0\t00000000\t0001\t0\t0\t600\t00FFFFFF\t0\t0\t0\n"
+        "docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"
+        "tun0\t00000000\t00000000\t0000\t0\t0\t50\t00000000\t0\t0\t0\n"  # not up
+    )
+    ipv6 = (
+        "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+        "fe800000000000000000000000000001 00000064 00000001 00000000 00000003 eth1\n"
+        "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+        "00000000000000000000000000000000 ffffffff 00000001 00000000 00200200 lo\n"
+    )
+    assert default_route_interfaces(route, ipv6) == {"wlan0", "eth1"}
+    assert default_route_interfaces("", "") == set()
+
+
+# ---------------------------------------------------------- through the command
+
+
+@pytest.fixture
+def server():
+    proc = Proc("serve", "--headless", "--port", "0", "--no-history", "--no-announce")  # IPv4 and IPv6
+    try:
+        yield proc, proc.expect(r"listening on port (\d+)").group(1)
+    finally:
+        proc.stop()
+
+
+def ipv6_loopback() -> bool:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("form", ["127.0.0.1:{port}", "[::1]:{port}", "[::1] {port}", "::1 {port}"])
+def test_connect_takes_the_forms_lanchat_prints(server, form):
+    if "::1" in form and not ipv6_loopback():
+        pytest.skip("no IPv6 loopback here")
+    _proc, port = server
+    bob = Proc("connect", *form.format(port=port).split(), "--name", "bob")
+    try:
+        bob.expect(r"welcome, bob")
+        bob.send("/q")
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
+    assert "Traceback" not in bob.output
+
+
+@pytest.mark.parametrize("args", [["127.0.0.1", "0"], ["127.0.0.1:0"], ["--port", "0"], ["[::1]:0"]])
+def test_connect_refuses_port_0_in_one_line(args):
+    proc = Proc("connect", *args, "--name", "bob")
+    try:
+        assert proc.wait() == 2
+        assert proc.lines == [
+            "lanchat: port 0 cannot be joined: it only asks `serve` to pick a free port; use the port `serve` printed"
+        ]
+    finally:
+        proc.stop()

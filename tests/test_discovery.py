@@ -1,0 +1,221 @@
+"""Finding the room: a server announces it, `rooms` lists it, `connect` with no address offers it.
+
+The real thing, between network namespaces the tests create (tests/netlab.py): ann's server
+runs in one, bob's commands in another, joined by a veth pair, so multicast DNS travels as on
+a classroom LAN and nothing leaves the machine. Without root they skip, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from netlab import Lab
+
+from lanchat.discovery import SERVICE_TYPE, RoomInfo, pick_address, room_from_record, txt_record
+
+ANN = "198.18.0.1"
+BOB = "198.18.0.2"
+
+
+def classroom(lab: Lab) -> tuple[str, str]:
+    """Two machines on one LAN: ann's (the server) and bob's."""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann, f"{ANN}/24", bob, f"{BOB}/24")
+    return ann, bob
+
+
+def serve_room(lab: Lab, ns: str, *extra: str) -> tuple[object, int]:
+    """`lanchat serve --headless` in ``ns``; waits until the room is announced; returns it and its port."""
+    server = lab.run(ns, "serve", "--headless", "--port", "0", "--no-history", *extra)
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    if "--no-announce" not in extra:
+        server.expect(r"announced as ", timeout=15)
+    return server, port
+
+
+def rooms_seen(lab: Lab, ns: str) -> list[dict]:
+    done = lab.run_command(ns, sys.executable, "-m", "lanchat", "rooms", "--json")
+    assert "Traceback" not in done.stderr, done.stderr
+    return json.loads(done.stdout)
+
+
+# ------------------------------------------------------------ across the LAN
+
+
+def test_a_room_announced_on_one_machine_is_listed_on_another(lab):
+    ann, bob = classroom(lab)
+    _server, port = serve_room(lab, ann, "--room", "ann's room", "--mode", "turn")
+    rooms = rooms_seen(lab, bob)
+    assert [(r["room"], r["address"], r["port"], r["mode"], r["password"]) for r in rooms] == [
+        ("ann's room", ANN, port, "turn", False)
+    ]
+    listing = lab.run(bob, "rooms")
+    assert listing.wait(15) == 0
+    listing.expect(rf"1\. ann's room on {ANN}:{port} \(turn-based")
+    listing.expect(rf"join with: lanchat connect {ANN} {port}$")
+
+
+def test_connect_with_no_address_asks_to_join_the_only_room(lab):
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "ann's room")
+    term = lab.term(bob, "connect", "--name", "bob", "--plain")
+    term.expect(rf"join ann's room on {ANN}:{port}\? \[Y/n\]", timeout=15)
+    term.send("\r")
+    term.expect(r"welcome, bob")
+    server.expect(r"bob joined")
+
+
+def test_several_rooms_are_a_numbered_list_to_pick_from(lab):
+    ann, bob = classroom(lab)
+    _first, first_port = serve_room(lab, ann, "--room", "ann's room")
+    second, second_port = serve_room(lab, ann, "--room", "zed's room")
+    term = lab.term(bob, "connect", "--name", "bob", "--plain")
+    term.expect(rf"1\. ann's room on {ANN}:{first_port}", timeout=15)
+    term.expect(rf"2\. zed's room on {ANN}:{second_port}")
+    term.expect(r"join which room\? \[1-2, Enter for none\]")
+    term.send("7\r")
+    term.expect(r"type a number from 1 to 2")
+    term.send("2\r")
+    term.expect(r"welcome, bob")
+    second.expect(r"bob joined")
+
+
+def test_without_a_terminal_the_only_room_is_joined_and_several_are_listed(lab):
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "ann's room")
+    bob_proc = lab.run(bob, "connect", "--name", "bob")
+    bob_proc.expect(rf"joining ann's room on {ANN}:{port}", timeout=15)
+    bob_proc.expect(r"welcome, bob")
+    bob_proc.send("/q")
+    assert bob_proc.wait() == 0
+    serve_room(lab, ann, "--room", "zed's room")
+    cat = lab.run(bob, "connect", "--name", "cat")
+    assert cat.wait(15) == 1
+    cat.expect(r"2 rooms on the local network")
+    cat.expect(r"several rooms: choose one with lanchat connect ADDRESS PORT")
+    assert "cat joined" not in server.output
+
+
+def test_no_room_anywhere_says_what_to_try(lab):
+    _ann, bob = classroom(lab)
+    proc = lab.run(bob, "connect", "--name", "bob")
+    assert proc.wait(15) == 1
+    proc.expect(r"no lanchat room found on the local network")
+    proc.expect(r"lanchat connect ADDRESS PORT")
+    proc.expect(r"lanchat doctor")
+    rooms = lab.run(bob, "rooms")
+    assert rooms.wait(15) == 1
+    rooms.expect(r"no lanchat room found")
+
+
+def test_no_announce_keeps_a_room_off_the_list(lab):
+    ann, bob = classroom(lab)
+    serve_room(lab, ann, "--room", "quiet room", "--no-announce")
+    _loud, port = serve_room(lab, ann, "--room", "loud room")  # proves the browse itself works
+    assert [(r["room"], r["port"]) for r in rooms_seen(lab, bob)] == [("loud room", port)]
+
+
+def test_a_stopped_server_says_goodbye_and_leaves_the_list(lab):
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "ann's room")
+    assert [r["port"] for r in rooms_seen(lab, bob)] == [port]
+    server.popen.terminate()
+    assert server.wait(15) == 0
+    assert rooms_seen(lab, bob) == []
+
+
+def test_with_a_server_on_this_machine_connect_joins_it_and_says_so(lab):
+    """Before discovery, `connect` alone meant 127.0.0.1:3580; it still does when a server answers there.
+    The fixed port is safe: it is inside a namespace of this test's own."""
+    ns = lab.namespace("L")
+    server = lab.run(ns, "serve", "--headless", "--host", "127.0.0.1", "--port", "3580", "--no-history")
+    server.expect(r"listening on port 3580")
+    bob = lab.run(ns, "connect", "--name", "bob")
+    bob.expect(r"no address given: joining the server on this machine, 127\.0\.0\.1:3580")
+    bob.expect(r"welcome, bob")
+    assert "announc" not in server.output  # a loopback-only server is not announced
+
+
+def test_serve_prints_the_default_route_interface_before_a_docker_bridge(lab):
+    ann, bob = classroom(lab)
+    lab.ip(ann, "link", "add", "docker0", "type", "veth", "peer", "name", "dockerpeer")  # a bridge-like extra
+    lab.ip(ann, "addr", "add", "172.17.0.1/16", "dev", "docker0")
+    lab.ip(ann, "link", "set", "docker0", "up")
+    lab.ip(ann, "link", "set", "dockerpeer", "up")
+    lab.ip(ann, "route", "add", "default", "via", BOB)
+    server = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--no-announce")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    server.expect(r"127\.0\.0\.1")  # the whole list is out
+    joins = [line.split()[-2] for line in server.lines if "lanchat connect" in line]
+    assert joins == [ANN, "172.17.0.1", "127.0.0.1"], server.output
+    assert port
+
+
+# ------------------------------------------------ what an announcement may say
+
+
+def test_the_txt_record_round_trips():
+    pin = "SHA256:TL2x6B3Hy/Zzhuw1ilRxwsaouihEqk4EjcGEaFhSaNg"
+    record = txt_record(room="ann's room", host="annlaptop", mode="turn", password=True, fingerprint=pin)
+    raw = {k.encode(): v.encode() for k, v in record.items()}
+    room = room_from_record(f"ann's room.{SERVICE_TYPE}", ["198.18.0.1"], 3580, raw)
+    assert room == RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.1",), port=3580, mode="turn",
+                            password=True, fingerprint=pin)
+    assert room.describe() == "ann's room on 198.18.0.1:3580 (turn-based, password needed, TLS, host annlaptop)"
+
+
+def test_a_hostile_announcement_is_cut_down_and_made_harmless():
+    raw = {
+        b"room": b"\x1b]0;pwned\x07evil\x1b[2J" + b"x" * 500,
+        b"host": b"\xff\xfe\x1b[31m",
+        b"mode": b"chaos",
+        b"fp": b"not a fingerprint",
+        b"pw": None,
+    }
+    room = room_from_record(f"x.{SERVICE_TYPE}", ["198.18.0.1", "not an address"], 3580, raw)
+    assert room is not None
+    assert "\x1b" not in room.name + room.host and "\x07" not in room.name
+    assert len(room.name) <= 40
+    assert room.mode == "duplex" and room.fingerprint is None and room.password is False
+    assert room.addresses == ("198.18.0.1",)
+
+
+@pytest.mark.parametrize(("addresses", "port"), [([], 3580), (["bogus"], 3580), (["198.18.0.1"], 0), (["198.18.0.1"], None)])
+def test_an_announcement_nobody_could_join_is_skipped(addresses, port):
+    assert room_from_record(f"x.{SERVICE_TYPE}", addresses, port, {}) is None
+
+
+def test_the_address_on_our_own_network_is_tried_first():
+    import ipaddress
+
+    room = RoomInfo(name="r", host="h", addresses=("172.17.0.1", "fd00::5", "198.18.0.1"), port=1)
+    mine = pick_address(room, [ipaddress.ip_network("198.18.0.0/24")])
+    assert mine.address == "198.18.0.1"
+    assert pick_address(room, []).addresses == ("172.17.0.1", "198.18.0.1", "fd00::5")
+
+
+def test_a_host_at_the_full_screen_is_announced_and_its_screen_stays_clean(lab):
+    from helpers import wait_for
+
+    ann, bob = classroom(lab)
+    host = lab.term(ann, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "ann's room")
+    host.expect(r"announcing .ann's room. on the local network")
+    found = wait_for(lambda: rooms_seen(lab, bob), timeout=30, what="the host's room to be announced")
+    assert [(r["room"], r["address"]) for r in found] == [("ann's room", ANN)]
+    assert "zeroconf" not in host.text.lower() and "Traceback" not in host.text
+    host.send("/q\r")
+    assert host.wait() == 0
+
+
+def test_a_tls_room_is_announced_with_its_fingerprint_and_joined_pinned_to_it(lab):
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "safe room", "--tls")
+    pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+    [room] = rooms_seen(lab, bob)
+    assert (room["room"], room["fingerprint"]) == ("safe room", pin)
+    bob_proc = lab.run(bob, "connect", "--name", "bob")  # no address, no --fingerprint: the announcement's
+    bob_proc.expect(rf"joining safe room on {ANN}:{port}", timeout=15)
+    bob_proc.expect(r"welcome, bob")
+    assert "not seen before" not in bob_proc.output  # pinned, so nobody is asked to trust it

@@ -1,0 +1,303 @@
+"""`lanchat doctor`: each check judged from plain facts, then the command for real: a free port, a busy
+port, a server that answers, something that is not lanchat, a blocked port and no network at all
+(the last two inside network namespaces the test creates)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+import threading
+
+import pytest
+from helpers import Proc
+
+from lanchat.addresses import LocalAddress, Target
+from lanchat.doctor import (
+    judge_addresses,
+    judge_data_folder,
+    judge_discovery,
+    judge_firewalld,
+    judge_locale,
+    judge_nftables,
+    judge_port,
+    judge_server,
+    judge_terminal,
+    judge_ufw,
+)
+from lanchat.netinfo import PortHolder
+
+
+def doctor(*args: str, program: list[str] | None = None) -> tuple[int, dict[str, dict]]:
+    """Run `lanchat doctor --json` (no room browsing unless asked): exit status and checks by name."""
+    proc = Proc("doctor", "--json", *(args if "--wait" in args else (*args, "--wait", "0")), stdin=False, program=program)
+    try:
+        code = proc.wait(30)
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.output, proc.output
+    report = json.loads(proc.output)
+    assert report["ok"] == (code == 0)
+    return code, {check["name"]: check for check in report["checks"]}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# ------------------------------------------------------------ the real command
+
+
+def test_a_free_port_is_reported_free():
+    port = free_port()
+    code, checks = doctor("--port", str(port))
+    assert checks["port"]["status"] == "ok" and f"port {port} is free" in checks["port"]["summary"]
+    assert checks["server"]["status"] == "info"  # nobody serves here, and nobody asked about a server
+    assert code == 0 or any(c["status"] == "fail" for c in checks.values())
+
+
+def test_a_busy_port_names_the_program_holding_it_and_fails():
+    with socket.create_server(("127.0.0.1", 0)) as squatter:
+        port = squatter.getsockname()[1]
+        code, checks = doctor("--port", str(port))
+    assert code == 1
+    port_check = checks["port"]
+    assert port_check["status"] == "fail"
+    assert f"port {port} is already in use by" in port_check["summary"]
+    assert f"(pid {os.getpid()})" in port_check["summary"]  # this test process holds it
+    assert f"--port {port + 1}" in port_check["fix"]
+
+
+def test_a_lanchat_server_is_recognised_without_joining_the_room():
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history")
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        mark = server.mark()
+        code, checks = doctor(f"127.0.0.1:{port}")
+        assert checks["server"]["status"] == "ok"
+        assert checks["server"]["summary"] == f"a lanchat server answers at 127.0.0.1:{port}"
+        assert checks["port"]["status"] == "info" and "lanchat server" in checks["port"]["summary"]
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob")
+        try:
+            server.expect(r"bob joined")  # the log is live: had the doctor joined, it would show first
+        finally:
+            bob.stop()
+        assert "bob joined" in [line for line in server.lines[mark:] if "joined" in line][0]
+    finally:
+        server.stop()
+    assert code in (0, 1)
+
+
+def test_something_that_is_not_lanchat_is_named_as_such():
+    with socket.create_server(("127.0.0.1", 0)) as impostor:
+        port = impostor.getsockname()[1]
+
+        def answer_like_ssh() -> None:
+            conn, _ = impostor.accept()
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+                conn.settimeout(5)
+                try:
+                    conn.recv(100)
+                except OSError:
+                    pass
+
+        thread = threading.Thread(target=answer_like_ssh, daemon=True)
+        thread.start()
+        code, checks = doctor("127.0.0.1", str(port))
+        thread.join(10)
+    assert code == 1
+    assert checks["server"]["status"] == "fail"
+    assert "not in lanchat's protocol" in checks["server"]["summary"] or "not as a lanchat" in checks["server"]["summary"]
+
+
+def test_nothing_listening_at_a_named_address_fails_with_what_to_check():
+    port = free_port()
+    code, checks = doctor(f"127.0.0.1:{port}")
+    assert code == 1
+    assert checks["server"]["status"] == "fail" and "connection refused" in checks["server"]["summary"]
+    assert "lanchat serve" in checks["server"]["fix"]
+
+
+def test_the_text_report_has_a_fix_under_each_problem():
+    with socket.create_server(("127.0.0.1", 0)) as squatter:
+        port = squatter.getsockname()[1]
+        proc = Proc("doctor", "--port", str(port), "--wait", "0", stdin=False)
+        try:
+            assert proc.wait(30) == 1
+        finally:
+            proc.stop()
+    proc.expect(rf"^  FAIL  port +port {port} is already in use by ")
+    proc.expect(rf"^ +fix: stop that program, or serve on another port: lanchat serve --port {port + 1}$")
+    proc.expect(r"^1 problem\(s\), \d warning\(s\)\.$")
+    assert "Traceback" not in proc.output
+
+
+def test_no_network_at_all(lab):
+    """A machine with nothing plugged in: a fresh namespace whose only interface, lo, is down."""
+    ns = lab.namespace("N", loopback_up=False)
+    code, checks = doctor("--wait", "1", program=lab.program(ns))
+    assert code == 1
+    assert checks["addresses"]["status"] == "fail" and checks["addresses"]["summary"].startswith("no network")
+    assert checks["discovery"]["status"] == "warn"
+    assert "isolates devices" in " ".join(checks["discovery"]["details"])
+
+
+def test_a_port_blocked_by_nftables(lab):
+    if shutil.which("nft") is None:
+        pytest.skip("needs the nft command (nftables) to block a port inside a namespace")
+    ns = lab.namespace("F")
+    port = 3580  # inside this test's own namespace: no one else's port
+    for command in (
+        ["add", "table", "inet", "lanchat_test"],
+        ["add", "chain", "inet", "lanchat_test", "input", "{ type filter hook input priority 0; policy accept; }"],
+        ["add", "rule", "inet", "lanchat_test", "input", "tcp", "dport", str(port), "drop"],
+    ):
+        done = lab.run_command(ns, "nft", *command)
+        assert done.returncode == 0, done.stderr
+    code, checks = doctor("--port", str(port), program=lab.program(ns))
+    assert code == 1
+    assert checks["firewall"]["status"] == "fail"
+    assert f"drops TCP port {port}" in checks["firewall"]["summary"]
+    _code, open_checks = doctor("--port", str(port + 1), program=lab.program(ns))
+    assert open_checks["firewall"]["status"] == "ok"
+
+
+def test_the_doctor_sees_a_room_across_the_lan(lab):
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann, "198.18.0.1/24", bob, "198.18.0.2/24")
+    server = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--room", "ann's room")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    server.expect(r"announced as", timeout=15)
+    code, checks = doctor("198.18.0.1", port, "--wait", "2", program=lab.program(bob))
+    assert checks["discovery"]["status"] == "ok"
+    assert any(d.startswith(f"ann's room on 198.18.0.1:{port}") for d in checks["discovery"]["details"])
+    assert checks["server"]["status"] == "ok"
+    assert checks["addresses"]["summary"] == "others reach this machine at 198.18.0.2 (lan0)"
+    assert code == 0
+
+
+# ------------------------------------------------------------ judged from facts
+
+
+def test_addresses_judged():
+    lan = LocalAddress("wlan0", "192.168.1.20", default_route=True)
+    loop = LocalAddress("lo", "127.0.0.1")
+    docker = LocalAddress("docker0", "172.17.0.1")
+    assert judge_addresses([lan, docker, loop]).status == "ok"
+    assert judge_addresses([loop]).status == "fail"
+    assert judge_addresses([]).status == "fail"
+    assert judge_addresses([docker, loop]).status == "warn"
+    assert "a container or VM bridge" in judge_addresses([lan, docker, loop]).details[1]
+
+
+def test_port_judged():
+    assert judge_port(3580, None, []).status == "ok"
+    assert judge_port(80, errno.EACCES, []).status == "fail"
+    held = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=7, name="nginx", command="nginx: master")])
+    assert held.status == "fail" and "nginx (pid 7)" in held.summary
+    ours = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=8, name="python3", command="python3 -m lanchat serve")])
+    assert ours.status == "info"
+    hidden = judge_port(3580, errno.EADDRINUSE, [])
+    assert "run as root to see which" in hidden.summary
+    sneaky = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=9, name="evil\x1b[2J", command=None)])
+    assert "\x1b" not in sneaky.summary
+
+
+def test_server_judged_for_every_outcome():
+    target = Target("192.168.1.20", 3580)
+    for outcome in ("refused", "timeout", "unreachable", "unknown-host", "other"):
+        check = judge_server(target, outcome, "why", asked=True)
+        assert check.status == "fail" and check.fix, outcome
+    assert "isolates devices" in judge_server(target, "timeout", "why", asked=True).fix
+    assert judge_server(target, "refused", "why", asked=False).status == "info"
+    assert judge_server(target, "other", "why", asked=False).status == "info"  # the port check names the holder
+
+
+RULESET_DROP = """table inet filter {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		tcp dport { 22, 3580 } drop
+	}
+}
+"""
+
+RULESET_POLICY_DROP = """table inet filter {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept
+		tcp dport 22 accept
+	}
+	chain output {
+		type filter hook output priority filter; policy accept;
+	}
+}
+"""
+
+RULESET_ALLOWED = RULESET_POLICY_DROP.replace("tcp dport 22 accept", "tcp dport 3000-4000 accept")
+
+
+def test_nftables_rules_judged():
+    assert judge_nftables(RULESET_DROP, 3580).status == "fail"
+    assert judge_nftables(RULESET_DROP, 3581) is None
+    assert judge_nftables(RULESET_POLICY_DROP, 3580).status == "warn"
+    assert judge_nftables(RULESET_ALLOWED, 3580).status == "ok"
+    assert judge_nftables("", 3580) is None
+
+
+def test_ufw_and_firewalld_judged():
+    assert judge_ufw("Status: inactive\n", 3580) is None
+    assert judge_ufw("Status: active\n\nTo Action From\n22/tcp ALLOW Anywhere\n", 3580).status == "warn"
+    assert judge_ufw("Status: active\n\nTo Action From\n3580/tcp ALLOW Anywhere\n", 3580).status == "ok"
+    assert judge_ufw("Status: active\n\nTo Action From\n3580 DENY Anywhere\n", 3580).status == "fail"
+    assert judge_firewalld("not running\n", "", 3580) is None
+    assert judge_firewalld("running\n", "22/tcp\n", 3580).status == "warn"
+    assert judge_firewalld("running\n", "22/tcp 3580/tcp\n", 3580).status == "ok"
+
+
+def test_discovery_locale_terminal_and_data_folder_judged(tmp_path):
+    assert judge_discovery([], None, 2).status == "warn"
+    assert judge_discovery(None, "no interface", 2).status == "warn"
+    assert judge_locale("UTF-8", {"LANG": "C.UTF-8"}).status == "ok"
+    latin = judge_locale("ANSI_X3.4-1968", {"LANG": "C"})
+    assert latin.status == "warn" and "LANG=C.UTF-8" in latin.fix
+    assert judge_terminal(is_tty=False, term="xterm", size=None, colours=None).status == "info"
+    assert judge_terminal(is_tty=True, term="dumb", size=(80, 24), colours=None).status == "warn"
+    assert judge_terminal(is_tty=True, term="xterm-256color", size=(10, 3), colours=256).status == "warn"
+    fine = judge_terminal(is_tty=True, term="xterm-256color", size=(120, 40), colours=256)
+    assert (fine.status, fine.summary) == ("ok", "xterm-256color, 120x40, 256 colours")
+    assert judge_data_folder(tmp_path).status == "ok"
+    assert "created on first use" in judge_data_folder(tmp_path / "new" / "lanchat").summary
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert judge_data_folder(a_file).status == "fail"
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert judge_data_folder(locked / "lanchat").status == "fail"
+
+
+def test_bad_doctor_arguments_are_one_line():
+    for args, complaint in ((["1.2.3.4:0"], "port 0 cannot be joined"), (["--wait", "99"], "from 0 to 30 seconds")):
+        proc = Proc("doctor", *args, stdin=False)
+        try:
+            assert proc.wait() == 2
+        finally:
+            proc.stop()
+        assert len(proc.lines) == 1 and complaint in proc.lines[0], proc.output
+
+
+def test_help_of_rooms_and_doctor_explains_with_examples():
+    for command, options in (("rooms", ("--wait", "--json")), ("doctor", ("--port", "--wait", "--json"))):
+        proc = Proc(command, "--help", stdin=False)
+        try:
+            assert proc.wait() == 0
+        finally:
+            proc.stop()
+        assert "examples:" in proc.output and f"lanchat {command} " in proc.output
+        assert all(option in proc.output for option in options)

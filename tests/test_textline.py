@@ -1,0 +1,126 @@
+"""A text participant as the server sees it (textline.TextConnection): lines in, the room's events out;
+the room's events in, plain lines out. Pure: no socket, a fixed clock."""
+
+from __future__ import annotations
+
+from lanchat import events as ev
+from lanchat.protocol import ConnectionClosed, State, encode
+from lanchat.textline import MAX_LINE_BYTES, TextConnection, opening_kind
+
+
+def person() -> TextConnection:
+    return TextConnection(stamp=lambda when: "12:00", room="maths 3B")
+
+
+def welcomed(name: str = "nc") -> TextConnection:
+    conn = person()
+    conn.receive_data(f"{name}\n".encode())
+    assert conn.events() == [ev.Hello(name=name)]
+    conn.show(ev.Welcome(name=name, mode="duplex", members=("ann", name)))
+    return conn
+
+
+def test_what_a_connection_opens_with_decides_what_it_is():
+    assert opening_kind(b"\x00\x00\x00\x10{") == "frame"
+    assert opening_kind(b"GET / HTTP/1.1\r\n") == "http"
+    assert opening_kind(b"ann\n") == "text"
+    assert opening_kind(b"hi\n") == "text"  # shorter than a frame header, but a whole line
+    assert opening_kind(b"GE") is None  # wait: it may be GET
+    assert opening_kind(b"") is None
+    assert opening_kind("héllo".encode()) == "text"
+    assert opening_kind("éa\n".encode()) == "text"
+    assert opening_kind(b"\xff\xfd\x03ann") == "text"  # telnet negotiates first
+    assert opening_kind(b"\x80\x00\x00\x00") == "frame"  # an oversized header: a bad frame, not text
+    assert opening_kind(b"\x01\x02\x03\x04") == "frame"
+
+
+def test_the_first_line_is_the_name_then_lines_are_messages():
+    conn = person()
+    assert b"Type your name" in conn.greeting() and b"maths 3B" in conn.greeting()
+    conn.receive_data(b"ann\r\n")  # telnet ends lines with CRLF
+    assert conn.events() == [ev.Hello(name="ann")]
+    welcome = conn.show(ev.Welcome(name="ann", mode="duplex", members=("bob", "ann")))
+    assert welcome == b"* welcome, ann! here: bob. /help lists the commands\r\n"
+    conn.receive_data(b"hello all\n/w bob psst\n/who\n\n/q\n")
+    assert conn.events() == [ev.Say(text="hello all"), ev.Whisper(to="bob", text="psst"), ev.Who(), ev.Bye()]
+
+
+def test_a_refused_name_asks_again_and_lines_typed_ahead_wait_for_the_welcome():
+    conn = person()
+    conn.receive_data(b"bob\nhello\n")  # a script sends its name and its first message at once
+    assert conn.events() == [ev.Hello(name="bob")]
+    assert conn.show(ev.Error(code=ev.E_NAME_TAKEN, message="the name 'bob' is taken")) == (
+        b"! the name 'bob' is taken\r\nname: "
+    )
+    conn.receive_data(b"bob2\nhello again\n")
+    assert conn.events() == [ev.Hello(name="bob2")]
+    conn.show(ev.Welcome(name="bob2", mode="duplex", members=("bob", "bob2")))
+    assert conn.events() == [ev.Say(text="hello again")]
+
+
+def test_room_events_are_plain_sanitised_lines():
+    conn = welcomed("nc")
+    said = ev.Message(sender="ann", text="hi \x1b[2Jthere", time=0.0)
+    assert conn.show(said) == b"[12:00] ann: hi ^[[2Jthere\r\n"
+    assert conn.show(ev.Direct(sender="ann", to="nc", text="psst", time=0.0)) == b"[12:00] ann -> you: psst\r\n"
+    assert conn.show(ev.Direct(sender="nc", to="ann", text="ok", time=0.0)) == b"[12:00] you -> ann: ok\r\n"
+    assert conn.show(ev.Joined(name="cat", time=0.0)) == b"* cat joined\r\n"
+    assert conn.show(ev.Left(name="cat", reason="lost", time=0.0)) == b"* cat left (connection lost)\r\n"
+    assert conn.show(ev.Roster(members=("ann", "nc"))) == b"* here: ann, nc\r\n"
+    assert conn.show(ev.Turn(holder="nc")) == b"* your turn: type a line\r\n"
+    assert conn.show(ev.Turn(holder="ann")) == b"* ann's turn\r\n"
+    assert conn.show(ev.Error(code=ev.E_NOT_YOUR_TURN, message="not your turn")) == b"! not your turn\r\n"
+    assert conn.show(ev.Message(sender="ann", text="old", time=0.0, history=True)) == b"[History] [12:00] ann: old\r\n"
+    assert conn.show(ev.Shutdown(reason="bye")) == b"* the chat is closing: bye\r\n"
+    assert conn.state is State.CLOSED
+
+
+def test_broadcast_frames_are_rendered_too_even_cut_anywhere():
+    conn = welcomed("nc")
+    frames = encode(ev.Message(sender="ann", text="one", time=0.0)) + encode(ev.Joined(name="cat", time=0.0))
+    out = b"".join(conn.render_frames(frames[i : i + 3]) for i in range(0, len(frames), 3))
+    assert out == b"[12:00] ann: one\r\n* cat joined\r\n"
+
+
+def test_bad_bytes_become_replacement_characters_not_trouble():
+    conn = welcomed()
+    conn.receive_data(b"caf\xc3\xa9 \xc3\x28 \x00\x07ok\n")  # UTF-8, a broken sequence, a NUL and a bell
+    assert conn.events() == [ev.Say(text="caf\u00e9 \ufffd( ok")]
+
+
+def test_telnet_negotiation_is_not_text():
+    conn = person()
+    conn.receive_data(b"\xff\xfd\x03\xff\xfb\x18\xff\xfa\x18\x00xterm\xff\xf0ann\r\n")
+    assert conn.events() == [ev.Hello(name="ann")]
+
+
+def test_a_huge_line_is_refused_whole_and_the_next_line_goes_through():
+    conn = welcomed()
+    conn.receive_data(b"x" * (MAX_LINE_BYTES + 10))
+    assert conn.events() == []
+    assert b"longer than" in conn.take_output()
+    conn.receive_data(b"y" * 5000 + b"\nafter\n")  # the rest of the huge line, then a good one
+    assert conn.events() == [ev.Say(text="after")]
+    assert conn.take_output() == b""
+
+
+def test_commands_answered_here():
+    conn = welcomed()
+    conn.receive_data(b"/help\n/w bob\n/dance\n//slash stays\n")
+    assert conn.events() == [ev.Say(text="/slash stays")]
+    said = conn.take_output().decode()
+    assert "/w NAME TEXT" in said and "usage: /w NAME TEXT" in said and "unknown command /dance" in said
+
+
+def test_the_peer_closing_is_the_end():
+    conn = welcomed()
+    conn.receive_data(b"")
+    assert conn.events() == [ConnectionClosed()]
+    assert conn.peer_closed and conn.state is State.CLOSED
+
+
+def test_what_the_hub_sends_is_a_frame_and_reads_as_the_same_line():
+    conn = welcomed()
+    said = ev.Message(sender="ann", text="hi", time=0.0)
+    assert conn.send(said) == encode(said)  # the outbox renders it, like a broadcast
+    assert conn.render_frames(conn.send(said)) == conn.show(said) == b"[12:00] ann: hi\r\n"
