@@ -42,7 +42,7 @@ def test_type_ahead_of_a_line_and_q_sends_the_line_then_leaves(terms):
 
 
 def test_sixty_quick_lines_are_sixty_messages(terms):
-    ann, port = host(terms, rows=80)
+    ann, port = host(terms, "--no-limits", rows=80)  # (sixty lines at once is a flood to the limits)
     bob = join(terms, port, "bob", env=XTERM)
     ann.expect("bob joined")
     bob.send("".join(f"quick {number}\r" for number in range(60)))
