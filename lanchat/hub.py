@@ -16,10 +16,10 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
 * deadlines (``Deadlines``): a handshake that never comes, a frame started and never finished
   (both per connection and per frame, never pushed back by a dripped byte), a closing connection
   that never reads its last frames; the host admitted before anyone else; who joined and left;
-* abuse limits (limits.py decides, the hub acts): a flooder is told to slow down, then no longer
-  read for a while (``set_reading``: back-pressure through the kernel), then disconnected;
-  connections per address are capped; and when a reader's queue grows, the senders feeding it
-  are read more slowly before anyone is dropped.
+* abuse limits (limits.py decides, guard.py acts through the hub): a flooder is told to slow
+  down, then no longer read for a while (``set_reading``: back-pressure through the kernel), then
+  disconnected; connections per address are capped; and when a reader's queue grows, the senders
+  feeding it are read more slowly before anyone is dropped.
 
 The clock, the history store and the log are passed in, so tests run it in milliseconds
 (tests/test_hub.py). ``release(cid)`` is the loop's: called once when a connection is over.
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 from . import events as ev
 from . import limits as lim
 from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
+from .guard import Guard
 from .history_policy import HistoryPolicy
 from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
@@ -54,20 +55,6 @@ FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
 HANDSHAKE_SECONDS = lim.HELLO_SECONDS  # hello within this long of connecting, however the bytes drip
 FRAME_SECONDS = lim.FRAME_SECONDS  # a frame, once begun, finished within this long
-# What flood control counts (PROTOCOL.md, Abuse limits): messages, whispers, commands and offers.
-# File chunks are not: an upload's size is checked when it is offered.
-FLOOD_COUNTED: tuple[type, ...] = (
-    ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
-)  # fmt: skip
-# A reader with more than this share of max_queue_bytes waiting is congested: the senders that
-# fed it are read THROTTLE_SECONDS later, and only one congested for CONGESTION_GRACE_SECONDS
-# (not keeping up even then) is dropped (PROTOCOL.md, Abuse limits; issue 14).
-CONGESTED_SHARE = 2  # half the queue limit: above what a download keeps queued (FILE_LOW_WATER_BYTES)
-THROTTLE_SECONDS = 0.05
-CONGESTION_GRACE_SECONDS = 5.0
-# A connection with frames waiting that has taken no byte for this long is not reading (a
-# script that never reads, a laptop whose buffers are full): it is dropped like a slow reader.
-NOT_READING_SECONDS = 30.0
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
 
 
@@ -264,21 +251,10 @@ class Hub:
         self.shutting_down = False
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
         self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send)
-        # Abuse limits (limits.py): flood control and connection caps, on with ``limits`` (what
-        # `lanchat serve` does unless --no-limits; a benchmark lifts them); the deadlines always hold.
-        self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
-        self.connection_limits = connection_limits if connection_limits is not None else (
-            lim.ConnectionLimits() if limits else None
-        )
-        self.set_reading = set_reading or (lambda cid, reading: None)
-        self._paused: dict[int, float] = {}  # connections not read now -> when to read them again
-        self._fed: set[int] = set()  # who sent something since the last congestion check
-        self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
-        self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
-        self._stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
-        self._next_congestion_check = 0.0
-        self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
-        self.not_reading_seconds = NOT_READING_SECONDS
+        self.guard = Guard(  # the abuse limits (guard.py; limits.py decides)
+            self, max_queue_bytes=max_queue_bytes, limits=limits, flood=flood,
+            connection_limits=connection_limits, set_reading=set_reading,
+        )  # fmt: skip
 
     # ------------------------------------------------------------ connections
 
@@ -295,13 +271,10 @@ class Hub:
         self.room.moderation.arrive(cid, peer.ip)
         if handshake:
             self.deadlines.expect_hello(cid)
-            if self.connection_limits is not None:
-                refusal = self.connection_limits.admit(peer.ip, self.clock())
-                if refusal is not None:
-                    self.log(f"{address}: {refusal}; refusing")
-                    self._refuse(peer, ev.E_TOO_MANY, refusal)
-                else:
-                    peer.admitted = True
+            refusal = self.guard.admit(peer)
+            if refusal is not None:
+                self.log(f"{address}: {refusal}; refusing")
+                self._refuse(peer, ev.E_TOO_MANY, refusal)
         return cid
 
     def _refuse(self, peer: Peer, code: str, message: str) -> None:
@@ -331,8 +304,8 @@ class Hub:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
             broken = exc  # after what the peer said properly before it (proto.next_event())
-        self._fed.add(cid)  # for the congestion check: who fed the queues lately
-        self._handle_all(peer)
+        self.guard.fed(cid)
+        self.guard.handle_all(peer)  # within the flood limit; a pause leaves the rest in proto
         if broken is not None:
             self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
             self._leave(cid, "lost")
@@ -347,25 +320,6 @@ class Hub:
         deadlines.frame(cid, partial=proto.partial_frame_bytes > 0)
         if proto.peer_closed and peer.paused_until is None:
             self.close(cid)
-
-    def _handle_all(self, peer: Peer) -> None:
-        """Every event the peer's bytes hold, within the flood limit. A pause (STOP_READING)
-        leaves the rest unparsed in ``peer.proto``, handled when the pause ends."""
-        proto = peer.proto
-        flood = self.flood
-        if flood is None:  # the plain path: no limits, no pauses
-            while (event := proto.next_event()) is not None:
-                self._handle(peer, event)
-            return
-        while peer.paused_until is None and (event := proto.next_event()) is not None:
-            if isinstance(event, FLOOD_COUNTED) and self._flood_counts(peer.cid):
-                verdict = flood.check(self._flood_key(peer.cid), self.clock())
-                if not verdict.allowed:
-                    self._over_flood_limit(peer, verdict)
-                    if peer.closing:
-                        return
-                    continue
-            self._handle(peer, event)
 
     def _handle(self, peer: Peer, event: object) -> None:
         """One event from ``peer``: to the file store or the room, logging joins and leaves."""
@@ -392,99 +346,6 @@ class Hub:
             for data in held:
                 self.receive_data(peer.cid, data)
 
-    # ------------------------------------------------------------ abuse limits
-
-    def _flood_counts(self, cid: int) -> bool:
-        """Flood control holds for people who joined; the host, bots and operators are exempt."""
-        member = self.room.members.get(cid)
-        if member is None or cid == self.room.host_cid or cid in self.room.service_cids:
-            return False
-        return not self.room.moderation.is_operator(self.room, member)
-
-    def _flood_key(self, cid: int) -> str:
-        """A bucket per person, not per connection: reconnecting does not refill it."""
-        member = self.room.members[cid]
-        return self.room.moderation.identity_of(member) or ev.name_key(member.name)
-
-    def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
-        flood = self.flood
-        assert flood is not None
-        limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
-        if verdict.action == lim.DISCONNECT:
-            self.log(f"{self.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
-            note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)
-            self._send(peer, note)
-            self._leave(peer.cid, "flooding")
-            self.deadlines.forget(peer.cid)
-            self._closing(peer)
-            return
-        text = f"slow down: that was not sent ({limit}); try again in {max(verdict.retry_after, 0.1):.1f} s"
-        if verdict.action == lim.STOP_READING and verdict.resume_at is not None:
-            wait = verdict.resume_at - self.clock()
-            text = f"slow down: that was not sent ({limit}); nothing you send is read for {wait:.0f} s"
-            self.log(f"{self.who(peer.cid)}: flooding; not read for {wait:.1f} s")
-            self._pause(peer, verdict.resume_at)
-        self._send(peer, ev.Error(code=ev.E_SLOW_DOWN, message=text))
-
-    def _pause(self, peer: Peer, until: float) -> None:
-        """Stop reading ``peer`` until ``until``: what it sends waits in the kernel's buffers,
-        and once those are full its own writes block (back-pressure, not our memory)."""
-        if peer.paused_until is None:
-            self.set_reading(peer.cid, False)
-        peer.paused_until = until if peer.paused_until is None else max(until, peer.paused_until)
-        self._paused[peer.cid] = peer.paused_until
-
-    def _resume_due(self, now: float) -> None:
-        for cid in [c for c, until in self._paused.items() if until <= now]:
-            del self._paused[cid]
-            peer = self.peers.get(cid)
-            if peer is None or peer.closed:
-                continue
-            peer.paused_until = None
-            if not peer.closing:
-                self.set_reading(cid, True)
-                self._handle_all(peer)  # what was read before the pause, in order
-                if peer.proto.peer_closed and peer.paused_until is None:
-                    self.close(cid)
-
-    def _check_congestion(self, now: float) -> None:
-        """A reader with a growing queue slows the senders that fed it before anyone is
-        dropped; one that stays congested past the grace time, or whose waiting frames take no
-        byte for NOT_READING_SECONDS, is dropped as too slow."""
-        if now < self._next_congestion_check:
-            return
-        self._next_congestion_check = now + THROTTLE_SECONDS
-        fed, self._fed = self._fed, set()
-        moved, self._moved = self._moved, set()
-        mark = self.congested_bytes
-        downloading = self.pacer.started
-        backlogged = [q for q in self.outbox.queues.values() if q.out_bytes]
-        for cid in list(self._stuck_since):
-            if cid in moved or not self.outbox.queued_bytes(cid):
-                del self._stuck_since[cid]
-        for queue in backlogged:
-            if queue.cid in moved:
-                continue
-            since = self._stuck_since.setdefault(queue.cid, now)
-            if now - since >= self.not_reading_seconds and queue.cid in self.room.members:
-                del self._stuck_since[queue.cid]
-                self._over_limit(queue.cid)  # told "not reading fast enough", the room told "dropped"
-        congested = {q.cid for q in backlogged if q.out_bytes > mark and q.cid not in downloading}
-        for cid in list(self._congested_since):
-            if cid not in congested:
-                del self._congested_since[cid]
-        if not congested:
-            return
-        for cid in congested:
-            since = self._congested_since.setdefault(cid, now)
-            if now - since >= CONGESTION_GRACE_SECONDS:
-                del self._congested_since[cid]
-                self._over_limit(cid)
-        for cid in fed:  # a congested sender too: it may be feeding its own queue
-            peer = self.peers.get(cid)
-            if peer is not None and not peer.closing and not peer.closed:
-                self._pause(peer, now + THROTTLE_SECONDS)
-
     def _leave(self, cid: int, reason: str) -> None:
         """``cid`` is out of the room (lost, dropped): the others are told, its offers expire."""
         self.perform(self.room.leave(cid, reason) + self.files.forget(cid))
@@ -498,14 +359,7 @@ class Hub:
         self.outbox.close(cid)
         self.deadlines.forget(cid)
         self.pacer.forget(cid)
-        self._paused.pop(cid, None)
-        self._congested_since.pop(cid, None)
-        self._stuck_since.pop(cid, None)
-        if peer.admitted and self.connection_limits is not None:
-            self.connection_limits.release(peer.ip)
-        member = self.room.members.get(cid)
-        if member is not None and self.flood is not None:
-            self.flood.forget(self.room.moderation.identity_of(member) or ev.name_key(member.name), self.clock())
+        self.guard.forget(peer)
         self.release(cid)
         if cid == self._host_pending:
             self._host_joined()  # the host never made it in: the others go ahead
@@ -628,7 +482,7 @@ class Hub:
                     continue
                 try:
                     if write(queue, writer.send) and queue.out:
-                        self._moved.add(cid)  # a backlog that drains (the not-reading rule)
+                        self.guard.moved(cid)  # a backlog that drains (the not-reading rule)
                 except OSError:
                     self.close(cid)
                     continue
@@ -657,10 +511,8 @@ class Hub:
         """When something is due: waiting notices, a closing connection's or a handshake's
         time; None when nothing is (an idle server sleeps and wakes for nothing)."""
         due = [t for t in (self.outbox.notice_deadline, self.deadlines.next()) if t is not None]
-        if self._paused:
-            due.append(min(self._paused.values()))
-        if self._congested_since or self._stuck_since:
-            due.append(max(self._next_congestion_check, self.clock() + THROTTLE_SECONDS))
+        if (guarded := self.guard.next_due()) is not None:
+            due.append(guarded)
         room = self.room
         if room.turn_timeout is not None and room.mode == "turn" and room.turn_holder is not None:
             # the room keeps time by its own clock (time.time): converted to the hub's
@@ -693,8 +545,8 @@ class Hub:
                 self.log(f"{peer.address}: {why}; disconnecting")
                 self._refuse(peer, ev.E_DEADLINE, why)
         now = self.clock()
-        self._resume_due(now)
-        self._check_congestion(now)
+        self.guard.resume_due(now)
+        self.guard.check_congestion(now)
         self.perform(moderation_tick(self.room))  # a turn nobody took moves on (serve --turn-timeout)
         if self.files.uploads:
             self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota

@@ -14,6 +14,7 @@ stored ones, so they survive a restart.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 LOCAL = "local"  # limits.address_group of loopback and AF_UNIX: never banned or muted by address
 
 
+@functools.lru_cache(maxsize=4096)  # looked up per message by flood control; bounded
 def key_id(key: bytes | str | None) -> str | None:
     """A member's identity key as bans, mutes and operator status store it: a public key's
     bytes become the hex SHA-256 of them; a string (already a fingerprint) stays as it is."""

@@ -332,9 +332,6 @@ class Connection:
             if problem is not None and problem[0] == ev.E_OUT_OF_RANGE and self.our_role is Role.CLIENT:
                 return Invalid(code=problem[0], message=problem[1])  # that one event, not the chat
             if problem is not None:
-                if problem[0] == ev.E_BAD_JSON and self.our_role is Role.CLIENT:
-                    # a server's NaN costs that one event, not the chat (PROTOCOL.md, Ranges of numbers)
-                    return Invalid(code=ev.E_OUT_OF_RANGE, message="a number is NaN or Infinity, which JSON does not allow")
                 return self._remote_mistake(*problem)
         try:
             event = ev.event_from_json(obj, self._table)

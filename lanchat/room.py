@@ -34,6 +34,12 @@ __all__ = [
 ]  # fmt: skip
 
 
+def _owner(member: Member) -> bytes | None:
+    """The public key a member's direct messages are kept for (PROTOCOL.md, Identity): a verified
+    key's bytes; a fingerprint string or no key owns nothing, so nothing is kept for it."""
+    return member.key if isinstance(member.key, bytes) else None
+
+
 @dataclass
 class Member:
     cid: int
@@ -328,10 +334,10 @@ class Room:
             # They have been here before: keep it for their key; only the sender's copy goes out now.
             held = ev.Direct(sender=member.name, to=absent, text=whisper.text, time=self.clock(), held=True)
             kept = ev.Direct(sender=held.sender, to=held.to, text=held.text, time=held.time)
-            return [Keep(event=kept, sender_owner=member.key, recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
+            return [Keep(event=kept, sender_owner=_owner(member), recipient_owner=owner), Broadcast(to=(member.cid,), frame=encode(held))]
         direct = ev.Direct(sender=member.name, to=target.name, text=whisper.text, time=self.clock())
         recipients = (target.cid,) if target.cid == member.cid else (target.cid, member.cid)
-        actions: list[Action] = [Keep(event=direct, sender_owner=member.key, recipient_owner=target.key)] if self.history else []
+        actions: list[Action] = [Keep(event=direct, sender_owner=_owner(member), recipient_owner=_owner(target))] if self.history else []
         actions.append(Broadcast(to=recipients, frame=encode(direct)))
         return actions + room_social.away_answer(member, target, direct.time)
 
@@ -349,7 +355,7 @@ class Room:
             )
         if request.before is not None and request.before < 1:
             return self._error(member.cid, ev.E_BAD_MESSAGE, '"before" must be a message id of 1 or more')
-        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=member.key)]
+        return [Replay(to=member.cid, name=member.name, limit=request.limit, before=request.before, owner=_owner(member))]
 
     def _next_after(self, cid: int, *, order_before: list[int], removed: bool = False) -> int | None:
         """The next member in join order after ``cid`` (wrapping round).

@@ -8,7 +8,7 @@ from __future__ import annotations
 from test_hub import Lab
 
 from lanchat import events as ev
-from lanchat import hub as hub_module
+from lanchat import guard as hub_module
 from lanchat import limits as lim
 
 

@@ -1,0 +1,212 @@
+"""guard.py: the abuse limits as the hub applies them: flood control, pauses, congestion. Never touches a socket.
+
+limits.py decides (a token bucket, connection caps); the Guard acts on the hub's connections:
+a flooder is told to slow down, then not read until its bucket refills (``set_reading``: the
+kernel's buffers fill and the sender's own writes block), then disconnected; a reader whose queue
+grows slows the senders that fed it before anyone is dropped; a reader whose waiting frames take
+no byte for NOT_READING_SECONDS is dropped (docs/PROTOCOL.md, "Abuse limits"; issue 14).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from . import limits as lim
+
+if TYPE_CHECKING:
+    from .hub import Hub, Peer
+
+# What flood control counts (PROTOCOL.md, Abuse limits): messages, whispers, commands and offers.
+# File chunks are not: an upload's size is checked when it is offered.
+FLOOD_COUNTED: tuple[type, ...] = (
+    ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
+)  # fmt: skip
+# A reader with more than this share of max_queue_bytes waiting is congested: the senders that
+# fed it are read THROTTLE_SECONDS later, and only one congested for CONGESTION_GRACE_SECONDS
+# (not keeping up even then) is dropped.
+CONGESTED_SHARE = 2  # half the queue limit: above what a download keeps queued (hub.FILE_LOW_WATER_BYTES)
+THROTTLE_SECONDS = 0.05
+CONGESTION_GRACE_SECONDS = 5.0
+# A connection with frames waiting that has taken no byte for this long is not reading (a
+# script that never reads, a laptop whose buffers are full): it is dropped like a slow reader.
+NOT_READING_SECONDS = 30.0
+
+
+class Guard:
+    """One server run's abuse limits, acting through its ``hub`` (its peers, room and outbox)."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        max_queue_bytes: int,
+        limits: bool = False,
+        flood: lim.FloodControl | None = None,
+        connection_limits: lim.ConnectionLimits | None = None,
+        set_reading: Callable[[int, bool], None] | None = None,
+    ) -> None:
+        self.hub = hub
+        # ``limits`` turns on flood control and connection caps (what `lanchat serve` does
+        # unless --no-limits; a benchmark lifts them); the hub's deadlines always hold.
+        self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
+        self.connection_limits = connection_limits if connection_limits is not None else (
+            lim.ConnectionLimits() if limits else None
+        )
+        self.set_reading = set_reading or (lambda cid, reading: None)
+        self._paused: dict[int, float] = {}  # connections not read now -> when to read them again
+        self._fed: set[int] = set()  # who sent something since the last congestion check
+        self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
+        self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
+        self._stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
+        self._next_congestion_check = 0.0
+        self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
+        self.not_reading_seconds = NOT_READING_SECONDS
+
+    # ------------------------------------------------------------ the hub's calls
+
+    def admit(self, peer: Peer) -> str | None:
+        """A new connection from ``peer.ip``: None to let it in, or the one-line refusal."""
+        if self.connection_limits is None:
+            return None
+        refusal = self.connection_limits.admit(peer.ip, self.hub.clock())
+        peer.admitted = refusal is None
+        return refusal
+
+    def fed(self, cid: int) -> None:
+        """``cid`` sent something (the congestion check slows whoever fed a growing queue)."""
+        self._fed.add(cid)
+
+    def moved(self, cid: int) -> None:
+        """A backlog for ``cid`` took bytes (it is reading, however slowly)."""
+        self._moved.add(cid)
+
+    def forget(self, peer: Peer) -> None:
+        """``peer`` is closing for good: its pause, marks and connection count go."""
+        cid = peer.cid
+        self._paused.pop(cid, None)
+        self._congested_since.pop(cid, None)
+        self._stuck_since.pop(cid, None)
+        if peer.admitted and self.connection_limits is not None:
+            self.connection_limits.release(peer.ip)
+        member = self.hub.room.members.get(cid)
+        if member is not None and self.flood is not None:
+            self.flood.forget(self.hub.room.moderation.identity_of(member) or ev.name_key(member.name), self.hub.clock())
+
+    def next_due(self) -> float | None:
+        """When a pause ends or the congestion check is due (None: nothing to wait for)."""
+        due = [min(self._paused.values())] if self._paused else []
+        if self._congested_since or self._stuck_since:
+            due.append(max(self._next_congestion_check, self.hub.clock() + THROTTLE_SECONDS))
+        return min(due) if due else None
+
+    def handle_all(self, peer: Peer) -> None:
+        """Every event the peer's bytes hold, within the flood limit. A pause (STOP_READING)
+        leaves the rest unparsed in ``peer.proto``, handled when the pause ends."""
+        proto = peer.proto
+        flood = self.flood
+        if flood is None:  # the plain path: no limits, no pauses
+            while (event := proto.next_event()) is not None:
+                self.hub._handle(peer, event)
+            return
+        while peer.paused_until is None and (event := proto.next_event()) is not None:
+            if isinstance(event, FLOOD_COUNTED) and self._flood_counts(peer.cid):
+                verdict = flood.check(self._flood_key(peer.cid), self.hub.clock())
+                if not verdict.allowed:
+                    self._over_flood_limit(peer, verdict)
+                    if peer.closing:
+                        return
+                    continue
+            self.hub._handle(peer, event)
+
+    def _flood_counts(self, cid: int) -> bool:
+        """Flood control holds for people who joined; the host, bots and operators are exempt."""
+        member = self.hub.room.members.get(cid)
+        if member is None or cid == self.hub.room.host_cid or cid in self.hub.room.service_cids:
+            return False
+        return not self.hub.room.moderation.is_operator(self.hub.room, member)
+
+    def _flood_key(self, cid: int) -> str:
+        """A bucket per person, not per connection: reconnecting does not refill it."""
+        member = self.hub.room.members[cid]
+        return self.hub.room.moderation.identity_of(member) or ev.name_key(member.name)
+
+    def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
+        flood = self.flood
+        assert flood is not None
+        limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
+        if verdict.action == lim.DISCONNECT:
+            self.hub.log(f"{self.hub.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
+            note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)
+            self.hub._send(peer, note)
+            self.hub._leave(peer.cid, "flooding")
+            self.hub.deadlines.forget(peer.cid)
+            self.hub._closing(peer)
+            return
+        text = f"slow down: that was not sent ({limit}); try again in {max(verdict.retry_after, 0.1):.1f} s"
+        if verdict.action == lim.STOP_READING and verdict.resume_at is not None:
+            wait = verdict.resume_at - self.hub.clock()
+            text = f"slow down: that was not sent ({limit}); nothing you send is read for {wait:.0f} s"
+            self.hub.log(f"{self.hub.who(peer.cid)}: flooding; not read for {wait:.1f} s")
+            self.pause(peer, verdict.resume_at)
+        self.hub._send(peer, ev.Error(code=ev.E_SLOW_DOWN, message=text))
+
+    def pause(self, peer: Peer, until: float) -> None:
+        """Stop reading ``peer`` until ``until``: what it sends waits in the kernel's buffers,
+        and once those are full its own writes block (back-pressure, not our memory)."""
+        if peer.paused_until is None:
+            self.set_reading(peer.cid, False)
+        peer.paused_until = until if peer.paused_until is None else max(until, peer.paused_until)
+        self._paused[peer.cid] = peer.paused_until
+
+    def resume_due(self, now: float) -> None:
+        for cid in [c for c, until in self._paused.items() if until <= now]:
+            del self._paused[cid]
+            peer = self.hub.peers.get(cid)
+            if peer is None or peer.closed:
+                continue
+            peer.paused_until = None
+            if not peer.closing:
+                self.set_reading(cid, True)
+                self.handle_all(peer)  # what was read before the pause, in order
+                if peer.proto.peer_closed and peer.paused_until is None:
+                    self.hub.close(cid)
+
+    def check_congestion(self, now: float) -> None:
+        """A reader with a growing queue slows the senders that fed it before anyone is
+        dropped; one that stays congested past the grace time, or whose waiting frames take no
+        byte for NOT_READING_SECONDS, is dropped as too slow."""
+        if now < self._next_congestion_check:
+            return
+        self._next_congestion_check = now + THROTTLE_SECONDS
+        fed, self._fed = self._fed, set()
+        moved, self._moved = self._moved, set()
+        mark = self.congested_bytes
+        downloading = self.hub.pacer.started
+        backlogged = [q for q in self.hub.outbox.queues.values() if q.out_bytes]
+        for cid in list(self._stuck_since):
+            if cid in moved or not self.hub.outbox.queued_bytes(cid):
+                del self._stuck_since[cid]
+        for queue in backlogged:
+            if queue.cid in moved:
+                continue
+            since = self._stuck_since.setdefault(queue.cid, now)
+            if now - since >= self.not_reading_seconds and queue.cid in self.hub.room.members:
+                del self._stuck_since[queue.cid]
+                self.hub._over_limit(queue.cid)  # told "not reading fast enough", the room told "dropped"
+        congested = {q.cid for q in backlogged if q.out_bytes > mark and q.cid not in downloading}
+        for cid in list(self._congested_since):
+            if cid not in congested:
+                del self._congested_since[cid]
+        if not congested:
+            return
+        for cid in congested:
+            since = self._congested_since.setdefault(cid, now)
+            if now - since >= CONGESTION_GRACE_SECONDS:
+                del self._congested_since[cid]
+                self.hub._over_limit(cid)
+        for cid in fed:  # a congested sender too: it may be feeding its own queue
+            peer = self.hub.peers.get(cid)
+            if peer is not None and not peer.closing and not peer.closed:
+                self.pause(peer, now + THROTTLE_SECONDS)
