@@ -185,6 +185,7 @@ def test_a_family_emoji_is_written_whole_only_where_the_terminal_draws_it_in_two
         bob.expect(ev.Message, sender="ann", text=f"family {FAMILY} here")  # typed with its joiners (they used to be dropped)
     finally:
         bob.close()
+    say(ann, "after", "ann")  # everything the family's draw wrote is in by now (the overlay follows curses)
     written = bytes(ann.raw[before:])
     assert (FAMILY.encode() in written) == (answer == b"\x1b[5;3R")
     assert "\U0001f468".encode() in written  # elsewhere curses' stand-in: the family's first person
