@@ -196,10 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="in turn-based mode, a turn nobody takes moves on by itself after SECONDS",
     )
     serve.add_argument(
-        "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone may /send, in MB (default 50)"
+        "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone may /send, in MiB (2**20 bytes; default 50)"
     )
     serve.add_argument(
-        "--quota-mb", type=_positive, metavar="N", help="most one person may have on offer at once, in MB (default 4 x --max-file-mb)"
+        "--quota-mb", type=_positive, metavar="N", help="most one person may have on offer at once, in MiB (default 4 x --max-file-mb)"
     )
     serve.add_argument(
         "--files-dir", metavar="DIR", help="where the server keeps files sent with /send while they are on offer "

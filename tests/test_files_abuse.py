@@ -42,7 +42,7 @@ def test_a_second_connection_from_the_same_address_gets_no_fresh_quota(tmp_path)
     room, files, _clock, cid = setting(tmp_path, ("mallory", "192.168.1.66"), ("m2", "192.168.1.66"), ("ann", "192.168.1.10"))
     assert isinstance(offer(files, room, cid["mallory"], 8 * MB), ev.UploadReady)
     refused = offer(files, room, cid["m2"], 8 * MB)
-    assert isinstance(refused, ev.FileError) and "over your quota of 10.0 M" in refused.message
+    assert isinstance(refused, ev.FileError) and "over your quota of 10.0 MiB" in refused.message
     assert isinstance(offer(files, room, cid["m2"], 2 * MB), ev.UploadReady)  # just under
     assert isinstance(offer(files, room, cid["ann"], 8 * MB), ev.UploadReady)  # a classmate is unaffected
     files.close()

@@ -42,7 +42,7 @@ def test_type_ahead_of_a_line_and_q_sends_the_line_then_leaves(terms):
 
 
 def test_sixty_quick_lines_are_sixty_messages(terms):
-    ann, port = host(terms, "--no-limits", rows=80)  # 60 lines at once is a flood by the room's default limit
+    ann, port = host(terms, "--no-limits", rows=80)  # (sixty lines at once is a flood to the limits)
     bob = join(terms, port, "bob", env=XTERM)
     ann.expect("bob joined")
     bob.send("".join(f"quick {number}\r" for number in range(60)))
@@ -185,6 +185,7 @@ def test_a_family_emoji_is_written_whole_only_where_the_terminal_draws_it_in_two
         bob.expect(ev.Message, sender="ann", text=f"family {FAMILY} here")  # typed with its joiners (they used to be dropped)
     finally:
         bob.close()
+    say(ann, "after", "ann")  # everything the family's draw wrote is in by now (the overlay follows curses)
     written = bytes(ann.raw[before:])
     assert (FAMILY.encode() in written) == (answer == b"\x1b[5;3R")
     assert "\U0001f468".encode() in written  # elsewhere curses' stand-in: the family's first person
