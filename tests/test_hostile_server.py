@@ -138,6 +138,9 @@ def test_a_shutdown_reason_is_printed_harmlessly(screen):
     try:
         term.expect(r"\^\[\]0;owned\^G\^\[\[6nboom")
         server.close()  # a real server closes after its shutdown frame
+        if screen == "full":  # the notice stays on the screen until a key is pressed
+            term.expect(r"press any key to leave")
+            term.send(" ")
         term.wait()
         assert_harmless(term)
     finally:
