@@ -232,6 +232,8 @@ def test_a_password_room_asks_a_text_participant_for_it_after_the_name(tmp_path)
                   "--password", env=child_env(LANCHAT_PASSWORD="s3cret enough"))
     try:
         port = int(server.expect(r"listening on port (\d+)").group(1))
+        server.expect(r"or type in any terminal: nc 127\.0\.0\.1 " + str(port) + r" \(then Enter, and your name and "
+                      r"the password, which nc sends unencrypted\)")
         ann = TextPeer(Endpoint(host="127.0.0.1", port=port))
         ann.line("ann")
         ann.expect(r"crosses the network unencrypted,\r\nso for a real secret join with the lanchat client or over TLS\r\n")
