@@ -324,3 +324,23 @@ def test_repeated_wrong_typed_passwords_lock_the_address_and_the_room_goes_on(tm
         bob.send(ev.Say(text="still here"))  # the room keeps serving those already in it
         assert bob.expect(ev.Message, sender="bob").text == "still here"
         bob.close()
+
+
+def test_nc_at_a_tls_room_is_told_in_one_plain_line_and_the_room_goes_on(tmp_path):
+    """nc cannot speak TLS: it reads one line saying so (not a frame), then the server closes."""
+    from lanchat.tls import ensure_certificate, server_context
+
+    cert, key, _ = ensure_certificate(tmp_path)
+    context, _ = server_context(cert, key)
+    logged: list[str] = []
+    password = RoomPassword.create("tea", os.urandom(16))
+    with running_server(tls=context, log=logged.append, password=password) as (server, endpoint):
+        nc = TextPeer(endpoint)
+        nc.line("ann")
+        nc.expect(r"^! this room uses TLS, which nc and telnet cannot speak: join with lanchat connect --tls\r\n$")
+        nc.expect_closed()
+        nc.close()
+        assert b"\x00" not in nc.received and b"password" not in nc.received
+        wait_for(lambda: any("without TLS on this TLS port" in line for line in logged), what="the log line")
+        assert not [line for line in logged if "wrong room password" in line]  # it never reached the gate
+        assert server.room.names == ()
