@@ -617,9 +617,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for address in where:
             host, _, port_text = address.rpartition(":")
             banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
-        if where and not tls_fingerprint and room_password is None:  # a text participant (PROTOCOL.md)
+        if where and not tls_fingerprint:  # a text participant (PROTOCOL.md); nc cannot speak TLS
             host, _, port_text = where[0].rpartition(":")
-            banner.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and your name)")
+            then = "your name and the password, which nc sends unencrypted" if room_password else "your name"
+            banner.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and {then})")
     if tls_fingerprint:
         banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
     if room_password is not None:

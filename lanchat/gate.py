@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import events as ev
@@ -32,6 +32,14 @@ class Admit:
     name: str
     key: bytes | None
     hello: ev.Hello | None = None  # what it said: a rejoin's resume secret and since (PROTOCOL.md, Rejoining)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TypedHello(ev.Hello):
+    """A text participant's hello (textline.py) with the room password as they typed it. Made on
+    the server from the lines it reads, never decoded from or encoded to the wire."""
+
+    password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -85,9 +93,12 @@ class Gate:
         if self.password is not None and (wait := self.attempts.locked_for(self.address(cid))):
             return _refuse(cid, ev.E_LOCKED, f"too many wrong passwords from your address; try again in {wait:.0f} s", True)
         if hello.key is None:
-            if self.password is not None:  # a version-1 client cannot prove it: one refusal, nothing about the room
-                return _refuse(cid, ev.E_PASSWORD, "this room needs a password (and lanchat with protocol 2)", True)
-            return Admit(hello.name, None, hello)
+            if self.password is None:
+                return Admit(hello.name, None, hello)
+            if isinstance(hello, TypedHello) and self.password.can_check_typed:  # typed at nc: one cheap HMAC
+                return Admit(hello.name, None, hello) if self.password.accepts_typed(hello.password) else self._wrong(cid)
+            # a version-1 client cannot prove it: one refusal, nothing about the room
+            return _refuse(cid, ev.E_PASSWORD, "this room needs a password (and lanchat with protocol 2)", True)
         try:
             key = identity.unb64(hello.key, identity.PUBLIC_KEY_BYTES, '"key"')
         except IdentityError as exc:
@@ -109,15 +120,25 @@ class Gate:
         if not identity.signature_ok(asked.key, asked.nonce, signature, self.binding):
             return _refuse(cid, ev.E_BAD_SIGNATURE, "the signature does not match your key and this challenge", True)
         if self.password is not None and not self._proved(asked.nonce, auth.proof):
-            address = self.address(cid)
-            locked = self.attempts.failed(address)
-            note = f"wrong room password from {address}" + (
-                f"; {self.attempts.limit} in a row, so that address is locked for {self.attempts.lock:.0f} s" if locked else ""
-            )
-            host = self.host()  # a teacher hosting in the chat sees it too: the log is only the headless server's
-            told: list[Action] = [Send(to=host, event=ev.Error(code=ev.E_PASSWORD, message=note))] if host is not None else []
-            return [Log(text=note), *told, *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
+            return self._wrong(cid)
         return Admit(asked.name, asked.key, asked.hello)
+
+    def _wrong(self, cid: int) -> list[Action]:
+        """A wrong room password (proved by a client or typed at nc): counted toward the address's
+        lockout, logged and told to the host, and the same generic refusal for everyone."""
+        address = self.address(cid)
+        locked = self.attempts.failed(address)
+        note = f"wrong room password from {address}" + (
+            f"; {self.attempts.limit} in a row, so that address is locked for {self.attempts.lock:.0f} s" if locked else ""
+        )
+        host = self.host()  # a teacher hosting in the chat sees it too: the log is only the headless server's
+        told: list[Action] = [Send(to=host, event=ev.Error(code=ev.E_PASSWORD, message=note))] if host is not None else []
+        return [Log(text=note), *told, *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]
+
+    @property
+    def asks_typed_password(self) -> bool:
+        """Should a text participant be asked for the password (the room has one it can check)?"""
+        return self.password is not None and self.password.can_check_typed
 
     def _proved(self, nonce: bytes, proof: str | None) -> bool:
         try:

@@ -33,6 +33,7 @@ KEY_FILE_NAME = "identity.key"
 # meaning anything to another program that might ask the same key to sign 32 random bytes.
 SIGNED_LABEL = b"lanchat identity v2\x00"
 PROOF_LABEL = b"lanchat password v2\x00"
+TYPED_LABEL = b"lanchat typed password\x00"  # the in-memory verifier of a password typed at nc
 # scrypt with N=2**15, r=8, p=1: 32 MiB and about 0.1 s on a laptop, once per join on the client
 # and once per start on the server (never in the server's loop).
 SCRYPT_N = 2**15
@@ -236,18 +237,49 @@ class RoomPassword:
 
     Made once at start (``RoomPassword.create(text, salt)``), so the slow KDF never runs in the
     server's loop; each join then costs one HMAC.
+
+    A text participant (nc, telnet) types the password itself. Deriving scrypt of each typed
+    attempt would stall the server's one loop for about 0.1 s (32 MiB) per try, and a worker
+    thread for it would let a crowd of addresses keep a core busy. So ``create`` also keeps a
+    second, cheap verifier of the same text: HMAC-SHA256 under a random secret made at start and
+    held only in memory (``accepts_typed``: one HMAC and a constant-time comparison). Neither
+    leaves the process; anyone able to read its memory already holds the derived key, which is
+    all a lanchat client needs to join (docs/PROTOCOL.md, Text participants).
     """
 
-    def __init__(self, salt: bytes, derived: bytes) -> None:
+    def __init__(self, salt: bytes, derived: bytes, typed: tuple[bytes, bytes] | None = None) -> None:
         self.salt = salt
         self.derived = derived
+        self._typed = typed  # (secret, HMAC of the text under it); None: made from a derived key alone
 
     @classmethod
     def create(cls, password: str, salt: bytes) -> RoomPassword:
-        return cls(salt, derive_password_key(password, salt))
+        secret = os.urandom(32)
+        return cls(salt, derive_password_key(password, salt), (secret, _typed_digest(secret, password)))
 
     def accepts(self, nonce: bytes, proof: bytes, binding: bytes = b"") -> bool:
         return proof_ok(self.derived, nonce, proof, binding)
+
+    @property
+    def can_check_typed(self) -> bool:
+        """Was the text known at start (so a typed password can be checked without scrypt)?"""
+        return self._typed is not None
+
+    def accepts_typed(self, text: str) -> bool:
+        """Is ``text`` (typed by a text participant) the room password? Cheap and constant-time."""
+        import hmac
+
+        if self._typed is None:
+            return False
+        secret, digest = self._typed
+        return hmac.compare_digest(_typed_digest(secret, text), digest)
+
+
+def _typed_digest(secret: bytes, text: str) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(secret, TYPED_LABEL + text.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
 
 class PasswordAttempts:

@@ -27,7 +27,7 @@ from .room import Room
 from .server_files import ServerFiles
 from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
-from .tls import PLAIN_CLIENT_MESSAGE, TlsAcceptor, TlsHandshakes, TlsSender, tls_recv
+from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, tls_recv
 from .transport import remove_unix_path, set_send_buffer, tune, wake_pair
 
 READ_BYTES = 256 * 1024
@@ -148,8 +148,9 @@ class Server:
         if tls is not None:
             plain_reply = encode(ev.Error(code=ev.E_BAD_FRAME, message=PLAIN_CLIENT_MESSAGE, fatal=True))
             self.tls = TlsHandshakes(
-                tls, self.selector, adopt=self._adopt, log=self.log, plain_reply=plain_reply, seconds=tls_handshake_seconds
-            )
+                tls, self.selector, adopt=self._adopt, log=self.log, plain_reply=plain_reply, text_reply=TEXT_CLIENT_LINE,
+                seconds=tls_handshake_seconds,
+            )  # fmt: skip
         self.running = False
         self.stopped = threading.Event()
 

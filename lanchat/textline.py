@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import events as ev
+from .gate import TypedHello
 from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
@@ -92,7 +93,11 @@ class TextDoor:
         if peer is None or peer.closing or isinstance(peer.proto, TextConnection):
             return
         outbox = self.hub.outbox
-        text = TextConnection(say=lambda data: outbox.queue_text(cid, data))
+        gate = self.hub.room.gate
+        # a password room asks for it after the name; with TLS (gate.binding) it is not in the clear
+        text = TextConnection(
+            say=lambda data: outbox.queue_text(cid, data), password=gate.asks_typed_password, encrypted=bool(gate.binding)
+        )
         peer.proto = text  # type: ignore[assignment]
         outbox.speak_text(cid, text.render_frames)
         outbox.queue_text(cid, text.greeting())
@@ -117,6 +122,8 @@ class TextConnection:
         stamp: Callable[[float], str] = clock_stamp,
         room: str | None = None,
         say: Callable[[bytes], None] | None = None,
+        password: bool = False,
+        encrypted: bool = False,
     ) -> None:
         # ``say`` writes what it answers by itself (prompts, /help, a line too long); without
         # one it is kept for ``take_output()``.
@@ -135,6 +142,10 @@ class TextConnection:
         self._telnet = 0  # where we are in a telnet command being skipped
         self._prompted = False  # "name: " is on their screen, unanswered
         self._frames = FrameDecoder()
+        self._password_room = password  # ask for the room password after the name
+        self._encrypted = encrypted  # TLS: the password is not in the clear (no warning)
+        self._name_typed: str | None = None  # the name, while "password: " waits for its answer
+        self._password: str | None = None  # as typed; kept for another name after a refused one
 
     # ------------------------------------------------------------ what it says itself
 
@@ -236,17 +247,7 @@ class TextConnection:
     def _line(self, raw: str) -> None:
         line = "".join(ch for ch in raw if ch >= " " or ch == "\t").strip()
         if self.state is State.HANDSHAKE:
-            if self._asked_name:
-                if len(self._held) < MAX_HELD_LINES:
-                    self._held.append(raw)
-                return
-            if not line:
-                if not self._prompted:
-                    self._say(_lines(prompt="name: "))
-                self._prompted = False
-                return
-            self._asked_name = True
-            self._pending.append(ev.Hello(name=line))
+            self._handshake_line(raw, line)
             return
         if self.state is State.CLOSED or not line:
             return
@@ -269,6 +270,44 @@ class TextConnection:
             self._say(_lines(*HELP))
         else:
             self._say_here(f"unknown command {command}; /help lists them (start a line with // to send a /)")
+
+    def _handshake_line(self, raw: str, line: str) -> None:
+        """Before the welcome: the name, then (in a password room) the password, then wait."""
+        if self._asked_name:
+            if len(self._held) < MAX_HELD_LINES:
+                self._held.append(raw)
+            return
+        if self._name_typed is not None:  # the answer to "password: ", exactly as typed
+            if not raw:
+                self._say(_lines(prompt="password: "))
+                return
+            self._password = raw
+            self._hello(self._name_typed)
+            return
+        if not line:
+            if not self._prompted:
+                self._say(_lines(prompt="name: "))
+            self._prompted = False
+            return
+        if self._password_room and self._password is None:
+            self._name_typed = line
+            self._say(_lines(*self._password_notice(), prompt="password: "))
+            return
+        self._hello(line)
+
+    def _password_notice(self) -> tuple[str, ...]:
+        if self._encrypted:
+            return ("this room has a password",)
+        return (
+            "this room has a password; on this plain connection it crosses the network unencrypted,",
+            "so for a real secret join with the lanchat client or over TLS",
+        )
+
+    def _hello(self, name: str) -> None:
+        self._asked_name = True
+        self._name_typed = None
+        hello = ev.Hello(name=name) if self._password is None else TypedHello(name=name, password=self._password)
+        self._pending.append(hello)
 
     def _say_here(self, text: str) -> None:
         self._say(_lines(f"! {visible(text)}"))

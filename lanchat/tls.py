@@ -266,6 +266,8 @@ def _close(sock: socket.socket) -> None:
 
 TLS_SEND_BYTES = 64 * 1024  # plaintext per TLS send: four records at most, retried whole if the socket is full
 PLAIN_CLIENT_MESSAGE = "this server uses TLS: connect with --tls (and check its fingerprint)"
+# What nc or telnet reads instead (a first byte that is not a frame header's zero): one plain line.
+TEXT_CLIENT_LINE = b"! this room uses TLS, which nc and telnet cannot speak: join with lanchat connect --tls\r\n"
 
 
 class TlsSender:
@@ -319,11 +321,14 @@ class TlsAcceptor:
     ``"failed"`` (``problem`` says why): close it. ``deadline`` is when to give up on it.
     """
 
-    def __init__(self, sock: socket.socket, context: ssl.SSLContext, deadline: float, plain_reply: bytes) -> None:
+    def __init__(
+        self, sock: socket.socket, context: ssl.SSLContext, deadline: float, plain_reply: bytes, text_reply: bytes = b""
+    ) -> None:
         self.sock: socket.socket = sock
         self.context = context
         self.deadline = deadline
-        self.plain_reply = plain_reply
+        self.plain_reply = plain_reply  # for a plain lanchat client: an error frame
+        self.text_reply = text_reply or plain_reply  # for a person at nc or telnet: a line
         self.problem = ""
         self._wrapped = False
 
@@ -339,7 +344,7 @@ class TlsAcceptor:
             if not first:
                 return "closed"
             if first[0] not in TLS_RECORD_TYPES or (len(first) > 1 and first[1] != 3):
-                self._tell_plain_client()
+                self._tell_plain_client(self.text_reply if first[0] != 0 else self.plain_reply)
                 return "plain"
             if len(first) < 2:
                 return "read"
@@ -363,7 +368,7 @@ class TlsAcceptor:
             return "failed"
         return "done"
 
-    def _tell_plain_client(self) -> None:
+    def _tell_plain_client(self, reply: bytes) -> None:
         """Read what the plain client said (unread bytes would turn our close into a reset that
         destroys the reply), answer in plain lanchat, and send FIN behind it."""
         with contextlib.suppress(OSError):
@@ -371,7 +376,7 @@ class TlsAcceptor:
                 if not self.sock.recv(65536):
                     break
         with contextlib.suppress(OSError):
-            self.sock.send(self.plain_reply)
+            self.sock.send(reply)
             self.sock.shutdown(socket.SHUT_WR)
 
 
@@ -392,6 +397,7 @@ class TlsHandshakes:
         adopt: Callable[[socket.socket, str], object],
         log: Callable[[str], None],
         plain_reply: bytes,
+        text_reply: bytes = b"",
         seconds: float = HANDSHAKE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -400,13 +406,14 @@ class TlsHandshakes:
         self.adopt = adopt
         self.log = log
         self.plain_reply = plain_reply
+        self.text_reply = text_reply
         self.seconds = seconds
         self.clock = clock
         self.pending: dict[TlsAcceptor, str] = {}  # -> the peer's address; in deadline order
 
     def start(self, sock: socket.socket, peer: str) -> None:
         sock.setblocking(False)
-        acceptor = TlsAcceptor(sock, self.context, self.clock() + self.seconds, self.plain_reply)
+        acceptor = TlsAcceptor(sock, self.context, self.clock() + self.seconds, self.plain_reply, self.text_reply)
         self.pending[acceptor] = peer
         self.selector.register(sock, selectors.EVENT_READ, acceptor)
 

@@ -288,6 +288,42 @@ def test_three_wrong_passwords_lock_the_address_for_a_minute_and_the_host_log_sa
     assert isinstance(events_to(join(room, 6, mallory, "m", "s3cret"), 6)[0], ev.Welcome)
 
 
+def test_a_password_typed_at_nc_is_checked_cheaply_and_wrong_ones_count_toward_the_same_lockout():
+    """A text participant types the password (textline.py -> gate.TypedHello): checked against a
+    verifier made once at start, never by scrypt per try; a wrong one is the same refusal, log
+    line and lockout as a wrong proof, and one of each still makes three."""
+    from lanchat.gate import TypedHello
+
+    clock = Clock()
+    room_password = RoomPassword.create("s3cret tea", SALT)
+    assert room_password.accepts_typed("s3cret tea")
+    assert not room_password.accepts_typed("s3cret tea ") and not room_password.accepts_typed("S3CRET TEA")
+    assert b"s3cret" not in repr(vars(room_password)).encode()
+    room = gated_room(clock, password=room_password)
+    room.host_cid = 9
+    assert isinstance(events_to(join(room, 9, Ed25519PrivateKey.generate(), "teacher", "s3cret tea"), 9)[0], ev.Welcome)
+    assert "coffee" not in repr(TypedHello(name="m", password="coffee"))  # never in a log line or traceback
+    for cid in (1, 2, 3, 4, 5):
+        room.gate.addresses[cid] = f"10.0.0.9:{5000 + cid}"
+    refused = room.handle(1, TypedHello(name="m", password="coffee"))
+    assert events_to(refused, 1) == [ev.Error(code=ev.E_PASSWORD, message="wrong password", fatal=True)]
+    assert Close(who=1) in refused and 1 not in room.members
+    assert not [a for a in refused if not isinstance(a, (Send, Close, Log))]  # no replay, no broadcast, no claim
+    assert [a.text for a in refused if isinstance(a, Log)] == ["wrong room password from 10.0.0.9"]
+    assert events_to(refused, 9)[0].code == ev.E_PASSWORD  # the host is told
+    assert error_code(join(room, 2, Ed25519PrivateKey.generate(), "m", "guess"), 2) == ev.E_PASSWORD
+    third = room.handle(3, TypedHello(name="m", password=""))
+    assert "locked for 60 s" in [a.text for a in third if isinstance(a, Log)][0]
+    locked = room.handle(4, TypedHello(name="m", password="s3cret tea"))  # the right one waits, too
+    assert error_code(locked, 4) == ev.E_LOCKED and 4 not in room.members
+    clock.now += 61
+    (welcome, *_) = events_to(room.handle(5, TypedHello(name="m", password="s3cret tea")), 5)
+    assert isinstance(welcome, ev.Welcome) and room.members[5].key is None  # a keyless guest
+    made_from_a_key = gated_room(password=RoomPassword(SALT, room_password.derived))  # no text at start: as before
+    assert not made_from_a_key.gate.asks_typed_password
+    assert error_code(made_from_a_key.handle(1, TypedHello(name="m", password="s3cret tea")), 1) == ev.E_PASSWORD
+
+
 # ------------------------------------------------------------------ the issue's story, on a real server
 
 

@@ -7,13 +7,18 @@ loopback against an in-process server (and `lanchat serve` for the greeting of a
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
 
-from helpers import DEFAULT_TIMEOUT, Proc, RawClient, running_server
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from helpers import DEFAULT_TIMEOUT, Endpoint, Proc, RawClient, running_server, wait_for
 
 from lanchat import events as ev
+from lanchat import identity
+from lanchat.history import HistoryStore
+from lanchat.identity import RoomPassword
 
 
 class TextPeer:
@@ -218,22 +223,124 @@ def test_lanchat_serve_asks_nc_for_a_name_when_enter_is_pressed():
     assert "Traceback" not in server.output
 
 
-def test_a_room_with_a_password_turns_a_text_participant_away_clearly():
-    """A password typed into nc would cross the network in the clear, and proving it needs
-    lanchat's handshake: a text participant is told so, in a line, and the room goes on."""
+def test_a_password_room_asks_a_text_participant_for_it_after_the_name(tmp_path):
+    """`serve --password` on a plain connection: nc is asked its name, then the password, and is
+    told that it crosses the network unencrypted; the right one joins and chats."""
     from helpers import child_env
 
     server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--no-announce",
-                  "--password", env=child_env(LANCHAT_PASSWORD="s3cret-enough"))
+                  "--password", env=child_env(LANCHAT_PASSWORD="s3cret enough"))
     try:
         port = int(server.expect(r"listening on port (\d+)").group(1))
-        nc = socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT)
-        peer = TextPeer.__new__(TextPeer)
-        peer.sock, peer.received = nc, b""
-        peer.line("ann")
-        peer.expect(r"! this room needs a password[^\r]*\r\n")
-        peer.expect_closed()
-        peer.close()
+        server.expect(r"or type in any terminal: nc 127\.0\.0\.1 " + str(port) + r" \(then Enter, and your name and "
+                      r"the password, which nc sends unencrypted\)")
+        ann = TextPeer(Endpoint(host="127.0.0.1", port=port))
+        ann.line("ann")
+        ann.expect(r"crosses the network unencrypted,\r\nso for a real secret join with the lanchat client or over TLS\r\n")
+        ann.expect(r"password: $")
+        ann.line("s3cret enough")  # exactly as typed, spaces and all
+        ann.expect(r"\* welcome, ann! nobody else is here yet")
+        ann.close()
     finally:
         server.stop()
     assert "Traceback" not in server.output
+
+
+def password_room(tmp_path, log: list[str]):  # noqa: ANN201
+    """A password room that keeps history and logs what the host would read."""
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    return running_server(password=RoomPassword.create("tea", os.urandom(16)), history=store, log=log.append)
+
+
+def test_the_right_typed_password_joins_and_chats_with_lanchat_clients(tmp_path):
+    log: list[str] = []
+    with password_room(tmp_path, log) as (_server, endpoint):
+        bob = RawClient(endpoint, "bob", key=Ed25519PrivateKey.generate(), password="tea")
+        bob.send(ev.Say(text="before ann came"))
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("ann")
+            ann.expect(r"password: $")
+            ann.line("tea")
+            ann.expect(r"\* welcome, ann! here: bob\.")
+            ann.expect(r"\[History\] \[\d\d:\d\d\] bob: before ann came\r\n")
+            bob.expect(ev.Joined, name="ann")
+            ann.line("hello bob")
+            assert bob.expect(ev.Message, sender="ann").text == "hello bob"
+        finally:
+            ann.close()
+        bob.close()
+    assert not [line for line in log if "wrong room password" in line]
+
+
+def test_a_wrong_typed_password_is_refused_with_nothing_leaked_and_logged(tmp_path):
+    log: list[str] = []
+    with password_room(tmp_path, log) as (_server, endpoint):
+        bob = RawClient(endpoint, "bob", key=Ed25519PrivateKey.generate(), password="tea")
+        bob.send(ev.Say(text="the secret plan"))
+        mallory = TextPeer(endpoint)
+        try:
+            mallory.line("mallory")
+            mallory.expect(r"password: $")
+            mallory.line("coffee")
+            mallory.expect(r"password: ! wrong password\r\n$")
+            mallory.expect_closed()
+        finally:
+            mallory.close()
+        for secret in (b"bob", b"secret plan", b"here:", b"joined"):
+            assert secret not in mallory.received  # no roster, no history, nobody's name
+        bob.send(ev.Who())
+        assert bob.expect(ev.Roster).members == ("bob",)  # mallory never joined; bob was never told
+        assert not [e for e in bob.inbox if isinstance(e, ev.Joined)]
+        wait_for(lambda: any("wrong room password from 127.0.0.1" in line for line in log))
+        bob.close()
+
+
+def test_repeated_wrong_typed_passwords_lock_the_address_and_the_room_goes_on(tmp_path):
+    log: list[str] = []
+    with password_room(tmp_path, log) as (_server, endpoint):
+        bob = RawClient(endpoint, "bob", key=Ed25519PrivateKey.generate(), password="tea")
+        for attempt in range(3):
+            guesser = TextPeer(endpoint)
+            guesser.line(f"guesser{attempt}")
+            guesser.expect(r"password: $")
+            guesser.line(f"guess {attempt}")
+            guesser.expect(r"! wrong password\r\n")
+            guesser.expect_closed()
+            guesser.close()
+        wait_for(lambda: any("3 in a row, so that address is locked for 60 s" in line for line in log))
+        late = TextPeer(endpoint)  # even the right password is not looked at while locked
+        late.line("late")
+        late.expect(r"password: $")
+        late.line("tea")
+        late.expect(r"! too many wrong passwords from your address; try again in \d+ s\r\n")
+        late.expect_closed()
+        late.close()
+        assert b"welcome" not in late.received
+        client = RawClient(endpoint)
+        client.send(ev.Hello(name="carol", key=identity.b64(identity.public_bytes(Ed25519PrivateKey.generate()))))
+        assert client.expect(ev.Error).code == ev.E_LOCKED  # the same lockout as lanchat clients
+        client.close()
+        bob.send(ev.Say(text="still here"))  # the room keeps serving those already in it
+        assert bob.expect(ev.Message, sender="bob").text == "still here"
+        bob.close()
+
+
+def test_nc_at_a_tls_room_is_told_in_one_plain_line_and_the_room_goes_on(tmp_path):
+    """nc cannot speak TLS: it reads one line saying so (not a frame), then the server closes."""
+    from lanchat.tls import ensure_certificate, server_context
+
+    cert, key, _ = ensure_certificate(tmp_path)
+    context, _ = server_context(cert, key)
+    logged: list[str] = []
+    password = RoomPassword.create("tea", os.urandom(16))
+    with running_server(tls=context, log=logged.append, password=password) as (server, endpoint):
+        nc = TextPeer(endpoint)
+        nc.line("ann")
+        nc.expect(r"^! this room uses TLS, which nc and telnet cannot speak: join with lanchat connect --tls\r\n$")
+        nc.expect_closed()
+        nc.close()
+        assert b"\x00" not in nc.received and b"password" not in nc.received
+        wait_for(lambda: any("without TLS on this TLS port" in line for line in logged), what="the log line")
+        assert not [line for line in logged if "wrong room password" in line]  # it never reached the gate
+        assert server.room.names == ()

@@ -4,6 +4,7 @@ the room's events in, plain lines out. Pure: no socket, a fixed clock."""
 from __future__ import annotations
 
 from lanchat import events as ev
+from lanchat.gate import TypedHello
 from lanchat.protocol import ConnectionClosed, State, encode
 from lanchat.textline import MAX_LINE_BYTES, TextConnection, opening_kind
 
@@ -124,3 +125,29 @@ def test_what_the_hub_sends_is_a_frame_and_reads_as_the_same_line():
     said = ev.Message(sender="ann", text="hi", time=0.0)
     assert conn.send(said) == encode(said)  # the outbox renders it, like a broadcast
     assert conn.render_frames(conn.send(said)) == conn.show(said) == b"[12:00] ann: hi\r\n"
+
+
+def test_a_password_room_asks_for_it_after_the_name_and_says_it_is_in_the_clear():
+    conn = TextConnection(stamp=lambda when: "12:00", password=True)
+    conn.greeting()
+    conn.receive_data(b"ann\r\n")
+    assert conn.events() == []
+    asked = conn.take_output()
+    assert b"crosses the network unencrypted" in asked and b"lanchat client or over TLS" in asked
+    assert asked.endswith(b"password: ")
+    conn.receive_data(b"\r\n")  # Enter alone asks again
+    assert conn.take_output() == b"password: " and conn.events() == []
+    conn.receive_data(b" tea for two \r\nhello\n")  # exactly as typed; the next line waits
+    assert conn.events() == [TypedHello(name="ann", password=" tea for two ")]
+    conn.show(ev.Error(code=ev.E_NAME_TAKEN, message="the name 'ann' is taken"))
+    assert conn.take_output() == b""  # the refusal comes back through the outbox
+    conn.receive_data(b"ann2\n")  # asked once: the password goes again with the new name
+    assert conn.events() == [TypedHello(name="ann2", password=" tea for two ")]
+    conn.show(ev.Welcome(name="ann2", mode="duplex", members=("ann2",)))
+    assert conn.events() == []  # "hello" typed ahead was dropped with the refusal, as before
+
+
+def test_over_tls_the_password_prompt_has_no_warning():
+    conn = TextConnection(password=True, encrypted=True)
+    conn.receive_data(b"ann\n")
+    assert conn.take_output() == b"this room has a password\r\npassword: "
