@@ -940,6 +940,7 @@ _STRUCT_TYPES: dict[str, Any] = {
     "int | None": _WIRE_INT | None,
     "bool": bool,
     "float": float,  # an integer is taken too, as a float; 1e400 is refused (out of range)
+    "float | None": float | None,  # hello's since
     "time": Annotated[float, msgspec.Meta(ge=0.0, le=MAX_TIME)],  # as _check_time
     "tuple[str, ...]": tuple[str, ...],
 }

@@ -512,6 +512,7 @@ VALUES = {  # for each wire annotation: values of the right type, then anything 
     "float": st.floats(allow_nan=False, allow_infinity=False) | st.integers(min_value=-(2**53), max_value=2**53),
     "tuple[str, ...]": st.lists(st.text(max_size=6), max_size=3),
 }
+VALUES["float | None"] = st.none() | VALUES["float"]  # hello's since (PROTOCOL.md, Staying in the room)
 ANY_JSON = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | st.lists(st.integers(), max_size=2)
 TABLES = {"client": ev.CLIENT_EVENTS, "server": ev.SERVER_EVENTS}
 
