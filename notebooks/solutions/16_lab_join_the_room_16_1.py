@@ -5,9 +5,9 @@ It runs inside that notebook: names such as imports and settings come from its e
 # ruff: noqa: F821
 
 def join_room(address, name, text, timeout=2.0):
-    mine = f" {name}: {text}\r\n".encode("utf-8")  # how the room sends your line back
+    mine = f" {name}: {text}\r\n".encode()  # how the room sends your line back (UTF-8)
     with socket.create_connection(address, timeout=timeout) as sock:  # every wait below: at most `timeout`
-        sock.sendall(f"{name}\n{text}\n".encode("utf-8"))  # the name, then the message: one line each
+        sock.sendall(f"{name}\n{text}\n".encode())  # the name, then the message: one UTF-8 line each
         received = b""
         while mine not in received:
             data = sock.recv(4096)  # raises TimeoutError when the room stays silent

@@ -210,10 +210,7 @@ def notebooks() -> list[Notebook]:
             return NotImplemented  # your code here
         """,
         """
-        import gc
-        import warnings
-
-        from selfcheck import attempt
+        from selfcheck import attempt_noting_unclosed
 
 
         def join_or_give_up(*args):
@@ -223,16 +220,6 @@ def notebooks() -> list[Notebook]:
                 return "gave up"
 
 
-        def run_watching_for_leaks(what, *args, seconds):
-            # join_room(*args) under a deadline; also every socket it dropped without closing (Python warns when it
-            # frees an open socket: a ResourceWarning)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ResourceWarning)
-                got = attempt(what, join_or_give_up, *args, seconds=seconds)
-                gc.collect()
-            return got, [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-
-
         check_round = globals().get("check_round", 0) + 1  # fresh names each time this cell runs
         name, classmate = f"eve{check_round}", f"tutor{check_round}"
         text = f"hello from {name}"
@@ -240,8 +227,9 @@ def notebooks() -> list[Notebook]:
         try:
             tutor.sendall(f"{classmate}\\n".encode())
             read_until(tutor, "/help lists the commands")
-            got, leaks = run_watching_for_leaks(
-                f"join_room(room, {name!r}, {text!r}, 1.0)", (HOST, port), name, text, 1.0, seconds=4
+            # also notes every socket your function dropped without closing (Python warns when it frees one)
+            got, unclosed = attempt_noting_unclosed(
+                f"join_room(room, {name!r}, {text!r}, 1.0)", join_or_give_up, (HOST, port), name, text, 1.0, seconds=4
             )
             seen = read_until(tutor, f"* {name} left", timeout=2.0).splitlines() if got is not NotImplemented else []
         finally:
@@ -271,12 +259,12 @@ def notebooks() -> list[Notebook]:
                 f"the room saw you go as {[line for line in seen if ' left' in line]}: send /q (and its line end) "
                 "before you close; 'connection lost' means you just hung up"
             )
-            assert not leaks, f"Python found your socket never closed ({leaks[0]}): use `with socket.create_connection(...)`"
+            assert not unclosed, f"Python found your socket never closed ({unclosed[0]}): use `with socket.create_connection(...)`"
 
             with socket.create_server((HOST, 0)) as silent:  # completes the handshake, then never says a word
-                got, _ = run_watching_for_leaks(
+                got, _ = attempt_noting_unclosed(
                     "join_room(a server that never answers, ..., 0.5)",
-                    silent.getsockname()[:2], name, "anyone?", 0.5, seconds=3,
+                    join_or_give_up, silent.getsockname()[:2], name, "anyone?", 0.5, seconds=3,
                 )
                 silent.settimeout(1.0)
                 conn, _ = silent.accept()
@@ -299,9 +287,9 @@ def notebooks() -> list[Notebook]:
         """,
         """
         def join_room(address, name, text, timeout=2.0):
-            mine = f" {name}: {text}\\r\\n".encode("utf-8")  # how the room sends your line back
+            mine = f" {name}: {text}\\r\\n".encode()  # how the room sends your line back (UTF-8)
             with socket.create_connection(address, timeout=timeout) as sock:  # every wait below: at most `timeout`
-                sock.sendall(f"{name}\\n{text}\\n".encode("utf-8"))  # the name, then the message: one line each
+                sock.sendall(f"{name}\\n{text}\\n".encode())  # the name, then the message: one UTF-8 line each
                 received = b""
                 while mine not in received:
                     data = sock.recv(4096)  # raises TimeoutError when the room stays silent
