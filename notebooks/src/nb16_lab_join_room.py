@@ -220,6 +220,7 @@ def notebooks() -> list[Notebook]:
                 return "gave up"
 
 
+        assert server.poll() is None, "the room has stopped (the clean-up cell ran?): run the notebook from the top"
         check_round = globals().get("check_round", 0) + 1  # fresh names each time this cell runs
         name, classmate = f"eve{check_round}", f"tutor{check_round}"
         text = f"hello from {name}"
