@@ -13,16 +13,19 @@ abandoned after the deadline: the check still fails in time, but the stuck threa
 the kernel restarts, and the message says so.
 
 The module also has the small tools checks share: :class:`Unsorted` (a set whose iteration order is
-fixed and *not* sorted, so "forgot to sort" fails on every run whatever PYTHONHASHSEED is) and
-:func:`peak_memory` (how many bytes a call allocated at its peak, from ``tracemalloc``).
+fixed and *not* sorted, so "forgot to sort" fails on every run whatever PYTHONHASHSEED is),
+:func:`peak_memory` (how many bytes a call allocated at its peak, from ``tracemalloc``) and
+:func:`attempt_noting_unclosed` (``attempt``, plus every socket the call dropped without closing it).
 """
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +47,20 @@ def attempt(what: str, function: Callable[..., Any], *args: Any, seconds: float 
     if _can_use_alarm():
         return _with_alarm(what, function, args, kwargs, seconds)
     return _with_thread(what, function, args, kwargs, seconds)
+
+
+def attempt_noting_unclosed(
+    what: str, function: Callable[..., Any], *args: Any, seconds: float = DEFAULT_SECONDS, **kwargs: Any
+) -> tuple[Any, list[str]]:
+    """``(attempt(what, function, ...), what it left unclosed)``: the messages of the ResourceWarnings Python
+    gives when it frees a socket (or file) that is still open. The system closes such a socket for the
+    student, so the peer cannot tell; this is how a check sees a missing ``close`` (or ``with``)."""
+    gc.collect()  # garbage from before the call is not the call's fault
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        value = attempt(what, function, *args, seconds=seconds, **kwargs)
+        gc.collect()  # a dropped socket caught in a reference cycle is freed (and reported) now
+    return value, [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 def _can_use_alarm() -> bool:

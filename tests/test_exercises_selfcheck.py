@@ -4,7 +4,8 @@ The notebook tests (test_notebooks.py) plant every typical wrong answer in the r
 pin down the helper underneath: a loop that never ends, a recv that never returns and an exception all
 become one AssertionError sentence in time; an outer timer (pytest-timeout's) survives; the thread
 fallback (Windows) does the same; Unsorted defeats "forgot to sort" on every hash seed; peak_memory
-tells streaming from joining.
+tells streaming from joining; attempt_noting_unclosed sees a client that never closes its socket although
+its peer cannot (notebook 16's check).
 """
 
 from __future__ import annotations
@@ -138,3 +139,53 @@ def test_peak_memory_tells_streaming_from_joining() -> None:
     wrong, wrong_peak = selfcheck.peak_memory(joined, chunks())
     assert right == wrong
     assert right_peak < 1_000_000 < 8_000_000 < wrong_peak
+
+
+def client_that_forgets_close(address: tuple[str, int]) -> str:
+    sock = socket.create_connection(address, timeout=2)  # no `with`, no close(): a typical wrong answer
+    sock.sendall(b"ana\n/q\n")
+    return "sent"
+
+
+def client_that_closes(address: tuple[str, int]) -> str:
+    with socket.create_connection(address, timeout=2) as sock:
+        sock.sendall(b"ana\n/q\n")
+    return "sent"
+
+
+@pytest.mark.parametrize("client", [client_that_forgets_close, client_that_closes])
+def test_a_socket_dropped_without_close_is_noted_though_the_peer_cannot_tell(client) -> None:  # noqa: ANN001
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(2)
+        value, unclosed = selfcheck.attempt_noting_unclosed("join", client, listener.getsockname()[:2])
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(2)
+            heard = b""
+            while data := conn.recv(1024):  # the peer sees the same orderly end either way: the system closed it
+                heard += data
+    assert value == "sent" and heard == b"ana\n/q\n"
+    if client is client_that_forgets_close:
+        assert len(unclosed) == 1 and "unclosed <socket.socket" in unclosed[0], unclosed
+    else:
+        assert unclosed == []
+
+
+def test_garbage_from_before_the_call_is_not_blamed_on_it() -> None:
+    earlier, other_end = socket.socketpair()
+    cycle: list[object] = [earlier]
+    cycle.append(cycle)  # an unclosed socket that only the cycle collector will free
+    del earlier, cycle
+    try:
+        value, unclosed = selfcheck.attempt_noting_unclosed("quick", lambda: 3)
+    finally:
+        other_end.close()
+    assert value == 3 and unclosed == []
+
+
+def test_a_deadline_still_applies_when_noting_unclosed_sockets() -> None:
+    reader, writer = socket.socketpair()
+    with reader, writer:
+        reader.settimeout(None)
+        with pytest.raises(selfcheck.TookTooLong, match="without a timeout"):
+            selfcheck.attempt_noting_unclosed("recv", reader.recv, 10, seconds=0.3)
