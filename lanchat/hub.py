@@ -242,6 +242,9 @@ class Hub:
         self.outbox = Outbox(max_queue_bytes=max_queue_bytes, over_limit=self._over_limit, clock=clock)
         self.files = files
         self.history = HistoryPolicy(history, clock=clock, log=self.log, warn=self._warn)
+        # Once a message is kept this pass, what follows waits here for the commit (flush), in
+        # order: a message nobody could store is never delivered (PROTOCOL.md, History replay).
+        self._uncommitted: list[Action] | None = None
         self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds)
         self.once = once  # shut down when the last person leaves (seed 000)
         room.once = once  # and every welcome says so
@@ -396,10 +399,16 @@ class Hub:
         peers = self.peers
         outbox = self.outbox
         for action in actions:
-            if isinstance(action, Broadcast):
+            held = self._uncommitted
+            if held is not None:  # after a message kept this pass: performed once it is stored
+                if isinstance(action, Keep):
+                    self.history.keep(action.event, action.sender_owner, action.recipient_owner)
+                held.append(action)
+            elif isinstance(action, Broadcast):
                 outbox.broadcast(action.to, action.frame, notice=action.notice)
-            elif isinstance(action, Keep):  # before the Broadcast that follows it is queued
+            elif isinstance(action, Keep):  # its Broadcast, and all after it, wait for the commit
                 self.history.keep(action.event, action.sender_owner, action.recipient_owner)
+                self._uncommitted = [action]
             elif isinstance(action, Send) and action.to in peers:
                 self._send(peers[action.to], action.event)
             elif isinstance(action, Close) and action.who in peers:
@@ -468,7 +477,7 @@ class Hub:
         """One pass's writing: history stored first (PROTOCOL.md, History replay), due notices
         join in, each dirty queue gets one write through its ``Writer`` (the loop's socket), and
         write interest follows what is left (or a download: writable means "top it up")."""
-        self.history.commit()
+        self._commit_pass()
         outbox = self.outbox
         outbox.release_notices()
         write = outbox.flush
@@ -496,6 +505,34 @@ class Hub:
                 if writing is not writer.writing:
                     writer.set_writing(writing)
             outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
+
+    def _commit_pass(self) -> None:
+        """Store this pass's messages, then perform what waited for that. A message that could
+        not be stored is not delivered: its sender is told (E_HISTORY, not fatal); everything
+        else goes on as usual, and the next pass tries again (PROTOCOL.md, History replay)."""
+        held, self._uncommitted = self._uncommitted, None
+        stored = self.history.commit()
+        if held is None:
+            return
+        refused: Keep | None = None
+        for action in held:
+            if isinstance(action, Keep):
+                refused = None if stored else action
+            elif refused is not None and isinstance(action, Broadcast):
+                self._not_stored(refused.event)  # its delivery: the Broadcast right after it
+                refused = None
+            else:
+                self.perform([action])
+
+    def _not_stored(self, event: ev.Message | ev.Direct) -> None:
+        """Tell the sender that ``event`` was not sent: the history could not store it."""
+        sender = self.room.find(event.sender)
+        if sender is None:
+            return
+        text = event.text if len(event.text) <= 40 else event.text[:39] + "…"
+        to = f" to {event.to}" if isinstance(event, ev.Direct) else ""
+        problem = f"not sent{to}: {text!r}: the history cannot be written; try again in a moment"
+        self.perform([Send(to=sender.cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
 
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
         """A closing connection has linger_seconds to read the rest; all out: the loop sends FIN."""
