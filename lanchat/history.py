@@ -539,9 +539,10 @@ class HistoryStore(_NameOwners):
     # ------------------------------------------------------------------ reading
 
     def known_names(self) -> list[str]:
-        """Everyone who has ever been in the room, as last spelled."""
+        """Everyone who has ever been in the room, as last spelled, the most recently seen last
+        (room.RecentNames keeps the newest when there are too many)."""
         self._write_kept()
-        return [row[0] for row in self.db.execute("SELECT name FROM names ORDER BY name")]
+        return [row[0] for row in self.db.execute("SELECT name FROM names ORDER BY last_seen, name")]
 
     def last_seen(self, name: str) -> int | None:
         self._write_kept()

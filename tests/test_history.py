@@ -14,7 +14,7 @@ from lanchat import events as ev
 from lanchat.gate import Gate
 from lanchat.history import HistoryStore, HistoryUnusable, HistoryWriteError
 from lanchat.identity import public_bytes
-from lanchat.room import Broadcast, Keep, Replay, Room, Seen, Send
+from lanchat.room import Broadcast, Keep, RecentNames, Replay, Room, Seen, Send
 from lanchat.session import Local, Outgoing, Session
 from lanchat.ui.plain import format_plain
 from lanchat.ui.render import line_parts
@@ -492,3 +492,39 @@ def test_a_flood_of_history_requests_is_answered_once_and_refused_politely(store
         ann.send(ev.Say(text="the room goes on"))
         assert ann.expect(ev.Message).text == "the room goes on"
         ann.close()
+
+
+def test_the_room_remembers_only_the_most_recent_names_and_a_forgotten_one_is_as_never_seen():
+    owners = {name: key_of(name) for name in ("old", "mid", "new")}
+    room = Room(clock=lambda: T0, history=True, known_names=["old", "mid", "new"], gate=Gate(clock=lambda: T0, owners=owners))
+    room.handle(1, ev.Hello(name="ann"))
+    room.known = RecentNames(["old", "mid", "new"], limit=2)  # the newest two of three stay
+    assert list(room.known.values()) == ["mid", "new"]
+    (refused,) = room.handle(1, ev.Whisper(to="old", text="hi"))  # forgotten: refused, not kept
+    assert refused.event.code == ev.E_NO_SUCH_USER
+    keep, _copy = room.handle(1, ev.Whisper(to="mid", text="kept"))
+    assert isinstance(keep, Keep) and keep.recipient_owner == key_of("mid")
+    room.handle(2, ev.Hello(name="bob"))  # a newcomer is the newest: "mid" is forgotten now
+    assert list(room.known.values()) == ["new", "bob"]
+    (refused,) = room.handle(1, ev.Whisper(to="mid", text="too late"))
+    assert refused.event.code == ev.E_NO_SUCH_USER
+
+
+def test_the_rooms_memory_of_names_is_bounded_by_default():
+    from lanchat.room import KNOWN_NAMES_LIMIT
+
+    names = RecentNames(f"n{i}" for i in range(KNOWN_NAMES_LIMIT + 500))
+    assert len(names) == KNOWN_NAMES_LIMIT and "n499" not in names and "n500" in names
+    names["n500"] = "n500"  # seen again: the newest, so the next one forgotten is n501
+    names["extra"] = "extra"
+    assert "n500" in names and "n501" not in names and len(names) == KNOWN_NAMES_LIMIT
+
+
+def test_known_names_come_oldest_first_so_the_room_keeps_the_newest(tmp_path):
+    store = HistoryStore(tmp_path / "chat.sqlite3")
+    for name in ("zed", "amy", "bea"):  # seen in this order, not alphabetical
+        say(store, name, "hi")
+        store.mark_seen(name)
+    assert store.known_names() == ["zed", "amy", "bea"]
+    assert list(RecentNames(store.known_names(), limit=2).values()) == ["amy", "bea"]
+    store.close()
