@@ -234,6 +234,24 @@ def test_a_failed_commit_of_kept_rows_is_reported_and_the_store_goes_on(store):
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_a_commit_that_fails_halfway_stores_none_of_its_rows(store):
+    # The server refuses every message of a pass whose commit failed (PROTOCOL.md, History
+    # replay): none of them may be in the file. A trigger refuses the 150th row, after the
+    # first multi-row INSERT (128 rows) of the commit has gone in.
+    store.db.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.text = 'm149' "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    for i in range(200):
+        store.keep(time=T0, sender="ann", text=f"m{i}")
+    with pytest.raises(HistoryWriteError, match="full"):
+        store.commit()
+    assert texts(store.export()) == []
+    store.db.execute("DROP TRIGGER refuse")
+    store.keep(time=T0, sender="ann", text="after")
+    assert store.commit() == 1 and texts(store.export()) == ["after"]
+
+
 def test_a_server_stores_each_message_before_anyone_receives_it(tmp_path):
     # PROTOCOL.md, History replay: what anyone has received is already stored. Another
     # connection to the file must find every message a client has just read, in a busy room
