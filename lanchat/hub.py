@@ -514,25 +514,27 @@ class Hub:
         stored = self.history.commit()
         if held is None:
             return
+        then: list[Action] = []
         refused: Keep | None = None
         for action in held:
-            if isinstance(action, Keep):
+            if isinstance(action, Keep):  # kept already (perform)
                 refused = None if stored else action
             elif refused is not None and isinstance(action, Broadcast):
-                self._not_stored(refused.event)  # its delivery: the Broadcast right after it
+                then += self._not_stored(refused.event)  # instead of its delivery, the Broadcast after it
                 refused = None
             else:
-                self.perform([action])
+                then.append(action)
+        self.perform(then)
 
-    def _not_stored(self, event: ev.Message | ev.Direct) -> None:
+    def _not_stored(self, event: ev.Message | ev.Direct) -> list[Action]:
         """Tell the sender that ``event`` was not sent: the history could not store it."""
         sender = self.room.find(event.sender)
         if sender is None:
-            return
+            return []
         text = event.text if len(event.text) <= 40 else event.text[:39] + "…"
         to = f" to {event.to}" if isinstance(event, ev.Direct) else ""
         problem = f"not sent{to}: {text!r}: the history cannot be written; try again in a moment"
-        self.perform([Send(to=sender.cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
+        return [Send(to=sender.cid, event=ev.Error(code=ev.E_HISTORY, message=problem))]
 
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
         """A closing connection has linger_seconds to read the rest; all out: the loop sends FIN."""
