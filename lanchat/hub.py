@@ -9,8 +9,9 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
 * events routed to the room (room.py) or the server's file store (server_files.py), and the
   actions both return (actions.py) performed in order;
 * the history policy (history_policy.py): each message stored before anyone receives it
-  (``Keep``, committed at the start of ``flush``), replays within a byte budget, and a token
-  bucket per person for /history;
+  (``Keep``, committed at the start of ``flush``; what follows a Keep waits for that commit, and
+  a message the commit could not store is refused to its sender, never delivered), replays
+  within a byte budget, and a token bucket per person for /history;
 * the download pacing rule: a download's chunks are queued only while its reader has less
   than FILE_LOW_WATER_BYTES waiting;
 * deadlines (``Deadlines``): a handshake that never comes, a frame started and never finished
@@ -596,6 +597,7 @@ class Hub:
         """Seed 003: everyone gets the shutdown notice first; the loop then flushes and closes."""
         self.shutting_down = True
         self.log(f"shutting down: {reason}")
+        self._commit_pass()  # this pass's messages go out (or are refused) before the notice
         for cid, member in self.room.members.items():  # they saw everything up to now
             if cid not in self.room.service_cids:
                 self.history.mark_seen(member.name)

@@ -523,3 +523,14 @@ def test_a_newcomer_who_leaves_before_the_host_is_in_is_let_go_at_once():
     bob.says(ev.Hello(name="bob"))
     lab.hub.receive_data(bob.cid, b"")  # its socket would stay readable for ever if kept
     assert lab.released == [bob.cid]
+
+
+def test_a_message_of_the_pass_in_which_the_server_shuts_down_comes_before_the_notice():
+    lab = Lab(history=True)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    ann.says(ev.Say(text="last words"))
+    lab.hub.shutdown("the server was stopped")
+    heard = bob.hears()
+    assert [type(e).__name__ for e in heard] == ["Message", "Shutdown"] and heard[0].text == "last words"
+    assert [row.text for row in lab.store.rows] == ["last words"]
