@@ -450,14 +450,20 @@ class HistoryStore(_NameOwners):
         """Store the rows ``keep()`` held and end the transaction that they or
         ``append(commit=False)`` opened; returns the rows it stored.
 
-        Rows that could not be written are lost and reported (HistoryWriteError) after the
-        others are committed, as a failed ``append`` of one row would have been."""
+        All or nothing: when a row cannot be written (a full disk), the whole transaction is
+        rolled back and HistoryWriteError raised, so the server can refuse exactly the messages
+        that were not stored (hub.py, PROTOCOL.md, History replay). They are not tried again."""
         failure: HistoryWriteError | None = None
         try:
             self._write_kept()
         except HistoryWriteError as exc:
             failure = exc
         rows, self._uncommitted = self._uncommitted, 0
+        if failure is not None:
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+            raise failure
         if self.db.in_transaction:
             try:
                 self.db.execute("COMMIT")
@@ -467,8 +473,6 @@ class HistoryStore(_NameOwners):
                 raise HistoryWriteError(_describe(exc)) from None
         else:
             rows = 0
-        if failure is not None:
-            raise failure
         return rows
 
     def mark_seen(self, name: str) -> None:
@@ -539,9 +543,10 @@ class HistoryStore(_NameOwners):
     # ------------------------------------------------------------------ reading
 
     def known_names(self) -> list[str]:
-        """Everyone who has ever been in the room, as last spelled."""
+        """Everyone who has ever been in the room, as last spelled, the most recently seen last
+        (room.RecentNames keeps the newest when there are too many)."""
         self._write_kept()
-        return [row[0] for row in self.db.execute("SELECT name FROM names ORDER BY name")]
+        return [row[0] for row in self.db.execute("SELECT name FROM names ORDER BY last_seen, name")]
 
     def last_seen(self, name: str) -> int | None:
         self._write_kept()

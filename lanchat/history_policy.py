@@ -10,6 +10,7 @@ The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks
 * ``replay_frames(...)`` for the frames of a replay within a byte budget, so a long replay can
   never get the newcomer dropped as a slow reader; a replay always ends with ``history-end``.
 A failing store is warned about once (``warn``) and the chat goes on; the next good write says so.
+Messages whose commit failed are not sent: their senders are told (hub.py, ``_commit_pass``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class HistoryPolicy:
         self.warn = warn or self.log  # a failure, said once: the hub tells the host too
         self.failing = store is not None and not store.writable
         self.pending = False  # kept this pass, to commit before the flush
+        self.lost = False  # a store call failed since this pass's first keep
         self._tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
 
     def call(self, call: Callable[[HistoryStore], T]) -> T | None:
@@ -57,17 +59,23 @@ class HistoryPolicy:
         try:
             return call(self.store)
         except self.store.errors as exc:  # what the store says its failures look like
+            self.lost = self.lost or self.pending  # the rows kept this pass may be lost with it
             if not self.failing:
                 self.failing = True
-                self.warn(f"history: cannot use {self.store.path}: {exc}; the chat goes on without saving")
+                self.warn(
+                    f"history: cannot use {self.store.path}: {exc}; the chat goes on, "
+                    "but messages are not sent until they can be saved"
+                )
             return None
 
     def keep(
         self, event: ev.Message | ev.Direct, sender_owner: bytes | None = None, recipient_owner: bytes | None = None
     ) -> None:
         """Hold a message for this pass's commit (many rows per INSERT: history.py). A direct
-        message keeps the keys that owned both names (PROTOCOL.md, Identity)."""
-        if self.store is None:
+        message keeps the keys that owned both names (PROTOCOL.md, Identity). A file that was
+        read-only when the server started is an archive: it replays and saves nothing new, and the
+        messages go out as with --no-history (the start banner said so)."""
+        if self.store is None or not self.store.writable:
             return
         to = event.to if isinstance(event, ev.Direct) else None
         self.store.keep(
@@ -90,15 +98,20 @@ class HistoryPolicy:
         else:
             self.log(action.text)
 
-    def commit(self) -> None:
-        """Store this pass's messages: one commit per pass, before any of them is sent."""
+    def commit(self) -> bool:
+        """Store this pass's messages: one commit per pass, before any of them is sent.
+        False: they could not be stored, so the hub does not send them (PROTOCOL.md, History replay)."""
         if not self.pending:
-            return
+            return True
         self.pending = False
         stored = self.call(lambda store: store.commit())
-        if stored and self.failing and self.store is not None:
+        lost, self.lost = self.lost, False
+        if stored is None or lost:
+            return False
+        if self.failing and self.store is not None:
             self.failing = False
             self.log(f"history: saving to {self.store.path} again")
+        return True
 
     def mark_seen(self, name: str) -> None:
         """``name`` saw everything up to now: direct messages after this are "while away"."""

@@ -9,8 +9,9 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
 * events routed to the room (room.py) or the server's file store (server_files.py), and the
   actions both return (actions.py) performed in order;
 * the history policy (history_policy.py): each message stored before anyone receives it
-  (``Keep``, committed at the start of ``flush``), replays within a byte budget, and a token
-  bucket per person for /history;
+  (``Keep``, committed at the start of ``flush``; what follows a Keep waits for that commit, and
+  a message the commit could not store is refused to its sender, never delivered), replays
+  within a byte budget, and a token bucket per person for /history;
 * the download pacing rule: a download's chunks are queued only while its reader has less
   than FILE_LOW_WATER_BYTES waiting;
 * deadlines (``Deadlines``): a handshake that never comes, a frame started and never finished
@@ -242,6 +243,9 @@ class Hub:
         self.outbox = Outbox(max_queue_bytes=max_queue_bytes, over_limit=self._over_limit, clock=clock)
         self.files = files
         self.history = HistoryPolicy(history, clock=clock, log=self.log, warn=self._warn)
+        # Once a message is kept this pass, what follows waits here for the commit (flush), in
+        # order: a message nobody could store is never delivered (PROTOCOL.md, History replay).
+        self._uncommitted: list[Action] | None = None
         self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds)
         self.once = once  # shut down when the last person leaves (seed 000)
         room.once = once  # and every welcome says so
@@ -396,10 +400,16 @@ class Hub:
         peers = self.peers
         outbox = self.outbox
         for action in actions:
-            if isinstance(action, Broadcast):
+            held = self._uncommitted
+            if held is not None:  # after a message kept this pass: performed once it is stored
+                if isinstance(action, Keep):
+                    self.history.keep(action.event, action.sender_owner, action.recipient_owner)
+                held.append(action)
+            elif isinstance(action, Broadcast):
                 outbox.broadcast(action.to, action.frame, notice=action.notice)
-            elif isinstance(action, Keep):  # before the Broadcast that follows it is queued
+            elif isinstance(action, Keep):  # its Broadcast, and all after it, wait for the commit
                 self.history.keep(action.event, action.sender_owner, action.recipient_owner)
+                self._uncommitted = [action]
             elif isinstance(action, Send) and action.to in peers:
                 self._send(peers[action.to], action.event)
             elif isinstance(action, Close) and action.who in peers:
@@ -468,7 +478,7 @@ class Hub:
         """One pass's writing: history stored first (PROTOCOL.md, History replay), due notices
         join in, each dirty queue gets one write through its ``Writer`` (the loop's socket), and
         write interest follows what is left (or a download: writable means "top it up")."""
-        self.history.commit()
+        self._commit_pass()
         outbox = self.outbox
         outbox.release_notices()
         write = outbox.flush
@@ -496,6 +506,36 @@ class Hub:
                 if writing is not writer.writing:
                     writer.set_writing(writing)
             outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
+
+    def _commit_pass(self) -> None:
+        """Store this pass's messages, then perform what waited for that. A message that could
+        not be stored is not delivered: its sender is told (E_HISTORY, not fatal); everything
+        else goes on as usual, and the next pass tries again (PROTOCOL.md, History replay)."""
+        held, self._uncommitted = self._uncommitted, None
+        stored = self.history.commit()
+        if held is None:
+            return
+        then: list[Action] = []
+        refused: Keep | None = None
+        for action in held:
+            if isinstance(action, Keep):  # kept already (perform)
+                refused = None if stored else action
+            elif refused is not None and isinstance(action, Broadcast):
+                then += self._not_stored(refused.event)  # instead of its delivery, the Broadcast after it
+                refused = None
+            else:
+                then.append(action)
+        self.perform(then)
+
+    def _not_stored(self, event: ev.Message | ev.Direct) -> list[Action]:
+        """Tell the sender that ``event`` was not sent: the history could not store it."""
+        sender = self.room.find(event.sender)
+        if sender is None:
+            return []
+        text = event.text if len(event.text) <= 40 else event.text[:39] + "…"
+        to = f" to {event.to}" if isinstance(event, ev.Direct) else ""
+        problem = f"not sent{to}: {text!r}: the history cannot be written; try again in a moment"
+        return [Send(to=sender.cid, event=ev.Error(code=ev.E_HISTORY, message=problem))]
 
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
         """A closing connection has linger_seconds to read the rest; all out: the loop sends FIN."""
@@ -557,6 +597,7 @@ class Hub:
         """Seed 003: everyone gets the shutdown notice first; the loop then flushes and closes."""
         self.shutting_down = True
         self.log(f"shutting down: {reason}")
+        self._commit_pass()  # this pass's messages go out (or are refused) before the notice
         for cid, member in self.room.members.items():  # they saw everything up to now
             if cid not in self.room.service_cids:
                 self.history.mark_seen(member.name)

@@ -10,6 +10,7 @@ a client's claim of who it is is never trusted.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -77,6 +78,26 @@ def same_session(holder: Member, admit: Admit) -> bool:
 
 
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
+# How many names of people not here the room remembers, so that a whisper to one is kept for
+# them (PROTOCOL.md, History replay): the most recently seen; older ones are as if never seen.
+KNOWN_NAMES_LIMIT = 10_000
+
+
+class RecentNames(OrderedDict[str, str]):
+    """Name key -> name for the ``limit`` names seen most recently: setting one makes it the
+    newest, and the oldest is forgotten past the limit, so memory per name ever seen is bounded."""
+
+    def __init__(self, names: Iterable[str] = (), *, limit: int = KNOWN_NAMES_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+        for name in names:  # oldest first: the newest are kept
+            self[ev.name_key(name)] = name
+
+    def __setitem__(self, key: str, name: str) -> None:
+        super().__setitem__(key, name)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 class Room:
@@ -104,10 +125,10 @@ class Room:
         # History (PROTOCOL.md, History replay): the room never touches the store; it returns
         # Keep/Replay/Seen actions and the server performs them. ``known`` maps the name key of
         # everyone who has ever joined to their name, so a direct message to an absent one is
-        # kept for them rather than refused.
+        # kept for them rather than refused. Only the KNOWN_NAMES_LIMIT most recent are kept.
         self.history = history
         self.replay = replay
-        self.known: dict[str, str] = {ev.name_key(name): name for name in known_names} if history else {}
+        self.known = RecentNames(known_names if history else ())
         self.host_cid: int | None = None  # the person running `serve`, if not headless
         self.topic: ev.Topic | None = None  # /topic: the room's topic, told to each newcomer
         # Bots (the colour bot) are members but not people: they never fill the room

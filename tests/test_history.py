@@ -14,7 +14,7 @@ from lanchat import events as ev
 from lanchat.gate import Gate
 from lanchat.history import HistoryStore, HistoryUnusable, HistoryWriteError
 from lanchat.identity import public_bytes
-from lanchat.room import Broadcast, Keep, Replay, Room, Seen, Send
+from lanchat.room import Broadcast, Keep, RecentNames, Replay, Room, Seen, Send
 from lanchat.session import Local, Outgoing, Session
 from lanchat.ui.plain import format_plain
 from lanchat.ui.render import line_parts
@@ -234,6 +234,24 @@ def test_a_failed_commit_of_kept_rows_is_reported_and_the_store_goes_on(store):
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_a_commit_that_fails_halfway_stores_none_of_its_rows(store):
+    # The server refuses every message of a pass whose commit failed (PROTOCOL.md, History
+    # replay): none of them may be in the file. A trigger refuses the 150th row, after the
+    # first multi-row INSERT (128 rows) of the commit has gone in.
+    store.db.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.text = 'm149' "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    for i in range(200):
+        store.keep(time=T0, sender="ann", text=f"m{i}")
+    with pytest.raises(HistoryWriteError, match="full"):
+        store.commit()
+    assert texts(store.export()) == []
+    store.db.execute("DROP TRIGGER refuse")
+    store.keep(time=T0, sender="ann", text="after")
+    assert store.commit() == 1 and texts(store.export()) == ["after"]
+
+
 def test_a_server_stores_each_message_before_anyone_receives_it(tmp_path):
     # PROTOCOL.md, History replay: what anyone has received is already stored. Another
     # connection to the file must find every message a client has just read, in a busy room
@@ -431,7 +449,7 @@ def test_a_long_replay_is_cut_to_a_byte_budget_so_the_newcomer_is_not_dropped(st
         ann.close()
 
 
-def test_a_store_that_cannot_be_written_warns_the_host_once_and_the_chat_goes_on(store):
+def test_a_store_that_cannot_be_written_warns_the_host_once_refuses_and_the_chat_goes_on(store):
     logged: list[str] = []
     with running_server(history=store, log=logged.append) as (server, endpoint):
         import socket
@@ -446,12 +464,15 @@ def test_a_store_that_cannot_be_written_warns_the_host_once_and_the_chat_goes_on
         ann.send(ev.Say(text="not saved 2"))
         warning = host.expect(ev.Error, code=ev.E_HISTORY)
         assert "the chat goes on" in warning.message
-        assert host.expect(ev.Message, text="not saved 2")
-        assert ann.expect(ev.Message, text="not saved 2")
-        assert not [e for e in host.drain(0.1) if isinstance(e, ev.Error)]  # warned once, not per message
+        # the sender is told what was not sent; nobody receives a message that was not stored
+        told = [ann.expect(ev.Error, code=ev.E_HISTORY) for _ in range(2)]
+        assert ["not saved 1" in e.message and "not sent" in e.message for e in told] == [True, False]
+        assert "not saved 2" in told[1].message and not told[1].fatal
         store.db.execute("PRAGMA query_only = OFF")
         ann.send(ev.Say(text="saved"))
-        host.expect(ev.Message, text="saved")
+        assert host.expect(ev.Message).text == "saved"  # the first message the host receives
+        assert ann.expect(ev.Message).text == "saved"
+        assert not [e for e in host.drain(0.1) if isinstance(e, ev.Error)]  # warned once, not per message
         wait_for(lambda: any("again" in line for line in logged), what="the 'saving again' log line")
         host.close()
         ann.close()
@@ -489,3 +510,39 @@ def test_a_flood_of_history_requests_is_answered_once_and_refused_politely(store
         ann.send(ev.Say(text="the room goes on"))
         assert ann.expect(ev.Message).text == "the room goes on"
         ann.close()
+
+
+def test_the_room_remembers_only_the_most_recent_names_and_a_forgotten_one_is_as_never_seen():
+    owners = {name: key_of(name) for name in ("old", "mid", "new")}
+    room = Room(clock=lambda: T0, history=True, known_names=["old", "mid", "new"], gate=Gate(clock=lambda: T0, owners=owners))
+    room.handle(1, ev.Hello(name="ann"))
+    room.known = RecentNames(["old", "mid", "new"], limit=2)  # the newest two of three stay
+    assert list(room.known.values()) == ["mid", "new"]
+    (refused,) = room.handle(1, ev.Whisper(to="old", text="hi"))  # forgotten: refused, not kept
+    assert refused.event.code == ev.E_NO_SUCH_USER
+    keep, _copy = room.handle(1, ev.Whisper(to="mid", text="kept"))
+    assert isinstance(keep, Keep) and keep.recipient_owner == key_of("mid")
+    room.handle(2, ev.Hello(name="bob"))  # a newcomer is the newest: "mid" is forgotten now
+    assert list(room.known.values()) == ["new", "bob"]
+    (refused,) = room.handle(1, ev.Whisper(to="mid", text="too late"))
+    assert refused.event.code == ev.E_NO_SUCH_USER
+
+
+def test_the_rooms_memory_of_names_is_bounded_by_default():
+    from lanchat.room import KNOWN_NAMES_LIMIT
+
+    names = RecentNames(f"n{i}" for i in range(KNOWN_NAMES_LIMIT + 500))
+    assert len(names) == KNOWN_NAMES_LIMIT and "n499" not in names and "n500" in names
+    names["n500"] = "n500"  # seen again: the newest, so the next one forgotten is n501
+    names["extra"] = "extra"
+    assert "n500" in names and "n501" not in names and len(names) == KNOWN_NAMES_LIMIT
+
+
+def test_known_names_come_oldest_first_so_the_room_keeps_the_newest(tmp_path):
+    store = HistoryStore(tmp_path / "chat.sqlite3")
+    for name in ("zed", "amy", "bea"):  # seen in this order, not alphabetical
+        say(store, name, "hi")
+        store.mark_seen(name)
+    assert store.known_names() == ["zed", "amy", "bea"]
+    assert list(RecentNames(store.known_names(), limit=2).values()) == ["amy", "bea"]
+    store.close()

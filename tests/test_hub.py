@@ -38,12 +38,16 @@ class MemoryStore:
         self.rows: list[Record] = []
         self.kept: list[Record] = []
         self.seen: dict[str, int] = {}
+        self.full = False  # a full disk: every commit fails, and what it held is lost
 
     def keep(self, *, time: float, sender: str, text: str, to: str | None = None, **owners: bytes | None) -> None:
         self.kept.append(Record(id=len(self.rows) + len(self.kept) + 1, time=time, sender=sender, to=to, text=text))
 
     def commit(self) -> int:
         stored, self.kept = self.kept, []
+        if self.full:
+            self.journal.append("commit failed")
+            raise OSError(28, "No space left on device")
         self.rows += stored
         self.journal.append(f"commit {len(stored)}")
         return len(stored)
@@ -289,6 +293,66 @@ def test_a_replay_keeps_within_half_the_queue_limit_and_says_there_is_more():
     assert end.before == lab.store.rows[40 - len(replayed)].id
 
 
+def test_a_message_the_history_cannot_store_is_not_sent_and_its_sender_is_told():
+    lab = Lab(history=True)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.store.full = True
+    ann.says(ev.Say(text="lost one"), ev.Say(text="lost two"))
+    assert not [e for e in bob.hears() if isinstance(e, ev.Message)]  # nobody receives it
+    told = ann.hears()
+    assert not [e for e in told if isinstance(e, ev.Message)]  # not even the sender's own copy
+    assert [(e.code, e.fatal) for e in told] == [(ev.E_HISTORY, False)] * 2
+    assert "not sent: 'lost one'" in told[0].message and "'lost two'" in told[1].message
+    assert sum("cannot use memory" in line for line in lab.log) == 1  # the host is warned once
+    ann.says(ev.Say(text="still full"))
+    assert ann.hears_one(ev.Error).code == ev.E_HISTORY
+    assert sum("cannot use memory" in line for line in lab.log) == 1  # not once per message
+    lab.store.full = False  # the disk frees up: the chat delivers again
+    ann.says(ev.Say(text="stored"))
+    assert bob.hears_one(ev.Message).text == "stored"
+    assert ann.hears_one(ev.Message).text == "stored"
+    assert [row.text for row in lab.store.rows] == ["stored"]
+    assert any("saving to memory again" in line for line in lab.log)
+
+
+def test_a_direct_message_the_history_cannot_store_is_not_sent_and_named_shortened():
+    lab = Lab(history=True)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.store.full = True
+    long_text = "psst " + "x" * 500
+    ann.says(ev.Whisper(to="bob", text=long_text))
+    assert not [e for e in bob.hears() if isinstance(e, ev.Direct)]
+    error = ann.hears_one(ev.Error)
+    assert error.code == ev.E_HISTORY and "not sent to bob: 'psst xxx" in error.message
+    assert len(error.message) < 160  # the text is named, shortened
+
+
+def test_what_else_happened_in_a_pass_whose_messages_were_refused_still_happens_in_order():
+    lab = Lab(history=True)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.store.full = True
+    ann.says(ev.Say(text="refused"))
+    carl = lab.connect()
+    carl.says(ev.Hello(name="carl"))  # the same pass, after the refused message
+    ann.says(ev.Say(text="refused too"))
+    heard = bob.hears()
+    assert [type(e).__name__ for e in heard] == ["Joined"] and heard[0].name == "carl"
+    assert isinstance(carl.hears()[0], ev.Welcome)
+    assert [e.code for e in ann.hears() if isinstance(e, ev.Error)] == [ev.E_HISTORY] * 2
+
+
+def test_with_no_history_a_message_is_delivered_with_nothing_to_commit():
+    lab = Lab(history=False)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    ann.says(ev.Say(text="not kept, still sent"))
+    assert bob.hears_one(ev.Message).text == "not kept, still sent"
+    assert not [line for line in lab.journal if line.startswith("commit")]
+
+
 # ------------------------------------------------------------------ pacing
 
 
@@ -459,3 +523,14 @@ def test_a_newcomer_who_leaves_before_the_host_is_in_is_let_go_at_once():
     bob.says(ev.Hello(name="bob"))
     lab.hub.receive_data(bob.cid, b"")  # its socket would stay readable for ever if kept
     assert lab.released == [bob.cid]
+
+
+def test_a_message_of_the_pass_in_which_the_server_shuts_down_comes_before_the_notice():
+    lab = Lab(history=True)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    ann.says(ev.Say(text="last words"))
+    lab.hub.shutdown("the server was stopped")
+    heard = bob.hears()
+    assert [type(e).__name__ for e in heard] == ["Message", "Shutdown"] and heard[0].text == "last words"
+    assert [row.text for row in lab.store.rows] == ["last words"]
