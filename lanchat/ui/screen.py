@@ -411,7 +411,13 @@ class CursesFrontend:
             elif key in CONTROL_KEYS:
                 name = CONTROL_KEYS[key]
             elif key.isprintable() or key in TYPED_JOINERS:
-                self.view.editor.type(key)
+                # a run of typed characters (a paste, keys typed ahead) goes in at once: one
+                # insert, not a copy of the whole line per character
+                end = index
+                while end < len(keys) and isinstance(keys[end], str) and (keys[end].isprintable() or keys[end] in TYPED_JOINERS):
+                    end += 1
+                self.view.editor.type("".join(keys[index - 1 : end]))  # type: ignore[arg-type]
+                index = end
                 if not self.paste:
                     social.note_typing(self.session, self.view.editor.text)  # a hint, never the text
                 self.dirty = True
