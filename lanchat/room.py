@@ -365,8 +365,10 @@ class Room:
 
     def not_your_turn(self, member: Member) -> list[Action]:
         """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""
+        if self.mode != TURN or self.turn_holder == member.cid:
+            return []  # every message in a duplex room: nothing to build
         waiting = f"not your turn: waiting for {self.turn_name or 'someone to join'}"
-        return [] if self.mode != TURN or self.turn_holder == member.cid else self._error(member.cid, ev.E_NOT_YOUR_TURN, waiting)
+        return self._error(member.cid, ev.E_NOT_YOUR_TURN, waiting)
 
     def spoke(self, member: Member) -> list[Action]:
         """After ``member`` spoke: their next typing hint goes through; in turn mode, the next one's turn."""
