@@ -510,8 +510,10 @@ def test_a_newcomer_who_says_too_much_before_the_host_is_in_is_disconnected():
     lab = Lab()
     lab.hub.open("local", host=True, handshake=False)
     bob = lab.connect("10.0.0.7:999")
-    for _ in range(70):  # 70 KiB of anything, over HELD_BYTES_LIMIT
+    for _ in range(64):  # 64 KiB of anything, exactly HELD_BYTES_LIMIT: still kept
         lab.hub.receive_data(bob.cid, b"\x00" * 1024)
+    assert bob.cid not in lab.released
+    lab.hub.receive_data(bob.cid, b"\x00")  # one byte more is too much
     assert bob.cid in lab.released
     assert "10.0.0.7:999: said too much before the chat opened; disconnecting" in lab.log
 
