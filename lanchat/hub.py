@@ -375,6 +375,8 @@ class Hub:
             self._leave(cid, "lost")
             self.log(f"{name} lost connection")
         else:
+            if cid not in self.room.members:  # never joined: what the room noted of it goes (no actions)
+                self.room.leave(cid, "lost")
             self.perform(self.files.forget(cid))  # its uploads stop, its downloads end
 
     def internal_error(self, cid: int, exc: Exception) -> None:
