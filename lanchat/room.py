@@ -227,7 +227,7 @@ class Room:
 
     def leave(self, cid: int, reason: str) -> list[Action]:
         """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``kicked``, ``banned``): tell the others."""
-        order_before = list(self.members)
+        order_before = list(self.members) if self.mode == TURN else []  # only the turn rule needs it
         self.moderation.forget(cid)
         member = self.members.pop(cid, None)
         self.gate.forget(cid)
