@@ -74,7 +74,7 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "ip", "closing", "closed", "held", "admitted", "paused_until")
+    __slots__ = ("cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "paused_until")
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
@@ -84,6 +84,7 @@ class Peer:
         self.closing = False  # close once the queue is flushed
         self.closed = False
         self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
+        self.held_bytes = 0  # their total, kept as they come (a dripped byte a read stays cheap)
         self.admitted = False  # counted by the connection limits (released on close)
         # Not read until then (flood control, a congested room); frames already read wait,
         # unparsed, in ``proto`` and are handled when it ends: nothing is lost.
@@ -92,7 +93,8 @@ class Peer:
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
         self.held.append(data)
-        return sum(map(len, self.held)) > HELD_BYTES_LIMIT
+        self.held_bytes += len(data)
+        return self.held_bytes > HELD_BYTES_LIMIT
 
 
 def ip_of(address: str) -> str:
@@ -347,6 +349,7 @@ class Hub:
         self._host_pending = None
         for peer in list(self.peers.values()):
             held, peer.held = peer.held, []
+            peer.held_bytes = 0
             for data in held:
                 self.receive_data(peer.cid, data)
 
@@ -372,6 +375,8 @@ class Hub:
             self._leave(cid, "lost")
             self.log(f"{name} lost connection")
         else:
+            if cid not in self.room.members:  # never joined: what the room noted of it goes (no actions)
+                self.room.leave(cid, "lost")
             self.perform(self.files.forget(cid))  # its uploads stop, its downloads end
 
     def internal_error(self, cid: int, exc: Exception) -> None:
@@ -574,6 +579,7 @@ class Hub:
             if peer is None or peer.closing:
                 continue
             peer.held.clear()  # whatever waited for the host is not read now
+            peer.held_bytes = 0
             if cid in self.room.members:  # a member who started a frame and never finished it
                 self.log(f"{self.who(cid)}: {why}; disconnecting")
                 self._leave(cid, "lost")

@@ -119,6 +119,7 @@ class Outbox:
         queue = self.queues.get(cid)
         if queue is None or not data:
             return
+        self.materialize()  # this pass's broadcasts first, rendered: with render unset they would be skipped
         render, queue.render = queue.render, None
         try:
             self.queue(cid, data)

@@ -227,7 +227,7 @@ class Room:
 
     def leave(self, cid: int, reason: str) -> list[Action]:
         """Connection ``cid`` is gone (``quit``, ``lost``, ``dropped``, ``kicked``, ``banned``): tell the others."""
-        order_before = list(self.members)
+        order_before = list(self.members) if self.mode == TURN else []  # only the turn rule needs it
         self.moderation.forget(cid)
         member = self.members.pop(cid, None)
         self.gate.forget(cid)
@@ -365,8 +365,10 @@ class Room:
 
     def not_your_turn(self, member: Member) -> list[Action]:
         """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""
+        if self.mode != TURN or self.turn_holder == member.cid:
+            return []  # every message in a duplex room: nothing to build
         waiting = f"not your turn: waiting for {self.turn_name or 'someone to join'}"
-        return [] if self.mode != TURN or self.turn_holder == member.cid else self._error(member.cid, ev.E_NOT_YOUR_TURN, waiting)
+        return self._error(member.cid, ev.E_NOT_YOUR_TURN, waiting)
 
     def spoke(self, member: Member) -> list[Action]:
         """After ``member`` spoke: their next typing hint goes through; in turn mode, the next one's turn."""

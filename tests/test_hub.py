@@ -404,6 +404,24 @@ def test_a_connection_that_never_says_hello_is_told_and_closed():
     assert "10.0.0.9:5555: no hello within 5 s; disconnecting" in lab.log
 
 
+def test_a_connection_that_never_joins_leaves_nothing_behind_in_the_room():
+    """A port probe timed out and released by its linger deadline: the room forgets where it
+    came from, or every such connection would cost the server memory for good."""
+    lab = Lab(handshake_seconds=5.0, linger_seconds=2.0)
+    probe = lab.connect("10.0.0.9:5555")
+    lab.room.gate.addresses[probe.cid] = "10.0.0.9:5555"  # as server.py records it
+    assert probe.cid in lab.room.moderation.arrivals
+    lab.writers[probe.cid].reading = False  # it never reads its refusal either
+    lab.clock.now += 5.1
+    lab.hub.expire()
+    lab.flush()
+    lab.clock.now += 2.1
+    lab.hub.expire()
+    assert lab.released == [probe.cid]
+    assert probe.cid not in lab.room.moderation.arrivals
+    assert probe.cid not in lab.room.gate.addresses
+
+
 def test_frames_never_push_the_handshake_deadline_back_and_a_join_clears_it():
     """Issue 14: the deadline is per connection, not per read: a connection dripping frames
     (or bytes) cannot hold its socket for ever."""
@@ -510,8 +528,10 @@ def test_a_newcomer_who_says_too_much_before_the_host_is_in_is_disconnected():
     lab = Lab()
     lab.hub.open("local", host=True, handshake=False)
     bob = lab.connect("10.0.0.7:999")
-    for _ in range(70):  # 70 KiB of anything, over HELD_BYTES_LIMIT
+    for _ in range(64):  # 64 KiB of anything, exactly HELD_BYTES_LIMIT: still kept
         lab.hub.receive_data(bob.cid, b"\x00" * 1024)
+    assert bob.cid not in lab.released
+    lab.hub.receive_data(bob.cid, b"\x00")  # one byte more is too much
     assert bob.cid in lab.released
     assert "10.0.0.7:999: said too much before the chat opened; disconnecting" in lab.log
 

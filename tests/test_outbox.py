@@ -188,3 +188,16 @@ def test_a_closed_connection_gets_nothing_more():
     outbox.close(1)
     outbox.queue(1, b"later;")
     assert not outbox.dirty and 1 not in outbox.queues and outbox.queued_bytes(1) == 0
+
+
+def test_a_text_participants_own_line_comes_after_the_broadcast_before_it_not_instead():
+    """A line queued straight to a text participant (its prompt, an answer) in the same pass as
+    a broadcast: the broadcast's rendered line goes out first, and is not lost."""
+    outbox, _ = outbox_with(1, 2)
+    outbox.speak_text(2, lambda frames: b"[rendered " + frames + b"]")
+    outbox.broadcast((1, 2), b"hi;")
+    outbox.queue_text(2, b"prompt> ")
+    wires = {1: Wire(), 2: Wire()}
+    flush_all(outbox, wires)
+    assert bytes(wires[1].written) == b"hi;"
+    assert bytes(wires[2].written) == b"[rendered hi;]prompt> "
