@@ -898,7 +898,7 @@ def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  #
         return None
     if expected is None:
         wanted = os.getuid()
-    elif expected.isdigit():
+    elif expected.isdecimal():  # isdigit() lets "²" through to int()
         wanted = int(expected)
     else:
         try:
@@ -1009,7 +1009,7 @@ def _choose_room():  # noqa: ANN202
         if not answer or answer.lower() in ("q", "n", "none"):
             print(f"{PROG}: not joining", flush=True)
             return 0
-        if answer.isdigit() and 1 <= int(answer) <= len(rooms):
+        if answer.isdecimal() and 1 <= int(answer) <= len(rooms):  # isdigit() lets "²" through to int()
             return rooms[int(answer) - 1]
         print(f"  type a number from 1 to {len(rooms)}, or press Enter to join none")
 

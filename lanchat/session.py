@@ -437,7 +437,7 @@ class Session:
 
     def _history_request(self, rest: str) -> InputResult:
         """/history [N]: the N entries before the oldest one shown so far."""
-        if rest and (not rest.isdigit() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
+        if rest and (not rest.isdecimal() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
             return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
         self.history_asked = True
         return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=self.history_before))
@@ -460,7 +460,7 @@ class Session:
         why = why.strip()
         if action == "mute":
             minutes_text, _, after = why.partition(" ")
-            if minutes_text.isdigit():
+            if minutes_text.isdecimal():  # not isdigit(): "²" is a digit int() refuses
                 return Outgoing(ev.Moderate(action=action, name=name, minutes=int(minutes_text), reason=after.strip() or None))
         if action in ("kick", "ban", "mute"):
             return Outgoing(ev.Moderate(action=action, name=name, reason=why or None))

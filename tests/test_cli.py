@@ -604,3 +604,27 @@ def test_leaving_at_the_name_prompts_is_not_a_refusal(run, key, status, why):
         said = transcript.getvalue().decode("utf-8", "replace")
         assert child.exitstatus == status, said
         assert f"{why}: not joining" in said and "refused" not in said and "Traceback" not in said
+
+
+def test_a_superscript_digit_as_the_server_owner_is_a_name_not_a_crash():
+    # "²".isdigit() is True but int("²") raises: the owner check must not turn it into a traceback
+    from lanchat.__main__ import _unix_owner_warning
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX)
+    with ours, theirs:
+        warning = _unix_owner_warning(ours, "/tmp/room.sock", "\u00b2")
+        assert warning is not None and "no user called '\u00b2'" in warning
+        assert _unix_owner_warning(ours, "/tmp/room.sock", str(os.getuid())) is None
+
+
+def test_choosing_a_room_by_a_superscript_digit_asks_again(monkeypatch, capsys):
+    import lanchat.__main__ as main
+    from lanchat.discovery import RoomInfo
+
+    rooms = [RoomInfo(name=f"room {n}", host="h", addresses=("127.0.0.1",), port=3580 + n) for n in (1, 2)]
+    answers = iter(["\u00b2", "2"])
+    monkeypatch.setattr(main, "_find_rooms", lambda seconds: rooms)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main._choose_room() == rooms[1]
+    assert "type a number from 1 to 2" in capsys.readouterr().out

@@ -105,3 +105,13 @@ def test_me_away_topic_and_typing_hints_on_the_session():
     social.note_typing(ann, "hello")
     ann.on_event(ev.TypingHint(name="bob"))
     assert ann.take_pending() == [] and social.typing_now(ann, 200.0) == []
+
+
+def test_a_superscript_digit_as_a_number_is_a_usage_error_or_a_reason_not_a_crash():
+    # "²".isdigit() is True, yet int("²") raises: typed at /history or /mute it must not crash
+    ann = room("ann", "host", "bob")
+    refused = ann.parse_input("/history \u00b2")
+    assert isinstance(refused, Local) and refused.lines[0].kind == "error" and "usage: /history" in refused.lines[0].text
+    assert ann.parse_input("/history 20") == Outgoing(ev.HistoryRequest(limit=20, before=ann.history_before))
+    assert ann.parse_input("/mute bob \u00b2 spam") == Outgoing(ev.Moderate(action="mute", name="bob", reason="\u00b2 spam"))
+    assert ann.parse_input("/mute bob 5 spam") == Outgoing(ev.Moderate(action="mute", name="bob", minutes=5, reason="spam"))

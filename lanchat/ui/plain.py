@@ -72,6 +72,11 @@ def format_plain(line: Line) -> str:
 _KEY_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.S)  # arrows, F-keys, Alt+key: ignored
 
 
+def _typed(key: str) -> bool:
+    """A character that is text, at a terminal (tabs become spaces; joiners build emoji and words)."""
+    return key.isprintable() or key in "\t\u200c\u200d"
+
+
 class PlainFrontend:
     """Reads stdin without blocking the loop; writes one flushed line per transcript line.
 
@@ -157,10 +162,15 @@ class PlainFrontend:
             elif key == "\x1b":
                 match = _KEY_SEQUENCE.match(text, index - 1)
                 index = match.end() if match else index
-            elif key.isprintable() or key in "\t\u200c\u200d":  # (joiners build emoji and words)
-                key = " " if key == "\t" else key
-                self.typing += key
-                self._echo(visible(key))
+            elif _typed(key):
+                # the whole run of typed characters at once: one echo and one flush, not one each
+                end = index
+                while end < len(text) and _typed(text[end]):
+                    end += 1
+                run = text[index - 1 : end].replace("\t", " ")
+                index = end
+                self.typing += run
+                self._echo(visible(run))
                 social.note_typing(self.session, self.typing)  # a hint for the others, never the text
         return submitted
 

@@ -104,6 +104,13 @@ PASTE_ON, PASTE_OFF = "[200~", "[201~"  # bracketed paste markers, after an ESC
 # Not "printable" to Python (format characters) but part of what people type: a space, and the
 # zero-width joiner and non-joiner that build emoji sequences (👨‍👩‍👧) and Persian or Indic words
 TYPED_JOINERS = frozenset(" \u200c\u200d")
+
+
+def _typed(key: str | int) -> bool:
+    """A key that is text to put in the line (not a control or a curses key code)."""
+    return isinstance(key, str) and (key.isprintable() or key in TYPED_JOINERS)
+
+
 # Alt+key arrives as ESC then the key (readline's meta keys)
 ALT_KEYS = {
     "b": "alt-b",
@@ -411,7 +418,13 @@ class CursesFrontend:
             elif key in CONTROL_KEYS:
                 name = CONTROL_KEYS[key]
             elif key.isprintable() or key in TYPED_JOINERS:
-                self.view.editor.type(key)
+                # a run of typed characters (a paste, keys typed ahead) goes in at once: one
+                # insert, not a copy of the whole line per character
+                end = index
+                while end < len(keys) and _typed(keys[end]):
+                    end += 1
+                self.view.editor.type("".join(k for k in keys[index - 1 : end] if isinstance(k, str)))
+                index = end
                 if not self.paste:
                     social.note_typing(self.session, self.view.editor.text)  # a hint, never the text
                 self.dirty = True
