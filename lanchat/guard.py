@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 # File chunks are not: an upload's size is checked when it is offered.
 FLOOD_COUNTED: tuple[type, ...] = (
     ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
-)  # fmt: skip
+    ev.Me, ev.Nick, ev.SetAway, ev.SetTopic, ev.WhoIs, ev.Release,  # each a broadcast or an answer
+)  # fmt: skip  (Typing has its own, stricter limit: room_social)
 # A reader with more than this share of max_queue_bytes waiting is congested: the senders that
 # fed it are read THROTTLE_SECONDS later, and only one congested for CONGESTION_GRACE_SECONDS
 # (not keeping up even then) is dropped.

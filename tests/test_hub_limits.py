@@ -45,6 +45,20 @@ def test_a_flooder_is_paused_mid_read_and_what_it_sent_waits_not_lost():
     assert texts(ann.hears()) == ["m4", "m5"]
 
 
+def test_me_nick_away_and_topic_count_toward_the_flood_limit_like_messages():
+    # Each of these is broadcast to the whole room: left uncounted, a script could flood with /me.
+    flood = lim.FloodControl(burst=2, rate=1.0, slow_downs_before_pause=10)
+    lab, _reading = lab_with_reading(limits=True, flood=flood)
+    ann, mallory = lab.join("ann"), lab.join("mallory")
+    ann.hears()
+    mallory.says(ev.Me(text="waves"), ev.SetAway(reason="tea"), ev.SetTopic(text="spam"), ev.Nick(name="mal2"))
+    codes = [e.code for e in mallory.hears() if isinstance(e, ev.Error)]
+    assert codes == [ev.E_SLOW_DOWN, ev.E_SLOW_DOWN]  # the third and fourth were over the burst of 2
+    heard = ann.hears()
+    assert not any(isinstance(e, ev.Topic) for e in heard)  # the topic was refused, not set
+    assert not any(isinstance(e, ev.Renamed) for e in heard)
+
+
 def test_a_slow_reader_slows_the_senders_feeding_it_before_anyone_is_dropped():
     lab, reading = lab_with_reading(max_queue_bytes=16 * 1024)
     ann, bob = lab.join("ann"), lab.join("bob")
