@@ -557,3 +557,26 @@ def test_cancel_with_nothing_under_way_says_so(tmp_path):
     assert events == [ev.CancelFile(id="4")]
     replies, _ = transfers.on_event(ev.FileStart(id="4", name="c.bin", size=1, sha256="0" * 64))
     assert replies == [ev.CancelFile(id="4")] and os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_sending_a_named_pipe_is_refused_at_once_not_waited_on(tmp_path):
+    """/send of a FIFO nobody writes to: opening it to read would wait for a writer for ever."""
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    transfers = ClientTransfers(tmp_path)
+    answer: list[tuple] = []
+    worker = threading.Thread(
+        target=lambda: answer.append(transfers.command(FileCommand(name="send", path=str(pipe)))), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # free the stuck open() so the thread ends, then fail
+        with open(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK), "wb"):
+            pass
+        pytest.fail("/send of a named pipe waited for a writer")
+    ((events, lines),) = answer
+    assert events == [] and [line.kind for line in lines] == ["error"]
+    assert lines[0].text.startswith(f"cannot send {pipe}: ")
