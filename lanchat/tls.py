@@ -439,11 +439,12 @@ class TlsHandshakes:
         _close(acceptor.sock)
 
     def expire(self) -> None:
-        if not self.pending:
-            return
         now = self.clock()
-        for acceptor in [a for a in self.pending if a.deadline <= now]:
-            peer = self.pending[acceptor]
+        while self.pending:
+            # in deadline order (start() adds each at now + seconds): only the oldest are looked at
+            acceptor, peer = next(iter(self.pending.items()))
+            if acceptor.deadline > now:
+                return
             self._forget(acceptor)
             self.log(f"{peer}: TLS handshake not finished within {self.seconds:g} s; disconnecting")
             _close(acceptor.sock)
