@@ -32,7 +32,7 @@ def join_host_port(host: str, port: int) -> str:
 
 
 def _port_number(text: str, where: str) -> int:
-    if not text.isdigit():
+    if not text.isdecimal():  # not isdigit(): "²" is a digit that int() refuses
         raise AddressProblem(f"{text!r} {where} is not a port number")
     port = int(text)
     if port == 0:
@@ -93,7 +93,7 @@ def connect_target(host: str | None, port_arg: str | int | None, port_option: in
         ports.append(_port_number(str(port_arg), "(the port)"))
     if port_option is not None:
         ports.append(_port_number(str(port_option), "(--port)"))
-    if host is not None and host.strip().isdigit() and port_arg is None:
+    if host is not None and host.strip().isdecimal() and port_arg is None:
         ports.insert(0, _port_number(host.strip(), "(the port)"))
         host = "127.0.0.1"
     elif host is not None:

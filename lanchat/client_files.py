@@ -424,15 +424,20 @@ def _place(receiving: _Receiving, downloads: Path) -> Path:
 def _open_to_send(path: Path) -> tuple[BinaryIO, int]:
     """The file at ``path`` opened for reading, and its size; IsADirectoryError for anything
     but a regular file (a folder, a device, a pipe)."""
-    handle = open(path, "rb")  # noqa: SIM115 - read chunk by chunk as the socket drains
+    # O_NONBLOCK: opening a named pipe (or some devices) to read would wait for a writer for
+    # ever, freezing the chat; the check below refuses it before any read.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        info = os.fstat(handle.fileno())
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         if not _is_regular(info.st_mode):
             raise OSError(errno.EINVAL, "it is not a regular file")
+        os.set_blocking(fd, True)
     except OSError:
-        handle.close()
+        os.close(fd)
         raise
-    return handle, info.st_size
+    return open(fd, "rb"), info.st_size  # noqa: SIM115 - read chunk by chunk as the socket drains
 
 
 def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:

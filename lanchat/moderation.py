@@ -280,8 +280,10 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
 def _unban(room: Room, member: Member, name: str) -> list[Action]:
     """``/unban NAME`` or ``/unban #ID`` (the number /bans shows)."""
     mod = room.moderation
-    if name.startswith("#") and name[1:].isdigit():
-        gone = [b for b in mod.bans if b.id == int(name[1:])]
+    number = name[1:]
+    # isdecimal, not isdigit: int() refuses "²"; and a few digits, as int() refuses thousands
+    if name.startswith("#") and number.isdecimal() and len(number) <= 18:
+        gone = [b for b in mod.bans if b.id == int(number)]
     else:
         gone = [b for b in mod.bans if b.name_key == ev.name_key(name)]
     if not gone:

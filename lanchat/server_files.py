@@ -282,6 +282,10 @@ class ServerFiles:
         if offer is None:
             message = f"no file #{file_id[:40]} is on offer (/files lists them)"  # "#9" asked: "#9", not "##9"
             return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=message))]
+        if any(d.file_id == offer.file_id for d in self.downloads.get(cid, ())):
+            # asked again while it is still coming: one open file each time would let one
+            # connection hold every file descriptor the server has (a client never asks twice)
+            return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"#{offer.file_id} is already on its way to you"))]
         try:
             handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
         except (OSError, KeyError) as exc:

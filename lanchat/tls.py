@@ -346,8 +346,9 @@ class TlsAcceptor:
             if first[0] not in TLS_RECORD_TYPES or (len(first) > 1 and first[1] != 3):
                 self._tell_plain_client(self.text_reply if first[0] != 0 else self.plain_reply)
                 return "plain"
-            if len(first) < 2:
-                return "read"
+            # One byte of a record header so far: wrap now and let OpenSSL take it. Peeking again
+            # would find the same byte waiting, and a level-triggered selector would wake the loop
+            # for it at once, over and over, until the deadline (a busy loop per such peer).
             try:
                 self.sock = self.context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
             except (OSError, ValueError) as exc:
@@ -438,11 +439,12 @@ class TlsHandshakes:
         _close(acceptor.sock)
 
     def expire(self) -> None:
-        if not self.pending:
-            return
         now = self.clock()
-        for acceptor in [a for a in self.pending if a.deadline <= now]:
-            peer = self.pending[acceptor]
+        while self.pending:
+            # in deadline order (start() adds each at now + seconds): only the oldest are looked at
+            acceptor, peer = next(iter(self.pending.items()))
+            if acceptor.deadline > now:
+                return
             self._forget(acceptor)
             self.log(f"{peer}: TLS handshake not finished within {self.seconds:g} s; disconnecting")
             _close(acceptor.sock)

@@ -60,6 +60,8 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         ("192.168.1.20:3580", None, 4000, "two different ports given"),
         ("http://192.168.1.20:3580", None, None, "looks like a web address"),
         ("  ", None, None, "the address is empty"),
+        ("192.168.1.20:\u00b2", None, None, "is not a port number"),  # a digit to isdigit(), not to int()
+        ("192.168.1.20", "\u00b2", None, "is not a port number"),
     ],
 )
 def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option, complaint):

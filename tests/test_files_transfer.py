@@ -175,6 +175,34 @@ def test_a_reader_who_leaves_midway_costs_the_server_nothing(store, tmp_path):
         assert download(ann, file_id)[1] == data  # the file is still on offer for everyone else
 
 
+def test_asking_for_one_file_again_and_again_opens_it_once(store):
+    """From the attacker's side: 50 get-file for one file in one write. Each used to open the
+    stored file again and queue another copy (a file descriptor each); now one download, 49
+    refusals, and the file arrives whole once."""
+    data = os.urandom(2 * MB)
+    with running_server(files=store) as (server, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        bob_cid = max(server.clients)
+        file_id = upload(ann, data)
+        bob.expect(ev.Offered, id=file_id)
+        bob.sock.sendall(b"".join(bob.proto.send(ev.GetFile(id=file_id)) for _ in range(50)))
+        starts, refusals, received = [], [], bytearray()
+        while len(refusals) < 49 or len(received) < len(data):  # each expect has its own timeout
+            event = bob.expect(object)
+            assert len(list(store.downloads.get(bob_cid, ()))) <= 1
+            if isinstance(event, ev.FileStart):
+                starts.append(event)
+            elif isinstance(event, ev.FileError):
+                refusals.append(event)
+            elif isinstance(event, ev.FileData):
+                received += decode_chunk(event.data)
+        assert len(starts) == 1 and len(refusals) == 49 and bytes(received) == data
+        assert all(error.message == f"#{file_id} is already on its way to you" for error in refusals)
+        assert download(bob, file_id)[1] == data  # done: it may be asked for again
+        ann.close()
+        bob.close()
+
+
 def test_an_offer_over_the_limit_is_refused_before_any_bytes_move(store):
     with running_server(files=store) as (_, endpoint):
         ann = RawClient(endpoint, "ann")
@@ -557,3 +585,26 @@ def test_cancel_with_nothing_under_way_says_so(tmp_path):
     assert events == [ev.CancelFile(id="4")]
     replies, _ = transfers.on_event(ev.FileStart(id="4", name="c.bin", size=1, sha256="0" * 64))
     assert replies == [ev.CancelFile(id="4")] and os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_sending_a_named_pipe_is_refused_at_once_not_waited_on(tmp_path):
+    """/send of a FIFO nobody writes to: opening it to read would wait for a writer for ever."""
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    transfers = ClientTransfers(tmp_path)
+    answer: list[tuple] = []
+    worker = threading.Thread(
+        target=lambda: answer.append(transfers.command(FileCommand(name="send", path=str(pipe)))), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # free the stuck open() so the thread ends, then fail
+        with open(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK), "wb"):
+            pass
+        pytest.fail("/send of a named pipe waited for a writer")
+    ((events, lines),) = answer
+    assert events == [] and [line.kind for line in lines] == ["error"]
+    assert lines[0].text.startswith(f"cannot send {pipe}: ")

@@ -229,6 +229,18 @@ def test_bans_are_listed_lifted_and_survive_a_restart():
     assert room.records[-1].action == "ban" and restarted.records[-1].action == "unban"
 
 
+def test_an_unban_number_int_cannot_read_is_one_clear_error_and_the_ban_stays():
+    room = classroom()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    room.take_all()
+    for odd in ("#\u00b2", "#" + "9" * 5000):  # a digit to isdigit() only; more digits than int() reads
+        room.mod("hal", "unban", odd)
+        assert room.only_error("hal").code == ev.E_NO_SUCH_USER
+    room.mod("hal", "bans")
+    (listing,) = [e for e in room.take("hal") if isinstance(e, ev.BanList)]
+    assert [line.split()[:2] for line in listing.bans] == [["#1", "mallory"]]
+
+
 def test_an_operator_cannot_kick_or_ban_themself():
     room = classroom()
     room.mod("hal", "op", "ann")

@@ -376,3 +376,29 @@ def test_serve_tls_prints_the_fingerprint_and_connect_pins_it_files_included(tmp
         for proc in procs:
             proc.stop()
     assert "Traceback" not in "".join(p.output for p in procs)
+
+
+def test_one_byte_of_a_tls_record_is_taken_so_the_loop_does_not_wake_for_it_again(certificate):
+    """A peer that sends the first byte of a ClientHello and stops: the acceptor waits for more
+    with that byte read, so select() sleeps instead of reporting the same byte over and over."""
+    import select
+
+    from lanchat.tls import TlsAcceptor
+
+    context, _fp, _ = certificate
+    listener = socket.create_server(("127.0.0.1", 0))
+    attacker = socket.create_connection(listener.getsockname(), timeout=10)
+    server_side, _ = listener.accept()
+    server_side.setblocking(False)
+    try:
+        attacker.sendall(b"\x16")
+        wait_for(lambda: select.select([server_side], [], [], 0)[0], what="the byte to arrive")
+        acceptor = TlsAcceptor(server_side, context, time.monotonic() + 10, b"plain", b"text")
+        assert acceptor.step() == "read"
+        assert select.select([acceptor.sock], [], [], 0.2)[0] == []  # nothing wakes the loop now
+        attacker.sendall(b"\x03\x01\x00\x05" + bytes(5))  # the rest of a (broken) record
+        wait_for(lambda: select.select([acceptor.sock], [], [], 0)[0], what="the rest to arrive")
+        assert acceptor.step() == "failed" and "TLS handshake failed" in acceptor.problem
+    finally:
+        for sock in (attacker, server_side, listener):
+            sock.close()
