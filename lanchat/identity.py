@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -211,10 +212,15 @@ def _create_key(path: Path) -> Ed25519PrivateKey:
         return load_or_create_key(path)[0]
     except OSError as exc:
         raise IdentityError(f"cannot create the identity key {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-        out.flush()
-        os.fsync(out.fileno())
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:  # a full disk: leave no empty or half key behind to be refused next time
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise IdentityError(f"cannot write the identity key {path}: {exc.strerror or exc}") from None
     return key
 
 

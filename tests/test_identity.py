@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 
 import pexpect
 import pytest
@@ -140,6 +142,30 @@ def test_a_file_that_is_not_a_key_is_refused_never_replaced(tmp_path):
     with pytest.raises(IdentityError, match="not a lanchat identity key"):
         load_or_create_key(path)
     assert path.read_bytes() == b"not a key"
+
+
+def test_a_disk_too_full_for_the_new_key_says_so_and_leaves_no_empty_key_behind(tmp_path):
+    # A real write failure: the child may write at most 64 bytes per file (RLIMIT_FSIZE), so the
+    # ~119-byte PEM fails with EFBIG (SIGXFSZ ignored) as it would on a full disk.
+    path = tmp_path / "identity.key"
+    program = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))\n"
+        "from lanchat.identity import IdentityError, load_or_create_key\n"
+        "try:\n"
+        "    load_or_create_key(__import__('pathlib').Path(sys.argv[1]))\n"
+        "except IdentityError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program, str(path)], env=child_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.startswith(f"refused: cannot write the identity key {path}"), result.stdout
+    assert not path.exists()  # the next start makes a key, rather than refusing an empty file
+    key, _notes = load_or_create_key(path)
+    assert isinstance(key, Ed25519PrivateKey) and stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 def test_connect_with_a_loose_key_file_fixes_it_and_says_so_without_a_traceback(tmp_path):
