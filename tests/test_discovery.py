@@ -95,6 +95,7 @@ def test_without_a_terminal_the_only_room_is_joined_and_several_are_listed(lab):
     assert cat.wait(15) == 1
     cat.expect(r"2 rooms on the local network")
     cat.expect(r"several rooms: choose one with lanchat connect ADDRESS PORT")
+    assert "welcome" not in cat.output  # complete: wait() read all cat wrote before it exited
     assert "cat joined" not in server.output
 
 
