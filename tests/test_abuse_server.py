@@ -87,12 +87,14 @@ def test_a_flooder_is_no_longer_read_then_disconnected_and_the_room_goes_on():
                 break
         assert sent < 1_000_000, "the server read everything: no back-pressure"
         mallory.sock.setblocking(True)
-        left = ann.expect(ev.Left, timeout=20, name="mallory")
+        got = []  # every message ann received before mallory was put out
+        while not (isinstance(left := ann.expect(object, timeout=20), ev.Left) and left.name == "mallory"):
+            got += [left] if isinstance(left, ev.Message) else []
         assert left.reason == "flooding"
         fatal = [e for e in mallory.drain(2.0) if isinstance(e, ev.Error) and e.fatal]
         assert fatal and fatal[0].code == ev.E_SLOW_DOWN and "disconnected for flooding" in fatal[0].message
-        got = [e for e in ann.inbox if isinstance(e, ev.Message)]
-        assert len(got) < 100  # held to its limit, not 25,000 a second
+        got += [e for e in ann.inbox if isinstance(e, ev.Message)]
+        assert 0 < len(got) < 100  # held to its limit, not 25,000 a second
         bob = RawClient(endpoint, "bob")
         chats_on(ann, bob)
         ann.close()
