@@ -136,6 +136,8 @@ def test_with_a_server_on_this_machine_connect_joins_it_and_says_so(lab):
     bob = lab.run(ns, "connect", "--name", "bob")
     bob.expect(r"no address given: joining the server on this machine, 127\.0\.0\.1:3580")
     bob.expect(r"welcome, bob")
+    bob.stop()
+    server.stop()  # its whole log, late lines of a background announcement included
     assert "announc" not in server.output  # a loopback-only server is not announced
 
 
