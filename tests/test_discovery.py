@@ -95,6 +95,7 @@ def test_without_a_terminal_the_only_room_is_joined_and_several_are_listed(lab):
     assert cat.wait(15) == 1
     cat.expect(r"2 rooms on the local network")
     cat.expect(r"several rooms: choose one with lanchat connect ADDRESS PORT")
+    assert "welcome" not in cat.output  # complete: wait() read all cat wrote before it exited
     assert "cat joined" not in server.output
 
 
@@ -135,6 +136,8 @@ def test_with_a_server_on_this_machine_connect_joins_it_and_says_so(lab):
     bob = lab.run(ns, "connect", "--name", "bob")
     bob.expect(r"no address given: joining the server on this machine, 127\.0\.0\.1:3580")
     bob.expect(r"welcome, bob")
+    bob.stop()
+    server.stop()  # its whole log, late lines of a background announcement included
     assert "announc" not in server.output  # a loopback-only server is not announced
 
 

@@ -57,7 +57,7 @@ def test_a_free_port_is_reported_free():
     code, checks = doctor("--port", str(port))
     assert checks["port"]["status"] == "ok" and f"port {port} is free" in checks["port"]["summary"]
     assert checks["server"]["status"] == "info"  # nobody serves here, and nobody asked about a server
-    assert code == 0 or any(c["status"] == "fail" for c in checks.values())
+    assert code == (1 if any(c["status"] == "fail" for c in checks.values()) else 0)  # only this machine's own checks may fail
 
 
 def test_a_busy_port_names_the_program_holding_it_and_fails():
@@ -89,12 +89,13 @@ def test_a_lanchat_server_is_recognised_without_joining_the_room():
         assert "bob joined" in [line for line in server.lines[mark:] if "joined" in line][0]
     finally:
         server.stop()
-    assert code in (0, 1)
+    assert code == (1 if any(c["status"] == "fail" for c in checks.values()) else 0)
 
 
 def test_something_that_is_not_lanchat_is_named_as_such():
     with socket.create_server(("127.0.0.1", 0)) as impostor:
         port = impostor.getsockname()[1]
+        impostor.settimeout(30)  # a doctor that never connects must not leave the thread waiting
 
         def answer_like_ssh() -> None:
             conn, _ = impostor.accept()

@@ -85,6 +85,7 @@ def test_a_kicked_persons_offers_vanish(tmp_path):
     room, files, _clock, cid = setting(tmp_path, ("hal", "local"), ("mallory", "192.168.1.66"))
     ready = offer(files, room, cid["mallory"], 1 * MB)
     files.handle(room, cid["mallory"], ev.UploadBytes(id=ready.id, data=b"x" * MB))
+    assert list(files.uploads) == [ready.id]  # there is something of hers to vanish
     room.handle(cid["hal"], ev.Moderate(action="kick", name="mallory"))
     files.forget(cid["mallory"])  # the hub does this when the kicked connection closes
     assert files.book.offers == {} and files.uploads == {}

@@ -351,6 +351,13 @@ def test_a_turn_nobody_takes_moves_on_by_itself():
     room.say("bob", "quick")  # bob speaks: the clock starts again for mallory
     room.now += 59
     assert room.perform(tick(room.room)) == []
+    room.take_all()
+    room.now += 1  # and runs out 60 s after bob spoke, not after the last pass
+    room.perform(tick(room.room))
+    assert room.take("bob")[0] == ev.Moderated(
+        action="pass", by="hal", name="mallory", reason="nobody spoke for 60 s", time=START + 120
+    )
+    assert room.room.turn_name != "mallory"
 
 
 def test_pass_outside_turn_mode_says_why():
