@@ -997,3 +997,15 @@ def fast_event_from_payload(payload: bytes, table: dict[str, type[Event]]) -> Ev
     except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
         return None
     return events_of[type(struct)](**msgspec.structs.asdict(struct))
+
+
+def say_text_from_payload(payload: bytes, table: dict[str, type[Event]]) -> str | None:
+    """The short path for the usual frame (hub.py, ``Hub.say``): a ``say`` frame's text when the
+    fast path above would build ``Say(text=...)`` from it; None for anything else (another
+    event, or a frame the fast path leaves to the plain path), which then goes the usual way."""
+    _, decoder, events_of = _fast_decoder(table)
+    try:
+        struct = decoder.decode(payload)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return struct.text if events_of[type(struct)] is Say else None  # type: ignore[no-any-return]

@@ -17,6 +17,7 @@ from . import limits as lim
 
 if TYPE_CHECKING:
     from .hub import Hub, Peer
+    from .room import Member
 
 # What flood control counts (PROTOCOL.md, Abuse limits): messages, whispers, commands and offers.
 # File chunks are not: an upload's size is checked when it is offered.
@@ -56,6 +57,8 @@ class Guard:
             lim.ConnectionLimits() if limits else None
         )
         self.set_reading = set_reading or (lambda cid, reading: None)
+        # connection -> (member, its key, its arrival, moderation.identity_of(member)): _identity
+        self._identities: dict[int, tuple[Member, object, object, str | None]] = {}
         self._paused: dict[int, float] = {}  # connections not read now -> when to read them again
         self._fed: set[int] = set()  # who sent something since the last congestion check
         self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
@@ -86,6 +89,7 @@ class Guard:
     def forget(self, peer: Peer) -> None:
         """``peer`` is closing for good: its pause, marks and connection count go."""
         cid = peer.cid
+        self._identities.pop(cid, None)
         self._paused.pop(cid, None)
         self._congested_since.pop(cid, None)
         self._stuck_since.pop(cid, None)
@@ -104,34 +108,63 @@ class Guard:
 
     def handle_all(self, peer: Peer) -> None:
         """Every event the peer's bytes hold, within the flood limit. A pause (STOP_READING)
-        leaves the rest unparsed in ``peer.proto``, handled when the pause ends."""
+        leaves the rest unparsed in ``peer.proto``, handled when the pause ends. A ``say`` the
+        state table allows takes the hub's short path (``Hub.say``), counted like any other."""
         proto = peer.proto
         flood = self.flood
+        hub = self.hub
+        say = hub.say if hub.short_path else None
         if flood is None:  # the plain path: no limits, no pauses
-            while (event := proto.next_event()) is not None:
-                self.hub._handle(peer, event)
-            return
-        while peer.paused_until is None and (event := proto.next_event()) is not None:
-            if isinstance(event, FLOOD_COUNTED) and self._flood_counts(peer.cid):
-                verdict = flood.check(self._flood_key(peer.cid), self.hub.clock())
+            while True:
+                if say is not None and (text := proto.next_say()) is not None:
+                    say(peer, text)
+                    continue
+                if (event := proto.next_event()) is None:
+                    return
+                hub._handle(peer, event)
+        event: object = None
+        while peer.paused_until is None:
+            text = proto.next_say() if say is not None else None
+            if text is None and (event := proto.next_event()) is None:
+                return
+            if (text is not None or isinstance(event, FLOOD_COUNTED)) and self._flood_counts(peer.cid):
+                verdict = flood.check(self._flood_key(peer.cid), hub.clock())
                 if not verdict.allowed:
                     self._over_flood_limit(peer, verdict)
                     if peer.closing:
                         return
                     continue
-            self.hub._handle(peer, event)
+            if text is not None:
+                say(peer, text)  # type: ignore[misc]  # not None whenever text is not
+            else:
+                hub._handle(peer, event)
 
     def _flood_counts(self, cid: int) -> bool:
         """Flood control holds for people who joined; the host, bots and operators are exempt."""
-        member = self.hub.room.members.get(cid)
-        if member is None or cid == self.hub.room.host_cid or cid in self.hub.room.service_cids:
+        room = self.hub.room
+        member = room.members.get(cid)
+        if member is None or cid == room.host_cid or cid in room.service_cids:
             return False
-        return not self.hub.room.moderation.is_operator(self.hub.room, member)
+        moderation = room.moderation
+        identity = self._identity(member)
+        # moderation.is_operator's rule (the host is out above), with the identity kept (_identity)
+        return not (cid in moderation.operator_cids or (identity is not None and identity in moderation.operator_keys))
 
     def _flood_key(self, cid: int) -> str:
         """A bucket per person, not per connection: reconnecting does not refill it."""
         member = self.hub.room.members[cid]
-        return self.hub.room.moderation.identity_of(member) or ev.name_key(member.name)
+        return self._identity(member) or ev.name_key(member.name)
+
+    def _identity(self, member: Member) -> str | None:
+        """``moderation.identity_of(member)``, kept per connection while the member, its key and
+        its arrival stay the same objects (a key's SHA-256 was computed twice per message)."""
+        arrival = self.hub.room.moderation.arrivals.get(member.cid)
+        cached = self._identities.get(member.cid)
+        if cached is not None and cached[0] is member and cached[1] is member.key and cached[2] is arrival:
+            return cached[3]
+        identity = self.hub.room.moderation.identity_of(member)
+        self._identities[member.cid] = (member, member.key, arrival, identity)
+        return identity
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
         flood = self.flood

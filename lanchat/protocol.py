@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+import msgspec
+
 from . import events as ev
 from .wire import (
     FrameDecoder,
@@ -29,6 +31,7 @@ from .wire import (
     binary_frame,
     decode_json,
     encode_json,
+    frame,
     is_binary,
     looks_like_http,
     split_binary,
@@ -114,6 +117,8 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
     },
     (Role.SERVER, State.OPEN): _SERVER_OPEN,
 }
+# Connection.next_say takes a say without touching the state: true while this holds.
+assert TRANSITIONS[(Role.CLIENT, State.OPEN)]["say"] is State.OPEN
 
 
 def encode(event: ev.Event) -> bytes:
@@ -129,10 +134,28 @@ def _message_frame(message: ev.Message) -> bytes:
     """A room message's frame, its JSON object built by hand: the bytes
     ``encode_json(message.to_json())`` gives (tests/test_protocol.py compares them), without
     the generic walk over the fields. A busy room encodes every message once (bench/README.md)."""
-    obj = {"type": "message", "from": message.sender, "text": message.text, "time": message.time}
-    if message.history:
-        obj["history"] = True  # replayed from the history store; left out while false
-    return encode_json(obj)
+    if not message.history:
+        return message_frame(message.sender, message.text, message.time)
+    obj = {"type": "message", "from": message.sender, "text": message.text, "time": message.time, "history": True}
+    return encode_json(obj)  # replayed from the history store ("history" is left out while false)
+
+
+class _MessageFrame(msgspec.Struct, tag_field="type", tag="message", rename={"sender": "from"}):
+    """A live room message as msgspec writes it: the tag first, then the fields in this order,
+    the keys and order of ``Message.to_json()``."""
+
+    sender: str
+    text: str
+    time: float
+
+
+_ENCODE_STRUCT = msgspec.json.Encoder().encode
+
+
+def message_frame(sender: str, text: str, time: float) -> bytes:
+    """The frame of a live ``Message(sender=, text=, time=)`` without building the event: the
+    say short path's encoder (hub.py, ``Hub.say``), the same bytes as ``encode()``."""
+    return frame(_ENCODE_STRUCT(_MessageFrame(sender, text, time)))
 
 
 TLS_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)  # change-cipher-spec, alert, handshake, application data
@@ -247,6 +270,23 @@ class Connection:
         if self._ready:
             return self._ready.pop(0)  # a client's, and a client drains them with events()
         return self._parse_next()
+
+    def next_say(self) -> str | None:
+        """The short path (hub.py, ``Hub.say``): when the next frame waiting is a well-formed
+        ``say`` that the state table allows now, take it and return its text; otherwise take
+        nothing and return None (``next_event()`` then handles it, the one place that decides).
+        A ``say`` leaves an open connection open, so the state needs no update here."""
+        at = self._pending_at
+        pending = self._pending
+        if at >= len(pending) or self._ready or self.state is not State.OPEN or self.our_role is not Role.SERVER:
+            return None
+        payload = pending[at]
+        if payload.__class__ is not bytes:
+            return None
+        text = ev.say_text_from_payload(payload, self._table)  # type: ignore[arg-type]
+        if text is not None:
+            self._pending_at = at + 1
+        return text
 
     def _parse_next(self) -> object | None:
         pending = self._pending

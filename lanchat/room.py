@@ -20,7 +20,7 @@ from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Recor
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
 from .moderation import Ban, Moderation, ban_refusal, moderate, muted_refusal, operators_on_join
-from .protocol import ConnectionClosed, Invalid, encode
+from .protocol import ConnectionClosed, Invalid, encode, message_frame
 from .wire import FrameError
 
 DUPLEX = "duplex"
@@ -344,6 +344,8 @@ class Room:
         return True
 
     def check_text(self, member: Member, text: str) -> list[Action]:
+        if text_fits(text):
+            return []
         if not text or text.isspace():  # what strip() would empty, without making a copy
             return self._error(member.cid, ev.E_EMPTY, "empty messages are not sent")
         if len(text) > ev.MAX_TEXT_CHARS:
@@ -362,6 +364,17 @@ class Room:
         actions: list[Action] = [Keep(event=message)] if self.history else []
         actions.append(Broadcast(to=self._everyone, frame=encode(message)))
         return actions + self.spoke(member)
+
+    def said(self, member: Member, text: str) -> tuple[tuple[int, ...], bytes, float] | None:
+        """The short path for ``say`` (hub.py, ``Hub.say``): when every rule of ``_say`` lets
+        ``text`` through as it is (a duplex room, no mutes at all, text that fits), do what
+        ``_say`` does besides its actions and return (recipients, the message's frame, its time);
+        otherwise None, with nothing changed: ``handle`` then decides and words the refusal."""
+        if self.mode != DUPLEX or self.moderation.mutes or not text_fits(text):
+            return None
+        now = self.clock()
+        member.typing_hint_at = float("-inf")  # as spoke(), in a duplex room
+        return self._everyone, message_frame(member.name, text, now), now
 
     def not_your_turn(self, member: Member) -> list[Action]:
         """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""
@@ -437,6 +450,12 @@ class Room:
 
     def _turn_broadcast(self) -> Broadcast:
         return Broadcast(to=self._everyone, frame=encode(ev.Turn(holder=self.turn_name)))
+
+
+def text_fits(text: str) -> bool:
+    """The text rule for anything said (Room.check_text words the refusal): not empty or only
+    whitespace, and at most MAX_TEXT_CHARS characters."""
+    return bool(text) and not text.isspace() and len(text) <= ev.MAX_TEXT_CHARS
 
 
 def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Action]:
