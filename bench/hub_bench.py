@@ -11,7 +11,11 @@ message (``time.thread_time``), the best of 5 rounds:
 
 * ``busy``: 300 messages a pass (a full-speed room), N = 2 and 10;
 * ``lone``: 1 message a pass (a chat's pace), N = 2 and 10, back to back: the caches stay warm
-  here, so this is the floor of the per-pass cost, not what a pass costs after 10 ms asleep.
+  here, so this is the floor of the per-pass cost, not what a pass costs after 10 ms asleep;
+* ``busy_n2_history_limits``: busy, N=2, with flood control on as ``serve`` runs it (a bucket
+  too large to refuse anything): what the guard adds per message;
+* ``busy_n2_history_general_path``: busy, N=2, with the say short path off
+  (``Hub(short_path=False)``): every say through Room.handle and perform.
 
 Results print as a table and go to bench/results/hub.json (or --out).
 """
@@ -31,6 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 from lanchat import events as ev  # noqa: E402
 from lanchat.history import HistoryStore  # noqa: E402
 from lanchat.hub import Hub  # noqa: E402
+from lanchat.limits import FloodControl  # noqa: E402
 from lanchat.protocol import encode  # noqa: E402
 from lanchat.room import Room  # noqa: E402
 from lanchat.server_files import ServerFiles  # noqa: E402
@@ -57,8 +62,12 @@ class Sink:
         pass
 
 
-def room_of(members: int, history: HistoryStore | None) -> tuple[Hub, dict[int, Sink], list[int]]:
-    hub = Hub(Room(history=history is not None), files=ServerFiles(), history=history)
+def room_of(
+    members: int, history: HistoryStore | None, *, limits: bool = False, short_path: bool = True
+) -> tuple[Hub, dict[int, Sink], list[int]]:
+    # limits: flood control as `serve` runs it, with a bucket too large to refuse anything here
+    flood = FloodControl(burst=10**9, rate=1e9) if limits else None
+    hub = Hub(Room(history=history is not None), files=ServerFiles(), history=history, flood=flood, short_path=short_path)
     writers: dict[int, Sink] = {}
     cids = []
     for n in range(members):
@@ -73,8 +82,10 @@ def room_of(members: int, history: HistoryStore | None) -> tuple[Hub, dict[int, 
     return hub, writers, cids
 
 
-def per_message_us(members: int, per_pass: int, passes: int, history: HistoryStore | None) -> float:
-    hub, writers, cids = room_of(members, history)
+def per_message_us(
+    members: int, per_pass: int, passes: int, history: HistoryStore | None, *, limits: bool = False, short_path: bool = True
+) -> float:
+    hub, writers, cids = room_of(members, history, limits=limits, short_path=short_path)
     read = encode(ev.Say(text=TEXT)) * per_pass
     sender = cids[0]
     best = float("inf")
@@ -106,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
                     results[key] = round(per_message_us(members, per_pass, max(1, int(passes * scale)), store), 2)
                     if store is not None:
                         store.close()
+        # what the flood control adds per message (serve's default), and the general path for a say
+        for limits, short_path, label in ((True, True, "limits"), (False, False, "general_path")):
+            store = HistoryStore(Path(tmp) / f"h-2-{label}.sqlite3")
+            passes = max(1, int(20 * scale))
+            value = per_message_us(2, 300, passes, store, limits=limits, short_path=short_path)
+            results[f"busy_n2_history_{label}_us_per_message"] = round(value, 2)
+            store.close()
     width = max(map(len, results))
     for key, value in results.items():
         print(f"{key:<{width}}  {value:8.2f}")

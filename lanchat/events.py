@@ -999,13 +999,21 @@ def fast_event_from_payload(payload: bytes, table: dict[str, type[Event]]) -> Ev
     return events_of[type(struct)](**msgspec.structs.asdict(struct))
 
 
-def say_text_from_payload(payload: bytes, table: dict[str, type[Event]]) -> str | None:
-    """The short path for the usual frame (hub.py, ``Hub.say``): a ``say`` frame's text when the
-    fast path above would build ``Say(text=...)`` from it; None for anything else (another
-    event, or a frame the fast path leaves to the plain path), which then goes the usual way."""
+def say_reader(table: dict[str, type[Event]]) -> Callable[[bytes], str | None]:
+    """The short path for the usual frame (hub.py, ``Hub.say``): a function from a frame's
+    payload to its text when it is a ``say`` that the fast path above would build
+    ``Say(text=...)`` from; None for anything else (another event, or a frame the fast path
+    leaves to the plain path), which then goes the usual way. Built once per table: an event
+    type added to the table later cannot change how a ``say`` frame decodes."""
     _, decoder, events_of = _fast_decoder(table)
-    try:
-        struct = decoder.decode(payload)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    return struct.text if events_of[type(struct)] is Say else None  # type: ignore[no-any-return]
+    say_struct: Any = next(struct for struct, cls in events_of.items() if cls is Say)
+    decode = decoder.decode
+
+    def say_text(payload: bytes) -> str | None:
+        try:
+            struct: Any = decode(payload)
+        except (msgspec.DecodeError, RecursionError):
+            return None
+        return struct.text if struct.__class__ is say_struct else None  # type: ignore[no-any-return]
+
+    return say_text

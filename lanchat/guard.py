@@ -57,8 +57,8 @@ class Guard:
             lim.ConnectionLimits() if limits else None
         )
         self.set_reading = set_reading or (lambda cid, reading: None)
-        # connection -> (member, its key, its arrival, moderation.identity_of(member)): _identity
-        self._identities: dict[int, tuple[Member, object, object, str | None]] = {}
+        # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
+        self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
         self._paused: dict[int, float] = {}  # connections not read now -> when to read them again
         self._fed: set[int] = set()  # who sent something since the last congestion check
         self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
@@ -89,7 +89,7 @@ class Guard:
     def forget(self, peer: Peer) -> None:
         """``peer`` is closing for good: its pause, marks and connection count go."""
         cid = peer.cid
-        self._identities.pop(cid, None)
+        self._keys.pop(cid, None)
         self._paused.pop(cid, None)
         self._congested_since.pop(cid, None)
         self._stuck_since.pop(cid, None)
@@ -127,9 +127,9 @@ class Guard:
             text = proto.next_say() if say is not None else None
             if text is None and (event := proto.next_event()) is None:
                 return
-            if (text is not None or isinstance(event, FLOOD_COUNTED)) and self._flood_counts(peer.cid):
-                verdict = flood.check(self._flood_key(peer.cid), hub.clock())
-                if not verdict.allowed:
+            if text is not None or isinstance(event, FLOOD_COUNTED):
+                key = self._flood_key(peer.cid)
+                if key is not None and not (verdict := flood.check(key, hub.clock())).allowed:
                     self._over_flood_limit(peer, verdict)
                     if peer.closing:
                         return
@@ -139,32 +139,27 @@ class Guard:
             else:
                 hub._handle(peer, event)
 
-    def _flood_counts(self, cid: int) -> bool:
-        """Flood control holds for people who joined; the host, bots and operators are exempt."""
+    def _flood_key(self, cid: int) -> str | None:
+        """The bucket ``cid``'s requests count against, or None when flood control does not hold
+        for it: only people who joined are counted; the host, bots and operators are exempt.
+        A bucket per person, not per connection: reconnecting does not refill it."""
         room = self.hub.room
         member = room.members.get(cid)
         if member is None or cid == room.host_cid or cid in room.service_cids:
-            return False
+            return None
         moderation = room.moderation
-        identity = self._identity(member)
-        # moderation.is_operator's rule (the host is out above), with the identity kept (_identity)
-        return not (cid in moderation.operator_cids or (identity is not None and identity in moderation.operator_keys))
-
-    def _flood_key(self, cid: int) -> str:
-        """A bucket per person, not per connection: reconnecting does not refill it."""
-        member = self.hub.room.members[cid]
-        return self._identity(member) or ev.name_key(member.name)
-
-    def _identity(self, member: Member) -> str | None:
-        """``moderation.identity_of(member)``, kept per connection while the member, its key and
-        its arrival stay the same objects (a key's SHA-256 was computed twice per message)."""
-        arrival = self.hub.room.moderation.arrivals.get(member.cid)
-        cached = self._identities.get(member.cid)
-        if cached is not None and cached[0] is member and cached[1] is member.key and cached[2] is arrival:
-            return cached[3]
-        identity = self.hub.room.moderation.identity_of(member)
-        self._identities[member.cid] = (member, member.key, arrival, identity)
-        return identity
+        arrival = moderation.arrivals.get(cid)
+        kept = self._keys.get(cid)
+        if kept is not None and kept[0] is member and kept[1] is member.key and kept[2] is arrival and kept[3] is member.name:
+            identity, key = kept[4], kept[5]
+        else:  # identity_of hashes a key (SHA-256): once per member, key, arrival and name
+            identity = moderation.identity_of(member)
+            key = identity or ev.name_key(member.name)
+            self._keys[cid] = (member, member.key, arrival, member.name, identity, key)
+        # moderation.is_operator's rule (the host is out above), with the identity kept
+        if cid in moderation.operator_cids or (identity is not None and identity in moderation.operator_keys):
+            return None
+        return key
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
         flood = self.flood

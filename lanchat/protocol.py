@@ -17,6 +17,8 @@ with an error frame and carry on.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -177,6 +179,12 @@ HTTP_REPLY = (
 )
 
 
+@functools.cache
+def _client_say_reader() -> Callable[[bytes], str | None]:
+    """Connection.next_say's reader of clients' frames, built on first use (not at import)."""
+    return ev.say_reader(ev.CLIENT_EVENTS)
+
+
 class Connection:
     """The protocol state of one connection, seen from ``our_role``'s side."""
 
@@ -283,7 +291,7 @@ class Connection:
         payload = pending[at]
         if payload.__class__ is not bytes:
             return None
-        text = ev.say_text_from_payload(payload, self._table)  # type: ignore[arg-type]
+        text = _client_say_reader()(payload)  # type: ignore[arg-type]
         if text is not None:
             self._pending_at = at + 1
         return text
