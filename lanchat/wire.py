@@ -215,6 +215,21 @@ class FrameDecoder:
                 return payloads  # still waiting for the rest of that frame
         end = len(data)
         limit = self.max_frame_bytes
+        if data.__class__ is bytes:  # what recv() returns: a slice of bytes is the one copy
+            unpack = HEADER.unpack_from
+            while end - offset >= HEADER_BYTES:
+                (length,) = unpack(data, offset)
+                if length > limit:
+                    raise FrameError(f"frame header announces {length} bytes; the limit is {limit}", payloads)
+                start = offset + HEADER_BYTES
+                if end - start < length:
+                    break
+                offset = start + length
+                payloads.append(data[start:offset])
+            if offset < end:
+                with memoryview(data) as view:
+                    buffer += view[offset:]  # the start of a frame still arriving
+            return payloads
         with memoryview(data) as view:
             while end - offset >= HEADER_BYTES:
                 (length,) = HEADER.unpack_from(data, offset)

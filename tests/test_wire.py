@@ -49,6 +49,18 @@ def test_every_split_point_of_a_multi_frame_stream_gives_the_same_frames():
         assert decoder.pending_bytes == 0
 
 
+def test_bytes_and_a_bytearray_read_give_the_same_frames_as_bytes_at_every_split_point():
+    """recv() gives bytes (sliced straight); a TLS or test caller may hand a bytearray (the
+    memoryview path): the same payloads either way, each one ``bytes``."""
+    stream = stream_of(PAYLOADS)
+    for cut in range(len(stream) + 1):
+        for kind in (bytes, bytearray):
+            decoder = FrameDecoder()
+            got = decoder.feed(kind(stream[:cut])) + decoder.feed(kind(stream[cut:]))
+            assert got == PAYLOADS and all(type(p) is bytes for p in got), (kind, cut)
+            assert decoder.pending_bytes == 0
+
+
 def test_one_byte_at_a_time():
     stream = stream_of(PAYLOADS)
     decoder = FrameDecoder()
