@@ -8,6 +8,9 @@ time passed (``expire()``) or a socket failed (``close(cid)``). Everything in be
   goes through its ``send()``, so the state machine sees all the traffic;
 * events routed to the room (room.py) or the server's file store (server_files.py), and the
   actions both return (actions.py) performed in order;
+* the usual event, a member's ``say``, takes a short path when nothing about it is unusual
+  (``Hub.say``: a duplex room, no mutes, text that fits): the same bytes and history rows as
+  the general path, with fewer calls and objects per message (tests/test_say_short_path.py);
 * the history policy (history_policy.py): each message stored before anyone receives it
   (``Keep``, committed at the start of ``flush``; what follows a Keep waits for that commit, and
   a message the commit could not store is refused to its sender, never delivered), replays
