@@ -25,6 +25,8 @@ FLOOD_COUNTED: tuple[type, ...] = (
     ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
     ev.Me, ev.Nick, ev.SetAway, ev.SetTopic, ev.WhoIs, ev.Release,  # each a broadcast or an answer
 )  # fmt: skip  (Typing has its own, stricter limit: room_social)
+# Says taken at once by the short path when nothing is counted (Hub.say): a pass's worth.
+SAYS_AT_ONCE = 512
 # A reader with more than this share of max_queue_bytes waiting is congested: the senders that
 # fed it are read THROTTLE_SECONDS later, and only one congested for CONGESTION_GRACE_SECONDS
 # (not keeping up even then) is dropped.
@@ -116,26 +118,26 @@ class Guard:
         say = hub.say if hub.short_path else None
         if flood is None:  # the plain path: no limits, no pauses
             while True:
-                if say is not None and (text := proto.next_say()) is not None:
-                    say(peer, text)
+                if say is not None and (texts := proto.next_says(SAYS_AT_ONCE)):
+                    say(peer, texts)
                     continue
                 if (event := proto.next_event()) is None:
                     return
                 hub._handle(peer, event)
         event: object = None
         while peer.paused_until is None:
-            text = proto.next_say() if say is not None else None
-            if text is None and (event := proto.next_event()) is None:
+            texts = proto.next_says(1) if say is not None else None  # each one counted
+            if not texts and (event := proto.next_event()) is None:
                 return
-            if text is not None or isinstance(event, FLOOD_COUNTED):
+            if texts or isinstance(event, FLOOD_COUNTED):
                 key = self._flood_key(peer.cid)
                 if key is not None and not (verdict := flood.check(key, hub.clock())).allowed:
                     self._over_flood_limit(peer, verdict)
                     if peer.closing:
                         return
                     continue
-            if text is not None:
-                say(peer, text)  # type: ignore[misc]  # not None whenever text is not
+            if texts:
+                say(peer, texts)  # type: ignore[misc]  # not None whenever texts is not empty
             else:
                 hub._handle(peer, event)
 

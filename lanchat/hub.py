@@ -350,29 +350,30 @@ class Hub:
             self.log(f"{before.name} left")
             self.perform(self.files.forget(cid))  # their offers expire as they leave (bye)
 
-    def say(self, peer: Peer, text: str) -> None:
-        """The short path for the usual event, a member's ``say`` (``Connection.next_say``):
-        what ``_handle`` -> ``Room._say`` -> ``perform`` do with it, in fewer steps. Whatever
+    def say(self, peer: Peer, texts: list[str]) -> None:
+        """The short path for the usual event, a member's ``say`` (``Connection.next_says``):
+        what ``_handle`` -> ``Room._say`` -> ``perform`` do with each, in fewer steps. Whatever
         the room is not sure of (``Room.said``) takes that way, which decides and words it."""
         room = self.room
         member = room.members.get(peer.cid)
-        said = room.said(member, text) if member is not None else None
-        if said is None or member is None:
-            self._handle(peer, ev.Say(text=text))
-            return
-        to, frame, now = said
-        held = self._uncommitted
-        if room.history:  # as perform() does with [Keep, Broadcast]: delivered once stored
-            message = ev.Message(sender=member.name, text=text, time=now)
-            self.history.keep(message)
-            if held is None:
-                self._uncommitted = held = []
-            held.append(Keep(message))
-            held.append(Broadcast(to, frame))
-        elif held is not None:
-            held.append(Broadcast(to, frame))
-        else:
-            self.outbox.broadcast(to, frame, notice=False)
+        for text in texts:
+            said = room.said(member, text) if member is not None else None
+            if said is None or member is None:
+                self._handle(peer, ev.Say(text=text))
+                continue
+            to, frame, now = said
+            held = self._uncommitted
+            if room.history:  # as perform() does with [Keep, Broadcast]: delivered once stored
+                message = ev.Message(sender=member.name, text=text, time=now)
+                self.history.keep(message)
+                if held is None:
+                    self._uncommitted = held = []
+                held.append(Keep(message))
+                held.append(Broadcast(to, frame))
+            elif held is not None:
+                held.append(Broadcast(to, frame))
+            else:
+                self.outbox.broadcast(to, frame, notice=False)
 
     def _host_joined(self) -> None:
         """The host is in: what the others said meanwhile is handled now, in arrival order."""

@@ -119,7 +119,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
     },
     (Role.SERVER, State.OPEN): _SERVER_OPEN,
 }
-# Connection.next_say takes a say without touching the state: true while this holds.
+# Connection.next_says takes a say without touching the state: true while this holds.
 assert TRANSITIONS[(Role.CLIENT, State.OPEN)]["say"] is State.OPEN
 
 
@@ -181,7 +181,7 @@ HTTP_REPLY = (
 
 @functools.cache
 def _client_say_reader() -> Callable[[bytes], str | None]:
-    """Connection.next_say's reader of clients' frames, built on first use (not at import)."""
+    """Connection.next_says' reader of clients' frames, built on first use (not at import)."""
     return ev.say_reader(ev.CLIENT_EVENTS)
 
 
@@ -279,22 +279,27 @@ class Connection:
             return self._ready.pop(0)  # a client's, and a client drains them with events()
         return self._parse_next()
 
-    def next_say(self) -> str | None:
-        """The short path (hub.py, ``Hub.say``): when the next frame waiting is a well-formed
-        ``say`` that the state table allows now, take it and return its text; otherwise take
-        nothing and return None (``next_event()`` then handles it, the one place that decides).
-        A ``say`` leaves an open connection open, so the state needs no update here."""
-        at = self._pending_at
+    def next_says(self, most: int) -> list[str]:
+        """The short path (hub.py, ``Hub.say``): the texts of the well-formed ``say`` frames
+        waiting next, up to ``most``, taken; it stops at the first frame that is anything else
+        (or at once if the state table allows no ``say`` now) and leaves that one to
+        ``next_event()``, the one place that decides. A ``say`` leaves an open connection open,
+        so the state needs no update here."""
+        texts: list[str] = []
+        if self._ready or self.state is not State.OPEN or self.our_role is not Role.SERVER:
+            return texts
         pending = self._pending
-        if at >= len(pending) or self._ready or self.state is not State.OPEN or self.our_role is not Role.SERVER:
-            return None
-        payload = pending[at]
-        if payload.__class__ is not bytes:
-            return None
-        text = _client_say_reader()(payload)  # type: ignore[arg-type]
-        if text is not None:
-            self._pending_at = at + 1
-        return text
+        at = self._pending_at
+        end = min(len(pending), at + most)
+        read = _client_say_reader()
+        while at < end:
+            payload = pending[at]
+            if payload.__class__ is not bytes or (text := read(payload)) is None:  # type: ignore[arg-type]
+                break
+            texts.append(text)
+            at += 1
+        self._pending_at = at
+        return texts
 
     def _parse_next(self) -> object | None:
         pending = self._pending

@@ -604,46 +604,49 @@ def test_the_fast_and_plain_paths_agree_at_the_edges_of_every_range(payload, in_
         assert fast is None and _plain_event(payload, table) is None
 
 
-# ------------------------------------------- the say short path (Connection.next_say)
+# ------------------------------------------- the say short path (Connection.next_says)
 
 
-def test_next_say_takes_a_well_formed_say_and_leaves_everything_else_to_next_event():
+def test_next_says_takes_well_formed_says_and_leaves_everything_else_to_next_event():
     pair = Pair()
     frames = [
         encode(ev.Say(text="one")),
         encode(ev.Say(text="two ✓")),
+        encode(ev.Say(text="three")),
         encode(ev.Who()),
         raw(b'{"type": "say", "text": "a", "extra": 1}'),  # a field too many: the plain path's
         raw(b'{"type": "say", "text": 5}'),
-        encode(ev.Say(text="three")),
+        encode(ev.Say(text="four")),
     ]
-    pair.server.receive_data(b"".join(frames[:3]))
-    pair.server.receive_data(b"".join(frames[3:]))
-    assert [pair.server.next_say(), pair.server.next_say(), pair.server.next_say()] == ["one", "two ✓", None]
-    assert pair.server.next_event() == ev.Who()  # not taken by next_say
-    assert pair.server.next_say() is None
+    pair.server.receive_data(b"".join(frames[:4]))
+    pair.server.receive_data(b"".join(frames[4:]))
+    assert pair.server.next_says(2) == ["one", "two ✓"]  # at most as many as asked
+    assert pair.server.next_says(10) == ["three"]  # up to the first frame that is not a say
+    assert pair.server.next_says(10) == []
+    assert pair.server.next_event() == ev.Who()  # not taken by next_says
+    assert pair.server.next_says(10) == []
     assert pair.server.next_event() == ev.Say(text="a")  # an unknown field is ignored (PROTOCOL.md 3)
-    assert pair.server.next_say() is None
+    assert pair.server.next_says(10) == []
     assert isinstance(bad := pair.server.next_event(), Invalid) and bad.code == ev.E_BAD_MESSAGE
-    assert pair.server.next_say() == "three"
-    assert pair.server.next_say() is None and pair.server.next_event() is None
+    assert pair.server.next_says(10) == ["four"]
+    assert pair.server.next_says(10) == [] and pair.server.next_event() is None
     assert pair.server.state is State.OPEN
 
 
-def test_next_say_takes_nothing_before_the_welcome_after_bye_or_on_a_client():
+def test_next_says_takes_nothing_before_the_welcome_after_bye_or_on_a_client():
     early = Pair(handshake=False)
     rogue = Connection(Role.CLIENT)
     rogue.state = State.OPEN
     early.server.receive_data(rogue.send(ev.Say(text="hi")))
-    assert early.server.next_say() is None
+    assert early.server.next_says(10) == []
     assert isinstance(refused := early.server.next_event(), Invalid) and refused.code == ev.E_HELLO_FIRST
 
     pair = Pair()
     pair.server.receive_data(encode(ev.Bye()) + encode(ev.Say(text="after bye")))
-    assert pair.server.next_say() is None and pair.server.next_event() == ev.Bye()
-    assert pair.server.next_say() is None and pair.server.next_event() is None  # nothing read after bye
+    assert pair.server.next_says(10) == [] and pair.server.next_event() == ev.Bye()
+    assert pair.server.next_says(10) == [] and pair.server.next_event() is None  # nothing read after bye
 
-    talk = Pair()  # a client's frames are the server's to send: next_say is the server's only
+    talk = Pair()  # a client's frames are the server's to send: next_says is the server's only
     message = ev.Message(sender="ann", text="hi", time=1.5)
     talk.client.receive_data(talk.server.send(message))
-    assert talk.client.next_say() is None and talk.client.events() == [message]
+    assert talk.client.next_says(10) == [] and talk.client.events() == [message]

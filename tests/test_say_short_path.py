@@ -1,11 +1,12 @@
-"""The say short path (Connection.next_say -> Room.said -> Hub.say) against the general path.
+"""The say short path (Connection.next_says -> Room.said -> Hub.say) against the general path.
 
 Two hubs hear the same conversation, byte for byte: one takes a member's ``say`` the short way,
 the other is forced onto the general path (``Hub(short_path=False)``). Random conversations mix
 says (empty, blank, too long, at the limit, non-ASCII, invisible characters), whispers, broken and
 unknown frames, frames with a field too many, operator commands (mute, unmute, turn mode, duplex,
 op, deop, pass), typing hints, floods past the limit, reads cut anywhere (partial frames), time
-passing and the hub's timers. Every connection must receive exactly the same bytes from both, and
+passing and the hub's timers; with history and without, with flood control (a say at a time) and
+without (says taken in runs). Every connection must receive exactly the same bytes from both, and
 the two history files must hold the same rows and acts.
 """
 
@@ -60,11 +61,12 @@ class Recorder:
 class Side:
     """One hub with its room, clock, history file and one recorder per connection."""
 
-    def __init__(self, folder: Path, *, short_path: bool, history: bool = True) -> None:
+    def __init__(self, folder: Path, *, short_path: bool, history: bool = True, limits: bool = True) -> None:
         self.clock = Clock()
         self.store = HistoryStore(folder / ("short.sqlite3" if short_path else "general.sqlite3"))
         room = Room(clock=self.clock, history=history)
-        flood = lim.FloodControl(burst=4, rate=2.0, slow_downs_before_pause=1, pauses_before_disconnect=2)
+        # limits: a small flood limit (a say at a time is counted); without: says taken in runs
+        flood = lim.FloodControl(burst=4, rate=2.0, slow_downs_before_pause=1, pauses_before_disconnect=2) if limits else None
         self.hub = Hub(
             room, files=ServerFiles(), history=self.store if history else None, clock=self.clock, flood=flood,
             short_path=short_path,
@@ -156,12 +158,12 @@ def play(side: Side, steps: list) -> None:
             side.tick(step)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(STEPS, st.booleans())
-def test_the_short_path_sends_the_same_bytes_and_keeps_the_same_rows_as_the_general_path(steps, history):
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(STEPS, st.booleans(), st.booleans())
+def test_the_short_path_sends_the_same_bytes_and_keeps_the_same_rows_as_the_general_path(steps, history, limits):
     with tempfile.TemporaryDirectory(prefix="say-path-") as folder:
-        short = Side(Path(folder), short_path=True, history=history)
-        general = Side(Path(folder), short_path=False, history=history)
+        short = Side(Path(folder), short_path=True, history=history, limits=limits)
+        general = Side(Path(folder), short_path=False, history=history, limits=limits)
         try:
             play(short, steps)
             play(general, steps)
