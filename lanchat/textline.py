@@ -192,6 +192,11 @@ class TextConnection:
                 self._line(self._held.popleft())
         return self._pending.pop(0) if self._pending else None
 
+    def next_says(self, most: int) -> list[str]:
+        """protocol.Connection's short path for ``say`` frames (hub.py, ``Hub.say``): a text
+        participant's lines come out of ``next_event`` instead, so this takes nothing."""
+        return []
+
     def events(self) -> list[object]:
         """Everything waiting, in order."""
         out = []
