@@ -9,7 +9,9 @@ Per message, in microseconds (the best of 5 rounds, to leave out the other proce
    (``wire.encode_json`` on a message's dict);
 2) decode: the JSON layer alone (``wire.decode_json``) on a ``say`` and a ``message``, and a
    ``say`` all the way from the frame's payload to a checked event, as the server receives it
-   (``Connection.receive_data`` + ``events()``), ASCII and non-ASCII text.
+   (``Connection.receive_data`` + ``events()``), ASCII and non-ASCII text;
+3) the say short path (hub.py, ``Hub.say``): a ``say`` frame to its text (``receive_data`` +
+   ``next_says``) and a live message's frame from its three fields (``message_frame``).
 Results print as a table and go to bench/results/wire.json (or --out).
 """
 
@@ -26,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from lanchat import events as ev  # noqa: E402
 from lanchat import wire  # noqa: E402
-from lanchat.protocol import Connection, Role, encode  # noqa: E402
+from lanchat.protocol import Connection, Role, encode, message_frame  # noqa: E402
 
 TEXT = "the quick brown fox jumps over the lazy dog, twice: 0123456789abc"  # 64 bytes, as loadgen's
 TEXT_UTF8 = "café über naïve façade — ünïcödé ✓ 0123456789"
@@ -52,6 +54,22 @@ def receive_say(payload_frame: bytes):
     return one
 
 
+def receive_say_short(payload_frame: bytes):
+    """As ``receive_say``, taken by the short path: the text only, no event."""
+    conn = Connection(Role.SERVER)
+    conn.receive_data(wire.encode_json({"type": "hello", "name": "ann", "version": 1}))
+    conn.events()
+    conn.send(ev.Welcome(name="ann", mode="free", members=("ann",), host="ann"))
+
+    def one() -> None:
+        conn.receive_data(payload_frame)
+        (text,) = conn.next_says(1)
+        conn.next_event()  # nothing left: the taken frames are let go, as the guard's loop does
+        assert type(text) is str
+
+    return one
+
+
 def measure(number: int) -> dict[str, float]:
     message = ev.Message(sender="alice", text=TEXT, time=1764784547.123456)
     message_utf8 = ev.Message(sender="zoë", text=TEXT_UTF8, time=1764784547.123456)
@@ -70,6 +88,8 @@ def measure(number: int) -> dict[str, float]:
         "decode_json_message_us": per_call_us(lambda: wire.decode_json(message_payload), number),
         "receive_say_us": per_call_us(receive_say(encode(say)), number),
         "receive_say_utf8_us": per_call_us(receive_say(encode(ev.Say(text=TEXT_UTF8))), number),
+        "receive_say_short_path_us": per_call_us(receive_say_short(encode(say)), number),
+        "message_frame_us": per_call_us(lambda: message_frame(message.sender, message.text, message.time), number),
     }
     return results
 
