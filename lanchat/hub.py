@@ -565,6 +565,8 @@ class Hub:
         stall = self.files.next_stall_check()
         if stall is not None:  # the file store's clock is time.time too
             due.append(self.clock() + max(0.0, stall - self.files.clock()))
+        if (move := self.history.next_move()) is not None:  # the history journal's batch (history.py)
+            due.append(move)
         return min(due) if due else None
 
     def expire(self) -> None:
@@ -596,6 +598,7 @@ class Hub:
         self.perform(moderation_tick(self.room))  # a turn nobody took moves on (serve --turn-timeout)
         if self.files.uploads:
             self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
+        self.history.move_due()  # the journal into SQLite, in batches (history.py)
 
     # ---------------------------------------------------------------- shutdown
 
