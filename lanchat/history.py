@@ -2,20 +2,47 @@
 
 An I/O edge (it touches disk), kept small so the server loop can call it between reads:
 ``append()`` stores one room or direct message and returns its id, ``keep()`` holds one for
-the next ``commit()`` (the server's way: one transaction per loop pass); ``replay_for()`` picks
+the next ``commit()`` (the server's way: one journal write per loop pass); ``replay_for()`` picks
 what a person sees on joining or on ``/history``; ``export()`` walks everything for
 ``lanchat history PATH``. The room never calls this module: it returns ``Keep`` and
 ``Replay`` actions and the server performs them (docs/PROTOCOL.md, "History replay").
 
-Durability: WAL journal with ``synchronous=NORMAL``. The server commits what one pass of its
-loop kept before it writes any of that pass's output to a socket, and a WAL commit is a
-``write()`` into the -wal file. A SIGKILL ends the process, not the kernel, so those
-writes are already in the page cache and reach the file: nothing a client received is
-lost. Only a power cut or kernel crash could lose the last few commits (NORMAL syncs the
-WAL at checkpoints, not per commit); ``synchronous=FULL`` would fsync every message and
-cost milliseconds each, which a chat room on a laptop does not need. The WAL design
-itself means a killed writer never leaves a half-written database: readers and the next
-writer ignore an incomplete trailing transaction.
+Durability. The server commits what one pass of its loop kept before it writes any of that
+pass's output to a socket, and that commit is one ``os.write`` of one line per message to the
+journal beside the file (``history.sqlite3.pending``, history_journal.py): no SQLite
+transaction per pass (one cost 70-97 us of CPU when a message came alone; bench/README.md,
+"Round 2, second session"). A SIGKILL ends the process, not the kernel: once ``write``
+returned, the lines are in the page cache and reach the file, so nothing a client received
+is lost. Each message gets its id when kept (the store numbers on from the newest id), so
+moving the journal into SQLite is idempotent (INSERT OR IGNORE by id): a crash between the
+move's COMMIT and emptying the journal stores nothing twice. The journal is moved when it
+holds ``move_rows`` (500) rows or its oldest is ``move_seconds`` (1 s) old (the loop sleeps
+until then: hub.next_deadline; an empty journal sets no deadline), before any other statement
+(a replay, /history, mark_seen, a claim, a ban, an act: ids stay the order things happened
+in), on ``close()``, and at start, when a killed server left rows there. A last line with no
+newline is a write the kill cut short, never delivered: ignored. Anything else unreadable
+refuses the start with one message, and the database is not touched. A pass that reads the
+store between ``keep()`` and ``commit()`` writes its rows into an SQLite transaction instead,
+as before the journal, so its commit stays all or nothing. SQLite itself runs WAL with
+``synchronous=NORMAL``: a killed writer never leaves a half-written database. Only a power cut
+or kernel crash could lose the last few passes (neither file is fsynced per message:
+``synchronous=FULL`` would cost milliseconds each, which a chat room on a laptop does not need).
+
+One writer: the server's store holds an exclusive ``flock`` on the journal (HistoryBusy for a
+second server on the same file: each needs its own, which the default path gives per endpoint).
+
+Readers (``create=False``: ``lanchat history``, a test) take no lock and change nothing. Before
+each read they load the journal into a temporary table and read through a temporary view
+``messages`` that adds the journal's rows whose ids the file lacks. The journal is read first,
+the database second, and that order makes the races with a concurrent move harmless:
+* the move commits after the journal was read: those rows are then in both, united by id;
+* the move commits and empties the journal before the reader reads it: the rows are already in
+  the database, which the reader reads after;
+* rows written after the journal was read are not shown: the reader sees the history as of a
+  moment during its read, never a gap in it;
+* a read racing an append can see a last line in the making (no newline: ignored), and one
+  racing the emptying plus new appends can read a mixture: a reader skips any line that does not
+  parse, keeps ids increasing and takes each id once, so it never shows a row twice or garbled.
 """
 
 from __future__ import annotations
