@@ -182,12 +182,27 @@ def _insert_rows(count: int, *, ignore: bool = False) -> str:
     return f"INSERT {'OR IGNORE ' if ignore else ''}INTO main.messages ({_ALL_COLUMNS}) VALUES {values}"
 
 
-def _row(row: Row) -> tuple:
-    """A kept row's values for _insert_rows: the name keys added. Owners only for direct messages."""
+def _row(row: Row, key: Callable[[str], str] = ev.name_key) -> tuple:
+    """A kept row's values for _insert_rows: the name keys added (``key``: events.name_key, or
+    _name_keys' memo of it). Owners only for direct messages."""
     id_, time, sender, to, text, sender_owner, recipient_owner = row
     if to is None:
-        return (id_, time, sender, ev.name_key(sender), None, None, text, None, None)
-    return (id_, time, sender, ev.name_key(sender), to, ev.name_key(to), text, sender_owner, recipient_owner)
+        return (id_, time, sender, key(sender), None, None, text, None, None)
+    return (id_, time, sender, key(sender), to, key(to), text, sender_owner, recipient_owner)
+
+
+def _name_keys() -> Callable[[str], str]:
+    """events.name_key remembered for one batch: a room's rows come from a few names, and a
+    key (NFKC, case folding, the confusable skeleton) costs microseconds each."""
+    known: dict[str, str] = {}
+
+    def key(name: str) -> str:
+        found = known.get(name)
+        if found is None:
+            found = known[name] = ev.name_key(name)
+        return found
+
+    return key
 
 
 def _record(row: tuple) -> Record:
@@ -393,7 +408,8 @@ class HistoryStore(_NameOwners):
         rows = journal.rows
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            self._insert([_row(row) for row in rows], ignore=True)
+            key = _name_keys()
+            self._insert([_row(row, key) for row in rows], ignore=True)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -626,7 +642,8 @@ class HistoryStore(_NameOwners):
         try:
             if not db.in_transaction:
                 db.execute("BEGIN IMMEDIATE")
-            self._insert([_row(row) for row in rows])
+            key = _name_keys()
+            self._insert([_row(row, key) for row in rows])
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")  # all or nothing: the transaction's earlier rows go too
