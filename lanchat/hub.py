@@ -595,7 +595,8 @@ class Hub:
         now = self.clock()
         self.guard.resume_due(now)
         self.guard.check_congestion(now)
-        self.perform(moderation_tick(self.room))  # a turn nobody took moves on (serve --turn-timeout)
+        if ticked := moderation_tick(self.room):  # a turn nobody took moves on (serve --turn-timeout)
+            self.perform(ticked)
         if self.files.uploads:
             self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
         self.history.move_due()  # the journal into SQLite, in batches (history.py)
