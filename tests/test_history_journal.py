@@ -146,6 +146,42 @@ def test_a_crash_after_the_move_committed_but_before_the_journal_was_emptied_dup
     assert in_sqlite(path) == [(1, "one"), (2, "two"), (3, "three")]
 
 
+def test_a_kill_in_the_middle_of_a_move_loses_nothing_and_duplicates_nothing(tmp_path):
+    # A real SIGKILL while the move's transaction is open: the child's own connection runs a
+    # trigger that says "moving" and waits, after the first of the moved rows went in.
+    path = tmp_path / "h.sqlite3"
+    script = (
+        "import sys, time\n"
+        "from lanchat.history import HistoryStore\n"
+        "store = HistoryStore(sys.argv[1])\n"
+        "for i in range(5):\n"
+        "    store.keep(time=1.0, sender='ann', text=f'm{i}')\n"
+        "store.commit()\n"
+        "def stall():\n"
+        "    print('moving', flush=True)\n"
+        "    time.sleep(60)\n"
+        "store.db.create_function('stall', 0, stall)\n"
+        "store.db.execute('CREATE TEMP TRIGGER stall AFTER INSERT ON main.messages BEGIN SELECT stall(); END')\n"
+        "store.count()\n"  # any read moves the journal first
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT
+    )
+    try:
+        assert child.stdout.readline().strip() == "moving"
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        child.stdout.close()
+    assert in_sqlite(path) == [] and len(in_journal(path)) == 5  # the move never committed
+    again = HistoryStore(path)
+    assert in_sqlite(path) == [(i + 1, f"m{i}") for i in range(5)] and in_journal(path) == []
+    again.close()
+
+
 def test_a_torn_last_line_is_ignored_and_cut_off(tmp_path):
     path = tmp_path / "h.sqlite3"
     store = HistoryStore(path)
