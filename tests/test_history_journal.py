@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, RawClient, child_env
+from helpers import ROOT, RawClient, child_env, running_server, wait_for
 from test_history_cli import run_lanchat, serve
 
 from lanchat import events as ev
@@ -107,6 +107,22 @@ def test_any_other_statement_moves_the_journal_first_so_ids_stay_in_order(tmp_pa
     say(store, "two")
     assert store.append(time=T0, sender="ann", text="three") == 3
     assert in_sqlite(path) == [(1, "one"), (2, "two"), (3, "three")]
+    store.close()
+
+
+def test_a_quiet_server_wakes_once_to_move_the_journal_then_sleeps_for_ever(tmp_path):
+    # The loop's select() sleeps until the hub's next deadline: the journal's age is one, and
+    # an empty journal is none (an idle server wakes for nothing).
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path, move_seconds=0.2)
+    with running_server(history=store) as (server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        ann.send(ev.Say(text="then silence"))
+        ann.expect(ev.Message, text="then silence")
+        wait_for(lambda: in_sqlite(path) == [(1, "then silence")], what="the move, with no traffic to wake the loop")
+        assert in_journal(path) == []
+        wait_for(lambda: server.hub.next_deadline() is None, what="nothing left to wake up for")
+        ann.close()
     store.close()
 
 
