@@ -23,7 +23,9 @@ in), on ``close()``, and at start, when a killed server left rows there. A last 
 newline is a write the kill cut short, never delivered: ignored. Anything else unreadable
 refuses the start with one message, and the database is not touched. A pass that reads the
 store between ``keep()`` and ``commit()`` writes its rows into an SQLite transaction instead,
-as before the journal, so its commit stays all or nothing. SQLite itself runs WAL with
+as before the journal, so its commit stays all or nothing; so does a busy pass (BUSY_PASS_ROWS
+messages, or enough to fill the journal), in one transaction with the journal's rows: at full
+speed that is cheaper per row than writing them twice. SQLite itself runs WAL with
 ``synchronous=NORMAL``: a killed writer never leaves a half-written database. Only a power cut
 or kernel crash could lose the last few passes (neither file is fsynced per message:
 ``synchronous=FULL`` would cost milliseconds each, which a chat room on a laptop does not need).
@@ -171,6 +173,11 @@ _COLUMNS = "id, time, sender, recipient, text"
 _MAX_ROWS_PER_INSERT = 64  # 9 values a row: 576 parameters, under the 999 of SQLite builds before 3.32
 MOVE_ROWS = 500  # the journal is moved into SQLite when it holds this many rows,
 MOVE_SECONDS = 1.0  # or when its oldest row is this old (history_journal.py)
+# A pass with this many messages is committed straight into SQLite (with the journal's rows):
+# one transaction costs ~3 us a row plus 10-13 us once, less than writing the rows to the
+# journal first and moving them later (a pass of 300 in process, expire included: 8.5 us a
+# message through the journal, 8.0 straight into SQLite, as before the journal).
+BUSY_PASS_ROWS = 64
 _ALL_COLUMNS = "id, time, sender, sender_key, recipient, recipient_key, text, sender_owner, recipient_owner"
 
 
@@ -664,6 +671,8 @@ class HistoryStore(_NameOwners):
         journal = self.journal
         if journal is not None and self._kept and not self.db.in_transaction:
             rows, self._kept = self._kept, []
+            if len(rows) >= BUSY_PASS_ROWS or len(rows) + len(journal.rows) >= self.move_rows:
+                return self._commit_with_move(rows)
             try:
                 journal.append(rows)
             except OSError as exc:
@@ -682,6 +691,30 @@ class HistoryStore(_NameOwners):
             self._renumber()
             raise HistoryWriteError(_describe(exc)) from None
         return rows
+
+    def _commit_with_move(self, rows: list[Row]) -> int:
+        """A busy pass (or one that fills the journal): the journal's rows and this pass's in one
+        SQLite transaction, then the journal emptied. A failure stores none of the pass's rows
+        and leaves the journal's where they were (HistoryWriteError, as for the journal)."""
+        journal = self.journal
+        assert journal is not None
+        key = _name_keys()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            if journal.rows:
+                self._insert([_row(row, key) for row in journal.rows], ignore=True)
+            self._insert([_row(row, key) for row in rows])
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            self._next_id = rows[0][0]
+            raise HistoryWriteError(_describe(exc)) from None
+        self._retry_at = None
+        if journal.rows:
+            with contextlib.suppress(OSError):  # stored: the journal's rows are moved (and ignored) again later
+                journal.clear()
+        return len(rows)
 
     def mark_seen(self, name: str) -> None:
         """``name`` is here (joining) or was until now (leaving): direct messages up to the

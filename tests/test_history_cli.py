@@ -278,8 +278,10 @@ def test_a_full_disk_refuses_unsaved_messages_warns_once_and_the_chat_goes_on(tm
         ann.send("after the disk freed up")
         assert bob.expect(ev.Message, timeout=20).text == "after the disk freed up"
         server.expect(r"history: saving to .* again")
-        warnings = sum("the chat goes on" in line for line in server.lines)
-        assert warnings == 1, server.output  # one warning per run of failures, not one per message
+        # One warning per run of failures, not one per message: a journal write that fails is
+        # cut back, so a smaller pass may still fit and end the run; the next failure starts one.
+        said = [line for line in server.lines if "the chat goes on" in line or re.search(r"saving to .* again", line)]
+        assert said and all(("the chat goes on" in line) == (i % 2 == 0) for i, line in enumerate(said)), server.output
     finally:
         if bob is not None:
             bob.close()

@@ -90,10 +90,32 @@ def test_the_journal_moves_when_it_holds_many_rows(tmp_path):
     store = HistoryStore(path, clock=clock, move_rows=5, move_seconds=1.0)
     say(store, "a", "b", "c")
     assert store.move_deadline() == 101.0
-    say(store, "d", "e")  # five rows: due now, however young
-    assert store.move_deadline() <= clock.now
-    assert store.move_if_due() == 5
-    assert [text for _, text in in_sqlite(path)] == ["a", "b", "c", "d", "e"]
+    say(store, "d", "e")  # five rows: this pass goes into SQLite with the journal's, however young
+    assert in_sqlite(path) == [(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")]
+    assert in_journal(path) == [] and store.move_deadline() is None
+    store.close()
+
+
+def test_a_busy_pass_goes_into_sqlite_with_the_journal_in_one_transaction(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    say(store, "before")  # in the journal
+    say(store, *[f"busy {i}" for i in range(100)])  # a full-speed pass: straight into SQLite
+    assert [text for _, text in in_sqlite(path)] == ["before", *[f"busy {i}" for i in range(100)]]
+    assert in_journal(path) == []
+    store.db.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.text = 'lost 70' "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    say(store, "kept in the journal")
+    for i in range(100):
+        store.keep(time=T0, sender="ann", text=f"lost {i}")
+    with pytest.raises(HistoryWriteError, match="full"):
+        store.commit()  # none of the pass is stored; the journal's row stays where it was
+    assert in_journal(path) and everything(path)[-1] == (102, "kept in the journal")
+    store.db.execute("DROP TRIGGER refuse")
+    say(store, "after")
+    assert everything(path)[-2:] == [(102, "kept in the journal"), (103, "after")]
     store.close()
 
 
