@@ -148,6 +148,41 @@ def test_a_quiet_server_wakes_once_to_move_the_journal_then_sleeps_for_ever(tmp_
     store.close()
 
 
+def test_a_server_whose_moves_fail_still_delivers_warns_the_host_once_and_says_when_it_works(tmp_path):
+    import socket
+
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path, move_seconds=0.05)
+    logged: list[str] = []
+    with running_server(history=store, log=logged.append) as (server, endpoint):
+        host_end, server_end = socket.socketpair()
+        server.add_local(server_end, host=True)
+        host = RawClient(host_end, "host")
+        ann = RawClient(endpoint, "ann")
+        host.expect(ev.Joined, name="ann")
+        store.db.execute("PRAGMA query_only = ON")  # SQLite refuses every write; the journal does not
+        ann.send(ev.Say(text="one"))
+        ann.send(ev.Say(text="two"))
+        texts, warnings = [], []  # in whatever order they come: the move may fail between the two
+        while len(texts) < 2 or not warnings:
+            event = host.expect(object)
+            if isinstance(event, ev.Message):
+                texts.append(event.text)
+            elif isinstance(event, ev.Error):
+                warnings.append(event)
+        assert texts == ["one", "two"]  # stored in the journal: delivered
+        warning = warnings[0]
+        assert warning.code == ev.E_HISTORY and "cannot move the newest messages" in warning.message
+        assert in_sqlite(path) == []
+        store.db.execute("PRAGMA query_only = OFF")
+        wait_for(lambda: any("newest messages are in" in line for line in logged), what="the move working again")
+        assert [line for line in logged if "cannot move" in line] == [warning.message]  # said once
+        assert [text for _, text in in_sqlite(path)] == ["one", "two"]
+        host.close()
+        ann.close()
+    store.close()
+
+
 def test_a_failed_move_keeps_the_rows_in_the_journal_and_tries_again_later(tmp_path):
     clock = Clock()
     path = tmp_path / "h.sqlite3"
