@@ -9,7 +9,11 @@
 2) replay: how long the server loop spends answering a join (query + encode) for --replay 50
    and 1000 in a large history: the time the room waits while a newcomer's replay is built;
 3) join: hello -> history-end over a real loopback socket, while another client keeps chatting,
-   and that chatter's round-trip time meanwhile (does a replay stall the room?).
+   and that chatter's round-trip time meanwhile (does a replay stall the room?);
+4) lone: the CPU time (``thread_time``) of storing one message alone, 10 ms after the last, as
+   at a chat's pace (the caches have gone cold): keep + commit + the journal's move when due,
+   as the server does per pass; mean and median (the mean carries the moves, one a second).
+   ``--lone`` runs only this, so it can be run against an older lanchat on PYTHONPATH.
 Results print as a table and go to bench/results/history.json.
 """
 
@@ -42,6 +46,7 @@ def bench_append(folder: Path, count: int, synchronous: str, per_commit: int = 1
     otherwise append(commit=False), one INSERT per row."""
     store = HistoryStore(folder / f"append-{synchronous}-{per_commit}-{keep}.sqlite3")
     store.db.execute(f"PRAGMA synchronous = {synchronous}")
+    move = getattr(store, "move_if_due", lambda: 0)  # the journal, as the server moves it every pass
     start = time.perf_counter()
     for i in range(count):
         if keep:
@@ -50,10 +55,27 @@ def bench_append(folder: Path, count: int, synchronous: str, per_commit: int = 1
             store.append(time=time.time(), sender="ann", text=f"message {i} " + "x" * 60, commit=False)
         if (i + 1) % per_commit == 0:
             store.commit()
+            move()
     store.commit()
     elapsed = time.perf_counter() - start
     store.close()
     return count / elapsed
+
+
+def bench_lone(folder: Path, count: int, gap: float = 0.01) -> dict[str, float]:
+    """CPU microseconds to store one message alone, ``gap`` seconds after the last."""
+    store = HistoryStore(folder / "lone.sqlite3")
+    move = getattr(store, "move_if_due", lambda: 0)
+    costs = []
+    for i in range(count):
+        time.sleep(gap)  # a chat's pace: the message arrives after the loop slept
+        started = time.thread_time()
+        store.keep(time=time.time(), sender="ann", text=f"message {i} " + "x" * 60)
+        store.commit()
+        move()
+        costs.append((time.thread_time() - started) * 1e6)
+    store.close()
+    return {"lone_store_cpu_us_mean": statistics.fmean(costs), "lone_store_cpu_us_median": statistics.median(costs)}
 
 
 def fill(store: HistoryStore, count: int, text_chars: int) -> None:
@@ -117,7 +139,13 @@ def bench_join(store: HistoryStore, replay: int, joins: int) -> dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--lone", action="store_true", help="only the lone-message cost (4)")
     args = parser.parse_args()
+    if args.lone:
+        with tempfile.TemporaryDirectory() as tmp:
+            for key, value in bench_lone(Path(tmp), 300).items():
+                print(f"{key}  {value:.1f}")
+        return
     appends = 2000 if args.quick else 10000
     history_size = 20000 if args.quick else 100000
     results: dict[str, object] = {"appends": appends, "history_size": history_size}
@@ -142,6 +170,7 @@ def main() -> None:
                 results[f"replay_{replay}_{key}"] = value
         store.close()
         big.close()
+        results.update(bench_lone(folder, 100 if args.quick else 300))
     width = max(len(k) for k in results)
     for key, value in results.items():
         print(f"{key:<{width}}  {value:,.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")

@@ -552,11 +552,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_history:
         # Opened before listening: a damaged file is refused with nothing to undo, and it is
         # never replaced by a new, empty one (PROTOCOL.md, History replay).
-        from .history import HistoryStore, HistoryUnusable, default_path
+        from .history import HistoryBusy, HistoryStore, HistoryUnusable, default_path
 
         try:
             where = {"unix": args.unix} if args.unix else {"port": port}
             store = HistoryStore(Path(args.history).expanduser() if args.history else default_path(**where))
+        except HistoryBusy as exc:  # another server on this file: it says what to do instead
+            return _fail(str(exc))
         except HistoryUnusable as exc:
             return _fail(
                 f"{exc}\n  the file was left untouched: move it aside, choose another file with "

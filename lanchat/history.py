@@ -2,20 +2,49 @@
 
 An I/O edge (it touches disk), kept small so the server loop can call it between reads:
 ``append()`` stores one room or direct message and returns its id, ``keep()`` holds one for
-the next ``commit()`` (the server's way: one transaction per loop pass); ``replay_for()`` picks
+the next ``commit()`` (the server's way: one journal write per loop pass); ``replay_for()`` picks
 what a person sees on joining or on ``/history``; ``export()`` walks everything for
 ``lanchat history PATH``. The room never calls this module: it returns ``Keep`` and
 ``Replay`` actions and the server performs them (docs/PROTOCOL.md, "History replay").
 
-Durability: WAL journal with ``synchronous=NORMAL``. The server commits what one pass of its
-loop kept before it writes any of that pass's output to a socket, and a WAL commit is a
-``write()`` into the -wal file. A SIGKILL ends the process, not the kernel, so those
-writes are already in the page cache and reach the file: nothing a client received is
-lost. Only a power cut or kernel crash could lose the last few commits (NORMAL syncs the
-WAL at checkpoints, not per commit); ``synchronous=FULL`` would fsync every message and
-cost milliseconds each, which a chat room on a laptop does not need. The WAL design
-itself means a killed writer never leaves a half-written database: readers and the next
-writer ignore an incomplete trailing transaction.
+Durability. The server commits what one pass of its loop kept before it writes any of that
+pass's output to a socket, and that commit is one ``os.write`` of one line per message to the
+journal beside the file (``history.sqlite3.pending``, history_journal.py): no SQLite
+transaction per pass (one cost 70-97 us of CPU when a message came alone; bench/README.md,
+"Round 2, second session"). A SIGKILL ends the process, not the kernel: once ``write``
+returned, the lines are in the page cache and reach the file, so nothing a client received
+is lost. Each message gets its id when kept (the store numbers on from the newest id), so
+moving the journal into SQLite is idempotent (INSERT OR IGNORE by id): a crash between the
+move's COMMIT and emptying the journal stores nothing twice. The journal is moved when it
+holds ``move_rows`` (500) rows or its oldest is ``move_seconds`` (1 s) old (the loop sleeps
+until then: hub.next_deadline; an empty journal sets no deadline), before any other statement
+(a replay, /history, mark_seen, a claim, a ban, an act: ids stay the order things happened
+in), on ``close()``, and at start, when a killed server left rows there. A last line with no
+newline is a write the kill cut short, never delivered: ignored. Anything else unreadable
+refuses the start with one message, and the database is not touched. A pass that reads the
+store between ``keep()`` and ``commit()`` writes its rows into an SQLite transaction instead,
+as before the journal, so its commit stays all or nothing; so does a busy pass (BUSY_PASS_ROWS
+messages, or enough to fill the journal), in one transaction with the journal's rows: at full
+speed that is cheaper per row than writing them twice. SQLite itself runs WAL with
+``synchronous=NORMAL``: a killed writer never leaves a half-written database. Only a power cut
+or kernel crash could lose the last few passes (neither file is fsynced per message:
+``synchronous=FULL`` would cost milliseconds each, which a chat room on a laptop does not need).
+
+One writer: the server's store holds an exclusive ``flock`` on the journal (HistoryBusy for a
+second server on the same file: each needs its own, which the default path gives per endpoint).
+
+Readers (``create=False``: ``lanchat history``, a test) take no lock and change nothing. Before
+each read they load the journal into a temporary table and read through a temporary view
+``messages`` that adds the journal's rows whose ids the file lacks. The journal is read first,
+the database second, and that order makes the races with a concurrent move harmless:
+* the move commits after the journal was read: those rows are then in both, united by id;
+* the move commits and empties the journal before the reader reads it: the rows are already in
+  the database, which the reader reads after;
+* rows written after the journal was read are not shown: the reader sees the history as of a
+  moment during its read, never a gap in it;
+* a read racing an append can see a last line in the making (no newline: ignored), and one
+  racing the emptying plus new appends can read a mixture: a reader skips any line that does not
+  parse, keeps ids increasing and takes each id once, so it never shows a row twice or garbled.
 """
 
 from __future__ import annotations
@@ -24,11 +53,13 @@ import contextlib
 import functools
 import os
 import sqlite3
-from collections.abc import Iterator
+import time as _time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import events as ev
+from .history_journal import Journal, JournalBusy, JournalDamaged, Row, journal_path, read_rows
 from .moderation import Ban
 
 # "LANC": marks the file as ours, so pointing --history at another program's database is
@@ -109,6 +140,10 @@ class HistoryUnusable(Exception):
     """The file cannot be used as a history at all (corrupt, not ours, unreadable)."""
 
 
+class HistoryBusy(HistoryUnusable):
+    """Another lanchat server is using this history file (it holds the journal's lock)."""
+
+
 class HistoryWriteError(Exception):
     """One write failed (disk full, read-only file); the chat should go on without it."""
 
@@ -135,26 +170,46 @@ class Record:
 _COLUMNS = "id, time, sender, recipient, text"
 
 
-_MAX_ROWS_PER_INSERT = 128
+_MAX_ROWS_PER_INSERT = 64  # 9 values a row: 576 parameters, under the 999 of SQLite builds before 3.32
+MOVE_ROWS = 500  # the journal is moved into SQLite when it holds this many rows,
+MOVE_SECONDS = 1.0  # or when its oldest row is this old (history_journal.py)
+# A pass with this many messages is committed straight into SQLite (with the journal's rows):
+# one transaction costs ~3 us a row plus 10-13 us once, less than writing the rows to the
+# journal first and moving them later (a pass of 300 in process, expire included: 8.5 us a
+# message through the journal, 8.0 straight into SQLite, as before the journal).
+BUSY_PASS_ROWS = 64
+_ALL_COLUMNS = "id, time, sender, sender_key, recipient, recipient_key, text, sender_owner, recipient_owner"
 
 
 @functools.cache
-def _insert_rows(count: int) -> str:
-    """An INSERT of ``count`` rows (HistoryStore._write_kept)."""
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * count)
-    return (
-        "INSERT INTO messages (time, sender, sender_key, recipient, recipient_key, text, sender_owner, recipient_owner) "
-        f"VALUES {values}"
-    )
+def _insert_rows(count: int, *, ignore: bool = False) -> str:
+    """An INSERT of ``count`` rows, ids given (HistoryStore._write_kept, _move: OR IGNORE, as a
+    row moved before a crash may still be in the journal)."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    return f"INSERT {'OR IGNORE ' if ignore else ''}INTO main.messages ({_ALL_COLUMNS}) VALUES {values}"
 
 
-def _row(
-    time: float, sender: str, text: str, to: str | None, sender_owner: bytes | None, recipient_owner: bytes | None
-) -> tuple:
-    """One row's values for _insert_rows. Owners are kept for direct messages only."""
+def _row(row: Row, key: Callable[[str], str] = ev.name_key) -> tuple:
+    """A kept row's values for _insert_rows: the name keys added (``key``: events.name_key, or
+    _name_keys' memo of it). Owners only for direct messages."""
+    id_, time, sender, to, text, sender_owner, recipient_owner = row
     if to is None:
-        return (time, sender, ev.name_key(sender), None, None, text, None, None)
-    return (time, sender, ev.name_key(sender), to, ev.name_key(to), text, sender_owner, recipient_owner)
+        return (id_, time, sender, key(sender), None, None, text, None, None)
+    return (id_, time, sender, key(sender), to, key(to), text, sender_owner, recipient_owner)
+
+
+def _name_keys() -> Callable[[str], str]:
+    """events.name_key remembered for one batch: a room's rows come from a few names, and a
+    key (NFKC, case folding, the confusable skeleton) costs microseconds each."""
+    known: dict[str, str] = {}
+
+    def key(name: str) -> str:
+        found = known.get(name)
+        if found is None:
+            found = known[name] = ev.name_key(name)
+        return found
+
+    return key
 
 
 def _record(row: tuple) -> Record:
@@ -189,7 +244,7 @@ class _NameOwners:
 
     db: sqlite3.Connection
 
-    def _write_kept(self) -> None: ...  # HistoryStore's: held rows come first
+    def _settle(self) -> None: ...  # HistoryStore's: the journal and held rows come first
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]: ...  # HistoryStore's
 
@@ -204,7 +259,7 @@ class _NameOwners:
 
     def owners(self) -> dict[str, bytes]:
         """Every owned name: identity.owned_name_key(name) -> public key (Room(owners=...))."""
-        self._write_kept()
+        self._settle()
         if not self._has_owners():
             return {}
         return {row[0]: bytes(row[1]) for row in self.db.execute("SELECT key, public_key FROM owners")}
@@ -219,7 +274,7 @@ class _NameOwners:
         """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""
         from .identity import owned_name_key
 
-        self._write_kept()
+        self._settle()
         try:
             if owner is None:
                 cursor = self.db.execute("DELETE FROM owners WHERE key = ?", (owned_name_key(name),))
@@ -249,12 +304,26 @@ class HistoryStore(_NameOwners):
     # What a failed call raises, for callers that warn and go on (hub.py) without knowing SQLite.
     errors: tuple[type[Exception], ...] = (HistoryWriteError, sqlite3.Error)
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, check: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, check: bool = True,
+        clock: Callable[[], float] = _time.monotonic, move_rows: int = MOVE_ROWS, move_seconds: float = MOVE_SECONDS,
+    ) -> None:  # fmt: skip
+        """``create``: the server's store (or `names release`): makes the file, takes the
+        journal's lock and moves a leftover journal in. Otherwise a reader that changes nothing.
+        ``clock``, ``move_rows`` and ``move_seconds``: when the journal is moved (tests)."""
         self.path = Path(path)
         self.writable = True
         self._uncommitted = 0  # rows written into the open transaction since the last commit()
-        self._kept: list[tuple] = []  # rows keep() holds for the next statement or commit()
+        self._kept: list[Row] = []  # rows keep() holds for the next statement or commit()
         self.readonly_reason: str | None = None
+        self.clock = clock
+        self.move_rows = move_rows
+        self.move_seconds = move_seconds
+        self.journal: Journal | None = None  # the server's: see the module docstring
+        self.journal_path = journal_path(self.path)
+        self._pending_view = False  # a reader: temp.messages unites the journal and the file
+        self._next_id = 1
+        self._retry_at: float | None = None  # a move failed: not tried again before this
         if not create and not self.path.exists():
             raise HistoryUnusable(f"{self.path}: no such history file")
         if self.path.is_dir():
@@ -265,6 +334,8 @@ class HistoryStore(_NameOwners):
             except OSError as exc:
                 raise HistoryUnusable(f"cannot create the folder {self.path.parent}: {exc.strerror or exc}") from None
         fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if create:
+            self._lock()
         try:
             # isolation_level=None: autocommit, so every append is one committed transaction.
             # check_same_thread=False: the store is opened in the main thread and then used only
@@ -272,15 +343,152 @@ class HistoryStore(_NameOwners):
             uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
             self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=2.0)
         except sqlite3.Error as exc:
+            self._unlock(refused=True)
             raise HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
         try:
             self._check_and_prepare(fresh=fresh, create=create, check=check)
+            self._start_journal()
         except sqlite3.DatabaseError as exc:
             self.db.close()
+            self._unlock(refused=True)
             raise HistoryUnusable(f"{self.path} is not a usable history database: {_describe(exc)}") from None
         except HistoryUnusable:
             self.db.close()
+            self._unlock(refused=True)
             raise
+
+    # ------------------------------------------------------------------ the journal
+
+    def _lock(self) -> None:
+        """Open and lock the journal before touching the database: one server per history."""
+        try:
+            self.journal = Journal(self.journal_path, clock=self.clock)
+        except JournalBusy:
+            raise HistoryBusy(
+                f"{self.path} is in use by another lanchat server (each server needs its own history file); "
+                "give this one another file with --history PATH, or start it with --no-history"
+            ) from None
+        except OSError as exc:
+            if not Journal.not_writable(exc):
+                raise HistoryUnusable(f"cannot open {self.journal_path}: {exc.strerror or exc}") from None
+            # a read-only folder: the store is an archive (writable False), readers' way below
+
+    def _unlock(self, *, refused: bool = False) -> None:
+        if self.journal is not None:
+            self.journal.close(remove_if_empty=refused)
+            self.journal = None
+
+    def _start_journal(self) -> None:
+        """Move in what a killed server left in the journal, then number on from the newest id."""
+        if self.journal is not None and not self.writable:
+            self._unlock(refused=True)  # an archive: its leftover journal is only read
+        if self.journal is not None:
+            try:
+                leftover = self.journal.read_leftover()
+            except (JournalDamaged, OSError) as exc:
+                raise HistoryUnusable(
+                    f"{self.journal_path} (the newest messages of {self.path.name}) is damaged: {exc}; "
+                    f"{self.path.name} itself was left untouched: move the damaged file aside (its "
+                    "messages are lost) and start again"
+                ) from None
+            if leftover:
+                try:
+                    self._move()
+                except HistoryWriteError:
+                    pass  # still in the journal: moved later, and read from there until then
+        self._next_id = self._newest_id() + 1
+
+    def _newest_id(self) -> int:
+        newest = self.db.execute("SELECT IFNULL(MAX(id), 0) FROM main.messages").fetchone()[0] if self._has_messages() else 0
+        rows = self.journal.rows if self.journal is not None else ()
+        return max(int(newest), rows[-1][0] if rows else 0)
+
+    def _has_messages(self) -> bool:
+        return self.db.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'messages'").fetchone() is not None
+
+    def _move(self) -> int:
+        """Move the journal's rows into SQLite (one transaction) and empty it. Idempotent: rows
+        keep their ids, so a row a crash left in both places is not stored twice."""
+        journal = self.journal
+        if journal is None or not journal.rows:
+            return 0
+        rows = journal.rows
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            key = _name_keys()
+            self._insert([_row(row, key) for row in rows], ignore=True)
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise HistoryWriteError(_describe(exc)) from None
+        self._retry_at = None
+        try:
+            journal.clear()
+        except OSError as exc:  # stored: moved again (and ignored) next time
+            raise HistoryWriteError(f"cannot empty {self.journal_path}: {exc.strerror or exc}") from None
+        return len(rows)
+
+    def _insert(self, rows: list[tuple], *, ignore: bool = False) -> None:
+        """INSERT ``rows`` (_row's) in statements of 64, 32, ..., 1 rows: one INSERT per row pays
+        the statement overhead per row (5.3 us a row one by one, 3.0 us many per statement,
+        bench/history_bench.py), and at most 7 texts stay in SQLite's statement cache."""
+        at = 0
+        size = _MAX_ROWS_PER_INSERT
+        while at < len(rows):
+            while len(rows) - at < size:
+                size //= 2
+            self.db.execute(_insert_rows(size, ignore=ignore), [value for row in rows[at : at + size] for value in row])
+            at += size
+
+    def move_deadline(self) -> float | None:
+        """When (on ``clock``) the journal must be moved into SQLite; None while it is empty,
+        so an idle server has nothing to wake up for."""
+        journal = self.journal
+        if journal is None or journal.oldest is None:
+            return None
+        due = journal.oldest if len(journal.rows) >= self.move_rows else journal.oldest + self.move_seconds
+        return due if self._retry_at is None else max(due, self._retry_at)
+
+    def move_if_due(self) -> int:
+        """Move the journal if it holds ``move_rows`` rows or its oldest is ``move_seconds`` old;
+        returns the rows moved. The server calls it every pass (hub.expire)."""
+        due = self.move_deadline()
+        if due is None or due > self.clock() or self.db.in_transaction:
+            return 0
+        try:
+            return self._move()
+        except HistoryWriteError:
+            self._retry_at = self.clock() + self.move_seconds  # not at every pass: the loop would spin
+            raise
+
+    def _settle(self) -> None:
+        """Before any other statement: the journal moved in and the rows held by keep() written
+        (into the transaction commit() ends), so everything reads as if stored one by one. A
+        reader (not the server) sees the journal's rows through a temporary view instead."""
+        if self.journal is None:
+            self._read_journal()
+        elif self.journal.rows and not self.db.in_transaction:
+            self._move()
+        self._write_kept()
+
+    def _read_journal(self) -> None:
+        """For a reader: the journal's rows, read now, in ``temp.pending``, and a temporary view
+        ``messages`` (it hides the table for this connection) that adds those not in the file.
+        Read the journal first, the file second: see the module docstring, "Readers"."""
+        rows = read_rows(self.journal_path)
+        if not rows and not self._pending_view:
+            return
+        db = self.db
+        if not self._pending_view:
+            db.execute(f"CREATE TEMP TABLE pending AS SELECT {_ALL_COLUMNS} FROM main.messages WHERE 0")
+            db.execute(
+                f"CREATE TEMP VIEW messages AS SELECT {_ALL_COLUMNS} FROM main.messages UNION ALL "
+                f"SELECT {_ALL_COLUMNS} FROM temp.pending WHERE id NOT IN (SELECT id FROM main.messages)"
+            )
+            self._pending_view = True
+        db.execute("DELETE FROM temp.pending")
+        db.executemany(f"INSERT OR IGNORE INTO temp.pending ({_ALL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", map(_row, rows))
 
     def _check_and_prepare(self, *, fresh: bool, create: bool, check: bool) -> None:
         db = self.db
@@ -384,30 +592,28 @@ class HistoryStore(_NameOwners):
         self, *, time: float, sender: str, text: str, to: str | None = None, commit: bool = True,
         sender_owner: bytes | None = None, recipient_owner: bytes | None = None,
     ) -> int:
-        """Store one message (``to`` set for a direct message); committed before returning.
-
-        With ``commit=False`` the row joins a transaction that ``commit()`` ends. The server
-        uses ``keep()`` instead, which is cheaper per row and does not need the row's id.
-        """
-        self._write_kept()  # rows kept earlier come first: ids are the order things happened in
+        """Store one message (``to`` set for a direct message) straight into SQLite; committed
+        before returning. With ``commit=False`` the row joins a transaction that ``commit()``
+        ends. The server uses ``keep()`` and ``commit()`` instead (the journal)."""
+        self._settle()  # rows kept earlier come first: ids are the order things happened in
+        row = self._kept_row(time, sender, text, to, sender_owner, recipient_owner)
         try:
             if not commit and not self.db.in_transaction:
                 self.db.execute("BEGIN IMMEDIATE")
-            cursor = self.db.execute(
-                _insert_rows(1),
-                _row(time, sender, text, to, sender_owner, recipient_owner),
-            )
+            self.db.execute(_insert_rows(1), _row(row))
         except sqlite3.Error as exc:
+            self._renumber()
             raise HistoryWriteError(_describe(exc)) from None
         if not commit:
             self._uncommitted += 1
-        return int(cursor.lastrowid or 0)
+        return row[0]
 
     def keep(  # owners: the keys that owned the two names of a direct message (PROTOCOL.md, Identity)
         self, *, time: float, sender: str, text: str, to: str | None = None,
         sender_owner: bytes | None = None, recipient_owner: bytes | None = None,
     ) -> None:
-        """Hold one message for the next ``commit()``, which stores everything held in order.
+        """Hold one message (its id given now) for the next ``commit()``, which stores everything
+        held in order with one write to the journal.
 
         The server keeps each message of a loop pass and commits once per pass, before it writes
         a byte of that pass to any socket: what anyone has received is already stored. Rows held
@@ -415,70 +621,105 @@ class HistoryStore(_NameOwners):
         replay, ``mark_seen``) sees them as it would have seen rows appended one by one.
         A failure to store them is raised by that statement or by ``commit()``.
         """
-        self._kept.append(_row(time, sender, text, to, sender_owner, recipient_owner))
+        self._kept.append(self._kept_row(time, sender, text, to, sender_owner, recipient_owner))
+
+    def _kept_row(
+        self, time: float, sender: str, text: str, to: str | None, sender_owner: bytes | None, recipient_owner: bytes | None
+    ) -> Row:
+        id_ = self._next_id
+        self._next_id = id_ + 1
+        if to is None:
+            return (id_, time, sender, None, text, None, None)
+        return (id_, time, sender, to, text, sender_owner, recipient_owner)
+
+    def _renumber(self) -> None:
+        """Rows were not stored after all: the next row takes the first free id again."""
+        with contextlib.suppress(sqlite3.Error):
+            self._next_id = self._newest_id() + 1
 
     def _write_kept(self) -> None:
-        """Insert the held rows into the open transaction (opening one), many rows per statement.
-
-        One INSERT per row pays the statement overhead (binding, stepping, resetting) per row:
-        with 200 rows per commit, 5.3 us per row one by one, 3.0 us as multi-row INSERTs
-        (bench/history_bench.py; bench/README.md, "What changed in the server").
-        """
+        """Insert the held rows into the open transaction (opening one), many rows per statement:
+        a pass that reads the store between keep() and commit() stores in SQLite, as before the
+        journal, so its commit stays all or nothing."""
         rows = self._kept
         if not rows:
             return
         self._kept = []
         db = self.db
-        at = 0
         try:
             if not db.in_transaction:
                 db.execute("BEGIN IMMEDIATE")
-            # Statements of 128, 64, ..., 1 rows: at most 8 texts for SQLite's statement cache,
-            # and 768 parameters at most, under the 999 of SQLite builds before 3.32.
-            size = _MAX_ROWS_PER_INSERT
-            while at < len(rows):
-                while len(rows) - at < size:
-                    size //= 2
-                db.execute(_insert_rows(size), [value for row in rows[at : at + size] for value in row])
-                at += size
+            key = _name_keys()
+            self._insert([_row(row, key) for row in rows])
         except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")  # all or nothing: the transaction's earlier rows go too
+            self._uncommitted = 0
+            self._renumber()
             raise HistoryWriteError(_describe(exc)) from None
-        finally:
-            self._uncommitted += at
+        self._uncommitted += len(rows)
 
     def commit(self) -> int:
         """Store the rows ``keep()`` held and end the transaction that they or
         ``append(commit=False)`` opened; returns the rows it stored.
 
-        All or nothing: when a row cannot be written (a full disk), the whole transaction is
-        rolled back and HistoryWriteError raised, so the server can refuse exactly the messages
-        that were not stored (hub.py, PROTOCOL.md, History replay). They are not tried again."""
-        failure: HistoryWriteError | None = None
-        try:
-            self._write_kept()
-        except HistoryWriteError as exc:
-            failure = exc
-        rows, self._uncommitted = self._uncommitted, 0
-        if failure is not None:
-            if self.db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    self.db.execute("ROLLBACK")
-            raise failure
-        if self.db.in_transaction:
+        Rows held since the last statement (the server's usual pass) go to the journal with one
+        ``os.write`` (history_journal.py); ``move_if_due`` moves them into SQLite later.
+        All or nothing: when a row cannot be written (a full disk), none of them is stored and
+        HistoryWriteError is raised, so the server can refuse exactly the messages that were not
+        stored (hub.py, PROTOCOL.md, History replay). They are not tried again."""
+        journal = self.journal
+        if journal is not None and self._kept and not self.db.in_transaction:
+            rows, self._kept = self._kept, []
+            if len(rows) >= BUSY_PASS_ROWS or len(rows) + len(journal.rows) >= self.move_rows:
+                return self._commit_with_move(rows)
             try:
-                self.db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self.db.execute("ROLLBACK")
-                raise HistoryWriteError(_describe(exc)) from None
-        else:
-            rows = 0
+                journal.append(rows)
+            except OSError as exc:
+                self._next_id = rows[0][0]
+                raise HistoryWriteError(f"cannot write {self.journal_path}: {exc.strerror or exc}") from None
+            return len(rows)
+        self._write_kept()
+        rows, self._uncommitted = self._uncommitted, 0
+        if not self.db.in_transaction:
+            return 0
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            self._renumber()
+            raise HistoryWriteError(_describe(exc)) from None
         return rows
+
+    def _commit_with_move(self, rows: list[Row]) -> int:
+        """A busy pass (or one that fills the journal): the journal's rows and this pass's in one
+        SQLite transaction, then the journal emptied. A failure stores none of the pass's rows
+        and leaves the journal's where they were (HistoryWriteError, as for the journal)."""
+        journal = self.journal
+        assert journal is not None
+        key = _name_keys()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            if journal.rows:
+                self._insert([_row(row, key) for row in journal.rows], ignore=True)
+            self._insert([_row(row, key) for row in rows])
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            self._next_id = rows[0][0]
+            raise HistoryWriteError(_describe(exc)) from None
+        self._retry_at = None
+        if journal.rows:
+            with contextlib.suppress(OSError):  # stored: the journal's rows are moved (and ignored) again later
+                journal.clear()
+        return len(rows)
 
     def mark_seen(self, name: str) -> None:
         """``name`` is here (joining) or was until now (leaving): direct messages up to the
         newest id are theirs already, so only later ones count as sent while away."""
-        self._write_kept()
+        self._settle()
         try:
             self.db.execute(
                 "INSERT INTO names (key, name, last_seen) VALUES (?, ?, (SELECT IFNULL(MAX(id), 0) FROM messages)) "
@@ -492,6 +733,7 @@ class HistoryStore(_NameOwners):
 
     def add_ban(self, ban: Ban) -> None:
         """Store a ban (room.StoreBan), so it holds after a restart."""
+        self._settle()
         try:
             self.db.execute(
                 "INSERT OR REPLACE INTO bans (id, name, name_key, key, address, by_name, reason, time) "
@@ -503,6 +745,7 @@ class HistoryStore(_NameOwners):
 
     def drop_bans(self, ids: tuple[int, ...]) -> None:
         """Lift stored bans (room.DropBans)."""
+        self._settle()
         try:
             self.db.executemany("DELETE FROM bans WHERE id = ?", [(i,) for i in ids])
         except sqlite3.Error as exc:
@@ -522,6 +765,7 @@ class HistoryStore(_NameOwners):
 
     def keep_act(self, act: ev.Moderated) -> None:
         """Keep a moderation act for the record (room.Record)."""
+        self._settle()
         try:
             self.db.execute(
                 "INSERT INTO acts (time, action, by_name, name, reason, minutes, mode) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -545,21 +789,21 @@ class HistoryStore(_NameOwners):
     def known_names(self) -> list[str]:
         """Everyone who has ever been in the room, as last spelled, the most recently seen last
         (room.RecentNames keeps the newest when there are too many)."""
-        self._write_kept()
+        self._settle()
         return [row[0] for row in self.db.execute("SELECT name FROM names ORDER BY last_seen, name")]
 
     def last_seen(self, name: str) -> int | None:
-        self._write_kept()
+        self._settle()
         row = self.db.execute("SELECT last_seen FROM names WHERE key = ?", (ev.name_key(name),)).fetchone()
         return None if row is None else int(row[0])
 
     def count(self) -> int:
-        self._write_kept()
+        self._settle()
         return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
     def recent(self, n: int, *, before: int | None = None) -> list[Record]:
         """The last ``n`` room messages (older than id ``before``), oldest first."""
-        self._write_kept()
+        self._settle()
         rows = self.db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE recipient IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
             (before if before is not None else 2**62, max(n, 0)),
@@ -569,7 +813,7 @@ class HistoryStore(_NameOwners):
     def directs_for(self, name: str, owner: bytes | None, *, since: int = 0, limit: int = 1000) -> list[Record]:
         """Direct messages sent to ``name`` while ``owner``'s key owned it, with an id above
         ``since``, oldest first. No owner (a keyless guest): none."""
-        self._write_kept()
+        self._settle()
         if owner is None:
             return []
         rows = self.db.execute(
@@ -595,7 +839,7 @@ class HistoryStore(_NameOwners):
         A direct message is theirs only if this key owned the name when it was sent: never
         another's, never one sent to the name's earlier owner, none to a keyless guest.
         """
-        self._write_kept()
+        self._settle()
         key = ev.name_key(name)
         upper = before if before is not None else 2**62
         rows = self.db.execute(
@@ -615,7 +859,7 @@ class HistoryStore(_NameOwners):
 
     def export(self, *, since: float | None = None) -> Iterator[Record]:
         """Every message in order (from time ``since`` on), for a transcript."""
-        self._write_kept()
+        self._settle()
         cursor = self.db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE time >= ? ORDER BY id",
             (since if since is not None else float("-inf"),),
@@ -624,5 +868,10 @@ class HistoryStore(_NameOwners):
             yield _record(row)
 
     def close(self) -> None:
+        """Move the journal in (if that fails, the next start does) and let go of the file."""
+        if self.journal is not None and not self.db.in_transaction:
+            with contextlib.suppress(HistoryWriteError):
+                self._move()
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
+        self._unlock()

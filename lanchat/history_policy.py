@@ -2,7 +2,11 @@
 
 The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks:
 * ``keep(message)`` for every room or direct message, and ``commit()`` once per pass, before
-  anything is written to a socket: what anyone has received is already stored;
+  anything is written to a socket: what anyone has received is already stored (in the store's
+  journal, one ``write`` per pass: history.py);
+* ``next_move()`` and ``move_due()``: the store moves its journal into SQLite in batches, when it
+  holds many rows or its oldest is about a second old: the loop sleeps until then at most, and
+  an idle server with an empty journal has nothing to wake up for;
 * ``allowed(cid, entries)`` for a /history request: each person has a bucket of entries that
   refills with time, so paging through history is never refused but a flood of big requests
   cannot stall the room (a replay costs the loop time in proportion to the entries sent,
@@ -50,6 +54,7 @@ class HistoryPolicy:
         self.failing = store is not None and not store.writable
         self.pending = False  # kept this pass, to commit before the flush
         self.lost = False  # a store call failed since this pass's first keep
+        self.move_failing = False  # the journal could not be moved into SQLite (said once)
         self._tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
 
     def call(self, call: Callable[[HistoryStore], T]) -> T | None:
@@ -112,6 +117,37 @@ class HistoryPolicy:
             self.failing = False
             self.log(f"history: saving to {self.store.path} again")
         return True
+
+    def next_move(self) -> float | None:
+        """When (on this policy's clock) the store's journal is due to move into SQLite; None if
+        there is nothing to move."""
+        store = self.store
+        due = store.move_deadline() if store is not None else None
+        if due is None or store.clock is self.clock:  # type: ignore[union-attr]
+            return due  # the server's way: one clock (time.monotonic), nothing to convert
+        return self.clock() + max(0.0, due - store.clock())  # type: ignore[union-attr]
+
+    def move_due(self) -> None:
+        """Move the journal into SQLite if it is due (every pass: cheap when it is not). A failure
+        loses nothing (the rows stay in the journal, delivered and readable) and the store tries
+        again a little later: it is said once, and again when moving works."""
+        store = self.store
+        if store is None:
+            return
+        due = store.move_deadline()
+        if due is None or due > store.clock():
+            return
+        try:
+            store.move_if_due()
+        except store.errors as exc:
+            if not self.move_failing:
+                self.move_failing = True
+                self.warn(f"history: cannot move the newest messages into {store.path}: {exc}; they are kept beside it "
+                          "until it can be written")  # fmt: skip
+            return
+        if self.move_failing:
+            self.move_failing = False
+            self.log(f"history: the newest messages are in {store.path} again")
 
     def mark_seen(self, name: str) -> None:
         """``name`` saw everything up to now: direct messages after this are "while away"."""

@@ -596,6 +596,8 @@ class Hub:
         stall = self.files.next_stall_check()
         if stall is not None:  # the file store's clock is time.time too
             due.append(self.clock() + max(0.0, stall - self.files.clock()))
+        if (move := self.history.next_move()) is not None:  # the history journal's batch (history.py)
+            due.append(move)
         return min(due) if due else None
 
     def expire(self) -> None:
@@ -624,9 +626,11 @@ class Hub:
         now = self.clock()
         self.guard.resume_due(now)
         self.guard.check_congestion(now)
-        self.perform(moderation_tick(self.room))  # a turn nobody took moves on (serve --turn-timeout)
+        if ticked := moderation_tick(self.room):  # a turn nobody took moves on (serve --turn-timeout)
+            self.perform(ticked)
         if self.files.uploads:
             self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
+        self.history.move_due()  # the journal into SQLite, in batches (history.py)
 
     # ---------------------------------------------------------------- shutdown
 

@@ -4,6 +4,7 @@ through an in-process server on a real loopback socket."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 
 import pytest
@@ -37,6 +38,23 @@ def key_of(name: str) -> bytes:
 def say(store: HistoryStore, sender: str, text: str, to: str | None = None) -> int:
     owners = {"sender_owner": key_of(sender), "recipient_owner": key_of(to)} if to is not None else {}
     return store.append(time=T0 + store.count(), sender=sender, text=text, to=to, **owners)
+
+
+class FullDisk:
+    """The store's journal on a full disk: its descriptor is pointed at /dev/full, where every
+    write fails with ENOSPC (a real refusal from the kernel), until ``free()``."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self.fd = store.journal.fd
+        self.saved = os.dup(self.fd)
+        full = os.open("/dev/full", os.O_WRONLY)
+        os.dup2(full, self.fd)
+        os.close(full)
+
+    def free(self) -> None:
+        os.dup2(self.saved, self.fd)
+        os.close(self.saved)
 
 
 def texts(records) -> list[str]:
@@ -210,28 +228,58 @@ def test_kept_rows_wait_for_the_commit_before_other_connections_see_them(tmp_pat
     path = tmp_path / "h.sqlite3"
     store = HistoryStore(path)
     store.keep(time=T0, sender="ann", text="held")
+    reader = HistoryStore(path, create=False)  # `lanchat history` while the server runs
     other = sqlite3.connect(path)
-    assert other.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
+    assert reader.count() == 0
     assert store.commit() == 1
+    # committed into the journal beside the file: a reader sees it, SQLite alone not yet
+    assert texts(reader.export()) == ["held"]
+    assert other.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
+    store.close()  # moves the journal in
     assert other.execute("SELECT text FROM messages").fetchall() == [("held",)]
+    assert texts(reader.export()) == ["held"]
     other.close()
-    store.close()
+    reader.close()
 
 
 def test_a_failed_commit_of_kept_rows_is_reported_and_the_store_goes_on(store):
     store.keep(time=T0, sender="ann", text="kept")
     assert store.commit() == 1
-    store.db.execute("PRAGMA query_only = ON")  # SQLite itself now refuses every write
+    disk = FullDisk(store)
     store.keep(time=T0, sender="ann", text="lost 1")
     store.keep(time=T0, sender="ann", text="lost 2")
-    with pytest.raises(HistoryWriteError, match="readonly"):
+    with pytest.raises(HistoryWriteError, match="No space left"):
         store.commit()
     assert store.commit() == 0  # the lost rows are not tried again
-    store.db.execute("PRAGMA query_only = OFF")
+    disk.free()
     store.keep(time=T0, sender="ann", text="kept again")
     assert store.commit() == 1
-    assert texts(store.export()) == ["kept", "kept again"]
+    records = list(store.export())
+    assert texts(records) == ["kept", "kept again"]
+    assert [r.id for r in records] == [1, 2]  # the ids of rows never stored are given again
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_failed_write_in_sqlite_is_reported_and_the_store_goes_on(store):
+    # A pass that reads between keep() and commit() stores in SQLite (history.py, _settle)
+    store.keep(time=T0, sender="ann", text="kept")
+    assert store.commit() == 1
+    store.db.execute("PRAGMA query_only = ON")  # SQLite itself now refuses every write
+    store.keep(time=T0, sender="ann", text="lost 1")
+    with pytest.raises(HistoryWriteError, match="readonly"):
+        store.count()  # the journal cannot be moved in
+    store.db.execute("PRAGMA query_only = OFF")
+    assert store.count() == 2  # the journal moved in; the held row in the transaction commit() ends
+    store.db.execute("PRAGMA query_only = ON")
+    store.keep(time=T0, sender="ann", text="lost 2")
+    with pytest.raises(HistoryWriteError, match="readonly"):
+        store.mark_seen("ann")
+    store.db.execute("PRAGMA query_only = OFF")
+    assert store.commit() == 0  # the pass is rolled back whole ("lost 1" with it), not tried again
+    assert texts(store.export()) == ["kept"]
+    store.keep(time=T0, sender="ann", text="after")
+    assert store.commit() == 1
+    assert [(r.id, r.text) for r in store.export()] == [(1, "kept"), (2, "after")]
 
 
 def test_a_commit_that_fails_halfway_stores_none_of_its_rows(store):
@@ -242,7 +290,10 @@ def test_a_commit_that_fails_halfway_stores_none_of_its_rows(store):
         "CREATE TEMP TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.text = 'm149' "
         "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
     )
-    for i in range(200):
+    for i in range(100):
+        store.keep(time=T0, sender="ann", text=f"m{i}")
+    assert store.count() == 100  # a read in the pass: the held rows go into SQLite's transaction
+    for i in range(100, 200):
         store.keep(time=T0, sender="ann", text=f"m{i}")
     with pytest.raises(HistoryWriteError, match="full"):
         store.commit()
@@ -258,7 +309,7 @@ def test_a_server_stores_each_message_before_anyone_receives_it(tmp_path):
     # where one loop pass holds many messages.
     path = tmp_path / "h.sqlite3"
     store = HistoryStore(path)
-    reader = sqlite3.connect(path)
+    reader = HistoryStore(path, create=False)  # reads the journal too, as `lanchat history` does
     with running_server(history=store) as (_server, endpoint):
         ann = RawClient(endpoint, "ann")
         bob = RawClient(endpoint, "bob")
@@ -268,8 +319,8 @@ def test_a_server_stores_each_message_before_anyone_receives_it(tmp_path):
         for i in range(400):
             got = bob.expect(ev.Message)
             assert got.text == f"burst {i}"
-            stored = reader.execute("SELECT COUNT(*) FROM messages WHERE text = ?", (got.text,)).fetchone()[0]
-            assert stored == 1, f"{got.text!r} was received before it was stored"
+            stored = texts(reader.export(since=got.time))
+            assert stored.count(got.text) == 1, f"{got.text!r} was received before it was stored"
         ann.close()
         bob.close()
     reader.close()
@@ -459,7 +510,7 @@ def test_a_store_that_cannot_be_written_warns_the_host_once_refuses_and_the_chat
         host = RawClient(host_end, "host")
         ann = RawClient(endpoint, "ann")
         host.expect(ev.Joined, name="ann")
-        store.db.execute("PRAGMA query_only = ON")  # a real refusal from SQLite on every write
+        disk = FullDisk(store)  # a real refusal from the kernel on every write of the journal
         ann.send(ev.Say(text="not saved 1"))
         ann.send(ev.Say(text="not saved 2"))
         warning = host.expect(ev.Error, code=ev.E_HISTORY)
@@ -468,7 +519,7 @@ def test_a_store_that_cannot_be_written_warns_the_host_once_refuses_and_the_chat
         told = [ann.expect(ev.Error, code=ev.E_HISTORY) for _ in range(2)]
         assert ["not saved 1" in e.message and "not sent" in e.message for e in told] == [True, False]
         assert "not saved 2" in told[1].message and not told[1].fatal
-        store.db.execute("PRAGMA query_only = OFF")
+        disk.free()
         ann.send(ev.Say(text="saved"))
         assert host.expect(ev.Message).text == "saved"  # the first message the host receives
         assert ann.expect(ev.Message).text == "saved"

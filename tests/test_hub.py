@@ -64,6 +64,15 @@ class MemoryStore:
         older = [row for row in self.rows if before is None or row.id < before]
         return older[-limit:], len(older) > limit
 
+    # history.HistoryStore moves its journal into SQLite when due; this store has nothing to move
+    clock = staticmethod(time.monotonic)
+
+    def move_deadline(self) -> float | None:
+        return None
+
+    def move_if_due(self) -> int:
+        return 0
+
 
 class EndlessFiles:
     """A file store with one endless download for ``reader``: every chunk is CHUNK bytes."""
