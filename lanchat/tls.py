@@ -18,10 +18,14 @@ import datetime
 import os
 import selectors
 import socket
-import ssl
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl  # at run time only where TLS is used: a plain server never loads OpenSSL's libssl
 
 from .protocol import TLS_RECORD_TYPES, looks_like_tls  # noqa: F401 - the rule lives with the framing
 
@@ -201,6 +205,8 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
 
 def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str]:
     """The server's TLS context and its certificate's fingerprint."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -218,6 +224,8 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
 
 def client_context() -> ssl.SSLContext:
     """No certificate authority and no host name: the fingerprint is checked instead (check_fingerprint)."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
@@ -227,6 +235,8 @@ def client_context() -> ssl.SSLContext:
 
 def client_handshake(sock: socket.socket, where: str, timeout: float = HANDSHAKE_SECONDS) -> tuple[ssl.SSLSocket, str]:
     """Wrap a connected socket in TLS; returns the TLS socket and the server's fingerprint."""
+    import ssl
+
     sock.settimeout(timeout)
     try:
         tls = client_context().wrap_socket(sock, do_handshake_on_connect=False)
@@ -280,8 +290,11 @@ class TlsSender:
     """
 
     def __init__(self, sock: ssl.SSLSocket) -> None:
+        import ssl
+
         self.sock = sock
         self.retry: bytes | None = None
+        self.again = (ssl.SSLWantWriteError, ssl.SSLWantReadError)
 
     def __call__(self, data: bytes) -> int:
         piece = self.retry
@@ -291,18 +304,27 @@ class TlsSender:
             raise OSError("the TLS write queue changed under a retry")  # the stream is broken: close it
         try:
             sent = self.sock.send(piece)
-        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+        except self.again:
             self.retry = piece
             raise BlockingIOError from None
         self.retry = None
         return sent
 
 
+def is_tls(sock: socket.socket) -> bool:
+    """Whether ``sock`` is a TLS socket, without loading ssl: a TLS socket exists only once
+    something has imported it, so a plain server never does (tests/test_lazy_imports.py)."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+
+
 def tls_recv(sock: socket.socket, size: int) -> bytes:
     """One read, for a plain or TLS socket: also takes what TLS already decrypted (``pending()``,
     invisible to select()). Raises BlockingIOError when there is nothing yet."""
-    if not isinstance(sock, ssl.SSLSocket):
+    if not is_tls(sock):
         return sock.recv(size)
+    import ssl
+
     try:
         data = sock.recv(size)
         while data and len(data) < size and sock.pending():
@@ -355,6 +377,8 @@ class TlsAcceptor:
                 self.problem = str(exc)
                 return "failed"
             self._wrapped = True
+        import ssl
+
         try:
             self.sock.do_handshake()  # type: ignore[attr-defined]
         except ssl.SSLWantReadError:
