@@ -274,7 +274,10 @@ def _close(sock: socket.socket) -> None:
 
 # ------------------------------------------------------------------ the server's side of a connection (an edge)
 
-TLS_SEND_BYTES = 64 * 1024  # plaintext per TLS send: four records at most, retried whole if the socket is full
+# Plaintext per TLS send: eight records at most, retried whole if the socket is full. The outbox
+# joins up to 256 KiB per pass and sends again what was not taken: with 64 KiB pieces each byte of
+# a download was joined about four times (bench/README.md, "A file to the whole class over TLS").
+TLS_SEND_BYTES = 128 * 1024
 PLAIN_CLIENT_MESSAGE = "this server uses TLS: connect with --tls (and check its fingerprint)"
 # What nc or telnet reads instead (a first byte that is not a frame header's zero): one plain line.
 TEXT_CLIENT_LINE = b"! this room uses TLS, which nc and telnet cannot speak: join with lanchat connect --tls\r\n"
@@ -293,14 +296,14 @@ class TlsSender:
         import ssl
 
         self.sock = sock
-        self.retry: bytes | None = None
+        self.retry: bytes | memoryview | None = None
         self.again = (ssl.SSLWantWriteError, ssl.SSLWantReadError)
 
     def __call__(self, data: bytes) -> int:
         piece = self.retry
-        if piece is None:
-            piece = bytes(data[:TLS_SEND_BYTES])
-        elif not bytes(data[: len(piece)]) == piece:
+        if piece is None:  # no copy: the queue's bytes are immutable, a view of them stays the same bytes
+            piece = data if len(data) <= TLS_SEND_BYTES else memoryview(data)[:TLS_SEND_BYTES]
+        elif bytes(data[: len(piece)]) != bytes(piece):
             raise OSError("the TLS write queue changed under a retry")  # the stream is broken: close it
         try:
             sent = self.sock.send(piece)

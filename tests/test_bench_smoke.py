@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from helpers import ROOT, child_env
 
 REFERENCES = [name for name, binary in (("ncat", "ncat"), ("ngircd", "ngircd")) if shutil.which(binary)]
@@ -107,15 +108,18 @@ def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
     assert report["tls"] is True and report["all_identical"] is True
 
 
-def test_the_file_to_the_class_benchmark_runs_both_servers_and_every_copy_arrives_whole(tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_the_file_to_the_class_benchmark_runs_both_servers_and_every_copy_arrives_whole(tmp_path, tls):
     out = tmp_path / "class.json"
-    done = run_bench("class_bench.py", "--tiny", "--out", str(out))
+    done = run_bench("class_bench.py", "--tiny", *(["--tls"] if tls else []), "--out", str(out))
     assert f"written to {out}" in done.stdout
     report = json.loads(out.read_text())
-    assert report["file_mib"] == 2 and report["receivers"] == 3
+    assert report["file_mib"] == 2 and report["receivers"] == 3 and report["tls"] is tls
     for name in ("lanchat", "http.server"):
         got = report[name]
         assert "failed" not in got, got
+        # with --tls both servers spoke TLS: every connection checked the fingerprint they printed
+        assert (got["tls_fingerprint"] or "").startswith("SHA256:") is tls, name
         assert got["receivers"] == 3 and got["bytes_whole"] is True, name
         assert got["sha256_checked"] == 3 and got["sha256_ok"] is True, name  # --tiny checks every copy
         assert 0 < got["mib_per_s_per_receiver_min"] <= got["mib_per_s_per_receiver_max"], name
