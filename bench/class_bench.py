@@ -27,7 +27,8 @@ With --tls, lanchat runs ``serve --tls`` (its certificate made in the temporary 
 reference is the same http.server behind TLS (bench/https_server.py, a certificate of the same
 kind from lanchat.tls, the same context settings); every connection checks the fingerprint the
 server printed, as ``connect --fingerprint`` does, and the receivers read with one selector as
-before (each readiness reads TLS records until OpenSSL wants more bytes, at most TLS_READS).
+before (each readiness reads TLS records until OpenSSL wants more bytes, at most TLS_READS,
+into one buffer that is then counted in one go, as a plain read of the same size is).
 Results print as a table and go to bench/results/class.json (class-tls.json with --tls, or --out).
 """
 
@@ -105,7 +106,7 @@ def connect(port: int, fingerprint: str | None) -> socket.socket:
     return tls
 
 
-def recv_into(sock: socket.socket, buffer: bytearray) -> int | None:
+def recv_into(sock: socket.socket, buffer: memoryview) -> int | None:
     """One read into ``buffer``: the byte count (0: closed), or None when nothing is there yet
     (TLS: a record not complete; select() said readable, OpenSSL wants more)."""
     try:
@@ -406,25 +407,31 @@ def transfer(
                     if not probe.read(reads):
                         raise ClassBenchError("the chat participant was disconnected")
                     continue
+                # Fill the buffer (TLS: a record per read, up to TLS_READS), then count it in one go,
+                # so the receivers' own work per byte is alike for both servers and both modes.
+                filled, closed = 0, False
                 for _ in range(reads):
-                    count = recv_into(owner.sock, buffer)
+                    count = recv_into(owner.sock, view[filled:])
                     if count is None:
                         break
                     if count == 0:
-                        selector.unregister(owner.sock)
-                        owner.closed = True
-                        if owner.got < owner.size:
-                            raise ClassBenchError(f"a receiver was cut off at {owner.got} of {owner.size} bytes")
-                        if not owner.finished:
-                            owner.finished = time.perf_counter()
-                            pending -= 1
+                        closed = True
                         break
-                    owner.take(view[:count])
+                    filled += count
+                    if filled == len(buffer):
+                        break
+                if filled:
+                    owner.take(view[:filled])
                     if owner.counter is not None and owner.counter.errors:
                         raise ClassBenchError(f"the server refused: {owner.counter.errors[0]}")
-                    if owner.got >= owner.size and not owner.finished:
-                        owner.finished = time.perf_counter()
-                        pending -= 1
+                if closed:
+                    selector.unregister(owner.sock)
+                    owner.closed = True
+                    if owner.got < owner.size:
+                        raise ClassBenchError(f"a receiver was cut off at {owner.got} of {owner.size} bytes")
+                if owner.got >= owner.size and not owner.finished:
+                    owner.finished = time.perf_counter()
+                    pending -= 1
         if probe is not None:
             drain(probe, reads)
     finally:
