@@ -102,6 +102,17 @@ def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
     assert report["servers"] == ["lanchat"] and report["tls"] is True  # the references have no TLS
     five = {run["label"]: run["metrics"] for run in report["runs"]}["fanout N=5"]
     assert five["messages"] > 0 and five["deliveries"] == five["messages"] * 4
+    plain = tmp_path / "plain.json"
+    run_bench("run.py", "--tiny", "--servers", "lanchat", "--only", "fanout", "--out", str(plain))
+    beside = run_bench("run.py", "--report", str(out), "--plain", str(plain)).stdout
+    assert "| step | metric | plain | TLS | TLS/plain |" in beside
+    row = next(line for line in beside.splitlines() if line.startswith("| fanout N=5 | cpu_us_per_delivery |"))
+    plain_us, tls_us, ratio = (float(cell) for cell in row.strip("| ").split(" | ")[2:])
+    assert abs(ratio - tls_us / plain_us) <= 0.01 * ratio + 0.01  # the ratio is of the two figures shown
+    refused = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--report", str(plain), "--plain", str(out)],
+                             capture_output=True, text=True, timeout=60, cwd=ROOT, env=child_env())  # fmt: skip
+    assert refused.returncode == 2 and "give a --tls run to --report" in refused.stderr
+    assert "Traceback" not in refused.stderr
     files = tmp_path / "files-tls.json"
     run_bench("files_bench.py", "--tiny", "--tls", "--out", str(files))
     report = json.loads(files.read_text())
