@@ -42,6 +42,7 @@ GROUPS = [
     ("the file store and the hub", "import lanchat.server_files, lanchat.hub"),
     ("the server loop and tls.py (not ssl: only with --tls)", "import lanchat.server"),
 ]
+ANNOUNCE = "from zeroconf import IPVersion, Zeroconf; z = Zeroconf(interfaces=['127.0.0.1'], ip_version=IPVersion.V4Only)"
 # Loaded by the server only when needed, each step on top of the ones before: the first name
 # that is not ASCII (names.py), serve --tls (tls.py), the first file offered (server_files.py),
 # the first key or password met (identity.py).
@@ -50,6 +51,9 @@ LATER = [
     ("with --tls: ssl (OpenSSL's libssl and libcrypto)", "import ssl"),
     ("on the first file: hashlib, tempfile", "import hashlib, tempfile"),
     ("on the first key: cryptography, hmac", "import hmac; from cryptography.hazmat.primitives.asymmetric import ed25519"),
+    # The default `serve` (no --host) announces the room: zeroconf, with asyncio and its own thread
+    # (started here on loopback only, so the measurement sends nothing to the network).
+    ("announcing the room (serve without --host): zeroconf", ANNOUNCE),
 ]
 
 PROBE = """
@@ -62,6 +66,8 @@ for label, statement in GROUPS:
     exec(statement)
     steps.append((label, *rss(), len(sys.modules)))
 print(repr(steps))
+if "z" in globals():
+    z.close()
 """
 
 
