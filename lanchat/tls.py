@@ -324,10 +324,9 @@ def is_tls(sock: socket.socket) -> bool:
 def tls_recv(sock: socket.socket, size: int) -> bytes:
     """One read, for a plain or TLS socket: also takes what TLS already decrypted (``pending()``,
     invisible to select()). Raises BlockingIOError when there is nothing yet."""
-    if not is_tls(sock):
+    ssl = sys.modules.get("ssl")  # is_tls(sock), inlined: this is every read's path
+    if ssl is None or not isinstance(sock, ssl.SSLSocket):
         return sock.recv(size)
-    import ssl
-
     try:
         data = sock.recv(size)
         while data and len(data) < size and sock.pending():
