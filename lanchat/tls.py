@@ -322,18 +322,41 @@ def is_tls(sock: socket.socket) -> bool:
 
 
 def tls_recv(sock: socket.socket, size: int) -> bytes:
-    """One read, for a plain or TLS socket: also takes what TLS already decrypted (``pending()``,
-    invisible to select()). Raises BlockingIOError when there is nothing yet."""
+    """One read, for a plain or TLS socket, of about ``size`` bytes. Raises BlockingIOError when
+    there is nothing yet.
+
+    A TLS socket's recv() returns one record (16 KiB at most), so this reads records until
+    ``size``, the end of what has arrived (OpenSSL wants more bytes), or the end of the stream:
+    like a plain recv(), one call takes what is there. It never leaves bytes decrypted in
+    OpenSSL (``pending()``), where select() cannot see them: past ``size`` it takes those too. (One record per loop pass made a TLS upload cost the server twice
+    the CPU of a download: bench/README.md, "What TLS costs".)"""
     ssl = sys.modules.get("ssl")  # is_tls(sock), inlined: this is every read's path
     if ssl is None or not isinstance(sock, ssl.SSLSocket):
         return sock.recv(size)
+    again = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
     try:
         data = sock.recv(size)
-        while data and len(data) < size and sock.pending():
-            data += sock.recv(min(size - len(data), sock.pending()))
-    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+    except again:
         raise BlockingIOError from None
-    return data
+    if not data or len(data) >= size:
+        return data
+    pieces = [data]
+    got = len(data)
+    while True:
+        # Past ``size``, still take what OpenSSL holds decrypted (the rest of a record, less than
+        # 16 KiB): select() cannot see it, and the last frame of an upload would wait there.
+        want = size - got if got < size else sock.pending()
+        if want <= 0:
+            break
+        try:
+            more = sock.recv(want)
+        except again:
+            break  # all that has arrived is read: select() will say when more comes
+        if not more:
+            break  # the end of the stream: the next read returns b"" again
+        pieces.append(more)
+        got += len(more)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 class TlsAcceptor:

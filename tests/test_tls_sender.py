@@ -1,20 +1,23 @@
-"""tls.TlsSender: the server's send() for a TLS socket, over a real TLS connection.
+"""tls.TlsSender and tls.tls_recv: the server's send() and recv() for a TLS socket, over a real
+TLS connection.
 
 OpenSSL may take part of a write and then say "want write"; the next write must offer the very
 same bytes. The sender hands the queue's own bytes to OpenSSL without copying them (pieces of
 up to TLS_SEND_BYTES), so a stalled piece must be offered again unchanged, and everything must
-arrive whole and in order once the reader reads again.
+arrive whole and in order once the reader reads again. A read takes every record that has
+arrived and never leaves decrypted bytes where select() cannot see them.
 """
 
 from __future__ import annotations
 
 import os
+import selectors
 import socket
 import threading
 
 import pytest
 
-from lanchat.tls import TLS_SEND_BYTES, TlsSender, client_context, ensure_certificate, server_context
+from lanchat.tls import TLS_SEND_BYTES, TlsSender, client_context, ensure_certificate, server_context, tls_recv
 
 TIMEOUT = 10.0
 
@@ -80,3 +83,49 @@ def test_a_queue_that_changed_under_a_retry_breaks_the_connection_instead_of_the
         pytest.fail("the socket never filled")
     with pytest.raises(OSError, match="changed under a retry"):
         send(os.urandom(TLS_SEND_BYTES))
+
+
+# ------------------------------------------------------------------ tls.tls_recv: the server's read
+
+
+def test_a_read_takes_every_record_that_has_arrived_and_leaves_nothing_decrypted_unseen(tls_pair):
+    server, client = tls_pair
+    sent = b"".join(os.urandom(10_000) for _ in range(3))
+    for start in range(0, len(sent), 10_000):
+        client.sendall(sent[start : start + 10_000])  # three TLS records
+    got = bytearray()
+    with selectors.DefaultSelector() as selector:
+        selector.register(server, selectors.EVENT_READ)
+        for _ in range(100):  # bounded: each pass waits for select() with a timeout
+            if len(got) >= len(sent) or not selector.select(TIMEOUT):
+                break
+            try:
+                data = tls_recv(server, 12_000)  # less than the three records, more than one
+            except BlockingIOError:
+                continue  # select() saw part of a record
+            got += data
+            assert server.pending() == 0  # nothing decrypted left where select() cannot see it
+    assert bytes(got) == sent
+
+
+def test_a_read_with_nothing_there_says_so_and_the_end_of_the_stream_reads_empty(tls_pair):
+    server, client = tls_pair
+    with pytest.raises(BlockingIOError):
+        tls_recv(server, 4096)
+    client.sendall(b"last words")
+    client.close()  # the connection ends (ssl reads an end without close_notify as the end too)
+    got = bytearray()
+    with selectors.DefaultSelector() as selector:
+        selector.register(server, selectors.EVENT_READ)
+        for _ in range(100):
+            assert selector.select(TIMEOUT)
+            try:
+                data = tls_recv(server, 4096)
+            except BlockingIOError:
+                continue
+            if not data:
+                break
+            got += data
+        else:
+            pytest.fail("the end of the stream was never read")
+    assert bytes(got) == b"last words"
