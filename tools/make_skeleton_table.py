@@ -5,7 +5,7 @@
 
 The table comes from ``names.build_skeleton_table()`` (the rule: Unicode's confusables as shipped by
 ``confusable_homoglyphs``, one-character look-alikes, one prototype per set). Shipping the result
-saves the server 8 MiB of heap that parsing the 0.9 MB JSON file leaves behind. Run it again after
+saves the server 7 MiB of heap that parsing the 0.9 MB JSON file leaves behind. Run it again after
 upgrading confusable_homoglyphs; tests/test_names.py fails until the shipped file matches.
 """
 
