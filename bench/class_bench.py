@@ -3,6 +3,7 @@
     python bench/class_bench.py            # 200 MiB to 30 participants, then http.server (a few minutes)
     python bench/class_bench.py --quick    # 50 MiB to 30
     python bench/class_bench.py --tiny     # 2 MiB to 3 (the smoke test's size)
+    python bench/class_bench.py --tls      # the same over TLS: serve --tls, and http.server behind TLS
 
 The realistic heavy load in a class: the teacher offers one file (a data set, a VM image) and
 30 students type ``/get`` at the same moment. On 127.0.0.1, with the file in a temporary folder:
@@ -22,7 +23,13 @@ server's CPU seconds (from /proc/PID/stat, ended threads included) and memory (V
 the gets, sampled every 50 ms during the transfer: the peak), and for lanchat the chat p50/p99/max. One process runs
 every receiver with non-blocking sockets and one selector, for both servers alike; it shares
 the 2 cores with the server, so compare the two runs, not absolute numbers. MB means MiB.
-Results print as a table and go to bench/results/class.json (or --out).
+With --tls, lanchat runs ``serve --tls`` (its certificate made in the temporary folder) and the
+reference is the same http.server behind TLS (bench/https_server.py, a certificate of the same
+kind from lanchat.tls, the same context settings); every connection checks the fingerprint the
+server printed, as ``connect --fingerprint`` does, and the receivers read with one selector as
+before (each readiness reads TLS records until OpenSSL wants more bytes, at most TLS_READS,
+into one buffer that is then counted in one go, as a plain read of the same size is).
+Results print as a table and go to bench/results/class.json (class-tls.json with --tls, or --out).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import os
 import re
 import selectors
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -51,6 +59,7 @@ import loadgen  # noqa: E402
 
 from lanchat import events as ev  # noqa: E402
 from lanchat.protocol import encode  # noqa: E402
+from lanchat.tls import client_handshake  # noqa: E402
 from lanchat.wire import FrameDecoder, binary_frame, decode_json  # noqa: E402
 
 MIB = 1024 * 1024
@@ -61,6 +70,7 @@ UPLOAD_CHUNK = 60 * 1024  # what lanchat's client puts in a binary frame
 RECEIVE_BUFFER = 256 * 1024  # lanchat's client asks for this much while downloading (client.py)
 READ_BYTES = 256 * 1024
 STAMP = re.compile(rb"~T(\d{19})~")
+TLS_READS = 16  # TLS records read per readiness, at most (a record holds 16 KiB at most)
 
 
 class ClassBenchError(Exception):
@@ -82,29 +92,58 @@ def _wait_for_line(popen: subprocess.Popen, log: Path, pattern: str) -> re.Match
         time.sleep(0.02)  # polling a condition with a deadline
 
 
-def start_lanchat(workdir: Path, file_mib: int) -> tuple[subprocess.Popen, int]:
+def connect(port: int, fingerprint: str | None) -> socket.socket:
+    """A connection to the server; with ``fingerprint``, in TLS, the server's certificate checked."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=STEP_TIMEOUT)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if fingerprint is None:
+        return sock
+    tls, got = client_handshake(sock, f"127.0.0.1 port {port}", STEP_TIMEOUT)
+    if got != fingerprint:
+        tls.close()
+        raise ClassBenchError(f"the server's fingerprint is {got}, not the {fingerprint} it printed")
+    tls.settimeout(STEP_TIMEOUT)
+    return tls
+
+
+def recv_into(sock: socket.socket, buffer: memoryview) -> int | None:
+    """One read into ``buffer``: the byte count (0: closed), or None when nothing is there yet
+    (TLS: a record not complete; select() said readable, OpenSSL wants more)."""
+    try:
+        return sock.recv_into(buffer)
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+        return None
+
+
+def start_lanchat(workdir: Path, file_mib: int, tls: bool = False) -> tuple[subprocess.Popen, int, str | None]:
     log = workdir / "lanchat.out"
     limit = str(max(1, file_mib + 1))
     command = [
         # --no-limits: 32 connections from one address and a line every 20 ms are the point here
         sys.executable, "-m", "lanchat", "serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-limits",
         "--history", str(workdir / "history.sqlite3"), "--files-dir", str(workdir / "offers"),
-        "--max-file-mb", limit, "--quota-mb", limit,
+        "--max-file-mb", limit, "--quota-mb", limit, *(["--tls"] if tls else []),
     ]  # fmt: skip
+    # XDG_DATA_HOME: a --tls server makes its certificate in the temporary folder, not the user's
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(workdir / "data")}
     with open(log, "wb") as out:
-        popen = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
-    return popen, int(_wait_for_line(popen, log, r"listening on port (\d+)").group(1))
+        popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    port = int(_wait_for_line(popen, log, r"listening on port (\d+)").group(1))
+    fingerprint = _wait_for_line(popen, log, r"fingerprint is (SHA256:\S+)").group(1) if tls else None
+    return popen, port, fingerprint
 
 
-def start_http(workdir: Path, folder: Path) -> tuple[subprocess.Popen, int]:
+def start_http(workdir: Path, folder: Path, tls: bool = False) -> tuple[subprocess.Popen, int, str | None]:
     log = workdir / "http.out"
     command = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(folder)]
+    if tls:  # the same server behind TLS, a certificate of the same kind as serve --tls makes
+        command = [sys.executable, "-u", str(HERE / "https_server.py"), "0", "--bind", "127.0.0.1",
+                   "--directory", str(folder), "--cert-dir", str(workdir / "https-cert")]  # fmt: skip
     with open(log, "wb") as out:
         popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
-    return popen, int(_wait_for_line(popen, log, r"port (\d+)").group(1))
+    port = int(_wait_for_line(popen, log, r"port (\d+)").group(1))
+    fingerprint = _wait_for_line(popen, log, r"fingerprint is (SHA256:\S+)").group(1) if tls else None
+    return popen, port, fingerprint
 
 
 def stop(popen: subprocess.Popen) -> None:
@@ -124,9 +163,8 @@ def stop(popen: subprocess.Popen) -> None:
 class Participant:
     """A blocking lanchat connection for the set-up: join, then read frames until one fits."""
 
-    def __init__(self, port: int, name: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=STEP_TIMEOUT)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, port: int, name: str, fingerprint: str | None = None) -> None:
+        self.sock = connect(port, fingerprint)
         self.decoder = FrameDecoder()
         self.seen: list[bytes] = []
         self.sock.sendall(encode(ev.Hello(name=name)))
@@ -274,10 +312,30 @@ class ChatProbe:
         self.latencies_ns: list[int] = []
         self.next_send = 0.0
         self.sent = 0
+        self.unsent = b""  # a line the socket would not take yet: offered again first (TLS needs the same bytes)
 
     def send(self) -> None:
-        self.sock.send(encode(ev.Say(text=f"~T{time.monotonic_ns():019d}~ during the download")))
-        self.sent += 1
+        line = self.unsent or encode(ev.Say(text=f"~T{time.monotonic_ns():019d}~ during the download"))
+        try:
+            sent = self.sock.send(line)
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            self.unsent = line
+            return
+        self.unsent = line[sent:]
+        if not self.unsent:
+            self.sent += 1
+
+    def read(self, reads: int) -> bool:
+        """Read what has come (up to ``reads`` times); False when the server closed."""
+        for _ in range(reads):
+            try:
+                data = self.sock.recv(READ_BYTES)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return True
+            if not data:
+                return False
+            self.take(data)
+        return True
 
     def take(self, data: bytes) -> None:
         now = time.monotonic_ns()
@@ -293,23 +351,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def drain(probe: ChatProbe, seconds: float = 2.0) -> None:
+def drain(probe: ChatProbe, reads: int, seconds: float = 2.0) -> None:
     """The lines sent during the transfer still count: wait for their copies, bounded."""
     with selectors.DefaultSelector() as selector:
         selector.register(probe.sock, selectors.EVENT_READ)
         until = time.perf_counter() + seconds
         while len(probe.latencies_ns) < probe.sent and time.perf_counter() < until:
-            if selector.select(0.05):
-                data = probe.sock.recv(READ_BYTES)
-                if not data:
-                    return
-                probe.take(data)
+            if selector.select(0.05) and not probe.read(reads):
+                return
 
 
 def transfer(
-    receivers: list[Receiver], server_pid: int, deadline_s: float, idle_rss_kb: int, probe: ChatProbe | None = None
+    receivers: list[Receiver],
+    server_pid: int,
+    deadline_s: float,
+    idle_rss_kb: int,
+    probe: ChatProbe | None = None,
+    tls: bool = False,
 ) -> dict:
     """Run every receiver (and the chat probe) to the end; sample the server meanwhile."""
+    reads = TLS_READS if tls else 1  # plain: one recv per readiness, as before
     selector = selectors.DefaultSelector()
     for receiver in receivers:
         receiver.sock.setblocking(False)
@@ -343,29 +404,36 @@ def transfer(
             for key, _ in selector.select(max(0.0, wait)):
                 owner = key.data
                 if owner is probe:
-                    data = probe.sock.recv(READ_BYTES)
-                    if not data:
+                    if not probe.read(reads):
                         raise ClassBenchError("the chat participant was disconnected")
-                    probe.take(data)
                     continue
-                count = owner.sock.recv_into(buffer)
-                if count == 0:
+                # Fill the buffer (TLS: a record per read, up to TLS_READS), then count it in one go,
+                # so the receivers' own work per byte is alike for both servers and both modes.
+                filled, closed = 0, False
+                for _ in range(reads):
+                    count = recv_into(owner.sock, view[filled:])
+                    if count is None:
+                        break
+                    if count == 0:
+                        closed = True
+                        break
+                    filled += count
+                    if filled == len(buffer):
+                        break
+                if filled:
+                    owner.take(view[:filled])
+                    if owner.counter is not None and owner.counter.errors:
+                        raise ClassBenchError(f"the server refused: {owner.counter.errors[0]}")
+                if closed:
                     selector.unregister(owner.sock)
                     owner.closed = True
                     if owner.got < owner.size:
                         raise ClassBenchError(f"a receiver was cut off at {owner.got} of {owner.size} bytes")
-                    if not owner.finished:
-                        owner.finished = time.perf_counter()
-                        pending -= 1
-                    continue
-                owner.take(view[:count])
-                if owner.counter is not None and owner.counter.errors:
-                    raise ClassBenchError(f"the server refused: {owner.counter.errors[0]}")
                 if owner.got >= owner.size and not owner.finished:
                     owner.finished = time.perf_counter()
                     pending -= 1
         if probe is not None:
-            drain(probe)
+            drain(probe, reads)
     finally:
         selector.close()
     total = max(r.finished for r in receivers) - started
@@ -404,18 +472,18 @@ def chat_figures(probe: ChatProbe) -> dict:
     }
 
 
-def run_lanchat(workdir: Path, path: Path, receivers: int, deadline_s: float, hash_all: bool) -> dict:
+def run_lanchat(workdir: Path, path: Path, receivers: int, deadline_s: float, hash_all: bool, tls: bool = False) -> dict:
     size = path.stat().st_size
-    popen, port = start_lanchat(workdir, -(-size // MIB))
+    popen, port, fingerprint = start_lanchat(workdir, -(-size // MIB), tls)
     idle_rss_kb = loadgen.sample(popen.pid).rss_kb  # started, nobody there yet
     people: list[Participant] = []
     try:
-        teacher = Participant(port, "teacher")
+        teacher = Participant(port, "teacher", fingerprint)
         people.append(teacher)
         file_id, sha256, upload_s = upload(teacher, path)
         for n in range(receivers):
-            people.append(Participant(port, f"student{n + 1}"))
-        chatter = Participant(port, "chatter")
+            people.append(Participant(port, f"student{n + 1}", fingerprint))
+        chatter = Participant(port, "chatter", fingerprint)
         people.append(chatter)
         probe = ChatProbe(chatter)
         downloads: list[Receiver] = []
@@ -429,9 +497,10 @@ def run_lanchat(workdir: Path, path: Path, receivers: int, deadline_s: float, ha
             downloads.append(Receiver(student.sock, size, counter))
         for receiver in downloads:  # everyone types /get at the same moment
             receiver.sock.sendall(encode(ev.GetFile(id=file_id, binary=True)))
-        result = transfer(downloads, popen.pid, deadline_s, idle_rss_kb, probe)
+        result = transfer(downloads, popen.pid, deadline_s, idle_rss_kb, probe, tls)
         result.update(chat_figures(probe))
         result["upload_s"] = round(upload_s, 3)
+        result["tls_fingerprint"] = fingerprint  # None: plain; checked by every connection
         result["sha256_checked"] = sum(1 for r in downloads if r.digest() is not None)
         result["sha256_ok"] = all(r.digest() in (None, sha256) for r in downloads)
         return result
@@ -442,22 +511,24 @@ def run_lanchat(workdir: Path, path: Path, receivers: int, deadline_s: float, ha
         stop(popen)
 
 
-def run_http(workdir: Path, path: Path, receivers: int, deadline_s: float, hash_all: bool, sha256: str) -> dict:
+def run_http(
+    workdir: Path, path: Path, receivers: int, deadline_s: float, hash_all: bool, sha256: str, tls: bool = False
+) -> dict:
     size = path.stat().st_size
-    popen, port = start_http(workdir, path.parent)
+    popen, port, fingerprint = start_http(workdir, path.parent, tls)
     idle_rss_kb = loadgen.sample(popen.pid).rss_kb
     downloads: list[Receiver] = []
     try:
         for n in range(receivers):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=STEP_TIMEOUT)
-            receiver = Receiver(sock, size, None)
+            receiver = Receiver(connect(port, fingerprint), size, None)
             if hash_all or n == 0:
                 receiver.http_hasher = hashlib.sha256()
             downloads.append(receiver)
         request = f"GET /{path.name} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode()
         for receiver in downloads:
             receiver.sock.sendall(request)
-        result = transfer(downloads, popen.pid, deadline_s, idle_rss_kb)
+        result = transfer(downloads, popen.pid, deadline_s, idle_rss_kb, tls=tls)
+        result["tls_fingerprint"] = fingerprint
         result["sha256_checked"] = sum(1 for r in downloads if r.digest() is not None)
         result["sha256_ok"] = all(r.digest() in (None, sha256) for r in downloads)
         return result
@@ -500,22 +571,24 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--tiny", action="store_true", help="2 MiB to 3 receivers, every copy checked (the smoke test)")
     parser.add_argument("--mib", type=int, help="file size in MiB (default 200)")
     parser.add_argument("--receivers", type=int, help="participants who /get it (default 30)")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "class.json")
+    parser.add_argument("--tls", action="store_true", help="lanchat with serve --tls, http.server behind TLS, TLS receivers")
+    parser.add_argument("--out", type=Path, help="default: bench/results/class.json (class-tls.json with --tls)")
     args = parser.parse_args(argv)
+    args.out = args.out or HERE / "results" / ("class-tls.json" if args.tls else "class.json")
     mib = args.mib or (2 if args.tiny else 50 if args.quick else 200)
     receivers = args.receivers or (3 if args.tiny else 30)
     if not 1 <= mib <= 1024 or not 1 <= receivers <= 60:
         parser.error("1 to 1024 MiB, 1 to 60 receivers")
     deadline_s = 30.0 + mib * receivers / 20  # bounded: at least 20 MiB/s in all, or it stops
     loadgen.raise_fd_limit()
-    report: dict = {"file_mib": mib, "receivers": receivers, "loadavg_before": list(os.getloadavg())}
+    report: dict = {"file_mib": mib, "receivers": receivers, "tls": args.tls, "loadavg_before": list(os.getloadavg())}
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
         folder = Path(tmp)
         path, sha256 = make_file(folder, mib)
         for name, run in (
-            ("lanchat", lambda: run_lanchat(folder, path, receivers, deadline_s, args.tiny)),
-            ("http.server", lambda: run_http(folder, path, receivers, deadline_s, args.tiny, sha256)),
+            ("lanchat", lambda: run_lanchat(folder, path, receivers, deadline_s, args.tiny, args.tls)),
+            ("http.server", lambda: run_http(folder, path, receivers, deadline_s, args.tiny, sha256, args.tls)),
         ):
             try:
                 report[name] = run()
@@ -536,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         ("server RSS idle / before / peak, MiB", ("server_rss_mib_idle", "server_rss_mib_before", "server_rss_mib_peak")),
         ("chat p50 / p99 / max, ms", ("chat_p50_ms", "chat_p99_ms", "chat_max_ms")),
     ]
-    print(f"\n{mib} MiB to {receivers} receivers, load average {report['loadavg_before'][0]:.2f} before")
+    print(f"\n{mib} MiB to {receivers} receivers{' over TLS' if args.tls else ''}, load average {report['loadavg_before'][0]:.2f} before")
     print(f"| {'':<30} | {'lanchat':>20} | {'http.server':>20} |")
     for label, keys in rows:
         cells = []

@@ -8,7 +8,12 @@
    C extensions and shared libraries), and which modules it has imported.
 2) The same modules imported one group at a time in a fresh interpreter, in the server's order,
    with VmRSS after each group: what each group adds; then what the first file offered adds
-   (hashlib loads OpenSSL; the server imports it only then).
+   (hashlib loads OpenSSL; the server imports it only then), the first key, the first name that
+   is not ASCII (the look-alike table), and --tls (ssl, OpenSSL's libssl).
+Both run with compiled bytecode, as an installed package does (pip compiles it): in a temporary
+pycache folder, warmed by one run first. With --no-bytecode every module is compiled from
+source in the process, whose compiler leaves about 3 MiB more heap behind (PYTHONDONTWRITEBYTECODE
+with no __pycache__, as a fresh checkout may run).
 Results print as a table and go to bench/results/idle_memory.json (or --out).
 """
 
@@ -35,38 +40,52 @@ GROUPS = [
     ("events, wire, protocol, room", "import lanchat.room"),
     ("sqlite3 and the history store", "import lanchat.history"),
     ("the file store and the hub", "import lanchat.server_files, lanchat.hub"),
-    ("the server loop, and ssl for tls.py", "import lanchat.server"),
+    ("the server loop and tls.py (not ssl: only with --tls)", "import lanchat.server"),
 ]
-# Imported by the server only when needed: the first file offered (server_files.py), the first
-# key or password met (identity.py).
+ANNOUNCE = "from zeroconf import IPVersion, Zeroconf; z = Zeroconf(interfaces=['127.0.0.1'], ip_version=IPVersion.V4Only)"
+# Loaded by the server only when needed, each step on top of the ones before: the first name
+# that is not ASCII (names.py), serve --tls (tls.py), the first file offered (server_files.py),
+# the first key or password met (identity.py).
 LATER = [
+    ("on the first name not in ASCII: the look-alike table", "import lanchat.names; lanchat.names.name_key('\\u0430nn')"),
+    ("with --tls: ssl (OpenSSL's libssl and libcrypto)", "import ssl"),
     ("on the first file: hashlib, tempfile", "import hashlib, tempfile"),
     ("on the first key: cryptography, hmac", "import hmac; from cryptography.hazmat.primitives.asymmetric import ed25519"),
+    # The default `serve` (no --host) announces the room: zeroconf, with asyncio and its own thread
+    # (started here on loopback only, so the measurement sends nothing to the network).
+    ("announcing the room (serve without --host): zeroconf", ANNOUNCE),
 ]
 
 PROBE = """
 import re, sys, time
 def rss():
-    return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
-steps = [("before any import", rss(), len(sys.modules))]
+    status = open("/proc/self/status").read()
+    return tuple(int(re.search(key + r":\\s+(\\d+)", status).group(1)) for key in ("VmRSS", "RssAnon", "RssFile"))
+steps = [("before any import", *rss(), len(sys.modules))]
 for label, statement in GROUPS:
     exec(statement)
-    steps.append((label, rss(), len(sys.modules)))
+    steps.append((label, *rss(), len(sys.modules)))
 print(repr(steps))
+if "z" in globals():
+    z.close()
 """
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
+def env(pycache: Path | None) -> dict[str, str]:
+    """The children's environment: bytecode written to and read from ``pycache`` (None: no bytecode)."""
+    base = {key: value for key, value in os.environ.items() if key not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    if pycache is None:
+        return {**base, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}  # the standard library's own still loads
+    return {**base, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(pycache)}
 
 
-def import_steps() -> list[tuple[str, int, int]]:
+def import_steps(pycache: Path | None) -> list[tuple[str, int, int, int, int]]:
     code = f"GROUPS = {GROUPS + LATER!r}\n" + PROBE
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(pycache), timeout=60, check=True)
     return eval(done.stdout)  # noqa: S307 - our own repr of a list of tuples
 
 
-def idle_server() -> dict:
+def idle_server(pycache: Path | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as tmp:
         folder = Path(tmp)
         log = folder / "out"
@@ -75,7 +94,7 @@ def idle_server() -> dict:
             "--host", "127.0.0.1", "--history", str(folder / "h.sqlite3"), "--files-dir", str(folder / "f"),
         ]  # fmt: skip
         with open(log, "wb") as out, open(folder / "imports", "wb") as imports:
-            popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=imports, cwd=ROOT, env=env())
+            popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=imports, cwd=ROOT, env=env(pycache))
         try:
             deadline = time.monotonic() + START_TIMEOUT
             while "listening on port" not in log.read_text(errors="replace"):
@@ -100,31 +119,47 @@ def idle_server() -> dict:
         "file_backed_kb": kb(status, "RssFile"),
         "modules_imported": len(modules),
         "top_level_packages": sorted({m.split(".")[0] for m in modules}),
-        "openssl_loaded": "_hashlib" in modules,
+        "openssl_loaded": "_hashlib" in modules or "_ssl" in modules,
+        "ssl_loaded": "ssl" in modules,
+        "look_alike_table_loaded": "lanchat.skeleton_table" in modules,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=HERE / "results" / "idle_memory.json")
+    parser.add_argument("--no-bytecode", action="store_true", help="compile every module from source, as with PYTHONDONTWRITEBYTECODE")
     args = parser.parse_args(argv)
-    server = idle_server()
-    steps = import_steps()
+    with tempfile.TemporaryDirectory(prefix="bench-idle-pyc-") as tmp:
+        pycache = None if args.no_bytecode else Path(tmp)
+        if pycache is not None:
+            import_steps(pycache)  # writes the bytecode of every module measured below
+            idle_server(pycache)
+        server = idle_server(pycache)
+        steps = import_steps(pycache)
+    server["bytecode"] = not args.no_bytecode
     print(f"idle server: VmRSS {server['rss_kb'] / 1024:.1f} MiB "
           f"({server['anonymous_kb'] / 1024:.1f} anonymous, {server['file_backed_kb'] / 1024:.1f} file-backed), "
           f"{server['modules_imported']} modules")  # fmt: skip
-    print(f"| {'imported':<45} | {'RSS MiB':>8} | {'adds':>6} | {'modules':>7} |")
+    print(f"| {'imported':<55} | {'RSS MiB':>8} | {'adds':>6} | {'anon':>6} | {'file':>6} | {'modules':>7} |")
     previous = None
-    for label, rss_kb, count in steps[: len(steps) - len(LATER)]:
-        step = "" if previous is None else f"{(rss_kb - previous) / 1024:+.1f}"
-        print(f"| {label:<45} | {rss_kb / 1024:8.1f} | {step:>6} | {count:>7} |")
-        previous = rss_kb
-    print(f"| {'running, idle (sockets, SQLite, buffers)':<45} | {server['rss_kb'] / 1024:8.1f} | "
-          f"{(server['rss_kb'] - previous) / 1024:+6.1f} | {'':>7} |")  # fmt: skip
-    for label, rss_kb, count in steps[len(steps) - len(LATER) :]:
-        print(f"| {label:<45} | {'':>8} | {(rss_kb - previous) / 1024:+6.1f} | {count:>7} |")
-        previous = rss_kb
-    report = {"server": server, "import_steps": [{"step": s, "rss_kb": r, "modules": c} for s, r, c in steps]}
+    for label, rss_kb, anon_kb, file_kb, count in steps[: len(steps) - len(LATER)]:
+        adds = ["", "", ""] if previous is None else [f"{(now - then) / 1024:+.1f}" for now, then in zip((rss_kb, anon_kb, file_kb), previous, strict=True)]
+        print(f"| {label:<55} | {rss_kb / 1024:8.1f} | {adds[0]:>6} | {adds[1]:>6} | {adds[2]:>6} | {count:>7} |")
+        previous = (rss_kb, anon_kb, file_kb)
+    assert previous is not None
+    print(f"| {'running, idle (sockets, SQLite, buffers)':<55} | {server['rss_kb'] / 1024:8.1f} | "
+          f"{(server['rss_kb'] - previous[0]) / 1024:+6.1f} | {'':>6} | {'':>6} | {'':>7} |")  # fmt: skip
+    for label, rss_kb, anon_kb, file_kb, count in steps[len(steps) - len(LATER) :]:
+        adds = [f"{(now - then) / 1024:+.1f}" for now, then in zip((rss_kb, anon_kb, file_kb), previous, strict=True)]
+        print(f"| {label:<55} | {'':>8} | {adds[0]:>6} | {adds[1]:>6} | {adds[2]:>6} | {count:>7} |")
+        previous = (rss_kb, anon_kb, file_kb)
+    report = {
+        "server": server,
+        "import_steps": [
+            {"step": s, "rss_kb": r, "anonymous_kb": a, "file_backed_kb": f, "modules": c} for s, r, a, f, c in steps
+        ],
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"written to {args.out}")

@@ -457,6 +457,31 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def tls_beside_plain(tls: dict, plain: dict) -> str:
+    """lanchat over TLS beside a plain run, as markdown: each shown metric's median in both and
+    TLS/plain (two runs, one after the other: ratios of medians, not of paired repetitions)."""
+    if not tls.get("tls") or plain.get("tls"):
+        raise ValueError("give a --tls run to --report and a plain run to --plain")
+    plain_rows = {(row["step"], row["metric"]): row for row in plain["summary"]}
+    header = (
+        f"lanchat over TLS ({tls['started']}, load average {tls['loadavg_before'][0]:.2f} to {tls['loadavg_after'][0]:.2f}) "
+        f"beside plain ({plain['started']}, load average {plain['loadavg_before'][0]:.2f} to "
+        f"{plain['loadavg_after'][0]:.2f}); medians of {tls['repeats']} and {plain['repeats']} repetition(s)."
+    )
+    lines = [header, "", "| step | metric | plain | TLS | TLS/plain |", "|---|---|---|---|---|"]
+    for row in tls["summary"]:
+        mine = row["values"].get("lanchat") or []
+        other = (plain_rows.get((row["step"], row["metric"])) or {}).get("values", {}).get("lanchat") or []
+        if not mine:
+            continue
+        ours = statistics.median(mine)
+        theirs = statistics.median(other) if other else None
+        ratio = _fmt(ours / theirs) if theirs else "-"
+        metric = row["metric"] + (" (+)" if row["bigger_is_better"] else "")
+        lines.append(f"| {row['step']} | {metric} | {_fmt(theirs) if theirs is not None else '-'} | {_fmt(ours)} | {ratio} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark lanchat against ncat --chat and ngIRCd.")
     parser.add_argument("--quick", action="store_true", help="one short repetition (under two minutes)")
@@ -470,12 +495,21 @@ def main(argv: list[str] | None = None) -> int:
         "--tls", action="store_true", help="lanchat with serve --tls and TLS clients (lanchat only: the references have no TLS)"
     )
     parser.add_argument("--report", metavar="JSON", help="print an earlier run's table and goals as markdown, run nothing")
+    parser.add_argument(
+        "--plain", metavar="JSON", help="with --report TLS.json: lanchat's figures over TLS beside this plain run's, and TLS/plain"
+    )
     args = parser.parse_args(argv)
+    if args.plain and not args.report:
+        parser.error("--plain goes with --report (a --tls run's JSON)")
     if args.report:
         try:
-            print(markdown(json.loads(Path(args.report).read_text())))
-        except (OSError, ValueError, KeyError) as exc:
-            parser.error(f"cannot read {args.report}: {exc}")
+            report = json.loads(Path(args.report).read_text())
+            if args.plain:
+                print(tls_beside_plain(report, json.loads(Path(args.plain).read_text())))
+            else:
+                print(markdown(report))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            parser.error(f"cannot read {args.report}{' or ' + args.plain if args.plain else ''}: {exc}")
         return 0
 
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
@@ -543,7 +577,8 @@ def main(argv: list[str] | None = None) -> int:
         "goals": [{"goal": g, "met": ok, "value": v} for g, ok, v in judged],
         "table": text,
     }
-    out = Path(args.out) if args.out else HERE / "results" / time.strftime("%Y%m%d-%H%M%S.json", time.gmtime(started))
+    default_name = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + ("-tls" if args.tls else "") + ".json"
+    out = Path(args.out) if args.out else HERE / "results" / default_name  # a TLS run's file says so
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     log(f"\nresults written to {out}")

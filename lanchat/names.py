@@ -12,6 +12,9 @@ So ``Alice``, ``ａｌｉｃｅ`` and ``аlice`` (Cyrillic а) are one name and 
 in the room. The look-alike sets come from the Unicode confusables data as shipped by the
 ``confusable_homoglyphs`` package (its ``confusables.json``). Only one-character look-alikes are
 used: TR39 also maps ``m`` to ``rn``, which would make ``tom`` and ``torn`` one name.
+The table built from it ships as ``skeleton_table.py`` (tools/make_skeleton_table.py writes it;
+a test checks it is current) and is loaded on the first name that is not ASCII: ASCII names need
+only its five ASCII entries, so a server whose room is all ASCII never holds the rest.
 
 Invisible characters (zero-width spaces and joiners, bidi controls, tag characters
 U+E0000-U+E007F, variation selectors, Hangul fillers...) are refused in names outright, with
@@ -20,10 +23,8 @@ the character named in the reason: two names that differ only by one would look 
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from functools import lru_cache
-from importlib import resources
 
 MAX_NAME_CHARS = 32
 
@@ -100,12 +101,17 @@ def _prototype_rank(ch: str) -> tuple[int, int]:
     return (order, ord(ch))
 
 
-@lru_cache(maxsize=1)
-def _skeleton_table() -> dict[int, str]:
-    """Every character of a look-alike set -> the set's chosen member (built once, on first use).
+def build_skeleton_table() -> dict[int, str]:
+    """Every character of a look-alike set -> the set's chosen member, from the Unicode data.
 
     The data lists, for each character, the characters it can be mistaken for. Sets are
-    joined transitively (union-find), which is how TR39 builds them (one prototype each)."""
+    joined transitively (union-find), which is how TR39 builds them (one prototype each).
+    The server does not run this: it reads the same table, generated from it by
+    tools/make_skeleton_table.py, from ``skeleton_table.py`` (tests/test_names.py checks the
+    two agree, so the shipped table cannot drift from this rule)."""
+    import json
+    from importlib import resources
+
     text = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
     data: dict[str, list[dict[str, str]]] = json.loads(text)
     parent: dict[str, str] = {}
@@ -130,10 +136,27 @@ def _skeleton_table() -> dict[int, str]:
                     parent[b] = a
                 else:
                     parent[a] = b
-    return {ord(ch): root(ch) for ch in parent if root(ch) != ch}
+    return {ord(ch): root(ch) for ch in sorted(parent) if root(ch) != ch}
+
+
+# The part of the table an ASCII name can meet (an ASCII look-alike set's prototype is ASCII,
+# see _prototype_rank), so ASCII names never load the rest; tests/test_names.py checks it is
+# exactly the full table's ASCII part.
+ASCII_SKELETON = str.maketrans({"1": "l", "I": "l", "|": "l", "O": "0", "`": "'"})
+
+
+@lru_cache(maxsize=1)
+def _skeleton_table() -> dict[int, int]:
+    """The whole look-alike table, loaded on the first name or text that is not ASCII (about
+    0.6 MiB; building it from the Unicode data at start left 7 MiB of heap behind)."""
+    from .skeleton_table import PROTOTYPES, SOURCES
+
+    return str.maketrans(SOURCES, PROTOTYPES)
 
 
 def _fold(name: str) -> str:
+    if name.isascii():  # NFKC leaves ASCII alone and its case fold is lower()
+        return name.lower().translate(ASCII_SKELETON)
     return unicodedata.normalize("NFKC", name).casefold().translate(_skeleton_table())
 
 

@@ -15,9 +15,9 @@ import contextlib
 import errno
 import selectors
 import socket
-import ssl
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import events as ev
 from .history import HistoryStore
@@ -27,8 +27,11 @@ from .room import Room
 from .server_files import ServerFiles
 from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
-from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, tls_recv
+from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
 from .transport import remove_unix_path, set_send_buffer, tune, wake_pair
+
+if TYPE_CHECKING:
+    import ssl  # a plain server never loads it (tls.is_tls, tests/test_lazy_imports.py)
 
 READ_BYTES = 256 * 1024
 # The kernel's send buffer for a client that downloads, capped: left to autotune it grows to
@@ -52,7 +55,7 @@ class Client:
         self.cid = cid
         self.sock = sock
         # a TLS socket's send() needs retries of the very same bytes (tls.TlsSender)
-        self.send = TlsSender(sock) if isinstance(sock, ssl.SSLSocket) else sock.send
+        self.send = TlsSender(sock) if is_tls(sock) else sock.send
         self.selector = selector
         self.writing = False  # registered for EVENT_WRITE
         self.reading = True  # registered for EVENT_READ (not while the hub paused it: a flooder)
@@ -81,7 +84,7 @@ class Client:
         up. Closing now, with the client's last bytes unread, would make the kernel send a
         reset that can destroy the notice before the client reads it. (A TLS socket's
         shutdown() would end TLS itself: that one just waits for the client to close.)"""
-        if isinstance(self.sock, ssl.SSLSocket):
+        if is_tls(self.sock):
             return
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)

@@ -18,10 +18,14 @@ import datetime
 import os
 import selectors
 import socket
-import ssl
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl  # at run time only where TLS is used: a plain server never loads OpenSSL's libssl
 
 from .protocol import TLS_RECORD_TYPES, looks_like_tls  # noqa: F401 - the rule lives with the framing
 
@@ -201,6 +205,8 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
 
 def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str]:
     """The server's TLS context and its certificate's fingerprint."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -218,6 +224,8 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
 
 def client_context() -> ssl.SSLContext:
     """No certificate authority and no host name: the fingerprint is checked instead (check_fingerprint)."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
@@ -227,6 +235,8 @@ def client_context() -> ssl.SSLContext:
 
 def client_handshake(sock: socket.socket, where: str, timeout: float = HANDSHAKE_SECONDS) -> tuple[ssl.SSLSocket, str]:
     """Wrap a connected socket in TLS; returns the TLS socket and the server's fingerprint."""
+    import ssl
+
     sock.settimeout(timeout)
     try:
         tls = client_context().wrap_socket(sock, do_handshake_on_connect=False)
@@ -264,7 +274,10 @@ def _close(sock: socket.socket) -> None:
 
 # ------------------------------------------------------------------ the server's side of a connection (an edge)
 
-TLS_SEND_BYTES = 64 * 1024  # plaintext per TLS send: four records at most, retried whole if the socket is full
+# Plaintext per TLS send: eight records at most, retried whole if the socket is full. The outbox
+# joins up to 256 KiB per pass and sends again what was not taken: with 64 KiB pieces each byte of
+# a download was joined about four times (bench/README.md, "A file to the whole class over TLS").
+TLS_SEND_BYTES = 128 * 1024
 PLAIN_CLIENT_MESSAGE = "this server uses TLS: connect with --tls (and check its fingerprint)"
 # What nc or telnet reads instead (a first byte that is not a frame header's zero): one plain line.
 TEXT_CLIENT_LINE = b"! this room uses TLS, which nc and telnet cannot speak: join with lanchat connect --tls\r\n"
@@ -280,36 +293,70 @@ class TlsSender:
     """
 
     def __init__(self, sock: ssl.SSLSocket) -> None:
+        import ssl
+
         self.sock = sock
-        self.retry: bytes | None = None
+        self.retry: bytes | memoryview | None = None
+        self.again = (ssl.SSLWantWriteError, ssl.SSLWantReadError)
 
     def __call__(self, data: bytes) -> int:
         piece = self.retry
-        if piece is None:
-            piece = bytes(data[:TLS_SEND_BYTES])
-        elif not bytes(data[: len(piece)]) == piece:
+        if piece is None:  # no copy: the queue's bytes are immutable, a view of them stays the same bytes
+            piece = data if len(data) <= TLS_SEND_BYTES else memoryview(data)[:TLS_SEND_BYTES]
+        elif bytes(data[: len(piece)]) != bytes(piece):
             raise OSError("the TLS write queue changed under a retry")  # the stream is broken: close it
         try:
             sent = self.sock.send(piece)
-        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+        except self.again:
             self.retry = piece
             raise BlockingIOError from None
         self.retry = None
         return sent
 
 
+def is_tls(sock: socket.socket) -> bool:
+    """Whether ``sock`` is a TLS socket, without loading ssl: a TLS socket exists only once
+    something has imported it, so a plain server never does (tests/test_lazy_imports.py)."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+
+
 def tls_recv(sock: socket.socket, size: int) -> bytes:
-    """One read, for a plain or TLS socket: also takes what TLS already decrypted (``pending()``,
-    invisible to select()). Raises BlockingIOError when there is nothing yet."""
-    if not isinstance(sock, ssl.SSLSocket):
+    """One read, for a plain or TLS socket, of about ``size`` bytes. Raises BlockingIOError when
+    there is nothing yet.
+
+    A TLS socket's recv() returns one record (16 KiB at most), so this reads records until
+    ``size``, the end of what has arrived (OpenSSL wants more bytes), or the end of the stream:
+    like a plain recv(), one call takes what is there. It never leaves bytes decrypted in
+    OpenSSL (``pending()``), where select() cannot see them: past ``size`` it takes those too. (One record per loop pass made a TLS upload cost the server twice
+    the CPU of a download: bench/README.md, "What TLS costs".)"""
+    ssl = sys.modules.get("ssl")  # is_tls(sock), inlined: this is every read's path
+    if ssl is None or not isinstance(sock, ssl.SSLSocket):
         return sock.recv(size)
+    again = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
     try:
         data = sock.recv(size)
-        while data and len(data) < size and sock.pending():
-            data += sock.recv(min(size - len(data), sock.pending()))
-    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+    except again:
         raise BlockingIOError from None
-    return data
+    if not data or len(data) >= size:
+        return data
+    pieces = [data]
+    got = len(data)
+    while True:
+        # Past ``size``, still take what OpenSSL holds decrypted (the rest of a record, less than
+        # 16 KiB): select() cannot see it, and the last frame of an upload would wait there.
+        want = size - got if got < size else sock.pending()
+        if want <= 0:
+            break
+        try:
+            more = sock.recv(want)
+        except again:
+            break  # all that has arrived is read: select() will say when more comes
+        if not more:
+            break  # the end of the stream: the next read returns b"" again
+        pieces.append(more)
+        got += len(more)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 class TlsAcceptor:
@@ -355,6 +402,8 @@ class TlsAcceptor:
                 self.problem = str(exc)
                 return "failed"
             self._wrapped = True
+        import ssl
+
         try:
             self.sock.do_handshake()  # type: ignore[attr-defined]
         except ssl.SSLWantReadError:

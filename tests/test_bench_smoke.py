@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from helpers import ROOT, child_env
 
 REFERENCES = [name for name, binary in (("ncat", "ncat"), ("ngircd", "ngircd")) if shutil.which(binary)]
@@ -101,21 +102,35 @@ def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
     assert report["servers"] == ["lanchat"] and report["tls"] is True  # the references have no TLS
     five = {run["label"]: run["metrics"] for run in report["runs"]}["fanout N=5"]
     assert five["messages"] > 0 and five["deliveries"] == five["messages"] * 4
+    plain = tmp_path / "plain.json"
+    run_bench("run.py", "--tiny", "--servers", "lanchat", "--only", "fanout", "--out", str(plain))
+    beside = run_bench("run.py", "--report", str(out), "--plain", str(plain)).stdout
+    assert "| step | metric | plain | TLS | TLS/plain |" in beside
+    row = next(line for line in beside.splitlines() if line.startswith("| fanout N=5 | cpu_us_per_delivery |"))
+    plain_us, tls_us, ratio = (float(cell) for cell in row.strip("| ").split(" | ")[2:])
+    assert abs(ratio - tls_us / plain_us) <= 0.01 * ratio + 0.01  # the ratio is of the two figures shown
+    refused = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--report", str(plain), "--plain", str(out)],
+                             capture_output=True, text=True, timeout=60, cwd=ROOT, env=child_env())  # fmt: skip
+    assert refused.returncode == 2 and "give a --tls run to --report" in refused.stderr
+    assert "Traceback" not in refused.stderr
     files = tmp_path / "files-tls.json"
     run_bench("files_bench.py", "--tiny", "--tls", "--out", str(files))
     report = json.loads(files.read_text())
     assert report["tls"] is True and report["all_identical"] is True
 
 
-def test_the_file_to_the_class_benchmark_runs_both_servers_and_every_copy_arrives_whole(tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_the_file_to_the_class_benchmark_runs_both_servers_and_every_copy_arrives_whole(tmp_path, tls):
     out = tmp_path / "class.json"
-    done = run_bench("class_bench.py", "--tiny", "--out", str(out))
+    done = run_bench("class_bench.py", "--tiny", *(["--tls"] if tls else []), "--out", str(out))
     assert f"written to {out}" in done.stdout
     report = json.loads(out.read_text())
-    assert report["file_mib"] == 2 and report["receivers"] == 3
+    assert report["file_mib"] == 2 and report["receivers"] == 3 and report["tls"] is tls
     for name in ("lanchat", "http.server"):
         got = report[name]
         assert "failed" not in got, got
+        # with --tls both servers spoke TLS: every connection checked the fingerprint they printed
+        assert (got["tls_fingerprint"] or "").startswith("SHA256:") is tls, name
         assert got["receivers"] == 3 and got["bytes_whole"] is True, name
         assert got["sha256_checked"] == 3 and got["sha256_ok"] is True, name  # --tiny checks every copy
         assert 0 < got["mib_per_s_per_receiver_min"] <= got["mib_per_s_per_receiver_max"], name

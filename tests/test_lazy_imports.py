@@ -1,13 +1,18 @@
 """What an idle server loads: hashlib waits for the first file, cryptography and hmac for the
-first key or password (bench/idle_memory.py measures what that saves: about 10 MiB). Checked
-in a child process, on the modules the server command imports."""
+first key or password, the look-alike table for the first name that is not ASCII, and ssl for
+--tls (bench/idle_memory.py measures what that saves: about 20 MiB). Checked in a child
+process, on the modules the server command imports, and in a real server's memory map."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from helpers import ROOT, child_env
+from helpers import ROOT, Proc, RawClient, child_env, start_server
+
+from lanchat import events as ev
+from lanchat.transport import Endpoint
 
 SERVER_MODULES = "import lanchat.__main__, lanchat.history, lanchat.server, lanchat.hub, lanchat.server_files"
 
@@ -30,6 +35,73 @@ def test_a_server_that_no_one_sends_a_file_or_a_key_to_loads_no_hashing_or_signi
     assert {"lanchat.server_files", "lanchat.identity"} <= loaded  # the check looks where it should
     assert not loaded & {"hashlib", "_hashlib", "hmac", "secrets"}
     assert not {name for name in loaded if name.split(".")[0] == "cryptography"}
+
+
+def test_a_server_without_tls_loads_no_ssl_and_no_look_alike_table():
+    loaded = modules_after(SERVER_MODULES)
+    assert {"lanchat.server", "lanchat.tls", "lanchat.names"} <= loaded  # the check looks where it should
+    assert not loaded & {"ssl", "_ssl", "lanchat.skeleton_table"}
+
+
+def test_ascii_names_joining_and_renaming_need_no_look_alike_table():
+    statement = (
+        f"{SERVER_MODULES}\n"
+        "from lanchat import events as ev\n"
+        "from lanchat.room import Room\n"
+        "room = Room()\n"
+        "room.handle(1, ev.Hello(name='Ann'))\n"
+        "taken = room.handle(2, ev.Hello(name='ANN'))\n"
+        "assert taken[0].event.code == 'name-taken', taken\n"  # the keys were compared
+        "room.handle(2, ev.Hello(name='b0b'))\n"
+        "renamed = room.handle(1, ev.Nick(name='Ann1'))\n"
+        "assert b'\"renamed\"' in renamed[0].frame, renamed\n"
+        "assert ev.name_key('B0B') != ev.name_key('bob') and ev.name_key('Il1|') == 'illl'"
+    )
+    loaded = modules_after(statement)
+    assert "lanchat.room" in loaded
+    assert "lanchat.skeleton_table" not in loaded
+
+
+def test_the_first_name_not_in_ascii_loads_the_look_alike_table():
+    statement = (
+        f"{SERVER_MODULES}\n"
+        "from lanchat import events as ev\n"
+        "from lanchat.room import Room\n"
+        "room = Room()\n"
+        "room.handle(1, ev.Hello(name='ann'))\n"
+        "room.handle(2, ev.Hello(name='\\u0430nn'))\n"  # Cyrillic a: the same name, refused
+        "assert ev.name_key('\\u0430nn') == 'ann'"
+    )
+    assert "lanchat.skeleton_table" in modules_after(statement)
+
+
+def openssl_mapped(pid: int) -> set[str]:
+    """Which of OpenSSL's libraries and Python's ssl extension the process has mapped."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {name for name in ("libssl", "_ssl.") if name in maps}
+
+
+def test_a_plain_server_that_served_a_chat_never_loaded_openssls_tls_library():
+    server, port = start_server("--headless", "--no-history")
+    try:
+        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+        bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+        ann.send(ev.Say(text="hello"))
+        bob.expect(ev.Message, sender="ann", text="hello")
+        assert openssl_mapped(server.popen.pid) == set()
+        ann.close()
+        bob.close()
+    finally:
+        server.stop()
+
+
+def test_a_tls_server_does_load_it(tmp_path):
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls", env=child_env())
+    try:
+        server.expect(r"the server's fingerprint is")
+        assert openssl_mapped(server.popen.pid) == {"libssl", "_ssl."}  # the check above can see it
+    finally:
+        server.stop()
 
 
 def test_the_first_upload_loads_hashlib(tmp_path):

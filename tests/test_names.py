@@ -7,17 +7,25 @@ with a zero-width space or a tag character, and the room still serves the others
 
 from __future__ import annotations
 
+import importlib.util
+import unicodedata
+
 import pytest
-from helpers import RawClient, running_server
+from helpers import ROOT, RawClient, running_server
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lanchat import events as ev
-from lanchat.names import name_key, name_problem
+from lanchat.names import ASCII_SKELETON, build_skeleton_table, name_key, name_problem
+from lanchat.skeleton_table import PROTOTYPES, SOURCES
 from lanchat.textsafe import visible
 
 CYRILLIC_A = "\u0430"
 CYRILLIC_IE = "\u0435"
+
+_spec = importlib.util.spec_from_file_location("make_skeleton_table", ROOT / "tools" / "make_skeleton_table.py")
+skeleton_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(skeleton_tool)
 
 
 @pytest.mark.parametrize("same", ["Alice", "ALICE", "\uff41\uff4c\uff49\uff43\uff45", CYRILLIC_A + "lice", "A1ice", "\u0391lice"])
@@ -39,6 +47,50 @@ def test_the_key_of_a_key_is_itself():
 def test_the_key_is_stable_for_any_text(text):
     key = name_key(text)
     assert name_key(key) == key
+
+
+
+# ------------------------------------------------------------------ the shipped look-alike table
+
+FULL_TABLE = build_skeleton_table()  # the rule, from confusable_homoglyphs' JSON (slow: once)
+LOOK_ALIKES = sorted({chr(code) for code in FULL_TABLE} | set(FULL_TABLE.values()))
+
+
+def key_from_the_full_table(name: str) -> str:
+    """The key as names.py computed it before the table was shipped: NFKC, case fold, skeleton
+    from the table built out of the Unicode data, repeated until it settles."""
+
+    def fold(text: str) -> str:
+        return unicodedata.normalize("NFKC", text).casefold().translate(FULL_TABLE)
+
+    key = fold(name)
+    for _ in range(4):
+        if fold(key) == key:
+            break
+        key = fold(key)
+    return key
+
+
+def test_the_shipped_table_is_what_the_generator_makes_from_the_unicode_data():
+    assert len(SOURCES) == len(PROTOTYPES) == len(FULL_TABLE) > 3000
+    assert dict(zip(map(ord, SOURCES), PROTOTYPES, strict=True)) == FULL_TABLE
+    assert skeleton_tool.render() == (ROOT / "lanchat" / "skeleton_table.py").read_text(encoding="ascii")
+
+
+def test_the_ascii_table_is_the_full_tables_ascii_part():
+    ascii_part = {code: ord(proto) for code, proto in FULL_TABLE.items() if code < 128}
+    assert {code: ord(proto) for code, proto in ASCII_SKELETON.items()} == ascii_part
+    assert all(proto.isascii() for code, proto in FULL_TABLE.items() if code < 128)  # why ASCII names need no more
+
+
+@given(st.text(max_size=40) | st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_every_text_gets_the_key_the_full_table_gives(text):
+    assert name_key(text) == key_from_the_full_table(text)
+
+
+@given(st.text(alphabet=st.sampled_from(LOOK_ALIKES) | st.characters(max_codepoint=127), min_size=1, max_size=12))
+def test_names_made_of_look_alikes_get_the_key_the_full_table_gives(name):
+    assert name_key(name) == key_from_the_full_table(name)
 
 
 @pytest.mark.parametrize(
