@@ -668,3 +668,54 @@ def test_the_colour_bot_joins_a_password_room_through_its_socketpair():
     assert isinstance(welcome, ev.Welcome) and welcome.name == "colourbot"
     (refused,) = [a.event for a in room.handle(2, ev.Hello(name="bob")) if isinstance(a, Send)]
     assert refused.code == ev.E_PASSWORD  # the same keyless hello from anyone else
+
+
+# ------------------------------------------------ the lockout's memory is bounded
+
+
+def test_expired_locks_are_forgotten_so_cycling_addresses_cannot_grow_the_table():
+    from lanchat.identity import PasswordAttempts
+
+    clock = Clock()
+    attempts = PasswordAttempts(clock, limit=3, window=60.0, lock=60.0, max_addresses=100)
+    for n in range(1000):  # an attacker on a fresh address every few seconds, each locked in turn
+        address = f"10.9.{n // 256}.{n % 256}"
+        assert [attempts.failed(address) for _ in range(3)] == [False, False, True]
+        assert attempts.locked_for(address) == 60.0
+        clock.now += 2.0
+    assert attempts.tracked <= 31  # only the locks of the last minute (30) are kept, not 1000
+    assert attempts.locked_for("10.9.3.231") > 0  # the newest is still locked
+    assert attempts.locked_for("10.9.0.0") == 0  # the first one's minute is long over
+
+
+def test_a_full_lock_table_never_unlocks_an_address_early_and_locks_newcomers_until_a_place_frees():
+    from lanchat.identity import PasswordAttempts
+
+    clock = Clock()
+    attempts = PasswordAttempts(clock, limit=3, window=60.0, lock=60.0, max_addresses=4)
+    for n in range(4):
+        for _ in range(3):
+            attempts.failed(f"10.0.0.{n}")
+        clock.now += 1.0
+    assert attempts.locked_for("10.0.0.4") == 56.0  # full: a newcomer waits for the oldest lock to end
+    for _ in range(3):
+        locked = attempts.failed("10.0.0.5")  # a fifth attacker, already past a challenge
+    assert locked and attempts.tracked <= 8
+    for n in range(4):  # nobody locked was let go to make room
+        assert attempts.locked_for(f"10.0.0.{n}") == 60.0 - (4 - n)
+    clock.now += 56.0  # 10.0.0.0's lock ends: one place frees
+    assert attempts.locked_for("10.0.0.0") == 0 and attempts.locked_for("10.0.0.1") == 1.0
+    assert attempts.failed("10.0.0.5")  # its count was kept: one more wrong password locks it at once
+    assert attempts.locked_for("10.0.0.5") == 60.0 and attempts.locked_for("10.0.0.6") > 0
+
+
+def test_failure_counts_are_capped_oldest_first():
+    from lanchat.identity import PasswordAttempts
+
+    clock = Clock()
+    attempts = PasswordAttempts(clock, limit=3, max_addresses=50)
+    for n in range(5000):  # one wrong password from each of 5000 addresses: none locked
+        assert not attempts.failed(f"fd00::{n:x}")
+    assert attempts.tracked == 50
+    assert attempts.failed("fd00::1387") is False  # the newest's count survived: two now
+    assert attempts.failed("fd00::1387") is True
