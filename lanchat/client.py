@@ -165,6 +165,10 @@ class Reconnect:
         if not isinstance(result, tuple):
             if loop.outcome is not None or loop.quitting:
                 return
+            if isinstance(result, JoinError) and result.code in STOP_REJOINING:
+                loop.session.progress.pop("connection", None)
+                loop._finish(1, stop_rejoining_message(result))
+                return
             assert self.offline_since is not None
             self.attempt += 1
             if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
@@ -227,7 +231,34 @@ class Frontend(Protocol):
 
 
 class JoinError(Exception):
-    """The server refused us (name taken and no way to ask for another, room full, ...)."""
+    """The server refused us (name taken and no way to ask for another, room full, ...).
+    ``code``: the server's error code (events.E_*), or one of the local ones below, or None."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# Local reasons a join fails, for deciding by code (never by English):
+PASSWORD_NEEDED = "password-needed"  # the room asks for a password and we have none to give
+FINGERPRINT_CHANGED = "fingerprint-changed"  # over TLS, not the certificate first trusted
+
+# A rejoin refused for one of these does not get better by waiting: the person decides what to
+# do (run connect again with the password, ask the host), so the client stops retrying at once.
+# A password prompt is never opened over the full screen, where a password could be typed as a
+# chat line, or a chat line sent as a guess that counts toward the address's lockout.
+STOP_REJOINING = frozenset({PASSWORD_NEEDED, FINGERPRINT_CHANGED, ev.E_PASSWORD, ev.E_LOCKED, ev.E_BANNED})
+
+
+def stop_rejoining_message(error: JoinError) -> str:
+    """What the person reads when a rejoin is refused for good (one of STOP_REJOINING)."""
+    if error.code == PASSWORD_NEEDED:
+        return ("disconnected: the room now needs a password; run the same `lanchat connect` again "
+                "and type it when asked (or set LANCHAT_PASSWORD)")
+    if error.code in (ev.E_PASSWORD, ev.E_LOCKED):
+        return (f"disconnected: {error}; the room's password may have changed: run the same "
+                "`lanchat connect` again and type the new one when asked")
+    return f"disconnected: {error}; not trying again"
 
 
 @dataclass
@@ -279,7 +310,7 @@ def join(
                 retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
                 new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
                 if not new_name:
-                    raise JoinError(f"the server refused to let us in: {visible(event.message)}")
+                    raise JoinError(f"the server refused to let us in: {visible(event.message)}", event.code)
                 sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
                 deadline = time.monotonic() + timeout
 
@@ -330,7 +361,7 @@ def _answer(
     if salt not in derived:
         text = password() if password is not None else None
         if not text:
-            raise JoinError("this room needs a password: give it when asked, or set LANCHAT_PASSWORD")
+            raise JoinError("this room needs a password: give it when asked, or set LANCHAT_PASSWORD", PASSWORD_NEEDED)
         derived[salt] = identity.derive_password_key(text, salt)
     return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived[salt], nonce, binding)))
 

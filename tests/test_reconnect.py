@@ -516,3 +516,61 @@ def test_q_leaves_at_once_while_a_reconnect_attempt_hangs():
             silent.close()
         bob.stop()
         server.stop()
+
+
+# ------------------------------- a room whose admission changed while we were away
+
+
+def test_a_room_that_gains_a_password_while_away_is_not_rejoined_and_no_prompt_opens_under_the_screen():
+    from helpers import TermProc, child_env
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        server = Proc("serve", "--headless", "--unix", path, "--no-history")
+        server.expect(r"join with")
+        bob = TermProc("connect", "--unix", path, "--name", "bob")
+        try:
+            bob.expect(r"welcome, bob")
+            server.popen.kill()
+            server.wait()
+            bob.expect(r"connection lost; retrying in 1 s")
+            server = Proc("serve", "--headless", "--unix", path, "--no-history", "--password",
+                          env=child_env(LANCHAT_PASSWORD="s3cret tea"))
+            server.expect(r"join with")
+            assert bob.wait(timeout=30) == 1  # it stops retrying: only the person can give a password
+            said = bob.raw.decode("utf-8", "replace")
+            assert "the room now needs a password; run the same `lanchat connect` again" in said
+            assert "password: " not in said.casefold()  # no getpass prompt over the full screen
+            assert "Traceback" not in said
+            bob.send("x")  # the terminal is ours again: nothing waits for a key
+        finally:
+            bob.stop()
+            server.stop()
+        assert "wrong room password" not in server.output  # and no guess was spent on the way
+
+
+def test_a_room_whose_password_changed_is_tried_once_not_until_the_address_is_locked():
+    from helpers import TermProc, child_env
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        server = Proc("serve", "--headless", "--unix", path, "--no-history", "--password",
+                      env=child_env(LANCHAT_PASSWORD="old words"))
+        server.expect(r"join with")
+        bob = TermProc("connect", "--unix", path, "--name", "bob", env={"LANCHAT_PASSWORD": "old words"})
+        try:
+            bob.expect(r"welcome, bob")
+            server.popen.kill()
+            server.wait()
+            bob.expect(r"connection lost; retrying in 1 s")
+            server = Proc("serve", "--headless", "--unix", path, "--no-history", "--password",
+                          env=child_env(LANCHAT_PASSWORD="new words"))
+            server.expect(r"join with")
+            assert bob.wait(timeout=30) == 1
+            said = bob.raw.decode("utf-8", "replace")
+            assert "the room's password may have changed: run the same `lanchat connect` again" in said
+        finally:
+            bob.stop()
+            server.stop()
+        assert server.output.count("wrong room password") == 1  # one try, never a lockout
+        assert "locked" not in server.output
