@@ -717,3 +717,45 @@ def test_failure_counts_are_capped_oldest_first():
     assert attempts.tracked == 50
     assert attempts.failed("fd00::1387") is False  # the newest's count survived: two now
     assert attempts.failed("fd00::1387") is True
+
+
+def test_an_attacker_cycling_source_addresses_is_held_by_a_full_lock_table_from_its_own_side():
+    """Guessing from 127.0.0.2, .3, ... (any 127/8 address is this machine): each address is
+    locked after three wrong proofs; once the (here small) table is full, every further
+    address is refused `locked` on its first hello, without a challenge, and the addresses
+    locked first stay locked. The table never grows past its cap. The price, documented: a
+    newcomer with the right password waits too, until the oldest lock ends."""
+    import socket
+    import time
+
+    from lanchat.identity import PasswordAttempts
+
+    def guess(source: str) -> ev.Error:
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=10, source_address=(source, 0))
+        mallory = RawClient(sock, key=Ed25519PrivateKey.generate())
+        mallory.send(ev.Hello(name="mallory", key=identity.b64(identity.public_bytes(mallory.key))))
+        said = mallory.expect(object)
+        if isinstance(said, ev.Challenge):  # a wrong proof: 32 random bytes, never the password's
+            answer = mallory.answer(said)
+            mallory.send(ev.Auth(signature=answer.signature, proof=identity.b64(os.urandom(32))))
+            (said,) = mallory.until_closed()
+        else:
+            assert mallory.until_closed() == []
+        mallory.close()
+        return said
+
+    room_password = RoomPassword.create("pw", SALT)
+    with running_server(password=room_password) as (server, endpoint):
+        attempts = server.room.gate.attempts = PasswordAttempts(time.time, max_addresses=4)
+        for n in range(2, 6):  # four attackers fill the table
+            codes = [guess(f"127.0.0.{n}").code for _ in range(3)]
+            assert codes == [ev.E_PASSWORD] * 3
+        for n in range(6, 30):  # the next ones are not even challenged
+            assert guess(f"127.0.0.{n}").code == ev.E_LOCKED
+            assert attempts.tracked <= 8
+        assert guess("127.0.0.2").code == ev.E_LOCKED  # the first one was not let go to make room
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=10, source_address=("127.0.0.99", 0))
+        newcomer = RawClient(sock, key=Ed25519PrivateKey.generate(), password="pw")
+        newcomer.send(ev.Hello(name="ann", key=identity.b64(identity.public_bytes(newcomer.key))))
+        assert newcomer.expect(ev.Error).code == ev.E_LOCKED  # the documented price, for at most a minute
+        newcomer.close()
