@@ -83,7 +83,6 @@ class Reconnect:
         self.settle_at: float | None = None
         self.queued: list[ev.Event] = []
         self.status = Offline()
-        self.trying = False  # an attempt is under way on the worker thread
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
@@ -134,8 +133,7 @@ class Reconnect:
 
     def _attempt(self, loop: ClientLoop) -> None:
         """Start one attempt on a worker thread; ``finished`` takes its result."""
-        self.trying = True
-        self.status.next_try = None
+        self.status.next_try = None  # the status line: "reconnecting..."
         threading.Thread(target=self._work, name="lanchat-rejoin", daemon=True).start()
 
     def _work(self) -> None:
@@ -158,7 +156,6 @@ class Reconnect:
         with contextlib.suppress(OSError):
             self._wake_read.recv(64)
         while not self._results.empty():
-            self.trying = False
             self._take(loop, self._results.get())
 
     def _take(self, loop: ClientLoop, result: object) -> None:
