@@ -574,3 +574,31 @@ def test_a_room_whose_password_changed_is_tried_once_not_until_the_address_is_lo
             server.stop()
         assert server.output.count("wrong room password") == 1  # one try, never a lockout
         assert "locked" not in server.output
+
+
+def test_over_tls_a_restarted_server_with_another_certificate_ends_the_retries_with_one_line():
+    """Another certificate on the same port is someone else (or the host's new machine): the
+    client does not rejoin it, and no longer retries it for ten minutes either."""
+    from helpers import child_env
+
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--tls", env=child_env())
+    bob = None
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--fingerprint", pin)
+        bob.expect(r"welcome, bob")
+        server.popen.kill()
+        server.wait()
+        bob.expect(r"connection lost; retrying in 1 s")
+        server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", port, "--no-announce", "--tls",
+                      env=child_env())  # a new data folder: a new certificate
+        other = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        assert other != pin
+        assert bob.wait(timeout=30) == 1
+        bob.expect(rf"the server's TLS fingerprint is now {re.escape(other)}, not {re.escape(pin)}; not trying again")
+        assert "back in the room" not in bob.output and "Traceback" not in bob.output
+    finally:
+        for proc in (bob, server):
+            if proc is not None:
+                proc.stop()
