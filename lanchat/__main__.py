@@ -842,7 +842,7 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
 
 class _Remembered:
     """The room password, asked for once: a rejoin uses what was typed, never asks again
-    (the full screen is up by then)."""
+    (the full screen is up by then: ``without_asking``)."""
 
     def __init__(self, ask) -> None:  # noqa: ANN001
         self.ask = ask
@@ -853,6 +853,13 @@ class _Remembered:
         if not self.asked:
             self.asked, self.value = True, self.ask()
         return self.value
+
+    def without_asking(self) -> str | None:
+        """For a rejoin: what was typed at the start, else LANCHAT_PASSWORD, else None (the
+        client then stops retrying and says to run connect again: client.STOP_REJOINING)."""
+        import os
+
+        return self.value if self.asked else (os.environ.get("LANCHAT_PASSWORD") or None)
 
 
 NO_ROOM_HELP = """\
@@ -1077,10 +1084,12 @@ def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001
     """Connect and join again as the same person (client.Reconnect retries with this): the same
     name, key and password, and over TLS only to the very certificate first trusted.
     ``where`` is (endpoint, pinned fingerprint or None)."""
-    from .client import JoinError, join
+    from .client import FINGERPRINT_CHANGED, JoinError, join
     from .transport import connect
 
     endpoint, pinned = where
+    # runs on client.Reconnect's worker thread, under the full screen: never a prompt
+    quiet_password = getattr(password, "without_asking", password)
 
     def rejoin():  # noqa: ANN202
         sock = connect(endpoint, timeout=3.0)
@@ -1090,9 +1099,9 @@ def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001
 
                 sock, fingerprint = client_handshake(sock, endpoint.describe(), timeout=5.0)
                 if fingerprint != pinned:
-                    raise JoinError(f"the server's TLS fingerprint is now {fingerprint}, not {pinned}; not rejoining")
+                    raise JoinError(f"the server's TLS fingerprint is now {fingerprint}, not {pinned}", FINGERPRINT_CHANGED)
             proto, welcome, early = join(
-                sock, session.name, timeout=5.0, key=key, password=password, binding=binding,
+                sock, session.name, timeout=5.0, key=key, password=quiet_password, binding=binding,
                 resume=session.rejoin.resume, since=session.rejoin.last_seen,
             )
         except BaseException:

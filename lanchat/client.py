@@ -8,9 +8,11 @@ The front end (plain lines or curses) is handed in; this module never draws.
 from __future__ import annotations
 
 import contextlib
+import queue
 import selectors
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,10 +52,28 @@ def retry_delay(attempt: int) -> float:
 Rejoin = Callable[[], tuple[socket.socket, Connection, ev.Welcome, list]]
 
 
+class Offline:
+    """The status line's word on the connection while it is down (shown with the transfers'
+    progress, session.progress; the address is already on that line): what is happening now."""
+
+    def __init__(self) -> None:
+        self.next_try: float | None = None  # wall-clock time of the next attempt; None: one is under way
+
+    def text(self) -> str:
+        if self.next_try is None:
+            return "offline: reconnecting\u2026"
+        return "offline: next try at " + time.strftime("%H:%M:%S", time.localtime(self.next_try))
+
+
 class Reconnect:
     """A client's way back after a lost connection (no shutdown notice): growing waits between
     attempts, the lines typed meanwhile, and the moment a rejoin's replay is surely over. The
-    loop (ClientLoop) keeps its screen, transcript and typed line throughout."""
+    loop (ClientLoop) keeps its screen, transcript and typed line throughout.
+
+    An attempt (connect, TLS, handshake: up to ~13 s against a peer that does not answer) runs
+    on a worker thread, so the person can type, scroll and /q meanwhile; the worker hands its
+    result over through a queue and wakes the loop's selector through a socketpair
+    (``fileno``). The worker only calls ``rejoin``; everything else stays on the loop's thread."""
 
     def __init__(self, rejoin: Rejoin) -> None:
         self.rejoin = rejoin
@@ -62,10 +82,21 @@ class Reconnect:
         self.attempt = 0
         self.settle_at: float | None = None
         self.queued: list[ev.Event] = []
+        self.status = Offline()
+        self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
+        self._closed = False
+        self._lock = threading.Lock()
 
     @property
     def offline(self) -> bool:
         return self.offline_since is not None
+
+    def fileno(self) -> int:
+        """Readable when an attempt has finished (the loop then calls ``finished``)."""
+        return self._wake_read.fileno()
 
     def due(self) -> float | None:
         """When the loop must come back to ``tick``: the next attempt, or the replay's end."""
@@ -83,8 +114,13 @@ class Reconnect:
         self.offline_since = time.monotonic()
         self.attempt = 0
         self.settle_at = None
-        self.retry_at = self.offline_since + retry_delay(0)
+        self._wait(retry_delay(0), loop)
         loop.frontend.show([*pending, *loop.session.rejoin.lost(loop.session, retry_delay(0))])
+
+    def _wait(self, delay: float, loop: ClientLoop) -> None:
+        self.retry_at = time.monotonic() + delay
+        self.status.next_try = time.time() + delay
+        loop.session.progress["connection"] = self.status
 
     def tick(self, loop: ClientLoop) -> None:
         now = time.monotonic()
@@ -96,20 +132,57 @@ class Reconnect:
             self._attempt(loop)
 
     def _attempt(self, loop: ClientLoop) -> None:
-        assert self.offline_since is not None
+        """Start one attempt on a worker thread; ``finished`` takes its result."""
+        self.status.next_try = None  # the status line: "reconnecting..."
+        threading.Thread(target=self._work, name="lanchat-rejoin", daemon=True).start()
+
+    def _work(self) -> None:
         try:
-            sock, proto, welcome, early = self.rejoin()
+            result: object = self.rejoin()
         except Exception as exc:  # noqa: BLE001 - TransportError, JoinError, OSError: all mean "not yet"
+            result = exc
+        with self._lock:
+            if self._closed:  # the chat ended while we tried: nobody will take this socket
+                if isinstance(result, tuple):
+                    with contextlib.suppress(OSError):
+                        result[0].close()
+                return
+            self._results.put(result)
+            with contextlib.suppress(OSError):
+                self._wake_write.send(b"!")
+
+    def finished(self, loop: ClientLoop) -> None:
+        """The worker is done (its wake-up byte arrived): rejoin, or wait and try again."""
+        with contextlib.suppress(OSError):
+            self._wake_read.recv(64)
+        while not self._results.empty():
+            self._take(loop, self._results.get())
+
+    def _take(self, loop: ClientLoop, result: object) -> None:
+        if not isinstance(result, tuple):
+            if loop.outcome is not None or loop.quitting:
+                return
+            if isinstance(result, JoinError) and result.code in STOP_REJOINING:
+                loop.session.progress.pop("connection", None)
+                loop._finish(1, stop_rejoining_message(result))
+                return
+            assert self.offline_since is not None
             self.attempt += 1
             if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
                 loop._finish(1, f"disconnected: the server could not be reached for {GIVE_UP_SECONDS / 60:g} minutes")
                 return
             delay = retry_delay(self.attempt)
-            self.retry_at = time.monotonic() + delay
-            loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(exc).split("\n")[0], delay))
+            self._wait(delay, loop)
+            loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(result).split("\n")[0], delay))
+            return
+        sock, proto, welcome, early = result
+        if loop.outcome is not None or loop.quitting:
+            with contextlib.suppress(OSError):
+                sock.close()
             return
         loop.sock, loop.proto = sock, proto
         self.offline_since = None
+        loop.session.progress.pop("connection", None)
         sock.setblocking(False)
         loop.selector.register(sock, selectors.EVENT_READ, "net")
         self.settle_at = time.monotonic() + REPLAY_SETTLE_SECONDS
@@ -117,6 +190,18 @@ class Reconnect:
         queued, self.queued = self.queued, []
         for event in queued:
             loop._send(event)
+
+    def close(self) -> None:
+        """The chat is over: an attempt still under way closes what it opens, when it ends."""
+        with self._lock:
+            self._closed = True
+            while not self._results.empty():
+                result = self._results.get()
+                if isinstance(result, tuple):
+                    with contextlib.suppress(OSError):
+                        result[0].close()
+        for end in (self._wake_read, self._wake_write):
+            end.close()
 
     def away(self, loop: ClientLoop, result: object) -> None:
         """A line typed while disconnected: kept and sent on rejoining (files wait for a connection)."""
@@ -143,7 +228,34 @@ class Frontend(Protocol):
 
 
 class JoinError(Exception):
-    """The server refused us (name taken and no way to ask for another, room full, ...)."""
+    """The server refused us (name taken and no way to ask for another, room full, ...).
+    ``code``: the server's error code (events.E_*), or one of the local ones below, or None."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# Local reasons a join fails, for deciding by code (never by English):
+PASSWORD_NEEDED = "password-needed"  # the room asks for a password and we have none to give
+FINGERPRINT_CHANGED = "fingerprint-changed"  # over TLS, not the certificate first trusted
+
+# A rejoin refused for one of these does not get better by waiting: the person decides what to
+# do (run connect again with the password, ask the host), so the client stops retrying at once.
+# A password prompt is never opened over the full screen, where a password could be typed as a
+# chat line, or a chat line sent as a guess that counts toward the address's lockout.
+STOP_REJOINING = frozenset({PASSWORD_NEEDED, FINGERPRINT_CHANGED, ev.E_PASSWORD, ev.E_LOCKED, ev.E_BANNED})
+
+
+def stop_rejoining_message(error: JoinError) -> str:
+    """What the person reads when a rejoin is refused for good (one of STOP_REJOINING)."""
+    if error.code == PASSWORD_NEEDED:
+        return ("disconnected: the room now needs a password; run the same `lanchat connect` again "
+                "and type it when asked (or set LANCHAT_PASSWORD)")
+    if error.code in (ev.E_PASSWORD, ev.E_LOCKED):
+        return (f"disconnected: {error}; the room's password may have changed: run the same "
+                "`lanchat connect` again and type the new one when asked")
+    return f"disconnected: {error}; not trying again"
 
 
 @dataclass
@@ -195,7 +307,7 @@ def join(
                 retry = event.code in (ev.E_NAME_TAKEN, ev.E_BAD_NAME, ev.E_NAME_OWNED) and not event.fatal
                 new_name = ask_name(visible(event.message)) if (retry and ask_name) else None
                 if not new_name:
-                    raise JoinError(f"the server refused to let us in: {visible(event.message)}")
+                    raise JoinError(f"the server refused to let us in: {visible(event.message)}", event.code)
                 sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
                 deadline = time.monotonic() + timeout
 
@@ -246,7 +358,7 @@ def _answer(
     if salt not in derived:
         text = password() if password is not None else None
         if not text:
-            raise JoinError("this room needs a password: give it when asked, or set LANCHAT_PASSWORD")
+            raise JoinError("this room needs a password: give it when asked, or set LANCHAT_PASSWORD", PASSWORD_NEEDED)
         derived[salt] = identity.derive_password_key(text, salt)
     return ev.Auth(signature=signature, proof=identity.b64(identity.password_proof(derived[salt], nonce, binding)))
 
@@ -289,6 +401,8 @@ class ClientLoop:
         wake = getattr(self.frontend, "wake_fileno", None)
         if wake is not None:  # e.g. the curses screen's resize signal, through a self-pipe
             self.selector.register(wake(), selectors.EVENT_READ, "keys")
+        if self.reconnect is not None:  # an attempt to reconnect, finished on its worker thread
+            self.selector.register(self.reconnect.fileno(), selectors.EVENT_READ, "rejoin")
         try:
             try:
                 self._handle_events(list(early_events))
@@ -320,6 +434,8 @@ class ClientLoop:
                                 self._flush()
                         elif key.data == "keys" and self.outcome is None:
                             self._read_keys()
+                        elif key.data == "rejoin" and self.reconnect is not None and self.outcome is None:
+                            self.reconnect.finished(self)
                     if self.outcome is None:
                         self.frontend.update()
                 except KeyboardInterrupt:
@@ -329,6 +445,8 @@ class ClientLoop:
             with contextlib.suppress(Exception):
                 self.selector.close()
             self.transfers.close()  # a download cut off here leaves no partial file
+            if self.reconnect is not None:
+                self.reconnect.close()
             with contextlib.suppress(OSError):
                 self.sock.close()
 

@@ -293,37 +293,74 @@ class PasswordAttempts:
 
     Pure, with an injected clock; the room asks ``locked_for(address)`` before a challenge and
     tells ``failed(address)`` after a wrong proof.
+
+    Both tables are bounded, so an attacker cycling source addresses cannot grow them for ever:
+
+    - ``_failures`` (counts below the limit) keeps at most ``max_addresses``; the oldest is
+      forgotten first. Forgetting a count only lets that address start again at zero, which a
+      fresh address could do anyway.
+    - ``_locked_until`` keeps at most ``max_addresses`` live locks. Every lock lasts the same
+      ``lock`` seconds and an address is (re)inserted at the end when locked, so the table is
+      in expiry order: expired locks are dropped from the front, cheaply, on every call. A
+      lock still running is never evicted (that would unlock an attacker early). When the
+      table is full of running locks the room is being guessed at from more than
+      ``max_addresses`` addresses within ``lock`` seconds: then every address not in the table
+      is treated as locked too, until the oldest lock expires and frees a place (at most
+      ``lock`` seconds). Memory stays bounded and guessing stays at most ``limit`` tries per
+      place per ``lock`` seconds, at the price of making newcomers wait during such an attack.
     """
 
-    def __init__(self, clock, *, limit: int = 3, window: float = 60.0, lock: float = 60.0) -> None:  # noqa: ANN001
+    def __init__(  # noqa: ANN001
+        self, clock, *, limit: int = 3, window: float = 60.0, lock: float = 60.0, max_addresses: int = 4096,
+    ) -> None:
         self.clock = clock
         self.limit = limit
         self.window = window
         self.lock = lock
+        self.max_addresses = max_addresses
         self._failures: dict[str, list[float]] = {}
-        self._locked_until: dict[str, float] = {}
+        self._locked_until: dict[str, float] = {}  # in expiry order: every lock lasts ``lock``
 
     def locked_for(self, address: str) -> float:
         """Seconds until ``address`` may try again (0: it may try now)."""
+        now = self.clock()
+        self._drop_expired(now)
         until = self._locked_until.get(address)
-        if until is None:
-            return 0.0
-        left = until - self.clock()
-        if left <= 0:
-            del self._locked_until[address]
-            return 0.0
-        return left
+        if until is None and len(self._locked_until) >= self.max_addresses:
+            until = next(iter(self._locked_until.values()))  # full: wait for the first place to free
+        return 0.0 if until is None else until - now
 
     def failed(self, address: str) -> bool:
         """Count one wrong password; True when this one locks the address."""
         now = self.clock()
-        recent = [t for t in self._failures.get(address, ()) if now - t < self.window]
+        self._drop_expired(now)
+        recent = [t for t in self._failures.pop(address, ()) if now - t < self.window]
         recent.append(now)
         if len(recent) >= self.limit:
-            self._failures.pop(address, None)
-            self._locked_until[address] = now + self.lock
+            self._locked_until.pop(address, None)  # re-inserted at the end: the table stays in expiry order
+            if len(self._locked_until) < self.max_addresses:
+                self._locked_until[address] = now + self.lock
+            else:  # no place, and none is freed early: the full table locks every address not
+                # in it (locked_for) until a place frees; its count is kept, so its next wrong
+                # password takes that place at once
+                self._remember_failures(address, recent[-self.limit :])
             return True
-        self._failures[address] = recent
-        if len(self._failures) > 4096:  # a scan from many addresses: forget the oldest
-            del self._failures[next(iter(self._failures))]
+        self._remember_failures(address, recent)
         return False
+
+    def _remember_failures(self, address: str, times: list[float]) -> None:
+        self._failures[address] = times  # (re-)inserted at the end: the oldest is first in line
+        if len(self._failures) > self.max_addresses:  # a scan from many addresses: forget the oldest
+            del self._failures[next(iter(self._failures))]
+
+    def _drop_expired(self, now: float) -> None:
+        while self._locked_until:
+            address, until = next(iter(self._locked_until.items()))
+            if until > now:
+                return
+            del self._locked_until[address]
+
+    @property
+    def tracked(self) -> int:
+        """How many addresses the two tables hold (bounded by twice ``max_addresses``)."""
+        return len(self._failures) + len(self._locked_until)

@@ -68,6 +68,7 @@ class TextDoor:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.opening: dict[int, bytes] = {}  # undecided connections -> their first bytes so far
+        self.decoded = DecodedFrames()  # shared by every text participant: a broadcast decoded once
 
     def open(self, cid: int) -> None:
         """A connection from the network (the host's and the bots' sockets speak frames)."""
@@ -96,7 +97,8 @@ class TextDoor:
         gate = self.hub.room.gate
         # a password room asks for it after the name; with TLS (gate.binding) it is not in the clear
         text = TextConnection(
-            say=lambda data: outbox.queue_text(cid, data), password=gate.asks_typed_password, encrypted=bool(gate.binding)
+            say=lambda data: outbox.queue_text(cid, data), password=gate.asks_typed_password, encrypted=bool(gate.binding),
+            decoded=self.decoded,
         )
         peer.proto = text  # type: ignore[assignment]
         outbox.speak_text(cid, text.render_frames)
@@ -105,6 +107,48 @@ class TextDoor:
 
     def forget(self, cid: int) -> None:
         self.opening.pop(cid, None)
+
+
+class DecodedFrames:
+    """The events in the last run of whole frames decoded for text participants.
+
+    A broadcast reaches every text participant as the very same bytes object (outbox.py joins
+    a pass's broadcasts once and hands that object to each one's ``render_frames``), so it is
+    decoded (JSON, then an event) once and each participant only renders the events its own
+    way. Keyed by identity: the bytes object is held here, so it cannot be freed and another
+    take its place, and bytes never change, so an identical object always decodes the same.
+    Only whole frames are cached; a run that ends inside a frame goes the per-connection way."""
+
+    def __init__(self) -> None:
+        self._data: bytes | None = None
+        self._events: list[ev.Event] = []
+        self.decodes = 0  # how many runs were decoded (for tests and bench/textline_bench.py)
+
+    def whole(self, data: bytes) -> list[ev.Event] | None:
+        """The server events in ``data``, or None when it does not hold whole frames only."""
+        if data is self._data:
+            return self._events
+        frames = FrameDecoder()
+        try:
+            payloads = frames.feed(data)
+        except FrameError:
+            return None
+        if frames.pending_bytes:
+            return None
+        self.decodes += 1
+        self._data, self._events = data, [e for e in map(_server_event, payloads) if e is not None]
+        return self._events
+
+
+def _server_event(payload: bytes) -> ev.Event | None:
+    """One frame's payload as a server event; None for a piece of a file (only lanchat clients
+    download) or anything that does not decode."""
+    if is_binary(payload):
+        return None
+    try:
+        return ev.event_from_json(json.loads(payload), ev.SERVER_EVENTS)
+    except (ValueError, ev.EventShapeError, RecursionError):
+        return None
 
 
 def clock_stamp(when: float) -> str:
@@ -124,7 +168,10 @@ class TextConnection:
         say: Callable[[bytes], None] | None = None,
         password: bool = False,
         encrypted: bool = False,
+        decoded: DecodedFrames | None = None,
     ) -> None:
+        # ``decoded`` is shared with the other text participants (TextDoor's): one decode per broadcast
+        self._decoded = decoded if decoded is not None else DecodedFrames()
         # ``say`` writes what it answers by itself (prompts, /help, a line too long); without
         # one it is kept for ``take_output()``.
         self._say = say or self._output_append
@@ -342,19 +389,16 @@ class TextConnection:
 
     def render_frames(self, data: bytes) -> bytes:
         """Frames encoded for lanchat clients (a broadcast written to everyone) as text lines."""
-        try:
-            payloads = self._frames.feed(data)
-        except FrameError:
-            self._frames = FrameDecoder()
-            return b""
-        out = bytearray()
-        for payload in payloads:
-            if is_binary(payload):
-                continue  # a piece of a file: only lanchat clients download
+        events = self._decoded.whole(data) if not self._frames.pending_bytes else None
+        if events is None:  # a frame cut across calls, or a broken one: this connection's own decoder
             try:
-                event = ev.event_from_json(json.loads(payload), ev.SERVER_EVENTS)
-            except (ValueError, ev.EventShapeError, RecursionError):
-                continue
+                payloads = self._frames.feed(data)
+            except FrameError:
+                self._frames = FrameDecoder()
+                return b""
+            events = [e for e in map(_server_event, payloads) if e is not None]
+        out = bytearray()
+        for event in events:
             out += self.show(event) if self.state is not State.CLOSED else b""
         return bytes(out)
 

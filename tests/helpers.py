@@ -279,6 +279,20 @@ class RawClient:
     def expect_closed(self, timeout: float | None = None) -> None:
         self.expect(ConnectionClosed, timeout)
 
+    def until_closed(self, timeout: float | None = None) -> list[object]:
+        """Everything the server sends, in order, until it closes the connection (which must
+        happen within ``timeout``): what a peer heard last, with no fixed wait."""
+        heard: list[object] = []
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            while self.inbox:
+                event = self.inbox.pop(0)
+                if isinstance(event, ConnectionClosed):
+                    return heard
+                heard.append(event)
+            if not self._pump(deadline):
+                raise AssertionError(f"the server did not close the connection in time; heard {heard[-5:]}")
+
     def drain(self, timeout: float = 0.2) -> list[object]:
         """Everything that arrives within ``timeout`` (used to check nothing else came)."""
         deadline = time.monotonic() + timeout

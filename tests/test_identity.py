@@ -19,7 +19,6 @@ from lanchat import identity
 from lanchat.gate import Gate
 from lanchat.history import HistoryStore
 from lanchat.identity import IdentityError, RoomPassword, load_or_create_key
-from lanchat.protocol import ConnectionClosed
 from lanchat.room import Claim, Close, Log, Room, Send
 
 T0 = 1_700_000_000.0
@@ -556,10 +555,9 @@ def test_the_room_keeps_working_while_wrong_passwords_pile_up():
                 mallory.hello("mallory")  # signed, with a wrong password's proof
             else:
                 mallory.send(ev.Hello(name="mallory", key=identity.b64(bytes(32))))  # locked: not even a challenge
-            heard = mallory.drain(5.0)  # everything it is sent, in order, until the server closes
-            (refused, closed) = heard  # one error, then the server closes: no roster, no history
+            heard = mallory.until_closed()  # everything it is sent, in order, until the server closes
+            (refused,) = heard  # one error, then the server closes: no roster, no history
             assert refused.code == (ev.E_PASSWORD if attempt < 3 else ev.E_LOCKED) and refused.fatal
-            assert isinstance(closed, ConnectionClosed), heard
             mallory.close()
         ann.send(ev.Say(text="still here"))
         heard = []  # all ann was sent while mallory tried: it is queued ahead of her own echo
@@ -668,3 +666,96 @@ def test_the_colour_bot_joins_a_password_room_through_its_socketpair():
     assert isinstance(welcome, ev.Welcome) and welcome.name == "colourbot"
     (refused,) = [a.event for a in room.handle(2, ev.Hello(name="bob")) if isinstance(a, Send)]
     assert refused.code == ev.E_PASSWORD  # the same keyless hello from anyone else
+
+
+# ------------------------------------------------ the lockout's memory is bounded
+
+
+def test_expired_locks_are_forgotten_so_cycling_addresses_cannot_grow_the_table():
+    from lanchat.identity import PasswordAttempts
+
+    clock = Clock()
+    attempts = PasswordAttempts(clock, limit=3, window=60.0, lock=60.0, max_addresses=100)
+    for n in range(1000):  # an attacker on a fresh address every few seconds, each locked in turn
+        address = f"10.9.{n // 256}.{n % 256}"
+        assert [attempts.failed(address) for _ in range(3)] == [False, False, True]
+        assert attempts.locked_for(address) == 60.0
+        clock.now += 2.0
+    assert attempts.tracked <= 31  # only the locks of the last minute (30) are kept, not 1000
+    assert attempts.locked_for("10.9.3.231") > 0  # the newest is still locked
+    assert attempts.locked_for("10.9.0.0") == 0  # the first one's minute is long over
+
+
+def test_a_full_lock_table_never_unlocks_an_address_early_and_locks_newcomers_until_a_place_frees():
+    from lanchat.identity import PasswordAttempts
+
+    clock = Clock()
+    attempts = PasswordAttempts(clock, limit=3, window=60.0, lock=60.0, max_addresses=4)
+    for n in range(4):
+        for _ in range(3):
+            attempts.failed(f"10.0.0.{n}")
+        clock.now += 1.0
+    assert attempts.locked_for("10.0.0.4") == 56.0  # full: a newcomer waits for the oldest lock to end
+    for _ in range(3):
+        locked = attempts.failed("10.0.0.5")  # a fifth attacker, already past a challenge
+    assert locked and attempts.tracked <= 8
+    for n in range(4):  # nobody locked was let go to make room
+        assert attempts.locked_for(f"10.0.0.{n}") == 60.0 - (4 - n)
+    clock.now += 56.0  # 10.0.0.0's lock ends: one place frees
+    assert attempts.locked_for("10.0.0.0") == 0 and attempts.locked_for("10.0.0.1") == 1.0
+    assert attempts.failed("10.0.0.5")  # its count was kept: one more wrong password locks it at once
+    assert attempts.locked_for("10.0.0.5") == 60.0 and attempts.locked_for("10.0.0.6") > 0
+
+
+def test_failure_counts_are_capped_oldest_first():
+    from lanchat.identity import PasswordAttempts
+
+    clock = Clock()
+    attempts = PasswordAttempts(clock, limit=3, max_addresses=50)
+    for n in range(5000):  # one wrong password from each of 5000 addresses: none locked
+        assert not attempts.failed(f"fd00::{n:x}")
+    assert attempts.tracked == 50
+    assert attempts.failed("fd00::1387") is False  # the newest's count survived: two now
+    assert attempts.failed("fd00::1387") is True
+
+
+def test_an_attacker_cycling_source_addresses_is_held_by_a_full_lock_table_from_its_own_side():
+    """Guessing from 127.0.0.2, .3, ... (any 127/8 address is this machine): each address is
+    locked after three wrong proofs; once the (here small) table is full, every further
+    address is refused `locked` on its first hello, without a challenge, and the addresses
+    locked first stay locked. The table never grows past its cap. The price, documented: a
+    newcomer with the right password waits too, until the oldest lock ends."""
+    import socket
+    import time
+
+    from lanchat.identity import PasswordAttempts
+
+    def guess(source: str) -> ev.Error:
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=10, source_address=(source, 0))
+        mallory = RawClient(sock, key=Ed25519PrivateKey.generate())
+        mallory.send(ev.Hello(name="mallory", key=identity.b64(identity.public_bytes(mallory.key))))
+        said = mallory.expect(object)
+        if isinstance(said, ev.Challenge):  # a wrong proof: 32 random bytes, never the password's
+            answer = mallory.answer(said)
+            mallory.send(ev.Auth(signature=answer.signature, proof=identity.b64(os.urandom(32))))
+            (said,) = mallory.until_closed()
+        else:
+            assert mallory.until_closed() == []
+        mallory.close()
+        return said
+
+    room_password = RoomPassword.create("pw", SALT)
+    with running_server(password=room_password) as (server, endpoint):
+        attempts = server.room.gate.attempts = PasswordAttempts(time.time, max_addresses=4)
+        for n in range(2, 6):  # four attackers fill the table
+            codes = [guess(f"127.0.0.{n}").code for _ in range(3)]
+            assert codes == [ev.E_PASSWORD] * 3
+        for n in range(6, 30):  # the next ones are not even challenged
+            assert guess(f"127.0.0.{n}").code == ev.E_LOCKED
+            assert attempts.tracked <= 8
+        assert guess("127.0.0.2").code == ev.E_LOCKED  # the first one was not let go to make room
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=10, source_address=("127.0.0.99", 0))
+        newcomer = RawClient(sock, key=Ed25519PrivateKey.generate(), password="pw")
+        newcomer.send(ev.Hello(name="ann", key=identity.b64(identity.public_bytes(newcomer.key))))
+        assert newcomer.expect(ev.Error).code == ev.E_LOCKED  # the documented price, for at most a minute
+        newcomer.close()

@@ -15,11 +15,12 @@ import selectors
 import socket
 import threading
 
-from helpers import Proc, short_tmp_dir, wait_for
+from helpers import Proc, RawClient, short_tmp_dir, wait_for
 
 from lanchat import events as ev
 from lanchat.client import RETRY_DELAYS, retry_delay
 from lanchat.session import Session
+from lanchat.transport import Endpoint
 
 
 class Blip:
@@ -412,6 +413,191 @@ def test_over_tls_a_restarted_server_with_the_same_certificate_is_rejoined():
         server.expect(rf"fingerprint is {re.escape(pin)}")
         bob.expect(r"back in the room as bob", timeout=20)
         server.expect(r"bob joined from")
+    finally:
+        for proc in (bob, server):
+            if proc is not None:
+                proc.stop()
+
+
+# ------------------------------------- the screen stays alive while an attempt hangs
+
+
+class Silent:
+    """A listener on ``port`` that takes connections and never answers: a rejoin's connect
+    succeeds and its handshake hangs (up to its 5 s deadline), as with a wedged server."""
+
+    def __init__(self, port: int) -> None:
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.listener.settimeout(20)
+        self.conn: socket.socket | None = None
+
+    def caught(self) -> bytes:
+        """Wait for the client's next attempt and its hello: it is now hanging on us."""
+        self.conn, _ = self.listener.accept()
+        self.conn.settimeout(20)
+        hello = self.conn.recv(4096)
+        assert hello, "the client closed at once"
+        self.conn.setblocking(False)
+        return hello
+
+    def still_hanging(self) -> bool:
+        """The attempt is still waiting for us (the client has not given up on it)."""
+        assert self.conn is not None
+        try:
+            return self.conn.recv(4096) != b""
+        except BlockingIOError:
+            return True
+
+    def close(self) -> None:
+        for sock in (self.conn, self.listener):
+            if sock is not None:
+                sock.close()
+
+
+def test_the_full_screen_types_while_a_reconnect_attempt_hangs_and_rejoins_when_a_server_is_back():
+    from helpers import TermProc
+
+    server, port = serve_tcp("--no-history")
+    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob")
+    silent = None
+    try:
+        bob.expect(r"welcome, bob")
+        server.popen.kill()
+        server.wait()
+        bob.expect(r"connection lost; retrying in 1 s")
+        silent = Silent(port)
+        silent.caught()
+        bob.expect(r"offline: reconnecting")  # the status line says what is going on
+        bob.send("typed while it hangs")
+        bob.expect(r"typed while it hangs")  # echoed at once ...
+        assert silent.still_hanging()  # ... while the attempt still waits for an answer
+        bob.send("\r")
+        bob.expect(r"not connected: it will be sent when the connection is back")
+        assert silent.still_hanging()
+        silent.close()  # the wedged server goes; a real one comes back on the same port
+        server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", str(port), "--no-announce", "--no-history")
+        server.expect(r"listening on port")
+        bob.expect(r"back in the room as bob", timeout=30)
+        bob.expect_gone(r"offline:")
+        server.expect(r"bob joined from")
+        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+        try:
+            bob.send("hello again\r")
+            ann.expect(ev.Message, sender="bob", text="hello again")
+        finally:
+            ann.close()
+    finally:
+        if silent is not None:
+            silent.close()
+        bob.stop()
+        server.stop()
+    assert "Traceback" not in bob.text
+
+
+def test_q_leaves_at_once_while_a_reconnect_attempt_hangs():
+    from helpers import TermProc
+
+    server, port = serve_tcp("--no-history")
+    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob")
+    silent = None
+    try:
+        bob.expect(r"welcome, bob")
+        server.popen.kill()
+        server.wait()
+        silent = Silent(port)
+        silent.caught()
+        bob.send("/q\r")
+        assert bob.wait() == 0
+        # it did not wait for the attempt to fail first: that would have been said on screen
+        assert b"still no connection" not in bob.raw
+        assert b"you left the chat" in bob.raw
+    finally:
+        if silent is not None:
+            silent.close()
+        bob.stop()
+        server.stop()
+
+
+# ------------------------------- a room whose admission changed while we were away
+
+
+def test_a_room_that_gains_a_password_while_away_is_not_rejoined_and_no_prompt_opens_under_the_screen():
+    from helpers import TermProc, child_env
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        server = Proc("serve", "--headless", "--unix", path, "--no-history")
+        server.expect(r"join with")
+        bob = TermProc("connect", "--unix", path, "--name", "bob")
+        try:
+            bob.expect(r"welcome, bob")
+            server.popen.kill()
+            server.wait()
+            bob.expect(r"connection lost; retrying in 1 s")
+            server = Proc("serve", "--headless", "--unix", path, "--no-history", "--password",
+                          env=child_env(LANCHAT_PASSWORD="s3cret tea"))
+            server.expect(r"join with")
+            assert bob.wait(timeout=30) == 1  # it stops retrying: only the person can give a password
+            said = bob.raw.decode("utf-8", "replace")
+            assert "the room now needs a password; run the same `lanchat connect` again" in said
+            assert "password: " not in said.casefold()  # no getpass prompt over the full screen
+            assert "Traceback" not in said
+            bob.send("x")  # the terminal is ours again: nothing waits for a key
+        finally:
+            bob.stop()
+            server.stop()
+        assert "wrong room password" not in server.output  # and no guess was spent on the way
+
+
+def test_a_room_whose_password_changed_is_tried_once_not_until_the_address_is_locked():
+    from helpers import TermProc, child_env
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        server = Proc("serve", "--headless", "--unix", path, "--no-history", "--password",
+                      env=child_env(LANCHAT_PASSWORD="old words"))
+        server.expect(r"join with")
+        bob = TermProc("connect", "--unix", path, "--name", "bob", env={"LANCHAT_PASSWORD": "old words"})
+        try:
+            bob.expect(r"welcome, bob")
+            server.popen.kill()
+            server.wait()
+            bob.expect(r"connection lost; retrying in 1 s")
+            server = Proc("serve", "--headless", "--unix", path, "--no-history", "--password",
+                          env=child_env(LANCHAT_PASSWORD="new words"))
+            server.expect(r"join with")
+            assert bob.wait(timeout=30) == 1
+            said = bob.raw.decode("utf-8", "replace")
+            assert "the room's password may have changed: run the same `lanchat connect` again" in said
+        finally:
+            bob.stop()
+            server.stop()
+        assert server.output.count("wrong room password") == 1  # one try, never a lockout
+        assert "locked" not in server.output
+
+
+def test_over_tls_a_restarted_server_with_another_certificate_ends_the_retries_with_one_line():
+    """Another certificate on the same port is someone else (or the host's new machine): the
+    client does not rejoin it, and no longer retries it for ten minutes either."""
+    from helpers import child_env
+
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--tls", env=child_env())
+    bob = None
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--fingerprint", pin)
+        bob.expect(r"welcome, bob")
+        server.popen.kill()
+        server.wait()
+        bob.expect(r"connection lost; retrying in 1 s")
+        server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", port, "--no-announce", "--tls",
+                      env=child_env())  # a new data folder: a new certificate
+        other = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        assert other != pin
+        assert bob.wait(timeout=30) == 1
+        bob.expect(rf"the server's TLS fingerprint is now {re.escape(other)}, not {re.escape(pin)}; not trying again")
+        assert "back in the room" not in bob.output and "Traceback" not in bob.output
     finally:
         for proc in (bob, server):
             if proc is not None:

@@ -151,3 +151,35 @@ def test_over_tls_the_password_prompt_has_no_warning():
     conn = TextConnection(password=True, encrypted=True)
     conn.receive_data(b"ann\n")
     assert conn.take_output() == b"this room has a password\r\npassword: "
+
+
+def test_a_broadcast_is_decoded_once_for_all_text_participants_and_reads_as_decoded_apart():
+    """TextDoor hands every text participant one DecodedFrames: a broadcast (the same bytes
+    object for each) is decoded once, and each still reads it its own way, exactly as a
+    participant decoding alone reads it (the plain path beside the fast one)."""
+    from lanchat.textline import DecodedFrames
+
+    shared = DecodedFrames()
+
+    def sharing(name: str) -> TextConnection:
+        conn = TextConnection(stamp=lambda when: "12:00", decoded=shared)
+        conn.receive_data(f"{name}\n".encode())
+        conn.events()
+        conn.show(ev.Welcome(name=name, mode="duplex", members=("ann", name)))
+        return conn
+
+    people = [sharing(f"nc{n}") for n in range(5)]
+    alone = [welcomed(f"nc{n}") for n in range(5)]
+    broadcast = b"".join(encode(e) for e in (
+        ev.Message(sender="ann", text="to everyone", time=0.0),
+        ev.Direct(sender="ann", to="nc3", text="just you", time=0.0),
+        ev.Turn(holder="nc1"),
+    ))
+    before = shared.decodes
+    shared_lines = [conn.render_frames(broadcast) for conn in people]
+    assert shared.decodes == before + 1  # once for five participants
+    assert shared_lines == [conn.render_frames(broadcast) for conn in alone]
+    assert shared_lines[1].endswith(b"* your turn: type a line\r\n") and b"ann -> you" in shared_lines[3]
+    # a run cut inside a frame goes each connection's own way, and still reads right
+    half = len(broadcast) - 5
+    assert [c.render_frames(broadcast[:half]) + c.render_frames(broadcast[half:]) for c in people] == shared_lines

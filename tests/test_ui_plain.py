@@ -65,3 +65,40 @@ def test_a_last_line_without_a_newline_still_counts_unless_it_was_too_long(piped
     pipe.close_input()
     assert front.read_input() == (["bbb"] if size == 3 else None)
     assert front.ended
+
+
+def test_a_paste_past_the_cap_at_a_terminal_is_dropped_with_one_notice_and_typing_goes_on():
+    """--plain at a terminal (a real pseudo-terminal here) keeps what is typed itself: a paste of
+    more than MAX_LINE_CHARS without an Enter is dropped, said once, and never grows memory."""
+    import select
+
+    master, slave = os.openpty()
+    out = io.StringIO()
+    front = PlainFrontend(Session(name="ann"), stdin_fd=slave, stdout=out, interactive=True)
+    os.set_blocking(master, False)
+
+    def type_keys(data: bytes) -> list[str]:
+        """Type ``data`` as fast as the terminal takes it, reading whenever it is readable."""
+        got: list[str] = []
+        while data:
+            try:
+                data = data[os.write(master, data) :]
+            except BlockingIOError:
+                pass  # the terminal's input queue is full: read some first
+            while select.select([slave], [], [], 0.05)[0]:
+                got += front.read_input() or []
+                assert len(front.typing) <= MAX_LINE_CHARS  # memory stays bounded all along
+        return got
+
+    try:
+        got = type_keys(b"x" * (MAX_LINE_CHARS + 200_000))
+        got += type_keys(b"more of the same paste" * 1000 + b"\r")
+        got += type_keys("still typing, Zoë\r".encode())
+        assert got == ["still typing, Zoë"]  # nothing of the paste was sent; the next line was
+        said = out.getvalue()
+        assert said.count("was not sent") == 1
+        assert said.count("x") <= MAX_LINE_CHARS + 10  # the rest was not echoed either
+    finally:
+        front.close()
+        os.close(master)
+        os.close(slave)

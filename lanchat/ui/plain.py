@@ -26,8 +26,8 @@ from .editor import kill_word_back
 MARKS = {"notice": "*", "error": "!", "system": "*"}
 # A line still without its newline is kept up to this many characters (a paste of any sensible
 # size is then refused with its exact length: events.MAX_TEXT_CHARS); past it the line is dropped
-# up to its newline, with a notice, so a script piping gigabytes without a newline cannot fill
-# the client's memory.
+# up to its newline, with a notice, so a script piping gigabytes without a newline, or a paste of
+# gigabytes at a terminal (--plain), cannot fill the client's memory.
 MAX_LINE_CHARS = 1_000_000
 
 
@@ -143,6 +143,9 @@ class PlainFrontend:
             key = text[index]
             index += 1
             if key in "\r\n":
+                if self._skipping:  # the end of an over-long line: nothing of it is sent
+                    self._skipping = False
+                    continue
                 self._echo("\n")
                 submitted.append(self.typing)
                 self.typing = ""
@@ -156,7 +159,7 @@ class PlainFrontend:
                 self._erase(self.typing[len(keep) :])
                 self.typing = keep
             elif key == "\x04":
-                if not self.typing:
+                if not self.typing and not self._skipping:
                     self.ended = True
                     return submitted or None
             elif key == "\x1b":
@@ -169,6 +172,14 @@ class PlainFrontend:
                     end += 1
                 run = text[index - 1 : end].replace("\t", " ")
                 index = end
+                if self._skipping:
+                    continue  # the rest of an over-long line: neither kept nor echoed
+                if len(self.typing) + len(run) > MAX_LINE_CHARS:  # a paste of gigabytes: memory stays flat
+                    self.typing = ""
+                    self._skipping = True
+                    self._echo("\n")
+                    self._too_long()
+                    continue
                 self.typing += run
                 self._echo(visible(run))
                 social.note_typing(self.session, self.typing)  # a hint for the others, never the text
@@ -204,17 +215,14 @@ class PlainFrontend:
         elif len(self._partial) > MAX_LINE_CHARS:
             self._partial = ""
             self._skipping = True
-            limit = f"{ev.MAX_TEXT_CHARS:,}"
-            self.show(
-                [
-                    Line(
-                        kind="error",
-                        time=time.time(),
-                        text=f"a line of over {MAX_LINE_CHARS:,} characters was not sent (a message holds at most {limit})",
-                    )
-                ]
-            )
+            self._too_long()
         return [line.rstrip("\r") for line in complete]
+
+    def _too_long(self) -> None:
+        """The one notice for a line past MAX_LINE_CHARS (piped, or typed/pasted at a terminal)."""
+        limit = f"{ev.MAX_TEXT_CHARS:,}"
+        text = f"a line of over {MAX_LINE_CHARS:,} characters was not sent (a message holds at most {limit})"
+        self.show([Line(kind="error", time=time.time(), text=text)])
 
     def show(self, lines: list[Line]) -> None:
         try:
