@@ -234,9 +234,9 @@ def notebooks() -> list[Notebook]:
           is empty, stop asking to write (`server.want_to_write(conn, False)`), or `select` returns at once,
           forever, and the loop spins at 100% CPU.
 
-        The check runs the relay with your functions and three real clients: zed never reads (small receive
-        buffer), ben reads everything, ana sends 400 messages of 1 KB in ten bursts (ben reads each burst before the
-        next).
+        The check runs the relay with your functions and three real clients: zed never reads, ben reads everything,
+        ana sends 400 messages of 1 KB in ten bursts (ben reads each burst before the next). zed and ben have small
+        receive buffers, so a burst never fits in the kernel's buffers and `send()` takes only part of it.
         """,
         """
         def queue_output(server, conn, data):
@@ -255,7 +255,9 @@ def notebooks() -> list[Notebook]:
         def check_relay():
             relay = RelayServer(queue_output, send_queued)
             zed = connect(relay.address, receive_buffer=4096)
-            ben, ana = connect(relay.address), connect(relay.address)
+            # ben's receive buffer is small too: a 40 KB burst cannot fit in the kernel's buffers
+            # between relay and ben, so send() is sure to take only part of a queue at some point
+            ben, ana = connect(relay.address, receive_buffer=4096), connect(relay.address)
             try:
                 assert wait_for(lambda: len(relay.decoders) == 3, 3), "the relay did not accept three clients"
                 ben_side = next(c for c in list(relay.decoders) if c.getpeername() == ben.getsockname())
