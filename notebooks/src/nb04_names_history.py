@@ -693,9 +693,12 @@ def durable_history() -> Notebook:
         """
         ### lanchat's history store
 
-        `lanchat.history.HistoryStore` is lanchat's real version: one SQLite file, every message committed
-        before anyone receives it, direct messages replayed only to the two people concerned. Its module
-        docstring explains the durability choices. A name belongs to a key (`lanchat.identity`): each
+        `lanchat.history.HistoryStore` is lanchat's real version: one SQLite file, every message stored
+        before anyone receives it, direct messages replayed only to the two people concerned. A running
+        server stores a loop pass's messages with one `write()` to an append-only journal beside the file
+        (a SQLite transaction per message costs several times more), and moves them into SQLite in
+        batches; here `append()` commits each one at once. Its module docstring explains the durability
+        choices. A name belongs to a key (`lanchat.identity`): each
         direct message is stored with the keys that owned both names, and replayed only to a connection
         that proved one of them, never to whoever takes the name next. Here the keys are stand-ins.
         """,
