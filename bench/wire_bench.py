@@ -39,12 +39,18 @@ def per_call_us(fn, number: int) -> float:
     return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6
 
 
-def receive_say(payload_frame: bytes):
-    """A server-side connection past its handshake, fed one ``say`` frame per call."""
+def joined_connection() -> Connection:
+    """A server-side connection past its handshake."""
     conn = Connection(Role.SERVER)
     conn.receive_data(wire.encode_json({"type": "hello", "name": "ann", "version": 1}))
     conn.events()
     conn.send(ev.Welcome(name="ann", mode="free", members=("ann",), host="ann"))
+    return conn
+
+
+def receive_say(payload_frame: bytes):
+    """A joined connection fed one ``say`` frame per call."""
+    conn = joined_connection()
 
     def one() -> None:
         conn.receive_data(payload_frame)
@@ -56,10 +62,7 @@ def receive_say(payload_frame: bytes):
 
 def receive_say_short(payload_frame: bytes):
     """As ``receive_say``, taken by the short path: the text only, no event."""
-    conn = Connection(Role.SERVER)
-    conn.receive_data(wire.encode_json({"type": "hello", "name": "ann", "version": 1}))
-    conn.events()
-    conn.send(ev.Welcome(name="ann", mode="free", members=("ann",), host="ann"))
+    conn = joined_connection()
 
     def one() -> None:
         conn.receive_data(payload_frame)
