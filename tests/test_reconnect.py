@@ -14,6 +14,8 @@ import re
 import selectors
 import socket
 import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from helpers import Proc, RawClient, short_tmp_dir, wait_for
 
@@ -21,6 +23,9 @@ from lanchat import events as ev
 from lanchat.client import RETRY_DELAYS, retry_delay
 from lanchat.session import Session
 from lanchat.transport import Endpoint
+
+if TYPE_CHECKING:
+    from helpers import TermProc
 
 
 class Blip:
@@ -454,7 +459,10 @@ class Silent:
                 sock.close()
 
 
-def test_the_full_screen_types_while_a_reconnect_attempt_hangs_and_rejoins_when_a_server_is_back():
+@contextlib.contextmanager
+def offline_with_a_hanging_attempt() -> Iterator[tuple[TermProc, Silent, int]]:
+    """bob in the full screen, his server SIGKILLed, and his next rejoin hanging on ``Silent``
+    (connected, handshake unanswered) on the same port."""
     from helpers import TermProc
 
     server, port = serve_tcp("--no-history")
@@ -467,6 +475,16 @@ def test_the_full_screen_types_while_a_reconnect_attempt_hangs_and_rejoins_when_
         bob.expect(r"connection lost; retrying in 1 s")
         silent = Silent(port)
         silent.caught()
+        yield bob, silent, port
+    finally:
+        if silent is not None:
+            silent.close()
+        bob.stop()
+        server.stop()
+
+
+def test_the_full_screen_types_while_a_reconnect_attempt_hangs_and_rejoins_when_a_server_is_back():
+    with offline_with_a_hanging_attempt() as (bob, silent, port):
         bob.expect(r"offline: reconnecting")  # the status line says what is going on
         bob.send("typed while it hangs")
         bob.expect(r"typed while it hangs")  # echoed at once ...
@@ -476,46 +494,29 @@ def test_the_full_screen_types_while_a_reconnect_attempt_hangs_and_rejoins_when_
         assert silent.still_hanging()
         silent.close()  # the wedged server goes; a real one comes back on the same port
         server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", str(port), "--no-announce", "--no-history")
-        server.expect(r"listening on port")
-        bob.expect(r"back in the room as bob", timeout=30)
-        bob.expect_gone(r"offline:")
-        server.expect(r"bob joined from")
-        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
         try:
-            bob.send("hello again\r")
-            ann.expect(ev.Message, sender="bob", text="hello again")
+            server.expect(r"listening on port")
+            bob.expect(r"back in the room as bob", timeout=30)
+            bob.expect_gone(r"offline:")
+            server.expect(r"bob joined from")
+            ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+            try:
+                bob.send("hello again\r")
+                ann.expect(ev.Message, sender="bob", text="hello again")
+            finally:
+                ann.close()
         finally:
-            ann.close()
-    finally:
-        if silent is not None:
-            silent.close()
-        bob.stop()
-        server.stop()
-    assert "Traceback" not in bob.text
+            server.stop()
+        assert "Traceback" not in bob.text
 
 
 def test_q_leaves_at_once_while_a_reconnect_attempt_hangs():
-    from helpers import TermProc
-
-    server, port = serve_tcp("--no-history")
-    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob")
-    silent = None
-    try:
-        bob.expect(r"welcome, bob")
-        server.popen.kill()
-        server.wait()
-        silent = Silent(port)
-        silent.caught()
+    with offline_with_a_hanging_attempt() as (bob, _silent, _port):
         bob.send("/q\r")
         assert bob.wait() == 0
         # it did not wait for the attempt to fail first: that would have been said on screen
         assert b"still no connection" not in bob.raw
         assert b"you left the chat" in bob.raw
-    finally:
-        if silent is not None:
-            silent.close()
-        bob.stop()
-        server.stop()
 
 
 # ------------------------------- a room whose admission changed while we were away
