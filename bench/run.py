@@ -178,8 +178,25 @@ def start_ngircd(workdir: Path) -> Running:
     return Running("ngircd", "irc", popen, ("127.0.0.1", port))
 
 
-SERVERS = {"lanchat": start_lanchat, "ncat": start_ncat, "ngircd": start_ngircd}
+def start_pyrelay(workdir: Path) -> Running:
+    """bench/pyrelay.py: ncat --chat's job in a bare CPython selector loop (the CPython floor)."""
+    port = loadgen.free_port()
+    popen = subprocess.Popen(
+        [sys.executable, str(HERE / "pyrelay.py"), str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "pyrelay.err", "wb"),
+    )
+    _wait_listening(popen, port, "pyrelay")
+    return Running("pyrelay", "lines", popen, ("127.0.0.1", port))
+
+
+SERVERS = {"lanchat": start_lanchat, "ncat": start_ncat, "ngircd": start_ngircd, "pyrelay": start_pyrelay}
 BINARIES = {"ncat": "ncat", "ngircd": "ngircd"}
+# The CPython floor is a reference for what one message costs a loop that wakes for it: the
+# light workload only. At full speed it relays whole reads of many messages without looking at
+# them (as ncat does), so a fan-out figure would compare framing with no framing.
+ONLY_WORKLOADS = {"pyrelay": {"light"}}
 
 
 @contextlib.contextmanager
@@ -276,6 +293,8 @@ def execute(servers: list[str], repeats: int, quick: bool, only: set[str] | None
             if params.pop("once", False) and rep > 0:
                 continue
             for name in servers:
+                if name in ONLY_WORKLOADS and workload not in ONLY_WORKLOADS[name]:
+                    continue
                 started = time.monotonic()
                 try:
                     with server(name) as running:
@@ -487,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one short repetition (under two minutes)")
     parser.add_argument("--tiny", action="store_true", help="a few clients for a fraction of a second (the smoke test)")
     parser.add_argument("--repeats", type=int, help="repetitions (default 3, or 1 with --quick)")
-    parser.add_argument("--servers", default="lanchat,ncat,ngircd", help="comma-separated subset")
+    parser.add_argument("--servers", default="lanchat,ncat,ngircd,pyrelay", help="comma-separated subset")
     parser.add_argument("--only", help="comma-separated workloads: fanout,light,latency,join,idle,maxconn")
     parser.add_argument("--out", help="where to write the JSON (default bench/results/<time>.json)")
     parser.add_argument("--lanchat-args", default="", help='extra options for lanchat serve, e.g. "--no-history"')

@@ -17,6 +17,7 @@ from helpers import ROOT, child_env
 
 REFERENCES = [name for name, binary in (("ncat", "ncat"), ("ngircd", "ngircd")) if shutil.which(binary)]
 WORKLOADS = {"fanout", "light", "latency", "join", "idle", "maxconn"}
+FLOOR = "pyrelay"  # bench/pyrelay.py, the CPython floor: the light workload only
 
 
 def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -36,17 +37,17 @@ def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     out = tmp_path / "result.json"
-    servers = ",".join(["lanchat", *REFERENCES])
+    servers = ",".join(["lanchat", *REFERENCES, FLOOR])
     done = run_bench("run.py", "--tiny", "--servers", servers, "--out", str(out))
     assert f"results written to {out}" in done.stdout
     report = json.loads(out.read_text())
 
-    assert report["servers"] == ["lanchat", *REFERENCES]
+    assert report["servers"] == ["lanchat", *REFERENCES, FLOOR]
     assert report["help"]["median_s"] > 0
     runs = report["runs"]
     for name in report["servers"]:
         mine = [run for run in runs if run["server"] == name]
-        assert {run["workload"] for run in mine} == WORKLOADS, name
+        assert {run["workload"] for run in mine} == ({"light"} if name == FLOOR else WORKLOADS), name
         for run in mine:
             metrics = run["metrics"]
             assert "failed" not in metrics, (name, run["label"], run["notes"])
@@ -67,6 +68,8 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     assert lanchat["join N=10, 8 at once"]["join_s"] > 0
     assert lanchat["idle N=3"]["wakeups"] >= 0
     assert lanchat["maxconn 20 in 10 s"]["held"] == 20
+    floor = next(run["metrics"] for run in runs if run["server"] == FLOOR)
+    assert floor["deliveries"] == floor["messages"] == floor["samples"] > 0  # it relays every line
 
     rows = {(row["step"], row["metric"]): row for row in report["summary"]}
     held = rows[("maxconn 20 in 10 s", "held")]
@@ -74,6 +77,7 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     for ref in REFERENCES:
         assert held["ratios"][ref] == [1.0]
         assert rows[("fanout N=5", "deliveries_per_s")]["ratios"][ref][0] > 0
+    assert rows[("light N=2 @50/s", "cpu_us_per_delivery")]["ratios"][FLOOR][0] > 0
     assert "| fanout N=2" in report["table"]
 
 
