@@ -377,3 +377,96 @@ def test_a_day_rule_between_days_and_a_date_on_lines_replayed_from_another_day()
     rule = f"── {rd.day_text(now)} ──"
     assert rule in "\n".join(rows)
     assert [i for i, row in enumerate(rows) if "from yesterday" in row][0] < [i for i, row in enumerate(rows) if rule in row][0]
+
+
+def draw_like_the_screen(view: View, rows: int, cols: int) -> list[str]:
+    """What screen.draw does around render: tell the view how lines measure at this width,
+    render, clamp the scroll; the transcript pane's rows."""
+    width = rd.transcript_width(view, cols)
+    view.measure = lambda line: rd.line_height(line, width)
+    view.day_rule_rows = rd.day_rule_rows
+    frame = rd.render(view, rows, cols)
+    view.clamp(frame.max_scroll, frame.reached_bottom)
+    view.page_rows = max(1, frame.transcript_rows)
+    return frame.text()[: frame.transcript_rows]
+
+
+def test_a_page_scrolled_up_stays_put_when_the_first_unread_line_brings_the_new_rule():
+    view = make_view()
+    view.add(msg(f"burst line {n}") for n in range(100))
+    draw_like_the_screen(view, 12, 80)
+    view.page_up()
+    view.page_up()
+    page = draw_like_the_screen(view, 12, 80)
+    assert "burst line 81" in page[-1]
+    view.add([msg("while you were away")])  # a line and the "── new ──" rule above it
+    assert draw_like_the_screen(view, 12, 80) == page
+    view.add([msg("and more")])
+    assert draw_like_the_screen(view, 12, 80) == page
+    view.to_bottom()
+    assert "── new ──" in draw_like_the_screen(view, 12, 80)[-3]
+
+
+def test_a_page_scrolled_up_stays_put_when_the_new_rule_moves_from_below_it():
+    view = make_view()
+    view.add(msg(f"line {n}") for n in range(100))
+    draw_like_the_screen(view, 12, 80)
+    view.page_up()
+    view.add([msg("first news")])
+    view.to_bottom()  # End: the rule stays above "first news" until ann says something
+    view.add(msg(f"later {n}") for n in range(20))
+    draw_like_the_screen(view, 12, 80)
+    view.page_up()
+    view.page_up()
+    view.page_up()  # "first news" and its rule are now below the page
+    page = draw_like_the_screen(view, 12, 80)
+    assert not any("first news" in row or "── new ──" in row for row in page)
+    view.add([msg("second news")])  # the rule leaves "first news" for it
+    assert draw_like_the_screen(view, 12, 80) == page
+
+
+def test_a_page_scrolled_up_stays_put_when_a_line_from_the_next_day_brings_a_day_rule():
+    view = make_view()
+    view.add(msg(f"line {n}") for n in range(100))
+    draw_like_the_screen(view, 12, 80)
+    view.page_up()
+    view.add([msg("news")])
+    page = draw_like_the_screen(view, 12, 80)
+    view.add([msg("tomorrow's news", time=T0 + 86_400)])  # a day rule above it, and the line
+    assert draw_like_the_screen(view, 12, 80) == page
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=st.lists(chatty_text, min_size=1, max_size=40),
+    arriving=st.lists(st.tuples(chatty_text, st.integers(0, 1)), min_size=1, max_size=10),
+    pages=st.integers(1, 6),
+    back_to_bottom_first=st.booleans(),
+    rows=st.integers(5, 30),
+    cols=st.integers(24, 120),
+)
+def test_whatever_arrives_a_page_scrolled_up_stays_put(before, arriving, pages, back_to_bottom_first, rows, cols):
+    """Any text, any width, any page, lines a day apart or not, with or without an old "new"
+    rule somewhere: the rows on screen stay the same while the reader is scrolled up."""
+    view = make_view()
+    view.add(msg(text) for text in before)
+    draw_like_the_screen(view, rows, cols)
+    if back_to_bottom_first:  # an earlier "new" rule, left in place by End
+        view.page_up()
+        view.add([msg("earlier news")])
+        view.to_bottom()
+        view.add(msg(text) for text in before)
+        draw_like_the_screen(view, rows, cols)
+    for _ in range(pages):
+        view.page_up()
+    page = draw_like_the_screen(view, rows, cols)
+    if view.following:
+        return  # all of it fits on one screen: nothing to scroll
+    when = T0
+    for number, (text, next_day) in enumerate(arriving):
+        when += next_day * 86_400.0
+        view.add([msg(text, time=when)])
+        if number == 0 and any("── new ──" in row for row in page):
+            page = draw_like_the_screen(view, rows, cols)  # the old rule on screen moved away
+            continue
+        assert draw_like_the_screen(view, rows, cols) == page

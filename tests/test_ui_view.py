@@ -32,7 +32,7 @@ def test_new_lines_follow_at_the_bottom_unless_scrolled_up():
     assert view.scroll == 9 and not view.following
     view.measure = lambda ln: 2  # each new line takes two rows at this width
     view.add([line(3), line(4)])
-    assert view.scroll == 13  # the rows on screen stay the same
+    assert view.scroll == 14  # the rows on screen stay the same: 2 + 2 rows and the "new" rule
     assert view.unread == 2 and view.marker_seq == 2
     view.to_bottom()
     assert view.following and view.unread == 0

@@ -22,7 +22,7 @@ from .. import session_social as social
 from ..events import name_key
 from ..session import Line
 from ..textsafe import visible, visible_lines
-from .view import View
+from .view import MARKER_ROWS, View
 
 MIN_ROWS = 5
 MIN_COLS = 24
@@ -445,6 +445,11 @@ def _day_changes(before: Line | None, line: Line) -> bool:
     return day is not None and day_of(line.time) not in (day, None)
 
 
+def day_rule_rows(before: Line | None, line: Line) -> int:
+    """The rows of the day rule drawn above ``line`` when ``before`` is the line above it."""
+    return 1 if _day_changes(before, line) else 0
+
+
 Span = tuple[int, Line, int, bool]  # (seq, line, rows, a day rule above it)
 
 
@@ -455,7 +460,7 @@ def _found(style: Style) -> Style:
 
 def _block_height(view: View, line: Line, seq: int, width: int, day_rule: bool) -> int:
     """len(_block(...)), without laying the line out where it can be counted."""
-    extra = (1 if view.marker_seq is not None and seq == view.marker_seq else 0) + (1 if day_rule else 0)
+    extra = (MARKER_ROWS if view.marker_seq is not None and seq == view.marker_seq else 0) + (1 if day_rule else 0)
     return line_height(line, width) + extra
 
 

@@ -674,8 +674,12 @@ class CursesFrontend:
 
     def _measure(self) -> None:
         rows, cols = self.screen.getmaxyx()
-        width = render.transcript_width(self.view, cols)
+        self._measure_at(render.transcript_width(self.view, cols))
+
+    def _measure_at(self, width: int) -> None:
+        """Tell the view how many rows a line and a day rule take at this width."""
         self.view.measure = lambda line: render.line_height(line, width)
+        self.view.day_rule_rows = render.day_rule_rows
 
     def save(self, argument: str) -> Line:
         """/save FILE: the transcript as plain text, written whole or not at all. Like /get, it
@@ -702,8 +706,7 @@ class CursesFrontend:
 
     def draw(self) -> None:
         rows, cols = self.screen.getmaxyx()
-        width = render.transcript_width(self.view, cols)
-        self.view.measure = lambda line: render.line_height(line, width)
+        self._measure_at(render.transcript_width(self.view, cols))
         frame = render.render(self.view, rows, cols)
         self.view.clamp(frame.max_scroll, frame.reached_bottom)
         self.view.page_rows = max(1, frame.transcript_rows)

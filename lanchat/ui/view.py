@@ -21,8 +21,15 @@ SCROLLBACK_LINES = 10_000  # the issue asks for at least this many
 ROSTER_MIN_COLS = 100  # narrower terminals give every column to the transcript
 
 
+MARKER_ROWS = 1  # the "── new ──" rule render draws above the first unread line
+
+
 def _one_row(line: Line) -> int:
     return 1
+
+
+def _no_day_rule(before: Line | None, line: Line) -> int:
+    return 0
 
 
 @dataclass
@@ -41,6 +48,7 @@ class View:
     show_roster: bool = True
     total: int = 0  # lines ever added; the newest line's number is total - 1
     measure: Callable[[Line], int] = _one_row
+    day_rule_rows: Callable[[Line | None, Line], int] = _no_day_rule  # rows of a day rule above line, after before
     finding: str | None = None  # /find TEXT or Ctrl-F: what is searched for in the transcript
     found_seq: int | None = None  # the line that matched last (highlighted), None: no match yet
     found_count: int = 0  # how many lines match, for the status line
@@ -65,15 +73,33 @@ class View:
                 added += 1
                 continue
             if not self.following:
+                # keep the same rows on screen: count every row this line adds below them
+                rows = self.measure(line) + self.day_rule_rows(self.lines[-1] if self.lines else None, line)
                 if self.unread == 0:
+                    rows += MARKER_ROWS - self._marker_rows_below()  # the rule moves to this line
                     self.marker_seq = self.total
                 self.unread += 1
                 if self.top is None:
-                    self.scroll += self.measure(line)  # keep the same rows on screen
+                    self.scroll += rows
             self.lines.append(line)
             self.total += 1
             added += 1
         return added
+
+    def _marker_rows_below(self) -> int:
+        """The rows of the 'new' rule now drawn below the rows on screen (MARKER_ROWS, or 0 when
+        there is none, or it is on screen or above): they go when the rule moves to a newer line."""
+        if self.marker_seq is None or self.marker_seq < self.first_seq or self.top is not None:
+            return 0
+        below = 0  # rows from the marked line down to the newest (a day rule above the marked
+        before: Line | None = None  # line is drawn above the 'new' rule: not counted)
+        for index in range(self.marker_seq - self.first_seq, len(self.lines)):
+            line = self.lines[index]
+            below += self.measure(line) + (self.day_rule_rows(before, line) if before is not None else 0)
+            if below >= self.scroll:
+                return 0  # the rule is on screen or above it
+            before = line
+        return MARKER_ROWS
 
     def _insert_in_time(self, line: Line) -> None:
         """Put a replayed line after the last line not newer than it. Numbers of the lines
