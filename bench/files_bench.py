@@ -9,8 +9,10 @@ Real programs on loopback, as a user runs them: a headless `serve`, ann and bob 
 1) upload: ann types `/send FILE` -> bob sees the offer (hashing, chunks, the server's check);
 2) download: bob types `/get ID` -> bob's "saved ... SHA-256 checked" line;
    (lanchat's clients send and fetch files in binary frames: PROTOCOL.md, Binary file frames);
-3) chat during the download: cat says a line every few milliseconds while bob downloads, and
-   the time from cat's Enter to bob's screen is recorded (does a transfer stall the room?);
+3) chat during the download: cat says a line as often as the room's flood limit lets a person
+   (its burst at once, then its steady rate) while bob downloads, and the time from cat's
+   Enter to bob's screen is recorded (does a transfer stall the room?); a line refused or lost
+   is counted (chat_lines_not_through), never waited for;
 4) the same download into the curses split screen (bob in a pseudo-terminal), as people use it;
 5) CPU seconds per program, so a busy machine's figures can be read (load average recorded);
 6) for scale, the raw loopback bandwidth: one process pushing bytes through a TCP socket
@@ -30,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -39,6 +42,14 @@ import psutil  # noqa: E402
 from helpers import Proc, TermProc, start_server  # noqa: E402
 
 from lanchat.files import MB  # noqa: E402
+from lanchat.limits import DEFAULT_BURST, DEFAULT_RATE  # noqa: E402
+
+# cat chats as fast as the room lets one person (lanchat/limits.py): the first lines at once,
+# keeping one of the burst spare, then a little under the steady rate. Faster, the 11th line
+# is refused ("slow down: that was not sent") and would never reach bob.
+CHAT_BURST = DEFAULT_BURST - 1
+CHAT_INTERVAL_S = 1.25 / DEFAULT_RATE
+CHAT_LINE_TIMEOUT_S = 30.0
 
 
 def raw_loopback_mb_per_s(size: int) -> float:
@@ -86,7 +97,24 @@ def start_files_server(folder: Path) -> tuple[Proc, int, tuple[str, ...]]:
     return server, port, ("--fingerprint", fingerprint)
 
 
-def one_round(folder: Path, size: int) -> dict[str, float]:
+def wait_for_chat_line(bob: Proc, cat: Proc, number: int, bob_from: int, cat_from: int) -> str | None:
+    """Wait until bob shows cat's ``ping NUMBER`` (None), or say why it will not come: the
+    server refused it (cat was told to slow down), or it did not come in time."""
+    deadline = time.monotonic() + CHAT_LINE_TIMEOUT_S
+    while True:
+        try:
+            bob.expect(rf"cat: ping {number}$", timeout=0.25, start=bob_from)  # returns the moment it shows
+            return None
+        except AssertionError:
+            pass
+        refusal = next((line for line in cat.lines[cat_from:] if "slow down" in line), None)
+        if refusal:
+            return f"ping {number} was refused: {refusal}"
+        if time.monotonic() > deadline:
+            return f"ping {number} did not reach bob within {CHAT_LINE_TIMEOUT_S:.0f} s"
+
+
+def one_round(folder: Path, size: int) -> dict[str, Any]:
     source = folder / "payload.bin"
     source.write_bytes(os.urandom(size))
     downloads = folder / "downloads"
@@ -115,14 +143,21 @@ def one_round(folder: Path, size: int) -> dict[str, float]:
         start = time.perf_counter()
         bob.send(f"/get {match.group(1)}")
         delays: list[float] = []
+        not_through: list[str] = []
         saved = threading.Event()
 
         def chatter() -> None:
             number = 0
             while not saved.is_set() and number < 200:
+                if number >= CHAT_BURST and saved.wait(CHAT_INTERVAL_S):
+                    break
+                said = cat.mark()
                 sent_at = time.perf_counter()
                 cat.send(f"ping {number}")
-                bob.expect(rf"cat: ping {number}$", timeout=30, start=mark)
+                problem = wait_for_chat_line(bob, cat, number, mark, said)
+                if problem:
+                    not_through.append(problem)
+                    return
                 delays.append(time.perf_counter() - sent_at)
                 number += 1
 
@@ -140,6 +175,8 @@ def one_round(folder: Path, size: int) -> dict[str, float]:
             "upload_mb_per_s": size / MB / upload_s,
             "download_mb_per_s": size / MB / download_s,
             "chat_lines_during_download": len(delays),
+            "chat_lines_not_through": len(not_through),
+            "chat_problems": not_through,
             "chat_delay_ms_median": statistics.median(delays) * 1000 if delays else float("nan"),
             "chat_delay_ms_max": max(delays) * 1000 if delays else float("nan"),
             "identical": same,
@@ -229,6 +266,7 @@ def main() -> None:
     summary["download_in_split_screen_mb_per_s"] = screen
     summary["chat_delay_ms_max"] = max(r["chat_delay_ms_max"] for r in results)
     summary["chat_lines_during_download_median"] = statistics.median(r["chat_lines_during_download"] for r in results)
+    summary["chat_lines_not_through"] = sum(r["chat_lines_not_through"] for r in results)
     summary["download_share_of_raw_loopback"] = summary["download_mb_per_s_median"] / raw
     summary["rounds_detail"] = results
     width = max(len(k) for k in summary)
@@ -237,6 +275,8 @@ def main() -> None:
             if isinstance(value, list):
                 value = ", ".join(f"{v:.1f}" for v in value)
             print(f"{key:<{width}}  {value:.2f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    for problem in (p for r in results for p in r["chat_problems"]):
+        print(f"chat: {problem}")
     out = args.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

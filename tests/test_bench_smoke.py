@@ -87,6 +87,7 @@ def test_the_file_transfer_benchmark_runs_and_the_files_arrive_whole(tmp_path):
     report = json.loads(out.read_text())
     assert report["file_mb"] == 1 and report["rounds"] == 1
     assert report["all_identical"] is True  # the downloaded file is byte for byte the one sent
+    assert report["chat_lines_not_through"] == 0  # cat's lines during the download all reached bob
     for key in ("upload_mb_per_s_median", "download_mb_per_s_median", "download_in_split_screen_mb_per_s_median"):
         assert report[key] > 0, key
 
@@ -121,6 +122,7 @@ def test_the_tls_benchmarks_run_over_tls_and_the_counts_add_up(tmp_path):
     run_bench("files_bench.py", "--tiny", "--tls", "--out", str(files))
     report = json.loads(files.read_text())
     assert report["tls"] is True and report["all_identical"] is True
+    assert report["chat_lines_not_through"] == 0  # no chat line refused or lost during a TLS download
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
