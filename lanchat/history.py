@@ -171,21 +171,28 @@ _COLUMNS = "id, time, sender, recipient, text"
 
 
 _MAX_ROWS_PER_INSERT = 64  # 9 values a row: 576 parameters, under the 999 of SQLite builds before 3.32
+_MAX_ROOM_ROWS_PER_INSERT = 128  # 5 values a row: 640 parameters
 MOVE_ROWS = 500  # the journal is moved into SQLite when it holds this many rows,
 MOVE_SECONDS = 1.0  # or when its oldest row is this old (history_journal.py)
 # A pass with this many messages is committed straight into SQLite (with the journal's rows):
-# one transaction costs ~3 us a row plus 10-13 us once, less than writing the rows to the
-# journal first and moving them later (a pass of 300 in process, expire included: 8.5 us a
+# one transaction costs ~1 us a room message plus 10-13 us once, less than writing the rows to
+# the journal first and moving them later (a pass of 300 in process, expire included: 8.5 us a
 # message through the journal, 8.0 straight into SQLite, as before the journal).
 BUSY_PASS_ROWS = 64
 _ALL_COLUMNS = "id, time, sender, sender_key, recipient, recipient_key, text, sender_owner, recipient_owner"
+# A room message binds only these: the other four are NULL, spelled in the statement. Python's
+# sqlite3 adapts every bound None (a failed adapter lookup, ~0.25 us each on CPython 3.11), so
+# four bound NULLs cost more than SQLite's whole insert of the row (2.1 -> 0.85 us a row in
+# passes of 300, bench/README.md "Round 2, third session").
+_ROOM_VALUES = "(?, ?, ?, ?, NULL, NULL, ?, NULL, NULL)"
 
 
 @functools.cache
-def _insert_rows(count: int, *, ignore: bool = False) -> str:
+def _insert_rows(count: int, *, ignore: bool = False, room: bool = False) -> str:
     """An INSERT of ``count`` rows, ids given (HistoryStore._write_kept, _move: OR IGNORE, as a
-    row moved before a crash may still be in the journal)."""
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    row moved before a crash may still be in the journal). ``room``: room messages, 5 values a
+    row (_ROOM_VALUES); otherwise all 9 columns (_row)."""
+    values = ", ".join([_ROOM_VALUES if room else "(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
     return f"INSERT {'OR IGNORE ' if ignore else ''}INTO main.messages ({_ALL_COLUMNS}) VALUES {values}"
 
 
@@ -210,6 +217,26 @@ def _name_keys() -> Callable[[str], str]:
         return found
 
     return key
+
+
+def _values(rows: list[Row]) -> tuple[list[object], list[tuple]]:
+    """``rows`` for the INSERTs: the room messages' values in one flat list, 5 a row (id, time,
+    sender, its key, text: _ROOM_VALUES), and the direct messages' rows (_row). Each name's key
+    is computed once per batch (_name_keys)."""
+    room: list[object] = []
+    directs: list[tuple] = []
+    add = room.extend
+    key = _name_keys()
+    sender = sender_key = None
+    for row in rows:
+        if row[3] is not None:
+            directs.append(_row(row, key))
+        else:
+            if row[2] is not sender:  # not the same str as the row before (a run from one member)
+                sender = row[2]
+                sender_key = key(sender)
+            add((row[0], row[1], sender, sender_key, row[4]))
+    return room, directs
 
 
 def _record(row: tuple) -> Record:
@@ -415,8 +442,7 @@ class HistoryStore(_NameOwners):
         rows = journal.rows
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            key = _name_keys()
-            self._insert([_row(row, key) for row in rows], ignore=True)
+            self._insert(rows, ignore=True)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -429,16 +455,28 @@ class HistoryStore(_NameOwners):
             raise HistoryWriteError(f"cannot empty {self.journal_path}: {exc.strerror or exc}") from None
         return len(rows)
 
-    def _insert(self, rows: list[tuple], *, ignore: bool = False) -> None:
-        """INSERT ``rows`` (_row's) in statements of 64, 32, ..., 1 rows: one INSERT per row pays
-        the statement overhead per row (5.3 us a row one by one, 3.0 us many per statement,
-        bench/history_bench.py), and at most 7 texts stay in SQLite's statement cache."""
+    def _insert(self, rows: list[Row], *, ignore: bool = False) -> None:
+        """INSERT ``rows`` in statements of many rows each (128, 64, ..., 1 room messages; 64, 32,
+        ..., 1 direct messages): one INSERT per row pays the statement overhead per row (5.3 us a
+        row one by one, 3.0 us many per statement, bench/history_bench.py), and a room message
+        binds 5 values, not 9 (_ROOM_VALUES). At most 15 texts stay in SQLite's statement cache.
+        Ids are given, so the room and direct messages of a batch may go in separately."""
+        room, directs = _values(rows)
+        execute = self.db.execute
+        count = len(room) // 5
+        at = 0
+        size = _MAX_ROOM_ROWS_PER_INSERT
+        while at < count:
+            while count - at < size:
+                size //= 2
+            execute(_insert_rows(size, ignore=ignore, room=True), room[at * 5 : (at + size) * 5])
+            at += size
         at = 0
         size = _MAX_ROWS_PER_INSERT
-        while at < len(rows):
-            while len(rows) - at < size:
+        while at < len(directs):
+            while len(directs) - at < size:
                 size //= 2
-            self.db.execute(_insert_rows(size, ignore=ignore), [value for row in rows[at : at + size] for value in row])
+            execute(_insert_rows(size, ignore=ignore), [value for row in directs[at : at + size] for value in row])
             at += size
 
     def move_deadline(self) -> float | None:
@@ -649,8 +687,7 @@ class HistoryStore(_NameOwners):
         try:
             if not db.in_transaction:
                 db.execute("BEGIN IMMEDIATE")
-            key = _name_keys()
-            self._insert([_row(row, key) for row in rows])
+            self._insert(rows)
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")  # all or nothing: the transaction's earlier rows go too
@@ -698,12 +735,11 @@ class HistoryStore(_NameOwners):
         and leaves the journal's where they were (HistoryWriteError, as for the journal)."""
         journal = self.journal
         assert journal is not None
-        key = _name_keys()
         try:
             self.db.execute("BEGIN IMMEDIATE")
             if journal.rows:
-                self._insert([_row(row, key) for row in journal.rows], ignore=True)
-            self._insert([_row(row, key) for row in rows])
+                self._insert(journal.rows, ignore=True)
+            self._insert(rows)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):

@@ -601,3 +601,26 @@ def test_known_names_come_oldest_first_so_the_room_keeps_the_newest(tmp_path):
     assert store.known_names() == ["zed", "amy", "bea"]
     assert list(RecentNames(store.known_names(), limit=2).values()) == ["amy", "bea"]
     store.close()
+
+
+@pytest.mark.parametrize("count", [10, 300])  # through the journal, and a busy pass straight into SQLite
+def test_each_stored_row_keeps_its_own_senders_and_recipients_name_keys(tmp_path, count):
+    # Room messages and direct messages go into SQLite by different INSERTs (history._values):
+    # whoever sent each, the keys that find them again are that row's own.
+    names = ["Ann", "Bob", "ANN", "Zoë"]
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    for i in range(count):
+        sender, to = names[i % 4], (names[(i + 1) % 4] if i % 5 == 0 else None)
+        owners = {"sender_owner": key_of(sender), "recipient_owner": key_of(to)} if to else {}
+        store.keep(time=T0 + i, sender=sender, text=f"m{i}", to=to, **owners)
+    assert store.commit() == count
+    store.close()
+    with sqlite3.connect(tmp_path / "h.sqlite3") as db:
+        rows = db.execute("SELECT id, sender, sender_key, recipient, recipient_key, sender_owner FROM messages ORDER BY id").fetchall()
+    assert [row[0] for row in rows] == list(range(1, count + 1))
+    for id_, sender, sender_key, recipient, recipient_key, sender_owner in rows:
+        i = id_ - 1
+        assert (sender, recipient) == (names[i % 4], names[(i + 1) % 4] if i % 5 == 0 else None)
+        assert sender_key == ev.name_key(sender)
+        assert recipient_key == (ev.name_key(recipient) if recipient is not None else None)
+        assert sender_owner == (key_of(sender) if recipient is not None else None)
