@@ -661,6 +661,16 @@ class HistoryStore(_NameOwners):
         """
         self._kept.append(self._kept_row(time, sender, text, to, sender_owner, recipient_owner))
 
+    def keep_said(self, sender: str, times: list[float], texts: list[str]) -> None:
+        """Hold room messages from one sender, ``times[i]`` and ``texts[i]`` each, as ``keep``
+        would one by one (the server's short path: hub.py, ``Hub.say``)."""
+        first = self._next_id
+        self._next_id = first + len(texts)
+        self._kept += [
+            (id_, time, sender, None, text, None, None)
+            for id_, time, text in zip(range(first, first + len(texts)), times, texts, strict=True)
+        ]
+
     def _kept_row(
         self, time: float, sender: str, text: str, to: str | None, sender_owner: bytes | None, recipient_owner: bytes | None
     ) -> Row:

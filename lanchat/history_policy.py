@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
-from .actions import Claim, Log, Replay, Seen
+from .actions import Claim, Log, Replay, Said, Seen
 from .protocol import encode
 
 if TYPE_CHECKING:  # the edge this policy is handed; it does not import it
@@ -91,6 +91,14 @@ class HistoryPolicy:
             sender_owner=sender_owner,
             recipient_owner=recipient_owner,
         )
+        self.pending = True
+
+    def keep_said(self, said: Said) -> None:
+        """Hold a run of one member's room messages for this pass's commit, as ``keep`` does
+        each (``Hub.say``: one call per run, not per message)."""
+        if self.store is None or not self.store.writable:
+            return
+        self.store.keep_said(said.sender, said.times, said.texts)
         self.pending = True
 
     def record(self, action: Seen | Claim | Log) -> None:
