@@ -44,8 +44,8 @@ class MemoryStore:
         self.kept.append(Record(id=len(self.rows) + len(self.kept) + 1, time=time, sender=sender, to=to, text=text))
 
     def keep_said(self, sender: str, times: list[float], texts: list[str]) -> None:
-        for time, text in zip(times, texts, strict=True):
-            self.keep(time=time, sender=sender, text=text)
+        for when, text in zip(times, texts, strict=True):
+            self.keep(time=when, sender=sender, text=text)
 
     def commit(self) -> int:
         stored, self.kept = self.kept, []
