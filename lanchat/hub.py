@@ -576,9 +576,7 @@ class Hub:
                 if then:  # what was held before it goes first
                     self.perform(then)
                     then = []
-                broadcast, to = self.outbox.broadcast, action.to
-                for frame in action.frames:
-                    broadcast(to, frame)
+                self.outbox.broadcast_frames(action.to, action.frames)
             elif isinstance(action, Keep):  # kept already (perform)
                 refused = None if stored else action
             elif refused is not None and isinstance(action, Broadcast):
