@@ -26,7 +26,8 @@ store between ``keep()`` and ``commit()`` writes its rows into an SQLite transac
 as before the journal, so its commit stays all or nothing; so does a busy pass (BUSY_PASS_ROWS
 messages, or enough to fill the journal), in one transaction with the journal's rows: at full
 speed that is cheaper per row than writing them twice. SQLite itself runs WAL with
-``synchronous=NORMAL``: a killed writer never leaves a half-written database. Only a power cut
+``synchronous=NORMAL``: a killed writer never leaves a half-written database (and checkpoints
+every 4,000 pages: the WAL file may grow to about 16 MB). Only a power cut
 or kernel crash could lose the last few passes (neither file is fsynced per message:
 ``synchronous=FULL`` would cost milliseconds each, which a chat room on a laptop does not need).
 
@@ -179,6 +180,7 @@ MOVE_SECONDS = 1.0  # or when its oldest row is this old (history_journal.py)
 # the journal first and moving them later (a pass of 300 in process, expire included: 8.5 us a
 # message through the journal, 8.0 straight into SQLite, as before the journal).
 BUSY_PASS_ROWS = 64
+WAL_CHECKPOINT_PAGES = 4000  # SQLite's default is 1000 (_check_and_prepare)
 _ALL_COLUMNS = "id, time, sender, sender_key, recipient, recipient_key, text, sender_owner, recipient_owner"
 # A room message binds only these: the other four are NULL, spelled in the statement. Python's
 # sqlite3 adapts every bound None (a failed adapter lookup, ~0.25 us each on CPython 3.11), so
@@ -625,6 +627,9 @@ class HistoryStore(_NameOwners):
         try:
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             db.execute("PRAGMA synchronous = NORMAL")  # why: see the module docstring
+            # A checkpoint (the WAL copied into the file, two fsyncs) every 4,000 pages instead of
+            # 1,000: at full speed 0.08 us a message less, a WAL of up to 16 MB with 4 KiB pages.
+            db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             if app_id != APPLICATION_ID or "messages" not in tables:
                 with self._transaction():
                     # one statement at a time: executescript() would commit halfway
