@@ -1,7 +1,8 @@
 """history_policy.py: when the server stores and replays history, and how much. Never touches the store's file itself.
 
 The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks:
-* ``keep(message)`` for every room or direct message, and ``commit()`` once per pass, before
+* ``keep(message)`` for every room or direct message (``keep_said(run)`` for a run of one
+  member's says on the short path), and ``commit()`` once per pass, before
   anything is written to a socket: what anyone has received is already stored (in the store's
   journal, one ``write`` per pass: history.py);
 * ``next_move()`` and ``move_due()``: the store moves its journal into SQLite in batches, when it
