@@ -117,4 +117,17 @@ class Log:
 
 
 
-Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen | Record | StoreBan | DropBans
+class Said(NamedTuple):
+    """A run of one member's room messages on the short path (``Hub.say``), held for the pass's
+    history commit: what a ``Keep`` and a ``Broadcast`` per message would do, as one held action
+    of plain lists. Stored, the frames go to ``to`` in order; not stored, each message is refused
+    to its sender (hub.py, ``_commit_pass``). The room never returns one."""
+
+    sender: str
+    to: tuple[int, ...]
+    times: list[float]
+    texts: list[str]
+    frames: list[bytes]
+
+
+Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen | Record | StoreBan | DropBans | Said

@@ -26,7 +26,8 @@ store between ``keep()`` and ``commit()`` writes its rows into an SQLite transac
 as before the journal, so its commit stays all or nothing; so does a busy pass (BUSY_PASS_ROWS
 messages, or enough to fill the journal), in one transaction with the journal's rows: at full
 speed that is cheaper per row than writing them twice. SQLite itself runs WAL with
-``synchronous=NORMAL``: a killed writer never leaves a half-written database. Only a power cut
+``synchronous=NORMAL``: a killed writer never leaves a half-written database (and checkpoints
+every 4,000 pages: the WAL file may grow to about 16 MB). Only a power cut
 or kernel crash could lose the last few passes (neither file is fsynced per message:
 ``synchronous=FULL`` would cost milliseconds each, which a chat room on a laptop does not need).
 
@@ -171,21 +172,29 @@ _COLUMNS = "id, time, sender, recipient, text"
 
 
 _MAX_ROWS_PER_INSERT = 64  # 9 values a row: 576 parameters, under the 999 of SQLite builds before 3.32
+_MAX_ROOM_ROWS_PER_INSERT = 128  # 5 values a row: 640 parameters
 MOVE_ROWS = 500  # the journal is moved into SQLite when it holds this many rows,
 MOVE_SECONDS = 1.0  # or when its oldest row is this old (history_journal.py)
 # A pass with this many messages is committed straight into SQLite (with the journal's rows):
-# one transaction costs ~3 us a row plus 10-13 us once, less than writing the rows to the
-# journal first and moving them later (a pass of 300 in process, expire included: 8.5 us a
+# one transaction costs ~1 us a room message plus 10-13 us once, less than writing the rows to
+# the journal first and moving them later (a pass of 300 in process, expire included: 8.5 us a
 # message through the journal, 8.0 straight into SQLite, as before the journal).
 BUSY_PASS_ROWS = 64
+WAL_CHECKPOINT_PAGES = 4000  # SQLite's default is 1000 (_check_and_prepare)
 _ALL_COLUMNS = "id, time, sender, sender_key, recipient, recipient_key, text, sender_owner, recipient_owner"
+# A room message binds only these: the other four are NULL, spelled in the statement. Python's
+# sqlite3 adapts every bound None (a failed adapter lookup, ~0.25 us each on CPython 3.11), so
+# four bound NULLs cost more than SQLite's whole insert of the row (2.1 -> 0.85 us a row in
+# passes of 300, bench/README.md "Round 2, third session").
+_ROOM_VALUES = "(?, ?, ?, ?, NULL, NULL, ?, NULL, NULL)"
 
 
 @functools.cache
-def _insert_rows(count: int, *, ignore: bool = False) -> str:
+def _insert_rows(count: int, *, ignore: bool = False, room: bool = False) -> str:
     """An INSERT of ``count`` rows, ids given (HistoryStore._write_kept, _move: OR IGNORE, as a
-    row moved before a crash may still be in the journal)."""
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    row moved before a crash may still be in the journal). ``room``: room messages, 5 values a
+    row (_ROOM_VALUES); otherwise all 9 columns (_row)."""
+    values = ", ".join([_ROOM_VALUES if room else "(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
     return f"INSERT {'OR IGNORE ' if ignore else ''}INTO main.messages ({_ALL_COLUMNS}) VALUES {values}"
 
 
@@ -210,6 +219,73 @@ def _name_keys() -> Callable[[str], str]:
         return found
 
     return key
+
+
+def _values(rows: list[Row]) -> tuple[list[object], list[tuple]]:
+    """``rows`` for the INSERTs: the room messages' values in one flat list, 5 a row (id, time,
+    sender, its key, text: _ROOM_VALUES), and the direct messages' rows (_row). Each name's key
+    is computed once per batch (_name_keys)."""
+    room: list[object] = []
+    directs: list[tuple] = []
+    add = room.extend
+    key = _name_keys()
+    sender = sender_key = None
+    for row in rows:
+        if row[3] is not None:
+            directs.append(_row(row, key))
+        else:
+            if row[2] is not sender:  # not the same str as the row before (a run from one member)
+                sender = row[2]
+                sender_key = key(sender)
+            add((row[0], row[1], sender, sender_key, row[4]))
+    return room, directs
+
+
+_MAX_RUN_ROWS_PER_INSERT = 256  # 2 values a row plus 3: 515 parameters
+_MIN_RUN_ROWS = 32  # a shorter run goes in as rows (_values): fewer statements
+
+
+@functools.cache
+def _insert_run(count: int) -> str:
+    """An INSERT of ``count`` room messages from one sender with consecutive ids: the sender, its
+    key and the first id bound once (?1, ?2, ?3), then each row's time and text. Built from a
+    ``Said`` run's lists by slice assignment, with no Python per row (HistoryStore._insert_runs)."""
+    values = ", ".join(f"(?3 + {i}, ?{4 + 2 * i}, ?1, ?2, NULL, NULL, ?{5 + 2 * i}, NULL, NULL)" for i in range(count))
+    return f"INSERT INTO main.messages ({_ALL_COLUMNS}) VALUES {values}"
+
+
+# A run of one sender's room messages, ids from ``first`` on: (first, sender, times, texts)
+Run = tuple[int, str, list[float], list[str]]
+
+
+class _Held:
+    """What keep() and keep_said() hold for the next statement or commit(): single rows, and runs
+    of one sender's room messages as the short path made them (plain lists, no row per message
+    unless the journal needs rows)."""
+
+    __slots__ = ("rows", "runs", "count")
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.runs: list[Run] = []
+        self.count = 0
+
+    def first_id(self) -> int:
+        return min([row[0] for row in self.rows[:1]] + [run[0] for run in self.runs[:1]])
+
+    def all_rows(self) -> list[Row]:
+        """Every held message as a row, in id order (the journal's lines)."""
+        if not self.runs:
+            return self.rows
+        rows = list(self.rows)
+        for first, sender, times, texts in self.runs:
+            rows += [
+                (id_, time, sender, None, text, None, None)
+                for id_, time, text in zip(range(first, first + len(texts)), times, texts, strict=True)
+            ]
+        if self.rows:
+            rows.sort(key=lambda row: row[0])
+        return rows
 
 
 def _record(row: tuple) -> Record:
@@ -314,7 +390,7 @@ class HistoryStore(_NameOwners):
         self.path = Path(path)
         self.writable = True
         self._uncommitted = 0  # rows written into the open transaction since the last commit()
-        self._kept: list[Row] = []  # rows keep() holds for the next statement or commit()
+        self._kept = _Held()  # what keep() and keep_said() hold for the next statement or commit()
         self.readonly_reason: str | None = None
         self.clock = clock
         self.move_rows = move_rows
@@ -415,8 +491,7 @@ class HistoryStore(_NameOwners):
         rows = journal.rows
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            key = _name_keys()
-            self._insert([_row(row, key) for row in rows], ignore=True)
+            self._insert(rows, ignore=True)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -429,17 +504,63 @@ class HistoryStore(_NameOwners):
             raise HistoryWriteError(f"cannot empty {self.journal_path}: {exc.strerror or exc}") from None
         return len(rows)
 
-    def _insert(self, rows: list[tuple], *, ignore: bool = False) -> None:
-        """INSERT ``rows`` (_row's) in statements of 64, 32, ..., 1 rows: one INSERT per row pays
-        the statement overhead per row (5.3 us a row one by one, 3.0 us many per statement,
-        bench/history_bench.py), and at most 7 texts stay in SQLite's statement cache."""
+    def _insert(self, rows: list[Row], *, ignore: bool = False) -> None:
+        """INSERT ``rows`` in statements of many rows each (128, 64, ..., 1 room messages; 64, 32,
+        ..., 1 direct messages): one INSERT per row pays the statement overhead per row (5.3 us a
+        row one by one, 3.0 us many per statement, bench/history_bench.py), and a room message
+        binds 5 values, not 9 (_ROOM_VALUES). At most 15 texts stay in SQLite's statement cache.
+        Ids are given, so the room and direct messages of a batch may go in separately."""
+        room, directs = _values(rows)
+        execute = self.db.execute
+        count = len(room) // 5
+        at = 0
+        size = _MAX_ROOM_ROWS_PER_INSERT
+        while at < count:
+            while count - at < size:
+                size //= 2
+            execute(_insert_rows(size, ignore=ignore, room=True), room[at * 5 : (at + size) * 5])
+            at += size
         at = 0
         size = _MAX_ROWS_PER_INSERT
-        while at < len(rows):
-            while len(rows) - at < size:
+        while at < len(directs):
+            while len(directs) - at < size:
                 size //= 2
-            self.db.execute(_insert_rows(size, ignore=ignore), [value for row in rows[at : at + size] for value in row])
+            execute(_insert_rows(size, ignore=ignore), [value for row in directs[at : at + size] for value in row])
             at += size
+
+    def _insert_held(self, held: _Held) -> None:
+        """INSERT what keep() and keep_said() held: long runs by _insert_runs, the rest as rows."""
+        rows = held.rows
+        runs: list[Run] = []
+        for run in held.runs:
+            if len(run[3]) >= _MIN_RUN_ROWS:
+                runs.append(run)
+            else:
+                first, sender, times, texts = run
+                rows = rows + [(first + i, times[i], sender, None, texts[i], None, None) for i in range(len(texts))]
+        if rows:
+            self._insert(rows)
+        self._insert_runs(runs)
+
+    def _insert_runs(self, runs: list[Run]) -> None:
+        """INSERT runs of one sender's room messages, 256, 128, ..., 1 rows a statement: the sender,
+        its key and the first id bound once, each row's time and text put in place by slice
+        assignment (_insert_run): 0.85 -> 0.68 us a row in passes of 300 (bench/README.md,
+        "Round 2, third session"). Ids are given, so the order of the INSERTs does not matter."""
+        execute = self.db.execute
+        for first, sender, times, texts in runs:
+            sender_key = ev.name_key(sender)
+            count = len(texts)
+            at = 0
+            size = _MAX_RUN_ROWS_PER_INSERT
+            while at < count:
+                while count - at < size:
+                    size //= 2
+                values: list[object] = [sender, sender_key, first + at, *([None] * (2 * size))]
+                values[3::2] = times[at : at + size]
+                values[4::2] = texts[at : at + size]
+                execute(_insert_run(size), values)
+                at += size
 
     def move_deadline(self) -> float | None:
         """When (on ``clock``) the journal must be moved into SQLite; None while it is empty,
@@ -506,6 +627,9 @@ class HistoryStore(_NameOwners):
         try:
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             db.execute("PRAGMA synchronous = NORMAL")  # why: see the module docstring
+            # A checkpoint (the WAL copied into the file, two fsyncs) every 4,000 pages instead of
+            # 1,000: at full speed 0.08 us a message less, a WAL of up to 16 MB with 4 KiB pages.
+            db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             if app_id != APPLICATION_ID or "messages" not in tables:
                 with self._transaction():
                     # one statement at a time: executescript() would commit halfway
@@ -621,7 +745,18 @@ class HistoryStore(_NameOwners):
         replay, ``mark_seen``) sees them as it would have seen rows appended one by one.
         A failure to store them is raised by that statement or by ``commit()``.
         """
-        self._kept.append(self._kept_row(time, sender, text, to, sender_owner, recipient_owner))
+        kept = self._kept
+        kept.rows.append(self._kept_row(time, sender, text, to, sender_owner, recipient_owner))
+        kept.count += 1
+
+    def keep_said(self, sender: str, times: list[float], texts: list[str]) -> None:
+        """Hold room messages from one sender, ``times[i]`` and ``texts[i]`` each, as ``keep``
+        would one by one (the server's short path: hub.py, ``Hub.say``). The lists are held as
+        they are: a busy pass goes into SQLite with no Python per message (_insert_runs)."""
+        first = self._next_id
+        self._next_id = first + len(texts)
+        self._kept.runs.append((first, sender, times, texts))
+        self._kept.count += len(texts)
 
     def _kept_row(
         self, time: float, sender: str, text: str, to: str | None, sender_owner: bytes | None, recipient_owner: bytes | None
@@ -641,23 +776,22 @@ class HistoryStore(_NameOwners):
         """Insert the held rows into the open transaction (opening one), many rows per statement:
         a pass that reads the store between keep() and commit() stores in SQLite, as before the
         journal, so its commit stays all or nothing."""
-        rows = self._kept
-        if not rows:
+        held = self._kept
+        if not held.count:
             return
-        self._kept = []
+        self._kept = _Held()
         db = self.db
         try:
             if not db.in_transaction:
                 db.execute("BEGIN IMMEDIATE")
-            key = _name_keys()
-            self._insert([_row(row, key) for row in rows])
+            self._insert_held(held)
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")  # all or nothing: the transaction's earlier rows go too
             self._uncommitted = 0
             self._renumber()
             raise HistoryWriteError(_describe(exc)) from None
-        self._uncommitted += len(rows)
+        self._uncommitted += held.count
 
     def commit(self) -> int:
         """Store the rows ``keep()`` held and end the transaction that they or
@@ -669,16 +803,16 @@ class HistoryStore(_NameOwners):
         HistoryWriteError is raised, so the server can refuse exactly the messages that were not
         stored (hub.py, PROTOCOL.md, History replay). They are not tried again."""
         journal = self.journal
-        if journal is not None and self._kept and not self.db.in_transaction:
-            rows, self._kept = self._kept, []
-            if len(rows) >= BUSY_PASS_ROWS or len(rows) + len(journal.rows) >= self.move_rows:
-                return self._commit_with_move(rows)
+        if journal is not None and self._kept.count and not self.db.in_transaction:
+            held, self._kept = self._kept, _Held()
+            if held.count >= BUSY_PASS_ROWS or held.count + len(journal.rows) >= self.move_rows:
+                return self._commit_with_move(held)
             try:
-                journal.append(rows)
+                journal.append(held.all_rows())
             except OSError as exc:
-                self._next_id = rows[0][0]
+                self._next_id = held.first_id()
                 raise HistoryWriteError(f"cannot write {self.journal_path}: {exc.strerror or exc}") from None
-            return len(rows)
+            return held.count
         self._write_kept()
         rows, self._uncommitted = self._uncommitted, 0
         if not self.db.in_transaction:
@@ -692,29 +826,28 @@ class HistoryStore(_NameOwners):
             raise HistoryWriteError(_describe(exc)) from None
         return rows
 
-    def _commit_with_move(self, rows: list[Row]) -> int:
+    def _commit_with_move(self, held: _Held) -> int:
         """A busy pass (or one that fills the journal): the journal's rows and this pass's in one
         SQLite transaction, then the journal emptied. A failure stores none of the pass's rows
         and leaves the journal's where they were (HistoryWriteError, as for the journal)."""
         journal = self.journal
         assert journal is not None
-        key = _name_keys()
         try:
             self.db.execute("BEGIN IMMEDIATE")
             if journal.rows:
-                self._insert([_row(row, key) for row in journal.rows], ignore=True)
-            self._insert([_row(row, key) for row in rows])
+                self._insert(journal.rows, ignore=True)
+            self._insert_held(held)
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
-            self._next_id = rows[0][0]
+            self._next_id = held.first_id()
             raise HistoryWriteError(_describe(exc)) from None
         self._retry_at = None
         if journal.rows:
             with contextlib.suppress(OSError):  # stored: the journal's rows are moved (and ignored) again later
                 journal.clear()
-        return len(rows)
+        return held.count
 
     def mark_seen(self, name: str) -> None:
         """``name`` is here (joining) or was until now (leaving): direct messages up to the

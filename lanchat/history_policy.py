@@ -1,7 +1,8 @@
 """history_policy.py: when the server stores and replays history, and how much. Never touches the store's file itself.
 
 The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks:
-* ``keep(message)`` for every room or direct message, and ``commit()`` once per pass, before
+* ``keep(message)`` for every room or direct message (``keep_said(run)`` for a run of one
+  member's says on the short path), and ``commit()`` once per pass, before
   anything is written to a socket: what anyone has received is already stored (in the store's
   journal, one ``write`` per pass: history.py);
 * ``next_move()`` and ``move_due()``: the store moves its journal into SQLite in batches, when it
@@ -24,7 +25,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
-from .actions import Claim, Log, Replay, Seen
+from .actions import Claim, Log, Replay, Said, Seen
 from .protocol import encode
 
 if TYPE_CHECKING:  # the edge this policy is handed; it does not import it
@@ -91,6 +92,14 @@ class HistoryPolicy:
             sender_owner=sender_owner,
             recipient_owner=recipient_owner,
         )
+        self.pending = True
+
+    def keep_said(self, said: Said) -> None:
+        """Hold a run of one member's room messages for this pass's commit, as ``keep`` does
+        each (``Hub.say``: one call per run, not per message)."""
+        if self.store is None or not self.store.writable:
+            return
+        self.store.keep_said(said.sender, said.times, said.texts)
         self.pending = True
 
     def record(self, action: Seen | Claim | Log) -> None:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
 from . import limits as lim
-from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
+from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Said, Seen, Send, StoreBan
 from .guard import Guard
 from .history_policy import HistoryPolicy
 from .moderation import tick as moderation_tick
@@ -353,27 +353,41 @@ class Hub:
     def say(self, peer: Peer, texts: list[str]) -> None:
         """The short path for the usual event, a member's ``say`` (``Connection.next_says``):
         what ``_handle`` -> ``Room._say`` -> ``perform`` do with each, in fewer steps. Whatever
-        the room is not sure of (``Room.said``) takes that way, which decides and words it."""
+        the room is not sure of (``Room.said``) takes that way, which decides and words it.
+
+        With history, a run of says is held for the commit as one ``Said`` (its rows kept when
+        the run ends, before anything else is kept), not a ``Keep`` and a ``Broadcast`` each."""
         room = self.room
         member = room.members.get(peer.cid)
+        run: Said | None = None
         for text in texts:
             said = room.said(member, text) if member is not None else None
             if said is None or member is None:
+                if run is not None:  # its rows first: ids are the order things happened in
+                    self.history.keep_said(run)
+                    run = None
                 self._handle(peer, ev.Say(text=text))
                 continue
             to, frame, now = said
-            held = self._uncommitted
-            if room.history:  # as perform() does with [Keep, Broadcast]: delivered once stored
-                message = ev.Message(sender=member.name, text=text, time=now)
-                self.history.keep(message)
+            if run is not None and to is run.to:
+                run.times.append(now)
+                run.texts.append(text)
+                run.frames.append(frame)
+            elif room.history:  # as perform() does with [Keep, Broadcast]: delivered once stored
+                if run is not None:
+                    self.history.keep_said(run)
+                run = Said(member.name, to, [now], [text], [frame])
+                held = self._uncommitted
                 if held is None:
-                    self._uncommitted = held = []
-                held.append(Keep(message))
-                held.append(Broadcast(to, frame))
-            elif held is not None:
-                held.append(Broadcast(to, frame))
+                    self._uncommitted = [run]
+                else:
+                    held.append(run)
+            elif self._uncommitted is not None:
+                self._uncommitted.append(Broadcast(to, frame))
             else:
                 self.outbox.broadcast(to, frame, notice=False)
+        if run is not None:
+            self.history.keep_said(run)
 
     def _host_joined(self) -> None:
         """The host is in: what the others said meanwhile is handled now, in arrival order."""
@@ -554,14 +568,24 @@ class Hub:
         then: list[Action] = []
         refused: Keep | None = None
         for action in held:
-            if isinstance(action, Keep):  # kept already (perform)
+            if type(action) is Said:  # a run of says (Hub.say): its frames, or a refusal each
+                if not stored:
+                    for time_, text in zip(action.times, action.texts, strict=True):
+                        then += self._not_stored(ev.Message(sender=action.sender, text=text, time=time_))
+                    continue
+                if then:  # what was held before it goes first
+                    self.perform(then)
+                    then = []
+                self.outbox.broadcast_frames(action.to, action.frames)
+            elif isinstance(action, Keep):  # kept already (perform)
                 refused = None if stored else action
             elif refused is not None and isinstance(action, Broadcast):
                 then += self._not_stored(refused.event)  # instead of its delivery, the Broadcast after it
                 refused = None
             else:
                 then.append(action)
-        self.perform(then)
+        if then:
+            self.perform(then)
 
     def _not_stored(self, event: ev.Message | ev.Direct) -> list[Action]:
         """Tell the sender that ``event`` was not sent: the history could not store it."""

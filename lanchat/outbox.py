@@ -167,6 +167,15 @@ class Outbox:
             self.notice_deadline = self.clock() + self.notice_delay
         self.deliveries += len(self._fanout_targets) + len(self._fanout_text)
 
+    def broadcast_frames(self, to: tuple[int, ...], frames: list[bytes]) -> None:
+        """``broadcast`` each of ``frames`` to ``to``, in order, none a notice: a run of one
+        member's messages (hub.py, ``Hub.say`` with history), one call for the run."""
+        if not frames:
+            return
+        # Joined now rather than in materialize(): the same bytes in the same place, one frame each
+        self.broadcast(to, frames[0] if len(frames) == 1 else b"".join(frames))
+        self.deliveries += (len(frames) - 1) * (len(self._fanout_targets) + len(self._fanout_text))
+
     def materialize(self) -> None:
         """Put the pending broadcast frames, joined once, at the end of each recipient's queue."""
         frames = self._pending_frames

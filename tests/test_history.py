@@ -601,3 +601,82 @@ def test_known_names_come_oldest_first_so_the_room_keeps_the_newest(tmp_path):
     assert store.known_names() == ["zed", "amy", "bea"]
     assert list(RecentNames(store.known_names(), limit=2).values()) == ["amy", "bea"]
     store.close()
+
+
+@pytest.mark.parametrize("count", [10, 300])  # through the journal, and a busy pass straight into SQLite
+def test_each_stored_row_keeps_its_own_senders_and_recipients_name_keys(tmp_path, count):
+    # Room messages and direct messages go into SQLite by different INSERTs (history._values):
+    # whoever sent each, the keys that find them again are that row's own.
+    names = ["Ann", "Bob", "ANN", "Zoë"]
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    for i in range(count):
+        sender, to = names[i % 4], (names[(i + 1) % 4] if i % 5 == 0 else None)
+        owners = {"sender_owner": key_of(sender), "recipient_owner": key_of(to)} if to else {}
+        store.keep(time=T0 + i, sender=sender, text=f"m{i}", to=to, **owners)
+    assert store.commit() == count
+    store.close()
+    with sqlite3.connect(tmp_path / "h.sqlite3") as db:
+        rows = db.execute("SELECT id, sender, sender_key, recipient, recipient_key, sender_owner FROM messages ORDER BY id").fetchall()
+    assert [row[0] for row in rows] == list(range(1, count + 1))
+    for id_, sender, sender_key, recipient, recipient_key, sender_owner in rows:
+        i = id_ - 1
+        assert (sender, recipient) == (names[i % 4], names[(i + 1) % 4] if i % 5 == 0 else None)
+        assert sender_key == ev.name_key(sender)
+        assert recipient_key == (ev.name_key(recipient) if recipient is not None else None)
+        assert sender_owner == (key_of(sender) if recipient is not None else None)
+
+
+def everything_stored(path) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT * FROM messages ORDER BY id").fetchall()
+
+
+@pytest.mark.parametrize("runs", [[1], [5, 7], [31], [32], [300], [1, 299, 40], [33, 2, 256, 257]])
+@pytest.mark.parametrize("how", ["commit", "read before the commit"])
+def test_runs_kept_by_keep_said_are_stored_exactly_as_kept_one_by_one(tmp_path, runs, how):
+    # The server's short path holds a run of one member's says as lists (keep_said); a long run
+    # goes into SQLite by its own INSERT. Every row must be what keep() one by one would store,
+    # interleaved with direct messages between the runs, through the journal or a busy pass.
+    stores = {way: HistoryStore(tmp_path / f"{way}.sqlite3") for way in ("one by one", "runs")}
+    senders = ["Ann", "bob", "Zoë"]
+    at = 0
+    for number, length in enumerate(runs):
+        sender = senders[number % 3]
+        times = [T0 + at + i for i in range(length)]
+        texts = [f"{sender} {at + i}" for i in range(length)]
+        for time, text in zip(times, texts, strict=True):
+            stores["one by one"].keep(time=time, sender=sender, text=text)
+        stores["runs"].keep_said(sender, times, texts)
+        for store in stores.values():  # a direct message between runs
+            store.keep(time=T0 + at, sender=sender, text=f"psst {at}", to="carl", sender_owner=key_of(sender), recipient_owner=key_of("carl"))
+        at += length + 1
+    for store in stores.values():
+        if how != "commit":
+            assert store.count() == at  # a read writes the held rows into the transaction first
+        assert store.commit() == at
+        store.keep_said("Ann", [T0 + at], ["after"])  # ids go on from there
+        store.commit()
+        store.close()
+    expected = everything_stored(tmp_path / "one by one.sqlite3")
+    assert len(expected) == at + 1 and [row[0] for row in expected] == list(range(1, at + 2))
+    assert everything_stored(tmp_path / "runs.sqlite3") == expected
+
+
+def test_a_busy_pass_of_runs_that_cannot_be_stored_stores_none_of_them_and_reuses_their_ids(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.keep_said("ann", [T0], ["first"])
+    assert store.commit() == 1
+    store.db.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.text = 'lost 250' "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    store.keep_said("ann", [T0] * 100, [f"lost {i}" for i in range(100)])
+    store.keep_said("bob", [T0] * 300, [f"lost {i}" for i in range(100, 400)])
+    with pytest.raises(HistoryWriteError, match="full"):
+        store.commit()
+    store.db.execute("DROP TRIGGER refuse")
+    store.keep_said("ann", [T0], ["after"])
+    assert store.commit() == 1
+    assert [(r.id, r.text) for r in store.export()] == [(1, "first"), (2, "after")]
+    store.close()

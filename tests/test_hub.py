@@ -43,6 +43,10 @@ class MemoryStore:
     def keep(self, *, time: float, sender: str, text: str, to: str | None = None, **owners: bytes | None) -> None:
         self.kept.append(Record(id=len(self.rows) + len(self.kept) + 1, time=time, sender=sender, to=to, text=text))
 
+    def keep_said(self, sender: str, times: list[float], texts: list[str]) -> None:
+        for when, text in zip(times, texts, strict=True):
+            self.keep(time=when, sender=sender, text=text)
+
     def commit(self) -> int:
         stored, self.kept = self.kept, []
         if self.full:

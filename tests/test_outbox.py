@@ -201,3 +201,24 @@ def test_a_text_participants_own_line_comes_after_the_broadcast_before_it_not_in
     flush_all(outbox, wires)
     assert bytes(wires[1].written) == b"hi;"
     assert bytes(wires[2].written) == b"[rendered hi;]prompt> "
+
+
+@pytest.mark.parametrize("room", [2, FANOUT_CACHE_MIN + 2])
+def test_a_run_of_frames_broadcast_in_one_call_is_what_a_broadcast_each_would_queue(room):
+    # hub.py hands a run of one member's messages over in one call (broadcast_frames)
+    cids = list(range(1, room + 1))
+    each, one_call = outbox_with(*cids)[0], outbox_with(*cids)[0]
+    gone = (room + 7,)  # an id with no queue (already gone) is skipped, and not counted
+    for outbox in (each, one_call):
+        outbox.broadcast(tuple(cids), b"before;")
+    for frame in (b"A;", b"B;", b"C;"):
+        each.broadcast(tuple(cids) + gone, frame)
+    one_call.broadcast_frames(tuple(cids) + gone, [b"A;", b"B;", b"C;"])
+    one_call.broadcast_frames(tuple(cids), [])
+    assert one_call.deliveries == each.deliveries == 4 * room
+    written = []
+    for outbox in (each, one_call):
+        wires = {cid: Wire() for cid in cids}
+        flush_all(outbox, wires)
+        written.append({cid: bytes(wire.written) for cid, wire in wires.items()})
+    assert written[0] == written[1] == {cid: b"before;A;B;C;" for cid in cids}
