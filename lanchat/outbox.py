@@ -206,7 +206,8 @@ class Outbox:
 
     def release_notices(self) -> None:
         """Waiting notices whose time has come join this pass's flush."""
-        self.materialize()
+        if self._pending_frames:
+            self.materialize()
         if self.notice_deadline is not None and self.clock() >= self.notice_deadline:
             self.dirty.update(self._noticed)
             self._noticed.clear()

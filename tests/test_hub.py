@@ -94,6 +94,10 @@ class EndlessFiles:
     def downloading(self) -> list[int]:
         return [self.reader] if self.reader is not None else []
 
+    @property
+    def downloads(self) -> dict[int, list[str]]:  # who downloads (the hub asks before wants_to_send)
+        return {self.reader: ["endless"]} if self.reader is not None else {}
+
     def wants_to_send(self, cid: int) -> bool:
         return cid == self.reader
 
