@@ -122,7 +122,8 @@ class Guard:
             while True:
                 if say is not None and (texts := proto.next_says(SAYS_AT_ONCE)):
                     say(peer, texts)
-                    continue
+                    if len(texts) == SAYS_AT_ONCE:
+                        continue  # more says may follow; fewer: the next frame, if any, is not one
                 if (event := proto.next_event()) is None:
                     return
                 hub._handle(peer, event)
