@@ -38,7 +38,19 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def start(tree: Path, workdir: Path, extra: list[str]) -> tuple[subprocess.Popen, int]:
     """A server from ``tree``; returns it and its port."""
     log_path = workdir / "out"
-    command = [sys.executable, "-m", "lanchat", "serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-limits", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "lanchat",
+        "serve",
+        "--headless",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--no-limits",
+        *extra,
+    ]
     with open(log_path, "wb") as log:
         popen = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tree,
@@ -108,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                     for clients in args.clients:
                         for _ in range(args.runs):
                             runs[str(tree)][clients].append(one_run(popen.pid, port, clients, args.rate, args.seconds))
-                        values = [r["cpu_us_per_delivery"] for r in runs[str(tree)][clients][-args.runs:]]
+                        values = [r["cpu_us_per_delivery"] for r in runs[str(tree)][clients][-args.runs :]]
                         print(f"round {round_number + 1} {tree} N={clients}: {values}", flush=True)
         finally:
             for _tree, popen, _port in servers:
@@ -126,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             summary[tree][f"N={clients}"] = {
                 "median_cpu_us_per_delivery": round(statistics.median(r["cpu_us_per_delivery"] for r in results), 2),
                 "median_user_us_per_message": round(statistics.median(r["user_us_per_message"] for r in results), 1),
-                "median_system_us_per_message": round(statistics.median(r["system_us_per_message"] for r in results), 1),
+                "median_system_us_per_message": round(
+                    statistics.median(r["system_us_per_message"] for r in results), 1
+                ),
                 "median_switches_per_message": round(statistics.median(r["switches_per_message"] for r in results), 2),
                 "cpu_us_per_delivery": [r["cpu_us_per_delivery"] for r in results],
             }

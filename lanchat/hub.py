@@ -553,7 +553,8 @@ class Hub:
                 writing = bool(queue.out) or (bool(downloads) and wants_to_send(cid))  # writable: top it up
                 if writing is not writer.writing:
                     writer.set_writing(writing)
-            outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
+            if outbox.pending_frames:  # a slow reader dropped while flushing is announced to the rest
+                outbox.materialize()
 
     def _commit_pass(self) -> None:
         """Store this pass's messages, then perform what waited for that. A message that could
