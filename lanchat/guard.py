@@ -61,12 +61,14 @@ class Guard:
         self.set_reading = set_reading or (lambda cid, reading: None)
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
         self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
-        self._paused: dict[int, float] = {}  # connections not read now -> when to read them again
+        # The timed state is public so the hub's per-pass check costs no call when nothing is
+        # timed (hub.Hub.expire and next_deadline): these three empty, nothing is due here.
+        self.paused: dict[int, float] = {}  # connections not read now -> when to read them again
         self._fed: set[int] = set()  # who sent something since the last congestion check
-        self._congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
+        self.congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
         self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
-        self._stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
-        self._next_congestion_check = 0.0
+        self.stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
+        self.next_congestion_check = 0.0  # check_congestion does nothing before this (hub.expire asks first)
         self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
         self.not_reading_seconds = NOT_READING_SECONDS
 
@@ -92,9 +94,9 @@ class Guard:
         """``peer`` is closing for good: its pause, marks and connection count go."""
         cid = peer.cid
         self._keys.pop(cid, None)
-        self._paused.pop(cid, None)
-        self._congested_since.pop(cid, None)
-        self._stuck_since.pop(cid, None)
+        self.paused.pop(cid, None)
+        self.congested_since.pop(cid, None)
+        self.stuck_since.pop(cid, None)
         if peer.admitted and self.connection_limits is not None:
             self.connection_limits.release(peer.ip)
         member = self.hub.room.members.get(cid)
@@ -103,9 +105,9 @@ class Guard:
 
     def next_due(self) -> float | None:
         """When a pause ends or the congestion check is due (None: nothing to wait for)."""
-        due = [min(self._paused.values())] if self._paused else []
-        if self._congested_since or self._stuck_since:
-            due.append(max(self._next_congestion_check, self.hub.clock() + THROTTLE_SECONDS))
+        due = [min(self.paused.values())] if self.paused else []
+        if self.congested_since or self.stuck_since:
+            due.append(max(self.next_congestion_check, self.hub.clock() + THROTTLE_SECONDS))
         return min(due) if due else None
 
     def handle_all(self, peer: Peer) -> None:
@@ -120,7 +122,8 @@ class Guard:
             while True:
                 if say is not None and (texts := proto.next_says(SAYS_AT_ONCE)):
                     say(peer, texts)
-                    continue
+                    if len(texts) == SAYS_AT_ONCE:
+                        continue  # more says may follow; fewer: the next frame, if any, is not one
                 if (event := proto.next_event()) is None:
                     return
                 hub._handle(peer, event)
@@ -189,11 +192,11 @@ class Guard:
         if peer.paused_until is None:
             self.set_reading(peer.cid, False)
         peer.paused_until = until if peer.paused_until is None else max(until, peer.paused_until)
-        self._paused[peer.cid] = peer.paused_until
+        self.paused[peer.cid] = peer.paused_until
 
     def resume_due(self, now: float) -> None:
-        for cid in [c for c, until in self._paused.items() if until <= now]:
-            del self._paused[cid]
+        for cid in [c for c, until in self.paused.items() if until <= now]:
+            del self.paused[cid]
             peer = self.hub.peers.get(cid)
             if peer is None or peer.closed:
                 continue
@@ -208,34 +211,34 @@ class Guard:
         """A reader with a growing queue slows the senders that fed it before anyone is
         dropped; one that stays congested past the grace time, or whose waiting frames take no
         byte for NOT_READING_SECONDS, is dropped as too slow."""
-        if now < self._next_congestion_check:
+        if now < self.next_congestion_check:
             return
-        self._next_congestion_check = now + THROTTLE_SECONDS
+        self.next_congestion_check = now + THROTTLE_SECONDS
         fed, self._fed = self._fed, set()
         moved, self._moved = self._moved, set()
         mark = self.congested_bytes
         downloading = self.hub.pacer.started
         backlogged = [q for q in self.hub.outbox.queues.values() if q.out_bytes]
-        for cid in list(self._stuck_since):
+        for cid in list(self.stuck_since):
             if cid in moved or not self.hub.outbox.queued_bytes(cid):
-                del self._stuck_since[cid]
+                del self.stuck_since[cid]
         for queue in backlogged:
             if queue.cid in moved:
                 continue
-            since = self._stuck_since.setdefault(queue.cid, now)
+            since = self.stuck_since.setdefault(queue.cid, now)
             if now - since >= self.not_reading_seconds and queue.cid in self.hub.room.members:
-                del self._stuck_since[queue.cid]
+                del self.stuck_since[queue.cid]
                 self.hub._over_limit(queue.cid)  # told "not reading fast enough", the room told "dropped"
         congested = {q.cid for q in backlogged if q.out_bytes > mark and q.cid not in downloading}
-        for cid in list(self._congested_since):
+        for cid in list(self.congested_since):
             if cid not in congested:
-                del self._congested_since[cid]
+                del self.congested_since[cid]
         if not congested:
             return
         for cid in congested:
-            since = self._congested_since.setdefault(cid, now)
+            since = self.congested_since.setdefault(cid, now)
             if now - since >= CONGESTION_GRACE_SECONDS:
-                del self._congested_since[cid]
+                del self.congested_since[cid]
                 self.hub._over_limit(cid)
         for cid in fed:  # a congested sender too: it may be feeding its own queue
             peer = self.hub.peers.get(cid)

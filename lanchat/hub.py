@@ -100,6 +100,13 @@ class Peer:
         return self.held_bytes > HELD_BYTES_LIMIT
 
 
+def _earliest(due: float | None, other: float | None) -> float | None:
+    """The sooner of two deadlines, either of which may be None (nothing due)."""
+    if other is None:
+        return due
+    return other if due is None or other < due else due
+
+
 def ip_of(address: str) -> str:
     """``"192.168.1.7:50312"`` -> ``"192.168.1.7"``, ``"::1:5"`` -> ``"::1"``; anything else
     (the host's socket, an AF_UNIX peer) -> ``"local"``."""
@@ -326,10 +333,14 @@ class Hub:
             peer.closing = True
             self.deadlines.forget(cid)
             return
+        # Every read comes here: dict lookups first, a call only for a deadline to set or end.
         deadlines = self.deadlines
-        if deadlines.awaiting_hello(cid):  # a dict lookup: this runs for every read
+        timed = deadlines.per_connection
+        if cid in timed.hello_due:
             deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
-        deadlines.frame(cid, partial=proto.partial_frame_bytes > 0)
+        partial = proto.partial_frame_bytes
+        if partial or timed.frame_due:
+            deadlines.frame(cid, partial=partial > 0)
         if proto.peer_closed and peer.paused_until is None:
             self.close(cid)
 
@@ -533,6 +544,7 @@ class Hub:
         outbox.release_notices()
         write = outbox.flush
         peers = self.peers
+        downloads = self.files.downloads  # empty: nobody downloads, no need to ask per connection
         wants_to_send = self.files.wants_to_send
         while outbox.dirty:
             for queue in outbox.take_dirty():
@@ -552,10 +564,11 @@ class Hub:
                 if peer.closing:
                     self._flushed_closing(queue, writer)
                     continue
-                writing = bool(queue.out) or wants_to_send(cid)  # checked per connection per pass
+                writing = bool(queue.out) or (bool(downloads) and wants_to_send(cid))  # writable: top it up
                 if writing is not writer.writing:
                     writer.set_writing(writing)
-            outbox.materialize()  # a slow reader dropped while flushing is announced to the rest
+            if outbox.pending_frames:  # a slow reader dropped while flushing is announced to the rest
+                outbox.materialize()
 
     def _commit_pass(self) -> None:
         """Store this pass's messages, then perform what waited for that. A message that could
@@ -609,24 +622,50 @@ class Hub:
 
     def next_deadline(self) -> float | None:
         """When something is due: waiting notices, a closing connection's or a handshake's
-        time; None when nothing is (an idle server sleeps and wakes for nothing)."""
-        due = [t for t in (self.outbox.notice_deadline, self.deadlines.next()) if t is not None]
-        if (guarded := self.guard.next_due()) is not None:
-            due.append(guarded)
+        time; None when nothing is (an idle server sleeps and wakes for nothing).
+
+        Asked once per loop pass, so each part is asked only when it has anything timed at all
+        (an empty dict or heap: nothing due there); a pass with nothing timed costs no call
+        but the history's (bench/README.md, "Round 2, third session")."""
+        due = self.outbox.notice_deadline
+        deadlines = self.deadlines
+        if deadlines.lingering or deadlines.per_connection.heap:
+            due = _earliest(due, deadlines.next())
+        guard = self.guard
+        if guard.paused or guard.congested_since or guard.stuck_since:
+            due = _earliest(due, guard.next_due())
         room = self.room
         if room.turn_timeout is not None and room.mode == "turn" and room.turn_holder is not None:
             # the room keeps time by its own clock (time.time): converted to the hub's
-            due.append(self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
-        stall = self.files.next_stall_check()
-        if stall is not None:  # the file store's clock is time.time too
-            due.append(self.clock() + max(0.0, stall - self.files.clock()))
-        if (move := self.history.next_move()) is not None:  # the history journal's batch (history.py)
-            due.append(move)
-        return min(due) if due else None
+            due = _earliest(due, self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
+        files = self.files
+        if files.uploads and (stall := files.next_stall_check()) is not None:  # the file store's clock is time.time too
+            due = _earliest(due, self.clock() + max(0.0, stall - files.clock()))
+        # the history journal's batch (history.py)
+        return _earliest(due, self.history.next_move())
 
     def expire(self) -> None:
         """Close what has run out of time: a closing connection that never reads its last
-        frames (a laptop put to sleep), a connection that never said hello (told why)."""
+        frames (a laptop put to sleep), a connection that never said hello (told why); end
+        pauses, check congestion, move a turn on, drop a stalled upload, move the journal.
+        Called every loop pass: each part only when it has anything timed (next_deadline)."""
+        deadlines = self.deadlines
+        if deadlines.lingering or deadlines.per_connection.heap:
+            self._expire_connections()
+        now = self.clock()
+        guard = self.guard
+        if guard.paused:
+            guard.resume_due(now)
+        if now >= guard.next_congestion_check:  # every THROTTLE_SECONDS at most (guard.py)
+            guard.check_congestion(now)
+        # a turn nobody took moves on (serve --turn-timeout)
+        if self.room.turn_timeout is not None and (ticked := moderation_tick(self.room)):
+            self.perform(ticked)
+        if self.files.uploads:
+            self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
+        self.history.move_due()  # the journal into SQLite, in batches (history.py)
+
+    def _expire_connections(self) -> None:
         lingered, expired = self.deadlines.due()
         for cid in lingered:
             self.close(cid)
@@ -647,14 +686,6 @@ class Hub:
             else:
                 self.log(f"{peer.address}: {why}; disconnecting")
                 self._refuse(peer, ev.E_DEADLINE, why)
-        now = self.clock()
-        self.guard.resume_due(now)
-        self.guard.check_congestion(now)
-        if ticked := moderation_tick(self.room):  # a turn nobody took moves on (serve --turn-timeout)
-            self.perform(ticked)
-        if self.files.uploads:
-            self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
-        self.history.move_due()  # the journal into SQLite, in batches (history.py)
 
     # ---------------------------------------------------------------- shutdown
 

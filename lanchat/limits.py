@@ -282,53 +282,57 @@ class Deadlines:
     def __init__(self, *, hello_seconds: float = HELLO_SECONDS, frame_seconds: float = FRAME_SECONDS) -> None:
         self.hello_seconds = hello_seconds
         self.frame_seconds = frame_seconds
-        self._hello_due: dict[int, float] = {}
-        self._frame_due: dict[int, float] = {}
-        self._heap: list[tuple[float, int, str]] = []
+        # connection -> when its hello, or its frame begun, is due. Read (never written) by the
+        # hub after every read: a dict lookup instead of a call (hub.Hub.receive_data).
+        self.hello_due: dict[int, float] = {}
+        self.frame_due: dict[int, float] = {}
+        # (due, connection, kind), stale entries included (dropped when met). Public so the
+        # hub's per-pass check is one truth test: empty, nothing can be due (hub.Hub.expire).
+        self.heap: list[tuple[float, int, str]] = []
 
     def connected(self, cid: int, now: float) -> None:
         due = now + self.hello_seconds
-        self._hello_due[cid] = due
-        heapq.heappush(self._heap, (due, cid, HELLO))
+        self.hello_due[cid] = due
+        heapq.heappush(self.heap, (due, cid, HELLO))
 
     def joined(self, cid: int) -> None:
-        self._hello_due.pop(cid, None)
+        self.hello_due.pop(cid, None)
 
     def awaiting_hello(self, cid: int) -> bool:
-        return cid in self._hello_due
+        return cid in self.hello_due
 
     def finished(self, cid: int) -> None:
         """After a read that left no frame half-received (the common case: no clock needed)."""
-        if self._frame_due:
-            self._frame_due.pop(cid, None)
+        if self.frame_due:
+            self.frame_due.pop(cid, None)
 
     def progress(self, cid: int, now: float, *, partial_frame: bool) -> None:
         """After a read: is a frame left half-received? Its clock starts at its first byte."""
         if not partial_frame:
-            self._frame_due.pop(cid, None)
-        elif cid not in self._frame_due:
+            self.frame_due.pop(cid, None)
+        elif cid not in self.frame_due:
             due = now + self.frame_seconds
-            self._frame_due[cid] = due
-            heapq.heappush(self._heap, (due, cid, FRAME))
+            self.frame_due[cid] = due
+            heapq.heappush(self.heap, (due, cid, FRAME))
 
     def closed(self, cid: int) -> None:
-        self._hello_due.pop(cid, None)
-        self._frame_due.pop(cid, None)
+        self.hello_due.pop(cid, None)
+        self.frame_due.pop(cid, None)
 
     def next_due(self) -> float | None:
         """The earliest deadline still pending (stale heap entries are dropped on the way)."""
-        while self._heap:
-            due, cid, kind = self._heap[0]
+        while self.heap:
+            due, cid, kind = self.heap[0]
             if self._current(cid, kind) == due:
                 return due
-            heapq.heappop(self._heap)
+            heapq.heappop(self.heap)
         return None
 
     def expired(self, now: float) -> list[tuple[int, str]]:
         """Connections past a deadline, with the reason to close them with (once each)."""
         out: list[tuple[int, str]] = []
-        while self._heap and self._heap[0][0] <= now:
-            due, cid, kind = heapq.heappop(self._heap)
+        while self.heap and self.heap[0][0] <= now:
+            due, cid, kind = heapq.heappop(self.heap)
             if self._current(cid, kind) != due:
                 continue  # that frame finished, or the connection joined or closed
             self.closed(cid)
@@ -339,7 +343,7 @@ class Deadlines:
         return out
 
     def _current(self, cid: int, kind: str) -> float | None:
-        return (self._hello_due if kind == HELLO else self._frame_due).get(cid)
+        return (self.hello_due if kind == HELLO else self.frame_due).get(cid)
 
     def __len__(self) -> int:
-        return len(self._hello_due) + len(self._frame_due)
+        return len(self.hello_due) + len(self.frame_due)

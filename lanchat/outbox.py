@@ -7,7 +7,7 @@ function that takes as many bytes as they like. The rules kept here, each in one
 * one ``send()`` per connection per pass: what is queued is joined (up to FLUSH_BYTES) and
   written at once;
 * a broadcast is encoded once and costs nothing per recipient until the flush: the frames of
-  one pass wait in ``_pending_frames`` and are joined once and appended once per recipient
+  one pass wait in ``pending_frames`` and are joined once and appended once per recipient
   (``materialize``); anything else queued first materializes them, so every queue keeps the
   order things happened in;
 * join and leave notices in a big room wait up to NOTICE_DELAY_SECONDS to go out together;
@@ -77,9 +77,10 @@ class Outbox:
         self._fanout_key: tuple[int, ...] | None = None
         self._fanout_targets: tuple[Queue, ...] = ()
         self._fanout_text: tuple[Queue, ...] = ()  # text participants among them (speak_text)
-        # Frames broadcast to all of _fanout_targets, in order, not yet in their queues.
-        self._pending_frames: list[bytes] = []
-        self._pending_urgent = False  # _pending_frames holds more than notices
+        # Frames broadcast to all of _fanout_targets, in order, not yet in their queues (empty:
+        # materialize() has nothing to do, and the hub's flush does not call it).
+        self.pending_frames: list[bytes] = []
+        self._pending_urgent = False  # pending_frames holds more than notices
         self._noticed: set[Queue] = set()  # have notices queued that wait for notice_deadline
         self.notice_deadline: float | None = None
 
@@ -131,7 +132,7 @@ class Outbox:
         queue = self.queues.get(cid)
         if queue is None:
             return
-        if self._pending_frames:
+        if self.pending_frames:
             self.materialize()  # what was broadcast before this frame goes out before it
         if queue.render is not None:
             frame = queue.render(frame)
@@ -160,7 +161,7 @@ class Outbox:
             self._fanout_text = tuple(q for q in targets if q.render is not None)
             self._fanout_targets = tuple(q for q in targets if q.render is None) if self._fanout_text else targets
             self._fanout_key = to
-        self._pending_frames.append(frame)
+        self.pending_frames.append(frame)
         if not notice:
             self._pending_urgent = True
         elif self.notice_deadline is None:
@@ -178,10 +179,10 @@ class Outbox:
 
     def materialize(self) -> None:
         """Put the pending broadcast frames, joined once, at the end of each recipient's queue."""
-        frames = self._pending_frames
+        frames = self.pending_frames
         if not frames:
             return
-        self._pending_frames = []
+        self.pending_frames = []
         data = frames[0] if len(frames) == 1 else b"".join(frames)
         size = len(data)
         targets = self._fanout_targets
@@ -215,7 +216,8 @@ class Outbox:
 
     def release_notices(self) -> None:
         """Waiting notices whose time has come join this pass's flush."""
-        self.materialize()
+        if self.pending_frames:
+            self.materialize()
         if self.notice_deadline is not None and self.clock() >= self.notice_deadline:
             self.dirty.update(self._noticed)
             self._noticed.clear()

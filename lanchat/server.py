@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import selectors
 import socket
 import threading
@@ -49,13 +50,16 @@ class Client:
     """One accepted connection's socket, as the loop sees it (the hub keeps the rest): the
     hub.Writer the hub flushes through."""
 
-    __slots__ = ("cid", "sock", "send", "writing", "reading", "selector")
+    __slots__ = ("cid", "sock", "send", "recv", "writing", "reading", "selector")
 
     def __init__(self, cid: int, sock: socket.socket, selector: selectors.BaseSelector) -> None:
         self.cid = cid
         self.sock = sock
         # a TLS socket's send() needs retries of the very same bytes (tls.TlsSender)
-        self.send = TlsSender(sock) if is_tls(sock) else sock.send
+        tls = is_tls(sock)
+        self.send = TlsSender(sock) if tls else sock.send
+        # one read: a TLS socket's reads whole records until what has arrived is taken (tls_recv)
+        self.recv: Callable[[int], bytes] = functools.partial(tls_recv, sock) if tls else sock.recv
         self.selector = selector
         self.writing = False  # registered for EVENT_WRITE
         self.reading = True  # registered for EVENT_READ (not while the hub paused it: a flooder)
@@ -206,14 +210,15 @@ class Server:
                 hub.expire()
                 if self.tls is not None:
                     self.tls.expire()
-                for cid in hub.pacer.top_up():  # a download began: cap what the kernel holds of it
-                    client = self.clients.get(cid)
-                    if client is not None:
-                        set_send_buffer(client.sock, FILE_SEND_BUFFER_BYTES)
-                self._flush_dirty()
+                if hub.files.downloads:  # the pacer has nothing to do without a download
+                    for cid in hub.pacer.top_up():  # a download began: cap what the kernel holds of it
+                        client = self.clients.get(cid)
+                        if client is not None:
+                            set_send_buffer(client.sock, FILE_SEND_BUFFER_BYTES)
+                hub.flush(self.clients)
                 # Only people count: a port probe that never says hello cannot end the chat,
                 # and a bot cannot keep it open.
-                if hub.last_person_left:
+                if hub.once and hub.last_person_left:
                     self._shutdown_reason = "the last person left"
             self._shutdown()
         finally:
@@ -266,13 +271,16 @@ class Server:
 
     def _read(self, client: Client) -> None:
         try:
-            data = tls_recv(client.sock, READ_BYTES)
+            data = client.recv(READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
+        # Through the door only while some connection has not shown what it speaks (textline.py):
+        # for everyone else the door would only pass the bytes on to the hub.
+        door = self.door
         try:
-            self.door.receive_data(client.cid, data)
+            (door.receive_data if door.opening else self.hub.receive_data)(client.cid, data)
         except Exception as exc:  # noqa: BLE001 - a bug ends that connection, not the chat
             self.hub.internal_error(client.cid, exc)
 

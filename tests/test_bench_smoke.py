@@ -157,3 +157,22 @@ def test_the_per_message_benchmarks_run_and_write_their_figures(tmp_path):
         report = json.loads(out.read_text())
         for key in keys:
             assert report[key] > 0, (script, key)
+
+
+def test_the_light_load_probes_run_and_write_their_figures(tmp_path):
+    """bench/light_probe.py, light_phases.py and calls_per_message.py (bench/README.md, "Round 2,
+    third session"), each at its smallest: real servers on loopback, real load."""
+    probe = tmp_path / "probe.json"
+    run_bench("light_probe.py", "--clients", "2", "--rounds", "1", "--runs", "1", "--seconds", "1", "--out", str(probe))
+    (figures,) = json.loads(probe.read_text())["trees"].values()
+    assert figures["N=2"]["median_cpu_us_per_delivery"] > 0 and len(figures["N=2"]["cpu_us_per_delivery"]) == 1
+    phases = tmp_path / "phases.json"
+    run_bench("light_phases.py", "--seconds", "1", "--out", str(phases))
+    report = json.loads(phases.read_text())
+    assert report["messages"] > 0 and report["reads"] >= report["messages"] / 2
+    assert report["server_thread_cpu_us_per_message"] > 0 and "hub.expire" in report["us_per_message"]
+    calls = tmp_path / "calls.json"
+    run_bench("calls_per_message.py", "--short", "0.5", "--long", "1.5", "--out", str(calls))
+    counted = json.loads(calls.read_text())
+    assert counted["messages"][1] > counted["messages"][0] and counted["calls_per_message"] > 0
+    assert any("hub.py" in name for name in counted["per_function"])  # the server's own calls are counted

@@ -98,6 +98,10 @@ class EndlessFiles:
     def downloading(self) -> list[int]:
         return [self.reader] if self.reader is not None else []
 
+    @property
+    def downloads(self) -> dict[int, list[str]]:  # who downloads (the hub asks before wants_to_send)
+        return {self.reader: ["endless"]} if self.reader is not None else {}
+
     def wants_to_send(self, cid: int) -> bool:
         return cid == self.reader
 
@@ -567,3 +571,73 @@ def test_a_message_of_the_pass_in_which_the_server_shuts_down_comes_before_the_n
     heard = bob.hears()
     assert [type(e).__name__ for e in heard] == ["Message", "Shutdown"] and heard[0].text == "last words"
     assert [row.text for row in lab.store.rows] == ["last words"]
+
+
+# ------------------------------------------------------------------ every timer the loop sleeps until
+# The loop asks next_deadline() and expire() once a pass, and each asks a part only when that
+# part has something timed; these pin the timers with no other test through the hub.
+
+
+def test_an_upload_that_stalls_wakes_the_loop_and_is_dropped_then(tmp_path):
+    from lanchat.server_files import STALLED_SECONDS, ServerFiles
+
+    files_clock = Clock()  # the file store keeps time by its own clock (time.time in a server)
+    lab = Lab(files=ServerFiles(tmp_path, clock=files_clock))
+    ann = lab.join("ann")
+    lab.join("bob")
+    assert lab.hub.next_deadline() is None  # nothing timed: the loop would sleep for ever
+    ann.says(ev.OfferFile(ref=1, name="notes.txt", size=1000))
+    ready = ann.hears_one(ev.UploadReady)
+    ann.says(ev.UploadBytes(id=ready.id, data=b"x" * 100))
+    assert lab.hub.next_deadline() == lab.clock.now + STALLED_SECONDS
+    for clock in (lab.clock, files_clock):
+        clock.now += STALLED_SECONDS - 0.5
+    lab.hub.expire()
+    assert lab.hub.files.uploads  # not yet
+    for clock in (lab.clock, files_clock):
+        clock.now += 0.5
+    lab.hub.expire()
+    told = ann.hears_one(ev.FileError)
+    assert told.id == ready.id and "nothing arrived" in told.message
+    assert lab.hub.files.uploads == {}
+    assert lab.hub.next_deadline() is None
+
+
+def test_a_turn_nobody_takes_wakes_the_loop_and_moves_on_then():
+    lab = Lab()
+    lab.room.mode = "turn"  # as `serve --mode turn --turn-timeout 30` makes it
+    lab.room.turn_timeout = 30.0
+    ann = lab.join("ann")  # the first to join holds the turn
+    bob = lab.join("bob")
+    assert lab.room.turn_holder == ann.cid
+    assert lab.hub.next_deadline() == lab.clock.now + 30.0  # the room's clock stands still here
+    bob.hears()
+    lab.hub.expire()
+    assert lab.room.turn_holder == ann.cid  # the room's clock says it is not time yet
+    lab.room.clock = lambda: 1.0e9 + 30.0
+    lab.hub.expire()
+    assert lab.room.turn_holder == bob.cid
+    assert any(isinstance(event, ev.Turn) for event in bob.hears())
+
+
+def test_a_pass_with_nothing_timed_asks_no_part_but_the_history():
+    """The idle-pass promise behind the light-load figures (bench/README.md, "Round 2, third
+    session"): members joined, nothing due, so expire() and next_deadline() ask no part of the
+    hub for its timers. A spy on every such method fails the test if one is asked."""
+    lab = Lab()
+    lab.join("ann")
+    lab.join("bob")
+    lab.hub.next_deadline()  # the joins' handshake deadlines, stale now, are dropped here
+    asked: list[str] = []
+    hub = lab.hub
+    for owner, name in [
+        (hub.deadlines, "next"), (hub.deadlines, "due"), (hub.guard, "next_due"), (hub.guard, "resume_due"),
+        (hub.files, "next_stall_check"), (hub.files, "drop_stalled"),
+    ]:  # fmt: skip
+        original = getattr(owner, name)
+        setattr(owner, name, lambda *a, _n=name, _o=original, **k: (asked.append(_n), _o(*a, **k))[1])
+    hub.guard.next_congestion_check = lab.clock.now + 1.0  # checked last pass
+    for _ in range(3):
+        hub.expire()
+        assert hub.next_deadline() is None
+    assert asked == []
