@@ -148,13 +148,7 @@ def start_http(workdir: Path, folder: Path, tls: bool = False) -> tuple[subproce
 
 def stop(popen: subprocess.Popen) -> None:
     """End a server we started, by its PID."""
-    if popen.poll() is None:
-        popen.terminate()
-        try:
-            popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait(timeout=5)
+    loadgen.stop(popen, grace=10)
 
 
 # ------------------------------------------------------------------ lanchat participants

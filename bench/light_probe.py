@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -56,16 +55,10 @@ def start(tree: Path, workdir: Path, extra: list[str]) -> tuple[subprocess.Popen
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tree,
             env={**os.environ, "PYTHONPATH": str(tree), "XDG_DATA_HOME": str(workdir)},
         )  # fmt: skip
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        text = log_path.read_text(errors="replace")
-        if "listening on port" in text:
-            return popen, int(text.split("listening on port", 1)[1].split(";", 1)[0].split()[0])
-        if popen.poll() is not None or time.monotonic() > deadline:
-            popen.kill()
-            popen.wait(timeout=5)
-            raise SystemExit(f"{tree}: the server did not start: {text.strip()[-300:]}")
-        time.sleep(0.05)  # polling a condition with a deadline
+    try:
+        return popen, loadgen.lanchat_port(popen, log_path, START_TIMEOUT)
+    except loadgen.BenchError as exc:
+        raise SystemExit(f"{exc}") from None
 
 
 def user_system_ticks(pid: int) -> tuple[int, int]:
@@ -124,12 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"round {round_number + 1} {tree} N={clients}: {values}", flush=True)
         finally:
             for _tree, popen, _port in servers:
-                popen.terminate()
-                try:
-                    popen.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    popen.kill()
-                    popen.wait(timeout=5)
+                loadgen.stop(popen, grace=10)
     load_after = os.getloadavg()
     summary: dict[str, dict[str, dict[str, object]]] = {}
     for tree, by_n in runs.items():

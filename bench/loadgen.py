@@ -20,6 +20,7 @@ import re
 import resource
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -690,6 +691,32 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def lanchat_port(popen: subprocess.Popen, log_path: Path, timeout: float = 10.0) -> int:
+    """The port a ``lanchat serve --port 0`` whose output goes to ``log_path`` listens on, once
+    it says so; BenchError if it exits or stays silent for ``timeout`` seconds (it is killed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log_path.read_text(errors="replace")
+        if "listening on port" in text:
+            return int(text.split("listening on port", 1)[1].split(";", 1)[0].split()[0])
+        if popen.poll() is not None or time.monotonic() > deadline:
+            popen.kill()
+            popen.wait(timeout=5)
+            raise BenchError(f"lanchat did not start: {text.strip()[-300:]}")
+        time.sleep(0.02)  # polling a condition with a deadline
+
+
+def stop(popen: subprocess.Popen, grace: float = 5.0) -> None:
+    """End a server we started, by its PID: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if popen.poll() is None:
+        popen.terminate()
+        try:
+            popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait(timeout=5)
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual entry point; bench/run.py is the usual one

@@ -21,7 +21,6 @@ import pstats
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -45,16 +44,10 @@ def start_profiled(workdir: Path, profile: Path) -> tuple[subprocess.Popen, int]
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        text = log_path.read_text(errors="replace")
-        if "listening on port" in text:
-            return popen, int(text.split("listening on port", 1)[1].split(";", 1)[0].split()[0])
-        if popen.poll() is not None or time.monotonic() > deadline:
-            popen.kill()
-            popen.wait(timeout=5)
-            raise SystemExit(f"lanchat did not start: {text.strip()[-300:]}")
-        time.sleep(0.02)  # polling a condition with a deadline
+    try:
+        return popen, loadgen.lanchat_port(popen, log_path, START_TIMEOUT)
+    except loadgen.BenchError as exc:
+        raise SystemExit(f"{exc}") from None
 
 
 def summary(profile: Path, top: int) -> str:

@@ -112,16 +112,8 @@ def start_lanchat(workdir: Path) -> Running:
         # XDG_DATA_HOME: a --tls server makes its certificate in the benchmark's temp folder
         env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(workdir)},
     )
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        text = (workdir / "lanchat.out").read_text(errors="replace")
-        if "listening on port" in text:
-            port = int(text.split("listening on port", 1)[1].split(";", 1)[0].split()[0])
-            return Running("lanchat", "lanchat", popen, ("127.0.0.1", port))
-        if popen.poll() is not None or time.monotonic() > deadline:
-            popen.kill()
-            raise loadgen.BenchError(f"lanchat did not start: {text.strip()[-200:]}")
-        time.sleep(0.02)  # polling a condition with a deadline
+    port = loadgen.lanchat_port(popen, workdir / "lanchat.out", START_TIMEOUT)
+    return Running("lanchat", "lanchat", popen, ("127.0.0.1", port))
 
 
 def start_ncat(workdir: Path) -> Running:
@@ -209,15 +201,7 @@ def server(name: str) -> Iterator[Running]:
             stop(running.popen)
 
 
-def stop(popen: subprocess.Popen) -> None:
-    """End a server we started, by its PID."""
-    if popen.poll() is None:
-        popen.terminate()
-        try:
-            popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait(timeout=5)
+stop = loadgen.stop  # SIGTERM, then SIGKILL after 5 s
 
 
 # ------------------------------------------------------------------ the plan
