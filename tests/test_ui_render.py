@@ -439,15 +439,17 @@ def test_a_page_scrolled_up_stays_put_when_a_line_from_the_next_day_brings_a_day
 @settings(max_examples=150, deadline=None)
 @given(
     before=st.lists(chatty_text, min_size=1, max_size=40),
-    arriving=st.lists(st.tuples(chatty_text, st.integers(0, 1)), min_size=1, max_size=10),
+    arriving=st.lists(st.tuples(chatty_text, st.sampled_from(["today", "next day", "/history"])), min_size=1, max_size=10),
     pages=st.integers(1, 6),
     back_to_bottom_first=st.booleans(),
+    home_first=st.booleans(),
     rows=st.integers(5, 30),
     cols=st.integers(24, 120),
 )
-def test_whatever_arrives_a_page_scrolled_up_stays_put(before, arriving, pages, back_to_bottom_first, rows, cols):
-    """Any text, any width, any page, lines a day apart or not, with or without an old "new"
-    rule somewhere: the rows on screen stay the same while the reader is scrolled up."""
+def test_whatever_arrives_a_page_scrolled_up_stays_put(before, arriving, pages, back_to_bottom_first, home_first, rows, cols):
+    """Any text, any width, any page (counted up from the newest line, or down after Home),
+    lines a day apart or not, earlier /history lines, with or without an old "new" rule
+    somewhere: the rows on screen stay the same while the reader is scrolled up."""
     view = make_view()
     view.add(msg(text) for text in before)
     draw_like_the_screen(view, rows, cols)
@@ -457,16 +459,70 @@ def test_whatever_arrives_a_page_scrolled_up_stays_put(before, arriving, pages, 
         view.to_bottom()
         view.add(msg(text) for text in before)
         draw_like_the_screen(view, rows, cols)
-    for _ in range(pages):
-        view.page_up()
+    if home_first:
+        view.to_top()
+        draw_like_the_screen(view, rows, cols)
+        for _ in range(pages - 1):
+            view.page_down()
+    else:
+        for _ in range(pages):
+            view.page_up()
     page = draw_like_the_screen(view, rows, cols)
     if view.following:
-        return  # all of it fits on one screen: nothing to scroll
+        return  # all of it fits on one screen (or paging down reached the newest line)
     when = T0
-    for number, (text, next_day) in enumerate(arriving):
-        when += next_day * 86_400.0
-        view.add([msg(text, time=when)])
-        if number == 0 and any("── new ──" in row for row in page):
-            page = draw_like_the_screen(view, rows, cols)  # the old rule on screen moved away
+    first_news = True
+    for number, (text, kind) in enumerate(arriving):
+        if kind == "/history":  # an earlier page: one of two days before everything shown
+            view.add([msg(text, kind="history", time=T0 - 86_400.0 * (1 + number % 2) + number)])
+            assert draw_like_the_screen(view, rows, cols) == page
             continue
-        assert draw_like_the_screen(view, rows, cols) == page
+        when += 86_400.0 if kind == "next day" else 0.0
+        view.add([msg(text, time=when)])
+        if first_news and any("── new ──" in row for row in page):
+            page = draw_like_the_screen(view, rows, cols)  # the old rule on screen moved away
+        else:
+            assert draw_like_the_screen(view, rows, cols) == page
+        first_news = False
+
+
+def test_a_page_after_home_stays_put_when_the_new_rule_moves_from_above_it():
+    view = make_view()
+    view.add(msg(f"line {n}") for n in range(100))
+    draw_like_the_screen(view, 12, 80)
+    view.page_up()
+    view.add([msg("first news")])
+    view.to_bottom()  # End: the rule stays above "first news" until ann says something
+    view.add(msg(f"later {n}") for n in range(100))
+    draw_like_the_screen(view, 12, 80)
+    view.to_top()  # Home, then down past the rule: it is above the page
+    for _ in range(13):
+        draw_like_the_screen(view, 12, 80)
+        view.page_down()
+    page = draw_like_the_screen(view, 12, 80)
+    assert view.top is not None and "later 15" in page[0]
+    view.add([msg("second news")])  # the rule leaves "first news" for it
+    assert draw_like_the_screen(view, 12, 80) == page
+
+
+def test_a_page_after_home_stays_put_when_an_earlier_history_page_arrives():
+    view = make_view()
+    view.add(msg(f"line {n}", time=T0 + n) for n in range(100))
+    draw_like_the_screen(view, 12, 80)
+    view.to_top()
+    draw_like_the_screen(view, 12, 80)
+    view.page_down()
+    page = draw_like_the_screen(view, 12, 80)
+    assert view.top is not None and "line 9" in page[0]
+    view.add(msg(f"older {n}", kind="history", time=T0 - 86_400 + n) for n in range(5))  # /history: yesterday's, above
+    assert draw_like_the_screen(view, 12, 80) == page
+
+
+def test_a_page_scrolled_up_from_the_bottom_stays_put_when_an_earlier_history_page_arrives():
+    view = make_view()
+    view.add(msg(f"line {n}", time=T0 + n) for n in range(100))
+    draw_like_the_screen(view, 12, 80)
+    view.page_up()
+    page = draw_like_the_screen(view, 12, 80)
+    view.add(msg(f"older {n}", kind="history", time=T0 - 86_400 + n) for n in range(5))
+    assert draw_like_the_screen(view, 12, 80) == page

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from ..session import Line, Session
 from .editor import LineEditor
@@ -75,31 +76,58 @@ class View:
             if not self.following:
                 # keep the same rows on screen: count every row this line adds below them
                 rows = self.measure(line) + self.day_rule_rows(self.lines[-1] if self.lines else None, line)
-                if self.unread == 0:
-                    rows += MARKER_ROWS - self._marker_rows_below()  # the rule moves to this line
+                if self.unread == 0:  # the rule moves to this line: its old rows go
+                    old = -1 if self.marker_seq is None else self.marker_seq - self.first_seq
+                    if old >= 0 and self._beyond_page(old, MARKER_ROWS):
+                        self._keep_page_still(-MARKER_ROWS)
+                    rows += MARKER_ROWS
                     self.marker_seq = self.total
                 self.unread += 1
                 if self.top is None:
-                    self.scroll += rows
+                    self.scroll += rows  # below the page; after Home nothing moves above it
             self.lines.append(line)
             self.total += 1
             added += 1
         return added
 
-    def _marker_rows_below(self) -> int:
-        """The rows of the 'new' rule now drawn below the rows on screen (MARKER_ROWS, or 0 when
-        there is none, or it is on screen or above): they go when the rule moves to a newer line."""
-        if self.marker_seq is None or self.marker_seq < self.first_seq or self.top is not None:
-            return 0
-        below = 0  # rows from the marked line down to the newest (a day rule above the marked
-        before: Line | None = None  # line is drawn above the 'new' rule: not counted)
-        for index in range(self.marker_seq - self.first_seq, len(self.lines)):
-            line = self.lines[index]
-            below += self.measure(line) + (self.day_rule_rows(before, line) if before is not None else 0)
-            if below >= self.scroll:
-                return 0  # the rule is on screen or above it
+    def _keep_page_still(self, rows: int) -> None:
+        """``rows`` came (or, negative, went) between the page and the end it is counted from:
+        move the count by them so the same rows stay on screen."""
+        if self.top is None:
+            self.scroll = max(0, self.scroll + rows)
+        else:
+            self.top = max(0, self.top + rows)
+
+    def _beyond_page(self, index: int, rows: int) -> bool:
+        """Do the ``rows`` rows of rules just above line ``index``'s own rows (the 'new' rule; 0:
+        just the place) lie wholly off the page on the side it is counted from: below it when
+        scrolled up from the newest line, above it after Home? Then rows that come or go there
+        must move the count (_keep_page_still). Counting stops at the page."""
+        anchor = self.scroll if self.top is None else self.top
+        return self._rows_to(index, anchor) + rows <= anchor
+
+    def _rows_to(self, index: int, limit: int) -> int:
+        """Rows from the end the page is counted from to those rule rows: the newest line up
+        through line ``index`` (scrolled up), or the oldest line down to line ``index``, its
+        day rule included and its 'new' rule not (after Home). Stops once past ``limit``."""
+        rows = 0
+        if self.top is None:
+            before: Line | None = None  # a day rule above line index is drawn above it: not counted
+            for offset, line in enumerate(islice(self.lines, index, None)):
+                rows += self.measure(line) + (self.day_rule_rows(before, line) if before is not None else 0)
+                rows += MARKER_ROWS if offset and self.first_seq + index + offset == self.marker_seq else 0
+                if rows > limit:
+                    break
+                before = line
+            return rows
+        before = None
+        for offset, line in enumerate(islice(self.lines, 0, index + 1)):
+            rows += self.day_rule_rows(before, line)
+            if offset == index or rows > limit:
+                break
+            rows += self.measure(line) + (MARKER_ROWS if self.first_seq + offset == self.marker_seq else 0)
             before = line
-        return MARKER_ROWS
+        return rows
 
     def _insert_in_time(self, line: Line) -> None:
         """Put a replayed line after the last line not newer than it. Numbers of the lines
@@ -110,6 +138,12 @@ class View:
         full = len(self.lines) == self.lines.maxlen
         if full and index == 0:
             return  # older than everything kept in a full scrollback: it would fall off at once
+        if self.top is not None and not full and self._beyond_page(index, 0):
+            # after Home the page is counted from the oldest line: rows added above it move it
+            above = self.lines[index - 1] if index else None
+            below = self.lines[index]  # there is one: it is newer than the line
+            rule = self.day_rule_rows
+            self._keep_page_still(self.measure(line) + rule(above, line) + rule(line, below) - rule(above, below))
         seq = self.first_seq + index
         if full:
             self.lines.popleft()  # make room ourselves (a full deque refuses an insert)
