@@ -489,6 +489,14 @@ class TermProc:
             self.proc.close(force=True)
 
 
+def local_host(server: Server, name: str = "host", **how: object) -> RawClient:
+    """The host, joined as ``name`` through its end of a socketpair, as ``lanchat serve`` joins
+    its own screen (``Server.add_local``); ``how``: RawClient's key or password."""
+    host_end, server_end = socket.socketpair()
+    server.add_local(server_end, host=True)
+    return RawClient(host_end, name, **how)  # type: ignore[arg-type]
+
+
 @contextlib.contextmanager
 def short_tmp_dir() -> Iterator[str]:
     """A private temp folder with a short path: AF_UNIX socket paths must stay under 108 bytes,

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import RawClient, first_release_history, running_server, wait_for
+from helpers import RawClient, first_release_history, local_host, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.gate import Gate
@@ -503,11 +503,7 @@ def test_a_long_replay_is_cut_to_a_byte_budget_so_the_newcomer_is_not_dropped(st
 def test_a_store_that_cannot_be_written_warns_the_host_once_refuses_and_the_chat_goes_on(store):
     logged: list[str] = []
     with running_server(history=store, log=logged.append) as (server, endpoint):
-        import socket
-
-        host_end, server_end = socket.socketpair()
-        server.add_local(server_end, host=True)
-        host = RawClient(host_end, "host")
+        host = local_host(server)
         ann = RawClient(endpoint, "ann")
         host.expect(ev.Joined, name="ann")
         disk = FullDisk(store)  # a real refusal from the kernel on every write of the journal

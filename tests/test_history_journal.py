@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, RawClient, child_env, running_server, wait_for
+from helpers import ROOT, RawClient, child_env, local_host, running_server, wait_for
 from test_history_cli import run_lanchat, serve
 
 from lanchat import events as ev
@@ -149,15 +149,12 @@ def test_a_quiet_server_wakes_once_to_move_the_journal_then_sleeps_for_ever(tmp_
 
 
 def test_a_server_whose_moves_fail_still_delivers_warns_the_host_once_and_says_when_it_works(tmp_path):
-    import socket
 
     path = tmp_path / "h.sqlite3"
     store = HistoryStore(path, move_seconds=0.05)
     logged: list[str] = []
     with running_server(history=store, log=logged.append) as (server, endpoint):
-        host_end, server_end = socket.socketpair()
-        server.add_local(server_end, host=True)
-        host = RawClient(host_end, "host")
+        host = local_host(server)
         ann = RawClient(endpoint, "ann")
         host.expect(ev.Joined, name="ann")
         store.db.execute("PRAGMA query_only = ON")  # SQLite refuses every write; the journal does not

@@ -12,7 +12,7 @@ import sys
 import pexpect
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import ROOT, Proc, RawClient, child_env, running_server, wait_for
+from helpers import ROOT, Proc, RawClient, child_env, local_host, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat import identity
@@ -399,14 +399,11 @@ def test_a_dm_to_an_absent_name_never_reaches_someone_else_who_takes_it(tmp_path
 
 
 def test_the_host_releases_a_name_and_others_may_not(tmp_path):
-    import socket
 
     store = HistoryStore(tmp_path / "h.sqlite3")
     old_key, new_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     with running_server(history=store) as (server, endpoint):
-        host_end, server_end = socket.socketpair()
-        server.add_local(server_end, host=True)
-        host = RawClient(host_end, "teacher", key=Ed25519PrivateKey.generate())
+        host = local_host(server, "teacher", key=Ed25519PrivateKey.generate())
         cat = RawClient(endpoint, "cat", key=old_key)
         cat.send(ev.Release(name="teacher"))
         assert cat.expect(ev.Error).code == ev.E_NOT_HOST

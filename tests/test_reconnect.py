@@ -398,30 +398,45 @@ def test_the_same_person_joining_twice_takes_over_and_the_old_one_does_not_fight
                 proc.stop()
 
 
+def tls_server(port: str, env: dict[str, str]) -> Proc:
+    """``serve --tls`` on ``port``; its data folder, so its certificate, is the one in ``env``."""
+    return Proc("serve", "--headless", "--host", "127.0.0.1", "--port", port, "--no-announce", "--tls", env=env)
+
+
+@contextlib.contextmanager
+def bob_retrying_a_killed_tls_server(env: dict[str, str]) -> Iterator[tuple[str, str, Proc, list[Proc]]]:
+    """A TLS server and bob joined with its certificate pinned; then the server is killed and bob
+    is retrying. Yields (port, pin, bob, started): a server the test starts goes in ``started``,
+    and everything there is stopped at the end."""
+    server = tls_server("0", env)
+    started = [server]
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--fingerprint", pin)
+        started.append(bob)
+        bob.expect(r"welcome, bob")
+        server.popen.kill()
+        server.wait()
+        bob.expect(r"connection lost; retrying in 1 s")
+        yield port, pin, bob, started
+    finally:
+        for proc in started:
+            proc.stop()
+
+
 def test_over_tls_a_restarted_server_with_the_same_certificate_is_rejoined():
     """The rejoin repeats the TLS handshake and accepts only the certificate first trusted (the
     server keeps its certificate in its data folder, so a restart keeps it too)."""
     from helpers import child_env
 
     env = child_env()  # one data folder for both runs of the server: the same certificate
-    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--tls", env=env)
-    bob = None
-    try:
-        port = server.expect(r"listening on port (\d+)").group(1)
-        pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
-        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--fingerprint", pin)
-        bob.expect(r"welcome, bob")
-        server.popen.kill()
-        server.wait()
-        bob.expect(r"connection lost; retrying in 1 s")
-        server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", port, "--no-announce", "--tls", env=env)
+    with bob_retrying_a_killed_tls_server(env) as (port, pin, bob, started):
+        server = tls_server(port, env)
+        started.append(server)
         server.expect(rf"fingerprint is {re.escape(pin)}")
         bob.expect(r"back in the room as bob", timeout=20)
         server.expect(r"bob joined from")
-    finally:
-        for proc in (bob, server):
-            if proc is not None:
-                proc.stop()
 
 
 # ------------------------------------- the screen stays alive while an attempt hangs
@@ -582,24 +597,11 @@ def test_over_tls_a_restarted_server_with_another_certificate_ends_the_retries_w
     client does not rejoin it, and no longer retries it for ten minutes either."""
     from helpers import child_env
 
-    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--tls", env=child_env())
-    bob = None
-    try:
-        port = server.expect(r"listening on port (\d+)").group(1)
-        pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
-        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--fingerprint", pin)
-        bob.expect(r"welcome, bob")
-        server.popen.kill()
-        server.wait()
-        bob.expect(r"connection lost; retrying in 1 s")
-        server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", port, "--no-announce", "--tls",
-                      env=child_env())  # a new data folder: a new certificate
+    with bob_retrying_a_killed_tls_server(child_env()) as (port, pin, bob, started):
+        server = tls_server(port, child_env())  # a new data folder: a new certificate
+        started.append(server)
         other = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
         assert other != pin
         assert bob.wait(timeout=30) == 1
         bob.expect(rf"the server's TLS fingerprint is now {re.escape(other)}, not {re.escape(pin)}; not trying again")
         assert "back in the room" not in bob.output and "Traceback" not in bob.output
-    finally:
-        for proc in (bob, server):
-            if proc is not None:
-                proc.stop()
