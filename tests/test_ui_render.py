@@ -407,15 +407,22 @@ def test_a_page_scrolled_up_stays_put_when_the_first_unread_line_brings_the_new_
     assert "── new ──" in draw_like_the_screen(view, 12, 80)[-3]
 
 
-def test_a_page_scrolled_up_stays_put_when_the_new_rule_moves_from_below_it():
+def first_news_read_then(later: int) -> View:
+    """ann was scrolled up when "first news" came (the "new" rule above it), pressed End, and
+    ``later`` more lines came: the rule stays above "first news" until ann says something."""
     view = make_view()
     view.add(msg(f"line {n}") for n in range(100))
     draw_like_the_screen(view, 12, 80)
     view.page_up()
     view.add([msg("first news")])
-    view.to_bottom()  # End: the rule stays above "first news" until ann says something
-    view.add(msg(f"later {n}") for n in range(20))
+    view.to_bottom()
+    view.add(msg(f"later {n}") for n in range(later))
     draw_like_the_screen(view, 12, 80)
+    return view
+
+
+def test_a_page_scrolled_up_stays_put_when_the_new_rule_moves_from_below_it():
+    view = first_news_read_then(20)
     view.page_up()
     view.page_up()
     view.page_up()  # "first news" and its rule are now below the page
@@ -487,14 +494,7 @@ def test_whatever_arrives_a_page_scrolled_up_stays_put(before, arriving, pages, 
 
 
 def test_a_page_after_home_stays_put_when_the_new_rule_moves_from_above_it():
-    view = make_view()
-    view.add(msg(f"line {n}") for n in range(100))
-    draw_like_the_screen(view, 12, 80)
-    view.page_up()
-    view.add([msg("first news")])
-    view.to_bottom()  # End: the rule stays above "first news" until ann says something
-    view.add(msg(f"later {n}") for n in range(100))
-    draw_like_the_screen(view, 12, 80)
+    view = first_news_read_then(100)
     view.to_top()  # Home, then down past the rule: it is above the page
     for _ in range(13):
         draw_like_the_screen(view, 12, 80)
