@@ -532,14 +532,14 @@ class HistoryStore(_NameOwners):
 
     def _insert_held(self, held: _Held) -> None:
         """INSERT what keep() and keep_said() held: long runs by _insert_runs, the rest as rows."""
-        rows = held.rows
+        rows = list(held.rows)
         runs: list[Run] = []
         for run in held.runs:
             if len(run[3]) >= _MIN_RUN_ROWS:
                 runs.append(run)
             else:
                 first, sender, times, texts = run
-                rows = rows + [(first + i, times[i], sender, None, texts[i], None, None) for i in range(len(texts))]
+                rows += [(first + i, times[i], sender, None, texts[i], None, None) for i in range(len(texts))]
         if rows:
             self._insert(rows)
         self._insert_runs(runs)
