@@ -204,6 +204,29 @@ def server(name: str) -> Iterator[Running]:
 stop = loadgen.stop  # SIGTERM, then SIGKILL after 5 s
 
 
+def _cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+@contextlib.contextmanager
+def own_cpu(pid: int) -> Iterator[None]:
+    """The server ``pid`` (every thread of it) on a CPU of its own, this process (the load
+    generator) on the others, until the block ends: as on a LAN, where the clients are other
+    machines. Sharing CPUs, each send() that wakes a client on the server's CPU lets that client
+    preempt the server at the end of the call (bench/README.md, "Round 2, fourth session")."""
+    cpus = _cpus()
+    if len(cpus) < 2:
+        raise loadgen.BenchError("a CPU of its own needs two CPUs")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(int(task.name), {cpus[-1]})
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, set(cpus))
+
+
 # ------------------------------------------------------------------ the plan
 
 
@@ -216,6 +239,8 @@ def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
             ("fanout N=5", "fanout", {"clients": 5, "seconds": 0.3}),
             ("latency N=3 @50/s", "latency", {"clients": 3, "rate": 50.0, "seconds": 0.4}),
             ("light N=2 @50/s", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4}),
+            *([("light N=2 @50/s, own CPU", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4, "pinned": True})]
+              if len(_cpus()) >= 2 else []),
             ("join N=10, 8 at once", "join", {"clients": 10, "concurrency": 8}),
             ("idle N=3", "idle", {"clients": 3, "seconds": 0.5}),
             ("maxconn 20 in 10 s", "maxconn", {"attempt": 20, "seconds": 10.0, "memory_at": 20}),
@@ -227,6 +252,9 @@ def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
         steps.append((f"fanout N={n}", "fanout", {"clients": n, "seconds": fan_s}))
     for n in (2, 10):  # small rooms at a chat's pace: what each delivery costs a server at rest
         steps.append((f"light N={n} @100/s", "light", {"clients": n, "rate": 100.0, "seconds": lat_s}))
+    if len(_cpus()) >= 2:  # the same with the server on a CPU of its own, as on a LAN (own_cpu)
+        for n in (2, 10):
+            steps.append((f"light N={n} @100/s, own CPU", "light", {"clients": n, "rate": 100.0, "seconds": lat_s, "pinned": True}))
     steps.append(("latency N=10 @200/s", "latency", {"clients": 10, "rate": 200.0, "seconds": lat_s}))
     steps.append(("latency N=100 @100/s", "latency", {"clients": 100, "rate": 100.0, "seconds": lat_s}))
     if not quick:
@@ -276,14 +304,17 @@ def execute(servers: list[str], repeats: int, quick: bool, only: set[str] | None
             params = dict(params)
             if params.pop("once", False) and rep > 0:
                 continue
+            pinned = params.pop("pinned", False)
             for name in servers:
                 if name in ONLY_WORKLOADS and workload not in ONLY_WORKLOADS[name]:
                     continue
                 started = time.monotonic()
                 try:
-                    with server(name) as running:
+                    with server(name) as running, own_cpu(running.popen.pid) if pinned else contextlib.nullcontext():
                         target = loadgen.Target(running.dialect, running.address, running.popen.pid)
                         result = loadgen.run(workload, target, **params)
+                        if pinned:  # read back while it runs: the smoke test checks the server had one
+                            result.metrics["server_cpus"] = len(os.sched_getaffinity(running.popen.pid))
                 except loadgen.BenchError as exc:
                     result = loadgen.Result(workload, name, {"failed": 1}, [f"failed: {exc}"])
                 record = {
@@ -291,7 +322,7 @@ def execute(servers: list[str], repeats: int, quick: bool, only: set[str] | None
                     "label": label,
                     "workload": workload,
                     "server": name,
-                    "params": params,
+                    "params": {**params, "pinned": True} if pinned else params,
                     "metrics": result.metrics,
                     "notes": result.notes,
                     "wall_s": round(time.monotonic() - started, 2),
@@ -419,7 +450,7 @@ def goals(rows: list[dict], help_s: dict | None) -> list[tuple[str, bool | None,
     for n in (2, 10):  # issue 18: small rooms
         for ref in ("ncat", "ngircd"):
             check(f"fan-out N={n} throughput >= {ref}'s (ratio >= 1)", ratio(f"fanout N={n}", "deliveries_per_s", ref), lambda r: r >= 1)
-        for step in (f"fanout N={n}", f"light N={n} @100/s"):
+        for step in (f"fanout N={n}", f"light N={n} @100/s", f"light N={n} @100/s, own CPU"):
             check(f"CPU per delivery, {step}, <= 2x ngIRCd's", ratio(step, "cpu_us_per_delivery", "ngircd"), lambda r: r <= 2)
     for ref in ("ncat", "ngircd"):
         check(f"p99 latency N=10 <= 1/10 of {ref}'s", ratio("latency N=10 @200/s", "p99_ms", ref), lambda r: r <= 0.1)

@@ -8,6 +8,7 @@ that the counts add up, and that the summary holds a ratio for each reference.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -68,6 +69,12 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     assert lanchat["join N=10, 8 at once"]["join_s"] > 0
     assert lanchat["idle N=3"]["wakeups"] >= 0
     assert lanchat["maxconn 20 in 10 s"]["held"] == 20
+    if len(os.sched_getaffinity(0)) >= 2:  # the same light run with each server on a CPU of its own
+        for name in report["servers"]:
+            pinned = next(run for run in runs if run["server"] == name and run["label"] == "light N=2 @50/s, own CPU")
+            assert pinned["params"]["pinned"] is True and pinned["metrics"]["server_cpus"] == 1, name
+            assert pinned["metrics"]["deliveries"] == pinned["metrics"]["samples"] > 0, name
+        assert "server_cpus" not in lanchat["light N=2 @50/s"]
     floor = next(run["metrics"] for run in runs if run["server"] == FLOOR)
     assert floor["deliveries"] == floor["messages"] == floor["samples"] > 0  # it relays every line
 
