@@ -85,6 +85,13 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def noon_tz(now: float | None = None) -> str:
+    """A POSIX TZ value whose local time is now between noon and 1 pm: a test that counts a
+    transcript's rows exactly cannot get a day rule from crossing midnight while it runs."""
+    hour = time.gmtime(time.time() if now is None else now).tm_hour
+    return f"NOON{hour - 12:+d}"  # POSIX: the offset is what is added to local time to get UTC
+
+
 class Proc:
     """A lanchat subprocess driven through pipes (plain mode)."""
 

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import RawClient, StandInServer, TermProc, wait_for
+from helpers import RawClient, StandInServer, TermProc, noon_tz, wait_for
 from wcwidth import wcswidth
 
 from lanchat import events as ev
@@ -316,7 +316,8 @@ def shows_burst(term: TermProc, first: int, last: int) -> None:
 
 
 def test_scrollback_keys_and_the_new_messages_marker(terms):
-    ann, port = host(terms, "--no-limits", rows=12, cols=80)  # 2,000 lines at once is a flood otherwise
+    # 2,000 lines at once is a flood otherwise; at noon, no day rule can come between the rows counted
+    ann, port = host(terms, "--no-limits", rows=12, cols=80, env={"TZ": noon_tz()})
     talker = RawClient(Endpoint(host="127.0.0.1", port=port), name="bob")
     try:
         for number in range(2000):  # a burst: drawn in batches, the screen keeps up
@@ -325,6 +326,7 @@ def test_scrollback_keys_and_the_new_messages_marker(terms):
         # 12 rows: 10 of transcript, the status line, the input line. A page is 9 rows, so
         # the row at one edge of a page is still there, at the other edge, after PgUp.
         shows_burst(ann, 1990, 1999)
+        ann.wait_screen(lambda rows: all(row.startswith(("12:", "13:")) for row in rows[:-2]), what="noon's times")
         ann.send("\x1b[5~")  # PgUp
         shows_burst(ann, 1981, 1990)
         ann.expect(r"scrolled up")
