@@ -364,41 +364,38 @@ class Hub:
     def say(self, peer: Peer, texts: list[str]) -> None:
         """The short path for the usual event, a member's ``say`` (``Connection.next_says``):
         what ``_handle`` -> ``Room._say`` -> ``perform`` do with each, in fewer steps. Whatever
-        the room is not sure of (``Room.said``) takes that way, which decides and words it.
+        the room is not sure of (``Room.said_run``) takes that way, which decides and words it.
 
-        With history, a run of says is held for the commit as one ``Said`` (its rows kept when
-        the run ends, before anything else is kept), not a ``Keep`` and a ``Broadcast`` each."""
+        With history, each run of says is held for the commit as one ``Said`` (its rows kept at
+        once, before anything else is kept), not a ``Keep`` and a ``Broadcast`` each."""
         room = self.room
         member = room.members.get(peer.cid)
-        run: Said | None = None
-        for text in texts:
-            said = room.said(member, text) if member is not None else None
-            if said is None or member is None:
-                if run is not None:  # its rows first: ids are the order things happened in
-                    self.history.keep_said(run)
-                    run = None
-                self._handle(peer, ev.Say(text=text))
-                continue
-            to, frame, now = said
-            if run is not None and to is run.to:
-                run.times.append(now)
-                run.texts.append(text)
-                run.frames.append(frame)
-            elif room.history:  # as perform() does with [Keep, Broadcast]: delivered once stored
-                if run is not None:
-                    self.history.keep_said(run)
-                run = Said(member.name, to, [now], [text], [frame])
-                held = self._uncommitted
-                if held is None:
-                    self._uncommitted = [run]
-                else:
-                    held.append(run)
-            elif self._uncommitted is not None:
-                self._uncommitted.append(Broadcast(to, frame))
-            else:
-                self.outbox.broadcast(to, frame, notice=False)
-        if run is not None:
-            self.history.keep_said(run)
+        at = 0
+        count = len(texts)
+        while at < count:
+            if member is not None:
+                to, times, frames, end = room.said_run(member, texts, at)
+                if frames:
+                    run_texts = texts if at == 0 and end == count else texts[at:end]
+                    if room.history:  # as perform() does with [Keep, Broadcast]: delivered once stored
+                        run = Said(member.name, to, times, run_texts, frames)
+                        held = self._uncommitted
+                        if held is None:
+                            self._uncommitted = [run]
+                        else:
+                            held.append(run)
+                        self.history.keep_said(run)  # ids are the order things happened in
+                    elif self._uncommitted is not None:
+                        self._uncommitted += [Broadcast(to, frame) for frame in frames]
+                    elif len(frames) == 1:
+                        self.outbox.broadcast(to, frames[0], notice=False)
+                    else:
+                        self.outbox.broadcast_frames(to, frames)
+                    at = end
+                    if at == count:
+                        return
+            self._handle(peer, ev.Say(text=texts[at]))  # not the short path's: the room decides
+            at += 1
 
     def _host_joined(self) -> None:
         """The host is in: what the others said meanwhile is handled now, in arrival order."""

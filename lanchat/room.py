@@ -365,16 +365,27 @@ class Room:
         actions.append(Broadcast(to=self._everyone, frame=encode(message)))
         return actions + self.spoke(member)
 
-    def said(self, member: Member, text: str) -> tuple[tuple[int, ...], bytes, float] | None:
-        """The short path for ``say`` (hub.py, ``Hub.say``): when every rule of ``_say`` lets
-        ``text`` through as it is (a duplex room, no mutes at all, text that fits), do what
-        ``_say`` does besides its actions and return (recipients, the message's frame, its time);
-        otherwise None, with nothing changed: ``handle`` then decides and words the refusal."""
-        if self.mode != DUPLEX or self.moderation.mutes or not text_fits(text):
-            return None
-        now = self.clock()
-        member.typing_hint_at = float("-inf")  # as spoke(), in a duplex room
-        return self._everyone, message_frame(member.name, text, now), now
+    def said_run(self, member: Member, texts: list[str], start: int) -> tuple[tuple[int, ...], list[float], list[bytes], int]:
+        """The short path for ``say`` (hub.py, ``Hub.say``): of ``texts[start:]``, the run that every
+        rule of ``_say`` lets through as it is (a duplex room, no mutes at all, each text fits), up
+        to the first that one would not. For that run, do what ``_say`` does besides its actions
+        and return (recipients, each message's time, each one's frame, the index after the run);
+        the text at that index (if any) is ``handle``'s, which decides and words the refusal."""
+        if self.mode != DUPLEX or self.moderation.mutes:
+            return self._everyone, [], [], start
+        clock = self.clock
+        name = member.name
+        times: list[float] = []
+        frames: list[bytes] = []
+        for text in texts[start:] if start else texts:
+            if not text_fits(text):
+                break
+            now = clock()
+            times.append(now)
+            frames.append(message_frame(name, text, now))
+        if frames:
+            member.typing_hint_at = float("-inf")  # as spoke(), in a duplex room
+        return self._everyone, times, frames, start + len(frames)
 
     def not_your_turn(self, member: Member) -> list[Action]:
         """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""

@@ -1,4 +1,4 @@
-"""The say short path (Connection.next_says -> Room.said -> Hub.say) against the general path.
+"""The say short path (Connection.next_says -> Room.said_run -> Hub.say) against the general path.
 
 Two hubs hear the same conversation, byte for byte: one takes a member's ``say`` the short way,
 the other is forced onto the general path (``Hub(short_path=False)``). Random conversations mix
