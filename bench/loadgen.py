@@ -9,7 +9,8 @@ Every message body is 64 bytes and carries a marker, so a receiver counts delive
 not the server, is the busiest process on the machine. Latency runs embed the send time instead.
 
 What the server costs is read from /proc/PID: CPU time from ``schedstat`` (nanoseconds, summed over
-threads), wake-ups as context switches from ``status``, memory as ``VmRSS``/``VmHWM``.
+threads), wake-ups as context switches from ``status`` (preemptions: the involuntary ones), memory
+as ``VmRSS``/``VmHWM``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class BenchError(Exception):
 class ProcSample:
     cpu_ns: int = 0
     switches: int = 0
+    preempted: int = 0  # the involuntary part of switches: the CPU taken away, not given up
     rss_kb: int = 0
     hwm_kb: int = 0
     alive: bool = True
@@ -72,6 +74,8 @@ def sample(pid: int | None) -> ProcSample:
             for line in (task / "status").read_text().splitlines():
                 if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
                     out.switches += int(line.split()[1])
+                    if line.startswith("non"):
+                        out.preempted += int(line.split()[1])
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -524,6 +528,7 @@ async def latency(target: Target, clients: int, rate: float, seconds: float) -> 
             max_ms=round(samples[-1] / 1e6, 3),
             mean_ms=round(statistics.fmean(samples) / 1e6, 3),
             server_cpu_s=round((after.cpu_ns - before.cpu_ns) / 1e9, 4),
+            preempted_per_message=round((after.preempted - before.preempted) / max(total, 1), 2),
         )
         return _finish(result, target)
     finally:

@@ -272,7 +272,7 @@ def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
 SHOWN = {
     "fanout": [("deliveries_per_s", True), ("cpu_us_per_delivery", False), ("server_peak_rss_mb", False)],
     "latency": [("p50_ms", False), ("p99_ms", False), ("server_peak_rss_mb", False)],
-    "light": [("cpu_us_per_delivery", False), ("p99_ms", False)],
+    "light": [("cpu_us_per_delivery", False), ("p99_ms", False), ("preempted_per_message", False)],
     "join": [("join_s", False), ("server_cpu_s", False)],
     "idle": [("wakeups", False), ("server_cpu_ms", False), ("server_rss_mb", False)],
     "maxconn": [("held", True), ("server_peak_rss_mb", False)],  # plus rss_mb_at_<N>, see _shown

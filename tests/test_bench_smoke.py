@@ -66,6 +66,7 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     light = lanchat["light N=2 @50/s"]
     assert light["deliveries"] == light["messages"] == light["samples"] > 0  # the one other client got each
     assert light["cpu_us_per_delivery"] > 0
+    assert 0 <= light["preempted_per_message"] < 1000  # read from /proc/PID/task/*/status
     assert lanchat["join N=10, 8 at once"]["join_s"] > 0
     assert lanchat["idle N=3"]["wakeups"] >= 0
     assert lanchat["maxconn 20 in 10 s"]["held"] == 20
@@ -85,6 +86,7 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
         assert held["ratios"][ref] == [1.0]
         assert rows[("fanout N=5", "deliveries_per_s")]["ratios"][ref][0] > 0
     assert rows[("light N=2 @50/s", "cpu_us_per_delivery")]["ratios"][FLOOR][0] > 0
+    assert ("light N=2 @50/s", "preempted_per_message") in rows  # how often the CPU was taken away
     assert "| fanout N=2" in report["table"]
 
 
