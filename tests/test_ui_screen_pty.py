@@ -25,7 +25,8 @@ def test_turn_changes_show_in_the_status_line_not_the_transcript(terms):
     ann, port = host(terms, "--mode", "turn")
     bob = join(terms, port, "bob")
     ann.expect("bob joined")
-    first = "ann" if "your turn" in ann.lines[-2] else "bob"
+    status = ann.wait_screen(lambda rows: re.search(r"your turn|waiting for", rows[-2]) and rows[-2], what="ann's turn state")
+    first = "ann" if "your turn" in status else "bob"
     talkers = {"ann": ann, "bob": bob}
     order = [first, "bob" if first == "ann" else "ann"] * 2
     for number, name in enumerate(order):
@@ -37,7 +38,8 @@ def test_turn_changes_show_in_the_status_line_not_the_transcript(terms):
         assert "turn: waiting for" not in term.text  # the status line and the prompt say it
     waiting = talkers[order[-1]]
     assert re.search(r"\* turn: your turn", talkers[order[0]].text)  # yours is worth a line
-    assert "waiting for" in waiting.lines[-2] and waiting.lines[-1].startswith("[waiting for")
+    # the status line and the prompt line are two writes: wait for the screen, not one read of it
+    waiting.wait_screen(lambda rows: "waiting for" in rows[-2] and rows[-1].startswith("[waiting for"), what="the waiting prompt")
 
 
 def test_save_never_replaces_a_file_like_get(terms, tmp_path):
