@@ -73,9 +73,10 @@ def sample(pid: int | None) -> ProcSample:
         with contextlib.suppress(OSError):
             for line in (task / "status").read_text().splitlines():
                 if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                    out.switches += int(line.split()[1])
+                    count = int(line.split()[1])
+                    out.switches += count
                     if line.startswith("non"):
-                        out.preempted += int(line.split()[1])
+                        out.preempted += count
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

@@ -396,6 +396,7 @@ class Hub:
                         return
             self._handle(peer, ev.Say(text=texts[at]))  # not the short path's: the room decides
             at += 1
+            member = room.members.get(peer.cid)  # the room may have acted on them meanwhile
 
     def _host_joined(self) -> None:
         """The host is in: what the others said meanwhile is handled now, in arrival order."""

@@ -377,7 +377,8 @@ class Room:
         name = member.name
         times: list[float] = []
         frames: list[bytes] = []
-        for text in texts[start:] if start else texts:
+        for index in range(start, len(texts)):
+            text = texts[index]
             if not text_fits(text):
                 break
             now = clock()

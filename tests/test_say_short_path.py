@@ -197,3 +197,32 @@ def test_a_busy_read_of_says_takes_the_short_path_and_is_delivered_stored():
         finally:
             short.store.close()
             general.store.close()
+
+
+def test_a_refused_say_inside_a_read_splits_the_run_and_the_rest_still_takes_the_short_path():
+    """Says that fit, one that does not (empty, too long), then more that fit, in one read and
+    without flood control (the says come as one run): only the refused ones go through
+    Room.handle, each once and in place, and everything sent and stored matches the general path."""
+    texts = ["one", "", "two", "three", "x" * (ev.MAX_TEXT_CHARS + 1), "four"]
+    with tempfile.TemporaryDirectory(prefix="say-path-") as folder:
+        short = Side(Path(folder), short_path=True, limits=False)
+        general = Side(Path(folder), short_path=False, limits=False)
+        try:
+            for side in (short, general):
+                for who, name in enumerate(NAMES):
+                    side.feed(who, [encode(ev.Hello(name=name))])
+            asked: list[object] = []
+            handle = short.hub.room.handle
+            short.hub.room.handle = lambda cid, event: asked.append(event) or handle(cid, event)  # type: ignore[method-assign]
+            read = b"".join(encode(ev.Say(text=text)) for text in texts)
+            for side in (short, general):
+                side.feed(1, [read])
+            assert asked == [ev.Say(text=""), ev.Say(text="x" * (ev.MAX_TEXT_CHARS + 1))]
+            assert short.outcome() == general.outcome()
+            sent, rows, _ = short.outcome()
+            assert [row[1:] for row in rows] == [("ann", None, text) for text in ("one", "two", "three", "four")]
+            assert sent[1].count(b'"code"') == 2  # ann heard of both refusals, and why
+            assert ev.E_EMPTY.encode() in sent[1] and ev.E_TOO_LONG.encode() in sent[1]
+        finally:
+            short.store.close()
+            general.store.close()
