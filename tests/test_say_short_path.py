@@ -72,6 +72,7 @@ class Side:
             short_path=short_path,
         )  # fmt: skip
         self.writers: dict[int, Recorder] = {}
+        self.result: tuple[list[bytes], list[tuple], list[ev.Moderated]] | None = None  # outcome() before the store closed
         self.cids = [self.hub.open("127.0.0.1:4000", host=True, handshake=False)]
         self.cids += [self.hub.open(f"127.0.0.1:{4001 + n}", handshake=False) for n in range(len(NAMES) - 1)]
         for cid in self.cids:
@@ -174,39 +175,12 @@ def test_the_short_path_sends_the_same_bytes_and_keeps_the_same_rows_as_the_gene
             general.store.close()
 
 
-def test_a_busy_read_of_says_takes_the_short_path_and_is_delivered_stored():
-    """The usual case really takes the short way (Room.handle is never asked), and what it sends
-    is what the general path sends: every message stored before anyone receives it."""
+def ann_says_in_one_read(texts: list[str], *, limits: bool = True) -> tuple[list[object], Side, Side]:
+    """Everyone joins both sides; then ann's says, in one read, to each. Returns what the short
+    side's Room.handle was asked meanwhile, and the two sides (stores closed)."""
     with tempfile.TemporaryDirectory(prefix="say-path-") as folder:
-        short, general = Side(Path(folder), short_path=True), Side(Path(folder), short_path=False)
-        try:
-            for side in (short, general):
-                for who, name in enumerate(NAMES):
-                    side.feed(who, [encode(ev.Hello(name=name))])
-            asked: list[object] = []
-            handle = short.hub.room.handle
-            short.hub.room.handle = lambda cid, event: asked.append(event) or handle(cid, event)  # type: ignore[method-assign]
-            read = b"".join(encode(ev.Say(text=f"line {n}")) for n in range(3))
-            for side in (short, general):
-                side.feed(1, [read])
-            assert asked == []
-            assert short.outcome() == general.outcome()
-            sent, rows, _ = short.outcome()
-            assert [row[1:] for row in rows] == [("ann", None, f"line {n}") for n in range(3)]
-            assert sent[2].endswith(b"".join(encode(ev.Message(sender="ann", text=f"line {n}", time=1000.0)) for n in range(3)))
-        finally:
-            short.store.close()
-            general.store.close()
-
-
-def test_a_refused_say_inside_a_read_splits_the_run_and_the_rest_still_takes_the_short_path():
-    """Says that fit, one that does not (empty, too long), then more that fit, in one read and
-    without flood control (the says come as one run): only the refused ones go through
-    Room.handle, each once and in place, and everything sent and stored matches the general path."""
-    texts = ["one", "", "two", "three", "x" * (ev.MAX_TEXT_CHARS + 1), "four"]
-    with tempfile.TemporaryDirectory(prefix="say-path-") as folder:
-        short = Side(Path(folder), short_path=True, limits=False)
-        general = Side(Path(folder), short_path=False, limits=False)
+        short = Side(Path(folder), short_path=True, limits=limits)
+        general = Side(Path(folder), short_path=False, limits=limits)
         try:
             for side in (short, general):
                 for who, name in enumerate(NAMES):
@@ -217,12 +191,34 @@ def test_a_refused_say_inside_a_read_splits_the_run_and_the_rest_still_takes_the
             read = b"".join(encode(ev.Say(text=text)) for text in texts)
             for side in (short, general):
                 side.feed(1, [read])
-            assert asked == [ev.Say(text=""), ev.Say(text="x" * (ev.MAX_TEXT_CHARS + 1))]
-            assert short.outcome() == general.outcome()
-            sent, rows, _ = short.outcome()
-            assert [row[1:] for row in rows] == [("ann", None, text) for text in ("one", "two", "three", "four")]
-            assert sent[1].count(b'"code"') == 2  # ann heard of both refusals, and why
-            assert ev.E_EMPTY.encode() in sent[1] and ev.E_TOO_LONG.encode() in sent[1]
+            short.result, general.result = short.outcome(), general.outcome()
         finally:
             short.store.close()
             general.store.close()
+    return asked, short, general
+
+
+def test_a_busy_read_of_says_takes_the_short_path_and_is_delivered_stored():
+    """The usual case really takes the short way (Room.handle is never asked), and what it sends
+    is what the general path sends: every message stored before anyone receives it."""
+    asked, short, general = ann_says_in_one_read([f"line {n}" for n in range(3)])
+    assert asked == []
+    assert short.result == general.result
+    sent, rows, _ = short.result
+    assert [row[1:] for row in rows] == [("ann", None, f"line {n}") for n in range(3)]
+    assert sent[2].endswith(b"".join(encode(ev.Message(sender="ann", text=f"line {n}", time=1000.0)) for n in range(3)))
+
+
+def test_a_refused_say_inside_a_read_splits_the_run_and_the_rest_still_takes_the_short_path():
+    """Says that fit, one that does not (empty, too long), then more that fit, in one read and
+    without flood control (the says come as one run): only the refused ones go through
+    Room.handle, each once and in place, and everything sent and stored matches the general path.
+    It fails if said_run starts a run again from the first text or skips one."""
+    too_long = "x" * (ev.MAX_TEXT_CHARS + 1)
+    asked, short, general = ann_says_in_one_read(["one", "", "two", "three", too_long, "four"], limits=False)
+    assert asked == [ev.Say(text=""), ev.Say(text=too_long)]
+    assert short.result == general.result
+    sent, rows, _ = short.result
+    assert [row[1:] for row in rows] == [("ann", None, text) for text in ("one", "two", "three", "four")]
+    assert sent[1].count(b'"code"') == 2  # ann heard of both refusals, and why
+    assert ev.E_EMPTY.encode() in sent[1] and ev.E_TOO_LONG.encode() in sent[1]
