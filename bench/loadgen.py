@@ -530,6 +530,7 @@ async def latency(target: Target, clients: int, rate: float, seconds: float) -> 
             mean_ms=round(statistics.fmean(samples) / 1e6, 3),
             server_cpu_s=round((after.cpu_ns - before.cpu_ns) / 1e9, 4),
             preempted_per_message=round((after.preempted - before.preempted) / max(total, 1), 2),
+            preempted=after.preempted - before.preempted,
         )
         return _finish(result, target)
     finally:

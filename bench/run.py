@@ -3,9 +3,11 @@
     .venv/bin/python bench/run.py            # the full run: 3 repetitions (several minutes)
     .venv/bin/python bench/run.py --quick    # one short repetition, under two minutes
 
-Each workload runs on a fresh server, lanchat first and the references right after it, so the
-three see the same machine state; the ratios lanchat/reference are taken within each repetition
-and then summarised. Servers listen on 127.0.0.1 only. Results go to bench/results/*.json.
+Each workload runs on a fresh server, lanchat first and the references right after it, so they
+see the same machine state; a light step (a chat's pace, where the machine's state moves the
+figures most) starts every server at once and lets them take turns in short rounds instead
+(light_interleaved). The ratios lanchat/reference are taken within each repetition and then
+summarised. Servers listen on 127.0.0.1 only. Results go to bench/results/*.json.
 A reference that is not installed is skipped with a note (apt-get install ncat ngircd).
 """
 
@@ -20,6 +22,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
@@ -238,8 +241,8 @@ def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
             ("fanout N=2", "fanout", {"clients": 2, "seconds": 0.3}),
             ("fanout N=5", "fanout", {"clients": 5, "seconds": 0.3}),
             ("latency N=3 @50/s", "latency", {"clients": 3, "rate": 50.0, "seconds": 0.4}),
-            ("light N=2 @50/s", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4}),
-            *([("light N=2 @50/s, own CPU", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4, "pinned": True})]
+            ("light N=2 @50/s", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4, "segments": 2}),
+            *([("light N=2 @50/s, own CPU", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4, "segments": 2, "pinned": True})]
               if len(_cpus()) >= 2 else []),
             ("join N=10, 8 at once", "join", {"clients": 10, "concurrency": 8}),
             ("idle N=3", "idle", {"clients": 3, "seconds": 0.5}),
@@ -247,14 +250,16 @@ def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
         ]
     fan_s = 1.0 if quick else 3.0
     lat_s = 1.5 if quick else 4.0
+    segments = 2 if quick else 4  # light steps: the servers take turns (light_interleaved)
     steps: list[tuple[str, str, dict]] = []
     for n in (2, 10, 100, 500):
         steps.append((f"fanout N={n}", "fanout", {"clients": n, "seconds": fan_s}))
     for n in (2, 10):  # small rooms at a chat's pace: what each delivery costs a server at rest
-        steps.append((f"light N={n} @100/s", "light", {"clients": n, "rate": 100.0, "seconds": lat_s}))
+        steps.append((f"light N={n} @100/s", "light", {"clients": n, "rate": 100.0, "seconds": lat_s, "segments": segments}))
     if len(_cpus()) >= 2:  # the same with the server on a CPU of its own, as on a LAN (own_cpu)
         for n in (2, 10):
-            steps.append((f"light N={n} @100/s, own CPU", "light", {"clients": n, "rate": 100.0, "seconds": lat_s, "pinned": True}))
+            steps.append((f"light N={n} @100/s, own CPU", "light",
+                          {"clients": n, "rate": 100.0, "seconds": lat_s, "segments": segments, "pinned": True}))
     steps.append(("latency N=10 @200/s", "latency", {"clients": 10, "rate": 200.0, "seconds": lat_s}))
     steps.append(("latency N=100 @100/s", "latency", {"clients": 100, "rate": 100.0, "seconds": lat_s}))
     if not quick:
@@ -305,18 +310,12 @@ def execute(servers: list[str], repeats: int, quick: bool, only: set[str] | None
             if params.pop("once", False) and rep > 0:
                 continue
             pinned = params.pop("pinned", False)
-            for name in servers:
-                if name in ONLY_WORKLOADS and workload not in ONLY_WORKLOADS[name]:
-                    continue
-                started = time.monotonic()
-                try:
-                    with server(name) as running, own_cpu(running.popen.pid) if pinned else contextlib.nullcontext():
-                        target = loadgen.Target(running.dialect, running.address, running.popen.pid)
-                        result = loadgen.run(workload, target, **params)
-                        if pinned:  # read back while it runs: the smoke test checks the server had one
-                            result.metrics["server_cpus"] = len(os.sched_getaffinity(running.popen.pid))
-                except loadgen.BenchError as exc:
-                    result = loadgen.Result(workload, name, {"failed": 1}, [f"failed: {exc}"])
+            names = [n for n in servers if n not in ONLY_WORKLOADS or workload in ONLY_WORKLOADS[n]]
+            if workload == "light":
+                records = light_interleaved(names, params, pinned=pinned)
+            else:
+                records = [one_server(name, workload, params) for name in names]
+            for name, result, wall_s in records:
                 record = {
                     "rep": rep,
                     "label": label,
@@ -325,12 +324,103 @@ def execute(servers: list[str], repeats: int, quick: bool, only: set[str] | None
                     "params": {**params, "pinned": True} if pinned else params,
                     "metrics": result.metrics,
                     "notes": result.notes,
-                    "wall_s": round(time.monotonic() - started, 2),
+                    "wall_s": round(wall_s, 2),
                     "loadavg": [round(x, 2) for x in os.getloadavg()],
                 }
                 runs.append(record)
                 log(_one_line(record))
     return {"runs": runs, "steps": [s[0] for s in steps]}
+
+
+def one_server(name: str, workload: str, params: dict) -> tuple[str, loadgen.Result, float]:
+    """One workload against a freshly started server: (its name, the result, wall seconds)."""
+    started = time.monotonic()
+    try:
+        with server(name) as running:
+            target = loadgen.Target(running.dialect, running.address, running.popen.pid)
+            result = loadgen.run(workload, target, **params)
+    except loadgen.BenchError as exc:
+        result = loadgen.Result(workload, name, {"failed": 1}, [f"failed: {exc}"])
+    return name, result, time.monotonic() - started
+
+
+def light_interleaved(names: list[str], params: dict, *, pinned: bool) -> list[tuple[str, loadgen.Result, float]]:
+    """A light step, the servers taking turns: all started at once, then ``segments`` rounds in
+    which each runs ``seconds / segments`` of the workload, the order rotating from round to round.
+    A light figure moves with the machine's state (the CPUs' sleep states: the same build read 75
+    and 125 us an hour apart), so servers measured one after the other for the whole step compare
+    different moments; in turns, a drift reaches every server alike (bench/README.md, "Round 2,
+    fifth session"). A server's figures are its rounds summed: CPU and deliveries, preemptions,
+    messages; p50 the median of its rounds', p99 and max the worst round's."""
+    params = dict(params)
+    segments = int(params.pop("segments", 1))
+    params["seconds"] = params["seconds"] / segments
+    parts: dict[str, list[loadgen.Result]] = {name: [] for name in names}
+    wall: dict[str, float] = dict.fromkeys(names, 0.0)
+    failed: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        running: dict[str, Running] = {}
+        for name in names:
+            started = time.monotonic()
+            try:
+                running[name] = stack.enter_context(server(name))
+            except loadgen.BenchError as exc:
+                failed[name] = f"failed: {exc}"
+            wall[name] += time.monotonic() - started
+        for segment in range(segments):
+            turn = [n for n in names if n in running]
+            turn = turn[segment % len(turn) :] + turn[: segment % len(turn)] if turn else []
+            for name in turn:
+                if name in failed:
+                    continue
+                one = running[name]
+                started = time.monotonic()
+                with own_cpu(one.popen.pid) if pinned else contextlib.nullcontext():
+                    target = loadgen.Target(one.dialect, one.address, one.popen.pid)
+                    result = loadgen.run("light", target, **params)
+                    if pinned:  # read back while it runs: the smoke test checks the server had one
+                        result.metrics["server_cpus"] = len(os.sched_getaffinity(one.popen.pid))
+                wall[name] += time.monotonic() - started
+                if "failed" in result.metrics:
+                    failed[name] = "; ".join(result.notes) or "failed"
+                parts[name].append(result)
+    out = []
+    for name in names:
+        if name in failed:
+            out.append((name, loadgen.Result("light", name, {"failed": 1}, [failed[name]]), wall[name]))
+        else:
+            out.append((name, _summed(parts[name], segments), wall[name]))
+    return out
+
+
+def _summed(parts: list[loadgen.Result], segments: int) -> loadgen.Result:
+    """One server's light rounds as one result (light_interleaved)."""
+    metrics = [part.metrics for part in parts]
+    messages = sum(m["messages"] for m in metrics)
+    deliveries = sum(m["deliveries"] for m in metrics)
+    cpu_s = sum(m["server_cpu_s"] for m in metrics)
+    preempted = sum(m["preempted"] for m in metrics)
+    last = metrics[-1]
+    summed: dict[str, float] = {
+        **last,  # clients, rate, probes; RSS as the last round read it
+        "messages": messages,
+        "deliveries": deliveries,
+        "samples": sum(m["samples"] for m in metrics),
+        "expected": sum(m["expected"] for m in metrics),
+        "server_cpu_s": round(cpu_s, 6),
+        "cpu_us_per_delivery": round(cpu_s * 1e6 / max(deliveries, 1), 3),
+        "preempted": preempted,
+        "preempted_per_message": round(preempted / max(messages, 1), 2),
+        "p50_ms": statistics.median(m["p50_ms"] for m in metrics),
+        "p99_ms": max(m["p99_ms"] for m in metrics),
+        "max_ms": max(m["max_ms"] for m in metrics),
+        "server_peak_rss_mb": max(m["server_peak_rss_mb"] for m in metrics),
+        "segments": segments,
+        "cpu_us_per_delivery_per_segment": [m["cpu_us_per_delivery"] for m in metrics],
+    }
+    summed.pop("mean_ms", None)  # not the mean of the whole step
+    notes = [note for part in parts for note in part.notes]
+    return loadgen.Result("light", parts[-1].server, summed, notes)
 
 
 def _one_line(record: dict) -> str:
@@ -444,17 +534,35 @@ def goals(rows: list[dict], help_s: dict | None) -> list[tuple[str, bool | None,
         out.append((text, None if got is None else bool(ok(got)), "n/a" if got is None else _fmt(got)))
 
     for n in (100, 500):
-        check(f"CPU per delivery at N={n} <= ngIRCd's (ratio <= 1)", ratio(f"fanout N={n}", "cpu_us_per_delivery", "ngircd"), lambda r: r <= 1)
+        check(
+            f"CPU per delivery at N={n} <= ngIRCd's (ratio <= 1)",
+            ratio(f"fanout N={n}", "cpu_us_per_delivery", "ngircd"),
+            lambda r: r <= 1,
+        )
         for ref in ("ngircd", "ncat"):
-            check(f"fan-out N={n} throughput >= {ref}'s (ratio >= 1)", ratio(f"fanout N={n}", "deliveries_per_s", ref), lambda r: r >= 1)
+            check(
+                f"fan-out N={n} throughput >= {ref}'s (ratio >= 1)",
+                ratio(f"fanout N={n}", "deliveries_per_s", ref),
+                lambda r: r >= 1,
+            )
     for n in (2, 10):  # issue 18: small rooms
         for ref in ("ncat", "ngircd"):
-            check(f"fan-out N={n} throughput >= {ref}'s (ratio >= 1)", ratio(f"fanout N={n}", "deliveries_per_s", ref), lambda r: r >= 1)
+            check(
+                f"fan-out N={n} throughput >= {ref}'s (ratio >= 1)",
+                ratio(f"fanout N={n}", "deliveries_per_s", ref),
+                lambda r: r >= 1,
+            )
         for step in (f"fanout N={n}", f"light N={n} @100/s", f"light N={n} @100/s, own CPU"):
-            check(f"CPU per delivery, {step}, <= 2x ngIRCd's", ratio(step, "cpu_us_per_delivery", "ngircd"), lambda r: r <= 2)
+            check(
+                f"CPU per delivery, {step}, <= 2x ngIRCd's",
+                ratio(step, "cpu_us_per_delivery", "ngircd"),
+                lambda r: r <= 2,
+            )
     for ref in ("ncat", "ngircd"):
         check(f"p99 latency N=10 <= 1/10 of {ref}'s", ratio("latency N=10 @200/s", "p99_ms", ref), lambda r: r <= 0.1)
-        check(f"p99 latency N=100 <= 1/3 of {ref}'s", ratio("latency N=100 @100/s", "p99_ms", ref), lambda r: r <= 1 / 3)
+        check(
+            f"p99 latency N=100 <= 1/3 of {ref}'s", ratio("latency N=100 @100/s", "p99_ms", ref), lambda r: r <= 1 / 3
+        )
     for burst in (64, 8):
         check(
             f"500 joined in < 1/2 of ngIRCd's time ({burst} at once)",
@@ -468,20 +576,42 @@ def goals(rows: list[dict], help_s: dict | None) -> list[tuple[str, bool | None,
     return out
 
 
+def machine() -> dict[str, object]:
+    """What the figures were taken on, the interpreter included: Debian's python3.11 runs
+    bench/hub_bench.py's loop work 8-14% faster than this project's first machine's pyenv build
+    (plain ./configure, no profile-guided or link-time optimisation; bench/README.md, "Round 2,
+    fifth session"), so a figure says which one ran lanchat and the CPython relay."""
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "python_executable": os.path.realpath(sys.executable),  # a venv's python is a link to it
+        "python_configure": sysconfig.get_config_var("CONFIG_ARGS") or "",
+        "python_compiler": platform.python_compiler(),
+    }
+
+
 def markdown(report: dict) -> str:
     """A results JSON as the README shows it: how it was run, the table, the goals."""
     rows = report["summary"]
     lines = [
         f"`bench/run.py{' --quick' if report.get('quick') else ''}`: {report['repeats']} repetition(s), "
         f"{report['started']}, {report['seconds'] / 60:.0f} minutes, {report['machine']['cpus']} CPUs, load average "
-        f"{report['loadavg_before'][0]:.2f} before and {report['loadavg_after'][0]:.2f} after.",
+        f"{report['loadavg_before'][0]:.2f} before and {report['loadavg_after'][0]:.2f} after"
+        + (
+            f", Python {report['machine']['python']} from {report['machine']['python_executable']}."
+            if "python_executable" in report["machine"]
+            else "."
+        ),
         "",
         table(rows, report["servers"]),
         "",
     ]
     if report.get("help"):
-        lines.append(f"`python -m lanchat --help`: median {report['help']['median_s'] * 1000:.0f} ms "
-                     f"over {report['help']['runs']} runs.")
+        lines.append(
+            f"`python -m lanchat --help`: median {report['help']['median_s'] * 1000:.0f} ms "
+            f"over {report['help']['runs']} runs."
+        )
         lines.append("")
     if "lanchat" in report["servers"] and not report.get("tiny"):
         lines.append("The issue's goals, judged on the medians of the per-repetition ratios:")
@@ -512,7 +642,9 @@ def tls_beside_plain(tls: dict, plain: dict) -> str:
         theirs = statistics.median(other) if other else None
         ratio = _fmt(ours / theirs) if theirs else "-"
         metric = row["metric"] + (" (+)" if row["bigger_is_better"] else "")
-        lines.append(f"| {row['step']} | {metric} | {_fmt(theirs) if theirs is not None else '-'} | {_fmt(ours)} | {ratio} |")
+        lines.append(
+            f"| {row['step']} | {metric} | {_fmt(theirs) if theirs is not None else '-'} | {_fmt(ours)} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -526,11 +658,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="where to write the JSON (default bench/results/<time>.json)")
     parser.add_argument("--lanchat-args", default="", help='extra options for lanchat serve, e.g. "--no-history"')
     parser.add_argument(
-        "--tls", action="store_true", help="lanchat with serve --tls and TLS clients (lanchat only: the references have no TLS)"
+        "--tls",
+        action="store_true",
+        help="lanchat with serve --tls and TLS clients (lanchat only: the references have no TLS)",
     )
-    parser.add_argument("--report", metavar="JSON", help="print an earlier run's table and goals as markdown, run nothing")
     parser.add_argument(
-        "--plain", metavar="JSON", help="with --report TLS.json: lanchat's figures over TLS beside this plain run's, and TLS/plain"
+        "--report", metavar="JSON", help="print an earlier run's table and goals as markdown, run nothing"
+    )
+    parser.add_argument(
+        "--plain",
+        metavar="JSON",
+        help="with --report TLS.json: lanchat's figures over TLS beside this plain run's, and TLS/plain",
     )
     args = parser.parse_args(argv)
     if args.plain and not args.report:
@@ -575,8 +713,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"skipping {name}: not installed (apt-get install {BINARIES[name]})")
     started = time.time()
     load_before = os.getloadavg()
-    log(f"lanchat bench: {', '.join(servers)}; {repeats} repetition(s){' (quick)' if args.quick else ''}; "
-        f"load average {load_before[0]:.2f}; open-file limit {fd_limit}")
+    log(
+        f"lanchat bench: {', '.join(servers)}; {repeats} repetition(s){' (quick)' if args.quick else ''}; "
+        f"load average {load_before[0]:.2f}; open-file limit {fd_limit}"
+    )
     data = execute(servers, repeats, args.quick, only, log, tiny=args.tiny)
     help_s = help_time(2 if args.tiny else 5 if args.quick else 15) if not only and "lanchat" in servers else None
     rows = summarise(data, servers)
@@ -586,7 +726,9 @@ def main(argv: list[str] | None = None) -> int:
     log("")
     log(text)
     if help_s:
-        log(f"\n`python -m lanchat --help`: median {help_s['median_s']} s, min {help_s['min_s']} s ({help_s['runs']} runs)")
+        log(
+            f"\n`python -m lanchat --help`: median {help_s['median_s']} s, min {help_s['min_s']} s ({help_s['runs']} runs)"
+        )
     log(f"load average: {load_before[0]:.2f} before, {load_after[0]:.2f} after; {os.cpu_count()} CPUs")
     if judged:
         log("\ngoals (median of per-repetition ratios):")
@@ -602,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
         "servers": servers,
         "tls": args.tls,  # lanchat ran with serve --tls and TLS clients
         "skipped": skipped,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()},
+        "machine": machine(),
         "loadavg_before": list(load_before),
         "loadavg_after": list(load_after),
         "help": help_s,

@@ -67,6 +67,10 @@ def test_a_tiny_benchmark_writes_sane_json(tmp_path):
     assert light["deliveries"] == light["messages"] == light["samples"] > 0  # the one other client got each
     assert light["cpu_us_per_delivery"] > 0
     assert 0 <= light["preempted_per_message"] < 1000  # read from /proc/PID/task/*/status
+    # the servers took turns: two rounds each, summed (run.py light_interleaved)
+    assert light["segments"] == 2 and len(light["cpu_us_per_delivery_per_segment"]) == 2
+    assert min(light["cpu_us_per_delivery_per_segment"]) <= light["cpu_us_per_delivery"]
+    assert light["cpu_us_per_delivery"] <= max(light["cpu_us_per_delivery_per_segment"])
     assert lanchat["join N=10, 8 at once"]["join_s"] > 0
     assert lanchat["idle N=3"]["wakeups"] >= 0
     assert lanchat["maxconn 20 in 10 s"]["held"] == 20
