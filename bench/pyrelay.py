@@ -1,6 +1,7 @@
 """bench/pyrelay.py: the least a CPython chat relay can do, as a benchmark reference (the floor).
 
-    python bench/pyrelay.py PORT        # listens on 127.0.0.1:PORT until SIGTERM
+    python bench/pyrelay.py PORT          # listens on 127.0.0.1:PORT until SIGTERM
+    python bench/pyrelay.py PORT --echo   # each line also goes back to its sender
 
 It does ncat --chat's job, so bench/loadgen.py drives it with the same "lines" dialect: a
 newcomer is told who is "already connected", and every read is relayed, prefixed "<userN> ", to
@@ -8,6 +9,10 @@ everyone else. Nothing is parsed, validated, stamped or stored, and there is no 
 deadline: one selector loop, one recv, one send per other client (queued when the kernel takes
 less). bench/run.py runs it on the light workload only (a fixed 100 messages a second), to show how much of what
 lanchat spends per message any CPython loop spends, and how much is lanchat's own work.
+
+With ``--echo`` each line also goes back to its sender, as lanchat sends the sender its stamped
+copy (PROTOCOL.md): one more send() per message, which ncat and ngIRCd do not make. bench/run.py
+runs that as the server "pyrelay-echo" when asked (--servers), to show what the echo costs.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class Peer:
         self.out = bytearray()  # what the kernel did not take yet
 
 
-def serve(port: int) -> None:
+def serve(port: int, *, echo: bool = False) -> None:
     selector = selectors.DefaultSelector()
     listener = socket.create_server(("127.0.0.1", port), backlog=512)
     listener.setblocking(False)
@@ -104,7 +109,7 @@ def serve(port: int) -> None:
                     continue
                 line = peer.prefix + data
                 for other in list(peers.values()):
-                    if other is not peer:
+                    if other is not peer or echo:
                         send(other, line)
     for peer in list(peers.values()):
         peer.sock.close()
@@ -112,6 +117,6 @@ def serve(port: int) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not sys.argv[1].isdigit():
-        sys.exit("usage: python bench/pyrelay.py PORT")
-    serve(int(sys.argv[1]))
+    if len(sys.argv) not in (2, 3) or not sys.argv[1].isdigit() or sys.argv[2:] not in ([], ["--echo"]):
+        sys.exit("usage: python bench/pyrelay.py PORT [--echo]")
+    serve(int(sys.argv[1]), echo=sys.argv[2:] == ["--echo"])

@@ -173,25 +173,29 @@ def start_ngircd(workdir: Path) -> Running:
     return Running("ngircd", "irc", popen, ("127.0.0.1", port))
 
 
-def start_pyrelay(workdir: Path) -> Running:
-    """bench/pyrelay.py: ncat --chat's job in a bare CPython selector loop (the CPython floor)."""
+def start_pyrelay(workdir: Path, *, echo: bool = False) -> Running:
+    """bench/pyrelay.py: ncat --chat's job in a bare CPython selector loop (the CPython floor);
+    ``echo``: each line back to its sender too, as lanchat's stamped copy (pyrelay-echo)."""
     port = loadgen.free_port()
     popen = subprocess.Popen(
-        [sys.executable, str(HERE / "pyrelay.py"), str(port)],
+        [sys.executable, str(HERE / "pyrelay.py"), str(port), *(["--echo"] if echo else [])],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / "pyrelay.err", "wb"),
     )
     _wait_listening(popen, port, "pyrelay")
-    return Running("pyrelay", "lines", popen, ("127.0.0.1", port))
+    return Running("pyrelay-echo" if echo else "pyrelay", "lines", popen, ("127.0.0.1", port))
 
 
-SERVERS = {"lanchat": start_lanchat, "ncat": start_ncat, "ngircd": start_ngircd, "pyrelay": start_pyrelay}
+SERVERS = {
+    "lanchat": start_lanchat, "ncat": start_ncat, "ngircd": start_ngircd, "pyrelay": start_pyrelay,
+    "pyrelay-echo": lambda workdir: start_pyrelay(workdir, echo=True),  # not run unless named in --servers
+}
 BINARIES = {"ncat": "ncat", "ngircd": "ngircd"}
 # The CPython floor is a reference for what one message costs a loop that wakes for it: the
 # light workload only. At full speed it relays whole reads of many messages without looking at
 # them (as ncat does), so a fan-out figure would compare framing with no framing.
-ONLY_WORKLOADS = {"pyrelay": {"light"}}
+ONLY_WORKLOADS = {"pyrelay": {"light"}, "pyrelay-echo": {"light"}}
 
 
 @contextlib.contextmanager

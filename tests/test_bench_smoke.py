@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, child_env
+from helpers import ROOT, child_env, wait_for
 
 REFERENCES = [name for name, binary in (("ncat", "ncat"), ("ngircd", "ngircd")) if shutil.which(binary)]
 WORKLOADS = {"fanout", "light", "latency", "join", "idle", "maxconn"}
@@ -189,3 +190,47 @@ def test_the_light_load_probes_run_and_write_their_figures(tmp_path):
     counted = json.loads(calls.read_text())
     assert counted["messages"][1] > counted["messages"][0] and counted["calls_per_message"] > 0
     assert any("hub.py" in name for name in counted["per_function"])  # the server's own calls are counted
+
+
+@pytest.mark.parametrize("echo", [False, True])
+def test_the_cpython_relay_sends_each_line_to_the_others_and_with_echo_to_its_sender(echo):
+    """bench/pyrelay.py (the floor) and its --echo form (pyrelay-echo: one more send a message,
+    as lanchat's stamped copy to the sender): what each client receives of one line."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(ROOT / "bench" / "pyrelay.py"), str(port), *(["--echo"] if echo else [])]
+    relay = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(2):
+            clients.append(wait_for(lambda: _connected(port, relay), what="pyrelay listening"))
+            assert clients[-1].recv(200).startswith(b"<announce> already connected")
+        clients[0].sendall(b"hello\n")
+        assert clients[1].recv(200) == b"<user1> hello\n"
+        clients[1].sendall(b"reply\n")  # the sender's next bytes: its echo first, if there is one
+        first = clients[0].recv(200)
+        if echo:
+            rest = first[len(b"<user1> hello\n") :] or clients[0].recv(200)
+            assert first.startswith(b"<user1> hello\n") and rest == b"<user2> reply\n"
+        else:
+            assert first == b"<user2> reply\n"
+    finally:
+        for client in clients:
+            client.close()
+        relay.terminate()
+        relay.wait(timeout=10)
+    assert relay.returncode in (0, -15), relay.stderr.read() if relay.stderr else ""
+
+
+def test_the_cpython_relay_refuses_a_bad_command_line():
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "pyrelay.py"), "1", "--loud"], capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and "usage: python bench/pyrelay.py PORT [--echo]" in done.stderr
+
+
+def _connected(port: int, relay: subprocess.Popen) -> socket.socket | None:
+    assert relay.poll() is None, "pyrelay exited"
+    try:
+        return socket.create_connection(("127.0.0.1", port), timeout=5)
+    except ConnectionRefusedError:
+        return None
