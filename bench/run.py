@@ -1,7 +1,7 @@
 """bench/run.py: one command that benchmarks lanchat against ncat --chat and ngIRCd, side by side.
 
     .venv/bin/python bench/run.py            # the full run: 3 repetitions (several minutes)
-    .venv/bin/python bench/run.py --quick    # one short repetition, under two minutes
+    .venv/bin/python bench/run.py --quick    # one short repetition, about two minutes
 
 Each workload runs on a fresh server, lanchat first and the references right after it, so they
 see the same machine state; a light step (a chat's pace, where the machine's state moves the
@@ -654,7 +654,7 @@ def tls_beside_plain(tls: dict, plain: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark lanchat against ncat --chat and ngIRCd.")
-    parser.add_argument("--quick", action="store_true", help="one short repetition (under two minutes)")
+    parser.add_argument("--quick", action="store_true", help="one short repetition (about two minutes)")
     parser.add_argument("--tiny", action="store_true", help="a few clients for a fraction of a second (the smoke test)")
     parser.add_argument("--repeats", type=int, help="repetitions (default 3, or 1 with --quick)")
     parser.add_argument("--servers", default="lanchat,ncat,ngircd,pyrelay", help="comma-separated subset")
