@@ -555,8 +555,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .history import HistoryBusy, HistoryStore, HistoryUnusable, default_path
 
         try:
-            where = {"unix": args.unix} if args.unix else {"port": port}
-            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path(**where))
+            history_at = {"unix": args.unix} if args.unix else {"port": port}
+            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path(**history_at))
         except HistoryBusy as exc:  # another server on this file: it says what to do instead
             return _fail(str(exc))
         except HistoryUnusable as exc:

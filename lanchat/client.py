@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -440,7 +440,7 @@ class ClientLoop:
                         self.frontend.update()
                 except KeyboardInterrupt:
                     self._quit()
-            return self.outcome
+            return cast(Outcome, self.outcome)  # the loop ends only once there is one
         finally:
             with contextlib.suppress(Exception):
                 self.selector.close()

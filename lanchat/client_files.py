@@ -209,7 +209,7 @@ class ClientTransfers:
                 try:
                     data = sending.handle.read(min(BINARY_CHUNK_BYTES if sending.binary else CHUNK_BYTES, left))
                 except OSError as exc:
-                    data, reason = None, oserror_words(exc)
+                    data, reason = b"", oserror_words(exc)
                 else:
                     reason = "it got shorter while it was being sent"
                 if not data:

@@ -17,9 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .addresses import join_host_port
 from .textsafe import visible
+
+if TYPE_CHECKING:  # zeroconf itself is imported when a room is announced or looked for
+    from zeroconf import ServiceInfo
 
 SERVICE_TYPE = "_lanchat._tcp.local."
 TXT_VERSION = "1"
@@ -217,7 +221,7 @@ class Announcer:
         self.properties = txt_record(room=room, host=host, mode=mode, password=password, fingerprint=fingerprint)
         self.on_done = on_done
         self._zeroconf = None
-        self._info = None
+        self._info: ServiceInfo | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)

@@ -127,22 +127,22 @@ class Guard:
                 if (event := proto.next_event()) is None:
                     return
                 hub._handle(peer, event)
-        event: object = None
+        other: object = None  # with flood control: each say and each event counted on its own
         while peer.paused_until is None:
-            texts = proto.next_says(1) if say is not None else None  # each one counted
-            if not texts and (event := proto.next_event()) is None:
+            one = proto.next_says(1) if say is not None else None
+            if not one and (other := proto.next_event()) is None:
                 return
-            if texts or isinstance(event, FLOOD_COUNTED):
+            if one or isinstance(other, FLOOD_COUNTED):
                 key = self._flood_key(peer.cid)
                 if key is not None and not (verdict := flood.check(key, hub.clock())).allowed:
                     self._over_flood_limit(peer, verdict)
                     if peer.closing:
                         return
                     continue
-            if texts:
-                say(peer, texts)  # type: ignore[misc]  # not None whenever texts is not empty
+            if one:
+                say(peer, one)  # type: ignore[misc]  # not None whenever one is not empty
             else:
-                hub._handle(peer, event)
+                hub._handle(peer, other)
 
     def _flood_key(self, cid: int) -> str | None:
         """The bucket ``cid``'s requests count against, or None when flood control does not hold

@@ -324,7 +324,8 @@ class _NameOwners:
 
     def _settle(self) -> None: ...  # HistoryStore's: the journal and held rows come first
 
-    def _transaction(self) -> contextlib.AbstractContextManager[None]: ...  # HistoryStore's
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:  # HistoryStore's
+        raise NotImplementedError
 
     def _add_owners(self) -> None:
         """Bring a file from before name ownership up to date (additive: older lanchats still read it)."""

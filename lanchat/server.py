@@ -18,7 +18,7 @@ import selectors
 import socket
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from . import events as ev
 from .history import HistoryStore
@@ -57,7 +57,7 @@ class Client:
         self.sock = sock
         # a TLS socket's send() needs retries of the very same bytes (tls.TlsSender)
         tls = is_tls(sock)
-        self.send = TlsSender(sock) if tls else sock.send
+        self.send = TlsSender(cast("ssl.SSLSocket", sock)) if tls else sock.send
         # one read: a TLS socket's reads whole records until what has arrived is taken (tls_recv)
         self.recv: Callable[[int], bytes] = functools.partial(tls_recv, sock) if tls else sock.recv
         self.selector = selector

@@ -18,7 +18,9 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from wcwidth import wcwidth
 
@@ -112,7 +114,7 @@ def _typed(key: str | int) -> bool:
 
 
 # Alt+key arrives as ESC then the key (readline's meta keys)
-ALT_KEYS = {
+ALT_KEYS: dict[str | int, str] = {
     "b": "alt-b",
     "f": "alt-f",
     "d": "alt-d",
@@ -266,7 +268,8 @@ class CursesFrontend:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._old_winch = None
+        # the SIGWINCH handler before ours (signal.signal's answer), put back on exit
+        self._old_winch: Callable[[int, FrameType | None], object] | int | None = None
         self._overlays: list[tuple[int, int, bytes]] = []  # (row, col, bytes) written after a draw
         self.draws_joined = False  # the terminal drew PROBE_CLUSTER in two columns
         self.features = terminal_features(os.environ)
