@@ -7,9 +7,11 @@ that the counts add up, and that the summary holds a ratio for each reference.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -234,3 +236,46 @@ def _connected(port: int, relay: subprocess.Popen) -> socket.socket | None:
         return socket.create_connection(("127.0.0.1", port), timeout=5)
     except ConnectionRefusedError:
         return None
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+def test_a_light_step_in_turns_goes_on_when_a_server_dies_between_rounds(pinned, monkeypatch):
+    """bench/run.py's light_interleaved: servers take turns; one that dies after its first round
+    is reported failed, not summed with its rounds, and the others finish theirs (pinned too:
+    a dead server, not yet reaped, can still be pinned)."""
+    if pinned and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("a CPU of its own needs two CPUs")
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    bench_run = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_run", bench_run)  # its dataclasses look themselves up there
+    spec.loader.exec_module(bench_run)
+    real_run = bench_run.loadgen.run
+    killed: list[int] = []
+
+    def run_then_kill_the_echo_relay(workload, target, **params):
+        result = real_run(workload, target, **params)
+        if target.address[1] == ports["pyrelay-echo"] and not killed:
+            os.kill(target.pid, signal.SIGKILL)  # a process this test started (bench_run.server)
+            killed.append(target.pid)
+        return result
+
+    ports: dict[str, int] = {}
+    real_starters = dict(bench_run.SERVERS)
+
+    def remembering(name):
+        def start(workdir):
+            running = real_starters[name](workdir)
+            ports[name] = running.address[1]
+            return running
+
+        return start
+
+    monkeypatch.setattr(bench_run, "SERVERS", {name: remembering(name) for name in ("pyrelay", "pyrelay-echo")})
+    monkeypatch.setattr(bench_run.loadgen, "run", run_then_kill_the_echo_relay)
+    params = {"clients": 2, "rate": 50.0, "seconds": 0.4, "segments": 2}
+    out = {name: result for name, result, _wall in bench_run.light_interleaved(["pyrelay", "pyrelay-echo"], params, pinned=pinned)}
+    assert killed
+    assert out["pyrelay-echo"].metrics == {"failed": 1} and out["pyrelay-echo"].notes
+    floor = out["pyrelay"].metrics
+    assert "failed" not in floor and floor["segments"] == 2 and len(floor["cpu_us_per_delivery_per_segment"]) == 2
+    assert floor["deliveries"] == floor["messages"] == floor["samples"] > 0
