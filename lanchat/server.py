@@ -152,6 +152,7 @@ class Server:
             listener.setblocking(False)
             self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
         self._accepting = True  # False while out of file descriptors (_accept)
+        self._short_of_descriptors = False  # from a failed accept until the backlog is empty
         if tls is not None:
             plain_reply = encode(ev.Error(code=ev.E_BAD_FRAME, message=PLAIN_CLIENT_MESSAGE, fatal=True))
             self.tls = TlsHandshakes(
@@ -243,15 +244,24 @@ class Server:
         for _ in range(64):  # take a burst of joiners, then let others speak
             try:
                 sock, address = listener.accept()
-            except (BlockingIOError, InterruptedError):
+            except BlockingIOError:
+                if self._short_of_descriptors:  # everyone who waited in the backlog is in
+                    self._short_of_descriptors = False
+                    self.log("accepting connections again")
+                return
+            except InterruptedError:
                 return
             except OSError as exc:
                 if exc.errno not in _OUT_OF_RESOURCES:
                     continue  # that one connection failed (reset before we took it): go on
                 # Out of file descriptors: the connection stays in the backlog and the listener
                 # stays readable, so trying again at once would spin at full speed. Stop
-                # accepting until someone leaves (_release), keep serving everyone here.
-                self.log(f"cannot accept a connection: {exc.strerror or exc}; waiting until someone leaves")
+                # accepting until someone leaves (_release), keep serving everyone here. Said
+                # once per shortage: each leaver lets one waiting connection in and the next
+                # accept fails again, which is the same shortage, not news.
+                if not self._short_of_descriptors:
+                    self._short_of_descriptors = True
+                    self.log(f"cannot accept a connection: {exc.strerror or exc}; waiting until someone leaves")
                 self._set_accepting(False)
                 return
             peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "local socket"
