@@ -387,6 +387,9 @@ class Session:
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper)):
             self.unread_directs = 0  # you answered: what came before has been seen
             self.typing_sent = float("-inf")  # and the next message's first hint goes at once
+            # a hint noted while this line was typed would reach the others after it, and
+            # show "is typing" for seconds after the message: the message ends the typing
+            self.pending = [event for event in self.pending if not isinstance(event, ev.Typing)]
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper, ev.Me)):
             problem = self.length_problem(result.event.text)
             if problem:  # every message, /w and /mood included, is checked here once

@@ -56,7 +56,7 @@ def hidden(session: Session, event: object) -> bool:
             session.last_direct_from = event.sender
             if ev.name_key(event.sender) != ev.name_key(BOT_NAME):  # the bot's replies are not mail
                 session.unread_directs += 1
-    if isinstance(event, (ev.Message, ev.Emote)):
+    if isinstance(event, (ev.Message, ev.Emote, ev.Direct)):
         session.typing.pop(event.sender, None)  # they sent it: no longer typing
     return False
 

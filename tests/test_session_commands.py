@@ -107,6 +107,22 @@ def test_me_away_topic_and_typing_hints_on_the_session():
     assert ann.take_pending() == [] and social.typing_now(ann, 200.0) == []
 
 
+def test_a_message_ends_the_typing_on_both_sides():
+    ann = room("ann", "client", "bob")
+    ann.clock = lambda: 100.0
+    for said in (ev.Message(sender="bob", text="hi", time=T), ev.Direct(sender="bob", to="ann", text="psst", time=T)):
+        ann.on_event(ev.TypingHint(name="bob"))
+        assert social.typing_now(ann, 100.5) == ["bob"]
+        ann.on_event(said)  # what they were typing arrived: no longer "bob is typing"
+        assert social.typing_now(ann, 100.5) == [], said
+    # our side: a hint noted while the line was typed is not sent after the line itself
+    social.note_typing(ann, "hello")
+    assert ann.parse_input("hello") == Outgoing(ev.Say(text="hello"))
+    assert ann.take_pending() == []
+    social.note_typing(ann, "n")  # the next line's first key: a hint at once
+    assert ann.take_pending() == [ev.Typing()]
+
+
 def test_a_superscript_digit_as_a_number_is_a_usage_error_or_a_reason_not_a_crash():
     # "²".isdigit() is True, yet int("²") raises: typed at /history or /mute it must not crash
     ann = room("ann", "host", "bob")

@@ -196,3 +196,18 @@ def test_me_nick_away_topic_and_typing_between_two_screens(terms):
     ann.send("/topic lab 3: sockets\r")
     bob.wait_screen(lambda rows: "topic: lab 3: sockets" in rows[-2], what="the topic in the status line")
     ann.wait_screen(lambda rows: "typing" not in rows[-2], timeout=15, what="the typing hint to run out")
+
+
+def test_a_line_typed_and_sent_at_once_leaves_no_typing_hint_behind(terms):
+    """Keys and Enter that arrive together (a fast typist, tmux send-keys, a line typed while
+    the client was busy): the message ends the typing, so the others' status lines must not
+    say "bob is typing…" for seconds after it (the hint used to go out after the message)."""
+    ann, port = host(terms, cols=120)
+    bob = join(terms, port, "bob", cols=120)
+    ann.expect("bob joined")
+    bob.send("a whole line at once\r")
+    ann.expect(r"bob: a whole line at once")
+    bob.send("/away brb\r")  # comes after anything bob sent before it, and clears no hint
+    ann.expect(r"bob is away: brb")
+    status = ann.lines[-2]
+    assert "typing" not in status, status
