@@ -817,6 +817,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         password=password,
         binding=binding,
         rejoin=None if args.no_reconnect else (endpoint, pinned),
+        again_at=(endpoint, pinned),
         no_typing=args.no_typing,
     )
 
@@ -853,6 +854,16 @@ class _Remembered:
         if not self.asked:
             self.asked, self.value = True, self.ask()
         return self.value
+
+    def typed(self) -> bool:
+        """Was the password typed at the terminal (a typo can be typed again), not LANCHAT_PASSWORD?"""
+        import os
+
+        return self.asked and self.value is not None and self.value != os.environ.get("LANCHAT_PASSWORD")
+
+    def forget(self) -> None:
+        """It was wrong: the next join asks again."""
+        self.asked, self.value = False, None
 
     def without_asking(self) -> str | None:
         """For a rejoin: what was typed at the start, else LANCHAT_PASSWORD, else None (the
@@ -1080,26 +1091,56 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ------------------------------------------------------ both roles' chat loop
 
 
+PASSWORD_TRIES = 3  # a room password typed at the terminal: as many tries (the server locks an address after 3)
+
+
+def _reconnect(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
+    """A new connection to ``endpoint``; over TLS (``pinned``) only to the very certificate first
+    trusted (JoinError FINGERPRINT_CHANGED otherwise). TransportError, TlsError: no connection."""
+    from .client import FINGERPRINT_CHANGED, JoinError
+    from .transport import connect
+
+    sock = connect(endpoint, timeout=3.0)
+    if pinned is None:
+        return sock
+    from .tls import client_handshake
+
+    try:
+        sock, fingerprint = client_handshake(sock, endpoint.describe(), timeout=5.0)
+        if fingerprint != pinned:
+            raise JoinError(f"the server's TLS fingerprint is now {fingerprint}, not {pinned}", FINGERPRINT_CHANGED)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _connect_again(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
+    """_reconnect, for the terminal: None after saying why it failed."""
+    from .client import JoinError
+    from .tls import TlsError
+    from .transport import TransportError
+
+    try:
+        return _reconnect(endpoint, pinned)
+    except (TransportError, TlsError, JoinError, OSError) as exc:
+        _fail(str(exc))
+        return None
+
+
 def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001, ANN202
     """Connect and join again as the same person (client.Reconnect retries with this): the same
     name, key and password, and over TLS only to the very certificate first trusted.
     ``where`` is (endpoint, pinned fingerprint or None)."""
-    from .client import FINGERPRINT_CHANGED, JoinError, join
-    from .transport import connect
+    from .client import join
 
     endpoint, pinned = where
     # runs on client.Reconnect's worker thread, under the full screen: never a prompt
     quiet_password = getattr(password, "without_asking", password)
 
     def rejoin():  # noqa: ANN202
-        sock = connect(endpoint, timeout=3.0)
+        sock = _reconnect(endpoint, pinned)
         try:
-            if pinned is not None:
-                from .tls import client_handshake
-
-                sock, fingerprint = client_handshake(sock, endpoint.describe(), timeout=5.0)
-                if fingerprint != pinned:
-                    raise JoinError(f"the server's TLS fingerprint is now {fingerprint}, not {pinned}", FINGERPRINT_CHANGED)
             proto, welcome, early = join(
                 sock, session.name, timeout=5.0, key=key, password=quiet_password, binding=binding,
                 resume=session.rejoin.resume, since=session.rejoin.last_seen,
@@ -1122,22 +1163,43 @@ def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
 
 def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
-    binding=b"", no_typing=False, rejoin=None,
+    binding=b"", no_typing=False, rejoin=None, again_at=None,
 ) -> int:
+    """``again_at`` (endpoint, pinned fingerprint or None): where to connect again when a
+    password typed at the terminal was wrong (PASSWORD_TRIES in all, as ssh and sudo)."""
+    from . import events as ev
     from .client import ClientLoop, JoinError, join
     from .client_files import ClientTransfers
     from .session import Session
 
     ask = _ask_name if sys.stdin.isatty() else None
-    try:
-        proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding)
-    except (NameCancelled, JoinError, KeyboardInterrupt) as exc:  # not in: the server and the chat end
-        sock.close()
+    tries = 1
+    while True:
+        try:
+            proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding)
+            break
+        except (NameCancelled, JoinError, KeyboardInterrupt) as exc:  # not in: the server and the chat end
+            sock.close()
+            failed: BaseException = exc
+        unreachable = False  # the server could not be reached again (said why)
+        mistyped = isinstance(failed, JoinError) and failed.code == ev.E_PASSWORD
+        if mistyped and again_at is not None and isinstance(password, _Remembered) and password.typed():
+            if tries < PASSWORD_TRIES:
+                print(f"{PROG}: wrong password; try again", file=sys.stderr, flush=True)
+                password.forget()
+                tries += 1
+                reopened = _connect_again(*again_at)
+                if reopened is not None:
+                    sock = reopened
+                    continue
+                unreachable = True
         if on_quit:
             on_quit()
-        if isinstance(exc, NameCancelled):
-            return _cancelled(exc)
-        return _fail(str(exc)) if isinstance(exc, JoinError) else 130
+        if isinstance(failed, NameCancelled):
+            return _cancelled(failed)
+        if unreachable:
+            return 1
+        return _fail(str(failed)) if isinstance(failed, JoinError) else 130
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing)
     frontend = _make_frontend(session, plain or not _interactive())
     if on_quit is not None:

@@ -4,6 +4,7 @@ length, wrong passwords in a row, a key file others can read (docs/PROTOCOL.md, 
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
@@ -516,22 +517,23 @@ def test_the_password_is_asked_for_wrong_ones_are_refused_and_the_right_one_join
         server.expect(r"a password is needed to join")
         env = child_env()
         env.pop("LANCHAT_PASSWORD", None)
-        wrong = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
-        wrong.expect("This room needs a password: ")
-        wrong.sendline("coffee")
-        wrong.expect("wrong password")
-        wrong.expect(pexpect.EOF)
-        wrong.close()
-        assert wrong.exitstatus == 1 and "Traceback" not in (wrong.before or "")
-        server.expect(r"wrong room password from 127\.0\.0\.1")
+        # a typo: asked again on a new connection, as ssh and sudo do, and the right one joins
         right = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
         right.expect("This room needs a password: ")
+        right.sendline("tea and biscuts")
+        right.expect("wrong password; try again")
+        right.expect("This room needs a password: ")
+        server.expect(r"wrong room password from 127\.0\.0\.1")
         right.sendline("tea and biscuits")
         right.expect("welcome, ann")
         right.sendline("/q")
         right.expect(pexpect.EOF)
         right.close()
-        assert right.exitstatus == 0
+        assert right.exitstatus == 0 and "Traceback" not in (right.before or "")
+        # a wrong LANCHAT_PASSWORD is not tried again: it would be just as wrong
+        mistaken = Proc("connect", "127.0.0.1", port, "--name", "cal", env=child_env(LANCHAT_PASSWORD="tea"))
+        mistaken.expect(r"the server refused to let us in: wrong password")
+        assert mistaken.wait() == 1 and "wrong password; try again" not in mistaken.output
         scripted = Proc("connect", "127.0.0.1", port, "--name", "bob", env=child_env(LANCHAT_PASSWORD="tea and biscuits"))
         scripted.expect(r"welcome, bob")
         scripted.send("/q")
@@ -539,6 +541,36 @@ def test_the_password_is_asked_for_wrong_ones_are_refused_and_the_right_one_join
     finally:
         server.stop()
     assert "tea and biscuits" not in server.output
+
+
+def test_three_wrong_passwords_at_the_terminal_end_the_attempt_with_the_reason():
+    server = Proc(
+        "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password",
+        env=child_env(LANCHAT_PASSWORD="tea and biscuits"),
+    )
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        env = child_env()
+        env.pop("LANCHAT_PASSWORD", None)
+        wrong = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
+        wrong.logfile_read = transcript = io.StringIO()
+        for guess in ("coffee", "cocoa"):
+            wrong.expect("This room needs a password: ")
+            wrong.sendline(guess)
+            wrong.expect("wrong password; try again")
+        wrong.expect("This room needs a password: ")
+        wrong.sendline("milk")
+        wrong.expect(r"the server refused to let us in: wrong password")
+        wrong.expect(pexpect.EOF)
+        wrong.close()
+        assert wrong.exitstatus == 1
+        said = transcript.getvalue()
+        assert said.count("This room needs a password: ") == 3 and said.count("try again") == 2, said
+        assert "Traceback" not in said
+        server.expect(r"wrong room password from 127\.0\.0\.1.*locked", timeout=10)
+        assert sum("wrong room password" in line for line in server.lines) == 3
+    finally:
+        server.stop()
 
 
 def test_the_room_keeps_working_while_wrong_passwords_pile_up():
