@@ -64,7 +64,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
     Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME"),
     Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
-    Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone and asks first; /q! does not ask; also /quit)"),
+    Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone and asks first; /q! does not ask; also /quit, \\quit)"),
     # operators only (the host, and whom an operator made one): PROTOCOL.md, Moderation
     Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
     Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)"),
@@ -75,6 +75,10 @@ COMMANDS: tuple[Command, ...] = (
 )
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
+# Seed 004's future work spells commands with a backslash (\quit, \clients, \clear): a line that
+# is only one of these words is that command. Only whole one-word lines: "\w is a word
+# character" stays a message about regular expressions.
+BACKSLASH_COMMANDS = frozenset({"q", "quit", "exit", "clients", "who", "clear", "help"})
 
 
 @dataclass(frozen=True)
@@ -400,6 +404,8 @@ class Session:
         stripped = text.strip()
         if not stripped:
             return None
+        if stripped[0] == "\\" and stripped[1:].lower() in BACKSLASH_COMMANDS:
+            stripped = "/" + stripped[1:]
         if not stripped.startswith("/") or stripped.startswith("//"):
             # "//text" sends "/text" literally, for the rare message that starts with a slash
             body = text[1:] if stripped.startswith("//") else text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lanchat import events as ev
 from lanchat import session_social as social
-from lanchat.session import Local, Outgoing, Quit, Session
+from lanchat.session import Command, Local, Outgoing, Quit, Session, UiCommand
 
 T = 1_700_000_000.0
 
@@ -131,3 +131,15 @@ def test_a_superscript_digit_as_a_number_is_a_usage_error_or_a_reason_not_a_cras
     assert ann.parse_input("/history 20") == Outgoing(ev.HistoryRequest(limit=20, before=ann.history_before))
     assert ann.parse_input("/mute bob \u00b2 spam") == Outgoing(ev.Moderate(action="mute", name="bob", reason="\u00b2 spam"))
     assert ann.parse_input("/mute bob 5 spam") == Outgoing(ev.Moderate(action="mute", name="bob", minutes=5, reason="spam"))
+
+
+def test_seed_004s_backslash_commands_are_the_slash_ones_and_only_as_a_whole_line():
+    ann = room("ann", "client", "bob")
+    ann.ui_commands = (Command(name="/clear", usage="/clear", help="clear the screen"),)
+    assert isinstance(ann.parse_input("\\quit"), Quit) and isinstance(ann.parse_input(" \\Q "), Quit)
+    assert ann.parse_input("\\clients") == Outgoing(ev.Who()) == ann.parse_input("/clients")
+    assert ann.parse_input("\\clear") == UiCommand(name="/clear", argument="")
+    assert ann.parse_input("\\help").lines[0].text == "commands:"
+    # anything else with a backslash is a message, sent as typed
+    for text in ("\\w is a word character", "\\quit now", "\\n", "C:\\quit", "\\frac{1}{2}"):
+        assert ann.parse_input(text) == Outgoing(ev.Say(text=text)), text
