@@ -13,28 +13,45 @@ lanchat spends per message any CPython loop spends, and how much is lanchat's ow
 With ``--echo`` each line also goes back to its sender, as lanchat sends the sender its stamped
 copy (PROTOCOL.md): one more send() per message, which ncat and ngIRCd do not make. bench/run.py
 runs that as the server "pyrelay-echo" when asked (--servers), to show what the echo costs.
+
+With ``--store PATH`` (implies ``--echo``) it also does the least of lanchat's own work on each
+read, in the fewest Python steps: the bytes are checked as UTF-8, stamped with the time, encoded
+once with msgspec as a JSON row and appended to the file PATH with one ``os.write`` before any
+send (lanchat's journal: stored before anyone receives it), and the stamped line goes out.
+No framing, names, limits, deadlines or SQLite. bench/run.py runs it as "pyrelay-store" when
+asked: what a message costs a CPython server that keeps lanchat's guarantee and nothing else.
 """
 
 from __future__ import annotations
 
+import os
 import selectors
 import signal
 import socket
 import sys
+import time
 
 READ_BYTES = 256 * 1024
 
 
 class Peer:
-    __slots__ = ("sock", "prefix", "out")
+    __slots__ = ("sock", "name", "prefix", "out")
 
     def __init__(self, sock: socket.socket, number: int) -> None:
         self.sock = sock
-        self.prefix = f"<user{number}> ".encode()
+        self.name = f"user{number}"
+        self.prefix = f"<{self.name}> ".encode()
         self.out = bytearray()  # what the kernel did not take yet
 
 
-def serve(port: int, *, echo: bool = False) -> None:
+def serve(port: int, *, echo: bool = False, store: str | None = None) -> None:
+    journal = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600) if store else None
+    if journal is not None:
+        import msgspec
+
+        encode = msgspec.json.Encoder().encode
+        echo = True
+    stored = 0  # bytes in the journal: emptied at 1 MiB (lanchat moves it into SQLite)
     selector = selectors.DefaultSelector()
     listener = socket.create_server(("127.0.0.1", port), backlog=512)
     listener.setblocking(False)
@@ -108,6 +125,20 @@ def serve(port: int, *, echo: bool = False) -> None:
                     drop(peer)
                     continue
                 line = peer.prefix + data
+                if journal is not None:
+                    try:
+                        text = data.decode("utf-8")
+                    except UnicodeDecodeError:
+                        drop(peer)
+                        continue
+                    stamp = time.time()
+                    row = encode((stamp, peer.name, text))
+                    os.write(journal, row + b"\n")
+                    stored += len(row) + 1
+                    if stored > 1 << 20:
+                        os.ftruncate(journal, 0)
+                        stored = 0
+                    line = b"%.3f %s" % (stamp, line)
                 for other in list(peers.values()):
                     if other is not peer or echo:
                         send(other, line)
@@ -117,6 +148,8 @@ def serve(port: int, *, echo: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3) or not sys.argv[1].isdigit() or sys.argv[2:] not in ([], ["--echo"]):
-        sys.exit("usage: python bench/pyrelay.py PORT [--echo]")
-    serve(int(sys.argv[1]), echo=sys.argv[2:] == ["--echo"])
+    args = sys.argv[1:]
+    usage = "usage: python bench/pyrelay.py PORT [--echo | --store PATH]"
+    if not args or not args[0].isdigit() or not (args[1:] in ([], ["--echo"]) or (len(args) == 3 and args[1] == "--store")):
+        sys.exit(usage)
+    serve(int(args[0]), echo=args[1:] == ["--echo"], store=args[2] if len(args) == 3 else None)

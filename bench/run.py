@@ -173,29 +173,34 @@ def start_ngircd(workdir: Path) -> Running:
     return Running("ngircd", "irc", popen, ("127.0.0.1", port))
 
 
-def start_pyrelay(workdir: Path, *, echo: bool = False) -> Running:
+def start_pyrelay(workdir: Path, *, echo: bool = False, store: bool = False) -> Running:
     """bench/pyrelay.py: ncat --chat's job in a bare CPython selector loop (the CPython floor);
-    ``echo``: each line back to its sender too, as lanchat's stamped copy (pyrelay-echo)."""
+    ``echo``: each line back to its sender too, as lanchat's stamped copy (pyrelay-echo);
+    ``store``: and each stamped and appended to a journal file first (pyrelay-store)."""
     port = loadgen.free_port()
+    mode = ["--store", str(workdir / "pyrelay.journal")] if store else ["--echo"] if echo else []
     popen = subprocess.Popen(
-        [sys.executable, str(HERE / "pyrelay.py"), str(port), *(["--echo"] if echo else [])],
+        [sys.executable, str(HERE / "pyrelay.py"), str(port), *mode],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / "pyrelay.err", "wb"),
     )
     _wait_listening(popen, port, "pyrelay")
-    return Running("pyrelay-echo" if echo else "pyrelay", "lines", popen, ("127.0.0.1", port))
+    name = "pyrelay-store" if store else "pyrelay-echo" if echo else "pyrelay"
+    return Running(name, "lines", popen, ("127.0.0.1", port))
 
 
 SERVERS = {
     "lanchat": start_lanchat, "ncat": start_ncat, "ngircd": start_ngircd, "pyrelay": start_pyrelay,
-    "pyrelay-echo": lambda workdir: start_pyrelay(workdir, echo=True),  # not run unless named in --servers
+    # not run unless named in --servers
+    "pyrelay-echo": lambda workdir: start_pyrelay(workdir, echo=True),
+    "pyrelay-store": lambda workdir: start_pyrelay(workdir, store=True),
 }
 BINARIES = {"ncat": "ncat", "ngircd": "ngircd"}
 # The CPython floor is a reference for what one message costs a loop that wakes for it: the
 # light workload only. At full speed it relays whole reads of many messages without looking at
 # them (as ncat does), so a fan-out figure would compare framing with no framing.
-ONLY_WORKLOADS = {"pyrelay": {"light"}, "pyrelay-echo": {"light"}}
+ONLY_WORKLOADS = {"pyrelay": {"light"}, "pyrelay-echo": {"light"}, "pyrelay-store": {"light"}}
 
 
 @contextlib.contextmanager

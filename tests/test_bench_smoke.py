@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from helpers import ROOT, child_env, wait_for
@@ -225,9 +226,48 @@ def test_the_cpython_relay_sends_each_line_to_the_others_and_with_echo_to_its_se
     assert relay.returncode in (0, -15), relay.stderr.read() if relay.stderr else ""
 
 
+def test_the_storing_relay_writes_each_line_stamped_to_its_journal_before_anyone_gets_it(tmp_path):
+    """pyrelay --store (pyrelay-store): lanchat's guarantee and nothing else. Each line is in the
+    journal, as a JSON row with its time stamp, by the time any client receives it; everyone,
+    the sender too, gets it stamped; bytes that are not UTF-8 end that connection only."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    journal = tmp_path / "journal"
+    command = [sys.executable, str(ROOT / "bench" / "pyrelay.py"), str(port), "--store", str(journal)]
+    relay = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(3):
+            clients.append(wait_for(lambda: _connected(port, relay), what="pyrelay listening"))
+            assert clients[-1].recv(200).startswith(b"<announce> already connected")
+        clients[0].sendall("héllo\n".encode())
+        got = clients[1].recv(200)
+        rows = [json.loads(line) for line in journal.read_bytes().splitlines()]  # already there
+        assert len(rows) == 1 and rows[0][1:] == ["user1", "héllo\n"], rows
+        stamp = rows[0][0]
+        assert abs(stamp - time.time()) < 60
+        assert got == f"{stamp:.3f} <user1> héllo\n".encode()
+        assert clients[0].recv(200) == got  # the sender's stamped copy
+        assert clients[2].recv(200) == got
+        clients[2].sendall(b"\xff\xfe\n")  # not UTF-8: stored nowhere, sent to nobody, dropped
+        clients[2].settimeout(10)
+        assert clients[2].recv(200) == b""
+        clients[1].sendall(b"still here\n")
+        assert clients[0].recv(200).endswith(b" <user2> still here\n")
+        assert len(journal.read_bytes().splitlines()) == 2
+    finally:
+        for client in clients:
+            client.close()
+        relay.terminate()
+        relay.wait(timeout=10)
+    assert relay.returncode in (0, -15), relay.stderr.read() if relay.stderr else ""
+
+
 def test_the_cpython_relay_refuses_a_bad_command_line():
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "pyrelay.py"), "1", "--loud"], capture_output=True, text=True, timeout=30)
-    assert done.returncode != 0 and "usage: python bench/pyrelay.py PORT [--echo]" in done.stderr
+    for wrong in (["1", "--loud"], ["1", "--store"], ["1", "--echo", "x"], ["port"]):
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "pyrelay.py"), *wrong], capture_output=True, text=True, timeout=30)
+        assert done.returncode != 0 and "usage: python bench/pyrelay.py PORT [--echo | --store PATH]" in done.stderr, wrong
 
 
 def _connected(port: int, relay: subprocess.Popen) -> socket.socket | None:
