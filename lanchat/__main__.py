@@ -1161,45 +1161,59 @@ def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
         wait("the chat is over: press any key to leave")
 
 
-def _run_participant(  # noqa: ANN001
-    sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
-    binding=b"", no_typing=False, rejoin=None, again_at=None,
-) -> int:
-    """``again_at`` (endpoint, pinned fingerprint or None): where to connect again when a
-    password typed at the terminal was wrong (PASSWORD_TRIES in all, as ssh and sudo)."""
+class _Unreachable(Exception):
+    """After a wrong password, the server could not be reached again (already said why)."""
+
+
+def _join_retrying(sock, name, *, key, password, binding, again_at):  # noqa: ANN001, ANN202
+    """client.join, and after a wrong password typed at the terminal, asked again and tried on a
+    new connection to ``again_at`` (endpoint, pinned fingerprint or None), PASSWORD_TRIES in all
+    as ssh and sudo do. Returns (socket, protocol, welcome, what came after); raises what join
+    raises, or _Unreachable. The socket is closed on every way out but the return."""
     from . import events as ev
-    from .client import ClientLoop, JoinError, join
-    from .client_files import ClientTransfers
-    from .session import Session
+    from .client import JoinError, join
 
     ask = _ask_name if sys.stdin.isatty() else None
     tries = 1
     while True:
         try:
-            proto, welcome, early = join(sock, name, ask_name=ask, key=key, password=password, binding=binding)
-            break
-        except (NameCancelled, JoinError, KeyboardInterrupt) as exc:  # not in: the server and the chat end
+            return (sock, *join(sock, name, ask_name=ask, key=key, password=password, binding=binding))
+        except JoinError as exc:
             sock.close()
-            failed: BaseException = exc
-        unreachable = False  # the server could not be reached again (said why)
-        mistyped = isinstance(failed, JoinError) and failed.code == ev.E_PASSWORD
-        if mistyped and again_at is not None and isinstance(password, _Remembered) and password.typed():
-            if tries < PASSWORD_TRIES:
-                print(f"{PROG}: wrong password; try again", file=sys.stderr, flush=True)
-                password.forget()
-                tries += 1
-                reopened = _connect_again(*again_at)
-                if reopened is not None:
-                    sock = reopened
-                    continue
-                unreachable = True
+            typed = isinstance(password, _Remembered) and password.typed()
+            if exc.code != ev.E_PASSWORD or again_at is None or not typed or tries >= PASSWORD_TRIES:
+                raise
+        except BaseException:
+            sock.close()
+            raise
+        print(f"{PROG}: wrong password; try again", file=sys.stderr, flush=True)
+        password.forget()
+        tries += 1
+        reopened = _connect_again(*again_at)
+        if reopened is None:
+            raise _Unreachable
+        sock = reopened
+
+
+def _run_participant(  # noqa: ANN001
+    sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
+    binding=b"", no_typing=False, rejoin=None, again_at=None,
+) -> int:
+    """``again_at``: where to connect again after a mistyped password (_join_retrying)."""
+    from .client import ClientLoop, JoinError
+    from .client_files import ClientTransfers
+    from .session import Session
+
+    try:
+        sock, proto, welcome, early = _join_retrying(sock, name, key=key, password=password, binding=binding, again_at=again_at)
+    except (NameCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()
-        if isinstance(failed, NameCancelled):
-            return _cancelled(failed)
-        if unreachable:
+        if isinstance(exc, NameCancelled):
+            return _cancelled(exc)
+        if isinstance(exc, _Unreachable):
             return 1
-        return _fail(str(failed)) if isinstance(failed, JoinError) else 130
+        return _fail(str(exc)) if isinstance(exc, JoinError) else 130
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing)
     frontend = _make_frontend(session, plain or not _interactive())
     if on_quit is not None:

@@ -7,6 +7,7 @@ that the counts add up, and that the summary holds a ratio for each reference.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 from helpers import ROOT, child_env, wait_for
@@ -199,16 +201,7 @@ def test_the_light_load_probes_run_and_write_their_figures(tmp_path):
 def test_the_cpython_relay_sends_each_line_to_the_others_and_with_echo_to_its_sender(echo):
     """bench/pyrelay.py (the floor) and its --echo form (pyrelay-echo: one more send a message,
     as lanchat's stamped copy to the sender): what each client receives of one line."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, str(ROOT / "bench" / "pyrelay.py"), str(port), *(["--echo"] if echo else [])]
-    relay = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    clients: list[socket.socket] = []
-    try:
-        for _ in range(2):
-            clients.append(wait_for(lambda: _connected(port, relay), what="pyrelay listening"))
-            assert clients[-1].recv(200).startswith(b"<announce> already connected")
+    with _relay(2, *(["--echo"] if echo else [])) as clients:
         clients[0].sendall(b"hello\n")
         assert clients[1].recv(200) == b"<user1> hello\n"
         clients[1].sendall(b"reply\n")  # the sender's next bytes: its echo first, if there is one
@@ -218,29 +211,14 @@ def test_the_cpython_relay_sends_each_line_to_the_others_and_with_echo_to_its_se
             assert first.startswith(b"<user1> hello\n") and rest == b"<user2> reply\n"
         else:
             assert first == b"<user2> reply\n"
-    finally:
-        for client in clients:
-            client.close()
-        relay.terminate()
-        relay.wait(timeout=10)
-    assert relay.returncode in (0, -15), relay.stderr.read() if relay.stderr else ""
 
 
 def test_the_storing_relay_writes_each_line_stamped_to_its_journal_before_anyone_gets_it(tmp_path):
     """pyrelay --store (pyrelay-store): lanchat's guarantee and nothing else. Each line is in the
     journal, as a JSON row with its time stamp, by the time any client receives it; everyone,
     the sender too, gets it stamped; bytes that are not UTF-8 end that connection only."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     journal = tmp_path / "journal"
-    command = [sys.executable, str(ROOT / "bench" / "pyrelay.py"), str(port), "--store", str(journal)]
-    relay = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    clients: list[socket.socket] = []
-    try:
-        for _ in range(3):
-            clients.append(wait_for(lambda: _connected(port, relay), what="pyrelay listening"))
-            assert clients[-1].recv(200).startswith(b"<announce> already connected")
+    with _relay(3, "--store", str(journal)) as clients:
         clients[0].sendall("héllo\n".encode())
         got = clients[1].recv(200)
         rows = [json.loads(line) for line in journal.read_bytes().splitlines()]  # already there
@@ -256,18 +234,36 @@ def test_the_storing_relay_writes_each_line_stamped_to_its_journal_before_anyone
         clients[1].sendall(b"still here\n")
         assert clients[0].recv(200).endswith(b" <user2> still here\n")
         assert len(journal.read_bytes().splitlines()) == 2
-    finally:
-        for client in clients:
-            client.close()
-        relay.terminate()
-        relay.wait(timeout=10)
-    assert relay.returncode in (0, -15), relay.stderr.read() if relay.stderr else ""
 
 
 def test_the_cpython_relay_refuses_a_bad_command_line():
     for wrong in (["1", "--loud"], ["1", "--store"], ["1", "--echo", "x"], ["port"]):
         done = subprocess.run([sys.executable, str(ROOT / "bench" / "pyrelay.py"), *wrong], capture_output=True, text=True, timeout=30)
         assert done.returncode != 0 and "usage: python bench/pyrelay.py PORT [--echo | --store PATH]" in done.stderr, wrong
+
+
+@contextlib.contextmanager
+def _relay(count: int, *mode: str) -> Iterator[list[socket.socket]]:
+    """bench/pyrelay.py on a free loopback port in ``mode`` (--echo, --store PATH or none), with
+    ``count`` clients in, each told who is already connected; stopped afterwards, and it must
+    not have failed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(ROOT / "bench" / "pyrelay.py"), str(port), *mode]
+    relay = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            clients.append(wait_for(lambda: _connected(port, relay), what="pyrelay listening"))
+            assert clients[-1].recv(200).startswith(b"<announce> already connected")
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
+        relay.terminate()
+        relay.wait(timeout=10)
+    assert relay.returncode in (0, -15), relay.stderr.read() if relay.stderr else ""
 
 
 def _connected(port: int, relay: subprocess.Popen) -> socket.socket | None:

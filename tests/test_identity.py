@@ -507,16 +507,23 @@ def spawn(*args: str, env: dict[str, str]) -> pexpect.spawn:
     return pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=env, cwd=str(ROOT), encoding="utf-8", timeout=15)
 
 
-def test_the_password_is_asked_for_wrong_ones_are_refused_and_the_right_one_joins():
+def password_room() -> tuple[Proc, str, dict[str, str]]:
+    """A headless room with the password "tea and biscuits": the server, its port, and an
+    environment for clients with no LANCHAT_PASSWORD (they are asked at the terminal)."""
     server = Proc(
         "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password",
         env=child_env(LANCHAT_PASSWORD="tea and biscuits"),
     )
+    port = server.expect(r"listening on port (\d+)").group(1)
+    server.expect(r"a password is needed to join")
+    env = child_env()
+    env.pop("LANCHAT_PASSWORD", None)
+    return server, port, env
+
+
+def test_the_password_is_asked_for_wrong_ones_are_refused_and_the_right_one_joins():
+    server, port, env = password_room()
     try:
-        port = server.expect(r"listening on port (\d+)").group(1)
-        server.expect(r"a password is needed to join")
-        env = child_env()
-        env.pop("LANCHAT_PASSWORD", None)
         # a typo: asked again on a new connection, as ssh and sudo do, and the right one joins
         right = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
         right.expect("This room needs a password: ")
@@ -544,14 +551,8 @@ def test_the_password_is_asked_for_wrong_ones_are_refused_and_the_right_one_join
 
 
 def test_three_wrong_passwords_at_the_terminal_end_the_attempt_with_the_reason():
-    server = Proc(
-        "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password",
-        env=child_env(LANCHAT_PASSWORD="tea and biscuits"),
-    )
+    server, port, env = password_room()
     try:
-        port = server.expect(r"listening on port (\d+)").group(1)
-        env = child_env()
-        env.pop("LANCHAT_PASSWORD", None)
         wrong = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
         wrong.logfile_read = transcript = io.StringIO()
         for guess in ("coffee", "cocoa"):
