@@ -1181,8 +1181,11 @@ def _join_retrying(sock, name, *, key, password, binding, again_at):  # noqa: AN
         except JoinError as exc:
             sock.close()
             typed = isinstance(password, _Remembered) and password.typed()
-            if exc.code != ev.E_PASSWORD or again_at is None or not typed or tries >= PASSWORD_TRIES:
+            if exc.code != ev.E_PASSWORD or again_at is None or not typed:
                 raise
+            if tries >= PASSWORD_TRIES:
+                raise JoinError(f"{exc}, {tries} times; ask the host for it (a room keeps a machine out for a while after "
+                                f"{PASSWORD_TRIES} wrong ones)", exc.code) from None
         except BaseException:
             sock.close()
             raise

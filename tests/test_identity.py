@@ -561,7 +561,7 @@ def test_three_wrong_passwords_at_the_terminal_end_the_attempt_with_the_reason()
             wrong.expect("wrong password; try again")
         wrong.expect("This room needs a password: ")
         wrong.sendline("milk")
-        wrong.expect(r"the server refused to let us in: wrong password")
+        wrong.expect(r"the server refused to let us in: wrong password, 3 times; ask the host for it")
         wrong.expect(pexpect.EOF)
         wrong.close()
         assert wrong.exitstatus == 1
