@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers import ROOT, child_env, wait_for
@@ -281,10 +282,7 @@ def test_a_light_step_in_turns_goes_on_when_a_server_dies_between_rounds(pinned,
     a dead server, not yet reaped, can still be pinned)."""
     if pinned and len(os.sched_getaffinity(0)) < 2:
         pytest.skip("a CPU of its own needs two CPUs")
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-    bench_run = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_run", bench_run)  # its dataclasses look themselves up there
-    spec.loader.exec_module(bench_run)
+    bench_run = _bench_run(monkeypatch)
     real_run = bench_run.loadgen.run
     killed: list[int] = []
 
@@ -315,3 +313,40 @@ def test_a_light_step_in_turns_goes_on_when_a_server_dies_between_rounds(pinned,
     floor = out["pyrelay"].metrics
     assert "failed" not in floor and floor["segments"] == 2 and len(floor["cpu_us_per_delivery_per_segment"]) == 2
     assert floor["deliveries"] == floor["messages"] == floor["samples"] > 0
+
+
+def _bench_run(monkeypatch):  # noqa: ANN001, ANN202
+    """bench/run.py as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    bench_run = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_run", bench_run)  # its dataclasses look themselves up there
+    spec.loader.exec_module(bench_run)
+    return bench_run
+
+
+def test_run_py_measures_the_storing_relay_at_light_load(monkeypatch):
+    """`--servers ...,pyrelay-store`: run.py starts bench/pyrelay.py --store with its journal in
+    the step's temporary folder, and the load generator counts every stamped line."""
+    bench_run = _bench_run(monkeypatch)
+    assert bench_run.ONLY_WORKLOADS["pyrelay-store"] == {"light"}
+    folders: list[Path] = []
+    journal_rows: list[int] = []
+    start, real_run = bench_run.SERVERS["pyrelay-store"], bench_run.loadgen.run
+
+    def remembering_the_folder(workdir):
+        folders.append(workdir)
+        return start(workdir)
+
+    def run_then_read_the_journal(workload, target, **params):
+        result = real_run(workload, target, **params)
+        journal_rows.append(len((folders[0] / "pyrelay.journal").read_bytes().splitlines()))
+        return result
+
+    monkeypatch.setitem(bench_run.SERVERS, "pyrelay-store", remembering_the_folder)
+    monkeypatch.setattr(bench_run.loadgen, "run", run_then_read_the_journal)
+    params = {"clients": 2, "rate": 50.0, "seconds": 0.4, "segments": 2}
+    ((name, result, _wall),) = bench_run.light_interleaved(["pyrelay-store"], params, pinned=False)
+    metrics = result.metrics
+    assert name == "pyrelay-store" and "failed" not in metrics, result.notes
+    assert metrics["deliveries"] == metrics["messages"] == metrics["samples"] > 0
+    assert len(journal_rows) == 2 and journal_rows[-1] >= metrics["messages"], journal_rows  # every line stored
