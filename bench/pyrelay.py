@@ -15,7 +15,9 @@ copy (PROTOCOL.md): one more send() per message, which ncat and ngIRCd do not ma
 runs that as the server "pyrelay-echo" when asked (--servers), to show what the echo costs.
 
 With ``--store PATH`` (implies ``--echo``) it also does the least of lanchat's own work on each
-read, in the fewest Python steps: the bytes are checked as UTF-8, stamped with the time, encoded
+read, in the fewest Python steps: the bytes are checked as UTF-8 (per read, not per line: a
+character split between two reads would end the connection; the load generator sends ASCII
+lines, so that never happens in a run), stamped with the time, encoded
 once with msgspec as a JSON row and appended to the file PATH with one ``os.write`` before any
 send (lanchat's journal: stored before anyone receives it), and the stamped line goes out.
 No framing, names, limits, deadlines or SQLite. bench/run.py runs it as "pyrelay-store" when
