@@ -36,6 +36,14 @@ import time
 READ_BYTES = 256 * 1024
 
 
+class _Stopped(Exception):
+    """SIGTERM: the relay stops."""
+
+
+def _stop(*_: object) -> None:
+    raise _Stopped
+
+
 class Peer:
     __slots__ = ("sock", "name", "prefix", "out")
 
@@ -60,8 +68,9 @@ def serve(port: int, *, echo: bool = False, store: str | None = None) -> None:
     selector.register(listener, selectors.EVENT_READ)
     peers: dict[socket.socket, Peer] = {}
     numbers = iter(range(1, 1 << 62))
-    running = [True]
-    signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
+    # SIGTERM raises, so it ends the loop even while select() waits: a handler that only set a
+    # flag would let select() go back to sleep (Python retries it after a signal, PEP 475)
+    signal.signal(signal.SIGTERM, _stop)
 
     def drop(peer: Peer) -> None:
         peers.pop(peer.sock, None)
@@ -83,67 +92,70 @@ def serve(port: int, *, echo: bool = False, store: str | None = None) -> None:
             peer.out += data[sent:]
             selector.modify(peer.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, peer)
 
-    while running[0]:
-        try:
-            events = selector.select()
-        except InterruptedError:
-            continue
-        for key, mask in events:
-            peer = key.data
-            if peer is None:  # the listener
-                for _ in range(64):
-                    try:
-                        sock, _address = listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        break
-                    sock.setblocking(False)
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    newcomer = Peer(sock, next(numbers))
-                    peers[sock] = newcomer
-                    selector.register(sock, selectors.EVENT_READ, newcomer)
-                    send(newcomer, f"<announce> already connected: {len(peers) - 1} others.\n".encode())
+    try:
+        while True:
+            try:
+                events = selector.select()
+            except InterruptedError:
                 continue
-            if peer.sock not in peers:
-                continue  # dropped earlier in this batch
-            if mask & selectors.EVENT_WRITE:
-                try:
-                    sent = peer.sock.send(peer.out)
-                except BlockingIOError:
-                    sent = 0
-                except OSError:
-                    drop(peer)
+            for key, mask in events:
+                peer = key.data
+                if peer is None:  # the listener
+                    for _ in range(64):
+                        try:
+                            sock, _address = listener.accept()
+                        except (BlockingIOError, InterruptedError):
+                            break
+                        sock.setblocking(False)
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        newcomer = Peer(sock, next(numbers))
+                        peers[sock] = newcomer
+                        selector.register(sock, selectors.EVENT_READ, newcomer)
+                        send(newcomer, f"<announce> already connected: {len(peers) - 1} others.\n".encode())
                     continue
-                del peer.out[:sent]
-                if not peer.out:
-                    selector.modify(peer.sock, selectors.EVENT_READ, peer)
-            if mask & selectors.EVENT_READ:
-                try:
-                    data = peer.sock.recv(READ_BYTES)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    drop(peer)
-                    continue
-                line = peer.prefix + data
-                if journal is not None:
+                if peer.sock not in peers:
+                    continue  # dropped earlier in this batch
+                if mask & selectors.EVENT_WRITE:
                     try:
-                        text = data.decode("utf-8")
-                    except UnicodeDecodeError:
+                        sent = peer.sock.send(peer.out)
+                    except BlockingIOError:
+                        sent = 0
+                    except OSError:
                         drop(peer)
                         continue
-                    stamp = time.time()
-                    row = encode((stamp, peer.name, text))
-                    os.write(journal, row + b"\n")
-                    stored += len(row) + 1
-                    if stored > 1 << 20:
-                        os.ftruncate(journal, 0)
-                        stored = 0
-                    line = b"%.3f %s" % (stamp, line)
-                for other in list(peers.values()):
-                    if other is not peer or echo:
-                        send(other, line)
+                    del peer.out[:sent]
+                    if not peer.out:
+                        selector.modify(peer.sock, selectors.EVENT_READ, peer)
+                if mask & selectors.EVENT_READ:
+                    try:
+                        data = peer.sock.recv(READ_BYTES)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        drop(peer)
+                        continue
+                    line = peer.prefix + data
+                    if journal is not None:
+                        try:
+                            text = data.decode("utf-8")
+                        except UnicodeDecodeError:
+                            drop(peer)
+                            continue
+                        stamp = time.time()
+                        row = encode((stamp, peer.name, text))
+                        os.write(journal, row + b"\n")
+                        stored += len(row) + 1
+                        if stored > 1 << 20:
+                            os.ftruncate(journal, 0)
+                            stored = 0
+                        line = b"%.3f %s" % (stamp, line)
+                    for other in list(peers.values()):
+                        if other is not peer or echo:
+                            send(other, line)
+    except _Stopped:
+        pass
     for peer in list(peers.values()):
         peer.sock.close()
     listener.close()

@@ -237,10 +237,29 @@ def test_the_storing_relay_writes_each_line_stamped_to_its_journal_before_anyone
         assert len(journal.read_bytes().splitlines()) == 2
 
 
+@pytest.mark.parametrize("mode", [[], ["--echo"], ["--store", "journal"]])
+def test_the_cpython_relay_stops_at_once_on_sigterm_while_it_waits(mode, tmp_path):
+    """bench/run.py stops a server with SIGTERM (SIGKILL 5 s later). Waiting in select() for a
+    client that says nothing, the relay must still end at once, with status 0 (a handler that
+    only set a flag left it asleep: Python retries select() after a signal)."""
+    mode = [str(tmp_path / part) if part == "journal" else part for part in mode]
+    with _relay(1, *mode) as clients:
+        relay = _started[-1]
+        relay.terminate()  # the client stays connected and silent
+        try:
+            relay.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pytest.fail("pyrelay.py did not stop within 5 s of SIGTERM")
+        assert relay.returncode == 0 and clients[0].recv(10) == b""
+
+
 def test_the_cpython_relay_refuses_a_bad_command_line():
     for wrong in (["1", "--loud"], ["1", "--store"], ["1", "--echo", "x"], ["port"]):
         done = subprocess.run([sys.executable, str(ROOT / "bench" / "pyrelay.py"), *wrong], capture_output=True, text=True, timeout=30)
         assert done.returncode != 0 and "usage: python bench/pyrelay.py PORT [--echo | --store PATH]" in done.stderr, wrong
+
+
+_started: list[subprocess.Popen] = []  # every relay _relay started, newest last
 
 
 @contextlib.contextmanager
@@ -253,6 +272,7 @@ def _relay(count: int, *mode: str) -> Iterator[list[socket.socket]]:
         port = probe.getsockname()[1]
     command = [sys.executable, str(ROOT / "bench" / "pyrelay.py"), str(port), *mode]
     relay = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _started.append(relay)
     clients: list[socket.socket] = []
     try:
         for _ in range(count):
