@@ -202,19 +202,24 @@ KERNEL_NEVER_STARTED = ("Kernel didn't respond", "Kernel died before replying to
 KERNEL_STARTS = 3
 
 
+def notebook_client(nb: nbformat.NotebookNode, kernel: str, path: Path) -> NotebookClient:
+    """A client that runs ``nb`` in a new kernel, in the folder of ``path``, each cell timed."""
+    return NotebookClient(
+        nb,
+        kernel_name=kernel,
+        timeout=CELL_TIMEOUT,
+        startup_timeout=60,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+
+
 async def execute(path: Path, kernel: str, env: dict[str, str], probes: bool = True) -> nbformat.NotebookNode:
     for start in range(1, KERNEL_STARTS + 1):
         nb = nbformat.read(path, as_version=4)
         if probes:
             nb.metadata["lanchat_exercises"] = with_exercise_probes(nb, path)
-        client = NotebookClient(
-            nb,
-            kernel_name=kernel,
-            timeout=CELL_TIMEOUT,
-            startup_timeout=60,
-            shutdown_kernel="immediate",
-            resources={"metadata": {"path": str(path.parent)}},
-        )
+        client = notebook_client(nb, kernel, path)
         try:
             await client.async_execute(env=env)
         except RuntimeError as exc:
@@ -351,14 +356,7 @@ def run_server_alone(kernel: str, workdir: Path, env: dict[str, str], first_cell
     nb = nbformat.read(path, as_version=4)
     if first_cell:
         nb.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
-    client = NotebookClient(
-        nb,
-        kernel_name=kernel,
-        timeout=CELL_TIMEOUT,
-        startup_timeout=60,
-        shutdown_kernel="immediate",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
+    client = notebook_client(nb, kernel, path)
     with pytest.raises(CellExecutionError):
         asyncio.run(client.async_execute(env=env))
     return outputs(nb)
