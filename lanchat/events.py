@@ -712,7 +712,7 @@ E_KICKED = "kicked"  # you were removed by an operator (fatal)
 E_BANNED = "banned"  # you were banned, or are banned and tried to join (fatal)
 E_SLOW_DOWN = "slow-down"  # over the flood limit: this one was not delivered
 E_TOO_MANY = "too-many-connections"  # connection caps per address (fatal, then closed)
-E_DEADLINE = "deadline"  # no hello within 20 s, or a frame not finished within 10 s (fatal)
+E_DEADLINE = "deadline"  # a frame not finished within 10 s (fatal); no hello within 20 s is E_HELLO_FIRST
 
 
 # ------------------------------ identity and room password (PROTOCOL.md, Identity and room password)

@@ -20,6 +20,7 @@ import dataclasses
 import importlib
 import json
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -394,6 +395,21 @@ def test_every_error_code_is_documented():
     assert not wrong, f"documented code differs from events.py (doc, code): {wrong}"
     stale = sorted(set(documented) - set(constants))
     assert not stale, f"PROTOCOL.md documents error constants events.py does not have: {stale}"
+
+
+def test_the_error_tables_give_the_code_a_silent_connection_really_gets():
+    """A connection that never joins is told why with one code: every row that speaks of the
+    handshake time names the code a real server sends (it once said `deadline` in one table and
+    `hello-first` in another)."""
+    with running_server(handshake_seconds=0.3) as (_, endpoint):
+        silent = RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10))
+        error = silent.expect(ev.Error, timeout=10)
+        silent.close()
+    assert error.fatal
+    rows = [row for table in tables_with(ERROR_HEADER) for row in table.rows if re.search(r"(hello`?|joined) within 20", row[2])]
+    assert rows, "no error row speaks of the 20 s handshake time"
+    for row in rows:
+        assert code_spans(row[0]) == [error.code], f"{row[0]} says {row[2]!r}; the server sends {error.code!r}"
 
 
 def test_the_limits_table_quotes_the_code():
