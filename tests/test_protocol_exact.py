@@ -5,8 +5,10 @@ on loopback; each test is one rule."""
 from __future__ import annotations
 
 import contextlib
+import struct
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from helpers import RawClient, running_server
 
@@ -15,6 +17,8 @@ from lanchat.protocol import encode
 from lanchat.room import Room
 from lanchat.server import Server
 from lanchat.transport import Endpoint, listen, local_pair
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
 
 
 def test_a_hello_and_a_say_in_one_write_are_a_join_and_then_a_message():
@@ -235,3 +239,21 @@ def test_file_names_are_cleaned_as_documented():
     assert len(long) == 120 and long.endswith("x.gz")
     assert unique_name("report.tar.gz", ["REPORT.TAR.GZ"]) == "report.tar (1).gz"
     assert unique_name("notes", ["notes", "notes (1)"]) == "notes (2)"
+
+
+def test_a_binary_frame_before_the_hello_is_hello_first_if_cut_right_and_bad_message_if_not():
+    """Binary file frames: a frame cut wrong is bad-message in every state, as bad JSON is bad-json;
+    only a well-formed one before the welcome is hello-first (the document once said hello-first
+    for both)."""
+    with running_server() as (_, endpoint):
+        early = RawClient(endpoint)
+        for payload, code in ((b"\x00\x01" + b"7" + b"data", ev.E_HELLO_FIRST), (b"\x00\x00", ev.E_BAD_MESSAGE)):
+            early.send_raw(struct.pack(">I", len(payload)) + payload)
+            error = early.expect(ev.Error)
+            assert (error.code, error.fatal) == (code, False), payload
+        early.send(ev.Hello(name="early"))
+        assert early.expect(ev.Welcome).name == "early"
+        early.close()
+    paragraph = DOC[DOC.index("* A binary frame that is cut wrong") :].split("\n* ", 1)[0].split("\n\n", 1)[0]
+    assert "cut right is answered with `hello-first`" in paragraph, paragraph
+    assert "answers it with `hello-first`" not in paragraph, paragraph
