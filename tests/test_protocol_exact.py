@@ -113,6 +113,21 @@ def test_nan_and_infinity_are_out_of_range_anywhere_in_a_frame():
         assert isinstance(event, Invalid) and event.code == ev.E_OUT_OF_RANGE, payload
 
 
+def test_a_long_integer_is_out_of_range_where_it_is_read_and_ignored_where_it_is_not():
+    """Ranges of numbers: the 64-bit rule holds for the numbers a receiver reads; an unknown field's
+    integer is ignored with it (the document once said every number was checked)."""
+    from lanchat.protocol import Invalid
+
+    long_integer = b"9" * 30
+    ignored = _server_reads(b'{"type":"say","text":"hi","extra":' + long_integer + b"}")
+    assert ignored == ev.Say(text="hi")
+    refused = _server_reads(b'{"type":"history","limit":' + long_integer + b"}")
+    assert isinstance(refused, Invalid) and refused.code == ev.E_OUT_OF_RANGE
+    ranges = DOC[DOC.index("**Ranges of numbers.**") :].split("\n\n", 1)[0]
+    assert "Every received number is checked" not in ranges
+    assert "in a field nobody reads is ignored" in ranges
+
+
 def test_a_lone_surrogate_is_refused_even_in_a_field_nobody_reads():
     from lanchat.protocol import Invalid
 
