@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from lanchat.session import Session
+from lanchat.session import Session, UiCommand
 from lanchat.ui.plain import MAX_LINE_CHARS, PlainFrontend
 
 
@@ -102,3 +102,16 @@ def test_a_paste_past_the_cap_at_a_terminal_is_dropped_with_one_notice_and_typin
         front.close()
         os.close(master)
         os.close(slave)
+
+
+def test_the_full_screens_commands_say_what_to_do_in_plain_mode_not_unknown_command(piped):
+    """README's /clear and /save (and seed 004's \\clear) typed in --plain: once "unknown command
+    /clear; /help lists them", which /help did not explain; now one line that says what to do."""
+    front, _, _, _ = piped
+    session = front.session
+    for typed, word in (("\\clear", "/clear"), ("/clear", "/clear"), ("/save chat.txt", "/save"), ("/find x", "/find")):
+        result = session.parse_input(typed)
+        assert isinstance(result, UiCommand) and result.name == word, typed
+        (line,) = front.run_ui_command(result)
+        assert line.text.startswith(f"{word} works in the full screen; in --plain"), line.text
+    assert any("/save FILE" in line.text and "full screen only" in line.text for line in session.help_lines())

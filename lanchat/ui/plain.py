@@ -19,7 +19,7 @@ from wcwidth import grapheme_boundary_before, wcswidth
 
 from .. import events as ev
 from .. import session_social as social
-from ..session import Line, Session, UiCommand
+from ..session import Command, Line, Session, UiCommand
 from ..textsafe import visible
 from .editor import kill_word_back
 
@@ -29,6 +29,15 @@ MARKS = {"notice": "*", "error": "!", "system": "*"}
 # up to its newline, with a notice, so a script piping gigabytes without a newline, or a paste of
 # gigabytes at a terminal (--plain), cannot fill the client's memory.
 MAX_LINE_CHARS = 1_000_000
+
+# The full screen's own commands (screen.UI_COMMANDS, README "In the chat"; seed 004's \clear is
+# one): typed in line mode, each is answered with what to do here instead of "unknown command".
+SCREEN_ONLY = (
+    Command(name="/clear", usage="/clear", help="(full screen only) in --plain, the terminal's own clear does it"),
+    Command(name="/save", usage="/save FILE", help="(full screen only) in --plain, keep what is printed: ... --plain | tee FILE"),
+    Command(name="/find", usage="/find TEXT", help="(full screen only) in --plain, search what is printed"),
+    Command(name="/mouse", usage="/mouse on|off", help="(full screen only) in --plain, the terminal keeps the mouse"),
+)
 
 
 def clock_text(when: float) -> str:
@@ -88,6 +97,7 @@ class PlainFrontend:
         self, session: Session, stdin_fd: int | None = None, stdout: TextIO | None = None, *, interactive: bool | None = None
     ) -> None:
         self.session = session
+        session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in SCREEN_ONLY}) + SCREEN_ONLY
         self.fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
         self.out = stdout or sys.stdout
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -240,6 +250,10 @@ class PlainFrontend:
         pass
 
     def run_ui_command(self, command: UiCommand) -> list[Line]:
+        for known in SCREEN_ONLY:
+            if command.name == known.name:
+                text = f"{known.name} works in the full screen; {known.help.removeprefix('(full screen only) ')}"
+                return [Line(kind="error", time=time.time(), text=text)]
         return []
 
     def print(self, text: str) -> None:
