@@ -61,6 +61,8 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
         reason = " ".join(event.reason.split())[: ev.MAX_AWAY_CHARS]
         if reason == member.away:
             return []
+        if reason and (refused := muted_refusal(room, member)):  # a reason is text everyone reads
+            return refused
         member.away, member.told_away = reason, None
         return [Broadcast(to=tuple(room.members), frame=encode(ev.Away(name=member.name, reason=reason, time=now)))]
     if isinstance(event, ev.SetTopic):
@@ -98,7 +100,7 @@ def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
 
     if name == member.name:
         return []
-    refused = name_refused(room, member.cid, name, member.key)
+    refused = muted_refusal(room, member) or name_refused(room, member.cid, name, member.key)  # a name is read too
     if refused:
         return refused
     old = member.name

@@ -268,6 +268,31 @@ def test_a_muted_student_still_reads_and_is_told_why_when_typing():
     room.still_serves("ann", "hal", "bob", "mallory")  # mallory reads
 
 
+def test_a_muted_student_cannot_talk_through_away_or_nick():
+    """/away REASON and /nick are shown to everyone: muted, they would carry what say may not."""
+    room = classroom()
+    room.mod("hal", "mute", "mallory", minutes=5, reason="calm down")
+    room.take_all()
+    for event in (ev.SetAway(reason="the teacher is boring"), ev.Nick(name="teacher_is_boring")):
+        room.perform(room.room.handle(room.cid["mallory"], event))
+        assert room.only_error("mallory").code == ev.E_MUTED
+        room.nobody_else_got_anything("hal", "ann", "bob")
+    assert room.room.members[room.cid["mallory"]].name == "mallory"
+    room.mod("hal", "unmute", "mallory")
+    room.take_all()
+    room.perform(room.room.handle(room.cid["mallory"], ev.SetAway(reason="lunch")))
+    assert [e.reason for e in room.take("ann") if isinstance(e, ev.Away)] == ["lunch"]
+
+
+def test_a_muted_student_who_is_away_may_still_come_back():
+    room = classroom()
+    room.perform(room.room.handle(room.cid["mallory"], ev.SetAway(reason="lunch")))
+    room.mod("hal", "mute", "mallory", minutes=5)
+    room.take_all()
+    room.perform(room.room.handle(room.cid["mallory"], ev.SetAway(reason="")))  # back: says nothing
+    assert [e.reason for e in room.take("ann") if isinstance(e, ev.Away)] == [""]
+
+
 def test_a_mute_holds_across_a_reconnection_and_ends_on_time():
     room = classroom()
     room.mod("hal", "mute", "mallory", minutes=2)
