@@ -1302,7 +1302,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_names(args: argparse.Namespace) -> int:
     """List or release owned names in a history file (the server should be stopped)."""
-    from .history import HistoryStore, HistoryUnusable, HistoryWriteError, default_path
+    from .history import HistoryBusy, HistoryStore, HistoryUnusable, HistoryWriteError, default_path
     from .identity import short_fingerprint
 
     if args.action == "release" and not args.name:
@@ -1313,6 +1313,9 @@ def cmd_names(args: argparse.Namespace) -> int:
         return _fail(f"{path}: no such history file (no names are owned there)")
     try:
         store = HistoryStore(path, create=args.action == "release")  # list never changes the file
+    except HistoryBusy:  # (its own message is advice for a second `serve`)
+        return _fail(f"a lanchat server is using {path}: stop it first (/q in its window), "
+                     f"or have its host type /release {visible(args.name)} in the chat")
     except HistoryUnusable as exc:
         return _fail(str(exc))
     try:

@@ -436,6 +436,20 @@ def test_names_can_be_listed_and_released_while_the_server_is_stopped(tmp_path):
     store.close()
 
 
+def test_names_release_while_the_server_runs_says_to_stop_it_or_use_release_in_the_chat(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    running = HistoryStore(db)  # holds the history's lock, as a running `serve` does
+    try:
+        running.claim("cat", identity.public_bytes(Ed25519PrivateKey.generate()))
+        released = Proc("names", "release", "cat", "--history", str(db))
+        assert released.wait() == 1
+        assert "a lanchat server is using" in released.output and "/release cat" in released.output
+        assert "--no-history" not in released.output  # serve's advice, not this command's
+        assert "Traceback" not in released.output
+    finally:
+        running.close()
+
+
 def test_the_issue_story_from_the_command_line_an_impostor_gets_no_secret(tmp_path):
     db = tmp_path / "h.sqlite3"
     server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db))
