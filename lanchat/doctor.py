@@ -118,11 +118,10 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
 
     It sends ``who`` before ``hello``: a lanchat server answers that with a ``hello-first``
     error and keeps the connection (docs/PROTOCOL.md 4), so nobody sees a join; then ``bye``.
-    Outcomes: lanchat, other, refused, timeout, unreachable, unknown-host.
+    A TLS room answers plain bytes with a fatal ``bad-frame`` (PROTOCOL.md, TLS: mixed ends):
+    then the same question is asked again over TLS, and the detail is its fingerprint.
+    Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, unknown-host.
     """
-    from . import events as ev
-    from .protocol import Connection, RemoteProtocolError, Role, encode
-
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except socket.gaierror:
@@ -134,25 +133,52 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
     except OSError as exc:
         return "unreachable", exc.strerror or str(exc)
     with sock:
-        proto = Connection(Role.CLIENT)
-        try:
-            sock.sendall(encode(ev.Who()))
-            while True:
-                data = sock.recv(65536)
-                proto.receive_data(data)
-                for event in proto.events():
-                    if isinstance(event, ev.Error) and event.code == ev.E_HELLO_FIRST:
-                        sock.sendall(encode(ev.Bye()))
-                        return "lanchat", "a lanchat server answered"
-                    return "other", "something answered, but not as a lanchat server does"
-                if not data:
-                    return "other", "something accepted the connection and closed it without a word"
-        except RemoteProtocolError:
-            return "other", "something answered, but not in lanchat's protocol"
-        except TimeoutError:
-            return "other", f"something accepted the connection but said nothing within {timeout:g} s"
-        except OSError as exc:
-            return "other", f"the connection broke: {exc.strerror or exc}"
+        outcome, detail = _ask_who(sock, timeout)
+    if outcome == "tls?":
+        return _probe_tls(target, timeout)
+    return outcome, detail
+
+
+def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
+    """``who`` before ``hello`` on a connected socket (plain or TLS): what answered."""
+    from . import events as ev
+    from .protocol import Connection, RemoteProtocolError, Role, encode
+
+    proto = Connection(Role.CLIENT)
+    try:
+        sock.sendall(encode(ev.Who()))
+        while True:
+            data = sock.recv(65536)
+            proto.receive_data(data)
+            for event in proto.events():
+                if isinstance(event, ev.Error) and event.code == ev.E_HELLO_FIRST:
+                    sock.sendall(encode(ev.Bye()))
+                    return "lanchat", "a lanchat server answered"
+                if isinstance(event, ev.Error) and event.code == ev.E_BAD_FRAME and event.fatal:
+                    return "tls?", "a lanchat frame refused as bad: a TLS room says that to plain bytes"
+                return "other", "something answered, but not as a lanchat server does"
+            if not data:
+                return "other", "something accepted the connection and closed it without a word"
+    except RemoteProtocolError:
+        return "other", "something answered, but not in lanchat's protocol"
+    except TimeoutError:
+        return "other", f"something accepted the connection but said nothing within {timeout:g} s"
+    except OSError as exc:
+        return "other", f"the connection broke: {exc.strerror or exc}"
+
+
+def _probe_tls(target: Target, timeout: float) -> tuple[str, str]:
+    """The question of probe_server over TLS; on success the detail is the server's fingerprint."""
+    from .tls import TlsError, client_handshake
+
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        tls, fingerprint = client_handshake(sock, str(target), timeout)
+    except (OSError, TlsError):
+        return "other", "something answered, but not as a lanchat server does"
+    with tls:
+        outcome, detail = _ask_who(tls, timeout)
+    return ("lanchat-tls", fingerprint) if outcome == "lanchat" else (outcome, detail)
 
 
 def judge_server(target: Target, outcome: str, detail: str, *, asked: bool) -> Check:
@@ -160,6 +186,9 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool) -> C
     where = str(target)
     if outcome == "lanchat":
         return Check("server", "ok", f"a lanchat server answers at {where}")
+    if outcome == "lanchat-tls":  # the detail is its fingerprint
+        return Check("server", "ok", f"a lanchat server with TLS answers at {where}: join with "
+                     f"`lanchat connect {where} --tls` (its fingerprint: {detail})")
     if not asked:  # this machine's own port: the port check has said who holds it, if anyone
         return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
                      f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")

@@ -92,6 +92,23 @@ def test_a_lanchat_server_is_recognised_without_joining_the_room():
     assert code == (1 if any(c["status"] == "fail" for c in checks.values()) else 0)
 
 
+def test_a_tls_room_is_recognised_with_its_fingerprint_and_how_to_join():
+    """The class set-up README recommends (`serve --tls`) is a lanchat server, not 'another program'."""
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--tls")
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        fingerprint = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        _, checks = doctor(f"127.0.0.1:{port}")
+        _, unasked = doctor("--port", port)  # this machine's own port, no address named
+    finally:
+        server.stop()
+    for check in (checks["server"], unasked["server"]):
+        assert check["status"] == "ok", check
+        assert check["summary"] == (f"a lanchat server with TLS answers at 127.0.0.1:{port}: join with "
+                                    f"`lanchat connect 127.0.0.1:{port} --tls` (its fingerprint: {fingerprint})")
+    assert "joined" not in server.output
+
+
 def test_something_that_is_not_lanchat_is_named_as_such():
     with socket.create_server(("127.0.0.1", 0)) as impostor:
         port = impostor.getsockname()[1]
