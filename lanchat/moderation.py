@@ -265,12 +265,17 @@ def _remove(room: Room, member: Member, target: Member, action: str, reason: str
 
 
 def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Action]:
-    """Ban a name nobody here has (someone who just left): by name only."""
+    """Ban a name nobody here has (someone who just left): by name, and by the key that owns
+    the name if one does (gate.py), so coming back under another name does not get round it."""
     problem = ev.name_problem(name)
     if problem:
         return room._error(member.cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be banned: {problem}")
+    key = key_id(room.gate.owner_of(name))
+    host = room.members.get(room.host_cid) if room.host_cid is not None else None
+    if key is not None and key in (room.moderation.identity_of(member), host and room.moderation.identity_of(host)):
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]!r} belongs to your key or the host's: not banned")
     ban = Ban(
-        id=room.moderation.new_ban_id(), name=name, name_key=ev.name_key(name), key=None, address=None,
+        id=room.moderation.new_ban_id(), name=name, name_key=ev.name_key(name), key=key, address=None,
         by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     room.moderation.bans.append(ban)

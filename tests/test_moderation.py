@@ -229,6 +229,29 @@ def test_bans_are_listed_lifted_and_survive_a_restart():
     assert room.records[-1].action == "ban" and restarted.records[-1].action == "unban"
 
 
+def test_a_ban_on_someone_who_just_left_holds_against_the_key_that_owns_the_name():
+    """Kicked, or gone before the teacher typed /ban: back under a new name, the same key is refused."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("mallory", key=b"\x01" * 32)
+    room.room.gate.claim("mallory", b"\x01" * 32)  # as joining with that key does (gate.py)
+    room.mod("hal", "kick", "mallory")
+    room.take_all()
+    room.mod("hal", "ban", "MALLORY", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.describe() == "#1 MALLORY (by name and key; banned by hal: spam)"
+    cid = room.arrive("innocent", address="10.9.9.9", key=b"\x01" * 32)
+    assert room.only_error(cid).code == ev.E_BANNED
+    cid = room.arrive("cat", address="10.9.9.9", key=b"\x02" * 32)
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+    room.room.gate.claim("cat-old-name", b"\x02" * 32)
+    room.mod("hal", "op", "cat")
+    room.take_all()
+    room.mod("cat", "ban", "cat-old-name")  # an operator's own key is never banned this way
+    assert room.only_error("cat").message == "'cat-old-name' belongs to your key or the host's: not banned"
+    assert len(room.stored) == 1
+
+
 def test_an_unban_number_int_cannot_read_is_one_clear_error_and_the_ban_stays():
     room = classroom()
     room.mod("hal", "ban", "mallory", reason="spam")
