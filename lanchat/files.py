@@ -314,9 +314,10 @@ class OfferBook:
             raise OfferRefused("a file cannot have a negative size")
         clean = safe_name(name)
         if size > self.max_file_bytes:
-            raise OfferRefused(
-                f"{clean} is {human_size(size)}; this server takes files up to {human_size(self.max_file_bytes)}"
-            )
+            said, limit = human_size(size), human_size(self.max_file_bytes)
+            if said == limit:  # a byte or a few over: "1.0 MiB; up to 1.0 MiB" would contradict itself
+                said, limit = f"{said} ({size:,} bytes)", f"{limit} ({self.max_file_bytes:,} bytes)"
+            raise OfferRefused(f"{clean} is {said}; this server takes files up to {limit}")
         used = self.used_by(owner, name=owner_name, address=address)
         if used + size > self.quota_bytes:
             raise OfferRefused(

@@ -202,6 +202,17 @@ def test_an_offer_over_the_file_limit_is_refused_with_the_limit_named():
     assert _open(book, size=1000).size == 1000
 
 
+def test_a_file_just_over_the_limit_is_not_told_it_is_the_limits_size():
+    book = OfferBook(max_file_bytes=50 * 2**20)  # serve's default
+    with pytest.raises(OfferRefused) as refused:
+        _open(book, size=50 * 2**20 + 30_000)
+    assert str(refused.value) == (
+        "f.txt is 50.0 MiB (52,458,800 bytes); this server takes files up to 50.0 MiB (52,428,800 bytes)"
+    )
+    with pytest.raises(OfferRefused, match=r"is 60\.0 MiB; this server takes files up to 50\.0 MiB$"):
+        _open(book, size=60 * 2**20)
+
+
 def test_the_per_person_quota_counts_what_is_on_offer():
     book = OfferBook(max_file_bytes=100, quota_bytes=250)
     _open(book, size=100)

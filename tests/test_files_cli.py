@@ -124,7 +124,7 @@ def test_an_over_limit_file_is_refused_before_any_bytes_move(make_room, tmp_path
     source = tmp_path / "big.iso"
     source.write_bytes(b"\0" * (MB + 1))
     room.ann.send(f"/send {source}")
-    room.ann.expect(r"! refused: big\.iso is 1\.0 MiB; this server takes files up to 1\.0 MiB")
+    room.ann.expect(r"! refused: big\.iso is 1\.0 MiB \(1,048,577 bytes\); this server takes files up to 1\.0 MiB \(1,048,576 bytes\)")
     room.ann.send("still here")
     bob.expect(r"ann: still here$")
     assert "ann offers" not in bob.output and "big.iso" not in bob.output
