@@ -1254,8 +1254,19 @@ def _run_participant(  # noqa: ANN001
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = "the chat is closed"
-    print(f"{PROG}: {_terminal_safe(message)}", file=sys.stderr if outcome.code else sys.stdout, flush=True)
+    _say_last(message, outcome.code)
     return outcome.code
+
+
+def _say_last(message: str, code: int) -> None:
+    """The line that ends a chat: how it ended, on stdout, or stderr for a failure."""
+    stream = sys.stderr if code else sys.stdout
+    try:
+        print(f"{PROG}: {_terminal_safe(message)}", file=stream, flush=True)
+    except BrokenPipeError:  # `lanchat connect ... | head`: nobody reads any more; the chat ended all the same
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # (so the exit's flush is quiet too)
 
 
 # ------------------------------------------------------------------- history

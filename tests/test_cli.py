@@ -158,6 +158,30 @@ def test_a_client_whose_input_ends_leaves_politely(run):
     ann.expect(r"\* bob left")
 
 
+def test_a_reader_that_stopped_reading_gets_no_traceback_when_the_client_leaves(run):
+    """`lanchat connect ... | head -2`: the closing line meets a pipe nobody reads any more."""
+    import subprocess
+
+    _server, where = serve(run, "--headless")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lanchat", "connect", *where, "--name", "ann"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert b"welcome, ann" in child.stdout.readline()
+        child.stdout.close()  # as head does once it has its lines
+        child.stdin.write(b"/q\n")
+        child.stdin.close()
+        assert child.wait(10) == 0
+        said = child.stderr.read().decode()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        child.stderr.close()
+    assert "Traceback" not in said and "BrokenPipeError" not in said, said
+
+
 def test_a_script_piped_into_a_client_is_delivered_in_full_before_it_leaves(run):
     # 50 lines at once is a flood by the room's default limit (10 at once, then 3 a second):
     # the host lifts it for this script (PROTOCOL.md, Abuse limits)
