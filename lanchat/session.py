@@ -297,6 +297,8 @@ class Session:
             return [self._notice(f"bans ({len(event.bans)}):")] + [self._notice(f"  {line}") for line in event.bans]
         if isinstance(event, ev.Turn):
             self.turn = event.holder
+            if self.mode != "turn":  # after /mode duplex: nobody's turn, and the act said so
+                return []
             return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
         if isinstance(event, ev.Error):
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]

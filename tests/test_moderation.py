@@ -462,6 +462,14 @@ def test_a_malformed_moderation_command_shows_its_usage(typed):
     assert isinstance(result, Local) and result.lines[0].text.startswith("usage: /")
 
 
+def test_back_to_duplex_says_so_once_and_no_empty_turn_line():
+    session = Session(name="ann", members=["hal", "ann"], host="hal", mode="turn", turn="ann")
+    shown = session.on_event(ev.Moderated(action="mode", by="hal", mode="duplex", time=START))
+    shown += session.on_event(ev.Turn(holder=None))  # the room sends it after every switch
+    assert [line.text for line in shown] == ["hal switched the room to full-duplex mode"]
+    assert session.mode == "duplex" and session.turn is None
+
+
 def test_acts_read_as_one_line_with_who_and_why():
     session = Session(name="mallory", members=["hal", "ann", "mallory"], host="hal")
 
