@@ -554,16 +554,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # never replaced by a new, empty one (PROTOCOL.md, History replay).
         from .history import HistoryBusy, HistoryStore, HistoryUnusable, default_path
 
+        history_at = {"unix": args.unix} if args.unix else {"port": port}
+        history_path = Path(args.history).expanduser() if args.history else default_path(**history_at)
         try:
-            history_at = {"unix": args.unix} if args.unix else {"port": port}
-            store = HistoryStore(Path(args.history).expanduser() if args.history else default_path(**history_at))
+            store = HistoryStore(history_path)
         except HistoryBusy as exc:  # another server on this file: it says what to do instead
             return _fail(str(exc))
         except HistoryUnusable as exc:
-            return _fail(
-                f"{exc}\n  the file was left untouched: move it aside, choose another file with "
-                "--history PATH, or start with --no-history"
-            )
+            from os.path import exists  # (never raises, unlike Path.exists on a folder we may not read)
+
+            there = "the file was left untouched: move it aside, " if exists(history_path) else ""
+            return _fail(f"{exc}\n  {there}choose another file with --history PATH, or start with --no-history")
     tls_context = tls_fingerprint = None
     binding = b""  # with TLS: what every signature must cover (identity.sign_challenge)
     if args.tls:

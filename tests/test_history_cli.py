@@ -176,6 +176,17 @@ def test_a_damaged_history_is_refused_at_start_and_left_untouched(tmp_path):
     assert digest(db) == before
 
 
+def test_a_history_folder_that_cannot_be_made_is_not_called_a_file_to_move_aside(tmp_path):
+    blocker = tmp_path / "notes.txt"  # a file where the folder should be (as a read-only disk would)
+    blocker.write_text("keep me")
+    db = blocker / "chat.sqlite3"
+    result = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db))
+    assert result.returncode == 1
+    assert f"cannot create the folder {blocker}" in result.stderr and "--no-history" in result.stderr
+    assert "left untouched" not in result.stderr and "move it aside" not in result.stderr  # there is no file
+    assert blocker.read_text() == "keep me"
+
+
 def test_default_history_lives_in_the_data_folder_and_no_history_keeps_nothing():
     env = child_env()
     server = ann = None
