@@ -170,6 +170,8 @@ def load_or_create_key(path: Path) -> tuple[Ed25519PrivateKey, list[str]]:
         return _create_key(path), [f"a new identity key was made in {path} (keep it private; copy it to use your name elsewhere)"]
     except OSError as exc:
         raise IdentityError(f"cannot read the identity key {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):  # most likely `--identity FOLDER`: the folder is not in the way, the flag is
+        raise IdentityError(f"{path} is a folder, not an identity key file: give the file, e.g. --identity {path / 'identity.key'}")
     if not stat.S_ISREG(info.st_mode):
         raise IdentityError(f"{path} is not a file; move it aside to get a new identity key")
     if info.st_mode & 0o077:

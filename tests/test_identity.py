@@ -436,6 +436,14 @@ def test_names_can_be_listed_and_released_while_the_server_is_stopped(tmp_path):
     store.close()
 
 
+def test_identity_given_a_folder_says_to_name_the_key_file_not_to_move_the_folder(tmp_path):
+    for args in (("connect", "127.0.0.1", "1", "--name", "ann"), ("serve", "--port", "0", "--host", "127.0.0.1", "--name", "hal", "--no-history")):
+        proc = Proc(*args, "--identity", str(tmp_path), stdin=False)
+        assert proc.wait() == 1, proc.output
+        assert f"{tmp_path} is a folder, not an identity key file" in proc.output, proc.output
+        assert f"--identity {tmp_path / 'identity.key'}" in proc.output and "move it aside" not in proc.output
+
+
 def test_names_release_while_the_server_runs_says_to_stop_it_or_use_release_in_the_chat(tmp_path):
     db = tmp_path / "h.sqlite3"
     running = HistoryStore(db)  # holds the history's lock, as a running `serve` does
