@@ -396,6 +396,10 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+class PasswordsDiffer(Exception):
+    """``serve --password``: the password and its confirmation differed at every try."""
+
+
 class NameCancelled(Exception):
     """Ctrl-C or Ctrl-D at a name prompt: the user chose not to join (not a refusal)."""
 
@@ -543,7 +547,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         from .identity import SALT_BYTES, RoomPassword
 
-        password_text = _password_from_user("Room password: ", confirm=True)
+        try:
+            password_text = _password_from_user("Room password: ", confirm=True)
+        except PasswordsDiffer as exc:
+            return _fail(str(exc), 2)
         if not password_text:
             return _fail("--password needs a password: type one when asked, or set LANCHAT_PASSWORD", 2)
         # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
@@ -1379,14 +1386,15 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
     if not sys.stdin.isatty():
         return None
     try:
-        text = getpass.getpass(prompt)
-        if confirm and text and getpass.getpass("Again, to be sure: ") != text:
-            print("  the two passwords differ")
-            return None
+        for _ in range(PASSWORD_TRIES):
+            text = getpass.getpass(prompt)
+            if not (confirm and text) or getpass.getpass("Again, to be sure: ") == text:
+                return text or None
+            print("  the two passwords differ; type it again")
     except (EOFError, KeyboardInterrupt):
         print()
         return None
-    return text or None
+    raise PasswordsDiffer(f"the two passwords differed {PASSWORD_TRIES} times; no room was started")
 
 
 def main(argv: list[str] | None = None) -> int:

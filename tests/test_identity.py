@@ -490,26 +490,34 @@ def test_the_issue_story_from_the_command_line_an_impostor_gets_no_secret(tmp_pa
             proc.stop()
 
 
-def test_serve_password_is_typed_twice_without_echo_and_a_mismatch_stops_it():
+def test_serve_password_is_typed_twice_without_echo_and_a_mismatch_is_asked_again_three_times():
     env = child_env()
     env.pop("LANCHAT_PASSWORD", None)
     import io
 
     mismatch = spawn("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password", env=env)
     mismatch.logfile_read = screen = io.StringIO()  # everything the terminal showed
-    mismatch.expect_exact("Room password: ")
-    mismatch.sendline("first-try-7")
-    mismatch.expect_exact("Again, to be sure: ")
-    mismatch.sendline("second-try-8")
-    mismatch.expect("the two passwords differ")
-    mismatch.expect("--password needs a password")
+    for attempt in range(3):  # as passwd does: asked again, three tries in all
+        mismatch.expect_exact("Room password: ")
+        mismatch.sendline(f"first-try-{attempt}")
+        mismatch.expect_exact("Again, to be sure: ")
+        mismatch.sendline(f"second-try-{attempt}")
+        mismatch.expect("the two passwords differ")
+    mismatch.expect("the two passwords differed 3 times; no room was started")
     mismatch.expect(pexpect.EOF)
     mismatch.close()
     assert mismatch.exitstatus == 2
-    assert "first-try-7" not in screen.getvalue() and "second-try-8" not in screen.getvalue()  # never echoed
+    assert screen.getvalue().count("Room password: ") == 3
+    assert "first-try" not in screen.getvalue() and "second-try" not in screen.getvalue()  # never echoed
+    assert "needs a password" not in screen.getvalue()  # it had one: they differed
     served = spawn("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password", env=env)
     served.logfile_read = screen = io.StringIO()
     try:
+        served.expect_exact("Room password: ")
+        served.sendline("tea and biscuits")
+        served.expect_exact("Again, to be sure: ")
+        served.sendline("tea and biscults")  # a slip: asked again, not ended
+        served.expect("the two passwords differ; type it again")
         served.expect_exact("Room password: ")
         served.sendline("tea and biscuits")
         served.expect_exact("Again, to be sure: ")
