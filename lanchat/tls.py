@@ -154,7 +154,8 @@ def check_fingerprint(
     if ask is None:
         raise TlsError(
             f"{where} is a TLS server not seen before, with fingerprint {got}; "
-            f"to trust it without being asked, connect with --fingerprint {got}"
+            "compare it with the fingerprint the host's `lanchat serve --tls` printed; only if they are "
+            f"the same, connect with --fingerprint {got}"
         )
     if not ask(got):
         raise TlsError(f"not connecting: you did not trust {where} ({got})")

@@ -114,8 +114,9 @@ def test_trust_on_first_use_then_a_changed_fingerprint_is_refused_loudly(tmp_pat
     assert f"--fingerprint {second}" in text
     with pytest.raises(TlsError, match="did not trust"):
         check_fingerprint("10.0.0.6:3580", second, known=known, ask=lambda fp: False)
-    with pytest.raises(TlsError, match="not seen before"):
+    with pytest.raises(TlsError, match="not seen before") as unseen:
         check_fingerprint("10.0.0.6:3580", second, known=known, ask=None)  # no terminal to ask in
+    assert "compare it with the fingerprint the host's" in str(unseen.value)  # before trusting it
     with pytest.raises(TlsError, match="given with --fingerprint"):
         check_fingerprint("10.0.0.5:3580", second, known=known, pinned=first)
     assert known.lookup("10.0.0.6:3580") is None and known.lookup("10.0.0.5:3580") == first
