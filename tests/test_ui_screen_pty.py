@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import sys
 
 import pytest
@@ -211,3 +212,25 @@ def test_a_line_typed_and_sent_at_once_leaves_no_typing_hint_behind(terms):
     ann.expect(r"bob is away: brb")
     status = ann.lines[-2]
     assert "typing" not in status, status
+
+
+@pytest.mark.parametrize("how", ["/q", "SIGTERM"])
+def test_when_the_chat_is_over_the_status_line_says_so_not_the_old_turn_and_roster(terms, how):
+    """The server shut down under a full-screen client: the screen stays until a key, and its
+    status line and prompt must not go on saying whose turn it was and how many were here."""
+    ann, port = host(terms, "--mode", "turn", cols=120)
+    bob = join(terms, port, "bob", cols=120)
+    ann.expect("bob joined")
+    bob.wait_screen(lambda rows: "2 here" in rows[-2] and ("turn" in rows[-2] or "waiting for" in rows[-2]), what="the live status")
+    if how == "/q":
+        ann.send("/q\r")
+        ann.expect(r"type /q again")
+        ann.send("/q\r")
+    else:
+        ann.proc.kill(signal.SIGTERM)
+    bob.expect(r"press any key to leave")
+    status = bob.wait_screen(lambda rows: "chat over" in rows[-2] and rows[-2], what="the status line saying the chat is over")
+    assert re.match(r" bob │ client │ 127\.0\.0\.1:\d+ │ chat over: press any key\s*$", status), status
+    assert not bob.lines[-1].startswith("[waiting for"), bob.lines[-1]
+    bob.send(" ")
+    assert bob.wait() == 0

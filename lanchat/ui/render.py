@@ -20,7 +20,7 @@ from wcwidth import iter_graphemes, wcswidth, wcwidth
 
 from .. import session_social as social
 from ..events import name_key
-from ..session import Line
+from ..session import Line, Session
 from ..textsafe import visible, visible_lines
 from .view import MARKER_ROWS, View
 
@@ -577,9 +577,19 @@ def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
     return rows
 
 
+def chat_over(session: Session) -> bool:
+    """The server shut down, or we are leaving (a bot's goodbye): mode, turn and who is here
+    describe a chat that no longer exists, so the status line and prompt stop showing them."""
+    return bool(session.closed_reason or session.leave_requested)
+
+
 def status_text(view: View) -> str:
     session = view.session
-    parts = [visible(session.name), session.role, visible(session.where or "?"), session.mode]
+    parts = [visible(session.name), session.role, visible(session.where or "?")]
+    if chat_over(session):  # a client's screen then waits for a key (__main__._let_the_end_be_read)
+        parts.append("chat over: press any key" if session.role == "client" else "chat over")
+        return " " + " \u2502 ".join(parts) + " "
+    parts.append(session.mode)
     if session.mode == "turn":
         parts.append(visible(session.turn_text()))
     parts.append(f"{len(session.members)} here")
@@ -627,6 +637,8 @@ def title_text(view: View) -> str:
 
 def prompt_text(view: View) -> tuple[str, Style]:
     session = view.session
+    if chat_over(session):
+        return "> ", PROMPT
     if session.mode == "turn" and not session.my_turn:
         who = visible(session.turn) if session.turn else "someone to join"
         return f"[waiting for {who}] ", PROMPT_WAIT
