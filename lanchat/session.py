@@ -73,6 +73,10 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
     Command(name="/pass", usage="/pass [WHY]", help="operators: move the turn on from someone who went quiet"),
 )
+# Removed from the room (PROTOCOL.md, Moderation): the act and the fatal error that follows it
+# both name us, and the client's exit line repeats the error, so we show it only there.
+REMOVALS = frozenset({"kick", "ban"})
+REMOVED_CODES = frozenset({ev.E_KICKED, ev.E_BANNED})
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
 # Seed 004's future work spells commands with a backslash (\quit, \clients, \clear): a line that
@@ -287,6 +291,8 @@ class Session:
         if isinstance(event, ev.Moderated):
             if event.action == "mode" and event.mode in ("turn", "duplex"):
                 self.mode = event.mode  # the turn event that follows says whose turn it is
+            if event.action in REMOVALS and event.name is not None and ev.name_key(event.name) == ev.name_key(self.name):
+                return []  # us, kicked or banned: the fatal error right after says it, once (below)
             return [self._notice(self._act_text(event), when=event.time)]
         if isinstance(event, ev.Operators):
             self.operators = list(event.names)
@@ -301,6 +307,8 @@ class Session:
                 return []
             return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
         if isinstance(event, ev.Error):
+            if event.fatal and event.code in REMOVED_CODES:
+                return []  # the chat ends here, and its last line (client.py's exit) says who removed us and why
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
         if isinstance(event, ev.SCREEN_SERVER_EVENTS):
             return social.on_event(self, event)

@@ -28,6 +28,22 @@ def test_the_host_kicks_bob_everyone_sees_who_and_why_and_bob_sees_why(run):  # 
     ann.expect(r"here \(2\): hal \(host\), ann$")
 
 
+@pytest.mark.parametrize(("act", "said"), [("kick", "hal removed you from the room"), ("ban", "hal banned you from the room")])
+def test_a_removed_student_reads_who_and_why_once_not_three_times(run, act, said):  # noqa: F811
+    """The act, the fatal error and the exit line all said it: bob read the reason three times
+    (a notice, an error line, the exit). Now once, as the exit, and the others still see the act."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    hal.expect(r"bob joined")
+    mark = bob.mark()
+    hal.send(f"/{act} bob spamming")
+    ann.expect(STAMP + r"\* hal (removed bob from the room|banned bob): spamming$")
+    assert bob.wait() == 1
+    after = bob.lines[mark:]
+    assert after == [f"lanchat: disconnected by the server: {said}: spamming"], after
+
+
 def test_a_student_is_refused_and_told_who_can(run):  # noqa: F811
     hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
     ann = join(run, where, "ann")
