@@ -50,6 +50,7 @@ class Guard:
         flood: lim.FloodControl | None = None,
         connection_limits: lim.ConnectionLimits | None = None,
         set_reading: Callable[[int, bool], None] | None = None,
+        refusal_log: lim.RefusalLog | None = None,
     ) -> None:
         self.hub = hub
         # ``limits`` turns on flood control and connection caps (what `lanchat serve` does
@@ -59,6 +60,7 @@ class Guard:
             lim.ConnectionLimits() if limits else None
         )
         self.set_reading = set_reading or (lambda cid, reading: None)
+        self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog()  # refused connections, logged once per storm (admit)
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
         self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
         # The timed state is public so the hub's per-pass check costs no call when nothing is
@@ -78,9 +80,19 @@ class Guard:
         """A new connection from ``peer.ip``: None to let it in, or the one-line refusal."""
         if self.connection_limits is None:
             return None
-        refusal = self.connection_limits.admit(peer.ip, self.hub.clock())
+        now = self.hub.clock()
+        refusal = self.connection_limits.check(peer.ip, now)
         peer.admitted = refusal is None
-        return refusal
+        if refusal is None:
+            return None
+        for line in self.refusals.refused(peer.ip, peer.address, refusal, now):  # once per storm
+            self.hub.log(line)
+        return refusal.text
+
+    def log_refusals(self, now: float) -> None:
+        """Log how many more were refused in each storm whose time is up (``math.inf``: all)."""
+        for line in self.refusals.due(now):
+            self.hub.log(line)
 
     def fed(self, cid: int) -> None:
         """``cid`` sent something (the congestion check slows whoever fed a growing queue)."""
@@ -104,8 +116,11 @@ class Guard:
             self.flood.forget(self.hub.room.moderation.identity_of(member) or ev.name_key(member.name), self.hub.clock())
 
     def next_due(self) -> float | None:
-        """When a pause ends or the congestion check is due (None: nothing to wait for)."""
+        """When a pause ends, the congestion check or a storm's count of refusals is due (None:
+        nothing to wait for)."""
         due = [min(self.paused.values())] if self.paused else []
+        if (storm_ends := self.refusals.next_due()) is not None:
+            due.append(storm_ends)
         if self.congested_since or self.stuck_since:
             due.append(max(self.next_congestion_check, self.hub.clock() + THROTTLE_SECONDS))
         return min(due) if due else None

@@ -32,6 +32,7 @@ The clock, the history store and the log are passed in, so tests run it in milli
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -247,6 +248,7 @@ class Hub:
         flood: lim.FloodControl | None = None,
         connection_limits: lim.ConnectionLimits | None = None,
         set_reading: Callable[[int, bool], None] | None = None,
+        refusal_log: lim.RefusalLog | None = None,
         short_path: bool = True,
     ) -> None:
         self.room = room
@@ -272,7 +274,7 @@ class Hub:
         self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send)
         self.guard = Guard(  # the abuse limits (guard.py; limits.py decides)
             self, max_queue_bytes=max_queue_bytes, limits=limits, flood=flood,
-            connection_limits=connection_limits, set_reading=set_reading,
+            connection_limits=connection_limits, set_reading=set_reading, refusal_log=refusal_log,
         )  # fmt: skip
 
     # ------------------------------------------------------------ connections
@@ -290,9 +292,8 @@ class Hub:
         self.room.moderation.arrive(cid, peer.ip)
         if handshake:
             self.deadlines.expect_hello(cid)
-            refusal = self.guard.admit(peer)
+            refusal = self.guard.admit(peer)  # logged there, once per storm
             if refusal is not None:
-                self.log(f"{address}: {refusal}; refusing")
                 self._refuse(peer, ev.E_TOO_MANY, refusal)
         return cid
 
@@ -630,7 +631,7 @@ class Hub:
         if deadlines.lingering or deadlines.per_connection.heap:
             due = _earliest(due, deadlines.next())
         guard = self.guard
-        if guard.paused or guard.congested_since or guard.stuck_since:
+        if guard.paused or guard.congested_since or guard.stuck_since or guard.refusals.storms:
             due = _earliest(due, guard.next_due())
         room = self.room
         if room.turn_timeout is not None and room.mode == "turn" and room.turn_holder is not None:
@@ -656,6 +657,8 @@ class Hub:
             guard.resume_due(now)
         if now >= guard.next_congestion_check:  # every THROTTLE_SECONDS at most (guard.py)
             guard.check_congestion(now)
+        if guard.refusals.storms:  # a connection storm's count, once its time is up
+            guard.log_refusals(now)
         # a turn nobody took moves on (serve --turn-timeout)
         if self.room.turn_timeout is not None and (ticked := moderation_tick(self.room)):
             self.perform(ticked)
@@ -690,6 +693,7 @@ class Hub:
     def shutdown(self, reason: str) -> None:
         """Seed 003: everyone gets the shutdown notice first; the loop then flushes and closes."""
         self.shutting_down = True
+        self.guard.log_refusals(math.inf)  # a storm still being counted is not left out of the log
         self.log(f"shutting down: {reason}")
         self._commit_pass()  # this pass's messages go out (or are refused) before the notice
         for cid, member in self.room.members.items():  # they saw everything up to now

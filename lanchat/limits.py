@@ -10,6 +10,7 @@ Three rules, each decided here and performed by the server loop (docs/PROTOCOL.m
   ``DISCONNECT`` for one who keeps pushing through several pauses.
 * ``ConnectionLimits``: concurrent connections per address and new connections per address per
   minute; loopback and AF_UNIX have their own, larger numbers (a class demo runs on one machine).
+  ``RefusalLog`` keeps a storm of refused connections to a few lines of the server's log.
 * ``Deadlines``: ``hello`` within 20 s of connecting, and a frame once started finished within
   10 s. The clocks start at the connection and at a frame's first byte and are never restarted by
   later bytes: a slowloris dripping a byte a second is closed all the same.
@@ -41,6 +42,8 @@ MAX_PER_ADDRESS = 16
 MAX_PER_LOCAL = 256  # loopback and AF_UNIX: a whole class demo on one machine
 NEW_PER_MINUTE = 30
 NEW_PER_MINUTE_LOCAL = 600
+
+REFUSALS_SUMMED_SECONDS = 5.0  # a storm's refusals are logged as the first, then a count after this long
 
 EPSILON = 1e-9  # tokens: a clock stepped by thirds must not lose a token to rounding
 
@@ -205,6 +208,24 @@ def address_group(address: str) -> str:
     return str(ip)
 
 
+AT_ONCE = "at-once"  # Refusal.rule: too many connections open from one address group
+PER_MINUTE = "per-minute"  # too many new ones this minute
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a connection is refused: ``rule`` to decide by, ``why`` for the server log, and
+    ``text`` (why, then what to do) for the peer's fatal ``too-many-connections`` error."""
+
+    rule: str
+    why: str
+    advice: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.why}; {self.advice}"
+
+
 class ConnectionLimits:
     """Concurrent and new connections per address group (``address_group``)."""
 
@@ -228,12 +249,17 @@ class ConnectionLimits:
     def admit(self, address: str, now: float) -> str | None:
         """A new connection from ``address``: None to accept it (counted until ``release``),
         or the one-line reason to refuse it with."""
+        refusal = self.check(address, now)
+        return None if refusal is None else refusal.text
+
+    def check(self, address: str, now: float) -> Refusal | None:
+        """``admit``, with the refusal's rule (AT_ONCE, PER_MINUTE) to decide by."""
         group = address_group(address)
         local = group == "local"
         cap = self.max_per_local if local else self.max_per_address
         if self.open.get(group, 0) >= cap:
             where = "this machine" if local else f"address {group}"
-            return f"too many connections from {where} ({cap} at once); close some and try again"
+            return Refusal(AT_ONCE, f"too many connections from {where} ({cap} at once)", "close some and try again")
         per_minute = self.new_per_minute_local if local else self.new_per_minute
         bucket = self._arrivals.get(group)
         if bucket is None:
@@ -243,7 +269,8 @@ class ConnectionLimits:
             self._arrivals.move_to_end(group)
         if not bucket.take(now):
             wait = max(1, round(bucket.seconds_until(now)))
-            return f"too many new connections from {'this machine' if local else group} ({per_minute} a minute); try again in {wait} s"
+            why = f"too many new connections from {'this machine' if local else group} ({per_minute} a minute)"
+            return Refusal(PER_MINUTE, why, f"try again in {wait} s")
         self.open[group] = self.open.get(group, 0) + 1
         return None
 
@@ -263,6 +290,65 @@ class ConnectionLimits:
             del self._arrivals[group]
         while len(self._arrivals) >= self.max_tracked:
             self._arrivals.popitem(last=False)
+
+
+class _Storm:
+    __slots__ = ("ends", "who", "why", "more")
+
+    def __init__(self, ends: float, who: str, why: str) -> None:
+        self.ends = ends  # the refusals until then are counted, not logged
+        self.who = who  # the address refused first
+        self.why = why
+        self.more = 0
+
+
+class RefusalLog:
+    """What the server log says of refused connections: a line per storm, not per connection.
+
+    The first refusal from an address group under one rule is logged in full; the others within
+    ``seconds`` of it are only counted, and one line says how many once that time is up
+    (``due``), so a storm of 2,000 connections writes a few lines, not 1,800. Every refused
+    connection still gets its own fatal error: only the log is summed up."""
+
+    def __init__(self, *, seconds: float = REFUSALS_SUMMED_SECONDS, max_tracked: int = MAX_TRACKED) -> None:
+        self.seconds = seconds
+        self.max_tracked = max_tracked
+        # (address group, rule) -> the storm counted. Public so the hub's per-pass check is one
+        # truth test: empty, nothing is due here (hub.Hub.expire and next_deadline).
+        self.storms: dict[tuple[str, str], _Storm] = {}
+
+    def refused(self, address: str, shown: str, refusal: Refusal, now: float) -> list[str]:
+        """A connection from ``address`` (``shown`` in the log, e.g. with its port) is refused:
+        the lines to log now, often none."""
+        key = (address_group(address), refusal.rule)
+        storm = self.storms.get(key)
+        if storm is not None and now < storm.ends:
+            storm.more += 1
+            return []
+        lines = self._ended(key, storm)
+        if len(self.storms) < self.max_tracked:  # beyond: each logged in full, memory bounded
+            self.storms[key] = _Storm(now + self.seconds, address, refusal.why)
+        return [*lines, f"{shown}: {refusal.text}; refusing"]
+
+    def next_due(self) -> float | None:
+        """When a storm's count is to be logged (None: no storm)."""
+        return min(storm.ends for storm in self.storms.values()) if self.storms else None
+
+    def due(self, now: float) -> list[str]:
+        """The counts of the storms whose time is up (all of them at ``math.inf``), as log lines."""
+        lines: list[str] = []
+        for key in [key for key, storm in self.storms.items() if storm.ends <= now]:
+            lines += self._ended(key, self.storms[key])
+        return lines
+
+    def _ended(self, key: tuple[str, str], storm: _Storm | None) -> list[str]:
+        if storm is None:
+            return []
+        del self.storms[key]
+        if not storm.more:
+            return []
+        more = f"{storm.more} more connection{'s' if storm.more != 1 else ''}"
+        return [f"{storm.who}: {more} refused within {self.seconds:g} s of the first ({storm.why})"]
 
 
 # ------------------------------------------------------------------ deadlines

@@ -136,6 +136,28 @@ def test_connections_past_the_cap_get_one_clear_line_and_those_in_are_unharmed()
             client.close()
 
 
+def test_a_storm_of_refused_connections_gets_an_error_each_and_two_log_lines_not_one_each():
+    caps = lim.ConnectionLimits(max_per_local=3, new_per_minute_local=1000)
+    log: list[str] = []
+    with running_server(limits=True, connection_limits=caps, refusal_log=lim.RefusalLog(seconds=2.0), log=log.append) as (
+        _server, endpoint,
+    ):  # fmt: skip
+        held = [RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10)) for _ in range(3)]
+        wait_for(lambda: caps.open.get("local") == 3, what="the three to be let in")
+        storm = [RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10)) for _ in range(40)]
+        for client in storm:  # the protocol is unchanged: every one is told, and closed
+            error = client.expect(ev.Error)
+            assert error.code == ev.E_TOO_MANY and error.fatal
+            client.expect(ConnectionClosed)
+        wait_for(lambda: any("more connections refused" in line for line in log), what="the storm's count in the log")
+        refusing = [line for line in log if "refus" in line]
+        assert len(refusing) == 2, refusing
+        assert refusing[0].endswith("too many connections from this machine (3 at once); close some and try again; refusing")
+        assert refusing[1] == "127.0.0.1: 39 more connections refused within 2 s of the first (too many connections from this machine (3 at once))"
+        for client in held + storm:
+            client.close()
+
+
 def test_a_connection_storm_is_refused_per_minute_just_over_the_limit():
     caps = lim.ConnectionLimits(new_per_minute_local=5)
     with running_server(limits=True, connection_limits=caps) as (_server, endpoint):

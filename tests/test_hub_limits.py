@@ -112,3 +112,44 @@ def test_a_reader_that_takes_nothing_for_thirty_seconds_is_dropped():
     lab.clock.now += 0.2
     lab.hub.expire()
     assert [(e.name, e.reason) for e in ann.hears() if isinstance(e, ev.Left)] == [("bob", "dropped")]
+
+
+def test_a_connection_storm_is_logged_as_its_first_refusal_and_one_count_not_a_line_each():
+    """400 connections from one machine with 256 allowed at once wrote 145 identical log lines
+    (a 2,000-connection storm: 1,800). Each refused connection still gets its fatal error; the
+    log says the first, then how many more once the storm's 5 s are up, and an idle server then
+    has nothing to wake for."""
+    lab = Lab(limits=True, connection_limits=lim.ConnectionLimits(max_per_local=2, new_per_minute_local=1000))
+    ann, bob = lab.join("ann"), lab.join("bob")
+    refused = [lab.connect(f"127.0.0.1:{41000 + n}") for n in range(30)]
+    for person in refused:
+        error = person.hears_one(ev.Error)
+        assert error.code == ev.E_TOO_MANY and error.fatal
+        lab.hub.close(person.cid)  # it read the error and closed, as the loop sees
+    refusing = [line for line in lab.log if "refus" in line]
+    assert refusing == ["127.0.0.1:41000: too many connections from this machine (2 at once); close some and try again; refusing"]
+    assert lab.hub.next_deadline() == lab.clock.now + lim.REFUSALS_SUMMED_SECONDS
+    lab.clock.now += lim.REFUSALS_SUMMED_SECONDS - 0.01
+    lab.hub.expire()
+    assert [line for line in lab.log if "refus" in line] == refusing  # still counting
+    lab.clock.now += 0.01
+    lab.hub.expire()
+    assert [line for line in lab.log if "refus" in line][1:] == [
+        "127.0.0.1: 29 more connections refused within 5 s of the first (too many connections from this machine (2 at once))"
+    ]
+    assert lab.hub.next_deadline() is None  # nothing pending: the loop sleeps until something happens
+    lab.connect("127.0.0.1:42000").hears_one(ev.Error)  # a new storm begins with a line of its own
+    assert lab.log[-1] == "127.0.0.1:42000: too many connections from this machine (2 at once); close some and try again; refusing"
+    assert ann.cid in lab.room.members and bob.cid in lab.room.members
+
+
+def test_a_storm_still_being_counted_when_the_server_stops_is_counted_in_the_log():
+    lab = Lab(limits=True, connection_limits=lim.ConnectionLimits(max_per_local=1, new_per_minute_local=1000))
+    lab.join("ann")
+    for n in range(3):
+        lab.connect(f"127.0.0.1:{41000 + n}")
+    lab.hub.shutdown("the host closed the chat")
+    assert lab.log[-2:] == [
+        "127.0.0.1: 2 more connections refused within 5 s of the first (too many connections from this machine (1 at once))",
+        "shutting down: the host closed the chat",
+    ]

@@ -6,6 +6,8 @@ or one byte at a time, with the time set by the test.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from lanchat import limits as lim
@@ -152,6 +154,36 @@ def test_new_connections_per_minute_just_under_and_just_over():
     assert refusal == "too many new connections from 10.0.0.9 (30 a minute); try again in 2 s"
     assert caps.admit("10.0.0.9", now + 2.0) is None  # one more every two seconds
     assert caps.open == {"10.0.0.9": 1}
+
+
+def test_a_storm_of_refusals_is_one_line_then_a_count_per_address_and_rule():
+    caps = lim.ConnectionLimits(max_per_address=1, new_per_minute=1000)
+    refusals = lim.RefusalLog(seconds=5.0, max_tracked=2)
+    assert caps.admit("10.0.0.9", T0) is None and caps.admit("10.0.0.8", T0) is None
+    at_once = caps.check("10.0.0.9", T0)
+    assert at_once is not None and at_once.rule == lim.AT_ONCE
+    assert refusals.refused("10.0.0.9", "10.0.0.9:5000", at_once, T0) == [
+        "10.0.0.9:5000: too many connections from address 10.0.0.9 (1 at once); close some and try again; refusing"
+    ]
+    assert [refusals.refused("10.0.0.9", "10.0.0.9:5001", at_once, T0 + n / 10) for n in range(1, 50)] == [[]] * 49
+    other = caps.check("10.0.0.8", T0)  # another address: a storm of its own, told apart
+    assert refusals.refused("10.0.0.8", "10.0.0.8:7000", other, T0)[0].startswith("10.0.0.8:7000: ")
+    assert caps.admit("10.0.0.7", T0) is None
+    third = caps.check("10.0.0.7", T0)  # two storms are counted already (max_tracked): logged in full, memory bounded
+    assert third is not None and [len(refusals.refused("10.0.0.7", "10.0.0.7:1", third, T0)) for _ in range(2)] == [1, 1]
+    assert refusals.next_due() == T0 + 5.0
+    assert refusals.due(T0 + 4.9) == []
+    assert refusals.due(T0 + 5.0) == ["10.0.0.9: 49 more connections refused within 5 s of the first (too many connections from address 10.0.0.9 (1 at once))"]
+    assert refusals.next_due() is None  # 10.0.0.8 had no more: nothing to say, nothing kept
+    # A storm still counting when the next refusal comes after its time: its count comes first.
+    refusals.refused("10.0.0.9", "10.0.0.9:1", at_once, T0 + 10)
+    refusals.refused("10.0.0.9", "10.0.0.9:2", at_once, T0 + 11)
+    assert refusals.refused("10.0.0.9", "10.0.0.9:3", at_once, T0 + 15) == [
+        "10.0.0.9: 1 more connection refused within 5 s of the first (too many connections from address 10.0.0.9 (1 at once))",
+        "10.0.0.9:3: too many connections from address 10.0.0.9 (1 at once); close some and try again; refusing",
+    ]
+    refusals.refused("10.0.0.9", "10.0.0.9:4", at_once, T0 + 16)
+    assert len(refusals.due(math.inf)) == 1  # the server shutting down: every count, whatever its time
 
 
 def test_remembered_addresses_are_bounded():
