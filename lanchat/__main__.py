@@ -494,6 +494,14 @@ def _log_crash(exc: BaseException) -> str:
 
 
 def _raise_interrupt() -> None:
+    """SIGTERM or SIGHUP in a client: leave as Ctrl-C does, once. The repeats are ignored from
+    now on: closing a terminal window sends SIGHUP twice (the kernel's hangup, then the shell
+    passing it on to its jobs), and a second KeyboardInterrupt in the middle of the goodbye
+    would cut it short (the room sees 'lost connection') or the terminal's restoring."""
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

@@ -135,6 +135,22 @@ def test_a_client_stopped_by_a_signal_leaves_politely(run, signum):
     assert bob.wait() == 0
 
 
+def test_a_client_hung_up_again_and_again_still_leaves_politely(run):
+    """Closing a terminal window sends SIGHUP twice (the kernel's hangup, then the shell passing
+    it on to its jobs); a repeat that landed in the middle of the goodbye cut it short: the room
+    saw 'lost connection' and the client died with a traceback. Here a stream of them."""
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    ann.expect(r"bob joined")
+    deadline = time.monotonic() + 1.0
+    while bob.popen.poll() is None and time.monotonic() < deadline:
+        bob.popen.send_signal(signal.SIGHUP)  # poll() first: never a signal to a reaped PID
+    ann.expect(STAMP + r"\* bob left \(1 here\)$")  # a bye, not a lost connection
+    assert bob.wait() == 0
+    bob.expect(r"you left the chat")
+
+
 def test_a_killed_client_is_removed_and_its_name_is_free_again(run):
     _server, where = serve(run, "--headless")
     ann = join(run, where, "ann")
