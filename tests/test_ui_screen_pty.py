@@ -55,6 +55,19 @@ def test_save_never_replaces_a_file_like_get(terms, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chat (1).txt", "chat.txt"]  # no temp file left
 
 
+def test_save_to_a_folder_says_so_and_the_chat_goes_on(terms, tmp_path):
+    """`/save .` or `/save /` ended the program (an internal error); `/save FOLDER` wrote
+    `FOLDER (1)` beside the folder. A folder now gets a message, and nothing is written."""
+    ann, _port = host(terms, rows=30, cols=120)
+    for folder in (".", "/", str(tmp_path)):
+        ann.send(f"/save {folder}\r")
+    ann.wait_screen(lambda rows: "\n".join(rows).count(" is a folder; give a file") == 3, what="three folders refused")
+    ann.expect(r"! / is a folder; give a file name: /save /chat\.txt")
+    say(ann, "still here", "ann")
+    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path.parent / f"{tmp_path.name} (1)").exists()
+
+
 def cells_of(term: TermProc) -> list:
     with term._changed:
         return [term.screen.buffer[y][x] for y in range(term.screen.lines) for x in range(term.screen.columns)]
