@@ -189,3 +189,28 @@ def test_a_family_emoji_is_written_whole_only_where_the_terminal_draws_it_in_two
     written = bytes(ann.raw[before:])
     assert (FAMILY.encode() in written) == (answer == b"\x1b[5;3R")
     assert "\U0001f468".encode() in written  # elsewhere curses' stand-in: the family's first person
+
+
+def test_end_takes_a_scrolled_transcript_back_with_a_draft_in_the_input_line(terms):
+    """The status line says "scrolled up (End: back)"; with a half-typed line End did nothing
+    (it was already at the end of that line). End at the end of the line now goes back too."""
+    ann, port = host(terms, "--no-limits", rows=8, cols=80)
+    talker = RawClient(Endpoint(host="127.0.0.1", port=port), name="bob")
+    try:
+        for number in range(20):
+            talker.send(ev.Say(text=f"line {number}"))
+        ann.expect(r"bob: line 19\b")
+        ann.send("my draft")
+        ann.wait_screen(lambda rows: rows[-1].startswith("> my draft"), what="the draft")
+        ann.send("\x1b[5~")  # PgUp
+        ann.expect(r"scrolled up \(End: back\)")
+        ann.expect_gone(r"bob: line 19\b")
+        ann.send("\x1b[D\x1b[4~")  # Left, then End: only to the end of the line
+        ann.wait_screen(lambda rows: ann.cursor[1] == len("> my draft"), what="the cursor at the end of the draft")
+        assert "scrolled up" in ann.text
+        ann.send("\x1b[4~")  # End again, at the end of the line: back to the newest line
+        ann.expect(r"bob: line 19\b")
+        ann.expect_gone(r"scrolled up")
+        assert ann.lines[-1].startswith("> my draft")  # the draft is untouched
+    finally:
+        talker.close()

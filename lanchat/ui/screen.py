@@ -53,7 +53,7 @@ KEYS = (
     ("Tab", "complete a name (NAME: at the start), a command, a /send path; several: listed"),
     ("Ctrl-F, /find TEXT", "find TEXT in the transcript (Ctrl-F again: the next older match)"),
     ("PgUp/PgDn, mouse wheel", "scroll the transcript (/mouse off gives the mouse back: Shift+drag selects meanwhile)"),
-    ("Ctrl-Home/Ctrl-End", "oldest/newest line (Home/End too when the input line is empty)"),
+    ("Ctrl-Home/Ctrl-End", "oldest/newest line (Home too when the input line is empty; End when the cursor is at its end)"),
     ("F2", "show/hide who is here (at least 100 columns)"),
     ("Ctrl-L", "redraw the screen"),
     ("Ctrl-C or /q", "leave"),
@@ -509,8 +509,8 @@ class CursesFrontend:
             view.page_down()
         elif name == "ctrl-home" or (name == "home" and not editor.text):
             view.to_top()
-        elif name == "ctrl-end" or (name == "end" and not editor.text):
-            view.to_bottom()
+        elif name == "ctrl-end" or (name == "end" and editor.cursor == len(editor.text) and not view.following):
+            view.to_bottom()  # End already at the end of the line: the status line's "End: back"
         elif name == "f2":
             view.toggle_roster()
         elif name == "resize":
