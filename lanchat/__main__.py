@@ -1270,19 +1270,22 @@ def _run_participant(  # noqa: ANN001
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = "the chat is closed"
-    _say_last(message, outcome.code)
+    _last_words(f"{PROG}: {_terminal_safe(message)}", sys.stderr if outcome.code else sys.stdout)
     return outcome.code
 
 
-def _say_last(message: str, code: int) -> None:
-    """The line that ends a chat: how it ended, on stdout, or stderr for a failure."""
-    stream = sys.stderr if code else sys.stdout
-    try:
-        print(f"{PROG}: {_terminal_safe(message)}", file=stream, flush=True)
-    except BrokenPipeError:  # `lanchat connect ... | head`: nobody reads any more; the chat ended all the same
-        import os
+def _last_words(text: str, stream) -> None:  # noqa: ANN001 - sys.stdout or sys.stderr
+    """The line printed as the chat ends. Its reader may be gone (`connect --plain | head -1`,
+    the terminal window closed): then there is nobody to tell, and no traceback either."""
+    import contextlib
+    import os
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # (so the exit's flush is quiet too)
+    try:
+        print(text, file=stream, flush=True)
+    except OSError:  # BrokenPipeError, or EIO from a terminal that hung up
+        with contextlib.suppress(OSError, ValueError):
+            # what is still buffered would fail again as Python exits ("Exception ignored")
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 # ------------------------------------------------------------------- history

@@ -10,12 +10,13 @@ import io
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers import ROOT, Proc, RawClient, child_env, short_tmp_dir
+from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, short_tmp_dir
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -149,6 +150,31 @@ def test_a_client_hung_up_again_and_again_still_leaves_politely(run):
     ann.expect(STAMP + r"\* bob left \(1 here\)$")  # a bye, not a lost connection
     assert bob.wait() == 0
     bob.expect(r"you left the chat")
+
+
+def test_a_reader_gone_before_the_goodbye_gets_no_traceback(run):
+    """`lanchat connect --plain | head -1`: head leaves early, and the last line ("lanchat: you
+    left the chat") raised BrokenPipeError, a traceback and exit 1. Here the reader is gone
+    from the start; leaving is still quiet and clean."""
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody will ever read what bob prints
+    bob = subprocess.Popen(
+        [sys.executable, "-m", "lanchat", "connect", *where, "--name", "bob", "--plain"],
+        stdin=subprocess.PIPE, stdout=writer, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+    )
+    os.close(writer)
+    try:
+        ann.expect(r"bob joined")
+        _out, err = bob.communicate(b"hello\n/q\n", timeout=DEFAULT_TIMEOUT)
+    finally:
+        if bob.poll() is None:
+            bob.kill()
+            bob.wait(timeout=5)
+    ann.expect(STAMP + r"\* bob left \(1 here\)$")
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
+    assert bob.returncode == 0
 
 
 def test_a_killed_client_is_removed_and_its_name_is_free_again(run):
