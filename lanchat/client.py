@@ -383,7 +383,7 @@ class ClientLoop:
         self.frontend = frontend
         self.on_quit = on_quit  # the host's /q shuts the server down instead of leaving
         self.out = bytearray()
-        self.selector = selectors.DefaultSelector()
+        self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
         self.linger_deadline: float | None = None  # set once the bye is out (_half_close)
@@ -396,8 +396,8 @@ class ClientLoop:
 
     def run(self, early_events: list[object] = ()) -> Outcome:  # type: ignore[assignment]
         self.sock.setblocking(False)
+        self._watch_keys()
         self.selector.register(self.sock, selectors.EVENT_READ, "net")
-        self.selector.register(self.frontend.fileno(), selectors.EVENT_READ, "keys")
         wake = getattr(self.frontend, "wake_fileno", None)
         if wake is not None:  # e.g. the curses screen's resize signal, through a self-pipe
             self.selector.register(wake(), selectors.EVENT_READ, "keys")
@@ -449,6 +449,17 @@ class ClientLoop:
                 self.reconnect.close()
             with contextlib.suppress(OSError):
                 self.sock.close()
+
+    def _watch_keys(self) -> None:
+        """Watch the keyboard (or the script on stdin). epoll, Linux's default selector, refuses a
+        regular file and /dev/null (`lanchat connect --name bob < lines.txt`): both are always
+        ready to read, as poll() says, so the loop watches with poll() instead."""
+        try:
+            self.selector.register(self.frontend.fileno(), selectors.EVENT_READ, "keys")
+        except PermissionError:
+            self.selector.close()
+            self.selector = getattr(selectors, "PollSelector", selectors.SelectSelector)()
+            self.selector.register(self.frontend.fileno(), selectors.EVENT_READ, "keys")
 
     def _read_network(self) -> None:
         # A TLS socket hands over one record per recv() and may hold the rest of what it

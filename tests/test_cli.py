@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, short_tmp_dir
@@ -175,6 +176,34 @@ def test_a_reader_gone_before_the_goodbye_gets_no_traceback(run):
     ann.expect(STAMP + r"\* bob left \(1 here\)$")
     assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
     assert bob.returncode == 0
+
+
+@pytest.mark.parametrize("script", ["hello from a file\n/q\n", None])
+def test_input_from_a_file_or_dev_null_is_read_not_a_crash(run, tmp_path, script):
+    """`lanchat connect --name bob < lines.txt` (or `< /dev/null`) ended in an internal error:
+    epoll refuses a regular file. The lines are sent; the end of the file leaves politely."""
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    source = os.devnull
+    if script is not None:
+        source = str(tmp_path / "lines.txt")
+        Path(source).write_text(script, encoding="utf-8")
+    with open(source, "rb") as stdin:
+        bob = subprocess.Popen(
+            [sys.executable, "-m", "lanchat", "connect", *where, "--name", "bob"],
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(), cwd=ROOT,
+        )
+    try:
+        out, _err = bob.communicate(timeout=DEFAULT_TIMEOUT)
+    finally:
+        if bob.poll() is None:
+            bob.kill()
+            bob.wait(timeout=5)
+    if script is not None:
+        ann.expect(STAMP + r"bob: hello from a file$")
+    ann.expect(STAMP + r"\* bob left \(1 here\)$")
+    assert bob.returncode == 0, out.decode()
+    assert b"internal error" not in out and b"Traceback" not in out, out.decode()
 
 
 def test_a_killed_client_is_removed_and_its_name_is_free_again(run):
