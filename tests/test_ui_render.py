@@ -261,6 +261,17 @@ def test_status_line_shows_transfers_under_way():
     assert "get notes.pdf 45% 1.2 MB/s" in row_texts(rd.render(view, 8, 100))[-2]
 
 
+def test_status_line_says_offline_first_even_when_narrow():
+    """The connection's state came last, after the topic and the turn: on an 80-column screen
+    the line kept "waiting for bob | 2 here | topic: ..." (all stale) and cut "offline" off."""
+    from lanchat.client import Offline
+
+    view = make_view(mode="turn", turn="bob", topic="fractions and decimals, then the homework for Monday")
+    view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
+    status = row_texts(rd.render(view, 8, 50))[-2]
+    assert status.startswith(" ann │ offline: reconnecting… │ host"), status
+
+
 def test_only_screen_py_imports_curses_and_the_ui_core_does_no_io():
     import ast
     from pathlib import Path

@@ -585,10 +585,17 @@ def chat_over(session: Session) -> bool:
 
 def status_text(view: View) -> str:
     session = view.session
-    parts = [visible(session.name), session.role, visible(session.where or "?")]
+    progress = dict(getattr(session, "progress", {}))
+    # while the connection is down (client.py, Reconnect), that comes first: the rest of the
+    # line is what was true before, and a narrow screen would cut a word at the end off
+    connection = progress.pop("connection", None)
+    parts = [visible(session.name)]
+    if connection is not None:
+        parts.append(_progress_text(connection))
+    parts += [session.role, visible(session.where or "?")]
     if chat_over(session):  # a client's screen then waits for a key (__main__._let_the_end_be_read)
         parts.append("chat over: press any key" if session.role == "client" else "chat over")
-        return " " + " \u2502 ".join(parts) + " "
+        return " " + " \u2502 ".join(part for part in parts if part) + " "
     parts.append(session.mode)
     if session.mode == "turn":
         parts.append(visible(session.turn_text()))
@@ -602,12 +609,15 @@ def status_text(view: View) -> str:
         parts.append(f"{who} {'is' if len(typing) == 1 else 'are'} typing\u2026")
     if getattr(session, "topic", ""):
         parts.append("topic: " + visible(session.topic))
-    for transfer in list(getattr(session, "progress", {}).values()):  # file transfers under way
-        try:
-            parts.append(visible(transfer.text()))
-        except Exception:  # noqa: BLE001 - a status line must never stop the drawing
-            continue
-    return " " + " \u2502 ".join(parts) + " "
+    parts += [_progress_text(transfer) for transfer in progress.values()]  # file transfers under way
+    return " " + " \u2502 ".join(part for part in parts if part) + " "
+
+
+def _progress_text(progress: object) -> str:
+    try:
+        return visible(progress.text())  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a status line must never stop the drawing
+        return ""
 
 
 def _status(view: View, width: int) -> list[Cell]:
