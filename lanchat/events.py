@@ -171,6 +171,10 @@ class Welcome(Event):
     resume: str | None = field(default=None, metadata={"omit_default": True})
     # The room keeps history on the host's machine (PROTOCOL.md, History replay): said on joining.
     keeps_history: bool = _flag()
+    # The flood limit this participant's frames count against (PROTOCOL.md, Abuse limits): at
+    # most ``flood_burst`` at once, then ``flood_rate`` a second. Left out when none holds for them.
+    flood_burst: int | None = field(default=None, metadata={"omit_default": True})
+    flood_rate: float | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)

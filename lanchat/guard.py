@@ -115,6 +115,15 @@ class Guard:
         if member is not None and self.flood is not None:
             self.flood.forget(self.hub.room.moderation.identity_of(member) or ev.name_key(member.name), self.hub.clock())
 
+    def allowance(self, cid: int) -> tuple[int, float] | None:
+        """The flood limit ``cid``'s requests count against, as (burst, rate), for its welcome
+        (PROTOCOL.md, Abuse limits); None when none holds for it (limits off, the host, a bot,
+        an operator). Asked once ``cid`` is a member (room.Room.flood_allowance)."""
+        if self.flood is None:
+            return None
+        key = self._flood_key(cid)
+        return None if key is None else self.flood.allowance(key)
+
     def next_due(self) -> float | None:
         """When a pause ends, the congestion check or a storm's count of refusals is due (None:
         nothing to wait for)."""

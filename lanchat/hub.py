@@ -276,6 +276,7 @@ class Hub:
             self, max_queue_bytes=max_queue_bytes, limits=limits, flood=flood,
             connection_limits=connection_limits, set_reading=set_reading, refusal_log=refusal_log,
         )  # fmt: skip
+        room.flood_allowance = self.guard.allowance  # each welcome tells the member's flood limit
 
     # ------------------------------------------------------------ connections
 

@@ -144,11 +144,15 @@ class FloodControl:
         self.allowances[key] = None if unlimited else (burst or self.burst, rate or self.rate)
         self._senders.pop(key, None)
 
+    def allowance(self, key: str) -> tuple[int, float] | None:
+        """``key``'s (burst, rate), told in its welcome; None: no limit holds for it."""
+        return self.allowances.get(key, (self.burst, self.rate))
+
     def check(self, key: str, now: float, cost: float = 1.0) -> Verdict:
         """One request by ``key`` at ``now``: may it go through, and if not, what next."""
         sender = self._senders.get(key)
         if sender is None:
-            allowance = self.allowances.get(key, (self.burst, self.rate))
+            allowance = self.allowance(key)
             if allowance is None:
                 return _OK
             self._forget_refilled(now)

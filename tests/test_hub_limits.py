@@ -153,3 +153,26 @@ def test_a_storm_still_being_counted_when_the_server_stops_is_counted_in_the_log
         "127.0.0.1: 2 more connections refused within 5 s of the first (too many connections from this machine (1 at once))",
         "shutting down: the host closed the chat",
     ]
+
+
+def test_each_welcome_tells_the_flood_limit_that_holds_for_that_participant():
+    # PROTOCOL.md, Abuse limits: a client paces itself to its welcome's allowance
+    flood = lim.FloodControl(burst=4, rate=2.0)
+    flood.allow(ev.name_key("teacher"), burst=50, rate=20.0)
+    flood.allow(ev.name_key("bench"), unlimited=True)
+    lab, _reading = lab_with_reading(limits=True, flood=flood)
+    allowances = {}
+    for name in ("ann", "teacher", "bench"):
+        person = lab.connect()
+        person.says(ev.Hello(name=name))
+        welcome = person.hears()[0]
+        allowances[name] = (welcome.flood_burst, welcome.flood_rate)
+    assert allowances == {"ann": (4, 2.0), "teacher": (50, 20.0), "bench": (None, None)}
+    host = lab.connect()
+    lab.room.host_cid = host.cid  # the host is never counted: told no limit
+    host.says(ev.Hello(name="host"))
+    assert host.hears()[0].flood_burst is None
+    unlimited = Lab()  # limits off (serve --no-limits): no welcome carries one
+    person = unlimited.connect()
+    person.says(ev.Hello(name="bob"))
+    assert "flood_burst" not in person.hears()[0].to_json()
