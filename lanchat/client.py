@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import events as ev
 from . import identity
 from .client_files import ClientTransfers
+from .pacing import SendPacer
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
 from .textsafe import visible
@@ -213,6 +214,54 @@ class Reconnect:
         loop.frontend.show([Line(kind="error", time=time.time(), text=note)])
 
 
+class Paced:
+    """The loop's side of pacing.SendPacer: lines over the room's flood limit wait in order and
+    go out as it allows, told once (or on the status line); leaving waits for them or says how
+    many were not sent."""
+
+    def __init__(self) -> None:
+        self.pacer = SendPacer()  # its allowance comes with each welcome (ClientLoop._handle_events)
+        self.leave_when_sent = False  # /q or the end of input while lines wait: bye once they are out
+
+    def send(self, loop: ClientLoop, event: ev.Event) -> None:
+        if self.pacer.send(event, time.monotonic()):
+            loop._write(event)
+        elif len(self.pacer.waiting) == 1:  # pacing starts: kept on the status line, or said once
+            if loop.transfers.status_line:
+                loop.session.progress["pacing"] = self.pacer
+            else:
+                loop.frontend.show([Line(kind="notice", time=time.time(), text=self.pacer.starting())])
+
+    def send_waiting(self, loop: ClientLoop) -> None:
+        """The held lines whose turn has come; once none is left, a pending leave goes ahead."""
+        if not self.pacer.waiting or loop.outcome is not None or (loop.reconnect is not None and loop.reconnect.offline):
+            return
+        for event in self.pacer.release(time.monotonic()):
+            loop._write(event)
+        if not self.pacer.waiting:
+            loop.session.progress.pop("pacing", None)
+            if self.leave_when_sent and not loop.quitting and loop.outcome is None:
+                loop._quit()
+
+    def wait_before_leaving(self, loop: ClientLoop, *, typed: bool, when_sent: bool) -> bool:
+        """With lines held, the end of input and a first /q leave once they are sent (True: wait);
+        a second /q, /q!, Ctrl-C, a signal or no connection leave at once, saying how many were lost."""
+        if not self.pacer.waiting or loop.quitting:
+            return False
+        offline = loop.reconnect is not None and loop.reconnect.offline
+        count = len(self.pacer.waiting)
+        if not offline and (when_sent or (typed and not self.leave_when_sent)):
+            if typed:
+                waits = f"{count} waiting line{'s are' if count != 1 else ' is'}"
+                loop.frontend.show([Line(kind="notice", time=time.time(), text=f"leaving once the {waits} sent; /q again leaves now")])
+            self.leave_when_sent = True
+            return True
+        self.pacer.drop()
+        loop.session.progress.pop("pacing", None)
+        loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} line{'s' if count != 1 else ''} not sent")])
+        return False
+
+
 class Frontend(Protocol):
     """What the client loop needs from a user interface."""
 
@@ -391,6 +440,7 @@ class ClientLoop:
         self.transfers = transfers if transfers is not None else ClientTransfers()
         self.transfers.progress = session.progress
         self.reconnect = Reconnect(rejoin) if rejoin is not None else None  # else a drop ends it
+        self.paced = Paced()  # lines held to the room's flood limit (pacing.py)
 
     # ---------------------------------------------------------------- the loop
 
@@ -420,12 +470,10 @@ class ClientLoop:
                             break
                     if drawing_due is not None and (due := drawing_due()) is not None:
                         timeout = due if timeout is None else min(timeout, due)  # a held-back status line
-                    if self.reconnect is not None and (when := self.reconnect.due()) is not None:
-                        wait = max(0.0, when - time.monotonic())
-                        timeout = wait if timeout is None else min(timeout, wait)
-                    ready = self.selector.select(timeout)
+                    ready = self.selector.select(self._also_due(timeout))
                     if self.reconnect is not None:
                         self.reconnect.tick(self)
+                    self.paced.send_waiting(self)
                     for key, mask in ready:
                         if key.data == "net":
                             if mask & selectors.EVENT_READ:
@@ -460,6 +508,17 @@ class ClientLoop:
             self.selector.close()
             self.selector = getattr(selectors, "PollSelector", selectors.SelectSelector)()
             self.selector.register(self.frontend.fileno(), selectors.EVENT_READ, "keys")
+
+    def _also_due(self, timeout: float | None) -> float | None:
+        """``timeout``, or less when a reconnect attempt or a paced line is due sooner."""
+        now = time.monotonic()
+        offline = self.reconnect is not None and self.reconnect.offline
+        if self.reconnect is not None and (when := self.reconnect.due()) is not None:
+            wait = max(0.0, when - now)
+            timeout = wait if timeout is None else min(timeout, wait)
+        if not offline and (paced := self.paced.pacer.due(now)) is not None:
+            timeout = paced if timeout is None else min(timeout, paced)
+        return timeout
 
     def _read_network(self) -> None:
         # A TLS socket hands over one record per recv() and may hold the rest of what it
@@ -500,6 +559,8 @@ class ClientLoop:
                     else:
                         self._finish(1, "disconnected: the connection to the server was lost", lines)
                 return
+            if isinstance(event, ev.Welcome):  # a rejoin's too: its allowance applies from now
+                self.paced.pacer.allow(event, time.monotonic())
             if isinstance(event, ev.FileStart):
                 set_receive_buffer(self.sock, DOWNLOAD_RECEIVE_BUFFER_BYTES)
             if isinstance(event, ev.FILE_SERVER_ALL):
@@ -521,12 +582,14 @@ class ClientLoop:
         if lines:
             self.frontend.show(lines)
         if self.session.leave_requested and not self.quitting and self.outcome is None:
-            self._quit()
+            self._quit(when_sent=True)
 
     def _read_keys(self) -> None:
         submitted = self.frontend.read_input()
-        if submitted is None:  # end of input (Ctrl-D, or a script's stdin closed)
-            self._quit()
+        if submitted is None:  # end of input (Ctrl-D, or a script's stdin closed): its lines go first
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(self.frontend.fileno())  # an ended input stays readable
+            self._quit(when_sent=True)
             return
         for text in submitted:
             self.submit(text)
@@ -544,7 +607,7 @@ class ClientLoop:
             self.reconnect.away(self, result)
             return
         if isinstance(result, Quit):
-            self._quit()
+            self._quit(typed=not result.at_once)
         elif isinstance(result, Local):
             self.frontend.show(list(result.lines))
         elif isinstance(result, UiCommand):
@@ -559,6 +622,10 @@ class ClientLoop:
             self._send(result.event)
 
     def _send(self, event: ev.Event) -> None:
+        """Send ``event``, or hold it in order while the room's flood limit is spent (pacing.py)."""
+        self.paced.send(self, event)
+
+    def _write(self, event: ev.Event) -> None:
         try:
             self.out += self.proto.send(event)
         except LocalProtocolError:
@@ -619,7 +686,11 @@ class ClientLoop:
         if lines:
             self.frontend.show(lines)
 
-    def _quit(self) -> None:
+    def _quit(self, *, typed: bool = False, when_sent: bool = False) -> None:
+        """Leave: with lines held by the flood limit, the end of input and a first /q wait for
+        them (told so); a second /q, Ctrl-C or a signal leave at once, saying how many were lost."""
+        if self.paced.wait_before_leaving(self, typed=typed, when_sent=when_sent):
+            return
         if self.reconnect is not None and self.reconnect.offline:  # nobody to say bye to
             self.quitting = True
             self._finish(0, "you left the chat")

@@ -195,7 +195,7 @@ def parse(session: Session, word: str, rest: str) -> object:
     from .session import Quit
 
     if word == "/q!":
-        return Quit()
+        return Quit(at_once=True)
     if word == "/q":
         return _quit(session)
     if word == "/say":

@@ -270,6 +270,55 @@ def test_a_script_piped_into_a_client_is_delivered_in_full_before_it_leaves(run)
     ann.expect(r"\* bob left")
 
 
+def test_a_script_piped_past_the_flood_limit_is_paced_not_refused(run):
+    # The room's default limit (10 at once, then 3 a second; PROTOCOL.md, Abuse limits): the
+    # client paces itself to its welcome's allowance, so all 25 arrive (about 5 s) and none is refused.
+    server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = run("connect", *where, "--name", "bob")
+    assert bob.popen.stdin is not None
+    bob.popen.stdin.write("".join(f"line {n}\n" for n in range(25)).encode())
+    bob.close_stdin()
+    for n in range(25):
+        ann.expect(STAMP + rf"bob: line {n}$", timeout=20)
+    ann.expect(r"\* bob left")
+    assert bob.wait() == 0
+    assert "slow down" not in bob.output and "not sent" not in bob.output
+    assert "the lines after that are sent at that pace" in bob.output  # said once, when pacing starts
+    assert "flooding" not in server.output
+
+
+def test_q_after_paced_lines_waits_for_them_and_a_second_q_leaves_at_once(run):
+    server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    bob = run("connect", *where, "--name", "bob")
+    assert bob.popen.stdin is not None
+    bob.popen.stdin.write("".join(f"bob {n}\n" for n in range(12)).encode() + b"/q\n")
+    bob.close_stdin()
+    bob.expect(r"leaving once the \d+ waiting lines are sent; /q again leaves now")
+    for n in range(12):
+        ann.expect(STAMP + rf"bob: bob {n}$")
+    ann.expect(r"\* bob left")
+    assert bob.wait() == 0
+    cat = run("connect", *where, "--name", "cat")
+    assert cat.popen.stdin is not None
+    cat.popen.stdin.write("".join(f"cat {n}\n" for n in range(30)).encode() + b"/q\n/q\n")
+    cat.close_stdin()
+    assert cat.wait() == 0
+    cat.expect(r"! \d+ lines not sent$")  # said, not lost silently
+    ann.expect(r"\* cat left")
+    assert "cat 29" not in ann.output and "slow down" not in cat.output and "flooding" not in server.output
+
+
+@pytest.mark.parametrize(("args", "allowance"), [((), (10, 3.0)), (("--no-limits",), (None, None))])
+def test_the_welcome_tells_the_flood_limit_only_when_there_is_one(run, args, allowance):
+    _server, where = serve(run, "--headless", *args)
+    client = RawClient(Endpoint(host=where[0], port=int(where[1])), "ann")
+    assert client.welcome is not None
+    assert (client.welcome.flood_burst, client.welcome.flood_rate) == allowance
+    client.close()
+
+
 # --------------------------------------------------------------------- names
 
 

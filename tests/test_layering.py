@@ -24,6 +24,7 @@ PURE = (
     "files.py",
     "hub.py",
     "outbox.py",
+    "pacing.py",
     "protocol.py",
     "room.py",
     "room_social.py",

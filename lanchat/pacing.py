@@ -1,0 +1,83 @@
+"""pacing.py: the client's side of the flood limit: what it sends waits its turn instead of being refused. Pure; the clock is passed in.
+
+Each ``welcome`` tells the participant its allowance (``flood_burst`` at once, then ``flood_rate``
+a second; PROTOCOL.md, Abuse limits). ``SendPacer`` mirrors the server's token bucket
+(limits.TokenBucket) with a margin, so a fast paste or a piped script goes out at the pace the room
+takes and nothing is refused. Frames over the allowance wait here, in order; frames the server
+does not count (typing hints, upload chunks, bye) never wait. The client loop asks ``due()`` for
+its select timeout and sends what ``release(now)`` hands back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from . import events as ev
+from .guard import FLOOD_COUNTED
+from .limits import TokenBucket
+
+# The margin against the network's jitter and the two clocks' drift: one token held back (frames
+# sent evenly may reach the server bunched) and a refill this much slower than the server's.
+RESERVE_TOKENS = 1
+RATE_MARGIN = 0.95
+
+
+class SendPacer:
+    """The frames the flood limit holds back, and the bucket that says when each may go."""
+
+    def __init__(self) -> None:
+        self.bucket: TokenBucket | None = None  # None: no limit holds (no allowance in the welcome)
+        self.burst, self.rate = 0, 0.0  # the room's allowance, as its welcome said (for the notices)
+        self.waiting: deque[ev.Event] = deque()
+
+    def allow(self, welcome: ev.Welcome, now: float) -> None:
+        """The allowance in ``welcome``; a rejoin's replaces the last one, keeping what was spent
+        (the server's bucket belongs to the name and is not refilled by reconnecting)."""
+        burst, rate = welcome.flood_burst, welcome.flood_rate
+        if burst is None or rate is None or burst < 1 or rate <= 0:
+            self.bucket = None  # no limit, or none that makes sense: nothing waits
+            return
+        capacity = max(1, burst - RESERVE_TOKENS)
+        bucket = TokenBucket(capacity, rate * RATE_MARGIN, now)
+        if self.bucket is not None:
+            self.bucket.refill(now)
+            bucket.tokens = min(bucket.tokens, self.bucket.tokens)
+        self.bucket, self.burst, self.rate = bucket, burst, rate
+
+    def send(self, event: ev.Event, now: float) -> bool:
+        """Whether ``event`` may go out now; if not it waits, behind those already waiting."""
+        if not isinstance(event, FLOOD_COUNTED):
+            return True
+        if not self.waiting and (self.bucket is None or self.bucket.take(now)):
+            return True
+        self.waiting.append(event)
+        return False
+
+    def release(self, now: float) -> list[ev.Event]:
+        """The waiting frames whose turn has come, in order."""
+        ready: list[ev.Event] = []
+        while self.waiting and (self.bucket is None or self.bucket.take(now)):
+            ready.append(self.waiting.popleft())
+        return ready
+
+    def due(self, now: float) -> float | None:
+        """Seconds until the next waiting frame may go (0: now); None when nothing waits."""
+        if not self.waiting:
+            return None
+        return 0.0 if self.bucket is None else self.bucket.seconds_until(now)
+
+    def drop(self) -> int:
+        """Forget what waits (the person left at once); returns how many frames that was."""
+        count = len(self.waiting)
+        self.waiting.clear()
+        return count
+
+    def starting(self) -> str:
+        """The one notice when frames first wait (a front end with no status line)."""
+        return (f"the room takes at most {self.burst} at once, then {self.rate:g} a second: "
+                "the lines after that are sent at that pace")
+
+    def text(self) -> str:
+        """The status line's words while frames wait (session.progress)."""
+        count = len(self.waiting)
+        return f"sending {count} waiting line{'s' if count != 1 else ''} ({self.rate:g} a second)"

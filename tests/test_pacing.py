@@ -1,0 +1,66 @@
+"""The client's pacing to the room's flood limit (pacing.py), on a hand-turned clock: what the
+server's own bucket (limits.FloodControl) would refuse never leaves; nothing waiting is lost or
+reordered; what the server does not count never waits."""
+
+from __future__ import annotations
+
+from lanchat import events as ev
+from lanchat import limits as lim
+from lanchat.pacing import SendPacer
+
+
+def welcome(burst: int | None = 10, rate: float | None = 3.0) -> ev.Welcome:
+    return ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=burst, flood_rate=rate)
+
+
+def test_a_paste_goes_out_at_the_rooms_pace_in_order_and_the_server_refuses_none():
+    pacer, server = SendPacer(), lim.FloodControl()  # the server's default: 10 at once, then 3 a second
+    now = 100.0
+    pacer.allow(welcome(), now)
+    lines = [ev.Say(text=f"line {n}") if n % 5 else ev.Whisper(to="bob", text=f"line {n}") for n in range(40)]
+    sent = [line for line in lines if pacer.send(line, now)]
+    assert len(sent) == 9  # the burst, less the token held back for jitter
+    assert pacer.due(now) and 0.3 < pacer.due(now) < 0.4  # type: ignore[operator]
+    for _line in sent:
+        assert server.check("ann", now).allowed
+    while pacer.waiting:
+        now += pacer.due(now)  # type: ignore[operator]  # the loop's select timeout
+        for line in pacer.release(now):
+            sent.append(line)
+            assert server.check("ann", now).allowed, f"{line} would be refused"
+    assert sent == lines  # all of them, in order (the whisper stays where it was typed)
+    assert pacer.due(now) is None
+
+
+def test_what_the_server_does_not_count_never_waits():
+    pacer = SendPacer()
+    pacer.allow(welcome(burst=1, rate=1.0), 0.0)
+    assert pacer.send(ev.Say(text="one"), 0.0)
+    assert not pacer.send(ev.Say(text="two"), 0.0)
+    assert pacer.send(ev.Typing(), 0.0) and pacer.send(ev.Bye(), 0.0)
+    assert [e.text for e in pacer.waiting] == ["two"]  # type: ignore[attr-defined]
+
+
+def test_no_allowance_means_no_pacing_and_releases_what_waited():
+    pacer = SendPacer()
+    pacer.allow(welcome(None, None), 0.0)  # limits off, or the host, a bot, an operator
+    assert all(pacer.send(ev.Say(text=str(n)), 0.0) for n in range(100))
+    pacer.allow(welcome(burst=1, rate=1.0), 0.0)
+    pacer.send(ev.Say(text="a"), 0.0)
+    pacer.send(ev.Say(text="b"), 0.0)
+    pacer.allow(welcome(None, None), 0.0)  # a rejoin into a room without limits
+    assert pacer.due(0.0) == 0.0 and [e.text for e in pacer.release(0.0)] == ["b"]  # type: ignore[attr-defined]
+    for nonsense in ((0, 3.0), (10, 0.0), (-5, -1.0)):  # a server's nonsense never stalls the client
+        pacer.allow(welcome(*nonsense), 0.0)
+        assert pacer.send(ev.Say(text="c"), 0.0)
+
+
+def test_a_rejoin_takes_the_new_allowance_and_keeps_what_was_spent():
+    pacer = SendPacer()
+    pacer.allow(welcome(burst=10, rate=3.0), 0.0)
+    assert sum(pacer.send(ev.Say(text=str(n)), 0.0) for n in range(9)) == 9  # all spent
+    pacer.allow(welcome(burst=20, rate=10.0), 0.0)  # the server's bucket is not refilled by rejoining
+    assert not pacer.send(ev.Say(text="x"), 0.0)
+    assert 0.1 < pacer.due(0.0) < 0.11  # type: ignore[operator]  # at the new rate, with the margin
+    assert pacer.text() == "sending 1 waiting line (10 a second)"
+    assert pacer.drop() == 1 and pacer.due(0.0) is None
