@@ -262,6 +262,20 @@ class Paced:
         return False
 
 
+def watching_keys(selector: selectors.BaseSelector, keys: int) -> selectors.BaseSelector:
+    """``selector`` watching the keyboard (or the script on stdin) as "keys". epoll, Linux's
+    default selector, refuses a regular file and /dev/null (`lanchat connect --name bob <
+    lines.txt`): both are always ready to read, as poll() says, so then a poll() selector
+    takes its place."""
+    try:
+        selector.register(keys, selectors.EVENT_READ, "keys")
+    except PermissionError:
+        selector.close()
+        selector = getattr(selectors, "PollSelector", selectors.SelectSelector)()
+        selector.register(keys, selectors.EVENT_READ, "keys")
+    return selector
+
+
 class Frontend(Protocol):
     """What the client loop needs from a user interface."""
 
@@ -446,7 +460,7 @@ class ClientLoop:
 
     def run(self, early_events: list[object] = ()) -> Outcome:  # type: ignore[assignment]
         self.sock.setblocking(False)
-        self._watch_keys()
+        self.selector = watching_keys(self.selector, self.frontend.fileno())
         self.selector.register(self.sock, selectors.EVENT_READ, "net")
         wake = getattr(self.frontend, "wake_fileno", None)
         if wake is not None:  # e.g. the curses screen's resize signal, through a self-pipe
@@ -497,17 +511,6 @@ class ClientLoop:
                 self.reconnect.close()
             with contextlib.suppress(OSError):
                 self.sock.close()
-
-    def _watch_keys(self) -> None:
-        """Watch the keyboard (or the script on stdin). epoll, Linux's default selector, refuses a
-        regular file and /dev/null (`lanchat connect --name bob < lines.txt`): both are always
-        ready to read, as poll() says, so the loop watches with poll() instead."""
-        try:
-            self.selector.register(self.frontend.fileno(), selectors.EVENT_READ, "keys")
-        except PermissionError:
-            self.selector.close()
-            self.selector = getattr(selectors, "PollSelector", selectors.SelectSelector)()
-            self.selector.register(self.frontend.fileno(), selectors.EVENT_READ, "keys")
 
     def _also_due(self, timeout: float | None) -> float | None:
         """``timeout``, or less when a reconnect attempt or a paced line is due sooner."""
