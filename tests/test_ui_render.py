@@ -143,7 +143,7 @@ def test_kinds_of_line_look_distinct():
     def style_of(row: int, needle: str) -> rd.Style:
         return frame.rows[row][texts[row].index(needle)][1]
 
-    styles = [style_of(0, "hi"), style_of(1, "hi"), style_of(2, "psst"), style_of(3, "bob"), style_of(4, "old"), style_of(5, "nope")]
+    styles = [style_of(0, "ann"), style_of(1, "bob"), style_of(2, "psst"), style_of(3, "bob"), style_of(4, "old"), style_of(5, "nope")]
     assert len(set(styles)) == len(styles)
     assert style_of(2, "psst") == rd.DIRECT_TO_ME  # a direct message to me stands out
     view.add([msg("hello ann", mentions_me=True)])
@@ -537,3 +537,45 @@ def test_a_page_scrolled_up_from_the_bottom_stays_put_when_an_earlier_history_pa
     page = draw_like_the_screen(view, 12, 80)
     view.add(msg(f"older {n}", kind="history", time=T0 - 86_400 + n) for n in range(5))
     assert draw_like_the_screen(view, 12, 80) == page
+
+
+def contrast(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours (1 = none, 21 = black on white)."""
+
+    def luminance(rgb: tuple[int, int, int]) -> float:
+        linear = [v / 255 / 12.92 if v <= 10 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+TEXT_STYLES = {name: style for name, style in vars(rd).items() if isinstance(style, rd.Style) and style.bg is None and name != "PANE_EDGE"}
+
+
+def test_text_on_the_terminals_own_background_reads_on_light_and_dark_themes():
+    """A projector with a light theme: white, pale grey, gold or pastel text on the terminal's own
+    background vanished (the teacher's own lines and the join address were #d0d0d0 on white).
+    Text there is the terminal's own foreground, or a mid-tone readable on white and on black."""
+    assert rd.OWN_TEXT.fg is None and rd.SYSTEM.fg is None and rd.OWN_NAME.fg is None
+    colours = {name: style.fg for name, style in TEXT_STYLES.items() if style.fg is not None}
+    colours.update({f"sender {fg}": fg for fg in rd.SENDER_PALETTE})
+    for name, fg in colours.items():
+        rgb = rd.xterm_rgb(fg)
+        assert contrast(rgb, WHITE) >= 3.0 and contrast(rgb, BLACK) >= 4.0, (name, fg, contrast(rgb, WHITE), contrast(rgb, BLACK))
+    for style in (rd.STATUS, rd.STATUS_ALERT, rd.TOO_SMALL):
+        assert contrast(rd.xterm_rgb(style.fg), rd.xterm_rgb(style.bg)) >= 4.5
+
+
+def test_on_an_8_colour_terminal_text_is_never_black_white_or_grey_turned_yellow():
+    """TERM=xterm: the timestamps (grey) came out yellow, and direct messages and half the
+    senders white, invisible on a light theme. Greys, and colours nearest black or white, become
+    the terminal's own foreground; the status line is white on blue, not white on cyan."""
+    for name, style in TEXT_STYLES.items():
+        if style.fg is not None:
+            assert rd.basic_foreground(style.fg) not in (0, 7), name
+    assert all(rd.basic_foreground(fg) not in (0, 7) for fg in rd.SENDER_PALETTE)
+    assert rd.basic_foreground(rd.TIME.fg) == rd.basic_foreground(rd.HISTORY.fg) == -1  # greys
+    assert rd.basic_foreground(rd.ERROR.fg) == 1
+    assert (rd.nearest_basic(rd.STATUS.fg), rd.nearest_basic(rd.STATUS.bg)) == (7, 4)

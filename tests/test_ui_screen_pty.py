@@ -81,6 +81,31 @@ def test_no_color_means_no_colour(terms):
     assert any(cell.reverse for cell in cells_of(ann))  # the status line stands out in reverse video
 
 
+@pytest.mark.parametrize("term_type", ["xterm-256color", "xterm"])
+def test_every_coloured_letter_reads_on_a_light_theme(terms, term_type):
+    """At a projector with black text on white, the join address (the host's start-up lines),
+    your own name and lines were #d0d0d0 to #ffffff, and on an 8-colour terminal white:
+    invisible. Every letter drawn on the terminal's own background is now its own foreground or
+    a mid-tone (3:1 or more against white); no white or black on an 8-colour one."""
+    from test_ui_render import WHITE, contrast
+
+    ann, port = host(terms, env={"TERM": term_type})
+    bob = join(terms, port, "bob")
+    say(bob, "hello ann", "bob")
+    bob.send("/me waves\r")
+    ann.expect(r"\* bob waves")
+    say(ann, "hello bob", "ann")
+    ann.send("/nosuch\r")
+    ann.expect(r"! unknown command")
+    letters = [cell for cell in cells_of(ann) if cell.data.strip() and cell.bg == "default" and cell.fg != "default"]
+    assert letters  # times, names, notices, the prompt
+    if term_type == "xterm":
+        assert not [cell for cell in letters if cell.fg in ("white", "black")], "white or black text"
+        return
+    faint = {cell.fg for cell in letters if contrast(tuple(bytes.fromhex(cell.fg)), WHITE) < 3.0}  # type: ignore[arg-type]
+    assert not faint, faint
+
+
 def test_the_bots_swatch_in_its_exact_colour_and_a_clickable_link(terms):
     from test_colourbot_cli import seeded_colours
 

@@ -46,33 +46,36 @@ class Style:
 Cell = tuple[str, Style]  # ("", style) is the right half of a wide character
 
 PLAIN = Style()
+# Text on the terminal's own background is either the terminal's own foreground (fg=None: what
+# you type, your name, the program's own lines) or a mid-tone colour readable on a white
+# background (a light theme, a projector) as on a black one: no white, no pale yellow, no
+# pastel. tests/test_ui_render.py measures each one's contrast against both.
 TIME = Style(fg=244)
-OWN_NAME = Style(fg=231, bold=True)
-OWN_TEXT = Style(fg=253)
-NOTICE = Style(fg=37)
-ERROR = Style(fg=203, bold=True)
-DIRECT = Style(fg=213)
-DIRECT_TAG = Style(fg=213, bold=True)
-HISTORY = Style(fg=242)
-HISTORY_TAG = Style(fg=242, underline=True)
-SYSTEM = Style(fg=252)
-MENTION = Style(fg=220, bold=True)  # your name in someone's message
-DIRECT_TO_ME = Style(fg=213, bold=True)
-STATUS = Style(fg=231, bg=24)
+OWN_NAME = Style(bold=True)
+OWN_TEXT = PLAIN
+NOTICE = Style(fg=30)
+ERROR = Style(fg=196, bold=True)
+DIRECT = Style(fg=170)
+DIRECT_TAG = Style(fg=170, bold=True)
+HISTORY = Style(fg=243)
+HISTORY_TAG = Style(fg=243, underline=True)
+SYSTEM = PLAIN
+MENTION = Style(fg=136, bold=True)  # your name in someone's message
+DIRECT_TO_ME = Style(fg=170, bold=True)
+STATUS = Style(fg=231, bg=25)  # white on blue, also on an 8-colour terminal (not on cyan)
 STATUS_ALERT = Style(fg=232, bg=214, bold=True)
-PROMPT = Style(fg=81, bold=True)
-PROMPT_WAIT = Style(fg=214, bold=True)
-SEARCH_PROMPT = Style(fg=141, bold=True)
-RULE = Style(fg=214)
+PROMPT = Style(fg=33, bold=True)
+PROMPT_WAIT = Style(fg=166, bold=True)
+SEARCH_PROMPT = Style(fg=98, bold=True)
+RULE = Style(fg=166)
 DAY_RULE = Style(fg=244, bold=True)
-ACTION = Style(fg=180)
-PANE_EDGE = Style(fg=240)
-PANE_HEAD = Style(fg=231, bold=True)
+ACTION = Style(fg=137)
+PANE_EDGE = Style(fg=240)  # a line, not text: stays in the background
+PANE_HEAD = Style(bold=True)
 TOO_SMALL = Style(fg=231, bg=88, bold=True)
 
-# Sender colours: readable on dark and light backgrounds, far apart from each other and
-# from the notice, error and direct-message colours above.
-SENDER_PALETTE = (39, 208, 118, 171, 220, 45, 203, 147, 35, 177, 214, 111, 156, 209, 51, 141)
+# Sender colours: mid-tones readable on dark and light backgrounds, far apart from each other.
+SENDER_PALETTE = (33, 202, 64, 171, 100, 32, 168, 104, 29, 134, 136, 68, 65, 167, 30, 99)
 
 
 def sender_style(name: str) -> Style:
@@ -112,6 +115,18 @@ def nearest_basic(index: int) -> int:
     """An xterm-256 index brought down to one of the 8 colours every colour terminal has."""
     rgb = xterm_rgb(index)
     return min(range(8), key=lambda i: _distance(BASIC_RGB[i], rgb))
+
+
+def basic_foreground(index: int) -> int:
+    """Text in xterm-256 colour ``index`` on the terminal's own background of an 8-colour
+    terminal: the nearest of its six hues, or -1 (the terminal's own foreground) where the
+    nearest is black or white, which vanish on a dark or a light theme, and for a grey, which
+    has no basic colour of its own (nearest_basic turns mid-grey into yellow)."""
+    red, green, blue = xterm_rgb(index)
+    if max(red, green, blue) - min(red, green, blue) < 16:
+        return -1
+    basic = nearest_basic(index)
+    return -1 if basic in (0, 7) else basic
 
 
 _HEX = re.compile(r"#?([0-9A-Fa-f]{6})")

@@ -817,18 +817,19 @@ class CursesFrontend:
         if style.underline:
             attr |= curses.A_UNDERLINE
         if self.colours:
-            attr |= self._pair(self._colour(style.fg), self._colour(style.bg))
+            text = style.bg is None and style.rgb is None  # text, not the colour bot's swatch
+            attr |= self._pair(self._colour(style.fg, on_own_background=text), self._colour(style.bg))
         elif style.bg is not None:
             attr |= curses.A_REVERSE  # no colours: a background becomes reverse video
         self._attrs[style] = attr
         return attr
 
-    def _colour(self, index: int | None) -> int:
+    def _colour(self, index: int | None, *, on_own_background: bool = False) -> int:
         if index is None:
             return -1
         if self.colours >= 256:
             return index
-        return render.nearest_basic(index)
+        return render.basic_foreground(index) if on_own_background else render.nearest_basic(index)
 
     def _pair(self, fg: int, bg: int) -> int:
         if (fg, bg) == (-1, -1):
