@@ -1233,7 +1233,7 @@ def _run_participant(  # noqa: ANN001
         if isinstance(exc, _Unreachable):
             return 1
         return _fail(str(exc)) if isinstance(exc, JoinError) else 130
-    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing)
+    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(intro or ()))
     frontend = _make_frontend(session, plain or not _interactive())
     if on_quit is not None:
         _install_signals(on_quit)

@@ -47,6 +47,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
     Command(name="/who", usage="/who", help="list who is here, in turn order"),
     Command(name="/help", usage="/help", help="show this list"),
+    Command(name="/address", usage="/address", help="how others join: the addresses and commands serve printed (a client: where it is connected)"),
     Command(name="/whois", usage="/whois NAME", help="the short fingerprint of NAME's key, to compare out loud"),
     Command(name="/release", usage="/release NAME", help="(host only) free a name whose owner lost their key"),
     Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
@@ -134,6 +135,7 @@ class Session:
     name: str
     role: str = "client"  # or "host"
     where: str = ""  # the address or socket path, for the status line
+    join_lines: tuple[str, ...] = ()  # the host's: how others join, as `serve` printed it (/address)
     mode: str = "duplex"
     members: list[str] = field(default_factory=list)
     turn: str | None = None
@@ -432,6 +434,9 @@ class Session:
             return Outgoing(ev.Who())
         if word == "/help":
             return Local(tuple(self.help_lines()))
+        if word == "/address":
+            lines = self.join_lines or (f"connected to {self.where or '?'}",)
+            return Local(tuple(self._notice(line.strip(), kind="system") for line in lines))
         if word == "/history":
             return self._history_request(rest)
         if word in ("/whois", "/release"):

@@ -106,6 +106,20 @@ def test_every_coloured_letter_reads_on_a_light_theme(terms, term_type):
     assert not faint, faint
 
 
+def test_address_shows_again_how_to_join_at_a_small_screen(terms):
+    """At a projector (60 columns) the join commands `serve` printed scrolled away after a few
+    joins, and nothing showed them again: /address does (a client: where it is connected)."""
+    ann, port = host(terms, rows=20, cols=60)
+    bob = join(terms, port, "bob", rows=20, cols=60)
+    ann.send("/clear\r")
+    ann.wait_screen(lambda rows: "python -m lanchat connect" not in "\n".join(rows), what="the join lines gone")
+    ann.send("/address\r")
+    ann.expect(rf"python -m lanchat connect 127\.0\.0\.1 {port} *\n")
+    ann.expect(rf"nc 127\.0\.0\.1 {port}")
+    bob.send("/address\r")
+    bob.expect(rf"connected to 127\.0\.0\.1:{port}")
+
+
 def test_the_bots_swatch_in_its_exact_colour_and_a_clickable_link(terms):
     from test_colourbot_cli import seeded_colours
 
