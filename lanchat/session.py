@@ -41,6 +41,7 @@ class Command:
     name: str
     usage: str
     help: str
+    also: tuple[str, ...] = ()  # the other commands this row of /help describes (/unban beside /ban)
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -52,7 +53,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/release", usage="/release NAME", help="(host only) free a name whose owner lost their key"),
     Command(name="/history", usage="/history [N]", help="show N more earlier messages (default 50) from the server's history"),
     Command(name="/mood", usage="/mood [MOOD]", help="ask colourbot (serve --bot colour) for a colour that suits your mood"),
-    Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else"),
+    Command(name="/y", usage="/y  /n", help="answer colourbot's \"Happy with it? (Y/N)\"; /w colourbot TEXT says anything else", also=("/n",)),
     Command(name="/say", usage="/say TEXT", help="send TEXT to the room (while colourbot waits for your answer, plain lines go to it)"),
     Command(name="/send", usage="/send PATH [NAME]", help="offer a file to the room, or only to NAME (quote a PATH with spaces)"),
     Command(name="/files", usage="/files", help="list the files on offer"),
@@ -63,14 +64,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/away", usage="/away [REASON]", help="mark yourself away (shown by your name; whispers get the reason once); /away again: back"),
     Command(name="/topic", usage="/topic [TEXT]", help="set the room's topic, shown in everyone's status line (no TEXT: show it)"),
     Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
-    Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME"),
+    Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME", also=("/unignore",)),
     Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
-    Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone and asks first; /q! does not ask, nor wait for lines still being paced; also /quit, \\quit)"),
+    Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone and asks first; /q! does not ask, nor wait for lines still being paced; also /quit, \\quit)", also=("/q!",)),
     # operators only (the host, and whom an operator made one): PROTOCOL.md, Moderation
     Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
-    Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)"),
-    Command(name="/mute", usage="/mute NAME [MINUTES] [WHY]", help="operators: NAME reads but cannot speak (/unmute NAME)"),
-    Command(name="/op", usage="/op NAME", help="operators: make NAME an operator too (/deop NAME takes it back)"),
+    Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)", also=("/unban", "/bans")),
+    Command(name="/mute", usage="/mute NAME [MINUTES] [WHY]", help="operators: NAME reads but cannot speak (/unmute NAME)", also=("/unmute",)),
+    Command(name="/op", usage="/op NAME", help="operators: make NAME an operator too (/deop NAME takes it back)", also=("/deop",)),
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
     Command(name="/pass", usage="/pass [WHY]", help="operators: move the turn on from someone who went quiet"),
 )
@@ -393,6 +394,12 @@ class Session:
             lines.append(self._notice("keys:", kind="system"))
             lines += [self._notice(f"  {key:<{key_width}}  {what}", kind="system") for key, what in self.ui_keys]
         return lines
+
+    def command_words(self) -> list[str]:
+        """Every command /help names, and the aliases: what Tab completes at the start of a line.
+        The same rows as /help, so a command cannot be listed there and be missing here."""
+        rows = [*COMMANDS, *self.ui_commands]
+        return [word for c in rows for word in (c.name, *c.also)] + list(ALIASES)
 
     def parse_input(self, text: str) -> InputResult:
         """What the user typed -> what to do. Empty input does nothing (seed 001)."""

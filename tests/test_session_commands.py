@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lanchat import events as ev
 from lanchat import session_social as social
 from lanchat.session import Command, Local, Outgoing, Quit, Session, UiCommand
@@ -143,3 +145,20 @@ def test_seed_004s_backslash_commands_are_the_slash_ones_and_only_as_a_whole_lin
     # anything else with a backslash is a message, sent as typed
     for text in ("\\w is a word character", "\\quit now", "\\n", "C:\\quit", "\\frac{1}{2}"):
         assert ann.parse_input(text) == Outgoing(ev.Say(text=text)), text
+
+
+def test_every_command_help_lists_completes_with_tab_and_is_known():
+    from lanchat.ui import editor as ed
+    from lanchat.ui.screen import KEYS, UI_COMMANDS
+
+    ann = room("ann", "client", "bob")
+    ann.ui_commands, ann.ui_keys = UI_COMMANDS, KEYS
+    shown = "\n".join(line.text for line in ann.help_lines())
+    listed = set(re.findall(r"(?<![\w/\\])/[a-z]+!?", shown))  # "/unban NAME|#ID", not "Y/N"
+    assert {"/n", "/unignore", "/unban", "/unmute", "/deop", "/bans", "/save", "/q!"} <= listed
+    words = ann.command_words()
+    for command in sorted(listed):
+        assert command in ed.completions(len(command), command, ["bob"], words)[1], f"Tab does not complete {command}"
+    for command in words:  # and Tab offers nothing the chat would call unknown
+        answer = ann.parse_input(command)
+        assert not (isinstance(answer, Local) and "unknown command" in answer.lines[0].text), command

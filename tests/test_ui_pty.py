@@ -353,6 +353,9 @@ def test_tab_completion_and_a_bell_on_mention(terms):
     ann.send("/he\t")
     ann.wait_screen(lambda rows: rows[-1].startswith("> /help "), what="/he completed")
     ann.send("\x15")  # Ctrl-U
+    ann.send("/deo\t")  # named only inside /op's line of /help
+    ann.wait_screen(lambda rows: rows[-1].startswith("> /deop "), what="/deo completed")
+    ann.send("\x15")
     ann.send("hi b\t")
     ann.wait_screen(lambda rows: rows[-1].startswith("> hi bob "), what="bob completed")
     before = len(bob.raw)

@@ -25,7 +25,6 @@ from types import FrameType
 from wcwidth import wcwidth
 
 from .. import events as ev
-from .. import session as session_module
 from .. import session_social as social
 from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import render
@@ -525,9 +524,7 @@ class CursesFrontend:
             self.view.stop_finding()
         else:
             names = list(self.session.members)
-            commands = [c.name for c in (*session_module.COMMANDS, *self.session.ui_commands)]
-            commands += list(session_module.ALIASES)
-            editor.key(name, names=names, commands=commands, paths=list_paths)
+            editor.key(name, names=names, commands=self.session.command_words(), paths=list_paths)
             if name == "tab" and len(editor.last_matches) > 1:
                 # several fit: list them once, as a shell does (Tab again steps through them)
                 shown = editor.last_matches[:40]
