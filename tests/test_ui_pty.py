@@ -118,6 +118,19 @@ def test_typing_survives_incoming_messages(terms):
     ann.expect(r"bob: half typed")
 
 
+def test_enter_on_a_line_of_only_spaces_clears_it_and_sends_nothing(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    ann.expect("bob joined")
+    bob.send("   ")
+    bob.wait_screen(lambda rows: rows[-1].rstrip() == ">" and bob.cursor == (len(rows) - 1, 5), what="three spaces typed")
+    bob.send("\r")
+    bob.wait_screen(lambda rows: bob.cursor == (len(rows) - 1, 2), what="the input line emptied")
+    say(bob, "after the spaces", "bob")  # typed at the start of the line, not after three spaces
+    ann.expect(r"bob: after the spaces")
+    assert not re.search(r"bob: *$", ann.text, re.MULTILINE)  # nothing was sent for the spaces
+
+
 def test_turn_based_type_ahead_is_kept_until_it_is_your_turn(terms):
     ann, port = host(terms, "--mode", "turn")
     bob = join(terms, port, "bob")

@@ -539,6 +539,7 @@ class CursesFrontend:
         editor.accept_search()
         text = editor.text
         if not text.strip():
+            editor.submit()  # only spaces: nothing to send, and nothing worth keeping (as a shell does)
             return None
         is_command = text.lstrip().startswith("/") and not text.lstrip().startswith("//")
         problem = None if is_command else self.session.length_problem(text)
