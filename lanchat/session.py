@@ -76,9 +76,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/pass", usage="/pass [WHY]", help="operators: move the turn on from someone who went quiet"),
 )
 # Removed from the room (PROTOCOL.md, Moderation): the act and the fatal error that follows it
-# both name us, and the client's exit line repeats the error, so we show it only there.
+# both name us, and the client's exit line repeats every fatal error, so we show it only there.
 REMOVALS = frozenset({"kick", "ban"})
-REMOVED_CODES = frozenset({ev.E_KICKED, ev.E_BANNED})
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
 # Seed 004's future work spells commands with a backslash (\quit, \clients, \clear): a line that
@@ -310,8 +309,10 @@ class Session:
                 return []
             return [Line(kind="notice", time=self._now(), text=f"turn: {self.turn_text()}", code=TURN_CHANGED)]
         if isinstance(event, ev.Error):
-            if event.fatal and event.code in REMOVED_CODES:
-                return []  # the chat ends here, and its last line (client.py's exit) says who removed us and why
+            if event.fatal:
+                # the chat ends here, and its last line (client.py's exit: "disconnected by the
+                # server: ...") says why: a flood, a deadline, who removed us. Said once, there.
+                return []
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
         if isinstance(event, ev.SCREEN_SERVER_EVENTS):
             return social.on_event(self, event)

@@ -6,8 +6,10 @@ After each act the room still serves everyone else.
 from __future__ import annotations
 
 import pytest
-from helpers import TermProc
+from helpers import StandInServer, TermProc
 from test_cli import STAMP, join, run, serve  # noqa: F401 - run is the fixture
+
+from lanchat import events as ev
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -42,6 +44,33 @@ def test_a_removed_student_reads_who_and_why_once_not_three_times(run, act, said
     assert bob.wait() == 1
     after = bob.lines[mark:]
     assert after == [f"lanchat: disconnected by the server: {said}: spamming"], after
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [(ev.E_SLOW_DOWN, "you were disconnected for flooding (10 at once, then 3 a second)"), (ev.E_TOO_SLOW, "you were dropped: not reading fast enough")],
+)
+def test_any_fatal_error_is_read_once_as_the_exit_line(run, code, said):  # noqa: F811
+    """As for a kick: every fatal error printed an error line and then the same words as the
+    exit line. A stand-in server answers bob's first message with the error the real one sends
+    (a flood or a deadline cannot be provoked from lanchat's own client, which paces itself)."""
+
+    def on_event(server: StandInServer, event: object) -> bool:
+        if not isinstance(event, ev.Say):
+            return False
+        server.send(ev.Error(code=code, message=said, fatal=True))
+        return True  # and the server closes, as the real one does
+
+    server = StandInServer(on_event)
+    try:
+        bob = join(run, ["127.0.0.1", str(server.port)], "bob")
+        mark = bob.mark()
+        bob.send("hello")
+        assert bob.wait() == 1
+        after = bob.lines[mark:]
+        assert after == [f"lanchat: disconnected by the server: {said}"], after
+    finally:
+        server.close()
 
 
 def test_a_student_is_refused_and_told_who_can(run):  # noqa: F811
