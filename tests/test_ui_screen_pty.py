@@ -269,11 +269,13 @@ def test_a_line_typed_and_sent_at_once_leaves_no_typing_hint_behind(terms):
 @pytest.mark.parametrize("how", ["/q", "SIGTERM"])
 def test_when_the_chat_is_over_the_status_line_says_so_not_the_old_turn_and_roster(terms, how):
     """The server shut down under a full-screen client: the screen stays until a key, and its
-    status line and prompt must not go on saying whose turn it was and how many were here."""
+    status line, prompt and roster pane must not go on saying whose turn it was and who is here."""
     ann, port = host(terms, "--mode", "turn", cols=120)
     bob = join(terms, port, "bob", cols=120)
     ann.expect("bob joined")
     bob.wait_screen(lambda rows: "2 here" in rows[-2] and ("turn" in rows[-2] or "waiting for" in rows[-2]), what="the live status")
+    bob.expect(r"│ Here \(2\)")
+    bob.expect(r"│▸(ann|bob) ")  # the roster pane marks whose turn it is
     if how == "/q":
         ann.send("/q\r")
         ann.expect(r"type /q again")
@@ -284,5 +286,8 @@ def test_when_the_chat_is_over_the_status_line_says_so_not_the_old_turn_and_rost
     status = bob.wait_screen(lambda rows: "chat over" in rows[-2] and rows[-2], what="the status line saying the chat is over")
     assert re.match(r" bob │ client │ 127\.0\.0\.1:\d+ │ chat over: press any key\s*$", status), status
     assert not bob.lines[-1].startswith("[waiting for"), bob.lines[-1]
+    # the roster pane: who was there at the end, titled so, and no turn any more
+    bob.expect(r"│ Was here \(2\)")
+    assert not re.search(r"│ Here \(|▸", bob.text), bob.text
     bob.send(" ")
     assert bob.wait() == 0

@@ -567,11 +567,13 @@ def _rows_between(view: View, spans: list[Span], start: int, end: int, width: in
 def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
     session = view.session
     members = list(session.members)
-    rows = [text_row(f" Here ({len(members)})", PANE_HEAD, width, PLAIN), fit(cells("\u2500" * width, PANE_EDGE), width)]
+    over = chat_over(session)  # then who was here at the end, no longer who is here; no turn
+    title = f" {'Was here' if over else 'Here'} ({len(members)})"
+    rows = [text_row(title, PANE_HEAD, width, PLAIN), fit(cells("\u2500" * width, PANE_EDGE), width)]
     room = height - len(rows)
     shown = members if len(members) <= room else members[: max(0, room - 1)]
     for member in shown:
-        is_turn = session.mode == "turn" and session.turn is not None and name_key(session.turn) == name_key(member)
+        is_turn = not over and session.mode == "turn" and session.turn is not None and name_key(session.turn) == name_key(member)
         mark = "\u25b8" if is_turn else " "
         row = cells(mark, PROMPT_WAIT) + cells(visible(member), sender_style(member))
         if session.host is not None and name_key(session.host) == name_key(member):
