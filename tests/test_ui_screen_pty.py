@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
+from pathlib import Path
 
 import pytest
-from helpers import TermProc
+from helpers import TermProc, short_tmp_dir
 from test_ui_pty import host, join, say
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
@@ -66,6 +68,21 @@ def test_save_to_a_folder_says_so_and_the_chat_goes_on(terms, tmp_path):
     say(ann, "still here", "ann")
     assert list(tmp_path.iterdir()) == []
     assert not (tmp_path.parent / f"{tmp_path.name} (1)").exists()
+
+
+def test_save_where_no_file_can_be_made_says_why_and_what_to_do(terms):
+    """`/save /proc/x` said only "No such file or directory", as if the file had to exist."""
+    ann, _port = host(terms, rows=30, cols=160)
+    with short_tmp_dir() as folder:  # a short path: each message fits on one row
+        Path(folder, "notes.txt").write_text("", encoding="utf-8")
+        tries = [(f"{folder}/missing/chat.txt", f"there is no folder {folder}/missing"), (f"{folder}/notes.txt/chat.txt", f"{folder}/notes.txt is not a folder")]
+        if sys.platform == "linux":
+            tries.append(("/proc/chat.txt", "no file can be made in /proc"))
+        for path, why in tries:
+            ann.send(f"/save {path}\r")
+            ann.expect(re.escape(f"! could not save to {path}: {why}; choose another path"))
+        say(ann, "still here", "ann")
+        assert os.listdir(folder) == ["notes.txt"]
 
 
 def cells_of(term: TermProc) -> list:

@@ -177,6 +177,20 @@ def _stand_in(cluster: str) -> str:
     return first if wcwidth(first) == 2 else "  "
 
 
+def _why_not_saved(path: Path, exc: OSError) -> str:
+    """Why /save could not write ``path``, about its folder when that is the trouble: the
+    system's "No such file or directory" reads as if the file had to exist already, and is all
+    it says for a folder that cannot hold files at all (/proc)."""
+    folder = path.parent
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        if not os.path.lexists(folder):
+            return f"there is no folder {folder}"
+        if not os.path.isdir(folder):
+            return f"{folder} is not a folder"
+        return f"no file can be made in {folder}"
+    return exc.strerror or str(exc)
+
+
 def _link_unique(source: Path, wanted: Path) -> Path:
     """Give ``source`` the name ``wanted``, or the first free ``wanted (N)``: a hard link fails
     when the name exists, so nothing there is ever replaced (where links are not supported:
@@ -698,7 +712,7 @@ class CursesFrontend:
             temporary.write_text(text, encoding="utf-8")
             saved = _link_unique(temporary, path)
         except OSError as exc:
-            return Line(kind="error", time=now, text=f"could not save to {path}: {exc.strerror or exc}")
+            return Line(kind="error", time=now, text=f"could not save to {path}: {_why_not_saved(path, exc)}; choose another path")
         finally:
             with contextlib.suppress(OSError):
                 temporary.unlink()
