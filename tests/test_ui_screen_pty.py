@@ -13,6 +13,8 @@ import pytest
 from helpers import TermProc, short_tmp_dir
 from test_ui_pty import host, join, say
 
+from lanchat.ui import render
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
 
@@ -306,5 +308,40 @@ def test_when_the_chat_is_over_the_status_line_says_so_not_the_old_turn_and_rost
     # the roster pane: who was there at the end, titled so, and no turn any more
     bob.expect(r"│ Was here \(2\)")
     assert not re.search(r"│ Here \(|▸", bob.text), bob.text
+    bob.resize(24, 140)  # a resize while waiting for the key is not that key (it ended the program)
+    border = 140 - render.roster_width(140) - 1
+    bob.wait_screen(lambda rows: rows[0][border] == "│" and "chat over" in rows[-2], what="the screen redrawn at the new width")
+    assert bob.proc.isalive()
     bob.send(" ")
     assert bob.wait() == 0
+
+
+BRACKETED_PASTE, MOUSE = 2004 << 5, 1000 << 5  # how pyte keeps a private mode (CSI ? N h) in screen.mode
+
+
+def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
+    """Ctrl-Z left bracketed paste on (a shell that does not use it then read pasted text
+    wrapped in ESC [200~ ... ESC [201~) and our window title; after `fg` bash had turned
+    bracketed paste off, so a paste of several lines became several messages."""
+    ann, port = host(terms)
+    # a shell with job control, as at a prompt: lanchat in its own process group; the test
+    # answers `read` to run `fg`, after turning bracketed paste off as bash does
+    script = f'set -m; "{sys.executable}" -m lanchat connect 127.0.0.1 {port} --name bob; echo "stopped=$?"; stty -a; echo STTY-DONE; read answer; printf "\\033[?2004l"; fg; echo "exit=$?"'
+    bob = TermProc(argv=["sh", "-c", script], rows=24, cols=100)
+    terms.append(bob)
+    bob.expect(r"bob │ client")
+    bob.wait_screen(lambda rows: BRACKETED_PASTE in bob.screen.mode and MOUSE in bob.screen.mode and bob.screen.title == "lanchat: bob", what="our modes and title")
+    bob.send("\x1a")  # Ctrl-Z
+    bob.wait_screen(lambda rows: b"STTY-DONE" in bytes(bob.raw), what="the shell's turn")
+    stty = bytes(bob.raw)[bytes(bob.raw).rfind(b"stopped=") :].decode("utf-8", "replace")
+    assert stty.startswith("stopped=148"), stty  # 128 + SIGTSTP: stopped, not ended
+    assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+    assert BRACKETED_PASTE not in bob.screen.mode and MOUSE not in bob.screen.mode
+    assert bob.screen.title == ""  # ours taken down (xterm then pops the window's own)
+    bob.send("\r")  # `read` done: the shell runs fg
+    bob.wait_screen(lambda rows: BRACKETED_PASTE in bob.screen.mode and MOUSE in bob.screen.mode and bob.screen.title == "lanchat: bob", what="our modes and title back")
+    bob.expect(r"bob │ client")
+    say(bob, "back again", "bob")
+    ann.expect(r"bob: back again")
+    bob.send("/q\r")
+    bob.expect(r"exit=0")

@@ -283,6 +283,7 @@ class CursesFrontend:
         os.set_blocking(self._wake_w, False)
         # the SIGWINCH handler before ours (signal.signal's answer), put back on exit
         self._old_winch: Callable[[int, FrameType | None], object] | int | None = None
+        self._old_stop: Callable[[int, FrameType | None], object] | int | None = None  # SIGTSTP's, likewise
         self._overlays: list[tuple[int, int, bytes]] = []  # (row, col, bytes) written after a draw
         self.draws_joined = False  # the terminal drew PROBE_CLUSTER in two columns
         self.features = terminal_features(os.environ)
@@ -324,15 +325,32 @@ class CursesFrontend:
             # Our own SIGWINCH handler only wakes the loop through a pipe (the selector
             # watches it); the redraw happens in the loop, never inside a signal handler.
             self._old_winch = signal.signal(signal.SIGWINCH, self._on_winch)
-            self._write_terminal(b"\x1b[?2004h")  # ask for bracketed paste
-            self.set_mouse(True)
-            if self.titles:
-                self._write_terminal(b"\x1b[22;0t")  # keep the window's title, to put it back (xterm)
+            # Ctrl-Z likewise: the loop gives the terminal back before stopping (_suspend)
+            self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
+            self._take_terminal(mouse=True)
             self.marks_pastes = terminal_marks_pastes()
             self.probe_graphemes()
         except BaseException:
             self.close()
             raise
+
+    def _take_terminal(self, *, mouse: bool) -> None:
+        """The terminal modes curses does not set: bracketed paste, the mouse wheel, and the
+        window's title kept to be put back (xterm's title stack)."""
+        self._write_terminal(b"\x1b[?2004h")  # ask for bracketed paste
+        self.set_mouse(mouse)
+        if self.titles:
+            self._write_terminal(b"\x1b[22;0t")
+            self._title = ""  # the next draw sets ours
+
+    def _release_terminal(self) -> None:
+        """The terminal as we found it: on exit, and while stopped by Ctrl-Z, for the shell."""
+        self._write_terminal(b"\x1b[?2004l")
+        if self.titles and self._title:
+            self._write_terminal(b"\x1b]2;\x07\x1b[23;0t")  # the window's own title back
+        with contextlib.suppress(curses.error):
+            self.set_mouse(False)
+            curses.endwin()
 
     def _write_terminal(self, data: bytes) -> None:
         with contextlib.suppress(OSError):
@@ -341,6 +359,25 @@ class CursesFrontend:
     def _on_winch(self, signum: int, frame: object) -> None:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"w")
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"z")
+
+    def _suspend(self) -> None:
+        """Ctrl-Z (SIGTSTP): give the terminal back as on exit, so the shell does not get
+        bracketed paste, mouse reports or our title; stop; after ``fg``, take it again (a shell
+        turns bracketed paste off before it resumes us). The caller then repaints everything."""
+        mouse = self.mouse
+        self._release_terminal()
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT
+        finally:
+            signal.signal(signal.SIGTSTP, self._on_stop)
+        with contextlib.suppress(curses.error):
+            self.screen.refresh()  # back in curses' mode now: until then, get_wch() only fails
+        self._take_terminal(mouse=mouse)
 
     def wait_for_key(self, text: str) -> None:
         """The chat is over: keep the last lines on screen with ``text`` under them until a key
@@ -351,7 +388,16 @@ class CursesFrontend:
         self.update()
         with contextlib.suppress(curses.error, KeyboardInterrupt):
             self.screen.nodelay(False)
-            while self.screen.get_wch() == curses.KEY_RESIZE:
+            while True:
+                try:
+                    key = self.screen.get_wch()
+                except curses.error:  # no key: a signal cut the wait short (a resize, Ctrl-Z)
+                    if not self._woken():
+                        return
+                    curses.flushinp()  # curses keeps the failed read's ERR queued as if a key
+                    key = curses.KEY_RESIZE
+                if key != curses.KEY_RESIZE:
+                    return
                 self._resize()
                 self.update()
 
@@ -360,15 +406,11 @@ class CursesFrontend:
         if self.closed:
             return
         self.closed = True
-        self._write_terminal(b"\x1b[?2004l")
-        if self.titles and self._title:
-            self._write_terminal(b"\x1b]2;\x07\x1b[23;0t")  # the window's own title back
-        with contextlib.suppress(curses.error):
-            self.set_mouse(False)
-            curses.endwin()
-        if self._old_winch is not None:
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(signal.SIGWINCH, self._old_winch)
+        self._release_terminal()
+        for signum, old in ((signal.SIGWINCH, self._old_winch), (signal.SIGTSTP, self._old_stop)):
+            if old is not None:
+                with contextlib.suppress(ValueError, OSError, TypeError):
+                    signal.signal(signum, old)
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -376,7 +418,10 @@ class CursesFrontend:
     def _resize(self) -> None:
         try:
             size = os.get_terminal_size(self.out_fd)
-            curses.resizeterm(size.lines, size.columns)
+            if (size.lines, size.columns) != self.screen.getmaxyx():
+                # only then: resizeterm queues a KEY_RESIZE even at the same size, and that
+                # key's own _resize would queue the next, for ever (a busy wait_for_key)
+                curses.resizeterm(size.lines, size.columns)
         except (OSError, curses.error, ValueError):
             pass
         self.screen.clear()  # the old picture is wrong at the new size: repaint everything
@@ -391,14 +436,22 @@ class CursesFrontend:
         """A second fd for the loop to watch: readable after a resize."""
         return self._wake_r
 
-    def read_input(self) -> list[str] | None:
-        """Everything typed since the last call; returns the lines submitted with Enter."""
+    def _woken(self) -> bool:
+        """Do what the signal handlers asked for through the pipe: stop for Ctrl-Z, repaint at
+        the new size (after a stop too: the window may have changed meanwhile). False: nothing."""
         try:
             woke = os.read(self._wake_r, 4096)
-        except (BlockingIOError, OSError):
+        except OSError:  # BlockingIOError: nothing
             woke = b""
+        if b"z" in woke:
+            self._suspend()
         if woke:
             self._resize()
+        return bool(woke)
+
+    def read_input(self) -> list[str] | None:
+        """Everything typed since the last call; returns the lines submitted with Enter."""
+        self._woken()
         keys: list[str | int] = []
         while True:
             try:
