@@ -231,7 +231,13 @@ async def execute(path: Path, kernel: str, env: dict[str, str], probes: bool = T
 
 
 @pytest.fixture(scope="session")
-def executed(kernel_name: str, workdir: Path) -> dict[str, object]:
+def data_homes() -> dict[str, Path]:
+    """name -> the XDG_DATA_HOME (a student's data folder) that notebook ran with, filled by `executed`."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def executed(kernel_name: str, workdir: Path, data_homes: dict[str, Path]) -> dict[str, object]:
     """Run every standalone notebook once, a few at a time; map name -> notebook or exception."""
     results: dict[str, object] = {}
 
@@ -239,9 +245,11 @@ def executed(kernel_name: str, workdir: Path) -> dict[str, object]:
         gate = asyncio.Semaphore(PARALLEL_KERNELS)
 
         async def one(name: str) -> None:
+            env = notebook_env()
+            data_homes[name] = Path(env["XDG_DATA_HOME"])
             async with gate:
                 try:
-                    results[name] = await execute(workdir / name, kernel_name, notebook_env())
+                    results[name] = await execute(workdir / name, kernel_name, env)
                 except Exception as exc:  # reported by the test for that notebook
                     results[name] = exc
 
@@ -278,6 +286,18 @@ def test_notebook_runs_top_to_bottom(name: str, executed: dict[str, object]) -> 
     assert isinstance(result, nbformat.NotebookNode)
     assert result.metadata["lanchat_exercises"] >= 1, f"{name} has no self-checked exercise"
     check_probes(result)
+
+
+@pytest.mark.parametrize("name", STANDALONE)
+def test_notebook_keeps_no_history_in_the_students_data_folder(
+    name: str, executed: dict[str, object], data_homes: dict[str, Path]
+) -> None:
+    """A lanchat server a notebook starts keeps its history in the notebook's scratch folder or nowhere: one
+    in the student's data folder would collect every run's chat, and a second run (or a real room on the
+    laptop) holding the same history file would stop that server from starting."""
+    assert not isinstance(executed[name], Exception), f"{name} did not run"
+    kept = sorted(p.name for p in (data_homes[name] / "lanchat").glob("history*"))
+    assert not kept, f"{name} wrote lanchat history into the student's data folder: {kept}"
 
 
 # ---------------------------------------------------------------- pairs

@@ -255,10 +255,11 @@ def notebooks() -> list[Notebook]:
         """
         ## The real client, in a pseudo-terminal
 
-        Now lanchat itself: a server (a subprocess), and ana's `lanchat connect` running in a **pseudo-terminal**
-        (a terminal that a program can drive: what `ssh` and terminal windows use), its output fed to `pyte`, a
-        terminal emulator that keeps the screen as rows of text. ben is a few lines of Python speaking the
-        protocol (notebook 07). ana types half a line; ben speaks; we take a snapshot of ana's screen.
+        Now lanchat itself: a server (a subprocess; `--no-history`: nothing on disk), and ana's `lanchat connect`
+        running in a **pseudo-terminal** (a terminal that a program can drive: what `ssh` and terminal windows
+        use), its output fed to `pyte`, a terminal emulator that keeps the screen as rows of text. ben is a few
+        lines of Python speaking the protocol (notebook 07). ana types half a line; ben speaks; we take a snapshot
+        of ana's screen.
         """
     )
     nb.code(
@@ -275,7 +276,7 @@ def notebooks() -> list[Notebook]:
             from ptyprocess import PtyProcess
 
             server = subprocess.Popen(
-                [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", HOST, "--port", "0"],
+                [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", HOST, "--port", "0", "--no-history"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             )
             lines = queue.Queue()
