@@ -279,6 +279,12 @@ def notebooks() -> list[Notebook]:
     )
     nb.step(
         """
+        The real server's welcome carries more than the hand-made one above. `resume` is a secret for rejoining
+        after a lost connection; `flood_burst=10, flood_rate=3.0` is this person's allowance: 10 messages at
+        once, then 3 a second. Past it a message is refused with a `slow-down` error, so lanchat's own client
+        paces what it sends to this allowance (docs/PROTOCOL.md, "Abuse limits" and "Rejoining after a lost
+        connection").
+
         Talking: a message for the room (everyone, the sender too, gets the same server-stamped line), a direct
         message, the roster, and an empty message that the server refuses with an error.
         """,
