@@ -165,10 +165,12 @@ def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
             wrongs = WRONG_ANSWERS.get((notebook_path.name, ident))
             assert wrongs, f"exercise {ident} in {notebook_path.name} has no wrong answer to test its check with"
             for number, wrong in enumerate(wrongs, start=1):
-                cells.append(nbformat.v4.new_code_cell(wrong))
+                cells.append(nbformat.v4.new_code_cell(wrong, metadata={"tags": ["probe-planted"]}))
                 tags = ["raises-exception", f"probe-wrong-{ident}-{number}"]
                 cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": tags}))
-            cells.append(nbformat.v4.new_code_cell(solution_file.read_text(encoding="utf-8")))
+            cells.append(
+                nbformat.v4.new_code_cell(solution_file.read_text(encoding="utf-8"), metadata={"tags": ["probe-planted"]})
+            )
             cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"tags": [f"probe-right-{ident}"]}))
     nb.cells = cells
     return found
@@ -286,6 +288,22 @@ def test_notebook_runs_top_to_bottom(name: str, executed: dict[str, object]) -> 
     assert isinstance(result, nbformat.NotebookNode)
     assert result.metadata["lanchat_exercises"] >= 1, f"{name} has no self-checked exercise"
     check_probes(result)
+
+
+@pytest.mark.parametrize("name", STANDALONE)
+def test_notebook_prints_no_stray_traceback(name: str, executed: dict[str, object]) -> None:
+    """A student at the projector reads every output: a traceback on stderr that no cell means to show (a
+    background task's unhandled exception, logged by asyncio or threading) looks like the lesson broke."""
+    result = executed[name]
+    assert isinstance(result, nbformat.NotebookNode), f"{name} did not run"
+    noisy = [
+        output.text
+        for cell in result.cells
+        if not any(tag.startswith("probe-") for tag in cell.metadata.get("tags", []))
+        for output in cell.get("outputs", [])
+        if output.output_type == "stream" and output.name == "stderr" and "Traceback" in output.text
+    ]
+    assert not noisy, f"{name} printed a traceback nobody asked for:\n{noisy[0]}"
 
 
 @pytest.mark.parametrize("name", STANDALONE)

@@ -157,6 +157,8 @@ def notebooks() -> list[Notebook]:
                         if other is not writer:
                             other.write(frame(payload))
                             await other.drain()
+            except ConnectionError:
+                pass  # a reset: the client closed with messages still unread (cy, at the end)
             finally:
                 relay_clients.discard(writer)
                 writer.close()
