@@ -351,7 +351,9 @@ def notebooks() -> list[Notebook]:
     nb.md(
         """
         The server typed `/q`, so it closed without sending; the client's `recv` returned `b""` and the client
-        stopped too. The empty line the client "typed" was refused and never sent.
+        stopped too. The empty line the client "typed" was refused and never sent. (Its refusal is printed first,
+        above the transcript, although it happened after `Hello server`: `next_message` prints at once, while the
+        transcript is only printed when the chat is over.)
         """
     )
     nb.step(
