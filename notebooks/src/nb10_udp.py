@@ -206,10 +206,12 @@ def notebooks() -> list[Notebook]:
         room can answer twice (keep one), and anyone can answer anything (check what you parse). Broadcasts stop
         at the router: discovery finds rooms on *this* network only.
 
-        lanchat does not find rooms by itself yet: you type the address `serve` prints. The standard way to do it
-        is **mDNS / DNS-SD**: the same idea, a question to everyone on the LAN, on the multicast address
-        `224.0.0.251:5353` that printers and phones already answer; the project lists the `zeroconf` library
-        among its dependencies for that.
+        lanchat finds rooms the standard way, **mDNS / DNS-SD**: the same idea, a question to everyone on the
+        LAN, on the multicast address `224.0.0.251:5353` that printers and phones already answer (the `zeroconf`
+        library does it). `lanchat serve` announces its room there while it runs; `lanchat rooms` lists the rooms
+        announced on this network, and `lanchat connect` with no address offers them when no server runs on this
+        machine (docs/PROTOCOL.md, "Finding rooms"). A server listening on `127.0.0.1` only is never announced, and where
+        multicast does not get through (some campus Wi-Fi) you type the address `serve` prints.
         """
     )
     nb.exercise(
