@@ -376,7 +376,7 @@ def notebooks() -> list[Notebook]:
     nb.md(
         """
         **In class.** The teacher runs `python -m lanchat serve` on the projector machine (it prints its address
-        and `nc HOST PORT`); everyone calls `join_room((TEACHER_ADDRESS, 3580), "your name", "hello!")`, or types
+        and `nc HOST PORT`; its `/address` command shows them again); everyone calls `join_room((TEACHER_ADDRESS, 3580), "your name", "hello!")`, or types
         `nc TEACHER_ADDRESS 3580` in a terminal, beside classmates using `python -m lanchat connect`. The room
         cannot tell them apart: same names, same limits, same lines. The pair notebooks' net doctor helps when the
         connection fails (TEACHERS_GUIDE.md, the network kit).
