@@ -309,7 +309,8 @@ def names_and_messages() -> Notebook:
 
         Ben leaves and comes back with the same name: the server replays every message sent to him, marked
         `[History]`. (That is also why names matter: whoever says "ben" gets ben's history. lanchat's server
-        stamps names and keeps direct messages private; a real deployment would add passwords.)
+        stamps names, and a name belongs to the identity key that first used it there: its client proves the key
+        by signing a challenge, so ben's replay reaches only ben's key; README, "Your name is yours".)
         """,
         """
         ben.sock.close()
