@@ -9,9 +9,11 @@ def notebooks() -> list[Notebook]:
         """
         # 12 · TLS: wrapping a socket, and what a listener on the wire sees
 
-        Everything lanchat and the seeds send travels **in clear**: anyone who can see the network's packets (the
-        Wi-Fi is shared by the whole room) can read every message. **TLS** (what the "s" in https adds) wraps a TCP
-        socket so that what crosses the network is encrypted and the client knows **who** it is talking to.
+        Everything the seeds send, and lanchat unless its room is started with `--tls`, travels **in clear**: anyone
+        who can see the network's packets (the Wi-Fi is shared by the whole room) can read every message. **TLS**
+        (what the "s" in https adds) wraps a TCP socket so that what crosses the network is encrypted and the client
+        knows **who** it is talking to. (`lanchat serve --tls` does what this notebook builds by hand: a
+        self-signed certificate, its fingerprint printed for the clients to pin.)
 
         We make a **certificate** for a small server (self-signed, with the `cryptography` library), wrap the
         sockets with Python's `ssl` module, and put a **tap** between client and server: a relay that forwards
