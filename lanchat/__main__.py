@@ -71,6 +71,16 @@ def _name(text: str) -> str:
     return text
 
 
+def _operator_name(text: str) -> str:
+    """serve --operator NAME: a name a person can join under (not the colour bot's)."""
+    from .colourbot import BOT_NAME
+    from .events import name_key
+
+    if name_key(_name(text)) == name_key(BOT_NAME):
+        raise argparse.ArgumentTypeError(f"{text!r} is kept for the colour bot; nobody can join under it")
+    return text
+
+
 SERVE_EXAMPLES = """\
 examples:
   lanchat serve                         host a full-duplex chat on port 3580, all interfaces
@@ -174,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
     serve.add_argument("--headless", action="store_true", help="relay only: do not take part, log joins and leaves")
+    serve.add_argument(
+        "--operator",
+        type=_operator_name,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="whoever joins as NAME with their identity key becomes an operator, as if the host typed /op NAME "
+        "(repeatable; for a --headless room, which has no host); if no key owns NAME yet, join first: "
+        "the first to join as NAME comes to own it",
+    )
     serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     serve.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
     serve.add_argument(
@@ -606,6 +626,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     room = Room(
         resume_tokens=resume_token,
+        operators=args.operator,
         mode=args.mode,
         max_members=args.max_clients,
         history=store is not None,
@@ -650,6 +671,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if announce_line:
         banner.append(announce_line)
+    banner += _operator_lines(args.operator, room.gate.owner_of, kept=store is not None)
     if store is None:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
@@ -753,6 +775,28 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         on_done=done,
     )
     return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
+
+
+def _operator_lines(names: list[str], owner_of, *, kept: bool) -> list[str]:  # noqa: ANN001
+    """What serve says about each --operator NAME: whose key it needs, or that nobody owns the
+    name yet, so the first to join under it will (and become an operator): the teacher, if first."""
+    from .identity import short_fingerprint
+
+    lines = []
+    for name in names:
+        owner = owner_of(name)
+        if owner is not None:
+            lines.append(
+                f"  --operator {name}: whoever joins as {name} with the key that owns it "
+                f"({short_fingerprint(owner)}) becomes an operator"
+            )
+            continue
+        forgets = "" if kept else " (with --no-history the server forgets it when it stops)"
+        lines.append(
+            f"  warning: --operator {name}: nobody owns that name yet; the first to join as {name} "
+            f"with an identity key becomes its owner and an operator: join first{forgets}"
+        )
+    return lines
 
 
 def _server_files(args: argparse.Namespace, log):  # noqa: ANN001, ANN202

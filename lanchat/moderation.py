@@ -85,8 +85,11 @@ class Mute:
 class Moderation:
     """Operators, mutes and bans: the state the moderation rules read and change."""
 
-    def __init__(self, *, bans: Iterable[Ban] = ()) -> None:
+    def __init__(self, *, bans: Iterable[Ban] = (), operators: Iterable[str] = ()) -> None:
         self.bans: list[Ban] = list(bans)
+        # serve --operator NAME: name key -> NAME, until someone with a key joins under it
+        # (named_operator_joins); then it is operator status by key, exactly as after /op.
+        self.named_operators: dict[str, str] = {ev.name_key(name): name for name in operators}
         self.mutes: list[Mute] = []
         self.operator_cids: set[int] = set()
         self.operator_keys: set[str] = set()  # identity keys keep operator status across reconnects
@@ -362,6 +365,41 @@ def muted_refusal(room: Room, member: Member) -> list[Action]:
     now = room.clock()
     mute = mod.mute_for(member, now, mod.identity_of(member))
     return room._error(member.cid, ev.E_MUTED, mute_refusal(mute, now)) if mute else []
+
+
+def named_operator_joins(room: Room, member: Member) -> list[Action]:
+    """``serve --operator NAME``: the first to join under NAME with an identity key becomes an
+    operator, as if the host had typed ``/op NAME``, and everyone is told. The name rules have
+    run: NAME was nobody's or this key's, and this join claims it (gate.py), so from now on only
+    that key can use it. A keyless guest never becomes one (``operator_name_refusal``). Once
+    per server run: after that the key keeps it across reconnects, and a /deop holds."""
+    mod = room.moderation
+    name_key = ev.name_key(member.name)
+    key = member.key
+    if name_key not in mod.named_operators or key is None or member.cid in room.service_cids:
+        return []
+    if room.gate.owner_of(member.name) not in (None, key):  # the name rules refuse this; never rely on it
+        return []
+    del mod.named_operators[name_key]
+    if member.cid == room.host_cid or mod.is_operator(room, member):
+        return []
+    mod.operator_cids.add(member.cid)
+    mod.operator_keys.add(key_id(key))  # type: ignore[arg-type]
+    by = room.name_of(room.host_cid) if room.host_cid is not None else None
+    act = ev.Moderated(action="op", by=by or "the server", name=member.name, reason="serve --operator", time=room.clock())
+    from .identity import short_fingerprint
+
+    note = _room.Log(text=f"{member.name} (key {short_fingerprint(key)}) is an operator (serve --operator)")
+    return [_room.Record(event=act), note, _room.Broadcast(to=room._everyone, frame=encode(act)), _operators_broadcast(room)]
+
+
+def operator_name_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action]:
+    """A keyless guest asking for a ``serve --operator`` name nobody owns yet: refused, so that
+    nobody can speak as the room's operator-to-be without the key that will own the name."""
+    if key is not None or ev.name_key(name) not in room.moderation.named_operators or cid in room.service_cids:
+        return []
+    message = f"the name {name!r} is kept for an operator who joins with an identity key (lanchat connect); choose another"
+    return [_room.Send(to=cid, event=ev.Error(code=ev.E_NAME_OWNED, message=message))]
 
 
 def operators_on_join(room: Room, member: Member, host_name: str | None) -> list[Action]:

@@ -19,7 +19,16 @@ from . import room_social
 from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
-from .moderation import Ban, Moderation, ban_refusal, moderate, muted_refusal, operators_on_join
+from .moderation import (
+    Ban,
+    Moderation,
+    ban_refusal,
+    moderate,
+    muted_refusal,
+    named_operator_joins,
+    operator_name_refusal,
+    operators_on_join,
+)
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
 from .wire import FrameError
 
@@ -116,7 +125,9 @@ class Room:
         turn_timeout: float | None = None,
         gate: Gate | None = None,
         resume_tokens: Callable[[], str] | None = None,
+        operators: Iterable[str] = (),
     ) -> None:
+        """``operators``: names whose first joiner with a key becomes an operator (serve --operator)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
@@ -148,7 +159,7 @@ class Room:
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
-        self.moderation = Moderation(bans=bans)  # operators, mutes, bans; where connections come from
+        self.moderation = Moderation(bans=bans, operators=operators)  # operators, mutes, bans; where connections come from
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
 
@@ -307,6 +318,7 @@ class Room:
         if self.mode == TURN and self.turn_holder is None and cid != self.host_cid and cid not in self.service_cids:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
             turn_changed = True
+        named_operator = named_operator_joins(self, member)  # before the welcome's flood allowance: none for an operator
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
         burst, rate = self.flood_allowance(cid) or (None, None)
         welcome = ev.Welcome(
@@ -327,7 +339,7 @@ class Room:
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
-        return actions + operators_on_join(self, member, host_name)
+        return actions + (named_operator or operators_on_join(self, member, host_name))
 
     def _roster_fits(self, newcomer: str) -> bool:
         """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
@@ -487,7 +499,7 @@ def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Act
     found = room.find(name)
     if found and found.cid != cid:
         return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
-    return room.gate.refusal(cid, name, key)
+    return room.gate.refusal(cid, name, key) or operator_name_refusal(room, cid, name, key)
 
 
 def _refusal(cid: int, code: str, message: str) -> list[Action]:

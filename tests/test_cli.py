@@ -488,6 +488,9 @@ def test_a_browser_pointed_at_the_server_gets_a_400_and_the_chat_goes_on(run):
         ["connect", "somehost", "--unix", "/tmp/x.sock", "--name", "ann"],
         ["dance"],
         ["serve", "--name", "/slash", "--headless"],
+        ["serve", "--operator", "two words", "--headless"],
+        ["serve", "--operator", "colour\u200bbot", "--headless"],
+        ["serve", "--operator", "ColourBot", "--headless"],
         ["serve", "--max-clients", "0", "--headless"],
     ],
 )

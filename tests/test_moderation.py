@@ -9,11 +9,14 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from test_identity import auth, hello
 from test_room import START, RoomDriver
 
 from lanchat import events as ev
-from lanchat.moderation import Ban, tick
-from lanchat.room import DropBans, Record, Room, StoreBan
+from lanchat import identity
+from lanchat.moderation import Ban, key_id, tick
+from lanchat.room import Claim, DropBans, Log, Record, Room, StoreBan
 from lanchat.session import Local, Outgoing, Session
 
 LAN = {"hal": "/tmp/chat.sock", "ann": "192.168.1.10", "bob": "192.168.1.11", "mallory": "192.168.1.66"}
@@ -26,6 +29,7 @@ class ModDriver(RoomDriver):
         super().__init__(mode, **kwargs)
         self.records: list[ev.Moderated] = []
         self.stored: dict[int, Ban] = {}
+        self.logged: list[str] = []
 
     def perform(self, actions: list) -> list:
         rest = []
@@ -37,6 +41,10 @@ class ModDriver(RoomDriver):
             elif isinstance(action, DropBans):
                 for ban_id in action.ids:
                     del self.stored[ban_id]
+            elif isinstance(action, Claim):
+                pass  # the store's copy of name ownership; the gate already holds it
+            elif isinstance(action, Log):
+                self.logged.append(action.text)
             else:
                 rest.append(action)
         return super().perform(rest)
@@ -45,6 +53,17 @@ class ModDriver(RoomDriver):
         cid = self.connect(host=host)
         self.room.moderation.arrive(cid, address if address is not None else LAN.get(name, "10.0.0.1"), key)
         return self.join(name, cid=cid)
+
+    def arrive_with_key(self, name: str, key: Ed25519PrivateKey) -> int:
+        """Join under ``name`` proving ``key`` (hello, challenge, auth), as `lanchat connect` does."""
+        cid = self.connect()
+        self.room.moderation.arrive(cid, LAN.get(name, "10.0.0.1"))
+        (challenge,) = self.perform(self.room.handle(cid, hello(key, name)))
+        self.take(cid)
+        self.perform(self.room.handle(cid, auth(key, challenge.event)))
+        if self.room.name_of(cid) is not None:
+            self.cid[name] = cid
+        return cid
 
     def mod(self, who: str, action: str, name: str | None = None, **fields: object) -> list:
         return self.perform(self.room.handle(self.cid[who], ev.Moderate(action=action, name=name, **fields)))  # type: ignore[arg-type]
@@ -125,6 +144,62 @@ def test_a_newcomer_hears_who_the_operators_are_besides_the_host():
     got = room.take(cid)
     assert isinstance(got[0], ev.Welcome) and got[0].host == "hal"
     assert got[-1] == ev.Operators(names=("hal", "ann"))
+
+
+def test_serve_operator_makes_the_first_key_to_join_as_teach_an_operator_in_a_room_without_host():
+    """serve --headless --operator teach: nobody owns teach yet. A guest without a key may not
+    take the name; the first key to join as teach owns it and is an operator, everyone is told,
+    and the key keeps it across a reconnection; another key can never be teach."""
+    room = ModDriver(operators=("teach",))
+    teach_key, other_key, ann_key = (Ed25519PrivateKey.generate() for _ in range(3))
+    ann = room.arrive_with_key("ann", ann_key)
+    room.take_all()
+    guest = room.arrive("TEACH")  # a keyless guest (nc), before the teacher came
+    assert room.only_error(guest).code == ev.E_NAME_OWNED and room.room.names == ("ann",)
+    room.mod("ann", "kick", "ann")
+    assert room.only_error("ann").message == "only an operator can use /kick"
+    teach = room.arrive_with_key("teach", teach_key)
+    made = [ev.Moderated(action="op", by="the server", name="teach", reason="serve --operator", time=START), ev.Operators(names=("teach",))]
+    assert room.take(teach)[-2:] == made and room.take(ann)[-2:] == made
+    assert room.records == made[:1]
+    assert room.logged == [f"teach (key {identity.short_fingerprint(identity.public_bytes(teach_key))}) is an operator (serve --operator)"]
+    room.arrive("bob")
+    room.take_all()
+    room.mod("teach", "kick", "bob", reason="off task")
+    assert "bob" not in room.room.names
+    room.leave("teach")
+    room.take_all()
+    impostor = room.arrive_with_key("Teach", other_key)
+    assert room.only_error(impostor).code == ev.E_NAME_OWNED
+    assert room.room.moderation.operator_keys == {key_id(identity.public_bytes(teach_key))}
+    back = room.arrive_with_key("teach", teach_key)
+    assert room.take(back)[-1] == ev.Operators(names=("teach",))  # by its key, as after /op
+    assert room.take(ann) == [ev.Joined(name="teach", time=START), ev.Operators(names=("teach",))]
+    assert len(room.records) == 2  # the op once, the kick; not again on coming back
+    room.still_serves("ann", "teach")
+
+
+def test_serve_operator_for_a_name_a_key_already_owns_needs_that_key_and_a_deop_holds():
+    owner, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    room = ModDriver(operators=("teach",))
+    room.room.gate.owners["teach"] = identity.public_bytes(owner)  # from the history, at start
+    room.arrive("hal", host=True)
+    impostor = room.arrive_with_key("teach", other)
+    assert room.only_error(impostor).code == ev.E_NAME_OWNED
+    assert room.room.moderation.operator_keys == set()
+    room.take_all()
+    teach = room.arrive_with_key("teach", owner)
+    assert room.take(teach)[-2:] == [
+        ev.Moderated(action="op", by="hal", name="teach", reason="serve --operator", time=START),  # by the host, with one
+        ev.Operators(names=("hal", "teach")),
+    ]
+    room.mod("hal", "deop", "teach")
+    room.leave("teach")
+    room.take_all()
+    back = room.arrive_with_key("teach", owner)
+    assert not [e for e in room.take(back) if isinstance(e, ev.Moderated | ev.Operators)]  # the deop holds
+    room.mod("teach", "kick", "hal")
+    assert room.only_error("teach").code == ev.E_NOT_OPERATOR
 
 
 def test_nobody_can_kick_ban_mute_or_deop_the_host():

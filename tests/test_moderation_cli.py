@@ -132,3 +132,33 @@ def test_a_turn_nobody_takes_moves_on_after_the_hosts_timeout(run):  # noqa: F81
     bob.expect(r"\* turn: your turn$")
     bob.send("my turn now")
     ann.expect(STAMP + r"bob: my turn now$")
+
+
+def test_a_headless_room_with_serve_operator_lets_the_teacher_kick_and_nobody_else(run, tmp_path):  # noqa: F811
+    """serve --headless has no host, so nobody could moderate; --operator teach makes whoever
+    joins as teach with their key an operator. A second key cannot be teach, a student cannot kick."""
+    server, where = serve(run, "--headless", "--no-history", "--operator", "teach")
+    server.expect(r"warning: --operator teach: nobody owns that name yet; .* join first")
+    teach = join(run, where, "teach")  # helpers: her own identity key, as on her machine
+    teach.expect(STAMP + r"\* the server made you an operator: serve --operator$")
+    server.expect(r"teach \(key [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}\) is an operator \(serve --operator\)$")
+    sam = join(run, where, "sam")
+    sam.send("/kick teach")
+    sam.expect(STAMP + r"! only an operator can use /kick$")
+    teach.send("/kick sam off task")
+    sam.expect(r"teach removed you from the room: off task")
+    assert sam.wait() == 1
+    teach.send("/q")
+    assert teach.wait() == 0
+    impostor = run("connect", *where, "--name", "teach", "--identity", str(tmp_path / "other.key"), stdin=False)
+    assert impostor.wait() == 1
+    assert "the name 'teach' belongs to someone else on this server" in impostor.output
+    assert "operator" not in impostor.output
+    teach = join(run, where, "teach")  # back with her key: still an operator, as after /op
+    ann = join(run, where, "ann")
+    ann.send("/who")
+    ann.expect(r"here \(2\): teach \(op\), ann$")
+    ann.send("/mute teach")
+    ann.expect(STAMP + r"! only an operator can use /mute$")
+    teach.send("/mute ann 5 listen")
+    ann.expect(r"\* teach muted you for 5 minutes: listen \(you can still read\)$")
