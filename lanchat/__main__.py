@@ -236,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--history",
         metavar="PATH",
-        help="keep the chat history in this SQLite file (default: history.sqlite3 in your data folder, "
-        "e.g. ~/.local/share/lanchat on Linux)",
+        help="keep the chat history in this SQLite file (default: one file per port in your data folder, "
+        "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux)",
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
     serve.add_argument(

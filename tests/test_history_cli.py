@@ -213,6 +213,17 @@ def test_default_history_lives_in_the_data_folder_and_no_history_keeps_nothing()
         stop_all(ann, server)
 
 
+def test_serve_help_names_the_history_file_serve_really_uses():
+    """`serve --help` said the default was history.sqlite3; serve uses one file per port."""
+    from lanchat.history import default_path
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "lanchat", "serve", "--help"], capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=30,
+    )  # fmt: skip
+    text = " ".join(shown.stdout.split()).replace("- ", "-")  # argparse wraps at hyphens too
+    assert default_path(port=3580).name in text and "history-PORT.sqlite3" in text
+
+
 def read_only_prefix() -> tuple[str, ...]:
     """Root ignores file modes; drop the capabilities that let it, so 0444 really is read-only."""
     if os.geteuid() != 0:
