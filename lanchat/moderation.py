@@ -159,9 +159,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     if action not in ev.MOD_ACTIONS:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"unknown moderation action {action[:20]!r}")
     if not mod.is_operator(room, member):
-        host = room.name_of(room.host_cid) if room.host_cid is not None else None
-        hint = f"; {host} (the host) is one" if host else ""
-        return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{action}{hint}")
+        return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{action}; {_who_can(room)}")
     reason = (command.reason or "").strip()
     if len(reason) > ev.MAX_REASON_CHARS:
         return room._error(member.cid, ev.E_TOO_LONG, f"a reason has at most {ev.MAX_REASON_CHARS} characters")
@@ -187,6 +185,21 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     if action in ("kick", "ban") and target.cid == member.cid:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"you cannot /{action} yourself; /q leaves")
     return _ON_TARGET[action](room, member, target, reason, command.minutes)
+
+
+def _who_can(room: Room) -> str:
+    """Whom a refused student can ask: the host, else the operators here (serve --operator in a
+    headless room), else plainly nobody, so the refusal never leaves them guessing."""
+    host = room.name_of(room.host_cid) if room.host_cid is not None else None
+    if host:
+        return f"{host} (the host) is one"
+    names = room.moderation.operator_names(room)
+    if not names:
+        return "nobody here is an operator"
+    if len(names) == 1:
+        return f"ask {names[0]}"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"the operators here: {shown}"
 
 
 def _op(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:

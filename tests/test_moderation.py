@@ -157,7 +157,7 @@ def test_serve_operator_makes_the_first_key_to_join_as_teach_an_operator_in_a_ro
     guest = room.arrive("TEACH")  # a keyless guest (nc), before the teacher came
     assert room.only_error(guest).code == ev.E_NAME_OWNED and room.room.names == ("ann",)
     room.mod("ann", "kick", "ann")
-    assert room.only_error("ann").message == "only an operator can use /kick"
+    assert room.only_error("ann").message == "only an operator can use /kick; nobody here is an operator"
     teach = room.arrive_with_key("teach", teach_key)
     made = [ev.Moderated(action="op", by="the server", name="teach", reason="serve --operator", time=START), ev.Operators(names=("teach",))]
     assert room.take(teach)[-2:] == made and room.take(ann)[-2:] == made
@@ -177,6 +177,26 @@ def test_serve_operator_makes_the_first_key_to_join_as_teach_an_operator_in_a_ro
     assert room.take(ann) == [ev.Joined(name="teach", time=START), ev.Operators(names=("teach",))]
     assert len(room.records) == 2  # the op once, the kick; not again on coming back
     room.still_serves("ann", "teach")
+
+
+def test_a_headless_room_refusal_names_the_operators_a_student_can_ask():
+    """No host to name: the refusal names the operators present, or says there are none."""
+    room = ModDriver(operators=("teach",))
+    keys = {name: Ed25519PrivateKey.generate() for name in ("teach", "sam", "ann")}
+    room.arrive_with_key("ann", keys["ann"])
+    room.take_all()
+    room.mod("ann", "kick", "bob")
+    assert room.only_error("ann").message == "only an operator can use /kick; nobody here is an operator"
+    room.arrive_with_key("teach", keys["teach"])
+    room.take_all()
+    room.mod("ann", "kick", "bob")
+    assert room.only_error("ann").message == "only an operator can use /kick; ask teach"
+    room.arrive_with_key("sam", keys["sam"])
+    room.mod("teach", "op", "sam")
+    room.take_all()
+    room.mod("ann", "mute", "teach")
+    assert room.only_error("ann").message == "only an operator can use /mute; the operators here: teach, sam"
+    room.still_serves("ann", "teach", "sam")
 
 
 def test_serve_operator_for_a_name_a_key_already_owns_needs_that_key_and_a_deop_holds():

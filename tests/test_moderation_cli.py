@@ -144,7 +144,7 @@ def test_a_headless_room_with_serve_operator_lets_the_teacher_kick_and_nobody_el
     server.expect(r"teach \(key [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}\) is an operator \(serve --operator\)$")
     sam = join(run, where, "sam")
     sam.send("/kick teach")
-    sam.expect(STAMP + r"! only an operator can use /kick$")
+    sam.expect(STAMP + r"! only an operator can use /kick; ask teach$")
     teach.send("/kick sam off task")
     sam.expect(r"teach removed you from the room: off task")
     assert sam.wait() == 1
@@ -159,6 +159,6 @@ def test_a_headless_room_with_serve_operator_lets_the_teacher_kick_and_nobody_el
     ann.send("/who")
     ann.expect(r"here \(2\): teach \(op\), ann$")
     ann.send("/mute teach")
-    ann.expect(STAMP + r"! only an operator can use /mute$")
+    ann.expect(STAMP + r"! only an operator can use /mute; ask teach$")
     teach.send("/mute ann 5 listen")
     ann.expect(r"\* teach muted you for 5 minutes: listen \(you can still read\)$")
