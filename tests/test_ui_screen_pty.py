@@ -345,3 +345,18 @@ def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
     ann.expect(r"bob: back again")
     bob.send("/q\r")
     bob.expect(r"exit=0")
+
+
+def test_f2_on_a_narrow_screen_says_why_no_list_shows(terms):
+    """F2 shows or hides who is here, but only from 100 columns: below that it did nothing at
+    all. Each press now says why, and the pane still toggles once the window is wide enough."""
+    ann, _port = host(terms, rows=24, cols=80)
+    notice = "the list of who is here needs at least 100 columns; /who lists them"
+    for presses in (1, 2):
+        ann.send("\x1bOQ")  # F2 (screen-256color's kf2)
+        ann.wait_screen(lambda rows, n=presses: "\n".join(rows).count(notice) == n, what=f"{presses} notice(s)")
+    ann.resize(24, 120)
+    ann.expect(r"│ Here \(1\)")
+    ann.send("\x1bOQ")
+    ann.expect_gone(r"│ Here \(1\)")
+    assert ann.text.count(notice) == 2

@@ -29,7 +29,7 @@ from .. import session_social as social
 from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import render
 from .plain import format_plain
-from .view import View
+from .view import ROSTER_MIN_COLS, View
 
 UI_COMMANDS = (
     Command(name="/clear", usage="/clear", help="clear the transcript on this screen (the chat goes on)"),
@@ -578,7 +578,7 @@ class CursesFrontend:
         elif name == "ctrl-end" or (name == "end" and editor.cursor == len(editor.text) and not view.following):
             view.to_bottom()  # End already at the end of the line: the status line's "End: back"
         elif name == "f2":
-            view.toggle_roster()
+            self._toggle_roster()
         elif name == "resize":
             self._resize()
         elif name == "redraw":
@@ -598,6 +598,15 @@ class CursesFrontend:
                 more = f"  (+{len(editor.last_matches) - len(shown)} more)" if len(shown) < len(editor.last_matches) else ""
                 self.view.add([Line(kind="system", time=self._now(), text="  ".join(shown) + more)])
                 editor.last_matches = []
+
+    def _toggle_roster(self) -> None:
+        """F2: show or hide who is here. Too narrow for the pane, say so rather than do nothing."""
+        _rows, cols = self.screen.getmaxyx()
+        if cols < ROSTER_MIN_COLS:
+            text = f"the list of who is here needs at least {ROSTER_MIN_COLS} columns; /who lists them"
+            self.view.add([Line(kind="system", time=self._now(), text=text)])
+            return
+        self.view.toggle_roster()
 
     def _enter(self) -> str | None:
         """Enter outside a paste. In turn-based mode a message typed out of turn stays in
