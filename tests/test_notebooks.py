@@ -318,6 +318,17 @@ def test_notebook_keeps_no_history_in_the_students_data_folder(
     assert not kept, f"{name} wrote lanchat history into the student's data folder: {kept}"
 
 
+@pytest.mark.parametrize("name", STANDALONE)
+def test_notebook_makes_no_identity_key_in_the_students_data_folder(
+    name: str, executed: dict[str, object], data_homes: dict[str, Path]
+) -> None:
+    """A real `lanchat connect` a notebook runs makes its identity key in the notebook's scratch folder
+    (`--identity`): one in the student's data folder would become their identity in every real room."""
+    assert not isinstance(executed[name], Exception), f"{name} did not run"
+    keys = sorted(p.name for p in (data_homes[name] / "lanchat").glob("*.key"))
+    assert not keys, f"{name} made an identity key in the student's data folder: {keys}"
+
+
 # ---------------------------------------------------------------- pairs
 
 

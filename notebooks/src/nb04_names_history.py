@@ -810,11 +810,12 @@ def durable_history() -> Notebook:
     nb.step(
         """
         A client crashes: `cy` is a real `lanchat connect` process, killed without warning. Ben is told that cy
-        left, with the reason `lost` (not `quit`), and the server carries on.
+        left, with the reason `lost` (not `quit`), and the server carries on. (cy's identity key, made on first
+        use, goes in our scratch folder with `--identity`, not in your own data folder.)
         """,
         """
         cy = subprocess.Popen(
-            [sys.executable, "-m", "lanchat", "connect", HOST, str(port), "--name", "cy", "--plain"],
+            [sys.executable, "-m", "lanchat", "connect", HOST, str(port), "--name", "cy", "--plain", "--identity", str(WORK / "cy.key")],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         joined = ben.wait_for(ev.Joined)[-1]

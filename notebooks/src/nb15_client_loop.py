@@ -257,7 +257,8 @@ def notebooks() -> list[Notebook]:
 
         Now lanchat itself: a server (a subprocess; `--no-history`: nothing on disk), and ana's `lanchat connect`
         running in a **pseudo-terminal** (a terminal that a program can drive: what `ssh` and terminal windows
-        use), its output fed to `pyte`, a terminal emulator that keeps the screen as rows of text. ben is a few
+        use), its output fed to `pyte`, a terminal emulator that keeps the screen as rows of text. ana's identity
+        key (made on first use) goes in a scratch folder (`--identity`), not in your own data folder. ben is a few
         lines of Python speaking the protocol (notebook 07). ana types half a line; ben speaks; we take a snapshot
         of ana's screen.
         """
@@ -272,8 +273,12 @@ def notebooks() -> list[Notebook]:
             SKIP_PTY = True
         else:
             SKIP_PTY = False
+            import tempfile
+
             import pyte
             from ptyprocess import PtyProcess
+
+            scratch = tempfile.TemporaryDirectory(prefix="lanchat-nb15-")  # ana's key and transcript; removed at the end
 
             server = subprocess.Popen(
                 [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", HOST, "--port", "0", "--no-history"],
@@ -327,8 +332,9 @@ def notebooks() -> list[Notebook]:
                         return "\\n".join("|" + row + "|" for row in self.screen.display)
 
 
-            ana = Terminal([sys.executable, "-m", "lanchat", "connect", HOST, str(port), "--name", "ana"])
-            ana.wait_for("ana")
+            ana_key = os.path.join(scratch.name, "ana.key")  # not identity.key in the student's data folder
+            ana = Terminal([sys.executable, "-m", "lanchat", "connect", HOST, str(port), "--name", "ana", "--identity", ana_key])
+            ana.wait_for("welcome, ana")  # joined (her key's path, shown first, has "ana" in it too)
             print("ana's client is running in a pseudo-terminal")
         """
     )
@@ -372,9 +378,6 @@ def notebooks() -> list[Notebook]:
         """,
         """
         if not SKIP_PTY:
-            import tempfile
-
-            scratch = tempfile.TemporaryDirectory(prefix="lanchat-nb15-")
             transcript_file = os.path.join(scratch.name, "ana-transcript.txt")
             ana.proc.write(b"ing\\r")
             ana.wait_for("I am typing")
@@ -387,7 +390,6 @@ def notebooks() -> list[Notebook]:
             print(ana.snapshot())
             with open(transcript_file, encoding="utf-8") as saved:
                 print("the saved transcript:\\n" + saved.read())
-            scratch.cleanup()
         """,
     )
     nb.step(
@@ -410,6 +412,7 @@ def notebooks() -> list[Notebook]:
             server.send_signal(signal.SIGINT)
             print("server exit status:", server.wait(TIMEOUT))
             server.stdout.close()
+            scratch.cleanup()  # ana's key and transcript
         print("done")
         """,
     )
