@@ -269,7 +269,43 @@ def test_status_line_says_offline_first_even_when_narrow():
     view = make_view(mode="turn", turn="bob", topic="fractions and decimals, then the homework for Monday")
     view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
     status = row_texts(rd.render(view, 8, 50))[-2]
-    assert status.startswith(" ann │ offline: reconnecting… │ host"), status
+    assert status.startswith(" ann │ offline: reconnecting… │ 127.0.0.1:3580"), status  # the host's address stays
+
+
+def busy_status_view(role: str) -> View:
+    """A status line with everything at once: turn, typing, a topic, a file on its way."""
+
+    class Transfer:
+        def text(self) -> str:
+            return "get notes.pdf 45%"
+
+    session = Session(name="ann", role=role, where="192.168.1.20:3580", members=["ann", "bob", "cy"], mode="turn", turn="bob", topic="fractions")
+    session.typing = {"cy": session.clock()}
+    session.progress = {"get:1": Transfer()}  # type: ignore[attr-defined]
+    return View(session)
+
+
+def test_a_narrow_status_line_drops_what_matters_least_not_the_typing_topic_and_transfer():
+    """At 60-80 columns the line was cut at the end: the typing hint, the topic and the transfer
+    (what changes) went, while the client's own address and role (static) took the room. Whole
+    parts now go, least useful first; the host keeps its address, which students read off it."""
+    client, host = busy_status_view("client"), busy_status_view("host")
+    assert rd.status_text(client) == (
+        " ann │ client │ 192.168.1.20:3580 │ turn │ waiting for bob │ 3 here │ cy is typing… │ topic: fractions │ get notes.pdf 45% "
+    )  # wide enough: all of it, in the same order
+    assert row_texts(rd.render(client, 8, 80))[-2].rstrip() == " ann │ turn │ waiting for bob │ 3 here │ cy is typing… │ get notes.pdf 45%"
+    assert row_texts(rd.render(client, 8, 60))[-2].rstrip() == " ann │ waiting for bob │ cy is typing… │ get notes.pdf 45%"
+    assert row_texts(rd.render(host, 8, 80))[-2].rstrip() == " ann │ 192.168.1.20:3580 │ waiting for bob │ cy is typing… │ get notes.pdf 45%"
+    assert row_texts(rd.render(host, 8, 60))[-2].rstrip() == " ann │ 192.168.1.20:3580 │ waiting for bob │ cy is typing…"
+    client.session.topic = ""
+    assert row_texts(rd.render(client, 8, 120))[-2].rstrip() == (
+        " ann │ client │ 192.168.1.20:3580 │ turn │ waiting for bob │ 3 here │ cy is typing… │ get notes.pdf 45%"
+    )
+    client.page_rows = 2
+    client.add(msg(f"line {n}") for n in range(10))
+    client.page_up()  # the scrolled-up marker takes its room first, and whole parts still go
+    status = row_texts(rd.render(client, 8, 80))[-2]
+    assert status.startswith(" ann │ waiting for bob │ cy is typing… ") and status.endswith(" scrolled up (End: back) "), status
 
 
 def test_only_screen_py_imports_curses_and_the_ui_core_does_no_io():

@@ -600,34 +600,60 @@ def chat_over(session: Session) -> bool:
     return bool(session.closed_reason or session.leave_requested)
 
 
-def status_text(view: View) -> str:
+# What a narrow status line gives up first (docs: README "The screen"): the higher the number,
+# the sooner a part goes. What changes and matters now (offline, whose turn, unread, typing, a
+# transfer) stays; static parts go first: a client's own address and role (it typed them), then
+# the topic, the mode, the head count. The host keeps its address: students read it off the screen.
+_KEEP, _NOW, _LIVE, _COUNT, _MODE, _TOPIC, _ROLE, _CLIENT_ADDRESS = range(8)
+
+
+def _status_parts(view: View) -> list[tuple[int, str]]:
+    """The status line's parts in the order shown, each with how soon it goes when narrow."""
     session = view.session
     progress = dict(getattr(session, "progress", {}))
     # while the connection is down (client.py, Reconnect), that comes first: the rest of the
-    # line is what was true before, and a narrow screen would cut a word at the end off
+    # line is what was true before
     connection = progress.pop("connection", None)
-    parts = [visible(session.name)]
+    parts = [(_KEEP, visible(session.name))]
     if connection is not None:
-        parts.append(_progress_text(connection))
-    parts += [session.role, visible(session.where or "?")]
+        parts.append((_KEEP, _progress_text(connection)))
+    address = _CLIENT_ADDRESS if session.role == "client" else _NOW
+    parts += [(_ROLE, session.role), (address, visible(session.where or "?"))]
     if chat_over(session):  # a client's screen then waits for a key (__main__._let_the_end_be_read)
-        parts.append("chat over: press any key" if session.role == "client" else "chat over")
-        return " " + " \u2502 ".join(part for part in parts if part) + " "
-    parts.append(session.mode)
+        parts.append((_KEEP, "chat over: press any key" if session.role == "client" else "chat over"))
+        return parts
+    parts.append((_MODE, session.mode))
     if session.mode == "turn":
-        parts.append(visible(session.turn_text()))
-    parts.append(f"{len(session.members)} here")
+        parts.append((_NOW, visible(session.turn_text())))
+    parts.append((_COUNT, f"{len(session.members)} here"))
     unread = getattr(session, "unread_directs", 0)
     if unread:
-        parts.append(f"{unread} direct unread (/r answers)")
+        parts.append((_NOW, f"{unread} direct unread (/r answers)"))
     typing = social.typing_now(session)
     if typing:
         who = ", ".join(visible(name) for name in typing[:3]) + (" and others" if len(typing) > 3 else "")
-        parts.append(f"{who} {'is' if len(typing) == 1 else 'are'} typing\u2026")
+        parts.append((_LIVE, f"{who} {'is' if len(typing) == 1 else 'are'} typing\u2026"))
     if getattr(session, "topic", ""):
-        parts.append("topic: " + visible(session.topic))
-    parts += [_progress_text(transfer) for transfer in progress.values()]  # file transfers under way
-    return " " + " \u2502 ".join(part for part in parts if part) + " "
+        parts.append((_TOPIC, "topic: " + visible(session.topic)))
+    parts += [(_LIVE, _progress_text(transfer)) for transfer in progress.values()]  # file transfers under way
+    return [(rank, text) for rank, text in parts if text]
+
+
+def _joined(parts: list[tuple[int, str]]) -> str:
+    return " " + " \u2502 ".join(text for _rank, text in parts) + " "
+
+
+def status_text(view: View, width: int | None = None) -> str:
+    """The status line; given a ``width``, the parts that matter least are left out until it
+    fits (rather than a word cut off at the end), down to the name and the connection's state."""
+    parts = _status_parts(view)
+    while width is not None and len(cells(_joined(parts), STATUS)) > width:
+        rank = max(rank for rank, _text in parts)
+        if rank == _KEEP:
+            break  # what is left is cut at the edge by fit()
+        last = max(i for i, (r, _text) in enumerate(parts) if r == rank)
+        del parts[last]
+    return _joined(parts)
 
 
 def _progress_text(progress: object) -> str:
@@ -638,20 +664,17 @@ def _progress_text(progress: object) -> str:
 
 
 def _status(view: View, width: int) -> list[Cell]:
-    row = cells(status_text(view), STATUS)
+    tail: list[Cell] = []
     if view.finding is not None:
         where = "no match" if view.found_seq is None else f"{view.found_rank}/{view.found_count}"
         tail = cells(f" find {visible(view.finding)}: {where} (^F older, Esc) ", STATUS_ALERT)
-        space = width - len(tail)
-        if space >= 0:
-            row = fit(row, space, STATUS) + tail
     elif not view.following:
         marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
         tail = cells(marker, STATUS_ALERT if view.unread else STATUS)
-        space = width - len(tail)
-        if space >= 0:
-            row = fit(row, space, STATUS) + tail
-    return fit(row, width, STATUS)
+    space = width - len(tail)
+    if space < 0:
+        return fit(cells(status_text(view, width), STATUS), width, STATUS)
+    return fit(fit(cells(status_text(view, space), STATUS), space, STATUS) + tail, width, STATUS)
 
 
 def title_text(view: View) -> str:
