@@ -603,7 +603,10 @@ class Rejoining:
         self.last_seen = event.time
         self.missed = (self.missed or 0) + 1
         to = event.to if isinstance(event, ev.Direct) else None
-        lines = [session._notice("missed while you were away:")] if self.missed == 1 else []
+        # stamped with the first missed message's time: the screen puts a replayed line older
+        # than the newest one in time order, and so keeps the missed ones under this header
+        header = session._notice("missed while you were away:", when=event.time)
+        lines = [header] if self.missed == 1 else []
         return [*lines, Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text)]
 
     def _end(self, session: Session, more: bool) -> list[Line]:

@@ -225,6 +225,35 @@ def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once():
     assert [(line.kind, line.text) for line in live] == [("message", "live")]
 
 
+def test_on_the_full_screen_what_was_missed_shows_under_its_header_not_above_it():
+    # The screen puts a replayed line older than the newest one in time order (for /history
+    # pages); the messages missed while away are older than "back in the room", so they went
+    # above it and the header sat empty: "missed while you were away:", then "end of ... (2)".
+    from lanchat.ui.view import View
+
+    now = [100.0]
+    session = Session(name="bob", clock=lambda: now[0])
+    view = View(session=session)
+    view.add(session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"))))
+    view.add(session.on_event(ev.Message(sender="ann", text="seen", time=101.0)))
+    view.add(session.rejoin.lost(session, 1.0))
+    now[0] = 110.0
+    view.add(session.rejoin.still_lost(session, "refused", 2.0))
+    now[0] = 130.0
+    view.add(session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"))))
+    for text, when in (("seen", 101.0), ("while away", 105.0), ("later", 120.0)):
+        view.add(session.on_event(ev.Message(sender="ann", text=text, time=when, history=True)))
+    view.add(session.on_event(ev.HistoryEnd(shown=3, more=False, before=1)))
+    texts = [line.text for line in view.lines]
+    assert texts[texts.index("back in the room as bob (2 here)") :] == [
+        "back in the room as bob (2 here)",
+        "missed while you were away:",
+        "while away",
+        "later",
+        "end of what you missed (2 messages)",
+    ]
+
+
 def test_a_rejoin_with_nothing_missed_says_so():
     session = Session(name="bob", clock=lambda: 100.0)
     session.on_event(ev.Message(sender="ann", text="seen", time=10.0))
