@@ -6,6 +6,8 @@ rules here are tested with plain data (tests/test_addresses.py).
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from dataclasses import dataclass
 
 DEFAULT_PORT = 3580  # seed 001; transport.DEFAULT_PORT is this same number
@@ -29,6 +31,16 @@ class Target:
 def join_host_port(host: str, port: int) -> str:
     """``1.2.3.4:3580``, ``[::1]:3580``: the form lanchat prints and accepts back."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def peer_text(host: str, port: int) -> str:
+    """A connected peer as lanchat shows it: ``127.0.0.1:50312``, ``[::1]:50312``. An IPv4
+    client of a dual-stack listener arrives as ``::ffff:127.0.0.1``: shown as the IPv4 it is."""
+    with contextlib.suppress(ValueError):
+        mapped = ipaddress.IPv6Address(host.split("%", 1)[0]).ipv4_mapped
+        if mapped is not None:
+            host = str(mapped)
+    return join_host_port(host, port)
 
 
 def _port_number(text: str, where: str) -> int:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from . import events as ev
+from .addresses import peer_text
 from .history import HistoryStore
 from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
 from .protocol import encode
@@ -264,7 +265,7 @@ class Server:
                     self.log(f"cannot accept a connection: {exc.strerror or exc}; waiting until someone leaves")
                 self._set_accepting(False)
                 return
-            peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "local socket"
+            peer = peer_text(address[0], address[1]) if isinstance(address, tuple) else "local socket"
             if self.tls is not None:
                 self.tls.start(sock, peer)  # it joins the hub once its TLS handshake is done
             else:

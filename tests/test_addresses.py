@@ -14,6 +14,7 @@ from lanchat.addresses import (
     Target,
     connect_target,
     default_route_interfaces,
+    peer_text,
     rank_addresses,
     split_host_port,
 )
@@ -73,6 +74,15 @@ def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option,
 def test_the_printed_form_is_accepted_back():
     for target in (Target("::1", 3580), Target("198.18.0.1", 4000)):
         assert split_host_port(str(target)) == (target.host, target.port)
+
+
+def test_a_peer_is_shown_in_the_form_lanchat_prints_and_accepts_back():
+    # a dual-stack listener hands IPv4 clients over as ::ffff:a.b.c.d; the log said
+    # "ann joined from ::ffff:127.0.0.1:50312" and, for IPv6, the ambiguous "::1:50312"
+    assert peer_text("::ffff:127.0.0.1", 50312) == "127.0.0.1:50312"
+    assert peer_text("::1", 50312) == "[::1]:50312"
+    assert peer_text("192.168.1.7", 50312) == "192.168.1.7:50312"
+    assert peer_text("fe80::1%lan0", 4) == "[fe80::1%lan0]:4"
 
 
 def addr(interface: str, address: str, *, default: bool = False, version: int = 4, up: bool = True) -> LocalAddress:
@@ -152,6 +162,20 @@ def test_connect_takes_the_forms_lanchat_prints(server, form):
     finally:
         bob.stop()
     assert "Traceback" not in bob.output
+
+
+@pytest.mark.parametrize(("form", "shown"), [("127.0.0.1:{port}", r"127\.0\.0\.1:\d+"), ("[::1]:{port}", r"\[::1\]:\d+")])
+def test_the_server_log_shows_where_someone_joined_from_as_lanchat_prints_addresses(server, form, shown):
+    if "::1" in form and not ipv6_loopback():
+        pytest.skip("no IPv6 loopback here")
+    proc, port = server
+    bob = Proc("connect", form.format(port=port), "--name", "bob")
+    try:
+        proc.expect(rf"bob joined from {shown}$")
+        bob.send("/q")
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
 
 
 @pytest.mark.parametrize("args", [["127.0.0.1", "0"], ["127.0.0.1:0"], ["--port", "0"], ["[::1]:0"]])
