@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import events as ev
 from . import identity
-from .client_files import ClientTransfers
+from .client_files import ClientTransfers, cut_off
 from .pacing import SendPacer
 from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
@@ -110,13 +110,13 @@ class Reconnect:
             loop.selector.unregister(loop.sock)
         with contextlib.suppress(OSError):
             loop.sock.close()
-        loop.transfers.close()  # a download cut off here leaves no partial file
+        stopped = cut_off(loop.transfers)  # a download cut off here leaves no partial file
         loop.out.clear()
         self.offline_since = time.monotonic()
         self.attempt = 0
         self.settle_at = None
         self._wait(retry_delay(0), loop)
-        loop.frontend.show([*pending, *loop.session.rejoin.lost(loop.session, retry_delay(0))])
+        loop.frontend.show([*pending, *stopped, *loop.session.rejoin.lost(loop.session, retry_delay(0))])
 
     def _wait(self, delay: float, loop: ClientLoop) -> None:
         self.retry_at = time.monotonic() + delay

@@ -381,6 +381,16 @@ class ClientTransfers:
         self.wanted.clear()
 
 
+def cut_off(transfers: ClientTransfers) -> list[Line]:
+    """The connection dropped (client.py retries): every transfer stops, as on ``close``, with
+    one line for each, since none of them goes on after a rejoin."""
+    texts = [f"stopped receiving {r.name}; nothing of it was kept" for r in transfers.receiving.values()]
+    texts += [f"stopped sending {s.name}; /send it again when back" for s in [*transfers.waiting.values(), *transfers.sending.values()]]
+    texts += [f"the download of #{wanted} did not start" for wanted in sorted(transfers.wanted)]
+    transfers.close()
+    return [Line(kind="error", time=transfers.wall(), text=f"connection lost: {text}") for text in texts]
+
+
 def _place(receiving: _Receiving, downloads: Path) -> Path:
     """Give the checked file its final name, never replacing a file already there.
 

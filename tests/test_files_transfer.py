@@ -14,7 +14,7 @@ import pytest
 from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
-from lanchat.client_files import ClientTransfers
+from lanchat.client_files import ClientTransfers, cut_off
 from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
 from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
 from lanchat.protocol import Connection, Role, State, encode
@@ -416,6 +416,28 @@ def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path, temp_kind):
     assert "get:1" in transfers.progress and transfers.progress["get:1"].percent == 50
     transfers.close()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_lost_connection_says_which_transfers_stopped_and_leaves_no_partial_file(tmp_path, temp_kind):
+    # the reconnecting client dropped a download at 85% without a word: no "saved", no error
+    transfers = ClientTransfers(tmp_path)
+    transfers.command(FileCommand(name="get", file_id="1"))
+    transfers.on_event(ev.FileStart(id="1", name="a.bin", size=CHUNK_BYTES * 2, sha256=_sum(b"")))
+    transfers.on_event(ev.FileData(id="1", data=encode_chunk(b"x" * CHUNK_BYTES)))
+    transfers.command(FileCommand(name="get", file_id="2"))
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "b.txt").write_bytes(b"offered")
+    transfers.offer(str(tmp_path / "up" / "b.txt"))
+    lines = cut_off(transfers)
+    assert [(line.kind, line.text) for line in lines] == [
+        ("error", "connection lost: stopped receiving a.bin; nothing of it was kept"),
+        ("error", "connection lost: stopped sending b.txt; /send it again when back"),
+        ("error", "connection lost: the download of #2 did not start"),
+    ]
+    (tmp_path / "up" / "b.txt").unlink()
+    (tmp_path / "up").rmdir()
+    assert os.listdir(tmp_path) == [] and transfers.progress == {} and not transfers.wanted
+    assert cut_off(transfers) == []  # nothing left under way: nothing more to say
 
 
 def test_a_full_disk_stops_the_download_with_one_line(tmp_path):
