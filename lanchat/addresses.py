@@ -56,6 +56,16 @@ def _port_number(text: str, where: str) -> int:
     return port
 
 
+def _is_ipv6(text: str) -> bool:
+    """An IPv6 literal, with a zone (``fe80::1%eth0``) or without; a zone never holds a ':'."""
+    address, _, zone = text.partition("%")
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return False
+    return ":" not in zone
+
+
 def split_host_port(text: str) -> tuple[str, int | None]:
     """Split ``HOST``, ``HOST:PORT``, ``[IPV6]``, ``[IPV6]:PORT`` or a bare IPv6 literal.
 
@@ -82,7 +92,12 @@ def split_host_port(text: str) -> tuple[str, int | None]:
     if "]" in text:
         raise AddressProblem(f"{text!r} has ']' without an opening '['")
     if text.count(":") >= 2:
-        return text, None  # a bare IPv6 literal such as ::1 or fe80::1%eth0
+        if _is_ipv6(text):
+            return text, None  # a bare IPv6 literal such as ::1 or fe80::1%eth0
+        head, _, tail = text.rpartition(":")
+        if tail.isdigit() and _is_ipv6(head):
+            raise AddressProblem(f"{text!r}: an IPv6 address with a port goes in brackets: [{head}]:{tail}")
+        raise AddressProblem(f"{text!r} is neither HOST:PORT nor an IPv6 address")
     if ":" in text:
         host, _, port_text = text.partition(":")
         if not host:
