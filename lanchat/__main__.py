@@ -1335,6 +1335,14 @@ def _last_words(text: str, stream) -> None:  # noqa: ANN001 - sys.stdout or sys.
 # ------------------------------------------------------------------- history
 
 
+def _rooms_kept(folder: Path) -> str:
+    """The default history files in ``folder`` as the options that export them (``--port
+    4000``; an AF_UNIX room's file by its path), for someone who asked for another port."""
+    files = sorted(folder.glob("history-*.sqlite3")) if folder.is_dir() else []
+    tag = lambda file: file.name.removeprefix("history-").removesuffix(".sqlite3")  # noqa: E731
+    return ", ".join(f"--port {tag(f)}" if tag(f).isdigit() else str(f) for f in files[:10])
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """Print a transcript of a history file; never creates or changes the file."""
     import json
@@ -1347,6 +1355,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     where = {"unix": args.unix} if args.unix else {"port": args.port}
     path = Path(args.path).expanduser() if args.path else default_path(**where)
+    if not args.path and not path.exists() and (kept := _rooms_kept(path.parent)):
+        return _fail(f"{path}: no such history file; rooms kept in that folder: {kept}")
     try:
         store = HistoryStore(path, create=False)
     except HistoryUnusable as exc:

@@ -165,6 +165,19 @@ def test_export_as_text_and_jsonl_with_since(tmp_path):
     assert not (tmp_path / "none.sqlite3").exists()  # exporting never creates a file
 
 
+def test_history_without_a_path_names_the_rooms_kept_when_the_default_port_has_none():
+    # a room served on port 4000: `lanchat history` looked for port 3580's file and said only
+    # "no such history file", though the history sat right beside it
+    env = child_env()
+    folder = os.path.join(env["XDG_DATA_HOME"], "lanchat")
+    os.makedirs(folder)
+    HistoryStore(os.path.join(folder, "history-4000.sqlite3")).close()
+    shown = subprocess.run([*LANCHAT, "history"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)
+    assert shown.returncode == 1 and "history-3580.sqlite3: no such history file" in shown.stderr
+    assert "rooms kept in that folder: --port 4000" in shown.stderr and "Traceback" not in shown.stderr
+    assert not os.path.exists(os.path.join(folder, "history-3580.sqlite3"))
+
+
 def test_a_damaged_history_is_refused_at_start_and_left_untouched(tmp_path):
     db = tmp_path / "chat.sqlite3"
     db.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
