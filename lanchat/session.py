@@ -231,10 +231,11 @@ class Session:
         if isinstance(event, ev.HistoryEnd):
             self.history_before = event.before
             asked, self.history_asked = self.history_asked, False
+            shown, self.rejoin.skipped = event.shown - self.rejoin.skipped, 0  # less those on screen already
             if not event.shown:  # a first visit to an empty room stays quiet
                 return [self._notice("no earlier history")] if asked else []
             earlier = "; /history shows earlier ones" if event.more else ""
-            return [self._notice(f"end of history ({event.shown} shown{earlier})")]
+            return [self._notice(f"end of history ({shown} shown{earlier})")]
         if isinstance(event, ev.Message):
             mine = ev.name_key(event.sender) == ev.name_key(self.name)
             return [
@@ -551,6 +552,11 @@ class Rejoining:
     last_seen: float | None = None
     resume: str | None = None
     missed: int | None = None
+    # server times of the messages received, one [oldest, newest] span per stretch of
+    # connection: a /history page leaves out what lies inside one (already on screen); the gap
+    # a rejoin's replay could not fill (more missed than it holds) lies between two
+    seen: list[list[float]] = field(default_factory=list)
+    skipped: int = 0  # lines of the /history page under way left out as seen
 
     @property
     def under_way(self) -> bool:
@@ -562,6 +568,8 @@ class Rejoining:
 
     def lost(self, session: Session, retry_in: float) -> list[Line]:
         self.missed = 0
+        if self.seen and self.seen[-1]:
+            self.seen.append([])  # what comes after the rejoin is another stretch
         return [session._notice(f"connection lost; retrying in {retry_in:g} s (/q to leave)", kind="error")]
 
     def still_lost(self, session: Session, problem: str, retry_in: float) -> list[Line]:
@@ -572,6 +580,12 @@ class Rejoining:
         """The lines for ``event`` while rejoining; None: the session shows it as usual."""
         if isinstance(event, ev.Welcome):
             self.resume = event.resume
+        if isinstance(event, (ev.Message, ev.Direct)):
+            if event.history and session.history_asked and self.missed is None:  # a /history page
+                seen = any(span and span[0] <= event.time <= span[-1] for span in self.seen)
+                self.skipped += seen
+                return [] if seen else None
+            self._saw(event.time)
         if isinstance(event, (ev.Message, ev.Direct)) and (self.last_seen is None or event.time > self.last_seen):
             if self.missed is None or not event.history:
                 self.last_seen = event.time
@@ -586,6 +600,12 @@ class Rejoining:
             return self._end(session, event.more)
         self.settled()  # anything live ends the replay, which comes first as a block
         return None
+
+    def _saw(self, time: float) -> None:
+        if not self.seen:
+            self.seen.append([])
+        span = self.seen[-1]
+        span[:] = [min(span[0], time), max(span[-1], time)] if span else [time, time]
 
     def _back(self, session: Session, event: ev.Welcome) -> list[Line]:
         session.members = list(event.members)

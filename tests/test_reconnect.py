@@ -21,7 +21,7 @@ from helpers import Proc, RawClient, short_tmp_dir, wait_for
 
 from lanchat import events as ev
 from lanchat.client import RETRY_DELAYS, retry_delay
-from lanchat.session import Session
+from lanchat.session import Outgoing, Session
 from lanchat.transport import Endpoint
 
 if TYPE_CHECKING:
@@ -252,6 +252,28 @@ def test_on_the_full_screen_what_was_missed_shows_under_its_header_not_above_it(
         "later",
         "end of what you missed (2 messages)",
     ]
+
+
+def test_after_a_rejoin_that_missed_more_than_the_replay_history_shows_only_what_was_not_seen():
+    # 60 messages while away, 50 replayed: "/history shows earlier ones". /history 20 then
+    # showed the 10 missed ones and, again as [History], the 10 seen live before the drop.
+    session = Session(name="bob", clock=lambda: 500.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    for t in range(1, 11):
+        session.on_event(ev.Message(sender="ann", text=f"seen {t}", time=float(t)))
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    for t in range(31, 81):
+        session.on_event(ev.Message(sender="ann", text=f"missed {t}", time=float(t), history=True))
+    session.on_event(ev.HistoryEnd(shown=50, more=True, before=31))
+    session.on_event(ev.Message(sender="ann", text="live", time=90.0))
+    assert session.parse_input("/history 30") == Outgoing(ev.HistoryRequest(limit=30, before=31))
+    page = [ev.Message(sender="ann", text=f"seen {t}", time=float(t), history=True) for t in range(1, 11)]
+    page += [ev.Message(sender="ann", text=f"missed {t}", time=float(t), history=True) for t in range(11, 31)]
+    shown = [line for event in page for line in session.on_event(event)]
+    assert [line.text for line in shown] == [f"missed {t}" for t in range(11, 31)]
+    end = session.on_event(ev.HistoryEnd(shown=30, more=False, before=1))
+    assert [line.text for line in end] == ["end of history (20 shown)"]
 
 
 def test_a_rejoin_with_nothing_missed_says_so():
