@@ -150,7 +150,7 @@ class Gate:
     def address(self, cid: int) -> str:
         """The peer's host ("10.0.0.9" of "10.0.0.9:50312"): one machine, however many ports."""
         peer = self.addresses.get(cid, f"connection {cid}")
-        return peer.rpartition(":")[0] if ":" in peer else peer  # hub addresses are "host:port"
+        return peer.rpartition(":")[0].strip("[]") if ":" in peer else peer  # "host:port", "[ipv6]:port"
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone."""

@@ -89,6 +89,14 @@ def test_a_peer_is_shown_in_the_form_lanchat_prints_and_accepts_back():
     assert peer_text("fe80::1%lan0", 4) == "[fe80::1%lan0]:4"
 
 
+def test_the_password_lockout_names_an_ipv6_host_without_the_brackets_of_its_port_form():
+    from lanchat.gate import Gate
+
+    gate = Gate(clock=lambda: 0.0)
+    gate.addresses.update({1: peer_text("::1", 50312), 2: peer_text("::ffff:10.0.0.9", 4)})
+    assert (gate.address(1), gate.address(2)) == ("::1", "10.0.0.9")  # "wrong room password from ::1"
+
+
 def addr(interface: str, address: str, *, default: bool = False, version: int = 4, up: bool = True) -> LocalAddress:
     return LocalAddress(interface=interface, address=address, version=version, default_route=default, up=up)
 
