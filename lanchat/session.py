@@ -596,7 +596,8 @@ class Rejoining:
         if isinstance(event, (ev.Message, ev.Direct)) and event.history:
             return self._replayed(session, event)
         if isinstance(event, ev.HistoryEnd):
-            session.history_before = event.before  # /history pages on from here
+            if event.more or session.history_before is None:  # more: the gap is where /history goes on
+                session.history_before = event.before  # else it goes on from where it was
             return self._end(session, event.more)
         self.settled()  # anything live ends the replay, which comes first as a block
         return None

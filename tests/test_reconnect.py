@@ -276,6 +276,21 @@ def test_after_a_rejoin_that_missed_more_than_the_replay_history_shows_only_what
     assert [line.text for line in end] == ["end of history (20 shown)"]
 
 
+def test_after_a_rejoin_that_missed_little_history_pages_on_from_where_it_was():
+    # the rejoin's replay (only what is newer than the drop) moved the /history cursor up to
+    # the messages just missed, so /history asked again for what was already on screen
+    session = Session(name="bob", clock=lambda: 500.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    for t in range(51, 61):
+        session.on_event(ev.Message(sender="ann", text=f"replayed {t}", time=float(t), history=True))
+    session.on_event(ev.HistoryEnd(shown=10, more=True, before=51))
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    session.on_event(ev.Message(sender="ann", text="missed", time=70.0, history=True))
+    session.on_event(ev.HistoryEnd(shown=1, more=False, before=70))  # older ones were seen
+    assert session.parse_input("/history 20") == Outgoing(ev.HistoryRequest(limit=20, before=51))
+
+
 def test_a_rejoin_with_nothing_missed_says_so():
     session = Session(name="bob", clock=lambda: 100.0)
     session.on_event(ev.Message(sender="ann", text="seen", time=10.0))
