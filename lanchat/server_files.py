@@ -104,6 +104,7 @@ class ServerFiles:
         self.clock = clock
         self.log = log or (lambda line: None)
         self._folder: Path | None = None
+        self._run_lock: BinaryIO | None = None  # held while this run's folder is in use
         self.uploads: dict[str, _Upload] = {}
         self.stored: dict[str, Path] = {}
         self.downloads: dict[int, deque[_Download]] = {}
@@ -118,7 +119,11 @@ class ServerFiles:
             base.mkdir(parents=True, exist_ok=True)
             import tempfile  # see the imports at the top
 
+            removed = remove_stale_runs(base)
+            if removed:
+                self.log(f"removed {removed} folder(s) of files left by a server that did not stop cleanly")
             self._folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+            self._run_lock = hold_run(self._folder)
         return self._folder
 
     def wants_to_send(self, cid: int) -> bool:
@@ -412,4 +417,55 @@ class ServerFiles:
             import shutil
 
             shutil.rmtree(self._folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                _lock_path(self._folder).unlink()
             self._folder = None
+        if self._run_lock is not None:
+            self._run_lock.close()
+            self._run_lock = None
+
+
+def _lock_path(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".in-use")  # beside the folder: it holds only uploads
+
+
+def hold_run(folder: Path) -> BinaryIO | None:
+    """Lock ``folder``'s lock file for as long as the returned file stays open: the kernel lets
+    go when this process ends however it ends, so a folder nobody holds is a dead server's."""
+    try:
+        import fcntl
+    except ImportError:  # no flock here: nothing is swept either
+        return None
+    handle = open(_lock_path(folder), "wb")  # noqa: SIM115 - held open until close()
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def remove_stale_runs(base: Path) -> int:
+    """Remove the run folders in ``base`` that no live server holds (one killed outright never
+    ran its close(): its uploads stayed on disk for good). Servers on other ports share ``base``:
+    a folder that is held, or has no lock file (still being made, or an older lanchat's), stays."""
+    try:
+        import fcntl
+    except ImportError:
+        return 0
+    import shutil
+
+    removed = 0
+    for run in base.glob("run-*"):
+        if not run.is_dir():
+            continue
+        try:
+            handle = open(_lock_path(run), "rb")  # noqa: SIM115 - closed below
+        except OSError:
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live server's
+            shutil.rmtree(run, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                _lock_path(run).unlink()
+            removed += 1
+    return removed

@@ -47,7 +47,9 @@ class Room:
         return proc
 
     def stored(self) -> list[Path]:
-        return [p for p in self.files_dir.rglob("*") if p.is_file()] if self.files_dir.exists() else []
+        if not self.files_dir.exists():
+            return []
+        return [p for p in self.files_dir.rglob("*") if p.is_file() and not p.name.endswith(".in-use")]  # not the run's lock
 
     def close(self) -> None:
         for proc in reversed(self.procs):

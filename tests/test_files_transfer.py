@@ -35,7 +35,9 @@ def store(tmp_path):
 
 def _stored(store: ServerFiles) -> list[str]:
     folder = store.base
-    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder and folder.exists() else []
+    if not folder or not folder.exists():
+        return []
+    return sorted(p.name for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".in-use"))  # not the run's lock
 
 
 def _left_to_send(store: ServerFiles, cid: int) -> int:
@@ -630,3 +632,48 @@ def test_sending_a_named_pipe_is_refused_at_once_not_waited_on(tmp_path):
     ((events, lines),) = answer
     assert events == [] and [line.kind for line in lines] == ["error"]
     assert lines[0].text.startswith(f"cannot send {pipe}: ")
+
+
+HOLD_A_RUN = """
+import sys
+from lanchat.server_files import ServerFiles
+files = ServerFiles(sys.argv[1])
+(files.folder / "1-x.upload").write_bytes(b"an offer")
+print(files.folder, flush=True)
+sys.stdin.read()  # holds the folder until its stdin closes, or until it is killed
+"""
+
+
+def test_a_server_killed_outright_leaves_its_files_only_until_the_next_one_uses_the_folder(tmp_path):
+    # serve killed with SIGKILL never ran close(): each run's run-XXXX folder, uploads and all
+    # (4 GiB in one afternoon's testing), stayed in the data folder for good
+    import subprocess
+    import sys
+
+    from helpers import ROOT, child_env
+
+    def hold() -> tuple[subprocess.Popen[str], Path]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD_A_RUN, str(tmp_path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        return proc, Path(proc.stdout.readline().strip())
+
+    live, live_folder = hold()  # another room's server (another port), still running
+    killed, killed_folder = hold()
+    killed.kill()
+    killed.wait(timeout=10)
+    logged: list[str] = []
+    files = ServerFiles(tmp_path, log=logged.append)
+    try:
+        mine = files.folder
+        assert not killed_folder.exists()
+        assert (live_folder / "1-x.upload").read_bytes() == b"an offer"
+        assert logged == ["removed 1 folder(s) of files left by a server that did not stop cleanly"]
+    finally:
+        files.close()
+        live.communicate(timeout=10)  # its stdin closes: it ends
+    assert not mine.exists()
+    # the one that ended without close() stays until a server next finds it unheld
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live_folder.name, live_folder.name + ".in-use"]
