@@ -436,8 +436,17 @@ def hold_run(folder: Path) -> BinaryIO | None:
         import fcntl
     except ImportError:  # no flock here: nothing is swept either
         return None
-    handle = open(_lock_path(folder), "wb")  # noqa: SIM115 - held open until close()
-    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        handle = open(_lock_path(folder), "wb")  # noqa: SIM115 - held open until close()
+    except OSError:
+        return None  # no lock file: this folder is never swept, as before
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # a file system without flock: leave no lock file that would look unheld
+        handle.close()
+        with contextlib.suppress(OSError):
+            _lock_path(folder).unlink()
+        return None
     return handle
 
 
