@@ -436,16 +436,20 @@ def hold_run(folder: Path) -> BinaryIO | None:
         import fcntl
     except ImportError:  # no flock here: nothing is swept either
         return None
+    # Locked under another name, then renamed into place: a sweeping server that finds the lock
+    # file finds it held (between an open and its flock it would have looked like a dead one's).
+    making = folder.with_name(folder.name + ".locking")
     try:
-        handle = open(_lock_path(folder), "wb")  # noqa: SIM115 - held open until close()
+        handle = open(making, "wb")  # noqa: SIM115 - held open until close()
     except OSError:
         return None  # no lock file: this folder is never swept, as before
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.replace(making, _lock_path(folder))
     except OSError:  # a file system without flock: leave no lock file that would look unheld
         handle.close()
         with contextlib.suppress(OSError):
-            _lock_path(folder).unlink()
+            making.unlink()
         return None
     return handle
 
