@@ -456,7 +456,10 @@ def notebooks() -> list[Notebook]:
         """
         for sock in people.values():
             sock.close()
-        stop_relay()
+        deadline = time.monotonic() + TIMEOUT
+        while relay_clients and time.monotonic() < deadline:
+            time.sleep(0.005)  # each handler sees its client's end and returns by itself
+        stop_relay()  # (a handler still waiting when the loop stops is cancelled, and Python 3.11 logs that)
         print("relay stopped")
         """,
     )
