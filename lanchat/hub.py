@@ -45,7 +45,7 @@ from .guard import Guard
 from .history_policy import HistoryPolicy
 from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
-from .protocol import Connection, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
+from .protocol import Connection, ConnectionClosed, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
 
 if TYPE_CHECKING:  # the edges the hub is handed; it imports neither
@@ -360,7 +360,7 @@ class Hub:
             if cid == self._host_pending:
                 self._host_joined()
         elif before is not None and cid not in members:
-            self.log(f"{before.name} left")
+            self.log(f"{before.name} {'lost connection' if isinstance(event, ConnectionClosed) else 'left'}")
             self.perform(self.files.forget(cid))  # their offers expire as they leave (bye)
 
     def say(self, peer: Peer, texts: list[str]) -> None:

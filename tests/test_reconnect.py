@@ -398,7 +398,7 @@ def test_since_replays_only_newer_messages_and_always_ends_the_replay(tmp_path):
         end = bob.expect(ev.HistoryEnd)
         assert (end.shown, end.more) == (2, False)
         bob.close()
-        wait_for(lambda: "bob left" in server.output, what="bob to leave")
+        wait_for(lambda: "bob lost connection" in server.output, what="bob to leave")
         cat = RawClient(endpoint)
         cat.send(ev.Hello(name="cat", since=stamps[2]))  # saw everything: an empty replay, still ended
         cat.expect(ev.Welcome)

@@ -99,6 +99,40 @@ def test_a_text_participant_chats_with_a_lanchat_client():
             bob.close()
 
 
+def test_ctrl_d_after_a_whole_line_leaves_as_q_does_and_a_cut_line_is_lost():
+    """nc's Ctrl-D (the write side shut after a complete line) is a text participant's way out:
+    the others read "ann left", as for /q, not "lost connection". Ending mid-line is still lost."""
+    log: list[str] = []
+    with running_server(log=log.append) as (_server, endpoint):
+        bob = RawClient(endpoint, "bob")
+        watcher = TextPeer(endpoint)
+        ann = TextPeer(endpoint)
+        cut = TextPeer(endpoint)
+        try:
+            watcher.line("cy")
+            watcher.expect(r"\* welcome, cy!")
+            ann.line("ann")
+            ann.expect(r"\* welcome, ann!")
+            ann.line("bye all")
+            bob.expect(ev.Message, sender="ann", text="bye all")
+            ann.sock.shutdown(socket.SHUT_WR)
+            bob.expect(ev.Left, name="ann", reason="quit")
+            watcher.expect(r"\* ann left\r\n")
+            ann.expect_closed()
+            cut.line("dee")
+            cut.expect(r"\* welcome, dee!")
+            cut.send("half a li")
+            cut.sock.shutdown(socket.SHUT_WR)
+            bob.expect(ev.Left, name="dee", reason="lost")
+            watcher.expect(r"\* dee left \(connection lost\)\r\n")
+            wait_for(lambda: "dee lost connection" in log)
+            assert "ann left" in log and "ann lost connection" not in log
+        finally:
+            for peer in (ann, cut, watcher):
+                peer.close()
+            bob.close()
+
+
 def test_a_seed_001_program_sends_its_name_and_first_line_at_once():
     with running_server() as (_server, endpoint):
         bob = RawClient(endpoint, "bob")

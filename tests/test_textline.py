@@ -115,9 +115,13 @@ def test_commands_answered_here():
 
 def test_the_peer_closing_is_the_end():
     conn = welcomed()
-    conn.receive_data(b"")
-    assert conn.events() == [ConnectionClosed()]
+    conn.receive_data(b"")  # after a whole line (nc's Ctrl-D): leaving, as /q is
+    assert conn.events() == [ev.Bye(), ConnectionClosed()]
     assert conn.peer_closed and conn.state is State.CLOSED
+    cut = welcomed()
+    cut.receive_data(b"half a li")
+    cut.receive_data(b"")  # inside a line: the connection was lost
+    assert cut.events() == [ConnectionClosed()]
 
 
 def test_what_the_hub_sends_is_a_frame_and_reads_as_the_same_line():
