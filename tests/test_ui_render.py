@@ -272,6 +272,22 @@ def test_status_line_says_offline_first_even_when_narrow():
     assert status.startswith(" ann │ offline: reconnecting… │ 127.0.0.1:3580"), status  # the host's address stays
 
 
+def test_offline_the_status_line_has_no_head_count_and_the_roster_is_who_was_here():
+    """Reconnecting, the status line still said "3 here" and the pane "Here (3)", as if all were
+    connected: both were only true before the connection went down."""
+    from lanchat.client import Offline
+
+    view = make_view(members=["ann", "bob", "carol"], host="bob")
+    assert "3 here" in rd.status_text(view)
+    view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
+    status = rd.status_text(view)
+    assert status.startswith(" ann │ offline: reconnecting…") and "here" not in status, status
+    pane = [t[-rd.roster_width(100) :] for t in row_texts(rd.render(view, 10, 100))[:8]]
+    assert "Was here (3)" in pane[0] and any("bob (host)" in p for p in pane)
+    view.session.progress = {}  # back: who is here again
+    assert "3 here" in rd.status_text(view) and " Here (3)" in row_texts(rd.render(view, 10, 100))[0]
+
+
 def busy_status_view(role: str) -> View:
     """A status line with everything at once: turn, typing, a topic, a file on its way."""
 

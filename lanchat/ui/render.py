@@ -568,7 +568,7 @@ def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
     session = view.session
     members = list(session.members)
     over = chat_over(session)  # then who was here at the end, no longer who is here; no turn
-    title = f" {'Was here' if over else 'Here'} ({len(members)})"
+    title = f" {'Was here' if over or offline(session) else 'Here'} ({len(members)})"  # offline: who was, before
     rows = [text_row(title, PANE_HEAD, width, PLAIN), fit(cells("\u2500" * width, PANE_EDGE), width)]
     room = height - len(rows)
     shown = members if len(members) <= room else members[: max(0, room - 1)]
@@ -592,6 +592,11 @@ def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
     rows = rows[:height]
     rows += [[(" ", PLAIN)] * width for _ in range(height - len(rows))]
     return rows
+
+
+def offline(session: Session) -> bool:
+    """The connection is down and being retried (client.py, Reconnect): who is here is not known."""
+    return "connection" in getattr(session, "progress", {})
 
 
 def chat_over(session: Session) -> bool:
@@ -625,7 +630,8 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     parts.append((_MODE, session.mode))
     if session.mode == "turn":
         parts.append((_NOW, visible(session.turn_text())))
-    parts.append((_COUNT, f"{len(session.members)} here"))
+    if connection is None:  # offline, the count is of who was here before
+        parts.append((_COUNT, f"{len(session.members)} here"))
     unread = getattr(session, "unread_directs", 0)
     if unread:
         parts.append((_NOW, f"{unread} direct unread (/r answers)"))
