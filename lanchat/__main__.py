@@ -135,18 +135,25 @@ _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def _since(text: str) -> float:
-    """--since: an ISO date/time (local time unless it says otherwise) or an age like 30m."""
+    """--since: an ISO date/time (local time unless it says otherwise), a time of day (HH:MM or
+    HH:MM:SS: today at that local time, even if it is still to come) or an age like 30m."""
     import datetime
+    import re
     import time
 
     value = text.strip().lower()
     if value[:-1].isdigit() and value[-1:] in _AGE_UNITS:
         return time.time() - int(value[:-1]) * _AGE_UNITS[value[-1]]
     try:
-        when = datetime.datetime.fromisoformat(text.strip())
+        if re.fullmatch(r"\d{1,2}:\d\d(:\d\d)?", value):
+            hour, minute, second = map(int, (value + ":0").split(":")[:3])
+            when = datetime.datetime.combine(datetime.date.today(), datetime.time(hour, minute, second))
+        else:
+            when = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time: use a date like 2026-11-21, a time like 2026-11-21T14:30, or an age like 30m"
+            f"{text!r} is not a time: use a date like 2026-11-21, a time like 2026-11-21T14:30 or 14:30 (today), "
+            "or an age like 30m"
         ) from None
     return when.timestamp()  # a naive time is taken as local time
 
@@ -329,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--since",
         type=_since,
         metavar="TIME",
-        help="only messages from TIME on: a date or time (2026-11-21, 2026-11-21T14:30, local time) "
-        "or an age (90s, 30m, 2h, 7d)",
+        help="only messages from TIME on: a date or time (2026-11-21, 2026-11-21T14:30, local time), "
+        "a time of day (14:30 or 14:30:15: today, even if still to come) or an age (90s, 30m, 2h, 7d)",
     )
     rooms = commands.add_parser(
         "rooms",
@@ -1361,8 +1368,10 @@ def cmd_history(args: argparse.Namespace) -> int:
         store = HistoryStore(path, create=False)
     except HistoryUnusable as exc:
         return _fail(str(exc))
+    shown = 0
     try:
         for record in store.export(since=args.since):
+            shown += 1
             if args.format == "jsonl":
                 line = json.dumps(record.to_json(), ensure_ascii=False)
             else:
@@ -1371,6 +1380,9 @@ def cmd_history(args: argparse.Namespace) -> int:
                 line = f"[{stamp}] {who}: {visible(record.text)}"
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
+        if not shown:  # an empty transcript says so (on stderr: stdout may be a file being written)
+            since = "" if args.since is None else " since " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(args.since))
+            print(f"no messages{since} in {path}", file=sys.stderr)
     except BrokenPipeError:
         # `lanchat history | head`: the reader has what it wanted; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -165,6 +165,32 @@ def test_export_as_text_and_jsonl_with_since(tmp_path):
     assert not (tmp_path / "none.sqlite3").exists()  # exporting never creates a file
 
 
+def test_since_a_time_of_day_means_today_and_an_empty_export_says_so(tmp_path):
+    """`--since 14:30` was refused as "not a time", and an export matching nothing printed
+    nothing at all. HH:MM and HH:MM:SS are today at that local time; nothing found says so."""
+    import datetime
+
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    midnight = datetime.datetime.combine(datetime.date.today(), datetime.time()).timestamp()  # local
+    store.append(time=midnight + 30, sender="ann", text="just after midnight")
+    store.append(time=midnight + 90, sender="ann", text="a minute later")
+    store.append(time=midnight - 3600, sender="ann", text="yesterday")
+    store.close()
+    for since in ("00:01", "0:01:00", "00:01:30"):
+        shown = run_lanchat("history", str(db), "--since", since)
+        assert shown.returncode == 0 and shown.stderr == "", (since, shown.stderr)
+        assert [line.split("] ", 1)[1] for line in shown.stdout.splitlines()] == ["ann: a minute later"], since
+    none = run_lanchat("history", str(db), "--since", "00:01:31")
+    assert none.returncode == 0 and none.stdout == ""
+    assert none.stderr == f"no messages since {time.strftime('%Y-%m-%d', time.localtime(midnight))} 00:01:31 in {db}\n"
+    for bad in ("25:00", "14:3", "14:30:60"):
+        refused = run_lanchat("history", str(db), "--since", bad)
+        assert refused.returncode == 2 and "is not a time" in refused.stderr and "14:30 (today)" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert "14:30 or 14:30:15: today" in " ".join(run_lanchat("history", "--help").stdout.split())
+
+
 def test_history_without_a_path_names_the_rooms_kept_when_the_default_port_has_none():
     # a room served on port 4000: `lanchat history` looked for port 3580's file and said only
     # "no such history file", though the history sat right beside it
