@@ -215,8 +215,6 @@ class TextConnection:
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the peer; ``b""`` means it closed."""
         if not data:
-            if self.state is State.OPEN and not self._buffer and not self._skipping:
-                self._pending.append(ev.Bye())  # nc's Ctrl-D after a whole line: leaving, as /q is
             self.peer_closed = True
             self.state = State.CLOSED
             self._pending.append(ConnectionClosed())

@@ -99,36 +99,34 @@ def test_a_text_participant_chats_with_a_lanchat_client():
             bob.close()
 
 
-def test_ctrl_d_after_a_whole_line_leaves_as_q_does_and_a_cut_line_is_lost():
-    """nc's Ctrl-D (the write side shut after a complete line) is a text participant's way out:
-    the others read "ann left", as for /q, not "lost connection". Ending mid-line is still lost."""
+def test_leaving_without_q_is_lost_in_the_room_and_in_the_log_and_q_is_left():
+    """nc's Ctrl-D (the write side shut) without /q: the others read "connection lost", and the
+    server's log says the same (it said "ann left"); /q is how a text participant leaves
+    (notebook 16's exercise checks exactly that)."""
     log: list[str] = []
     with running_server(log=log.append) as (_server, endpoint):
         bob = RawClient(endpoint, "bob")
         watcher = TextPeer(endpoint)
         ann = TextPeer(endpoint)
-        cut = TextPeer(endpoint)
+        polite = TextPeer(endpoint)
         try:
-            watcher.line("cy")
-            watcher.expect(r"\* welcome, cy!")
-            ann.line("ann")
-            ann.expect(r"\* welcome, ann!")
+            for peer, name in ((watcher, "cy"), (ann, "ann"), (polite, "dee")):
+                peer.line(name)
+                peer.expect(rf"\* welcome, {name}!")
             ann.line("bye all")
             bob.expect(ev.Message, sender="ann", text="bye all")
             ann.sock.shutdown(socket.SHUT_WR)
-            bob.expect(ev.Left, name="ann", reason="quit")
-            watcher.expect(r"\* ann left\r\n")
+            bob.expect(ev.Left, name="ann", reason="lost")
+            watcher.expect(r"\* ann left \(connection lost\)\r\n")
             ann.expect_closed()
-            cut.line("dee")
-            cut.expect(r"\* welcome, dee!")
-            cut.send("half a li")
-            cut.sock.shutdown(socket.SHUT_WR)
-            bob.expect(ev.Left, name="dee", reason="lost")
-            watcher.expect(r"\* dee left \(connection lost\)\r\n")
-            wait_for(lambda: "dee lost connection" in log)
-            assert "ann left" in log and "ann lost connection" not in log
+            wait_for(lambda: "ann lost connection" in log)
+            polite.line("/q")
+            bob.expect(ev.Left, name="dee", reason="quit")
+            watcher.expect(r"\* dee left\r\n")
+            wait_for(lambda: "dee left" in log)
+            assert "ann left" not in log and "dee lost connection" not in log
         finally:
-            for peer in (ann, cut, watcher):
+            for peer in (ann, polite, watcher):
                 peer.close()
             bob.close()
 
