@@ -36,10 +36,11 @@ def join_host_port(host: str, port: int) -> str:
 def peer_text(host: str, port: int) -> str:
     """A connected peer as lanchat shows it: ``127.0.0.1:50312``, ``[::1]:50312``. An IPv4
     client of a dual-stack listener arrives as ``::ffff:127.0.0.1``: shown as the IPv4 it is."""
-    with contextlib.suppress(ValueError):
-        mapped = ipaddress.IPv6Address(host.split("%", 1)[0]).ipv4_mapped
-        if mapped is not None:
-            host = str(mapped)
+    if host.startswith("::ffff:"):  # (only then: every accept comes here, a storm's too)
+        with contextlib.suppress(ValueError):
+            mapped = ipaddress.IPv6Address(host.split("%", 1)[0]).ipv4_mapped
+            if mapped is not None:
+                host = str(mapped)
     return join_host_port(host, port)
 
 
