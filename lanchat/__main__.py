@@ -644,7 +644,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gate=Gate(clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding),
     )
     log = _headless_log if args.headless else None
-    files = _server_files(args, log)
+    files = _server_files(args, log, first_id=store.next_file_id() if store else 1)
     server = Server(
         [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context,
         limits=not args.no_limits,
@@ -806,14 +806,15 @@ def _operator_lines(names: list[str], owner_of, *, kept: bool) -> list[str]:  # 
     return lines
 
 
-def _server_files(args: argparse.Namespace, log):  # noqa: ANN001, ANN202
-    """The server's file store (server_files.py): limits from the command line, a folder of its own."""
+def _server_files(args: argparse.Namespace, log, *, first_id: int = 1):  # noqa: ANN001, ANN202
+    """The server's file store (server_files.py): limits from the command line, a folder of its own,
+    ids going on from the last run's (``first_id``, kept in the history)."""
     from .files import MB
     from .server_files import ServerFiles
 
     base = Path(args.files_dir).expanduser() if args.files_dir else None  # None: the data folder, on first use
     quota = args.quota_mb * MB if args.quota_mb else None
-    return ServerFiles(base, max_file_bytes=args.max_file_mb * MB, quota_bytes=quota, log=log)
+    return ServerFiles(base, max_file_bytes=args.max_file_mb * MB, quota_bytes=quota, first_id=first_id, log=log)
 
 
 def _close_history(server, store) -> None:  # noqa: ANN001

@@ -100,6 +100,13 @@ class DropBans:
     ids: tuple[int, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class NextFileId:
+    """The file id the next offer gets, kept so that ids never repeat after a restart."""
+
+    value: int
+
+
 
 @dataclass(frozen=True, kw_only=True)
 class Claim:
@@ -130,4 +137,4 @@ class Said(NamedTuple):
     frames: list[bytes]
 
 
-Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen | Record | StoreBan | DropBans | Said
+Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen | Record | StoreBan | DropBans | NextFileId | Said

@@ -99,6 +99,7 @@ class ClientTransfers:
         self.waiting: dict[int, _Sending] = {}  # offered, not yet accepted
         self.sending: dict[str, _Sending] = {}  # accepted, chunks going out
         self.checking: dict[str, str] = {}  # all sent, the server is checking: id -> name
+        self.on_offer: dict[str, str] = {}  # ours, on offer: id -> name (they go with the connection)
         self.wanted: set[str] = set()
         self.receiving: dict[str, _Receiving] = {}
         self._next_ref = 1
@@ -156,11 +157,9 @@ class ClientTransfers:
         return [ev.GetFile(id=file_id, binary=True)], []
 
     def cancel(self, file_id: str = "") -> tuple[list[ev.Event], list[Line]]:
-        """``/cancel [ID]``: stop sending or receiving ``file_id`` (every transfer when empty).
-
-        The server is told (``cancel``) so it drops an upload it was storing or stops reading a
-        download; pieces already on their way are ignored. A download's file is deleted.
-        """
+        """``/cancel [ID]``: stop sending or receiving ``file_id`` (every transfer when empty). The
+        server is told (``cancel``) so it drops an upload or stops reading a download; pieces
+        already on their way are ignored. A download's file is deleted."""
         file_id = file_id.strip().lstrip("#")
         events: list[ev.Event] = []
         lines: list[Line] = []
@@ -270,7 +269,8 @@ class ClientTransfers:
         if isinstance(event, (ev.FileData, ev.FileBytes)):
             return self._data(event.id, event.data)
         if isinstance(event, ev.Offered):
-            self.checking.pop(event.id, None)
+            if (name := self.checking.pop(event.id, None)) is not None:
+                self.on_offer[event.id] = name
             return [], []
         if isinstance(event, ev.FileError):
             return self._failed(event)
@@ -379,6 +379,7 @@ class ClientTransfers:
         for sending in [*self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
         self.wanted.clear()
+        self.on_offer.clear()
 
 
 def cut_off(transfers: ClientTransfers) -> list[Line]:
@@ -387,6 +388,10 @@ def cut_off(transfers: ClientTransfers) -> list[Line]:
     texts = [f"stopped receiving {r.name}; nothing of it was kept" for r in transfers.receiving.values()]
     texts += [f"stopped sending {s.name}; /send it again when back" for s in [*transfers.waiting.values(), *transfers.sending.values()]]
     texts += [f"the download of #{wanted} did not start" for wanted in sorted(transfers.wanted)]
+    texts += [
+        f"your file {name} (#{file_id}) is no longer on offer; /send it again when back"
+        for file_id, name in transfers.on_offer.items()
+    ]
     transfers.close()
     return [Line(kind="error", time=transfers.wall(), text=f"connection lost: {text}") for text in texts]
 

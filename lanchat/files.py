@@ -277,14 +277,23 @@ class OfferBook:
     """Which files are on offer, the limits on them, and who may fetch what.
 
     ``max_file_bytes`` caps one file; ``quota_bytes`` caps what one person has on offer
-    (or uploading) at once. Ids are short numbers, easy to type after ``/get``.
+    (or uploading) at once. Ids are short numbers, easy to type after ``/get``, counted from
+    ``first_id``: a server with history starts where its last run stopped, so a ``/get 1`` typed
+    from an old screen never fetches another file (PROTOCOL.md, File transfer).
     """
 
-    def __init__(self, *, max_file_bytes: int = DEFAULT_MAX_FILE_MB * MB, quota_bytes: int | None = None) -> None:
+    def __init__(
+        self, *, max_file_bytes: int = DEFAULT_MAX_FILE_MB * MB, quota_bytes: int | None = None, first_id: int = 1
+    ) -> None:
         self.max_file_bytes = max_file_bytes
         self.quota_bytes = quota_bytes if quota_bytes is not None else QUOTA_FILES * max_file_bytes
         self.offers: dict[str, Offer] = {}
-        self._next_id = 1
+        self.first_id = first_id
+        self.next_id = first_id
+
+    def from_before(self, file_id: str) -> bool:
+        """``file_id`` was given out by an earlier run of this server (it cannot be on offer now)."""
+        return file_id.isascii() and file_id.isdigit() and int(file_id) < self.first_id
 
     def used_by(self, cid: int, *, name: str | None = None, address: str | None = None) -> int:
         """What ``cid`` has on offer, counting every connection under the same name and, when
@@ -325,7 +334,7 @@ class OfferBook:
                 f"on offer ({human_size(used)} in use); files you offered go when you leave"
             )
         offer = Offer(
-            file_id=str(self._next_id),
+            file_id=str(self.next_id),
             owner=owner,
             owner_name=owner_name,
             name=clean,
@@ -334,7 +343,7 @@ class OfferBook:
             to_name=to_name,
             address=address,
         )
-        self._next_id += 1
+        self.next_id += 1
         self.offers[offer.file_id] = offer
         return offer
 

@@ -887,6 +887,22 @@ class HistoryStore(_NameOwners):
         except sqlite3.Error as exc:
             raise HistoryWriteError(_describe(exc)) from None
 
+    def next_file_id(self) -> int:
+        """The id the next file offered gets (server_files.py): ids go on from the last run."""
+        try:
+            row = self.db.execute("SELECT value FROM settings WHERE key = 'next_file_id'").fetchone()
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return 1
+        return int(row[0]) if row is not None and str(row[0]).isdigit() and int(row[0]) > 0 else 1
+
+    def set_next_file_id(self, value: int) -> None:
+        """Keep the next file id (actions.NextFileId), so an id is never given to two files."""
+        self._settle()
+        try:
+            self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('next_file_id', ?)", (str(value),))
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
     def bans(self) -> list[Ban]:
         """The bans in force, oldest first: what the room starts with."""
         try:

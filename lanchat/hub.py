@@ -40,7 +40,22 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import events as ev
 from . import limits as lim
-from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Said, Seen, Send, StoreBan
+from .actions import (
+    Action,
+    Broadcast,
+    Claim,
+    Close,
+    DropBans,
+    Keep,
+    Log,
+    NextFileId,
+    Record,
+    Replay,
+    Said,
+    Seen,
+    Send,
+    StoreBan,
+)
 from .guard import Guard
 from .history_policy import HistoryPolicy
 from .moderation import tick as moderation_tick
@@ -485,6 +500,8 @@ class Hub:
                 self.history.call(lambda store: store.add_ban(action.ban))  # noqa: B023
             elif isinstance(action, DropBans):
                 self.history.call(lambda store: store.drop_bans(action.ids))  # noqa: B023
+            elif isinstance(action, NextFileId):  # file ids never repeat after a restart
+                self.history.call(lambda store: store.set_next_file_id(action.value))  # noqa: B023
 
     def _send(self, peer: Peer, event: ev.Event) -> None:
         """One event to one connection, through its protocol state machine."""

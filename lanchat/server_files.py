@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from . import events as ev
-from .actions import Action, Broadcast, Send
+from .actions import Action, Broadcast, NextFileId, Send
 from .files import (
     BINARY_CHUNK_BYTES,
     CHUNK_BYTES,
@@ -95,11 +95,12 @@ class ServerFiles:
         *,
         max_file_bytes: int | None = None,
         quota_bytes: int | None = None,
+        first_id: int = 1,
         clock: Callable[[], float] = time.time,
         log: Callable[[str], None] | None = None,
     ) -> None:
         book_args = {} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}
-        self.book = OfferBook(quota_bytes=quota_bytes, **book_args)
+        self.book = OfferBook(quota_bytes=quota_bytes, first_id=first_id, **book_args)
         self.base = Path(base) if base is not None else None
         self.clock = clock
         self.log = log or (lambda line: None)
@@ -209,7 +210,8 @@ class ServerFiles:
         upload = _Upload(offer.file_id, cid, path, handle, hashlib.sha256(), offer.size, last_chunk=self.clock())
         self.uploads[offer.file_id] = upload
         # binary: the chunks may come as binary frames, which cost no base64 and no JSON
-        return [Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id, binary=True))]
+        ready = Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id, binary=True))
+        return [NextFileId(value=self.book.next_id), ready]  # kept with the history: no id twice
 
     def _chunk(self, cid: int, file_id: str, piece: str | bytes) -> list[Action]:
         """One piece of an upload: base64 text from a ``chunk``, raw bytes from a binary frame."""
@@ -286,6 +288,8 @@ class ServerFiles:
         offer = self.book.find(file_id, cid)
         if offer is None:
             message = f"no file #{file_id[:40]} is on offer (/files lists them)"  # "#9" asked: "#9", not "##9"
+            if self.book.from_before(file_id):  # a /get from a screen older than this run
+                message = f"#{file_id} was offered before the server restarted, and went then (/files lists what is on offer)"
             return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=message))]
         if any(d.file_id == offer.file_id for d in self.downloads.get(cid, ())):
             # asked again while it is still coming: one open file each time would let one

@@ -169,6 +169,7 @@ class Session:
     typing: dict[str, float] = field(default_factory=dict)  # name -> when their last hint came
     pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
     typing_sent: float = float("-inf")  # when we last sent a typing hint
+    offers_seen: dict[str, tuple[str, str]] = field(default_factory=dict)  # file id -> (name, from)
 
     # ----------------------------------------------------------------- queries
 
@@ -322,7 +323,7 @@ class Session:
             said = f"{event.name} was turned away: {full if event.code == ev.E_ROOM_FULL else event.code}"
             return [Line(kind="notice", time=event.time, text=said, code=event.code)]
         if isinstance(event, ev.Offered):
-            return [offered_line(self, event)]
+            return [*renumbered_offer(self, event), offered_line(self, event)]
         if isinstance(event, ev.FileList):
             text = f"files on offer ({event.count}):" if event.count else "no files are on offer; /send PATH offers one"
             return [self._notice(text)]
@@ -636,6 +637,21 @@ class Rejoining:
             return [session._notice("you missed nothing while away")]
         earlier = "; /history shows earlier ones" if more else ""
         return [session._notice(f"end of what you missed ({missed} message{'s' if missed != 1 else ''}{earlier})")]
+def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
+    """Ids never repeat within a server's run (nor across runs with history), so an id seen
+    before for another file means the server restarted without its history: said once, so a
+    ``/get`` meant for the old file is not taken for the new one (PROTOCOL.md, File transfer)."""
+    from .files import safe_name
+
+    now = (safe_name(offered.name), offered.sender)
+    earlier = session.offers_seen.get(offered.id)
+    session.offers_seen[offered.id] = now
+    if earlier is None or earlier == now:
+        return []
+    text = f"#{offered.id} is a new file: {earlier[0]} from {earlier[1]} had that number before the server restarted"
+    return [session._notice(text)]
+
+
 def offered_line(session: Session, offered: ev.Offered) -> Line:
     """An offer as a notice, with the exact command to fetch it (PROTOCOL.md, File transfer)."""
     from .files import human_size, safe_name

@@ -33,8 +33,9 @@ def setting(tmp_path, *people: tuple[str, str]) -> tuple[Room, ServerFiles, Cloc
 
 
 def offer(files: ServerFiles, room: Room, cid: int, size: int, ref: int = 1) -> ev.Event:
-    (answer,) = files.handle(room, cid, ev.OfferFile(ref=ref, name="big.bin", size=size))
+    *kept, answer = files.handle(room, cid, ev.OfferFile(ref=ref, name="big.bin", size=size))
     assert isinstance(answer, Send)
+    assert [type(action).__name__ for action in kept] in ([], ["NextFileId"])  # accepted: the next id is kept
     return answer.event
 
 
