@@ -66,7 +66,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
     Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME", also=("/unignore",)),
     Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
-    Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone and asks first; /q! does not ask, nor wait for lines still being paced; also /quit, \\quit)", also=("/q!",)),
+    Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone, and a /q with files on their way stops them: both ask first; /q! does not ask, nor wait for lines still being paced; also /quit, \\quit)", also=("/q!",)),
     # operators only (the host, and whom an operator made one): PROTOCOL.md, Moderation
     Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
     Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)", also=("/unban", "/bans")),

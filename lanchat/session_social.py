@@ -232,15 +232,28 @@ def parse(session: Session, word: str, rest: str) -> object:
 
 
 def _quit(session: Session) -> InputResult:
-    """/q. The host's /q closes the chat for everyone: with others here it asks first."""
+    """/q. The host's /q closes the chat for everyone, and anyone's /q stops the files they are
+    sending or receiving: a person at the screen is asked first (a script's pipe never is)."""
     from .session import Quit
 
-    people = others(session)
-    if session.role != "host" or not people or session.quit_armed or not session.confirm_quit:
+    people = others(session) if session.role == "host" else []
+    moving = moving_files(session)
+    if (not people and not moving) or session.quit_armed or not session.confirm_quit:
         return Quit()
     session.quit_armed = True
+    if not people:
+        return _local(session, f"/q stops {moving}: type /q again to leave (/q! leaves without asking)")
     who = ", ".join(people[:5]) + (f" and {len(people) - 5} more" if len(people) > 5 else "")
-    return _local(session, f"/q closes the chat for everyone ({who}): type /q again to close it (/q! closes without asking)")
+    also = f" and stops {moving}" if moving else ""
+    return _local(session, f"/q closes the chat for everyone ({who}){also}: type /q again to close it (/q! closes without asking)")
+
+
+def moving_files(session: Session) -> str:
+    """The files on their way to or from us now, for /q's question: "receiving data.bin (40%)"."""
+    moving = [p for key, p in session.progress.items() if key.startswith(("send:", "get:"))]
+    said = [f"{'sending' if p.direction == 'send' else 'receiving'} {p.label} ({p.percent}%)" for p in moving[:2]]
+    more = f" and {len(moving) - 2} more file{'s' if len(moving) > 3 else ''}" if len(moving) > 2 else ""
+    return ", ".join(said) + more
 
 
 def _ignore(session: Session, word: str, rest: str) -> InputResult:

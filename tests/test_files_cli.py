@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, start_server, wait_for
+from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, TermProc, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.files import MB
@@ -305,6 +305,31 @@ def test_cancel_stops_a_download_midway_tells_the_server_and_keeps_nothing(tmp_p
         bob.expect(r"! no file is being sent or received")
         assert os.listdir(downloads) == []
         assert bob.popen.poll() is None  # the chat goes on
+    finally:
+        bob.stop()
+        server.close()
+
+
+def test_q_during_a_download_asks_first_and_a_second_q_leaves_keeping_nothing(tmp_path):
+    """A person at the screen who types /q while a file is coming is told what it stops; the
+    download goes on until a second /q, which leaves, with no partial file. (A script's /q, or
+    /q!, leaves at once, as test_cancel and the scripted tests show.)"""
+    server = half_a_file(b"x" * (30 * 1024), then_drop=False)
+    downloads = tmp_path / "dl"
+    downloads.mkdir()
+    bob = TermProc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads),
+                   "--no-reconnect", rows=20, cols=120)  # fmt: skip
+    try:
+        bob.expect(r"welcome, bob")
+        bob.send("/get 5\r")
+        bob.expect(r"get half\.bin 50%")  # on the status line
+        bob.send("/q\r")
+        bob.expect(r"/q stops receiving half\.bin \(50%\): type /q again to leave \(/q! leaves without asking\)")
+        assert bob.proc.isalive()  # still in the chat, still receiving
+        bob.send("/q\r")
+        assert bob.wait() == 0
+        wait_for(lambda: ev.Bye() in server.heard, what="bob's bye")
+        assert os.listdir(downloads) == []
     finally:
         bob.stop()
         server.close()

@@ -162,3 +162,37 @@ def test_every_command_help_lists_completes_with_tab_and_is_known():
     for command in words:  # and Tab offers nothing the chat would call unknown
         answer = ann.parse_input(command)
         assert not (isinstance(answer, Local) and "unknown command" in answer.lines[0].text), command
+
+
+def test_q_with_files_on_their_way_asks_once_and_names_them_and_a_script_is_never_asked():
+    from lanchat.files import Progress
+
+    def moving(session: Session, *names: str) -> None:
+        for i, name in enumerate(names):
+            direction = "send" if i % 2 else "get"
+            session.progress[f"{direction}:{i}"] = Progress(direction=direction, label=name, total=100, started=0.0, done=40)
+        session.progress["connection"] = "not a transfer"  # other live things are not files
+
+    bob = room("bob", "client", "ann")
+    bob.confirm_quit = True
+    assert isinstance(bob.parse_input("/q"), Quit)  # nothing moving: leaves at once
+    moving(bob, "a.bin", "b.bin", "c.bin", "d.bin")
+    asked = bob.parse_input("/q")
+    assert isinstance(asked, Local)
+    assert asked.lines[0].text == (
+        "/q stops receiving a.bin (40%), sending b.bin (40%) and 2 more files: type /q again to leave (/q! leaves without asking)"
+    )
+    assert isinstance(bob.parse_input("/q"), Quit)  # the second /q leaves
+    assert isinstance(bob.parse_input("/q!"), Quit)
+
+    ann = room("ann", "host", "bob")
+    ann.confirm_quit = True
+    moving(ann, "big.iso")
+    asked = ann.parse_input("/q")
+    assert isinstance(asked, Local)
+    assert asked.lines[0].text == (
+        "/q closes the chat for everyone (bob) and stops receiving big.iso (40%): type /q again to close it (/q! closes without asking)"
+    )
+    script = room("cat", "client", "ann")  # confirm_quit stays False: a pipe, nobody to ask
+    moving(script, "a.bin")
+    assert isinstance(script.parse_input("/q"), Quit)
