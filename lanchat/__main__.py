@@ -1323,7 +1323,22 @@ def _run_participant(  # noqa: ANN001
     if role == "host" and outcome.code == 0:
         message = "the chat is closed"
     _last_words(f"{PROG}: {_terminal_safe(message)}", sys.stderr if outcome.code else sys.stdout)
+    if outcome.code and isinstance(frontend, PlainFrontend) and not _same_file(sys.stdout, sys.stderr):
+        # `connect --plain > log`: the saved transcript ends with why, too (a terminal reads it once)
+        _last_words(f"{PROG}: {_terminal_safe(message)}", sys.stdout)
     return outcome.code
+
+
+def _same_file(one, other) -> bool:  # noqa: ANN001 - two of sys.stdout, sys.stderr
+    """Whether two streams write to the same place (one terminal, or `> log 2>&1`); when
+    that cannot be told, True, so nothing is said twice."""
+    import os
+
+    try:
+        a, b = os.fstat(one.fileno()), os.fstat(other.fileno())
+    except (OSError, ValueError, AttributeError):
+        return True
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _last_words(text: str, stream) -> None:  # noqa: ANN001 - sys.stdout or sys.stderr

@@ -5,8 +5,11 @@ After each act the room still serves everyone else.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
-from helpers import StandInServer, TermProc
+from helpers import ROOT, StandInServer, TermProc, child_env, identity_args
 from test_cli import STAMP, join, run, serve  # noqa: F401 - run is the fixture
 
 from lanchat import events as ev
@@ -71,6 +74,47 @@ def test_any_fatal_error_is_read_once_as_the_exit_line(run, code, said):  # noqa
         assert after == [f"lanchat: disconnected by the server: {said}"], after
     finally:
         server.close()
+
+
+def test_a_transcript_saved_with_a_redirect_ends_with_why_and_the_terminal_reads_it_too(tmp_path):
+    """`connect --plain > log`: the exit line went to stderr only, so the saved log of a removed
+    student did not say why it ended. Now the log ends with it as well; with stdout and stderr
+    in one place (a terminal, `2>&1`) it is still said once (the test above)."""
+
+    def on_event(server: StandInServer, event: object) -> bool:
+        if not isinstance(event, ev.Say):
+            return False
+        server.send(ev.Error(code=ev.E_KICKED, message="hal removed you from the room: spamming", fatal=True))
+        return True
+
+    server = StandInServer(on_event)
+    log = tmp_path / "log.txt"
+    try:
+        with open(log, "wb") as out:
+            bob = subprocess.Popen(
+                [sys.executable, "-m", "lanchat", "connect", "--plain", "127.0.0.1", str(server.port), "--name", "bob",
+                 "--no-reconnect", *identity_args("bob")],
+                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+            )  # fmt: skip
+            try:  # stdin stays open: its end would be a /q, before the server's answer
+                assert bob.stdin is not None
+                bob.stdin.write(b"hello\n")
+                bob.stdin.flush()
+                bob.wait(timeout=30)
+                assert bob.stderr is not None
+                errors = bob.stderr.read()
+            finally:
+                if bob.poll() is None:
+                    bob.kill()
+                    bob.wait(5)
+                bob.stdin.close()
+    finally:
+        server.close()
+    said = "lanchat: disconnected by the server: hal removed you from the room: spamming"
+    assert bob.returncode == 1
+    assert log.read_text().splitlines()[-1] == said  # the saved transcript ends with why
+    assert errors.decode().splitlines()[-1] == said  # and the terminal shows it
+    assert log.read_text().count("removed you") == 1
 
 
 def test_a_student_is_refused_and_told_who_can(run):  # noqa: F811
