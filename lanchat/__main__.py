@@ -1322,11 +1322,16 @@ def _run_participant(  # noqa: ANN001
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = "the chat is closed"
-    _last_words(f"{PROG}: {_terminal_safe(message)}", sys.stderr if outcome.code else sys.stdout)
-    if outcome.code and isinstance(frontend, PlainFrontend) and not _same_file(sys.stdout, sys.stderr):
-        # `connect --plain > log`: the saved transcript ends with why, too (a terminal reads it once)
-        _last_words(f"{PROG}: {_terminal_safe(message)}", sys.stdout)
+    _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend))
     return outcome.code
+
+
+def _how_it_ended(text: str, code: int, *, plain: bool) -> None:
+    """The exit line: an error to stderr, and with `connect --plain > log` to the saved
+    transcript too, so it ends with why (where both are one terminal, it is said once)."""
+    _last_words(text, sys.stderr if code else sys.stdout)
+    if code and plain and not _same_file(sys.stdout, sys.stderr):
+        _last_words(text, sys.stdout)
 
 
 def _same_file(one, other) -> bool:  # noqa: ANN001 - two of sys.stdout, sys.stderr
