@@ -20,6 +20,10 @@ from .limits import TokenBucket
 # sent evenly may reach the server bunched) and a refill this much slower than the server's.
 RESERVE_TOKENS = 1
 RATE_MARGIN = 0.95
+# The longest the loop is asked to wait for a token. The allowance comes from the server, and a
+# fake one's (one line in 30 years) would ask select() for a wait it refuses (OverflowError);
+# waking once a minute to find still no token costs nothing.
+MAX_WAIT_SECONDS = 60.0
 
 
 class SendPacer:
@@ -64,7 +68,7 @@ class SendPacer:
         """Seconds until the next waiting frame may go (0: now); None when nothing waits."""
         if not self.waiting:
             return None
-        return 0.0 if self.bucket is None else self.bucket.seconds_until(now)
+        return 0.0 if self.bucket is None else min(self.bucket.seconds_until(now), MAX_WAIT_SECONDS)
 
     def drop(self) -> int:
         """Forget what waits (the person left at once); returns how many frames that was."""

@@ -233,6 +233,32 @@ def test_numbers_out_of_range_in_file_events_are_skipped_with_a_line():
         server.close()
 
 
+@pytest.mark.parametrize("rate", [1e-9, 5e-324])
+def test_an_absurdly_slow_flood_allowance_holds_lines_without_ending_the_client(rate):
+    """A fake server's welcome allows one line, then one every 30 years (or 1e308 years): the
+    client holds the rest, as it would for any allowance, and stays responsive (select() refuses
+    a wait that long: it ended the client with an internal error)."""
+    allowance = frame_of({"type": "welcome", "version": 2, "name": "ann", "mode": "duplex", "members": ["ann"],
+                          "flood_burst": 1, "flood_rate": rate})
+    server = HostileServer(allowance)
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann")
+    try:
+        client.expect(r"welcome, ann")
+        for line in ("one", "two", "three"):
+            client.send(line)
+        client.expect(r"lines after that are sent at that pace")
+        client.send("/q")
+        client.expect(r"leaving once the 2 waiting lines are sent")
+        client.send("/q")
+        client.expect(r"2 lines not sent")
+        assert client.wait() == 0, client.output
+        assert b'"one"' in server.heard and b'"two"' not in server.heard
+        assert "internal error" not in client.output
+    finally:
+        client.stop()
+        server.close()
+
+
 # ------------------------------------------------------------ who owns the AF_UNIX socket
 
 

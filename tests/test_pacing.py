@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lanchat import events as ev
 from lanchat import limits as lim
-from lanchat.pacing import SendPacer
+from lanchat.pacing import MAX_WAIT_SECONDS, SendPacer
 
 
 def welcome(burst: int | None = 10, rate: float | None = 3.0) -> ev.Welcome:
@@ -53,6 +53,11 @@ def test_no_allowance_means_no_pacing_and_releases_what_waited():
     for nonsense in ((0, 3.0), (10, 0.0), (-5, -1.0)):  # a server's nonsense never stalls the client
         pacer.allow(welcome(*nonsense), 0.0)
         assert pacer.send(ev.Say(text="c"), 0.0)
+    for slow in (1e-9, 5e-324):  # a fake server's one line in 30 years: the loop still wakes
+        pacer.allow(welcome(1, slow), 0.0)
+        pacer.send(ev.Say(text="d"), 0.0)
+        assert not pacer.send(ev.Say(text="e"), 0.0)
+        assert pacer.due(0.0) == MAX_WAIT_SECONDS and pacer.release(MAX_WAIT_SECONDS) == []
 
 
 def test_a_rejoin_takes_the_new_allowance_and_keeps_what_was_spent():
