@@ -180,10 +180,8 @@ class ServerFiles:
             if target is None:
                 return refuse(f"nobody called {offer_event.to[:40]!r} is here to send a file to")
         member = room.members.get(cid)
-        if member is not None:
-            mute = room.moderation.mute_for(member, room.clock(), room.moderation.identity_of(member))
-            if mute is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
-                return refuse(mute_refusal(mute, room.clock()))
+        if (muted := _muted(room, cid)) is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
+            return refuse(muted)
         address = member.address if member is not None and member.address not in ("", "local") else None
         try:
             offer = self.book.open(
@@ -261,6 +259,8 @@ class ServerFiles:
             )
         if upload.hasher.hexdigest() != done.sha256:
             return self._fail_upload(upload, f"{offer.name} arrived damaged (SHA-256 mismatch) and was discarded")
+        if (muted := _muted(room, cid)) is not None:  # muted since the offer: its name is words too
+            return self._fail_upload(upload, muted)
         del self.uploads[upload.file_id]
         offer.sha256 = done.sha256
         offer.ready = True
@@ -427,6 +427,13 @@ class ServerFiles:
         if self._run_lock is not None:
             self._run_lock.close()
             self._run_lock = None
+
+
+def _muted(room: Room, cid: int) -> str | None:
+    """Why ``cid`` may not offer a file now (a mute holds against them), or None."""
+    member = room.members.get(cid)
+    mute = None if member is None else room.moderation.mute_for(member, room.clock(), room.moderation.identity_of(member))
+    return None if mute is None else mute_refusal(mute, room.clock())
 
 
 def _lock_path(folder: Path) -> Path:

@@ -91,3 +91,33 @@ def test_a_kicked_persons_offers_vanish(tmp_path):
     files.forget(cid["mallory"])  # the hub does this when the kicked connection closes
     assert files.book.offers == {} and files.uploads == {}
     files.close()
+
+
+def test_an_upload_begun_before_a_mute_is_not_offered_after_it(tmp_path):
+    """From the attacker's side, on real sockets: mallory opens an upload whose name is her
+    words, is muted, then finishes it. Her file is not offered to the room: its name would be
+    the words the mute keeps out (an open upload can be held for a minute per piece)."""
+    import hashlib
+
+    from helpers import RawClient, local_host, running_server
+
+    words = "the teacher cannot stop me.txt"
+    store = ServerFiles(tmp_path / "files", max_file_bytes=MB, quota_bytes=MB)
+    with running_server(files=store) as (server, endpoint):
+        hal = local_host(server, "hal")
+        mallory, ann = RawClient(endpoint, "mallory"), RawClient(endpoint, "ann")
+        mallory.send(ev.OfferFile(ref=1, name=words, size=3))
+        ready = mallory.expect(ev.UploadReady)
+        mallory.send(ev.UploadBytes(id=ready.id, data=b"foo"))
+        hal.send(ev.Moderate(action="mute", name="mallory", minutes=5))
+        mallory.expect(ev.Moderated, action="mute")
+        ann.expect(ev.Moderated, action="mute")
+        mallory.send(ev.UploadDone(id=ready.id, sha256=hashlib.sha256(b"foo").hexdigest()))
+        refused = mallory.expect(ev.FileError, id=ready.id)
+        assert refused.message.startswith("you are muted by hal for 5 more minutes")
+        mallory.send(ev.Say(text="still muted?"))
+        mallory.expect(ev.Error, code=ev.E_MUTED)  # her frames are read in order: the done came first
+        assert not [e for e in ann.drain(0.3) if isinstance(e, ev.Offered)]
+        assert store.book.offers == {} and store.uploads == {}
+        for client in (hal, mallory, ann):
+            client.close()
