@@ -370,6 +370,25 @@ def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Acti
     return room._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
 
 
+def muted_join_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action] | None:
+    """A muted key's ``hello`` under another name than it was muted with: refused (not fatal),
+    as ``nick`` is, since everyone reads a name (``joined``). By key only: an address may be a
+    classmate's, who would be muted there already but must still be able to join."""
+    mod = room.moderation
+    if not mod.mutes:
+        return None
+    identity = key_id(key if key is not None else mod.arrivals.get(cid, ("", None))[1])
+    if identity is None:
+        return None
+    now = room.clock()
+    mod.mutes = [m for m in mod.mutes if m.until is None or m.until > now]
+    mute = next((m for m in mod.mutes if m.key == identity and m.name_key != ev.name_key(name)), None)
+    if mute is None:
+        return None
+    message = f"{mute_refusal(mute, now)}, under the name you had when muted; not as {name[:40]!r}"
+    return room._error(cid, ev.E_MUTED, message)
+
+
 def muted_refusal(room: Room, member: Member) -> list[Action]:
     """A muted person's ``say`` or ``whisper``: refused with who, for how long and why."""
     mod = room.moderation

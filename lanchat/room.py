@@ -24,6 +24,7 @@ from .moderation import (
     Moderation,
     ban_refusal,
     moderate,
+    muted_join_refusal,
     muted_refusal,
     named_operator_joins,
     operator_name_refusal,
@@ -295,7 +296,7 @@ class Room:
         refused = name_refused(self, cid, name, key)
         if refused:
             return refused
-        if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key)):
+        if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key) or muted_join_refusal(self, cid, name, key)):
             return banned
         if room_social.full(self, cid):  # --max-clients N: N people besides the host, who is told
             people = "person" if self.max_members == 1 else "people"

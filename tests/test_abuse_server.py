@@ -303,3 +303,30 @@ def test_a_banned_student_cannot_come_back_under_a_new_name_from_the_same_addres
                 hal.close()
     finally:
         namespace_cm.__exit__(None, None, None)
+
+
+def test_a_muted_student_cannot_rejoin_under_a_name_that_says_what_the_mute_keeps_out():
+    """/nick is refused to someone muted, since a name is read too; leaving and joining again
+    with the same key under a new name was not: 'teacher_is_unfair joined' reached everyone."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from helpers import local_host
+
+    key = Ed25519PrivateKey.generate()
+    with running_server() as (server, endpoint):
+        hal = local_host(server, "hal")
+        ann = RawClient(endpoint, "ann")
+        mallory = RawClient(endpoint, "mallory", key=key)
+        hal.send(ev.Moderate(action="mute", name="mallory", minutes=5, reason="calm down"))
+        ann.expect(ev.Moderated, action="mute")
+        mallory.send(ev.Bye())
+        ann.expect(ev.Left, name="mallory")
+        again = RawClient(endpoint, key=key)
+        again.hello("teacher_is_unfair")
+        refused = again.expect(ev.Error)
+        assert refused.code == ev.E_MUTED and not refused.fatal
+        assert refused.message.startswith("you are muted by hal for 5 more minutes: calm down")
+        again.hello("mallory")  # under her own name she may come back and read
+        again.expect(ev.Welcome, name="mallory")
+        assert [e.name for e in heard_before_own_marker(ann) if isinstance(e, ev.Joined)] == ["mallory"]
+        for client in (hal, ann, again):
+            client.close()
