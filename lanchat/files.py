@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .names import name_key
-from .wire import MAX_FRAME_BYTES
+from .wire import MAX_BINARY_ID_BYTES, MAX_FRAME_BYTES
 
 # Raw bytes per chunk. Base64 grows it by a third (43,692 bytes) and the JSON around it adds
 # under 100, so a chunk frame stays well under wire.MAX_FRAME_BYTES (64 KiB) and a chat line
@@ -273,6 +273,20 @@ class Offer:
         return self.ready and (self.to is None or cid in (self.owner, self.to))
 
 
+# A file id is a count that fits in 64 signed bits (PROTOCOL.md, Ranges of numbers): at most 18
+# digits, so an id always fits a binary frame and int() is never asked for thousands of digits.
+MAX_ID_DIGITS = 18
+
+
+def id_number(text: str) -> int | None:
+    """The positive number a file id spells in ASCII digits (leading zeros allowed), or None:
+    what a peer's ``get`` asks for and what the history file keeps, either of which may be anything."""
+    digits = text.lstrip("0")
+    if not (len(text) <= MAX_BINARY_ID_BYTES and text.isascii() and text.isdigit() and 0 < len(digits) <= MAX_ID_DIGITS):
+        return None
+    return int(digits)
+
+
 class OfferBook:
     """Which files are on offer, the limits on them, and who may fetch what.
 
@@ -293,7 +307,8 @@ class OfferBook:
 
     def from_before(self, file_id: str) -> bool:
         """``file_id`` was given out by an earlier run of this server (it cannot be on offer now)."""
-        return file_id.isascii() and file_id.isdigit() and int(file_id) < self.first_id
+        number = id_number(file_id)
+        return number is not None and number < self.first_id
 
     def used_by(self, cid: int, *, name: str | None = None, address: str | None = None) -> int:
         """What ``cid`` has on offer, counting every connection under the same name and, when

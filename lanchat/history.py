@@ -893,7 +893,9 @@ class HistoryStore(_NameOwners):
             row = self.db.execute("SELECT value FROM settings WHERE key = 'next_file_id'").fetchone()
         except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
             return 1
-        return int(row[0]) if row is not None and str(row[0]).isdigit() and int(row[0]) > 0 else 1
+        from .files import id_number  # garbage (a hand edit, another program) starts again at 1
+
+        return (id_number(str(row[0])) if row is not None else None) or 1
 
     def set_next_file_id(self, value: int) -> None:
         """Keep the next file id (actions.NextFileId), so an id is never given to two files."""

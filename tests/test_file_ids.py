@@ -44,6 +44,45 @@ def test_the_history_keeps_the_next_file_id_across_opening_it_again(tmp_path):
         again.close()
 
 
+def test_a_get_for_an_id_of_thousands_of_digits_is_answered_and_the_connection_goes_on(tmp_path):
+    """From the attacker's side: int() refuses over 4,300 digits, and the 'before the restart'
+    check read the id with it: the server met a bug and dropped the asker (a traceback kept in
+    memory and a log line each time, as often as the connection limits allow)."""
+    from helpers import RawClient, running_server
+
+    from lanchat import events as ev
+    from lanchat.server_files import ServerFiles
+
+    store = ServerFiles(tmp_path / "files", max_file_bytes=1024, quota_bytes=1024, first_id=5)
+    with running_server(files=store) as (server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        for asked in ("9" * 5000, "0" * 5000 + "3"):
+            ann.send(ev.GetFile(id=asked))
+            assert ann.expect(ev.FileError).message.startswith("no file #")
+        ann.send(ev.GetFile(id="00003"))  # an id from before, however it is spelled
+        assert "before the server restarted" in ann.expect(ev.FileError).message
+        ann.close()
+    assert not server.internal_errors
+
+
+@pytest.mark.parametrize("garbage", ["\u00b2", "\u0663", "9" * 5000, "1" + "0" * 40, "-3", "0", "seven", ""])
+def test_a_next_file_id_that_is_garbage_in_the_history_file_starts_again_at_1(tmp_path, garbage):
+    """The history file is the server's own, but a hand edit or another program may have put
+    anything in it: '\u00b2' passed str.isdigit() and int() refused it, so serve could not start."""
+    import sqlite3
+
+    path = tmp_path / "h.sqlite3"
+    HistoryStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('next_file_id', ?)", (garbage,))
+    db.close()
+    store = HistoryStore(path)
+    try:
+        assert store.next_file_id() == 1
+    finally:
+        store.close()
+
+
 class Restart:
     """A headless server on an AF_UNIX path that can be killed and started again in place;
     ann and bob join with plain clients, each with a downloads folder."""
