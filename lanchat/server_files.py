@@ -32,7 +32,8 @@ from .files import (
     is_sha256,
     oserror_words,
 )
-from .moderation import mute_refusal
+from .limits import address_group
+from .moderation import LOCAL, mute_refusal
 from .protocol import encode
 from .room import Room
 
@@ -182,7 +183,8 @@ class ServerFiles:
         member = room.members.get(cid)
         if (muted := _muted(room, cid)) is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
             return refuse(muted)
-        address = member.address if member is not None and member.address not in ("", "local") else None
+        # the quota is per address only from another machine: over 127.0.0.1 everyone shares one
+        address = member.address if member is not None and address_group(member.address) != LOCAL else None
         try:
             offer = self.book.open(
                 owner=cid,

@@ -121,3 +121,19 @@ def test_an_upload_begun_before_a_mute_is_not_offered_after_it(tmp_path):
         assert store.book.offers == {} and store.uploads == {}
         for client in (hal, mallory, ann):
             client.close()
+
+
+def test_over_loopback_tcp_the_quota_is_per_person_as_on_a_unix_socket(tmp_path):
+    """A one-machine demo joined over 127.0.0.1: everyone's address is the same, so counting the
+    quota per address let one student's offers use up everyone's (PROTOCOL.md: from another machine)."""
+    from helpers import RawClient, running_server
+
+    store = ServerFiles(tmp_path / "files", max_file_bytes=MB, quota_bytes=MB)
+    with running_server(files=store) as (_server, endpoint):
+        mallory, ann = RawClient(endpoint, "mallory"), RawClient(endpoint, "ann")
+        mallory.send(ev.OfferFile(ref=1, name="all.bin", size=MB))
+        mallory.expect(ev.UploadReady)
+        ann.send(ev.OfferFile(ref=1, name="homework.pdf", size=1000))
+        assert isinstance(ann.expect(ev.UploadReady | ev.FileError, ref=1), ev.UploadReady)
+        mallory.close()
+        ann.close()
