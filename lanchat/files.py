@@ -29,6 +29,10 @@ CHUNK_BYTES = 32 * 1024
 BINARY_CHUNK_BYTES = 60 * 1024
 DEFAULT_MAX_FILE_MB = 50
 QUOTA_FILES = 4  # per-person quota: this many maximum-size files on offer at once
+# Uploads under way at once per person (counted as the quota is). Each holds an open file on the
+# server, kept from the stalled-upload timeout by a byte a minute: without a count, small offers
+# inside any quota would take every file descriptor the server has, and then nobody could join.
+MAX_UPLOADS_AT_ONCE = 4
 MAX_FILE_NAME_CHARS = 120
 MB = 1024 * 1024
 
@@ -314,13 +318,17 @@ class OfferBook:
         """What ``cid`` has on offer, counting every connection under the same name and, when
         ``address`` is given (not this machine), from the same address: a second connection
         gets no fresh quota (issue 14)."""
+        return sum(o.size for o in self._of(cid, name=name, address=address))
+
+    def _of(self, cid: int, *, name: str | None, address: str | None) -> list[Offer]:
+        """The offers counted as one person's: ``cid``'s, under the same name, from the same address."""
         key = name_key(name) if name is not None else None
-        return sum(
-            o.size for o in self.offers.values()
+        return [
+            o for o in self.offers.values()
             if o.owner == cid
             or (key is not None and name_key(o.owner_name) == key)
             or (address is not None and o.address == address)
-        )  # fmt: skip
+        ]  # fmt: skip
 
     def open(
         self,
@@ -342,7 +350,10 @@ class OfferBook:
             if said == limit:  # a byte or a few over: "1.0 MiB; up to 1.0 MiB" would contradict itself
                 said, limit = f"{said} ({size:,} bytes)", f"{limit} ({self.max_file_bytes:,} bytes)"
             raise OfferRefused(f"{clean} is {said}; this server takes files up to {limit}")
-        used = self.used_by(owner, name=owner_name, address=address)
+        theirs = self._of(owner, name=owner_name, address=address)
+        if sum(not o.ready for o in theirs) >= MAX_UPLOADS_AT_ONCE:
+            raise OfferRefused(f"you are already sending {MAX_UPLOADS_AT_ONCE} files; offer {clean} once one of them is done")
+        used = sum(o.size for o in theirs)
         if used + size > self.quota_bytes:
             raise OfferRefused(
                 f"{clean} ({human_size(size)}) would take you over your quota of {human_size(self.quota_bytes)} "

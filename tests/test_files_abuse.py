@@ -4,6 +4,8 @@ its quota freed; a muted person offers nothing; a kicked person's offers vanish.
 
 from __future__ import annotations
 
+import hashlib
+
 from lanchat import events as ev
 from lanchat.actions import Send
 from lanchat.files import MB
@@ -133,6 +135,38 @@ def test_over_loopback_tcp_the_quota_is_per_person_as_on_a_unix_socket(tmp_path)
         mallory, ann = RawClient(endpoint, "mallory"), RawClient(endpoint, "ann")
         mallory.send(ev.OfferFile(ref=1, name="all.bin", size=MB))
         mallory.expect(ev.UploadReady)
+        ann.send(ev.OfferFile(ref=1, name="homework.pdf", size=1000))
+        assert isinstance(ann.expect(ev.UploadReady | ev.FileError, ref=1), ev.UploadReady)
+        mallory.close()
+        ann.close()
+
+
+def test_one_person_cannot_hold_open_an_upload_file_per_offer(tmp_path):
+    """From the attacker's side, on real sockets: each upload under way holds an open file on
+    the server, and a byte every 59 s keeps it from being dropped as stalled. With no count, small
+    offers (inside any quota) would take every file descriptor the server has, and then nobody
+    could join. A second connection under another name from this machine counts on its own
+    (per person), as the quota does."""
+    from helpers import RawClient, running_server
+
+    from lanchat.files import MAX_UPLOADS_AT_ONCE
+
+    store = ServerFiles(tmp_path / "files", max_file_bytes=MB, quota_bytes=10 * MB)
+    with running_server(files=store) as (_server, endpoint):
+        mallory = RawClient(endpoint, "mallory")
+        answers = []
+        for ref in range(1, 3 * MAX_UPLOADS_AT_ONCE + 1):
+            mallory.send(ev.OfferFile(ref=ref, name=f"{ref}.bin", size=1000))
+            answers.append(mallory.expect(ev.UploadReady | ev.FileError, ref=ref))
+        ready = [a for a in answers if isinstance(a, ev.UploadReady)]
+        assert len(ready) == MAX_UPLOADS_AT_ONCE and len(store.uploads) == MAX_UPLOADS_AT_ONCE
+        assert answers[-1].message.startswith(f"refused: you are already sending {MAX_UPLOADS_AT_ONCE} files")
+        mallory.send(ev.UploadBytes(id=ready[0].id, data=b"x" * 1000))  # one finishes: room for one more
+        mallory.send(ev.UploadDone(id=ready[0].id, sha256=hashlib.sha256(b"x" * 1000).hexdigest()))
+        mallory.expect(ev.Offered, id=ready[0].id)
+        mallory.send(ev.OfferFile(ref=99, name="next.bin", size=1000))
+        assert isinstance(mallory.expect(ev.UploadReady | ev.FileError, ref=99), ev.UploadReady)
+        ann = RawClient(endpoint, "ann")
         ann.send(ev.OfferFile(ref=1, name="homework.pdf", size=1000))
         assert isinstance(ann.expect(ev.UploadReady | ev.FileError, ref=1), ev.UploadReady)
         mallory.close()
