@@ -256,10 +256,32 @@ def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: i
 _ON_TARGET = {"op": _op, "deop": _deop, "kick": _kick, "ban": _ban, "mute": _mute, "unmute": _unmute}
 
 
+def act_text(act: ev.Moderated, whom: str) -> str:
+    """One act as one line, who did what to ``whom`` (the name, or "you") and why: as the room
+    reads it (session.py) and as a headless server's log records it."""
+    why = f": {act.reason}" if act.reason else ""
+    if act.action == "mute":
+        how_long = f"for {act.minutes} minute{'s' if act.minutes != 1 else ''}" if act.minutes else "until unmuted"
+        return f"{act.by} muted {whom} {how_long}{why}"
+    texts = {
+        "op": f"{act.by} made {whom} an operator",
+        "deop": f"{act.by} took operator status from {whom}",
+        "kick": f"{act.by} removed {whom} from the room",
+        "ban": f"{act.by} banned {whom}",
+        "unban": f"{act.by} lifted the ban on {whom}",
+        "unmute": f"{act.by} unmuted {whom}",
+        "mode": f"{act.by} switched the room to {'turn-based' if act.mode == 'turn' else 'full-duplex'} mode",
+        "pass": f"{act.by} passed the turn on from {whom}",
+    }
+    return texts.get(act.action, f"{act.by}: {act.action} {whom}") + why
+
+
 def _told(room: Room, member: Member, action: str, name: str | None, reason: str, **extra: object) -> list[Action]:
-    """The one-line notice of an act, to everyone, kept in the history first."""
+    """The one-line notice of an act, to everyone, kept in the history first, and a line in
+    the server's log: a headless room's log is the record of who was removed or muted."""
     act = ev.Moderated(action=action, by=member.name, name=name, reason=reason or None, time=room.clock(), **extra)  # type: ignore[arg-type]
-    return [_room.Record(event=act), _room.Broadcast(to=room._everyone, frame=encode(act))]
+    told = _room.Broadcast(to=room._everyone, frame=encode(act))
+    return [_room.Record(event=act), told, _room.Log(text=act_text(act, name or "?"))]
 
 
 def _operators_broadcast(room: Room) -> _room.Broadcast:

@@ -344,23 +344,11 @@ class Session:
 
     def _act_text(self, act: ev.Moderated) -> str:
         """One moderation act as one line: who did what to whom, and why."""
+        from .moderation import act_text  # here: it brings room.py, which a client needs only now
+
         me = act.name is not None and ev.name_key(act.name) == ev.name_key(self.name)
-        whom = "you" if me else (act.name or "?")
-        why = f": {act.reason}" if act.reason else ""
-        if act.action == "mute":
-            how_long = f"for {act.minutes} minute{'s' if act.minutes != 1 else ''}" if act.minutes else "until unmuted"
-            return f"{act.by} muted {whom} {how_long}{why}" + (" (you can still read)" if me else "")
-        texts = {
-            "op": f"{act.by} made {whom} an operator",
-            "deop": f"{act.by} took operator status from {whom}",
-            "kick": f"{act.by} removed {whom} from the room",
-            "ban": f"{act.by} banned {whom}",
-            "unban": f"{act.by} lifted the ban on {whom}",
-            "unmute": f"{act.by} unmuted {whom}",
-            "mode": f"{act.by} switched the room to {'turn-based' if act.mode == 'turn' else 'full-duplex'} mode",
-            "pass": f"{act.by} passed the turn on from {whom}",
-        }
-        return texts.get(act.action, f"{act.by}: {act.action} {whom}") + why
+        text = act_text(act, "you" if me else (act.name or "?"))
+        return text + (" (you can still read)" if me and act.action == "mute" else "")
 
 
     # -------------------------------------- /me, /nick, /away, /topic, typing hints

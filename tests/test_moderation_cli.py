@@ -206,3 +206,27 @@ def test_a_headless_room_with_serve_operator_lets_the_teacher_kick_and_nobody_el
     ann.expect(STAMP + r"! only an operator can use /mute; ask teach$")
     teach.send("/mute ann 5 listen")
     ann.expect(r"\* teach muted you for 5 minutes: listen \(you can still read\)$")
+
+
+def test_a_headless_rooms_log_records_each_act_and_whom_it_removed(run):  # noqa: F811
+    """On a school server the log is the teacher's record of the lesson. It named every join
+    and every /q, but a kick, a ban or a mute left no line at all: the kicked student was in the
+    log's room for good. Now each act is one line, worded as the room read it."""
+    server, where = serve(run, "--headless", "--no-history", "--operator", "teach")
+    teach = join(run, where, "teach")
+    server.expect(r"is an operator \(serve --operator\)$")
+    students = {name: join(run, where, name) for name in ("ann", "bob", "cy")}
+    server.expect(r"cy joined from ")
+    teach.send("/kick ann talking")
+    teach.send("/ban bob")
+    teach.send("/mute cy 5 calm down")
+    teach.send("/unmute cy")
+    for said in (
+        r"teach removed ann from the room: talking",
+        r"teach banned bob",
+        r"teach muted cy for 5 minutes: calm down",
+        r"teach unmuted cy",
+    ):
+        server.expect(r"^\[\d\d:\d\d:\d\d\] " + said + "$")
+    assert students["ann"].wait() == 1
+    assert students["bob"].wait() == 1
