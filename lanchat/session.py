@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import events as ev
 from . import session_social as social
@@ -34,6 +34,8 @@ class Line:
 
 
 TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen shows most in its status line)
+HISTORY_PAGE = "history-page"  # Line.code of the lines a /history request brought (they go above)
+HISTORY_PAGE_END = "history-page-end"  # and of its end line: the screen scrolls the page into view
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,7 +230,8 @@ class Session:
         if isinstance(event, (ev.Message, ev.Direct)) and event.history:
             # Replayed from the server's history: marked [History], never a fresh mention.
             to = event.to if isinstance(event, ev.Direct) else None
-            return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text)]
+            page = HISTORY_PAGE if self.history_asked else None
+            return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, code=page)]
         if isinstance(event, ev.HistoryEnd):
             self.history_before = event.before
             asked, self.history_asked = self.history_asked, False
@@ -236,7 +239,8 @@ class Session:
             if not event.shown:  # a first visit to an empty room stays quiet
                 return [self._notice("no earlier history")] if asked else []
             earlier = "; /history shows earlier ones" if event.more else ""
-            return [self._notice(f"end of history ({shown} shown{earlier})")]
+            end = self._notice(f"end of history ({shown} shown{earlier})")
+            return [replace(end, code=HISTORY_PAGE_END) if asked else end]
         if isinstance(event, ev.Message):
             mine = ev.name_key(event.sender) == ev.name_key(self.name)
             return [

@@ -360,3 +360,31 @@ def test_f2_on_a_narrow_screen_says_why_no_list_shows(terms):
     ann.send("\x1bOQ")
     ann.expect_gone(r"│ Here \(1\)")
     assert ann.text.count(notice) == 2
+
+
+def test_a_history_page_that_lands_above_the_screen_is_scrolled_into_view(terms, tmp_path):
+    """In class a student's /history page goes above everything since the replay (30 joins,
+    the lesson): it landed off screen and all the student saw was 'end of history (5 shown)'.
+    The screen now scrolls up to the page, its newest line at the bottom; End comes back."""
+    import time as _time
+
+    from helpers import first_release_history
+
+    now = _time.time()
+    rows = [(now - 600 + n, "bob", None, f"earlier {n}") for n in range(8)] + [(now - 60, "bob", None, "recent")]
+    store = first_release_history(tmp_path / "history.db", rows)
+    ann, _port = host(terms, "--history", str(store), "--replay", "1", rows=12, cols=80)
+    ann.expect(r"end of history \(1 shown")
+    for number in range(12):  # the lesson goes on below the replay: it leaves the screen
+        say(ann, f"lesson line {number}", "ann")
+    ann.expect_gone(r"\[History\] bob: recent")
+    ann.send("/history 3\r")
+    # the page in view, and the status line saying how to get back (drawn after it: wait for both)
+    page = ann.wait_screen(
+        lambda rows: all(any(f"earlier {n}" in row for row in rows) for n in (5, 6, 7)) and "scrolled up" in rows[-2] and rows,
+        what="the page and the status line",
+    )
+    assert "earlier 4" not in "\n".join(page)  # the page asked for, not more
+    ann.send("\x1b[4~")  # End
+    ann.expect(r"end of history \(3 shown")
+    ann.expect_gone(r"earlier 7")

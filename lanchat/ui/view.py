@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 
-from ..session import Line, Session
+from ..session import HISTORY_PAGE, HISTORY_PAGE_END, Line, Session
 from .editor import LineEditor
 
 SCROLLBACK_LINES = 10_000  # the issue asks for at least this many
@@ -54,6 +54,7 @@ class View:
     found_seq: int | None = None  # the line that matched last (highlighted), None: no match yet
     found_count: int = 0  # how many lines match, for the status line
     found_rank: int = 0  # the match shown is this many matches up from the newest (1 = newest)
+    page_seq: int | None = None  # the newest line of the /history page on its way (HISTORY_PAGE)
 
     def __post_init__(self) -> None:
         self.lines = deque(maxlen=self.scrollback)
@@ -70,7 +71,9 @@ class View:
         added = 0
         for line in new_lines:
             if line.kind == "history" and self.lines and self.lines[-1].time > line.time:
-                self._insert_in_time(line)  # an earlier page of /history goes above, not below
+                seq = self._insert_in_time(line)  # an earlier page of /history goes above, not below
+                if line.code == HISTORY_PAGE and seq is not None:
+                    self.page_seq = seq if self.page_seq is None else max(self.page_seq, seq)
                 added += 1
                 continue
             if not self.following:
@@ -88,7 +91,23 @@ class View:
             self.lines.append(line)
             self.total += 1
             added += 1
+            if line.code == HISTORY_PAGE:
+                self.page_seq = self.total - 1
+            elif line.code == HISTORY_PAGE_END:
+                self._show_page()
         return added
+
+    def _show_page(self) -> None:
+        """A /history page has all come: if its newest line is not on screen (the page went
+        above everything since, a lesson's worth), scroll up so it sits at the bottom of the pane."""
+        seq, self.page_seq = self.page_seq, None
+        if seq is None or seq < self.first_seq:
+            return
+        top, self.top = self.top, None
+        rows = self._rows_to(seq - self.first_seq, 1 << 30)  # the newest line up through the page's
+        if top is None and self.scroll == 0 and rows <= self.page_rows:
+            return  # in view already: stay following
+        self.scroll = rows - self.measure(self.lines[seq - self.first_seq])
 
     def _keep_page_still(self, rows: int) -> None:
         """``rows`` came (or, negative, went) between the page and the end it is counted from:
@@ -129,15 +148,15 @@ class View:
             before = line
         return rows
 
-    def _insert_in_time(self, line: Line) -> None:
-        """Put a replayed line after the last line not newer than it. Numbers of the lines
-        after it move up by one, and so do the markers that point at them."""
+    def _insert_in_time(self, line: Line) -> int | None:
+        """Put a replayed line after the last line not newer than it; its number (None: not
+        kept). Numbers of the lines after it move up by one, and so do the markers that point at them."""
         index = len(self.lines)
         while index > 0 and self.lines[index - 1].time > line.time:
             index -= 1
         full = len(self.lines) == self.lines.maxlen
         if full and index == 0:
-            return  # older than everything kept in a full scrollback: it would fall off at once
+            return None  # older than everything kept in a full scrollback: it would fall off at once
         if self.top is not None and not full and self._beyond_page(index, 0):
             # after Home the page is counted from the oldest line: rows added above it move it
             above = self.lines[index - 1] if index else None
@@ -157,11 +176,15 @@ class View:
             self.marker_seq = shift(self.marker_seq)
         if self.found_seq is not None:
             self.found_seq = shift(self.found_seq)
+        if self.page_seq is not None:
+            self.page_seq = shift(self.page_seq)
+        return seq if not full else seq - 1
 
     def clear(self) -> None:
         """/clear: forget the transcript on screen (the chat itself goes on)."""
         self.lines.clear()
         self.finding, self.found_seq, self.found_count = None, None, 0
+        self.page_seq = None
         self.scroll = 0
         self.top = None
         self.unread = 0
