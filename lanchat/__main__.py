@@ -678,7 +678,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if announce_line:
         banner.append(announce_line)
-    banner += _operator_lines(args.operator, room.gate.owner_of, kept=store is not None)
+    banner += _operator_lines(args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else name)
     if store is None:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
@@ -784,13 +784,18 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
 
 
-def _operator_lines(names: list[str], owner_of, *, kept: bool) -> list[str]:  # noqa: ANN001
+def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None = None) -> list[str]:  # noqa: ANN001
     """What serve says about each --operator NAME: whose key it needs, or that nobody owns the
-    name yet, so the first to join under it will (and become an operator): the teacher, if first."""
+    name yet, so the first to join under it will (and become an operator): the teacher, if first.
+    The host's own name needs neither: the host joins first and is the operator."""
+    from .events import name_key
     from .identity import short_fingerprint
 
     lines = []
     for name in names:
+        if host is not None and name_key(name) == name_key(host):
+            lines.append(f"  --operator {name}: that is you, the host: you run the room already")
+            continue
         owner = owner_of(name)
         if owner is not None:
             lines.append(

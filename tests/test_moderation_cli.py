@@ -230,3 +230,13 @@ def test_a_headless_rooms_log_records_each_act_and_whom_it_removed(run):  # noqa
         server.expect(r"^\[\d\d:\d\d:\d\d\] " + said + "$")
     assert students["ann"].wait() == 1
     assert students["bob"].wait() == 1
+
+
+def test_serve_operator_naming_the_host_itself_does_not_warn_to_join_first(run):  # noqa: F811
+    """A teacher hosting as teach who also passed --operator teach read 'warning: nobody owns
+    that name yet; the first to join as teach ... becomes an operator: join first', as if a
+    student could take it: the host joins first, as teach, and runs the room."""
+    hal, _where = serve(run, "--name", "teach", "--plain", "--no-history", "--operator", "teach")
+    hal.expect(r"welcome, teach")
+    hal.expect(r"^  --operator teach: that is you, the host: you run the room already$")
+    assert "nobody owns that name yet" not in hal.output
