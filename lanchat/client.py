@@ -243,6 +243,17 @@ class Paced:
             if self.leave_when_sent and not loop.quitting and loop.outcome is None:
                 loop._quit()
 
+    def muted(self, loop: ClientLoop) -> list[Line]:
+        """Refused as muted: the held lines a mute refuses go (each would be refused in turn),
+        said once with the count."""
+        count = self.pacer.drop_muted()
+        if not self.pacer.waiting:
+            loop.session.progress.pop("pacing", None)
+        if not count:
+            return []
+        lines = f"{count} lines you typed were" if count != 1 else "1 line you typed was"
+        return [Line(kind="error", time=time.time(), text=f"{lines} not sent: you are muted")]
+
     def wait_before_leaving(self, loop: ClientLoop, *, typed: bool, when_sent: bool) -> bool:
         """With lines held, the end of input and a first /q leave once they are sent (True: wait);
         a second /q, /q!, Ctrl-C, a signal or no connection leave at once, saying how many were lost."""
@@ -564,6 +575,8 @@ class ClientLoop:
                 return
             if isinstance(event, ev.Welcome):  # a rejoin's too: its allowance applies from now
                 self.paced.pacer.allow(event, time.monotonic())
+            if isinstance(event, ev.Error) and event.code == ev.E_MUTED:
+                lines.extend(self.paced.muted(self))
             if isinstance(event, ev.FileStart):
                 set_receive_buffer(self.sock, DOWNLOAD_RECEIVE_BUFFER_BYTES)
             if isinstance(event, ev.FILE_SERVER_ALL):

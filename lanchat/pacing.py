@@ -76,6 +76,19 @@ class SendPacer:
         self.waiting.clear()
         return count
 
+    def drop_muted(self) -> int:
+        """Forget the waiting frames a mute refuses (PROTOCOL.md, Moderation: say, whisper, me,
+        topic, nick, an away with a reason): each would come back refused. Returns how many."""
+        def refused(event: ev.Event) -> bool:
+            return isinstance(event, (ev.Say, ev.Whisper, ev.Me, ev.Nick, ev.SetTopic)) or (
+                isinstance(event, ev.SetAway) and bool(event.reason)
+            )
+
+        kept = deque(event for event in self.waiting if not refused(event))
+        count = len(self.waiting) - len(kept)
+        self.waiting = kept
+        return count
+
     def starting(self) -> str:
         """The one notice when frames first wait (a front end with no status line)."""
         return (f"the room takes at most {self.burst} at once, then {self.rate:g} a second: "

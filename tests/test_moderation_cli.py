@@ -240,3 +240,22 @@ def test_serve_operator_naming_the_host_itself_does_not_warn_to_join_first(run):
     hal.expect(r"welcome, teach")
     hal.expect(r"^  --operator teach: that is you, the host: you run the room already$")
     assert "nobody owns that name yet" not in hal.output
+
+
+def test_a_student_muted_with_a_paste_still_waiting_reads_one_line_not_one_per_line(run):  # noqa: F811
+    """rex pasted 25 lines; the room's flood limit held most of them back in his client, and
+    hal muted him halfway. Each held line still went out and came back refused: a dozen
+    '! you are muted by hal ...' lines over four seconds. The client now drops what a mute
+    refuses once the first refusal comes, and says how many lines were not sent."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    rex = join(run, where, "rex")
+    hal.expect(r"rex joined")
+    for number in range(25):
+        rex.send(f"spam {number}")
+    hal.expect(STAMP + r"rex: spam 11$")  # the burst is out, the rest waits in rex's client
+    hal.send("/mute rex")
+    rex.expect(r"\d+ lines you typed were not sent: you are muted$")
+    hal.send("back to the lesson")
+    rex.expect(STAMP + r"hal: back to the lesson$")
+    refusals = [line for line in rex.lines if "you are muted by hal" in line]
+    assert len(refusals) <= 2, rex.output  # a line or two already on its way, not the dozen held

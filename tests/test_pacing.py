@@ -69,3 +69,13 @@ def test_a_rejoin_takes_the_new_allowance_and_keeps_what_was_spent():
     assert 0.1 < pacer.due(0.0) < 0.11  # type: ignore[operator]  # at the new rate, with the margin
     assert pacer.text() == "sending 1 waiting line (10 a second)"
     assert pacer.drop() == 1 and pacer.due(0.0) is None
+
+
+def test_a_mute_drops_only_what_it_refuses_and_the_rest_keeps_its_order():
+    pacer = SendPacer()
+    pacer.allow(welcome(burst=2, rate=1.0), 0.0)
+    held = [ev.Say(text="a"), ev.Who(), ev.Whisper(to="bo", text="b"), ev.SetAway(reason=""), ev.SetAway(reason="lunch"), ev.Me(text="waves")]
+    assert pacer.send(ev.Say(text="first"), 0.0)
+    assert not any(pacer.send(event, 0.0) for event in held)
+    assert pacer.drop_muted() == 4  # the say, the whisper, the away with a reason, the /me
+    assert list(pacer.waiting) == [ev.Who(), ev.SetAway(reason="")]  # /who and coming back are allowed
