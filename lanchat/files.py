@@ -33,6 +33,10 @@ QUOTA_FILES = 4  # per-person quota: this many maximum-size files on offer at on
 # server, kept from the stalled-upload timeout by a byte a minute: without a count, small offers
 # inside any quota would take every file descriptor the server has, and then nobody could join.
 MAX_UPLOADS_AT_ONCE = 4
+# Downloads read at once per connection, for the same reason: each holds an open file. Further
+# /gets wait their turn unopened (their file-start comes when it does), at most MAX_GETS_WAITING.
+MAX_DOWNLOADS_AT_ONCE = 4
+MAX_GETS_WAITING = 256
 MAX_FILE_NAME_CHARS = 120
 MB = 1024 * 1024
 

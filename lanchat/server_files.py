@@ -23,6 +23,8 @@ from .actions import Action, Broadcast, NextFileId, Send
 from .files import (
     BINARY_CHUNK_BYTES,
     CHUNK_BYTES,
+    MAX_DOWNLOADS_AT_ONCE,
+    MAX_GETS_WAITING,
     ChunkError,
     OfferBook,
     OfferRefused,
@@ -109,7 +111,8 @@ class ServerFiles:
         self._run_lock: BinaryIO | None = None  # held while this run's folder is in use
         self.uploads: dict[str, _Upload] = {}
         self.stored: dict[str, Path] = {}
-        self.downloads: dict[int, deque[_Download]] = {}
+        self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
+        self.gets_waiting: dict[int, deque[tuple[str, bool]]] = {}  # (id, binary): asked, not yet opened
 
     # ------------------------------------------------------------ queries
 
@@ -129,10 +132,10 @@ class ServerFiles:
         return self._folder
 
     def wants_to_send(self, cid: int) -> bool:
-        return bool(self.downloads.get(cid))
+        return bool(self.downloads.get(cid)) or bool(self.gets_waiting.get(cid))
 
     def downloading(self) -> list[int]:
-        return [cid for cid, queue in self.downloads.items() if queue]
+        return [cid for cid in {*self.downloads, *self.gets_waiting} if self.wants_to_send(cid)]
 
     # ----------------------------------------------------------- handling
 
@@ -293,18 +296,37 @@ class ServerFiles:
             if self.book.from_before(file_id):  # a /get from a screen older than this run
                 message = f"#{file_id} was offered before the server restarted, and went then (/files lists what is on offer)"
             return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=message))]
-        if any(d.file_id == offer.file_id for d in self.downloads.get(cid, ())):
-            # asked again while it is still coming: one open file each time would let one
-            # connection hold every file descriptor the server has (a client never asks twice)
+        waiting = self.gets_waiting.setdefault(cid, deque())
+        if any(d.file_id == offer.file_id for d in self.downloads.get(cid, ())) or any(w[0] == offer.file_id for w in waiting):
+            # asked again while it is still coming (a client never asks twice)
             return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"#{offer.file_id} is already on its way to you"))]
+        if len(waiting) >= MAX_GETS_WAITING:
+            message = f"you have asked for {MAX_GETS_WAITING} files already; /get #{offer.file_id} once some have come"
+            return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=message))]
+        waiting.append((offer.file_id, get.binary))
+        if len(self.downloads.get(cid, ())) >= MAX_DOWNLOADS_AT_ONCE:
+            return []  # its turn comes as one of those ends (next_chunk): one open file per download
+        started = self._start_next(cid)
+        return [Send(to=cid, event=started)] if started is not None else []
+
+    def _start_next(self, cid: int) -> ev.Event | None:
+        """Open the next download ``cid`` asked for: its ``file-start`` (or a ``file-error``
+        if it went meanwhile or cannot be read); None when none waits."""
+        waiting = self.gets_waiting.get(cid)
+        if not waiting:
+            self.gets_waiting.pop(cid, None)
+            return None
+        file_id, binary = waiting.popleft()
+        offer = self.book.find(file_id, cid)
         try:
+            if offer is None:
+                raise KeyError(file_id)
             handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
         except (OSError, KeyError) as exc:
-            reason = oserror_words(exc) if isinstance(exc, OSError) else "it is gone"
-            return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"cannot read {offer.name} ({reason})"))]
-        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, get.binary))
-        start = ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
-        return [Send(to=cid, event=start)]
+            reason = oserror_words(exc) if isinstance(exc, OSError) else "it is no longer on offer"
+            return ev.FileError(id=file_id, message=f"cannot read {offer.name if offer else '#' + file_id} ({reason})")
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, binary))
+        return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
 
     def next_chunk(self, cid: int) -> ev.Event | None:
         """The next piece for ``cid``'s downloads (``file-bytes``, or base64 ``file-data``),
@@ -316,6 +338,8 @@ class ServerFiles:
         large download goes as fast as the reader takes it and chat frames slip in between.
         """
         queue = self.downloads.get(cid)
+        if len(queue or ()) < MAX_DOWNLOADS_AT_ONCE and self.gets_waiting.get(cid):
+            return self._start_next(cid)  # one ended: the next asked for starts
         while queue:
             download = queue.popleft()
             if download.left <= 0:
@@ -355,6 +379,10 @@ class ServerFiles:
                 queue.remove(download)
                 with contextlib.suppress(OSError):
                     download.handle.close()
+        waiting = self.gets_waiting.get(cid)
+        if waiting:
+            for asked in [w for w in waiting if w[0] == file_id]:
+                waiting.remove(asked)
         return []
 
     def drop_stalled(self, now: float | None = None) -> list[Action]:
@@ -387,6 +415,7 @@ class ServerFiles:
         for download in self.downloads.pop(cid, ()):
             with contextlib.suppress(OSError):
                 download.handle.close()
+        self.gets_waiting.pop(cid, None)
         actions: list[Action] = []
         for offer in self.book.recipient_left(cid):
             stopped = self.uploads.get(offer.file_id)
@@ -418,6 +447,7 @@ class ServerFiles:
                 with contextlib.suppress(OSError):
                     download.handle.close()
         self.downloads.clear()
+        self.gets_waiting.clear()
         self.stored.clear()
         if self._folder is not None:
             import shutil

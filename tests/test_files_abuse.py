@@ -171,3 +171,69 @@ def test_one_person_cannot_hold_open_an_upload_file_per_offer(tmp_path):
         assert isinstance(ann.expect(ev.UploadReady | ev.FileError, ref=1), ev.UploadReady)
         mallory.close()
         ann.close()
+
+
+def _files_open_under(folder) -> int:  # noqa: ANN001 - a Path
+    """File descriptors of this process (the in-process server's) open on a stored file in
+    ``folder`` (not the run's lock file, ``run-XXXX.in-use``)."""
+    import os
+
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        count += target.startswith(str(folder)) and target.endswith(".upload")
+    return count
+
+
+def test_one_connection_asking_for_every_file_holds_few_open_and_still_gets_them_all(tmp_path):
+    """From the attacker's side: each download being read holds an open file on the server, and a
+    connection that asks for every file on offer and reads nothing kept one open per file (650
+    small files fit the default quota), so two such connections could take every descriptor and
+    nobody could join. Now at most MAX_DOWNLOADS_AT_ONCE are open per connection; the others wait
+    unopened, and each still arrives whole when the reader reads."""
+    from helpers import RawClient, running_server, wait_for
+
+    from lanchat.files import MAX_DOWNLOADS_AT_ONCE
+
+    count, size = 3 * MAX_DOWNLOADS_AT_ONCE, 600_000  # each more than the pacing lets through unread
+    folder = tmp_path / "files"
+    store = ServerFiles(folder, max_file_bytes=MB, quota_bytes=count * MB)
+    contents = {}
+    with running_server(files=store) as (_server, endpoint):
+        ann, mallory = RawClient(endpoint, "ann"), RawClient(endpoint, "mallory")
+        for ref in range(1, count + 1):
+            data = hashlib.sha256(str(ref).encode()).digest() * (size // 32) + bytes(size % 32)
+            ann.send(ev.OfferFile(ref=ref, name=f"{ref}.bin", size=size))
+            ready = ann.expect(ev.UploadReady, ref=ref)
+            for at in range(0, size, 60_000):
+                ann.send(ev.UploadBytes(id=ready.id, data=data[at : at + 60_000]))
+            ann.send(ev.UploadDone(id=ready.id, sha256=hashlib.sha256(data).hexdigest()))
+            mallory.expect(ev.Offered, id=ready.id)
+            contents[ready.id] = data
+        for file_id in contents:
+            mallory.send(ev.GetFile(id=file_id, binary=True))
+        # the server has read every get (they are all either being read or waiting) ...
+        wait_for(lambda: sum(map(len, list(store.downloads.values()) + list(store.gets_waiting.values()))) == count,
+                 what="every get taken")  # fmt: skip
+        # ... and holds no more files open than the limit, however long mallory does not read
+        assert _files_open_under(folder) <= MAX_DOWNLOADS_AT_ONCE
+        received: dict[str, bytearray] = {}
+        total = 0
+        while total < count * size:  # now mallory reads: every file starts in turn and arrives whole
+            event = mallory.expect(ev.FileStart | ev.FileBytes | ev.FileError, timeout=30)
+            assert not isinstance(event, ev.FileError), event
+            if isinstance(event, ev.FileStart):
+                assert event.id not in received and event.size == size
+                received[event.id] = bytearray()
+                assert len(received) - sum(len(b) == size for b in received.values()) <= MAX_DOWNLOADS_AT_ONCE
+            else:
+                received[event.id] += event.data  # a piece before its file-start would fail here
+                total += len(event.data)
+        assert received.keys() == contents.keys()
+        assert all(bytes(received[file_id]) == data for file_id, data in contents.items())
+        wait_for(lambda: _files_open_under(folder) == 0, what="every download's file closed")
+        ann.close()
+        mallory.close()
