@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .addresses import LocalAddress, Target
+from .files import human_size  # sizes in lanchat's one convention: KiB, MiB, GiB (README)
 from .textsafe import visible
 
 STATUSES = ("ok", "info", "warn", "fail")
@@ -382,10 +383,10 @@ def judge_data_folder(folder: Path) -> Check:
                      "fix its permissions, or lanchat serve --history PATH (or --no-history)")
     free = shutil.disk_usage(probe).free
     if free < 50 * 1024 * 1024:
-        return Check("data folder", "warn", f"{folder}: only {free // (1024 * 1024)} MB free",
+        return Check("data folder", "warn", f"{folder}: only {human_size(free)} free",
                      "free some disk space: history and files on offer need room")
     state = "" if probe == folder else " (created on first use)"
-    return Check("data folder", "ok", f"{folder}{state}, {free // (1024 * 1024)} MB free")
+    return Check("data folder", "ok", f"{folder}{state}, {human_size(free)} free")
 
 
 # ---------------------------------------------------------------- the command

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -298,6 +299,14 @@ def test_discovery_locale_terminal_and_data_folder_judged(tmp_path):
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
         assert judge_data_folder(locked / "lanchat").status == "fail"
+
+
+def test_data_folder_free_space_in_the_one_size_convention(tmp_path):
+    """README: sizes use powers of 1024 with their IEC names everywhere. doctor said '79224 MB
+    free' for 79224 MiB; it now says it as /send and /files do (human_size: MiB, GiB)."""
+    summary = judge_data_folder(tmp_path).summary
+    assert re.search(r", \d+\.\d (KiB|MiB|GiB) free$", summary), summary
+    assert " MB" not in summary
 
 
 def test_bad_doctor_arguments_are_one_line():
