@@ -341,10 +341,13 @@ class Session:
         return any(ev.name_key(op) == key for op in ([self.host] if self.host else []) + self.operators)
 
     def _marked(self, name: str) -> str:
-        """A name in /who's answer, with the host and operators marked."""
+        """A name in /who's answer, marked as the roster pane marks it: host or operator, away.
+        In --plain, /who is the only roster there is."""
         if self.host is not None and ev.name_key(name) == ev.name_key(self.host):
-            return f"{name} (host)"
-        return f"{name} (op)" if self.is_operator(name) else name
+            marked = f"{name} (host)"
+        else:
+            marked = f"{name} (op)" if self.is_operator(name) else name
+        return f"{marked} (away)" if ev.name_key(name) in self.away else marked
 
     def _act_text(self, act: ev.Moderated) -> str:
         """One moderation act as one line: who did what to whom, and why."""
