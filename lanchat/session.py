@@ -261,15 +261,15 @@ class Session:
         if isinstance(event, ev.Direct):
             to_me = ev.name_key(event.to) == ev.name_key(self.name)
             lines = [self._direct_line(event, to_me)]
-            exchange = social.bot_direct(self, event, lines[0]) if to_me else None
-            if exchange is not None:
-                return exchange
             if self.once and to_me and self.role == "client" and event.sender == BOT_NAME and is_farewell(event.text):
                 # Seed 000: the client closes its socket once the user is happy with the colour,
-                # and a --once server then shuts down. Elsewhere a Y only ends the exchange.
+                # and a --once server then shuts down, whether or not they began with /mood.
+                # Elsewhere a Y only ends the exchange.
+                self.bot_exchange = False
                 self.leave_requested = True
-                lines.append(self._notice("happy with the colour: leaving, as seed 000's client does"))
-            return lines
+                return [*lines, self._notice("happy with the colour: leaving, as seed 000's client does")]
+            exchange = social.bot_direct(self, event, lines[0]) if to_me else None
+            return lines if exchange is None else exchange
         if isinstance(event, ev.Joined):
             if event.name not in self.members:
                 self.members.append(event.name)

@@ -48,3 +48,18 @@ def test_alone_with_the_bot_the_room_is_the_conversation():
     session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann", BOT_NAME)))
     session.parse_input("/mood")
     assert session.parse_input("sleepy") == Outgoing(ev.Say(text="sleepy"))  # seed 000's way
+
+
+def test_seed_000_a_y_ends_the_client_also_after_mood():
+    """README: 'As in the seed, a Y ends the client and the --once server then shuts down'. A
+    user who began with /mood (as /help says) was told 'your lines go to the room again' and
+    stayed, so the --once server never closed; the same goodbye now ends the client either way."""
+    for first in ("/mood", "/mood happy", None):
+        session = Session(name="ann")
+        session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann", BOT_NAME), once=True))
+        if first:
+            session.parse_input(first)
+        lines = session.on_event(bot_says("Great choice, ann! Enjoy #1E90FF. Goodbye."))
+        assert session.leave_requested, first
+        assert lines[-1].text == "happy with the colour: leaving, as seed 000's client does"
+        assert not session.bot_exchange
