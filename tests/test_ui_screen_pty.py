@@ -59,6 +59,16 @@ def test_save_never_replaces_a_file_like_get(terms, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chat (1).txt", "chat.txt"]  # no temp file left
 
 
+def test_save_counts_lines_in_words_a_person_reads(terms, tmp_path):
+    """After /clear, one message saved said 'saved 1 lines to'; it says 'saved 1 line to'."""
+    ann, _port = host(terms, rows=30, cols=120)
+    ann.send("/clear\r")
+    say(ann, "only this", "ann")
+    ann.send(f"/save {tmp_path / 'one.txt'}\r")
+    ann.expect(r"saved 1 line to ")
+    assert (tmp_path / "one.txt").read_text(encoding="utf-8").count("\n") == 1
+
+
 def test_save_to_a_folder_says_so_and_the_chat_goes_on(terms, tmp_path):
     """`/save .` or `/save /` ended the program (an internal error); `/save FOLDER` wrote
     `FOLDER (1)` beside the folder. A folder now gets a message, and nothing is written."""

@@ -779,7 +779,8 @@ class CursesFrontend:
             with contextlib.suppress(OSError):
                 temporary.unlink()
         kept = f" ({path.name} was already there: kept)" if saved != path else ""
-        return Line(kind="notice", time=now, text=f"saved {len(self.view.lines)} lines to {saved}{kept}")
+        count = len(self.view.lines)
+        return Line(kind="notice", time=now, text=f"saved {count} line{'' if count == 1 else 's'} to {saved}{kept}")
 
     # ------------------------------------------------------------------ paint
 
