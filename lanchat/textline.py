@@ -309,6 +309,9 @@ class TextConnection:
         command, _, rest = line.partition(" ")
         command = command.lower()
         if command in ("/q", "/quit", "/exit"):
+            # said before the close: ncat at a terminal stays open after the server closes,
+            # and without this line the person is left wondering whether /q did anything
+            self._say(_lines("* you left the chat (the connection is closed)"))
             self._pending.append(ev.Bye())
         elif command == "/who":
             self._pending.append(ev.Who())

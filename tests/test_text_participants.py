@@ -121,6 +121,8 @@ def test_leaving_without_q_is_lost_in_the_room_and_in_the_log_and_q_is_left():
             ann.expect_closed()
             wait_for(lambda: "ann lost connection" in log)
             polite.line("/q")
+            polite.expect(r"\* you left the chat \(the connection is closed\)\r\n")  # ncat stays open: say it
+            polite.expect_closed()
             bob.expect(ev.Left, name="dee", reason="quit")
             watcher.expect(r"\* dee left\r\n")
             wait_for(lambda: "dee left" in log)
