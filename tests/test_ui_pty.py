@@ -386,6 +386,17 @@ def test_a_terminal_that_cannot_place_the_cursor_gets_line_mode(terms):
     ann.expect(r"\] ann: still works")
 
 
+@pytest.mark.parametrize(("term", "why"), [("", r"TERM is not set"), ("nonesuch-term", r"TERM=nonesuch-term is a terminal type this machine does not know")])
+def test_a_missing_or_unknown_term_is_named_and_line_mode_follows(terms, term, why):
+    """No TERM said '(setupterm: could not find terminfo database)', an unknown one
+    '(setupterm: could not find terminal)': curses' words, naming neither TERM nor its value."""
+    ann = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", cols=200, env={"TERM": term})
+    terms.append(ann)
+    ann.expect(rf"full-screen interface is not available \({why}.*\); using line mode")
+    ann.expect(r"\* welcome, ann")
+    assert "setupterm" not in ann.text
+
+
 # ----------------------------------------------------------------------- file transfers
 
 

@@ -305,7 +305,15 @@ class CursesFrontend:
         os.environ.pop("LINES", None)
         os.environ.pop("COLUMNS", None)
         os.environ.setdefault("ESCDELAY", "25")  # a lone Esc should not stall the keyboard
-        curses.setupterm(fd=self.out_fd)  # raises for an unknown TERM: the caller falls back to lines
+        # each refusal is said in words a user can act on (the caller falls back to lines);
+        # curses' own ("setupterm: could not find terminfo database") named neither TERM nor a fix
+        term = os.environ.get("TERM", "")
+        if not term:
+            raise RuntimeError("TERM is not set, so the terminal's abilities are unknown")
+        try:
+            curses.setupterm(fd=self.out_fd)
+        except curses.error:
+            raise RuntimeError(f"TERM={term} is a terminal type this machine does not know (no terminfo entry)") from None
         if not curses.tigetstr("cup"):
             raise RuntimeError("this terminal cannot place the cursor (TERM=dumb?)")
         self.screen = curses.initscr()
