@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="at most N people besides the host (bots do not count); the N+1st is refused, and the host is told",
     )
-    serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (with --headless)")
+    serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (needs --headless)")
     serve.add_argument(
         "--no-limits",
         action="store_true",
@@ -556,6 +556,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--unix cannot be combined with a TCP port or --host", 2)
     if args.bot_seed is not None and not args.bot:
         return _fail("--bot-seed needs --bot colour", 2)
+    if args.once and not args.headless:  # with a host there, the last person never leaves
+        return _fail("--once needs --headless: the host is always in the room, so the last person never leaves", 2)
     if args.bot:
         import importlib.util
 
