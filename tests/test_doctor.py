@@ -220,7 +220,10 @@ def test_port_judged():
     held = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=7, name="nginx", command="nginx: master")])
     assert held.status == "fail" and "nginx (pid 7)" in held.summary
     ours = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=8, name="python3", command="python3 -m lanchat serve")])
-    assert ours.status == "info"
+    assert ours.status == "info" and "`lanchat connect 127.0.0.1 3580`" in ours.fix
+    # a TLS room refuses a plain connect: the fix offered --tls-less, which would be refused
+    tls = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=8, name="python3", command="python3 -m lanchat serve --tls")])
+    assert "`lanchat connect 127.0.0.1 3580 --tls`" in tls.fix
     hidden = judge_port(3580, errno.EADDRINUSE, [])
     assert "run as root to see which" in hidden.summary
     sneaky = judge_port(3580, errno.EADDRINUSE, [PortHolder(pid=9, name="evil\x1b[2J", command=None)])
