@@ -53,7 +53,11 @@ class Role(Enum):
 class State(Enum):
     HANDSHAKE = "handshake"  # before the server's welcome
     OPEN = "open"  # chatting
-    CLOSED = "closed"  # after bye, shutdown, a fatal error or the peer closing
+    # A client that sent bye: it sends nothing more, and reads what the server sent before the
+    # bye reached it (the answers to its last frames) until the server closes. The server reads
+    # nothing more from it: to the server, leaving is closed.
+    LEAVING = "leaving"
+    CLOSED = "closed"  # after shutdown, a fatal error or the peer closing
 
     __hash__ = object.__hash__  # as Role's
 
@@ -109,7 +113,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         **{cls.type: State.OPEN for cls in ev.MOD_CLIENT_EVENTS},  # moderate (/kick, /mute, /mode...)
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
         **{cls.type: State.OPEN for cls in ev.SCREEN_CLIENT_EVENTS},  # me, nick, away, topic, typing
-        "bye": State.CLOSED,
+        "bye": State.LEAVING,
     },
     (Role.SERVER, State.HANDSHAKE): {
         "welcome": State.OPEN,
@@ -118,6 +122,8 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         "shutdown": State.CLOSED,
     },
     (Role.SERVER, State.OPEN): _SERVER_OPEN,
+    # what the server sent before the client's bye reached it: still read by the leaving client
+    (Role.SERVER, State.LEAVING): {name: State.LEAVING if after is State.OPEN else after for name, after in _SERVER_OPEN.items()},
 }
 # Connection.next_says takes a say without touching the state: true while this holds.
 assert TRANSITIONS[(Role.CLIENT, State.OPEN)]["say"] is State.OPEN
@@ -220,6 +226,11 @@ class Connection:
         return encode(event)
 
     @property
+    def closed(self) -> bool:
+        """Nothing more is read: closed, or (for a server) its client has left with bye."""
+        return self.state is State.CLOSED or (self.state is State.LEAVING and self.our_role is Role.SERVER)
+
+    @property
     def partial_frame_bytes(self) -> int:
         """Bytes received of a frame not yet whole (the per-frame deadline watches it)."""
         return self._decoder.pending_bytes
@@ -238,7 +249,7 @@ class Connection:
                 self._pending.append(ConnectionClosed())  # the state closes when it is reached
                 self._parse_now()
             return
-        if self.state is State.CLOSED or self.peer_closed:
+        if self.peer_closed or self.closed:
             return  # nothing the peer says after the end matters
         if len(self._opening) < 4 and self.our_role is Role.SERVER:
             # The opening may arrive in pieces ("G", then "ET /"): wait for 4 bytes. Every
@@ -309,7 +320,7 @@ class Connection:
             if item.__class__ is ConnectionClosed:
                 self.state = State.CLOSED
                 return item
-            if self.state is not State.CLOSED:  # after bye, shutdown or a fatal error, the rest is not read
+            if not self.closed:  # after bye (to a server), shutdown or a fatal error, the rest is not read
                 return self._parse(item)  # type: ignore[arg-type]
         if pending:
             pending.clear()  # all handed out

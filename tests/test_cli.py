@@ -270,6 +270,24 @@ def test_a_script_piped_into_a_client_is_delivered_in_full_before_it_leaves(run)
     ann.expect(r"\* bob left")
 
 
+def test_a_script_reads_the_answers_to_its_last_lines_before_it_leaves(run):
+    """`printf '/who\\nhello\\n' | lanchat connect`: the roster and the script's own stamped line
+    were sent before its bye reached the server, but the client dropped everything after its bye
+    (PROTOCOL.md 4, leaving): a script saw nothing of what it asked."""
+    _server, where = serve(run, "--headless", "--no-history")
+    ann = join(run, where, "ann")
+    bob = run("connect", *where, "--name", "bob")
+    bob.expect(r"welcome, bob")
+    assert bob.popen.stdin is not None
+    bob.popen.stdin.write(b"/who\nhello from a script\n")
+    bob.close_stdin()
+    assert bob.wait() == 0
+    ann.expect(STAMP + r"bob: hello from a script$")
+    bob.expect(STAMP + r"\* here \(2\): ann, bob$")
+    bob.expect(STAMP + r"bob: hello from a script$")
+    assert bob.lines[-1] == "lanchat: you left the chat"
+
+
 def test_a_script_piped_past_the_flood_limit_is_paced_not_refused(run):
     # The room's default limit (10 at once, then 3 a second; PROTOCOL.md, Abuse limits): the
     # client paces itself to its welcome's allowance, so all 25 arrive (about 5 s) and none is refused.

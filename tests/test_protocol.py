@@ -343,12 +343,22 @@ def test_a_client_ignores_message_types_from_a_newer_server():
     assert pair.client.state is State.OPEN
 
 
-def test_bye_closes_both_sides():
+def test_bye_closes_the_server_side_and_the_client_reads_the_answers_to_its_last_frames():
+    """A script's `/who` then end of input: the roster was sent before the bye reached the
+    server, and a client that discarded everything after its bye never showed it."""
     pair = Pair()
+    pair.to_server(ev.Who())
     assert pair.to_server(ev.Bye()) == [ev.Bye()]
-    assert pair.client.state is State.CLOSED and pair.server.state is State.CLOSED
+    assert pair.client.state is State.LEAVING and pair.server.closed
     pair.server.receive_data(Connection(Role.CLIENT).send(ev.Hello(name="x")))
     assert pair.server.events() == []  # nothing the peer says after the end matters
+    roster = ev.Roster(members=("ann", "bob"))
+    assert pair.to_client(roster) == [roster]  # sent before the bye arrived: still read
+    assert pair.client.state is State.LEAVING
+    with pytest.raises(LocalProtocolError):
+        pair.client.send(ev.Say(text="after bye"))  # a leaving client sends nothing more
+    pair.client.receive_data(b"")
+    assert pair.client.events() == [ConnectionClosed()] and pair.client.state is State.CLOSED
 
 
 def test_shutdown_and_fatal_errors_close_the_connection():
