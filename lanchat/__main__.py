@@ -642,6 +642,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         replay=args.replay,
         known_names=store.known_names() if store else (),
         bans=store.bans() if store else (),  # bans survive a restart (PROTOCOL.md, Moderation)
+        mutes=store.mutes(_time.time()) if store else (),  # and so do mutes, less the time the server was down
         turn_timeout=args.turn_timeout,
         gate=Gate(clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding),
     )

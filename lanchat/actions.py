@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from . import events as ev
 
 if TYPE_CHECKING:
-    from .moderation import Ban
+    from .moderation import Ban, Mute
 
 # The actions a chat message makes on the server's hot path (Keep and Broadcast, and Send, Close,
 # Replay and Seen beside them) are NamedTuples, not frozen dataclasses: as immutable and as
@@ -101,6 +101,22 @@ class DropBans:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StoreMute:
+    """Store a new mute, so a restart does not lift it; ``now``: the room's time, by which the
+    store drops the mutes that are over (nothing else tells it when one ends)."""
+
+    mute: Mute
+    now: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropMutes:
+    """Remove these stored mutes (``/unmute``)."""
+
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class NextFileId:
     """The file id the next offer gets, kept so that ids never repeat after a restart."""
 
@@ -137,4 +153,7 @@ class Said(NamedTuple):
     frames: list[bytes]
 
 
-Action = Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen | Record | StoreBan | DropBans | NextFileId | Said
+Action = (
+    Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
+    | NextFileId | Said
+)

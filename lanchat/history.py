@@ -61,7 +61,7 @@ from pathlib import Path
 
 from . import events as ev
 from .history_journal import Journal, JournalBusy, JournalDamaged, Row, journal_path, read_rows
-from .moderation import Ban
+from .moderation import Ban, Mute
 
 # "LANC": marks the file as ours, so pointing --history at another program's database is
 # refused instead of adding tables to it.
@@ -104,8 +104,9 @@ _OWNER_COLUMNS = ("sender_owner", "recipient_owner")
 _OWNERS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS owners") :]
 _OLD_ROOM_INDEX = "room_messages"  # in files made before this version; see _check_and_prepare
 
-# Moderation (PROTOCOL.md, Moderation): bans survive a restart, acts are kept for the record.
+# Moderation (PROTOCOL.md, Moderation): bans and mutes survive a restart, acts are kept for the record.
 # Added with CREATE ... IF NOT EXISTS to files of any age; older lanchats ignore these tables.
+# Run one statement at a time, split at each semicolon: the comments must have none.
 MODERATION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS bans (
     id        INTEGER PRIMARY KEY,      -- the #ID /bans shows and /unban takes
@@ -116,6 +117,16 @@ CREATE TABLE IF NOT EXISTS bans (
     by_name   TEXT NOT NULL,
     reason    TEXT NOT NULL,
     time      REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mutes (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL,            -- as spelled when muted
+    name_key  TEXT NOT NULL,            -- names.name_key(name)
+    key       TEXT,                     -- identity key fingerprint, if known
+    address   TEXT,                     -- limits.address_group, NULL on loopback and AF_UNIX
+    until     REAL,                     -- its end in wall-clock time, or NULL until /unmute
+    by_name   TEXT NOT NULL,
+    reason    TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS acts (
     id        INTEGER PRIMARY KEY,
@@ -886,6 +897,43 @@ class HistoryStore(_NameOwners):
             self.db.executemany("DELETE FROM bans WHERE id = ?", [(i,) for i in ids])
         except sqlite3.Error as exc:
             raise HistoryWriteError(_describe(exc)) from None
+
+    def add_mute(self, mute: Mute, now: float) -> None:
+        """Store a mute (room.StoreMute), so a restart does not lift it. The mutes over by
+        ``now`` go: a mute's end is never told to the store, and mutes() ignores them anyway."""
+        self._settle()
+        try:
+            self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO mutes (id, name, name_key, key, address, until, by_name, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (mute.id, mute.name, mute.name_key, mute.key, mute.address, mute.until, mute.by, mute.reason),
+            )
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def drop_mutes(self, ids: tuple[int, ...]) -> None:
+        """Lift stored mutes (room.DropMutes)."""
+        self._settle()
+        try:
+            self.db.executemany("DELETE FROM mutes WHERE id = ?", [(i,) for i in ids])
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def mutes(self, now: float) -> list[Mute]:
+        """The mutes still in force at ``now`` (wall-clock time), oldest first: what the room
+        starts with. One that ended while the server was down is over, as if it had run."""
+        try:
+            rows = self.db.execute(
+                "SELECT id, name, name_key, key, address, until, by_name, reason FROM mutes "
+                "WHERE until IS NULL OR until > ? ORDER BY id",
+                (now,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # a read-only file from before mutes were kept: none
+            return []
+        return [
+            Mute(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], until=r[5], by=r[6], reason=r[7]) for r in rows
+        ]
 
     def next_file_id(self) -> int:
         """The id the next file offered gets (server_files.py): ids go on from the last run."""

@@ -46,6 +46,7 @@ from .actions import (
     Claim,
     Close,
     DropBans,
+    DropMutes,
     Keep,
     Log,
     NextFileId,
@@ -55,6 +56,7 @@ from .actions import (
     Seen,
     Send,
     StoreBan,
+    StoreMute,
 )
 from .guard import Guard
 from .history_policy import HistoryPolicy
@@ -502,6 +504,10 @@ class Hub:
                 self.history.call(lambda store: store.drop_bans(action.ids))  # noqa: B023
             elif isinstance(action, NextFileId):  # file ids never repeat after a restart
                 self.history.call(lambda store: store.set_next_file_id(action.value))  # noqa: B023
+            elif isinstance(action, StoreMute):  # mutes survive a restart, as bans do
+                self.history.call(lambda store: store.add_mute(action.mute, action.now))  # noqa: B023
+            elif isinstance(action, DropMutes):
+                self.history.call(lambda store: store.drop_mutes(action.ids))  # noqa: B023
 
     def _send(self, peer: Peer, event: ev.Event) -> None:
         """One event to one connection, through its protocol state machine."""

@@ -8,8 +8,8 @@ did it and why, and is kept in the history; a refused attempt is an error to who
 
 The room (room.py) owns the members and the turn; this module owns operators, mutes and bans,
 and ``moderate(room, member, command)`` turns one operator command into the room's actions.
-Bans are stored by the server (``StoreBan``/``DropBans`` actions); the room starts with the
-stored ones, so they survive a restart.
+Bans and mutes are stored by the server (``StoreBan``/``DropBans``, ``StoreMute``/``DropMutes``
+actions); the room starts with the stored ones, so they survive a restart.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ class Ban:
 
 @dataclass(frozen=True, kw_only=True)
 class Mute:
-    """A mute, matched like a ban; ``until`` None lasts until ``/unmute`` or a restart."""
+    """A mute, matched like a ban; ``until`` None lasts until ``/unmute``. Stored like a ban,
+    so a restart lifts none; ``until`` is wall-clock time (the room's clock, time.time), so
+    the minutes a server was down count as minutes of the mute."""
 
     name_key: str
     key: str | None
@@ -77,6 +79,8 @@ class Mute:
     until: float | None
     by: str
     reason: str
+    id: int = 0  # the stored row's id (StoreMute, DropMutes)
+    name: str = ""  # the name it was given under, as spelled
 
     def matches(self, *, name_key: str, key: str | None, address: str | None) -> bool:
         return Ban.matches(self, name_key=name_key, key=key, address=address)  # type: ignore[arg-type]
@@ -85,16 +89,17 @@ class Mute:
 class Moderation:
     """Operators, mutes and bans: the state the moderation rules read and change."""
 
-    def __init__(self, *, bans: Iterable[Ban] = (), operators: Iterable[str] = ()) -> None:
+    def __init__(self, *, bans: Iterable[Ban] = (), operators: Iterable[str] = (), mutes: Iterable[Mute] = ()) -> None:
         self.bans: list[Ban] = list(bans)
         # serve --operator NAME: name key -> NAME, until someone with a key joins under it
         # (named_operator_joins); then it is operator status by key, exactly as after /op.
         self.named_operators: dict[str, str] = {ev.name_key(name): name for name in operators}
-        self.mutes: list[Mute] = []
+        self.mutes: list[Mute] = list(mutes)  # the stored ones first (history.mutes: those not over yet)
         self.operator_cids: set[int] = set()
         self.operator_keys: set[str] = set()  # identity keys keep operator status across reconnects
         self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
+        self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
 
     def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
         """The loop accepted connection ``cid`` from ``address`` (an IP, or "local"): bans and
@@ -142,6 +147,15 @@ class Moderation:
     def new_ban_id(self) -> int:
         self._next_ban += 1
         return self._next_ban - 1
+
+    def new_mute_id(self) -> int:
+        self._next_mute += 1
+        return self._next_mute - 1
+
+    def lift_mutes(self, lifted: list[Mute]) -> list[Action]:
+        """Drop these mutes here and from the store (``/unmute``)."""
+        self.mutes = [m for m in self.mutes if m not in lifted]
+        return [_room.DropMutes(ids=tuple(m.id for m in lifted))]
 
 
 def _not_local(address: str) -> str | None:
@@ -234,23 +248,24 @@ def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int 
     if minutes is not None and not 1 <= minutes <= ev.MAX_MUTE_MINUTES:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")
     now = room.clock()
-    room.moderation.mutes.append(
-        Mute(
-            name_key=ev.name_key(target.name), key=room.moderation.identity_of(target), address=_not_local(target.address),
-            until=None if minutes is None else now + minutes * 60, by=member.name, reason=reason,
-        )  # fmt: skip
-    )
-    return _told(room, member, "mute", target.name, reason, minutes=minutes)
+    mod = room.moderation
+    mute = Mute(
+        id=mod.new_mute_id(), name=target.name, name_key=ev.name_key(target.name), key=mod.identity_of(target),
+        address=_not_local(target.address), until=None if minutes is None else now + minutes * 60, by=member.name,
+        reason=reason,
+    )  # fmt: skip
+    mod.mutes.append(mute)
+    # stored, so a restart does not unmute them (PROTOCOL.md, Moderation)
+    return [_room.StoreMute(mute=mute, now=now), *_told(room, member, "mute", target.name, reason, minutes=minutes)]
 
 
 def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
     mod = room.moderation
-    before = len(mod.mutes)
     key = room.moderation.identity_of(target)
-    mod.mutes = [m for m in mod.mutes if not m.matches(name_key=ev.name_key(target.name), key=key, address=target.address)]
-    if len(mod.mutes) == before:
+    lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=target.address)]
+    if not lifted:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
-    return _told(room, member, "unmute", target.name, reason)
+    return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason)]
 
 
 _ON_TARGET = {"op": _op, "deop": _deop, "kick": _kick, "ban": _ban, "mute": _mute, "unmute": _unmute}
@@ -338,11 +353,10 @@ def _unban(room: Room, member: Member, name: str) -> list[Action]:
 def _unmute_name(room: Room, member: Member, name: str) -> list[Action]:
     mod = room.moderation
     key = ev.name_key(name)
-    kept = [m for m in mod.mutes if m.name_key != key]
-    if len(kept) == len(mod.mutes):
+    lifted = [m for m in mod.mutes if m.name_key == key]
+    if not lifted:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {name[:40]!r} is muted")
-    mod.mutes = kept
-    return _told(room, member, "unmute", name, "")
+    return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", name, "")]
 
 
 def _mode(room: Room, member: Member, mode: str | None) -> list[Action]:

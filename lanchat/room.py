@@ -16,12 +16,28 @@ from dataclasses import dataclass
 
 from . import events as ev
 from . import room_social
-from .actions import Action, Broadcast, Claim, Close, DropBans, Keep, Log, Record, Replay, Seen, Send, StoreBan
+from .actions import (
+    Action,
+    Broadcast,
+    Claim,
+    Close,
+    DropBans,
+    DropMutes,
+    Keep,
+    Log,
+    Record,
+    Replay,
+    Seen,
+    Send,
+    StoreBan,
+    StoreMute,
+)
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
 from .moderation import (
     Ban,
     Moderation,
+    Mute,
     ban_refusal,
     moderate,
     muted_join_refusal,
@@ -41,7 +57,7 @@ MODES = (DUPLEX, TURN)
 # room (the notebooks do).
 __all__ = [
     "Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Record", "StoreBan",
-    "DropBans", "Member", "Room", "DUPLEX", "TURN", "MODES",
+    "DropBans", "StoreMute", "DropMutes", "Member", "Room", "DUPLEX", "TURN", "MODES",
 ]  # fmt: skip
 
 
@@ -123,12 +139,14 @@ class Room:
         replay: int = 50,
         known_names: Iterable[str] = (),
         bans: Iterable[Ban] = (),
+        mutes: Iterable[Mute] = (),
         turn_timeout: float | None = None,
         gate: Gate | None = None,
         resume_tokens: Callable[[], str] | None = None,
         operators: Iterable[str] = (),
     ) -> None:
-        """``operators``: names whose first joiner with a key becomes an operator (serve --operator)."""
+        """``operators``: names whose first joiner with a key becomes an operator (serve --operator).
+        ``bans``, ``mutes``: the stored ones (history.py), so a restart lifts neither."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
@@ -160,7 +178,7 @@ class Room:
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
-        self.moderation = Moderation(bans=bans, operators=operators)  # operators, mutes, bans; where connections come from
+        self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes)  # operators, mutes, bans; where connections come from
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
 

@@ -15,8 +15,8 @@ from test_room import START, RoomDriver
 
 from lanchat import events as ev
 from lanchat import identity
-from lanchat.moderation import Ban, key_id, tick
-from lanchat.room import Claim, DropBans, Log, Record, Room, StoreBan
+from lanchat.moderation import Ban, Mute, key_id, tick
+from lanchat.room import Claim, DropBans, DropMutes, Log, Record, Room, StoreBan, StoreMute
 from lanchat.session import Local, Outgoing, Session
 
 LAN = {"hal": "/tmp/chat.sock", "ann": "192.168.1.10", "bob": "192.168.1.11", "mallory": "192.168.1.66"}
@@ -29,6 +29,7 @@ class ModDriver(RoomDriver):
         super().__init__(mode, **kwargs)
         self.records: list[ev.Moderated] = []
         self.stored: dict[int, Ban] = {}
+        self.stored_mutes: dict[int, Mute] = {}
         self.logged: list[str] = []
 
     def perform(self, actions: list) -> list:
@@ -41,6 +42,11 @@ class ModDriver(RoomDriver):
             elif isinstance(action, DropBans):
                 for ban_id in action.ids:
                     del self.stored[ban_id]
+            elif isinstance(action, StoreMute):
+                self.stored_mutes[action.mute.id] = action.mute
+            elif isinstance(action, DropMutes):
+                for mute_id in action.ids:
+                    del self.stored_mutes[mute_id]
             elif isinstance(action, Claim):
                 pass  # the store's copy of name ownership; the gate already holds it
             elif isinstance(action, Log):
@@ -442,6 +448,35 @@ def test_unmute_and_a_mute_without_minutes():
     assert room.only_error("hal").message == "bob is not muted"
 
 
+def test_a_mute_is_stored_survives_a_restart_and_its_minutes_run_on_while_the_server_is_down():
+    """A teacher restarting the server unmuted mallory: mutes lived only in memory. Now each is
+    stored as a ban is, with its wall-clock end; /unmute drops it from the store too."""
+    room = classroom()
+    room.mod("hal", "mute", "mallory", minutes=5, reason="calm down")
+    room.mod("hal", "mute", "bob")  # until unmuted
+    assert [(m.name, m.until, m.by, m.reason) for m in room.stored_mutes.values()] == [
+        ("mallory", START + 300, "hal", "calm down"),
+        ("bob", None, "hal", ""),
+    ]
+    restarted = ModDriver(mutes=list(room.stored_mutes.values()))
+    restarted.stored_mutes = dict(room.stored_mutes)
+    restarted.now = START + 120  # the server was down for two minutes
+    restarted.arrive("hal", host=True)
+    for name in ("mallory", "bob", "ann"):
+        restarted.arrive(name)
+    restarted.take_all()
+    restarted.say("mallory", "free at last?")
+    assert restarted.only_error("mallory").message == "you are muted by hal for 3 more minutes: calm down; you can still read"
+    restarted.say("bob", "and me?")
+    assert "until an operator unmutes you" in restarted.only_error("bob").message
+    restarted.mod("hal", "unmute", "bob")
+    assert [m.name for m in restarted.stored_mutes.values()] == ["mallory"]
+    restarted.mod("hal", "mute", "ann", minutes=1)  # a new id, never one of the stored ones
+    assert sorted(restarted.stored_mutes) == [1, 3]
+    restarted.now = START + 300
+    restarted.still_serves("mallory", "hal", "ann")
+
+
 @pytest.mark.parametrize("minutes", [0, -1, 7 * 24 * 60 + 1])
 def test_mute_minutes_out_of_range_are_refused(minutes):
     room = classroom()
@@ -616,6 +651,29 @@ def test_bans_and_acts_are_stored_and_survive_reopening(tmp_path):
     assert restarted.only_error(cid).code == ev.E_BANNED
     reopened.drop_bans((1,))
     assert reopened.bans() == []
+    reopened.close()
+
+
+def test_mutes_are_stored_and_those_over_are_left_out_on_reopening(tmp_path):
+    from lanchat.history import HistoryStore
+
+    path = tmp_path / "history.sqlite3"
+    room = classroom()
+    room.mod("hal", "mute", "mallory", minutes=5, reason="calm down")
+    room.mod("hal", "mute", "bob")
+    room.mod("hal", "mute", "ann", minutes=1)
+    room.mod("hal", "unmute", "ann")
+    store = HistoryStore(path)
+    for mute in room.stored_mutes.values():
+        store.add_mute(mute, START)
+    store.close()
+    reopened = HistoryStore(path)
+    assert reopened.mutes(START + 60) == list(room.stored_mutes.values())  # the key and address with them
+    assert [m.name for m in reopened.mutes(START + 300)] == ["bob"]  # mallory's five minutes are over
+    reopened.add_mute(Mute(id=9, name="cy", name_key="cy", key=None, address=None, until=None, by="hal", reason=""), START + 301)
+    assert [r[0] for r in reopened.db.execute("SELECT name FROM mutes ORDER BY id")] == ["bob", "cy"]  # over: gone
+    reopened.drop_mutes((2,))
+    assert [m.name for m in reopened.mutes(START)] == ["cy"]
     reopened.close()
 
 

@@ -5,11 +5,12 @@ After each act the room still serves everyone else.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, StandInServer, TermProc, child_env, identity_args
+from helpers import ROOT, StandInServer, TermProc, child_env, identity_args, short_tmp_dir
 from test_cli import STAMP, join, run, serve  # noqa: F401 - run is the fixture
 
 from lanchat import events as ev
@@ -259,3 +260,37 @@ def test_a_student_muted_with_a_paste_still_waiting_reads_one_line_not_one_per_l
     rex.expect(STAMP + r"hal: back to the lesson$")
     refusals = [line for line in rex.lines if "you are muted by hal" in line]
     assert len(refusals) <= 2, rex.output  # a line or two already on its way, not the dozen held
+
+
+def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: F811
+    """The teacher muted cy for five minutes and restarted the school server (same history
+    file): cy came back unmuted, since mutes lived only in memory. Now a mute is kept in the
+    history as a ban is, its minutes counting on while the server is down, and an /unmute
+    is kept too."""
+    with short_tmp_dir() as folder:
+        args = ("--headless", "--operator", "teach", "--unix", os.path.join(folder, "c.sock"))
+        args += ("--history", os.path.join(folder, "h.sqlite3"))
+        server, where = serve(run, *args)
+        teach = join(run, where, "teach")
+        server.expect(r"is an operator \(serve --operator\)$")
+        cy = join(run, where, "cy")
+        teach.send("/mute cy 5 calm down")
+        cy.expect(r"\* teach muted you for 5 minutes: calm down \(you can still read\)$")
+        mark = cy.mark()
+        server.popen.kill()  # no shutdown notice: as when the machine is switched off
+        server.wait()
+        server, _ = serve(run, *args)
+        cy.expect(r"back in the room as cy", timeout=20, start=mark)
+        teach.expect(r"back in the room as teach", timeout=20, start=mark)
+        cy.send("am I free now?")
+        cy.expect(r"! you are muted by teach for [45] more minutes: calm down; you can still read$", start=mark)
+        teach.send("/unmute cy")
+        cy.expect(r"\* teach unmuted you$")
+        server.popen.terminate()  # a clean stop this time: everyone is told and leaves
+        assert cy.wait() == 0 and teach.wait() == 0 and server.wait() == 0
+        serve(run, *args)
+        cy = join(run, where, "cy")
+        teach = join(run, where, "teach")
+        cy.send("free at last")
+        teach.expect(STAMP + r"cy: free at last$")
+        assert "muted" not in cy.output
