@@ -800,14 +800,20 @@ E_NOT_HOST = "not-host"  # only the host may do that
 
 @dataclass(frozen=True, kw_only=True)
 class Refused(Event):
-    """To the host only: someone was turned away (``code``: why, e.g. ``room-full``), so the
-    host knows that --max-clients is turning people away (PROTOCOL.md, Room size)."""
+    """To the host (and, for a ban, the operators): someone was turned away (``code``: why,
+    ``room-full`` or ``banned``), so the host knows that --max-clients is turning people away,
+    or that a banned student keeps trying (PROTOCOL.md, Refusals told to the host). A ban's
+    ``by`` and ``reason`` say whose ban it is; ``count``, when more than one, how many tries
+    this one notice stands for (at most one a banned person every 30 s)."""
 
     type: ClassVar[str] = "refused"
     sent_by: ClassVar[str] = "server"
     name: str
     code: str
     time: float
+    by: str | None = _absent()
+    reason: str | None = _absent()
+    count: int | None = _absent()
 
 
 SERVER_EVENTS[Refused.type] = Refused

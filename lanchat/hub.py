@@ -60,6 +60,7 @@ from .actions import (
 )
 from .guard import Guard
 from .history_policy import HistoryPolicy
+from .moderation import ban_tries_due, ban_tries_due_at
 from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
 from .protocol import Connection, ConnectionClosed, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
@@ -661,6 +662,8 @@ class Hub:
         if room.turn_timeout is not None and room.mode == "turn" and room.turn_holder is not None:
             # the room keeps time by its own clock (time.time): converted to the hub's
             due = _earliest(due, self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
+        if room.moderation.ban_tries and (tries_due := ban_tries_due_at(room)) is not None:  # a banned person's tries, counted
+            due = _earliest(due, self.clock() + max(0.0, tries_due - room.clock()))
         files = self.files
         if files.uploads and (stall := files.next_stall_check()) is not None:  # the file store's clock is time.time too
             due = _earliest(due, self.clock() + max(0.0, stall - files.clock()))
@@ -686,6 +689,8 @@ class Hub:
         # a turn nobody took moves on (serve --turn-timeout)
         if self.room.turn_timeout is not None and (ticked := moderation_tick(self.room)):
             self.perform(ticked)
+        if self.room.moderation.ban_tries:  # a banned person's tries held back, told with their count
+            self.perform(ban_tries_due(self.room))
         if self.files.uploads:
             self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
         self.history.move_due()  # the journal into SQLite, in batches (history.py)

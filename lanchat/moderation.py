@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from .room import Action, Member, Room
 
 LOCAL = "local"  # limits.address_group of loopback and AF_UNIX: never banned or muted by address
+# A banned person's tries to join are told to the host and operators at most once per ban in
+# this many seconds, with a count of the tries held back: a script cannot flood the teacher.
+BAN_TRIES_SECONDS = 30.0
 
 
 @functools.lru_cache(maxsize=4096)  # looked up per message by flood control; bounded
@@ -67,6 +70,15 @@ class Ban:
         return f"#{self.id} {self.name} (by {' and '.join(how)}; banned by {self.by}{why})"
 
 
+@dataclass(kw_only=True)
+class BanTries:
+    """The tries to join under one ban since the host was last told (``told_at``)."""
+
+    told_at: float
+    held: int = 0  # tries since then, not told yet
+    name: str = ""  # the name the last one asked for
+
+
 @dataclass(frozen=True, kw_only=True)
 class Mute:
     """A mute, matched like a ban; ``until`` None lasts until ``/unmute``. Stored like a ban,
@@ -98,6 +110,7 @@ class Moderation:
         self.operator_cids: set[int] = set()
         self.operator_keys: set[str] = set()  # identity keys keep operator status across reconnects
         self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
+        self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
 
@@ -403,7 +416,68 @@ def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Acti
     if ban is None:
         return None
     why = f": {ban.reason}" if ban.reason else ""
-    return room._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
+    refusal = room._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
+    return refusal + _ban_try(room, ban, name)
+
+
+def _ban_try(room: Room, ban: Ban, name: str) -> list[Action]:
+    """A banned person tried to join: the host and operators are told at once, unless they
+    were told about this ban less than BAN_TRIES_SECONDS ago; then it is counted, and told
+    with the others held back when that time is up (``ban_tries_due``)."""
+    mod = room.moderation
+    now = room.clock()
+    tries = mod.ban_tries.get(ban.id)
+    if tries is not None and now - tries.told_at < BAN_TRIES_SECONDS:
+        tries.held += 1
+        tries.name = name
+        return []
+    mod.ban_tries[ban.id] = BanTries(told_at=now, name=name)
+    return _tell_ban_tries(room, ban, name, 1 + (tries.held if tries is not None else 0), now)
+
+
+def ban_tries_due(room: Room) -> list[Action]:
+    """Called by the loop when ``ban_tries_due_at`` comes: the tries held back are told, one
+    notice per ban with their count; a ban nobody tried again under is forgotten."""
+    mod = room.moderation
+    now = room.clock()
+    actions: list[Action] = []
+    for ban_id, tries in list(mod.ban_tries.items()):
+        if now - tries.told_at < BAN_TRIES_SECONDS:
+            continue
+        ban = next((b for b in mod.bans if b.id == ban_id), None)
+        if not tries.held or ban is None:  # nothing more to tell, or unbanned since
+            del mod.ban_tries[ban_id]
+            continue
+        actions += _tell_ban_tries(room, ban, tries.name, tries.held, now)
+        mod.ban_tries[ban_id] = BanTries(told_at=now, name=tries.name)
+    return actions
+
+
+def ban_tries_due_at(room: Room) -> float | None:
+    """When ``ban_tries_due`` has something to do, by the room's clock; None: never."""
+    tries = room.moderation.ban_tries
+    return min(t.told_at for t in tries.values()) + BAN_TRIES_SECONDS if tries else None
+
+
+def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float) -> list[Action]:
+    """One notice of ``count`` tries to the host and the operators here, and a log line."""
+    mod = room.moderation
+    refused = ev.Refused(
+        name=name[: ev.MAX_NAME_CHARS], code=ev.E_BANNED, time=now, by=ban.by, reason=ban.reason or None,
+        count=count if count > 1 else None,
+    )  # fmt: skip
+    told = [c for c, m in room.members.items() if c not in room.service_cids and mod.is_operator(room, m)]
+    return [*(_room.Send(to=cid, event=refused) for cid in told), _room.Log(text=ban_try_text(refused))]
+
+
+def ban_try_text(refused: ev.Refused) -> str:
+    """A banned person's tries as one line: as the host reads it (session.py) and as the log
+    records it."""
+    why = f": {refused.reason}" if refused.reason else ""
+    tried = f"tried to join {refused.count} more times and was turned away each time" if refused.count else (
+        "tried to join and was turned away"
+    )
+    return f"{refused.name} (banned by {refused.by}{why}) {tried}"
 
 
 def muted_join_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action] | None:

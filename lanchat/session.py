@@ -322,10 +322,8 @@ class Session:
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
         if isinstance(event, ev.SCREEN_SERVER_EVENTS):
             return social.on_event(self, event)
-        if isinstance(event, ev.Refused):  # to the host: someone was turned away
-            full = "the room is full (serve --max-clients counts people besides you)"
-            said = f"{event.name} was turned away: {full if event.code == ev.E_ROOM_FULL else event.code}"
-            return [Line(kind="notice", time=event.time, text=said, code=event.code)]
+        if isinstance(event, ev.Refused):  # to the host (a ban: and operators): someone was turned away
+            return [Line(kind="notice", time=event.time, text=self._refused_text(event), code=event.code)]
         if isinstance(event, ev.Offered):
             return [*renumbered_offer(self, event), offered_line(self, event)]
         if isinstance(event, ev.FileList):
@@ -348,6 +346,15 @@ class Session:
         else:
             marked = f"{name} (op)" if self.is_operator(name) else name
         return f"{marked} (away)" if ev.name_key(name) in self.away else marked
+
+    def _refused_text(self, event: ev.Refused) -> str:
+        """Who was turned away and why: a full room, or a banned person trying again."""
+        if event.code == ev.E_BANNED and event.by is not None:
+            from .moderation import ban_try_text  # here, as in _act_text
+
+            return ban_try_text(event)
+        full = "the room is full (serve --max-clients counts people besides you)"
+        return f"{event.name} was turned away: {full if event.code == ev.E_ROOM_FULL else event.code}"
 
     def _act_text(self, act: ev.Moderated) -> str:
         """One moderation act as one line: who did what to whom, and why."""

@@ -641,3 +641,37 @@ def test_a_pass_with_nothing_timed_asks_no_part_but_the_history():
         hub.expire()
         assert hub.next_deadline() is None
     assert asked == []
+
+
+# ------------------------------------------------------------------ a banned person's tries
+
+
+def test_a_banned_persons_tries_held_back_are_told_with_their_count_when_30_s_are_up():
+    """The hub wakes for the tries the room held back (moderation.ban_tries_due_at) and tells
+    the host their count then, though nobody tries again; then nothing is timed for them."""
+    lab = Lab(linger_seconds=0.5)
+    lab.room.clock = lab.clock  # the room's time moves with the hub's here
+    host = lab.connect()
+    lab.room.host_cid = host.cid
+    host.says(ev.Hello(name="hal"))
+    assert isinstance(host.hears()[0], ev.Welcome)
+    mallory = lab.join("mallory")
+    host.says(ev.Moderate(action="ban", name="mallory", reason="spam"))
+    started = lab.clock.now
+    for _ in range(3):
+        lab.connect().says(ev.Hello(name="mallory"))
+    told = [e for e in host.hears() if isinstance(e, ev.Refused)]
+    assert told == [ev.Refused(name="mallory", code=ev.E_BANNED, time=started, by="hal", reason="spam")]
+    lab.clock.now += 1.0
+    lab.hub.expire()  # the refused connections linger out
+    lab.flush()
+    assert lab.hub.next_deadline() == started + 30
+    lab.clock.now = started + 30
+    lab.hub.expire()
+    told = [e for e in host.hears() if isinstance(e, ev.Refused)]
+    assert [(e.count, e.time) for e in told] == [(2, started + 30)]
+    assert "mallory (banned by hal: spam) tried to join 2 more times and was turned away each time" in lab.log
+    lab.clock.now += 30
+    lab.hub.expire()
+    assert lab.hub.next_deadline() is None and host.hears() == []
+    assert mallory.cid in lab.released

@@ -15,7 +15,8 @@ from test_room import START, RoomDriver
 
 from lanchat import events as ev
 from lanchat import identity
-from lanchat.moderation import Ban, Mute, key_id, tick
+from lanchat.moderation import Ban, Mute, ban_tries_due, key_id, tick
+from lanchat.moderation import ban_tries_due_at as next_ban_tries
 from lanchat.room import Claim, DropBans, DropMutes, Log, Record, Room, StoreBan, StoreMute
 from lanchat.session import Local, Outgoing, Session
 
@@ -286,6 +287,49 @@ def test_a_ban_holds_against_the_same_key_under_a_new_name_from_another_address(
     assert room.only_error(cid).code == ev.E_BANNED
     cid = room.arrive("cat", address="10.9.9.10", key="SHA256:cats-key")
     assert isinstance(room.take(cid)[0], ev.Welcome)
+
+
+def test_the_host_and_operators_hear_of_a_banned_students_tries_once_per_30_s_with_a_count():
+    """The teacher never knew mallory kept trying. Now the host and the operators hear it, one
+    line a banned person every 30 s at most, so a script trying 50 times a second is one line,
+    then one more with its count; the others hear nothing."""
+    room = classroom()
+    room.mod("hal", "op", "ann")
+    room.mod("hal", "ban", "mallory", reason="spam")
+    room.take_all()
+    cid = room.arrive("mallory", address="192.168.1.99")
+    assert room.only_error(cid).code == ev.E_BANNED
+    first = ev.Refused(name="mallory", code=ev.E_BANNED, time=START, by="hal", reason="spam")
+    assert room.take("hal") == room.take("ann") == [first]
+    assert room.logged[-1] == "mallory (banned by hal: spam) tried to join and was turned away"
+    for second in range(1, 30):  # a script: 29 more tries within the 30 s
+        room.now = START + second
+        room.arrive(f"m{second}", address="192.168.1.66")
+    assert next_ban_tries(room.room) == START + 30  # the loop wakes then (hub.next_deadline)
+    room.now = START + 29.9
+    assert room.perform(ban_tries_due(room.room)) == []
+    assert room.take("hal") == room.take("ann") == room.take("bob") == []
+    room.now = START + 30
+    room.perform(ban_tries_due(room.room))
+    then = ev.Refused(name="m29", code=ev.E_BANNED, time=START + 30, by="hal", reason="spam", count=29)
+    assert room.take("hal") == room.take("ann") == [then]
+    assert room.take("bob") == []
+    assert room.logged[-1] == "m29 (banned by hal: spam) tried to join 29 more times and was turned away each time"
+    room.now = START + 60  # nobody tried since: nothing to tell, and nothing timed any more
+    assert room.perform(ban_tries_due(room.room)) == [] and next_ban_tries(room.room) is None
+    room.now = START + 61
+    room.arrive("mallory")
+    assert [e.count for e in room.take("hal") if isinstance(e, ev.Refused)] == [None]  # told at once again
+
+
+def test_a_banned_students_tries_read_as_one_line_with_whose_ban_and_why():
+    session = Session(name="hal", host="hal")
+    (line,) = session.on_event(ev.Refused(name="mallory", code=ev.E_BANNED, time=START, by="ann", reason="spam"))
+    assert line.text == "mallory (banned by ann: spam) tried to join and was turned away"
+    (line,) = session.on_event(ev.Refused(name="m2", code=ev.E_BANNED, time=START, by="ann", count=7))
+    assert line.text == "m2 (banned by ann) tried to join 7 more times and was turned away each time"
+    (line,) = session.on_event(ev.Refused(name="cat", code=ev.E_ROOM_FULL, time=START))
+    assert line.text.startswith("cat was turned away: the room is full")
 
 
 def test_on_this_machine_a_ban_is_by_name_and_key_never_by_address():

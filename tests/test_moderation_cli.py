@@ -294,3 +294,28 @@ def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: 
         cy.send("free at last")
         teach.expect(STAMP + r"cy: free at last$")
         assert "muted" not in cy.output
+
+
+def test_the_host_and_an_operator_read_one_line_when_a_banned_student_keeps_trying(run):  # noqa: F811
+    """bob, banned, tried again and again; nobody running the room knew. The host and the
+    operators now read who tried, whose ban it is and why: once, not once per try."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    hal.send("/op ann")
+    ann.expect(r"\* hal made you an operator$")
+    ann.send("/ban bob spamming")
+    assert bob.wait() == 1
+    cy = join(run, where, "cy")
+    marks = {person: person.mark() for person in (hal, ann, cy)}
+    for _ in range(3):
+        again = run("connect", *where, "--name", "bob", stdin=False)
+        assert again.wait() == 1
+        assert "you are banned from this room by ann: spamming" in again.output
+    told = r"\* bob \(banned by ann: spamming\) tried to join and was turned away$"
+    for person in (hal, ann):
+        person.expect(STAMP + told, start=marks[person])
+    hal.send("the lesson goes on")
+    for person in (hal, ann, cy):  # after it, no more lines about bob: the three tries were one
+        person.expect(STAMP + r"hal: the lesson goes on$", start=marks[person])
+        assert sum("tried to join" in line for line in person.lines[marks[person] :]) == (person is not cy)
