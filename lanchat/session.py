@@ -48,7 +48,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
-    Command(name="/who", usage="/who", help="list who is here, in turn order"),
+    Command(name="/who", usage="/who", help="list who is here, in turn order: the host, operators and who is away marked"),
     Command(name="/help", usage="/help", help="show this list"),
     Command(name="/address", usage="/address", help="how others join: the addresses and commands serve printed (a client: where it is connected)"),
     Command(name="/whois", usage="/whois NAME", help="the short fingerprint of NAME's key, to compare out loud"),
@@ -339,13 +339,16 @@ class Session:
         return any(ev.name_key(op) == key for op in ([self.host] if self.host else []) + self.operators)
 
     def _marked(self, name: str) -> str:
-        """A name in /who's answer, marked as the roster pane marks it: host or operator, away.
-        In --plain, /who is the only roster there is."""
+        """A name in /who's answer, marked as the roster pane marks it (ui/render.py): the host
+        or an operator, then away, here with the reason (``/away`` alone sends "away")."""
         if self.host is not None and ev.name_key(name) == ev.name_key(self.host):
             marked = f"{name} (host)"
         else:
             marked = f"{name} (op)" if self.is_operator(name) else name
-        return f"{marked} (away)" if ev.name_key(name) in self.away else marked
+        reason = self.away.get(ev.name_key(name))
+        if reason:
+            marked += " (away)" if reason == "away" else f" (away: {reason})"
+        return marked
 
     def _refused_text(self, event: ev.Refused) -> str:
         """Who was turned away and why: a full room, or a banned person trying again."""

@@ -556,6 +556,10 @@ def test_three_people_chat_in_duplex_mode(run, sock_dir, transport):
     mark = host.mark()
     ann.send("/who")
     ann.expect(r"here \(3\): hal \(host\), ann, bob")  # /who marks the host (an operator)
+    bob.send("/away lunch")
+    ann.expect(r"bob is away: lunch$")
+    ann.send("/who")
+    ann.expect(r"here \(3\): hal \(host\), ann, bob \(away: lunch\)$")  # as the roster pane marks bob
     bob.send("marker")
     host.expect(STAMP + r"bob: marker$", start=mark)
     assert not any("psst" in line for line in host.lines)

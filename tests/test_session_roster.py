@@ -51,3 +51,16 @@ def test_the_end_of_an_empty_replay_on_joining_says_nothing_but_an_asked_one_doe
     session.parse_input("/history")
     (line,) = session.on_event(ev.HistoryEnd(shown=0, more=False, before=None))
     assert line.text == "no earlier history"
+
+
+def test_who_marks_who_is_away_as_the_roster_pane_does_with_the_reason():
+    """The roster pane marked ann "(away)", but /who's answer did not: the teacher asking who
+    is here could not tell who was at lunch."""
+    session = Session(name="bob", host="hal")
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("hal", "ann", "bob", "cy"), host="hal"))
+    session.on_event(ev.Away(name="ann", reason="lunch", time=1.0))
+    session.on_event(ev.Away(name="HAL", reason="away", time=1.0))  # /away without a reason; any case
+    session.on_event(ev.Away(name="cy", reason="brb", time=1.0))
+    session.on_event(ev.Away(name="cy", reason="", time=2.0))  # cy is back
+    (line,) = session.on_event(ev.Roster(members=("hal", "ann", "bob", "cy")))
+    assert line.text == "here (4): hal (host) (away), ann (away: lunch), bob, cy"
