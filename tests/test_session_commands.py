@@ -109,18 +109,6 @@ def test_me_away_topic_and_typing_hints_on_the_session():
     assert ann.take_pending() == [] and social.typing_now(ann, 200.0) == []
 
 
-def test_who_marks_who_is_away_as_the_roster_pane_does():
-    """/away's help says it is shown by your name; in --plain /who is the only roster, and it
-    listed 'hal (host), bob' while bob was away; now 'bob (away)', until bob is back."""
-    ann = room("ann", "client", "bob")
-    ann.on_event(ev.Away(name="bob", reason="lunch", time=T))
-    (line,) = ann.on_event(ev.Roster(members=("ann", "bob")))
-    assert line.text == "here (2): ann, bob (away)"
-    ann.on_event(ev.Away(name="bob", reason="", time=T))
-    (line,) = ann.on_event(ev.Roster(members=("ann", "bob")))
-    assert line.text == "here (2): ann, bob"
-
-
 def test_a_message_ends_the_typing_on_both_sides():
     ann = room("ann", "client", "bob")
     ann.clock = lambda: 100.0
