@@ -31,6 +31,17 @@ class Line:
     mentions_me: bool = False
     colour: str | None = None  # "#RRGGBB" when a direct message carries a colour suggestion (colourbot)
     code: str | None = None  # an error's code (events.E_*), or TURN_CHANGED: front ends decide by it
+    presence: Presence | None = None  # a join or leave notice: whom it is about (the screen folds bursts)
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Who a join or leave notice is about, as data, so a front end can fold a burst of them
+    into one line (ui/fold.py) without reading the English."""
+
+    name: str
+    change: str  # "joined", or why they went: a left event's reason ("quit", "lost", ...)
+    here: int  # how many are here after it
 
 
 TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen shows most in its status line)
@@ -275,7 +286,9 @@ class Session:
                 self.members.append(event.name)
             if not self.show_joins:
                 return []
-            return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({len(self.members)} here)", code=JOIN_LEAVE)]
+            count = len(self.members)
+            presence = Presence(name=event.name, change="joined", here=count)
+            return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({count} here)", code=JOIN_LEAVE, presence=presence)]
         if isinstance(event, ev.Left):
             if event.name in self.members:
                 self.members.remove(event.name)
@@ -292,7 +305,8 @@ class Session:
                 "flooding": "was disconnected for flooding",
             }
             text = f"{event.name} {why.get(event.reason, 'left')} ({len(self.members)} here)"
-            return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE)]
+            presence = Presence(name=event.name, change=event.reason, here=len(self.members))
+            return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE, presence=presence)]
         if isinstance(event, ev.Roster):
             self.members = list(event.members)
             return [self._notice(f"here ({len(self.members)}): {', '.join(self._marked(m) for m in self.members)}")]

@@ -22,6 +22,7 @@ from .. import session_social as social
 from ..events import name_key
 from ..session import Line, Session
 from ..textsafe import visible, visible_lines
+from .fold import Burst, shown_text
 from .view import MARKER_ROWS, View
 
 MIN_ROWS = 5
@@ -353,7 +354,9 @@ def _layout(line: Line, width: int) -> list[list[Cell]]:
         if len(rows[-1]) >= width or (cell[0] != "" and text_width(cell[0]) == 2 and len(rows[-1]) + 2 > width):
             rows.append([])
         rows[-1].append(cell)
-    for number, paragraph in enumerate(visible_lines(line.text)):
+    room = width - len(prefix_cells)  # a burst of joins shows the names that fit this row (fold.py)
+    shown = shown_text(line, lambda text: sum(map(text_width, visible_lines(text))) <= room)
+    for number, paragraph in enumerate(visible_lines(shown)):
         if number > 0:
             rows.append([(" ", PLAIN)] * indent)
         _wrap_into(rows, paragraph, text_style, width, indent)
@@ -393,7 +396,7 @@ def _ascii_height(line: Line, width: int) -> int | None:
     column a character), following _layout and _wrap_into step for step on counts; None
     for anything else (wide or zero-width characters, a colour swatch), which is laid out."""
     prefix, suffix, _style = line_parts(line)
-    if suffix or width < 4:
+    if suffix or width < 4 or isinstance(line, Burst):  # a burst's text depends on the width
         return None
     prefix_text = "".join(text for text, _ in prefix)
     paragraphs = visible_lines(line.text)

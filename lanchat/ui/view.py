@@ -17,6 +17,7 @@ from itertools import islice
 
 from ..session import HISTORY_PAGE, HISTORY_PAGE_END, Line, Session
 from .editor import LineEditor
+from .fold import fold
 
 SCROLLBACK_LINES = 10_000  # the issue asks for at least this many
 ROSTER_MIN_COLS = 100  # narrower terminals give every column to the transcript
@@ -70,6 +71,9 @@ class View:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
         added = 0
         for line in new_lines:
+            if line.presence is not None and self.lines and self._fold_into_last(line):
+                added += 1
+                continue
             if line.kind == "history" and self.lines and self.lines[-1].time > line.time:
                 seq = self._insert_in_time(line)  # an earlier page of /history goes above, not below
                 if line.code == HISTORY_PAGE and seq is not None:
@@ -96,6 +100,21 @@ class View:
             elif line.code == HISTORY_PAGE_END:
                 self._show_page()
         return added
+
+    def _fold_into_last(self, line: Line) -> bool:
+        """A join or leave that continues the burst on the last line updates that line in place
+        (fold.py): the class coming in is one line, not a screenful. Scrolled up, it folds only
+        into a line still counted unread; one read already is left as it was read."""
+        folded = fold(self.lines[-1], line)
+        if folded is None:
+            return False
+        if not self.following:
+            if self.marker_seq is None or self.marker_seq > self.total - 1:
+                return False
+            if self.top is None:  # below the page: the rows it gains (or loses) move the count
+                self.scroll = max(0, self.scroll + self.measure(folded) - self.measure(self.lines[-1]))
+        self.lines[-1] = folded
+        return True
 
     def _show_page(self) -> None:
         """A /history page has all come: if its newest line is not on screen (the page went

@@ -1,0 +1,101 @@
+"""fold.py: a burst of join (or leave) notices shown as one transcript line that grows. Pure:
+no terminal, no clock (the lines' own times decide), no I/O.
+
+When a class of 26 comes in at the start of a lesson, 26 "ann joined (N here)" lines push
+everything else off a projector's screen. The full screen folds them: a join that comes within
+``BURST_SECONDS`` of the last one, with no other line between, updates that line in place:
+"26 joined: ann, bob, ... and zed (27 here)". The line keeps every name (``/save`` and ``/find``
+see them all); render shows as many as fit its row and "and 22 more" (``shown_text``). A single
+join reads as it always did. Leaves fold the same way, separately; a leave for a reason worth
+its own line (a lost connection, a flood) never folds. ``--plain`` does not fold: a script
+reads one line per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ..events import name_key
+from ..session import Line
+
+BURST_SECONDS = 10.0  # a join this soon after the burst's last one joins the burst
+VERBS = {"joined": "joined", "quit": "left"}  # Presence.change -> the burst it folds into
+# In a burst of joins, one who left again is marked "(left)"; in a burst of leaves, one who came back "(back)".
+MARKS = {"joined": "left", "left": "back"}
+ONE_MARKED = {"joined": "joined and left", "left": "left and came back"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Burst(Line):
+    """A folded line: ``text`` names everyone (what /save writes and /find searches)."""
+
+    verb: str  # "joined" or "left"
+    names: tuple[str, ...]  # in the order they came
+    marked: frozenset[str] = frozenset()  # name keys of those who went the other way since
+    here: int
+    last: float  # when the burst's newest notice came: the next must come within BURST_SECONDS
+
+
+def burst_text(burst: Burst, shown: int | None = None) -> str:
+    """The burst as words, with every name, or the first ``shown`` and "and N more"."""
+    entries = [f"{name} ({MARKS[burst.verb]})" if name_key(name) in burst.marked else name for name in burst.names]
+    if len(entries) == 1:
+        what = ONE_MARKED[burst.verb] if burst.marked else burst.verb
+        return f"{burst.names[0]} {what} ({burst.here} here)"
+    if shown is None or shown >= len(entries):
+        listed = f"{', '.join(entries[:-1])} and {entries[-1]}"
+    else:
+        listed = f"{', '.join(entries[: max(1, shown)])} and {len(entries) - max(1, shown)} more"
+    return f"{len(entries)} {burst.verb}: {listed} ({burst.here} here)"
+
+
+def _as_burst(line: Line) -> Burst | None:
+    """``line`` as a burst to fold into: a burst already, or a lone join or leave notice."""
+    if isinstance(line, Burst):
+        return line
+    presence = line.presence
+    if presence is None or presence.change not in VERBS:
+        return None
+    verb = VERBS[presence.change]
+    return Burst(
+        kind=line.kind, time=line.time, text=line.text, code=line.code,
+        verb=verb, names=(presence.name,), here=presence.here, last=line.time,
+    )  # fmt: skip
+
+
+def fold(last: Line, line: Line) -> Burst | None:
+    """The line that takes ``last``'s place when ``line`` continues its burst; None when
+    ``line`` is a line of its own (not a join or a plain leave, too late, or the other way
+    round for someone not in the burst)."""
+    presence = line.presence
+    burst = _as_burst(last)
+    if presence is None or presence.change not in VERBS or burst is None:
+        return None
+    if abs(line.time - burst.last) > BURST_SECONDS:
+        return None
+    key = name_key(presence.name)
+    keys = [name_key(name) for name in burst.names]
+    names, marked = burst.names, burst.marked
+    if VERBS[presence.change] == burst.verb:
+        if key in keys:
+            marked = marked - {key}  # came (or went) again: the mark goes
+        else:
+            names = (*names, presence.name)
+    elif key in keys and key not in marked:
+        marked = marked | {key}  # joined and left within the burst: "bob (left)"
+    else:
+        return None  # someone else going the other way: a line of its own
+    folded = replace(burst, names=names, marked=marked, here=presence.here, last=line.time)
+    return replace(folded, text=burst_text(folded))
+
+
+def shown_text(line: Line, fits: Callable[[str], bool]) -> str:
+    """What a row shows of ``line``: a burst's names as many as ``fits`` one row, then "and N
+    more" (at least one name, however narrow); any other line's text as it is."""
+    if not isinstance(line, Burst) or len(line.names) == 1 or fits(line.text):
+        return line.text
+    shown = 1
+    while shown + 1 < len(line.names) and fits(burst_text(line, shown + 1)):
+        shown += 1
+    return burst_text(line, shown)
