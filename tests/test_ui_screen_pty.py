@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import TermProc, short_tmp_dir
+from helpers import RawClient, TermProc, short_tmp_dir
 from test_ui_pty import host, join, say
 
+from lanchat import events as ev
+from lanchat.transport import Endpoint
 from lanchat.ui import render
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
@@ -398,3 +400,35 @@ def test_a_history_page_that_lands_above_the_screen_is_scrolled_into_view(terms,
     ann.send("\x1b[4~")  # End
     ann.expect(r"end of history \(3 shown")
     ann.expect_gone(r"earlier 7")
+
+
+def test_a_class_joining_and_leaving_at_once_is_one_line_each_and_the_join_address_stays(terms, tmp_path):
+    """26 students joining filled the teacher's projector (100x30) with 26 'joined' lines that
+    pushed the join address off the screen; the same when they left. A burst is one line now,
+    updated in place as it grows; /save keeps every name."""
+    from test_ui_fold import CLASS
+
+    ann, port = host(terms, rows=30, cols=100)
+    pupils = ["abe", *CLASS[1:]]
+    clients = []
+    try:
+        for name in pupils:  # one after another, as a class comes in: each waits for its welcome
+            clients.append(RawClient(Endpoint(host="127.0.0.1", port=port), name=name))
+        burst = ann.expect(r"\* 26 joined: abe, bob, cat, dan, [a-z, ]+ and (\d+) more \(27 here\)")
+        assert "zed joined" not in ann.text and ann.text.count(" joined") == 1, ann.text
+        assert "python -m lanchat connect 127.0.0.1" in ann.text  # how to join is still on screen
+        say(ann, "welcome, class", "ann")
+        for client in clients:
+            client.send(ev.Bye())
+        ann.expect(r"\* 26 left: abe, bob, cat, dan, [a-z, ]+ and \d+ more \(1 here\)")
+        assert ann.text.count(" left") == 1 and "welcome, class" in ann.text, ann.text
+    finally:
+        for client in clients:
+            client.close()
+    assert 0 < int(burst.group(1)) < 26
+    ann.send(f"/save {tmp_path / 'lesson.txt'}\r")
+    ann.expect(r"saved \d+ lines to ")
+    saved = (tmp_path / "lesson.txt").read_text(encoding="utf-8")
+    assert f"* 26 joined: {', '.join(pupils[:-1])} and zed (27 here)\n" in saved  # each waited for its welcome
+    left = re.search(r"\* 26 left: (.+) and (\w+) \(1 here\)\n", saved)  # the byes may cross on their way
+    assert left and sorted([*left.group(1).split(", "), left.group(2)]) == sorted(pupils), saved
