@@ -87,14 +87,19 @@ def test_the_class_leaving_is_one_line_too_and_a_leave_ends_a_burst_of_joins():
 
 def test_who_joins_and_leaves_within_a_burst_reads_sensibly():
     session, view = teacher()
-    feed(session, view, ev.Joined(name="ann", time=T0), ev.Left(name="ann", reason="quit", time=T0 + 1))
-    assert texts(view)[1:] == ["ann joined and left (1 here)"]
-    feed(session, view, ev.Joined(name="ann", time=T0 + 2))  # back again: simply joined
-    assert texts(view)[1:] == ["ann joined (2 here)"]
-    feed(session, view, ev.Joined(name="bob", time=T0 + 3), ev.Left(name="ann", reason="quit", time=T0 + 4), ev.Joined(name="cat", time=T0 + 5))
-    assert texts(view)[1:] == ["3 joined: ann (left), bob and cat (3 here)"]
-    feed(session, view, ev.Left(name="bob", reason="quit", time=T0 + 30), ev.Joined(name="bob", time=T0 + 31))
-    assert texts(view)[-1] == "bob left and came back (3 here)"
+    feed(session, view, *joins(CLASS[:3]), ev.Left(name="bob", reason="quit", time=T0 + 1))
+    assert texts(view)[1:] == ["3 joined: ann, bob (left) and cat (3 here)"]
+    feed(session, view, ev.Joined(name="bob", time=T0 + 2), ev.Joined(name="dan", time=T0 + 3))  # back: simply joined
+    assert texts(view)[1:] == ["4 joined: ann, bob, cat and dan (5 here)"]
+    feed(session, view, *[ev.Left(name=name, reason="quit", time=T0 + 60 + n) for n, name in enumerate(("ann", "cat"))])
+    feed(session, view, ev.Joined(name="cat", time=T0 + 62))
+    assert texts(view)[-1] == "2 left: ann and cat (back) (4 here)"
+
+
+def test_one_who_joins_alone_and_leaves_reads_as_it_always_did():
+    session, view = teacher()
+    feed(session, view, ev.Joined(name="bob", time=T0), ev.Left(name="bob", reason="quit", time=T0 + 1))
+    assert texts(view)[1:] == ["bob joined (2 here)", "bob left (1 here)"]
 
 
 def test_a_lost_connection_or_someone_else_leaving_is_a_line_of_its_own():

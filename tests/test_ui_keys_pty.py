@@ -127,7 +127,7 @@ def test_find_jumps_to_older_matches_and_tab_lists_candidates(terms):
     ann.expect(r"filler 29")
     bob = join(terms, port, "bob")
     join(terms, port, "bobby")
-    ann.expect("bobby joined")
+    bob.expect("bobby joined")  # bob knows bobby is here (ann's screen folds both joins into one line)
     bob.send("bo\t")
     bob.expect(r"bob  bobby")  # both listed
     bob.send("\x15b\t")

@@ -23,7 +23,6 @@ BURST_SECONDS = 10.0  # a join this soon after the burst's last one joins the bu
 VERBS = {"joined": "joined", "quit": "left"}  # Presence.change -> the burst it folds into
 # In a burst of joins, one who left again is marked "(left)"; in a burst of leaves, one who came back "(back)".
 MARKS = {"joined": "left", "left": "back"}
-ONE_MARKED = {"joined": "joined and left", "left": "left and came back"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,9 +39,8 @@ class Burst(Line):
 def burst_text(burst: Burst, shown: int | None = None) -> str:
     """The burst as words, with every name, or the first ``shown`` and "and N more"."""
     entries = [f"{name} ({MARKS[burst.verb]})" if name_key(name) in burst.marked else name for name in burst.names]
-    if len(entries) == 1:
-        what = ONE_MARKED[burst.verb] if burst.marked else burst.verb
-        return f"{burst.names[0]} {what} ({burst.here} here)"
+    if len(entries) == 1:  # marks come only in a burst of several (fold)
+        return f"{burst.names[0]} {burst.verb} ({burst.here} here)"
     if shown is None or shown >= len(entries):
         listed = f"{', '.join(entries[:-1])} and {entries[-1]}"
     else:
@@ -67,7 +65,8 @@ def _as_burst(line: Line) -> Burst | None:
 def fold(last: Line, line: Line) -> Burst | None:
     """The line that takes ``last``'s place when ``line`` continues its burst; None when
     ``line`` is a line of its own (not a join or a plain leave, too late, or the other way
-    round for someone not in the burst)."""
+    round for someone not in the burst). One who joined alone and leaves reads as ever:
+    "bob joined", then "bob left"; in a burst of several, "bob (left)" keeps it one line."""
     presence = line.presence
     burst = _as_burst(last)
     if presence is None or presence.change not in VERBS or burst is None:
@@ -82,8 +81,8 @@ def fold(last: Line, line: Line) -> Burst | None:
             marked = marked - {key}  # came (or went) again: the mark goes
         else:
             names = (*names, presence.name)
-    elif key in keys and key not in marked:
-        marked = marked | {key}  # joined and left within the burst: "bob (left)"
+    elif key in keys and key not in marked and len(names) > 1:
+        marked = marked | {key}  # joined and left within a class's burst: "bob (left)"
     else:
         return None  # someone else going the other way: a line of its own
     folded = replace(burst, names=names, marked=marked, here=presence.here, last=line.time)
