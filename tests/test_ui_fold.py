@@ -109,6 +109,17 @@ def test_a_lost_connection_or_someone_else_leaving_is_a_line_of_its_own():
     assert texts(view)[1:] == ["3 joined: ann, bob and cat (4 here)", "bob lost connection (3 here)", "zed left (3 here)"]
 
 
+def test_the_rooms_wifi_going_is_one_line_of_lost_connections_and_who_came_back_is_marked():
+    session, view = teacher()
+    feed(session, view, *joins(CLASS[:5]), ev.Message(sender="hal", text="slide 1", time=T0 + 30))
+    feed(session, view, *[ev.Left(name=name, reason="lost", time=T0 + 40 + n / 10) for n, name in enumerate(CLASS[:5])])
+    assert texts(view)[-1] == "5 lost connection: ann, bob, cat, dan and eve (1 here)"
+    feed(session, view, ev.Joined(name="bob", time=T0 + 45))
+    assert texts(view)[-1] == "5 lost connection: ann, bob (back), cat, dan and eve (2 here)"
+    feed(session, view, ev.Left(name="bob", reason="quit", time=T0 + 46))  # a plain leave: its own line
+    assert texts(view)[-1] == "bob left (1 here)"
+
+
 @pytest.mark.parametrize("cols", [30, 60, 99, 100, 160])
 def test_the_folded_line_fits_its_row_at_any_width(cols):
     session, view = teacher()

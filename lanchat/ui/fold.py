@@ -7,7 +7,7 @@ everything else off a projector's screen. The full screen folds them: a join tha
 "26 joined: ann, bob, ... and zed (27 here)". The line keeps every name (``/save`` and ``/find``
 see them all); render shows as many as fit its row and "and 22 more" (``shown_text``). A single
 join reads as it always did. Leaves fold the same way, separately; a leave for a reason worth
-its own line (a lost connection, a flood) never folds. ``--plain`` does not fold: a script
+its own line (a flood, a drop) never folds, and lost connections fold only with each other. ``--plain`` does not fold: a script
 reads one line per event.
 """
 
@@ -20,9 +20,13 @@ from ..events import name_key
 from ..session import Line
 
 BURST_SECONDS = 10.0  # a join this soon after the burst's last one joins the burst
-VERBS = {"joined": "joined", "quit": "left"}  # Presence.change -> the burst it folds into
-# In a burst of joins, one who left again is marked "(left)"; in a burst of leaves, one who came back "(back)".
-MARKS = {"joined": "left", "left": "back"}
+# Presence.change -> the burst it folds into. A lost connection folds with other lost ones (the
+# room's Wi-Fi went: 26 lines), never into a burst of plain leaves.
+VERBS = {"joined": "joined", "quit": "left", "lost": "lost connection"}
+# In a burst of joins, one who left again is marked "(left)"; in a burst of leaves or lost
+# connections, one who came back "(back)". OPPOSITE: the change that makes that mark.
+MARKS = {"joined": "left", "left": "back", "lost connection": "back"}
+OPPOSITE = {"joined": "left", "left": "joined", "lost connection": "joined"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +85,7 @@ def fold(last: Line, line: Line) -> Burst | None:
             marked = marked - {key}  # came (or went) again: the mark goes
         else:
             names = (*names, presence.name)
-    elif key in keys and key not in marked and len(names) > 1:
+    elif VERBS[presence.change] == OPPOSITE[burst.verb] and key in keys and key not in marked and len(names) > 1:
         marked = marked | {key}  # joined and left within a class's burst: "bob (left)"
     else:
         return None  # someone else going the other way: a line of its own
