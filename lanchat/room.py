@@ -517,7 +517,9 @@ def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Act
         return _refusal(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
     found = room.find(name)
     if found and found.cid != cid:
-        return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken; choose another")
+        # "hаl" (a Cyrillic а) is refused because it reads as "hal": say so, or it looks free
+        alike = f" (it looks like {found.name!r}, who is here)" if found.name != name else ""
+        return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken{alike}; choose another")
     return room.gate.refusal(cid, name, key) or operator_name_refusal(room, cid, name, key)
 
 

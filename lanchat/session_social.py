@@ -263,6 +263,8 @@ def _ignore(session: Session, word: str, rest: str) -> InputResult:
         return _local(session, f"ignoring: {', '.join(names)}" if names else "ignoring nobody; /ignore NAME hides their messages here")
     key = ev.name_key(rest)
     if word == "/unignore":
+        if key not in session.ignored:
+            return _local(session, f"you are not ignoring {rest}; /ignore alone lists whom you ignore")
         session.ignored.discard(key)
         return _local(session, f"showing {rest}'s messages again")
     if key == ev.name_key(session.name):

@@ -133,6 +133,16 @@ def test_the_welcome_names_the_host():
     assert welcome.host == "hal"
 
 
+def test_a_look_alike_of_a_name_here_is_refused_saying_which_name_it_reads_as():
+    """"hаl" with a Cyrillic а was refused as "the name 'hаl' is taken", which reads as if the
+    refusal were wrong: nobody called that is here. It now says whose name it looks like."""
+    room = room_with("hal")
+    cid = room.join("h\u0430l")
+    error = room.only_error(cid)
+    assert error.code == ev.E_NAME_TAKEN
+    assert error.message == "the name 'h\u0430l' is taken (it looks like 'hal', who is here); choose another"
+
+
 @pytest.mark.parametrize("taken", ["ann", "ANN", "Ann", "aNn"])
 def test_names_are_unique_ignoring_case(taken):
     room = room_with("ann")
@@ -140,6 +150,7 @@ def test_names_are_unique_ignoring_case(taken):
     error = room.only_error(cid)
     assert error.code == ev.E_NAME_TAKEN and not error.fatal
     assert "taken" in error.message and taken in error.message
+    assert ("looks like 'ann'" in error.message) == (taken != "ann")  # says which name it reads as
     assert room.room.names == ("ann",)
     assert room.take("ann") == []  # nobody is told about a refused join
     # the same connection may try again with another name

@@ -39,8 +39,10 @@ def test_ignore_hides_messages_here_only_and_unignore_brings_them_back():
     assert ann.on_event(ev.Direct(sender="bob", to="ann", text="spam", time=T)) == []
     assert ann.unread_directs == 0
     assert "bob" in ann.parse_input("/ignore").lines[0].text
-    ann.parse_input("/unignore bob")
+    assert ann.parse_input("/unignore bob").lines[0].text == "showing bob's messages again"
     assert ann.on_event(ev.Message(sender="bob", text="sorry", time=T))[0].text == "sorry"
+    # /unignore of someone not ignored said "showing cat's messages again", as if they had been hidden
+    assert ann.parse_input("/unignore cat").lines[0].text == "you are not ignoring cat; /ignore alone lists whom you ignore"
 
 
 def test_joins_off_hides_join_and_leave_lines_but_the_roster_still_changes():
