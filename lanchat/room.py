@@ -518,7 +518,7 @@ def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Act
     found = room.find(name)
     if found and found.cid != cid:
         # "hаl" (a Cyrillic а) is refused because it reads as "hal": say so, or it looks free
-        alike = f" (it looks like {found.name!r}, who is here)" if found.name != name else ""
+        alike = f" (it looks like {found.name!r}, who is here)" if found.name.casefold() != name.casefold() else ""
         return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken{alike}; choose another")
     return room.gate.refusal(cid, name, key) or operator_name_refusal(room, cid, name, key)
 

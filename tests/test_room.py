@@ -150,7 +150,6 @@ def test_names_are_unique_ignoring_case(taken):
     error = room.only_error(cid)
     assert error.code == ev.E_NAME_TAKEN and not error.fatal
     assert "taken" in error.message and taken in error.message
-    assert ("looks like 'ann'" in error.message) == (taken != "ann")  # says which name it reads as
     assert room.room.names == ("ann",)
     assert room.take("ann") == []  # nobody is told about a refused join
     # the same connection may try again with another name
