@@ -198,6 +198,17 @@ def test_the_light_load_probes_run_and_write_their_figures(tmp_path):
     assert any("hub.py" in name for name in counted["per_function"])  # the server's own calls are counted
 
 
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instructions_per_message_counts_the_server_under_callgrind(tmp_path):
+    """bench/instructions_per_message.py at its smallest: the real server under valgrind, two
+    light runs, and a positive count of instructions per further message."""
+    out = tmp_path / "ir.json"
+    run_bench("instructions_per_message.py", "--clients", "2", "--short", "0.5", "--long", "1.5", "--out", str(out))
+    (run,) = json.loads(out.read_text())["N=2"]["runs"]
+    assert run["messages"][1] > run["messages"][0] and run["ir"][1] > run["ir"][0] > 0
+    assert run["ir_per_message"] > 0 and run["all_received"]
+
+
 @pytest.mark.parametrize("echo", [False, True])
 def test_the_cpython_relay_sends_each_line_to_the_others_and_with_echo_to_its_sender(echo):
     """bench/pyrelay.py (the floor) and its --echo form (pyrelay-echo: one more send a message,
