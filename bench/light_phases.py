@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         room = Room(history=store is not None, gate=Gate(clock=time.time))
         server = Server([listener], room, history=store)
         hub = server.hub
-        server.selector.select = timed(spent, counts, "select (sleep and wake up)", server.selector.select)  # type: ignore[method-assign]
+        server.poller.poll = timed(spent, counts, "select (sleep and wake up)", server.poller.poll)  # type: ignore[method-assign]
         server._read = timed(spent, counts, "read (recv, decode, room, encode, keep)", server._read)  # type: ignore[method-assign]
         hub.expire = timed(spent, counts, "hub.expire", hub.expire)  # type: ignore[method-assign]
         server._loop_timeout = timed(spent, counts, "loop timeout (next_deadline)", server._loop_timeout)  # type: ignore[method-assign]

@@ -1,6 +1,6 @@
 """server.py: the server's event loop, and only the loop: sockets in, bytes to the hub, bytes out.
 
-One thread, one selector (epoll on Linux), no per-client threads or timers. Each pass:
+One thread, one poller (poller.py: epoll on Linux), no per-client threads or timers. Each pass:
 1) accept newcomers, and hand what each readable socket says to ``hub.receive_data``
    (hub.py decides everything: protocol, room, files, history);
 2) let the hub expire what ran out of time and top up downloads;
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import selectors
 import socket
 import threading
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from . import events as ev
 from .addresses import peer_text
 from .history import HistoryStore
 from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
+from .poller import EVENT_READ, EVENT_WRITE, Poller
 from .protocol import encode
 from .room import Room
 from .server_files import ServerFiles
@@ -42,7 +42,6 @@ READ_BYTES = 256 * 1024
 FILE_SEND_BUFFER_BYTES = 128 * 1024
 SHUTDOWN_FLUSH_SECONDS = 2.0  # how long everyone has to read the shutdown notice and close
 
-_LISTENER = object()
 _WAKE = object()
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
@@ -51,9 +50,9 @@ class Client:
     """One accepted connection's socket, as the loop sees it (the hub keeps the rest): the
     hub.Writer the hub flushes through."""
 
-    __slots__ = ("cid", "sock", "send", "recv", "writing", "reading", "selector")
+    __slots__ = ("cid", "sock", "send", "recv", "writing", "reading", "poller")
 
-    def __init__(self, cid: int, sock: socket.socket, selector: selectors.BaseSelector) -> None:
+    def __init__(self, cid: int, sock: socket.socket, poller: Poller) -> None:
         self.cid = cid
         self.sock = sock
         # a TLS socket's send() needs retries of the very same bytes (tls.TlsSender)
@@ -61,7 +60,7 @@ class Client:
         self.send = TlsSender(cast("ssl.SSLSocket", sock)) if tls else sock.send
         # one read: a TLS socket's reads whole records until what has arrived is taken (tls_recv)
         self.recv: Callable[[int], bytes] = functools.partial(tls_recv, sock) if tls else sock.recv
-        self.selector = selector
+        self.poller = poller
         self.writing = False  # registered for EVENT_WRITE
         self.reading = True  # registered for EVENT_READ (not while the hub paused it: a flooder)
 
@@ -74,14 +73,14 @@ class Client:
         self._register()
 
     def _register(self) -> None:
-        events = (selectors.EVENT_READ if self.reading else 0) | (selectors.EVENT_WRITE if self.writing else 0)
-        registered = self.selector.get_map().get(self.sock) is not None
+        events = (EVENT_READ if self.reading else 0) | (EVENT_WRITE if self.writing else 0)
+        registered = self.poller.watching(self.sock)
         if events and registered:
-            self.selector.modify(self.sock, events, self)
+            self.poller.modify(self.sock, events, self)
         elif events:
-            self.selector.register(self.sock, events, self)
+            self.poller.register(self.sock, events, self)
         elif registered:
-            self.selector.unregister(self.sock)  # neither: select() must not report it at all
+            self.poller.unregister(self.sock)  # neither: poll() must not report it at all
 
     def finish(self) -> None:
         """Everything, the last notice included, is out: send FIN behind it and close once the
@@ -144,20 +143,20 @@ class Server:
         self.door = TextDoor(self.hub)
         self.listeners = listeners
         self.unix_path = unix_path
-        self.selector = selectors.DefaultSelector()
+        self.poller = Poller()
         self.clients: dict[int, Client] = {}  # open sockets by connection id
         self._shutdown_reason: str | None = None
         self._wake_r, self._wake_w = wake_pair()
-        self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        self.poller.register(self._wake_r, EVENT_READ, _WAKE)
         for listener in listeners:
             listener.setblocking(False)
-            self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+            self.poller.register(listener, EVENT_READ, listener)  # its data: the listener itself
         self._accepting = True  # False while out of file descriptors (_accept)
         self._short_of_descriptors = False  # from a failed accept until the backlog is empty
         if tls is not None:
             plain_reply = encode(ev.Error(code=ev.E_BAD_FRAME, message=PLAIN_CLIENT_MESSAGE, fatal=True))
             self.tls = TlsHandshakes(
-                tls, self.selector, adopt=self._adopt, log=self.log, plain_reply=plain_reply, text_reply=TEXT_CLIENT_LINE,
+                tls, self.poller, adopt=self._adopt, log=self.log, plain_reply=plain_reply, text_reply=TEXT_CLIENT_LINE,
                 seconds=tls_handshake_seconds,
             )  # fmt: skip
         self.running = False
@@ -193,22 +192,22 @@ class Server:
         hub = self.hub
         try:
             while self._shutdown_reason is None:
-                for key, mask in self.selector.select(self._loop_timeout()):
-                    data = key.data
-                    if data is _LISTENER:
-                        self._accept(key.fileobj)  # type: ignore[arg-type]
+                for data, mask in self.poller.poll(self._loop_timeout()):
+                    if data.__class__ is Client:  # the usual: a connection to read or write
+                        if data.cid in self.clients:
+                            if mask & EVENT_READ:
+                                self._read(data)
+                            if mask & EVENT_WRITE:
+                                queue = hub.outbox.queues.get(data.cid)
+                                if queue is not None:
+                                    hub.outbox.dirty.add(queue)
                     elif data is _WAKE:
                         with contextlib.suppress(OSError):
                             self._wake_r.recv(4096)
                     elif isinstance(data, TlsAcceptor):
                         self.tls.step(data)  # type: ignore[union-attr]
-                    elif data.cid in self.clients:
-                        if mask & selectors.EVENT_READ:
-                            self._read(data)
-                        if mask & selectors.EVENT_WRITE:
-                            queue = hub.outbox.queues.get(data.cid)
-                            if queue is not None:
-                                hub.outbox.dirty.add(queue)
+                    else:
+                        self._accept(data)  # a listener: its data is the listening socket
                 hub.expire()
                 if self.tls is not None:
                     self.tls.expire()
@@ -237,8 +236,8 @@ class Server:
         if not how:  # from the network: frames, or a person typing lines
             self.door.open(cid)
         self.room.gate.addresses[cid] = peer  # wrong room passwords are counted per host (gate.py)
-        client = self.clients[cid] = Client(cid, sock, self.selector)
-        self.selector.register(sock, selectors.EVENT_READ, client)
+        client = self.clients[cid] = Client(cid, sock, self.poller)
+        self.poller.register(sock, EVENT_READ, client)
         return cid
 
     def _accept(self, listener: socket.socket) -> None:
@@ -276,9 +275,9 @@ class Server:
         for listener in self.listeners:
             with contextlib.suppress(KeyError, ValueError, OSError):
                 if accepting:
-                    self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+                    self.poller.register(listener, EVENT_READ, listener)
                 else:
-                    self.selector.unregister(listener)
+                    self.poller.unregister(listener)
 
     def _read(self, client: Client) -> None:
         try:
@@ -309,7 +308,7 @@ class Server:
         if client is None:
             return
         with contextlib.suppress(KeyError, ValueError, OSError):
-            self.selector.unregister(client.sock)
+            self.poller.unregister(client.sock)
         with contextlib.suppress(OSError):
             client.sock.close()
         if not self._accepting and self._shutdown_reason is None:
@@ -338,7 +337,7 @@ class Server:
         """Seed 003: every client first gets the shutdown notice, then the server closes."""
         for listener in self.listeners:
             with contextlib.suppress(KeyError, ValueError):
-                self.selector.unregister(listener)
+                self.poller.unregister(listener)
         self.hub.shutdown(self._shutdown_reason or "the server is shutting down")
         deadline = self.hub.clock() + SHUTDOWN_FLUSH_SECONDS
         self._flush_dirty()
@@ -346,15 +345,14 @@ class Server:
             left = deadline - self.hub.clock()
             if left <= 0:
                 break
-            for key, mask in self.selector.select(timeout=left):
-                client = key.data
+            for client, mask in self.poller.poll(left):
                 if not isinstance(client, Client) or client.cid not in self.clients:
                     continue
-                if mask & selectors.EVENT_WRITE:
+                if mask & EVENT_WRITE:
                     queue = self.hub.outbox.queues.get(client.cid)
                     if queue is not None:
                         self.hub.outbox.dirty.add(queue)
-                elif mask & selectors.EVENT_READ:
+                elif mask & EVENT_READ:
                     self._drain_after_shutdown(client)
             self._flush_dirty()
 
@@ -381,7 +379,7 @@ class Server:
             with contextlib.suppress(OSError):
                 listener.close()
         with contextlib.suppress(OSError):
-            self.selector.close()
+            self.poller.close()
         for sock in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 sock.close()

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import ssl  # at run time only where TLS is used: a plain server never loads OpenSSL's libssl
 
+    from .poller import Poller
+
 from .protocol import TLS_RECORD_TYPES, looks_like_tls  # noqa: F401 - the rule lives with the framing
 
 CERT_NAME = "tls-cert.pem"
@@ -432,10 +434,10 @@ class TlsAcceptor:
 
 
 class TlsHandshakes:
-    """The accepted connections of a TLS port still in their handshake, for a selector loop.
+    """The accepted connections of a TLS port still in their handshake, for a poller loop (poller.py).
 
     ``start(sock, peer)`` takes a newly accepted socket; the loop hands each ready TlsAcceptor
-    (the selector key's data) to ``step()``, calls ``expire()`` once per pass and sleeps at most
+    (the data it was registered with) to ``step()``, calls ``expire()`` once per pass and sleeps at most
     until ``next_deadline()``. A finished handshake goes to ``adopt(tls_sock, peer)``; one that
     fails, stalls past ``seconds``, or turns out to be a plain lanchat client is closed and logged.
     """
@@ -443,7 +445,7 @@ class TlsHandshakes:
     def __init__(
         self,
         context: ssl.SSLContext,
-        selector: selectors.BaseSelector,
+        selector: Poller,
         *,
         adopt: Callable[[socket.socket, str], object],
         log: Callable[[str], None],
