@@ -288,6 +288,8 @@ class Hub:
         self._ids = itertools.count(1)  # connection ids, never reused
         self._host_pending: int | None = None  # the host's connection, until the host has joined
         self.shutting_down = False
+        # Before this (on ``clock``) expire() has nothing to do: next_deadline() sets it each pass
+        self.expire_from = -math.inf
         self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
         self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send)
         self.guard = Guard(  # the abuse limits (guard.py; limits.py decides)
@@ -667,8 +669,15 @@ class Hub:
         files = self.files
         if files.uploads and (stall := files.next_stall_check()) is not None:  # the file store's clock is time.time too
             due = _earliest(due, self.clock() + max(0.0, stall - files.clock()))
-        # the history journal's batch (history.py)
-        return _earliest(due, self.history.next_move())
+        due = _earliest(due, self.history.next_move())  # the history journal's batch (history.py)
+        # Nothing expire() does is due before ``due``, but for the guard's congestion check,
+        # which runs every THROTTLE_SECONDS while the loop is awake anyway (never waking it): the
+        # loop skips expire() until the sooner of the two. A deadline set during a pass is at
+        # least that far off (every limit is positive), so none is missed; were one due at once,
+        # the next pass, which then follows without sleeping, would expire it.
+        check = self.guard.next_congestion_check
+        self.expire_from = check if due is None or check < due else due
+        return due
 
     def expire(self) -> None:
         """Close what has run out of time: a closing connection that never reads its last

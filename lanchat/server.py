@@ -3,7 +3,8 @@
 One thread, one poller (poller.py: epoll on Linux), no per-client threads or timers. Each pass:
 1) accept newcomers, and hand what each readable socket says to ``hub.receive_data``
    (hub.py decides everything: protocol, room, files, history);
-2) let the hub expire what ran out of time and top up downloads;
+2) let the hub expire what ran out of time (when anything can have: ``Hub.expire_from``) and
+   top up downloads;
 3) write each connection's queue (outbox.py) with one ``send()``.
 Write interest is asked for only while a connection has bytes queued (miniircd's habit),
 so an idle server sleeps in select() and wakes for nothing.
@@ -208,7 +209,8 @@ class Server:
                         self.tls.step(data)  # type: ignore[union-attr]
                     else:
                         self._accept(data)  # a listener: its data is the listening socket
-                hub.expire()
+                if hub.clock() >= hub.expire_from:  # else nothing can be due (Hub.next_deadline)
+                    hub.expire()
                 if self.tls is not None:
                     self.tls.expire()
                 if hub.files.downloads:  # the pacer has nothing to do without a download

@@ -620,6 +620,19 @@ def test_a_turn_nobody_takes_wakes_the_loop_and_moves_on_then():
     assert any(isinstance(event, ev.Turn) for event in bob.hears())
 
 
+def test_the_loop_may_skip_expire_until_the_next_deadline_or_the_congestion_check():
+    """server.py calls expire() only from hub.expire_from on: next_deadline() sets it to the next
+    deadline, or to the guard's congestion check when that is sooner (which never wakes the loop)."""
+    lab = Lab(handshake_seconds=5.0)
+    hub = lab.hub
+    hub.guard.next_congestion_check = lab.clock.now + 0.05
+    assert hub.next_deadline() is None and hub.expire_from == lab.clock.now + 0.05
+    lab.connect("10.0.0.9:5555")
+    assert hub.next_deadline() == lab.clock.now + 5.0 and hub.expire_from == lab.clock.now + 0.05
+    hub.guard.next_congestion_check = lab.clock.now + 60.0
+    assert hub.next_deadline() == hub.expire_from == lab.clock.now + 5.0
+
+
 def test_a_pass_with_nothing_timed_asks_no_part_but_the_history():
     """The idle-pass promise behind the light-load figures (bench/README.md, "Round 2, third
     session"): members joined, nothing due, so expire() and next_deadline() ask no part of the
