@@ -292,6 +292,9 @@ class _Held:
             return self.rows
         rows = list(self.rows)
         for first, sender, times, texts in self.runs:
+            if len(texts) == 1:  # the usual run at light load: one message, one row
+                rows.append((first, times[0], sender, None, texts[0], None, None))
+                continue
             rows += [
                 (id_, time, sender, None, text, None, None)
                 for id_, time, text in zip(range(first, first + len(texts)), times, texts, strict=True)

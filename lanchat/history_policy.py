@@ -65,14 +65,18 @@ class HistoryPolicy:
         try:
             return call(self.store)
         except self.store.errors as exc:  # what the store says its failures look like
-            self.lost = self.lost or self.pending  # the rows kept this pass may be lost with it
-            if not self.failing:
-                self.failing = True
-                self.warn(
-                    f"history: cannot use {self.store.path}: {exc}; the chat goes on, "
-                    "but messages are not sent until they can be saved"
-                )
+            self._failed(self.store, exc)
             return None
+
+    def _failed(self, store: HistoryStore, exc: Exception) -> None:
+        """A store call failed: said once; the rows kept this pass may be lost with it."""
+        self.lost = self.lost or self.pending
+        if not self.failing:
+            self.failing = True
+            self.warn(
+                f"history: cannot use {store.path}: {exc}; the chat goes on, "
+                "but messages are not sent until they can be saved"
+            )
 
     def keep(
         self, event: ev.Message | ev.Direct, sender_owner: bytes | None = None, recipient_owner: bytes | None = None
@@ -118,13 +122,20 @@ class HistoryPolicy:
         if not self.pending:
             return True
         self.pending = False
-        stored = self.call(lambda store: store.commit())
-        lost, self.lost = self.lost, False
-        if stored is None or lost:
+        store = self.store
+        assert store is not None  # pending: something was kept in it
+        try:  # as call() does, without a closure: once a pass at light load
+            store.commit()
+        except store.errors as exc:
+            self._failed(store, exc)
+            self.lost = False
             return False
-        if self.failing and self.store is not None:
+        lost, self.lost = self.lost, False
+        if lost:
+            return False
+        if self.failing:
             self.failing = False
-            self.log(f"history: saving to {self.store.path} again")
+            self.log(f"history: saving to {store.path} again")
         return True
 
     def next_move(self) -> float | None:
