@@ -62,6 +62,13 @@ class State(Enum):
     __hash__ = object.__hash__  # as Role's
 
 
+# The members the per-frame path compares with, as module globals: on Python 3.11 every
+# attribute read on an Enum class goes through EnumType.__getattr__'s hook, several hundred
+# instructions each (bench/README.md, "Round 2, seventh session"); a global is a dict lookup.
+_OPEN, _LEAVING, _CLOSED = State.OPEN, State.LEAVING, State.CLOSED
+_SERVER, _CLIENT = Role.SERVER, Role.CLIENT
+
+
 class ProtocolError(Exception):
     """Base of both error families; ``code`` is a PROTOCOL.md section 6 error code."""
 
@@ -226,11 +233,6 @@ class Connection:
         return encode(event)
 
     @property
-    def closed(self) -> bool:
-        """Nothing more is read: closed, or (for a server) its client has left with bye."""
-        return self.state is State.CLOSED or (self.state is State.LEAVING and self.our_role is Role.SERVER)
-
-    @property
     def partial_frame_bytes(self) -> int:
         """Bytes received of a frame not yet whole (the per-frame deadline watches it)."""
         return self._decoder.pending_bytes
@@ -249,9 +251,9 @@ class Connection:
                 self._pending.append(ConnectionClosed())  # the state closes when it is reached
                 self._parse_now()
             return
-        if self.peer_closed or self.closed:
+        if self.state is _CLOSED or self.peer_closed:
             return  # nothing the peer says after the end matters
-        if len(self._opening) < 4 and self.our_role is Role.SERVER:
+        if len(self._opening) < 4 and self.our_role is _SERVER:
             # The opening may arrive in pieces ("G", then "ET /"): wait for 4 bytes. Every
             # HTTP method's first 4 bytes read as an impossible frame length, so this never
             # mistakes a real lanchat frame for HTTP.
@@ -272,7 +274,7 @@ class Connection:
             self.state = State.CLOSED
             raise RemoteProtocolError(ev.E_BAD_FRAME, str(exc)) from None
         self._pending.extend(payloads)
-        if self.our_role is Role.CLIENT:
+        if self.our_role is _CLIENT:
             self._parse_now()
 
     def _parse_now(self, *, everything: bool = False) -> None:
@@ -297,7 +299,7 @@ class Connection:
         ``next_event()``, the one place that decides. A ``say`` leaves an open connection open,
         so the state needs no update here."""
         texts: list[str] = []
-        if self._ready or self.state is not State.OPEN or self.our_role is not Role.SERVER:
+        if self._ready or self.state is not _OPEN or self.our_role is not _SERVER:
             return texts
         pending = self._pending
         at = self._pending_at
@@ -318,9 +320,9 @@ class Connection:
             item = pending[self._pending_at]
             self._pending_at += 1
             if item.__class__ is ConnectionClosed:
-                self.state = State.CLOSED
+                self.state = _CLOSED
                 return item
-            if not self.closed:  # after bye (to a server), shutdown or a fatal error, the rest is not read
+            if self.state is not _CLOSED:  # after bye, shutdown or a fatal error, the rest is not read
                 return self._parse(item)  # type: ignore[arg-type]
         if pending:
             pending.clear()  # all handed out
@@ -385,6 +387,8 @@ class Connection:
             state, self.state = self.state, State.CLOSED  # a server that breaks the order cannot be chatted with
             raise RemoteProtocolError(ev.E_BAD_MESSAGE, f"server sent {event.type!r} in state {state.value}")
         self.state = allowed[event.type]
+        if self.state is _LEAVING and self.our_role is _SERVER:
+            self.state = _CLOSED  # to the server, a client that said bye is closed: nothing more is read
         if isinstance(event, ev.Error) and event.fatal:
             self.state = State.CLOSED
         return event

@@ -349,7 +349,7 @@ def test_bye_closes_the_server_side_and_the_client_reads_the_answers_to_its_last
     pair = Pair()
     pair.to_server(ev.Who())
     assert pair.to_server(ev.Bye()) == [ev.Bye()]
-    assert pair.client.state is State.LEAVING and pair.server.closed
+    assert pair.client.state is State.LEAVING and pair.server.state is State.CLOSED
     pair.server.receive_data(Connection(Role.CLIENT).send(ev.Hello(name="x")))
     assert pair.server.events() == []  # nothing the peer says after the end matters
     roster = ev.Roster(members=("ann", "bob"))
