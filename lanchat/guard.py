@@ -66,7 +66,8 @@ class Guard:
         # The timed state is public so the hub's per-pass check costs no call when nothing is
         # timed (hub.Hub.expire and next_deadline): these three empty, nothing is due here.
         self.paused: dict[int, float] = {}  # connections not read now -> when to read them again
-        self._fed: set[int] = set()  # who sent something since the last congestion check
+        # who sent something since the last congestion check (the hub adds each reader, no call)
+        self.feeders: set[int] = set()
         self.congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
         self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
         self.stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
@@ -93,10 +94,6 @@ class Guard:
         """Log how many more were refused in each storm whose time is up (``math.inf``: all)."""
         for line in self.refusals.due(now):
             self.hub.log(line)
-
-    def fed(self, cid: int) -> None:
-        """``cid`` sent something (the congestion check slows whoever fed a growing queue)."""
-        self._fed.add(cid)
 
     def moved(self, cid: int) -> None:
         """A backlog for ``cid`` took bytes (it is reading, however slowly)."""
@@ -238,7 +235,7 @@ class Guard:
         if now < self.next_congestion_check:
             return
         self.next_congestion_check = now + THROTTLE_SECONDS
-        fed, self._fed = self._fed, set()
+        fed, self.feeders = self.feeders, set()
         moved, self._moved = self._moved, set()
         mark = self.congested_bytes
         downloading = self.hub.pacer.started

@@ -345,7 +345,7 @@ class Hub:
             proto.receive_data(data)
         except RemoteProtocolError as exc:
             broken = exc  # after what the peer said properly before it (proto.next_event())
-        self.guard.fed(cid)
+        self.guard.feeders.add(cid)  # the congestion check slows whoever fed a growing queue
         self.guard.handle_all(peer)  # within the flood limit; a pause leaves the rest in proto
         if broken is not None:
             self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
@@ -669,7 +669,9 @@ class Hub:
         files = self.files
         if files.uploads and (stall := files.next_stall_check()) is not None:  # the file store's clock is time.time too
             due = _earliest(due, self.clock() + max(0.0, stall - files.clock()))
-        due = _earliest(due, self.history.next_move())  # the history journal's batch (history.py)
+        move = self.history.next_move()  # the history journal's batch (history.py)
+        if move is not None and (due is None or move < due):
+            due = move
         # Nothing expire() does is due before ``due``, but for the guard's congestion check,
         # which runs every THROTTLE_SECONDS while the loop is awake anyway (never waking it): the
         # loop skips expire() until the sooner of the two. A deadline set during a pass is at

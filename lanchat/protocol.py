@@ -235,7 +235,7 @@ class Connection:
     @property
     def partial_frame_bytes(self) -> int:
         """Bytes received of a frame not yet whole (the per-frame deadline watches it)."""
-        return self._decoder.pending_bytes
+        return len(self._decoder.buffer)  # FrameDecoder.pending_bytes, one call less a read
 
     # ---------------------------------------------------------------- receiving
 

@@ -188,16 +188,17 @@ class FrameDecoder:
     [b'hi']
     """
 
-    __slots__ = ("_buffer", "max_frame_bytes")
+    __slots__ = ("buffer", "max_frame_bytes")
 
     def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
-        self._buffer = bytearray()
+        # The start of a frame still arriving; others may read its length (protocol.py, once a read)
+        self.buffer = bytearray()
         self.max_frame_bytes = max_frame_bytes
 
     @property
     def pending_bytes(self) -> int:
         """Bytes received that do not yet make a whole frame."""
-        return len(self._buffer)
+        return len(self.buffer)
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every payload now complete. Raises FrameError if the
@@ -208,7 +209,7 @@ class FrameDecoder:
         """
         payloads: list[bytes] = []
         offset = 0
-        buffer = self._buffer
+        buffer = self.buffer
         if buffer:
             offset = self._finish_partial(data, payloads)
             if buffer:
@@ -247,7 +248,7 @@ class FrameDecoder:
     def _finish_partial(self, data: bytes, payloads: list[bytes]) -> int:
         """Complete the frame kept from earlier reads with the start of ``data``; return how
         many bytes of ``data`` that used. The buffer is empty afterwards unless it still waits."""
-        buffer = self._buffer
+        buffer = self.buffer
         used = 0
         if len(buffer) < HEADER_BYTES:
             used = min(HEADER_BYTES - len(buffer), len(data))
