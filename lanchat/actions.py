@@ -140,17 +140,24 @@ class Log:
 
 
 
-class Said(NamedTuple):
+class Said:
     """A run of one member's room messages on the short path (``Hub.say``), held for the pass's
     history commit: what a ``Keep`` and a ``Broadcast`` per message would do, as one held action
     of plain lists. Stored, the frames go to ``to`` in order; not stored, each message is refused
-    to its sender (hub.py, ``_commit_pass``). The room never returns one."""
+    to its sender (hub.py, ``_commit_pass``). The room never returns one.
 
-    sender: str
-    to: tuple[int, ...]
-    times: list[float]
-    texts: list[str]
-    frames: list[bytes]
+    A plain class with slots, not a NamedTuple like the actions above: one is made for every
+    message at light load, and a NamedTuple's ``__new__`` is a Python function that costs about
+    1,000 instructions more (bench/README.md, "Round 2, seventh session"). Never changed once made."""
+
+    __slots__ = ("sender", "to", "times", "texts", "frames")
+
+    def __init__(self, sender: str, to: tuple[int, ...], times: list[float], texts: list[str], frames: list[bytes]) -> None:
+        self.sender = sender
+        self.to = to
+        self.times = times
+        self.texts = texts
+        self.frames = frames
 
 
 Action = (

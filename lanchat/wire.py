@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 HEADER = struct.Struct(">I")
+_PACK_HEADER = HEADER.pack
 HEADER_BYTES = HEADER.size
 MAX_FRAME_BYTES = 64 * 1024  # payload limit; a larger header means the stream is not lanchat
 
@@ -34,9 +35,10 @@ class FrameError(ValueError):
 
 def frame(payload: bytes) -> bytes:
     """Put a length header in front of ``payload``."""
-    if len(payload) > MAX_FRAME_BYTES:
-        raise FrameError(f"payload of {len(payload)} bytes is over the {MAX_FRAME_BYTES}-byte limit")
-    return HEADER.pack(len(payload)) + payload
+    size = len(payload)
+    if size > MAX_FRAME_BYTES:
+        raise FrameError(f"payload of {size} bytes is over the {MAX_FRAME_BYTES}-byte limit")
+    return _PACK_HEADER(size) + payload
 
 
 # JSON (docs/PROTOCOL.md section 2, "JSON rules"). Every frame is encoded and decoded by msgspec,
