@@ -5,8 +5,9 @@
 with the selectors module's EVENT_READ and EVENT_WRITE bits. Where the system has epoll
 (Linux) it calls ``select.epoll`` directly: one C call a pass and a dict lookup a ready socket,
 where ``selectors.EpollSelector`` adds a layer of Python calls and a key object per socket
-(about 4% of a light-load message, bench/README.md "Round 2, seventh session"). Elsewhere it
-wraps ``selectors.DefaultSelector``, the plain path; tests/test_poller.py runs both the same way.
+(2-3% of a light-load message's instructions, bench/README.md "Round 2, seventh session").
+Elsewhere it wraps ``selectors.DefaultSelector``, the plain path; tests/test_poller.py runs both
+the same way.
 """
 
 from __future__ import annotations
