@@ -78,6 +78,9 @@ def child_env(**extra: str) -> dict[str, str]:
     # Each child gets its own empty data folder, so `serve` without --history writes its
     # default history there: never into the real user's folder, never shared between tests.
     env["XDG_DATA_HOME"] = tempfile.mkdtemp(dir=_DATA_HOMES)
+    # and its own state folder: an internal error's log (ui/screen.py crash_log_path) is the
+    # test's to read, never written into the real user's ~/.local/state
+    env["XDG_STATE_HOME"] = tempfile.mkdtemp(dir=_DATA_HOMES)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
