@@ -194,9 +194,15 @@ class FloodControl:
 # ------------------------------------------------------------------ connections
 
 
+# IPv6 addresses that only a local network uses: link-local (every machine on the link is in
+# fe80::/64) and unique local (a site's LAN is one /64 of fd00::/8). Counted one by one, as IPv4.
+_LAN_ONLY = (ipaddress.IPv6Network("fe80::/10"), ipaddress.IPv6Network("fc00::/7"))
+
+
 def address_group(address: str) -> str:
-    """The unit connection limits count: an IPv4 address, an IPv6 /64 (one machine may hold a
-    whole /64), ``local`` for loopback, AF_UNIX or an IPv4-mapped loopback."""
+    """The unit connection limits, bans and mutes count: an IPv4 address; a global IPv6 /64 (one
+    machine may hold a whole /64); one link-local or unique local IPv6 address (there the /64 is
+    the whole class's LAN); ``local`` for loopback, AF_UNIX or an IPv4-mapped loopback."""
     if not address or address.startswith("/") or address == "unix":
         return "local"
     try:
@@ -207,7 +213,7 @@ def address_group(address: str) -> str:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
         return "local"
-    if isinstance(ip, ipaddress.IPv6Address):
+    if isinstance(ip, ipaddress.IPv6Address) and not any(ip in lan for lan in _LAN_ONLY):
         return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
     return str(ip)
 

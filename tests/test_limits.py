@@ -119,11 +119,26 @@ def test_memory_is_bounded_however_many_names_flood():
         ("::ffff:192.168.1.7", "192.168.1.7"),
         ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
         ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
-        ("fe80::1%eth0", "fe80::/64"),
+        # on a LAN's own IPv6 addresses the /64 is the whole class: one machine, one address
+        ("fe80::1%eth0", "fe80::1"),
+        ("fe80::2", "fe80::2"),
+        ("fd12:3456:789a:1::7", "fd12:3456:789a:1::7"),
     ],
 )
 def test_connections_are_counted_per_machine(address, group):
     assert lim.address_group(address) == group
+
+
+def test_a_class_joining_over_link_local_ipv6_is_not_one_machine():
+    """Every link-local address on a LAN is in fe80::/64: counted per /64, the 17th student to
+    join over IPv6 link-local was refused 'too many connections', and a ban of one student's
+    address banned the class."""
+    caps = lim.ConnectionLimits()
+    for student in range(1, 31):
+        assert caps.admit(f"fe80::{student:x}%eth0", T0 + student) is None
+    for _ in range(15):
+        assert caps.admit("fe80::1%eth0", T0 + 40) is None  # one machine still has its own 16
+    assert caps.admit("fe80::1%eth0", T0 + 40) is not None
 
 
 def test_sixteen_connections_from_one_address_and_not_seventeen():

@@ -276,6 +276,22 @@ def test_a_ban_holds_against_a_new_name_from_the_same_address():
     room.still_serves("ann", "hal", "bob")
 
 
+def test_a_ban_over_link_local_ipv6_holds_that_machine_not_the_whole_lan():
+    """Counted per /64, a ban of one student joined over IPv6 link-local banned everyone on the
+    link (all of fe80::/64); now that address, as an IPv4 one."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("mallory", address="fe80::66%eth0")
+    room.arrive("ann", address="fe80::10%eth0")
+    room.take_all()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.address == "fe80::66"
+    assert room.only_error(room.arrive("m4llory2", address="fe80::66%eth0")).code == ev.E_BANNED
+    room.arrive("cat", address="fe80::12%eth0")  # a classmate on the same link
+    assert "cat" in room.room.names
+
+
 def test_a_ban_holds_against_the_same_key_under_a_new_name_from_another_address():
     room = ModDriver()
     room.arrive("hal", host=True)
