@@ -249,6 +249,8 @@ class Paced:
         count = self.pacer.drop_muted()
         if not self.pacer.waiting:
             loop.session.progress.pop("pacing", None)
+            if self.leave_when_sent and not loop.quitting and loop.outcome is None:
+                loop._quit()  # the leave waited for those lines: none is left to send
         if not count:
             return []
         lines = f"{count} lines you typed were" if count != 1 else "1 line you typed was"

@@ -262,6 +262,24 @@ def test_a_student_muted_with_a_paste_still_waiting_reads_one_line_not_one_per_l
     assert len(refusals) <= 2, rex.output  # a line or two already on its way, not the dozen held
 
 
+def test_a_script_whose_waiting_lines_a_mute_drops_still_leaves(run):  # noqa: F811
+    """rex's script pasted 25 lines and its input ended: the client leaves once the lines the
+    flood limit holds back are sent. hal muted him halfway, the client dropped the held lines,
+    and then waited for ever: the leave waited for lines that were no longer there."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    rex = join(run, where, "rex")
+    hal.expect(r"rex joined")
+    for number in range(25):
+        rex.send(f"spam {number}")
+    rex.close_stdin()  # end of input: leave once the held lines are out
+    hal.expect(STAMP + r"rex: spam 11$")
+    hal.send("/mute rex")
+    rex.expect(r"\d+ lines you typed were not sent: you are muted$")
+    assert rex.wait() == 0
+    rex.expect(r"^lanchat: you left the chat$")
+    hal.expect(STAMP + r"\* rex left \(1 here\)$")
+
+
 def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: F811
     """The teacher muted cy for five minutes and restarted the school server (same history
     file): cy came back unmuted, since mutes lived only in memory. Now a mute is kept in the
