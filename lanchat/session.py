@@ -292,6 +292,7 @@ class Session:
         if isinstance(event, ev.Left):
             if event.name in self.members:
                 self.members.remove(event.name)
+            self.away.pop(ev.name_key(event.name), None)  # whoever comes back is not away
             if event.name in self.operators:
                 self.operators.remove(event.name)
             if ev.name_key(event.name) == ev.name_key(BOT_NAME):
@@ -656,6 +657,8 @@ class Rejoining:
             return [session._notice("you missed nothing while away")]
         earlier = "; /history shows earlier ones" if more else ""
         return [session._notice(f"end of what you missed ({missed} message{'s' if missed != 1 else ''}{earlier})")]
+
+
 def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
     """Ids never repeat within a server's run (nor across runs with history), so an id seen
     before for another file means the server restarted without its history: said once, so a

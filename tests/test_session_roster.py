@@ -64,3 +64,15 @@ def test_who_marks_who_is_away_as_the_roster_pane_does_with_the_reason():
     session.on_event(ev.Away(name="cy", reason="", time=2.0))  # cy is back
     (line,) = session.on_event(ev.Roster(members=("hal", "ann", "bob", "cy")))
     assert line.text == "here (4): hal (host) (away), ann (away: lunch), bob, cy"
+
+
+def test_who_leaves_while_away_is_not_away_when_back():
+    """The server forgets an away status when its member leaves; the client kept it, so /who
+    and the roster pane showed the one who came back as '(away: lunch)'."""
+    ann = Session(name="ann")
+    ann.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann", "bob")))
+    ann.on_event(ev.Away(name="bob", reason="lunch", time=1.0))
+    ann.on_event(ev.Left(name="bob", reason="lost", time=2.0))
+    ann.on_event(ev.Joined(name="bob", time=3.0))
+    (line,) = ann.on_event(ev.Roster(members=("ann", "bob")))
+    assert line.text == "here (2): ann, bob"
