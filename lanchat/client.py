@@ -238,6 +238,10 @@ class Paced:
             return
         for event in self.pacer.release(time.monotonic()):
             loop._write(event)
+        self._leave_if_drained(loop)
+
+    def _leave_if_drained(self, loop: ClientLoop) -> None:
+        """Nothing waits any more: off the status line, and a leave that waited goes ahead."""
         if not self.pacer.waiting:
             loop.session.progress.pop("pacing", None)
             if self.leave_when_sent and not loop.quitting and loop.outcome is None:
@@ -247,10 +251,7 @@ class Paced:
         """Refused as muted: the held lines a mute refuses go (each would be refused in turn),
         said once with the count."""
         count = self.pacer.drop_muted()
-        if not self.pacer.waiting:
-            loop.session.progress.pop("pacing", None)
-            if self.leave_when_sent and not loop.quitting and loop.outcome is None:
-                loop._quit()  # the leave waited for those lines: none is left to send
+        self._leave_if_drained(loop)  # the leave waited for those lines: maybe none is left to send
         if not count:
             return []
         lines = f"{count} lines you typed were" if count != 1 else "1 line you typed was"

@@ -296,14 +296,14 @@ class ServerFiles:
             if self.book.from_before(file_id):  # a /get from a screen older than this run
                 message = f"#{file_id} was offered before the server restarted, and went then (/files lists what is on offer)"
             return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=message))]
-        waiting = self.gets_waiting.setdefault(cid, deque())
+        waiting = self.gets_waiting.get(cid, ())
         if any(d.file_id == offer.file_id for d in self.downloads.get(cid, ())) or any(w[0] == offer.file_id for w in waiting):
             # asked again while it is still coming (a client never asks twice)
             return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"#{offer.file_id} is already on its way to you"))]
         if len(waiting) >= MAX_GETS_WAITING:
             message = f"you have asked for {MAX_GETS_WAITING} files already; /get #{offer.file_id} once some have come"
             return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=message))]
-        waiting.append((offer.file_id, get.binary))
+        self.gets_waiting.setdefault(cid, deque()).append((offer.file_id, get.binary))  # none kept for a refused get
         if len(self.downloads.get(cid, ())) >= MAX_DOWNLOADS_AT_ONCE:
             return []  # its turn comes as one of those ends (next_chunk): one open file per download
         started = self._start_next(cid)
