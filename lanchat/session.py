@@ -659,6 +659,9 @@ class Rejoining:
         return [session._notice(f"end of what you missed ({missed} message{'s' if missed != 1 else ''}{earlier})")]
 
 
+OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with
+
+
 def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
     """Ids never repeat within a server's run (nor across runs with history), so an id seen
     before for another file means the server restarted without its history: said once, so a
@@ -666,8 +669,11 @@ def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
     from .files import safe_name
 
     now = (safe_name(offered.name), offered.sender)
-    earlier = session.offers_seen.get(offered.id)
-    session.offers_seen[offered.id] = now
+    seen = session.offers_seen
+    earlier = seen.pop(offered.id, None)
+    seen[offered.id] = now  # the newest last: a server flooding offers holds at most OFFERS_REMEMBERED
+    if len(seen) > OFFERS_REMEMBERED:
+        del seen[next(iter(seen))]
     if earlier is None or earlier == now:
         return []
     text = f"#{offered.id} is a new file: {earlier[0]} from {earlier[1]} had that number before the server restarted"

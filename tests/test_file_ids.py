@@ -176,3 +176,16 @@ def test_without_history_a_number_that_comes_back_for_another_file_is_pointed_ou
             assert not any("is a new file" in line for line in bob.lines[mark:])
         finally:
             room.stop()
+
+
+def test_a_server_flooding_offers_cannot_grow_what_the_client_remembers_of_them():
+    """A fake server may send offers for ever: the ids kept to spot a renumbered one are bounded."""
+    from lanchat import events as ev
+    from lanchat.session import OFFERS_REMEMBERED, Session
+
+    bob = Session(name="bob")
+    for number in range(OFFERS_REMEMBERED + 500):
+        bob.on_event(ev.Offered(id=str(number), name="x.bin", size=1, sha256="0" * 64, sender="eve", time=1.0))
+    assert len(bob.offers_seen) == OFFERS_REMEMBERED
+    lines = bob.on_event(ev.Offered(id=str(OFFERS_REMEMBERED + 499), name="y.bin", size=1, sha256="0" * 64, sender="eve", time=2.0))
+    assert lines[0].text.startswith(f"#{OFFERS_REMEMBERED + 499} is a new file: x.bin from eve")  # the newest are kept
