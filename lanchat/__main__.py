@@ -142,9 +142,11 @@ def _since(text: str) -> float:
     import time
 
     value = text.strip().lower()
-    if value[:-1].isdigit() and value[-1:] in _AGE_UNITS:
-        return time.time() - int(value[:-1]) * _AGE_UNITS[value[-1]]
     try:
+        if value[:-1].isdecimal() and value[-1:] in _AGE_UNITS:  # isdigit() lets "²" through to int()
+            if len(value) > 13:  # int() refuses thousands of digits; and no age is that long
+                raise ValueError(value)
+            return time.time() - int(value[:-1]) * _AGE_UNITS[value[-1]]
         if re.fullmatch(r"\d{1,2}:\d\d(:\d\d)?", value):
             hour, minute, second = map(int, (value + ":0").split(":")[:3])
             when = datetime.datetime.combine(datetime.date.today(), datetime.time(hour, minute, second))
@@ -994,7 +996,7 @@ def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  #
         return None
     if expected is None:
         wanted = os.getuid()
-    elif expected.isdecimal():  # isdigit() lets "²" through to int()
+    elif expected.isdecimal() and len(expected) <= 10:  # isdigit() lets "²" through to int()
         wanted = int(expected)
     else:
         try:
@@ -1105,7 +1107,7 @@ def _choose_room():  # noqa: ANN202
         if not answer or answer.lower() in ("q", "n", "none"):
             print(f"{PROG}: not joining", flush=True)
             return 0
-        if answer.isdecimal() and 1 <= int(answer) <= len(rooms):  # isdigit() lets "²" through to int()
+        if answer.isdecimal() and len(answer) <= 6 and 1 <= int(answer) <= len(rooms):  # isdigit() lets "²" through to int()
             return rooms[int(answer) - 1]
         print(f"  type a number from 1 to {len(rooms)}, or press Enter to join none")
 

@@ -44,9 +44,14 @@ def peer_text(host: str, port: int) -> str:
     return join_host_port(host, port)
 
 
+def _shown(text: str, most: int = 12) -> str:
+    """``text`` quoted for a message, its start only when long (a port of 5,000 digits)."""
+    return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
+
+
 def _port_number(text: str, where: str) -> int:
-    if not text.isdecimal():  # not isdigit(): "²" is a digit that int() refuses
-        raise AddressProblem(f"{text!r} {where} is not a port number")
+    if not text.isdecimal() or len(text) > 5:  # not isdigit(): "²" is a digit that int() refuses
+        raise AddressProblem(f"{_shown(text)} {where} is not a port number (1-65535)")
     port = int(text)
     if port == 0:
         raise AddressProblem(

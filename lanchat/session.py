@@ -83,7 +83,7 @@ COMMANDS: tuple[Command, ...] = (
     # operators only (the host, and whom an operator made one): PROTOCOL.md, Moderation
     Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
     Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)", also=("/unban", "/bans")),
-    Command(name="/mute", usage="/mute NAME [MINUTES] [WHY]", help="operators: NAME reads but cannot speak (/unmute NAME)", also=("/unmute",)),
+    Command(name="/mute", usage="/mute NAME [TIME] [WHY]", help="operators: NAME reads but cannot speak, for TIME (10 or 10m, 2h, 1h30m) or until /unmute NAME", also=("/unmute",)),
     Command(name="/op", usage="/op NAME", help="operators: make NAME an operator too (/deop NAME takes it back)", also=("/deop",)),
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
     Command(name="/pass", usage="/pass [WHY]", help="operators: move the turn on from someone who went quiet"),
@@ -491,13 +491,13 @@ class Session:
 
     def _history_request(self, rest: str) -> InputResult:
         """/history [N]: the N entries before the oldest one shown so far."""
-        if rest and (not rest.isdecimal() or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
+        if rest and (not rest.isdecimal() or len(rest) > 6 or not 1 <= int(rest) <= ev.MAX_HISTORY_REQUEST):
             return Local((self._notice(f"usage: /history [N], N from 1 to {ev.MAX_HISTORY_REQUEST}", kind="error"),))
         self.history_asked = True
         return Outgoing(ev.HistoryRequest(limit=int(rest) if rest else 50, before=self.history_before))
 
     def _moderate(self, action: str, rest: str) -> InputResult:
-        """/kick NAME [WHY], /mute NAME [MINUTES] [WHY], /mode turn|duplex... -> a ``moderate``.
+        """/kick NAME [WHY], /mute NAME [TIME] [WHY], /mode turn|duplex... -> a ``moderate``.
         Whether this person may is the server's business (it says so if not)."""
         usage = next((c.usage for c in COMMANDS if c.name == f"/{action}"), None)
         if action in ("bans",):
@@ -512,10 +512,13 @@ class Session:
         if not name:
             return self._usage(usage or f"/{action} NAME")
         why = why.strip()
-        if action == "mute":
-            minutes_text, _, after = why.partition(" ")
-            if minutes_text.isdecimal():  # not isdigit(): "²" is a digit int() refuses
-                return Outgoing(ev.Moderate(action=action, name=name, minutes=int(minutes_text), reason=after.strip() or None))
+        if action == "mute" and why[:1].isdecimal():  # not isdigit(): "²" is a digit int() refuses
+            minutes, after = mute_minutes(why)
+            if minutes is None:
+                word = why.split()[0]
+                shown = word if len(word) <= 12 else f"{word[:12]}..."
+                return self._usage(f"/mute NAME [TIME] [WHY]: '{shown}' is not a time; say 10 or 10m (minutes), 2h or 1h30m")
+            return Outgoing(ev.Moderate(action=action, name=name, minutes=minutes, reason=after or None))
         if action in ("kick", "ban", "mute"):
             return Outgoing(ev.Moderate(action=action, name=name, reason=why or None))
         if why:
@@ -657,6 +660,23 @@ class Rejoining:
             return [session._notice("you missed nothing while away")]
         earlier = "; /history shows earlier ones" if more else ""
         return [session._notice(f"end of what you missed ({missed} message{'s' if missed != 1 else ''}{earlier})")]
+
+
+_HOW_LONG = re.compile(
+    r"(?:(?P<hours>\d{1,4})\s*(?:h|hrs?|hours?)(?=\s|\d|$))?\s*(?:(?P<minutes>\d{1,6})\s*(?:m|mins?|minutes?)?)?(?=\s|$)",
+    re.IGNORECASE,
+)
+
+
+def mute_minutes(text: str) -> tuple[int | None, str]:
+    """How long a /mute is for, read from the start of ``text``, and the rest (its reason):
+    ``10`` and ``10m`` are minutes, ``2h`` hours, ``1h30m`` and ``1 hour 30 min`` both; None
+    when the first word is not a time a teacher would write ("3rd warning", "30s", "1.5h")."""
+    found = _HOW_LONG.match(text)
+    if found is None or (found["hours"] is None and found["minutes"] is None):
+        return None, text
+    minutes = int(found["hours"] or 0) * 60 + int(found["minutes"] or 0)
+    return minutes, text[found.end():].strip()
 
 
 OFFERS_REMEMBERED = 1000  # file ids whose offers renumbered_offer compares with

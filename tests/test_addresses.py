@@ -63,6 +63,7 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         ("  ", None, None, "the address is empty"),
         ("192.168.1.20:\u00b2", None, None, "is not a port number"),  # a digit to isdigit(), not to int()
         ("192.168.1.20", "\u00b2", None, "is not a port number"),
+        ("192.168.1.20:" + "1" * 5000, None, None, "(5000 characters) after '192.168.1.20' is not a port number"),  # int() raised
         # the form an old server log printed: it said "cannot find host '::1:46692'"
         ("::1:46692", None, None, "an IPv6 address with a port goes in brackets: [::1]:46692"),
         ("fe80::1%lan0:3580", None, None, "goes in brackets: [fe80::1%lan0]:3580"),

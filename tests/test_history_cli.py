@@ -158,8 +158,9 @@ def test_export_as_text_and_jsonl_with_since(tmp_path):
     assert (only["from"], only["to"], only["text"]) == ("ann", "bob", "a minute ago")
     tomorrow = time.strftime("%Y-%m-%d", time.localtime(now + 2 * 86400))
     assert run_lanchat("history", str(db), "--since", tomorrow).stdout == ""
-    bad = run_lanchat("history", str(db), "--since", "yesterday-ish")
-    assert bad.returncode == 2 and "is not a time" in bad.stderr and "Traceback" not in bad.stderr
+    for typed in ("yesterday-ish", "\u00b2m", "1" * 5000 + "m"):  # "²m" read "invalid _since value"
+        bad = run_lanchat("history", str(db), "--since", typed)
+        assert bad.returncode == 2 and "is not a time: use a date" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
     missing = run_lanchat("history", str(tmp_path / "none.sqlite3"))
     assert missing.returncode == 1 and "no such history file" in missing.stderr
     assert not (tmp_path / "none.sqlite3").exists()  # exporting never creates a file

@@ -137,6 +137,32 @@ def test_a_superscript_digit_as_a_number_is_a_usage_error_or_a_reason_not_a_cras
     assert ann.parse_input("/mute bob 5 spam") == Outgoing(ev.Moderate(action="mute", name="bob", minutes=5, reason="spam"))
 
 
+def test_a_mute_takes_the_times_a_teacher_writes_and_refuses_what_is_not_a_time():
+    ann = room("ann", "host", "bob")
+
+    def mute(text: str, minutes: int, reason: str | None) -> None:
+        assert ann.parse_input(f"/mute bob {text}") == Outgoing(ev.Moderate(action="mute", name="bob", minutes=minutes, reason=reason)), text
+
+    mute("10 spam", 10, "spam")
+    mute("5m talking too much", 5, "talking too much")  # it was read as the reason, with no time at all
+    mute("5 min talking", 5, "talking")
+    mute("2h", 120, None)
+    mute("1h30m rude", 90, "rude")
+    mute("1 hour 30 minutes rude", 90, "rude")
+    mute("10 times in a row", 10, "times in a row")  # a word after the number is the reason
+    assert ann.parse_input("/mute bob spam") == Outgoing(ev.Moderate(action="mute", name="bob", reason="spam"))
+    for text in ("3rd warning", "30s", "1.5h", "1" * 5000):  # 5,000 digits: int() raises
+        refused = ann.parse_input(f"/mute bob {text}")
+        assert isinstance(refused, Local) and refused.lines[0].kind == "error", text
+        assert "is not a time; say 10 or 10m (minutes), 2h or 1h30m" in refused.lines[0].text, refused
+
+
+def test_thousands_of_digits_typed_as_a_number_are_a_usage_error_not_a_crash():
+    ann = room("ann", "host", "bob")
+    refused = ann.parse_input("/history " + "1" * 5000)  # int() refuses over 4,300 digits: the client crashed
+    assert isinstance(refused, Local) and "usage: /history" in refused.lines[0].text
+
+
 def test_seed_004s_backslash_commands_are_the_slash_ones_and_only_as_a_whole_line():
     ann = room("ann", "client", "bob")
     ann.ui_commands = (Command(name="/clear", usage="/clear", help="clear the screen"),)
