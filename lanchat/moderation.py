@@ -269,7 +269,11 @@ def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int 
     )  # fmt: skip
     mod.mutes.append(mute)
     # stored, so a restart does not unmute them (PROTOCOL.md, Moderation)
-    return [_room.StoreMute(mute=mute, now=now), *_told(room, member, "mute", target.name, reason, minutes=minutes)]
+    actions = [_room.StoreMute(mute=mute, now=now), *_told(room, member, "mute", target.name, reason, minutes=minutes)]
+    if room.mode == _room.TURN and room.turn_holder == target.cid:  # they could not take it: it moves on
+        room.turn_holder = room._next_after(target.cid, order_before=list(room.members))
+        actions.append(room._turn_broadcast())
+    return actions
 
 
 def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
@@ -278,7 +282,11 @@ def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: i
     lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=target.address)]
     if not lifted:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
-    return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason)]
+    actions = [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason)]
+    if room.mode == _room.TURN and room.turn_holder is None and (first := _first_to_speak(room)) is not None:
+        room.turn_holder = first  # everyone else was muted: the room can go on
+        actions.append(room._turn_broadcast())
+    return actions
 
 
 _ON_TARGET = {"op": _op, "deop": _deop, "kick": _kick, "ban": _ban, "mute": _mute, "unmute": _unmute}
@@ -380,12 +388,17 @@ def _mode(room: Room, member: Member, mode: str | None) -> list[Action]:
     room.mode = mode
     actions = _told(room, member, "mode", None, "", mode=mode)
     if mode == _room.TURN:
-        people = [c for c in room.members if c not in room.service_cids and c != room.host_cid]
-        room.turn_holder = people[0] if people else None
+        room.turn_holder = _first_to_speak(room)
     else:
         room.turn_holder = None
     actions.append(room._turn_broadcast())
     return actions
+
+
+def _first_to_speak(room: Room) -> int | None:
+    """Who takes a turn nobody holds: the first to have joined who may (not the host, not muted)."""
+    eligible = room.may_hold_turn()
+    return next((c for c in room.members if c in eligible and c != room.host_cid), None)
 
 
 def _pass(room: Room, member: Member, reason: str) -> list[Action]:

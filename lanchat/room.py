@@ -334,7 +334,7 @@ class Room:
         if cid not in self.service_cids:
             self.ever_joined += 1
         turn_changed = False
-        if self.mode == TURN and self.turn_holder is None and cid != self.host_cid and cid not in self.service_cids:
+        if self.mode == TURN and self.turn_holder is None and cid != self.host_cid and cid in self.may_hold_turn():
             self.turn_holder = cid  # seed 001: the first client to join speaks first
             turn_changed = True
         named_operator = named_operator_joins(self, member)  # before the welcome's flood allowance: none for an operator
@@ -428,6 +428,8 @@ class Room:
         """The turn rule (PROTOCOL.md 7) for anything said to the room: an error, or []."""
         if self.mode != TURN or self.turn_holder == member.cid:
             return []  # every message in a duplex room: nothing to build
+        if self.turn_holder is None and self._next_after(member.cid, order_before=list(self.members), removed=False) is not None:
+            return []  # nobody could hold it (all muted, a mute since ended): whoever may speak first takes it
         waiting = f"not your turn: waiting for {self.turn_name or 'someone to join'}"
         return self._error(member.cid, ev.E_NOT_YOUR_TURN, waiting)
 
@@ -483,18 +485,21 @@ class Room:
         ``order_before`` is the join order that still contains ``cid``. The host never
         holds the turn alone: with nobody else here the room waits for someone to join.
         """
-        if not self.members:
+        eligible = self.may_hold_turn()
+        if not eligible or eligible == {self.host_cid}:
             return None
         index = order_before.index(cid)
         rotation = order_before[index + 1 :] + order_before[: index + (0 if removed else 1)]
-        for candidate in rotation:
-            if candidate in self.members and candidate not in self.service_cids:
-                if candidate == self.host_cid and all(
-                    c == self.host_cid or c in self.service_cids for c in self.members
-                ):
-                    return None
-                return candidate
-        return None
+        return next((candidate for candidate in rotation if candidate in eligible), None)
+
+    def may_hold_turn(self) -> set[int]:
+        """Who the turn may go to: people (not bots) who may speak (not muted: a muted holder
+        would hold the room up, the host too)."""
+        people = {cid for cid in self.members if cid not in self.service_cids}
+        if self.moderation.mutes:
+            now = self.clock()
+            people = {cid for cid in people if self.moderation.mute_for(self.members[cid], now) is None}
+        return people
 
     def _turn_broadcast(self) -> Broadcast:
         return Broadcast(to=self._everyone, frame=encode(ev.Turn(holder=self.turn_name)))

@@ -576,6 +576,46 @@ def test_an_operator_passes_the_turn_from_someone_who_went_away():
     assert room.room.turn_name == "mallory"
 
 
+def test_a_muted_person_never_holds_the_turn_up():
+    """In turn-based mode the turn went to a muted student, who could not speak: the whole
+    room, the host too, read "waiting for bob" until someone passed it by hand."""
+    room = classroom()
+    room.mod("hal", "mute", "ann", minutes=10)
+    room.mod("hal", "mode", mode="turn")
+    assert room.room.turn_name == "bob"  # ann joined first, but she is muted
+    room.say("bob", "mine")
+    assert room.room.turn_name == "mallory"
+    room.say("mallory", "and mine")
+    assert room.room.turn_name == "hal"
+    room.say("hal", "the teacher")
+    assert room.room.turn_name == "bob"  # ann is passed over
+    room.take_all()
+    room.mod("hal", "mute", "bob")  # muted while holding it: it moves on at once
+    assert room.room.turn_name == "mallory"
+    assert room.take("mallory")[-1] == ev.Turn(holder="mallory")
+    room.say("mallory", "still going")
+    room.mod("hal", "unmute", "ann")
+    room.say("hal", "ann may speak again")
+    assert room.room.turn_name == "ann"
+
+
+def test_when_everyone_but_the_host_is_muted_the_first_unmuted_gets_the_turn():
+    room = classroom("turn")
+    for name in ("ann", "bob", "mallory"):
+        room.mod("hal", "mute", name, minutes=5)
+    assert room.room.turn_holder is None  # nobody may hold it (the host never holds it alone)
+    room.take_all()
+    room.mod("hal", "unmute", "bob")
+    assert room.room.turn_name == "bob" and room.take("bob")[-1] == ev.Turn(holder="bob")
+    for name in ("bob",):
+        room.mod("hal", "mute", name, minutes=5)
+    room.now += 5 * 60  # every mute ends by itself: the first to speak takes the turn
+    room.take_all()
+    room.say("mallory", "back")
+    assert [e.text for e in room.take("ann") if isinstance(e, ev.Message)] == ["back"]
+    assert room.room.turn_name == "hal"
+
+
 def test_a_turn_nobody_takes_moves_on_by_itself():
     room = classroom("turn", turn_timeout=60)
     room.now += 59

@@ -156,6 +156,27 @@ def test_ops_mute_and_mode_through_the_real_server(run):  # noqa: F811
     hal.expect(STAMP + r"bob: now me$")
 
 
+def test_in_turns_a_student_muted_with_a_time_is_passed_over(run):  # noqa: F811
+    """The teacher typed `/mute ann 5m chatting` and `/mode turn`: the turn went to ann, who
+    could not speak, and the room (the teacher too) waited for her. Now 5m is five minutes,
+    and the turn goes to the first who may speak."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    ann = join(run, where, "ann")
+    bob = join(run, where, "bob")
+    hal.send("/mute ann 5m chatting")
+    ann.expect(r"\* hal muted you for 5 minutes: chatting \(you can still read\)$")
+    hal.send("/mode turn")
+    bob.expect(r"\* hal switched the room to turn-based mode$")
+    bob.expect(r"\* turn: your turn$")
+    ann.expect(r"\* turn: waiting for bob$")
+    bob.send("my turn")
+    hal.expect(STAMP + r"bob: my turn$")
+    hal.expect(r"\* turn: your turn$")
+    hal.send("the teacher's turn")
+    bob.expect(STAMP + r"hal: the teacher's turn$")
+    bob.expect(r"\* turn: your turn$")  # ann passed over
+
+
 def test_a_kicked_student_sees_why_in_a_real_terminal(run):  # noqa: F811
     hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
     bob = TermProc("connect", *where, "--name", "bob")
