@@ -647,6 +647,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         mutes=store.mutes(_time.time()) if store else (),  # and so do mutes, less the time the server was down
         turn_timeout=args.turn_timeout,
         gate=Gate(clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding),
+        address_groups=_address_groups(),
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log, first_id=store.next_file_id() if store else 1)
@@ -814,6 +815,16 @@ def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None 
             f"with an identity key becomes its owner and an operator: join first{forgets}"
         )
     return lines
+
+
+def _address_groups():  # noqa: ANN202
+    """What counts as one place for connection caps and bans by address: the networks this
+    machine is on now (a class on the server's own IPv6 LAN counts per address, not per /64),
+    read again when a stranger's /64 arrives, at most once a minute (limits.AddressGroups)."""
+    from .limits import AddressGroups
+    from .netinfo import local_networks
+
+    return AddressGroups(local_networks(), refresh=local_networks, clock=_time.monotonic)
 
 
 def _server_files(args: argparse.Namespace, log, *, first_id: int = 1):  # noqa: ANN001, ANN202

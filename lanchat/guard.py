@@ -56,11 +56,12 @@ class Guard:
         # ``limits`` turns on flood control and connection caps (what `lanchat serve` does
         # unless --no-limits; a benchmark lifts them); the hub's deadlines always hold.
         self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
+        groups = hub.room.moderation.groups  # one rule for caps, storms and bans (limits.AddressGroups)
         self.connection_limits = connection_limits if connection_limits is not None else (
-            lim.ConnectionLimits() if limits else None
+            lim.ConnectionLimits(groups=groups) if limits else None
         )
         self.set_reading = set_reading or (lambda cid, reading: None)
-        self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog()  # refused connections, logged once per storm (admit)
+        self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog(groups=groups)  # refused connections, logged once per storm (admit)
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
         self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
         # The timed state is public so the hub's per-pass check costs no call when nothing is
@@ -82,7 +83,8 @@ class Guard:
         if self.connection_limits is None:
             return None
         now = self.hub.clock()
-        refusal = self.connection_limits.check(peer.ip, now)
+        peer.group = self.connection_limits.groups.group(peer.ip)  # released under the same one
+        refusal = self.connection_limits.check(peer.ip, now, group=peer.group)
         peer.admitted = refusal is None
         if refusal is None:
             return None
@@ -107,7 +109,7 @@ class Guard:
         self.congested_since.pop(cid, None)
         self.stuck_since.pop(cid, None)
         if peer.admitted and self.connection_limits is not None:
-            self.connection_limits.release(peer.ip)
+            self.connection_limits.release(peer.ip, group=peer.group)
         member = self.hub.room.members.get(cid)
         if member is not None and self.flood is not None:
             self.flood.forget(self.hub.room.moderation.identity_of(member) or ev.name_key(member.name), self.hub.clock())

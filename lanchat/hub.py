@@ -96,7 +96,9 @@ class Writer(Protocol):
 class Peer:
     """One connection as the hub sees it: its protocol state and where it is going."""
 
-    __slots__ = ("cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "paused_until")
+    __slots__ = (
+        "cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "group", "paused_until",
+    )  # fmt: skip
 
     def __init__(self, cid: int, address: str) -> None:
         self.cid = cid
@@ -108,6 +110,7 @@ class Peer:
         self.held: list[bytes] = []  # what it said before the host was in (Hub.receive_data)
         self.held_bytes = 0  # their total, kept as they come (a dripped byte a read stays cheap)
         self.admitted = False  # counted by the connection limits (released on close)
+        self.group = ""  # the address group it was counted under (limits.AddressGroups)
         # Not read until then (flood control, a congested room); frames already read wait,
         # unparsed, in ``proto`` and are handled when it ends: nothing is lost.
         self.paused_until: float | None = None

@@ -21,9 +21,12 @@ forgotten, and each table has a cap beyond which the oldest refilled entries go 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import ipaddress
+import math
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 OK = "ok"
@@ -198,24 +201,128 @@ class FloodControl:
 # fe80::/64) and unique local (a site's LAN is one /64 of fd00::/8). Counted one by one, as IPv4.
 _LAN_ONLY = (ipaddress.IPv6Network("fe80::/10"), ipaddress.IPv6Network("fc00::/7"))
 
+OnLink = tuple[ipaddress.IPv6Network, ...]  # the server's own IPv6 networks (netinfo.local_networks)
+REFRESH_SECONDS = 60.0  # AddressGroups asks again what networks the server is on at most this often
+MAX_REMEMBERED = 4096  # addresses whose group AddressGroups remembers (bounded memory)
 
-def address_group(address: str) -> str:
+
+def address_group(address: str, on_link: Iterable[ipaddress.IPv6Network] = ()) -> str:
     """The unit connection limits, bans and mutes count: an IPv4 address; a global IPv6 /64 (one
-    machine may hold a whole /64); one link-local or unique local IPv6 address (there the /64 is
-    the whole class's LAN); ``local`` for loopback, AF_UNIX or an IPv4-mapped loopback."""
-    if not address or address.startswith("/") or address == "unix":
+    machine may hold a whole /64 on the internet); one link-local, unique local, or ``on_link``
+    IPv6 address (on the server's own LAN the /64 is the whole class: one machine, one address);
+    ``local`` for loopback, AF_UNIX or an IPv4-mapped loopback. ``on_link``: the IPv6 networks
+    the server's interfaces are on, passed in (netinfo.local_networks reads them)."""
+    ip = _ip(address)
+    if ip is None:
+        return "local" if _is_local_name(address) else address
+    if ip.is_loopback:
         return "local"
+    if isinstance(ip, ipaddress.IPv6Address) and not _one_by_one(ip, on_link):
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+def group_matches(group: str, address: str) -> bool:
+    """Whether a connection from ``address`` is in ``group``, as a ban or mute stored it: the
+    same address, or inside a stored network. A /64 written by an older version (or for a
+    machine off the server's LAN) still holds that whole /64, wherever the server is now."""
+    ip = _ip(address)
+    if ip is None:
+        return group == address_group(address)
+    if "/" not in group:
+        return str(ip) == group
+    network = _network(group)
+    return network is not None and ip.version == network.version and ip in network
+
+
+class AddressGroups:
+    """``address_group`` for one server run: the on-link networks it was given, asked for again
+    (``refresh``, the I/O edge's netinfo.local_networks) when an address from a global IPv6
+    /64 it is not on arrives, at most every ``refresh_seconds`` of ``clock``, so a server that
+    started before its LAN's prefix came up learns it. Groups are remembered per address (a
+    dict lookup per message for mutes); a refresh that changes the networks forgets them."""
+
+    def __init__(
+        self,
+        on_link: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+        *,
+        refresh: Callable[[], Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]] | None = None,
+        clock: Callable[[], float] | None = None,
+        refresh_seconds: float = REFRESH_SECONDS,
+        max_remembered: int = MAX_REMEMBERED,
+    ) -> None:
+        self.on_link: OnLink = _ipv6_only(on_link)
+        self.refresh = refresh
+        self.clock = clock
+        self.refresh_seconds = refresh_seconds
+        self.max_remembered = max_remembered
+        self.next_refresh = -math.inf  # the first stranger may ask at once
+        self._groups: dict[str, str] = {}
+
+    def group(self, address: str) -> str:
+        """``address``'s group (``address_group`` with the networks known now)."""
+        group = self._groups.get(address)
+        if group is None:
+            group = address_group(address, self.on_link)
+            if group.endswith("/64") and self._refreshed():
+                group = address_group(address, self.on_link)
+            if len(self._groups) >= self.max_remembered:
+                del self._groups[next(iter(self._groups))]  # the oldest goes
+            self._groups[address] = group
+        return group
+
+    def _refreshed(self) -> bool:
+        """Ask for the networks again if it is time; True when they changed."""
+        if self.refresh is None or self.clock is None or self.clock() < self.next_refresh:
+            return False
+        self.next_refresh = self.clock() + self.refresh_seconds
+        on_link = _ipv6_only(self.refresh())
+        if on_link == self.on_link:
+            return False
+        self.on_link = on_link
+        self._groups.clear()
+        return True
+
+
+def _ipv6_only(networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> OnLink:
+    """The global IPv6 networks among ``networks`` (IPv4, link-local and ULA need none)."""
+    return tuple(
+        sorted(
+            {n for n in networks if isinstance(n, ipaddress.IPv6Network) and not n.is_loopback
+             and not any(n.subnet_of(lan) for lan in _LAN_ONLY)},
+            key=str,
+        )
+    )  # fmt: skip
+
+
+def _one_by_one(ip: ipaddress.IPv6Address, on_link: Iterable[ipaddress.IPv6Network]) -> bool:
+    return any(ip in lan for lan in _LAN_ONLY) or any(ip in net for net in on_link)
+
+
+def _is_local_name(address: str) -> bool:
+    return not address or address.startswith("/") or address in ("unix", "local")
+
+
+@functools.lru_cache(maxsize=4096)  # asked per message when a mute holds: bounded
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as an IP (scope dropped, IPv4-mapped unmapped); None when it is not one."""
+    if _is_local_name(address):
+        return None
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return address
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return "local"
-    if isinstance(ip, ipaddress.IPv6Address) and not any(ip in lan for lan in _LAN_ONLY):
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
-    return str(ip)
+        return ip.ipv4_mapped
+    return ip
+
+
+@functools.lru_cache(maxsize=256)
+def _network(group: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(group, strict=False)
+    except ValueError:
+        return None
 
 
 AT_ONCE = "at-once"  # Refusal.rule: too many connections open from one address group
@@ -237,7 +344,7 @@ class Refusal:
 
 
 class ConnectionLimits:
-    """Concurrent and new connections per address group (``address_group``)."""
+    """Concurrent and new connections per address group (``groups``: AddressGroups)."""
 
     def __init__(
         self,
@@ -247,7 +354,9 @@ class ConnectionLimits:
         new_per_minute: int = NEW_PER_MINUTE,
         new_per_minute_local: int = NEW_PER_MINUTE_LOCAL,
         max_tracked: int = MAX_TRACKED,
+        groups: AddressGroups | None = None,
     ) -> None:
+        self.groups = groups if groups is not None else AddressGroups()
         self.max_per_address = max_per_address
         self.max_per_local = max_per_local
         self.new_per_minute = new_per_minute
@@ -262,9 +371,11 @@ class ConnectionLimits:
         refusal = self.check(address, now)
         return None if refusal is None else refusal.text
 
-    def check(self, address: str, now: float) -> Refusal | None:
-        """``admit``, with the refusal's rule (AT_ONCE, PER_MINUTE) to decide by."""
-        group = address_group(address)
+    def check(self, address: str, now: float, *, group: str | None = None) -> Refusal | None:
+        """``admit``, with the refusal's rule (AT_ONCE, PER_MINUTE) to decide by. ``group``:
+        ``address``'s, when the caller keeps it (the same one must go to ``release``)."""
+        if group is None:
+            group = self.groups.group(address)
         local = group == "local"
         cap = self.max_per_local if local else self.max_per_address
         if self.open.get(group, 0) >= cap:
@@ -284,9 +395,11 @@ class ConnectionLimits:
         self.open[group] = self.open.get(group, 0) + 1
         return None
 
-    def release(self, address: str) -> None:
-        """A connection that ``admit`` accepted has closed."""
-        group = address_group(address)
+    def release(self, address: str, *, group: str | None = None) -> None:
+        """A connection that ``admit`` accepted has closed. ``group``: the one it was counted
+        under (the networks may have changed since, and with them ``address``'s group)."""
+        if group is None:
+            group = self.groups.group(address)
         left = self.open.get(group, 0) - 1
         if left > 0:
             self.open[group] = left
@@ -320,7 +433,10 @@ class RefusalLog:
     (``due``), so a storm of 2,000 connections writes a few lines, not 1,800. Every refused
     connection still gets its own fatal error: only the log is summed up."""
 
-    def __init__(self, *, seconds: float = REFUSALS_SUMMED_SECONDS, max_tracked: int = MAX_TRACKED) -> None:
+    def __init__(
+        self, *, seconds: float = REFUSALS_SUMMED_SECONDS, max_tracked: int = MAX_TRACKED, groups: AddressGroups | None = None
+    ) -> None:
+        self.groups = groups if groups is not None else AddressGroups()
         self.seconds = seconds
         self.max_tracked = max_tracked
         # (address group, rule) -> the storm counted. Public so the hub's per-pass check is one
@@ -330,7 +446,7 @@ class RefusalLog:
     def refused(self, address: str, shown: str, refusal: Refusal, now: float) -> list[str]:
         """A connection from ``address`` (``shown`` in the log, e.g. with its port) is refused:
         the lines to log now, often none."""
-        key = (address_group(address), refusal.rule)
+        key = (self.groups.group(address), refusal.rule)
         storm = self.storms.get(key)
         if storm is not None and now < storm.ends:
             storm.more += 1

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .limits import address_group
+from .limits import AddressGroups, group_matches
 from .protocol import encode
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class Ban:
         return (
             name_key == self.name_key
             or (self.key is not None and key == self.key)
-            or (self.address is not None and address is not None and address_group(address) == self.address)
+            or (self.address is not None and address is not None and group_matches(self.address, address))
         )
 
     def describe(self) -> str:
@@ -101,7 +101,17 @@ class Mute:
 class Moderation:
     """Operators, mutes and bans: the state the moderation rules read and change."""
 
-    def __init__(self, *, bans: Iterable[Ban] = (), operators: Iterable[str] = (), mutes: Iterable[Mute] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        bans: Iterable[Ban] = (),
+        operators: Iterable[str] = (),
+        mutes: Iterable[Mute] = (),
+        groups: AddressGroups | None = None,
+    ) -> None:
+        # What a ban or mute by address holds (limits.AddressGroups: one machine, or a /64 off
+        # the server's own networks); the hub's connection limits count the same groups.
+        self.groups = groups if groups is not None else AddressGroups()
         self.bans: list[Ban] = list(bans)
         # serve --operator NAME: name key -> NAME, until someone with a key joins under it
         # (named_operator_joins); then it is operator status by key, exactly as after /op.
@@ -171,8 +181,8 @@ class Moderation:
         return [_room.DropMutes(ids=tuple(m.id for m in lifted))]
 
 
-def _not_local(address: str) -> str | None:
-    group = address_group(address)
+def _not_local(mod: Moderation, address: str) -> str | None:
+    group = mod.groups.group(address)
     return None if group == LOCAL else group
 
 
@@ -251,7 +261,7 @@ def _ban(room: Room, member: Member, target: Member, reason: str, _minutes: int 
     mod = room.moderation
     ban = Ban(
         id=mod.new_ban_id(), name=target.name, name_key=ev.name_key(target.name), key=room.moderation.identity_of(target),
-        address=_not_local(target.address), by=member.name, reason=reason, time=room.clock(),
+        address=_not_local(mod, target.address), by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     mod.bans.append(ban)
     return [_room.StoreBan(ban=ban), *_remove(room, member, target, "ban", reason)]
@@ -264,7 +274,7 @@ def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int 
     mod = room.moderation
     mute = Mute(
         id=mod.new_mute_id(), name=target.name, name_key=ev.name_key(target.name), key=mod.identity_of(target),
-        address=_not_local(target.address), until=None if minutes is None else now + minutes * 60, by=member.name,
+        address=_not_local(mod, target.address), until=None if minutes is None else now + minutes * 60, by=member.name,
         reason=reason,
     )  # fmt: skip
     mod.mutes.append(mute)

@@ -52,7 +52,8 @@ def local_addresses() -> list[LocalAddress]:
 
 
 def local_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The networks this machine's interfaces are on (to pick the announced address we can reach)."""
+    """The networks this machine's interfaces are on: to pick the announced address we can reach,
+    and for limits.AddressGroups (a class on the server's own IPv6 network counts per address)."""
     networks = []
     try:
         import psutil

@@ -34,6 +34,7 @@ from .actions import (
 )
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
+from .limits import AddressGroups
 from .moderation import (
     Ban,
     Moderation,
@@ -144,9 +145,12 @@ class Room:
         gate: Gate | None = None,
         resume_tokens: Callable[[], str] | None = None,
         operators: Iterable[str] = (),
+        address_groups: AddressGroups | None = None,
     ) -> None:
         """``operators``: names whose first joiner with a key becomes an operator (serve --operator).
-        ``bans``, ``mutes``: the stored ones (history.py), so a restart lifts neither."""
+        ``bans``, ``mutes``: the stored ones (history.py), so a restart lifts neither.
+        ``address_groups``: what connection caps, bans and mutes by address count as one place,
+        with the server's own networks passed in (limits.AddressGroups; default: none known)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
@@ -178,7 +182,8 @@ class Room:
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
-        self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes)  # operators, mutes, bans; where connections come from
+        # operators, mutes, bans; where connections come from
+        self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups)
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
 

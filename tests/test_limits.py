@@ -6,6 +6,7 @@ or one byte at a time, with the time set by the test.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 import pytest
@@ -139,6 +140,130 @@ def test_a_class_joining_over_link_local_ipv6_is_not_one_machine():
     for _ in range(15):
         assert caps.admit("fe80::1%eth0", T0 + 40) is None  # one machine still has its own 16
     assert caps.admit("fe80::1%eth0", T0 + 40) is not None
+
+
+CLASS_LAN = ipaddress.IPv6Network("2001:db8:1::/64")  # the server's own network, global IPv6
+
+
+@pytest.mark.parametrize(
+    ("address", "group"),
+    [
+        # on the server's own LAN the /64 is the whole class: one machine, one address, as IPv4
+        ("2001:db8:1::7", "2001:db8:1::7"),
+        ("2001:db8:1::7%eth0", "2001:db8:1::7"),
+        # another network's /64 may be one machine's: counted as one
+        ("2001:db8:2::7", "2001:db8:2::/64"),
+        ("2001:db8:1:1::7", "2001:db8:1:1::/64"),  # the next /64 along is not on the link
+        ("192.168.1.7", "192.168.1.7"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("::1", "local"),
+    ],
+)
+def test_addresses_on_the_servers_own_ipv6_network_are_counted_one_by_one(address, group):
+    assert lim.address_group(address, on_link=(CLASS_LAN,)) == group
+
+
+def test_a_class_joining_over_the_servers_global_ipv6_network_is_not_one_machine():
+    """A class on a LAN with a global IPv6 prefix was one /64: the 17th student was refused
+    'too many connections'. Off that network a /64 still counts as one machine."""
+    caps = lim.ConnectionLimits(groups=lim.AddressGroups([CLASS_LAN]))
+    for student in range(1, 31):
+        assert caps.admit(f"2001:db8:1::{student:x}", T0 + student) is None
+    for _ in range(15):
+        assert caps.admit("2001:db8:1::1", T0 + 40) is None  # one machine still has its own 16
+    assert "2001:db8:1::1 (16 at once)" in caps.admit("2001:db8:1::1", T0 + 40)
+    for host in range(1, 17):
+        assert caps.admit(f"2001:db8:2::{host:x}", T0 + 50) is None
+    assert "address 2001:db8:2::/64 (16 at once)" in caps.admit("2001:db8:2::99", T0 + 50)
+
+
+def test_the_servers_ipv4_link_local_and_unique_local_networks_change_nothing():
+    """Only global IPv6 networks are kept: the others are counted one by one anyway, and a
+    loopback or link-local 'network' must never make a stranger's /64 look local."""
+    networks = [ipaddress.ip_network(n) for n in ("192.168.1.0/24", "fe80::/64", "fd00:1::/64", "::1/128")]
+    assert lim.AddressGroups(networks).on_link == ()
+    assert lim.AddressGroups([*networks, CLASS_LAN]).on_link == (CLASS_LAN,)
+
+
+class Interfaces:
+    """netinfo.local_networks as a test sets it: what the machine is on now, and how often asked."""
+
+    def __init__(self, *networks: str) -> None:
+        self.networks = [ipaddress.ip_network(n) for n in networks]
+        self.asked = 0
+
+    def __call__(self) -> list:
+        self.asked += 1
+        return list(self.networks)
+
+
+def test_a_server_started_before_its_lans_prefix_came_up_learns_it_from_the_first_stranger():
+    """The prefix comes after the server started (a slow router advertisement): the first
+    address from a /64 the server is not on makes it look again; then that /64 is its own."""
+    interfaces = Interfaces()
+    now = [T0]
+    groups = lim.AddressGroups(interfaces(), refresh=interfaces, clock=lambda: now[0], refresh_seconds=60)
+    interfaces.networks = [CLASS_LAN]
+    assert groups.group("2001:db8:1::5") == "2001:db8:1::5"
+    assert interfaces.asked == 2
+    assert groups.group("2001:db8:1::6") == "2001:db8:1::6"  # known now: not asked again
+    assert interfaces.asked == 2
+
+
+def test_strangers_make_the_server_look_at_its_networks_at_most_once_a_minute_and_messages_never():
+    """A storm from outside (or one muted stranger's every message) costs a dict lookup, and
+    reading the interfaces at most once in ``refresh_seconds``."""
+    interfaces = Interfaces("2001:db8:1::/64")
+    now = [T0]
+    groups = lim.AddressGroups(interfaces(), refresh=interfaces, clock=lambda: now[0], refresh_seconds=60)
+    for host in range(1000):
+        assert groups.group(f"2001:db8:{host + 2:x}::1") == f"2001:db8:{host + 2:x}::/64"
+    for _ in range(1000):
+        groups.group("2001:db8:2::1")  # the same stranger again: remembered
+    for address in ("192.168.1.7", "fe80::1%eth0", "fd00::1", "::1", "2001:db8:1::9"):
+        groups.group(address)  # nothing to learn from these
+    assert interfaces.asked == 2  # at start, and for the first stranger
+    now[0] += 60
+    groups.group("2001:db8:ffff::1")
+    assert interfaces.asked == 3
+
+
+def test_a_connection_is_released_under_the_group_it_was_counted_under():
+    """The networks may change while a student is connected; the cap is given back to the
+    group it was taken from, or that group would stay full for ever."""
+    interfaces = Interfaces()
+    now = [T0]
+    groups = lim.AddressGroups(refresh=interfaces, clock=lambda: now[0])
+    caps = lim.ConnectionLimits(groups=groups)
+    group = groups.group("2001:db8:1::5")
+    assert group == "2001:db8:1::/64"
+    assert caps.check("2001:db8:1::5", now[0], group=group) is None
+    interfaces.networks = [CLASS_LAN]
+    now[0] += 61
+    assert groups.group("2001:db8:7::1") == "2001:db8:7::/64"  # a stranger: the server looks again
+    assert groups.group("2001:db8:1::5") == "2001:db8:1::5"
+    caps.release("2001:db8:1::5", group=group)
+    assert caps.open == {}
+
+
+@pytest.mark.parametrize(
+    ("stored", "address", "held"),
+    [
+        ("2001:db8:1::66", "2001:db8:1::66", True),
+        ("2001:db8:1::66", "2001:db8:1::67", False),  # a classmate on the same LAN
+        # a /64 stored by an older version, or for a machine off the server's LAN: still that /64
+        ("2001:db8:1::/64", "2001:db8:1::67", True),
+        ("2001:db8:1::/64", "2001:db8:1:1::67", False),
+        ("fe80::/64", "fe80::67%eth0", True),  # before link-local was counted one by one
+        ("fe80::66", "fe80::66%eth0", True),
+        ("192.168.1.66", "::ffff:192.168.1.66", True),
+        ("192.168.1.66", "192.168.1.67", False),
+        ("2001:db8:1::/64", "192.168.1.66", False),
+        ("2001:db8:1::66", "local", False),
+    ],
+)
+def test_a_stored_ban_or_mute_address_holds_what_it_held(stored, address, held):
+    assert lim.group_matches(stored, address) is held
 
 
 def test_sixteen_connections_from_one_address_and_not_seventeen():

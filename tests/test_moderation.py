@@ -6,6 +6,7 @@ mute across a reconnection; the turn passed on. After each, the room still serve
 
 from __future__ import annotations
 
+import ipaddress
 import sqlite3
 
 import pytest
@@ -15,6 +16,7 @@ from test_room import START, RoomDriver
 
 from lanchat import events as ev
 from lanchat import identity
+from lanchat.limits import AddressGroups
 from lanchat.moderation import Ban, Mute, ban_tries_due, key_id, tick
 from lanchat.moderation import ban_tries_due_at as next_ban_tries
 from lanchat.room import Claim, DropBans, DropMutes, Log, Record, Room, StoreBan, StoreMute
@@ -290,6 +292,74 @@ def test_a_ban_over_link_local_ipv6_holds_that_machine_not_the_whole_lan():
     assert room.only_error(room.arrive("m4llory2", address="fe80::66%eth0")).code == ev.E_BANNED
     room.arrive("cat", address="fe80::12%eth0")  # a classmate on the same link
     assert "cat" in room.room.names
+
+
+CLASS_LAN = ipaddress.IPv6Network("2001:db8:1::/64")  # the server's own network, global IPv6
+
+
+def on_the_class_lan(**kwargs: object) -> ModDriver:
+    """hal hosts a class on a LAN whose IPv6 prefix is global: 2001:db8:1::/64 is the server's own."""
+    room = ModDriver(address_groups=AddressGroups([CLASS_LAN]), **kwargs)
+    room.arrive("hal", host=True)
+    room.arrive("mallory", address="2001:db8:1::66")
+    room.arrive("ann", address="2001:db8:1::10")
+    room.take_all()
+    return room
+
+
+def test_a_ban_over_the_servers_own_global_ipv6_network_holds_that_machine_not_the_whole_lan():
+    """Counted per /64, a ban of one student joined over the LAN's global IPv6 prefix banned
+    the class; now that address, as an IPv4 one. Off the server's network, still the /64."""
+    room = on_the_class_lan()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.address == "2001:db8:1::66"
+    assert room.only_error(room.arrive("m4llory2", address="2001:db8:1::66")).code == ev.E_BANNED
+    cat = room.arrive("cat", address="2001:db8:1::12")  # a classmate on the same LAN
+    assert isinstance(room.take(cat)[0], ev.Welcome)
+    room.arrive("eve", address="2001:db8:2::5")  # from elsewhere, where a /64 may be one machine
+    room.take_all()
+    room.mod("hal", "ban", "eve")
+    assert room.stored[2].address == "2001:db8:2::/64"
+    assert room.only_error(room.arrive("eve2", address="2001:db8:2::6")).code == ev.E_BANNED
+
+
+def test_a_ban_or_mute_stored_as_a_64_by_an_older_version_still_holds_that_64(tmp_path):
+    """Older versions stored a global IPv6 ban or mute as its /64. We cannot tell which machine
+    of it was meant, so it is never lifted by an upgrade: /bans shows it, /unban lifts it."""
+    from lanchat.history import HistoryStore
+
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    store.add_ban(Ban(id=1, name="mallory", name_key="mallory", key=None, address="2001:db8:1::/64", by="hal",
+                      reason="spam", time=START))  # fmt: skip
+    store.add_mute(Mute(id=1, name="bob", name_key="bob", key=None, address="2001:db8:1::/64", until=None, by="hal",
+                        reason=""), START)  # fmt: skip
+    room = ModDriver(bans=store.bans(), mutes=store.mutes(START), address_groups=AddressGroups([CLASS_LAN]))
+    room.stored = {ban.id: ban for ban in room.room.moderation.bans}  # what the server loaded
+    store.close()
+    room.arrive("hal", host=True)
+    assert room.only_error(room.arrive("cat", address="2001:db8:1::12")).code == ev.E_BANNED
+    room.mod("hal", "bans")
+    (listing,) = [e for e in room.take("hal") if isinstance(e, ev.BanList)]
+    assert listing.bans == ("#1 mallory (by name and address 2001:db8:1::/64; banned by hal: spam)",)
+    room.mod("hal", "unban", "#1")
+    room.arrive("dan", address="2001:db8:1::13")  # muted there by the old /64 mute
+    room.take_all()
+    room.say("dan", "hello")
+    assert room.only_error("dan").code == ev.E_MUTED
+
+
+def test_a_mute_over_the_servers_own_global_ipv6_network_leaves_classmates_speaking():
+    room = on_the_class_lan()
+    room.mod("hal", "mute", "mallory", minutes=5)
+    (mute,) = room.stored_mutes.values()
+    assert mute.address == "2001:db8:1::66"
+    room.take_all()
+    room.say("ann", "can I still talk?")
+    assert [e.text for e in room.take("hal") if isinstance(e, ev.Message)] == ["can I still talk?"]
+    room.take_all()
+    room.say("mallory", "me too?")
+    assert room.only_error("mallory").code == ev.E_MUTED
 
 
 def test_a_ban_holds_against_the_same_key_under_a_new_name_from_another_address():
