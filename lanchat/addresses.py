@@ -213,3 +213,21 @@ def default_route_interfaces(route_table: str, ipv6_route_table: str = "") -> se
         if len(fields) >= 10 and fields[0] == "0" * 32 and fields[1] == "00" and fields[9] != "lo":
             found.add(fields[9])
     return found
+
+
+def interface_network(address: str, netmask: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network of an interface address as psutil gives it: ``("2001:db8:1::1",
+    "ffff:ffff:ffff:ffff::")`` -> 2001:db8:1::/64. ipaddress takes an IPv4 netmask but an IPv6
+    one only as a prefix length (the mask of every IPv6 address was refused: no network was
+    found); a scope (``%eth0``) is dropped; None for what is not an address."""
+    host = address.split("%", 1)[0]
+    try:
+        ip = ipaddress.ip_address(host)
+        if ip.version == 6:
+            mask = int(ipaddress.IPv6Address(netmask.split("/", 1)[0]))
+            prefix = 128 - ((~mask & (2**128 - 1)).bit_length())
+            return ipaddress.ip_interface(f"{host}/{prefix}").network
+        return ipaddress.ip_interface(f"{host}/{netmask}").network
+    except ValueError:
+        return None
+

@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from .addresses import LocalAddress, default_route_interfaces, rank_addresses
+from .addresses import LocalAddress, default_route_interfaces, interface_network, rank_addresses
 
 
 def _read(path: str) -> str:
@@ -61,9 +61,9 @@ def local_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         for addrs in psutil.net_if_addrs().values():
             for addr in addrs:
                 if addr.family in (socket.AF_INET, socket.AF_INET6) and addr.netmask:
-                    with contextlib.suppress(ValueError):
-                        host = addr.address.split("%")[0]
-                        networks.append(ipaddress.ip_interface(f"{host}/{addr.netmask}").network)
+                    network = interface_network(addr.address, addr.netmask)
+                    if network is not None:
+                        networks.append(network)
     except Exception:  # noqa: BLE001 - a courtesy, as above
         return []
     return networks

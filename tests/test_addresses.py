@@ -14,6 +14,7 @@ from lanchat.addresses import (
     Target,
     connect_target,
     default_route_interfaces,
+    interface_network,
     peer_text,
     rank_addresses,
     split_host_port,
@@ -196,3 +197,20 @@ def test_connect_refuses_port_0_in_one_line(args):
         ]
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize(
+    ("address", "netmask", "network"),
+    [
+        ("192.168.1.20", "255.255.255.0", "192.168.1.0/24"),
+        # psutil gives an IPv6 mask as an address, which ipaddress refused: no IPv6 network was found
+        ("2001:db8:1::1", "ffff:ffff:ffff:ffff::", "2001:db8:1::/64"),
+        ("fe80::1%eth0", "ffff:ffff:ffff:ffff::", "fe80::/64"),
+        ("2001:db8:1::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8:1::1/128"),
+        ("2001:db8:1::1", "ffff:ffff:ffff:ff00::", "2001:db8:1::/56"),
+        ("not an address", "255.0.0.0", None),
+    ],
+)
+def test_an_interfaces_network_from_psutils_address_and_netmask(address, netmask, network):
+    found = interface_network(address, netmask)
+    assert (str(found) if found is not None else None) == network

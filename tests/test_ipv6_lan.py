@@ -1,0 +1,125 @@
+"""A class on a LAN whose IPv6 prefix is global, as the teacher meets it: a real headless
+server in one network namespace, the students' machines in another, one veth pair between.
+
+Every address of the class is in 2001:db8:1::/64 (the documentation prefix, RFC 3849), the
+server's own network. Counted per /64, the class was one machine: the 17th student was
+refused "too many connections" and a ban of one student's address banned the LAN. Each
+student's socket is bound to an address of its own, as each laptop has one.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from helpers import Proc, identity_args
+from netlab import Lab
+
+from lanchat.limits import MAX_PER_ADDRESS
+
+SERVER = "2001:db8:1::1"
+STUDENTS = MAX_PER_ADDRESS + 4  # more than one address may open at once
+
+
+def student_address(number: int) -> str:
+    return f"2001:db8:1::{0x100 + number:x}"
+
+
+# One process plays the class: a line on its stdin opens or watches a connection, a line on its
+# stdout says what came of it. "join NAME SOURCE": hello from SOURCE, then "NAME welcome" or
+# "NAME error CODE". "gone NAME": read until the server closes it, then "NAME closed CODE".
+CLASS = r"""
+import json, socket, struct, sys
+
+def frame(obj):
+    body = json.dumps(obj).encode()
+    return struct.pack(">I", len(body)) + body
+
+class Student:
+    def __init__(self, name, source):
+        self.name = name
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.bind((source, 0))
+        self.sock.connect((sys.argv[1], int(sys.argv[2])))
+        self.sock.sendall(frame({"type": "hello", "name": name, "version": 1}))
+        self.data = b""
+
+    def next_frame(self):
+        while len(self.data) < 4 or len(self.data) < 4 + struct.unpack(">I", self.data[:4])[0]:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.data += chunk
+        size = struct.unpack(">I", self.data[:4])[0]
+        body, self.data = self.data[4:4 + size], self.data[4 + size:]
+        return json.loads(body)
+
+students = {}
+for line in sys.stdin:
+    command, name, *rest = line.split()
+    if command == "join":
+        student = students[name] = Student(name, rest[0])
+        while (obj := student.next_frame()) is not None:
+            if obj["type"] in ("welcome", "error"):
+                print(name, obj["type"], obj.get("code", ""), flush=True)
+                break
+    elif command == "gone":
+        code = ""
+        while (obj := students[name].next_frame()) is not None:
+            if obj["type"] == "error":
+                code = obj["code"]
+        print(name, "closed", code, flush=True)
+"""
+
+
+def the_class_lan(lab: Lab, *, server_address_at_start: bool) -> tuple[str, str]:
+    """The server's namespace and the class's, joined by a veth; the class's end holds an
+    address for each student (nodad: usable at once, no duplicate detection to wait for)."""
+    server_ns, class_ns = lab.namespace("S"), lab.namespace("C")
+    lab.link(server_ns, "198.18.6.1/24", class_ns, "198.18.6.2/24")
+    if server_address_at_start:
+        lab.ip(server_ns, "addr", "add", f"{SERVER}/64", "dev", "lan0", "nodad")
+    for number in range(1, STUDENTS + 3):
+        lab.ip(class_ns, "addr", "add", f"{student_address(number)}/64", "dev", "lan0", "nodad")
+    return server_ns, class_ns
+
+
+def the_class(lab: Lab, class_ns: str, port: int) -> Proc:
+    proc = Proc(SERVER, str(port), program=["ip", "netns", "exec", class_ns, sys.executable, "-c", CLASS])
+    lab.procs.append(proc)  # ended by the fixture, before the namespaces go
+    return proc
+
+
+def join(students: Proc, name: str, number: int) -> str:
+    """What the server answered ``name``'s hello from student ``number``'s address."""
+    mark = students.mark()
+    students.send(f"join {name} {student_address(number)}")
+    return students.expect(rf"^{name} (welcome|error \S+)", start=mark).group(1)
+
+
+@pytest.mark.parametrize("server_address_at_start", [True, False], ids=["prefix-up-at-start", "prefix-up-later"])
+def test_a_class_on_a_global_ipv6_lan_all_join_and_a_ban_holds_one_machine(lab, server_address_at_start):
+    """Twenty students from twenty addresses of the server's own /64 all join; the teacher
+    bans one, who cannot come back from that machine, and a classmate still can. Also when
+    the prefix comes up after the server started (a slow router advertisement): the server
+    looks at its networks again when the first address of a /64 it did not know arrives."""
+    server_ns, class_ns = the_class_lan(lab, server_address_at_start=server_address_at_start)
+    server = lab.run(server_ns, "serve", "--headless", "--port", "0", "--no-history", "--no-announce", "--operator", "teach")
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    if not server_address_at_start:
+        lab.ip(server_ns, "addr", "add", f"{SERVER}/64", "dev", "lan0", "nodad")
+    teach = lab.run(server_ns, "connect", "127.0.0.1", str(port), "--name", "teach", *identity_args("teach"))
+    teach.expect(r"the server made you an operator")
+
+    students = the_class(lab, class_ns, port)
+    answers = {f"s{n}": join(students, f"s{n}", n) for n in range(1, STUDENTS + 1)}
+    assert answers == {f"s{n}": "welcome" for n in range(1, STUDENTS + 1)}, server.output
+
+    teach.send("/ban s3 spam")
+    server.expect(r"teach banned s3: spam")
+    students.send("gone s3")
+    students.expect(r"^s3 closed banned$")
+    assert join(students, "innocent", 3) == "error banned"  # s3's machine, under a new name
+    assert join(students, "late", STUDENTS + 1) == "welcome"  # a classmate on the same LAN
+    server.expect(r"late joined from \[?2001:db8:1::")
