@@ -72,10 +72,14 @@ def _name(text: str) -> str:
 
 
 def _operator_name(text: str) -> str:
-    """serve --operator NAME: a name a person can join under (not the colour bot's)."""
+    """serve --operator NAME|FINGERPRINT: a key's fingerprint (identity.fingerprint_hex), or a
+    name a person can join under (not the colour bot's)."""
     from .colourbot import BOT_NAME
     from .events import name_key
+    from .identity import fingerprint_hex
 
+    if fingerprint_hex(text) is not None:
+        return text
     if name_key(_name(text)) == name_key(BOT_NAME):
         raise argparse.ArgumentTypeError(f"{text!r} is kept for the colour bot; nobody can join under it")
     return text
@@ -90,6 +94,8 @@ examples:
   lanchat serve --unix /tmp/chat.sock   an AF_UNIX socket instead of TCP
   lanchat serve --headless              relay only: the host does not chat, it logs
   lanchat serve --tls --password        a class room: encrypted, and a password to enter
+  lanchat serve --headless --operator 3f2a9c1b77d0e4a5
+                                        a room without a host, run by the key `lanchat key` showed
   lanchat serve --unix /tmp/mood.sock --bot colour --max-clients 1 --once --headless
                                         seed 000: one person, a mood-to-colour bot, then exit
 """
@@ -198,10 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_operator_name,
         action="append",
         default=[],
-        metavar="NAME",
-        help="whoever joins as NAME with their identity key becomes an operator, as if the host typed /op NAME "
-        "(repeatable; for a --headless room, which has no host); if no key owns NAME yet, join first: "
-        "the first to join as NAME comes to own it",
+        metavar="NAME|KEY",
+        help="make someone an operator, as if the host typed /op (repeatable; for a --headless room, which has "
+        "no host). KEY: the fingerprint of their identity key, as `lanchat key` prints it on their machine "
+        "(also /whois NAME in a chat): only that key, under any name, the safe choice. NAME: whoever joins as "
+        "NAME with the key that owns it; if no key owns NAME yet, the first to join as NAME comes to own it, "
+        "so join first",
     )
     serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     serve.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
@@ -378,6 +386,15 @@ def build_parser() -> argparse.ArgumentParser:
     names.add_argument("--history", metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
     names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
     names.add_argument("--unix", metavar="PATH", help="the room's AF_UNIX socket, to find its default history")
+    key = commands.add_parser(
+        "key",
+        help="show your identity key's fingerprint (to give to serve --operator, or compare with /whois)",
+        description="Print the fingerprint of your identity key (made on first use), e.g. for "
+        "'lanchat serve --operator KEY', which makes only that key an operator, under any name.",
+        epilog="examples:\n  lanchat key\n  lanchat key --identity ~/usb/identity.key\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    key.add_argument("--identity", metavar="PATH", help="the identity key file (default: identity.key in your data folder)")
     return parser
 
 
@@ -793,12 +810,17 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
 def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None = None) -> list[str]:  # noqa: ANN001
     """What serve says about each --operator NAME: whose key it needs, or that nobody owns the
     name yet, so the first to join under it will (and become an operator): the teacher, if first.
-    The host's own name needs neither: the host joins first and is the operator."""
+    The host's own name needs neither: the host joins first and is the operator. A fingerprint
+    needs no name at all."""
     from .events import name_key
-    from .identity import short_fingerprint
+    from .identity import fingerprint_hex, short_fingerprint
 
     lines = []
     for name in names:
+        if fingerprint_hex(name) is not None:
+            lines.append(f"  --operator {name}: whoever joins with the key of that fingerprint, under any name, "
+                         "becomes an operator")
+            continue
         if host is not None and name_key(name) == name_key(host):
             lines.append(f"  --operator {name}: that is you, the host: you run the room already")
             continue
@@ -812,7 +834,8 @@ def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None 
         forgets = "" if kept else " (with --no-history the server forgets it when it stops)"
         lines.append(
             f"  warning: --operator {name}: nobody owns that name yet; the first to join as {name} "
-            f"with an identity key becomes its owner and an operator: join first{forgets}"
+            f"with an identity key becomes its owner and an operator: join first{forgets}, "
+            "or give your key's fingerprint instead (`lanchat key` prints it)"
         )
     return lines
 
@@ -1479,6 +1502,20 @@ def cmd_names(args: argparse.Namespace) -> int:
 # ------------------------------------------------------- identity and password
 
 
+def cmd_key(args: argparse.Namespace) -> int:
+    """``lanchat key``: the fingerprint of the user's identity key, as /whois shows it."""
+    from .identity import fingerprint, public_bytes, short_fingerprint
+
+    key = _load_identity(args)
+    if key is None:
+        return 1
+    public = public_bytes(key)
+    short = short_fingerprint(public)
+    print(f"your identity key's fingerprint: {short} (as /whois shows it; in full: {fingerprint(public)})")
+    print(f"  to be the operator of a room: lanchat serve --operator {short.replace(' ', '')}")
+    return 0
+
+
 def _load_identity(args: argparse.Namespace):  # noqa: ANN202
     """The user's Ed25519 key (identity.py), made on first use; None after printing why not."""
     from .identity import IdentityError, default_key_path, load_or_create_key
@@ -1539,6 +1576,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_doctor(args)
         if args.command == "names":
             return cmd_names(args)
+        if args.command == "key":
+            return cmd_key(args)
         return cmd_connect(args)
     except KeyboardInterrupt:
         return 130

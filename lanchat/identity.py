@@ -87,6 +87,25 @@ def short_fingerprint(public: bytes) -> str:
     return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
+def fingerprint_hex(text: str) -> str | None:
+    """A key fingerprint as a person copied it, as the lower-case hex of the key's SHA-256 it
+    begins (``moderation.key_id`` is the whole of it): the short form ``short_fingerprint``
+    shows (``3f2a 9c1b 77d0 e4a5``; spaces optional, 16 hex digits) or the full one
+    ``fingerprint`` shows (``SHA256:`` and 43 base64 characters). None when it is neither.
+    No name looks like either: a name has no spaces and at most 32 characters, and 16 bare hex
+    digits are taken as a fingerprint, never as a name."""
+    short = text.replace(" ", "").lower()
+    if len(short) == 16 and all(ch in "0123456789abcdef" for ch in short):
+        return short
+    if text.startswith("SHA256:") and len(text) == 50:
+        try:
+            digest = base64.b64decode(text[7:] + "=", validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return digest.hex() if len(digest) == 32 else None
+    return None
+
+
 # ------------------------------------------------------------------ signing
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import events as ev
+from .identity import fingerprint_hex
 from .limits import AddressGroups, group_matches
 from .protocol import encode
 
@@ -113,9 +114,16 @@ class Moderation:
         # the server's own networks); the hub's connection limits count the same groups.
         self.groups = groups if groups is not None else AddressGroups()
         self.bans: list[Ban] = list(bans)
-        # serve --operator NAME: name key -> NAME, until someone with a key joins under it
-        # (named_operator_joins); then it is operator status by key, exactly as after /op.
-        self.named_operators: dict[str, str] = {ev.name_key(name): name for name in operators}
+        # serve --operator NAME: name key -> NAME, until someone with a key joins under it; serve
+        # --operator FINGERPRINT: its hex (identity.fingerprint_hex) -> as given, until that key
+        # joins, under any name (named_operator_joins). Then it is operator status by key, as after /op.
+        self.named_operators: dict[str, str] = {}
+        self.operator_fingerprints: dict[str, str] = {}
+        for text in operators:
+            if (hex_digits := fingerprint_hex(text)) is not None:
+                self.operator_fingerprints[hex_digits] = text
+            else:
+                self.named_operators[ev.name_key(text)] = text
         self.mutes: list[Mute] = list(mutes)  # the stored ones first (history.mutes: those not over yet)
         self.operator_cids: set[int] = set()
         self.operator_keys: set[str] = set()  # identity keys keep operator status across reconnects
@@ -533,23 +541,31 @@ def muted_refusal(room: Room, member: Member) -> list[Action]:
 
 
 def named_operator_joins(room: Room, member: Member) -> list[Action]:
-    """``serve --operator NAME``: the first to join under NAME with an identity key becomes an
-    operator, as if the host had typed ``/op NAME``, and everyone is told. The name rules have
-    run: NAME was nobody's or this key's, and this join claims it (gate.py), so from now on only
-    that key can use it. A keyless guest never becomes one (``operator_name_refusal``). Once
-    per server run: after that the key keeps it across reconnects, and a /deop holds."""
+    """``serve --operator NAME`` or ``--operator FINGERPRINT``: the first to join under NAME with
+    an identity key, or the key with that fingerprint under whatever name, becomes an operator,
+    as if the host had typed ``/op NAME``, and everyone is told. The name rules have run: NAME
+    was nobody's or this key's, and this join claims it (gate.py), so from now on only that key
+    can use it. A keyless guest never becomes one (``operator_name_refusal``). Once per server
+    run: after that the key keeps it across reconnects, and a /deop holds."""
     mod = room.moderation
-    name_key = ev.name_key(member.name)
     key = member.key
-    if name_key not in mod.named_operators or key is None or member.cid in room.service_cids:
+    if key is None or member.cid in room.service_cids or not (mod.named_operators or mod.operator_fingerprints):
         return []
-    if room.gate.owner_of(member.name) not in (None, key):  # the name rules refuse this; never rely on it
-        return []
-    del mod.named_operators[name_key]
+    identity: str = key_id(key)  # type: ignore[assignment]  # (bytes in, a str out)
+    by_key = next((hex_digits for hex_digits in mod.operator_fingerprints if identity.startswith(hex_digits)), None)
+    if by_key is not None:
+        del mod.operator_fingerprints[by_key]
+    else:
+        name_key = ev.name_key(member.name)
+        if name_key not in mod.named_operators:
+            return []
+        if room.gate.owner_of(member.name) not in (None, key):  # the name rules refuse this; never rely on it
+            return []
+        del mod.named_operators[name_key]
     if member.cid == room.host_cid or mod.is_operator(room, member):
         return []
     mod.operator_cids.add(member.cid)
-    mod.operator_keys.add(key_id(key))  # type: ignore[arg-type]
+    mod.operator_keys.add(identity)
     by = room.name_of(room.host_cid) if room.host_cid is not None else None
     act = ev.Moderated(action="op", by=by or "the server", name=member.name, reason="serve --operator", time=room.clock())
     from .identity import short_fingerprint

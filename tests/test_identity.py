@@ -819,3 +819,18 @@ def test_an_attacker_cycling_source_addresses_is_held_by_a_full_lock_table_from_
         newcomer.send(ev.Hello(name="ann", key=identity.b64(identity.public_bytes(newcomer.key))))
         assert newcomer.expect(ev.Error).code == ev.E_LOCKED  # the documented price, for at most a minute
         newcomer.close()
+
+
+def test_a_fingerprint_copied_from_whois_or_lanchat_key_reads_as_the_start_of_the_keys_sha256():
+    """serve --operator KEY: the short form with or without spaces, or the full SHA256: form;
+    a name is never one (no spaces, at most 32 characters), unless it is 16 bare hex digits."""
+    import hashlib
+
+    public = identity.public_bytes(Ed25519PrivateKey.generate())
+    digest = hashlib.sha256(public).hexdigest()
+    short = identity.short_fingerprint(public)
+    assert identity.fingerprint_hex(short) == digest[:16]
+    assert identity.fingerprint_hex(short.replace(" ", "").upper()) == digest[:16]
+    assert identity.fingerprint_hex(identity.fingerprint(public)) == digest
+    for not_one in ("teach", "3f2a 9c1b 77d0", "3f2a9c1b77d0e4a5x", "SHA256:" + "!" * 43, "SHA256:abc", ""):
+        assert identity.fingerprint_hex(not_one) is None

@@ -881,3 +881,31 @@ def test_a_ban_by_a_public_keys_bytes_holds_as_the_identity_work_gives_them():
     assert room.only_error(cid).code == ev.E_BANNED
     cid = room.arrive("cat", address="10.9.9.10", key=b"\x02" * 32)
     assert isinstance(room.take(cid)[0], ev.Welcome)
+
+
+def test_serve_operator_with_a_full_fingerprint_makes_only_that_key_an_operator_under_any_name():
+    """serve --operator SHA256:...: no name is kept for anyone; another key joining as the
+    teacher's name is no operator, the teacher's key is, under whatever name, and stays one
+    when it comes back under another."""
+    teach_key, other_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    public = identity.public_bytes(teach_key)
+    room = ModDriver(operators=(identity.fingerprint(public),))
+    mallory = room.arrive_with_key("teach", other_key)
+    guest = room.arrive("ms-k")  # a keyless guest under the name the teacher will use
+    room.take_all()
+    assert room.room.moderation.operator_names(room.room) == ()
+    room.mod("teach", "kick", "ms-k")
+    assert room.only_error(mallory).code == ev.E_NOT_OPERATOR
+    room.leave("ms-k")
+    room.take_all()
+    assert guest not in room.room.members
+    teach = room.arrive_with_key("ms-k", teach_key)
+    made = [ev.Moderated(action="op", by="the server", name="ms-k", reason="serve --operator", time=START), ev.Operators(names=("ms-k",))]
+    assert room.take(teach)[-2:] == made and room.take(mallory)[-2:] == made
+    assert room.room.moderation.operator_keys == {key_id(public)}
+    room.leave("ms-k")
+    room.take_all()
+    room.arrive_with_key("teacher", teach_key)
+    room.mod("teacher", "kick", "teach")
+    assert "teach" not in room.room.names
+    room.still_serves("teacher")

@@ -358,3 +358,35 @@ def test_the_host_and_an_operator_read_one_line_when_a_banned_student_keeps_tryi
     for person in (hal, ann, cy):  # after it, no more lines about bob: the three tries were one
         person.expect(STAMP + r"hal: the lesson goes on$", start=marks[person])
         assert sum("tried to join" in line for line in person.lines[marks[person] :]) == (person is not cy)
+
+
+def test_serve_operator_with_a_key_fingerprint_gives_rights_to_that_key_only_whatever_the_names(run, tmp_path):  # noqa: F811
+    """`serve --operator teach` made the first key to join as teach the operator: a student who
+    joined first as teach ran the room. With the fingerprint `lanchat key` prints, only the
+    teacher's key is made one. From the attacker's side: mallory joins first as teach, and eve
+    under the fingerprint itself (16 hex digits are a valid name); neither gets rights. The
+    teacher's key, joining under another name, does; and its /kick then works."""
+    teacher_key = str(tmp_path / "teacher.key")
+    shown = run("key", "--identity", teacher_key)
+    assert shown.wait() == 0
+    fingerprint = shown.expect(r"lanchat serve --operator ([0-9a-f]{16})$").group(1)
+    whois_form = shown.expect(r"fingerprint: ([0-9a-f]{4}( [0-9a-f]{4}){3}) \(as /whois shows it").group(1)
+    assert whois_form.replace(" ", "") == fingerprint
+    server, where = serve(run, "--headless", "--no-history", "--operator", whois_form)  # as copied from /whois
+    server.expect(rf"--operator {whois_form}: whoever joins with the key of that fingerprint, under any name")
+    mallory = join(run, where, "teach")
+    eve = join(run, where, fingerprint)
+    for attacker in (mallory, eve):
+        mark = attacker.mark()
+        attacker.send("/kick teach")
+        attacker.expect(r"! only an operator can use /kick; nobody here is an operator", start=mark)
+    teacher = run("connect", *where, "--name", "ms-k", "--identity", teacher_key)
+    teacher.expect(r"welcome, ms-k")
+    teacher.expect(STAMP + r"\* the server made you an operator: serve --operator$")
+    for person in (mallory, eve):
+        person.expect(STAMP + r"\* the server made ms-k an operator: serve --operator$")
+    server.expect(r"ms-k \(key " + whois_form + r"\) is an operator \(serve --operator\)")
+    teacher.send("/kick teach off task")
+    assert mallory.wait() == 1
+    eve.send("/who")
+    eve.expect(rf"here \(2\): {fingerprint}, ms-k \(op\)$")
