@@ -1532,9 +1532,11 @@ def _load_identity(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
-    """LANCHAT_PASSWORD, else typed at the terminal without echo; None when neither is possible."""
-    import getpass
+    """LANCHAT_PASSWORD, else typed at the terminal without echo (what was typed before the prompt
+    appeared is kept: askpass.py); None when neither is possible."""
     import os
+
+    from .askpass import ask_password
 
     text = os.environ.get("LANCHAT_PASSWORD")
     if text:
@@ -1543,12 +1545,11 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
         return None
     try:
         for _ in range(PASSWORD_TRIES):
-            text = getpass.getpass(prompt)
-            if not (confirm and text) or getpass.getpass("Again, to be sure: ") == text:
+            text = ask_password(prompt)
+            if not (confirm and text) or ask_password("Again, to be sure: ") == text:
                 return text or None
             print("  the two passwords differ; type it again")
-    except (EOFError, KeyboardInterrupt):
-        print()
+    except (EOFError, KeyboardInterrupt):  # (ask_password ended the line)
         return None
     raise PasswordsDiffer(f"the two passwords differed {PASSWORD_TRIES} times; no room was started")
 

@@ -4,8 +4,10 @@ length, wrong passwords in a row, a key file others can read (docs/PROTOCOL.md, 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -529,6 +531,119 @@ def test_serve_password_is_typed_twice_without_echo_and_a_mismatch_is_asked_agai
 
 
 # ------------------------------------------------------------------ password prompts, in a terminal
+
+
+def typed_before_start(typed: bytes, *args: str, env: dict[str, str]) -> tuple[int, int]:
+    """`lanchat ARGS` in a new pseudo-terminal (its controlling terminal) whose keyboard already
+    holds ``typed``: the child waits on a pipe until the parent has typed, so the keys are there
+    before any prompt can appear. Returns the child's pid and the terminal's master end."""
+    import pty
+
+    go_read, go_write = os.pipe()
+    pid, master = pty.fork()
+    if pid == 0:  # the child: only os calls until exec
+        try:
+            os.close(go_write)
+            os.read(go_read, 1)  # EOF: the parent has typed
+            os.chdir(ROOT)
+            os.execve(sys.executable, [sys.executable, "-m", "lanchat", *args], env)
+        finally:
+            os._exit(127)
+    os.close(go_read)
+    os.write(master, typed)
+    os.close(go_write)
+    return pid, master
+
+
+def read_terminal_until(master: int, pattern: str, seen: list[str], timeout: float = 15) -> re.Match[str]:
+    """What the terminal shows, read until ``pattern`` appears (``seen`` keeps all of it)."""
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (found := re.search(pattern, "".join(seen))) is None:
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([master], [], [], max(0.0, min(left, 0.5)))
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the program ended
+                chunk = b""
+            if not chunk:
+                break
+            seen.append(chunk.decode("utf-8", "replace"))
+        elif left <= 0:
+            break
+    assert found is not None, f"no {pattern!r} within {timeout}s; the terminal showed:\n{''.join(seen)}"
+    return found
+
+
+def end_child(pid: int, master: int) -> None:
+    """End the child we started, by its pid, and close its terminal."""
+    import signal
+
+    reaped: list[int] = []
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    try:
+        wait_for(lambda: reaped.append(os.waitpid(pid, os.WNOHANG)[0]) or reaped[-1], timeout=10, what="the child to end")
+    except AssertionError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    finally:
+        os.close(master)
+
+
+def test_a_password_typed_before_the_prompt_appears_is_kept_and_the_room_starts_with_it():
+    """getpass turns echo off with TCSAFLUSH, throwing away what was typed ahead: a teacher who
+    typed the password (twice) while the program started was left at an empty prompt. The keys
+    here are in the terminal before the program runs; the room starts, and that password lets in."""
+    env = child_env()
+    env.pop("LANCHAT_PASSWORD", None)
+    typed = b"tea and biscuits\ntea and biscuits\n"
+    pid, master = typed_before_start(
+        typed, "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password", env=env
+    )
+    seen: list[str] = []
+    try:
+        port = read_terminal_until(master, r"listening on port (\d+)", seen).group(1)
+        read_terminal_until(master, r"a password is needed to join", seen)
+        shown = "".join(seen)
+        assert shown.count("Room password: ") == 1 and "differ" not in shown, shown
+        ann = Proc("connect", "127.0.0.1", port, "--name", "ann", env=child_env(LANCHAT_PASSWORD="tea and biscuits"))
+        try:
+            ann.expect(r"welcome, ann")
+            ann.send("/q")
+            assert ann.wait() == 0
+        finally:
+            ann.stop()
+    finally:
+        end_child(pid, master)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_leaving_at_the_password_prompt_gives_the_terminal_its_echo_back(how):
+    """The prompt turns echo off; Ctrl-C or a SIGTERM while it waits must turn it on again, or
+    the teacher's shell stays blind."""
+    import signal
+    import termios
+
+    env = child_env()
+    env.pop("LANCHAT_PASSWORD", None)
+    child = spawn("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password", env=env)
+    try:
+        child.expect_exact("Room password: ")
+        wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ECHO)  # off while it waits
+        if how == "ctrl-c":
+            child.sendintr()
+        else:
+            child.kill(signal.SIGTERM)
+        child.expect(pexpect.EOF)
+        assert termios.tcgetattr(child.child_fd)[3] & termios.ECHO
+        assert "Traceback" not in (child.before or "")
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 2 if how == "ctrl-c" else child.exitstatus == 143 or child.signalstatus == signal.SIGTERM
 
 
 def spawn(*args: str, env: dict[str, str]) -> pexpect.spawn:

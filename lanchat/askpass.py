@@ -1,0 +1,72 @@
+"""askpass.py: a password typed at the terminal, not echoed, keeping what was typed ahead. An edge.
+
+``getpass`` turns echo off with TCSAFLUSH, which also throws away whatever was typed before the
+prompt appeared: a teacher who starts typing the room password while Python is still starting
+loses its beginning, and the room gets only the rest. Here echo goes off with TCSADRAIN, which
+waits for pending output but keeps pending input. (What was typed before the prompt was echoed
+by the terminal as it was typed, with or without the flush: discarding it hides nothing.)
+
+The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C, SIGTERM, an error.
+Only public APIs: termios, os.read, signal.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import TextIO
+
+_NOT_OURS = object()  # SIGTERM's handler could not be changed (outside the main thread)
+
+
+def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
+    """One line from the terminal ``fd`` with echo off, typed-ahead input included; the prompt
+    goes to ``out`` (default: stderr, else stdout if only that is a terminal), and a line break
+    after it, as echo is off. Raises EOFError
+    for Ctrl-D on an empty line, KeyboardInterrupt for Ctrl-C, SystemExit(143) for SIGTERM."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX terminal (Windows): getpass has its own way there
+        import getpass
+
+        return getpass.getpass(prompt)
+    if out is None:
+        out = sys.stdout if not sys.stderr.isatty() and sys.stdout.isatty() else sys.stderr
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO  # ICANON stays: the terminal still edits the line (Backspace, Ctrl-U)
+    previous: object
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread: signals are not ours to handle here
+        previous = _NOT_OURS
+    try:
+        termios.tcsetattr(fd, termios.TCSADRAIN, quiet)  # TCSADRAIN, not TCSAFLUSH: keep what was typed
+        out.write(prompt)
+        out.flush()
+        return _read_line(fd).decode(getattr(sys.stdin, "encoding", None) or "utf-8", "replace")
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        out.write("\n")
+        out.flush()
+        if previous is not _NOT_OURS:  # None: a handler not set from Python, so the default one
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)  # type: ignore[arg-type]
+
+
+def _read_line(fd: int) -> bytes:
+    """Up to the end of the line (not included). In canonical mode one read returns at most one
+    line, so nothing typed after it (a second line typed ahead) is taken from the terminal."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:  # Ctrl-D: on an empty line the end; after some text, what was typed
+            if not data:
+                raise EOFError
+            break
+        data += chunk
+    return data.removesuffix(b"\n").removesuffix(b"\r")
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through ask_password's finally: the terminal is restored
