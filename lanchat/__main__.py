@@ -111,6 +111,8 @@ examples:
   lanchat connect 192.168.1.20 --no-reconnect   leave when the connection drops (default: rejoin)
   lanchat connect 10.0.0.5 --fingerprint SHA256:...   a TLS room, trusting exactly that fingerprint
 
+a room with a password: you are asked for it (or set LANCHAT_PASSWORD).
+
 in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
 message; /who lists who is here; /send FILE offers a file and /get ID fetches one;
 /help lists every command; /q leaves.
@@ -197,16 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="duplex",
         help="duplex: everyone types whenever they like (default); turn: strict turn-taking",
     )
-    serve.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
-    serve.add_argument("--headless", action="store_true", help="relay only: do not take part, log joins and leaves")
+    serve.add_argument(
+        "--name", type=_name, help="your name in the chat (asked for at a terminal if not given; --headless: none)"
+    )
+    serve.add_argument(
+        "--headless", action="store_true", help="relay only: do not take part; log joins, leaves, kicks, bans and mutes"
+    )
     serve.add_argument(
         "--operator",
         type=_operator_name,
         action="append",
         default=[],
         metavar="NAME|KEY",
-        help="make someone an operator, as if the host typed /op (repeatable; for a --headless room, which has "
-        "no host). KEY: the fingerprint of their identity key, as `lanchat key` prints it on their machine "
+        help="make someone an operator, as if the host typed /op (repeatable; meant for a --headless room, which "
+        "has no host, and works with one too). KEY: the fingerprint of their identity key, as `lanchat key` prints it on their machine "
         "(also /whois NAME in a chat): only that key, under any name, the safe choice. NAME: whoever joins as "
         "NAME with the key that owns it; if no key owns NAME yet, the first to join as NAME comes to own it, "
         "so join first",
@@ -217,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-clients",
         type=_positive,
         metavar="N",
-        help="at most N people besides the host (bots do not count); the N+1st is refused, and the host is told",
+        help="at most N people besides the host (bots do not count); the N+1st is refused and told why "
+        "(and a host in the chat is told)",
     )
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (needs --headless)")
     serve.add_argument(
@@ -239,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--quota-mb", type=_positive, metavar="N", help="most one person may have on offer at once, in MiB (default 4 x --max-file-mb)"
     )
     serve.add_argument(
-        "--files-dir", metavar="DIR", help="where the server keeps files sent with /send while they are on offer "
-        "(default: a folder in your data folder; removed when the server stops)"
+        "--files-dir", metavar="DIR", help="where the server keeps files sent with /send while they are on offer: "
+        "a folder of its own inside DIR (default: your data folder), removed when the server stops"
     )
     serve.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
     serve.add_argument(
@@ -254,14 +261,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--history",
         metavar="PATH",
         help="keep the chat history in this SQLite file (default: one file per port in your data folder, "
-        "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux)",
+        "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux; with --unix, one per "
+        "socket path)",
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
     serve.add_argument(
         "--room",
         type=_room,
         metavar="NAME",
-        help="the room's name, announced on the local network (default: \"NAME's room\")",
+        help="the room's name, announced on the local network (default: \"NAME's room\"; with --headless, "
+        "\"MACHINE's room\")",
     )
     serve.add_argument(
         "--no-announce",
@@ -271,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--password",
         action="store_true",
-        help="ask for a room password at start (or read LANCHAT_PASSWORD); people need it to join",
+        help="ask for a room password at start, typed twice (or read LANCHAT_PASSWORD); people need it to join: "
+        "lanchat connect asks them for it",
     )
     serve.add_argument(
         "--tls",
@@ -279,7 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="encrypt every connection with TLS; a certificate is made in your data folder on first use "
         "and its fingerprint printed for people to check",
     )
-    serve.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
+    serve.add_argument(
+        "--identity", metavar="PATH", help="your identity key file, which owns your name (default: identity.key in your "
+        "data folder; `lanchat key` shows its fingerprint; --headless: none)"
+    )
     serve.add_argument(
         "--replay",
         type=_replay_count,
@@ -312,16 +325,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --unix: the user expected to run the server (default: you); "
         "a warning is shown when another user's program is listening on the path",
     )
-    connect.add_argument("--name", type=_name, help="your name in the chat (asked for if not given)")
+    connect.add_argument("--name", type=_name, help="your name in the chat (asked for at a terminal if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     connect.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
-    connect.add_argument("--tls", action="store_true", help="encrypt with TLS (the server runs with --tls); its fingerprint is checked")
+    connect.add_argument(
+        "--tls", action="store_true", help="encrypt with TLS (the server runs with --tls): the first time, you are asked "
+        "to trust the server's fingerprint; it is remembered, and a changed one is refused"
+    )
     connect.add_argument(
         "--fingerprint",
         metavar="SHA256:...",
         help="the server's TLS fingerprint, as `serve --tls` printed it: trust exactly this one (implies --tls)",
     )
-    connect.add_argument("--identity", metavar="PATH", help="your identity key file (default: identity.key in your data folder)")
+    connect.add_argument(
+        "--identity", metavar="PATH", help="your identity key file, which owns your name on each server (default: "
+        "identity.key in your data folder; `lanchat key` shows its fingerprint)"
+    )
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
     connect.add_argument(
         "--no-reconnect",

@@ -529,6 +529,19 @@ def test_help_of_each_subcommand_explains_with_examples(run, command):
     assert f"lanchat {command} " in proc.output  # an example line of that very command
 
 
+def test_help_says_where_a_password_comes_from_and_how_to_find_a_key_fingerprint(run):
+    """connect --help never said a room may ask for a password (nor LANCHAT_PASSWORD), and
+    nothing said how a teacher finds the fingerprint serve --operator KEY wants."""
+    connect = run("connect", "--help")
+    assert connect.wait() == 0
+    assert "a room with a password: you are asked for it (or set LANCHAT_PASSWORD)" in connect.output
+    serve_help = run("serve", "--help")
+    assert serve_help.wait() == 0
+    for said in (connect.output, serve_help.output):
+        assert "`lanchat key` shows its fingerprint" in " ".join(said.split())
+    assert "--operator NAME|KEY" in serve_help.output and "lanchat serve --headless --operator 3f2a9c1b77d0e4a5" in serve_help.output
+
+
 # ------------------------------------------------------- three people talking
 
 
