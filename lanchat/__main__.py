@@ -1285,7 +1285,8 @@ def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001
 
 
 def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
-    """The server shut down, or the bot said goodbye: on the full screen the last lines stay
+    """The server shut down (with --no-reconnect: else the full screen waited for it to come
+    back, client.Reconnect), or the bot said goodbye: on the full screen the last lines stay
     until a key is pressed, instead of vanishing with the screen."""
     wait = getattr(frontend, "wait_for_key", None)
     if wait is not None and role == "client" and (session.closed_reason or session.leave_requested):
@@ -1363,7 +1364,9 @@ def _run_participant(  # noqa: ANN001
         now = session.clock()  # type: ignore[operator]
         frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
     again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
-    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again)
+    # the full screen waits out a shutdown notice too (a host restarting the server); plain and scripts end
+    loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,
+                      rejoin_after_shutdown=not isinstance(frontend, PlainFrontend))
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
     early_events = [welcome, *early]
     crash: Exception | None = None

@@ -28,7 +28,7 @@ from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError,
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
 from .textsafe import visible
 from .tls import looks_like_tls
-from .transport import set_receive_buffer
+from .transport import TransportError, set_receive_buffer
 
 READ_BYTES = 256 * 1024
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
@@ -59,25 +59,33 @@ class Offline:
 
     def __init__(self) -> None:
         self.next_try: float | None = None  # wall-clock time of the next attempt; None: one is under way
+        self.stopped = False  # the server said it shut down (not a drop): waiting for it to come back
 
     def text(self) -> str:
+        if self.stopped:  # the attempts' rhythm does not matter here: it comes back when it is restarted
+            return "server stopped: waiting for it to come back; /q leaves"
         if self.next_try is None:
             return "offline: reconnecting\u2026"
         return "offline: next try at " + time.strftime("%H:%M:%S", time.localtime(self.next_try))
 
 
 class Reconnect:
-    """A client's way back after a lost connection (no shutdown notice): growing waits between
-    attempts, the lines typed meanwhile, and the moment a rejoin's replay is surely over. The
-    loop (ClientLoop) keeps its screen, transcript and typed line throughout.
+    """A client's way back after a lost connection: growing waits between attempts, the lines
+    typed meanwhile, and the moment a rejoin's replay is surely over. The loop (ClientLoop) keeps
+    its screen, transcript and typed line throughout. With ``after_shutdown`` (the full screen:
+    a person who can read the status line and type /q) a shutdown notice is waited out the same
+    way, since a host restarting the server mid-lesson sends one too (PROTOCOL.md 8); without it
+    (a plain client, a script) the notice ends the chat.
 
     An attempt (connect, TLS, handshake: up to ~13 s against a peer that does not answer) runs
     on a worker thread, so the person can type, scroll and /q meanwhile; the worker hands its
     result over through a queue and wakes the loop's selector through a socketpair
     (``fileno``). The worker only calls ``rejoin``; everything else stays on the loop's thread."""
 
-    def __init__(self, rejoin: Rejoin) -> None:
+    def __init__(self, rejoin: Rejoin, *, after_shutdown: bool = False) -> None:
         self.rejoin = rejoin
+        self.after_shutdown = after_shutdown
+        self.shutdown_reason: str | None = None  # while waiting after a notice: what it said
         self.offline_since: float | None = None
         self.retry_at: float | None = None
         self.attempt = 0
@@ -105,7 +113,12 @@ class Reconnect:
         return min(times) if times else None
 
     def lost(self, loop: ClientLoop, pending: list[Line]) -> None:
-        """Keep everything on screen, drop the dead socket, and try again after a wait."""
+        """Keep everything on screen, drop the dead socket, and try again after a wait. After a
+        shutdown notice (session.closed_reason) only with ``after_shutdown``; else the chat ends."""
+        reason = loop.session.closed_reason
+        if reason is not None and not self.after_shutdown:
+            loop._finish(0, f"disconnected: {reason}", pending)
+            return
         with contextlib.suppress(KeyError, ValueError):
             loop.selector.unregister(loop.sock)
         with contextlib.suppress(OSError):
@@ -115,8 +128,12 @@ class Reconnect:
         self.offline_since = time.monotonic()
         self.attempt = 0
         self.settle_at = None
+        self.shutdown_reason = reason
+        self.status.stopped = reason is not None
         self._wait(retry_delay(0), loop)
-        loop.frontend.show([*pending, *stopped, *loop.session.rejoin.lost(loop.session, retry_delay(0))])
+        rejoin = loop.session.rejoin
+        said = rejoin.stopped(loop.session) if reason is not None else rejoin.lost(loop.session, retry_delay(0))
+        loop.frontend.show([*pending, *stopped, *said])
 
     def _wait(self, delay: float, loop: ClientLoop) -> None:
         self.retry_at = time.monotonic() + delay
@@ -170,11 +187,12 @@ class Reconnect:
             assert self.offline_since is not None
             self.attempt += 1
             if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
-                loop._finish(1, f"disconnected: the server could not be reached for {GIVE_UP_SECONDS / 60:g} minutes")
+                loop._finish(1, self._gave_up())
                 return
             delay = retry_delay(self.attempt)
             self._wait(delay, loop)
-            loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(result).split("\n")[0], delay))
+            if not (self.status.stopped and isinstance(result, TransportError)):  # a stopped server is not there: expected
+                loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(result).split("\n")[0], delay))
             return
         sock, proto, welcome, early = result
         if loop.outcome is not None or loop.quitting:
@@ -182,7 +200,8 @@ class Reconnect:
                 sock.close()
             return
         loop.sock, loop.proto = sock, proto
-        self.offline_since = None
+        self.offline_since = self.shutdown_reason = None
+        self.status.stopped = False
         loop.session.progress.pop("connection", None)
         sock.setblocking(False)
         loop.selector.register(sock, selectors.EVENT_READ, "net")
@@ -191,6 +210,12 @@ class Reconnect:
         queued, self.queued = self.queued, []
         for event in queued:
             loop._send(event)
+
+    def _gave_up(self) -> str:
+        minutes = f"{GIVE_UP_SECONDS / 60:g} minutes"
+        if self.shutdown_reason is not None:
+            return f"disconnected: {self.shutdown_reason}, and it was not back within {minutes}"
+        return f"disconnected: the server could not be reached for {minutes}"
 
     def close(self) -> None:
         """The chat is over: an attempt still under way closes what it opens, when it ends."""
@@ -453,6 +478,7 @@ class ClientLoop:
         on_quit: Callable[[], None] | None = None,
         transfers: ClientTransfers | None = None,
         rejoin: Rejoin | None = None,
+        rejoin_after_shutdown: bool = False,
     ) -> None:
         self.sock = sock
         self.proto = proto
@@ -467,7 +493,8 @@ class ClientLoop:
         # /send and /get (client_files.py); its live progress is the session's, for a status line
         self.transfers = transfers if transfers is not None else ClientTransfers()
         self.transfers.progress = session.progress
-        self.reconnect = Reconnect(rejoin) if rejoin is not None else None  # else a drop ends it
+        # else a drop ends it; rejoin_after_shutdown: a shutdown notice is waited out too (Reconnect)
+        self.reconnect = Reconnect(rejoin, after_shutdown=rejoin_after_shutdown) if rejoin is not None else None
         self.paced = Paced()  # lines held to the room's flood limit (pacing.py)
 
     # ---------------------------------------------------------------- the loop
@@ -567,11 +594,11 @@ class ClientLoop:
                 continue  # a message type from a newer server: ignore it (PROTOCOL.md 3)
             if isinstance(event, ConnectionClosed):
                 if self.outcome is None:
-                    if self.session.closed_reason:
+                    if self.session.closed_reason and (self.quitting or self.reconnect is None):
                         self._finish(0, f"disconnected: {self.session.closed_reason}", lines)
                     elif self.quitting and self.on_quit is None:
                         self._finish(0, "you left the chat", lines)
-                    elif self.reconnect is not None:
+                    elif self.reconnect is not None:  # after a shutdown notice: ends it or waits (Reconnect.lost)
                         self.reconnect.lost(self, lines)
                     else:
                         self._finish(1, "disconnected: the connection to the server was lost", lines)

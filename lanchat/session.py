@@ -591,10 +591,20 @@ class Rejoining:
         self.missed = None
 
     def lost(self, session: Session, retry_in: float) -> list[Line]:
+        self._apart()
+        return [session._notice(f"connection lost; retrying in {retry_in:g} s (/q to leave)", kind="error")]
+
+    def stopped(self, session: Session) -> list[Line]:
+        """The server shut down (its notice is on screen) and the full screen waits for it to
+        come back (client.Reconnect): the chat is not over, so ``closed_reason`` goes."""
+        self._apart()
+        session.closed_reason = None
+        return [session._notice("waiting for the server to come back, to rejoin it (/q to leave)")]
+
+    def _apart(self) -> None:
         self.missed = 0
         if self.seen and self.seen[-1]:
             self.seen.append([])  # what comes after the rejoin is another stretch
-        return [session._notice(f"connection lost; retrying in {retry_in:g} s (/q to leave)", kind="error")]
 
     def still_lost(self, session: Session, problem: str, retry_in: float) -> list[Line]:
         text = f"still no connection ({problem}); retrying in {retry_in:g} s (/q to leave)"

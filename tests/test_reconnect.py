@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import pytest
 from helpers import Proc, RawClient, short_tmp_dir, wait_for
 
 from lanchat import events as ev
@@ -199,12 +200,113 @@ def test_a_real_shutdown_is_not_retried():
         server.stop()
 
 
+# ------------------------------- a restart with a shutdown notice (the host restarts mid-lesson)
+
+
+def test_the_full_screen_waits_out_a_server_restart_and_rejoins():
+    """SIGTERM on `serve` sends the shutdown notice; a full-screen client used to take it as the
+    end (press any key, and 25 students type `connect` again). It now shows the notice, says on
+    the status line that it waits for the server, and rejoins the restarted one by itself; a
+    line typed meanwhile goes out then, as after a drop."""
+    from helpers import TermProc
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        history = os.path.join(folder, "h.sqlite3")
+        server = Proc("serve", "--headless", "--unix", path, "--history", history)
+        server.expect(r"join with")
+        bob = TermProc("connect", "--unix", path, "--name", "bob", rows=24, cols=100)
+        ann: Proc | None = None
+        try:
+            bob.expect(r"bob │ client")
+            server.popen.terminate()
+            assert server.wait() == 0
+            bob.expect(r"\* the server shut down: the server was stopped")
+            bob.expect(r"\* waiting for the server to come back, to rejoin it \(/q to leave\)")
+            bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
+                            what="the status line saying it waits for the server")
+            assert bob.proc.isalive() and "press any key" not in bob.text
+            bob.send("typed while the server was down")
+            bob.wait_screen(lambda rows: "typed while the server was down" in rows[-1], what="the typed line")
+            bob.send("\r")
+            bob.expect(r"not connected: it will be sent when the connection is back")
+            server = Proc("serve", "--headless", "--unix", path, "--history", history)
+            server.expect(r"join with")
+            ann = Proc("connect", "--unix", path, "--name", "ann")
+            ann.expect(r"welcome, ann")
+            bob.expect(r"back in the room as bob", timeout=30)  # retries come 1, 3, 7, 15 s after the notice
+            ann.expect(r"bob: typed while the server was down$")  # live, or replayed if bob was quicker
+            bob.wait_screen(lambda rows: "waiting" not in rows[-2] and "2 here" in rows[-2], what="the live status line")
+            bob.send("after the restart")
+            bob.wait_screen(lambda rows: "after the restart" in rows[-1], what="the typed line")
+            bob.send("\r")
+            ann.expect(r"\] bob: after the restart$")
+            bob.send("/q\r")
+            assert bob.wait() == 0
+        finally:
+            bob.stop()
+            for proc in (ann, server):
+                if proc is not None:
+                    proc.stop()
+        assert "Traceback" not in bob.text and "Traceback" not in server.output
+
+
+@pytest.mark.parametrize("how", ["--plain", "--no-reconnect"])
+def test_plain_and_no_reconnect_clients_still_end_at_the_shutdown_notice(how):
+    """Only the full screen with rejoining on waits for the server: `--plain` (even at a
+    terminal) prints the notice and exits 0 as before, `--no-reconnect` keeps the notice on
+    the screen until a key, then exits 0."""
+    from helpers import TermProc
+
+    server, port = serve_tcp()
+    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", how, rows=24, cols=100)
+    try:
+        bob.expect(r"welcome, bob" if how == "--plain" else r"bob │ client")
+        server.popen.terminate()
+        bob.expect(r"the server shut down: the server was stopped")
+        if how == "--no-reconnect":
+            bob.expect(r"press any key to leave")
+            bob.send(" ")
+        assert bob.wait() == 0
+        bob.expect(r"lanchat: disconnected: the server shut down: the server was stopped")
+        assert "waiting for the server" not in bob.text and "retrying" not in bob.text
+    finally:
+        bob.stop()
+        server.stop()
+
+
 # ------------------------------------------------------------------ pure rules
 
 
 def test_the_waits_grow_then_stay_bounded():
     assert [retry_delay(n) for n in range(8)] == [1, 2, 4, 8, 15, 15, 15, 15]
     assert max(RETRY_DELAYS) <= 15
+
+
+def test_waiting_after_a_shutdown_notice_is_not_the_end_of_the_chat():
+    """The notice stays in the transcript; the status line and roster say offline and waiting,
+    not "chat over: press any key"; the rejoin is greeted as after a drop."""
+    from lanchat.client import Offline
+    from lanchat.ui import render
+    from lanchat.ui.view import View
+
+    session = Session(name="bob", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    notice = session.on_event(ev.Shutdown(reason="the server was stopped"))
+    assert [line.text for line in notice] == ["the server shut down: the server was stopped"]
+    assert render.chat_over(session)
+    waiting = session.rejoin.stopped(session)
+    assert [line.text for line in waiting] == ["waiting for the server to come back, to rejoin it (/q to leave)"]
+    assert not render.chat_over(session) and session.rejoin.under_way
+    status = Offline()
+    status.stopped = True
+    session.progress["connection"] = status
+    text = render.status_text(View(session=session), 60)
+    assert text.startswith(" bob │ server stopped: waiting for it to come back; /q leaves"), text
+    assert "press any key" not in text
+    session.progress.pop("connection")
+    back = session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    assert [line.text for line in back] == ["back in the room as bob (2 here)"]
 
 
 def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once():

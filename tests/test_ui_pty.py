@@ -40,8 +40,8 @@ def host(terms, *extra: str, name: str = "ann", rows: int = 24, cols: int = 100,
     return term, int(match.group(1))  # type: ignore[union-attr]
 
 
-def join(terms, port: int, name: str, *, rows: int = 24, cols: int = 100, shell_after: bool = False, **kw) -> TermProc:
-    args = ["connect", "127.0.0.1", str(port), "--name", name]
+def join(terms, port: int, name: str, *extra: str, rows: int = 24, cols: int = 100, shell_after: bool = False, **kw) -> TermProc:
+    args = ["connect", "127.0.0.1", str(port), "--name", name, *extra]
     argv = None
     if shell_after:
         # what a shell would see after we exit: the terminal's settings, then a marker
@@ -267,7 +267,7 @@ def test_a_lost_server_restores_the_terminal(terms):
     assert "you left the chat" in bob.text
 
 
-def test_the_host_closing_tells_the_client(terms):
+def test_the_host_closing_tells_the_client_who_waits_for_a_restart_and_q_leaves(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob", shell_after=True)
     ann.send("/q\r")
@@ -276,10 +276,26 @@ def test_the_host_closing_tells_the_client(terms):
     assert ann.wait() == 0
     assert "the chat is closed" in ann.text
     bob.expect(r"the server shut down: the host closed the chat")  # still on the screen,
+    # and the full screen waits in case the host starts the server again (a restart mid-lesson)
+    bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2], what="the waiting status")
+    bob.send("/q\r")
+    stty = assert_sane_terminal_after_exit(bob)
+    assert "exit=0" in stty
+    assert "lanchat: you left the chat" in bob.text
+
+
+def test_with_no_reconnect_the_host_closing_stays_on_the_screen_until_a_key(terms):
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", "--no-reconnect", shell_after=True)
+    ann.send("/q\r")
+    ann.expect(r"type /q again")
+    ann.send("/q\r")
+    bob.expect(r"the server shut down: the host closed the chat")  # still on the screen,
     bob.expect(r"press any key to leave")  # until bob has read it
     bob.send(" ")
-    assert_sane_terminal_after_exit(bob)
-    assert "the server shut down: the host closed the chat" in bob.text
+    stty = assert_sane_terminal_after_exit(bob)
+    assert "exit=0" in stty
+    assert "lanchat: disconnected: the server shut down: the host closed the chat" in bob.text
 
 
 def test_an_internal_error_is_logged_not_shown(terms, tmp_path: Path):

@@ -300,9 +300,10 @@ def test_a_line_typed_and_sent_at_once_leaves_no_typing_hint_behind(terms):
 @pytest.mark.parametrize("how", ["/q", "SIGTERM"])
 def test_when_the_chat_is_over_the_status_line_says_so_not_the_old_turn_and_roster(terms, how):
     """The server shut down under a full-screen client: the screen stays until a key, and its
-    status line, prompt and roster pane must not go on saying whose turn it was and who is here."""
+    status line, prompt and roster pane must not go on saying whose turn it was and who is here.
+    (--no-reconnect: with rejoining on, the screen waits for the server to come back instead.)"""
     ann, port = host(terms, "--mode", "turn", cols=120)
-    bob = join(terms, port, "bob", cols=120)
+    bob = join(terms, port, "bob", "--no-reconnect", cols=120)
     ann.expect("bob joined")
     bob.wait_screen(lambda rows: "2 here" in rows[-2] and ("turn" in rows[-2] or "waiting for" in rows[-2]), what="the live status")
     bob.expect(r"│ Here \(2\)")
