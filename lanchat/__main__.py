@@ -108,7 +108,7 @@ examples:
   lanchat connect 192.168.1.20:4000     the same; also [::1]:3580 and bare IPv6 like ::1
   lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
   lanchat connect --unix /tmp/chat.sock --name bob
-  lanchat connect 192.168.1.20 --no-reconnect   leave when the connection drops (default: rejoin)
+  lanchat connect 192.168.1.20 --no-reconnect   leave on a drop or a shutdown notice (default: rejoin)
   lanchat connect 10.0.0.5 --fingerprint SHA256:...   a TLS room, trusting exactly that fingerprint
 
 a room with a password: you are asked for it (or set LANCHAT_PASSWORD).
@@ -345,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument(
         "--no-reconnect",
         action="store_true",
-        help="leave when the connection drops (default: keep the screen and rejoin when the server is back)",
+        help="leave when the connection drops or the server shuts down (default: keep the screen and rejoin "
+             "when the server is back, after a shutdown notice too)",
     )
 
     history = commands.add_parser(
