@@ -684,6 +684,9 @@ class Moderated(Event):
     reason: str | None = _absent()
     minutes: int | None = _absent()
     mode: str | None = _absent()
+    # mute: it replaced a mute of the same person still in force, which would have ended at
+    # this wall-clock time, or 0 if it lasted until unmute (one mute per person, PROTOCOL.md)
+    was_until: float | None = _absent()
     time: float
 
 

@@ -280,14 +280,24 @@ def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int 
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")
     now = room.clock()
     mod = room.moderation
+    name_key, key = ev.name_key(target.name), mod.identity_of(target)
+    # One mute per person: a second /mute replaces the first (one stored row, one /unmute), and
+    # the act says what it replaced. Only their own (by name or key): a mute that holds them by
+    # address alone is someone else's, who stays muted.
+    replaced = [
+        m for m in mod.mutes
+        if (m.until is None or m.until > now) and (m.name_key == name_key or (m.key is not None and m.key == key))
+    ]  # fmt: skip
+    was_until = None if not replaced else 0.0 if any(m.until is None for m in replaced) else max(m.until or 0.0 for m in replaced)
     mute = Mute(
-        id=mod.new_mute_id(), name=target.name, name_key=ev.name_key(target.name), key=mod.identity_of(target),
-        address=_not_local(mod, target.address), until=None if minutes is None else now + minutes * 60, by=member.name,
-        reason=reason,
+        id=mod.new_mute_id(), name=target.name, name_key=name_key, key=key, address=_not_local(mod, target.address),
+        until=None if minutes is None else now + minutes * 60, by=member.name, reason=reason,
     )  # fmt: skip
+    lifted = mod.lift_mutes(replaced) if replaced else []
     mod.mutes.append(mute)
     # stored, so a restart does not unmute them (PROTOCOL.md, Moderation)
-    actions = [_room.StoreMute(mute=mute, now=now), *_told(room, member, "mute", target.name, reason, minutes=minutes)]
+    told = _told(room, member, "mute", target.name, reason, minutes=minutes, was_until=was_until)
+    actions = [*lifted, _room.StoreMute(mute=mute, now=now), *told]
     if room.mode == _room.TURN and room.turn_holder == target.cid:  # they could not take it: it moves on
         room.turn_holder = room._next_after(target.cid, order_before=list(room.members))
         actions.append(room._turn_broadcast())
@@ -316,7 +326,11 @@ def act_text(act: ev.Moderated, whom: str) -> str:
     why = f": {act.reason}" if act.reason else ""
     if act.action == "mute":
         how_long = f"for {act.minutes} minute{'s' if act.minutes != 1 else ''}" if act.minutes else "until unmuted"
-        return f"{act.by} muted {whom} {how_long}{why}"
+        if act.was_until is None:
+            return f"{act.by} muted {whom} {how_long}{why}"
+        before = _minutes_left(act.was_until, act.time) if act.was_until else "until unmuted"
+        was = "were" if whom == "you" else "was"
+        return f"{act.by} muted {whom} {how_long}{why} ({whom} {was} already muted {before}; this mute replaces that one)"
     texts = {
         "op": f"{act.by} made {whom} an operator",
         "deop": f"{act.by} took operator status from {whom}",
@@ -612,13 +626,15 @@ def turn_timed_out(room: Room, seconds: float) -> list[Action]:
 
 def mute_refusal(mute: Mute, now: float) -> str:
     """What a muted person is told when they try to speak."""
-    if mute.until is None:
-        left = "until an operator unmutes you"
-    else:
-        minutes = max(1, round((mute.until - now) / 60))
-        left = f"for {minutes} more minute{'s' if minutes != 1 else ''}"
+    left = "until an operator unmutes you" if mute.until is None else _minutes_left(mute.until, now)
     why = f": {mute.reason}" if mute.reason else ""
     return f"you are muted by {mute.by} {left}{why}; you can still read"
+
+
+def _minutes_left(until: float, now: float) -> str:
+    """What is left of a mute ending at ``until``: "for 3 more minutes" (at least one)."""
+    minutes = max(1, round((until - now) / 60))
+    return f"for {minutes} more minute{'s' if minutes != 1 else ''}"
 
 
 # Last, on purpose: room.py imports this module for the rules, and this one needs room.py's

@@ -607,6 +607,56 @@ def test_a_mute_is_stored_survives_a_restart_and_its_minutes_run_on_while_the_se
     restarted.still_serves("mallory", "hal", "ann")
 
 
+def test_a_second_mute_of_the_same_person_replaces_the_first_and_says_so():
+    """hal muted mallory twice: two mutes were stored, and the act read as if the first had
+    never been. Now the second replaces the first (one stored row, one /unmute lifts it), and
+    everyone reads what it replaced; a mute holding someone by address alone is not theirs."""
+    room = classroom()
+    room.mod("hal", "mute", "mallory", minutes=5)
+    room.now += 120
+    room.take_all()
+    room.mod("hal", "mute", "mallory", minutes=10, reason="still spamming")
+    (act,) = room.told("ann")
+    assert act == ev.Moderated(
+        action="mute", by="hal", name="mallory", reason="still spamming", minutes=10, was_until=START + 300, time=START + 120
+    )
+    assert [(m.name, m.until, m.reason) for m in room.stored_mutes.values()] == [("mallory", START + 720, "still spamming")]
+    assert room.room.moderation.mutes == list(room.stored_mutes.values())
+    watcher = Session(name="ann", members=["hal", "ann", "mallory"], host="hal")
+    (line,) = watcher.on_event(act)
+    assert line.text == (
+        "hal muted mallory for 10 minutes: still spamming (mallory was already muted for 3 more minutes; this mute replaces that one)"
+    )
+    (line,) = Session(name="mallory", members=["hal", "mallory"], host="hal").on_event(act)
+    assert line.text.startswith("hal muted you for 10 minutes: still spamming (you were already muted for 3 more minutes;")
+    room.now += 300  # the first mute would be over: the second holds
+    room.take_all()
+    room.say("mallory", "now?")
+    assert "5 more minutes" in room.only_error("mallory").message
+    room.mod("hal", "mute", "mallory")  # until unmuted, then 1 minute: each replaces the one before
+    room.mod("hal", "mute", "mallory", minutes=1)
+    acts = room.told("bob")
+    assert [a.was_until for a in acts] == [START + 720, 0.0]
+    assert act_line(acts[1]).endswith("(mallory was already muted until unmuted; this mute replaces that one)")
+    assert len(room.stored_mutes) == 1
+    room.mod("hal", "unmute", "mallory")
+    assert room.stored_mutes == {} and room.room.moderation.mutes == []
+    room.take_all()
+    room.still_serves("mallory", "hal", "ann", "bob")
+    room.mod("hal", "mute", "bob")
+    room.leave("mallory")
+    room.arrive("m2", address=LAN["bob"])  # on bob's machine: held by bob's mute's address
+    room.take_all()
+    room.mod("hal", "mute", "m2", minutes=2)
+    assert room.told("ann")[0].was_until is None  # bob's mute is bob's: it stays
+    assert sorted(m.name for m in room.stored_mutes.values()) == ["bob", "m2"]
+
+
+def act_line(act: ev.Moderated) -> str:
+    (line,) = Session(name="ann", members=["hal", "ann"], host="hal").on_event(act)
+    return line.text
+
+
 @pytest.mark.parametrize("minutes", [0, -1, 7 * 24 * 60 + 1])
 def test_mute_minutes_out_of_range_are_refused(minutes):
     room = classroom()

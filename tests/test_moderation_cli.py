@@ -5,12 +5,14 @@ After each act the room still serves everyone else.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
-from helpers import ROOT, StandInServer, TermProc, child_env, identity_args, short_tmp_dir
+from helpers import ROOT, StandInServer, TermProc, child_env, identity_args, short_tmp_dir, wait_for
 from test_cli import STAMP, join, run, serve  # noqa: F401 - run is the fixture
 
 from lanchat import events as ev
@@ -333,6 +335,33 @@ def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: 
         cy.send("free at last")
         teach.expect(STAMP + r"cy: free at last$")
         assert "muted" not in cy.output
+
+
+def test_a_second_mute_replaces_the_first_in_the_room_and_in_the_history_file(run, tmp_path):  # noqa: F811
+    """hal muted bob for 5 minutes, then for 10: two mutes were kept, and the room read the
+    second as if the first had never been. Now the room reads what it replaced, the history
+    file holds one mute for bob, and one /unmute frees him."""
+    path = tmp_path / "h.sqlite3"
+    hal, where = serve(run, "--name", "hal", "--plain", "--history", str(path))
+    bob = join(run, where, "bob")
+    hal.send("/mute bob 5")
+    bob.expect(r"\* hal muted you for 5 minutes \(you can still read\)$")
+    hal.send("/mute bob 10 still chatting")
+    bob.expect(
+        r"\* hal muted you for 10 minutes: still chatting \(you were already muted for 5 more minutes; "
+        r"this mute replaces that one\) \(you can still read\)$"
+    )
+
+    def stored() -> list[tuple[str, str]]:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT name, reason FROM mutes").fetchall()
+
+    wait_for(lambda: stored() == [("bob", "still chatting")], what=f"one mute for bob in the file, not {stored()}")
+    hal.send("/unmute bob")
+    bob.expect(r"\* hal unmuted you$")
+    bob.send("free?")
+    hal.expect(STAMP + r"bob: free\?$")
+    wait_for(lambda: stored() == [], what="no mute left in the file")
 
 
 def test_the_host_and_an_operator_read_one_line_when_a_banned_student_keeps_trying(run):  # noqa: F811
