@@ -903,7 +903,7 @@ class HistoryStore(_NameOwners):
 
     def add_mute(self, mute: Mute, now: float) -> None:
         """Store a mute (room.StoreMute), so a restart does not lift it. The mutes over by
-        ``now`` go: a mute's end is never told to the store, and mutes() ignores them anyway."""
+        ``now`` go too (the room drops each as it ends, DropMutes; this is a second sweep)."""
         self._settle()
         try:
             self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
@@ -925,7 +925,11 @@ class HistoryStore(_NameOwners):
 
     def mutes(self, now: float) -> list[Mute]:
         """The mutes still in force at ``now`` (wall-clock time), oldest first: what the room
-        starts with. One that ended while the server was down is over, as if it had run."""
+        starts with. One that ended while the server was down is over, as if it had run, and
+        leaves the file, which holds only mutes in force (a read-only file keeps it)."""
+        with contextlib.suppress(sqlite3.Error, HistoryWriteError):
+            self._settle()
+            self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
         try:
             rows = self.db.execute(
                 "SELECT id, name, name_key, key, address, until, by_name, reason FROM mutes "

@@ -60,7 +60,7 @@ from .actions import (
 )
 from .guard import Guard
 from .history_policy import HistoryPolicy
-from .moderation import ban_tries_due, ban_tries_due_at
+from .moderation import ban_tries_due, ban_tries_due_at, mutes_end_at, mutes_ended
 from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
 from .protocol import Connection, ConnectionClosed, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
@@ -669,6 +669,8 @@ class Hub:
             due = _earliest(due, self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
         if room.moderation.ban_tries and (tries_due := ban_tries_due_at(room)) is not None:  # a banned person's tries, counted
             due = _earliest(due, self.clock() + max(0.0, tries_due - room.clock()))
+        if room.moderation.mutes and (mute_ends := mutes_end_at(room)) is not None:  # a mute's end leaves the store
+            due = _earliest(due, self.clock() + max(0.0, mute_ends - room.clock()))
         files = self.files
         if files.uploads and (stall := files.next_stall_check()) is not None:  # the file store's clock is time.time too
             due = _earliest(due, self.clock() + max(0.0, stall - files.clock()))
@@ -687,7 +689,7 @@ class Hub:
     def expire(self) -> None:
         """Close what has run out of time: a closing connection that never reads its last
         frames (a laptop put to sleep), a connection that never said hello (told why); end
-        pauses, check congestion, move a turn on, drop a stalled upload, move the journal.
+        pauses, check congestion, move a turn on, end a mute, drop a stalled upload, move the journal.
         Called every loop pass: each part only when it has anything timed (next_deadline)."""
         deadlines = self.deadlines
         if deadlines.lingering or deadlines.per_connection.heap:
@@ -705,6 +707,8 @@ class Hub:
             self.perform(ticked)
         if self.room.moderation.ban_tries:  # a banned person's tries held back, told with their count
             self.perform(ban_tries_due(self.room))
+        if self.room.moderation.mutes:  # a mute that is over goes, from the history file too
+            self.perform(mutes_ended(self.room))
         if self.files.uploads:
             self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
         self.history.move_due()  # the journal into SQLite, in batches (history.py)

@@ -166,14 +166,18 @@ class Moderation:
         return next((b for b in self.bans if b.matches(name_key=name_key, key=key, address=address)), None)
 
     def mute_for(self, member: Member, now: float, key: str | None = None) -> Mute | None:
-        """The mute holding against ``member`` (``key``: its identity, Room.identity_of)."""
-        self.mutes = [m for m in self.mutes if m.until is None or m.until > now]
+        """The mute holding against ``member`` (``key``: its identity, Room.identity_of). One
+        over by ``now`` holds no more; ``mutes_ended`` drops it, from the store too."""
         if key is None:
             key = key_id(member.key)
+        name_key = ev.name_key(member.name)
         return next(
-            (m for m in self.mutes if m.matches(name_key=ev.name_key(member.name), key=key, address=member.address)),
+            (
+                m for m in self.mutes
+                if (m.until is None or m.until > now) and m.matches(name_key=name_key, key=key, address=member.address)
+            ),
             None,
-        )
+        )  # fmt: skip
 
     def new_ban_id(self) -> int:
         self._next_ban += 1
@@ -536,12 +540,28 @@ def muted_join_refusal(room: Room, cid: int, name: str, key: bytes | None) -> li
     if identity is None:
         return None
     now = room.clock()
-    mod.mutes = [m for m in mod.mutes if m.until is None or m.until > now]
-    mute = next((m for m in mod.mutes if m.key == identity and m.name_key != ev.name_key(name)), None)
+    name_key = ev.name_key(name)
+    mute = next(
+        (m for m in mod.mutes if m.key == identity and m.name_key != name_key and (m.until is None or m.until > now)), None
+    )
     if mute is None:
         return None
     message = f"{mute_refusal(mute, now)}, under the name you had when muted; not as {name[:40]!r}"
     return room._error(cid, ev.E_MUTED, message)
+
+
+def mutes_ended(room: Room) -> list[Action]:
+    """Called by the loop when ``mutes_end_at`` comes: the mutes over by now go, here and from
+    the store, so the history file holds only mutes in force."""
+    mod = room.moderation
+    now = room.clock()
+    ended = [m for m in mod.mutes if m.until is not None and m.until <= now]
+    return mod.lift_mutes(ended) if ended else []
+
+
+def mutes_end_at(room: Room) -> float | None:
+    """When the first timed mute ends, by the room's clock; None: no mute ends by itself."""
+    return min((m.until for m in room.moderation.mutes if m.until is not None), default=None)
 
 
 def muted_refusal(room: Room, member: Member) -> list[Action]:

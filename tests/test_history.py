@@ -3,6 +3,7 @@ through an in-process server on a real loopback socket."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -676,3 +677,36 @@ def test_a_busy_pass_of_runs_that_cannot_be_stored_stores_none_of_them_and_reuse
     assert store.commit() == 1
     assert [(r.id, r.text) for r in store.export()] == [(1, "first"), (2, "after")]
     store.close()
+
+
+def test_a_mute_leaves_the_history_file_when_it_ends_and_one_over_is_dropped_on_opening(tmp_path):
+    """Ended mutes stayed in the file until the next mute was stored (ignored when loaded).
+    Now the server drops each as it ends, and loading drops those that ended while it was
+    down, so the file holds only mutes in force."""
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    now = [T0]
+
+    def stored() -> list[str]:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return [row[0] for row in db.execute("SELECT name FROM mutes ORDER BY id")]
+
+    with running_server(history=store, clock=lambda: now[0]) as (server, endpoint):
+        hal = local_host(server, "hal")
+        bob = RawClient(endpoint, "bob")
+        hal.send(ev.Moderate(action="mute", name="bob", minutes=1))
+        bob.expect(ev.Moderated, action="mute")
+        wait_for(lambda: stored() == ["bob"], what="bob's mute in the file")
+        now[0] += 61  # the minute is over (the room's wall clock)
+        bob.send(ev.Who())  # the loop wakes, sees the mute's end (next_deadline) and drops it
+        wait_for(lambda: stored() == [], what=f"no mute left in the file, not {stored()}")
+        bob.send(ev.Say(text="free"))
+        assert hal.expect(ev.Message).text == "free"
+        hal.send(ev.Moderate(action="mute", name="bob", minutes=5))  # stays in the file
+        bob.expect(ev.Moderated, action="mute", minutes=5)
+        wait_for(lambda: stored() == ["bob"], what="bob's second mute in the file")
+    store.close()
+    reopened = HistoryStore(path)
+    assert [m.name for m in reopened.mutes(T0 + 61 + 299)] == ["bob"] and stored() == ["bob"]
+    assert reopened.mutes(T0 + 61 + 300) == [] and stored() == []  # over while the server was down: gone
+    reopened.close()

@@ -17,7 +17,7 @@ from test_room import START, RoomDriver
 from lanchat import events as ev
 from lanchat import identity
 from lanchat.limits import AddressGroups
-from lanchat.moderation import Ban, Mute, ban_tries_due, key_id, tick
+from lanchat.moderation import Ban, Mute, ban_tries_due, key_id, mutes_end_at, mutes_ended, tick
 from lanchat.moderation import ban_tries_due_at as next_ban_tries
 from lanchat.room import Claim, DropBans, DropMutes, Log, Record, Room, StoreBan, StoreMute
 from lanchat.session import Local, Outgoing, Session
@@ -650,6 +650,20 @@ def test_a_second_mute_of_the_same_person_replaces_the_first_and_says_so():
     room.mod("hal", "mute", "m2", minutes=2)
     assert room.told("ann")[0].was_until is None  # bob's mute is bob's: it stays
     assert sorted(m.name for m in room.stored_mutes.values()) == ["bob", "m2"]
+
+
+def test_a_mute_that_ends_is_dropped_here_and_from_the_store_at_its_end():
+    room = classroom()
+    assert mutes_end_at(room.room) is None and mutes_ended(room.room) == []
+    room.mod("hal", "mute", "mallory", minutes=2)
+    room.mod("hal", "mute", "bob")  # until unmuted: never ends by itself
+    assert mutes_end_at(room.room) == START + 120
+    room.now += 119
+    assert mutes_ended(room.room) == []
+    room.now += 1
+    assert room.perform(mutes_ended(room.room)) == []  # DropMutes(ids=(1,)), performed:
+    assert [m.name for m in room.stored_mutes.values()] == ["bob"] == [m.name for m in room.room.moderation.mutes]
+    assert mutes_end_at(room.room) is None
 
 
 def act_line(act: ev.Moderated) -> str:
