@@ -79,6 +79,7 @@ LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last 
 HANDSHAKE_SECONDS = lim.HELLO_SECONDS  # hello within this long of connecting, however the bytes drip
 FRAME_SECONDS = lim.FRAME_SECONDS  # a frame, once begun, finished within this long
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
+KEPT_INTERNAL_ERRORS = 5  # tracebacks of bugs survived kept for tests and debugging; the rest are counted
 
 
 class Writer(Protocol):
@@ -293,7 +294,11 @@ class Hub:
         self.shutting_down = False
         # Before this (on ``clock``) expire() has nothing to do: next_deadline() sets it each pass
         self.expire_from = -math.inf
-        self.internal_errors: list[str] = []  # tracebacks of bugs survived (internal_error)
+        # Tracebacks of bugs survived (internal_error): the first KEPT_INTERNAL_ERRORS, so a
+        # client that trips one bug all day cannot grow them without bound; all are counted,
+        # and each is a line in the log.
+        self.internal_errors: list[str] = []
+        self.internal_error_count = 0
         self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send)
         self.guard = Guard(  # the abuse limits (guard.py; limits.py decides)
             self, max_queue_bytes=max_queue_bytes, limits=limits, flood=flood,
@@ -461,12 +466,18 @@ class Hub:
     def internal_error(self, cid: int, exc: Exception) -> None:
         """A bug met while serving one connection ends that connection, not the chat: the
         others carry on and are told it left. Tests fail on any (internal_errors)."""
-        self.internal_errors.append("".join(traceback.format_exception(exc)))
+        self._keep_traceback(exc)
         self.log(f"internal error while serving {self.who(cid)} ({type(exc).__name__}: {exc}); disconnecting them")
         try:
             self.close(cid)
         except Exception as again:  # noqa: BLE001 - the loop must go on for everyone else
-            self.internal_errors.append("".join(traceback.format_exception(again)))
+            self._keep_traceback(again)
+
+    def _keep_traceback(self, exc: BaseException) -> None:
+        """Count a bug survived; keep its traceback if it is one of the first few."""
+        self.internal_error_count += 1
+        if len(self.internal_errors) < KEPT_INTERNAL_ERRORS:
+            self.internal_errors.append("".join(traceback.format_exception(exc)))
 
     def who(self, cid: int) -> str:
         peer = self.peers.get(cid)

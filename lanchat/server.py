@@ -169,8 +169,13 @@ class Server:
 
     @property
     def internal_errors(self) -> list[str]:
-        """Tracebacks of bugs survived (hub.internal_error); tests fail on any."""
+        """Tracebacks of bugs survived (hub.internal_error), the first few; tests fail on any."""
         return self.hub.internal_errors
+
+    @property
+    def internal_error_count(self) -> int:
+        """How many bugs were survived, those whose tracebacks were not kept too."""
+        return self.hub.internal_error_count
 
     # ------------------------------------------------------------ public API
 

@@ -362,7 +362,7 @@ def running_server(
     if crashed:  # bad input must never end the server loop for everyone
         raise AssertionError(f"the server loop crashed: {crashed[0]!r}") from crashed[0]
     if server.internal_errors:  # survived, but a bug all the same
-        raise AssertionError(f"the server met a bug:\n{server.internal_errors[0]}")
+        raise AssertionError(f"the server met {server.internal_error_count} bug(s); the first:\n{server.internal_errors[0]}")
 
 
 def drain_queue(q: queue.Queue) -> list[object]:

@@ -13,7 +13,7 @@ import pytest
 from lanchat import events as ev
 from lanchat.history import Record
 from lanchat.history_policy import HISTORY_BURST_ENTRIES, HISTORY_ENTRIES_PER_SECOND
-from lanchat.hub import FILE_LOW_WATER_BYTES, Hub
+from lanchat.hub import FILE_LOW_WATER_BYTES, KEPT_INTERNAL_ERRORS, Hub
 from lanchat.protocol import Connection, Role, encode
 from lanchat.room import Room
 
@@ -263,6 +263,25 @@ def test_a_bug_while_serving_one_person_ends_only_that_connection():
         lab.hub.internal_error(bob.cid, exc)
     assert lab.released == [bob.cid] and "planted" in lab.hub.internal_errors[0]
     assert ann.hears_one(ev.Left).name == "bob"
+
+
+def test_a_bug_met_again_and_again_keeps_the_first_tracebacks_and_counts_the_rest():
+    """Every traceback of a bug survived was kept for the server's whole run: a student whose
+    client trips the same bug all day grew them without bound. Now the first few are kept and
+    all are counted; the log still has a line for each."""
+    lab = Lab()
+    times = KEPT_INTERNAL_ERRORS + 20
+    for i in range(times):
+        person = lab.join(f"p{i}")
+        try:
+            raise RuntimeError(f"planted {i}")
+        except RuntimeError as exc:
+            lab.hub.internal_error(person.cid, exc)
+    kept = lab.hub.internal_errors
+    assert len(kept) == KEPT_INTERNAL_ERRORS and lab.hub.internal_error_count == times
+    assert [f"planted {i}" in tb for i, tb in enumerate(kept)] == [True] * KEPT_INTERNAL_ERRORS  # the first ones
+    logged = [line for line in lab.log if line.startswith("internal error while serving")]
+    assert len(logged) == times and logged[-1].endswith(f"(RuntimeError: planted {times - 1}); disconnecting them")
 
 
 # ------------------------------------------------------------------ history
