@@ -9,7 +9,7 @@ import pytest
 
 from lanchat import events as ev
 from lanchat.session import Line, Session
-from lanchat.ui import render
+from lanchat.ui import fold, render
 from lanchat.ui.fold import BURST_SECONDS, Burst
 from lanchat.ui.plain import format_plain
 from lanchat.ui.screen import line_matches
@@ -174,3 +174,40 @@ def test_joins_off_still_shows_nothing():
     session.show_joins = False
     feed(session, view, *joins(CLASS))
     assert texts(view) == ["others join with: lanchat connect 192.168.1.20 7777"]
+
+
+def test_who_of_the_hidden_names_left_again_is_counted_not_hidden():
+    """A class that joined and left within 10 s read "5 joined: ann (left), bob (left), cat
+    (left) and 2 more (1 here)" on a narrow row: the 2 more had left too, and nothing said so."""
+    session, view = teacher()
+    five = CLASS[:5]
+    feed(session, view, *joins(five), *[ev.Left(name=name, reason="quit", time=T0 + 2 + n / 10) for n, name in enumerate(five)])
+    burst = view.lines[-1]
+    assert burst.text == "5 joined: ann (left), bob (left), cat (left), dan (left) and eve (left) (1 here)"
+    assert fold.burst_text(burst, 3) == "5 joined: ann (left), bob (left), cat (left) and 2 more (2 left) (1 here)"  # type: ignore[arg-type]
+    feed(session, view, ev.Joined(name="eve", time=T0 + 3))  # eve came back: one of the 2 more left
+    assert fold.burst_text(view.lines[-1], 3).endswith("and 2 more (1 left) (2 here)")  # type: ignore[arg-type]
+    session, view = teacher()
+    feed(session, view, *joins(five))
+    assert fold.burst_text(view.lines[-1], 3) == "5 joined: ann, bob, cat and 2 more (6 here)"  # type: ignore[arg-type]
+    width = render.transcript_width(view, 60)  # on a narrow screen the row says it too
+    feed(session, view, *[ev.Left(name=name, reason="quit", time=T0 + 2 + n / 10) for n, name in enumerate(five)])
+    (row,) = render.layout_line(view.lines[-1], width)
+    assert re.search(r"and (\d) more \(\1 left\) \(1 here\)$", "".join(cell[0] for cell in row).rstrip())
+
+
+def test_find_shows_the_name_it_found_in_a_folded_line():
+    """/find zed highlighted the class's join line while zed hid in "and 20 more": the teacher
+    could not see what matched. The line found now lists the names it matched first; /save
+    (and the line's text) keep every name in order, and the line keeps its height."""
+    session, view = teacher()
+    feed(session, view, *joins(CLASS), ev.Message(sender="ann", text="hi", time=T0 + 20))
+    rows = lambda: transcript_rows(view, rows=30, cols=100)  # noqa: E731
+    assert not any("zed" in row for row in rows())
+    assert view.find("zed", line_matches)
+    (found,) = [row for row in rows() if "joined" in row]
+    assert re.search(r"\* 26 joined: zed, ann, bob, (\w+, )*\w+ and \d+ more \(27 here\)$", found), found
+    assert format_plain(view.lines[1]).endswith(f"* 26 joined: {', '.join(CLASS[:-1])} and zed (27 here)")
+    assert len(rows()) == len(transcript_rows(view, rows=30, cols=100))
+    view.stop_finding()
+    assert not any("zed" in row for row in rows())

@@ -5,7 +5,9 @@ When a class of 26 comes in at the start of a lesson, 26 "ann joined (N here)" l
 everything else off a projector's screen. The full screen folds them: a join that comes within
 ``BURST_SECONDS`` of the last one, with no other line between, updates that line in place:
 "26 joined: ann, bob, ... and zed (27 here)". The line keeps every name (``/save`` and ``/find``
-see them all); render shows as many as fit its row and "and 22 more" (``shown_text``). A single
+see them all); render shows as many as fit its row and "and 22 more" (``shown_text``), with how
+many of those went again ("and 2 more (2 left)"); the line /find lands on lists the names it
+matched first (``found_first``), so the name found is on screen. A single
 join reads as it always did. Leaves fold the same way, separately; a leave for a reason worth
 its own line (a flood, a drop) never folds, and lost connections fold only with each other. ``--plain`` does not fold: a script
 reads one line per event.
@@ -48,8 +50,25 @@ def burst_text(burst: Burst, shown: int | None = None) -> str:
     if shown is None or shown >= len(entries):
         listed = f"{', '.join(entries[:-1])} and {entries[-1]}"
     else:
-        listed = f"{', '.join(entries[: max(1, shown)])} and {len(entries) - max(1, shown)} more"
+        shown = max(1, shown)
+        # the hidden ones' marks are counted, not dropped: "and 2 more (2 left)", so a class
+        # that came and went does not read as if two of them were still here
+        went = sum(1 for name in burst.names[shown:] if name_key(name) in burst.marked)
+        listed = f"{', '.join(entries[:shown])} and {len(entries) - shown} more" + (f" ({went} {MARKS[burst.verb]})" if went else "")
     return f"{len(entries)} {burst.verb}: {listed} ({burst.here} here)"
+
+
+def found_first(line: Line, finding: str) -> Line:
+    """The burst /find landed on, with the names that match ``finding`` listed first, so the
+    row shows the name found even where the rest hide in "and N more" (the line's ``text``,
+    what /save writes, keeps every name in order). Any other line as it is."""
+    if not isinstance(line, Burst) or len(line.names) == 1:
+        return line
+    wanted = finding.casefold()
+    matching = tuple(name for name in line.names if wanted in name.casefold())
+    if not matching or len(matching) == len(line.names):
+        return line
+    return replace(line, names=matching + tuple(name for name in line.names if name not in matching))
 
 
 def _as_burst(line: Line) -> Burst | None:

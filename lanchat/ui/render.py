@@ -22,7 +22,7 @@ from .. import session_social as social
 from ..events import name_key
 from ..session import Line, Session
 from ..textsafe import visible, visible_lines
-from .fold import Burst, shown_text
+from .fold import Burst, found_first, shown_text
 from .view import MARKER_ROWS, View
 
 MIN_ROWS = 5
@@ -479,15 +479,20 @@ def _found(style: Style) -> Style:
 def _block_height(view: View, line: Line, seq: int, width: int, day_rule: bool) -> int:
     """len(_block(...)), without laying the line out where it can be counted."""
     extra = (MARKER_ROWS if view.marker_seq is not None and seq == view.marker_seq else 0) + (1 if day_rule else 0)
+    if view.found_seq is not None and seq == view.found_seq and view.finding is not None:
+        line = found_first(line, view.finding)
     return line_height(line, width) + extra
 
 
 def _block(view: View, line: Line, seq: int, width: int, day_rule: bool) -> tuple[tuple[Cell, ...], ...]:
     """A line's rows, with the 'new' rule above it when it is the first unread one, and the
     day-change rule above that when the day changed."""
-    block = layout_line(line, width)
     if view.found_seq is not None and seq == view.found_seq:  # /find's match: shown reversed
-        block = tuple(tuple((chunk, _found(style)) for chunk, style in row) for row in block)
+        if view.finding is not None:  # a burst of joins shows the name found (fold.py)
+            line = found_first(line, view.finding)
+        block = tuple(tuple((chunk, _found(style)) for chunk, style in row) for row in layout_line(line, width))
+    else:
+        block = layout_line(line, width)
     if view.marker_seq is not None and seq == view.marker_seq:
         rule = fit(cells("\u2500\u2500 new \u2500\u2500", RULE), width)
         block = (tuple(rule),) + block
