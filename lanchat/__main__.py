@@ -1352,18 +1352,16 @@ def _run_participant(  # noqa: ANN001
         return _fail(str(exc)) if isinstance(exc, JoinError) else 130
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(intro or ()))
     frontend = _make_frontend(session, plain or not _interactive())
+    from .ui.plain import PlainFrontend
+
+    if intro:
+        # How to join, below the history replayed on joining: the newest lines the host sees.
+        # The full screen hides what `serve` printed; --plain printed it above the replay.
+        session.join_lines_when = "replay" if isinstance(frontend, PlainFrontend) else "welcome"
     if on_quit is not None:
         _install_signals(on_quit)
     else:
         _install_signals(_raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
-    from .ui.plain import PlainFrontend
-
-    if intro and not isinstance(frontend, PlainFrontend):
-        # The full screen hides what `serve` printed: keep how to join in sight for the host.
-        from .session import Line
-
-        now = session.clock()  # type: ignore[operator]
-        frontend.show([Line(kind="system", time=now, text=text.strip()) for text in intro])
     again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
     # the full screen waits out a shutdown notice too (a host restarting the server); plain and scripts end
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,

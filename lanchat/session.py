@@ -149,6 +149,10 @@ class Session:
     role: str = "client"  # or "host"
     where: str = ""  # the address or socket path, for the status line
     join_lines: tuple[str, ...] = ()  # the host's: how others join, as `serve` printed it (/address)
+    # When the host's screen shows join_lines on joining: "" never; "welcome" below the welcome
+    # and the replay (the full screen hides what `serve` printed); "replay" only below a replay
+    # that showed lines (--plain printed them above it). Either way, the newest lines it sees.
+    join_lines_when: str = ""
     mode: str = "duplex"
     members: list[str] = field(default_factory=list)
     turn: str | None = None
@@ -208,6 +212,13 @@ class Session:
     def _notice(self, text: str, kind: str = "notice", when: float | None = None) -> Line:
         return Line(kind=kind, time=self._now() if when is None else when, text=text)
 
+    def _join_lines_now(self, *, replayed: bool = True) -> list[Line]:
+        """How others join, once, below the replay that ended (``join_lines_when``)."""
+        when, self.join_lines_when = self.join_lines_when, ""
+        if when == "welcome" or (when == "replay" and replayed):
+            return [self._notice(text.strip(), kind="system") for text in self.join_lines]
+        return []
+
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""
         if (rejoined := self.rejoin.on_event(self, event)) is not None:
@@ -228,6 +239,8 @@ class Session:
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
             if event.keeps_history:
                 lines.append(self._notice("this room keeps history on the host's machine"))
+            elif self.join_lines_when == "welcome":  # no replay comes: how to join goes here
+                lines += self._join_lines_now()
             return lines
         if isinstance(event, ev.WhoIsReply):
             where = " (host)" if event.host else (" (here)" if event.here else " (not here now)")
@@ -248,10 +261,10 @@ class Session:
             asked, self.history_asked = self.history_asked, False
             shown, self.rejoin.skipped = event.shown - self.rejoin.skipped, 0  # less those on screen already
             if not event.shown:  # a first visit to an empty room stays quiet
-                return [self._notice("no earlier history")] if asked else []
+                return [self._notice("no earlier history")] if asked else self._join_lines_now(replayed=False)
             earlier = "; /history shows earlier ones" if event.more else ""
             end = self._notice(f"end of history ({shown} shown{earlier})")
-            return [replace(end, code=HISTORY_PAGE_END) if asked else end]
+            return [replace(end, code=HISTORY_PAGE_END)] if asked else [end, *self._join_lines_now()]
         if isinstance(event, ev.Message):
             mine = ev.name_key(event.sender) == ev.name_key(self.name)
             return [

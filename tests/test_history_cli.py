@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -411,11 +412,16 @@ def test_the_host_keeps_history_too_and_sees_it_after_a_restart(tmp_path):
         host.expect(r"bob left")
         host.send("/w bob kept by the host")
         host.expect(r"bob is not here now")
+        assert host.output.count("join with") == 1  # nothing replayed: how to join is said once, at the top
         host.send("/q")
         assert host.wait() == 0
         host, port = start_host()
         host.expect(r"\[History\] host: from the host$")
         host.expect(r"\[History\] host -> bob \(direct\): kept by the host$")
+        # below the replay, how to join again: the banner above it has scrolled away in a long one
+        end = line_index(host, r"\* end of history \(2 shown\)$")
+        host.expect(rf"\* python -m lanchat connect 127\.0\.0\.1 {port}$")
+        assert re.search(rf"\* lanchat: .* listening on port {port}; join with:$", host.lines[end + 1]), host.output
         bob = connect(port, "bob")
         bob.expect(r"\[History\] host: from the host$")
         bob.expect(r"\[History\] host -> bob \(direct\): kept by the host$")

@@ -224,3 +224,25 @@ def test_q_with_files_on_their_way_asks_once_and_names_them_and_a_script_is_neve
     script = room("cat", "client", "ann")  # confirm_quit stays False: a pipe, nobody to ask
     moving(script, "a.bin")
     assert isinstance(script.parse_input("/q"), Quit)
+
+
+def test_the_hosts_join_lines_come_once_below_the_welcome_and_any_replay():
+    """The host's screen shows how others join as its newest lines on joining: below the
+    welcome in a room without history, below the replay's end in one with it; --plain
+    ("replay") repeats them only below a replay that showed something."""
+    join = ("lanchat: chat on port 7777; join with:", "  python -m lanchat connect 10.0.0.1 7777")
+
+    def texts(lines: list) -> list[str]:
+        return [line.text for line in lines]
+
+    welcome = ev.Welcome(name="hal", mode="duplex", members=("hal",), host="hal")
+    session = Session(name="hal", role="host", join_lines=join, join_lines_when="welcome")
+    assert texts(session.on_event(welcome))[1:] == [join[0], join[1].strip()]
+    assert texts(session.on_event(ev.HistoryEnd(shown=0, more=False))) == []  # once only
+    kept = ev.Welcome(name="hal", mode="duplex", members=("hal",), host="hal", keeps_history=True)
+    for when, shown, after in [("welcome", 0, 2), ("welcome", 3, 2), ("replay", 0, 0), ("replay", 3, 2), ("", 3, 0)]:
+        session = Session(name="hal", role="host", join_lines=join, join_lines_when=when)
+        assert not any("join with" in text for text in texts(session.on_event(kept)))
+        ended = texts(session.on_event(ev.HistoryEnd(shown=shown, more=False)))
+        assert ended[len(ended) - after :] == [join[0], join[1].strip()][:after] and len(ended) == after + (shown > 0)
+        assert texts(session.on_event(ev.HistoryEnd(shown=2, more=False))) == ["end of history (2 shown)"]  # never again

@@ -102,6 +102,32 @@ def test_the_hosts_screen_keeps_how_to_join_in_sight(terms):
     ann.expect(rf"listening on port {port}; join with:")
 
 
+def test_after_a_restart_how_to_join_is_below_the_replayed_history(terms, tmp_path: Path):
+    """The host restarted the room: the lines that tell the class how to join sat above the
+    welcome and the end of the replayed history. Now they come last, the newest lines on screen."""
+    history = str(tmp_path / "h.sqlite3")
+    ann, port = host(terms, "--history", history, rows=30)
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+    for number in range(3):
+        bob.send(ev.Say(text=f"before the restart {number}"))
+    ann.expect("bob: before the restart 2")
+    bob.close()
+    ann.send("/q!\r")  # closes the room without asking
+    assert ann.wait() == 0
+    ann, port = host(terms, "--history", history, rows=30)
+    ann.expect(r"end of history \(3 shown\)")
+    joining = rf"python -m lanchat connect 127\.0\.0\.1 {port}"
+    ann.expect(joining)
+    rows = [row.split("│")[0].rstrip() for row in ann.lines[:-2]]  # the transcript, without the roster
+    rows = [row for row in rows if row]
+    where = lambda pattern: max(i for i, row in enumerate(rows) if re.search(pattern, row))  # noqa: E731
+    assert where(r"\[History\] bob: before the restart 2") < where(r"welcome, ann") < where(r"end of history"), rows
+    after = rows[where(r"end of history") + 1 :]  # the newest lines: how to join, and nothing else
+    assert len(after) >= 2 and re.search(rf"listening on port {port}; join with:$", after[0]), rows
+    assert re.search(joining, after[1]), rows
+    assert all(re.search(r"^\d\d:\d\d   ", row) for row in after), rows  # each one a start-up line
+
+
 def test_typing_survives_incoming_messages(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob", rows=12, cols=70)
