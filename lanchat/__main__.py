@@ -756,7 +756,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server.add_local(server_end, host=True)
     thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
     thread.start()
-    where_text = args.unix or (where[0] if where else f"port {port}")
+    where_text = (args.unix or (where[0] if where else f"port {port}")) + (" (TLS)" if tls_context is not None else "")
     if announcer is not None:
         announcer.start()
     try:
@@ -942,7 +942,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         sock,
         name,
         role="client",
-        where=endpoint.describe(),
+        where=endpoint.describe() + (" (TLS)" if binding else ""),  # the status line says it is encrypted
         plain=args.plain,
         downloads=args.downloads,
         key=key,

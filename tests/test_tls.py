@@ -382,6 +382,8 @@ def test_serve_tls_prints_the_fingerprint_and_connect_pins_it_files_included(tmp
         procs += [ann, bob]
         ann.expect(r"welcome, ann")
         bob.expect(r"welcome, bob")
+        ann.send("/address")  # what the full screen's status line shows too
+        ann.expect(rf"connected to 127\.0\.0\.1:{port} \(TLS\)$")
         payload = tmp_path / "notes.bin"
         payload.write_bytes(bytes(range(256)) * 4096)  # 1 MiB: many binary frames, many TLS records
         ann.send(f"/send {payload}")

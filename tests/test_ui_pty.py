@@ -95,6 +95,16 @@ def test_two_people_chat_in_both_roles(terms):
     bob.expect_gone(r"Here \(2\)")
 
 
+def test_both_status_lines_say_when_the_chat_is_encrypted(terms):
+    ann, port = host(terms, "--tls", "--no-history")
+    found = wait_for(lambda: re.search(rb"fingerprint is\s+(SHA256:[A-Za-z0-9+/]{43})", bytes(ann.raw)), what="the fingerprint")
+    bob = join(terms, port, "bob", "--fingerprint", found.group(1).decode())  # type: ignore[union-attr]
+    bob.expect(rf"bob │ client │ 127\.0\.0\.1:{port} \(TLS\) │ duplex │ 2 here")
+    ann.expect(r"ann │ host │ \S+ \(TLS\) │ duplex │ 2 here")
+    plain = join(terms, host(terms, "--no-history")[1], "cat")
+    assert "TLS" not in plain.lines[-2]
+
+
 def test_the_hosts_screen_keeps_how_to_join_in_sight(terms):
     ann, port = host(terms)
     # the banner printed before the full screen is gone under it; the transcript repeats it
