@@ -314,11 +314,17 @@ def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: i
     lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=target.address)]
     if not lifted:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
-    actions = [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason)]
-    if room.mode == _room.TURN and room.turn_holder is None and (first := _first_to_speak(room)) is not None:
-        room.turn_holder = first  # everyone else was muted: the room can go on
-        actions.append(room._turn_broadcast())
-    return actions
+    return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
+
+
+def _turn_given_again(room: Room) -> list[Action]:
+    """A mute was lifted or ended: in a turn room that nobody could hold (everyone else was
+    muted) the turn goes to the first who may speak, and everyone is told (else every full
+    screen would go on reading 'waiting for someone to join' and refuse to send)."""
+    if room.mode != _room.TURN or room.turn_holder is not None or (first := _first_to_speak(room)) is None:
+        return []
+    room.turn_holder = first
+    return [room._turn_broadcast()]
 
 
 _ON_TARGET = {"op": _op, "deop": _deop, "kick": _kick, "ban": _ban, "mute": _mute, "unmute": _unmute}
@@ -552,11 +558,11 @@ def muted_join_refusal(room: Room, cid: int, name: str, key: bytes | None) -> li
 
 def mutes_ended(room: Room) -> list[Action]:
     """Called by the loop when ``mutes_end_at`` comes: the mutes over by now go, here and from
-    the store, so the history file holds only mutes in force."""
+    the store, so the history file holds only mutes in force; a turn nobody could hold is given."""
     mod = room.moderation
     now = room.clock()
     ended = [m for m in mod.mutes if m.until is not None and m.until <= now]
-    return mod.lift_mutes(ended) if ended else []
+    return [*mod.lift_mutes(ended), *_turn_given_again(room)] if ended else []
 
 
 def mutes_end_at(room: Room) -> float | None:

@@ -750,6 +750,25 @@ def test_when_everyone_but_the_host_is_muted_the_first_unmuted_gets_the_turn():
     assert room.room.turn_name == "hal"
 
 
+def test_when_the_mutes_of_everyone_but_the_host_end_by_themselves_the_turn_is_given_again():
+    """Everyone but the host muted in a turn room: nobody holds the turn and every screen reads
+    'waiting for someone to join'. When the mutes ended by themselves nobody was told whose turn
+    it was, so the full screen (which refuses to send unless it is your turn, screen.py) kept
+    everyone, the host too, at 'not your turn yet', and /pass said 'nobody holds the turn'."""
+    room = classroom("turn")
+    for name in ("ann", "bob", "mallory"):
+        room.mod("hal", "mute", name, minutes=5)
+    assert room.room.turn_holder is None
+    room.take_all()
+    room.now += 5 * 60
+    room.perform(mutes_ended(room.room))
+    assert room.room.turn_name == "ann"  # the first to have joined, as /mode turn gives it
+    for name in ("hal", "ann", "bob", "mallory"):
+        assert room.take(name)[-1] == ev.Turn(holder="ann"), name
+    room.now += 60  # a later sweep changes nothing
+    assert room.perform(mutes_ended(room.room)) == []
+
+
 def test_a_turn_nobody_takes_moves_on_by_itself():
     room = classroom("turn", turn_timeout=60)
     room.now += 59
