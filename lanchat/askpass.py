@@ -12,6 +12,7 @@ Only public APIs: termios, os.read, signal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -24,7 +25,8 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     """One line from the terminal ``fd`` with echo off, typed-ahead input included; the prompt
     goes to ``out`` (default: stderr, else stdout if only that is a terminal), and a line break
     after it, as echo is off. Raises EOFError
-    for Ctrl-D on an empty line, KeyboardInterrupt for Ctrl-C, SystemExit(143) for SIGTERM."""
+    for Ctrl-D on an empty line or a terminal that went away, KeyboardInterrupt for Ctrl-C,
+    SystemExit(143) for SIGTERM."""
     try:
         import termios
     except ImportError:  # not a POSIX terminal (Windows): getpass has its own way there
@@ -47,9 +49,13 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
         out.flush()
         return _read_line(fd).decode(getattr(sys.stdin, "encoding", None) or "utf-8", "replace")
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        out.write("\n")
-        out.flush()
+        # A terminal that went away (a closed window whose hang-up was ignored) takes neither
+        # its settings back nor a line break: nothing is left to restore or to show them on.
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        with contextlib.suppress(OSError):
+            out.write("\n")
+            out.flush()
         if previous is not _NOT_OURS:  # None: a handler not set from Python, so the default one
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)  # type: ignore[arg-type]
 
@@ -59,7 +65,10 @@ def _read_line(fd: int) -> bytes:
     line, so nothing typed after it (a second line typed ahead) is taken from the terminal."""
     data = b""
     while not data.endswith(b"\n"):
-        chunk = os.read(fd, 4096)
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the terminal went away mid-prompt; nothing more will be typed
+            raise EOFError from None
         if not chunk:  # Ctrl-D: on an empty line the end; after some text, what was typed
             if not data:
                 raise EOFError

@@ -646,6 +646,39 @@ def test_leaving_at_the_password_prompt_gives_the_terminal_its_echo_back(how):
     assert child.exitstatus == 2 if how == "ctrl-c" else child.exitstatus == 143 or child.signalstatus == signal.SIGTERM
 
 
+def test_a_terminal_that_goes_away_at_the_password_prompt_ends_serve_without_a_traceback(tmp_path):
+    """The terminal closes while `serve --password` waits (a window closed, its hang-up not
+    delivered or ignored): reading it fails with EIO, and so does giving it its settings back.
+    That was a traceback (OSError, then termios.error); it is the end of input, as Ctrl-D is:
+    serve says it needs a password and exits 2."""
+    import pty
+
+    env = child_env()
+    env.pop("LANCHAT_PASSWORD", None)
+    master, slave = pty.openpty()
+    errors = tmp_path / "stderr.txt"
+    with open(errors, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password"],
+            stdin=slave, stdout=err, stderr=err, env=env, cwd=str(ROOT), start_new_session=True,
+        )  # fmt: skip
+    os.close(slave)
+    try:
+        wait_for(lambda: "Room password: " in errors.read_text(), what="the prompt")
+        os.close(master)  # the terminal goes away mid-prompt
+        master = -1
+        assert proc.wait(timeout=15) == 2
+    finally:
+        if master != -1:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=15)
+    text = errors.read_text()
+    assert "Traceback" not in text, text
+    assert "--password needs a password" in text
+
+
 def spawn(*args: str, env: dict[str, str]) -> pexpect.spawn:
     import sys
 
