@@ -285,10 +285,12 @@ class AddressGroups:
 
 
 def _ipv6_only(networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> OnLink:
-    """The global IPv6 networks among ``networks`` (IPv4, link-local and ULA need none)."""
+    """The global IPv6 networks among ``networks`` (IPv4, link-local and ULA need none), each a
+    /64 or longer: a LAN is a /64, and a wider prefix on an interface (a netmask of '::' read as
+    ::/0, a 6to4 tunnel's /16, an overlay's /7) would make strangers' addresses count one by one."""
     return tuple(
         sorted(
-            {n for n in networks if isinstance(n, ipaddress.IPv6Network) and not n.is_loopback
+            {n for n in networks if isinstance(n, ipaddress.IPv6Network) and n.prefixlen >= 64 and not n.is_loopback
              and not any(n.subnet_of(lan) for lan in _LAN_ONLY)},
             key=str,
         )

@@ -185,6 +185,23 @@ def test_the_servers_ipv4_link_local_and_unique_local_networks_change_nothing():
     assert lim.AddressGroups([*networks, CLASS_LAN]).on_link == (CLASS_LAN,)
 
 
+def test_a_network_wider_than_a_64_never_makes_strangers_count_one_by_one():
+    """An interface whose prefix is shorter than /64 is no class LAN: an IPv6 netmask of '::'
+    (read as ::/0), a 6to4 tunnel's 2002::/16, an overlay's 200::/7 whose addresses anyone makes
+    by the thousand. Kept as the server's own network, each of those addresses was one machine
+    with its own 16 connections, so a stranger with many addresses had no /64 cap at all."""
+    wide = [ipaddress.ip_network(n) for n in ("::/0", "2002::/16", "200::/7", "2001:db8::/48")]
+    groups = lim.AddressGroups([*wide, CLASS_LAN])
+    assert groups.on_link == (CLASS_LAN,)
+    assert groups.group("2001:db8:5::1") == "2001:db8:5::/64"
+    assert groups.group("2002:c000:204::1") == "2002:c000:204::/64"
+    assert groups.group("2001:db8:1::9") == "2001:db8:1::9"  # the class LAN (a /64) still is
+    caps = lim.ConnectionLimits(groups=lim.AddressGroups(wide))
+    for host in range(1, 17):
+        assert caps.admit(f"2002:c000:204::{host:x}", T0) is None
+    assert "2002:c000:204::/64 (16 at once)" in caps.admit("2002:c000:204::99", T0)
+
+
 class Interfaces:
     """netinfo.local_networks as a test sets it: what the machine is on now, and how often asked."""
 
