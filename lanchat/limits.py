@@ -277,8 +277,8 @@ class AddressGroups:
             return False
         self.next_refresh = self.clock() + self.refresh_seconds
         on_link = _ipv6_only(self.refresh())
-        if on_link == self.on_link:
-            return False
+        if on_link == self.on_link or not on_link:
+            return False  # none at all: psutil failing or a link bouncing; a /ban then would hold the LAN's /64
         self.on_link = on_link
         self._groups.clear()
         return True

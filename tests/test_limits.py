@@ -245,6 +245,18 @@ def test_strangers_make_the_server_look_at_its_networks_at_most_once_a_minute_an
     assert interfaces.asked == 3
 
 
+def test_a_re_read_that_finds_no_network_at_all_keeps_the_ones_known():
+    """netinfo.local_networks answers [] when psutil fails: forgetting the class LAN for a minute
+    would make a /ban in that minute hold the whole LAN's /64."""
+    interfaces = Interfaces("2001:db8:1::/64")
+    now = [T0]
+    groups = lim.AddressGroups(interfaces(), refresh=interfaces, clock=lambda: now[0], refresh_seconds=60)
+    interfaces.networks = []
+    assert groups.group("2001:db8:7::1") == "2001:db8:7::/64"  # a stranger: the server looks again
+    assert interfaces.asked == 2
+    assert groups.group("2001:db8:1::5") == "2001:db8:1::5"
+
+
 def test_a_connection_is_released_under_the_group_it_was_counted_under():
     """The networks may change while a student is connected; the cap is given back to the
     group it was taken from, or that group would stay full for ever."""
