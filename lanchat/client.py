@@ -51,6 +51,7 @@ def retry_delay(attempt: int) -> float:
 
 # connect + join again as the same person: (socket, protocol, welcome, events after it)
 Rejoin = Callable[[], tuple[socket.socket, Connection, ev.Welcome, list]]
+TYPED = frozenset({ev.Say, ev.Whisper, ev.Me})  # what a person typed: never lost with a connection
 
 
 class Offline:
@@ -125,6 +126,12 @@ class Reconnect:
             loop.sock.close()
         stopped = cut_off(loop.transfers)  # a download cut off here leaves no partial file
         loop.out.clear()
+        unsent = [event for _end, event in loop.unsent_typed]
+        loop.unsent_typed = []
+        self.queued[:0] = unsent  # before what is typed from now on, in the order typed
+        if unsent:
+            count = f"{len(unsent)} line{'s' if len(unsent) != 1 else ''}"
+            stopped = [*stopped, Line(kind="error", time=time.time(), text=f"{count} you typed did not reach the server: sent again on rejoining")]
         self.offline_since = time.monotonic()
         self.attempt = 0
         self.settle_at = None
@@ -187,7 +194,8 @@ class Reconnect:
             assert self.offline_since is not None
             self.attempt += 1
             if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
-                loop._finish(1, self._gave_up())
+                # the server ended the chat and did not come back: that end, unless lines were lost
+                loop._finish(0 if self.shutdown_reason is not None and not self.queued else 1, self._gave_up())
                 return
             delay = retry_delay(self.attempt)
             self._wait(delay, loop)
@@ -213,9 +221,11 @@ class Reconnect:
 
     def _gave_up(self) -> str:
         minutes = f"{GIVE_UP_SECONDS / 60:g} minutes"
+        unsent = len(self.queued)
+        lost = f"; {unsent} line{'s' if unsent != 1 else ''} you typed {'were' if unsent != 1 else 'was'} not sent" if unsent else ""
         if self.shutdown_reason is not None:
-            return f"disconnected: {self.shutdown_reason}, and it was not back within {minutes}"
-        return f"disconnected: the server could not be reached for {minutes}"
+            return f"disconnected: {self.shutdown_reason}, and it was not back within {minutes}{lost}"
+        return f"disconnected: the server could not be reached for {minutes}{lost}"
 
     def close(self) -> None:
         """The chat is over: an attempt still under way closes what it opens, when it ends."""
@@ -486,6 +496,9 @@ class ClientLoop:
         self.frontend = frontend
         self.on_quit = on_quit  # the host's /q shuts the server down instead of leaving
         self.out = bytearray()
+        # typed lines (TYPED) whose frames are still in ``out``, with where each ends in it: a
+        # connection lost before the kernel took them sends them again on rejoining (Reconnect)
+        self.unsent_typed: list[tuple[int, ev.Event]] = []
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
@@ -674,6 +687,8 @@ class ClientLoop:
     def _write(self, event: ev.Event) -> None:
         try:
             self.out += self.proto.send(event)
+            if type(event) in TYPED:
+                self.unsent_typed.append((len(self.out), event))  # until the kernel has all of it
         except LocalProtocolError:
             return  # the connection is closing; nothing more can be said
         except ValueError as exc:  # wire.FrameError: too big for one frame; nothing was sent
@@ -690,12 +705,11 @@ class ClientLoop:
             except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 sent = 0  # TLS: the same bytes are offered again when the socket is writable
             except OSError:
-                if self.reconnect is not None and not self.quitting:
-                    self.reconnect.lost(self, [])
-                else:
-                    self._finish(1, "disconnected: the connection to the server was lost")
+                closed_on_write(self)
                 return
             del self.out[:sent]
+            if self.unsent_typed:
+                self.unsent_typed = [(end - sent, event) for end, event in self.unsent_typed if end > sent]
         # an upload in progress keeps write interest: writable means "read the next chunks"
         wanted = self.out or (self.transfers.has_chunks_to_send and not self.quitting)
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
@@ -759,3 +773,23 @@ class ClientLoop:
         if self.outcome is None:
             # printed after the terminal is restored, and it may quote the server: made harmless
             self.outcome = Outcome(code, visible(message))
+
+
+def closed_on_write(loop: ClientLoop) -> None:
+    """A write failed: the server has closed. What it sent first (a shutdown notice, a kick's
+    reason) may still wait unread: read it, so that is what ends or pauses the chat, not
+    "connection lost"."""
+
+    def settled() -> bool:
+        return loop.outcome is not None or (loop.reconnect is not None and loop.reconnect.offline)
+
+    for _ in range(4):  # the notice, then the end of the stream
+        if settled():
+            return
+        loop._read_network()
+    if settled():
+        return
+    if loop.reconnect is not None and not loop.quitting:
+        loop.reconnect.lost(loop, [])
+    else:
+        loop._finish(1, "disconnected: the connection to the server was lost")

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 import pytest
 from helpers import Proc, RawClient, short_tmp_dir, wait_for
 
+from lanchat import client
 from lanchat import events as ev
-from lanchat.client import RETRY_DELAYS, retry_delay
+from lanchat.client import RETRY_DELAYS, ClientLoop, retry_delay
 from lanchat.session import Outgoing, Session
 from lanchat.transport import Endpoint
 
@@ -773,3 +774,126 @@ def test_over_tls_a_restarted_server_with_another_certificate_ends_the_retries_w
         assert bob.wait(timeout=30) == 1
         bob.expect(rf"the server's TLS fingerprint is now {re.escape(other)}, not {re.escape(pin)}; not trying again")
         assert "back in the room" not in bob.output and "Traceback" not in bob.output
+
+
+class Untouched:
+    """A front end nobody types into (a pipe), keeping the text of what the loop shows;
+    ``type`` submits a line as Enter would."""
+
+    def __init__(self) -> None:
+        self.read_end, self.write_end = os.pipe()
+        self.shown: list[str] = []
+        self.typed: list[str] = []
+
+    def fileno(self) -> int:
+        return self.read_end
+
+    def read_input(self) -> list[str]:
+        os.read(self.read_end, 4096)
+        lines, self.typed = self.typed, []
+        return lines
+
+    def show(self, lines: list) -> None:
+        self.shown += [line.text for line in lines]
+
+    def update(self) -> None:
+        pass
+
+    def run_ui_command(self, command: object) -> list:
+        return []
+
+    def type(self, line: str) -> None:
+        self.typed.append(line)
+        os.write(self.write_end, b"\n")
+
+    def close(self) -> None:
+        os.close(self.read_end)
+        os.close(self.write_end)
+
+
+@pytest.mark.parametrize("typed", [None, "typed while it was down"])
+def test_a_stopped_server_that_never_comes_back_ends_the_wait_cleanly_unless_lines_were_lost(monkeypatch, typed):
+    """The full screen waits out a shutdown notice (a restart). If the server is not back in
+    time, the chat ended as the server said: exit 0, as after the notice before; 1 when a line
+    typed while waiting was never sent."""
+    from lanchat.transport import connect
+
+    monkeypatch.setattr(client, "GIVE_UP_SECONDS", 1.0)
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        server = Proc("serve", "--headless", "--unix", path, "--no-history")
+        frontend = Untouched()
+        try:
+            server.expect(r"join with")
+            endpoint = Endpoint(path=path)
+
+            def rejoin():  # noqa: ANN202
+                sock = connect(endpoint, timeout=5)
+                proto, welcome, early = client.join(sock, "ann", timeout=5)
+                return sock, proto, welcome, early
+
+            sock, proto, welcome, early = rejoin()
+            session = Session(name="ann")
+            loop = ClientLoop(sock, proto, session, frontend, rejoin=rejoin, rejoin_after_shutdown=True)
+            server.popen.terminate()  # SIGTERM: the shutdown notice, then nothing listens there
+            server.wait()
+            if typed:
+                frontend.type(typed)
+            outcome = loop.run([welcome, *early])
+        finally:
+            server.stop()
+            frontend.close()
+    assert any("waiting for the server to come back" in text for text in frontend.shown), frontend.shown
+    assert outcome.message.startswith("disconnected: the server shut down: the server was stopped, and it was not back within")
+    if typed:
+        assert outcome.code == 1 and outcome.message.endswith("; 1 line you typed was not sent"), outcome
+    else:
+        assert outcome.code == 0, outcome
+
+
+def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_server():
+    """Enter pressed as the server shut down: the write failed, the line went with the dead
+    connection, and the notice unread behind it read "connection lost". Now the notice is read
+    first, and the line is sent again once the restarted server is back."""
+    from lanchat.transport import connect
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        server = Proc("serve", "--headless", "--unix", path, "--no-history")
+        frontend = Untouched()
+        cat = None
+        try:
+            server.expect(r"join with")
+            endpoint = Endpoint(path=path)
+
+            def rejoin():  # noqa: ANN202
+                sock = connect(endpoint, timeout=5)
+                proto, welcome, early = client.join(sock, "ann", timeout=5)
+                return sock, proto, welcome, early
+
+            sock, proto, welcome, early = rejoin()
+            loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
+            server.popen.terminate()
+            server.wait()
+            frontend.type("typed as it stopped")  # read before the notice: its write fails
+            result: list = []
+            runner = threading.Thread(target=lambda: result.append(loop.run([welcome, *early])), daemon=True)
+            runner.start()
+            wait_for(lambda: any("waiting for the server to come back" in t for t in frontend.shown), what="the wait")
+            server = Proc("serve", "--headless", "--unix", path, "--no-history")
+            server.expect(r"join with")
+            cat = Proc("connect", "--unix", path, "--name", "cat", "--plain")
+            cat.expect(r"ann: typed as it stopped$", timeout=20)
+            frontend.type("/q")
+            runner.join(10)
+        finally:
+            for proc in (cat, server):
+                if proc is not None:
+                    proc.stop()
+            frontend.close()
+    assert result and result[0].code == 0, result
+    shown = frontend.shown
+    assert "the server shut down: the server was stopped" in shown, shown
+    assert "1 line you typed did not reach the server: sent again on rejoining" in shown, shown
+    assert not any(t.startswith("connection lost") for t in shown), shown
+
