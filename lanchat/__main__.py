@@ -466,8 +466,9 @@ class PasswordsDiffer(Exception):
     """``serve --password``: the password and its confirmation differed at every try."""
 
 
-class NameCancelled(Exception):
-    """Ctrl-C or Ctrl-D at a name prompt: the user chose not to join (not a refusal)."""
+class PromptCancelled(Exception):
+    """Ctrl-C or Ctrl-D at a prompt (a name, a password): the user chose not to go on (not a
+    refusal, not a mistake to explain)."""
 
     def __init__(self, interrupted: bool) -> None:
         super().__init__("interrupted" if interrupted else "no name given")
@@ -490,7 +491,7 @@ def login_name() -> str | None:
 def _ask_name(reason: str | None = None) -> str:
     """Ask at the terminal until a usable name is typed. ``reason``: why the server refused
     the last one, said once (a second bad name says only its own problem). Enter alone takes
-    the login name. Ctrl-C or Ctrl-D raises NameCancelled."""
+    the login name. Ctrl-C or Ctrl-D raises PromptCancelled."""
     from .events import name_problem
 
     default = login_name()
@@ -503,7 +504,7 @@ def _ask_name(reason: str | None = None) -> str:
             name = input(_terminal_safe(prompt)).strip()
         except (EOFError, KeyboardInterrupt) as exc:
             print()
-            raise NameCancelled(isinstance(exc, KeyboardInterrupt)) from None
+            raise PromptCancelled(isinstance(exc, KeyboardInterrupt)) from None
         if not name and default:
             return default
         problem = name_problem(name)
@@ -525,9 +526,9 @@ def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
     return None
 
 
-def _cancelled(exc: NameCancelled) -> int:
-    """Leaving at the name prompt: 130 for Ctrl-C, as shells report it; 1 for Ctrl-D."""
-    print(f"{PROG}: {exc}: not joining", file=sys.stderr, flush=True)
+def _cancelled(exc: PromptCancelled, outcome: str = "not joining") -> int:
+    """Leaving at a prompt: 130 for Ctrl-C, as shells report it; 1 for Ctrl-D."""
+    print(f"{PROG}: {exc}: {outcome}", file=sys.stderr, flush=True)
     return 130 if exc.interrupted else 1
 
 
@@ -609,7 +610,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.headless:
         try:
             name = _resolve_name(args, "serve")
-        except NameCancelled as exc:
+        except PromptCancelled as exc:
             return _cancelled(exc)
         if name is None:
             return 2
@@ -627,6 +628,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             password_text = _password_from_user("Room password: ", confirm=True)
         except PasswordsDiffer as exc:
             return _fail(str(exc), 2)
+        except PromptCancelled as exc:
+            return _cancelled(exc, "no room was started")
         if not password_text:
             return _fail("--password needs a password: type one when asked, or set LANCHAT_PASSWORD", 2)
         # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
@@ -911,7 +914,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     pinned = pinned or announced  # a TLS room's announced fingerprint is pinned (Finding rooms)
     try:
         name = _resolve_name(args, "connect")
-    except NameCancelled as exc:
+    except PromptCancelled as exc:
         if sock is not None:
             sock.close()
         return _cancelled(exc)
@@ -1342,10 +1345,10 @@ def _run_participant(  # noqa: ANN001
 
     try:
         sock, proto, welcome, early = _join_retrying(sock, name, key=key, password=password, binding=binding, again_at=again_at)
-    except (NameCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
+    except (PromptCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()
-        if isinstance(exc, NameCancelled):
+        if isinstance(exc, PromptCancelled):
             return _cancelled(exc)
         if isinstance(exc, _Unreachable):
             return 1
@@ -1554,7 +1557,8 @@ def _load_identity(args: argparse.Namespace):  # noqa: ANN202
 
 def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
     """LANCHAT_PASSWORD, else typed at the terminal without echo (what was typed before the prompt
-    appeared is kept: askpass.py); None when neither is possible."""
+    appeared is kept: askpass.py); None when neither is possible or Ctrl-D was pressed on an empty
+    line. Ctrl-C raises PromptCancelled: the user chose to stop, which no "needs a password" fits."""
     import os
 
     from .askpass import ask_password
@@ -1570,8 +1574,10 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
             if not (confirm and text) or ask_password("Again, to be sure: ") == text:
                 return text or None
             print("  the two passwords differ; type it again")
-    except (EOFError, KeyboardInterrupt):  # (ask_password ended the line)
+    except EOFError:  # (ask_password ended the line)
         return None
+    except KeyboardInterrupt:
+        raise PromptCancelled(interrupted=True) from None
     raise PasswordsDiffer(f"the two passwords differed {PASSWORD_TRIES} times; no room was started")
 
 

@@ -640,10 +640,15 @@ def test_leaving_at_the_password_prompt_gives_the_terminal_its_echo_back(how):
             child.kill(signal.SIGTERM)
         child.expect(pexpect.EOF)
         assert termios.tcgetattr(child.child_fd)[3] & termios.ECHO
-        assert "Traceback" not in (child.before or "")
+        said = child.before or ""
+        assert "Traceback" not in said
     finally:
         child.close(force=True)
-    assert child.exitstatus == 2 if how == "ctrl-c" else child.exitstatus == 143 or child.signalstatus == signal.SIGTERM
+    if how == "ctrl-c":  # the user chose to stop: said as the name prompt says it, 130 as shells report Ctrl-C
+        assert "interrupted: no room was started" in said and "needs a password" not in said, said
+        assert child.exitstatus == 130
+    else:
+        assert child.exitstatus == 143 or child.signalstatus == signal.SIGTERM
 
 
 def test_a_terminal_that_goes_away_at_the_password_prompt_ends_serve_without_a_traceback(tmp_path):
@@ -726,6 +731,30 @@ def test_the_password_is_asked_for_wrong_ones_are_refused_and_the_right_one_join
     finally:
         server.stop()
     assert "tea and biscuits" not in server.output
+
+
+def test_ctrl_c_at_connects_password_prompt_says_interrupted_and_exits_130():
+    """Ctrl-C at "This room needs a password: " is the student choosing to stop: it read "this
+    room needs a password: give it when asked" and exited 1, as if nothing had been asked."""
+    import termios
+
+    server, port, env = password_room()
+    try:
+        child = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
+        try:
+            child.expect("This room needs a password: ")
+            wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ECHO)
+            child.sendintr()
+            child.expect(pexpect.EOF)
+            assert termios.tcgetattr(child.child_fd)[3] & termios.ECHO  # echo is back for the shell
+            said = child.before or ""
+        finally:
+            child.close(force=True)
+        assert "interrupted: not joining" in said and "needs a password" not in said, said
+        assert "Traceback" not in said
+        assert child.exitstatus == 130
+    finally:
+        server.stop()
 
 
 def test_three_wrong_passwords_at_the_terminal_end_the_attempt_with_the_reason():
