@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from . import events as ev
 
 if TYPE_CHECKING:
+    from .limits import Refusal
     from .moderation import Ban, Mute
 
 # The actions a chat message makes on the server's hot path (Keep and Broadcast, and Send, Close,
@@ -139,6 +140,16 @@ class Log:
     text: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class LogRefusal:
+    """Someone the room turned away (a full room), for the server's log: summed up per storm as
+    refused connections are (limits.RefusalLog), so a class retrying a full room writes a line
+    per machine, not per try. ``who``: the connection; ``name``: the name it asked for."""
+
+    who: int
+    name: str
+    refusal: Refusal
+
 
 class Said:
     """A run of one member's room messages on the short path (``Hub.say``), held for the pass's
@@ -161,6 +172,6 @@ class Said:
 
 
 Action = (
-    Send | Broadcast | Claim | Close | Keep | Log | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
+    Send | Broadcast | Claim | Close | Keep | Log | LogRefusal | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
     | NextFileId | Said
 )

@@ -88,9 +88,14 @@ class Guard:
         peer.admitted = refusal is None
         if refusal is None:
             return None
-        for line in self.refusals.refused(peer.ip, peer.address, refusal, now):  # once per storm
-            self.hub.log(line)
+        self.refused(peer, refusal, now)
         return refusal.text
+
+    def refused(self, peer: Peer, refusal: lim.Refusal, now: float, shown: str | None = None) -> None:
+        """``peer`` is turned away (by the connection limits, or by a full room): logged once per
+        storm from its address group (``shown``: how the first line names it; its address)."""
+        for line in self.refusals.refused(peer.ip, shown or peer.address, refusal, now):
+            self.hub.log(line)
 
     def log_refusals(self, now: float) -> None:
         """Log how many more were refused in each storm whose time is up (``math.inf``: all)."""

@@ -49,6 +49,7 @@ from .actions import (
     DropMutes,
     Keep,
     Log,
+    LogRefusal,
     NextFileId,
     Record,
     Replay,
@@ -525,6 +526,9 @@ class Hub:
                 self.history.call(lambda store: store.add_mute(action.mute, action.now))  # noqa: B023
             elif isinstance(action, DropMutes):
                 self.history.call(lambda store: store.drop_mutes(action.ids))  # noqa: B023
+            elif isinstance(action, LogRefusal) and action.who in peers:  # a full room's refusal, once per storm
+                peer = peers[action.who]
+                self.guard.refused(peer, action.refusal, self.clock(), f"{action.name} from {peer.address}")
 
     def _send(self, peer: Peer, event: ev.Event) -> None:
         """One event to one connection, through its protocol state machine."""

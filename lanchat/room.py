@@ -322,9 +322,7 @@ class Room:
         if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key) or muted_join_refusal(self, cid, name, key)):
             return banned
         if room_social.full(self, cid):  # --max-clients N: N people besides the host, who is told
-            people = "person" if self.max_members == 1 else "people"
-            refusal = self._error(cid, ev.E_ROOM_FULL, f"the room is full ({self.max_members} {people}); try later", fatal=True)
-            return refusal + room_social.refused_for_host(self, name, ev.E_ROOM_FULL)
+            return room_social.full_refusal(self, cid, name)
         if not self._roster_fits(name):
             return self._error(cid, ev.E_ROOM_FULL, "the room is full: its roster would not fit in one frame", fatal=True)
         tokens = self.resume_tokens if cid not in self.service_cids else None  # bots never rejoin

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .actions import Action, Broadcast, Send
+from .actions import Action, Broadcast, LogRefusal, Send
+from .limits import Refusal
 from .moderation import muted_refusal
 from .protocol import encode
 
@@ -26,6 +27,15 @@ def full(room: Room, cid: int) -> bool:
         return False
     guests = room.people - (1 if room.host_cid in room.members else 0)
     return guests >= room.max_members
+
+
+def full_refusal(room: Room, cid: int, name: str) -> list[Action]:
+    """``cid`` asked to join a full room as ``name``: a fatal error, the host told, and a line
+    for the log (summed up per storm by the hub: a headless room's only word of it)."""
+    people = "person" if room.max_members == 1 else "people"
+    refusal = Refusal(ev.E_ROOM_FULL, f"the room is full ({room.max_members} {people})", "try later")
+    error = room._error(cid, ev.E_ROOM_FULL, refusal.text, fatal=True)
+    return [*error, *refused_for_host(room, name, ev.E_ROOM_FULL), LogRefusal(who=cid, name=name, refusal=refusal)]
 
 
 def refused_for_host(room: Room, name: str, code: str) -> list[Action]:

@@ -348,6 +348,28 @@ def test_a_full_room_refuses_the_next_person_clearly(run):
     assert "full" in only_line(bob)
 
 
+def test_a_headless_full_room_logs_whom_it_turned_away_once_per_storm(run):
+    """A room with no host told nobody that --max-clients turned people away. Now its log says
+    so as it says refused connections: the first in full, the rest of the storm as a count."""
+    server, where = serve(run, "--headless", "--max-clients", "1")
+    endpoint = Endpoint(host=where[0], port=int(where[1]))
+    ann = RawClient(endpoint, "ann")
+    for _ in range(4):  # a student trying again and again
+        bob = RawClient(endpoint)
+        bob.hello("bob")
+        error = bob.expect(ev.Error)
+        assert error.code == ev.E_ROOM_FULL and error.fatal  # each one still told
+        bob.expect_closed()
+        bob.close()
+    server.expect(STAMP + r"bob from 127\.0\.0\.1:\d+: the room is full \(1 person\); try later; refusing$")
+    ann.close()
+    server.popen.send_signal(signal.SIGTERM)  # a storm still being counted is logged on the way out
+    assert server.wait() == 0
+    refusing = [line for line in server.lines if "refus" in line]
+    assert len(refusing) == 2, server.output
+    assert refusing[1].endswith("127.0.0.1: 3 more connections refused within 5 s of the first (the room is full (1 person))")
+
+
 @pytest.mark.parametrize("taken", ["ann", "ANN"])
 def test_a_taken_name_is_refused_with_a_clear_message(run, taken, tmp_path):
     _server, where = serve(run, "--headless")

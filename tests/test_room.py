@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lanchat import events as ev
+from lanchat.actions import LogRefusal
 from lanchat.protocol import Connection, ConnectionClosed, Invalid, Role
 from lanchat.room import Broadcast, Close, Room, Send
 from lanchat.wire import FrameDecoder
@@ -29,6 +30,7 @@ class RoomDriver:
         self.room = Room(mode=mode, clock=lambda: self.now, **room_kwargs)  # type: ignore[arg-type]
         self.inbox: dict[int, list[object]] = defaultdict(list)
         self.closed: set[int] = set()
+        self.refusals_logged: list[LogRefusal] = []  # the hub sums these up per storm (limits.RefusalLog)
         self.cid: dict[str, int] = {}
         self._next_cid = 1
 
@@ -44,6 +46,8 @@ class RoomDriver:
                     self.inbox[cid].append(event)
             elif isinstance(action, Close):
                 self.closed.add(action.who)
+            elif isinstance(action, LogRefusal):
+                self.refusals_logged.append(action)
             else:  # pragma: no cover - a new action kind must be taught to this driver
                 raise AssertionError(f"unknown action {action!r}")
         return actions
@@ -244,6 +248,8 @@ def test_max_members_refuses_the_next_one_and_frees_up_after_a_leave():
     error = room.only_error(cid)
     assert error.code == ev.E_ROOM_FULL and error.fatal and "2" in error.message
     assert cid in room.closed
+    (logged,) = room.refusals_logged  # for the log too: a room with no host tells nobody else
+    assert (logged.who, logged.name, logged.refusal.rule, logged.refusal.text) == (cid, "cat", ev.E_ROOM_FULL, error.message)
     assert room.take("ann") == [] and room.take("bob") == []
     room.leave("bob")
     room.join("cat")
