@@ -274,7 +274,7 @@ class Offer:
     to: int | None = None  # one recipient's connection id, or None for the whole room
     to_name: str | None = None
     ready: bool = False  # False while the upload is still arriving
-    address: str | None = None  # where the owner connected from (None: this machine), for the quota
+    address: str | None = None  # the owner's address group (limits.AddressGroups; None: this machine), for the quota
     offered_at: float | None = None  # when it was offered to the room (the server's clock)
 
     def visible_to(self, cid: int) -> bool:
@@ -320,12 +320,13 @@ class OfferBook:
 
     def used_by(self, cid: int, *, name: str | None = None, address: str | None = None) -> int:
         """What ``cid`` has on offer, counting every connection under the same name and, when
-        ``address`` is given (not this machine), from the same address: a second connection
-        gets no fresh quota (issue 14)."""
+        ``address`` is given (not this machine), from the same address group (limits.AddressGroups:
+        the caller groups it): a second connection, or a second address of one /64, gets no fresh
+        quota (issue 14)."""
         return sum(o.size for o in self._of(cid, name=name, address=address))
 
     def _of(self, cid: int, *, name: str | None, address: str | None) -> list[Offer]:
-        """The offers counted as one person's: ``cid``'s, under the same name, from the same address."""
+        """The offers counted as one person's: ``cid``'s, under the same name, from the same address group."""
         key = name_key(name) if name is not None else None
         return [
             o for o in self.offers.values()

@@ -34,7 +34,6 @@ from .files import (
     is_sha256,
     oserror_words,
 )
-from .limits import address_group
 from .moderation import LOCAL, mute_refusal
 from .protocol import encode
 from .room import Room
@@ -186,8 +185,11 @@ class ServerFiles:
         member = room.members.get(cid)
         if (muted := _muted(room, cid)) is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
             return refuse(muted)
-        # the quota is per address only from another machine: over 127.0.0.1 everyone shares one
-        address = member.address if member is not None and address_group(member.address) != LOCAL else None
+        # The quota counts by address group, as connection caps and bans do (limits.AddressGroups):
+        # a machine off the LAN holding a whole IPv6 /64 gets one quota, not one per address. Only
+        # from another machine: over 127.0.0.1 everyone shares one group, so there it is per person.
+        group = room.moderation.groups.group(member.address) if member is not None else LOCAL
+        address = group if group != LOCAL else None
         try:
             offer = self.book.open(
                 owner=cid,
@@ -196,7 +198,7 @@ class ServerFiles:
                 size=offer_event.size,
                 to=target.cid if target else None,
                 to_name=target.name if target else None,
-                address=address,  # the quota is per person and per address, not per connection
+                address=address,  # the quota is per person and per address group, not per connection
             )
         except OfferRefused as exc:
             return refuse(f"refused: {exc}")

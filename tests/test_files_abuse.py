@@ -5,10 +5,12 @@ its quota freed; a muted person offers nothing; a kicked person's offers vanish.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 from lanchat import events as ev
 from lanchat.actions import Send
 from lanchat.files import MB
+from lanchat.limits import AddressGroups
 from lanchat.room import Room
 from lanchat.server_files import STALLED_SECONDS, ServerFiles
 
@@ -48,6 +50,29 @@ def test_a_second_connection_from_the_same_address_gets_no_fresh_quota(tmp_path)
     assert isinstance(refused, ev.FileError) and "over your quota of 10.0 MiB" in refused.message
     assert isinstance(offer(files, room, cid["m2"], 2 * MB), ev.UploadReady)  # just under
     assert isinstance(offer(files, room, cid["ann"], 8 * MB), ev.UploadReady)  # a classmate is unaffected
+    files.close()
+
+
+def test_many_addresses_of_one_ipv6_64_off_the_lan_get_one_quota(tmp_path):
+    """The quota counts what connection caps and bans count (limits.AddressGroups): off the
+    server's LAN one machine may hold a whole /64, so a second address of it is no fresh quota.
+    On the server's own IPv6 LAN the /64 is the whole class: there each address has its own."""
+    room, files, _clock, cid = setting(
+        tmp_path, ("mallory", "2001:db8:66::1"), ("m2", "2001:db8:66::2"), ("m3", "2001:db8:66::3"), ("ann", "2001:db8:10::1")
+    )
+    assert isinstance(offer(files, room, cid["mallory"], 8 * MB), ev.UploadReady)
+    refused = offer(files, room, cid["m2"], 8 * MB)
+    assert isinstance(refused, ev.FileError) and "over your quota of 10.0 MiB" in refused.message
+    assert isinstance(offer(files, room, cid["m3"], 2 * MB), ev.UploadReady)  # just under, shared
+    assert isinstance(offer(files, room, cid["ann"], 8 * MB), ev.UploadReady)  # another /64 is another machine
+    files.close()
+    lan = AddressGroups([ipaddress.IPv6Network("2001:db8:1::/64")])  # the server's own network
+    room = Room(clock=Clock(), address_groups=lan)
+    files = ServerFiles(tmp_path / "lan", max_file_bytes=10 * MB, quota_bytes=10 * MB)
+    for number, name in enumerate(("ann", "bob"), start=1):
+        room.moderation.arrive(number, f"2001:db8:1::{number}")
+        room.handle(number, ev.Hello(name=name))
+        assert isinstance(offer(files, room, number, 8 * MB), ev.UploadReady)  # classmates: a quota each
     files.close()
 
 

@@ -28,6 +28,7 @@ def student_address(number: int) -> str:
 # One process plays the class: a line on its stdin opens or watches a connection, a line on its
 # stdout says what came of it. "join NAME SOURCE": hello from SOURCE, then "NAME welcome" or
 # "NAME error CODE". "gone NAME": read until the server closes it, then "NAME closed CODE".
+# "offer NAME SIZE": offer a file of SIZE bytes, then "NAME upload-ready" or "NAME file-error MESSAGE".
 CLASS = r"""
 import json, socket, struct, sys
 
@@ -70,6 +71,13 @@ for line in sys.stdin:
             if obj["type"] == "error":
                 code = obj["code"]
         print(name, "closed", code, flush=True)
+    elif command == "offer":
+        student = students[name]
+        student.sock.sendall(frame({"type": "offer", "ref": 1, "name": "big.bin", "size": int(rest[0])}))
+        while (obj := student.next_frame()) is not None:
+            if obj["type"] in ("upload-ready", "file-error"):
+                print(name, obj["type"], obj.get("message", ""), flush=True)
+                break
 """
 
 
@@ -123,3 +131,37 @@ def test_a_class_on_a_global_ipv6_lan_all_join_and_a_ban_holds_one_machine(lab, 
     assert join(students, "innocent", 3) == "error banned"  # s3's machine, under a new name
     assert join(students, "late", STUDENTS + 1) == "welcome"  # a classmate on the same LAN
     server.expect(r"late joined from \[?2001:db8:1::")
+
+
+MACHINE_OFF_THE_LAN = "2001:db8:66::"  # a /64 the server is not on: one machine may hold all of it
+
+
+def test_many_addresses_of_one_64_off_the_lan_share_one_file_quota(lab):
+    """The upload quota counts what connection caps and bans count: a machine off the server's
+    LAN that holds a whole /64 cannot take a fresh quota with each address of it; two
+    classmates on the server's own IPv6 LAN each have their own."""
+    server_ns, class_ns = the_class_lan(lab, server_address_at_start=True)
+    lab.ip(server_ns, "-6", "route", "add", f"{MACHINE_OFF_THE_LAN}/64", "dev", "lan0")
+    for number in (1, 2):
+        lab.ip(class_ns, "addr", "add", f"{MACHINE_OFF_THE_LAN}{number}/64", "dev", "lan0", "nodad")
+    server = lab.run(
+        server_ns, "serve", "--headless", "--port", "0", "--no-history", "--no-announce", "--max-file-mb", "1", "--quota-mb", "1"
+    )
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    students = the_class(lab, class_ns, port)
+
+    def offer(name: str, size: int) -> str:
+        mark = students.mark()
+        students.send(f"offer {name} {size}")
+        return students.expect(rf"^{name} (upload-ready|file-error .*?)\s*$", start=mark).group(1)
+
+    for name, source in (("mal", f"{MACHINE_OFF_THE_LAN}1"), ("mal2", f"{MACHINE_OFF_THE_LAN}2")):
+        mark = students.mark()
+        students.send(f"join {name} {source}")
+        assert students.expect(rf"^{name} (welcome|error \S+)", start=mark).group(1) == "welcome"
+    assert join(students, "ann", 1) == "welcome"
+    assert join(students, "bob", 2) == "welcome"
+    assert offer("mal", 2**20) == "upload-ready"
+    assert offer("mal2", 1000).startswith("file-error refused: big.bin (1000 bytes) would take you over your quota of 1.0 MiB"), server.output
+    assert offer("ann", 2**20) == "upload-ready"  # the server's own LAN: one address, one machine
+    assert offer("bob", 2**20) == "upload-ready"
