@@ -932,8 +932,30 @@ def cmd_connect(args: argparse.Namespace) -> int:
         warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
         if warning:
             print(f"{PROG}: warning: {_terminal_safe(warning)}", file=sys.stderr, flush=True)
+    tls = bool(args.tls or pinned is not None)
+    try:
+        return _join_room(args, sock, endpoint, name, key, pinned, tls=tls)
+    except _ServerUsesTls:
+        # `lanchat connect 192.168.1.20 3580` copied from the board, to a TLS room: go on over TLS,
+        # its certificate trusted only as with --tls (asked at the terminal, or remembered; a changed
+        # one refused). Nothing but the plain hello (a name and a public key) went out before.
+        print(f"{PROG}: {endpoint.describe()} uses TLS: connecting with TLS", file=sys.stderr, flush=True)
+        try:
+            sock = connect(endpoint)
+        except TransportError as exc:
+            return _fail(str(exc))
+        return _join_room(args, sock, endpoint, name, key, None, tls=True)
+
+
+class _ServerUsesTls(Exception):
+    """A plain `connect` (no --tls, no fingerprint) reached a TLS room: connect again with TLS."""
+
+
+def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned: str | None, *, tls: bool) -> int:  # noqa: ANN001
+    """`connect`'s chat on ``sock``: with ``tls``, TLS started first and its fingerprint checked
+    (``pinned``, else known or asked); without, _ServerUsesTls if the server turns out to use it."""
     binding = b""
-    if args.tls or pinned is not None:
+    if tls:
         started = _start_tls(sock, endpoint.describe(), pinned)
         if started is None:
             return 1
@@ -954,6 +976,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         rejoin=None if args.no_reconnect else (endpoint, pinned),
         again_at=(endpoint, pinned),
         no_typing=args.no_typing,
+        may_switch_to_tls=not tls and not endpoint.is_unix,
     )
 
 
@@ -1301,11 +1324,12 @@ class _Unreachable(Exception):
     """After a wrong password, the server could not be reached again (already said why)."""
 
 
-def _join_retrying(sock, name, *, key, password, binding, again_at):  # noqa: ANN001, ANN202
+def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_to_tls=False):  # noqa: ANN001, ANN202
     """client.join, and after a wrong password typed at the terminal, asked again and tried on a
     new connection to ``again_at`` (endpoint, pinned fingerprint or None), PASSWORD_TRIES in all
     as ssh and sudo do. Returns (socket, protocol, welcome, what came after); raises what join
-    raises, or _Unreachable. The socket is closed on every way out but the return."""
+    raises, or _Unreachable, or with ``may_switch_to_tls`` _ServerUsesTls when the server says to
+    use TLS (cmd_connect goes on with it). The socket is closed on every way out but the return."""
     from . import events as ev
     from .client import JoinError, join
 
@@ -1316,6 +1340,8 @@ def _join_retrying(sock, name, *, key, password, binding, again_at):  # noqa: AN
             return (sock, *join(sock, name, ask_name=ask, key=key, password=password, binding=binding))
         except JoinError as exc:
             sock.close()
+            if may_switch_to_tls and exc.code == ev.E_USE_TLS:
+                raise _ServerUsesTls from None
             typed = isinstance(password, _Remembered) and password.typed()
             if exc.code != ev.E_PASSWORD or again_at is None or not typed:
                 raise
@@ -1336,15 +1362,17 @@ def _join_retrying(sock, name, *, key, password, binding, again_at):  # noqa: AN
 
 def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
-    binding=b"", no_typing=False, rejoin=None, again_at=None,
+    binding=b"", no_typing=False, rejoin=None, again_at=None, may_switch_to_tls=False,
 ) -> int:
-    """``again_at``: where to connect again after a mistyped password (_join_retrying)."""
+    """``again_at``, ``may_switch_to_tls``: as for _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
 
     try:
-        sock, proto, welcome, early = _join_retrying(sock, name, key=key, password=password, binding=binding, again_at=again_at)
+        sock, proto, welcome, early = _join_retrying(
+            sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
+        )
     except (PromptCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()

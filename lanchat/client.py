@@ -442,7 +442,7 @@ def _handshake_events(sock: socket.socket, proto: Connection, deadline: float) -
             proto.receive_data(data)
         except RemoteProtocolError as exc:
             if looks_like_tls(data):
-                raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)") from None
+                raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)", ev.E_USE_TLS) from None
             raise JoinError(f"that is not a lanchat server ({visible(exc.message)})") from None
         events = proto.events()
         if events:

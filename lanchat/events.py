@@ -796,6 +796,7 @@ E_NAME_OWNED = "name-owned"  # another key owns the name; try another
 E_PASSWORD = "password"  # the password proof is missing or wrong (one generic error)
 E_LOCKED = "locked"  # too many wrong passwords from this address; wait
 E_NOT_HOST = "not-host"  # only the host may do that
+E_USE_TLS = "use-tls"  # a plain client on a TLS port (fatal): lanchat's connect switches to TLS and asks to trust it
 
 
 # ------------------------------------------------ the screen, round 2 (server -> host)

@@ -155,7 +155,7 @@ class Server:
         self._accepting = True  # False while out of file descriptors (_accept)
         self._short_of_descriptors = False  # from a failed accept until the backlog is empty
         if tls is not None:
-            plain_reply = encode(ev.Error(code=ev.E_BAD_FRAME, message=PLAIN_CLIENT_MESSAGE, fatal=True))
+            plain_reply = encode(ev.Error(code=ev.E_USE_TLS, message=PLAIN_CLIENT_MESSAGE, fatal=True))
             self.tls = TlsHandshakes(
                 tls, self.poller, adopt=self._adopt, log=self.log, plain_reply=plain_reply, text_reply=TEXT_CLIENT_LINE,
                 seconds=tls_handshake_seconds,

@@ -6,6 +6,7 @@ the reverse, a handshake that never finishes."""
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import socket
 import ssl
@@ -13,6 +14,7 @@ import stat
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -278,9 +280,12 @@ def test_a_tls_room_chats_and_a_plain_client_is_told_to_use_tls(certificate):
         assert bob.expect(ev.Message).text == "x" * 3000
         for _ in range(20):
             assert bob.expect(ev.Message).text == "over tls"
-        plain = Proc("connect", "127.0.0.1", str(endpoint.port), "--name", "cat", stdin=False)
-        assert plain.wait() == 1
-        assert "this server uses TLS: connect with --tls" in plain.output and "Traceback" not in plain.output
+        plain = RawClient(endpoint)  # a plain client that cannot switch: told so, by a code
+        plain.hello("cat")
+        told = plain.expect(ev.Error)
+        assert (told.code, told.message, told.fatal) == (ev.E_USE_TLS, "this server uses TLS: connect with --tls (and check its fingerprint)", True)
+        plain.expect_closed()
+        plain.close()
         wait_for(lambda: any("without TLS on this TLS port" in line for line in logged), what="the log line")
         bob.send(ev.Say(text="still serving"))
         assert ann.expect(ev.Message, text="still serving").sender == "bob"  # after her own 21
@@ -426,3 +431,81 @@ def test_one_byte_of_a_tls_record_is_taken_so_the_loop_does_not_wake_for_it_agai
     finally:
         for sock in (attacker, server_side, listener):
             sock.close()
+
+
+# ------------------------------------------------------------------ a plain connect to a TLS room
+
+
+def tls_room(env: dict[str, str]) -> tuple[Proc, str, str]:
+    """A real `serve --tls` (headless): the process, its port and its fingerprint."""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls", env=env)
+    port = server.expect(r"listening on port (\d+)").group(1)
+    return server, port, server.expect(r"the server's fingerprint is (SHA256:\S+)").group(1)
+
+
+def test_a_plain_connect_to_a_tls_room_asks_to_trust_it_and_goes_on_over_tls():
+    """`lanchat connect 192.168.1.20 3580` copied from the board, to a TLS room: it ended with
+    "connect with --tls". Now it goes on with TLS and asks, as --tls does, to compare the
+    fingerprint; yes is remembered, and the next plain connect asks nothing."""
+    env = child_env()
+    server, port, fp = tls_room(env)
+    try:
+        first = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
+        first.logfile_read = shown = io.StringIO()
+        first.expect(rf"127\.0\.0\.1:{port} uses TLS: connecting with TLS")
+        first.expect("is a TLS server not seen before")
+        first.expect_exact(fp)
+        first.expect_exact("Trust it and connect? [y/N] ")
+        first.sendline("y")
+        first.expect("welcome, ann")
+        first.sendline("/address")
+        first.expect(rf"connected to 127\.0\.0\.1:{port} \(TLS\)")
+        first.sendline("/q")
+        first.expect(pexpect.EOF)
+        first.close()
+        assert first.exitstatus == 0 and "Traceback" not in shown.getvalue()
+        server.expect(r"ann joined from 127\.0\.0\.1")
+        again = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
+        index = again.expect(["welcome, ann", "Trust it"])
+        assert index == 0, "asked again for a fingerprint already trusted"
+        again.sendline("/q")
+        again.expect(pexpect.EOF)
+        again.close()
+        assert again.exitstatus == 0
+    finally:
+        server.stop()
+
+
+def test_a_plain_connect_never_trusts_an_unknown_or_changed_tls_certificate_by_itself():
+    """The switch to TLS trusts nothing --tls would not: no terminal to ask in, an unknown
+    fingerprint is refused with the line that says how to pin it; "n" is a no; a fingerprint
+    other than the one remembered is refused loudly, without asking."""
+    env = child_env()
+    server, port, fp = tls_room(env)
+    try:
+        scripted = Proc("connect", "127.0.0.1", port, "--name", "bob", env=child_env(), stdin=False)
+        assert scripted.wait() == 1
+        assert f"is a TLS server not seen before, with fingerprint {fp}" in scripted.output
+        assert f"connect with --fingerprint {fp}" in scripted.output and "welcome" not in scripted.output
+        declined = spawn("connect", "127.0.0.1", port, "--name", "cal", "--plain", env=child_env())
+        declined.expect_exact("Trust it and connect? [y/N] ")
+        declined.sendline("n")
+        declined.expect("not connecting: you did not trust")
+        declined.expect(pexpect.EOF)
+        declined.close()
+        assert declined.exitstatus == 1
+        moved = child_env()
+        known = KnownServers(Path(moved["XDG_DATA_HOME"]) / "lanchat" / "known_servers")
+        other = fingerprint(b"the certificate we met last time")
+        known.remember(f"127.0.0.1:{port}", other)
+        changed = spawn("connect", "127.0.0.1", port, "--name", "dan", "--plain", env=moved)
+        changed.logfile_read = shown = io.StringIO()
+        changed.expect("has CHANGED")
+        changed.expect(pexpect.EOF)
+        changed.close()
+        assert changed.exitstatus == 1 and other in shown.getvalue() and fp in shown.getvalue()
+        assert "Trust it" not in shown.getvalue() and "welcome" not in shown.getvalue()
+        assert known.lookup(f"127.0.0.1:{port}") == other  # nothing was remembered over it
+    finally:
+        server.stop()
+    assert not re.search(r"(bob|cal|dan) joined", server.output), server.output
