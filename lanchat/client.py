@@ -239,6 +239,12 @@ class Reconnect:
         for end in (self._wake_read, self._wake_write):
             end.close()
 
+    def drop_queued(self) -> int:
+        """Forget what was typed while away (the chat ends); returns how many that was."""
+        count = len(self.queued)
+        self.queued.clear()
+        return count
+
     def away(self, loop: ClientLoop, result: object) -> None:
         """A line typed while disconnected: kept and sent on rejoining (files wait for a connection)."""
         if isinstance(result, Outgoing) and len(self.queued) < MAX_QUEUED_WHILE_AWAY:
@@ -306,6 +312,8 @@ class Paced:
             self.leave_when_sent = True
             return True
         self.pacer.drop()
+        if loop.reconnect is not None:  # and what was typed while away, told in the same count
+            count += loop.reconnect.drop_queued()
         loop.session.progress.pop("pacing", None)
         loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} line{'s' if count != 1 else ''} not sent")])
         return False
@@ -771,6 +779,11 @@ class ClientLoop:
         if pending:
             self.frontend.show(pending)
         if self.outcome is None:
+            # Lines still held (the flood limit, or typed while away) die with the chat: said in
+            # the last words, which outlive the full screen (taken over by another session, say).
+            unsent = self.paced.pacer.drop() + (self.reconnect.drop_queued() if self.reconnect is not None else 0)
+            if unsent:
+                message += f" ({unsent} line{'s' if unsent != 1 else ''} you typed {'were' if unsent != 1 else 'was'} not sent)"
             # printed after the terminal is restored, and it may quote the server: made harmless
             self.outcome = Outcome(code, visible(message))
 
