@@ -175,6 +175,9 @@ class Welcome(Event):
     # most ``flood_burst`` at once, then ``flood_rate`` a second. Left out when none holds for them.
     flood_burst: int | None = field(default=None, metadata={"omit_default": True})
     flood_rate: float | None = field(default=None, metadata={"omit_default": True})
+    # How many of ``flood_burst`` are left now (someone who spent them and joins again: a rejoin,
+    # a second terminal). Left out when all of them are, so an old client loses nothing.
+    flood_tokens: int | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -119,14 +119,17 @@ class Guard:
         if member is not None and self.flood is not None:
             self.flood.forget(self.hub.room.moderation.identity_of(member) or ev.name_key(member.name), self.hub.clock())
 
-    def allowance(self, cid: int) -> tuple[int, float] | None:
-        """The flood limit ``cid``'s requests count against, as (burst, rate), for its welcome
-        (PROTOCOL.md, Abuse limits); None when none holds for it (limits off, the host, a bot,
-        an operator). Asked once ``cid`` is a member (room.Room.flood_allowance)."""
+    def allowance(self, cid: int) -> tuple[int, float, int] | None:
+        """The flood limit ``cid``'s requests count against, as (burst, rate, tokens left now),
+        for its welcome (PROTOCOL.md, Abuse limits); None when none holds for it (limits off,
+        the host, a bot, an operator). Asked once ``cid`` is a member (room.Room.flood_allowance)."""
         if self.flood is None:
             return None
         key = self._flood_key(cid)
-        return None if key is None else self.flood.allowance(key)
+        allowance = None if key is None else self.flood.allowance(key)
+        if key is None or allowance is None:
+            return None
+        return allowance[0], allowance[1], self.flood.tokens_left(key, self.hub.clock())
 
     def next_due(self) -> float | None:
         """When a pause ends, the congestion check or a storm's count of refusals is due (None:

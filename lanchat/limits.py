@@ -151,6 +151,17 @@ class FloodControl:
         """``key``'s (burst, rate), told in its welcome; None: no limit holds for it."""
         return self.allowances.get(key, (self.burst, self.rate))
 
+    def tokens_left(self, key: str, now: float) -> int:
+        """How many requests ``key`` may make at once now, told in its welcome (a new session
+        of someone who just spent their burst must not start as if it were full). Whole ones:
+        a part of a token allows nothing yet."""
+        sender = self._senders.get(key)
+        if sender is None:
+            allowance = self.allowance(key)
+            return allowance[0] if allowance is not None else 0
+        sender.bucket.refill(now)
+        return int(math.floor(sender.bucket.tokens + EPSILON))
+
     def check(self, key: str, now: float, cost: float = 1.0) -> Verdict:
         """One request by ``key`` at ``now``: may it go through, and if not, what next."""
         sender = self._senders.get(key)

@@ -35,14 +35,18 @@ class SendPacer:
         self.waiting: deque[ev.Event] = deque()
 
     def allow(self, welcome: ev.Welcome, now: float) -> None:
-        """The allowance in ``welcome``; a rejoin's replaces the last one, keeping what was spent
-        (the server's bucket belongs to the name and is not refilled by reconnecting)."""
+        """The allowance in ``welcome``, starting from the tokens it says are left (absent: all
+        of them): the server's bucket belongs to the person, not the connection, so a new
+        process or a second terminal may find it spent. A rejoin's replaces the last one,
+        keeping what was spent here too."""
         burst, rate = welcome.flood_burst, welcome.flood_rate
         if burst is None or rate is None or burst < 1 or rate <= 0:
             self.bucket = None  # no limit, or none that makes sense: nothing waits
             return
         capacity = max(1, burst - RESERVE_TOKENS)
         bucket = TokenBucket(capacity, rate * RATE_MARGIN, now)
+        if (left := welcome.flood_tokens) is not None:  # the same margin held back as from the burst
+            bucket.tokens = float(min(capacity, max(0, left - (burst - capacity))))
         if self.bucket is not None:
             self.bucket.refill(now)
             bucket.tokens = min(bucket.tokens, self.bucket.tokens)

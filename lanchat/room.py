@@ -169,9 +169,9 @@ class Room:
         # (--max-clients), never keep it alive (--once) and never hold the turn.
         self.service_cids: set[int] = set()
         self.resume_tokens = resume_tokens  # session secrets, passed in (serve: resume_token); None: none
-        # A member's flood allowance (burst, rate), told in their welcome; None: no limit holds
+        # A member's flood allowance (burst, rate, tokens left), told in their welcome; None: no limit holds
         # for them. The hub passes its guard's (guard.py); a room alone has none.
-        self.flood_allowance: Callable[[int], tuple[int, float] | None] = lambda cid: None
+        self.flood_allowance: Callable[[int], tuple[int, float, int] | None] = lambda cid: None
         self.members: dict[int, Member] = {}  # insertion order is join order
         self._by_key: dict[str, Member] = {}
         self._everyone: tuple[int, ...] = ()
@@ -342,10 +342,11 @@ class Room:
             turn_changed = True
         named_operator = named_operator_joins(self, member)  # before the welcome's flood allowance: none for an operator
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
-        burst, rate = self.flood_allowance(cid) or (None, None)
+        burst, rate, left = self.flood_allowance(cid) or (None, None, None)
         welcome = ev.Welcome(
             name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
             keeps_history=self.history, resume=member.resume, flood_burst=burst, flood_rate=rate,
+            flood_tokens=left if left is not None and burst is not None and left < burst else None,  # absent: all of it
         )
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
         actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
@@ -374,7 +375,7 @@ class Room:
             turn=self.turn_name or newcomer,  # never smaller than the real welcome
             host=self.name_of(self.host_cid) if self.host_cid is not None else None,
             once=self.once, keeps_history=self.history, resume="r" * 24,  # as long as the real one
-            flood_burst=-ev.MAX_WIRE_INT, flood_rate=-2.2250738585072014e-308,  # numbers at their longest
+            flood_burst=-ev.MAX_WIRE_INT, flood_rate=-2.2250738585072014e-308, flood_tokens=-ev.MAX_WIRE_INT,  # numbers at their longest
         )
         try:
             encode(probe)

@@ -176,3 +176,22 @@ def test_each_welcome_tells_the_flood_limit_that_holds_for_that_participant():
     person = unlimited.connect()
     person.says(ev.Hello(name="bob"))
     assert "flood_burst" not in person.hears()[0].to_json()
+
+
+def test_a_welcome_says_how_much_of_the_burst_is_left_and_nothing_when_all_of_it_is():
+    # A new session of someone who spent their burst (a rejoin, a new process, a second terminal)
+    # is told so, and paces from there (PROTOCOL.md, Abuse limits: flood_tokens).
+    flood = lim.FloodControl(burst=4, rate=2.0)
+    lab, _reading = lab_with_reading(limits=True, flood=flood)
+    ann = lab.join("ann")
+    ann.says(*(ev.Say(text=f"a{i}") for i in range(3)))
+    lab.hub.close(ann.cid)  # the Wi-Fi went
+    again = lab.connect()
+    again.says(ev.Hello(name="ann"))
+    assert again.hears()[0].flood_tokens == 1  # the bucket is the name's, not the connection's
+    lab.hub.close(again.cid)
+    lab.clock.now += 10.0  # refilled
+    late = lab.connect()
+    late.says(ev.Hello(name="ann"))
+    welcome = late.hears()[0]
+    assert welcome.flood_tokens is None and "flood_tokens" not in welcome.to_json()  # all of it: as before

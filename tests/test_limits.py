@@ -421,3 +421,16 @@ def test_closed_connections_are_forgotten():
     assert len(deadlines) == 0
     assert deadlines.next_due() is None
     assert deadlines.expired(T0 + 100) == []
+
+
+def test_the_tokens_left_for_a_welcome_are_whole_and_refill():
+    flood = lim.FloodControl(burst=4, rate=2.0)
+    assert flood.tokens_left("ann", T0) == 4  # never seen: all of them
+    for _ in range(4):
+        flood.check("ann", T0)
+    assert flood.tokens_left("ann", T0) == 0
+    assert flood.tokens_left("ann", T0 + 0.4) == 0  # 0.8 of a token allows nothing yet
+    assert flood.tokens_left("ann", T0 + 1.0) == 2
+    assert flood.tokens_left("ann", T0 + 60) == 4
+    flood.allow("teacher", burst=50, rate=20.0)
+    assert flood.tokens_left("teacher", T0) == 50

@@ -79,3 +79,32 @@ def test_a_mute_drops_only_what_it_refuses_and_the_rest_keeps_its_order():
     assert not any(pacer.send(event, 0.0) for event in held)
     assert pacer.drop_muted() == 4  # the say, the whisper, the away with a reason, the /me
     assert list(pacer.waiting) == [ev.Who(), ev.SetAway(reason="")]  # /who and coming back are allowed
+
+
+def test_a_welcome_that_finds_the_bucket_spent_starts_the_pacing_from_what_is_left():
+    # A new process (or a second terminal) of someone whose server-side bucket is spent: the
+    # welcome says how many tokens are left, and nothing it sends from then on is refused.
+    server = lim.FloodControl()
+    now = 100.0
+    for _ in range(10):
+        assert server.check("ann", now).allowed  # the first session's paste took the burst
+    left = server.tokens_left("ann", now)
+    assert left == 0
+    pacer = SendPacer()
+    pacer.allow(ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=10, flood_rate=3.0, flood_tokens=left), now)
+    lines = [ev.Say(text=f"line {n}") for n in range(15)]
+    sent = [line for line in lines if pacer.send(line, now)]
+    assert sent == []  # not the burst a full bucket would send at once
+    while pacer.waiting:
+        now += pacer.due(now)  # type: ignore[operator]
+        for line in pacer.release(now):
+            sent.append(line)
+            assert server.check("ann", now).allowed, f"{line} would be refused"
+    assert sent == lines
+
+
+def test_the_tokens_left_keep_the_same_margin_and_absent_means_all():
+    for left, starts_with in ((None, 9), (10, 9), (4, 3), (1, 0), (0, 0), (99, 9), (-3, 0)):
+        pacer = SendPacer()
+        pacer.allow(ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=10, flood_rate=3.0, flood_tokens=left), 0.0)
+        assert sum(pacer.send(ev.Say(text="x"), 0.0) for _ in range(20)) == starts_with, left

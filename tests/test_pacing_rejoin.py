@@ -95,3 +95,24 @@ def test_leaving_while_the_connection_is_down_says_the_lines_typed_meanwhile_wer
         assert bob.lines[-1] == "lanchat: you left the chat (2 lines you typed were not sent)", bob.output
     finally:
         blip.close()
+
+
+def test_a_new_process_right_after_a_paste_paces_from_what_is_left_and_nothing_is_refused(procs):
+    """bob pastes 30 lines, then his laptop closes the client (it is ended) while most still
+    wait; he starts it again at once and pastes 15 more. The server's bucket is his name's and
+    is spent: the new welcome says so, and the new client paces from there. Before, it started
+    with a full burst: 7 of the 15 came back 'slow down: that was not sent'."""
+    server, port = serve_tcp("--no-history")
+    procs.append(server)
+    ann = join(procs, port, "ann")
+    first = join(procs, port, "bob")
+    paste(first, [f"one {n}" for n in range(30)])
+    wait_for(lambda: len(heard(ann, "bob", "one")) >= 10, what="the first of bob's paste")
+    first.stop()
+    ann.expect(r"bob (left|lost connection)")
+    second = join(procs, port, "bob")  # a new process, the same key and name
+    paste(second, [f"two {n}" for n in range(15)])
+    wait_for(lambda: len(heard(ann, "bob", "two")) == 15, timeout=20, what="all of bob's second paste")
+    assert heard(ann, "bob", "two") == list(range(15))
+    assert "slow down" not in second.output and "not sent" not in second.output, second.output
+    assert "flooding" not in server.output
