@@ -267,11 +267,32 @@ class Paced:
     def send(self, loop: ClientLoop, event: ev.Event) -> None:
         if self.pacer.send(event, time.monotonic()):
             loop._write(event)
-        elif len(self.pacer.waiting) == 1:  # pacing starts: kept on the status line, or said once
-            if loop.transfers.status_line:
-                loop.session.progress["pacing"] = self.pacer
-            else:
-                loop.frontend.show([Line(kind="notice", time=time.time(), text=self.pacer.starting())])
+        elif len(self.pacer.waiting) == 1:
+            self._pacing_starts(loop)
+
+    def _pacing_starts(self, loop: ClientLoop) -> None:
+        """The first line waits: kept on the status line, or said once."""
+        if loop.transfers.status_line:
+            loop.session.progress["pacing"] = self.pacer
+        else:
+            loop.frontend.show([Line(kind="notice", time=time.time(), text=self.pacer.starting())])
+
+    def never_sent(self, loop: ClientLoop) -> str:
+        """Lines still held (the flood limit, or typed while away) die with the chat: said in its
+        last words, which outlive the full screen (taken over by another session, say)."""
+        unsent = self.pacer.drop() + (loop.reconnect.drop_queued() if loop.reconnect is not None else 0)
+        if not unsent:
+            return ""
+        return f" ({unsent} line{'s' if unsent != 1 else ''} you typed {'were' if unsent != 1 else 'was'} not sent)"
+
+    def refused(self, loop: ClientLoop, error: ev.Error) -> bool:
+        """A slow-down quoting a line of ours (the same person's other session spent the
+        bucket): it waits again in its place, shown as any held line is. False: not ours."""
+        if not self.pacer.refused(error.refused, time.monotonic()):
+            return False
+        if len(self.pacer.waiting) == 1:
+            self._pacing_starts(loop)
+        return True
 
     def send_waiting(self, loop: ClientLoop) -> None:
         """The held lines whose turn has come; once none is left, a pending leave goes ahead."""
@@ -628,6 +649,8 @@ class ClientLoop:
                 self.paced.pacer.allow(event, time.monotonic())
             if isinstance(event, ev.Error) and event.code == ev.E_MUTED:
                 lines.extend(self.paced.muted(self))
+            if isinstance(event, ev.Error) and event.code == ev.E_SLOW_DOWN and not event.fatal and self.paced.refused(self, event):
+                continue  # it waits its turn again: held, not refused
             if isinstance(event, ev.FileStart):
                 set_receive_buffer(self.sock, DOWNLOAD_RECEIVE_BUFFER_BYTES)
             if isinstance(event, ev.FILE_SERVER_ALL):
@@ -779,11 +802,7 @@ class ClientLoop:
         if pending:
             self.frontend.show(pending)
         if self.outcome is None:
-            # Lines still held (the flood limit, or typed while away) die with the chat: said in
-            # the last words, which outlive the full screen (taken over by another session, say).
-            unsent = self.paced.pacer.drop() + (self.reconnect.drop_queued() if self.reconnect is not None else 0)
-            if unsent:
-                message += f" ({unsent} line{'s' if unsent != 1 else ''} you typed {'were' if unsent != 1 else 'was'} not sent)"
+            message += self.paced.never_sent(self)
             # printed after the terminal is restored, and it may quote the server: made harmless
             self.outcome = Outcome(code, visible(message))
 

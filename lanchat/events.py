@@ -255,6 +255,9 @@ class Error(Event):
     code: str
     message: str
     fatal: bool = False
+    # slow-down: the frame refused, as JSON text, so a pacing client can send it again in its
+    # place (PROTOCOL.md, Abuse limits). Left out elsewhere, and for a frame too big to quote.
+    refused: str | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)

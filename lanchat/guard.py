@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from . import limits as lim
+from .wire import HEADER_BYTES, encode_json
 
 if TYPE_CHECKING:
     from .hub import Hub, Peer
@@ -36,6 +37,20 @@ CONGESTION_GRACE_SECONDS = 5.0
 # A connection with frames waiting that has taken no byte for this long is not reading (a
 # script that never reads, a laptop whose buffers are full): it is dropped like a slow reader.
 NOT_READING_SECONDS = 30.0
+
+
+# The longest refused frame a slow-down quotes back (its JSON, in bytes): quoted inside the
+# error's own JSON it may double (each quote escaped), and the error must stay one frame.
+MAX_QUOTED_BYTES = 24 * 1024
+
+
+def quoted(event: object) -> str | None:
+    """A refused frame as JSON text for the slow-down that refuses it (Error.refused), or None
+    when it is too big to quote. Only refusals come here: nothing is added per message."""
+    if not isinstance(event, ev.Event):
+        return None
+    text = encode_json(event.to_json())[HEADER_BYTES:]
+    return text.decode("utf-8") if len(text) <= MAX_QUOTED_BYTES else None
 
 
 class Guard:
@@ -166,7 +181,7 @@ class Guard:
             if one or isinstance(other, FLOOD_COUNTED):
                 key = self._flood_key(peer.cid)
                 if key is not None and not (verdict := flood.check(key, hub.clock())).allowed:
-                    self._over_flood_limit(peer, verdict)
+                    self._over_flood_limit(peer, verdict, ev.Say(text=one[0]) if one else other)
                     if peer.closing:
                         return
                     continue
@@ -197,7 +212,7 @@ class Guard:
             return None
         return key
 
-    def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict) -> None:
+    def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict, refused: object) -> None:
         flood = self.flood
         assert flood is not None
         limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
@@ -215,7 +230,7 @@ class Guard:
             text = f"slow down: that was not sent ({limit}); nothing you send is read for {wait:.0f} s"
             self.hub.log(f"{self.hub.who(peer.cid)}: flooding; not read for {wait:.1f} s")
             self.pause(peer, verdict.resume_at)
-        self.hub._send(peer, ev.Error(code=ev.E_SLOW_DOWN, message=text))
+        self.hub._send(peer, ev.Error(code=ev.E_SLOW_DOWN, message=text, refused=quoted(refused)))
 
     def pause(self, peer: Peer, until: float) -> None:
         """Stop reading ``peer`` until ``until``: what it sends waits in the kernel's buffers,

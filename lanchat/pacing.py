@@ -10,6 +10,8 @@ its select timeout and sends what ``release(now)`` hands back.
 
 from __future__ import annotations
 
+import bisect
+import json
 from collections import deque
 
 from . import events as ev
@@ -24,6 +26,11 @@ RATE_MARGIN = 0.95
 # fake one's (one line in 30 years) would ask select() for a wait it refuses (OverflowError);
 # waking once a minute to find still no token costs nothing.
 MAX_WAIT_SECONDS = 60.0
+# What went out is remembered this long (and at most this many), so a slow-down that quotes one
+# of them puts it back in the queue (``refused``): a refusal comes back within a round trip, or
+# after a pause of the server's reading (a few seconds).
+SENT_REMEMBERED_SECONDS = 30.0
+SENT_REMEMBERED = 64
 
 
 class SendPacer:
@@ -33,6 +40,10 @@ class SendPacer:
         self.bucket: TokenBucket | None = None  # None: no limit holds (no allowance in the welcome)
         self.burst, self.rate = 0, 0.0  # the room's allowance, as its welcome said (for the notices)
         self.waiting: deque[ev.Event] = deque()
+        self.order: deque[int] = deque()  # each waiting frame's place in what was typed (in step with waiting)
+        self.typed = 0  # frames counted so far: the next one's place
+        # (place, when it went, frame, its JSON) of what went out lately: a refused one goes back
+        self.sent: deque[tuple[int, float, ev.Event, dict[str, object]]] = deque(maxlen=SENT_REMEMBERED)
 
     def allow(self, welcome: ev.Welcome, now: float) -> None:
         """The allowance in ``welcome``, starting from the tokens it says are left (absent: all
@@ -56,17 +67,49 @@ class SendPacer:
         """Whether ``event`` may go out now; if not it waits, behind those already waiting."""
         if not isinstance(event, FLOOD_COUNTED):
             return True
+        self.typed += 1
         if not self.waiting and (self.bucket is None or self.bucket.take(now)):
+            self._went(self.typed, event, now)
             return True
         self.waiting.append(event)
+        self.order.append(self.typed)
         return False
 
     def release(self, now: float) -> list[ev.Event]:
         """The waiting frames whose turn has come, in order."""
         ready: list[ev.Event] = []
         while self.waiting and (self.bucket is None or self.bucket.take(now)):
-            ready.append(self.waiting.popleft())
+            event = self.waiting.popleft()
+            self._went(self.order.popleft(), event, now)
+            ready.append(event)
         return ready
+
+    def _went(self, place: int, event: ev.Event, now: float) -> None:
+        if self.bucket is not None:  # with no limit nothing is refused for flooding
+            self.sent.append((place, now, event, json.loads(json.dumps(event.to_json()))))  # as the server quotes it
+
+    def refused(self, quoted: str | None, now: float) -> bool:
+        """The server refused one of ours as a flood (a slow-down quoting it: another session of
+        the same person spent the bucket). It waits again, in its place among those waiting,
+        and this bucket starts again from empty. False: not one we know; it stays refused."""
+        if quoted is None or self.bucket is None:
+            return False
+        try:
+            refused = json.loads(quoted)
+        except ValueError:
+            return False
+        while self.sent and now - self.sent[0][1] > SENT_REMEMBERED_SECONDS:
+            self.sent.popleft()
+        for index, (place, _when, event, wire) in enumerate(self.sent):
+            if wire == refused:
+                del self.sent[index]
+                at = bisect.bisect(self.order, place)
+                self.waiting.insert(at, event)
+                self.order.insert(at, place)
+                self.bucket.refill(now)
+                self.bucket.tokens = 0.0  # the server's is spent: wait for a token before the next
+                return True
+        return False
 
     def due(self, now: float) -> float | None:
         """Seconds until the next waiting frame may go (0: now); None when nothing waits."""
@@ -78,6 +121,7 @@ class SendPacer:
         """Forget what waits (the person left at once); returns how many frames that was."""
         count = len(self.waiting)
         self.waiting.clear()
+        self.order.clear()
         return count
 
     def drop_muted(self) -> int:
@@ -88,9 +132,10 @@ class SendPacer:
                 isinstance(event, ev.SetAway) and bool(event.reason)
             )
 
-        kept = deque(event for event in self.waiting if not refused(event))
+        kept = [(event, place) for event, place in zip(self.waiting, self.order, strict=True) if not refused(event)]
         count = len(self.waiting) - len(kept)
-        self.waiting = kept
+        self.waiting = deque(event for event, _ in kept)
+        self.order = deque(place for _, place in kept)
         return count
 
     def starting(self) -> str:

@@ -195,3 +195,17 @@ def test_a_welcome_says_how_much_of_the_burst_is_left_and_nothing_when_all_of_it
     late.says(ev.Hello(name="ann"))
     welcome = late.hears()[0]
     assert welcome.flood_tokens is None and "flood_tokens" not in welcome.to_json()  # all of it: as before
+
+
+def test_a_slow_down_quotes_the_frame_it_refused_unless_too_big_to_quote():
+    flood = lim.FloodControl(burst=1, rate=1.0)
+    lab, _reading = lab_with_reading(limits=True, flood=flood)
+    lab.join("ann")
+    bob = lab.join("bob")
+    bob.says(ev.Say(text="one"), ev.Say(text="two"), ev.Whisper(to="ann", text="psst"), ev.Say(text="é" * 4000))
+    errors = [e for e in bob.hears() if isinstance(e, ev.Error)]
+    assert [e.code for e in errors] == [ev.E_SLOW_DOWN] * 3
+    assert [e.refused for e in errors[:2]] == ['{"type":"say","text":"two"}', '{"type":"whisper","to":"ann","text":"psst"}']
+    assert errors[2].refused is not None and len(errors[2].refused) == 4000 + len('{"type":"say","text":""}')
+    assert hub_module.quoted(ev.Say(text='"' * 4000)) is not None
+    assert hub_module.quoted(ev.Whisper(to="ann", text="😀" * 6200)) is None  # over 24 KiB of JSON: not quoted

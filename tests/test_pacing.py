@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from lanchat import events as ev
 from lanchat import limits as lim
+from lanchat.guard import quoted
 from lanchat.pacing import MAX_WAIT_SECONDS, SendPacer
 
 
@@ -108,3 +109,52 @@ def test_the_tokens_left_keep_the_same_margin_and_absent_means_all():
         pacer = SendPacer()
         pacer.allow(ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=10, flood_rate=3.0, flood_tokens=left), 0.0)
         assert sum(pacer.send(ev.Say(text="x"), 0.0) for _ in range(20)) == starts_with, left
+
+
+def test_two_sessions_of_one_person_lose_nothing_the_shared_bucket_refuses():
+    # Two names under one key share the server's bucket, and each pacer thinks it has it alone:
+    # the server quotes each refused frame (guard.quoted) and its pacer sends it again, in its
+    # place, after a token is back. Every line arrives once, each session's in order.
+    server = lim.FloodControl()
+    now = 100.0
+    sessions = [SendPacer(), SendPacer()]
+    typed = {0: [ev.Say(text=f"a{n}") for n in range(20)], 1: [ev.Say(text=f"b{n}") for n in range(19)] + [ev.Who()]}
+    delivered: dict[int, list[ev.Event]] = {0: [], 1: []}
+    refusals = 0
+
+    def arrive(who: int, frame: ev.Event) -> None:
+        nonlocal refusals
+        verdict = server.check("ann's key", now)
+        assert verdict.action in (lim.OK, lim.SLOW_DOWN), "the server would stop reading a paced client"
+        if verdict.allowed:
+            delivered[who].append(frame)
+        else:
+            refusals += 1
+            assert sessions[who].refused(quoted(frame), now)
+
+    for who, pacer in enumerate(sessions):
+        pacer.allow(welcome(), now)
+        for frame in typed[who]:
+            if pacer.send(frame, now):
+                arrive(who, frame)
+    while any(pacer.waiting for pacer in sessions):
+        now += min(due for pacer in sessions if (due := pacer.due(now)) is not None)
+        for who, pacer in enumerate(sessions):
+            for frame in pacer.release(now):
+                arrive(who, frame)
+    assert delivered == typed
+    assert refusals  # the case this is about: the two together went past the shared bucket
+
+
+def test_a_refusal_that_quotes_nothing_of_ours_is_left_to_be_shown():
+    pacer = SendPacer()
+    pacer.allow(welcome(), 0.0)
+    assert pacer.send(ev.Say(text="mine"), 0.0)
+    assert not pacer.refused(None, 0.0)  # an older server quotes nothing
+    assert not pacer.refused(quoted(ev.Say(text="not mine")), 0.0)
+    assert not pacer.refused("{not json", 0.0)
+    assert not pacer.refused(quoted(ev.Say(text="mine")), 31.0)  # too long ago to be this one
+    assert pacer.refused(quoted(ev.Say(text="mine")), 0.5) is False  # forgotten once looked past
+    assert pacer.send(ev.Say(text="again"), 1.0)
+    assert pacer.refused(quoted(ev.Say(text="again")), 1.0)
+    assert [e.text for e in pacer.waiting] == ["again"] and not pacer.refused(quoted(ev.Say(text="again")), 1.0)  # type: ignore[attr-defined]

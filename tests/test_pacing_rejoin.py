@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from helpers import Proc, wait_for
+from helpers import Proc, identity_args, wait_for
 from test_reconnect import Blip, serve_tcp
 
 STAMP = r"^\[\d\d:\d\d:\d\d\] "
@@ -115,4 +115,26 @@ def test_a_new_process_right_after_a_paste_paces_from_what_is_left_and_nothing_i
     wait_for(lambda: len(heard(ann, "bob", "two")) == 15, timeout=20, what="all of bob's second paste")
     assert heard(ann, "bob", "two") == list(range(15))
     assert "slow down" not in second.output and "not sent" not in second.output, second.output
+    assert "flooding" not in server.output
+
+
+def test_two_names_under_one_key_share_the_flood_limit_and_lose_no_line(procs):
+    """bob and rob are one person (one key): the server counts them in one bucket, and each
+    client paces as if it had it alone. Each refusal quotes the line it refused, and the client
+    sends it again in its place. Before, 14 of rob's 15 lines came back 'slow down: that was not
+    sent' and were gone."""
+    server, port = serve_tcp("--no-history")
+    procs.append(server)
+    ann = join(procs, port, "ann")
+    bob = start(procs, "connect", "127.0.0.1", str(port), "--name", "bob", *identity_args("bob"))
+    bob.expect(r"welcome, bob")
+    rob = start(procs, "connect", "127.0.0.1", str(port), "--name", "rob", *identity_args("bob"))
+    rob.expect(r"welcome, rob")
+    paste(bob, [f"one {n}" for n in range(15)])
+    paste(rob, [f"two {n}" for n in range(15)])
+    wait_for(lambda: len(heard(ann, "bob", "one")) == 15 and len(heard(ann, "rob", "two")) == 15, timeout=30,
+             what="both pastes")
+    assert heard(ann, "bob", "one") == list(range(15)) and heard(ann, "rob", "two") == list(range(15))
+    for proc in (bob, rob):
+        assert "slow down" not in proc.output and "not sent" not in proc.output, proc.output
     assert "flooding" not in server.output
