@@ -195,7 +195,8 @@ class Reconnect:
             self.attempt += 1
             if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
                 # the server ended the chat and did not come back: that end, unless lines were lost
-                loop._finish(0 if self.shutdown_reason is not None and not self.queued else 1, self._gave_up())
+                lost_lines = bool(self.queued or loop.paced.pacer.waiting)
+                loop._finish(0 if self.shutdown_reason is not None and not lost_lines else 1, self._gave_up())
                 return
             delay = retry_delay(self.attempt)
             self._wait(delay, loop)
@@ -219,13 +220,11 @@ class Reconnect:
         for event in queued:
             loop._send(event)
 
-    def _gave_up(self) -> str:
+    def _gave_up(self) -> str:  # lines never sent are counted by ClientLoop._finish (Paced.never_sent)
         minutes = f"{GIVE_UP_SECONDS / 60:g} minutes"
-        unsent = len(self.queued)
-        lost = f"; {unsent} line{'s' if unsent != 1 else ''} you typed {'were' if unsent != 1 else 'was'} not sent" if unsent else ""
         if self.shutdown_reason is not None:
-            return f"disconnected: {self.shutdown_reason}, and it was not back within {minutes}{lost}"
-        return f"disconnected: the server could not be reached for {minutes}{lost}"
+            return f"disconnected: {self.shutdown_reason}, and it was not back within {minutes}"
+        return f"disconnected: the server could not be reached for {minutes}"
 
     def close(self) -> None:
         """The chat is over: an attempt still under way closes what it opens, when it ends."""
@@ -525,8 +524,7 @@ class ClientLoop:
         self.frontend = frontend
         self.on_quit = on_quit  # the host's /q shuts the server down instead of leaving
         self.out = bytearray()
-        # typed lines (TYPED) whose frames are still in ``out``, with where each ends in it: a
-        # connection lost before the kernel took them sends them again on rejoining (Reconnect)
+        # typed lines (TYPED) still in ``out``, with where each ends: sent again on rejoining
         self.unsent_typed: list[tuple[int, ev.Event]] = []
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None

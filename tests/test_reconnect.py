@@ -846,7 +846,7 @@ def test_a_stopped_server_that_never_comes_back_ends_the_wait_cleanly_unless_lin
     assert any("waiting for the server to come back" in text for text in frontend.shown), frontend.shown
     assert outcome.message.startswith("disconnected: the server shut down: the server was stopped, and it was not back within")
     if typed:
-        assert outcome.code == 1 and outcome.message.endswith("; 1 line you typed was not sent"), outcome
+        assert outcome.code == 1 and outcome.message.endswith(" (1 line you typed was not sent)"), outcome
     else:
         assert outcome.code == 0, outcome
 
