@@ -121,7 +121,8 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
 
     It sends ``who`` before ``hello``: a lanchat server answers that with a ``hello-first``
     error and keeps the connection (docs/PROTOCOL.md 4), so nobody sees a join; then ``bye``.
-    A TLS room answers plain bytes with a fatal ``bad-frame`` (PROTOCOL.md, TLS: mixed ends):
+    A TLS room answers plain bytes with a fatal ``use-tls`` (``bad-frame`` from older servers;
+    PROTOCOL.md, TLS: mixed ends):
     then the same question is asked again over TLS, and the detail is its fingerprint.
     Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, unknown-host.
     """
@@ -157,8 +158,8 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
                 if isinstance(event, ev.Error) and event.code == ev.E_HELLO_FIRST:
                     sock.sendall(encode(ev.Bye()))
                     return "lanchat", "a lanchat server answered"
-                if isinstance(event, ev.Error) and event.code == ev.E_BAD_FRAME and event.fatal:
-                    return "tls?", "a lanchat frame refused as bad: a TLS room says that to plain bytes"
+                if isinstance(event, ev.Error) and event.code in (ev.E_USE_TLS, ev.E_BAD_FRAME) and event.fatal:
+                    return "tls?", "a lanchat frame refused: a TLS room says use-tls to plain bytes (bad-frame before)"
                 return "other", "something answered, but not as a lanchat server does"
             if not data:
                 return "other", "something accepted the connection and closed it without a word"
