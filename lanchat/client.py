@@ -142,6 +142,15 @@ class Reconnect:
         said = rejoin.stopped(loop.session) if reason is not None else rejoin.lost(loop.session, retry_delay(0))
         loop.frontend.show([*pending, *stopped, *said])
 
+    def stopped_now(self, loop: ClientLoop, lines: list[Line]) -> bool:
+        """The shutdown notice (the server's last frame) came: unless we are leaving or it ends
+        the chat, hang up now and wait, rather than when the server does (for up to 2 s the
+        screen said "chat over", and the server waited for us to go)."""
+        if not self.after_shutdown or loop.quitting or loop.outcome is not None:
+            return False
+        self.lost(loop, lines)
+        return True
+
     def _wait(self, delay: float, loop: ClientLoop) -> None:
         self.retry_at = time.monotonic() + delay
         self.status.next_try = time.time() + delay
@@ -565,7 +574,7 @@ class ClientLoop:
                             break
                     if drawing_due is not None and (due := drawing_due()) is not None:
                         timeout = due if timeout is None else min(timeout, due)  # a held-back status line
-                    ready = self.selector.select(self._also_due(timeout))
+                    ready = self.selector.select(also_due(self, timeout))
                     if self.reconnect is not None:
                         self.reconnect.tick(self)
                     self.paced.send_waiting(self)
@@ -593,20 +602,11 @@ class ClientLoop:
             with contextlib.suppress(OSError):
                 self.sock.close()
 
-    def _also_due(self, timeout: float | None) -> float | None:
-        """``timeout``, or less when a reconnect attempt or a paced line is due sooner."""
-        now = time.monotonic()
-        offline = self.reconnect is not None and self.reconnect.offline
-        if self.reconnect is not None and (when := self.reconnect.due()) is not None:
-            wait = max(0.0, when - now)
-            timeout = wait if timeout is None else min(timeout, wait)
-        if not offline and (paced := self.paced.pacer.due(now)) is not None:
-            timeout = paced if timeout is None else min(timeout, paced)
-        return timeout
-
     def _read_network(self) -> None:
         # A TLS socket hands over one record per recv() and may hold the rest of what it
         # decrypted (pending()), which select() cannot see: read until it holds nothing more.
+        if self.reconnect is not None and self.reconnect.offline:
+            return  # hung up already (a shutdown notice, Reconnect.stopped_now): nothing to read
         for _ in range(64):
             try:
                 data = self.sock.recv(READ_BYTES)
@@ -666,6 +666,8 @@ class ClientLoop:
             lines.extend(self.session.on_event(event))
             if isinstance(event, ev.Error) and event.fatal:
                 self._finish(1, f"disconnected by the server: {event.message}", lines)
+                return
+            if isinstance(event, ev.Shutdown) and self.reconnect is not None and self.reconnect.stopped_now(self, lines):
                 return
         if lines:
             self.frontend.show(lines)
@@ -803,6 +805,18 @@ class ClientLoop:
             message += self.paced.never_sent(self)
             # printed after the terminal is restored, and it may quote the server: made harmless
             self.outcome = Outcome(code, visible(message))
+
+
+def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
+    """``timeout``, or less when a reconnect attempt or a paced line is due sooner."""
+    now = time.monotonic()
+    offline = loop.reconnect is not None and loop.reconnect.offline
+    if loop.reconnect is not None and (when := loop.reconnect.due()) is not None:
+        wait = max(0.0, when - now)
+        timeout = wait if timeout is None else min(timeout, wait)
+    if not offline and (paced := loop.paced.pacer.due(now)) is not None:
+        timeout = paced if timeout is None else min(timeout, paced)
+    return timeout
 
 
 def closed_on_write(loop: ClientLoop) -> None:

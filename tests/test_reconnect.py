@@ -897,3 +897,51 @@ def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_s
     assert "1 line you typed did not reach the server: sent again on rejoining" in shown, shown
     assert not any(t.startswith("connection lost") for t in shown), shown
 
+
+
+def test_the_shutdown_notice_is_waited_out_at_once_not_after_the_server_hangs_up():
+    """A restarting server sends its notice, then gives every client up to 2 s to read it and
+    hang up before it closes. The full screen waited for the server to close first, so for those
+    2 s every student's status line read "chat over: press any key" (a key did nothing) before
+    it turned to "server stopped: waiting". Now the notice itself starts the wait: the client
+    hangs up at once (the server can stop sooner) and says it waits. The server here sends the
+    notice and never closes, so only a client that hangs up by itself gets to the wait."""
+    from helpers import DEFAULT_TIMEOUT, TermProc
+
+    from lanchat import wire
+    from lanchat.protocol import encode
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    hung_up = threading.Event()
+
+    def serve_once() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(3 * DEFAULT_TIMEOUT)  # longer than the client is given below
+                decoder = wire.FrameDecoder()
+                while not decoder.feed(conn.recv(65536)):  # the hello
+                    pass
+                welcome = ev.Welcome(name="bob", mode="duplex", members=("bob", "ann"))
+                conn.sendall(encode(welcome) + encode(ev.Shutdown(reason="the host closed the chat")))
+                while conn.recv(65536):  # stays open until the client hangs up
+                    pass
+                hung_up.set()
+
+    server = threading.Thread(target=serve_once, daemon=True)
+    server.start()
+    bob = TermProc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob", rows=24, cols=100)
+    try:
+        bob.expect(r"\* the server shut down: the host closed the chat")
+        bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
+                        timeout=DEFAULT_TIMEOUT, what="the status line saying it waits for the server")
+        bob.expect(r"\* waiting for the server to come back, to rejoin it \(/q to leave\)")
+        assert "press any key" not in bob.text
+        assert hung_up.wait(DEFAULT_TIMEOUT), "the client kept the connection open"
+        bob.send("/q\r")
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
+        listener.close()
+        server.join(DEFAULT_TIMEOUT)
