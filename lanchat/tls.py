@@ -485,7 +485,7 @@ class TlsHandshakes:
             self.adopt(acceptor.sock, peer)
             return
         if outcome == "plain":
-            self.log(f"{peer}: a client without TLS on this TLS port; told to connect with --tls")
+            self.log(f"{peer}: a client without TLS on this TLS port; told to use TLS (lanchat connect switches by itself)")
         elif outcome == "failed":
             self.log(f"{peer}: {acceptor.problem}; disconnecting")
         _close(acceptor.sock)

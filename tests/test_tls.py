@@ -446,7 +446,9 @@ def tls_room(env: dict[str, str]) -> tuple[Proc, str, str]:
 def test_a_plain_connect_to_a_tls_room_asks_to_trust_it_and_goes_on_over_tls():
     """`lanchat connect 192.168.1.20 3580` copied from the board, to a TLS room: it ended with
     "connect with --tls". Now it goes on with TLS and asks, as --tls does, to compare the
-    fingerprint; yes is remembered, and the next plain connect asks nothing."""
+    fingerprint; yes is remembered, and the next plain connect asks nothing. The headless
+    room's log says the client was told to use TLS and that lanchat switches by itself (it
+    read "told to connect with --tls", a fault to fix, before each student who then joined)."""
     env = child_env()
     server, port, fp = tls_room(env)
     try:
@@ -465,6 +467,9 @@ def test_a_plain_connect_to_a_tls_room_asks_to_trust_it_and_goes_on_over_tls():
         first.close()
         assert first.exitstatus == 0 and "Traceback" not in shown.getvalue()
         server.expect(r"ann joined from 127\.0\.0\.1")
+        # the room's log does not make the switch read as a mistake the student must fix
+        assert "told to connect with --tls" not in server.output, server.output
+        assert re.search(r"a client without TLS on this TLS port; told to use TLS \(lanchat connect switches by itself\)", server.output)
         again = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
         index = again.expect(["welcome, ann", "Trust it"])
         assert index == 0, "asked again for a fingerprint already trusted"
