@@ -31,6 +31,11 @@ MAX_WAIT_SECONDS = 60.0
 # after a pause of the server's reading (a few seconds).
 SENT_REMEMBERED_SECONDS = 30.0
 SENT_REMEMBERED = 64
+# A line refused this many times is given up on: the refusal is shown, as one that quotes
+# nothing of ours. Two sessions of one person pasting at once see one line refused up to about
+# 20 times in a row (four sessions: about 80); a fake server that refuses each line again as it
+# comes back would have it sent forever (as fast as its welcome's rate allows: a million a second).
+MAX_REFUSALS = 100
 
 
 class SendPacer:
@@ -42,8 +47,9 @@ class SendPacer:
         self.waiting: deque[ev.Event] = deque()
         self.order: deque[int] = deque()  # each waiting frame's place in what was typed (in step with waiting)
         self.typed = 0  # frames counted so far: the next one's place
-        # (place, when it went, frame, its JSON) of what went out lately: a refused one goes back
-        self.sent: deque[tuple[int, float, ev.Event, dict[str, object]]] = deque(maxlen=SENT_REMEMBERED)
+        # (place, when it went, frame, its JSON, times refused) of what went out lately: a refused one goes back
+        self.sent: deque[tuple[int, float, ev.Event, dict[str, object], int]] = deque(maxlen=SENT_REMEMBERED)
+        self.refusals: dict[int, int] = {}  # place -> times refused, for the waiting frames that were
 
     def allow(self, welcome: ev.Welcome, now: float) -> None:
         """The allowance in ``welcome``, starting from the tokens it says are left (absent: all
@@ -85,24 +91,30 @@ class SendPacer:
         return ready
 
     def _went(self, place: int, event: ev.Event, now: float) -> None:
+        refusals = self.refusals.pop(place, 0) if self.refusals else 0
         if self.bucket is not None:  # with no limit nothing is refused for flooding
-            self.sent.append((place, now, event, json.loads(json.dumps(event.to_json()))))  # as the server quotes it
+            self.sent.append((place, now, event, json.loads(json.dumps(event.to_json())), refusals))  # as the server quotes it
 
     def refused(self, quoted: str | None, now: float) -> bool:
         """The server refused one of ours as a flood (a slow-down quoting it: another session of
         the same person spent the bucket). It waits again, in its place among those waiting,
-        and this bucket starts again from empty. False: not one we know; it stays refused."""
-        if quoted is None or self.bucket is None:
+        and this bucket starts again from empty. False: not one we know, or one refused
+        MAX_REFUSALS times already; it stays refused. The quote is the server's: not JSON, or
+        JSON nested too deep for the parser (a fake server's thousands of ``[``), is none of ours."""
+        if quoted is None or self.bucket is None or not self.sent:
             return False
         try:
             refused = json.loads(quoted)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         while self.sent and now - self.sent[0][1] > SENT_REMEMBERED_SECONDS:
             self.sent.popleft()
-        for index, (place, _when, event, wire) in enumerate(self.sent):
+        for index, (place, _when, event, wire, refusals) in enumerate(self.sent):
             if wire == refused:
                 del self.sent[index]
+                if refusals >= MAX_REFUSALS:
+                    return False
+                self.refusals[place] = refusals + 1
                 at = bisect.bisect(self.order, place)
                 self.waiting.insert(at, event)
                 self.order.insert(at, place)
@@ -122,6 +134,7 @@ class SendPacer:
         count = len(self.waiting)
         self.waiting.clear()
         self.order.clear()
+        self.refusals.clear()
         return count
 
     def drop_muted(self) -> int:
@@ -136,6 +149,8 @@ class SendPacer:
         count = len(self.waiting) - len(kept)
         self.waiting = deque(event for event, _ in kept)
         self.order = deque(place for _, place in kept)
+        if self.refusals:
+            self.refusals = {place: times for place, times in self.refusals.items() if place in self.order}
         return count
 
     def starting(self) -> str:

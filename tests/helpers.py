@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from lanchat import events as ev
 from lanchat.gate import Gate
@@ -561,8 +562,12 @@ class StandInServer:
     client sent. Tests use it for servers lanchat never is: half a file and then silence, an
     upload accepted but never read."""
 
-    def __init__(self, on_event: Callable[[StandInServer, object], bool | None], timeout: float = DEFAULT_TIMEOUT):
+    def __init__(
+        self, on_event: Callable[[StandInServer, object], bool | None], timeout: float = DEFAULT_TIMEOUT, **welcome: Any
+    ) -> None:
+        """``welcome``: more fields for the welcome (``flood_burst=10, flood_rate=3.0``)."""
         self.on_event = on_event
+        self.welcome = welcome
         self.timeout = timeout
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(timeout)
@@ -588,7 +593,7 @@ class StandInServer:
                     for event in self.proto.events():
                         self.heard.append(event)
                         if isinstance(event, ev.Hello):
-                            self.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,)))
+                            self.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,), **self.welcome))
                         elif self.on_event(self, event):
                             return
 

@@ -19,9 +19,12 @@ import subprocess
 import threading
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, TermProc, child_env, running_server, short_tmp_dir, wait_for
+from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, TermProc, child_env, running_server, short_tmp_dir, wait_for
 
+from lanchat import events as ev
 from lanchat import wire
+from lanchat.guard import quoted
+from lanchat.pacing import MAX_REFUSALS
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -254,6 +257,39 @@ def test_an_absurdly_slow_flood_allowance_holds_lines_without_ending_the_client(
         assert client.wait() == 0, client.output
         assert b'"one"' in server.heard and b'"two"' not in server.heard
         assert "internal error" not in client.output
+    finally:
+        client.stop()
+        server.close()
+
+
+def test_slow_downs_quoting_hostile_json_or_every_resend_end_with_the_line_shown_refused():
+    """A fake server's slow-downs quote what no real server would: JSON nested 5,000 deep (the
+    client's parser gives up with RecursionError: it ended with an internal error), and each
+    resend of one line again, with an allowance of a million a second (the client sent it back
+    as fast as the loopback took it, forever: 29,000 times in 3 s). Both are refusals shown as
+    any other; the line goes out at most MAX_REFUSALS + 1 times."""
+    def refuse(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.Say) and event.text == "deep":
+            server.send(ev.Error(code=ev.E_SLOW_DOWN, message="slow down: deep", refused="[" * 5000 + "]" * 5000))
+        elif isinstance(event, ev.Say) and event.text == "again":
+            server.send(ev.Error(code=ev.E_SLOW_DOWN, message="slow down: again", refused=quoted(event)))
+
+    server = StandInServer(refuse, flood_burst=10, flood_rate=1e6)
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann")
+
+    def said(text: str) -> int:
+        return sum(isinstance(e, ev.Say) and e.text == text for e in list(server.heard))
+
+    try:
+        client.expect(r"welcome, ann")
+        client.send("deep")
+        client.expect(r"! slow down: deep")
+        client.send("again")
+        client.expect(r"! slow down: again")
+        client.send("after")
+        wait_for(lambda: said("after"), what="the line after the refused one")
+        assert said("again") == MAX_REFUSALS + 1
+        assert "internal error" not in client.output and client.popen.poll() is None, client.output
     finally:
         client.stop()
         server.close()
