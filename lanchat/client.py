@@ -271,6 +271,7 @@ class Paced:
     def __init__(self) -> None:
         self.pacer = SendPacer()  # its allowance comes with each welcome (ClientLoop._handle_events)
         self.leave_when_sent = False  # /q or the end of input while lines wait: bye once they are out
+        self.told = False  # the pacing notice was shown (no status line): a refused line is not told again
 
     def send(self, loop: ClientLoop, event: ev.Event) -> None:
         if self.pacer.send(event, time.monotonic()):
@@ -283,6 +284,7 @@ class Paced:
         if loop.transfers.status_line:
             loop.session.progress["pacing"] = self.pacer
         else:
+            self.told = True
             loop.frontend.show([Line(kind="notice", time=time.time(), text=self.pacer.starting())])
 
     def never_sent(self, loop: ClientLoop) -> str:
@@ -298,7 +300,7 @@ class Paced:
         bucket): it waits again in its place, shown as any held line is. False: not ours."""
         if not self.pacer.refused(error.refused, time.monotonic()):
             return False
-        if len(self.pacer.waiting) == 1:
+        if len(self.pacer.waiting) == 1 and (loop.transfers.status_line or not self.told):
             self._pacing_starts(loop)
         return True
 

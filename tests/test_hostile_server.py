@@ -267,7 +267,8 @@ def test_slow_downs_quoting_hostile_json_or_every_resend_end_with_the_line_shown
     client's parser gives up with RecursionError: it ended with an internal error), and each
     resend of one line again, with an allowance of a million a second (the client sent it back
     as fast as the loopback took it, forever: 29,000 times in 3 s). Both are refusals shown as
-    any other; the line goes out at most MAX_REFUSALS + 1 times."""
+    any other; the line goes out at most MAX_REFUSALS + 1 times, and --plain's pacing notice is
+    printed once, not once for each time the line was put back (it was 100 times)."""
     def refuse(server: StandInServer, event: object) -> None:
         if isinstance(event, ev.Say) and event.text == "deep":
             server.send(ev.Error(code=ev.E_SLOW_DOWN, message="slow down: deep", refused="[" * 5000 + "]" * 5000))
@@ -289,6 +290,7 @@ def test_slow_downs_quoting_hostile_json_or_every_resend_end_with_the_line_shown
         client.send("after")
         wait_for(lambda: said("after"), what="the line after the refused one")
         assert said("again") == MAX_REFUSALS + 1
+        assert client.output.count("the lines after that are sent at that pace") == 1, client.output
         assert "internal error" not in client.output and client.popen.poll() is None, client.output
     finally:
         client.stop()
