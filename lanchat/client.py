@@ -42,6 +42,10 @@ RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
 GIVE_UP_SECONDS = 600.0
 REPLAY_SETTLE_SECONDS = 2.0  # a rejoin's replay comes at once; after this, anything is live
 MAX_QUEUED_WHILE_AWAY = 50  # lines typed while disconnected, sent on rejoining
+# A rejoin that is lost again within this long did not hold (a server that welcomes and then
+# shuts down or drops at once, over and over): the waits go on growing from where they were,
+# and GIVE_UP_SECONDS counts from the first loss, instead of trying again every second forever.
+HELD_SECONDS = 30.0
 
 
 def retry_delay(attempt: int) -> float:
@@ -91,6 +95,7 @@ class Reconnect:
         self.retry_at: float | None = None
         self.attempt = 0
         self.settle_at: float | None = None
+        self.rejoined: tuple[float, float] | None = None  # the last rejoin: (when, when the loss before it began)
         self.queued: list[ev.Event] = []
         self.status = Offline()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
@@ -132,14 +137,20 @@ class Reconnect:
         if unsent:
             count = f"{len(unsent)} line{'s' if len(unsent) != 1 else ''}"
             stopped = [*stopped, Line(kind="error", time=time.time(), text=f"{count} you typed did not reach the server: sent again on rejoining")]
-        self.offline_since = time.monotonic()
-        self.attempt = 0
+        now = time.monotonic()
+        held = self.rejoined is None or now - self.rejoined[0] >= HELD_SECONDS
+        self.offline_since, self.attempt = (now, 0) if held else (self.rejoined[1], self.attempt + 1)  # type: ignore[index]
+        self.rejoined = None
         self.settle_at = None
         self.shutdown_reason = reason
         self.status.stopped = reason is not None
-        self._wait(retry_delay(0), loop)
+        if now - self.offline_since > GIVE_UP_SECONDS:
+            loop.frontend.show([*pending, *stopped])
+            self._give_up(loop)
+            return
+        self._wait(retry_delay(self.attempt), loop)
         rejoin = loop.session.rejoin
-        said = rejoin.stopped(loop.session) if reason is not None else rejoin.lost(loop.session, retry_delay(0))
+        said = rejoin.stopped(loop.session) if reason is not None else rejoin.lost(loop.session, retry_delay(self.attempt))
         loop.frontend.show([*pending, *stopped, *said])
 
     def stopped_now(self, loop: ClientLoop, lines: list[Line]) -> bool:
@@ -203,9 +214,7 @@ class Reconnect:
             assert self.offline_since is not None
             self.attempt += 1
             if time.monotonic() - self.offline_since > GIVE_UP_SECONDS:
-                # the server ended the chat and did not come back: that end, unless lines were lost
-                lost_lines = bool(self.queued or loop.paced.pacer.waiting)
-                loop._finish(0 if self.shutdown_reason is not None and not lost_lines else 1, self._gave_up())
+                self._give_up(loop)
                 return
             delay = retry_delay(self.attempt)
             self._wait(delay, loop)
@@ -218,6 +227,8 @@ class Reconnect:
                 sock.close()
             return
         loop.sock, loop.proto = sock, proto
+        assert self.offline_since is not None
+        self.rejoined = (time.monotonic(), self.offline_since)
         self.offline_since = self.shutdown_reason = None
         self.status.stopped = False
         loop.session.progress.pop("connection", None)
@@ -228,6 +239,11 @@ class Reconnect:
         queued, self.queued = self.queued, []
         for event in queued:
             loop._send(event)
+
+    def _give_up(self, loop: ClientLoop) -> None:
+        """The server ended the chat and did not come back (to stay): that end, unless lines were lost."""
+        lost_lines = bool(self.queued or loop.paced.pacer.waiting)
+        loop._finish(0 if self.shutdown_reason is not None and not lost_lines else 1, self._gave_up())
 
     def _gave_up(self) -> str:  # lines never sent are counted by ClientLoop._finish (Paced.never_sent)
         minutes = f"{GIVE_UP_SECONDS / 60:g} minutes"

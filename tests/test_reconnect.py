@@ -945,3 +945,70 @@ def test_the_shutdown_notice_is_waited_out_at_once_not_after_the_server_hangs_up
         bob.stop()
         listener.close()
         server.join(DEFAULT_TIMEOUT)
+
+
+class FlappingServer:
+    """A server that welcomes each rejoin and at once shuts down (or drops it) again, on a real
+    loopback socket; it stops listening after ``most`` connections, so a client that never
+    stops retrying still ends (by giving up on an absent server)."""
+
+    def __init__(self, notice: bool, most: int = 40) -> None:
+        from lanchat.protocol import Connection, Role
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(10)
+        self.endpoint = Endpoint(host="127.0.0.1", port=self.listener.getsockname()[1])
+        self.accepted = 0
+
+        def serve() -> None:
+            with contextlib.suppress(OSError), self.listener:
+                while self.accepted < most:
+                    conn, _ = self.listener.accept()
+                    self.accepted += 1
+                    conn.settimeout(10)
+                    proto = Connection(Role.SERVER)
+                    with conn:
+                        while not any(isinstance(e, ev.Hello) for e in proto.events()):
+                            proto.receive_data(conn.recv(65536))
+                        out = proto.send(ev.Welcome(name="ann", mode="duplex", members=("ann",)))
+                        if notice:
+                            out += proto.send(ev.Shutdown(reason=f"restart {self.accepted}"))
+                        conn.sendall(out)
+                        conn.shutdown(socket.SHUT_WR)
+                        while conn.recv(65536):  # until the client closes: nothing is cut short
+                            pass
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+
+@pytest.mark.parametrize("notice", [True, False], ids=["shutdown-notice", "dropped"])
+def test_a_server_that_takes_every_rejoin_and_goes_again_at_once_is_not_rejoined_every_second(monkeypatch, notice):
+    """A fake (or crash-looping) server welcomes the rejoin and at once sends a shutdown notice
+    again, or drops it: the full screen rejoined after 1 s every time, forever, three lines on
+    the screen a second. A rejoin that does not hold now counts as a failed try: the waits grow
+    as they do for an absent server, and the wait ends after GIVE_UP_SECONDS from the first loss."""
+    from lanchat.transport import connect
+
+    monkeypatch.setattr(client, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8))  # 1, 2, 4, 8, 15 s, 20 times faster
+    monkeypatch.setattr(client, "GIVE_UP_SECONDS", 2.0)
+    server = FlappingServer(notice)
+    frontend = Untouched()
+    try:
+        def rejoin():  # noqa: ANN202
+            sock = connect(server.endpoint, timeout=5)
+            proto, welcome, early = client.join(sock, "ann", timeout=5)
+            return sock, proto, welcome, early
+
+        sock, proto, welcome, early = rejoin()
+        loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
+        outcome = loop.run([welcome, *early])
+    finally:
+        frontend.close()
+        with contextlib.suppress(OSError):
+            server.listener.shutdown(socket.SHUT_RDWR)  # wakes its accept()
+        server.thread.join(10)
+    # 0.05 + 0.1 + 0.2 + 0.4 + 0.8 + 0.8 s: the 2 s are up after 7 or 8 (before: 40, then gave up on the closed port)
+    assert server.accepted <= 10, (server.accepted, frontend.shown[-6:])
+    assert outcome.message.startswith("disconnected: "), outcome
+    assert "not back within" in outcome.message or "could not be reached" in outcome.message, outcome
