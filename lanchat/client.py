@@ -411,7 +411,8 @@ FINGERPRINT_CHANGED = "fingerprint-changed"  # over TLS, not the certificate fir
 # do (run connect again with the password, ask the host), so the client stops retrying at once.
 # A password prompt is never opened over the full screen, where a password could be typed as a
 # chat line, or a chat line sent as a guess that counts toward the address's lockout.
-STOP_REJOINING = frozenset({PASSWORD_NEEDED, FINGERPRINT_CHANGED, ev.E_PASSWORD, ev.E_LOCKED, ev.E_BANNED})
+# A room now using TLS is one too: a rejoin never goes over to TLS, whose fingerprint is asked.
+STOP_REJOINING = frozenset({PASSWORD_NEEDED, FINGERPRINT_CHANGED, ev.E_PASSWORD, ev.E_LOCKED, ev.E_BANNED, ev.E_USE_TLS})
 
 
 def stop_rejoining_message(error: JoinError) -> str:
@@ -422,6 +423,9 @@ def stop_rejoining_message(error: JoinError) -> str:
     if error.code in (ev.E_PASSWORD, ev.E_LOCKED):
         return (f"disconnected: {error}; the room's password may have changed: run the same "
                 "`lanchat connect` again and type the new one when asked")
+    if error.code == ev.E_USE_TLS:
+        return ("disconnected: the room now uses TLS; run the same `lanchat connect` again "
+                "to check its fingerprint and join over TLS")
     return f"disconnected: {error}; not trying again"
 
 

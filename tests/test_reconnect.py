@@ -952,7 +952,8 @@ class FlappingServer:
     loopback socket; it stops listening after ``most`` connections, so a client that never
     stops retrying still ends (by giving up on an absent server)."""
 
-    def __init__(self, notice: bool, most: int = 40) -> None:
+    def __init__(self, notice: bool, most: int = 40, refusal: ev.Error | None = None) -> None:
+        """``refusal``: every rejoin after the first connection is refused with it instead."""
         from lanchat.protocol import Connection, Role
 
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -970,6 +971,9 @@ class FlappingServer:
                     with conn:
                         while not any(isinstance(e, ev.Hello) for e in proto.events()):
                             proto.receive_data(conn.recv(65536))
+                        if refusal is not None and self.accepted > 1:
+                            conn.sendall(proto.send(refusal))
+                            continue
                         out = proto.send(ev.Welcome(name="ann", mode="duplex", members=("ann",)))
                         if notice:
                             out += proto.send(ev.Shutdown(reason=f"restart {self.accepted}"))
@@ -1012,3 +1016,35 @@ def test_a_server_that_takes_every_rejoin_and_goes_again_at_once_is_not_rejoined
     assert server.accepted <= 10, (server.accepted, frontend.shown[-6:])
     assert outcome.message.startswith("disconnected: "), outcome
     assert "not back within" in outcome.message or "could not be reached" in outcome.message, outcome
+
+
+def test_a_rejoin_told_to_use_tls_stops_and_says_to_connect_again(monkeypatch):
+    """The host restarted the room with --tls (or a fake server says so): a plain client's
+    rejoin is refused with use-tls. It went on trying every 15 s for 10 minutes, a refusal line
+    each time; a rejoin never switches to TLS by itself (no fingerprint can be asked under the
+    full screen), so it stops at once and says to run connect again, which does switch and ask."""
+    from lanchat.transport import connect
+
+    monkeypatch.setattr(client, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8))
+    monkeypatch.setattr(client, "GIVE_UP_SECONDS", 2.0)
+    refusal = ev.Error(code=ev.E_USE_TLS, message="this server uses TLS: connect with --tls", fatal=True)
+    server = FlappingServer(notice=False, refusal=refusal)
+    frontend = Untouched()
+    try:
+        def rejoin():  # noqa: ANN202
+            sock = connect(server.endpoint, timeout=5)
+            proto, welcome, early = client.join(sock, "ann", timeout=5)
+            return sock, proto, welcome, early
+
+        sock, proto, welcome, early = rejoin()
+        loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin)
+        outcome = loop.run([welcome, *early])
+    finally:
+        frontend.close()
+        with contextlib.suppress(OSError):
+            server.listener.shutdown(socket.SHUT_RDWR)
+        server.thread.join(10)
+    assert server.accepted == 2, (server.accepted, frontend.shown)
+    assert outcome.code == 1
+    assert outcome.message == ("disconnected: the room now uses TLS; run the same `lanchat connect` again "
+                               "to check its fingerprint and join over TLS"), outcome
