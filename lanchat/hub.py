@@ -79,6 +79,9 @@ FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
 HANDSHAKE_SECONDS = lim.HELLO_SECONDS  # hello within this long of connecting, however the bytes drip
 FRAME_SECONDS = lim.FRAME_SECONDS  # a frame, once begun, finished within this long
+# What a closing connection may still send (read and ignored) before it is closed at once: a
+# flooder put out kept the server reading gigabytes until its linger time was up.
+CLOSING_READ_BYTES = 1024 * 1024
 HELD_BYTES_LIMIT = 64 * 1024  # what a newcomer may say while the host is not in yet (Hub.receive_data)
 KEPT_INTERNAL_ERRORS = 5  # tracebacks of bugs survived kept for tests and debugging; the rest are counted
 
@@ -100,6 +103,7 @@ class Peer:
 
     __slots__ = (
         "cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "group", "paused_until",
+        "ignored_bytes",
     )  # fmt: skip
 
     def __init__(self, cid: int, address: str) -> None:
@@ -116,6 +120,7 @@ class Peer:
         # Not read until then (flood control, a congested room); frames already read wait,
         # unparsed, in ``proto`` and are handled when it ends: nothing is lost.
         self.paused_until: float | None = None
+        self.ignored_bytes = 0  # read after it began closing (Hub.receive_data): bounded
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
@@ -340,6 +345,11 @@ class Hub:
         before anyone else, so every welcome names the host (PROTOCOL.md 5)."""
         peer = self.peers.get(cid)
         if peer is None:
+            return
+        if peer.closing:  # what it says no longer counts: read (so its last words go out, not a
+            peer.ignored_bytes += len(data)  # reset) until it hangs up, but only so much
+            if not data or peer.ignored_bytes > CLOSING_READ_BYTES:
+                self.close(cid)
             return
         if self._host_pending is not None and cid != self._host_pending:
             if not data:

@@ -104,6 +104,30 @@ def test_a_flooder_is_no_longer_read_then_disconnected_and_the_room_goes_on():
         mallory.close()
 
 
+def test_a_connection_put_out_cannot_keep_the_server_reading_what_it_sends():
+    """Put out for a broken frame, mallory goes on sending as fast as the kernel takes it: the
+    server read and threw away gigabytes until the connection's linger time ran out. Now it
+    reads at most CLOSING_READ_BYTES more, then closes; the room goes on."""
+    from lanchat import hub
+
+    with running_server(limits=True) as (server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        raw = socket.create_connection((endpoint.host, endpoint.port), timeout=DEFAULT_TIMEOUT)
+        raw.sendall(b"\x00\x00\x00\x05{bad}")  # not JSON: a fatal bad-frame, then closing
+        junk = b"x" * 65536
+        sent = 0
+        limit = 64 * hub.CLOSING_READ_BYTES  # what a server that reads on for its linger time takes in well under it
+        with contextlib.suppress(OSError):  # the server closing mid-flood: a reset or a broken pipe
+            while sent < limit:
+                sent += raw.send(junk)
+        raw.close()
+        assert sent < limit, f"the server read {sent} bytes after putting the connection out"
+        bob = RawClient(endpoint, "bob")
+        chats_on(ann, bob)
+        ann.close()
+        bob.close()
+
+
 def test_the_host_and_operators_are_not_flood_limited():
     with running_server(limits=True) as (server, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
