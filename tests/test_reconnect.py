@@ -811,37 +811,47 @@ class Untouched:
         os.close(self.write_end)
 
 
+def joined_then_stopped(path: str, frontend: Untouched) -> tuple[Proc, ClientLoop, list]:
+    """A headless server on ``path``; ann joined through an in-process ClientLoop that waits out
+    shutdowns (as the full screen does) and rejoins at ``path``; then the server stopped with
+    SIGTERM (its notice sent, nothing listening). Returns the stopped server, the loop not yet
+    run, and the events to start it with."""
+    from lanchat.transport import connect
+
+    endpoint = Endpoint(path=path)
+
+    def rejoin():  # noqa: ANN202
+        sock = connect(endpoint, timeout=5)
+        proto, welcome, early = client.join(sock, "ann", timeout=5)
+        return sock, proto, welcome, early
+
+    server = Proc("serve", "--headless", "--unix", path, "--no-history")
+    try:
+        server.expect(r"join with")
+        sock, proto, welcome, early = rejoin()
+        loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
+        server.popen.terminate()  # SIGTERM: the shutdown notice, then nothing listens there
+        server.wait()
+    finally:
+        server.stop()  # a process this test started, by its PID; a no-op once it ended
+    return server, loop, [welcome, *early]
+
+
+
 @pytest.mark.parametrize("typed", [None, "typed while it was down"])
 def test_a_stopped_server_that_never_comes_back_ends_the_wait_cleanly_unless_lines_were_lost(monkeypatch, typed):
     """The full screen waits out a shutdown notice (a restart). If the server is not back in
     time, the chat ended as the server said: exit 0, as after the notice before; 1 when a line
     typed while waiting was never sent."""
-    from lanchat.transport import connect
-
     monkeypatch.setattr(client, "GIVE_UP_SECONDS", 1.0)
+    frontend = Untouched()
     with short_tmp_dir() as folder:
-        path = os.path.join(folder, "chat.sock")
-        server = Proc("serve", "--headless", "--unix", path, "--no-history")
-        frontend = Untouched()
         try:
-            server.expect(r"join with")
-            endpoint = Endpoint(path=path)
-
-            def rejoin():  # noqa: ANN202
-                sock = connect(endpoint, timeout=5)
-                proto, welcome, early = client.join(sock, "ann", timeout=5)
-                return sock, proto, welcome, early
-
-            sock, proto, welcome, early = rejoin()
-            session = Session(name="ann")
-            loop = ClientLoop(sock, proto, session, frontend, rejoin=rejoin, rejoin_after_shutdown=True)
-            server.popen.terminate()  # SIGTERM: the shutdown notice, then nothing listens there
-            server.wait()
+            _stopped, loop, early = joined_then_stopped(os.path.join(folder, "chat.sock"), frontend)
             if typed:
                 frontend.type(typed)
-            outcome = loop.run([welcome, *early])
+            outcome = loop.run(early)
         finally:
-            server.stop()
             frontend.close()
     assert any("waiting for the server to come back" in text for text in frontend.shown), frontend.shown
     assert outcome.message.startswith("disconnected: the server shut down: the server was stopped, and it was not back within")
@@ -855,29 +865,15 @@ def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_s
     """Enter pressed as the server shut down: the write failed, the line went with the dead
     connection, and the notice unread behind it read "connection lost". Now the notice is read
     first, and the line is sent again once the restarted server is back."""
-    from lanchat.transport import connect
-
+    frontend = Untouched()
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "chat.sock")
-        server = Proc("serve", "--headless", "--unix", path, "--no-history")
-        frontend = Untouched()
-        cat = None
+        server = cat = None
         try:
-            server.expect(r"join with")
-            endpoint = Endpoint(path=path)
-
-            def rejoin():  # noqa: ANN202
-                sock = connect(endpoint, timeout=5)
-                proto, welcome, early = client.join(sock, "ann", timeout=5)
-                return sock, proto, welcome, early
-
-            sock, proto, welcome, early = rejoin()
-            loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
-            server.popen.terminate()
-            server.wait()
+            server, loop, early = joined_then_stopped(path, frontend)
             frontend.type("typed as it stopped")  # read before the notice: its write fails
             result: list = []
-            runner = threading.Thread(target=lambda: result.append(loop.run([welcome, *early])), daemon=True)
+            runner = threading.Thread(target=lambda: result.append(loop.run(early)), daemon=True)
             runner.start()
             wait_for(lambda: any("waiting for the server to come back" in t for t in frontend.shown), what="the wait")
             server = Proc("serve", "--headless", "--unix", path, "--no-history")
@@ -896,7 +892,6 @@ def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_s
     assert "the server shut down: the server was stopped" in shown, shown
     assert "1 line you typed did not reach the server: sent again on rejoining" in shown, shown
     assert not any(t.startswith("connection lost") for t in shown), shown
-
 
 
 def test_the_shutdown_notice_is_waited_out_at_once_not_after_the_server_hangs_up():
