@@ -811,20 +811,24 @@ class Untouched:
         os.close(self.write_end)
 
 
-def joined_then_stopped(path: str, frontend: Untouched) -> tuple[Proc, ClientLoop, list]:
-    """A headless server on ``path``; ann joined through an in-process ClientLoop that waits out
-    shutdowns (as the full screen does) and rejoins at ``path``; then the server stopped with
-    SIGTERM (its notice sent, nothing listening). Returns the stopped server, the loop not yet
-    run, and the events to start it with."""
+def ann_joins(endpoint: Endpoint):  # noqa: ANN201
+    """Connecting and joining as ann at ``endpoint``: the first join and every rejoin (client.Rejoin)."""
     from lanchat.transport import connect
-
-    endpoint = Endpoint(path=path)
 
     def rejoin():  # noqa: ANN202
         sock = connect(endpoint, timeout=5)
         proto, welcome, early = client.join(sock, "ann", timeout=5)
         return sock, proto, welcome, early
 
+    return rejoin
+
+
+def joined_then_stopped(path: str, frontend: Untouched) -> tuple[Proc, ClientLoop, list]:
+    """A headless server on ``path``; ann joined through an in-process ClientLoop that waits out
+    shutdowns (as the full screen does) and rejoins at ``path``; then the server stopped with
+    SIGTERM (its notice sent, nothing listening). Returns the stopped server, the loop not yet
+    run, and the events to start it with."""
+    rejoin = ann_joins(Endpoint(path=path))
     server = Proc("serve", "--headless", "--unix", path, "--no-history")
     try:
         server.expect(r"join with")
@@ -987,18 +991,13 @@ def test_a_server_that_takes_every_rejoin_and_goes_again_at_once_is_not_rejoined
     again, or drops it: the full screen rejoined after 1 s every time, forever, three lines on
     the screen a second. A rejoin that does not hold now counts as a failed try: the waits grow
     as they do for an absent server, and the wait ends after GIVE_UP_SECONDS from the first loss."""
-    from lanchat.transport import connect
 
     monkeypatch.setattr(client, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8))  # 1, 2, 4, 8, 15 s, 20 times faster
     monkeypatch.setattr(client, "GIVE_UP_SECONDS", 2.0)
     server = FlappingServer(notice)
     frontend = Untouched()
     try:
-        def rejoin():  # noqa: ANN202
-            sock = connect(server.endpoint, timeout=5)
-            proto, welcome, early = client.join(sock, "ann", timeout=5)
-            return sock, proto, welcome, early
-
+        rejoin = ann_joins(server.endpoint)
         sock, proto, welcome, early = rejoin()
         loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
         outcome = loop.run([welcome, *early])
@@ -1018,7 +1017,6 @@ def test_a_rejoin_told_to_use_tls_stops_and_says_to_connect_again(monkeypatch):
     rejoin is refused with use-tls. It went on trying every 15 s for 10 minutes, a refusal line
     each time; a rejoin never switches to TLS by itself (no fingerprint can be asked under the
     full screen), so it stops at once and says to run connect again, which does switch and ask."""
-    from lanchat.transport import connect
 
     monkeypatch.setattr(client, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8))
     monkeypatch.setattr(client, "GIVE_UP_SECONDS", 2.0)
@@ -1026,11 +1024,7 @@ def test_a_rejoin_told_to_use_tls_stops_and_says_to_connect_again(monkeypatch):
     server = FlappingServer(notice=False, refusal=refusal)
     frontend = Untouched()
     try:
-        def rejoin():  # noqa: ANN202
-            sock = connect(server.endpoint, timeout=5)
-            proto, welcome, early = client.join(sock, "ann", timeout=5)
-            return sock, proto, welcome, early
-
+        rejoin = ann_joins(server.endpoint)
         sock, proto, welcome, early = rejoin()
         loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin)
         outcome = loop.run([welcome, *early])
