@@ -47,8 +47,8 @@ class SendPacer:
         self.waiting: deque[ev.Event] = deque()
         self.order: deque[int] = deque()  # each waiting frame's place in what was typed (in step with waiting)
         self.typed = 0  # frames counted so far: the next one's place
-        # (place, when it went, frame, its JSON, times refused) of what went out lately: a refused one goes back
-        self.sent: deque[tuple[int, float, ev.Event, dict[str, object], int]] = deque(maxlen=SENT_REMEMBERED)
+        # (place, when it went, frame, times refused) of what went out lately: a refused one goes back
+        self.sent: deque[tuple[int, float, ev.Event, int]] = deque(maxlen=SENT_REMEMBERED)
         self.refusals: dict[int, int] = {}  # place -> times refused, for the waiting frames that were
 
     def allow(self, welcome: ev.Welcome, now: float) -> None:
@@ -93,7 +93,7 @@ class SendPacer:
     def _went(self, place: int, event: ev.Event, now: float) -> None:
         refusals = self.refusals.pop(place, 0) if self.refusals else 0
         if self.bucket is not None:  # with no limit nothing is refused for flooding
-            self.sent.append((place, now, event, json.loads(json.dumps(event.to_json())), refusals))  # as the server quotes it
+            self.sent.append((place, now, event, refusals))  # its JSON only if a refusal comes (refused)
 
     def refused(self, quoted: str | None, now: float) -> bool:
         """The server refused one of ours as a flood (a slow-down quoting it: another session of
@@ -109,8 +109,8 @@ class SendPacer:
             return False
         while self.sent and now - self.sent[0][1] > SENT_REMEMBERED_SECONDS:
             self.sent.popleft()
-        for index, (place, _when, event, wire, refusals) in enumerate(self.sent):
-            if wire == refused:
+        for index, (place, _when, event, refusals) in enumerate(self.sent):
+            if json.loads(json.dumps(event.to_json())) == refused:  # as the server quotes it; refusals are rare
                 del self.sent[index]
                 if refusals >= MAX_REFUSALS:
                     return False
