@@ -560,6 +560,9 @@ def _log_crash(exc: BaseException) -> str:
     return str(path)
 
 
+_LEAVING: list[bool] = []  # _raise_interrupt ran: the process is on its way out
+
+
 def _raise_interrupt() -> None:
     """SIGTERM or SIGHUP in a client: leave as Ctrl-C does, once. The repeats are ignored from
     now on: closing a terminal window sends SIGHUP twice (the kernel's hangup, then the shell
@@ -569,14 +572,30 @@ def _raise_interrupt() -> None:
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    # A repeat that arrived before SIG_IGN was set still calls this again, in the middle of the
+    # goodbye (Python runs a handler for each signal caught meanwhile): only the first one counts.
+    if not _LEAVING:
+        _LEAVING.append(True)
+        raise KeyboardInterrupt
 
 
 def _install_signals(handler) -> None:  # noqa: ANN001
     import signal
 
+    _LEAVING.clear()
     signal.signal(signal.SIGTERM, lambda *_: handler())
     signal.signal(signal.SIGHUP, lambda *_: handler())
+
+
+def _hold_signals(hold: bool) -> None:
+    """Between the welcome and the client's loop, Ctrl-C, SIGTERM and SIGHUP wait (blocked) and
+    arrive once the loop can say bye: a terminal closed just after joining left the room as a
+    lost connection (killed by the hangup before its handler was there). Off POSIX: nothing."""
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK,
+                               {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 
 # --------------------------------------------------------------------- serve
@@ -1369,10 +1388,13 @@ def _run_participant(  # noqa: ANN001
     from .client_files import ClientTransfers
     from .session import Session
 
+    if on_quit is None:  # a hangup while joining: not in, exit 130 as Ctrl-C does (was: killed by it)
+        _install_signals(_raise_interrupt)
     try:
         sock, proto, welcome, early = _join_retrying(
             sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
         )
+        _hold_signals(True)
     except (PromptCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()
@@ -1389,23 +1411,20 @@ def _run_participant(  # noqa: ANN001
         # How to join, below the history replayed on joining: the newest lines the host sees.
         # The full screen hides what `serve` printed; --plain printed it above the replay.
         session.join_lines_when = "replay" if isinstance(frontend, PlainFrontend) else "welcome"
-    if on_quit is not None:
-        _install_signals(on_quit)
-    else:
-        _install_signals(_raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
+    _install_signals(on_quit or _raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
     again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
     # the full screen waits out a shutdown notice too (a host restarting the server); plain and scripts end
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,
                       rejoin_after_shutdown=not isinstance(frontend, PlainFrontend))
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
-    early_events = [welcome, *early]
     crash: Exception | None = None
     try:
-        outcome = loop.run(early_events)
+        outcome = loop.run([welcome, *early], started=lambda: _hold_signals(False))
         _let_the_end_be_read(frontend, session, role)
     except Exception as exc:  # an internal error: restore the terminal first, then one line
         crash = exc
     finally:
+        _hold_signals(False)
         close = getattr(frontend, "close", None)
         if close:
             close()

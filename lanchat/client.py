@@ -570,7 +570,8 @@ class ClientLoop:
 
     # ---------------------------------------------------------------- the loop
 
-    def run(self, early_events: list[object] = ()) -> Outcome:  # type: ignore[assignment]
+    def run(self, early_events: list[object] = (), started: Callable[[], None] | None = None) -> Outcome:  # type: ignore[assignment]
+        """``started``: called once inside the loop's Ctrl-C handling (the caller holds signals until then)."""
         self.sock.setblocking(False)
         self.selector = watching_keys(self.selector, self.frontend.fileno())
         self.selector.register(self.sock, selectors.EVENT_READ, "net")
@@ -581,6 +582,8 @@ class ClientLoop:
             self.selector.register(self.reconnect.fileno(), selectors.EVENT_READ, "rejoin")
         try:
             try:
+                if started is not None:
+                    started()
                 self._handle_events(list(early_events))
                 self.frontend.update()
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the welcome was shown: still say bye

@@ -6,7 +6,9 @@ afterwards and checks that no Python traceback ever reached the user.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import os
 import signal
 import socket
@@ -155,6 +157,64 @@ def test_a_client_hung_up_again_and_again_still_leaves_politely(run):
     ann.expect(STAMP + r"\* bob left \(1 here\)$")  # a bye, not a lost connection
     assert bob.wait() == 0
     bob.expect(r"you left the chat")
+
+
+def test_a_hangup_caught_while_the_first_one_is_handled_does_not_cut_the_goodbye():
+    """The CI run that failed the storm above: a SIGHUP caught while the handler of the first
+    one ran (before it set SIG_IGN) makes Python call the handler again, in the middle of the
+    goodbye; that second KeyboardInterrupt left the room as a lost connection. Only the first
+    call raises; installing the handlers again (a new chat in the same process) re-arms it."""
+    from lanchat import __main__ as cli
+
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        cli._install_signals(cli._raise_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            cli._raise_interrupt()
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        cli._raise_interrupt()  # the repeat: returns, the goodbye goes on
+        cli._install_signals(cli._raise_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            cli._raise_interrupt()
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def test_a_hangup_right_after_the_welcome_neither_kills_the_client_nor_shows_a_traceback():
+    """A terminal closed as the welcome arrives: the client used to be killed by the hangup (its
+    handler came only once its screen was made, after the join). Now a hangup while joining
+    ends it as Ctrl-C does (exit 130), and one after the welcome waits for the loop to say bye."""
+    from lanchat import wire
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    client = Proc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "ann")
+    try:
+        conn, _ = listener.accept()
+        conn.settimeout(DEFAULT_TIMEOUT)
+        decoder, heard = wire.FrameDecoder(), []
+        while not heard:
+            data = conn.recv(65536)
+            assert data, "the client went before its hello"
+            heard += decoder.feed(data)
+        welcome = {"type": "welcome", "version": 1, "name": "ann", "mode": "duplex", "members": ["ann"]}
+        conn.sendall(wire.frame(json.dumps(welcome).encode()))
+        client.popen.send_signal(signal.SIGHUP)
+        said = b""
+        with contextlib.suppress(OSError):
+            while data := conn.recv(65536):
+                said += data
+                if b'"bye"' in said:
+                    conn.close()  # the server's side of a goodbye: the client may go
+                    break
+        code = client.wait()
+        assert code in (0, 130), f"ended by the signal ({code}):\n{client.output}"
+        assert "Traceback" not in client.output
+        assert code == 130 or b'"bye"' in said
+    finally:
+        client.stop()
+        listener.close()
 
 
 def test_a_reader_gone_before_the_goodbye_gets_no_traceback(run):
