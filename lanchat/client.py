@@ -29,6 +29,7 @@ from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiComman
 from .textsafe import visible
 from .tls import looks_like_tls
 from .transport import TransportError, set_receive_buffer
+from .unconfirmed import ECHOES, TYPED_ONLY_REFUSALS, Unconfirmed
 
 READ_BYTES = 256 * 1024
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
@@ -56,6 +57,7 @@ def retry_delay(attempt: int) -> float:
 # connect + join again as the same person: (socket, protocol, welcome, events after it)
 Rejoin = Callable[[], tuple[socket.socket, Connection, ev.Welcome, list]]
 TYPED = frozenset({ev.Say, ev.Whisper, ev.Me})  # what a person typed: never lost with a connection
+MAY_ANSWER = ECHOES | {ev.Error, ev.HistoryEnd}  # events that may answer a typed line (``answered``)
 
 
 class Offline:
@@ -97,6 +99,10 @@ class Reconnect:
         self.settle_at: float | None = None
         self.rejoined: tuple[float, float] | None = None  # the last rejoin: (when, when the loss before it began)
         self.queued: list[ev.Event] = []
+        # a rejoin's replay is under way: our own lines in it were received (unconfirmed.py);
+        # what it ends with (its history-end) is kept until the batch it came in is shown
+        self.replaying = False
+        self.replay_end: ev.HistoryEnd | None = None
         self.status = Offline()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_read, self._wake_write = socket.socketpair()
@@ -130,13 +136,8 @@ class Reconnect:
         with contextlib.suppress(OSError):
             loop.sock.close()
         stopped = cut_off(loop.transfers)  # a download cut off here leaves no partial file
-        loop.out.clear()
-        unsent = [event for _end, event in loop.unsent_typed]
-        loop.unsent_typed = []
-        self.queued[:0] = unsent  # before what is typed from now on, in the order typed
-        if unsent:
-            count = f"{len(unsent)} line{'s' if len(unsent) != 1 else ''}"
-            stopped = [*stopped, Line(kind="error", time=time.time(), text=f"{count} you typed did not reach the server: sent again on rejoining")]
+        loop.out.clear()  # the typed lines in it are still unconfirmed: sent again once back (resend)
+        self.replaying, self.replay_end = False, None
         now = time.monotonic()
         held = self.rejoined is None or now - self.rejoined[0] >= HELD_SECONDS
         self.offline_since, self.attempt = (now, 0) if held else (self.rejoined[1], self.attempt + 1)  # type: ignore[index]
@@ -172,6 +173,7 @@ class Reconnect:
         if self.settle_at is not None and now >= self.settle_at:
             self.settle_at = None
             loop.session.rejoin.settled()
+            self.resend(loop)  # no end of the replay came: what is left may have arrived or not
         if self.retry_at is not None and now >= self.retry_at and loop.outcome is None and not loop.quitting:
             self.retry_at = None
             self._attempt(loop)
@@ -235,14 +237,34 @@ class Reconnect:
         sock.setblocking(False)
         loop.selector.register(sock, selectors.EVENT_READ, "net")
         self.settle_at = time.monotonic() + REPLAY_SETTLE_SECONDS
+        self.replaying = True  # typed lines wait until the replay has said which of ours arrived
         loop._handle_events([welcome, *early])
+        if not welcome.keeps_history:  # no replay comes: nothing tells which lines arrived
+            self.resend(loop)
+
+    def resend(self, loop: ClientLoop) -> None:
+        """The rejoin's replay is over: the typed lines it did not show (still unconfirmed) go
+        again, first and in order, said once; then those typed while away (PROTOCOL.md, Rejoining).
+        Without the replay's end (a server without history) a line may have arrived and show twice:
+        a line lost unsaid is worse than one said twice after a server restart."""
+        end, self.replay_end = self.replay_end, None
+        if not self.replaying:
+            return
+        self.replaying = False
+        again = loop.unconfirmed.take()
+        if again:
+            count = f"{len(again)} line{'s' if len(again) != 1 else ''} you typed"
+            how = "did not reach the server" if end is not None and not end.more else "may not have reached the server"
+            loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} {how}: sent again")])
+            loop.paced.pacer.ahead(again)
         queued, self.queued = self.queued, []
         for event in queued:
             loop._send(event)
+        loop.paced.send_waiting(loop)
 
     def _give_up(self, loop: ClientLoop) -> None:
         """The server ended the chat and did not come back (to stay): that end, unless lines were lost."""
-        lost_lines = bool(self.queued or loop.paced.pacer.waiting)
+        lost_lines = bool(self.queued or loop.paced.pacer.waiting or loop.unconfirmed)
         loop._finish(0 if self.shutdown_reason is not None and not lost_lines else 1, self._gave_up())
 
     def _gave_up(self) -> str:  # lines never sent are counted by ClientLoop._finish (Paced.never_sent)
@@ -263,9 +285,10 @@ class Reconnect:
         for end in (self._wake_read, self._wake_write):
             end.close()
 
-    def drop_queued(self) -> int:
-        """Forget what was typed while away (the chat ends); returns how many that was."""
-        count = len(self.queued)
+    def drop_queued(self, loop: ClientLoop) -> int:
+        """Forget what was typed while away and what was to be sent again (the chat ends);
+        returns how many that was."""
+        count = len(self.queued) + (len(loop.unconfirmed.take()) if self.offline or self.replaying else 0)
         self.queued.clear()
         return count
 
@@ -290,6 +313,9 @@ class Paced:
         self.told = False  # the pacing notice was shown (no status line): a refused line is not told again
 
     def send(self, loop: ClientLoop, event: ev.Event) -> None:
+        if loop.reconnect is not None and loop.reconnect.replaying and type(event) in TYPED:
+            loop.reconnect.queued.append(event)  # after the lines sent again (Reconnect.resend)
+            return
         if self.pacer.send(event, time.monotonic()):
             loop._write(event)
         elif len(self.pacer.waiting) == 1:
@@ -306,7 +332,7 @@ class Paced:
     def never_sent(self, loop: ClientLoop) -> str:
         """Lines still held (the flood limit, or typed while away) die with the chat: said in its
         last words, which outlive the full screen (taken over by another session, say)."""
-        unsent = self.pacer.drop() + (loop.reconnect.drop_queued() if loop.reconnect is not None else 0)
+        unsent = self.pacer.drop() + (loop.reconnect.drop_queued(loop) if loop.reconnect is not None else 0)
         if not unsent:
             return ""
         return f" ({unsent} line{'s' if unsent != 1 else ''} you typed {'were' if unsent != 1 else 'was'} not sent)"
@@ -314,15 +340,18 @@ class Paced:
     def refused(self, loop: ClientLoop, error: ev.Error) -> bool:
         """A slow-down quoting a line of ours (the same person's other session spent the
         bucket): it waits again in its place, shown as any held line is. False: not ours."""
-        if not self.pacer.refused(error.refused, time.monotonic()):
+        event = self.pacer.refused(error.refused, time.monotonic())
+        if event is None:
             return False
+        loop.unconfirmed.waits_again(event)  # the copy sent again is the one to track
         if len(self.pacer.waiting) == 1 and (loop.transfers.status_line or not self.told):
             self._pacing_starts(loop)
         return True
 
     def send_waiting(self, loop: ClientLoop) -> None:
         """The held lines whose turn has come; once none is left, a pending leave goes ahead."""
-        if not self.pacer.waiting or loop.outcome is not None or (loop.reconnect is not None and loop.reconnect.offline):
+        reconnect = loop.reconnect
+        if not self.pacer.waiting or loop.outcome is not None or (reconnect is not None and (reconnect.offline or reconnect.replaying)):
             return
         for event in self.pacer.release(time.monotonic()):
             loop._write(event)
@@ -339,6 +368,7 @@ class Paced:
         """Refused as muted: the held lines a mute refuses go (each would be refused in turn),
         said once with the count."""
         count = self.pacer.drop_muted()
+        loop.unconfirmed.muted()  # each line in flight is refused as well: none to send again
         self._leave_if_drained(loop)  # the leave waited for those lines: maybe none is left to send
         if not count:
             return []
@@ -360,7 +390,7 @@ class Paced:
             return True
         self.pacer.drop()
         if loop.reconnect is not None:  # and what was typed while away, told in the same count
-            count += loop.reconnect.drop_queued()
+            count += loop.reconnect.drop_queued(loop)
         loop.session.progress.pop("pacing", None)
         loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} line{'s' if count != 1 else ''} not sent")])
         return False
@@ -555,8 +585,7 @@ class ClientLoop:
         self.frontend = frontend
         self.on_quit = on_quit  # the host's /q shuts the server down instead of leaving
         self.out = bytearray()
-        # typed lines (TYPED) still in ``out``, with where each ends: sent again on rejoining
-        self.unsent_typed: list[tuple[int, ev.Event]] = []
+        self.unconfirmed = Unconfirmed()  # typed lines written and not yet answered: sent again on rejoining
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
@@ -653,6 +682,8 @@ class ClientLoop:
     def _handle_events(self, events: list[object]) -> None:
         lines: list[Line] = []
         for event in events:
+            if type(event) in MAY_ANSWER:  # a line of ours answered? (unconfirmed.py)
+                answered(self, event)
             if isinstance(event, Invalid):
                 if event.code == ev.E_OUT_OF_RANGE:  # that one event is left out, said so
                     lines.append(Line(kind="error", time=time.time(), text=f"a message from the server was not shown: {event.message}"))
@@ -696,6 +727,8 @@ class ClientLoop:
                 return
         if lines:
             self.frontend.show(lines)
+        if self.reconnect is not None and self.reconnect.replay_end is not None:
+            self.reconnect.resend(self)  # below what the replay showed
         if self.session.leave_requested and not self.quitting and self.outcome is None:
             self._quit(when_sent=True)
 
@@ -744,7 +777,7 @@ class ClientLoop:
         try:
             self.out += self.proto.send(event)
             if type(event) in TYPED:
-                self.unsent_typed.append((len(self.out), event))  # until the kernel has all of it
+                self.unconfirmed.sent(event)  # until the server answers it
         except LocalProtocolError:
             return  # the connection is closing; nothing more can be said
         except ValueError as exc:  # wire.FrameError: too big for one frame; nothing was sent
@@ -764,8 +797,6 @@ class ClientLoop:
                 closed_on_write(self)
                 return
             del self.out[:sent]
-            if self.unsent_typed:
-                self.unsent_typed = [(end - sent, event) for end, event in self.unsent_typed if end > sent]
         # an upload in progress keeps write interest: writable means "read the next chunks"
         wanted = self.out or (self.transfers.has_chunks_to_send and not self.quitting)
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
@@ -830,6 +861,23 @@ class ClientLoop:
             message += self.paced.never_sent(self)
             # printed after the terminal is restored, and it may quote the server: made harmless
             self.outcome = Outcome(code, visible(message))
+
+
+def answered(loop: ClientLoop, event: object) -> None:
+    """``event`` may answer typed lines of ours (MAY_ANSWER): our own echo, live or in a rejoin's
+    replay (never an old line on a /history page), or a refusal only a typed line gets, retires
+    them; a rejoin's history-end is kept for Reconnect.resend (unconfirmed.py)."""
+    reconnect = loop.reconnect
+    if isinstance(event, ev.Error):
+        if event.code in TYPED_ONLY_REFUSALS:
+            loop.unconfirmed.refused()
+    elif isinstance(event, ev.HistoryEnd):
+        if reconnect is not None and reconnect.replaying:
+            reconnect.replay_end = event
+    elif event.sender == loop.session.name and (  # type: ignore[attr-defined]
+        not getattr(event, "history", False) or (reconnect is not None and reconnect.replaying)
+    ):
+        loop.unconfirmed.echoed(event)  # type: ignore[arg-type]  # one of ECHOES
 
 
 def also_due(loop: ClientLoop, timeout: float | None) -> float | None:

@@ -45,11 +45,13 @@ class SendPacer:
         self.bucket: TokenBucket | None = None  # None: no limit holds (no allowance in the welcome)
         self.burst, self.rate = 0, 0.0  # the room's allowance, as its welcome said (for the notices)
         self.waiting: deque[ev.Event] = deque()
-        self.order: deque[int] = deque()  # each waiting frame's place in what was typed (in step with waiting)
+        # each waiting frame's place in what was typed (in step with waiting); a fraction for
+        # the lines sent again after a rejoin (``ahead``), which go before every waiting one
+        self.order: deque[float] = deque()
         self.typed = 0  # frames counted so far: the next one's place
         # (place, when it went, frame, times refused) of what went out lately: a refused one goes back
-        self.sent: deque[tuple[int, float, ev.Event, int]] = deque(maxlen=SENT_REMEMBERED)
-        self.refusals: dict[int, int] = {}  # place -> times refused, for the waiting frames that were
+        self.sent: deque[tuple[float, float, ev.Event, int]] = deque(maxlen=SENT_REMEMBERED)
+        self.refusals: dict[float, int] = {}  # place -> times refused, for the waiting frames that were
 
     def allow(self, welcome: ev.Welcome, now: float) -> None:
         """The allowance in ``welcome``, starting from the tokens it says are left (absent: all
@@ -90,38 +92,49 @@ class SendPacer:
             ready.append(event)
         return ready
 
-    def _went(self, place: int, event: ev.Event, now: float) -> None:
+    def ahead(self, events: list[ev.Event]) -> None:
+        """Frames written before a lost connection and never answered (unconfirmed.py): they go
+        out first after the rejoin, before every frame waiting here, in order, as the bucket allows."""
+        if not events:
+            return
+        first = self.order[0] if self.order else self.typed + 1
+        count = len(events)
+        places = [first - 1 + (index + 1) / (count + 1) for index in range(count)]  # between the last sent and the first waiting
+        self.waiting.extendleft(reversed(events))
+        self.order.extendleft(reversed(places))
+
+    def _went(self, place: float, event: ev.Event, now: float) -> None:
         refusals = self.refusals.pop(place, 0) if self.refusals else 0
         if self.bucket is not None:  # with no limit nothing is refused for flooding
             self.sent.append((place, now, event, refusals))  # its JSON only if a refusal comes (refused)
 
-    def refused(self, quoted: str | None, now: float) -> bool:
+    def refused(self, quoted: str | None, now: float) -> ev.Event | None:
         """The server refused one of ours as a flood (a slow-down quoting it: another session of
         the same person spent the bucket). It waits again, in its place among those waiting,
-        and this bucket starts again from empty. False: not one we know, or one refused
+        and this bucket starts again from empty; returns it. None: not one we know, or one refused
         MAX_REFUSALS times already; it stays refused. The quote is the server's: not JSON, or
         JSON nested too deep for the parser (a fake server's thousands of ``[``), is none of ours."""
         if quoted is None or self.bucket is None or not self.sent:
-            return False
+            return None
         try:
             refused = json.loads(quoted)
         except (ValueError, RecursionError):
-            return False
+            return None
         while self.sent and now - self.sent[0][1] > SENT_REMEMBERED_SECONDS:
             self.sent.popleft()
         for index, (place, _when, event, refusals) in enumerate(self.sent):
             if json.loads(json.dumps(event.to_json())) == refused:  # as the server quotes it; refusals are rare
                 del self.sent[index]
                 if refusals >= MAX_REFUSALS:
-                    return False
+                    return None
                 self.refusals[place] = refusals + 1
                 at = bisect.bisect(self.order, place)
                 self.waiting.insert(at, event)
                 self.order.insert(at, place)
                 self.bucket.refill(now)
                 self.bucket.tokens = 0.0  # the server's is spent: wait for a token before the next
-                return True
-        return False
+                return event
+        return None
 
     def due(self, now: float) -> float | None:
         """Seconds until the next waiting frame may go (0: now); None when nothing waits."""

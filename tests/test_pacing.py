@@ -154,7 +154,7 @@ def test_a_refusal_that_quotes_nothing_of_ours_is_left_to_be_shown():
     assert not pacer.refused(quoted(ev.Say(text="not mine")), 0.0)
     assert not pacer.refused("{not json", 0.0)
     assert not pacer.refused(quoted(ev.Say(text="mine")), 31.0)  # too long ago to be this one
-    assert pacer.refused(quoted(ev.Say(text="mine")), 0.5) is False  # forgotten once looked past
+    assert pacer.refused(quoted(ev.Say(text="mine")), 0.5) is None  # forgotten once looked past
     assert pacer.send(ev.Say(text="again"), 1.0)
     assert pacer.refused(quoted(ev.Say(text="again")), 1.0)
     assert [e.text for e in pacer.waiting] == ["again"] and not pacer.refused(quoted(ev.Say(text="again")), 1.0)  # type: ignore[attr-defined]

@@ -1,0 +1,98 @@
+"""unconfirmed.py: the typed lines the server has not answered yet, sent again after a lost connection. Pure.
+
+A line handed to the kernel is not a line the server has: Wi-Fi that dies silently takes with
+it whatever the kernel still held, and the rejoin (client.Reconnect) would lose it without a
+word. The server handles one connection's frames in order and answers each typed line (``say``,
+``whisper``, ``me``) either with its echo (the ``message``, ``direct`` or ``action`` from our own
+name, sent to us too) or with a refusal (PROTOCOL.md, Rejoining). So the lines written and not
+yet answered wait here, oldest first; an echo retires the oldest entry it matches and every entry
+before it (the server answered those already: echoed before, or refused). After a rejoin, the
+replay of what was missed (our own stored lines among it) retires entries the same way, and what
+is left did not reach the server: it is sent again, once, in order.
+
+Per line sent: one append. Per echo: one compare with the oldest entry, which it usually is.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from . import events as ev
+
+# At most this many lines wait for their echo; past it the oldest is forgotten unsaid (a room
+# that answers nothing for 200 lines is not one whose echoes we can wait for).
+MAX_UNCONFIRMED = 200
+# What a typed line comes back as, from our own name, when the server takes it.
+ECHO_OF: dict[type, type] = {ev.Message: ev.Say, ev.Direct: ev.Whisper, ev.Emote: ev.Me}
+ECHOES = frozenset(ECHO_OF)
+# Refusals that only a typed line gets (room.py: the turn rule and check_text): each answers
+# the oldest line still waiting. Other refusals (a whisper to nobody, a reason too long) may
+# answer a command as well, so they retire nothing: the next echo does.
+TYPED_ONLY_REFUSALS = frozenset({ev.E_NOT_YOUR_TURN, ev.E_EMPTY})
+
+
+def _same(line: ev.Event, echo: ev.Event) -> bool:
+    """Whether ``echo`` (from our own name) is the server's answer to ``line``."""
+    if ECHO_OF.get(type(echo)) is not type(line) or line.text != echo.text:  # type: ignore[attr-defined]
+        return False
+    if isinstance(line, ev.Whisper):  # the server writes the name as it knows it: compare as it does
+        return ev.name_key(line.to) == ev.name_key(echo.to)  # type: ignore[attr-defined]
+    return True
+
+
+class Unconfirmed:
+    """The typed lines written to the connection whose echo or refusal has not come, oldest first."""
+
+    def __init__(self, limit: int = MAX_UNCONFIRMED) -> None:
+        self.lines: deque[ev.Event] = deque()
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def sent(self, line: ev.Event) -> None:
+        """``line`` (a say, whisper or me) was written to the connection."""
+        self.lines.append(line)
+        if len(self.lines) > self.limit:
+            self.lines.popleft()
+
+    def echoed(self, echo: ev.Event) -> bool:
+        """``echo`` is a message, direct or action from our own name, live or replayed: the
+        oldest line it answers goes, with every line before it. False: it answers none here."""
+        lines = self.lines
+        if not lines:
+            return False
+        if _same(lines[0], echo):  # the usual case: the oldest line's echo
+            lines.popleft()
+            return True
+        for index, line in enumerate(lines):
+            if _same(line, echo):
+                for _ in range(index + 1):
+                    lines.popleft()
+                return True
+        return False
+
+    def refused(self) -> None:
+        """A refusal only a typed line gets (TYPED_ONLY_REFUSALS): the oldest line is answered."""
+        if self.lines:
+            self.lines.popleft()
+
+    def muted(self) -> None:
+        """Refused as muted: every line waiting is refused the same way (or was answered
+        already), so none is sent again, as the held ones are dropped (client.Paced.muted)."""
+        self.lines.clear()
+
+    def waits_again(self, line: ev.Event) -> None:
+        """``line`` was refused by the flood limit and waits in the pacer to be sent again
+        (pacing.SendPacer.refused): the copy sent then is the one to track, not this one."""
+        for index, waiting in enumerate(self.lines):
+            if waiting == line:
+                del self.lines[index]
+                return
+
+    def take(self) -> list[ev.Event]:
+        """What never got an answer, oldest first, forgotten here (it is tracked again as it is
+        written again): after a rejoin's replay, the lines to send again."""
+        lines = list(self.lines)
+        self.lines.clear()
+        return lines

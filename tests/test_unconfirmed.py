@@ -1,0 +1,199 @@
+"""Typed lines the kernel took but the server never got: sent again after the rejoin, once.
+
+Pure tests of unconfirmed.Unconfirmed (retire by echo, refusals, the bound) and pacing's
+``ahead``; then the real programs through a relay (test_reconnect.Blip) that swallows what bob
+sends, or what the server sends him, before the link dies (PROTOCOL.md, Rejoining).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from helpers import Proc, TermProc, wait_for
+from test_reconnect import Blip, serve_tcp
+
+from lanchat import events as ev
+from lanchat.pacing import SendPacer
+from lanchat.unconfirmed import Unconfirmed
+
+
+def said(unconfirmed: Unconfirmed) -> list[str]:
+    return [line.text for line in unconfirmed.lines]  # type: ignore[attr-defined]
+
+
+def echo(text: str) -> ev.Message:
+    return ev.Message(sender="bob", text=text, time=1.0)
+
+
+def test_an_echo_retires_its_line_and_every_line_before_it():
+    unconfirmed = Unconfirmed()
+    for text in ("a", "b", "c", "d"):
+        unconfirmed.sent(ev.Say(text=text))
+    assert unconfirmed.echoed(echo("a")) and said(unconfirmed) == ["b", "c", "d"]
+    assert unconfirmed.echoed(echo("c")) and said(unconfirmed) == ["d"]  # b was refused: answered too
+    assert not unconfirmed.echoed(echo("zzz")) and said(unconfirmed) == ["d"]  # not one of these
+    assert not unconfirmed.echoed(ev.Emote(sender="bob", text="d", time=1.0))  # a /me is not a say
+    assert unconfirmed.take() == [ev.Say(text="d")] and len(unconfirmed) == 0
+
+
+def test_the_same_text_twice_is_retired_once_per_echo():
+    unconfirmed = Unconfirmed()
+    for _ in range(2):
+        unconfirmed.sent(ev.Say(text="ok"))
+    unconfirmed.echoed(echo("ok"))
+    assert said(unconfirmed) == ["ok"]
+
+
+def test_whispers_and_actions_are_matched_by_their_own_echo():
+    unconfirmed = Unconfirmed()
+    unconfirmed.sent(ev.Whisper(to="ANN", text="psst"))
+    unconfirmed.sent(ev.Me(text="waves"))
+    unconfirmed.sent(ev.Whisper(to="cat", text="psst"))
+    assert not unconfirmed.echoed(ev.Direct(sender="bob", to="dan", text="psst", time=1.0))  # another's
+    assert unconfirmed.echoed(ev.Direct(sender="bob", to="ann", text="psst", time=1.0))  # as the server writes the name
+    assert unconfirmed.echoed(ev.Emote(sender="bob", text="waves", time=1.0))
+    assert unconfirmed.echoed(ev.Direct(sender="bob", to="cat", text="psst", time=1.0, held=True))
+    assert len(unconfirmed) == 0
+
+
+def test_refusals_answer_the_oldest_line_and_a_mute_answers_all():
+    unconfirmed = Unconfirmed()
+    for text in ("a", "b", "c"):
+        unconfirmed.sent(ev.Say(text=text))
+    unconfirmed.refused()  # not your turn: the oldest was refused
+    assert said(unconfirmed) == ["b", "c"]
+    unconfirmed.muted()  # each in flight is refused too
+    assert len(unconfirmed) == 0
+    unconfirmed.refused()  # nothing waits: nothing to do
+
+
+def test_a_line_the_flood_limit_refused_is_tracked_once_as_sent_again():
+    unconfirmed = Unconfirmed()
+    for text in ("a", "b", "a"):
+        unconfirmed.sent(ev.Say(text=text))
+    unconfirmed.waits_again(ev.Say(text="a"))  # the first "a" waits in the pacer
+    assert said(unconfirmed) == ["b", "a"]
+    unconfirmed.waits_again(ev.Say(text="gone"))
+    assert said(unconfirmed) == ["b", "a"]
+
+
+def test_at_most_the_limit_waits_the_oldest_going_first():
+    unconfirmed = Unconfirmed(limit=3)
+    for number in range(5):
+        unconfirmed.sent(ev.Say(text=str(number)))
+    assert said(unconfirmed) == ["2", "3", "4"]
+
+
+def test_lines_sent_again_go_before_every_waiting_line_in_order():
+    pacer = SendPacer()
+    pacer.allow(ev.Welcome(name="bob", mode="duplex", members=("bob",), flood_burst=2, flood_rate=10.0), 0.0)  # 1 at once
+    assert pacer.send(ev.Say(text="sent"), 0.0)  # one token held back: the next ones wait
+    assert not pacer.send(ev.Say(text="w1"), 0.0) and not pacer.send(ev.Say(text="w2"), 0.0)
+    pacer.ahead([ev.Say(text="again1"), ev.Say(text="again2")])
+    assert [e.text for e in pacer.waiting] == ["again1", "again2", "w1", "w2"]  # type: ignore[attr-defined]
+    assert list(pacer.order) == sorted(pacer.order)  # places stay in order: a refusal finds its own
+    released = [e.text for second in range(10, 14) for e in pacer.release(float(second))]  # type: ignore[attr-defined]
+    assert released == ["again1", "again2", "w1", "w2"] and not pacer.waiting
+    pacer.ahead([ev.Say(text="alone")])  # nothing waits: it simply waits first
+    assert [e.text for e in pacer.release(20.0)] == ["alone"]  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------- the real programs, a dying link
+
+
+@pytest.fixture
+def room(tmp_path) -> Iterator[tuple[Proc, Blip]]:  # noqa: ANN001
+    """A server with history, ann on it directly, and a relay for bob."""
+    server, port = serve_tcp("--history", str(tmp_path / "h.sqlite3"))
+    blip = Blip(("127.0.0.1", port))
+    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+    try:
+        ann.expect(r"welcome, ann")
+        yield ann, blip
+    finally:
+        for proc in (ann, server):
+            proc.stop()
+        blip.close()
+    for proc in (ann, server):
+        assert "Traceback" not in proc.output
+
+
+class Bob:
+    """bob through the relay: a script (plain, stdin piped) or the full screen."""
+
+    def __init__(self, how: str, port: int) -> None:
+        args = ("connect", "127.0.0.1", str(port), "--name", "bob")
+        self.proc: Proc | TermProc = Proc(*args) if how == "script" else TermProc(*args, rows=30, cols=120)
+
+    def say(self, text: str) -> None:
+        self.proc.send(text + ("\n" if isinstance(self.proc, Proc) else "\r"))
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> None:
+        self.proc.expect(pattern, timeout=timeout)
+
+    @property
+    def text(self) -> str:
+        return self.proc.output if isinstance(self.proc, Proc) else self.proc.text
+
+
+def count(proc: Proc, line: str) -> int:
+    return sum(text.endswith(line) for text in proc.lines)
+
+
+@pytest.mark.parametrize("how", ["script", "full screen"])
+def test_lines_the_kernel_took_but_the_server_never_got_are_sent_again_once(room, how):
+    """The Wi-Fi dies silently while bob types: his lines go into the socket, never to the
+    server, then the link breaks. Once he is back they arrive, once each, in order, and he is
+    told they were sent again."""
+    ann, blip = room
+    bob = Bob(how, blip.port)
+    try:
+        bob.expect(r"welcome, bob")
+        ann.send("hello bob")
+        bob.expect(r"ann: hello bob")
+        blip.swallow("up")
+        bob.say("typing into the void")
+        wait_for(lambda: blip.has_swallowed("typing into the void"), what="the line in the dying link")
+        bob.say("and a second line")  # typed after (two at once are one pasted message on the full screen)
+        wait_for(lambda: blip.has_swallowed("and a second line"), what="both lines in the dying link")
+        blip.cut()
+        bob.expect(r"connection lost; retrying")
+        blip.restore()
+        bob.expect(r"2 lines you typed did not reach the server: sent again", timeout=20)
+        ann.expect(r"bob: typing into the void$")
+        ann.expect(r"bob: and a second line$")
+        bob.say("after the rejoin")
+        ann.expect(r"bob: after the rejoin$")
+        assert [count(ann, ": typing into the void"), count(ann, ": and a second line")] == [1, 1], ann.output
+        lines = ann.output.splitlines()
+        assert next(i for i, t in enumerate(lines) if t.endswith("void")) < next(i for i, t in enumerate(lines) if t.endswith("second line"))
+    finally:
+        bob.proc.stop()
+    assert "Traceback" not in bob.text
+
+
+def test_a_line_the_server_got_whose_echo_was_lost_is_not_sent_again(room):
+    """The server took bob's line and the link died with its echo: the rejoin's replay shows it
+    arrived, so it is not sent again (it would show twice to everyone)."""
+    ann, blip = room
+    bob = Proc("connect", "127.0.0.1", str(blip.port), "--name", "bob")
+    try:
+        bob.expect(r"welcome, bob")
+        ann.send("hello bob")
+        bob.expect(r"ann: hello bob")
+        blip.swallow("down")
+        bob.send("heard, but its echo was lost")
+        ann.expect(r"bob: heard, but its echo was lost$")
+        wait_for(lambda: blip.has_swallowed("heard, but its echo was lost"), what="the echo in the dying link")
+        blip.cut()
+        bob.expect(r"connection lost; retrying")
+        blip.restore()
+        bob.expect(r"end of what you missed \(1 message\)", timeout=20)  # its own line, replayed
+        bob.send("after the rejoin")
+        ann.expect(r"bob: after the rejoin$")
+        assert count(ann, ": heard, but its echo was lost") == 1, ann.output
+        assert "reached the server" not in bob.output, bob.output
+    finally:
+        bob.stop()
+    assert "Traceback" not in bob.output
