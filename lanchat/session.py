@@ -646,6 +646,8 @@ class Rejoining:
             if event.more or session.history_before is None:  # more: the gap is where /history goes on
                 session.history_before = event.before  # else it goes on from where it was
             return self._end(session, event.more)
+        if self.missed == 0 and isinstance(event, (ev.Topic, ev.Away)) and not getattr(event, "answer", False):
+            return None  # what a newcomer hears between the welcome and the replay (the topic, who is away)
         self.settled()  # anything live ends the replay, which comes first as a block
         return None
 
