@@ -7,7 +7,9 @@ sends, or what the server sends him, before the link dies (PROTOCOL.md, Rejoinin
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers import Proc, TermProc, wait_for
@@ -102,10 +104,10 @@ def test_lines_sent_again_go_before_every_waiting_line_in_order():
 # ------------------------------------------------------------- the real programs, a dying link
 
 
-@pytest.fixture
-def room(tmp_path) -> Iterator[tuple[Proc, Blip]]:  # noqa: ANN001
+@contextlib.contextmanager
+def a_room(tmp_path: Path, *extra: str) -> Iterator[tuple[Proc, Blip]]:
     """A server with history, ann on it directly, and a relay for bob."""
-    server, port = serve_tcp("--history", str(tmp_path / "h.sqlite3"))
+    server, port = serve_tcp("--history", str(tmp_path / "h.sqlite3"), *extra)
     blip = Blip(("127.0.0.1", port))
     ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
     try:
@@ -117,6 +119,12 @@ def room(tmp_path) -> Iterator[tuple[Proc, Blip]]:  # noqa: ANN001
         blip.close()
     for proc in (ann, server):
         assert "Traceback" not in proc.output
+
+
+@pytest.fixture
+def room(tmp_path: Path) -> Iterator[tuple[Proc, Blip]]:
+    with a_room(tmp_path) as ann_and_relay:
+        yield ann_and_relay
 
 
 class Bob:
@@ -197,3 +205,25 @@ def test_a_line_the_server_got_whose_echo_was_lost_is_not_sent_again(room):
     finally:
         bob.stop()
     assert "Traceback" not in bob.output
+
+
+def test_a_line_refused_before_the_drop_is_not_sent_again(tmp_path):
+    """In a turn-based room bob speaks out of turn and is refused; the link then drops with no
+    echo after the refusal. The refusal answered the line: it is not sent again on rejoining
+    (to be refused again, with "did not reach the server")."""
+    with a_room(tmp_path, "--mode", "turn") as (ann, blip):
+        bob = Proc("connect", "127.0.0.1", str(blip.port), "--name", "bob")
+        try:
+            bob.expect(r"welcome, bob")
+            bob.send("out of turn")
+            bob.expect(r"! not your turn: waiting for ann$")
+            blip.cut()
+            bob.expect(r"connection lost; retrying")
+            blip.restore()
+            bob.expect(r"you missed nothing while away", timeout=20)
+            ann.send("ann speaking")
+            bob.expect(r"ann: ann speaking$")  # anything sent again would have gone before it
+            assert "reached the server" not in bob.output and bob.output.count("not your turn") == 1, bob.output
+        finally:
+            bob.stop()
+        assert "Traceback" not in bob.output
