@@ -32,6 +32,7 @@ PURE = (
     "session.py",
     "session_social.py",
     "textsafe.py",
+    "unconfirmed.py",
     "wire.py",
     "ui/editor.py",
     "ui/render.py",
