@@ -883,11 +883,12 @@ def answered(loop: ClientLoop, event: object) -> None:
 def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
     """``timeout``, or less when a reconnect attempt or a paced line is due sooner."""
     now = time.monotonic()
-    offline = loop.reconnect is not None and loop.reconnect.offline
+    # held lines wait while offline, and during a rejoin's replay (Reconnect.resend sends them)
+    held = loop.reconnect is not None and (loop.reconnect.offline or loop.reconnect.replaying)
     if loop.reconnect is not None and (when := loop.reconnect.due()) is not None:
         wait = max(0.0, when - now)
         timeout = wait if timeout is None else min(timeout, wait)
-    if not offline and (paced := loop.paced.pacer.due(now)) is not None:
+    if not held and (paced := loop.paced.pacer.due(now)) is not None:
         timeout = paced if timeout is None else min(timeout, paced)
     return timeout
 

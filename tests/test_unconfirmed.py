@@ -227,3 +227,20 @@ def test_a_line_refused_before_the_drop_is_not_sent_again(tmp_path):
         finally:
             bob.stop()
         assert "Traceback" not in bob.output
+
+
+def test_lines_held_during_a_rejoins_replay_do_not_make_the_loop_spin():
+    """While the replay is under way the held lines do not go out (Reconnect.resend sends them
+    after it): the loop's select must not be told one is due now, over and over."""
+    from types import SimpleNamespace
+
+    from lanchat.client import also_due
+
+    pacer = SendPacer()
+    pacer.ahead([ev.Say(text="held")])
+    assert pacer.due(0.0) == 0.0  # with no limit, due at once once sending may go on
+    reconnect = SimpleNamespace(offline=False, replaying=True, due=lambda: None)
+    loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer))
+    assert also_due(loop, None) is None  # type: ignore[arg-type]
+    reconnect.replaying = False
+    assert also_due(loop, None) == 0.0  # type: ignore[arg-type]
