@@ -196,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--mode",
         choices=("duplex", "turn"),
-        default="duplex",
-        help="duplex: everyone types whenever they like (default); turn: strict turn-taking",
+        default=None,
+        help="duplex: everyone types whenever they like (default); turn: strict turn-taking. "
+        "Without it, a room restarted with its history resumes the mode /mode left it in",
     )
     serve.add_argument(
         "--name", type=_name, help="your name in the chat (asked for at a terminal if not given; --headless: none)"
@@ -685,6 +686,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         binding = channel_binding(tls_fingerprint)
         if made:
             print(f"{PROG}: made a TLS certificate in {cert}", flush=True)
+    args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
     endpoint = Endpoint(host=args.host, port=port, path=args.unix)
     try:
         listener = listen(endpoint)
@@ -736,6 +738,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
     if room_password is not None:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
+    banner += mode_lines
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
     announcer, announce_line = _announcer(
@@ -800,6 +803,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if announcer is not None:
             announcer.close()
+
+
+def _room_mode(asked: str | None, store) -> tuple[str, list[str]]:  # noqa: ANN001
+    """The room's mode and what the host's start lines say of it: --mode if given, else the
+    mode /mode left the room in when it last ran with this history (kept by actions.KeepMode),
+    else duplex. The mode chosen is kept, so the next start without --mode resumes it."""
+    kept = store.room_mode() if store is not None else None
+    mode = asked or kept or "duplex"
+    lines = []
+    texts = {"turn": "turn-based", "duplex": "full-duplex"}
+    if asked is None and kept == "turn":  # not the default: say why, and how to start otherwise
+        lines.append("  mode: turn-based, as /mode left this room when it last ran (serve --mode duplex starts full-duplex)")
+    elif asked is not None and kept is not None and kept != asked:
+        lines.append(f"  mode: {texts[asked]} as --mode {asked} asks; /mode had left this room {texts[kept]}")
+    if store is not None and store.writable and asked is not None and asked != kept:  # the room's mode now
+        import contextlib
+
+        from .history import HistoryWriteError
+
+        with contextlib.suppress(HistoryWriteError):
+            store.set_room_mode(mode)
+    return mode, lines
 
 
 def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, password: bool = False,  # noqa: ANN001, ANN202

@@ -124,6 +124,12 @@ class NextFileId:
     value: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class KeepMode:
+    """The mode ``/mode`` switched the room to, kept so that a restart resumes it."""
+
+    mode: str
+
 
 @dataclass(frozen=True, kw_only=True)
 class Claim:
@@ -173,5 +179,5 @@ class Said:
 
 Action = (
     Send | Broadcast | Claim | Close | Keep | Log | LogRefusal | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
-    | NextFileId | Said
+    | NextFileId | KeepMode | Said
 )

@@ -960,6 +960,22 @@ class HistoryStore(_NameOwners):
         except sqlite3.Error as exc:
             raise HistoryWriteError(_describe(exc)) from None
 
+    def room_mode(self) -> str | None:
+        """The mode the room was last in (actions.KeepMode), or None if none was kept."""
+        try:
+            row = self.db.execute("SELECT value FROM settings WHERE key = 'mode'").fetchone()
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return None
+        return str(row[0]) if row is not None and row[0] in ("duplex", "turn") else None  # garbage: none
+
+    def set_room_mode(self, mode: str) -> None:
+        """Keep the room's mode (actions.KeepMode), so a restart resumes it."""
+        self._settle()
+        try:
+            self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('mode', ?)", (mode,))
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
     def bans(self) -> list[Ban]:
         """The bans in force, oldest first: what the room starts with."""
         try:

@@ -48,6 +48,7 @@ from .actions import (
     DropBans,
     DropMutes,
     Keep,
+    KeepMode,
     Log,
     LogRefusal,
     NextFileId,
@@ -532,6 +533,8 @@ class Hub:
                 self.history.call(lambda store: store.drop_bans(action.ids))  # noqa: B023
             elif isinstance(action, NextFileId):  # file ids never repeat after a restart
                 self.history.call(lambda store: store.set_next_file_id(action.value))  # noqa: B023
+            elif isinstance(action, KeepMode):  # a restart resumes the mode /mode left
+                self.history.call(lambda store: store.set_room_mode(action.mode))  # noqa: B023
             elif isinstance(action, StoreMute):  # mutes survive a restart, as bans do
                 self.history.call(lambda store: store.add_mute(action.mute, action.now))  # noqa: B023
             elif isinstance(action, DropMutes):

@@ -430,7 +430,8 @@ def _mode(room: Room, member: Member, mode: str | None) -> list[Action]:
     if mode == room.mode:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"the room is already {mode}")
     room.mode = mode
-    actions = _told(room, member, "mode", None, "", mode=mode)
+    actions: list[Action] = [_room.KeepMode(mode=mode)]  # a restart resumes it (PROTOCOL.md, Moderation)
+    actions += _told(room, member, "mode", None, "", mode=mode)
     if mode == _room.TURN:
         room.turn_holder = _first_to_speak(room)
     else:

@@ -24,6 +24,7 @@ from .actions import (
     DropBans,
     DropMutes,
     Keep,
+    KeepMode,
     Log,
     Record,
     Replay,
@@ -58,7 +59,7 @@ MODES = (DUPLEX, TURN)
 # room (the notebooks do).
 __all__ = [
     "Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Record", "StoreBan",
-    "DropBans", "StoreMute", "DropMutes", "Member", "Room", "DUPLEX", "TURN", "MODES",
+    "DropBans", "StoreMute", "DropMutes", "KeepMode", "Member", "Room", "DUPLEX", "TURN", "MODES",
 ]  # fmt: skip
 
 

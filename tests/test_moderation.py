@@ -19,7 +19,7 @@ from lanchat import identity
 from lanchat.limits import AddressGroups
 from lanchat.moderation import Ban, Mute, ban_tries_due, key_id, mutes_end_at, mutes_ended, tick
 from lanchat.moderation import ban_tries_due_at as next_ban_tries
-from lanchat.room import Claim, DropBans, DropMutes, Log, Record, Room, StoreBan, StoreMute
+from lanchat.room import Claim, DropBans, DropMutes, KeepMode, Log, Record, Room, StoreBan, StoreMute
 from lanchat.session import Local, Outgoing, Session
 
 LAN = {"hal": "/tmp/chat.sock", "ann": "192.168.1.10", "bob": "192.168.1.11", "mallory": "192.168.1.66"}
@@ -34,6 +34,7 @@ class ModDriver(RoomDriver):
         self.stored: dict[int, Ban] = {}
         self.stored_mutes: dict[int, Mute] = {}
         self.logged: list[str] = []
+        self.kept_mode: str | None = None
 
     def perform(self, actions: list) -> list:
         rest = []
@@ -50,6 +51,8 @@ class ModDriver(RoomDriver):
             elif isinstance(action, DropMutes):
                 for mute_id in action.ids:
                     del self.stored_mutes[mute_id]
+            elif isinstance(action, KeepMode):
+                self.kept_mode = action.mode
             elif isinstance(action, Claim):
                 pass  # the store's copy of name ownership; the gate already holds it
             elif isinstance(action, Log):
@@ -715,12 +718,14 @@ def test_the_room_switches_to_turns_and_back_while_it_runs():
     room.mod("hal", "mode", mode="turn")
     got = room.take("bob")
     assert got == [ev.Moderated(action="mode", by="hal", mode="turn", time=START), ev.Turn(holder="ann")]
+    assert room.kept_mode == "turn"  # kept with the history: a restart resumes it
     room.say("bob", "me first")
     assert room.only_error("bob").code == ev.E_NOT_YOUR_TURN
     room.say("ann", "hello")
     assert room.room.turn_name == "bob"
     room.mod("hal", "mode", mode="duplex")
     assert room.take("mallory")[-2:] == [ev.Moderated(action="mode", by="hal", mode="duplex", time=START), ev.Turn(holder=None)]
+    assert room.kept_mode == "duplex"
     room.still_serves("mallory", "hal", "ann", "bob")
     room.mod("hal", "mode", mode="duplex")
     assert room.only_error("hal").message == "the room is already duplex"

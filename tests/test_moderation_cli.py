@@ -337,6 +337,46 @@ def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: 
         assert "muted" not in cy.output
 
 
+def test_a_restarted_room_resumes_the_mode_the_teacher_switched_to_unless_serve_mode_says(run):  # noqa: F811
+    """The teacher switched the lesson to turns with /mode turn; the server was restarted (same
+    history file) and the room came back full-duplex, the command line's default. Now the mode
+    /mode left is kept with the history and resumed, and the host's start lines say so; an
+    explicit --mode wins (and says what it overrode), and is what the next start resumes."""
+    with short_tmp_dir() as folder:
+        args = ("--headless", "--operator", "teach", "--unix", os.path.join(folder, "c.sock"))
+        args += ("--history", os.path.join(folder, "h.sqlite3"))
+        server, where = serve(run, *args)
+        server.expect(r"full-duplex chat on ")
+        teach = join(run, where, "teach")
+        server.expect(r"is an operator \(serve --operator\)$")
+        teach.send("/mode turn")
+        teach.expect(r"\* teach switched the room to turn-based mode$")
+        mark = teach.mark()
+        server.popen.kill()  # no shutdown notice: as when the machine is switched off
+        server.wait()
+        server, _ = serve(run, *args)
+        server.expect(r"turn-based chat on ")
+        server.expect(r"mode: turn-based, as /mode left this room when it last ran \(serve --mode duplex starts full-duplex\)$")
+        teach.expect(r"back in the room as teach", timeout=20, start=mark)
+        ann = join(run, where, "ann")
+        ann.expect(r"welcome, ann: turn mode")
+        ann.expect(r"turn-based: ")
+        ann.send("/q")
+        assert ann.wait() == 0
+        server.popen.terminate()  # a clean stop: everyone is told and leaves
+        assert teach.wait() == 0 and server.wait() == 0
+        server, _ = serve(run, *args, "--mode", "duplex")
+        server.expect(r"full-duplex chat on ")
+        server.expect(r"mode: full-duplex as --mode duplex asks; /mode had left this room turn-based$")
+        server.popen.terminate()
+        assert server.wait() == 0
+        server, _ = serve(run, *args)  # no --mode: the mode the last run was in
+        server.expect(r"full-duplex chat on ")
+        ann = join(run, where, "ann")
+        ann.expect(r"welcome, ann: duplex mode")
+        assert "mode:" not in server.output, server.output
+
+
 def test_a_second_mute_replaces_the_first_in_the_room_and_in_the_history_file(run, tmp_path):  # noqa: F811
     """hal muted bob for 5 minutes, then for 10: two mutes were kept, and the room read the
     second as if the first had never been. Now the room reads what it replaced, the history
