@@ -235,6 +235,23 @@ class Roster(Event):
     type: ClassVar[str] = "roster"
     sent_by: ClassVar[str] = "server"
     members: tuple[str, ...]
+    # Moderation (PROTOCOL.md): who here is muted, and each one's minutes left in the same order
+    # (0: until unmuted). Left out while nobody here is, so the frames of a room without mutes
+    # stay exactly as they were; older clients ignore them.
+    muted: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
+    muted_minutes: tuple[int, ...] = field(default=(), metadata={"omit_default": True})
+
+    def mute_notes(self) -> dict[str, str]:
+        """name_key -> how /who marks a muted member: "muted for 8 more minutes", "muted until
+        unmuted", or "muted" when the minutes are missing or make no sense (another server)."""
+        notes = {}
+        for i, name in enumerate(self.muted):
+            minutes = self.muted_minutes[i] if i < len(self.muted_minutes) else -1
+            if minutes > 0:
+                notes[name_key(name)] = f"muted for {minutes} more minute{'s' if minutes != 1 else ''}"
+            else:
+                notes[name_key(name)] = "muted until unmuted" if minutes == 0 else "muted"
+        return notes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -550,6 +567,12 @@ def _check_names(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_ints(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a list of integers")
+    return tuple(_check_int(v, where) for v in value)
+
+
 def _check_str(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise EventShapeError(E_BAD_MESSAGE, f"{where} must be a string")
@@ -596,6 +619,7 @@ def _check_not_json(value: Any, where: str) -> Any:
 
 
 _CHECKS: tuple[tuple[str, Callable[[Any, str], Any]], ...] = (
+    ("tuple[int", _check_ints),
     ("tuple", _check_names),
     ("str", _check_str),
     ("bool", _check_bool),
@@ -963,6 +987,7 @@ _STRUCT_TYPES: dict[str, Any] = {
     "float | None": float | None,  # hello's since
     "time": Annotated[float, msgspec.Meta(ge=0.0, le=MAX_TIME)],  # as _check_time
     "tuple[str, ...]": tuple[str, ...],
+    "tuple[int, ...]": tuple[_WIRE_INT, ...],  # roster's muted_minutes, as _check_ints
 }
 
 

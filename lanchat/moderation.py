@@ -583,6 +583,24 @@ def muted_refusal(room: Room, member: Member) -> list[Action]:
     return room._error(member.cid, ev.E_MUTED, mute_refusal(mute, now)) if mute else []
 
 
+def roster(room: Room) -> ev.Roster:
+    """``who``'s answer: everyone here in join order, and who of them is muted with the minutes
+    left (0: until unmuted), counted as a muted person's refusal counts them. Everyone sees it:
+    the act that muted someone told the whole room for how long already."""
+    mod = room.moderation
+    if not mod.mutes:
+        return ev.Roster(members=room.names)
+    now = room.clock()
+    muted: list[str] = []
+    minutes: list[int] = []
+    for member in room.members.values():
+        mute = mod.mute_for(member, now, mod.identity_of(member))
+        if mute is not None:
+            muted.append(member.name)
+            minutes.append(0 if mute.until is None else max(1, round((mute.until - now) / 60)))
+    return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes))
+
+
 def named_operator_joins(room: Room, member: Member) -> list[Action]:
     """``serve --operator NAME`` or ``--operator FINGERPRINT``: the first to join under NAME with
     an identity key, or the key with that fingerprint under whatever name, becomes an operator,

@@ -47,6 +47,7 @@ from .moderation import (
     named_operator_joins,
     operator_name_refusal,
     operators_on_join,
+    roster,
 )
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
 from .wire import FrameError
@@ -251,7 +252,7 @@ class Room:
         if isinstance(event, ev.Whisper):
             return self._whisper(member, event)
         if isinstance(event, ev.Who):
-            return [Send(to=cid, event=ev.Roster(members=self.names))]
+            return [Send(to=cid, event=roster(self))]  # with who is muted (moderation.py)
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
         if isinstance(event, ev.Moderate):

@@ -59,7 +59,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command(name="/w", usage="/w NAME TEXT", help="send a direct message only NAME sees (also /msg)"),
-    Command(name="/who", usage="/who", help="list who is here, in turn order: the host, operators and who is away marked"),
+    Command(name="/who", usage="/who", help="list who is here, in turn order: the host, operators, who is away and who is muted marked"),
     Command(name="/help", usage="/help", help="show this list"),
     Command(name="/address", usage="/address", help="how others join: the addresses and commands serve printed (a client: where it is connected)"),
     Command(name="/whois", usage="/whois NAME", help="the short fingerprint of NAME's key, to compare out loud"),
@@ -323,7 +323,8 @@ class Session:
             return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE, presence=presence)]
         if isinstance(event, ev.Roster):
             self.members = list(event.members)
-            return [self._notice(f"here ({len(self.members)}): {', '.join(self._marked(m) for m in self.members)}")]
+            muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
+            return [self._notice(f"here ({len(self.members)}): {', '.join(self._marked(m, muted) for m in self.members)}")]
         if isinstance(event, ev.Moderated):
             if event.action == "mode" and event.mode in ("turn", "duplex"):
                 self.mode = event.mode  # the turn event that follows says whose turn it is
@@ -366,9 +367,10 @@ class Session:
         key = ev.name_key(name)
         return any(ev.name_key(op) == key for op in ([self.host] if self.host else []) + self.operators)
 
-    def _marked(self, name: str) -> str:
+    def _marked(self, name: str, muted: dict[str, str]) -> str:
         """A name in /who's answer, marked as the roster pane marks it (ui/render.py): the host
-        or an operator, then away, here with the reason (``/away`` alone sends "away")."""
+        or an operator, then away, here with the reason (``/away`` alone sends "away"), then
+        muted (``muted``: Roster.mute_notes)."""
         if self.host is not None and ev.name_key(name) == ev.name_key(self.host):
             marked = f"{name} (host)"
         else:
@@ -376,7 +378,8 @@ class Session:
         reason = self.away.get(ev.name_key(name))
         if reason:
             marked += " (away)" if reason == "away" else f" (away: {reason})"
-        return marked
+        note = muted.get(ev.name_key(name))
+        return f"{marked} ({note})" if note else marked
 
     def _refused_text(self, event: ev.Refused) -> str:
         """Who was turned away and why: a full room, or a banned person trying again."""

@@ -435,7 +435,9 @@ class TextConnection:
             why = {"lost": " (connection lost)", "dropped": " (too slow)"}.get(event.reason, "")
             return f"* {visible(event.name)} left{why}"
         if isinstance(event, ev.Roster):
-            return f"* here: {', '.join(visible(n) for n in event.members)}"
+            muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
+            names = [visible(n) + (f" ({muted[ev.name_key(n)]})" if ev.name_key(n) in muted else "") for n in event.members]
+            return f"* here: {', '.join(names)}"
         if isinstance(event, ev.Turn):
             if event.holder is None:
                 return "* waiting for someone else to join"

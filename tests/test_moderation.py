@@ -352,6 +352,26 @@ def test_a_ban_or_mute_stored_as_a_64_by_an_older_version_still_holds_that_64(tm
     assert room.only_error("dan").code == ev.E_MUTED
 
 
+def test_who_tells_everyone_who_is_muted_and_for_how_long():
+    """A teacher who muted two students could not see it in /who. The roster now lists who is
+    muted and the minutes left (0: until unmuted), to everyone: the mute act told them already."""
+    room = classroom()
+    room.who("ann")
+    assert room.take("ann") == [ev.Roster(members=("hal", "ann", "bob", "mallory"))]  # no mutes: as before
+    room.mod("hal", "mute", "bob", minutes=10)
+    room.mod("hal", "mute", "mallory")
+    room.take_all()
+    room.now = START + 2 * 60 + 1  # 7 minutes 59 seconds left: "8 more minutes", as bob's refusal says
+    room.who("ann")
+    expected = ev.Roster(members=("hal", "ann", "bob", "mallory"), muted=("bob", "mallory"), muted_minutes=(8, 0))
+    assert room.take("ann") == [expected]
+    room.say("bob", "still?")
+    assert "8 more minutes" in room.only_error("bob").message
+    room.now = START + 10 * 60  # bob's mute is over
+    room.who("hal")
+    assert room.take("hal") == [ev.Roster(members=("hal", "ann", "bob", "mallory"), muted=("mallory",), muted_minutes=(0,))]
+
+
 def test_a_mute_over_the_servers_own_global_ipv6_network_leaves_classmates_speaking():
     room = on_the_class_lan()
     room.mod("hal", "mute", "mallory", minutes=5)

@@ -158,6 +158,25 @@ def test_ops_mute_and_mode_through_the_real_server(run):  # noqa: F811
     hal.expect(STAMP + r"bob: now me$")
 
 
+def test_who_shows_the_teacher_and_the_class_who_is_muted_and_for_how_long(run):  # noqa: F811
+    """A teacher who muted two students could not see it in /who; now everyone's /who marks
+    them, with the minutes left or "until unmuted"."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    ann, bob, cy = (join(run, where, name) for name in ("ann", "bob", "cy"))
+    hal.send("/mute bob 8 calm down")
+    bob.expect(r"\* hal muted you for 8 minutes: calm down \(you can still read\)$")
+    hal.send("/mute cy")
+    cy.expect(r"\* hal muted you until unmuted \(you can still read\)$")
+    for person in (hal, ann):
+        person.send("/who")
+        person.expect(r"\* here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy \(muted until unmuted\)$")
+    hal.send("/unmute cy")
+    cy.expect(r"\* hal unmuted you$")
+    mark = ann.mark()
+    ann.send("/who")
+    ann.expect(r"\* here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy$", start=mark)
+
+
 def test_in_turns_a_student_muted_with_a_time_is_passed_over(run):  # noqa: F811
     """The teacher typed `/mute ann 5m chatting` and `/mode turn`: the turn went to ann, who
     could not speak, and the room (the teacher too) waited for her. Now 5m is five minutes,
@@ -368,6 +387,10 @@ def test_a_restarted_room_resumes_the_mode_the_teacher_switched_to_unless_serve_
         server, _ = serve(run, *args, "--mode", "duplex")
         server.expect(r"full-duplex chat on ")
         server.expect(r"mode: full-duplex as --mode duplex asks; /mode had left this room turn-based$")
+        ann = join(run, where, "ann")  # (and the loop runs: a stop now is a clean one)
+        ann.expect(r"welcome, ann: duplex mode")
+        ann.send("/q")
+        assert ann.wait() == 0
         server.popen.terminate()
         assert server.wait() == 0
         server, _ = serve(run, *args)  # no --mode: the mode the last run was in

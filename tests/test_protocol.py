@@ -525,6 +525,7 @@ VALUES = {  # for each wire annotation: values of the right type, then anything 
     "bool": st.booleans(),
     "float": st.floats(allow_nan=False, allow_infinity=False) | st.integers(min_value=-(2**53), max_value=2**53),
     "tuple[str, ...]": st.lists(st.text(max_size=6), max_size=3),
+    "tuple[int, ...]": st.lists(st.integers(min_value=-(2**70), max_value=2**70), max_size=3),
 }
 VALUES["float | None"] = st.none() | VALUES["float"]  # hello's since (PROTOCOL.md, Staying in the room)
 ANY_JSON = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6) | st.lists(st.integers(), max_size=2)

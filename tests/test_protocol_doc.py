@@ -269,6 +269,7 @@ _JSON_TYPES = {
     "float": "number",
     "bool": "boolean",
     "tuple[str, ...]": "list of strings",
+    "tuple[int, ...]": "list of integers",
 }
 
 

@@ -66,6 +66,17 @@ def test_who_marks_who_is_away_as_the_roster_pane_does_with_the_reason():
     assert line.text == "here (4): hal (host) (away), ann (away: lunch), bob, cy"
 
 
+def test_who_marks_who_is_muted_and_for_how_long():
+    """A teacher who muted two students could not see it in /who: the roster now says who is
+    muted (PROTOCOL.md, Moderation); a server that sends too few minutes gets a plain "muted"."""
+    session = Session(name="hal", host="hal")
+    session.on_event(ev.Welcome(name="hal", mode="duplex", members=("hal", "ann", "bob", "cy"), host="hal"))
+    session.on_event(ev.Away(name="cy", reason="lunch", time=1.0))
+    roster = ev.Roster(members=("hal", "ann", "bob", "cy"), muted=("BOB", "cy", "ann"), muted_minutes=(1, 0))
+    (line,) = session.on_event(roster)
+    assert line.text == "here (4): hal (host), ann (muted), bob (muted for 1 more minute), cy (away: lunch) (muted until unmuted)"
+
+
 def test_who_leaves_while_away_is_not_away_when_back():
     """The server forgets an away status when its member leaves; the client kept it, so /who
     and the roster pane showed the one who came back as '(away: lunch)'."""

@@ -13,7 +13,7 @@ import socket
 import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import DEFAULT_TIMEOUT, Endpoint, Proc, RawClient, running_server, wait_for
+from helpers import DEFAULT_TIMEOUT, Endpoint, Proc, RawClient, local_host, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat import identity
@@ -97,6 +97,23 @@ def test_a_text_participant_chats_with_a_lanchat_client():
         finally:
             ann.close()
             bob.close()
+
+
+def test_a_text_participants_who_marks_who_is_muted():
+    """/who typed in nc marks the muted as lanchat's /who does (PROTOCOL.md, Moderation)."""
+    with running_server() as (server, endpoint):
+        hal = local_host(server, "hal")
+        bob = RawClient(endpoint, "bob")
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("ann")
+            ann.expect(r"\* welcome, ann! here: hal, bob\.")
+            hal.send(ev.Moderate(action="mute", name="bob", minutes=8))
+            bob.expect(ev.Moderated, action="mute", name="bob")
+            ann.line("/who")
+            ann.expect(r"\* here: hal, bob \(muted for [78] more minutes\), ann\r\n")
+        finally:
+            ann.close()
 
 
 def test_leaving_without_q_is_lost_in_the_room_and_in_the_log_and_q_is_left():
