@@ -32,6 +32,9 @@ class Admit:
     name: str
     key: bytes | None
     hello: ev.Hello | None = None  # what it said: a rejoin's resume secret and since (PROTOCOL.md, Rejoining)
+    # the key was proved without the room password, as the room asked for a banned key: only
+    # its refusal may follow, never a welcome
+    password_waived: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +53,7 @@ class _Asked:
     key: bytes
     nonce: bytes
     hello: ev.Hello | None = None
+    password_waived: bool = False
 
 
 def _refuse(cid: int, code: str, message: str, fatal: bool = False) -> list[Action]:
@@ -84,8 +88,10 @@ class Gate:
 
     # ------------------------------------------------------------------ coming in
 
-    def hello(self, cid: int, hello: ev.Hello) -> Admit | list[Action]:
-        """A hello with a key gets a challenge; a keyless guest is admitted (or refused) at once."""
+    def hello(self, cid: int, hello: ev.Hello, *, waive_password: bool = False) -> Admit | list[Action]:
+        """A hello with a key gets a challenge; a keyless guest is admitted (or refused) at once.
+        ``waive_password``: the room will refuse this key (a ban), so the challenge asks for
+        no password: the person is told before typing it (``Admit.password_waived``)."""
         self._asked.pop(cid, None)  # a new hello (another name) cancels the last challenge
         if hello.version not in ev.SUPPORTED_VERSIONS:
             message = f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}"
@@ -104,8 +110,8 @@ class Gate:
         except IdentityError as exc:
             return _refuse(cid, ev.E_BAD_KEY, f"{exc} (an Ed25519 public key, base64)", fatal=True)
         nonce = self.random_bytes(identity.NONCE_BYTES)
-        self._asked[cid] = _Asked(name=hello.name, key=key, nonce=nonce, hello=hello)
-        salt = identity.b64(self.password.salt) if self.password is not None else None
+        self._asked[cid] = _Asked(name=hello.name, key=key, nonce=nonce, hello=hello, password_waived=waive_password)
+        salt = identity.b64(self.password.salt) if self.password is not None and not waive_password else None
         return [Send(to=cid, event=ev.Challenge(nonce=identity.b64(nonce), salt=salt))]
 
     def auth(self, cid: int, auth: ev.Auth) -> Admit | list[Action]:
@@ -119,6 +125,8 @@ class Gate:
             return _refuse(cid, ev.E_BAD_SIGNATURE, str(exc), fatal=True)
         if not identity.signature_ok(asked.key, asked.nonce, signature, self.binding):
             return _refuse(cid, ev.E_BAD_SIGNATURE, "the signature does not match your key and this challenge", True)
+        if asked.password_waived:
+            return Admit(asked.name, asked.key, asked.hello, password_waived=True)
         if self.password is not None and not self._proved(asked.nonce, auth.proof):
             return self._wrong(cid)
         return Admit(asked.name, asked.key, asked.hello)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .identity import fingerprint_hex
+from .identity import PUBLIC_KEY_BYTES, IdentityError, fingerprint_hex, unb64
 from .limits import AddressGroups, group_matches
 from .protocol import encode
 
@@ -471,11 +471,37 @@ def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Acti
     address, arrival_key = mod.arrivals.get(cid, ("", None))
     identity = key_id(key if key is not None else arrival_key)
     ban = mod.ban_for(name_key=ev.name_key(name), key=identity, address=address)
-    if ban is None:
-        return None
+    return None if ban is None else _banned(room, cid, ban, name)
+
+
+def _banned(room: Room, cid: int, ban: Ban, name: str) -> list[Action]:
     why = f": {ban.reason}" if ban.reason else ""
     refusal = room._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
     return refusal + _ban_try(room, ban, name)
+
+
+def address_ban_refusal(room: Room, cid: int, name: str) -> list[Action] | None:
+    """In a password room, a ``hello`` from a banned address is refused at once, before the
+    password is asked (PROTOCOL.md, Moderation): the address is the connecting machine's own, so
+    this tells nobody anything about anyone else. A ban by name waits for the password: a stranger
+    must not learn whether a name is banned."""
+    address = room.moderation.address_of(cid)
+    ban = next((b for b in room.moderation.bans if b.address and address and group_matches(b.address, address)), None)
+    return None if ban is None else _banned(room, cid, ban, name)
+
+
+def key_banned(room: Room, hello: ev.Hello) -> bool:
+    """Is the key of this ``hello`` (not proved yet) banned? Then the gate challenges it without
+    the password: proving the key is enough to be told (``ban_refusal``). Someone who only
+    copied a banned public key learns one thing from the salt-less challenge: that it is banned;
+    not by whom, nor why, nor anything of the room."""
+    if hello.key is None or not room.moderation.bans:
+        return False
+    try:
+        identity = key_id(unb64(hello.key, PUBLIC_KEY_BYTES, '"key"'))
+    except IdentityError:
+        return False  # the gate refuses it
+    return any(b.key is not None and b.key == identity for b in room.moderation.bans)
 
 
 def _ban_try(room: Room, ban: Ban, name: str) -> list[Action]:

@@ -40,7 +40,9 @@ from .moderation import (
     Ban,
     Moderation,
     Mute,
+    address_ban_refusal,
     ban_refusal,
+    key_banned,
     moderate,
     muted_join_refusal,
     muted_refusal,
@@ -309,8 +311,17 @@ class Room:
             return self._error(cid, ev.E_BAD_MESSAGE, "you have already joined")
         if cid in self.service_cids:  # a bot on the server's own socketpair: no key, no password
             verdict: Admit | list[Action] = Admit(event.name, None) if isinstance(event, ev.Hello) else []
-        else:
-            verdict = self.gate.hello(cid, event) if isinstance(event, ev.Hello) else self.gate.auth(cid, event)
+        elif isinstance(event, ev.Auth):
+            verdict = self.gate.auth(cid, event)
+        elif self.gate.password is None or cid == self.host_cid:
+            verdict = self.gate.hello(cid, event)
+        else:  # a banned address or key is told before the password is asked (PROTOCOL.md, Moderation)
+            if (banned := address_ban_refusal(self, cid, event.name)) is not None:
+                return banned
+            verdict = self.gate.hello(cid, event, waive_password=key_banned(self, event))
+        if isinstance(verdict, Admit) and verdict.password_waived:  # the key is proved: its ban holds
+            lifted = "the ban on your key was lifted meanwhile: connect again and give the room password"
+            return ban_refusal(self, cid, verdict.name, verdict.key) or self._error(cid, ev.E_PASSWORD, lifted, fatal=True)
         return self._admit(cid, verdict) if isinstance(verdict, Admit) else verdict
 
     def _admit(self, cid: int, admit: Admit) -> list[Action]:

@@ -15,7 +15,7 @@ import sys
 import pexpect
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import ROOT, Proc, RawClient, child_env, local_host, running_server, wait_for
+from helpers import ROOT, Proc, RawClient, child_env, identity_args, local_host, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat import identity
@@ -288,6 +288,61 @@ def test_a_wrong_password_gets_one_generic_error_and_nothing_about_the_room():
     assert error_code(room.handle(3, auth(mallory, no_proof.event)), 3) == ev.E_PASSWORD
     (v1,) = [a for a in room.handle(4, ev.Hello(name="old", version=1)) if isinstance(a, Send)]
     assert v1.event.code == ev.E_PASSWORD and v1.event.fatal  # a version-1 client cannot prove it
+
+
+def banned_password_room(**ban: object) -> tuple[Room, Clock]:
+    """A password room with one ban (by name "mallory", and ``ban``: a key or an address)."""
+    from lanchat.moderation import Ban, key_id
+
+    clock = Clock()
+    key = ban.pop("key", None)
+    fields = {"key": key_id(identity.public_bytes(key)) if key else None, "address": None, **ban}
+    banned = Ban(id=1, name="mallory", name_key=ev.name_key("mallory"), by="hal", reason="spam", time=T0, **fields)  # type: ignore[arg-type]
+    room = Room(clock=clock, bans=[banned], gate=Gate(clock=clock, random_bytes=counter_bytes(), password=RoomPassword.create("s3cret", SALT)))
+    return room, clock
+
+
+def test_a_banned_key_or_address_is_told_before_the_password_is_asked():
+    """A banned student typed the room password and only then read that they were banned. A ban
+    on their key or address concerns them alone: they are told before the password is asked."""
+    mallory = Ed25519PrivateKey.generate()
+    room, _ = banned_password_room(key=mallory)
+    (challenge,) = room.handle(1, hello(mallory, "innocent"))  # another name: the key is what is banned
+    assert challenge.event.salt is None  # no password asked: proving the key is enough to be told
+    refused = room.handle(1, auth(mallory, challenge.event))
+    assert events_to(refused, 1) == [ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)]
+    assert Close(who=1) in refused and 1 not in room.members
+    # someone who copied mallory's public key cannot sign for it: nothing more than the challenge
+    (copied,) = room.handle(2, hello(mallory, "copycat"))
+    stranger = Ed25519PrivateKey.generate()
+    assert error_code(room.handle(2, auth(stranger, copied.event)), 2) == ev.E_BAD_SIGNATURE
+    # a banned address: refused at its hello, before any challenge
+    room, _ = banned_password_room(address="192.168.1.66")
+    room.moderation.arrive(3, "192.168.1.66")
+    refused = room.handle(3, hello(Ed25519PrivateKey.generate(), "someone"))
+    assert events_to(refused, 3) == [ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)]
+
+
+def test_a_banned_name_is_only_told_after_the_password():
+    """Whether a NAME is banned is the room's business: a stranger who asks for it with a key of
+    their own gets the usual challenge, and "wrong password" without the password."""
+    room, _ = banned_password_room()
+    guesser = Ed25519PrivateKey.generate()
+    (challenge,) = room.handle(1, hello(guesser, "mallory"))
+    assert challenge.event.salt == identity.b64(SALT)
+    assert error_code(room.handle(1, auth(guesser, challenge.event, "guess")), 1) == ev.E_PASSWORD
+    assert error_code(join(room, 2, guesser, "mallory", "s3cret"), 2) == ev.E_BANNED
+
+
+def test_a_ban_lifted_between_the_challenge_and_the_answer_lets_nobody_in_without_the_password():
+    mallory = Ed25519PrivateKey.generate()
+    room, _ = banned_password_room(key=mallory)
+    (challenge,) = room.handle(1, hello(mallory, "mal"))
+    assert challenge.event.salt is None
+    room.moderation.bans.clear()  # an /unban meanwhile
+    answered = room.handle(1, auth(mallory, challenge.event))
+    assert error_code(answered, 1) == ev.E_PASSWORD and 1 not in room.members and Close(who=1) in answered
+    assert isinstance(events_to(join(room, 2, mallory, "mal", "s3cret"), 2)[0], ev.Welcome)  # again, with the password
 
 
 def test_three_wrong_passwords_lock_the_address_for_a_minute_and_the_host_log_says_so():
@@ -753,6 +808,39 @@ def test_ctrl_c_at_connects_password_prompt_says_interrupted_and_exits_130():
         assert "interrupted: not joining" in said and "needs a password" not in said, said
         assert "Traceback" not in said
         assert child.exitstatus == 130
+    finally:
+        server.stop()
+
+
+def test_a_banned_student_is_told_so_before_the_password_prompt():
+    """malvolio, banned by the teacher, came back and typed the room password at the prompt, only
+    to read then that he was banned. His key is banned: he reads it before any prompt."""
+    server = Proc(
+        "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password", "--operator", "teach",
+        env=child_env(LANCHAT_PASSWORD="tea and biscuits"),
+    )  # fmt: skip
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        teach = Proc("connect", "127.0.0.1", port, "--name", "teach", env=child_env(LANCHAT_PASSWORD="tea and biscuits"))
+        teach.expect(r"welcome, teach")
+        server.expect(r"is an operator \(serve --operator\)$")
+        malvolio = Proc("connect", "127.0.0.1", port, "--name", "malvolio", env=child_env(LANCHAT_PASSWORD="tea and biscuits"))
+        malvolio.expect(r"welcome, malvolio")
+        teach.send("/ban malvolio spam")
+        teach.expect(r"teach banned malvolio: spam")
+        assert malvolio.wait() == 1
+        env = child_env()
+        env.pop("LANCHAT_PASSWORD", None)
+        again = spawn("connect", "127.0.0.1", port, "--name", "malvolio2", "--plain", *identity_args("malvolio"), env=env)
+        try:
+            again.expect(pexpect.EOF)
+            said = again.before or ""
+        finally:
+            again.close(force=True)
+        assert "you are banned from this room by teach: spam" in said and "password" not in said, said
+        assert again.exitstatus == 1
+        teach.send("/q")
+        assert teach.wait() == 0
     finally:
         server.stop()
 
