@@ -1000,7 +1000,10 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
     (``pinned``, else known or asked); without, _ServerUsesTls if the server turns out to use it."""
     binding = b""
     if tls:
-        started = _start_tls(sock, endpoint.describe(), pinned)
+        try:
+            started = _start_tls(sock, endpoint.describe(), pinned)
+        except PromptCancelled as exc:  # Ctrl-C at "Trust it and connect?" (the socket is closed)
+            return _cancelled(exc)
         if started is None:
             return 1
         from .tls import channel_binding
@@ -1153,9 +1156,12 @@ def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
         print("Compare it with the one the host printed (`lanchat serve --tls`).")
         try:
             return input("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:  # Ctrl-D: the N of [y/N]
             print()
             return False
+        except KeyboardInterrupt:  # Ctrl-C: stopping, as at every other prompt (130, "interrupted")
+            print()
+            raise PromptCancelled(interrupted=True) from None
 
     try:
         tls_sock, fingerprint = client_handshake(sock, where)
@@ -1174,6 +1180,9 @@ def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
         tls_sock.close()
         _fail(str(exc))
         return None
+    except PromptCancelled:
+        tls_sock.close()
+        raise
     print(f"{PROG}: {note}", file=sys.stderr, flush=True)
     return tls_sock, fingerprint
 
@@ -1210,7 +1219,10 @@ def _choose_room():  # noqa: ANN202
             return room
         try:
             answer = input(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
-        except (EOFError, KeyboardInterrupt):
+        except KeyboardInterrupt:  # as at every prompt: "interrupted", 130
+            print()
+            return _cancelled(PromptCancelled(interrupted=True))
+        except EOFError:
             print()
             return 130
         if answer in ("", "y", "yes"):
@@ -1225,7 +1237,10 @@ def _choose_room():  # noqa: ANN202
     while True:
         try:
             answer = input(f"join which room? [1-{len(rooms)}, Enter for none] ").strip()
-        except (EOFError, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            print()
+            return _cancelled(PromptCancelled(interrupted=True))
+        except EOFError:
             print()
             return 130
         if not answer or answer.lower() in ("q", "n", "none"):

@@ -67,6 +67,19 @@ def test_connect_with_no_address_asks_to_join_the_only_room(lab):
     server.expect(r"bob joined")
 
 
+def test_ctrl_c_at_the_join_question_says_interrupted_and_exits_130(lab):
+    """Ctrl-C at "join ann's room? [Y/n]" exited 130 without a word, where every other prompt
+    says "interrupted: not joining"."""
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "ann's room")
+    term = lab.term(bob, "connect", "--name", "bob", "--plain")
+    term.expect(rf"join ann's room on {ANN}:{port}\? \[Y/n\]", timeout=15)
+    term.send("\x03")
+    term.expect(r"lanchat: interrupted: not joining")
+    assert term.wait() == 130
+    assert "bob joined" not in server.output
+
+
 def test_several_rooms_are_a_numbered_list_to_pick_from(lab):
     ann, bob = classroom(lab)
     _first, first_port = serve_room(lab, ann, "--room", "ann's room")

@@ -213,6 +213,31 @@ def test_the_first_connection_asks_to_trust_the_fingerprint_and_remembers_it(cer
         server.close()
 
 
+def test_ctrl_c_at_the_trust_prompt_says_interrupted_and_exits_130_as_elsewhere(certificate):
+    """Ctrl-C at "Trust it and connect? [y/N]" was read as N: "not connecting: you did not
+    trust" and exit 1, where Ctrl-C at every other prompt says "interrupted" and exits 130."""
+    import termios
+
+    context, _fp, _ = certificate
+    server = TlsStandIn(context)
+    try:
+        child = spawn(*connect_args(server.port, "--tls", "--plain"), env=child_env())
+        try:
+            child.expect_exact("Trust it and connect? [y/N] ")
+            child.sendintr()
+            child.expect(pexpect.EOF)
+            said = child.before or ""
+            assert termios.tcgetattr(child.child_fd)[3] & termios.ECHO  # the terminal as it was
+        finally:
+            child.close(force=True)
+        assert "interrupted: not joining" in said and "did not trust" not in said, said
+        assert "Traceback" not in said
+        assert child.exitstatus == 130
+    finally:
+        server.close()
+    assert not [e for e in server.heard if isinstance(e, ev.Hello)]  # nothing was said to it
+
+
 def test_a_tls_client_on_a_plain_port_gets_one_clear_line_and_the_server_goes_on():
     with running_server() as (server, endpoint):
         bob = RawClient(endpoint, "bob")
