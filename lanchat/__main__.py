@@ -1001,7 +1001,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
     binding = b""
     if tls:
         try:
-            started = _start_tls(sock, endpoint.describe(), pinned)
+            started = _start_tls(sock, endpoint.describe(), pinned, hint=_tls_hint(args, pinned))
         except PromptCancelled as exc:  # Ctrl-C at "Trust it and connect?" (the socket is closed)
             return _cancelled(exc)
         if started is None:
@@ -1147,9 +1147,31 @@ def _user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
+def _tls_hint(args: argparse.Namespace, pinned: str | None) -> str:
+    """What to try when the TLS handshake fails, for why this connection used TLS: the student
+    who never typed --tls must not be told to leave it out."""
+    from .tls import NOT_TLS_HINT
+
+    if args.tls:
+        return NOT_TLS_HINT
+    if args.fingerprint is not None:
+        return "is it a lanchat server started without --tls? Then connect without --fingerprint"
+    if pinned is not None:
+        return "it was announced on the local network as a TLS room; is it still running? Try `lanchat connect` again"
+    return "it had just answered that it uses TLS; try `lanchat connect` again in a moment"
+
+
+def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None):  # noqa: ANN001, ANN202
     """TLS on a connected socket, trusted by fingerprint (tls.py); None after saying why not."""
-    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, check_fingerprint, client_handshake, default_folder
+    from .tls import (
+        KNOWN_SERVERS_NAME,
+        NOT_TLS_HINT,
+        KnownServers,
+        TlsError,
+        check_fingerprint,
+        client_handshake,
+        default_folder,
+    )
 
     def ask(fingerprint: str) -> bool:
         print(f"{where} is a TLS server not seen before. Its fingerprint is\n  {fingerprint}")
@@ -1164,7 +1186,7 @@ def _start_tls(sock, where: str, pinned: str | None):  # noqa: ANN001, ANN202
             raise PromptCancelled(interrupted=True) from None
 
     try:
-        tls_sock, fingerprint = client_handshake(sock, where)
+        tls_sock, fingerprint = client_handshake(sock, where, hint=hint or NOT_TLS_HINT)
     except TlsError as exc:
         _fail(str(exc))
         return None
@@ -1323,7 +1345,9 @@ def _reconnect(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
     from .tls import client_handshake
 
     try:
-        sock, fingerprint = client_handshake(sock, endpoint.describe(), timeout=5.0)
+        # a rejoin: TLS because the room used it when we joined, whatever was typed then
+        hint = "the room used TLS when you joined; if it was restarted without --tls, run `lanchat connect` again"
+        sock, fingerprint = client_handshake(sock, endpoint.describe(), timeout=5.0, hint=hint)
         if fingerprint != pinned:
             raise JoinError(f"the server's TLS fingerprint is now {fingerprint}, not {pinned}", FINGERPRINT_CHANGED)
     except BaseException:

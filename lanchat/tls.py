@@ -236,8 +236,15 @@ def client_context() -> ssl.SSLContext:
     return context
 
 
-def client_handshake(sock: socket.socket, where: str, timeout: float = HANDSHAKE_SECONDS) -> tuple[ssl.SSLSocket, str]:
-    """Wrap a connected socket in TLS; returns the TLS socket and the server's fingerprint."""
+NOT_TLS_HINT = "is it a lanchat server started without --tls? Then connect without --tls"
+
+
+def client_handshake(
+    sock: socket.socket, where: str, timeout: float = HANDSHAKE_SECONDS, *, hint: str = NOT_TLS_HINT
+) -> tuple[ssl.SSLSocket, str]:
+    """Wrap a connected socket in TLS; returns the TLS socket and the server's fingerprint.
+    ``hint``: what to try when the server does not speak TLS, worded for why TLS was used (the
+    user's --tls, or the client's own choice: a rejoin, a room that said it uses TLS)."""
     import ssl
 
     sock.settimeout(timeout)
@@ -254,16 +261,10 @@ def client_handshake(sock: socket.socket, where: str, timeout: float = HANDSHAKE
         raise TlsError(f"{where} did not finish the TLS handshake within {timeout:g} s") from None
     except ssl.SSLError as exc:
         _close(tls)
-        raise TlsError(
-            f"{where} does not speak TLS ({exc.reason or exc}); is it a lanchat server started without --tls? "
-            "Then connect without --tls"
-        ) from None
+        raise TlsError(f"{where} does not speak TLS ({exc.reason or exc}); {hint}") from None
     except OSError as exc:
         _close(tls)
-        raise TlsError(
-            f"{where} closed the connection during the TLS handshake ({exc.strerror or exc}); "
-            "is it a lanchat server started without --tls? Then connect without --tls"
-        ) from None
+        raise TlsError(f"{where} closed the connection during the TLS handshake ({exc.strerror or exc}); {hint}") from None
     if not der:
         _close(tls)
         raise TlsError(f"{where} sent no certificate")

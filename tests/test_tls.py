@@ -238,6 +238,46 @@ def test_ctrl_c_at_the_trust_prompt_says_interrupted_and_exits_130_as_elsewhere(
     assert not [e for e in server.heard if isinstance(e, ev.Hello)]  # nothing was said to it
 
 
+def test_a_tls_handshake_reset_after_the_room_said_use_tls_is_not_blamed_on_a_tls_flag_never_typed():
+    """ann typed `lanchat connect HOST PORT`, no --tls; the room said it uses TLS, the client
+    switched by itself, and the handshake was reset: she read "is it a lanchat server started
+    without --tls? Then connect without --tls". Now the line says what happened."""
+    import struct
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(15)
+
+    def stand_in() -> None:  # 1) a TLS room's answer to a plain hello; 2) a reset TLS handshake
+        with contextlib.suppress(OSError):
+            plain, _ = listener.accept()
+            with plain:
+                plain.settimeout(15)
+                proto = Connection(Role.SERVER)
+                while not any(isinstance(e, ev.Hello) for e in proto.events()):
+                    data = plain.recv(65536)
+                    if not data:
+                        return
+                    proto.receive_data(data)
+                plain.sendall(proto.send(ev.Error(code=ev.E_USE_TLS, message="this room uses TLS", fatal=True)))
+            tls, _ = listener.accept()
+            tls.settimeout(15)
+            tls.recv(65536)  # the client's hello of TLS: then a reset, not an answer
+            tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            tls.close()
+
+    thread = threading.Thread(target=stand_in, daemon=True)
+    thread.start()
+    try:
+        proc = Proc(*connect_args(listener.getsockname()[1]), stdin=False)
+        assert proc.wait() == 1
+        assert "uses TLS: connecting with TLS" in proc.output
+        assert "during the TLS handshake" in proc.output and "it had just answered that it uses TLS" in proc.output
+        assert "without --tls" not in proc.output and "Traceback" not in proc.output, proc.output
+    finally:
+        listener.close()
+        thread.join(15)
+
+
 def test_a_tls_client_on_a_plain_port_gets_one_clear_line_and_the_server_goes_on():
     with running_server() as (server, endpoint):
         bob = RawClient(endpoint, "bob")
