@@ -792,7 +792,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             where=where_text,
             plain=args.plain,
             downloads=args.downloads,
-            on_quit=lambda: server.request_shutdown("the host closed the chat"),
+            # the host's /q, /q! and Ctrl-C end the lesson: students stop waiting (PROTOCOL.md 8);
+            # a SIGTERM or SIGHUP (a closed window, a reboot) may be followed by a restart
+            on_quit=lambda: server.request_shutdown("the host closed the chat", final=True),
+            on_stop=lambda: server.request_shutdown("the server was stopped"),
             key=key,
             password=(lambda: password_text),
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
@@ -1395,9 +1398,9 @@ def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001
 
 
 def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
-    """The server shut down (with --no-reconnect: else the full screen waited for it to come
-    back, client.Reconnect), or the bot said goodbye: on the full screen the last lines stay
-    until a key is pressed, instead of vanishing with the screen."""
+    """The server shut down (the host ended the chat, or with --no-reconnect: else the full
+    screen waited for it to come back, client.Reconnect), or the bot said goodbye: on the full
+    screen the last lines stay until a key is pressed, instead of vanishing with the screen."""
     wait = getattr(frontend, "wait_for_key", None)
     if wait is not None and role == "client" and (session.closed_reason or session.leave_requested):
         wait("the chat is over: press any key to leave")
@@ -1444,10 +1447,10 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
 
 
 def _run_participant(  # noqa: ANN001
-    sock, name, *, role, where, plain, on_quit=None, after=None, downloads=None, intro=None, key=None, password=None,
-    binding=b"", no_typing=False, rejoin=None, again_at=None, may_switch_to_tls=False,
+    sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None,
+    password=None, binding=b"", no_typing=False, rejoin=None, again_at=None, may_switch_to_tls=False,
 ) -> int:
-    """``again_at``, ``may_switch_to_tls``: as for _join_retrying."""
+    """The host's ``on_quit`` (/q, Ctrl-C: final) and ``on_stop`` (SIGTERM, SIGHUP, a crash); others: _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
@@ -1475,9 +1478,9 @@ def _run_participant(  # noqa: ANN001
         # How to join, below the history replayed on joining: the newest lines the host sees.
         # The full screen hides what `serve` printed; --plain printed it above the replay.
         session.join_lines_when = "replay" if isinstance(frontend, PlainFrontend) else "welcome"
-    _install_signals(on_quit or _raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
+    _install_signals(on_stop or _raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
     again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
-    # the full screen waits out a shutdown notice too (a host restarting the server); plain and scripts end
+    # the full screen waits out a shutdown notice too (a restart) unless it is final; plain and scripts end
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,
                       rejoin_after_shutdown=not isinstance(frontend, PlainFrontend))
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
@@ -1493,8 +1496,8 @@ def _run_participant(  # noqa: ANN001
         if close:
             close()
     if crash is not None:
-        if on_quit:
-            on_quit()
+        if on_stop:
+            on_stop()
         return _fail(f"internal error ({type(crash).__name__}); the details are in {_log_crash(crash)}")
     if after:
         after()

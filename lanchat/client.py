@@ -82,7 +82,8 @@ class Reconnect:
     its screen, transcript and typed line throughout. With ``after_shutdown`` (the full screen:
     a person who can read the status line and type /q) a shutdown notice is waited out the same
     way, since a host restarting the server mid-lesson sends one too (PROTOCOL.md 8); without it
-    (a plain client, a script) the notice ends the chat.
+    (a plain client, a script), and after a final notice (the host ended the chat), the notice
+    ends the chat.
 
     An attempt (connect, TLS, handshake: up to ~13 s against a peer that does not answer) runs
     on a worker thread, so the person can type, scroll and /q meanwhile; the worker hands its
@@ -126,9 +127,10 @@ class Reconnect:
 
     def lost(self, loop: ClientLoop, pending: list[Line]) -> None:
         """Keep everything on screen, drop the dead socket, and try again after a wait. After a
-        shutdown notice (session.closed_reason) only with ``after_shutdown``; else the chat ends."""
+        shutdown notice (session.closed_reason) only with ``after_shutdown`` and a notice that
+        was not final; else the chat ends."""
         reason = loop.session.closed_reason
-        if reason is not None and not self.after_shutdown:
+        if reason is not None and not self.waits_out_the_notice(loop):
             loop._finish(0, f"disconnected: {reason}", pending)
             return
         with contextlib.suppress(KeyError, ValueError):
@@ -158,10 +160,15 @@ class Reconnect:
         """The shutdown notice (the server's last frame) came: unless we are leaving or it ends
         the chat, hang up now and wait, rather than when the server does (for up to 2 s the
         screen said "chat over", and the server waited for us to go)."""
-        if not self.after_shutdown or loop.quitting or loop.outcome is not None:
+        if not self.waits_out_the_notice(loop) or loop.quitting or loop.outcome is not None:
             return False
         self.lost(loop, lines)
         return True
+
+    def waits_out_the_notice(self, loop: ClientLoop) -> bool:
+        """Whether the shutdown notice received is waited out: on the full screen, unless it
+        said the host ended the chat for good (``final``, PROTOCOL.md 8)."""
+        return self.after_shutdown and not loop.session.closed_for_good
 
     def _wait(self, delay: float, loop: ClientLoop) -> None:
         self.retry_at = time.monotonic() + delay

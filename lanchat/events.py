@@ -284,6 +284,9 @@ class Shutdown(Event):
     type: ClassVar[str] = "shutdown"
     sent_by: ClassVar[str] = "server"
     reason: str = "the server is shutting down"
+    # the host ended the chat on purpose (its /q, Ctrl-C): it will not be back, so a client that
+    # would wait for a restart ends instead. Left out while false (PROTOCOL.md 8, Shutdown).
+    final: bool = _flag()
 
 
 CLIENT_EVENTS: dict[str, type[Event]] = {cls.type: cls for cls in (Hello, Say, Whisper, Who, Bye)}

@@ -765,8 +765,9 @@ class Hub:
 
     # ---------------------------------------------------------------- shutdown
 
-    def shutdown(self, reason: str) -> None:
-        """Seed 003: everyone gets the shutdown notice first; the loop then flushes and closes."""
+    def shutdown(self, reason: str, *, final: bool = False) -> None:
+        """Seed 003: everyone gets the shutdown notice first; the loop then flushes and closes.
+        ``final``: the host ended the chat, it will not be back (PROTOCOL.md 8)."""
         self.shutting_down = True
         self.guard.log_refusals(math.inf)  # a storm still being counted is not left out of the log
         self.log(f"shutting down: {reason}")
@@ -774,7 +775,7 @@ class Hub:
         for cid, member in self.room.members.items():  # they saw everything up to now
             if cid not in self.room.service_cids:
                 self.history.mark_seen(member.name)
-        notice = ev.Shutdown(reason=reason)
+        notice = ev.Shutdown(reason=reason, final=final)
         for peer in list(self.peers.values()):
             self._send(peer, notice)
             peer.closing = True

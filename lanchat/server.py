@@ -146,7 +146,7 @@ class Server:
         self.unix_path = unix_path
         self.poller = Poller()
         self.clients: dict[int, Client] = {}  # open sockets by connection id
-        self._shutdown_reason: str | None = None
+        self._stopping: ev.Shutdown | None = None  # the notice asked for (request_shutdown)
         self._wake_r, self._wake_w = wake_pair()
         self.poller.register(self._wake_r, EVENT_READ, _WAKE)
         for listener in listeners:
@@ -186,10 +186,12 @@ class Server:
         """
         return self._adopt(sock, "local", host=host, service=service, handshake=False)
 
-    def request_shutdown(self, reason: str = "the server is shutting down") -> None:
-        """Ask the loop to tell everyone and stop. Thread- and signal-safe."""
-        if self._shutdown_reason is None:
-            self._shutdown_reason = reason
+    def request_shutdown(self, reason: str = "the server is shutting down", *, final: bool = False) -> None:
+        """Ask the loop to tell everyone and stop. Thread- and signal-safe: the first request
+        wins, in one assignment. ``final``: the host ended the chat on purpose, so the notice
+        says the server will not be back (PROTOCOL.md 8, Shutdown)."""
+        if self._stopping is None:
+            self._stopping = ev.Shutdown(reason=reason, final=final)
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
 
@@ -197,7 +199,7 @@ class Server:
         self.running = True
         hub = self.hub
         try:
-            while self._shutdown_reason is None:
+            while self._stopping is None:
                 for data, mask in self.poller.poll(self._loop_timeout()):
                     if data.__class__ is Client:  # the usual: a connection to read or write
                         if data.cid in self.clients:
@@ -227,7 +229,7 @@ class Server:
                 # Only people count: a port probe that never says hello cannot end the chat,
                 # and a bot cannot keep it open.
                 if hub.once and hub.last_person_left:
-                    self._shutdown_reason = "the last person left"
+                    self._stopping = ev.Shutdown(reason="the last person left")
             self._shutdown()
         finally:
             self.running = False
@@ -318,7 +320,7 @@ class Server:
             self.poller.unregister(client.sock)
         with contextlib.suppress(OSError):
             client.sock.close()
-        if not self._accepting and self._shutdown_reason is None:
+        if not self._accepting and self._stopping is None:
             self._set_accepting(True)  # a file descriptor is free again
 
     # ---------------------------------------------------------------- writing
@@ -345,7 +347,8 @@ class Server:
         for listener in self.listeners:
             with contextlib.suppress(KeyError, ValueError):
                 self.poller.unregister(listener)
-        self.hub.shutdown(self._shutdown_reason or "the server is shutting down")
+        notice = self._stopping or ev.Shutdown()
+        self.hub.shutdown(notice.reason, final=notice.final)
         deadline = self.hub.clock() + SHUTDOWN_FLUSH_SECONDS
         self._flush_dirty()
         while self.clients:

@@ -161,6 +161,7 @@ class Session:
     ui_commands: tuple[Command, ...] = ()
     ui_keys: tuple[tuple[str, str], ...] = ()  # (key, what it does), from a front end with keys
     closed_reason: str | None = None
+    closed_for_good: bool = False  # the shutdown notice was final: the host ended the chat (not a restart)
     once: bool = False  # the server closes when the last person leaves (welcome.once)
     leave_requested: bool = False  # the client loop should leave, as if /q were typed
     # Live transfers ("send:3", "get:3" -> files.Progress), kept up to date by the client's
@@ -360,6 +361,7 @@ class Session:
             return [self._notice(text)]
         if isinstance(event, ev.Shutdown):
             self.closed_reason = f"the server shut down: {event.reason}"
+            self.closed_for_good = event.final
             return [self._notice(self.closed_reason)]
         return []
 
@@ -615,7 +617,7 @@ class Rejoining:
         come back (client.Reconnect): the chat is not over, so ``closed_reason`` goes."""
         self._apart()
         session.closed_reason = None
-        return [session._notice("waiting for the server to come back, to rejoin it (/q to leave)")]
+        return [session._notice("if the host starts the server again, you will rejoin it (/q to leave)")]
 
     def _apart(self) -> None:
         self.missed = 0

@@ -119,14 +119,26 @@ def test_a_headless_server_stopped_by_a_signal_tells_everyone_first(run, signum)
     server.expect(r"server stopped")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_host_stopped_by_a_signal_closes_the_chat_for_everyone(run, signum):
+@pytest.mark.parametrize(
+    ("signum", "reason", "final"),
+    [(signal.SIGINT, "the host closed the chat", True), (signal.SIGTERM, "the server was stopped", False)],
+)
+def test_a_host_stopped_by_a_signal_closes_the_chat_for_everyone(run, signum, reason, final):
+    """Ctrl-C at the host's terminal ends the chat on purpose: the notice is final (full screens
+    do not wait for a restart). A SIGTERM (a closed window, a reboot, `kill`) may be a restart:
+    not final, and it says the server was stopped (PROTOCOL.md 8, Shutdown)."""
     host, where = serve(run, "--name", "hal", "--plain")
     ann = join(run, where, "ann")
     host.expect(r"ann joined")
-    host.popen.send_signal(signum)
-    ann.expect(r"\* the server shut down: the host closed the chat")
-    assert ann.wait() == 0
+    bob = RawClient(Endpoint(host=where[0], port=int(where[1])), "bob")
+    try:
+        host.expect(r"bob joined")
+        host.popen.send_signal(signum)
+        ann.expect(rf"\* the server shut down: {reason}$")
+        assert ann.wait() == 0
+        assert bob.expect(ev.Shutdown) == ev.Shutdown(reason=reason, final=final)
+    finally:
+        bob.close()
     assert host.wait() == 0
 
 

@@ -375,6 +375,30 @@ def test_shutdown_and_fatal_errors_close_the_connection():
     assert other.client.state is State.CLOSED and other.server.state is State.CLOSED
 
 
+def test_a_final_shutdown_says_so_and_any_other_is_the_frame_it_always_was():
+    """PROTOCOL.md 8, Shutdown: ``final`` (the host ended the chat: do not wait for a restart) is
+    left out while false, so an ordinary notice keeps its bytes and a client that does not know
+    the field reads a final one as any other; one without it is not final."""
+    assert encode(ev.Shutdown(reason="x")) == frame(b'{"type":"shutdown","reason":"x"}')
+    assert encode(ev.Shutdown(reason="x", final=True)) == frame(b'{"type":"shutdown","reason":"x","final":true}')
+    final = ev.Shutdown(reason="the host closed the chat", final=True)
+    assert Pair().to_client(final) == [final]
+    older = Pair()
+    older.client.receive_data(raw({"type": "shutdown", "reason": "the server was stopped"}))
+    assert older.client.events() == [ev.Shutdown(reason="the server was stopped", final=False)]
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, None, [True]])
+def test_a_shutdown_whose_final_is_not_true_or_false_is_a_bad_frame(value):
+    """As for every flag (events._check_bool): a server that sends it is not one to chat with."""
+    pair = Pair()
+    with pytest.raises(RemoteProtocolError) as caught:
+        pair.client.receive_data(raw({"type": "shutdown", "reason": "x", "final": value}))
+    assert caught.value.code == ev.E_BAD_MESSAGE
+    assert '"final" must' in caught.value.message
+    assert pair.client.state is State.CLOSED
+
+
 # ------------------------------------------------------------ LocalProtocolError
 
 

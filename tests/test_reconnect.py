@@ -245,7 +245,7 @@ def test_the_full_screen_waits_out_a_server_restart_and_rejoins():
             server.popen.terminate()
             assert server.wait() == 0
             bob.expect(r"\* the server shut down: the server was stopped")
-            bob.expect(r"\* waiting for the server to come back, to rejoin it \(/q to leave\)")
+            bob.expect(r"\* if the host starts the server again, you will rejoin it \(/q to leave\)")
             bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
                             what="the status line saying it waits for the server")
             assert bob.proc.isalive() and "press any key" not in bob.text
@@ -274,6 +274,47 @@ def test_the_full_screen_waits_out_a_server_restart_and_rejoins():
         assert "Traceback" not in bob.text and "Traceback" not in server.output
 
 
+def test_a_sigterm_to_the_hosts_screen_is_waited_out_as_a_restart():
+    """The host's `serve` with its own screen, stopped by SIGTERM (its terminal window closed, the
+    machine shutting down, `kill`): not the host ending the lesson (its /q and Ctrl-C send a final
+    notice, test_ui_pty.py), so a student's full screen says the server was stopped, waits, and
+    rejoins the server started again."""
+    import signal
+
+    from helpers import TermProc
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        history = os.path.join(folder, "h.sqlite3")
+        hal = TermProc("serve", "--unix", path, "--history", history, "--name", "hal", rows=24, cols=100)
+        bob: TermProc | None = None
+        server: Proc | None = None
+        try:
+            hal.expect(r"hal │ host")
+            bob = TermProc("connect", "--unix", path, "--name", "bob", rows=24, cols=100)
+            bob.expect(r"bob │ client")
+            hal.expect(r"bob joined")
+            hal.proc.kill(signal.SIGTERM)
+            assert hal.wait() == 0
+            bob.expect(r"\* the server shut down: the server was stopped")
+            bob.expect(r"\* if the host starts the server again, you will rejoin it \(/q to leave\)")
+            bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
+                            what="the status line saying it waits for the server")
+            assert bob.proc.isalive() and "press any key" not in bob.text
+            server = Proc("serve", "--headless", "--unix", path, "--history", history)
+            server.expect(r"join with")
+            bob.expect(r"back in the room as bob", timeout=30)  # retries come 1, 3, 7, 15 s after the notice
+            bob.send("/q\r")
+            assert bob.wait() == 0
+        finally:
+            for term in (bob, hal):
+                if term is not None:
+                    term.stop()
+            if server is not None:
+                server.stop()
+        assert bob is not None and "Traceback" not in bob.text and "Traceback" not in hal.text
+
+
 @pytest.mark.parametrize("how", ["--plain", "--no-reconnect"])
 def test_plain_and_no_reconnect_clients_still_end_at_the_shutdown_notice(how):
     """Only the full screen with rejoining on waits for the server: `--plain` (even at a
@@ -292,7 +333,7 @@ def test_plain_and_no_reconnect_clients_still_end_at_the_shutdown_notice(how):
             bob.send(" ")
         assert bob.wait() == 0
         bob.expect(r"lanchat: disconnected: the server shut down: the server was stopped")
-        assert "waiting for the server" not in bob.text and "retrying" not in bob.text
+        assert "starts the server again" not in bob.text and "retrying" not in bob.text
     finally:
         bob.stop()
         server.stop()
@@ -319,7 +360,7 @@ def test_waiting_after_a_shutdown_notice_is_not_the_end_of_the_chat():
     assert [line.text for line in notice] == ["the server shut down: the server was stopped"]
     assert render.chat_over(session)
     waiting = session.rejoin.stopped(session)
-    assert [line.text for line in waiting] == ["waiting for the server to come back, to rejoin it (/q to leave)"]
+    assert [line.text for line in waiting] == ["if the host starts the server again, you will rejoin it (/q to leave)"]
     assert not render.chat_over(session) and session.rejoin.under_way
     status = Offline()
     status.stopped = True
@@ -891,12 +932,55 @@ def test_a_stopped_server_that_never_comes_back_ends_the_wait_cleanly_unless_lin
             outcome = loop.run(early)
         finally:
             frontend.close()
-    assert any("waiting for the server to come back" in text for text in frontend.shown), frontend.shown
+    assert any("if the host starts the server again" in text for text in frontend.shown), frontend.shown
     assert outcome.message.startswith("disconnected: the server shut down: the server was stopped, and it was not back within")
     if typed:
         assert outcome.code == 1 and outcome.message.endswith(" (1 line you typed was not sent)"), outcome
     else:
         assert outcome.code == 0, outcome
+
+
+@pytest.mark.parametrize("final", [True, False])
+def test_only_a_final_shutdown_ends_a_client_that_waits_out_shutdowns(final):
+    """Server.request_shutdown(final=True) (the host's /q, its Ctrl-C) tells the room the chat
+    is over for good: a loop that waits out shutdowns, as the full screen does, ends at the
+    notice (exit 0, the reason) and never tries to rejoin. Without it (a SIGTERM, a restart) the
+    same loop waits for the server to come back, until /q."""
+    from helpers import running_server
+
+    frontend = Untouched()
+    attempts: list[None] = []
+    outcome: list = []
+    try:
+        with running_server() as (server, endpoint):
+            join = ann_joins(endpoint)
+
+            def rejoin():  # noqa: ANN202
+                attempts.append(None)
+                return join()
+
+            sock, proto, welcome, early = join()
+            loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
+            runner = threading.Thread(target=lambda: outcome.append(loop.run([welcome, *early])), daemon=True)
+            runner.start()
+            wait_for(lambda: "ann" in loop.session.members, what="ann in the room")
+            server.request_shutdown("the host closed the chat", final=final)
+            assert server.stopped.wait(10)
+            if not final:
+                wait_for(lambda: any("starts the server again" in t for t in frontend.shown), what="the wait")
+                assert not outcome
+                frontend.type("/q")
+            runner.join(10)
+    finally:
+        frontend.close()
+    assert outcome, "the loop did not end"
+    assert "the server shut down: the host closed the chat" in frontend.shown, frontend.shown
+    if final:
+        assert outcome[0].code == 0 and outcome[0].message == "disconnected: the server shut down: the host closed the chat"
+        assert not any("starts the server again" in t for t in frontend.shown), frontend.shown
+        assert not attempts
+    else:
+        assert outcome[0].code == 0 and outcome[0].message == "you left the chat"
 
 
 def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_server():
@@ -913,7 +997,7 @@ def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_s
             result: list = []
             runner = threading.Thread(target=lambda: result.append(loop.run(early)), daemon=True)
             runner.start()
-            wait_for(lambda: any("waiting for the server to come back" in t for t in frontend.shown), what="the wait")
+            wait_for(lambda: any("if the host starts the server again" in t for t in frontend.shown), what="the wait")
             server = Proc("serve", "--headless", "--unix", path, "--no-history")
             server.expect(r"join with")
             cat = Proc("connect", "--unix", path, "--name", "cat", "--plain")
@@ -970,7 +1054,7 @@ def test_the_shutdown_notice_is_waited_out_at_once_not_after_the_server_hangs_up
         bob.expect(r"\* the server shut down: the host closed the chat")
         bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
                         timeout=DEFAULT_TIMEOUT, what="the status line saying it waits for the server")
-        bob.expect(r"\* waiting for the server to come back, to rejoin it \(/q to leave\)")
+        bob.expect(r"\* if the host starts the server again, you will rejoin it \(/q to leave\)")
         assert "press any key" not in bob.text
         assert hung_up.wait(DEFAULT_TIMEOUT), "the client kept the connection open"
         bob.send("/q\r")
