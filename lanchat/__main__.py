@@ -565,16 +565,13 @@ _LEAVING: list[bool] = []  # _raise_interrupt ran: the process is on its way out
 
 
 def _raise_interrupt() -> None:
-    """SIGTERM or SIGHUP in a client: leave as Ctrl-C does, once. The repeats are ignored from
-    now on: closing a terminal window sends SIGHUP twice (the kernel's hangup, then the shell
-    passing it on to its jobs), and a second KeyboardInterrupt in the middle of the goodbye
-    would cut it short (the room sees 'lost connection') or the terminal's restoring."""
-    import signal
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_IGN)
-    # A repeat that arrived before SIG_IGN was set still calls this again, in the middle of the
-    # goodbye (Python runs a handler for each signal caught meanwhile): only the first one counts.
+    """SIGTERM or SIGHUP in a client: leave as Ctrl-C does, once. The repeats do nothing:
+    closing a terminal window sends SIGHUP twice (the kernel's hangup, then the shell passing
+    it on to its jobs), and a second KeyboardInterrupt in the middle of the goodbye would cut it
+    short (the room sees 'lost connection') or the terminal's restoring. They are not set to
+    SIG_IGN: a repeat already caught when the handler changes to SIG_IGN makes Python print
+    "OSError: Signal 15 ignored due to race condition" with a traceback."""
+    # Python runs this again for each signal caught meanwhile: only the first one counts.
     if not _LEAVING:
         _LEAVING.append(True)
         raise KeyboardInterrupt
@@ -591,12 +588,23 @@ def _install_signals(handler) -> None:  # noqa: ANN001
 def _hold_signals(hold: bool) -> None:
     """Between the welcome and the client's loop, Ctrl-C, SIGTERM and SIGHUP wait (blocked) and
     arrive once the loop can say bye: a terminal closed just after joining left the room as a
-    lost connection (killed by the hangup before its handler was there). Off POSIX: nothing."""
+    lost connection (killed by the hangup before its handler was there). Once the loop has said
+    bye they wait for good (the process is ending): one more Ctrl-C cut the terminal's restoring,
+    the last words or Python's own shutdown (a traceback, exit 130). Off POSIX: nothing."""
     import signal
 
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK,
                                {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
+def _hold_signals_for_good() -> None:
+    """The chat is over: signals wait from now on (_hold_signals), and one caught just before,
+    which Python raises as the mask changes, is dropped: the goodbye has been said."""
+    try:
+        _hold_signals(True)
+    except KeyboardInterrupt:
+        pass
 
 
 # --------------------------------------------------------------------- serve
@@ -1403,7 +1411,14 @@ def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
     screen the last lines stay until a key is pressed, instead of vanishing with the screen."""
     wait = getattr(frontend, "wait_for_key", None)
     if wait is not None and role == "client" and (session.closed_reason or session.leave_requested):
-        wait("the chat is over: press any key to leave")
+        import contextlib
+
+        with contextlib.suppress(KeyboardInterrupt):  # one held since the loop ended leaves at once
+            try:
+                _hold_signals(False)  # a key, Ctrl-C or a signal ends the wait
+                wait("the chat is over: press any key to leave")
+            finally:
+                _hold_signals_for_good()
 
 
 class _Unreachable(Exception):
@@ -1486,15 +1501,12 @@ def _run_participant(  # noqa: ANN001
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
     crash: Exception | None = None
     try:
-        outcome = loop.run([welcome, *early], started=lambda: _hold_signals(False))
+        outcome = loop.run([welcome, *early], started=lambda: _hold_signals(False), ended=_hold_signals_for_good)
         _let_the_end_be_read(frontend, session, role)
     except Exception as exc:  # an internal error: restore the terminal first, then one line
         crash = exc
     finally:
-        _hold_signals(False)
-        close = getattr(frontend, "close", None)
-        if close:
-            close()
+        _close_screen(frontend, host=on_quit is not None)
     if crash is not None:
         if on_stop:
             on_stop()
@@ -1506,6 +1518,17 @@ def _run_participant(  # noqa: ANN001
         message = "the chat is closed"
     _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend))
     return outcome.code
+
+
+def _close_screen(frontend, *, host: bool) -> None:  # noqa: ANN001
+    """The chat is over: give the terminal back, with signals held (one now would cut the
+    restoring short); the host's server shutdown that follows may still be interrupted."""
+    _hold_signals_for_good()
+    close = getattr(frontend, "close", None)
+    if close:
+        close()
+    if host:
+        _hold_signals(False)
 
 
 def _how_it_ended(text: str, code: int, *, plain: bool) -> None:
@@ -1723,6 +1746,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_connect(args)
     except KeyboardInterrupt:
         return 130
+    finally:  # the process is ending: a signal now would only cut Python's shutdown (a traceback)
+        _hold_signals_for_good()
 
 
 if __name__ == "__main__":

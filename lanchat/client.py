@@ -596,6 +596,7 @@ class ClientLoop:
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
+        self.said_bye = False  # _quit got as far as the bye (a Ctrl-C may cut it short: run calls it again)
         self.linger_deadline: float | None = None  # set once the bye is out (_half_close)
         # /send and /get (client_files.py); its live progress is the session's, for a status line
         self.transfers = transfers if transfers is not None else ClientTransfers()
@@ -606,8 +607,14 @@ class ClientLoop:
 
     # ---------------------------------------------------------------- the loop
 
-    def run(self, early_events: list[object] = (), started: Callable[[], None] | None = None) -> Outcome:  # type: ignore[assignment]
-        """``started``: called once inside the loop's Ctrl-C handling (the caller holds signals until then)."""
+    def run(
+        self,
+        early_events: list[object] = (),  # type: ignore[assignment]
+        started: Callable[[], None] | None = None,
+        ended: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """``started``: called once inside the loop's Ctrl-C handling (the caller holds signals until
+        then); ``ended``: called there once the chat has its outcome (the caller holds them from then)."""
         self.sock.setblocking(False)
         self.selector = watching_keys(self.selector, self.frontend.fileno())
         self.selector.register(self.sock, selectors.EVENT_READ, "net")
@@ -616,6 +623,8 @@ class ClientLoop:
             self.selector.register(wake(), selectors.EVENT_READ, "keys")
         if self.reconnect is not None:  # an attempt to reconnect, finished on its worker thread
             self.selector.register(self.reconnect.fileno(), selectors.EVENT_READ, "rejoin")
+        interrupted = False
+        drawing_due = getattr(self.frontend, "next_update_due", None)
         try:
             try:
                 if started is not None:
@@ -623,36 +632,21 @@ class ClientLoop:
                 self._handle_events(list(early_events))
                 self.frontend.update()
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the welcome was shown: still say bye
-                self._quit()
-            drawing_due = getattr(self.frontend, "next_update_due", None)
-            while self.outcome is None:
+                interrupted = True
+            while True:  # the inner loop's back-edge, where Python raises a signal caught meanwhile, is inside the try
                 try:
-                    timeout = None
-                    if self.linger_deadline is not None:
-                        timeout = self.linger_deadline - time.monotonic()
-                        if timeout <= 0:
-                            self._finish(0, "you left the chat")  # the server never closed: go anyway
+                    while True:
+                        if interrupted:  # here, not in the except clause, where another Ctrl-C would escape
+                            interrupted = False
+                            self._quit()
+                        if self.outcome is not None:  # checked where a Ctrl-C is still caught
+                            if ended is not None:
+                                ended()
                             break
-                    if drawing_due is not None and (due := drawing_due()) is not None:
-                        timeout = due if timeout is None else min(timeout, due)  # a held-back status line
-                    ready = self.selector.select(also_due(self, timeout))
-                    if self.reconnect is not None:
-                        self.reconnect.tick(self)
-                    self.paced.send_waiting(self)
-                    for key, mask in ready:
-                        if key.data == "net":
-                            if mask & selectors.EVENT_READ:
-                                self._read_network()
-                            if mask & selectors.EVENT_WRITE:
-                                self._flush()
-                        elif key.data == "keys" and self.outcome is None:
-                            self._read_keys()
-                        elif key.data == "rejoin" and self.reconnect is not None and self.outcome is None:
-                            self.reconnect.finished(self)
-                    if self.outcome is None:
-                        self.frontend.update()
+                        one_pass(self, drawing_due)
+                    break  # the chat is over
                 except KeyboardInterrupt:
-                    self._quit()
+                    interrupted = True
             return cast(Outcome, self.outcome)  # the loop ends only once there is one
         finally:
             with contextlib.suppress(Exception):
@@ -849,7 +843,7 @@ class ClientLoop:
             self.quitting = True
             self._finish(0, "you left the chat")
             return
-        if self.quitting:
+        if self.quitting and self.said_bye:  # (a Ctrl-C that cut the first call short says it here)
             if self.on_quit is None and self.linger_deadline is not None:
                 self._finish(0, "you left the chat")  # a second Ctrl-C: stop waiting for the server
             return
@@ -858,8 +852,9 @@ class ClientLoop:
             self.selector.unregister(self.frontend.fileno())  # nothing typed now can be sent
         if self.on_quit is not None:
             self.on_quit()  # the host: the server tells everyone, then closes our socket too
-            return
-        self._send(ev.Bye())  # once it is flushed, _half_close waits for the server to close
+        else:
+            self._send(ev.Bye())  # once it is flushed, _half_close waits for the server to close
+        self.said_bye = True
 
     def _finish(self, code: int, message: str, pending: list[Line] | None = None) -> None:
         if pending:
@@ -868,6 +863,34 @@ class ClientLoop:
             message += self.paced.never_sent(self)
             # printed after the terminal is restored, and it may quote the server: made harmless
             self.outcome = Outcome(code, visible(message))
+
+
+def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -> None:
+    """One turn of ClientLoop.run: wait for the network, the keys or a due time, and handle them."""
+    timeout = None
+    if loop.linger_deadline is not None:
+        timeout = loop.linger_deadline - time.monotonic()
+        if timeout <= 0:
+            loop._finish(0, "you left the chat")  # the server never closed: go anyway
+            return
+    if drawing_due is not None and (due := drawing_due()) is not None:
+        timeout = due if timeout is None else min(timeout, due)  # a held-back status line
+    ready = loop.selector.select(also_due(loop, timeout))
+    if loop.reconnect is not None:
+        loop.reconnect.tick(loop)
+    loop.paced.send_waiting(loop)
+    for key, mask in ready:
+        if key.data == "net":
+            if mask & selectors.EVENT_READ:
+                loop._read_network()
+            if mask & selectors.EVENT_WRITE:
+                loop._flush()
+        elif key.data == "keys" and loop.outcome is None:
+            loop._read_keys()
+        elif key.data == "rejoin" and loop.reconnect is not None and loop.outcome is None:
+            loop.reconnect.finished(loop)
+    if loop.outcome is None:
+        loop.frontend.update()
 
 
 def answered(loop: ClientLoop, event: object) -> None:
