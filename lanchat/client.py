@@ -258,12 +258,15 @@ class Reconnect:
         if not self.replaying:
             return
         self.replaying = False
-        again = loop.unconfirmed.take()
+        again, forgotten = loop.unconfirmed.take(), loop.unconfirmed.take_forgotten()
         if again:
             count = f"{len(again)} line{'s' if len(again) != 1 else ''} you typed"
             how = "did not reach the server" if end is not None and not end.more else "may not have reached the server"
             loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} {how}: sent again")])
             loop.paced.pacer.ahead(again)
+        if forgotten:  # more than MAX_UNCONFIRMED went unanswered: the oldest cannot be checked
+            text = f"{forgotten} earlier line{'s' if forgotten != 1 else ''} you typed may not have reached the server (too many to keep)"
+            loop.frontend.show([Line(kind="error", time=time.time(), text=text)])
         queued, self.queued = self.queued, []
         for event in queued:
             loop._send(event)

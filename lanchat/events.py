@@ -247,7 +247,7 @@ class Roster(Event):
         notes = {}
         for i, name in enumerate(self.muted):
             minutes = self.muted_minutes[i] if i < len(self.muted_minutes) else -1
-            if minutes > 0:
+            if 0 < minutes <= MAX_MUTE_MINUTES:  # more than a mute can be: another server's number
                 notes[name_key(name)] = f"muted for {minutes} more minute{'s' if minutes != 1 else ''}"
             else:
                 notes[name_key(name)] = "muted until unmuted" if minutes == 0 else "muted"

@@ -131,6 +131,12 @@ class RecentNames(OrderedDict[str, str]):
             self.popitem(last=False)
 
 
+def _name_to_tell(name: str) -> str:
+    """The name a banned person gave, for the host's "tried to join" notice: told before the name
+    is checked (a ban is said before the password is asked), so one no name could be is not repeated."""
+    return name if ev.name_problem(name) is None else "(an invalid name)"
+
+
 class Room:
     """The chat room: members in join order, the turn, and the rules of both modes."""
 
@@ -316,12 +322,13 @@ class Room:
         elif self.gate.password is None or cid == self.host_cid:
             verdict = self.gate.hello(cid, event)
         else:  # a banned address or key is told before the password is asked (PROTOCOL.md, Moderation)
-            if (banned := address_ban_refusal(self, cid, event.name)) is not None:
+            if (banned := address_ban_refusal(self, cid, _name_to_tell(event.name))) is not None:
                 return banned
             verdict = self.gate.hello(cid, event, waive_password=key_banned(self, event))
         if isinstance(verdict, Admit) and verdict.password_waived:  # the key is proved: its ban holds
             lifted = "the ban on your key was lifted meanwhile: connect again and give the room password"
-            return ban_refusal(self, cid, verdict.name, verdict.key) or self._error(cid, ev.E_PASSWORD, lifted, fatal=True)
+            refused = ban_refusal(self, cid, _name_to_tell(verdict.name), verdict.key)
+            return refused or self._error(cid, ev.E_PASSWORD, lifted, fatal=True)
         return self._admit(cid, verdict) if isinstance(verdict, Admit) else verdict
 
     def _admit(self, cid: int, admit: Admit) -> list[Action]:

@@ -46,6 +46,9 @@ class Unconfirmed:
     def __init__(self, limit: int = MAX_UNCONFIRMED) -> None:
         self.lines: deque[ev.Event] = deque()
         self.limit = limit
+        # lines pushed out by the limit since the last echo: they may or may not have arrived,
+        # and cannot be sent again; a rejoin says how many (client.Reconnect.resend)
+        self.forgotten = 0
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -55,6 +58,7 @@ class Unconfirmed:
         self.lines.append(line)
         if len(self.lines) > self.limit:
             self.lines.popleft()
+            self.forgotten += 1
 
     def echoed(self, echo: ev.Event) -> bool:
         """``echo`` is a message, direct or action from our own name, live or replayed: the
@@ -64,11 +68,13 @@ class Unconfirmed:
             return False
         if _same(lines[0], echo):  # the usual case: the oldest line's echo
             lines.popleft()
+            self.forgotten = 0  # the server got the lines before it, forgotten ones too
             return True
         for index, line in enumerate(lines):
             if _same(line, echo):
                 for _ in range(index + 1):
                     lines.popleft()
+                self.forgotten = 0
                 return True
         return False
 
@@ -96,3 +102,8 @@ class Unconfirmed:
         lines = list(self.lines)
         self.lines.clear()
         return lines
+
+    def take_forgotten(self) -> int:
+        """How many older lines the limit pushed out unanswered (then forgotten here too)."""
+        count, self.forgotten = self.forgotten, 0
+        return count

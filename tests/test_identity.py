@@ -323,6 +323,23 @@ def test_a_banned_key_or_address_is_told_before_the_password_is_asked():
     assert events_to(refused, 3) == [ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)]
 
 
+def test_a_banned_student_cannot_put_words_in_the_hosts_ban_notice_with_the_name_they_give():
+    """A ban is told before the password (and so before the name is checked): the name in the
+    host's "tried to join" notice was whatever the hello said, spaces and escapes included."""
+    forged = "hal \x1b[2J: the ban is lifted, everyone may go home"
+    mallory = Ed25519PrivateKey.generate()
+    for ban in ({"address": "192.168.1.66"}, {"key": mallory}):
+        room, _ = banned_password_room(**ban)
+        room.moderation.arrive(1, "192.168.1.66")
+        actions = room.handle(1, hello(mallory, forged))
+        if not any(isinstance(e, ev.Error) for e in events_to(actions, 1)):  # the key: proved first
+            actions = room.handle(1, auth(mallory, events_to(actions, 1)[0]))
+        assert error_code(actions, 1) == ev.E_BANNED
+        told = repr([a for a in actions if not (isinstance(a, Send) and a.to == 1)])
+        assert "tried" in told and "(an invalid name) (banned" in told, told
+        assert "the ban is lifted" not in told
+
+
 def test_a_banned_name_is_only_told_after_the_password():
     """Whether a NAME is banned is the room's business: a stranger who asks for it with a key of
     their own gets the usual challenge, and "wrong password" without the password."""

@@ -77,6 +77,15 @@ def test_who_marks_who_is_muted_and_for_how_long():
     assert line.text == "here (4): hal (host), ann (muted), bob (muted for 1 more minute), cy (away: lunch) (muted until unmuted)"
 
 
+def test_who_does_not_repeat_a_hostile_servers_absurd_minutes():
+    """A mute lasts at most a week (MAX_MUTE_MINUTES); another server's 2**53 minutes read "muted"."""
+    session = Session(name="ann")
+    session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann", "bob", "cy")))
+    roster = ev.Roster(members=("ann", "bob", "cy"), muted=("bob", "cy"), muted_minutes=(2**53, ev.MAX_MUTE_MINUTES))
+    (line,) = session.on_event(roster)
+    assert line.text == f"here (3): ann, bob (muted), cy (muted for {ev.MAX_MUTE_MINUTES} more minutes)"
+
+
 def test_who_leaves_while_away_is_not_away_when_back():
     """The server forgets an away status when its member leaves; the client kept it, so /who
     and the roster pane showed the one who came back as '(away: lunch)'."""

@@ -85,6 +85,12 @@ def test_at_most_the_limit_waits_the_oldest_going_first():
     for number in range(5):
         unconfirmed.sent(ev.Say(text=str(number)))
     assert said(unconfirmed) == ["2", "3", "4"]
+    assert unconfirmed.forgotten == 2  # said on rejoining: they cannot be checked nor sent again
+    unconfirmed.echoed(ev.Message(sender="bob", text="3", time=1.0))
+    assert unconfirmed.forgotten == 0 and said(unconfirmed) == ["4"]  # the server had them all
+    for number in range(5, 9):
+        unconfirmed.sent(ev.Say(text=str(number)))
+    assert unconfirmed.take_forgotten() == 2 and unconfirmed.forgotten == 0
 
 
 def test_lines_sent_again_go_before_every_waiting_line_in_order():
