@@ -727,7 +727,7 @@ class ClientLoop:
             if isinstance(event, ev.Error) and event.fatal:
                 self._finish(1, f"disconnected by the server: {event.message}", lines)
                 return
-            if isinstance(event, ev.Shutdown) and self.reconnect is not None and self.reconnect.stopped_now(self, lines):
+            if isinstance(event, ev.Shutdown) and notice_ends_it(self, lines):
                 return
         if lines:
             self.frontend.show(lines)
@@ -894,6 +894,19 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
             loop.reconnect.finished(loop)
     if loop.outcome is None:
         loop.frontend.update()
+
+
+def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
+    """The shutdown notice came, the server's last frame: the full screen waits out a restart
+    (Reconnect.stopped_now); else (final, --plain, --no-reconnect) the chat ends now, not when
+    the server hangs up: a TLS room's took 2 s, and a key pressed at "chat over: press any key"
+    meanwhile went into the input line. The host's own screen ends as its server does."""
+    if loop.reconnect is not None and loop.reconnect.stopped_now(loop, lines):
+        return True
+    if loop.on_quit is not None or loop.quitting or loop.outcome is not None:
+        return False
+    loop._finish(0, f"disconnected: {loop.session.closed_reason}", lines)
+    return True
 
 
 def answered(loop: ClientLoop, event: object) -> None:

@@ -1065,6 +1065,53 @@ def test_the_shutdown_notice_is_waited_out_at_once_not_after_the_server_hangs_up
         server.join(DEFAULT_TIMEOUT)
 
 
+@pytest.mark.parametrize("how", [(), ("--no-reconnect",)])
+def test_a_final_notice_ends_the_chat_at_once_so_the_first_key_leaves(how):
+    """The host's /q at the end of the lesson: the final notice is the server's last frame. The
+    full screen waited for the server to hang up before it asked for a key, and a TLS room's
+    server took 2 s: meanwhile the status line already read "chat over: press any key", and the
+    key a student pressed went into the input line; the next one (the first letter of their
+    next shell command) left. Now the notice itself ends the chat. The stand-in server sends
+    the notice and never closes, so only a client that ends by itself gets to the key."""
+    from helpers import DEFAULT_TIMEOUT, TermProc
+
+    from lanchat import wire
+    from lanchat.protocol import encode
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    hung_up = threading.Event()
+
+    def serve_once() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(3 * DEFAULT_TIMEOUT)  # longer than the client is given below
+                decoder = wire.FrameDecoder()
+                while not decoder.feed(conn.recv(65536)):  # the hello
+                    pass
+                welcome = ev.Welcome(name="bob", mode="duplex", members=("bob", "ann"))
+                conn.sendall(encode(welcome) + encode(ev.Shutdown(reason="the host closed the chat", final=True)))
+                while conn.recv(65536):  # stays open until the client hangs up
+                    pass
+                hung_up.set()
+
+    server = threading.Thread(target=serve_once, daemon=True)
+    server.start()
+    bob = TermProc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob", *how, rows=24, cols=100)
+    try:
+        bob.expect(r"\* the server shut down: the host closed the chat")
+        bob.wait_screen(lambda rows: "chat over: press any key" in rows[-2], what="the status line saying the chat is over")
+        bob.send("x")  # one key, as the status line asks
+        assert bob.wait() == 0
+        assert "press any key to leave" in bob.text
+        assert hung_up.wait(DEFAULT_TIMEOUT), "the client kept the connection open"
+    finally:
+        bob.stop()
+        listener.close()
+        server.join(DEFAULT_TIMEOUT)
+
+
 class FlappingServer:
     """A server that welcomes each rejoin and at once shuts down (or drops it) again, on a real
     loopback socket; it stops listening after ``most`` connections, so a client that never
