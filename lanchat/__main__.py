@@ -1514,8 +1514,8 @@ def _run_participant(  # noqa: ANN001
     if after:
         after()
     message = outcome.message
-    if role == "host" and outcome.code == 0:
-        message = "the chat is closed"
+    if role == "host" and outcome.code == 0:  # a SIGTERM or SIGHUP is not final: the students wait for a restart
+        message = "the chat is closed" if session.closed_for_good or not session.closed_reason else HOST_STOPPED
     _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend))
     return outcome.code
 
@@ -1529,6 +1529,12 @@ def _close_screen(frontend, *, host: bool) -> None:  # noqa: ANN001
         close()
     if host:
         _hold_signals(False)
+
+
+HOST_STOPPED = (
+    "the server was stopped: students' screens wait up to 10 minutes for it to come back; "
+    "start the same `lanchat serve` again to carry on the lesson"
+)
 
 
 def _how_it_ended(text: str, code: int, *, plain: bool) -> None:

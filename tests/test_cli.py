@@ -140,6 +140,14 @@ def test_a_host_stopped_by_a_signal_closes_the_chat_for_everyone(run, signum, re
     finally:
         bob.close()
     assert host.wait() == 0
+    # the host's last line says the same: a SIGTERM (a teacher restarting the server) said 'the
+    # chat is closed' while the students' screens waited for it to come back
+    last = host.lines[-1]
+    if final:
+        assert last == "lanchat: the chat is closed", host.lines[-3:]
+    else:
+        assert last.startswith("lanchat: the server was stopped: students' screens wait up to 10 minutes"), host.lines[-3:]
+        assert "start the same `lanchat serve` again" in last
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
