@@ -1312,6 +1312,16 @@ def cmd_rooms(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- doctor
 
 
+def _terminal_columns() -> int | None:
+    """The width of the terminal standard output is, or None for a pipe or a file."""
+    import os
+
+    try:
+        return os.get_terminal_size(1).columns if os.isatty(1) else None
+    except OSError:
+        return None
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
@@ -1332,7 +1342,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(json.dumps(as_json(checks), ensure_ascii=False, indent=2), flush=True)
     else:
         print(f"{PROG} doctor: checking port {port}" + (f" and the server at {target}" if target else ""))
-        print(as_text(checks), flush=True)
+        print(as_text(checks, _terminal_columns()), flush=True)
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 

@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -436,17 +437,28 @@ def as_json(checks: list[Check]) -> dict:
     return {"ok": not any(c.status == "fail" for c in checks), "checks": [asdict(c) for c in checks]}
 
 
-def as_text(checks: list[Check]) -> str:
+def as_text(checks: list[Check], columns: int | None = None) -> str:
+    """The report for people; ``columns``: a terminal's width, each finding folded to it under
+    its own indent (the terminal cut words anywhere: "is `lanchat serve` running on t" / "hat
+    machine"). None (a pipe, a file): one line each, for grep."""
     width = max(len(c.name) for c in checks)
-    lines = []
+    pad = " " * (8 + width + 2)
+    lines: list[str] = []
+
+    def say(first: str, text: str, hang: str) -> None:
+        if columns is None or len(first) + len(text) <= columns:
+            lines.append(first + text)
+            return
+        lines.extend(textwrap.wrap(text, max(columns, len(hang) + 20), initial_indent=first, subsequent_indent=hang,
+                                   break_long_words=False, break_on_hyphens=False))
+
     for check in checks:
         label = check.status.upper() if check.status in ("warn", "fail") else check.status
-        lines.append(f"  {label:<5} {check.name:<{width}}  {check.summary}")
-        pad = " " * (8 + width + 2)
+        say(f"  {label:<5} {check.name:<{width}}  ", check.summary, pad)
         for detail in check.details:
-            lines.append(f"{pad}- {detail}")
+            say(f"{pad}- ", detail, pad + "  ")
         if check.fix:
-            lines.append(f"{pad}fix: {check.fix}")
+            say(f"{pad}fix: ", check.fix, pad + "     ")
     failed = sum(c.status == "fail" for c in checks)
     warned = sum(c.status == "warn" for c in checks)
     lines.append(

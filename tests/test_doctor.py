@@ -331,3 +331,24 @@ def test_help_of_rooms_and_doctor_explains_with_examples():
             proc.stop()
         assert "examples:" in proc.output and f"lanchat {command} " in proc.output
         assert all(option in proc.output for option in options)
+
+
+def test_the_report_at_an_80_column_terminal_folds_each_finding_under_its_indent():
+    """A student at an 80x24 terminal: the terminal cut the long findings anywhere ("is `lanchat
+    serve` running on t" / "hat machine"), back at column 0. Now each one is folded at a space,
+    under its own indent; a pipe still gets one line each (the test above)."""
+    from helpers import TermProc
+
+    term = TermProc("doctor", f"127.0.0.1:{free_port()}", "--wait", "0", rows=60, cols=80)
+    try:
+        assert term.wait(30) == 1
+    finally:
+        term.stop()
+    lines = bytes(term.raw).decode("utf-8", "replace").replace("\r", "").split("\n")
+    assert "Traceback" not in "\n".join(lines)
+    too_wide = [line for line in lines if len(line) > 80 and " " in line.strip()]  # a long path alone may be
+    assert not too_wide, too_wide
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("fix: nothing listens there"))
+    indent = lines[at].index("fix: ") + len("fix: ")
+    assert lines[at + 1].startswith(" " * indent) and lines[at + 1][indent] != " ", lines[at : at + 2]
+    assert "running on that machine" in " ".join(line.strip() for line in lines[at : at + 2])
