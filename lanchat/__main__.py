@@ -1688,7 +1688,8 @@ def cmd_key(args: argparse.Namespace) -> int:
         return 1
     public = public_bytes(key)
     short = short_fingerprint(public)
-    print(f"your identity key's fingerprint: {short} (as /whois shows it; in full: {fingerprint(public)})")
+    print(f"your identity key's fingerprint: {short} (as /whois shows it)")  # lines that fit 80 columns
+    print(f"  in full: {fingerprint(public)}")
     print(f"  to be the operator of a room: lanchat serve --operator {short.replace(' ', '')}")
     return 0
 

@@ -464,6 +464,9 @@ def test_serve_operator_with_a_key_fingerprint_gives_rights_to_that_key_only_wha
     fingerprint = shown.expect(r"lanchat serve --operator ([0-9a-f]{16})$").group(1)
     whois_form = shown.expect(r"fingerprint: ([0-9a-f]{4}( [0-9a-f]{4}){3}) \(as /whois shows it").group(1)
     assert whois_form.replace(" ", "") == fingerprint
+    shown.expect(r"^  in full: SHA256:[A-Za-z0-9+/]{43}$")
+    # read on a projector's 80 columns: the terminal cut the full fingerprint after 'in ful'
+    assert all(len(line) <= 80 for line in shown.lines if not line.startswith("lanchat: a new identity key")), shown.lines
     server, where = serve(run, "--headless", "--no-history", "--operator", whois_form)  # as copied from /whois
     server.expect(rf"--operator {whois_form}: whoever joins with the key of that fingerprint, under any name")
     mallory = join(run, where, "teach")
