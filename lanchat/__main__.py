@@ -1012,7 +1012,8 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
     binding = b""
     if tls:
         try:
-            started = _start_tls(sock, endpoint.describe(), pinned, hint=_tls_hint(args, pinned))
+            announced = pinned is not None and args.fingerprint is None  # discovery's, not typed
+            started = _start_tls(sock, endpoint.describe(), pinned, hint=_tls_hint(args, pinned), announced=announced)
         except PromptCancelled as exc:  # Ctrl-C at "Trust it and connect?" (the socket is closed)
             return _cancelled(exc)
         if started is None:
@@ -1172,7 +1173,7 @@ def _tls_hint(args: argparse.Namespace, pinned: str | None) -> str:
     return "it had just answered that it uses TLS; try `lanchat connect` again in a moment"
 
 
-def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None):  # noqa: ANN001, ANN202
+def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None, announced: bool = False):  # noqa: ANN001, ANN202
     """TLS on a connected socket, trusted by fingerprint (tls.py); None after saying why not."""
     from .tls import (
         KNOWN_SERVERS_NAME,
@@ -1208,6 +1209,7 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None)
             known=KnownServers(default_folder() / KNOWN_SERVERS_NAME),
             pinned=pinned,
             ask=ask if _interactive() else None,
+            announced=announced,
         )
     except TlsError as exc:
         tls_sock.close()

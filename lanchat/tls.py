@@ -133,20 +133,25 @@ def check_fingerprint(
     known: KnownServers,
     pinned: str | None = None,
     ask: Callable[[str], bool] | None = None,
+    announced: bool = False,
 ) -> str:
     """Decide whether to trust ``got`` for ``where``; raise TlsError if not. Returns a note to show.
+    ``announced``: the pin came from the room's announcement (discovery), not --fingerprint.
 
     A pin must match exactly. Otherwise a remembered fingerprint must match; with none
     remembered, ``ask(fingerprint)`` decides (trust on first use) and a yes is remembered.
     """
     if pinned is not None:
+        given = "the room's announcement gave" if announced else "given with --fingerprint"
         if got != pinned:
             raise TlsError(
-                f"the TLS fingerprint of {where} is {got}, not the {pinned} given with --fingerprint; "
+                f"the TLS fingerprint of {where} is {got}, not the {pinned} {given}; "
                 "not connecting (check the fingerprint the host printed)"
             )
         if known.lookup(where) != got:
             known.remember(where, got)
+        if announced:  # nobody typed it: README asks to compare it with the host's screen
+            return f"the room announced its TLS fingerprint (compare it with the host's):\n  {got}"
         return f"TLS fingerprint {got} matches --fingerprint"
     remembered = known.lookup(where)
     if remembered == got:

@@ -8,6 +8,7 @@ a classroom LAN and nothing leaves the machine. Without root they skip, with the
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -235,3 +236,7 @@ def test_a_tls_room_is_announced_with_its_fingerprint_and_joined_pinned_to_it(la
     bob_proc.expect(rf"joining safe room on {ANN}:{port}", timeout=15)
     bob_proc.expect(r"welcome, bob")
     assert "not seen before" not in bob_proc.output  # pinned, so nobody is asked to trust it
+    # the fingerprint to compare with the teacher's board (README), and no --fingerprint bob never typed
+    bob_proc.expect(r"the room announced its TLS fingerprint \(compare it with the host's\):$")
+    bob_proc.expect(rf"^  {re.escape(pin)}$")
+    assert "--fingerprint" not in bob_proc.output, bob_proc.output
