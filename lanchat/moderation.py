@@ -351,7 +351,7 @@ def act_text(act: ev.Moderated, whom: str) -> str:
         "unban": f"{act.by} lifted the ban on {whom}",
         "unmute": f"{act.by} unmuted {whom}",
         "mode": f"{act.by} switched the room to {'turn-based' if act.mode == 'turn' else 'full-duplex'} mode",
-        "pass": f"{act.by} passed the turn on from {whom}",
+        "pass": f"{act.by} passed the turn on" + (f" from {whom}" if ev.name_key(act.name or "") != ev.name_key(act.by) else ""),
     }
     return texts.get(act.action, f"{act.by}: {act.action} {whom}") + why
 

@@ -921,6 +921,11 @@ def test_acts_read_as_one_line_with_who_and_why():
     assert line(action="mode", mode="turn") == "hal switched the room to turn-based mode"
     assert session.mode == "turn"
     assert line(action="pass", name="ann", reason="nobody spoke for 60 s") == "hal passed the turn on from ann: nobody spoke for 60 s"
+    # the teacher with nothing to say passes their own turn: it read 'hal passed the turn on from hal'
+    assert line(action="pass", name="hal") == "hal passed the turn on"
+    assert Session(name="hal", host="hal").on_event(ev.Moderated(by="hal", time=START, action="pass", name="hal"))[0].text == (
+        "hal passed the turn on"  # on hal's own screen it read '... from you'
+    )
     assert session.on_event(ev.Left(name="ann", reason="kicked", time=START)) == []  # already said
     assert session.members == ["hal", "mallory"]
 
