@@ -1091,9 +1091,10 @@ class _Remembered:
 
 
 NO_ROOM_HELP = """\
-  ask the host for the address their screen shows, then: lanchat connect ADDRESS PORT
-  (for example: lanchat connect 192.168.1.20 3580)
-  run `lanchat doctor` to see what is in the way (Wi-Fi that isolates devices hides every room)"""
+  ask the host for the address their screen shows, then:
+  lanchat connect ADDRESS PORT (for example: lanchat connect 192.168.1.20 3580)
+  run `lanchat doctor` to see what is in the way (Wi-Fi that isolates devices
+  hides every room)"""  # lines that fit 80 columns: the terminal cut words anywhere
 
 
 def _connect_somewhere():  # noqa: ANN202
@@ -1239,8 +1240,7 @@ def _choose_room():  # noqa: ANN202
     Without a terminal to ask at, one room is joined and several are listed for the person to choose."""
     from .discovery import BROWSE_SECONDS
 
-    print(f"{PROG}: no address given and no server on this machine; looking for rooms on the local network...",
-          flush=True)
+    print(f"{PROG}: no address given and no server on this machine;\n  looking for rooms on the local network...", flush=True)
     rooms = _find_rooms(BROWSE_SECONDS)
     if isinstance(rooms, int):
         return rooms

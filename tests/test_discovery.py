@@ -120,6 +120,9 @@ def test_no_room_anywhere_says_what_to_try(lab):
     proc.expect(r"no lanchat room found on the local network")
     proc.expect(r"lanchat connect ADDRESS PORT")
     proc.expect(r"lanchat doctor")
+    # what a student reads first, on an 80-column terminal: it cut 'hi' / 'des every room'
+    too_wide = [line for line in proc.lines if len(line) > 80 and "a new identity key" not in line]
+    assert not too_wide, too_wide
     rooms = lab.run(bob, "rooms")
     assert rooms.wait(15) == 1
     rooms.expect(r"no lanchat room found")
