@@ -421,7 +421,8 @@ class Session:
         an enormous paste is never sent: the server would refuse it, and past the frame
         limit it could not even be framed."""
         if len(text) > ev.MAX_TEXT_CHARS:
-            return f"message is {len(text)} characters; the limit is {ev.MAX_TEXT_CHARS}: not sent"
+            # a student pasting a whole program: what to do instead, not only what went wrong
+            return f"message is {len(text)} characters; the limit is {ev.MAX_TEXT_CHARS}: not sent (/send FILE shares a longer text)"
         return None
 
     def help_lines(self) -> list[Line]:

@@ -869,9 +869,9 @@ def test_an_enormous_line_is_refused_before_sending_and_the_chat_goes_on(run):
     ann = join(run, where, "ann")
     bob = join(run, where, "bob")
     ann.send("x" * 70000)
-    ann.expect(STAMP + r"! message is 70000 characters; the limit is 4000: not sent$")
+    ann.expect(STAMP + r"! message is 70000 characters; the limit is 4000: not sent \(/send FILE shares a longer text\)$")
     ann.send("/w bob " + "é" * 30000)
-    ann.expect(STAMP + r"! message is 30000 characters; the limit is 4000: not sent$")
+    ann.expect(STAMP + r"! message is 30000 characters; the limit is 4000: not sent \(/send FILE shares a longer text\)$")
     ann.send("still here")
     bob.expect(STAMP + r"ann: still here$")
     assert "x" * 100 not in bob.output
@@ -883,7 +883,7 @@ def test_a_mood_far_over_the_limit_is_refused_with_the_reason(run):
     _server, where = serve(run, "--headless", "--bot", "colour", "--bot-seed", "3")
     ann = join(run, where, "ann")
     ann.send("/mood " + "m" * 70000)
-    ann.expect(STAMP + r"! message is 70006 characters; the limit is 4000: not sent$")
+    ann.expect(STAMP + r"! message is 70006 characters; the limit is 4000: not sent \(/send FILE shares a longer text\)$")
     assert "not sent: payload" not in ann.output and "Traceback" not in ann.output
 
 

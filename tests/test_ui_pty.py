@@ -213,7 +213,8 @@ def test_a_paste_over_the_length_limit_is_kept_not_sent(terms):
     bob.send("\x1b[200~" + "z" * 4100 + "\x1b[201~")
     bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("zzzz"), what="the paste in the input line")
     bob.send("\r")
-    bob.expect(r"message is 4100 characters; the limit is 4000: not sent; what you typed")  # (wraps)
+    bob.expect(r"message is 4100 characters; the limit is 4000: not sent \(/send FILE")  # (wraps)
+    bob.expect(r"shares a longer text\); what you typed is kept")  # what to do instead of pasting a program
     bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("zzzz"), what="the paste still in the input line")
     assert "bob: zzz" not in ann.text
 
