@@ -764,7 +764,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"  warning: cannot write the history ({store.readonly_reason}): earlier messages are replayed, "
                 "new ones are not saved"
             )
-    print("\n".join(banner), flush=True)
+    print("\n".join(_folded(banner, _terminal_columns())), flush=True)
 
     if args.headless:
         _install_signals(lambda: server.request_shutdown("the server was stopped"))
@@ -1314,12 +1314,32 @@ def cmd_rooms(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- doctor
 
 
+def _folded(lines: list[str], columns: int | None) -> list[str]:
+    """``lines`` folded at spaces to a terminal's ``columns``, each under its own indent and two
+    more (the terminal cut a long line anywhere, back at column 0); None (a pipe): as they are.
+    A `connect` command stays whole: a terminal copies its own wrapping as one line."""
+    import textwrap
+
+    if columns is None:
+        return lines
+    out = []
+    for line in lines:
+        if len(line) <= columns or "python -m lanchat connect" in line:
+            out.append(line)
+            continue
+        hang = " " * (len(line) - len(line.lstrip()) + 2)
+        out += textwrap.wrap(line, max(columns, len(hang) + 20), subsequent_indent=hang, break_long_words=False,
+                             break_on_hyphens=False)
+    return out
+
+
 def _terminal_columns() -> int | None:
-    """The width of the terminal standard output is, or None for a pipe or a file."""
+    """The width of the terminal standard output is, or None for a pipe, a file or a terminal
+    that does not say (a pseudo-terminal nobody sized reads 0)."""
     import os
 
     try:
-        return os.get_terminal_size(1).columns if os.isatty(1) else None
+        return (os.get_terminal_size(1).columns or None) if os.isatty(1) else None
     except OSError:
         return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -485,3 +486,25 @@ def test_serve_operator_with_a_key_fingerprint_gives_rights_to_that_key_only_wha
     assert mallory.wait() == 1
     eve.send("/who")
     eve.expect(rf"here \(2\): {fingerprint}, ms-k \(op\)$")
+
+
+def test_a_headless_servers_start_lines_fit_the_teachers_80_columns_and_its_commands_stay_whole():
+    """A Raspberry Pi's `serve --headless` on the projector: the --operator warning and the history
+    line were cut mid-word by the terminal ('give you' / 'r key's fingerprint'). Lines are now
+    folded at spaces under their indent, except a `connect` command, which a terminal copies whole
+    only while it is one line (here with its --fingerprint)."""
+    with short_tmp_dir() as folder:
+        term = TermProc("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-announce", "--tls",
+                        "--operator", "ms-k", "--history", os.path.join(folder, "h.sqlite3"), rows=40, cols=80)
+        try:
+            wait_for(lambda: b"joining)" in bytes(term.raw), what="the history line, the last one")
+        finally:
+            term.stop()
+    lines = bytes(term.raw).decode("utf-8", "replace").replace("\r", "").split("\n")
+    joined = " ".join(line.strip() for line in lines)
+    assert "nobody owns that name yet; the first to join as ms-k with an identity key becomes" in joined, lines
+    connect = [line for line in lines if "python -m lanchat connect 127.0.0.1" in line]
+    assert connect and all(re.search(r" --fingerprint SHA256:\S{43}$", line) for line in connect), connect
+    made = "lanchat: made a TLS certificate in"  # once per machine, before the start lines (a test's path is long)
+    too_wide = [line for line in lines if len(line) > 80 and line not in connect and " " in line.strip() and made not in line]
+    assert not too_wide, too_wide
