@@ -1333,13 +1333,13 @@ def _folded(lines: list[str], columns: int | None) -> list[str]:
     return out
 
 
-def _terminal_columns() -> int | None:
-    """The width of the terminal standard output is, or None for a pipe, a file or a terminal
-    that does not say (a pseudo-terminal nobody sized reads 0)."""
+def _terminal_columns(fd: int = 1) -> int | None:
+    """The width of the terminal ``fd`` (standard output) is, or None for a pipe, a file or a
+    terminal that does not say (a pseudo-terminal nobody sized reads 0)."""
     import os
 
     try:
-        return (os.get_terminal_size(1).columns or None) if os.isatty(1) else None
+        return (os.get_terminal_size(fd).columns or None) if os.isatty(fd) else None
     except OSError:
         return None
 
@@ -1726,8 +1726,8 @@ def _load_identity(args: argparse.Namespace):  # noqa: ANN202
     except IdentityError as exc:
         _fail(str(exc))
         return None
-    for note in notes:
-        print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    for note in notes:  # a student's first line ever, on an 80-column terminal: folded, not cut
+        print("\n".join(_folded([f"{PROG}: {note}"], _terminal_columns(2))), file=sys.stderr, flush=True)
     return key
 
 

@@ -1116,3 +1116,23 @@ def test_a_fingerprint_copied_from_whois_or_lanchat_key_reads_as_the_start_of_th
     assert identity.fingerprint_hex(identity.fingerprint(public)) == digest
     for not_one in ("teach", "3f2a 9c1b 77d0", "3f2a9c1b77d0e4a5x", "SHA256:" + "!" * 43, "SHA256:abc", ""):
         assert identity.fingerprint_hex(not_one) is None
+
+
+def test_the_first_run_note_about_the_new_key_fits_80_columns():
+    """The first line every student reads, on the first `connect`: 'a new identity key was made in
+    PATH (keep it private; ...)' was cut mid-word by an 80-column terminal ('identity.ke' / 'y').
+    It is folded at spaces now, the path whole."""
+    from helpers import TermProc, short_tmp_dir
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "a-folder-with-a-fairly-long-name", "identity.key")
+        term = TermProc("key", "--identity", path, rows=24, cols=80)
+        try:
+            assert term.wait() == 0
+        finally:
+            term.stop()
+    lines = bytes(term.raw).decode("utf-8", "replace").replace("\r", "").split("\n")
+    assert any(path in line for line in lines), lines  # whole, to copy
+    assert "keep it private; copy it to use your name elsewhere" in " ".join(line.strip() for line in lines), lines
+    too_wide = [line for line in lines if len(line) > 80]
+    assert not too_wide, too_wide
