@@ -87,42 +87,45 @@ def _operator_name(text: str) -> str:
 
 SERVE_EXAMPLES = """\
 examples:
-  lanchat serve                         host a full-duplex chat on port 3580, all interfaces
-  lanchat serve 4000 --name ann         the port may also be given as the first argument
-  lanchat serve --mode turn             strict turn-taking, like a walkie-talkie (seed 001)
-  lanchat serve --host 127.0.0.1        only reachable from this machine
-  lanchat serve --unix /tmp/chat.sock   an AF_UNIX socket instead of TCP
-  lanchat serve --headless              relay only: the host does not chat, it logs
-  lanchat serve --tls --password        a class room: encrypted, and a password to enter
+  lanchat serve                        full-duplex, port 3580, every interface
+  lanchat serve 4000 --name ann        the port may also come first
+  lanchat serve --mode turn            strict turn-taking (seed 001)
+  lanchat serve --host 127.0.0.1       only reachable from this machine
+  lanchat serve --unix /tmp/chat.sock  an AF_UNIX socket instead of TCP
+  lanchat serve --headless             a relay only: the host does not chat
+  lanchat serve --tls --password       a class room: encrypted, with a password
   lanchat serve --headless --operator 3f2a9c1b77d0e4a5
-                                        a room without a host, run by the key `lanchat key` showed
-  lanchat serve --unix /tmp/mood.sock --bot colour --max-clients 1 --once --headless
-                                        seed 000: one person, a mood-to-colour bot, then exit
+                                       run by the key `lanchat key` showed
+  lanchat serve --headless --once --bot colour --max-clients 1 --unix mood.sock
+                                       seed 000: one person and the colour bot
 """
 
 CONNECT_EXAMPLES = """\
 examples:
-  lanchat connect                       a server on this machine (port 3580), else look for
-                                        rooms on the local network and offer them
-  lanchat connect 192.168.1.20 4000     join another machine's chat on port 4000
-  lanchat connect 192.168.1.20:4000     the same; also [::1]:3580 and bare IPv6 like ::1
-  lanchat connect 4000                  a lone number is a port on 127.0.0.1 (as in seed 001)
+  lanchat connect                      this machine's server (port 3580), else
+                                       the rooms announced on the local network
+  lanchat connect 192.168.1.20 4000    join another machine's chat on port 4000
+  lanchat connect 192.168.1.20:4000    the same; also [::1]:3580 and bare ::1
+  lanchat connect 4000                 port 4000 on 127.0.0.1 (as in seed 001)
   lanchat connect --unix /tmp/chat.sock --name bob
-  lanchat connect 192.168.1.20 --no-reconnect   leave on a drop or a shutdown notice (default: rejoin)
-  lanchat connect 10.0.0.5 --fingerprint SHA256:...   a TLS room, trusting exactly that fingerprint
+  lanchat connect 192.168.1.20 --no-reconnect
+                                       leave on a drop or a shutdown notice
+                                       (default: rejoin)
+  lanchat connect 10.0.0.5 --fingerprint SHA256:...
+                                       a TLS room, trusting exactly that one
 
 a room with a password: you are asked for it (or set LANCHAT_PASSWORD).
 
 in the chat: type a line and press Enter to send it; /w NAME TEXT sends a direct
-message; /who lists who is here; /send FILE offers a file and /get ID fetches one;
-/help lists every command; /q leaves.
+message; /who lists who is here; /send FILE offers a file and /get ID fetches
+one; /help lists every command; /q leaves.
 """
 
 
 HISTORY_EXAMPLES = """\
 examples:
   lanchat history                               the default history, as text
-  lanchat history chat.sqlite3 --since 2h       the last two hours of chat.sqlite3
+  lanchat history chat.sqlite3 --since 2h       the last two hours of that file
   lanchat history chat.sqlite3 --format jsonl > chat.jsonl
 """
 
@@ -353,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser(
         "history",
         help="export a chat transcript from a history file",
-        description="Print the history kept by 'lanchat serve' as a transcript (seed 004's \"save chat\").",
+        description="Print the history kept by 'lanchat serve' as a transcript\n(seed 004's \"save chat\").",
         epilog=HISTORY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -373,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     rooms = commands.add_parser(
         "rooms",
         help="list the rooms announced on the local network",
-        description="Look for lanchat rooms on the local network (DNS-SD over multicast DNS) and list them.",
+        description="Look for lanchat rooms on the local network (DNS-SD over multicast DNS)\nand list them.",
         epilog=ROOMS_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -383,8 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser(
         "doctor",
         help="check what stands between this machine and a chat",
-        description="Check the network, the port, a server, the firewall, room discovery, the locale, the "
-        "terminal and the data folder; each problem comes with a fix. Exit status 1 when something is wrong.",
+        description="Check the network, the port, a server, the firewall, room discovery, the\nlocale, the "
+        "terminal and the data folder; each problem comes with a fix.\nExit status 1 when something is wrong.",
         epilog=DOCTOR_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -396,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     names = commands.add_parser(
         "names",
         help="list or release the names owned by keys in a history file (server stopped)",
-        description="Names belong to the first key that used them (docs/PROTOCOL.md, Identity). "
-        "While the server is stopped, list them or release one whose owner lost their key.",
+        description="Names belong to the first key that used them (docs/PROTOCOL.md, Identity).\n"
+        "While the server is stopped, list them or release one whose owner lost\ntheir key.",
         epilog="examples:\n  lanchat names list\n  lanchat names release cat --port 4000\n"
         "  lanchat names release cat --history chat.sqlite3\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -410,8 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     key = commands.add_parser(
         "key",
         help="show your identity key's fingerprint (to give to serve --operator, or compare with /whois)",
-        description="Print the fingerprint of your identity key (made on first use), e.g. for "
-        "'lanchat serve --operator KEY', which makes only that key an operator, under any name.",
+        description="Print the fingerprint of your identity key (made on first use), e.g. for\n"
+        "'lanchat serve --operator KEY', which makes only that key an operator, under\nany name.",
         epilog="examples:\n  lanchat key\n  lanchat key --identity ~/usb/identity.key\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -438,7 +441,8 @@ examples:
 
 DOCTOR_EXAMPLES = """\
 examples:
-  lanchat doctor                       this machine: addresses, port 3580, firewall, rooms, terminal
+  lanchat doctor                       this machine: addresses, port 3580,
+                                       firewall, rooms, terminal
   lanchat doctor 192.168.1.20 3580     also: does a lanchat server answer there?
   lanchat doctor --port 4000 --json    another port; findings as JSON
 """

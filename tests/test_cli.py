@@ -661,6 +661,21 @@ def test_help_of_each_subcommand_explains_with_examples(run, command):
     assert f"lanchat {command} " in proc.output  # an example line of that very command
 
 
+@pytest.mark.parametrize("command", ["", "serve", "connect", "history", "rooms", "doctor", "names", "key"])
+def test_every_help_fits_an_80_column_terminal(command):
+    """argparse folds the options to the terminal's width, but the descriptions and examples
+    were written as they are: at 80 columns the terminal cut them mid-word ('all interfac' /
+    'es', 'lost their' / ' key.'), on the help a teacher reads first."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "lanchat", *([command] if command else []), "--help"], capture_output=True, text=True,
+        env=child_env(COLUMNS="80"), cwd=ROOT, timeout=30,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "examples:" in shown.stdout or not command, shown.stdout
+    too_wide = [line for line in shown.stdout.splitlines() if len(line) > 80]
+    assert not too_wide, too_wide
+
+
 def test_help_says_where_a_password_comes_from_and_how_to_find_a_key_fingerprint(run):
     """connect --help never said a room may ask for a password (nor LANCHAT_PASSWORD), and
     nothing said how a teacher finds the fingerprint serve --operator KEY wants."""
