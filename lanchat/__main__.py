@@ -1223,7 +1223,7 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
     except PromptCancelled:
         tls_sock.close()
         raise
-    print(f"{PROG}: {note}", file=sys.stderr, flush=True)
+    print("\n".join(_folded(f"{PROG}: {note}".split("\n"), _terminal_columns(2))), file=sys.stderr, flush=True)
     return tls_sock, fingerprint
 
 

@@ -192,6 +192,10 @@ def test_the_first_connection_asks_to_trust_the_fingerprint_and_remembers_it(cer
         first.expect_exact("Trust it and connect? [y/N] ")
         first.sendline("y")
         first.expect("welcome, ann")
+        # 'trusted and remembered in PATH', on the student's 80 columns: folded, not cut mid-word
+        said = [line for line in first.before.replace("\r", "").split("\n") if line.strip()]
+        assert any("trusted and" in line for line in said), said
+        assert all(len(line) <= 80 for line in said), said
         first.sendline("/q")
         first.expect(pexpect.EOF)
         first.close()
