@@ -983,6 +983,37 @@ def test_only_a_final_shutdown_ends_a_client_that_waits_out_shutdowns(final):
         assert outcome[0].code == 0 and outcome[0].message == "you left the chat"
 
 
+def _notice_then_silence(*, final: bool) -> tuple[socket.socket, threading.Event, threading.Thread]:
+    """A stand-in server for one client: a welcome, then at once a shutdown notice (``final``
+    or not), and the connection kept open until the client hangs up (``hung_up`` is set then)."""
+    from helpers import DEFAULT_TIMEOUT
+
+    from lanchat import wire
+    from lanchat.protocol import encode
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    hung_up = threading.Event()
+
+    def serve_once() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(3 * DEFAULT_TIMEOUT)  # longer than the client is given
+                decoder = wire.FrameDecoder()
+                while not decoder.feed(conn.recv(65536)):  # the hello
+                    pass
+                welcome = ev.Welcome(name="bob", mode="duplex", members=("bob", "ann"))
+                conn.sendall(encode(welcome) + encode(ev.Shutdown(reason="the host closed the chat", final=final)))
+                while conn.recv(65536):  # stays open until the client hangs up
+                    pass
+                hung_up.set()
+
+    server = threading.Thread(target=serve_once, daemon=True)
+    server.start()
+    return listener, hung_up, server
+
+
 def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_server():
     """Enter pressed as the server shut down: the write failed, the line went with the dead
     connection, and the notice unread behind it read "connection lost". Now the notice is read
@@ -1026,29 +1057,7 @@ def test_the_shutdown_notice_is_waited_out_at_once_not_after_the_server_hangs_up
     notice and never closes, so only a client that hangs up by itself gets to the wait."""
     from helpers import DEFAULT_TIMEOUT, TermProc
 
-    from lanchat import wire
-    from lanchat.protocol import encode
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(DEFAULT_TIMEOUT)
-    hung_up = threading.Event()
-
-    def serve_once() -> None:
-        with contextlib.suppress(OSError):
-            conn, _ = listener.accept()
-            with conn:
-                conn.settimeout(3 * DEFAULT_TIMEOUT)  # longer than the client is given below
-                decoder = wire.FrameDecoder()
-                while not decoder.feed(conn.recv(65536)):  # the hello
-                    pass
-                welcome = ev.Welcome(name="bob", mode="duplex", members=("bob", "ann"))
-                conn.sendall(encode(welcome) + encode(ev.Shutdown(reason="the host closed the chat")))
-                while conn.recv(65536):  # stays open until the client hangs up
-                    pass
-                hung_up.set()
-
-    server = threading.Thread(target=serve_once, daemon=True)
-    server.start()
+    listener, hung_up, server = _notice_then_silence(final=False)
     bob = TermProc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob", rows=24, cols=100)
     try:
         bob.expect(r"\* the server shut down: the host closed the chat")
@@ -1075,29 +1084,7 @@ def test_a_final_notice_ends_the_chat_at_once_so_the_first_key_leaves(how):
     the notice and never closes, so only a client that ends by itself gets to the key."""
     from helpers import DEFAULT_TIMEOUT, TermProc
 
-    from lanchat import wire
-    from lanchat.protocol import encode
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(DEFAULT_TIMEOUT)
-    hung_up = threading.Event()
-
-    def serve_once() -> None:
-        with contextlib.suppress(OSError):
-            conn, _ = listener.accept()
-            with conn:
-                conn.settimeout(3 * DEFAULT_TIMEOUT)  # longer than the client is given below
-                decoder = wire.FrameDecoder()
-                while not decoder.feed(conn.recv(65536)):  # the hello
-                    pass
-                welcome = ev.Welcome(name="bob", mode="duplex", members=("bob", "ann"))
-                conn.sendall(encode(welcome) + encode(ev.Shutdown(reason="the host closed the chat", final=True)))
-                while conn.recv(65536):  # stays open until the client hangs up
-                    pass
-                hung_up.set()
-
-    server = threading.Thread(target=serve_once, daemon=True)
-    server.start()
+    listener, hung_up, server = _notice_then_silence(final=True)
     bob = TermProc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob", *how, rows=24, cols=100)
     try:
         bob.expect(r"\* the server shut down: the host closed the chat")
