@@ -2,9 +2,10 @@
 
 The host is the room's operator and may make others operators. Operators can kick, ban (by
 identity key, by address while the ban holds, and by name), mute for a while, switch the room
-between duplex and turn-based, and pass the turn on from someone who went away
-(docs/PROTOCOL.md, "Moderation"). Every act is one ``moderated`` event to everyone, naming who
-did it and why, and is kept in the history; a refused attempt is an error to whoever tried.
+between duplex and turn-based, and pass the turn on from someone who went away; the one holding
+the turn may pass it on too (docs/PROTOCOL.md, "Moderation"). Every act is one ``moderated``
+event to everyone, naming who did it and why, and is kept in the history; a refused attempt is
+an error to whoever tried.
 
 The room (room.py) owns the members and the turn; this module owns operators, mutes and bans,
 and ``moderate(room, member, command)`` turns one operator command into the room's actions.
@@ -209,7 +210,13 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     action = command.action
     if action not in ev.MOD_ACTIONS:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"unknown moderation action {action[:20]!r}")
-    if not mod.is_operator(room, member):
+    # The one holding the turn may give it up (PROTOCOL.md, Moderation: pass): a student with
+    # nothing to say would otherwise hold up the whole class until the teacher noticed.
+    own_turn = action == "pass" and room.mode == _room.TURN and room.turn_holder == member.cid
+    if not own_turn and not mod.is_operator(room, member):
+        if action == "pass" and room.mode == _room.TURN:
+            whose = f"it is {room.turn_name}'s turn" if room.turn_name else "nobody holds the turn"
+            return room._error(member.cid, ev.E_NOT_OPERATOR, f"only the one holding the turn, or an operator, can /pass; {whose}")
         return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{action}; {_who_can(room)}")
     reason = (command.reason or "").strip()
     if len(reason) > ev.MAX_REASON_CHARS:
@@ -219,7 +226,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     if action == "mode":
         return _mode(room, member, command.mode)
     if action == "pass":
-        return _pass(room, member, reason)
+        return _pass(room, member, reason, command.name)
     if not command.name:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"/{action} needs a NAME")
     if action == "unban":
@@ -446,14 +453,21 @@ def _first_to_speak(room: Room) -> int | None:
     return next((c for c in room.members if c in eligible and c != room.host_cid), None)
 
 
-def _pass(room: Room, member: Member, reason: str) -> list[Action]:
+def _pass(room: Room, member: Member, reason: str, name: str | None) -> list[Action]:
+    """The turn moves on from its holder: an operator's /pass, or the holder's own. ``name``,
+    when given, must be the holder: the turn may have moved since the command was typed."""
     if room.mode != _room.TURN:
         return room._error(member.cid, ev.E_BAD_MESSAGE, "/pass works in turn-based mode only")
     holder = room.turn_holder
     if holder is None:
         return room._error(member.cid, ev.E_BAD_MESSAGE, "nobody holds the turn")
     held_by = room.name_of(holder)
-    room.turn_holder = room._next_after(holder, order_before=list(room.members))
+    if name and ev.name_key(name) != ev.name_key(held_by or ""):
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]} does not hold the turn; it is {held_by}'s turn")
+    next_holder = room._next_after(holder, order_before=list(room.members))
+    if next_holder == holder:  # alone, or everyone else muted: saying it moved would be untrue
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"nobody else here can take the turn; it stays {held_by}'s")
+    room.turn_holder = next_holder
     return [*_told(room, member, "pass", held_by, reason), room._turn_broadcast()]
 
 

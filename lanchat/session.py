@@ -80,13 +80,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME", also=("/unignore",)),
     Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
     Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone, and a /q with files on their way stops them: both ask first; /q! does not ask, nor wait for lines still being paced; also /quit, \\quit)", also=("/q!",)),
-    # operators only (the host, and whom an operator made one): PROTOCOL.md, Moderation
+    # operators only (the host, and whom an operator made one), but /pass is the turn holder's
+    # too: PROTOCOL.md, Moderation
     Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
     Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)", also=("/unban", "/bans")),
     Command(name="/mute", usage="/mute NAME [TIME] [WHY]", help="operators: NAME reads but cannot speak, for TIME (10 or 10m, 2h, 1h30m) or until /unmute NAME", also=("/unmute",)),
     Command(name="/op", usage="/op NAME", help="operators: make NAME an operator too (/deop NAME takes it back)", also=("/deop",)),
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
-    Command(name="/pass", usage="/pass [WHY]", help="operators: move the turn on from someone who went quiet"),
+    Command(name="/pass", usage="/pass [WHY]", help="turn mode: give up your turn; operators: move it on from someone who went quiet"),
 )
 # Removed from the room (PROTOCOL.md, Moderation): the act and the fatal error that follows it
 # both name us, and the client's exit line repeats every fatal error, so we show it only there.
@@ -522,7 +523,7 @@ class Session:
         if action in ("bans",):
             return Outgoing(ev.Moderate(action=action)) if not rest else self._usage("/bans")
         if action == "pass":
-            return Outgoing(ev.Moderate(action=action, reason=rest or None))
+            return self._pass(rest)
         if action == "mode":
             if rest.lower() not in ("turn", "duplex"):
                 return self._usage("/mode turn|duplex")
@@ -543,6 +544,15 @@ class Session:
         if why:
             return self._usage(f"/{action} NAME")
         return Outgoing(ev.Moderate(action=action, name=name))
+
+    def _pass(self, rest: str) -> InputResult:
+        """/pass [NAME] [WHY]: a first word naming us or the turn's holder says whose turn moves
+        on (the server refuses if it moved already); anything else is the reason."""
+        first, _, why = rest.partition(" ")
+        holders = {ev.name_key(self.name)} | ({ev.name_key(self.turn)} if self.turn else set())
+        if first and ev.name_key(first) in holders:
+            return Outgoing(ev.Moderate(action="pass", name=first, reason=why.strip() or None))
+        return Outgoing(ev.Moderate(action="pass", reason=rest or None))
 
     def _usage(self, usage: str) -> InputResult:
         return Local((self._notice(f"usage: {usage}", kind="error"),))

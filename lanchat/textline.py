@@ -35,6 +35,7 @@ HELP = (
     "type a line and press Enter to send it to everyone",
     "/w NAME TEXT   a direct message only NAME sees",
     "/who           who is here",
+    "/pass          in turn mode: give up your turn, with nothing to say",
     "/q             leave",
 )
 
@@ -321,6 +322,8 @@ class TextConnection:
                 self._say_here("usage: /w NAME TEXT")
             else:
                 self._pending.append(ev.Whisper(to=to, text=text.strip()))
+        elif command == "/pass":  # the turn's holder may give it up (PROTOCOL.md, Moderation: pass)
+            self._pending.append(ev.Moderate(action="pass", reason=rest.strip() or None))
         elif command == "/help":
             self._say(_lines(*HELP))
         else:

@@ -763,6 +763,46 @@ def test_an_operator_passes_the_turn_from_someone_who_went_away():
     assert room.room.turn_name == "mallory"
 
 
+def test_the_student_holding_the_turn_gives_it_up_and_others_cannot():
+    """Only an operator could /pass: a student holding the turn with nothing to say held up the
+    whole class until the teacher passed it or --turn-timeout moved it on."""
+    room = classroom("turn")
+    assert room.room.turn_name == "ann"
+    room.mod("bob", "pass")  # not his turn, not an operator: refused, nothing moves
+    error = room.only_error("bob")
+    assert error.code == ev.E_NOT_OPERATOR
+    assert error.message == "only the one holding the turn, or an operator, can /pass; it is ann's turn"
+    room.nobody_else_got_anything("hal", "ann", "mallory")
+    room.mod("ann", "pass", "bob")  # naming someone else: the turn is hers, nothing moves
+    assert room.only_error("ann").message == "bob does not hold the turn; it is ann's turn"
+    assert room.room.turn_name == "ann" and room.records == []
+    room.mod("ann", "pass", "Ann", reason="nothing to add")  # naming herself, any case
+    for name in ("hal", "ann", "bob", "mallory"):
+        assert room.take(name) == [
+            ev.Moderated(action="pass", by="ann", name="ann", reason="nothing to add", time=START),
+            ev.Turn(holder="bob"),
+        ], name
+    assert room.records[-1].by == "ann" and room.logged[-1] == "ann passed the turn on: nothing to add"
+    room.mod("bob", "pass")  # with no name: his own turn
+    assert room.take("ann")[-1] == ev.Turn(holder="mallory")
+    room.take_all()
+    room.mod("hal", "pass")  # the host keeps the right to pass anyone's turn
+    assert room.take("bob")[0] == ev.Moderated(action="pass", by="hal", name="mallory", time=START)
+    assert room.room.turn_name == "hal"
+    room.say("hal", "the teacher")
+    assert room.room.turn_name == "ann"
+
+
+def test_a_pass_that_would_give_the_turn_back_to_its_holder_is_refused():
+    room = ModDriver("turn")
+    room.arrive("ann")
+    assert room.room.turn_name == "ann"
+    room.take_all()
+    room.mod("ann", "pass")
+    assert room.only_error("ann").message == "nobody else here can take the turn; it stays ann's"
+    assert room.records == []
+
+
 def test_a_muted_person_never_holds_the_turn_up():
     """In turn-based mode the turn went to a muted student, who could not speak: the whole
     room, the host too, read "waiting for bob" until someone passed it by hand."""
@@ -886,10 +926,15 @@ def test_a_room_without_moderation_events_behaves_as_before():
         ("/deop ann", ev.Moderate(action="deop", name="ann")),
         ("/mode TURN", ev.Moderate(action="mode", mode="turn")),
         ("/pass went for coffee", ev.Moderate(action="pass", reason="went for coffee")),
+        ("/pass HAL", ev.Moderate(action="pass", name="HAL")),  # our own turn, by name
+        ("/pass ann asleep", ev.Moderate(action="pass", name="ann", reason="asleep")),  # the holder's
+        ("/pass bob is away", ev.Moderate(action="pass", reason="bob is away")),  # anyone else: a reason
     ],
 )
 def test_moderation_commands_become_moderate_events(typed, sent):
-    assert Session(name="hal").parse_input(typed) == Outgoing(sent)
+    session = Session(name="hal")
+    session.mode, session.turn = "turn", "ann"
+    assert session.parse_input(typed) == Outgoing(sent)
 
 
 @pytest.mark.parametrize("typed", ["/kick", "/mode sideways", "/op ann extra", "/bans please"])

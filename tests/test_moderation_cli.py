@@ -199,6 +199,23 @@ def test_in_turns_a_student_muted_with_a_time_is_passed_over(run):  # noqa: F811
     bob.expect(r"\* turn: your turn$")  # ann passed over
 
 
+def test_in_a_headless_turn_room_the_student_holding_the_turn_passes_it_on(run):  # noqa: F811
+    """Only an operator could /pass: a student with nothing to say held up the whole class.
+    Now the holder gives it up; a student who does not hold it is told who does."""
+    _server, where = serve(run, "--headless", "--mode", "turn", "--no-history")
+    ann = join(run, where, "ann")  # the first to join holds the turn
+    bob = join(run, where, "bob")
+    ann.expect(r"bob joined")
+    bob.send("/pass")
+    bob.expect(STAMP + r"! only the one holding the turn, or an operator, can /pass; it is ann's turn$")
+    ann.send("/pass nothing to add")
+    for person in (ann, bob):
+        person.expect(STAMP + r"\* ann passed the turn on: nothing to add$")
+    bob.expect(r"\* turn: your turn$")
+    bob.send("my turn now")
+    ann.expect(STAMP + r"bob: my turn now$")
+
+
 def test_a_kicked_student_sees_why_in_a_real_terminal(run):  # noqa: F811
     hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
     bob = TermProc("connect", *where, "--name", "bob")

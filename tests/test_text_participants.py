@@ -242,6 +242,25 @@ def test_turn_mode_applies_to_a_text_participant():
             ann.close()
 
 
+def test_a_text_participant_holding_the_turn_gives_it_up_with_pass():
+    """nc had no /pass: a student there holding the turn held up the room until an operator
+    passed it."""
+    with running_server("turn") as (_server, endpoint):
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("ann")
+            ann.expect(r"turn-based, the turn is yours")
+            bob = RawClient(endpoint, "bob")
+            ann.expect(r"\* bob joined\r\n")
+            ann.line("/pass")
+            bob.expect(ev.Moderated, action="pass", by="ann", name="ann")
+            bob.expect(ev.Turn, holder="bob")
+            ann.expect(r"\* bob's turn\r\n")
+            bob.close()
+        finally:
+            ann.close()
+
+
 def test_telnet_negotiation_is_ignored():
     with running_server() as (_server, endpoint):
         bob = RawClient(endpoint, "bob")
