@@ -454,7 +454,9 @@ class Room:
             return []  # every message in a duplex room: nothing to build
         if self.turn_holder is None and self._next_after(member.cid, order_before=list(self.members), removed=False) is not None:
             return []  # nobody could hold it (all muted, a mute since ended): whoever may speak first takes it
-        waiting = f"not your turn: waiting for {self.turn_name or 'someone to join'}"
+        people_here = any(c != self.host_cid and c not in self.service_cids for c in self.members)
+        nobody = "an unmute (everyone but the host is muted)" if people_here else "someone to join"
+        waiting = f"not your turn: waiting for {self.turn_name or nobody}"
         return self._error(member.cid, ev.E_NOT_YOUR_TURN, waiting)
 
     def spoke(self, member: Member) -> list[Action]:

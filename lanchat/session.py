@@ -196,15 +196,29 @@ class Session:
     def my_turn(self) -> bool:
         return self.mode != "turn" or (self.turn is not None and ev.name_key(self.turn) == ev.name_key(self.name))
 
+    def waiting_for(self) -> str:
+        """Whom a turn room waits for, when it is not our turn: the holder; with nobody holding
+        it, someone to join, unless people who could hold it are here: then every one of them
+        is muted (PROTOCOL.md 7), and the room waits for an unmute."""
+        if self.turn is not None:
+            return self.turn
+        host = ev.name_key(self.host) if self.host else None
+        if all(ev.name_key(m) in (host, ev.name_key(BOT_NAME)) for m in self.members):
+            return "someone to join"
+        return "an unmute"
+
     def turn_text(self) -> str:
         """Whose turn it is, said for this person."""
         if self.mode != "turn":
             return ""
-        if self.turn is None:
-            return "waiting for someone to join"
         if self.my_turn:
             return "your turn"
-        return f"waiting for {self.turn}"
+        waiting = f"waiting for {self.waiting_for()}"
+        if self.turn is not None or waiting.endswith("someone to join"):
+            return waiting
+        if self.host and ev.name_key(self.host) == ev.name_key(self.name):
+            return f"{waiting} (everyone else is muted: /unmute NAME, or /mode duplex)"
+        return f"{waiting} (everyone{' but the host' if self.host else ''} is muted)"
 
     # ----------------------------------------------------------- server events
 

@@ -862,6 +862,28 @@ def test_when_the_mutes_of_everyone_but_the_host_end_by_themselves_the_turn_is_g
     assert room.perform(mutes_ended(room.room)) == []
 
 
+def test_a_host_with_only_muted_students_is_not_told_the_room_waits_for_someone_to_join():
+    """Host plus one muted student in a turn room: both screens read 'waiting for someone to
+    join' while the room showed 2 here, and the host's say was refused the same way."""
+    room = ModDriver("turn")
+    room.arrive("hal", host=True)
+    room.arrive("ann")
+    room.mod("hal", "mute", "ann")
+    assert room.room.turn_holder is None
+    room.take_all()
+    room.say("hal", "anyone?")
+    assert room.only_error("hal").message == "not your turn: waiting for an unmute (everyone but the host is muted)"
+    welcome = {"mode": "turn", "members": ("hal", "ann"), "turn": None, "host": "hal"}
+    student, host = Session(name="ann"), Session(name="hal")
+    student.on_event(ev.Welcome(name="ann", **welcome))
+    host.on_event(ev.Welcome(name="hal", **welcome))
+    assert student.turn_text() == "waiting for an unmute (everyone but the host is muted)"
+    assert host.turn_text() == "waiting for an unmute (everyone else is muted: /unmute NAME, or /mode duplex)"
+    alone = Session(name="hal")
+    alone.on_event(ev.Welcome(name="hal", mode="turn", members=("hal", "colourbot"), turn=None, host="hal"))
+    assert alone.turn_text() == "waiting for someone to join" and alone.waiting_for() == "someone to join"
+
+
 def test_a_turn_nobody_takes_moves_on_by_itself():
     room = classroom("turn", turn_timeout=60)
     room.now += 59

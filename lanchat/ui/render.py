@@ -704,8 +704,7 @@ def prompt_text(view: View) -> tuple[str, Style]:
     if chat_over(session):
         return "> ", PROMPT
     if session.mode == "turn" and not session.my_turn:
-        who = visible(session.turn) if session.turn else "someone to join"
-        return f"[waiting for {who}] ", PROMPT_WAIT
+        return f"[waiting for {visible(session.waiting_for())}] ", PROMPT_WAIT
     if social.answers_go_to_bot(session):
         return "[to colourbot] ", DIRECT_TAG
     return "> ", PROMPT

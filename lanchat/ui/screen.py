@@ -631,7 +631,7 @@ class CursesFrontend:
             self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept")])
             return None
         if not is_command and not self.session.my_turn:
-            who = self.session.turn or "someone to join"
+            who = self.session.waiting_for()
             self.view.add([Line(kind="error", time=self._now(), text=f"not your turn yet (waiting for {who}); what you typed is kept")])
             return None
         self.view.seen()
