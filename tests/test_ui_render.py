@@ -288,6 +288,22 @@ def test_offline_the_status_line_has_no_head_count_and_the_roster_is_who_was_her
     assert "3 here" in rd.status_text(view) and " Here (3)" in row_texts(rd.render(view, 10, 100))[0]
 
 
+def test_offline_a_turn_room_does_not_say_whose_turn_it_was():
+    """Through a server restart the status line kept "your turn" (or "waiting for bob"), which
+    only held before: the restarted room gives the turn afresh (a student read it was theirs)."""
+    from lanchat.client import Offline
+
+    for turn in ("ann", "bob"):
+        view = make_view(mode="turn", turn=turn)
+        online = rd.status_text(view)
+        assert ("your turn" if turn == "ann" else "waiting for bob") in online, online
+        view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
+        status = rd.status_text(view)
+        assert status.rstrip().endswith("│ turn") and "your turn" not in status and "waiting for" not in status, status
+        view.session.progress = {}
+        assert rd.status_text(view) == online
+
+
 def busy_status_view(role: str) -> View:
     """A status line with everything at once: turn, typing, a topic, a file on its way."""
 

@@ -636,7 +636,7 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
         parts.append((_KEEP, "chat over: press any key" if session.role == "client" else "chat over"))
         return parts
     parts.append((_MODE, session.mode))
-    if session.mode == "turn":
+    if session.mode == "turn" and connection is None:  # offline, whose turn it was is no longer known
         parts.append((_NOW, visible(session.turn_text())))
     if connection is None:  # offline, the count is of who was here before
         parts.append((_COUNT, f"{len(session.members)} here"))
