@@ -637,7 +637,7 @@ def roster(room: Room) -> ev.Roster:
         mute = mod.mute_for(member, now, mod.identity_of(member))
         if mute is not None:
             muted.append(member.name)
-            minutes.append(0 if mute.until is None else max(1, round((mute.until - now) / 60)))
+            minutes.append(0 if mute.until is None else _minutes(mute.until, now))
     return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes))
 
 
@@ -718,9 +718,14 @@ def mute_refusal(mute: Mute, now: float) -> str:
     return f"you are muted by {mute.by} {left}{why}; you can still read"
 
 
+def _minutes(until: float, now: float) -> int:
+    """The whole minutes left of a mute ending at ``until``, at least one."""
+    return max(1, round((until - now) / 60))
+
+
 def _minutes_left(until: float, now: float) -> str:
-    """What is left of a mute ending at ``until``: "for 3 more minutes" (at least one)."""
-    minutes = max(1, round((until - now) / 60))
+    """What is left of a mute ending at ``until``: "for 3 more minutes"."""
+    minutes = _minutes(until, now)
     return f"for {minutes} more minute{'s' if minutes != 1 else ''}"
 
 

@@ -223,6 +223,15 @@ def test_a_real_shutdown_is_not_retried():
         server.stop()
 
 
+def expect_waiting_for_a_restart(bob) -> None:  # noqa: ANN001 - a TermProc
+    """The server was stopped (not final): bob's full screen says it waits, and does not end."""
+    bob.expect(r"\* the server shut down: the server was stopped")
+    bob.expect(r"\* if the host starts the server again, you will rejoin it \(/q to leave\)")
+    bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
+                    what="the status line saying it waits for the server")
+    assert bob.proc.isalive() and "press any key" not in bob.text
+
+
 # ------------------------------- a restart with a shutdown notice (the host restarts mid-lesson)
 
 
@@ -244,11 +253,7 @@ def test_the_full_screen_waits_out_a_server_restart_and_rejoins():
             bob.expect(r"bob │ client")
             server.popen.terminate()
             assert server.wait() == 0
-            bob.expect(r"\* the server shut down: the server was stopped")
-            bob.expect(r"\* if the host starts the server again, you will rejoin it \(/q to leave\)")
-            bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
-                            what="the status line saying it waits for the server")
-            assert bob.proc.isalive() and "press any key" not in bob.text
+            expect_waiting_for_a_restart(bob)
             bob.send("typed while the server was down")
             bob.wait_screen(lambda rows: "typed while the server was down" in rows[-1], what="the typed line")
             bob.send("\r")
@@ -296,11 +301,7 @@ def test_a_sigterm_to_the_hosts_screen_is_waited_out_as_a_restart():
             hal.expect(r"bob joined")
             hal.proc.kill(signal.SIGTERM)
             assert hal.wait() == 0
-            bob.expect(r"\* the server shut down: the server was stopped")
-            bob.expect(r"\* if the host starts the server again, you will rejoin it \(/q to leave\)")
-            bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
-                            what="the status line saying it waits for the server")
-            assert bob.proc.isalive() and "press any key" not in bob.text
+            expect_waiting_for_a_restart(bob)
             server = Proc("serve", "--headless", "--unix", path, "--history", history)
             server.expect(r"join with")
             bob.expect(r"back in the room as bob", timeout=30)  # retries come 1, 3, 7, 15 s after the notice
