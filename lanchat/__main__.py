@@ -28,7 +28,8 @@ def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+        hint = f" (a socket file is given with --unix {text})" if "/" in text else ""
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number{hint}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is out of range (0-65535)")
     return value

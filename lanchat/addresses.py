@@ -83,6 +83,8 @@ def split_host_port(text: str) -> tuple[str, int | None]:
         raise AddressProblem("the address is empty")
     if "://" in text:
         raise AddressProblem(f"{text!r} looks like a web address; give only the host, e.g. 192.168.1.20 3580")
+    if "/" in text:  # no host name or address has one: a socket file's path
+        raise AddressProblem(f"{text!r} is a path, not a host: a socket file is joined with `lanchat connect --unix {text}`")
     if text.startswith("["):
         close = text.find("]")
         if close < 0:

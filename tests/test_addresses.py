@@ -69,6 +69,9 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         ("::1:46692", None, None, "an IPv6 address with a port goes in brackets: [::1]:46692"),
         ("fe80::1%lan0:3580", None, None, "goes in brackets: [fe80::1%lan0]:3580"),
         ("192.168.1.20:3580:1", None, None, "is neither HOST:PORT nor an IPv6 address"),
+        # a student who read "--unix /tmp/chat.sock" and typed the path alone
+        ("/tmp/chat.sock", None, None, "is a path, not a host: a socket file is joined with `lanchat connect --unix /tmp/chat.sock`"),
+        ("./chat.sock", None, None, "joined with `lanchat connect --unix ./chat.sock`"),
     ],
 )
 def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option, complaint):

@@ -651,6 +651,19 @@ def test_bad_arguments_are_one_line_and_exit_2(run, args):
     assert only_line(proc).startswith("lanchat")
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["serve", "/tmp/lanchat-test.sock", "--headless"], "(a socket file is given with --unix /tmp/lanchat-test.sock)"),
+        (["connect", "/tmp/lanchat-test.sock", "--name", "ann"], "is a path, not a host: a socket file is joined with --unix"),
+    ],
+)
+def test_a_socket_path_given_as_the_address_points_to_unix(run, args, said):
+    proc = run(*args)
+    assert proc.wait() == 2
+    assert said in only_line(proc)
+
+
 @pytest.mark.parametrize("command", ["serve", "connect"])
 def test_help_of_each_subcommand_explains_with_examples(run, command):
     proc = run(command, "--help")
