@@ -655,7 +655,7 @@ def test_bad_arguments_are_one_line_and_exit_2(run, args):
     ("args", "said"),
     [
         (["serve", "/tmp/lanchat-test.sock", "--headless"], "(a socket file is given with --unix /tmp/lanchat-test.sock)"),
-        (["connect", "/tmp/lanchat-test.sock", "--name", "ann"], "is a path, not a host: a socket file is joined with --unix"),
+        (["connect", "/tmp/lanchat-test.sock", "--name", "ann"], "is a path, not a host: a socket file is joined with `lanchat connect --unix /tmp/lanchat-test.sock`"),
     ],
 )
 def test_a_socket_path_given_as_the_address_points_to_unix(run, args, said):
