@@ -24,7 +24,15 @@ from . import events as ev
 from . import identity
 from .client_files import ClientTransfers, cut_off
 from .pacing import SendPacer
-from .protocol import Connection, ConnectionClosed, Invalid, LocalProtocolError, RemoteProtocolError, Role
+from .protocol import (
+    Connection,
+    ConnectionClosed,
+    Invalid,
+    LocalProtocolError,
+    RemoteProtocolError,
+    Role,
+    text_greeting,
+)
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
 from .textsafe import visible
 from .tls import looks_like_tls
@@ -542,6 +550,9 @@ def _handshake_events(sock: socket.socket, proto: Connection, deadline: float) -
         except RemoteProtocolError as exc:
             if looks_like_tls(data):
                 raise JoinError("the server speaks TLS: connect with --tls (and check its fingerprint)", ev.E_USE_TLS) from None
+            greeting = text_greeting(data)
+            if greeting is not None:
+                raise JoinError(f"that is not a lanchat server: another program answered {greeting!r}") from None
             raise JoinError(f"that is not a lanchat server ({visible(exc.message)})") from None
         events = proto.events()
         if events:

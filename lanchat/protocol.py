@@ -184,6 +184,17 @@ def looks_like_tls(data: bytes) -> bool:
     return len(data) >= 2 and data[0] in TLS_RECORD_TYPES and data[1] == 3
 
 
+def text_greeting(data: bytes, limit: int = 60) -> str | None:
+    """The first line of a stream that opens with printable ASCII text (a web server's
+    "HTTP/1.1 400 ...", an SSH or mail server's banner), cut to ``limit`` characters; None when
+    the bytes are not text (a lanchat frame starts with 0). Safe to print: ASCII 32-126 only."""
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    if len(line) < 3 or not all(32 <= byte < 127 for byte in line[:limit]):
+        return None
+    text = line[:limit].decode("ascii")
+    return text + "..." if len(line) > limit else text
+
+
 HTTP_REPLY = (
     b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Connection: close\r\n\r\n"

@@ -778,7 +778,21 @@ def test_connecting_to_something_that_is_not_lanchat_fails_clearly(run):
         with conn:
             conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
             assert proc.wait() == 1
-    assert "not a lanchat server" in only_line(proc)
+    assert only_line(proc) == "lanchat: that is not a lanchat server: another program answered 'SSH-2.0-OpenSSH_9.6'"
+
+
+def test_a_binary_impostor_is_described_without_its_bytes(run):
+    with socket.create_server(("127.0.0.1", 0)) as impostor:
+        port = str(impostor.getsockname()[1])
+        proc = run("connect", "127.0.0.1", port, "--name", "ann")
+        impostor.settimeout(10)
+        conn, _ = impostor.accept()
+        with conn:
+            conn.sendall(b"\x7f\x1b[2J\x00\x00garbage")
+            assert proc.wait() == 1
+    line = only_line(proc)
+    assert line.startswith("lanchat: that is not a lanchat server (frame header announces"), line
+    assert "\x1b" not in line
 
 
 def test_ipv6_loopback_end_to_end(run):

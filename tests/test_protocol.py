@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lanchat import events as ev
+from lanchat import protocol
 from lanchat.protocol import (
     HTTP_REPLY,
     TRANSITIONS,
@@ -689,3 +690,19 @@ def test_next_says_takes_nothing_before_the_welcome_after_bye_or_on_a_client():
     message = ev.Message(sender="ann", text="hi", time=1.5)
     talk.client.receive_data(talk.server.send(message))
     assert talk.client.next_says(10) == [] and talk.client.events() == [message]
+
+
+@pytest.mark.parametrize(
+    ("data", "greeting"),
+    [
+        (b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n\r\n", "HTTP/1.1 400 Bad Request"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "SSH-2.0-OpenSSH_9.6"),
+        (b"220 " + b"m" * 100, "220 " + "m" * 56 + "..."),
+        (b"\x00\x00\x00\x10{}", None),  # a lanchat frame
+        (b"OK\x1b[2J\n", None),  # an escape is not printable text
+        (b"\x16\x03\x01\x00", None),  # TLS
+        (b"ab", None),
+    ],
+)
+def test_a_text_greeting_is_read_only_when_it_is_printable(data, greeting):
+    assert protocol.text_greeting(data) == greeting
