@@ -329,6 +329,38 @@ def test_notebook_makes_no_identity_key_in_the_students_data_folder(
     assert not keys, f"{name} made an identity key in the student's data folder: {keys}"
 
 
+def printed(nb: nbformat.NotebookNode) -> str:
+    """What a notebook's own cells printed (the planted exercise probes left out)."""
+    return "\n".join(
+        cell_text(cell)
+        for cell in nb.cells
+        if cell.cell_type == "code" and not any(tag.startswith("probe-") for tag in cell.metadata.get("tags", []))
+    )
+
+
+@pytest.mark.parametrize("name", STANDALONE)
+def test_a_shutdown_notice_shown_to_students_is_explained(name: str, executed: dict[str, object]) -> None:
+    """A notebook that prints lanchat's shutdown notice shows its `final` flag: the text must say what it means
+    (the server may come back: lanchat's client waits for a restart), or a student is left guessing."""
+    result = executed[name]
+    assert isinstance(result, nbformat.NotebookNode), f"{name} did not run"
+    if "final=False" not in printed(result) and "final=True" not in printed(result):
+        return
+    prose = "\n".join(cell.source for cell in result.cells if cell.cell_type == "markdown")
+    assert "`final=False`" in prose and "restart" in prose, f"{name} prints a shutdown's final flag without saying what it means"
+
+
+def test_notebook_07_names_every_state_of_the_protocol() -> None:
+    from lanchat.protocol import State
+
+    cells = [source for kind, source, _ in notebook_sources(NOTEBOOKS / "07_lanchat.ipynb") if kind == "markdown"]
+    text = next(source for source in cells if "TRANSITIONS" in source and "state" in source)
+    missing = [state.value for state in State if f"`{state.value}`" not in text]
+    assert not missing, f"notebook 07 describes the states without {missing}: TRANSITIONS prints them"
+    count = {3: "three", 4: "four", 5: "five"}.get(len(State), str(len(State)))
+    assert f"one of {count} states" in text, f"lanchat has {len(State)} states"
+
+
 # ---------------------------------------------------------------- pairs
 
 

@@ -845,6 +845,17 @@ def durable_history() -> Notebook:
         ben.sock.close()
         """,
     )
+    nb.md(
+        """
+        lanchat's notice says one thing more than seed 003's: `final=False`. A stopped server may be **restarted**
+        in a minute (the teacher fixes a setting, the machine reboots), so on a `final=False` notice lanchat's
+        full-screen client keeps its screen, says it is waiting, and rejoins by itself once the same `lanchat
+        serve` runs again: 25 students need not type `connect` again, and the restarted server replays the
+        history from its file. Only a host who ends the chat from their own screen (`/q`, Ctrl-C in the chat)
+        sends `final=True`: the lesson is over and every client ends. A headless server like this one has no
+        host's screen, so a signal never means "over" (README, "Staying in the room").
+        """
+    )
     nb.exercise(
         "04.2",
         "save atomically",

@@ -75,9 +75,12 @@ def notebooks() -> list[Notebook]:
         """
         ## The state machine
 
-        A connection is in one of three states: `handshake` (before the server's welcome), `open` (chatting) and
-        `closed`. The `TRANSITIONS` table says, for each side and state, which events may be sent and which state
-        follows. Anything not listed is refused.
+        A connection is in one of four states: `handshake` (before the server's welcome), `open` (chatting),
+        `leaving` (the client said `bye`; it sends nothing more but still reads what the server sent before the
+        `bye` reached it) and `closed`. The `TRANSITIONS` table says, for each side and state, which events may be
+        sent and which state follows. Anything not listed is refused. Two pairs stay in `handshake`: a client with
+        an identity key gets a `challenge` and answers with `auth` before its welcome (notebook 17 takes that
+        apart).
         """,
         """
         for (role, state), allowed in TRANSITIONS.items():
@@ -317,7 +320,9 @@ def notebooks() -> list[Notebook]:
     nb.step(
         """
         Ana leaves with `bye` (ben is told: reason `quit`), then we stop the server with SIGTERM, as `kill` or
-        a service manager would: ben receives the `shutdown` notice before the connection closes.
+        a service manager would: ben receives the `shutdown` notice before the connection closes. Its
+        `final=False` says the server may come back (a restart): lanchat's own client then waits and rejoins by
+        itself; only a host who ends the chat from their screen sends `final=True` (notebook 04b).
         """,
         """
         ana.send(ev.Bye())

@@ -446,7 +446,9 @@ def notebooks() -> list[Notebook]:
         """
         SIGTERM and SIGINT: the handler ran, the notice arrived, the exit status is 0. SIGKILL: the exit status is
         `-9` (killed by signal 9), the handler never ran, and the client only saw the stream end (`None` from
-        `receive_frame`). lanchat's server handles SIGINT and SIGTERM the same way (notebook 04b stops it with SIGINT).
+        `receive_frame`). lanchat's server catches SIGINT and SIGTERM too and sends everyone its shutdown notice
+        before closing (notebook 04b stops it with SIGINT and reads the notice, which also says whether the server
+        may come back).
         """
     )
     nb.step(
