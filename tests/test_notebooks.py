@@ -361,6 +361,14 @@ def test_notebook_07_names_every_state_of_the_protocol() -> None:
     assert f"one of {count} states" in text, f"lanchat has {len(State)} states"
 
 
+def test_notebook_12_spells_the_fingerprint_as_lanchat_prints_it(executed: dict[str, object]) -> None:
+    result = executed["12_tls.ipynb"]
+    assert isinstance(result, nbformat.NotebookNode), "12 did not run"
+    line = next((line for line in printed(result).splitlines() if line.startswith("as lanchat prints it:")), "")
+    shown = line.split()[-1] if line else ""
+    assert shown.startswith("SHA256:") and len(shown) == 50, f"12 should show lanchat's SHA256:... spelling; got {line!r}"
+
+
 # ---------------------------------------------------------------- pairs
 
 

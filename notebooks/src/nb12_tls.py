@@ -88,6 +88,28 @@ def notebooks() -> list[Notebook]:
     )
     nb.step(
         """
+        ### The same fingerprint, as lanchat writes it
+
+        `lanchat serve --tls` prints its certificate's fingerprint the way `ssh` writes one: `SHA256:` and the
+        **base64** of the same 32 bytes, 50 characters instead of 95 to copy from the board. Same hash, another
+        spelling: `lanchat.tls.fingerprint` computes it from the certificate's bytes (DER, the binary form), and
+        `lanchat connect --fingerprint SHA256:...` takes it.
+        """,
+        """
+        import base64
+
+        from lanchat.tls import fingerprint as lanchat_fingerprint
+
+        digest = bytes.fromhex(FINGERPRINT.replace(":", ""))  # the 32 bytes of SHA-256
+        as_ssh_writes_it = "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        assert as_ssh_writes_it == lanchat_fingerprint(der), "our spelling and lanchat's disagree"
+        print("hex with colons:     ", FINGERPRINT)
+        print("as lanchat prints it:", lanchat_fingerprint(der))
+        """,
+    )
+    nb.step(
+        """
         ## A server, with or without TLS, and a tap in the middle
 
         `EchoServer` answers each message with `"got: "` in front, once per connection, in a thread. With a
