@@ -329,6 +329,18 @@ def test_notebook_makes_no_identity_key_in_the_students_data_folder(
     assert not keys, f"{name} made an identity key in the student's data folder: {keys}"
 
 
+@pytest.mark.parametrize("name", STANDALONE)
+def test_notebook_leaves_no_tls_certificate_or_known_server_in_the_students_data_folder(
+    name: str, executed: dict[str, object], data_homes: dict[str, Path]
+) -> None:
+    """A `serve --tls` a notebook starts makes its certificate in the notebook's scratch folder: one in the
+    student's data folder would be the certificate of their own class room later; a `known_servers` line for
+    a port the notebook happened to get would make a later room on that port look like an impostor."""
+    assert not isinstance(executed[name], Exception), f"{name} did not run"
+    left = sorted(p.name for p in (data_homes[name] / "lanchat").glob("*") if p.name.startswith(("tls-", "known_")))
+    assert not left, f"{name} wrote TLS files into the student's data folder: {left}"
+
+
 def printed(nb: nbformat.NotebookNode) -> str:
     """What a notebook's own cells printed (the planted exercise probes left out)."""
     return "\n".join(
@@ -367,6 +379,31 @@ def test_notebook_12_spells_the_fingerprint_as_lanchat_prints_it(executed: dict[
     line = next((line for line in printed(result).splitlines() if line.startswith("as lanchat prints it:")), "")
     shown = line.split()[-1] if line else ""
     assert shown.startswith("SHA256:") and len(shown) == 50, f"12 should show lanchat's SHA256:... spelling; got {line!r}"
+
+
+def test_notebook_17_shows_the_room_keeping_out_whom_it_should(executed: dict[str, object]) -> None:
+    """Each refusal notebook 17 teaches is the real server's, and the mute outlives the restart."""
+    result = executed["17_keys_passwords_moderation.ipynb"]
+    assert isinstance(result, nbformat.NotebookNode), "17 did not run"
+    text = printed(result)
+    for shown in (
+        "lanchat.identity.short_fingerprint agrees",
+        "the recorded signature, on the next challenge: False",
+        "a wrong password's proof accepted? False",
+        "ann's answer, relayed to the real server: False",
+        "the server made you an operator: serve --operator",
+        "another key as ann: Error(code='name-owned', message=\"the name 'ann' belongs to someone else",
+        "bob, wrong password: Error(code='password', message='wrong password', fatal=True",
+        "a plain client: Error(code='use-tls'",
+        "ben gets: Error(code='kicked'",
+        "ann's screen says: teach muted you for 5 minutes: shouting",
+        "ann's kick: Error(code='not-operator'",
+        "muted=('ann',), muted_minutes=(5,)",
+        "ann sees: Shutdown(reason='the server was stopped', final=False)",
+    ):
+        assert shown in text, f"notebook 17 no longer shows {shown!r}"
+    after_restart = text[text.index("final=False") :]
+    assert "ann's message: Error(code='muted'" in after_restart, "the mute should hold after the server restarted"
 
 
 # ---------------------------------------------------------------- pairs
@@ -619,6 +656,19 @@ SEED_STEPS = {
         "Server([listener]",
         "request_shutdown",
     ],
+    "17_keys_passwords_moderation.ipynb": [  # seed 004's future work: a password to enter, moderation controls
+        "--password",
+        "--tls",
+        "--operator",
+        "identity.sign_challenge",
+        "identity.password_proof",
+        "channel_binding",
+        "ev.Challenge",
+        "ev.Auth(",
+        'action="kick"',
+        'action="mute"',
+        "start_room(port)",
+    ],
     "16_lab_join_the_room.ipynb": [  # the last lab: a raw socket (seed 001 style) in the real room
         '"-m", "lanchat", "serve", "--headless", "--host", HOST, "--port", "0"',
         "never speaks first",
@@ -663,5 +713,5 @@ def test_every_predict_question_has_an_answer_in_the_teachers_guide() -> None:
                 asked.update(re.findall(r"Predict, then run \((P\d\d\.\d)\)", source))
     guide = (NOTEBOOKS / "TEACHERS_GUIDE.md").read_text(encoding="utf-8")
     answered = set(re.findall(r"\*\*(P\d\d\.\d)\*\*", guide))
-    assert len(asked) >= 21, f"fewer predict questions than expected: {sorted(asked)}"
+    assert len(asked) >= 23, f"fewer predict questions than expected: {sorted(asked)}"
     assert asked == answered, f"asked, not answered: {sorted(asked - answered)}; answered, not asked: {sorted(answered - asked)}"
