@@ -669,6 +669,11 @@ SEED_STEPS = {
         'action="mute"',
         "start_room(port)",
     ],
+    "15_keyboard_and_socket.ipynb": [  # seed 004's future work: its backslash commands, a saved chat
+        'write(b"\\\\clients',
+        "`\\clear`",
+        "/save ",
+    ],
     "16_lab_join_the_room.ipynb": [  # the last lab: a raw socket (seed 001 style) in the real room
         '"-m", "lanchat", "serve", "--headless", "--host", HOST, "--port", "0"',
         "never speaks first",

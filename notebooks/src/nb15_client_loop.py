@@ -371,17 +371,18 @@ def notebooks() -> list[Notebook]:
         """
         ## Commands from seed 004's "future work", in lanchat
 
-        Seed 004 listed what its chat lacked: a way to see **who** is here, to **clear** the screen and to **save**
-        the conversation. lanchat has all three: `/who` asks the server (a `who` event on the wire; the answer is a
-        `roster`), while `/clear` and `/save FILE` never leave ana's machine (the client does them itself). ana
-        finishes her line first, then asks.
+        Seed 004 listed what its chat lacked: commands like `\\quit`, `\\clients` and `\\clear`, and a way to **save**
+        the conversation. lanchat has them all, under its own names and under seed 004's (a backslash command
+        on a line of its own): `/who` or `\\clients` asks the server (a `who` event on the wire; the answer is a
+        `roster`), while `/clear` (`\\clear`) and `/save FILE` never leave ana's machine (the client does them
+        itself). ana finishes her line first, then asks the way seed 004 wrote it.
         """,
         """
         if not SKIP_PTY:
             transcript_file = os.path.join(scratch.name, "ana-transcript.txt")
             ana.proc.write(b"ing\\r")
             ana.wait_for("I am typing")
-            ana.proc.write(b"/who\\r")
+            ana.proc.write(b"\\\\clients\\r")  # seed 004's spelling of /who
             ana.wait_for("here (2): ana, ben")
             ana.proc.write(f"/save {transcript_file}\\r".encode())
             deadline = time.monotonic() + TIMEOUT
