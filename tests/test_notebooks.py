@@ -373,6 +373,19 @@ def test_notebook_07_names_every_state_of_the_protocol() -> None:
     assert f"one of {count} states" in text, f"lanchat has {len(State)} states"
 
 
+def test_notebook_16_quotes_the_tls_rooms_refusal_as_the_server_sends_it() -> None:
+    """In class the room may have been started with --tls (notebook 17's advice): the lab says what a plain
+    socket then reads, in the server's own words."""
+    from lanchat.tls import TEXT_CLIENT_LINE
+
+    prose = " ".join(
+        " ".join(source.split()) for kind, source, _ in notebook_sources(NOTEBOOKS / "16_lab_join_the_room.ipynb")
+        if kind == "markdown"
+    )
+    assert TEXT_CLIENT_LINE.decode().strip() in prose, "notebook 16 should quote what a --tls room tells a text participant"
+    assert "`password: `" in prose, "and say that a --password room asks for the password after the name"
+
+
 def test_notebook_12_spells_the_fingerprint_as_lanchat_prints_it(executed: dict[str, object]) -> None:
     result = executed["12_tls.ipynb"]
     assert isinstance(result, nbformat.NotebookNode), "12 did not run"

@@ -380,6 +380,12 @@ def notebooks() -> list[Notebook]:
         `nc TEACHER_ADDRESS 3580` in a terminal, beside classmates using `python -m lanchat connect`. The room
         cannot tell them apart: same names, same limits, same lines. The pair notebooks' net doctor helps when the
         connection fails (TEACHERS_GUIDE.md, the network kit).
-        """
+
+        This lab needs a room started **without** `--tls` and `--password` (the class room of notebook 17 has
+        both). A plain socket cannot speak TLS: a `--tls` room answers it with one line, `! this room uses TLS,
+        which nc and telnet cannot speak: join with lanchat connect --tls`, and closes, so `join_room` raises
+        `ConnectionError`. A `--password` room asks `password: ` after the name, and `join_room` would answer with
+        its message (a wrong password); a text participant's password also crosses the network unencrypted.
+                """
     )
     return [nb]
