@@ -419,6 +419,21 @@ def test_notebook_17_shows_the_room_keeping_out_whom_it_should(executed: dict[st
     assert "ann's message: Error(code='muted'" in after_restart, "the mute should hold after the server restarted"
 
 
+def test_notebook_17_rerunning_the_room_cell_says_why_at_once(kernel_name: str, workdir: Path) -> None:
+    """A student who runs the cell that starts the room a second time (the first room still serving on the same
+    history file) reads the server's reason and what to do, as soon as the server has said it."""
+    path = workdir / "17_keys_passwords_moderation.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    index = next(i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and "def start_room" in cell.source)
+    stop_it = nbformat.v4.new_code_cell("room.terminate()\nroom.wait(TIMEOUT)")
+    again = nbformat.v4.new_code_cell(nb.cells[index].source, metadata={"tags": ["raises-exception"]})
+    nb.cells = [*nb.cells[: index + 1], again, stop_it]
+    asyncio.run(notebook_client(nb, kernel_name, path).async_execute(env=notebook_env()))
+    said = cell_text(nb.cells[-2])
+    assert "is in use by another lanchat server" in said and "room.terminate()" in said, said
+    assert cell_seconds(nb.cells[-2]) < 5, f"the second start took {cell_seconds(nb.cells[-2]):.1f} s to give up"
+
+
 # ---------------------------------------------------------------- pairs
 
 

@@ -219,10 +219,15 @@ def notebooks() -> list[Notebook]:
             banner, deadline = [], time.monotonic() + TIMEOUT
             while not banner or not banner[-1].startswith("  history:"):  # the last line of the banner
                 try:
-                    banner.append(lines.get(timeout=max(0.01, deadline - time.monotonic())))
+                    banner.append(lines.get(timeout=0.1))
                 except queue.Empty:
+                    if proc.poll() is None and time.monotonic() < deadline:
+                        continue
                     proc.kill()
-                    raise RuntimeError("lanchat did not start: " + " / ".join(banner)) from None
+                    raise RuntimeError(
+                        "lanchat did not start: " + " / ".join(banner) + " (is the room of an earlier run still "
+                        "serving? stop it with room.terminate(), or restart the kernel and run from the top)"
+                    ) from None
             return proc, lines, banner
 
 
