@@ -386,6 +386,20 @@ def test_notebook_16_quotes_the_tls_rooms_refusal_as_the_server_sends_it() -> No
     assert "`password: `" in prose, "and say that a --password room asks for the password after the name"
 
 
+def test_notebook_09_quotes_lanchats_slow_reader_limits() -> None:
+    """09's lab builds a per-client queue with a limit, then says what lanchat's are: the figures are the code's."""
+    from lanchat.guard import NOT_READING_SECONDS
+    from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES
+
+    prose = " ".join(
+        " ".join(source.split())
+        for kind, source, _ in notebook_sources(NOTEBOOKS / "09_labs_servers_that_hold_up.ipynb")
+        if kind == "markdown"
+    )
+    assert f"no byte for {NOT_READING_SECONDS:.0f} s, or passes {DEFAULT_MAX_QUEUE_BYTES // 2**20} MiB" in prose
+    assert "slows down the senders" in prose
+
+
 def test_notebook_12_spells_the_fingerprint_as_lanchat_prints_it(executed: dict[str, object]) -> None:
     result = executed["12_tls.ipynb"]
     assert isinstance(result, nbformat.NotebookNode), "12 did not run"

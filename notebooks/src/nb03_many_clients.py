@@ -373,8 +373,9 @@ def notebooks() -> list[Notebook]:
         ## How lanchat does it
 
         * `lanchat.server.Server` is Way 2: one `selectors` loop for every client. The **per-client output
-          queues** live in `lanchat.outbox` (it writes only when the socket can take more, and a reader that
-          does not keep up is dropped rather than allowed to stall the room; notebook 09's first lab builds one).
+          queues** live in `lanchat.outbox` (it writes only when the socket can take more; a reader that falls
+          behind first slows down those who feed it, and one that stops reading is dropped rather than allowed to
+          stall the room; notebook 09's first lab builds one).
           The server module's docstring describes the loop.
         * `lanchat.client.ClientLoop` is full duplex **without threads**: it puts the socket *and the keyboard*
           on one selector, so it reacts to whichever is ready first.

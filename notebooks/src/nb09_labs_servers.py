@@ -1028,7 +1028,8 @@ def notebooks() -> list[Notebook]:
     nb.md(
         """
         **Where this leads:** lanchat has the first and the last: per-client output queues with a limit
-        (`lanchat.outbox`: a queue past `max_queue_bytes` is a reader that does not keep up, and it is dropped),
+        (`lanchat.outbox` and `lanchat.guard`: a reader whose queue grows first slows down the senders that feed
+        it; one whose queue takes no byte for 30 s, or passes 1 MiB, is dropped),
         and an AF_UNIX endpoint born 0600 after a liveness probe (`lanchat.transport.listen_unix`). For silence
         it has deadlines (`lanchat.hub`: a handshake, or a frame, that does not arrive in time) and, rather than a
         heartbeat of its own, TCP keepalive switched on with short timers (`lanchat.transport`: first probe after
