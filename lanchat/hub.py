@@ -386,6 +386,15 @@ class Hub:
         if proto.peer_closed and peer.paused_until is None:
             self.close(cid)
 
+    def receive_reset(self, cid: int) -> None:
+        """Reading ``cid`` failed (a reset, a timeout): its end, as ``receive_data(cid, b"")``,
+        but never a goodbye. A text participant's clean close is one (PROTOCOL.md, Text
+        participants); a lanchat client's end is ``lost`` either way."""
+        peer = self.peers.get(cid)
+        if peer is not None:
+            peer.proto.note_reset()
+        self.receive_data(cid, b"")
+
     def _handle(self, peer: Peer, event: object) -> None:
         """One event from ``peer``: to the file store or the room, logging joins and leaves."""
         cid = peer.cid

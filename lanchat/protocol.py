@@ -250,6 +250,11 @@ class Connection:
 
     # ---------------------------------------------------------------- receiving
 
+    def note_reset(self) -> None:
+        """The end about to be fed (``b""``) is a reset or a read error, not a close. A lanchat
+        connection ends the same either way: without ``bye`` it is ``lost`` (PROTOCOL.md 8).
+        (A text participant's is told apart: textline.py.)"""
+
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the peer; ``b""`` means the peer closed the stream.
 

@@ -180,10 +180,8 @@ class Server:
     # ------------------------------------------------------------ public API
 
     def add_local(self, sock: socket.socket, *, host: bool = False, service: bool = False) -> int:
-        """Adopt an already-connected socket (the host's or a bot's end of a socketpair).
-
-        ``service`` marks a bot: a member that is not a person (room.Room.service_cids).
-        """
+        """Adopt an already-connected socket (the host's or a bot's end of a socketpair);
+        ``service`` marks a bot: a member that is not a person (room.Room.service_cids)."""
         return self._adopt(sock, "local", host=host, service=service, handshake=False)
 
     def request_shutdown(self, reason: str = "the server is shutting down", *, final: bool = False) -> None:
@@ -290,16 +288,17 @@ class Server:
 
     def _read(self, client: Client) -> None:
         try:
-            data = client.recv(READ_BYTES)
+            data: bytes | None = client.recv(READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError:
-            data = b""
-        # Through the door only while some connection has not shown what it speaks (textline.py):
-        # for everyone else the door would only pass the bytes on to the hub.
-        door = self.door
+        except OSError:  # a reset or a timeout: an end, but never a goodbye (hub.receive_reset)
+            data = None
+        door = self.door  # only while a connection has not shown what it speaks (textline.py)
         try:
-            (door.receive_data if door.opening else self.hub.receive_data)(client.cid, data)
+            if data is None:
+                self.hub.receive_reset(client.cid)
+            else:
+                (door.receive_data if door.opening else self.hub.receive_data)(client.cid, data)
         except Exception as exc:  # noqa: BLE001 - a bug ends that connection, not the chat
             self.hub.internal_error(client.cid, exc)
 

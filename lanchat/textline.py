@@ -13,7 +13,6 @@ limit apply as they are.
 from __future__ import annotations
 
 import json
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from . import events as ev
 from .gate import TypedHello
 from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
+from .textview import TextView, clock_stamp
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
 
 if TYPE_CHECKING:  # handed in, never imported to use
@@ -152,11 +152,6 @@ def _server_event(payload: bytes) -> ev.Event | None:
         return None
 
 
-def clock_stamp(when: float) -> str:
-    """``12:00``: the server's local time of a message."""
-    return time.strftime("%H:%M", time.localtime(when))
-
-
 class TextConnection:
     """One text participant, seen from the server. Same calls as protocol.Connection(Role.SERVER),
     plus ``take_output()`` for what it answers by itself (prompts, /help, a line too long)."""
@@ -178,8 +173,7 @@ class TextConnection:
         self._say = say or self._output_append
         self.state = State.HANDSHAKE
         self.peer_closed = False
-        self.name: str | None = None
-        self._stamp = stamp
+        self.view = TextView(stamp)  # what they read, worded as lanchat's screen words it
         self._room = room
         self._buffer = bytearray()
         self._skipping = False  # inside a line that grew past MAX_LINE_BYTES: dropped up to its end
@@ -194,6 +188,8 @@ class TextConnection:
         self._encrypted = encrypted  # TLS: the password is not in the clear (no warning)
         self._name_typed: str | None = None  # the name, while "password: " waits for its answer
         self._password: str | None = None  # as typed; kept for another name after a refused one
+        self._reset = False  # the end about to come is a reset or a read error, not a close
+        self._end: object | None = None  # how the stream ended (Bye or ConnectionClosed), once the rest is out
 
     # ------------------------------------------------------------ what it says itself
 
@@ -213,12 +209,22 @@ class TextConnection:
 
     # ------------------------------------------------------------------ receiving
 
+    def note_reset(self) -> None:
+        """The end about to be fed (``b""``) is a reset or a read error: ``lost``, not a goodbye."""
+        self._reset = True
+
     def receive_data(self, data: bytes) -> None:
-        """Feed bytes from the peer; ``b""`` means it closed."""
+        """Feed bytes from the peer; ``b""`` means it closed.
+
+        A close (FIN) right after a whole line is how nc leaves (Ctrl-C, Ctrl-D, a program that
+        ends): a goodbye, as a lanchat client's ``bye`` then FIN is (PROTOCOL.md, Text
+        participants). A reset, or a close in the middle of a line, is a lost connection."""
         if not data:
-            self.peer_closed = True
-            self.state = State.CLOSED
-            self._pending.append(ConnectionClosed())
+            if not self.peer_closed:
+                self.peer_closed = True
+                broken = self._reset or bool(self._buffer) or self._skipping
+                self._end = ConnectionClosed() if broken or self.state is State.CLOSED else ev.Bye()
+                self.state = State.CLOSED
             return
         if self.state is State.CLOSED:
             return
@@ -238,7 +244,10 @@ class TextConnection:
         if self.state is State.OPEN:
             while self._held and not self._pending:
                 self._line(self._held.popleft())
-        return self._pending.pop(0) if self._pending else None
+        if self._pending:
+            return self._pending.pop(0)
+        end, self._end = self._end, None  # the end comes after every line said before it
+        return end
 
     def next_says(self, most: int) -> list[str]:
         """protocol.Connection's short path for ``say`` frames (hub.py, ``Hub.say``): a text
@@ -384,7 +393,6 @@ class TextConnection:
         the chat, a refusal in the handshake asks for the name again, a shutdown closes)."""
         if isinstance(event, ev.Welcome):
             self.state = State.OPEN
-            self.name = event.name
         elif isinstance(event, ev.Shutdown) or isinstance(event, ev.Error) and event.fatal:
             self.state = State.CLOSED
         elif isinstance(event, ev.Error) and self.state is State.HANDSHAKE:
@@ -410,48 +418,8 @@ class TextConnection:
 
     def render(self, event: ev.Event) -> bytes:
         """A server event as the line(s) a text participant reads; b"" for what is not for them."""
-        line = self._describe(event)
+        line = self.view.describe(event)
         return _lines(line) if line else b""
-
-    def _describe(self, event: ev.Event) -> str | None:
-        me = self.name
-        if isinstance(event, ev.Welcome):
-            others = [visible(n) for n in event.members if n != event.name]
-            here = f"here: {', '.join(others)}" if others else "nobody else is here yet"
-            mode = ""
-            if event.mode == "turn":
-                whose = "yours" if event.turn == event.name else f"{visible(event.turn)}'s" if event.turn else "nobody's yet"
-                mode = f"; turn-based, the turn is {whose}"
-            return f"* welcome, {visible(event.name)}! {here}{mode}. /help lists the commands"
-        if isinstance(event, ev.Message):
-            earlier = "[History] " if event.history else ""
-            return f"{earlier}[{self._stamp(event.time)}] {visible(event.sender)}: {visible(event.text)}"
-        if isinstance(event, ev.Direct):
-            earlier = "[History] " if event.history else ""
-            sender = "you" if event.sender == me else visible(event.sender)
-            to = "you" if event.to == me else visible(event.to)
-            held = " (held until they join)" if event.held else ""
-            return f"{earlier}[{self._stamp(event.time)}] {sender} -> {to}: {visible(event.text)}{held}"
-        if isinstance(event, ev.Joined):
-            return None if event.name == me else f"* {visible(event.name)} joined"
-        if isinstance(event, ev.Left):
-            why = {"lost": " (connection lost)", "dropped": " (too slow)"}.get(event.reason, "")
-            return f"* {visible(event.name)} left{why}"
-        if isinstance(event, ev.Roster):
-            muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
-            names = [visible(n) + (f" ({muted[ev.name_key(n)]})" if ev.name_key(n) in muted else "") for n in event.members]
-            return f"* here: {', '.join(names)}"
-        if isinstance(event, ev.Turn):
-            if event.holder is None:
-                return "* waiting for someone else to join"
-            return "* your turn: type a line" if event.holder == me else f"* {visible(event.holder)}'s turn"
-        if isinstance(event, ev.Error):
-            return f"! {visible(event.message)}"
-        if isinstance(event, ev.Shutdown):
-            return f"* the chat is closing: {visible(event.reason)}"
-        if isinstance(event, ev.Offered) and not event.listing:
-            return f"* {visible(event.sender)} offers a file, {visible(event.name)}: join with lanchat to get it"
-        return None
 
 
 def _lines(*lines: str, prompt: str = "") -> bytes:

@@ -32,6 +32,7 @@ PURE = (
     "session.py",
     "session_social.py",
     "textsafe.py",
+    "textview.py",
     "unconfirmed.py",
     "wire.py",
     "ui/editor.py",

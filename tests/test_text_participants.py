@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import struct
 import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -116,36 +117,58 @@ def test_a_text_participants_who_marks_who_is_muted():
             ann.close()
 
 
-def test_leaving_without_q_is_lost_in_the_room_and_in_the_log_and_q_is_left():
-    """nc's Ctrl-D (the write side shut) without /q: the others read "connection lost", and the
-    server's log says the same (it said "ann left"); /q is how a text participant leaves
-    (notebook 16's exercise checks exactly that)."""
+def reset(peer: TextPeer) -> None:
+    """Close with a reset (RST), not a FIN: SO_LINGER with a zero timeout, as a crashed machine
+    or a connection torn down mid-way looks to the server."""
+    peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.sock.close()
+
+
+def test_closing_after_a_whole_line_is_leaving_and_a_reset_or_a_cut_line_is_lost():
+    """nc's Ctrl-C (the socket closed: FIN) and ncat's Ctrl-D (the write side shut: FIN) after a
+    whole line are how a person at nc leaves: the room reads "ann left", as for lanchat's /q
+    (bye, then FIN). A reset, or a FIN in the middle of a line, is a lost connection; so is a
+    lanchat client's end without bye, as before. The server's log says the same."""
     log: list[str] = []
     with running_server(log=log.append) as (_server, endpoint):
         bob = RawClient(endpoint, "bob")
         watcher = TextPeer(endpoint)
-        ann = TextPeer(endpoint)
-        polite = TextPeer(endpoint)
+        peers = {name: TextPeer(endpoint) for name in ("ann", "cy", "dee", "eve", "fay")}
         try:
-            for peer, name in ((watcher, "cy"), (ann, "ann"), (polite, "dee")):
+            for name, peer in (("wes", watcher), *peers.items()):
                 peer.line(name)
                 peer.expect(rf"\* welcome, {name}!")
+            ann = peers["ann"]
             ann.line("bye all")
-            bob.expect(ev.Message, sender="ann", text="bye all")
-            ann.sock.shutdown(socket.SHUT_WR)
-            bob.expect(ev.Left, name="ann", reason="lost")
-            watcher.expect(r"\* ann left \(connection lost\)\r\n")
-            ann.expect_closed()
-            wait_for(lambda: "ann lost connection" in log)
-            polite.line("/q")
-            polite.expect(r"\* you left the chat \(the connection is closed\)\r\n")  # ncat stays open: say it
-            polite.expect_closed()
-            bob.expect(ev.Left, name="dee", reason="quit")
-            watcher.expect(r"\* dee left\r\n")
-            wait_for(lambda: "dee left" in log)
-            assert "ann left" not in log and "dee lost connection" not in log
+            ann.expect(r"\] ann: bye all\r\n")  # all read: nc's close is a FIN, not a reset
+            ann.close()  # nc's Ctrl-C
+            bob.expect(ev.Left, name="ann", reason="quit")
+            watcher.expect(r"\* ann left\r\n")
+            peers["cy"].sock.shutdown(socket.SHUT_WR)  # ncat's Ctrl-D
+            bob.expect(ev.Left, name="cy", reason="quit")
+            watcher.expect(r"\* cy left\r\n")
+            peers["cy"].expect_closed()
+            reset(peers["dee"])
+            bob.expect(ev.Left, name="dee", reason="lost")
+            watcher.expect(r"\* dee left \(connection lost\)\r\n")
+            peers["eve"].send("half a li")
+            peers["eve"].sock.shutdown(socket.SHUT_WR)
+            bob.expect(ev.Left, name="eve", reason="lost")
+            watcher.expect(r"\* eve left \(connection lost\)\r\n")
+            peers["fay"].line("/q")
+            peers["fay"].expect(r"\* you left the chat \(the connection is closed\)\r\n")  # ncat stays open: say it
+            peers["fay"].expect_closed()
+            bob.expect(ev.Left, name="fay", reason="quit")
+            gus = RawClient(endpoint, "gus")
+            gus.sock.shutdown(socket.SHUT_WR)  # a lanchat client without bye: lost, as always
+            bob.expect(ev.Left, name="gus", reason="lost")
+            watcher.expect(r"\* gus left \(connection lost\)\r\n")
+            wait_for(lambda: "gus lost connection" in log)
+            for name, how in (("ann", "left"), ("cy", "left"), ("dee", "lost connection"), ("eve", "lost connection"), ("fay", "left")):
+                assert f"{name} {how}" in log
+            assert "ann lost connection" not in log and "dee left" not in log
         finally:
-            for peer in (ann, polite, watcher):
+            for peer in (*peers.values(), watcher):
                 peer.close()
             bob.close()
 

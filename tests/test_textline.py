@@ -113,15 +113,34 @@ def test_commands_answered_here():
     assert "/w NAME TEXT" in said and "usage: /w NAME TEXT" in said and "unknown command /dance" in said
 
 
-def test_the_peer_closing_is_the_end():
+def test_a_close_after_a_whole_line_is_a_goodbye_and_a_reset_or_a_cut_line_is_lost():
+    """nc's Ctrl-C or Ctrl-D, or a program that ends, closes after a whole line: it leaves as
+    lanchat's /q (bye, then FIN) does. A reset, or a close in the middle of a line, is lost."""
     conn = welcomed()
-    conn.receive_data(b"")  # nc's Ctrl-D, or a program that just closes: no /q, so lost
-    assert conn.events() == [ConnectionClosed()]
+    conn.receive_data(b"last words\n")
+    conn.receive_data(b"")
+    assert conn.events() == [ev.Say(text="last words"), ev.Bye()]
     assert conn.peer_closed and conn.state is State.CLOSED
     cut = welcomed()
     cut.receive_data(b"half a li")
     cut.receive_data(b"")  # inside a line: the connection was lost
     assert cut.events() == [ConnectionClosed()]
+    reset = welcomed()
+    reset.note_reset()  # the server's read failed (ECONNRESET): the end that follows is no goodbye
+    reset.receive_data(b"")
+    assert reset.events() == [ConnectionClosed()]
+    shy = person()
+    shy.receive_data(b"")  # gone before giving a name: nothing to tell, a bye changes nothing
+    assert shy.events() == [ev.Bye()]
+
+
+def test_lines_typed_before_the_welcome_come_out_before_the_close():
+    program = person()
+    program.receive_data(b"ann\nhello\n")  # a seed-001 program: name, message, then it ends
+    program.receive_data(b"")
+    assert program.next_event() == ev.Hello(name="ann")
+    program.show(ev.Welcome(name="ann", mode="duplex", members=("ann",)))
+    assert program.events() == [ev.Say(text="hello"), ev.Bye()]
 
 
 def test_what_the_hub_sends_is_a_frame_and_reads_as_the_same_line():

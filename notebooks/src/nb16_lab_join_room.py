@@ -174,14 +174,21 @@ def notebooks() -> list[Notebook]:
     )
     nb.step(
         """
-        Leaving without `/q` is not the same from the room's side. Cy joins, says a line, and just closes the
-        socket (as a program that ends without saying goodbye does): the room calls it a lost connection.
+        Closing the socket after a whole line is leaving too: that is what nc does on Ctrl-C, and what a
+        program that ends does. Cy joins, says a line, and closes: TCP sends a FIN behind the last line, and the
+        room reads it as a goodbye, like `/q` (lanchat's own `/q` is a `bye` frame, then a FIN). Dan closes in
+        the middle of a line: the room cannot tell that from a cable pulled out, and calls it a lost
+        connection. So does a reset (RST), which is also what closing sends when bytes are still unread.
         """,
         """
         with socket.create_connection((HOST, port), timeout=TIMEOUT) as cy:
             cy.sendall(b"cy\\nbrb\\n")  # the name and a first message in one write: the server keeps them in order
-            read_until(cy, "brb")
+            read_until(cy, "brb\\r\\n")  # everything read: the close is a FIN, not a reset
         print("ben reads:", repr(read_until(ben, "cy left")))
+        with socket.create_connection((HOST, port), timeout=TIMEOUT) as dan:
+            dan.sendall(b"dan\\nhalf a li")  # no line end: the close cuts the line
+            read_until(dan, "/help lists the commands")
+        print("ben reads:", repr(read_until(ben, "dan left")))
         """,
     )
     nb.exercise(
@@ -199,7 +206,7 @@ def notebooks() -> list[Notebook]:
         5. return everything you read, as a list of lines (`str`, without their line ends).
 
         The check joins a real classmate to this notebook's room, runs your function, and asks the classmate
-        what the room saw: did you join, did your line arrive, did you leave with `/q`? Then it points your
+        what the room saw: did you join, did your line arrive, did you leave (not "connection lost")? Then it points your
         function at a server that accepts the connection and never says a word, and watches from that server's
         side whether you gave up and closed.
 
@@ -258,7 +265,7 @@ def notebooks() -> list[Notebook]:
             )
             assert f"* {name} left" in seen, (
                 f"the room saw you go as {[line for line in seen if ' left' in line]}: send /q (and its line end) "
-                "before you close; 'connection lost' means you just hung up"
+                "before you close; 'connection lost' means the room saw a cut line or a reset"
             )
             assert not unclosed, f"Python found your socket never closed ({unclosed[0]}): use `with socket.create_connection(...)`"
 
@@ -284,7 +291,7 @@ def notebooks() -> list[Notebook]:
             )
             assert heard.startswith(f"{name}\\n".encode()), f"the silent server received {heard!r}: the name, then b'\\\\n'"
             assert ending == "closed", "after giving up, your socket was still open: close it (`with`)"
-            print(f"✓ Exercise 16.1 correct: your own socket joined the room, said {text!r}, and left with /q")
+            print(f"✓ Exercise 16.1 correct: your own socket joined the room, said {text!r}, and left")
         """,
         """
         def join_room(address, name, text, timeout=2.0):
@@ -343,7 +350,7 @@ def notebooks() -> list[Notebook]:
             """,
             """
             def join_room(address, name, text, timeout=2.0):
-                with socket.create_connection(address, timeout=timeout) as sock:  # closes, but never says /q
+                with socket.create_connection(address, timeout=timeout) as sock:
                     sock.sendall(f"{name}\\n{text}\\n".encode("utf-8"))
                     received = b""
                     while f" {name}: {text}\\r\\n".encode("utf-8") not in received:
@@ -351,6 +358,7 @@ def notebooks() -> list[Notebook]:
                         if not data:
                             raise ConnectionError("the server closed the connection")
                         received += data
+                    sock.sendall(b"/q")  # no line end: the close cuts the line, and the room says "connection lost"
                 return received.decode("utf-8").splitlines()
             """,
         ],
