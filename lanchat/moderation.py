@@ -363,6 +363,14 @@ def act_text(act: ev.Moderated, whom: str) -> str:
     return texts.get(act.action, f"{act.by}: {act.action} {whom}") + why
 
 
+def act_line(act: ev.Moderated, *, mine: bool) -> str:
+    """One act as a participant reads it: ``mine`` when it is about them ("hal muted you ...
+    (you can still read)"). lanchat's screen (session.py) and a text participant (textview.py)
+    say the same facts in the same words."""
+    text = act_text(act, "you" if mine else (act.name or "?"))
+    return text + (" (you can still read)" if mine and act.action == "mute" else "")
+
+
 def _told(room: Room, member: Member, action: str, name: str | None, reason: str, **extra: object) -> list[Action]:
     """The one-line notice of an act, to everyone, kept in the history first, and a line in
     the server's log: a headless room's log is the record of who was removed or muted."""

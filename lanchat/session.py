@@ -142,6 +142,24 @@ def _mention_pattern(name_key: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + re.escape(name_key) + r"(?!\w)")
 
 
+def nobody_holds_the_turn(members: list[str], host: str | None) -> str:
+    """Whom a turn room that nobody holds waits for: someone to join while only the host and
+    bots are here; otherwise everyone here who could hold it is muted (PROTOCOL.md 7), and it
+    waits for an unmute. Said alike by lanchat's screen and to a text participant (textview.py)."""
+    host_key = ev.name_key(host) if host else None
+    if all(ev.name_key(m) in (host_key, ev.name_key(BOT_NAME)) for m in members):
+        return "someone to join"
+    return "an unmute"
+
+
+def everyone_muted_note(host: str | None, me: str | None) -> str:
+    """Why a turn room with people in it waits for an unmute, said for ``me``: the host is told
+    what to do about it."""
+    if host and me and ev.name_key(host) == ev.name_key(me):
+        return "everyone else is muted: /unmute NAME, or /mode duplex"
+    return f"everyone{' but the host' if host else ''} is muted"
+
+
 @dataclass
 class Session:
     """What one participant knows: their name, the room's mode, members and turn."""
@@ -197,15 +215,9 @@ class Session:
         return self.mode != "turn" or (self.turn is not None and ev.name_key(self.turn) == ev.name_key(self.name))
 
     def waiting_for(self) -> str:
-        """Whom a turn room waits for, when it is not our turn: the holder; with nobody holding
-        it, someone to join, unless people who could hold it are here: then every one of them
-        is muted (PROTOCOL.md 7), and the room waits for an unmute."""
-        if self.turn is not None:
-            return self.turn
-        host = ev.name_key(self.host) if self.host else None
-        if all(ev.name_key(m) in (host, ev.name_key(BOT_NAME)) for m in self.members):
-            return "someone to join"
-        return "an unmute"
+        """Whom a turn room waits for, when it is not our turn: the holder, or with nobody
+        holding it, someone to join or an unmute (``nobody_holds_the_turn``)."""
+        return self.turn if self.turn is not None else nobody_holds_the_turn(self.members, self.host)
 
     def turn_text(self) -> str:
         """Whose turn it is, said for this person."""
@@ -216,9 +228,7 @@ class Session:
         waiting = f"waiting for {self.waiting_for()}"
         if self.turn is not None or waiting.endswith("someone to join"):
             return waiting
-        if self.host and ev.name_key(self.host) == ev.name_key(self.name):
-            return f"{waiting} (everyone else is muted: /unmute NAME, or /mode duplex)"
-        return f"{waiting} (everyone{' but the host' if self.host else ''} is muted)"
+        return f"{waiting} ({everyone_muted_note(self.host, self.name)})"
 
     # ----------------------------------------------------------- server events
 
@@ -409,11 +419,9 @@ class Session:
 
     def _act_text(self, act: ev.Moderated) -> str:
         """One moderation act as one line: who did what to whom, and why."""
-        from .moderation import act_text  # here: it brings room.py, which a client needs only now
+        from .moderation import act_line  # here: it brings room.py, which a client needs only now
 
-        me = act.name is not None and ev.name_key(act.name) == ev.name_key(self.name)
-        text = act_text(act, "you" if me else (act.name or "?"))
-        return text + (" (you can still read)" if me and act.action == "mute" else "")
+        return act_line(act, mine=act.name is not None and ev.name_key(act.name) == ev.name_key(self.name))
 
 
     # -------------------------------------- /me, /nick, /away, /topic, typing hints

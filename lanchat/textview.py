@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from . import events as ev
+from .moderation import act_line
+from .session import REMOVALS, everyone_muted_note, nobody_holds_the_turn
 from .textsafe import visible
 
 
@@ -20,52 +23,127 @@ def clock_stamp(when: float) -> str:
 
 
 class TextView:
-    """One text participant's reading of the room."""
+    """One text participant's reading of the room. It keeps what the lines need to say the same
+    facts as lanchat's screen (session.py): who is here, the host, the mode and whose turn."""
 
     def __init__(self, stamp: Callable[[float], str] = clock_stamp) -> None:
         self.stamp = stamp
         self.name: str | None = None  # theirs, from the welcome
+        self.mode = "duplex"
+        self.members: list[str] = []
+        self.host: str | None = None
 
     def describe(self, event: ev.Event) -> str | None:
         """One server event as the line this participant reads (without its line end); None for
-        what is not for them. Learns what later lines need from it (a welcome: their name)."""
+        what is not for them. Learns from it what later lines need (who is here, the mode)."""
+        self._learn(event)
         if isinstance(event, ev.Welcome):
-            self.name = event.name
-        me = self.name
-        if isinstance(event, ev.Welcome):
-            others = [visible(n) for n in event.members if n != event.name]
-            here = f"here: {', '.join(others)}" if others else "nobody else is here yet"
-            mode = ""
-            if event.mode == "turn":
-                whose = "yours" if event.turn == event.name else f"{visible(event.turn)}'s" if event.turn else "nobody's yet"
-                mode = f"; turn-based, the turn is {whose}"
-            return f"* welcome, {visible(event.name)}! {here}{mode}. /help lists the commands"
+            return self._welcome(event)
         if isinstance(event, ev.Message):
             earlier = "[History] " if event.history else ""
             return f"{earlier}[{self.stamp(event.time)}] {visible(event.sender)}: {visible(event.text)}"
         if isinstance(event, ev.Direct):
-            earlier = "[History] " if event.history else ""
-            sender = "you" if event.sender == me else visible(event.sender)
-            to = "you" if event.to == me else visible(event.to)
-            held = " (held until they join)" if event.held else ""
-            return f"{earlier}[{self.stamp(event.time)}] {sender} -> {to}: {visible(event.text)}{held}"
+            return self._direct(event)
         if isinstance(event, ev.Joined):
-            return None if event.name == me else f"* {visible(event.name)} joined"
+            return None if event.name == self.name else f"* {visible(event.name)} joined"
         if isinstance(event, ev.Left):
-            why = {"lost": " (connection lost)", "dropped": " (too slow)"}.get(event.reason, "")
-            return f"* {visible(event.name)} left{why}"
+            if event.reason in ("kicked", "banned"):
+                return None  # the act just before said who removed them and why (moderated)
+            why = {"lost": " (connection lost)", "dropped": " (too slow)", "flooding": " (disconnected for flooding)"}
+            return f"* {visible(event.name)} left{why.get(event.reason, '')}"
         if isinstance(event, ev.Roster):
             muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
             names = [visible(n) + (f" ({muted[ev.name_key(n)]})" if ev.name_key(n) in muted else "") for n in event.members]
             return f"* here: {', '.join(names)}"
         if isinstance(event, ev.Turn):
-            if event.holder is None:
-                return "* waiting for someone else to join"
-            return "* your turn: type a line" if event.holder == me else f"* {visible(event.holder)}'s turn"
+            return self._turn(event)
+        if isinstance(event, ev.Moderated):
+            return self._act(event)
         if isinstance(event, ev.Error):
             return f"! {visible(event.message)}"
         if isinstance(event, ev.Shutdown):
             return f"* the chat is closing: {visible(event.reason)}"
         if isinstance(event, ev.Offered) and not event.listing:
             return f"* {visible(event.sender)} offers a file, {visible(event.name)}: join with lanchat to get it"
+        return self._social(event)
+
+    def _is_me(self, name: str | None) -> bool:
+        return name is not None and self.name is not None and ev.name_key(name) == ev.name_key(self.name)
+
+    def _learn(self, event: ev.Event) -> None:
+        """Who is here, the host, the mode: what the waiting line and "you" need."""
+        if isinstance(event, ev.Welcome):
+            self.name, self.mode, self.members, self.host = event.name, event.mode, list(event.members), event.host
+        elif isinstance(event, ev.Joined) and event.name not in self.members:
+            self.members.append(event.name)
+        elif isinstance(event, ev.Left) and event.name in self.members:
+            self.members.remove(event.name)
+        elif isinstance(event, ev.Roster):
+            self.members = list(event.members)
+        elif isinstance(event, ev.Moderated) and event.action == "mode" and event.mode in ("turn", "duplex"):
+            self.mode = event.mode
+        elif isinstance(event, ev.Renamed):
+            old = ev.name_key(event.old)
+            self.members = [event.new if ev.name_key(m) == old else m for m in self.members]
+            if self.host is not None and ev.name_key(self.host) == old:
+                self.host = event.new
+            if self._is_me(event.old):
+                self.name = event.new
+
+    def _welcome(self, event: ev.Welcome) -> str:
+        others = [visible(n) for n in event.members if n != event.name]
+        here = f"here: {', '.join(others)}" if others else "nobody else is here yet"
+        mode = ""
+        if event.mode == "turn":
+            whose = "yours" if event.turn == event.name else f"{visible(event.turn)}'s" if event.turn else "nobody's yet"
+            mode = f"; turn-based, the turn is {whose}"
+        return f"* welcome, {visible(event.name)}! {here}{mode}. /help lists the commands"
+
+    def _direct(self, event: ev.Direct) -> str:
+        earlier = "[History] " if event.history else ""
+        sender = "you" if event.sender == self.name else visible(event.sender)
+        to = "you" if event.to == self.name else visible(event.to)
+        held = " (held until they join)" if event.held else ""
+        return f"{earlier}[{self.stamp(event.time)}] {sender} -> {to}: {visible(event.text)}{held}"
+
+    def _turn(self, event: ev.Turn) -> str | None:
+        """Whose turn, as lanchat's screen says it (session.py, Session.turn_text)."""
+        if self.mode != "turn":
+            return None  # after /mode duplex: nobody's turn, and the act said so
+        if event.holder is not None:
+            return "* your turn: type a line" if self._is_me(event.holder) else f"* {visible(event.holder)}'s turn"
+        if nobody_holds_the_turn(self.members, self.host) == "someone to join":
+            return "* waiting for someone else to join"
+        return f"* waiting for an unmute ({everyone_muted_note(self.host, self.name)})"
+
+    def _act(self, act: ev.Moderated) -> str | None:
+        """A moderation act, as lanchat's screen words it (moderation.act_line), every name and
+        reason made harmless. Their own removal is said by the fatal error that follows."""
+        mine = self._is_me(act.name)
+        if mine and act.action in REMOVALS:
+            return None
+        shown = replace(
+            act,
+            by=visible(act.by),
+            name=visible(act.name) if act.name is not None else None,
+            reason=visible(act.reason) if act.reason else None,
+        )
+        return f"* {act_line(shown, mine=mine)}"
+
+    def _social(self, event: ev.Event) -> str | None:
+        """/me, /nick, /away and /topic (PROTOCOL.md, What IRC users reach for), as session_social words them."""
+        if isinstance(event, ev.Emote):
+            return f"[{self.stamp(event.time)}] * {visible(event.sender)} {visible(event.text)}"
+        if isinstance(event, ev.Renamed):
+            if self._is_me(event.new):
+                return f"* you are now known as {visible(event.new)}"
+            return f"* {visible(event.old)} is now known as {visible(event.new)}"
+        if isinstance(event, ev.Away):
+            name, reason = visible(event.name), visible(event.reason)
+            if event.answer:
+                return f"* {name} is away: {reason} (they will see your message later)"
+            return f"* {name} is away: {reason}" if event.reason else f"* {name} is back"
+        if isinstance(event, ev.Topic):
+            by = visible(event.by)
+            return f"* topic: {visible(event.text)} (set by {by})" if event.text else f"* {by} cleared the topic"
         return None

@@ -443,3 +443,51 @@ def test_nc_at_a_tls_room_is_told_in_one_plain_line_and_the_room_goes_on(tmp_pat
         wait_for(lambda: any("without TLS on this TLS port" in line for line in logged), what="the log line")
         assert not [line for line in logged if "wrong room password" in line]  # it never reached the gate
         assert server.room.names == ()
+
+
+def test_a_text_participant_reads_every_moderation_act_as_a_plain_line():
+    """nc read nothing when the host muted, unmuted, kicked or banned someone, passed the turn,
+    switched the mode or set the topic (a pass showed only "bob's turn"), and with everyone but
+    the host muted it read "waiting for someone else to join". Now each act is one plain line,
+    worded as lanchat's screen words it, with every reason made harmless."""
+    with running_server("turn") as (server, endpoint):
+        hal = local_host(server, "hal")
+        bob = RawClient(endpoint, "bob")
+        ann = TextPeer(endpoint)
+        dee = TextPeer(endpoint)
+        try:
+            for peer, name in ((ann, "ann"), (dee, "dee")):
+                peer.line(name)
+                peer.expect(rf"\* welcome, {name}!")
+            ann.expect(r"\* dee joined\r\n")
+            hal.send(ev.Moderate(action="mute", name="bob", minutes=8, reason="spam \x1b[2J"))
+            ann.expect(r"\* hal muted bob for 8 minutes: spam \^\[\[2J\r\n\* your turn: type a line\r\n")  # bob held it
+            hal.send(ev.Moderate(action="unmute", name="bob"))
+            ann.expect(r"\* hal unmuted bob\r\n")
+            hal.send(ev.SetTopic(text="fractions \x1b]0;owned\x07"))
+            ann.expect(r"\* topic: fractions \^\[\]0;owned\^G \(set by hal\)\r\n")
+            hal.send(ev.Moderate(action="pass", reason="too slow"))
+            ann.expect(r"\* hal passed the turn on from you: too slow\r\n\* dee's turn\r\n")
+            dee.expect(r"\* hal passed the turn on from ann: too slow\r\n\* your turn: type a line\r\n")
+            for name in ("bob", "ann", "dee"):  # dee, who holds the turn, last: nobody but the host can take it
+                hal.send(ev.Moderate(action="mute", name=name))
+            ann.expect(r"\* hal muted you until unmuted \(you can still read\)\r\n")
+            ann.expect(r"\* hal muted dee until unmuted\r\n\* waiting for an unmute \(everyone but the host is muted\)\r\n")
+            assert b"waiting for someone else to join" not in ann.received
+            hal.send(ev.Moderate(action="mode", mode="duplex"))
+            ann.expect(r"\* hal switched the room to full-duplex mode\r\n")
+            hal.send(ev.Moderate(action="kick", name="bob", reason="go home"))
+            ann.expect(r"\* hal removed bob from the room: go home\r\n")
+            hal.send(ev.Moderate(action="ban", name="dee"))
+            ann.expect(r"\* hal banned dee\r\n")
+            dee.expect(r"! hal banned you from the room\r\n")
+            dee.expect_closed()
+            hal.send(ev.Say(text="after"))
+            ann.expect(r"\] hal: after\r\n")
+            assert b"bob left" not in ann.received and b"dee left" not in ann.received  # the act said it
+            assert b"hal banned dee" not in dee.received  # the fatal error says it, once
+            assert b"\x1b" not in ann.received and b"\x07" not in ann.received
+        finally:
+            for peer in (ann, dee):
+                peer.close()
+            bob.close()

@@ -13,11 +13,11 @@ def person() -> TextConnection:
     return TextConnection(stamp=lambda when: "12:00", room="maths 3B")
 
 
-def welcomed(name: str = "nc") -> TextConnection:
+def welcomed(name: str = "nc", mode: str = "duplex", host: str | None = None) -> TextConnection:
     conn = person()
     conn.receive_data(f"{name}\n".encode())
     assert conn.events() == [ev.Hello(name=name)]
-    conn.show(ev.Welcome(name=name, mode="duplex", members=("ann", name)))
+    conn.show(ev.Welcome(name=name, mode=mode, members=("ann", name), host=host))
     return conn
 
 
@@ -60,7 +60,7 @@ def test_a_refused_name_asks_again_and_lines_typed_ahead_wait_for_the_welcome():
 
 
 def test_room_events_are_plain_sanitised_lines():
-    conn = welcomed("nc")
+    conn = welcomed("nc", mode="turn")
     said = ev.Message(sender="ann", text="hi \x1b[2Jthere", time=0.0)
     assert conn.show(said) == b"[12:00] ann: hi ^[[2Jthere\r\n"
     assert conn.show(ev.Direct(sender="ann", to="nc", text="psst", time=0.0)) == b"[12:00] ann -> you: psst\r\n"
@@ -188,11 +188,11 @@ def test_a_broadcast_is_decoded_once_for_all_text_participants_and_reads_as_deco
         conn = TextConnection(stamp=lambda when: "12:00", decoded=shared)
         conn.receive_data(f"{name}\n".encode())
         conn.events()
-        conn.show(ev.Welcome(name=name, mode="duplex", members=("ann", name)))
+        conn.show(ev.Welcome(name=name, mode="turn", members=("ann", name)))
         return conn
 
     people = [sharing(f"nc{n}") for n in range(5)]
-    alone = [welcomed(f"nc{n}") for n in range(5)]
+    alone = [welcomed(f"nc{n}", mode="turn") for n in range(5)]
     broadcast = b"".join(encode(e) for e in (
         ev.Message(sender="ann", text="to everyone", time=0.0),
         ev.Direct(sender="ann", to="nc3", text="just you", time=0.0),
@@ -206,3 +206,35 @@ def test_a_broadcast_is_decoded_once_for_all_text_participants_and_reads_as_deco
     # a run cut inside a frame goes each connection's own way, and still reads right
     half = len(broadcast) - 5
     assert [c.render_frames(broadcast[:half]) + c.render_frames(broadcast[half:]) for c in people] == shared_lines
+
+
+def test_acts_and_the_rooms_courtesies_read_as_lanchats_screen_says_them():
+    """Each moderation act, /me, /nick, /away and /topic: one plain line with the same facts as
+    lanchat's screen (session.py), names and reasons made harmless."""
+    conn = welcomed("nc", mode="turn", host="hal")
+    act = ev.Moderated(action="mute", by="hal", name="nc", minutes=1, reason="\x1b[31mred", time=0.0)
+    assert conn.show(act) == b"* hal muted you for 1 minute: ^[[31mred (you can still read)\r\n"
+    assert conn.show(ev.Moderated(action="op", by="hal", name="ann", time=0.0)) == b"* hal made ann an operator\r\n"
+    assert conn.show(ev.Moderated(action="kick", by="hal", name="nc", time=0.0)) == b""  # the fatal error says it
+    assert conn.show(ev.Left(name="ann", reason="kicked", time=0.0)) == b""  # the act before it said it
+    assert conn.show(ev.Left(name="cy", reason="flooding", time=0.0)) == b"* cy left (disconnected for flooding)\r\n"
+    assert conn.show(ev.Moderated(action="mode", by="hal", mode="duplex", time=0.0)) == (
+        b"* hal switched the room to full-duplex mode\r\n"
+    )
+    assert conn.show(ev.Turn(holder=None)) == b""  # duplex now: nobody's turn, and the act said so
+    assert conn.show(ev.Emote(sender="ann", text="waves \x07", time=0.0)) == b"[12:00] * ann waves ^G\r\n"
+    assert conn.show(ev.Renamed(old="ann", new="anna", time=0.0)) == b"* ann is now known as anna\r\n"
+    assert conn.show(ev.Away(name="anna", reason="lunch", time=0.0)) == b"* anna is away: lunch\r\n"
+    assert conn.show(ev.Away(name="anna", reason="", time=0.0)) == b"* anna is back\r\n"
+    assert conn.show(ev.Topic(text="", by="hal", time=0.0)) == b"* hal cleared the topic\r\n"
+
+
+def test_a_turn_nobody_holds_says_what_the_room_waits_for():
+    """With people here, a turn nobody holds means all of them are muted: said as lanchat's
+    screen says it, not "waiting for someone else to join"."""
+    muted = welcomed("nc", mode="turn", host="hal")  # ann, nc and the host
+    muted.show(ev.Joined(name="hal", time=0.0))
+    assert muted.show(ev.Turn(holder=None)) == b"* waiting for an unmute (everyone but the host is muted)\r\n"
+    muted.show(ev.Left(name="ann", reason="quit", time=0.0))
+    muted.show(ev.Roster(members=("hal", "colourbot")))  # (as the host and a bot would read it)
+    assert muted.show(ev.Turn(holder=None)) == b"* waiting for someone else to join\r\n"
