@@ -178,6 +178,9 @@ class Welcome(Event):
     # How many of ``flood_burst`` are left now (someone who spent them and joins again: a rejoin,
     # a second terminal). Left out when all of them are, so an old client loses nothing.
     flood_tokens: int | None = field(default=None, metadata={"omit_default": True})
+    # Which of ``members`` are the server's own bots, not people (PROTOCOL.md, The colour bot).
+    # Left out while none is here; an older client ignores it.
+    bots: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,6 +217,7 @@ class Joined(Event):
     sent_by: ClassVar[str] = "server"
     name: str
     time: float
+    bot: bool = _flag()  # the newcomer is one of the server's own bots (PROTOCOL.md, The colour bot)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -240,6 +244,8 @@ class Roster(Event):
     # stay exactly as they were; older clients ignore them.
     muted: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
     muted_minutes: tuple[int, ...] = field(default=(), metadata={"omit_default": True})
+    # Which of ``members`` are the server's own bots (PROTOCOL.md, The colour bot); left out while none is.
+    bots: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
 
     def mute_notes(self) -> dict[str, str]:
         """name_key -> how /who marks a muted member: "muted for 8 more minutes", "muted until

@@ -637,7 +637,7 @@ def roster(room: Room) -> ev.Roster:
     the act that muted someone told the whole room for how long already."""
     mod = room.moderation
     if not mod.mutes:
-        return ev.Roster(members=room.names)
+        return ev.Roster(members=room.names, bots=room.bot_names())
     now = room.clock()
     muted: list[str] = []
     minutes: list[int] = []
@@ -646,7 +646,7 @@ def roster(room: Room) -> ev.Roster:
         if mute is not None:
             muted.append(member.name)
             minutes.append(0 if mute.until is None else _minutes(mute.until, now))
-    return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes))
+    return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes), bots=room.bot_names())
 
 
 def named_operator_joins(room: Room, member: Member) -> list[Action]:

@@ -209,6 +209,11 @@ class Room:
 
     # ------------------------------------------------------------------ queries
 
+    def bot_names(self) -> tuple[str, ...]:
+        """The server's own bots here (services: PROTOCOL.md, The colour bot), as welcome and
+        roster flag them; the few service connections are looked at, not everyone."""
+        return tuple(self.members[cid].name for cid in sorted(self.service_cids) if cid in self.members)
+
     @property
     def names(self) -> tuple[str, ...]:
         # Every welcome carries the roster: rebuild it only when someone joined or left
@@ -367,6 +372,7 @@ class Room:
             name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
             keeps_history=self.history, resume=member.resume, flood_burst=burst, flood_rate=rate,
             flood_tokens=left if left is not None and burst is not None and left < burst else None,  # absent: all of it
+            bots=self.bot_names(),
         )
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
         actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
@@ -378,7 +384,7 @@ class Room:
             since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
             actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
         if others:
-            joined = ev.Joined(name=member.name, time=self.clock())
+            joined = ev.Joined(name=member.name, time=self.clock(), bot=cid in self.service_cids)
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))
             if turn_changed:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
@@ -396,6 +402,7 @@ class Room:
             host=self.name_of(self.host_cid) if self.host_cid is not None else None,
             once=self.once, keeps_history=self.history, resume="r" * 24,  # as long as the real one
             flood_burst=-ev.MAX_WIRE_INT, flood_rate=-2.2250738585072014e-308, flood_tokens=-ev.MAX_WIRE_INT,  # numbers at their longest
+            bots=(*self.bot_names(), newcomer),  # as if the newcomer were a bot too
         )
         try:
             encode(probe)

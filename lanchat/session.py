@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import time as _time
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from . import events as ev
@@ -142,12 +143,23 @@ def _mention_pattern(name_key: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + re.escape(name_key) + r"(?!\w)")
 
 
-def nobody_holds_the_turn(members: list[str], host: str | None) -> str:
+_BOT_KEY = ev.name_key(BOT_NAME)
+
+
+def is_bot(name: str, bots: Collection[str] = ()) -> bool:
+    """One of the server's own bots, not a person: flagged so by the server (``bots``: name keys,
+    from welcome, joined and roster; PROTOCOL.md, The colour bot), or, from a server that does
+    not flag them, named as the colour bot (a name no person may take there either)."""
+    key = ev.name_key(name)
+    return key in bots or key == _BOT_KEY
+
+
+def nobody_holds_the_turn(members: list[str], host: str | None, bots: Collection[str] = ()) -> str:
     """Whom a turn room that nobody holds waits for: someone to join while only the host and
     bots are here; otherwise everyone here who could hold it is muted (PROTOCOL.md 7), and it
     waits for an unmute. Said alike by lanchat's screen and to a text participant (textview.py)."""
     host_key = ev.name_key(host) if host else None
-    if all(ev.name_key(m) in (host_key, ev.name_key(BOT_NAME)) for m in members):
+    if all(ev.name_key(m) == host_key or is_bot(m, bots) for m in members):
         return "someone to join"
     return "an unmute"
 
@@ -207,6 +219,7 @@ class Session:
     pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
     typing_sent: float = float("-inf")  # when we last sent a typing hint
     offers_seen: dict[str, tuple[str, str]] = field(default_factory=dict)  # file id -> (name, from)
+    bots: set[str] = field(default_factory=set)  # name keys of the members the server flags as its bots
 
     # ----------------------------------------------------------------- queries
 
@@ -217,7 +230,7 @@ class Session:
     def waiting_for(self) -> str:
         """Whom a turn room waits for, when it is not our turn: the holder, or with nobody
         holding it, someone to join or an unmute (``nobody_holds_the_turn``)."""
-        return self.turn if self.turn is not None else nobody_holds_the_turn(self.members, self.host)
+        return self.turn if self.turn is not None else nobody_holds_the_turn(self.members, self.host, self.bots)
 
     def turn_text(self) -> str:
         """Whose turn it is, said for this person."""
@@ -258,6 +271,7 @@ class Session:
             self.turn = event.turn
             self.host = event.host
             self.once = event.once
+            self.bots = {ev.name_key(n) for n in event.bots}
             others = [m for m in self.members if m != self.name]
             here = ", ".join(others) if others else "nobody else yet"
             lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
@@ -323,6 +337,8 @@ class Session:
         if isinstance(event, ev.Joined):
             if event.name not in self.members:
                 self.members.append(event.name)
+            if event.bot:
+                self.bots.add(ev.name_key(event.name))
             if not self.show_joins:
                 return []
             count = len(self.members)
@@ -332,6 +348,7 @@ class Session:
             if event.name in self.members:
                 self.members.remove(event.name)
             self.away.pop(ev.name_key(event.name), None)  # whoever comes back is not away
+            self.bots.discard(ev.name_key(event.name))
             if event.name in self.operators:
                 self.operators.remove(event.name)
             if ev.name_key(event.name) == ev.name_key(BOT_NAME):
@@ -349,6 +366,7 @@ class Session:
             return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE, presence=presence)]
         if isinstance(event, ev.Roster):
             self.members = list(event.members)
+            self.bots = {ev.name_key(n) for n in event.bots}
             muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
             return [self._notice(f"here ({len(self.members)}): {', '.join(self._marked(m, muted) for m in self.members)}")]
         if isinstance(event, ev.Moderated):

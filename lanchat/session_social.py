@@ -96,6 +96,8 @@ def _renamed(session: Session, event: ev.Renamed) -> Line:
         session.ignored = (session.ignored - {old}) | {ev.name_key(event.new)}
     if old in session.away:
         session.away[ev.name_key(event.new)] = session.away.pop(old)
+    if old in session.bots:
+        session.bots = (session.bots - {old}) | {ev.name_key(event.new)}
     session.typing.pop(event.old, None)
     if old == ev.name_key(session.name):
         session.name = event.new
@@ -157,9 +159,11 @@ def answers_go_to_bot(session: Session) -> bool:
 
 
 def others(session: Session) -> list[str]:
-    """The people here besides us (the colour bot is not a person)."""
-    skip = {ev.name_key(session.name), ev.name_key(BOT_NAME)}
-    return [m for m in session.members if ev.name_key(m) not in skip]
+    """The people here besides us (a bot is not a person)."""
+    from .session import is_bot
+
+    me = ev.name_key(session.name)
+    return [m for m in session.members if ev.name_key(m) != me and not is_bot(m, session.bots)]
 
 
 # ---------------------------------------------------------------- typing hints

@@ -32,6 +32,7 @@ class TextView:
         self.mode = "duplex"
         self.members: list[str] = []
         self.host: str | None = None
+        self.bots: set[str] = set()  # name keys of the server's own bots (welcome, joined, roster)
 
     def describe(self, event: ev.Event) -> str | None:
         """One server event as the line this participant reads (without its line end); None for
@@ -71,15 +72,21 @@ class TextView:
         return name is not None and self.name is not None and ev.name_key(name) == ev.name_key(self.name)
 
     def _learn(self, event: ev.Event) -> None:
-        """Who is here, the host, the mode: what the waiting line and "you" need."""
+        """Who is here (and which are bots), the host, the mode: what the waiting line and "you" need."""
         if isinstance(event, ev.Welcome):
             self.name, self.mode, self.members, self.host = event.name, event.mode, list(event.members), event.host
-        elif isinstance(event, ev.Joined) and event.name not in self.members:
-            self.members.append(event.name)
+            self.bots = {ev.name_key(n) for n in event.bots}
+        elif isinstance(event, ev.Joined):
+            if event.name not in self.members:
+                self.members.append(event.name)
+            if event.bot:
+                self.bots.add(ev.name_key(event.name))
         elif isinstance(event, ev.Left) and event.name in self.members:
             self.members.remove(event.name)
+            self.bots.discard(ev.name_key(event.name))
         elif isinstance(event, ev.Roster):
             self.members = list(event.members)
+            self.bots = {ev.name_key(n) for n in event.bots}
         elif isinstance(event, ev.Moderated) and event.action == "mode" and event.mode in ("turn", "duplex"):
             self.mode = event.mode
         elif isinstance(event, ev.Renamed):
@@ -87,6 +94,8 @@ class TextView:
             self.members = [event.new if ev.name_key(m) == old else m for m in self.members]
             if self.host is not None and ev.name_key(self.host) == old:
                 self.host = event.new
+            if old in self.bots:
+                self.bots = (self.bots - {old}) | {ev.name_key(event.new)}
             if self._is_me(event.old):
                 self.name = event.new
 
@@ -112,7 +121,7 @@ class TextView:
             return None  # after /mode duplex: nobody's turn, and the act said so
         if event.holder is not None:
             return "* your turn: type a line" if self._is_me(event.holder) else f"* {visible(event.holder)}'s turn"
-        if nobody_holds_the_turn(self.members, self.host) == "someone to join":
+        if nobody_holds_the_turn(self.members, self.host, self.bots) == "someone to join":
             return "* waiting for someone else to join"
         return f"* waiting for an unmute ({everyone_muted_note(self.host, self.name)})"
 
