@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import socket
 import struct
 import time
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import DEFAULT_TIMEOUT, Endpoint, Proc, RawClient, local_host, running_server, wait_for
 
@@ -490,4 +493,24 @@ def test_a_text_participant_reads_every_moderation_act_as_a_plain_line():
         finally:
             for peer in (ann, dee):
                 peer.close()
+            bob.close()
+
+
+@pytest.mark.skipif(shutil.which("nc") is None, reason="no nc on this machine")
+def test_the_real_nc_leaves_on_ctrl_c():
+    """The user's case, with the nc installed here (ncat, OpenBSD's or the traditional one): a
+    line, then Ctrl-C. The room read "ann lost connection"; it reads "ann left"."""
+    with running_server() as (_server, endpoint):
+        bob = RawClient(endpoint, "bob")
+        nc = Proc(endpoint.host, str(endpoint.port), program=[shutil.which("nc") or "nc"])
+        try:
+            nc.send("ann")
+            nc.expect(r"welcome, ann")
+            nc.send("hi from nc")
+            bob.expect(ev.Message, sender="ann", text="hi from nc")
+            nc.expect(r"\] ann: hi from nc")  # nc has read everything: its close is a FIN
+            nc.popen.send_signal(signal.SIGINT)  # Ctrl-C, to the process this test started
+            bob.expect(ev.Left, name="ann", reason="quit")
+        finally:
+            nc.stop()
             bob.close()
