@@ -37,12 +37,12 @@ class TextView:
     def describe(self, event: ev.Event) -> str | None:
         """One server event as the line this participant reads (without its line end); None for
         what is not for them. Learns from it what later lines need (who is here, the mode)."""
+        if isinstance(event, ev.Message):  # the usual event first: it changes nothing here
+            earlier = "[History] " if event.history else ""
+            return f"{earlier}[{self.stamp(event.time)}] {visible(event.sender)}: {visible(event.text)}"
         self._learn(event)
         if isinstance(event, ev.Welcome):
             return self._welcome(event)
-        if isinstance(event, ev.Message):
-            earlier = "[History] " if event.history else ""
-            return f"{earlier}[{self.stamp(event.time)}] {visible(event.sender)}: {visible(event.text)}"
         if isinstance(event, ev.Direct):
             return self._direct(event)
         if isinstance(event, ev.Joined):
