@@ -326,9 +326,9 @@ def test_a_narrow_status_line_drops_what_matters_least_not_the_typing_topic_and_
         " ann │ client │ 192.168.1.20:3580 │ turn │ waiting for bob │ 3 here │ cy is typing… │ topic: fractions │ get notes.pdf 45% "
     )  # wide enough: all of it, in the same order
     assert row_texts(rd.render(client, 8, 80))[-2].rstrip() == " ann │ turn │ waiting for bob │ 3 here │ cy is typing… │ get notes.pdf 45%"
-    assert row_texts(rd.render(client, 8, 60))[-2].rstrip() == " ann │ waiting for bob │ cy is typing… │ get notes.pdf 45%"
-    assert row_texts(rd.render(host, 8, 80))[-2].rstrip() == " ann │ 192.168.1.20:3580 │ waiting for bob │ cy is typing… │ get notes.pdf 45%"
-    assert row_texts(rd.render(host, 8, 60))[-2].rstrip() == " ann │ 192.168.1.20:3580 │ waiting for bob │ cy is typing…"
+    assert row_texts(rd.render(client, 8, 60))[-2].rstrip() == " ann │ turn │ waiting for bob │ 3 here │ cy is typing…"
+    assert row_texts(rd.render(host, 8, 80))[-2].rstrip() == " ann │ host │ 192.168.1.20:3580 │ waiting for bob │ 3 here │ cy is typing…"
+    assert row_texts(rd.render(host, 8, 60))[-2].rstrip() == " ann │ host │ 192.168.1.20:3580 │ waiting for bob │ 3 here"
     client.session.topic = ""
     assert row_texts(rd.render(client, 8, 120))[-2].rstrip() == (
         " ann │ client │ 192.168.1.20:3580 │ turn │ waiting for bob │ 3 here │ cy is typing… │ get notes.pdf 45%"
@@ -337,7 +337,29 @@ def test_a_narrow_status_line_drops_what_matters_least_not_the_typing_topic_and_
     client.add(msg(f"line {n}") for n in range(10))
     client.page_up()  # the scrolled-up marker takes its room first, and whole parts still go
     status = row_texts(rd.render(client, 8, 80))[-2]
-    assert status.startswith(" ann │ waiting for bob │ cy is typing… ") and status.endswith(" scrolled up (End: back) "), status
+    assert status.startswith(" ann │ turn │ waiting for bob │ 3 here │ cy is typing… ") and status.endswith(" scrolled up (End: back) "), status
+
+
+def test_a_narrow_status_line_keeps_what_matters_most_and_gives_parts_back_when_wider():
+    """The line dropped the least useful part until the rest fitted, and never looked back: with
+    a long topic the host lost "host" first, then the topic itself went too, and "host" stayed
+    gone with room for it (at 40 columns even the head count went, for the host's address). It
+    now chooses afresh at each width, what matters most first: the connection's state, whose
+    turn it is, the head count, then the host's address and role; the topic goes before them."""
+    topic = "fractions and decimals, then the homework for Monday"
+    view = make_view(mode="turn", turn="bob", members=["ann", "bob", "cy"], topic=topic)
+    assert row_texts(rd.render(view, 8, 80))[-2].rstrip() == " ann │ host │ 127.0.0.1:3580 │ turn │ waiting for bob │ 3 here"
+    assert row_texts(rd.render(view, 8, 40))[-2].rstrip() == " ann │ host │ waiting for bob │ 3 here"
+    assert row_texts(rd.render(view, 8, 140))[-2] == rd.status_text(view).ljust(140)  # wide enough: everything, back
+    assert rd.status_text(view) == f" ann │ host │ 127.0.0.1:3580 │ turn │ waiting for bob │ 3 here │ topic: {topic} "
+    view.session.turn = "ann"
+    assert row_texts(rd.render(view, 8, 40))[-2].rstrip() == " ann │ host │ turn │ your turn │ 3 here"
+    from lanchat.client import Offline
+
+    view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
+    assert row_texts(rd.render(view, 8, 40))[-2].rstrip() == " ann │ offline: reconnecting… │ host"
+    view.session.progress = {}
+    assert row_texts(rd.render(view, 8, 80))[-2].rstrip() == " ann │ host │ 127.0.0.1:3580 │ turn │ your turn │ 3 here"
 
 
 def test_only_screen_py_imports_curses_and_the_ui_core_does_no_io():

@@ -613,11 +613,13 @@ def chat_over(session: Session) -> bool:
     return bool(session.closed_reason or session.leave_requested)
 
 
-# What a narrow status line gives up first (docs: README "The screen"): the higher the number,
-# the sooner a part goes. What changes and matters now (offline, whose turn, unread, typing, a
-# transfer) stays; static parts go first: a client's own address and role (it typed them), then
-# the topic, the mode, the head count. The host keeps its address: students read it off the screen.
-_KEEP, _NOW, _LIVE, _COUNT, _MODE, _TOPIC, _ROLE, _CLIENT_ADDRESS = range(8)
+# What a narrow status line keeps (docs: README "The screen"): the lower the number, the more it
+# matters. Your name and the connection's state always stay; then whose turn it is (and unread
+# direct messages), the head count, the host's address (students read it off the screen), what
+# is under way (who is typing, a transfer), the host's role (which window is the server's), the
+# topic, the mode (in a turn room whose turn it is says it already), and last a client's own
+# role and address (it typed `lanchat connect ADDRESS`).
+_KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OWN = range(9)
 
 
 def _status_parts(view: View) -> list[tuple[int, str]]:
@@ -630,8 +632,8 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     parts = [(_KEEP, visible(session.name))]
     if connection is not None:
         parts.append((_KEEP, _progress_text(connection)))
-    address = _CLIENT_ADDRESS if session.role == "client" else _NOW
-    parts += [(_ROLE, session.role), (address, visible(session.where or "?"))]
+    client = session.role == "client"
+    parts += [(_CLIENT_OWN if client else _HOST_ROLE, session.role), (_CLIENT_OWN if client else _HOST_ADDRESS, visible(session.where or "?"))]
     if chat_over(session):  # a client's screen then waits for a key (__main__._let_the_end_be_read)
         parts.append((_KEEP, "chat over: press any key" if session.role == "client" else "chat over"))
         return parts
@@ -658,16 +660,22 @@ def _joined(parts: list[tuple[int, str]]) -> str:
 
 
 def status_text(view: View, width: int | None = None) -> str:
-    """The status line; given a ``width``, the parts that matter least are left out until it
-    fits (rather than a word cut off at the end), down to the name and the connection's state."""
+    """The status line; given a ``width``, only the parts that fit are shown, whole (rather than
+    a word cut off at the end), in their usual order. They are chosen afresh at each drawing, the
+    one that matters most first: each is kept if it still fits beside those kept already, so a
+    long topic left out leaves room for the short role after it, and all come back when the
+    terminal widens. The name and the connection's state always stay (fit() cuts them at the edge)."""
     parts = _status_parts(view)
-    while width is not None and len(cells(_joined(parts), STATUS)) > width:
-        rank = max(rank for rank, _text in parts)
-        if rank == _KEEP:
-            break  # what is left is cut at the edge by fit()
-        last = max(i for i, (r, _text) in enumerate(parts) if r == rank)
-        del parts[last]
-    return _joined(parts)
+    if width is None:
+        return _joined(parts)
+    widths = [text_width(text) + 3 for _rank, text in parts]  # each with its " | " (or the ends' spaces)
+    kept = {index for index, (rank, _text) in enumerate(parts) if rank == _KEEP}
+    used = sum(widths[index] for index in kept) - 1  # the joined line: each part, 3 between, 1 at each end
+    for index in sorted(set(range(len(parts))) - kept, key=lambda i: (parts[i][0], i)):
+        if used + widths[index] <= width:
+            kept.add(index)
+            used += widths[index]
+    return _joined([part for index, part in enumerate(parts) if index in kept])
 
 
 def _progress_text(progress: object) -> str:
