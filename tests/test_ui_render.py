@@ -304,6 +304,24 @@ def test_offline_a_turn_room_does_not_say_whose_turn_it_was():
         assert rd.status_text(view) == online
 
 
+def test_offline_a_turn_rooms_prompt_waits_for_the_server_not_for_whose_turn_it_was():
+    """The status line stopped saying whose turn it was while offline, but the prompt still said
+    "[waiting for ann]" to bob, or "> " to ann, who held the turn: true only before (a restarted
+    room gives the turn afresh, and a line ann typed was refused as not her turn)."""
+    from lanchat.client import Offline
+
+    for turn, online in (("ann", "> "), ("bob", "[waiting for bob] ")):
+        view = make_view(mode="turn", turn=turn)
+        assert rd.prompt_text(view)[0] == online
+        view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
+        assert rd.prompt_text(view) == ("[waiting for the server] ", rd.PROMPT_WAIT)
+        view.session.progress = {}
+        assert rd.prompt_text(view)[0] == online
+    view = make_view(mode="duplex")
+    view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
+    assert rd.prompt_text(view)[0] == "> "  # no turn to wait for: a line typed goes once back
+
+
 def busy_status_view(role: str) -> View:
     """A status line with everything at once: turn, typing, a topic, a file on its way."""
 

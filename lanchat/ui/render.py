@@ -711,6 +711,8 @@ def prompt_text(view: View) -> tuple[str, Style]:
     session = view.session
     if chat_over(session):
         return "> ", PROMPT
+    if session.mode == "turn" and offline(session):  # whose turn it is comes with the connection (as the status line)
+        return "[waiting for the server] ", PROMPT_WAIT
     if session.mode == "turn" and not session.my_turn:
         return f"[waiting for {visible(session.waiting_for())}] ", PROMPT_WAIT
     if social.answers_go_to_bot(session):
