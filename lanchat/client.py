@@ -37,7 +37,7 @@ from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiComman
 from .textsafe import visible
 from .tls import looks_like_tls
 from .transport import TransportError, set_receive_buffer
-from .unconfirmed import ECHOES, TYPED_ONLY_REFUSALS, Unconfirmed
+from .unconfirmed import ECHOES, NEEDS_THE_TURN, TYPED_ONLY_REFUSALS, HeldForTurn, Unconfirmed
 
 READ_BYTES = 256 * 1024
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
@@ -147,6 +147,7 @@ class Reconnect:
             loop.sock.close()
         stopped = cut_off(loop.transfers)  # a download cut off here leaves no partial file
         loop.out.clear()  # the typed lines in it are still unconfirmed: sent again once back (resend)
+        loop.held.turn_moved()  # a held line sent and unanswered is unconfirmed too: held again then
         self.replaying, self.replay_end = False, None
         now = time.monotonic()
         held = self.rejoined is None or now - self.rejoined[0] >= HELD_SECONDS
@@ -267,22 +268,36 @@ class Reconnect:
             return
         self.replaying = False
         again, forgotten = loop.unconfirmed.take(), loop.unconfirmed.take_forgotten()
+        queued, self.queued = self.queued, []
+        session = loop.session
+        # in a turn room whose turn it is was not known while away: a line that needs it waits for it
+        waits = (lambda event: type(event) in NEEDS_THE_TURN) if session.mode == "turn" else (lambda event: False)
+        on_your_turn = f" on your turn ({session.turn_text()})" if session.mode == "turn" and not session.my_turn else ""
         if again:
             count = f"{len(again)} line{'s' if len(again) != 1 else ''} you typed"
             how = "did not reach the server" if end is not None and not end.more else "may not have reached the server"
-            loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} {how}: sent again")])
-            loop.paced.pacer.ahead(again)
+            when = on_your_turn if any(waits(event) for event in again) else ""
+            loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} {how}: sent again{when}")])
+            loop.held.ahead([event for event in again if waits(event)])
+            loop.paced.pacer.ahead([event for event in again if not waits(event)])
         if forgotten:  # more than MAX_UNCONFIRMED went unanswered: the oldest cannot be checked
             text = f"{forgotten} earlier line{'s' if forgotten != 1 else ''} you typed may not have reached the server (too many to keep)"
             loop.frontend.show([Line(kind="error", time=time.time(), text=text)])
-        queued, self.queued = self.queued, []
+        typed_away = [event for event in queued if waits(event)]
+        if typed_away and on_your_turn:  # it was told, when typed, that it waits for the connection
+            text = f"{len(typed_away)} line{'s' if len(typed_away) != 1 else ''} you typed while away will be sent{on_your_turn}"
+            loop.frontend.show([Line(kind="error", time=time.time(), text=text)])
         for event in queued:
-            loop._send(event)
+            if waits(event):
+                loop.held.hold(event)
+            else:
+                loop._send(event)
         loop.paced.send_waiting(loop)
+        send_held(loop)
 
     def _give_up(self, loop: ClientLoop) -> None:
         """The server ended the chat and did not come back (to stay): that end, unless lines were lost."""
-        lost_lines = bool(self.queued or loop.paced.pacer.waiting or loop.unconfirmed)
+        lost_lines = bool(self.queued or loop.paced.pacer.waiting or loop.unconfirmed or loop.held)
         loop._finish(0 if self.shutdown_reason is not None and not lost_lines else 1, self._gave_up())
 
     def _gave_up(self) -> str:  # lines never sent are counted by ClientLoop._finish (Paced.never_sent)
@@ -306,8 +321,9 @@ class Reconnect:
     def drop_queued(self, loop: ClientLoop) -> int:
         """Forget what was typed while away and what was to be sent again (the chat ends);
         returns how many that was."""
-        count = len(self.queued) + (len(loop.unconfirmed.take()) if self.offline or self.replaying else 0)
+        count = len(self.queued) + (len(loop.unconfirmed.take()) if self.offline or self.replaying else 0) + loop.held.drop()
         self.queued.clear()
+        loop.session.progress.pop("held", None)
         return count
 
     def away(self, loop: ClientLoop, result: object) -> None:
@@ -315,6 +331,8 @@ class Reconnect:
         if isinstance(result, Outgoing) and len(self.queued) < MAX_QUEUED_WHILE_AWAY:
             self.queued.append(result.event)
             note = "not connected: it will be sent when the connection is back"
+            if loop.session.mode == "turn" and type(result.event) in NEEDS_THE_TURN:  # whose turn is not known till then
+                note = "not connected: it will be sent on your turn, once the connection is back"
         else:
             note = "not connected: try again when the connection is back"
         loop.frontend.show([Line(kind="error", time=time.time(), text=note)])
@@ -385,7 +403,8 @@ class Paced:
     def muted(self, loop: ClientLoop) -> list[Line]:
         """Refused as muted: the held lines a mute refuses go (each would be refused in turn),
         said once with the count."""
-        count = self.pacer.drop_muted()
+        count = self.pacer.drop_muted() + loop.held.drop()  # a held line would be refused too
+        loop.session.progress.pop("held", None)
         loop.unconfirmed.muted()  # each line in flight is refused as well: none to send again
         self._leave_if_drained(loop)  # the leave waited for those lines: maybe none is left to send
         if not count:
@@ -607,6 +626,7 @@ class ClientLoop:
         self.on_quit = on_quit  # the host's /q shuts the server down instead of leaving
         self.out = bytearray()
         self.unconfirmed = Unconfirmed()  # typed lines written and not yet answered: sent again on rejoining
+        self.held = HeldForTurn()  # in a turn room, lines from before a rejoin that wait for our turn
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
@@ -697,8 +717,10 @@ class ClientLoop:
     def _handle_events(self, events: list[object]) -> None:
         lines: list[Line] = []
         for event in events:
-            if type(event) in MAY_ANSWER:  # a line of ours answered? (unconfirmed.py)
-                answered(self, event)
+            if type(event) in MAY_ANSWER and answered(self, event):  # a line of ours answered? (unconfirmed.py)
+                continue  # a held line refused as not-your-turn: it waits for our turn again
+            if isinstance(event, ev.Turn):
+                self.held.turn_moved()
             if isinstance(event, Invalid):
                 if event.code == ev.E_OUT_OF_RANGE:  # that one event is left out, said so
                     lines.append(Line(kind="error", time=time.time(), text=f"a message from the server was not shown: {event.message}"))
@@ -744,6 +766,7 @@ class ClientLoop:
             self.frontend.show(lines)
         if self.reconnect is not None and self.reconnect.replay_end is not None:
             self.reconnect.resend(self)  # below what the replay showed
+        send_held(self)
         if self.session.leave_requested and not self.quitting and self.outcome is None:
             self._quit(when_sent=True)
 
@@ -781,6 +804,9 @@ class ClientLoop:
                 self.frontend.show(lines)
             for event in events:
                 self._send(event)
+        elif isinstance(result, Outgoing) and self.held and self.session.mode == "turn" and type(result.event) in NEEDS_THE_TURN:
+            self.held.hold(result.event)  # behind the lines held for our turn, in the order typed
+            send_held(self)
         elif isinstance(result, Outgoing):
             self._send(result.event)
 
@@ -920,14 +946,33 @@ def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
     return True
 
 
-def answered(loop: ClientLoop, event: object) -> None:
+def send_held(loop: ClientLoop) -> None:
+    """The lines held for our turn whose time has come (HeldForTurn); none while offline or
+    while a rejoin's replay is under way (Reconnect.resend hands them over at its end)."""
+    reconnect = loop.reconnect
+    held = loop.held
+    if not held or loop.outcome is not None or (reconnect is not None and (reconnect.offline or reconnect.replaying)):
+        if not held:
+            loop.session.progress.pop("held", None)
+        return
+    for event in held.due(loop.session.mode, loop.session.my_turn):
+        loop._send(event)
+    if held and loop.transfers.status_line:
+        loop.session.progress["held"] = held  # the status line: "1 line you typed waits for your turn"
+    else:
+        loop.session.progress.pop("held", None)
+
+
+def answered(loop: ClientLoop, event: object) -> bool:
     """``event`` may answer typed lines of ours (MAY_ANSWER): our own echo, live or in a rejoin's
     replay (never an old line on a /history page), or a refusal only a typed line gets, retires
-    them; a rejoin's history-end is kept for Reconnect.resend (unconfirmed.py)."""
+    them; a rejoin's history-end is kept for Reconnect.resend (unconfirmed.py). True: it refused
+    a line held for our turn, which waits for it again (HeldForTurn.refused): not news to show."""
     reconnect = loop.reconnect
     if isinstance(event, ev.Error):
         if event.code in TYPED_ONLY_REFUSALS:
-            loop.unconfirmed.refused()
+            line = loop.unconfirmed.refused()
+            return event.code == ev.E_NOT_YOUR_TURN and loop.held.refused(line)
     elif isinstance(event, ev.HistoryEnd):
         if reconnect is not None and reconnect.replaying:
             reconnect.replay_end = event
@@ -935,6 +980,7 @@ def answered(loop: ClientLoop, event: object) -> None:
         not getattr(event, "history", False) or (reconnect is not None and reconnect.replaying)
     ):
         loop.unconfirmed.echoed(event)  # type: ignore[arg-type]  # one of ECHOES
+    return False
 
 
 def also_due(loop: ClientLoop, timeout: float | None) -> float | None:

@@ -11,6 +11,10 @@ replay of what was missed (our own stored lines among it) retires entries the sa
 is left did not reach the server: it is sent again, once, in order.
 
 Per line sent: one append. Per echo: one compare with the oldest entry, which it usually is.
+
+In a turn-based room those lines, and the ones typed while away, cannot simply go after a rejoin:
+whose turn it is was not known while away (a restarted room gives the turn afresh), and each line
+said out of turn is refused. ``HeldForTurn`` keeps the ones that need the turn until it is ours.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ ECHOES = frozenset(ECHO_OF)
 # the oldest line still waiting. Other refusals (a whisper to nobody, a reason too long) may
 # answer a command as well, so they retire nothing: the next echo does.
 TYPED_ONLY_REFUSALS = frozenset({ev.E_NOT_YOUR_TURN, ev.E_EMPTY})
+# What a turn-based room refuses out of turn (room.py, the turn rule; PROTOCOL.md 7): a whisper does not.
+NEEDS_THE_TURN = frozenset({ev.Say, ev.Me})
 
 
 def _same(line: ev.Event, echo: ev.Event) -> bool:
@@ -78,10 +84,10 @@ class Unconfirmed:
                 return True
         return False
 
-    def refused(self) -> None:
-        """A refusal only a typed line gets (TYPED_ONLY_REFUSALS): the oldest line is answered."""
-        if self.lines:
-            self.lines.popleft()
+    def refused(self) -> ev.Event | None:
+        """A refusal only a typed line gets (TYPED_ONLY_REFUSALS): the oldest line is answered
+        (and returned: HeldForTurn may take it back)."""
+        return self.lines.popleft() if self.lines else None
 
     def muted(self) -> None:
         """Refused as muted: every line waiting is refused the same way (or was answered
@@ -106,4 +112,65 @@ class Unconfirmed:
     def take_forgotten(self) -> int:
         """How many older lines the limit pushed out unanswered (then forgotten here too)."""
         count, self.forgotten = self.forgotten, 0
+        return count
+
+
+class HeldForTurn:
+    """In a turn-based room, the typed lines that need the turn (NEEDS_THE_TURN) and come after a
+    lost connection: those sent again and those typed while away, oldest first, and any typed
+    behind them. They go one per turn of ours: once one is sent, the next waits for the server's
+    next ``turn`` (one follows every accepted say, PROTOCOL.md 7), so none is sent while the
+    turn has not moved yet. One refused as not-your-turn all the same (the turn moved on its way:
+    a /pass, a mute) waits again, first."""
+
+    def __init__(self) -> None:
+        self.lines: deque[ev.Event] = deque()
+        self.in_flight: ev.Event | None = None  # sent on our turn: the turn has not moved since
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def text(self) -> str:
+        """The status line's word on them (session.progress), while any waits."""
+        count = len(self.lines)
+        return f"{count} line{'s' if count != 1 else ''} you typed wait{'s' if count == 1 else ''} for your turn" if count else ""
+
+    def hold(self, line: ev.Event) -> None:
+        self.lines.append(line)
+
+    def ahead(self, lines: list[ev.Event]) -> None:
+        """``lines`` (sent before, unanswered) go before the held ones, which were never sent."""
+        self.lines.extendleft(reversed(lines))
+
+    def due(self, mode: str, my_turn: bool) -> list[ev.Event]:
+        """What to send now: in a duplex room (the host changed the mode) every line held; in a
+        turn room the oldest, on our turn, unless the one sent last has not moved the turn yet."""
+        if mode != "turn":
+            lines = list(self.lines)
+            self.lines.clear()
+            self.in_flight = None
+            return lines
+        if not self.lines or not my_turn or self.in_flight is not None:
+            return []
+        self.in_flight = self.lines.popleft()
+        return [self.in_flight]
+
+    def turn_moved(self) -> None:
+        """A ``turn`` came (or the connection went): nothing sent from here waits for one."""
+        self.in_flight = None
+
+    def refused(self, line: ev.Event | None) -> bool:
+        """A not-your-turn refusal answered ``line`` (Unconfirmed.refused): if it is the line sent
+        from here, it waits again, first (True: then the refusal is not news to show)."""
+        if line is None or line is not self.in_flight:
+            return False
+        self.lines.appendleft(line)
+        self.in_flight = None
+        return True
+
+    def drop(self) -> int:
+        """Forget every line held (the chat ends, or we are muted); returns how many."""
+        count = len(self.lines)
+        self.lines.clear()
+        self.in_flight = None
         return count

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 class Blip:
     """A TCP relay to ``target``: ``cut()`` drops every connection through it and turns new ones
-    away (accept, then close) until ``restore()``, like Wi-Fi that drops and comes back.
+    away (accept, then close) until ``restore()``, like Wi-Fi that drops and comes back. A new
+    ``target`` (a server restarted on another port) takes the connections made from then on.
     ``swallow("up")`` first: what the client sends is taken and never forwarded (kept in
     ``swallowed``), as a dying link takes what the kernel already accepted; ``"down"``: what the
     server sends. ``restore()`` forwards both ways again."""
@@ -61,7 +62,11 @@ class Blip:
                     if not self.up:
                         conn.close()
                         continue
-                    upstream = socket.create_connection(self.target, timeout=5)
+                    try:
+                        upstream = socket.create_connection(self.target, timeout=5)
+                    except OSError:  # nothing listens there (a server stopped): as a cut link would
+                        conn.close()
+                        continue
                     with self.lock:
                         self.pairs.append((conn, upstream))
                         self.upstreams.add(upstream)
@@ -1191,3 +1196,132 @@ def test_a_rejoin_told_to_use_tls_stops_and_says_to_connect_again(monkeypatch):
     assert outcome.code == 1
     assert outcome.message == ("disconnected: the room now uses TLS; run the same `lanchat connect` again "
                                "to check its fingerprint and join over TLS"), outcome
+
+
+# ---------------------------------------- a turn-based room restarted: the turn is given afresh
+
+
+def test_in_a_restarted_turn_room_lines_from_before_wait_for_your_turn_and_none_is_refused():
+    """ann held the turn when the server stopped: a line she had sent was lost with it, and she
+    typed another while waiting. The restarted room gave the turn to cat, who came back first.
+    Both lines were sent after the replay, and refused as not your turn ("not your turn: waiting
+    for cat"); the full screen put one back into the input line. Now they wait for ann's turn,
+    said so, and go one per turn of hers: the first when cat has spoken, the second a round later."""
+    frontend = Untouched()
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        history = os.path.join(folder, "h.sqlite3")
+        rejoin = ann_joins(Endpoint(path=path))
+        server = Proc("serve", "--headless", "--mode", "turn", "--unix", path, "--history", history)
+        cat = bob = None
+        result: list = []
+        try:
+            server.expect(r"join with")
+            sock, proto, welcome, early = rejoin()
+            assert welcome.turn == "ann"
+            cat_is_back = threading.Event()
+
+            def after_cat():  # noqa: ANN202 - ann's attempts (on their worker thread) wait for cat to be back first
+                assert cat_is_back.wait(30)
+                return rejoin()
+
+            loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=after_cat, rejoin_after_shutdown=True)
+            frontend.type("sent as it stopped")  # read before the notice: it goes with the connection
+            server.popen.terminate()  # SIGTERM: the notice, and nothing listens there
+            server.wait()
+            runner = threading.Thread(target=lambda: result.append(loop.run([welcome, *early])), daemon=True)
+            runner.start()
+            wait_for(lambda: any("if the host starts the server again" in t for t in frontend.shown), what="the wait")
+            frontend.type("typed while it was down")
+            wait_for(lambda: "not connected: it will be sent on your turn, once the connection is back" in frontend.shown, what="the note")
+            server = Proc("serve", "--headless", "--mode", "turn", "--unix", path, "--history", history)
+            server.expect(r"join with")
+            cat = Proc("connect", "--unix", path, "--name", "cat", "--plain")
+            cat.expect(r"turn-based: your turn")  # the first back holds the turn
+            cat_is_back.set()
+            wait_for(lambda: server.output.count(" joined from ") == 2, what="ann back", timeout=20)
+            bob = Proc("connect", "--unix", path, "--name", "bob", "--plain")
+            bob.expect(r"welcome, bob")
+            wait_for(lambda: "1 line you typed did not reach the server: sent again on your turn (waiting for cat)" in frontend.shown, what="the resend")
+            assert "1 line you typed while away will be sent on your turn (waiting for cat)" in frontend.shown, frontend.shown
+            assert loop.held.text() == "2 lines you typed wait for your turn"
+            cat.send("cat first")
+            cat.expect(r"ann: sent as it stopped$")  # ann's turn came: her oldest line, and only it
+            bob.expect(r"turn: your turn")
+            mark = cat.mark()
+            bob.send("bob next")
+            cat.expect(r"bob: bob next$", start=mark)
+            cat.expect(r"turn: your turn", start=mark)  # round to cat again (join order: cat, ann, bob)
+            assert "typed while it was down" not in cat.output and loop.held.text() == "1 line you typed waits for your turn"
+            cat.send("cat again")
+            cat.expect(r"ann: typed while it was down$")
+            frontend.type("/q")
+            runner.join(10)
+        finally:
+            for proc in (cat, bob, server):
+                if proc is not None:
+                    proc.stop()
+            frontend.close()
+    assert result and result[0].code == 0, result
+    assert not any("not your turn" in text for text in frontend.shown), frontend.shown
+    assert cat.output.count("ann: sent as it stopped") == 1 and cat.output.count("ann: typed while it was down") == 1
+    assert "Traceback" not in server.output + cat.output + bob.output
+
+
+def test_the_full_screen_in_a_restarted_turn_room_waits_for_the_server_then_for_its_turn():
+    """Through a restart of a turn room the prompt still said whose turn it had been: "> " on
+    ann's screen (she held it), "[waiting for ann]" on bob's, where Enter kept the line, "not your
+    turn yet (waiting for ann)". Now both prompts wait for the server, both lines are taken to be
+    sent, and after the rejoin (cat came back first and holds the turn) each waits for its
+    sender's turn, counted on the status line, and goes then: none is refused or comes back."""
+    from helpers import TermProc
+
+    with short_tmp_dir() as folder:
+        history = os.path.join(folder, "h.sqlite3")
+        server, port = serve_tcp("--mode", "turn", "--history", history)
+        blip = Blip(("127.0.0.1", port))  # ann and bob come through it: it lets them back after cat
+        people = {name: TermProc("connect", "127.0.0.1", str(blip.port), "--name", name, rows=24, cols=80) for name in ("ann",)}
+        cat: Proc | None = None
+        try:
+            people["ann"].expect(r"ann │ client")
+            people["bob"] = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "bob", rows=24, cols=80)
+            people["bob"].wait_screen(lambda rows: rows[-1].startswith("[waiting for ann]"), what="bob's prompt")
+            people["ann"].wait_screen(lambda rows: rows[-1].startswith("> ") and "2 here" in rows[-2], what="ann's turn")
+            server.popen.terminate()
+            assert server.wait() == 0
+            for name, term in people.items():
+                expect_waiting_for_a_restart(term)
+                term.wait_screen(lambda rows: rows[-1].startswith("[waiting for the server] "), what="the prompt offline")
+                term.send(f"{name} typed while away")
+                term.wait_screen(lambda rows, name=name: f"{name} typed while away" in rows[-1], what="the typed line")
+                term.send("\r")
+                term.expect(r"not connected: it will be sent on your turn, once the connection is back")
+                term.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server]", what="the line taken")
+            server, port = serve_tcp("--mode", "turn", "--history", history)
+            cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
+            cat.expect(r"turn-based: your turn")
+            blip.target = ("127.0.0.1", port)
+            for name, term in people.items():
+                term.expect(rf"back in the room as {name}", timeout=30)  # retries 1, 3, 7, 15 s after the notice
+                term.expect(r"1 line you typed while away will be sent on your turn \(waiting for cat\)")
+                term.wait_screen(lambda rows: "waiting for cat" in rows[-2] and "1 line you typed waits for your turn" in rows[-2]
+                                 and rows[-1].rstrip() == "[waiting for cat]", what="the line counted, waiting for its turn")
+            wait_for(lambda: server.output.count(" joined from ") == 3, what="all three back")
+            cat.send("welcome back")
+            for name in people:
+                cat.expect(rf"\] {name}: {name} typed while away$")  # each on its own turn, after cat's
+            cat.expect(r"turn: your turn")
+            for term in people.values():
+                term.wait_screen(lambda rows: "waits for your turn" not in rows[-2] and "turn" in rows[-2], what="nothing left waiting")
+                assert "not your turn" not in term.text and "typed while away" not in term.lines[-1], term.text
+                term.send("/q\r")
+                assert term.wait() == 0
+        finally:
+            for term in people.values():
+                term.stop()
+            for proc in (cat, server):
+                if proc is not None:
+                    proc.stop()
+            blip.close()
+    assert cat.output.count("ann typed while away") == 1 and cat.output.count("bob typed while away") == 1, cat.output
+    assert "Traceback" not in server.output + cat.output

@@ -17,7 +17,7 @@ from test_reconnect import Blip, serve_tcp
 
 from lanchat import events as ev
 from lanchat.pacing import SendPacer
-from lanchat.unconfirmed import Unconfirmed
+from lanchat.unconfirmed import HeldForTurn, Unconfirmed
 
 
 def said(unconfirmed: Unconfirmed) -> list[str]:
@@ -68,6 +68,29 @@ def test_refusals_answer_the_oldest_line_and_a_mute_answers_all():
     unconfirmed.muted()  # each in flight is refused too
     assert len(unconfirmed) == 0
     unconfirmed.refused()  # nothing waits: nothing to do
+
+
+def test_lines_held_for_the_turn_go_one_per_turn_of_ours_and_a_refused_one_waits_again():
+    """After a rejoin in a turn room (client.Reconnect.resend), the lines that need the turn wait
+    for it: one goes on our turn, the next only once a ``turn`` frame has come (the turn has not
+    moved yet when the echo comes), and one refused all the same waits again, first."""
+    held = HeldForTurn()
+    held.hold(ev.Say(text="typed while away"))
+    held.ahead([ev.Say(text="sent before"), ev.Me(text="waves")])  # written before, unanswered: they go first
+    assert held.text() == "3 lines you typed wait for your turn"
+    assert held.due("turn", my_turn=False) == []
+    first = held.due("turn", my_turn=True)
+    assert first == [ev.Say(text="sent before")] and held.due("turn", my_turn=True) == []  # the turn has not moved
+    assert not held.refused(ev.Say(text="sent before"))  # an equal line, not the one sent from here
+    assert held.refused(first[0]) and held.text() == "3 lines you typed wait for your turn"  # not your turn after all
+    assert held.due("turn", my_turn=True) == first
+    held.turn_moved()  # a turn frame: the next may go, on our turn
+    assert held.due("turn", my_turn=True) == [ev.Me(text="waves")] and held.text() == "1 line you typed waits for your turn"
+    held.turn_moved()
+    assert held.due("duplex", my_turn=True) == [ev.Say(text="typed while away")]  # the host made it duplex: all go
+    assert not held and held.text() == ""
+    held.hold(ev.Say(text="x"))
+    assert held.drop() == 1 and not held and held.due("turn", my_turn=True) == []
 
 
 def test_a_line_the_flood_limit_refused_is_tracked_once_as_sent_again():

@@ -618,7 +618,8 @@ class CursesFrontend:
 
     def _enter(self) -> str | None:
         """Enter outside a paste. In turn-based mode a message typed out of turn stays in
-        the input line (type-ahead); commands always go through."""
+        the input line (type-ahead); commands always go through. Offline, whose turn it is is
+        not known: the message goes to the client, which sends it on our turn once back."""
         editor = self.view.editor
         editor.accept_search()
         text = editor.text
@@ -630,7 +631,8 @@ class CursesFrontend:
         if problem:
             self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept")])
             return None
-        if not is_command and not self.session.my_turn:
+        offline = render.offline(self.session)
+        if not is_command and not self.session.my_turn and not offline:
             who = self.session.waiting_for()
             self.view.add([Line(kind="error", time=self._now(), text=f"not your turn yet (waiting for {who}); what you typed is kept")])
             return None
