@@ -1201,12 +1201,14 @@ def test_a_rejoin_told_to_use_tls_stops_and_says_to_connect_again(monkeypatch):
 # ---------------------------------------- a turn-based room restarted: the turn is given afresh
 
 
-def test_in_a_restarted_turn_room_lines_from_before_wait_for_your_turn_and_none_is_refused():
+@pytest.mark.parametrize("leaves_first", [False, True])
+def test_in_a_restarted_turn_room_lines_from_before_wait_for_your_turn_and_none_is_refused(leaves_first):
     """ann held the turn when the server stopped: a line she had sent was lost with it, and she
     typed another while waiting. The restarted room gave the turn to cat, who came back first.
     Both lines were sent after the replay, and refused as not your turn ("not your turn: waiting
     for cat"); the full screen put one back into the input line. Now they wait for ann's turn,
-    said so, and go one per turn of hers: the first when cat has spoken, the second a round later."""
+    said so, and go one per turn of hers: the first when cat has spoken, the second a round later.
+    If she leaves before, her last words count them as not sent."""
     frontend = Untouched()
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "chat.sock")
@@ -1245,6 +1247,12 @@ def test_in_a_restarted_turn_room_lines_from_before_wait_for_your_turn_and_none_
             wait_for(lambda: "1 line you typed did not reach the server: sent again on your turn (waiting for cat)" in frontend.shown, what="the resend")
             assert "1 line you typed while away will be sent on your turn (waiting for cat)" in frontend.shown, frontend.shown
             assert loop.held.text() == "2 lines you typed wait for your turn"
+            if leaves_first:
+                frontend.type("/q")
+                runner.join(10)
+                assert result and result[0].message == "you left the chat (2 lines you typed were not sent)", result
+                cat.expect(r"ann left")
+                return
             cat.send("cat first")
             cat.expect(r"ann: sent as it stopped$")  # ann's turn came: her oldest line, and only it
             bob.expect(r"turn: your turn")
