@@ -1305,10 +1305,12 @@ def test_the_full_screen_in_a_restarted_turn_room_waits_for_the_server_then_for_
                 term.send("\r")
                 term.expect(r"not connected: it will be sent on your turn, once the connection is back")
                 term.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server]", what="the line taken")
+            blip.cut()  # turned away until cat is back (the new server might even get the old port)
             server, port = serve_tcp("--mode", "turn", "--history", history)
             cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
             cat.expect(r"turn-based: your turn")
             blip.target = ("127.0.0.1", port)
+            blip.restore()
             for name, term in people.items():
                 term.expect(rf"back in the room as {name}", timeout=30)  # retries 1, 3, 7, 15 s after the notice
                 term.expect(r"1 line you typed while away will be sent on your turn \(waiting for cat\)")
