@@ -322,6 +322,17 @@ def test_offline_a_turn_rooms_prompt_waits_for_the_server_not_for_whose_turn_it_
     assert rd.prompt_text(view)[0] == "> "  # no turn to wait for: a line typed goes once back
 
 
+def test_offline_the_roster_pane_does_not_mark_whose_turn_it_was():
+    """The pane, titled "Was here" while offline, still marked the old holder with ▸."""
+    from lanchat.client import Offline
+
+    view = make_view(mode="turn", turn="bob")
+    assert any("▸bob" in row for row in row_texts(rd.render(view, 10, 100)))
+    view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
+    rows = row_texts(rd.render(view, 10, 100))
+    assert "Was here (2)" in rows[0] and not any("▸" in row for row in rows), rows
+
+
 def busy_status_view(role: str) -> View:
     """A status line with everything at once: turn, typing, a topic, a file on its way."""
 

@@ -581,7 +581,8 @@ def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
     room = height - len(rows)
     shown = members if len(members) <= room else members[: max(0, room - 1)]
     for member in shown:
-        is_turn = not over and session.mode == "turn" and session.turn is not None and name_key(session.turn) == name_key(member)
+        # offline, whose turn it was is no longer known (a restarted room gives it afresh): no mark, as the status line
+        is_turn = not over and not offline(session) and session.mode == "turn" and session.turn is not None and name_key(session.turn) == name_key(member)
         mark = "\u25b8" if is_turn else " "
         row = cells(mark, PROMPT_WAIT) + cells(visible(member), sender_style(member))
         if session.host is not None and name_key(session.host) == name_key(member):
