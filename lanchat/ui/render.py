@@ -664,8 +664,8 @@ def status_text(view: View, width: int | None = None) -> str:
     """The status line; given a ``width``, only the parts that fit are shown, whole (rather than
     a word cut off at the end), in their usual order. They are chosen afresh at each drawing, the
     one that matters most first: each is kept if it still fits beside those kept already, so a
-    long topic left out leaves room for the short role after it, and all come back when the
-    terminal widens. The name and the connection's state always stay (fit() cuts them at the edge)."""
+    long topic left out leaves its room to shorter parts (the host's role), and all come back
+    when the terminal widens. The name and the connection's state always stay (fit() cuts them at the edge)."""
     parts = _status_parts(view)
     if width is None:
         return _joined(parts)
