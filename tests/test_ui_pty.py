@@ -233,6 +233,24 @@ def test_resize_relays_and_too_small_recovers(terms):
     ann.expect("bob: after the resize")
 
 
+def test_the_hosts_status_line_keeps_host_beside_a_long_topic_and_gives_the_topic_back_when_wider(terms):
+    """At 80 columns a topic too long for the line took "host" with it and never gave it back:
+    the least useful part went first (the role), then the topic, leaving room "host" never got.
+    Each drawing now keeps what matters most that fits: at 80 and 40 columns the role and the
+    head count stay, the topic goes; at 160 it is back."""
+    topic = "fractions and decimals: bring the worksheet from Monday, page four"
+    ann, port = host(terms, rows=24, cols=80)
+    join(terms, port, "bob", rows=24, cols=80)
+    ann.expect(r"bob joined")
+    ann.send(f"/topic {topic}\r")
+    ann.expect(r"topic")
+    ann.wait_screen(lambda rows: re.fullmatch(rf" ann │ host │ 127\.0\.0\.1:{port} │ duplex │ 2 here\s*", rows[-2]), what="80 columns")
+    ann.resize(24, 40)
+    ann.wait_screen(lambda rows: len(rows[-2]) == 40 and re.fullmatch(rf" ann │ host │ 127\.0\.0\.1:{port} │ 2 here\s*", rows[-2]), what="40 columns")
+    ann.resize(24, 160)
+    ann.wait_screen(lambda rows: len(rows[-2]) == 160 and rows[-2].rstrip().endswith(f"│ 2 here │ topic: {topic}") and " host │" in rows[-2], what="160 columns")
+
+
 def test_unicode_is_typed_and_shown_at_its_width(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob")
