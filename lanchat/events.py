@@ -169,7 +169,7 @@ class Welcome(Event):
     once: bool = _flag()
     # A secret for this session, sent back in ``hello`` on rejoining (PROTOCOL.md, Rejoining).
     resume: str | None = field(default=None, metadata={"omit_default": True})
-    # The room keeps history on the host's machine (PROTOCOL.md, History replay): said on joining.
+    # The room keeps history on the server's machine (PROTOCOL.md, History replay): said on joining.
     keeps_history: bool = _flag()
     # The flood limit this participant's frames count against (PROTOCOL.md, Abuse limits): at
     # most ``flood_burst`` at once, then ``flood_rate`` a second. Left out when none holds for them.

@@ -258,6 +258,13 @@ class Session:
             return [self._notice(text.strip(), kind="system") for text in self.join_lines]
         return []
 
+    def _history_place(self) -> str:
+        """Where the room's history file is, as the one reading it would say: a headless room
+        (serve --headless) has no host, only the machine it runs on (PROTOCOL.md, History replay)."""
+        if self.role == "host":
+            return "this machine"
+        return "the host's machine" if self.host else "the server's machine"
+
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""
         if (rejoined := self.rejoin.on_event(self, event)) is not None:
@@ -278,7 +285,7 @@ class Session:
             if self.mode == "turn":
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
             if event.keeps_history:
-                lines.append(self._notice("this room keeps history on the host's machine"))
+                lines.append(self._notice(f"this room keeps history on {self._history_place()}"))
             elif self.join_lines_when == "welcome":  # no replay comes: how to join goes here
                 lines += self._join_lines_now()
             return lines

@@ -113,6 +113,18 @@ def test_rejoining_after_a_restart_shows_history_and_dms_kept_while_away(tmp_pat
     assert stored_texts(db) == ["hello before the restart", "kept while you were away", "live after history"]
 
 
+def test_a_headless_room_says_its_history_is_on_the_servers_machine(tmp_path):
+    """serve --headless has no host: 'on the host's machine' named someone who is not there."""
+    server, port = serve(tmp_path / "chat.sqlite3")
+    ann = None
+    try:
+        ann = connect(port, "ann")
+        ann.expect(r"this room keeps history on the server's machine$")
+        assert "host's machine" not in ann.output
+    finally:
+        stop_all(ann, server)
+
+
 def test_history_command_shows_more_in_a_plain_client(tmp_path):
     db = tmp_path / "chat.sqlite3"
     store = HistoryStore(db)
@@ -404,7 +416,9 @@ def test_the_host_keeps_history_too_and_sees_it_after_a_restart(tmp_path):
 
     try:
         host, port = start_host()
+        host.expect(r"this room keeps history on this machine$")  # the host's own: this one
         bob = connect(port, "bob")
+        bob.expect(r"this room keeps history on the host's machine$")
         host.send("from the host")
         bob.expect(r"\] host: from the host$")
         bob.send("/q")

@@ -541,7 +541,7 @@ def test_the_issue_story_from_the_command_line_an_impostor_gets_no_secret(tmp_pa
         cat = Proc("connect", "127.0.0.1", port, "--name", "cat")  # helpers: one key per name
         bob = Proc("connect", "127.0.0.1", port, "--name", "bob")
         procs += [cat, bob]
-        cat.expect(r"this room keeps history on the host's machine")
+        cat.expect(r"this room keeps history on the server's machine")
         cat.send("bye for now")
         bob.expect(r"cat: bye for now")
         cat.send("/q")

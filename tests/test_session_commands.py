@@ -246,3 +246,18 @@ def test_the_hosts_join_lines_come_once_below_the_welcome_and_any_replay():
         ended = texts(session.on_event(ev.HistoryEnd(shown=shown, more=False)))
         assert ended[len(ended) - after :] == [join[0], join[1].strip()][:after] and len(ended) == after + (shown > 0)
         assert texts(session.on_event(ev.HistoryEnd(shown=2, more=False))) == ["end of history (2 shown)"]  # never again
+
+
+def test_where_the_history_is_kept_is_said_truly_in_each_role():
+    """A headless room has no host: 'on the host's machine' named someone who is not there;
+    and the host, whose machine it is, reads 'this machine'."""
+
+    def said(role: str, host: str | None) -> list[str]:
+        welcome = ev.Welcome(name="bob", mode="duplex", members=("bob",), host=host, keeps_history=True)
+        return [line.text for line in Session(name="bob", role=role).on_event(welcome) if "history" in line.text]
+
+    assert said("client", None) == ["this room keeps history on the server's machine"]
+    assert said("client", "hal") == ["this room keeps history on the host's machine"]
+    assert said("host", "bob") == ["this room keeps history on this machine"]
+    plain = ev.Welcome(name="bob", mode="duplex", members=("bob",), host=None)
+    assert not any("history" in line.text for line in Session(name="bob").on_event(plain))
