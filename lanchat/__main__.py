@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
     history.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
     history.add_argument(
-        "--format", choices=("txt", "jsonl"), default="txt", help="txt: one readable line each (default); jsonl: one JSON object each"
+        "--format", choices=("txt", "jsonl"), default="txt", help="txt: readable, a line each (a pasted block's further lines indented under it; default); jsonl: one JSON object a line, the text exact"
     )
     history.add_argument(
         "--since",
@@ -1627,7 +1627,6 @@ def cmd_history(args: argparse.Namespace) -> int:
     import time
 
     from .history import HistoryStore, HistoryUnusable, default_path
-    from .textsafe import visible
 
     where = {"unix": args.unix} if args.unix else {"port": args.port}
     path = Path(args.path).expanduser() if args.path else default_path(**where)
@@ -1644,9 +1643,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             if args.format == "jsonl":
                 line = json.dumps(record.to_json(), ensure_ascii=False)
             else:
-                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time))
-                who = visible(record.sender) + (f" -> {visible(record.to)} (direct)" if record.to else "")
-                line = f"[{stamp}] {who}: {visible(record.text)}"
+                line = record.to_text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time)))
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         if not shown:  # an empty transcript says so (on stderr: stdout may be a file being written)

@@ -62,6 +62,7 @@ from pathlib import Path
 from . import events as ev
 from .history_journal import Journal, JournalBusy, JournalDamaged, Row, journal_path, read_rows
 from .moderation import Ban, Mute
+from .textsafe import visible, visible_lines
 
 # "LANC": marks the file as ours, so pointing --history at another program's database is
 # refused instead of adding tables to it.
@@ -177,6 +178,16 @@ class Record:
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "time": self.time, "from": self.sender, "to": self.to, "text": self.text}
+
+    def to_text(self, stamp: str) -> str:
+        """The entry as ``lanchat history`` writes it: ``[stamp] ann: hello``. A pasted block
+        keeps its lines: each one after the first goes under the first's text, indented by the
+        width of ``[stamp] ann: ``, so every entry still starts at column 0 with ``[`` and a
+        reader (or a script, dropping that indent) gets the lines back as they were sent."""
+        who = visible(self.sender) + (f" -> {visible(self.to)} (direct)" if self.to else "")
+        head = f"[{stamp}] {who}: "
+        first, *more = visible_lines(self.text)
+        return "\n".join([head + first, *(" " * len(head) + line for line in more)])
 
 
 _COLUMNS = "id, time, sender, recipient, text"

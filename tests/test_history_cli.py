@@ -179,6 +179,43 @@ def test_export_as_text_and_jsonl_with_since(tmp_path):
     assert not (tmp_path / "none.sqlite3").exists()  # exporting never creates a file
 
 
+PASTES = [
+    "here is my code:\n    def f(x):\n        return x\n\n[not a new entry]\nend",
+    "one line",
+    "trailing\n",
+    "\nleading blank",
+]
+
+
+def test_a_pasted_block_exports_as_indented_lines_and_comes_back_whole(tmp_path):
+    """txt joined a multi-line paste into one line with a visible mark ('code:↵    def f(x):↵');
+    now each further line goes under the first, indented, and the transcript reads back to the
+    very texts; jsonl gives them exactly, line breaks and all."""
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    for number, text in enumerate(PASTES):
+        store.append(time=time.time() - 60 + number, sender="ann", to="bob" if number == 2 else None, text=text)
+    store.close()
+    exported = run_lanchat("history", str(db))
+    assert exported.returncode == 0, exported.stderr
+    assert "\u21b5" not in exported.stdout
+    assert "\n    def f(x):" not in exported.stdout  # under the text, not at a fixed margin
+    entries: list[tuple[str, list[str]]] = []
+    for line in exported.stdout.split("\n")[:-1]:
+        if line.startswith("["):
+            head = re.match(r"\[[^]]*\] [^:]*: ", line).group(0)  # type: ignore[union-attr]
+            entries.append((head, [line[len(head):]]))
+        else:
+            head, lines = entries[-1]
+            assert line.startswith(" " * len(head)), line  # every further line under the first's text
+            lines.append(line[len(head):])
+    assert ["\n".join(lines) for _, lines in entries] == PASTES
+    assert entries[2][0].endswith("] ann -> bob (direct): ")
+    jsonl = run_lanchat("history", str(db), "--format", "jsonl")
+    assert jsonl.returncode == 0, jsonl.stderr
+    assert [json.loads(line)["text"] for line in jsonl.stdout.splitlines()] == PASTES
+
+
 def test_since_a_time_of_day_means_today_and_an_empty_export_says_so(tmp_path):
     """`--since 14:30` was refused as "not a time", and an export matching nothing printed
     nothing at all. HH:MM and HH:MM:SS are today at that local time; nothing found says so."""
