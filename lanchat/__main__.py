@@ -12,6 +12,7 @@ from pathlib import Path
 
 # Light, and imported up front on purpose: the log must work when the process is out of file
 # descriptors, and a first import inside it would then fail (it has to open the .py file).
+from .textfold import fold_line, fold_lines
 from .textsafe import visible
 
 PROG = "lanchat"
@@ -21,7 +22,8 @@ class _Parser(argparse.ArgumentParser):
     """Bad arguments: one clear line and exit status 2 (no usage dump)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        _say(f"{self.prog}: error: {message} (see {self.prog} --help)")
+        self.exit(2)
 
 
 def _port(text: str) -> int:
@@ -453,8 +455,18 @@ examples:
 
 
 def _fail(message: str, code: int = 1) -> int:
-    print(f"{PROG}: {_terminal_safe(message)}", file=sys.stderr, flush=True)
+    _say(f"{PROG}: {message}")
     return code
+
+
+def _say(message: str, stream=None) -> None:  # noqa: ANN001 - sys.stderr (the default) or sys.stdout
+    """A line (or a few) printed outside the chat screen: an error, a notice, a question's
+    preamble. Made harmless (_terminal_safe), then folded at spaces to the width of the terminal
+    it goes to, with commands and fingerprints kept whole (textfold.py): a terminal cuts a long
+    line mid-word, back at column 0, on the very projector a class reads it from."""
+    out = sys.stderr if stream is None else stream
+    lines = fold_lines(_terminal_safe(message).split("\n"), _stream_columns(out))
+    print("\n".join(lines), file=out, flush=True)
 
 
 def _terminal_safe(message: str) -> str:
@@ -502,7 +514,7 @@ def _ask_name(reason: str | None = None) -> str:
 
     default = login_name()
     if reason:
-        print(_terminal_safe(reason))  # the server's words: shown, never obeyed
+        _say(reason, sys.stdout)  # the server's words: shown, never obeyed
     label = "Another name" if reason else "Your name"
     prompt = f"{label} (Enter: {default}): " if default else f"{label}: "
     while True:
@@ -516,7 +528,7 @@ def _ask_name(reason: str | None = None) -> str:
         problem = name_problem(name)
         if problem is None:
             return name
-        print(f"  {problem}; try again.")
+        _say(f"  {problem}; try again.", sys.stdout)
 
 
 def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
@@ -524,17 +536,13 @@ def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
         return args.name
     if sys.stdin.isatty():
         return _ask_name()
-    print(
-        f"{PROG} {role}: error: --name NAME is required when input is not a terminal",
-        file=sys.stderr,
-        flush=True,
-    )
+    _say(f"{PROG} {role}: error: --name NAME is required when input is not a terminal")
     return None
 
 
 def _cancelled(exc: PromptCancelled, outcome: str = "not joining") -> int:
     """Leaving at a prompt: 130 for Ctrl-C, as shells report it; 1 for Ctrl-D."""
-    print(f"{PROG}: {exc}: {outcome}", file=sys.stderr, flush=True)
+    _say(f"{PROG}: {exc}: {outcome}")
     return 130 if exc.interrupted else 1
 
 
@@ -547,7 +555,7 @@ def _make_frontend(session, plain: bool):  # noqa: ANN001, ANN202
 
             return CursesFrontend(session)
         except Exception as exc:  # noqa: BLE001 - no curses here, or a terminal it cannot drive
-            print(f"{PROG}: the full-screen interface is not available ({exc}); using line mode", file=sys.stderr)
+            _say(f"{PROG}: the full-screen interface is not available ({exc}); using line mode")
     return PlainFrontend(session)
 
 
@@ -698,7 +706,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         binding = channel_binding(tls_fingerprint)
         if made:
-            print(f"{PROG}: made a TLS certificate in {cert}", flush=True)
+            _say(f"{PROG}: made a TLS certificate in {cert}", sys.stdout)
     args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
     endpoint = Endpoint(host=args.host, port=port, path=args.unix)
     try:
@@ -769,7 +777,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"  warning: cannot write the history ({store.readonly_reason}): earlier messages are replayed, "
                 "new ones are not saved"
             )
-    print("\n".join(_folded(banner, _terminal_columns())), flush=True)
+    print("\n".join(fold_lines(banner, _terminal_columns())), flush=True)
 
     if args.headless:
         _install_signals(lambda: server.request_shutdown("the server was stopped"))
@@ -785,7 +793,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 announcer.close()
         if store is not None:
             store.close()
-        print(f"{PROG}: server stopped", flush=True)
+        _say(f"{PROG}: server stopped", sys.stdout)
         return 0
 
     from .transport import local_pair
@@ -951,7 +959,11 @@ def _close_history(server, store) -> None:  # noqa: ANN001
 
 
 def _headless_log(text: str) -> None:
-    print(f"[{_time.strftime('%H:%M:%S')}] {visible(text)}", flush=True)
+    """A headless server's log line, ``[12:00:01] ...``: at a terminal (the Pi on the projector)
+    folded under its text; to a pipe or a file one line each, for grep."""
+    line = f"[{_time.strftime('%H:%M:%S')}] {visible(text)}"
+    columns = _terminal_columns()
+    print("\n".join([line] if columns is None else fold_line(line, columns, " " * 11)), flush=True)
 
 
 # ------------------------------------------------------------------- connect
@@ -991,7 +1003,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if endpoint.is_unix:
         warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
         if warning:
-            print(f"{PROG}: warning: {_terminal_safe(warning)}", file=sys.stderr, flush=True)
+            _say(f"{PROG}: warning: {warning}")
     tls = bool(args.tls or pinned is not None)
     try:
         return _join_room(args, sock, endpoint, name, key, pinned, tls=tls)
@@ -999,7 +1011,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         # `lanchat connect 192.168.1.20 3580` copied from the board, to a TLS room: go on over TLS,
         # its certificate trusted only as with --tls (asked at the terminal, or remembered; a changed
         # one refused). Nothing but the plain hello (a name and a public key) went out before.
-        print(f"{PROG}: {endpoint.describe()} uses TLS: connecting with TLS", file=sys.stderr, flush=True)
+        _say(f"{PROG}: {endpoint.describe()} uses TLS: connecting with TLS")
         try:
             sock = connect(endpoint)
         except TransportError as exc:
@@ -1115,7 +1127,7 @@ def _connect_somewhere():  # noqa: ANN202
     except TransportError:
         sock = None
     if sock is not None:
-        print(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", flush=True)
+        _say(f"{PROG}: no address given: joining the server on this machine, {local.describe()}", sys.stdout)
         return sock, local, None
     room = _choose_room()
     if isinstance(room, int):
@@ -1192,8 +1204,8 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
     )
 
     def ask(fingerprint: str) -> bool:
-        print(f"{where} is a TLS server not seen before. Its fingerprint is\n  {fingerprint}")
-        print("Compare it with the one the host printed (`lanchat serve --tls`).")
+        _say(f"{where} is a TLS server not seen before. Its fingerprint is\n  {fingerprint}", sys.stdout)
+        _say("Compare it with the one the host printed (`lanchat serve --tls`).", sys.stdout)
         try:
             return input("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
         except EOFError:  # Ctrl-D: the N of [y/N]
@@ -1224,7 +1236,7 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
     except PromptCancelled:
         tls_sock.close()
         raise
-    print("\n".join(_folded(f"{PROG}: {note}".split("\n"), _terminal_columns(2))), file=sys.stderr, flush=True)
+    _say(f"{PROG}: {note}")
     return tls_sock, fingerprint
 
 
@@ -1245,7 +1257,7 @@ def _choose_room():  # noqa: ANN202
     Without a terminal to ask at, one room is joined and several are listed for the person to choose."""
     from .discovery import BROWSE_SECONDS
 
-    print(f"{PROG}: no address given and no server on this machine;\n  looking for rooms on the local network...", flush=True)
+    _say(f"{PROG}: no address given and no server on this machine;\n  looking for rooms on the local network...", sys.stdout)
     rooms = _find_rooms(BROWSE_SECONDS)
     if isinstance(rooms, int):
         return rooms
@@ -1255,7 +1267,7 @@ def _choose_room():  # noqa: ANN202
     if len(rooms) == 1:
         room = rooms[0]
         if not ask:
-            print(f"{PROG}: joining {room.name} on {room.where}", flush=True)
+            _say(f"{PROG}: joining {room.name} on {room.where}", sys.stdout)
             return room
         try:
             answer = input(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
@@ -1267,11 +1279,11 @@ def _choose_room():  # noqa: ANN202
             return 130
         if answer in ("", "y", "yes"):
             return room
-        print(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", flush=True)
+        _say(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", sys.stdout)
         return 0
     print(f"{len(rooms)} rooms on the local network:")
     for number, room in enumerate(rooms, 1):
-        print(f"  {number}. {room.describe()}")
+        _say(f"  {number}. {room.describe()}", sys.stdout)
     if not ask:
         return _fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
     while True:
@@ -1284,11 +1296,11 @@ def _choose_room():  # noqa: ANN202
             print()
             return 130
         if not answer or answer.lower() in ("q", "n", "none"):
-            print(f"{PROG}: not joining", flush=True)
+            _say(f"{PROG}: not joining", sys.stdout)
             return 0
         if answer.isdecimal() and len(answer) <= 6 and 1 <= int(answer) <= len(rooms):  # isdigit() lets "²" through to int()
             return rooms[int(answer) - 1]
-        print(f"  type a number from 1 to {len(rooms)}, or press Enter to join none")
+        _say(f"  type a number from 1 to {len(rooms)}, or press Enter to join none", sys.stdout)
 
 
 # --------------------------------------------------------------------- rooms
@@ -1312,40 +1324,33 @@ def cmd_rooms(args: argparse.Namespace) -> int:
     print(f"{len(rooms)} room{'s' if len(rooms) > 1 else ''} on the local network:")
     for number, room in enumerate(rooms, 1):
         host, port = room.address, room.port
-        print(f"  {number}. {room.describe()}\n       join with: lanchat connect {host} {port}")
+        _say(f"  {number}. {room.describe()}\n       join with: lanchat connect {host} {port}", sys.stdout)
     return 0
 
 
 # -------------------------------------------------------------------- doctor
 
 
-def _folded(lines: list[str], columns: int | None) -> list[str]:
-    """``lines`` folded at spaces to a terminal's ``columns``, each under its own indent and two
-    more (the terminal cut a long line anywhere, back at column 0); None (a pipe): as they are.
-    A `connect` command stays whole: a terminal copies its own wrapping as one line."""
-    import textwrap
-
-    if columns is None:
-        return lines
-    out = []
-    for line in lines:
-        if len(line) <= columns or "python -m lanchat connect" in line:
-            out.append(line)
-            continue
-        hang = " " * (len(line) - len(line.lstrip()) + 2)
-        out += textwrap.wrap(line, max(columns, len(hang) + 20), subsequent_indent=hang, break_long_words=False,
-                             break_on_hyphens=False)
-    return out
-
-
 def _terminal_columns(fd: int = 1) -> int | None:
-    """The width of the terminal ``fd`` (standard output) is, or None for a pipe, a file or a
+    """The width to fold messages to: COLUMNS when it is set (as argparse folds --help to it),
+    else the width of the terminal ``fd`` (standard output) is, or None for a pipe, a file or a
     terminal that does not say (a pseudo-terminal nobody sized reads 0)."""
     import os
 
+    wanted = os.environ.get("COLUMNS", "")
+    if wanted.isascii() and wanted.isdecimal() and 0 < len(wanted) < 6 and int(wanted) > 0:
+        return int(wanted)
     try:
         return (os.get_terminal_size(fd).columns or None) if os.isatty(fd) else None
     except OSError:
+        return None
+
+
+def _stream_columns(stream) -> int | None:  # noqa: ANN001 - sys.stdout, sys.stderr or a test's stand-in
+    """_terminal_columns of the file a stream writes to (None for one that has no file)."""
+    try:
+        return _terminal_columns(stream.fileno())
+    except (AttributeError, ValueError, OSError):
         return None
 
 
@@ -1368,7 +1373,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(as_json(checks), ensure_ascii=False, indent=2), flush=True)
     else:
-        print(f"{PROG} doctor: checking port {port}" + (f" and the server at {target}" if target else ""))
+        _say(f"{PROG} doctor: checking port {port}" + (f" and the server at {target}" if target else ""), sys.stdout)
         print(as_text(checks, _terminal_columns()), flush=True)
     return 1 if any(c.status == "fail" for c in checks) else 0
 
@@ -1489,7 +1494,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
         except BaseException:
             sock.close()
             raise
-        print(f"{PROG}: wrong password; try again", file=sys.stderr, flush=True)
+        _say(f"{PROG}: wrong password; try again")
         password.forget()
         tries += 1
         reopened = _connect_again(*again_at)
@@ -1601,7 +1606,7 @@ def _last_words(text: str, stream) -> None:  # noqa: ANN001 - sys.stdout or sys.
     import os
 
     try:
-        print(text, file=stream, flush=True)
+        print("\n".join(fold_lines(text.split("\n"), _stream_columns(stream))), file=stream, flush=True)
     except OSError:  # BrokenPipeError, or EIO from a terminal that hung up
         with contextlib.suppress(OSError, ValueError):
             # what is still buffered would fail again as Python exits ("Exception ignored")
@@ -1648,7 +1653,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if not shown:  # an empty transcript says so (on stderr: stdout may be a file being written)
             since = "" if args.since is None else " since " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(args.since))
-            print(f"no messages{since} in {path}", file=sys.stderr)
+            _say(f"no messages{since} in {path}")
     except BrokenPipeError:
         # `lanchat history | head`: the reader has what it wanted; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -1692,9 +1697,9 @@ def cmd_names(args: argparse.Namespace) -> int:
         except HistoryWriteError as exc:
             return _fail(f"cannot change {path}: {exc} (is the server still running?)")
         if not changed:
-            print(f"{PROG}: nobody owns {visible(args.name)!r} in {path}; nothing to do")
+            _say(f"{PROG}: nobody owns {visible(args.name)!r} in {path}; nothing to do", sys.stdout)
             return 0
-        print(f"{PROG}: released {visible(args.name)!r}: the next key to join with it owns it")
+        _say(f"{PROG}: released {visible(args.name)!r}: the next key to join with it owns it", sys.stdout)
         return 0
     finally:
         store.close()
@@ -1712,9 +1717,8 @@ def cmd_key(args: argparse.Namespace) -> int:
         return 1
     public = public_bytes(key)
     short = short_fingerprint(public)
-    print(f"your identity key's fingerprint: {short} (as /whois shows it)")  # lines that fit 80 columns
-    print(f"  in full: {fingerprint(public)}")
-    print(f"  to be the operator of a room: lanchat serve --operator {short.replace(' ', '')}")
+    _say(f"your identity key's fingerprint: {short} (as /whois shows it)\n  in full: {fingerprint(public)}\n"
+         f"  to be the operator of a room: lanchat serve --operator {short.replace(' ', '')}", sys.stdout)
     return 0
 
 
@@ -1729,7 +1733,7 @@ def _load_identity(args: argparse.Namespace):  # noqa: ANN202
         _fail(str(exc))
         return None
     for note in notes:  # a student's first line ever, on an 80-column terminal: folded, not cut
-        print("\n".join(_folded([f"{PROG}: {note}"], _terminal_columns(2))), file=sys.stderr, flush=True)
+        _say(f"{PROG}: {note}")
     return key
 
 
@@ -1751,7 +1755,7 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
             text = ask_password(prompt)
             if not (confirm and text) or ask_password("Again, to be sure: ") == text:
                 return text or None
-            print("  the two passwords differ; type it again")
+            _say("  the two passwords differ; type it again", sys.stdout)
     except EOFError:  # (ask_password ended the line)
         return None
     except KeyboardInterrupt:

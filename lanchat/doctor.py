@@ -16,12 +16,12 @@ import re
 import shutil
 import socket
 import subprocess
-import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .addresses import LocalAddress, Target
 from .files import human_size  # sizes in lanchat's one convention: KiB, MiB, GiB (README)
+from .textfold import fold_line
 from .textsafe import visible
 
 STATUSES = ("ok", "info", "warn", "fail")
@@ -445,12 +445,8 @@ def as_text(checks: list[Check], columns: int | None = None) -> str:
     pad = " " * (8 + width + 2)
     lines: list[str] = []
 
-    def say(first: str, text: str, hang: str) -> None:
-        if columns is None or len(first) + len(text) <= columns:
-            lines.append(first + text)
-            return
-        lines.extend(textwrap.wrap(text, max(columns, len(hang) + 20), initial_indent=first, subsequent_indent=hang,
-                                   break_long_words=False, break_on_hyphens=False))
+    def say(first: str, text: str, hang: str) -> None:  # commands in a fix stay whole (textfold.py)
+        lines.extend([first + text] if columns is None else fold_line(first + text, columns, hang))
 
     for check in checks:
         label = check.status.upper() if check.status in ("warn", "fail") else check.status

@@ -85,6 +85,7 @@ def child_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
+    env.pop("COLUMNS", None)  # messages fold to COLUMNS: a test asks for a width, the runner's never leaks in
     env.update(extra)
     return env
 

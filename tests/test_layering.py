@@ -31,6 +31,7 @@ PURE = (
     "gate.py",
     "session.py",
     "session_social.py",
+    "textfold.py",
     "textsafe.py",
     "textview.py",
     "unconfirmed.py",

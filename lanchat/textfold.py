@@ -1,0 +1,68 @@
+"""textfold.py: a message printed outside the chat screen, folded at spaces to the terminal's width. Pure.
+
+A terminal cuts a line that is too long wherever the width ends, mid-word and back at column 0:
+an error read on an 80-column projector came out as "is `lanchat serve` running on t" / "hat
+machine". ``fold_lines`` folds each line at its spaces instead, the rest under the line's own
+indent and two more. Some words must never be split, because someone copies them: a
+`backquoted` command, ``--fingerprint SHA256:...`` with its value, an ``nc HOST PORT``, and a
+``lanchat connect ...`` command with its arguments. Those stay whole; a ``--fingerprint``
+and a command to run as it is (``python -m lanchat connect 10.0.0.1 3580``, or one with a
+fingerprint) go on a line of their own, so a triple click copies exactly them; a command in a
+sentence (``lanchat connect ADDRESS PORT``) stays in the sentence. One longer
+than the terminal is left long: a terminal copies its own wrapping of a line as one line, and a
+command cut in two by us would paste as two. The original spacing inside a line (a table's
+columns) is kept. Widths are counted in characters, as the terminal counts ASCII.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_SUBCOMMANDS = "serve|connect|history|rooms|doctor|names|key"
+# An argument of a command written in prose: an option, a PLACEHOLDER, or a word with a digit,
+# a dot, a slash or a colon in it (an address, a port, a path, a fingerprint). A plain
+# lowercase word ends the command: it is the sentence going on.
+_ARGUMENT = r"(?:-[\w-]+|[A-Z][A-Z_]+\b|[\w+=~%\[\]-]*[\d./:][\w.:/+=~%\[\]-]*)"
+_UNIT = re.compile(
+    r"(?P<quoted>`[^`]+`\S*)"
+    r"|(?P<pin>--fingerprint +\S+)"
+    rf"|(?P<command>(?:python3? -m )?lanchat (?:{_SUBCOMMANDS})\b(?!:)(?: +{_ARGUMENT})*\S*)"
+    r"|(?P<nc>\bnc +\S+ +\d+\S*)"
+    r"|\S+"
+)
+MIN_WIDTH = 20  # past the hanging indent, however narrow the terminal says it is
+
+
+def fold_lines(lines: Iterable[str], columns: int | None) -> list[str]:
+    """Each of ``lines`` folded to ``columns`` (None: a pipe or a file, left as they are)."""
+    if columns is None:
+        return list(lines)
+    return [row for line in lines for row in fold_line(line, columns)]
+
+
+def fold_line(line: str, columns: int, hang: str | None = None) -> list[str]:
+    """``line`` as rows of at most ``columns`` characters, broken only at spaces, the rows after
+    the first indented by ``hang`` (default: the line's own indent and two spaces)."""
+    if len(line) <= columns:
+        return [line]
+    indent = line[: len(line) - len(line.lstrip(" "))]
+    hang = indent + "  " if hang is None else hang
+    width = max(columns, len(hang) + MIN_WIDTH)
+    rows: list[str] = []
+    row, fresh, end = indent, True, len(indent)  # fresh: nothing on the row but its indent
+    for unit in _UNIT.finditer(line, len(indent)):
+        gap, text = line[end : unit.start()], unit.group()
+        own = unit.lastgroup == "pin" or (unit.lastgroup == "command" and (text.startswith("python") or "--fingerprint" in text))
+        end = unit.end()
+        if not fresh and (own or len(row) + len(gap) + len(text) > width):
+            rows.append(row)
+            row, fresh = hang, True
+        row += text if fresh else gap + text
+        fresh = False
+        if own:
+            rows.append(row)
+            row, fresh = hang, True
+    if not fresh:
+        rows.append(row)
+    return rows

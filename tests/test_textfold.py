@@ -1,0 +1,69 @@
+"""textfold.py: messages folded at spaces to a terminal's width; what is copied stays whole."""
+
+from __future__ import annotations
+
+from lanchat.textfold import fold_line, fold_lines
+
+FP = "SHA256:" + "Ab+/" * 10 + "xyz"
+
+
+def words(rows: list[str]) -> list[str]:
+    return " ".join(rows).split()
+
+
+def test_a_long_line_folds_at_spaces_under_its_indent_and_a_short_one_is_left_alone():
+    line = "  history: /home/teacher/.local/share/lanchat/history-3580.sqlite3 (the last 50 messages are replayed on joining)"
+    rows = fold_line(line, 80)
+    assert rows == [
+        "  history: /home/teacher/.local/share/lanchat/history-3580.sqlite3 (the last 50",
+        "    messages are replayed on joining)",
+    ]
+    assert fold_line("short", 80) == ["short"]
+    assert fold_lines(["a " * 60, "b"], None) == ["a " * 60, "b"]  # a pipe: as they are
+
+
+def test_a_fingerprint_to_copy_and_a_command_stay_whole_each_on_its_own_row():
+    line = f"lanchat: the server is not the one seen before; only if they are the same, connect with --fingerprint {FP}."
+    rows = fold_line(line, 80)
+    assert rows[-1] == f"  --fingerprint {FP}."
+    assert all(len(row) <= 80 for row in rows) and words(rows) == line.split()
+    help_line = "lanchat: ask the host for the address their screen shows: lanchat connect ADDRESS PORT; the room may be elsewhere"
+    assert fold_line(help_line, 60) == [  # a command in a sentence stays in it, whole
+        "lanchat: ask the host for the address their screen shows:",
+        "  lanchat connect ADDRESS PORT; the room may be elsewhere",
+    ]
+    argparse_line = "lanchat history: error: argument --format: invalid choice: 'csv' (see lanchat history --help)"
+    assert fold_line(argparse_line, 80) == [argparse_line[:69], "  lanchat history --help)"]
+    board = "  or from the board: python -m lanchat connect 10.0.0.1 3580 and a few more words to fold"
+    assert fold_line(board, 60) == [
+        "  or from the board:", "    python -m lanchat connect 10.0.0.1 3580", "    and a few more words to fold",
+    ]
+
+
+def test_a_backquoted_command_and_nc_are_never_split_but_share_a_row():
+    line = "lanchat: no lanchat server at 192.168.100.200:3580 (connection refused); is `lanchat serve --port 3580` running?"
+    rows = fold_line(line, 80)
+    assert rows == ["lanchat: no lanchat server at 192.168.100.200:3580 (connection refused); is", "  `lanchat serve --port 3580` running?"]
+    nc = "  or type in any terminal: nc fe80::1234:5678:9abc:def0%eth0 3580 (then Enter, and your name)"
+    assert any("nc fe80::1234:5678:9abc:def0%eth0 3580" in row for row in fold_line(nc, 60))
+
+
+def test_a_command_longer_than_the_terminal_is_left_whole_on_its_row():
+    """The terminal then wraps it itself, and copies its own wrapping as one line."""
+    command = f"  python -m lanchat connect 192.168.100.200 3580 --fingerprint {FP}"
+    assert fold_line(command, 80) == [command]
+    joined = f"  join with: python -m lanchat connect --unix /run/lanchat/room.sock --fingerprint {FP}"
+    assert fold_line(joined, 80) == ["  join with:", f"    python -m lanchat connect --unix /run/lanchat/room.sock --fingerprint {FP}"]
+
+
+def test_a_lanchat_prefix_is_not_a_command_and_spacing_inside_a_row_is_kept():
+    line = "lanchat doctor: checking port 3580 and the server at 192.168.1.20:3580, which took a long while to answer"
+    assert fold_line(line, 80)[0] == "lanchat doctor: checking port 3580 and the server at 192.168.1.20:3580, which"
+    table = "  WARN  firewall     " + "word " * 20
+    rows = fold_line(table.rstrip(), 60, " " * 21)
+    assert rows[0].startswith("  WARN  firewall     word") and all(row.startswith(" " * 21) for row in rows[1:])
+
+
+def test_a_very_narrow_terminal_still_gives_each_row_some_words():
+    rows = fold_line("    " + "word " * 30, 10)
+    assert all(len(row) <= 6 + 20 for row in rows) and len(rows) > 1
