@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from lanchat.session import Line, Session
 from lanchat.ui.view import ROSTER_MIN_COLS, SCROLLBACK_LINES, View
 
@@ -100,6 +102,39 @@ def test_find_steps_to_older_matches_and_wraps_to_the_newest():
     assert not view.find("coffee", line_matches) and view.found_seq is None
     view.stop_finding()
     assert view.finding is None and view.following
+
+
+class CountedLines(deque):
+    """The view's scrollback, counting each line looked up by its place."""
+
+    looked_up = 0
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204
+        self.looked_up += 1
+        return super().__getitem__(index)
+
+
+def test_find_walks_a_long_transcript_once_without_looking_lines_up_one_by_one():
+    """/find and Ctrl-F looked up every line by its number: a deque is slow to index in the
+    middle, so a search of a long transcript grew with its length squared (bench/find_bench.py
+    measures it). Now they walk the deque from its end, and land where they did: matches in a
+    trimmed scrollback, newest first, round again past the oldest, the found line's rows below
+    it counted for the scroll."""
+    from lanchat.ui.screen import line_matches
+
+    view = make_view(scrollback=1_000, page_rows=10)
+    view.add(line(n, "needle" if n in (600, 1_200, 1_499) else "") for n in range(1_500))
+    view.lines = CountedLines(view.lines, maxlen=view.scrollback)
+    view.measure = lambda line: 2 if line.text.endswith("7") else 1
+    assert view.first_seq == 500
+    assert view.find("needle", line_matches) and (view.found_seq, view.found_count) == (1_499, 3)
+    seen = []
+    for _ in range(3):
+        view.find_next(line_matches)
+        seen.append((view.found_seq, view.found_rank, view.scroll))
+    below = lambda seq: sum(2 if n % 10 == 7 else 1 for n in range(seq + 1, 1_500))  # noqa: E731
+    assert seen == [(1_200, 2, below(1_200) - 5 + 1), (600, 3, below(600) - 5 + 1), (1_499, 1, 0)]
+    assert view.lines.looked_up <= 4, view.lines.looked_up  # one for each landing's own height, not one a line
 
 
 def test_an_earlier_history_page_goes_above_in_time_order():

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 
 from ..session import HISTORY_PAGE, HISTORY_PAGE_END, Line, Session
 from .editor import LineEditor
@@ -273,9 +273,12 @@ class View:
             return False
         newest = self.total - 1
         start = newest if self.found_seq is None or self.found_seq <= self.first_seq else self.found_seq - 1
-        order = [*range(start, self.first_seq - 1, -1), *range(newest, start, -1)]
-        for seq in order:
-            line = self.lines[seq - self.first_seq]
+        # Walked from the newest end (reversed, islice), never indexed: a deque is slow to index in
+        # the middle, and a line looked up by its number at each step made a search of a long
+        # transcript quadratic (bench/find_bench.py).
+        older = zip(range(start, self.first_seq - 1, -1), islice(reversed(self.lines), newest - start, None), strict=True)
+        then_newest = zip(range(newest, start, -1), islice(reversed(self.lines), newest - start), strict=True)  # round again
+        for seq, line in chain(older, then_newest):
             if matches(line, self.finding):
                 self.found_rank = self.found_rank + 1 if self.found_seq is not None and seq < self.found_seq else 1
                 self.found_seq = seq
@@ -286,7 +289,7 @@ class View:
 
     def show_seq(self, seq: int) -> None:
         """Scroll so that line ``seq`` sits about in the middle of the pane."""
-        below = sum(self.measure(self.lines[i - self.first_seq]) for i in range(seq + 1, self.total))
+        below = sum(self.measure(line) for line in islice(reversed(self.lines), self.total - 1 - seq))  # as find_next: no indexing
         self.top = None
         self.scroll = max(0, below - self.page_rows // 2 + self.measure(self.lines[seq - self.first_seq]))
 
