@@ -396,6 +396,17 @@ def test_help_lists_commands_and_keys_and_save_writes_the_transcript(terms, tmp_
     ann.send(f"/save {target}\r")
     ann.expect(r"saved \d+ lines to")
     assert "ann: something worth keeping" in target.read_text(encoding="utf-8")
+    # a pasted block: its further lines under its first, as `lanchat history` writes them (they
+    # were one line with ↵ marks), so a student's saved code reads as it was pasted
+    ann.send("\x1b[200~here is my code:\r    def f(x):\r\r        return x\x1b[201~\r")
+    ann.expect(r"ann: here is my code:")
+    again = tmp_path / "code.txt"
+    ann.send(f"/save {again}\r")
+    wait_for(lambda: again.exists(), what="/save to write code.txt")
+    saved = again.read_text(encoding="utf-8").split("\n")
+    at = next(i for i, row in enumerate(saved) if row.endswith("ann: here is my code:"))
+    indent = " " * len(saved[at].removesuffix("here is my code:"))
+    assert saved[at + 1 : at + 4] == [indent + "    def f(x):", indent, indent + "        return x"], saved
     ann.send("/clear\r")
     ann.expect_gone(r"something worth keeping")
 

@@ -20,7 +20,7 @@ from wcwidth import grapheme_boundary_before, wcswidth
 from .. import events as ev
 from .. import session_social as social
 from ..session import Command, Line, Session, UiCommand
-from ..textsafe import visible
+from ..textsafe import visible, visible_lines
 from .editor import kill_word_back
 
 MARKS = {"notice": "*", "error": "!", "system": "*"}
@@ -62,20 +62,31 @@ def _date_text(when: float) -> str:
         return "????-??-??"
 
 
-def format_plain(line: Line) -> str:
-    """One transcript line as plain text: ``[12:00:01] ann: hello``."""
+def format_plain(line: Line, *, keep_lines: bool = False) -> str:
+    """One transcript line as plain text: ``[12:00:01] ann: hello``. A pasted block's line breaks
+    show as ↵ (--plain: one line a message, for scripts); with ``keep_lines`` (/save, a file to
+    read) its further lines go under the first's text instead, as `lanchat history` writes them."""
+    head = _plain_head(line)
+    if not keep_lines:
+        return head + visible(line.text)
+    first, *more = visible_lines(line.text)
+    return "\n".join([head + first, *(" " * len(head) + rest for rest in more)])
+
+
+def _plain_head(line: Line) -> str:
+    """What comes before the text: ``[12:00:01] ann: ``."""
     stamp = f"[{clock_text(line.time)}]"
     if line.kind == "history" and _day(line.time) != _day(time.time()):
         stamp = f"[{_date_text(line.time)} {clock_text(line.time)}]"  # replayed from another day
     prefix = "[History] " if line.kind == "history" else ""
     if line.kind in MARKS:
-        return f"{stamp} {MARKS[line.kind]} {visible(line.text)}"
+        return f"{stamp} {MARKS[line.kind]} "
     if line.kind == "action":  # /me
-        return f"{stamp} * {visible(line.sender or '?')} {visible(line.text)}"
+        return f"{stamp} * {visible(line.sender or '?')} "
     sender = visible(line.sender or "?")
     if line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed DM keeps both names
-        return f"{stamp} {prefix}{sender} -> {visible(line.to or '?')} (direct): {visible(line.text)}"
-    return f"{stamp} {prefix}{sender}: {visible(line.text)}"
+        return f"{stamp} {prefix}{sender} -> {visible(line.to or '?')} (direct): "
+    return f"{stamp} {prefix}{sender}: "
 
 
 _KEY_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.S)  # arrows, F-keys, Alt+key: ignored

@@ -778,7 +778,7 @@ class CursesFrontend:
         path = Path(argument).expanduser()
         if not path.name or path.is_dir():  # ".", "/", "~", a folder: no file name to write to
             return Line(kind="error", time=now, text=f"{argument} is a folder; give a file name: /save {path / 'chat.txt'}")
-        text = "".join(format_plain(line) + "\n" for line in self.view.lines)
+        text = "".join(format_plain(line, keep_lines=True) + "\n" for line in self.view.lines)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
         try:
             temporary.write_text(text, encoding="utf-8")
