@@ -11,12 +11,13 @@ fingerprint) go on a line of their own, so a triple click copies exactly them; a
 sentence (``lanchat connect ADDRESS PORT``) stays in the sentence. One longer
 than the terminal is left long: a terminal copies its own wrapping of a line as one line, and a
 command cut in two by us would paste as two. The original spacing inside a line (a table's
-columns) is kept. Widths are counted in characters, as the terminal counts ASCII.
+columns) is kept. Widths are counted in terminal columns: a CJK name or an emoji takes two.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 _SUBCOMMANDS = "serve|connect|history|rooms|doctor|names|key"
@@ -44,25 +45,38 @@ def fold_lines(lines: Iterable[str], columns: int | None) -> list[str]:
 def fold_line(line: str, columns: int, hang: str | None = None) -> list[str]:
     """``line`` as rows of at most ``columns`` characters, broken only at spaces, the rows after
     the first indented by ``hang`` (default: the line's own indent and two spaces)."""
-    if len(line) <= columns:
+    if cells(line) <= columns:
         return [line]
     indent = line[: len(line) - len(line.lstrip(" "))]
     hang = indent + "  " if hang is None else hang
     width = max(columns, len(hang) + MIN_WIDTH)
     rows: list[str] = []
-    row, fresh, end = indent, True, len(indent)  # fresh: nothing on the row but its indent
+    row, used, fresh, end = indent, len(indent), True, len(indent)  # fresh: nothing on the row but its indent
     for unit in _UNIT.finditer(line, len(indent)):
         gap, text = line[end : unit.start()], unit.group()
         own = unit.lastgroup == "pin" or (unit.lastgroup == "command" and (text.startswith("python") or "--fingerprint" in text))
         end = unit.end()
-        if not fresh and (own or len(row) + len(gap) + len(text) > width):
+        if not fresh and (own or used + len(gap) + cells(text) > width):
             rows.append(row)
-            row, fresh = hang, True
-        row += text if fresh else gap + text
+            row, used, fresh = hang, len(hang), True
+        row, used = (row + text, used + cells(text)) if fresh else (row + gap + text, used + len(gap) + cells(text))
         fresh = False
         if own:
             rows.append(row)
-            row, fresh = hang, True
+            row, used, fresh = hang, len(hang), True
     if not fresh:
         rows.append(row)
     return rows
+
+
+def cells(text: str) -> int:
+    """The columns ``text`` takes at a terminal: two for a wide character (CJK, most emoji),
+    none for a combining mark or a format character, one for the rest (unicodedata: loaded
+    already by names.py, where wcwidth would cost every command's start 30 ms)."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf")
+        else 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        for char in text
+    )  # fmt: skip

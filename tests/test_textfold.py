@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lanchat.textfold import fold_line, fold_lines
+from lanchat.textfold import cells, fold_line, fold_lines
 
 FP = "SHA256:" + "Ab+/" * 10 + "xyz"
 
@@ -67,3 +67,12 @@ def test_a_lanchat_prefix_is_not_a_command_and_spacing_inside_a_row_is_kept():
 def test_a_very_narrow_terminal_still_gives_each_row_some_words():
     rows = fold_line("    " + "word " * 30, 10)
     assert all(len(row) <= 6 + 20 for row in rows) and len(rows) > 1
+
+
+def test_wide_characters_take_two_columns():
+    """A room or a student named in CJK (or with an emoji) is twice as wide as its length."""
+    line = "  1. " + "日本語の部屋 " * 8 + "on 192.168.1.20:3580"
+    rows = fold_line(line, 40)
+    assert all(cells(row) <= 40 for row in rows) and words(rows) == line.split()
+    assert len(rows) == 5, rows  # counted by length: 3 rows, each near 80 columns wide on screen
+    assert cells("e\u0301") == 1 and cells("👩") == 2 and cells("ann") == 3
