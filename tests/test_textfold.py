@@ -27,6 +27,8 @@ def test_a_fingerprint_to_copy_and_a_command_stay_whole_each_on_its_own_row():
     rows = fold_line(line, 80)
     assert rows[-1] == f"  --fingerprint {FP}."
     assert all(len(row) <= 80 for row in rows) and words(rows) == line.split()
+    quoted = "lanchat: --fingerprint 'SHA256:abc' is not a SHA256 fingerprint (SHA256: and 43 base64 characters)"
+    assert fold_line(quoted, 80) == [quoted[:79], "  " + quoted[80:]]  # its value kept with it, in the sentence
     help_line = "lanchat: ask the host for the address their screen shows: lanchat connect ADDRESS PORT; the room may be elsewhere"
     assert fold_line(help_line, 60) == [  # a command in a sentence stays in it, whole
         "lanchat: ask the host for the address their screen shows:",
