@@ -769,28 +769,26 @@ def test_a_server_that_dies_leaves_clients_with_one_clear_line(run):
     ann.expect(r"^lanchat: disconnected: the connection to the server was lost$")
 
 
-def test_connecting_to_something_that_is_not_lanchat_fails_clearly(run):
+def _joined_to_an_impostor(run, greeting: bytes) -> str:
+    """``connect`` to a listener that is not lanchat and says ``greeting``: the one line it printed."""
     with socket.create_server(("127.0.0.1", 0)) as impostor:
         port = str(impostor.getsockname()[1])
         proc = run("connect", "127.0.0.1", port, "--name", "ann")
         impostor.settimeout(10)
         conn, _ = impostor.accept()
         with conn:
-            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            conn.sendall(greeting)
             assert proc.wait() == 1
-    assert only_line(proc) == "lanchat: that is not a lanchat server: another program answered 'SSH-2.0-OpenSSH_9.6'"
+    return only_line(proc)
+
+
+def test_connecting_to_something_that_is_not_lanchat_fails_clearly(run):
+    line = _joined_to_an_impostor(run, b"SSH-2.0-OpenSSH_9.6\r\n")
+    assert line == "lanchat: that is not a lanchat server: another program answered 'SSH-2.0-OpenSSH_9.6'"
 
 
 def test_a_binary_impostor_is_described_without_its_bytes(run):
-    with socket.create_server(("127.0.0.1", 0)) as impostor:
-        port = str(impostor.getsockname()[1])
-        proc = run("connect", "127.0.0.1", port, "--name", "ann")
-        impostor.settimeout(10)
-        conn, _ = impostor.accept()
-        with conn:
-            conn.sendall(b"\x7f\x1b[2J\x00\x00garbage")
-            assert proc.wait() == 1
-    line = only_line(proc)
+    line = _joined_to_an_impostor(run, b"\x7f\x1b[2J\x00\x00garbage")
     assert line.startswith("lanchat: that is not a lanchat server (frame header announces"), line
     assert "\x1b" not in line
 
