@@ -760,6 +760,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if room_password is not None:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     banner += mode_lines
+    if store is not None and store.skipped:  # its bans, mutes, owners or names (history_rows.py)
+        banner.append(f"  history: left out {_entries(store.skipped)} of {store.path}: not as lanchat writes them")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
     announcer, announce_line = _announcer(
@@ -1624,6 +1626,10 @@ def _rooms_kept(folder: Path) -> str:
     return ", ".join(f"--port {tag(f)}" if tag(f).isdigit() else str(f) for f in files[:10])
 
 
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     """Print a transcript of a history file; never creates or changes the file."""
     import json
@@ -1651,6 +1657,9 @@ def cmd_history(args: argparse.Namespace) -> int:
                 line = record.to_text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time)))
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
+        if store.skipped:  # a hand edit, another program, a damaged page (history_rows.py)
+            print(f"lanchat: left out {_entries(store.skipped)} of {path}: not as lanchat writes them "
+                  "(a wrong type, an impossible time, too long)", file=sys.stderr)  # fmt: skip
         if not shown:  # an empty transcript says so (on stderr: stdout may be a file being written)
             since = "" if args.since is None else " since " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(args.since))
             _say(f"no messages{since} in {path}")

@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import events as ev
+from . import history_rows as rows_ok
 from .history_journal import Journal, JournalBusy, JournalDamaged, Row, journal_path, read_rows
 from .moderation import Ban, Mute
 from .textsafe import visible, visible_lines
@@ -319,6 +320,12 @@ def _record(row: tuple) -> Record:
     return Record(id=row[0], time=row[1], sender=row[2], to=row[3], text=row[4])
 
 
+def _text(raw: bytes) -> str:
+    """A TEXT value that is not UTF-8 (another program's, a damaged page) is read with its bad
+    bytes replaced: sqlite3's default raised on it, and one such row made every replay fail."""
+    return str(raw, "utf-8", "replace")
+
+
 def default_path(*, port: int | None = None, unix: str | None = None) -> Path:
     """Where the history lives when --history is not given: the user's data directory, one
     file per endpoint (``history-3580.sqlite3``; an AF_UNIX path by a hash of it), so two
@@ -346,6 +353,7 @@ class _NameOwners:
     Part of HistoryStore (the same file), kept apart so each reads in one screen."""
 
     db: sqlite3.Connection
+    skipped = 0  # rows read and left out since opening: not as lanchat writes them (history_rows.py)
 
     def _settle(self) -> None: ...  # HistoryStore's: the journal and held rows come first
 
@@ -366,13 +374,15 @@ class _NameOwners:
         self._settle()
         if not self._has_owners():
             return {}
-        return {row[0]: bytes(row[1]) for row in self.db.execute("SELECT key, public_key FROM owners")}
+        rows = self.db.execute("SELECT key, public_key FROM owners").fetchall()
+        return {row[0]: row[1] for row in self._usable(rows, rows_ok.owner_ok)}
 
     def owner_names(self) -> list[tuple[str, bytes]]:
         """(name as claimed, public key) for every owned name, by name."""
         if not self._has_owners():
             return []
-        return [(row[0], bytes(row[1])) for row in self.db.execute("SELECT name, public_key FROM owners ORDER BY name")]
+        rows = self.db.execute("SELECT name, public_key FROM owners ORDER BY name").fetchall()
+        return [(row[0], row[1]) for row in self._usable(rows, rows_ok.owner_ok)]
 
     def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
         """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""
@@ -392,6 +402,12 @@ class _NameOwners:
         except sqlite3.Error as exc:
             raise HistoryWriteError(_describe(exc)) from None
         return cursor.rowcount > 0
+
+    def _usable(self, rows: list[tuple], usable: Callable[[tuple], bool]) -> list[tuple]:
+        """The rows lanchat can use (history_rows.py); the others are left out and counted."""
+        kept = [row for row in rows if usable(row)]
+        self.skipped += len(rows) - len(kept)
+        return kept
 
     def _has_owners(self) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owners'").fetchone() is not None
@@ -446,6 +462,7 @@ class HistoryStore(_NameOwners):
             # by the server loop's thread, never by two at once.
             uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
             self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=2.0)
+            self.db.text_factory = _text
         except sqlite3.Error as exc:
             self._unlock(refused=True)
             raise HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
@@ -950,7 +967,8 @@ class HistoryStore(_NameOwners):
         except sqlite3.OperationalError:  # a read-only file from before mutes were kept: none
             return []
         return [
-            Mute(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], until=r[5], by=r[6], reason=r[7]) for r in rows
+            Mute(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], until=r[5], by=r[6], reason=r[7])
+            for r in self._usable(rows, rows_ok.mute_ok)
         ]
 
     def next_file_id(self) -> int:
@@ -996,7 +1014,8 @@ class HistoryStore(_NameOwners):
         except sqlite3.OperationalError:  # a read-only file from before moderation: no bans
             return []
         return [
-            Ban(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], by=r[5], reason=r[6], time=r[7]) for r in rows
+            Ban(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], by=r[5], reason=r[6], time=r[7])
+            for r in self._usable(rows, rows_ok.ban_ok)
         ]
 
     def keep_act(self, act: ev.Moderated) -> None:
@@ -1017,7 +1036,8 @@ class HistoryStore(_NameOwners):
         except sqlite3.OperationalError:
             return []
         return [
-            ev.Moderated(time=r[0], action=r[1], by=r[2], name=r[3], reason=r[4], minutes=r[5], mode=r[6]) for r in rows
+            ev.Moderated(time=r[0], action=r[1], by=r[2], name=r[3], reason=r[4], minutes=r[5], mode=r[6])
+            for r in self._usable(rows, rows_ok.act_ok)
         ]
 
     # ------------------------------------------------------------------ reading
@@ -1026,12 +1046,13 @@ class HistoryStore(_NameOwners):
         """Everyone who has ever been in the room, as last spelled, the most recently seen last
         (room.RecentNames keeps the newest when there are too many)."""
         self._settle()
-        return [row[0] for row in self.db.execute("SELECT name FROM names ORDER BY last_seen, name")]
+        rows = self.db.execute("SELECT name, last_seen FROM names ORDER BY last_seen, name").fetchall()
+        return [row[0] for row in self._usable(rows, rows_ok.seen_ok)]
 
     def last_seen(self, name: str) -> int | None:
         self._settle()
         row = self.db.execute("SELECT last_seen FROM names WHERE key = ?", (ev.name_key(name),)).fetchone()
-        return None if row is None else int(row[0])
+        return row[0] if row is not None and rows_ok.is_id(row[0]) else None
 
     def count(self) -> int:
         self._settle()
@@ -1044,7 +1065,7 @@ class HistoryStore(_NameOwners):
             f"SELECT {_COLUMNS} FROM messages WHERE recipient IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
             (before if before is not None else 2**62, max(n, 0)),
         ).fetchall()
-        return [_record(row) for row in reversed(rows)]
+        return [_record(row) for row in reversed(self._usable(rows, rows_ok.message_ok))]
 
     def directs_for(self, name: str, owner: bytes | None, *, since: int = 0, limit: int = 1000) -> list[Record]:
         """Direct messages sent to ``name`` while ``owner``'s key owned it, with an id above
@@ -1056,7 +1077,7 @@ class HistoryStore(_NameOwners):
             f"SELECT {_COLUMNS} FROM messages WHERE recipient_key = ? AND recipient_owner = ? AND id > ? ORDER BY id LIMIT ?",
             (ev.name_key(name), owner, since, limit),
         ).fetchall()
-        return [_record(row) for row in rows]
+        return [_record(row) for row in self._usable(rows, rows_ok.message_ok)]
 
     def replay_for(
         self,
@@ -1086,7 +1107,7 @@ class HistoryStore(_NameOwners):
             (upper, key, owner, key, owner, max(limit, 0) + 1),
         ).fetchall()
         more = len(rows) > limit
-        window = [_record(row) for row in reversed(rows[:limit])]
+        window = [_record(row) for row in reversed(self._usable(rows[:limit], rows_ok.message_ok))]
         if away_since is not None:
             oldest = window[0].id if window else upper
             missed = [r for r in self.directs_for(name, owner, since=away_since) if r.id < oldest]
@@ -1101,7 +1122,10 @@ class HistoryStore(_NameOwners):
             (since if since is not None else float("-inf"),),
         )
         for row in cursor:
-            yield _record(row)
+            if rows_ok.message_ok(row):
+                yield _record(row)
+            else:
+                self.skipped += 1
 
     def close(self) -> None:
         """Move the journal in (if that fails, the next start does) and let go of the file."""

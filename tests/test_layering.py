@@ -22,6 +22,7 @@ PURE = (
     "colourbot.py",
     "events.py",
     "files.py",
+    "history_rows.py",
     "hub.py",
     "outbox.py",
     "pacing.py",

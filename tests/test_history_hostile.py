@@ -1,0 +1,92 @@
+"""A history file lanchat did not write (edited by hand, another program's rows, a damaged page)
+is a hostile input to `lanchat history` and `lanchat serve`: it may hold a time of 'abc', 1e300 or
+infinity, a blob where a name goes, a 100,000-character name or reason, bytes that are not
+UTF-8. Such rows are left out and counted; the good ones are shown and replayed; nothing ends in
+a traceback, and the room can still be joined (history_rows.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from helpers import Proc
+from test_history_cli import connect, run_lanchat, serve, stop_all
+
+from lanchat.history import HistoryStore
+from lanchat.names import name_key
+
+pytestmark = pytest.mark.timeout(60)
+
+# Each sets one column of one stored message to what lanchat never writes.
+HOSTILE_MESSAGES = [
+    ("time", "abc"),
+    ("time", 1e300),
+    ("time", float("inf")),  # JSON's null once encoded: no client accepted the frame
+    ("sender", b"\xff"),
+    ("sender", "N" * 100_000),  # over the frame limit: the replay ended the newcomer's connection
+    ("text", b"\x00\xffA"),
+]
+
+
+def hostile_history(path) -> None:
+    """Good rows 'before' and 'still here' around rows with one hostile column each; the
+    text 'bad utf-8' is stored as bytes that are not UTF-8 (read with U+FFFD in their place)."""
+    store = HistoryStore(path)
+    store.append(time=1_700_000_000.0, sender="ann", text="before")
+    ids = [store.append(time=1_700_000_001.0, sender="ann", text=f"hostile {i}") for i in range(len(HOSTILE_MESSAGES))]
+    store.append(time=1_700_000_002.0, sender="ann", text="bad utf-8")
+    store.append(time=1_700_000_003.0, sender="ann", text="still here")
+    store.close()
+    db = sqlite3.connect(path)
+    for id_, (column, value) in zip(ids, HOSTILE_MESSAGES, strict=True):
+        db.execute(f"UPDATE messages SET {column} = ? WHERE id = ?", (value, id_))
+    db.execute("UPDATE messages SET text = CAST(X'626164EDA080' AS TEXT) WHERE text = 'bad utf-8'")  # 'bad' + a surrogate
+    db.commit()
+    db.close()
+
+
+def test_history_export_leaves_out_rows_lanchat_never_wrote_and_says_how_many(tmp_path):
+    db = tmp_path / "chat.sqlite3"
+    hostile_history(db)
+    for fmt in ("txt", "jsonl"):
+        shown = run_lanchat("history", str(db), "--format", fmt)
+        assert "Traceback" not in shown.stderr and shown.returncode == 0, shown.stderr
+        assert "before" in shown.stdout and "still here" in shown.stdout and "bad\ufffd" in shown.stdout
+        assert "hostile" not in shown.stdout
+        assert f"left out {len(HOSTILE_MESSAGES)} entries of {db}: not as lanchat writes them" in shown.stderr
+
+
+def test_a_room_whose_history_holds_hostile_rows_starts_and_can_be_joined(tmp_path):
+    """Besides the messages: a mute lasting until 'abc' and one until 1e300 (the server's loop
+    could not start), a ban of zed with a 100,000-character reason (zed's refusal was over the
+    frame limit), a names row and an owner of the wrong types (the server could not start)."""
+    db = tmp_path / "chat.sqlite3"
+    hostile_history(db)
+    store = HistoryStore(db)  # the moderation tables are made on the first start
+    store.close()
+    conn = sqlite3.connect(db)
+    zed_key = name_key("zed")
+    mute = "INSERT INTO mutes (name, name_key, until, by_name, reason) VALUES ('zed', ?, ?, 'op', 'r')"
+    conn.execute(mute, (zed_key, "abc"))
+    conn.execute(mute, (zed_key, 1e300))
+    ban = "INSERT INTO bans (name, name_key, by_name, reason, time) VALUES ('zed', ?, 'op', ?, 1.0)"
+    conn.execute(ban, (zed_key, "R" * 100_000))
+    conn.execute("INSERT INTO names (key, name, last_seen) VALUES ('zed', ?, 'abc')", (b"\xff",))
+    conn.execute("INSERT INTO owners (key, name, public_key, since) VALUES ('zed', 'zed', 'not a key', 'x')")
+    conn.commit()
+    conn.close()
+    server, port = serve(db)
+    zed: Proc | None = None
+    try:
+        server.expect(r"history: left out 5 entries of .*: not as lanchat writes them")
+        zed = connect(port, "zed")
+        zed.expect(r"\[History\] ann: before")
+        zed.expect(r"\[History\] ann: bad\ufffd")
+        zed.expect(r"\[History\] ann: still here")
+        zed.send("hello")  # neither muted nor banned by rows that make no sense
+        zed.expect(r"zed: hello")
+        assert "hostile" not in zed.output and "not shown" not in zed.output, zed.output
+        assert "Traceback" not in server.output and "internal error" not in server.output, server.output
+    finally:
+        stop_all(zed, server)
