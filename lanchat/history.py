@@ -320,6 +320,15 @@ def _record(row: tuple) -> Record:
     return Record(id=row[0], time=row[1], sender=row[2], to=row[3], text=row[4])
 
 
+def _name_key_of(name: object, kept: object = None) -> str | bytes | int | float | None:
+    """A stored name's key by today's rule (re-keying, _prepare_moderation); a value that is no
+    name (a blob, a number: history_rows.py leaves its row out on reading) keeps what it had."""
+    if isinstance(name, str):
+        return ev.name_key(name)
+    value = kept if kept is not None else name
+    return value if value is None or isinstance(value, (str, bytes, int, float)) else None
+
+
 def _text(raw: bytes) -> str:
     """A TEXT value that is not UTF-8 (another program's, a damaged page) is read with its bad
     bytes replaced: sqlite3's default raised on it, and one such row made every replay fail."""
@@ -722,25 +731,25 @@ class HistoryStore(_NameOwners):
             row = db.execute("SELECT value FROM settings WHERE key = 'name_rule'").fetchone()
             if row is not None and row[0] == NAME_RULE:
                 return
-            db.create_function("lanchat_name_key", 1, ev.name_key, deterministic=True)
+            db.create_function("lanchat_name_key", 1, _name_key_of, deterministic=True)
             db.execute(
                 "UPDATE messages SET sender_key = lanchat_name_key(sender), "
                 "recipient_key = CASE WHEN recipient IS NULL THEN NULL ELSE lanchat_name_key(recipient) END"
             )
             # Two old keys may now be one: keep the newest spelling and last_seen of each.
-            names = db.execute("SELECT name, last_seen FROM names ORDER BY last_seen").fetchall()
+            names = db.execute("SELECT key, name, last_seen FROM names ORDER BY last_seen").fetchall()
             db.execute("DELETE FROM names")
             db.executemany(
                 "INSERT OR REPLACE INTO names (key, name, last_seen) VALUES (?, ?, ?)",
-                [(ev.name_key(name), name, seen) for name, seen in names],
+                [(_name_key_of(name, key), name, seen) for key, name, seen in names],
             )
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "owners" in tables:  # name ownership (PROTOCOL.md, Identity): the first claim keeps a name
-                owners = db.execute("SELECT name, public_key, since FROM owners ORDER BY since DESC").fetchall()
+                owners = db.execute("SELECT key, name, public_key, since FROM owners ORDER BY since DESC").fetchall()
                 db.execute("DELETE FROM owners")
                 db.executemany(
                     "INSERT OR REPLACE INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?)",
-                    [(ev.name_key(name), name, key, since) for name, key, since in owners],
+                    [(_name_key_of(name, old), name, key, since) for old, name, key, since in owners],
                 )
             db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('name_rule', ?)", (NAME_RULE,))
 

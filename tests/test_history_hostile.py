@@ -90,3 +90,31 @@ def test_a_room_whose_history_holds_hostile_rows_starts_and_can_be_joined(tmp_pa
         assert "Traceback" not in server.output and "internal error" not in server.output, server.output
     finally:
         stop_all(zed, server)
+
+
+def test_a_file_re_keyed_on_opening_keeps_rows_that_are_no_names_and_starts(tmp_path):
+    """A file whose names were keyed by an older rule (no name_rule setting) is re-keyed on
+    the first start. A blob for a sender, a names row or an owner's name ended that start with
+    a traceback (or refused the file as 'not usable'); they keep their keys and are left out."""
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    store.append(time=1_700_000_000.0, sender="ann", text="kept")
+    store.append(time=1_700_000_001.0, sender="ann", text="a blob's")
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM settings WHERE key = 'name_rule'")  # as an older lanchat left it
+    conn.execute("UPDATE messages SET sender = ? WHERE text = ?", (b"\xff", "a blob's"))
+    conn.execute("INSERT INTO names (key, name, last_seen) VALUES ('x', ?, 1)", (b"\xff",))
+    conn.execute("INSERT INTO owners (key, name, public_key, since) VALUES ('y', 5, ?, 1.0)", (b"k" * 32,))
+    conn.commit()
+    conn.close()
+    server, port = serve(db)
+    zed: Proc | None = None
+    try:
+        server.expect(r"history: left out 1 entry of .*: not as lanchat writes them")  # the names row
+        zed = connect(port, "zed")
+        zed.expect(r"\[History\] ann: kept")
+        zed.expect(r"end of history \(1 shown\)")
+        assert "Traceback" not in server.output, server.output
+    finally:
+        stop_all(zed, server)
