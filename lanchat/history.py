@@ -457,6 +457,8 @@ class HistoryStore(_NameOwners):
             raise HistoryUnusable(f"{self.path}: no such history file")
         if self.path.is_dir():
             raise HistoryUnusable(f"{self.path} is a folder, not a history file")
+        if self.path.exists() and not self.path.is_file():  # a pipe would block the reader's open for good
+            raise HistoryUnusable(f"{self.path} is not a regular file (a pipe, a device, a socket), not a history file")
         if create:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ a traceback, and the room can still be joined (history_rows.py).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -118,3 +119,16 @@ def test_a_file_re_keyed_on_opening_keeps_rows_that_are_no_names_and_starts(tmp_
         assert "Traceback" not in server.output, server.output
     finally:
         stop_all(zed, server)
+
+
+def test_a_pipe_or_a_device_given_as_the_history_is_refused_at_once(tmp_path):
+    """`lanchat history` opened a named pipe read-only and waited for a writer for good, saying
+    nothing; a device read as an empty database ('no such table: messages')."""
+    pipe = tmp_path / "chat.sqlite3"
+    os.mkfifo(pipe)
+    for path in (pipe, "/dev/null"):
+        shown = run_lanchat("history", str(path), timeout=15)
+        assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+        assert f"{path} is not a regular file (a pipe, a device, a socket), not a history file" in shown.stderr
+    served = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(pipe), timeout=15)
+    assert served.returncode == 1 and "is not a regular file" in served.stderr and "Traceback" not in served.stderr
