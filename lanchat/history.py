@@ -457,8 +457,9 @@ class HistoryStore(_NameOwners):
             raise HistoryUnusable(f"{self.path}: no such history file")
         if self.path.is_dir():
             raise HistoryUnusable(f"{self.path} is a folder, not a history file")
-        if self.path.exists() and not self.path.is_file():  # a pipe would block the reader's open for good
-            raise HistoryUnusable(f"{self.path} is not a regular file (a pipe, a device, a socket), not a history file")
+        for file in (self.path, self.journal_path):  # a pipe would block a reader's open for good
+            if file.exists() and not file.is_file():
+                raise HistoryUnusable(f"{file} is not a regular file (a pipe, a device, a socket), not a history file")
         if create:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,8 @@ class KnownServers:
         os.replace(temporary, self.path)
 
     def _lines(self) -> list[str]:
+        if self.path.exists() and not self.path.is_file():  # a pipe would block the read for good
+            raise TlsError(f"the known-servers file {self.path} is not a regular file (a pipe, a device); move it aside")
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -217,6 +219,10 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    for path in (cert_path, key_path):  # a pipe would block OpenSSL's read for good
+        if path.exists() and not path.is_file():
+            raise TlsError(f"cannot use the TLS certificate: {path} is not a regular file (a pipe, a device); "
+                           f"move {cert_path} and {key_path} aside to make new ones")  # fmt: skip
     try:
         context.load_cert_chain(cert_path, key_path)
         der = ssl.PEM_cert_to_DER_cert(cert_path.read_text(encoding="ascii"))

@@ -132,3 +132,10 @@ def test_a_pipe_or_a_device_given_as_the_history_is_refused_at_once(tmp_path):
         assert f"{path} is not a regular file (a pipe, a device, a socket), not a history file" in shown.stderr
     served = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(pipe), timeout=15)
     assert served.returncode == 1 and "is not a regular file" in served.stderr and "Traceback" not in served.stderr
+    good = tmp_path / "good.sqlite3"  # a sound file, and a pipe where its journal goes
+    HistoryStore(good).close()
+    journal = tmp_path / "good.sqlite3.pending"
+    journal.unlink()
+    os.mkfifo(journal)
+    shown = run_lanchat("history", str(good), timeout=15)
+    assert shown.returncode == 1 and f"{journal} is not a regular file" in shown.stderr, shown.stderr

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import socket
 import ssl
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -23,6 +25,9 @@ from helpers import ROOT, Proc, RawClient, child_env, running_server, wait_for
 from lanchat import events as ev
 from lanchat.protocol import Connection, Role
 from lanchat.tls import (
+    CERT_NAME,
+    KEY_NAME,
+    KNOWN_SERVERS_NAME,
     KnownServers,
     TlsError,
     check_fingerprint,
@@ -583,3 +588,33 @@ def test_a_plain_connect_never_trusts_an_unknown_or_changed_tls_certificate_by_i
     finally:
         server.stop()
     assert not re.search(r"(bob|cal|dan) joined", server.output), server.output
+
+
+def test_a_pipe_in_place_of_the_known_servers_file_or_the_certificate_is_one_clear_line(tmp_path):
+    """A named pipe where the known-servers file or the server's certificate goes (planted in the
+    data folder, or left by a script) made `connect` and `serve --tls` wait for a writer for good,
+    saying nothing. Now each refuses at once, naming the file."""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls")
+    client: Proc | None = None
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        data = tmp_path / "student"
+        (data / "lanchat").mkdir(parents=True)
+        os.mkfifo(data / "lanchat" / KNOWN_SERVERS_NAME)
+        client = Proc("connect", "127.0.0.1", port, "--name", "ann", env=child_env(XDG_DATA_HOME=str(data)))
+        client.expect(r"known-servers file .*known_servers is not a regular file \(a pipe, a device\); move it aside")
+        assert client.wait() == 1 and "Traceback" not in client.output
+    finally:
+        for proc in (client, server):
+            if proc is not None:
+                proc.stop()
+    host = tmp_path / "host"
+    (host / "lanchat").mkdir(parents=True)
+    os.mkfifo(host / "lanchat" / CERT_NAME)
+    (host / "lanchat" / KEY_NAME).write_bytes(b"")
+    served = subprocess.run(
+        [sys.executable, "-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls"],
+        capture_output=True, text=True, env=child_env(XDG_DATA_HOME=str(host)), timeout=20,
+    )  # fmt: skip
+    assert served.returncode == 1 and "Traceback" not in served.stderr, served.stderr
+    assert f"{host / 'lanchat' / CERT_NAME} is not a regular file (a pipe, a device)" in served.stderr
