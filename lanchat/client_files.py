@@ -13,6 +13,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -294,6 +295,8 @@ class ClientTransfers:
             return [ev.CancelFile(id=start.id)], []  # we never asked for it
         self.wanted.discard(start.id)
         name = safe_name(start.name)
+        if (problem := _size_problem(start.size, self.downloads)) is not None:
+            return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {problem}", "error")]
         try:
             handle, temp = _receiving_file(self.downloads)
         except OSError as exc:
@@ -303,9 +306,7 @@ class ClientTransfers:
         self.receiving[start.id] = receiving
         self.progress[f"get:{start.id}"] = progress
         lines = [] if self.status_line else [self._line(f"receiving {name} ({human_size(start.size)}) into {self.downloads}...")]
-        if start.size == 0:
-            return self._complete(receiving, lines)
-        return [], lines
+        return self._complete(receiving, lines) if start.size == 0 else ([], lines)
 
     def _data(self, file_id: str, piece: str | bytes) -> tuple[list[ev.Event], list[Line]]:
         """One piece of a download: base64 text from ``file-data``, raw bytes from a binary frame."""
@@ -394,6 +395,22 @@ def cut_off(transfers: ClientTransfers) -> list[Line]:
     ]
     transfers.close()
     return [Line(kind="error", time=transfers.wall(), text=f"connection lost: {text}") for text in texts]
+
+
+def _size_problem(size: int, downloads: Path) -> str | None:
+    """Why a download of ``size`` bytes cannot be saved in ``downloads``, or None. The size is
+    the server's word (a fake server's may be negative, or 8 EiB after an offer of 10 bytes):
+    a file larger than the free space is refused before a byte is written, not after the
+    disk is full."""
+    if size < 0:
+        return f"the server gave its size as {size} bytes"
+    try:
+        free = shutil.disk_usage(downloads).free
+    except OSError:
+        return None  # the write itself will say what is wrong
+    if size > free:
+        return f"it is {human_size(size)} and {downloads} has {human_size(free)} free"
+    return None
 
 
 def _place(receiving: _Receiving, downloads: Path) -> Path:
