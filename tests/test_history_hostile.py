@@ -139,3 +139,28 @@ def test_a_pipe_or_a_device_given_as_the_history_is_refused_at_once(tmp_path):
     os.mkfifo(journal)
     shown = run_lanchat("history", str(good), timeout=15)
     assert shown.returncode == 1 and f"{journal} is not a regular file" in shown.stderr, shown.stderr
+
+
+def test_the_usual_rows_short_check_agrees_with_the_full_one():
+    """history_rows.message_ok answers a row of the usual types inline (a replay and an export
+    ask it of every row): it must judge every row as the helpers it stands in for do."""
+    from lanchat import events as ev
+    from lanchat import history_rows as ok
+
+    def full(row: tuple) -> bool:
+        id_, time, sender, to, text = row
+        return ok.is_id(id_) and ok.is_time(time) and ok.is_name(sender) and ok.is_name(to, null=True) and ok.is_text(text, ev.MAX_TEXT_CHARS)
+
+    good = (1, 1.0, "ann", None, "hi")
+    variants = [
+        ("id", [-1, 0, 2**63 - 1, 2**63, "1", None, 1.0]),
+        ("time", [0.0, -0.5, ev.MAX_TIME, ev.MAX_TIME + 1, float("nan"), float("inf"), 1e300, 1, "abc", None]),
+        ("sender", ["", "a" * ev.MAX_NAME_CHARS, "a" * (ev.MAX_NAME_CHARS + 1), b"ann", 5, None]),
+        ("to", [None, "", "bob", "b" * (ev.MAX_NAME_CHARS + 1), b"bob", 5]),
+        ("text", ["", "t" * ev.MAX_TEXT_CHARS, "t" * (ev.MAX_TEXT_CHARS + 1), b"hi", 12345, None]),
+    ]
+    columns = ("id", "time", "sender", "to", "text")
+    for column, values in variants:
+        for value in values:
+            row = tuple(value if name == column else kept for name, kept in zip(columns, good, strict=True))
+            assert ok.message_ok(row) == full(row), (column, value)
