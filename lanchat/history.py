@@ -383,14 +383,14 @@ class _NameOwners:
         self._settle()
         if not self._has_owners():
             return {}
-        rows = self.db.execute("SELECT key, public_key FROM owners").fetchall()
+        rows = self._read("SELECT key, public_key FROM owners")
         return {row[0]: row[1] for row in self._usable(rows, rows_ok.owner_ok)}
 
     def owner_names(self) -> list[tuple[str, bytes]]:
         """(name as claimed, public key) for every owned name, by name."""
         if not self._has_owners():
             return []
-        rows = self.db.execute("SELECT name, public_key FROM owners ORDER BY name").fetchall()
+        rows = self._read("SELECT name, public_key FROM owners ORDER BY name")
         return [(row[0], row[1]) for row in self._usable(rows, rows_ok.owner_ok)]
 
     def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
@@ -411,6 +411,20 @@ class _NameOwners:
         except sqlite3.Error as exc:
             raise HistoryWriteError(_describe(exc)) from None
         return cursor.rowcount > 0
+
+    def _read(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        """Every row ``sql`` selects. Text that is not UTF-8 (a damaged page, another program's
+        row) makes sqlite3 refuse the whole read, and one such row made every replay fail; so a
+        read that fails is tried once more reading bad bytes as U+FFFD (_text: a Python call per
+        value, 25 us more on a replay of 50 if it were always on, so only then)."""
+        try:
+            return self.db.execute(sql, parameters).fetchall()
+        except sqlite3.OperationalError:
+            self.db.text_factory = _text
+            try:
+                return self.db.execute(sql, parameters).fetchall()
+            finally:
+                self.db.text_factory = str
 
     def _usable(self, rows: list[tuple], usable: Callable[[tuple], bool]) -> list[tuple]:
         """The rows lanchat can use (history_rows.py); the others are left out and counted."""
@@ -474,7 +488,6 @@ class HistoryStore(_NameOwners):
             # by the server loop's thread, never by two at once.
             uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
             self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=2.0)
-            self.db.text_factory = _text
         except sqlite3.Error as exc:
             self._unlock(refused=True)
             raise HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
@@ -740,7 +753,7 @@ class HistoryStore(_NameOwners):
                 "recipient_key = CASE WHEN recipient IS NULL THEN NULL ELSE lanchat_name_key(recipient) END"
             )
             # Two old keys may now be one: keep the newest spelling and last_seen of each.
-            names = db.execute("SELECT key, name, last_seen FROM names ORDER BY last_seen").fetchall()
+            names = self._read("SELECT key, name, last_seen FROM names ORDER BY last_seen")
             db.execute("DELETE FROM names")
             db.executemany(
                 "INSERT OR REPLACE INTO names (key, name, last_seen) VALUES (?, ?, ?)",
@@ -748,7 +761,7 @@ class HistoryStore(_NameOwners):
             )
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "owners" in tables:  # name ownership (PROTOCOL.md, Identity): the first claim keeps a name
-                owners = db.execute("SELECT key, name, public_key, since FROM owners ORDER BY since DESC").fetchall()
+                owners = self._read("SELECT key, name, public_key, since FROM owners ORDER BY since DESC")
                 db.execute("DELETE FROM owners")
                 db.executemany(
                     "INSERT OR REPLACE INTO owners (key, name, public_key, since) VALUES (?, ?, ?, ?)",
@@ -971,11 +984,11 @@ class HistoryStore(_NameOwners):
             self._settle()
             self.db.execute("DELETE FROM mutes WHERE until IS NOT NULL AND until <= ?", (now,))
         try:
-            rows = self.db.execute(
+            rows = self._read(
                 "SELECT id, name, name_key, key, address, until, by_name, reason FROM mutes "
                 "WHERE until IS NULL OR until > ? ORDER BY id",
                 (now,),
-            ).fetchall()
+            )
         except sqlite3.OperationalError:  # a read-only file from before mutes were kept: none
             return []
         return [
@@ -1020,9 +1033,9 @@ class HistoryStore(_NameOwners):
     def bans(self) -> list[Ban]:
         """The bans in force, oldest first: what the room starts with."""
         try:
-            rows = self.db.execute(
+            rows = self._read(
                 "SELECT id, name, name_key, key, address, by_name, reason, time FROM bans ORDER BY id"
-            ).fetchall()
+            )
         except sqlite3.OperationalError:  # a read-only file from before moderation: no bans
             return []
         return [
@@ -1044,7 +1057,7 @@ class HistoryStore(_NameOwners):
     def acts(self) -> list[ev.Moderated]:
         """Every moderation act kept, oldest first."""
         try:
-            rows = self.db.execute("SELECT time, action, by_name, name, reason, minutes, mode FROM acts ORDER BY id").fetchall()
+            rows = self._read("SELECT time, action, by_name, name, reason, minutes, mode FROM acts ORDER BY id")
         except sqlite3.OperationalError:
             return []
         return [
@@ -1058,7 +1071,7 @@ class HistoryStore(_NameOwners):
         """Everyone who has ever been in the room, as last spelled, the most recently seen last
         (room.RecentNames keeps the newest when there are too many)."""
         self._settle()
-        rows = self.db.execute("SELECT name, last_seen FROM names ORDER BY last_seen, name").fetchall()
+        rows = self._read("SELECT name, last_seen FROM names ORDER BY last_seen, name")
         return [row[0] for row in self._usable(rows, rows_ok.seen_ok)]
 
     def last_seen(self, name: str) -> int | None:
@@ -1073,10 +1086,10 @@ class HistoryStore(_NameOwners):
     def recent(self, n: int, *, before: int | None = None) -> list[Record]:
         """The last ``n`` room messages (older than id ``before``), oldest first."""
         self._settle()
-        rows = self.db.execute(
+        rows = self._read(
             f"SELECT {_COLUMNS} FROM messages WHERE recipient IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
             (before if before is not None else 2**62, max(n, 0)),
-        ).fetchall()
+        )
         return [_record(row) for row in reversed(self._usable(rows, rows_ok.message_ok))]
 
     def directs_for(self, name: str, owner: bytes | None, *, since: int = 0, limit: int = 1000) -> list[Record]:
@@ -1085,10 +1098,10 @@ class HistoryStore(_NameOwners):
         self._settle()
         if owner is None:
             return []
-        rows = self.db.execute(
+        rows = self._read(
             f"SELECT {_COLUMNS} FROM messages WHERE recipient_key = ? AND recipient_owner = ? AND id > ? ORDER BY id LIMIT ?",
             (ev.name_key(name), owner, since, limit),
-        ).fetchall()
+        )
         return [_record(row) for row in self._usable(rows, rows_ok.message_ok)]
 
     def replay_for(
@@ -1111,13 +1124,13 @@ class HistoryStore(_NameOwners):
         self._settle()
         key = ev.name_key(name)
         upper = before if before is not None else 2**62
-        rows = self.db.execute(
+        rows = self._read(
             f"SELECT {_COLUMNS} FROM messages WHERE id < ? AND "
             "(recipient IS NULL OR (recipient_key = ? AND recipient_owner = ?) "
             "OR (recipient_key IS NOT NULL AND sender_key = ? AND sender_owner = ?)) "
             "ORDER BY id DESC LIMIT ?",
             (upper, key, owner, key, owner, max(limit, 0) + 1),
-        ).fetchall()
+        )
         more = len(rows) > limit
         window = [_record(row) for row in reversed(self._usable(rows[:limit], rows_ok.message_ok))]
         if away_since is not None:
@@ -1127,17 +1140,22 @@ class HistoryStore(_NameOwners):
         return window, more
 
     def export(self, *, since: float | None = None) -> Iterator[Record]:
-        """Every message in order (from time ``since`` on), for a transcript."""
+        """Every message in order (from time ``since`` on), for a transcript. Text that is not
+        UTF-8 is read with U+FFFD (_read): a walk of the whole file cannot be tried again."""
         self._settle()
-        cursor = self.db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE time >= ? ORDER BY id",
-            (since if since is not None else float("-inf"),),
-        )
-        for row in cursor:
-            if rows_ok.message_ok(row):
-                yield _record(row)
-            else:
-                self.skipped += 1
+        self.db.text_factory = _text
+        try:
+            cursor = self.db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE time >= ? ORDER BY id",
+                (since if since is not None else float("-inf"),),
+            )
+            for row in cursor:
+                if rows_ok.message_ok(row):
+                    yield _record(row)
+                else:
+                    self.skipped += 1
+        finally:
+            self.db.text_factory = str
 
     def close(self) -> None:
         """Move the journal in (if that fails, the next start does) and let go of the file."""
