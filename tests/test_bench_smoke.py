@@ -171,6 +171,7 @@ def test_the_per_message_benchmarks_run_and_write_their_figures(tmp_path):
         ("wire_bench.py", ("encode_message_us", "receive_say_us")),
         ("hub_bench.py", ("busy_n2_history_us_per_message", "lone_n10_no_history_us_per_message")),
         ("textline_bench.py", ("shared_us_per_frame_per_person", "apart_us_per_frame_per_person")),
+        ("history_bench.py", ("append_per_s_normal", "replay_50_build_ms_median", "lone_store_cpu_us_median")),
     ):
         out = tmp_path / f"{script}.json"
         run_bench(script, "--quick", "--out", str(out))
