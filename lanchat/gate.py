@@ -11,7 +11,9 @@ passed in.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,6 +25,13 @@ from .identity import IdentityError, PasswordAttempts, RoomPassword, owned_name_
 
 if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
     from .room import Room
+
+# Name ownership is trust on first use; these keep one student's script from hoarding names
+# (claim): a key owns its newest three, a machine makes at most ten names its own an hour.
+MAX_NAMES_PER_KEY = 3
+NEW_NAMES_PER_PLACE = 10
+CLAIM_WINDOW = 3600.0
+MAX_CLAIM_PLACES = 4096  # addresses remembered for that count before the quiet ones are forgotten
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,16 @@ def _refuse(cid: int, code: str, message: str, fatal: bool = False) -> list[Acti
     return actions + [Close(who=cid)] if fatal else actions
 
 
+def _one_machine(place: str) -> bool:
+    """Is ``place`` (Gate.address) one machine on the network? An AF_UNIX socket's peers and a
+    loopback address are every user of the server's own machine (a lab server people log in to):
+    they are not counted as one for the names they claim."""
+    try:
+        return not ipaddress.ip_address(place.partition("%")[0]).is_loopback
+    except ValueError:
+        return False  # "local socket", or no address known
+
+
 class Gate:
     """The identity challenge, the room password and name ownership, for one room."""
 
@@ -78,6 +97,7 @@ class Gate:
         self.owners: dict[str, bytes] = dict(owners or {})
         self.password = password
         self.attempts = PasswordAttempts(clock)
+        self.clock = clock
         self.random_bytes = random_bytes
         # With TLS, the SHA-256 of the server's certificate: every signature and password proof
         # must cover it (identity.sign_challenge), so an answer relayed from another server fails.
@@ -85,6 +105,7 @@ class Gate:
         self.addresses: dict[int, str] = {}  # cid -> the peer's "host:port" (the hub's), for the lockout
         self.host: Callable[[], int | None] = lambda: None  # the host's connection, if any (the room's)
         self._asked: dict[int, _Asked] = {}
+        self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
 
     # ------------------------------------------------------------------ coming in
 
@@ -177,12 +198,37 @@ class Gate:
             return []
         return _refuse(cid, ev.E_NAME_OWNED, f"the name {name!r} belongs to someone else on this server; choose another")
 
-    def claim(self, name: str, key: bytes | None) -> list[Action]:
-        """Trust on first use: a key joining under a name nobody owns owns it from now on."""
+    def claim(self, name: str, key: bytes | None, cid: int | None = None) -> list[Action]:
+        """Trust on first use: a key joining under a name nobody owns (or taking it with /nick)
+        owns it from now on. Passing through names does not hoard them: a key keeps its newest
+        MAX_NAMES_PER_KEY (the oldest is released), and one machine (``cid``'s address) makes at
+        most NEW_NAMES_PER_PLACE names its own an hour, however many keys it makes; past that
+        the name is used unowned and the host's log says so (PROTOCOL.md, Identity)."""
         if key is None or self.owner_of(name) is not None:
             return []
+        place = self.address(cid) if cid is not None else None
+        if place is not None and _one_machine(place) and (refused := self._place_claims(place, name)) is not None:
+            return [refused]
+        mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
         self.owners[owned_name_key(name)] = key
-        return [Claim(name=name, owner=key)]
+        actions: list[Action] = [Claim(name=name, owner=key)]
+        for old in mine[: max(0, len(mine) + 1 - MAX_NAMES_PER_KEY)]:
+            del self.owners[old]
+            actions.append(Claim(name=old, owner=None))
+        return actions
+
+    def _place_claims(self, place: str, name: str) -> Log | None:
+        """Count a new claim from ``place``; a Log instead when it made too many this hour."""
+        now = self.clock()
+        if len(self._claims) > MAX_CLAIM_PLACES:  # many machines: forget those quiet for an hour
+            self._claims = {where: times for where, times in self._claims.items() if now - times[-1] < CLAIM_WINDOW}
+        recent = self._claims.setdefault(place, deque())
+        while recent and now - recent[0] >= CLAIM_WINDOW:
+            recent.popleft()
+        if len(recent) >= NEW_NAMES_PER_PLACE:
+            return Log(text=f"{place} made {len(recent)} names its own within the hour: {name[:40]!r} is used unowned")
+        recent.append(now)
+        return None
 
     def whois(self, cid: int, name: str, room: Room) -> list[Action]:
         """``/whois NAME``: the owner's short fingerprint, for two people to compare out loud."""

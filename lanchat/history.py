@@ -383,7 +383,7 @@ class _NameOwners:
         self._settle()
         if not self._has_owners():
             return {}
-        rows = self._read("SELECT key, public_key FROM owners")
+        rows = self._read("SELECT key, public_key FROM owners ORDER BY since")  # oldest first: Gate.claim
         return {row[0]: row[1] for row in self._usable(rows, rows_ok.owner_ok)}
 
     def owner_names(self) -> list[tuple[str, bytes]]:

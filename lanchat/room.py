@@ -375,7 +375,7 @@ class Room:
             bots=self.bot_names(),
         )
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
-        actions = [*(self.gate.claim(name, key) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
+        actions = [*(self.gate.claim(name, key, cid) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
         actions += room_social.after_welcome(self, cid)  # the topic, who is away
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get

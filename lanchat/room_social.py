@@ -117,5 +117,5 @@ def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
     room.rekey(member, name)
     if room.history and member.cid not in room.service_cids:
         room.known[ev.name_key(name)] = name
-    claimed = room.gate.claim(name, member.key)  # trust on first use, as on joining (gate.py)
+    claimed = room.gate.claim(name, member.key, member.cid)  # trust on first use, as on joining (gate.py)
     return [*claimed, Broadcast(to=tuple(room.members), frame=encode(ev.Renamed(old=old, new=name, time=now)))]

@@ -206,6 +206,54 @@ def test_a_second_key_cannot_take_an_owned_name_in_any_case():
     assert isinstance(events_to(again, 4)[0], ev.Welcome)
 
 
+def test_passing_through_names_with_nick_does_not_hoard_them():
+    """An attacker's key /nicks through names its classmates will want: it keeps only its newest three."""
+    room = gated_room()
+    mallory, bob = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    join(room, 1, mallory, "mal")
+    released = []
+    for number in range(6):
+        actions = room.handle(1, ev.Nick(name=f"student{number}"))
+        assert Claim(name=f"student{number}", owner=identity.public_bytes(mallory)) in actions
+        released += [a.name for a in actions if isinstance(a, Claim) and a.owner is None]
+    keys = [identity.owned_name_key(name) for name in ("mal", *(f"student{n}" for n in range(6)))]  # "studentl": confusables
+    assert released == keys[:4]  # oldest first
+    assert sorted(room.gate.owners) == sorted(keys[4:])
+    assert isinstance(events_to(join(room, 2, bob, "Student0"), 2)[0], ev.Welcome)  # free again for its owner-to-be
+    assert error_code(join(room, 3, bob, "student3"), 3) == ev.E_NAME_OWNED  # one of the three it keeps
+
+
+def test_one_machine_makes_at_most_ten_names_its_own_an_hour_however_many_keys_it_makes():
+    clock = Clock()
+    room = gated_room(clock)
+    for cid in range(1, 13):
+        room.gate.addresses[cid] = f"10.0.0.9:{50000 + cid}"  # one laptop, a fresh key each time
+    claimed = [bool([a for a in join(room, cid, Ed25519PrivateKey.generate(), f"s{cid}") if isinstance(a, Claim)]) for cid in range(1, 12)]
+    assert claimed == [True] * 10 + [False]
+    assert 11 in room.members and "s11" not in room.gate.owners  # in the room, the name unowned
+    room.gate.addresses[20] = "10.0.0.20:40000"  # another machine is not held back
+    assert Claim(name="ann", owner=identity.public_bytes(ann := Ed25519PrivateKey.generate())) in join(room, 20, ann, "ann")
+    clock.now += 3600
+    assert [a for a in join(room, 12, Ed25519PrivateKey.generate(), "s12") if isinstance(a, Claim)]  # an hour later
+    for cid in range(30, 42):  # everyone on the server's own machine is not one machine (a lab server)
+        room.gate.addresses[cid] = "local socket" if cid % 2 else f"127.0.0.1:{cid}"
+        assert [a for a in join(room, cid, Ed25519PrivateKey.generate(), f"u{cid}") if isinstance(a, Claim)]
+
+
+def test_a_key_owns_its_newest_names_across_a_restart(tmp_path):
+    """The store gives the owners back oldest first, so the next claim after a restart releases the oldest."""
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    key = identity.public_bytes(Ed25519PrivateKey.generate())
+    for at, name in enumerate(["zed", "amy", "kim"]):  # claimed in this order; not alphabetical
+        store.claim(name, key, time=1000.0 + at)
+    owners = store.owners()
+    store.close()
+    clock = Clock()
+    gate = Gate(clock=clock, owners=owners)
+    actions = gate.claim("new", key)
+    assert [a.name for a in actions if isinstance(a, Claim) and a.owner is None] == ["zed"]
+
+
 def test_a_replayed_signature_from_an_earlier_challenge_is_refused():
     room = gated_room()
     cat = Ed25519PrivateKey.generate()
@@ -984,6 +1032,41 @@ def test_an_old_history_name_is_claimed_once_and_its_old_dms_go_to_nobody(tmp_pa
     assert store.owners() == {"bob": identity.public_bytes(first), "cy": store.owners()["cy"]}
     assert [r.text for r in store.export()][:3] == ["hello room", "old secret for bob", "old reply"]  # kept, for the host
     store.close()
+
+
+def test_a_students_script_that_nicks_through_the_class_list_keeps_only_three_of_them(tmp_path):
+    """From the attacker's side, a real server with history: one key /nicks through five names;
+    a classmate arriving later gets the older ones, and the server restarted remembers the rest."""
+    db = tmp_path / "h.sqlite3"
+    args = ("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db))
+    server = Proc(*args)
+    procs = [server]
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        mallory = Proc("connect", "127.0.0.1", port, "--name", "mal", "--plain")
+        procs.append(mallory)
+        mallory.expect(r"welcome, mal")
+        for number in range(5):
+            mallory.send(f"/nick s{number}")
+            mallory.expect(rf"you are now known as s{number}")
+        mallory.send("/q")
+        assert mallory.wait() == 0
+        server.stop()  # the owners come back from the history file
+        server = Proc(*args)
+        procs.append(server)
+        port = server.expect(r"listening on port (\d+)").group(1)
+        for name, owned in (("s0", False), ("mal", False), ("s2", True), ("s4", True)):
+            bob = Proc("connect", "127.0.0.1", port, "--name", name, "--identity", str(tmp_path / "bob.key"), stdin=False)
+            procs.append(bob)
+            if owned:
+                assert bob.wait() == 1
+                assert f"the name '{name}' belongs to someone else on this server" in bob.output
+            else:
+                bob.expect(rf"welcome, {name}")
+                bob.stop()
+    finally:
+        for proc in procs:
+            proc.stop()
 
 
 def test_whois_and_release_are_typed_as_commands():
