@@ -757,6 +757,7 @@ class ClientLoop:
                 if not isinstance(event, (ev.Offered, ev.FileList)):
                     continue
             lines.extend(self.session.on_event(event))
+            lines.extend(self.paced.muted(self) if mutes_me(self.session, event) else [])  # held lines: not ours to send
             if isinstance(event, ev.Error) and event.fatal:
                 self._finish(1, f"disconnected by the server: {event.message}", lines)
                 return
@@ -944,6 +945,15 @@ def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
         return False
     loop._finish(0, f"disconnected: {loop.session.closed_reason}", lines)
     return True
+
+
+def mutes_me(session: Session, event: object) -> bool:
+    """``event`` is an operator muting us. A line held for our turn (HeldForTurn) is never sent
+    while muted (a muted person is passed over), so it would go on its own once the mute ended,
+    long after and unknown to us: the mute drops it there and then, said with the count
+    (Paced.muted), as a refusal drops the lines the flood limit holds."""
+    return (isinstance(event, ev.Moderated) and event.action == "mute" and event.name is not None
+            and ev.name_key(event.name) == ev.name_key(session.name))
 
 
 def send_held(loop: ClientLoop) -> None:

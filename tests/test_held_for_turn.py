@@ -1,0 +1,100 @@
+"""Lines held for our turn after a turn room's restart (unconfirmed.HeldForTurn), through what
+the host does meanwhile: a mute, /mode duplex and back, a kick, a /pass, the chat's end."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from helpers import Proc, short_tmp_dir, wait_for
+from test_reconnect import Untouched, ann_joins
+
+from lanchat.client import ClientLoop
+from lanchat.session import Session
+from lanchat.transport import Endpoint
+
+
+def hosted(path: str, history: str) -> Proc:
+    """A turn room hosted by teach (--plain, typing into its stdin) on ``path``."""
+    server = Proc("serve", "--plain", "--name", "teach", "--mode", "turn", "--unix", path, "--history", history)
+    server.expect(r"welcome, teach")
+    return server
+
+
+@dataclass
+class Held:
+    teach: Proc  # the host of the restarted room
+    cat: Proc  # back first: ann waits behind
+    loop: ClientLoop  # ann, rejoined, with lines held for her turn
+    frontend: Untouched
+    result: list
+
+
+@contextlib.contextmanager
+def ann_holding(*typed: str) -> Iterator[Held]:
+    """ann in teach's turn room; the server stopped (SIGTERM, not final) and started again; ann
+    typed ``typed`` while it was down, and they now wait for her turn (teach holds it)."""
+    frontend = Untouched()
+    with short_tmp_dir() as folder:
+        path, history = os.path.join(folder, "chat.sock"), os.path.join(folder, "h.sqlite3")
+        teach = hosted(path, history)
+        result: list = []
+        runner = None
+        cat = None
+        try:
+            join = ann_joins(Endpoint(path=path))
+            cat_is_back = threading.Event()
+
+            def rejoin():  # noqa: ANN202 - ann's attempts wait for cat to be back first
+                assert cat_is_back.wait(30)
+                return join()
+
+            sock, proto, welcome, early = join()
+            loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
+            runner = threading.Thread(target=lambda: result.append(loop.run([welcome, *early])), daemon=True)
+            runner.start()
+            wait_for(lambda: "ann" in loop.session.members, what="ann in")
+            teach.popen.terminate()
+            teach.wait()
+            wait_for(lambda: any("if the host starts the server again" in t for t in frontend.shown), what="the wait")
+            for line in typed:
+                frontend.type(line)
+            wait_for(lambda: frontend.shown.count("not connected: it will be sent on your turn, once the connection is back") == len(typed), what="taken")
+            teach = hosted(path, history)
+            cat = Proc("connect", "--unix", path, "--name", "cat", "--plain")
+            cat.expect(r"welcome, cat")
+            cat_is_back.set()
+            wait_for(lambda: len(loop.held) == len(typed), what="held", timeout=30)
+            yield Held(teach, cat, loop, frontend, result)
+        finally:
+            for proc in (cat, teach):
+                if proc is not None:
+                    proc.stop()
+            if runner is not None and runner.is_alive():
+                frontend.type("/q!")
+                runner.join(10)
+            frontend.close()
+
+
+def test_a_mute_drops_the_lines_held_for_the_turn_and_says_so():
+    """ann's two lines waited for her turn when teach muted her: nothing was said of them, the
+    mute ended, and on her next turn the first went to the room on its own, minutes later and
+    unknown to her. Now the mute drops them and says so, as it does lines the flood limit held."""
+    with ann_holding("one", "two") as held:
+        held.teach.send("/mute ann")
+        wait_for(lambda: "2 lines you typed were not sent: you are muted" in held.frontend.shown, what="the lines dropped")
+        shown = held.frontend.shown
+        assert shown.index("teach muted you until unmuted (you can still read)") < shown.index("2 lines you typed were not sent: you are muted")
+        assert not held.loop.held and "held" not in held.loop.session.progress
+        held.teach.send("/unmute ann")
+        wait_for(lambda: "teach unmuted you" in held.frontend.shown, what="the unmute")
+        held.cat.send("cat speaks")
+        held.cat.expect(r"turn: waiting for ann")
+        wait_for(lambda: held.loop.session.my_turn, what="ann's turn")
+        held.frontend.type("fresh")  # her turn: what she types now is what goes
+        held.cat.expect(r"ann: fresh$")
+    assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
+
