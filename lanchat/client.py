@@ -757,7 +757,7 @@ class ClientLoop:
                 if not isinstance(event, (ev.Offered, ev.FileList)):
                     continue
             lines.extend(self.session.on_event(event))
-            lines.extend(self.paced.muted(self) if mutes_me(self.session, event) else [])  # held lines: not ours to send
+            lines.extend(held_lines_after(self, event))  # a mute, a mode change: what becomes of the lines held
             if isinstance(event, ev.Error) and event.fatal:
                 self._finish(1, f"disconnected by the server: {event.message}", lines)
                 return
@@ -947,13 +947,27 @@ def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
     return True
 
 
-def mutes_me(session: Session, event: object) -> bool:
-    """``event`` is an operator muting us. A line held for our turn (HeldForTurn) is never sent
-    while muted (a muted person is passed over), so it would go on its own once the mute ended,
-    long after and unknown to us: the mute drops it there and then, said with the count
-    (Paced.muted), as a refusal drops the lines the flood limit holds."""
-    return (isinstance(event, ev.Moderated) and event.action == "mute" and event.name is not None
-            and ev.name_key(event.name) == ev.name_key(session.name))
+def held_lines_after(loop: ClientLoop, event: object) -> list[Line]:
+    """What a moderation act does to the lines held for our turn (HeldForTurn), said after it.
+
+    A mute of ours drops them, with the count (Paced.muted, as the lines the flood limit holds):
+    a muted member is passed over, so a held line would go on its own once the mute ended, long
+    after and unknown to us. The room made turn-based again: a say or me the flood limit still
+    holds (the room was duplex) would be refused as not our turn; it waits for it with them."""
+    if not isinstance(event, ev.Moderated):
+        return []
+    if event.action == "mute" and event.name is not None and ev.name_key(event.name) == ev.name_key(loop.session.name):
+        return loop.paced.muted(loop)
+    if event.action != "mode" or loop.session.mode != "turn":
+        return []
+    paced = loop.paced.pacer.take(lambda line: type(line) in NEEDS_THE_TURN)
+    if not paced:
+        return []
+    if not loop.paced.pacer.waiting:  # off the status line: they are counted as held there now
+        loop.session.progress.pop("pacing", None)
+    loop.held.ahead(paced)  # typed before the lines still held, if any
+    count = f"{len(paced)} line{'s' if len(paced) != 1 else ''} you typed"
+    return [Line(kind="error", time=time.time(), text=f"{count} will be sent on your turn")]
 
 
 def send_held(loop: ClientLoop) -> None:

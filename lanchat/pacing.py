@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections import deque
+from collections.abc import Callable
 
 from . import events as ev
 from .guard import FLOOD_COUNTED
@@ -158,13 +159,17 @@ class SendPacer:
                 isinstance(event, ev.SetAway) and bool(event.reason)
             )
 
-        kept = [(event, place) for event, place in zip(self.waiting, self.order, strict=True) if not refused(event)]
-        count = len(self.waiting) - len(kept)
+        return len(self.take(refused))
+
+    def take(self, which: Callable[[ev.Event], bool]) -> list[ev.Event]:
+        """Take the waiting frames ``which`` picks out of the queue, in order; the rest keep theirs."""
+        kept = [(event, place) for event, place in zip(self.waiting, self.order, strict=True) if not which(event)]
+        taken = [event for event in self.waiting if which(event)]
         self.waiting = deque(event for event, _ in kept)
         self.order = deque(place for _, place in kept)
         if self.refusals:
             self.refusals = {place: times for place, times in self.refusals.items() if place in self.order}
-        return count
+        return taken
 
     def starting(self) -> str:
         """The one notice when frames first wait (a front end with no status line)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,3 +99,40 @@ def test_a_mute_drops_the_lines_held_for_the_turn_and_says_so():
         held.cat.expect(r"ann: fresh$")
     assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
 
+
+
+def rounds_until(held: Held, pattern: str, most: int = 30) -> None:
+    """cat and teach take their turns (ann's lines go on hers) until cat reads ``pattern``."""
+    def turns() -> int:  # the turn frames ann has been shown
+        return sum(text.startswith("turn: ") for text in held.frontend.shown)
+
+    def seen() -> bool:
+        return re.search(pattern, held.cat.output, re.MULTILINE) is not None
+
+    for _ in range(most):
+        if seen():
+            return
+        before = turns()
+        holder = wait_for(lambda: held.loop.session.turn, what="someone's turn")
+        if holder != "ann":
+            (held.cat if holder == "cat" else held.teach).send(f"{holder} speaks")
+        wait_for(lambda before=before: turns() > before or seen(), what="the turn moving on")
+    held.cat.expect(pattern)
+
+
+def test_lines_held_go_at_once_in_a_duplex_room_and_those_still_paced_wait_again_when_it_is_turn_based():
+    """teach made the room duplex while 20 of ann's lines waited for her turn: they went at once,
+    in order, at the room's pace (10 at once, then 3 a second). teach made it turn-based again
+    before the last had gone: those were sent all the same and refused, 'not your turn: waiting
+    for cat', and lost. Now they wait for her turn again, said so, and go one per turn of hers."""
+    typed = [f"line {n}" for n in range(1, 21)]
+    with ann_holding(*typed) as held:
+        held.teach.send("/mode duplex")
+        held.cat.expect(r"ann: line 10$")
+        wait_for(lambda: "held" not in held.loop.session.progress and not held.loop.held, what="none held")
+        held.teach.send("/mode turn")
+        wait_for(lambda: any(re.fullmatch(r"\d+ lines? you typed will be sent on your turn", t) for t in held.frontend.shown), what="the word")
+        rounds_until(held, r"ann: line 20$")
+        said = [line.split("ann: ", 1)[1] for line in held.cat.lines if "] ann: line " in line]
+    assert said == typed, said
+    assert not any("not your turn" in text for text in held.frontend.shown), held.frontend.shown
