@@ -293,7 +293,7 @@ class Reconnect:
             else:
                 loop._send(event)
         loop.paced.send_waiting(loop)
-        send_held(loop)
+        send_held(loop, asking=True)
 
     def _give_up(self, loop: ClientLoop) -> None:
         """The server ended the chat and did not come back (to stay): that end, unless lines were lost."""
@@ -403,7 +403,8 @@ class Paced:
     def muted(self, loop: ClientLoop) -> list[Line]:
         """Refused as muted: the held lines a mute refuses go (each would be refused in turn),
         said once with the count."""
-        count = self.pacer.drop_muted() + loop.held.drop()  # a held line would be refused too
+        # a held line would be refused too, and the one sent on our turn (or to ask, send_held) was
+        count = self.pacer.drop_muted() + (loop.held.in_flight is not None) + loop.held.drop()
         loop.session.progress.pop("held", None)
         loop.unconfirmed.muted()  # each line in flight is refused as well: none to send again
         self._leave_if_drained(loop)  # the leave waited for those lines: maybe none is left to send
@@ -970,16 +971,20 @@ def held_lines_after(loop: ClientLoop, event: object) -> list[Line]:
     return [Line(kind="error", time=time.time(), text=f"{count} will be sent on your turn")]
 
 
-def send_held(loop: ClientLoop) -> None:
+def send_held(loop: ClientLoop, *, asking: bool = False) -> None:
     """The lines held for our turn whose time has come (HeldForTurn); none while offline or
-    while a rejoin's replay is under way (Reconnect.resend hands them over at its end)."""
+    while a rejoin's replay is under way (Reconnect.resend hands them over at its end).
+
+    ``asking`` (the rejoin's end): the oldest goes even out of turn. A mute survives a restart
+    and nothing else tells us of one from before (the room refuses ``muted`` before it looks at
+    the turn, PROTOCOL.md 7): muted, they all go (Paced.muted); else it waits again, unshown."""
     reconnect = loop.reconnect
     held = loop.held
     if not held or loop.outcome is not None or (reconnect is not None and (reconnect.offline or reconnect.replaying)):
         if not held:
             loop.session.progress.pop("held", None)
         return
-    for event in held.due(loop.session.mode, loop.session.my_turn):
+    for event in held.due(loop.session.mode, loop.session.my_turn or asking):
         loop._send(event)
     if held and loop.transfers.status_line:
         loop.session.progress["held"] = held  # the status line: "1 line you typed waits for your turn"

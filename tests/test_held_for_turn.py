@@ -35,9 +35,10 @@ class Held:
 
 
 @contextlib.contextmanager
-def ann_holding(*typed: str) -> Iterator[Held]:
-    """ann in teach's turn room; the server stopped (SIGTERM, not final) and started again; ann
-    typed ``typed`` while it was down, and they now wait for her turn (teach holds it)."""
+def ann_holding(*typed: str, before: str = "") -> Iterator[Held]:
+    """ann in teach's turn room (teach typing ``before``, if any, once she is in); the server
+    stopped (SIGTERM, not final) and started again; ann typed ``typed`` while it was down, and
+    they now wait for her turn (cat, back first, holds it)."""
     frontend = Untouched()
     with short_tmp_dir() as folder:
         path, history = os.path.join(folder, "chat.sock"), os.path.join(folder, "h.sqlite3")
@@ -58,6 +59,9 @@ def ann_holding(*typed: str) -> Iterator[Held]:
             runner = threading.Thread(target=lambda: result.append(loop.run([welcome, *early])), daemon=True)
             runner.start()
             wait_for(lambda: "ann" in loop.session.members, what="ann in")
+            if before:
+                teach.send(before)
+                wait_for(lambda: any(text.startswith("teach ") for text in frontend.shown), what="teach's act")
             teach.popen.terminate()
             teach.wait()
             wait_for(lambda: any("if the host starts the server again" in t for t in frontend.shown), what="the wait")
@@ -68,7 +72,10 @@ def ann_holding(*typed: str) -> Iterator[Held]:
             cat = Proc("connect", "--unix", path, "--name", "cat", "--plain")
             cat.expect(r"welcome, cat")
             cat_is_back.set()
-            wait_for(lambda: len(loop.held) == len(typed), what="held", timeout=30)
+            wait_for(lambda: any(text.endswith("you typed while away will be sent on your turn (waiting for cat)") for text in frontend.shown),
+                     what="the rejoin", timeout=30)
+            if not before.startswith("/mute"):  # the oldest was sent to ask (muted?) and waits again
+                wait_for(lambda: len(loop.held) == len(typed) and loop.held.in_flight is None, what="held")
             yield Held(teach, cat, loop, frontend, result)
         finally:
             for proc in (cat, teach):
@@ -136,3 +143,21 @@ def test_lines_held_go_at_once_in_a_duplex_room_and_those_still_paced_wait_again
         said = [line.split("ann: ", 1)[1] for line in held.cat.lines if "] ann: line " in line]
     assert said == typed, said
     assert not any("not your turn" in text for text in held.frontend.shown), held.frontend.shown
+
+
+def test_lines_typed_away_by_a_student_muted_before_the_restart_are_not_kept_for_after_the_mute():
+    """A mute survives a restart, and nothing in the rejoin says so: ann, muted before, typed two
+    lines while the server was down; they waited for a turn she could not get, to go on their own
+    whenever the mute ended. Now the oldest is sent at once to ask: refused as muted, both are
+    dropped, with the count, as a mute does in a duplex room."""
+    with ann_holding("one", "two", before="/mute ann") as held:
+        wait_for(lambda: "2 lines you typed were not sent: you are muted" in held.frontend.shown, what="the lines dropped")
+        assert not held.loop.held and held.loop.held.in_flight is None
+        held.teach.send("/unmute ann")
+        wait_for(lambda: "teach unmuted you" in held.frontend.shown, what="the unmute")
+        held.cat.send("cat speaks")
+        held.cat.expect(r"turn: waiting for ann")
+        wait_for(lambda: held.loop.session.my_turn, what="ann's turn")
+        held.frontend.type("fresh")
+        held.cat.expect(r"ann: fresh$")
+    assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
