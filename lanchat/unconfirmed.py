@@ -126,6 +126,9 @@ class HeldForTurn:
     def __init__(self) -> None:
         self.lines: deque[ev.Event] = deque()
         self.in_flight: ev.Event | None = None  # sent on our turn: the turn has not moved since
+        # the last one sent from here, until answered: a refusal may come after the turn moved on
+        # (an operator's pass handled first sends its turn frame before our refusal)
+        self.last_sent: ev.Event | None = None
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -152,7 +155,7 @@ class HeldForTurn:
             return lines
         if not self.lines or not my_turn or self.in_flight is not None:
             return []
-        self.in_flight = self.lines.popleft()
+        self.in_flight = self.last_sent = self.lines.popleft()
         return [self.in_flight]
 
     def turn_moved(self) -> None:
@@ -162,15 +165,15 @@ class HeldForTurn:
     def refused(self, line: ev.Event | None) -> bool:
         """A not-your-turn refusal answered ``line`` (Unconfirmed.refused): if it is the line sent
         from here, it waits again, first (True: then the refusal is not news to show)."""
-        if line is None or line is not self.in_flight:
+        if line is None or line is not self.last_sent:
             return False
         self.lines.appendleft(line)
-        self.in_flight = None
+        self.in_flight = self.last_sent = None
         return True
 
     def drop(self) -> int:
         """Forget every line held (the chat ends, or we are muted); returns how many."""
         count = len(self.lines)
         self.lines.clear()
-        self.in_flight = None
+        self.in_flight = self.last_sent = None
         return count

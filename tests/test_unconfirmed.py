@@ -273,3 +273,17 @@ def test_lines_held_during_a_rejoins_replay_do_not_make_the_loop_spin():
     assert also_due(loop, None) is None  # type: ignore[arg-type]
     reconnect.replaying = False
     assert also_due(loop, None) == 0.0  # type: ignore[arg-type]
+
+
+def test_a_held_line_refused_after_the_turn_moved_on_waits_again():
+    """An operator's /pass (or a mute) moves the turn on just as our held line goes: the server
+    handles the pass first, so its ``turn`` frame comes before the refusal. The line was shown
+    refused ('not your turn: waiting for cat') and lost; it waits for our turn again, first."""
+    held = HeldForTurn()
+    held.hold(ev.Say(text="one"))
+    held.hold(ev.Say(text="two"))
+    first = held.due("turn", my_turn=True)
+    held.turn_moved()  # the pass's turn frame
+    assert held.refused(first[0]) and held.text() == "2 lines you typed wait for your turn"
+    assert held.due("turn", my_turn=True) == first
+    assert not held.refused(ev.Say(text="one"))  # an equal line, not the one sent from here
