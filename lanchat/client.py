@@ -326,16 +326,21 @@ class Reconnect:
         loop.session.progress.pop("held", None)
         return count
 
-    def away(self, loop: ClientLoop, result: object) -> None:
-        """A line typed while disconnected: kept and sent on rejoining (files wait for a connection)."""
-        if isinstance(result, Outgoing) and len(self.queued) < MAX_QUEUED_WHILE_AWAY:
+    def away(self, loop: ClientLoop, result: object, typed: str) -> None:
+        """A line typed while disconnected: kept and sent on rejoining (files wait for a
+        connection). One not kept (``typed``) is given back: the full screen puts it back in
+        the input line (Line.give_back)."""
+        full = len(self.queued) >= MAX_QUEUED_WHILE_AWAY
+        if isinstance(result, Outgoing) and not full:
             self.queued.append(result.event)
             note = "not connected: it will be sent when the connection is back"
             if loop.session.mode == "turn" and type(result.event) in NEEDS_THE_TURN:  # whose turn is not known till then
                 note = "not connected: it will be sent on your turn, once the connection is back"
-        else:
-            note = "not connected: try again when the connection is back"
-        loop.frontend.show([Line(kind="error", time=time.time(), text=note)])
+            loop.frontend.show([Line(kind="error", time=time.time(), text=note)])
+            return
+        why = f", and {MAX_QUEUED_WHILE_AWAY} lines you typed already wait" if isinstance(result, Outgoing) else ""
+        note = f"not connected{why}: try again when the connection is back"
+        loop.frontend.show([Line(kind="error", time=time.time(), text=note, give_back=typed)])
 
 
 class Paced:
@@ -792,7 +797,7 @@ class ClientLoop:
         if result is None:
             return
         if self.reconnect is not None and self.reconnect.offline and not isinstance(result, (Quit, Local, UiCommand)):
-            self.reconnect.away(self, result)
+            self.reconnect.away(self, result, text)
             return
         if isinstance(result, Quit):
             self._quit(typed=not result.at_once)

@@ -33,6 +33,7 @@ class Line:
     colour: str | None = None  # "#RRGGBB" when a direct message carries a colour suggestion (colourbot)
     code: str | None = None  # an error's code (events.E_*), or TURN_CHANGED: front ends decide by it
     presence: Presence | None = None  # a join or leave notice: whom it is about (the screen folds bursts)
+    give_back: str | None = None  # what was typed and not taken (offline, too many kept): back into the input line
 
 
 @dataclass(frozen=True)

@@ -161,3 +161,40 @@ def test_lines_typed_away_by_a_student_muted_before_the_restart_are_not_kept_for
         held.frontend.type("fresh")
         held.cat.expect(r"ann: fresh$")
     assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
+
+
+def test_on_the_full_screen_a_line_typed_offline_past_the_most_kept_stays_in_the_input_line():
+    """Offline, the client keeps 50 typed lines to send once back. In a turn room the full screen
+    used to keep a line typed out of turn in the input line; since Enter offline hands the line
+    over, the 51st was taken out of the input line and dropped ('not connected: try again when
+    the connection is back'), its text gone. Now it stays in the input line, said so."""
+    from helpers import TermProc
+    from test_reconnect import Blip, serve_tcp
+
+    from lanchat.client import MAX_QUEUED_WHILE_AWAY
+
+    server, port = serve_tcp("--mode", "turn", "--no-history")
+    blip = Blip(("127.0.0.1", port))
+    bob = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "bob", rows=24, cols=80)
+    try:
+        bob.expect(r"bob │ client")
+        blip.cut()
+        bob.wait_screen(lambda rows: rows[-1].startswith("[waiting for the server] "), what="offline")
+        for n in range(1, MAX_QUEUED_WHILE_AWAY + 1):
+            bob.send(f"line {n}")
+            bob.wait_screen(lambda rows, n=n: rows[-1].rstrip().endswith(f"line {n}"), what=f"line {n} typed")
+            bob.send("\r")
+            bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server]", what=f"line {n} taken")
+        bob.send("one too many\r")
+        bob.expect(r"not connected, and 50 lines you typed already wait")
+        bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server] one too many", what="the line kept")
+        bob.expect(r"connection is back; what you typed is kept")
+        bob.send("\x7f" * len("one too many"))
+        bob.send("/q\r")
+        assert bob.wait() == 0
+        assert b"you left the chat (50 lines you typed were not sent)" in bytes(bob.raw)
+    finally:
+        bob.stop()
+        server.stop()
+        blip.close()
+    assert "Traceback" not in bob.text

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -655,6 +656,9 @@ class CursesFrontend:
                 if not self.view.editor.text:
                     self.view.editor.type(self._last_message)
                 self._last_message = None
+            if line.give_back is not None and not self.view.editor.text:  # nothing typed since: it is kept
+                self.view.editor.type(line.give_back)
+                line = replace(line, text=f"{line.text}; what you typed is kept")
             if line.code == TURN_CHANGED and not self.session.my_turn:
                 continue  # whose turn it is shows in the status line and the prompt
             shown.append(line)
