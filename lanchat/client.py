@@ -33,7 +33,7 @@ from .protocol import (
     Role,
     text_greeting,
 )
-from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand
+from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand, Unsend
 from .textsafe import visible
 from .tls import looks_like_tls
 from .transport import TransportError, set_receive_buffer
@@ -285,7 +285,7 @@ class Reconnect:
             loop.frontend.show([Line(kind="error", time=time.time(), text=text)])
         typed_away = [event for event in queued if waits(event)]
         if typed_away and on_your_turn:  # it was told, when typed, that it waits for the connection
-            text = f"{len(typed_away)} line{'s' if len(typed_away) != 1 else ''} you typed while away will be sent{on_your_turn}"
+            text = f"{len(typed_away)} line{'s' if len(typed_away) != 1 else ''} you typed while away will be sent{on_your_turn}; /unsend drops them"
             loop.frontend.show([Line(kind="error", time=time.time(), text=text)])
         for event in queued:
             if waits(event):
@@ -796,7 +796,7 @@ class ClientLoop:
         result = self.session.parse_input(text)
         if result is None:
             return
-        if self.reconnect is not None and self.reconnect.offline and not isinstance(result, (Quit, Local, UiCommand)):
+        if self.reconnect is not None and self.reconnect.offline and not isinstance(result, (Quit, Local, Unsend, UiCommand)):
             self.reconnect.away(self, result, text)
             return
         if isinstance(result, Quit):
@@ -811,11 +811,10 @@ class ClientLoop:
                 self.frontend.show(lines)
             for event in events:
                 self._send(event)
-        elif isinstance(result, Outgoing) and self.held and self.session.mode == "turn" and type(result.event) in NEEDS_THE_TURN:
-            self.held.hold(result.event)  # behind the lines held for our turn, in the order typed
-            send_held(self)
+        elif isinstance(result, Unsend):
+            self.frontend.show([unsend(self)])
         elif isinstance(result, Outgoing):
-            self._send(result.event)
+            send_typed(self, result.event)
 
     def _send(self, event: ev.Event) -> None:
         """Send ``event``, or hold it in order while the room's flood limit is spent (pacing.py)."""
@@ -953,6 +952,31 @@ def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
     return True
 
 
+def send_typed(loop: ClientLoop, event: ev.Event) -> None:
+    """What the person typed goes, or waits behind the lines held for our turn, in the order typed."""
+    if loop.held and loop.session.mode == "turn" and type(event) in NEEDS_THE_TURN:
+        loop.held.hold(event)
+        send_held(loop)
+    else:
+        loop._send(event)
+
+
+def unsend(loop: ClientLoop) -> Line:
+    """/unsend: drop the typed lines still held back here (typed while offline, held for our
+    turn, waiting at the room's pace), said with the count. Lines already written are on
+    their way: those the server never got are still sent again after a rejoin."""
+    count = len(loop.paced.pacer.take(lambda event: type(event) in TYPED)) + loop.held.drop()
+    if loop.reconnect is not None:
+        count += len(loop.reconnect.queued)
+        loop.reconnect.queued.clear()
+    loop.session.progress.pop("held", None)
+    loop.paced._leave_if_drained(loop)  # off the status line; a /q that waited for them leaves
+    if not count:
+        return Line(kind="notice", time=time.time(), text="no line you typed waits to be sent")
+    lines = f"{count} lines you typed were" if count != 1 else "1 line you typed was"
+    return Line(kind="notice", time=time.time(), text=f"{lines} dropped, not sent (/unsend)")
+
+
 def held_lines_after(loop: ClientLoop, event: object) -> list[Line]:
     """What a moderation act does to the lines held for our turn (HeldForTurn), said after it.
 
@@ -973,7 +997,7 @@ def held_lines_after(loop: ClientLoop, event: object) -> list[Line]:
         loop.session.progress.pop("pacing", None)
     loop.held.ahead(paced)  # typed before the lines still held, if any
     count = f"{len(paced)} line{'s' if len(paced) != 1 else ''} you typed"
-    return [Line(kind="error", time=time.time(), text=f"{count} will be sent on your turn")]
+    return [Line(kind="error", time=time.time(), text=f"{count} will be sent on your turn; /unsend drops them")]
 
 
 def send_held(loop: ClientLoop, *, asking: bool = False) -> None:

@@ -74,6 +74,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/files", usage="/files", help="list the files on offer"),
     Command(name="/get", usage="/get ID", help="download file ID (shown in the offer) into your downloads folder"),
     Command(name="/cancel", usage="/cancel [ID]", help="stop sending or receiving file ID (without ID: every transfer of yours)"),
+    Command(name="/unsend", usage="/unsend", help="drop the lines you typed that still wait to be sent (offline, for your turn after a rejoin, at the room's pace)"),
     Command(name="/me", usage="/me ACTION", help="say what you do: /me waves shows as * ann waves"),
     Command(name="/nick", usage="/nick NEW", help="take another name without leaving (the name rules of joining apply)"),
     Command(name="/away", usage="/away [REASON]", help="mark yourself away (shown by your name; whispers get the reason once); /away again: back"),
@@ -118,6 +119,11 @@ class Local:
 
 
 @dataclass(frozen=True)
+class Unsend:
+    """``/unsend``: the client drops the typed lines it still holds back (client.unsend)."""
+
+
+@dataclass(frozen=True)
 class UiCommand:
     """A command only the front end can carry out (``/clear``, ``/save FILE``)."""
 
@@ -135,7 +141,7 @@ class FileCommand:
     file_id: str = ""
 
 
-InputResult = Outgoing | Quit | Local | UiCommand | FileCommand | None
+InputResult = Outgoing | Quit | Local | Unsend | UiCommand | FileCommand | None
 
 
 @functools.lru_cache(maxsize=8)
@@ -530,6 +536,8 @@ class Session:
             return done  # type: ignore[return-value]
         if word == "/who":
             return Outgoing(ev.Who())
+        if word == "/unsend":
+            return Unsend() if not rest else Local((self._notice("usage: /unsend", kind="error"),))
         if word == "/help":
             return Local(tuple(self.help_lines()))
         if word == "/address":

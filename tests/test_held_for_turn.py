@@ -72,7 +72,7 @@ def ann_holding(*typed: str, before: str = "") -> Iterator[Held]:
             cat = Proc("connect", "--unix", path, "--name", "cat", "--plain")
             cat.expect(r"welcome, cat")
             cat_is_back.set()
-            wait_for(lambda: any(text.endswith("you typed while away will be sent on your turn (waiting for cat)") for text in frontend.shown),
+            wait_for(lambda: any(text.endswith("you typed while away will be sent on your turn (waiting for cat); /unsend drops them") for text in frontend.shown),
                      what="the rejoin", timeout=30)
             if not before.startswith("/mute"):  # the oldest was sent to ask (muted?) and waits again
                 wait_for(lambda: len(loop.held) == len(typed) and loop.held.in_flight is None, what="held")
@@ -138,7 +138,7 @@ def test_lines_held_go_at_once_in_a_duplex_room_and_those_still_paced_wait_again
         held.cat.expect(r"ann: line 10$")
         wait_for(lambda: "held" not in held.loop.session.progress and not held.loop.held, what="none held")
         held.teach.send("/mode turn")
-        wait_for(lambda: any(re.fullmatch(r"\d+ lines? you typed will be sent on your turn", t) for t in held.frontend.shown), what="the word")
+        wait_for(lambda: any(re.fullmatch(r"\d+ lines? you typed will be sent on your turn; /unsend drops them", t) for t in held.frontend.shown), what="the word")
         rounds_until(held, r"ann: line 20$")
         said = [line.split("ann: ", 1)[1] for line in held.cat.lines if "] ann: line " in line]
     assert said == typed, said
@@ -198,3 +198,20 @@ def test_on_the_full_screen_a_line_typed_offline_past_the_most_kept_stays_in_the
         server.stop()
         blip.close()
     assert "Traceback" not in bob.text
+
+
+def test_unsend_drops_the_lines_held_for_the_turn():
+    """There was no way to take back lines held for the turn short of leaving: /unsend drops them
+    (the rejoin's line says so), with the count, and what is typed next goes on her turn."""
+    with ann_holding("one", "two") as held:
+        assert "2 lines you typed while away will be sent on your turn (waiting for cat); /unsend drops them" in held.frontend.shown
+        held.frontend.type("/unsend")
+        wait_for(lambda: "2 lines you typed were dropped, not sent (/unsend)" in held.frontend.shown, what="the drop")
+        held.frontend.type("/unsend")
+        wait_for(lambda: "no line you typed waits to be sent" in held.frontend.shown, what="nothing left")
+        held.cat.send("cat speaks")
+        held.cat.expect(r"turn: waiting for ann")
+        wait_for(lambda: held.loop.session.my_turn, what="ann's turn")
+        held.frontend.type("fresh")
+        held.cat.expect(r"ann: fresh$")
+    assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output

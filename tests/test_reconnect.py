@@ -1245,7 +1245,7 @@ def test_in_a_restarted_turn_room_lines_from_before_wait_for_your_turn_and_none_
             bob = Proc("connect", "--unix", path, "--name", "bob", "--plain")
             bob.expect(r"welcome, bob")
             wait_for(lambda: "1 line you typed did not reach the server: sent again on your turn (waiting for cat)" in frontend.shown, what="the resend")
-            assert "1 line you typed while away will be sent on your turn (waiting for cat)" in frontend.shown, frontend.shown
+            assert "1 line you typed while away will be sent on your turn (waiting for cat); /unsend drops them" in frontend.shown, frontend.shown
             assert loop.held.text() == "2 lines you typed wait for your turn"
             if leaves_first:
                 frontend.type("/q")
