@@ -215,3 +215,47 @@ def test_unsend_drops_the_lines_held_for_the_turn():
         held.frontend.type("fresh")
         held.cat.expect(r"ann: fresh$")
     assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
+
+
+def test_on_the_full_screen_the_count_of_held_lines_clears_when_the_room_goes_duplex():
+    """ann's full screen counts the lines held for her turn on its status line; cat (an operator)
+    makes the room duplex: they go at once, in order, and the count leaves the status line."""
+    from helpers import TermProc
+    from test_reconnect import Blip, expect_waiting_for_a_restart, serve_tcp
+
+    with short_tmp_dir() as folder:
+        history = os.path.join(folder, "h.sqlite3")
+        server, port = serve_tcp("--mode", "turn", "--history", history, "--operator", "cat")
+        blip = Blip(("127.0.0.1", port))
+        ann = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "ann", rows=24, cols=80)
+        cat: Proc | None = None
+        try:
+            ann.expect(r"ann │ client")
+            server.popen.terminate()
+            assert server.wait() == 0
+            expect_waiting_for_a_restart(ann)
+            for line in ("one", "two"):
+                ann.send(line)
+                ann.wait_screen(lambda rows, line=line: rows[-1].rstrip().endswith(line), what=f"{line} typed")
+                ann.send("\r")
+                ann.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server]", what=f"{line} taken")
+            server, port = serve_tcp("--mode", "turn", "--history", history, "--operator", "cat")
+            cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
+            cat.expect(r"turn-based: your turn")
+            blip.target = ("127.0.0.1", port)
+            ann.expect(r"back in the room as ann", timeout=30)
+            ann.wait_screen(lambda rows: "2 lines you typed wait for your turn" in rows[-2], what="the count")
+            cat.send("/mode duplex")
+            cat.expect(r"ann: one$")
+            cat.expect(r"ann: two$")
+            ann.wait_screen(lambda rows: "wait" not in rows[-2] and rows[-1].rstrip() == ">", what="the count gone")
+            ann.send("/q\r")
+            assert ann.wait() == 0
+        finally:
+            ann.stop()
+            for proc in (cat, server):
+                if proc is not None:
+                    proc.stop()
+            blip.close()
+    assert cat.output.index("ann: one") < cat.output.index("ann: two")
+    assert "not your turn" not in ann.text and "Traceback" not in server.output + cat.output
