@@ -962,13 +962,11 @@ def send_typed(loop: ClientLoop, event: ev.Event) -> None:
 
 
 def unsend(loop: ClientLoop) -> Line:
-    """/unsend: drop the typed lines still held back here (typed while offline, held for our
-    turn, waiting at the room's pace), said with the count. Lines already written are on
-    their way: those the server never got are still sent again after a rejoin."""
-    count = len(loop.paced.pacer.take(lambda event: type(event) in TYPED)) + loop.held.drop()
-    if loop.reconnect is not None:
-        count += len(loop.reconnect.queued)
-        loop.reconnect.queued.clear()
+    """/unsend: drop the typed lines still held back here (typed while offline, to be sent again
+    once back, held for our turn, waiting at the room's pace), said with the count. Online, a
+    line already written is on its way and is not taken back."""
+    count = len(loop.paced.pacer.take(lambda event: type(event) in TYPED))
+    count += loop.reconnect.drop_queued(loop) if loop.reconnect is not None else loop.held.drop()
     loop.session.progress.pop("held", None)
     loop.paced._leave_if_drained(loop)  # off the status line; a /q that waited for them leaves
     if not count:

@@ -259,3 +259,21 @@ def test_on_the_full_screen_the_count_of_held_lines_clears_when_the_room_goes_du
             blip.close()
     assert cat.output.index("ann: one") < cat.output.index("ann: two")
     assert "not your turn" not in ann.text and "Traceback" not in server.output + cat.output
+
+
+def test_unsend_offline_drops_what_was_typed_while_away():
+    """Offline, /unsend is not one more line kept for later: it drops the lines typed meanwhile,
+    and leaving then loses nothing."""
+    from test_reconnect import joined_then_stopped
+
+    frontend = Untouched()
+    with short_tmp_dir() as folder:
+        try:
+            _stopped, loop, early = joined_then_stopped(os.path.join(folder, "chat.sock"), frontend)
+            for line in ("a", "b", "/unsend", "/q"):
+                frontend.type(line)
+            outcome = loop.run(early)
+        finally:
+            frontend.close()
+    assert "2 lines you typed were dropped, not sent (/unsend)" in frontend.shown, frontend.shown
+    assert outcome.code == 0 and outcome.message == "you left the chat", outcome
