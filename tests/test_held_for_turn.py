@@ -277,3 +277,53 @@ def test_unsend_offline_drops_what_was_typed_while_away():
             frontend.close()
     assert "2 lines you typed were dropped, not sent (/unsend)" in frontend.shown, frontend.shown
     assert outcome.code == 0 and outcome.message == "you left the chat", outcome
+
+
+def test_on_the_full_screen_the_hosts_final_end_counts_the_lines_held_for_the_turn_in_the_exit_line():
+    """teach ends the chat for good while two of ann's lines wait for her turn after a restart:
+    her full screen says the chat is over, and the line left in the terminal after it says the
+    two were not sent."""
+    from helpers import TermProc
+    from test_reconnect import Blip, expect_waiting_for_a_restart
+
+    def host_tcp(history: str) -> tuple[Proc, int]:
+        teach = Proc("serve", "--plain", "--name", "teach", "--mode", "turn", "--host", "127.0.0.1", "--port", "0",
+                     "--no-announce", "--history", history)
+        port = int(teach.expect(r"listening on port (\d+)").group(1))
+        teach.expect("welcome, teach")
+        return teach, port
+
+    with short_tmp_dir() as folder:
+        history = os.path.join(folder, "h.sqlite3")
+        teach, port = host_tcp(history)
+        blip = Blip(("127.0.0.1", port))  # ann comes back through it only once cat is in
+        ann = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "ann", rows=24, cols=80)
+        cat: Proc | None = None
+        try:
+            ann.expect(r"ann │ client")
+            teach.popen.terminate()
+            teach.wait()
+            expect_waiting_for_a_restart(ann)
+            for line in ("one", "two"):
+                ann.send(line)
+                ann.wait_screen(lambda rows, line=line: rows[-1].rstrip().endswith(line), what=f"{line} typed")
+                ann.send("\r")
+                ann.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server]", what=f"{line} taken")
+            teach, port = host_tcp(history)
+            cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain")
+            cat.expect(r"welcome, cat")
+            blip.target = ("127.0.0.1", port)
+            ann.expect(r"back in the room as ann", timeout=30)
+            ann.wait_screen(lambda rows: "2 lines you typed wait for your turn" in rows[-2], what="the count")
+            teach.send("/q")
+            ann.expect(r"the chat is over: press any key to leave")
+            ann.send("x")
+            assert ann.wait() == 0
+        finally:
+            ann.stop()
+            for proc in (cat, teach):
+                if proc is not None:
+                    proc.stop()
+            blip.close()
+    assert b"lanchat: disconnected: the server shut down: the host closed the chat (2 lines you typed were not sent)" in bytes(ann.raw)
+    assert "ann: one" not in cat.output and "ann: two" not in cat.output
