@@ -327,3 +327,12 @@ def test_on_the_full_screen_the_hosts_final_end_counts_the_lines_held_for_the_tu
             blip.close()
     assert b"lanchat: disconnected: the server shut down: the host closed the chat (2 lines you typed were not sent)" in bytes(ann.raw)
     assert "ann: one" not in cat.output and "ann: two" not in cat.output
+
+
+def test_a_student_kicked_while_lines_wait_for_her_turn_is_told_they_were_not_sent():
+    with ann_holding("one", "two") as held:
+        held.teach.send("/kick ann be quiet")
+        wait_for(lambda: held.result, what="the end")
+    assert held.result[0].code == 1
+    assert held.result[0].message == "disconnected by the server: teach removed you from the room: be quiet (2 lines you typed were not sent)"
+    assert "ann: one" not in held.cat.output
