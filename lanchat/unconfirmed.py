@@ -121,7 +121,8 @@ class HeldForTurn:
     behind them. They go one per turn of ours: once one is sent, the next waits for the server's
     next ``turn`` (one follows every accepted say, PROTOCOL.md 7), so none is sent while the
     turn has not moved yet. One refused as not-your-turn all the same (the turn moved on its way:
-    a /pass, a mute) waits again, first."""
+    a /pass; or the room, made duplex and then turn-based again, refused those it let go) waits
+    again, first, in the order sent."""
 
     def __init__(self) -> None:
         self.lines: deque[ev.Event] = deque()
@@ -129,6 +130,8 @@ class HeldForTurn:
         # the last one sent from here, until answered: a refusal may come after the turn moved on
         # (an operator's pass handled first sends its turn frame before our refusal)
         self.last_sent: ev.Event | None = None
+        self.released: list[ev.Event] = []  # let go at once in a duplex room: the mode may turn back first
+        self.requeued = 0  # how many refused lines wait again at the front, oldest first
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -151,11 +154,12 @@ class HeldForTurn:
         if mode != "turn":
             lines = list(self.lines)
             self.lines.clear()
-            self.in_flight = None
+            self.in_flight, self.released = None, lines
             return lines
         if not self.lines or not my_turn or self.in_flight is not None:
             return []
         self.in_flight = self.last_sent = self.lines.popleft()
+        self.requeued = max(0, self.requeued - 1)
         return [self.in_flight]
 
     def turn_moved(self) -> None:
@@ -165,9 +169,15 @@ class HeldForTurn:
     def refused(self, line: ev.Event | None) -> bool:
         """A not-your-turn refusal answered ``line`` (Unconfirmed.refused): if it is the line sent
         from here, it waits again, first (True: then the refusal is not news to show)."""
-        if line is None or line is not self.last_sent:
+        released = next((i for i, sent in enumerate(self.released) if sent is line), None)
+        if line is None or (line is not self.last_sent and released is None):
             return False
-        self.lines.appendleft(line)
+        if released is not None:  # after those of them refused before it
+            del self.released[released]
+            self.lines.insert(self.requeued, line)
+        else:  # the one sent on our turn: older than all still held
+            self.lines.appendleft(line)
+        self.requeued += 1
         self.in_flight = self.last_sent = None
         return True
 
@@ -176,4 +186,5 @@ class HeldForTurn:
         count = len(self.lines)
         self.lines.clear()
         self.in_flight = self.last_sent = None
+        self.released, self.requeued = [], 0
         return count

@@ -287,3 +287,26 @@ def test_a_held_line_refused_after_the_turn_moved_on_waits_again():
     assert held.refused(first[0]) and held.text() == "2 lines you typed wait for your turn"
     assert held.due("turn", my_turn=True) == first
     assert not held.refused(ev.Say(text="one"))  # an equal line, not the one sent from here
+
+
+def test_held_lines_let_go_in_a_duplex_room_and_refused_once_it_is_turn_based_again_wait_in_order():
+    """The host made the room duplex (every held line let go), then turn-based again before the
+    server had them all: those it got after the switch come back refused as not-your-turn, and
+    they were shown and lost. They wait for our turn again, before the ones the flood limit still
+    held (put back when the mode changed, client.held_lines_after), in the order typed."""
+    held = HeldForTurn()
+    a, b, c = ev.Say(text="a"), ev.Say(text="b"), ev.Say(text="c")
+    for line in (a, b, c):
+        held.hold(line)
+    assert held.due("duplex", my_turn=False) == [a, b, c]
+    held.ahead([c])  # c still waited at the room's pace when the mode turned back
+    held.turn_moved()
+    assert held.refused(a) and held.refused(b)
+    assert list(held.lines) == [a, b, c]
+    assert held.due("turn", my_turn=True) == [a]
+    held.turn_moved()
+    assert held.refused(a) and list(held.lines) == [a, b, c]  # a /pass on its way: first again
+    assert held.due("turn", my_turn=True) == [a]
+    held.turn_moved()
+    assert held.due("turn", my_turn=True) == [b]
+    assert not held.refused(ev.Say(text="c"))  # an equal line, never let go from here
