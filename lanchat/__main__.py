@@ -546,7 +546,9 @@ def _cancelled(exc: PromptCancelled, outcome: str = "not joining") -> int:
     return 130 if exc.interrupted else 1
 
 
-def _make_frontend(session, plain: bool):  # noqa: ANN001, ANN202
+def _make_frontend(session, plain: bool, stops=None):  # noqa: ANN001, ANN202
+    """The full screen, else line mode; ``stops`` (stopsignals.py): line mode's writes to a reader
+    that stopped reading give up when a signal insists on leaving."""
     from .ui.plain import PlainFrontend
 
     if not plain:
@@ -556,7 +558,9 @@ def _make_frontend(session, plain: bool):  # noqa: ANN001, ANN202
             return CursesFrontend(session)
         except Exception as exc:  # noqa: BLE001 - no curses here, or a terminal it cannot drive
             _say(f"{PROG}: the full-screen interface is not available ({exc}); using line mode")
-    return PlainFrontend(session)
+    frontend = PlainFrontend(session)
+    frontend.stops = stops
+    return frontend
 
 
 def _log_crash(exc: BaseException) -> str:
@@ -574,50 +578,27 @@ def _log_crash(exc: BaseException) -> str:
     return str(path)
 
 
-_LEAVING: list[bool] = []  # _raise_interrupt ran: the process is on its way out
-
-
-def _raise_interrupt() -> None:
-    """SIGTERM or SIGHUP in a client: leave as Ctrl-C does, once. The repeats do nothing:
-    closing a terminal window sends SIGHUP twice (the kernel's hangup, then the shell passing
-    it on to its jobs), and a second KeyboardInterrupt in the middle of the goodbye would cut it
-    short (the room sees 'lost connection') or the terminal's restoring. They are not set to
-    SIG_IGN: a repeat already caught when the handler changes to SIG_IGN makes Python print
-    "OSError: Signal 15 ignored due to race condition" with a traceback."""
-    # Python runs this again for each signal caught meanwhile: only the first one counts.
-    if not _LEAVING:
-        _LEAVING.append(True)
-        raise KeyboardInterrupt
-
-
 def _install_signals(handler) -> None:  # noqa: ANN001
+    """The headless server's SIGTERM and SIGHUP: ``handler``, a request to shut down (signal-safe)."""
     import signal
 
-    _LEAVING.clear()
     signal.signal(signal.SIGTERM, lambda *_: handler())
     signal.signal(signal.SIGHUP, lambda *_: handler())
 
 
-def _hold_signals(hold: bool) -> None:
-    """Between the welcome and the client's loop, Ctrl-C, SIGTERM and SIGHUP wait (blocked) and
-    arrive once the loop can say bye: a terminal closed just after joining left the room as a
-    lost connection (killed by the hangup before its handler was there). Once the loop has said
-    bye they wait for good (the process is ending): one more Ctrl-C cut the terminal's restoring,
-    the last words or Python's own shutdown (a traceback, exit 130). Off POSIX: nothing."""
+def _hold_signals_for_good() -> None:
+    """The process is ending with everything said: Ctrl-C, SIGTERM and SIGHUP wait (blocked) from
+    now on. Python puts the default handlers back as it shuts down, and one arriving then would
+    only cut that short (killed by it, or a traceback); one caught just before is dropped. Nothing
+    left to do can block (a client's last line gave up on a reader gone: stopsignals.write_out).
+    Off POSIX: nothing."""
     import signal
 
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK if hold else signal.SIG_UNBLOCK,
-                               {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
-
-
-def _hold_signals_for_good() -> None:
-    """The chat is over: signals wait from now on (_hold_signals), and one caught just before,
-    which Python raises as the mask changes, is dropped: the goodbye has been said."""
-    try:
-        _hold_signals(True)
-    except KeyboardInterrupt:
-        pass
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        except KeyboardInterrupt:  # a Ctrl-C caught just before, raised as the mask changed
+            pass
 
 
 # --------------------------------------------------------------------- serve
@@ -1449,20 +1430,17 @@ def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001
     return rejoin
 
 
-def _let_the_end_be_read(frontend, session, role: str) -> None:  # noqa: ANN001
+def _let_the_end_be_read(frontend, session, role: str, stops) -> None:  # noqa: ANN001
     """The server shut down (the host ended the chat, or with --no-reconnect: else the full
     screen waited for it to come back, client.Reconnect), or the bot said goodbye: on the full
-    screen the last lines stay until a key is pressed, instead of vanishing with the screen."""
+    screen the last lines stay until a key is pressed, instead of vanishing with the screen.
+    A Ctrl-C or a signal ends the wait too, and one that came unanswered before skips it."""
     wait = getattr(frontend, "wait_for_key", None)
     if wait is not None and role == "client" and (session.closed_reason or session.leave_requested):
         import contextlib
 
-        with contextlib.suppress(KeyboardInterrupt):  # one held since the loop ended leaves at once
-            try:
-                _hold_signals(False)  # a key, Ctrl-C or a signal ends the wait
-                wait("the chat is over: press any key to leave")
-            finally:
-                _hold_signals_for_good()
+        with contextlib.suppress(KeyboardInterrupt), stops.interrupting():
+            wait("the chat is over: press any key to leave")
 
 
 class _Unreachable(Exception):
@@ -1513,14 +1491,17 @@ def _run_participant(  # noqa: ANN001
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
+    from .stopsignals import StopSignals
 
-    if on_quit is None:  # a hangup while joining: not in, exit 130 as Ctrl-C does (was: killed by it)
-        _install_signals(_raise_interrupt)
+    # Ctrl-C, SIGTERM and SIGHUP from here to the end of the process: noted, and read by the
+    # loop, which says goodbye once; only the waits outside it are interrupted (stopsignals.py)
+    stops = StopSignals()
+    stops.install()
     try:
-        sock, proto, welcome, early = _join_retrying(
-            sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
-        )
-        _hold_signals(True)
+        with stops.interrupting():  # a hangup while joining: not in, exit 130 as Ctrl-C does
+            sock, proto, welcome, early = _join_retrying(
+                sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
+            )
     except (PromptCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()
@@ -1530,27 +1511,26 @@ def _run_participant(  # noqa: ANN001
             return 1
         return _fail(str(exc)) if isinstance(exc, JoinError) else 130
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(intro or ()))
-    frontend = _make_frontend(session, plain or not _interactive())
+    frontend = _make_frontend(session, plain or not _interactive(), stops)
     from .ui.plain import PlainFrontend
 
     if intro:
         # How to join, below the history replayed on joining: the newest lines the host sees.
         # The full screen hides what `serve` printed; --plain printed it above the replay.
         session.join_lines_when = "replay" if isinstance(frontend, PlainFrontend) else "welcome"
-    _install_signals(on_stop or _raise_interrupt)  # SIGTERM/SIGHUP leave like Ctrl-C: say bye first
     again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
     # the full screen waits out a shutdown notice too (a restart) unless it is final; plain and scripts end
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,
-                      rejoin_after_shutdown=not isinstance(frontend, PlainFrontend))
+                      rejoin_after_shutdown=not isinstance(frontend, PlainFrontend), on_stop=on_stop)
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
     crash: Exception | None = None
     try:
-        outcome = loop.run([welcome, *early], started=lambda: _hold_signals(False), ended=_hold_signals_for_good)
-        _let_the_end_be_read(frontend, session, role)
+        outcome = loop.run([welcome, *early], stops=stops)
+        _let_the_end_be_read(frontend, session, role, stops)
     except Exception as exc:  # an internal error: restore the terminal first, then one line
         crash = exc
     finally:
-        _close_screen(frontend, host=on_quit is not None)
+        _close_screen(frontend)
     if crash is not None:
         if on_stop:
             on_stop()
@@ -1560,19 +1540,16 @@ def _run_participant(  # noqa: ANN001
     message = outcome.message
     if role == "host" and outcome.code == 0:  # a SIGTERM or SIGHUP is not final: the students wait for a restart
         message = "the chat is closed" if session.closed_for_good or not session.closed_reason else HOST_STOPPED
-    _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend))
+    _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend), stops=stops)
     return outcome.code
 
 
-def _close_screen(frontend, *, host: bool) -> None:  # noqa: ANN001
-    """The chat is over: give the terminal back, with signals held (one now would cut the
-    restoring short); the host's server shutdown that follows may still be interrupted."""
-    _hold_signals_for_good()
+def _close_screen(frontend) -> None:  # noqa: ANN001
+    """The chat is over: give the terminal back. A signal now is only noted (stopsignals.py):
+    nothing can cut the restoring short."""
     close = getattr(frontend, "close", None)
     if close:
         close()
-    if host:
-        _hold_signals(False)
 
 
 HOST_STOPPED = (
@@ -1581,12 +1558,13 @@ HOST_STOPPED = (
 )
 
 
-def _how_it_ended(text: str, code: int, *, plain: bool) -> None:
+def _how_it_ended(text: str, code: int, *, plain: bool, stops=None) -> None:  # noqa: ANN001
     """The exit line: an error to stderr, and with `connect --plain > log` to the saved
-    transcript too, so it ends with why (where both are one terminal, it is said once)."""
-    _last_words(text, sys.stderr if code else sys.stdout)
+    transcript too, so it ends with why (where both are one terminal, it is said once).
+    ``stops``: a reader that stopped reading is waited for until a signal insists (write_out)."""
+    _last_words(text, sys.stderr if code else sys.stdout, stops)
     if code and plain and not _same_file(sys.stdout, sys.stderr):
-        _last_words(text, sys.stdout)
+        _last_words(text, sys.stdout, stops)
 
 
 def _same_file(one, other) -> bool:  # noqa: ANN001 - two of sys.stdout, sys.stderr
@@ -1601,14 +1579,17 @@ def _same_file(one, other) -> bool:  # noqa: ANN001 - two of sys.stdout, sys.std
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def _last_words(text: str, stream) -> None:  # noqa: ANN001 - sys.stdout or sys.stderr
+def _last_words(text: str, stream, stops=None) -> None:  # noqa: ANN001 - sys.stdout or sys.stderr, StopSignals
     """The line printed as the chat ends. Its reader may be gone (`connect --plain | head -1`,
-    the terminal window closed): then there is nobody to tell, and no traceback either."""
+    the terminal window closed): then there is nobody to tell, and no traceback either. A
+    reader that is there but stopped reading is waited for until a signal insists."""
     import contextlib
     import os
 
+    from .stopsignals import write_out
+
     try:
-        print("\n".join(fold_lines(text.split("\n"), _stream_columns(stream))), file=stream, flush=True)
+        write_out(stream, "\n".join(fold_lines(text.split("\n"), _stream_columns(stream))) + "\n", stops)
     except OSError:  # BrokenPipeError, or EIO from a terminal that hung up
         with contextlib.suppress(OSError, ValueError):
             # what is still buffered would fail again as Python exits ("Exception ignored")

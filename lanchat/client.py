@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import queue
 import selectors
+import signal
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -34,6 +35,7 @@ from .protocol import (
     text_greeting,
 )
 from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand, Unsend
+from .stopsignals import StopSignals
 from .textsafe import visible
 from .tls import looks_like_tls
 from .transport import TransportError, set_receive_buffer
@@ -624,6 +626,7 @@ class ClientLoop:
         transfers: ClientTransfers | None = None,
         rejoin: Rejoin | None = None,
         rejoin_after_shutdown: bool = False,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.sock = sock
         self.proto = proto
@@ -636,7 +639,9 @@ class ClientLoop:
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
-        self.said_bye = False  # _quit got as far as the bye (a Ctrl-C may cut it short: run calls it again)
+        self.said_bye = False  # _quit got as far as the bye: a second _quit only stops waiting for the server
+        self.on_stop = on_stop  # the host's SIGTERM or SIGHUP: the server stops (not final), instead of _quit
+        self.stop_answered = False  # a stop signal made us leave (answer_stops): the ones after it change nothing
         self.linger_deadline: float | None = None  # set once the bye is out (_half_close)
         # /send and /get (client_files.py); its live progress is the session's, for a status line
         self.transfers = transfers if transfers is not None else ClientTransfers()
@@ -647,14 +652,10 @@ class ClientLoop:
 
     # ---------------------------------------------------------------- the loop
 
-    def run(
-        self,
-        early_events: list[object] = (),  # type: ignore[assignment]
-        started: Callable[[], None] | None = None,
-        ended: Callable[[], None] | None = None,
-    ) -> Outcome:
-        """``started``: called once inside the loop's Ctrl-C handling (the caller holds signals until
-        then); ``ended``: called there once the chat has its outcome (the caller holds them from then)."""
+    def run(self, early_events: list[object] = (), stops: StopSignals | None = None) -> Outcome:  # type: ignore[assignment]
+        """``stops``: Ctrl-C, SIGTERM and SIGHUP, noted by their handlers and read here, between
+        two passes: the first makes us leave (answer_stops), once; no handler ever interrupts
+        the loop, so nothing can cut the goodbye short."""
         self.sock.setblocking(False)
         self.selector = watching_keys(self.selector, self.frontend.fileno())
         self.selector.register(self.sock, selectors.EVENT_READ, "net")
@@ -663,31 +664,18 @@ class ClientLoop:
             self.selector.register(wake(), selectors.EVENT_READ, "keys")
         if self.reconnect is not None:  # an attempt to reconnect, finished on its worker thread
             self.selector.register(self.reconnect.fileno(), selectors.EVENT_READ, "rejoin")
-        interrupted = False
+        if stops is not None:  # readable once a signal came: wakes the wait, answered just below
+            self.selector.register(stops.fileno(), selectors.EVENT_READ, "stop")
         drawing_due = getattr(self.frontend, "next_update_due", None)
         try:
-            try:
-                if started is not None:
-                    started()
-                self._handle_events(list(early_events))
-                self.frontend.update()
-            except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the welcome was shown: still say bye
-                interrupted = True
-            while True:  # the inner loop's back-edge, where Python raises a signal caught meanwhile, is inside the try
-                try:
-                    while True:
-                        if interrupted:  # here, not in the except clause, where another Ctrl-C would escape
-                            interrupted = False
-                            self._quit()
-                        if self.outcome is not None:  # checked where a Ctrl-C is still caught
-                            if ended is not None:
-                                ended()
-                            break
-                        one_pass(self, drawing_due)
-                    break  # the chat is over
-                except KeyboardInterrupt:
-                    interrupted = True
-            return cast(Outcome, self.outcome)  # the loop ends only once there is one
+            self._handle_events(list(early_events))
+            self.frontend.update()
+            while True:
+                if stops is not None:
+                    answer_stops(self, stops)
+                if self.outcome is not None:
+                    return self.outcome
+                one_pass(self, drawing_due)
         finally:
             with contextlib.suppress(Exception):
                 self.selector.close()
@@ -889,7 +877,7 @@ class ClientLoop:
             self.quitting = True
             self._finish(0, "you left the chat")
             return
-        if self.quitting and self.said_bye:  # (a Ctrl-C that cut the first call short says it here)
+        if self.quitting and self.said_bye:
             if self.on_quit is None and self.linger_deadline is not None:
                 self._finish(0, "you left the chat")  # a second Ctrl-C: stop waiting for the server
             return
@@ -937,6 +925,21 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
             loop.reconnect.finished(loop)
     if loop.outcome is None:
         loop.frontend.update()
+
+
+def answer_stops(loop: ClientLoop, stops: StopSignals) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP came (stopsignals.py): leave, once. The ones after the first, a
+    closing terminal's second hangup or a storm of them, change nothing: the goodbye goes on in
+    its own time (after a typed /q, the first one stops waiting for the server, as a second /q)."""
+    came = stops.take()
+    if not came or loop.stop_answered or loop.outcome is not None:
+        return
+    loop.stop_answered = True
+    stops.answered += 1
+    if loop.on_stop is not None and signal.SIGINT not in came:
+        loop.on_stop()  # the host's server tells everyone it stopped, then closes our socket too
+    else:
+        loop._quit()
 
 
 def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:

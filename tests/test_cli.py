@@ -184,8 +184,8 @@ def test_a_storm_of_signals_and_ctrl_c_never_shows_a_traceback_nor_cuts_the_end(
     caught as the first handler set SIG_IGN printed 'OSError: Signal 15 ignored due to race
     condition' with a traceback, and a Ctrl-C after the goodbye cut Python's shutdown (killed by
     SIGINT, or 'Exception ignored' in threading). Two clients each, so one of them meets each
-    window; every one leaves with a bye, exit 0 and nothing from Python. (Two different signals
-    within microseconds of each other can still cut the goodbye: a known limit.)"""
+    window; every one leaves with a bye, exit 0 and nothing from Python. (Different signals
+    together: test_stop_signals.py.)"""
     _server, where = serve(run, "--headless")
     ann = join(run, where, "ann")
     names = ["bo", "cy", "di", "ed"]
@@ -206,27 +206,6 @@ def test_a_storm_of_signals_and_ctrl_c_never_shows_a_traceback_nor_cuts_the_end(
         assert client.wait() == 0, client.output
         assert "Traceback" not in client.output and "ignored" not in client.output, client.output
         ann.expect(STAMP + rf"\* {name} left \(\d here\)$")  # a bye, not a lost connection
-
-
-def test_a_hangup_caught_while_the_first_one_is_handled_does_not_cut_the_goodbye():
-    """The CI run that failed the storm above: a SIGHUP caught while the handler of the first
-    one ran (before it set SIG_IGN) makes Python call the handler again, in the middle of the
-    goodbye; that second KeyboardInterrupt left the room as a lost connection. Only the first
-    call raises; installing the handlers again (a new chat in the same process) re-arms it."""
-    from lanchat import __main__ as cli
-
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        cli._install_signals(cli._raise_interrupt)
-        with pytest.raises(KeyboardInterrupt):
-            cli._raise_interrupt()
-        cli._raise_interrupt()  # the repeat: returns, the goodbye goes on (not SIG_IGN: see the storm above)
-        cli._install_signals(cli._raise_interrupt)
-        with pytest.raises(KeyboardInterrupt):
-            cli._raise_interrupt()
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
 
 
 def test_a_hangup_right_after_the_welcome_neither_kills_the_client_nor_shows_a_traceback():

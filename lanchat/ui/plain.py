@@ -20,6 +20,7 @@ from wcwidth import grapheme_boundary_before, wcswidth
 from .. import events as ev
 from .. import session_social as social
 from ..session import Command, Line, Session, UiCommand
+from ..stopsignals import StopSignals, write_out
 from ..textsafe import visible, visible_lines
 from .editor import kill_word_back
 
@@ -111,6 +112,9 @@ class PlainFrontend:
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in SCREEN_ONLY}) + SCREEN_ONLY
         self.fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
         self.out = stdout or sys.stdout
+        # the process's stop signals (stopsignals.py), once the chat runs: a write to a reader
+        # that stopped reading then gives up when someone insists on leaving, not only SIGKILL
+        self.stops: StopSignals | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
         self._skipping = False  # dropping the rest of an over-long line, up to its newline
@@ -150,10 +154,12 @@ class PlainFrontend:
     def fileno(self) -> int:
         return self.fd
 
+    def _write(self, text: str) -> None:
+        write_out(self.out, text, self.stops)
+
     def _echo(self, text: str) -> None:
         with contextlib.suppress(BrokenPipeError, ValueError, OSError):
-            self.out.write(text)
-            self.out.flush()
+            self._write(text)
 
     def _typed_keys(self, text: str) -> list[str] | None:
         """Keys at a terminal without the kernel's line editing: echo, Backspace (a whole
@@ -252,8 +258,7 @@ class PlainFrontend:
                 # clear the unfinished line, print what came, and write it again below
                 width = max(0, wcswidth(visible(self.typing)))
                 text = "\r" + " " * width + "\r" + text + visible(self.typing)
-            self.out.write(text)
-            self.out.flush()
+            self._write(text)
         except (BrokenPipeError, ValueError):
             pass  # nobody is reading our output any more; keep chatting regardless
 
@@ -270,7 +275,6 @@ class PlainFrontend:
     def print(self, text: str) -> None:
         """A line about the program itself (start-up, exit), not from the chat."""
         try:
-            self.out.write(text + "\n")
-            self.out.flush()
+            self._write(text + "\n")
         except (BrokenPipeError, ValueError):
             pass

@@ -1,0 +1,153 @@
+"""stopsignals.py: Ctrl-C, SIGTERM and SIGHUP in a client, noted for the loop. Handlers never cut the loop short.
+
+A handler that raised KeyboardInterrupt could land anywhere: two different signals within
+microseconds raised twice, and the second cut the goodbye short (the room read "lost
+connection"). Here a signal only writes its number to a socketpair (signal.set_wakeup_fd, done
+by the interpreter itself as the signal arrives), which the client loop watches in its selector:
+the loop reads it in its own time and says goodbye once, whatever else comes meanwhile.
+
+Where the client waits outside its loop (joining, a prompt asked while joining, "press any key")
+it cannot watch that socket, so there, and only there (``interrupting``), the first signal
+raises KeyboardInterrupt, once, as Ctrl-C always did. Writing to a reader that stopped reading
+(``write_out``) gives up when someone insists on stopping. Public APIs only: signal, socket, select.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+from collections.abc import Iterator
+from typing import TextIO
+
+# the signals that mean "leave": Ctrl-C, `kill`, and a terminal window closed
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# a write never larger than a pipe takes in one piece (POSIX PIPE_BUF is at least 512): once
+# poll() says there is room, it does not block
+WRITE_PIECE = 512
+
+
+class StopSignals:
+    """The stop signals of one process, as counts: ``heard`` (read from the wake socket) and
+    ``answered`` (the ones the program acted on: the goodbye, a prompt given up). More heard
+    than answered means someone asked to stop and nothing has come of it yet."""
+
+    def __init__(self) -> None:
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
+        self.heard = 0
+        self.answered = 0
+        self.raising = False  # inside ``interrupting``: the next stop signal raises KeyboardInterrupt
+        self._saved: dict[int, object] = {}
+        self._saved_wakeup: int | None = None
+
+    def install(self) -> None:
+        """Take the stop signals over (from the main thread). They stay ours to the end of the
+        process: put back, a repeat of Ctrl-C would cut the exit short (a traceback)."""
+        for signum in STOP_SIGNALS:
+            self._saved[signum] = signal.signal(signum, self._caught)
+        self._saved_wakeup = signal.set_wakeup_fd(self._wake_write.fileno(), warn_on_full_buffer=False)
+
+    def uninstall(self) -> None:
+        """Give the signals back as they were (for a test that runs a client in its own process)."""
+        if self._saved_wakeup is not None:
+            signal.set_wakeup_fd(self._saved_wakeup)
+            self._saved_wakeup = None
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._saved.clear()
+        self._wake_read.close()
+        self._wake_write.close()
+
+    def _caught(self, signum: int, frame: object) -> None:
+        # The wake socket already has the signal's number (the interpreter wrote it before
+        # calling this). Raise only where a wait outside the loop asked for it, and once.
+        if self.raising:
+            self.raising = False
+            self.answered += 1
+            raise KeyboardInterrupt
+
+    def fileno(self) -> int:
+        """Readable when a signal came: for the loop's selector."""
+        return self._wake_read.fileno()
+
+    def take(self) -> list[int]:
+        """The stop signals that came since the last call, read from the wake socket (other
+        signals with a Python handler, such as a resize, write there too: left out)."""
+        came: list[int] = []
+        while True:
+            try:
+                data = self._wake_read.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not data:
+                break
+            came += [number for number in data if number in STOP_SIGNALS]
+        self.heard += len(came)
+        return came
+
+    @property
+    def insisting(self) -> bool:
+        """A stop signal came that nothing has answered yet (read ``take`` first)."""
+        return self.heard > self.answered
+
+    @contextlib.contextmanager
+    def interrupting(self) -> Iterator[None]:
+        """Around a wait the loop cannot watch: a stop signal now, or one already heard and not
+        answered, raises KeyboardInterrupt (once), as Ctrl-C does at any prompt."""
+        self.raising = True
+        try:
+            self.take()
+            if self.insisting and self.raising:
+                self.raising = False
+                self.answered = self.heard
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self.raising = False
+
+
+def write_out(stream: TextIO, text: str, stops: StopSignals | None) -> bool:
+    """Write ``text`` to ``stream`` (stdout, stderr) and flush it, waiting while its reader is slow,
+    but not once someone insists on stopping: then it is given up, the stream is pointed at
+    /dev/null so nothing written later blocks either (Python's own flush at exit included), and
+    False is returned. A blocking write could not be cut short but by a KeyboardInterrupt,
+    which is what must never land in the middle of a goodbye. OSError (a reader gone) is raised."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both: a StringIO
+        fd = -1
+    if stops is None or fd < 0 or not hasattr(select, "poll"):
+        stream.write(text)
+        stream.flush()
+        return True
+    stream.flush()  # what was written through the stream before goes first (normally nothing)
+    data = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8", "replace"))
+    while data:
+        if not _room_to_write(fd, stops):
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+            return False
+        try:
+            written = os.write(fd, data[:WRITE_PIECE])
+        except BlockingIOError:  # a descriptor someone made non-blocking: wait again
+            continue
+        data = data[written:]
+    return True
+
+
+def _room_to_write(fd: int, stops: StopSignals) -> bool:
+    """Wait until ``fd`` can take a piece; False (at once) when a stop signal is unanswered."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    poller.register(stops.fileno(), select.POLLIN)
+    while True:
+        stops.take()
+        ready = dict(poller.poll(0 if stops.insisting else None))
+        if ready.get(fd, 0):  # room, or an error (POLLERR, POLLHUP) that the write will raise
+            return True
+        if stops.insisting:
+            return False

@@ -1,0 +1,240 @@
+"""Ctrl-C, SIGTERM and SIGHUP, each alone or all at once, as real processes get them (by PID).
+
+A client stopped by any mix of them says goodbye once: the room reads "bob left", never "bob
+lost connection", and the client exits 0 with nothing from Python, its terminal given back.
+After the goodbye a client stuck writing to a reader that stopped reading still ends on one
+more SIGTERM. Real subprocesses and sockets; full-screen clients in a real pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+from helpers import DEFAULT_TIMEOUT, ROOT, Proc, TermProc, child_env, same_person, wait_for
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+STAMP = r"^\[\d\d:\d\d:\d\d\] "
+STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# every order of the three, so each client meets the mix another way
+ORDERS = list(itertools.permutations(STOPS))
+NAMES = ["bo", "cy", "di", "ed", "fay", "gus", "hal", "ivy", "jo", "kim"]
+
+
+def storm(alive: Callable[[], bool], pid: int, order: tuple[int, ...], gone: Callable[[], bool]) -> None:
+    """The three stop signals in ``order``, again and again as close together as the kernel
+    lets us send them, until the room saw the client go (``gone``) or it ended, for at most a
+    second. ``alive`` is asked before each burst: it reaps an ended process, and a PID is never
+    signalled once reaped (it could be another process's by then)."""
+    deadline = time.monotonic() + 1.0
+    while alive() and not gone() and time.monotonic() < deadline:
+        for _ in range(20):
+            for signum in order:
+                os.kill(pid, signum)
+
+
+@pytest.fixture
+def procs():
+    started: list[Proc | TermProc] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def headless(procs) -> tuple[Proc, list[str]]:
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history")
+    procs.append(server)
+    port = server.expect(r"listening on port (\d+)").group(1)
+    return server, ["127.0.0.1", port]
+
+
+def watcher(procs, where: list[str]) -> Proc:
+    ann = Proc("connect", *where, "--name", "ann")
+    procs.append(ann)
+    ann.expect(r"welcome, ann")
+    return ann
+
+
+def said_goodbye(ann: Proc, name: str) -> None:
+    ann.expect(STAMP + rf"\* {name} left \(\d+ here\)$")
+    assert not any(f"{name} lost connection" in line for line in ann.lines), ann.output
+
+
+def test_a_mixed_storm_to_piped_clients_ends_each_with_a_goodbye(procs):
+    """SIGTERM, Ctrl-C and SIGHUP together (a closing terminal's hangups, a `kill` and a key,
+    all in the same microseconds), three times over, to each of ten piped clients. Two
+    different signals used to raise twice, and the second cut the goodbye short."""
+    _server, where = headless(procs)
+    ann = watcher(procs, where)
+    for number, name in enumerate(NAMES):
+        client = Proc("connect", *where, "--name", name)
+        procs.append(client)
+        client.expect(rf"welcome, {name}")
+        ann.expect(rf"{name} joined")
+        mark = ann.mark()
+        gone = lambda: any(f" {name} " in line for line in ann.lines[mark:])  # noqa: B023,E731 - left, or lost
+        storm(lambda: client.popen.poll() is None, client.popen.pid, ORDERS[number % len(ORDERS)], gone)  # noqa: B023
+        said_goodbye(ann, name)
+        assert client.wait() == 0, client.output
+        client.expect(r"you left the chat")
+        assert "Traceback" not in client.output and "Exception ignored" not in client.output, client.output
+
+
+def test_a_mixed_storm_to_full_screen_clients_ends_each_with_a_goodbye(procs):
+    """The same storm to full-screen clients in a real terminal: a goodbye every time, exit 0,
+    no traceback, and the terminal given back (the alternate screen left, pastes unmarked)."""
+    _server, where = headless(procs)
+    ann = watcher(procs, where)
+    for number, name in enumerate(NAMES[: len(ORDERS)]):
+        term = TermProc("connect", *where, "--name", name, cols=100)
+        procs.append(term)
+        term.expect(rf"{name} │ client")
+        ann.expect(rf"{name} joined")
+        mark = ann.mark()
+        gone = lambda: any(f" {name} " in line for line in ann.lines[mark:])  # noqa: B023,E731 - left, or lost
+        storm(term.proc.isalive, term.proc.pid, ORDERS[number], gone)
+        said_goodbye(ann, name)
+        assert term.wait() == 0, bytes(term.raw)[-2000:]
+        raw = bytes(term.raw)
+        assert b"Traceback" not in raw and b"Exception ignored" not in raw, raw[-2000:]
+        last_draw = raw.rfind(b"\x1b[?1049h")
+        for sequence in (b"\x1b[?1049l", b"\x1b[?2004l"):
+            assert raw.rfind(sequence) > last_draw, f"{sequence!r} not sent after the last screen"
+
+
+def _fill(fd: int) -> int:
+    """Write to the pipe ``fd`` until it holds no more; how many bytes it took. Whole pages, each
+    only while there is room for one (select), so no write blocks; the pipe's O_NONBLOCK is left
+    alone: the client writes through the same open pipe, and must block as a real one would."""
+    total = 0
+    while select.select([], [fd], [], 0)[1]:
+        total += os.write(fd, b"x" * 4096)
+    return total
+
+
+@pytest.mark.parametrize("how", ["/q", "SIGTERM"])
+def test_after_its_goodbye_a_client_stuck_writing_to_a_full_pipe_ends_on_sigterm(procs, tmp_path, how):
+    """`lanchat connect ... | reader` whose reader stopped reading: the client has said goodbye
+    (the room read "bob left") and is stuck writing its last line. One more SIGTERM must end it
+    within seconds; signals used to be held from the goodbye to the end, so only SIGKILL did."""
+    _server, where = headless(procs)
+    ann = watcher(procs, where)
+    read_end, write_end = os.pipe()
+    errors = tmp_path / "stderr.txt"
+    try:
+        with open(errors, "wb") as stderr:
+            bob = subprocess.Popen(
+                [sys.executable, "-m", "lanchat", *same_person(("connect", *where, "--name", "bob"))],
+                stdin=subprocess.PIPE, stdout=write_end, stderr=stderr, env=child_env(), cwd=ROOT,
+            )
+        try:
+            ann.expect(r"bob joined")
+            os.set_blocking(read_end, False)
+            seen = bytearray()
+
+            def welcomed() -> bool:
+                with contextlib.suppress(BlockingIOError):
+                    seen.extend(os.read(read_end, 65536))
+                return b"welcome, bob" in seen
+
+            wait_for(welcomed, what="bob's welcome")
+            assert _fill(write_end) > 0  # from now on nothing bob writes to stdout fits
+            assert bob.stdin is not None
+            if how == "/q":
+                bob.stdin.write(b"/q\n")
+                bob.stdin.flush()
+            else:
+                os.kill(bob.pid, signal.SIGTERM)
+            said_goodbye(ann, "bob")
+            assert bob.poll() is None, "bob ended without writing its last line: the test proves nothing"
+            os.kill(bob.pid, signal.SIGTERM)
+            started = time.monotonic()
+            code = bob.wait(timeout=DEFAULT_TIMEOUT)
+            assert code in (0, -signal.SIGTERM), code
+            assert time.monotonic() - started < 5.0
+        finally:
+            if bob.poll() is None:
+                bob.kill()
+                bob.wait(timeout=5)
+            if bob.stdin:
+                with contextlib.suppress(OSError):
+                    bob.stdin.close()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    text = errors.read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in text and "Exception ignored" not in text, text
+    assert not re.search(r"\blost connection\b", ann.output), ann.output
+
+
+# ------------------------------------------------------------- in this process
+
+
+@pytest.fixture
+def stops():
+    from lanchat.stopsignals import StopSignals
+
+    noted = StopSignals()
+    noted.install()
+    try:
+        yield noted
+    finally:
+        noted.uninstall()
+
+
+def test_outside_a_wait_signals_are_only_noted_in_the_order_they_came(stops):
+    """The loop's side: no handler raises, whatever the mix; the wake socket is readable and
+    take() gives each stop signal once (the test's own PID: this process)."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGINT):
+        os.kill(os.getpid(), signum)
+    # (a signal a process sends itself is delivered before kill() returns)
+    assert select.select([stops.fileno()], [], [], DEFAULT_TIMEOUT)[0]
+    assert stops.take() == [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGINT]
+    assert stops.insisting
+    assert stops.take() == []  # each once
+
+
+def test_a_wait_outside_the_loop_is_interrupted_once_and_an_unanswered_signal_skips_it(stops):
+    """A prompt or 'press any key': the first stop signal raises KeyboardInterrupt, the ones
+    after it nothing (they would cut the way out short); and a signal heard before the wait
+    began, that nothing answered, ends it at once rather than never."""
+    with pytest.raises(KeyboardInterrupt), stops.interrupting():
+        os.kill(os.getpid(), signal.SIGHUP)
+        wait_for(lambda: False, timeout=DEFAULT_TIMEOUT, what="the hangup to interrupt this wait")
+    os.kill(os.getpid(), signal.SIGTERM)  # outside: noted only
+    os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), stops.interrupting():
+        pytest.fail("an unanswered signal should have ended the wait before it began")
+    with stops.interrupting():  # all answered now: a wait goes ahead
+        pass
+    assert not stops.insisting
+
+
+def test_a_write_to_a_full_pipe_waits_for_its_reader_until_a_signal_insists(stops):
+    """write_out: a reader that is slow is waited for; one that stopped reading is given up on
+    when a stop signal comes that nothing answered, and the stream then goes to /dev/null."""
+    from lanchat.stopsignals import write_out
+
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w", encoding="utf-8")
+    try:
+        assert write_out(stream, "line one\n", stops)
+        assert os.read(read_end, 100) == b"line one\n"
+        _fill(write_end)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert not write_out(stream, "the last line\n", stops)  # given up, not blocked for ever
+        assert write_out(stream, "later\n", stops)  # /dev/null now: nothing blocks
+        assert os.fstat(write_end).st_ino == os.stat(os.devnull).st_ino
+    finally:
+        stream.close()
+        os.close(read_end)
