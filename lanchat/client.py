@@ -930,12 +930,16 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
 def answer_stops(loop: ClientLoop, stops: StopSignals) -> None:
     """Ctrl-C, SIGTERM or SIGHUP came (stopsignals.py): leave, once. The ones after the first, a
     closing terminal's second hangup or a storm of them, change nothing: the goodbye goes on in
-    its own time (after a typed /q, the first one stops waiting for the server, as a second /q)."""
-    came = stops.take()
-    if not came or loop.stop_answered or loop.outcome is not None:
+    its own time (after a typed /q, the first one stops waiting for the server, as a second /q).
+    Decided on what is unanswered, not on what this call read: a line written meanwhile may have
+    read the signal from the socket (stopsignals.write_out)."""
+    stops.take()
+    if not stops.insisting or loop.stop_answered or loop.outcome is not None:
         return
+    came = stops.unanswered
     loop.stop_answered = True
-    stops.answered += 1
+    if not loop.quitting:  # it starts the goodbye: answered. Any other insists (and a write to a
+        stops.answered += 1  # reader that stopped reading gives up: stopsignals.write_out)
     if loop.on_stop is not None and signal.SIGINT not in came:
         loop.on_stop()  # the host's server tells everyone it stopped, then closes our socket too
     else:

@@ -30,15 +30,17 @@ WRITE_PIECE = 512
 
 
 class StopSignals:
-    """The stop signals of one process, as counts: ``heard`` (read from the wake socket) and
-    ``answered`` (the ones the program acted on: the goodbye, a prompt given up). More heard
-    than answered means someone asked to stop and nothing has come of it yet."""
+    """The stop signals of one process: ``heard``, each read from the wake socket, in order, and
+    how many were ``answered`` (acted on: the goodbye, a wait given up). More heard than answered
+    means someone asked to stop and nothing has come of it yet. Whoever reads the socket (the
+    loop, a write waiting for its reader) counts what it read here, so no signal is lost to the
+    other."""
 
     def __init__(self) -> None:
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._wake_write.setblocking(False)
-        self.heard = 0
+        self.heard: list[int] = []
         self.answered = 0
         self.raising = False  # inside ``interrupting``: the next stop signal raises KeyboardInterrupt
         self._saved: dict[int, object] = {}
@@ -86,13 +88,17 @@ class StopSignals:
             if not data:
                 break
             came += [number for number in data if number in STOP_SIGNALS]
-        self.heard += len(came)
+        self.heard += came
         return came
 
     @property
     def insisting(self) -> bool:
-        """A stop signal came that nothing has answered yet (read ``take`` first)."""
-        return self.heard > self.answered
+        """A stop signal came that nothing has answered yet (call ``take`` first)."""
+        return len(self.heard) > self.answered
+
+    @property
+    def unanswered(self) -> list[int]:
+        return self.heard[self.answered :]
 
     @contextlib.contextmanager
     def interrupting(self) -> Iterator[None]:
@@ -103,7 +109,7 @@ class StopSignals:
             self.take()
             if self.insisting and self.raising:
                 self.raising = False
-                self.answered = self.heard
+                self.answered = len(self.heard)
                 raise KeyboardInterrupt
             yield
         finally:

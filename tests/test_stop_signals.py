@@ -95,14 +95,14 @@ def test_a_mixed_storm_to_full_screen_clients_ends_each_with_a_goodbye(procs):
     no traceback, and the terminal given back (the alternate screen left, pastes unmarked)."""
     _server, where = headless(procs)
     ann = watcher(procs, where)
-    for number, name in enumerate(NAMES[: len(ORDERS)]):
+    for number, name in enumerate(NAMES):
         term = TermProc("connect", *where, "--name", name, cols=100)
         procs.append(term)
         term.expect(rf"{name} │ client")
         ann.expect(rf"{name} joined")
         mark = ann.mark()
         gone = lambda: any(f" {name} " in line for line in ann.lines[mark:])  # noqa: B023,E731 - left, or lost
-        storm(term.proc.isalive, term.proc.pid, ORDERS[number], gone)
+        storm(term.proc.isalive, term.proc.pid, ORDERS[number % len(ORDERS)], gone)
         said_goodbye(ann, name)
         assert term.wait() == 0, bytes(term.raw)[-2000:]
         raw = bytes(term.raw)
@@ -228,8 +228,12 @@ def test_a_write_to_a_full_pipe_waits_for_its_reader_until_a_signal_insists(stop
     read_end, write_end = os.pipe()
     stream = os.fdopen(write_end, "w", encoding="utf-8")
     try:
-        assert write_out(stream, "line one\n", stops)
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert write_out(stream, "line one\n", stops)  # room enough: a signal is no reason to give up
         assert os.read(read_end, 100) == b"line one\n"
+        # the write read the signal off the wake socket: it is still the loop's to answer
+        assert stops.take() == [] and stops.unanswered == [signal.SIGHUP]
+        stops.answered += 1  # (as the loop's goodbye does)
         _fill(write_end)
         os.kill(os.getpid(), signal.SIGTERM)
         assert not write_out(stream, "the last line\n", stops)  # given up, not blocked for ever
