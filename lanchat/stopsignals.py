@@ -9,7 +9,7 @@ the loop reads it in its own time and says goodbye once, whatever else comes mea
 Where the client waits outside its loop (joining, a prompt asked while joining, "press any key")
 it cannot watch that socket, so there, and only there (``interrupting``), the first signal
 raises KeyboardInterrupt, once, as Ctrl-C always did. Writing to a reader that stopped reading
-(``write_out``) gives up when someone insists on stopping. Public APIs only: signal, socket, select.
+(``write_out``) gives up when someone insists on stopping. Public APIs only: signal, select, os.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import contextlib
 import os
 import select
 import signal
-import socket
 from collections.abc import Iterator
 from typing import TextIO
+
+from .transport import wake_pair
 
 # the signals that mean "leave": Ctrl-C, `kill`, and a terminal window closed
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -37,9 +38,7 @@ class StopSignals:
     other."""
 
     def __init__(self) -> None:
-        self._wake_read, self._wake_write = socket.socketpair()
-        self._wake_read.setblocking(False)
-        self._wake_write.setblocking(False)
+        self._wake_read, self._wake_write = wake_pair()
         self.heard: list[int] = []
         self.answered = 0
         self.raising = False  # inside ``interrupting``: the next stop signal raises KeyboardInterrupt
