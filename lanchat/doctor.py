@@ -318,8 +318,10 @@ def check_firewall(port: int) -> Check:
 # ------------------------------------------------------------------- discovery
 
 
-def judge_discovery(rooms: list | None, problem: str | None, seconds: float) -> Check:
-    """``rooms``: discovery.RoomInfo found by browsing; ``problem``: why browsing was impossible."""
+def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
+                    answers: dict[str, tuple[str, str]] | None = None) -> Check:
+    """``rooms``: discovery.RoomInfo found by browsing; ``problem``: why browsing was impossible;
+    ``answers``: probe_server's (outcome, detail) for each room tried, by ``room.where``."""
     isolation = ("on Wi-Fi that isolates devices (guest networks, many school and café networks), machines cannot "
                  "see each other at all: no room is found and even a right address times out")
     if problem is not None:
@@ -329,8 +331,41 @@ def judge_discovery(rooms: list | None, problem: str | None, seconds: float) -> 
         return Check("discovery", "warn", f"no room announced on this network within {seconds:g} s",
                      "ask the host for the address their screen shows: lanchat connect ADDRESS PORT; the room may be "
                      "on another network, started with --no-announce, or hidden by the Wi-Fi", (isolation,))
-    names = tuple(room.describe() for room in rooms)
-    return Check("discovery", "ok", f"{len(rooms)} room(s) seen on this network", "", names)
+    answers = answers or {}
+    unreachable = [(room, answers[room.where]) for room in rooms
+                   if room.where in answers and answers[room.where][0] not in ("lanchat", "lanchat-tls")]
+    if not unreachable:
+        return Check("discovery", "ok", f"{len(rooms)} room(s) seen on this network", "",
+                     tuple(room.describe() for room in rooms))
+    # The announcement arrived, so the room's machine is on this network: what stops the join is on
+    # that machine (a firewall that drops its port), or the room is gone since it was announced.
+    outcomes = {outcome for _room, (outcome, _detail) in unreachable}
+    port = unreachable[0][0].port
+    if outcomes == {"refused"}:
+        fix = ("nothing listens on the announced port any more: the server may have stopped; ask the host to start "
+               "it again")
+    else:
+        fix = (f"the room's machine is on this network (its announcement arrived), but its port gets no answer: a "
+               f"firewall on the host's machine most likely drops TCP port {port}; the host can run `lanchat doctor` "
+               "there to find it, and allow the port (or the Wi-Fi isolates devices; try a cable or a phone hotspot)")
+    return Check("discovery", "fail",
+                 f"{len(rooms)} room(s) seen on this network, {len(unreachable)} not reachable from here", fix,
+                 tuple(f"{room.describe()}: {detail}" for room, (_outcome, detail) in unreachable))
+
+
+def probe_rooms(rooms: list, known: dict[str, tuple[str, str]], limit: int = 8) -> dict[str, tuple[str, str]]:
+    """probe_server for each room seen (the first ``limit``), at once: (outcome, detail) by ``room.where``.
+    ``known``: answers already had (the server the person named), not asked twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    answers = dict(known)
+    todo = [room for room in rooms[:limit] if room.where not in answers]
+    if todo:
+        with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+            for room, answer in zip(todo, pool.map(lambda room: probe_server(Target(room.address, room.port)), todo),
+                                    strict=True):
+                answers[room.where] = answer
+    return answers
 
 
 # ------------------------------------------------------ locale, terminal, data
@@ -413,7 +448,9 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
         from .netinfo import local_networks
 
         try:
-            checks.append(judge_discovery(browse(browse_seconds, local_networks()), None, browse_seconds))
+            rooms = browse(browse_seconds, local_networks())
+            answers = probe_rooms(rooms, {str(target): (outcome, detail)} if asked else {})
+            checks.append(judge_discovery(rooms, None, browse_seconds, answers))
         except DiscoveryError as exc:
             checks.append(judge_discovery(None, str(exc), browse_seconds))
     checks.append(judge_locale(locale.getpreferredencoding(False), dict(os.environ)))

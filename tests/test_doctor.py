@@ -16,6 +16,7 @@ import pytest
 from helpers import Proc
 
 from lanchat.addresses import LocalAddress, Target
+from lanchat.discovery import RoomInfo
 from lanchat.doctor import (
     judge_addresses,
     judge_data_folder,
@@ -167,17 +168,9 @@ def test_no_network_at_all(lab):
 
 
 def test_a_port_blocked_by_nftables(lab):
-    if shutil.which("nft") is None:
-        pytest.skip("needs the nft command (nftables) to block a port inside a namespace")
     ns = lab.namespace("F")
     port = 3580  # inside this test's own namespace: no one else's port
-    for command in (
-        ["add", "table", "inet", "lanchat_test"],
-        ["add", "chain", "inet", "lanchat_test", "input", "{ type filter hook input priority 0; policy accept; }"],
-        ["add", "rule", "inet", "lanchat_test", "input", "tcp", "dport", str(port), "drop"],
-    ):
-        done = lab.run_command(ns, "nft", *command)
-        assert done.returncode == 0, done.stderr
+    block_port(lab, ns, port)
     code, checks = doctor("--port", str(port), program=lab.program(ns))
     assert code == 1
     assert checks["firewall"]["status"] == "fail"
@@ -198,6 +191,39 @@ def test_the_doctor_sees_a_room_across_the_lan(lab):
     assert checks["server"]["status"] == "ok"
     assert checks["addresses"]["summary"] == "others reach this machine at 198.18.0.2 (lan0)"
     assert code == 0
+
+
+def block_port(lab, ns: str, port: int) -> None:
+    """A firewall on ``ns`` that drops TCP ``port`` without a word (nftables), as many do."""
+    if shutil.which("nft") is None:
+        pytest.skip("needs the nft command (nftables) to block a port inside a namespace")
+    for command in (
+        ["add", "table", "inet", "lanchat_test"],
+        ["add", "chain", "inet", "lanchat_test", "input", "{ type filter hook input priority 0; policy accept; }"],
+        ["add", "rule", "inet", "lanchat_test", "input", "tcp", "dport", str(port), "drop"],
+    ):
+        done = lab.run_command(ns, "nft", *command)
+        assert done.returncode == 0, done.stderr
+
+
+def test_an_announced_room_whose_port_is_dropped_is_not_all_good(lab):
+    """bob's `lanchat connect` found ann's room, timed out joining it and said "run `lanchat
+    doctor`"; the doctor, run as told (no address), saw the room announced and said "all good"
+    (exit 0). It now tries each room it sees and says which cannot be reached, and why."""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann, "198.18.0.1/24", bob, "198.18.0.2/24")
+    server = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--room", "ann's room")
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    server.expect(r"announced as", timeout=15)
+    block_port(lab, ann, port)
+    code, checks = doctor("--wait", "2", program=lab.program(bob))
+    assert code == 1
+    found = checks["discovery"]
+    assert found["status"] == "fail", found
+    assert found["summary"] == "1 room(s) seen on this network, 1 not reachable from here"
+    assert found["details"] == [f"ann's room on 198.18.0.1:{port} (full-duplex, host {socket.gethostname()}): "
+                                "no answer within 3 s"]
+    assert "firewall on the host's machine" in found["fix"] and f"port {port}" in found["fix"]
 
 
 # ------------------------------------------------------------ judged from facts
@@ -285,6 +311,11 @@ def test_ufw_and_firewalld_judged():
 def test_discovery_locale_terminal_and_data_folder_judged(tmp_path):
     assert judge_discovery([], None, 2).status == "warn"
     assert judge_discovery(None, "no interface", 2).status == "warn"
+    room = RoomInfo(name="ann's room", host="", addresses=("198.18.0.1",), port=3580)
+    assert judge_discovery([room], None, 2, {room.where: ("lanchat", "")}).status == "ok"
+    refused = judge_discovery([room], None, 2, {room.where: ("refused", "connection refused")})
+    assert (refused.status, refused.details) == ("fail", ("ann's room on 198.18.0.1:3580 (full-duplex): connection refused",))
+    assert "nothing listens" in refused.fix
     assert judge_locale("UTF-8", {"LANG": "C.UTF-8"}).status == "ok"
     latin = judge_locale("ANSI_X3.4-1968", {"LANG": "C"})
     assert latin.status == "warn" and "LANG=C.UTF-8" in latin.fix
