@@ -847,12 +847,14 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     import ipaddress
     import socket
 
+    from .addresses import addresses_to_offer
     from .discovery import Announcer, clean_room_name
     from .netinfo import local_addresses
 
     host = listener.getsockname()[0]
     if host in ("::", "0.0.0.0"):
-        addresses = [a.address for a in local_addresses() if a.version == 4 and a.kind != "loopback"]
+        ipv6 = listener.family == socket.AF_INET6
+        addresses = [a.address for a in addresses_to_offer(local_addresses()) if a.kind != "loopback" and (ipv6 or a.version == 4)]
     else:
         addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
     if not addresses:

@@ -196,6 +196,17 @@ def rank_addresses(addresses: list[LocalAddress]) -> list[LocalAddress]:
     )
 
 
+def addresses_to_offer(addresses: list[LocalAddress]) -> list[LocalAddress]:
+    """Of this machine's addresses (best first), those to print and announce for others to join.
+
+    IPv4 addresses, and the IPv6 addresses of an interface that has no IPv4 address: a LAN with
+    IPv6 only is joined by its IPv6 address, while a dual-stack LAN's list stays short (its
+    IPv4 address works, and a laptop holds several IPv6 addresses that change).
+    """
+    with_ipv4 = {a.interface for a in addresses if a.version == 4}
+    return [a for a in addresses if a.version == 4 or a.interface not in with_ipv4]
+
+
 def default_route_interfaces(route_table: str, ipv6_route_table: str = "") -> set[str]:
     """Interfaces with a default route, from the text of /proc/net/route and /proc/net/ipv6_route."""
     found: set[str] = set()

@@ -176,12 +176,15 @@ def _open_zeroconf(addresses: list[str] | None = None):  # noqa: ANN202
         from zeroconf import InterfaceChoice, IPVersion, Zeroconf
     except ImportError as exc:
         raise DiscoveryError("the zeroconf package is missing: pip install zeroconf") from exc
-    try:
-        if addresses:
-            return Zeroconf(interfaces=addresses, ip_version=IPVersion.V4Only)
-        return Zeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only)
-    except Exception as exc:  # noqa: BLE001 - zeroconf raises OSError and its own errors alike
-        raise DiscoveryError(f"multicast DNS is not available here ({exc})") from None
+    # IPv4 and IPv6 both: a LAN with IPv6 only is found too. A machine without IPv6 (disabled,
+    # or no interface that has it) makes zeroconf fail to open IPv6 sockets: IPv4 alone, then.
+    problem: Exception | None = None
+    for version in (IPVersion.All, IPVersion.V4Only):
+        try:
+            return Zeroconf(interfaces=addresses or InterfaceChoice.All, ip_version=version)
+        except Exception as exc:  # noqa: BLE001 - zeroconf raises OSError and its own errors alike
+            problem = problem or exc
+    raise DiscoveryError(f"multicast DNS is not available here ({problem})") from None
 
 
 def _dns_label(text: str, limit: int = 63) -> str:

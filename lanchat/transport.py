@@ -268,16 +268,19 @@ def reachable_addresses(listener: socket.socket) -> list[str]:
 
     The interface with the default route comes first, then other LAN interfaces, then VPNs and
     container or VM bridges (docker0, virbr0, vboxnet0 ...), loopback last
-    (addresses.rank_addresses); IPv6 addresses only when the listener takes IPv6.
+    (addresses.rank_addresses); IPv6 addresses only when the listener takes IPv6, and only
+    those of a network without IPv4 (addresses.addresses_to_offer).
     """
     if listener.family == socket.AF_UNIX:
         return [listener.getsockname()]
     host, port = listener.getsockname()[:2]
     if host not in ("::", "0.0.0.0"):
         return [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    from .addresses import addresses_to_offer, join_host_port
     from .netinfo import local_addresses  # lazily: only `serve` needs it
 
-    found = [a.address for a in local_addresses() if a.version == 4]
+    ipv6 = listener.family == socket.AF_INET6
+    found = [a.address for a in addresses_to_offer(local_addresses()) if ipv6 or a.version == 4]
     if "127.0.0.1" not in found:
         found.append("127.0.0.1")
-    return [f"{a}:{port}" for a in found]
+    return [join_host_port(a, port) for a in found]

@@ -70,7 +70,8 @@ class Lab:
         self._check("link", "add", f"{self.tag}a", "netns", a, "type", "veth", "peer", "name", f"{self.tag}b", "netns", b)
         for ns, end, address in ((a, f"{self.tag}a", a_address), (b, f"{self.tag}b", b_address)):
             self._check("-n", ns, "link", "set", end, "name", name)
-            self._check("-n", ns, "addr", "add", address, "dev", name)
+            nodad = ["nodad"] if ":" in address else []  # our own LAN has no duplicates: usable at once
+            self._check("-n", ns, "addr", "add", address, "dev", name, *nodad)
             self._check("-n", ns, "link", "set", name, "up")
             self._check("-n", ns, "route", "add", "224.0.0.0/4", "dev", name)
 

@@ -12,6 +12,7 @@ from lanchat.addresses import (
     AddressProblem,
     LocalAddress,
     Target,
+    addresses_to_offer,
     connect_target,
     default_route_interfaces,
     interface_network,
@@ -121,6 +122,18 @@ def test_the_default_route_lan_comes_first_and_bridges_tunnels_and_loopback_last
     assert [a.address for a in rank_addresses(found)] == [
         "192.168.1.20", "2001:db8::20", "10.0.0.5", "10.8.0.2", "172.17.0.1", "192.168.56.1", "127.0.0.1",
     ]
+
+
+def test_ipv6_is_offered_for_a_network_without_ipv4_only():
+    """An IPv6-only LAN is joined by its IPv6 address; a dual-stack one by IPv4 alone (short list)."""
+    found = rank_addresses([
+        addr("wlan0", "192.168.1.20", default=True),
+        addr("wlan0", "2001:db8::20", version=6, default=True),
+        addr("eth0", "fd42:198:18::1", version=6),
+        addr("lo", "127.0.0.1"),
+        addr("lo", "::1", version=6),
+    ])
+    assert [a.address for a in addresses_to_offer(found)] == ["192.168.1.20", "fd42:198:18::1", "127.0.0.1"]
 
 
 def test_a_vpn_holding_the_default_route_still_comes_after_the_lan():

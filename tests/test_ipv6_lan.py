@@ -165,3 +165,23 @@ def test_many_addresses_of_one_64_off_the_lan_share_one_file_quota(lab):
     assert offer("mal2", 1000).startswith("file-error refused: big.bin (1000 bytes) would take you over your quota of 1.0 MiB"), server.output
     assert offer("ann", 2**20) == "upload-ready"  # the server's own LAN: one address, one machine
     assert offer("bob", 2**20) == "upload-ready"
+
+
+def test_on_an_ipv6_only_lan_serve_prints_its_address_and_the_room_is_found(lab):
+    """Friends on a LAN with IPv6 only (a unique local prefix, no IPv4): `serve` listened on
+    every address but printed only 127.0.0.1 to join with and announced nothing (discovery
+    spoke IPv4 only), so `connect` with no address found no room. Now the LAN's address is
+    printed, the room announced over IPv6, found and joined."""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann, "fd42:198:18::1/64", bob, "fd42:198:18::2/64")
+    server = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--room", "v6 room")
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    server.expect(rf"^  python -m lanchat connect fd42:198:18::1 {port}$")
+    server.expect(r"announced as 'v6 room'", timeout=15)
+    rooms = lab.run(bob, "rooms")
+    assert rooms.wait(15) == 0, rooms.output
+    rooms.expect(rf"1\. v6 room on \[fd42:198:18::1\]:{port}")
+    bob_proc = lab.run(bob, "connect", "--name", "bob")
+    bob_proc.expect(rf"joining v6 room on \[fd42:198:18::1\]:{port}", timeout=15)
+    bob_proc.expect(r"welcome, bob")
+    server.expect(r"bob joined from \[?fd42:198:18::2")
