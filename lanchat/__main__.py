@@ -847,14 +847,15 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     import ipaddress
     import socket
 
-    from .addresses import addresses_to_offer
+    from .addresses import addresses_to_announce
     from .discovery import Announcer, clean_room_name
-    from .netinfo import local_addresses
+    from .netinfo import every_address
 
     host = listener.getsockname()[0]
     if host in ("::", "0.0.0.0"):
         ipv6 = listener.family == socket.AF_INET6
-        addresses = [a.address for a in addresses_to_offer(local_addresses()) if a.kind != "loopback" and (ipv6 or a.version == 4)]
+        # a link-local address is announced without its zone: each joiner has its own (discovery.browse)
+        addresses = [a.address.partition("%")[0] for a in addresses_to_announce(every_address()) if ipv6 or a.version == 4]
     else:
         addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
     if not addresses:

@@ -207,6 +207,20 @@ def addresses_to_offer(addresses: list[LocalAddress]) -> list[LocalAddress]:
     return [a for a in addresses if a.version == 4 or a.interface not in with_ipv4]
 
 
+def addresses_to_announce(addresses: list[LocalAddress]) -> list[LocalAddress]:
+    """Of all this machine's addresses (link-local too, unranked), those a room is announced with.
+
+    Those offered (addresses_to_offer, less loopback), and the IPv6 link-local address of a
+    LAN interface that has no other (two laptops and a cable, a switch without a router): nobody can type one (its zone names the joiner's interface), but
+    a joiner who hears the announcement knows the interface it came in by (PROTOCOL.md, Finding rooms).
+    """
+    offered = [a for a in addresses_to_offer(rank_addresses(addresses)) if a.kind != "loopback"]
+    served = {a.interface for a in offered}
+    link_local = [a for a in addresses if a.up and a.version == 6 and a.link_local and a.kind == "lan"
+                  and a.interface not in served]  # not a container's veth, a VPN's tunnel
+    return offered + link_local
+
+
 def default_route_interfaces(route_table: str, ipv6_route_table: str = "") -> set[str]:
     """Interfaces with a default route, from the text of /proc/net/route and /proc/net/ipv6_route."""
     found: set[str] = set()

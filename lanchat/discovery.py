@@ -276,6 +276,18 @@ class Announcer:
             self._thread.join(5)
 
 
+def _zone_by_name(address: str) -> str:
+    """``fe80::1%2`` as ``fe80::1%wlan0``: the zone zeroconf gives a link-local address is the
+    index of the interface it was heard on; its name is what people read and type."""
+    host, _, zone = address.partition("%")
+    if zone.isdigit():
+        try:
+            return f"{host}%{socket.if_indextoname(int(zone))}"
+        except OSError:
+            return address
+    return address
+
+
 def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) -> list[RoomInfo]:
     """The rooms announced on the local network, heard within ``seconds``; sorted by name.
 
@@ -313,7 +325,8 @@ def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) ->
             info = zeroconf.get_service_info(SERVICE_TYPE, name, timeout=min(RESOLVE_MS, remaining_ms))
             if info is None:
                 continue
-            room = room_from_record(name, info.parsed_addresses(), info.port, info.properties or {})
+            addresses = [_zone_by_name(text) for text in info.parsed_scoped_addresses()]
+            room = room_from_record(name, addresses, info.port, info.properties or {})
             if room is None:
                 continue
             room = pick_address(room, networks or [])

@@ -29,7 +29,12 @@ def default_routes() -> set[str]:
 
 
 def local_addresses() -> list[LocalAddress]:
-    """Every IPv4 and IPv6 address of this machine's interfaces, best first (addresses.rank_addresses)."""
+    """This machine's IPv4 and IPv6 addresses, best first, none link-local (addresses.rank_addresses)."""
+    return rank_addresses(every_address())
+
+
+def every_address() -> list[LocalAddress]:
+    """Every IPv4 and IPv6 address of this machine's interfaces, link-local and down ones too, unranked."""
     try:
         import psutil
 
@@ -48,7 +53,7 @@ def local_addresses() -> list[LocalAddress]:
             found.append(
                 LocalAddress(interface=name, address=addr.address, version=version, default_route=name in routes, up=up)
             )
-    return rank_addresses(found)
+    return found
 
 
 def local_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

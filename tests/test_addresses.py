@@ -12,6 +12,7 @@ from lanchat.addresses import (
     AddressProblem,
     LocalAddress,
     Target,
+    addresses_to_announce,
     addresses_to_offer,
     connect_target,
     default_route_interfaces,
@@ -134,6 +135,19 @@ def test_ipv6_is_offered_for_a_network_without_ipv4_only():
         addr("lo", "::1", version=6),
     ])
     assert [a.address for a in addresses_to_offer(found)] == ["192.168.1.20", "fd42:198:18::1", "127.0.0.1"]
+
+
+def test_a_lan_with_only_a_link_local_address_is_announced_with_it():
+    """Nobody can type fe80::a:1%eth0 (the zone is the joiner's), but an announcement can carry it."""
+    found = [
+        addr("wlan0", "192.168.1.20", default=True),
+        addr("wlan0", "fe80::1%wlan0", version=6, default=True),  # wlan0 has IPv4: its link-local is not needed
+        addr("eth0", "fe80::a:1%eth0", version=6),  # a cable to a friend's laptop, nothing else
+        addr("veth12ab", "fe80::c:3%veth12ab", version=6),  # a container's end: not a LAN
+        addr("eth1", "fe80::d:4%eth1", version=6, up=False),
+        addr("lo", "127.0.0.1"),
+    ]
+    assert [a.address for a in addresses_to_announce(found)] == ["192.168.1.20", "fe80::a:1%eth0"]
 
 
 def test_a_vpn_holding_the_default_route_still_comes_after_the_lan():

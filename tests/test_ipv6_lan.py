@@ -185,3 +185,24 @@ def test_on_an_ipv6_only_lan_serve_prints_its_address_and_the_room_is_found(lab)
     bob_proc.expect(rf"joining v6 room on \[fd42:198:18::1\]:{port}", timeout=15)
     bob_proc.expect(r"welcome, bob")
     server.expect(r"bob joined from \[?fd42:198:18::2")
+
+
+def test_on_a_link_local_only_lan_the_room_is_found_and_joined(lab):
+    """Friends whose LAN gives no address at all (no DHCP, no router: two laptops and a cable or
+    a bare switch) still have IPv6 link-local addresses. Nobody can type one (its zone is the
+    joiner's own interface), so the room is announced with it, and `connect` joins it through the
+    interface the announcement came in by."""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.ip(ann, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0", "netns", bob)
+    for ns in (ann, bob):  # a fixed link-local address each, usable at once (nodad)
+        lab.ip(ns, "link", "set", "lan0", "addrgenmode", "none")
+        lab.ip(ns, "link", "set", "lan0", "up")
+    lab.ip(ann, "addr", "add", "fe80::a:1/64", "dev", "lan0", "nodad")
+    lab.ip(bob, "addr", "add", "fe80::b:2/64", "dev", "lan0", "nodad")
+    server = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--room", "cable room")
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    server.expect(r"announced as 'cable room'", timeout=15)
+    bob_proc = lab.run(bob, "connect", "--name", "bob")
+    bob_proc.expect(rf"joining cable room on \[fe80::a:1%lan0\]:{port}", timeout=15)
+    bob_proc.expect(r"welcome, bob")
+    server.expect(r"bob joined from \[?fe80::b:2")
