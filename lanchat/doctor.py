@@ -52,10 +52,16 @@ def _describe_address(a: LocalAddress) -> str:
     return f"{a.address} ({a.interface}{', ' + ', '.join(extra) if extra else ''})"
 
 
-def judge_addresses(addresses: list[LocalAddress]) -> Check:
-    """Addresses best first (addresses.rank_addresses did the ordering)."""
+def judge_addresses(addresses: list[LocalAddress], link_local: list[LocalAddress] | None = None) -> Check:
+    """Addresses best first (addresses.rank_addresses did the ordering); ``link_local``: the IPv6
+    link-local addresses of LAN interfaces that have no other (addresses.addresses_to_announce)."""
     details = tuple(_describe_address(a) for a in addresses)
     lan = [a for a in addresses if a.kind == "lan"]
+    if not lan and link_local:  # a cable or a bare switch: nothing gives addresses out, discovery still works
+        shown = ", ".join(a.address for a in link_local)
+        return Check("addresses", "info", f"no address given out on this network, only IPv6 link-local {shown}",
+                     "`lanchat connect` with no address finds and joins a room here, and a room served here is "
+                     "found the same way; nobody can type a link-local address", details)
     if not addresses:
         return Check("addresses", "fail", "no network: this machine has no address at all (not even 127.0.0.1)",
                      "connect to the Wi-Fi or plug in the cable; `ip addr` lists the interfaces", details)
@@ -433,9 +439,10 @@ def judge_data_folder(folder: Path) -> Check:
 
 def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> list[Check]:
     """Every check, in the order a person would fix things."""
-    from .netinfo import local_addresses, port_holders
+    from .addresses import addresses_to_announce
+    from .netinfo import every_address, local_addresses, port_holders
 
-    checks = [judge_addresses(local_addresses())]
+    checks = [judge_addresses(local_addresses(), [a for a in addresses_to_announce(every_address()) if a.link_local])]
     bind_errno = try_bind(port)
     checks.append(judge_port(port, bind_errno, port_holders(port) if bind_errno == errno.EADDRINUSE else []))
     asked = target is not None

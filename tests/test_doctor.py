@@ -238,6 +238,9 @@ def test_addresses_judged():
     assert judge_addresses([]).status == "fail"
     assert judge_addresses([docker, loop]).status == "warn"
     assert "a container or VM bridge" in judge_addresses([lan, docker, loop]).details[1]
+    cable = LocalAddress("eth0", "fe80::a:1%eth0", version=6)  # two laptops and a cable: discovery still joins
+    assert judge_addresses([loop], [cable]).status == "info"
+    assert judge_addresses([lan, loop], [cable]).status == "ok"
 
 
 def test_port_judged():

@@ -9,6 +9,7 @@ student's socket is bound to an address of its own, as each laptop has one.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -206,3 +207,10 @@ def test_on_a_link_local_only_lan_the_room_is_found_and_joined(lab):
     bob_proc.expect(rf"joining cable room on \[fe80::a:1%lan0\]:{port}", timeout=15)
     bob_proc.expect(r"welcome, bob")
     server.expect(r"bob joined from \[?fe80::b:2")
+    # and the doctor, asked on bob's machine, does not say "no network" where the chat works
+    done = lab.run_command(bob, sys.executable, "-m", "lanchat", "doctor", "--json", "--wait", "2")
+    report = json.loads(done.stdout)
+    checks = {check["name"]: check for check in report["checks"]}
+    assert checks["addresses"]["status"] == "info", checks["addresses"]
+    assert "fe80::b:2%lan0" in checks["addresses"]["summary"]
+    assert checks["discovery"]["status"] == "ok" and report["ok"], report
