@@ -38,7 +38,7 @@ from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiComman
 from .stopsignals import StopSignals
 from .textsafe import visible
 from .tls import looks_like_tls
-from .transport import TransportError, set_receive_buffer
+from .transport import TransportError, left_behind, set_receive_buffer
 from .unconfirmed import ECHOES, NEEDS_THE_TURN, TYPED_ONLY_REFUSALS, HeldForTurn, Unconfirmed
 
 READ_BYTES = 256 * 1024
@@ -57,6 +57,11 @@ MAX_QUEUED_WHILE_AWAY = 50  # lines typed while disconnected, sent on rejoining
 # shuts down or drops at once, over and over): the waits go on growing from where they were,
 # and GIVE_UP_SECONDS counts from the first loss, instead of trying again every second forever.
 HELD_SECONDS = 30.0
+
+
+# How often a connected client checks that its own address is still this machine's (a laptop
+# back on the Wi-Fi with a new one rejoins then, not when TCP gives up a minute later).
+ADDRESS_CHECK_SECONDS = 2.0
 
 
 def retry_delay(attempt: int) -> float:
@@ -649,6 +654,7 @@ class ClientLoop:
         # else a drop ends it; rejoin_after_shutdown: a shutdown notice is waited out too (Reconnect)
         self.reconnect = Reconnect(rejoin, after_shutdown=rejoin_after_shutdown) if rejoin is not None else None
         self.paced = Paced()  # lines held to the room's flood limit (pacing.py)
+        self.address_check_at = time.monotonic() + ADDRESS_CHECK_SECONDS  # watch_address
 
     # ---------------------------------------------------------------- the loop
 
@@ -912,6 +918,7 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
     ready = loop.selector.select(also_due(loop, timeout))
     if loop.reconnect is not None:
         loop.reconnect.tick(loop)
+        watch_address(loop)
     loop.paced.send_waiting(loop)
     for key, mask in ready:
         if key.data == "net":
@@ -1046,13 +1053,29 @@ def answered(loop: ClientLoop, event: object) -> bool:
     return False
 
 
+def watch_address(loop: ClientLoop) -> None:
+    """Every ADDRESS_CHECK_SECONDS while connected: if this machine lost the address the
+    connection was made from and has another (transport.left_behind), the connection is lost:
+    rejoin now, from the new address."""
+    now = time.monotonic()
+    reconnect = loop.reconnect
+    if reconnect is None or reconnect.offline or loop.quitting or loop.outcome is not None or now < loop.address_check_at:
+        return
+    loop.address_check_at = now + ADDRESS_CHECK_SECONDS
+    if left_behind(loop.sock):
+        reconnect.lost(loop, [])
+
+
 def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
-    """``timeout``, or less when a reconnect attempt or a paced line is due sooner."""
+    """``timeout``, or less when a reconnect attempt, a paced line or an address check is due sooner."""
     now = time.monotonic()
     # held lines wait while offline, and during a rejoin's replay (Reconnect.resend sends them)
     held = loop.reconnect is not None and (loop.reconnect.offline or loop.reconnect.replaying)
     if loop.reconnect is not None and (when := loop.reconnect.due()) is not None:
         wait = max(0.0, when - now)
+        timeout = wait if timeout is None else min(timeout, wait)
+    if loop.reconnect is not None and not loop.reconnect.offline:
+        wait = max(0.0, loop.address_check_at - now)
         timeout = wait if timeout is None else min(timeout, wait)
     if not held and (paced := loop.paced.pacer.due(now)) is not None:
         timeout = paced if timeout is None else min(timeout, paced)

@@ -81,6 +81,33 @@ def set_keepalive(sock: socket.socket) -> None:
                 sock.setsockopt(level, option, value)
 
 
+def left_behind(sock: socket.socket) -> bool:
+    """Whether this machine no longer holds ``sock``'s own address, and holds another of its
+    kind: a laptop back on the Wi-Fi with a new address. The old connection can never carry a
+    byte again, yet TCP says so only after USER_TIMEOUT_SECONDS. False for AF_UNIX, for
+    loopback, and while the machine has no network at all: the same address may come back,
+    and with it the connection."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        own = sock.getsockname()
+    except OSError:
+        return False
+    if own[0].startswith("127.") or own[0] in ("::1", "::ffff:127.0.0.1"):
+        return False
+    with socket.socket(sock.family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((own[0], 0, *own[2:]))  # binding to an address the machine lost fails
+            return False
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                return False
+    from .netinfo import local_addresses  # lazily: only a client whose address went needs it
+
+    version = 4 if sock.family == socket.AF_INET else 6
+    return any(a.version == version and a.kind != "loopback" for a in local_addresses())
+
+
 def set_send_buffer(sock: socket.socket, size: int) -> None:
     """Cap the kernel's send buffer (SO_SNDBUF): left to autotune, a download's buffer grows to
     megabytes of file data that a chat line would wait behind."""

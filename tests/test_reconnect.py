@@ -625,6 +625,48 @@ def test_a_wifi_blip_on_a_real_link_loses_nothing(lab):
             assert sum(line.endswith(f"ann: {text}") for line in bob.lines) == 1, bob.output
 
 
+def test_a_laptop_back_on_the_wifi_with_a_new_address_rejoins_at_once(lab):
+    """bob's laptop leaves the Wi-Fi (its address goes with the link) and comes back with
+    another address. His old connection can never carry a byte again, but TCP took a minute to
+    say so: the lines he typed meanwhile, and after, reached the room 61 s later. The client
+    now sees its own address gone while the machine has a new one, and rejoins at once."""
+    import time as _time
+
+    ann_ns, bob_ns = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann_ns, "198.18.0.1/24", bob_ns, "198.18.0.2/24")
+    with short_tmp_dir() as folder:
+        server = lab.run(ann_ns, "serve", "--headless", "--port", "0", "--no-announce",
+                         "--history", os.path.join(folder, "h.sqlite3"))
+        port = server.expect(r"listening on port (\d+)").group(1)
+        ann = lab.run(ann_ns, "connect", "127.0.0.1", port, "--name", "ann")
+        bob = lab.run(bob_ns, "connect", "198.18.0.1", port, "--name", "bob")
+        ann.expect(r"welcome, ann")
+        bob.expect(r"welcome, bob")
+        lab.ip(bob_ns, "link", "set", "lan0", "down")
+        lab.ip(bob_ns, "addr", "del", "198.18.0.2/24", "dev", "lan0")
+        bob.send("typed while away")
+        _time.sleep(1.0)  # the outage itself, not synchronisation
+        lab.ip(bob_ns, "addr", "add", "198.18.0.3/24", "dev", "lan0")
+        lab.ip(bob_ns, "link", "set", "lan0", "up")
+        bob.send("typed once back")
+        ann.expect(r"bob: typed while away$", timeout=20)
+        ann.expect(r"bob: typed once back$", timeout=10)
+        server.expect(r"bob joined from 198\.18\.0\.3")
+        for text in ("typed while away", "typed once back"):
+            assert sum(line.endswith(f"bob: {text}") for line in ann.lines) == 1, ann.output
+
+
+def test_a_connection_on_loopback_or_a_socket_file_is_never_left_behind(tmp_path):
+    """transport.left_behind speaks only for a network address this machine may lose."""
+    from lanchat.transport import left_behind
+
+    with socket.create_server(("127.0.0.1", 0)) as server, socket.create_connection(server.getsockname()[:2], timeout=5) as tcp:
+        assert left_behind(tcp) is False
+    a, b = socket.socketpair()
+    with a, b:
+        assert left_behind(a) is False
+
+
 def test_the_same_person_joining_twice_takes_over_and_the_old_one_does_not_fight_back():
     """ann's key joins while her old session is still there (a second terminal, or a laptop that
     woke up): the new one is in at once; the old one is told why and leaves for good, without
