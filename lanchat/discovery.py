@@ -9,6 +9,7 @@ The record's shape (``txt_record`` / ``room_from_record``) is pure and tested wi
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import re
@@ -192,17 +193,23 @@ def _dns_label(text: str, limit: int = 63) -> str:
     return text.encode("utf-8")[:limit].decode("utf-8", "ignore").strip(" .") or "lanchat"
 
 
-def _host_label(port: int) -> str:
-    """A DNS host name of this machine for the announcement, unique per port."""
+def _host_label(port: int, addresses: list[str]) -> str:
+    """A DNS host name of this machine for the announcement, unique per port and per machine.
+
+    Machines installed from one image share a host name (a school lab's, a class's Raspberry
+    Pis): two serving on the same port would claim one name, and a browser would merge their
+    addresses into one room. A digest of the addresses announced, which no two machines on a
+    LAN share, keeps each apart."""
     base = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]).strip("-") or "lanchat"
-    return f"{base[:40]}-lanchat-{port}.local."
+    digest = hashlib.sha256(",".join(sorted(addresses)).encode()).hexdigest()[:8]
+    return f"{base[:32]}-lanchat-{port}-{digest}.local."
 
 
 class Announcer:
     """Announces one room while a server runs. ``start()`` returns at once; ``close()`` says goodbye.
 
     Registering takes about two seconds (multicast DNS first probes that nobody else has the
-    name; a room of the same name gets " (2)" added), so it runs in a thread and reports through
+    name; a room of the same name gets "-2" added), so it runs in a thread and reports through
     ``on_done(name or None, problem or None)``.
     """
 
@@ -244,17 +251,20 @@ class Announcer:
                     zeroconf.close()
                     return
                 self._zeroconf = zeroconf
-            info = ServiceInfo(
-                SERVICE_TYPE,
-                f"{_dns_label(self.room)}.{SERVICE_TYPE}",
-                port=self.port,
-                properties=self.properties,
-                server=_host_label(self.port),
-                parsed_addresses=self.addresses,
-            )
+            def service(instance: str) -> ServiceInfo:
+                return ServiceInfo(SERVICE_TYPE, f"{instance}.{SERVICE_TYPE}", port=self.port, properties=self.properties,
+                                   server=_host_label(self.port, self.addresses), parsed_addresses=self.addresses)
+
+            info = service(_dns_label(self.room))
             zeroconf.register_service(info, allow_name_change=True)
-            self._info = info
             self.announced_as = info.name.removesuffix("." + SERVICE_TYPE)
+            if self.announced_as != _dns_label(self.room):
+                # another room had the name ("lab room" is now "lab room-2"): the record says so
+                # too, so the lists show the name the host's screen shows, not two "lab room"s
+                self.properties["room"] = clean_room_name(self.announced_as)
+                info = service(self.announced_as)
+                zeroconf.update_service(info)
+            self._info = info
         except DiscoveryError as exc:
             problem = str(exc)
         except Exception as exc:  # noqa: BLE001 - an announcement is a courtesy; the room works without it

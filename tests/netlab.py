@@ -75,6 +75,22 @@ class Lab:
             self._check("-n", ns, "link", "set", name, "up")
             self._check("-n", ns, "route", "add", "224.0.0.0/4", "dev", name)
 
+    def switch(self, *machines: tuple[str, str]) -> None:
+        """A bare switch (a bridge in a namespace of its own) and a cable from it to each
+        ``(namespace, address)``, its end named lan0, up, with the multicast route as in ``link``."""
+        box = self.namespace("S")
+        self._check("-n", box, "link", "add", "br0", "type", "bridge")
+        self._check("-n", box, "link", "set", "br0", "up")
+        for number, (ns, address) in enumerate(machines):
+            port = f"port{number}"
+            self._check("link", "add", f"{self.tag}a", "netns", ns, "type", "veth", "peer", "name", port, "netns", box)
+            self._check("-n", box, "link", "set", port, "master", "br0")
+            self._check("-n", box, "link", "set", port, "up")
+            self._check("-n", ns, "link", "set", f"{self.tag}a", "name", "lan0")
+            self._check("-n", ns, "addr", "add", address, "dev", "lan0")
+            self._check("-n", ns, "link", "set", "lan0", "up")
+            self._check("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lan0")
+
     def ip(self, ns: str, *args: str) -> None:
         """Any other set-up inside ``ns``, e.g. ``lab.ip(ns, "link", "add", "docker0", "type", "dummy")``."""
         self._check("-n", ns, *args)

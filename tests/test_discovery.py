@@ -128,6 +128,25 @@ def test_no_room_anywhere_says_what_to_try(lab):
     rooms.expect(r"no lanchat room found")
 
 
+def test_two_machines_with_the_same_name_on_the_default_port_are_two_rooms(lab):
+    """A school lab's machines come from one image, all called the same (as these namespaces
+    are): two of them serving on port 3580 announced the same mDNS host name, so bob's list
+    merged them into one room with both addresses, and `connect` joined either. The fixed port
+    is safe: each server is inside a namespace of this test's own."""
+    ann, bob, cat = lab.namespace("A"), lab.namespace("B"), lab.namespace("C")
+    lab.switch((ann, f"{ANN}/24"), (bob, f"{BOB}/24"), (cat, "198.18.0.3/24"))
+    announced = {}
+    for ns, address in ((ann, ANN), (cat, "198.18.0.3")):
+        server = lab.run(ns, "serve", "--headless", "--no-history", "--room", "lab room")
+        server.expect(r"listening on port 3580")
+        announced[address] = server.expect(r"announced as '(.*)' on the local network", timeout=15).group(1)
+    assert sorted(announced.values()) == ["lab room", "lab room-2"]  # multicast DNS renamed the second
+    rooms = rooms_seen(lab, bob)
+    assert sorted((r["address"], r["addresses"]) for r in rooms) == [(ANN, [ANN]), ("198.18.0.3", ["198.18.0.3"])], rooms
+    # and each is listed under the name its host's screen shows, not as two "lab room"s
+    assert {r["address"]: r["room"] for r in rooms} == announced
+
+
 def test_no_announce_keeps_a_room_off_the_list(lab):
     ann, bob = classroom(lab)
     serve_room(lab, ann, "--room", "quiet room", "--no-announce")
