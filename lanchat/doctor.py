@@ -131,7 +131,7 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
     A TLS room answers plain bytes with a fatal ``use-tls`` (``bad-frame`` from older servers;
     PROTOCOL.md, TLS: mixed ends):
     then the same question is asked again over TLS, and the detail is its fingerprint.
-    Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, unknown-host.
+    Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, host-unreachable, unknown-host.
     """
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
@@ -142,7 +142,11 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
     except TimeoutError:
         return "timeout", f"no answer within {timeout:g} s"
     except OSError as exc:
-        return "unreachable", exc.strerror or str(exc)
+        # "No route to host" is a machine that did not answer on this network, or a firewall
+        # that refused with an ICMP "prohibited" (firewalld's way); "Network is unreachable":
+        # no route from here at all
+        outcome = "host-unreachable" if exc.errno == errno.EHOSTUNREACH else "unreachable"
+        return outcome, exc.strerror or str(exc)
     with sock:
         outcome, detail = _ask_who(sock, timeout)
     if outcome == "tls?":
@@ -209,6 +213,9 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool) -> C
                    "or the Wi-Fi isolates devices from each other (guest networks do): try a cable, a phone hotspot, "
                    "or ask for the network to allow it",
         "unreachable": "this machine has no route there: are both on the same network?",
+        "host-unreachable": f"a firewall on that machine refuses port {target.port} (firewalld does so by default: "
+                            f"there, `sudo firewall-cmd --add-port={target.port}/tcp`), or the machine is off or not "
+                            "on this network",
         "unknown-host": "check the spelling, or use the numeric address `lanchat serve` prints",
         "other": "that port belongs to another program: ask the host which port `lanchat serve` printed",
     }
@@ -352,7 +359,7 @@ def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
                "it again")
     else:
         fix = (f"the room's machine is on this network (its announcement arrived), but its port gets no answer: a "
-               f"firewall on the host's machine most likely drops TCP port {port}; the host can run `lanchat doctor` "
+               f"firewall on the host's machine most likely drops or refuses TCP port {port}; the host can run `lanchat doctor` "
                "there to find it, and allow the port (or the Wi-Fi isolates devices; try a cable or a phone hotspot)")
     return Check("discovery", "fail",
                  f"{len(rooms)} room(s) seen on this network, {len(unreachable)} not reachable from here", fix,

@@ -193,14 +193,15 @@ def test_the_doctor_sees_a_room_across_the_lan(lab):
     assert code == 0
 
 
-def block_port(lab, ns: str, port: int) -> None:
-    """A firewall on ``ns`` that drops TCP ``port`` without a word (nftables), as many do."""
+def block_port(lab, ns: str, port: int, *, verdict: tuple[str, ...] = ("drop",)) -> None:
+    """A firewall on ``ns`` that drops TCP ``port`` without a word (nftables), as many do;
+    ``verdict``: another way, e.g. firewalld's default ("reject", "with", "icmp", "type", "host-prohibited")."""
     if shutil.which("nft") is None:
         pytest.skip("needs the nft command (nftables) to block a port inside a namespace")
     for command in (
         ["add", "table", "inet", "lanchat_test"],
         ["add", "chain", "inet", "lanchat_test", "input", "{ type filter hook input priority 0; policy accept; }"],
-        ["add", "rule", "inet", "lanchat_test", "input", "tcp", "dport", str(port), "drop"],
+        ["add", "rule", "inet", "lanchat_test", "input", "tcp", "dport", str(port), *verdict],
     ):
         done = lab.run_command(ns, "nft", *command)
         assert done.returncode == 0, done.stderr
@@ -224,6 +225,22 @@ def test_an_announced_room_whose_port_is_dropped_is_not_all_good(lab):
     assert found["details"] == [f"ann's room on 198.18.0.1:{port} (full-duplex, host {socket.gethostname()}): "
                                 "no answer within 3 s"]
     assert "firewall on the host's machine" in found["fix"] and f"port {port}" in found["fix"]
+
+
+def test_a_port_refused_the_firewalld_way_is_named_a_firewall_not_a_missing_route(lab):
+    """firewalld (Fedora's default) refuses a closed port with an ICMP 'host prohibited':
+    connect reads "No route to host", and the doctor said "this machine has no route there:
+    are both on the same network?" of a machine on the same network."""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann, "198.18.0.1/24", bob, "198.18.0.2/24")
+    server = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--no-announce")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    block_port(lab, ann, int(port), verdict=("reject", "with", "icmp", "type", "host-prohibited"))
+    code, checks = doctor("198.18.0.1", port, program=lab.program(bob))
+    assert code == 1
+    found = checks["server"]
+    assert found["status"] == "fail" and "No route to host" in found["summary"], found
+    assert "no route there" not in found["fix"] and "firewall" in found["fix"], found
 
 
 # ------------------------------------------------------------ judged from facts
@@ -261,7 +278,7 @@ def test_port_judged():
 
 def test_server_judged_for_every_outcome():
     target = Target("192.168.1.20", 3580)
-    for outcome in ("refused", "timeout", "unreachable", "unknown-host", "other"):
+    for outcome in ("refused", "timeout", "unreachable", "host-unreachable", "unknown-host", "other"):
         check = judge_server(target, outcome, "why", asked=True)
         assert check.status == "fail" and check.fix, outcome
     assert "isolates devices" in judge_server(target, "timeout", "why", asked=True).fix
