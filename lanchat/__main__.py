@@ -985,7 +985,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
         try:
             sock = connect(endpoint)
         except TransportError as exc:
-            return _fail(str(exc))
+            if endpoint.is_unix or exc.refused:  # a refusal is plain: nothing listens there (one line)
+                return _fail(str(exc))
+            # no answer, no route: the doctor checks what stands between here and there
+            return _fail(f"{exc}\n  `lanchat doctor {endpoint.host} {endpoint.port}` says what is in the way")
     if endpoint.is_unix:
         warning = _unix_owner_warning(sock, endpoint.path, args.server_owner)
         if warning:

@@ -25,7 +25,12 @@ _OUR_SOCKET_FILES: dict[str, tuple[int, int]] = {}
 
 
 class TransportError(Exception):
-    """A socket operation failed for a reason worth one line to the user."""
+    """A socket operation failed for a reason worth one line to the user. ``refused``: a
+    connection was refused (the machine answered: nothing listens there)."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -267,7 +272,7 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
         raise TransportError(f"cannot find host {endpoint.host!r}") from None
     except ConnectionRefusedError:
         raise TransportError(
-            f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?"
+            f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?", refused=True
         ) from None
     except TimeoutError:
         raise TransportError(f"timed out connecting to {endpoint.describe()}") from None

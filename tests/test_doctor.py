@@ -143,6 +143,19 @@ def test_nothing_listening_at_a_named_address_fails_with_what_to_check():
     assert "lanchat serve" in checks["server"]["fix"]
 
 
+def test_a_connect_that_gets_no_answer_points_to_the_doctor_for_that_address(lab):
+    """`lanchat connect ADDRESS` whose packets are dropped said only "timed out connecting"
+    (after 10 s): it now names the command that says what is in the way. (A refusal stays one
+    line: test_cli::test_no_server_there_is_one_clear_line.)"""
+    ann, bob = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann, "198.18.0.1/24", bob, "198.18.0.2/24")
+    block_port(lab, ann, 3580, verdict=("reject", "with", "icmp", "type", "host-prohibited"))  # at once, not 10 s
+    proc = lab.run(bob, "connect", "198.18.0.1", "--name", "bob", stdin=False)
+    assert proc.wait(30) == 1
+    proc.expect(r"cannot connect to 198\.18\.0\.1:3580: No route to host")
+    proc.expect(r"^  `lanchat doctor 198\.18\.0\.1 3580` says what is in the way$")
+
+
 def test_the_text_report_has_a_fix_under_each_problem():
     with socket.create_server(("127.0.0.1", 0)) as squatter:
         port = squatter.getsockname()[1]
