@@ -87,6 +87,15 @@ def ann_holding(*typed: str, before: str = "") -> Iterator[Held]:
             frontend.close()
 
 
+
+def cat_passes_and_ann_says_fresh(held) -> None:  # noqa: ANN001 - ann_holding's
+    """cat speaks, so the turn is ann's: what she types now is what goes (nothing held went before it)."""
+    held.cat.send("cat speaks")
+    held.cat.expect(r"turn: waiting for ann")
+    wait_for(lambda: held.loop.session.my_turn, what="ann's turn")
+    held.frontend.type("fresh")
+    held.cat.expect(r"ann: fresh$")
+
 def test_a_mute_drops_the_lines_held_for_the_turn_and_says_so():
     """ann's two lines waited for her turn when teach muted her: nothing was said of them, the
     mute ended, and on her next turn the first went to the room on its own, minutes later and
@@ -99,11 +108,7 @@ def test_a_mute_drops_the_lines_held_for_the_turn_and_says_so():
         assert not held.loop.held and "held" not in held.loop.session.progress
         held.teach.send("/unmute ann")
         wait_for(lambda: "teach unmuted you" in held.frontend.shown, what="the unmute")
-        held.cat.send("cat speaks")
-        held.cat.expect(r"turn: waiting for ann")
-        wait_for(lambda: held.loop.session.my_turn, what="ann's turn")
-        held.frontend.type("fresh")  # her turn: what she types now is what goes
-        held.cat.expect(r"ann: fresh$")
+        cat_passes_and_ann_says_fresh(held)
     assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
 
 
@@ -155,11 +160,7 @@ def test_lines_typed_away_by_a_student_muted_before_the_restart_are_not_kept_for
         assert not held.loop.held and held.loop.held.in_flight is None
         held.teach.send("/unmute ann")
         wait_for(lambda: "teach unmuted you" in held.frontend.shown, what="the unmute")
-        held.cat.send("cat speaks")
-        held.cat.expect(r"turn: waiting for ann")
-        wait_for(lambda: held.loop.session.my_turn, what="ann's turn")
-        held.frontend.type("fresh")
-        held.cat.expect(r"ann: fresh$")
+        cat_passes_and_ann_says_fresh(held)
     assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
 
 
@@ -209,11 +210,7 @@ def test_unsend_drops_the_lines_held_for_the_turn():
         wait_for(lambda: "2 lines you typed were dropped, not sent (/unsend)" in held.frontend.shown, what="the drop")
         held.frontend.type("/unsend")
         wait_for(lambda: "no line you typed waits to be sent" in held.frontend.shown, what="nothing left")
-        held.cat.send("cat speaks")
-        held.cat.expect(r"turn: waiting for ann")
-        wait_for(lambda: held.loop.session.my_turn, what="ann's turn")
-        held.frontend.type("fresh")
-        held.cat.expect(r"ann: fresh$")
+        cat_passes_and_ann_says_fresh(held)
     assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
 
 
