@@ -593,22 +593,29 @@ def test_since_replays_only_newer_messages_and_always_ends_the_replay(tmp_path):
         server.stop()
 
 
+def _ann_and_bob_on_a_link(lab, folder: str):  # noqa: ANN001, ANN202 - the lab fixture; (server, bob's namespace, ann, bob)
+    """Two namespaces on one link: a headless server with history and ann on the first, bob
+    joined from the second; returns the server, bob's namespace and the two clients, welcomed."""
+    ann_ns, bob_ns = lab.namespace("A"), lab.namespace("B")
+    lab.link(ann_ns, "198.18.0.1/24", bob_ns, "198.18.0.2/24")
+    server = lab.run(ann_ns, "serve", "--headless", "--port", "0", "--no-announce",
+                     "--history", os.path.join(folder, "h.sqlite3"))
+    port = server.expect(r"listening on port (\d+)").group(1)
+    ann = lab.run(ann_ns, "connect", "127.0.0.1", port, "--name", "ann")
+    bob = lab.run(bob_ns, "connect", "198.18.0.1", port, "--name", "bob")
+    ann.expect(r"welcome, ann")
+    bob.expect(r"welcome, bob")
+    return server, bob_ns, ann, bob
+
+
 def test_a_wifi_blip_on_a_real_link_loses_nothing(lab):
     """bob's machine loses its link for two seconds (a namespace's veth taken down and up again)
     while ann keeps talking: when the link is back bob has every line, once, whether TCP rode
     the blip out or the client had to rejoin."""
     import time as _time
 
-    ann_ns, bob_ns = lab.namespace("A"), lab.namespace("B")
-    lab.link(ann_ns, "198.18.0.1/24", bob_ns, "198.18.0.2/24")
     with short_tmp_dir() as folder:
-        server = lab.run(ann_ns, "serve", "--headless", "--port", "0", "--no-announce",
-                         "--history", os.path.join(folder, "h.sqlite3"))
-        port = server.expect(r"listening on port (\d+)").group(1)
-        ann = lab.run(ann_ns, "connect", "127.0.0.1", port, "--name", "ann")
-        bob = lab.run(bob_ns, "connect", "198.18.0.1", port, "--name", "bob")
-        ann.expect(r"welcome, ann")
-        bob.expect(r"welcome, bob")
+        server, bob_ns, ann, bob = _ann_and_bob_on_a_link(lab, folder)
         ann.send("before the blip")
         bob.expect(r"ann: before the blip$")
         lab.ip(bob_ns, "link", "set", "lan0", "down")
@@ -632,16 +639,8 @@ def test_a_laptop_back_on_the_wifi_with_a_new_address_rejoins_at_once(lab):
     now sees its own address gone while the machine has a new one, and rejoins at once."""
     import time as _time
 
-    ann_ns, bob_ns = lab.namespace("A"), lab.namespace("B")
-    lab.link(ann_ns, "198.18.0.1/24", bob_ns, "198.18.0.2/24")
     with short_tmp_dir() as folder:
-        server = lab.run(ann_ns, "serve", "--headless", "--port", "0", "--no-announce",
-                         "--history", os.path.join(folder, "h.sqlite3"))
-        port = server.expect(r"listening on port (\d+)").group(1)
-        ann = lab.run(ann_ns, "connect", "127.0.0.1", port, "--name", "ann")
-        bob = lab.run(bob_ns, "connect", "198.18.0.1", port, "--name", "bob")
-        ann.expect(r"welcome, ann")
-        bob.expect(r"welcome, bob")
+        server, bob_ns, ann, bob = _ann_and_bob_on_a_link(lab, folder)
         lab.ip(bob_ns, "link", "set", "lan0", "down")
         lab.ip(bob_ns, "addr", "del", "198.18.0.2/24", "dev", "lan0")
         bob.send("typed while away")
