@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import re
 import time as _time
-from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from . import events as ev
 from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
+from .wording import REMOVALS, everyone_muted_note, nobody_holds_the_turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +94,6 @@ COMMANDS: tuple[Command, ...] = (
 )
 # Removed from the room (PROTOCOL.md, Moderation): the act and the fatal error that follows it
 # both name us, and the client's exit line repeats every fatal error, so we show it only there.
-REMOVALS = frozenset({"kick", "ban"})
 JOIN_LEAVE = "join-leave"  # Line.code of "NAME joined" / "NAME left" notices (/joins off hides them)
 ALIASES = {"/msg": "/w", "/whisper": "/w", "/quit": "/q", "/exit": "/q", "/clients": "/who"}
 # Seed 004's future work spells commands with a backslash (\quit, \clients, \clear): a line that
@@ -148,35 +147,6 @@ InputResult = Outgoing | Quit | Local | Unsend | UiCommand | FileCommand | None
 def _mention_pattern(name_key: str) -> re.Pattern[str]:
     """The name as a whole word: "al" is mentioned in "hi al!" but not in "totally"."""
     return re.compile(r"(?<!\w)" + re.escape(name_key) + r"(?!\w)")
-
-
-_BOT_KEY = ev.name_key(BOT_NAME)
-
-
-def is_bot(name: str, bots: Collection[str] = ()) -> bool:
-    """One of the server's own bots, not a person: flagged so by the server (``bots``: name keys,
-    from welcome, joined and roster; PROTOCOL.md, The colour bot), or, from a server that does
-    not flag them, named as the colour bot (a name no person may take there either)."""
-    key = ev.name_key(name)
-    return key in bots or key == _BOT_KEY
-
-
-def nobody_holds_the_turn(members: list[str], host: str | None, bots: Collection[str] = ()) -> str:
-    """Whom a turn room that nobody holds waits for: someone to join while only the host and
-    bots are here; otherwise everyone here who could hold it is muted (PROTOCOL.md 7), and it
-    waits for an unmute. Said alike by lanchat's screen and to a text participant (textview.py)."""
-    host_key = ev.name_key(host) if host else None
-    if all(ev.name_key(m) == host_key or is_bot(m, bots) for m in members):
-        return "someone to join"
-    return "an unmute"
-
-
-def everyone_muted_note(host: str | None, me: str | None) -> str:
-    """Why a turn room with people in it waits for an unmute, said for ``me``: the host is told
-    what to do about it."""
-    if host and me and ev.name_key(host) == ev.name_key(me):
-        return "everyone else is muted: /unmute NAME, or /mode duplex"
-    return f"everyone{' but the host' if host else ''} is muted"
 
 
 @dataclass

@@ -160,7 +160,7 @@ def answers_go_to_bot(session: Session) -> bool:
 
 def others(session: Session) -> list[str]:
     """The people here besides us (a bot is not a person)."""
-    from .session import is_bot
+    from .wording import is_bot
 
     me = ev.name_key(session.name)
     return [m for m in session.members if ev.name_key(m) != me and not is_bot(m, session.bots)]

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from . import events as ev
 from .moderation import act_line
-from .session import REMOVALS, everyone_muted_note, nobody_holds_the_turn
 from .textsafe import visible
+from .wording import REMOVALS, everyone_muted_note, nobody_holds_the_turn
 
 
 def clock_stamp(when: float) -> str:

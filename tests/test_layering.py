@@ -35,6 +35,7 @@ PURE = (
     "textfold.py",
     "textsafe.py",
     "textview.py",
+    "wording.py",
     "unconfirmed.py",
     "wire.py",
     "ui/editor.py",

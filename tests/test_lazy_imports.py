@@ -43,6 +43,14 @@ def test_a_server_without_tls_loads_no_ssl_and_no_look_alike_table():
     assert not loaded & {"ssl", "_ssl", "lanchat.skeleton_table"}
 
 
+def test_a_server_does_not_load_the_clients_session_to_word_lines_for_nc():
+    """Text participants read the same facts as lanchat's screen (wording.py), without the
+    server loading the client's session and its commands (idle memory: bench/idle_memory.py)."""
+    loaded = modules_after(SERVER_MODULES)
+    assert {"lanchat.textview", "lanchat.wording"} <= loaded  # the check looks where it should
+    assert not loaded & {"lanchat.session", "lanchat.session_social"}
+
+
 def test_ascii_names_joining_and_renaming_need_no_look_alike_table():
     statement = (
         f"{SERVER_MODULES}\n"

@@ -1,0 +1,41 @@
+"""wording.py: facts about the room said alike to every participant: on lanchat's screen
+(session.py) and to a person at nc (textview.py). Pure, and small, so a server that words
+lines for text participants does not load the client's session to do it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from . import events as ev
+from .colourbot import BOT_NAME
+
+REMOVALS = frozenset({"kick", "ban"})  # moderation acts that take someone out of the room
+
+_BOT_KEY = ev.name_key(BOT_NAME)
+
+
+def is_bot(name: str, bots: Collection[str] = ()) -> bool:
+    """One of the server's own bots, not a person: flagged so by the server (``bots``: name keys,
+    from welcome, joined and roster; PROTOCOL.md, The colour bot), or, from a server that does
+    not flag them, named as the colour bot (a name no person may take there either)."""
+    key = ev.name_key(name)
+    return key in bots or key == _BOT_KEY
+
+
+def nobody_holds_the_turn(members: list[str], host: str | None, bots: Collection[str] = ()) -> str:
+    """Whom a turn room that nobody holds waits for: someone to join while only the host and
+    bots are here; otherwise everyone here who could hold it is muted (PROTOCOL.md 7), and it
+    waits for an unmute. Said alike by lanchat's screen and to a text participant (textview.py)."""
+    host_key = ev.name_key(host) if host else None
+    if all(ev.name_key(m) == host_key or is_bot(m, bots) for m in members):
+        return "someone to join"
+    return "an unmute"
+
+
+def everyone_muted_note(host: str | None, me: str | None) -> str:
+    """Why a turn room with people in it waits for an unmute, said for ``me``: the host is told
+    what to do about it."""
+    if host and me and ev.name_key(host) == ev.name_key(me):
+        return "everyone else is muted: /unmute NAME, or /mode duplex"
+    return f"everyone{' but the host' if host else ''} is muted"
