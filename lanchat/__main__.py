@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time as _time
+from collections.abc import Callable
 from pathlib import Path
 
 # Light, and imported up front on purpose: the log must work when the process is out of file
@@ -852,10 +853,17 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     from .netinfo import every_address
 
     host = listener.getsockname()[0]
+    now: Callable[[], list[str]] | None = None  # bound to one address, the room cannot move
     if host in ("::", "0.0.0.0"):
         ipv6 = listener.family == socket.AF_INET6
-        # a link-local address is announced without its zone: each joiner has its own (discovery.browse)
-        addresses = [a.address.partition("%")[0] for a in addresses_to_announce(every_address()) if ipv6 or a.version == 4]
+
+        def now_here() -> list[str]:
+            # a link-local address is announced without its zone: each joiner has its own (discovery.browse)
+            return [a.address.partition("%")[0] for a in addresses_to_announce(every_address()) if ipv6 or a.version == 4]
+
+        now = now_here
+
+        addresses = now_here()
     else:
         addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
     if not addresses:
@@ -881,7 +889,36 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         fingerprint=fingerprint,
         on_done=done,
     )
+    if now is not None:
+        # started with the announcer (serve): re-announced where this machine is now
+        announcer.on_start = lambda: _follow_addresses(announcer, now, log)
     return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
+
+
+ADDRESS_POLL_SECONDS = 3.0  # how often a server looks whether this machine's addresses changed
+
+
+def _follow_addresses(announcer, addresses_now, log) -> None:  # noqa: ANN001
+    """Watch this machine's addresses while the room is announced (a thread: netinfo reads are
+    cheap, every ADDRESS_POLL_SECONDS): when they change (the host's laptop left the Wi-Fi and
+    came back with another lease), announce the room again at the new ones, so the clients
+    following its announcement (discovery.RoomWatch) rejoin there, and say the new join lines."""
+
+    def run() -> None:
+        known = list(announcer.addresses)
+        while not announcer.stopped.wait(ADDRESS_POLL_SECONDS):
+            current = addresses_now()
+            if not current or current == known:
+                continue  # no network at all: the same address may come back
+            known = current
+            announcer.move(current)
+            if log is not None:
+                joins = "; ".join(f"lanchat connect {address} {announcer.port}" for address in current)
+                log(f"this machine's address changed: announcing the room again; join with: {joins}")
+
+    import threading
+
+    threading.Thread(target=run, name="lanchat-addresses", daemon=True).start()
 
 
 def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None = None) -> list[str]:  # noqa: ANN001
@@ -1415,25 +1452,71 @@ def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001
     """Connect and join again as the same person (client.Reconnect retries with this): the same
     name, key and password, and over TLS only to the very certificate first trusted.
     ``where`` is (endpoint, pinned fingerprint or None)."""
-    from .client import join
+    return _Rejoin(where, session, key=key, password=password, binding=binding)
 
-    endpoint, pinned = where
-    # runs on client.Reconnect's worker thread, under the full screen: never a prompt
-    quiet_password = getattr(password, "without_asking", password)
 
-    def rejoin():  # noqa: ANN202
-        sock = _reconnect(endpoint, pinned)
+class _Rejoin:
+    """_rejoiner's callable. While in a room that is announced on the local network, it follows
+    the announcement (discovery.RoomWatch): when the room is announced at another address (the
+    host's laptop got a new lease), ``moved()`` says so and the rejoin goes there, over TLS
+    still only to the certificate pinned; a room of another name, host or fingerprint is
+    never followed."""
+
+    def __init__(self, where, session, *, key, password, binding: bytes) -> None:  # noqa: ANN001
+        self.endpoint, self.pinned = where
+        self.session, self.key, self.binding = session, key, binding
+        # runs on client.Reconnect's worker thread, under the full screen: never a prompt
+        self.password = getattr(password, "without_asking", password)
+        self.watch = _room_watch(self.endpoint, self.pinned)
+
+    def moved(self) -> bool:
+        """Is the room now announced elsewhere than where we are connected?"""
+        return self.watch is not None and self.watch.moved_to(self.endpoint.host) is not None
+
+    def __call__(self):  # noqa: ANN204
+        from .client import join
+        from .transport import Endpoint
+
+        endpoint = self.endpoint
+        room = self.watch.moved_to(endpoint.host) if self.watch is not None else None
+        if room is not None:
+            endpoint = Endpoint(host=room.address, port=room.port)
+        sock = _reconnect(endpoint, self.pinned)
         try:
             proto, welcome, early = join(
-                sock, session.name, timeout=5.0, key=key, password=quiet_password, binding=binding,
-                resume=session.rejoin.resume, since=session.rejoin.last_seen,
+                sock, self.session.name, timeout=5.0, key=self.key, password=self.password, binding=self.binding,
+                resume=self.session.rejoin.resume, since=self.session.rejoin.last_seen,
             )
         except BaseException:
             sock.close()
             raise
+        self.endpoint = endpoint  # joined there: the room is followed from its new address on
         return sock, proto, welcome, early
 
-    return rejoin
+    def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+
+
+def _room_watch(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
+    """A discovery.RoomWatch for a room joined at a network address, started; None for a socket
+    file, loopback, or where zeroconf is missing."""
+    import importlib.util
+    import ipaddress
+
+    if endpoint.is_unix or importlib.util.find_spec("zeroconf") is None:
+        return None
+    try:
+        if ipaddress.ip_address(endpoint.host.partition("%")[0]).is_loopback:
+            return None
+    except ValueError:  # a host name: the announcement lists addresses only
+        return None
+    from .discovery import RoomWatch
+    from .netinfo import local_networks
+
+    watch = RoomWatch(address=endpoint.host, port=endpoint.port, fingerprint=pinned, networks=local_networks())
+    watch.start()
+    return watch
 
 
 def _let_the_end_be_read(frontend, session, role: str, stops) -> None:  # noqa: ANN001

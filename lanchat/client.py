@@ -324,6 +324,9 @@ class Reconnect:
                         result[0].close()
         for end in (self._wake_read, self._wake_write):
             end.close()
+        close_rejoin = getattr(self.rejoin, "close", None)  # what it watches (__main__._Rejoin: the room's announcement)
+        if close_rejoin is not None:
+            close_rejoin()
 
     def drop_queued(self, loop: ClientLoop) -> int:
         """Forget what was typed while away and what was to be sent again (the chat ends);
@@ -1062,7 +1065,10 @@ def watch_address(loop: ClientLoop) -> None:
     if reconnect is None or reconnect.offline or loop.quitting or loop.outcome is not None or now < loop.address_check_at:
         return
     loop.address_check_at = now + ADDRESS_CHECK_SECONDS
-    if left_behind(loop.sock):
+    # or the room's announcement says it moved (the host's laptop got another address): the
+    # rejoin goes there (the rejoin's ``moved``, __main__._Rejoin, a discovery.RoomWatch)
+    moved = getattr(reconnect.rejoin, "moved", None)
+    if left_behind(loop.sock) or (moved is not None and moved()):
         reconnect.lost(loop, [])
 
 

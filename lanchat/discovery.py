@@ -33,6 +33,7 @@ MAX_FIELD_CHARS = 64  # any other TXT value we show
 MAX_ROOMS = 64  # a network that announces more is not a classroom; the rest are not looked up
 BROWSE_SECONDS = 2.0
 RESOLVE_MS = 1000  # to ask one room for its details, if the announcement did not bring them
+WATCH_SECONDS = 5.0  # a client in a room looks at its announcement again at least this often
 
 
 @dataclass(frozen=True)
@@ -234,11 +235,15 @@ class Announcer:
         self._info: ServiceInfo | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self.stopped = threading.Event()  # set by close(): a watcher of this machine's addresses stops
+        self.on_start: Callable[[], None] | None = None  # called by start(), e.g. to start that watcher
         self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)
         self.announced_as: str | None = None
 
     def start(self) -> None:
         self._thread.start()
+        if self.on_start is not None:
+            self.on_start()
 
     def _register(self) -> None:
         problem = None
@@ -272,10 +277,32 @@ class Announcer:
         if self.on_done is not None and not self._closed:  # a problem caused by closing is no news
             self.on_done(self.announced_as, problem)
 
+    def move(self, addresses: list[str]) -> None:
+        """Announce the room again at ``addresses``: this machine's changed (a laptop back on the
+        Wi-Fi with another lease). zeroconf's sockets are bound to the old addresses, so it is
+        closed and opened afresh, as at ``start()``; ``on_done`` reports the new announcement."""
+        with self._lock:
+            if self._closed:
+                return
+            zeroconf, self._zeroconf = self._zeroconf, None
+            self.addresses, self._info, self.announced_as = addresses, None, None
+            self.properties["room"] = self.room
+            old_thread = self._thread
+            self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)
+        if zeroconf is not None:
+            try:
+                zeroconf.close()
+            except Exception:  # noqa: BLE001, S110 - its old addresses are gone anyway
+                pass
+        if old_thread.is_alive():
+            old_thread.join(5)
+        self._thread.start()
+
     def close(self) -> None:
         """Withdraw the announcement (goodbye packets) and stop; safe to call twice."""
         with self._lock:
             self._closed = True
+            self.stopped.set()
             zeroconf, self._zeroconf = self._zeroconf, None
         if zeroconf is not None:
             try:
@@ -344,3 +371,91 @@ def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) ->
     finally:
         zeroconf.close()
     return sorted(rooms.values(), key=lambda r: (r.name.lower(), r.where))
+
+
+class RoomWatch:
+    """Follows, while a client is in a room, the announcement of that room: where it is now.
+
+    The room is the one announced at the address and port joined (and, over TLS, with the
+    fingerprint pinned); from then on it is known by its announced name, host and port, and
+    ``moved_to(address)`` says where it went if it is no longer announced at ``address``. It
+    listens (a browser, woken by the room's own re-announcement) on a thread of its own, and
+    never raises: without multicast DNS it just never knows anything."""
+
+    def __init__(self, *, address: str, port: int, fingerprint: str | None, networks: Iterable = ()) -> None:
+        self.address = address
+        self.port = port
+        self.fingerprint = fingerprint
+        self.networks = list(networks)
+        self.identity: tuple[str, str, int, str | None] | None = None  # (name, host, port, fingerprint)
+        self.latest: RoomInfo | None = None
+        self._changed = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lanchat-roomwatch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def matches(self, room: RoomInfo) -> bool:
+        """Is ``room`` the one joined? Before it is known: announced at the address joined."""
+        if room.port != self.port or room.fingerprint != self.fingerprint:
+            return False
+        if self.identity is None:
+            return self.address in room.addresses
+        return (room.name, room.host, room.port, room.fingerprint) == self.identity
+
+    def moved_to(self, address: str) -> RoomInfo | None:
+        """The room, when it is now announced elsewhere than ``address``; else None."""
+        room = self.latest
+        if room is None or address in room.addresses:
+            return None
+        return room
+
+    def _run(self) -> None:
+        try:
+            from zeroconf import ServiceBrowser, ServiceStateChange
+
+            zeroconf = _open_zeroconf()
+        except Exception:  # noqa: BLE001 - no multicast DNS here: the room is rejoined where it was
+            return
+        names: dict[str, None] = {}
+
+        def on_change(zeroconf, service_type: str, name: str, state_change) -> None:  # noqa: ANN001
+            if state_change is ServiceStateChange.Removed:
+                names.pop(name, None)
+            elif len(names) < MAX_ROOMS:
+                names[name] = None
+            self._changed.set()
+
+        try:
+            browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[on_change])
+            while not self._stop.is_set():
+                self._changed.wait(WATCH_SECONDS)
+                self._changed.clear()
+                if not self._stop.is_set():
+                    self._look(zeroconf, list(names))
+            browser.cancel()
+        except Exception:  # noqa: BLE001, S110 - a courtesy: the rejoin goes on without it
+            pass
+        finally:
+            zeroconf.close()
+
+    def _look(self, zeroconf, names: list[str]) -> None:  # noqa: ANN001
+        from zeroconf import ServiceInfo
+
+        for name in names:
+            info: ServiceInfo | None = ServiceInfo(SERVICE_TYPE, name)
+            if info is None or not info.load_from_cache(zeroconf):
+                info = zeroconf.get_service_info(SERVICE_TYPE, name, timeout=RESOLVE_MS)
+            if info is None:
+                continue
+            room = room_from_record(name, [_zone_by_name(a) for a in info.parsed_scoped_addresses()], info.port,
+                                    info.properties or {})
+            if room is not None and self.matches(room):
+                self.identity = (room.name, room.host, room.port, room.fingerprint)
+                self.latest = pick_address(room, self.networks)
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._changed.set()

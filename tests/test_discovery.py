@@ -262,3 +262,77 @@ def test_a_tls_room_is_announced_with_its_fingerprint_and_joined_pinned_to_it(la
     bob_proc.expect(r"the room announced its TLS fingerprint \(compare it with the host's\):$")
     bob_proc.expect(rf"^  {re.escape(pin)}$")
     assert "--fingerprint" not in bob_proc.output, bob_proc.output
+
+
+# ------------------------------------------------------------ the host's laptop moves
+
+MOVED = "198.18.0.5"
+
+
+def move_the_host(lab: Lab, ns: str) -> None:
+    """ann's laptop leaves the Wi-Fi and comes back with another lease (its multicast route stays)."""
+    lab.ip(ns, "addr", "del", f"{ANN}/24", "dev", "lan0")
+    lab.ip(ns, "addr", "add", f"{MOVED}/24", "dev", "lan0")
+
+
+def test_a_server_whose_address_changes_announces_the_room_again_there(lab):
+    from helpers import wait_for
+
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "ann's room")
+    assert [r["address"] for r in rooms_seen(lab, bob)] == [ANN]
+    move_the_host(lab, ann)
+    server.expect(rf"this machine's address changed: announcing the room again; join with: lanchat connect "
+                  rf"{re.escape(MOVED)} {port}$", timeout=10)
+    server.expect(r'announced as .ann.s room. on the local network', timeout=15)
+    found = wait_for(lambda: [r for r in rooms_seen(lab, bob) if r["address"] == MOVED], timeout=20,
+                     what="the room announced at its new address")
+    assert [(r["room"], r["port"]) for r in found] == [("ann's room", port)]
+
+
+@pytest.mark.parametrize("how", ["found", "by address", "tls"])
+def test_a_client_follows_a_room_whose_host_got_a_new_address_and_nothing_typed_is_lost(lab, how):
+    """bob is in ann's room (found by discovery, joined by address, or over TLS pinned to the
+    announced fingerprint) when ann's laptop gets another address: the room is announced there,
+    bob's client sees it, rejoins there, and the line he typed meanwhile arrives once."""
+    ann_ns, bob_ns = classroom(lab)
+    server, port = serve_room(lab, ann_ns, "--room", "ann's room", *(["--tls"] if how == "tls" else []))
+    pin = ["--fingerprint", server.expect(r"fingerprint is (SHA256:\S+)").group(1)] if how == "tls" else []
+    ann = lab.run(ann_ns, "connect", "127.0.0.1", str(port), "--name", "ann", *pin)
+    ann.expect(r"welcome, ann")
+    where = [ANN, str(port)] if how == "by address" else []
+    bob = lab.run(bob_ns, "connect", *where, "--name", "bob")
+    bob.expect(r"welcome, bob", timeout=15)
+    move_the_host(lab, ann_ns)
+    bob.send("typed while the host moved")
+    ann.expect(r"bob: typed while the host moved$", timeout=30)
+    bob.send("typed once back")
+    ann.expect(r"bob: typed once back$", timeout=10)
+    for text in ("typed while the host moved", "typed once back"):
+        assert sum(line.endswith(f"bob: {text}") for line in ann.lines) == 1, ann.output
+
+
+def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
+    """discovery.RoomWatch: the room joined is the one announced at the address joined (with the
+    fingerprint pinned); after that, another room (name, host, port or fingerprint) is never it."""
+    from lanchat.discovery import RoomWatch
+
+    pin = "SHA256:" + "A" * 43
+    watch = RoomWatch(address=ANN, port=3580, fingerprint=pin)
+    room = RoomInfo(name="ann's room", host="annlaptop", addresses=(ANN,), port=3580, fingerprint=pin)
+    assert not watch.matches(RoomInfo(name="ann's room", host="annlaptop", addresses=(ANN,), port=3580))  # no TLS
+    assert not watch.matches(RoomInfo(name="ann's room", host="annlaptop", addresses=(BOB,), port=3580, fingerprint=pin))
+    assert watch.matches(room)
+    watch.identity, watch.latest = ("ann's room", "annlaptop", 3580, pin), room
+    assert watch.moved_to(ANN) is None
+    moved = RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.5",), port=3580, fingerprint=pin)
+    assert watch.matches(moved)
+    for other in (
+        RoomInfo(name="cat's room", host="annlaptop", addresses=("198.18.0.5",), port=3580, fingerprint=pin),
+        RoomInfo(name="ann's room", host="catlaptop", addresses=("198.18.0.5",), port=3580, fingerprint=pin),
+        RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.5",), port=3581, fingerprint=pin),
+        RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.5",), port=3580, fingerprint="SHA256:" + "B" * 43),
+    ):
+        assert not watch.matches(other), other
+    watch.latest = moved
+    assert watch.moved_to(ANN) == moved and watch.moved_to("198.18.0.5") is None
