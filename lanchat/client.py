@@ -38,7 +38,7 @@ from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiComman
 from .stopsignals import StopSignals
 from .textsafe import visible
 from .tls import looks_like_tls
-from .transport import TransportError, left_behind, set_receive_buffer
+from .transport import TransportError, left_behind, set_keepalive, set_receive_buffer
 from .unconfirmed import ECHOES, NEEDS_THE_TURN, TYPED_ONLY_REFUSALS, HeldForTurn, Unconfirmed
 
 READ_BYTES = 256 * 1024
@@ -252,6 +252,7 @@ class Reconnect:
                 sock.close()
             return
         loop.sock, loop.proto = sock, proto
+        loop.in_doubt = False  # a new connection, with the usual keepalive
         assert self.offline_since is not None
         self.rejoined = (time.monotonic(), self.offline_since)
         self.offline_since = self.shutdown_reason = None
@@ -658,6 +659,7 @@ class ClientLoop:
         self.reconnect = Reconnect(rejoin, after_shutdown=rejoin_after_shutdown) if rejoin is not None else None
         self.paced = Paced()  # lines held to the room's flood limit (pacing.py)
         self.address_check_at = time.monotonic() + ADDRESS_CHECK_SECONDS  # watch_address
+        self.in_doubt = False  # the room announced elsewhere: keepalive asks quickly (watch_address)
 
     # ---------------------------------------------------------------- the loop
 
@@ -1065,11 +1067,18 @@ def watch_address(loop: ClientLoop) -> None:
     if reconnect is None or reconnect.offline or loop.quitting or loop.outcome is not None or now < loop.address_check_at:
         return
     loop.address_check_at = now + ADDRESS_CHECK_SECONDS
-    # or the room's announcement says it moved (the host's laptop got another address): the
-    # rejoin goes there (the rejoin's ``moved``, __main__._Rejoin, a discovery.RoomWatch)
-    moved = getattr(reconnect.rejoin, "moved", None)
-    if left_behind(loop.sock) or (moved is not None and moved()):
+    if left_behind(loop.sock):
         reconnect.lost(loop, [])
+        return
+    # The room's announcement says it moved (the host's laptop got another address: the
+    # rejoin's ``moved``, __main__._Rejoin, a discovery.RoomWatch): an announcement is no
+    # proof (anyone on the LAN can send one), so the connection is only asked whether it is
+    # alive, by TCP keepalive within seconds; a dead one ends and the rejoin goes there.
+    moved = getattr(reconnect.rejoin, "moved", None)
+    in_doubt = moved is not None and moved()
+    if in_doubt is not loop.in_doubt:
+        loop.in_doubt = in_doubt
+        set_keepalive(loop.sock, quick=in_doubt)
 
 
 def also_due(loop: ClientLoop, timeout: float | None) -> float | None:

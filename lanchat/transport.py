@@ -70,15 +70,26 @@ KEEPALIVE_PROBES = 4
 USER_TIMEOUT_SECONDS = 60
 
 
-def set_keepalive(sock: socket.socket) -> None:
+# A room announced at another address (its host got a new lease): is the connection still
+# alive? Probed after 1 s of quiet, every second, given up after 2 unanswered, and data sent
+# unacknowledged for 5 s ends it. A peer that is there answers (on a LAN, in milliseconds) and
+# nothing changes, so a false announcement cannot end a chat.
+QUICK_KEEPALIVE = (1, 1, 2, 5)
+
+
+def set_keepalive(sock: socket.socket, *, quick: bool = False) -> None:
     """TCP keepalive on ``sock`` so a half-open peer is noticed (where the platform allows),
-    with the module's numbers (read at each call, so a test can shorten them)."""
+    with the module's numbers (read at each call, so a test can shorten them); ``quick``: the
+    connection is in doubt, find out within seconds (QUICK_KEEPALIVE)."""
+    idle, interval, probes, unacknowledged = (
+        QUICK_KEEPALIVE if quick else (KEEPALIVE_IDLE_SECONDS, KEEPALIVE_INTERVAL_SECONDS, KEEPALIVE_PROBES, USER_TIMEOUT_SECONDS)
+    )
     options = [
         (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPIDLE", None), KEEPALIVE_IDLE_SECONDS),
-        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPINTVL", None), KEEPALIVE_INTERVAL_SECONDS),
-        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_PROBES),
-        (socket.IPPROTO_TCP, getattr(socket, "TCP_USER_TIMEOUT", None), USER_TIMEOUT_SECONDS * 1000),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPIDLE", None), idle),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPINTVL", None), interval),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPCNT", None), probes),
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_USER_TIMEOUT", None), unacknowledged * 1000),
     ]
     for level, option, value in options:
         if option is not None:

@@ -336,3 +336,39 @@ def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
         assert not watch.matches(other), other
     watch.latest = moved
     assert watch.moved_to(ANN) == moved and watch.moved_to("198.18.0.5") is None
+
+
+def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat():
+    """From the attacker's side: anyone on the LAN can announce "ann's room" at another address.
+    The client only asks its connection whether it is alive (TCP keepalive within seconds); a
+    server that is there answers, so the chat goes on and nothing is rejoined."""
+    import socket
+    import time
+    from types import SimpleNamespace
+
+    from lanchat.client import watch_address
+
+    lost: list[object] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        server, _ = listener.accept()
+        with client, server:
+            reconnect = SimpleNamespace(offline=False, rejoin=SimpleNamespace(moved=lambda: True), lost=lambda *a: lost.append(a))
+            loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=client, in_doubt=False)
+            watch_address(loop)  # type: ignore[arg-type]
+            assert loop.in_doubt and not lost
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 1
+                assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 5000
+            time.sleep(3.5)  # longer than a dead connection takes to be noticed now: the outage that is not
+            client.sendall(b"still here?")
+            server.settimeout(5)
+            assert server.recv(100) == b"still here?"
+            server.sendall(b"yes")
+            assert client.recv(100) == b"yes"
+            reconnect.rejoin.moved = lambda: False  # the announcement is gone: the usual keepalive again
+            loop.address_check_at = 0.0
+            watch_address(loop)  # type: ignore[arg-type]
+            assert not loop.in_doubt and not lost
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 20
