@@ -1468,6 +1468,7 @@ class _Rejoin:
         # runs on client.Reconnect's worker thread, under the full screen: never a prompt
         self.password = getattr(password, "without_asking", password)
         self.watch = _room_watch(self.endpoint, self.pinned)
+        self.tries = 0  # rejoin attempts since the last join
 
     def moved(self) -> bool:
         """Is the room now announced elsewhere than where we are connected?"""
@@ -1479,7 +1480,10 @@ class _Rejoin:
 
         endpoint = self.endpoint
         room = self.watch.moved_to(endpoint.host) if self.watch is not None else None
-        if room is not None:
+        self.tries += 1
+        # Tries alternate between where the room is announced now and where it was: anyone can
+        # announce a room, and a false one must not keep a student from a server that restarted.
+        if room is not None and self.tries % 2:
             endpoint = Endpoint(host=room.address, port=room.port)
         sock = _reconnect(endpoint, self.pinned)
         try:
@@ -1490,7 +1494,7 @@ class _Rejoin:
         except BaseException:
             sock.close()
             raise
-        self.endpoint = endpoint  # joined there: the room is followed from its new address on
+        self.endpoint, self.tries = endpoint, 0  # joined there: the room is followed from there on
         return sock, proto, welcome, early
 
     def close(self) -> None:

@@ -372,3 +372,28 @@ def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat():
             assert not loop.in_doubt and not lost
             if hasattr(socket, "TCP_KEEPIDLE"):
                 assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 20
+
+
+def test_a_rejoin_alternates_between_the_announced_address_and_the_old_one(monkeypatch):
+    """A false announcement must not keep a student from a server that only restarted: the
+    rejoin's tries go to the announced address and the old one in turn."""
+    from types import SimpleNamespace
+
+    import lanchat.__main__ as cli
+    from lanchat.transport import Endpoint, TransportError
+
+    tried: list[str] = []
+
+    def refuse(endpoint, pinned):  # noqa: ANN001, ANN202 - stands in for the real dial
+        tried.append(endpoint.host)
+        raise TransportError("refused")
+
+    monkeypatch.setattr(cli, "_reconnect", refuse)
+    monkeypatch.setattr(cli, "_room_watch", lambda endpoint, pinned: None)
+    rejoin = cli._Rejoin((Endpoint(host=ANN, port=3580), None), SimpleNamespace(), key=None, password=None, binding=b"")
+    announced = RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.66",), port=3580)
+    rejoin.watch = SimpleNamespace(moved_to=lambda host: announced if host == ANN else None, close=lambda: None)
+    for _ in range(4):
+        with pytest.raises(TransportError):
+            rejoin()
+    assert tried == ["198.18.0.66", ANN, "198.18.0.66", ANN]
