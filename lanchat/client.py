@@ -119,6 +119,7 @@ class Reconnect:
         # what it ends with (its history-end) is kept until the batch it came in is shown
         self.replaying = False
         self.replay_end: ev.HistoryEnd | None = None
+        self.muted = False  # the rejoin's welcome said we are muted (its ``muted``): resend drops held lines
         self.status = Offline()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_read, self._wake_write = socket.socketpair()
@@ -262,6 +263,7 @@ class Reconnect:
         loop.selector.register(sock, selectors.EVENT_READ, "net")
         self.settle_at = time.monotonic() + REPLAY_SETTLE_SECONDS
         self.replaying = True  # typed lines wait until the replay has said which of ours arrived
+        self.muted = welcome.muted is not None
         loop._handle_events([welcome, *early])
         if not welcome.keeps_history:  # no replay comes: nothing tells which lines arrived
             self.resend(loop)
@@ -292,7 +294,7 @@ class Reconnect:
             text = f"{forgotten} earlier line{'s' if forgotten != 1 else ''} you typed may not have reached the server (too many to keep)"
             loop.frontend.show([Line(kind="error", time=time.time(), text=text)])
         typed_away = [event for event in queued if waits(event)]
-        if typed_away and on_your_turn:  # it was told, when typed, that it waits for the connection
+        if typed_away and on_your_turn and not self.muted:  # it was told, when typed, that it waits for the connection
             text = f"{len(typed_away)} line{'s' if len(typed_away) != 1 else ''} you typed while away will be sent{on_your_turn}; /unsend drops them"
             loop.frontend.show([Line(kind="error", time=time.time(), text=text)])
         for event in queued:
@@ -301,7 +303,10 @@ class Reconnect:
             else:
                 loop._send(event)
         loop.paced.send_waiting(loop)
-        send_held(loop, asking=True)
+        if self.muted:  # the welcome said so: what waits for our turn goes now, with the count
+            if dropped := loop.paced.muted(loop):
+                loop.frontend.show(dropped)
+        send_held(loop, asking=True)  # a welcome without ``muted``: not muted, or an older server (ask)
 
     def _give_up(self, loop: ClientLoop) -> None:
         """The server ended the chat and did not come back (to stay): that end, unless lines were lost."""
@@ -1021,8 +1026,9 @@ def send_held(loop: ClientLoop, *, asking: bool = False) -> None:
     """The lines held for our turn whose time has come (HeldForTurn); none while offline or
     while a rejoin's replay is under way (Reconnect.resend hands them over at its end).
 
-    ``asking`` (the rejoin's end): the oldest goes even out of turn. A mute survives a restart
-    and nothing else tells us of one from before (the room refuses ``muted`` before it looks at
+    ``asking`` (the rejoin's end): the oldest goes even out of turn. A mute survives a restart;
+    a welcome that says so (``muted``) had them dropped already (Reconnect.resend), but one from
+    a server older than that field tells nothing (the room refuses ``muted`` before it looks at
     the turn, PROTOCOL.md 7): muted, they all go (Paced.muted); else it waits again, unshown."""
     reconnect = loop.reconnect
     held = loop.held

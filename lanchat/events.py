@@ -181,6 +181,9 @@ class Welcome(Event):
     # Which of ``members`` are the server's own bots, not people (PROTOCOL.md, The colour bot).
     # Left out while none is here; an older client ignores it.
     bots: tuple[str, ...] = field(default=(), metadata={"omit_default": True})
+    # This participant is muted (PROTOCOL.md, Moderation; a mute survives a restart): the minutes
+    # left, 0 until unmuted. Left out when they are not, so every other welcome is as it was.
+    muted: int | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,14 +253,18 @@ class Roster(Event):
     def mute_notes(self) -> dict[str, str]:
         """name_key -> how /who marks a muted member: "muted for 8 more minutes", "muted until
         unmuted", or "muted" when the minutes are missing or make no sense (another server)."""
-        notes = {}
-        for i, name in enumerate(self.muted):
-            minutes = self.muted_minutes[i] if i < len(self.muted_minutes) else -1
-            if 0 < minutes <= MAX_MUTE_MINUTES:  # more than a mute can be: another server's number
-                notes[name_key(name)] = f"muted for {minutes} more minute{'s' if minutes != 1 else ''}"
-            else:
-                notes[name_key(name)] = "muted until unmuted" if minutes == 0 else "muted"
-        return notes
+        return {
+            name_key(name): mute_note(self.muted_minutes[i] if i < len(self.muted_minutes) else -1)
+            for i, name in enumerate(self.muted)
+        }
+
+
+def mute_note(minutes: int) -> str:
+    """A mute's minutes left as said: "muted for 8 more minutes", "muted until unmuted" (0), or
+    "muted" when they are missing (-1) or make no sense (another server's number)."""
+    if 0 < minutes <= MAX_MUTE_MINUTES:  # more than a mute can be: another server's number
+        return f"muted for {minutes} more minute{'s' if minutes != 1 else ''}"
+    return "muted until unmuted" if minutes == 0 else "muted"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -649,6 +649,19 @@ def roster(room: Room) -> ev.Roster:
     return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes), bots=room.bot_names())
 
 
+def welcome_muted(room: Room, member: Member) -> int | None:
+    """The welcome's ``muted`` for a newcomer (a mute survives a restart and a reconnection):
+    the minutes left, counted as ``roster`` counts them (0: until unmuted); None: not muted."""
+    mod = room.moderation
+    if not mod.mutes or member.cid in room.service_cids:
+        return None
+    now = room.clock()
+    mute = mod.mute_for(member, now, mod.identity_of(member))
+    if mute is None:
+        return None
+    return 0 if mute.until is None else _minutes(mute.until, now)
+
+
 def named_operator_joins(room: Room, member: Member) -> list[Action]:
     """``serve --operator NAME`` or ``--operator FINGERPRINT``: the first to join under NAME with
     an identity key, or the key with that fingerprint under whatever name, becomes an operator,

@@ -50,6 +50,7 @@ from .moderation import (
     operator_name_refusal,
     operators_on_join,
     roster,
+    welcome_muted,
 )
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
 from .wire import FrameError
@@ -372,7 +373,7 @@ class Room:
             name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
             keeps_history=self.history, resume=member.resume, flood_burst=burst, flood_rate=rate,
             flood_tokens=left if left is not None and burst is not None and left < burst else None,  # absent: all of it
-            bots=self.bot_names(),
+            bots=self.bot_names(), muted=welcome_muted(self, member),
         )
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
         actions = [*(self.gate.claim(name, key, cid) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
@@ -403,6 +404,7 @@ class Room:
             once=self.once, keeps_history=self.history, resume="r" * 24,  # as long as the real one
             flood_burst=-ev.MAX_WIRE_INT, flood_rate=-2.2250738585072014e-308, flood_tokens=-ev.MAX_WIRE_INT,  # numbers at their longest
             bots=(*self.bot_names(), newcomer),  # as if the newcomer were a bot too
+            muted=-ev.MAX_WIRE_INT,
         )
         try:
             encode(probe)

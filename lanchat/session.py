@@ -261,6 +261,7 @@ class Session:
             lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
             if self.mode == "turn":
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
+            lines += muted_on_joining(self, event)
             if event.keeps_history:
                 lines.append(self._notice(f"this room keeps history on {self._history_place()}"))
             elif self.join_lines_when == "welcome":  # no replay comes: how to join goes here
@@ -706,7 +707,7 @@ class Rejoining:
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
         if session.mode == "turn":
             lines.append(session._notice(f"turn-based: {session.turn_text()}"))
-        return lines
+        return lines + muted_on_joining(session, event)
 
     def _replayed(self, session: Session, event: ev.Message | ev.Direct) -> list[Line]:
         """A message replayed on rejoining: shown only if we had not seen it, marked missed."""
@@ -727,6 +728,14 @@ class Rejoining:
             return [session._notice("you missed nothing while away")]
         earlier = "; /history shows earlier ones" if more else ""
         return [session._notice(f"end of what you missed ({missed} message{'s' if missed != 1 else ''}{earlier})")]
+
+
+def muted_on_joining(session: Session, welcome: ev.Welcome) -> list[Line]:
+    """A welcome that says we are muted (a mute survives a restart and a reconnection; PROTOCOL.md,
+    Moderation): said at once, not at the first line refused."""
+    if welcome.muted is None:
+        return []
+    return [session._notice(f"you are {ev.mute_note(welcome.muted)} (you can still read)", kind="error")]
 
 
 _HOW_LONG = re.compile(

@@ -178,6 +178,24 @@ def test_who_shows_the_teacher_and_the_class_who_is_muted_and_for_how_long(run):
     ann.expect(r"\* here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy$", start=mark)
 
 
+def test_a_student_muted_who_joins_again_is_told_at_once_and_nobody_else_is(run):  # noqa: F811
+    """A mute holds across a reconnection, but joining again said nothing of it: bob learnt only
+    from his first line refused. The welcome now says so (``muted``), and his screen at once;
+    ann's welcome is as before."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    bob = join(run, where, "bob")
+    hal.send("/mute bob 8 calm down")
+    bob.expect(r"\* hal muted you for 8 minutes: calm down \(you can still read\)$")
+    bob.send("/q")
+    assert bob.wait() == 0
+    again = join(run, where, "bob")
+    again.expect(r"! you are muted for [78] more minutes \(you can still read\)$")
+    ann = join(run, where, "ann")
+    ann.send("/who")
+    ann.expect(r"\* here \(3\): hal \(host\), bob \(muted for [78] more minutes\), ann$")
+    assert "you are muted" not in ann.output, ann.output
+
+
 def test_in_turns_a_student_muted_with_a_time_is_passed_over(run):  # noqa: F811
     """The teacher typed `/mute ann 5m chatting` and `/mode turn`: the turn went to ann, who
     could not speak, and the room (the teacher too) waited for her. Now 5m is five minutes,
