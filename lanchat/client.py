@@ -358,6 +358,28 @@ class Reconnect:
         note = f"not connected{why}: try again when the connection is back"
         loop.frontend.show([Line(kind="error", time=time.time(), text=note, give_back=typed)])
 
+    def not_taken(self, submitted: list[str], index: int) -> int:
+        """How many of the lines submitted together from ``index`` on (a paste, keys typed ahead)
+        are messages that cannot be kept: offline with MAX_QUEUED_WHILE_AWAY waiting already,
+        the run of them up to the next command (which is handled as typed)."""
+        if not self.offline or len(self.queued) < MAX_QUEUED_WHILE_AWAY:
+            return 0
+        run = 0
+        for text in submitted[index:]:
+            stripped = text.lstrip()
+            if stripped.startswith("/") and not stripped.startswith("//"):
+                break
+            run += 1
+        return run
+
+    def give_back(self, loop: ClientLoop, lines: list[str]) -> None:
+        """Several lines typed together and not kept (``not_taken``): all of them are given back
+        at once, counted; the full screen puts them back in the input line (Line.give_back),
+        where before only the first went back and the rest were lost."""
+        note = (f"not connected, and {MAX_QUEUED_WHILE_AWAY} lines you typed already wait: these {len(lines)} lines"
+                " were not taken; try again when the connection is back")
+        loop.frontend.show([Line(kind="error", time=time.time(), text=note, give_back="\n".join(lines))])
+
 
 class Paced:
     """The loop's side of pacing.SendPacer: lines over the room's flood limit wait in order and
@@ -788,8 +810,14 @@ class ClientLoop:
                 self.selector.unregister(self.frontend.fileno())  # an ended input stays readable
             self._quit(when_sent=True)
             return
-        for text in submitted:
-            self.submit(text)
+        index = 0
+        while index < len(submitted):
+            if self.reconnect is not None and (run := self.reconnect.not_taken(submitted, index)) > 1:
+                self.reconnect.give_back(self, submitted[index : index + run])  # a paste past the most kept
+                index += run
+                continue
+            self.submit(submitted[index])
+            index += 1
             if self.outcome is not None or self.quitting:
                 return
         for event in self.session.take_pending():  # typing hints the front end noted

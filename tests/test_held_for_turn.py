@@ -341,3 +341,36 @@ def test_a_student_kicked_while_lines_wait_for_her_turn_is_told_they_were_not_se
     assert held.result[0].code == 1
     assert held.result[0].message == "disconnected by the server: teach removed you from the room: be quiet (2 lines you typed were not sent)"
     assert "ann: one" not in held.cat.output
+
+
+def test_on_the_full_screen_lines_typed_together_offline_past_the_most_kept_all_stay_in_the_input_line():
+    """Offline with 50 lines kept already, several lines submitted together (keys typed ahead on
+    a terminal that marks its pastes): only the first went back into the input line and the rest
+    were lost, each with the same 'try again' line. Now all of them go back together, counted,
+    before what was typed after them."""
+    from helpers import TermProc
+    from test_reconnect import Blip, serve_tcp
+
+    from lanchat.client import MAX_QUEUED_WHILE_AWAY
+
+    server, port = serve_tcp("--mode", "turn", "--no-history")
+    blip = Blip(("127.0.0.1", port))
+    bob = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "bob", rows=24, cols=80)
+    try:
+        bob.expect(r"bob │ client")
+        bob.send("\x1b[200~\x1b[201~")  # an empty paste: this terminal marks pastes, so each Enter sends
+        blip.cut()
+        bob.wait_screen(lambda rows: rows[-1].startswith("[waiting for the server] "), what="offline")
+        bob.send("".join(f"line {n}\r" for n in range(1, MAX_QUEUED_WHILE_AWAY + 1)))
+        bob.send("one\rtwo\rthree")  # "three" not sent yet: the two go back before it
+        bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server] one↵two↵three", what="the lines kept")
+        said = re.sub(r"\s+", " ", bob.text)  # the notice is folded at the screen's width
+        assert "50 lines you typed already wait: these 2 lines were not taken; try again when the connection is back; what you typed is kept" in said, bob.text
+        bob.send("\x7f" * len("one\ntwo\nthree") + "/q\r")
+        assert bob.wait() == 0
+        assert b"you left the chat (50 lines you typed were not sent)" in bytes(bob.raw)
+    finally:
+        bob.stop()
+        server.stop()
+        blip.close()
+    assert "Traceback" not in bob.text

@@ -656,8 +656,10 @@ class CursesFrontend:
                 if not self.view.editor.text:
                     self.view.editor.type(self._last_message)
                 self._last_message = None
-            if line.give_back is not None and not self.view.editor.text:  # nothing typed since: it is kept
-                self.view.editor.type(line.give_back)
+            if line.give_back is not None:  # kept: before what was typed after it (the rest of a paste)
+                editor = self.view.editor
+                kept = f"{line.give_back}\n{editor.text}" if editor.text else line.give_back
+                editor.set(len(kept), kept)
                 line = replace(line, text=f"{line.text}; what you typed is kept")
             if line.code == TURN_CHANGED and not self.session.my_turn:
                 continue  # whose turn it is shows in the status line and the prompt
