@@ -8,7 +8,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from helpers import Proc, short_tmp_dir, wait_for
 from test_reconnect import Untouched, ann_joins
@@ -35,10 +35,11 @@ class Held:
 
 
 @contextlib.contextmanager
-def ann_holding(*typed: str, before: str = "") -> Iterator[Held]:
+def ann_holding(*typed: str, before: str = "", older_server: bool = False) -> Iterator[Held]:
     """ann in teach's turn room (teach typing ``before``, if any, once she is in); the server
     stopped (SIGTERM, not final) and started again; ann typed ``typed`` while it was down, and
-    they now wait for her turn (cat, back first, holds it)."""
+    they now wait for her turn (cat, back first, holds it). ``older_server``: her rejoin's
+    welcome reads as one from a server older than its ``muted`` field."""
     frontend = Untouched()
     with short_tmp_dir() as folder:
         path, history = os.path.join(folder, "chat.sock"), os.path.join(folder, "h.sqlite3")
@@ -52,7 +53,8 @@ def ann_holding(*typed: str, before: str = "") -> Iterator[Held]:
 
             def rejoin():  # noqa: ANN202 - ann's attempts wait for cat to be back first
                 assert cat_is_back.wait(30)
-                return join()
+                sock, proto, welcome, early = join()
+                return sock, proto, replace(welcome, muted=None) if older_server else welcome, early
 
             sock, proto, welcome, early = join()
             loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
@@ -165,6 +167,21 @@ def test_lines_typed_away_by_a_student_muted_before_the_restart_are_not_kept_for
         assert shown[back + 1 : back + 3] == ["turn-based: waiting for cat", "you are muted until unmuted (you can still read)"], shown[back:]
         assert not any(text.startswith("you are muted by teach") for text in shown), shown
         assert not any("will be sent on your turn" in text for text in shown[back:]), shown[back:]
+        held.teach.send("/unmute ann")
+        wait_for(lambda: "teach unmuted you" in held.frontend.shown, what="the unmute")
+        cat_passes_and_ann_says_fresh(held)
+    assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
+
+
+def test_from_a_server_older_than_the_welcomes_muted_field_the_oldest_held_line_asks():
+    """The fallback for a rejoin's welcome without ``muted`` (a server older than it, which tells
+    nothing of a mute): the oldest held line is sent at once to ask, refused as muted, and both
+    are dropped with the count, none said later."""
+    with ann_holding("one", "two", before="/mute ann", older_server=True) as held:
+        wait_for(lambda: "2 lines you typed were not sent: you are muted" in held.frontend.shown, what="the lines dropped")
+        assert any(text.startswith("you are muted by teach") for text in held.frontend.shown), held.frontend.shown  # it asked
+        assert "you are muted until unmuted (you can still read)" not in held.frontend.shown
+        assert not held.loop.held and held.loop.held.in_flight is None
         held.teach.send("/unmute ann")
         wait_for(lambda: "teach unmuted you" in held.frontend.shown, what="the unmute")
         cat_passes_and_ann_says_fresh(held)
