@@ -8,6 +8,7 @@ The front end (plain lines or curses) is handed in; this module never draws.
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import selectors
 import signal
@@ -38,7 +39,7 @@ from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiComman
 from .stopsignals import StopSignals
 from .textsafe import visible
 from .tls import looks_like_tls
-from .transport import TransportError, left_behind, set_keepalive, set_receive_buffer
+from .transport import TransportError, left_behind, on_the_network, set_keepalive, set_receive_buffer
 from .unconfirmed import ECHOES, NEEDS_THE_TURN, TYPED_ONLY_REFUSALS, HeldForTurn, Unconfirmed
 
 READ_BYTES = 256 * 1024
@@ -1100,6 +1101,9 @@ def watch_address(loop: ClientLoop) -> None:
     reconnect = loop.reconnect
     if reconnect is None or reconnect.offline or loop.quitting or loop.outcome is not None or now < loop.address_check_at:
         return
+    if not on_the_network(loop.sock):  # a socket file or loopback: never left behind, never announced elsewhere
+        loop.address_check_at = math.inf  # (the loop's wait no longer wakes for it)
+        return
     loop.address_check_at = now + ADDRESS_CHECK_SECONDS
     if left_behind(loop.sock):
         reconnect.lost(loop, [])
@@ -1123,7 +1127,7 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
     if loop.reconnect is not None and (when := loop.reconnect.due()) is not None:
         wait = max(0.0, when - now)
         timeout = wait if timeout is None else min(timeout, wait)
-    if loop.reconnect is not None and not loop.reconnect.offline:
+    if loop.reconnect is not None and not loop.reconnect.offline and loop.address_check_at != math.inf:
         wait = max(0.0, loop.address_check_at - now)
         timeout = wait if timeout is None else min(timeout, wait)
     if not held and (paced := loop.paced.pacer.due(now)) is not None:

@@ -97,19 +97,29 @@ def set_keepalive(sock: socket.socket, *, quick: bool = False) -> None:
                 sock.setsockopt(level, option, value)
 
 
+def on_the_network(sock: socket.socket) -> bool:
+    """Is ``sock`` a TCP connection through a network interface (not AF_UNIX, not loopback)?
+    Only such a connection can be left behind by an address change."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        own = sock.getsockname()[0]
+    except OSError:
+        return False
+    return not (own.startswith("127.") or own in ("::1", "::ffff:127.0.0.1") or own.startswith("::ffff:127."))
+
+
 def left_behind(sock: socket.socket) -> bool:
     """Whether this machine no longer holds ``sock``'s own address, and holds another of its
     kind: a laptop back on the Wi-Fi with a new address. The old connection can never carry a
     byte again, yet TCP says so only after USER_TIMEOUT_SECONDS. False for AF_UNIX, for
     loopback, and while the machine has no network at all: the same address may come back,
     and with it the connection."""
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+    if not on_the_network(sock):
         return False
     try:
         own = sock.getsockname()
     except OSError:
-        return False
-    if own[0].startswith("127.") or own[0] in ("::1", "::ffff:127.0.0.1"):
         return False
     with socket.socket(sock.family, socket.SOCK_DGRAM) as probe:
         try:

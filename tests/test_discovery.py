@@ -338,7 +338,7 @@ def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
     assert watch.moved_to(ANN) == moved and watch.moved_to("198.18.0.5") is None
 
 
-def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat():
+def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat(monkeypatch):
     """From the attacker's side: anyone on the LAN can announce "ann's room" at another address.
     The client only asks its connection whether it is alive (TCP keepalive within seconds); a
     server that is there answers, so the chat goes on and nothing is rejoined."""
@@ -346,8 +346,11 @@ def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat():
     import time
     from types import SimpleNamespace
 
+    import lanchat.client
     from lanchat.client import watch_address
 
+    # a LAN connection, as far as the check is concerned (the socket itself is on loopback here)
+    monkeypatch.setattr(lanchat.client, "on_the_network", lambda sock: True)
     lost: list[object] = []
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = socket.create_connection(listener.getsockname(), timeout=5)
@@ -397,3 +400,38 @@ def test_a_rejoin_alternates_between_the_announced_address_and_the_old_one(monke
         with pytest.raises(TransportError):
             rejoin()
     assert tried == ["198.18.0.66", ANN, "198.18.0.66", ANN]
+
+
+def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_check(tmp_path):
+    """Only a connection through a network interface can be left behind or announced elsewhere:
+    over loopback or a socket file the check runs once, then the loop's wait no longer wakes
+    every 2 s for it (a laptop on battery, idle)."""
+    import socket
+    from types import SimpleNamespace
+
+    from lanchat.client import also_due, watch_address
+
+    pairs = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        pairs.append(socket.create_connection(listener.getsockname(), timeout=5))
+        pairs.append(listener.accept()[0])
+    path = str(tmp_path / "s.sock")
+    with socket.socket(socket.AF_UNIX) as unix_listener:
+        unix_listener.bind(path)
+        unix_listener.listen()
+        pairs.append(socket.socket(socket.AF_UNIX))
+        pairs[-1].connect(path)
+        pairs.append(unix_listener.accept()[0])
+    try:
+        for sock in (pairs[0], pairs[2]):
+            reconnect = SimpleNamespace(offline=False, replaying=False, due=lambda: None, rejoin=SimpleNamespace(moved=lambda: False))
+            pacer = SimpleNamespace(due=lambda now: None)
+            loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=sock,
+                                   in_doubt=False, paced=SimpleNamespace(pacer=pacer))
+            assert also_due(loop, None) == 0.0  # type: ignore[arg-type]  # the first check is due
+            watch_address(loop)  # type: ignore[arg-type]
+            assert also_due(loop, None) is None  # type: ignore[arg-type]  # and none after it
+            assert also_due(loop, 30.0) == 30.0  # type: ignore[arg-type]
+    finally:
+        for sock in pairs:
+            sock.close()
