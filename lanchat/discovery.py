@@ -325,45 +325,72 @@ def _zone_by_name(address: str) -> str:
     return address
 
 
+class _Announced:
+    """The room names zeroconf's browser has heard, at most MAX_ROOMS: ``on_change`` runs on
+    zeroconf's thread, ``now`` on the reader's."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, None] = {}
+        self._lock = threading.Lock()
+        self.changed = threading.Event()
+
+    def on_change(self, zeroconf, service_type: str, name: str, state_change) -> None:  # noqa: ANN001
+        from zeroconf import ServiceStateChange
+
+        with self._lock:
+            if state_change is ServiceStateChange.Removed:
+                self._names.pop(name, None)
+            elif len(self._names) < MAX_ROOMS:
+                self._names[name] = None
+        self.changed.set()
+
+    def now(self) -> list[str]:
+        with self._lock:
+            return list(self._names)
+
+
+def _resolve(zeroconf, name: str, timeout_ms: int, *, cached_first: bool = False) -> RoomInfo | None:  # noqa: ANN001
+    """The room announced as ``name`` (its addresses, port and TXT), or None when it does not
+    answer within ``timeout_ms`` or is not a lanchat room (room_from_record)."""
+    from zeroconf import ServiceInfo
+
+    info: ServiceInfo | None = None
+    if cached_first:
+        info = ServiceInfo(SERVICE_TYPE, name)
+        if not info.load_from_cache(zeroconf):
+            info = None
+    if info is None:
+        info = zeroconf.get_service_info(SERVICE_TYPE, name, timeout=timeout_ms)
+    if info is None:
+        return None
+    addresses = [_zone_by_name(text) for text in info.parsed_scoped_addresses()]
+    return room_from_record(name, addresses, info.port, info.properties or {})
+
+
 def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) -> list[RoomInfo]:
     """The rooms announced on the local network, heard within ``seconds``; sorted by name.
 
     Raises DiscoveryError when multicast DNS cannot be used at all.
     """
-    from zeroconf import ServiceBrowser, ServiceStateChange
+    from zeroconf import ServiceBrowser
 
     zeroconf = _open_zeroconf()
-    names: dict[str, None] = {}
-    lock = threading.Lock()
-
-    def on_change(zeroconf, service_type: str, name: str, state_change) -> None:  # noqa: ANN001
-        with lock:
-            if state_change is ServiceStateChange.Removed:
-                names.pop(name, None)
-            elif len(names) < MAX_ROOMS:
-                names[name] = None
-
+    names = _Announced()
     rooms: dict[tuple[tuple[str, ...], int], RoomInfo] = {}
     try:
-        browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[on_change])
+        browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[names.on_change])
         try:
             end = time.monotonic() + seconds
             while time.monotonic() < end:  # listening is the point: rooms answer within this window
                 time.sleep(min(0.1, max(0.0, end - time.monotonic())))
         finally:
             browser.cancel()
-        with lock:
-            found = list(names)
         deadline = time.monotonic() + seconds + 1.0  # a bound on looking up, whatever the network sends
-        for name in found:
+        for name in names.now():
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 break
-            info = zeroconf.get_service_info(SERVICE_TYPE, name, timeout=min(RESOLVE_MS, remaining_ms))
-            if info is None:
-                continue
-            addresses = [_zone_by_name(text) for text in info.parsed_scoped_addresses()]
-            room = room_from_record(name, addresses, info.port, info.properties or {})
+            room = _resolve(zeroconf, name, min(RESOLVE_MS, remaining_ms))
             if room is None:
                 continue
             room = pick_address(room, networks or [])
@@ -413,27 +440,20 @@ class RoomWatch:
 
     def _run(self) -> None:
         try:
-            from zeroconf import ServiceBrowser, ServiceStateChange
+            from zeroconf import ServiceBrowser
 
             zeroconf = _open_zeroconf()
         except Exception:  # noqa: BLE001 - no multicast DNS here: the room is rejoined where it was
             return
-        names: dict[str, None] = {}
-
-        def on_change(zeroconf, service_type: str, name: str, state_change) -> None:  # noqa: ANN001
-            if state_change is ServiceStateChange.Removed:
-                names.pop(name, None)
-            elif len(names) < MAX_ROOMS:
-                names[name] = None
-            self._changed.set()
-
+        names = _Announced()
+        names.changed = self._changed  # a room heard, or close(): the wait ends
         try:
-            browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[on_change])
+            browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[names.on_change])
             while not self._stop.is_set():
-                self._changed.wait(WATCH_SECONDS)
-                self._changed.clear()
+                names.changed.wait(WATCH_SECONDS)
+                names.changed.clear()
                 if not self._stop.is_set():
-                    self._look(zeroconf, list(names))
+                    self._look(zeroconf, names.now())
             browser.cancel()
         except Exception:  # noqa: BLE001, S110 - a courtesy: the rejoin goes on without it
             pass
@@ -441,16 +461,8 @@ class RoomWatch:
             zeroconf.close()
 
     def _look(self, zeroconf, names: list[str]) -> None:  # noqa: ANN001
-        from zeroconf import ServiceInfo
-
         for name in names:
-            info: ServiceInfo | None = ServiceInfo(SERVICE_TYPE, name)
-            if info is None or not info.load_from_cache(zeroconf):
-                info = zeroconf.get_service_info(SERVICE_TYPE, name, timeout=RESOLVE_MS)
-            if info is None:
-                continue
-            room = room_from_record(name, [_zone_by_name(a) for a in info.parsed_scoped_addresses()], info.port,
-                                    info.properties or {})
+            room = _resolve(zeroconf, name, RESOLVE_MS, cached_first=True)
             if room is not None and self.matches(room):
                 self.identity = (room.name, room.host, room.port, room.fingerprint)
                 self.latest = pick_address(room, self.networks)
