@@ -13,8 +13,8 @@ a row that fails and counts it; what a row means stays the room's business.
 from __future__ import annotations
 
 from . import events as ev
+from .identity import PUBLIC_KEY_BYTES  # an Ed25519 public key: what the owners table holds
 
-PUBLIC_KEY_BYTES = 32  # Ed25519 (identity.py): what the owners table holds
 # A name key (names.name_key) or a key fingerprint: NFKC may make a name longer (U+FDFA is 18 letters).
 MAX_KEY_CHARS = 1024
 
