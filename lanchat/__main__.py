@@ -849,7 +849,6 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     import socket
 
     from .addresses import addresses_to_announce
-    from .discovery import Announcer, clean_room_name
     from .netinfo import every_address
 
     host = listener.getsockname()[0]
@@ -867,7 +866,9 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     else:
         addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
     if not addresses:
-        return None, None
+        return None, None  # (discovery, zeroconf and their imports are left out: an idle server's memory)
+    from .discovery import Announcer, clean_room_name
+
     machine = clean_room_name(socket.gethostname().split(".")[0]) or "lanchat"
     room = args.room or clean_room_name(f"{name or machine}'s room")
 
@@ -957,11 +958,12 @@ def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None 
 def _address_groups():  # noqa: ANN202
     """What counts as one place for connection caps and bans by address: the networks this
     machine is on now (a class on the server's own IPv6 LAN counts per address, not per /64),
-    read again when a stranger's /64 arrives, at most once a minute (limits.AddressGroups)."""
+    read when the first stranger's /64 arrives and again at most once a minute after
+    (limits.AddressGroups): a server only IPv4 or loopback peers reach never loads psutil."""
     from .limits import AddressGroups
     from .netinfo import local_networks
 
-    return AddressGroups(local_networks(), refresh=local_networks, clock=_time.monotonic)
+    return AddressGroups((), refresh=local_networks, clock=_time.monotonic)
 
 
 def _server_files(args: argparse.Namespace, log, *, first_id: int = 1):  # noqa: ANN001, ANN202

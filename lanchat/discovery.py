@@ -9,7 +9,6 @@ The record's shape (``txt_record`` / ``room_from_record``) is pure and tested wi
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 import re
@@ -201,6 +200,8 @@ def _host_label(port: int, addresses: list[str]) -> str:
     Pis): two serving on the same port would claim one name, and a browser would merge their
     addresses into one room. A digest of the addresses announced, which no two machines on a
     LAN share, keeps each apart."""
+    import hashlib  # here: a server that announces nothing need not load OpenSSL
+
     base = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]).strip("-") or "lanchat"
     digest = hashlib.sha256(",".join(sorted(addresses)).encode()).hexdigest()[:8]
     return f"{base[:32]}-lanchat-{port}-{digest}.local."

@@ -86,10 +86,13 @@ class Member:
 
 
 def resume_token() -> str:
-    """A fresh secret for one session's welcome (PROTOCOL.md, Rejoining)."""
-    import secrets
+    """A fresh secret for one session's welcome (PROTOCOL.md, Rejoining): 18 random bytes in
+    URL-safe base64, as secrets.token_urlsafe makes them, without its import of hmac (which
+    loads OpenSSL's libcrypto into every server at the first join: bench/idle_memory.py)."""
+    import base64
+    import os
 
-    return secrets.token_urlsafe(18)
+    return base64.urlsafe_b64encode(os.urandom(18)).rstrip(b"=").decode("ascii")
 
 
 TAKEN_OVER = "you joined again from somewhere else; this session is closed"

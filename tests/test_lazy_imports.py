@@ -103,6 +103,25 @@ def test_a_plain_server_that_served_a_chat_never_loaded_openssls_tls_library():
         server.stop()
 
 
+def test_a_loopback_server_with_history_loads_no_hashing_no_psutil_and_no_discovery(tmp_path):
+    """A server only this machine reaches (--host 127.0.0.1) announces nothing and meets no
+    IPv6 stranger: it used to import discovery (and hashlib, OpenSSL's libcrypto with it) and
+    psutil at start, 5 MiB of an idle server's 27.6 (bench/idle_memory.py)."""
+    server, port = start_server("--headless", "--history", str(tmp_path / "h.sqlite3"), "--files-dir", str(tmp_path / "f"))
+    try:
+        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+        bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+        ann.send(ev.Say(text="hello"))
+        bob.expect(ev.Message, sender="ann", text="hello")
+        maps = Path(f"/proc/{server.popen.pid}/maps").read_text()
+        assert "_sqlite3" in maps  # the check reads the right map
+        assert not [name for name in ("_hashlib.", "libcrypto", "_psutil_linux") if name in maps]
+        ann.close()
+        bob.close()
+    finally:
+        server.stop()
+
+
 def test_a_tls_server_does_load_it(tmp_path):
     server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls", env=child_env())
     try:
