@@ -1774,6 +1774,8 @@ def cmd_names(args: argparse.Namespace) -> int:
         if args.action == "list":
             for name, key in store.owner_names():
                 print(f"{visible(name)}  {short_fingerprint(key)}")
+            if store.skipped:  # as `lanchat history` says it (history_rows.py)
+                _say(f"{PROG}: left out {_entries(store.skipped)} of {path}: not as lanchat writes them")
             return 0
         if not store.writable:
             return _fail(f"cannot change {path}: {store.readonly_reason}")

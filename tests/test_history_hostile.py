@@ -121,6 +121,24 @@ def test_a_file_re_keyed_on_opening_keeps_rows_that_are_no_names_and_starts(tmp_
         stop_all(zed, server)
 
 
+def test_names_list_says_how_many_owner_rows_it_left_out(tmp_path):
+    """`lanchat names list` showed the good owners and silently dropped the others: the host,
+    looking for a student's name, could not tell it was in the file but unreadable."""
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    store.claim("ann", b"a" * 32, time=1.0)
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO owners (key, name, public_key, since) VALUES ('y', ?, ?, 1.0)", (b"\xff", b"k" * 32))
+    conn.execute("INSERT INTO owners (key, name, public_key, since) VALUES ('z', 'zed', ?, 1.0)", (b"short",))
+    conn.commit()
+    conn.close()
+    shown = run_lanchat("names", "list", "--history", str(db), timeout=15)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+    assert shown.stdout.splitlines()[0].startswith("ann  ") and len(shown.stdout.splitlines()) == 1
+    assert f"left out 2 entries of {db}: not as lanchat writes them" in " ".join(shown.stderr.split())
+
+
 def test_a_pipe_or_a_device_given_as_the_history_is_refused_at_once(tmp_path):
     """`lanchat history` opened a named pipe read-only and waited for a writer for good, saying
     nothing; a device read as an empty database ('no such table: messages')."""
