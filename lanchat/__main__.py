@@ -298,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
         "and its fingerprint printed for people to check",
     )
     serve.add_argument(
+        "--tls-dir", type=_folder, metavar="DIR", help="with --tls: keep the certificate and its key in DIR, an existing "
+        "folder (default: your data folder); one made there the first time, its fingerprint the same every run after"
+    )
+    serve.add_argument(
         "--identity", metavar="PATH", help="your identity key file, which owns your name (default: identity.key in your "
         "data folder; `lanchat key` shows its fingerprint; --headless: none)"
     )
@@ -628,6 +632,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return _fail("the colour bot needs the faker package: pip install faker")
     if args.history and args.no_history:
         return _fail("--history and --no-history cannot be used together", 2)
+    if args.tls_dir and not args.tls:
+        return _fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
     name = None
     key = None
     if not args.headless:
@@ -680,7 +686,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .tls import TlsError, default_folder, ensure_certificate, server_context
 
         try:
-            cert, cert_key, made = ensure_certificate(default_folder())
+            cert, cert_key, made = ensure_certificate(Path(args.tls_dir) if args.tls_dir else default_folder())
             tls_context, tls_fingerprint = server_context(cert, cert_key)
         except TlsError as exc:
             return _fail(str(exc))

@@ -140,6 +140,38 @@ def test_the_certificate_is_made_once_with_a_private_key(tmp_path):
 # ------------------------------------------------------------------ the client, for real
 
 
+def test_serve_tls_dir_keeps_the_certificate_in_the_folder_given(tmp_path):
+    """A school server keeps its certificate where its admin wants it, and notebook 17 in its
+    scratch folder on any system (XDG_DATA_HOME moves the data folder on Linux only)."""
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    env = child_env()
+    serve = ["serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls", "--tls-dir", str(folder)]
+    printed = []
+    for run in range(2):
+        server = Proc(*serve, env=env)
+        try:
+            printed.append(server.expect(r"the server's fingerprint is (SHA256:\S+)").group(1))
+        finally:
+            server.stop()
+        assert ("made a TLS certificate" in server.output) == (run == 0), server.output
+    cert, key, made = ensure_certificate(folder)
+    assert not made and printed == [server_context(cert, key)[1]] * 2
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert not list(Path(env["XDG_DATA_HOME"]).rglob("*.pem"))  # nothing in the data folder
+    alone = subprocess.run(
+        [sys.executable, "-m", "lanchat", *serve[:-3], "--tls-dir", str(folder)], capture_output=True, text=True,
+        env=env, cwd=ROOT, timeout=30,
+    )  # fmt: skip
+    assert alone.returncode == 2 and "--tls-dir is where --tls keeps its certificate: add --tls" in alone.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "lanchat", *serve[:-1], str(tmp_path / "nowhere")], capture_output=True, text=True,
+        env=env, cwd=ROOT, timeout=30,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "does not exist (create it first)" in missing.stderr
+    assert "Traceback" not in alone.stderr + missing.stderr
+
+
 def connect_args(port: int, *extra: str) -> list[str]:
     return ["connect", "127.0.0.1", str(port), "--name", "ann", *extra]
 

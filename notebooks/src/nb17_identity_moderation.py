@@ -198,16 +198,17 @@ def notebooks() -> list[Notebook]:
         TLS, a password, and the teacher's key as **operator**. `--operator` takes the key's fingerprint, which
         `python -m lanchat key` prints on the teacher's laptop (here: our `teacher_key`'s). The password comes
         from `LANCHAT_PASSWORD` instead of being typed twice at a prompt; the history (bans and mutes too) goes
-        in our scratch folder. The server makes its TLS certificate in its data folder (`XDG_DATA_HOME`: on
-        Linux, our scratch folder; on macOS and Windows, your own lanchat data folder, the certificate your own
-        `serve --tls` will use). We read the lines a teacher would copy to the board.
+        in our scratch folder, and so does the TLS certificate the server makes on its first start (`--tls-dir`;
+        without it, the certificate lives in your lanchat data folder, the one your own `serve --tls` uses).
+        We read the lines a teacher would copy to the board.
         """
     )
     nb.code(
         """
         TEACHER_FINGERPRINT = identity.short_fingerprint(raw_public(teacher_key)).replace(" ", "")
         SERVE = [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", HOST, "--no-announce",
-                 "--tls", "--password", "--operator", TEACHER_FINGERPRINT, "--history", str(WORK / "room.sqlite3")]
+                 "--tls", "--tls-dir", str(WORK), "--password", "--operator", TEACHER_FINGERPRINT,
+                 "--history", str(WORK / "room.sqlite3")]
         SERVER_ENV = dict(os.environ, LANCHAT_PASSWORD=PASSWORD, XDG_DATA_HOME=str(WORK))
 
 
