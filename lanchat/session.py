@@ -197,6 +197,9 @@ class Session:
     typing_sent: float = float("-inf")  # when we last sent a typing hint
     offers_seen: dict[str, tuple[str, str]] = field(default_factory=dict)  # file id -> (name, from)
     bots: set[str] = field(default_factory=set)  # name keys of the members the server flags as its bots
+    # We are muted until this time (our clock; inf: until an operator unmutes us), for the status
+    # line; None: not muted. From the welcome's ``muted`` and the mute and unmute acts naming us.
+    muted_until: float | None = None
 
     # ----------------------------------------------------------------- queries
 
@@ -224,6 +227,20 @@ class Session:
 
     def _now(self) -> float:
         return self.clock()  # type: ignore[operator]
+
+    def _mute_ends(self, minutes: int | None) -> float | None:
+        """When a mute of ``minutes`` (0: until unmuted; None: no mute) ends, by our clock."""
+        if minutes is None:
+            return None
+        return self._now() + minutes * 60 if minutes > 0 else float("inf")
+
+    def muted_text(self) -> str:
+        """For the status line: "muted until 10:42", "muted" (until an operator unmutes us), or
+        "" (not muted, or the time has passed: a timed mute ends without a word from the server)."""
+        until = self.muted_until
+        if until is None or until <= self._now():
+            return ""
+        return "muted" if until == float("inf") else "muted until " + _time.strftime("%H:%M", _time.localtime(until))
 
     def _notice(self, text: str, kind: str = "notice", when: float | None = None) -> Line:
         return Line(kind=kind, time=self._now() if when is None else when, text=text)
@@ -256,6 +273,7 @@ class Session:
             self.host = event.host
             self.once = event.once
             self.bots = {ev.name_key(n) for n in event.bots}
+            self.muted_until = self._mute_ends(event.muted)
             others = [m for m in self.members if m != self.name]
             here = ", ".join(others) if others else "nobody else yet"
             lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
@@ -357,6 +375,8 @@ class Session:
         if isinstance(event, ev.Moderated):
             if event.action == "mode" and event.mode in ("turn", "duplex"):
                 self.mode = event.mode  # the turn event that follows says whose turn it is
+            if event.action in ("mute", "unmute") and event.name is not None and ev.name_key(event.name) == ev.name_key(self.name):
+                self.muted_until = self._mute_ends(event.minutes or 0) if event.action == "mute" else None
             if event.action in REMOVALS and event.name is not None and ev.name_key(event.name) == ev.name_key(self.name):
                 return []  # us, kicked or banned: the fatal error right after says it, once (below)
             return [self._notice(self._act_text(event), when=event.time)]
@@ -704,6 +724,7 @@ class Rejoining:
         session.members = list(event.members)
         session.turn = event.turn
         session.mode = event.mode
+        session.muted_until = session._mute_ends(event.muted)
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
         if session.mode == "turn":
             lines.append(session._notice(f"turn-based: {session.turn_text()}"))

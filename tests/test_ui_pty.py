@@ -251,6 +251,19 @@ def test_the_hosts_status_line_keeps_host_beside_a_long_topic_and_gives_the_topi
     ann.wait_screen(lambda rows: len(rows[-2]) == 160 and rows[-2].rstrip().endswith(f"│ 2 here │ topic: {topic}") and " host │" in rows[-2], what="160 columns")
 
 
+def test_a_muted_students_status_line_says_until_when(terms):
+    """The mute's line scrolls away; the status line keeps "muted until HH:MM" while it holds."""
+    ann, port = host(terms, rows=24, cols=80)
+    bob = join(terms, port, "bob", rows=24, cols=80)
+    ann.expect(r"bob joined")
+    ann.send("/mute bob 10 too loud\r")
+    bob.expect(r"ann muted you for 10 minutes: too loud")
+    bob.wait_screen(lambda rows: re.search(r"│ duplex │ muted until \d\d:\d\d │ 2 here", rows[-2]), what="muted in the status line")
+    ann.send("/unmute bob\r")
+    bob.expect(r"ann unmuted you")
+    bob.wait_screen(lambda rows: "muted" not in rows[-2] and "2 here" in rows[-2], what="the mute gone from the status line")
+
+
 def test_unicode_is_typed_and_shown_at_its_width(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob")

@@ -698,3 +698,34 @@ def test_on_an_8_colour_terminal_text_is_never_black_white_or_grey_turned_yellow
     assert rd.basic_foreground(rd.TIME.fg) == rd.basic_foreground(rd.HISTORY.fg) == -1  # greys
     assert rd.basic_foreground(rd.ERROR.fg) == 1
     assert (rd.nearest_basic(rd.STATUS.fg), rd.nearest_basic(rd.STATUS.bg)) == (7, 4)
+
+
+def test_the_status_line_says_until_when_we_are_muted_and_forgets_it_when_the_mute_ends():
+    """A muted student saw the mute once in the transcript, then nothing: they typed, were
+    refused, and scrolled to find out for how long. The status line now says it while it holds
+    (the welcome's ``muted``, a mute or unmute naming us; a timed mute ends by our own clock,
+    since the server says nothing when it runs out)."""
+    import time
+
+    from lanchat import events as ev
+
+    now = [T0]
+    view = make_view(name="bob", clock=lambda: now[0])
+    session = view.session
+    session.role = "client"
+    status = lambda: row_texts(rd.render(view, 8, 100))[-2]  # noqa: E731
+    until = time.strftime("%H:%M", time.localtime(T0 + 8 * 60))
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), muted=8))
+    assert f"│ muted until {until} │" in status(), status()
+    now[0] += 8 * 60  # the mute ran out: the server sends nothing
+    assert "muted" not in status()
+    session.on_event(ev.Moderated(action="mute", by="ann", name="BOB", time=now[0]))  # until unmuted
+    assert "│ muted │" in status()
+    session.on_event(ev.Moderated(action="mute", by="ann", name="cat", minutes=5, time=now[0]))  # someone else
+    assert "│ muted │" in status()
+    session.on_event(ev.Moderated(action="unmute", by="ann", name="bob", time=now[0]))
+    assert "muted" not in status()
+    session.on_event(ev.Moderated(action="mute", by="ann", name="bob", minutes=3, time=now[0]))
+    assert "muted until" in rd.status_text(view, 30), rd.status_text(view, 30)  # kept when narrow, before the count
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))  # a rejoin's welcome: not muted now
+    assert "muted" not in status()

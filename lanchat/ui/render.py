@@ -641,6 +641,8 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     parts.append((_MODE, session.mode))
     if session.mode == "turn" and connection is None:  # offline, whose turn it was is no longer known
         parts.append((_NOW, visible(session.turn_text())))
+    if connection is None and (muted := session.muted_text()):  # (offline, the mute is as it was)
+        parts.append((_NOW, muted))
     if connection is None:  # offline, the count is of who was here before
         parts.append((_COUNT, f"{len(session.members)} here"))
     unread = getattr(session, "unread_directs", 0)
