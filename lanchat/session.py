@@ -234,6 +234,11 @@ class Session:
             return None
         return self._now() + minutes * 60 if minutes > 0 else float("inf")
 
+    def mute_ends_at(self) -> float | None:
+        """When "muted until" must leave the status line (a screen wakes up for it); None: never."""
+        until = self.muted_until
+        return until if until is not None and until != float("inf") and until > self._now() else None
+
     def muted_text(self) -> str:
         """For the status line: "muted until 10:42", "muted" (until an operator unmutes us), or
         "" (not muted, or the time has passed: a timed mute ends without a word from the server)."""

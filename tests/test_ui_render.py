@@ -715,12 +715,14 @@ def test_the_status_line_says_until_when_we_are_muted_and_forgets_it_when_the_mu
     session.role = "client"
     status = lambda: row_texts(rd.render(view, 8, 100))[-2]  # noqa: E731
     until = time.strftime("%H:%M", time.localtime(T0 + 8 * 60))
+    assert session.mute_ends_at() is None
     session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), muted=8))
     assert f"│ muted until {until} │" in status(), status()
+    assert session.mute_ends_at() == T0 + 8 * 60  # the full screen wakes up then to draw it away
     now[0] += 8 * 60  # the mute ran out: the server sends nothing
-    assert "muted" not in status()
+    assert "muted" not in status() and session.mute_ends_at() is None
     session.on_event(ev.Moderated(action="mute", by="ann", name="BOB", time=now[0]))  # until unmuted
-    assert "│ muted │" in status()
+    assert "│ muted │" in status() and session.mute_ends_at() is None  # nothing to wake up for
     session.on_event(ev.Moderated(action="mute", by="ann", name="cat", minutes=5, time=now[0]))  # someone else
     assert "│ muted │" in status()
     session.on_event(ev.Moderated(action="unmute", by="ann", name="bob", time=now[0]))

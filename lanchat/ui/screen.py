@@ -714,6 +714,9 @@ class CursesFrontend:
         typing_ends = social.typing_expires(self.session)
         if typing_ends is not None:  # "bob is typing..." goes away by itself
             waits.append(typing_ends - self._now() + 0.05)
+        mute_ends = self.session.mute_ends_at()
+        if mute_ends is not None:  # so does "muted until 10:42"
+            waits.append(mute_ends - self._now() + 0.05)
         if not waits:
             return None
         return max(0.0, min(waits))
