@@ -104,9 +104,6 @@ class Gate:
         self.binding = binding
         self.addresses: dict[int, str] = {}  # cid -> the peer's "host:port" (the hub's), for the lockout
         self.host: Callable[[], int | None] = lambda: None  # the host's connection, if any (the room's)
-        # What counts as one machine for name claims: the room's address groups (limits.AddressGroups:
-        # an IPv4 address, one address on the server's own IPv6 LAN, a whole /64 off it)
-        self.group: Callable[[str], str] = lambda address: address
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
 
@@ -210,7 +207,7 @@ class Gate:
         if key is None or self.owner_of(name) is not None:
             return []
         place = self.address(cid) if cid is not None else None
-        if place is not None and _one_machine(place) and (refused := self._place_claims(self.group(place), name)) is not None:
+        if place is not None and _one_machine(place) and (refused := self._place_claims(place, name)) is not None:
             return [refused]
         mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
         self.owners[owned_name_key(name)] = key
