@@ -381,6 +381,7 @@ class ClientTransfers:
             self._stop_sending(sending)
         self.wanted.clear()
         self.on_offer.clear()
+        self.checking.clear()
 
 
 def cut_off(transfers: ClientTransfers) -> list[Line]:
@@ -392,6 +393,10 @@ def cut_off(transfers: ClientTransfers) -> list[Line]:
     texts += [
         f"your file {name} (#{file_id}) is no longer on offer; /send it again when back"
         for file_id, name in transfers.on_offer.items()
+    ]
+    texts += [  # all sent, not yet offered: the server drops a sender's files with their connection
+        f"your file {name} (#{file_id}) was not offered: the server was still checking it; /send it again when back"
+        for file_id, name in transfers.checking.items()
     ]
     transfers.close()
     return [Line(kind="error", time=transfers.wall(), text=f"connection lost: {text}") for text in texts]

@@ -111,9 +111,12 @@ class Restart:
         """``name`` offers a file; returns its id as ``watcher`` reads it."""
         source = self.folder / filename
         source.write_bytes(data)
-        mark = watcher.mark()
-        self.people[name].send(f"/send {source}")
+        mark, sender = watcher.mark(), self.people[name]
+        sent_from = sender.mark()
+        sender.send(f"/send {source}")
         match = watcher.expect(rf"{name} offers {re.escape(filename)} .*; type /get (\d+) to download it", start=mark)
+        # the sender knows it is on offer too (its confirmation may come after the watcher's line)
+        sender.expect(rf"your file {re.escape(filename)} .* is on offer .*as #{match.group(1)}", start=sent_from)
         return match.group(1)
 
     def kill_and_start_again(self) -> dict[str, int]:

@@ -442,6 +442,25 @@ def test_a_lost_connection_says_which_transfers_stopped_and_leaves_no_partial_fi
     assert cut_off(transfers) == []  # nothing left under way: nothing more to say
 
 
+def test_a_file_the_server_was_still_checking_when_the_connection_dropped_is_said_not_offered(tmp_path):
+    """All of it sent, the server checking its SHA-256, then the connection dropped: the server
+    drops a sender's files with their connection, but the client said nothing, so the sender
+    (told "the server is checking it") waited for an offer that never came."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"old notes\n")
+    transfers = ClientTransfers(tmp_path)
+    (offer,), _ = transfers.command(FileCommand(name="send", path=str(path)))
+    transfers.on_event(ev.UploadReady(ref=offer.ref, id="1"))
+    events, lines = transfers.next_chunks(10**6)
+    assert isinstance(events[-1], ev.UploadDone) and "the server is checking it" in lines[-1].text
+    assert [line.text for line in cut_off(transfers)] == [
+        "connection lost: your file notes.txt (#1) was not offered: the server was still checking it; /send it again when back"
+    ]
+    assert cut_off(transfers) == []  # said once
+    transfers.on_event(ev.Offered(id="1", name="notes.txt", size=10, sha256="0" * 64, sender="ann", time=1.0))
+    assert not transfers.on_offer  # a late offer of the old connection is not ours to keep
+
+
 def test_a_full_disk_stops_the_download_with_one_line(tmp_path):
     transfers = ClientTransfers(tmp_path)
     transfers.command(FileCommand(name="get", file_id="1"))
