@@ -395,7 +395,7 @@ def cut_off(transfers: ClientTransfers) -> list[Line]:
         for file_id, name in transfers.on_offer.items()
     ]
     texts += [  # all sent, not yet offered: the server drops a sender's files with their connection
-        f"your file {name} (#{file_id}) was not offered: the server was still checking it; /send it again when back"
+        f"your file {name} (#{file_id}) is not on offer (the connection dropped before the server confirmed it); /send it again when back"
         for file_id, name in transfers.checking.items()
     ]
     transfers.close()

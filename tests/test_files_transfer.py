@@ -454,7 +454,7 @@ def test_a_file_the_server_was_still_checking_when_the_connection_dropped_is_sai
     events, lines = transfers.next_chunks(10**6)
     assert isinstance(events[-1], ev.UploadDone) and "the server is checking it" in lines[-1].text
     assert [line.text for line in cut_off(transfers)] == [
-        "connection lost: your file notes.txt (#1) was not offered: the server was still checking it; /send it again when back"
+        "connection lost: your file notes.txt (#1) is not on offer (the connection dropped before the server confirmed it); /send it again when back"
     ]
     assert cut_off(transfers) == []  # said once
     transfers.on_event(ev.Offered(id="1", name="notes.txt", size=10, sha256="0" * 64, sender="ann", time=1.0))
