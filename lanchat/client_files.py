@@ -379,9 +379,8 @@ class ClientTransfers:
             self._discard(receiving)
         for sending in [*self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
-        self.wanted.clear()
-        self.on_offer.clear()
-        self.checking.clear()
+        for kept in (self.wanted, self.on_offer, self.checking):
+            kept.clear()
 
 
 def cut_off(transfers: ClientTransfers) -> list[Line]:
