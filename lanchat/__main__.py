@@ -735,14 +735,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.unix:
         banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}{pin}"]
     else:
-        banner = [f"lanchat: {mode_text} chat listening on port {listener.getsockname()[1]}; join with:"]
-        for address in where:
-            host, _, port_text = address.rpartition(":")
-            banner.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
-        if where and not tls_fingerprint:  # a text participant (PROTOCOL.md); nc cannot speak TLS
-            host, _, port_text = where[0].rpartition(":")
-            then = "your name and the password, which nc sends unencrypted" if room_password else "your name"
-            banner.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and {then})")
+        banner = _join_banner(where, mode_text, listener.getsockname()[1], pin, password=room_password is not None)
+    joins = len(banner)  # the banner's lines that name addresses (a new one rewrites them: _tell_the_host)
     if tls_fingerprint:
         banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
     if room_password is not None:
@@ -776,6 +770,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, lambda *_: server.request_shutdown("the server was stopped"))
         if announcer is not None:
             announcer.start()
+        _follow_addresses(listener, where, server.stopped, announcer=announcer, log=log)
         try:
             server.serve_forever()
         finally:
@@ -786,6 +781,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _say(f"{PROG}: server stopped", sys.stdout)
         return 0
 
+    from .client import LocalNews
     from .transport import local_pair
 
     host_end, server_end = local_pair()
@@ -793,8 +789,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
     thread.start()
     where_text = (args.unix or (where[0] if where else f"port {port}")) + (" (TLS)" if tls_context is not None else "")
+    intro = [line for line in banner if not line.lstrip().startswith("history:")]
+    news = LocalNews()  # the host's screen is told when this machine's addresses change
     if announcer is not None:
         announcer.start()
+    moved = _tell_the_host(news, intro[joins:], mode_text, pin, tls=tls_context is not None, password=room_password is not None)
+    _follow_addresses(listener, where, server.stopped, announcer=announcer, moved=moved)
     try:
         return _run_participant(
             host_end,
@@ -811,10 +811,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             password=(lambda: password_text),
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store),
-            intro=[line for line in banner if not line.lstrip().startswith("history:")],
+            intro=intro,
             no_typing=args.no_typing,
+            news=news,
         )
     finally:
+        news.close()
         if announcer is not None:
             announcer.close()
 
@@ -854,21 +856,9 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     import ipaddress
     import socket
 
-    from .addresses import addresses_to_announce
-    from .netinfo import every_address
-
     host = listener.getsockname()[0]
-    now: Callable[[], list[str]] | None = None  # bound to one address, the room cannot move
     if host in ("::", "0.0.0.0"):
-        ipv6 = listener.family == socket.AF_INET6
-
-        def now_here() -> list[str]:
-            # a link-local address is announced without its zone: each joiner has its own (discovery.browse)
-            return [a.address.partition("%")[0] for a in addresses_to_announce(every_address()) if ipv6 or a.version == 4]
-
-        now = now_here
-
-        addresses = now_here()
+        addresses = _to_announce(listener)
     else:
         addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
     if not addresses:
@@ -896,32 +886,105 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         fingerprint=fingerprint,
         on_done=done,
     )
-    if now is not None:
-        # started with the announcer (serve): re-announced where this machine is now
-        announcer.on_start = lambda: _follow_addresses(announcer, now, log)
     return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
+
+
+def _to_announce(listener) -> list[str]:  # noqa: ANN001
+    """The addresses a room listening on every address is announced at now (addresses_to_announce)."""
+    import socket
+
+    from .addresses import addresses_to_announce
+    from .netinfo import every_address
+
+    ipv6 = listener.family == socket.AF_INET6
+    # a link-local address is announced without its zone: each joiner has its own (discovery.browse)
+    return [a.address.partition("%")[0] for a in addresses_to_announce(every_address()) if ipv6 or a.version == 4]
+
+
+def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, password: bool) -> list[str]:
+    """`serve`'s first lines for a TCP room: how to join it at each address of ``where``
+    (transport.reachable_addresses), and with nc (a text participant, PROTOCOL.md; nc cannot speak TLS)."""
+    lines = [f"lanchat: {mode_text} chat listening on port {port}; join with:"]
+    for address in where:
+        host, _, port_text = address.rpartition(":")
+        lines.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
+    if where and not pin:
+        host, _, port_text = where[0].rpartition(":")
+        then = "your name and the password, which nc sends unencrypted" if password else "your name"
+        lines.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and {then})")
+    return lines
+
+
+def _others_reach(where: list[str]) -> list[str]:
+    """Of ``where`` (host:port, as reachable_addresses says them), the commands that join from
+    another machine: loopback left out."""
+    import ipaddress
+
+    commands = []
+    for address in where:
+        host, _, port_text = address.rpartition(":")
+        host = host.strip("[]")
+        if not ipaddress.ip_address(host.partition("%")[0]).is_loopback:
+            commands.append(f"lanchat connect {host} {port_text}")
+    return commands
+
+
+def _tell_the_host(news, rest: list[str], mode_text: str, pin: str, *, tls: bool, password: bool) -> Callable[[list[str]], None]:  # noqa: ANN001
+    """What the host's screen is handed when this machine's addresses change (``where``, as
+    reachable_addresses says them): the status line's address, /address's lines (the join lines
+    of the banner written afresh, then ``rest`` as they were) and the notice to read out."""
+    from .session import MachineMoved
+
+    def moved(where: list[str]) -> None:
+        port = int(where[0].rpartition(":")[2])
+        commands = " or ".join(f"`{command}{pin}`" for command in _others_reach(where))
+        news.post(MachineMoved(
+            where=where[0] + (" (TLS)" if tls else ""),
+            join_lines=(*_join_banner(where, mode_text, port, pin, password=password), *rest),
+            notice=f"this machine's address changed: others join with {commands}",
+        ))  # fmt: skip
+
+    return moved
 
 
 ADDRESS_POLL_SECONDS = 3.0  # how often a server looks whether this machine's addresses changed
 
 
-def _follow_addresses(announcer, addresses_now, log) -> None:  # noqa: ANN001
-    """Watch this machine's addresses while the room is announced (a thread: netinfo reads are
-    cheap, every ADDRESS_POLL_SECONDS): when they change (the host's laptop left the Wi-Fi and
-    came back with another lease), announce the room again at the new ones, so the clients
-    following its announcement (discovery.RoomWatch) rejoin there, and say the new join lines."""
+def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, log=None, moved=None) -> None:  # noqa: ANN001
+    """Watch this machine's addresses while the server runs (until ``stopped``), for a room that
+    listens on every address (a thread: netinfo reads are cheap, every ADDRESS_POLL_SECONDS).
+    When they change (the host's laptop left the Wi-Fi and came back with another lease): the
+    room is announced again at the new ones (``announcer``), so the clients following its
+    announcement (discovery.RoomWatch) rejoin there; and the new join lines are said, to the
+    headless log (``log``) or to the host's screen (``moved(where)``, _tell_the_host), with or
+    without an announcement (--no-announce: nobody else can tell the late students).
+    ``where``: the addresses the banner said (reachable_addresses). While the machine has no
+    address but loopback nothing is said: the same address may come back."""
+    import socket
+
+    from .transport import reachable_addresses
+
+    if listener.family == socket.AF_UNIX or listener.getsockname()[0] not in ("::", "0.0.0.0"):
+        return  # a socket file, or bound to one address: the room cannot move
 
     def run() -> None:
-        known = list(announcer.addresses)
-        while not announcer.stopped.wait(ADDRESS_POLL_SECONDS):
-            current = addresses_now()
-            if not current or current == known:
-                continue  # no network at all: the same address may come back
-            known = current
-            announcer.move(current)
-            if log is not None:
-                joins = "; ".join(f"lanchat connect {address} {announcer.port}" for address in current)
-                log(f"this machine's address changed: announcing the room again; join with: {joins}")
+        offered = _others_reach(where)
+        announced = list(announcer.addresses) if announcer is not None else []
+        while not stopped.wait(ADDRESS_POLL_SECONDS):
+            again = False
+            if announcer is not None and (now := _to_announce(listener)) and now != announced:
+                announced, again = now, True
+                announcer.move(now)
+            current = reachable_addresses(listener)
+            others = _others_reach(current)
+            news = bool(others) and others != offered
+            if news:
+                offered = others
+            if log is not None and (news or again):
+                joins = "; ".join(offered if news else (f"lanchat connect {a} {announcer.port}" for a in announced))
+                log(f"this machine's address changed: {'announcing the room again; ' if again else ''}join with: {joins}")
+            if news and moved is not None:
+                moved(current)
 
     import threading
 
@@ -1586,9 +1649,10 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
 
 def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None,
-    password=None, binding=b"", no_typing=False, rejoin=None, again_at=None, may_switch_to_tls=False,
+    password=None, binding=b"", no_typing=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None,
 ) -> int:
-    """The host's ``on_quit`` (/q, Ctrl-C: final) and ``on_stop`` (SIGTERM, SIGHUP, a crash); others: _join_retrying."""
+    """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash) and ``news``
+    (client.LocalNews: this machine's new addresses); others: _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
@@ -1622,7 +1686,7 @@ def _run_participant(  # noqa: ANN001
     again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
     # the full screen waits out a shutdown notice too (a restart) unless it is final; plain and scripts end
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,
-                      rejoin_after_shutdown=not isinstance(frontend, PlainFrontend), on_stop=on_stop)
+                      rejoin_after_shutdown=not isinstance(frontend, PlainFrontend), on_stop=on_stop, news=news)
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
     crash: Exception | None = None
     try:

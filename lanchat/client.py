@@ -35,7 +35,7 @@ from .protocol import (
     Role,
     text_greeting,
 )
-from .session import FileCommand, Line, Local, Outgoing, Quit, Session, UiCommand, Unsend
+from .session import FileCommand, Line, Local, MachineMoved, Outgoing, Quit, Session, UiCommand, Unsend
 from .stopsignals import StopSignals
 from .textsafe import visible
 from .tls import looks_like_tls
@@ -382,6 +382,51 @@ class Reconnect:
         loop.frontend.show([Line(kind="error", time=time.time(), text=note, give_back="\n".join(lines))])
 
 
+class LocalNews:
+    """What this machine tells a participant's loop from another thread, never from the network:
+    the host's `serve` watches the machine's addresses on a thread of its own (__main__) and
+    hands the new ones over here (session.MachineMoved). ``post`` (any thread) queues the news
+    and wakes the loop's selector through a socketpair (``fileno``), as Reconnect's worker does;
+    the loop ``take``s it on its own thread, so only the loop ever touches the session and the
+    screen. Posting after ``close`` (the chat is over) is a no-op."""
+
+    def __init__(self) -> None:
+        self._items: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def fileno(self) -> int:
+        """Readable when news was posted (the loop then calls ``take``)."""
+        return self._wake_read.fileno()
+
+    def post(self, news: MachineMoved) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._items.put(news)
+            with contextlib.suppress(OSError):  # full: a wake-up byte is already waiting
+                self._wake_write.send(b"!")
+
+    def take(self) -> list[MachineMoved]:
+        """Everything posted so far, oldest first (on the loop's thread)."""
+        with contextlib.suppress(OSError):
+            while self._wake_read.recv(64):
+                pass
+        taken = []
+        while not self._items.empty():
+            taken.append(self._items.get())
+        return taken
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for end in (self._wake_read, self._wake_write):
+                end.close()
+
+
 class Paced:
     """The loop's side of pacing.SendPacer: lines over the room's flood limit wait in order and
     go out as it allows, told once (or on the status line); leaving waits for them or says how
@@ -664,8 +709,10 @@ class ClientLoop:
         rejoin: Rejoin | None = None,
         rejoin_after_shutdown: bool = False,
         on_stop: Callable[[], None] | None = None,
+        news: LocalNews | None = None,
     ) -> None:
         self.sock = sock
+        self.news = news  # the host's: this machine's new addresses, from serve's watch (LocalNews)
         self.proto = proto
         self.session = session
         self.frontend = frontend
@@ -705,6 +752,8 @@ class ClientLoop:
             self.selector.register(self.reconnect.fileno(), selectors.EVENT_READ, "rejoin")
         if stops is not None:  # readable once a signal came: wakes the wait, answered just below
             self.selector.register(stops.fileno(), selectors.EVENT_READ, "stop")
+        if self.news is not None:
+            self.selector.register(self.news.fileno(), selectors.EVENT_READ, "news")
         drawing_due = getattr(self.frontend, "next_update_due", None)
         try:
             self._handle_events(list(early_events))
@@ -969,6 +1018,9 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
             loop._read_keys()
         elif key.data == "rejoin" and loop.reconnect is not None and loop.outcome is None:
             loop.reconnect.finished(loop)
+        elif key.data == "news" and loop.news is not None and loop.outcome is None:
+            if lines := [line for news in loop.news.take() for line in loop.session.machine_moved(news)]:
+                loop.frontend.show(lines)
     if loop.outcome is None:
         loop.frontend.update()
 

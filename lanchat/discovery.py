@@ -236,15 +236,11 @@ class Announcer:
         self._info: ServiceInfo | None = None
         self._lock = threading.Lock()
         self._closed = False
-        self.stopped = threading.Event()  # set by close(): a watcher of this machine's addresses stops
-        self.on_start: Callable[[], None] | None = None  # called by start(), e.g. to start that watcher
         self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)
         self.announced_as: str | None = None
 
     def start(self) -> None:
         self._thread.start()
-        if self.on_start is not None:
-            self.on_start()
 
     def _register(self) -> None:
         problem = None
@@ -303,7 +299,6 @@ class Announcer:
         """Withdraw the announcement (goodbye packets) and stop; safe to call twice."""
         with self._lock:
             self._closed = True
-            self.stopped.set()
             zeroconf, self._zeroconf = self._zeroconf, None
         if zeroconf is not None:
             try:

@@ -131,6 +131,17 @@ class UiCommand:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MachineMoved:
+    """The host's machine got other addresses mid-lesson (its laptop back on the Wi-Fi with
+    another lease): what `serve` (__main__) hands the host's screen, from this machine, never
+    from the network (client.LocalNews). Applied by ``Session.machine_moved``."""
+
+    where: str  # the status line's address now
+    join_lines: tuple[str, ...]  # how others join now (/address), as `serve` would print them
+    notice: str  # the line the teacher reads out: "this machine's address changed: others join with ..."
+
+
+@dataclass(frozen=True, kw_only=True)
 class FileCommand:
     """``/send PATH [NAME]`` or ``/get ID``: the client's transfer edge (client_files.py) touches the disk."""
 
@@ -263,6 +274,12 @@ class Session:
         if self.role == "host":
             return "this machine"
         return "the host's machine" if self.host else "the server's machine"
+
+    def machine_moved(self, news: MachineMoved) -> list[Line]:
+        """The host's machine has other addresses now: the status line and /address say the
+        new ones; the notice says how others join, for the students who come late."""
+        self.where, self.join_lines = news.where, news.join_lines
+        return [self._notice(news.notice)]
 
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""

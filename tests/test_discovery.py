@@ -312,6 +312,75 @@ def test_a_client_follows_a_room_whose_host_got_a_new_address_and_nothing_typed_
         assert sum(line.endswith(f"bob: {text}") for line in ann.lines) == 1, ann.output
 
 
+def _status_line(rows: list[str]) -> str:
+    return next((row for row in rows if "ann │ host │" in row), "")
+
+
+@pytest.mark.parametrize("announce", [True, False], ids=["announced", "no-announce"])
+def test_the_hosts_full_screen_says_the_new_address_when_this_machine_gets_one(lab, announce):
+    """ann's laptop gets another address mid-lesson: her full screen (the projector) says how the
+    late students join now, her status line names the new address, and /address says the new
+    join lines; with the room announced or not (--no-announce: nobody else can tell them)."""
+    ann_ns, _bob_ns = classroom(lab)
+    quiet = [] if announce else ["--no-announce"]
+    host = lab.term(ann_ns, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "ann's room", *quiet,
+                    cols=160)
+    port = host.wait_screen(lambda rows: re.search(rf"ann │ host │ {re.escape(ANN)}:(\d+) │", _status_line(rows)),
+                            timeout=15, what="the status line with ann's address").group(1)  # type: ignore[attr-defined]
+    move_the_host(lab, ann_ns)
+    host.expect(rf"\* this machine's address changed: others join with `lanchat connect {re.escape(MOVED)} {port}`",
+                timeout=15)
+    host.wait_screen(lambda rows: f"ann │ host │ {MOVED}:{port} │" in _status_line(rows), what="the new address on the status line")
+    host.send("/address\r")
+
+    def said_again(rows: list[str]) -> list[str]:
+        starts = [n for n, row in enumerate(rows) if "chat listening on port" in row]
+        return rows[starts[-1]:] if len(starts) == 2 else []
+
+    joins = "\n".join(host.wait_screen(said_again, what="/address's lines"))  # type: ignore[arg-type]
+    assert f"python -m lanchat connect {MOVED} {port}" in joins and f"nc {MOVED} {port} " in joins, joins
+    assert ANN not in joins, joins
+    host.send("/q\r")
+    assert host.wait() == 0
+
+
+def test_news_of_this_machine_posted_from_another_thread_wakes_the_loop_and_is_taken_in_order():
+    """client.LocalNews: serve's address watch posts on its own thread; the host's loop wakes
+    (its selector sees ``fileno`` readable) and takes the news on its own; after ``close`` (the
+    chat is over) a late post is dropped, never raised."""
+    import selectors
+    import threading
+
+    from lanchat.client import LocalNews
+    from lanchat.session import MachineMoved, Session
+
+    news = LocalNews()
+    moves = [MachineMoved(where=f"198.18.0.{n}:3580", join_lines=(f"join at {n}",), notice=f"moved to {n}") for n in (5, 6)]
+    with selectors.DefaultSelector() as selector:
+        selector.register(news.fileno(), selectors.EVENT_READ)
+        assert selector.select(0) == []
+        poster = threading.Thread(target=lambda: [news.post(move) for move in moves])
+        poster.start()
+        poster.join(5)
+        assert selector.select(5)
+        assert news.take() == moves
+        assert selector.select(0) == []  # the wake-up bytes were read with it
+    session = Session(name="ann", role="host", where=f"{ANN}:3580", join_lines=("join at old",))
+    shown = [line.text for move in moves for line in session.machine_moved(move)]
+    assert shown == ["moved to 5", "moved to 6"]
+    assert (session.where, session.join_lines) == ("198.18.0.6:3580", ("join at 6",))
+    news.close()
+    news.post(moves[0])  # the watch may outlive the chat by one poll
+    assert news.take() == []
+
+
+def test_a_headless_server_not_announced_logs_the_new_join_line_when_its_address_changes(lab):
+    ann, _bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--no-announce")
+    move_the_host(lab, ann)
+    server.expect(rf"this machine's address changed: join with: lanchat connect {re.escape(MOVED)} {port}$", timeout=15)
+
+
 def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
     """discovery.RoomWatch: the room joined is the one announced at the address joined (with the
     fingerprint pinned); after that, another room (name, host, port or fingerprint) is never it."""
