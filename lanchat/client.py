@@ -58,6 +58,11 @@ MAX_QUEUED_WHILE_AWAY = 50  # lines typed while disconnected, sent on rejoining
 # shuts down or drops at once, over and over): the waits go on growing from where they were,
 # and GIVE_UP_SECONDS counts from the first loss, instead of trying again every second forever.
 HELD_SECONDS = 30.0
+# The exit status of a chat the server ended (the host closed it for good, say) while lines typed
+# were still held (for our turn, typed while away, at the room's pace): 1, as when they are lost
+# with a server that never came back (Reconnect._give_up), so a script notices (README; PROTOCOL.md 8).
+# Leaving by choice (/q, Ctrl-C) stays 0: its last line counts them all the same.
+LINES_NOT_SENT = 1
 
 
 # How often a connected client checks that its own address is still this machine's (a laptop
@@ -988,7 +993,10 @@ class ClientLoop:
         if pending:
             self.frontend.show(pending)
         if self.outcome is None:
-            message += self.paced.never_sent(self)
+            unsent = self.paced.never_sent(self)
+            if unsent and not (code or self.quitting or self.on_quit):  # the server ended it, not our /q or Ctrl-C
+                code = LINES_NOT_SENT
+            message += unsent
             # printed after the terminal is restored, and it may quote the server: made harmless
             self.outcome = Outcome(code, visible(message))
 

@@ -300,10 +300,10 @@ def test_unsend_offline_drops_what_was_typed_while_away():
     assert outcome.code == 0 and outcome.message == "you left the chat", outcome
 
 
-def test_on_the_full_screen_the_hosts_final_end_counts_the_lines_held_for_the_turn_in_the_exit_line():
+def test_on_the_full_screen_the_hosts_final_end_counts_the_lines_held_for_the_turn_and_exits_1():
     """teach ends the chat for good while two of ann's lines wait for her turn after a restart:
-    her full screen says the chat is over, and the line left in the terminal after it says the
-    two were not sent."""
+    her full screen says the chat is over, the line left in the terminal after it says the two
+    were not sent, and the exit status says so too (1, not 0: a script or a shell prompt notices)."""
     from helpers import TermProc
     from test_reconnect import Blip, expect_waiting_for_a_restart
 
@@ -339,7 +339,7 @@ def test_on_the_full_screen_the_hosts_final_end_counts_the_lines_held_for_the_tu
             teach.send("/q")
             ann.expect(r"the chat is over: press any key to leave")
             ann.send("x")
-            assert ann.wait() == 0
+            assert ann.wait() == 1
         finally:
             ann.stop()
             for proc in (cat, teach):
@@ -349,6 +349,15 @@ def test_on_the_full_screen_the_hosts_final_end_counts_the_lines_held_for_the_tu
     last = bytes(ann.raw).replace(b"\r\n  ", b" ")  # the exit line is folded at the terminal's width
     assert b"lanchat: disconnected: the server shut down: the host closed the chat (2 lines you typed were not sent)" in last
     assert "ann: one" not in cat.output and "ann: two" not in cat.output
+
+
+def test_the_hosts_final_end_with_lines_held_for_the_turn_exits_1_and_counts_them():
+    with ann_holding("one", "two") as held:
+        held.teach.send("/q")
+        wait_for(lambda: held.result, what="the end")
+    assert held.result[0].code == 1
+    assert held.result[0].message == "disconnected: the server shut down: the host closed the chat (2 lines you typed were not sent)"
+    assert "ann: one" not in held.cat.output
 
 
 def test_a_student_kicked_while_lines_wait_for_her_turn_is_told_they_were_not_sent():

@@ -77,6 +77,37 @@ def test_a_session_taken_over_mid_paste_says_how_many_lines_it_never_sent(procs)
     assert 30 - len(delivered) - 1 <= int(match.group(1)) <= 30 - len(delivered), (delivered, last)
 
 
+def test_a_script_whose_lines_wait_when_the_host_ends_the_chat_for_good_exits_1(procs):
+    """bob's script pastes 30 lines (paced: about 9 at once, then 3 a second) and teach ends the
+    chat before they are out: the script exits 1 (it exited 0, the lost lines only counted in
+    its last line), so `lanchat connect ... < lines.txt || echo lost` notices."""
+    teach = start(procs, "serve", "--plain", "--name", "teach", "--host", "127.0.0.1", "--port", "0", "--no-announce",
+                  "--no-history")
+    port = int(teach.expect(r"listening on port (\d+)").group(1))
+    teach.expect(r"welcome, teach")
+    bob = join(procs, port, "bob")
+    paste(bob, [f"one {n}" for n in range(30)])
+    wait_for(lambda: len(heard(teach, "bob", "one")) >= 10, what="the first of bob's paste")
+    teach.send("/q")
+    assert bob.wait() == 1
+    match = re.fullmatch(r"lanchat: disconnected: the server shut down: the host closed the chat"
+                         r" \((\d+) lines you typed were not sent\)", bob.lines[-1])
+    assert match and int(match.group(1)) > 0, bob.output
+
+
+def test_a_script_that_sent_everything_exits_0_when_the_host_ends_the_chat(procs):
+    teach = start(procs, "serve", "--plain", "--name", "teach", "--host", "127.0.0.1", "--port", "0", "--no-announce",
+                  "--no-history")
+    port = int(teach.expect(r"listening on port (\d+)").group(1))
+    teach.expect(r"welcome, teach")
+    bob = join(procs, port, "bob")
+    paste(bob, ["only one"])
+    teach.expect(r"bob: only one$")
+    teach.send("/q")
+    assert bob.wait() == 0
+    assert bob.lines[-1] == "lanchat: disconnected: the server shut down: the host closed the chat", bob.output
+
+
 def test_leaving_while_the_connection_is_down_says_the_lines_typed_meanwhile_were_not_sent(procs):
     """Lines typed while the Wi-Fi is down wait for the rejoin; /q before it says they never left."""
     server, port = serve_tcp("--no-history")
