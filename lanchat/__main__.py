@@ -950,7 +950,7 @@ def _tell_the_host(news, rest: list[str], mode_text: str, pin: str, *, tls: bool
 ADDRESS_POLL_SECONDS = 3.0  # how often a server looks whether this machine's addresses changed
 
 
-def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, log=None, moved=None) -> None:  # noqa: ANN001
+def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, log=None, moved=None):  # noqa: ANN001, ANN202
     """Watch this machine's addresses while the server runs (until ``stopped``), for a room that
     listens on every address (a thread: netinfo reads are cheap, every ADDRESS_POLL_SECONDS).
     When they change (the host's laptop left the Wi-Fi and came back with another lease): the
@@ -965,17 +965,21 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
     from .transport import reachable_addresses
 
     if listener.family == socket.AF_UNIX or listener.getsockname()[0] not in ("::", "0.0.0.0"):
-        return  # a socket file, or bound to one address: the room cannot move
+        return None  # a socket file, or bound to one address: the room cannot move
 
     def run() -> None:
         offered = _others_reach(where)
         announced = list(announcer.addresses) if announcer is not None else []
         while not stopped.wait(ADDRESS_POLL_SECONDS):
-            again = False
-            if announcer is not None and (now := _to_announce(listener)) and now != announced:
-                announced, again = now, True
+            try:
+                current = reachable_addresses(listener)
+                now = _to_announce(listener) if announcer is not None else []
+            except OSError:  # the listener closed as the server stopped: nothing left to watch
+                return
+            again = bool(now) and now != announced
+            if again:
+                announced = now
                 announcer.move(now)
-            current = reachable_addresses(listener)
             others = _others_reach(current)
             news = bool(others) and others != offered
             if news:
@@ -988,7 +992,9 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
 
     import threading
 
-    threading.Thread(target=run, name="lanchat-addresses", daemon=True).start()
+    watch = threading.Thread(target=run, name="lanchat-addresses", daemon=True)
+    watch.start()
+    return watch  # (for tests)
 
 
 def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None = None) -> list[str]:  # noqa: ANN001

@@ -374,6 +374,33 @@ def test_news_of_this_machine_posted_from_another_thread_wakes_the_loop_and_is_t
     assert news.take() == []
 
 
+def test_the_address_watch_ends_quietly_when_the_listener_closes_under_it(monkeypatch):
+    """The server closes its listener as it stops, and the watch may be mid-poll then: it
+    ended with a traceback from its thread (onto the host's terminal), instead of quietly."""
+    import errno
+    import socket
+    import threading
+
+    import lanchat.__main__ as cli
+
+    class ClosingListener:  # a wildcard listener that is closed after the first look
+        family = socket.AF_INET
+        looks = 0
+
+        def getsockname(self) -> tuple[str, int]:
+            self.looks += 1
+            if self.looks > 1:
+                raise OSError(errno.EBADF, "Bad file descriptor")
+            return ("0.0.0.0", 3580)
+
+    crashes: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+    monkeypatch.setattr(cli, "ADDRESS_POLL_SECONDS", 0.01)
+    watch = cli._follow_addresses(ClosingListener(), [f"{ANN}:3580"], threading.Event(), moved=lambda where: None)
+    watch.join(5)
+    assert not watch.is_alive() and not crashes, crashes
+
+
 def test_a_headless_server_not_announced_logs_the_new_join_line_when_its_address_changes(lab):
     ann, _bob = classroom(lab)
     server, port = serve_room(lab, ann, "--no-announce")
