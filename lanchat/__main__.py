@@ -770,7 +770,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, lambda *_: server.request_shutdown("the server was stopped"))
         if announcer is not None:
             announcer.start()
-        _follow_addresses(listener, where, server.stopped, announcer=announcer, log=log)
+        _follow_addresses(listener, where, server.stopped, announcer=announcer, log=log, pin=pin)
         try:
             server.serve_forever()
         finally:
@@ -915,9 +915,9 @@ def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, passw
     return lines
 
 
-def _others_reach(where: list[str]) -> list[str]:
+def _others_reach(where: list[str], pin: str = "") -> list[str]:
     """Of ``where`` (host:port, as reachable_addresses says them), the commands that join from
-    another machine: loopback left out."""
+    another machine (loopback left out), with ``pin`` (`` --fingerprint ...``, a TLS room's)."""
     import ipaddress
 
     commands = []
@@ -925,7 +925,7 @@ def _others_reach(where: list[str]) -> list[str]:
         host, _, port_text = address.rpartition(":")
         host = host.strip("[]")
         if not ipaddress.ip_address(host.partition("%")[0]).is_loopback:
-            commands.append(f"lanchat connect {host} {port_text}")
+            commands.append(f"lanchat connect {host} {port_text}{pin}")
     return commands
 
 
@@ -937,7 +937,7 @@ def _tell_the_host(news, rest: list[str], mode_text: str, pin: str, *, tls: bool
 
     def moved(where: list[str]) -> None:
         port = int(where[0].rpartition(":")[2])
-        commands = " or ".join(f"`{command}{pin}`" for command in _others_reach(where))
+        commands = " or ".join(f"`{command}`" for command in _others_reach(where, pin))
         news.post(MachineMoved(
             where=where[0] + (" (TLS)" if tls else ""),
             join_lines=(*_join_banner(where, mode_text, port, pin, password=password), *rest),
@@ -950,7 +950,7 @@ def _tell_the_host(news, rest: list[str], mode_text: str, pin: str, *, tls: bool
 ADDRESS_POLL_SECONDS = 3.0  # how often a server looks whether this machine's addresses changed
 
 
-def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, log=None, moved=None):  # noqa: ANN001, ANN202
+def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, log=None, moved=None, pin: str = ""):  # noqa: ANN001, ANN202
     """Watch this machine's addresses while the server runs (until ``stopped``), for a room that
     listens on every address (a thread: netinfo reads are cheap, every ADDRESS_POLL_SECONDS).
     When they change (the host's laptop left the Wi-Fi and came back with another lease): the
@@ -958,7 +958,8 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
     announcement (discovery.RoomWatch) rejoin there; and the new join lines are said, to the
     headless log (``log``) or to the host's screen (``moved(where)``, _tell_the_host), with or
     without an announcement (--no-announce: nobody else can tell the late students).
-    ``where``: the addresses the banner said (reachable_addresses). While the machine has no
+    ``where``: the addresses the banner said (reachable_addresses); ``pin``: a TLS room's
+    `` --fingerprint ...``, as its banner's join lines have it. While the machine has no
     address but loopback nothing is said: the same address may come back."""
     import socket
 
@@ -968,7 +969,7 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
         return None  # a socket file, or bound to one address: the room cannot move
 
     def run() -> None:
-        offered = _others_reach(where)
+        offered = _others_reach(where, pin)
         announced = list(announcer.addresses) if announcer is not None else []
         while not stopped.wait(ADDRESS_POLL_SECONDS):
             try:
@@ -980,12 +981,12 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
             if again:
                 announced = now
                 announcer.move(now)
-            others = _others_reach(current)
+            others = _others_reach(current, pin)
             news = bool(others) and others != offered
             if news:
                 offered = others
             if log is not None and (news or again):
-                joins = "; ".join(offered if news else (f"lanchat connect {a} {announcer.port}" for a in announced))
+                joins = "; ".join(offered if news else (f"lanchat connect {a} {announcer.port}{pin}" for a in announced))
                 log(f"this machine's address changed: {'announcing the room again; ' if again else ''}join with: {joins}")
             if news and moved is not None:
                 moved(current)

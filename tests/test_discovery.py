@@ -316,21 +316,24 @@ def _status_line(rows: list[str]) -> str:
     return next((row for row in rows if "ann │ host │" in row), "")
 
 
-@pytest.mark.parametrize("announce", [True, False], ids=["announced", "no-announce"])
-def test_the_hosts_full_screen_says_the_new_address_when_this_machine_gets_one(lab, announce):
+@pytest.mark.parametrize("how", ["announced", "no-announce", "tls"])
+def test_the_hosts_full_screen_says_the_new_address_when_this_machine_gets_one(lab, how):
     """ann's laptop gets another address mid-lesson: her full screen (the projector) says how the
     late students join now, her status line names the new address, and /address says the new
-    join lines; with the room announced or not (--no-announce: nobody else can tell them)."""
+    join lines; with the room announced or not (--no-announce: nobody else can tell them), and
+    over TLS with the fingerprint the banner gave."""
     ann_ns, _bob_ns = classroom(lab)
-    quiet = [] if announce else ["--no-announce"]
-    host = lab.term(ann_ns, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "ann's room", *quiet,
-                    cols=160)
-    port = host.wait_screen(lambda rows: re.search(rf"ann │ host │ {re.escape(ANN)}:(\d+) │", _status_line(rows)),
+    extra = {"announced": [], "no-announce": ["--no-announce"], "tls": ["--tls"]}[how]
+    host = lab.term(ann_ns, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "ann's room", *extra,
+                    cols=230)
+    port = host.wait_screen(lambda rows: re.search(rf"ann │ host │ {re.escape(ANN)}:(\d+)( \(TLS\))? │", _status_line(rows)),
                             timeout=15, what="the status line with ann's address").group(1)  # type: ignore[attr-defined]
+    pin = re.search(r"--fingerprint SHA256:\S+", host.text).group(0) if how == "tls" else ""  # type: ignore[union-attr]
+    command = f"lanchat connect {MOVED} {port}" + (f" {pin}" if pin else "")
     move_the_host(lab, ann_ns)
-    host.expect(rf"\* this machine's address changed: others join with `lanchat connect {re.escape(MOVED)} {port}`",
-                timeout=15)
-    host.wait_screen(lambda rows: f"ann │ host │ {MOVED}:{port} │" in _status_line(rows), what="the new address on the status line")
+    host.expect(rf"\* this machine's address changed: others join with `{re.escape(command)}`", timeout=15)
+    status = f"ann │ host │ {MOVED}:{port}{' (TLS)' if pin else ''} │"
+    host.wait_screen(lambda rows: status in _status_line(rows), what="the new address on the status line")
     host.send("/address\r")
 
     def said_again(rows: list[str]) -> list[str]:
@@ -338,7 +341,8 @@ def test_the_hosts_full_screen_says_the_new_address_when_this_machine_gets_one(l
         return rows[starts[-1]:] if len(starts) == 2 else []
 
     joins = "\n".join(host.wait_screen(said_again, what="/address's lines"))  # type: ignore[arg-type]
-    assert f"python -m lanchat connect {MOVED} {port}" in joins and f"nc {MOVED} {port} " in joins, joins
+    assert f"python -m {command}" in joins, joins
+    assert (f"nc {MOVED} {port} " in joins) is not bool(pin), joins  # nc cannot speak TLS
     assert ANN not in joins, joins
     host.send("/q\r")
     assert host.wait() == 0
@@ -401,11 +405,14 @@ def test_the_address_watch_ends_quietly_when_the_listener_closes_under_it(monkey
     assert not watch.is_alive() and not crashes, crashes
 
 
-def test_a_headless_server_not_announced_logs_the_new_join_line_when_its_address_changes(lab):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_headless_server_not_announced_logs_the_new_join_line_when_its_address_changes(lab, tls):
     ann, _bob = classroom(lab)
-    server, port = serve_room(lab, ann, "--no-announce")
+    server, port = serve_room(lab, ann, "--no-announce", *(["--tls"] if tls else []))
+    pin = " --fingerprint " + server.expect(r"fingerprint is (SHA256:\S+)").group(1) if tls else ""
     move_the_host(lab, ann)
-    server.expect(rf"this machine's address changed: join with: lanchat connect {re.escape(MOVED)} {port}$", timeout=15)
+    server.expect(rf"this machine's address changed: join with: lanchat connect {re.escape(MOVED)} {port}{re.escape(pin)}$",
+                  timeout=15)
 
 
 def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
