@@ -918,14 +918,17 @@ def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, passw
 def _others_reach(where: list[str], pin: str = "") -> list[str]:
     """Of ``where`` (host:port, as reachable_addresses says them), the commands that join from
     another machine (loopback left out), with ``pin`` (`` --fingerprint ...``, a TLS room's)."""
+    import contextlib
     import ipaddress
 
     commands = []
     for address in where:
         host, _, port_text = address.rpartition(":")
         host = host.strip("[]")
-        if not ipaddress.ip_address(host.partition("%")[0]).is_loopback:
-            commands.append(f"lanchat connect {host} {port_text}{pin}")
+        with contextlib.suppress(ValueError):  # (reachable_addresses gives addresses, never names)
+            if ipaddress.ip_address(host.partition("%")[0]).is_loopback:
+                continue
+        commands.append(f"lanchat connect {host} {port_text}{pin}")
     return commands
 
 

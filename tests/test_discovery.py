@@ -378,6 +378,17 @@ def test_news_of_this_machine_posted_from_another_thread_wakes_the_loop_and_is_t
     assert news.take() == []
 
 
+def test_the_join_commands_said_when_the_address_changes_leave_out_loopback_and_keep_the_pin():
+    from lanchat.__main__ import _others_reach
+
+    where = [f"{MOVED}:3580", "[fd00::5]:3580", "127.0.0.1:3580", "[::1]:3580", "annlaptop:3580"]
+    assert _others_reach(where, " --fingerprint SHA256:x") == [
+        f"lanchat connect {MOVED} 3580 --fingerprint SHA256:x",
+        "lanchat connect fd00::5 3580 --fingerprint SHA256:x",
+        "lanchat connect annlaptop 3580 --fingerprint SHA256:x",  # a name (never given today) is no crash of the watch
+    ]
+
+
 def test_the_address_watch_ends_quietly_when_the_listener_closes_under_it(monkeypatch):
     """The server closes its listener as it stops, and the watch may be mid-poll then: it
     ended with a traceback from its thread (onto the host's terminal), instead of quietly."""
