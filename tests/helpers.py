@@ -413,7 +413,8 @@ class TermProc:
     """
 
     def __init__(
-        self, *args: str, rows: int = 24, cols: int = 80, argv: list[str] | None = None, env: dict[str, str] | None = None
+        self, *args: str, rows: int = 24, cols: int = 80, argv: list[str] | None = None, env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         from ptyprocess import PtyProcess
 
@@ -424,7 +425,7 @@ class TermProc:
         self.screen, self.stream = _scrolling_screen(cols, rows)
         self.raw = bytearray()
         self._changed = threading.Condition()
-        self.proc = PtyProcess.spawn(argv or [sys.executable, "-m", "lanchat", *same_person(args)], env=env, cwd=str(ROOT), dimensions=(rows, cols))
+        self.proc = PtyProcess.spawn(argv or [sys.executable, "-m", "lanchat", *same_person(args)], env=env, cwd=str(cwd or ROOT), dimensions=(rows, cols))
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 

@@ -424,6 +424,18 @@ def test_help_lists_commands_and_keys_and_save_writes_the_transcript(terms, tmp_
     ann.expect_gone(r"something worth keeping")
 
 
+def test_save_to_a_bare_file_name_says_the_folder_it_went_to(terms, tmp_path: Path):
+    """A teacher ending the lesson types `/save lesson2.txt` and read 'saved 114 lines to
+    lesson2.txt': which folder that was (the one serve was started in) was anyone's guess, while
+    /get says the whole path. The line now names the file's full path, as /get's does."""
+    term = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", rows=24, cols=160, cwd=tmp_path)
+    terms.append(term)
+    term.expect(r"ann │ host")
+    term.send("/save lesson2.txt\r")
+    term.expect(r"saved \d+ lines to " + re.escape(str(tmp_path / "lesson2.txt")))
+    assert (tmp_path / "lesson2.txt").exists()
+
+
 def shows_burst(term: TermProc, first: int, last: int) -> None:
     """Wait until the transcript pane (every row but the status and input lines) shows
     exactly burst lines ``first`` to ``last``, oldest at the top."""

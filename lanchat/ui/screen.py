@@ -784,7 +784,8 @@ class CursesFrontend:
         now = self._now()
         if not argument:
             return Line(kind="error", time=now, text="usage: /save FILE")
-        path = Path(argument).expanduser()
+        # absolute: "saved to lesson2.txt" left the folder (the one lanchat was started in) a guess
+        path = Path(argument).expanduser().absolute()
         if not path.name or path.is_dir():  # ".", "/", "~", a folder: no file name to write to
             return Line(kind="error", time=now, text=f"{argument} is a folder; give a file name: /save {path / 'chat.txt'}")
         text = "".join(format_plain(line, keep_lines=True) + "\n" for line in self.view.lines)
