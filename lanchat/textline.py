@@ -365,9 +365,10 @@ class TextConnection:
     def _password_notice(self) -> tuple[str, ...]:
         if self._encrypted:
             return ("this room has a password",)
+        # each line under 80 columns: nc's terminal (a projector's too) would wrap the rest
         return (
-            "this room has a password; on this plain connection it crosses the network unencrypted,",
-            "so for a real secret join with the lanchat client or over TLS",
+            "this room has a password; typed here, it crosses the network unencrypted:",
+            "for a real secret, join with the lanchat client or over TLS",
         )
 
     def _hello(self, name: str) -> None:

@@ -335,10 +335,16 @@ def test_a_password_room_asks_a_text_participant_for_it_after_the_name(tmp_path)
                       r"the password, which nc sends unencrypted\)")
         ann = TextPeer(Endpoint(host="127.0.0.1", port=port))
         ann.line("ann")
-        ann.expect(r"crosses the network unencrypted,\r\nso for a real secret join with the lanchat client or over TLS\r\n")
+        ann.expect(r"typed here, it crosses the network unencrypted:\r\nfor a real secret, join with the lanchat client or over TLS\r\n")
         ann.expect(r"password: $")
         ann.line("s3cret enough")  # exactly as typed, spaces and all
         ann.expect(r"\* welcome, ann! nobody else is here yet")
+        ann.line("/help")
+        ann.expect(r"/q +leave\r\n")
+        # nc at an 80-column terminal: the room's own lines each fit one row (the notice was 86
+        # characters: its last word wrapped onto a row of its own, on a projector too)
+        too_wide = [row for row in ann.received.decode().split("\r\n") if len(row) > 79]
+        assert too_wide == [], too_wide
         ann.close()
     finally:
         server.stop()
