@@ -34,6 +34,7 @@ class Line:
     code: str | None = None  # an error's code (events.E_*), or TURN_CHANGED: front ends decide by it
     presence: Presence | None = None  # a join or leave notice: whom it is about (the screen folds bursts)
     give_back: str | None = None  # what was typed and not taken (offline, too many kept): back into the input line
+    hang: int = 0  # a /help row: its description starts this many columns into text; the screen wraps it under there
 
 
 @dataclass(frozen=True)
@@ -497,12 +498,12 @@ class Session:
         rows = [*COMMANDS, *self.ui_commands]
         width = max(len(c.usage) for c in rows)
         lines = [self._notice("commands:", kind="system")]
-        lines += [self._notice(f"  {c.usage:<{width}}  {c.help}", kind="system") for c in rows]
+        lines += [replace(self._notice(f"  {c.usage:<{width}}  {c.help}", kind="system"), hang=width + 4) for c in rows]
         lines.append(self._notice("  anything else is sent to the room", kind="system"))
         if self.ui_keys:
             key_width = max(len(key) for key, _ in self.ui_keys)
             lines.append(self._notice("keys:", kind="system"))
-            lines += [self._notice(f"  {key:<{key_width}}  {what}", kind="system") for key, what in self.ui_keys]
+            lines += [replace(self._notice(f"  {key:<{key_width}}  {what}", kind="system"), hang=key_width + 4) for key, what in self.ui_keys]
         return lines
 
     def command_words(self) -> list[str]:

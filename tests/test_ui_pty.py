@@ -424,6 +424,29 @@ def test_help_lists_commands_and_keys_and_save_writes_the_transcript(terms, tmp_
     ann.expect_gone(r"something worth keeping")
 
 
+def test_help_on_a_projector_wraps_each_description_under_its_column(terms):
+    """/help at 64x18 (a projector with a large font) and at 80x24 wrapped a row's description
+    back to column 8, under the commands: the table read as one stream of words. At 80 columns a
+    description's further rows now start under its first word; at 64, where that left it a third
+    of the row, the key goes alone on its row and the description under it, two columns in."""
+    for rows, cols in ((18, 64), (24, 80)):
+        ann, _port = host(terms, name=f"hal{cols}", rows=rows, cols=cols)
+        ann.send("/help\r")
+        ann.expect(r"Ctrl-C or /q\s+leave")
+        screen = ann.lines[:-2]  # the transcript: the last rows of /help, the keys
+        checked = 0
+        for at, row in enumerate(screen[:-1]):
+            found = re.match(r"\d\d:\d\d {5}(\S.*?)(?:  +(\S)|$)", row.rstrip())
+            following = screen[at + 1]
+            if not found or not following.strip() or re.match(r"\d\d:\d\d ", following):
+                continue
+            column = found.start(2) if found.group(2) else found.start(1) + 2
+            assert len(following) - len(following.lstrip()) == column, f"{cols} columns:\n" + "\n".join(screen)
+            checked += 1
+        assert checked >= 2, f"{cols} columns: no wrapped description seen\n" + "\n".join(screen)
+        ann.stop()
+
+
 def test_save_to_a_bare_file_name_says_the_folder_it_went_to(terms, tmp_path: Path):
     """A teacher ending the lesson types `/save lesson2.txt` and read 'saved 114 lines to
     lesson2.txt': which folder that was (the one serve was started in) was anyone's guess, while

@@ -341,21 +341,44 @@ def _layout_cached(line: Line, width: int) -> tuple[tuple[Cell, ...], ...]:
     return tuple(tuple(row) for row in _layout(line, width))
 
 
+def _help_row(line: Line, prefix_width: int, width: int) -> tuple[int | None, tuple[str, str] | None]:
+    """A /help row (``line.hang``): where its description's further rows start, under its first
+    word; with under half the row left there, the command alone on its row and the description
+    on rows of its own under it (then also the two parts). (None, None): wrap as any line."""
+    column = prefix_width + line.hang
+    if width - column >= width // 2:
+        return column, None
+    usage = line.text[: line.hang].rstrip()
+    below = prefix_width + len(usage) - len(usage.lstrip()) + 2
+    if below > width // 3:
+        return None, None
+    return below, (usage, line.text[line.hang :])
+
+
 def _layout(line: Line, width: int) -> list[list[Cell]]:
     prefix, suffix, text_style = line_parts(line)
     prefix_cells: list[Cell] = []
-    for text, style in prefix:
-        prefix_cells += cells(text, style)
+    for part, style in prefix:
+        prefix_cells += cells(part, style)
     # continuation rows start under the text, unless the prefix eats too much of the width
     indent = len(prefix_cells) if len(prefix_cells) <= width // 3 else min(6, width // 4)
+    parts = None
+    if 0 < line.hang < len(line.text):
+        hang, parts = _help_row(line, len(prefix_cells), width)
+        indent = indent if hang is None else hang
     # the prefix itself wraps like any text (a long name on a narrow screen)
     rows: list[list[Cell]] = [[]]
     for cell in prefix_cells:
         if len(rows[-1]) >= width or (cell[0] != "" and text_width(cell[0]) == 2 and len(rows[-1]) + 2 > width):
             rows.append([])
         rows[-1].append(cell)
-    room = width - len(prefix_cells)  # a burst of joins shows the names that fit this row (fold.py)
-    shown = shown_text(line, lambda text: sum(map(text_width, visible_lines(text))) <= room)
+    if parts is not None:  # the command alone on its row, the description under it
+        _wrap_into(rows, parts[0], text_style, width, indent)
+        rows.append([(" ", PLAIN)] * indent)
+        shown = parts[1]
+    else:
+        room = width - len(prefix_cells)  # a burst of joins shows the names that fit this row (fold.py)
+        shown = shown_text(line, lambda text: sum(map(text_width, visible_lines(text))) <= room)
     for number, paragraph in enumerate(visible_lines(shown)):
         if number > 0:
             rows.append([(" ", PLAIN)] * indent)
@@ -396,7 +419,7 @@ def _ascii_height(line: Line, width: int) -> int | None:
     column a character), following _layout and _wrap_into step for step on counts; None
     for anything else (wide or zero-width characters, a colour swatch), which is laid out."""
     prefix, suffix, _style = line_parts(line)
-    if suffix or width < 4 or isinstance(line, Burst):  # a burst's text depends on the width
+    if suffix or width < 4 or isinstance(line, Burst) or line.hang:  # a burst's text depends on the width
         return None
     prefix_text = "".join(text for text, _ in prefix)
     paragraphs = visible_lines(line.text)
