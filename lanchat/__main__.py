@@ -1804,13 +1804,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     except HistoryUnusable as exc:
         return _fail(str(exc))
     shown = 0
+    columns = _terminal_columns() if sys.stdout.isatty() else None  # a pipe or a file: a line each, for grep
     try:
         for record in store.export(since=args.since):
             shown += 1
             if args.format == "jsonl":
                 line = json.dumps(record.to_json(), ensure_ascii=False)
             else:
-                line = record.to_text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time)))
+                line = record.to_text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time)), columns)
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         if store.skipped:  # a hand edit, another program, a damaged page (history_rows.py)

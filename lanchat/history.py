@@ -180,15 +180,23 @@ class Record:
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "time": self.time, "from": self.sender, "to": self.to, "text": self.text}
 
-    def to_text(self, stamp: str) -> str:
+    def to_text(self, stamp: str, columns: int | None = None) -> str:
         """The entry as ``lanchat history`` writes it: ``[stamp] ann: hello``. A pasted block
         keeps its lines: each one after the first goes under the first's text, indented by the
         width of ``[stamp] ann: ``, so every entry still starts at column 0 with ``[`` and a
-        reader (or a script, dropping that indent) gets the lines back as they were sent."""
+        reader (or a script, dropping that indent) gets the lines back as they were sent.
+        ``columns`` (a terminal's width; None for a pipe or a file): a line longer than that is
+        folded at spaces, the first under the text, a pasted line under itself and two more,
+        where the terminal would cut it mid-word, back under the timestamps."""
         who = visible(self.sender) + (f" -> {visible(self.to)} (direct)" if self.to else "")
         head = f"[{stamp}] {who}: "
         first, *more = visible_lines(self.text)
-        return "\n".join([head + first, *(" " * len(head) + line for line in more)])
+        lines = [head + first, *(" " * len(head) + line for line in more)]
+        if columns is not None:
+            from .textfold import fold_line  # only `lanchat history` at a terminal: the server never needs it
+
+            lines = [row for at, line in enumerate(lines) for row in fold_line(line, columns, " " * len(head) if at == 0 else None)]
+        return "\n".join(lines)
 
 
 _COLUMNS = "id, time, sender, recipient, text"

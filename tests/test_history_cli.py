@@ -479,3 +479,35 @@ def test_the_host_keeps_history_too_and_sees_it_after_a_restart(tmp_path):
         bob.expect(r"end of history \(2 shown\)")
     finally:
         stop_all(bob, host)
+
+
+def test_history_at_an_80_column_terminal_folds_long_lines_at_spaces_under_the_text(tmp_path):
+    """A teacher reviewing the lesson with `lanchat history` at a terminal read 'recv may re' /
+    'turn fewer bytes': the terminal cut each long entry mid-word, back at column 0, under the
+    timestamps. At a terminal an entry now folds at spaces, its further rows under its text (a
+    pasted block's lines two columns further in, so they still read as lines of their own); to a
+    pipe or a file each line stays whole (test_a_pasted_block_exports_as_indented_lines_...)."""
+    from helpers import TermProc
+
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    said = "look at the while loop in recv_exactly: recv may return fewer bytes than you asked for, so keep a buffer"
+    store.append(time=time.time() - 60, sender="teacher", to=None, text=said)
+    store.append(time=time.time() - 59, sender="eve", to=None, text="my code:\n" + "def recv_exactly(sock, n):  # please look at it, I think it is right " * 2)
+    store.close()
+    term = TermProc("history", str(db), rows=24, cols=80)
+    try:
+        term.wait_screen(lambda rows: not term.proc.isalive(), what="lanchat history to finish")
+        rows = [row.rstrip() for row in term.lines if row.strip()]
+        head = re.match(r"\[[^]]*\] teacher: ", rows[0]).group(0)  # type: ignore[union-attr]
+        assert all(len(row) <= 80 for row in rows), rows
+        at_eve = next(at for at, row in enumerate(rows) if row.startswith("[") and "] eve: " in row)
+        assert at_eve > 1 and all(row.startswith(" " * len(head)) and row[len(head)] != " " for row in rows[1:at_eve]), rows  # under the text
+        assert " ".join(row.strip() for row in rows[:at_eve])[len(head):] == said, rows  # no word cut
+        pasted = [row for row in rows if "def recv_exactly" in row]
+        eve = len(re.match(r"\[[^]]*\] eve: ", rows[at_eve]).group(0))  # type: ignore[union-attr]
+        assert pasted[0].startswith(" " * eve + "def"), rows
+        after = rows[rows.index(pasted[0]) + 1]
+        assert after.startswith(" " * (eve + 2)) and not after.startswith(" " * (eve + 3)), rows  # its fold, two further in
+    finally:
+        term.stop()
