@@ -39,6 +39,11 @@ HELP = (
     "/q             leave",
 )
 
+# The last line before the room closes a text participant's connection: ncat notices the close
+# only when it next reads its input, so without it a student removed or at the end of the
+# lesson sits at a silent nc, and the next command typed goes into it ("Ncat: Broken pipe").
+CLOSED = "* disconnected: the room closed this connection (Ctrl-C ends nc)"
+
 
 def opening_kind(first: bytes) -> str | None:
     """What a stream's first bytes are: "frame" (lanchat), "http" (a browser), "text" (a person:
@@ -396,6 +401,7 @@ class TextConnection:
             self.state = State.OPEN
         elif isinstance(event, ev.Shutdown) or isinstance(event, ev.Error) and event.fatal:
             self.state = State.CLOSED
+            return self.render(event) + _lines(CLOSED)
         elif isinstance(event, ev.Error) and self.state is State.HANDSHAKE:
             self._asked_name = False  # refused: the next line is another try
             self._held.clear()

@@ -388,7 +388,7 @@ def test_a_wrong_typed_password_is_refused_with_nothing_leaked_and_logged(tmp_pa
             mallory.line("mallory")
             mallory.expect(r"password: $")
             mallory.line("coffee")
-            mallory.expect(r"password: ! wrong password\r\n$")
+            mallory.expect(r"password: ! wrong password\r\n\* disconnected: the room closed this connection \(Ctrl-C ends nc\)\r\n$")
             mallory.expect_closed()
         finally:
             mallory.close()
@@ -520,3 +520,21 @@ def test_the_real_nc_leaves_on_ctrl_c():
         finally:
             nc.stop()
             bob.close()
+
+
+def test_a_text_participant_removed_is_told_the_connection_is_closed_and_how_to_end_nc():
+    """Kicked, a student at ncat read who removed him, and ncat sat there: it waits for its
+    input before it notices the closed connection, so his next command went into it ('Ncat:
+    Broken pipe'). The last line now says the room closed the connection and that Ctrl-C ends nc."""
+    with running_server() as (server, endpoint):
+        hal = local_host(server, "hal")
+        dan = TextPeer(endpoint)
+        try:
+            dan.line("dan")
+            dan.expect(r"\* welcome, dan!")
+            hal.send(ev.Moderate(action="kick", name="dan", reason="come and see me"))
+            dan.expect(r"! hal removed you from the room: come and see me\r\n"
+                       r"\* disconnected: the room closed this connection \(Ctrl-C ends nc\)\r\n$")
+            dan.expect_closed()
+        finally:
+            dan.close()

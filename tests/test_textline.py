@@ -72,7 +72,7 @@ def test_room_events_are_plain_sanitised_lines():
     assert conn.show(ev.Turn(holder="ann")) == b"* ann's turn\r\n"
     assert conn.show(ev.Error(code=ev.E_NOT_YOUR_TURN, message="not your turn")) == b"! not your turn\r\n"
     assert conn.show(ev.Message(sender="ann", text="old", time=0.0, history=True)) == b"[History] [12:00] ann: old\r\n"
-    assert conn.show(ev.Shutdown(reason="bye")) == b"* the chat is closing: bye\r\n"
+    assert conn.show(ev.Shutdown(reason="bye")) == b"* the chat is closing: bye\r\n* disconnected: the room closed this connection (Ctrl-C ends nc)\r\n"
     assert conn.state is State.CLOSED
 
 
