@@ -751,7 +751,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if announce_line:
         banner.append(announce_line)
-    banner += _operator_lines(args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else name)
+    banner += _operator_lines(
+        args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else name, host_key=key
+    )
     if store is None:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
@@ -1001,17 +1003,24 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
     return watch  # (for tests)
 
 
-def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None = None) -> list[str]:  # noqa: ANN001
+def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None = None, host_key=None) -> list[str]:  # noqa: ANN001
     """What serve says about each --operator NAME: whose key it needs, or that nobody owns the
     name yet, so the first to join under it will (and become an operator): the teacher, if first.
     The host's own name needs neither: the host joins first and is the operator. A fingerprint
-    needs no name at all."""
+    needs no name at all; the host's own key's (``lanchat key``'s line, passed to the serve she
+    hosts) is said to be hers."""
     from .events import name_key
-    from .identity import fingerprint_hex, short_fingerprint
+    from .identity import fingerprint_hex, public_bytes, short_fingerprint
+    from .moderation import key_id
 
+    own = key_id(public_bytes(host_key)) if host_key is not None else None
     lines = []
     for name in names:
-        if fingerprint_hex(name) is not None:
+        wanted = fingerprint_hex(name)
+        if wanted is not None and own is not None and own.startswith(wanted):
+            lines.append(f"  --operator {name}: that is your own key, the host's: you run the room already")
+            continue
+        if wanted is not None:
             lines.append(f"  --operator {name}: whoever joins with the key of that fingerprint, under any name, "
                          "becomes an operator")
             continue

@@ -543,3 +543,45 @@ def test_a_headless_servers_start_lines_fit_the_teachers_80_columns_and_its_comm
     made = "lanchat: made a TLS certificate in"  # once per machine, before the start lines (a test's path is long)
     too_wide = [line for line in lines if len(line) > 80 and line not in connect and " " in line.strip() and made not in line]
     assert not too_wide, too_wide
+
+
+def test_a_muted_students_status_line_says_so_until_the_unmute_and_again_on_rejoining(run):  # noqa: F811
+    """Muted, bob read one line about it, soon scrolled away by the class; his status line went
+    on as before, so each later try to speak was a surprise. It now says `muted until HH:MM`
+    (`muted` until /unmute) from the mute to the unmute, and again when he joins still muted."""
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    bob = TermProc("connect", *where, "--name", "bob", rows=24, cols=80)
+    try:
+        bob.expect(r"bob │ client")
+        hal.expect(r"bob joined")
+        hal.send("/mute bob 5 spamming")
+        bob.wait_screen(lambda rows: re.search(r"│ muted until \d\d:\d\d", rows[-2]), what="muted in bob's status line")
+        hal.send("/unmute bob")
+        bob.expect(r"unmuted you")
+        bob.wait_screen(lambda rows: "muted" not in rows[-2], what="the status line without the mute")
+        hal.send("/mute bob calm down")  # no time: until /unmute
+        bob.wait_screen(lambda rows: rows[-2].rstrip().endswith("│ muted") or "│ muted │" in rows[-2], what="muted with no end")
+        bob.send("/q\r")
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
+    again = TermProc("connect", *where, "--name", "bob", rows=24, cols=80)
+    try:
+        again.expect(r"you are muted until unmuted")
+        again.wait_screen(lambda rows: "│ muted" in rows[-2], what="muted in the status line on joining")
+    finally:
+        again.stop()
+
+
+def test_serve_operator_with_the_hosts_own_key_says_so_rather_than_whoever_joins_with_it(run, tmp_path):  # noqa: F811
+    """A teacher who ran `lanchat key` and passed its line to the serve she hosts read, on the
+    projector, '--operator 3f2a...: whoever joins with the key of that fingerprint, under any name,
+    becomes an operator', as if someone else were to join with her key. It says it is hers."""
+    key_file = tmp_path / "teach.key"
+    shown = subprocess.run([sys.executable, "-m", "lanchat", "key", "--identity", str(key_file)], capture_output=True,
+                           text=True, timeout=30, cwd=ROOT, env=child_env())  # fmt: skip
+    fingerprint = re.search(r"--operator ([0-9a-f]{16})", shown.stdout).group(1)  # type: ignore[union-attr]
+    hal, _where = serve(run, "--name", "teach", "--plain", "--no-history", "--identity", str(key_file), "--operator", fingerprint)
+    hal.expect(r"welcome, teach")
+    hal.expect(rf"^  --operator {fingerprint}: that is your own key, the host's: you run the room already$")
+    assert "whoever joins with the key" not in hal.output
