@@ -188,6 +188,29 @@ def test_turn_based_type_ahead_is_kept_until_it_is_your_turn(terms):
     talking.expect(rf"{second}: typed ahead")
 
 
+def test_a_teacher_who_switches_to_turns_before_asking_is_told_how_to_ask_now(terms):
+    """A quiz: the teacher typed /mode turn, then her question, and read only 'not your turn yet
+    (waiting for bob); what you typed is kept': the turn goes to the students first, in join
+    order, and her question would go after the last answer. An operator's refusal now says how
+    to say it now; a student's stays as it was."""
+    ann, port = host(terms, cols=160)
+    bob = join(terms, port, "bob", cols=120)
+    cat = join(terms, port, "cat", cols=120)
+    ann.expect(r"\(3 here\)")
+    ann.send("/mode turn\r")
+    ann.expect(r"\[waiting for bob\]")
+    ann.send("Q1: how many bytes is the header?")
+    ann.wait_screen(lambda rows: "Q1: how many" in rows[-1], what="the question typed")
+    ann.send("\r")
+    ann.expect(r"! not your turn yet \(waiting for bob\); what you typed is kept; to say it now: /mode duplex, then /mode turn")
+    cat.expect(r"\[waiting for bob\]")
+    cat.send("4")
+    cat.wait_screen(lambda rows: rows[-1].rstrip().endswith("] 4"), what="cat's answer typed")
+    cat.send("\r")
+    cat.expect(r"! not your turn yet \(waiting for bob\); what you typed is kept")
+    assert "/mode duplex" not in cat.text and bob.proc.isalive()
+
+
 def test_a_paste_of_several_lines_is_one_message_not_a_burst(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob")  # screen-256color: a terminal that may not mark pastes

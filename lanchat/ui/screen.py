@@ -635,7 +635,9 @@ class CursesFrontend:
         offline = render.offline(self.session)
         if not is_command and not self.session.my_turn and not offline:
             who = self.session.waiting_for()
-            self.view.add([Line(kind="error", time=self._now(), text=f"not your turn yet (waiting for {who}); what you typed is kept")])
+            # a teacher who switched to turns before asking: her line would go after the last answer
+            now = "; to say it now: /mode duplex, then /mode turn" if self.session.is_operator(self.session.name) else ""
+            self.view.add([Line(kind="error", time=self._now(), text=f"not your turn yet (waiting for {who}); what you typed is kept{now}")])
             return None
         self.view.seen()
         self.view.to_bottom()
