@@ -470,6 +470,27 @@ def test_help_on_a_projector_wraps_each_description_under_its_column(terms):
         ann.stop()
 
 
+def test_plain_at_a_terminal_folds_long_lines_at_spaces_under_the_text(terms):
+    """A student with --plain at an 80-column terminal typed /help and read 'in --plain, the
+    termi' / "nal's own clear does it": the terminal cut each long line mid-word, back at column
+    0. At a terminal each line now folds at spaces, its further rows under its text; to a pipe
+    (a script) each stays one line (test_cli's plain tests)."""
+    ann, port = host(terms, cols=120)
+    cat = TermProc("connect", "127.0.0.1", str(port), "--name", "cat", "--plain", rows=150, cols=80)
+    terms.append(cat)
+    cat.expect(r"welcome, cat")
+    ann.send("a long line from the teacher, longer than a student's eighty columns, so that it has to be folded somewhere\r")
+    cat.expect(r"ann: a long line")
+    cat.send("/help\r")
+    cat.expect(r"anything else is sent to the room")
+    rows = [row.rstrip() for row in cat.lines if row.strip()]
+    at = next(i for i, row in enumerate(rows) if "ann: a long line" in row)
+    cut = [row for row in rows[at:] if not row.startswith(("[", " " * 11, "/help"))]  # /help: cat's own typing
+    assert cut == [], "\n".join(rows)
+    said = [rows[at]] + [row for row in rows[at + 1 :] if row.startswith(" ")][:1]
+    assert " ".join(" ".join(said).split()).endswith("so that it has to be folded somewhere"), "\n".join(rows)
+
+
 def test_save_to_a_bare_file_name_says_the_folder_it_went_to(terms, tmp_path: Path):
     """A teacher ending the lesson types `/save lesson2.txt` and read 'saved 114 lines to
     lesson2.txt': which folder that was (the one serve was started in) was anyone's guess, while

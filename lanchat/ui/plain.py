@@ -74,6 +74,21 @@ def format_plain(line: Line, *, keep_lines: bool = False) -> str:
     return "\n".join([head + first, *(" " * len(head) + rest for rest in more)])
 
 
+def folded_plain(line: Line, columns: int | None) -> str:
+    """``format_plain`` folded at spaces to a terminal's ``columns``, the further rows under the
+    text: the terminal itself would cut a long line mid-word, back at column 0 (None: a pipe, a
+    line each, for scripts)."""
+    text = format_plain(line)
+    if columns is None:
+        return text
+    from ..textfold import fold_line
+
+    under = max(0, wcswidth(_plain_head(line)))
+    if 0 < line.hang < len(line.text) and columns - (under + line.hang) >= columns // 2:
+        under += line.hang  # a /help row: under its description, as the full screen does
+    return "\n".join(fold_line(text, columns, " " * under))
+
+
 def _plain_head(line: Line) -> str:
     """What comes before the text: ``[12:00:01] ann: ``."""
     stamp = f"[{clock_text(line.time)}]"
@@ -123,6 +138,7 @@ class PlainFrontend:
         self._saved_tty: list | None = None
         if interactive is None:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
+        self.interactive = interactive  # a person at a terminal: long lines fold to its width
         if interactive:
             self._own_echo()
             session.confirm_quit = True  # a person, not a script: the host's /q asks first
@@ -253,7 +269,8 @@ class PlainFrontend:
 
     def show(self, lines: list[Line]) -> None:
         try:
-            text = "".join(format_plain(line) + "\n" for line in lines)
+            columns = self._columns()
+            text = "".join(folded_plain(line, columns) + "\n" for line in lines)
             if self.typing:
                 # clear the unfinished line, print what came, and write it again below
                 width = max(0, wcswidth(visible(self.typing)))
@@ -261,6 +278,15 @@ class PlainFrontend:
             self._write(text)
         except (BrokenPipeError, ValueError):
             pass  # nobody is reading our output any more; keep chatting regardless
+
+    def _columns(self) -> int | None:
+        """The terminal's width, read at each write (it may be resized); None for a script's pipe."""
+        if not self.interactive:
+            return None
+        try:
+            return os.get_terminal_size(self.out.fileno()).columns or None
+        except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation is an OSError
+            return None
 
     def update(self) -> None:
         pass
