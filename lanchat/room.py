@@ -561,7 +561,10 @@ def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Act
     found = room.find(name)
     if found and found.cid != cid:
         # "hаl" (a Cyrillic а) is refused because it reads as "hal": say so, or it looks free
-        alike = f" (it looks like {found.name!r}, who is here)" if found.name.casefold() != name.casefold() else ""
+        if found.name.casefold() != name.casefold():
+            alike = f" (it looks like {found.name!r}, who is here)"
+        else:  # "ANN" with ann here: nobody called ANN is, so say who is and why
+            alike = f" ({found.name} is here; capitals do not count)" if found.name != name else ""
         return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken{alike}; choose another")
     return room.gate.refusal(cid, name, key) or operator_name_refusal(room, cid, name, key)
 

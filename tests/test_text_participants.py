@@ -189,12 +189,14 @@ def test_a_seed_001_program_sends_its_name_and_first_line_at_once():
 
 
 def test_a_taken_name_is_asked_again():
+    """A student typing ANN read "the name 'ANN' is taken" with no ANN in the room: it now says
+    who has it and that capitals do not count (a look-alike already said whom it looks like)."""
     with running_server() as (_server, endpoint):
         bob = RawClient(endpoint, "bob")
         other = TextPeer(endpoint)
         try:
             other.line("BOB")
-            other.expect(r"! the name 'BOB' is taken; choose another\r\nname: ")
+            other.expect(r"! the name 'BOB' is taken \(bob is here; capitals do not count\); choose another\r\nname: ")
             other.line("bobby")
             other.expect(r"\* welcome, bobby!")
             bob.expect(ev.Joined, name="bobby")
