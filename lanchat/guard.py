@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from . import limits as lim
+from .actions import Send
 from .wire import HEADER_BYTES, encode_json
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ class Guard:
         if verdict.action == lim.DISCONNECT:
             self.hub.log(f"{self.hub.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
             note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)
-            self.hub._send(peer, note)
+            self.hub.perform([Send(to=peer.cid, event=note)])  # after the echoes this pass still holds
             self.hub._leave(peer.cid, "flooding")
             self.hub.deadlines.forget(peer.cid)
             self.hub._closing(peer)
@@ -230,7 +231,9 @@ class Guard:
             text = f"slow down: that was not sent ({limit}); nothing you send is read for {wait:.0f} s"
             self.hub.log(f"{self.hub.who(peer.cid)}: flooding; not read for {wait:.1f} s")
             self.pause(peer, verdict.resume_at)
-        self.hub._send(peer, ev.Error(code=ev.E_SLOW_DOWN, message=text, refused=quoted(refused)))
+        # As the room's own refusals: after the echoes of the frames before it that this pass
+        # still holds for the history's commit, so each frame is answered in the order sent.
+        self.hub.perform([Send(to=peer.cid, event=ev.Error(code=ev.E_SLOW_DOWN, message=text, refused=quoted(refused)))])
 
     def pause(self, peer: Peer, until: float) -> None:
         """Stop reading ``peer`` until ``until``: what it sends waits in the kernel's buffers,
