@@ -344,6 +344,8 @@ class Room:
         """The rules of section 5 and of name ownership; then the welcome."""
         name, key = admit.name, admit.key
         if (holder := self.find(name)) is not None and same_session(holder, admit):  # a rejoin: the stale one goes
+            if refused := self.gate.refusal(cid, name, key) or operator_name_refusal(self, cid, name, key):
+                return refused  # the secret without the key that owns the name: the session stays
             return self.leave(holder.cid, "lost") + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
         refused = name_refused(self, cid, name, key)
         if refused:

@@ -119,3 +119,30 @@ def test_each_say_is_answered_in_the_order_sent_even_when_the_flood_limit_refuse
         ann.close()
         server.stop()
 
+
+def test_a_rejoin_refused_for_its_name_leaves_the_session_it_named_in_the_room(tmp_path):
+    """PROTOCOL.md, Rejoining: a hello with a session's resume secret takes over that session;
+    Identity: a name a key owns is refused (name-owned) to a hello without that key. A hello
+    with the secret but without the key is refused; it used to end the session all the same
+    (taken-over, the room told it was lost), leaving nobody under the name."""
+    server, port = serve("--no-history", "--no-limits")
+    key = Ed25519PrivateKey.generate()
+    ann, bob, other = Outsider(port), Outsider(port), Outsider(port)
+    try:
+        welcome = ann.join("ann", key=key)
+        assert welcome["type"] == "welcome" and welcome["resume"]
+        assert bob.join("bob")["type"] == "welcome"
+        ann.until("joined", name="bob")
+        for hello in ({}, {"key": Ed25519PrivateKey.generate()}):  # no key, then another key
+            refusal = other.join("ann", resume=welcome["resume"], **hello)
+            assert (refusal["type"], refusal["code"]) == ("error", "name-owned")
+        assert ann.drain() == [] and not ann.closed  # no taken-over
+        assert [f for f in bob.drain() if f["type"] == "left"] == []
+        bob.send(type="who")
+        assert bob.until("roster")[0]["members"] == ["ann", "bob"]
+        ann.send(type="say", text="still here")
+        bob.until("message", text="still here")
+    finally:
+        for one in (ann, bob, other):
+            one.close()
+        server.stop()
