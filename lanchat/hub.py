@@ -370,8 +370,11 @@ class Hub:
         if broken is not None:
             self.log(f"{self.who(cid)}: {broken.message}; disconnecting")
             self._leave(cid, "lost")
-            self.outbox.discard(cid)
-            self.outbox.queue(cid, fatal_reply(broken))
+            if broken.code == ev.E_NOT_LANCHAT:
+                self.outbox.discard(cid)  # an HTTP reply is all a browser reads
+            # After the answers to the frames before the broken one (with history, held for
+            # this pass's commit), and last: nothing follows a fatal error (PROTOCOL.md 4).
+            self.perform([Broadcast(to=(cid,), frame=fatal_reply(broken))])
             peer.closing = True
             self.deadlines.forget(cid)
             return

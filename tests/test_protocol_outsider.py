@@ -146,3 +146,27 @@ def test_a_rejoin_refused_for_its_name_leaves_the_session_it_named_in_the_room(t
         for one in (ann, bob, other):
             one.close()
         server.stop()
+
+
+def test_a_fatal_bad_frame_is_the_last_frame_and_comes_after_the_answers_to_the_frames_before_it(tmp_path):
+    """PROTOCOL.md 2 and 4: a header over 64 KiB is answered with a fatal bad-frame and the
+    connection closes; "an error with fatal: true closes the connection" and frames are
+    answered in order. A say in the same write before the broken header used to be echoed
+    after the fatal error with history (the echo waits for the commit), and not at all without."""
+    for history in (("--history", str(tmp_path / "h.sqlite3")), ("--no-history",)):
+        server, port = serve(*history)
+        ann = Outsider(port)
+        try:
+            assert ann.join("ann")["type"] == "welcome"
+            if "--no-history" not in history:
+                ann.until("history-end")
+            ann.sock.sendall(frame({"type": "say", "text": "hi"}) + struct.pack(">I", 65537))
+            frames = []
+            while (got := ann.recv()) is not None:
+                frames.append(got)
+            assert ann.closed
+            assert [(f["type"], f.get("text") or f.get("code")) for f in frames] == [("message", "hi"), ("error", "bad-frame")]
+            assert frames[-1]["fatal"] is True
+        finally:
+            ann.close()
+            server.stop()
