@@ -292,6 +292,9 @@ class Hub:
         # Once a message is kept this pass, what follows waits here for the commit (flush), in
         # order: a message nobody could store is never delivered (PROTOCOL.md, History replay).
         self._uncommitted: list[Action] | None = None
+        # Connections given a fatal error outside that order (a slow reader dropped, a deadline):
+        # the broadcasts still held for them must not follow it (PROTOCOL.md 4). Until closed.
+        self._sealed: set[int] = set()
         self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds)
         self.once = once  # shut down when the last person leaves (seed 000)
         room.once = once  # and every welcome says so
@@ -336,6 +339,7 @@ class Hub:
     def _refuse(self, peer: Peer, code: str, message: str) -> None:
         """One fatal error, then the connection is closed once it is written."""
         self._send(peer, ev.Error(code=code, message=message, fatal=True))
+        self._sealed.add(peer.cid)
         self.deadlines.forget(peer.cid)
         self._closing(peer)
 
@@ -471,6 +475,7 @@ class Hub:
         if peer is None or peer.closed:
             return
         peer.closed = True
+        self._sealed.discard(cid)
         self.outbox.close(cid)
         self.deadlines.forget(cid)
         self.pacer.forget(cid)
@@ -525,7 +530,7 @@ class Hub:
                     self.history.keep(action.event, action.sender_owner, action.recipient_owner)
                 held.append(action)
             elif isinstance(action, Broadcast):
-                outbox.broadcast(action.to, action.frame, notice=action.notice)
+                outbox.broadcast(self._unsealed(action.to) if self._sealed else action.to, action.frame, notice=action.notice)
             elif isinstance(action, Keep):  # its Broadcast, and all after it, wait for the commit
                 self.history.keep(action.event, action.sender_owner, action.recipient_owner)
                 self._uncommitted = [action]
@@ -580,6 +585,7 @@ class Hub:
         peer.closing = True
         note = ev.Error(code=ev.E_TOO_SLOW, message="you were dropped: not reading fast enough", fatal=True)
         self._send(peer, note)
+        self._sealed.add(cid)
         self._leave(cid, "dropped")
 
     def _warn(self, problem: str) -> None:
@@ -658,7 +664,7 @@ class Hub:
                 if then:  # what was held before it goes first
                     self.perform(then)
                     then = []
-                self.outbox.broadcast_frames(action.to, action.frames)
+                self.outbox.broadcast_frames(self._unsealed(action.to) if self._sealed else action.to, action.frames)
             elif isinstance(action, Keep):  # kept already (perform)
                 refused = None if stored else action
             elif refused is not None and isinstance(action, Broadcast):
@@ -668,6 +674,10 @@ class Hub:
                 then.append(action)
         if then:
             self.perform(then)
+
+    def _unsealed(self, to: tuple[int, ...]) -> tuple[int, ...]:
+        """``to`` without the connections a fatal error has ended: nothing follows that error."""
+        return tuple(cid for cid in to if cid not in self._sealed)
 
     def _not_stored(self, event: ev.Message | ev.Direct) -> list[Action]:
         """Tell the sender that ``event`` was not sent: the history could not store it."""

@@ -170,3 +170,30 @@ def test_a_fatal_bad_frame_is_the_last_frame_and_comes_after_the_answers_to_the_
         finally:
             ann.close()
             server.stop()
+
+
+def test_a_reader_dropped_as_too_slow_gets_nothing_after_its_fatal_error(tmp_path):
+    """PROTOCOL.md 5: past its queue limit a client gets a fatal too-slow and is closed; 4: a
+    fatal error ends the connection. With history a say's echo waits for the pass's commit, so
+    a say, answers that overflow the queue and a second say in one write used to end with the
+    second echo after the fatal error."""
+    from helpers import running_server
+
+    from lanchat.history import HistoryStore
+
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    with running_server(history=store, max_queue_bytes=4096) as (_server, endpoint):
+        ann = Outsider(endpoint.port)
+        try:
+            assert ann.join("ann")["type"] == "welcome"
+            ann.until("history-end")
+            whos = frame({"type": "who"}) * 200  # 200 rosters: past 4 KiB queued in one pass
+            ann.sock.sendall(frame({"type": "say", "text": "x"}) + whos + frame({"type": "say", "text": "y"}))
+            frames = []
+            while (got := ann.recv()) is not None:
+                frames.append(got)
+            assert ann.closed
+            assert (frames[-1]["type"], frames[-1].get("code"), frames[-1].get("fatal")) == ("error", "too-slow", True), frames[-3:]
+        finally:
+            ann.close()
+    store.close()
