@@ -197,3 +197,26 @@ def test_a_reader_dropped_as_too_slow_gets_nothing_after_its_fatal_error(tmp_pat
         finally:
             ann.close()
     store.close()
+
+
+def test_what_a_newcomer_receives_and_in_what_order(tmp_path):
+    """PROTOCOL.md 4, "What a newcomer receives, in order": welcome, the topic, one away note
+    per member away, the replay and history-end (only with history), then operators."""
+    for history in (("--history", str(tmp_path / "h.sqlite3")), ("--no-history",)):
+        server, port = serve("--no-limits", "--operator", "hal", *history)
+        hal, cy = Outsider(port), Outsider(port)
+        try:
+            assert hal.join("hal", key=Ed25519PrivateKey.generate())["type"] == "welcome"
+            hal.until("operators")
+            hal.send(type="topic", text="lab 3")
+            hal.send(type="say", text="earlier")
+            hal.send(type="away", reason="at lunch")
+            hal.until("away-status")
+            assert cy.join("cy")["type"] == "welcome"
+            got = [(f["type"], f.get("text") or f.get("reason") or f.get("names")) for f in cy.until("operators")[1]]
+            replay = [("message", "earlier"), ("history-end", None)] if "--no-history" not in history else []
+            assert got == [("room-topic", "lab 3"), ("away-status", "at lunch"), *replay, ("operators", ["hal"])]
+        finally:
+            for one in (hal, cy):
+                one.close()
+            server.stop()
