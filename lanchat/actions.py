@@ -147,6 +147,15 @@ class Log:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SayText:
+    """Bytes for a text participant that no server event caused (its /help, a refusal made by
+    its line reader), performed in order with what the lines before it caused."""
+
+    to: int
+    data: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogRefusal:
     """Someone the room turned away (a full room), for the server's log: summed up per storm as
     refused connections are (limits.RefusalLog), so a class retrying a full room writes a line
@@ -179,5 +188,5 @@ class Said:
 
 Action = (
     Send | Broadcast | Claim | Close | Keep | Log | LogRefusal | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
-    | NextFileId | KeepMode | Said
+    | NextFileId | KeepMode | Said | SayText
 )

@@ -55,6 +55,7 @@ from .actions import (
     Record,
     Replay,
     Said,
+    SayText,
     Seen,
     Send,
     StoreBan,
@@ -556,6 +557,8 @@ class Hub:
                 self.history.call(lambda store: store.add_mute(action.mute, action.now))  # noqa: B023
             elif isinstance(action, DropMutes):
                 self.history.call(lambda store: store.drop_mutes(action.ids))  # noqa: B023
+            elif isinstance(action, SayText):  # a text participant's own answer, in its place
+                outbox.queue_text(action.to, action.data)
             elif isinstance(action, LogRefusal) and action.who in peers:  # a full room's refusal, once per storm
                 peer = peers[action.who]
                 self.guard.refused(peer, action.refusal, self.clock(), f"{action.name} from {peer.address}")

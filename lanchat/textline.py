@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import events as ev
+from .actions import SayText
 from .gate import TypedHello
 from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
@@ -26,6 +27,12 @@ from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
 
 if TYPE_CHECKING:  # handed in, never imported to use
     from .hub import Hub
+
+class _Reply(NamedTuple):
+    """What a text participant's line reader answers by itself, queued among the lines' events."""
+
+    data: bytes
+
 
 MAX_LINE_BYTES = 4 * ev.MAX_TEXT_CHARS + 64  # a whole message in any UTF-8, plus "/w NAME "
 MAX_HELD_LINES = 64  # lines typed ahead while the name is being checked
@@ -103,7 +110,8 @@ class TextDoor:
         gate = self.hub.room.gate
         # a password room asks for it after the name; with TLS (gate.binding) it is not in the clear
         text = TextConnection(
-            say=lambda data: outbox.queue_text(cid, data), password=gate.asks_typed_password, encrypted=bool(gate.binding),
+            say=lambda data: self.hub.perform([SayText(to=cid, data=data)]),  # after what earlier lines caused
+            password=gate.asks_typed_password, encrypted=bool(gate.binding),
             decoded=self.decoded,
         )
         peer.proto = text  # type: ignore[assignment]
@@ -234,7 +242,10 @@ class TextConnection:
         if self.state is State.CLOSED:
             return
         for line in self._split(self._strip_telnet(data)):
-            self._line(line)
+            if line is None:
+                self._reply_here(f"that line is longer than {MAX_LINE_BYTES} bytes; it was not sent")
+            else:
+                self._line(line)
 
     @property
     def partial_frame_bytes(self) -> int:
@@ -246,11 +257,16 @@ class TextConnection:
         """The next thing the peer said (ev.Hello, ev.Say, ev.Whisper, ev.Who, ev.Bye or
         ConnectionClosed); None when nothing is waiting. Asked one at a time, as
         protocol.Connection is: lines typed ahead of the welcome come out once it is sent."""
-        if self.state is State.OPEN:
-            while self._held and not self._pending:
-                self._line(self._held.popleft())
-        if self._pending:
-            return self._pending.pop(0)
+        while True:
+            if self.state is State.OPEN:
+                while self._held and not self._pending:
+                    self._line(self._held.popleft())
+            if not self._pending:
+                break
+            item = self._pending.pop(0)
+            if type(item) is not _Reply:
+                return item
+            self._say(item.data)  # its own answer, after what the lines before it caused
         end, self._end = self._end, None  # the end comes after every line said before it
         return end
 
@@ -288,8 +304,9 @@ class TextConnection:
                 self._telnet = 0 if byte == SE else 3
         return bytes(kept)
 
-    def _split(self, data: bytes) -> list[str]:
-        lines = []
+    def _split(self, data: bytes) -> list[str | None]:
+        """The whole lines in ``data`` (with what came before), None where a line too long was dropped."""
+        lines: list[str | None] = []
         start = 0
         while True:
             end = data.find(b"\n", start)
@@ -300,7 +317,7 @@ class TextConnection:
             elif len(self._buffer) + len(piece) > MAX_LINE_BYTES:
                 self._buffer.clear()
                 self._skipping = end < 0
-                self._say_here(f"that line is longer than {MAX_LINE_BYTES} bytes; it was not sent")
+                lines.append(None)
             else:
                 self._buffer += piece
                 if end >= 0:
@@ -326,22 +343,22 @@ class TextConnection:
         if command in ("/q", "/quit", "/exit"):
             # said before the close: ncat at a terminal stays open after the server closes,
             # and without this line the person is left wondering whether /q did anything
-            self._say(_lines("* you left the chat (the connection is closed)"))
+            self._reply(_lines("* you left the chat (the connection is closed)"))
             self._pending.append(ev.Bye())
         elif command == "/who":
             self._pending.append(ev.Who())
         elif command in ("/w", "/whisper", "/msg"):
             to, _, text = rest.strip().partition(" ")
             if not to or not text.strip():
-                self._say_here("usage: /w NAME TEXT")
+                self._reply_here("usage: /w NAME TEXT")
             else:
                 self._pending.append(ev.Whisper(to=to, text=text.strip()))
         elif command == "/pass":  # the turn's holder may give it up (PROTOCOL.md, Moderation: pass)
             self._pending.append(ev.Moderate(action="pass", reason=rest.strip() or None))
         elif command == "/help":
-            self._say(_lines(*HELP))
+            self._reply(_lines(*HELP))
         else:
-            self._say_here(f"unknown command {command}; /help lists them (start a line with // to send a /)")
+            self._reply_here(f"unknown command {command}; /help lists them (start a line with // to send a /)")
 
     def _handshake_line(self, raw: str, line: str) -> None:
         """Before the welcome: the name, then (in a password room) the password, then wait."""
@@ -384,6 +401,17 @@ class TextConnection:
 
     def _say_here(self, text: str) -> None:
         self._say(_lines(f"! {visible(text)}"))
+
+    def _reply(self, data: bytes) -> None:
+        """An answer of its own to a line: once chatting, it waits its turn among the lines'
+        events (``next_event``), so it comes after what the lines before it caused."""
+        if self.state is State.OPEN:
+            self._pending.append(_Reply(data))
+        else:
+            self._say(data)
+
+    def _reply_here(self, text: str) -> None:
+        self._reply(_lines(f"! {visible(text)}"))
 
     # -------------------------------------------------------------------- sending
 

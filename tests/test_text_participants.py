@@ -23,6 +23,7 @@ from lanchat import events as ev
 from lanchat import identity
 from lanchat.history import HistoryStore
 from lanchat.identity import RoomPassword
+from lanchat.textline import MAX_LINE_BYTES
 
 
 class TextPeer:
@@ -225,6 +226,30 @@ def test_escapes_from_others_arrive_harmless_and_bad_bytes_cost_nothing():
         finally:
             ann.close()
             bob.close()
+
+
+def test_what_the_server_answers_by_itself_comes_after_the_lines_typed_before_it(tmp_path):
+    """Lines pasted at once: a message, /help, a command nobody knows, a line too long, another
+    message. The server's own answers (the help, the refusals) used to come before the echo of
+    the message typed first; now each comes where its line was, with history (whose echoes wait
+    for the commit) and without."""
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    for history in (store, None):
+        with running_server(history=history) as (_server, endpoint):
+            ann = TextPeer(endpoint)
+            try:
+                ann.line("ann")
+                ann.expect(r"welcome, ann")
+                start = len(ann.received)
+                long_line = b"x" * (MAX_LINE_BYTES + 1) + b"\n"
+                ann.send(b"first\n/help\n/dance\n" + long_line + b"second\n")
+                ann.expect(r"ann: second")
+                said = ann.received[start:].decode()
+                marks = ["ann: first", "/w NAME TEXT", "unknown command /dance", "longer than", "ann: second"]
+                assert [said.index(mark) for mark in marks] == sorted(said.index(mark) for mark in marks), said
+            finally:
+                ann.close()
+    store.close()
 
 
 def test_a_huge_line_is_refused_and_the_room_goes_on():
