@@ -293,7 +293,7 @@ class Hub:
         # Once a message is kept this pass, what follows waits here for the commit (flush), in
         # order: a message nobody could store is never delivered (PROTOCOL.md, History replay).
         self._uncommitted: list[Action] | None = None
-        # Connections given a fatal error outside that order (a slow reader dropped, a deadline):
+        # Connections given a fatal error outside that order (a slow reader dropped, its queue gone):
         # the broadcasts still held for them must not follow it (PROTOCOL.md 4). Until closed.
         self._sealed: set[int] = set()
         self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds)
@@ -339,8 +339,8 @@ class Hub:
 
     def _refuse(self, peer: Peer, code: str, message: str) -> None:
         """One fatal error, then the connection is closed once it is written."""
-        self._send(peer, ev.Error(code=code, message=message, fatal=True))
-        self._sealed.add(peer.cid)
+        # after what this pass holds for it (the commit): the fatal error is its last frame
+        self.perform([Send(to=peer.cid, event=ev.Error(code=code, message=message, fatal=True))])
         self.deadlines.forget(peer.cid)
         self._closing(peer)
 

@@ -707,3 +707,20 @@ def test_a_banned_persons_tries_held_back_are_told_with_their_count_when_30_s_ar
     lab.hub.expire()
     assert lab.hub.next_deadline() is None and host.hears() == []
     assert mallory.cid in lab.released
+
+
+def test_a_member_closed_by_a_deadline_hears_what_was_held_for_it_first_and_nothing_after():
+    """PROTOCOL.md 4: a fatal error comes after what was sent before it and is the last frame.
+    With history a message read in the same pass as a deadline waits for the commit; the
+    deadline's fatal error used to go out at once, before that message, which then followed it."""
+    lab = Lab(history=True)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    bob.hears()
+    lab.hub.receive_data(bob.cid, encode(ev.Say(text="half"))[:7])  # a frame begun, never finished
+    lab.clock.now += 10.5  # past the frame deadline
+    ann.says(ev.Say(text="hi"))  # the same pass: held for the commit, bob among its recipients
+    lab.hub.expire()
+    heard = bob.hears()
+    assert [type(e).__name__ for e in heard] == ["Message", "Error"], heard
+    assert heard[-1].code == ev.E_DEADLINE and heard[-1].fatal
