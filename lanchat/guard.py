@@ -107,6 +107,32 @@ class Guard:
         self.refused(peer, refusal, now)
         return refusal.text
 
+    def reserve(self, address: str) -> str | None:
+        """A connection from ``address`` (``"10.0.0.9:50312"``) still in its TLS handshake
+        (server.py): counted from its accept, so connections that never finish the handshake are
+        capped as joined ones are. The group it is counted under ("" with no limits), to hand to
+        ``Hub.open`` or ``unreserve``; None: refused (logged once per storm), close it."""
+        caps = self.connection_limits
+        if caps is None:
+            return ""
+        from .hub import ip_of  # (hub.py imports this module)
+
+        ip, now = ip_of(address), self.hub.clock()
+        group = caps.groups.group(ip)
+        refusal = caps.check(ip, now, group=group)
+        if refusal is None:
+            return group
+        for line in self.refusals.refused(ip, address, refusal, now):
+            self.hub.log(line)
+        return None
+
+    def unreserve(self, address: str, group: str) -> None:
+        """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake)."""
+        if group and self.connection_limits is not None:
+            from .hub import ip_of
+
+            self.connection_limits.release(ip_of(address), group=group)
+
     def refused(self, peer: Peer, refusal: lim.Refusal, now: float, shown: str | None = None) -> None:
         """``peer`` is turned away (by the connection limits, or by a full room): logged once per
         storm from its address group (``shown``: how the first line names it; its address)."""

@@ -319,8 +319,12 @@ class Hub:
 
     # ------------------------------------------------------------ connections
 
-    def open(self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True) -> int:
-        """A new connection; returns its id. ``handshake``: it must say hello in time."""
+    def open(
+        self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True, counted: str | None = None
+    ) -> int:
+        """A new connection; returns its id. ``handshake``: it must say hello in time.
+        ``counted``: already counted by the connection limits under that group, from its
+        accept (guard.Guard.reserve: a TLS handshake), so it is not counted again."""
         cid = next(self._ids)
         self.peers[cid] = Peer(cid, address)
         self.outbox.open(cid)
@@ -332,8 +336,9 @@ class Hub:
         self.room.moderation.arrive(cid, peer.ip)
         if handshake:
             self.deadlines.expect_hello(cid)
-            refusal = self.guard.admit(peer)  # logged there, once per storm
-            if refusal is not None:
+            if counted is not None:
+                peer.admitted, peer.group = bool(counted), counted  # released on close, as admit's
+            elif (refusal := self.guard.admit(peer)) is not None:  # logged there, once per storm
                 self._refuse(peer, ev.E_TOO_MANY, refusal)
         return cid
 

@@ -158,7 +158,7 @@ class Server:
             plain_reply = encode(ev.Error(code=ev.E_USE_TLS, message=PLAIN_CLIENT_MESSAGE, fatal=True))
             self.tls = TlsHandshakes(
                 tls, self.poller, adopt=self._adopt, log=self.log, plain_reply=plain_reply, text_reply=TEXT_CLIENT_LINE,
-                seconds=tls_handshake_seconds,
+                seconds=tls_handshake_seconds, reserve=self.hub.guard.reserve, release=self.hub.guard.unreserve,
             )  # fmt: skip
         self.running = False
         self.stopped = threading.Event()
@@ -236,10 +236,11 @@ class Server:
 
     # ------------------------------------------------------------ connections
 
-    def _adopt(self, sock: socket.socket, peer: str, **how: bool) -> int:
+    def _adopt(self, sock: socket.socket, peer: str, counted: str | None = None, **how: bool) -> int:
+        """``counted``: a TLS connection, counted by the caps at its accept (TlsHandshakes)."""
         sock.setblocking(False)
         tune(sock)
-        cid = self.hub.open(peer, **how)
+        cid = self.hub.open(peer, counted=counted, **how)
         if not how:  # from the network: frames, or a person typing lines
             self.door.open(cid)
         self.room.gate.addresses[cid] = peer  # wrong room passwords are counted per host (gate.py)
@@ -273,7 +274,7 @@ class Server:
                 return
             peer = peer_text(address[0], address[1]) if isinstance(address, tuple) else "local socket"
             if self.tls is not None:
-                self.tls.start(sock, peer)  # it joins the hub once its TLS handshake is done
+                self.tls.start(sock, peer)  # counted from now; it joins the hub once its TLS handshake is done
             else:
                 self._adopt(sock, peer)
 

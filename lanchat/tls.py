@@ -450,8 +450,12 @@ class TlsHandshakes:
 
     ``start(sock, peer)`` takes a newly accepted socket; the loop hands each ready TlsAcceptor
     (the data it was registered with) to ``step()``, calls ``expire()`` once per pass and sleeps at most
-    until ``next_deadline()``. A finished handshake goes to ``adopt(tls_sock, peer)``; one that
-    fails, stalls past ``seconds``, or turns out to be a plain lanchat client is closed and logged.
+    until ``next_deadline()``. A finished handshake goes to ``adopt(tls_sock, peer, counted)``; one that
+    fails, stalls past ``seconds``, or turns out to be a plain lanchat client is closed and logged,
+    and ``release(peer, counted)`` is told. ``reserve(peer)`` counts each against the connection
+    limits at its accept (guard.Guard.reserve): how it was counted, carried through as ``counted``,
+    or None to close it at once. Counted from the accept, not from the end of the handshake:
+    connections that never finish it would otherwise pile up uncounted, a descriptor each.
     """
 
     def __init__(
@@ -459,8 +463,10 @@ class TlsHandshakes:
         context: ssl.SSLContext,
         selector: Poller,
         *,
-        adopt: Callable[[socket.socket, str], object],
+        adopt: Callable[[socket.socket, str, str], object],
         log: Callable[[str], None],
+        reserve: Callable[[str], str | None] = lambda peer: "",
+        release: Callable[[str, str], None] = lambda peer, counted: None,
         plain_reply: bytes,
         text_reply: bytes = b"",
         seconds: float = HANDSHAKE_SECONDS,
@@ -470,16 +476,24 @@ class TlsHandshakes:
         self.selector = selector
         self.adopt = adopt
         self.log = log
+        self.reserve = reserve
+        self.release = release
         self.plain_reply = plain_reply
         self.text_reply = text_reply
         self.seconds = seconds
         self.clock = clock
         self.pending: dict[TlsAcceptor, str] = {}  # -> the peer's address; in deadline order
+        self.counted: dict[TlsAcceptor, str] = {}  # -> how the connection limits counted it (start)
 
     def start(self, sock: socket.socket, peer: str) -> None:
+        counted = self.reserve(peer)
+        if counted is None:  # past the caps (logged there); no TLS yet to say so in
+            _close(sock)
+            return
         sock.setblocking(False)
         acceptor = TlsAcceptor(sock, self.context, self.clock() + self.seconds, self.plain_reply, self.text_reply)
         self.pending[acceptor] = peer
+        self.counted[acceptor] = counted
         self.selector.register(sock, selectors.EVENT_READ, acceptor)
 
     def step(self, acceptor: TlsAcceptor) -> None:
@@ -492,10 +506,11 @@ class TlsHandshakes:
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self.selector.modify(acceptor.sock, events, acceptor)
             return
-        self._forget(acceptor)
+        counted = self._forget(acceptor)
         if outcome == "done":
-            self.adopt(acceptor.sock, peer)
+            self.adopt(acceptor.sock, peer, counted)
             return
+        self.release(peer, counted)
         if outcome == "plain":
             self.log(f"{peer}: a client without TLS on this TLS port; told to use TLS (lanchat connect switches by itself)")
         elif outcome == "failed":
@@ -509,7 +524,7 @@ class TlsHandshakes:
             acceptor, peer = next(iter(self.pending.items()))
             if acceptor.deadline > now:
                 return
-            self._forget(acceptor)
+            self.release(peer, self._forget(acceptor))
             self.log(f"{peer}: TLS handshake not finished within {self.seconds:g} s; disconnecting")
             _close(acceptor.sock)
 
@@ -517,11 +532,13 @@ class TlsHandshakes:
         return next(iter(self.pending)).deadline if self.pending else None
 
     def close_all(self) -> None:
-        for acceptor in list(self.pending):
+        for acceptor, peer in list(self.pending.items()):
+            self.release(peer, self._forget(acceptor))
             _close(acceptor.sock)
-        self.pending.clear()
 
-    def _forget(self, acceptor: TlsAcceptor) -> None:
+    def _forget(self, acceptor: TlsAcceptor) -> str:
+        """No longer pending; how it was counted (start)."""
         del self.pending[acceptor]
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.selector.unregister(acceptor.sock)
+        return self.counted.pop(acceptor, "")

@@ -436,6 +436,39 @@ def tls_client_sock(endpoint, fp: str) -> socket.socket:
     return tls_sock
 
 
+def test_connections_stalled_in_the_tls_handshake_count_against_the_connection_cap(certificate):
+    """From the attacker's side: a script opens connection after connection to a TLS port and
+    never starts the handshake. Each used to wait out its 10 s uncounted (the caps counted a
+    connection only once it joined the hub), so one machine could hold thousands of descriptors
+    and starve everyone. Now a connection counts from its accept: past the cap it is closed at
+    once and logged once per storm; those that finish join without being counted twice."""
+    from lanchat import limits as lim
+
+    context, fp, _ = certificate
+    caps = lim.ConnectionLimits(max_per_local=3, new_per_minute_local=1000)
+    logged: list[str] = []
+    with running_server(tls=context, limits=True, connection_limits=caps, log=logged.append, tls_handshake_seconds=60) as (
+        _server, endpoint,
+    ):  # fmt: skip
+        stalled = [socket.create_connection((endpoint.host, endpoint.port), timeout=10) for _ in range(3)]
+        wait_for(lambda: caps.open.get("local") == 3, what="the three stalled handshakes to be counted")
+        storm = [socket.create_connection((endpoint.host, endpoint.port), timeout=10) for _ in range(20)]
+        for sock in storm:  # closed at once, not after the 60 s handshake limit
+            sock.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                assert sock.recv(100) == b""
+        assert sum("too many connections from this machine (3 at once)" in line for line in logged) == 1, logged
+        for sock in stalled + storm:
+            sock.close()
+        wait_for(lambda: not caps.open.get("local"), what="the stalled ones to be released")
+        joined = [tls_client(endpoint, name, fp) for name in ("ann", "bob", "cat")]  # the cap's three, counted once each
+        assert caps.open.get("local") == 3
+        joined[0].send(ev.Say(text="still one room"))
+        assert joined[2].expect(ev.Message).text == "still one room"
+        for client in joined:
+            client.close()
+
+
 def test_a_stalled_tls_handshake_is_dropped_and_the_room_goes_on(certificate):
     from lanchat.tls import HANDSHAKE_SECONDS
 
