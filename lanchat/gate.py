@@ -104,6 +104,9 @@ class Gate:
         self.binding = binding
         self.addresses: dict[int, str] = {}  # cid -> the peer's "host:port" (the hub's), for the lockout
         self.host: Callable[[], int | None] = lambda: None  # the host's connection, if any (the room's)
+        # An address -> what counts as one machine (the room's limits.AddressGroups.group: a
+        # global IPv6 /64 off the server's own networks is one), for the claims and the lockout.
+        self.group: Callable[[str], str] = lambda address: address
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
 
@@ -117,7 +120,7 @@ class Gate:
         if hello.version not in ev.SUPPORTED_VERSIONS:
             message = f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}"
             return _refuse(cid, ev.E_VERSION, message, fatal=True)
-        if self.password is not None and (wait := self.attempts.locked_for(self.address(cid))):
+        if self.password is not None and (wait := self.attempts.locked_for(self.place(cid))):
             return _refuse(cid, ev.E_LOCKED, f"too many wrong passwords from your address; try again in {wait:.0f} s", True)
         if hello.key is None:
             if self.password is None:
@@ -155,10 +158,11 @@ class Gate:
     def _wrong(self, cid: int) -> list[Action]:
         """A wrong room password (proved by a client or typed at nc): counted toward the address's
         lockout, logged and told to the host, and the same generic refusal for everyone."""
-        address = self.address(cid)
-        locked = self.attempts.failed(address)
+        address, place = self.address(cid), self.place(cid)
+        locked = self.attempts.failed(place)
+        that = "that address" if place == address else place
         note = f"wrong room password from {address}" + (
-            f"; {self.attempts.limit} in a row, so that address is locked for {self.attempts.lock:.0f} s" if locked else ""
+            f"; {self.attempts.limit} in a row, so {that} is locked for {self.attempts.lock:.0f} s" if locked else ""
         )
         host = self.host()  # a teacher hosting in the chat sees it too: the log is only the headless server's
         told: list[Action] = [Send(to=host, event=ev.Error(code=ev.E_PASSWORD, message=note))] if host is not None else []
@@ -181,6 +185,12 @@ class Gate:
         peer = self.addresses.get(cid, f"connection {cid}")
         return peer.rpartition(":")[0].strip("[]") if ":" in peer else peer  # "host:port", "[ipv6]:port"
 
+    def place(self, cid: int) -> str:
+        """The one machine ``cid`` counts as (``group``); an address of this machine (loopback, a
+        socket file) as itself, its users being many."""
+        address = self.address(cid)
+        return self.group(address) if _one_machine(address) else address
+
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone."""
         self._asked.pop(cid, None)
@@ -201,13 +211,12 @@ class Gate:
     def claim(self, name: str, key: bytes | None, cid: int | None = None) -> list[Action]:
         """Trust on first use: a key joining under a name nobody owns (or taking it with /nick)
         owns it from now on. Passing through names does not hoard them: a key keeps its newest
-        MAX_NAMES_PER_KEY (the oldest is released), and one machine (``cid``'s address) makes at
+        MAX_NAMES_PER_KEY (the oldest is released), and one machine (``cid``'s place) makes at
         most NEW_NAMES_PER_PLACE names its own an hour, however many keys it makes; past that
         the name is used unowned and the host's log says so (PROTOCOL.md, Identity)."""
         if key is None or self.owner_of(name) is not None:
             return []
-        place = self.address(cid) if cid is not None else None
-        if place is not None and _one_machine(place) and (refused := self._place_claims(place, name)) is not None:
+        if cid is not None and _one_machine(self.address(cid)) and (refused := self._place_claims(self.place(cid), name)):
             return [refused]
         mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
         self.owners[owned_name_key(name)] = key

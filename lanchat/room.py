@@ -198,6 +198,7 @@ class Room:
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
         # operators, mutes, bans; where connections come from
         self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups)
+        self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
 

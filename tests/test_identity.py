@@ -436,6 +436,38 @@ def test_three_wrong_passwords_lock_the_address_for_a_minute_and_the_host_log_sa
     assert isinstance(events_to(join(room, 6, mallory, "m", "s3cret"), 6)[0], ev.Welcome)
 
 
+def test_wrong_passwords_from_a_64_off_the_lan_lock_the_64_and_a_classmate_on_the_lan_keeps_his_own_count():
+    """From the attacker's side: three wrong passwords lock an address for a minute; a machine
+    off the server's LAN holding a /64 took a fresh address for every three guesses. Counted as
+    connection caps and bans count (limits.AddressGroups), the /64 is one place; on the server's
+    own IPv6 LAN each address is a machine, as before."""
+    import ipaddress
+
+    from lanchat.limits import AddressGroups
+
+    clock = Clock()
+    lan = AddressGroups([ipaddress.IPv6Network("2001:db8:1::/64")])
+    gate = Gate(clock=clock, random_bytes=counter_bytes(), password=RoomPassword.create("s3cret", SALT))
+    room = Room(clock=clock, gate=gate, address_groups=lan)
+    mallory = Ed25519PrivateKey.generate()
+    logs: list[str] = []
+    for cid in (1, 2, 3):  # a fresh address of the /64 for each guess
+        room.gate.addresses[cid] = f"[2001:db8:66::{cid}]:5000"
+        actions = join(room, cid, mallory, "m", "wrong")
+        assert error_code(actions, cid) == ev.E_PASSWORD
+        logs += [a.text for a in actions if isinstance(a, Log)]
+    assert logs[-1] == "wrong room password from 2001:db8:66::3; 3 in a row, so 2001:db8:66::/64 is locked for 60 s"
+    room.gate.addresses[4] = "[2001:db8:66::ffff]:5000"
+    assert error_code(room.handle(4, hello(mallory, "m")), 4) == ev.E_LOCKED
+    for cid in (11, 12):  # classmates on the server's own LAN, one slip each
+        room.gate.addresses[cid] = f"[2001:db8:1::{cid}]:5000"
+        assert error_code(join(room, cid, Ed25519PrivateKey.generate(), f"c{cid}", "wrong"), cid) == ev.E_PASSWORD
+    room.gate.addresses[13] = "[2001:db8:1::13]:5000"
+    assert error_code(join(room, 13, Ed25519PrivateKey.generate(), "c13", "wrong"), 13) == ev.E_PASSWORD
+    room.gate.addresses[14] = "[2001:db8:1::14]:5000"
+    assert isinstance(events_to(join(room, 14, Ed25519PrivateKey.generate(), "ann", "s3cret"), 14)[0], ev.Welcome)
+
+
 def test_a_password_typed_at_nc_is_checked_cheaply_and_wrong_ones_count_toward_the_same_lockout():
     """A text participant types the password (textline.py -> gate.TypedHello): checked against a
     verifier made once at start, never by scrypt per try; a wrong one is the same refusal, log

@@ -30,6 +30,8 @@ def student_address(number: int) -> str:
 # stdout says what came of it. "join NAME SOURCE": hello from SOURCE, then "NAME welcome" or
 # "NAME error CODE". "gone NAME": read until the server closes it, then "NAME closed CODE".
 # "offer NAME SIZE": offer a file of SIZE bytes, then "NAME upload-ready" or "NAME file-error MESSAGE".
+# "keyjoin NAME SOURCE": as join, with a fresh identity key that answers the challenge.
+# "leave NAME": close that connection, then "NAME left".
 CLASS = r"""
 import json, socket, struct, sys
 
@@ -38,14 +40,26 @@ def frame(obj):
     return struct.pack(">I", len(body)) + body
 
 class Student:
-    def __init__(self, name, source):
+    def __init__(self, name, source, keyed=False):
         self.name = name
         self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         self.sock.settimeout(10)
         self.sock.bind((source, 0))
         self.sock.connect((sys.argv[1], int(sys.argv[2])))
-        self.sock.sendall(frame({"type": "hello", "name": name, "version": 1}))
+        self.key = None
+        hello = {"type": "hello", "name": name, "version": 1}
+        if keyed:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+            from lanchat import identity
+            self.key = Ed25519PrivateKey.generate()
+            hello.update(version=2, key=identity.b64(identity.public_bytes(self.key)))
+        self.sock.sendall(frame(hello))
         self.data = b""
+
+    def answer(self, challenge):
+        from lanchat import identity
+        nonce = identity.unb64(challenge["nonce"], identity.NONCE_BYTES, "nonce")
+        self.sock.sendall(frame({"type": "auth", "signature": identity.b64(identity.sign_challenge(self.key, nonce))}))
 
     def next_frame(self):
         while len(self.data) < 4 or len(self.data) < 4 + struct.unpack(">I", self.data[:4])[0]:
@@ -60,10 +74,12 @@ class Student:
 students = {}
 for line in sys.stdin:
     command, name, *rest = line.split()
-    if command == "join":
-        student = students[name] = Student(name, rest[0])
+    if command in ("join", "keyjoin"):
+        student = students[name] = Student(name, rest[0], keyed=command == "keyjoin")
         while (obj := student.next_frame()) is not None:
-            if obj["type"] in ("welcome", "error"):
+            if obj["type"] == "challenge":
+                student.answer(obj)
+            elif obj["type"] in ("welcome", "error"):
                 print(name, obj["type"], obj.get("code", ""), flush=True)
                 break
     elif command == "gone":
@@ -72,6 +88,9 @@ for line in sys.stdin:
             if obj["type"] == "error":
                 code = obj["code"]
         print(name, "closed", code, flush=True)
+    elif command == "leave":
+        students.pop(name).sock.close()
+        print(name, "left", flush=True)
     elif command == "offer":
         student = students[name]
         student.sock.sendall(frame({"type": "offer", "ref": 1, "name": "big.bin", "size": int(rest[0])}))
@@ -166,6 +185,40 @@ def test_many_addresses_of_one_64_off_the_lan_share_one_file_quota(lab):
     assert offer("mal2", 1000).startswith("file-error refused: big.bin (1000 bytes) would take you over your quota of 1.0 MiB"), server.output
     assert offer("ann", 2**20) == "upload-ready"  # the server's own LAN: one address, one machine
     assert offer("bob", 2**20) == "upload-ready"
+
+
+def test_a_machine_holding_a_64_off_the_lan_cannot_hoard_names_with_an_address_per_key(lab):
+    """From the attacker's side: a name is owned by the first key that uses it, and one machine
+    makes at most ten names its own an hour (gate.py). A machine off the server's LAN may hold
+    a whole /64; the cap counted each address as a machine, so a script taking a fresh address
+    and a fresh key for each name could own every classmate's name before the lesson. Counted
+    as connection caps count (limits.address_group), the /64 gets ten; the eleventh name stays
+    free for the classmate who comes for it. On the server's own LAN each address is a machine."""
+    server_ns, class_ns = the_class_lan(lab, server_address_at_start=True)
+    lab.ip(server_ns, "-6", "route", "add", f"{MACHINE_OFF_THE_LAN}/64", "dev", "lan0")
+    hoarded = [f"{MACHINE_OFF_THE_LAN}{number:x}" for number in range(1, 12)]
+    for address in hoarded:
+        lab.ip(class_ns, "addr", "add", f"{address}/64", "dev", "lan0", "nodad")
+    server = lab.run(server_ns, "serve", "--headless", "--port", "0", "--no-announce")
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    students = the_class(lab, class_ns, port)
+
+    def keyjoin(name: str, source: str) -> str:
+        mark = students.mark()
+        students.send(f"keyjoin {name} {source}")
+        return students.expect(rf"^{name} (welcome|error \S+)", start=mark).group(1)
+
+    for number, source in enumerate(hoarded, start=1):  # a fresh key from a fresh address, each name
+        assert keyjoin(f"s{number}", source) == "welcome"
+        mark = students.mark()
+        students.send(f"leave s{number}")
+        students.expect(rf"^s{number} left", start=mark)
+    server.expect(r"2001:db8:66::/64 made 10 names its own within the hour: 's11' is used unowned")
+    assert keyjoin("s11", student_address(11)) == "welcome", server.output  # the classmate called s11
+    assert keyjoin("s10", student_address(10)) == "error name-owned"  # one of the ten it may own
+    for number in range(1, 12):  # classmates on the server's own LAN: a machine each
+        assert keyjoin(f"lan{number}", student_address(number)) == "welcome"
+    assert "made 10 names its own within the hour: 'lan" not in server.output
 
 
 def test_on_an_ipv6_only_lan_serve_prints_its_address_and_the_room_is_found(lab):
