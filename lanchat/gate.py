@@ -107,6 +107,9 @@ class Gate:
         # An address -> what counts as one machine (the room's limits.AddressGroups.group: a
         # global IPv6 /64 off the server's own networks is one), for the claims and the lockout.
         self.group: Callable[[str], str] = lambda address: address
+        # cid -> the user id of a peer on this machine (a lab server's class: loopback or the
+        # socket file), as the loop read it from the socket (transport.peer_user), when known
+        self.users: dict[int, int] = {}
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
 
@@ -185,6 +188,17 @@ class Gate:
         peer = self.addresses.get(cid, f"connection {cid}")
         return peer.rpartition(":")[0].strip("[]") if ":" in peer else peer  # "host:port", "[ipv6]:port"
 
+    def arrived(self, cid: int, peer: str, user: Callable[[], int | None] | None = None) -> None:
+        """Connection ``cid`` from ``peer`` ("host:port"); ``user`` reads, for a peer on this
+        machine, its user id from the socket (the loop's transport.peer_user): asked only then."""
+        self.addresses[cid] = peer
+        if user is not None and not self.on_the_network(cid) and (uid := user()) is not None:
+            self.users[cid] = uid
+
+    def on_the_network(self, cid: int) -> bool:
+        """Did ``cid`` come from another machine (not loopback, not the socket file)?"""
+        return _one_machine(self.address(cid))
+
     def place(self, cid: int) -> str:
         """The one machine ``cid`` counts as (``group``); an address of this machine (loopback, a
         socket file) as itself, its users being many."""
@@ -195,6 +209,7 @@ class Gate:
         """Connection ``cid`` is gone."""
         self._asked.pop(cid, None)
         self.addresses.pop(cid, None)
+        self.users.pop(cid, None)
 
     # ------------------------------------------------------------------ names and their keys
 
@@ -211,12 +226,14 @@ class Gate:
     def claim(self, name: str, key: bytes | None, cid: int | None = None) -> list[Action]:
         """Trust on first use: a key joining under a name nobody owns (or taking it with /nick)
         owns it from now on. Passing through names does not hoard them: a key keeps its newest
-        MAX_NAMES_PER_KEY (the oldest is released), and one machine (``cid``'s place) makes at
-        most NEW_NAMES_PER_PLACE names its own an hour, however many keys it makes; past that
-        the name is used unowned and the host's log says so (PROTOCOL.md, Identity)."""
+        MAX_NAMES_PER_KEY (the oldest is released), and one machine (``cid``'s place; on the
+        server's own machine, one user) makes at most NEW_NAMES_PER_PLACE names its own an hour,
+        however many keys it makes; past that the name is used unowned and the host's log says
+        so (PROTOCOL.md, Identity)."""
         if key is None or self.owner_of(name) is not None:
             return []
-        if cid is not None and _one_machine(self.address(cid)) and (refused := self._place_claims(self.place(cid), name)):
+        place = self._claim_place(cid) if cid is not None else None
+        if place is not None and (refused := self._place_claims(place, name)):
             return [refused]
         mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
         self.owners[owned_name_key(name)] = key
@@ -225,6 +242,15 @@ class Gate:
             del self.owners[old]
             actions.append(Claim(name=old, owner=None))
         return actions
+
+    def _claim_place(self, cid: int) -> str | None:
+        """Who counts as one machine for names claimed: ``place``; on the server's own machine
+        (loopback, the socket file: a lab server's class) each user; None, not counted, when
+        the user is not known (another system)."""
+        if self.on_the_network(cid):
+            return self.place(cid)
+        user = self.users.get(cid)
+        return None if user is None else f"user {user} on this machine"
 
     def _place_claims(self, place: str, name: str) -> Log | None:
         """Count a new claim from ``place``; a Log instead when it made too many this hour."""

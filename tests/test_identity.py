@@ -8,9 +8,12 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -23,6 +26,7 @@ from lanchat.gate import Gate
 from lanchat.history import HistoryStore
 from lanchat.identity import IdentityError, RoomPassword, load_or_create_key
 from lanchat.room import Claim, Close, Log, Room, Send
+from lanchat.transport import Endpoint
 
 T0 = 1_700_000_000.0
 SALT = bytes(range(16))
@@ -238,6 +242,86 @@ def test_one_machine_makes_at_most_ten_names_its_own_an_hour_however_many_keys_i
     for cid in range(30, 42):  # everyone on the server's own machine is not one machine (a lab server)
         room.gate.addresses[cid] = "local socket" if cid % 2 else f"127.0.0.1:{cid}"
         assert [a for a in join(room, cid, Ed25519PrivateKey.generate(), f"u{cid}") if isinstance(a, Claim)]
+
+
+# A student's script on a lab server: a fresh key for each name, straight to the server over
+# loopback, each name taken and the connection closed. Prints "NAME welcome" or "NAME error CODE".
+HOARDER = r"""
+import socket, sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lanchat import events as ev, identity
+from lanchat.protocol import Connection, Role
+where, names = sys.argv[1], sys.argv[2:]
+for name in names:
+    key = Ed25519PrivateKey.generate()
+    if where.startswith("/"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(where)
+    else:
+        sock = socket.create_connection(("127.0.0.1", int(where)), timeout=10)
+    sock.settimeout(10)
+    proto = Connection(Role.CLIENT)
+    sock.sendall(proto.send(ev.Hello(name=name, key=identity.b64(identity.public_bytes(key)))))
+    answer = None
+    while answer is None:
+        proto.receive_data(sock.recv(65536))
+        for event in proto.events():
+            if isinstance(event, ev.Challenge):
+                nonce = identity.unb64(event.nonce, identity.NONCE_BYTES, "nonce")
+                sock.sendall(proto.send(ev.Auth(signature=identity.b64(identity.sign_challenge(key, nonce)))))
+            elif isinstance(event, (ev.Welcome, ev.Error)):
+                answer = "welcome" if isinstance(event, ev.Welcome) else f"error {event.code}"
+    print(name, answer, flush=True)
+    sock.sendall(proto.send(ev.Bye()))
+    sock.close()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to run the student's script as another user")
+@pytest.mark.parametrize("over", ["loopback", "socket-file"])
+def test_a_student_on_the_lab_server_cannot_hoard_names_with_a_key_per_name(tmp_path, over):
+    """From the attacker's side: on a lab server, where the class logs in and joins over loopback
+    or the socket file, every user there was exempt from the ten-names-an-hour cap (one machine,
+    many people), so one student's script could own every classmate's name before the lesson.
+    Now each user of the machine (their user id, from the socket) counts as one machine does:
+    ten names an hour; the eleventh stays free for the classmate who comes for it."""
+    folder = Path(tempfile.mkdtemp(prefix="lanchat-lab-", dir="/tmp"))  # short, and open to every user of the machine
+    folder.chmod(0o755)
+    args = ("--unix", str(folder / "room.sock")) if over == "socket-file" else ()
+    server, port = start_server_for(*args)
+    if over == "socket-file":
+        (folder / "room.sock").chmod(0o666)  # born the host's alone: the teacher opened it to the class
+    try:
+        where = str(folder / "room.sock") if over == "socket-file" else str(port)
+        names = [f"student{n}" for n in range(1, 12)]
+        script = subprocess.run(
+            ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", sys.executable, "-c", HOARDER, where, *names],
+            capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT, check=False,
+        )  # fmt: skip
+        assert script.stdout.split("\n")[:11] == [f"{name} welcome" for name in names], script.stdout + script.stderr
+        server.expect(r"user 65534 on this machine made 10 names its own within the hour: 'student11' is used unowned")
+        classmate = RawClient(Endpoint(path=where) if over == "socket-file" else Endpoint(host="127.0.0.1", port=port),
+                              key=Ed25519PrivateKey.generate())  # fmt: skip
+        classmate.hello("student11")
+        assert isinstance(classmate.expect(object), ev.Welcome), server.output
+        classmate.close()
+        teacher = RawClient(Endpoint(path=where) if over == "socket-file" else Endpoint(host="127.0.0.1", port=port),
+                            key=Ed25519PrivateKey.generate())  # fmt: skip
+        teacher.hello("student10")  # one of the ten the script may own
+        assert teacher.expect(ev.Error).code == ev.E_NAME_OWNED
+        teacher.close()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_server_for(*args: str) -> tuple[Proc, int | None]:
+    if args:
+        proc = Proc("serve", "--headless", "--no-announce", *args)
+        proc.expect(r"join with")
+        return proc, None
+    proc = Proc("serve", "--headless", "--no-announce", "--port", "0", "--host", "127.0.0.1")
+    return proc, int(proc.expect(r"listening on port (\d+)").group(1))
 
 
 def test_a_key_owns_its_newest_names_across_a_restart(tmp_path):
