@@ -107,9 +107,10 @@ class Gate:
         # An address -> what counts as one machine (the room's limits.AddressGroups.group: a
         # global IPv6 /64 off the server's own networks is one), for the claims and the lockout.
         self.group: Callable[[str], str] = lambda address: address
-        # cid -> the user id of a peer on this machine (a lab server's class: loopback or the
-        # socket file), as the loop read it from the socket (transport.peer_user), when known
-        self.users: dict[int, int] = {}
+        # cid -> how to read the user id of a peer on this machine (a lab server's class: loopback
+        # or the socket file) from its socket (the loop's transport.peer_user): read only when a
+        # name is claimed, not for every connection (a storm of them would each read /proc)
+        self.users: dict[int, Callable[[], int | None]] = {}
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
 
@@ -190,10 +191,10 @@ class Gate:
 
     def arrived(self, cid: int, peer: str, user: Callable[[], int | None] | None = None) -> None:
         """Connection ``cid`` from ``peer`` ("host:port"); ``user`` reads, for a peer on this
-        machine, its user id from the socket (the loop's transport.peer_user): asked only then."""
+        machine, its user id from the socket (the loop's transport.peer_user), when asked."""
         self.addresses[cid] = peer
-        if user is not None and not self.on_the_network(cid) and (uid := user()) is not None:
-            self.users[cid] = uid
+        if user is not None and not self.on_the_network(cid):
+            self.users[cid] = user
 
     def on_the_network(self, cid: int) -> bool:
         """Did ``cid`` come from another machine (not loopback, not the socket file)?"""
@@ -249,7 +250,8 @@ class Gate:
         the user is not known (another system)."""
         if self.on_the_network(cid):
             return self.place(cid)
-        user = self.users.get(cid)
+        read = self.users.get(cid)
+        user = read() if read is not None else None
         return None if user is None else f"user {user} on this machine"
 
     def _place_claims(self, place: str, name: str) -> Log | None:
