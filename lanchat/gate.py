@@ -11,6 +11,7 @@ passed in.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from collections import deque
@@ -194,17 +195,24 @@ class Gate:
         machine, its user id from the socket (the loop's transport.peer_user), when asked."""
         self.addresses[cid] = peer
         if user is not None and not self.on_the_network(cid):
-            self.users[cid] = user
+            self.users[cid] = functools.cache(user)  # read once, and only if asked
 
     def on_the_network(self, cid: int) -> bool:
         """Did ``cid`` come from another machine (not loopback, not the socket file)?"""
         return _one_machine(self.address(cid))
 
     def place(self, cid: int) -> str:
-        """The one machine ``cid`` counts as (``group``); an address of this machine (loopback, a
-        socket file) as itself, its users being many."""
+        """Where wrong passwords are counted: the one machine ``cid`` counts as (``group``); on
+        this machine (loopback, a socket file: a lab server's class) its address and user."""
         address = self.address(cid)
-        return self.group(address) if _one_machine(address) else address
+        if _one_machine(address):
+            return self.group(address)
+        user = self._user(cid)
+        return address if user is None else f"user {user} on {address}"
+
+    def _user(self, cid: int) -> int | None:
+        read = self.users.get(cid)
+        return read() if read is not None else None
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone."""
@@ -250,8 +258,7 @@ class Gate:
         the user is not known (another system)."""
         if self.on_the_network(cid):
             return self.place(cid)
-        read = self.users.get(cid)
-        user = read() if read is not None else None
+        user = self._user(cid)
         return None if user is None else f"user {user} on this machine"
 
     def _place_claims(self, place: str, name: str) -> Log | None:

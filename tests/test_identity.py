@@ -1050,6 +1050,39 @@ def test_three_wrong_passwords_at_the_terminal_end_the_attempt_with_the_reason()
         server.stop()
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to type as another user")
+def test_on_a_lab_server_one_students_wrong_passwords_do_not_lock_the_class_out():
+    """From the attacker's side: on a lab server the whole class joins from 127.0.0.1, and three
+    wrong passwords lock an address for a minute; a student typing three wrong ones at nc, once
+    a minute, kept every classmate from joining (or rejoining) all lesson. The lockout now holds
+    against that user of the machine, not against everyone on it."""
+    server, port, _env = password_room()
+    try:
+        guesses = r"""
+import socket, sys
+for guess in ("coffee", "cocoa", "milk"):
+    sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    sock.sendall(b"\n")
+    sock.sendall(b"mallory\n" + guess.encode() + b"\n")
+    while sock.recv(65536):
+        pass
+    sock.close()
+"""
+        script = subprocess.run(
+            ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", sys.executable, "-c", guesses, port],
+            capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT, check=False,
+        )  # fmt: skip
+        assert script.returncode == 0, script.stderr
+        server.expect(r"wrong room password from 127\.0\.0\.1; 3 in a row, so .* is locked for 60 s")
+        classmate = RawClient(Endpoint(host="127.0.0.1", port=int(port)), key=Ed25519PrivateKey.generate(), password="tea and biscuits")
+        classmate.hello("ann")
+        assert isinstance(classmate.expect(object), ev.Welcome), server.output
+        classmate.close()
+        server.expect(r"so user 65534 on 127\.0\.0\.1 is locked for 60 s")
+    finally:
+        server.stop()
+
+
 def test_the_room_keeps_working_while_wrong_passwords_pile_up():
     room_password = RoomPassword.create("pw", SALT)
     logged: list[str] = []
