@@ -15,7 +15,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,8 @@ TXT_VERSION = "1"
 MAX_ROOM_CHARS = 40  # a room's name, as announced and as shown
 MAX_FIELD_CHARS = 64  # any other TXT value we show
 MAX_ROOMS = 64  # a network that announces more is not a classroom; the rest are not looked up
+MAX_NAMES_READ = 4096  # names whose heard records are read (no waiting), a flood's included
+_DNS_PTR, _DNS_IN = 12, 1  # DNS's record type and class numbers (RFC 1035): a room's name is a PTR
 BROWSE_SECONDS = 2.0
 RESOLVE_MS = 1000  # to ask one room for its details, if the announcement did not bring them
 WATCH_SECONDS = 5.0  # a client in a room looks at its announcement again at least this often
@@ -345,22 +347,49 @@ class _Announced:
             return list(self._names)
 
 
-def _resolve(zeroconf, name: str, timeout_ms: int, *, cached_first: bool = False) -> RoomInfo | None:  # noqa: ANN001
-    """The room announced as ``name`` (its addresses, port and TXT), or None when it does not
-    answer within ``timeout_ms`` or is not a lanchat room (room_from_record)."""
-    from zeroconf import ServiceInfo
+def _resolve(zeroconf, name: str, timeout_ms: int) -> RoomInfo | None:  # noqa: ANN001
+    """The room announced as ``name`` (its addresses, port and TXT), asked for over the network,
+    or None when it does not answer within ``timeout_ms`` or is not a lanchat room (room_from_record)."""
+    info = zeroconf.get_service_info(SERVICE_TYPE, name, timeout=timeout_ms)
+    return None if info is None else _room_of(name, info)
 
-    info: ServiceInfo | None = None
-    if cached_first:
-        info = ServiceInfo(SERVICE_TYPE, name)
-        if not info.load_from_cache(zeroconf):
-            info = None
-    if info is None:
-        info = zeroconf.get_service_info(SERVICE_TYPE, name, timeout=timeout_ms)
-    if info is None:
-        return None
+
+def _room_of(name: str, info) -> RoomInfo | None:  # noqa: ANN001
     addresses = [_zone_by_name(text) for text in info.parsed_scoped_addresses()]
     return room_from_record(name, addresses, info.port, info.properties or {})
+
+
+def _in_cache(zeroconf) -> list[str]:  # noqa: ANN001
+    """Every room name zeroconf holds an announcement of (PTR records of SERVICE_TYPE), however
+    many were heard: the browser's callbacks stop at MAX_ROOMS, and a flood of names heard first
+    must not keep the others from being read."""
+    try:
+        return [record.alias for record in zeroconf.cache.get_all_by_details(SERVICE_TYPE, _DNS_PTR, _DNS_IN)]
+    except Exception:  # noqa: BLE001 - its cache changing under us (zeroconf's thread): the names heard do
+        return []
+
+
+def _rooms(zeroconf, names: list[str], deadline: float) -> Iterator[RoomInfo]:  # noqa: ANN001
+    """The rooms of ``names`` and of every announcement in zeroconf's cache: first each whose
+    records were heard (read from the cache, no waiting), then the rest asked for over the
+    network until ``deadline`` (time.monotonic). Names that never answer (anyone on the LAN can
+    send them) so cannot use up the time before a real room is read."""
+    from zeroconf import ServiceInfo
+
+    silent: list[str] = []
+    for name in list(dict.fromkeys([*names, *_in_cache(zeroconf)]))[:MAX_NAMES_READ]:
+        info = ServiceInfo(SERVICE_TYPE, name)
+        if not info.load_from_cache(zeroconf):
+            silent.append(name)
+        elif (room := _room_of(name, info)) is not None:
+            yield room
+    for name in silent[:MAX_ROOMS]:
+        remaining_ms = int((deadline - time.monotonic()) * 1000)
+        if remaining_ms <= 0:
+            return
+        room = _resolve(zeroconf, name, min(RESOLVE_MS, remaining_ms))
+        if room is not None:
+            yield room
 
 
 def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) -> list[RoomInfo]:
@@ -382,13 +411,7 @@ def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) ->
         finally:
             browser.cancel()
         deadline = time.monotonic() + seconds + 1.0  # a bound on looking up, whatever the network sends
-        for name in names.now():
-            remaining_ms = int((deadline - time.monotonic()) * 1000)
-            if remaining_ms <= 0:
-                break
-            room = _resolve(zeroconf, name, min(RESOLVE_MS, remaining_ms))
-            if room is None:
-                continue
+        for room in _rooms(zeroconf, names.now(), deadline):
             room = pick_address(room, networks or [])
             rooms.setdefault((tuple(sorted(room.addresses)), room.port), room)
     finally:
@@ -457,9 +480,8 @@ class RoomWatch:
             zeroconf.close()
 
     def _look(self, zeroconf, names: list[str]) -> None:  # noqa: ANN001
-        for name in names:
-            room = _resolve(zeroconf, name, RESOLVE_MS, cached_first=True)
-            if room is not None and self.matches(room):
+        for room in _rooms(zeroconf, names, time.monotonic() + WATCH_SECONDS):  # names heard answering first
+            if self.matches(room):
                 self.identity = (room.name, room.host, room.port, room.fingerprint)
                 self.latest = pick_address(room, self.networks)
                 return

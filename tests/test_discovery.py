@@ -58,6 +58,41 @@ def test_a_room_announced_on_one_machine_is_listed_on_another(lab):
     listing.expect(rf"join with: lanchat connect {ANN} {port}$")
 
 
+# A student's script: names of rooms that do not exist (PTR records alone, nothing to look
+# them up by), sent to the LAN every 10 ms, so every browser hears them before the real room.
+JUNK_ROOMS = r"""
+import sys, time
+from zeroconf import DNSOutgoing, DNSPointer, Zeroconf
+SERVICE, PTR, IN, RESPONSE = "_lanchat._tcp.local.", 12, 1, 0x8400  # DNS's numbers (RFC 1035, 6762)
+zeroconf = Zeroconf(interfaces=[sys.argv[1]])
+print("sending", flush=True)
+while True:
+    out = DNSOutgoing(RESPONSE)
+    for number in range(int(sys.argv[2])):
+        out.add_answer_at_time(DNSPointer(SERVICE, PTR, IN, 4500, f"aaa junk {number:03d}.{SERVICE}"), 0)
+    zeroconf.send(out)
+    time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("junk", [5, 70], ids=["a-few-that-never-answer", "more-than-a-classroom"])
+def test_names_of_rooms_that_do_not_exist_cannot_hide_the_real_room(lab, junk):
+    """From the attacker's side: a script on the LAN announces names of rooms that never answer.
+    `rooms` (and `connect` with no address) looked each name up in the order heard, up to 1 s
+    each within 3 s, and kept the first 64 names: five such names, or seventy, and the class
+    found no room at all. Every name whose records were heard is now read from what was heard
+    first, however many others came, and only then are the silent ones asked for."""
+    from helpers import Proc
+
+    ann, bob = classroom(lab)
+    _server, port = serve_room(lab, ann, "--room", "ann's room")
+    flood = Proc(ANN, str(junk), program=["ip", "netns", "exec", ann, sys.executable, "-c", JUNK_ROOMS])
+    lab.procs.append(flood)  # ended by the fixture
+    flood.expect("sending")
+    rooms = rooms_seen(lab, bob)
+    assert [(r["room"], r["address"], r["port"]) for r in rooms] == [("ann's room", ANN, port)]
+
+
 def test_connect_with_no_address_asks_to_join_the_only_room(lab):
     ann, bob = classroom(lab)
     server, port = serve_room(lab, ann, "--room", "ann's room")
