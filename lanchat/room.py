@@ -99,13 +99,15 @@ TAKEN_OVER = "you joined again from somewhere else; this session is closed"
 
 
 def same_session(holder: Member, admit: Admit) -> bool:
-    """Whether ``admit`` comes back for ``holder``'s session: the same proven key, or the secret
-    of its welcome (compared in constant time). A rejoin after a lost connection the server has
-    not noticed yet then takes over at once (PROTOCOL.md, Rejoining)."""
+    """Whether ``admit`` comes back for ``holder``'s session: the same proven key, or for a
+    keyless guest the secret of its welcome (compared in constant time). A rejoin after a lost
+    connection the server has not noticed yet then takes over at once (PROTOCOL.md, Rejoining).
+    A session proven by a key only by that key: the secret crosses a room without TLS in the
+    clear, and whoever read it must not throw the student out."""
     import hmac
 
-    if holder.key is not None and admit.key == holder.key:
-        return True
+    if holder.key is not None:
+        return admit.key == holder.key
     resume = admit.hello.resume if admit.hello is not None else None
     return bool(resume and holder.resume) and hmac.compare_digest(
         resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]

@@ -536,6 +536,51 @@ def test_a_rejoin_with_its_secret_takes_over_the_stale_session_at_once():
     assert room.name_of(3) == "bob"
 
 
+def test_a_resume_secret_without_the_key_cannot_take_over_a_keyed_session():
+    """From the attacker's side: a welcome's resume secret crosses a room without TLS in the
+    clear, so whoever reads the Wi-Fi has it. Sent with another key (or none) it took over the
+    session of a student who proves a key but whose name no key owns (the eleventh of a machine
+    within the hour: 30 students behind one school NAT, here the test's own user on loopback):
+    the student was thrown out ('you joined again from somewhere else'), and again at every
+    rejoin. A session proven by a key is taken over by that key alone; the secret serves
+    keyless guests."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from helpers import RawClient
+
+    from lanchat.transport import Endpoint
+
+    server, port = serve_tcp("--no-history")
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    try:
+        ann = RawClient(endpoint, "ann")
+        for number in range(10):  # classmates on the same machine claim ten names this hour
+            RawClient(endpoint, f"classmate{number}", key=Ed25519PrivateKey.generate()).close()
+        server.expect(r"classmate9 joined")
+        bob = RawClient(endpoint, "bob", key=Ed25519PrivateKey.generate())  # proved, the name unowned
+        server.expect(r"made 10 names its own within the hour: 'bob' is used unowned")
+        secret = bob.welcome.resume
+        assert secret
+        for thief in (RawClient(endpoint, key=Ed25519PrivateKey.generate()), RawClient(endpoint)):
+            thief.send(ev.Hello(name="bob", resume=secret, **({"key": _key_of(thief)} if thief.key else {})))
+            if thief.key is not None:
+                thief.send(thief.answer(thief.expect(ev.Challenge)))  # a key it holds, not bob's
+            assert thief.expect(ev.Error).code == ev.E_NAME_TAKEN
+            thief.close()
+        bob.send(ev.Say(text="still here"))  # never thrown out
+        assert ann.expect(ev.Message, sender="bob").text == "still here"
+        assert not [e for e in ann.drain() if isinstance(e, ev.Left)], server.output
+        ann.close()
+        bob.close()
+    finally:
+        server.stop()
+
+
+def _key_of(client) -> str:  # noqa: ANN001
+    from lanchat import identity
+
+    return identity.b64(identity.public_bytes(client.key))
+
+
 def test_through_a_real_server_the_stale_session_is_closed_and_the_secret_cannot_be_guessed():
     from helpers import RawClient
 
