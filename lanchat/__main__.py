@@ -716,7 +716,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         bans=store.bans() if store else (),  # bans survive a restart (PROTOCOL.md, Moderation)
         mutes=store.mutes(_time.time()) if store else (),  # and so do mutes, less the time the server was down
         turn_timeout=args.turn_timeout,
-        gate=Gate(clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding),
+        gate=Gate(
+            clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding,
+            owner_names=[name for name, _key in store.owner_names()] if store else (),  # look-alikes of them too
+        ),
         address_groups=_address_groups(),
     )
     log = _headless_log if args.headless else None

@@ -15,7 +15,7 @@ import functools
 import ipaddress
 import os
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from . import events as ev
 from . import identity
 from .actions import Action, Claim, Close, Log, Send
 from .identity import IdentityError, PasswordAttempts, RoomPassword, owned_name_key
+from .names import look_key
 
 if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
     from .room import Room
@@ -89,6 +90,7 @@ class Gate:
         *,
         clock: Callable[[], float],
         owners: Mapping[str, bytes] | None = None,
+        owner_names: Iterable[str] = (),
         password: RoomPassword | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
         binding: bytes = b"",
@@ -96,6 +98,13 @@ class Gate:
         # owned_name_key(name) -> the public key that owns it, as the store had it at start;
         # Claim actions keep the store in step.
         self.owners: dict[str, bytes] = dict(owners or {})
+        # names.look_key(name) -> (owned_name_key(name), name) of the owned names, as claimed
+        # (``owner_names``: the store's spellings at start): a look-alike with another case
+        # ("haI" of "hal") is refused as the name itself is
+        self._looks: dict[str, tuple[str, str]] = {}
+        for spelled in owner_names:
+            if owned_name_key(spelled) in self.owners:
+                self._looks[look_key(spelled)] = (owned_name_key(spelled), spelled)
         self.password = password
         self.attempts = PasswordAttempts(clock)
         self.clock = clock
@@ -226,11 +235,25 @@ class Gate:
         return self.owners.get(owned_name_key(name))
 
     def refusal(self, cid: int, name: str, key: bytes | None) -> list[Action]:
-        """Refuse ``name`` if another key (or, for a guest, any key) owns it."""
-        owner = self.owner_of(name)
+        """Refuse ``name`` if another key (or, for a guest, any key) owns it, or a name it looks
+        like with its case kept (names.look_key)."""
+        owner, alike = self.owner_of(name), ""
+        if owner is None and (look := self._looks.get(look_key(name))) is not None:
+            owner, alike = self.owners.get(look[0]), f" (it looks like {look[1]!r})"
         if owner is None or owner == key:
             return []
-        return _refuse(cid, ev.E_NAME_OWNED, f"the name {name!r} belongs to someone else on this server; choose another")
+        return _refuse(cid, ev.E_NAME_OWNED, f"the name {name!r}{alike} belongs to someone else on this server; choose another")
+
+    def _owned(self, name: str, key: bytes | None) -> list[Action]:
+        """``name`` is ``key``'s now (None: nobody's), here and in the store (a Claim)."""
+        owned = owned_name_key(name)
+        if key is None:
+            self.owners.pop(owned, None)
+            self._looks = {look: found for look, found in self._looks.items() if found[0] != owned}
+        else:
+            self.owners[owned] = key
+            self._looks[look_key(name)] = (owned, name)
+        return [Claim(name=name, owner=key)]
 
     def claim(self, name: str, key: bytes | None, cid: int | None = None) -> list[Action]:
         """Trust on first use: a key joining under a name nobody owns (or taking it with /nick)
@@ -245,11 +268,9 @@ class Gate:
         if place is not None and (refused := self._place_claims(place, name)):
             return [refused]
         mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
-        self.owners[owned_name_key(name)] = key
-        actions: list[Action] = [Claim(name=name, owner=key)]
+        actions = self._owned(name, key)
         for old in mine[: max(0, len(mine) + 1 - MAX_NAMES_PER_KEY)]:
-            del self.owners[old]
-            actions.append(Claim(name=old, owner=None))
+            actions += self._owned(old, None)
         return actions
 
     def _claim_place(self, cid: int) -> str | None:
@@ -293,6 +314,6 @@ class Gate:
         """``/release NAME``, the host only: the name's key no longer owns it (a lost key file)."""
         if cid != host_cid:
             return _refuse(cid, ev.E_NOT_HOST, "only the host can release a name")
-        owned = self.owners.pop(owned_name_key(name), None) is not None
-        done: list[Action] = [Claim(name=name, owner=None), Log(text=f"the host released the name {name!r}")]
+        owned = self.owner_of(name) is not None
+        done: list[Action] = [*self._owned(name, None), Log(text=f"the host released the name {name!r}")]
         return [*(done if owned else []), Send(to=cid, event=ev.Released(name=name, owned=owned))]

@@ -9,7 +9,9 @@ built in the spirit of Unicode TR39 (Security Mechanisms), section 4, "confusabl
    member of its look-alike set (Cyrillic ``а`` -> Latin ``a``, ``1`` and ``I`` -> ``l``).
 
 So ``Alice``, ``ａｌｉｃｅ`` and ``аlice`` (Cyrillic а) are one name and only one of them can be
-in the room. The look-alike sets come from the Unicode confusables data as shipped by the
+in the room. Case folding before the skeleton lets a capital that draws as another letter escape
+(``haI``, a capital i, keys as ``hai``), so names are also compared as drawn (``look_key``: the
+skeleton with the case kept); the room and the gate refuse a name equal to another by either. The look-alike sets come from the Unicode confusables data as shipped by the
 ``confusable_homoglyphs`` package (its ``confusables.json``). Only one-character look-alikes are
 used: TR39 also maps ``m`` to ``rn``, which would make ``tom`` and ``torn`` one name.
 The table built from it ships as ``skeleton_table.py`` (tools/make_skeleton_table.py writes it;
@@ -173,6 +175,17 @@ def _settled(name: str) -> str:
 
 
 _key = lru_cache(maxsize=4096)(_settled)  # bounded: a flood of new names evicts old ones
+
+
+def look_key(name: str) -> str:
+    """The form two names are compared in as drawn, case kept: NFKC and the look-alike skeleton
+    without case folding. ``name_key`` folds case first, so a capital that draws as another
+    letter escapes it (``haI``, a capital i, keys as ``hai``; ``Olga`` as ``olga`` but ``0lga``
+    as ``0lga``); here ``haI`` and ``hal`` meet, as ``Olga`` and ``0lga`` do. Two names are kept
+    apart only when both keys differ (room.name_refused, gate.Gate.refusal)."""
+    if name.isascii():
+        return name.translate(ASCII_SKELETON)
+    return unicodedata.normalize("NFKC", name).translate(_skeleton_table())
 
 
 def name_key(name: str) -> str:

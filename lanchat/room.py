@@ -52,6 +52,7 @@ from .moderation import (
     roster,
     welcome_muted,
 )
+from .names import look_key
 from .protocol import ConnectionClosed, Invalid, encode, message_frame
 from .wire import FrameError
 
@@ -115,6 +116,7 @@ def same_session(holder: Member, admit: Admit) -> bool:
 
 
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
+BOT_NAME_LOOKS = frozenset({look_key(BOT_NAME)})  # and their look-alikes with a case kept ("coIourbot")
 # How many names of people not here the room remembers, so that a whisper to one is kept for
 # them (PROTOCOL.md, History replay): the most recently seen; older ones are as if never seen.
 KNOWN_NAMES_LIMIT = 10_000
@@ -560,10 +562,13 @@ def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Act
     problem = ev.name_problem(name)
     if problem:
         return _refusal(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
-    if ev.name_key(name) in BOT_NAME_KEYS and cid not in room.service_cids:
+    if (ev.name_key(name) in BOT_NAME_KEYS or look_key(name) in BOT_NAME_LOOKS) and cid not in room.service_cids:
         # /mood whispers to this name: a person holding it would read everyone's moods
         return _refusal(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
     found = room.find(name)
+    if found is None or found.cid == cid:  # as drawn, case kept: "haI" (a capital i) beside "hal"
+        look = look_key(name)
+        found = next((m for m in room.members.values() if m.cid != cid and look_key(m.name) == look), found)
     if found and found.cid != cid:
         # "hаl" (a Cyrillic а) is refused because it reads as "hal": say so, or it looks free
         if found.name.casefold() != name.casefold():

@@ -334,6 +334,7 @@ def running_server(
     if store is not None:  # a HistoryStore: the room keeps history and knows its names and owners, as `serve` does
         room_kwargs.update(history=True, known_names=store.known_names())  # type: ignore[attr-defined]
         gate_kwargs["owners"] = store.owners()  # type: ignore[attr-defined]
+        gate_kwargs["owner_names"] = [name for name, _key in store.owner_names()]  # type: ignore[attr-defined]
     room_kwargs["gate"] = Gate(clock=room_kwargs.get("clock", time.time), **gate_kwargs)  # type: ignore[arg-type]
     room = Room(mode=mode, **room_kwargs)  # type: ignore[arg-type]
     server = Server([listener], room, unix_path=unix_path, **server_kwargs)  # type: ignore[arg-type]

@@ -338,6 +338,20 @@ def test_a_key_owns_its_newest_names_across_a_restart(tmp_path):
     assert [a.name for a in actions if isinstance(a, Claim) and a.owner is None] == ["zed"]
 
 
+def test_a_look_alike_of_an_owned_name_with_its_case_kept_is_refused_after_a_restart(tmp_path):
+    """The store's spellings of the owned names come back at start: 'haI' (a capital i) is
+    still refused as the look-alike of the teacher's 'hal' a restart later."""
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    teacher = identity.public_bytes(Ed25519PrivateKey.generate())
+    store.claim("hal", teacher, time=1000.0)
+    gate = Gate(clock=Clock(), owners=store.owners(), owner_names=[name for name, _key in store.owner_names()])
+    store.close()
+    (refused,) = gate.refusal(1, "haI", identity.public_bytes(Ed25519PrivateKey.generate()))
+    assert refused.event.code == ev.E_NAME_OWNED and "it looks like 'hal'" in refused.event.message
+    assert gate.refusal(2, "haI", teacher) == []  # the owner's own key may spell it so
+    assert gate.refusal(3, "hai", None) == []  # a name of its own: it looks like neither
+
+
 def test_a_replayed_signature_from_an_earlier_challenge_is_refused():
     room = gated_room()
     cat = Ed25519PrivateKey.generate()

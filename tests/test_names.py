@@ -150,6 +150,48 @@ def test_nobody_can_take_the_teachers_name_with_look_alike_letters(impostor):
         student.close()
 
 
+@pytest.mark.parametrize(("teacher", "impostor"), [("hal", "haI"), ("Bill", "BiII"), ("Olga", "0lga"), ("mila", "miIa")])
+def test_a_capital_that_looks_like_another_letter_cannot_take_the_teachers_name(teacher, impostor):
+    """From the attacker's side: the key folds case before it looks for look-alikes, so a capital
+    I (which draws as an l) became an i, and 'haI' was a name of its own beside the teacher's
+    'hal'; so was '0lga' beside 'Olga'. The names are now also compared as drawn, case kept:
+    refused while the teacher is here, and, once the teacher's key owns the name, when not."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    with running_server() as (_server, endpoint):
+        owner = RawClient(endpoint, teacher, key=Ed25519PrivateKey.generate())
+        ann = RawClient(endpoint, "ann")
+        student = RawClient(endpoint)
+        student.send(ev.Hello(name=impostor))
+        error = student.expect(ev.Error)
+        assert error.code == ev.E_NAME_TAKEN and f"it looks like {teacher!r}" in error.message
+        owner.close()
+        ann.expect(ev.Left, name=teacher)
+        thief = RawClient(endpoint, key=Ed25519PrivateKey.generate())
+        thief.hello(impostor)
+        error = thief.expect(ev.Error)
+        assert error.code == ev.E_NAME_OWNED and f"it looks like {teacher!r}" in error.message
+        student.send(ev.Hello(name="student"))  # the room goes on
+        student.expect(ev.Welcome)
+        for client in (ann, student, thief):
+            client.close()
+
+
+def test_nobody_takes_the_colour_bots_name_with_a_capital_i():
+    with running_server() as (_server, endpoint):
+        student = RawClient(endpoint)
+        student.send(ev.Hello(name="coIourbot"))  # a capital i: it reads as the bot's name
+        assert student.expect(ev.Error).code == ev.E_BAD_NAME
+        student.close()
+
+
+def test_names_that_differ_only_in_case_are_still_one_name_and_others_still_differ():
+    from lanchat.names import look_key
+
+    assert name_key("Ian") == name_key("ian") and look_key("haI") == look_key("hal")
+    assert look_key("ian") != look_key("jan") and look_key("Ian") != look_key("ian")  # one name by name_key
+
+
 @pytest.mark.parametrize("hidden", ["\u200b", "\U000e0074", "\u202e", "\u2060"])
 def test_a_name_with_an_invisible_character_is_refused_with_the_reason(hidden):
     with running_server() as (_server, endpoint):
