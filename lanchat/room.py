@@ -100,15 +100,14 @@ TAKEN_OVER = "you joined again from somewhere else; this session is closed"
 
 
 def same_session(holder: Member, admit: Admit) -> bool:
-    """Whether ``admit`` comes back for ``holder``'s session: the same proven key, or for a
-    keyless guest the secret of its welcome (compared in constant time). A rejoin after a lost
-    connection the server has not noticed yet then takes over at once (PROTOCOL.md, Rejoining).
-    A session proven by a key only by that key: the secret crosses a room without TLS in the
-    clear, and whoever read it must not throw the student out."""
+    """Whether ``admit`` comes back for ``holder``'s session: the same proven key, or the secret
+    of its welcome (compared in constant time). A rejoin after a lost connection the server has
+    not noticed yet then takes over at once (PROTOCOL.md, Rejoining); Room._admit lets the
+    secret alone take over only a keyless session."""
     import hmac
 
-    if holder.key is not None:
-        return admit.key == holder.key
+    if holder.key is not None and admit.key == holder.key:
+        return True
     resume = admit.hello.resume if admit.hello is not None else None
     return bool(resume and holder.resume) and hmac.compare_digest(
         resume.encode("utf-8", "replace"), holder.resume.encode()  # type: ignore[union-attr]
@@ -351,6 +350,8 @@ class Room:
         if (holder := self.find(name)) is not None and same_session(holder, admit):  # a rejoin: the stale one goes
             if refused := self.gate.refusal(cid, name, key) or operator_name_refusal(self, cid, name, key):
                 return refused  # the secret without the key that owns the name: the session stays
+            if holder.key is not None and key != holder.key:  # nor the key that proved it (a name nobody
+                return name_refused(self, cid, name, key)  # owns): the secret crosses a plain room in the clear
             return self.leave(holder.cid, "lost") + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
         refused = name_refused(self, cid, name, key)
         if refused:
