@@ -347,7 +347,9 @@ class Room:
     def _admit(self, cid: int, admit: Admit) -> list[Action]:
         """The rules of section 5 and of name ownership; then the welcome."""
         name, key = admit.name, admit.key
-        if (holder := self.find(name)) is not None and same_session(holder, admit):  # a rejoin: the stale one goes
+        # A rejoin: the stale session goes. Never the host's: it runs inside the server and is never
+        # stale (a second terminal on the host's machine has the host's key and login name).
+        if (holder := self.find(name)) is not None and holder.cid != self.host_cid and same_session(holder, admit):
             if refused := self.gate.refusal(cid, name, key) or operator_name_refusal(self, cid, name, key):
                 return refused  # the secret without the key that owns the name: the session stays
             if holder.key is not None and key != holder.key:  # nor the key that proved it (a name nobody
@@ -576,6 +578,8 @@ def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Act
             alike = f" (it looks like {found.name!r}, who is here)"
         else:  # "ANN" with ann here: nobody called ANN is, so say who is and why
             alike = f" ({found.name} is here; capitals do not count)" if found.name != name else ""
+        if found.cid == room.host_cid:  # often the host's own second terminal: same login name, same key
+            return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is the host's{alike}; choose another")
         return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken{alike}; choose another")
     return room.gate.refusal(cid, name, key) or operator_name_refusal(room, cid, name, key)
 

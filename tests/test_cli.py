@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, short_tmp_dir
+from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, identity_args, short_tmp_dir
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -936,6 +936,30 @@ def test_the_name_prompt_offers_the_login_name_and_says_each_refusal_once(run):
     said = transcript.getvalue().decode("utf-8", "replace")
     assert said.count("taken") == 1, said  # the server's reason is not reprinted with the next prompt
     assert child.exitstatus == 0
+
+
+def test_a_second_terminal_on_the_hosts_machine_is_refused_the_hosts_name_and_the_host_stays(run):
+    """README's quick start on one machine: `serve` in one terminal and `connect` in another, Enter
+    at both name prompts. Both give the login name with the same identity key, which used to read
+    as the host rejoining: the client took over the host's session and the whole server ended.
+    The host's session runs inside the server and is never stale: the name is refused instead."""
+    pexpect = pytest.importorskip("pexpect")
+    host, where = serve(run, "--plain", "--name", "dana", "--no-announce")
+    child = _name_prompt([*where, *identity_args("dana")], LOGNAME="dana", USER="dana")
+    transcript = io.BytesIO()
+    child.logfile_read = transcript
+    try:
+        child.expect_exact("Your name (Enter: dana): ")
+        child.sendline("")
+        child.expect(r"the name 'dana' is the host's; choose another\r?\nAnother name")
+        child.sendline("eve")
+        child.expect(r"welcome, eve")
+        host.expect(r"eve joined")
+        child.sendline("/q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert host.popen.poll() is None and "joined again from somewhere else" not in host.output
 
 
 @pytest.mark.parametrize(("key", "status", "why"), [("\x03", 130, "interrupted"), ("\x04", 1, "no name given")])
