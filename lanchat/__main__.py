@@ -20,11 +20,71 @@ PROG = "lanchat"
 
 
 class _Parser(argparse.ArgumentParser):
-    """Bad arguments: one clear line and exit status 2 (no usage dump)."""
+    """Bad arguments: one clear line and exit status 2 (no usage dump), naming what was likely
+    meant: a command typed after its address, a misspelt command or option."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - argparse's own
+        self.option_names: list[str] = []  # every --option, for "did you mean"
+        self.commands: dict[str, _Parser] = {}  # the top parser's subcommands, once built
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *names, **kwargs):  # noqa: ANN002, ANN003, ANN201 - argparse's own
+        action = super().add_argument(*names, **kwargs)
+        self.option_names.extend(action.option_strings)
+        return action
 
     def error(self, message: str) -> None:  # type: ignore[override]
         _say(f"{self.prog}: error: {message} (see {self.prog} --help)")
         self.exit(2)
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]  # noqa: ANN001, ANN201
+        """The top parser's: the command first, then each unknown word named with the command's
+        own --help (argparse would blame `lanchat` and list every command)."""
+        argv = list(sys.argv[1:] if args is None else args)
+        if self.commands and argv and argv[0] not in (*self.commands, "-h", "--help"):
+            hint = command_hint(argv, list(self.commands))
+            if hint:  # else an unknown option alone: argparse's line below says it
+                _say(f"{PROG}: {hint}")
+                self.exit(2)
+        parsed, extras = self.parse_known_args(argv, namespace)
+        if extras:
+            where = self.commands.get(getattr(parsed, "command", None) or "", self)
+            where.error(unrecognized(extras, where.option_names))
+        return parsed
+
+
+def command_hint(argv: list[str], commands: list[str]) -> str | None:
+    """What to say when ``argv`` does not start with a command: the command typed after its
+    address or an option (``lanchat 127.0.0.1 connect``), a misspelt one (``conect``), none at
+    all; None for an option with no command after it (argparse says that one)."""
+    import difflib
+    import shlex
+
+    first = argv[0]
+    if later := [word for word in argv[1:] if word in commands]:
+        rest = list(argv)
+        rest.remove(later[0])
+        return f"the command comes first: `{shlex.join([PROG, later[0], *rest])}`"
+    if first.startswith("-"):
+        return None
+    if first.casefold() == "help":
+        return f"for help: `{PROG} --help`, or `{PROG} COMMAND --help` for one command's options"
+    close = difflib.get_close_matches(first.casefold(), commands, n=1, cutoff=0.6)
+    if close:
+        return f"{first!r} is not a command; did you mean `{shlex.join([PROG, close[0], *argv[1:]])}`?"
+    return f"{first!r} is not a command: choose {', '.join(commands[:-1])} or {commands[-1]} (see {PROG} --help)"
+
+
+def unrecognized(extras: list[str], option_names: list[str]) -> str:
+    """argparse's "unrecognized arguments", with the option that was likely meant."""
+    import difflib
+
+    said = f"unrecognized arguments: {' '.join(extras)}"
+    for word in extras:
+        spelt = word.split("=", 1)[0]
+        if spelt.startswith("--") and (close := difflib.get_close_matches(spelt, option_names, n=1, cutoff=0.6)):
+            return f"{said}; did you mean {close[0]}?"
+    return said
 
 
 def _port(text: str) -> int:
@@ -175,13 +235,14 @@ def _since(text: str) -> float:
     return when.timestamp()  # a naive time is taken as local time
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
         description="A terminal chat for the local network, and a hands-on way to learn sockets.",
         epilog="Run 'lanchat serve --help' or 'lanchat connect --help' for each command's options.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.commands = commands.choices  # type: ignore[assignment]  # filled as each add_parser runs
 
     serve = commands.add_parser(
         "serve",

@@ -633,6 +633,29 @@ def test_bad_arguments_are_one_line_and_exit_2(run, args):
 @pytest.mark.parametrize(
     ("args", "said"),
     [
+        (["127.0.0.1", "connect"], "lanchat: the command comes first: `lanchat connect 127.0.0.1`"),
+        (["127.0.0.1", "4000", "connect", "--name", "ann"], "lanchat: the command comes first: `lanchat connect 127.0.0.1 4000 --name ann`"),
+        (["--tls", "connect", "10.0.0.5"], "lanchat: the command comes first: `lanchat connect --tls 10.0.0.5`"),
+        (["conect", "127.0.0.1"], "lanchat: 'conect' is not a command; did you mean `lanchat connect 127.0.0.1`?"),
+        (["Serve"], "lanchat: 'Serve' is not a command; did you mean `lanchat serve`?"),
+        (["help"], "lanchat: for help: `lanchat --help`, or `lanchat COMMAND --help` for one command's options"),
+        (["connect", "--tsl"], "lanchat connect: error: unrecognized arguments: --tsl; did you mean --tls? (see lanchat connect --help)"),
+        (["serve", "--hedless"], "lanchat serve: error: unrecognized arguments: --hedless; did you mean --headless? (see lanchat serve --help)"),
+        (["connect", "127.0.0.1", "3580", "4000"], "lanchat connect: error: unrecognized arguments: 4000 (see lanchat connect --help)"),
+    ],
+)
+def test_a_newcomers_slip_says_what_was_meant_in_one_line(run, args, said):
+    """The command after its address, a misspelt command or option: argparse said only `invalid
+    choice: '127.0.0.1' (choose from ...)` or blamed `lanchat` (see lanchat --help) for a
+    `connect` option. Nothing is started: exit 2 and the line to type."""
+    proc = run(*args, stdin=False)
+    assert proc.wait() == 2
+    assert only_line(proc) == said
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
         (["serve", "/tmp/lanchat-test.sock", "--headless"], "(a socket file is given with --unix /tmp/lanchat-test.sock)"),
         (["connect", "/tmp/lanchat-test.sock", "--name", "ann"], "is a path, not a host: a socket file is joined with `lanchat connect --unix /tmp/lanchat-test.sock`"),
     ],
