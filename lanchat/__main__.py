@@ -735,6 +735,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             store = HistoryStore(history_path)
         except HistoryBusy as exc:  # another server on this file: it says what to do instead
+            if not args.unix:  # a second `serve` on the same port (the default file is per port):
+                try:  # name the port, where another --history would only lead to "port in use"
+                    listen(Endpoint(host=args.host, port=port)).close()
+                except TransportError as taken:
+                    return _fail(str(taken))
             return _fail(str(exc))
         except HistoryUnusable as exc:
             from os.path import exists  # (never raises, unlike Path.exists on a folder we may not read)

@@ -569,6 +569,24 @@ def test_a_port_in_use_is_one_clear_line(run):
     assert line.startswith("lanchat: ") and "already in use" in line
 
 
+def test_a_second_serve_on_the_same_port_is_told_the_port_not_the_history_file(tmp_path):
+    """A second `serve` on a port in use and the same history file (the default one is per port,
+    so `serve` typed twice on one machine): it said the history file was in use and to give
+    --history PATH, which only led on to "port in use". The port is the problem to name."""
+    history = str(tmp_path / "history-3580.sqlite3")  # as the default file would be for both
+    first = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--history", history)
+    second = None
+    try:
+        port = first.expect(r"listening on port (\d+)").group(1)
+        second = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", port, "--no-announce", "--history", history)
+        assert second.wait() == 1
+        assert only_line(second) == f"lanchat: port {port} is already in use (another lanchat server?); choose another with --port"
+    finally:
+        for proc in (second, first):
+            if proc is not None:
+                proc.stop()
+
+
 def test_no_server_there_is_one_clear_line(run):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
