@@ -2009,7 +2009,24 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
     raise PasswordsDiffer(f"the two passwords differed {PASSWORD_TRIES} times; no room was started")
 
 
+# What `pip install -e .` brings (pyproject.toml), by the name each is imported under.
+DEPENDENCIES = frozenset({"wcwidth", "platformdirs", "psutil", "cryptography", "msgspec", "zeroconf", "confusable_homoglyphs"})
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except ModuleNotFoundError as exc:  # most often a second terminal where the venv is not active
+        if (exc.name or "").partition(".")[0] not in DEPENDENCIES:
+            raise
+        return _fail(
+            f"{exc.name} is not installed for this Python ({sys.executable}): activate the virtual environment "
+            "lanchat was installed in (`. .venv/bin/activate` in the lanchat folder), or install it there with "
+            "`pip install -r requirements.txt`"
+        )
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

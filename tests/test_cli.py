@@ -10,6 +10,8 @@ import contextlib
 import io
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -553,6 +555,40 @@ def test_connecting_to_a_missing_socket_path_fails_clearly(run, sock_dir):
     proc = run("connect", "--unix", os.path.join(sock_dir, "nobody.sock"), "--name", "ann")
     assert proc.wait() == 1
     assert "no lanchat server" in only_line(proc)
+
+
+# ------------------------------------------------ the wrong Python, or not lanchat's venv
+
+
+def test_a_python_without_lanchats_packages_says_to_activate_the_venv_in_one_line():
+    """README's second terminal, where the virtual environment is not active: `python3 -m lanchat
+    connect` from the lanchat folder found the code but not msgspec, and printed a traceback.
+    (-S: this Python without its site-packages, as a system Python would be.)"""
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "lanchat", "connect", "127.0.0.1", "--name", "ann"],
+        capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=DEFAULT_TIMEOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in said, said
+    assert re.fullmatch(r"lanchat: \w+ is not installed for this Python \(.+\): activate the virtual environment .*"
+                        r"`\. \.venv/bin/activate`.*`pip install -r requirements\.txt`\n", said.replace("\n  ", " ")), said
+
+
+def test_a_python_older_than_3_11_says_which_to_use_in_one_line():
+    """`python3.10 -m lanchat` (pip refuses to install there, but the folder's code is found) printed
+    a traceback from deep inside; lanchat/__init__.py now says it first. A real older Python is
+    tried too when this machine has one."""
+    fake = "import sys; sys.version_info = (3, 10, 13, 'final', 0); import lanchat"
+    runs = [[sys.executable, "-c", fake]]
+    older = [path for name in ("python3.10", "python3.9", "python3.8") if (path := shutil.which(name))]
+    runs += [[path, "-m", "lanchat", "connect", "127.0.0.1", "--name", "ann"] for path in older[:1]]
+    for argv in runs:
+        done = subprocess.run(argv, capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=DEFAULT_TIMEOUT)
+        if argv is not runs[0] and "lanchat" not in done.stdout + done.stderr:
+            continue  # a shim that names a Python it does not have (pyenv): no Python to try
+        assert done.returncode == 1 and done.stdout == "", done
+        assert re.fullmatch(r"lanchat needs Python 3\.11 or newer, and this is Python 3\.\d+ \(.+\): make its virtual "
+                            r"environment with python3\.11 or newer \(python3\.11 -m venv \.venv\).*\n", done.stderr), done
 
 
 # ------------------------------------------------------------ network errors
