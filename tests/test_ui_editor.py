@@ -132,6 +132,41 @@ def test_any_key_sequence_keeps_the_cursor_inside_the_text(actions):
         assert 0 <= line.cursor <= len(line.text)
 
 
+def test_tab_after_send_quotes_a_path_with_spaces_so_send_reads_it_back_whole(tmp_path, monkeypatch):
+    """README: Tab completes a path after /send, and a path with spaces goes in quotes. Tab put
+    `week 3 slides.pdf` in bare, and /send then read `slides.pdf` as the NAME to send it to."""
+    import shlex
+
+    from lanchat.ui.screen import list_paths
+
+    (tmp_path / "week 3 slides.pdf").write_text("x")
+    (tmp_path / "week 3 notes.txt").write_text("x")
+    (tmp_path / "my dir").mkdir()
+    (tmp_path / "my dir" / "it's here.txt").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    editor = LineEditor()
+    editor.type("/send we")
+    editor.key("tab", names=["bob"], paths=list_paths)
+    assert editor.text == "/send 'week 3 '" and editor.last_matches == ["week 3 notes.txt", "week 3 slides.pdf"]
+    editor.type("s")  # after the closing quote: still the path, as shlex reads it
+    editor.key("tab", names=["bob"], paths=list_paths)
+    assert editor.text == "/send 'week 3 slides.pdf' "
+    editor.type("bo")
+    editor.key("tab", names=["bob"], paths=list_paths)  # past the path: the NAME
+    assert shlex.split(editor.text[len("/send ") :]) == ["week 3 slides.pdf", "bob"]
+    folder = LineEditor()
+    folder.type("/send my")
+    folder.key("tab", names=["bob"], paths=list_paths)
+    assert folder.text == "/send 'my dir/'"
+    folder.key("tab", names=["bob"], paths=list_paths)  # on inside the folder
+    assert shlex.split(folder.text[len("/send ") :]) == ["my dir/it's here.txt"] and folder.text.endswith(" ")
+    cycling = LineEditor()
+    cycling.type("/send 'week 3 ")
+    cycling.key("tab", names=["bob"], paths=list_paths)
+    cycling.key("tab", names=["bob"], paths=list_paths)  # several: Tab again steps through them, quoted
+    assert cycling.text == "/send 'week 3 notes.txt' "
+
+
 def test_tab_after_send_completes_paths_and_a_name_at_the_start_gets_a_colon(tmp_path, monkeypatch):
     from lanchat.ui.screen import list_paths
 

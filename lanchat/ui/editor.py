@@ -181,17 +181,58 @@ def common_prefix(words: list[str]) -> str:
 PathLister = Callable[[str], Iterable[str]]  # a partial path -> the paths it could become
 
 
+def send_path_at(cursor: int, text: str) -> tuple[int, str] | None:
+    """After ``/send``: where the path starts and the path typed so far, its quotes and
+    backslashes read as /send reads them (shlex); None when the cursor is past the path (a
+    space outside quotes ended it: the NAME comes next) or the line is not a /send."""
+    head = text[: _clamp(cursor, text)]
+    command = head.lstrip()
+    if command[:6].lower() != "/send ":
+        return None
+    start = len(head) - len(command) + 6
+    while start < len(head) and head[start] == " ":
+        start += 1
+    typed: list[str] = []
+    quote, escaped = "", False
+    for char in head[start:]:
+        if escaped:
+            typed.append(char)
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            if char == quote:
+                quote = ""
+            else:
+                typed.append(char)
+        elif char in "'\"":
+            quote = char
+        elif char.isspace():
+            return None
+        else:
+            typed.append(char)
+    return start, "".join(typed)
+
+
+def path_as_typed(path: str) -> str:
+    """A path as /send reads it back: quoted when it holds a space or a quote (a file called
+    ``week 3 slides.pdf`` went in bare, and /send then took ``slides.pdf`` for a NAME)."""
+    import shlex
+
+    return shlex.quote(path) if path and shlex.quote(path) != path else path
+
+
 def completions(
     cursor: int, text: str, names: Iterable[str], commands: Iterable[str], paths: PathLister | None = None
 ) -> tuple[int, list[str]]:
     """What the word before the cursor could become: commands at the start of the line, a
     path after /send (from ``paths``, which the screen lists from the disk), otherwise the
     names of people here. Returns the word's start and the sorted matches."""
-    start, partial = word_at(cursor, text)
-    before = text[:start]
-    at_line_start = not before.strip()
-    if paths is not None and before.strip().lower() == "/send":
+    if paths is not None and (site := send_path_at(cursor, text)) is not None:
+        start, partial = site
         return start, sorted(paths(partial))
+    start, partial = word_at(cursor, text)
+    at_line_start = not text[:start].strip()
     pool = commands if (at_line_start and partial.startswith("/")) else names
     key = partial.casefold()
     matches = sorted({c for c in pool if c.casefold().startswith(key)}, key=str.casefold)
@@ -202,20 +243,30 @@ def complete(
     cursor: int, text: str, names: Iterable[str], commands: Iterable[str], paths: PathLister | None = None
 ) -> tuple[int, str, list[str]]:
     """Tab: one match is filled in with a space after it (a name at the start of the line
-    gets ``": "``, as IRC clients address someone; a folder gets nothing, to go on into it);
-    several extend the word to their longest shared prefix. Returns the new (cursor, text)
-    and every match."""
+    gets ``": "``, as IRC clients address someone; a folder gets nothing, to go on into it;
+    a path with a space goes in quotes); several extend the word to their longest shared
+    prefix. Returns the new (cursor, text) and every match."""
     start, matches = completions(cursor, text, names, commands, paths)
     if not matches:
         return cursor, text, matches
     cursor = _clamp(cursor, text)
+    site = send_path_at(cursor, text) if paths is not None else None
     if len(matches) == 1:
-        filled = matches[0] + _after_completion(matches[0], text[:start], names)
+        filled = as_typed(matches[0], text[:start], names, path=site is not None)
     else:
         shared = common_prefix(matches)
-        filled = shared if len(shared) >= cursor - start else text[start:cursor]
+        typed = site[1] if site is not None else text[start:cursor]
+        keep = len(shared) < len(typed) or (site is not None and shared == typed)
+        filled = text[start:cursor] if keep else (path_as_typed(shared) if site is not None else shared)
     new_text = text[:start] + filled + text[cursor:]
     return start + len(filled), new_text, matches
+
+
+def as_typed(word: str, before: str, names: Iterable[str], *, path: bool = False) -> str:
+    """One completion as it goes into the line, with what follows it."""
+    if path:
+        return path_as_typed(word) + ("" if word.endswith("/") else " ")
+    return word + _after_completion(word, before, names)
 
 
 def _after_completion(word: str, before: str, names: Iterable[str]) -> str:
@@ -242,6 +293,7 @@ class LineEditor:
     _cycle: list[str] = field(default_factory=list)  # Tab matches being cycled through
     _cycle_index: int = 0
     _cycle_start: int = 0
+    _cycle_paths: bool = False  # the matches are paths after /send (quoted as needed)
     killed: str = ""  # the text the last Ctrl-K/U/W, Alt-d or Alt-Backspace removed (Ctrl-Y)
     search: str | None = None  # Ctrl-R: what is being searched for in the lines sent, or None
     found: int | None = None  # the index in history of the line the search shows
@@ -348,19 +400,21 @@ class LineEditor:
             # a second Tab with several matches steps through them, as shells and IRC clients do
             self._cycle_index = (self._cycle_index + 1) % len(self._cycle)
             word = self._cycle[self._cycle_index]
-            choice = word + _after_completion(word, self.text[: self._cycle_start], names)
             start = self._cycle_start
+            choice = as_typed(word, self.text[:start], names, path=self._cycle_paths)
             rest = self.text[self.cursor :]
             self.text = self.text[:start] + choice + rest
             self.cursor = start + len(choice)
             return
         before = self.text
-        start, _ = word_at(self.cursor, self.text)
+        site = send_path_at(self.cursor, self.text) if paths is not None else None
+        start = site[0] if site is not None else word_at(self.cursor, self.text)[0]
         cursor, text, matches = complete(self.cursor, self.text, names, commands, paths)
         self.set(cursor, text)
         self.last_matches = matches if len(matches) > 1 else []
         if len(matches) > 1 and text == before:
             self._cycle, self._cycle_index, self._cycle_start = matches, -1, start
+            self._cycle_paths = site is not None
 
     def submit(self) -> str:
         """Enter: hand back the text, remember it for Up, and empty the line."""
