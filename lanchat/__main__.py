@@ -1181,6 +1181,9 @@ def cmd_connect(args: argparse.Namespace) -> int:
         try:
             sock = connect(endpoint)
         except TransportError as exc:
+            if exc.refused and not _port_given(args):  # `connect 10.0.0.5` to a room on another port
+                return _fail(f"{exc} No port was given, so {endpoint.port} was tried: give the one `serve` printed, "
+                             f"`lanchat connect {endpoint.host} PORT`")
             if endpoint.is_unix or exc.refused:  # a refusal is plain: nothing listens there (one line)
                 return _fail(str(exc))
             # no answer, no route: the doctor checks what stands between here and there
@@ -1239,6 +1242,14 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         no_typing=args.no_typing,
         may_switch_to_tls=not tls and not endpoint.is_unix,
     )
+
+
+def _port_given(args: argparse.Namespace) -> bool:
+    """Did `connect` say which port (PORT, --port, HOST:PORT), or take the default?"""
+    from .addresses import connect_target
+
+    target = None if args.unix else connect_target(args.host, args.port_arg, args.port)
+    return target is None or target.port_given
 
 
 def _where_to(args: argparse.Namespace):  # noqa: ANN202

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_PORT = 3580  # seed 001; transport.DEFAULT_PORT is this same number
 
@@ -23,6 +23,7 @@ class Target:
 
     host: str
     port: int
+    port_given: bool = field(default=True, compare=False)  # False: DEFAULT_PORT, as nobody said which
 
     def __str__(self) -> str:
         return join_host_port(self.host, self.port)
@@ -139,7 +140,7 @@ def connect_target(host: str | None, port_arg: str | int | None, port_option: in
         raise AddressProblem(f"two different ports given ({' and '.join(str(p) for p in dict.fromkeys(ports))})")
     if host is None and not ports:
         return None
-    return Target(host=host or "127.0.0.1", port=ports[0] if ports else DEFAULT_PORT)
+    return Target(host=host or "127.0.0.1", port=ports[0] if ports else DEFAULT_PORT, port_given=bool(ports))
 
 
 # ----------------------------------------------------- which address to offer first

@@ -632,6 +632,25 @@ def test_no_server_there_is_one_clear_line(run):
     assert "no lanchat server" in only_line(proc)
 
 
+def test_connect_without_a_port_to_a_room_on_another_port_says_to_give_it(lab):
+    """`lanchat connect 127.0.0.1` when `serve` printed port 4000 (or 0 picked one): the refusal
+    named 3580 but not that it was only the default. In a namespace of its own, where nothing
+    can be listening on 3580."""
+    ns = lab.namespace("P")
+    server = lab.run(ns, "serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--no-announce")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    guess = lab.run(ns, "connect", "127.0.0.1", "--name", "ann", stdin=False)
+    assert guess.wait() == 1
+    assert only_line(guess) == (
+        "lanchat: no lanchat server at 127.0.0.1:3580 (connection refused); is `lanchat serve` running? "
+        "No port was given, so 3580 was tried: give the one `serve` printed, `lanchat connect 127.0.0.1 PORT`"
+    )
+    given = lab.run(ns, "connect", "127.0.0.1", "3580", "--name", "ann", stdin=False)
+    assert given.wait() == 1 and "No port was given" not in given.output  # a port typed is not a guess
+    right = lab.run(ns, "connect", "127.0.0.1", port, "--name", "ann")
+    right.expect(r"welcome, ann")
+
+
 def test_a_lone_number_after_connect_is_a_port(run):
     _server, where = serve(run, "--headless")
     port = where[1]
