@@ -1802,10 +1802,19 @@ def _run_participant(  # noqa: ANN001
     if after:
         after()
     message = outcome.message
-    if role == "host" and outcome.code == 0:  # a SIGTERM or SIGHUP is not final: the students wait for a restart
-        message = "the chat is closed" if session.closed_for_good or not session.closed_reason else HOST_STOPPED
+    if role == "host" and outcome.code == 0:
+        message = _host_ending(session, input_ended=getattr(frontend, "ended", False))
     _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend), stops=stops)
     return outcome.code
+
+
+def _host_ending(session, *, input_ended: bool) -> str:  # noqa: ANN001
+    """The host's last line: a SIGTERM or SIGHUP is not final (the students wait for a restart)."""
+    if not (session.closed_for_good or not session.closed_reason):
+        return HOST_STOPPED
+    if input_ended and not sys.stdin.isatty():  # `serve --name hal < /dev/null &`: not the host's choice
+        return "the chat is closed: the host's input ended (it is not a terminal); `lanchat serve --headless` runs a room with no host"
+    return "the chat is closed"
 
 
 def _close_screen(frontend) -> None:  # noqa: ANN001

@@ -107,6 +107,15 @@ def test_q_from_the_host_tells_every_client_then_they_exit_cleanly(run):
     host.expect(r"the chat is closed")
 
 
+def test_a_host_whose_input_ends_says_why_the_chat_closed_and_what_runs_a_room_alone(run):
+    """`lanchat serve --name hal < /dev/null` (nohup, a service, a script that only starts it):
+    the host's input ends at once and the chat closes, which said only 'the chat is closed'."""
+    host = run("serve", "--name", "hal", "--port", "0", "--host", "127.0.0.1", "--no-history", "--no-announce", stdin=False)
+    assert host.wait() == 0
+    assert host.lines[-1] == ("lanchat: the chat is closed: the host's input ended (it is not a terminal); "
+                              "`lanchat serve --headless` runs a room with no host")
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_headless_server_stopped_by_a_signal_tells_everyone_first(run, signum):
     server, where = serve(run, "--headless")
