@@ -1994,7 +1994,7 @@ def _load_identity(args: argparse.Namespace):  # noqa: ANN202
 
     path = Path(args.identity).expanduser() if args.identity else default_key_path()
     try:
-        key, notes = load_or_create_key(path)
+        key, notes = load_or_create_key(path, make_folder=not args.identity)  # a folder given is never made
     except IdentityError as exc:
         _fail(str(exc))
         return None

@@ -172,20 +172,27 @@ def default_key_path() -> Path:
     return platformdirs.user_data_path("lanchat", appauthor=False) / KEY_FILE_NAME
 
 
-def load_or_create_key(path: Path) -> tuple[Ed25519PrivateKey, list[str]]:
+def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519PrivateKey, list[str]]:
     """Read the key at ``path``, or make one there (mode 0600) on first use.
 
     Returns the key and what to tell the user (a new key was made; loose permissions were
-    tightened). A file that is not a key is refused, never replaced: replacing it would lose the
-    names it owns. Raises IdentityError with one line to print.
+    tightened). A file that is not a key is refused, never replaced nor changed: replacing it
+    would lose the names it owns, and `--identity /etc/passwd` must not make that file private.
+    ``make_folder`` False (a path the user gave): a missing folder is refused, not made, as it
+    is more likely a drive not plugged in or a typo than a place for a new key. Raises
+    IdentityError with one line to print.
     """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    notes: list[str] = []
     try:
         info = path.stat()
     except FileNotFoundError:
+        if not make_folder and not path.parent.is_dir():
+            raise IdentityError(
+                f"there is no folder {path.parent} for the identity key {path.name} (a drive not plugged in? "
+                "a typo?); give an existing key file, or a file name in an existing folder for a new key"
+            ) from None
         return _create_key(path), [f"a new identity key was made in {path} (keep it private; copy it to use your name elsewhere)"]
     except OSError as exc:
         raise IdentityError(f"cannot read the identity key {path}: {exc.strerror or exc}") from None
@@ -193,30 +200,33 @@ def load_or_create_key(path: Path) -> tuple[Ed25519PrivateKey, list[str]]:
         raise IdentityError(f"{path} is a folder, not an identity key file: give the file, e.g. --identity {path / 'identity.key'}")
     if not stat.S_ISREG(info.st_mode):
         raise IdentityError(f"{path} is not a file; move it aside to get a new identity key")
-    if info.st_mode & 0o077:
-        # Others could read (or change) the key: whoever copies it can speak under your names.
-        try:
-            os.chmod(path, 0o600)
-        except OSError as exc:
-            raise IdentityError(
-                f"the identity key {path} can be read by others (mode {stat.S_IMODE(info.st_mode):04o}) "
-                f"and cannot be fixed ({exc.strerror or exc}); run: chmod 600 {path}"
-            ) from None
-        notes.append(
-            f"the identity key {path} could be read by others (mode {stat.S_IMODE(info.st_mode):04o}); "
-            "it is now 0600 (only you)"
-        )
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise IdentityError(f"cannot read the identity key {path}: {exc.strerror or exc}") from None
+    advice = "give yours with --identity PATH (if this is where yours belongs, move the file aside to get a new one)"
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise IdentityError(f"{path} is not a lanchat identity key; move it aside to get a new one") from None
+        raise IdentityError(f"{path} is not a lanchat identity key: {advice}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise IdentityError(f"{path} holds a key that is not Ed25519; move it aside to get a new one")
-    return key, notes
+        raise IdentityError(f"{path} holds a key that is not Ed25519: {advice}")
+    return key, _made_private(path, info)
+
+
+def _made_private(path: Path, info: os.stat_result) -> list[str]:
+    """A key others could read (or change) is made 0600: whoever copies it can speak under your
+    names. Only once the file has been read as a key: no other file is ever changed."""
+    if not info.st_mode & 0o077:
+        return []
+    try:
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise IdentityError(
+            f"the identity key {path} can be read by others (mode {stat.S_IMODE(info.st_mode):04o}) "
+            f"and cannot be fixed ({exc.strerror or exc}); run: chmod 600 {path}"
+        ) from None
+    return [f"the identity key {path} could be read by others (mode {stat.S_IMODE(info.st_mode):04o}); it is now 0600 (only you)"]
 
 
 def _create_key(path: Path) -> Ed25519PrivateKey:

@@ -150,6 +150,36 @@ def test_a_file_that_is_not_a_key_is_refused_never_replaced(tmp_path):
     assert path.read_bytes() == b"not a key"
 
 
+def test_identity_given_a_file_that_is_not_a_key_leaves_it_as_it_was(tmp_path):
+    """`lanchat key --identity /etc/passwd` (a slip, or a wrong Tab): the loose-mode fix ran before
+    the file was read as a key and made it 0600, which on /etc/passwd locks every user out of
+    their name lookups. A file that is not a key is never changed, and the line says to give
+    the key file rather than to move this one aside."""
+    path = tmp_path / "passwd"
+    path.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n")
+    os.chmod(path, 0o644)
+    proc = Proc("key", "--identity", str(path), stdin=False)
+    assert proc.wait() == 1
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert proc.lines == [f"lanchat: {path} is not a lanchat identity key: give yours with --identity PATH "
+                          "(if this is where yours belongs, move the file aside to get a new one)"]
+
+
+def test_identity_in_a_folder_that_is_not_there_is_refused_and_no_folder_is_made(tmp_path):
+    """`--identity ~/usb/identity.key` with the stick not plugged in made ~/usb/ and a new key
+    there: the student then joined as someone new, refused their own name. A folder the user
+    names is never made; the default data folder still is, on first use."""
+    path = tmp_path / "usb" / "identity.key"
+    proc = Proc("key", "--identity", str(path), stdin=False)
+    assert proc.wait() == 1
+    assert not (tmp_path / "usb").exists()
+    assert proc.lines == [f"lanchat: there is no folder {tmp_path / 'usb'} for the identity key identity.key (a drive "
+                                     "not plugged in? a typo?); give an existing key file, or a file name in an existing folder "
+                          "for a new key"]
+    first_use = Proc("key", stdin=False)  # the default key: its folder is made, as on every first run
+    assert first_use.wait() == 0 and "a new identity key was made" in first_use.output
+
+
 def test_a_disk_too_full_for_the_new_key_says_so_and_leaves_no_empty_key_behind(tmp_path):
     # A real write failure: the child may write at most 64 bytes per file (RLIMIT_FSIZE), so the
     # ~119-byte PEM fails with EFBIG (SIGXFSZ ignored) as it would on a full disk.
@@ -1372,6 +1402,7 @@ def test_the_first_run_note_about_the_new_key_fits_80_columns():
 
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "a-folder-with-a-fairly-long-name", "identity.key")
+        os.mkdir(os.path.dirname(path))  # a folder given with --identity is never made
         term = TermProc("key", "--identity", path, rows=24, cols=80)
         try:
             assert term.wait() == 0
