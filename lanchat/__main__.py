@@ -701,7 +701,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             name = _resolve_name(args, "serve")
         except PromptCancelled as exc:
-            return _cancelled(exc)
+            return _cancelled(exc, "no room was started")
         if name is None:
             return 2
         key = _load_identity(args)

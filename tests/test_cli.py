@@ -1090,6 +1090,25 @@ def test_leaving_at_the_name_prompts_is_not_a_refusal(run, key, status, why):
         assert f"{why}: not joining" in said and "refused" not in said and "Traceback" not in said
 
 
+@pytest.mark.parametrize(("key", "status", "why"), [("\x03", 130, "interrupted"), ("\x04", 1, "no name given")])
+def test_leaving_at_serves_name_prompt_says_no_room_was_started(key, status, why):
+    """`serve`'s name prompt left with Ctrl-C or Ctrl-D said 'not joining', connect's words: the
+    host was starting a room, not joining one."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1", "--no-history",
+                                           "--no-announce"], env=child_env(), cwd=str(ROOT), timeout=10)
+    transcript = io.BytesIO()
+    child.logfile_read = transcript
+    try:
+        child.expect(r"Your name( \(Enter: \S+\))?: ")
+        child.send(key)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    said = transcript.getvalue().decode("utf-8", "replace")
+    assert child.exitstatus == status and f"lanchat: {why}: no room was started" in said and "joining" not in said, said
+
+
 def test_a_superscript_digit_as_the_server_owner_is_a_name_not_a_crash():
     # "²".isdigit() is True but int("²") raises: the owner check must not turn it into a traceback
     from lanchat.__main__ import _unix_owner_warning
