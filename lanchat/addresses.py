@@ -84,6 +84,12 @@ def split_host_port(text: str) -> tuple[str, int | None]:
         raise AddressProblem("the address is empty")
     if "://" in text:
         raise AddressProblem(f"{text!r} looks like a web address; give only the host, e.g. 192.168.1.20 3580")
+    if any(char.isspace() for char in text):  # the port (or a whole nc line) pasted into one quoted word
+        words = text.split()
+        like = f"{words[-2]} {words[-1]}" if len(words) >= 2 and words[-1].isdecimal() else "192.168.1.20 3580"
+        raise AddressProblem(f"{text!r} holds a space: the host and the port are two words, e.g. `lanchat connect {like}`")
+    if text.endswith("/") and "/" not in text.rstrip("/") and not text.startswith((".", "~")):
+        text = text.rstrip("/")  # 192.168.1.20:3580/ copied from a browser's address bar: no path there
     if "/" in text:  # no host name or address has one: a socket file's path
         raise AddressProblem(f"{text!r} is a path, not a host: a socket file is joined with `lanchat connect --unix {text}`")
     if text.startswith("["):

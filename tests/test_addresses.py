@@ -37,6 +37,8 @@ from lanchat.addresses import (
         ("::1", "4000", None, Target("::1", 4000)),
         ("fe80::1%lan0", None, None, Target("fe80::1%lan0", 3580)),
         ("4000", None, None, Target("127.0.0.1", 4000)),  # seed 001: a lone number is a port
+        ("192.168.1.20:4000/", None, None, Target("192.168.1.20", 4000)),  # from a browser's bar: was "a path"
+        ("[::1]:4000/", None, None, Target("::1", 4000)),
         (None, None, 4000, Target("127.0.0.1", 4000)),
         (None, None, None, None),  # nothing given: look for a room
     ],
@@ -74,6 +76,10 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         # a student who read "--unix /tmp/chat.sock" and typed the path alone
         ("/tmp/chat.sock", None, None, "is a path, not a host: a socket file is joined with `lanchat connect --unix /tmp/chat.sock`"),
         ("./chat.sock", None, None, "joined with `lanchat connect --unix ./chat.sock`"),
+        # the host and port in one quoted word, or the nc line pasted: was "cannot find host '...'"
+        ("192.168.1.20 3580", None, None, "holds a space: the host and the port are two words, e.g. `lanchat connect 192.168.1.20 3580`"),
+        ("nc 10.0.0.5 4000", None, None, "e.g. `lanchat connect 10.0.0.5 4000`"),
+        ("ann laptop", None, None, "e.g. `lanchat connect 192.168.1.20 3580`"),
     ],
 )
 def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option, complaint):
