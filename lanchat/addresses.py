@@ -144,6 +144,11 @@ def connect_target(host: str | None, port_arg: str | int | None, port_option: in
             ports.insert(0, inline_port)
     if len(set(ports)) > 1:
         raise AddressProblem(f"two different ports given ({' and '.join(str(p) for p in dict.fromkeys(ports))})")
+    if host is not None and _is_ipv6(host) and "%" not in host and ipaddress.IPv6Address(host).is_link_local:
+        raise AddressProblem(  # the kernel would only say "Invalid argument"
+            f"{host} is a link-local address: it needs this machine's interface it is reached by, e.g. {host}%eth0 "
+            "(`ip -br addr` lists them; `lanchat connect` with no address finds such a room by itself)"
+        )
     if host is None and not ports:
         return None
     return Target(host=host or "127.0.0.1", port=ports[0] if ports else DEFAULT_PORT, port_given=bool(ports))

@@ -80,6 +80,9 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         ("192.168.1.20 3580", None, None, "holds a space: the host and the port are two words, e.g. `lanchat connect 192.168.1.20 3580`"),
         ("nc 10.0.0.5 4000", None, None, "e.g. `lanchat connect 10.0.0.5 4000`"),
         ("ann laptop", None, None, "e.g. `lanchat connect 192.168.1.20 3580`"),
+        # a link-local address without its interface: the kernel said only "Invalid argument"
+        ("fe80::1", None, None, "fe80::1 is a link-local address: it needs this machine's interface it is reached by, e.g. fe80::1%eth0"),
+        ("[fe80::1]:3580", None, None, "e.g. fe80::1%eth0"),
     ],
 )
 def test_what_cannot_be_joined_is_one_clear_reason(typed, port_arg, port_option, complaint):
