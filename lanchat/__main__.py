@@ -111,8 +111,11 @@ def _positive(text: str) -> int:
 def _folder(text: str) -> str:
     """--downloads: an existing folder, checked before anything starts."""
     folder = Path(text).expanduser()
-    if not folder.is_dir():
-        problem = "is a file, not a folder" if folder.exists() else "does not exist (create it first)"
+    try:  # (Python 3.11's is_dir() raises for a folder on the way we may not read)
+        problem = None if folder.is_dir() else "is a file, not a folder" if folder.exists() else "does not exist (create it first)"
+    except OSError as exc:
+        problem = f"cannot be reached ({exc.strerror or exc})"
+    if problem:
         raise argparse.ArgumentTypeError(f"{text!r} {problem}")
     return str(folder)
 
@@ -1940,8 +1943,11 @@ def cmd_names(args: argparse.Namespace) -> int:
         return _fail("names release needs the NAME to release", 2)
     where = {"unix": args.unix} if args.unix else {"port": args.port}
     path = Path(args.history).expanduser() if args.history else default_path(**where)
-    if not path.exists():
-        return _fail(f"{path}: no such history file (no names are owned there)")
+    try:
+        if not path.exists():
+            return _fail(f"{path}: no such history file (no names are owned there)")
+    except OSError as exc:  # a folder on the way we may not read
+        return _fail(f"cannot read {path}: {exc.strerror or exc}")
     try:
         store = HistoryStore(path, create=args.action == "release")  # list never changes the file
     except HistoryBusy:  # (its own message is advice for a second `serve`)

@@ -475,13 +475,10 @@ class HistoryStore(_NameOwners):
         self._pending_view = False  # a reader: temp.messages unites the journal and the file
         self._next_id = 1
         self._retry_at: float | None = None  # a move failed: not tried again before this
-        if not create and not self.path.exists():
-            raise HistoryUnusable(f"{self.path}: no such history file")
-        if self.path.is_dir():
-            raise HistoryUnusable(f"{self.path} is a folder, not a history file")
-        for file in (self.path, self.journal_path):  # a pipe would block a reader's open for good
-            if file.exists() and not file.is_file():
-                raise HistoryUnusable(f"{file} is not a regular file (a pipe, a device, a socket), not a history file")
+        try:  # (Python 3.11's exists() and is_dir() raise for a folder on the way we may not read)
+            self._check_path(create=create)
+        except PermissionError as exc:  # `--history /root/h.sqlite3` as a student: one line, no traceback
+            raise HistoryUnusable(f"cannot read {self.path}: {exc.strerror or exc}") from None
         if create:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -510,6 +507,16 @@ class HistoryStore(_NameOwners):
             self.db.close()
             self._unlock(refused=True)
             raise
+
+    def _check_path(self, *, create: bool) -> None:
+        """Refuse what cannot be a history file before SQLite opens it (HistoryUnusable)."""
+        if not create and not self.path.exists():
+            raise HistoryUnusable(f"{self.path}: no such history file")
+        if self.path.is_dir():
+            raise HistoryUnusable(f"{self.path} is a folder, not a history file")
+        for file in (self.path, self.journal_path):  # a pipe would block a reader's open for good
+            if file.exists() and not file.is_file():
+                raise HistoryUnusable(f"{file} is not a regular file (a pipe, a device, a socket), not a history file")
 
     # ------------------------------------------------------------------ the journal
 

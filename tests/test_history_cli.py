@@ -511,3 +511,68 @@ def test_history_at_an_80_column_terminal_folds_long_lines_at_spaces_under_the_t
         assert after.startswith(" " * (eve + 2)) and not after.startswith(" " * (eve + 3)), rows  # its fold, two further in
     finally:
         term.stop()
+
+
+def _as_someone_else(check) -> str:  # noqa: ANN001
+    """``check()``'s answer (a str) as another user than the folder's owner: root reads every
+    folder, so as root a forked child (the interpreter already loaded: nothing to exec from a
+    folder nobody may read) drops to nobody first."""
+    if os.geteuid() != 0:
+        return check()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into pytest
+        code = 1
+        try:
+            os.close(reader)
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(writer, check().encode())
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - said to the parent, which fails the test
+            os.write(writer, f"raised {type(exc).__name__}: {exc}".encode())
+        finally:
+            os._exit(code)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        said = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return said
+
+
+def test_a_history_file_or_downloads_folder_behind_a_folder_you_may_not_read_is_one_line(tmp_path):
+    """`--history /root/h.sqlite3` or `--downloads /root/dl` as a student on a shared machine:
+    Python 3.11's Path.exists() and is_dir() raise PermissionError there, which serve, history,
+    names and connect printed as a traceback."""
+    import argparse
+
+    from lanchat.__main__ import _folder
+    from lanchat.history import HistoryUnusable
+
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    os.chmod(locked, 0o000 if os.geteuid() != 0 else 0o700)  # as root: owned by root, the child is nobody
+
+    def check() -> str:
+        said = []
+        for create in (True, False):  # serve's store, and history's / names' reader
+            try:
+                HistoryStore(locked / "h.sqlite3", create=create)
+                said.append("opened")
+            except HistoryUnusable as exc:
+                said.append(str(exc))
+        try:
+            _folder(str(locked / "dl"))
+        except argparse.ArgumentTypeError as exc:
+            said.append(str(exc))
+        return "\n".join(said)
+
+    try:
+        said = _as_someone_else(check)
+    finally:
+        os.chmod(locked, 0o700)
+    assert said.split("\n") == [
+        f"cannot read {locked / 'h.sqlite3'}: Permission denied",
+        f"cannot read {locked / 'h.sqlite3'}: Permission denied",
+        f"'{locked / 'dl'}' cannot be reached (Permission denied)",
+    ], said
