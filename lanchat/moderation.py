@@ -214,7 +214,9 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     # nothing to say would otherwise hold up the whole class until the teacher noticed.
     own_turn = action == "pass" and room.mode == _room.TURN and room.turn_holder == member.cid
     if not own_turn and not mod.is_operator(room, member):
-        if action == "pass" and room.mode == _room.TURN:
+        if action == "pass" and room.mode != _room.TURN:  # README: /pass is turn mode's; no operator needed to say so
+            return room._error(member.cid, ev.E_BAD_MESSAGE, "/pass works in turn-based mode only")
+        if action == "pass":
             whose = f"it is {room.turn_name}'s turn" if room.turn_name else "nobody holds the turn"
             return room._error(member.cid, ev.E_NOT_OPERATOR, f"only the one holding the turn, or an operator, can /pass; {whose}")
         return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{action}; {_who_can(room)}")

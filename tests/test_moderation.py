@@ -113,8 +113,7 @@ COMMANDS = [
     ("mute", "mallory", {"minutes": 5}),
     ("unmute", "mallory", {}),
     ("mode", None, {"mode": "turn"}),
-    ("pass", None, {}),
-]
+]  # /pass: in a duplex room nobody may (test_pass_outside_turn_mode_says_why); in turn mode, below
 
 
 @pytest.mark.parametrize(("action", "name", "fields"), COMMANDS)
@@ -910,6 +909,10 @@ def test_pass_outside_turn_mode_says_why():
     room = classroom()
     room.mod("hal", "pass")
     assert room.only_error("hal").message == "/pass works in turn-based mode only"
+    # a student too: told "only an operator can use /pass; hal (the host) is one", as if an
+    # operator could pass a turn in a duplex room
+    room.mod("bob", "pass")
+    assert room.only_error("bob").message == "/pass works in turn-based mode only"
 
 
 def test_moderation_needs_a_name_and_a_known_action():
