@@ -575,13 +575,27 @@ def login_name() -> str | None:
     return name if name and name_problem(name) is None else None
 
 
-def _ask_name(reason: str | None = None) -> str:
+class _NameAsker:
+    """join()'s ask_name: another name after a refusal, never offering the one just refused."""
+
+    def __init__(self, first: str) -> None:
+        self.last = first
+
+    def __call__(self, reason: str) -> str:
+        self.last = _ask_name(reason, refused=self.last)
+        return self.last
+
+
+def _ask_name(reason: str | None = None, *, refused: str | None = None) -> str:
     """Ask at the terminal until a usable name is typed. ``reason``: why the server refused
-    the last one, said once (a second bad name says only its own problem). Enter alone takes
-    the login name. Ctrl-C or Ctrl-D raises PromptCancelled."""
-    from .events import name_problem
+    the last one (``refused``), said once (a second bad name says only its own problem). Enter
+    alone takes the login name, unless that is the name just refused: Enter would only send it
+    again (on one machine, the host's own name). Ctrl-C or Ctrl-D raises PromptCancelled."""
+    from .events import name_key, name_problem
 
     default = login_name()
+    if default and refused and name_key(default) == name_key(refused):
+        default = None
     if reason:
         _say(reason, sys.stdout)  # the server's words: shown, never obeyed
     label = "Another name" if reason else "Your name"
@@ -1722,7 +1736,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
     from . import events as ev
     from .client import JoinError, join
 
-    ask = _ask_name if sys.stdin.isatty() else None
+    ask = _NameAsker(name) if sys.stdin.isatty() else None
     tries = 1
     while True:
         try:
