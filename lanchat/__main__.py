@@ -11,10 +11,16 @@ import time as _time
 from collections.abc import Callable
 from pathlib import Path
 
+if not __package__:  # `python lanchat serve` or `python lanchat/__main__.py`: run as a file, not the package
+    import shlex
+
+    sys.exit(f"lanchat: run it as a module, from the folder that holds the lanchat folder: "
+             f"`{shlex.join(['python', '-m', 'lanchat', *sys.argv[1:]])}`")
+
 # Light, and imported up front on purpose: the log must work when the process is out of file
 # descriptors, and a first import inside it would then fail (it has to open the .py file).
-from .textfold import fold_line, fold_lines
-from .textsafe import visible
+from .textfold import fold_line, fold_lines  # noqa: E402 - after the check above, which needs none
+from .textsafe import visible  # noqa: E402
 
 PROG = "lanchat"
 

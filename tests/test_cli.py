@@ -583,6 +583,17 @@ def test_a_python_without_lanchats_packages_says_to_activate_the_venv_in_one_lin
                         r"`\. \.venv/bin/activate`.*`pip install -r requirements\.txt`\n", said.replace("\n  ", " ")), said
 
 
+@pytest.mark.parametrize("file", ["lanchat", "lanchat/__main__.py"])
+def test_lanchat_run_as_a_file_not_a_module_says_to_use_python_m(file):
+    """`python lanchat serve` (the -m forgotten) or `python lanchat/__main__.py`: the relative
+    imports failed with a traceback ('attempted relative import with no known parent package')."""
+    done = subprocess.run([sys.executable, file, "connect", "10.0.0.5", "4000"], capture_output=True, text=True,
+                          env=child_env(), cwd=ROOT, timeout=DEFAULT_TIMEOUT, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1 and done.stdout == "", done
+    assert done.stderr == ("lanchat: run it as a module, from the folder that holds the lanchat folder: "
+                           "`python -m lanchat connect 10.0.0.5 4000`\n"), done
+
+
 def test_a_python_older_than_3_11_says_which_to_use_in_one_line():
     """`python3.10 -m lanchat` (pip refuses to install there, but the folder's code is found) printed
     a traceback from deep inside; lanchat/__init__.py now says it first. A real older Python is
