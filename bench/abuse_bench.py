@@ -430,10 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=40.0, help="length of each run (the slowloris needs > 12, the never-reader > 30)")
-    parser.add_argument("--tiny", action="store_true", help="5 participants for 4 s: does it run at all")
+    parser.add_argument("--tiny", action="store_true", help="5 participants for 2 s: does it run at all")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    participants, seconds = (5, 4.0) if args.tiny else (args.participants, args.seconds)
+    participants, seconds = (5, 2.0) if args.tiny else (args.participants, args.seconds)
     alone = run(participants, 1.0, seconds, attacked=False)
     attacked = run(participants, 1.0, seconds, attacked=True)
     report = {
