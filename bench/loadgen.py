@@ -470,6 +470,22 @@ async def settle(hub: Hub, quiet: float = 0.2, limit: float = 10.0) -> None:
 
 
 LATENCY_PROBES = 10
+DRAIN_SECONDS = 0.3  # after the last send: a stamped message later than this counts as lost
+DRAIN_GRACE_SECONDS = 0.02  # once all are in: the server ends the turn that sent the last
+
+
+async def drain(hub: Hub, probes: list[BenchClient], wanted: dict[int, int]) -> None:
+    """The bounded drain after a latency run's last send. It ends when every probe has the
+    ``wanted[id(probe)]`` messages of the others it should get, or after DRAIN_SECONDS (the rest
+    count as lost). Everything in, the server is idle but for the turn that sent the last one,
+    so the CPU read after it is the same as at the end of the whole drain."""
+    end = time.monotonic() + DRAIN_SECONDS
+    while any(len(c.latencies or []) < wanted[id(c)] for c in probes):
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        await hub.wait_progress(left)
+    await asyncio.sleep(max(0.0, min(DRAIN_GRACE_SECONDS, end - time.monotonic())))
 
 
 async def latency(target: Target, clients: int, rate: float, seconds: float) -> Result:
@@ -508,10 +524,11 @@ async def latency(target: Target, clients: int, rate: float, seconds: float) -> 
             stamp = time.monotonic_ns()
             sender.own_stamps.add(stamp)
             sender.write(dialect.say(pad(f"~T{stamp:019d}~ latency ")))
-        await asyncio.sleep(0.3)  # a bounded drain: stragglers later than this count as lost
+        wanted = {id(c): sum(1 for n in range(total) if hub.clients[n % clients] is not c) for c in probes}
+        await drain(hub, probes, wanted)
         after = sample(target.pid)
         samples: list[int] = []
-        expected = total * len(probes) - sum(1 for n in range(total) if hub.clients[n % clients] in probes)
+        expected = sum(wanted.values())
         for client in probes:
             samples.extend(client.latencies or [])
         samples.sort()
