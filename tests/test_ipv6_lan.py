@@ -115,7 +115,9 @@ def the_class_lan(lab: Lab, *, server_address_at_start: bool) -> tuple[str, str]
 
 def the_class(lab: Lab, class_ns: str, port: int) -> Proc:
     proc = Proc(SERVER, str(port), program=["ip", "netns", "exec", class_ns, sys.executable, "-c", CLASS])
-    lab.procs.append(proc)  # ended by the fixture, before the namespaces go
+    # ended by the fixture before the namespaces go, and before the server: its sockets never read
+    # the server's shutdown notice, so a server stopped first would wait out its flush (2 s) for them
+    lab.procs.insert(0, proc)
     return proc
 
 
