@@ -43,9 +43,11 @@ class Broadcast(NamedTuple):
 
 
 class Close(NamedTuple):
-    """Flush what is queued for this connection, then close it."""
+    """Flush what is queued for this connection, then close it. ``bye``: it said bye, so it sends
+    nothing more and is closed as soon as all is out (no waiting for it to hang up first)."""
 
     who: int
+    bye: bool = False
 
 
 class Keep(NamedTuple):

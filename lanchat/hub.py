@@ -105,7 +105,7 @@ class Peer:
 
     __slots__ = (
         "cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "group", "paused_until",
-        "ignored_bytes",
+        "ignored_bytes", "said_bye",
     )  # fmt: skip
 
     def __init__(self, cid: int, address: str) -> None:
@@ -123,6 +123,7 @@ class Peer:
         # unparsed, in ``proto`` and are handled when it ends: nothing is lost.
         self.paused_until: float | None = None
         self.ignored_bytes = 0  # read after it began closing (Hub.receive_data): bounded
+        self.said_bye = False  # it sends nothing more: closed once what it is owed is out
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
@@ -187,8 +188,11 @@ class Deadlines:
         else:
             self.per_connection.finished(cid)
 
-    def linger(self, cid: int) -> None:
-        if cid not in self.lingering:
+    def linger(self, cid: int, *, at_once: bool = False) -> None:
+        """``at_once``: due now (a peer that said bye has nothing more to be read)."""
+        if at_once:
+            self.lingering[cid] = self.clock()
+        elif cid not in self.lingering:
             self.lingering[cid] = self.clock() + self.linger_seconds
 
     def forget(self, cid: int) -> None:
@@ -543,6 +547,7 @@ class Hub:
             elif isinstance(action, Send) and action.to in peers:
                 self._send(peers[action.to], action.event)
             elif isinstance(action, Close) and action.who in peers:
+                peers[action.who].said_bye |= action.bye
                 self._closing(peers[action.who])
             elif isinstance(action, Replay):
                 self._replay(action)
@@ -698,12 +703,17 @@ class Hub:
         return [Send(to=sender.cid, event=ev.Error(code=ev.E_HISTORY, message=problem))]
 
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:
-        """A closing connection has linger_seconds to read the rest; all out: the loop sends FIN."""
+        """A closing connection has linger_seconds to read the rest; all out: the loop sends FIN.
+        One that said bye has no rest: it is closed once all is out (a TLS client cannot send a
+        FIN behind its bye, so waiting for one made both ends wait out their linger)."""
         self.deadlines.linger(queue.cid)
         if bool(queue.out) is not writer.writing:
             writer.set_writing(bool(queue.out))
         if not queue.out:
             writer.finish()
+            peer = self.peers.get(queue.cid)
+            if peer is not None and peer.said_bye:
+                self.deadlines.linger(queue.cid, at_once=True)
 
     # ------------------------------------------------------------------ timers
 

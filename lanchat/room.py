@@ -264,7 +264,7 @@ class Room:
         if isinstance(event, ev.Bye):
             # PROTOCOL.md 8: bye is allowed before the welcome too (a client that gives up
             # after a refused name); either way the server closes the connection.
-            return self.leave(cid, "quit") + [Close(who=cid)]
+            return self.leave(cid, "quit") + [Close(who=cid, bye=True)]
         member = self.members.get(cid)
         if member is None:  # protocol.py only lets hello through before the welcome
             return [Send(to=cid, event=ev.Error(code=ev.E_HELLO_FIRST, message='send "hello" first'))]

@@ -400,6 +400,22 @@ def test_a_tls_room_chats_and_a_plain_client_is_told_to_use_tls(certificate):
         bob.close()
 
 
+def test_after_a_tls_clients_bye_the_server_closes_as_soon_as_all_is_out(certificate):
+    """A TLS client cannot send a FIN behind its bye (a TLS socket's shutdown() ends TLS itself),
+    and the server waited for one while the client waited for the server to close: /q in a TLS
+    room took 2 s, both ends' linger. A client that said bye sends nothing more: it is closed as
+    soon as what it is owed is out, here with a linger of a minute."""
+    context, fp, _ = certificate
+    with running_server(tls=context, linger_seconds=60.0) as (_server, endpoint):
+        ann = tls_client(endpoint, "ann", fp)
+        bob = tls_client(endpoint, "bob", fp)
+        ann.send(ev.Bye())
+        ann.until_closed(timeout=10)  # not the linger's 60 s
+        assert bob.expect(ev.Left).name == "ann"
+        ann.close()
+        bob.close()
+
+
 def test_keys_over_tls_sign_the_certificate_and_the_host_joins_through_its_socketpair(tmp_path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
