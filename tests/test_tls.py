@@ -69,7 +69,8 @@ class TlsStandIn:
                 raw.settimeout(15)
                 with contextlib.suppress(OSError), self.context.wrap_socket(raw, server_side=True) as conn:
                     proto = Connection(Role.SERVER)
-                    while data := conn.recv(65536):
+                    left = False
+                    while not left and (data := conn.recv(65536)):
                         proto.receive_data(data)
                         for event in proto.events():
                             self.heard.append(event)
@@ -77,7 +78,8 @@ class TlsStandIn:
                                 conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
                             elif isinstance(event, ev.Say):
                                 conn.sendall(proto.send(ev.Message(sender="echo", text=event.text, time=time.time())))
-                            elif isinstance(event, ev.Bye):
+                            elif isinstance(event, ev.Bye):  # closed at once, as the real server does
+                                left = True
                                 break
 
     def close(self) -> None:
