@@ -78,17 +78,21 @@ def test_a_paste_past_the_cap_at_a_terminal_is_dropped_with_one_notice_and_typin
     os.set_blocking(master, False)
 
     def type_keys(data: bytes) -> list[str]:
-        """Type ``data`` as fast as the terminal takes it, reading whenever it is readable."""
+        """Type ``data`` as fast as the terminal takes it, reading whenever it is readable; at the
+        end, reading until nothing more comes."""
         got: list[str] = []
-        while data:
+        while True:
             try:
-                data = data[os.write(master, data) :]
+                data = data[os.write(master, data) :] if data else data
             except BlockingIOError:
                 pass  # the terminal's input queue is full: read some first
-            while select.select([slave], [], [], 0.05)[0]:
+            wait = 0.05  # for what was typed to reach the terminal's side; then what is there now
+            while select.select([slave], [], [], wait)[0]:
                 got += front.read_input() or []
                 assert len(front.typing) <= MAX_LINE_CHARS  # memory stays bounded all along
-        return got
+                wait = 0.0 if data else 0.05  # more to type: type it, rather than wait for quiet
+            if not data:
+                return got
 
     try:
         got = type_keys(b"x" * (MAX_LINE_CHARS + 200_000))
