@@ -205,7 +205,7 @@ def test_end_takes_a_scrolled_transcript_back_with_a_draft_in_the_input_line(ter
         ann.send("\x1b[5~")  # PgUp
         ann.expect(r"scrolled up \(End: back\)")
         ann.expect_gone(r"bob: line 19\b")
-        ann.send("\x1b[D")  # Left: the cursor moves off the end (so the next wait sees End handled)
+        ann.send("\x1bOD")  # Left (screen-256color's kcub1): off the end, so the next wait sees End handled
         ann.wait_screen(lambda rows: ann.cursor[1] == len("> my draft") - 1, what="the cursor one back")
         ann.send("\x1b[4~")  # End: only to the end of the line
         ann.wait_screen(lambda rows: ann.cursor[1] == len("> my draft"), what="the cursor at the end of the draft")
