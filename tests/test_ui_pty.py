@@ -282,6 +282,11 @@ def test_a_muted_students_status_line_says_until_when(terms):
     ann.send("/mute bob 10 too loud\r")
     bob.expect(r"ann muted you for 10 minutes: too loud")
     bob.wait_screen(lambda rows: re.search(r"│ duplex │ muted until \d\d:\d\d │ 2 here", rows[-2]), what="muted in the status line")
+    bob.send("the answer is 42\r")  # refused: kept in the input line for when the mute is over
+    bob.expect(r"you are muted by ann for 10 more minutes: too loud; you can still read;")
+    bob.wait_screen(lambda rows: rows[-1].startswith("> the answer is 42") and "what you typed is kept" in "".join(rows),
+                    what="the refused line back in the input line")  # fmt: skip
+    bob.send("\x15")  # Ctrl-U: the student lets it go
     ann.send("/unmute bob\r")
     bob.expect(r"ann unmuted you")
     bob.wait_screen(lambda rows: "muted" not in rows[-2] and "2 here" in rows[-2], what="the mute gone from the status line")

@@ -658,6 +658,11 @@ class CursesFrontend:
                 if not self.view.editor.text:
                     self.view.editor.type(self._last_message)
                 self._last_message = None
+            elif line.code == ev.E_MUTED and self._last_message:  # muted: to send once the mute is over
+                if not self.view.editor.text:
+                    self.view.editor.type(self._last_message)
+                    line = replace(line, text=f"{line.text}; what you typed is kept")
+                self._last_message = None
             if line.give_back is not None:  # kept: before what was typed after it (the rest of a paste)
                 editor = self.view.editor
                 kept = f"{line.give_back}\n{editor.text}" if editor.text else line.give_back
