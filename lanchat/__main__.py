@@ -807,7 +807,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         turn_timeout=args.turn_timeout,
         gate=Gate(
             clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding,
-            owner_names=[name for name, _key in store.owner_names()] if store else (),  # look-alikes of them too
+            # look-alikes of them too (the rows owners() left out are counted once)
+            owner_names=[name for name, _key in store.owner_names(counted=False)] if store else (),
         ),
         address_groups=_address_groups(),
     )

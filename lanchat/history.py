@@ -394,12 +394,17 @@ class _NameOwners:
         rows = self._read("SELECT key, public_key FROM owners ORDER BY since")  # oldest first: Gate.claim
         return {row[0]: row[1] for row in self._usable(rows, rows_ok.owner_ok)}
 
-    def owner_names(self) -> list[tuple[str, bytes]]:
-        """(name as claimed, public key) for every owned name, by name."""
+    def owner_names(self, *, counted: bool = True) -> list[tuple[str, bytes]]:
+        """(name as claimed, public key) for every owned name, by name. ``counted``: rows left out
+        are added to ``skipped`` (False: the same rows were counted already, by ``owners``)."""
         if not self._has_owners():
             return []
         rows = self._read("SELECT name, public_key FROM owners ORDER BY name")
-        return [(row[0], row[1]) for row in self._usable(rows, rows_ok.owner_ok)]
+        skipped = self.skipped
+        kept = [(row[0], row[1]) for row in self._usable(rows, rows_ok.owner_ok)]
+        if not counted:
+            self.skipped = skipped
+        return kept
 
     def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
         """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""

@@ -71,17 +71,18 @@ def test_save_counts_lines_in_words_a_person_reads(terms, tmp_path):
     assert (tmp_path / "one.txt").read_text(encoding="utf-8").count("\n") == 1
 
 
-def test_save_to_a_folder_says_so_and_the_chat_goes_on(terms, tmp_path):
+def test_save_to_a_folder_says_so_and_the_chat_goes_on(terms):
     """`/save .` or `/save /` ended the program (an internal error); `/save FOLDER` wrote
     `FOLDER (1)` beside the folder. A folder now gets a message, and nothing is written."""
     ann, _port = host(terms, rows=30, cols=120)
-    for folder in (".", "/", str(tmp_path)):
-        ann.send(f"/save {folder}\r")
-    ann.wait_screen(lambda rows: "\n".join(rows).count(" is a folder; give a file") == 3, what="three folders refused")
-    ann.expect(r"! / is a folder; give a file name: /save /chat\.txt")
-    say(ann, "still here", "ann")
-    assert list(tmp_path.iterdir()) == []
-    assert not (tmp_path.parent / f"{tmp_path.name} (1)").exists()
+    with short_tmp_dir() as tmp:  # a short path: each message fits on one row (pytest's grow with its runs)
+        for folder in (".", "/", tmp):
+            ann.send(f"/save {folder}\r")
+        ann.wait_screen(lambda rows: "\n".join(rows).count(" is a folder; give a file") == 3, what="three folders refused")
+        ann.expect(r"! / is a folder; give a file name: /save /chat\.txt")
+        say(ann, "still here", "ann")
+        assert os.listdir(tmp) == []
+        assert not os.path.exists(f"{tmp} (1)")
 
 
 def test_save_where_no_file_can_be_made_says_why_and_what_to_do(terms):
@@ -221,9 +222,14 @@ def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
 
 
 def test_a_file_transfer_is_one_line_in_the_transcript_and_progress_in_the_status_line(terms, tmp_path):
+    with short_tmp_dir() as folder:  # a short path: "saved PATH (...)" on one row (pytest's paths grow with its runs)
+        downloads = Path(folder) / "downloads"
+        downloads.mkdir()
+        _transfer_lines(terms, tmp_path, downloads)
+
+
+def _transfer_lines(terms, tmp_path, downloads):  # noqa: ANN001, ANN202
     ann, port = host(terms, rows=30, cols=140)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
     bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--downloads", str(downloads), rows=30, cols=140)
     terms.append(bob)
     bob.expect("bob │ client")
