@@ -80,6 +80,7 @@ class Member:
     name: str
     key: bytes | None = None  # the public key that owns ``name``; None for a keyless guest
     away: str = ""  # /away REASON; empty: here
+    away_shown: str = ""  # what the others were told of it (room_social.away: in a turn room, maybe only "away")
     told_away: set[int] | None = None  # who has had the automatic "away" answer (once each)
     typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it

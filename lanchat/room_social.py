@@ -18,6 +18,7 @@ from .protocol import encode
 if TYPE_CHECKING:
     from .room import Member, Room
 
+AWAY_WORD = "away"  # what a bare /away sends, and all that others read of an away they may not be told
 TYPING_HINT_SECONDS = 3.0  # a typing hint is passed on at most this often per person
 
 
@@ -48,8 +49,8 @@ def refused_for_host(room: Room, name: str, code: str) -> list[Action]:
 def after_welcome(room: Room, cid: int) -> list[Action]:
     """What a newcomer hears right after the welcome: the topic, and who is away."""
     actions: list[Action] = [Send(to=cid, event=room.topic)] if room.topic is not None else []
-    away = [m for m in room.members.values() if m.away and m.cid != cid]
-    return actions + [Send(to=cid, event=ev.Away(name=m.name, reason=m.away, time=room.clock())) for m in away]
+    away = [m for m in room.members.values() if m.away_shown and m.cid != cid]
+    return actions + [Send(to=cid, event=ev.Away(name=m.name, reason=m.away_shown, time=room.clock())) for m in away]
 
 
 def away_answer(member: Member, target: Member, when: float) -> list[Action]:
@@ -68,15 +69,10 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
     if isinstance(event, ev.Nick):
         return _rename(room, member, event.name, now)
     if isinstance(event, ev.SetAway):
-        reason = " ".join(event.reason.split())[: ev.MAX_AWAY_CHARS]
-        if reason == member.away:
-            return []
-        if reason and (refused := muted_refusal(room, member)):  # a reason is text everyone reads
-            return refused
-        member.away, member.told_away = reason, None
-        return [Broadcast(to=tuple(room.members), frame=encode(ev.Away(name=member.name, reason=reason, time=now)))]
+        return away(room, member, event, now)
     if isinstance(event, ev.SetTopic):
-        if refused := muted_refusal(room, member):  # a muted person sets no topic either
+        refused = muted_refusal(room, member) or _topic_refusal(room, member)  # a muted person sets no topic either
+        if refused:
             return refused
         text = " ".join(event.text.split())
         if len(text) > ev.MAX_TOPIC_CHARS:
@@ -92,6 +88,48 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
         others = tuple(c for c in room.members if c != member.cid and c not in room.service_cids)
         return [Broadcast(to=others, frame=encode(ev.TypingHint(name=member.name)))] if others else []
     return []
+
+
+def addresses_the_class(room: Room, member: Member) -> bool:
+    """May ``member`` put text of theirs before everyone now? In a turn-based room only the turn's
+    holder, the host and operators may (PROTOCOL.md 7): otherwise a topic or an away reason would
+    say what the turn forbids ("the answer is 42") to the whole class."""
+    from .room import TURN  # here: room.py imports this module
+
+    return room.mode != TURN or room.turn_holder == member.cid or room.moderation.is_operator(room, member)
+
+
+def _topic_refusal(room: Room, member: Member) -> list[Action]:
+    """In a turn-based room the topic is the host's and the operators' (PROTOCOL.md 7). Not
+    ``not-your-turn``: a client keeps a line refused with that code and sends it again
+    (unconfirmed.py), and the turn would not make a topic allowed anyway."""
+    from .room import TURN  # here: room.py imports this module
+
+    if room.mode != TURN or room.moderation.is_operator(room, member):
+        return []
+    message = "in a turn-based room only the host and operators change the topic"
+    return [Send(to=member.cid, event=ev.Error(code=ev.E_NOT_OPERATOR, message=message))]
+
+
+def away(room: Room, member: Member, event: ev.SetAway, now: float) -> list[Action]:
+    """/away: everyone is told, the person too. In a turn-based room someone who may not address
+    the class (addresses_the_class) is still marked away, but the others read only "away" (the
+    word a bare /away sends), told once; the reason goes to the person and, as ever, once to each
+    whisperer (away_answer), and a newcomer reads what the others read (after_welcome)."""
+    reason = " ".join(event.reason.split())[: ev.MAX_AWAY_CHARS]
+    if reason == member.away:
+        return []
+    if reason and (refused := muted_refusal(room, member)):  # a reason is text everyone reads
+        return refused
+    shown = reason if not reason or addresses_the_class(room, member) else AWAY_WORD
+    member.away, member.told_away = reason, None
+    before, member.away_shown = member.away_shown, shown
+    own = ev.Away(name=member.name, reason=reason, time=now)
+    if shown == reason:
+        return [Broadcast(to=tuple(room.members), frame=encode(own))]
+    others = tuple(c for c in room.members if c != member.cid)
+    told = [Broadcast(to=others, frame=encode(ev.Away(name=member.name, reason=shown, time=now)))]
+    return [Broadcast(to=(member.cid,), frame=encode(own)), *(told if others and shown != before else [])]
 
 
 def _me(room: Room, member: Member, event: ev.Me, now: float) -> list[Action]:
