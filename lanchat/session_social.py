@@ -115,7 +115,10 @@ def _away(session: Session, event: ev.Away) -> Line:
         session.away.pop(key, None)
     if key == ev.name_key(session.name):
         return _line(f"you are away: {event.reason} (/away again: back)" if event.reason else "you are back", event.time)
-    return _line(f"{event.name} is away: {event.reason}" if event.reason else f"{event.name} is back", event.time)
+    if not event.reason:
+        return _line(f"{event.name} is back", event.time)
+    # a bare /away sends "away", and it is all a turn room shows of a reason (PROTOCOL.md 7)
+    return _line(f"{event.name} is away" if event.reason == "away" else f"{event.name} is away: {event.reason}", event.time)
 
 
 def bot_direct(session: Session, event: ev.Direct, line: Line) -> list[Line] | None:

@@ -151,7 +151,9 @@ class TextView:
             name, reason = visible(event.name), visible(event.reason)
             if event.answer:
                 return f"* {name} is away: {reason} (they will see your message later)"
-            return f"* {name} is away: {reason}" if event.reason else f"* {name} is back"
+            if not event.reason:
+                return f"* {name} is back"
+            return f"* {name} is away" if event.reason == "away" else f"* {name} is away: {reason}"  # session_social._away
         if isinstance(event, ev.Topic):
             by = visible(event.by)
             return f"* topic: {visible(event.text)} (set by {by})" if event.text else f"* {by} cleared the topic"

@@ -4,8 +4,10 @@ attacker's script would send them (test_protocol_outsider.Outsider)."""
 
 from __future__ import annotations
 
+import os
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import Proc
+from helpers import Proc, short_tmp_dir
 from test_protocol_outsider import Outsider, serve
 
 ANSWER = "the answer is 42"
@@ -114,3 +116,31 @@ def test_the_turns_holder_and_everyone_in_a_duplex_room_are_heard_as_before():
         ann.close()
         bob.close()
         server.stop()
+
+
+def test_through_the_real_client_a_student_without_the_turn_reaches_nobody_by_topic_or_away():
+    """teach hosts a turn room (serve --plain); ann holds the turn, bob types /topic and /away."""
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        teach = Proc("serve", "--plain", "--name", "teach", "--mode", "turn", "--unix", path, "--no-history")
+        ann = bob = None
+        try:
+            teach.expect(r"welcome, teach")
+            ann = Proc("connect", "--unix", path, "--name", "ann", "--plain")
+            ann.expect(r"welcome, ann")
+            bob = Proc("connect", "--unix", path, "--name", "bob", "--plain")
+            bob.expect(r"welcome, bob")
+            ann.expect(r"bob joined")
+            bob.send(f"/topic {ANSWER}")
+            bob.expect(r"in a turn-based room only the host and operators change the topic")
+            bob.send(f"/away {ANSWER}")
+            bob.expect(rf"you are away: {ANSWER}")
+            for person in (ann, teach):
+                person.expect(r"\* bob is away$|bob is away$")
+            teach.send("/topic quiz: no answers aloud")
+            ann.expect(r"topic: quiz: no answers aloud \(set by teach\)")
+            assert ANSWER not in ann.output and ANSWER not in teach.output
+        finally:
+            for proc in (bob, ann, teach):
+                if proc is not None:
+                    proc.stop()
