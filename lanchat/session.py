@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from . import events as ev
 from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
-from .wording import REMOVALS, everyone_muted_note, nobody_holds_the_turn
+from .wording import REMOVALS, closest_command, everyone_muted_note, nobody_holds_the_turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -577,7 +577,12 @@ class Session:
         for command in self.ui_commands:
             if word == command.name:
                 return UiCommand(name=word, argument=rest)
-        return Local((self._notice(f"unknown command {word}; /help lists them", kind="error"),))
+        return Local((self._notice(self._unknown(word), kind="error"),))
+
+    def _unknown(self, word: str) -> str:
+        """What a mistyped command is told: the closest real one, when one is close."""
+        guess = closest_command(word, self.command_words())
+        return f"unknown command {word}; {f'did you mean {guess}? ' if guess else ''}/help lists them"
 
     def _history_request(self, rest: str) -> InputResult:
         """/history [N]: the N entries before the oldest one shown so far."""

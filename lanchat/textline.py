@@ -24,6 +24,7 @@ from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
 from .textview import TextView, clock_stamp
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
+from .wording import closest_command
 
 if TYPE_CHECKING:  # handed in, never imported to use
     from .hub import Hub
@@ -45,6 +46,9 @@ HELP = (
     "/pass          in turn mode: give up your turn, with nothing to say",
     "/q             leave",
 )
+
+# every command a text participant may type (_line), what a mistyped one is compared with
+TEXT_COMMANDS = ("/w", "/whisper", "/msg", "/who", "/pass", "/help", "/q", "/quit", "/exit")
 
 # The last line before the room closes a text participant's connection: ncat notices the close
 # only when it next reads its input, so without it a student removed or at the end of the
@@ -358,7 +362,10 @@ class TextConnection:
         elif command == "/help":
             self._reply(_lines(*HELP))
         else:
-            self._reply_here(f"unknown command {command}; /help lists them (start a line with // to send a /)")
+            guess = closest_command(command, TEXT_COMMANDS)
+            # "did you mean" in place of "/help lists them": the line stays within nc's 80 columns
+            hint = f"did you mean {guess}?" if guess else "/help lists them"
+            self._reply_here(f"unknown command {command}; {hint} (start a line with // to send a /)")
 
     def _handshake_line(self, raw: str, line: str) -> None:
         """Before the welcome: the name, then (in a password room) the password, then wait."""

@@ -5,10 +5,14 @@ lines for text participants does not load the client's session to do it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from . import events as ev
 from .colourbot import BOT_NAME
+
+# How alike a mistyped command must be to a real one to be suggested (difflib's ratio): /hlep
+# and /quti (0.75) are, /dance and /cancel (0.73) are not.
+SUGGEST_CUTOFF = 0.75
 
 REMOVALS = frozenset({"kick", "ban"})  # moderation acts that take someone out of the room
 
@@ -39,3 +43,14 @@ def everyone_muted_note(host: str | None, me: str | None) -> str:
     if host and me and ev.name_key(host) == ev.name_key(me):
         return "everyone else is muted: /unmute NAME, or /mode duplex"
     return f"everyone{' but the host' if host else ''} is muted"
+
+
+def closest_command(word: str, commands: Iterable[str]) -> str | None:
+    """The real command a mistyped ``word`` (``/hlep``) most likely meant (``/help``), or None
+    when none is close. Compared without the slash, which every command shares. Said alike on
+    lanchat's screen (session.py) and to a person at nc (textline.py)."""
+    import difflib  # only once someone mistypes: an idle server need not load it
+
+    by_bare = {command.lstrip("/"): command for command in commands}
+    found = difflib.get_close_matches(word.lstrip("/").lower(), list(by_bare), n=1, cutoff=SUGGEST_CUTOFF)
+    return by_bare[found[0]] if found else None

@@ -261,3 +261,17 @@ def test_where_the_history_is_kept_is_said_truly_in_each_role():
     assert said("host", "bob") == ["this room keeps history on this machine"]
     plain = ev.Welcome(name="bob", mode="duplex", members=("bob",), host=None)
     assert not any("history" in line.text for line in Session(name="bob").on_event(plain))
+
+
+def test_a_mistyped_command_is_told_the_closest_real_one_and_a_far_one_is_not():
+    from lanchat.ui.screen import UI_COMMANDS
+
+    ann = room("ann", "client", "bob")
+    ann.ui_commands = UI_COMMANDS
+    for typed, meant in (("/hlep", "/help"), ("/mue bob", "/mute"), ("/KIK bob", "/kick"), ("/quti", "/quit"), ("/clera", "/clear")):
+        answer = ann.parse_input(typed)
+        assert isinstance(answer, Local) and answer.lines[0].kind == "error", typed
+        assert f"did you mean {meant}?" in answer.lines[0].text, (typed, answer.lines[0].text)
+    for typed in ("/foo", "/dance", "/xyz"):  # nothing close: no guess, only where to look
+        text = ann.parse_input(typed).lines[0].text  # type: ignore[union-attr]
+        assert text == f"unknown command {typed}; /help lists them", text

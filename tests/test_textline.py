@@ -238,3 +238,13 @@ def test_a_turn_nobody_holds_says_what_the_room_waits_for():
     muted.show(ev.Left(name="ann", reason="quit", time=0.0))
     muted.show(ev.Roster(members=("hal", "colourbot")))  # (as the host and a bot would read it)
     assert muted.show(ev.Turn(holder=None)) == b"* waiting for someone else to join\r\n"
+
+
+def test_a_mistyped_command_is_told_the_closest_real_one_and_a_far_one_is_not():
+    conn = welcomed()
+    conn.receive_data(b"/hlep\n/WHO0\n/dance\n")
+    assert conn.events() == []
+    said = conn.take_output().decode().splitlines()
+    assert "unknown command /hlep; did you mean /help?" in said[0] and len(said[0]) <= 80
+    assert "did you mean /who?" in said[1]
+    assert "did you mean" not in said[2] and "/help lists them" in said[2]
