@@ -126,6 +126,18 @@ def _folder(text: str) -> str:
     return str(folder)
 
 
+def _folder_or_new(text: str) -> str:
+    """--files-dir: a folder, made on first use if it is not there yet; a file there (or on the
+    way to it) is refused before anything starts, not at the first /send."""
+    from os.path import isdir, lexists  # (never raise, unlike Path's on a folder we may not read)
+
+    folder = Path(text).expanduser()
+    there = next((p for p in (folder, *folder.parents) if lexists(p)), None)  # the nearest that exists
+    if there is not None and there != folder and not isdir(there):
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be made: {str(there)!r} is a file, not a folder")
+    return _folder(text) if there == folder else str(folder)
+
+
 def _room(text: str) -> str:
     from .discovery import room_name_problem
 
@@ -324,7 +336,7 @@ def build_parser() -> _Parser:
         "--quota-mb", type=_positive, metavar="N", help="most one person may have on offer at once, in MiB (default 4 x --max-file-mb)"
     )
     serve.add_argument(
-        "--files-dir", metavar="DIR", help="where the server keeps files sent with /send while they are on offer: "
+        "--files-dir", type=_folder_or_new, metavar="DIR", help="where the server keeps files sent with /send while they are on offer: "
         "a folder of its own inside DIR (default: your data folder), removed when the server stops"
     )
     serve.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, TermProc, start_server, wait_for
+from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, TermProc, child_env, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.files import MB
@@ -290,6 +290,23 @@ def test_a_downloads_folder_that_is_not_there_is_one_clear_line(command, tmp_pat
             f"lanchat {command}: error: argument --downloads: '{tmp_path / 'nowhere'}' does not exist "
             f"(create it first) (see lanchat {command} --help)"
         ]
+    finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize("under", ["", "files"])
+def test_a_files_dir_that_is_a_file_is_refused_at_start_in_one_clear_line(under, tmp_path):
+    """--files-dir FILE (or FILE/files) was taken without a word, and every /send failed later."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("keep me")
+    given = blocker / under if under else blocker
+    env = child_env(XDG_CONFIG_HOME=str(tmp_path / "config"))
+    proc = Proc("serve", "--headless", "--no-history", "--unix", str(tmp_path / "s"), "--files-dir", str(given), env=env)
+    try:
+        assert proc.wait() == 2
+        problem = f"cannot be made: '{blocker}' is a file, not a folder" if under else "is a file, not a folder"
+        assert proc.lines == [f"lanchat serve: error: argument --files-dir: '{given}' {problem} (see lanchat serve --help)"]
+        assert blocker.read_text() == "keep me"
     finally:
         proc.stop()
 
