@@ -777,10 +777,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     return _fail(str(taken))
             return _fail(str(exc))
         except HistoryUnusable as exc:
-            from os.path import exists  # (never raises, unlike Path.exists on a folder we may not read)
-
-            there = "the file was left untouched: move it aside, " if exists(history_path) else ""
-            return _fail(f"{exc}\n  {there}choose another file with --history PATH, or start with --no-history")
+            return _fail(f"{exc}\n  {_history_advice(history_path)}")
     tls_context = tls_fingerprint = None
     binding = b""  # with TLS: what every signature must cover (identity.sign_challenge)
     if args.tls:
@@ -1157,6 +1154,16 @@ def _address_groups():  # noqa: ANN202
     from .netinfo import local_networks
 
     return AddressGroups((), refresh=local_networks, clock=_time.monotonic)
+
+
+def _history_advice(history_path: Path) -> str:
+    """What to do about a history file serve cannot use: a folder given is not a file to move aside."""
+    from os.path import exists, isdir  # (never raise, unlike Path's on a folder we may not read)
+
+    if isdir(history_path):
+        return f"give a file inside it, e.g. --history {history_path / 'history.sqlite3'}, or start with --no-history"
+    there = "the file was left untouched: move it aside, " if exists(history_path) else ""
+    return f"{there}choose another file with --history PATH, or start with --no-history"
 
 
 def _server_files(args: argparse.Namespace, log, *, first_id: int = 1):  # noqa: ANN001, ANN202

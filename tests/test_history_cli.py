@@ -277,6 +277,17 @@ def test_a_history_folder_that_cannot_be_made_is_not_called_a_file_to_move_aside
     assert blocker.read_text() == "keep me"
 
 
+def test_a_history_given_as_a_folder_says_so_and_asks_for_a_file_inside_it(tmp_path):
+    folder = tmp_path / "chats"
+    folder.mkdir()
+    result = run_lanchat("serve", "--unix", str(tmp_path / "s"), "--headless", "--history", str(folder))
+    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+    assert f"{folder} is a folder, not a history file" in result.stderr
+    assert f"give a file inside it, e.g. --history {folder / 'history.sqlite3'}, or start with --no-history" in result.stderr
+    assert "move it aside" not in result.stderr and "left untouched" not in result.stderr
+    assert list(folder.iterdir()) == []
+
+
 def test_default_history_lives_in_the_data_folder_and_no_history_keeps_nothing():
     env = child_env()
     server = ann = None
