@@ -256,6 +256,27 @@ def test_resize_relays_and_too_small_recovers(terms):
     ann.expect("bob: after the resize")
 
 
+def test_too_small_fits_any_width_and_1x1_or_2x2_never_crash(terms):
+    """Below 16 columns "window too small" was cut off; at 1x1 and 2x2 nothing may crash."""
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", rows=24, cols=80)
+    for rows, cols, shown in ((4, 12, ["too small", "need 24x5", "now 12x4"]), (3, 6, ["small", "24x5", "6x3"]), (2, 2, ["!"])):
+        bob.resize(rows, cols)
+        bob.wait_screen(lambda screen, shown=shown: [row.strip() for row in screen if row.strip()] == shown, what=f"{shown} at {cols}x{rows}")
+        assert bob.proc.isalive()
+    # 1x1: the only cell is the bottom-right corner, which ncurses paints by inserting it from
+    # the column before (there is none), so the "!" it writes is overwritten: we check it was said
+    before = len(bob.raw)
+    bob.resize(1, 1)
+    wait_for(lambda: b"!" in bytes(bob.raw[before:]), what="the 1x1 redraw")
+    assert bob.proc.isalive()
+    bob.resize(24, 80)
+    bob.expect(r"bob │ client")
+    say(bob, "still here after 1x1", "bob")
+    ann.expect("bob: still here after 1x1")
+    assert "Traceback" not in bytes(bob.raw).decode("utf-8", "replace")
+
+
 def test_the_hosts_status_line_keeps_host_beside_a_long_topic_and_gives_the_topic_back_when_wider(terms):
     """At 80 columns a topic too long for the line took "host" with it and never gave it back:
     the least useful part went first (the role), then the topic, leaving room "host" never got.

@@ -227,6 +227,27 @@ def test_too_small_says_so_and_recovers():
     assert "hello" in row_texts(rd.render(view, 10, 40))[0]
 
 
+def test_too_small_fits_whatever_width_there_is_and_never_cuts_a_word():
+    """Below 16 columns "window too small" was cut ("window too sma"); now each line is
+    a whole wording that fits, shorter at smaller sizes, down to "!" at 1x1."""
+    view = make_view()
+    for rows in range(rd.MIN_ROWS + 3):
+        for cols in range(rd.MIN_COLS + 60):
+            if rows >= rd.MIN_ROWS and cols >= rd.MIN_COLS:
+                continue
+            frame = rd.render(view, rows, cols)
+            assert_well_formed(frame, rows, cols)
+            shown = [text.strip() for text in row_texts(frame) if text.strip()]
+            assert shown == rd.too_small_lines(rows, cols), (rows, cols, shown)
+            assert all(len(text) <= cols for text in shown)
+            if rows and cols:
+                assert shown, (rows, cols)  # something is always said
+    assert [text.rstrip() for text in row_texts(rd.render(view, 4, 12))] == [" too small", " need 24x5", "  now 12x4", ""]
+    assert rd.too_small_lines(3, 16)[0] == "window too small"
+    assert rd.too_small_lines(1, 1) == rd.too_small_lines(2, 2) == ["!"]
+    assert rd.too_small_lines(1, 80) == ["window too small: need 24x5, now 80x1"]
+
+
 def test_input_line_scrolls_to_keep_the_cursor_in_sight():
     view = make_view()
     view.editor.type("x" * 200 + "END")

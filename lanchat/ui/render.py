@@ -787,8 +787,28 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
     return row, min(width - 1, len(prompt_cells) + cursor_col - offset)
 
 
+def too_small_lines(rows: int, cols: int) -> list[str]:
+    """What a window too small for the chat says, each line whole within ``cols``: the longest
+    wording that fits ("window too small", down to "small" and "!"), what is needed, what there
+    is; on fewer rows, in one line if it fits, else the most useful lines first."""
+    wordings = (
+        ("window too small", "too small", "small", "!"),
+        (f"need {MIN_COLS}x{MIN_ROWS}", f"{MIN_COLS}x{MIN_ROWS}"),
+        (f"now {cols}x{rows}", f"{cols}x{rows}"),
+    )
+    lines = []
+    for choices in wordings:
+        fitting = next((text for text in choices if len(text) <= cols), None)
+        if fitting:
+            lines.append(fitting)
+    if rows < len(lines):
+        one_line = f"{lines[0]}: {', '.join(lines[1:])}"
+        return [one_line] if rows >= 1 and len(one_line) <= cols else lines[: max(0, rows)]
+    return lines
+
+
 def _too_small(rows: int, cols: int) -> Frame:
-    message = ["window too small", f"need {MIN_COLS}x{MIN_ROWS}", f"now {cols}x{rows}"]
+    message = too_small_lines(rows, cols)
     out = []
     top = max(0, (rows - len(message)) // 2)
     for index in range(rows):
