@@ -82,6 +82,9 @@ def child_env(**extra: str) -> dict[str, str]:
     # and its own state folder: an internal error's log (ui/screen.py crash_log_path) is the
     # test's to read, never written into the real user's ~/.local/state
     env["XDG_STATE_HOME"] = tempfile.mkdtemp(dir=_DATA_HOMES)
+    # and a config folder of its own: lanchat reads none today, but one it ever reads (or a
+    # library it loads) must never be the real user's
+    env["XDG_CONFIG_HOME"] = tempfile.mkdtemp(dir=_DATA_HOMES)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, TermProc, child_env, start_server, wait_for
+from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, TermProc, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.files import MB
@@ -300,8 +300,7 @@ def test_a_files_dir_that_is_a_file_is_refused_at_start_in_one_clear_line(under,
     blocker = tmp_path / "notes.txt"
     blocker.write_text("keep me")
     given = blocker / under if under else blocker
-    env = child_env(XDG_CONFIG_HOME=str(tmp_path / "config"))
-    proc = Proc("serve", "--headless", "--no-history", "--unix", str(tmp_path / "s"), "--files-dir", str(given), env=env)
+    proc = Proc("serve", "--headless", "--no-history", "--unix", str(tmp_path / "s"), "--files-dir", str(given))
     try:
         assert proc.wait() == 2
         problem = f"cannot be made: '{blocker}' is a file, not a folder" if under else "is a file, not a folder"
