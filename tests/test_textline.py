@@ -6,7 +6,7 @@ from __future__ import annotations
 from lanchat import events as ev
 from lanchat.gate import TypedHello
 from lanchat.protocol import ConnectionClosed, State, encode
-from lanchat.textline import MAX_LINE_BYTES, TextConnection, opening_kind
+from lanchat.textline import HELP, MAX_LINE_BYTES, TEXT_COMMANDS, TextConnection, opening_kind
 
 
 def person() -> TextConnection:
@@ -248,3 +248,5 @@ def test_a_mistyped_command_is_told_the_closest_real_one_and_a_far_one_is_not():
     assert "unknown command /hlep; did you mean /help?" in said[0] and len(said[0]) <= 80
     assert "did you mean /who?" in said[1]
     assert "did you mean" not in said[2] and "/help lists them" in said[2]
+    for line in HELP:  # every command /help shows is one a mistype can be told about
+        assert all(word in TEXT_COMMANDS for word in line.split() if word.startswith("/")), line
