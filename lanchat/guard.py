@@ -98,33 +98,34 @@ class Guard:
         """A new connection from ``peer.ip``: None to let it in, or the one-line refusal."""
         if self.connection_limits is None:
             return None
-        now = self.hub.clock()
-        peer.group = self.connection_limits.groups.group(peer.ip)  # released under the same one
-        refusal = self.connection_limits.check(peer.ip, now, group=peer.group)
+        peer.group, refusal = self._count(peer.ip, peer.address)  # released under the same group
         peer.admitted = refusal is None
-        if refusal is None:
-            return None
-        self.refused(peer, refusal, now)
-        return refusal.text
+        return None if refusal is None else refusal.text
 
     def reserve(self, address: str) -> str | None:
         """A connection from ``address`` (``"10.0.0.9:50312"``) still in its TLS handshake
         (server.py): counted from its accept, so connections that never finish the handshake are
         capped as joined ones are. The group it is counted under ("" with no limits), to hand to
         ``Hub.open`` or ``unreserve``; None: refused (logged once per storm), close it."""
-        caps = self.connection_limits
-        if caps is None:
+        if self.connection_limits is None:
             return ""
         from .hub import ip_of  # (hub.py imports this module)
 
-        ip, now = ip_of(address), self.hub.clock()
+        group, refusal = self._count(ip_of(address), address)
+        return group if refusal is None else None
+
+    def _count(self, ip: str, shown: str) -> tuple[str, lim.Refusal | None]:
+        """Count a connection from ``ip`` against the caps: its group, and the refusal if it is
+        over them (logged once per storm, ``shown`` naming it)."""
+        caps = self.connection_limits
+        assert caps is not None
+        now = self.hub.clock()
         group = caps.groups.group(ip)
         refusal = caps.check(ip, now, group=group)
-        if refusal is None:
-            return group
-        for line in self.refusals.refused(ip, address, refusal, now):
-            self.hub.log(line)
-        return None
+        if refusal is not None:
+            for line in self.refusals.refused(ip, shown, refusal, now):
+                self.hub.log(line)
+        return group, refusal
 
     def unreserve(self, address: str, group: str) -> None:
         """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake)."""
