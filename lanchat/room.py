@@ -192,6 +192,7 @@ class Room:
         self.flood_allowance: Callable[[int], tuple[int, float, int] | None] = lambda cid: None
         self.members: dict[int, Member] = {}  # insertion order is join order
         self._by_key: dict[str, Member] = {}
+        self._by_look: dict[str, Member] = {}  # names.look_key(name) -> member: as drawn, case kept
         self._everyone: tuple[int, ...] = ()
         self._names: tuple[str, ...] = ()
         self._names_for: tuple[int, ...] | None = None  # the _everyone that _names was built for
@@ -238,6 +239,10 @@ class Room:
 
     def find(self, name: str) -> Member | None:
         return self._by_key.get(ev.name_key(name))
+
+    def find_look(self, name: str) -> Member | None:
+        """The member whose name draws as ``name`` does, case kept (names.look_key: "hal" for "haI")."""
+        return self._by_look.get(look_key(name))
 
     @property
     def people(self) -> int:
@@ -296,6 +301,8 @@ class Room:
         if member is None:
             return []
         del self._by_key[ev.name_key(member.name)]
+        if self._by_look.get(look := look_key(member.name)) is member:
+            del self._by_look[look]
         self._everyone = tuple(self.members)
         actions: list[Action] = []
         if self.history and cid not in self.service_cids:
@@ -370,6 +377,7 @@ class Room:
         others = self._everyone
         self.members[cid] = member
         self._by_key[ev.name_key(member.name)] = member
+        self._by_look.setdefault(look_key(member.name), member)
         self._everyone = (*others, cid)
         if self._names_for is others:  # the roster grows by one name: extend it, no rebuild
             self._names = (*self._names, member.name)
@@ -515,6 +523,9 @@ class Room:
     def rekey(self, member: Member, name: str) -> None:
         """``member`` is called ``name`` from now on (/nick, after room_social checked it)."""
         self._by_key[ev.name_key(name)] = self._by_key.pop(ev.name_key(member.name))
+        if self._by_look.get(look := look_key(member.name)) is member:
+            del self._by_look[look]
+        self._by_look.setdefault(look_key(name), member)
         member.name, self._names_for = name, ()  # the roster changed: rebuilt on next use
 
     def _history(self, member: Member, request: ev.HistoryRequest) -> list[Action]:
@@ -571,8 +582,8 @@ def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Act
         return _refusal(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
     found = room.find(name)
     if found is None or found.cid == cid:  # as drawn, case kept: "haI" (a capital i) beside "hal"
-        look = look_key(name)
-        found = next((m for m in room.members.values() if m.cid != cid and look_key(m.name) == look), found)
+        drawn = room.find_look(name)
+        found = drawn if drawn is not None and drawn.cid != cid else found
     if found and found.cid != cid:
         # "hаl" (a Cyrillic а) is refused because it reads as "hal": say so, or it looks free
         if found.name.casefold() != name.casefold():

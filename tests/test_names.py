@@ -218,3 +218,20 @@ def test_a_whisper_to_a_look_alike_spelling_reaches_the_one_person():
         alice.expect(ev.Direct, sender="bob", to="alice", text="psst")
         alice.close()
         bob.close()
+
+
+def test_a_look_alike_with_a_capital_follows_renames_and_leaves():
+    """The room finds a name as drawn through an index kept with joins, renames and leaves
+    (Room.find_look), not by drawing every member's name at each join."""
+    from lanchat.room import Room
+
+    room = Room()
+    room.handle(1, ev.Hello(name="ann"))
+    room.handle(1, ev.Nick(name="hal"))
+    (refused,) = room.handle(2, ev.Hello(name="haI"))  # a capital i: draws as the new name
+    assert refused.event.code == ev.E_NAME_TAKEN and "it looks like 'hal'" in refused.event.message
+    room.handle(3, ev.Hello(name="anI"))  # the old name's look is free again
+    assert room.members[3].name == "anI"
+    room.leave(1, "quit")
+    room.handle(2, ev.Hello(name="haI"))  # and the new one's once it left
+    assert room.members[2].name == "haI"
