@@ -244,7 +244,8 @@ class Session:
         """When a mute of ``minutes`` (0: until unmuted; None: no mute) ends, by our clock."""
         if minutes is None:
             return None
-        return self._now() + minutes * 60 if minutes > 0 else float("inf")
+        # 0: until unmuted; past a week (or below 0) another server's number: "muted", no end
+        return self._now() + minutes * 60 if 0 < minutes <= ev.MAX_MUTE_MINUTES else float("inf")
 
     def mute_ends_at(self) -> float | None:
         """When "muted until" must leave the status line (a screen wakes up for it); None: never."""

@@ -752,3 +752,8 @@ def test_the_status_line_says_until_when_we_are_muted_and_forgets_it_when_the_mu
     assert "muted until" in rd.status_text(view, 30), rd.status_text(view, 30)  # kept when narrow, before the count
     session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))  # a rejoin's welcome: not muted now
     assert "muted" not in status()
+    for minutes in (ev.MAX_WIRE_INT, -5):  # a hostile server's numbers: no end to show or to wake up for, no crash
+        session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), muted=minutes))
+        assert "│ muted │" in status() and session.mute_ends_at() is None
+    session.on_event(ev.Moderated(action="mute", by="ann", name="bob", minutes=ev.MAX_WIRE_INT, time=now[0]))
+    assert "│ muted │" in status() and session.mute_ends_at() is None
