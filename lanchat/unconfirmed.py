@@ -154,7 +154,7 @@ class HeldForTurn:
         if mode != "turn":
             lines = list(self.lines)
             self.lines.clear()
-            self.in_flight, self.released = None, lines
+            self.in_flight, self.released, self.requeued = None, lines, 0  # none waits again: all went
             return lines
         if not self.lines or not my_turn or self.in_flight is not None:
             return []

@@ -312,3 +312,20 @@ def test_held_lines_let_go_in_a_duplex_room_and_refused_once_it_is_turn_based_ag
     held.turn_moved()
     assert held.due("turn", my_turn=True) == [b]
     assert not held.refused(ev.Say(text="c"))  # an equal line, never let go from here
+
+
+def test_lines_refused_before_the_room_went_duplex_do_not_skew_where_later_refusals_wait():
+    """A line refused on our turn (it waits again, first), then the room made duplex (all let go)
+    and turn-based again, and a line typed since waits: the let-go lines the room refuses come
+    back before it, oldest first. The count of lines waiting again at the front outlived the
+    duplex switch, so the first went in after the newer line."""
+    held = HeldForTurn()
+    a, b, c = ev.Say(text="a"), ev.Say(text="b"), ev.Say(text="c")
+    held.hold(a)
+    held.hold(b)
+    (sent,) = held.due("turn", my_turn=True)
+    assert held.refused(sent)  # a waits again, first
+    assert held.due("duplex", my_turn=False) == [a, b]  # all let go
+    held.hold(c)  # typed once the room was turn-based again
+    assert held.refused(a) and held.refused(b)
+    assert list(held.lines) == [a, b, c]
