@@ -88,7 +88,7 @@ def split_host_port(text: str) -> tuple[str, int | None]:
         words = text.split()
         like = f"{words[-2]} {words[-1]}" if len(words) >= 2 and words[-1].isdecimal() else "192.168.1.20 3580"
         raise AddressProblem(f"{text!r} holds a space: the host and the port are two words, e.g. `lanchat connect {like}`")
-    if text.endswith("/") and "/" not in text.rstrip("/") and not text.startswith((".", "~")):
+    if text.endswith("/") and text.rstrip("/") and "/" not in text.rstrip("/") and not text.startswith((".", "~")):
         text = text.rstrip("/")  # 192.168.1.20:3580/ copied from a browser's address bar: no path there
     if "/" in text:  # no host name or address has one: a socket file's path
         raise AddressProblem(f"{text!r} is a path, not a host: a socket file is joined with `lanchat connect --unix {text}`")

@@ -66,6 +66,8 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         ("192.168.1.20:3580", None, 4000, "two different ports given"),
         ("http://192.168.1.20:3580", None, None, "looks like a web address"),
         ("  ", None, None, "the address is empty"),
+        ("/", None, None, "is a path, not a host"),  # the browser-bar rule made it empty: 127.0.0.1 silently
+        ("//", None, None, "is a path, not a host"),
         ("192.168.1.20:\u00b2", None, None, "is not a port number"),  # a digit to isdigit(), not to int()
         ("192.168.1.20", "\u00b2", None, "is not a port number"),
         ("192.168.1.20:" + "1" * 5000, None, None, "(5000 characters) after '192.168.1.20' is not a port number"),  # int() raised
