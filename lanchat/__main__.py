@@ -993,16 +993,18 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
 
 
-def _to_announce(listener) -> list[str]:  # noqa: ANN001
-    """The addresses a room listening on every address is announced at now (addresses_to_announce)."""
+def _to_announce(listener, found: list | None = None) -> list[str]:  # noqa: ANN001
+    """The addresses a room listening on every address is announced at now (addresses_to_announce;
+    ``found``: this machine's addresses as netinfo.every_address read them, if read already)."""
     import socket
 
     from .addresses import addresses_to_announce
     from .netinfo import every_address
 
     ipv6 = listener.family == socket.AF_INET6
+    found = every_address() if found is None else found
     # a link-local address is announced without its zone: each joiner has its own (discovery.browse)
-    return [a.address.partition("%")[0] for a in addresses_to_announce(every_address()) if ipv6 or a.version == 4]
+    return [a.address.partition("%")[0] for a in addresses_to_announce(found) if ipv6 or a.version == 4]
 
 
 def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, password: bool) -> list[str]:
@@ -1070,6 +1072,7 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
     address but loopback nothing is said: the same address may come back."""
     import socket
 
+    from .netinfo import every_address
     from .transport import reachable_addresses
 
     if listener.family == socket.AF_UNIX or listener.getsockname()[0] not in ("::", "0.0.0.0"):
@@ -1079,17 +1082,19 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
         offered = _others_reach(where, pin)
         announced = list(announcer.addresses) if announcer is not None else []
         while not stopped.wait(ADDRESS_POLL_SECONDS):
+            found = every_address()  # read once a tick, for both lists
             try:
-                current = reachable_addresses(listener)
-                now = _to_announce(listener) if announcer is not None else []
+                current = reachable_addresses(listener, found)
+                now = _to_announce(listener, found) if announcer is not None else []
             except OSError:  # the listener closed as the server stopped: nothing left to watch
                 return
-            again = bool(now) and now != announced
+            # as sets: the same addresses ranked anew (the default route moved to the cable) are no move
+            again = bool(now) and set(now) != set(announced)
             if again:
                 announced = now
                 announcer.move(now)
             others = _others_reach(current, pin)
-            news = bool(others) and others != offered
+            news = bool(others) and set(others) != set(offered)
             if news:
                 offered = others
             if log is not None and (news or again):

@@ -360,8 +360,9 @@ def peer_uid(sock: socket.socket) -> int | None:
     return uid
 
 
-def reachable_addresses(listener: socket.socket) -> list[str]:
-    """The addresses others can use to reach ``listener``, best first.
+def reachable_addresses(listener: socket.socket, found: list | None = None) -> list[str]:
+    """The addresses others can use to reach ``listener``, best first (``found``: this machine's
+    addresses as netinfo.every_address read them, if read already).
 
     The interface with the default route comes first, then other LAN interfaces, then VPNs and
     container or VM bridges (docker0, virbr0, vboxnet0 ...), loopback last
@@ -373,11 +374,12 @@ def reachable_addresses(listener: socket.socket) -> list[str]:
     host, port = listener.getsockname()[:2]
     if host not in ("::", "0.0.0.0"):
         return [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    from .addresses import addresses_to_offer, join_host_port
-    from .netinfo import local_addresses  # lazily: only `serve` needs it
+    from .addresses import addresses_to_offer, join_host_port, rank_addresses
+    from .netinfo import every_address  # lazily: only `serve` needs it
 
     ipv6 = listener.family == socket.AF_INET6
-    found = [a.address for a in addresses_to_offer(local_addresses()) if ipv6 or a.version == 4]
-    if "127.0.0.1" not in found:
-        found.append("127.0.0.1")
-    return [join_host_port(a, port) for a in found]
+    ranked = rank_addresses(every_address() if found is None else found)
+    offered = [a.address for a in addresses_to_offer(ranked) if ipv6 or a.version == 4]
+    if "127.0.0.1" not in offered:
+        offered.append("127.0.0.1")
+    return [join_host_port(a, port) for a in offered]

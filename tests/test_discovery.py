@@ -487,6 +487,58 @@ def test_the_address_watch_ends_quietly_when_the_listener_closes_under_it(monkey
     assert not watch.is_alive() and not crashes, crashes
 
 
+def test_the_same_addresses_ranked_anew_are_no_move_and_a_tick_reads_the_interfaces_once(monkeypatch):
+    """A cable plugged in beside the Wi-Fi moves the default route: the same addresses, ranked
+    the other way round. The watch took that for a move (lists compared in order): the room was
+    announced again (off the list for a moment) and the host told of a new address. Each tick
+    also read the interfaces twice (for the join lines and for the announcement)."""
+    import socket
+    import threading
+    import types
+
+    import lanchat.__main__ as cli
+    import lanchat.netinfo as netinfo
+    from lanchat.addresses import LocalAddress
+
+    reads: list[int] = []
+    route_on_wifi = [True]
+
+    def every_address() -> list[LocalAddress]:
+        reads.append(1)
+        wifi = route_on_wifi[0] = not route_on_wifi[0]  # the default route flips at every read
+        return [LocalAddress("wlan0", "192.168.1.5", default_route=wifi), LocalAddress("eth0", "10.0.0.5", default_route=not wifi),
+                LocalAddress("lo", "127.0.0.1")]  # fmt: skip
+
+    from helpers import wait_for
+
+    import lanchat.transport as transport
+
+    ticks: list[int] = []
+    reachable = transport.reachable_addresses
+
+    def counted(listener, *found):  # noqa: ANN001, ANN202
+        ticks.append(1)
+        return reachable(listener, *found)
+
+    monkeypatch.setattr(netinfo, "every_address", every_address)
+    monkeypatch.setattr(transport, "reachable_addresses", counted)
+    monkeypatch.setattr(cli, "ADDRESS_POLL_SECONDS", 0.01)
+    moves: list[object] = []
+    announcer = types.SimpleNamespace(addresses=["10.0.0.5", "192.168.1.5"], port=3580, move=moves.append)
+    logged: list[str] = []
+    stopped = threading.Event()
+    with socket.create_server(("0.0.0.0", 0)) as listener:
+        port = listener.getsockname()[1]
+        where = [f"192.168.1.5:{port}", f"10.0.0.5:{port}", f"127.0.0.1:{port}"]
+        watch = cli._follow_addresses(listener, where, stopped, announcer=announcer, log=logged.append, moved=moves.append)
+        wait_for(lambda: len(reads) >= 10, what="ten looks at the interfaces")
+        stopped.set()
+        watch.join(5)
+    assert not watch.is_alive()
+    assert not moves and not logged, (moves, logged)
+    assert len(reads) == len(ticks) >= 10  # one read of the interfaces a tick
+
+
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_a_headless_server_not_announced_logs_the_new_join_line_when_its_address_changes(lab, tls):
     ann, _bob = classroom(lab)
