@@ -251,7 +251,7 @@ class Announcer:
 
             zeroconf = _open_zeroconf()
             with self._lock:
-                if self._closed:
+                if self._closed or threading.current_thread() is not self._thread:  # closed, or moved meanwhile
                     zeroconf.close()
                     return
                 self._zeroconf = zeroconf
@@ -273,7 +273,8 @@ class Announcer:
             problem = str(exc)
         except Exception as exc:  # noqa: BLE001 - an announcement is a courtesy; the room works without it
             problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if self.on_done is not None and not self._closed:  # a problem caused by closing is no news
+        # a problem caused by closing is no news, nor one caused by a move (its own thread reports)
+        if self.on_done is not None and not self._closed and threading.current_thread() is self._thread:
             self.on_done(self.announced_as, problem)
 
     def move(self, addresses: list[str]) -> None:

@@ -672,3 +672,55 @@ def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_chec
     finally:
         for sock in pairs:
             sock.close()
+
+
+def test_a_move_during_the_announcements_registration_leaves_one_zeroconf_and_no_false_failure(monkeypatch):
+    """Two moves in a row (a link-local address, then DHCP's a moment later): a move while the
+    previous announcement was still opening zeroconf left that instance announcing the old
+    addresses for good (the new thread took its place unclosed), and one while it was
+    registering reported 'could not announce the room' before the real success."""
+    import threading
+
+    from helpers import wait_for
+
+    from lanchat import discovery
+
+    opened: list[FakeZeroconf] = []
+    let_open = threading.Event()
+
+    class FakeZeroconf:
+        def __init__(self) -> None:
+            self.closed = threading.Event()
+
+        def register_service(self, info, allow_name_change=False) -> None:  # noqa: ANN001, ARG002
+            if len(opened) == 2:  # the second registration is the one moved under: it waits to be closed
+                self.closed.wait(10)
+                raise RuntimeError("zeroconf closed")
+
+        def update_service(self, info) -> None:  # noqa: ANN001
+            pass
+
+        def close(self) -> None:
+            self.closed.set()
+
+    def open_zeroconf(addresses=None):  # noqa: ANN001, ANN202, ARG001
+        if not opened:
+            let_open.wait(10)  # the first is still opening when the first move comes
+        opened.append(FakeZeroconf())
+        return opened[-1]
+
+    monkeypatch.setattr(discovery, "_open_zeroconf", open_zeroconf)
+    said: list[tuple[object, object]] = []
+    announcer = discovery.Announcer(room="lab room", port=3580, addresses=["10.0.0.5"], host="lab", mode="duplex",
+                                    on_done=lambda name, problem: said.append((name, problem)))  # fmt: skip
+    announcer.start()
+    first_move = threading.Thread(target=announcer.move, args=(["fe80::5"],))
+    first_move.start()  # it waits for the first thread, still opening
+    let_open.set()
+    first_move.join(10)
+    wait_for(lambda: len(opened) == 2, what="the first move's registration")
+    announcer.move(["10.0.0.7"])  # while the first move's registration runs
+    wait_for(lambda: said, what="the announcement's report")
+    announcer.close()
+    assert len(opened) == 3 and all(z.closed.is_set() for z in opened), [z.closed.is_set() for z in opened]
+    assert said == [("lab room", None)], said
