@@ -39,7 +39,7 @@ from .session import FileCommand, Line, Local, MachineMoved, Outgoing, Quit, Ses
 from .stopsignals import StopSignals
 from .textsafe import visible
 from .tls import looks_like_tls
-from .transport import TransportError, left_behind, on_the_network, set_keepalive, set_receive_buffer
+from .transport import TransportError, left_behind, on_the_network, set_keepalive, set_receive_buffer, wake_pair
 from .unconfirmed import ECHOES, NEEDS_THE_TURN, TYPED_ONLY_REFUSALS, HeldForTurn, Unconfirmed
 
 READ_BYTES = 256 * 1024
@@ -397,9 +397,7 @@ class LocalNews:
 
     def __init__(self) -> None:
         self._items: queue.SimpleQueue = queue.SimpleQueue()
-        self._wake_read, self._wake_write = socket.socketpair()
-        self._wake_read.setblocking(False)
-        self._wake_write.setblocking(False)
+        self._wake_read, self._wake_write = wake_pair()
         self._lock = threading.Lock()
         self._closed = False
 
