@@ -400,3 +400,36 @@ def test_on_the_full_screen_lines_typed_together_offline_past_the_most_kept_all_
         server.stop()
         blip.close()
     assert "Traceback" not in bob.text
+
+
+def test_on_the_full_screen_lines_given_back_one_by_one_come_back_in_the_order_typed():
+    """Lines handed back to the input line one at a time (offline, a command between them so
+    each is its own run; files offered while offline) came back last first: 'two↵one↵three'.
+    They come back in the order typed, before what was typed after them."""
+    from helpers import TermProc
+    from test_reconnect import Blip, serve_tcp
+
+    from lanchat.client import MAX_QUEUED_WHILE_AWAY
+
+    server, port = serve_tcp("--mode", "turn", "--no-history")
+    blip = Blip(("127.0.0.1", port))
+    bob = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "bob", rows=24, cols=80)
+    try:
+        bob.expect(r"bob │ client")
+        bob.send("\x1b[200~\x1b[201~")  # an empty paste: this terminal marks pastes, so each Enter sends
+        blip.cut()
+        bob.wait_screen(lambda rows: rows[-1].startswith("[waiting for the server] "), what="offline")
+        bob.send("/send a.txt\r/send b.txt\rc")  # files wait for a connection: each given back alone
+        bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server] /send a.txt↵/send b.txt↵c", what="the files kept")
+        bob.send("\x7f" * len("/send a.txt\n/send b.txt\nc"))
+        bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server]", what="an empty line")
+        bob.send("".join(f"line {n}\r" for n in range(1, MAX_QUEUED_WHILE_AWAY + 1)))
+        bob.send("one\r/help\rtwo\rthree")  # the command parts them: one, then two, each alone
+        bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server] one↵two↵three", what="the lines kept")
+        bob.send("\x7f" * len("one\ntwo\nthree") + "/q\r")
+        assert bob.wait() == 0
+    finally:
+        bob.stop()
+        server.stop()
+        blip.close()
+    assert "Traceback" not in bob.text

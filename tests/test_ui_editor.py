@@ -187,3 +187,19 @@ def test_tab_after_send_completes_paths_and_a_name_at_the_start_gets_a_colon(tmp
     fresh.type("bo")
     fresh.key("tab", names=["bob", "ann"])
     assert fresh.text == "bob: "
+
+
+def test_lines_put_back_one_by_one_keep_the_order_typed_before_what_was_typed_after():
+    editor = LineEditor()
+    editor.type("three")  # typed after the lines submitted with it, not sent yet
+    end = editor.put_back("one")
+    end = editor.put_back("two", end)
+    assert editor.text == "one\ntwo\nthree" and editor.cursor == len(editor.text)
+    assert editor.put_back("again") == len("again")  # a new batch (0): in front of everything
+    assert editor.text == "again\none\ntwo\nthree"
+    empty = LineEditor()
+    empty.put_back("b", empty.put_back("a"))
+    assert empty.text == "a\nb"
+    changed = LineEditor(text="xyz")
+    changed.put_back("a", 2)  # the line changed since (no break at 2): in front
+    assert changed.text == "a\nxyz"

@@ -416,6 +416,18 @@ class LineEditor:
             self._cycle, self._cycle_index, self._cycle_start = matches, -1, start
             self._cycle_paths = site is not None
 
+    def put_back(self, kept: str, at: int = 0) -> int:
+        """Put lines that were not taken (offline, too many kept) back in the line, at ``at``:
+        the end of those put back before them from the same keys (0 for the first), so they
+        come back in the order typed and before what was typed after them. Returns where the
+        next ones go; the cursor goes to the end."""
+        if not 0 < at <= len(self.text) or self.text[at:][:1] not in ("", "\n"):
+            at = 0  # the first of a batch, or the line changed since: in front of everything
+        block = f"{self.text[:at]}\n{kept}" if at else kept
+        after = self.text[at:] if at else (f"\n{self.text}" if self.text else "")
+        self.set(len(block + after), block + after)
+        return len(block)
+
     def submit(self) -> str:
         """Enter: hand back the text, remember it for Up, and empty the line."""
         text = self.text

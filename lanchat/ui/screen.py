@@ -276,6 +276,7 @@ class CursesFrontend:
         self._last_draw = 0.0  # time.monotonic() of the last draw
         self._status_due: float | None = None  # when a held-back status change must be drawn
         self._last_message: str | None = None  # the last chat line sent, until the server answers
+        self._put_back_end = 0  # where the next line given back goes in the input line (editor.put_back)
         self.closed = False
         self._pairs: dict[tuple[int, int], int] = {}
         self._attrs: dict[render.Style, int] = {}
@@ -478,6 +479,7 @@ class CursesFrontend:
         Only a terminal without the markers gets the old guess (an Enter with more text behind
         it in the same read is a paste), and never around a command (a line starting with /)."""
         submitted: list[str] = []
+        self._put_back_end = 0  # lines these keys submitted and not taken go back in front
         index = 0
         while index < len(keys):
             key = keys[index]
@@ -663,10 +665,8 @@ class CursesFrontend:
                     self.view.editor.type(self._last_message)
                     line = replace(line, text=f"{line.text}; what you typed is kept")
                 self._last_message = None
-            if line.give_back is not None:  # kept: before what was typed after it (the rest of a paste)
-                editor = self.view.editor
-                kept = f"{line.give_back}\n{editor.text}" if editor.text else line.give_back
-                editor.set(len(kept), kept)
+            if line.give_back is not None:  # kept: in the order typed, before what was typed after it
+                self._put_back_end = self.view.editor.put_back(line.give_back, self._put_back_end)
                 line = replace(line, text=f"{line.text}; what you typed is kept")
             if line.code == TURN_CHANGED and not self.session.my_turn:
                 continue  # whose turn it is shows in the status line and the prompt
