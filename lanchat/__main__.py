@@ -803,6 +803,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .room import resume_token
     from .server import Server
 
+    owners, owner_names = store.owners_and_names() if store else (None, [])
     room = Room(
         resume_tokens=resume_token,
         operators=args.operator,
@@ -814,11 +815,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         bans=store.bans() if store else (),  # bans survive a restart (PROTOCOL.md, Moderation)
         mutes=store.mutes(_time.time()) if store else (),  # and so do mutes, less the time the server was down
         turn_timeout=args.turn_timeout,
-        gate=Gate(
-            clock=_time.time, owners=store.owners() if store else None, password=room_password, binding=binding,
-            # look-alikes of them too (the rows owners() left out are counted once)
-            owner_names=[name for name, _key in store.owner_names(counted=False)] if store else (),
-        ),
+        gate=Gate(clock=_time.time, owners=owners, owner_names=owner_names, password=room_password, binding=binding),
         address_groups=_address_groups(),
     )
     log = _headless_log if args.headless else None

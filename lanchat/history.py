@@ -394,17 +394,22 @@ class _NameOwners:
         rows = self._read("SELECT key, public_key FROM owners ORDER BY since")  # oldest first: Gate.claim
         return {row[0]: row[1] for row in self._usable(rows, rows_ok.owner_ok)}
 
-    def owner_names(self, *, counted: bool = True) -> list[tuple[str, bytes]]:
-        """(name as claimed, public key) for every owned name, by name. ``counted``: rows left out
-        are added to ``skipped`` (False: the same rows were counted already, by ``owners``)."""
+    def owner_names(self) -> list[tuple[str, bytes]]:
+        """(name as claimed, public key) for every owned name, by name; rows left out are counted."""
         if not self._has_owners():
             return []
         rows = self._read("SELECT name, public_key FROM owners ORDER BY name")
-        skipped = self.skipped
-        kept = [(row[0], row[1]) for row in self._usable(rows, rows_ok.owner_ok)]
-        if not counted:
-            self.skipped = skipped
-        return kept
+        return [(row[0], row[1]) for row in self._usable(rows, rows_ok.owner_ok)]
+
+    def owners_and_names(self) -> tuple[dict[str, bytes], list[str]]:
+        """``owners()`` and the owned names as claimed, by name (Gate(owner_names=...)), from one
+        read of the table (serve's start); a row left out is counted once, as ``owners`` counts."""
+        self._settle()
+        if not self._has_owners():
+            return {}, []
+        rows = self._read("SELECT key, public_key, name FROM owners ORDER BY since")  # oldest first: Gate.claim
+        owned = {row[0]: row[1] for row in self._usable(rows, lambda row: rows_ok.owner_ok(row[:2]))}
+        return owned, sorted(row[2] for row in rows if rows_ok.owner_ok((row[2], row[1])))
 
     def claim(self, name: str, owner: bytes | None, *, time: float = 0.0) -> bool:
         """Store that ``owner`` owns ``name`` (None: release it). True if something changed."""

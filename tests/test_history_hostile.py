@@ -121,6 +121,49 @@ def test_a_file_re_keyed_on_opening_keeps_rows_that_are_no_names_and_starts(tmp_
         stop_all(zed, server)
 
 
+def test_serve_reads_the_owners_once_and_counts_a_row_left_out_once(tmp_path):
+    """serve read the owners table twice at start (the keys, then the names as claimed) and had
+    to take the second read's count back. One read now gives both, and the count is unchanged:
+    a row whose key cannot be used is left out once; one whose name alone cannot be is kept as
+    an owner (its look-alikes are not guarded) and not counted, as before."""
+    import sys
+
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    store.claim("zed", b"z" * 32, time=3.0)
+    store.claim("amy", b"a" * 32, time=2.0)
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO owners (key, name, public_key, since) VALUES ('bad', 'bad', 'not a key', 1.0)")
+    conn.execute("INSERT INTO owners (key, name, public_key, since) VALUES ('y', ?, ?, 4.0)", (b"\xff", b"k" * 32))
+    conn.commit()
+    conn.close()
+    store = HistoryStore(db)
+    assert store.owners_and_names() == ({"amy": b"a" * 32, "zed": b"z" * 32, "y": b"k" * 32}, ["amy", "zed"])
+    assert list(store.owners_and_names()[0]) == ["amy", "zed", "y"] and store.skipped == 2  # oldest first; 1 a read
+    store.close()
+    traced = (  # the real serve, every statement that reads the owners table said on stderr
+        "import sys, lanchat.history as history\n"
+        "opened = history.HistoryStore.__init__\n"
+        "def traced(self, *args, **kwargs):\n"
+        "    opened(self, *args, **kwargs)\n"
+        "    say = lambda sql: print('OWNERS-READ', file=sys.stderr) if 'FROM owners' in sql else None\n"
+        "    self.db.set_trace_callback(say)\n"
+        "history.HistoryStore.__init__ = traced\n"
+        "from lanchat.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db),
+                  program=[sys.executable, "-c", traced])  # fmt: skip
+    try:
+        server.expect(r"history: left out 1 entry of .*: not as lanchat writes them")
+        server.expect(r"listening on port \d+")
+    finally:
+        stop_all(server)
+    assert server.output.count("OWNERS-READ") == 1, server.output
+    assert "Traceback" not in server.output, server.output
+
+
 def test_names_list_says_how_many_owner_rows_it_left_out(tmp_path):
     """`lanchat names list` showed the good owners and silently dropped the others: the host,
     looking for a student's name, could not tell it was in the file but unreadable."""
