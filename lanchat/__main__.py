@@ -1007,14 +1007,16 @@ def _to_announce(listener, found: list | None = None) -> list[str]:  # noqa: ANN
 def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, password: bool) -> list[str]:
     """`serve`'s first lines for a TCP room: how to join it at each address of ``where``
     (transport.reachable_addresses), and with nc (a text participant, PROTOCOL.md; nc cannot speak TLS)."""
+    from .addresses import split_host_port
+
     lines = [f"lanchat: {mode_text} chat listening on port {port}; join with:"]
     for address in where:
-        host, _, port_text = address.rpartition(":")
-        lines.append(f"  python -m lanchat connect {host.strip('[]')} {port_text}{pin}")
+        host, port_of = split_host_port(address)
+        lines.append(f"  python -m lanchat connect {host} {port_of}{pin}")
     if where and not pin:
-        host, _, port_text = where[0].rpartition(":")
+        host, port_of = split_host_port(where[0])
         then = "your name and the password, which nc sends unencrypted" if password else "your name"
-        lines.append(f"  or type in any terminal: nc {host.strip('[]')} {port_text} (then Enter, and {then})")
+        lines.append(f"  or type in any terminal: nc {host} {port_of} (then Enter, and {then})")
     return lines
 
 
@@ -1024,14 +1026,15 @@ def _others_reach(where: list[str], pin: str = "") -> list[str]:
     import contextlib
     import ipaddress
 
+    from .addresses import split_host_port
+
     commands = []
     for address in where:
-        host, _, port_text = address.rpartition(":")
-        host = host.strip("[]")
+        host, port = split_host_port(address)
         with contextlib.suppress(ValueError):  # (reachable_addresses gives addresses, never names)
             if ipaddress.ip_address(host.partition("%")[0]).is_loopback:
                 continue
-        commands.append(f"lanchat connect {host} {port_text}{pin}")
+        commands.append(f"lanchat connect {host} {port}{pin}")
     return commands
 
 
@@ -1039,10 +1042,11 @@ def _tell_the_host(news, rest: list[str], mode_text: str, pin: str, *, tls: bool
     """What the host's screen is handed when this machine's addresses change (``where``, as
     reachable_addresses says them): the status line's address, /address's lines (the join lines
     of the banner written afresh, then ``rest`` as they were) and the notice to read out."""
+    from .addresses import split_host_port
     from .session import MachineMoved
 
     def moved(where: list[str]) -> None:
-        port = int(where[0].rpartition(":")[2])
+        port = split_host_port(where[0])[1] or 0  # (reachable_addresses always says the port)
         commands = " or ".join(f"`{command}`" for command in _others_reach(where, pin))
         news.post(MachineMoved(
             where=where[0] + (" (TLS)" if tls else ""),

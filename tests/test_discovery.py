@@ -460,6 +460,42 @@ def test_the_join_commands_said_when_the_address_changes_leave_out_loopback_and_
     ]
 
 
+def test_the_join_lines_read_each_address_with_the_one_parser_brackets_and_zones_kept_whole():
+    """The banner, the join commands said on a move and the host's new join lines take each
+    host:port apart with addresses.split_host_port: '[::1]:3580' is host ::1, a link-local
+    '[fe80::1%eth0]:3580' keeps its zone, and the port is the one after the brackets."""
+    from lanchat.__main__ import _join_banner, _others_reach, _tell_the_host
+
+    where = ["[fe80::1%eth0]:3580", f"{MOVED}:3580", "[::1]:3580", "127.0.0.1:3580"]
+    assert _join_banner(where, "turn-based", 3580, "", password=False) == [
+        "lanchat: turn-based chat listening on port 3580; join with:",
+        "  python -m lanchat connect fe80::1%eth0 3580",
+        f"  python -m lanchat connect {MOVED} 3580",
+        "  python -m lanchat connect ::1 3580",
+        "  python -m lanchat connect 127.0.0.1 3580",
+        "  or type in any terminal: nc fe80::1%eth0 3580 (then Enter, and your name)",
+    ]
+    assert _others_reach(where) == ["lanchat connect fe80::1%eth0 3580", f"lanchat connect {MOVED} 3580"]
+
+    class News:
+        posted: list = []
+
+        def post(self, item: object) -> None:
+            self.posted.append(item)
+
+    news = News()
+    _tell_the_host(news, ["  rest"], "full-duplex", " --fingerprint SHA256:x", tls=True, password=False)(["[fd00::5]:41000", "[::1]:41000"])
+    (move,) = news.posted
+    assert move.where == "[fd00::5]:41000 (TLS)"
+    assert move.join_lines == (
+        "lanchat: full-duplex chat listening on port 41000; join with:",
+        "  python -m lanchat connect fd00::5 41000 --fingerprint SHA256:x",
+        "  python -m lanchat connect ::1 41000 --fingerprint SHA256:x",
+        "  rest",
+    )
+    assert move.notice == "this machine's address changed: others join with `lanchat connect fd00::5 41000 --fingerprint SHA256:x`"
+
+
 def test_the_address_watch_ends_quietly_when_the_listener_closes_under_it(monkeypatch):
     """The server closes its listener as it stops, and the watch may be mid-poll then: it
     ended with a traceback from its thread (onto the host's terminal), instead of quietly."""
