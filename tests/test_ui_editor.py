@@ -203,3 +203,25 @@ def test_lines_put_back_one_by_one_keep_the_order_typed_before_what_was_typed_af
     changed = LineEditor(text="xyz")
     changed.put_back("a", 2)  # the line changed since (no break at 2): in front
     assert changed.text == "a\nxyz"
+
+
+def test_tab_after_send_finds_the_path_once(monkeypatch):
+    """One Tab after /send read the line for the path three times (the editor, the matches, the
+    filling-in); once now, and the path is still filled in, quoted."""
+    calls = []
+    found = ed.send_path_at
+
+    def counted(cursor: int, text: str) -> tuple[int, str] | None:
+        calls.append(text)
+        return found(cursor, text)
+
+    monkeypatch.setattr(ed, "send_path_at", counted)
+    editor = LineEditor()
+    editor.type('/send "week 3/sl')
+    editor.key("tab", paths=lambda partial: ["week 3/slides.pdf"] if "week 3/slides.pdf".startswith(partial) else [])
+    assert editor.text == "/send 'week 3/slides.pdf' "
+    assert len(calls) == 1
+    several = LineEditor()
+    several.type("/send n")
+    several.key("tab", paths=lambda partial: ["notes.txt", "notebooks/"])
+    assert several.text == "/send note" and len(calls) == 2 and several.last_matches == ["notebooks/", "notes.txt"]

@@ -228,15 +228,23 @@ def completions(
     """What the word before the cursor could become: commands at the start of the line, a
     path after /send (from ``paths``, which the screen lists from the disk), otherwise the
     names of people here. Returns the word's start and the sorted matches."""
+    start, matches, _site = _candidates(cursor, text, names, commands, paths)
+    return start, matches
+
+
+def _candidates(
+    cursor: int, text: str, names: Iterable[str], commands: Iterable[str], paths: PathLister | None
+) -> tuple[int, list[str], tuple[int, str] | None]:
+    """``completions``, and the path site after /send (send_path_at; None: a word), found once."""
     if paths is not None and (site := send_path_at(cursor, text)) is not None:
         start, partial = site
-        return start, sorted(paths(partial))
+        return start, sorted(paths(partial)), site
     start, partial = word_at(cursor, text)
     at_line_start = not text[:start].strip()
     pool = commands if (at_line_start and partial.startswith("/")) else names
     key = partial.casefold()
     matches = sorted({c for c in pool if c.casefold().startswith(key)}, key=str.casefold)
-    return start, matches
+    return start, matches, None
 
 
 def complete(
@@ -246,11 +254,17 @@ def complete(
     gets ``": "``, as IRC clients address someone; a folder gets nothing, to go on into it;
     a path with a space goes in quotes); several extend the word to their longest shared
     prefix. Returns the new (cursor, text) and every match."""
-    start, matches = completions(cursor, text, names, commands, paths)
+    start, matches, site = _candidates(cursor, text, names, commands, paths)
+    return (*_filled(cursor, text, names, start, matches, site), matches)
+
+
+def _filled(
+    cursor: int, text: str, names: Iterable[str], start: int, matches: list[str], site: tuple[int, str] | None
+) -> Edit:
+    """The line with ``matches`` (of the word or path from ``start``) filled in, as ``complete`` says."""
     if not matches:
-        return cursor, text, matches
+        return cursor, text
     cursor = _clamp(cursor, text)
-    site = send_path_at(cursor, text) if paths is not None else None
     if len(matches) == 1:
         filled = as_typed(matches[0], text[:start], names, path=site is not None)
     else:
@@ -258,8 +272,7 @@ def complete(
         typed = site[1] if site is not None else text[start:cursor]
         keep = len(shared) < len(typed) or (site is not None and shared == typed)
         filled = text[start:cursor] if keep else (path_as_typed(shared) if site is not None else shared)
-    new_text = text[:start] + filled + text[cursor:]
-    return start + len(filled), new_text, matches
+    return start + len(filled), text[:start] + filled + text[cursor:]
 
 
 def as_typed(word: str, before: str, names: Iterable[str], *, path: bool = False) -> str:
@@ -407,9 +420,8 @@ class LineEditor:
             self.cursor = start + len(choice)
             return
         before = self.text
-        site = send_path_at(self.cursor, self.text) if paths is not None else None
-        start = site[0] if site is not None else word_at(self.cursor, self.text)[0]
-        cursor, text, matches = complete(self.cursor, self.text, names, commands, paths)
+        start, matches, site = _candidates(self.cursor, self.text, names, commands, paths)
+        cursor, text = _filled(self.cursor, self.text, names, start, matches, site)
         self.set(cursor, text)
         self.last_matches = matches if len(matches) > 1 else []
         if len(matches) > 1 and text == before:
