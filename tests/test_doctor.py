@@ -4,6 +4,7 @@ port, a server that answers, something that is not lanchat, a blocked port and n
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -366,6 +367,71 @@ def test_discovery_locale_terminal_and_data_folder_judged(tmp_path):
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
         assert judge_data_folder(locked / "lanchat").status == "fail"
+
+
+def answer_once_both_are_in(first: socket.socket, second: socket.socket) -> None:
+    """Two lanchat-like listeners that say 'hello first' (as a server does to ``who``) only once a
+    connection came to each: probes made one after the other would wait in vain on the first."""
+    import selectors
+
+    from lanchat import events as ev
+    from lanchat.protocol import encode
+
+    conns = []
+    with selectors.DefaultSelector() as selector:
+        for listener in (first, second):
+            selector.register(listener, selectors.EVENT_READ)
+        while len(conns) < 2 and (ready := selector.select(10)):
+            for key, _mask in ready:
+                conns.append(key.fileobj.accept()[0])  # type: ignore[union-attr]
+                selector.unregister(key.fileobj)
+    for conn in conns:
+        with conn:
+            conn.settimeout(5)
+            conn.sendall(encode(ev.Error(code=ev.E_HELLO_FIRST, message="say hello first")))
+            with contextlib.suppress(OSError):
+                while conn.recv(4096):  # its bye, then it closes
+                    pass
+
+
+def test_probe_rooms_asks_every_room_seen_at_once_but_not_one_asked_already_nor_past_the_limit():
+    """`doctor --wait` asks each room the browse found (discovery.RoomInfo, here on loopback: no
+    multicast) whether lanchat answers at its announced place: a real server, a closed port, and
+    two that answer only when both are asked at once; a room already asked keeps its answer and
+    is not connected to, and rooms past ``limit`` are not asked."""
+    from helpers import running_server
+
+    from lanchat.doctor import probe_rooms
+
+    def room(name: str, port: int) -> RoomInfo:
+        return RoomInfo(name=name, host="", addresses=("127.0.0.1",), port=port)
+
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(4)]
+    waiting_a, waiting_b, asked_before, past_limit = listeners
+    ports = [listener.getsockname()[1] for listener in listeners]
+    answering = threading.Thread(target=answer_once_both_are_in, args=(waiting_a, waiting_b), daemon=True)
+    answering.start()
+    try:
+        with running_server() as (_server, endpoint):
+            rooms = [room("real", endpoint.port), room("gone", free_port()), room("known", ports[2]),
+                     room("a", ports[0]), room("b", ports[1]), room("ninth", ports[3])]  # fmt: skip
+            known = {rooms[2].where: ("lanchat", "asked before")}
+            answers = probe_rooms(rooms, known, limit=5)
+        answering.join(10)
+        for unasked in (asked_before, past_limit):
+            unasked.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                unasked.accept()  # nobody came
+    finally:
+        for listener in listeners:
+            listener.close()
+    assert answers == {
+        rooms[0].where: ("lanchat", "a lanchat server answered"),
+        rooms[1].where: ("refused", "connection refused"),
+        rooms[2].where: ("lanchat", "asked before"),
+        rooms[3].where: ("lanchat", "a lanchat server answered"),
+        rooms[4].where: ("lanchat", "a lanchat server answered"),
+    }
 
 
 def test_data_folder_free_space_in_the_one_size_convention(tmp_path):
