@@ -131,8 +131,11 @@ def write_out(stream: TextIO, text: str, stops: StopSignals | None) -> bool:
         return True
     stream.flush()  # what was written through the stream before goes first (normally nothing)
     data = memoryview(text.encode(getattr(stream, "encoding", None) or "utf-8", "replace"))
+    poller = select.poll()  # one for the whole write, however many pieces
+    poller.register(fd, select.POLLOUT)
+    poller.register(stops.fileno(), select.POLLIN)
     while data:
-        if not _room_to_write(fd, stops):
+        if not _room_to_write(poller, fd, stops):
             with contextlib.suppress(OSError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
             return False
@@ -144,14 +147,13 @@ def write_out(stream: TextIO, text: str, stops: StopSignals | None) -> bool:
     return True
 
 
-def _room_to_write(fd: int, stops: StopSignals) -> bool:
-    """Wait until ``fd`` can take a piece; False (at once) when a stop signal is unanswered."""
-    poller = select.poll()
-    poller.register(fd, select.POLLOUT)
-    poller.register(stops.fileno(), select.POLLIN)
+def _room_to_write(poller: select.poll, fd: int, stops: StopSignals) -> bool:
+    """Wait until ``fd`` can take a piece; False (at once) when a stop signal is unanswered.
+    ``poller`` watches ``fd`` and the wake socket, which is read only when a signal came."""
     while True:
-        stops.take()
         ready = dict(poller.poll(0 if stops.insisting else None))
+        if ready.get(stops.fileno(), 0):
+            stops.take()  # (counted there: still the loop's to answer)
         if ready.get(fd, 0):  # room, or an error (POLLERR, POLLHUP) that the write will raise
             return True
         if stops.insisting:

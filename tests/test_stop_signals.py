@@ -220,6 +220,36 @@ def test_a_wait_outside_the_loop_is_interrupted_once_and_an_unanswered_signal_sk
     assert not stops.insisting
 
 
+def test_a_long_write_makes_one_poll_and_reads_the_wake_socket_only_when_a_signal_came(stops, monkeypatch):
+    """write_out writes in WRITE_PIECE pieces; it built a poll object and read the wake socket
+    for each (eight of each for 4 KB): one poll object a write now, the socket read only when
+    poll says a signal came, and the text arrives whole all the same."""
+    import lanchat.stopsignals as stopsignals
+
+    made, taken = [], []
+    poll, take = select.poll, stops.take
+    monkeypatch.setattr(stopsignals.select, "poll", lambda: made.append(1) or poll())
+    monkeypatch.setattr(stops, "take", lambda: taken.append(1) or take())
+    text = "".join(f"line {n:04}\n" for n in range(400))  # 4,000 bytes: eight pieces
+    assert len(text) > 7 * stopsignals.WRITE_PIECE
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w", encoding="utf-8")
+    try:
+        assert stopsignals.write_out(stream, text, stops)
+        assert os.read(read_end, 65536) == text.encode()
+        assert (len(made), len(taken)) == (1, 0)
+        before = signal.signal(signal.SIGUSR1, lambda *_: None)  # a Python handler: the wake socket hears it
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)  # a signal that is no stop: read off, nothing given up
+            assert stopsignals.write_out(stream, text, stops) and os.read(read_end, 65536) == text.encode()
+        finally:
+            signal.signal(signal.SIGUSR1, before)
+        assert (len(made), len(taken)) == (2, 1) and stops.heard == []
+    finally:
+        stream.close()
+        os.close(read_end)
+
+
 def test_a_write_to_a_full_pipe_waits_for_its_reader_until_a_signal_insists(stops):
     """write_out: a reader that is slow is waited for; one that stopped reading is given up on
     when a stop signal comes that nothing answered, and the stream then goes to /dev/null."""
