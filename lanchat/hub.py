@@ -389,7 +389,7 @@ class Hub:
             # After the answers to the frames before the broken one (with history, held for
             # this pass's commit), and last: nothing follows a fatal error (PROTOCOL.md 4).
             self.perform([Broadcast(to=(cid,), frame=fatal_reply(broken))])
-            peer.closing = True
+            self._mark_closing(peer)
             self.deadlines.forget(cid)
             return
         # Every read comes here: dict lookups first, a call only for a deadline to set or end.
@@ -583,10 +583,18 @@ class Hub:
 
     def _closing(self, peer: Peer) -> None:
         """Close ``peer`` once what is queued for it is out."""
-        peer.closing = True
+        self._mark_closing(peer)
         queue = self.outbox.queues.get(peer.cid)
         if queue is not None:
             self.outbox.dirty.add(queue)
+
+    def _mark_closing(self, peer: Peer) -> None:
+        """``peer`` is closed once what is queued for it is out; its queue knows, so a broadcast
+        sent to it at once (``_send_broadcast``) still ends in ``_flushed_closing``."""
+        peer.closing = True
+        queue = self.outbox.queues.get(peer.cid)
+        if queue is not None:
+            queue.closing = True
 
     def _over_limit(self, cid: int) -> None:
         """A reader that stops reading must not stall the room or eat the server's memory."""
@@ -595,7 +603,7 @@ class Hub:
             return
         self.log(f"{self.who(cid)}: not reading ({self.outbox.queues[cid].out_bytes} bytes queued); dropping")
         self.outbox.discard(cid)
-        peer.closing = True
+        self._mark_closing(peer)
         note = ev.Error(code=ev.E_TOO_SLOW, message="you were dropped: not reading fast enough", fatal=True)
         self._send(peer, note)
         self._sealed.add(cid)
@@ -629,6 +637,9 @@ class Hub:
         write interest follows what is left (or a download: writable means "top it up")."""
         self._commit_pass()
         outbox = self.outbox
+        broadcast = outbox.take_broadcast()
+        if broadcast is not None:
+            self._send_broadcast(*broadcast, writers)
         outbox.release_notices()
         write = outbox.flush
         peers = self.peers
@@ -657,6 +668,32 @@ class Hub:
                     writer.set_writing(writing)
             if outbox.pending_frames:  # a slow reader dropped while flushing is announced to the rest
                 outbox.materialize()
+
+    def _send_broadcast(self, data: bytes, targets: tuple[Queue, ...], writers: Mapping[int, Writer]) -> None:
+        """A chat message's hot path: ``data`` written at once to every recipient with nothing
+        waiting, each send right after the last; a recipient with a queue, or whose socket took
+        less, keeps it (or the rest) queued behind what waits, for the loop below."""
+        size = len(data)
+        keep = self.outbox.keep
+        broken: list[int] = []
+        for queue in targets:
+            writer = None if queue.out else writers.get(queue.cid)
+            if writer is None:
+                keep(queue, data)
+                continue
+            try:
+                sent = writer.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                broken.append(queue.cid)
+                continue
+            if sent != size:
+                keep(queue, data, sent)
+            elif queue.closing:
+                self.outbox.dirty.add(queue)  # its close follows in the loop (_flushed_closing)
+        for cid in broken:
+            self.close(cid)
 
     def _commit_pass(self) -> None:
         """Store this pass's messages, then perform what waited for that. A message that could
@@ -818,4 +855,4 @@ class Hub:
         notice = ev.Shutdown(reason=reason, final=final)
         for peer in list(self.peers.values()):
             self._send(peer, notice)
-            peer.closing = True
+            self._mark_closing(peer)

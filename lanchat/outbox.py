@@ -7,9 +7,11 @@ function that takes as many bytes as they like. The rules kept here, each in one
 * one ``send()`` per connection per pass: what is queued is joined (up to FLUSH_BYTES) and
   written at once;
 * a broadcast is encoded once and costs nothing per recipient until the flush: the frames of
-  one pass wait in ``pending_frames`` and are joined once and appended once per recipient
-  (``materialize``); anything else queued first materializes them, so every queue keeps the
-  order things happened in;
+  one pass wait in ``pending_frames`` and are joined once; at the flush the hub writes them at
+  once to each recipient with nothing waiting (``take_broadcast``, a chat message's hot path)
+  and the rest get them appended behind what waits (``keep``); anything else queued first
+  appends them to every recipient's queue (``materialize``), so every queue keeps the order
+  things happened in;
 * join and leave notices in a big room wait up to NOTICE_DELAY_SECONDS to go out together;
 * a frame cut short by a partial send keeps its unsent tail at the head of the queue, and
   ``discard`` never drops it (half a frame would garble every byte after it);
@@ -36,7 +38,7 @@ NOTICE_DELAY_SECONDS = 0.05
 class Queue:
     """One connection's frames waiting to be written; ``out[0]`` may be a frame's unsent tail."""
 
-    __slots__ = ("cid", "out", "out_bytes", "head_partial", "render")
+    __slots__ = ("cid", "out", "out_bytes", "head_partial", "render", "closing")
 
     def __init__(self, cid: int) -> None:
         self.cid = cid
@@ -46,6 +48,7 @@ class Queue:
         # A text participant's (textline.py): frames -> the lines they read. None for lanchat
         # clients, whose frames go out as they are.
         self.render: Callable[[bytes], bytes] | None = None
+        self.closing = False  # the hub closes it once all is out (hub.Hub._mark_closing)
 
     def __repr__(self) -> str:
         return f"Queue(cid={self.cid}, frames={len(self.out)}, bytes={self.out_bytes})"
@@ -190,19 +193,53 @@ class Outbox:
             queue.out.append(data)
             queue.out_bytes += size
         if self._fanout_text:
-            for queue in self._fanout_text:
-                if queue.render is None:
-                    continue
-                lines = queue.render(data)
-                if lines:
-                    queue.out.append(lines)
-                    queue.out_bytes += len(lines)
+            self._queue_rendered(data)
             targets = targets + self._fanout_text
         if self._pending_urgent:
             self.dirty.update(targets)
         else:
             self._noticed.update(targets)  # flushed at notice_deadline, or with anything sooner
         self._pending_urgent = False
+
+    def take_broadcast(self) -> tuple[bytes, tuple[Queue, ...]] | None:
+        """This pass's broadcast frames, joined once, and the lanchat clients they are for, if
+        any of them is more than a notice: the hub sends them at once to each recipient whose
+        queue is empty (``Hub.flush``) and hands the rest to ``keep``. None: nothing pending, or
+        only notices, which were queued the usual way (they wait for ``notice_deadline``).
+        Text participants get their lines queued here, as ``materialize`` does."""
+        frames = self.pending_frames
+        if not frames:
+            return None
+        if not self._pending_urgent:
+            self.materialize()
+            return None
+        self.pending_frames = []
+        self._pending_urgent = False
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        if self._fanout_text:
+            self._queue_rendered(data)
+            self.dirty.update(self._fanout_text)
+        return data, self._fanout_targets
+
+    def keep(self, queue: Queue, data: bytes, sent: int = 0) -> None:
+        """``data`` goes to ``queue`` after what it holds, less the ``sent`` bytes already written
+        (``take_broadcast``): the rest waits for the next write, the limit checked then."""
+        if sent:  # only ever sent to an empty queue: what is left is its head
+            data = data[sent:]
+            queue.head_partial = True
+        queue.out.append(data)
+        queue.out_bytes += len(data)
+        self.dirty.add(queue)
+
+    def _queue_rendered(self, data: bytes) -> None:
+        """The text participants' lines of broadcast ``data``, each made once, queued."""
+        for queue in self._fanout_text:
+            if queue.render is None:
+                continue
+            lines = queue.render(data)
+            if lines:
+                queue.out.append(lines)
+                queue.out_bytes += len(lines)
 
     def discard(self, cid: int) -> None:
         """Forget what is queued for ``cid``, except the tail of a frame already begun:

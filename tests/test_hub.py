@@ -186,7 +186,8 @@ class Lab:
             queue = self.hub.outbox.queues.get(socket.cid)
             if socket.writing and socket.reading and queue is not None:
                 self.hub.outbox.dirty.add(queue)
-        self.hub.pacer.top_up()
+        if self.hub.files.downloads:  # as server.py: the pacer has nothing to do without a download
+            self.hub.pacer.top_up()
         self.hub.flush(self.writers)
 
 
@@ -201,9 +202,15 @@ class Socket:
         self.writing = False
         self.finished = False
 
+    take: int | None = None  # at most this many bytes a send (a full kernel buffer's edge)
+    broken: OSError | None = None  # what every send raises (a reset connection)
+
     def send(self, data: bytes) -> int:
+        if self.broken is not None:
+            raise self.broken
         if not self.reading:
             raise BlockingIOError
+        data = data[: self.take] if self.take is not None else data
         self.lab.journal.append(f"write to {self.cid}")
         self.lab.wire.setdefault(self.cid, bytearray()).extend(data)
         return len(data)
@@ -724,3 +731,64 @@ def test_a_member_closed_by_a_deadline_hears_what_was_held_for_it_first_and_noth
     heard = bob.hears()
     assert [type(e).__name__ for e in heard] == ["Message", "Error"], heard
     assert heard[-1].code == ev.E_DEADLINE and heard[-1].fatal
+
+
+# ------------------------------------------------------------- a message's short path
+# Hub._send_broadcast: a chat message is written at once to every recipient with nothing
+# waiting, one send each, back to back; anyone else gets it queued behind what waits.
+
+
+def test_a_message_to_the_room_is_one_write_to_each_and_arrives_whole():
+    lab = Lab()
+    people = [lab.join(name) for name in ("ann", "bob", "cyd")]
+    for person in people:
+        person.hears()
+    lab.journal.clear()
+    people[0].says(ev.Say(text="one"))
+    lab.flush()
+    assert sorted(lab.journal) == sorted(f"write to {p.cid}" for p in people)
+    for person in people:
+        assert [e.text for e in person.hears() if isinstance(e, ev.Message)] == ["one"]
+
+
+def test_a_socket_that_takes_part_of_a_message_gets_the_rest_next_and_whole_in_order():
+    lab = Lab()
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears(), bob.hears()
+    lab.writers[bob.cid].take = 7  # the message's frame is longer: 7 bytes go, the rest waits
+    ann.says(ev.Say(text="first of two"))
+    lab.flush()
+    assert lab.writers[bob.cid].writing  # the loop is to say when bob can take more
+    ann.says(ev.Say(text="second"))  # queued behind the rest of the first, not sent before it
+    lab.writers[bob.cid].take = None
+    assert [e.text for e in bob.hears() if isinstance(e, ev.Message)] == ["first of two", "second"]
+    assert not lab.writers[bob.cid].writing
+    assert [e.text for e in ann.hears() if isinstance(e, ev.Message)] == ["first of two", "second"]
+
+
+def test_a_socket_that_takes_nothing_keeps_the_message_queued_for_later_in_order():
+    lab = Lab()
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears(), bob.hears()
+    lab.writers[bob.cid].reading = False  # would block
+    ann.says(ev.Say(text="kept"))
+    lab.flush()
+    ann.says(ev.Say(text="behind it"))
+    lab.flush()
+    assert lab.hub.outbox.queues[bob.cid].out_bytes > 0 and lab.writers[bob.cid].writing
+    lab.writers[bob.cid].reading = True
+    assert [e.text for e in bob.hears() if isinstance(e, ev.Message)] == ["kept", "behind it"]
+
+
+def test_a_reset_connection_met_while_sending_a_message_is_closed_and_the_rest_hear_it():
+    lab = Lab()
+    ann, bob, cyd = lab.join("ann"), lab.join("bob"), lab.join("cyd")
+    ann.hears(), bob.hears(), cyd.hears()
+    lab.writers[bob.cid].broken = ConnectionResetError(104, "reset by peer")
+    ann.says(ev.Say(text="still here?"))
+    lab.flush()
+    assert lab.released == [bob.cid]
+    for person in (ann, cyd):
+        heard = person.hears()
+        assert [e.text for e in heard if isinstance(e, ev.Message)] == ["still here?"]
+        assert [e.name for e in heard if isinstance(e, ev.Left)] == ["bob"]
