@@ -674,12 +674,13 @@ class Hub:
         waiting, each send right after the last; a recipient with a queue, or whose socket took
         less, keeps it (or the rest) queued behind what waits, for the loop below."""
         size = len(data)
-        keep = self.outbox.keep
+        keep, dirty = self.outbox.keep, self.outbox.dirty
         broken: list[int] = []
         for queue in targets:
             writer = None if queue.out else writers.get(queue.cid)
             if writer is None:
                 keep(queue, data)
+                dirty.add(queue)
                 continue
             try:
                 sent = writer.send(data)
@@ -688,10 +689,12 @@ class Hub:
             except OSError:
                 broken.append(queue.cid)
                 continue
-            if sent != size:
+            if sent != size:  # the socket is full: the rest goes when it says it is writable
                 keep(queue, data, sent)
+                if not writer.writing:
+                    writer.set_writing(True)
             elif queue.closing:
-                self.outbox.dirty.add(queue)  # its close follows in the loop (_flushed_closing)
+                dirty.add(queue)  # its close follows in the loop (_flushed_closing)
         for cid in broken:
             self.close(cid)
 

@@ -229,7 +229,6 @@ class Outbox:
             queue.head_partial = True
         queue.out.append(data)
         queue.out_bytes += len(data)
-        self.dirty.add(queue)
 
     def _queue_rendered(self, data: bytes) -> None:
         """The text participants' lines of broadcast ``data``, each made once, queued."""
