@@ -23,6 +23,10 @@ from .textfold import fold_line, fold_lines  # noqa: E402 - after the check abov
 from .textsafe import visible  # noqa: E402
 
 PROG = "lanchat"
+PROJECTOR_HELP = (
+    "start in projector mode (/projector toggles it): for a screen the class sees, direct messages, "
+    "replayed ones too, show who wrote and not what"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -309,6 +313,7 @@ def build_parser() -> _Parser:
     )
     serve.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     serve.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
+    serve.add_argument("--projector", action="store_true", help=PROJECTOR_HELP)
     serve.add_argument(
         "--max-clients",
         type=_positive,
@@ -422,6 +427,7 @@ def build_parser() -> _Parser:
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for at a terminal if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
     connect.add_argument("--no-typing", action="store_true", help='neither send nor show "is typing" hints')
+    connect.add_argument("--projector", action="store_true", help=PROJECTOR_HELP)
     connect.add_argument(
         "--tls", action="store_true", help="encrypt with TLS (the server runs with --tls): the first time, you are asked "
         "to trust the server's fingerprint; it is remembered, and a changed one is refused"
@@ -719,6 +725,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--unix cannot be combined with a TCP port or --host", 2)
     if args.bot_seed is not None and not args.bot:
         return _fail("--bot-seed needs --bot colour", 2)
+    if args.projector and args.headless:
+        return _fail("--projector is for the host's screen, and a --headless room has none: join it with connect --projector", 2)
     if args.once and not args.headless:  # with a host there, the last person never leaves
         return _fail("--once needs --headless: the host is always in the room, so the last person never leaves", 2)
     if args.bot:
@@ -914,6 +922,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             after=lambda: _close_history(server, store),
             intro=intro,
             no_typing=args.no_typing,
+            projector=args.projector,
             news=news,
         )
     finally:
@@ -1289,6 +1298,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         rejoin=None if args.no_reconnect else (endpoint, pinned),
         again_at=(endpoint, pinned),
         no_typing=args.no_typing,
+        projector=args.projector,
         may_switch_to_tls=not tls and not endpoint.is_unix,
     )
 
@@ -1797,7 +1807,7 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
 
 def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None,
-    password=None, binding=b"", no_typing=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None,
+    password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None,
 ) -> int:
     """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash) and ``news``
     (client.LocalNews: this machine's new addresses); others: _join_retrying."""
@@ -1823,7 +1833,7 @@ def _run_participant(  # noqa: ANN001
         if isinstance(exc, _Unreachable):
             return 1
         return _fail(str(exc)) if isinstance(exc, JoinError) else 130
-    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(intro or ()))
+    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(intro or ()), projector=projector)
     frontend = _make_frontend(session, plain or not _interactive(), stops)
     from .ui.plain import PlainFrontend
 

@@ -83,6 +83,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
     Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME", also=("/unignore",)),
     Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
+    Command(name="/projector", usage="/projector [on|off]", help="for a screen the class sees: direct messages (and replayed ones) show who wrote, not what; again: shown"),
     Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone, and a /q with files on their way stops them: both ask first; /q! does not ask, nor wait for lines still being paced; also /quit, \\quit)", also=("/q!",)),
     # operators only (the host, and whom an operator made one), but /pass is the turn holder's
     # too: PROTOCOL.md, Moderation
@@ -197,6 +198,7 @@ class Session:
     bot_hint_shown: bool = False  # the "just type your answer" notice, once per exchange
     ignored: set[str] = field(default_factory=set)  # /ignore: name keys whose messages are not shown here
     show_joins: bool = True  # /joins off hides join and leave lines (who is here still updates)
+    projector: bool = False  # /projector: direct messages are drawn without their text (ui/projector.py)
     last_direct_from: str | None = None  # who sent the last direct message to us (/r answers them)
     unread_directs: int = 0  # direct messages to us since we last sent something
     quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat

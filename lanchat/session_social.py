@@ -1,5 +1,5 @@
 """session_social.py: what IRC and WeeChat users reach for, on one participant's Session:
-/me, /nick, /away, /topic, typing hints, /r, /ignore, /joins, the host's /q asking first, and
+/me, /nick, /away, /topic, typing hints, /r, /ignore, /joins, /projector, the host's /q asking first, and
 answering the colour bot. Pure functions of a Session; never does I/O.
 
 Session keeps the state (its fields); these functions hold the rules, so session.py stays a
@@ -197,7 +197,7 @@ def note_typing(session: Session, text: str) -> None:
 
 
 def parse(session: Session, word: str, rest: str) -> object:
-    """/me, /nick, /away, /topic, /r, /ignore, /unignore, /joins, /say, /q, /q!: what to do,
+    """/me, /nick, /away, /topic, /r, /ignore, /unignore, /joins, /projector, /say, /q, /q!: what to do,
     or NOT_SOCIAL for any other command."""
     from .session import Quit
 
@@ -235,7 +235,21 @@ def parse(session: Session, word: str, rest: str) -> object:
         session.show_joins = rest.lower() == "on"
         state = "shown" if session.show_joins else "hidden (the roster still shows who is here)"
         return _local(session, f"join and leave lines are {state}")
+    if word == "/projector":
+        return _projector(session, rest)
     return NOT_SOCIAL
+
+
+def _projector(session: Session, rest: str) -> InputResult:
+    """/projector toggles projector mode; /projector on|off sets it. Local only: what this screen
+    draws (ui/projector.py), nobody is told."""
+    wanted = rest.lower()
+    if wanted not in ("", "on", "off"):
+        return _local(session, "usage: /projector [on|off]", "error")
+    session.projector = not session.projector if not wanted else wanted == "on"
+    if session.projector:
+        return _local(session, "projector mode on: direct messages show who wrote, not what (/projector again shows them)")
+    return _local(session, "projector mode off: direct messages are shown")
 
 
 def _quit(session: Session) -> InputResult:

@@ -39,6 +39,7 @@ PURE = (
     "unconfirmed.py",
     "wire.py",
     "ui/editor.py",
+    "ui/projector.py",
     "ui/render.py",
     "ui/view.py",
 )

@@ -439,3 +439,34 @@ def test_a_class_joining_and_leaving_at_once_is_one_line_each_and_the_join_addre
     assert f"* 26 joined: {', '.join(pupils[:-1])} and zed (27 here)\n" in saved  # each waited for its welcome
     left = re.search(r"\* 26 left: (.+) and (\w+) \(1 here\)\n", saved)  # the byes may cross on their way
     assert left and sorted([*left.group(1).split(", "), left.group(2)]) == sorted(pupils), saved
+
+
+def test_projector_mode_never_draws_a_students_direct_message_until_turned_off_even_replayed(terms, tmp_path):
+    """The host's screen is on the projector: `/w teacher I'm stuck` showed to the class, and so
+    did the replay of last lesson's direct messages after a restart. With --projector not one
+    byte of the text reaches the host's terminal, /find does not find it, and /projector shows it
+    where it was."""
+    secret, word = "I'm stuck on the quokka exercise", b"quokka"
+    history = str(tmp_path / "h.sqlite3")
+    teacher, port = host(terms, "--projector", "--history", history, name="teacher", cols=64)
+    teacher.wait_screen(lambda rows: rows[-2].rstrip().endswith("│ projector"), what="projector in the status line")
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+    bob.send(ev.Whisper(to="teacher", text=secret))
+    bob.send(ev.Say(text="after it"))
+    teacher.expect(r"\[direct\] bob → teacher: \(hidden: /projector to show\)\s*\n.*bob: after it")
+    assert word not in bytes(teacher.raw)  # never drawn, not even for a moment
+    teacher.send("/find quokka\r")
+    teacher.expect(r"'quokka' is not in the transcript")
+    teacher.send("/projector\r")
+    teacher.expect(r"projector mode off")
+    teacher.expect(re.escape(f"[direct] bob → teacher: {secret}") + r"\s*\n.*bob: after it")  # in place
+    assert "projector" not in teacher.lines[-2]
+    bob.close()
+    teacher.send("/q!\r")
+    assert teacher.wait() == 0
+    teacher, port = host(terms, "--projector", "--history", history, name="teacher", cols=64)
+    teacher.expect(r"\[History\] bob → teacher: \(hidden: /projector to show\)")
+    teacher.expect(r"end of history")
+    assert word not in bytes(teacher.raw)
+    teacher.send("/projector\r")
+    teacher.expect(re.escape(f"[History] bob → teacher: {secret}"))

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from typing import TextIO
 
 from wcwidth import grapheme_boundary_before, wcswidth
@@ -22,6 +23,7 @@ from .. import session_social as social
 from ..session import Command, Line, Session, UiCommand
 from ..stopsignals import StopSignals, write_out
 from ..textsafe import visible, visible_lines
+from . import projector
 from .editor import kill_word_back
 
 MARKS = {"notice": "*", "error": "!", "system": "*"}
@@ -30,6 +32,9 @@ MARKS = {"notice": "*", "error": "!", "system": "*"}
 # up to its newline, with a notice, so a script piping gigabytes without a newline, or a paste of
 # gigabytes at a terminal (--plain), cannot fill the client's memory.
 MAX_LINE_CHARS = 1_000_000
+# Projector mode prints a direct message as its placeholder (ui/projector.py) and keeps it, to
+# print once the mode is turned off; at most this many, the newest (a printed line cannot change).
+HIDDEN_KEPT = 1000
 
 # The full screen's own commands (screen.UI_COMMANDS, README "In the chat"; seed 004's \clear is
 # one): typed in line mode, each is answered with what to do here instead of "unknown command".
@@ -135,6 +140,8 @@ class PlainFrontend:
         self._skipping = False  # dropping the rest of an over-long line, up to its newline
         self.ended = False
         self.typing = ""  # at a terminal: what is typed and not yet sent
+        self.hidden: deque[Line] = deque(maxlen=HIDDEN_KEPT)  # direct messages printed hidden (projector mode)
+        self.hidden_count = 0  # how many, more than kept when over HIDDEN_KEPT
         self._saved_tty: list | None = None
         if interactive is None:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
@@ -267,7 +274,25 @@ class PlainFrontend:
         text = f"a line of over {MAX_LINE_CHARS:,} characters was not sent (a message holds at most {limit})"
         self.show([Line(kind="error", time=time.time(), text=text)])
 
+    def _projected(self, lines: list[Line]) -> list[Line]:
+        """Projector mode in line mode: a direct message prints as its placeholder and is kept;
+        once the mode is off, the ones kept print below what came (printed lines stay as printed)."""
+        if self.session.projector:
+            direct = [line for line in lines if projector.is_direct(line)]
+            self.hidden.extend(direct)
+            self.hidden_count += len(direct)
+            return [projector.shown(line, self.session) for line in lines]
+        if not self.hidden_count:
+            return lines
+        kept, count = list(self.hidden), self.hidden_count
+        self.hidden.clear()
+        self.hidden_count = 0
+        which = f"the {count}" if count == len(kept) else f"the last {len(kept)} of {count}"
+        text = f"{which} direct message{'s' if count != 1 else ''} hidden while /projector was on:"
+        return [*lines, Line(kind="notice", time=time.time(), text=text), *kept]
+
     def show(self, lines: list[Line]) -> None:
+        lines = self._projected(lines)
         try:
             columns = self._columns()
             text = "".join(folded_plain(line, columns) + "\n" for line in lines)

@@ -22,6 +22,7 @@ from .. import session_social as social
 from ..events import name_key
 from ..session import Line, Session
 from ..textsafe import visible, visible_lines
+from . import projector
 from .fold import Burst, found_first, shown_text
 from .view import MARKER_ROWS, View
 
@@ -502,6 +503,7 @@ def _found(style: Style) -> Style:
 def _block_height(view: View, line: Line, seq: int, width: int, day_rule: bool) -> int:
     """len(_block(...)), without laying the line out where it can be counted."""
     extra = (MARKER_ROWS if view.marker_seq is not None and seq == view.marker_seq else 0) + (1 if day_rule else 0)
+    line = projector.shown(line, view.session)  # projector mode: a direct message without its text
     if view.found_seq is not None and seq == view.found_seq and view.finding is not None:
         line = found_first(line, view.finding)
     return line_height(line, width) + extra
@@ -510,6 +512,7 @@ def _block_height(view: View, line: Line, seq: int, width: int, day_rule: bool) 
 def _block(view: View, line: Line, seq: int, width: int, day_rule: bool) -> tuple[tuple[Cell, ...], ...]:
     """A line's rows, with the 'new' rule above it when it is the first unread one, and the
     day-change rule above that when the day changed."""
+    line = projector.shown(line, view.session)  # projector mode: a direct message without its text
     if view.found_seq is not None and seq == view.found_seq:  # /find's match: shown reversed
         if view.finding is not None:  # a burst of joins shows the name found (fold.py)
             line = found_first(line, view.finding)
@@ -668,6 +671,8 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
         parts.append((_NOW, muted))
     if connection is None:  # offline, the count is of who was here before
         parts.append((_COUNT, f"{len(session.members)} here"))
+    if session.projector:  # direct messages are hidden here: why one reads "(hidden: ...)"
+        parts.append((_NOW, "projector"))
     unread = getattr(session, "unread_directs", 0)
     if unread:
         parts.append((_NOW, f"{unread} direct unread (/r answers)"))

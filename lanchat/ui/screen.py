@@ -28,7 +28,7 @@ from wcwidth import wcwidth
 from .. import events as ev
 from .. import session_social as social
 from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
-from . import render
+from . import projector, render
 from .plain import format_plain
 from .view import ROSTER_MIN_COLS, View
 
@@ -277,6 +277,7 @@ class CursesFrontend:
         self._status_due: float | None = None  # when a held-back status change must be drawn
         self._last_message: str | None = None  # the last chat line sent, until the server answers
         self._put_back_end = 0  # where the next line given back goes in the input line (editor.put_back)
+        self._projector = session.projector  # as last drawn: a change ends a /find (show)
         self.closed = False
         self._pairs: dict[tuple[int, int], int] = {}
         self._attrs: dict[render.Style, int] = {}
@@ -672,6 +673,10 @@ class CursesFrontend:
                 continue  # whose turn it is shows in the status line and the prompt
             shown.append(line)
         lines = shown
+        if self.session.projector != self._projector:  # /projector: every line is drawn anew (render)
+            self._projector = self.session.projector
+            if self.view.finding is not None:
+                self.view.stop_finding()  # its count and match were of what was shown before
         self.view.add(lines)
         if any(line.mentions_me for line in lines):
             self.alert = True
@@ -745,7 +750,7 @@ class CursesFrontend:
             if not command.argument:
                 return [Line(kind="error", time=self._now(), text="usage: /find TEXT (then Ctrl-F: the next older match)")]
             self._measure()
-            if not self.view.find(command.argument, line_matches):
+            if not self.view.find(command.argument, self._matches):
                 return [Line(kind="notice", time=self._now(), text=f"{command.argument!r} is not in the transcript")]
             self.dirty = True
             return []
@@ -773,7 +778,11 @@ class CursesFrontend:
             self.view.add([Line(kind="error", time=self._now(), text="type /find TEXT first; then Ctrl-F goes to older matches")])
             return
         self._measure()
-        self.view.find_next(line_matches)
+        self.view.find_next(self._matches)
+
+    def _matches(self, line: Line, text: str) -> bool:
+        """/find searches what the screen shows: in projector mode, not a hidden message's text."""
+        return line_matches(projector.shown(line, self.session), text)
 
     def _measure(self) -> None:
         rows, cols = self.screen.getmaxyx()
@@ -781,7 +790,7 @@ class CursesFrontend:
 
     def _measure_at(self, width: int) -> None:
         """Tell the view how many rows a line and a day rule take at this width."""
-        self.view.measure = lambda line: render.line_height(line, width)
+        self.view.measure = lambda line: render.line_height(projector.shown(line, self.session), width)
         self.view.day_rule_rows = render.day_rule_rows
 
     def save(self, argument: str) -> Line:
@@ -806,6 +815,8 @@ class CursesFrontend:
             with contextlib.suppress(OSError):
                 temporary.unlink()
         kept = f" ({path.name} was already there: kept)" if saved != path else ""
+        if self.session.projector and any(projector.is_direct(line) for line in self.view.lines):
+            kept += " (the direct messages in full: the file is not on the projector)"
         count = len(self.view.lines)
         return Line(kind="notice", time=now, text=f"saved {count} line{'' if count == 1 else 's'} to {saved}{kept}")
 

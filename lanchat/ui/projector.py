@@ -1,0 +1,41 @@
+"""projector.py: what a screen the class can see shows of a direct message: who wrote to whom,
+never what. Pure: a rule on transcript lines; no terminal, no I/O, and the lines keep their text.
+
+The host's screen is usually on the projector, so ``/w teacher I'm stuck`` would show to the whole
+class, and so would last lesson's direct messages in the replay after a restart. Projector mode
+(``/projector``, ``serve --projector``, ``connect --projector``: ``Session.projector``) draws each
+transcript line through ``shown``: a direct message, live or replayed, becomes a placeholder with
+its time and names, and its text stays in the transcript, so turning the mode off shows it again
+in place. ``/save`` writes the real lines (a file is not on the projector); ``/find`` searches
+what is shown. The bell and the window title never carried a message's text (a count at most).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..events import name_key
+from ..session import Line, Session
+
+HIDDEN_TEXT = "(hidden: /projector to show)"  # in place of a direct message to you (or between others)
+HIDDEN_OWN_TEXT = "(hidden)"  # in place of one you sent: you know how to show it
+
+
+def is_direct(line: Line) -> bool:
+    """A direct message: live (kind "direct", our own copies included) or replayed from the
+    history (kind "history" with the name it went ``to``)."""
+    return line.kind == "direct" or (line.kind == "history" and line.to is not None)
+
+
+def hidden(line: Line, me: str) -> Line:
+    """``line`` as projector mode shows it: a direct message keeps its kind, time and names and
+    loses its text (and the colour bot's swatch, which is part of it); any other line as it is."""
+    if not is_direct(line):
+        return line
+    mine = line.sender is not None and name_key(line.sender) == name_key(me)
+    return replace(line, text=HIDDEN_OWN_TEXT if mine else HIDDEN_TEXT, colour=None, hang=0)
+
+
+def shown(line: Line, session: Session) -> Line:
+    """What a screen shows of ``line`` now: hidden while ``session.projector`` is on."""
+    return hidden(line, session.name) if session.projector else line

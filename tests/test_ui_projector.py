@@ -1,0 +1,204 @@
+"""Projector mode (ui/projector.py): a screen the class sees shows who sent a direct message,
+never what it says, live or replayed; turning the mode off shows it again in place. The rule,
+the status line and both front ends' drawing, on plain data (the pty test: test_ui_screen_pty)."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+
+import pytest
+
+from lanchat import events as ev
+from lanchat.colourbot import COMPUTER_HOPE_URL
+from lanchat.session import Line, Local, Session
+from lanchat.ui import render as rd
+from lanchat.ui.plain import PlainFrontend
+from lanchat.ui.projector import HIDDEN_OWN_TEXT, HIDDEN_TEXT, hidden, is_direct, shown
+from lanchat.ui.view import View
+
+T0 = 1_700_000_000.0
+SECRET = "I'm stuck and my parents are splitting up"
+
+
+def teacher(**fields) -> Session:
+    fields.setdefault("members", ["teacher", "ann", "bob"])
+    return Session(name="teacher", role="host", where="192.168.100.23:3580", **fields)
+
+
+def lines_for(session: Session, *events: ev.Event) -> list[Line]:
+    return [line for event in events for line in session.on_event(event)]
+
+
+def direct(sender: str = "ann", to: str = "teacher", text: str = SECRET, **flags) -> ev.Direct:
+    return ev.Direct(sender=sender, to=to, text=text, time=T0, **flags)
+
+
+# ------------------------------------------------------------------------- the rule
+
+
+def test_a_direct_message_live_or_replayed_keeps_its_names_and_loses_its_text():
+    session = teacher()
+    live, replayed, = lines_for(session, direct(), direct(history=True))
+    mine, = lines_for(session, direct(sender="teacher", to="ann"))
+    held, _notice = lines_for(session, direct(sender="teacher", to="bob", held=True))
+    assert [is_direct(line) for line in (live, replayed, mine, held)] == [True] * 4
+    for line, text in ((live, HIDDEN_TEXT), (replayed, HIDDEN_TEXT), (mine, HIDDEN_OWN_TEXT), (held, HIDDEN_OWN_TEXT)):
+        screened = hidden(line, "teacher")
+        assert screened.text == text
+        assert (screened.kind, screened.time, screened.sender, screened.to) == (line.kind, line.time, line.sender, line.to)
+    assert hidden(replayed, "TEACHER").text == HIDDEN_TEXT  # names compare as the room compares them
+    assert hidden(mine, "TEACHER").text == HIDDEN_OWN_TEXT
+
+
+def test_the_colour_bots_swatch_goes_with_the_text():
+    session = teacher()
+    (line,) = lines_for(session, direct(sender="colourbot", text=f"For a calm mood, try {COMPUTER_HOPE_URL}3366cc"))
+    assert line.colour is not None
+    assert hidden(line, "teacher").colour is None
+
+
+def test_every_other_line_is_left_as_it_is():
+    session = teacher()
+    others = lines_for(
+        session,
+        ev.Message(sender="ann", text=SECRET, time=T0),
+        ev.Message(sender="ann", text=SECRET, time=T0, history=True),  # a replayed room message: no `to`
+        ev.Emote(sender="ann", text="waves", time=T0),
+        ev.Joined(name="cy", time=T0),
+    )
+    others.append(Line(kind="notice", time=T0, text=SECRET))
+    assert len(others) == 5
+    for line in others:
+        assert not is_direct(line)
+        assert hidden(line, "teacher") is line
+
+
+def test_shown_hides_only_while_the_session_is_in_projector_mode():
+    session = teacher()
+    (line,) = lines_for(session, direct())
+    assert shown(line, session) is line
+    session.projector = True
+    assert shown(line, session).text == HIDDEN_TEXT
+    assert line.text == SECRET  # the transcript keeps it
+
+
+# ------------------------------------------------------------------------- the command
+
+
+def test_projector_toggles_and_takes_on_or_off_and_help_and_tab_know_it():
+    session = teacher()
+    said = session.parse_input("/projector")
+    assert isinstance(said, Local) and session.projector and "projector mode on" in said.lines[0].text
+    said = session.parse_input("/PROJECTOR")
+    assert isinstance(said, Local) and not session.projector and "projector mode off" in said.lines[0].text
+    session.parse_input("/projector on")
+    session.parse_input("/projector on")
+    assert session.projector
+    session.parse_input("/projector off")
+    assert not session.projector
+    said = session.parse_input("/projector maybe")
+    assert isinstance(said, Local) and said.lines[0].kind == "error" and "usage: /projector [on|off]" in said.lines[0].text
+    assert not session.projector
+    assert any("/projector [on|off]" in line.text for line in session.help_lines())
+    assert "/projector" in session.command_words()
+
+
+# ------------------------------------------------------------------------- the full screen
+
+
+def test_the_screen_never_draws_the_text_and_draws_it_in_place_once_the_mode_is_off():
+    now = time.time()  # today's: a replayed line from another day has a longer stamp, and wraps at 64
+    direct = lambda **kw: ev.Direct(**{"sender": "ann", "to": "teacher", "text": SECRET, "time": now, **kw})  # noqa: E731
+    session = teacher(projector=True)
+    view = View(session)
+    view.add(lines_for(session, direct(text="replayed from last lesson", history=True)))
+    view.add([Line(kind="notice", time=now, text="end of history (1 shown)")])
+    view.add(lines_for(session, direct(), ev.Message(sender="bob", text="in the room", time=now)))
+    view.add(lines_for(session, direct(sender="teacher", to="ann", text="see me after class")))
+    screen = "\n".join(rd.render(view, 12, 64).text())
+    for text in (SECRET, "replayed from last lesson", "see me after class", "stuck"):
+        assert text not in screen
+    rows = rd.render(view, 12, 64).text()
+    assert any(row.rstrip().endswith(f"[History] ann → teacher: {HIDDEN_TEXT}") for row in rows), rows
+    assert any(row.rstrip().endswith(f"[direct] ann → teacher: {HIDDEN_TEXT}") for row in rows), rows
+    assert any(row.rstrip().endswith(f"[direct] teacher → ann: {HIDDEN_OWN_TEXT}") for row in rows), rows
+    assert "bob: in the room" in screen
+    session.projector = False  # /projector: the same lines, drawn with their text, where they were
+    rows_after = rd.render(view, 12, 64).text()
+    where = lambda rows, text: next(i for i, row in enumerate(rows) if text in row)  # noqa: E731
+    assert where(rows_after, "replayed from last lesson") < where(rows_after, "end of history") < where(rows_after, "I'm stuck")
+    assert where(rows_after, "I'm stuck") < where(rows_after, "bob: in the room") < where(rows_after, "see me after class")
+    assert HIDDEN_TEXT not in "\n".join(rows_after)
+
+
+def test_a_hidden_message_is_measured_as_drawn():
+    """The transcript counts rows with the line it draws: a long hidden message is one row."""
+    session = teacher(projector=True)
+    view = View(session)
+    view.add(lines_for(session, direct(text="word " * 200)))
+    rows = rd.render(view, 10, 64).text()
+    assert sum(1 for row in rows[:-2] if row.strip()) == 1, rows
+    session.projector = False
+    rows = rd.render(view, 10, 64).text()
+    assert sum(1 for row in rows[:-2] if row.strip()) == 8, rows  # the page is full of the real text
+
+
+def test_the_status_line_says_projector_and_keeps_it_on_a_64_column_projector():
+    session = teacher(projector=True, members=[f"s{n}" for n in range(26)] + ["teacher"])
+    view = View(session)
+    assert rd.render(view, 10, 64).text()[-2].rstrip() == " teacher │ host │ 192.168.100.23:3580 │ 27 here │ projector"
+    session.topic = "Sockets 2: framing"  # a busy line: the topic, the role, the mode, the address go first
+    session.unread_directs = 1
+    status = rd.render(view, 10, 64).text()[-2]
+    assert status.rstrip() == " teacher │ 27 here │ projector │ 1 direct unread (/r answers)", status
+    session.projector = False
+    assert "projector" not in rd.status_text(view)
+
+
+def test_the_window_title_counts_direct_messages_and_never_says_them():
+    session = teacher(projector=True)
+    view = View(session)
+    lines_for(session, direct())  # counted as unread (session_social.hidden)
+    assert rd.title_text(view) == "(1) lanchat: teacher"
+
+
+# ------------------------------------------------------------------------- --plain
+
+
+@pytest.fixture
+def plain():
+    read_fd, write_fd = os.pipe()
+    out = io.StringIO()
+    front = PlainFrontend(teacher(), stdin_fd=read_fd, stdout=out)
+    yield front, out
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+def test_plain_prints_the_placeholder_and_the_hidden_ones_below_once_the_mode_is_off(plain):
+    """--plain cannot redraw what it printed: while the mode is on a direct message prints as the
+    placeholder; turning it off prints the ones hidden, with their times, below a line that says so."""
+    front, out = plain
+    session = front.session
+    local = session.parse_input("/projector")
+    assert isinstance(local, Local)
+    front.show(list(local.lines))
+    front.show(lines_for(session, direct(history=True, text="old one")))
+    front.show(lines_for(session, direct(), ev.Message(sender="bob", text="in the room", time=T0)))
+    printed = out.getvalue()
+    assert SECRET not in printed and "old one" not in printed
+    assert f"[History] ann -> teacher (direct): {HIDDEN_TEXT}" in printed
+    assert f"ann -> teacher (direct): {HIDDEN_TEXT}" in printed and "bob: in the room" in printed
+    local = session.parse_input("/projector")
+    assert isinstance(local, Local)
+    front.show(list(local.lines))
+    after = out.getvalue()[len(printed) :].splitlines()
+    assert "projector mode off" in after[0]
+    assert after[1].endswith("* the 2 direct messages hidden while /projector was on:")
+    assert after[2].endswith("[History] ann -> teacher (direct): old one")
+    assert after[3].endswith(f"ann -> teacher (direct): {SECRET}")
+    assert len(after) == 4
+    front.show(lines_for(session, direct(text="live again")))  # shown at once, nothing printed twice
+    assert out.getvalue().count(SECRET) == 1 and "live again" in out.getvalue()
