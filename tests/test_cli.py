@@ -715,6 +715,7 @@ def test_a_browser_pointed_at_the_server_gets_a_400_and_the_chat_goes_on(run):
         ["serve", "--operator", "ColourBot", "--headless"],
         ["serve", "--max-clients", "0", "--headless"],
         ["serve", "--once", "--name", "ann", "--port", "0"],  # was taken and ignored: the room never closed
+        ["serve", "--projector", "--headless"],  # a headless room has no screen to hide anything on
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(run, args):

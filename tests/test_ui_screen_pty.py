@@ -457,6 +457,10 @@ def test_projector_mode_never_draws_a_students_direct_message_until_turned_off_e
     assert word not in bytes(teacher.raw)  # never drawn, not even for a moment
     teacher.send("/find quokka\r")
     teacher.expect(r"'quokka' is not in the transcript")
+    with short_tmp_dir() as folder:  # a file is not on the projector: /save writes it all, and says so
+        teacher.send(f"/save {folder}/lesson.txt\r")
+        teacher.expect(r"the\s+direct\s+messages\s+in\s+full")
+        assert f"bob -> teacher (direct): {secret}" in Path(folder, "lesson.txt").read_text(encoding="utf-8")
     teacher.send("/projector\r")
     teacher.expect(r"projector mode off")
     teacher.expect(re.escape(f"[direct] bob → teacher: {secret}") + r"\s*\n.*bob: after it")  # in place
