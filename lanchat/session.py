@@ -83,7 +83,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="/r", usage="/r TEXT", help="reply with a direct message to whoever sent you the last one"),
     Command(name="/ignore", usage="/ignore [NAME]", help="hide NAME's messages on this screen only (no NAME: list); /unignore NAME", also=("/unignore",)),
     Command(name="/joins", usage="/joins on|off", help="show or hide the lines about people joining and leaving"),
-    Command(name="/projector", usage="/projector [on|off]", help="for a screen the class sees: direct messages (and replayed ones) show who wrote, not what; again: shown"),
+    Command(name="/projector", usage="/projector [on|off]", help="on a screen the class sees: show who sent each direct message (replayed ones too), not what it says; again: show them"),
     Command(name="/q", usage="/q  /q!", help="leave (the host's /q closes the chat for everyone, and a /q with files on their way stops them: both ask first; /q! does not ask, nor wait for lines still being paced; also /quit, \\quit)", also=("/q!",)),
     # operators only (the host, and whom an operator made one), but /pass is the turn holder's
     # too: PROTOCOL.md, Moderation

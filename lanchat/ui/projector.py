@@ -33,7 +33,7 @@ def hidden(line: Line, me: str) -> Line:
     if not is_direct(line):
         return line
     mine = line.sender is not None and name_key(line.sender) == name_key(me)
-    return replace(line, text=HIDDEN_OWN_TEXT if mine else HIDDEN_TEXT, colour=None, hang=0)
+    return replace(line, text=HIDDEN_OWN_TEXT if mine else HIDDEN_TEXT, colour=None)
 
 
 def shown(line: Line, session: Session) -> Line:
