@@ -692,6 +692,23 @@ def test_a_browser_pointed_at_the_server_gets_a_400_and_the_chat_goes_on(run):
     bob.expect(STAMP + r"ann: nobody noticed$")
 
 
+def test_connect_projector_in_line_mode_prints_who_wrote_then_the_text_once_turned_off(run):
+    """`connect --projector` (--plain, as a pipe is): a direct message prints as who wrote to
+    whom; printed lines cannot change, so /projector prints the hidden ones below, once."""
+    _server, where = serve(run, "--headless")
+    ann = run("connect", *where, "--name", "ann", "--projector")
+    ann.expect(r"welcome, ann")
+    bob = join(run, where, "bob")
+    bob.send("/w ann the answer to 3 is forty-two")
+    ann.expect(STAMP + r"bob -> ann \(direct\): \(hidden: /projector to show\)$")
+    bob.send("after it")
+    ann.expect(STAMP + r"bob: after it$")
+    assert "forty-two" not in ann.output
+    ann.send("/projector")
+    ann.expect(r"\* the 1 direct message hidden while /projector was on:$")
+    ann.expect(STAMP + r"bob -> ann \(direct\): the answer to 3 is forty-two$")
+
+
 # ---------------------------------------------------------------- arguments
 
 
