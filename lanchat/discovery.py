@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import re
 import socket
 import threading
@@ -35,6 +36,10 @@ _DNS_PTR, _DNS_IN = 12, 1  # DNS's record type and class numbers (RFC 1035): a r
 BROWSE_SECONDS = 2.0
 RESOLVE_MS = 1000  # to ask one room for its details, if the announcement did not bring them
 WATCH_SECONDS = 5.0  # a client in a room looks at its announcement again at least this often
+# A room whose name is held but not its address (it went without a goodbye: zeroconf keeps a
+# name 75 minutes, an address 2) is asked for at once, then after each of these waits, then no
+# more: a room that comes back, or moves, announces its records and is read from them.
+ASK_AGAIN_SECONDS = (5.0, 10.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -370,27 +375,78 @@ def _in_cache(zeroconf) -> list[str]:  # noqa: ANN001
         return []
 
 
-def _rooms(zeroconf, names: list[str], deadline: float) -> Iterator[RoomInfo]:  # noqa: ANN001
+class SilentNames:
+    """Which room names, held without their records, a watch asks for over the network, and when.
+
+    A room that went without a goodbye leaves its name in zeroconf's cache for 75 minutes and
+    its address for 2: asked for every WATCH_SECONDS it cost the LAN queries from every student
+    in a room for as long as they stayed. Each name is now asked for at once, then after each
+    wait of ASK_AGAIN_SECONDS, then no more until its records are heard again (``heard``).
+    Pure: the caller says what time it is."""
+
+    def __init__(self, waits: tuple[float, ...] = ASK_AGAIN_SECONDS) -> None:
+        self.waits = waits
+        self._asked: dict[str, tuple[int, float]] = {}  # name -> (times asked unanswered, not again before)
+
+    def due(self, name: str, now: float) -> bool:
+        return now >= self._asked.get(name, (0, 0.0))[1]
+
+    def unanswered(self, name: str, now: float) -> None:
+        times = self._asked.get(name, (0, 0.0))[0]
+        wait = self.waits[times] if times < len(self.waits) else math.inf
+        self._asked[name] = (times + 1, now + wait)
+
+    def heard(self, name: str) -> None:
+        """Its records are held (it answered, or announced itself again): a fresh start if it goes."""
+        self._asked.pop(name, None)
+
+    def __len__(self) -> int:
+        """How many names it keeps (at most those held)."""
+        return len(self._asked)
+
+    def keep_only(self, names: Iterable[str]) -> None:
+        """Forget the names no longer held (at most MAX_NAMES_READ are kept)."""
+        held = set(names)
+        for name in [name for name in self._asked if name not in held]:
+            del self._asked[name]
+
+
+def _rooms(zeroconf, names: list[str], deadline: float, silent: SilentNames | None = None,  # noqa: ANN001
+           clock: Callable[[], float] = time.monotonic) -> Iterator[RoomInfo]:  # fmt: skip
     """The rooms of ``names`` and of every announcement in zeroconf's cache: first each whose
     records were heard (read from the cache, no waiting), then the rest asked for over the
-    network until ``deadline`` (time.monotonic). Names that never answer (anyone on the LAN can
-    send them) so cannot use up the time before a real room is read."""
+    network until ``deadline`` (``clock``'s time), those of them ``silent`` says are due if it is
+    given. Names that never answer (anyone on the LAN can send them) so cannot use up the time
+    before a real room is read."""
     from zeroconf import ServiceInfo
 
-    silent: list[str] = []
-    for name in list(dict.fromkeys([*names, *_in_cache(zeroconf)]))[:MAX_NAMES_READ]:
+    held = list(dict.fromkeys([*names, *_in_cache(zeroconf)]))[:MAX_NAMES_READ]
+    if silent is not None:
+        silent.keep_only(held)
+    quiet: list[str] = []
+    for name in held:
         info = ServiceInfo(SERVICE_TYPE, name)
         if not info.load_from_cache(zeroconf):
-            silent.append(name)
-        elif (room := _room_of(name, info)) is not None:
+            quiet.append(name)
+            continue
+        if silent is not None:
+            silent.heard(name)
+        if (room := _room_of(name, info)) is not None:
             yield room
-    for name in silent[:MAX_ROOMS]:
-        remaining_ms = int((deadline - time.monotonic()) * 1000)
+    if silent is not None:
+        quiet = [name for name in quiet if silent.due(name, clock())]
+    for name in quiet[:MAX_ROOMS]:
+        remaining_ms = int((deadline - clock()) * 1000)
         if remaining_ms <= 0:
             return
         room = _resolve(zeroconf, name, min(RESOLVE_MS, remaining_ms))
-        if room is not None:
-            yield room
+        if room is None:
+            if silent is not None:
+                silent.unanswered(name, clock())
+            continue
+        if silent is not None:
+            silent.heard(name)
+        yield room
 
 
 def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) -> list[RoomInfo]:
@@ -429,13 +485,16 @@ class RoomWatch:
     listens (a browser, woken by the room's own re-announcement) on a thread of its own, and
     never raises: without multicast DNS it just never knows anything."""
 
-    def __init__(self, *, address: str, port: int, fingerprint: str | None, networks: Iterable = ()) -> None:
+    def __init__(self, *, address: str, port: int, fingerprint: str | None, networks: Iterable = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.address = address
         self.port = port
         self.fingerprint = fingerprint
         self.networks = list(networks)
         self.identity: tuple[str, str, int, str | None] | None = None  # (name, host, port, fingerprint)
         self.latest: RoomInfo | None = None
+        self.silent = SilentNames()
+        self._clock = clock
         self._changed = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lanchat-roomwatch", daemon=True)
@@ -481,7 +540,8 @@ class RoomWatch:
             zeroconf.close()
 
     def _look(self, zeroconf, names: list[str]) -> None:  # noqa: ANN001
-        for room in _rooms(zeroconf, names, time.monotonic() + WATCH_SECONDS):  # names heard answering first
+        deadline = self._clock() + WATCH_SECONDS
+        for room in _rooms(zeroconf, names, deadline, self.silent, self._clock):  # names heard answering first
             if self.matches(room):
                 self.identity = (room.name, room.host, room.port, room.fingerprint)
                 self.latest = pick_address(room, self.networks)

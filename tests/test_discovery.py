@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -760,3 +761,67 @@ def test_a_move_during_the_announcements_registration_leaves_one_zeroconf_and_no
     announcer.close()
     assert len(opened) == 3 and all(z.closed.is_set() for z in opened), [z.closed.is_set() for z in opened]
     assert said == [("lab room", None)], said
+
+
+# ------------------------------------------------------------ the student's watch of the room
+
+
+class CacheOnlyZeroconf:
+    """zeroconf as a RoomWatch uses it, with no network: zeroconf's own cache, filled by the
+    test, and a get_service_info that notes each time it would have asked the LAN (at
+    ``clock``'s time) and hears no answer."""
+
+    def __init__(self, clock=lambda: 0.0) -> None:  # noqa: ANN001
+        from zeroconf import DNSCache
+
+        self.cache = DNSCache()
+        self.clock = clock
+        self.asked: list[float] = []
+        self.closed = threading.Event()
+
+    def get_service_info(self, service_type: str, name: str, timeout: int = 3000) -> None:  # noqa: ARG002
+        self.asked.append(self.clock())
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_a_room_that_vanished_is_asked_for_a_few_times_then_no_more():
+    """ann's laptop goes without a goodbye: zeroconf keeps the room's name for 75 minutes, its
+    address for 2. The watch asked the LAN for it every 5 s for as long as bob stayed (a class of
+    30 = 30 students asking every 5 s for a dead room); now at once, then after 5, 10 and 20 s,
+    then no more, until its records are heard again (the room back, or moved): then it is
+    followed, and if it goes again it is asked for again as few times."""
+    from zeroconf import DNSPointer, ServiceInfo
+
+    from lanchat.discovery import WATCH_SECONDS, RoomWatch
+
+    now = [1000.0]
+    zc = CacheOnlyZeroconf(clock=lambda: now[0])
+    name = f"ann's room.{SERVICE_TYPE}"
+
+    def records(address: str) -> list:
+        info = ServiceInfo(SERVICE_TYPE, name, port=3580, server="annlaptop.local.", parsed_addresses=[address],
+                           properties=txt_record(room="ann's room", host="annlaptop", mode="duplex", password=False, fingerprint=None))  # fmt: skip
+        return [info.dns_service(), info.dns_text(), *info.dns_addresses()]
+
+    def looks(minutes: float) -> list[float]:
+        """The watch's looks for ``minutes``, every WATCH_SECONDS; when it asked, from the first look."""
+        start, mark = now[0], len(zc.asked)
+        for _ in range(int(minutes * 60 / WATCH_SECONDS)):
+            watch._look(zc, [name])
+            now[0] += WATCH_SECONDS
+        return [at - start for at in zc.asked[mark:]]
+
+    watch = RoomWatch(address=ANN, port=3580, fingerprint=None, clock=lambda: now[0])
+    zc.cache.async_add_records([DNSPointer(SERVICE_TYPE, 12, 1, 4500, name), *records(ANN)])
+    assert looks(1) == [] and watch.latest is not None and watch.moved_to(ANN) is None  # held: read, never asked
+    zc.cache.async_remove_records(records(ANN))  # its address expired, its name stays
+    assert looks(10) == [0, 5, 15, 35]  # (before: 120 times in these ten minutes, once a look)
+    zc.cache.async_add_records(records(MOVED))  # ann's laptop back, at another address
+    assert looks(1) == [] and watch.moved_to(ANN).addresses == (MOVED,)  # type: ignore[union-attr]
+    zc.cache.async_remove_records(records(MOVED))
+    assert looks(10) == [0, 5, 15, 35]
+    zc.cache.async_remove_records([DNSPointer(SERVICE_TYPE, 12, 1, 4500, name)])  # its name expired too
+    watch._look(zc, [])
+    assert len(watch.silent) == 0  # and is forgotten: what the watch keeps is bounded by what is held
