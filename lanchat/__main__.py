@@ -1082,6 +1082,7 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
     address but loopback nothing is said: the same address may come back."""
     import socket
 
+    from .addresses import addresses_moved
     from .netinfo import every_address
     from .transport import reachable_addresses
 
@@ -1098,13 +1099,12 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
                 now = _to_announce(listener, found) if announcer is not None else []
             except OSError:  # the listener closed as the server stopped: nothing left to watch
                 return
-            # as sets: the same addresses ranked anew (the default route moved to the cable) are no move
-            again = bool(now) and set(now) != set(announced)
+            again = addresses_moved(announced, now)  # (the default route moved to the cable: no move)
             if again:
                 announced = now
                 announcer.move(now)
             others = _others_reach(current, pin)
-            news = bool(others) and set(others) != set(offered)
+            news = addresses_moved(offered, others)
             if news:
                 offered = others
             if log is not None and (news or again):
@@ -1745,9 +1745,10 @@ def _room_watch(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
     except ValueError:  # a host name: the announcement lists addresses only
         return None
     from .discovery import RoomWatch
-    from .netinfo import local_networks
+    from .netinfo import lan_addresses, local_networks
 
-    watch = RoomWatch(address=endpoint.host, port=endpoint.port, fingerprint=pinned, networks=local_networks())
+    watch = RoomWatch(address=endpoint.host, port=endpoint.port, fingerprint=pinned, networks=local_networks,
+                      own_addresses=lan_addresses)  # fmt: skip
     watch.start()
     return watch
 

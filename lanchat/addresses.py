@@ -233,6 +233,14 @@ def addresses_to_announce(addresses: list[LocalAddress]) -> list[LocalAddress]:
     return offered + link_local
 
 
+def addresses_moved(before: list[str], now: list[str]) -> bool:
+    """Did this machine move, from ``before`` to ``now`` (its addresses, as read a moment apart)?
+    Compared as sets: the same addresses ranked anew (a cable plugged in beside the Wi-Fi takes
+    the default route) are no move. No address at all is none either: between two networks the
+    same address may come back, and until another comes nothing can be done there."""
+    return bool(now) and set(now) != set(before)
+
+
 def default_route_interfaces(route_table: str, ipv6_route_table: str = "") -> set[str]:
     """Interfaces with a default route, from the text of /proc/net/route and /proc/net/ipv6_route."""
     found: set[str] = set()

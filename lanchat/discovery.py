@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .addresses import join_host_port
+from .addresses import addresses_moved, join_host_port
 from .textsafe import visible
 
 if TYPE_CHECKING:  # zeroconf itself is imported when a room is announced or looked for
@@ -476,6 +476,30 @@ def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) ->
     return sorted(rooms.values(), key=lambda r: (r.name.lower(), r.where))
 
 
+class _Listening:
+    """One zeroconf instance and its browser of rooms: bound to this machine's addresses when it
+    opened, so a watch opens another when they change (RoomWatch, as Announcer.move)."""
+
+    def __init__(self, changed: threading.Event) -> None:
+        from zeroconf import ServiceBrowser
+
+        self.zeroconf = _open_zeroconf()
+        self.names = _Announced()
+        self.names.changed = changed  # a room heard, or the watch's close(): its wait ends
+        try:
+            self.browser = ServiceBrowser(self.zeroconf, SERVICE_TYPE, handlers=[self.names.on_change])
+        except Exception:
+            self.zeroconf.close()
+            raise
+
+    def close(self) -> None:
+        for step in (self.browser.cancel, self.zeroconf.close):
+            try:
+                step()
+            except Exception:  # noqa: BLE001, S110 - its sockets' addresses may be gone already
+                pass
+
+
 class RoomWatch:
     """Follows, while a client is in a room, the announcement of that room: where it is now.
 
@@ -483,18 +507,23 @@ class RoomWatch:
     fingerprint pinned); from then on it is known by its announced name, host and port, and
     ``moved_to(address)`` says where it went if it is no longer announced at ``address``. It
     listens (a browser, woken by the room's own re-announcement) on a thread of its own, and
-    never raises: without multicast DNS it just never knows anything."""
+    never raises: without multicast DNS it just never knows anything.
 
-    def __init__(self, *, address: str, port: int, fingerprint: str | None, networks: Iterable = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    ``own_addresses`` reads this machine's addresses (netinfo.lan_addresses): when they change
+    (the student's laptop moved to another Wi-Fi, or got a new lease) zeroconf, whose sockets
+    are bound to the old ones, is opened afresh, and ``networks`` (the networks we are on, for
+    pick_address) read again. Without it the watch listens where it started, for good."""
+
+    def __init__(self, *, address: str, port: int, fingerprint: str | None, networks: Callable[[], Iterable] = tuple,
+                 own_addresses: Callable[[], list[str]] | None = None, clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.address = address
         self.port = port
         self.fingerprint = fingerprint
-        self.networks = list(networks)
+        self._read_networks, self._own_addresses, self._clock = networks, own_addresses, clock
+        self.networks: list = []
         self.identity: tuple[str, str, int, str | None] | None = None  # (name, host, port, fingerprint)
         self.latest: RoomInfo | None = None
         self.silent = SilentNames()
-        self._clock = clock
         self._changed = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lanchat-roomwatch", daemon=True)
@@ -517,27 +546,43 @@ class RoomWatch:
             return None
         return room
 
-    def _run(self) -> None:
-        try:
-            from zeroconf import ServiceBrowser
+    def _here(self) -> list[str]:
+        return self._own_addresses() if self._own_addresses is not None else []
 
-            zeroconf = _open_zeroconf()
-        except Exception:  # noqa: BLE001 - no multicast DNS here: the room is rejoined where it was
-            return
-        names = _Announced()
-        names.changed = self._changed  # a room heard, or close(): the wait ends
+    def _listen(self) -> _Listening | None:
+        """zeroconf opened where this machine is now, and what is known of the rooms started afresh."""
+        self.networks = list(self._read_networks())
+        self.silent = SilentNames()
         try:
-            browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[names.on_change])
+            return _Listening(self._changed)
+        except Exception:  # noqa: BLE001 - no multicast DNS here (now): the room is rejoined where it was
+            return None
+
+    def _run(self) -> None:
+        listening: _Listening | None = None
+        try:
+            here = self._here()
+            listening = self._listen()
+            if listening is None and self._own_addresses is None:
+                return  # no multicast DNS here, and no move will change that
             while not self._stop.is_set():
-                names.changed.wait(WATCH_SECONDS)
-                names.changed.clear()
-                if not self._stop.is_set():
-                    self._look(zeroconf, names.now())
-            browser.cancel()
+                self._changed.wait(WATCH_SECONDS)
+                self._changed.clear()
+                if self._stop.is_set():
+                    break
+                now = self._here()
+                if addresses_moved(here, now):  # this machine moved: zeroconf's sockets are bound to the old addresses
+                    here = now
+                    if listening is not None:
+                        listening.close()
+                    listening = self._listen()
+                if listening is not None:
+                    self._look(listening.zeroconf, listening.names.now())
         except Exception:  # noqa: BLE001, S110 - a courtesy: the rejoin goes on without it
             pass
         finally:
-            zeroconf.close()
+            if listening is not None:
+                listening.close()
 
     def _look(self, zeroconf, names: list[str]) -> None:  # noqa: ANN001
         deadline = self._clock() + WATCH_SECONDS

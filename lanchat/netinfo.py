@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from .addresses import LocalAddress, default_route_interfaces, interface_network, rank_addresses
+from .addresses import LocalAddress, addresses_to_announce, default_route_interfaces, interface_network, rank_addresses
 
 
 def _read(path: str) -> str:
@@ -31,6 +31,13 @@ def default_routes() -> set[str]:
 def local_addresses() -> list[LocalAddress]:
     """This machine's IPv4 and IPv6 addresses, best first, none link-local (addresses.rank_addresses)."""
     return rank_addresses(every_address())
+
+
+def lan_addresses() -> list[str]:
+    """This machine's addresses on its networks, a link-local one with its zone: those a room is
+    announced at (addresses.addresses_to_announce), and those a client listens for rooms from
+    (discovery.RoomWatch, to notice when the laptop moved)."""
+    return [a.address for a in addresses_to_announce(every_address())]
 
 
 def every_address() -> list[LocalAddress]:

@@ -375,6 +375,32 @@ def test_a_client_follows_a_room_whose_host_got_a_new_address_and_nothing_typed_
                 assert sum(line.endswith(f"bob: {text}") for line in ann.lines) == 1, ann.output
 
 
+NEW_ANN, NEW_BOB = "198.18.1.1", "198.18.1.2"
+
+
+def test_a_student_who_moves_to_another_wifi_with_the_room_finds_it_there(lab):
+    """The class moves to another Wi-Fi: ann's laptop and bob's leave the old one (its interface
+    gone) and join a new one (another interface, other addresses). ann's room is announced again
+    there; bob's watch opened zeroconf where he was, never listened from the new interface, and
+    so never saw the room again: his client tried the old address for good. It now listens
+    from where bob is, finds the room at its new address and rejoins there."""
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "ann's room")
+    host = lab.run(ann, "connect", "127.0.0.1", str(port), "--name", "ann")
+    host.expect(r"welcome, ann")
+    student = lab.run(bob, "connect", ANN, str(port), "--name", "bob")
+    student.expect(r"welcome, bob", timeout=15)
+    # bob's machine hears the room answer (his watch knows it by its name from then on; one that
+    # never heard it follows only the address joined, and cannot know the room at a new one)
+    assert [r["address"] for r in rooms_seen(lab, bob)] == [ANN]
+    lab.ip(ann, "link", "del", "lan0")  # the old Wi-Fi is gone (bob's end of it with it)
+    lab.link(ann, f"{NEW_ANN}/24", bob, f"{NEW_BOB}/24", name="wlan1")
+    server.expect(rf"this machine's address changed: announcing the room again; join with: lanchat connect "
+                  rf"{re.escape(NEW_ANN)} {port}$", timeout=15)
+    student.send("typed after the move")
+    host.expect(r"bob: typed after the move$", timeout=45)
+
+
 @contextlib.contextmanager
 def _joined(how: str) -> Iterator[None]:
     """A failure says which of the side-by-side follow runs it was."""
@@ -825,3 +851,65 @@ def test_a_room_that_vanished_is_asked_for_a_few_times_then_no_more():
     zc.cache.async_remove_records([DNSPointer(SERVICE_TYPE, 12, 1, 4500, name)])  # its name expired too
     watch._look(zc, [])
     assert len(watch.silent) == 0  # and is forgotten: what the watch keeps is bounded by what is held
+
+
+def test_a_watch_listens_again_from_this_machines_new_addresses(monkeypatch):
+    """bob's laptop moves to another Wi-Fi (or gets another lease): the watch's zeroconf had its
+    sockets bound to the old addresses and never saw a room again. It is opened afresh, as a
+    moved server's announcement is (Announcer.move), and the networks read again; the same
+    addresses ranked anew, or none for a while (between two networks), are no move."""
+    import zeroconf as zeroconf_module
+    from helpers import wait_for
+
+    from lanchat import discovery
+
+    opened: list[CacheOnlyZeroconf] = []
+    browsers: list[object] = []
+
+    class Browser:  # zeroconf's ServiceBrowser, without the network
+        def __init__(self, zc, service_type: str, handlers: list) -> None:  # noqa: ANN001, ARG002
+            self.cancelled = False
+            browsers.append(self)
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    def open_zeroconf(addresses=None):  # noqa: ANN001, ANN202, ARG001
+        opened.append(CacheOnlyZeroconf())
+        return opened[-1]
+
+    monkeypatch.setattr(discovery, "_open_zeroconf", open_zeroconf)
+    monkeypatch.setattr(zeroconf_module, "ServiceBrowser", Browser)
+    monkeypatch.setattr(discovery, "WATCH_SECONDS", 0.01)
+    here = [[BOB, "fe80::2%lan0"]]
+    reads: list[int] = []
+    networks_read: list[int] = []
+
+    def own_addresses() -> list[str]:
+        reads.append(1)
+        return list(here[0])
+
+    def ticks(count: int) -> None:
+        mark = len(reads)
+        wait_for(lambda: len(reads) >= mark + count, what=f"{count} looks at this machine's addresses")
+
+    watch = discovery.RoomWatch(address=ANN, port=3580, fingerprint=None, own_addresses=own_addresses,
+                                networks=lambda: networks_read.append(1) or [])  # fmt: skip
+    watch.start()
+    try:
+        ticks(5)
+        assert len(opened) == 1
+        here[0] = ["198.18.1.2", "fe80::2%wlan1"]  # the new Wi-Fi
+        wait_for(lambda: len(opened) == 2, what="zeroconf opened again")
+        assert opened[0].closed.is_set() and browsers[0].cancelled  # type: ignore[attr-defined]
+        assert len(networks_read) == 2
+        here[0] = ["fe80::2%wlan1", "198.18.1.2"]  # the same, ranked anew
+        ticks(5)
+        here[0] = []  # out of the Wi-Fi's reach a moment: nothing to listen from, nothing done
+        ticks(5)
+        here[0] = ["198.18.1.2", "fe80::2%wlan1"]  # back, as before
+        ticks(5)
+        assert len(opened) == 2 and not opened[1].closed.is_set()
+    finally:
+        watch.close()
+    wait_for(lambda: opened[-1].closed.is_set(), what="the watch's zeroconf closed")
