@@ -141,6 +141,16 @@ def _me(room: Room, member: Member, event: ev.Me, now: float) -> list[Action]:
     return [Broadcast(to=tuple(room.members), frame=encode(emote)), *room.spoke(member)]
 
 
+def _rename_out_of_turn(room: Room, member: Member) -> list[Action]:
+    """In a turn-based room a new name is read by the whole class ("bob is now answer42"), so it
+    waits for the turn as a topic does (PROTOCOL.md 7; ``not-operator``, not ``not-your-turn``:
+    a client would take that for a refused line of its own and send it again)."""
+    if addresses_the_class(room, member):
+        return []
+    message = "in a turn-based room you can change your name when it is your turn"
+    return [Send(to=member.cid, event=ev.Error(code=ev.E_NOT_OPERATOR, message=message))]
+
+
 def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
     """/nick: the same name rule as a hello (room.name_refused); everyone, the person included,
     is told, and the turn, the host and whispers follow the person (they are kept by id)."""
@@ -148,8 +158,8 @@ def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
 
     if name == member.name:
         return []
-    refused = muted_refusal(room, member) or name_refused(room, member.cid, name, member.key)  # a name is read too
-    if refused:
+    refused = muted_refusal(room, member) or _rename_out_of_turn(room, member) or name_refused(room, member.cid, name, member.key)
+    if refused:  # (a name is read by everyone too)
         return refused
     old = member.name
     room.rekey(member, name)

@@ -50,6 +50,33 @@ def test_a_student_without_the_turn_cannot_set_the_topic_in_a_turn_room():
         server.stop()
 
 
+def test_a_student_without_the_turn_cannot_rename_to_an_answer_in_a_turn_room():
+    """/nick tells everyone "bob is now the answer is 42": it waits for the turn. The holder
+    and an operator rename as before."""
+    server, port, (ann, bob, teach) = turn_room()
+    try:
+        bob.send(type="nick", name="answer-is-42")
+        refusal, _ = bob.until("error")
+        assert refusal["code"] == "not-operator"
+        assert "change your name when it is your turn" in str(refusal["message"])
+        ann.send(type="nick", name="annie")  # the holder
+        teach.send(type="nick", name="teacher")  # an operator without the turn
+        for person in (ann, bob, teach):
+            person.until("renamed", old="ann", new="annie")
+            person.until("renamed", old="teach", new="teacher")
+        assert not any("answer" in str(frame) for frame in ann.drain() + teach.drain())
+        late = Outsider(port)
+        try:
+            assert late.join("cat")["type"] == "welcome"
+            assert not any("answer" in str(frame) for frame in late.drain())
+        finally:
+            late.close()
+    finally:
+        for person in (ann, bob, teach):
+            person.close()
+        server.stop()
+
+
 def test_an_operator_sets_the_topic_in_a_turn_room_without_the_turn():
     server, port, (ann, bob, teach) = turn_room()
     try:
