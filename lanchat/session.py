@@ -35,6 +35,7 @@ class Line:
     presence: Presence | None = None  # a join or leave notice: whom it is about (the screen folds bursts)
     give_back: str | None = None  # what was typed and not taken (offline, too many kept): back into the input line
     hang: int = 0  # a /help row: its description starts this many columns into text; the screen wraps it under there
+    private: str | None = None  # what projector mode shows instead of text (a file offered to one person: ui/projector.py)
 
 
 @dataclass(frozen=True)
@@ -837,11 +838,20 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
     mine = ev.name_key(offered.sender) == ev.name_key(session.name)
     if offered.listing:
         whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
-        return session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
+        line = session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
+        return _private_offer(line, offered, f"  #{offered.id} {HIDDEN_FILE} from {offered.sender}{whom}: /get {offered.id}")
     if mine:
         whom = f"to {offered.to}" if offered.to else "to the room"
-        return session._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
+        line = session._notice(f"your file {name} ({size}) is on offer {whom} as #{offered.id}", when=offered.time)
+        return _private_offer(line, offered, f"your file (hidden) is on offer {whom} as #{offered.id}")
     whom = "offers you" if offered.to else "offers"
-    return session._notice(
-        f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time
-    )
+    line = session._notice(f"{offered.sender} {whom} {name} ({size}); type /get {offered.id} to download it", when=offered.time)
+    return _private_offer(line, offered, f"{offered.sender} offers you a file {HIDDEN_FILE}; /get {offered.id} downloads it")
+
+
+HIDDEN_FILE = "(name hidden: /projector to show)"
+
+
+def _private_offer(line: Line, offered: ev.Offered, private: str) -> Line:
+    """A file offered to one person names it only on their screen: projector mode shows ``private``."""
+    return replace(line, private=private) if offered.to else line

@@ -75,6 +75,24 @@ def test_every_other_line_is_left_as_it_is():
         assert hidden(line, "teacher") is line
 
 
+def test_a_file_offered_to_one_person_hides_its_name_and_one_to_the_room_does_not():
+    """A private offer ("bob offers you grades_ann.pdf") names the file on one screen only: in
+    projector mode the offer, the sender's own line and a /files listing show it without the name."""
+    session = teacher()
+    offer = {"size": 2048, "sha256": "0" * 64, "time": T0}
+    to_me, = lines_for(session, ev.Offered(id="7", name="grades_ann.pdf", sender="bob", to="teacher", **offer))
+    mine, = lines_for(session, ev.Offered(id="8", name="grades_ann.pdf", sender="teacher", to="ann", **offer))
+    listed, = lines_for(session, ev.Offered(id="7", name="grades_ann.pdf", sender="bob", to="teacher", listing=True, **offer))
+    to_room, = lines_for(session, ev.Offered(id="9", name="slides.pdf", sender="bob", **offer))
+    for line, number in ((to_me, "7"), (mine, "8"), (listed, "7")):
+        assert "grades_ann.pdf" in line.text  # the transcript keeps it (and /save writes it)
+        screened = hidden(line, "teacher")
+        assert "grades_ann.pdf" not in screened.text
+        assert f"#{number}" in screened.text or f"/get {number}" in screened.text  # still says how to get it
+    assert hidden(to_me, "teacher").text.startswith("bob offers you a file")
+    assert hidden(to_room, "teacher") is to_room
+
+
 def test_shown_hides_only_while_the_session_is_in_projector_mode():
     session = teacher()
     (line,) = lines_for(session, direct())

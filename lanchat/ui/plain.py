@@ -278,7 +278,7 @@ class PlainFrontend:
         """Projector mode in line mode: a direct message prints as its placeholder and is kept;
         once the mode is off, the ones kept print below what came (printed lines stay as printed)."""
         if self.session.projector:
-            direct = [line for line in lines if projector.is_direct(line)]
+            direct = [line for line in lines if projector.hides(line)]
             self.hidden.extend(direct)
             self.hidden_count += len(direct)
             return [projector.shown(line, self.session) for line in lines]
@@ -288,7 +288,8 @@ class PlainFrontend:
         self.hidden.clear()
         self.hidden_count = 0
         which = f"the {count}" if count == len(kept) else f"the last {len(kept)} of {count}"
-        text = f"{which} direct message{'s' if count != 1 else ''} hidden while /projector was on:"
+        noun = "direct message" if all(map(projector.is_direct, kept)) else "private line"  # or a file offered to you
+        text = f"{which} {noun}{'s' if count != 1 else ''} hidden while /projector was on:"
         return [*lines, Line(kind="notice", time=time.time(), text=text), *kept]
 
     def show(self, lines: list[Line]) -> None:

@@ -6,7 +6,7 @@ class, and so would last lesson's direct messages in the replay after a restart.
 (``/projector``, ``serve --projector``, ``connect --projector``: ``Session.projector``) draws each
 transcript line through ``shown``: a direct message, live or replayed, becomes a placeholder with
 its time and names, and its text stays in the transcript, so turning the mode off shows it again
-in place. ``/save`` writes the real lines (a file is not on the projector); ``/find`` searches
+in place. A file offered to one person shows without its name (``Line.private``). ``/save`` writes the real lines (a file is not on the projector); ``/find`` searches
 what is shown. The bell and the window title never carried a message's text (a count at most).
 """
 
@@ -27,9 +27,17 @@ def is_direct(line: Line) -> bool:
     return line.kind == "direct" or (line.kind == "history" and line.to is not None)
 
 
+def hides(line: Line) -> bool:
+    """Does projector mode draw ``line`` otherwise than it is (``hidden``)?"""
+    return line.private is not None or is_direct(line)
+
+
 def hidden(line: Line, me: str) -> Line:
     """``line`` as projector mode shows it: a direct message keeps its kind, time and names and
-    loses its text (and the colour bot's swatch, which is part of it); any other line as it is."""
+    loses its text (and the colour bot's swatch, which is part of it); a line with a ``private``
+    form (a file offered to one person: its name) shows that; any other line as it is."""
+    if line.private is not None:
+        return replace(line, text=line.private)
     if not is_direct(line):
         return line
     mine = line.sender is not None and name_key(line.sender) == name_key(me)

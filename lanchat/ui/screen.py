@@ -815,7 +815,7 @@ class CursesFrontend:
             with contextlib.suppress(OSError):
                 temporary.unlink()
         kept = f" ({path.name} was already there: kept)" if saved != path else ""
-        if self.session.projector and any(projector.is_direct(line) for line in self.view.lines):
+        if self.session.projector and any(projector.hides(line) for line in self.view.lines):
             kept += " (the direct messages in full: the file is not on the projector)"
         count = len(self.view.lines)
         return Line(kind="notice", time=now, text=f"saved {count} line{'' if count == 1 else 's'} to {saved}{kept}")
