@@ -38,6 +38,10 @@ MAX_UPLOADS_AT_ONCE = 4
 MAX_DOWNLOADS_AT_ONCE = 4
 MAX_GETS_WAITING = 256
 MAX_FILE_NAME_CHARS = 120
+# ...and at most this many bytes of UTF-8: most file systems (ext4, btrfs, APFS as seen from
+# Linux) refuse a name over 255 bytes, which 120 emoji (480) or 86 CJK characters exceed; the
+# rest leaves room for the " (12345)" a download gets beside a file of the same name.
+MAX_FILE_NAME_BYTES = 240
 MB = 1024 * 1024
 
 # Windows refuses these as file names whatever the extension ("nul.txt" is the null device).
@@ -82,14 +86,27 @@ def safe_name(offered: str, fallback: str = "file") -> str:
     stem = text.split(".", 1)[0].rstrip(" ")
     if stem.upper() in WINDOWS_DEVICE_NAMES:
         text = "_" + text
-    if len(text) > MAX_FILE_NAME_CHARS:
-        base, dot, extension = text.rpartition(".")
-        if dot and 0 < len(extension) <= 16 and base:
-            keep = MAX_FILE_NAME_CHARS - len(extension) - 1
-            text = base[:keep].rstrip(" .") + "." + extension
-        else:
-            text = text[:MAX_FILE_NAME_CHARS].rstrip(" .")
-    return text or fallback
+    return _shortened(text) or fallback
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _shortened(text: str) -> str:
+    """``text`` cut to MAX_FILE_NAME_CHARS characters and MAX_FILE_NAME_BYTES bytes of UTF-8,
+    keeping an extension of 1 to 16 characters after the last dot."""
+    if len(text) <= MAX_FILE_NAME_CHARS and _utf8_len(text) <= MAX_FILE_NAME_BYTES:
+        return text
+    base, dot, extension = text.rpartition(".")
+    tail = "." + extension if dot and 0 < len(extension) <= 16 and base else ""
+    if not tail:
+        base = text
+    base = base[: MAX_FILE_NAME_CHARS - len(tail)]
+    room = MAX_FILE_NAME_BYTES - _utf8_len(tail)
+    if _utf8_len(base) > room:  # at most 4 bytes a character: cut where the bytes run out
+        base = base.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return base.rstrip(" .") + tail
 
 
 def split_extension(name: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from lanchat import events as ev
 from lanchat import files
 from lanchat.files import (
     CHUNK_BYTES,
+    MAX_FILE_NAME_BYTES,
     MAX_FILE_NAME_CHARS,
     ChunkError,
     OfferBook,
@@ -108,10 +109,21 @@ def test_safe_name_shortens_long_names_and_keeps_the_extension():
     assert len(safe_name("b" * 500)) == MAX_FILE_NAME_CHARS
 
 
+def test_safe_name_keeps_a_name_within_what_a_file_system_takes_in_bytes():
+    """120 emoji are 480 bytes of UTF-8 and 100 CJK characters 300: ext4 refuses a name over
+    255 bytes, so such a download arrived whole and was then thrown away ("file name too long")."""
+    for offered, extension in (("\U0001F600" * 120 + ".png", ".png"), ("\u6587" * 100, "\u6587"), ("\u6587" * 300 + ".tar.gz", ".gz")):
+        name = safe_name(offered)
+        assert len(name.encode("utf-8")) <= MAX_FILE_NAME_BYTES, name
+        assert len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES - 8  # cut where the bytes run out, not shorter
+        assert name.endswith(extension) and safe_name(name) == name
+    assert len(unique_name(safe_name("\u6587" * 100), [safe_name("\u6587" * 100)]).encode("utf-8")) <= 255
+
+
 @given(st.text(max_size=300))
 def test_safe_name_is_always_one_harmless_component(offered):
     name = safe_name(offered)
-    assert name and len(name) <= MAX_FILE_NAME_CHARS
+    assert name and len(name) <= MAX_FILE_NAME_CHARS and len(name.encode("utf-8")) <= MAX_FILE_NAME_BYTES
     assert "/" not in name and "\\" not in name and "\x00" not in name
     assert name not in (".", "..") and not name.startswith(".")
     assert name.isprintable()

@@ -1,0 +1,45 @@
+"""A fake server attacks the client where tests/test_hostile_server.py does not look: file names
+a disk cannot hold, a handshake that never ends, and join notices by the ten thousand.
+
+Each server here is a raw socket in the test (test_hostile_server.HostileServer) that writes the
+bytes it is told to; the client runs as a user runs it, through pipes or in a real pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from helpers import Proc, wait_for
+from test_hostile_server import HostileServer, frame_of, welcome
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("offered", ["\u6587" * 100 + ".txt", "\U0001F600" * 120])
+def test_a_file_whose_name_is_too_long_in_bytes_for_the_disk_is_saved_under_a_shorter_one(tmp_path, offered):
+    """100 CJK characters are 300 bytes of UTF-8, 120 emoji 480; ext4 takes 255. The names were
+    cut to 120 characters only: the download arrived whole, its SHA-256 checked, and was then
+    thrown away with "cannot save ...: file name too long"."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    data = b"hello"
+    sha256 = hashlib.sha256(data).hexdigest()
+    offer = frame_of({"type": "offered", "id": "7", "name": offered, "size": 5, "sha256": sha256, "from": "mallory", "time": 1.0})
+    server = HostileServer(welcome("ann"), offer)
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--downloads", str(downloads))
+    try:
+        client.expect(r"type /get 7 to download it")
+        client.send("/get 7")
+        wait_for(lambda: b'"get"' in server.heard, what="the client's get")
+        server.then(frame_of({"type": "file-start", "id": "7", "name": offered, "size": 5, "sha256": sha256}))
+        server.then(frame_of({"type": "file-data", "id": "7", "data": base64.b64encode(data).decode()}))
+        client.expect(r"saved .* SHA-256 checked|cannot save")
+        assert "cannot save" not in client.output, client.output
+        [saved] = downloads.iterdir()
+        assert saved.read_bytes() == data and saved.name[0] == offered[0]
+        assert len(saved.name.encode("utf-8")) <= 255
+    finally:
+        client.stop()
+        server.close()
