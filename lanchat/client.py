@@ -621,6 +621,10 @@ def join(
     public = identity.b64(identity.public_bytes(key)) if key is not None else None
     derived: dict[bytes, bytes] = {}  # salt -> the scrypt key: derived once, it is slow on purpose
     sock.sendall(proto.send(ev.Hello(name=name, key=public, resume=resume, since=since)))
+    # A server challenges a hello once (PROTOCOL.md, Identity). Each challenge restarts the
+    # deadline (a password takes its time to type) and a new salt costs a scrypt: a server that
+    # challenged every answer again held the client in the handshake for ever.
+    challenged = False
     while True:
         events = _handshake_events(sock, proto, deadline)
         for index, event in enumerate(events):
@@ -631,6 +635,9 @@ def join(
             if isinstance(event, ev.Shutdown):
                 raise JoinError(f"the server is shutting down: {visible(event.reason)}")
             if isinstance(event, ev.Challenge):
+                if challenged:
+                    raise JoinError("the server asked to prove our key twice for one hello; that is not a lanchat server we can talk to")
+                challenged = True
                 sock.sendall(proto.send(_answer(event, key, password, derived, binding)))
                 deadline = time.monotonic() + timeout  # typing a password takes the time it takes
                 continue
@@ -640,6 +647,7 @@ def join(
                 if not new_name:
                     raise JoinError(f"the server refused to let us in: {visible(event.message)}", event.code)
                 sock.sendall(proto.send(ev.Hello(name=new_name, key=public)))
+                challenged = False
                 deadline = time.monotonic() + timeout
 
 

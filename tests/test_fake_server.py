@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 
 import pytest
-from helpers import Proc, wait_for
+from helpers import Proc, child_env, wait_for
 from test_hostile_server import HostileServer, frame_of, welcome
 
 pytestmark = pytest.mark.timeout(60)
@@ -40,6 +41,33 @@ def test_a_file_whose_name_is_too_long_in_bytes_for_the_disk_is_saved_under_a_sh
         [saved] = downloads.iterdir()
         assert saved.read_bytes() == data and saved.name[0] == offered[0]
         assert len(saved.name.encode("utf-8")) <= 255
+    finally:
+        client.stop()
+        server.close()
+
+
+def challenge(salt: bool = False) -> bytes:
+    obj = {"type": "challenge", "nonce": base64.b64encode(os.urandom(32)).decode()}
+    if salt:
+        obj["salt"] = base64.b64encode(os.urandom(16)).decode()
+    return frame_of(obj)
+
+
+@pytest.mark.parametrize("salt", [False, True])
+def test_a_server_that_challenges_every_answer_again_is_left_at_once(salt):
+    """A real server challenges a hello once. Each challenge restarted the handshake's deadline
+    (a password takes its time to type), and each new salt cost a 0.1 s scrypt: a fake server
+    that answered every auth with a new challenge held the client in "connecting" for ever,
+    working. The second challenge for one hello ends it, in one line."""
+    server = HostileServer(challenge(salt))
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann", env=child_env(LANCHAT_PASSWORD="secret"))
+    try:
+        wait_for(lambda: b'"auth"' in server.heard, what="the answer to the first challenge")
+        server.then(challenge(salt))
+        assert client.wait() == 1
+        assert client.output.endswith("the server asked to prove our key twice for one hello; that is not a lanchat server we can talk to")
+        assert server.heard.count(b'"auth"') == 1
+        assert "Traceback" not in client.output
     finally:
         client.stop()
         server.close()
