@@ -211,3 +211,15 @@ def test_find_shows_the_name_it_found_in_a_folded_line():
     assert len(rows()) == len(transcript_rows(view, rows=30, cols=100))
     view.stop_finding()
     assert not any("zed" in row for row in rows())
+
+
+def test_a_burst_names_at_most_a_hundred_and_the_next_newcomer_begins_another_line():
+    """A fake server announcing 20,000 joins: each fold rebuilt the line from every name in it,
+    so the screen froze for minutes (tests/test_fake_server.py drives it for real)."""
+    session, view = teacher()
+    names = [f"s{number}" for number in range(fold.MAX_BURST_NAMES + 5)]
+    feed(session, view, *joins(names, step=0.01))
+    first, second = list(view.lines)[-2:]
+    assert isinstance(first, Burst) and first.names == tuple(names[: fold.MAX_BURST_NAMES])
+    assert isinstance(second, Burst) and second.names == tuple(names[fold.MAX_BURST_NAMES :])
+    assert second.text.endswith(f"({len(names) + 1} here)")

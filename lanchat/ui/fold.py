@@ -8,7 +8,7 @@ everything else off a projector's screen. The full screen folds them: a join tha
 see them all); render shows as many as fit its row and "and 22 more" (``shown_text``), with how
 many of those went again ("and 2 more (2 left)"); the line /find lands on lists the names it
 matched first (``found_first``), so the name found is on screen. A single
-join reads as it always did. Leaves fold the same way, separately; a leave for a reason worth
+join reads as it always did; a burst names at most ``MAX_BURST_NAMES``, and the next one begins another. Leaves fold the same way, separately; a leave for a reason worth
 its own line (a flood, a drop) never folds, and lost connections fold only with each other. ``--plain`` does not fold: a script
 reads one line per event.
 """
@@ -22,6 +22,10 @@ from ..events import name_key
 from ..session import Line
 
 BURST_SECONDS = 10.0  # a join this soon after the burst's last one joins the burst
+# A burst names at most this many; the next newcomer starts a line of its own. Each fold rebuilds
+# the line from every name in it, so a server announcing joins by the ten thousand (a fake one)
+# made each join cost more than the last: 20,000 took minutes, the screen frozen meanwhile.
+MAX_BURST_NAMES = 100
 # Presence.change -> the burst it folds into. A lost connection folds with other lost ones (the
 # room's Wi-Fi went: 26 lines), never into a burst of plain leaves.
 VERBS = {"joined": "joined", "quit": "left", "lost": "lost connection"}
@@ -102,6 +106,8 @@ def fold(last: Line, line: Line) -> Burst | None:
     if VERBS[presence.change] == burst.verb:
         if key in keys:
             marked = marked - {key}  # came (or went) again: the mark goes
+        elif len(names) >= MAX_BURST_NAMES:
+            return None  # a full burst: this one begins the next
         else:
             names = (*names, presence.name)
     elif VERBS[presence.change] == OPPOSITE[burst.verb] and key in keys and key not in marked and len(names) > 1:
