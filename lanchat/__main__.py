@@ -1861,11 +1861,21 @@ def _run_participant(  # noqa: ANN001
         return _fail(f"internal error ({type(crash).__name__}); the details are in {_log_crash(crash)}")
     if after:
         after()
+    message = _ending(outcome, frontend, session, role)
+    _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend), stops=stops)
+    return outcome.code
+
+
+def _ending(outcome, frontend, session, role: str) -> str:  # noqa: ANN001
+    """The chat's last words: how it ended, and what was left typed in the full screen's input
+    line when the server ended it (a kick, a bad frame), which would vanish with the screen."""
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = _host_ending(session, input_ended=getattr(frontend, "ended", False))
-    _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend), stops=stops)
-    return outcome.code
+    draft = getattr(frontend, "draft", None)
+    if outcome.code and draft is not None and draft().strip():
+        message += f"\n{PROG}: what you were typing was not sent: {draft()}"
+    return message
 
 
 def _host_ending(session, *, input_ended: bool) -> str:  # noqa: ANN001

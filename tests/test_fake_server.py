@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
+import struct
 
 import pytest
 from helpers import Proc, TermProc, child_env, wait_for
@@ -86,6 +88,34 @@ def test_thousands_of_join_notices_leave_the_full_screen_responsive():
         term.expect(r"mallory: after the joins")
         term.send("still here\r")
         wait_for(lambda: b"still here" in server.heard, what="the line typed after the joins")
+    finally:
+        term.stop()
+        server.close()
+
+
+@pytest.mark.parametrize("screen", ["full", "plain"])
+@pytest.mark.parametrize("ending", ["fatal", "bad-frame"])
+def test_a_line_half_typed_when_the_server_ends_the_chat_is_not_lost(screen, ending):
+    """A fatal error (a kick, or a fake server's) or a frame the client cannot read ends the
+    chat at once. The full screen went with what was in its input line, unsaid; --plain left
+    it on the terminal with the last words glued to its end ("...writinglanchat: disconnected")."""
+    server = HostileServer(welcome("ann"))
+    plain = ["--plain"] if screen == "plain" else []
+    term = TermProc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--no-typing", *plain, rows=24, cols=100)
+    try:
+        term.expect(r"welcome, ann")
+        term.send("a paragraph I was writing")
+        term.expect(r"a paragraph I was writing")
+        if ending == "fatal":
+            server.then(frame_of({"type": "error", "code": "kicked", "message": "out you go", "fatal": True}))
+        else:
+            server.then(struct.pack(">I", 2) + b"{x")
+        assert term.wait() == 1
+        said = term.text
+        if screen == "full":
+            assert "lanchat: what you were typing was not sent: a paragraph I was writing" in said, said
+        else:
+            assert re.search(r"^a paragraph I was writing *\nlanchat: disconnected", said, re.MULTILINE), said
     finally:
         term.stop()
         server.close()

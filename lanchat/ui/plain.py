@@ -165,9 +165,12 @@ class PlainFrontend:
             self._saved_tty = None
 
     def close(self) -> None:
-        """Give the terminal its own line editing and echo back."""
+        """Give the terminal its own line editing and echo back. What is typed and not sent
+        stays on its line, and the last words go on the next (not glued to its end)."""
         if self._saved_tty is None:
             return
+        if self.typing:
+            self._write("\n")
         import termios
 
         with contextlib.suppress(OSError, ValueError):

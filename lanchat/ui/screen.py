@@ -412,6 +412,11 @@ class CursesFrontend:
                 self._resize()
                 self.update()
 
+    def draft(self) -> str:
+        """What is typed in the input line and not sent: said after the screen is gone when
+        the server ends the chat under it (a kick, a bad frame), else it would vanish with it."""
+        return self.view.editor.text
+
     def close(self) -> None:
         """Give the terminal back: safe to call twice, and from any way out."""
         if self.closed:
