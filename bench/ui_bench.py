@@ -110,7 +110,7 @@ def bench_render(lines: int) -> dict[str, float]:
     started = time.perf_counter()
     render.render(view, 50, 200)
     home_again_ms = (time.perf_counter() - started) * 1000
-    render._layout_cached.cache_clear()
+    render.LAYOUTS.clear()
     render._height_cached.cache_clear()
     view.to_bottom()
     view.scroll = 10**9  # scrolled to the very top with cold caches (as after a resize): every line measured

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import struct
+from pathlib import Path
 
 import pytest
 from helpers import Proc, TermProc, child_env, wait_for
@@ -116,6 +117,25 @@ def test_a_line_half_typed_when_the_server_ends_the_chat_is_not_lost(screen, end
             assert "lanchat: what you were typing was not sent: a paragraph I was writing" in said, said
         else:
             assert re.search(r"^a paragraph I was writing *\nlanchat: disconnected", said, re.MULTILINE), said
+    finally:
+        term.stop()
+        server.close()
+
+
+def test_long_lines_drawn_one_by_one_keep_the_full_screens_memory_bounded():
+    """Each 60,000-character message (the frame limit allows them; a real server refuses over
+    4,000) is drawn as it comes, and its layout was kept: 2.4 MB each, up to 16,384 of them.
+    120 took the client from 40 MB to 330 MB (200 to 520 MB); the layouts are now kept within a budget of cells."""
+    server = HostileServer(welcome("ann"))
+    term = TermProc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--no-typing", rows=24, cols=100)
+    try:
+        term.expect(r"welcome, ann")
+        for number in range(120):  # each waits until it is on the screen: each is laid out
+            server.then(frame_of({"type": "message", "from": "mallory", "text": "x" * 60_000 + f" end{number}", "time": 1.7e9}))
+            term.expect(rf"end{number}\b")
+        status = Path(f"/proc/{term.proc.pid}/status").read_text()
+        resident_mb = int(status.split("VmRSS:")[1].split()[0]) // 1024
+        assert resident_mb < 240, f"{resident_mb} MB"
     finally:
         term.stop()
         server.close()

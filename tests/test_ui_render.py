@@ -508,11 +508,27 @@ def test_a_view_scrolled_to_the_oldest_of_a_cold_scrollback_lays_out_only_the_sc
     view = make_view()
     view.add(msg(f"line {n} " + "word " * (n % 40)) for n in range(10_000))
     view.scroll = 10**9
-    rd._layout_cached.cache_clear()
+    rd.LAYOUTS.clear()
     rd._height_cached.cache_clear()
     frame = rd.render(view, 50, 200)
     assert "line 0 " in row_texts(frame)[0]
-    assert rd._layout_cached.cache_info().currsize <= 50  # the lines on screen, not 10,000
+    assert len(rd.LAYOUTS) <= 50  # the lines on screen, not 10,000
+
+
+def test_lines_laid_out_are_kept_within_a_budget_of_cells_not_a_count():
+    """A server may send 60,000-character lines (the frame limit allows them): each laid out is
+    60,000 cells, 2.4 MB, and 16,384 of them were kept. The cache holds a budget of cells."""
+    layouts = rd.LayoutCache(most_cells=1_000_000)
+    for n in range(40):
+        line = msg(f"{n} " + "x" * 60_000)
+        assert len(layouts.rows(line, 100)) > 600
+        assert layouts.cells <= 1_000_000
+    assert 0 < len(layouts) <= 15
+    huge = msg("y" * 200_000)  # more than an eighth of the budget: laid out, not kept
+    layouts.rows(huge, 100)
+    assert (huge, 100) not in layouts._kept
+    kept = next(iter(layouts._kept))
+    assert layouts.rows(*kept) is layouts.rows(*kept)  # a line kept is not laid out again
 
 
 def test_a_day_rule_between_days_and_a_date_on_lines_replayed_from_another_day():

@@ -14,6 +14,7 @@ import functools
 import re
 import time
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from wcwidth import iter_graphemes, wcswidth, wcwidth
@@ -337,9 +338,44 @@ def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, inde
             rows[-1].append(cell)
 
 
-@functools.lru_cache(maxsize=16384)
-def _layout_cached(line: Line, width: int) -> tuple[tuple[Cell, ...], ...]:
-    return tuple(tuple(row) for row in _layout(line, width))
+class LayoutCache:
+    """Lines laid out for the last draws, ``(line, width) -> rows``, the least recently used
+    dropped first once they hold more than ``most_cells`` cells. Bounded by cells, not by
+    count: a count of 16,384 let a server's 60,000-character lines (2.4 MB each laid out,
+    the frame limit allows them) take gigabytes. A line over an eighth of it is not kept."""
+
+    def __init__(self, most_cells: int) -> None:
+        self.most_cells = most_cells
+        self.cells = 0  # held now, all rows counted
+        self._kept: OrderedDict[tuple[Line, int], tuple[tuple[Cell, ...], ...]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def rows(self, line: Line, width: int) -> tuple[tuple[Cell, ...], ...]:
+        key = (line, width)
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+            return kept
+        laid = tuple(tuple(row) for row in _layout(line, width))
+        size = sum(map(len, laid))
+        if size <= self.most_cells // 8:
+            self._kept[key] = laid
+            self.cells += size
+            while self.cells > self.most_cells:
+                _, dropped = self._kept.popitem(last=False)
+                self.cells -= sum(map(len, dropped))
+        return laid
+
+    def clear(self) -> None:
+        self._kept.clear()
+        self.cells = 0
+
+
+# Two million cells: a 10,000-line scrollback of everyday lines at one width, or 80 full
+# screens of 250 x 100, in some 100 MB at most.
+LAYOUTS = LayoutCache(most_cells=2_000_000)
 
 
 def _help_row(line: Line, prefix_width: int, width: int) -> tuple[int | None, tuple[str, str] | None]:
@@ -393,7 +429,7 @@ def layout_line(line: Line, width: int) -> tuple[tuple[Cell, ...], ...]:
     """The rows one transcript line takes at ``width`` columns (cached: lines never change)."""
     width = max(1, width)
     try:
-        return _layout_cached(line, width)
+        return LAYOUTS.rows(line, width)
     except TypeError:  # an unhashable field: lay it out without the cache
         return tuple(tuple(row) for row in _layout(line, width))
 
