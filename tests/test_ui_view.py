@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from lanchat.session import Line, Session
-from lanchat.ui.view import ROSTER_MIN_COLS, SCROLLBACK_LINES, View
+from lanchat.ui.view import MAX_KEPT_CHARS, ROSTER_MIN_COLS, SCROLLBACK_LINES, View
 
 
 def line(number: int, text: str = "") -> Line:
@@ -23,6 +23,16 @@ def test_scrollback_keeps_at_least_ten_thousand_lines():
     assert len(view.lines) == SCROLLBACK_LINES
     assert view.lines[0].text == "message 50"
     assert view.first_seq == 50 and view.total == SCROLLBACK_LINES + 50
+
+
+def test_a_line_longer_than_any_server_relays_is_kept_cut_saying_so():
+    """A real server relays at most 4,000 characters of a message; a fake one fills a frame
+    (65,000), and a scrollback of 10,000 such lines held 640 MB."""
+    view = make_view()
+    view.add([line(1, "x" * 65_000), line(2, "y" * MAX_KEPT_CHARS)])
+    cut, whole = view.lines
+    assert cut.text == "x" * MAX_KEPT_CHARS + f"... ({65_000 - MAX_KEPT_CHARS} more characters not kept)"
+    assert whole.text == "y" * MAX_KEPT_CHARS  # as long as a real server's may be: as it came
 
 
 def test_new_lines_follow_at_the_bottom_unless_scrolled_up():

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 
+from ..events import MAX_TEXT_CHARS
 from ..session import HISTORY_PAGE, HISTORY_PAGE_END, Line, Session
 from .editor import LineEditor
 from .fold import fold
 
 SCROLLBACK_LINES = 10_000  # the issue asks for at least this many
+# A line's text is kept to this many characters: a real server relays at most this much of a
+# message (PROTOCOL.md 5), a fake one sends 65,000 in a frame, and 10,000 of those kept 640 MB.
+MAX_KEPT_CHARS = MAX_TEXT_CHARS
 ROSTER_MIN_COLS = 100  # narrower terminals give every column to the transcript
 
 
@@ -32,6 +36,14 @@ def _one_row(line: Line) -> int:
 
 def _no_day_rule(before: Line | None, line: Line) -> int:
     return 0
+
+
+def _kept(line: Line) -> Line:
+    """``line`` as the scrollback keeps it: its text cut to MAX_KEPT_CHARS, saying so."""
+    if len(line.text) <= MAX_KEPT_CHARS:
+        return line
+    cut = len(line.text) - MAX_KEPT_CHARS
+    return replace(line, text=f"{line.text[:MAX_KEPT_CHARS]}... ({cut} more characters not kept)")
 
 
 @dataclass
@@ -70,7 +82,7 @@ class View:
     def add(self, new_lines: Iterable[Line]) -> int:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
         added = 0
-        for line in new_lines:
+        for line in map(_kept, new_lines):
             if line.presence is not None and self.lines and self._fold_into_last(line):
                 added += 1
                 continue
