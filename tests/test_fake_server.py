@@ -18,6 +18,8 @@ import pytest
 from helpers import Proc, TermProc, child_env, wait_for
 from test_hostile_server import HostileServer, frame_of, welcome
 
+from lanchat import wire
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -162,4 +164,71 @@ def test_a_scrollback_of_frame_sized_messages_keeps_the_full_screens_memory_boun
         term.wait_screen(lambda rows: "56000morecharactersnotkept" in "".join(row.replace(" ", "") for row in rows), what="the cut said")
     finally:
         term.stop()
+        server.close()
+
+
+@pytest.mark.parametrize("how", ["json", "binary", "wrong-hash"])
+def test_a_download_given_more_bytes_than_its_size_or_the_wrong_ones_is_stopped_and_nothing_kept(tmp_path, how):
+    """The size and the SHA-256 are the server's word at file-start: a fake one sends more bytes
+    than it said, in base64 (file-data) or raw (a binary frame), or the right count of wrong
+    bytes. Each is one line, a cancel when more is coming, and nothing in the downloads folder."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    data = b"hello"
+    sha256 = hashlib.sha256(data).hexdigest()
+    offer = frame_of({"type": "offered", "id": "7", "name": "a.txt", "size": 5, "sha256": sha256, "from": "mallory", "time": 1.0})
+    server = HostileServer(welcome("ann"), offer)
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--downloads", str(downloads))
+    try:
+        client.expect(r"type /get 7 to download it")
+        client.send("/get 7")
+        wait_for(lambda: b'"get"' in server.heard, what="the client's get")
+        server.then(frame_of({"type": "file-start", "id": "7", "name": "a.txt", "size": 5, "sha256": sha256}))
+        if how == "json":
+            server.then(frame_of({"type": "file-data", "id": "7", "data": base64.b64encode(b"x" * 3000).decode()}))
+        elif how == "binary":
+            server.then(wire.binary_frame("7", b"x" * 3000))
+        else:
+            server.then(frame_of({"type": "file-data", "id": "7", "data": base64.b64encode(b"HELLO").decode()}))
+        if how == "wrong-hash":
+            client.expect(r"! a\.txt arrived damaged \(SHA-256 mismatch\) and was discarded")
+        else:
+            client.expect(r"! download of a\.txt stopped: more bytes arrived than the file's size")
+            wait_for(lambda: b'"cancel"' in server.heard, what="the client's cancel")
+        client.send("still here")
+        wait_for(lambda: b"still here" in server.heard, what="the chat going on")
+        assert list(downloads.iterdir()) == []
+        assert "Traceback" not in client.output
+    finally:
+        client.stop()
+        server.close()
+
+
+def test_file_names_from_a_fake_server_never_leave_the_downloads_folder(tmp_path):
+    """The real server cleans offered names too (test_files_cli); a fake one does not. Whatever
+    the file-start names, each download lands in the downloads folder, under a cleaned name."""
+    downloads = tmp_path / "deep" / "downloads"
+    downloads.mkdir(parents=True)
+    names = ["../../escape.txt", "/tmp/absolute.txt", "C:\\Windows\\win.ini", "nul\x00byte.txt", "CON", "..", "\u202eevil\u200b.txt"]
+    data = b"hello"
+    sha256 = hashlib.sha256(data).hexdigest()
+    server = HostileServer(welcome("ann"))
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--downloads", str(downloads))
+    try:
+        client.expect(r"welcome, ann")
+        for number, name in enumerate(names, start=1):
+            offer = {"type": "offered", "id": str(number), "name": name, "size": 5, "sha256": sha256, "from": "mallory", "time": 1.0}
+            seen = client.mark()
+            server.then(frame_of(offer))
+            client.expect(rf"type /get {number} to download it")
+            client.send(f"/get {number}")
+            wait_for(lambda number=number: f'"id":"{number}"'.encode() in server.heard, what="the client's get")
+            server.then(frame_of({"type": "file-start", "id": str(number), "name": name, "size": 5, "sha256": sha256}))
+            server.then(frame_of({"type": "file-data", "id": str(number), "data": base64.b64encode(data).decode()}))
+            client.expect(rf"saved {re.escape(str(downloads))}/\S", start=seen)
+        saved = sorted(path.name for path in downloads.iterdir())
+        assert saved == sorted(["escape.txt", "absolute.txt", "win.ini", "nulbyte.txt", "_CON", "file", "evil.txt"]), saved
+        assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file()) == saved  # nothing anywhere else
+    finally:
+        client.stop()
         server.close()
