@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -160,10 +161,18 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
     from .protocol import Connection, RemoteProtocolError, Role, encode
 
     proto = Connection(Role.CLIENT)
+    # One deadline for the whole answer: the socket's timeout is per recv(), and a server
+    # dripping a byte a second held the doctor for as long as it dripped.
+    deadline = time.monotonic() + timeout
+    heard = 0
     try:
         sock.sendall(encode(ev.Who()))
         while True:
+            if (left := deadline - time.monotonic()) <= 0:
+                raise TimeoutError
+            sock.settimeout(left)
             data = sock.recv(65536)
+            heard += len(data)
             proto.receive_data(data)
             for event in proto.events():
                 if isinstance(event, ev.Error) and event.code == ev.E_HELLO_FIRST:
@@ -177,6 +186,8 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
     except RemoteProtocolError:
         return "other", "something answered, but not in lanchat's protocol"
     except TimeoutError:
+        if heard:
+            return "other", f"something accepted the connection but did not finish an answer within {timeout:g} s"
         return "other", f"something accepted the connection but said nothing within {timeout:g} s"
     except OSError as exc:
         return "other", f"the connection broke: {exc.strerror or exc}"

@@ -12,6 +12,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 
 import pytest
 from helpers import Proc
@@ -134,6 +135,36 @@ def test_something_that_is_not_lanchat_is_named_as_such():
     assert code == 1
     assert checks["server"]["status"] == "fail"
     assert "not in lanchat's protocol" in checks["server"]["summary"] or "not as a lanchat" in checks["server"]["summary"]
+
+
+def test_a_server_that_drips_its_answer_is_given_up_on_within_the_probes_time():
+    """The probe's timeout was the socket's, per recv(): a server dripping a byte a second (a
+    frame header that promises 60,000 bytes) held `lanchat doctor` for as long as it dripped,
+    the room's port probed from an announcement on the LAN included. The probe has one deadline."""
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as dripper:
+        port = dripper.getsockname()[1]
+        dripper.settimeout(30)
+
+        def drip() -> None:
+            conn, _ = dripper.accept()
+            with conn:
+                for byte in b"\x00\x00\xea\x60" + b"{" + b" " * 60:  # the attack's pace, not synchronisation
+                    if stop.wait(0.5):
+                        return
+                    conn.sendall(bytes([byte]))
+
+        thread = threading.Thread(target=drip, daemon=True)
+        thread.start()
+        try:
+            started = time.monotonic()
+            code, checks = doctor("127.0.0.1", str(port))
+            assert time.monotonic() - started < 20
+        finally:
+            stop.set()
+            thread.join(10)
+    assert code == 1
+    assert checks["server"]["summary"].endswith("something accepted the connection but did not finish an answer within 3 s")
 
 
 def test_nothing_listening_at_a_named_address_fails_with_what_to_check():
