@@ -163,6 +163,32 @@ def _mention_pattern(name_key: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + re.escape(name_key) + r"(?!\w)")
 
 
+# What a real server never sends longer (PROTOCOL.md 5 and Extensions): a name, a reason, a
+# topic. A fake one fills a 64 KiB frame with one, and each is kept (who is here, who is away,
+# the sender of every line in the scrollback): 4,000 joins of 60,000-character names took the
+# client from 38 MB to 270 MB. Such an event is left out, said in one line, as a number out of
+# range is (PROTOCOL.md, Ranges of numbers). A message's text is cut where it is kept (ui/view.py).
+_NAME_FIELDS = {"sender": "from", "to": "to", "name": "name", "by": "by", "old": "old", "new": "new"}
+_REASON_FIELDS = {"reason": "reason"}
+_CHECKED_EVENTS = (ev.Message, ev.Direct, ev.Emote, ev.Joined, ev.Left, ev.Away, ev.TypingHint, ev.Renamed, ev.Topic,
+                   ev.Moderated, ev.Refused)  # fmt: skip
+
+
+def too_long(event: object) -> str | None:
+    """Why ``event`` holds a name, reason or topic longer than a server sends; None if it does not."""
+    if not isinstance(event, _CHECKED_EVENTS):
+        return None
+    limits = [(field, key, ev.MAX_NAME_CHARS) for field, key in _NAME_FIELDS.items()]
+    limits += [(field, key, ev.MAX_REASON_CHARS) for field, key in _REASON_FIELDS.items()]
+    if isinstance(event, ev.Topic):
+        limits.append(("text", "text", ev.MAX_TOPIC_CHARS))
+    for attribute, key, most in limits:
+        value = getattr(event, attribute, None)
+        if isinstance(value, str) and len(value) > most:
+            return f'"{key}" is {len(value)} characters long; a server sends at most {most}'
+    return None
+
+
 @dataclass
 class Session:
     """What one participant knows: their name, the room's mode, members and turn."""
@@ -288,6 +314,8 @@ class Session:
 
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""
+        if (problem := too_long(event)) is not None:
+            return [self._notice(f"a message from the server was not shown: {problem}", kind="error", when=self._now())]
         if (rejoined := self.rejoin.on_event(self, event)) is not None:
             return rejoined
         if social.hidden(self, event):

@@ -232,3 +232,29 @@ def test_file_names_from_a_fake_server_never_leave_the_downloads_folder(tmp_path
     finally:
         client.stop()
         server.close()
+
+
+def test_names_and_reasons_no_server_sends_cannot_grow_what_the_client_keeps():
+    """A real server's names are at most 32 characters and its reasons 200. A fake one fills each
+    frame with one, and the client kept them: who is here, who is away (4,000 such joins or away
+    notes took it from 38 MB to 270 MB, in --plain too, with no scrollback). Each such event is
+    left out with one line, as a number out of range is; the chat goes on."""
+    server = HostileServer(welcome("ann"))
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--no-typing")
+    try:
+        client.expect(r"welcome, ann")
+        before = resident_mb(client.popen.pid)
+        for start in range(0, 1000, 100):
+            server.then(b"".join(frame_of({"type": "joined", "name": f"u{n}" + "n" * 60_000, "time": 1.7e9}) for n in range(start, start + 100)))
+            server.then(b"".join(frame_of({"type": "away-status", "name": f"u{n}", "reason": "r" * 60_000, "time": 1.7e9}) for n in range(start, start + 100)))
+        server.then(frame_of({"type": "message", "from": "mallory", "text": "after them", "time": 1.7e9}))
+        client.expect(r"mallory: after them", timeout=30)
+        assert (grown := resident_mb(client.popen.pid) - before) < 40, f"{grown} MB more"
+        shown = client.output
+        assert len(re.findall(r'was not shown: "name" is 600\d\d characters long; a server sends at most 32\n', shown)) == 1000
+        assert shown.count('was not shown: "reason" is 60000 characters long; a server sends at most 200\n') == 1000
+        client.send("still here")
+        wait_for(lambda: b"still here" in server.heard, what="the chat going on")
+    finally:
+        client.stop()
+        server.close()

@@ -96,3 +96,23 @@ def test_who_leaves_while_away_is_not_away_when_back():
     ann.on_event(ev.Joined(name="bob", time=3.0))
     (line,) = ann.on_event(ev.Roster(members=("ann", "bob")))
     assert line.text == "here (2): ann, bob"
+
+
+def test_names_reasons_and_topics_longer_than_a_server_sends_are_left_out_with_a_line():
+    """A fake server's 60,000-character names and reasons were kept (who is here, who is away)."""
+    from lanchat.session import too_long
+
+    session = Session(name="ann", members=["ann"], clock=lambda: 1_700_000_000.0)
+    long_name = "n" * (ev.MAX_NAME_CHARS + 1)
+    for event in (
+        ev.Joined(name=long_name, time=1.0),
+        ev.Away(name="bob", reason="r" * (ev.MAX_AWAY_CHARS + 1), time=1.0),
+        ev.Topic(text="t" * (ev.MAX_TOPIC_CHARS + 1), by="bob", time=1.0),
+        ev.Message(sender=long_name, text="hi", time=1.0),
+        ev.TypingHint(name=long_name),
+    ):
+        [line] = session.on_event(event)
+        assert line.kind == "error" and line.text.startswith("a message from the server was not shown: "), line.text
+    assert session.members == ["ann"] and session.away == {} and session.topic == "" and session.typing == {}
+    assert too_long(ev.Joined(name="n" * ev.MAX_NAME_CHARS, time=1.0)) is None  # as long as a real one may be
+    assert too_long(ev.Message(sender="bob", text="x" * 60_000, time=1.0)) is None  # cut where it is kept (ui/view.py)
