@@ -352,6 +352,30 @@ def test_notebook_leaves_no_tls_certificate_or_known_server_in_the_students_data
     assert not left, f"{name} wrote TLS files into the student's data folder: {left}"
 
 
+STOPS_A_SERVER = ("request_shutdown(", ".terminate()", "SIGINT)")
+STARTS_A_SERVER = ("Popen(", "start_room(", "start_lanchat(", "Server(")
+
+
+@pytest.mark.parametrize("name", STANDALONE)
+def test_a_cell_that_stops_a_lanchat_server_does_not_wait_out_its_flush(name: str, executed: dict[str, object]) -> None:
+    """A lanchat server that stops gives its clients SHUTDOWN_FLUSH_SECONDS to read the notice and close;
+    a cell that keeps its clients open until after the server's exit waits out all of it, for nothing, in
+    class and in this suite. Every cell that stops a server (and starts none) ends well within it."""
+    from lanchat.server import SHUTDOWN_FLUSH_SECONDS
+
+    result = executed[name]
+    assert isinstance(result, nbformat.NotebookNode), f"{name} did not run"
+    for cell in result.cells:
+        if cell.cell_type != "code" or any(tag.startswith("probe-") for tag in cell.metadata.get("tags", [])):
+            continue
+        if any(stop in cell.source for stop in STOPS_A_SERVER) and not any(s in cell.source for s in STARTS_A_SERVER):
+            seconds = cell_seconds(cell)
+            assert seconds < SHUTDOWN_FLUSH_SECONDS, (
+                f"{name}: a cell that stops a server took {seconds:.1f} s: close the clients once they have read "
+                f"the shutdown notice, before waiting for the server:\n{cell.source}"
+            )
+
+
 def printed(nb: nbformat.NotebookNode) -> str:
     """What a notebook's own cells printed (the planted exercise probes left out)."""
     return "\n".join(

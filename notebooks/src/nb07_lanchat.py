@@ -532,15 +532,17 @@ def notebooks() -> list[Notebook]:
         """
         ## Clean up
 
-        Stop the threaded server (its clients get the shutdown notice), and check nothing is left running.
+        Stop the threaded server (its clients get the shutdown notice), and check nothing is left running. The
+        server gives its clients up to 2 seconds to read the notice and close; ours close once cy has read it,
+        so the loop ends at once.
         """,
         """
         thread_server.request_shutdown("the notebook is done")
         print("cy sees:", cy.expect(ev.Shutdown))
-        assert thread_server.stopped.wait(TIMEOUT)
-        loop.join(TIMEOUT)
         cy.close()
         dee.close()
+        assert thread_server.stopped.wait(TIMEOUT)
+        loop.join(TIMEOUT)
         assert proc.poll() is not None and not loop.is_alive()
         print("everything stopped")
         """,

@@ -401,9 +401,9 @@ def notebooks() -> list[Notebook]:
         room.terminate()  # SIGTERM on Linux and macOS
         if os.name == "posix":
             print("ann sees:", ann.next_event(ev.Shutdown))
-        print("the room's exit status:", room.wait(TIMEOUT))
-        ann.close()
+        ann.close()  # both close at once: the room need not wait up to 2 s for them to read the notice
         teacher.close()
+        print("the room's exit status:", room.wait(TIMEOUT))
 
         room, room_log, banner = start_room(port)  # the same command, the same port
         print(banner[0])
