@@ -732,6 +732,7 @@ SEED_STEPS = {
         '"-m", "lanchat", "serve", "--headless", "--port", "0"',
         "Server([listener]",
         "request_shutdown",
+        "to ben **and** to ana",  # a whisper's copy for the sender, as the room's output shows it
     ],
     "17_keys_passwords_moderation.ipynb": [  # seed 004's future work: a password to enter, moderation controls
         "--password",

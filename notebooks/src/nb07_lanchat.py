@@ -143,6 +143,12 @@ def notebooks() -> list[Notebook]:
         `Room.handle(connection_id, event)` returns a list of actions: `Send` (one event to one connection),
         `Broadcast` (one already-encoded frame to several) and `Close`. The room stamps each message with the
         sender's registered name and the time; a client's claim of who it is is never trusted.
+
+        Look at the whisper below: ana writes to `BEN` (a name is matched ignoring case) and the room answers
+        with a `Broadcast` of one `direct` frame to ben **and** to ana, so ana's screen shows the copy the
+        server stamped (docs/PROTOCOL.md, 3.1.3). `notice=True` marks a join or leave notice, which the server
+        may hold a moment to write together with the next (a whole class joining at once costs a few writes
+        per person, not one per join).
         """,
         """
         from lanchat.room import Broadcast, Room, Send
