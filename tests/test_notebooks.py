@@ -660,6 +660,7 @@ SEED_STEPS = {
         "seed_instance",
         "htmlcolor.pl?c=",
         "colour_link",
+        "serve --headless --once --bot colour --max-clients 1 --unix mood.sock",  # the same, with lanchat
         ".sendall(",
         "sys.exit(1)",
         "please answer Y or N",

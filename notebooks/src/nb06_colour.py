@@ -360,6 +360,12 @@ def notebooks() -> list[Notebook]:
         In lanchat the same conversation is `lanchat.colourbot.ColourBot`: a pure object (no sockets) that takes
         what a person said and returns the replies. `lanchat serve --bot colour` puts it in a chat room, where
         people talk to it with `/mood`, `/y` and `/n`.
+
+        **Try it in two terminals** (seed 000 end to end, on an AF_UNIX socket in the current folder):
+        `python -m lanchat serve --headless --once --bot colour --max-clients 1 --unix mood.sock` in the first,
+        `python -m lanchat connect --unix mood.sock` in the second. The bot greets you and asks your mood;
+        type `/mood sunny` and it answers with a Computer Hope link, `/n` brings another colour, `/y` ends it:
+        your client leaves, as seed 000's does, and with `--once` the server stops and removes `mood.sock`.
         """,
         """
         from lanchat.colourbot import ColourBot
