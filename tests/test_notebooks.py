@@ -397,6 +397,15 @@ def test_a_shutdown_notice_shown_to_students_is_explained(name: str, executed: d
     assert "`final=False`" in prose and "restart" in prose, f"{name} prints a shutdown's final flag without saying what it means"
 
 
+def test_notebooks_03_and_07_say_what_lanchats_server_loop_waits_with() -> None:
+    """The server's loop waits with lanchat.poller (epoll called directly on Linux), not with selectors as
+    notebook 03's own loop does: a student who opens server.py looking for `selectors` must be told."""
+    assert "from .poller import" in (ROOT / "lanchat" / "server.py").read_text(encoding="utf-8")
+    for name in ("03_many_clients.ipynb", "07_lanchat.ipynb"):
+        prose = "\n".join(source for kind, source, _ in notebook_sources(NOTEBOOKS / name) if kind == "markdown")
+        assert "lanchat.poller" in prose and "epoll" in prose, f"{name} does not say the server's loop uses lanchat.poller"
+
+
 def test_notebook_07_names_every_state_of_the_protocol() -> None:
     from lanchat.protocol import State
 

@@ -372,7 +372,10 @@ def notebooks() -> list[Notebook]:
         """
         ## How lanchat does it
 
-        * `lanchat.server.Server` is Way 2: one `selectors` loop for every client. The **per-client output
+        * `lanchat.server.Server` is Way 2: one loop for every client. It waits with `lanchat.poller.Poller`,
+          which calls `select.epoll` itself on Linux (the same system call `selectors.DefaultSelector` picks
+          there, without its layer of Python per ready socket: a busy server saves a few percent) and wraps
+          `selectors.DefaultSelector` elsewhere; both are tested to report the same. The **per-client output
           queues** live in `lanchat.outbox` (it writes only when the socket can take more; a reader that falls
           behind first slows down those who feed it, and one that stops reading is dropped rather than allowed to
           stall the room; notebook 09's first lab builds one).

@@ -20,8 +20,8 @@ def notebooks() -> list[Notebook]:
         * `lanchat.hub.Hub` and `lanchat.outbox.Outbox`: the server's policy (one `Connection` per person,
           the room's actions carried out, history, pacing, deadlines) and its output queues, still without a
           socket;
-        * `lanchat.server.Server`: the one `selectors` loop (notebook 03) that moves bytes between sockets and
-          the hub.
+        * `lanchat.server.Server`: the one loop (notebook 03's `selectors` loop; on Linux it calls `epoll`
+          directly, `lanchat.poller`) that moves bytes between sockets and the hub.
 
         Because the middle ones never touch a socket, we can try them right here, then start a real server.
         The full rules are in `docs/PROTOCOL.md`.
