@@ -16,7 +16,8 @@ def notebooks() -> list[Notebook]:
         **pseudo-terminal**, reading its screen with the terminal emulator `pyte`, as a person would see it.
 
         Needs Python 3.11, Linux or macOS (`selectors` on a terminal, and pseudo-terminals, are Unix things;
-        on Windows the last part says so and skips). `pyte` and `ptyprocess` come with the test requirements.
+        on Windows the last part says so and skips). `pyte` and `ptyprocess` (with `pexpect`) come with
+        `requirements.txt`.
         """
     )
     nb.step(
