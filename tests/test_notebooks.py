@@ -808,3 +808,21 @@ def test_every_predict_question_has_an_answer_in_the_teachers_guide() -> None:
     answered = set(re.findall(r"\*\*(P\d\d\.\d)\*\*", guide))
     assert len(asked) >= 23, f"fewer predict questions than expected: {sorted(asked)}"
     assert asked == answered, f"asked, not answered: {sorted(asked - answered)}; answered, not asked: {sorted(answered - asked)}"
+
+
+def test_the_teachers_guide_quotes_the_last_dry_run() -> None:
+    """The guide's timing table is dry_run_timings.json as time_notebooks.py last wrote it: every notebook
+    (16 and 17 too), each figure rounded to 0.1 s, so a teacher never plans with a stale or missing one."""
+    import re
+
+    measured = json.loads((NOTEBOOKS / "dry_run_timings.json").read_text(encoding="utf-8"))["seconds"]
+    guide = (NOTEBOOKS / "TEACHERS_GUIDE.md").read_text(encoding="utf-8")
+    quoted = {}
+    for label, seconds in re.findall(r"\| ((?:pairs )?\d+[ab]?) [^|]*\| (\d+(?:\.\d)?) s\*? \|", guide):
+        quoted[label.replace("pairs ", "pairs/")] = float(seconds)
+    missing = sorted(set(STANDALONE) - set(measured))
+    assert not missing, f"the last dry run did not time {missing}: run notebooks/time_notebooks.py"
+    for name, seconds in measured.items():
+        label = name.split("_")[0]
+        assert label in quoted, f"the guide's timing table has no row for {name}"
+        assert abs(quoted[label] - seconds) <= 0.051, f"the guide says {quoted[label]} s for {name}; the dry run says {seconds:.2f} s"
