@@ -728,6 +728,7 @@ SEED_STEPS = {
         "os.replace",
         "sqlite3",
         "HistoryStore",
+        "real.sqlite3.pending",  # the running server's journal, read before and after a replay moves it
         "[History]",
         "shutdown",
     ],

@@ -697,8 +697,9 @@ def durable_history() -> Notebook:
         `lanchat.history.HistoryStore` is lanchat's real version: one SQLite file, every message stored
         before anyone receives it, direct messages replayed only to the two people concerned. A running
         server stores a loop pass's messages with one `write()` to an append-only journal beside the file
-        (a SQLite transaction per message costs several times more), and moves them into SQLite in
-        batches; here `append()` commits each one at once. Its module docstring explains the durability
+        (`FILE.pending`, one JSON line per message; a SQLite transaction per message costs several times
+        more), and moves them into SQLite in batches, before it reads the history, and when it starts again
+        after a crash; here `append()` commits each one at once. Its module docstring explains the durability
         choices. A name belongs to a key (`lanchat.identity`): each
         direct message is stored with the keys that owned both names, and replayed only to a connection
         that proved one of them, never to whoever takes the name next. Here the keys are stand-ins.
@@ -789,7 +790,9 @@ def durable_history() -> Notebook:
     nb.step(
         """
         Ana joins and talks; she leaves; ben joins later and gets the room's history replayed, each message
-        flagged `history=True` (lanchat's clients print them with a `[History]` prefix).
+        flagged `history=True` (lanchat's clients print them with a `[History]` prefix). In between we look
+        at the journal: ana's two messages were written there before their echo reached her, and ben's
+        replay first moves them into SQLite, which empties it.
         """,
         """
         ana = Person(port, "ana")
@@ -800,11 +803,14 @@ def durable_history() -> Notebook:
         ana.wait_for(ev.Message)
         ana.send(ev.Bye())
         ana.sock.close()
+        journal = WORK / "real.sqlite3.pending"
+        print("the journal:", journal.read_text().splitlines())
 
         ben = Person(port, "ben")
         for event in ben.wait_for(ev.Welcome) + ben.wait_for(ev.HistoryEnd):
             if isinstance(event, ev.Message):
                 print(f"{'[History] ' if event.history else ''}{event.sender}: {event.text}")
+        print("after the replay, the journal holds", len(journal.read_bytes()), "bytes")
         """,
     )
     nb.step(
