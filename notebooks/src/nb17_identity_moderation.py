@@ -330,11 +330,13 @@ def notebooks() -> list[Notebook]:
         the reason says why). Now ann joins with her key, and leaves. Then three who should not get in: someone
         else asking for the name `ann` with **another key**, bob with the **wrong password**, and a client that
         does not speak TLS at all. (Three wrong passwords from one machine within a minute lock that machine out
-        for a minute: run this cell three times quickly and every join from 127.0.0.1, the teacher's too, is
-        answered `locked` until the minute is over. That is the lock-out doing its job.)
+        for a minute: run this cell four times quickly and the fourth run stops at its first line, ann refused
+        with `locked`; so is every join from 127.0.0.1, the teacher's too, until the minute is over. That is
+        the lock-out doing its job: wait the minute, then run on.)
         """,
         """
         ann, welcome = join("ann", ann_key)
+        assert isinstance(welcome, ev.Welcome), f"ann is refused: {welcome}"
         print("ann:", welcome.name, "is in; here:", welcome.members)
         ann.send(ev.Bye())
         ann.close()
@@ -367,7 +369,9 @@ def notebooks() -> list[Notebook]:
         """,
         """
         ann, welcome = join("ann", ann_key)  # ann is back
+        assert isinstance(welcome, ev.Welcome), f"ann is refused: {welcome}"
         ben, welcome = join("ben", Ed25519PrivateKey.generate())
+        assert isinstance(welcome, ev.Welcome), f"ben is refused: {welcome}"
         teacher.send(ev.Moderate(action="kick", name="ben", reason="spamming"))
         print("ben gets:", ben.next_event(ev.Error))
         ben.close()
