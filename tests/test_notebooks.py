@@ -481,13 +481,15 @@ def test_notebook_17_rerunning_a_cell_says_why_at_once(kernel_name: str, workdir
     """A student who runs the cell that starts the room a second time (the first room still serving on the same
     history file) reads the server's reason and what to do, as soon as the server has said it; one who runs the
     refusals cell until three wrong passwords lock 127.0.0.1 out reads `locked` (the text says so), not a
-    Python error about a missing attribute."""
+    Python error about a missing attribute; the moderation cell run twice does it all again."""
     path = workdir / "17_keys_passwords_moderation.ipynb"
     nb = nbformat.read(path, as_version=4)
     codes = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     index = next(i for i in codes if "def start_room" in nb.cells[i].source)
     joins = next(i for i in codes if "def join(" in nb.cells[i].source)
     refusals = next(i for i in codes if 'join("bob"' in nb.cells[i].source)
+    moderation = next(i for i in codes if 'action="kick"' in nb.cells[i].source)
+    moderation_again = nbformat.v4.new_code_cell(nb.cells[moderation].source)
     stop_it = nbformat.v4.new_code_cell("teacher.close()\nroom.terminate()\nroom.wait(TIMEOUT)")
     again = nbformat.v4.new_code_cell(nb.cells[index].source, metadata={"tags": ["raises-exception"]})
     two_wrong = nbformat.v4.new_code_cell(  # with the refusals cell's own, three within the minute
@@ -495,12 +497,14 @@ def test_notebook_17_rerunning_a_cell_says_why_at_once(kernel_name: str, workdir
     )
     locked_out = nbformat.v4.new_code_cell(nb.cells[refusals].source, metadata={"tags": ["raises-exception"]})
     nb.cells = [
-        *nb.cells[: index + 1], again, *nb.cells[index + 1 : joins + 1], two_wrong, nb.cells[refusals], locked_out, stop_it
+        *nb.cells[: index + 1], again, *nb.cells[index + 1 : joins + 1], nb.cells[moderation], moderation_again,
+        two_wrong, nb.cells[refusals], locked_out, stop_it,
     ]
     asyncio.run(notebook_client(nb, kernel_name, path).async_execute(env=notebook_env()))
     said = cell_text(again)
     assert "is in use by another lanchat server" in said and "room.terminate()" in said, said
     assert cell_seconds(again) < 5, f"the second start took {cell_seconds(again):.1f} s to give up"
+    assert "ben gets: Error(code='kicked'" in cell_text(moderation_again), cell_text(moderation_again)
     refused = cell_text(locked_out)
     assert "ann is refused: Error(code='locked'" in refused and "AttributeError" not in refused, refused
     assert "`locked`" in nbformat.read(path, as_version=4).cells[refusals - 1].source, "the text should say so"

@@ -86,7 +86,7 @@ def notebooks() -> list[Notebook]:
             return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
 
 
-        teacher_key, ann_key, other_key = (Ed25519PrivateKey.generate() for _ in range(3))
+        teacher_key, ann_key, ben_key, other_key = (Ed25519PrivateKey.generate() for _ in range(4))
         ann_public = raw_public(ann_key)
         print("ann's public key:", len(ann_public), "bytes:", ann_public.hex()[:24], "...")
         print("its fingerprint: ", toy_short_fingerprint(ann_public))
@@ -370,7 +370,7 @@ def notebooks() -> list[Notebook]:
         """
         ann, welcome = join("ann", ann_key)  # ann is back
         assert isinstance(welcome, ev.Welcome), f"ann is refused: {welcome}"
-        ben, welcome = join("ben", Ed25519PrivateKey.generate())
+        ben, welcome = join("ben", ben_key)
         assert isinstance(welcome, ev.Welcome), f"ben is refused: {welcome}"
         teacher.send(ev.Moderate(action="kick", name="ben", reason="spamming"))
         print("ben gets:", ben.next_event(ev.Error))
