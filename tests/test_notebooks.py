@@ -510,6 +510,31 @@ def test_notebook_17_rerunning_a_cell_says_why_at_once(kernel_name: str, workdir
     assert "`locked`" in nbformat.read(path, as_version=4).cells[refusals - 1].source, "the text should say so"
 
 
+def test_notebook_04b_cells_a_student_runs_again_work_again_or_say_why(kernel_name: str, workdir: Path) -> None:
+    """Run again, the crash-mid-save cell crashes a whole file again (it left the next cell restoring half a
+    file, and every cell after it failing), the SQLite cell starts a new file ("table messages already
+    exists"), and the cell that starts lanchat says at once why a second server cannot start (it waited
+    10 s, then said only "lanchat did not start")."""
+    path = workdir / "04b_durable_history.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    codes = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    crash = next(i for i in codes if "crash_mid_save =" in nb.cells[i].source)
+    sqlite = next(i for i in codes if "crash_mid_transaction" in nb.cells[i].source)
+    server = next(i for i in codes if "def start_lanchat" in nb.cells[i].source)
+    again = {i: nbformat.v4.new_code_cell(nb.cells[i].source, metadata={"tags": ["raises-exception"]}) for i in (crash, sqlite, server)}
+    stop = nbformat.v4.new_code_cell("server_proc.terminate()\nserver_proc.wait(TIMEOUT)\nworkdir.cleanup()")
+    nb.cells = [cell for i, cell in enumerate(nb.cells[: server + 1]) for cell in ([cell, again[i]] if i in again else [cell])]
+    nb.cells.append(stop)
+    asyncio.run(notebook_client(nb, kernel_name, path).async_execute(env=notebook_env()))
+    for i in (crash, sqlite):
+        assert "Error" not in cell_text(again[i]), cell_text(again[i])
+    restored = next(cell for cell in nb.cells[nb.cells.index(again[crash]) :] if "SafeJsonHistory" in cell.source)
+    assert "after the crash the history still loads" in cell_text(restored), cell_text(restored)
+    said = cell_text(again[server])
+    assert "is in use by another lanchat server" in said, said
+    assert cell_seconds(again[server]) < 5, f"the second start took {cell_seconds(again[server]):.1f} s to give up"
+
+
 # ---------------------------------------------------------------- pairs
 
 

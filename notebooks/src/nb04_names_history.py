@@ -608,7 +608,8 @@ def durable_history() -> Notebook:
     nb.code(
         """
         history_file = WORK / "messages.json"
-        before = history_file.read_text()
+        before = json.dumps(history.data, ensure_ascii=False)  # ben's two messages, as saved
+        history_file.write_text(before)  # whole again, should this cell run a second time
         crash_mid_save = f'''
         import json, os
         data = json.loads(open({str(history_file)!r}).read())
@@ -672,6 +673,7 @@ def durable_history() -> Notebook:
         import sqlite3
 
         db_path = WORK / "history.sqlite3"
+        db_path.unlink(missing_ok=True)  # a new file each time this cell runs
         with sqlite3.connect(db_path) as db:  # the with block commits
             db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, sender TEXT, recipient TEXT, text TEXT)")
             db.execute("INSERT INTO messages (sender, recipient, text) VALUES ('ana', 'ben', 'lunch at 12?')")
@@ -743,17 +745,24 @@ def durable_history() -> Notebook:
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             )
             lines = queue.Queue()
-            threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-            deadline = time.monotonic() + TIMEOUT
-            while time.monotonic() < deadline:
-                try:
-                    line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if "listening on port" in line:
-                    return proc, int(line.split("listening on port")[1].split(";")[0]), lines
+
+            def read_output():
+                for line in proc.stdout:
+                    lines.put(line.rstrip())
+                lines.put(None)  # the server ended
+
+            threading.Thread(target=read_output, daemon=True).start()
+            said, deadline = [], time.monotonic() + TIMEOUT
+            try:
+                while (line := lines.get(timeout=max(0.01, deadline - time.monotonic()))) is not None:
+                    if "listening on port" in line:
+                        return proc, int(line.split("listening on port")[1].split(";")[0]), lines
+                    said.append(line)
+            except queue.Empty:
+                said.append(f"(and nothing more for {TIMEOUT:g} s)")
             proc.kill()
-            raise RuntimeError("lanchat did not start")
+            proc.wait(TIMEOUT)
+            raise RuntimeError("lanchat did not start: " + " ".join(said))  # its own words say why
 
         class Person:
             # a lanchat client: a socket plus the protocol state machine
