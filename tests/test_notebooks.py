@@ -535,6 +535,18 @@ def test_notebook_04b_cells_a_student_runs_again_work_again_or_say_why(kernel_na
     assert cell_seconds(again[server]) < 5, f"the second start took {cell_seconds(again[server]):.1f} s to give up"
 
 
+def test_notebook_06_stale_path_cell_shows_the_same_when_run_again(kernel_name: str, workdir: Path) -> None:
+    """The cell that leaves a stale socket file on purpose is one a student runs twice to see it again; the
+    second run raised "Address already in use" from its own set-up line instead of showing the lesson."""
+    path = workdir / "06_colour_messenger.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    stale = next(i for i, cell in enumerate(nb.cells) if "leftover = socket.socket" in cell.source)
+    again = nbformat.v4.new_code_cell(nb.cells[stale].source, metadata={"tags": ["raises-exception"]})
+    nb.cells = [*nb.cells[: stale + 1], again, nbformat.v4.new_code_cell("scratch.cleanup()")]
+    asyncio.run(notebook_client(nb, kernel_name, path).async_execute(env=notebook_env()))
+    assert cell_text(again) == cell_text(nb.cells[stale]) == "bind failed: Address already in use\n", cell_text(again)
+
+
 # ---------------------------------------------------------------- pairs
 
 

@@ -79,7 +79,8 @@ def notebooks() -> list[Notebook]:
         """,
         """
         leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        leftover.bind(SOCKET_PATH)
+        if not os.path.exists(SOCKET_PATH):  # (run again, this cell finds its first run's leftover)
+            leftover.bind(SOCKET_PATH)
         leftover.close()  # closed, but the file is still there: a stale path
         try:
             server.bind(SOCKET_PATH)
