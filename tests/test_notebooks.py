@@ -176,6 +176,52 @@ def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
     return found
 
 
+# Cells a student runs a second time (to see it again, or by a double Shift+Enter), run again inside the suite's
+# one run of the notebook, so they cost no kernel of their own: notebook -> [(a line of the cell after which
+# the probe goes, what goes there)]. "AGAIN" is that cell once more; "CELL:text" a copy of the cell holding text;
+# anything else is code planted for the probe. Copies are tagged probe-rerun-N (N counts them per notebook),
+# planted code probe-planted: what the notebook itself prints is read without them.
+RERUNS: dict[str, list[tuple[str, list[str]]]] = {
+    "04b_durable_history.ipynb": [
+        ("crash_mid_save =", ["AGAIN"]),  # the history cut in half once more, and the next cell restores it
+        ("crash_mid_transaction", ["AGAIN"]),  # a new database, not "table messages already exists"
+        ("def start_lanchat", ["AGAIN"]),  # a second server on the same history file: refused, and it says why
+    ],
+    "06_colour_messenger.ipynb": [("leftover = socket.socket", ["AGAIN"])],  # the stale path's lesson again
+    "17_keys_passwords_moderation.ipynb": [
+        ("def start_room", ["AGAIN"]),  # a second room on the same history file: refused, and it says why
+        (
+            'action="kick"',
+            [
+                "AGAIN",  # kick ben and mute ann once more
+                # two more wrong passwords: with the refusals cell's own, three within the minute lock 127.0.0.1
+                "ann_before_the_lock = ann\nfor _ in range(2):\n"
+                '    join("bob", Ed25519PrivateKey.generate(), password="tea and biscuits")[0].close()',
+                'CELL:join("bob"',  # the refusals cell, as its text invites, once the lock is on
+                "ann = ann_before_the_lock",  # the restart after it reads ann's shutdown notice
+            ],
+        ),
+    ],
+}
+
+
+def with_rerun_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> None:
+    reruns, cells, count = dict(RERUNS.get(notebook_path.name, [])), [], 0
+    for cell in nb.cells:
+        cells.append(cell)
+        after = next((line for line in reruns if cell.cell_type == "code" and line in cell.source), None)
+        for what in reruns.pop(after, []):
+            if what == "AGAIN" or what.startswith("CELL:"):
+                source = cell.source if what == "AGAIN" else next(c.source for c in nb.cells if what[5:] in c.source)
+                tags = ["raises-exception", f"probe-rerun-{count}"]
+                count += 1
+            else:
+                source, tags = what, ["probe-planted"]
+            cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
+    assert not reruns, f"{notebook_path.name} has no cell with {sorted(reruns)} to run again"
+    nb.cells = cells
+
+
 def cell_seconds(cell: nbformat.NotebookNode) -> float:
     """How long the kernel spent on a cell, from the timestamps nbclient records."""
     timing = cell.metadata["execution"]
@@ -221,6 +267,7 @@ async def execute(path: Path, kernel: str, env: dict[str, str], probes: bool = T
         nb = nbformat.read(path, as_version=4)
         if probes:
             nb.metadata["lanchat_exercises"] = with_exercise_probes(nb, path)
+            with_rerun_probes(nb, path)
         client = notebook_client(nb, kernel, path)
         try:
             await client.async_execute(env=env)
@@ -406,6 +453,38 @@ def test_notebooks_03_and_07_say_what_lanchats_server_loop_waits_with() -> None:
         assert "lanchat.poller" in prose and "epoll" in prose, f"{name} does not say the server's loop uses lanchat.poller"
 
 
+# What each cell run again (RERUNS, in order) must show: every text listed, and no Python error but the one named.
+RERUN_SHOWS = {
+    "04b_durable_history.ipynb": [
+        ("file now holds:", None),
+        ("integrity check: ok", None),
+        ("lanchat did not start: lanchat: ", "RuntimeError"),
+    ],
+    "06_colour_messenger.ipynb": [("bind failed: Address already in use", None)],
+    "17_keys_passwords_moderation.ipynb": [
+        ("is in use by another lanchat server", "RuntimeError"),
+        ("ben gets: Error(code='kicked'", None),
+        ("ann is refused: Error(code='locked'", "AssertionError"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(RERUN_SHOWS))
+def test_a_cell_run_again_works_again_or_says_why(name: str, executed: dict[str, object]) -> None:
+    """A student runs a cell twice: it does its work again, or stops at once with the reason in its own words
+    (the room or server already running on that history file, the lock-out after three wrong passwords): never
+    an unrelated Python error, a 10 s wait, or a cell that leaves the next ones failing (the run goes on)."""
+    result = executed[name]
+    assert isinstance(result, nbformat.NotebookNode), f"{name} did not run (a cell after a rerun failed?)"
+    probes = [cell for cell in result.cells if any(tag.startswith("probe-rerun-") for tag in cell.metadata.get("tags", []))]
+    assert len(probes) == len(RERUN_SHOWS[name]), "RERUNS and RERUN_SHOWS disagree"
+    for cell, (shown, error) in zip(probes, RERUN_SHOWS[name], strict=True):
+        text = cell_text(cell)
+        errors = [out.ename for out in cell.get("outputs", []) if out.output_type == "error"]
+        assert shown in text and errors == ([error] if error else []), f"run again, a cell showed {text!r}:\n{cell.source}"
+        assert cell_seconds(cell) < 5, f"run again, a cell took {cell_seconds(cell):.1f} s:\n{cell.source}"
+
+
 def test_notebook_07_names_every_state_of_the_protocol() -> None:
     from lanchat.protocol import State
 
@@ -475,76 +554,6 @@ def test_notebook_17_shows_the_room_keeping_out_whom_it_should(executed: dict[st
         assert shown in text, f"notebook 17 no longer shows {shown!r}"
     after_restart = text[text.index("final=False") :]
     assert "ann's message: Error(code='muted'" in after_restart, "the mute should hold after the server restarted"
-
-
-def test_notebook_17_rerunning_a_cell_says_why_at_once(kernel_name: str, workdir: Path) -> None:
-    """A student who runs the cell that starts the room a second time (the first room still serving on the same
-    history file) reads the server's reason and what to do, as soon as the server has said it; one who runs the
-    refusals cell until three wrong passwords lock 127.0.0.1 out reads `locked` (the text says so), not a
-    Python error about a missing attribute; the moderation cell run twice does it all again."""
-    path = workdir / "17_keys_passwords_moderation.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    codes = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-    index = next(i for i in codes if "def start_room" in nb.cells[i].source)
-    joins = next(i for i in codes if "def join(" in nb.cells[i].source)
-    refusals = next(i for i in codes if 'join("bob"' in nb.cells[i].source)
-    moderation = next(i for i in codes if 'action="kick"' in nb.cells[i].source)
-    moderation_again = nbformat.v4.new_code_cell(nb.cells[moderation].source)
-    stop_it = nbformat.v4.new_code_cell("teacher.close()\nroom.terminate()\nroom.wait(TIMEOUT)")
-    again = nbformat.v4.new_code_cell(nb.cells[index].source, metadata={"tags": ["raises-exception"]})
-    two_wrong = nbformat.v4.new_code_cell(  # with the refusals cell's own, three within the minute
-        'for _ in range(2):\n    join("bob", Ed25519PrivateKey.generate(), password="tea and biscuits")[0].close()'
-    )
-    locked_out = nbformat.v4.new_code_cell(nb.cells[refusals].source, metadata={"tags": ["raises-exception"]})
-    nb.cells = [
-        *nb.cells[: index + 1], again, *nb.cells[index + 1 : joins + 1], nb.cells[moderation], moderation_again,
-        two_wrong, nb.cells[refusals], locked_out, stop_it,
-    ]
-    asyncio.run(notebook_client(nb, kernel_name, path).async_execute(env=notebook_env()))
-    said = cell_text(again)
-    assert "is in use by another lanchat server" in said and "room.terminate()" in said, said
-    assert cell_seconds(again) < 5, f"the second start took {cell_seconds(again):.1f} s to give up"
-    assert "ben gets: Error(code='kicked'" in cell_text(moderation_again), cell_text(moderation_again)
-    refused = cell_text(locked_out)
-    assert "ann is refused: Error(code='locked'" in refused and "AttributeError" not in refused, refused
-    assert "`locked`" in nbformat.read(path, as_version=4).cells[refusals - 1].source, "the text should say so"
-
-
-def test_notebook_04b_cells_a_student_runs_again_work_again_or_say_why(kernel_name: str, workdir: Path) -> None:
-    """Run again, the crash-mid-save cell crashes a whole file again (it left the next cell restoring half a
-    file, and every cell after it failing), the SQLite cell starts a new file ("table messages already
-    exists"), and the cell that starts lanchat says at once why a second server cannot start (it waited
-    10 s, then said only "lanchat did not start")."""
-    path = workdir / "04b_durable_history.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    codes = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-    crash = next(i for i in codes if "crash_mid_save =" in nb.cells[i].source)
-    sqlite = next(i for i in codes if "crash_mid_transaction" in nb.cells[i].source)
-    server = next(i for i in codes if "def start_lanchat" in nb.cells[i].source)
-    again = {i: nbformat.v4.new_code_cell(nb.cells[i].source, metadata={"tags": ["raises-exception"]}) for i in (crash, sqlite, server)}
-    stop = nbformat.v4.new_code_cell("server_proc.terminate()\nserver_proc.wait(TIMEOUT)\nworkdir.cleanup()")
-    nb.cells = [cell for i, cell in enumerate(nb.cells[: server + 1]) for cell in ([cell, again[i]] if i in again else [cell])]
-    nb.cells.append(stop)
-    asyncio.run(notebook_client(nb, kernel_name, path).async_execute(env=notebook_env()))
-    for i in (crash, sqlite):
-        assert "Error" not in cell_text(again[i]), cell_text(again[i])
-    restored = next(cell for cell in nb.cells[nb.cells.index(again[crash]) :] if "SafeJsonHistory" in cell.source)
-    assert "after the crash the history still loads" in cell_text(restored), cell_text(restored)
-    said = cell_text(again[server])
-    assert "is in use by another lanchat server" in said, said
-    assert cell_seconds(again[server]) < 5, f"the second start took {cell_seconds(again[server]):.1f} s to give up"
-
-
-def test_notebook_06_stale_path_cell_shows_the_same_when_run_again(kernel_name: str, workdir: Path) -> None:
-    """The cell that leaves a stale socket file on purpose is one a student runs twice to see it again; the
-    second run raised "Address already in use" from its own set-up line instead of showing the lesson."""
-    path = workdir / "06_colour_messenger.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    stale = next(i for i, cell in enumerate(nb.cells) if "leftover = socket.socket" in cell.source)
-    again = nbformat.v4.new_code_cell(nb.cells[stale].source, metadata={"tags": ["raises-exception"]})
-    nb.cells = [*nb.cells[: stale + 1], again, nbformat.v4.new_code_cell("scratch.cleanup()")]
-    asyncio.run(notebook_client(nb, kernel_name, path).async_execute(env=notebook_env()))
-    assert cell_text(again) == cell_text(nb.cells[stale]) == "bind failed: Address already in use\n", cell_text(again)
 
 
 # ---------------------------------------------------------------- pairs
