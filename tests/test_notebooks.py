@@ -179,7 +179,7 @@ def with_exercise_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> int:
 # Cells a student runs a second time (to see it again, or by a double Shift+Enter), run again inside the suite's
 # one run of the notebook, so they cost no kernel of their own: notebook -> [(a line of the cell after which
 # the probe goes, what goes there)]. "AGAIN" is that cell once more; "CELL:text" a copy of the cell holding text;
-# anything else is code planted for the probe. Copies are tagged probe-rerun-N (N counts them per notebook),
+# "SHOW:code" code whose output is checked like theirs; anything else is code planted for the probe. Copies are tagged probe-rerun-N (N counts them per notebook),
 # planted code probe-planted: what the notebook itself prints is read without them.
 RERUNS: dict[str, list[tuple[str, list[str]]]] = {
     "04b_durable_history.ipynb": [
@@ -188,6 +188,12 @@ RERUNS: dict[str, list[tuple[str, list[str]]]] = {
         ("def start_lanchat", ["AGAIN"]),  # a second server on the same history file: refused, and it says why
     ],
     "06_colour_messenger.ipynb": [("leftover = socket.socket", ["AGAIN"])],  # the stale path's lesson again
+    "07_lanchat.ipynb": [  # a second server, and the first one stopped, not left running
+        ("proc = subprocess.Popen(", ["first_server = proc", "AGAIN", "SHOW:print('stopped:', first_server.poll())"]),
+    ],
+    "16_lab_join_the_room.ipynb": [  # a second room, and the first one stopped, not left running
+        ("server = subprocess.Popen(", ["first_room = server", "AGAIN", "SHOW:print('stopped:', first_room.poll())"]),
+    ],
     "17_keys_passwords_moderation.ipynb": [
         ("def start_room", ["AGAIN"]),  # a second room on the same history file: refused, and it says why
         (
@@ -211,8 +217,10 @@ def with_rerun_probes(nb: nbformat.NotebookNode, notebook_path: Path) -> None:
         cells.append(cell)
         after = next((line for line in reruns if cell.cell_type == "code" and line in cell.source), None)
         for what in reruns.pop(after, []):
-            if what == "AGAIN" or what.startswith("CELL:"):
-                source = cell.source if what == "AGAIN" else next(c.source for c in nb.cells if what[5:] in c.source)
+            if what == "AGAIN" or what.startswith(("CELL:", "SHOW:")):
+                source = cell.source if what == "AGAIN" else what[5:] if what.startswith("SHOW:") else next(
+                    c.source for c in nb.cells if what[5:] in c.source
+                )
                 tags = ["raises-exception", f"probe-rerun-{count}"]
                 count += 1
             else:
@@ -461,6 +469,8 @@ RERUN_SHOWS = {
         ("lanchat did not start: lanchat: ", "RuntimeError"),
     ],
     "06_colour_messenger.ipynb": [("bind failed: Address already in use", None)],
+    "07_lanchat.ipynb": [("listening on port", None), ("stopped: 0", None)],
+    "16_lab_join_the_room.ipynb": [("listening on port", None), ("stopped: 0", None)],
     "17_keys_passwords_moderation.ipynb": [
         ("is in use by another lanchat server", "RuntimeError"),
         ("ben gets: Error(code='kicked'", None),

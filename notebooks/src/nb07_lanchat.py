@@ -214,13 +214,17 @@ def notebooks() -> list[Notebook]:
         `python -m lanchat serve --headless` runs a server that does not chat itself; it only relays and logs.
         `--port 0 --host 127.0.0.1` picks a free port on this machine only; `--no-history` keeps nothing on disk.
         We read the line where it announces its port (with a deadline), and our clients speak the protocol over
-        real sockets using `Connection`.
+        real sockets using `Connection`. (Run again, the cell first stops the server it started before.)
         """
     )
     nb.code(
         """
         import queue
 
+        earlier = globals().get("proc")  # this cell ran before? then stop that server first
+        if earlier is not None and earlier.poll() is None:
+            earlier.terminate()
+            earlier.wait(TIMEOUT)
         proc = subprocess.Popen(
             [sys.executable, "-m", "lanchat", "serve", "--headless", "--port", "0", "--host", HOST, "--no-history"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

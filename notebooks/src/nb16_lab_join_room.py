@@ -64,9 +64,14 @@ def notebooks() -> list[Notebook]:
         `--headless`: the server only relays and logs; `--host 127.0.0.1 --port 0`: a free port on this machine
         only (in class the teacher runs `python -m lanchat serve` and everyone uses the projector's address);
         `--no-history`: nothing on disk; `--no-announce`: nothing sent to the local network. We read the line
-        where it announces its port (with a deadline), and keep its process id to stop it at the end.
+        where it announces its port (with a deadline), and keep its process id to stop it at the end. (Run
+        again, the cell first stops the room it started before, by that process id: none is left running.)
         """,
         """
+        earlier = globals().get("server")  # this cell ran before? then stop that room first
+        if earlier is not None and earlier.poll() is None:
+            earlier.terminate()
+            earlier.wait(TIMEOUT)
         server = subprocess.Popen(
             [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", HOST, "--port", "0",
              "--no-history", "--no-announce"],
