@@ -517,6 +517,14 @@ def test_notebook_16_quotes_the_tls_rooms_refusal_as_the_server_sends_it() -> No
     )
     assert TEXT_CLIENT_LINE.decode().strip() in prose, "notebook 16 should quote what a --tls room tells a text participant"
     assert "`password: `" in prose, "and say that a --password room asks for the password after the name"
+    from lanchat import events as ev
+    from lanchat.room import Room
+
+    room = Room(mode="turn", clock=lambda: 0.0)  # what a text participant out of turn reads, from the room itself
+    room.handle(1, ev.Hello(name="NAME"))
+    room.handle(2, ev.Hello(name="ana"))
+    refusal = next(action.event.message for action in room.handle(2, ev.Say(text="hello")) if hasattr(action, "event"))
+    assert f"`! {refusal}`" in prose and "TimeoutError" in prose, "and that in a turn room join_room cannot see its line"
 
 
 def test_notebook_09_quotes_lanchats_slow_reader_limits() -> None:

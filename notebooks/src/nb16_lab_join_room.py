@@ -399,6 +399,9 @@ def notebooks() -> list[Notebook]:
         which nc and telnet cannot speak: join with lanchat connect --tls`, and closes, so `join_room` raises
         `ConnectionError`. A `--password` room asks `password: ` after the name, and `join_room` would answer with
         its message (a wrong password); a text participant's password also crosses the network unencrypted.
+        And it needs the room in full-duplex mode, the default: in a `--mode turn` room only the student who holds
+        the turn may speak, everyone else's line is answered `! not your turn: waiting for NAME` instead of coming
+        back, and `join_room` gives up with `TimeoutError`. Switch to turns after the lab (`/mode turn`).
                 """
     )
     return [nb]
