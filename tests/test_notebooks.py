@@ -525,6 +525,8 @@ def test_notebook_16_quotes_the_tls_rooms_refusal_as_the_server_sends_it() -> No
     room.handle(2, ev.Hello(name="ana"))
     refusal = next(action.event.message for action in room.handle(2, ev.Say(text="hello")) if hasattr(action, "event"))
     assert f"`! {refusal}`" in prose and "TimeoutError" in prose, "and that in a turn room join_room cannot see its line"
+    taken = next(action.event.message for action in room.handle(3, ev.Hello(name="ana")) if hasattr(action, "event"))
+    assert f"`! {taken}`" in prose, "and what a student whose name is taken reads"
 
 
 def test_notebook_09_quotes_lanchats_slow_reader_limits() -> None:

@@ -391,8 +391,10 @@ def notebooks() -> list[Notebook]:
         **In class.** The teacher runs `python -m lanchat serve` on the projector machine (it prints its address
         and `nc HOST PORT`; its `/address` command shows them again); everyone calls `join_room((TEACHER_ADDRESS, 3580), "your name", "hello!")`, or types
         `nc TEACHER_ADDRESS 3580` in a terminal, beside classmates using `python -m lanchat connect`. The room
-        cannot tell them apart: same names, same limits, same lines. The pair notebooks' net doctor helps when the
-        connection fails (TEACHERS_GUIDE.md, the network kit).
+        cannot tell them apart: same names, same limits, same lines. So each student needs a name nobody in the
+        room has (nor owns: someone who joined with lanchat owns theirs): a taken one is answered `! the name
+        'ana' is taken; choose another`, and `join_room`, which sends no second name, times out waiting for its
+        line. The pair notebooks' net doctor helps when the connection fails (TEACHERS_GUIDE.md, the network kit).
 
         This lab needs a room started **without** `--tls` and `--password` (the class room of notebook 17 has
         both). A plain socket cannot speak TLS: a `--tls` room answers it with one line, `! this room uses TLS,
