@@ -191,6 +191,9 @@ RERUNS: dict[str, list[tuple[str, list[str]]]] = {
     "07_lanchat.ipynb": [  # a second server, and the first one stopped, not left running
         ("proc = subprocess.Popen(", ["first_server = proc", "AGAIN", "SHOW:print('stopped:', first_server.poll())"]),
     ],
+    "15_keyboard_and_socket.ipynb": [  # a second server and client, the first ones stopped, not left running
+        ("ana = Terminal(", ["first = server, ana", "AGAIN", "SHOW:print('stopped:', first[0].poll(), first[1].proc.isalive())"]),
+    ],
     "16_lab_join_the_room.ipynb": [  # a second room, and the first one stopped, not left running
         ("server = subprocess.Popen(", ["first_room = server", "AGAIN", "SHOW:print('stopped:', first_room.poll())"]),
     ],
@@ -470,6 +473,7 @@ RERUN_SHOWS = {
     ],
     "06_colour_messenger.ipynb": [("bind failed: Address already in use", None)],
     "07_lanchat.ipynb": [("listening on port", None), ("stopped: 0", None)],
+    "15_keyboard_and_socket.ipynb": [("ana's client is running", None), ("stopped: 0 False", None)],
     "16_lab_join_the_room.ipynb": [("listening on port", None), ("stopped: 0", None)],
     "17_keys_passwords_moderation.ipynb": [
         ("is in use by another lanchat server", "RuntimeError"),

@@ -261,7 +261,7 @@ def notebooks() -> list[Notebook]:
         use), its output fed to `pyte`, a terminal emulator that keeps the screen as rows of text. ana's identity
         key (made on first use) goes in a scratch folder (`--identity`), not in your own data folder. ben is a few
         lines of Python speaking the protocol (notebook 07). ana types half a line; ben speaks; we take a snapshot
-        of ana's screen.
+        of ana's screen. (Run again, the cell first stops the client and the server it started before.)
         """
     )
     nb.code(
@@ -279,6 +279,12 @@ def notebooks() -> list[Notebook]:
             import pyte
             from ptyprocess import PtyProcess
 
+            earlier_ana, earlier_server = globals().get("ana"), globals().get("server")  # this cell ran before?
+            if earlier_ana is not None:  # then stop that client, which would rejoin for good, and that server
+                earlier_ana.proc.terminate(force=True)
+            if earlier_server is not None and earlier_server.poll() is None:
+                earlier_server.terminate()
+                earlier_server.wait(TIMEOUT)
             scratch = tempfile.TemporaryDirectory(prefix="lanchat-nb15-")  # ana's key and transcript; removed at the end
 
             server = subprocess.Popen(
