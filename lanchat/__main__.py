@@ -1203,7 +1203,30 @@ def _headless_log(text: str) -> None:
     folded under its text; to a pipe or a file one line each, for grep."""
     line = f"[{_time.strftime('%H:%M:%S')}] {visible(text)}"
     columns = _terminal_columns()
-    print("\n".join([line] if columns is None else fold_line(line, columns, " " * 11)), flush=True)
+    try:
+        print("\n".join([line] if columns is None else fold_line(line, columns, " " * 11)), flush=True)
+    except OSError:  # its reader went away (`serve --headless | grep ...` ended, a terminal gone)
+        _log_closed()
+
+
+def _log_closed() -> None:
+    """The headless log's output closed: the room goes on for everyone, logging nothing (it crashed
+    at the next join with a BrokenPipeError), said once on stderr if that still reads."""
+    import contextlib
+
+    _silence(sys.stdout)
+    with contextlib.suppress(OSError, ValueError):
+        print("lanchat: the log's output was closed; the room goes on without a log", file=sys.stderr, flush=True)
+
+
+def _silence(stream) -> None:  # noqa: ANN001
+    """``stream``'s reader is gone: what is written to it from now on, and what is still buffered
+    (it would fail again as Python exits: "Exception ignored"), goes nowhere."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 # ------------------------------------------------------------------- connect
@@ -1926,17 +1949,13 @@ def _last_words(text: str, stream, stops=None) -> None:  # noqa: ANN001 - sys.st
     """The line printed as the chat ends. Its reader may be gone (`connect --plain | head -1`,
     the terminal window closed): then there is nobody to tell, and no traceback either. A
     reader that is there but stopped reading is waited for until a signal insists."""
-    import contextlib
-    import os
 
     from .stopsignals import write_out
 
     try:
         write_out(stream, "\n".join(fold_lines(text.split("\n"), _stream_columns(stream))) + "\n", stops)
     except OSError:  # BrokenPipeError, or EIO from a terminal that hung up
-        with contextlib.suppress(OSError, ValueError):
-            # what is still buffered would fail again as Python exits ("Exception ignored")
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        _silence(stream)
 
 
 # ------------------------------------------------------------------- history
@@ -1957,7 +1976,6 @@ def _entries(count: int) -> str:
 def cmd_history(args: argparse.Namespace) -> int:
     """Print a transcript of a history file; never creates or changes the file."""
     import json
-    import os
     import sqlite3
     import time
 
@@ -1989,8 +2007,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             since = "" if args.since is None else " since " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(args.since))
             _say(f"no messages{since} in {path}")
     except BrokenPipeError:
-        # `lanchat history | head`: the reader has what it wanted; say nothing more.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence(sys.stdout)  # `lanchat history | head`: the reader has what it wanted; say nothing more
     except sqlite3.Error as exc:
         return _fail(f"cannot read {path}: {exc}")
     finally:

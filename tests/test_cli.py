@@ -1164,3 +1164,41 @@ def test_choosing_a_room_by_a_superscript_digit_asks_again(monkeypatch, capsys):
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
     assert main._choose_room() == rooms[1]
     assert "type a number from 1 to 2" in capsys.readouterr().out
+
+
+def test_a_headless_server_whose_log_reader_goes_away_keeps_the_room_going():
+    """`lanchat serve --headless | grep joined`, and grep ends (or the terminal is gone): the
+    next log line met a closed pipe and the server died at the next join with a traceback.
+    Now the room goes on for everyone, says once on stderr that it logs nothing, and ends
+    cleanly on SIGTERM."""
+    from test_protocol_outsider import Outsider
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lanchat", "serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0",
+         "--no-history"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+    )  # fmt: skip
+    people = []
+    try:
+        assert server.stdout is not None and server.stderr is not None
+        port = int(re.search(rb"listening on port (\d+)", server.stdout.readline()).group(1))
+        server.stdout.close()  # the log's reader goes away
+        people = [Outsider(port), Outsider(port)]
+        assert people[0].join("ann")["type"] == "welcome"  # logged: "ann joined from ..."
+        assert people[1].join("bob")["type"] == "welcome"
+        people[1].send(type="say", text="still here")
+        people[0].until("message", text="still here")
+        assert server.poll() is None
+        for person in people:  # (gone before the stop: no wait for them to read the notice)
+            person.close()
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == 0
+        errors = server.stderr.read().decode()
+        assert "Traceback" not in errors and "the log's output was closed; the room goes on" in errors
+        assert errors.count("the log's output was closed") == 1
+    finally:
+        for person in people:
+            person.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
