@@ -784,7 +784,17 @@ class Rejoining:
         session.members = list(event.members)
         session.turn = event.turn
         session.mode = event.mode
+        session.host = event.host
+        session.bots = {ev.name_key(n) for n in event.bots}
         session.muted_until = session._mute_ends(event.muted)
+        # What the room told us before is the old room's: a restarted server has no topic, nobody
+        # away and no operators but those named at start, and our new session is not away. It
+        # tells what holds now right after this welcome (the topic, who is away, the operators:
+        # PROTOCOL.md, Rejoining). Our own away was our choice, not the connection's: asked again.
+        own_away = session.away.get(ev.name_key(session.name))
+        session.topic, session.away, session.operators, session.typing = "", {}, [], {}
+        if own_away:
+            session.pending.append(ev.SetAway(reason=own_away))
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
         if session.mode == "turn":
             lines.append(session._notice(f"turn-based: {session.turn_text()}"))

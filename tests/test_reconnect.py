@@ -409,6 +409,54 @@ def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once(before):
     assert [(line.kind, line.text) for line in live] == [("message", "live")]
 
 
+def test_a_rejoin_forgets_the_old_rooms_topic_away_marks_and_operators_and_asks_our_away_again():
+    # A server restarted mid-evening has no topic, nobody away and no operators: the clients kept
+    # showing "topic: board games at 8", "bob (away)" and ann's /op'd friend as an operator, and
+    # our own "(you) (away)" while the room had us back, so /away then sent "back" to a room
+    # that had us here. What holds now comes right after the welcome; our away is asked again.
+    session = Session(name="cy", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "bob", "cy"), host="ann"))
+    session.on_event(ev.Topic(text="board games at 8", by="ann", time=5.0))
+    session.on_event(ev.Away(name="bob", reason="brb", time=6.0))
+    session.on_event(ev.Away(name="cy", reason="lunch", time=7.0))
+    session.on_event(ev.Operators(names=("ann", "bob")))
+    session.take_pending()
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "bob", "cy"), host="ann"))
+    assert (session.topic, session.away, session.operators) == ("", {}, [])
+    assert session.take_pending() == [ev.SetAway(reason="lunch")]
+    assert session.parse_input("/away") == Outgoing(ev.SetAway(reason="away"))  # not "back": the room has us here
+    session.on_event(ev.Away(name="bob", reason="brb", time=8.0))  # what the room says after the welcome holds
+    assert session.away == {"bob": "brb"}
+
+
+def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
+    server, port = serve_tcp("--no-history")
+    blip = Blip(("127.0.0.1", port))
+    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+    cy = Proc("connect", "127.0.0.1", str(blip.port), "--name", "cy")
+    try:
+        ann.expect(r"welcome, ann")
+        cy.expect(r"welcome, cy")
+        cy.send("/away lunch")
+        ann.expect(r"cy is away: lunch$")
+        mark = ann.mark()
+        blip.cut()
+        cy.expect(r"connection lost; retrying in 1 s")
+        blip.restore()
+        cy.expect(r"back in the room as cy", timeout=20)
+        ann.expect(r"cy joined", start=mark)
+        ann.expect(r"cy is away: lunch$", start=mark)  # before: the room had cy back, cy's screen said away
+        ann.send("/who")
+        ann.expect(r"here \(2\): ann, cy \(away: lunch\)$")
+    finally:
+        for proc in (ann, cy, server):
+            proc.stop()
+        blip.close()
+    for proc in (ann, cy, server):
+        assert "Traceback" not in proc.output
+
+
 def test_on_the_full_screen_what_was_missed_shows_under_its_header_not_above_it():
     # The screen puts a replayed line older than the newest one in time order (for /history
     # pages); the messages missed while away are older than "back in the room", so they went
