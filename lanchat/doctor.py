@@ -138,6 +138,10 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except socket.gaierror:
         return "unknown-host", f"cannot find host {target.host!r}"
+    except UnicodeError:  # "192.168..1.20": no resolver can be asked (transport.NOT_A_HOST_NAME)
+        from .transport import NOT_A_HOST_NAME
+
+        return "unknown-host", f"cannot find host {target.host!r}: {NOT_A_HOST_NAME}"
     except ConnectionRefusedError:
         return "refused", "connection refused"
     except TimeoutError:

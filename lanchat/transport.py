@@ -223,7 +223,7 @@ def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.so
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, _, _, _, address = infos[0]
         return socket.create_server(address, family=family, backlog=backlog)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):  # UnicodeError: a name no resolver can be asked for (NOT_A_HOST_NAME)
         raise TransportError(f"cannot listen on {host!r}: no such host or address") from None
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
@@ -314,6 +314,11 @@ def remove_unix_path(path: str, listener: socket.socket) -> None:
 # ----------------------------------------------------------------- connecting
 
 
+# A name with an empty part or one over 63 characters ("192.168..1.20", a typo) cannot be put
+# in a DNS question: Python's resolver raises UnicodeError (its IDNA codec), not gaierror.
+NOT_A_HOST_NAME = "not a host name (two dots in a row, or a part over 63 characters?)"
+
+
 def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
     """Connect to a server; raise TransportError with one clear line if that fails."""
     if endpoint.path is not None:
@@ -335,6 +340,8 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
     except socket.gaierror:
         raise TransportError(f"cannot find host {endpoint.host!r}") from None
+    except UnicodeError:
+        raise TransportError(f"cannot find host {endpoint.host!r}: {NOT_A_HOST_NAME}") from None
     except ConnectionRefusedError:
         raise TransportError(
             f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?", refused=True

@@ -255,3 +255,25 @@ def test_connect_refuses_port_0_in_one_line(args):
 def test_an_interfaces_network_from_psutils_address_and_netmask(address, netmask, network):
     found = interface_network(address, netmask)
     assert (str(found) if found is not None else None) == network
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["connect", "192.168..1.20", "--name", "bob"], "lanchat: cannot find host '192.168..1.20': not a host name (two dots in a row"),
+        (["connect", "a" * 64 + ".lan", "--name", "bob"], "not a host name (two dots in a row, or a part over 63 characters?)"),
+        (["serve", "--headless", "--no-announce", "--host", "192.168..1.20"], "lanchat: cannot listen on '192.168..1.20': no such host or address"),
+        (["doctor", "192.168..1.20", "--json", "--wait", "0"], "cannot find host '192.168..1.20': not a host name"),
+    ],
+    ids=["connect", "connect-long-label", "serve-host", "doctor"],
+)
+def test_an_address_typed_with_two_dots_in_a_row_is_one_clear_line_not_a_traceback(args, said):
+    # Python's resolver raises UnicodeError, not gaierror, for a name with an empty or too long
+    # part: `lanchat connect 192.168..1.20` (a typo) printed a traceback
+    proc = Proc(*args)
+    try:
+        assert proc.wait() == 1
+        assert said in proc.output, proc.output
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.output
