@@ -196,6 +196,8 @@ examples:
   lanchat connect 192.168.1.20 4000    join another machine's chat on port 4000
   lanchat connect 192.168.1.20:4000    the same; also [::1]:3580 and bare ::1
   lanchat connect 4000                 port 4000 on 127.0.0.1 (as in seed 001)
+  lanchat connect "ann's room"         a room on the local network, by the
+                                       name `lanchat rooms` lists
   lanchat connect --unix /tmp/chat.sock --name bob
   lanchat connect 192.168.1.20 --no-reconnect
                                        leave on a drop or a shutdown notice
@@ -412,8 +414,8 @@ def build_parser() -> _Parser:
         nargs="?",
         default=None,
         metavar="HOST",
-        help="the server's address: HOST, HOST:PORT or [IPV6]:PORT (default: this machine, else a room found "
-        "on the local network)",
+        help="the server's address: HOST, HOST:PORT or [IPV6]:PORT, or the name of a room announced on the local "
+        "network (default: this machine, else a room found on the local network)",
     )
     connect.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="the server's port (default 3580)")
     connect.add_argument("--port", type=_port, default=None, help="the server's port (default 3580)")
@@ -1344,13 +1346,62 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         if args.host is not None or args.port is not None or args.port_arg is not None:
             return _fail("--unix cannot be combined with a host or port", 2)
         return None, Endpoint(path=args.unix), None
+    from .discovery import looks_like_a_room_name
+
     try:
         target = connect_target(args.host, args.port_arg, args.port)
     except AddressProblem as exc:
+        if looks_like_a_room_name(args.host or ""):  # "ann's room", the name `lanchat rooms` lists
+            return _room_called(args.host, None, f"{' '.join(args.host.split())!r} is no address", exit_code=2)
         return _fail(str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
+    if not _has_address(target.host, target.port):  # `lanchat connect friends`: no machine, maybe a room
+        return _room_called(target.host, target.port if target.port_given else None, f"no machine is called {target.host!r}")
     return None, Endpoint(host=target.host, port=target.port), None
+
+
+def _has_address(host: str, port: int) -> bool:
+    """Is ``host`` an address (or meant as one: "192.168.1.256", "192.168..1.20", which `connect`
+    then refuses in one line), or a name this machine's resolver finds? False: it may be a room's
+    name. (`connect` asks once more as it connects: a name that resolves costs a second look-up.)"""
+    import socket
+    import string
+
+    if not host.strip(string.digits + ".") or ":" in host or "%" in host:  # an address, maybe mistyped: never a room's name
+        return True
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError:  # no resolver can be asked: connect says so (transport.NOT_A_HOST_NAME)
+        return True
+    except socket.gaierror:
+        return False
+    return True
+
+
+def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1):  # noqa: ANN202
+    """`lanchat connect friends` (or `"ann's room"`): what was typed is no machine, so the room of
+    that name announced on the local network is joined, as `connect` with no address joins one
+    (its TLS fingerprint pinned). (None, endpoint, fingerprint), or an exit code after saying
+    why not: ``problem`` (why ``typed`` is not a machine) and the rooms that are announced."""
+    from .discovery import BROWSE_SECONDS, rooms_called
+    from .transport import Endpoint
+
+    _say(f"{PROG}: {problem}; looking for a room of that name on the local network...", sys.stdout)
+    rooms = _find_rooms(BROWSE_SECONDS)
+    if isinstance(rooms, int):
+        return rooms
+    called = rooms_called(rooms, typed, port)
+    if len(called) == 1:
+        _say(f"{PROG}: joining {called[0].name} on {called[0].where}", sys.stdout)
+        return None, Endpoint(host=called[0].address, port=called[0].port), called[0].fingerprint
+    for number, room in enumerate(called or rooms, 1):
+        _say(f"  {number}. {room.describe()}", sys.stdout)
+    if called:
+        return _fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
+    if rooms:
+        return _fail(f"no room is called {' '.join(typed.split())!r} either; join one of those above by its name or address", exit_code)
+    return _fail(f"{problem}, and no room is announced on the local network\n{NO_ROOM_HELP}", exit_code)
 
 
 class _Remembered:

@@ -91,6 +91,20 @@ def room_name_problem(text: str) -> str | None:
     return None
 
 
+def rooms_called(rooms: Iterable[RoomInfo], typed: str, port: int | None = None) -> list[RoomInfo]:
+    """The rooms whose name is ``typed`` (`lanchat connect "ann's room"`): capitals and runs of
+    spaces do not count, as a person types a name read off a list; on ``port`` if one was given."""
+    wanted = " ".join(typed.split()).casefold()
+    return [room for room in rooms if " ".join(room.name.split()).casefold() == wanted and port in (None, room.port)]
+
+
+def looks_like_a_room_name(typed: str) -> bool:
+    """Words that cannot be a host but can be a room's name ("ann's room", "maths 3B"); not a host
+    and its port pasted as one word ("192.168.1.20 3580", "nc 10.0.0.5 4000"), which ends in a number."""
+    words = typed.split()
+    return len(words) > 1 and not words[-1].isdecimal() and "://" not in typed
+
+
 def txt_record(*, room: str, host: str, mode: str, password: bool, fingerprint: str | None) -> dict[str, str]:
     """The TXT record a server announces (docs/PROTOCOL.md, Finding rooms)."""
     record = {"v": TXT_VERSION, "room": room, "host": host, "mode": mode, "pw": "1" if password else "0"}

@@ -151,6 +151,46 @@ def test_without_a_terminal_the_only_room_is_joined_and_several_are_listed(lab):
     assert "cat joined" not in server.output
 
 
+def test_a_room_is_joined_by_the_name_rooms_lists_and_a_wrong_name_shows_those_there_are(lab):
+    """`lanchat rooms` lists "friends on 198.18.0.1:3580"; a friend types `lanchat connect Friends`:
+    it said "cannot find host 'Friends'" (and `connect "ann's room"`: that a host and its port are
+    two words), then sent them to the doctor, which listed the very room."""
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "friends")
+    wrong = lab.run(bob, "connect", "friendz", "--name", "cat")
+    joined = lab.run(bob, "connect", "Friends", "--name", "bob")
+    joined.expect(r"no machine is called 'Friends'; looking for a room of that name on the local network", timeout=15)
+    joined.expect(rf"joining friends on {ANN}:{port}$")
+    joined.expect(r"welcome, bob")
+    server.expect(r"bob joined")
+    assert wrong.wait(15) == 1
+    wrong.expect(rf"1\. friends on {ANN}:{port}")
+    wrong.expect(r"no room is called 'friendz' either; join one of those above by its name or address$")
+    assert "cat joined" not in server.output
+
+
+@pytest.mark.parametrize(
+    ("typed", "port", "found"),
+    [("ann's room", None, ["ann's room"]), ("ANN'S   Room", None, ["ann's room"]), ("maths 3b", 4000, ["maths 3B"]),
+     ("maths 3B", 3580, []), ("ann", None, [])],
+)
+def test_a_room_called_as_typed_ignores_capitals_and_spaces(typed, port, found):
+    from lanchat.discovery import rooms_called
+
+    rooms = [RoomInfo(name="ann's room", host="a", addresses=(ANN,), port=3580), RoomInfo(name="maths 3B", host="b", addresses=(BOB,), port=4000)]
+    assert [room.name for room in rooms_called(rooms, typed, port)] == found
+
+
+@pytest.mark.parametrize(
+    ("typed", "room"),
+    [("ann's room", True), ("maths 3B", True), ("192.168.1.20 3580", False), ("nc 10.0.0.5 4000", False), ("friends", False)],
+)
+def test_what_looks_like_a_room_name_and_not_a_host_with_its_port(typed, room):
+    from lanchat.discovery import looks_like_a_room_name
+
+    assert looks_like_a_room_name(typed) is room
+
+
 def test_no_room_anywhere_says_what_to_try(lab):
     _ann, bob = classroom(lab)
     proc = lab.run(bob, "connect", "--name", "bob")
