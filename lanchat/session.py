@@ -717,6 +717,7 @@ class Rejoining:
     # a rejoin's replay could not fill (more missed than it holds) lies between two
     seen: list[list[float]] = field(default_factory=list)
     skipped: int = 0  # lines of the /history page under way left out as seen
+    told_problem: str | None = None  # why the last attempt failed, as said (said again only when it changes)
 
     @property
     def under_way(self) -> bool:
@@ -739,10 +740,16 @@ class Rejoining:
 
     def _apart(self) -> None:
         self.missed = 0
+        self.told_problem = None
         if self.seen and self.seen[-1]:
             self.seen.append([])  # what comes after the rejoin is another stretch
 
     def still_lost(self, session: Session, problem: str, retry_in: float) -> list[Line]:
+        """A failed attempt, said when its reason is new: the same one every 15 s for 10 minutes
+        filled the transcript (the status line says when the next try is)."""
+        if problem == self.told_problem:
+            return []
+        self.told_problem = problem
         text = f"still no connection ({problem}); retrying in {retry_in:g} s (/q to leave)"
         return [session._notice(text, kind="error")]
 

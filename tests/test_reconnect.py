@@ -457,6 +457,21 @@ def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
         assert "Traceback" not in proc.output
 
 
+def test_a_failed_attempt_is_said_once_per_reason_not_every_15_seconds_for_10_minutes():
+    # cy's laptop off the Wi-Fi: "still no connection (... Network is unreachable); retrying in
+    # 15 s" twice a line, every 15 s, pushed the whole evening's chat off the screen
+    session = Session(name="cy", clock=lambda: 100.0)
+    session.rejoin.lost(session, 1.0)
+    unreachable = "cannot connect to 198.18.5.1:3580: Network is unreachable"
+    said = [line.text for delay in (2.0, 4.0, 8.0, 15.0, 15.0, 15.0) for line in session.rejoin.still_lost(session, unreachable, delay)]
+    assert said == [f"still no connection ({unreachable}); retrying in 2 s (/q to leave)"]
+    changed = session.rejoin.still_lost(session, "timed out connecting to 198.18.5.1:3580", 15.0)
+    assert [line.text for line in changed] == ["still no connection (timed out connecting to 198.18.5.1:3580); retrying in 15 s (/q to leave)"]
+    session.on_event(ev.Welcome(name="cy", mode="duplex", members=("cy",)))
+    session.rejoin.lost(session, 1.0)  # the next loss tells its first failure again
+    assert session.rejoin.still_lost(session, unreachable, 2.0) != []
+
+
 def test_on_the_full_screen_what_was_missed_shows_under_its_header_not_above_it():
     # The screen puts a replayed line older than the newest one in time order (for /history
     # pages); the messages missed while away are older than "back in the room", so they went
