@@ -40,7 +40,15 @@ from .stopsignals import StopSignals
 from .textsafe import visible
 from .tls import looks_like_tls
 from .transport import TransportError, left_behind, on_the_network, set_keepalive, set_receive_buffer, wake_pair
-from .unconfirmed import ECHOES, NEEDS_THE_TURN, TYPED_ONLY_REFUSALS, HeldForTurn, Unconfirmed
+from .unconfirmed import (
+    ECHOES,
+    NEEDS_THE_TURN,
+    SHOW_UNANSWERED_AFTER,
+    TYPED_ONLY_REFUSALS,
+    HeldForTurn,
+    Unanswered,
+    Unconfirmed,
+)
 
 READ_BYTES = 256 * 1024
 UPLOAD_LOW_WATER_BYTES = 256 * 1024
@@ -1038,7 +1046,21 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
             if lines := [line for news in loop.news.take() for line in loop.session.machine_moved(news)]:
                 loop.frontend.show(lines)
     if loop.outcome is None:
+        note_unanswered(loop, time.monotonic())
         loop.frontend.update()
+
+
+def note_unanswered(loop: ClientLoop, now: float) -> None:
+    """The status line says when typed lines have gone unanswered for a while (unconfirmed.py:
+    a link that died silently; also_due wakes the loop for it). Offline, and while a rejoin's
+    replay is under way, the reconnection speaks for them instead."""
+    reconnect = loop.reconnect
+    since = loop.unconfirmed.waiting_since(now)
+    quiet = since is None or now - since < SHOW_UNANSWERED_AFTER or not loop.transfers.status_line
+    if quiet or (reconnect is not None and (reconnect.offline or reconnect.replaying)):
+        loop.session.progress.pop("unanswered", None)
+    else:
+        loop.session.progress["unanswered"] = Unanswered(len(loop.unconfirmed))
 
 
 def answer_stops(loop: ClientLoop, stops: StopSignals) -> None:
@@ -1200,6 +1222,10 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
         timeout = wait if timeout is None else min(timeout, wait)
     if not held and (paced := loop.paced.pacer.due(now)) is not None:
         timeout = paced if timeout is None else min(timeout, paced)
+    since = loop.unconfirmed.waiting_since(now)
+    if since is not None and now - since < SHOW_UNANSWERED_AFTER:  # then the status line says a line waits for its answer
+        wait = since + SHOW_UNANSWERED_AFTER - now
+        timeout = wait if timeout is None else min(timeout, wait)
     return timeout
 
 

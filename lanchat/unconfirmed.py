@@ -26,6 +26,10 @@ from . import events as ev
 # At most this many lines wait for their echo; past it the oldest is forgotten unsaid (a room
 # that answers nothing for 200 lines is not one whose echoes we can wait for).
 MAX_UNCONFIRMED = 200
+# A line unanswered this long is shown as on its way (Unanswered, the full screen's status line):
+# on a LAN its echo takes milliseconds, and a line gone from the input line and shown nowhere
+# looks lost, while a link that died silently takes TCP up to a minute to report.
+SHOW_UNANSWERED_AFTER = 2.0
 # What a typed line comes back as, from our own name, when the server takes it.
 ECHO_OF: dict[type, type] = {ev.Message: ev.Say, ev.Direct: ev.Whisper, ev.Emote: ev.Me}
 ECHOES = frozenset(ECHO_OF)
@@ -55,9 +59,22 @@ class Unconfirmed:
         # lines pushed out by the limit since the last echo: they may or may not have arrived,
         # and cannot be sent again; a rejoin says how many (client.Reconnect.resend)
         self.forgotten = 0
+        self._since: float | None = None  # since when lines wait with none answered (waiting_since)
+        self._counted = 0
 
     def __len__(self) -> int:
         return len(self.lines)
+
+    def waiting_since(self, now: float) -> float | None:
+        """Since when lines have waited with none of them answered, as seen at each look (``now``
+        at the first look after the first was written or one was answered); None: none waits."""
+        count = len(self.lines)
+        if not count:
+            self._since = None
+        elif self._since is None or count < self._counted:
+            self._since = now
+        self._counted = count
+        return self._since
 
     def sent(self, line: ev.Event) -> None:
         """``line`` (a say, whisper or me) was written to the connection."""
@@ -188,3 +205,13 @@ class HeldForTurn:
         self.in_flight = self.last_sent = None
         self.released, self.requeued = [], 0
         return count
+
+
+class Unanswered:
+    """The status line's word on typed lines the server has not answered for a while."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def text(self) -> str:
+        return f"sending {self.count} line{'s' if self.count != 1 else ''} you typed\u2026"

@@ -472,6 +472,46 @@ def test_a_failed_attempt_is_said_once_per_reason_not_every_15_seconds_for_10_mi
     assert session.rejoin.still_lost(session, unreachable, 2.0) != []
 
 
+def test_a_line_unanswered_for_a_while_is_counted_from_the_last_answer():
+    from lanchat.unconfirmed import Unconfirmed
+
+    waiting = Unconfirmed()
+    assert waiting.waiting_since(1.0) is None
+    waiting.sent(ev.Say(text="one"))
+    waiting.sent(ev.Say(text="two"))
+    assert waiting.waiting_since(2.0) == 2.0
+    assert waiting.waiting_since(5.0) == 2.0  # nothing answered meanwhile
+    waiting.echoed(ev.Message(sender="cy", text="one", time=1.0))
+    assert waiting.waiting_since(6.0) == 6.0  # the server answers: the wait starts again
+    waiting.echoed(ev.Message(sender="cy", text="two", time=1.0))
+    assert waiting.waiting_since(7.0) is None
+
+
+def test_on_the_full_screen_a_line_the_server_has_not_answered_shows_as_on_its_way():
+    # cy's laptop dropped off the Wi-Fi without a word: the line typed went from the input line
+    # and showed nowhere for up to a minute (until TCP gave up), so it looked lost and was typed again
+    from helpers import TermProc
+
+    server, port = serve_tcp("--no-history")
+    blip = Blip(("127.0.0.1", port))
+    cy = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "cy", rows=24, cols=100)
+    try:
+        cy.expect(r"welcome, cy")
+        blip.swallow("up")  # what cy sends goes nowhere, as over a link that died
+        cy.send("are you getting this?\r")
+        wait_for(lambda: blip.has_swallowed("are you getting this?"), what="the line sent")
+        cy.expect(r"sending 1 line you typed…")
+        blip.restore()
+        cy.send("and this?\r")  # its echo answers both (the first was lost on the way)
+        cy.expect(r"cy: and this\?")
+        cy.expect_gone(r"sending 1 line")
+    finally:
+        cy.stop()
+        server.stop()
+        blip.close()
+    assert b"Traceback" not in cy.raw
+
+
 def test_on_the_full_screen_what_was_missed_shows_under_its_header_not_above_it():
     # The screen puts a replayed line older than the newest one in time order (for /history
     # pages); the messages missed while away are older than "back in the room", so they went

@@ -271,7 +271,8 @@ def test_lines_held_during_a_rejoins_replay_do_not_make_the_loop_spin():
     assert pacer.due(0.0) == 0.0  # with no limit, due at once once sending may go on
     reconnect = SimpleNamespace(offline=False, replaying=True, due=lambda: None)
     # the loop's own address check (watch_address) is due in 2 s, as ClientLoop starts it
-    loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer), address_check_at=time.monotonic() + 2.0)
+    loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer), address_check_at=time.monotonic() + 2.0,
+                           unconfirmed=Unconfirmed())
     assert also_due(loop, None) > 1.0  # type: ignore[arg-type,operator]  # not at once: the address check's time
     reconnect.replaying = False
     assert also_due(loop, None) == 0.0  # type: ignore[arg-type]
