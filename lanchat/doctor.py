@@ -346,6 +346,19 @@ def check_firewall(port: int) -> Check:
 # ------------------------------------------------------------------- discovery
 
 
+def judge_room_name(server: Check, target: Target, outcome: str, rooms: list) -> Check:
+    """`lanchat doctor friends`, where friends is no machine but a room `lanchat rooms` lists:
+    said so, with the `connect` that joins it (``server``, "cannot find host", is kept otherwise)."""
+    from .discovery import rooms_called
+
+    called = rooms_called(rooms, target.host) if outcome == "unknown-host" else []
+    if not called:
+        return server
+    where = ", ".join(room.where for room in called)
+    return Check("server", "info", f"no machine is called {target.host!r}, but a room announced here is ({where})",
+                 f"`lanchat connect {target.host}` joins it; the discovery check below says whether it answers")
+
+
 def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
                     answers: dict[str, tuple[str, str]] | None = None) -> Check:
     """``rooms``: discovery.RoomInfo found by browsing; ``problem``: why browsing was impossible;
@@ -470,6 +483,7 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
     asked = target is not None
     target = target or Target("127.0.0.1", port)
     outcome, detail = probe_server(target)
+    server_check = len(checks)
     checks.append(judge_server(target, outcome, detail, asked=asked))
     checks.append(check_firewall(port))
     if browse_seconds > 0:
@@ -478,6 +492,7 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
 
         try:
             rooms = browse(browse_seconds, local_networks())
+            checks[server_check] = judge_room_name(checks[server_check], target, outcome, rooms)
             answers = probe_rooms(rooms, {str(target): (outcome, detail)} if asked else {})
             checks.append(judge_discovery(rooms, None, browse_seconds, answers))
         except DiscoveryError as exc:

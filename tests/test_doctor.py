@@ -27,6 +27,7 @@ from lanchat.doctor import (
     judge_locale,
     judge_nftables,
     judge_port,
+    judge_room_name,
     judge_server,
     judge_terminal,
     judge_ufw,
@@ -513,3 +514,18 @@ def test_the_report_at_an_80_column_terminal_folds_each_finding_under_its_indent
     indent = lines[at].index("fix: ") + len("fix: ")
     assert lines[at + 1].startswith(" " * indent) and lines[at + 1][indent] != " ", lines[at : at + 2]
     assert "running on that machine" in " ".join(line.strip() for line in lines[at : at + 2])
+
+
+def test_a_rooms_name_given_to_doctor_is_said_to_be_one_with_the_connect_that_joins_it():
+    # `lanchat doctor friends` said "cannot find host 'friends'; fix: check the spelling, or use
+    # the numeric address", while its discovery check listed the room "friends"
+    target = Target("friends", 3580)
+    rooms = [RoomInfo(name="Friends", host="vm", addresses=("198.18.5.1",), port=3580)]
+    failed = judge_server(target, "unknown-host", "cannot find host 'friends'", asked=True)
+    said = judge_room_name(failed, target, "unknown-host", rooms)
+    assert said.status == "info"
+    assert said.summary == "no machine is called 'friends', but a room announced here is (198.18.5.1:3580)"
+    assert "`lanchat connect friends` joins it" in said.fix
+    assert judge_room_name(failed, Target("friendz", 3580), "unknown-host", rooms) is failed
+    refused = judge_server(target, "refused", "connection refused", asked=True)
+    assert judge_room_name(refused, target, "refused", rooms) is refused  # a machine of that name: its own verdict
