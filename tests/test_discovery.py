@@ -18,6 +18,7 @@ import pytest
 from netlab import Lab
 
 from lanchat.discovery import SERVICE_TYPE, RoomInfo, pick_address, room_from_record, txt_record
+from lanchat.unconfirmed import Unconfirmed
 
 ANN = "198.18.0.1"
 BOB = "198.18.0.2"
@@ -767,7 +768,7 @@ def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_chec
             reconnect = SimpleNamespace(offline=False, replaying=False, due=lambda: None, rejoin=SimpleNamespace(moved=lambda: False))
             pacer = SimpleNamespace(due=lambda now: None)
             loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=sock,
-                                   in_doubt=False, paced=SimpleNamespace(pacer=pacer))
+                                   in_doubt=False, paced=SimpleNamespace(pacer=pacer), unconfirmed=Unconfirmed())
             assert also_due(loop, None) == 0.0  # type: ignore[arg-type]  # the first check is due
             watch_address(loop)  # type: ignore[arg-type]
             assert also_due(loop, None) is None  # type: ignore[arg-type]  # and none after it
