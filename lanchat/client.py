@@ -1202,8 +1202,12 @@ def watch_address(loop: ClientLoop) -> None:
     # rejoin's ``moved``, __main__._Rejoin, a discovery.RoomWatch): an announcement is no
     # proof (anyone on the LAN can send one), so the connection is only asked whether it is
     # alive, by TCP keepalive within seconds; a dead one ends and the rejoin goes there.
+    # So is a line typed and unanswered for a while (unconfirmed.py): over a link that died
+    # without a word TCP took a minute to say so; asked, it says within seconds, and the line
+    # goes again once back (Reconnect.resend). A live but slow server answers the probes.
     moved = getattr(reconnect.rejoin, "moved", None)
-    in_doubt = moved is not None and moved()
+    since = loop.unconfirmed.waiting_since(now)
+    in_doubt = (moved is not None and moved()) or (since is not None and now - since >= SHOW_UNANSWERED_AFTER)
     if in_doubt is not loop.in_doubt:
         loop.in_doubt = in_doubt
         set_keepalive(loop.sock, quick=in_doubt)

@@ -698,7 +698,8 @@ def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat(monkeyp
         server, _ = listener.accept()
         with client, server:
             reconnect = SimpleNamespace(offline=False, rejoin=SimpleNamespace(moved=lambda: True), lost=lambda *a: lost.append(a))
-            loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=client, in_doubt=False)
+            loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=client, in_doubt=False,
+                                   unconfirmed=Unconfirmed())
             watch_address(loop)  # type: ignore[arg-type]
             assert loop.in_doubt and not lost
             if hasattr(socket, "TCP_KEEPIDLE"):

@@ -780,6 +780,39 @@ def test_a_wifi_blip_on_a_real_link_loses_nothing(lab):
             assert sum(line.endswith(f"ann: {text}") for line in bob.lines) == 1, bob.output
 
 
+def test_a_line_unanswered_for_2_s_asks_the_connection_whether_it_lives(monkeypatch):
+    import time as _time
+    from types import SimpleNamespace
+
+    import lanchat.client
+    from lanchat.client import watch_address
+    from lanchat.unconfirmed import Unconfirmed
+
+    monkeypatch.setattr(lanchat.client, "on_the_network", lambda sock: True)  # a LAN connection, as far as the check goes
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client_sock = socket.create_connection(listener.getsockname(), timeout=5)
+        server_sock, _ = listener.accept()
+        with client_sock, server_sock:
+            reconnect = SimpleNamespace(offline=False, rejoin=SimpleNamespace(), lost=lambda *a: None)
+            loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=client_sock,
+                                   in_doubt=False)
+            for first_seen, in_doubt in ((1.0, False), (3.0, True)):  # 1 s: its echo may well be on its way
+                loop.unconfirmed = Unconfirmed()
+                loop.unconfirmed.sent(ev.Say(text="anyone there?"))
+                loop.unconfirmed.waiting_since(_time.monotonic() - first_seen)  # the loop's first look at it
+                loop.address_check_at = 0.0
+                watch_address(loop)  # type: ignore[arg-type]
+                assert loop.in_doubt is in_doubt
+            if hasattr(socket, "TCP_USER_TIMEOUT"):
+                assert client_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 5000
+            loop.unconfirmed.echoed(ev.Message(sender="bob", text="anyone there?", time=1.0))
+            loop.address_check_at = 0.0
+            watch_address(loop)  # type: ignore[arg-type]
+            assert not loop.in_doubt
+            if hasattr(socket, "TCP_USER_TIMEOUT"):
+                assert client_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 60000
+
+
 def test_a_laptop_back_on_the_wifi_with_a_new_address_rejoins_at_once(lab):
     """bob's laptop leaves the Wi-Fi (its address goes with the link) and comes back with
     another address. His old connection can never carry a byte again, but TCP took a minute to
