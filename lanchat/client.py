@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import events as ev
 from . import identity
-from .client_files import ClientTransfers, cut_off
+from .client_files import ClientTransfers, cut_off, stalled
 from .pacing import SendPacer
 from .protocol import (
     Connection,
@@ -76,6 +76,8 @@ LINES_NOT_SENT = 1
 # How often a connected client checks that its own address is still this machine's (a laptop
 # back on the Wi-Fi with a new one rejoins then, not when TCP gives up a minute later).
 ADDRESS_CHECK_SECONDS = 2.0
+# A transfer under way that moved no byte for this long puts its connection in doubt (watch_address).
+TRANSFER_QUIET_SECONDS = 3.0
 
 
 def retry_delay(attempt: int) -> float:
@@ -1202,12 +1204,14 @@ def watch_address(loop: ClientLoop) -> None:
     # rejoin's ``moved``, __main__._Rejoin, a discovery.RoomWatch): an announcement is no
     # proof (anyone on the LAN can send one), so the connection is only asked whether it is
     # alive, by TCP keepalive within seconds; a dead one ends and the rejoin goes there.
-    # So is a line typed and unanswered for a while (unconfirmed.py): over a link that died
-    # without a word TCP took a minute to say so; asked, it says within seconds, and the line
+    # So is a line typed and unanswered for a while (unconfirmed.py), and a file transfer that
+    # stopped moving: over a link that died without a word TCP took a minute to say so (the
+    # download's speed frozen on the status line); asked, it says within seconds, and the line
     # goes again once back (Reconnect.resend). A live but slow server answers the probes.
     moved = getattr(reconnect.rejoin, "moved", None)
     since = loop.unconfirmed.waiting_since(now)
-    in_doubt = (moved is not None and moved()) or (since is not None and now - since >= SHOW_UNANSWERED_AFTER)
+    in_doubt = ((moved is not None and moved()) or (since is not None and now - since >= SHOW_UNANSWERED_AFTER)
+                or stalled(loop.transfers, TRANSFER_QUIET_SECONDS))
     if in_doubt is not loop.in_doubt:
         loop.in_doubt = in_doubt
         set_keepalive(loop.sock, quick=in_doubt)

@@ -383,6 +383,13 @@ class ClientTransfers:
             kept.clear()
 
 
+def stalled(transfers: ClientTransfers, seconds: float) -> bool:
+    """Has a transfer under way moved no byte for ``seconds``? (A link that died under it: the
+    client then asks its connection whether it lives, client.watch_address.)"""
+    now = transfers.clock()
+    return any(now - max(progress.now, progress.started) >= seconds for progress in transfers.progress.values())
+
+
 def cut_off(transfers: ClientTransfers) -> list[Line]:
     """The connection dropped (client.py retries): every transfer stops, as on ``close``, with
     one line for each, since none of them goes on after a rejoin."""

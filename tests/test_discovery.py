@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 from netlab import Lab
 
+from lanchat.client_files import ClientTransfers
 from lanchat.discovery import SERVICE_TYPE, RoomInfo, pick_address, room_from_record, txt_record
 from lanchat.unconfirmed import Unconfirmed
 
@@ -699,7 +700,7 @@ def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat(monkeyp
         with client, server:
             reconnect = SimpleNamespace(offline=False, rejoin=SimpleNamespace(moved=lambda: True), lost=lambda *a: lost.append(a))
             loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=client, in_doubt=False,
-                                   unconfirmed=Unconfirmed())
+                                   unconfirmed=Unconfirmed(), transfers=ClientTransfers())
             watch_address(loop)  # type: ignore[arg-type]
             assert loop.in_doubt and not lost
             if hasattr(socket, "TCP_KEEPIDLE"):

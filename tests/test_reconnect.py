@@ -786,6 +786,7 @@ def test_a_line_unanswered_for_2_s_asks_the_connection_whether_it_lives(monkeypa
 
     import lanchat.client
     from lanchat.client import watch_address
+    from lanchat.client_files import ClientTransfers
     from lanchat.unconfirmed import Unconfirmed
 
     monkeypatch.setattr(lanchat.client, "on_the_network", lambda sock: True)  # a LAN connection, as far as the check goes
@@ -795,7 +796,7 @@ def test_a_line_unanswered_for_2_s_asks_the_connection_whether_it_lives(monkeypa
         with client_sock, server_sock:
             reconnect = SimpleNamespace(offline=False, rejoin=SimpleNamespace(), lost=lambda *a: None)
             loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=client_sock,
-                                   in_doubt=False)
+                                   in_doubt=False, transfers=ClientTransfers())
             for first_seen, in_doubt in ((1.0, False), (3.0, True)):  # 1 s: its echo may well be on its way
                 loop.unconfirmed = Unconfirmed()
                 loop.unconfirmed.sent(ev.Say(text="anyone there?"))
@@ -811,6 +812,40 @@ def test_a_line_unanswered_for_2_s_asks_the_connection_whether_it_lives(monkeypa
             assert not loop.in_doubt
             if hasattr(socket, "TCP_USER_TIMEOUT"):
                 assert client_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 60000
+
+
+def test_a_transfer_that_moved_no_byte_for_3_s_asks_the_connection_whether_it_lives(monkeypatch):
+    # cy's download froze at "get video.mp4 23% 467.2 KiB/s" for over a minute when the link died
+    # under it (nothing typed, so nothing unanswered): TCP's keepalive took that long to say so
+    from types import SimpleNamespace
+
+    import lanchat.client
+    from lanchat.client import TRANSFER_QUIET_SECONDS, watch_address
+    from lanchat.client_files import ClientTransfers, stalled
+    from lanchat.files import Progress
+    from lanchat.unconfirmed import Unconfirmed
+
+    now = [100.0]
+    transfers = ClientTransfers(clock=lambda: now[0])
+    transfers.progress["get:2"] = Progress(direction="get", label="video.mp4", total=8_000_000, started=90.0)
+    transfers.progress["get:2"].advance(1_900_000, 99.0)
+    assert not stalled(transfers, TRANSFER_QUIET_SECONDS)
+    now[0] = 102.5
+    assert stalled(transfers, TRANSFER_QUIET_SECONDS)
+    monkeypatch.setattr(lanchat.client, "on_the_network", lambda sock: True)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client_sock = socket.create_connection(listener.getsockname(), timeout=5)
+        server_sock, _ = listener.accept()
+        with client_sock, server_sock:
+            reconnect = SimpleNamespace(offline=False, rejoin=SimpleNamespace(), lost=lambda *a: None)
+            loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=client_sock,
+                                   in_doubt=False, unconfirmed=Unconfirmed(), transfers=transfers)
+            watch_address(loop)  # type: ignore[arg-type]
+            assert loop.in_doubt
+            transfers.progress["get:2"].advance(2_400_000, now[0])  # bytes again
+            loop.address_check_at = 0.0
+            watch_address(loop)  # type: ignore[arg-type]
+            assert not loop.in_doubt
 
 
 def test_a_laptop_back_on_the_wifi_with_a_new_address_rejoins_at_once(lab):
