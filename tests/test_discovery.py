@@ -476,9 +476,10 @@ def test_the_hosts_full_screen_says_the_new_address_when_this_machine_gets_one(l
     host.wait_screen(lambda rows: status in _status_line(rows), what="the new address on the status line")
     host.send("/address\r")
 
-    def said_again(rows: list[str]) -> list[str]:
+    def said_again(rows: list[str]) -> list[str]:  # all of it: the screen may show the first line before the rest
         starts = [n for n, row in enumerate(rows) if "chat listening on port" in row]
-        return rows[starts[-1]:] if len(starts) == 2 else []
+        said = rows[starts[-1]:] if len(starts) == 2 else []
+        return said if any("python -m lanchat connect" in row for row in said) else []
 
     joins = "\n".join(host.wait_screen(said_again, what="/address's lines"))  # type: ignore[arg-type]
     assert f"python -m {command}" in joins, joins
