@@ -1175,6 +1175,8 @@ def answered(loop: ClientLoop, event: object) -> bool:
         if event.code in TYPED_ONLY_REFUSALS:
             line = loop.unconfirmed.refused()
             return event.code == ev.E_NOT_YOUR_TURN and loop.held.refused(line)
+        if event.code == ev.E_NO_SUCH_USER:  # a whisper to nobody here, or a command naming nobody
+            loop.unconfirmed.no_such_user()
     elif isinstance(event, ev.HistoryEnd):
         if reconnect is not None and reconnect.replaying:
             reconnect.replay_end = event

@@ -34,8 +34,8 @@ SHOW_UNANSWERED_AFTER = 2.0
 ECHO_OF: dict[type, type] = {ev.Message: ev.Say, ev.Direct: ev.Whisper, ev.Emote: ev.Me}
 ECHOES = frozenset(ECHO_OF)
 # Refusals that only a typed line gets (room.py: the turn rule and check_text): each answers
-# the oldest line still waiting. Other refusals (a whisper to nobody, a reason too long) may
-# answer a command as well, so they retire nothing: the next echo does.
+# the oldest line still waiting. Other refusals (a reason too long) may answer a command as
+# well, so they retire nothing: the next echo does; a whisper to nobody, Unconfirmed.no_such_user.
 TYPED_ONLY_REFUSALS = frozenset({ev.E_NOT_YOUR_TURN, ev.E_EMPTY})
 # What a turn-based room refuses out of turn (room.py, the turn rule; PROTOCOL.md 7): a whisper does not.
 NEEDS_THE_TURN = frozenset({ev.Say, ev.Me})
@@ -105,6 +105,19 @@ class Unconfirmed:
         """A refusal only a typed line gets (TYPED_ONLY_REFUSALS): the oldest line is answered
         (and returned: HeldForTurn may take it back)."""
         return self.lines.popleft() if self.lines else None
+
+    def no_such_user(self) -> None:
+        """A no-such-user refusal came: a whisper to nobody here gets one, and so does a command
+        naming nobody (/kick, /whois), which answers no line. The server answers in order, so it
+        retires the oldest whisper waiting, with every line before it; none waits, nothing. Left
+        waiting, a /r to a friend who had left showed as on its way until the next echo. (Only a
+        command refused in the instant a whisper is on its way is taken for it; that whisper is
+        then not sent again if the connection drops before its echo.)"""
+        for index, line in enumerate(self.lines):
+            if isinstance(line, ev.Whisper):
+                for _ in range(index + 1):
+                    self.lines.popleft()
+                return
 
     def muted(self) -> None:
         """Refused as muted: every line waiting is refused the same way (or was answered

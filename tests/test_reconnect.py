@@ -512,6 +512,47 @@ def test_on_the_full_screen_a_line_the_server_has_not_answered_shows_as_on_its_w
     assert b"Traceback" not in cy.raw
 
 
+def test_a_direct_message_to_nobody_here_is_answered_not_shown_as_on_its_way():
+    # cy's /r to a friend who had left (or a /w with a typo) was refused at once, "nobody called
+    # 'bbo' is here", and the status line then said "sending 1 line you typed…" for as long as cy
+    # said nothing in the room: the refusal answered no line (the connection in doubt meanwhile)
+    import time as _time
+
+    from helpers import TermProc
+
+    server, port = serve_tcp("--no-history")
+    cy = TermProc("connect", "127.0.0.1", str(port), "--name", "cy", rows=24, cols=100)
+    try:
+        cy.expect(r"welcome, cy")
+        cy.send("/w bbo are you there?\r")
+        cy.expect(r"nobody called 'bbo' is here")
+        deadline = _time.monotonic() + 3.5  # past the 2 s after which a line waiting is shown
+        while _time.monotonic() < deadline:
+            assert "sending 1 line" not in cy.text, cy.text
+            _time.sleep(0.1)  # the wait itself, not synchronisation
+    finally:
+        cy.stop()
+        server.stop()
+    assert b"Traceback" not in cy.raw
+
+
+def test_a_refusal_for_a_direct_message_to_nobody_answers_the_oldest_one_waiting():
+    from types import SimpleNamespace
+
+    from lanchat.client import answered
+    from lanchat.unconfirmed import HeldForTurn, Unconfirmed
+
+    loop = SimpleNamespace(reconnect=None, unconfirmed=Unconfirmed(), held=HeldForTurn(), session=Session(name="cy"))
+    loop.unconfirmed.sent(ev.Whisper(to="bbo", text="are you there?"))
+    loop.unconfirmed.sent(ev.Say(text="hello all"))
+    assert loop.unconfirmed.waiting_since(1.0) == 1.0
+    assert answered(loop, ev.Error(code=ev.E_NO_SUCH_USER, message="nobody called 'bbo' is here")) is False  # type: ignore[arg-type]
+    assert list(loop.unconfirmed.lines) == [ev.Say(text="hello all")]  # the say waits for its own echo
+    assert loop.unconfirmed.waiting_since(2.0) == 2.0
+    answered(loop, ev.Error(code=ev.E_NO_SUCH_USER, message="nobody called 'zed' is here"))  # /kick zed: no whisper waits
+    assert list(loop.unconfirmed.lines) == [ev.Say(text="hello all")]
+
+
 def test_on_the_full_screen_what_was_missed_shows_under_its_header_not_above_it():
     # The screen puts a replayed line older than the newest one in time order (for /history
     # pages); the messages missed while away are older than "back in the room", so they went
