@@ -60,20 +60,22 @@ class Unconfirmed:
         # and cannot be sent again; a rejoin says how many (client.Reconnect.resend)
         self.forgotten = 0
         self._since: float | None = None  # since when lines wait with none answered (waiting_since)
-        self._counted = 0
+        self._answers = 0  # how many times lines left answered (an echo, a refusal, taken to send again)
+        self._answers_seen = 0
 
     def __len__(self) -> int:
         return len(self.lines)
 
     def waiting_since(self, now: float) -> float | None:
         """Since when lines have waited with none of them answered, as seen at each look (``now``
-        at the first look after the first was written or one was answered); None: none waits."""
-        count = len(self.lines)
-        if not count:
+        at the first look after the first was written or one was answered); None: none waits.
+        Answers are counted, not lines: an echo read and a line typed in one pass leave as many
+        waiting, and the new line's wait starts then, not with the one answered."""
+        if not self.lines:
             self._since = None
-        elif self._since is None or count < self._counted:
+        elif self._since is None or self._answers != self._answers_seen:
             self._since = now
-        self._counted = count
+        self._answers_seen = self._answers
         return self._since
 
     def sent(self, line: ev.Event) -> None:
@@ -92,19 +94,24 @@ class Unconfirmed:
         if _same(lines[0], echo):  # the usual case: the oldest line's echo
             lines.popleft()
             self.forgotten = 0  # the server got the lines before it, forgotten ones too
+            self._answers += 1
             return True
         for index, line in enumerate(lines):
             if _same(line, echo):
                 for _ in range(index + 1):
                     lines.popleft()
                 self.forgotten = 0
+                self._answers += 1
                 return True
         return False
 
     def refused(self) -> ev.Event | None:
         """A refusal only a typed line gets (TYPED_ONLY_REFUSALS): the oldest line is answered
         (and returned: HeldForTurn may take it back)."""
-        return self.lines.popleft() if self.lines else None
+        if not self.lines:
+            return None
+        self._answers += 1
+        return self.lines.popleft()
 
     def no_such_user(self) -> None:
         """A no-such-user refusal came: a whisper to nobody here gets one, and so does a command
@@ -117,12 +124,14 @@ class Unconfirmed:
             if isinstance(line, ev.Whisper):
                 for _ in range(index + 1):
                     self.lines.popleft()
+                self._answers += 1
                 return
 
     def muted(self) -> None:
         """Refused as muted: every line waiting is refused the same way (or was answered
         already), so none is sent again, as the held ones are dropped (client.Paced.muted)."""
         self.lines.clear()
+        self._answers += 1
 
     def waits_again(self, line: ev.Event) -> None:
         """``line`` was refused by the flood limit and waits in the pacer to be sent again
@@ -130,6 +139,7 @@ class Unconfirmed:
         for index, waiting in enumerate(self.lines):
             if waiting == line:
                 del self.lines[index]
+                self._answers += 1
                 return
 
     def take(self) -> list[ev.Event]:
@@ -137,6 +147,7 @@ class Unconfirmed:
         written again): after a rejoin's replay, the lines to send again."""
         lines = list(self.lines)
         self.lines.clear()
+        self._answers += 1  # sent again, they wait from then
         return lines
 
     def take_forgotten(self) -> int:

@@ -487,6 +487,25 @@ def test_a_line_unanswered_for_a_while_is_counted_from_the_last_answer():
     assert waiting.waiting_since(7.0) is None
 
 
+def test_a_line_typed_as_the_last_ones_answer_came_waits_from_then_not_from_before():
+    # the loop looks once a pass; an echo read and a line typed in the same pass left the count
+    # as it was, so the new line took the old one's start: "sending 1 line you typed…" (and the
+    # connection in doubt) 2 s after the first line was typed, the second barely sent
+    from lanchat.unconfirmed import Unconfirmed
+
+    waiting = Unconfirmed()
+    waiting.sent(ev.Say(text="one"))
+    assert waiting.waiting_since(1.0) == 1.0
+    waiting.echoed(ev.Message(sender="cy", text="one", time=1.0))
+    waiting.sent(ev.Say(text="two"))  # in the same pass
+    assert waiting.waiting_since(2.5) == 2.5
+    waiting.refused()
+    waiting.sent(ev.Say(text="three"))
+    assert waiting.waiting_since(3.0) == 3.0
+    waiting.sent(ev.Say(text="four"))  # nothing answered: the wait goes on
+    assert waiting.waiting_since(4.0) == 3.0
+
+
 def test_on_the_full_screen_a_line_the_server_has_not_answered_shows_as_on_its_way():
     # cy's laptop dropped off the Wi-Fi without a word: the line typed went from the input line
     # and showed nowhere for up to a minute (until TCP gave up), so it looked lost and was typed again
