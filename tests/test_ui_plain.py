@@ -119,3 +119,25 @@ def test_the_full_screens_commands_say_what_to_do_in_plain_mode_not_unknown_comm
         (line,) = front.run_ui_command(result)
         assert line.text.startswith(f"{word} works in the full screen; in --plain"), line.text
     assert any("/save FILE" in line.text and "full screen only" in line.text for line in session.help_lines())
+
+
+def test_closing_with_a_half_typed_line_on_a_terminal_gone_restores_it_without_a_traceback():
+    """The terminal hung up (its window closed) while a line was half typed: close()'s newline
+    after it raised EIO out of the chat's end, before the terminal's own line editing was put back."""
+    import errno
+    import termios
+
+    class HungUp(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    master, slave = os.openpty()
+    try:
+        front = PlainFrontend(Session(name="ann"), stdin_fd=slave, stdout=HungUp(), interactive=True)
+        assert not termios.tcgetattr(slave)[3] & termios.ICANON
+        front.typing = "half a li"
+        front.close()
+        assert termios.tcgetattr(slave)[3] & termios.ICANON  # line editing back
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -170,7 +170,7 @@ class PlainFrontend:
         if self._saved_tty is None:
             return
         if self.typing:
-            self._write("\n")
+            self._echo("\n")  # a terminal hung up (EIO): its line editing is put back all the same
         import termios
 
         with contextlib.suppress(OSError, ValueError):
