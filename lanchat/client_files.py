@@ -384,10 +384,15 @@ class ClientTransfers:
 
 
 def stalled(transfers: ClientTransfers, seconds: float) -> bool:
-    """Has a transfer under way moved no byte for ``seconds``? (A link that died under it: the
-    client then asks its connection whether it lives, client.watch_address.)"""
+    """Has a download under way received no byte for ``seconds``? (A link that died under it: the
+    client then asks its connection whether it lives, client.watch_address.) Not an upload: its
+    bytes wait in the kernel when a live server reads slowly, and the quick check's 5 s limit on
+    unacknowledged data would end such a connection; a dead link under one ends at TCP's minute."""
     now = transfers.clock()
-    return any(now - max(progress.now, progress.started) >= seconds for progress in transfers.progress.values())
+    return any(
+        progress.direction == "get" and now - max(progress.now, progress.started) >= seconds
+        for progress in transfers.progress.values()
+    )
 
 
 def cut_off(transfers: ClientTransfers) -> list[Line]:
