@@ -800,7 +800,7 @@ class Rejoining:
         # PROTOCOL.md, Rejoining). Our own away was our choice, not the connection's: asked again.
         own_away = session.away.get(ev.name_key(session.name))
         session.topic, session.away, session.operators, session.typing = "", {}, [], {}
-        if own_away:
+        if own_away and event.muted is None:  # (muted, an away is text the room would refuse)
             session.pending.append(ev.SetAway(reason=own_away))
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
         if session.mode == "turn":

@@ -428,6 +428,10 @@ def test_a_rejoin_forgets_the_old_rooms_topic_away_marks_and_operators_and_asks_
     assert session.parse_input("/away") == Outgoing(ev.SetAway(reason="away"))  # not "back": the room has us here
     session.on_event(ev.Away(name="bob", reason="brb", time=8.0))  # what the room says after the welcome holds
     assert session.away == {"bob": "brb"}
+    session.on_event(ev.Away(name="cy", reason="lunch", time=9.0))
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "bob", "cy"), host="ann", muted=5))
+    assert session.take_pending() == []  # muted: the room refuses an away's text, so it is not asked again
 
 
 def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
