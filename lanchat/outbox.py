@@ -130,8 +130,9 @@ class Outbox:
         finally:
             queue.render = render
 
-    def queue(self, cid: int, frame: bytes) -> None:
-        """Queue one frame to one connection, after everything queued before it."""
+    def queue(self, cid: int, frame: bytes, *, check_limit: bool = True) -> None:
+        """Queue one frame to one connection, after everything queued before it; past the limit,
+        ``over_limit`` (``check_limit`` False: the caller checks, once it has queued to all)."""
         queue = self.queues.get(cid)
         if queue is None:
             return
@@ -145,7 +146,7 @@ class Outbox:
         queue.out_bytes += len(frame)
         self.deliveries += 1
         self.dirty.add(queue)
-        if queue.out_bytes > self.max_queue_bytes:
+        if check_limit and queue.out_bytes > self.max_queue_bytes:
             self.over_limit(cid)
 
     def broadcast(self, to: tuple[int, ...], frame: bytes, *, notice: bool = False) -> None:
@@ -153,7 +154,14 @@ class Outbox:
         recipient until the flush. The limit is checked at the flush, after a write."""
         if notice and len(to) < FANOUT_CACHE_MIN:
             for cid in to:  # a small room's join or leave goes out at once, not after a wait
-                self.queue(cid, frame)
+                self.queue(cid, frame, check_limit=False)
+            # The limit once everyone has it: a reader dropped halfway (the room told at once)
+            # could put a later one past it, which this loop would then queue to after its
+            # fatal error (PROTOCOL.md 4), and some would read the two drops in the other order.
+            for cid in to:
+                queue = self.queues.get(cid)
+                if queue is not None and queue.out_bytes > self.max_queue_bytes:
+                    self.over_limit(cid)
             return
         if to is not self._fanout_key:
             self.materialize()

@@ -5,6 +5,7 @@ test_server.py, test_history.py and test_files_transfer.py."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -792,3 +793,37 @@ def test_a_reset_connection_met_while_sending_a_message_is_closed_and_the_rest_h
         heard = person.hears()
         assert [e.text for e in heard if isinstance(e, ev.Message)] == ["still here?"]
         assert [e.name for e in heard if isinstance(e, ev.Left)] == ["bob"]
+
+
+def test_two_readers_a_join_puts_past_the_limit_hear_nothing_after_their_fatal_error():
+    """A small room's join notice is queued to each member in turn. bob's copy put him past the
+    limit: he was dropped, and the room told "bob left" at once, which put cyd past it too. The
+    join was then queued to cyd behind her fatal error (nothing may follow it, PROTOCOL.md 4),
+    and ann read "bob left, cyd left" where dan read them the other way round."""
+    lab = Lab(max_queue_bytes=1000)
+    ann, bob, cyd, dan = lab.join("ann"), lab.join("bob"), lab.join("cyd"), lab.join("dan")
+    for person in (ann, bob, cyd, dan):
+        person.hears()
+    for person in (bob, cyd):
+        lab.writers[person.cid].reading = False
+    ann.says(ev.Say(text="z" * 900))  # bob's and cyd's queues just under the limit
+    lab.flush()
+    assert all(900 < lab.hub.outbox.queues[p.cid].out_bytes <= 1000 for p in (bob, cyd))
+    lab.join("eve")
+    for person in (bob, cyd):
+        lab.writers[person.cid].reading = True
+        lab.flush()
+        types = [json.loads(frame)["type"] for frame in frames_of(bytes(lab.wire.pop(person.cid, b"")))]
+        assert types[-1:] == ["error"], types  # too-slow, fatal: the last frame, the rest discarded
+    for person in (ann, dan):
+        assert [e.name for e in person.hears() if isinstance(e, (ev.Left, ev.Joined))] == ["eve", "bob", "cyd"]
+
+
+def frames_of(data: bytes) -> list[bytes]:
+    """The frames in ``data`` as written to a socket (a 4-byte length before each)."""
+    found = []
+    while len(data) >= 4:
+        size = int.from_bytes(data[:4], "big")
+        found.append(data[4 : 4 + size])
+        data = data[4 + size :]
+    return found
