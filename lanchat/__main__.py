@@ -1366,9 +1366,10 @@ def _has_address(host: str, port: int) -> bool:
     then refuses in one line), or a name this machine's resolver finds? False: it may be a room's
     name. (`connect` asks once more as it connects: a name that resolves costs a second look-up.)"""
     import socket
-    import string
 
-    if not host.strip(string.digits + ".") or ":" in host or "%" in host:  # an address, maybe mistyped: never a room's name
+    from .addresses import meant_as_an_address
+
+    if meant_as_an_address(host):  # maybe mistyped ("192.168.1.2O"): never a room's name
         return True
     try:
         socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -73,6 +73,18 @@ def _is_ipv6(text: str) -> bool:
     return ":" not in zone
 
 
+def meant_as_an_address(host: str) -> bool:
+    """Is ``host`` typed as a numeric address, mistyped maybe? IPv6 (a colon, a zone), digits and
+    dots ("192.168.1.256", "192.168..1.20"), or three parts or more, mostly digits, between dots
+    or commas ("192.168.1.2O" with a letter O, "192,168,1,20"). Such a host is never taken for a
+    room's name (`lanchat connect friends`): a typo is said at once, no room is looked for."""
+    if ":" in host or "%" in host or not host.strip("0123456789."):
+        return True
+    parts = host.replace(",", ".").split(".")
+    digits = sum(character.isdigit() for character in host)
+    return len(parts) >= 3 and 2 * digits >= len(host) - (len(parts) - 1)
+
+
 def split_host_port(text: str) -> tuple[str, int | None]:
     """Split ``HOST``, ``HOST:PORT``, ``[IPV6]``, ``[IPV6]:PORT`` or a bare IPv6 literal.
 

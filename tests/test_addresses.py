@@ -277,3 +277,34 @@ def test_an_address_typed_with_two_dots_in_a_row_is_one_clear_line_not_a_traceba
     finally:
         proc.stop()
     assert "Traceback" not in proc.output
+
+
+@pytest.mark.parametrize(
+    ("typed", "an_address"),
+    [
+        ("192.168.1.2O", True),  # a letter O for a zero
+        ("1O.0.0.5", True),
+        ("192.168.l.20", True),  # a small L for a one
+        ("192,168,1,20", True),  # commas for dots
+        ("192.168.1.20;", True),
+        ("192.168.1.256", True),
+        ("fe80::1%eth0", True),
+        ("friends", False),
+        ("pc12.lab3.school", False),  # a name with numbers in it: the resolver is asked
+    ],
+)
+def test_a_mistyped_address_never_sends_connect_looking_for_a_room_of_that_name(monkeypatch, typed, an_address):
+    """`lanchat connect friends` looks for a room called friends when no machine is; an address
+    with a typo in it (a letter O for a zero) is no room's name: connect says it cannot find
+    that host, at once, instead of asking the network for rooms for 2 s."""
+    from lanchat import __main__ as cli
+
+    asked: list[str] = []
+
+    def no_such_host(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202, ARG001
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    assert cli._has_address(typed, 3580) is an_address
+    assert asked == ([] if an_address else [typed])
