@@ -5,7 +5,9 @@ test_server.py, test_history.py and test_files_transfer.py."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import time
 from dataclasses import dataclass
 
@@ -15,7 +17,8 @@ from lanchat import events as ev
 from lanchat.history import Record
 from lanchat.history_policy import HISTORY_BURST_ENTRIES, HISTORY_ENTRIES_PER_SECOND
 from lanchat.hub import FILE_LOW_WATER_BYTES, KEPT_INTERNAL_ERRORS, Hub
-from lanchat.protocol import Connection, Role, encode
+from lanchat.outbox import Outbox
+from lanchat.protocol import Connection, LocalProtocolError, Role, encode
 from lanchat.room import Room
 
 
@@ -820,10 +823,99 @@ def test_two_readers_a_join_puts_past_the_limit_hear_nothing_after_their_fatal_e
 
 
 def frames_of(data: bytes) -> list[bytes]:
-    """The frames in ``data`` as written to a socket (a 4-byte length before each)."""
+    """The whole frames in ``data`` as written to a socket (a 4-byte length before each)."""
     found = []
-    while len(data) >= 4:
-        size = int.from_bytes(data[:4], "big")
+    while len(data) >= 4 and len(data) >= 4 + (size := int.from_bytes(data[:4], "big")):
         found.append(data[4 : 4 + size])
         data = data[4 + size :]
     return found
+
+
+# ---------------------------------------------- random conversations, short path or not
+# What a connection reads, whatever happens around it: whole frames, messages once and in
+# the order they were said, nothing after a fatal error or after FIN. Both with the broadcast
+# short path (Hub._send_broadcast) and without it (every broadcast appended to the queues).
+
+
+class Watched(Socket):
+    def send(self, data: bytes) -> int:
+        if self.finished and self.broken is None:
+            self.lab.after_finish.append(self.cid)
+        return super().send(data)
+
+
+def random_conversation(seed: int) -> Lab:
+    rng = random.Random(seed)
+    lab = Lab(history=rng.random() < 0.5, max_queue_bytes=rng.choice([1500, 5000, 20000, 1 << 20]))
+    lab.after_finish = []  # type: ignore[attr-defined]
+    said = itertools.count()
+    names = (f"p{n}" for n in itertools.count())
+
+    def join() -> Person:
+        person = lab.connect()
+        lab.writers[person.cid] = Watched(lab, person.cid)
+        person.says(ev.Hello(name=next(names)))
+        person.hears()  # its welcome: it may speak
+        return person
+
+    def says(person: Person, *events: ev.Event) -> None:
+        try:
+            data = b"".join(person.proto.send(event) for event in events)
+        except LocalProtocolError:  # this person has already left
+            return
+        lab.hub.receive_data(person.cid, data)
+
+    people = [join() for _ in range(rng.randint(2, 12))]
+    for _ in range(rng.randint(5, 80)):
+        live = [person for person in people if person.cid in lab.hub.peers]
+        if not live:
+            break
+        person = rng.choice(live)
+        socket, step = lab.writers[person.cid], rng.random()
+        if step < 0.45:
+            says(person, *(ev.Say(text=f"{next(said)}:" + "x" * rng.randint(1, 400)) for _ in range(rng.randint(1, 3))))
+        elif step < 0.55:
+            socket.take = rng.choice([None, 1, 7, 50, 500, 5000])
+        elif step < 0.62:
+            socket.reading = not socket.reading
+        elif step < 0.64:
+            socket.broken = ConnectionResetError(104, "reset by peer")
+        elif step < 0.67:
+            lab.hub.receive_data(person.cid, b"\xff\xff\xff\xffgarbage")
+        elif step < 0.70:
+            says(person, ev.Bye())
+        elif step < 0.76:
+            people.append(join())
+        elif step < 0.82:
+            lab.clock.now += rng.choice([0.01, 0.06, 5.0])
+            lab.hub.expire()
+        elif step < 0.86:
+            lab.hub.receive_data(person.cid, b"")
+        elif step < 0.89:
+            says(person, ev.Nick(name=next(names)))
+        if rng.random() < 0.8:
+            lab.flush()
+    for _ in range(3):
+        for socket in lab.writers.values():
+            socket.reading, socket.take = True, None
+        lab.flush()
+    return lab
+
+
+@pytest.mark.parametrize("short_path", [True, False], ids=["short-path", "queued"])
+def test_in_random_conversations_everyone_reads_whole_frames_in_order_and_nothing_after_the_end(monkeypatch, short_path):
+    if not short_path:
+        monkeypatch.setattr(Outbox, "take_broadcast", lambda self: None)  # flush() materializes them instead
+    for seed in range(100):
+        lab = random_conversation(seed)
+        assert lab.hub.internal_error_count == 0, seed
+        assert lab.after_finish == [], seed  # type: ignore[attr-defined]
+        for cid, data in lab.wire.items():
+            frames = frames_of(bytes(data))
+            assert sum(len(frame) + 4 for frame in frames) == len(data) or cid in lab.released, (seed, cid)  # cut: closed
+            events = [json.loads(frame) for frame in frames]
+            fatal = [at for at, event in enumerate(events) if event["type"] == "error" and event.get("fatal")]
+            assert fatal in ([], [len(events) - 1]), (seed, cid, [event["type"] for event in events])
+            assert not fatal or cid in lab.released or lab.writers[cid].finished, (seed, cid)  # FIN once all is out
+            said = [int(event["text"].split(":")[0]) for event in events if event["type"] == "message"]
+            assert said == sorted(set(said)), (seed, cid, said)
