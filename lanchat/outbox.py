@@ -14,7 +14,8 @@ function that takes as many bytes as they like. The rules kept here, each in one
   things happened in;
 * join and leave notices in a big room wait up to NOTICE_DELAY_SECONDS to go out together;
 * a frame cut short by a partial send keeps its unsent tail at the head of the queue, and
-  ``discard`` never drops it (half a frame would garble every byte after it);
+  ``discard`` never drops it (half a frame would garble every byte after it), nor what a write
+  that took nothing was offered (a TLS socket must be offered it again: tls.TlsSender);
 * a queue past ``max_queue_bytes`` is a reader that does not keep up: ``over_limit(cid)`` is
   called, and the caller decides what to do (the hub drops that reader).
 """
@@ -38,13 +39,16 @@ NOTICE_DELAY_SECONDS = 0.05
 class Queue:
     """One connection's frames waiting to be written; ``out[0]`` may be a frame's unsent tail."""
 
-    __slots__ = ("cid", "out", "out_bytes", "head_partial", "render", "closing")
+    __slots__ = ("cid", "out", "out_bytes", "head_partial", "offered", "render", "closing")
 
     def __init__(self, cid: int) -> None:
         self.cid = cid
         self.out: list[bytes] = []
         self.out_bytes = 0
         self.head_partial = False  # out[0] is the rest of a frame already partly sent
+        # The first ``offered`` chunks went to a write that took nothing: a TLS socket holds
+        # them to be offered again, unchanged (tls.TlsSender), so discard keeps them.
+        self.offered = 0
         # A text participant's (textline.py): frames -> the lines they read. None for lanchat
         # clients, whose frames go out as they are.
         self.render: Callable[[bytes], bytes] | None = None
@@ -229,12 +233,16 @@ class Outbox:
             self.dirty.update(self._fanout_text)
         return data, self._fanout_targets
 
-    def keep(self, queue: Queue, data: bytes, sent: int = 0) -> None:
+    def keep(self, queue: Queue, data: bytes, sent: int | None = None) -> None:
         """``data`` goes to ``queue`` after what it holds, less the ``sent`` bytes already written
-        (``take_broadcast``): the rest waits for the next write, the limit checked then."""
-        if sent:  # only ever sent to an empty queue: what is left is its head
-            data = data[sent:]
-            queue.head_partial = True
+        (``take_broadcast``; None: it was not offered to the socket): the rest waits for the next
+        write, the limit checked then."""
+        if sent is not None:  # only ever offered to an empty queue's socket: what is left is its head
+            if sent:
+                data = data[sent:]
+                queue.head_partial = True
+            else:  # refused whole: a TLS socket holds it to be offered again
+                queue.offered = 1
         queue.out.append(data)
         queue.out_bytes += len(data)
 
@@ -249,14 +257,15 @@ class Outbox:
                 queue.out_bytes += len(lines)
 
     def discard(self, cid: int) -> None:
-        """Forget what is queued for ``cid``, except the tail of a frame already begun:
-        a frame cut short would garble every byte after it, the farewell notice included."""
+        """Forget what is queued for ``cid``, except the tail of a frame already begun (a frame
+        cut short would garble every byte after it, the farewell notice included) and what a
+        write that took nothing was offered (a TLS socket offers that again first)."""
         self.materialize()
         queue = self.queues.get(cid)
         if queue is None:
             return
-        queue.out = queue.out[:1] if queue.head_partial else []
-        queue.out_bytes = len(queue.out[0]) if queue.out else 0
+        queue.out = queue.out[: max(queue.head_partial, queue.offered)]
+        queue.out_bytes = sum(map(len, queue.out))
 
     def release_notices(self) -> None:
         """Waiting notices whose time has come join this pass's flush."""
@@ -295,11 +304,14 @@ class Outbox:
                 sent = send(data)
             except (BlockingIOError, InterruptedError):
                 sent = 0
+                queue.offered = batch
             if sent == len(data) and batch == len(out):
                 out.clear()  # no per-frame bookkeeping when everything went
                 queue.out_bytes = 0
                 queue.head_partial = False
+                queue.offered = 0
             elif sent:
+                queue.offered = 0
                 self._sent_part(queue, sent, batch)
         if queue.out_bytes > self.max_queue_bytes:
             self.over_limit(queue.cid)  # still this much unsent after a write: it is not reading

@@ -701,3 +701,29 @@ def test_a_pipe_in_place_of_the_known_servers_file_or_the_certificate_is_one_cle
     )  # fmt: skip
     assert served.returncode == 1 and "Traceback" not in served.stderr, served.stderr
     assert f"{host / 'lanchat' / CERT_NAME} is not a regular file (a pipe, a device)" in served.stderr
+
+
+def test_a_tls_reader_that_stops_reading_is_told_it_was_dropped(certificate):
+    """As over plain TCP (test_server): a reader that stops reading is dropped, and reads
+    'too-slow' last. Over TLS its socket was full, so OpenSSL held a refused piece of its queue
+    to be offered again; dropping the queue's backlog dropped that piece, the notice was offered
+    in its place, and the connection was closed without a word (703 messages, then nothing)."""
+    context, fp, _ = certificate
+    with running_server(tls=context, max_queue_bytes=16 * 1024) as (_server, endpoint):
+        ann = tls_client(endpoint, "ann", fp)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+        sock.settimeout(10)
+        sock.connect((endpoint.host, endpoint.port))
+        sleepy = RawClient(client_handshake(sock, endpoint.describe())[0], "sleepy")
+        ann.expect(ev.Joined, name="sleepy")
+        for sent in range(3000):  # sleepy reads nothing from here on
+            ann.send(ev.Say(text=f"{sent} " + "x" * 3900))
+            if isinstance(ann.expect((ev.Message, ev.Left)), ev.Left):  # type: ignore[arg-type]
+                break
+        else:
+            raise AssertionError("the slow reader was never dropped")
+        error = sleepy.expect(ev.Error, timeout=15)  # after the messages it had not read
+        assert error.code == ev.E_TOO_SLOW and error.fatal  # type: ignore[attr-defined]
+        ann.close()
+        sleepy.close()
