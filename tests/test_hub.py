@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from lanchat.hub import FILE_LOW_WATER_BYTES, KEPT_INTERNAL_ERRORS, Hub
 from lanchat.outbox import Outbox
 from lanchat.protocol import Connection, LocalProtocolError, Role, encode
 from lanchat.room import Room
+from lanchat.tls import TlsSender
 
 
 class Clock:
@@ -838,22 +840,49 @@ def frames_of(data: bytes) -> list[bytes]:
 
 
 class Watched(Socket):
+    tls: TlsSender | None = None  # a stand-in TLS socket: a refused piece must be offered again
+
     def send(self, data: bytes) -> int:
+        if self.tls is not None:
+            try:
+                return self.tls(data)
+            except OSError as exc:
+                if "changed under a retry" in str(exc):
+                    self.lab.tls_broken.append(self.cid)  # type: ignore[attr-defined]
+                raise
+        return self.write(data)
+
+    def write(self, data: bytes) -> int:
         if self.finished and self.broken is None:
-            self.lab.after_finish.append(self.cid)
-        return super().send(data)
+            self.lab.after_finish.append(self.cid)  # type: ignore[attr-defined]
+        try:
+            return super().send(data)
+        except BlockingIOError:
+            if self.tls is None:
+                raise
+            raise ssl.SSLWantWriteError from None
 
 
-def random_conversation(seed: int) -> Lab:
+class UnderTls:
+    """What a TlsSender writes through: the Watched socket's own write."""
+
+    def __init__(self, socket: Watched) -> None:
+        self.send = socket.write
+
+
+def random_conversation(seed: int, *, tls: bool = False) -> Lab:
     rng = random.Random(seed)
     lab = Lab(history=rng.random() < 0.5, max_queue_bytes=rng.choice([1500, 5000, 20000, 1 << 20]))
     lab.after_finish = []  # type: ignore[attr-defined]
+    lab.tls_broken = []  # type: ignore[attr-defined]
     said = itertools.count()
     names = (f"p{n}" for n in itertools.count())
 
     def join() -> Person:
         person = lab.connect()
-        lab.writers[person.cid] = Watched(lab, person.cid)
+        socket = lab.writers[person.cid] = Watched(lab, person.cid)
+        if tls:
+            socket.tls = TlsSender(UnderTls(socket))  # type: ignore[arg-type]
         person.says(ev.Hello(name=next(names)))
         person.hears()  # its welcome: it may speak
         return person
@@ -902,14 +931,15 @@ def random_conversation(seed: int) -> Lab:
     return lab
 
 
-@pytest.mark.parametrize("short_path", [True, False], ids=["short-path", "queued"])
-def test_in_random_conversations_everyone_reads_whole_frames_in_order_and_nothing_after_the_end(monkeypatch, short_path):
+@pytest.mark.parametrize(("short_path", "tls"), [(True, False), (False, False), (True, True)], ids=["short-path", "queued", "tls"])
+def test_in_random_conversations_everyone_reads_whole_frames_in_order_and_nothing_after_the_end(monkeypatch, short_path, tls):
     if not short_path:
         monkeypatch.setattr(Outbox, "take_broadcast", lambda self: None)  # flush() materializes them instead
     for seed in range(100):
-        lab = random_conversation(seed)
+        lab = random_conversation(seed, tls=tls)
         assert lab.hub.internal_error_count == 0, seed
         assert lab.after_finish == [], seed  # type: ignore[attr-defined]
+        assert lab.tls_broken == [], seed  # type: ignore[attr-defined]  # a piece OpenSSL held, dropped
         for cid, data in lab.wire.items():
             frames = frames_of(bytes(data))
             assert sum(len(frame) + 4 for frame in frames) == len(data) or cid in lab.released, (seed, cid)  # cut: closed
