@@ -75,14 +75,18 @@ def _is_ipv6(text: str) -> bool:
 
 def meant_as_an_address(host: str) -> bool:
     """Is ``host`` typed as a numeric address, mistyped maybe? IPv6 (a colon, a zone), digits and
-    dots ("192.168.1.256", "192.168..1.20"), or three parts or more, mostly digits, between dots
-    or commas ("192.168.1.2O" with a letter O, "192,168,1,20"). Such a host is never taken for a
-    room's name (`lanchat connect friends`): a typo is said at once, no room is looked for."""
-    if ":" in host or "%" in host or not host.strip("0123456789."):
-        return True
-    parts = host.replace(",", ".").split(".")
-    digits = sum(character.isdigit() for character in host)
-    return len(parts) >= 3 and 2 * digits >= len(host) - (len(parts) - 1)
+    dots ("192.168.1.256", "192.168..1.20"), or an IPv4 address with a typo in it. Such a host is
+    never taken for a room's name (`lanchat connect friends`): a typo is said at once, no room is
+    looked for."""
+    return ":" in host or "%" in host or not host.strip("0123456789.") or looks_like_ipv4(host)
+
+
+def looks_like_ipv4(text: str) -> bool:
+    """Three parts or more, mostly digits, between dots or commas: an IPv4 address, mistyped
+    maybe ("192.168.1.2O" with a letter O, "192,168,1,20"); not "pc12.lab3.school" nor "3.14"."""
+    parts = text.replace(",", ".").split(".")
+    digits = sum(character.isdigit() for character in text)
+    return len(parts) >= 3 and 2 * digits >= len(text) - (len(parts) - 1)
 
 
 def split_host_port(text: str) -> tuple[str, int | None]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .addresses import addresses_moved, join_host_port
+from .addresses import addresses_moved, join_host_port, looks_like_ipv4
 from .textsafe import visible
 
 if TYPE_CHECKING:  # zeroconf itself is imported when a room is announced or looked for
@@ -100,9 +100,10 @@ def rooms_called(rooms: Iterable[RoomInfo], typed: str, port: int | None = None)
 
 def looks_like_a_room_name(typed: str) -> bool:
     """Words that cannot be a host but can be a room's name ("ann's room", "maths 3B"); not a host
-    and its port pasted as one word ("192.168.1.20 3580", "nc 10.0.0.5 4000"), which ends in a number."""
+    and its port pasted as one word ("192.168.1.20 3580", "nc 10.0.0.5 4000"), which ends in a
+    number, nor with a typo in the port ("192.168.1.20 358O"), which starts with an address."""
     words = typed.split()
-    return len(words) > 1 and not words[-1].isdecimal() and "://" not in typed
+    return len(words) > 1 and not words[-1].isdecimal() and "://" not in typed and not looks_like_ipv4(words[0])
 
 
 def txt_record(*, room: str, host: str, mode: str, password: bool, fingerprint: str | None) -> dict[str, str]:

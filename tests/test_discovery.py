@@ -185,7 +185,8 @@ def test_a_room_called_as_typed_ignores_capitals_and_spaces(typed, port, found):
 
 @pytest.mark.parametrize(
     ("typed", "room"),
-    [("ann's room", True), ("maths 3B", True), ("192.168.1.20 3580", False), ("nc 10.0.0.5 4000", False), ("friends", False)],
+    [("ann's room", True), ("maths 3B", True), ("192.168.1.20 3580", False), ("nc 10.0.0.5 4000", False), ("friends", False),
+     ("192.168.1.20 358O", False), ("192.168.1.2O 3580", False)],  # a letter O for a zero: a typo, never a room's name
 )
 def test_what_looks_like_a_room_name_and_not_a_host_with_its_port(typed, room):
     from lanchat.discovery import looks_like_a_room_name
