@@ -53,12 +53,13 @@ STOP_TIMEOUT = 120.0  # a clean shutdown under valgrind, then callgrind writes i
 TOTALS_RE = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 
 
-def start_counted(workdir: Path, counts: Path) -> tuple[subprocess.Popen, int]:
-    """Start the server under callgrind; (its Popen, the port it listens on)."""
+def start_counted(workdir: Path, counts: Path | None) -> tuple[subprocess.Popen, int]:
+    """Start the server under callgrind (or, with no ``counts`` file, without valgrind); (its
+    Popen, the port it listens on)."""
     log_path = workdir / "lanchat.out"
+    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}", "--dump-line=no"] if counts else []
     command = [
-        "valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}", "--dump-line=no",
-        sys.executable, "-m", "lanchat", "serve", "--headless", "--no-limits", "--port", "0", "--host", "127.0.0.1",
+        *valgrind, sys.executable, "-m", "lanchat", "serve", "--headless", "--no-limits", "--port", "0", "--host", "127.0.0.1",
         "--history", str(workdir / "history.sqlite3"), "--files-dir", str(workdir / "files"),
     ]  # fmt: skip
     # A fixed hash seed: string hashes decide where a dict probes, and so a few instructions.
@@ -118,12 +119,13 @@ async def paced_light(address: tuple[str, int], clients: int, rate: float, secon
         hub.close_all()
 
 
-def counted_run(clients: int, rate: float, seconds: float) -> tuple[int, int, dict]:
-    """(instructions, messages sent, the load generator's metrics) of one light run."""
+def counted_run(clients: int, rate: float, seconds: float, *, counted: bool = True) -> tuple[int, int, dict]:
+    """(instructions, messages sent, the load generator's metrics) of one light run; not
+    ``counted``: the same run without valgrind, and 0 instructions."""
     with tempfile.TemporaryDirectory(prefix="bench-ir-") as tmp:
         workdir = Path(tmp)
         counts = workdir / "callgrind.out"
-        popen, port = start_counted(workdir, counts)
+        popen, port = start_counted(workdir, counts if counted else None)
         try:
             try:
                 metrics = asyncio.run(paced_light(("127.0.0.1", port), clients, rate, seconds))
@@ -132,10 +134,20 @@ def counted_run(clients: int, rate: float, seconds: float) -> tuple[int, int, di
             wait_for_hangups(popen, workdir / "lanchat.out", clients)
         finally:
             loadgen.stop(popen, grace=STOP_TIMEOUT)  # SIGTERM by PID; SIGKILL only after the grace
+        if not counted:
+            return 0, metrics["messages"], metrics
         found = TOTALS_RE.search(counts.read_bytes()) if counts.exists() else None
         if found is None:
             raise SystemExit("callgrind wrote no totals (the server was killed?)")
     return int(found.group(1)), metrics["messages"], metrics
+
+
+def warm_up(clients: int, rate: float) -> None:
+    """One short light run without valgrind, counted nowhere. Python writes a module's bytecode
+    the first time it loads it (unless PYTHONDONTWRITEBYTECODE): on a fresh checkout, or after
+    an edit, the short run compiled what the long run then found compiled, and read more
+    instructions than the long one. After this both runs load the same bytecode."""
+    counted_run(clients, rate, 0.2, counted=False)
 
 
 def per_message(clients: int, rate: float, short: float, long: float) -> dict:
@@ -169,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     report: dict = {"label": args.label, "rate": args.rate, "seconds": [args.short, args.long], "python": sys.version}
+    warm_up(sizes[0], args.rate)
     for clients in sizes:
         runs = [per_message(clients, args.rate, args.short, args.long) for _ in range(args.repeat)]
         figures = [run["ir_per_message"] for run in runs]
