@@ -1,8 +1,30 @@
 """pytest configuration shared by every test module."""
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from netlab import lab  # noqa: E402, F401 - the `lab` fixture: network namespaces a test creates (tests/netlab.py)
+
+
+def _children_keep_their_bytecode() -> None:
+    """Where the environment says PYTHONDONTWRITEBYTECODE (so nothing is written beside the
+    sources), every child Python (hundreds of `python -m lanchat`, the notebook kernels, the
+    benchmarks, a server under valgrind) compiled all of lanchat from source at each start:
+    0.3 s instead of 0.14 s each, fifty times that under valgrind. The children cache their
+    bytecode for this run in a temporary folder instead (PYTHONPYCACHEPREFIX): still nothing
+    written into the repository, and what runs is the same code."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    cache = tempfile.mkdtemp(prefix="lanchat-test-pycache-")
+    atexit.register(shutil.rmtree, cache, True)
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = cache
+
+
+_children_keep_their_bytecode()
