@@ -328,8 +328,12 @@ class Announcer:
                 zeroconf.close()  # unregisters every service first: the rooms list forgets us at once
             except Exception:  # noqa: BLE001, S110 - leaving anyway
                 pass
-        if self._thread.is_alive():
+        if self._thread.is_alive() and self._info is not None:
             self._thread.join(5)
+        # Still registering: zeroconf's close() above stopped its loop and said goodbye for
+        # anything announced; register_service() then waits out its own timeout (about 11 s)
+        # before it raises, and a closed announcer reports nothing. Waiting for that thread
+        # (a daemon) held a server stopped in the first second, or just after a move, 6 s.
 
 
 def _zone_by_name(address: str) -> str:

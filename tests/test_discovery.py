@@ -834,6 +834,45 @@ def test_a_move_during_the_announcements_registration_leaves_one_zeroconf_and_no
     assert said == [("lab room", None)], said
 
 
+def test_a_server_stopped_while_its_announcement_registers_stops_at_once(monkeypatch):
+    """Registering takes about two seconds (probes first). A server stopped meanwhile (Ctrl-C
+    right after starting, /q just after the laptop's address changed) closed zeroconf, whose
+    register_service then waited out its own timeout, and waited 5 s for that thread: the host's
+    /q took 6 s. Nothing is announced yet and zeroconf is closed: close() returns at once."""
+    import threading
+    import time
+
+    from helpers import wait_for
+
+    from lanchat import discovery
+
+    registering = threading.Event()
+
+    class StuckZeroconf:  # as zeroconf's: once closed, register_service waits out its timeout
+        def __init__(self) -> None:
+            self.closed = threading.Event()
+
+        def register_service(self, info, allow_name_change=False) -> None:  # noqa: ANN001, ARG002
+            registering.set()
+            time.sleep(10)
+            raise RuntimeError("EventLoopBlocked")
+
+        def close(self) -> None:
+            self.closed.set()
+
+    opened: list[StuckZeroconf] = []
+    monkeypatch.setattr(discovery, "_open_zeroconf", lambda addresses=None: opened.append(StuckZeroconf()) or opened[-1])
+    said: list[tuple[object, object]] = []
+    announcer = discovery.Announcer(room="lab room", port=3580, addresses=["10.0.0.5"], host="lab", mode="duplex",
+                                    on_done=lambda name, problem: said.append((name, problem)))  # fmt: skip
+    announcer.start()
+    wait_for(registering.is_set, what="the registration under way")
+    started = time.monotonic()
+    announcer.close()
+    assert time.monotonic() - started < 1, f"close() took {time.monotonic() - started:.1f} s"
+    assert opened[0].closed.is_set() and said == [] and announcer.announced_as is None
+
+
 # ------------------------------------------------------------ the student's watch of the room
 
 
