@@ -245,16 +245,16 @@ def own_cpu(pid: int) -> Iterator[None]:
 def plan(quick: bool, tiny: bool = False) -> list[tuple[str, str, dict]]:
     """(label, workload, parameters) in the order they run. A ``once`` parameter runs that
     step in the first repetition only (the 6,000-connection run takes minutes per server)."""
-    if tiny:  # the smoke test's: every workload, a few clients, well under a second each
+    if tiny:  # the smoke test's: every workload, a few clients, a fraction of a second each (5 messages a light round)
         return [
-            ("fanout N=2", "fanout", {"clients": 2, "seconds": 0.3}),
-            ("fanout N=5", "fanout", {"clients": 5, "seconds": 0.3}),
-            ("latency N=3 @50/s", "latency", {"clients": 3, "rate": 50.0, "seconds": 0.4}),
-            ("light N=2 @50/s", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4, "segments": 2}),
-            *([("light N=2 @50/s, own CPU", "light", {"clients": 2, "rate": 50.0, "seconds": 0.4, "segments": 2, "pinned": True})]
+            ("fanout N=2", "fanout", {"clients": 2, "seconds": 0.15}),
+            ("fanout N=5", "fanout", {"clients": 5, "seconds": 0.15}),
+            ("latency N=3 @50/s", "latency", {"clients": 3, "rate": 50.0, "seconds": 0.2}),
+            ("light N=2 @50/s", "light", {"clients": 2, "rate": 50.0, "seconds": 0.2, "segments": 2}),
+            *([("light N=2 @50/s, own CPU", "light", {"clients": 2, "rate": 50.0, "seconds": 0.2, "segments": 2, "pinned": True})]
               if len(_cpus()) >= 2 else []),
             ("join N=10, 8 at once", "join", {"clients": 10, "concurrency": 8}),
-            ("idle N=3", "idle", {"clients": 3, "seconds": 0.5}),
+            ("idle N=3", "idle", {"clients": 3, "seconds": 0.2}),
             ("maxconn 20 in 10 s", "maxconn", {"attempt": 20, "seconds": 10.0, "memory_at": 20}),
         ]
     fan_s = 1.0 if quick else 3.0
