@@ -172,6 +172,20 @@ async def say_loop(person: Participant, rate: float, until: float) -> None:
         await asyncio.sleep(1 / rate)
 
 
+IN_FLIGHT_SECONDS = 1.5  # after the last line sent: one that has not reached everyone by then counts as lost
+
+
+async def in_flight(people: list[Participant], seconds: float) -> None:
+    """Until every line sent has reached every participant (its sender too: the echo), or
+    ``seconds``: what is in flight arrives. All in, there is nothing more to wait for."""
+    sent = {person.name: person.sent for person in people}
+    deadline = time.monotonic() + seconds
+    while any(person.received.get(name, 0) < count for person in people for name, count in sent.items()):
+        if time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(0.01)  # polling a condition with a deadline
+
+
 async def chat(port: int, participants: int, rate: float, seconds: float, *, started: object = None) -> dict:
     random.seed(7)
     people = [await join(f"p{i:02d}", port) for i in range(participants)]
@@ -181,9 +195,11 @@ async def chat(port: int, participants: int, rate: float, seconds: float, *, sta
     stop = asyncio.Event()
     readers = [asyncio.create_task(read_loop(p, t0, stop)) for p in people]
     await asyncio.gather(*(say_loop(p, rate, t0 + seconds) for p in people))
-    await asyncio.sleep(1.5)  # what is in flight arrives
+    await in_flight(people, IN_FLIGHT_SECONDS)
     stop.set()
-    await asyncio.gather(*readers)
+    for reader in readers:  # each waits in a read (up to 0.5 s before it looks at stop): nothing half done
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
     for person in people:
         with contextlib.suppress(Exception):
             assert person.writer is not None
