@@ -477,10 +477,16 @@ def test_the_hosts_full_screen_says_the_new_address_when_this_machine_gets_one(l
     host.wait_screen(lambda rows: status in _status_line(rows), what="the new address on the status line")
     host.send("/address\r")
 
-    def said_again(rows: list[str]) -> list[str]:  # all of it: the screen may show the first line before the rest
+    def said_again(rows: list[str]) -> list[str]:
+        """The rows from /address's heading on, once its last line is drawn too: the screen is
+        read as it is drawn, and the heading alone may be there before the lines under it."""
         starts = [n for n, row in enumerate(rows) if "chat listening on port" in row]
-        said = rows[starts[-1]:] if len(starts) == 2 else []
-        return said if any("python -m lanchat connect" in row for row in said) else []
+        if len(starts) != 2:
+            return []
+        moved = next(n for n, row in enumerate(rows) if "this machine's address changed" in row)
+        last = re.sub(r"^\d\d:\d\d ", "", rows[moved - 1]).rstrip().replace(ANN, MOVED)  # the start-up lines' last
+        again = rows[starts[1]:]
+        return again if any(re.sub(r"^\d\d:\d\d ", "", row).rstrip() == last for row in again) else []
 
     joins = "\n".join(host.wait_screen(said_again, what="/address's lines"))  # type: ignore[arg-type]
     assert f"python -m {command}" in joins, joins
