@@ -17,6 +17,16 @@ def said_anywhere(frames: list[dict[str, object]]) -> bool:
     return any(ANSWER in str(value) for frame in frames for value in frame.values())
 
 
+def what_a_newcomer_reads(port: int) -> list[dict[str, object]]:
+    """The frames "cat", joining now, reads after the welcome."""
+    late = Outsider(port)
+    try:
+        assert late.join("cat")["type"] == "welcome"
+        return late.drain()
+    finally:
+        late.close()
+
+
 def turn_room(*extra: str) -> tuple[Proc, int, list[Outsider]]:
     """ann (holds the turn), bob (does not), teach (an operator by serve --operator)."""
     server, port = serve("--no-history", "--mode", "turn", "--operator", "teach", *extra)
@@ -38,12 +48,7 @@ def test_a_student_without_the_turn_cannot_set_the_topic_in_a_turn_room():
         assert refusal["code"] == "not-operator"
         assert "only the host and operators change the topic" in str(refusal["message"])
         assert not said_anywhere(ann.drain() + teach.drain())
-        late = Outsider(port)
-        try:
-            assert late.join("cat")["type"] == "welcome"
-            assert not said_anywhere(late.drain())
-        finally:
-            late.close()
+        assert not said_anywhere(what_a_newcomer_reads(port))
     finally:
         for person in (ann, bob, teach):
             person.close()
@@ -65,12 +70,7 @@ def test_a_student_without_the_turn_cannot_rename_to_an_answer_in_a_turn_room():
             person.until("renamed", old="ann", new="annie")
             person.until("renamed", old="teach", new="teacher")
         assert not any("answer" in str(frame) for frame in ann.drain() + teach.drain())
-        late = Outsider(port)
-        try:
-            assert late.join("cat")["type"] == "welcome"
-            assert not any("answer" in str(frame) for frame in late.drain())
-        finally:
-            late.close()
+        assert not any("answer" in str(frame) for frame in what_a_newcomer_reads(port))
     finally:
         for person in (ann, bob, teach):
             person.close()
