@@ -18,7 +18,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,7 +37,9 @@ from .files import (
     speed_clause,
     unique_name,
 )
-from .session import FileCommand, Line
+from .session import HIDDEN_FILE, OFFERS_REMEMBERED, FileCommand, Line
+
+HIDDEN_LABEL = "(name hidden)"  # a file offered to one person, in the status line in projector mode
 
 
 def default_downloads_dir() -> Path:
@@ -79,6 +81,7 @@ class _Receiving:
     hasher: hashlib._Hash
     progress: Progress
     received: int = 0
+    hidden: str | None = None  # offered to one person: what projector mode shows for its name
 
 
 class ClientTransfers:
@@ -102,6 +105,7 @@ class ClientTransfers:
         self.checking: dict[str, str] = {}  # all sent, the server is checking: id -> name
         self.on_offer: dict[str, str] = {}  # ours, on offer: id -> name (they go with the connection)
         self.wanted: set[str] = set()
+        self.private_offers: dict[str, None] = {}  # ids of files offered to one person (the newest last)
         self.receiving: dict[str, _Receiving] = {}
         self._next_ref = 1
         self.status_line = False  # progress shows in a status line: one transcript line per transfer
@@ -176,7 +180,7 @@ class ClientTransfers:
                 continue
             self._discard(receiving)
             events.append(ev.CancelFile(id=receiving.file_id))
-            lines.append(self._line(f"stopped receiving {receiving.name}; nothing of it was kept"))
+            lines.append(_named(self.wall(), lambda name: f"stopped receiving {name}; nothing of it was kept", receiving.name, receiving.hidden))
         for wanted in sorted(self.wanted):
             if file_id and wanted != file_id:
                 continue
@@ -270,6 +274,7 @@ class ClientTransfers:
         if isinstance(event, (ev.FileData, ev.FileBytes)):
             return self._data(event.id, event.data)
         if isinstance(event, ev.Offered):
+            remember_privacy(self.private_offers, event)
             if (name := self.checking.pop(event.id, None)) is not None:
                 self.on_offer[event.id] = name
             return [], []
@@ -295,17 +300,20 @@ class ClientTransfers:
             return [ev.CancelFile(id=start.id)], []  # we never asked for it
         self.wanted.discard(start.id)
         name = safe_name(start.name)
+        hidden = HIDDEN_FILE if start.id in self.private_offers else None
         if (problem := _size_problem(start.size, self.downloads)) is not None:
-            return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {problem}", "error")]
+            return [ev.CancelFile(id=start.id)], [_named(self.wall(), lambda shown: f"cannot save {shown}: {problem}", name, hidden, "error")]
         try:
             handle, temp = _receiving_file(self.downloads)
         except OSError as exc:
-            return [ev.CancelFile(id=start.id)], [self._line(f"cannot save {name}: {oserror_words(exc)}", "error")]
-        progress = Progress(direction="get", label=name, total=start.size, started=self.clock())
-        receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress)
+            words = oserror_words(exc)
+            return [ev.CancelFile(id=start.id)], [_named(self.wall(), lambda shown: f"cannot save {shown}: {words}", name, hidden, "error")]
+        progress = Progress(direction="get", label=name, total=start.size, started=self.clock(), private=HIDDEN_LABEL if hidden else None)
+        receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress, hidden=hidden)
         self.receiving[start.id] = receiving
         self.progress[f"get:{start.id}"] = progress
-        lines = [] if self.status_line else [self._line(f"receiving {name} ({human_size(start.size)}) into {self.downloads}...")]
+        into = f" ({human_size(start.size)}) into {self.downloads}..."
+        lines = [] if self.status_line else [_named(self.wall(), lambda shown: f"receiving {shown}{into}", name, hidden)]
         return self._complete(receiving, lines) if start.size == 0 else ([], lines)
 
     def _data(self, file_id: str, piece: str | bytes) -> tuple[list[ev.Event], list[Line]]:
@@ -321,13 +329,12 @@ class ClientTransfers:
         except (ChunkError, OSError) as exc:
             self._discard(receiving)
             reason = oserror_words(exc) if isinstance(exc, OSError) else str(exc)
-            return [ev.CancelFile(id=receiving.file_id)], [
-                self._line(f"download of {receiving.name} stopped: {reason}", "error")
-            ]
+            stopped = _named(self.wall(), lambda shown: f"download of {shown} stopped: {reason}", receiving.name, receiving.hidden, "error")
+            return [ev.CancelFile(id=receiving.file_id)], [stopped]
         receiving.hasher.update(data)
         receiving.received += len(data)
         said = receiving.progress.advance(receiving.received, self.clock())
-        lines = [self._line(said)] if said and not self.status_line else []
+        lines = [_said(self.wall(), receiving, said)] if said and not self.status_line else []
         if receiving.received == receiving.size:
             return self._complete(receiving, lines)
         return [], lines
@@ -339,29 +346,24 @@ class ClientTransfers:
                 receiving.handle.close()  # an unnamed file stays open: it is linked in by its descriptor
         except OSError as exc:
             self._discard(receiving)
-            return [], [*lines, self._line(f"cannot save {receiving.name}: {oserror_words(exc)}", "error")]
+            return [], [*lines, _cannot_save(self.wall(), receiving, exc)]
         if receiving.hasher.hexdigest() != receiving.sha256:
             self._discard(receiving)
-            return [], [
-                *lines,
-                self._line(f"{receiving.name} arrived damaged (SHA-256 mismatch) and was discarded", "error"),
-            ]
+            damaged = _named(self.wall(), lambda shown: f"{shown} arrived damaged (SHA-256 mismatch) and was discarded", receiving.name, receiving.hidden, "error")
+            return [], [*lines, damaged]
         try:
             final = _place(receiving, self.downloads)
         except OSError as exc:
             self._discard(receiving)
-            return [], [*lines, self._line(f"cannot save {receiving.name}: {oserror_words(exc)}", "error")]
+            return [], [*lines, _cannot_save(self.wall(), receiving, exc)]
         with contextlib.suppress(OSError):
             receiving.handle.close()
         self.receiving.pop(receiving.file_id, None)
         self.progress.pop(f"get:{receiving.file_id}", None)
         seconds = self.clock() - receiving.progress.started
-        lines.append(
-            self._line(
-                f"saved {final} ({human_size(receiving.size)} in {duration_text(seconds)}"
-                f"{speed_clause(receiving.size, seconds)}; SHA-256 checked)"
-            )
-        )
+        how = f" ({human_size(receiving.size)} in {duration_text(seconds)}{speed_clause(receiving.size, seconds)}; SHA-256 checked)"
+        hidden = receiving.hidden and f"{receiving.hidden} in {final.parent}"
+        lines.append(_named(self.wall(), lambda shown: f"saved {shown}{how}", str(final), hidden))
         return [], lines
 
     def _discard(self, receiving: _Receiving) -> None:
@@ -398,8 +400,11 @@ def stalled(transfers: ClientTransfers, seconds: float) -> bool:
 def cut_off(transfers: ClientTransfers) -> list[Line]:
     """The connection dropped (client.py retries): every transfer stops, as on ``close``, with
     one line for each, since none of them goes on after a rejoin."""
-    texts = [f"stopped receiving {r.name}; nothing of it was kept" for r in transfers.receiving.values()]
-    texts += [f"stopped sending {s.name}; /send it again when back" for s in [*transfers.waiting.values(), *transfers.sending.values()]]
+    lost = [  # a file offered to one person: projector mode shows these without its name
+        _named(transfers.wall(), lambda shown: f"connection lost: stopped receiving {shown}; nothing of it was kept", r.name, r.hidden, "error")
+        for r in transfers.receiving.values()
+    ]
+    texts = [f"stopped sending {s.name}; /send it again when back" for s in [*transfers.waiting.values(), *transfers.sending.values()]]
     texts += [f"the download of #{wanted} did not start" for wanted in sorted(transfers.wanted)]
     texts += [
         f"your file {name} (#{file_id}) is no longer on offer; /send it again when back"
@@ -410,7 +415,34 @@ def cut_off(transfers: ClientTransfers) -> list[Line]:
         for file_id, name in transfers.checking.items()
     ]
     transfers.close()
-    return [Line(kind="error", time=transfers.wall(), text=f"connection lost: {text}") for text in texts]
+    return [*lost, *(Line(kind="error", time=transfers.wall(), text=f"connection lost: {text}") for text in texts)]
+
+
+def remember_privacy(private_offers: dict[str, None], offered: ev.Offered) -> None:
+    """Is ``offered`` for one person? A download of it then has lines and a progress without its
+    name, that projector mode shows. A room's file (new under an id after a restart) keeps its name."""
+    private_offers.pop(offered.id, None)
+    if offered.to:
+        private_offers[offered.id] = None
+        if len(private_offers) > OFFERS_REMEMBERED:  # a server flooding offers
+            del private_offers[next(iter(private_offers))]
+
+
+def _named(when: float, say: Callable[[str], str], name: str, hidden: str | None, kind: str = "notice") -> Line:
+    """A line that names a download; for a file offered to one person (``hidden``), with the
+    form projector mode shows instead (``Line.private``, ui/projector.py)."""
+    return Line(kind=kind, time=when, text=say(name), private=None if hidden is None else say(hidden))
+
+
+def _cannot_save(when: float, receiving: _Receiving, exc: OSError) -> Line:
+    words = oserror_words(exc)
+    return _named(when, lambda shown: f"cannot save {shown}: {words}", receiving.name, receiving.hidden, "error")
+
+
+def _said(when: float, receiving: _Receiving, said: str) -> Line:
+    """A download's progress notice (no status line); its private form says it without the name."""
+    private = None if receiving.hidden is None else replace(receiving.progress, label=receiving.hidden).notice()
+    return Line(kind="notice", time=when, text=said, private=private)
 
 
 def _size_problem(size: int, downloads: Path) -> str | None:

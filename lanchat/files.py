@@ -238,6 +238,7 @@ class Progress:
     started: float
     done: int = 0
     now: float = 0.0
+    private: str | None = None  # the label projector mode shows (a file offered to one person: ui/projector.py)
     _next_step: int = 25
     _last_said: float = field(default=0.0)
 
@@ -268,10 +269,14 @@ class Progress:
         while self._next_step <= self.percent:
             self._next_step += 25
         self._last_said = now
+        return self.notice()
+
+    def notice(self) -> str:
+        """Where it is, as a notice: ``receiving notes.pdf: 50% (1.0 MiB of 2.0 MiB, 3.1 MiB/s)``."""
         verb = "sending" if self.direction == "send" else "receiving"
         return (
-            f"{verb} {self.label}: {self.percent}% ({human_size(done)} of {human_size(self.total)}, "
-            f"{speed_text(done, self.seconds)})"
+            f"{verb} {self.label}: {self.percent}% ({human_size(self.done)} of {human_size(self.total)}, "
+            f"{speed_text(self.done, self.seconds)})"
         )
 
 

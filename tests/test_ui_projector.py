@@ -4,6 +4,7 @@ the status line and both front ends' drawing, on plain data (the pty test: test_
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import time
@@ -11,8 +12,9 @@ import time
 import pytest
 
 from lanchat import events as ev
+from lanchat.client_files import ClientTransfers, cut_off
 from lanchat.colourbot import COMPUTER_HOPE_URL
-from lanchat.session import Line, Local, Session
+from lanchat.session import FileCommand, Line, Local, Session
 from lanchat.ui import render as rd
 from lanchat.ui.plain import PlainFrontend
 from lanchat.ui.projector import HIDDEN_OWN_TEXT, HIDDEN_TEXT, hidden, is_direct, shown
@@ -91,6 +93,70 @@ def test_a_file_offered_to_one_person_hides_its_name_and_one_to_the_room_does_no
         assert f"#{number}" in screened.text or f"/get {number}" in screened.text  # still says how to get it
     assert hidden(to_me, "teacher").text.startswith("bob offers you a file")
     assert hidden(to_room, "teacher") is to_room
+
+
+def test_a_renumbered_offer_hides_the_earlier_files_name_only_if_it_went_to_one_person():
+    """After a restart without history an id comes back for another file, and the notice names the
+    earlier one: a file offered to one person is named only with projector mode off."""
+    session = teacher()
+    offer = {"size": 2048, "sha256": "0" * 64, "time": T0}
+    lines_for(session, ev.Offered(id="7", name="grades_ann.pdf", sender="bob", to="teacher", **offer))
+    lines_for(session, ev.Offered(id="9", name="slides.pdf", sender="bob", **offer))
+    after_private, _offer = lines_for(session, ev.Offered(id="7", name="quiz.pdf", sender="carl", **offer))
+    after_room, _offer = lines_for(session, ev.Offered(id="9", name="quiz2.pdf", sender="carl", **offer))
+    assert "grades_ann.pdf from bob" in after_private.text  # the transcript keeps it
+    screened = hidden(after_private, "teacher").text
+    assert "grades_ann.pdf" not in screened and screened.startswith("#7 is a new file: a file (name hidden") and "from bob" in screened
+    assert "slides.pdf from bob" in after_room.text and hidden(after_room, "teacher") is after_room
+
+
+def _download(transfers: ClientTransfers, offered: ev.Offered, data: bytes, *, upto: int | None = None) -> list[Line]:
+    """``/get`` of ``offered`` through the client's disk edge: the lines it says, ``upto`` bytes in."""
+    transfers.on_event(offered)
+    transfers.command(FileCommand(name="get", file_id=offered.id))
+    _, lines = transfers.on_event(ev.FileStart(id=offered.id, name=offered.name, size=len(data), sha256=hashlib.sha256(data).hexdigest()))
+    _, more = transfers.on_event(ev.FileBytes(id=offered.id, data=data[:upto]))
+    return lines + more
+
+
+def _offered(file_id: str, name: str, to: str | None = None) -> ev.Offered:
+    return ev.Offered(id=file_id, name=name, size=0, sha256="0" * 64, sender="bob", to=to, time=T0)
+
+
+def test_the_download_of_a_file_offered_to_one_person_shows_no_name_in_the_status_line(tmp_path):
+    session = teacher(projector=True)
+    transfers = ClientTransfers(tmp_path)
+    transfers.progress, transfers.status_line = session.progress, True  # as client.py wires them
+    view = View(session)
+    _download(transfers, _offered("7", "grades_ann.pdf", to="teacher"), b"x" * 1000, upto=230)
+    _download(transfers, _offered("8", "slides.pdf"), b"x" * 1000, upto=500)
+    status = rd.status_text(view)
+    assert "get (name hidden) 23%" in status and "grades_ann" not in status
+    assert "get slides.pdf 50%" in status  # a room's file keeps its name
+    session.projector = False
+    assert "get grades_ann.pdf 23%" in rd.status_text(view)
+
+
+def test_the_lines_about_a_private_download_name_it_only_with_projector_mode_off(tmp_path):
+    """"saved", "cannot save", the plain front end's "receiving ...: 25%", "stopped receiving"."""
+    transfers = ClientTransfers(tmp_path)
+    *_said, saved = _download(transfers, _offered("7", "grades_ann.pdf", to="teacher"), b"marks")
+    *_said, room_saved = _download(transfers, _offered("8", "slides.pdf"), b"slides")
+    huge = ev.FileStart(id="9", name="grades_bob.pdf", size=2**63, sha256="0" * 64)
+    transfers.on_event(_offered("9", "grades_bob.pdf", to="teacher"))
+    transfers.command(FileCommand(name="get", file_id="9"))
+    _, (cannot,) = transfers.on_event(huge)
+    receiving = _download(transfers, _offered("10", "grades_cy.pdf", to="teacher"), b"x" * 1000, upto=300)
+    _, stopped = transfers.cancel("10")
+    _download(transfers, _offered("11", "grades_dee.pdf", to="teacher"), b"x" * 1000, upto=100)
+    stopped += cut_off(transfers)  # the connection dropped
+    assert str(tmp_path / "grades_ann.pdf") in saved.text and cannot.text.startswith("cannot save grades_bob.pdf")
+    for line in (saved, cannot, *receiving, *stopped):
+        screened = hidden(line, "teacher")
+        assert "grades_" not in screened.text and "(name hidden" in screened.text, screened.text
+    assert hidden(saved, "teacher").text.startswith(f"saved (name hidden: /projector to show) in {tmp_path} (")
+    assert hidden(receiving[-1], "teacher").text.startswith("receiving (name hidden: /projector to show): 30% (300 bytes of ")
+    assert hidden(room_saved, "teacher") is room_saved
 
 
 def test_shown_hides_only_while_the_session_is_in_projector_mode():

@@ -6,8 +6,10 @@ class, and so would last lesson's direct messages in the replay after a restart.
 (``/projector``, ``serve --projector``, ``connect --projector``: ``Session.projector``) draws each
 transcript line through ``shown``: a direct message, live or replayed, becomes a placeholder with
 its time and names, and its text stays in the transcript, so turning the mode off shows it again
-in place. A file offered to one person shows without its name (``Line.private``). ``/save`` writes the real lines (a file is not on the projector); ``/find`` searches
-what is shown. The bell and the window title never carried a message's text (a count at most).
+in place. A file offered to one person shows without its name (``Line.private``), in the lines
+about its download too, and so does its transfer in the status line (``shown_progress``). ``/save``
+writes the real lines (a file is not on the projector); ``/find`` searches what is shown. The bell
+and the window title never carried a message's text (a count at most).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..events import name_key
+from ..files import Progress
 from ..session import Line, Session
 
 HIDDEN_TEXT = "(hidden: /projector to show)"  # in place of a direct message to you (or between others)
@@ -47,3 +50,11 @@ def hidden(line: Line, me: str) -> Line:
 def shown(line: Line, session: Session) -> Line:
     """What a screen shows of ``line`` now: hidden while ``session.projector`` is on."""
     return hidden(line, session.name) if session.projector else line
+
+
+def shown_progress(progress: object, session: Session) -> object:
+    """A transfer as the status line shows it now: one of a file offered to one person with its
+    ``private`` label (not its name) while ``session.projector`` is on; any other as it is."""
+    if session.projector and isinstance(progress, Progress) and progress.private is not None:
+        return replace(progress, label=progress.private)
+    return progress

@@ -718,7 +718,8 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
         parts.append((_LIVE, f"{who} {'is' if len(typing) == 1 else 'are'} typing\u2026"))
     if getattr(session, "topic", ""):
         parts.append((_TOPIC, "topic: " + visible(session.topic)))
-    parts += [(_LIVE, _progress_text(transfer)) for transfer in progress.values()]  # file transfers under way
+    # file transfers under way (projector mode: a file offered to one person without its name)
+    parts += [(_LIVE, _progress_text(projector.shown_progress(transfer, session))) for transfer in progress.values()]
     return [(rank, text) for rank, text in parts if text]
 
 
