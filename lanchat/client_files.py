@@ -68,6 +68,7 @@ class _Sending:
     sent: int = 0
     progress: Progress | None = None
     binary: bool = False  # the server takes binary frames (its upload-ready said so)
+    hidden: str | None = None  # offered to one person: what projector mode shows for its name
 
 
 @dataclass
@@ -144,7 +145,7 @@ class ClientTransfers:
         ref = self._next_ref
         self._next_ref += 1
         name = safe_name(path.name)
-        self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size, hasher=hashlib.sha256())
+        self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size, hasher=hashlib.sha256(), hidden=HIDDEN_FILE if to else None)
         return [ev.OfferFile(ref=ref, name=name, size=size, to=to)], []
 
     def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
@@ -174,13 +175,13 @@ class ClientTransfers:
             self._stop_sending(sending)
             if sending.file_id is not None:
                 events.append(ev.CancelFile(id=sending.file_id))
-            lines.append(self._line(f"stopped sending {sending.name}; it is not on offer"))
+            lines.append(_named(self.wall(), "stopped sending ", sending.name, "; it is not on offer", sending.hidden))
         for receiving in list(self.receiving.values()):
             if file_id and receiving.file_id != file_id:
                 continue
             self._discard(receiving)
             events.append(ev.CancelFile(id=receiving.file_id))
-            lines.append(_named(self.wall(), lambda name: f"stopped receiving {name}; nothing of it was kept", receiving.name, receiving.hidden))
+            lines.append(_named(self.wall(), "stopped receiving ", receiving.name, "; nothing of it was kept", receiving.hidden))
         for wanted in sorted(self.wanted):
             if file_id and wanted != file_id:
                 continue
@@ -219,7 +220,7 @@ class ClientTransfers:
                 if not data:
                     self._stop_sending(sending)
                     events.append(ev.CancelFile(id=file_id))
-                    lines.append(self._line(f"sending {sending.name} stopped: {reason}", "error"))
+                    lines.append(_named(self.wall(), "sending ", sending.name, f" stopped: {reason}", sending.hidden, "error"))
                     continue
                 sending.sent += len(data)
                 sending.hasher.update(data)
@@ -232,7 +233,7 @@ class ClientTransfers:
             assert sending.progress is not None
             said = sending.progress.advance(sending.sent, self.clock())
             if said and not self.status_line:
-                lines.append(self._line(said))
+                lines.append(_said(self.wall(), sending.progress, said, sending.hidden))
             # take turns: move this upload to the back
             del self.sending[file_id]
             if sending.sent >= sending.size:
@@ -241,7 +242,7 @@ class ClientTransfers:
                 self.checking[file_id] = sending.name
                 if not self.status_line:  # (the screen: the offer's line says it is done)
                     speed = speed_clause(sending.size, sending.progress.seconds)
-                    lines.append(self._line(f"sent {sending.name} ({human_size(sending.size)}{speed}); the server is checking it"))
+                    lines.append(_named(self.wall(), "sent ", sending.name, f" ({human_size(sending.size)}{speed}); the server is checking it", sending.hidden))
             else:
                 self.sending[file_id] = sending
         return events, lines
@@ -263,12 +264,14 @@ class ClientTransfers:
                 return [ev.CancelFile(id=event.id)], []
             sending.file_id = event.id
             sending.binary = event.binary
-            sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock())
+            sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock(), private=HIDDEN_LABEL if sending.hidden else None)
+            if sending.hidden:  # (a line about it before the server offers it: cut_off)
+                self.private_offers[event.id] = None
             self.progress[f"send:{event.id}"] = sending.progress
             self.sending[event.id] = sending
             if self.status_line:
                 return [], []  # the status line shows it from now on
-            return [], [self._line(f"sending {sending.name} ({human_size(sending.size)}) as #{event.id}...")]
+            return [], [_named(self.wall(), "sending ", sending.name, f" ({human_size(sending.size)}) as #{event.id}...", sending.hidden)]
         if isinstance(event, ev.FileStart):
             return self._start(event)
         if isinstance(event, (ev.FileData, ev.FileBytes)):
@@ -302,18 +305,17 @@ class ClientTransfers:
         name = safe_name(start.name)
         hidden = HIDDEN_FILE if start.id in self.private_offers else None
         if (problem := _size_problem(start.size, self.downloads)) is not None:
-            return [ev.CancelFile(id=start.id)], [_named(self.wall(), lambda shown: f"cannot save {shown}: {problem}", name, hidden, "error")]
+            return [ev.CancelFile(id=start.id)], [_named(self.wall(), "cannot save ", name, f": {problem}", hidden, "error")]
         try:
             handle, temp = _receiving_file(self.downloads)
         except OSError as exc:
-            words = oserror_words(exc)
-            return [ev.CancelFile(id=start.id)], [_named(self.wall(), lambda shown: f"cannot save {shown}: {words}", name, hidden, "error")]
+            return [ev.CancelFile(id=start.id)], [_named(self.wall(), "cannot save ", name, f": {oserror_words(exc)}", hidden, "error")]
         progress = Progress(direction="get", label=name, total=start.size, started=self.clock(), private=HIDDEN_LABEL if hidden else None)
         receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress, hidden=hidden)
         self.receiving[start.id] = receiving
         self.progress[f"get:{start.id}"] = progress
         into = f" ({human_size(start.size)}) into {self.downloads}..."
-        lines = [] if self.status_line else [_named(self.wall(), lambda shown: f"receiving {shown}{into}", name, hidden)]
+        lines = [] if self.status_line else [_named(self.wall(), "receiving ", name, into, hidden)]
         return self._complete(receiving, lines) if start.size == 0 else ([], lines)
 
     def _data(self, file_id: str, piece: str | bytes) -> tuple[list[ev.Event], list[Line]]:
@@ -329,12 +331,12 @@ class ClientTransfers:
         except (ChunkError, OSError) as exc:
             self._discard(receiving)
             reason = oserror_words(exc) if isinstance(exc, OSError) else str(exc)
-            stopped = _named(self.wall(), lambda shown: f"download of {shown} stopped: {reason}", receiving.name, receiving.hidden, "error")
+            stopped = _named(self.wall(), "download of ", receiving.name, f" stopped: {reason}", receiving.hidden, "error")
             return [ev.CancelFile(id=receiving.file_id)], [stopped]
         receiving.hasher.update(data)
         receiving.received += len(data)
         said = receiving.progress.advance(receiving.received, self.clock())
-        lines = [_said(self.wall(), receiving, said)] if said and not self.status_line else []
+        lines = [_said(self.wall(), receiving.progress, said, receiving.hidden)] if said and not self.status_line else []
         if receiving.received == receiving.size:
             return self._complete(receiving, lines)
         return [], lines
@@ -349,7 +351,7 @@ class ClientTransfers:
             return [], [*lines, _cannot_save(self.wall(), receiving, exc)]
         if receiving.hasher.hexdigest() != receiving.sha256:
             self._discard(receiving)
-            damaged = _named(self.wall(), lambda shown: f"{shown} arrived damaged (SHA-256 mismatch) and was discarded", receiving.name, receiving.hidden, "error")
+            damaged = _named(self.wall(), "", receiving.name, " arrived damaged (SHA-256 mismatch) and was discarded", receiving.hidden, "error")
             return [], [*lines, damaged]
         try:
             final = _place(receiving, self.downloads)
@@ -363,7 +365,7 @@ class ClientTransfers:
         seconds = self.clock() - receiving.progress.started
         how = f" ({human_size(receiving.size)} in {duration_text(seconds)}{speed_clause(receiving.size, seconds)}; SHA-256 checked)"
         hidden = receiving.hidden and f"{receiving.hidden} in {final.parent}"
-        lines.append(_named(self.wall(), lambda shown: f"saved {shown}{how}", str(final), hidden))
+        lines.append(_named(self.wall(), "saved ", str(final), how, hidden))
         return [], lines
 
     def _discard(self, receiving: _Receiving) -> None:
@@ -400,27 +402,30 @@ def stalled(transfers: ClientTransfers, seconds: float) -> bool:
 def cut_off(transfers: ClientTransfers) -> list[Line]:
     """The connection dropped (client.py retries): every transfer stops, as on ``close``, with
     one line for each, since none of them goes on after a rejoin."""
-    lost = [  # a file offered to one person: projector mode shows these without its name
-        _named(transfers.wall(), lambda shown: f"connection lost: stopped receiving {shown}; nothing of it was kept", r.name, r.hidden, "error")
-        for r in transfers.receiving.values()
-    ]
-    texts = [f"stopped sending {s.name}; /send it again when back" for s in [*transfers.waiting.values(), *transfers.sending.values()]]
-    texts += [f"the download of #{wanted} did not start" for wanted in sorted(transfers.wanted)]
-    texts += [
-        f"your file {name} (#{file_id}) is no longer on offer; /send it again when back"
+    hidden = {file_id: HIDDEN_FILE for file_id in transfers.private_offers}  # ours, offered to one person
+    # each line as (before the name, the name, after it, what projector mode shows for the name)
+    said = [("stopped receiving ", r.name, "; nothing of it was kept", r.hidden) for r in transfers.receiving.values()]
+    said += [("stopped sending ", s.name, "; /send it again when back", s.hidden) for s in [*transfers.waiting.values(), *transfers.sending.values()]]
+    said += [(f"the download of #{wanted} did not start", "", "", None) for wanted in sorted(transfers.wanted)]
+    said += [
+        ("your file ", name, f" (#{file_id}) is no longer on offer; /send it again when back", hidden.get(file_id))
         for file_id, name in transfers.on_offer.items()
     ]
-    texts += [  # all sent, not yet offered: the server drops a sender's files with their connection
-        f"your file {name} (#{file_id}) is not on offer (the connection dropped before the server confirmed it); /send it again when back"
+    said += [  # all sent, not yet offered: the server drops a sender's files with their connection
+        ("your file ", name, f" (#{file_id}) is not on offer (the connection dropped before the server confirmed it); /send it again when back", hidden.get(file_id))
         for file_id, name in transfers.checking.items()
     ]
     transfers.close()
-    return [*lost, *(Line(kind="error", time=transfers.wall(), text=f"connection lost: {text}") for text in texts)]
+    return [
+        _named(transfers.wall(), f"connection lost: {before}", name, after, private, "error")
+        for before, name, after, private in said
+    ]
 
 
 def remember_privacy(private_offers: dict[str, None], offered: ev.Offered) -> None:
-    """Is ``offered`` for one person? A download of it then has lines and a progress without its
-    name, that projector mode shows. A room's file (new under an id after a restart) keeps its name."""
+    """Is ``offered`` for one person (from us or to us)? Its transfer then has lines and a progress
+    without its name, which projector mode shows. A room's file (new under an id after a restart)
+    keeps its name."""
     private_offers.pop(offered.id, None)
     if offered.to:
         private_offers[offered.id] = None
@@ -428,20 +433,19 @@ def remember_privacy(private_offers: dict[str, None], offered: ev.Offered) -> No
             del private_offers[next(iter(private_offers))]
 
 
-def _named(when: float, say: Callable[[str], str], name: str, hidden: str | None, kind: str = "notice") -> Line:
-    """A line that names a download; for a file offered to one person (``hidden``), with the
-    form projector mode shows instead (``Line.private``, ui/projector.py)."""
-    return Line(kind=kind, time=when, text=say(name), private=None if hidden is None else say(hidden))
+def _named(when: float, before: str, name: str, after: str, hidden: str | None, kind: str = "notice") -> Line:
+    """A line that names a transfer's file (``before``, the name, ``after``); for a file offered to
+    one person (``hidden``), with the form projector mode shows instead (``Line.private``, ui/projector.py)."""
+    return Line(kind=kind, time=when, text=before + name + after, private=None if hidden is None else before + hidden + after)
 
 
 def _cannot_save(when: float, receiving: _Receiving, exc: OSError) -> Line:
-    words = oserror_words(exc)
-    return _named(when, lambda shown: f"cannot save {shown}: {words}", receiving.name, receiving.hidden, "error")
+    return _named(when, "cannot save ", receiving.name, f": {oserror_words(exc)}", receiving.hidden, "error")
 
 
-def _said(when: float, receiving: _Receiving, said: str) -> Line:
-    """A download's progress notice (no status line); its private form says it without the name."""
-    private = None if receiving.hidden is None else replace(receiving.progress, label=receiving.hidden).notice()
+def _said(when: float, progress: Progress, said: str, hidden: str | None) -> Line:
+    """A transfer's progress notice (no status line); its private form says it without the name."""
+    private = None if hidden is None else replace(progress, label=hidden).notice()
     return Line(kind="notice", time=when, text=said, private=private)
 
 

@@ -159,6 +159,30 @@ def test_the_lines_about_a_private_download_name_it_only_with_projector_mode_off
     assert hidden(room_saved, "teacher") is room_saved
 
 
+def test_a_file_the_host_sends_to_one_person_shows_no_name_while_it_goes_up(tmp_path):
+    """``/send grades_ann.pdf ann``: its offer line hid the name already; its upload does too, in
+    the status line and in the lines about it (--plain's "sending ... as #8", "sent", a drop)."""
+    session = teacher(projector=True)
+    transfers = ClientTransfers(tmp_path)
+    transfers.progress = session.progress
+    for name, to in (("grades_ann.pdf", "ann"), ("slides.pdf", None), ("grades_bob.pdf", "bob")):
+        (tmp_path / name).write_bytes(b"x" * 100_000)
+        transfers.offer(str(tmp_path / name), to)
+    lines = [line for ref, file_id in ((1, "8"), (2, "9"), (3, "10")) for line in transfers.on_event(ev.UploadReady(ref=ref, id=file_id))[1]]
+    lines += transfers.next_chunks(150_000)[1]  # half of each
+    status = rd.status_text(View(session))
+    assert status.count("send (name hidden) ") == 2 and "send slides.pdf " in status and "grades_" not in status
+    while transfers.has_chunks_to_send:
+        lines += transfers.next_chunks(150_000)[1]
+    lines += cut_off(transfers)  # all sent, the server was checking them when the connection dropped
+    private = [line for line in lines if "grades_" in line.text]
+    for start in ("sending grades_ann.pdf (", "sending grades_ann.pdf: ", "sent grades_ann.pdf", "connection lost: your file grades_bob.pdf"):
+        assert any(line.text.startswith(start) for line in private), start
+    for line in private:
+        assert "grades_" not in hidden(line, "teacher").text and "(name hidden" in hidden(line, "teacher").text
+    assert all(hidden(line, "teacher") is line for line in lines if "slides.pdf" in line.text)
+
+
 def test_shown_hides_only_while_the_session_is_in_projector_mode():
     session = teacher()
     (line,) = lines_for(session, direct())
