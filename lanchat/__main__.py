@@ -872,7 +872,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"  warning: cannot write the history ({store.readonly_reason}): earlier messages are replayed, "
                 "new ones are not saved"
             )
-    print("\n".join(fold_lines(banner, _terminal_columns())), flush=True)
+    _log_out("\n".join(fold_lines(banner, _terminal_columns())))
 
     if args.headless:
         _install_signals(lambda: server.request_shutdown("the server was stopped"))
@@ -1205,20 +1205,22 @@ def _headless_log(text: str) -> None:
     folded under its text; to a pipe or a file one line each, for grep."""
     line = f"[{_time.strftime('%H:%M:%S')}] {visible(text)}"
     columns = _terminal_columns()
-    try:
-        print("\n".join([line] if columns is None else fold_line(line, columns, " " * 11)), flush=True)
-    except OSError:  # its reader went away (`serve --headless | grep ...` ended, a terminal gone)
-        _log_closed()
+    _log_out("\n".join([line] if columns is None else fold_line(line, columns, " " * 11)))
 
 
-def _log_closed() -> None:
-    """The headless log's output closed: the room goes on for everyone, logging nothing (it crashed
-    at the next join with a BrokenPipeError), said once on stderr if that still reads."""
+def _log_out(text: str) -> None:
+    """``serve``'s banner and a headless server's log, on stdout. If its reader went away
+    (`serve --headless | grep ...` ended, a terminal gone), the server died at its next line with a
+    BrokenPipeError: the room goes on for everyone, logging nothing, said once on stderr if
+    that still reads."""
     import contextlib
 
-    _silence(sys.stdout)
-    with contextlib.suppress(OSError, ValueError):
-        print("lanchat: the log's output was closed; the room goes on without a log", file=sys.stderr, flush=True)
+    try:
+        print(text, flush=True)
+    except OSError:
+        _silence(sys.stdout)
+        with contextlib.suppress(OSError, ValueError):
+            print("lanchat: the log's output was closed; the room goes on without a log", file=sys.stderr, flush=True)
 
 
 def _silence(stream) -> None:  # noqa: ANN001

@@ -1166,39 +1166,48 @@ def test_choosing_a_room_by_a_superscript_digit_asks_again(monkeypatch, capsys):
     assert "type a number from 1 to 2" in capsys.readouterr().out
 
 
-def test_a_headless_server_whose_log_reader_goes_away_keeps_the_room_going():
+@pytest.mark.parametrize("when", ["before its banner", "after its first line"])
+def test_a_headless_server_whose_log_reader_goes_away_keeps_the_room_going(when):
     """`lanchat serve --headless | grep joined`, and grep ends (or the terminal is gone): the
-    next log line met a closed pipe and the server died at the next join with a traceback.
-    Now the room goes on for everyone, says once on stderr that it logs nothing, and ends
-    cleanly on SIGTERM."""
-    from test_protocol_outsider import Outsider
+    next line the server wrote (the rest of its banner, or a join's log line) met a closed pipe
+    and it died with a traceback, throwing everyone out. Now the room goes on for everyone,
+    says once on stderr that it logs nothing, and ends cleanly on SIGTERM."""
+    from helpers import wait_for
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lanchat", "serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0",
-         "--no-history"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
-    )  # fmt: skip
-    people = []
-    try:
-        assert server.stdout is not None and server.stderr is not None
-        port = int(re.search(rb"listening on port (\d+)", server.stdout.readline()).group(1))
-        server.stdout.close()  # the log's reader goes away
-        people = [Outsider(port), Outsider(port)]
-        assert people[0].join("ann")["type"] == "welcome"  # logged: "ann joined from ..."
-        assert people[1].join("bob")["type"] == "welcome"
-        people[1].send(type="say", text="still here")
-        people[0].until("message", text="still here")
-        assert server.poll() is None
-        for person in people:  # (gone before the stop: no wait for them to read the notice)
-            person.close()
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=10) == 0
-        errors = server.stderr.read().decode()
-        assert "Traceback" not in errors and "the log's output was closed; the room goes on" in errors
-        assert errors.count("the log's output was closed") == 1
-    finally:
-        for person in people:
-            person.close()
-        if server.poll() is None:
-            server.kill()
-            server.wait(timeout=10)
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        where = ["--unix", path] if when == "before its banner" else ["--host", "127.0.0.1", "--port", "0"]
+        read_end, write_end = os.pipe()
+        if when == "before its banner":
+            os.close(read_end)  # gone before the server writes a byte
+        server = subprocess.Popen(
+            [sys.executable, "-m", "lanchat", "serve", "--headless", "--no-announce", "--no-history", *where],
+            stdin=subprocess.DEVNULL, stdout=write_end, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT,
+        )  # fmt: skip
+        os.close(write_end)
+        people: list[RawClient] = []
+        try:
+            if when == "before its banner":
+                wait_for(lambda: os.path.exists(path), what="the server's socket file")
+                endpoint = Endpoint(path=path)
+            else:
+                with os.fdopen(read_end, "rb") as log:  # read the first line, then the reader goes away
+                    port = int(re.search(rb"listening on port (\d+)", log.readline()).group(1))
+                endpoint = Endpoint(host="127.0.0.1", port=port)
+            people = [RawClient(endpoint, "ann"), RawClient(endpoint, "bob")]  # welcomed (RawClient); each join is logged
+            people[1].send(ev.Say(text="still here"))
+            people[0].expect(ev.Message, text="still here")
+            assert server.poll() is None
+            for person in people:  # (gone before the stop: no wait for them to read the notice)
+                person.close()
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(timeout=10) == 0
+            assert server.stderr is not None
+            errors = server.stderr.read().decode()
+            assert "Traceback" not in errors and errors.count("the log's output was closed; the room goes on") == 1, errors
+        finally:
+            for person in people:
+                person.close()
+            if server.poll() is None:
+                server.kill()
+                server.wait(timeout=10)
