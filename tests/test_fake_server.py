@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers import Proc, TermProc, child_env, wait_for
-from test_hostile_server import HostileServer, frame_of, welcome
+from test_hostile_server import HostileServer, asked_for_a_file, frame_of, welcome
 
 from lanchat import wire
 
@@ -28,17 +28,9 @@ def test_a_file_whose_name_is_too_long_in_bytes_for_the_disk_is_saved_under_a_sh
     """100 CJK characters are 300 bytes of UTF-8, 120 emoji 480; ext4 takes 255. The names were
     cut to 120 characters only: the download arrived whole, its SHA-256 checked, and was then
     thrown away with "cannot save ...: file name too long"."""
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
     data = b"hello"
     sha256 = hashlib.sha256(data).hexdigest()
-    offer = frame_of({"type": "offered", "id": "7", "name": offered, "size": 5, "sha256": sha256, "from": "mallory", "time": 1.0})
-    server = HostileServer(welcome("ann"), offer)
-    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--downloads", str(downloads))
-    try:
-        client.expect(r"type /get 7 to download it")
-        client.send("/get 7")
-        wait_for(lambda: b'"get"' in server.heard, what="the client's get")
+    with asked_for_a_file(tmp_path, offered, 5, sha256) as (server, client, downloads):
         server.then(frame_of({"type": "file-start", "id": "7", "name": offered, "size": 5, "sha256": sha256}))
         server.then(frame_of({"type": "file-data", "id": "7", "data": base64.b64encode(data).decode()}))
         client.expect(r"saved .* SHA-256 checked|cannot save")
@@ -46,9 +38,6 @@ def test_a_file_whose_name_is_too_long_in_bytes_for_the_disk_is_saved_under_a_sh
         [saved] = downloads.iterdir()
         assert saved.read_bytes() == data and saved.name[0] == offered[0]
         assert len(saved.name.encode("utf-8")) <= 255
-    finally:
-        client.stop()
-        server.close()
 
 
 def challenge(salt: bool = False) -> bytes:
@@ -172,17 +161,9 @@ def test_a_download_given_more_bytes_than_its_size_or_the_wrong_ones_is_stopped_
     """The size and the SHA-256 are the server's word at file-start: a fake one sends more bytes
     than it said, in base64 (file-data) or raw (a binary frame), or the right count of wrong
     bytes. Each is one line, a cancel when more is coming, and nothing in the downloads folder."""
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
     data = b"hello"
     sha256 = hashlib.sha256(data).hexdigest()
-    offer = frame_of({"type": "offered", "id": "7", "name": "a.txt", "size": 5, "sha256": sha256, "from": "mallory", "time": 1.0})
-    server = HostileServer(welcome("ann"), offer)
-    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--downloads", str(downloads))
-    try:
-        client.expect(r"type /get 7 to download it")
-        client.send("/get 7")
-        wait_for(lambda: b'"get"' in server.heard, what="the client's get")
+    with asked_for_a_file(tmp_path, "a.txt", 5, sha256) as (server, client, downloads):
         server.then(frame_of({"type": "file-start", "id": "7", "name": "a.txt", "size": 5, "sha256": sha256}))
         if how == "json":
             server.then(frame_of({"type": "file-data", "id": "7", "data": base64.b64encode(b"x" * 3000).decode()}))
@@ -199,9 +180,6 @@ def test_a_download_given_more_bytes_than_its_size_or_the_wrong_ones_is_stopped_
         wait_for(lambda: b"still here" in server.heard, what="the chat going on")
         assert list(downloads.iterdir()) == []
         assert "Traceback" not in client.output
-    finally:
-        client.stop()
-        server.close()
 
 
 def test_file_names_from_a_fake_server_never_leave_the_downloads_folder(tmp_path):

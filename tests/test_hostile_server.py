@@ -369,27 +369,35 @@ def test_a_squatted_unix_path_is_warned_about():
             squatter.wait(DEFAULT_TIMEOUT)
 
 
-@pytest.mark.parametrize("size", [2**62, -5])
-def test_a_download_larger_than_the_free_space_or_negative_is_refused_before_a_byte_is_written(tmp_path, size):
-    """A fake server offers a file of 10 bytes, then answers /get with a size of 4 EiB and sends
-    data until told to stop: the client wrote all it was sent towards a file no disk holds
-    (a server can fill the student's disk under an offer that looked small). A negative size
-    was taken too. Both are refused at file-start: cancelled, said, nothing written."""
+@contextlib.contextmanager
+def asked_for_a_file(tmp_path, name: str, size: int, sha256: str):  # noqa: ANN001, ANN201
+    """A fake server that offers file #7 (``name``, ``size``, ``sha256``) to ann, and ann's client,
+    which has typed /get 7 and been heard: (server, client, its downloads folder)."""
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    offer = frame_of({"type": "offered", "id": "7", "name": "big.bin", "size": 10, "sha256": "0" * 64, "from": "mallory", "time": 1.0})
+    offer = frame_of({"type": "offered", "id": "7", "name": name, "size": size, "sha256": sha256, "from": "mallory", "time": 1.0})
     server = HostileServer(welcome("ann"), offer)
     client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--downloads", str(downloads))
     try:
         client.expect(r"type /get 7 to download it")
         client.send("/get 7")
         wait_for(lambda: b'"get"' in server.heard, what="the client's get")
+        yield server, client, downloads
+    finally:
+        client.stop()
+        server.close()
+
+
+@pytest.mark.parametrize("size", [2**62, -5])
+def test_a_download_larger_than_the_free_space_or_negative_is_refused_before_a_byte_is_written(tmp_path, size):
+    """A fake server offers a file of 10 bytes, then answers /get with a size of 4 EiB and sends
+    data until told to stop: the client wrote all it was sent towards a file no disk holds
+    (a server can fill the student's disk under an offer that looked small). A negative size
+    was taken too. Both are refused at file-start: cancelled, said, nothing written."""
+    with asked_for_a_file(tmp_path, "big.bin", 10, "0" * 64) as (server, client, downloads):
         server.then(frame_of({"type": "file-start", "id": "7", "name": "big.bin", "size": size, "sha256": "0" * 64}))
         server.then(frame_of({"type": "file-data", "id": "7", "data": base64.b64encode(b"x" * 3000).decode()}))
         client.expect(r"! cannot save big\.bin: (it is .* and .* free|the server gave its size as -5 bytes)")
         wait_for(lambda: b'"cancel"' in server.heard, what="the client's cancel")
         assert "receiving big.bin" not in client.output, client.output
         assert list(downloads.iterdir()) == []
-    finally:
-        client.stop()
-        server.close()
