@@ -374,19 +374,9 @@ def test_on_the_full_screen_lines_typed_together_offline_past_the_most_kept_all_
     a terminal that marks its pastes): only the first went back into the input line and the rest
     were lost, each with the same 'try again' line. Now all of them go back together, counted,
     before what was typed after them."""
-    from helpers import TermProc
-    from test_reconnect import Blip, serve_tcp
-
     from lanchat.client import MAX_QUEUED_WHILE_AWAY
 
-    server, port = serve_tcp("--mode", "turn", "--no-history")
-    blip = Blip(("127.0.0.1", port))
-    bob = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "bob", rows=24, cols=80)
-    try:
-        bob.expect(r"bob │ client")
-        bob.send("\x1b[200~\x1b[201~")  # an empty paste: this terminal marks pastes, so each Enter sends
-        blip.cut()
-        bob.wait_screen(lambda rows: rows[-1].startswith("[waiting for the server] "), what="offline")
+    with offline_bob() as bob:
         bob.send("".join(f"line {n}\r" for n in range(1, MAX_QUEUED_WHILE_AWAY + 1)))
         bob.send("one\rtwo\rthree")  # "three" not sent yet: the two go back before it
         bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server] one↵two↵three", what="the lines kept")
@@ -395,30 +385,15 @@ def test_on_the_full_screen_lines_typed_together_offline_past_the_most_kept_all_
         bob.send("\x7f" * len("one\ntwo\nthree") + "/q\r")
         assert bob.wait() == 0
         assert b"you left the chat (50 lines you typed were not sent)" in bytes(bob.raw)
-    finally:
-        bob.stop()
-        server.stop()
-        blip.close()
-    assert "Traceback" not in bob.text
 
 
 def test_on_the_full_screen_lines_given_back_one_by_one_come_back_in_the_order_typed():
     """Lines handed back to the input line one at a time (offline, a command between them so
     each is its own run; files offered while offline) came back last first: 'two↵one↵three'.
     They come back in the order typed, before what was typed after them."""
-    from helpers import TermProc
-    from test_reconnect import Blip, serve_tcp
-
     from lanchat.client import MAX_QUEUED_WHILE_AWAY
 
-    server, port = serve_tcp("--mode", "turn", "--no-history")
-    blip = Blip(("127.0.0.1", port))
-    bob = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "bob", rows=24, cols=80)
-    try:
-        bob.expect(r"bob │ client")
-        bob.send("\x1b[200~\x1b[201~")  # an empty paste: this terminal marks pastes, so each Enter sends
-        blip.cut()
-        bob.wait_screen(lambda rows: rows[-1].startswith("[waiting for the server] "), what="offline")
+    with offline_bob() as bob:
         bob.send("/send a.txt\r/send b.txt\rc")  # files wait for a connection: each given back alone
         bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server] /send a.txt↵/send b.txt↵c", what="the files kept")
         bob.send("\x7f" * len("/send a.txt\n/send b.txt\nc"))
@@ -428,6 +403,24 @@ def test_on_the_full_screen_lines_given_back_one_by_one_come_back_in_the_order_t
         bob.wait_screen(lambda rows: rows[-1].rstrip() == "[waiting for the server] one↵two↵three", what="the lines kept")
         bob.send("\x7f" * len("one\ntwo\nthree") + "/q\r")
         assert bob.wait() == 0
+
+
+@contextlib.contextmanager
+def offline_bob():  # noqa: ANN201
+    """bob on the full screen of a turn room (his terminal marks pastes), his connection then cut:
+    what he types waits for the server. No traceback by the end."""
+    from helpers import TermProc
+    from test_reconnect import Blip, serve_tcp
+
+    server, port = serve_tcp("--mode", "turn", "--no-history")
+    blip = Blip(("127.0.0.1", port))
+    bob = TermProc("connect", "127.0.0.1", str(blip.port), "--name", "bob", rows=24, cols=80)
+    try:
+        bob.expect(r"bob │ client")
+        bob.send("\x1b[200~\x1b[201~")  # an empty paste: this terminal marks pastes, so each Enter sends
+        blip.cut()
+        bob.wait_screen(lambda rows: rows[-1].startswith("[waiting for the server] "), what="offline")
+        yield bob
     finally:
         bob.stop()
         server.stop()
