@@ -168,8 +168,13 @@ def _mention_pattern(name_key: str) -> re.Pattern[str]:
 # the sender of every line in the scrollback): 4,000 joins of 60,000-character names took the
 # client from 38 MB to 270 MB. Such an event is left out, said in one line, as a number out of
 # range is (PROTOCOL.md, Ranges of numbers). A message's text is cut where it is kept (ui/view.py).
-_NAME_FIELDS = {"sender": "from", "to": "to", "name": "name", "by": "by", "old": "old", "new": "new"}
-_REASON_FIELDS = {"reason": "reason"}
+# (attribute, its name on the wire, the most a server sends), made once: too_long runs per event
+_LIMITS = (
+    *((field, key, ev.MAX_NAME_CHARS) for field, key in
+      {"sender": "from", "to": "to", "name": "name", "by": "by", "old": "old", "new": "new"}.items()),
+    ("reason", "reason", ev.MAX_REASON_CHARS),
+)  # fmt: skip
+_TOPIC_LIMITS = (*_LIMITS, ("text", "text", ev.MAX_TOPIC_CHARS))
 _CHECKED_EVENTS = (ev.Message, ev.Direct, ev.Emote, ev.Joined, ev.Left, ev.Away, ev.TypingHint, ev.Renamed, ev.Topic,
                    ev.Moderated, ev.Refused)  # fmt: skip
 
@@ -178,11 +183,7 @@ def too_long(event: object) -> str | None:
     """Why ``event`` holds a name, reason or topic longer than a server sends; None if it does not."""
     if not isinstance(event, _CHECKED_EVENTS):
         return None
-    limits = [(field, key, ev.MAX_NAME_CHARS) for field, key in _NAME_FIELDS.items()]
-    limits += [(field, key, ev.MAX_REASON_CHARS) for field, key in _REASON_FIELDS.items()]
-    if isinstance(event, ev.Topic):
-        limits.append(("text", "text", ev.MAX_TOPIC_CHARS))
-    for attribute, key, most in limits:
+    for attribute, key, most in _TOPIC_LIMITS if isinstance(event, ev.Topic) else _LIMITS:
         value = getattr(event, attribute, None)
         if isinstance(value, str) and len(value) > most:
             return f'"{key}" is {len(value)} characters long; a server sends at most {most}'
