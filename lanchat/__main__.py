@@ -358,7 +358,8 @@ def build_parser() -> _Parser:
         "--history",
         metavar="PATH",
         help="keep the chat history in this SQLite file (default: one file per port in your data folder, "
-        "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux; with --unix, one per "
+        "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux; --port 0: the port it "
+        "got; with --unix, one per "
         "socket path)",
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
@@ -770,17 +771,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
         room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
     store = None
+    listener = None
     if not args.no_history:
         # Opened before listening: a damaged file is refused with nothing to undo, and it is
         # never replaced by a new, empty one (PROTOCOL.md, History replay).
         from .history import HistoryBusy, HistoryStore, HistoryUnusable, default_path
 
+        if port == 0 and not args.unix and not args.history:
+            # `--port 0`: the file is named by the port the system picks, the one the banner
+            # prints and a restart on it finds; not one history-0 file that every such room
+            # shares (a second one at once refused, a later one replaying another's lesson)
+            try:
+                listener = listen(Endpoint(host=args.host, port=0))
+            except TransportError as exc:
+                return _fail(str(exc))
+            port = listener.getsockname()[1]
         history_at = {"unix": args.unix} if args.unix else {"port": port}
         history_path = Path(args.history).expanduser() if args.history else default_path(**history_at)
         try:
             store = HistoryStore(history_path)
         except HistoryBusy as exc:  # another server on this file: it says what to do instead
-            if not args.unix:  # a second `serve` on the same port (the default file is per port):
+            if not args.unix and listener is None:  # a second `serve` on the same port (the default file is per port):
                 try:  # name the port, where another --history would only lead to "port in use"
                     listen(Endpoint(host=args.host, port=port)).close()
                 except TransportError as taken:
@@ -804,9 +815,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if made:
             _say(f"{PROG}: made a TLS certificate in {cert}", sys.stdout)
     args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
-    endpoint = Endpoint(host=args.host, port=port, path=args.unix)
     try:
-        listener = listen(endpoint)
+        listener = listener or listen(Endpoint(host=args.host, port=port, path=args.unix))
     except TransportError as exc:
         return _fail(str(exc))
 

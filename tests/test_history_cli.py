@@ -293,8 +293,8 @@ def test_default_history_lives_in_the_data_folder_and_no_history_keeps_nothing()
     server = ann = None
     try:
         server, port = serve(None, env=env)
-        # one file per endpoint: port 0 asked for here (two rooms never share a history)
-        expected = os.path.join(env["XDG_DATA_HOME"], "lanchat", "history-0.sqlite3")
+        # one file per endpoint: port 0 asked for here, named by the port it got (two rooms never share a history)
+        expected = os.path.join(env["XDG_DATA_HOME"], "lanchat", f"history-{port}.sqlite3")
         server.expect(rf"history: {expected} \(the last 50 messages are replayed on joining\)")
         assert os.path.exists(expected)
         server.stop()
@@ -587,3 +587,33 @@ def test_a_history_file_or_downloads_folder_behind_a_folder_you_may_not_read_is_
         f"cannot read {locked / 'h.sqlite3'}: Permission denied",
         f"'{locked / 'dl'}' cannot be reached (Permission denied)",
     ], said
+
+
+def test_a_room_on_port_0_keeps_its_history_under_the_port_it_got():
+    """`serve --port 0`'s default history is named by the port it got, as the banner says: a
+    restart on that port replays the lesson, and a second room on port 0 at the same time
+    starts with a file of its own (both were history-0.sqlite3: the second was refused)."""
+    env = child_env()  # one data folder: the same machine, the same user
+    args = ("serve", "--headless", "--host", "127.0.0.1", "--no-announce")
+    first = Proc(*args, "--port", "0", env=env)
+    second = restarted = None
+    try:
+        port = int(first.expect(r"listening on port (\d+)").group(1))
+        assert first.expect(r"history: (\S+)").group(1).endswith(f"history-{port}.sqlite3")
+        second = Proc(*args, "--port", "0", env=env)
+        other = int(second.expect(r"listening on port (\d+)").group(1))
+        assert second.expect(r"history: (\S+)").group(1).endswith(f"history-{other}.sqlite3")
+        ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann")
+        ann.send(ev.Say(text="the length header is 4 bytes"))
+        ann.expect(ev.Message, text="the length header is 4 bytes")
+        ann.close()
+        first.stop()
+        restarted = Proc(*args, "--port", str(port), env=env)
+        restarted.expect(r"listening on port")
+        bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+        bob.expect(ev.Message, text="the length header is 4 bytes", history=True)
+        bob.close()
+    finally:
+        for proc in (first, second, restarted):
+            if proc is not None:
+                proc.stop()
