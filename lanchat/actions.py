@@ -158,6 +158,15 @@ class SayText:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShowOffers:
+    """Tell ``to``, who just joined, of the files on offer to them, as ``offered`` frames after
+    the welcome and the replay: a student who comes late, or back, sees the slides sent before
+    (the file store, server_files.py, answers; PROTOCOL.md, File transfer)."""
+
+    to: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class LogRefusal:
     """Someone the room turned away (a full room), for the server's log: summed up per storm as
     refused connections are (limits.RefusalLog), so a class retrying a full room writes a line
@@ -190,5 +199,5 @@ class Said:
 
 Action = (
     Send | Broadcast | Claim | Close | Keep | Log | LogRefusal | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
-    | NextFileId | KeepMode | Said | SayText
+    | NextFileId | KeepMode | Said | SayText | ShowOffers
 )

@@ -58,6 +58,7 @@ from .actions import (
     SayText,
     Seen,
     Send,
+    ShowOffers,
     StoreBan,
     StoreMute,
 )
@@ -551,6 +552,8 @@ class Hub:
                 self._closing(peers[action.who])
             elif isinstance(action, Replay):
                 self._replay(action)
+            elif isinstance(action, ShowOffers):  # after the replay: what a newcomer may /get
+                self.perform(self.files.offers_for(action.to))
             elif isinstance(action, (Seen, Claim, Log)):  # who saw what, who owns a name, a log line
                 self.history.record(action)
             elif isinstance(action, Record):  # a moderation act, for the record

@@ -30,6 +30,7 @@ from .actions import (
     Replay,
     Seen,
     Send,
+    ShowOffers,
     StoreBan,
     StoreMute,
 )
@@ -363,8 +364,7 @@ class Room:
             if holder.key is not None and key != holder.key:  # nor the key that proved it (a name nobody
                 return name_refused(self, cid, name, key)  # owns): the secret crosses a plain room in the clear
             return self.leave(holder.cid, "lost") + self._error(holder.cid, ev.E_TAKEN_OVER, TAKEN_OVER, True) + self._admit(cid, admit)
-        refused = name_refused(self, cid, name, key)
-        if refused:
+        if refused := name_refused(self, cid, name, key):
             return refused
         if cid != self.host_cid and (banned := ban_refusal(self, cid, name, key) or muted_join_refusal(self, cid, name, key)):
             return banned
@@ -406,6 +406,7 @@ class Room:
             self.known[ev.name_key(member.name)] = member.name
             since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
             actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
+        actions += [] if cid in self.service_cids else [ShowOffers(to=cid)]  # below the replay: what a latecomer may /get
         if others:
             joined = ev.Joined(name=member.name, time=self.clock(), bot=cid in self.service_cids)
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))

@@ -161,6 +161,11 @@ class ServerFiles:
             return self._cancel(cid, event.id)
         return []
 
+    def offers_for(self, cid: int) -> list[Action]:
+        """What ``cid``, who just joined, may fetch: each file on offer as it was offered, stamped
+        with when it was (a rejoining client shows only those it had not seen)."""
+        return [Send(to=cid, event=self._offered(offer)) for offer in self.book.visible_to(cid)]
+
     def _offered(self, offer, *, listing: bool = False) -> ev.Offered:  # noqa: ANN001
         return ev.Offered(
             id=offer.file_id,

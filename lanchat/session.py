@@ -459,6 +459,8 @@ class Session:
         if isinstance(event, ev.Refused):  # to the host (a ban: and operators): someone was turned away
             return [Line(kind="notice", time=event.time, text=self._refused_text(event), code=event.code)]
         if isinstance(event, ev.Offered):
+            if not event.listing and shown_before(self, event):  # told again on rejoining: said once
+                return []
             return [*renumbered_offer(self, event), offered_line(self, event)]
         if isinstance(event, ev.FileList):
             text = f"files on offer ({event.count}):" if event.count else "no files are on offer; /send PATH offers one"
@@ -875,6 +877,14 @@ def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
     line = session._notice(f"#{offered.id} is a new file: {name} from {sender} {before}")
     # the earlier file was offered to one person: projector mode shows the notice without its name
     return [replace(line, private=f"#{offered.id} is a new file: a file {HIDDEN_FILE} from {sender} {before}") if private else line]
+
+
+def shown_before(session: Session, offered: ev.Offered) -> bool:
+    """This very offer was on the screen already: the server tells whoever joins what is on
+    offer (PROTOCOL.md, File transfer), and a rejoin after a drop shows it only if it is new."""
+    from .files import safe_name
+
+    return session.offers_seen.get(offered.id) == (safe_name(offered.name), offered.sender, bool(offered.to))
 
 
 def offered_line(session: Session, offered: ev.Offered) -> Line:

@@ -384,3 +384,18 @@ def test_cancel_stops_an_upload_midway_and_it_is_never_offered(tmp_path):
         cancelled.set()
         bob.stop()
         server.close()
+
+
+def test_a_student_who_joins_late_is_told_of_the_files_already_on_offer(make_room, tmp_path):
+    """The teacher's slides went out before bob came in: his screen says how to fetch them, below
+    what the room replays, as everyone else's did (it said nothing: only /files would show them)."""
+    room = make_room()
+    source = tmp_path / "slides week 2.pdf"
+    source.write_bytes(os.urandom(70_000))
+    room.ann.send(f'/send "{source}"')
+    room.ann.expect(r"your file slides week 2\.pdf .* is on offer to the room as #\d+")
+    bob = room.join("bob")
+    file_id = offer_id(bob, "ann", "slides week 2.pdf")
+    bob.send(f"/get {file_id}")
+    bob.expect(r"saved .*slides week 2\.pdf \(.*SHA-256 checked\)")
+    assert (room.downloads("bob") / "slides week 2.pdf").read_bytes() == source.read_bytes()

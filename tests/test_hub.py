@@ -118,6 +118,9 @@ class EndlessFiles:
     def handle(self, room, cid, event):  # noqa: ANN001, ANN201
         return []
 
+    def offers_for(self, cid: int) -> list:  # nothing on offer: the endless download is not one
+        return []
+
     def forget(self, cid: int) -> list:
         if cid == self.reader:
             self.reader = None

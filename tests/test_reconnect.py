@@ -1662,3 +1662,30 @@ def test_the_full_screen_in_a_restarted_turn_room_waits_for_the_server_then_for_
             blip.close()
     assert cat.output.count("ann typed while away") == 1 and cat.output.count("bob typed while away") == 1, cat.output
     assert "Traceback" not in server.output + cat.output
+
+
+def test_a_file_on_offer_is_not_announced_again_when_its_reader_rejoins(tmp_path):
+    """Whoever joins is told what is on offer (a latecomer must see the slides); a student back
+    from a Wi-Fi blip, who saw the offer already, does not read it a second time."""
+    server, port = serve_tcp("--no-history")
+    blip = Blip(("127.0.0.1", port))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("framing: a length header, then the bytes\n")
+    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+    bob = Proc("connect", "127.0.0.1", str(blip.port), "--name", "bob")
+    try:
+        ann.expect(r"welcome, ann")
+        bob.expect(r"welcome, bob")
+        ann.send(f"/send {notes}")
+        bob.expect(r"ann offers notes\.txt \(.*\); type /get \d+ to download it")
+        blip.cut()
+        bob.expect(r"connection lost; retrying in 1 s")
+        blip.restore()
+        bob.expect(r"back in the room as bob", timeout=20)
+        ann.send("after the blip")
+        bob.expect(r"ann: after the blip$")
+        assert sum("offers notes.txt" in line for line in bob.lines) == 1, bob.output
+    finally:
+        for proc in (ann, bob, server):
+            proc.stop()
+        blip.close()
