@@ -237,7 +237,7 @@ class Session:
     typing: dict[str, float] = field(default_factory=dict)  # name -> when their last hint came
     pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
     typing_sent: float = float("-inf")  # when we last sent a typing hint
-    offers_seen: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # file id -> (name, from, to one person)
+    offers_seen: dict[str, tuple[str, str, bool, float]] = field(default_factory=dict)  # file id -> (name, from, to one person, when offered)
     bots: set[str] = field(default_factory=set)  # name keys of the members the server flags as its bots
     # We are muted until this time (our clock; inf: until an operator unmutes us), for the status
     # line; None: not muted. From the welcome's ``muted`` and the mute and unmute acts naming us.
@@ -865,7 +865,7 @@ def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
     ``/get`` meant for the old file is not taken for the new one (PROTOCOL.md, File transfer)."""
     from .files import safe_name
 
-    now = (safe_name(offered.name), offered.sender, bool(offered.to))
+    now = (safe_name(offered.name), offered.sender, bool(offered.to), offered.time)
     seen = session.offers_seen
     earlier = seen.pop(offered.id, None)
     seen[offered.id] = now  # the newest last: a server flooding offers holds at most OFFERS_REMEMBERED
@@ -873,7 +873,7 @@ def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
         del seen[next(iter(seen))]
     if earlier is None or earlier[:2] == now[:2]:
         return []
-    (name, sender, private), before = earlier, "had that number before the server restarted"
+    (name, sender, private, _when), before = earlier, "had that number before the server restarted"
     line = session._notice(f"#{offered.id} is a new file: {name} from {sender} {before}")
     # the earlier file was offered to one person: projector mode shows the notice without its name
     return [replace(line, private=f"#{offered.id} is a new file: a file {HIDDEN_FILE} from {sender} {before}") if private else line]
@@ -881,10 +881,12 @@ def renumbered_offer(session: Session, offered: ev.Offered) -> list[Line]:
 
 def shown_before(session: Session, offered: ev.Offered) -> bool:
     """This very offer was on the screen already: the server tells whoever joins what is on
-    offer (PROTOCOL.md, File transfer), and a rejoin after a drop shows it only if it is new."""
+    offer (PROTOCOL.md, File transfer), and a rejoin after a drop shows it only if it is new. The
+    time it was offered tells it from the same file offered again under its old number (a
+    restart without history numbers from 1 again)."""
     from .files import safe_name
 
-    return session.offers_seen.get(offered.id) == (safe_name(offered.name), offered.sender, bool(offered.to))
+    return session.offers_seen.get(offered.id) == (safe_name(offered.name), offered.sender, bool(offered.to), offered.time)
 
 
 def offered_line(session: Session, offered: ev.Offered) -> Line:

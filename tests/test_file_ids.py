@@ -181,6 +181,22 @@ def test_without_history_a_number_that_comes_back_for_another_file_is_pointed_ou
             room.stop()
 
 
+def test_without_history_the_same_file_offered_again_under_its_old_number_is_shown_again():
+    """A reader back from a restart is told of each file on offer once (not again for a rejoin),
+    but the host's slides sent again after it, under the number they had, are a new offer."""
+    with short_tmp_dir() as folder:
+        room = Restart(folder, "--no-history")
+        try:
+            room.join("ann")
+            bob = room.join("bob")
+            assert room.offer("ann", "slides.pdf", b"week 2\n", bob) == "1"
+            room.kill_and_start_again()
+            assert room.offer("ann", "slides.pdf", b"week 2\n", bob) == "1"  # shown, under its old number
+            assert sum("ann offers slides.pdf" in line for line in bob.lines) == 2
+        finally:
+            room.stop()
+
+
 def test_a_server_flooding_offers_cannot_grow_what_the_client_remembers_of_them():
     """A fake server may send offers for ever: the ids kept to spot a renumbered one are bounded."""
     from lanchat import events as ev
