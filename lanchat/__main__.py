@@ -2093,7 +2093,8 @@ def cmd_names(args: argparse.Namespace) -> int:
     path = Path(args.history).expanduser() if args.history else default_path(**where)
     try:
         if not path.exists():
-            return _fail(f"{path}: no such history file (no names are owned there)")
+            kept = "" if args.history else _rooms_kept(path.parent)  # as `lanchat history` says it
+            return _fail(f"{path}: no such history file (no names are owned there)" + (f"; rooms kept in that folder: {kept}" if kept else ""))
     except OSError as exc:  # a folder on the way we may not read
         return _fail(f"cannot read {path}: {exc.strerror or exc}")
     try:

@@ -255,6 +255,20 @@ def test_history_without_a_path_names_the_rooms_kept_when_the_default_port_has_n
     assert not os.path.exists(os.path.join(folder, "history-3580.sqlite3"))
 
 
+def test_names_without_a_port_names_the_rooms_kept_when_the_default_port_has_none():
+    # a student lost their key after a lesson on port 41197 (`serve --port 0`): `lanchat names
+    # release ann` looked for port 3580's file and said only "no such history file"
+    env = child_env()
+    folder = os.path.join(env["XDG_DATA_HOME"], "lanchat")
+    os.makedirs(folder)
+    HistoryStore(os.path.join(folder, "history-41197.sqlite3")).close()
+    for action in (["list"], ["release", "ann"]):
+        shown = subprocess.run([*LANCHAT, "names", *action], capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)
+        assert shown.returncode == 1 and "history-3580.sqlite3: no such history file" in shown.stderr
+        assert "rooms kept in that folder: --port 41197" in shown.stderr and "Traceback" not in shown.stderr
+    assert not os.path.exists(os.path.join(folder, "history-3580.sqlite3"))
+
+
 def test_a_damaged_history_is_refused_at_start_and_left_untouched(tmp_path):
     db = tmp_path / "chat.sqlite3"
     db.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
