@@ -140,7 +140,7 @@ class Gate:
             if self.password is None:
                 return Admit(hello.name, None, hello)
             if isinstance(hello, TypedHello) and self.password.can_check_typed:  # typed at nc: one cheap HMAC
-                return Admit(hello.name, None, hello) if self.password.accepts_typed(hello.password) else self._wrong(cid)
+                return Admit(hello.name, None, hello) if self.password.accepts_typed(hello.password) else self._wrong(cid, hello.name)
             # a version-1 client cannot prove it: one refusal, nothing about the room
             return _refuse(cid, ev.E_PASSWORD, "this room needs a password (and lanchat with protocol 2)", True)
         try:
@@ -166,16 +166,18 @@ class Gate:
         if asked.password_waived:
             return Admit(asked.name, asked.key, asked.hello, password_waived=True)
         if self.password is not None and not self._proved(asked.nonce, auth.proof):
-            return self._wrong(cid)
+            return self._wrong(cid, asked.name)
         return Admit(asked.name, asked.key, asked.hello)
 
-    def _wrong(self, cid: int) -> list[Action]:
+    def _wrong(self, cid: int, name: str) -> list[Action]:
         """A wrong room password (proved by a client or typed at nc): counted toward the address's
-        lockout, logged and told to the host, and the same generic refusal for everyone."""
+        lockout, logged and told to the host, and the same generic refusal for everyone. The name
+        asked for says who to help (a class's addresses say nothing to a teacher); the log and
+        the host's screen show it harmlessly (textsafe), and never more than a name's length."""
         address, place = self.address(cid), self.place(cid)
         locked = self.attempts.failed(place)
         that = "that address" if place == address else place
-        note = f"wrong room password from {address}" + (
+        note = f"wrong room password from {address} (as {name[:ev.MAX_NAME_CHARS]})" + (
             f"; {self.attempts.limit} in a row, so {that} is locked for {self.attempts.lock:.0f} s" if locked else ""
         )
         host = self.host()  # a teacher hosting in the chat sees it too: the log is only the headless server's

@@ -584,7 +584,7 @@ def test_wrong_passwords_from_a_64_off_the_lan_lock_the_64_and_a_classmate_on_th
         actions = join(room, cid, mallory, "m", "wrong")
         assert error_code(actions, cid) == ev.E_PASSWORD
         logs += [a.text for a in actions if isinstance(a, Log)]
-    assert logs[-1] == "wrong room password from 2001:db8:66::3; 3 in a row, so 2001:db8:66::/64 is locked for 60 s"
+    assert logs[-1] == "wrong room password from 2001:db8:66::3 (as m); 3 in a row, so 2001:db8:66::/64 is locked for 60 s"
     room.gate.addresses[4] = "[2001:db8:66::ffff]:5000"
     assert error_code(room.handle(4, hello(mallory, "m")), 4) == ev.E_LOCKED
     for cid in (11, 12):  # classmates on the server's own LAN, one slip each
@@ -617,7 +617,7 @@ def test_a_password_typed_at_nc_is_checked_cheaply_and_wrong_ones_count_toward_t
     assert events_to(refused, 1) == [ev.Error(code=ev.E_PASSWORD, message="wrong password", fatal=True)]
     assert Close(who=1) in refused and 1 not in room.members
     assert not [a for a in refused if not isinstance(a, (Send, Close, Log))]  # no replay, no broadcast, no claim
-    assert [a.text for a in refused if isinstance(a, Log)] == ["wrong room password from 10.0.0.9"]
+    assert [a.text for a in refused if isinstance(a, Log)] == ["wrong room password from 10.0.0.9 (as m)"]  # who to help
     assert events_to(refused, 9)[0].code == ev.E_PASSWORD  # the host is told
     assert error_code(join(room, 2, Ed25519PrivateKey.generate(), "m", "guess"), 2) == ev.E_PASSWORD
     third = room.handle(3, TypedHello(name="m", password=""))
@@ -1117,7 +1117,7 @@ for guess in ("coffee", "cocoa", "milk"):
             capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT, check=False,
         )  # fmt: skip
         assert script.returncode == 0, script.stderr
-        server.expect(r"wrong room password from 127\.0\.0\.1; 3 in a row, so .* is locked for 60 s")
+        server.expect(r"wrong room password from 127\.0\.0\.1 \(as \S+\); 3 in a row, so .* is locked for 60 s")
         classmate = RawClient(Endpoint(host="127.0.0.1", port=int(port)), key=Ed25519PrivateKey.generate(), password="tea and biscuits")
         classmate.hello("ann")
         assert isinstance(classmate.expect(object), ev.Welcome), server.output
