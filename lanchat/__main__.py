@@ -1255,7 +1255,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
         pinned = normalise_fingerprint(args.fingerprint)
         if pinned is None:
-            return _fail(f"--fingerprint {args.fingerprint!r} is not a SHA256 fingerprint (SHA256: and 43 base64 characters)", 2)
+            return _fail(
+                f"--fingerprint {args.fingerprint!r} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, "
+                "capitals count): check it against the one the host printed", 2
+            )
     found = _where_to(args)
     if isinstance(found, int):
         return found

@@ -69,7 +69,11 @@ def normalise_fingerprint(text: str) -> str | None:
         return None
     if len(raw) != 32:
         return None
-    return "SHA256:" + base64.b64encode(raw).decode("ascii").rstrip("=")
+    canonical = base64.b64encode(raw).decode("ascii").rstrip("=")
+    # The 43rd character carries 4 bits and 2 spare ones, which a server's fingerprint leaves at 0:
+    # with them set it is a typo (an m for the M on the board), which would otherwise decode as
+    # another last character and be quoted back as one the person never typed.
+    return "SHA256:" + canonical if canonical == value.rstrip("=") else None
 
 
 def changed_message(where: str, known: str, got: str, known_file: Path) -> str:

@@ -102,6 +102,23 @@ def test_fingerprints_are_written_as_ssh_does_and_typed_forms_are_accepted():
     assert normalise_fingerprint("not base64 at all!") is None
 
 
+def test_a_fingerprint_copied_with_the_wrong_case_at_its_end_is_refused_as_typed():
+    """The board says ...TDM; a student types ...TDm. It decodes (its spare bits ignored) to the
+    bytes of ...TDk, and was refused quoting "the SHA256:...TDk given with --fingerprint", a
+    fingerprint nobody typed; now it is refused at once, quoted as typed."""
+    fp = "SHA256:cTuYjTzXnMrAqncIgGvDNeN5nX/LxfcyTvqZonukTDM"
+    assert normalise_fingerprint(fp) == fp
+    typo = fp[:-1] + "m"
+    assert normalise_fingerprint(typo) is None
+    result = subprocess.run(
+        [sys.executable, "-m", "lanchat", "connect", "127.0.0.1", "1", "--fingerprint", typo, "--name", "ann"],
+        capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"--fingerprint '{typo}' is not a SHA256 fingerprint" in result.stderr and "capitals count" in result.stderr
+    assert "TDk" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_tls_bytes_are_told_apart_from_a_lanchat_frame():
     assert looks_like_tls(b"\x16\x03\x01\x02\x00")  # a ClientHello
     assert looks_like_tls(b"\x15\x03\x03\x00\x02")  # an alert
