@@ -26,6 +26,16 @@ SUPPORTED_VERSIONS = (1, 2)
 # docs/PROTOCOL.md section 5: limits
 MAX_TEXT_CHARS = 4000
 MAX_REASON_CHARS = 200
+# A welcome's ``resume`` secret (PROTOCOL.md, Rejoining): lanchat's server makes 24 characters of
+# URL-safe base64; a client takes one of at most this many from that alphabet, or goes without.
+MAX_RESUME_CHARS = 128
+_RESUME_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def is_resume_secret(secret: str) -> bool:
+    """Could ``secret`` be a server's resume secret? A fake one's 65 KB secret made every rejoin
+    hello too big to be taken: the client said "still no connection" for ten minutes."""
+    return 0 < len(secret) <= MAX_RESUME_CHARS and _RESUME_ALPHABET.issuperset(secret)
 
 
 class Event:

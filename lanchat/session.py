@@ -336,6 +336,7 @@ class Session:
             if self.mode == "turn":
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
             lines += muted_on_joining(self, event)
+            lines += self.rejoin.keep_secret(self, event)
             if event.keeps_history:
                 lines.append(self._notice(f"this room keeps history on {self._history_place()}"))
             elif self.join_lines_when == "welcome":  # no replay comes: how to join goes here
@@ -721,6 +722,7 @@ class Rejoining:
     seen: list[list[float]] = field(default_factory=list)
     skipped: int = 0  # lines of the /history page under way left out as seen
     told_problem: str | None = None  # why the last attempt failed, as said (said again only when it changes)
+    secret_refused: bool = False  # a welcome's resume secret was no server's: said once, rejoins go without
 
     @property
     def under_way(self) -> bool:
@@ -758,8 +760,6 @@ class Rejoining:
 
     def on_event(self, session: Session, event: object) -> list[Line] | None:
         """The lines for ``event`` while rejoining; None: the session shows it as usual."""
-        if isinstance(event, ev.Welcome):
-            self.resume = event.resume
         if isinstance(event, (ev.Message, ev.Direct)):
             if event.history and session.history_asked and self.missed is None:  # a /history page
                 seen = any(span and span[0] <= event.time <= span[-1] for span in self.seen)
@@ -783,6 +783,22 @@ class Rejoining:
             return None  # what a newcomer hears between the welcome and the replay (the topic, who is away)
         self.settled()  # anything live ends the replay, which comes first as a block
         return None
+
+    def keep_secret(self, session: Session, welcome: ev.Welcome) -> list[Line]:
+        """Keep the welcome's resume secret for a rejoin, unless no server would make it (over
+        ev.MAX_RESUME_CHARS, or outside URL-safe base64): then rejoins go without one (the server
+        then takes them as any hello), said once per chat."""
+        secret = welcome.resume
+        if secret is None or ev.is_resume_secret(secret):
+            self.resume = secret
+            return []
+        self.resume = None
+        if self.secret_refused:
+            return []
+        self.secret_refused = True
+        what = f"{len(secret)} characters" if len(secret) > ev.MAX_RESUME_CHARS else "characters no server uses"
+        text = f"the server's resume secret is not one a server makes ({what}): a rejoin after a drop will go without it"
+        return [session._notice(text, kind="error")]
 
     def _saw(self, time: float) -> None:
         if not self.seen:
@@ -808,7 +824,7 @@ class Rejoining:
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
         if session.mode == "turn":
             lines.append(session._notice(f"turn-based: {session.turn_text()}"))
-        return lines + muted_on_joining(session, event)
+        return lines + muted_on_joining(session, event) + self.keep_secret(session, event)
 
     def _replayed(self, session: Session, event: ev.Message | ev.Direct) -> list[Line]:
         """A message replayed on rejoining: shown only if we had not seen it, marked missed."""

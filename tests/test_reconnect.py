@@ -1689,3 +1689,72 @@ def test_a_file_on_offer_is_not_announced_again_when_its_reader_rejoins(tmp_path
         for proc in (ann, bob, server):
             proc.stop()
         blip.close()
+
+
+class SecretServer:
+    """A fake server whose every welcome hands ann ``secret`` as its resume secret and hangs up;
+    it keeps each hello it reads, and the third time shuts down after its welcome."""
+
+    def __init__(self, secret: str) -> None:
+        from lanchat.protocol import Connection, Role
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(10)
+        self.endpoint = Endpoint(host="127.0.0.1", port=self.listener.getsockname()[1])
+        self.hellos: list[ev.Hello] = []
+
+        def serve() -> None:
+            with contextlib.suppress(OSError), self.listener:
+                for accepted in range(1, 4):
+                    conn, _ = self.listener.accept()
+                    conn.settimeout(10)
+                    proto = Connection(Role.SERVER)
+                    with conn:
+                        while not (hellos := [e for e in proto.events() if isinstance(e, ev.Hello)]):
+                            proto.receive_data(conn.recv(65536))
+                        self.hellos += hellos
+                        out = proto.send(ev.Welcome(name="ann", mode="duplex", members=("ann",), resume=secret))
+                        conn.sendall(out + (proto.send(ev.Shutdown(reason="enough")) if accepted == 3 else b""))
+                        conn.shutdown(socket.SHUT_WR)
+                        while conn.recv(65536):  # until the client closes: nothing is cut short
+                            pass
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+
+@pytest.mark.parametrize("secret", ["A" * 60_000, "not a secret\x1b[2J"], ids=["60-kb", "not-base64"])
+def test_an_implausible_resume_secret_is_refused_once_and_rejoins_go_without_it(monkeypatch, secret):
+    """A fake server's welcome held a 65 KB resume secret: every rejoin hello carried it, was too
+    big for any server to take, and the client said "still no connection" for ten minutes. A
+    secret over 128 characters, or outside URL-safe base64, is not kept: one line says so, and
+    the rejoins (through `connect`'s own rejoin, __main__._Rejoin) go without it."""
+    from lanchat import __main__ as cli
+
+    monkeypatch.setattr(client, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8))
+    server = SecretServer(secret)
+    frontend = Untouched()
+    session = Session(name="ann")
+    try:
+        rejoin = cli._Rejoin((server.endpoint, None), session, key=None, password=None, binding=b"")
+        sock, proto, welcome, early = rejoin()
+        outcome = ClientLoop(sock, proto, session, frontend, rejoin=rejoin).run([welcome, *early])
+    finally:
+        frontend.close()
+        with contextlib.suppress(OSError):
+            server.listener.shutdown(socket.SHUT_RDWR)
+        server.thread.join(10)
+    assert [hello.resume for hello in server.hellos] == [None, None, None], [len(h.resume or "") for h in server.hellos]
+    refused = [text for text in frontend.shown if "resume secret" in text]
+    assert len(refused) == 1 and refused[0].startswith("the server's resume secret is not one a server makes"), frontend.shown
+    assert "\x1b" not in refused[0] and "AAAA" not in refused[0]
+    assert "enough" in outcome.message, outcome
+
+
+def test_a_resume_secret_a_server_makes_is_kept_for_the_rejoin():
+    from lanchat.room import resume_token
+
+    session = Session(name="ann")
+    for secret in (resume_token(), "x" * 128):
+        assert session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann",), resume=secret))
+        assert session.rejoin.resume == secret and not session.rejoin.secret_refused
