@@ -36,6 +36,9 @@ class Line:
     give_back: str | None = None  # what was typed and not taken (offline, too many kept): back into the input line
     hang: int = 0  # a /help row: its description starts this many columns into text; the screen wraps it under there
     private: str | None = None  # what projector mode shows instead of text (a file offered to one person: ui/projector.py)
+    # Composed by this client from many short parts (/who's answer, the welcome's "here:"): the
+    # screen keeps it all, over several lines when long, where a server's text is cut (ui/view.py).
+    composed: bool = False
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,7 @@ class Session:
             self.muted_until = self._mute_ends(event.muted)
             others = [m for m in self.members if m != self.name]
             here = ", ".join(others) if others else "nobody else yet"
-            lines = [self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands")]
+            lines = [replace(self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands"), composed=True)]
             if self.mode == "turn":
                 lines.append(self._notice(f"turn-based: {self.turn_text()}"))
             lines += muted_on_joining(self, event)
@@ -428,7 +431,8 @@ class Session:
             self.members = list(event.members)
             self.bots = {ev.name_key(n) for n in event.bots}
             muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
-            return [self._notice(f"here ({len(self.members)}): {', '.join(self._marked(m, muted) for m in self.members)}")]
+            who = f"here ({len(self.members)}): {', '.join(self._marked(m, muted) for m in self.members)}"
+            return [replace(self._notice(who), composed=True)]
         if isinstance(event, ev.Moderated):
             if event.action == "mode" and event.mode in ("turn", "duplex"):
                 self.mode = event.mode  # the turn event that follows says whose turn it is

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import RawClient, TermProc, short_tmp_dir
+from helpers import RawClient, StandInServer, TermProc, short_tmp_dir
 from test_ui_pty import host, join, say
 
 from lanchat import events as ev
@@ -475,3 +475,34 @@ def test_projector_mode_never_draws_a_students_direct_message_until_turned_off_e
     assert word not in bytes(teacher.raw)
     teacher.send("/projector\r")
     teacher.expect(re.escape(f"[History] bob → teacher: {secret}"))
+
+
+def test_who_in_a_room_of_160_with_long_away_reasons_is_kept_whole_on_the_full_screen(tmp_path):
+    """/who's answer in a room of 160 people, many away with a long reason, is one line of some
+    36,000 characters: the full screen cut it at 4,000 (as it cuts a fake server's message), so
+    /who named a sixth of the room and /save kept no more. The client's own lines are kept whole,
+    over several lines of the scrollback. The server here stands in for a real room of 160."""
+    people = [f"student{n:03}" for n in range(160)]
+    reason = "at the library until the end of the lesson, then at the bus stop; " * 3
+
+    def on_event(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.Who):
+            server.send(*(ev.Away(name=name, reason=reason[:200], time=1_700_000_000.0) for name in people))
+            server.send(ev.Roster(members=("ann", *people)))
+
+    server = StandInServer(on_event)
+    ann = TermProc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--no-typing", rows=24, cols=100)
+    try:
+        ann.expect(r"welcome, ann")
+        ann.send("/who\r")
+        ann.expect(r"Here \(161\)")  # the roster pane, drawn with /who's answer
+        ann.send(f"/save {tmp_path / 'who.txt'}\r")
+        ann.expect(r"saved \d+ lines to ")
+        saved = (tmp_path / "who.txt").read_text(encoding="utf-8")
+        assert "not kept" not in saved
+        assert saved.count(f" (away: {reason[:200]})") == 160  # each kept line ends after a name's ", "
+        for name in people:
+            assert f"{name} (away: {reason[:200]})" in saved, name
+    finally:
+        ann.stop()
+        server.close()

@@ -35,6 +35,23 @@ def test_a_line_longer_than_any_server_relays_is_kept_cut_saying_so():
     assert whole.text == "y" * MAX_KEPT_CHARS  # as long as a real server's may be: as it came
 
 
+def test_a_line_the_client_composed_is_kept_whole_over_several_lines():
+    """/who of a big room is one line the client composes (``Line.composed``): it was cut at
+    4,000 characters like a server's text; it is kept over several lines of at most that many,
+    each ending after a name, and nothing of it is lost."""
+    names = [f"student{n:03} (away: {'at the library ' * 12})" for n in range(160)]
+    who = f"here ({len(names)}): {', '.join(names)}"
+    view = make_view()
+    view.add([Line(kind="notice", time=1.0, text=who, composed=True), line(2, "after it")])
+    *kept, after = view.lines
+    assert len(kept) > 1 and all(len(piece.text) <= MAX_KEPT_CHARS and piece.kind == "notice" for piece in kept)
+    assert " ".join(piece.text for piece in kept) == who
+    assert all(piece.text.endswith(",") for piece in kept[:-1]) and after.text == "after it"
+    spaceless = Line(kind="notice", time=3.0, text="x" * (MAX_KEPT_CHARS * 2 + 1), composed=True)
+    view.add([spaceless])
+    assert [len(piece.text) for piece in list(view.lines)[-3:]] == [MAX_KEPT_CHARS, MAX_KEPT_CHARS, 1]
+
+
 def test_new_lines_follow_at_the_bottom_unless_scrolled_up():
     view = make_view()
     view.add([line(1), line(2)])

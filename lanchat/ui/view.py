@@ -38,12 +38,30 @@ def _no_day_rule(before: Line | None, line: Line) -> int:
     return 0
 
 
-def _kept(line: Line) -> Line:
-    """``line`` as the scrollback keeps it: its text cut to MAX_KEPT_CHARS, saying so."""
+def _kept(line: Line) -> list[Line]:
+    """``line`` as the scrollback keeps it: a server's text cut to MAX_KEPT_CHARS, saying so;
+    one the client composed (``Line.composed``: /who of 150 people with their away reasons) whole,
+    over as many lines of at most MAX_KEPT_CHARS as it takes. Either way no kept line is longer,
+    and the scrollback holds SCROLLBACK_LINES, so what it keeps stays bounded."""
     if len(line.text) <= MAX_KEPT_CHARS:
-        return line
+        return [line]
+    if line.composed:
+        return [replace(line, text=piece) for piece in _pieces(line.text, MAX_KEPT_CHARS)]
     cut = len(line.text) - MAX_KEPT_CHARS
-    return replace(line, text=f"{line.text[:MAX_KEPT_CHARS]}... ({cut} more characters not kept)")
+    return [replace(line, text=f"{line.text[:MAX_KEPT_CHARS]}... ({cut} more characters not kept)")]
+
+
+def _pieces(text: str, most: int) -> list[str]:
+    """``text`` in pieces of at most ``most`` characters, each ending after a ", " (a list's
+    names stay whole) or else a space where one is in its second half; else cut at ``most``."""
+    pieces = []
+    while len(text) > most:
+        end = text.rfind(", ", most // 2, most) + 2  # (rfind's end: the ", " ends within most)
+        if end < 2:
+            end = text.rfind(" ", most // 2, most) + 1 or most
+        pieces.append(text[:end].rstrip())
+        text = text[end:]
+    return [*pieces, text]
 
 
 @dataclass
@@ -82,7 +100,7 @@ class View:
     def add(self, new_lines: Iterable[Line]) -> int:
         """Append lines; while scrolled up the view stays put and counts them as unread."""
         added = 0
-        for line in map(_kept, new_lines):
+        for line in chain.from_iterable(map(_kept, new_lines)):
             if line.presence is not None and self.lines and self._fold_into_last(line):
                 added += 1
                 continue
