@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from . import events as ev
 from . import session_social as social
 from .colourbot import BOT_NAME, START_COMMAND, is_farewell, suggestion_colour
+from .members import Members
 from .wording import REMOVALS, closest_command, everyone_muted_note, nobody_holds_the_turn
 
 
@@ -206,7 +207,7 @@ class Session:
     # that showed lines (--plain printed them above it). Either way, the newest lines it sees.
     join_lines_when: str = ""
     mode: str = "duplex"
-    members: list[str] = field(default_factory=list)
+    members: Members = field(default_factory=Members)  # a list given is made one (__post_init__)
     turn: str | None = None
     host: str | None = None
     clock: object = _time.time
@@ -220,7 +221,7 @@ class Session:
     # transfer edge; a status line can show each one's .text().
     progress: dict = field(default_factory=dict)
     history_before: int | None = None  # cursor: /history asks for entries older than this id
-    operators: list[str] = field(default_factory=list)  # besides the host (PROTOCOL.md, Moderation)
+    operators: Members = field(default_factory=Members)  # besides the host (PROTOCOL.md, Moderation)
     history_asked: bool = False  # a /history is on its way (the replay on joining is not asked for)
     rejoin: Rejoining = field(default_factory=lambda: Rejoining())  # after a lost connection (client.py)
     # You asked colourbot (/mood) and it waits for your answer: plain lines go to it, not the
@@ -245,6 +246,12 @@ class Session:
     # We are muted until this time (our clock; inf: until an operator unmutes us), for the status
     # line; None: not muted. From the welcome's ``muted`` and the mute and unmute acts naming us.
     muted_until: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.members, Members):  # Session(members=["ann", "bob"]): made one
+            self.members = Members(self.members)
+        if not isinstance(self.operators, Members):
+            self.operators = Members(self.operators)
 
     # ----------------------------------------------------------------- queries
 
@@ -327,7 +334,7 @@ class Session:
         if isinstance(event, ev.Welcome):
             self.name = event.name
             self.mode = event.mode
-            self.members = list(event.members)
+            self.members = Members(event.members)
             self.turn = event.turn
             self.host = event.host
             self.once = event.once
@@ -398,8 +405,7 @@ class Session:
             exchange = social.bot_direct(self, event, lines[0]) if to_me else None
             return lines if exchange is None else exchange
         if isinstance(event, ev.Joined):
-            if event.name not in self.members:
-                self.members.append(event.name)
+            self.members.add(event.name)
             if event.bot:
                 self.bots.add(ev.name_key(event.name))
             if not self.show_joins:
@@ -408,12 +414,10 @@ class Session:
             presence = Presence(name=event.name, change="joined", here=count)
             return [Line(kind="notice", time=event.time, text=f"{event.name} joined ({count} here)", code=JOIN_LEAVE, presence=presence)]
         if isinstance(event, ev.Left):
-            if event.name in self.members:
-                self.members.remove(event.name)
+            self.members.discard(event.name)
             self.away.pop(ev.name_key(event.name), None)  # whoever comes back is not away
             self.bots.discard(ev.name_key(event.name))
-            if event.name in self.operators:
-                self.operators.remove(event.name)
+            self.operators.discard(event.name)
             if ev.name_key(event.name) == ev.name_key(BOT_NAME):
                 self.bot_exchange = False
             if event.reason in ("kicked", "banned") or not self.show_joins:
@@ -428,7 +432,7 @@ class Session:
             presence = Presence(name=event.name, change=event.reason, here=len(self.members))
             return [Line(kind="notice", time=event.time, text=text, code=JOIN_LEAVE, presence=presence)]
         if isinstance(event, ev.Roster):
-            self.members = list(event.members)
+            self.members = Members(event.members)
             self.bots = {ev.name_key(n) for n in event.bots}
             muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
             who = f"here ({len(self.members)}): {', '.join(self._marked(m, muted) for m in self.members)}"
@@ -442,7 +446,7 @@ class Session:
                 return []  # us, kicked or banned: the fatal error right after says it, once (below)
             return [self._notice(self._act_text(event), when=event.time)]
         if isinstance(event, ev.Operators):
-            self.operators = list(event.names)
+            self.operators = Members(event.names)
             return []
         if isinstance(event, ev.BanList):
             if not event.bans:
@@ -478,7 +482,7 @@ class Session:
 
     def is_operator(self, name: str) -> bool:
         key = ev.name_key(name)
-        return any(ev.name_key(op) == key for op in ([self.host] if self.host else []) + self.operators)
+        return (self.host is not None and ev.name_key(self.host) == key) or any(ev.name_key(op) == key for op in self.operators)
 
     def _marked(self, name: str, muted: dict[str, str]) -> str:
         """A name in /who's answer, marked as the roster pane marks it (ui/render.py): the host
@@ -811,7 +815,7 @@ class Rejoining:
         span[:] = [min(span[0], time), max(span[-1], time)] if span else [time, time]
 
     def _back(self, session: Session, event: ev.Welcome) -> list[Line]:
-        session.members = list(event.members)
+        session.members = Members(event.members)
         session.turn = event.turn
         session.mode = event.mode
         session.host = event.host
@@ -822,7 +826,7 @@ class Rejoining:
         # tells what holds now right after this welcome (the topic, who is away, the operators:
         # PROTOCOL.md, Rejoining). Our own away was our choice, not the connection's: asked again.
         own_away = session.away.get(ev.name_key(session.name))
-        session.topic, session.away, session.operators, session.typing = "", {}, [], {}
+        session.topic, session.away, session.operators, session.typing = "", {}, Members(), {}
         if own_away and event.muted is None:  # (muted, an away is text the room would refuse)
             session.pending.append(ev.SetAway(reason=own_away))
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]

@@ -85,7 +85,7 @@ def on_event(session: Session, event: ev.Event) -> list[Line]:
 def _renamed(session: Session, event: ev.Renamed) -> Line:
     """Someone took another name: every place that holds a name learns the new one."""
     old = ev.name_key(event.old)
-    session.members = [event.new if ev.name_key(m) == old else m for m in session.members]
+    session.members.renamed(lambda m: ev.name_key(m) == old, event.new)
     if session.turn is not None and ev.name_key(session.turn) == old:
         session.turn = event.new
     if session.host is not None and ev.name_key(session.host) == old:

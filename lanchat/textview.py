@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from . import events as ev
+from .members import Members
 from .moderation import act_line
 from .textsafe import visible
 from .wording import REMOVALS, everyone_muted_note, nobody_holds_the_turn
@@ -30,7 +31,7 @@ class TextView:
         self.stamp = stamp
         self.name: str | None = None  # theirs, from the welcome
         self.mode = "duplex"
-        self.members: list[str] = []
+        self.members = Members()
         self.host: str | None = None
         self.bots: set[str] = set()  # name keys of the server's own bots (welcome, joined, roster)
 
@@ -74,24 +75,23 @@ class TextView:
     def _learn(self, event: ev.Event) -> None:
         """Who is here (and which are bots), the host, the mode: what the waiting line and "you" need."""
         if isinstance(event, ev.Welcome):
-            self.name, self.mode, self.members, self.host = event.name, event.mode, list(event.members), event.host
+            self.name, self.mode, self.members, self.host = event.name, event.mode, Members(event.members), event.host
             self.bots = {ev.name_key(n) for n in event.bots}
         elif isinstance(event, ev.Joined):
-            if event.name not in self.members:
-                self.members.append(event.name)
+            self.members.add(event.name)
             if event.bot:
                 self.bots.add(ev.name_key(event.name))
         elif isinstance(event, ev.Left) and event.name in self.members:
-            self.members.remove(event.name)
+            self.members.discard(event.name)
             self.bots.discard(ev.name_key(event.name))
         elif isinstance(event, ev.Roster):
-            self.members = list(event.members)
+            self.members = Members(event.members)
             self.bots = {ev.name_key(n) for n in event.bots}
         elif isinstance(event, ev.Moderated) and event.action == "mode" and event.mode in ("turn", "duplex"):
             self.mode = event.mode
         elif isinstance(event, ev.Renamed):
             old = ev.name_key(event.old)
-            self.members = [event.new if ev.name_key(m) == old else m for m in self.members]
+            self.members.renamed(lambda m: ev.name_key(m) == old, event.new)
             if self.host is not None and ev.name_key(self.host) == old:
                 self.host = event.new
             if old in self.bots:

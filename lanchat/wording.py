@@ -27,7 +27,7 @@ def is_bot(name: str, bots: Collection[str] = ()) -> bool:
     return key in bots or key == _BOT_KEY
 
 
-def nobody_holds_the_turn(members: list[str], host: str | None, bots: Collection[str] = ()) -> str:
+def nobody_holds_the_turn(members: Iterable[str], host: str | None, bots: Collection[str] = ()) -> str:
     """Whom a turn room that nobody holds waits for: someone to join while only the host and
     bots are here; otherwise everyone here who could hold it is muted (PROTOCOL.md 7), and it
     waits for an unmute. Said alike by lanchat's screen and to a text participant (textview.py)."""

@@ -24,6 +24,7 @@ PURE = (
     "files.py",
     "history_rows.py",
     "hub.py",
+    "members.py",
     "outbox.py",
     "pacing.py",
     "protocol.py",

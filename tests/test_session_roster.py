@@ -116,3 +116,50 @@ def test_names_reasons_and_topics_longer_than_a_server_sends_are_left_out_with_a
     assert session.members == ["ann"] and session.away == {} and session.topic == "" and session.typing == {}
     assert too_long(ev.Joined(name="n" * ev.MAX_NAME_CHARS, time=1.0)) is None  # as long as a real one may be
     assert too_long(ev.Message(sender="bob", text="x" * 60_000, time=1.0)) is None  # cut where it is kept (ui/view.py)
+
+
+class CountedName(str):
+    """A name that counts how often it is hashed or compared: a member list walked at each join
+    or leave (``name in members`` on a list) shows as comparisons growing with the room."""
+
+    touches = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedName.touches += 1
+        return str.__eq__(self, other)
+
+    def __hash__(self) -> int:
+        CountedName.touches += 1
+        return str.__hash__(self)
+
+
+def _touches_for_a_class_coming_and_going(count: int, reader: str) -> int:
+    """How often names are hashed or compared while ``count`` people join one by one and then
+    leave, the last to come first (a list scanned at each leave walks everyone)."""
+    from lanchat.textview import TextView
+    from lanchat.ui.view import View
+
+    session = welcomed(members=("ann",))
+    view, text = View(session), TextView()
+    text.describe(ev.Welcome(name="ann", mode="duplex", members=("ann",)))
+    names = [f"s{n}" for n in range(count)]
+    CountedName.touches = 0
+    for changes in ([ev.Joined(name=CountedName(name), time=1.0) for name in names],
+                    [ev.Left(name=CountedName(name), reason="quit", time=2.0) for name in reversed(names)]):
+        for event in changes:
+            if reader == "screen":
+                view.add(session.on_event(event))  # the full screen: the session, then its view (a burst folds)
+            else:
+                text.describe(event)  # a text participant's reading (nc, telnet: textview.py)
+    assert list(session.members if reader == "screen" else text.members) == ["ann"]
+    return CountedName.touches
+
+
+@pytest.mark.parametrize("reader", ["screen", "text"])
+def test_joins_and_leaves_cost_the_same_however_many_are_here(reader):
+    """A fake server announcing 20,000 joins froze the full screen for 4.5 s: each join asked
+    ``name in members`` of a list, each leave ``remove``d from it, a walk through everyone here.
+    Counted, not timed: four times the joins and leaves may touch names about four times as
+    often (a walk at each would be sixteen times)."""
+    few, many = _touches_for_a_class_coming_and_going(500, reader), _touches_for_a_class_coming_and_going(2000, reader)
+    assert many <= 6 * few, (few, many)

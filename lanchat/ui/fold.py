@@ -41,6 +41,7 @@ class Burst(Line):
 
     verb: str  # "joined" or "left"
     names: tuple[str, ...]  # in the order they came
+    keys: frozenset[str]  # their name keys: whether one is in the burst is asked at every fold
     marked: frozenset[str] = frozenset()  # name keys of those who went the other way since
     here: int
     last: float  # when the burst's newest notice came: the next must come within BURST_SECONDS
@@ -48,7 +49,8 @@ class Burst(Line):
 
 def burst_text(burst: Burst, shown: int | None = None) -> str:
     """The burst as words, with every name, or the first ``shown`` and "and N more"."""
-    entries = [f"{name} ({MARKS[burst.verb]})" if name_key(name) in burst.marked else name for name in burst.names]
+    marked = burst.marked
+    entries = [f"{name} ({MARKS[burst.verb]})" if name_key(name) in marked else name for name in burst.names] if marked else list(burst.names)
     if len(entries) == 1:  # marks come only in a burst of several (fold)
         return f"{burst.names[0]} {burst.verb} ({burst.here} here)"
     if shown is None or shown >= len(entries):
@@ -85,7 +87,7 @@ def _as_burst(line: Line) -> Burst | None:
     verb = VERBS[presence.change]
     return Burst(
         kind=line.kind, time=line.time, text=line.text, code=line.code,
-        verb=verb, names=(presence.name,), here=presence.here, last=line.time,
+        verb=verb, names=(presence.name,), keys=frozenset({name_key(presence.name)}), here=presence.here, last=line.time,
     )  # fmt: skip
 
 
@@ -101,20 +103,19 @@ def fold(last: Line, line: Line) -> Burst | None:
     if abs(line.time - burst.last) > BURST_SECONDS:
         return None
     key = name_key(presence.name)
-    keys = [name_key(name) for name in burst.names]
-    names, marked = burst.names, burst.marked
+    keys, names, marked = burst.keys, burst.names, burst.marked
     if VERBS[presence.change] == burst.verb:
         if key in keys:
             marked = marked - {key}  # came (or went) again: the mark goes
         elif len(names) >= MAX_BURST_NAMES:
             return None  # a full burst: this one begins the next
         else:
-            names = (*names, presence.name)
+            names, keys = (*names, presence.name), keys | {key}
     elif VERBS[presence.change] == OPPOSITE[burst.verb] and key in keys and key not in marked and len(names) > 1:
         marked = marked | {key}  # joined and left within a class's burst: "bob (left)"
     else:
         return None  # someone else going the other way: a line of its own
-    folded = replace(burst, names=names, marked=marked, here=presence.here, last=line.time)
+    folded = replace(burst, names=names, keys=keys, marked=marked, here=presence.here, last=line.time)
     return replace(folded, text=burst_text(folded))
 
 

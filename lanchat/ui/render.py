@@ -636,12 +636,12 @@ def _rows_between(view: View, spans: list[Span], start: int, end: int, width: in
 
 def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
     session = view.session
-    members = list(session.members)
+    members = session.members
     over = chat_over(session)  # then who was here at the end, no longer who is here; no turn
     title = f" {'Was here' if over or offline(session) else 'Here'} ({len(members)})"  # offline: who was, before
     rows = [text_row(title, PANE_HEAD, width, PLAIN), fit(cells("\u2500" * width, PANE_EDGE), width)]
     room = height - len(rows)
-    shown = members if len(members) <= room else members[: max(0, room - 1)]
+    shown = members.first(room if len(members) <= room else room - 1)  # not a copy of 20,000 for 20 rows
     for member in shown:
         # offline, whose turn it was is no longer known (a restarted room gives it afresh): no mark, as the status line
         is_turn = not over and not offline(session) and session.mode == "turn" and session.turn is not None and name_key(session.turn) == name_key(member)
