@@ -71,8 +71,16 @@ class _Sending:
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
 
 
+class _Damaged(Exception):
+    """A download's SHA-256 is not the one offered."""
+
+
 @dataclass
 class _Receiving:
+    """One download on its way to the disk: its file, with no name yet (or a hidden temporary
+    one), and what came of it. The module's rule lives here: the file gets its final name only
+    once its SHA-256 is the one offered (``finish``), and ``discard`` leaves nothing behind."""
+
     file_id: str
     name: str
     size: int
@@ -83,6 +91,34 @@ class _Receiving:
     progress: Progress
     received: int = 0
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
+
+    def write(self, data: bytes) -> None:
+        """The next piece: ChunkError if it goes past the size offered; OSError from the disk."""
+        if self.received + len(data) > self.size:
+            raise ChunkError("more bytes arrived than the file's size")
+        self.handle.write(data)
+        self.hasher.update(data)
+        self.received += len(data)
+
+    def finish(self, downloads: Path) -> Path:
+        """All of it came: check its SHA-256 and give it its final name in ``downloads``, never
+        replacing a file (_place). _Damaged: not the file offered; OSError: it cannot be saved."""
+        self.handle.flush()  # a full disk shows here, before the file has a name
+        if self.temp is not None:
+            self.handle.close()  # an unnamed file stays open: it is linked in by its descriptor
+        if self.hasher.hexdigest() != self.sha256:
+            raise _Damaged
+        final = _place(self, downloads)
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        return final
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.handle.close()  # an unnamed file is gone with its last descriptor
+        if self.temp is not None:
+            with contextlib.suppress(OSError):
+                self.temp.unlink()
 
 
 class ClientTransfers:
@@ -324,17 +360,12 @@ class ClientTransfers:
         if receiving is None:
             return [], []  # a download we cancelled: its last chunks may still be arriving
         try:
-            data = piece if isinstance(piece, bytes) else decode_chunk(piece)
-            if receiving.received + len(data) > receiving.size:
-                raise ChunkError("more bytes arrived than the file's size")
-            receiving.handle.write(data)
+            receiving.write(piece if isinstance(piece, bytes) else decode_chunk(piece))
         except (ChunkError, OSError) as exc:
             self._discard(receiving)
             reason = oserror_words(exc) if isinstance(exc, OSError) else str(exc)
             stopped = _named(self.wall(), "download of ", receiving.name, f" stopped: {reason}", receiving.hidden, "error")
             return [ev.CancelFile(id=receiving.file_id)], [stopped]
-        receiving.hasher.update(data)
-        receiving.received += len(data)
         said = receiving.progress.advance(receiving.received, self.clock())
         lines = [_said(self.wall(), receiving.progress, said, receiving.hidden)] if said and not self.status_line else []
         if receiving.received == receiving.size:
@@ -343,23 +374,14 @@ class ClientTransfers:
 
     def _complete(self, receiving: _Receiving, lines: list[Line]) -> tuple[list[ev.Event], list[Line]]:
         try:
-            receiving.handle.flush()  # a full disk shows here, before the file has a name
-            if receiving.temp is not None:
-                receiving.handle.close()  # an unnamed file stays open: it is linked in by its descriptor
-        except OSError as exc:
-            self._discard(receiving)
-            return [], [*lines, _cannot_save(self.wall(), receiving, exc)]
-        if receiving.hasher.hexdigest() != receiving.sha256:
+            final = receiving.finish(self.downloads)
+        except _Damaged:
             self._discard(receiving)
             damaged = _named(self.wall(), "", receiving.name, " arrived damaged (SHA-256 mismatch) and was discarded", receiving.hidden, "error")
             return [], [*lines, damaged]
-        try:
-            final = _place(receiving, self.downloads)
         except OSError as exc:
             self._discard(receiving)
             return [], [*lines, _cannot_save(self.wall(), receiving, exc)]
-        with contextlib.suppress(OSError):
-            receiving.handle.close()
         self.receiving.pop(receiving.file_id, None)
         self.progress.pop(f"get:{receiving.file_id}", None)
         seconds = self.clock() - receiving.progress.started
@@ -371,11 +393,7 @@ class ClientTransfers:
     def _discard(self, receiving: _Receiving) -> None:
         self.receiving.pop(receiving.file_id, None)
         self.progress.pop(f"get:{receiving.file_id}", None)
-        with contextlib.suppress(OSError):
-            receiving.handle.close()  # an unnamed file is gone with its last descriptor
-        if receiving.temp is not None:
-            with contextlib.suppress(OSError):
-                receiving.temp.unlink()
+        receiving.discard()
 
     def close(self) -> None:
         """The chat is over: stop everything; no partial download is left behind."""
