@@ -56,8 +56,14 @@ def default_downloads_dir() -> Path:
 
 
 
+class _Unreadable(Exception):
+    """An upload's file cannot give its next piece (the words say why)."""
+
+
 @dataclass
 class _Sending:
+    """One upload on its way from the disk: its open file, what was read and hashed of it."""
+
     ref: int
     path: Path
     name: str
@@ -69,6 +75,26 @@ class _Sending:
     progress: Progress | None = None
     binary: bool = False  # the server takes binary frames (its upload-ready said so)
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
+
+    def next_piece(self) -> tuple[ev.UploadBytes | ev.UploadChunk, int] | None:
+        """The next piece, read and hashed, as the event that carries it (a binary frame, or
+        base64) and the bytes it takes on the wire; None once all of it was read. _Unreadable
+        if the file cannot give it (a read error, or it got shorter)."""
+        left = self.size - self.sent
+        if not left:
+            return None
+        try:
+            data = self.handle.read(min(BINARY_CHUNK_BYTES if self.binary else CHUNK_BYTES, left))
+        except OSError as exc:
+            raise _Unreadable(oserror_words(exc)) from exc
+        if not data:
+            raise _Unreadable("it got shorter while it was being sent")
+        self.sent += len(data)
+        self.hasher.update(data)
+        assert self.file_id is not None  # (sending: the server gave it an id)
+        if self.binary:
+            return ev.UploadBytes(id=self.file_id, data=data), len(data)
+        return ev.UploadChunk(id=self.file_id, data=encode_chunk(data)), (len(data) + 2) // 3 * 4
 
 
 class _Damaged(Exception):
@@ -244,28 +270,16 @@ class ClientTransfers:
         lines: list[Line] = []
         while room_bytes > 0 and self.sending:
             file_id, sending = next(iter(self.sending.items()))
-            left = sending.size - sending.sent
-            data = b""
-            if left:
-                try:
-                    data = sending.handle.read(min(BINARY_CHUNK_BYTES if sending.binary else CHUNK_BYTES, left))
-                except OSError as exc:
-                    data, reason = b"", oserror_words(exc)
-                else:
-                    reason = "it got shorter while it was being sent"
-                if not data:
-                    self._stop_sending(sending)
-                    events.append(ev.CancelFile(id=file_id))
-                    lines.append(_named(self.wall(), "sending ", sending.name, f" stopped: {reason}", sending.hidden, "error"))
-                    continue
-                sending.sent += len(data)
-                sending.hasher.update(data)
-                if sending.binary:
-                    events.append(ev.UploadBytes(id=file_id, data=data))
-                    room_bytes -= len(data)
-                else:
-                    events.append(ev.UploadChunk(id=file_id, data=encode_chunk(data)))
-                    room_bytes -= (len(data) + 2) // 3 * 4
+            try:
+                piece = sending.next_piece()
+            except _Unreadable as exc:
+                self._stop_sending(sending)
+                events.append(ev.CancelFile(id=file_id))
+                lines.append(_named(self.wall(), "sending ", sending.name, f" stopped: {exc}", sending.hidden, "error"))
+                continue
+            if piece is not None:
+                events.append(piece[0])
+                room_bytes -= piece[1]
             assert sending.progress is not None
             said = sending.progress.advance(sending.sent, self.clock())
             if said and not self.status_line:
