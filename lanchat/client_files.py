@@ -13,11 +13,12 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -168,7 +169,7 @@ class ClientTransfers:
         self.checking: dict[str, str] = {}  # all sent, the server is checking: id -> name
         self.on_offer: dict[str, str] = {}  # ours, on offer: id -> name (they go with the connection)
         self.wanted: set[str] = set()
-        self.private_offers: dict[str, None] = {}  # ids of files offered to one person (the newest last)
+        self.private_offers: dict[str, str] = {}  # files offered to one person: id -> name as offered (the newest last)
         self.receiving: dict[str, _Receiving] = {}
         self._next_ref = 1
         self.status_line = False  # progress shows in a status line: one transcript line per transfer
@@ -176,8 +177,9 @@ class ClientTransfers:
     def _line(self, text: str, kind: str = "notice") -> Line:
         return Line(kind=kind, time=self.wall(), text=text)
 
-    def _error(self, text: str) -> tuple[list[ev.Event], list[Line]]:
-        return [], [self._line(text, "error")]
+    def _error(self, text: str, hiding: str = "") -> tuple[list[ev.Event], list[Line]]:
+        """An error line; with ``hiding`` (a file for one person's path), projector mode shows it without that."""
+        return [], [Line(kind="error", time=self.wall(), text=text, private=text.replace(hiding, HIDDEN_FILE) if hiding else None)]
 
     # ------------------------------------------------------------ commands
 
@@ -195,15 +197,16 @@ class ClientTransfers:
         sent at the end, so a file the server refuses is never read at all.
         """
         path = Path(os.path.expanduser(path_text))
+        hiding = path_text if to else ""  # a file for one person: its name is not for the projector
         try:
             handle, size = _open_to_send(path)
         except FileNotFoundError:
             hint = f' (for a name with a space, use quotes: /send "{path_text} {to}")' if to else ""
-            return self._error(f"cannot send {path_text}: no such file{hint}")
+            return self._error(f"cannot send {path_text}: no such file{hint}", hiding)
         except IsADirectoryError:
-            return self._error(f"cannot send {path_text}: it is a folder; /send takes one file")
+            return self._error(f"cannot send {path_text}: it is a folder; /send takes one file", hiding)
         except OSError as exc:
-            return self._error(f"cannot send {path_text}: {oserror_words(exc)}")
+            return self._error(f"cannot send {path_text}: {oserror_words(exc)}", hiding)
         ref = self._next_ref
         self._next_ref += 1
         name = safe_name(path.name)
@@ -315,8 +318,8 @@ class ClientTransfers:
             sending.file_id = event.id
             sending.binary = event.binary
             sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock(), private=HIDDEN_LABEL if sending.hidden else None)
-            if sending.hidden:  # (a line about it before the server offers it: cut_off)
-                self.private_offers[event.id] = None
+            if sending.hidden:  # (a line about it before the server offers it: cut_off, a file-error)
+                self.private_offers[event.id] = sending.name
             self.progress[f"send:{event.id}"] = sending.progress
             self.sending[event.id] = sending
             if self.status_line:
@@ -336,6 +339,7 @@ class ClientTransfers:
         return [], []
 
     def _failed(self, error: ev.FileError) -> tuple[list[ev.Event], list[Line]]:
+        said = self._said_by_server(error)  # (before the transfer it is about is dropped)
         if error.ref is not None and error.ref in self.waiting:
             self._stop_sending(self.waiting[error.ref])
         if error.id is not None:
@@ -346,7 +350,21 @@ class ClientTransfers:
             receiving = self.receiving.get(error.id)
             if receiving is not None:
                 self._discard(receiving)
-        return self._error(error.message)
+        return [], [said]
+
+    def _said_by_server(self, error: ev.FileError) -> Line:
+        """The server's words on a transfer of ours ("upload of NAME failed", "NAME arrived
+        damaged"); about a file offered to one person, with a form that hides every name the file
+        goes by here (``Line.private``), as the lines we make about it do (_named)."""
+        file_id = error.id or ""
+        sending = self.waiting.get(error.ref) if error.ref is not None else self.sending.get(file_id)
+        receiving = self.receiving.get(file_id)
+        ours = [transfer for transfer in (sending, receiving) if transfer is not None]
+        if not (any(transfer.hidden for transfer in ours) or file_id in self.private_offers):
+            return self._line(error.message, "error")
+        names = [self.private_offers.get(file_id), self.checking.get(file_id), self.on_offer.get(file_id)]
+        private = hide_names(error.message, names + [transfer.name for transfer in ours])
+        return Line(kind="error", time=self.wall(), text=error.message, private=private)
 
     def _start(self, start: ev.FileStart) -> tuple[list[ev.Event], list[Line]]:
         if start.id not in self.wanted:
@@ -454,15 +472,25 @@ def cut_off(transfers: ClientTransfers) -> list[Line]:
     ]
 
 
-def remember_privacy(private_offers: dict[str, None], offered: ev.Offered) -> None:
+def remember_privacy(private_offers: dict[str, str], offered: ev.Offered) -> None:
     """Is ``offered`` for one person (from us or to us)? Its transfer then has lines and a progress
     without its name, which projector mode shows. A room's file (new under an id after a restart)
     keeps its name."""
     private_offers.pop(offered.id, None)
     if offered.to:
-        private_offers[offered.id] = None
+        private_offers[offered.id] = offered.name
         if len(private_offers) > OFFERS_REMEMBERED:  # a server flooding offers
             del private_offers[next(iter(private_offers))]
+
+
+def hide_names(text: str, names: Iterable[str | None]) -> str:
+    """``text`` with each of ``names`` (the longest first) in it as a whole word, not inside
+    another, replaced by HIDDEN_FILE: a server's words about a file offered to one person, as
+    projector mode shows them (a name that is a common word hides that word too: better than
+    showing a name)."""
+    for name in sorted({name for name in names if name}, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", lambda _: HIDDEN_FILE, text)
+    return text
 
 
 def _named(when: float, before: str, name: str, after: str, hidden: str | None, kind: str = "notice") -> Line:

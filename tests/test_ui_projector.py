@@ -183,6 +183,44 @@ def test_a_file_the_host_sends_to_one_person_shows_no_name_while_it_goes_up(tmp_
     assert all(hidden(line, "teacher") is line for line in lines if "slides.pdf" in line.text)
 
 
+def test_the_servers_words_about_a_file_for_one_person_hide_its_name_too(tmp_path):
+    """"upload of NAME failed", "NAME arrived damaged", "cannot read NAME", a refused offer: the
+    server's own lines about a file offered to one person named it on the projector. They hide
+    it as the client's lines do, whichever transfer they are about; a room's file keeps its name."""
+    transfers = ClientTransfers(tmp_path)
+    for name, size in (("grades_ann.pdf", 100_000), ("grades_bob.pdf", 1_000_000), ("grades_cy.pdf", 100_000), ("slides.pdf", 100_000)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    transfers.offer(str(tmp_path / "grades_ann.pdf"), "ann")  # ref 1: refused
+    transfers.offer(str(tmp_path / "grades_bob.pdf"), "bob")  # ref 2: #8, stops on its way up
+    transfers.offer(str(tmp_path / "grades_cy.pdf"), "cy")  # ref 3: #9, all sent, found damaged
+    transfers.offer(str(tmp_path / "slides.pdf"))  # ref 4: #10, the room's
+    for ref, file_id in ((2, "8"), (3, "9"), (4, "10")):
+        transfers.on_event(ev.UploadReady(ref=ref, id=file_id))
+    while transfers.has_chunks_to_send and "9" not in transfers.checking:
+        transfers.next_chunks(200_000)
+    assert "8" in transfers.sending  # still going up
+    transfers.on_event(_offered("7", "grades_dee.pdf", to="teacher"))  # to us: asked for, gone meanwhile
+    transfers.command(FileCommand(name="get", file_id="7"))
+    said = [transfers.on_event(error)[1][0] for error in (
+        ev.FileError(ref=1, message="refused: grades_ann.pdf is 3.0 GB; this server takes files up to 2.0 GB"),
+        ev.FileError(id="8", message="upload of grades_bob.pdf failed: the server could not store it (disk full)"),
+        ev.FileError(id="9", message="grades_cy.pdf arrived damaged (SHA-256 mismatch) and was discarded"),
+        ev.FileError(id="7", message="cannot read grades_dee.pdf (it is no longer on offer)"),
+        ev.FileError(id="10", message="upload of slides.pdf failed: the server could not store it (disk full)"),
+    )]  # fmt: skip
+    *private, room = said
+    for line in private:
+        assert "grades_" in line.text and line.kind == "error"  # the transcript (and /save) keep it
+        screened = hidden(line, "teacher").text
+        assert "grades_" not in screened and "(name hidden: /projector to show)" in screened, screened
+    assert hidden(said[2], "teacher").text == "(name hidden: /projector to show) arrived damaged (SHA-256 mismatch) and was discarded"
+    assert hidden(room, "teacher") is room
+    _, (missing,) = transfers.offer(str(tmp_path / "grades_eve.pdf"), "eve")  # the transfer code's own line
+    assert hidden(missing, "teacher").text.startswith("cannot send (name hidden: /projector to show): no such file")
+    _, (room_missing,) = transfers.offer(str(tmp_path / "notes.pdf"))
+    assert hidden(room_missing, "teacher") is room_missing
+
+
 def test_shown_hides_only_while_the_session_is_in_projector_mode():
     session = teacher()
     (line,) = lines_for(session, direct())

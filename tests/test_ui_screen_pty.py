@@ -506,3 +506,45 @@ def test_who_in_a_room_of_160_with_long_away_reasons_is_kept_whole_on_the_full_s
     finally:
         ann.stop()
         server.close()
+
+
+def test_projector_mode_hides_a_private_files_name_in_the_servers_words_about_it_too(tmp_path):
+    """The host's screen is on the projector: a file offered to one person showed without its
+    name, but the server's own lines about it ("cannot read NAME", "NAME arrived damaged", a
+    refused offer) named it to the class. They hide it too, and /projector shows it again. The
+    server here stands in for one whose store failed (a file gone, a damaged upload, a quota)."""
+    (tmp_path / "grades_cy.pdf").write_bytes(b"marks for cy")
+    (tmp_path / "grades_ann.pdf").write_bytes(b"marks for ann")
+
+    def on_event(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.GetFile):
+            server.send(ev.FileError(id=event.id, message="cannot read grades_dee.pdf (it is no longer on offer)"))
+        elif isinstance(event, ev.OfferFile) and event.name == "grades_cy.pdf":
+            server.send(ev.UploadReady(ref=event.ref, id="9", binary=True))
+        elif isinstance(event, ev.OfferFile):
+            server.send(ev.FileError(ref=event.ref, message=f"refused: {event.name} is 3.0 GB; this server takes files up to 2.0 GB"))
+        elif isinstance(event, ev.UploadDone):
+            server.send(ev.FileError(id=event.id, message="grades_cy.pdf arrived damaged (SHA-256 mismatch) and was discarded"))
+
+    server = StandInServer(on_event)
+    teacher = TermProc("connect", "127.0.0.1", str(server.port), "--name", "teacher", "--projector", "--no-typing",
+                       "--downloads", str(tmp_path), rows=30, cols=160)  # fmt: skip
+    try:
+        teacher.expect(r"welcome, teacher")
+        server.send(ev.Offered(id="7", name="grades_dee.pdf", size=10, sha256="0" * 64, sender="bob", to="teacher", time=1.0))
+        teacher.expect(r"bob offers you a file \(name hidden")
+        teacher.send("/get 7\r")
+        teacher.expect(r"cannot read \(name hidden: /projector to show\) \(it is no longer on offer\)")
+        teacher.send(f"/send {tmp_path / 'grades_cy.pdf'} bob\r")
+        teacher.expect(r"\(name hidden: /projector to show\) arrived damaged \(SHA-256 mismatch\)")
+        teacher.send(f"/send {tmp_path / 'grades_ann.pdf'} ann\r")
+        teacher.expect(r"refused: \(name hidden: /projector to show\) is 3\.0 GB")
+        assert "grades_" not in teacher.text  # (what was typed went with the input line)
+        assert b"grades_dee" not in bytes(teacher.raw)  # never typed: not one byte of it was drawn
+        teacher.send("/projector\r")
+        teacher.expect(r"cannot read grades_dee\.pdf \(it is no longer on offer\)")
+        teacher.expect(r"grades_cy\.pdf arrived damaged")
+        teacher.expect(r"refused: grades_ann\.pdf is 3\.0 GB")
+    finally:
+        teacher.stop()
+        server.close()

@@ -7,7 +7,8 @@ class, and so would last lesson's direct messages in the replay after a restart.
 transcript line through ``shown``: a direct message, live or replayed, becomes a placeholder with
 its time and names, and its text stays in the transcript, so turning the mode off shows it again
 in place. A file offered to one person shows without its name (``Line.private``), in the lines
-about its download too, and so does its transfer in the status line (``shown_progress``). ``/save``
+about its transfer too, the server's among them ("NAME arrived damaged": client_files.hide_names),
+and so does its transfer in the status line (``shown_progress``). ``/save``
 writes the real lines (a file is not on the projector); ``/find`` searches what is shown. The bell
 and the window title never carried a message's text (a count at most).
 """
