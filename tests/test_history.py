@@ -16,7 +16,7 @@ from lanchat import events as ev
 from lanchat.gate import Gate
 from lanchat.history import HistoryStore, HistoryUnusable, HistoryWriteError
 from lanchat.identity import public_bytes
-from lanchat.room import Broadcast, Keep, RecentNames, Replay, Room, Seen, Send
+from lanchat.room import Broadcast, Keep, RecentNames, Replay, Room, Seen, Send, ShowOffers
 from lanchat.session import Local, Outgoing, Session
 from lanchat.ui.plain import format_plain
 from lanchat.ui.render import line_parts
@@ -387,7 +387,7 @@ def test_without_history_the_room_returns_no_history_actions():
 def test_with_history_messages_are_kept_before_they_are_sent():
     room = Room(clock=lambda: T0, history=True, replay=7, known_names=["Bob", "Old"], gate=Gate(clock=lambda: T0, owners={"bob": key_of("bob")}))
     hello = room.handle(1, ev.Hello(name="ann"))
-    assert [type(a) for a in hello] == [Send, Replay]
+    assert [type(a) for a in hello] == [Send, Replay, ShowOffers]  # the offers come below the replay
     assert hello[1] == Replay(to=1, name="ann", limit=7, joining=True)
     keep, broadcast = room.handle(1, ev.Say(text="hi"))
     assert isinstance(keep, Keep) and keep.event.text == "hi" and isinstance(broadcast, Broadcast)
