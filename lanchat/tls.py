@@ -104,15 +104,23 @@ class KnownServers:
                 return parts[1]
         return None
 
-    def remember(self, where: str, fp: str) -> None:
-        """Add or replace ``where``'s line (written to a temporary file, then renamed into place)."""
+    def remember(self, where: str, fp: str) -> str | None:
+        """Add or replace ``where``'s line (written to a temporary file, then renamed into place).
+        Returns None, or why it could not be written (a full disk, a read-only data folder): the
+        file is then as it was, and no temporary file is left beside it."""
         kept = [line for line in self._lines() if line.split()[:1] != [where]]
         kept.append(f"{where} {fp}")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = self.path.with_name(self.path.name + ".new")
-        with open(temporary, "w", encoding="utf-8") as out:
-            out.write("\n".join(kept) + "\n")
-        os.replace(temporary, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with open(temporary, "w", encoding="utf-8") as out:
+                out.write("\n".join(kept) + "\n")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            return f"could not remember it in {self.path} ({(exc.strerror or str(exc)).lower()})"
+        return None
 
     def _lines(self) -> list[str]:
         if self.path.exists() and not self.path.is_file():  # a pipe would block the read for good
@@ -154,11 +162,13 @@ def check_fingerprint(
                 f"the TLS fingerprint of {where} is {got}, not the {pinned} {given}; "
                 "not connecting (check the fingerprint the host printed)"
             )
-        if known.lookup(where) != got:
-            known.remember(where, got)
+        # not remembered (a full disk, a read-only data folder): the pin is checked all the same
+        unsaved = known.remember(where, got) if known.lookup(where) != got else None
         if announced:  # nobody typed it: README asks to compare it with the host's screen
-            return f"the room announced its TLS fingerprint (compare it with the host's):\n  {got}"
-        return f"TLS fingerprint {got} matches --fingerprint"
+            note = f"the room announced its TLS fingerprint (compare it with the host's):\n  {got}"
+        else:
+            note = f"TLS fingerprint {got} matches --fingerprint"
+        return note if unsaved is None else f"{note}\n  ({unsaved})"
     remembered = known.lookup(where)
     if remembered == got:
         return f"TLS fingerprint {got} (known)"
@@ -172,7 +182,9 @@ def check_fingerprint(
         )
     if not ask(got):
         raise TlsError(f"not connecting: you did not trust {where} ({got})")
-    known.remember(where, got)
+    unsaved = known.remember(where, got)
+    if unsaved is not None:  # trusted all the same: the person said yes
+        return f"TLS fingerprint {got} trusted for this connection; {unsaved}, so you will be asked again next time"
     return f"TLS fingerprint {got} trusted and remembered in {known.path}"
 
 

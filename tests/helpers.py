@@ -648,3 +648,47 @@ def network_namespace() -> Iterator[tuple[str, str, str, str]]:
     finally:
         subprocess.run(["ip", "link", "del", ours], capture_output=True, timeout=DEFAULT_TIMEOUT)
         subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=DEFAULT_TIMEOUT)
+
+
+@contextlib.contextmanager
+def small_disk(size: str = "256k", *, read_only: bool = False) -> Iterator[Path]:
+    """A file system of its own, ``size`` small (a tmpfs mounted on a temp folder): the kernel's
+    own ENOSPC when it fills up, or EROFS with ``read_only`` (root ignores chmod 0500; a read-only
+    mount stops root too). Skips the test where this is not allowed (not root, no mount in a
+    container). Unmounted afterwards (lazily: a file a child left open cannot keep it mounted)."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("a small disk of its own is a tmpfs mount, which needs root")
+    folder = tempfile.mkdtemp(prefix="lc-disk-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    options = f"size={size},mode=0755" + (",ro" if read_only else "")
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "lanchat-test", folder],
+                                 capture_output=True, text=True, timeout=DEFAULT_TIMEOUT)  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        mounted = subprocess.CompletedProcess([], 1, "", str(exc))
+    if mounted.returncode != 0:
+        os.rmdir(folder)
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield Path(folder)
+    finally:
+        subprocess.run(["umount", "-l", folder], capture_output=True, timeout=DEFAULT_TIMEOUT)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+def remount(folder: Path, how: str) -> None:
+    """``how``: "ro" (now read-only: what is there stays readable) or "rw" (writable again)."""
+    subprocess.run(["mount", "-o", f"remount,{how}", str(folder)], check=True, capture_output=True, timeout=DEFAULT_TIMEOUT)
+
+
+def fill_disk(folder: Path, leave: int = 0) -> Path:
+    """Fill the disk ``folder`` is on, leaving about ``leave`` bytes free (whole pages); returns
+    the filler file, whose removal frees the space again."""
+    filler = folder / ".filler"
+    free = shutil.disk_usage(folder).free
+    with open(filler, "ab") as out:
+        with contextlib.suppress(OSError):  # full: done
+            out.write(b"\0" * max(0, free - leave))
+    return filler
