@@ -229,6 +229,13 @@ def _made_private(path: Path, info: os.stat_result) -> list[str]:
     return [f"the identity key {path} could be read by others (mode {stat.S_IMODE(info.st_mode):04o}); it is now 0600 (only you)"]
 
 
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "a file"
+
+
 def _create_key(path: Path) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -240,7 +247,12 @@ def _create_key(path: Path) -> Ed25519PrivateKey:
         # O_EXCL: two lanchats starting at once never overwrite each other's new key
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return load_or_create_key(path)[0]
+        if os.path.islink(path) and not os.path.exists(path):  # O_EXCL never follows a link: asking again looped for good
+            raise IdentityError(
+                f"{path} is a link to {_link_target(path)}, which is not there (a drive not plugged in?); "
+                "give an existing key with --identity PATH, or remove the link to get a new key"
+            ) from None
+        return load_or_create_key(path)[0]  # another lanchat made it just now: read theirs
     except OSError as exc:
         raise IdentityError(f"cannot create the identity key {path}: {exc.strerror or exc}") from None
     try:

@@ -6,9 +6,11 @@ line, never a traceback, and loses nothing anyone saw."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
-from helpers import Proc, child_env, fill_disk, remount, small_disk
+from helpers import ROOT, Proc, child_env, fill_disk, remount, small_disk
 
 from lanchat.tls import KNOWN_SERVERS_NAME, KnownServers, check_fingerprint
 
@@ -63,3 +65,31 @@ def test_a_fingerprint_trusted_at_the_question_is_used_once_when_it_cannot_be_re
         assert note.startswith("TLS fingerprint SHA256:abc trusted for this connection; could not remember it in")
         assert note.endswith("(read-only file system), so you will be asked again next time")
         assert known.lookup("10.0.0.5:3580") is None
+
+
+def test_an_identity_key_that_is_a_link_to_nowhere_is_one_line(tmp_path):
+    """identity.key a link to a file on a USB stick not plugged in: `lanchat key` (and every
+    connect, serve) died of a RecursionError after a thousand tries to make the key there."""
+    data = tmp_path / "data"
+    (data / "lanchat").mkdir(parents=True)
+    (data / "lanchat" / "identity.key").symlink_to(tmp_path / "usb-stick" / "identity.key")
+    done = subprocess.run([sys.executable, "-m", "lanchat", "key"], capture_output=True, text=True,
+                          env=child_env(XDG_DATA_HOME=str(data)), cwd=ROOT, timeout=20)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip() == (
+        f"lanchat: {data / 'lanchat' / 'identity.key'} is a link to {tmp_path / 'usb-stick' / 'identity.key'}, which is "
+        "not there (a drive not plugged in?); give an existing key with --identity PATH, or remove the link to get a new key"
+    )
+
+
+def test_a_history_file_that_is_a_link_loop_is_one_line_and_nothing_is_made_beside_it(tmp_path):
+    """--history chat.sqlite3 where chat.sqlite3 is a link to itself (a script's `ln -s` gone
+    wrong): serve died of "RuntimeError: Symlink loop" after making chat.sqlite3.pending beside it."""
+    loop = tmp_path / "chat.sqlite3"
+    loop.symlink_to("chat.sqlite3")
+    for args in (("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(loop)), ("history", str(loop))):
+        done = subprocess.run([sys.executable, "-m", "lanchat", *args], capture_output=True, text=True,
+                              env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert done.stderr.startswith(f"lanchat: {loop} is a link that leads round in a loop, not a history file")
+    assert os.listdir(tmp_path) == ["chat.sqlite3"]
