@@ -520,6 +520,9 @@ class HistoryStore(_NameOwners):
 
     def _check_path(self, *, create: bool) -> None:
         """Refuse what cannot be a history file before SQLite opens it (HistoryUnusable)."""
+        for file in (self.path, self.journal_path):  # exists() says False for a link loop: it reached resolve()
+            if os.path.islink(file) and not os.path.exists(file) and os.path.islink(os.path.realpath(file)):
+                raise HistoryUnusable(f"{file} is a link that leads round in a loop, not a history file")
         if not create and not self.path.exists():
             raise HistoryUnusable(f"{self.path}: no such history file")
         if self.path.is_dir():
