@@ -214,17 +214,25 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
         .not_valid_after(now + datetime.timedelta(days=3650))  # trusted by fingerprint, not by date
         .sign(key, hashes.SHA256())
     )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    # Each written whole under a temporary name, then renamed into place: a full disk used to
+    # leave an empty certificate that every later start refused ("[SSL] PEM lib").
+    written: list[Path] = []
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-                )
-            )
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        for path, data, mode in ((key_path, key_pem, 0o600), (cert_path, cert_pem, 0o644)):
+            temporary = path.with_name(f".{path.name}.new")
+            written.append(temporary)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        for temporary, path in zip(written, (key_path, cert_path), strict=True):
+            os.replace(temporary, path)
     except OSError as exc:
+        for temporary in written:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
         raise TlsError(f"cannot write the TLS certificate in {folder}: {exc.strerror or exc}") from None
     return cert_path, key_path, True
 
@@ -243,10 +251,19 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
         context.load_cert_chain(cert_path, key_path)
         der = ssl.PEM_cert_to_DER_cert(cert_path.read_text(encoding="ascii"))
     except (OSError, ssl.SSLError, ValueError) as exc:
+        empty = [path for path in (cert_path, key_path) if _is_empty(path)]
+        why = f"{empty[0]} is empty (cut short when it was written?)" if empty else str(exc)
         raise TlsError(
-            f"cannot use the TLS certificate {cert_path}: {exc}; move {cert_path} and {key_path} aside to make new ones"
+            f"cannot use the TLS certificate {cert_path}: {why}; move {cert_path} and {key_path} aside to make new ones"
         ) from None
     return context, fingerprint(der)
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 # ------------------------------------------------------------------ the client's handshake (an edge)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import ROOT, Proc, child_env, fill_disk, remount, small_disk
 
-from lanchat.tls import KNOWN_SERVERS_NAME, KnownServers, check_fingerprint
+from lanchat.tls import CERT_NAME, KEY_NAME, KNOWN_SERVERS_NAME, KnownServers, check_fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,46 @@ def test_a_history_file_that_is_a_link_loop_is_one_line_and_nothing_is_made_besi
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
         assert done.stderr.startswith(f"lanchat: {loop} is a link that leads round in a loop, not a history file")
     assert os.listdir(tmp_path) == ["chat.sqlite3"]
+
+
+def serve_tls(data: Path) -> subprocess.CompletedProcess[str]:
+    """`serve --tls` with ``data`` as its data folder, for a start that fails (it ends at once)."""
+    return subprocess.run(
+        [sys.executable, "-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls"],
+        capture_output=True, text=True, env=child_env(XDG_DATA_HOME=str(data)), cwd=ROOT, timeout=20,
+    )  # fmt: skip
+
+
+def test_a_tls_certificate_cut_short_by_a_full_disk_is_made_whole_once_there_is_room():
+    """`serve --tls` on a disk with room for the key but not the certificate: it said so, but
+    left an empty tls-cert.pem, and every start after the disk had room again was refused with
+    "[SSL] PEM lib (_ssl.c:3905)". Now nothing is left, and the next start makes both."""
+    with small_disk() as data:
+        filler = fill_disk(data, leave=4096)  # one page: the key fits, the certificate does not
+        full = serve_tls(data)
+        assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+        assert full.stderr == f"lanchat: cannot write the TLS certificate in {data / 'lanchat'}: No space left on device\n"
+        assert os.listdir(data / "lanchat") == []
+        filler.unlink()
+        server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls",
+                      env=child_env(XDG_DATA_HOME=str(data)))  # fmt: skip
+        try:
+            server.expect(r"made a TLS certificate in")
+            server.expect(r"the server's fingerprint is SHA256:")
+        finally:
+            server.stop()
+        assert "Traceback" not in server.output
+        assert sorted(os.listdir(data / "lanchat")) == [CERT_NAME, KEY_NAME]
+
+
+def test_an_empty_tls_certificate_left_by_an_older_lanchat_is_named_as_empty(tmp_path):
+    (tmp_path / "lanchat").mkdir()
+    (tmp_path / "lanchat" / KEY_NAME).write_bytes(b"")
+    (tmp_path / "lanchat" / CERT_NAME).write_bytes(b"")
+    done = serve_tls(tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    cert, key = tmp_path / "lanchat" / CERT_NAME, tmp_path / "lanchat" / KEY_NAME
+    assert done.stderr == (
+        f"lanchat: cannot use the TLS certificate {cert}: {cert} is empty (cut short when it was written?); "
+        f"move {cert} and {key} aside to make new ones\n"
+    )
