@@ -503,6 +503,9 @@ class HistoryStore(_NameOwners):
             # by the server loop's thread, never by two at once.
             uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
             self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=2.0)
+            # temp.pending (the journal's rows, at most move_rows) in memory: never a file in a
+            # temporary folder that may be on the full disk itself
+            self.db.execute("PRAGMA temp_store = MEMORY")
         except sqlite3.Error as exc:
             self._unlock(refused=True)
             raise HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
@@ -685,17 +688,48 @@ class HistoryStore(_NameOwners):
         """Before any other statement: the journal moved in and the rows held by keep() written
         (into the transaction commit() ends), so everything reads as if stored one by one. A
         reader (not the server) sees the journal's rows through a temporary view instead."""
-        if self.journal is None:
+        journal = self.journal
+        if journal is None:
             self._read_journal()
-        elif self.journal.rows and not self.db.in_transaction:
-            self._move()
+        elif journal.rows and not self.db.in_transaction:
+            self._move_or_show(journal)
+        elif self._pending_view and not journal.rows:
+            self._hide_journal()
         self._write_kept()
 
-    def _read_journal(self) -> None:
+    def _move_or_show(self, journal: Journal) -> None:
+        """Move the journal in before a statement; when that fails (a full disk: SQLite cannot
+        grow, the journal could), the statement reads its rows through the view readers use, so
+        a newcomer's replay and /history still show them (they showed nothing, not even the
+        older history). A failed move is not tried again before ``_retry_at``."""
+        if self._retry_at is None or self.clock() >= self._retry_at:
+            try:
+                self._move()
+            except HistoryWriteError:
+                self._retry_at = self.clock() + self.move_seconds
+            else:
+                if self._pending_view:
+                    self._hide_journal()
+                return
+        try:
+            self._read_journal(journal.rows)
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def _hide_journal(self) -> None:
+        """The journal's rows are in SQLite now: reads go to the table again, not the view."""
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("DROP VIEW IF EXISTS temp.messages")
+            self.db.execute("DROP TABLE IF EXISTS temp.pending")
+            self._pending_view = False
+
+    def _read_journal(self, rows: list[Row] | None = None) -> None:
         """For a reader: the journal's rows, read now, in ``temp.pending``, and a temporary view
         ``messages`` (it hides the table for this connection) that adds those not in the file.
-        Read the journal first, the file second: see the module docstring, "Readers"."""
-        rows = read_rows(self.journal_path)
+        Read the journal first, the file second: see the module docstring, "Readers". The
+        server passes the ``rows`` it holds (a move that failed: _move_or_show)."""
+        if rows is None:
+            rows = read_rows(self.journal_path)
         if not rows and not self._pending_view:
             return
         db = self.db

@@ -8,11 +8,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, Proc, child_env, fill_disk, remount, small_disk
+from helpers import ROOT, Proc, RawClient, child_env, fill_disk, remount, running_server, small_disk
 
+from lanchat import events as ev
+from lanchat.history import HistoryStore
 from lanchat.tls import CERT_NAME, KEY_NAME, KNOWN_SERVERS_NAME, KnownServers, check_fingerprint
 
 
@@ -137,3 +140,43 @@ def test_an_empty_tls_certificate_left_by_an_older_lanchat_is_named_as_empty(tmp
         f"lanchat: cannot use the TLS certificate {cert}: {cert} is empty (cut short when it was written?); "
         f"move {cert} and {key} aside to make new ones\n"
     )
+
+
+def test_a_newcomer_sees_the_history_while_the_disk_is_too_full_to_move_the_newest_messages_in():
+    """The disk fills up while the newest messages wait in the journal (history.py, Durability):
+    SQLite cannot take them, so every read first tried to move them, failed, and read nothing. A
+    newcomer's replay and /history showed no message at all, not even yesterday's. Now they read
+    the journal's rows beside the file; and once there is room, the move and new messages work."""
+    with small_disk() as disk:
+        db = disk / "chat.sqlite3"
+        yesterday = HistoryStore(db)
+        yesterday.append(time=time.time() - 86400, sender="old", text="from yesterday")
+        yesterday.close()
+        store = HistoryStore(db)
+        try:
+            with running_server(history=store) as (_server, endpoint):
+                ann = RawClient(endpoint, "ann")
+                for i in range(3):
+                    ann.send(ev.Say(text=f"today {i}"))
+                    ann.expect(ev.Message, text=f"today {i}")
+                filler = fill_disk(disk)
+                carl = RawClient(endpoint, "carl")
+                replay = [carl.expect(ev.Message).text for _ in range(4)]
+                assert replay == ["from yesterday", "today 0", "today 1", "today 2"]
+                assert carl.expect(ev.HistoryEnd).shown == 4
+                carl.send(ev.HistoryRequest(limit=2))
+                assert [carl.expect(ev.Message).text for _ in range(2)] == ["today 1", "today 2"]
+                filler.unlink()
+                ann.send(ev.Say(text="with room again"))
+                assert carl.expect(ev.Message).text == "with room again"
+                dave = RawClient(endpoint, "dave")
+                assert [dave.expect(ev.Message).text for _ in range(5)][-2:] == ["today 2", "with room again"]
+        finally:
+            store.close()
+        reader = HistoryStore(db, create=False)
+        try:
+            assert [record.text for record in reader.export()] == [
+                "from yesterday", "today 0", "today 1", "today 2", "with room again"
+            ]
+        finally:
+            reader.close()
