@@ -775,7 +775,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_history:
         # Opened before listening: a damaged file is refused with nothing to undo, and it is
         # never replaced by a new, empty one (PROTOCOL.md, History replay).
-        from .history import HistoryBusy, HistoryStore, HistoryUnusable, default_path
+        from .history import HistoryBusy, HistoryDiskFull, HistoryStore, HistoryUnusable, default_path
 
         if port == 0 and not args.unix and not args.history:
             # `--port 0`: the file is named by the port the system picks, the one the banner
@@ -797,6 +797,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 except TransportError as taken:
                     return _fail(str(taken))
             return _fail(str(exc))
+        except HistoryDiskFull as exc:  # nothing wrong with the file: moving it aside would not help
+            return _fail(f"{exc}\n  free some space there, or choose another file with --history PATH, or start with --no-history")
         except HistoryUnusable as exc:
             return _fail(f"{exc}\n  {_history_advice(history_path)}")
     tls_context = tls_fingerprint = None

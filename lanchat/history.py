@@ -53,6 +53,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import sqlite3
 import time as _time
 from collections.abc import Callable, Iterator
@@ -64,6 +65,9 @@ from . import history_rows as rows_ok
 from .history_journal import Journal, JournalBusy, JournalDamaged, Row, journal_path, read_rows
 from .moderation import Ban, Mute
 from .textsafe import visible, visible_lines
+
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13  # SQLite's primary result codes (an error's code & 0xFF)
+_NEARLY_FULL_BYTES = 1 << 20  # less free than this, and SQLite's I/O error is the disk's (HistoryDiskFull)
 
 # "LANC": marks the file as ours, so pointing --history at another program's database is
 # refused instead of adding tables to it.
@@ -156,6 +160,10 @@ class HistoryUnusable(Exception):
 
 class HistoryBusy(HistoryUnusable):
     """Another lanchat server is using this history file (it holds the journal's lock)."""
+
+
+class HistoryDiskFull(HistoryUnusable):
+    """The disk the file is on has no room to open it: nothing is wrong with the file itself."""
 
 
 class HistoryWriteError(Exception):
@@ -494,7 +502,8 @@ class HistoryStore(_NameOwners):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise HistoryUnusable(f"cannot create the folder {self.path.parent}: {exc.strerror or exc}") from None
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        existed = self.path.exists()
+        fresh = not existed or self.path.stat().st_size == 0
         if create:
             self._lock()
         try:
@@ -508,18 +517,41 @@ class HistoryStore(_NameOwners):
             self.db.execute("PRAGMA temp_store = MEMORY")
         except sqlite3.Error as exc:
             self._unlock(refused=True)
-            raise HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
+            raise self._disk_full(exc, existed) or HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
         try:
             self._check_and_prepare(fresh=fresh, create=create, check=check)
             self._start_journal()
         except sqlite3.DatabaseError as exc:
             self.db.close()
             self._unlock(refused=True)
-            raise HistoryUnusable(f"{self.path} is not a usable history database: {_describe(exc)}") from None
-        except HistoryUnusable:
+            full = self._disk_full(exc, existed)
+            raise full or HistoryUnusable(f"{self.path} is not a usable history database: {_describe(exc)}") from None
+        except HistoryUnusable as exc:
             self.db.close()
             self._unlock(refused=True)
+            if exc.__context__ is not None and (full := self._disk_full(exc.__context__, existed)) is not None:
+                raise full from None
             raise
+
+    def _disk_full(self, exc: BaseException, existed: bool) -> HistoryDiskFull | None:
+        """A failure to open that is the disk's, not the file's: SQLite says "disk I/O error" (it
+        cannot make its shared-memory file) or "database or disk is full", and the folder has
+        next to no room. Said as such: the advice for a bad file (move it aside) would be wrong. An
+        empty file this open made is removed, so nothing is left that was not there."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if not isinstance(exc, sqlite3.Error) or code is None or code & 0xFF not in (_SQLITE_IOERR, _SQLITE_FULL):
+            return None
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return None
+        if free >= _NEARLY_FULL_BYTES:
+            return None
+        if not existed:
+            with contextlib.suppress(OSError):
+                if self.path.stat().st_size == 0:
+                    self.path.unlink()
+        return HistoryDiskFull(f"cannot open {self.path}: the disk it is on is full ({free // 1024} KiB free)")
 
     def _check_path(self, *, create: bool) -> None:
         """Refuse what cannot be a history file before SQLite opens it (HistoryUnusable)."""

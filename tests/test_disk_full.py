@@ -6,6 +6,7 @@ line, never a traceback, and loses nothing anyone saw."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -180,3 +181,46 @@ def test_a_newcomer_sees_the_history_while_the_disk_is_too_full_to_move_the_newe
             ]
         finally:
             reader.close()
+
+
+def serve_history(db: Path) -> subprocess.CompletedProcess[str]:
+    """`serve --history DB`, for a start that fails (it ends at once)."""
+    return subprocess.run(
+        [sys.executable, "-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db)],
+        capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=20,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("history", ["yesterday's", "a new one"])
+def test_a_history_on_a_full_disk_at_start_is_not_called_damaged(history):
+    """serve with its history on a disk that is already full: yesterday's file was "not a
+    usable history database: disk I/O error" (SQLite cannot make its shared-memory file), and
+    the advice was to move it aside, as if it were damaged; a new one was left as an empty file.
+    Now both say the disk is full and what to do; the file is as it was, and opens once there is room."""
+    with small_disk() as disk:
+        db = disk / "chat.sqlite3"
+        if history == "yesterday's":
+            store = HistoryStore(db)
+            store.append(time=time.time(), sender="old", text="from yesterday")
+            store.close()
+        before = sorted(os.listdir(disk))
+        kept = db.read_bytes() if db.exists() else None
+        filler = fill_disk(disk, leave=0 if history == "yesterday's" else 4096)
+        done = serve_history(db)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert re.fullmatch(
+            rf"lanchat: cannot open {re.escape(str(db))}: the disk it is on is full \(\d KiB free\)\n"
+            r"  free some space there, or choose another file with --history PATH, or start with --no-history\n",
+            done.stderr,
+        ), done.stderr
+        filler.unlink()
+        assert (db.read_bytes() if db.exists() else None) == kept
+        if kept is None:
+            assert sorted(os.listdir(disk)) == before  # no empty file where there was none
+        store = HistoryStore(db)
+        try:
+            assert [r.text for r in store.export()] == (["from yesterday"] if kept else [])
+        finally:
+            store.close()
+        if kept is not None:  # (SQLite's own -wal and -shm, if it left any, are gone with its close)
+            assert sorted(os.listdir(disk)) == before
