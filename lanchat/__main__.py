@@ -2077,6 +2077,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             _say(f"no messages{since} in {path}")
     except BrokenPipeError:
         _silence(sys.stdout)  # `lanchat history | head`: the reader has what it wanted; say nothing more
+    except OSError as exc:  # `lanchat history > lesson.txt` on a full disk: the file ends short, said so
+        _silence(sys.stdout)
+        return _fail(f"cannot write the transcript of {path}: {(exc.strerror or str(exc)).lower()}; what was written stops short")
     except sqlite3.Error as exc:
         return _fail(f"cannot read {path}: {exc}")
     finally:

@@ -224,3 +224,17 @@ def test_a_history_on_a_full_disk_at_start_is_not_called_damaged(history):
             store.close()
         if kept is not None:  # (SQLite's own -wal and -shm, if it left any, are gone with its close)
             assert sorted(os.listdir(disk)) == before
+
+
+def test_a_transcript_written_to_a_full_disk_says_it_stops_short(tmp_path):
+    """`lanchat history > lesson.txt` with lesson.txt on a full disk ended in an OSError traceback."""
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    for i in range(50):  # 150 KB of transcript
+        store.append(time=time.time(), sender="ann", text=f"line {i} " + "x" * 3000)
+    store.close()
+    with small_disk("64k") as disk, open(disk / "lesson.txt", "w") as out:
+        done = subprocess.run([sys.executable, "-m", "lanchat", "history", str(db)], stdout=out, stderr=subprocess.PIPE,
+                              text=True, env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == f"lanchat: cannot write the transcript of {db}: no space left on device; what was written stops short\n"
