@@ -5,6 +5,8 @@ line, never a traceback, and loses nothing anyone saw."""
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import re
 import subprocess
@@ -13,11 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, Proc, RawClient, child_env, fill_disk, remount, running_server, small_disk
+from helpers import ROOT, Proc, RawClient, child_env, fill_disk, remount, running_server, small_disk, wait_for
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore
+from lanchat.session import Line, Session
 from lanchat.tls import CERT_NAME, KEY_NAME, KNOWN_SERVERS_NAME, KnownServers, check_fingerprint
+from lanchat.ui.plain import PlainFrontend
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +242,67 @@ def test_a_transcript_written_to_a_full_disk_says_it_stops_short(tmp_path):
                               text=True, env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr == f"lanchat: cannot write the transcript of {db}: no space left on device; what was written stops short\n"
+
+
+def test_a_plain_client_writing_its_chat_to_a_full_disk_chats_on_and_marks_the_gap(tmp_path):
+    """`lanchat connect --plain > lesson.log` with lesson.log on a disk that fills up: the first
+    line it could not write ended the client ("internal error (OSError)"), leaving the room.
+    Now it chats on, says so once on stderr, and where the output works again a line says how
+    many lines are missing there."""
+    with running_server() as (_server, endpoint), small_disk() as disk:
+        log, errors = disk / "lesson.log", tmp_path / "stderr.txt"
+        with open(log, "w") as out, open(errors, "w") as err:
+            ann = subprocess.Popen([sys.executable, "-m", "lanchat", "connect", endpoint.host, str(endpoint.port),
+                                    "--name", "ann", "--plain"], stdin=subprocess.PIPE, stdout=out, stderr=err,
+                                   env=child_env(), cwd=ROOT)  # fmt: skip
+        try:
+            wait_for(lambda: "welcome, ann" in log.read_text(), what="ann's welcome in the log")
+            bob = RawClient(endpoint, "bob")
+            filler = fill_disk(disk)
+            for i in range(40):  # more than the log's last page has room for
+                bob.send(ev.Say(text=f"while full {i} " + "x" * 200))
+            wait_for(lambda: "cannot write the chat to its output" in errors.read_text(), what="the note on stderr")
+            assert ann.stdin is not None
+            ann.stdin.write(b"ann is still here\n")
+            ann.stdin.flush()
+            assert bob.expect(ev.Message, sender="ann").text == "ann is still here"
+            filler.unlink()
+            bob.send(ev.Say(text="with room again"))
+            wait_for(lambda: "with room again" in log.read_text(), what="the chat in the log again")
+            assert re.search(r"(?s)\] ! \d+ lines? could not be written here \(no space left on device\)\n.*with room again",
+                             log.read_text())  # fmt: skip
+            ann.stdin.write(b"/q\n")
+            ann.stdin.flush()
+            assert ann.wait(10) == 0
+        finally:
+            if ann.poll() is None:
+                ann.kill()
+                ann.wait(10)
+    # (the log was read before the disk went away with its mount)
+    stderr = errors.read_text()
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    assert stderr.count("cannot write the chat to its output (no space left on device); the chat goes on") == 1
+
+
+def test_the_gap_line_is_written_where_the_output_works_again():
+    """The plain front end's side of the test above, without a disk: the count is exact."""
+    class FillsUp(io.StringIO):
+        full = True
+
+        def write(self, text: str) -> int:
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(text)
+
+    out = FillsUp()
+    front = PlainFrontend(Session(name="ann"), stdin_fd=0, stdout=out, interactive=False)
+    front.show([Line(kind="message", time=0.0, sender="bob", text=f"lost {i}") for i in range(3)])
+    front.show([Line(kind="message", time=0.0, sender="bob", text="lost 3")])
+    out.full = False
+    front.show([Line(kind="message", time=0.0, sender="bob", text="kept")])
+    written = out.getvalue().splitlines()
+    assert [line.split("] ", 1)[1] for line in written] == [
+        "! 4 lines could not be written here (no space left on device)", "bob: kept"
+    ]
+    front.show([Line(kind="message", time=0.0, sender="bob", text="and on")])
+    assert out.getvalue().splitlines()[2].endswith("bob: and on")

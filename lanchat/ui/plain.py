@@ -143,6 +143,8 @@ class PlainFrontend:
         self.hidden: deque[Line] = deque(maxlen=HIDDEN_KEPT)  # direct messages printed hidden (projector mode)
         self.hidden_count = 0  # how many, more than kept when over HIDDEN_KEPT
         self._saved_tty: list | None = None
+        self.unwritten = 0  # transcript lines the output could not take (a full disk), said where it resumes
+        self._unwritten_why = ""
         if interactive is None:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
         self.interactive = interactive  # a person at a terminal: long lines fold to its width
@@ -297,6 +299,9 @@ class PlainFrontend:
 
     def show(self, lines: list[Line]) -> None:
         lines = self._projected(lines)
+        if self.unwritten:  # the output failed before: where it takes lines again, the gap is marked
+            gap = f"{self.unwritten} line{'s' if self.unwritten != 1 else ''} could not be written here ({self._unwritten_why})"
+            lines = [Line(kind="error", time=time.time(), text=gap), *lines]
         try:
             columns = self._columns()
             text = "".join(folded_plain(line, columns) + "\n" for line in lines)
@@ -307,6 +312,21 @@ class PlainFrontend:
             self._write(text)
         except (BrokenPipeError, ValueError):
             pass  # nobody is reading our output any more; keep chatting regardless
+        except OSError as exc:  # `--plain > lesson.log` on a full disk: it was an "internal error" that ended the chat
+            self._unwritable(exc, len(lines) - (1 if self.unwritten else 0))
+        else:
+            self.unwritten = 0
+
+    def _unwritable(self, exc: OSError, count: int) -> None:
+        """The output refused lines (no space left, a quota): the chat goes on; said once on
+        stderr, and counted, for the line that marks the gap where the output works again."""
+        if not self.unwritten:
+            self._unwritten_why = (exc.strerror or str(exc)).lower()
+            with contextlib.suppress(OSError, ValueError):
+                print(f"lanchat: cannot write the chat to its output ({self._unwritten_why}); "
+                      "the chat goes on, and what is missed is counted where the output works again",
+                      file=sys.stderr, flush=True)  # fmt: skip
+        self.unwritten += count
 
     def _columns(self) -> int | None:
         """The terminal's width, read at each write (it may be resized); None for a script's pipe."""
@@ -333,3 +353,5 @@ class PlainFrontend:
             self._write(text + "\n")
         except (BrokenPipeError, ValueError):
             pass
+        except OSError as exc:
+            self._unwritable(exc, 1)
