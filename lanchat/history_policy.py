@@ -14,7 +14,8 @@ The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks
   bench/history_bench.py);
 * ``replay_frames(...)`` for the frames of a replay within a byte budget, so a long replay can
   never get the newcomer dropped as a slow reader; a replay always ends with ``history-end``.
-A failing store is warned about once (``warn``) and the chat goes on; the next good write says so.
+A failing store is warned about once (``warn``) and the chat goes on; the next good write says so
+(a disk so nearly full that failing and saving alternate: at most once a minute).
 Messages whose commit failed are not sent: their senders are told (hub.py, ``_commit_pass``).
 """
 
@@ -35,6 +36,10 @@ T = TypeVar("T")
 
 HISTORY_BURST_ENTRIES = ev.MAX_HISTORY_REQUEST  # one full /history answer at once
 HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at most
+# A disk that is nearly full takes a short pass and refuses a long one, so failing and saving
+# alternate many times a second: the host hears of it at most once in this long (and of its end
+# only if it heard of the failure). Each refused sender is still told, every time (hub.py).
+WARN_AGAIN_SECONDS = 60.0
 
 
 class HistoryPolicy:
@@ -53,6 +58,8 @@ class HistoryPolicy:
         self.log = log or (lambda line: None)
         self.warn = warn or self.log  # a failure, said once: the hub tells the host too
         self.failing = store is not None and not store.writable
+        self.warned_at: float | None = None  # when the host was last told of a failure
+        self.warned = False  # the host was told of this run of failures: its end is said too
         self.pending = False  # kept this pass, to commit before the flush
         self.lost = False  # a store call failed since this pass's first keep
         self.move_failing = False  # the journal could not be moved into SQLite (said once)
@@ -73,10 +80,14 @@ class HistoryPolicy:
         self.lost = self.lost or self.pending
         if not self.failing:
             self.failing = True
-            self.warn(
-                f"history: cannot use {store.path}: {exc}; the chat goes on, "
-                "but messages are not sent until they can be saved"
-            )
+            now = self.clock()
+            self.warned = self.warned_at is None or now - self.warned_at >= WARN_AGAIN_SECONDS
+            if self.warned:
+                self.warned_at = now
+                self.warn(
+                    f"history: cannot use {store.path}: {exc}; the chat goes on, "
+                    "but messages are not sent until they can be saved"
+                )
 
     def keep(
         self, event: ev.Message | ev.Direct, sender_owner: bytes | None = None, recipient_owner: bytes | None = None
@@ -135,7 +146,8 @@ class HistoryPolicy:
             return False
         if self.failing:
             self.failing = False
-            self.log(f"history: saving to {store.path} again")
+            if self.warned:
+                self.log(f"history: saving to {store.path} again")
         return True
 
     def next_move(self) -> float | None:

@@ -18,7 +18,8 @@ import pytest
 from helpers import ROOT, Proc, RawClient, child_env, fill_disk, remount, running_server, small_disk, wait_for
 
 from lanchat import events as ev
-from lanchat.history import HistoryStore
+from lanchat.history import HistoryStore, HistoryWriteError
+from lanchat.history_policy import HistoryPolicy
 from lanchat.session import Line, Session
 from lanchat.tls import CERT_NAME, KEY_NAME, KNOWN_SERVERS_NAME, KnownServers, check_fingerprint
 from lanchat.ui.plain import PlainFrontend
@@ -306,3 +307,51 @@ def test_the_gap_line_is_written_where_the_output_works_again():
     ]
     front.show([Line(kind="message", time=0.0, sender="bob", text="and on")])
     assert out.getvalue().splitlines()[2].endswith("bob: and on")
+
+
+class NearlyFullStore:
+    """A history store on a disk so nearly full that a pass fits or not by its size: commit()
+    fails while ``full`` (the way history.py says it, HistoryWriteError)."""
+
+    writable = True
+    errors = (HistoryWriteError,)
+    path = Path("chat.sqlite3")
+    full = False
+
+    def keep(self, **message: object) -> None:
+        pass
+
+    def commit(self) -> int:
+        if self.full:
+            raise HistoryWriteError("database or disk is full")
+        return 1
+
+
+def test_a_disk_so_nearly_full_that_saving_comes_and_goes_warns_the_host_once_a_minute():
+    """On a real nearly full disk (a tmpfs with a page or two free) short passes fit and long
+    ones do not: the host's screen got a "cannot use ... / saving ... again" pair for every
+    switch, dozens a second. Each refused sender is still told (hub.py); the host hears of it
+    once a minute at most, and of its end only when it heard of the failure."""
+    now = [0.0]
+    said: list[str] = []
+    store = NearlyFullStore()
+    policy = HistoryPolicy(store, clock=lambda: now[0], log=said.append)  # type: ignore[arg-type]
+    message = ev.Message(sender="ann", text="hi", time=0.0)
+    results = []
+    for step in range(40):  # 20 s of saving coming and going, two switches a second
+        now[0] = step / 2
+        store.full = step % 2 == 0
+        policy.keep(message)
+        results.append(policy.commit())
+    assert results == [False, True] * 20  # every message that was not saved is refused
+    assert [line.split(":")[0] + (": again" if "again" in line else ": cannot") for line in said] == [
+        "history: cannot", "history: again"
+    ]
+    now[0] = 61.0  # a minute after the warning: a new run of failures is said again
+    store.full = True
+    policy.keep(message)
+    assert policy.commit() is False
+    store.full = False
+    policy.keep(message)
+    assert policy.commit() is True
+    assert len(said) == 4 and "cannot use chat.sqlite3: database or disk is full" in said[2] and "again" in said[3]
