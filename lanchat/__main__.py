@@ -2048,14 +2048,21 @@ def cmd_history(args: argparse.Namespace) -> int:
     import sqlite3
     import time
 
-    from .history import HistoryStore, HistoryUnusable, default_path
+    from .history import HistoryDamaged, HistoryStore, HistoryUnusable, default_path
 
     where = {"unix": args.unix} if args.unix else {"port": args.port}
     path = Path(args.path).expanduser() if args.path else default_path(**where)
     if not args.path and not path.exists() and (kept := _rooms_kept(path.parent)):
         return _fail(f"{path}: no such history file; rooms kept in that folder: {kept}")
+    damage = None
     try:
         store = HistoryStore(path, create=False)
+    except HistoryDamaged as exc:  # what can still be read is the person's: written out up to the damage
+        damage = str(exc)
+        try:
+            store = HistoryStore(path, create=False, check=False)
+        except HistoryUnusable:
+            return _fail(damage)
     except HistoryUnusable as exc:
         return _fail(str(exc))
     shown = 0
@@ -2081,10 +2088,18 @@ def cmd_history(args: argparse.Namespace) -> int:
         _silence(sys.stdout)
         return _fail(f"cannot write the transcript of {path}: {(exc.strerror or str(exc)).lower()}; what was written stops short")
     except sqlite3.Error as exc:
+        if damage is not None:
+            return _fail(f"{damage}: the transcript stops there, after {_messages(shown)} (what could be read)")
         return _fail(f"cannot read {path}: {exc}")
     finally:
         store.close()
+    if damage is not None:  # read to its end all the same: the damage is elsewhere (an index, a free page)
+        return _fail(f"{damage}; every message could be read ({_messages(shown)})")
     return 0
+
+
+def _messages(count: int) -> str:
+    return f"{count} message{'' if count == 1 else 's'}"
 
 
 # --------------------------------------------------------------------- names

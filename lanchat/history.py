@@ -162,6 +162,10 @@ class HistoryBusy(HistoryUnusable):
     """Another lanchat server is using this history file (it holds the journal's lock)."""
 
 
+class HistoryDamaged(HistoryUnusable):
+    """SQLite's own check found damage in the file (a crash of the machine, a disk failing)."""
+
+
 class HistoryDiskFull(HistoryUnusable):
     """The disk the file is on has no room to open it: nothing is wrong with the file itself."""
 
@@ -367,6 +371,13 @@ def default_path(*, port: int | None = None, unix: str | None = None) -> Path:
     else:
         return folder / FILE_NAME
     return folder / f"history-{tag}.sqlite3"
+
+
+def _first_problem(problems: list[str]) -> str:
+    """SQLite's check as one short line: its first finding, without its "*** in database main
+    ***" heading and the newlines it puts inside one finding."""
+    words = " ".join(" ".join(problems).replace("*** in database main ***", " ").split())
+    return words if len(words) <= 120 else words[:120].rsplit(" ", 1)[0] + " ..."
 
 
 def _describe(exc: BaseException) -> str:
@@ -605,7 +616,13 @@ class HistoryStore(_NameOwners):
                     self._move()
                 except HistoryWriteError:
                     pass  # still in the journal: moved later, and read from there until then
-        self._next_id = self._newest_id() + 1
+        try:
+            self._next_id = self._newest_id() + 1
+        except sqlite3.DatabaseError:
+            if self.journal is not None:
+                raise
+            # a reader of a damaged file (lanchat history, check=False) numbers nothing: it reads
+            # what it can, and the newest page is often where the damage is
 
     def _newest_id(self) -> int:
         newest = self.db.execute("SELECT IFNULL(MAX(id), 0) FROM main.messages").fetchone()[0] if self._has_messages() else 0
@@ -785,7 +802,7 @@ class HistoryStore(_NameOwners):
         if check:
             problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
             if problems != ["ok"]:
-                raise HistoryUnusable(f"{self.path} is damaged ({'; '.join(problems)[:200]})")
+                raise HistoryDamaged(f"{self.path} is damaged ({_first_problem(problems)})")
         if not create:
             return
         try:

@@ -355,3 +355,31 @@ def test_a_disk_so_nearly_full_that_saving_comes_and_goes_warns_the_host_once_a_
     policy.keep(message)
     assert policy.commit() is True
     assert len(said) == 4 and "cannot use chat.sqlite3: database or disk is full" in said[2] and "again" in said[3]
+
+
+def test_a_history_damaged_at_its_end_is_one_line_and_its_transcript_gives_what_can_be_read(tmp_path):
+    """The newest pages of a history zeroed (a machine that lost power as the disk filled up):
+    serve and `lanchat history` printed SQLite's check over several lines, cut mid-word, and the
+    transcript gave nothing, though most messages were intact. Now the damage is one line, serve
+    still refuses the file, and the transcript has every message up to the damage."""
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    for i in range(300):
+        store.append(time=time.time(), sender="ann", text=f"message {i:03d} " + "z" * 200, commit=False)
+    store.commit()
+    store.close()
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2] + bytes(len(data) - len(data) // 2))  # the newest pages zeroed
+    served = serve_history(db)
+    assert served.returncode == 1 and "Traceback" not in served.stderr
+    first, advice = served.stderr.splitlines()
+    assert first.startswith(f"lanchat: {db} is damaged (Page ") and first.endswith(")") and len(first) < 250
+    assert advice.startswith("  the file was left untouched: move it aside")
+    done = subprocess.run([sys.executable, "-m", "lanchat", "history", str(db)], capture_output=True, text=True,
+                          env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    read = [line.split("ann: ")[1][:11] for line in done.stdout.splitlines()]
+    assert len(read) > 20 and read == [f"message {i:03d}" for i in range(len(read))]
+    assert done.stderr == (
+        f"{first}: the transcript stops there, after {len(read)} messages (what could be read)\n"
+    )
