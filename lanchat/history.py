@@ -575,7 +575,15 @@ class HistoryStore(_NameOwners):
             raise HistoryUnusable(f"{self.path} is a folder, not a history file")
         for file in (self.path, self.journal_path):  # a pipe would block a reader's open for good
             if file.exists() and not file.is_file():
-                raise HistoryUnusable(f"{file} is not a regular file (a pipe, a device, a socket), not a history file")
+                what = "a folder" if file.is_dir() else "not a regular file (a pipe, a device, a socket)"
+                raise HistoryUnusable(f"{file} is {what}, not a history file")
+        for suffix in ("-wal", "-journal"):  # SQLite's own files beside it: one that is a folder was
+            side = self.path.with_name(self.path.name + suffix)  # "not a usable history database"
+            if side.is_dir():
+                raise HistoryUnusable(
+                    f"{side} is a folder where SQLite keeps a file of {self.path.name}'s own; move that folder aside "
+                    f"({self.path.name} itself was left untouched)"
+                )
 
     # ------------------------------------------------------------------ the journal
 

@@ -383,3 +383,35 @@ def test_a_history_damaged_at_its_end_is_one_line_and_its_transcript_gives_what_
     assert done.stderr == (
         f"{first}: the transcript stops there, after {len(read)} messages (what could be read)\n"
     )
+
+
+@pytest.mark.parametrize("side", ["-wal", "-journal", ".pending"])
+def test_a_folder_in_place_of_a_file_beside_the_history_names_that_folder(tmp_path, side):
+    """A folder where SQLite's -wal or -journal file goes (a sync tool, a student's mkdir) made
+    serve and lanchat history call the history itself "not a usable history database: unable to
+    open database file" (or "disk I/O error") and advise moving it aside, though it was sound."""
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    store.append(time=time.time(), sender="ann", text="kept")
+    store.close()
+    before = db.read_bytes()
+    folder = tmp_path / f"chat.sqlite3{side}"
+    if folder.exists():  # the journal, empty once closed
+        assert folder.stat().st_size == 0
+        folder.unlink()
+    folder.mkdir()
+    served = serve_history(db)
+    assert served.returncode == 1 and "Traceback" not in served.stderr
+    first = served.stderr.splitlines()[0]
+    if side == ".pending":
+        assert first == f"lanchat: {folder} is a folder, not a history file"
+    else:
+        assert first == (f"lanchat: {folder} is a folder where SQLite keeps a file of chat.sqlite3's own; "
+                         "move that folder aside (chat.sqlite3 itself was left untouched)")  # fmt: skip
+    assert db.read_bytes() == before
+    folder.rmdir()
+    reader = HistoryStore(db, create=False)
+    try:
+        assert [record.text for record in reader.export()] == ["kept"]
+    finally:
+        reader.close()
