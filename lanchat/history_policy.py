@@ -75,6 +75,18 @@ class HistoryPolicy:
             self._failed(self.store, exc)
             return None
 
+    def saved(self, call: Callable[[HistoryStore], object]) -> bool:
+        """``call`` as ``call()`` runs it; False if the store failed it (a ban that will not
+        survive a restart: the one who made it is told, hub.py). No store: True (nothing to keep)."""
+        if self.store is None:
+            return True
+        try:
+            call(self.store)
+        except self.store.errors as exc:
+            self._failed(self.store, exc)
+            return False
+        return True
+
     def _failed(self, store: HistoryStore, exc: Exception) -> None:
         """A store call failed: said once; the rows kept this pass may be lost with it."""
         self.lost = self.lost or self.pending

@@ -559,7 +559,8 @@ class Hub:
             elif isinstance(action, Record):  # a moderation act, for the record
                 self.history.call(lambda store: store.keep_act(action.event))  # noqa: B023
             elif isinstance(action, StoreBan):  # bans survive a restart
-                self.history.call(lambda store: store.add_ban(action.ban))  # noqa: B023
+                if not self.history.saved(lambda store: store.add_ban(action.ban)):  # noqa: B023
+                    self._not_kept(action.ban.by, f"the ban on {action.ban.name}")
             elif isinstance(action, DropBans):
                 self.history.call(lambda store: store.drop_bans(action.ids))  # noqa: B023
             elif isinstance(action, NextFileId):  # file ids never repeat after a restart
@@ -567,7 +568,8 @@ class Hub:
             elif isinstance(action, KeepMode):  # a restart resumes the mode /mode left
                 self.history.call(lambda store: store.set_room_mode(action.mode))  # noqa: B023
             elif isinstance(action, StoreMute):  # mutes survive a restart, as bans do
-                self.history.call(lambda store: store.add_mute(action.mute, action.now))  # noqa: B023
+                if not self.history.saved(lambda store: store.add_mute(action.mute, action.now)):  # noqa: B023
+                    self._not_kept(action.mute.by, f"the mute on {action.mute.name}")
             elif isinstance(action, DropMutes):
                 self.history.call(lambda store: store.drop_mutes(action.ids))  # noqa: B023
             elif isinstance(action, SayText):  # a text participant's own answer, in its place
@@ -611,6 +613,15 @@ class Hub:
         self._send(peer, note)
         self._sealed.add(cid)
         self._leave(cid, "dropped")
+
+    def _not_kept(self, by: str, what: str) -> None:
+        """A ban or mute the history could not save (a full disk): it holds until the server
+        stops, and whoever made it is told so, not left to find it lifted by a restart."""
+        maker = self.room.find(by)
+        cid = maker.cid if maker is not None else self.room.host_cid
+        if cid is not None:
+            problem = f"{what} holds until the server stops: the history cannot be written, so a restart lifts it"
+            self.perform([Send(to=cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
 
     def _warn(self, problem: str) -> None:
         """The history store failed (said once): the log and the host hear it."""

@@ -15,7 +15,18 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, Proc, RawClient, child_env, fill_disk, remount, running_server, small_disk, wait_for
+from helpers import (
+    ROOT,
+    Proc,
+    RawClient,
+    child_env,
+    fill_disk,
+    local_host,
+    remount,
+    running_server,
+    small_disk,
+    wait_for,
+)
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore, HistoryWriteError
@@ -415,3 +426,26 @@ def test_a_folder_in_place_of_a_file_beside_the_history_names_that_folder(tmp_pa
         assert [record.text for record in reader.export()] == ["kept"]
     finally:
         reader.close()
+
+
+def test_a_ban_or_mute_that_cannot_be_saved_is_said_to_the_one_who_made_it(tmp_path):
+    """Bans and mutes survive a restart (they are kept in the history file). On a full disk the
+    ban held for this run, the host heard "history: cannot use" at most, and a restart lifted it
+    without a word. Now the operator is told it holds only until the server stops."""
+    with small_disk() as disk:
+        store = HistoryStore(disk / "chat.sqlite3")
+        try:
+            with running_server(history=store) as (server, endpoint):
+                host = local_host(server, "teach")
+                bob = RawClient(endpoint, "bob")
+                RawClient(endpoint, "carl")  # closed with the server (running_server)
+                host.expect(ev.Joined, name="carl")
+                fill_disk(disk)
+                host.send(ev.Moderate(action="ban", name="bob", reason="spam"))
+                bob.expect_closed()
+                host.send(ev.Moderate(action="mute", name="carl", minutes=10))
+                told = [e.message for e in host.drain(0.5) if isinstance(e, ev.Error) and e.code == ev.E_HISTORY]
+                assert "the ban on bob holds until the server stops: the history cannot be written, so a restart lifts it" in told
+                assert "the mute on carl holds until the server stops: the history cannot be written, so a restart lifts it" in told
+        finally:
+            store.close()
