@@ -1229,10 +1229,12 @@ def _log_out(text: str) -> None:
 
     try:
         print(text, flush=True)
-    except OSError:
+    except OSError as exc:
         _silence(sys.stdout)
+        # a reader gone (a pipe) is "closed"; `serve --headless > server.log` on a full disk is not
+        why = "was closed" if isinstance(exc, BrokenPipeError) else f"cannot be written ({(exc.strerror or str(exc)).lower()})"
         with contextlib.suppress(OSError, ValueError):
-            print("lanchat: the log's output was closed; the room goes on without a log", file=sys.stderr, flush=True)
+            print(f"lanchat: the log's output {why}; the room goes on without a log", file=sys.stderr, flush=True)
 
 
 def _silence(stream) -> None:  # noqa: ANN001

@@ -33,6 +33,7 @@ from lanchat.history import HistoryStore, HistoryWriteError
 from lanchat.history_policy import HistoryPolicy
 from lanchat.session import Line, Session
 from lanchat.tls import CERT_NAME, KEY_NAME, KNOWN_SERVERS_NAME, KnownServers, check_fingerprint
+from lanchat.transport import Endpoint
 from lanchat.ui.plain import PlainFrontend
 
 
@@ -449,3 +450,34 @@ def test_a_ban_or_mute_that_cannot_be_saved_is_said_to_the_one_who_made_it(tmp_p
                 assert "the mute on carl holds until the server stops: the history cannot be written, so a restart lifts it" in told
         finally:
             store.close()
+
+
+def test_a_headless_servers_log_on_a_full_disk_says_so_and_the_room_goes_on(tmp_path):
+    """`serve --headless > server.log` with server.log on a disk that fills up: the room goes on
+    without a log, as for a reader gone, but it said "the log's output was closed"."""
+    with small_disk() as disk:
+        log, errors = disk / "server.log", tmp_path / "stderr.txt"
+        with open(log, "a") as out, open(errors, "w") as err:  # O_APPEND: each line at the end
+            server = subprocess.Popen([sys.executable, "-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1",
+                                       "--headless", "--no-history"], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                      env=child_env(), cwd=ROOT)  # fmt: skip
+        try:
+            port = int(wait_for(lambda: re.search(r"listening on port (\d+)", log.read_text()), what="the banner").group(1))
+            wait_for(lambda: "history: off" in log.read_text(), what="the whole banner")
+            with open(log, "a") as pad:  # the log's last page filled: its next line needs a new one
+                pad.write(" " * (-log.stat().st_size % 4096))
+            fill_disk(disk)
+            endpoint = Endpoint(host="127.0.0.1", port=port)
+            ann = RawClient(endpoint, "ann")  # "ann joined from ...": the line the disk refuses
+            wait_for(lambda: "the room goes on without a log" in errors.read_text(), what="the note on stderr")
+            bob = RawClient(endpoint, "bob")
+            ann.send(ev.Say(text="still a room"))
+            assert bob.expect(ev.Message).text == "still a room"
+            ann.close()
+            bob.close()
+        finally:
+            server.terminate()
+            server.wait(10)
+    said = errors.read_text()
+    assert "Traceback" not in said
+    assert said == "lanchat: the log's output cannot be written (no space left on device); the room goes on without a log\n"
