@@ -124,13 +124,19 @@ class KnownServers:
 
     def _lines(self) -> list[str]:
         if self.path.exists() and not self.path.is_file():  # a pipe would block the read for good
-            raise TlsError(f"the known-servers file {self.path} is not a regular file (a pipe, a device); move it aside")
+            what = "a folder" if self.path.is_dir() else "not a regular file (a pipe, a device)"
+            raise TlsError(f"the known-servers file {self.path} is {what}; move it aside")
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TlsError(f"cannot read the known-servers file {self.path}: {exc}") from None
+        except UnicodeDecodeError:  # a disk's damage: a fingerprint in it can no longer be trusted to be checked
+            raise TlsError(
+                f"the known-servers file {self.path} is not text (damaged?); move it aside "
+                "(each TLS room's fingerprint is then asked about again)"
+            ) from None
+        except OSError as exc:
+            raise TlsError(f"cannot read the known-servers file {self.path}: {exc.strerror or exc}") from None
         return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 

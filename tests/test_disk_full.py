@@ -32,7 +32,7 @@ from lanchat import events as ev
 from lanchat.history import HistoryStore, HistoryWriteError
 from lanchat.history_policy import HistoryPolicy
 from lanchat.session import Line, Session
-from lanchat.tls import CERT_NAME, KEY_NAME, KNOWN_SERVERS_NAME, KnownServers, check_fingerprint
+from lanchat.tls import CERT_NAME, KEY_NAME, KNOWN_SERVERS_NAME, KnownServers, TlsError, check_fingerprint
 from lanchat.transport import Endpoint
 from lanchat.ui.plain import PlainFrontend
 
@@ -481,3 +481,21 @@ def test_a_headless_servers_log_on_a_full_disk_says_so_and_the_room_goes_on(tmp_
     said = errors.read_text()
     assert "Traceback" not in said
     assert said == "lanchat: the log's output cannot be written (no space left on device); the room goes on without a log\n"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "a folder"])
+def test_a_damaged_known_servers_file_says_what_it_is_and_what_to_do(tmp_path, damage):
+    """Bytes that are not text where the known-servers file is said "'utf-8' codec can't decode
+    byte 0xd3 in position 0: invalid continuation byte"; a folder there was "a pipe, a device"."""
+    path = tmp_path / KNOWN_SERVERS_NAME
+    if damage == "garbage":
+        path.write_bytes(b"\xd3\x9c\x00" + bytes(range(128, 256)))
+    else:
+        path.mkdir()
+    with pytest.raises(TlsError) as refused:
+        KnownServers(path).lookup("10.0.0.5:3580")
+    if damage == "garbage":
+        assert str(refused.value) == (f"the known-servers file {path} is not text (damaged?); move it aside "
+                                      "(each TLS room's fingerprint is then asked about again)")  # fmt: skip
+    else:
+        assert str(refused.value) == f"the known-servers file {path} is a folder; move it aside"
