@@ -257,19 +257,27 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
         context.load_cert_chain(cert_path, key_path)
         der = ssl.PEM_cert_to_DER_cert(cert_path.read_text(encoding="ascii"))
     except (OSError, ssl.SSLError, ValueError) as exc:
-        empty = [path for path in (cert_path, key_path) if _is_empty(path)]
-        why = f"{empty[0]} is empty (cut short when it was written?)" if empty else str(exc)
+        why = _what_is_wrong(cert_path, key_path) or str(exc)  # OpenSSL says only "[SSL] PEM lib (_ssl.c:3905)"
         raise TlsError(
             f"cannot use the TLS certificate {cert_path}: {why}; move {cert_path} and {key_path} aside to make new ones"
         ) from None
     return context, fingerprint(der)
 
 
-def _is_empty(path: Path) -> bool:
-    try:
-        return path.stat().st_size == 0
-    except OSError:
-        return False
+def _what_is_wrong(cert_path: Path, key_path: Path) -> str | None:
+    """Which of the two files is not whole, in words: empty, or its PEM armour (BEGIN ... END)
+    not all there (cut short, or garbage); None if both look whole."""
+    for path, armour in ((cert_path, "CERTIFICATE"), (key_path, "PRIVATE KEY")):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if not data:
+            return f"{path} is empty (cut short when it was written?)"
+        begin, end = f"-----BEGIN {armour}-----".encode(), f"-----END {armour}-----".encode()
+        if begin not in data or end not in data[data.find(begin) :]:
+            return f"{path} is damaged (cut short, or not the PEM file lanchat wrote)"
+    return None
 
 
 # ------------------------------------------------------------------ the client's handshake (an edge)

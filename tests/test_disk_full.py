@@ -32,7 +32,15 @@ from lanchat import events as ev
 from lanchat.history import HistoryStore, HistoryWriteError
 from lanchat.history_policy import HistoryPolicy
 from lanchat.session import Line, Session
-from lanchat.tls import CERT_NAME, KEY_NAME, KNOWN_SERVERS_NAME, KnownServers, TlsError, check_fingerprint
+from lanchat.tls import (
+    CERT_NAME,
+    KEY_NAME,
+    KNOWN_SERVERS_NAME,
+    KnownServers,
+    TlsError,
+    check_fingerprint,
+    ensure_certificate,
+)
 from lanchat.transport import Endpoint
 from lanchat.ui.plain import PlainFrontend
 
@@ -499,3 +507,19 @@ def test_a_damaged_known_servers_file_says_what_it_is_and_what_to_do(tmp_path, d
                                       "(each TLS room's fingerprint is then asked about again)")  # fmt: skip
     else:
         assert str(refused.value) == f"the known-servers file {path} is a folder; move it aside"
+
+
+@pytest.mark.parametrize("damage", ["certificate cut short", "key garbage"])
+def test_a_damaged_tls_certificate_or_key_names_the_file(tmp_path, damage):
+    """OpenSSL says only "[SSL] PEM lib (_ssl.c:3905)" for a certificate cut short or a key
+    that is garbage: now the file and what is wrong with it are named."""
+    folder = tmp_path / "lanchat"
+    cert, key, _ = ensure_certificate(folder)
+    bad = cert if damage.startswith("certificate") else key
+    bad.write_bytes(cert.read_bytes()[:200] if bad is cert else bytes(range(256)))
+    done = serve_tls(tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr == (
+        f"lanchat: cannot use the TLS certificate {cert}: {bad} is damaged (cut short, or not the PEM file lanchat "
+        f"wrote); move {cert} and {key} aside to make new ones\n"
+    )
