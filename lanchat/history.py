@@ -522,6 +522,11 @@ class HistoryStore(_NameOwners):
             # check_same_thread=False: the store is opened in the main thread and then used only
             # by the server loop's thread, never by two at once.
             uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
+            if existed and not os.access(self.path.parent, os.W_OK):
+                # A read-only folder (a USB stick mounted read-only; root too: EROFS): SQLite cannot
+                # make the -shm file a WAL file needs even to be read ("unable to open database
+                # file"). Nothing can change the file there, so it is read as immutable: an archive.
+                uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
             self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=2.0)
             # temp.pending (the journal's rows, at most move_rows) in memory: never a file in a
             # temporary folder that may be on the full disk itself

@@ -559,3 +559,31 @@ def test_a_download_that_fills_the_disk_stops_alone_and_leaves_nothing(tmp_path)
             for proc in procs:
                 proc.stop()
     assert "Traceback" not in "".join(proc.output for proc in procs)
+
+
+def test_a_history_on_a_read_only_disk_is_replayed_and_exported():
+    """A history on a disk mounted read-only (a USB stick, a read-only bind mount; root too):
+    SQLite cannot make the -shm file a WAL file needs even to be read, and serve and lanchat
+    history both said "not a usable history database: unable to open database file; move it
+    aside". README promises a read-only history is replayed and nothing new saved: now it is,
+    and it exports."""
+    with small_disk() as disk:
+        db = disk / "chat.sqlite3"
+        store = HistoryStore(db)
+        store.append(time=time.time(), sender="old", text="from before")
+        store.close()
+        remount(disk, "ro")
+        server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(db))
+        try:
+            port = server.expect(r"listening on port (\d+)").group(1)
+            server.expect(r"warning: cannot write the history \(.*readonly.*\): earlier messages are replayed")
+            ann = RawClient(Endpoint(host="127.0.0.1", port=int(port)), "ann")
+            assert ann.expect(ev.Message).text == "from before"
+            ann.close()
+        finally:
+            server.stop()
+        assert "Traceback" not in server.output
+        done = subprocess.run([sys.executable, "-m", "lanchat", "history", str(db)], capture_output=True, text=True,
+                              env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.endswith("] old: from before\n")
