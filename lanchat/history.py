@@ -517,23 +517,7 @@ class HistoryStore(_NameOwners):
         fresh = not existed or self.path.stat().st_size == 0
         if create:
             self._lock()
-        try:
-            # isolation_level=None: autocommit, so every append is one committed transaction.
-            # check_same_thread=False: the store is opened in the main thread and then used only
-            # by the server loop's thread, never by two at once.
-            uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
-            if existed and not os.access(self.path.parent, os.W_OK):
-                # A read-only folder (a USB stick mounted read-only; root too: EROFS): SQLite cannot
-                # make the -shm file a WAL file needs even to be read ("unable to open database
-                # file"). Nothing can change the file there, so it is read as immutable: an archive.
-                uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
-            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=2.0)
-            # temp.pending (the journal's rows, at most move_rows) in memory: never a file in a
-            # temporary folder that may be on the full disk itself
-            self.db.execute("PRAGMA temp_store = MEMORY")
-        except sqlite3.Error as exc:
-            self._unlock(refused=True)
-            raise self._disk_full(exc, existed) or HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
+        self.db = self._connect(create=create, existed=existed)
         try:
             self._check_and_prepare(fresh=fresh, create=create, check=check)
             self._start_journal()
@@ -548,6 +532,27 @@ class HistoryStore(_NameOwners):
             if exc.__context__ is not None and (full := self._disk_full(exc.__context__, existed)) is not None:
                 raise full from None
             raise
+
+    def _connect(self, *, create: bool, existed: bool) -> sqlite3.Connection:
+        """SQLite's connection to the file (HistoryUnusable if it cannot be made)."""
+        uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
+        if existed and not os.access(self.path.parent, os.W_OK):
+            # A read-only folder (a USB stick mounted read-only; root too: EROFS): SQLite cannot
+            # make the -shm file a WAL file needs even to be read ("unable to open database
+            # file"). Nothing can change the file there, so it is read as immutable: an archive.
+            uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
+        try:
+            # isolation_level=None: autocommit, so every append is one committed transaction.
+            # check_same_thread=False: the store is opened in the main thread and then used only
+            # by the server loop's thread, never by two at once.
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=2.0)
+            # temp.pending (the journal's rows, at most move_rows) in memory: never a file in a
+            # temporary folder that may be on the full disk itself
+            db.execute("PRAGMA temp_store = MEMORY")
+        except sqlite3.Error as exc:
+            self._unlock(refused=True)
+            raise self._disk_full(exc, existed) or HistoryUnusable(f"cannot open {self.path}: {_describe(exc)}") from None
+        return db
 
     def _disk_full(self, exc: BaseException, existed: bool) -> HistoryDiskFull | None:
         """A failure to open that is the disk's, not the file's: SQLite says "disk I/O error" (it
