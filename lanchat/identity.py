@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -222,8 +223,15 @@ def _made_private(path: Path, info: os.stat_result) -> list[str]:
     try:
         os.chmod(path, 0o600)
     except OSError as exc:
+        mode = f"(mode {stat.S_IMODE(info.st_mode):04o})"
+        if exc.errno in (errno.EROFS, errno.EPERM):  # a read-only disk, a USB stick's FAT: chmod cannot help there
+            raise IdentityError(
+                f"the identity key {path} can be read by others {mode} and cannot be made private there "
+                f"({(exc.strerror or str(exc)).lower()}); copy it to a folder of your own, run chmod 600 on the copy, "
+                "and give that with --identity PATH"
+            ) from None
         raise IdentityError(
-            f"the identity key {path} can be read by others (mode {stat.S_IMODE(info.st_mode):04o}) "
+            f"the identity key {path} can be read by others {mode} "
             f"and cannot be fixed ({exc.strerror or exc}); run: chmod 600 {path}"
         ) from None
     return [f"the identity key {path} could be read by others (mode {stat.S_IMODE(info.st_mode):04o}); it is now 0600 (only you)"]

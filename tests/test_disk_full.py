@@ -587,3 +587,22 @@ def test_a_history_on_a_read_only_disk_is_replayed_and_exported():
                               env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert done.stdout.endswith("] old: from before\n")
+
+
+def test_an_identity_key_others_can_read_on_a_read_only_disk_says_to_copy_it(tmp_path):
+    """A key carried on a USB stick that is read-only (or FAT, where chmod is refused): lanchat
+    refuses a key others can read, and said "run: chmod 600 PATH", which cannot work there."""
+    with small_disk() as stick:
+        key = stick / "identity.key"
+        done = subprocess.run([sys.executable, "-m", "lanchat", "key", "--identity", str(key)], capture_output=True,
+                              text=True, env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        key.chmod(0o644)
+        remount(stick, "ro")
+        done = subprocess.run([sys.executable, "-m", "lanchat", "key", "--identity", str(key)], capture_output=True,
+                              text=True, env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr == (
+        f"lanchat: the identity key {key} can be read by others (mode 0644) and cannot be made private there "
+        "(read-only file system); copy it to a folder of your own, run chmod 600 on the copy, and give that with --identity PATH\n"
+    )
