@@ -9,6 +9,7 @@ import errno
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -606,3 +607,27 @@ def test_an_identity_key_others_can_read_on_a_read_only_disk_says_to_copy_it(tmp
         f"lanchat: the identity key {key} can be read by others (mode 0644) and cannot be made private there "
         "(read-only file system); copy it to a folder of your own, run chmod 600 on the copy, and give that with --identity PATH\n"
     )
+
+
+def test_an_upload_that_fills_the_servers_disk_stops_with_one_line_and_frees_its_room(tmp_path):
+    """(Held before; not covered.) The server keeps uploads on a disk with 100 KiB free: a file
+    of 200 KB stops with one line to its sender, its part is removed, and a small one after it
+    is offered as usual."""
+    big, small = tmp_path / "big.bin", tmp_path / "small.bin"
+    big.write_bytes(os.urandom(200_000))
+    small.write_bytes(b"notes")
+    with small_disk() as disk:
+        fill_disk(disk, leave=100 * 1024)
+        free = shutil.disk_usage(disk).free
+        with running_server(files=ServerFiles(disk)) as (_server, endpoint):
+            ann = Proc("connect", endpoint.host, str(endpoint.port), "--name", "ann")
+            try:
+                ann.expect(r"welcome, ann")
+                ann.send(f"/send {big}")
+                ann.expect(r"! upload of big\.bin stopped: the server could not store it \(no space left on device\)")
+                ann.send(f"/send {small}")
+                ann.expect(r"your file small\.bin \(5 bytes\) is on offer to the room as #2")
+                assert shutil.disk_usage(disk).free >= free - 8192  # the part of big.bin is gone
+            finally:
+                ann.stop()
+        assert "Traceback" not in ann.output
