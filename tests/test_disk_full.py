@@ -631,3 +631,33 @@ def test_an_upload_that_fills_the_servers_disk_stops_with_one_line_and_frees_its
             finally:
                 ann.stop()
         assert "Traceback" not in ann.output
+
+
+def test_a_message_said_while_the_disk_is_full_reaches_nobody_and_its_sender_is_told():
+    """(Held before: tested with /dev/full and a file size limit; here on a real full disk.)
+    Stored before anyone receives it: a message the history cannot take is refused to its
+    sender with one line, nobody else gets it, and the room goes on once there is room."""
+    with small_disk() as disk:
+        store = HistoryStore(disk / "chat.sqlite3")
+        try:
+            with running_server(history=store) as (_server, endpoint):
+                ann = RawClient(endpoint, "ann")
+                bob = RawClient(endpoint, "bob")
+                ann.expect(ev.Joined, name="bob")
+                filler = fill_disk(disk)  # the journal is empty: its first line needs a page
+                ann.send(ev.Say(text="said on a full disk"))
+                refused = ann.expect(ev.Error, code=ev.E_HISTORY)
+                assert refused.message == "not sent: 'said on a full disk': the history cannot be written; try again in a moment"
+                assert not refused.fatal
+                assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Message)]
+                filler.unlink()
+                ann.send(ev.Say(text="with room again"))
+                assert bob.expect(ev.Message).text == "with room again"
+                assert ann.expect(ev.Message).text == "with room again"
+        finally:
+            store.close()
+        reader = HistoryStore(disk / "chat.sqlite3", create=False)
+        try:
+            assert [record.text for record in reader.export()] == ["with room again"]
+        finally:
+            reader.close()
