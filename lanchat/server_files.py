@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -212,6 +213,11 @@ class ServerFiles:
             import hashlib  # see the imports at the top; out of file descriptors, an OSError
 
             path = self.folder / f"{offer.file_id}-{os.urandom(8).hex()}.upload"
+            free = shutil.disk_usage(self.folder).free
+            if offer.size > free:  # refused now, not after the whole file has crossed the network
+                self.book.remove(offer.file_id)
+                self.log(f"refused {offer.name} ({human_size(offer.size)}): {human_size(free)} free in {self.folder}")
+                return refuse(f"refused: the server has room for {human_size(free)}, and the file is {human_size(offer.size)}")
             handle = open(path, "xb")  # noqa: SIM115 - kept open across many loop passes
         except OSError as exc:
             self.book.remove(offer.file_id)
