@@ -686,3 +686,28 @@ def test_save_to_a_full_or_read_only_disk_says_why_and_leaves_nothing(terms):
         ann.send(f"/save {disk / 'lesson.txt'}\r")
         ann.expect(re.escape(f"! could not save to {disk / 'lesson.txt'}: Read-only file system; choose another path"))
     say(ann, "still here", "ann")
+
+
+def test_two_uploads_that_fit_alone_but_not_together_end_with_one_line_and_the_room_goes_on(tmp_path):
+    """(Held before; not covered.) Two uploads to a server disk with room for one: the one that
+    finds no room stops on the way (together) or is refused at its offer (one after the other),
+    with one line to its sender; the other is offered, and its part does not linger."""
+    for name in ("a.bin", "b.bin"):
+        (tmp_path / name).write_bytes(os.urandom(80_000))
+    with small_disk() as disk:
+        fill_disk(disk, leave=120 * 1024)
+        with running_server(files=ServerFiles(disk)) as (_server, endpoint):
+            ann = Proc("connect", endpoint.host, str(endpoint.port), "--name", "ann")
+            try:
+                ann.expect(r"welcome, ann")
+                ann.send(f"/send {tmp_path / 'a.bin'}")
+                ann.send(f"/send {tmp_path / 'b.bin'}")
+                ann.expect(r"! (?:upload of \w\.bin stopped: the server could not store it \(no space left on device\)|"
+                           r".*refused: the server has room for [\d.]+ KiB, and the file is 78\.1 KiB)")  # fmt: skip
+                ann.expect(r"your file \w\.bin \(78\.1 KiB\) is on offer to the room")
+                ann.send("still here")
+                ann.expect(r"ann: still here")
+                assert len(list(disk.glob("run-*/*.upload"))) == 1  # the offered one; no part of the other
+            finally:
+                ann.stop()
+        assert "Traceback" not in ann.output
