@@ -56,6 +56,22 @@ INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
 )
 
 
+# Hangul vowel and final consonant jamo: like a combining mark, each joins the syllable drawn
+# before it (a terminal gives it no column of its own).
+JOINING_JAMO_RANGES: tuple[tuple[int, int], ...] = ((0x1160, 0x11FF), (0xD7B0, 0xD7FF))
+
+
+def joins_previous(ch: str) -> bool:
+    """Whether the one character ``ch`` is drawn onto the character before it instead of in a
+    column of its own: a combining mark (category M: an accent, a Devanagari vowel sign) or a
+    Hangul vowel or final jamo. First in a name it would sit on whatever is drawn before the
+    name, and the name would look like the rest of it (U+0301 then ``ann`` draws as ``ann``)."""
+    if unicodedata.category(ch)[0] == "M":
+        return True
+    code = ord(ch)
+    return any(low <= code <= high for low, high in JOINING_JAMO_RANGES)
+
+
 def is_invisible(ch: str) -> bool:
     """Whether the one character ``ch`` draws nothing at all (see INVISIBLE_RANGES)."""
     code = ord(ch)
@@ -83,6 +99,8 @@ def name_problem(name: str) -> str | None:
         hidden = next((ch for ch in name if is_invisible(ch)), None)
         if hidden is not None:
             return f"a name cannot hold invisible characters ({describe(hidden)})"
+        if joins_previous(name[0]):
+            return f"a name cannot start with a character that joins the one before it ({describe(name[0])})"
     if not name.isprintable():
         return "a name can only hold printable characters"
     if name.startswith("/"):

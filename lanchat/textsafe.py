@@ -8,19 +8,23 @@ invisible characters (zero-width spaces, tag characters, fillers: names.INVISIBL
 which would hide a difference between two lines that look the same; two are kept where
 they do their everyday job: a zero-width joiner between two symbols (the joined emoji 👩‍💻)
 and the emoji/text variation selectors U+FE0E and U+FE0F, which only pick how the
-character before them is drawn.
+character before them is drawn. A text that starts with a combining mark (or another character
+drawn onto the one before it, names.joins_previous) is shown on a dotted circle, as Unicode's
+charts show a lone mark: drawn after a name's colon, or as a name, it would otherwise sit on
+what came before it or vanish, and ``\u0301ann`` would read as ``ann``.
 """
 
 from __future__ import annotations
 
 import re
 
-from .names import INVISIBLE_RANGES
+from .names import INVISIBLE_RANGES, joins_previous
 
 # Bidi embedding/override/isolate controls and marks (Unicode TR 9).
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 LINE_BREAK_MARK = "\u21b5"  # ↵ shows where a multi-line message broke
 ZERO_WIDTH_JOINER = "\u200d"
+DOTTED_CIRCLE = "\u25cc"  # the base a lone combining mark is drawn on
 KEPT_SELECTORS = "\ufe0e\ufe0f"
 
 
@@ -52,8 +56,12 @@ _TABLE = _build_table()
 _JOINED = re.compile("(?<=[\\u2000-\\u2bff\\U0001F000-\\U0001FAFF\\ufe0f])\\u200d(?=[\\u2000-\\u2bff\\U0001F000-\\U0001FAFF])")
 
 
-def visible(text: str) -> str:
-    """``text`` with every terminal-driving or invisible character replaced by a visible stand-in."""
+def visible(text: str, *, continues: bool = False) -> str:
+    """``text`` with every terminal-driving or invisible character replaced by a visible stand-in.
+    ``continues``: ``text`` goes on from what is drawn just before it (the echo of keys typed after
+    others), so a combining mark at its start is that character's own and gets no dotted circle."""
+    if text and not continues and text[0] >= "\u0300" and joins_previous(text[0]):
+        text = DOTTED_CIRCLE + text  # (no combining mark comes before U+0300)
     if ZERO_WIDTH_JOINER not in text:
         return text.translate(_TABLE)
     # Split at the joiners that join emoji, show every other one, and join the pieces again.

@@ -235,8 +235,8 @@ class PlainFrontend:
                     self._echo("\n")
                     self._too_long()
                     continue
+                self._echo(visible(run, continues=bool(self.typing)))  # a mark typed on the last letter stays on it
                 self.typing += run
-                self._echo(visible(run))
                 social.note_typing(self.session, self.typing)  # a hint for the others, never the text
         return submitted
 
