@@ -56,20 +56,13 @@ INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
 )
 
 
-# Hangul vowel and final consonant jamo: like a combining mark, each joins the syllable drawn
-# before it (a terminal gives it no column of its own).
-JOINING_JAMO_RANGES: tuple[tuple[int, int], ...] = ((0x1160, 0x11FF), (0xD7B0, 0xD7FF))
-
-
 def joins_previous(ch: str) -> bool:
     """Whether the one character ``ch`` is drawn onto the character before it instead of in a
     column of its own: a combining mark (category M: an accent, a Devanagari vowel sign) or a
-    Hangul vowel or final jamo. First in a name it would sit on whatever is drawn before the
-    name, and the name would look like the rest of it (U+0301 then ``ann`` draws as ``ann``)."""
-    if unicodedata.category(ch)[0] == "M":
-        return True
-    code = ord(ch)
-    return any(low <= code <= high for low, high in JOINING_JAMO_RANGES)
+    Hangul vowel or final jamo (U+1160-U+11FF, U+D7B0-U+D7FF: each joins the syllable before
+    it). First in a name it would sit on whatever is drawn before the name, and the name would
+    look like the rest of it (U+0301 then ``ann`` draws as ``ann``)."""
+    return unicodedata.category(ch)[0] == "M" or "\u1160" <= ch <= "\u11ff" or "\ud7b0" <= ch <= "\ud7ff"
 
 
 def is_invisible(ch: str) -> bool:

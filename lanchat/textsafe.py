@@ -11,11 +11,14 @@ and the emoji/text variation selectors U+FE0E and U+FE0F, which only pick how th
 character before them is drawn. A text that starts with a combining mark (or another character
 drawn onto the one before it, names.joins_previous) is shown on a dotted circle, as Unicode's
 charts show a lone mark: drawn after a name's colon, or as a name, it would otherwise sit on
-what came before it or vanish, and ``\u0301ann`` would read as ``ann``.
+what came before it or vanish, and ``\u0301ann`` would read as ``ann``. What one character may
+carry is bounded, as a terminal draws it all in one or two cells, over the rows around: at most
+MAX_MARKS_SHOWN marks (the rest counted, ``<+46 marks>``) and MAX_JOINS_KEPT joiners in a chain.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from .names import INVISIBLE_RANGES, joins_previous
@@ -56,6 +59,44 @@ _TABLE = _build_table()
 _JOINED = re.compile("(?<=[\\u2000-\\u2bff\\U0001F000-\\U0001FAFF\\ufe0f])\\u200d(?=[\\u2000-\\u2bff\\U0001F000-\\U0001FAFF])")
 
 
+# Marks drawn on one character: at most this many are shown, the rest as a count ("<+46 marks>").
+# A terminal draws every mark on the same cell, stacked, so a few hundred of them ("Zalgo" text)
+# climb over the rows above and below: over other people's lines. Real writing needs fewer:
+# Vietnamese 2, pointed Hebrew with a cantillation mark 4, a Tibetan stack 3.
+MAX_MARKS_SHOWN = 4
+# Emoji joined into one character: at most this many joiners in a row are kept (a family of four,
+# a kiss with skin tones: 3); a chain of 2,000 joined emoji is one character two columns wide to
+# the screen's layout, and a terminal that does not know it draws 2,000 emoji over the rows below.
+MAX_JOINS_KEPT = 3
+_MARK_RUN = re.compile(f"[^\\x00-\\x7f]{{{MAX_MARKS_SHOWN + 1},}}")  # long enough to hold too many marks
+
+
+def _marks_counted(text: str) -> str:
+    """``text`` with each run of more than MAX_MARKS_SHOWN marks on one character cut to that
+    many and a count of the rest (the run is found first: most text has none)."""
+    return _MARK_RUN.sub(_cut_marks, text) if _MARK_RUN.search(text) else text
+
+
+def _cut_marks(run: re.Match[str]) -> str:
+    out: list[str] = []
+    marks = hidden = 0
+    for ch in run.group(0):
+        if joins_previous(ch) or ch in KEPT_SELECTORS:
+            marks += 1
+            if marks > MAX_MARKS_SHOWN:
+                hidden += 1
+                continue
+        else:
+            marks = 0
+            if hidden:
+                out.append(f"<+{hidden} marks>")
+                hidden = 0
+        out.append(ch)
+    if hidden:
+        out.append(f"<+{hidden} marks>")
+    return "".join(out)
+
+
 def visible(text: str, *, continues: bool = False) -> str:
     """``text`` with every terminal-driving or invisible character replaced by a visible stand-in.
     ``continues``: ``text`` goes on from what is drawn just before it (the echo of keys typed after
@@ -63,10 +104,17 @@ def visible(text: str, *, continues: bool = False) -> str:
     if text and not continues and text[0] >= "\u0300" and joins_previous(text[0]):
         text = DOTTED_CIRCLE + text  # (no combining mark comes before U+0300)
     if ZERO_WIDTH_JOINER not in text:
-        return text.translate(_TABLE)
-    # Split at the joiners that join emoji, show every other one, and join the pieces again.
+        return _marks_counted(text.translate(_TABLE))
+    # Split at the joiners that join emoji, show every other one (and those past MAX_JOINS_KEPT
+    # in one chain: the emoji between two joiners is a few code points), and join the pieces again.
     parts = _JOINED.split(text)
-    return ZERO_WIDTH_JOINER.join(part.translate(_TABLE) for part in parts)
+    out = [parts[0].translate(_TABLE)]
+    chain = 0
+    for before, part in itertools.pairwise(parts):
+        chain = chain + 1 if chain and len(before) <= 3 else 1  # the first joiner starts a chain
+        out.append(ZERO_WIDTH_JOINER if chain <= MAX_JOINS_KEPT else _TABLE[ord(ZERO_WIDTH_JOINER)])
+        out.append(part.translate(_TABLE))
+    return _marks_counted("".join(out))
 
 
 def visible_lines(text: str) -> list[str]:

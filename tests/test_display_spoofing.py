@@ -70,3 +70,42 @@ def test_a_name_that_starts_with_a_mark_never_draws_as_the_name_without_it(mark)
     plain = format_plain(Line(kind="message", time=T0, sender=impostor, text="hi"))
     assert plain.endswith(" \u25cc" + mark + "ann: hi")
     assert visible(mark) == "\u25cc" + mark and visible("e\u0301") == "e\u0301"  # an accent on its letter stays as it is
+
+
+# ------------------------------------------------ a character drawn over other lines
+
+
+def cells_on_screen(*lines: Line, cols: int = 80) -> list[str]:
+    """Every cell the full screen draws for ``lines``, as the text curses is given for it."""
+    view = View(Session(name="ann", role="host", where="127.0.0.1:3580", members=["ann", "bob"]))
+    view.add(list(lines))
+    return [chunk for row in rd.render(view, 8, cols).rows for chunk, _style in row]
+
+
+@pytest.mark.parametrize("mark", ["\u0301", "\u0489", "\u0e49", "\ufe0f", "\u1161"])
+def test_a_stack_of_marks_on_one_letter_is_cut_to_a_few_and_a_count(mark):
+    """From the attacker's side: 'a' and 3,000 combining marks is one cell to the layout, and a
+    terminal stacks every mark on it, over the rows above and below ('Zalgo' text hiding other
+    people's lines). Both front ends now show four marks and say how many more there were."""
+    zalgo = "look" + ("a" + mark * 3000) + " here"
+    cells = cells_on_screen(Line(kind="message", time=T0, sender="bob", text=zalgo))
+    assert max(len(chunk) for chunk in cells) == 5  # the letter and four marks
+    assert "a" + mark * 4 in cells
+    assert "<+2996 marks> here" in "".join(cells)
+    assert format_plain(Line(kind="message", time=T0, sender="bob", text=zalgo)).endswith("bob: looka" + mark * 4 + "<+2996 marks> here")
+    assert visible("ti\u1ebfng vi\u1ec7t e\u0323\u0302 \u05e9\u05bc\u05c1\u05b8\u0591") == "ti\u1ebfng vi\u1ec7t e\u0323\u0302 \u05e9\u05bc\u05c1\u05b8\u0591"  # real writing is untouched
+
+
+def test_a_chain_of_joined_emoji_is_cut_into_characters_of_at_most_four():
+    """From the attacker's side: 1,000 emoji joined by zero-width joiners were one character two
+    columns wide to the layout; a terminal that does not know the sequence draws all of them,
+    over the rest of the screen. Joiners past the third in a chain are now shown (<U+200D>)."""
+    woman = "\U0001f469"
+    chain = "\u200d".join([woman] * 1000)
+    assert max(chunk.count(woman) for chunk in cells_on_screen(Line(kind="message", time=T0, sender="bob", text=chain))) <= 4
+    twelve = "\u200d".join([woman] * 12)
+    assert max(chunk.count(woman) for chunk in cells_on_screen(Line(kind="message", time=T0, sender="bob", text=twelve))) == 4
+    assert visible(twelve) == "\u200d".join([woman] * 4) + "<U+200D>".join(["", *[woman] * 8])
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # a real one stays one character
+    kiss = "\U0001f469\U0001f3fb\u200d\u2764\ufe0f\u200d\U0001f48b\u200d\U0001f468\U0001f3fc"
+    assert visible(f"{family} and {kiss} and \U0001f469\u200d\U0001f4bb") == f"{family} and {kiss} and \U0001f469\u200d\U0001f4bb"
