@@ -84,6 +84,8 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
     if isinstance(event, ev.Typing):
         if now - member.typing_hint_at < TYPING_HINT_SECONDS:
             return []  # at most one hint a person every few seconds, however many arrive
+        if muted_refusal(room, member):
+            return []  # muted: nothing they type will be read, so "is typing" would only taunt (no error: a hint is silent)
         member.typing_hint_at = now
         others = tuple(c for c in room.members if c != member.cid and c not in room.service_cids)
         return [Broadcast(to=others, frame=encode(ev.TypingHint(name=member.name)))] if others else []

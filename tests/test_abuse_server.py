@@ -356,3 +356,27 @@ def test_a_muted_student_cannot_rejoin_under_a_name_that_says_what_the_mute_keep
         assert [e.name for e in heard_before_own_marker(ann) if isinstance(e, ev.Joined)] == ["mallory"]
         for client in (hal, ann, again):
             client.close()
+
+
+def test_a_muted_student_cannot_keep_the_room_reading_that_she_is_typing():
+    """A mute refuses everything a muted student's words could reach the room by, but her typing
+    hints still went to everyone: 'mallory is typing…' in every status line all lesson long,
+    for a line that could never be sent. A muted person's hints are now dropped (silently, as
+    the hints over the limit are); the others' still arrive."""
+    from helpers import local_host
+
+    with running_server() as (server, endpoint):
+        hal = local_host(server, "hal")
+        ann, bob, mallory = RawClient(endpoint, "ann"), RawClient(endpoint, "bob"), RawClient(endpoint, "mallory")
+        hal.send(ev.Moderate(action="mute", name="mallory", minutes=5, reason="calm down"))
+        ann.expect(ev.Moderated, action="mute")
+        mallory.expect(ev.Moderated, action="mute")
+        for typist in (mallory, bob):  # her first hint: no per-person pause holds it back
+            typist.send(ev.Typing())
+            typist.send(ev.Who())
+            typist.expect(ev.Roster)  # the server has handled the hint
+        hints = [e.name for e in heard_before_own_marker(ann) if isinstance(e, ev.TypingHint)]
+        assert hints == ["bob"]
+        assert not [e for e in mallory.drain(0.05) if isinstance(e, ev.Error)]  # and she is told nothing
+        for client in (hal, ann, bob, mallory):
+            client.close()
