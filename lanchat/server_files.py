@@ -38,6 +38,7 @@ from .files import (
 from .moderation import LOCAL, mute_refusal
 from .protocol import encode
 from .room import Room
+from .room_social import addresses_the_class
 
 # An upload that sends no piece for this long is dropped and its quota freed (issue 14): a
 # stalled sender must not hold a quarter of someone's quota, and a file on disk, for ever.
@@ -191,6 +192,9 @@ class ServerFiles:
         member = room.members.get(cid)
         if (muted := _muted(room, cid)) is not None:  # a muted person reads, and offers nothing (PROTOCOL.md, Moderation)
             return refuse(muted)
+        if target is None and member is not None and not addresses_the_class(room, member):
+            # its name is words for the whole class, as a /me or a topic is (PROTOCOL.md 7)
+            return refuse(f"in a turn-based room you can offer a file to the room when it is your turn; {_ONE_PERSON}")
         # The quota counts by address group, as connection caps and bans do (limits.AddressGroups):
         # a machine off the LAN holding a whole IPv6 /64 gets one quota, not one per address. Only
         # from another machine: over 127.0.0.1 everyone shares one group, so there it is per person.
@@ -472,6 +476,9 @@ class ServerFiles:
         if self._run_lock is not None:
             self._run_lock.close()
             self._run_lock = None
+
+
+_ONE_PERSON = "a file offered to one person needs no turn (/send PATH NAME), as a whisper does"
 
 
 def _muted(room: Room, cid: int) -> str | None:

@@ -262,3 +262,35 @@ def test_one_connection_asking_for_every_file_holds_few_open_and_still_gets_them
         wait_for(lambda: _files_open_under(folder) == 0, what="every download's file closed")
         ann.close()
         mallory.close()
+
+
+def test_in_a_turn_room_a_file_offered_out_of_turn_does_not_tell_the_class_its_name(tmp_path):
+    """From the attacker's side, on real sockets: in a turn-based room nothing but the turn puts
+    a student's words before the class (PROTOCOL.md 7: /me needs the turn, /topic and /nick are
+    refused), but an offer did: 'the answer is 42.txt' reached everyone while ann held the turn.
+    An offer to the room now needs the turn, as a /me does; one to a single person does not."""
+    import hashlib
+
+    from helpers import RawClient, local_host, running_server
+
+    store = ServerFiles(tmp_path / "files", max_file_bytes=MB, quota_bytes=MB)
+    with running_server("turn", files=store) as (server, endpoint):
+        hal = local_host(server, "hal")
+        ann = RawClient(endpoint, "ann")  # the first who is not the host: her turn
+        bob = RawClient(endpoint, "bob")
+        assert bob.welcome.turn == "ann"
+        bob.send(ev.OfferFile(ref=1, name="the answer is 42.txt", size=3))
+        refused = bob.expect(ev.FileError, ref=1)
+        assert refused.message.startswith("in a turn-based room you can offer a file to the room when it is your turn")
+        assert store.book.offers == {} and store.uploads == {}
+        bob.send(ev.OfferFile(ref=2, name="for ann.txt", size=3, to="ann"))  # to one person: as a whisper
+        ready = bob.expect(ev.UploadReady, ref=2)
+        bob.send(ev.UploadBytes(id=ready.id, data=b"foo"))
+        bob.send(ev.UploadDone(id=ready.id, sha256=hashlib.sha256(b"foo").hexdigest()))
+        assert ann.expect(ev.Offered).name == "for ann.txt"
+        ann.send(ev.OfferFile(ref=1, name="my answer.txt", size=3))  # the turn's holder may
+        ann.expect(ev.UploadReady, ref=1)
+        offered = [e.name for e in hal.drain(0.2) if isinstance(e, ev.Offered)]
+        assert offered == []  # the host heard of neither of bob's files
+        for client in (hal, ann, bob):
+            client.close()
