@@ -426,11 +426,13 @@ class Offered(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class FileList(Event):
-    """Answer to ``files``: ``count`` ``offered`` events with ``listing`` true follow."""
+    """Answer to ``files``: ``count`` ``offered`` events with ``listing`` true follow (the newest
+    files.MAX_LISTED); ``unlisted`` older offers are not listed."""
 
     type: ClassVar[str] = "file-list"
     sent_by: ClassVar[str] = "server"
     count: int
+    unlisted: int = field(default=0, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)

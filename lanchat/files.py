@@ -33,6 +33,13 @@ QUOTA_FILES = 4  # per-person quota: this many maximum-size files on offer at on
 # server, kept from the stalled-upload timeout by a byte a minute: without a count, small offers
 # inside any quota would take every file descriptor the server has, and then nobody could join.
 MAX_UPLOADS_AT_ONCE = 4
+# Files on offer at once per person (counted as the quota is, finished or not). The quota counts
+# bytes, so empty files passed it for ever: 6,000 of them were 6,000 files in the server's folder,
+# and a /files listing of them (over the 1 MiB queue) dropped whoever asked as too slow.
+MAX_OFFERS_AT_ONCE = 50
+# A /files answer lists at most this many offers, the newest (file-list's "more" counts the rest):
+# an offered frame is at most about 700 bytes, so a listing stays well inside half the queue limit.
+MAX_LISTED = 500
 # Downloads read at once per connection, for the same reason: each holds an open file. Further
 # /gets wait their turn unopened (their file-start comes when it does), at most MAX_GETS_WAITING.
 MAX_DOWNLOADS_AT_ONCE = 4
@@ -380,6 +387,8 @@ class OfferBook:
         theirs = self._of(owner, name=owner_name, address=address)
         if sum(not o.ready for o in theirs) >= MAX_UPLOADS_AT_ONCE:
             raise OfferRefused(f"you are already sending {MAX_UPLOADS_AT_ONCE} files; offer {clean} once one of them is done")
+        if len(theirs) >= MAX_OFFERS_AT_ONCE:
+            raise OfferRefused(f"you have {len(theirs)} files on offer already; offer {clean} once one has gone (yours go when you leave)")
         used = sum(o.size for o in theirs)
         if used + size > self.quota_bytes:
             raise OfferRefused(

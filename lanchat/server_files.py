@@ -26,6 +26,7 @@ from .files import (
     CHUNK_BYTES,
     MAX_DOWNLOADS_AT_ONCE,
     MAX_GETS_WAITING,
+    MAX_LISTED,
     ChunkError,
     OfferBook,
     OfferRefused,
@@ -157,8 +158,9 @@ class ServerFiles:
             return self._get(cid, event)
         if isinstance(event, ev.ListFiles):
             offers = self.book.visible_to(cid)
-            listing: list[Action] = [Send(to=cid, event=ev.FileList(count=len(offers)))]
-            return listing + [Send(to=cid, event=self._offered(offer, listing=True)) for offer in offers]
+            listed = offers[-MAX_LISTED:]  # the newest: a listing of thousands would get the asker dropped as too slow
+            listing: list[Action] = [Send(to=cid, event=ev.FileList(count=len(listed), unlisted=len(offers) - len(listed)))]
+            return listing + [Send(to=cid, event=self._offered(offer, listing=True)) for offer in listed]
         if isinstance(event, ev.CancelFile):
             return self._cancel(cid, event.id)
         return []

@@ -473,6 +473,8 @@ class Session:
             return [*renumbered_offer(self, event), offered_line(self, event)]
         if isinstance(event, ev.FileList):
             text = f"files on offer ({event.count}):" if event.count else "no files are on offer; /send PATH offers one"
+            if event.unlisted:  # the server lists the newest only
+                text = f"files on offer ({event.count + event.unlisted:,}; the newest {event.count} listed):"
             return [self._notice(text)]
         if isinstance(event, ev.Shutdown):
             self.closed_reason = f"the server shut down: {event.reason}"

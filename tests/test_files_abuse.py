@@ -294,3 +294,65 @@ def test_in_a_turn_room_a_file_offered_out_of_turn_does_not_tell_the_class_its_n
         assert offered == []  # the host heard of neither of bob's files
         for client in (hal, ann, bob):
             client.close()
+
+
+def test_empty_files_cannot_be_offered_without_end(tmp_path):
+    """From the attacker's side, on real sockets: the quota counts bytes, so empty files passed it
+    for ever. 6,000 of them (9 s on loopback) were 6,000 files in the server's folder and a
+    /files answer over the 1 MiB queue limit: ann typed /files and was dropped as too slow.
+    One person may now have MAX_OFFERS_AT_ONCE files on offer; the next is refused."""
+    import hashlib
+
+    from helpers import RawClient, running_server
+
+    from lanchat.files import MAX_OFFERS_AT_ONCE, MAX_UPLOADS_AT_ONCE
+    from lanchat.protocol import encode
+
+    empty = hashlib.sha256(b"").hexdigest()
+    store = ServerFiles(tmp_path / "files", max_file_bytes=MB, quota_bytes=MB)
+    with running_server(files=store) as (_server, endpoint):
+        ann, mallory = RawClient(endpoint, "ann"), RawClient(endpoint, "mallory")
+        refused = None
+        for first in range(0, MAX_OFFERS_AT_ONCE + MAX_UPLOADS_AT_ONCE, MAX_UPLOADS_AT_ONCE):  # bounded: a few more than the cap
+            refs = range(first, first + MAX_UPLOADS_AT_ONCE)
+            mallory.send_raw(b"".join(encode(ev.OfferFile(ref=ref, name=f"spam{ref}.txt", size=0)) for ref in refs))
+            answers = [mallory.expect((ev.UploadReady, ev.FileError)) for _ in refs]
+            ready = [a.id for a in answers if isinstance(a, ev.UploadReady)]
+            mallory.send_raw(b"".join(encode(ev.UploadDone(id=file_id, sha256=empty)) for file_id in ready))
+            refused = refused or next((a for a in answers if isinstance(a, ev.FileError)), None)
+        assert refused is not None and refused.ref == MAX_OFFERS_AT_ONCE
+        assert refused.message.startswith(f"refused: you have {MAX_OFFERS_AT_ONCE} files on offer already")
+        mallory.send(ev.Who())
+        mallory.expect(ev.Roster)  # every done before it was handled
+        assert len(store.book.offers) == MAX_OFFERS_AT_ONCE
+        assert len([p for p in (tmp_path / "files").rglob("*.upload")]) == MAX_OFFERS_AT_ONCE
+        ann.send(ev.ListFiles())
+        assert ann.expect(ev.FileList).count == MAX_OFFERS_AT_ONCE
+        ann.close()
+        mallory.close()
+
+
+def test_a_files_listing_of_thousands_of_offers_lists_the_newest_and_counts_the_rest(tmp_path):
+    """Many people's offers (a class of 256 on one machine, 50 each) must not make a /files
+    answer that drops the one who asked: at most MAX_LISTED are listed, within half the queue
+    limit a replay gets (hub.DEFAULT_MAX_QUEUE_BYTES), and the file-list counts those left out."""
+    from lanchat.files import MAX_LISTED
+    from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES
+    from lanchat.protocol import encode
+
+    room, files, _clock, cid = setting(tmp_path, ("hal", "local"), ("ann", "local"))
+    from lanchat.files import Offer
+
+    for number in range(1, 6001):  # as OfferBook.open makes them (without its per-person sums: quick)
+        owner = 100 + number // 50
+        files.book.offers[str(number)] = Offer(file_id=str(number), owner=owner, owner_name=f"m{owner}", name="x" * 120 + ".txt", size=0, ready=True)
+    answer = files.handle(room, cid["ann"], ev.ListFiles())
+    listing, *offered = [action.event for action in answer]
+    assert listing == ev.FileList(count=MAX_LISTED, unlisted=6000 - MAX_LISTED)
+    assert [o.id for o in offered] == [str(n) for n in range(6000 - MAX_LISTED + 1, 6001)]  # the newest
+    assert sum(len(encode(event)) for event in [listing, *offered]) < DEFAULT_MAX_QUEUE_BYTES // 2
+    files.close()
+    from lanchat.session import Session
+
+    (line,) = Session(name="ann").on_event(listing)
+    assert line.text == f"files on offer (6,000; the newest {MAX_LISTED} listed):"
