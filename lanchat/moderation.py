@@ -16,6 +16,7 @@ actions); the room starts with the stored ones, so they survive a restart.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from . import events as ev
 from .identity import PUBLIC_KEY_BYTES, IdentityError, fingerprint_hex, unb64
 from .limits import AddressGroups, group_matches
 from .protocol import encode
+from .wire import MAX_FRAME_BYTES
 
 if TYPE_CHECKING:
     from .room import Action, Member, Room
@@ -224,7 +226,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     if len(reason) > ev.MAX_REASON_CHARS:
         return room._error(member.cid, ev.E_TOO_LONG, f"a reason has at most {ev.MAX_REASON_CHARS} characters")
     if action == "bans":
-        return [_room.Send(to=member.cid, event=ev.BanList(bans=tuple(b.describe() for b in mod.bans)))]
+        return [_room.Send(to=member.cid, event=ban_list(mod.bans))]
     if action == "mode":
         return _mode(room, member, command.mode)
     if action == "pass":
@@ -621,6 +623,28 @@ def mutes_ended(room: Room) -> list[Action]:
 def mutes_end_at(room: Room) -> float | None:
     """When the first timed mute ends, by the room's clock; None: no mute ends by itself."""
     return min((m.until for m in room.moderation.mutes if m.until is not None), default=None)
+
+
+# What a ban-list's lines may take of its one frame (wire.MAX_FRAME_BYTES), the rest left for its
+# own fields and the line that counts the bans left out.
+BAN_LIST_BYTES = MAX_FRAME_BYTES - 1024
+
+
+def ban_list(bans: list[Ban]) -> ev.BanList:
+    """``/bans``' answer: every ban in force, or, when they would not fit in one frame (stored
+    bans add up over a school year: about 300 with long reasons), the newest that fit and a first
+    line that counts the others (``/unban #ID`` still lifts any of them)."""
+    lines: list[str] = []
+    used = 0
+    for ban in reversed(bans):  # newest first, so a cut leaves out the oldest
+        line = ban.describe()
+        used += len(json.dumps(line, ensure_ascii=False).encode("utf-8", "replace")) + 1  # as wire.encode_json_plain spells it, and a comma
+        if used > BAN_LIST_BYTES:
+            left = len(bans) - len(lines)
+            lines.append(f"(and {left} older ban{'s' if left != 1 else ''}, not listed: /unban #ID lifts one)")
+            break
+        lines.append(line)
+    return ev.BanList(bans=tuple(reversed(lines)))
 
 
 def muted_refusal(room: Room, member: Member) -> list[Action]:

@@ -19,6 +19,7 @@ from lanchat import identity
 from lanchat.limits import AddressGroups
 from lanchat.moderation import Ban, Mute, ban_tries_due, key_id, mutes_end_at, mutes_ended, tick
 from lanchat.moderation import ban_tries_due_at as next_ban_tries
+from lanchat.protocol import encode
 from lanchat.room import Claim, DropBans, DropMutes, KeepMode, Log, Record, Room, StoreBan, StoreMute
 from lanchat.session import Local, Outgoing, Session
 
@@ -453,6 +454,25 @@ def test_on_this_machine_a_ban_is_by_name_and_key_never_by_address():
     assert isinstance(room.take(cid)[0], ev.Welcome)
     cid = room.arrive("Mallory", address="127.0.0.1")
     assert room.only_error(cid).code == ev.E_BANNED
+
+
+def test_a_long_list_of_stored_bans_is_one_frame_with_the_newest_and_a_count_of_the_rest():
+    """Bans are stored and add up: 400 with long reasons made a ban-list of 97 KB, over the 64 KiB
+    frame limit. /bans then broke the server's pass (an internal error) and cut the operator off.
+    The list now holds the newest that fit and says how many older ones it leaves out."""
+    from lanchat.wire import MAX_FRAME_BYTES
+
+    room = classroom()
+    for number in range(1, 401):
+        room.mod("hal", "ban", f"gone{number}", reason="\u00e9" * ev.MAX_REASON_CHARS)  # not ASCII: longer in JSON
+    room.take_all()
+    room.mod("hal", "bans")
+    (listing,) = [e for e in room.take("hal") if isinstance(e, ev.BanList)]
+    assert len(encode(listing)) <= 4 + MAX_FRAME_BYTES
+    left_out = 400 - (len(listing.bans) - 1)
+    assert listing.bans[0] == f"(and {left_out} older bans, not listed: /unban #ID lifts one)"
+    assert listing.bans[1].startswith(f"#{left_out + 1} gone{left_out + 1} ") and listing.bans[-1].startswith("#400 gone400 ")
+    assert 100 < len(listing.bans) < 400
 
 
 def test_bans_are_listed_lifted_and_survive_a_restart():
