@@ -625,9 +625,9 @@ def mutes_end_at(room: Room) -> float | None:
     return min((m.until for m in room.moderation.mutes if m.until is not None), default=None)
 
 
-# What a ban-list's lines may take of its one frame (wire.MAX_FRAME_BYTES), the rest left for its
-# own fields and the line that counts the bans left out.
-BAN_LIST_BYTES = MAX_FRAME_BYTES - 1024
+# What a ban-list's lines, or a roster, may take of one frame (wire.MAX_FRAME_BYTES), the rest left
+# for the frame's own fields and the line that counts the bans left out.
+LISTING_BYTES = MAX_FRAME_BYTES - 1024
 
 
 def ban_list(bans: list[Ban]) -> ev.BanList:
@@ -639,7 +639,7 @@ def ban_list(bans: list[Ban]) -> ev.BanList:
     for ban in reversed(bans):  # newest first, so a cut leaves out the oldest
         line = ban.describe()
         used += len(json.dumps(line, ensure_ascii=False).encode("utf-8", "replace")) + 1  # as wire.encode_json_plain spells it, and a comma
-        if used > BAN_LIST_BYTES:
+        if used > LISTING_BYTES:
             left = len(bans) - len(lines)
             lines.append(f"(and {left} older ban{'s' if left != 1 else ''}, not listed: /unban #ID lifts one)")
             break
@@ -667,9 +667,15 @@ def roster(room: Room) -> ev.Roster:
     now = room.clock()
     muted: list[str] = []
     minutes: list[int] = []
+    # The room-full rule keeps the members' names inside one frame (PROTOCOL.md 5), not twice:
+    # with hundreds of long names all muted, the muted ones are listed as far as they fit.
+    room_left = LISTING_BYTES - len(encode(ev.Roster(members=room.names, bots=room.bot_names())))
     for member in room.members.values():
         mute = mod.mute_for(member, now, mod.identity_of(member))
         if mute is not None:
+            room_left -= len(json.dumps(member.name, ensure_ascii=False).encode("utf-8", "replace")) + 22  # a comma, its minutes
+            if room_left < 0:
+                break
             muted.append(member.name)
             minutes.append(0 if mute.until is None else _minutes(mute.until, now))
     return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes), bots=room.bot_names())

@@ -1140,3 +1140,24 @@ def test_serve_operator_with_a_full_fingerprint_makes_only_that_key_an_operator_
     room.mod("teacher", "kick", "teach")
     assert "teach" not in room.room.names
     room.still_serves("teacher")
+
+
+def test_who_in_a_room_of_hundreds_of_muted_long_names_still_fits_one_frame():
+    """The room-full rule keeps every member's name inside one frame once, as a welcome lists
+    them; a roster lists the muted ones a second time. 460 people with names of 32 four-byte
+    characters, all muted, made /who's roster 121 KB: FrameError in the server's pass, and the
+    one who asked was cut off. The muted ones are now listed as far as they fit."""
+    from lanchat.wire import MAX_FRAME_BYTES
+
+    room = classroom()
+    names = [chr(0x10400 + number // 40) + chr(0x10400 + number % 40) + "\U0001f600" * 30 for number in range(460)]
+    for name in names:
+        room.arrive(name)
+        room.mod("hal", "mute", name, minutes=5)
+    room.take_all()
+    room.who("ann")
+    (roster,) = [e for e in room.take("ann") if isinstance(e, ev.Roster)]
+    assert len(encode(roster)) <= 4 + MAX_FRAME_BYTES
+    assert roster.members[-460:] == tuple(names)
+    assert 0 < len(roster.muted) < 460 and roster.muted == tuple(names[: len(roster.muted)])  # as many as fit beside 60 KB of names
+    assert roster.muted_minutes == (5,) * len(roster.muted)
