@@ -334,7 +334,8 @@ def build_parser() -> _Parser:
         "--turn-timeout",
         type=_positive,
         metavar="SECONDS",
-        help="in turn-based mode, a turn nobody takes moves on by itself after SECONDS",
+        help="in turn-based mode, a turn nobody takes moves on by itself after SECONDS (default: never; "
+        "120 in a --headless room without --operator, where nobody can /pass it)",
     )
     serve.add_argument(
         "--max-file-mb", type=_positive, default=50, metavar="N", help="largest file anyone may /send, in MiB (2**20 bytes; default 50)"
@@ -817,6 +818,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if made:
             _say(f"{PROG}: made a TLS certificate in {cert}", sys.stdout)
     args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
+    turn_timeout, timeout_lines = _turn_timeout(args)
     try:
         listener = listener or listen(Endpoint(host=args.host, port=port, path=args.unix))
     except TransportError as exc:
@@ -836,7 +838,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         known_names=store.known_names() if store else (),
         bans=store.bans() if store else (),  # bans survive a restart (PROTOCOL.md, Moderation)
         mutes=store.mutes(_time.time()) if store else (),  # and so do mutes, less the time the server was down
-        turn_timeout=args.turn_timeout,
+        turn_timeout=turn_timeout,
         gate=Gate(clock=_time.time, owners=owners, owner_names=owner_names, password=room_password, binding=binding),
         address_groups=_address_groups(),
     )
@@ -862,7 +864,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
     if room_password is not None:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
-    banner += mode_lines
+    banner += mode_lines + timeout_lines
     if store is not None and store.skipped:  # its bans, mutes, owners or names (history_rows.py)
         banner.append(f"  history: left out {_entries(store.skipped)} of {store.path}: not as lanchat writes them")
     if args.bot:
@@ -943,6 +945,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         news.close()
         if announcer is not None:
             announcer.close()
+
+
+# A headless room with no --operator has nobody who can /pass a turn: without a timeout, the first
+# student to join could hold the turn (and the room) silently until the server is restarted.
+HEADLESS_TURN_SECONDS = 120.0
+
+
+def _turn_timeout(args: argparse.Namespace) -> tuple[float | None, list[str]]:
+    """--turn-timeout, or HEADLESS_TURN_SECONDS for a headless room that names no operator, and
+    the start line that says so in a turn-based room (None: a turn waits for the host's /pass)."""
+    if args.turn_timeout is not None or not args.headless or args.operator:
+        return args.turn_timeout, []
+    lines = []
+    if args.mode == "turn":
+        lines.append(f"  a turn nobody takes moves on after {HEADLESS_TURN_SECONDS:g} s: nobody here can /pass it "
+                     "(--turn-timeout SECONDS to choose, --operator NAME|KEY for someone who can)")  # fmt: skip
+    return HEADLESS_TURN_SECONDS, lines
 
 
 def _room_mode(asked: str | None, store) -> tuple[str, list[str]]:  # noqa: ANN001

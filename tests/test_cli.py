@@ -1211,3 +1211,18 @@ def test_a_headless_server_whose_log_reader_goes_away_keeps_the_room_going(when)
             if server.poll() is None:
                 server.kill()
                 server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("operator", [[], ["--operator", "teacher"]])
+def test_a_headless_turn_room_that_nobody_can_pass_in_moves_a_silent_turn_on(run, operator):
+    """From the attacker's side: in `serve --headless --mode turn` with no --operator, nobody can
+    /pass, and without --turn-timeout a turn waited for ever: mallory, first in, said nothing
+    and the class could not speak until the server was restarted. Such a room now moves a silent
+    turn on after 120 s, and its start lines say so; a room with an operator waits as before."""
+    server, where = serve(run, "--headless", "--mode", "turn", "--no-history", "--no-announce", *operator)
+    mallory = RawClient(Endpoint(host=where[0], port=int(where[1])), "mallory")
+    assert mallory.welcome.turn == "mallory"  # first in: she holds the turn, and says nothing
+    said = "a turn nobody takes moves on after 120 s: nobody here can /pass it"
+    server.expect(r"history: off")  # the last start line
+    assert any(said in line for line in server.lines) == (not operator)
+    mallory.close()
