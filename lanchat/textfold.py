@@ -50,6 +50,11 @@ def fold_line(line: str, columns: int, hang: str | None = None) -> list[str]:
         return [line]
     indent = line[: len(line) - len(line.lstrip(" "))]
     hang = indent + "  " if hang is None else hang
+    if len(hang) + MIN_WIDTH > columns:
+        # a hang under a long name (--plain, 32 wide characters: 75 columns) made rows of 95 on an
+        # 80-column terminal, which the terminal wraps back at column 0, where the tail of a
+        # message could pass for a line of its own ("[12:00] teacher: the test is off")
+        hang = " " * max(2, columns - MIN_WIDTH)
     width = max(columns, len(hang) + MIN_WIDTH)
     rows: list[str] = []
     row, used, fresh, end = indent, len(indent), True, len(indent)  # fresh: nothing on the row but its indent

@@ -109,3 +109,35 @@ def test_a_chain_of_joined_emoji_is_cut_into_characters_of_at_most_four():
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # a real one stays one character
     kiss = "\U0001f469\U0001f3fb\u200d\u2764\ufe0f\u200d\U0001f48b\u200d\U0001f468\U0001f3fc"
     assert visible(f"{family} and {kiss} and \U0001f469\u200d\U0001f4bb") == f"{family} and {kiss} and \U0001f469\u200d\U0001f4bb"
+
+
+def terminal_rows(text: str, columns: int) -> list[str]:
+    """What a terminal of ``columns`` shows of ``text``: each line cut where the width ends,
+    the rest back at column 0 (as --plain's output is drawn)."""
+    from wcwidth import wcwidth
+
+    rows: list[str] = []
+    for line in text.split("\n"):
+        row, used = "", 0
+        for ch in line:
+            width = max(0, wcwidth(ch))
+            if used + width > columns:
+                rows.append(row)
+                row, used = "", 0
+            row, used = row + ch, used + width
+        rows.append(row)
+    return rows
+
+
+def test_in_plain_mode_a_long_name_cannot_put_the_tail_of_a_message_at_column_0():
+    """From the attacker's side: --plain at a terminal folds a message under its text, but under
+    a name of 32 wide characters that hang is 75 columns, and the rows were 95 wide on an
+    80-column terminal: the terminal wrapped their ends back to column 0, where mallory's
+    '[10:41:02] hal: no test' read as a line of the teacher's. Rows now fit the terminal."""
+    from lanchat.ui.plain import folded_plain
+
+    name = "\uff37" * 32  # ＷＷＷ...: 64 columns
+    text = "ab [10:41:02] hal: no test today, go home and get some rest everyone"
+    shown = terminal_rows(folded_plain(Line(kind="message", time=T0, sender=name, text=text), 80), 80)
+    assert shown[0].startswith("[") and not [row for row in shown[1:] if not row.startswith(" ")]
+    assert all(rd.text_width(row) <= 80 for row in folded_plain(Line(kind="message", time=T0, sender=name, text=text), 80).split("\n"))
