@@ -141,3 +141,35 @@ def test_in_plain_mode_a_long_name_cannot_put_the_tail_of_a_message_at_column_0(
     shown = terminal_rows(folded_plain(Line(kind="message", time=T0, sender=name, text=text), 80), 80)
     assert shown[0].startswith("[") and not [row for row in shown[1:] if not row.startswith(" ")]
     assert all(rd.text_width(row) <= 80 for row in folded_plain(Line(kind="message", time=T0, sender=name, text=text), 80).split("\n"))
+
+
+def test_plain_echo_of_a_mark_typed_after_a_space_is_rubbed_out_as_it_was_drawn():
+    """--plain at a terminal echoes typed keys itself. A combining mark typed on its own after a
+    space sits on that space (no dotted circle: it continues the line); Ctrl-W rubbing it out
+    must take back the columns it took (none), not those of '◌́', or the next key lands on the
+    space and the screen reads 'hix' while 'hi x' is sent (as it did after the dotted circle came
+    in, until _erase was told where the mark sat)."""
+    import io
+    import os
+    import select
+
+    import pyte
+
+    from lanchat.ui.plain import PlainFrontend
+
+    master, slave = os.openpty()
+    out = io.StringIO()
+    front = PlainFrontend(Session(name="ann"), stdin_fd=slave, stdout=out, interactive=True)
+    try:
+        for keys in ("hi ", "\u0301", "\x17", "x"):  # each its own read, as a person types
+            os.write(master, keys.encode())
+            assert select.select([slave], [], [], 2.0)[0]
+            front.read_input()
+        screen = pyte.Screen(40, 3)
+        pyte.Stream(screen).feed(out.getvalue())
+        # (the mark itself stays drawn on the space: rubbing out no columns writes nothing, as ever)
+        assert front.typing == "hi x" and screen.display[0].replace("\u0301", "").rstrip() == "hi x"
+    finally:
+        front.close()
+        os.close(master)
+        os.close(slave)

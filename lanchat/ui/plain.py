@@ -207,11 +207,11 @@ class PlainFrontend:
             elif key in "\x7f\x08":
                 if self.typing:
                     start = grapheme_boundary_before(self.typing, len(self.typing))
-                    self._erase(self.typing[start:])
+                    self._erase(self.typing[start:], continues=start > 0)
                     self.typing = self.typing[:start]
             elif key in "\x15\x17":
                 keep = "" if key == "\x15" else kill_word_back(len(self.typing), self.typing)[1]
-                self._erase(self.typing[len(keep) :])
+                self._erase(self.typing[len(keep) :], continues=bool(keep))
                 self.typing = keep
             elif key == "\x04":
                 if not self.typing and not self._skipping:
@@ -240,8 +240,10 @@ class PlainFrontend:
                 social.note_typing(self.session, self.typing)  # a hint for the others, never the text
         return submitted
 
-    def _erase(self, gone: str) -> None:
-        width = max(0, wcswidth(visible(gone)))
+    def _erase(self, gone: str, *, continues: bool) -> None:
+        """Rub out ``gone``, echoed as it was (``continues``: after other typed text, so a mark
+        at its start sat on the character before, with no dotted circle: textsafe.visible)."""
+        width = max(0, wcswidth(visible(gone, continues=continues)))
         self._echo("\b" * width + " " * width + "\b" * width)
 
     def read_input(self) -> list[str] | None:
