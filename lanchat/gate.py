@@ -316,6 +316,8 @@ class Gate:
         """``/release NAME``, the host only: the name's key no longer owns it (a lost key file)."""
         if cid != host_cid:
             return _refuse(cid, ev.E_NOT_HOST, "only the host can release a name")
+        if len(name) > ev.MAX_NAME_CHARS:  # no key owns it; and echoed back, 64 KiB of it would not fit a frame
+            return _refuse(cid, ev.E_BAD_NAME, f"a name has at most {ev.MAX_NAME_CHARS} characters")
         owned = self.owner_of(name) is not None
         done: list[Action] = [*self._owned(name, None), Log(text=f"the host released the name {name!r}")]
         return [*(done if owned else []), Send(to=cid, event=ev.Released(name=name, owned=owned))]

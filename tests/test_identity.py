@@ -702,6 +702,20 @@ def test_the_host_releases_a_name_and_others_may_not(tmp_path):
     store.close()
 
 
+def test_releasing_a_name_too_long_to_be_one_is_refused_not_echoed_past_the_frame_limit():
+    """/release NAME echoed NAME in its answer: a name of 65,507 characters filled the request's
+    frame, and the answer, 15 bytes longer, broke the server's pass (FrameError) and cut the
+    host's own screen off. No name is over 32 characters: such a release is refused."""
+    with running_server() as (server, _endpoint):
+        host = local_host(server, "teacher")
+        host.send(ev.Release(name="a" * 65_507))
+        refused = host.expect(ev.Error)
+        assert refused.code == ev.E_BAD_NAME and not refused.fatal
+        host.send(ev.Release(name="cat"))
+        assert host.expect(ev.Released) == ev.Released(name="cat", owned=False)  # the connection goes on
+        host.close()
+
+
 def test_names_can_be_listed_and_released_while_the_server_is_stopped(tmp_path):
     db = tmp_path / "h.sqlite3"
     store = HistoryStore(db)
