@@ -1,0 +1,108 @@
+"""lanchat off Linux, tried on this Linux machine: real servers and clients in child processes whose
+Python is made to look like macOS's (no epoll, SO_PEERCRED, TCP_USER_TIMEOUT, O_TMPFILE or /proc)
+or Windows's (no fcntl, termios, curses ...), by a sitecustomize.py (tests/platform_shims.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from helpers import ROOT, Proc, TermProc, short_tmp_dir
+from platform_shims import MACOS_LIKE, shimmed_env
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_the_shim_takes_away_what_macos_lacks():
+    """The shim does what the tests below rely on: a check of the check."""
+    probe = (
+        "import os, select, selectors, socket\n"
+        "from lanchat import poller, transport\n"
+        "print(hasattr(select, 'epoll'), selectors.DefaultSelector.__name__, poller.Poller().uses_epoll,"
+        " hasattr(socket, 'SO_PEERCRED'), hasattr(socket, 'TCP_USER_TIMEOUT'), hasattr(os, 'O_TMPFILE'),"
+        " os.path.isdir('/proc/self/fd'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], env=shimmed_env(MACOS_LIKE), cwd=ROOT, capture_output=True,
+                          text=True, timeout=10, check=True)
+    assert done.stdout.split() == ["False", "PollSelector", "False", "False", "False", "False", "False"]
+
+
+def test_on_a_macos_like_python_a_chat_with_a_file_history_a_rejoin_and_q_works(tmp_path):
+    """A headless server with history on loopback, ann and bob in plain mode: they chat, ann sends
+    a file and bob saves it checked, bob leaves with /q, comes back and is shown what was said."""
+    source = tmp_path / "notes.txt"
+    source.write_bytes(os.urandom(200_000))
+    downloads = tmp_path / "bob-downloads"
+    downloads.mkdir()
+    env = shimmed_env(MACOS_LIKE)
+    server = Proc("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--history", str(tmp_path / "h.sqlite3"),
+                  env=env)
+    procs = [server]
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        ann = Proc("connect", "127.0.0.1", port, "--name", "ann", env=env)
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--downloads", str(downloads), env=env)
+        procs += [ann, bob]
+        ann.expect(r"welcome, ann")
+        bob.expect(r"welcome, bob")
+        ann.send("hello from a mac")
+        bob.expect(r"ann: hello from a mac$")
+        ann.send(f"/send {source}")
+        file_id = bob.expect(r"ann offers notes\.txt .*; type /get (\d+) to download it").group(1)
+        bob.send(f"/get {file_id}")
+        bob.expect(rf"saved {re.escape(str(downloads / 'notes.txt'))} \(.*SHA-256 checked\)")
+        assert (downloads / "notes.txt").read_bytes() == source.read_bytes()
+        assert os.listdir(downloads) == ["notes.txt"]  # no temporary file left beside it
+        bob.send("/q")
+        assert bob.wait() == 0
+        ann.expect(r"bob left")
+        ann.send("said while bob was away")
+        again = Proc("connect", "127.0.0.1", port, "--name", "bob", env=env)
+        procs.append(again)
+        again.expect(r"welcome, bob")
+        again.expect(r"ann: said while bob was away$")
+        again.send("/q")
+        assert again.wait() == 0
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+    for proc in procs:
+        assert "Traceback" not in proc.output, proc.output
+
+
+def test_on_a_macos_like_python_the_full_screen_chats_over_a_socket_file_and_q_leaves():
+    """The full screen in a pty, on a socket file, beside a plain client: a line each way, /q."""
+    env = shimmed_env(MACOS_LIKE)
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        server = Proc("serve", "--headless", "--unix", path, "--no-history", env=env)
+        bob: TermProc | None = None
+        ann: Proc | None = None
+        try:
+            server.expect(r"join with")
+            bob = TermProc("connect", "--unix", path, "--name", "bob", rows=24, cols=100, env=_extra(env))
+            bob.expect(r"bob │ client")
+            ann = Proc("connect", "--unix", path, "--name", "ann", env=env)
+            ann.expect(r"welcome, ann")
+            bob.expect(r"ann joined")
+            ann.send("can you see me?")
+            bob.expect(r"ann: can you see me\?")
+            bob.send("yes\r")
+            ann.expect(r"bob: yes$")
+            bob.send("/q\r")
+            assert bob.wait() == 0
+            ann.expect(r"bob left")
+        finally:
+            for proc in (bob, ann, server):
+                if proc is not None:
+                    proc.stop()
+        assert "Traceback" not in server.output and ann is not None and "Traceback" not in ann.output
+        assert bob is not None and "Traceback" not in bob.text
+
+
+def _extra(env: dict[str, str]) -> dict[str, str]:
+    """What TermProc adds to its own child_env: the shim's PYTHONPATH (its XDG folders are its own)."""
+    return {"PYTHONPATH": env["PYTHONPATH"]}
