@@ -2232,10 +2232,41 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
 DEPENDENCIES = frozenset({"wcwidth", "platformdirs", "psutil", "cryptography", "msgspec", "zeroconf", "confusable_homoglyphs"})
 
 
+# What every command needs that only a Unix-like system's Python has: Windows has none of them.
+UNIX_MODULES = ("fcntl", "termios", "tty", "curses", "_curses", "pwd", "grp")
+
+
+def not_on_unix(missing: str) -> str:
+    """The one line for a Python without ``missing`` (one of UNIX_MODULES): where lanchat runs instead."""
+    return (
+        f"this Python has no {missing} module (Windows has none): lanchat runs on Linux and macOS, and on Windows "
+        "inside WSL: run `wsl --install` in PowerShell, open Ubuntu, and follow README.md's Quick start there"
+    )
+
+
+def _missing_unix_module() -> str | None:
+    """The first of fcntl and termios this Python cannot import, asked of its finders without
+    importing either (nothing more is loaded at start on Linux, and --help stays as fast)."""
+    for name in UNIX_MODULES[:2]:
+        if name in sys.modules:
+            continue
+        try:
+            if not any(getattr(finder, "find_spec", None) and finder.find_spec(name, None) for finder in sys.meta_path):
+                return name
+        except ImportError:  # a finder that refuses it outright
+            return name
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    missing = _missing_unix_module()
+    if missing is not None:
+        return _fail(not_on_unix(missing))
     try:
         return _main(argv)
     except ModuleNotFoundError as exc:  # most often a second terminal where the venv is not active
+        if exc.name in UNIX_MODULES:  # a Unix module the check above does not ask for
+            return _fail(not_on_unix(exc.name))
         if (exc.name or "").partition(".")[0] not in DEPENDENCIES:
             raise
         return _fail(

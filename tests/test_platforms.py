@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from helpers import ROOT, Proc, TermProc, short_tmp_dir
-from platform_shims import MACOS_LIKE, shimmed_env
+from platform_shims import MACOS_LIKE, WINDOWS_LIKE, shimmed_env
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -106,3 +106,35 @@ def test_on_a_macos_like_python_the_full_screen_chats_over_a_socket_file_and_q_l
 def _extra(env: dict[str, str]) -> dict[str, str]:
     """What TermProc adds to its own child_env: the shim's PYTHONPATH (its XDG folders are its own)."""
     return {"PYTHONPATH": env["PYTHONPATH"]}
+
+
+COMMANDS = (["--help"], ["serve"], ["serve", "--headless", "--port", "0"], ["connect", "127.0.0.1", "--name", "bob"],
+            ["connect", "--plain"], ["history"], ["rooms"], ["doctor"], ["names", "list"], ["key"], ["servee"])
+
+
+def test_on_a_windows_like_python_every_command_says_in_one_line_to_use_wsl():
+    """Without fcntl and termios (Windows's Python), `python -m lanchat ...` died with a traceback
+    (AttributeError: SIGHUP, ModuleNotFoundError: fcntl); now one line says what is missing and
+    where lanchat runs, and the exit status is 1, whatever the command."""
+    env = shimmed_env(WINDOWS_LIKE)
+    for command in COMMANDS:
+        done = subprocess.run([sys.executable, "-m", "lanchat", *command], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=10, stdin=subprocess.DEVNULL)
+        assert (done.returncode, done.stdout) == (1, ""), (command, done)
+        assert done.stderr == (
+            "lanchat: this Python has no fcntl module (Windows has none): lanchat runs on Linux and macOS, and on "
+            "Windows inside WSL: run `wsl --install` in PowerShell, open Ubuntu, and follow README.md's Quick start "
+            "there\n"
+        ), (command, done.stderr)
+
+
+def test_the_check_for_a_unix_python_imports_nothing_on_linux():
+    """The check asks the import system's finders; it loads neither module (nor anything else)."""
+    probe = (
+        "import sys\n"
+        "import lanchat.__main__ as main\n"
+        "before = set(sys.modules)\n"
+        "print(main._missing_unix_module(), sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
+    assert done.stdout.split() == ["None", "[]"]
