@@ -87,7 +87,8 @@ def set_keepalive(sock: socket.socket, *, quick: bool = False) -> None:
     )
     options = [
         (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPIDLE", None), idle),
+        # macOS names the idle time TCP_KEEPALIVE (Python 3.10+); without it, two hours
+        (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None)), idle),
         (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPINTVL", None), interval),
         (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPCNT", None), probes),
         (socket.IPPROTO_TCP, getattr(socket, "TCP_USER_TIMEOUT", None), unacknowledged * 1000),

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 
 import pytest
 from helpers import ROOT, Proc, TermProc, short_tmp_dir
 from platform_shims import MACOS_LIKE, WINDOWS_LIKE, shimmed_env
+
+from lanchat import transport
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -138,3 +141,16 @@ def test_the_check_for_a_unix_python_imports_nothing_on_linux():
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True)
     assert done.stdout.split() == ["None", "[]"]
+
+
+def test_on_macos_a_vanished_peer_is_still_noticed_within_a_minute(monkeypatch):
+    """macOS's Python has no TCP_KEEPIDLE: the idle time before the first probe is TCP_KEEPALIVE
+    there. Without it the system's two hours applied, and a laptop closed mid-lesson held its
+    name all afternoon. Here the Linux option stands in under the macOS name."""
+    idle_option = socket.TCP_KEEPIDLE
+    monkeypatch.delattr(socket, "TCP_KEEPIDLE")
+    monkeypatch.setattr(socket, "TCP_KEEPALIVE", idle_option, raising=False)
+    with socket.create_server(("127.0.0.1", 0)) as listener, socket.create_connection(listener.getsockname()) as sock:
+        transport.tune(sock)
+        assert sock.getsockopt(socket.IPPROTO_TCP, idle_option) == transport.KEEPALIVE_IDLE_SECONDS
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
