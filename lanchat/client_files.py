@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -601,22 +600,21 @@ def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:
                 raise  # no permission, no space: the same answer a named file would get
         else:
             return os.fdopen(fd, "wb"), None
-    fd, temp_name = tempfile.mkstemp(prefix=".lanchat-", suffix=".part", dir=folder)
-    with contextlib.suppress(OSError, AttributeError):  # mkstemp makes it 0600; a download
-        os.fchmod(fd, 0o666 & ~_umask())  # gets the mode any new file of this user gets
-    return os.fdopen(fd, "wb"), Path(temp_name)
+    fd, temp_name = _new_part_file(folder)
+    return os.fdopen(fd, "wb"), temp_name
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it (os.umask() would, for every thread)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
+def _new_part_file(folder: Path) -> tuple[int, Path]:
+    """A new hidden ``.lanchat-*.part`` file in ``folder``, never one already there (O_EXCL, which
+    no link is followed through either), made as any new file of this user is: the umask applies.
+    (tempfile.mkstemp makes it 0600, and the umask to give it after can only be read on Linux.)"""
+    for _ in range(100):
+        path = folder / f".lanchat-{os.urandom(6).hex()}.part"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free name for a temporary file", str(folder))
 
 
 def _is_regular(mode: int) -> bool:

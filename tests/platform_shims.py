@@ -3,7 +3,8 @@ in a temp folder put first on its PYTHONPATH (Python imports it at start, before
 
 * ``MACOS_LIKE``: no select.epoll (so selectors' default is not epoll either), no SO_PEERCRED,
   TCP_USER_TIMEOUT or TCP_KEEPIDLE (macOS names the idle time TCP_KEEPALIVE), no os.O_TMPFILE,
-  and no /proc: opening, listing or stat-ing anything under it fails as on a system without it.
+  and no /proc: opening, listing or stat-ing anything under it fails as on a system without it;
+  SHIM_UMASK in the environment: the process's umask (octal).
 * ``WINDOWS_LIKE``: no fcntl, termios, tty, curses, pwd, grp or resource modules (a meta-path finder
   refuses them), and no SIGHUP, SIGWINCH, SIGTSTP or AF_UNIX.
 
@@ -58,6 +59,8 @@ def _refusing_proc(real):
 builtins.open = io.open = _refusing_proc(io.open)
 for _name in ("open", "stat", "lstat", "listdir", "scandir", "access", "link", "readlink"):
     setattr(os, _name, _refusing_proc(getattr(os, _name)))
+if "SHIM_UMASK" in os.environ:  # a user's own umask, which only /proc could tell without changing it
+    os.umask(int(os.environ["SHIM_UMASK"], 8))
 '''
 
 WINDOWS_LIKE = '''

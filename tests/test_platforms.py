@@ -35,7 +35,8 @@ def test_the_shim_takes_away_what_macos_lacks():
 
 def test_on_a_macos_like_python_a_chat_with_a_file_history_a_rejoin_and_q_works(tmp_path):
     """A headless server with history on loopback, ann and bob in plain mode: they chat, ann sends
-    a file and bob saves it checked, bob leaves with /q, comes back and is shown what was said."""
+    a file and bob saves it checked, bob leaves with /q, comes back and is shown what was said.
+    bob's umask (027) gives the download its mode: without /proc it was taken to be 022 (0644)."""
     source = tmp_path / "notes.txt"
     source.write_bytes(os.urandom(200_000))
     downloads = tmp_path / "bob-downloads"
@@ -47,7 +48,8 @@ def test_on_a_macos_like_python_a_chat_with_a_file_history_a_rejoin_and_q_works(
     try:
         port = server.expect(r"listening on port (\d+)").group(1)
         ann = Proc("connect", "127.0.0.1", port, "--name", "ann", env=env)
-        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--downloads", str(downloads), env=env)
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--downloads", str(downloads),
+                   env={**env, "SHIM_UMASK": "027"})
         procs += [ann, bob]
         ann.expect(r"welcome, ann")
         bob.expect(r"welcome, bob")
@@ -59,6 +61,7 @@ def test_on_a_macos_like_python_a_chat_with_a_file_history_a_rejoin_and_q_works(
         bob.expect(rf"saved {re.escape(str(downloads / 'notes.txt'))} \(.*SHA-256 checked\)")
         assert (downloads / "notes.txt").read_bytes() == source.read_bytes()
         assert os.listdir(downloads) == ["notes.txt"]  # no temporary file left beside it
+        assert (downloads / "notes.txt").stat().st_mode & 0o777 == 0o640  # bob's umask, as for any file he makes
         bob.send("/q")
         assert bob.wait() == 0
         ann.expect(r"bob left")
