@@ -254,14 +254,20 @@ def _unix_path_is_live(path: str) -> bool:
         probe.close()
 
 
+def unix_path_limit() -> int:
+    """The longest socket file path, in bytes: a sockaddr_un holds 108 with its closing NUL on
+    Linux, 104 on macOS and the BSDs."""
+    return 107 if sys.platform.startswith("linux") else 103
+
+
 def listen_unix(path: str, backlog: int = LISTEN_BACKLOG) -> socket.socket:
     """Listen on an AF_UNIX path, created private (0600).
 
     A socket file left by a dead server is removed (seed 000 unlinks it); a path where a
     live server answers is never taken over, and neither is anything that is not a socket.
     """
-    if len(os.fsencode(path)) >= 108:
-        raise TransportError(f"socket path is too long ({len(os.fsencode(path))} bytes; the limit is 107)")
+    if len(os.fsencode(path)) > unix_path_limit():
+        raise TransportError(f"socket path is too long ({len(os.fsencode(path))} bytes; the limit is {unix_path_limit()})")
     try:
         info = os.lstat(path)
     except FileNotFoundError:

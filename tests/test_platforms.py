@@ -157,3 +157,17 @@ def test_on_macos_a_vanished_peer_is_still_noticed_within_a_minute(monkeypatch):
         transport.tune(sock)
         assert sock.getsockopt(socket.IPPROTO_TCP, idle_option) == transport.KEEPALIVE_IDLE_SECONDS
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+
+
+def test_on_macos_a_socket_path_too_long_for_it_is_refused_with_its_own_limit(monkeypatch):
+    """macOS keeps 104 bytes of a socket file's path (Linux 108): `serve --unix` on a 105-byte path
+    said nothing until bind failed, and a longer one was refused as over Linux's 107."""
+    monkeypatch.setattr(sys, "platform", "darwin")
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "s" * (105 - len(folder) - 1))
+        assert len(path) == 105
+        with pytest.raises(transport.TransportError, match=r"^socket path is too long \(105 bytes; the limit is 103\)$"):
+            transport.listen_unix(path)
+        assert not os.path.exists(path)
+        with transport.listen_unix(path[:103]):
+            pass
