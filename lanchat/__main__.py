@@ -426,7 +426,7 @@ def build_parser() -> _Parser:
         "--server-owner",
         metavar="USER",
         help="with --unix: the user expected to run the server (default: you); "
-        "a warning is shown when another user's program is listening on the path",
+        "a warning is shown when another user's program is listening on the path (checked on Linux only)",
     )
     connect.add_argument("--name", type=_name, help="your name in the chat (asked for at a terminal if not given)")
     connect.add_argument("--plain", action="store_true", help="line mode without the full-screen interface")
@@ -1517,8 +1517,8 @@ def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  #
     from .transport import peer_uid
 
     uid = peer_uid(sock)
-    if uid is None:
-        return None
+    if uid is None:  # macOS and the BSDs: Python cannot ask them (SO_PEERCRED is Linux's)
+        return None if expected is None else f"this system does not say who runs the server at {path}: --server-owner was not checked"
     if expected is None:
         wanted = os.getuid()
     elif expected.isdecimal() and len(expected) <= 10:  # isdigit() lets "²" through to int()

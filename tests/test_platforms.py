@@ -171,3 +171,25 @@ def test_on_macos_a_socket_path_too_long_for_it_is_refused_with_its_own_limit(mo
         assert not os.path.exists(path)
         with transport.listen_unix(path[:103]):
             pass
+
+
+def test_on_macos_server_owner_says_it_was_not_checked():
+    """connect --unix --server-owner USER: Linux says who runs the server (SO_PEERCRED); macOS's
+    Python cannot ask, and the option was silently a no-op, as if the owner had been checked."""
+    env = shimmed_env(MACOS_LIKE)
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        server = Proc("serve", "--headless", "--unix", path, "--no-history", env=env)
+        ann: Proc | None = None
+        try:
+            server.expect(r"join with")
+            ann = Proc("connect", "--unix", path, "--name", "ann", "--server-owner", "nobody", env=env)
+            ann.expect(rf"^lanchat: warning: this system does not say who runs the server at {re.escape(path)}: "
+                       r"--server-owner was not checked$")
+            ann.expect(r"welcome, ann")
+            ann.send("/q")
+            assert ann.wait() == 0
+        finally:
+            for proc in (ann, server):
+                if proc is not None:
+                    proc.stop()
