@@ -541,13 +541,18 @@ class Paced:
 def watching_keys(selector: selectors.BaseSelector, keys: int) -> selectors.BaseSelector:
     """``selector`` watching the keyboard (or the script on stdin) as "keys". epoll, Linux's
     default selector, refuses a regular file and /dev/null (`lanchat connect --name bob <
-    lines.txt`): both are always ready to read, as poll() says, so then a poll() selector
-    takes its place."""
+    lines.txt`, EPERM): both are always ready to read, as poll() says, so then a poll()
+    selector takes its place. kqueue, macOS's, refuses /dev/null and /dev/tty (EINVAL), and
+    poll() there takes no device at all: select() takes its place, as libuv does there."""
     try:
         selector.register(keys, selectors.EVENT_READ, "keys")
     except PermissionError:
         selector.close()
         selector = getattr(selectors, "PollSelector", selectors.SelectSelector)()
+        selector.register(keys, selectors.EVENT_READ, "keys")
+    except OSError:
+        selector.close()
+        selector = selectors.SelectSelector()  # a client's few descriptors are far below select()'s 1024
         selector.register(keys, selectors.EVENT_READ, "keys")
     return selector
 

@@ -1,7 +1,7 @@
 """This Linux Python made to look like another system's, for a child process: a ``sitecustomize.py``
 in a temp folder put first on its PYTHONPATH (Python imports it at start, before any lanchat module).
 
-* ``MACOS_LIKE``: no select.epoll (so selectors' default is not epoll either), no SO_PEERCRED,
+* ``MACOS_LIKE``: no select.epoll, and a default selector that refuses /dev/null as kqueue does; no SO_PEERCRED,
   TCP_USER_TIMEOUT or TCP_KEEPIDLE (macOS names the idle time TCP_KEEPALIVE), no os.O_TMPFILE,
   and no /proc: opening, listing or stat-ing anything under it fails as on a system without it;
   SHIM_UMASK in the environment: the process's umask (octal).
@@ -25,7 +25,20 @@ for name in ("epoll", "EPOLLIN", "EPOLLOUT", "EPOLLERR", "EPOLLHUP", "EPOLLET", 
     if hasattr(select, name):
         delattr(select, name)  # first: socket imports selectors, which picks its default by them
 
-import socket
+import selectors, socket, stat
+
+
+class KqueueLike(selectors.PollSelector):
+    """As macOS's kqueue, the default selector there: EINVAL for a device that is not a terminal (/dev/null)."""
+
+    def register(self, fileobj, events, data=None):
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        if stat.S_ISCHR(os.fstat(fd).st_mode) and not os.isatty(fd):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return super().register(fileobj, events, data)
+
+
+selectors.DefaultSelector = KqueueLike
 
 for module, names in (
     (socket, ("SO_PEERCRED", "TCP_USER_TIMEOUT", "TCP_KEEPIDLE", "TCP_QUICKACK", "TCP_CONGESTION")),

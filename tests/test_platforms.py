@@ -30,7 +30,7 @@ def test_the_shim_takes_away_what_macos_lacks():
     )
     done = subprocess.run([sys.executable, "-c", probe], env=shimmed_env(MACOS_LIKE), cwd=ROOT, capture_output=True,
                           text=True, timeout=10, check=True)
-    assert done.stdout.split() == ["False", "PollSelector", "False", "False", "False", "False", "False"]
+    assert done.stdout.split() == ["False", "KqueueLike", "False", "False", "False", "False", "False"]
 
 
 def test_on_a_macos_like_python_a_chat_with_a_file_history_a_rejoin_and_q_works(tmp_path):
@@ -193,3 +193,15 @@ def test_on_macos_server_owner_says_it_was_not_checked():
             for proc in (ann, server):
                 if proc is not None:
                     proc.stop()
+
+
+def test_on_macos_a_host_whose_input_is_dev_null_ends_as_on_linux():
+    """macOS's default selector (kqueue) refuses /dev/null: `lanchat serve --name hal < /dev/null`
+    ended in 'internal error (OSError)'. Now its input ends and it says so, as on Linux."""
+    command = ["serve", "--name", "hal", "--port", "0", "--host", "127.0.0.1", "--no-history", "--no-announce"]
+    done = subprocess.run([sys.executable, "-m", "lanchat", *command], env=shimmed_env(MACOS_LIKE), cwd=ROOT,
+                          capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert ("lanchat: the chat is closed: the host's input ended (it is not a terminal); "
+            "`lanchat serve --headless` runs a room with no host") in done.stdout + done.stderr, done
