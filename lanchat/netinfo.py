@@ -24,7 +24,8 @@ def _read(path: str) -> str:
 
 
 def default_routes() -> set[str]:
-    """Interfaces that carry a default route (Linux /proc; empty elsewhere)."""
+    """Interfaces that carry a default route (Linux /proc; empty elsewhere, where every_address asks
+    transport.route_source)."""
     return default_route_interfaces(_read("/proc/net/route"), _read("/proc/net/ipv6_route"))
 
 
@@ -50,6 +51,11 @@ def every_address() -> list[LocalAddress]:
     except Exception:  # noqa: BLE001 - no psutil or no permission: say nothing rather than fail
         return []
     routes = default_routes()
+    if not routes:  # no /proc (macOS): the interfaces that hold the address the default route sends from
+        from .transport import route_source
+
+        sources = {route_source(socket.AF_INET), route_source(socket.AF_INET6)} - {None}
+        routes = {name for name, addrs in interfaces.items() if any(a.address.partition("%")[0] in sources for a in addrs)}
     found = []
     for name, addrs in interfaces.items():
         up = stats[name].isup if name in stats else True

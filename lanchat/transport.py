@@ -179,6 +179,19 @@ def left_behind(sock: socket.socket) -> bool:
     return any(a.version == version and a.kind != "loopback" for a in local_addresses())
 
 
+def route_source(family: int) -> str | None:
+    """The address this machine sends from to a far-away one, so the default route's own, or None
+    without such a route: a UDP socket's connect() only picks the route and sends nothing. The
+    far address is a documentation one (RFC 5737, RFC 3849), never a real peer."""
+    far = "192.0.2.1" if family == socket.AF_INET else "2001:db8::1"
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((far, 9))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return None
+
+
 def set_send_buffer(sock: socket.socket, size: int) -> None:
     """Cap the kernel's send buffer (SO_SNDBUF): left to autotune, a download's buffer grows to
     megabytes of file data that a chat line would wait behind."""

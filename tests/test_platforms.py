@@ -205,3 +205,19 @@ def test_on_macos_a_host_whose_input_is_dev_null_ends_as_on_linux():
     assert done.returncode == 0, done.stderr
     assert ("lanchat: the chat is closed: the host's input ended (it is not a terminal); "
             "`lanchat serve --headless` runs a room with no host") in done.stdout + done.stderr, done
+
+
+def test_without_proc_the_banner_still_puts_the_default_routes_address_first(monkeypatch):
+    """The address `serve` prints first is the one on the interface of the default route, which
+    only Linux's /proc/net/route said: on macOS a VM's or Internet Sharing's bridge (bridge100,
+    first by name) could come first. Without /proc, that interface is found by the address a
+    far destination would be sent from (no packet leaves)."""
+    from lanchat import netinfo
+
+    linux_says = netinfo.default_routes()
+    if not linux_says or transport.route_source(socket.AF_INET) is None:
+        pytest.skip("this machine has no default route")
+    monkeypatch.setattr(netinfo, "_read", lambda path: "")  # no /proc
+    assert netinfo.default_routes() == set()
+    routed = {a.interface for a in netinfo.every_address() if a.default_route}
+    assert routed and routed <= linux_says
