@@ -301,6 +301,25 @@ def judge_firewalld(state: str, ports: str, port: int) -> Check | None:
                  f"sudo firewall-cmd --add-port={port}/tcp (add --permanent to keep it)")
 
 
+# macOS's own firewall (the application firewall) asks, the first time Python listens, whether it
+# may accept incoming connections: "Deny", or no one there to answer, and the class cannot join.
+MACOS_FIREWALL = "/usr/libexec/ApplicationFirewall/socketfilterfw"
+
+
+def judge_macos_firewall(state: str, port: int) -> Check | None:
+    """A verdict from ``socketfilterfw --getglobalstate`` ("Firewall is enabled. (State = 1)");
+    None when it is off. State 2 blocks every incoming connection, allowed programs too."""
+    match = re.search(r"State = (\d)", state)
+    if match is None or match.group(1) == "0":
+        return None
+    settings = "System Settings > Network > Firewall > Options"
+    if match.group(1) == "2":
+        return Check("firewall", "fail", f"the macOS firewall blocks all incoming connections, port {port} too",
+                     f"turn off 'Block all incoming connections' in {settings}")
+    return Check("firewall", "warn", "the macOS firewall is on: Python accepts connections only once it is allowed",
+                 f"when macOS asks whether Python may accept incoming network connections, click Allow (or add it in {settings})")
+
+
 def _run(command: list[str]) -> tuple[int, str]:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_SECONDS, check=False)
@@ -310,7 +329,7 @@ def _run(command: list[str]) -> tuple[int, str]:
 
 
 def check_firewall(port: int) -> Check:
-    """Read-only looks at nftables, ufw and firewalld (each only if installed)."""
+    """Read-only looks at nftables, ufw, firewalld and macOS's firewall (each only if there)."""
     looked, unreadable = [], []
     verdicts: list[Check] = []
     if shutil.which("nft"):
@@ -332,6 +351,10 @@ def check_firewall(port: int) -> Check:
         _code, state = _run(["firewall-cmd", "--state"])
         _code, ports = _run(["firewall-cmd", "--list-ports"])
         verdicts.append(judge_firewalld(state, ports, port) or Check("firewall", "ok", ""))
+    if os.access(MACOS_FIREWALL, os.X_OK):
+        looked.append("the macOS firewall")
+        _code, state = _run([MACOS_FIREWALL, "--getglobalstate"])
+        verdicts.append(judge_macos_firewall(state, port) or Check("firewall", "ok", ""))
     worst = max(verdicts, key=lambda c: STATUSES.index(c.status), default=None)
     if worst is not None and worst.status != "ok":
         return worst

@@ -221,3 +221,23 @@ def test_without_proc_the_banner_still_puts_the_default_routes_address_first(mon
     assert netinfo.default_routes() == set()
     routed = {a.interface for a in netinfo.every_address() if a.default_route}
     assert routed and routed <= linux_says
+
+
+@pytest.mark.parametrize(("state", "verdict"), [(0, "ok"), (1, "warn"), (2, "fail")])
+def test_doctor_on_macos_reads_its_firewall_instead_of_saying_there_is_none(tmp_path, monkeypatch, state, verdict):
+    """`lanchat doctor` on a Mac said 'no nftables, ufw or firewalld here to block the port', while
+    macOS's own firewall (on by default on many school Macs) drops the class's connections until
+    Python is allowed. socketfilterfw stands in here, a script that prints what the real one does."""
+    from lanchat import doctor
+
+    fake = tmp_path / "socketfilterfw"
+    fake.write_text(f"#!/bin/sh\necho 'Firewall is {'disabled' if state == 0 else 'enabled'}. (State = {state})'\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(doctor, "MACOS_FIREWALL", str(fake))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-nft-ufw-or-firewalld-here"))
+    check = doctor.check_firewall(3580)
+    assert check.status == verdict, check
+    if state == 1:
+        assert "click Allow" in check.fix
+    if state == 0:
+        assert check.summary == "the macOS firewall: nothing found that blocks port 3580"
