@@ -109,6 +109,37 @@ def test_on_a_macos_like_python_the_full_screen_chats_over_a_socket_file_and_q_l
         assert bob is not None and "Traceback" not in bob.text
 
 
+def test_on_a_macos_like_python_the_full_screen_rejoins_a_restarted_server_by_itself():
+    """The server killed (no notice) and started again on its socket file: the full screen
+    retries and rejoins it; /q leaves it."""
+    env = shimmed_env(MACOS_LIKE)
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "chat.sock")
+        serve = ("serve", "--headless", "--unix", path, "--history", os.path.join(folder, "h.sqlite3"))
+        servers = [Proc(*serve, env=env)]
+        bob: TermProc | None = None
+        try:
+            servers[0].expect(r"join with")
+            bob = TermProc("connect", "--unix", path, "--name", "bob", rows=24, cols=100, env=_extra(env))
+            bob.expect(r"bob │ client")
+            servers[0].popen.kill()  # no shutdown notice, as when a machine crashes
+            servers[0].wait()
+            bob.expect(r"connection lost; retrying in 1 s")
+            servers.append(Proc(*serve, env=env))
+            servers[1].expect(r"join with")
+            bob.expect(r"back in the room as bob")
+            servers[1].expect(r"bob joined")
+            bob.send("/q\r")
+            assert bob.wait() == 0
+            servers[1].expect(r"bob left")
+        finally:
+            for proc in (bob, *servers):
+                if proc is not None:
+                    proc.stop()
+        assert not any("Traceback" in proc.output for proc in servers)
+        assert bob is not None and "Traceback" not in bob.text
+
+
 def _extra(env: dict[str, str]) -> dict[str, str]:
     """What TermProc adds to its own child_env: the shim's PYTHONPATH (its XDG folders are its own)."""
     return {"PYTHONPATH": env["PYTHONPATH"]}
