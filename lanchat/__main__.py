@@ -2232,8 +2232,9 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
 DEPENDENCIES = frozenset({"wcwidth", "platformdirs", "psutil", "cryptography", "msgspec", "zeroconf", "confusable_homoglyphs"})
 
 
-# What every command needs that only a Unix-like system's Python has: Windows has none of them.
-UNIX_MODULES = ("fcntl", "termios", "tty", "curses", "_curses", "pwd", "grp")
+# What lanchat needs that only a Unix-like system's Python has: Windows has none of them. (Not
+# curses: a Unix Python built without it runs line mode, _make_frontend says so.)
+UNIX_MODULES = ("fcntl", "termios", "tty", "pwd", "grp")
 
 
 def not_on_unix(missing: str) -> str:
