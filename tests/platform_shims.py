@@ -13,10 +13,15 @@ Only public mechanisms: module attributes, builtins, sys.meta_path.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
 from helpers import child_env
+
+_SHIMS = Path(tempfile.mkdtemp(prefix="lanchat-test-shims-"))  # one folder per shimmed child, all removed at exit
+atexit.register(shutil.rmtree, _SHIMS, True)
 
 MACOS_LIKE = '''
 import builtins, errno, io, os, select
@@ -104,7 +109,7 @@ for module, names in ((signal, ("SIGHUP", "SIGWINCH", "SIGTSTP")), (socket, ("AF
 
 def shimmed_env(shim: str, **extra: str) -> dict[str, str]:
     """``child_env`` (its own XDG folders) with ``shim`` as the child's sitecustomize.py."""
-    folder = Path(tempfile.mkdtemp(prefix="lc-shim-"))
+    folder = Path(tempfile.mkdtemp(dir=_SHIMS))
     (folder / "sitecustomize.py").write_text(shim, encoding="utf-8")
     env = child_env(**extra)
     env["PYTHONPATH"] = f"{folder}:{env['PYTHONPATH']}"

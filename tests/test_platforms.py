@@ -23,14 +23,14 @@ def test_the_shim_takes_away_what_macos_lacks():
     """The shim does what the tests below rely on: a check of the check."""
     probe = (
         "import os, select, selectors, socket\n"
-        "from lanchat import poller, transport\n"
+        "from lanchat import netinfo, poller\n"
         "print(hasattr(select, 'epoll'), selectors.DefaultSelector.__name__, poller.Poller().uses_epoll,"
         " hasattr(socket, 'SO_PEERCRED'), hasattr(socket, 'TCP_USER_TIMEOUT'), hasattr(os, 'O_TMPFILE'),"
-        " os.path.isdir('/proc/self/fd'))\n"
+        " os.path.isdir('/proc/self/fd'), netinfo._read('/proc/net/route') == '')\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], env=shimmed_env(MACOS_LIKE), cwd=ROOT, capture_output=True,
                           text=True, timeout=10, check=True)
-    assert done.stdout.split() == ["False", "KqueueLike", "False", "False", "False", "False", "False"]
+    assert done.stdout.split() == ["False", "KqueueLike", "False", "False", "False", "False", "False", "True"]
 
 
 def test_on_a_macos_like_python_a_chat_with_a_file_history_a_rejoin_and_q_works(tmp_path):
