@@ -101,6 +101,8 @@ def visible(text: str, *, continues: bool = False) -> str:
     """``text`` with every terminal-driving or invisible character replaced by a visible stand-in.
     ``continues``: ``text`` goes on from what is drawn just before it (the echo of keys typed after
     others), so a combining mark at its start is that character's own and gets no dotted circle."""
+    if text.isascii():  # most text, on every line shown: no mark, no joiner, nothing to put on a circle
+        return text.translate(_TABLE)
     if text and not continues and text[0] >= "\u0300" and joins_previous(text[0]):
         text = DOTTED_CIRCLE + text  # (no combining mark comes before U+0300)
     if ZERO_WIDTH_JOINER not in text:
