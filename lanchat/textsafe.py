@@ -71,6 +71,12 @@ MAX_JOINS_KEPT = 3
 _MARK_RUN = re.compile(f"[^\\x00-\\x7f]{{{MAX_MARKS_SHOWN + 1},}}")  # long enough to hold too many marks
 
 
+def _extends(ch: str) -> bool:
+    """Whether ``ch`` is drawn on the character before it, in its cell: a mark (a variation
+    selector among them: names.joins_previous) or an emoji skin tone (U+1F3FB-U+1F3FF)."""
+    return joins_previous(ch) or "\U0001f3fb" <= ch <= "\U0001f3ff"
+
+
 def _marks_counted(text: str) -> str:
     """``text`` with each run of more than MAX_MARKS_SHOWN marks on one character cut to that
     many and a count of the rest (the run is found first: most text has none)."""
@@ -108,12 +114,13 @@ def visible(text: str, *, continues: bool = False) -> str:
     if ZERO_WIDTH_JOINER not in text:
         return _marks_counted(text.translate(_TABLE))
     # Split at the joiners that join emoji, show every other one (and those past MAX_JOINS_KEPT
-    # in one chain: the emoji between two joiners is a few code points), and join the pieces again.
+    # in one chain: what lies between two joiners of a chain is one emoji and what is drawn on
+    # it, however many code points: 3 selectors made 200 emoji one cell), and join them again.
     parts = _JOINED.split(text)
     out = [parts[0].translate(_TABLE)]
     chain = 0
     for before, part in itertools.pairwise(parts):
-        chain = chain + 1 if chain and len(before) <= 3 else 1  # the first joiner starts a chain
+        chain = chain + 1 if chain and all(map(_extends, before[1:])) else 1  # the first joiner starts a chain
         out.append(ZERO_WIDTH_JOINER if chain <= MAX_JOINS_KEPT else _TABLE[ord(ZERO_WIDTH_JOINER)])
         out.append(part.translate(_TABLE))
     return _marks_counted("".join(out))

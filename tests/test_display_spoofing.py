@@ -181,3 +181,14 @@ def test_ascii_text_is_shown_as_the_general_path_shows_it():
     every = "".join(map(chr, range(128)))
     for text in (every, "hello, class", "", " ", "a" * 4000, "\x1b[2J\tbye\n"):
         assert visible(text) == visible(text + "\u00e9")[:-1]  # the accent sends it the general way
+
+
+@pytest.mark.parametrize("extra", ["\ufe0f" * 3, "\U0001f3fd\ufe0f\ufe0f", "\U0001f3fb" * 3], ids=["selectors", "tone-and-selectors", "tones"])
+def test_a_chain_of_joined_emoji_padded_to_four_code_points_each_is_cut_too(extra):
+    """From the attacker's side: the chain's cut counted an emoji between two joiners by its
+    length (3 code points at most), so 200 emoji each padded with three selectors or skin tones
+    (still one character to the layout, as the selectors stack on it) were one cell again."""
+    woman = "\U0001f469"
+    chain = "\u200d".join([woman + extra] * 200)
+    assert max(chunk.count(woman) for chunk in cells_on_screen(Line(kind="message", time=T0, sender="bob", text=chain))) <= 4
+    assert visible(chain).count("<U+200D>") == 199 - 3
