@@ -13,7 +13,7 @@ drawn onto the one before it, names.joins_previous) is shown on a dotted circle,
 charts show a lone mark: drawn after a name's colon, or as a name, it would otherwise sit on
 what came before it or vanish, and ``\u0301ann`` would read as ``ann``. What one character may
 carry is bounded, as a terminal draws it all in one or two cells, over the rows around: at most
-MAX_MARKS_SHOWN marks (the rest counted, ``<+46 marks>``) and MAX_JOINS_KEPT joiners in a chain.
+MAX_MARKS_SHOWN marks or skin tones (the rest counted, ``<+46 marks>``) and MAX_JOINS_KEPT joiners in a chain.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def _cut_marks(run: re.Match[str]) -> str:
     out: list[str] = []
     marks = hidden = 0
     for ch in run.group(0):
-        if joins_previous(ch) or ch in KEPT_SELECTORS:
+        if _extends(ch):  # (the selectors U+FE0E and U+FE0F are marks; a skin tone is counted as one)
             marks += 1
             if marks > MAX_MARKS_SHOWN:
                 hidden += 1

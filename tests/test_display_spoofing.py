@@ -192,3 +192,14 @@ def test_a_chain_of_joined_emoji_padded_to_four_code_points_each_is_cut_too(extr
     chain = "\u200d".join([woman + extra] * 200)
     assert max(chunk.count(woman) for chunk in cells_on_screen(Line(kind="message", time=T0, sender="bob", text=chain))) <= 4
     assert visible(chain).count("<U+200D>") == 199 - 3
+
+
+def test_a_stack_of_skin_tones_on_one_character_is_cut_to_a_few_and_a_count():
+    """From the attacker's side: a skin tone is drawn in the cell of the character before it, as
+    a mark is, but was not counted as one: 'a' and 500 of them were one cell to the full screen,
+    which a terminal draws as 500 swatches over the rest of the screen. Cut as marks are."""
+    tone = "\U0001f3fd"
+    stack = "look a" + tone * 500 + " here"
+    assert max(len(chunk) for chunk in cells_on_screen(Line(kind="message", time=T0, sender="bob", text=stack))) <= 5
+    assert visible(stack) == "look a" + tone * 4 + "<+496 marks> here"
+    assert visible("\U0001f44d\U0001f3fd thanks") == "\U0001f44d\U0001f3fd thanks"  # one tone on its emoji, as ever
