@@ -167,8 +167,10 @@ class ServerFiles:
 
     def offers_for(self, cid: int) -> list[Action]:
         """What ``cid``, who just joined, may fetch: each file on offer as it was offered, stamped
-        with when it was (a rejoining client shows only those it had not seen)."""
-        return [Send(to=cid, event=self._offered(offer)) for offer in self.book.visible_to(cid)]
+        with when it was (a rejoining client shows only those it had not seen). The newest
+        MAX_LISTED, as /files lists them: all of thousands, after a replay, would get the newcomer
+        dropped as too slow before a line was read."""
+        return [Send(to=cid, event=self._offered(offer)) for offer in self.book.visible_to(cid)[-MAX_LISTED:]]
 
     def _offered(self, offer, *, listing: bool = False) -> ev.Offered:  # noqa: ANN001
         return ev.Offered(

@@ -332,6 +332,24 @@ def test_empty_files_cannot_be_offered_without_end(tmp_path):
         mallory.close()
 
 
+def test_a_newcomer_to_a_room_of_thousands_of_offers_is_told_of_the_newest_only(tmp_path):
+    """What a newcomer is sent of the files on offer (after a replay of up to half the queue
+    limit) is bounded as a /files answer is: 6,000 offers sent to whoever joined made 1.3 MB,
+    past the 1 MiB queue, and the newcomer was dropped as too slow before reading a line."""
+    from lanchat.files import MAX_LISTED, Offer
+    from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES
+    from lanchat.protocol import encode
+
+    room, files, _clock, cid = setting(tmp_path, ("hal", "local"), ("ann", "local"))
+    for number in range(1, 6001):
+        owner = 100 + number // 50
+        files.book.offers[str(number)] = Offer(file_id=str(number), owner=owner, owner_name=f"m{owner}", name="x" * 120 + ".txt", size=0, ready=True)
+    offered = [action.event for action in files.offers_for(cid["ann"])]
+    assert [o.id for o in offered] == [str(n) for n in range(6000 - MAX_LISTED + 1, 6001)]  # the newest
+    assert sum(len(encode(event)) for event in offered) < DEFAULT_MAX_QUEUE_BYTES // 2
+    files.close()
+
+
 def test_a_files_listing_of_thousands_of_offers_lists_the_newest_and_counts_the_rest(tmp_path):
     """Many people's offers (a class of 256 on one machine, 50 each) must not make a /files
     answer that drops the one who asked: at most MAX_LISTED are listed, within half the queue
