@@ -536,10 +536,13 @@ class HistoryStore(_NameOwners):
     def _connect(self, *, create: bool, existed: bool) -> sqlite3.Connection:
         """SQLite's connection to the file (HistoryUnusable if it cannot be made)."""
         uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
-        if existed and not os.access(self.path.parent, os.W_OK):
+        wal = self.path.with_name(self.path.name + "-wal")
+        if existed and not os.access(self.path.parent, os.W_OK) and not wal.exists():
             # A read-only folder (a USB stick mounted read-only; root too: EROFS): SQLite cannot
             # make the -shm file a WAL file needs even to be read ("unable to open database
-            # file"). Nothing can change the file there, so it is read as immutable: an archive.
+            # file"), so the file is read as immutable: an archive. Not with a -wal beside it
+            # (power lost while a server ran; a server of another user writing): immutable
+            # ignores the -wal, and the newest messages, in it, would be left out unsaid.
             uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
         try:
             # isolation_level=None: autocommit, so every append is one committed transaction.

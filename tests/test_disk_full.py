@@ -9,6 +9,7 @@ import errno
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -589,6 +590,31 @@ def test_a_history_on_a_read_only_disk_is_replayed_and_exported():
                               env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert done.stdout.endswith("] old: from before\n")
+
+
+def test_a_read_only_history_whose_newest_messages_are_in_sqlites_wal_exports_them_too():
+    """A USB stick unplugged (or the power lost) while a server ran keeps the newest messages in
+    SQLite's -wal file beside the history; mounted read-only later, it was read as immutable,
+    which ignores the -wal: lanchat history printed the older messages only, said nothing of
+    the others and ended with 0. A -wal there is read as SQLite reads it."""
+    with small_disk() as disk, small_disk() as stick:
+        store = HistoryStore(disk / "chat.sqlite3")
+        store.append(time=time.time(), sender="old", text="from before")
+        store.close()
+        store = HistoryStore(disk / "chat.sqlite3")
+        try:
+            store.append(time=time.time(), sender="new", text="said last")
+            store._move()  # into SQLite, whose -wal holds it until a checkpoint
+            for name in os.listdir(disk):  # the stick as the power cut left it
+                shutil.copy2(disk / name, stick / name)
+        finally:
+            store.close()
+        assert (stick / "chat.sqlite3-wal").stat().st_size > 0
+        remount(stick, "ro")
+        done = subprocess.run([sys.executable, "-m", "lanchat", "history", str(stick / "chat.sqlite3")], capture_output=True,
+                              text=True, env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [line.split("] ", 1)[1] for line in done.stdout.splitlines()] == ["old: from before", "new: said last"]
 
 
 def test_an_identity_key_others_can_read_on_a_read_only_disk_says_to_copy_it(tmp_path):
