@@ -282,7 +282,8 @@ class RawClient:
         return True
 
     def expect(self, kind: type, timeout: float | None = None, **fields: object) -> object:
-        """Wait for the next event of ``kind`` (with matching fields); earlier others stay queued."""
+        """Wait for the next event of ``kind`` (with matching fields); the others that came before it
+        are dropped (keep them with ``expect(object)`` in a loop, or ``drain``)."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             for index, event in enumerate(self.inbox):
