@@ -5,7 +5,10 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -28,3 +31,13 @@ def _children_keep_their_bytecode() -> None:
 
 
 _children_keep_their_bytecode()
+
+
+@pytest.fixture
+def terms() -> Iterator[list]:
+    """The full-screen lanchats a test starts in a pseudo-terminal (it appends each
+    helpers.TermProc it makes), stopped when the test ends, however it ends."""
+    started: list = []
+    yield started
+    for term in started:
+        term.stop()

@@ -20,7 +20,6 @@ from helpers import (
     ROOT,
     Proc,
     RawClient,
-    TermProc,
     child_env,
     fill_disk,
     local_host,
@@ -690,14 +689,6 @@ def test_a_message_said_while_the_disk_is_full_reaches_nobody_and_its_sender_is_
             assert [record.text for record in reader.export()] == ["with room again"]
         finally:
             reader.close()
-
-
-@pytest.fixture
-def terms():
-    started: list[TermProc] = []
-    yield started
-    for term in started:
-        term.stop()
 
 
 def test_save_to_a_full_or_read_only_disk_says_why_and_leaves_nothing(terms):

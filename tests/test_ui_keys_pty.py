@@ -11,20 +11,11 @@ import re
 import sys
 
 import pytest
-from helpers import RawClient, TermProc, wait_for
+from helpers import RawClient, wait_for
 from test_ui_pty import host, join, say
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
-
-
-@pytest.fixture
-def terms():
-    started: list[TermProc] = []
-    yield started
-    for term in started:
-        term.stop()
-
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 

@@ -24,14 +24,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX p
 RESTORE = (b"\x1b[?1049l", b"\x1b[?2004l")  # leave the alternate screen; bracketed paste off
 
 
-@pytest.fixture
-def terms():
-    started: list[TermProc] = []
-    yield started
-    for term in started:
-        term.stop()
-
-
 def host(terms, *extra: str, name: str = "ann", rows: int = 24, cols: int = 100, **kw) -> tuple[TermProc, int]:
     term = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", name, *extra, rows=rows, cols=cols, **kw)
     terms.append(term)

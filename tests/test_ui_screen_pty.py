@@ -20,14 +20,6 @@ from lanchat.ui import render
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
 
-@pytest.fixture
-def terms():
-    started: list[TermProc] = []
-    yield started
-    for term in started:
-        term.stop()
-
-
 def test_turn_changes_show_in_the_status_line_not_the_transcript(terms):
     ann, port = host(terms, "--mode", "turn")
     bob = join(terms, port, "bob")
