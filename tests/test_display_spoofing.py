@@ -203,3 +203,27 @@ def test_a_stack_of_skin_tones_on_one_character_is_cut_to_a_few_and_a_count():
     assert max(len(chunk) for chunk in cells_on_screen(Line(kind="message", time=T0, sender="bob", text=stack))) <= 5
     assert visible(stack) == "look a" + tone * 4 + "<+496 marks> here"
     assert visible("\U0001f44d\U0001f3fd thanks") == "\U0001f44d\U0001f3fd thanks"  # one tone on its emoji, as ever
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\u1100" * 300, "a" + "\uff9e" * 300, "\u0e01" + "\u0e33" * 300, "\u0600" * 300 + "a", "\ua960" * 300],
+    ids=["hangul-initials", "halfwidth-voiced-marks", "thai-sara-am", "arabic-prepended", "old-hangul-initials"],
+)
+def test_a_run_unicode_joins_into_one_character_is_not_drawn_over_the_screen_as_one(text):
+    """From the attacker's side: Unicode joins some runs into one character however long (300
+    Hangul initial consonants, a letter and 300 half-width voiced marks, 300 Thai SARA AM, 300
+    Arabic number signs before a letter), none of them marks or joiners: the full screen laid
+    each out as one cell of two columns, and a terminal drew it 300 or 600 columns wide, over
+    the rows below. A cluster longer than any real character is laid out a character at a time."""
+    cells = cells_on_screen(Line(kind="message", time=T0, sender="bob", text=text), cols=60)
+    assert max(len(chunk) for chunk in cells) <= rd.MAX_CLUSTER_CHARS
+
+
+def test_the_longest_real_characters_are_still_one_cell():
+    """A kiss with two skin tones (10 code points), a family of four, a Devanagari conjunct with
+    its vowel sign, a letter with four marks: each still one character on the full screen."""
+    for real in ("\U0001f469\U0001f3fb\u200d\u2764\ufe0f\u200d\U0001f48b\u200d\U0001f468\U0001f3fc",
+                 "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466",
+                 "\u0938\u094d\u0924\u094d\u0930\u094d\u092f\u094b\u0902", "e\u0323\u0302\u0301\u0300"):  # fmt: skip
+        assert [chunk for chunk, _width in rd.clusters(real)] == [real]

@@ -148,6 +148,13 @@ def parse_hex(text: object) -> tuple[int, int, int] | None:
 
 # ------------------------------------------------------------------ text cells
 
+# The most code points one cell may hold: the longest real characters are a kiss with two skin
+# tones (10) and a Devanagari conjunct with its signs (9). Unicode also joins runs of any length
+# that are no marks (300 Hangul initial consonants, a letter and 300 half-width voiced marks,
+# Arabic number signs before a letter): one cell of two columns to the layout, and a terminal
+# draws them 300 or 600 columns wide, over other rows. Those are laid out a character at a time.
+MAX_CLUSTER_CHARS = 12
+
 
 def clusters(text: str) -> list[tuple[str, int]]:
     """Split text into (what goes in one cell, its width 1 or 2), one grapheme cluster per
@@ -171,12 +178,27 @@ def clusters(text: str) -> list[tuple[str, int]]:
                 elif wcwidth(ch) > 0:
                     out.append((ch, min(wcwidth(ch), 2)))
             continue
+        if len(cluster) > MAX_CLUSTER_CHARS:
+            _apart(cluster, out)
+            continue
         if width == 0:
             if out:
                 out[-1] = (out[-1][0] + cluster, out[-1][1])
             continue
         out.append((cluster, min(width, 2)))
     return out
+
+
+def _apart(cluster: str, out: list[tuple[str, int]]) -> None:
+    """A cluster too long to be a real character, a cell for each of its characters that takes
+    columns (as a terminal that does not join them draws it), one that takes none on the cell
+    before it (the marks on it are few: textsafe.visible)."""
+    for ch in cluster:
+        width = wcwidth(ch)
+        if width > 0:
+            out.append((ch, min(width, 2)))
+        elif width == 0 and out:
+            out[-1] = (out[-1][0] + ch, out[-1][1])
 
 
 def text_width(text: str) -> int:
