@@ -1979,12 +1979,21 @@ def _run_participant(  # noqa: ANN001
     return outcome.code
 
 
+# At most this many lines typed and never sent are quoted in the chat's last words (the count says the rest).
+UNSENT_QUOTED = 10
+
+
 def _ending(outcome, frontend, session, role: str) -> str:  # noqa: ANN001
-    """The chat's last words: how it ended, and what was left typed in the full screen's input
+    """The chat's last words: how it ended, the typed lines that never left (client.Outcome.unsent:
+    held for the turn, typed while away), and what was left typed in the full screen's input
     line when the server ended it (a kick, a bad frame), which would vanish with the screen."""
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = _host_ending(session, input_ended=getattr(frontend, "ended", False))
+    for text in outcome.unsent[:UNSENT_QUOTED]:
+        message += f"\n{PROG}: not sent: {text}"
+    if len(outcome.unsent) > UNSENT_QUOTED:
+        message += f"\n{PROG}: and {len(outcome.unsent) - UNSENT_QUOTED} more lines not sent"
     draft = getattr(frontend, "draft", None)
     if outcome.code and draft is not None and draft().strip():
         message += f"\n{PROG}: what you were typing was not sent: {draft()}"

@@ -451,6 +451,7 @@ class Paced:
         self.pacer = SendPacer()  # its allowance comes with each welcome (ClientLoop._handle_events)
         self.leave_when_sent = False  # /q or the end of input while lines wait: bye once they are out
         self.told = False  # the pacing notice was shown (no status line): a refused line is not told again
+        self.unsent_texts: list[str] = []  # typed lines dropped as the chat ends, for its last words (Outcome.unsent)
 
     def send(self, loop: ClientLoop, event: ev.Event) -> None:
         if loop.reconnect is not None and loop.reconnect.replaying and type(event) in TYPED:
@@ -472,7 +473,8 @@ class Paced:
     def never_sent(self, loop: ClientLoop) -> str:
         """Lines still held (the flood limit, or typed while away) die with the chat: said in its
         last words, which outlive the full screen (taken over by another session, say)."""
-        unsent = self.pacer.drop() + (loop.reconnect.drop_queued(loop) if loop.reconnect is not None else 0)
+        note_unsent_texts(loop)
+        unsent = self.pacer.drop() + (loop.reconnect.drop_queued(loop) if loop.reconnect is not None else loop.held.drop())
         if not unsent:
             return ""
         return f" ({unsent} line{'s' if unsent != 1 else ''} you typed {'were' if unsent != 1 else 'was'} not sent)"
@@ -531,8 +533,11 @@ class Paced:
             self.leave_when_sent = True
             return True
         self.pacer.drop()
+        note_unsent_texts(loop)
         if loop.reconnect is not None:  # and what was typed while away, told in the same count
             count += loop.reconnect.drop_queued(loop)
+        else:
+            count += loop.held.drop()
         loop.session.progress.pop("pacing", None)
         loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} line{'s' if count != 1 else ''} not sent")])
         return False
@@ -612,6 +617,9 @@ class Outcome:
 
     code: int
     message: str
+    # what was typed and never left this machine (held for our turn, typed while away), each
+    # line's text, to print after the count: a line typed out of turn is not lost unseen
+    unsent: tuple[str, ...] = ()
 
 
 def join(
@@ -747,7 +755,7 @@ class ClientLoop:
         self.on_quit = on_quit  # the host's /q shuts the server down instead of leaving
         self.out = bytearray()
         self.unconfirmed = Unconfirmed()  # typed lines written and not yet answered: sent again on rejoining
-        self.held = HeldForTurn()  # in a turn room, lines from before a rejoin that wait for our turn
+        self.held = HeldForTurn()  # in a turn room, lines typed out of turn or before a rejoin: they wait for it
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.outcome: Outcome | None = None
         self.quitting = False
@@ -1021,7 +1029,7 @@ class ClientLoop:
                 code = LINES_NOT_SENT
             message += unsent
             # printed after the terminal is restored, and it may quote the server: made harmless
-            self.outcome = Outcome(code, visible(message))
+            self.outcome = Outcome(code, visible(message), tuple(self.paced.unsent_texts))
 
 
 def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -> None:
@@ -1103,12 +1111,40 @@ def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
 
 
 def send_typed(loop: ClientLoop, event: ev.Event) -> None:
-    """What the person typed goes, or waits behind the lines held for our turn, in the order typed."""
-    if loop.held and loop.session.mode == "turn" and type(event) in NEEDS_THE_TURN:
-        loop.held.hold(event)
-        send_held(loop)
-    else:
+    """What the person typed goes, or waits behind the lines held for our turn, in the order typed.
+    A say or /me typed out of turn waits for our turn too (said once, here): sent, the room would
+    refuse it and it would be lost (--plain has no input line to keep it in, as the full screen
+    does; its /me went the same way). Muted, it goes: the room's refusal says why."""
+    session = loop.session
+    if session.mode != "turn" or type(event) not in NEEDS_THE_TURN:
         loop._send(event)
+        return
+    reconnect = loop.reconnect
+    if not loop.held and (session.my_turn or session.muted_text() or (reconnect is not None and reconnect.replaying)):
+        loop._send(event)  # during a rejoin's replay it waits after those typed while away (Paced.send)
+        return
+    if not session.my_turn:
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=held_until_our_turn(session))])
+    loop.held.hold(event)
+    send_held(loop)
+
+
+def note_unsent_texts(loop: ClientLoop) -> None:
+    """The chat ends with typed lines that never left (held for our turn, typed while away): their
+    texts go into its last words (Outcome.unsent), as the full screen's unsent input line does."""
+    queued = loop.reconnect.queued if loop.reconnect is not None else []
+    for event in [*queued, *loop.held.lines]:
+        if isinstance(event, ev.Say):  # as typed, so it can be typed again
+            loop.paced.unsent_texts.append(f"/{event.text}" if event.text.startswith("/") else event.text)
+        elif isinstance(event, ev.Me):
+            loop.paced.unsent_texts.append(f"/me {event.text}")
+        elif isinstance(event, ev.Whisper):
+            loop.paced.unsent_texts.append(f"/w {event.to} {event.text}")
+
+
+def held_until_our_turn(session: Session) -> str:
+    """The line said when a line typed out of turn is kept for it (send_typed)."""
+    return f"not your turn yet ({session.turn_text()}): held until it is your turn; /unsend drops it"
 
 
 def unsend(loop: ClientLoop) -> Line:

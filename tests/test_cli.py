@@ -490,26 +490,23 @@ def test_without_a_name_and_without_a_terminal_it_fails_clearly(run, role):
 # ----------------------------------------------------------------- turn mode
 
 
-def test_out_of_turn_is_refused_with_a_plain_host_and_a_client(run):
+def test_out_of_turn_is_held_until_the_turn_with_a_plain_host_and_a_client(run):
+    """A line typed out of turn in --plain waits for the turn (said once) and goes on it: it was
+    refused and lost (tests/test_plain_out_of_turn.py has the rest)."""
     host, where = serve(run, "--name", "hal", "--plain", "--mode", "turn")
     host.expect(r"waiting for someone to join")
     ann = join(run, where, "ann")
     ann.expect(r"turn-based: your turn")
     host.expect(r"turn: waiting for ann")
     host.send("too early")
-    host.expect(r"! not your turn: waiting for ann$")
+    host.expect(r"\* not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$")
     ann.send("hi hal")
     host.expect(STAMP + r"ann: hi hal$")
-    ann.expect(r"turn: waiting for hal")
-    mark = ann.mark()
-    ann.send("again")
-    ann.expect(r"! not your turn: waiting for hal$", start=mark)
-    host.send("hello ann")
-    ann.expect(STAMP + r"hal: hello ann$")
+    ann.expect(STAMP + r"hal: too early$")  # on hal's turn, after ann's line
     ann.expect(r"turn: your turn")
-    # nothing refused was ever delivered
-    assert not any("too early" in line for line in ann.lines)
-    assert not any(line.endswith("ann: again") for line in host.lines)
+    host.expect(STAMP + r"hal: too early$")
+    assert not any("not your turn:" in line for line in host.lines + ann.lines)
+    assert [line for line in ann.lines if "hi hal" in line or "too early" in line][0].endswith("ann: hi hal")
 
 
 # ------------------------------------------------------------ AF_UNIX paths
@@ -866,8 +863,8 @@ def test_three_people_take_turns(run, sock_dir, transport):
             person.expect(STAMP + rf"{speaker}: {speaker} speaking$")
         proc.expect(rf"turn: waiting for {following}")
     mark = bob.mark()
-    bob.send("out of turn")
-    bob.expect(r"! not your turn: waiting for ann$", start=mark)
+    bob.send("out of turn")  # held for his turn (tests/test_plain_out_of_turn.py)
+    bob.expect(r"\* not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$", start=mark)
 
 
 # ------------------------------------------------------------ lost and strange servers

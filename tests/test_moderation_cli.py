@@ -152,11 +152,10 @@ def test_ops_mute_and_mode_through_the_real_server(run):  # noqa: F811
     bob.expect(r"\* ann switched the room to turn-based mode$")
     bob.expect(r"\* turn: waiting for ann$")
     bob.send("out of turn")
-    bob.expect(r"! not your turn: waiting for ann$")
+    bob.expect(r"\* not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$")
     ann.send("my turn")
     bob.expect(STAMP + r"ann: my turn$")
-    bob.send("now me")
-    hal.expect(STAMP + r"bob: now me$")
+    hal.expect(STAMP + r"bob: out of turn$")  # on bob's turn
 
 
 def test_who_shows_the_teacher_and_the_class_who_is_muted_and_for_how_long(run):  # noqa: F811

@@ -237,23 +237,26 @@ def test_a_line_the_server_got_whose_echo_was_lost_is_not_sent_again(room):
     assert "Traceback" not in bob.output
 
 
-def test_a_line_refused_before_the_drop_is_not_sent_again(tmp_path):
-    """In a turn-based room bob speaks out of turn and is refused; the link then drops with no
-    echo after the refusal. The refusal answered the line: it is not sent again on rejoining
-    (to be refused again, with "did not reach the server")."""
+def test_a_line_held_for_the_turn_before_the_drop_is_sent_once_on_the_turn(tmp_path):
+    """In a turn-based room bob types out of turn: the line is held here for his turn (it was
+    sent, refused and lost), never sent; the link then drops. Back, it is not taken for a line
+    that may not have reached the server: it goes once, on his turn, after ann's."""
     with a_room(tmp_path, "--mode", "turn") as (ann, blip):
         bob = Proc("connect", "127.0.0.1", str(blip.port), "--name", "bob")
         try:
             bob.expect(r"welcome, bob")
             bob.send("out of turn")
-            bob.expect(r"! not your turn: waiting for ann$")
+            bob.expect(r"not your turn yet \(waiting for ann\): held until it is your turn")
             blip.cut()
             bob.expect(r"connection lost; retrying")
             blip.restore()
             bob.expect(r"you missed nothing while away", timeout=20)
             ann.send("ann speaking")
-            bob.expect(r"ann: ann speaking$")  # anything sent again would have gone before it
-            assert "reached the server" not in bob.output and bob.output.count("not your turn") == 1, bob.output
+            ann.expect(r"bob: out of turn$")
+            bob.expect(r"bob: out of turn$")
+            assert "reached the server" not in bob.output and "not your turn:" not in bob.output, bob.output
+            assert bob.output.index("ann: ann speaking") < bob.output.index("bob: out of turn")
+            assert ann.output.count("bob: out of turn") == 1, ann.output
         finally:
             bob.stop()
         assert "Traceback" not in bob.output
