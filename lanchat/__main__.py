@@ -1985,8 +1985,9 @@ UNSENT_QUOTED = 10
 
 def _ending(outcome, frontend, session, role: str) -> str:  # noqa: ANN001
     """The chat's last words: how it ended, the typed lines that never left (client.Outcome.unsent:
-    held for the turn, typed while away), and what was left typed in the full screen's input
-    line when the server ended it (a kick, a bad frame), which would vanish with the screen."""
+    held for the turn, typed while away), and what was left typed in the input line (the full
+    screen's, or --plain's at a terminal) when the server ended the chat: a kick, a bad frame, or
+    a shutdown notice a student's client does not wait out (the host's /q), alike."""
     message = outcome.message
     if role == "host" and outcome.code == 0:
         message = _host_ending(session, input_ended=getattr(frontend, "ended", False))
@@ -1995,7 +1996,8 @@ def _ending(outcome, frontend, session, role: str) -> str:  # noqa: ANN001
     if len(outcome.unsent) > UNSENT_QUOTED:
         message += f"\n{PROG}: and {len(outcome.unsent) - UNSENT_QUOTED} more lines not sent"
     draft = getattr(frontend, "draft", None)
-    if outcome.code and draft is not None and draft().strip():
+    ended_by_server = outcome.code or (role == "client" and session.closed_reason)
+    if ended_by_server and draft is not None and draft().strip():
         message += f"\n{PROG}: what you were typing was not sent: {draft()}"
     return message
 

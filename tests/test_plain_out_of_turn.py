@@ -1,5 +1,6 @@
 """A line typed out of turn in --plain (no input line to keep it in, as the full screen has) waits
-for the turn, said once, and goes on it; the chat's end says what never went."""
+for the turn, said once, and goes on it; the chat's end says what never went. And the end of a
+chat the server ended (the host's /q, a kick) says what was left typed, alike."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 
-from helpers import Proc, wait_for
+from helpers import Proc, TermProc, wait_for
 from test_reconnect import Blip, serve_tcp
 
 HELD = "not your turn yet (waiting for ann): held until it is your turn; /unsend drops it"
@@ -70,3 +71,37 @@ def test_in_plain_a_dropped_link_without_reconnecting_says_the_held_lines_were_n
         assert bob.wait() == 1
     assert "lanchat: disconnected: the connection to the server was lost (2 lines you typed were not sent)" in bob.lines, bob.output
     assert bob.lines[-2:] == ["lanchat: not sent: one", "lanchat: not sent: two"], bob.output
+
+
+def _ends_with_a_draft(*plain: str) -> bytes:
+    """teach (--plain) hosts; ann, at a real terminal, has typed 'half typed' when teach ends the chat."""
+    teach = Proc("serve", "--plain", "--name", "teach", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--no-history")
+    ann: TermProc | None = None
+    try:
+        port = teach.expect(r"listening on port (\d+)").group(1)
+        teach.expect(r"welcome, teach")
+        ann = TermProc("connect", "127.0.0.1", port, "--name", "ann", *plain, rows=24, cols=80)
+        ann.expect(r"welcome, ann" if plain else r"ann │ client")
+        ann.send("half typed")
+        ann.wait_screen(lambda rows: any(row.rstrip().endswith("half typed") for row in rows), what="typed")
+        teach.send("/q")
+        if not plain:
+            ann.expect(r"press any key to leave")
+            ann.send("x")
+        assert ann.wait() == 0
+        return bytes(ann.raw)
+    finally:
+        if ann is not None:
+            ann.stop()
+        teach.stop()
+
+
+def test_on_the_full_screen_the_hosts_q_says_what_was_left_typed_as_a_kick_does():
+    """After a kick the line left typed was printed back; after the host's /q it vanished with the screen."""
+    raw = _ends_with_a_draft()
+    assert b"lanchat: disconnected: the server shut down: the host closed the chat\r\nlanchat: what you were typing was not sent: half typed" in raw
+
+
+def test_in_plain_at_a_terminal_the_hosts_q_says_what_was_left_typed():
+    raw = _ends_with_a_draft("--plain")
+    assert b"lanchat: disconnected: the server shut down: the host closed the chat\r\nlanchat: what you were typing was not sent: half typed" in raw

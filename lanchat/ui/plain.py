@@ -182,6 +182,11 @@ class PlainFrontend:
     def fileno(self) -> int:
         return self.fd
 
+    def draft(self) -> str:
+        """At a terminal, what is typed and not sent (a script's pipe has none): said in the chat's
+        last words when the server ends it, as the full screen's input line is (__main__._ending)."""
+        return self.typing
+
     def _write(self, text: str) -> None:
         write_out(self.out, text, self.stops)
 
