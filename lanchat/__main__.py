@@ -828,6 +828,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import Server
 
     owners, owner_names = store.owners_and_names() if store else (None, [])
+    kept_operators = store.operator_keys() if store else []
     room = Room(
         resume_tokens=resume_token,
         operators=args.operator,
@@ -838,6 +839,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         known_names=store.known_names() if store else (),
         bans=store.bans() if store else (),  # bans survive a restart (PROTOCOL.md, Moderation)
         mutes=store.mutes(_time.time()) if store else (),  # and so do mutes, less the time the server was down
+        operator_keys=[key for key, _name in kept_operators],  # and operators given with /op (by key), and the topic
+        topic=store.room_topic() if store else None,
         turn_timeout=turn_timeout,
         gate=Gate(clock=_time.time, owners=owners, owner_names=owner_names, password=room_password, binding=binding),
         address_groups=_address_groups(),
@@ -877,6 +880,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     banner += _operator_lines(
         args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else name, host_key=key
     )
+    banner += _kept_lines(kept_operators, room.topic)
     if store is None:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
@@ -1151,6 +1155,18 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
     watch = threading.Thread(target=run, name="lanchat-addresses", daemon=True)
     watch.start()
     return watch  # (for tests)
+
+
+def _kept_lines(operators: list[tuple[str, str]], topic) -> list[str]:  # noqa: ANN001 - an events.Topic or None
+    """What the history kept from the room's last run besides bans, mutes and the mode: the
+    operators made with /op (by key; named as they were then) and the topic."""
+    lines = []
+    if operators:
+        names = ", ".join(visible(name) for _key, name in operators)
+        lines.append(f"  operators kept from the last run (their keys; /deop NAME takes it back): {names}")
+    if topic is not None:
+        lines.append(f"  topic kept from the last run (/topic - clears it): {visible(topic.text)}")
+    return lines
 
 
 def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None = None, host_key=None) -> list[str]:  # noqa: ANN001

@@ -134,6 +134,29 @@ class KeepMode:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KeepTopic:
+    """The room's topic as /topic left it (None: cleared), kept so that a restart still has it."""
+
+    topic: ev.Topic | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreOperator:
+    """Operator status given with /op to the identity key ``key`` (moderation.key_id), kept so that
+    a restart keeps it; ``name``: the name the key had then, for the record."""
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DropOperator:
+    """Operator status taken from the key ``key`` (/deop): gone from the store too."""
+
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Claim:
     """Store that ``name`` now belongs to ``owner`` (None: a release, nobody owns it)."""
 
@@ -199,5 +222,5 @@ class Said:
 
 Action = (
     Send | Broadcast | Claim | Close | Keep | Log | LogRefusal | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
-    | NextFileId | KeepMode | Said | SayText | ShowOffers
+    | NextFileId | KeepMode | KeepTopic | StoreOperator | DropOperator | Said | SayText | ShowOffers
 )

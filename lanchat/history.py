@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import sqlite3
@@ -147,6 +148,10 @@ CREATE TABLE IF NOT EXISTS acts (
 CREATE TABLE IF NOT EXISTS settings (
     key       TEXT PRIMARY KEY,
     value     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS operators (
+    key       TEXT PRIMARY KEY,         -- identity key fingerprint (moderation.key_id) given /op
+    name      TEXT NOT NULL             -- the name it had then (its key owns it), for the record
 );
 """
 # Which rule the *_key columns were computed with: case folding alone before names.py; NFKC,
@@ -1159,6 +1164,51 @@ class HistoryStore(_NameOwners):
         self._settle()
         try:
             self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('mode', ?)", (mode,))
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def room_topic(self) -> ev.Topic | None:
+        """The topic /topic last left (actions.KeepTopic), or None: none kept, or not as lanchat writes it."""
+        try:
+            row = self.db.execute("SELECT value FROM settings WHERE key = 'topic'").fetchone()
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return None
+        return rows_ok.topic_from(row[0]) if row is not None else None
+
+    def set_room_topic(self, topic: ev.Topic | None) -> None:
+        """Keep the room's topic (actions.KeepTopic; None: cleared), so a restart still has it."""
+        self._settle()
+        try:
+            if topic is None:
+                self.db.execute("DELETE FROM settings WHERE key = 'topic'")
+            else:
+                value = json.dumps({"text": topic.text, "by": topic.by, "time": topic.time}, ensure_ascii=False)
+                self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('topic', ?)", (value,))
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def operator_keys(self) -> list[tuple[str, str]]:
+        """(key fingerprint, name) of each identity key given operator status with /op and not
+        taken back (actions.StoreOperator): what the room starts with."""
+        try:
+            rows = self._read("SELECT key, name FROM operators ORDER BY rowid")
+        except sqlite3.OperationalError:  # a read-only file from before operators were kept: none
+            return []
+        return [(row[0], row[1]) for row in self._usable(rows, rows_ok.operator_ok)]
+
+    def add_operator(self, key: str, name: str) -> None:
+        """Keep operator status given to ``key`` (actions.StoreOperator)."""
+        self._settle()
+        try:
+            self.db.execute("INSERT OR REPLACE INTO operators (key, name) VALUES (?, ?)", (key, name))
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(_describe(exc)) from None
+
+    def drop_operator(self, key: str) -> None:
+        """Operator status taken from ``key`` (actions.DropOperator)."""
+        self._settle()
+        try:
+            self.db.execute("DELETE FROM operators WHERE key = ?", (key,))
         except sqlite3.Error as exc:
             raise HistoryWriteError(_describe(exc)) from None
 

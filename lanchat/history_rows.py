@@ -71,6 +71,29 @@ def mute_ok(row: tuple) -> bool:
     return ban_ok((id_, name, name_key, key, address, by, reason, 0.0)) and is_time(until, null=True)
 
 
+def operator_ok(row: tuple) -> bool:
+    """(key, name) of the operators table: a key fingerprint and the name it had."""
+    key, name = row
+    return is_text(key, MAX_KEY_CHARS) and key != "" and is_name(name)
+
+
+def topic_from(value: object) -> ev.Topic | None:
+    """The settings table's ``topic`` (JSON: text, by, time) as the room's topic; None if it is not
+    as lanchat writes it (a topic over MAX_TOPIC_CHARS, a name that is none, a time no clock shows)."""
+    import json
+
+    try:
+        fields = json.loads(value) if isinstance(value, str) else None
+    except (ValueError, RecursionError):  # a hand edit, or nested past any sense
+        return None
+    if not isinstance(fields, dict):
+        return None
+    text, by, time = fields.get("text"), fields.get("by"), fields.get("time")
+    if not (is_text(text, ev.MAX_TOPIC_CHARS) and text and is_name(by) and is_time(time)):
+        return None
+    return ev.Topic(text=text, by=by, time=float(time))  # type: ignore[arg-type]
+
+
 def seen_ok(row: tuple) -> bool:
     """(name, last_seen) of the names table."""
     name, last_seen = row

@@ -47,8 +47,10 @@ from .actions import (
     Close,
     DropBans,
     DropMutes,
+    DropOperator,
     Keep,
     KeepMode,
+    KeepTopic,
     Log,
     LogRefusal,
     NextFileId,
@@ -61,6 +63,7 @@ from .actions import (
     ShowOffers,
     StoreBan,
     StoreMute,
+    StoreOperator,
 )
 from .guard import Guard
 from .history_policy import HistoryPolicy
@@ -567,6 +570,12 @@ class Hub:
                 self.history.call(lambda store: store.set_next_file_id(action.value))  # noqa: B023
             elif isinstance(action, KeepMode):  # a restart resumes the mode /mode left
                 self.history.call(lambda store: store.set_room_mode(action.mode))  # noqa: B023
+            elif isinstance(action, KeepTopic):  # and keeps the topic
+                self.history.call(lambda store: store.set_room_topic(action.topic))  # noqa: B023
+            elif isinstance(action, StoreOperator):  # and operator status given with /op, by key
+                self.history.call(lambda store: store.add_operator(action.key, action.name))  # noqa: B023
+            elif isinstance(action, DropOperator):
+                self.history.call(lambda store: store.drop_operator(action.key))  # noqa: B023
             elif isinstance(action, StoreMute):  # mutes survive a restart, as bans do
                 if not self.history.saved(lambda store: store.add_mute(action.mute, action.now)):  # noqa: B023
                     self._not_kept(action.mute.by, f"the mute on {action.mute.name}")

@@ -112,6 +112,7 @@ class Moderation:
         operators: Iterable[str] = (),
         mutes: Iterable[Mute] = (),
         groups: AddressGroups | None = None,
+        operator_keys: Iterable[str] = (),
     ) -> None:
         # What a ban or mute by address holds (limits.AddressGroups: one machine, or a /64 off
         # the server's own networks); the hub's connection limits count the same groups.
@@ -129,7 +130,9 @@ class Moderation:
                 self.named_operators[ev.name_key(text)] = text
         self.mutes: list[Mute] = list(mutes)  # the stored ones first (history.mutes: those not over yet)
         self.operator_cids: set[int] = set()
-        self.operator_keys: set[str] = set()  # identity keys keep operator status across reconnects
+        # identity keys keep operator status across reconnects; those given it with /op, across a
+        # restart too (StoreOperator: the stored ones come in as ``operator_keys``)
+        self.operator_keys: set[str] = set(operator_keys)
         self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
@@ -266,16 +269,21 @@ def _who_can(room: Room) -> str:
 
 def _op(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
     room.moderation.operator_cids.add(target.cid)
+    kept: list[Action] = []
     if (key := room.moderation.identity_of(target)) is not None:
         room.moderation.operator_keys.add(key)  # an identity key keeps it across reconnections
-    return _told(room, member, "op", target.name, reason) + [_operators_broadcast(room)]
+        if target.key is not None:  # a proven key, which owns the name: a restart keeps it (PROTOCOL.md, Moderation)
+            kept.append(_room.StoreOperator(key=key, name=target.name))
+    return kept + _told(room, member, "op", target.name, reason) + [_operators_broadcast(room)]
 
 
 def _deop(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
     room.moderation.operator_cids.discard(target.cid)
+    kept: list[Action] = []
     if (key := room.moderation.identity_of(target)) is not None:
         room.moderation.operator_keys.discard(key)
-    return _told(room, member, "deop", target.name, reason) + [_operators_broadcast(room)]
+        kept.append(_room.DropOperator(key=key))
+    return kept + _told(room, member, "deop", target.name, reason) + [_operators_broadcast(room)]
 
 
 def _kick(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:

@@ -23,8 +23,10 @@ from .actions import (
     Close,
     DropBans,
     DropMutes,
+    DropOperator,
     Keep,
     KeepMode,
+    KeepTopic,
     Log,
     Record,
     Replay,
@@ -33,6 +35,7 @@ from .actions import (
     ShowOffers,
     StoreBan,
     StoreMute,
+    StoreOperator,
 )
 from .colourbot import BOT_NAME
 from .gate import Admit, Gate
@@ -65,7 +68,8 @@ MODES = (DUPLEX, TURN)
 # room (the notebooks do).
 __all__ = [
     "Action", "Broadcast", "Claim", "Close", "Keep", "Log", "Replay", "Seen", "Send", "Record", "StoreBan",
-    "DropBans", "StoreMute", "DropMutes", "KeepMode", "Member", "Room", "DUPLEX", "TURN", "MODES",
+    "DropBans", "StoreMute", "DropMutes", "KeepMode", "KeepTopic", "StoreOperator", "DropOperator", "Member", "Room",
+    "DUPLEX", "TURN", "MODES",
 ]  # fmt: skip
 
 
@@ -165,9 +169,11 @@ class Room:
         resume_tokens: Callable[[], str] | None = None,
         operators: Iterable[str] = (),
         address_groups: AddressGroups | None = None,
+        operator_keys: Iterable[str] = (),
+        topic: ev.Topic | None = None,
     ) -> None:
         """``operators``: names whose first joiner with a key becomes an operator (serve --operator).
-        ``bans``, ``mutes``: the stored ones (history.py), so a restart lifts neither.
+        ``bans``, ``mutes``, ``operator_keys`` (/op's, by key), ``topic``: the stored ones (history.py).
         ``address_groups``: what connection caps, bans and mutes by address count as one place,
         with the server's own networks passed in (limits.AddressGroups; default: none known)."""
         if mode not in MODES:
@@ -183,7 +189,7 @@ class Room:
         self.replay = replay
         self.known = RecentNames(known_names if history else ())
         self.host_cid: int | None = None  # the person running `serve`, if not headless
-        self.topic: ev.Topic | None = None  # /topic: the room's topic, told to each newcomer
+        self.topic: ev.Topic | None = topic  # /topic: the room's topic, told to each newcomer
         # Bots (the colour bot) are members but not people: they never fill the room
         # (--max-clients), never keep it alive (--once) and never hold the turn.
         self.service_cids: set[int] = set()
@@ -203,7 +209,7 @@ class Room:
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
         # operators, mutes, bans; where connections come from
-        self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups)
+        self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys)
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves

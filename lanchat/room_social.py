@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .actions import Action, Broadcast, LogRefusal, Send
+from .actions import Action, Broadcast, KeepTopic, LogRefusal, Send
 from .limits import Refusal
 from .moderation import muted_refusal
 from .protocol import encode
@@ -80,7 +80,8 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
             return [Send(to=member.cid, event=ev.Error(code=ev.E_TOO_LONG, message=message))]
         topic = ev.Topic(text=text, by=member.name, time=now)
         room.topic = topic if text else None
-        return [Broadcast(to=tuple(room.members), frame=encode(topic))]
+        # kept (with history) so a restart still has it (PROTOCOL.md, Extensions: topic)
+        return [KeepTopic(topic=room.topic), Broadcast(to=tuple(room.members), frame=encode(topic))]
     if isinstance(event, ev.Typing):
         if now - member.typing_hint_at < TYPING_HINT_SECONDS:
             return []  # at most one hint a person every few seconds, however many arrive

@@ -224,8 +224,8 @@ def parse(session: Session, word: str, rest: str) -> object:
         back = ev.name_key(session.name) in session.away
         return _out(ev.SetAway(reason=rest[: ev.MAX_AWAY_CHARS] if rest else ("" if back else "away")))
     if word == "/topic":
-        if rest:
-            return _out(ev.SetTopic(text=rest))
+        if rest:  # "-" alone clears it (PROTOCOL.md: an empty topic does); a restart keeps a topic
+            return _out(ev.SetTopic(text="" if rest == "-" else rest))
         return _local(session, f"topic: {session.topic}" if session.topic else "no topic; /topic TEXT sets one")
     if word in ("/ignore", "/unignore"):
         return _ignore(session, word, rest)

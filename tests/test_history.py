@@ -710,3 +710,29 @@ def test_a_mute_leaves_the_history_file_when_it_ends_and_one_over_is_dropped_on_
     assert [m.name for m in reopened.mutes(T0 + 61 + 299)] == ["bob"] and stored() == ["bob"]
     assert reopened.mutes(T0 + 61 + 300) == [] and stored() == []  # over while the server was down: gone
     reopened.close()
+
+
+def test_the_topic_is_kept_across_a_restart_and_a_damaged_one_is_left_out(tmp_path):
+    """/topic was lost with a restart. It is kept (KeepTopic, the settings table's ``topic``), a
+    room started with it tells each newcomer, a cleared one is gone, and one not as lanchat
+    writes it (too long, no author) is left out rather than sent."""
+    from lanchat.room_social import handle
+
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore(path)
+    room = Room(clock=lambda: T0, history=True)
+    room.handle(1, ev.Hello(name="hal"))
+    (kept, _told) = handle(room, room.members[1], ev.SetTopic(text="  fractions,   week 3 "))
+    store.set_room_topic(kept.topic)  # type: ignore[attr-defined]  # the hub's part
+    store.close()
+    reopened = HistoryStore(path)
+    topic = reopened.room_topic()
+    assert topic == ev.Topic(text="fractions, week 3", by="hal", time=T0)
+    newcomer = Room(clock=lambda: T0, history=True, topic=topic).handle(1, ev.Hello(name="ann"))
+    assert [a.event for a in newcomer if isinstance(a, Send) and isinstance(a.event, ev.Topic)] == [topic]
+    for damaged in ('{"text": "' + "x" * 201 + '", "by": "hal", "time": 1}', '{"text": "hi", "time": 1}', "not json", "[1]"):
+        reopened.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('topic', ?)", (damaged,))
+        assert reopened.room_topic() is None, damaged
+    reopened.set_room_topic(None)
+    assert reopened.room_topic() is None
+    reopened.close()

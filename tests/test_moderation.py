@@ -1161,3 +1161,49 @@ def test_who_in_a_room_of_hundreds_of_muted_long_names_still_fits_one_frame():
     assert roster.members[-460:] == tuple(names)
     assert 0 < len(roster.muted) < 460 and roster.muted == tuple(names[: len(roster.muted)])  # as many as fit beside 60 KB of names
     assert roster.muted_minutes == (5,) * len(roster.muted)
+
+
+def test_op_by_key_is_stored_and_a_restarted_room_keeps_it_until_a_deop(tmp_path):
+    """/op was lost with a restart (the teacher's laptop restarting mid-lesson): the room kept bans,
+    mutes and the mode, not who she had made an operator. Now /op of someone whose proven key owns
+    their name is stored by that key (StoreOperator), a room started from the store has it again
+    for that key under any name, and /deop drops it from the store (DropOperator). A keyless guest's
+    is not stored: after a restart anyone could join under that name."""
+    from lanchat.actions import DropOperator, StoreOperator
+    from lanchat.history import HistoryStore
+
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    ann_key = Ed25519PrivateKey.generate()
+    ann_id = key_id(identity.public_bytes(ann_key))
+
+    def keep(room: ModDriver) -> None:  # what the hub does with the kept actions
+        for action in room.kept:
+            if isinstance(action, StoreOperator):
+                store.add_operator(action.key, action.name)
+            elif isinstance(action, DropOperator):
+                store.drop_operator(action.key)
+        room.kept.clear()
+
+    before = ModDriver()
+    before.arrive("hal", host=True)
+    before.arrive_with_key("ann", ann_key)
+    before.arrive("guest")
+    before.mod("hal", "op", "ann")
+    before.mod("hal", "op", "guest")
+    assert before.kept == [StoreOperator(key=ann_id, name="ann")]
+    keep(before)
+    assert store.operator_keys() == [(ann_id, "ann")]
+
+    after = ModDriver(operator_keys=[key for key, _name in store.operator_keys()])
+    after.arrive("hal", host=True)
+    after.arrive("guest")
+    ann = after.arrive_with_key("annie", ann_key)  # the same key, under another name
+    assert after.room.moderation.operator_names(after.room) == ("hal", "annie")
+    after.take_all()
+    after.mod("annie", "mute", "guest")
+    assert [act.action for act in after.told("guest")] == ["mute"]
+    after.mod("hal", "deop", "annie")
+    keep(after)
+    assert store.operator_keys() == []
+    assert not after.room.moderation.is_operator(after.room, after.room.members[ann])
+    store.close()

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lanchat import events as ev
-from lanchat.actions import LogRefusal, ShowOffers
+from lanchat.actions import DropOperator, KeepTopic, LogRefusal, ShowOffers, StoreOperator
 from lanchat.protocol import Connection, ConnectionClosed, Invalid, Role
 from lanchat.room import Broadcast, Close, Room, Send
 from lanchat.wire import FrameDecoder
@@ -30,6 +30,7 @@ class RoomDriver:
         self.room = Room(mode=mode, clock=lambda: self.now, **room_kwargs)  # type: ignore[arg-type]
         self.inbox: dict[int, list[object]] = defaultdict(list)
         self.closed: set[int] = set()
+        self.kept: list[KeepTopic | StoreOperator | DropOperator] = []  # for the history store
         self.refusals_logged: list[LogRefusal] = []  # the hub sums these up per storm (limits.RefusalLog)
         self.cid: dict[str, int] = {}
         self._next_cid = 1
@@ -50,6 +51,8 @@ class RoomDriver:
                 self.refusals_logged.append(action)
             elif isinstance(action, ShowOffers):
                 pass  # the file store's to answer (hub.py): a room alone has no files
+            elif isinstance(action, (KeepTopic, StoreOperator, DropOperator)):
+                self.kept.append(action)  # the store's (hub.py): what a restart keeps
             else:  # pragma: no cover - a new action kind must be taught to this driver
                 raise AssertionError(f"unknown action {action!r}")
         return actions

@@ -1,0 +1,58 @@
+"""A teacher's laptop restarts mid-lesson (history on, the default): the room's topic and the
+operators she made with /op hold, as bans, mutes and the mode did already."""
+
+from __future__ import annotations
+
+import os
+
+from helpers import Proc, short_tmp_dir
+
+
+def hosted(path: str, history: str) -> Proc:
+    """teach hosts (--plain, typing into its stdin) on the socket file ``path``."""
+    teach = Proc("serve", "--plain", "--name", "teach", "--unix", path, "--history", history)
+    teach.expect(r"welcome, teach")
+    return teach
+
+
+def test_after_a_restart_the_topic_and_the_operators_made_with_op_hold():
+    with short_tmp_dir() as folder:
+        path, history = os.path.join(folder, "chat.sock"), os.path.join(folder, "h.sqlite3")
+        teach = hosted(path, history)
+        procs = [teach]
+        try:
+            ann = Proc("connect", "--unix", path, "--name", "ann", "--plain")
+            procs.append(ann)
+            ann.expect(r"welcome, ann")
+            teach.send("/topic fractions, week 3")
+            teach.send("/op ann")
+            ann.expect(r"teach made you an operator")
+            teach.popen.terminate()  # not the host's /q: students wait for it to come back
+            assert teach.wait() == 0
+            assert ann.wait() == 0  # --plain ends with the notice
+            teach = hosted(path, history)
+            procs.append(teach)
+            teach.expect(r"operators kept from the last run \(their keys; /deop NAME takes it back\): ann$")
+            teach.expect(r"topic kept from the last run \(/topic - clears it\): fractions, week 3$")
+            bob = Proc("connect", "--unix", path, "--name", "bob", "--plain")
+            ann = Proc("connect", "--unix", path, "--name", "ann", "--plain")  # both start at once
+            procs += [bob, ann]
+            for student in (bob, ann):
+                student.expect(r"\* topic: fractions, week 3 \(set by teach\)$")
+            bob.expect(r"ann joined|welcome, bob: .*here: teach, ann")
+            ann.send("/mute bob 5 calm down")
+            bob.expect(r"\* ann muted you for 5 minutes: calm down")
+            teach.expect(r"ann muted bob")
+            assert "only an operator" not in ann.output, ann.output
+        finally:
+            for proc in reversed(procs):
+                proc.stop()
+
+
+def test_topic_dash_clears_the_topic():
+    """A kept topic outlives a restart, and a client had no way to clear one (/topic alone shows it)."""
+    from lanchat import events as ev
+    from lanchat.session import Outgoing, Session
+
+    assert Session(name="hal").parse_input("/topic -") == Outgoing(ev.SetTopic(text=""))
+    assert Session(name="hal").parse_input("/topic - then") == Outgoing(ev.SetTopic(text="- then"))
