@@ -422,6 +422,8 @@ class Offered(Event):
     to: str | None = _absent()
     time: float
     listing: bool = _flag()
+    # in a listing sent to the file's offerer: how many people were sent it whole (else absent)
+    fetched: int | None = _absent()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -305,9 +305,22 @@ class Offer:
     ready: bool = False  # False while the upload is still arriving
     address: str | None = None  # the owner's address group (limits.AddressGroups; None: this machine), for the quota
     offered_at: float | None = None  # when it was offered to the room (the server's clock)
+    fetched_by: set[str] = field(default_factory=set)  # name keys of those sent it whole (``fetched``)
 
     def visible_to(self, cid: int) -> bool:
         return self.ready and (self.to is None or cid in (self.owner, self.to))
+
+    def fetched(self, name: str) -> None:
+        """``name`` was sent the whole file: counted once a person, however often they fetch it;
+        the offerer's own copy is not one (what /files tells the offerer: ``fetched_count``)."""
+        key = name_key(name)
+        if key != name_key(self.owner_name):
+            self.fetched_by.add(key)
+
+    def fetched_count(self, name: str) -> int | None:
+        """How many people were sent the whole file, for ``name`` if it is the offerer's (the
+        same name: a reconnection); None for anyone else, whom it does not concern."""
+        return len(self.fetched_by) if name_key(name) == name_key(self.owner_name) else None
 
 
 # A file id is a count that fits in 64 signed bits (PROTOCOL.md, Ranges of numbers): at most 18

@@ -84,6 +84,7 @@ class _Download:
     handle: BinaryIO
     left: int
     binary: bool = False  # the client asked for binary frames
+    who: str = ""  # the name it goes to: counted once it has all of it (files.Offer.fetched)
 
 
 class ServerFiles:
@@ -114,7 +115,7 @@ class ServerFiles:
         self.uploads: dict[str, _Upload] = {}
         self.stored: dict[str, Path] = {}
         self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
-        self.gets_waiting: dict[int, deque[tuple[str, bool]]] = {}  # (id, binary): asked, not yet opened
+        self.gets_waiting: dict[int, deque[tuple[str, bool, str]]] = {}  # (id, binary, who): asked, not yet opened
 
     # ------------------------------------------------------------ queries
 
@@ -155,12 +156,13 @@ class ServerFiles:
         if isinstance(event, ev.UploadDone):
             return self._done(room, cid, event)
         if isinstance(event, ev.GetFile):
-            return self._get(cid, event)
+            return self._get(cid, event, member.name)
         if isinstance(event, ev.ListFiles):
             offers = self.book.visible_to(cid)
             listed = offers[-MAX_LISTED:]  # the newest: a listing of thousands would get the asker dropped as too slow
             listing: list[Action] = [Send(to=cid, event=ev.FileList(count=len(listed), unlisted=len(offers) - len(listed)))]
-            return listing + [Send(to=cid, event=self._offered(offer, listing=True)) for offer in listed]
+            # the offerer reads how many have fetched each of theirs ("fetched by 28")
+            return listing + [Send(to=cid, event=self._offered(o, listing=True, fetched=o.fetched_count(member.name))) for o in listed]
         if isinstance(event, ev.CancelFile):
             return self._cancel(cid, event.id)
         return []
@@ -172,7 +174,7 @@ class ServerFiles:
         dropped as too slow before a line was read."""
         return [Send(to=cid, event=self._offered(offer)) for offer in self.book.visible_to(cid)[-MAX_LISTED:]]
 
-    def _offered(self, offer, *, listing: bool = False) -> ev.Offered:  # noqa: ANN001
+    def _offered(self, offer, *, listing: bool = False, fetched: int | None = None) -> ev.Offered:  # noqa: ANN001
         return ev.Offered(
             id=offer.file_id,
             name=offer.name,
@@ -182,6 +184,7 @@ class ServerFiles:
             to=offer.to_name,
             time=offer.offered_at if offer.offered_at is not None else self.clock(),
             listing=listing,
+            fetched=fetched,
         )
 
     def _offer(self, room: Room, cid: int, owner_name: str, offer_event: ev.OfferFile) -> list[Action]:
@@ -309,7 +312,7 @@ class ServerFiles:
         with contextlib.suppress(OSError):
             upload.path.unlink()
 
-    def _get(self, cid: int, get: ev.GetFile) -> list[Action]:
+    def _get(self, cid: int, get: ev.GetFile, who: str) -> list[Action]:
         file_id = get.id.strip().lstrip("#")
         offer = self.book.find(file_id, cid)
         if offer is None:
@@ -324,7 +327,7 @@ class ServerFiles:
         if len(waiting) >= MAX_GETS_WAITING:
             message = f"you have asked for {MAX_GETS_WAITING} files already; /get #{offer.file_id} once some have come"
             return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=message))]
-        self.gets_waiting.setdefault(cid, deque()).append((offer.file_id, get.binary))  # none kept for a refused get
+        self.gets_waiting.setdefault(cid, deque()).append((offer.file_id, get.binary, who))  # none kept for a refused get
         if len(self.downloads.get(cid, ())) >= MAX_DOWNLOADS_AT_ONCE:
             return []  # its turn comes as one of those ends (next_chunk): one open file per download
         started = self._start_next(cid)
@@ -337,7 +340,7 @@ class ServerFiles:
         if not waiting:
             self.gets_waiting.pop(cid, None)
             return None
-        file_id, binary = waiting.popleft()
+        file_id, binary, who = waiting.popleft()
         offer = self.book.find(file_id, cid)
         try:
             if offer is None:
@@ -346,7 +349,7 @@ class ServerFiles:
         except (OSError, KeyError) as exc:
             reason = oserror_words(exc) if isinstance(exc, OSError) else "it is no longer on offer"
             return ev.FileError(id=file_id, message=f"cannot read {offer.name if offer else '#' + file_id} ({reason})")
-        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, binary))
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, binary, who))
         return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
 
     def next_chunk(self, cid: int) -> ev.Event | None:
@@ -384,6 +387,8 @@ class ServerFiles:
             else:
                 with contextlib.suppress(OSError):
                     download.handle.close()
+                if (offer := self.book.offers.get(download.file_id)) is not None:
+                    offer.fetched(download.who)  # its last piece goes now: fetched whole
             if download.binary:
                 return ev.FileBytes(id=download.file_id, data=data)
             return ev.FileData(id=download.file_id, data=encode_chunk(data))

@@ -924,6 +924,8 @@ def offered_line(session: Session, offered: ev.Offered) -> Line:
     mine = ev.name_key(offered.sender) == ev.name_key(session.name)
     if offered.listing:
         whom = f" (only for {offered.to})" if offered.to and mine else (" (only for you)" if offered.to else "")
+        if offered.fetched is not None:  # the offerer's listing: how many have it ("fetched by 28")
+            whom += f", fetched by {offered.fetched}"
         line = session._notice(f"  #{offered.id} {name} {size} from {offered.sender}{whom}: /get {offered.id}")
         return _private_offer(line, offered, f"  #{offered.id} {HIDDEN_FILE} from {offered.sender}{whom}: /get {offered.id}")
     if mine:

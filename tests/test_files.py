@@ -400,3 +400,13 @@ def test_one_unit_convention_and_no_speed_for_a_transfer_too_short_to_time():
     assert speed_clause(5, 0.000088) == ""  # not "56.9 KiB/s"
     assert speed_clause(3 * files.MB, 0.01) == ""
     assert speed_clause(3 * files.MB, 1.5) == ", 2.0 MiB/s"
+
+
+def test_an_offer_counts_each_person_sent_it_whole_once_and_tells_only_its_offerer():
+    from lanchat.files import Offer
+
+    offer = Offer(file_id="3", owner=1, owner_name="Ann", name="slides.pdf", size=10)
+    for name in ("bob", "cat", "BOB", "ann"):  # bob again (his name's case aside); ann's own copy
+        offer.fetched(name)
+    assert offer.fetched_count("ann") == 2  # the offerer, under her name as typed any way
+    assert offer.fetched_count("bob") is None  # not his file: nothing to tell him

@@ -399,3 +399,29 @@ def test_a_student_who_joins_late_is_told_of_the_files_already_on_offer(make_roo
     bob.send(f"/get {file_id}")
     bob.expect(r"saved .*slides week 2\.pdf \(.*SHA-256 checked\)")
     assert (room.downloads("bob") / "slides week 2.pdf").read_bytes() == source.read_bytes()
+
+
+def test_the_offerer_reads_in_files_how_many_fetched_her_file_whole(make_room, tmp_path):
+    """The teacher could not tell how many students had downloaded her slides. /files now says
+    to her (and only to her) how many people were sent the whole file: each counted once, however
+    often they fetch it."""
+    room = make_room()
+    source = tmp_path / "slides.pdf"
+    source.write_bytes(os.urandom(20_000))
+    bob, cat = room.join("bob"), room.join("cat")
+    room.ann.send(f'/send "{source}"')
+    room.ann.expect(r"your file slides\.pdf .* is on offer to the room as #\d+")
+    file_id = offer_id(bob, "ann", "slides.pdf")
+    offer_id(cat, "ann", "slides.pdf")
+    room.ann.send("/files")
+    room.ann.expect(rf"\* +#{file_id} slides\.pdf .* from ann, fetched by 0: /get {file_id}$")
+    for student in (bob, cat, bob):  # bob twice: one person
+        mark = student.mark()
+        student.send(f"/get {file_id}")
+        student.expect(r"saved .*slides.*\.pdf \(.*SHA-256 checked\)", start=mark)
+    mark = room.ann.mark()
+    room.ann.send("/files")
+    room.ann.expect(rf"\* +#{file_id} slides\.pdf .* from ann, fetched by 2: /get {file_id}$", start=mark)
+    bob.send("/files")
+    bob.expect(rf"\* +#{file_id} slides\.pdf .* from ann: /get {file_id}$")
+    assert "fetched by" not in bob.output
