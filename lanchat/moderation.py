@@ -297,7 +297,16 @@ def _ban(room: Room, member: Member, target: Member, reason: str, _minutes: int 
         address=_not_local(mod, target.address), by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     mod.bans.append(ban)
-    return [_room.StoreBan(ban=ban), *_remove(room, member, target, "ban", reason)]
+    return [_room.StoreBan(ban=ban), *_no_longer_operator(mod, ban.key), *_remove(room, member, target, "ban", reason)]
+
+
+def _no_longer_operator(mod: Moderation, key: str | None) -> list[Action]:
+    """A banned key is an operator no more, here and in the store: an /unban later lets its
+    person in, not back into operator status (which a restart would keep)."""
+    if key is None or key not in mod.operator_keys:
+        return []
+    mod.operator_keys.discard(key)
+    return [_room.DropOperator(key=key)]
 
 
 def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int | None) -> list[Action]:
@@ -424,7 +433,7 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
         by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     room.moderation.bans.append(ban)
-    return [_room.StoreBan(ban=ban), *_told(room, member, "ban", name, reason)]
+    return [_room.StoreBan(ban=ban), *_no_longer_operator(room.moderation, key), *_told(room, member, "ban", name, reason)]
 
 
 def _unban(room: Room, member: Member, name: str) -> list[Action]:

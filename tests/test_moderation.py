@@ -1207,3 +1207,23 @@ def test_op_by_key_is_stored_and_a_restarted_room_keeps_it_until_a_deop(tmp_path
     assert store.operator_keys() == []
     assert not after.room.moderation.is_operator(after.room, after.room.members[ann])
     store.close()
+
+
+def test_a_banned_operator_is_one_no_more_after_an_unban_or_a_restart():
+    """Operator status by key is stored (a restart keeps it): banning that key drops it, here and
+    from the store, whether the operator is here or has just left, so an /unban lets the person
+    back in, not back into running the room."""
+    from lanchat.actions import DropOperator, StoreOperator
+
+    for here in (True, False):
+        room = ModDriver(mode="duplex")
+        room.arrive("hal", host=True)
+        key = Ed25519PrivateKey.generate()
+        room.arrive_with_key("ann", key)
+        room.mod("hal", "op", "ann")
+        if not here:
+            room.leave("ann")
+        room.mod("hal", "ban", "ann")
+        ann_id = key_id(identity.public_bytes(key))
+        assert room.kept == [StoreOperator(key=ann_id, name="ann"), DropOperator(key=ann_id)], here
+        assert ann_id not in room.room.moderation.operator_keys
