@@ -835,8 +835,8 @@ class ClientLoop:
     def _handle_events(self, events: list[object]) -> None:
         lines: list[Line] = []
         for event in events:
-            if type(event) in MAY_ANSWER and answered(self, event):  # a line of ours answered? (unconfirmed.py)
-                continue  # a held line refused as not-your-turn: it waits for our turn again
+            if type(event) in MAY_ANSWER and answered(self, event, lines):  # a line of ours answered? (unconfirmed.py)
+                continue  # a line refused as not-your-turn: it waits for our turn again (said in ``lines``, or not news)
             if isinstance(event, ev.Turn):
                 self.held.turn_moved()
             if isinstance(event, Invalid):
@@ -1129,6 +1129,19 @@ def send_typed(loop: ClientLoop, event: ev.Event) -> None:
     send_held(loop)
 
 
+def held_again(loop: ClientLoop, line: ev.Event | None, lines: list[Line]) -> bool:
+    """A say or /me sent on our turn and refused as not our turn: the turn moved on its way (a
+    /pass, the turn timeout). It waits for our turn, first, said so: in --plain it was lost. The
+    full screen puts a refused say back in its input line itself (``gives_back_refused_says``)."""
+    if line is None or type(line) not in NEEDS_THE_TURN:
+        return False
+    if isinstance(line, ev.Say) and getattr(loop.frontend, "gives_back_refused_says", False):
+        return False
+    loop.held.ahead([line])
+    lines.append(Line(kind="notice", time=time.time(), text=held_until_our_turn(loop.session)))
+    return True
+
+
 def note_unsent_texts(loop: ClientLoop) -> None:
     """The chat ends with typed lines that never left (held for our turn, typed while away): their
     texts go into its last words (Outcome.unsent), as the full screen's unsent input line does."""
@@ -1206,16 +1219,17 @@ def send_held(loop: ClientLoop, *, asking: bool = False) -> None:
         loop.session.progress.pop("held", None)
 
 
-def answered(loop: ClientLoop, event: object) -> bool:
+def answered(loop: ClientLoop, event: object, lines: list[Line]) -> bool:
     """``event`` may answer typed lines of ours (MAY_ANSWER): our own echo, live or in a rejoin's
     replay (never an old line on a /history page), or a refusal only a typed line gets, retires
     them; a rejoin's history-end is kept for Reconnect.resend (unconfirmed.py). True: it refused
-    a line held for our turn, which waits for it again (HeldForTurn.refused): not news to show."""
+    a line as not our turn, which waits for it again (HeldForTurn.refused: not news to show;
+    held_again: said in ``lines``)."""
     reconnect = loop.reconnect
     if isinstance(event, ev.Error):
         if event.code in TYPED_ONLY_REFUSALS:
             line = loop.unconfirmed.refused()
-            return event.code == ev.E_NOT_YOUR_TURN and loop.held.refused(line)
+            return event.code == ev.E_NOT_YOUR_TURN and (loop.held.refused(line) or held_again(loop, line, lines))
         if event.code == ev.E_NO_SUCH_USER:  # a whisper to nobody here, or a command naming nobody
             loop.unconfirmed.no_such_user()
     elif isinstance(event, ev.HistoryEnd):

@@ -105,3 +105,54 @@ def test_on_the_full_screen_the_hosts_q_says_what_was_left_typed_as_a_kick_does(
 def test_in_plain_at_a_terminal_the_hosts_q_says_what_was_left_typed():
     raw = _ends_with_a_draft("--plain")
     assert b"lanchat: disconnected: the server shut down: the host closed the chat\r\nlanchat: what you were typing was not sent: half typed" in raw
+
+
+def test_in_plain_a_line_refused_because_the_turn_moved_on_its_way_waits_for_the_turn():
+    """bob's line left on his turn, but the turn moved first (a /pass, the turn timeout): the
+    room refused it ('not your turn: waiting for cat') and --plain lost it. It waits for his turn
+    again, said so, and goes on it. A fake server (a real socket) plays the room."""
+    from test_hostile_server import HostileServer, frame_of
+
+    def said() -> int:
+        return bytes(server.heard).count(b'"text":"my answer"')
+
+    welcome = {"type": "welcome", "version": 1, "name": "bob", "mode": "turn", "members": ["cat", "bob"], "turn": "bob"}
+    server = HostileServer(frame_of(welcome))
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", "--no-typing", "--no-reconnect")
+    try:
+        bob.expect(r"turn-based: your turn")
+        bob.send("my answer")
+        wait_for(lambda: said() == 1, what="the line sent on his turn")
+        server.then(frame_of({"type": "turn", "holder": "cat"}))
+        server.then(frame_of({"type": "error", "code": "not-your-turn", "message": "not your turn: waiting for cat"}))
+        bob.expect(r"\* not your turn yet \(waiting for cat\): held until it is your turn; /unsend drops it$")
+        assert said() == 1
+        server.then(frame_of({"type": "turn", "holder": "bob"}))
+        wait_for(lambda: said() == 2, what="the line sent again on his turn")
+    finally:
+        server.close()  # first: bob then ends at once, not after waiting for a server's goodbye
+        bob.stop()
+    assert "! not your turn: waiting for cat" not in bob.output, bob.output
+
+
+def test_on_the_full_screen_a_me_typed_out_of_turn_waits_for_the_turn():
+    """The full screen keeps a message typed out of turn in its input line, but a /me (a command
+    to it) went through, was refused and lost. It waits for the turn now, said so, as in --plain."""
+    from helpers import RawClient, running_server
+
+    from lanchat import events as ev
+
+    with running_server("turn") as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")  # first in: the turn is hers
+        bob = TermProc("connect", endpoint.host, str(endpoint.port), "--name", "bob", rows=24, cols=100)
+        try:
+            bob.expect(r"bob │ client")
+            bob.send("/me waves\r")
+            bob.expect(r"not your turn yet \(waiting for ann\): held until it is your turn")
+            ann.send(ev.Say(text="ann speaks"))
+            ann.expect(ev.Emote, sender="bob", text="waves")
+            bob.send("/q\r")
+            assert bob.wait() == 0
+        finally:
+            bob.stop()
+    assert "not your turn:" not in bob.text

@@ -569,10 +569,10 @@ def test_a_refusal_for_a_direct_message_to_nobody_answers_the_oldest_one_waiting
     loop.unconfirmed.sent(ev.Whisper(to="bbo", text="are you there?"))
     loop.unconfirmed.sent(ev.Say(text="hello all"))
     assert loop.unconfirmed.waiting_since(1.0) == 1.0
-    assert answered(loop, ev.Error(code=ev.E_NO_SUCH_USER, message="nobody called 'bbo' is here")) is False  # type: ignore[arg-type]
+    assert answered(loop, ev.Error(code=ev.E_NO_SUCH_USER, message="nobody called 'bbo' is here"), []) is False  # type: ignore[arg-type]
     assert list(loop.unconfirmed.lines) == [ev.Say(text="hello all")]  # the say waits for its own echo
     assert loop.unconfirmed.waiting_since(2.0) == 2.0
-    answered(loop, ev.Error(code=ev.E_NO_SUCH_USER, message="nobody called 'zed' is here"))  # /kick zed: no whisper waits
+    answered(loop, ev.Error(code=ev.E_NO_SUCH_USER, message="nobody called 'zed' is here"), [])  # type: ignore[arg-type]  # /kick zed: no whisper waits
     assert list(loop.unconfirmed.lines) == [ev.Say(text="hello all")]
 
 

@@ -276,6 +276,9 @@ class CursesFrontend:
         self._last_draw = 0.0  # time.monotonic() of the last draw
         self._status_due: float | None = None  # when a held-back status change must be drawn
         self._last_message: str | None = None  # the last chat line sent, until the server answers
+        # a say refused as not our turn goes back into the input line here (show), not to the
+        # client's lines held for the turn (client.held_again)
+        self.gives_back_refused_says = True
         self._put_back_end = 0  # where the next line given back goes in the input line (editor.put_back)
         self._projector = session.projector  # as last drawn: a change ends a /find (show)
         self.closed = False
