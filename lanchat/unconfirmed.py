@@ -14,7 +14,8 @@ Per line sent: one append. Per echo: one compare with the oldest entry, which it
 
 In a turn-based room those lines, and the ones typed while away, cannot simply go after a rejoin:
 whose turn it is was not known while away (a restarted room gives the turn afresh), and each line
-said out of turn is refused. ``HeldForTurn`` keeps the ones that need the turn until it is ours.
+said out of turn is refused. ``HeldForTurn`` keeps the ones that need the turn until it is ours,
+and so the lines typed out of turn (--plain has no input line to keep them in).
 """
 
 from __future__ import annotations
@@ -157,9 +158,10 @@ class Unconfirmed:
 
 
 class HeldForTurn:
-    """In a turn-based room, the typed lines that need the turn (NEEDS_THE_TURN) and come after a
-    lost connection: those sent again and those typed while away, oldest first, and any typed
-    behind them. They go one per turn of ours: once one is sent, the next waits for the server's
+    """In a turn-based room, the typed lines that need the turn (NEEDS_THE_TURN) and cannot go
+    now: typed out of turn (client.send_typed), refused because the turn moved on their way
+    (client.held_again), or come after a lost connection (those sent again and those typed while
+    away), oldest first, and any typed behind them. They go one per turn of ours: once one is sent, the next waits for the server's
     next ``turn`` (one follows every accepted say, PROTOCOL.md 7), so none is sent while the
     turn has not moved yet. One refused as not-your-turn all the same (the turn moved on its way:
     a /pass; or the room, made duplex and then turn-based again, refused those it let go) waits
