@@ -123,7 +123,9 @@ def test_leaving_while_the_connection_is_down_says_the_lines_typed_meanwhile_wer
             bob.expect(r"not connected: it will be sent when the connection is back", start=mark)
         bob.send("/q")
         assert bob.wait() == 0
-        assert bob.lines[-1] == "lanchat: you left the chat (2 lines you typed were not sent)", bob.output
+        assert bob.lines[-3:] == [  # counted, then each quoted, to be typed again (975be09)
+            "lanchat: you left the chat (2 lines you typed were not sent)", "lanchat: not sent: first", "lanchat: not sent: second",
+        ], bob.output
     finally:
         blip.close()
 
