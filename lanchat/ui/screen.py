@@ -9,6 +9,7 @@ signal, bells, and putting the terminal back the way it was on every way out.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import curses
 import locale
@@ -18,12 +19,13 @@ import signal
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from wcwidth import wcwidth
+from wcwidth import wcswidth, wcwidth
 
 from .. import events as ev
 from .. import session_social as social
@@ -172,6 +174,25 @@ def _joined(cluster: str) -> bool:
     return len(cluster) > 1 and sum(1 for ch in cluster if wcwidth(ch) > 0) > 1
 
 
+# The screen's own symbols (rules, the status line's separators, arrows, the ellipsis) in ASCII,
+# for a terminal whose character set has none of them: one column each, as the symbols take
+ASCII_SYMBOLS = str.maketrans({"\u2500": "-", "\u2502": "|", "\u2192": ">", "\u25b8": ">", "\u25bc": "v", "\u2026": ".", "\u2588": "#", "\u21b5": "/"})
+
+
+def in_charset(cluster: str, codec: str) -> str:
+    """``cluster`` (one cell's) as a terminal in ``codec`` can show it: as it is, composed (an e and
+    a combining acute are é in Latin-1), the screen's own symbols in ASCII, else a ? for each
+    column it takes, as `lanchat doctor` warns of such a locale. Never bytes the terminal
+    would read as another character."""
+    for candidate in (cluster, unicodedata.normalize("NFC", cluster), cluster.translate(ASCII_SYMBOLS)):
+        try:
+            candidate.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        return candidate
+    return "?" * max(1, wcswidth(cluster))
+
+
 def _stand_in(cluster: str) -> str:
     """What curses holds for a joined cluster: its first code point, or a blank as wide."""
     first = cluster[0]
@@ -242,6 +263,41 @@ def list_paths(partial: str, limit: int = 200) -> list[str]:
     return found
 
 
+UTF8_LOCALES = ("C.UTF-8", "C.utf8", "en_US.UTF-8")  # tried in turn when the locale is C or POSIX
+
+
+def text_codec() -> str | None:
+    """Take the character set (LC_CTYPE) from the environment, as curses needs, and say which
+    codec the terminal is written in: None for UTF-8, else the Python codec's name.
+
+    A C or POSIX locale (LC_ALL=C: containers, ssh to a bare machine) is ASCII to ncurses: a
+    typed é stalls get_wch and the rest of the keys in that read are lost, and a peer's é goes
+    out as a Latin-1 byte. Python itself takes such a locale as UTF-8 (PEP 538 and 540: UTF-8
+    mode, so --plain writes UTF-8 there), and so does this screen: LC_CTYPE becomes a UTF-8
+    locale where the system has one. A locale that names another character set (ISO-8859-1)
+    is the terminal's own and is kept."""
+    with contextlib.suppress(locale.Error):
+        locale.setlocale(locale.LC_ALL, "")
+    codec = _codec_name(locale.nl_langinfo(locale.CODESET))
+    if codec == "ascii" and sys.flags.utf8_mode:
+        for name in UTF8_LOCALES:
+            try:
+                locale.setlocale(locale.LC_CTYPE, name)
+            except locale.Error:
+                continue
+            codec = _codec_name(locale.nl_langinfo(locale.CODESET))
+            break
+    return None if codec == "utf-8" else codec
+
+
+def _codec_name(codeset: str) -> str:
+    """Python's name for the C library's character set (ANSI_X3.4-1968 is ascii)."""
+    try:
+        return codecs.lookup(codeset).name
+    except LookupError:  # a set Python has no codec for (or none named): ASCII is safe
+        return "ascii"
+
+
 def crash_log_path() -> Path:
     """Where an internal error's details go: the user's log folder, or the temp folder."""
     try:
@@ -303,8 +359,7 @@ class CursesFrontend:
     # -------------------------------------------------------------- terminal
 
     def _open(self) -> None:
-        with contextlib.suppress(locale.Error):
-            locale.setlocale(locale.LC_ALL, "")
+        self.codec = text_codec()  # None: UTF-8; else what the terminal cannot show becomes ?
         # LINES/COLUMNS in the environment would freeze the size ncurses sees, and a resize
         # would never be noticed: the terminal's own size is the truth. (curses.use_env(False)
         # is no help: it makes ncurses use terminfo's fixed 80x24.)
@@ -343,7 +398,8 @@ class CursesFrontend:
             self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
             self._take_terminal(mouse=True)
             self.marks_pastes = terminal_marks_pastes()
-            self.probe_graphemes()
+            if self.codec is None:  # the probe is UTF-8: another character set would show junk
+                self.probe_graphemes()
         except BaseException:
             self.close()
             raise
@@ -854,7 +910,7 @@ class CursesFrontend:
         if self.titles and title != self._title:
             self._title = title
             safe = "".join(ch for ch in title if ch.isprintable())  # our name and a count: no escapes
-            self._write_terminal(f"\x1b]2;{safe}\x07".encode("utf-8", "replace"))
+            self._write_terminal(f"\x1b]2;{safe}\x07".encode(self.codec or "utf-8", "replace"))
 
     def _overlay(self, cursor: tuple[int, int] | None) -> None:
         """What curses cannot hold, written straight to the terminal over what curses drew
@@ -910,7 +966,9 @@ class CursesFrontend:
             else:
                 # anything wider is placed at its own column, so a width disagreement between
                 # wcwidth and the C library cannot shift the rest of the row
-                if _joined(chunk):
+                if self.codec is not None:
+                    self._put(y, x, in_charset(chunk, self.codec), style)
+                elif _joined(chunk):
                     if self.draws_joined:
                         self._overlays.append((y, x, chunk.encode("utf-8", "replace")))
                     self._put(y, x, _stand_in(chunk), style)

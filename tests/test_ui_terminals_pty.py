@@ -1,0 +1,93 @@
+"""End to end: the full screen under the terminals and locales students bring, in a real
+pseudo-terminal. A peer writes in three scripts; what the student types must reach the room.
+
+Each test starts one in-process server (port 0) and one `lanchat connect` in a pty; every wait
+is on a screen or a socket condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from helpers import RawClient, TermProc, running_server, wait_for
+
+from lanchat import events as ev
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+
+WORLD = "café 😀 漢字 ok"  # a Latin letter, an emoji, two CJK characters: one, two, four columns
+
+
+@contextlib.contextmanager
+def student(env: dict[str, str]) -> Iterator[tuple[TermProc, RawClient]]:
+    """bob's full screen (``env`` over the usual TERM and locale) and carl, a peer on a socket."""
+    with running_server() as (_server, endpoint):
+        carl = RawClient(endpoint, "carl")
+        bob = TermProc("connect", "127.0.0.1", str(endpoint.port), "--name", "bob", rows=10, cols=60, env=env)
+        try:
+            bob.expect(r"bob .* client")
+            carl.expect(ev.Joined, name="bob")
+            yield bob, carl
+        finally:
+            bob.stop()
+
+
+@pytest.mark.parametrize("setting", [{"LC_ALL": "C"}, {"LC_ALL": "POSIX", "LANG": ""}])
+def test_in_a_c_locale_others_accents_emoji_and_cjk_show_and_typed_ones_are_sent(setting):
+    """LC_ALL=C (containers, ssh to a bare machine) was ASCII to curses: a peer's é went out as
+    the Latin-1 byte E9 (a � on the UTF-8 terminal), the emoji and the CJK as blanks, and a typed
+    é stalled the keyboard: "héllo 漢 ok" was sent as "h". Python reads such a locale as UTF-8
+    (its UTF-8 mode), and the screen now does too."""
+    with student({"LANG": "C", "PYTHONIOENCODING": "", **setting}) as (bob, carl):
+        carl.send(ev.Say(text=WORLD))
+        bob.expect(rf"carl: {WORLD}")
+        bob.send("héllo 漢 ok")
+        bob.wait_screen(lambda rows: rows[-1].startswith("> héllo 漢 ok"), what="the typed line")
+        assert bob.cursor == (9, 2 + len("héllo ") + 2 + len(" ok"))  # 漢 takes two columns
+        bob.send("\r")
+        carl.expect(ev.Message, sender="bob", text="héllo 漢 ok")
+        assert b"caf\xe9" not in bytes(bob.raw)
+
+
+@pytest.fixture(scope="module")
+def latin1_locale(tmp_path_factory) -> dict[str, str]:
+    """A Latin-1 locale made for the test (LOCPATH), where the system can make one."""
+    folder = tmp_path_factory.mktemp("locales")
+    if not shutil.which("localedef"):
+        pytest.skip("no localedef to make an ISO-8859-1 locale")
+    made = subprocess.run(["localedef", "-i", "en_US", "-f", "ISO-8859-1", str(folder / "en_US.ISO-8859-1")],
+                          capture_output=True, timeout=30, check=False)
+    if not (folder / "en_US.ISO-8859-1").is_dir():
+        pytest.skip(f"localedef could not make an ISO-8859-1 locale: {made.stderr[-200:]!r}")
+    return {"LOCPATH": str(folder), "LC_ALL": "en_US.ISO-8859-1", "LANG": "en_US.ISO-8859-1", "PYTHONIOENCODING": ""}
+
+
+def test_a_latin1_terminal_gets_latin1_and_a_question_mark_for_what_it_cannot_show(latin1_locale: dict[str, str]):
+    """The terminal is Latin-1: é is the byte E9 there, and a combining accent on its e is é
+    too; an emoji or a CJK character cannot be shown, so each column is a ? (blanks before,
+    which looked like nothing was sent); the status line's │ is |, not a ?. No UTF-8 reaches
+    the terminal: not the grapheme probe's family emoji (its bytes are C1 controls there)."""
+    with student(latin1_locale) as (bob, carl):
+        carl.send(ev.Say(text="caf\u00e9 😀 漢字 e\u0301 ok"))
+        wait_for(lambda: b"carl" in bytes(bob.raw) and b" ok" in bytes(bob.raw)[bytes(bob.raw).rfind(b"carl") :],
+                 what="carl's line drawn")
+        raw = bytes(bob.raw)
+        assert b"caf\xe9 ?? ???? \xe9 ok" in raw
+        assert " bob | client | " in bob.text
+        assert not re.search(rb"[\xc2-\xf4][\x80-\xbf]", raw.split(b"\x1b[?1049h", 1)[1]), "UTF-8 written to a Latin-1 terminal"
+        bob.send("h\xe9llo".encode("latin-1") + b"\r")  # what a Latin-1 keyboard sends
+        carl.expect(ev.Message, sender="bob", text="héllo")
+
+
+def test_a_screen_of_its_own_locale_is_left_alone():
+    """C.UTF-8 (the tests' usual) writes UTF-8 and the grapheme probe is asked, as before."""
+    with student({}) as (bob, carl):
+        carl.send(ev.Say(text=WORLD))
+        bob.expect(rf"carl: {WORLD}")
+        assert "😀".encode() in bytes(bob.raw)
