@@ -25,13 +25,14 @@ WORLD = "café 😀 漢字 ok"  # a Latin letter, an emoji, two CJK characters: 
 
 
 @contextlib.contextmanager
-def student(env: dict[str, str]) -> Iterator[tuple[TermProc, RawClient]]:
-    """bob's full screen (``env`` over the usual TERM and locale) and carl, a peer on a socket."""
+def student(env: dict[str, str], *extra: str) -> Iterator[tuple[TermProc, RawClient]]:
+    """bob's full screen (``env`` over the usual TERM and locale; ``extra``: more arguments,
+    --plain) and carl, a peer on a socket."""
     with running_server() as (_server, endpoint):
         carl = RawClient(endpoint, "carl")
-        bob = TermProc("connect", "127.0.0.1", str(endpoint.port), "--name", "bob", rows=10, cols=60, env=env)
+        bob = TermProc("connect", "127.0.0.1", str(endpoint.port), "--name", "bob", *extra, rows=10, cols=60, env=env)
         try:
-            bob.expect(r"bob .* client")
+            bob.expect(r"welcome, bob" if extra else r"bob .* client")
             carl.expect(ev.Joined, name="bob")
             yield bob, carl
         finally:
@@ -82,6 +83,16 @@ def test_a_latin1_terminal_gets_latin1_and_a_question_mark_for_what_it_cannot_sh
         assert " bob | client | " in bob.text
         assert not re.search(rb"[\xc2-\xf4][\x80-\xbf]", raw.split(b"\x1b[?1049h", 1)[1]), "UTF-8 written to a Latin-1 terminal"
         bob.send("h\xe9llo".encode("latin-1") + b"\r")  # what a Latin-1 keyboard sends
+        carl.expect(ev.Message, sender="bob", text="héllo")
+
+
+def test_plain_mode_at_a_latin1_terminal_sends_what_its_keyboard_types(latin1_locale: dict[str, str]):
+    """--plain read the keyboard as UTF-8 whatever the terminal: a Latin-1 é (the byte E9) was
+    sent as the replacement character. It prints in Latin-1 already (a ? for an emoji)."""
+    with student(latin1_locale, "--plain") as (bob, carl):
+        carl.send(ev.Say(text="caf\u00e9 😀"))
+        wait_for(lambda: b"carl: caf\xe9 ?" in bytes(bob.raw), what="carl's line in Latin-1")
+        bob.send("h\xe9llo".encode("latin-1") + b"\r")
         carl.expect(ev.Message, sender="bob", text="héllo")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import locale
 import os
 import re
 import sys
@@ -135,7 +136,6 @@ class PlainFrontend:
         # the process's stop signals (stopsignals.py), once the chat runs: a write to a reader
         # that stopped reading then gives up when someone insists on leaving, not only SIGKILL
         self.stops: StopSignals | None = None
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
         self._skipping = False  # dropping the rest of an over-long line, up to its newline
         self.ended = False
@@ -148,6 +148,14 @@ class PlainFrontend:
         if interactive is None:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
         self.interactive = interactive  # a person at a terminal: long lines fold to its width
+        # A script's lines are UTF-8; a keyboard types in its terminal's character set, which the
+        # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é
+        # is é, not a replacement character
+        typed_in = locale.getpreferredencoding(False) if interactive else "utf-8"
+        try:
+            self._decoder = codecs.getincrementaldecoder(typed_in)(errors="replace")
+        except LookupError:  # a character set Python has no codec for
+            self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         if interactive:
             self._own_echo()
             session.confirm_quit = True  # a person, not a script: the host's /q asks first
