@@ -102,3 +102,28 @@ def test_a_screen_of_its_own_locale_is_left_alone():
         carl.send(ev.Say(text=WORLD))
         bob.expect(rf"carl: {WORLD}")
         assert "😀".encode() in bytes(bob.raw)
+
+
+def test_a_vt100_or_ansi_entry_still_gets_pgup_home_end_and_delete():
+    """TERM=vt100 (or ansi) in a modern terminal: terminfo names no PgUp, PgDn, Home, End or
+    Delete, so curses passed their ESC [ 5 ~ (and the rest) on as unknown sequences, which were
+    swallowed: the transcript could not be scrolled and the keys did nothing. A sequence pasted
+    inside bracketed-paste markers is still no key."""
+    with student({"TERM": "vt100"}) as (bob, carl):
+        for number in range(12):
+            carl.send(ev.Say(text=f"line {number}"))
+        bob.expect(r"carl: line 11")
+        bob.send("\x1b[5~")
+        bob.expect(r"scrolled up \(End: back\)")
+        bob.send("\x1b[6~")
+        bob.expect_gone(r"scrolled up")
+        bob.send("abcdef")
+        bob.wait_screen(lambda rows: rows[-1].startswith("> abcdef"), what="the typed line")
+        bob.send("\x1b[1~")  # Home
+        bob.wait_screen(lambda rows: bob.cursor == (9, 2), what="the cursor at the start")
+        bob.send("\x1b[3~")  # Delete
+        bob.wait_screen(lambda rows: rows[-1].startswith("> bcdef "), what="a deleted")
+        bob.send("\x1b[4~X")  # End
+        bob.wait_screen(lambda rows: rows[-1].startswith("> bcdefX "), what="X at the end")
+        bob.send("\x1b[200~p\x1b[Dq\x1b[201~\r")
+        carl.expect(ev.Message, sender="bob", text="bcdefXpq")

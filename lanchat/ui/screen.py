@@ -104,6 +104,15 @@ WHEEL_ROWS = 3  # rows one notch of the wheel scrolls, as most terminals do
 # Keys terminfo names but the curses module has no constant for (modified arrows, Home, End)
 NAMED_KEYS = {b"kLFT5": "ctrl-left", b"kRIT5": "ctrl-right", b"kHOM5": "ctrl-home", b"kEND5": "ctrl-end"}
 
+# What terminals send for keys that their terminfo entry may not name, after ESC [ or ESC O:
+# TERM=vt100 or ansi in a modern terminal names no Home, End, Delete, PgUp or PgDn, and a
+# terminal that ignores the cursor-key mode sends ESC [ C where terminfo says ESC O C. Read by
+# their VT220/xterm spelling rather than swallowed as an unknown sequence.
+VT_KEYS = {
+    "A": "up", "B": "down", "C": "right", "D": "left", "H": "home", "F": "end", "Q": "f2",
+    "1~": "home", "7~": "home", "4~": "end", "8~": "end", "3~": "delete", "5~": "pgup", "6~": "pgdn", "12~": "f2",
+    "1;5C": "ctrl-right", "1;5D": "ctrl-left", "1;5H": "ctrl-home", "1;5F": "ctrl-end",
+}
 PASTE_ON, PASTE_OFF = "[200~", "[201~"  # bracketed paste markers, after an ESC
 # Not "printable" to Python (format characters) but part of what people type: a space, and the
 # zero-width joiner and non-joiner that build emoji sequences (👨‍👩‍👧) and Persian or Indic words
@@ -628,10 +637,12 @@ class CursesFrontend:
             self.dirty = True
             return index + len(report.group(0)), None
         if index < len(keys) and keys[index] in ("[", "O"):
-            index += 1
+            start = index + 1
+            index = start
             while index < len(keys) and isinstance(keys[index], str) and not ("@" <= keys[index] <= "~"):  # type: ignore[operator]
                 index += 1
-            return index + 1, None
+            body = "".join(k for k in keys[start : index + 1] if isinstance(k, str))
+            return index + 1, None if self.paste else VT_KEYS.get(body)  # a pasted sequence is no key
         if index >= len(keys):
             return index, "escape"  # Esc on its own
         if index < len(keys):
