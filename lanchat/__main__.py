@@ -698,16 +698,18 @@ def _install_signals(handler) -> None:  # noqa: ANN001
 
 
 def _hold_signals_for_good() -> None:
-    """The process is ending with everything said: Ctrl-C, SIGTERM and SIGHUP wait (blocked) from
+    """The process is ending with everything said: Ctrl-C, SIGTERM, SIGHUP, SIGQUIT wait (blocked) from
     now on. Python puts the default handlers back as it shuts down, and one arriving then would
     only cut that short (killed by it, or a traceback); one caught just before is dropped. Nothing
     left to do can block (a client's last line gave up on a reader gone: stopsignals.write_out).
     Off POSIX: nothing."""
     import signal
 
+    from .stopsignals import STOP_SIGNALS
+
     if hasattr(signal, "pthread_sigmask"):
         try:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+            signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
         except KeyboardInterrupt:  # a Ctrl-C caught just before, raised as the mask changed
             pass
 

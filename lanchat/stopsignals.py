@@ -1,4 +1,4 @@
-"""stopsignals.py: Ctrl-C, SIGTERM and SIGHUP in a client, noted for the loop. Handlers never cut the loop short.
+"""stopsignals.py: Ctrl-C, SIGTERM, SIGHUP and SIGQUIT in a client, noted for the loop. Handlers never cut the loop short.
 
 A handler that raised KeyboardInterrupt could land anywhere: two different signals within
 microseconds raised twice, and the second cut the goodbye short (the room read "lost
@@ -23,8 +23,10 @@ from typing import TextIO
 
 from .transport import wake_pair
 
-# the signals that mean "leave": Ctrl-C, `kill`, and a terminal window closed
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# the signals that mean "leave": Ctrl-C, `kill`, a terminal window closed, and Ctrl-\ (SIGQUIT,
+# one key from Enter on many keyboards), whose default ends the process on the spot: the full
+# screen's alternate screen, mouse reports and bracketed paste were left to the shell
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 # a write never larger than a pipe takes in one piece (POSIX PIPE_BUF is at least 512): once
 # poll() says there is room, it does not block
 WRITE_PIECE = 512

@@ -127,3 +127,31 @@ def test_a_vt100_or_ansi_entry_still_gets_pgup_home_end_and_delete():
         bob.wait_screen(lambda rows: rows[-1].startswith("> bcdefX "), what="X at the end")
         bob.send("\x1b[200~p\x1b[Dq\x1b[201~\r")
         carl.expect(ev.Message, sender="bob", text="bcdefXpq")
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_ctrl_backslash_leaves_like_ctrl_c_and_gives_the_terminal_back(plain: bool):
+    """Ctrl-\\ (SIGQUIT, next to Enter on many keyboards) ended the process on the spot: the shell
+    got the alternate screen, mouse reports and bracketed paste (the full screen), or a terminal
+    without echo (--plain at a terminal edits the line itself); and the room read "lost"."""
+    with running_server() as (_server, endpoint):
+        carl = RawClient(endpoint, "carl")
+        command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port} --name bob' + (" --plain" if plain else "")
+        # the shell after us: its traps keep it alive to report (an ignored signal would be inherited)
+        shell = f'trap : INT QUIT; {command}; echo "exit=$?"; stty -a; echo STTY-DONE'
+        bob = TermProc("connect", argv=["sh", "-c", shell], rows=10, cols=60)
+        try:
+            carl.expect(ev.Joined, name="bob")
+            bob.expect(r"welcome, bob")
+            bob.send("\x1c")
+            carl.expect(ev.Left, name="bob", reason="quit")
+            bob.expect("STTY-DONE")
+            raw = bytes(bob.raw)
+            if not plain:
+                assert raw.rfind(b"\x1b[?1049l") > raw.rfind(b"\x1b[?1049h"), "still in the alternate screen"
+                assert raw.rfind(b"\x1b[?2004l") > raw.rfind(b"\x1b[?2004h"), "bracketed paste left on"
+            stty = raw[raw.rfind(b"exit=") :].decode("utf-8", "replace")
+            assert "exit=0" in stty and b"you left the chat" in raw
+            assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+        finally:
+            bob.stop()
