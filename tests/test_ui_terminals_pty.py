@@ -155,3 +155,54 @@ def test_ctrl_backslash_leaves_like_ctrl_c_and_gives_the_terminal_back(plain: bo
             assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
         finally:
             bob.stop()
+
+
+def trimmed(rows: list[str]) -> list[str]:
+    return [row.rstrip() for row in rows]
+
+
+def at_the_prompt(rows: list[str]) -> bool:
+    """The shell's "$ " is the last thing on the screen."""
+    shown = [row for row in trimmed(rows) if row]
+    return bool(shown) and shown[-1] == "$"
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+def test_plain_mode_gives_the_shell_its_echo_on_ctrl_z_and_takes_its_own_back_after_fg(shell: str):
+    """--plain at a terminal echoes what is typed itself (-icanon -echo). Ctrl-Z left that to
+    the shell: dash does not reset the terminal, so its prompt echoed nothing; bash does, and
+    after fg kept its own settings for us, so each key showed twice and the line typed was read
+    only at Enter. Now the terminal goes back for the stop, ours comes back after fg, and the
+    unfinished line is written again."""
+    if not shutil.which(shell):
+        pytest.skip(f"no {shell} here")
+    argv = [shell, "--norc", "--noprofile", "-i"] if shell == "bash" else [shell, "-i"]
+    with running_server() as (_server, endpoint):
+        carl = RawClient(endpoint, "carl")
+        term = TermProc("connect", argv=argv, rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
+        try:
+            term.wait_screen(at_the_prompt, what="the shell's prompt")
+            term.send(f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port} --name bob --plain\r')
+            term.expect(r"welcome, bob")
+            term.send("draft")
+            term.wait_screen(lambda rows: "draft" in trimmed(rows), what="the draft")
+            term.send("\x1a")
+            term.expect(r"Stopped")
+            term.wait_screen(at_the_prompt, what="the shell's prompt")  # keys typed before it would go ahead of it
+            term.send('stty -a | grep -o "[-a-z]*echo \\|[-a-z]*icanon"; echo "STOP""PED"\r')
+            term.expect(r"(?m)^STOPPED")
+            raw = bytes(term.raw)
+            stty = raw[raw.rfind(b"Stopped") :].decode("utf-8", "replace")
+            assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+            term.wait_screen(at_the_prompt, what="the shell's prompt")
+            term.send("fg\r")
+            term.wait_screen(lambda rows: "draft" in trimmed(rows)[trimmed(rows).index("$ fg") :] if "$ fg" in trimmed(rows) else False,
+                             what="the draft again after fg")
+            carl.send(ev.Say(text="while you were away"))
+            term.expect(r"carl: while you were away *\n(.*\n)*draft\b")
+            term.send("abc\r")
+            carl.expect(ev.Message, sender="bob", text="draftabc")
+            term.expect(r"bob: draftabc")
+            assert "abc" not in trimmed(term.lines), "a key echoed twice: by the terminal and by lanchat"
+        finally:
+            term.stop()

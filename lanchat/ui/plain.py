@@ -12,9 +12,12 @@ import contextlib
 import locale
 import os
 import re
+import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
+from types import FrameType
 from typing import TextIO
 
 from wcwidth import grapheme_boundary_before, wcswidth
@@ -142,7 +145,9 @@ class PlainFrontend:
         self.typing = ""  # at a terminal: what is typed and not yet sent
         self.hidden: deque[Line] = deque(maxlen=HIDDEN_KEPT)  # direct messages printed hidden (projector mode)
         self.hidden_count = 0  # how many, more than kept when over HIDDEN_KEPT
-        self._saved_tty: list | None = None
+        self._saved_tty: list | None = None  # the terminal as we found it, and as we set it (own echo)
+        self._own_tty: list | None = None
+        self._old_stop: Callable[[int, FrameType | None], object] | int | None = None  # SIGTSTP's handler before ours
         self.unwritten = 0  # transcript lines the output could not take (a full disk), said where it resumes
         self._unwritten_why = ""
         if interactive is None:
@@ -170,9 +175,37 @@ class PlainFrontend:
             changed[3] &= ~(termios.ICANON | termios.ECHO)
             changed[6][termios.VMIN], changed[6][termios.VTIME] = 1, 0
             termios.tcsetattr(self.fd, termios.TCSANOW, changed)
-            self._saved_tty = saved
+            self._saved_tty, self._own_tty = saved, changed
         except (ImportError, OSError, ValueError):  # no termios, or not a terminal after all
             self._saved_tty = None
+            return
+        with contextlib.suppress(ValueError, AttributeError):  # not the main thread; no job control
+            self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        """Ctrl-Z: the shell gets its own line editing and echo back while we are stopped (dash
+        does not reset the terminal, and what was typed at its prompt went unseen), and after
+        ``fg`` ours again (bash had left its own: each key was echoed twice, by the terminal and
+        by us, and a line arriving cut the typed one in two). The unfinished line is written
+        again. Done in the handler itself: a Python handler runs between two bytecodes of the
+        main thread, where the terminal's settings are no one else's business."""
+        import termios
+
+        if self._saved_tty is None or self._own_tty is None:
+            return
+        if self.typing:
+            self._echo("\n")
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved_tty)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
+        finally:
+            signal.signal(signal.SIGTSTP, self._on_stop)
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._own_tty)
+        if self.typing:
+            self._echo(visible(self.typing))
 
     def close(self) -> None:
         """Give the terminal its own line editing and echo back. What is typed and not sent
@@ -186,6 +219,9 @@ class PlainFrontend:
         with contextlib.suppress(OSError, ValueError):
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved_tty)
         self._saved_tty = None
+        if self._old_stop is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGTSTP, self._old_stop)
 
     def fileno(self) -> int:
         return self.fd
