@@ -206,3 +206,18 @@ def test_plain_mode_gives_the_shell_its_echo_on_ctrl_z_and_takes_its_own_back_af
             assert "abc" not in trimmed(term.lines), "a key echoed twice: by the terminal and by lanchat"
         finally:
             term.stop()
+
+
+def test_tabs_in_a_paste_on_a_terminal_without_paste_markers_are_text_not_completions():
+    """TERM=screen-256color names no bracketed paste, so a paste is guessed (an Enter with text
+    behind it in the same read is a line break). Its tabs were still Tab keys: each listed the
+    names ("bob  carl") into the transcript and completed one into the pasted code. A tab with
+    text behind it in the same read is now a space, as in a marked paste; Tab alone completes."""
+    with student({"TERM": "screen-256color"}) as (bob, carl):
+        bob.send("def f():\r\tif x:\r\t\treturn 1\r")
+        carl.expect(ev.Message, sender="bob", text="def f():\n if x:\n  return 1")
+        bob.send("ca")
+        bob.wait_screen(lambda rows: rows[-1].startswith("> ca "), what="the typed name's start")
+        bob.send("\t")
+        bob.wait_screen(lambda rows: rows[-1].startswith("> carl: "), what="the completed name")
+        assert "bob  carl" not in bob.text

@@ -596,8 +596,10 @@ class CursesFrontend:
                         submitted.append(line)
             elif name == "alt-enter":
                 self.view.editor.type("\n")  # a deliberate line break in a multi-line message
-            elif name == "tab" and self.paste:
-                self.view.editor.type(" ")  # a pasted tab is text, not a request to complete
+            elif name == "tab" and (self.paste or (not self.marks_pastes and any(map(_typed, keys[index:])))):
+                # a pasted tab is text, not a request to complete; without paste markers, a tab
+                # with text behind it in the same read is pasted (a person waits for the list)
+                self.view.editor.type(" ")
             else:
                 self._key(name)
             self.dirty = True
