@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from helpers import RawClient, TermProc, running_server, wait_for
+from wcwidth import wcswidth
 
 from lanchat import events as ev
 
@@ -221,3 +222,16 @@ def test_tabs_in_a_paste_on_a_terminal_without_paste_markers_are_text_not_comple
         bob.send("\t")
         bob.wait_screen(lambda rows: rows[-1].startswith("> carl: "), what="the completed name")
         assert "bob  carl" not in bob.text
+
+
+def test_emoji_newer_than_the_c_library_and_flags_keep_the_row_in_its_columns():
+    """curses counts columns with the C library: 🩷 (Unicode 15) is unknown to it, and a flag's
+    letter is one column to it, where wcwidth (and the terminal) say two. 🩷 was not drawn at
+    all, and the rest of the row went one column off (what curses then moved over by relative
+    steps landed in the wrong place). Each is now drawn at its own column, past curses."""
+    with student({}) as (bob, carl):
+        carl.send(ev.Say(text="I \U0001fa77 you \U0001fae8 ok \U0001f1eb\U0001f1f7 end"))
+        bob.expect(r"carl: I \U0001fa77 you \U0001fae8 ok .*end")  # the two drawn past curses come last
+        row = next(row for row in bob.lines if "carl: I" in row)
+        # 🩷, 🫨 and the flag (a blank two columns wide where the terminal did not say it draws flags)
+        assert wcswidth(row[: row.index("end")]) == wcswidth("10:00 carl: I 🩷 you 🫨 ok 🇫🇷 "), row

@@ -202,12 +202,6 @@ def in_charset(cluster: str, codec: str) -> str:
     return "?" * max(1, wcswidth(cluster))
 
 
-def _stand_in(cluster: str) -> str:
-    """What curses holds for a joined cluster: its first code point, or a blank as wide."""
-    first = cluster[0]
-    return first if wcwidth(first) == 2 else "  "
-
-
 def _why_not_saved(path: Path, exc: OSError) -> str:
     """Why /save could not write ``path``, about its folder when that is the trouble: the
     system's "No such file or directory" reads as if the file had to exist already, and is all
@@ -318,6 +312,7 @@ def crash_log_path() -> Path:
     return folder / "lanchat-crash.log"
 
 
+MEASURED_KEPT = 4096  # clusters whose curses width is remembered (_curses_columns)
 STATUS_DRAWS_PER_SECOND = 10  # how often a status line that changes by itself is redrawn
 
 
@@ -349,6 +344,7 @@ class CursesFrontend:
         self.closed = False
         self._pairs: dict[tuple[int, int], int] = {}
         self._attrs: dict[render.Style, int] = {}
+        self._measured: dict[str, int] = {}  # cluster -> the columns curses gives it (_curses_columns)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -387,6 +383,7 @@ class CursesFrontend:
         if not curses.tigetstr("cup"):
             raise RuntimeError("this terminal cannot place the cursor (TERM=dumb?)")
         self.screen = curses.initscr()
+        self._pad = curses.newpad(1, 8)  # where _curses_columns measures, never shown
         try:
             curses.noecho()
             curses.cbreak()  # keys arrive one by one; Ctrl-C still interrupts
@@ -981,13 +978,41 @@ class CursesFrontend:
                 # wcwidth and the C library cannot shift the rest of the row
                 if self.codec is not None:
                     self._put(y, x, in_charset(chunk, self.codec), style)
-                elif _joined(chunk):
-                    if self.draws_joined:
-                        self._overlays.append((y, x, chunk.encode("utf-8", "replace")))
-                    self._put(y, x, _stand_in(chunk), style)
                 else:
-                    self._put(y, x, chunk, style)
+                    self._put_cluster(y, x, chunk, style, 2 if x + 1 < len(row) and row[x + 1][0] == "" else 1)
                 x += 1
+
+    def _put_cluster(self, y: int, x: int, chunk: str, style: render.Style, columns: int) -> None:
+        """One grapheme cluster that takes ``columns`` (as wcwidth, render and most terminals
+        count). curses counts with the C library, which may know the character as narrower or
+        not at all (a flag's letters; emoji newer than the C library: 🩷 was not written at all,
+        and the row after it shifted). It must never be given a character it counts otherwise:
+        such a one goes straight to the terminal at its column after the draw, over blanks."""
+        if _joined(chunk):
+            if self.draws_joined:
+                self._overlays.append((y, x, chunk.encode("utf-8", "replace")))
+            first = chunk[0]
+            self._put(y, x, first if self._curses_columns(first) == columns else " " * columns, style)
+        elif self._curses_columns(chunk) == columns:
+            self._put(y, x, chunk, style)
+        else:
+            self._overlays.append((y, x, chunk.encode("utf-8", "replace")))
+            self._put(y, x, " " * columns, style)
+
+    def _curses_columns(self, text: str) -> int:
+        """How many columns curses takes ``text`` to fill (written once to a pad to see), or -1."""
+        columns = self._measured.get(text)
+        if columns is None:
+            if len(self._measured) > MEASURED_KEPT:  # every cluster a peer can send is a new key
+                self._measured.clear()
+            try:
+                self._pad.erase()
+                self._pad.addstr(0, 0, text)
+                columns = self._pad.getyx()[1]
+            except curses.error:
+                columns = -1
+            self._measured[text] = columns
+        return columns
 
     def _put(self, y: int, x: int, text: str, style: render.Style) -> None:
         try:
