@@ -235,3 +235,17 @@ def test_emoji_newer_than_the_c_library_and_flags_keep_the_row_in_its_columns():
         row = next(row for row in bob.lines if "carl: I" in row)
         # 🩷, 🫨 and the flag (a blank two columns wide where the terminal did not say it draws flags)
         assert wcswidth(row[: row.index("end")]) == wcswidth("10:00 carl: I 🩷 you 🫨 ok 🇫🇷 "), row
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_an_emoji_newer_than_python_or_an_icon_fonts_glyph_is_typed_not_dropped(plain: bool):
+    """Python's Unicode tables are its release's: to 3.11 🩷 and 🫨 (Unicode 15) are unassigned,
+    so not "printable", and the key was dropped without a word; so was a private-use glyph (an
+    icon font's, U+E0A0). Both are typed text now, in both front ends, and reach the room."""
+    text = "I \U0001fa77 you \U0001fae8 \ue0a0 ok"
+    with student({}, *(["--plain"] if plain else [])) as (bob, carl):
+        bob.send(text)
+        if not plain:
+            bob.wait_screen(lambda rows: rows[-1].startswith(f"> {text}"), what="the typed line")
+        bob.send("\r")
+        carl.expect(ev.Message, sender="bob", text=text)

@@ -8,12 +8,26 @@ with the sent-lines history and Tab completion; keys arrive as names (``"left"``
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from wcwidth import grapheme_boundary_before, iter_graphemes
 
 Edit = tuple[int, str]  # (cursor, text); the cursor is an index into text, 0..len(text)
+
+# Not "printable" to Python but part of what people type: a space, and the zero-width joiner and
+# non-joiner that build emoji sequences (👨‍👩‍👧) and Persian or Indic words
+TYPED_JOINERS = frozenset(" \u200c\u200d")
+# Python's Unicode tables are those of its release: an emoji newer than them (🩷, 🫨 on 3.11) is
+# "unassigned" (Cn) to it, and a private-use character (Co) is an icon font's glyph. Both are
+# typed text, not controls, and never drive a terminal.
+TYPED_UNKNOWN = frozenset(("Cn", "Co"))
+
+
+def typed_character(key: str) -> bool:
+    """Is this one character, from the keyboard, text to put in the line (not a control key)?"""
+    return key.isprintable() or key in TYPED_JOINERS or (len(key) == 1 and unicodedata.category(key) in TYPED_UNKNOWN)
 
 # The cursor moves, and Backspace and Delete remove, one grapheme cluster at a time (what a
 # reader sees as one character: "é" made of e + a combining accent, a flag, a family emoji

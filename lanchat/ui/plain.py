@@ -28,7 +28,7 @@ from ..session import Command, Line, Session, UiCommand
 from ..stopsignals import StopSignals, write_out
 from ..textsafe import visible, visible_lines
 from . import projector
-from .editor import kill_word_back
+from .editor import kill_word_back, typed_character
 
 MARKS = {"notice": "*", "error": "!", "system": "*"}
 # A line still without its newline is kept up to this many characters (a paste of any sensible
@@ -118,8 +118,8 @@ _KEY_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.S)  # arrows, 
 
 
 def _typed(key: str) -> bool:
-    """A character that is text, at a terminal (tabs become spaces; joiners build emoji and words)."""
-    return key.isprintable() or key in "\t\u200c\u200d"
+    """A character that is text, at a terminal (tabs become spaces; editor.typed_character)."""
+    return key == "\t" or typed_character(key)
 
 
 class PlainFrontend:

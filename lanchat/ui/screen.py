@@ -31,6 +31,7 @@ from .. import events as ev
 from .. import session_social as social
 from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import projector, render
+from .editor import typed_character
 from .plain import format_plain
 from .view import ROSTER_MIN_COLS, View
 
@@ -114,14 +115,9 @@ VT_KEYS = {
     "1;5C": "ctrl-right", "1;5D": "ctrl-left", "1;5H": "ctrl-home", "1;5F": "ctrl-end",
 }
 PASTE_ON, PASTE_OFF = "[200~", "[201~"  # bracketed paste markers, after an ESC
-# Not "printable" to Python (format characters) but part of what people type: a space, and the
-# zero-width joiner and non-joiner that build emoji sequences (👨‍👩‍👧) and Persian or Indic words
-TYPED_JOINERS = frozenset(" \u200c\u200d")
-
-
 def _typed(key: str | int) -> bool:
     """A key that is text to put in the line (not a control or a curses key code)."""
-    return isinstance(key, str) and (key.isprintable() or key in TYPED_JOINERS)
+    return isinstance(key, str) and typed_character(key)
 
 
 # Alt+key arrives as ESC then the key (readline's meta keys)
@@ -568,7 +564,7 @@ class CursesFrontend:
                     continue
             elif key in CONTROL_KEYS:
                 name = CONTROL_KEYS[key]
-            elif key.isprintable() or key in TYPED_JOINERS:
+            elif typed_character(key):
                 # a run of typed characters (a paste, keys typed ahead) goes in at once: one
                 # insert, not a copy of the whole line per character
                 end = index
