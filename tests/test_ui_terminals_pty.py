@@ -249,3 +249,14 @@ def test_an_emoji_newer_than_python_or_an_icon_fonts_glyph_is_typed_not_dropped(
             bob.wait_screen(lambda rows: rows[-1].startswith(f"> {text}"), what="the typed line")
         bob.send("\r")
         carl.expect(ev.Message, sender="bob", text=text)
+
+
+def test_an_emoji_drawn_past_curses_goes_when_it_is_deleted():
+    """🩷 is drawn past curses (over blanks curses holds), so curses did not know it was there:
+    Backspace only moved the cursor back, the heart stayed, and the next key overwrote half of
+    it. A row drawn past curses is written whole at the next draw."""
+    with student({}) as (bob, _carl):
+        bob.send("ab\U0001fa77")
+        bob.wait_screen(lambda rows: rows[-1].startswith("> ab\U0001fa77"), what="the heart typed")
+        bob.send("\x7f")
+        bob.wait_screen(lambda rows: rows[-1].rstrip() == "> ab", what="the heart gone")

@@ -899,6 +899,11 @@ class CursesFrontend:
         self.view.clamp(frame.max_scroll, frame.reached_bottom)
         self.view.page_rows = max(1, frame.transcript_rows)
         self.screen.erase()
+        # what the last draw wrote past curses, curses does not know is there: a row that had it
+        # is written whole again, or a deleted 🩷 stayed on the screen over blanks curses kept
+        for y in {y for y, _x, _data in self._overlays}:
+            with contextlib.suppress(curses.error):
+                self.screen.redrawln(y, 1)
         self._overlays = []
         for y, row in enumerate(frame.rows):
             self._paint_row(y, row)
