@@ -6,7 +6,8 @@ loses its beginning, and the room gets only the rest. Here echo goes off with TC
 waits for pending output but keeps pending input. (What was typed before the prompt was echoed
 by the terminal as it was typed, with or without the flush: discarding it hides nothing.)
 
-The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C, SIGTERM, an error.
+The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C, SIGTERM, an error;
+and for the shell while Ctrl-Z has stopped us.
 Only public APIs: termios, os.read, signal.
 """
 
@@ -39,10 +40,12 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     quiet = termios.tcgetattr(fd)
     quiet[3] &= ~termios.ECHO  # ICANON stays: the terminal still edits the line (Backspace, Ctrl-U)
     previous: object
+    previous_stop: object
     try:
         previous = signal.signal(signal.SIGTERM, _terminated)
+        previous_stop = signal.signal(signal.SIGTSTP, _suspender(fd, saved, quiet, prompt, out))
     except ValueError:  # not the main thread: signals are not ours to handle here
-        previous = _NOT_OURS
+        previous = previous_stop = _NOT_OURS
     try:
         termios.tcsetattr(fd, termios.TCSADRAIN, quiet)  # TCSADRAIN, not TCSAFLUSH: keep what was typed
         out.write(prompt)
@@ -58,6 +61,32 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
             out.flush()
         if previous is not _NOT_OURS:  # None: a handler not set from Python, so the default one
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)  # type: ignore[arg-type]
+            signal.signal(signal.SIGTSTP, signal.SIG_DFL if previous_stop is None else previous_stop)  # type: ignore[arg-type]
+
+
+def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # noqa: ANN202 - a signal handler
+    """Ctrl-Z at the prompt: the shell gets its echo back while we are stopped (dash does not
+    reset the terminal: what was typed at its prompt went unseen), and after ``fg`` echo goes
+    off again and the prompt is asked again (it had scrolled away under the shell's lines, and
+    nothing said a password was still awaited)."""
+    import termios
+
+    def on_stop(signum: int, frame: object) -> None:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+            out.write("\n")
+            out.flush()
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
+        finally:
+            signal.signal(signal.SIGTSTP, on_stop)
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+            out.write(prompt)
+            out.flush()
+
+    return on_stop
 
 
 def _read_line(fd: int) -> bytes:
