@@ -2318,6 +2318,11 @@ def _main(argv: list[str] | None) -> int:
     # background job of a non-interactive shell, some CI runners): Python only installs its
     # KeyboardInterrupt handler when the parent left SIGINT alone.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if args.command == "connect" and hasattr(signal, "SIGQUIT"):
+        # and Ctrl-\ (SIGQUIT) at a prompt before the chat (a name, a fingerprint to trust, a
+        # room to pick) likewise, where it ended the process with "Quit"; in the chat it is a
+        # stop signal like Ctrl-C (stopsignals.py)
+        signal.signal(signal.SIGQUIT, signal.default_int_handler)
     try:
         if args.command == "serve":
             return cmd_serve(args)

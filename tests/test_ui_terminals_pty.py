@@ -295,3 +295,18 @@ def test_ctrl_z_at_the_password_prompt_gives_the_shell_its_echo_and_fg_asks_agai
             assert "sesame" not in term.text
         finally:
             term.stop()
+
+
+def test_ctrl_backslash_at_the_name_prompt_is_like_ctrl_c():
+    """Before the chat (the name asked, a fingerprint to trust, a room to pick) Ctrl-\\ ended the
+    process with the shell's "Quit" (exit 131) and no word from lanchat."""
+    with running_server() as (_server, endpoint):
+        shell = f'trap : INT QUIT; "{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port}; echo "exit=$?"'
+        term = TermProc("connect", argv=["sh", "-c", shell], rows=10, cols=70)
+        try:
+            term.expect(r"Your name")
+            term.send("\x1c")
+            term.expect(r"exit=\d+")
+            assert "lanchat: interrupted: not joining" in term.text and "exit=130" in term.text, term.text
+        finally:
+            term.stop()
