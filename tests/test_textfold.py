@@ -78,3 +78,14 @@ def test_wide_characters_take_two_columns():
     assert all(cells(row) <= 40 for row in rows) and words(rows) == line.split()
     assert len(rows) == 5, rows  # counted by length: 3 rows, each near 80 columns wide on screen
     assert cells("e\u0301") == 1 and cells("👩") == 2 and cells("ann") == 3
+
+
+def test_a_hang_too_deep_for_the_terminal_is_shortened_rows_never_pass_its_edge():
+    """--plain hangs a message's further rows under its text: a direct message's head is 33
+    columns, a replayed one from another day's 38. On a 50-column pane the rows were made
+    53 and 58 wide (MIN_WIDTH past the hang), and the terminal cut them mid-word at column 0."""
+    head = "[10:55:25] carl -> bob (direct): "
+    rows = fold_line(head + "word " * 30, 50, " " * len(head))
+    assert all(len(row) <= 50 for row in rows) and len(rows) > 1, rows
+    assert all(row.startswith(" " * 30) and not row.startswith(" " * 31) for row in rows[1:]), rows  # 50 - MIN_WIDTH
+    assert fold_line("x " * 40, 60, " " * 20)[1].startswith(" " * 20 + "x")  # room enough: the hang as asked
