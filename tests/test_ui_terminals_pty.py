@@ -310,3 +310,29 @@ def test_ctrl_backslash_at_the_name_prompt_is_like_ctrl_c():
             assert "lanchat: interrupted: not joining" in term.text and "exit=130" in term.text, term.text
         finally:
             term.stop()
+
+
+def test_plain_mode_keeps_a_typed_line_longer_than_the_terminal_whole():
+    """--plain writes what you type again below a line that arrives, and Backspace takes it
+    off. A typed line longer than the terminal wraps, and "\\r" and blanks reached only its last
+    row: its first row stayed above the line that came, and a backspace never went up a row
+    (the screen kept letters no longer in the line)."""
+    typed = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"  # 46 on a 30-column terminal
+    with running_server() as (_server, endpoint):
+        carl = RawClient(endpoint, "carl")
+        bob = TermProc("connect", "127.0.0.1", str(endpoint.port), "--name", "bob", "--plain", rows=12, cols=30)
+        try:
+            bob.expect(r"welcome, bob")
+            bob.send(typed)
+            bob.wait_screen(lambda rows: trimmed(rows)[-2:] == [typed[:30], typed[30:]] or typed[30:] in trimmed(rows), what="typed")
+            carl.send(ev.Say(text="hello"))
+            bob.expect(r"carl: hello *\n0123456789abcdefghijklmnopqrst\nuvwxyzABCDEFGHIJ")
+            above = trimmed(bob.lines)[: next(i for i, row in enumerate(bob.lines) if "carl: hello" in row)]
+            assert typed[:30] not in above, bob.text
+            bob.send("\x7f" * 20)
+            bob.wait_screen(lambda rows: "0123456789abcdefghijklmnop" in trimmed(rows), what="26 letters left")
+            assert not any("uvwxyz" in row or row.endswith("t") for row in trimmed(bob.lines)), bob.text
+            bob.send("!\r")
+            carl.expect(ev.Message, sender="bob", text=typed[:26] + "!")
+        finally:
+            bob.stop()

@@ -117,6 +117,12 @@ def _plain_head(line: Line) -> str:
 _KEY_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.S)  # arrows, F-keys, Alt+key: ignored
 
 
+def moves_up(environ: dict[str, str] | os._Environ[str]) -> bool:
+    """Does the terminal take ANSI cursor moves (ESC [ A up, ESC [ J clear below)? Every one a
+    TERM names does, but dumb (an editor's shell buffer) and none at all."""
+    return environ.get("TERM", "") not in ("", "dumb")
+
+
 def _typed(key: str) -> bool:
     """A character that is text, at a terminal (tabs become spaces; editor.typed_character)."""
     return key == "\t" or typed_character(key)
@@ -290,10 +296,31 @@ class PlainFrontend:
         return submitted
 
     def _erase(self, gone: str, *, continues: bool) -> None:
-        """Rub out ``gone``, echoed as it was (``continues``: after other typed text, so a mark
-        at its start sat on the character before, with no dotted circle: textsafe.visible)."""
+        """Rub out ``gone``, the end of what is typed, echoed as it was (``self.typing`` still has
+        it; ``continues``: after other typed text, so a mark at its start sat on the character
+        before, with no dotted circle: textsafe.visible)."""
+        columns = self._columns()
+        if columns and wcswidth(visible(self.typing)) >= columns and moves_up(os.environ):
+            # the line reaches the edge (or wraps): a backspace never goes up a row, nor back from
+            # the edge where the cursor waits to wrap: the rest is written again
+            self._echo(self._back_to_the_typing() + visible(self.typing[: len(self.typing) - len(gone)]))
+            return
         width = max(0, wcswidth(visible(gone, continues=continues)))
         self._echo("\b" * width + " " * width + "\b" * width)
+
+    def _back_to_the_typing(self) -> str:
+        """What takes the cursor back to where the unfinished line starts, with it cleared. A
+        line that wrapped (longer than the terminal is wide) is gone over row by row up (a
+        carriage return and blanks reached only its last row: its first stayed above what came
+        next); a terminal that cannot move up (TERM=dumb) starts a fresh line below it instead."""
+        width = max(0, wcswidth(visible(self.typing)))
+        columns = self._columns()
+        if columns is None or width <= columns:
+            return "\r" + " " * width + "\r"
+        if not moves_up(os.environ):
+            return "\n"
+        up = (width - 1) // columns  # the row the cursor is on (at the edge: still the full row's)
+        return (f"\x1b[{up}A" if up else "") + "\r\x1b[J"
 
     def read_input(self) -> list[str] | None:
         try:
@@ -358,8 +385,7 @@ class PlainFrontend:
             text = "".join(folded_plain(line, columns) + "\n" for line in lines)
             if self.typing:
                 # clear the unfinished line, print what came, and write it again below
-                width = max(0, wcswidth(visible(self.typing)))
-                text = "\r" + " " * width + "\r" + text + visible(self.typing)
+                text = self._back_to_the_typing() + text + visible(self.typing)
             self._write(text)
         except (BrokenPipeError, ValueError):
             pass  # nobody is reading our output any more; keep chatting regardless
