@@ -305,7 +305,14 @@ def test_ctrl_backslash_at_the_name_prompt_is_like_ctrl_c():
         term = TermProc("connect", argv=["sh", "-c", shell], rows=10, cols=70)
         try:
             term.expect(r"Your name")
-            term.send("\x1c")
+            # input() misses a signal that comes between writing its prompt and starting its read
+            # (a window no person hits, a test on a loaded machine does; Ctrl-C alike): the key
+            # is pressed again if nothing came of it
+            for _ in range(3):
+                term.send("\x1c")
+                with contextlib.suppress(AssertionError):
+                    term.expect(r"exit=\d+", timeout=2)
+                    break
             term.expect(r"exit=\d+")
             assert "lanchat: interrupted: not joining" in term.text and "exit=130" in term.text, term.text
         finally:
