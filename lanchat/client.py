@@ -782,7 +782,7 @@ class ClientLoop:
         self.selector = watching_keys(self.selector, self.frontend.fileno())
         self.selector.register(self.sock, selectors.EVENT_READ, "net")
         wake = getattr(self.frontend, "wake_fileno", None)
-        if wake is not None:  # e.g. the curses screen's resize signal, through a self-pipe
+        if wake is not None and wake() is not None:  # e.g. a resize or Ctrl-Z, through a self-pipe
             self.selector.register(wake(), selectors.EVENT_READ, "keys")
         if self.reconnect is not None:  # an attempt to reconnect, finished on its worker thread
             self.selector.register(self.reconnect.fileno(), selectors.EVENT_READ, "rejoin")

@@ -12,6 +12,7 @@ import contextlib
 import locale
 import os
 import re
+import select
 import signal
 import sys
 import time
@@ -128,6 +129,97 @@ def _typed(key: str) -> bool:
     return key == "\t" or typed_character(key)
 
 
+class OwnTerminal:
+    """--plain at a terminal: keys one by one and no kernel echo (PlainFrontend echoes them
+    itself; Ctrl-C still interrupts), and Ctrl-Z only noted by its handler, for the loop
+    (``fileno``), which stops between two passes (``stop``). A handler runs between any two
+    bytecodes: one that stopped right there found keys echoed and not yet kept, and after ``fg``
+    wrote the unfinished line again without them. ``give_back`` undoes it all."""
+
+    def __init__(self, fd: int, saved: list, own: list) -> None:
+        self.fd = fd
+        self.saved, self.own = saved, own  # the terminal's modes as we found it, and as we set it
+        self._wake_r, self._wake_w = os.pipe()
+        for end in (self._wake_r, self._wake_w):
+            os.set_blocking(end, False)
+        self._old_stop: Callable[[int, FrameType | None], object] | int | None = None  # SIGTSTP's before ours
+        self._back_from_a_stop = False  # the keyboard said ready before a stop: maybe the shell's since
+        with contextlib.suppress(ValueError, AttributeError):  # not the main thread; no job control
+            self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
+
+    @classmethod
+    def take(cls, fd: int) -> OwnTerminal | None:
+        """The terminal on ``fd`` set to our modes; None: no termios, or not a terminal after all."""
+        try:
+            import termios
+        except ImportError:
+            return None
+        try:
+            saved = termios.tcgetattr(fd)
+            own = termios.tcgetattr(fd)
+            own[3] &= ~(termios.ICANON | termios.ECHO)
+            own[6][termios.VMIN], own[6][termios.VTIME] = 1, 0
+            termios.tcsetattr(fd, termios.TCSANOW, own)
+        except (termios.error, OSError, ValueError):
+            return None
+        return cls(fd, saved, own)
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"z")
+
+    def fileno(self) -> int:
+        """Readable after Ctrl-Z."""
+        return self._wake_r
+
+    def stop_asked(self) -> bool:
+        """Did Ctrl-Z come (and not yet acted on)?"""
+        try:
+            return bool(os.read(self._wake_r, 4096))
+        except OSError:  # BlockingIOError: no
+            return False
+
+    def readable(self) -> bool:
+        """False only when the keyboard, said ready before a stop, is not any more (the shell
+        read it meanwhile): a read would wait for a key, and the whole loop with it."""
+        if not self._back_from_a_stop:
+            return True
+        self._back_from_a_stop = False
+        return bool(select.select([self.fd], [], [], 0)[0])
+
+    def stop(self) -> None:
+        """The shell gets its own line editing and echo back while we are stopped (dash does not
+        reset the terminal, and what was typed at its prompt went unseen), and after ``fg`` ours
+        again (bash had left its own: each key was echoed twice, by the terminal and by us, and
+        a line arriving cut the typed one in two). After ``bg`` instead, setting the terminal
+        stops us again (SIGTTOU) until ``fg``: a chat at a terminal needs it."""
+        import termios
+
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
+        finally:
+            signal.signal(signal.SIGTSTP, self._on_stop)
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.own)
+        self._back_from_a_stop = True
+
+    def give_back(self) -> None:
+        """The terminal's modes and SIGTSTP's handler as they were."""
+        import termios
+
+        with contextlib.suppress(termios.error, OSError, ValueError):
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+        if self._old_stop is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGTSTP, self._old_stop)
+        for end in (self._wake_r, self._wake_w):  # after the handler is gone: it writes to one
+            with contextlib.suppress(OSError):
+                os.close(end)
+
+
 class PlainFrontend:
     """Reads stdin without blocking the loop; writes one flushed line per transcript line.
 
@@ -151,9 +243,7 @@ class PlainFrontend:
         self.typing = ""  # at a terminal: what is typed and not yet sent
         self.hidden: deque[Line] = deque(maxlen=HIDDEN_KEPT)  # direct messages printed hidden (projector mode)
         self.hidden_count = 0  # how many, more than kept when over HIDDEN_KEPT
-        self._saved_tty: list | None = None  # the terminal as we found it, and as we set it (own echo)
-        self._own_tty: list | None = None
-        self._old_stop: Callable[[int, FrameType | None], object] | int | None = None  # SIGTSTP's handler before ours
+        self.terminal: OwnTerminal | None = None  # at a terminal: its modes and Ctrl-Z (own echo)
         self.unwritten = 0  # transcript lines the output could not take (a full disk), said where it resumes
         self._unwritten_why = ""
         if interactive is None:
@@ -168,66 +258,31 @@ class PlainFrontend:
         except LookupError:  # a character set Python has no codec for
             self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         if interactive:
-            self._own_echo()
+            self.terminal = OwnTerminal.take(self.fd)
             session.confirm_quit = True  # a person, not a script: the host's /q asks first
 
-    def _own_echo(self) -> None:
-        """Keys one by one and no kernel echo (Ctrl-C still interrupts); close() undoes it."""
-        try:
-            import termios
+    def wake_fileno(self) -> int | None:
+        """A second fd for the loop to watch: readable after Ctrl-Z. None: not at a terminal."""
+        return None if self.terminal is None else self.terminal.fileno()
 
-            saved = termios.tcgetattr(self.fd)
-            changed = termios.tcgetattr(self.fd)
-            changed[3] &= ~(termios.ICANON | termios.ECHO)
-            changed[6][termios.VMIN], changed[6][termios.VTIME] = 1, 0
-            termios.tcsetattr(self.fd, termios.TCSANOW, changed)
-            self._saved_tty, self._own_tty = saved, changed
-        except (ImportError, OSError, ValueError):  # no termios, or not a terminal after all
-            self._saved_tty = None
-            return
-        with contextlib.suppress(ValueError, AttributeError):  # not the main thread; no job control
-            self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
-
-    def _on_stop(self, signum: int, frame: object) -> None:
-        """Ctrl-Z: the shell gets its own line editing and echo back while we are stopped (dash
-        does not reset the terminal, and what was typed at its prompt went unseen), and after
-        ``fg`` ours again (bash had left its own: each key was echoed twice, by the terminal and
-        by us, and a line arriving cut the typed one in two). The unfinished line is written
-        again. Done in the handler itself: a Python handler runs between two bytecodes of the
-        main thread, where the terminal's settings are no one else's business."""
-        import termios
-
-        if self._saved_tty is None or self._own_tty is None:
-            return
+    def _suspend(self, terminal: OwnTerminal) -> None:
+        """Ctrl-Z, between two passes of the loop: stopped with the terminal given back, and
+        after ``fg`` the unfinished line is written again, all of it (OwnTerminal.stop)."""
         if self.typing:
             self._echo("\n")
-        with contextlib.suppress(termios.error, OSError):
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved_tty)
-        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        try:
-            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
-        finally:
-            signal.signal(signal.SIGTSTP, self._on_stop)
-        with contextlib.suppress(termios.error, OSError):
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._own_tty)
+        terminal.stop()
         if self.typing:
             self._echo(visible(self.typing))
 
     def close(self) -> None:
         """Give the terminal its own line editing and echo back. What is typed and not sent
         stays on its line, and the last words go on the next (not glued to its end)."""
-        if self._saved_tty is None:
+        if self.terminal is None:
             return
         if self.typing:
             self._echo("\n")  # a terminal hung up (EIO): its line editing is put back all the same
-        import termios
-
-        with contextlib.suppress(OSError, ValueError):
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved_tty)
-        self._saved_tty = None
-        if self._old_stop is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signal.SIGTSTP, self._old_stop)
+        self.terminal.give_back()
+        self.terminal = None
 
     def fileno(self) -> int:
         return self.fd
@@ -323,13 +378,19 @@ class PlainFrontend:
         return (f"\x1b[{up}A" if up else "") + "\r\x1b[J"
 
     def read_input(self) -> list[str] | None:
+        if self.terminal is not None:
+            if self.terminal.stop_asked():
+                self._suspend(self.terminal)
+                return []  # keys typed meanwhile come at the loop's next pass
+            if not self.terminal.readable():
+                return []
         try:
             data = os.read(self.fd, 65536)
         except (BlockingIOError, InterruptedError):
             return []
         except OSError:
             data = b""
-        if self._saved_tty is not None and data:
+        if self.terminal is not None and data:
             return self._typed_keys(self._decoder.decode(data))
         if not data:
             self.ended = True
