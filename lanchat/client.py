@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import queue
 import selectors
 import signal
 import socket
 import ssl
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -548,7 +550,12 @@ def watching_keys(selector: selectors.BaseSelector, keys: int) -> selectors.Base
     default selector, refuses a regular file and /dev/null (`lanchat connect --name bob <
     lines.txt`, EPERM): both are always ready to read, as poll() says, so then a poll()
     selector takes its place. kqueue, macOS's, refuses /dev/null and /dev/tty (EINVAL), and
-    poll() there takes no device at all: select() takes its place, as libuv does there."""
+    poll() there takes no device at all: select() takes its place, as libuv does there.
+    kqueue takes a regular file but calls it readable only before its end (kqueue(2),
+    EVFILT_READ on a vnode): the end of a script would never be read, so poll() from the start."""
+    if _is_regular_file(keys):
+        selector.close()
+        selector = getattr(selectors, "PollSelector", selectors.SelectSelector)()
     try:
         selector.register(keys, selectors.EVENT_READ, "keys")
     except PermissionError:
@@ -560,6 +567,13 @@ def watching_keys(selector: selectors.BaseSelector, keys: int) -> selectors.Base
         selector = selectors.SelectSelector()  # a client's few descriptors are far below select()'s 1024
         selector.register(keys, selectors.EVENT_READ, "keys")
     return selector
+
+
+def _is_regular_file(fd: int) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 
 
 class Frontend(Protocol):

@@ -1,7 +1,8 @@
 """This Linux Python made to look like another system's, for a child process: a ``sitecustomize.py``
 in a temp folder put first on its PYTHONPATH (Python imports it at start, before any lanchat module).
 
-* ``MACOS_LIKE``: no select.epoll, and a default selector that refuses /dev/null as kqueue does; no SO_PEERCRED,
+* ``MACOS_LIKE``: no select.epoll, and a default selector that refuses /dev/null and never reports a
+  regular file's end, as kqueue does; no SO_PEERCRED,
   TCP_USER_TIMEOUT or TCP_KEEPIDLE (macOS names the idle time TCP_KEEPALIVE), no os.O_TMPFILE,
   and no /proc: opening, listing or stat-ing anything under it fails as on a system without it;
   SHIM_UMASK in the environment: the process's umask (octal).
@@ -33,14 +34,44 @@ for name in ("epoll", "EPOLLIN", "EPOLLOUT", "EPOLLERR", "EPOLLHUP", "EPOLLET", 
 import selectors, socket, stat
 
 
-class KqueueLike(selectors.PollSelector):
-    """As macOS's kqueue, the default selector there: EINVAL for a device that is not a terminal (/dev/null)."""
+class KqueueLike(selectors.BaseSelector):
+    """As macOS's kqueue, the default selector there: EINVAL for a device that is not a terminal
+    (/dev/null); a regular file is taken, and is readable only while its offset is before its end
+    (kqueue(2), EVFILT_READ on a vnode), so its end is never reported. The rest: poll()."""
+
+    def __init__(self):
+        self.others = selectors.PollSelector()
+        self.files = {}  # fd -> SelectorKey of a regular file
 
     def register(self, fileobj, events, data=None):
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        if stat.S_ISCHR(os.fstat(fd).st_mode) and not os.isatty(fd):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISCHR(mode) and not os.isatty(fd):
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return super().register(fileobj, events, data)
+        if not stat.S_ISREG(mode):
+            return self.others.register(fileobj, events, data)
+        if fd in self.files:
+            raise KeyError(f"{fileobj!r} is already registered")
+        self.files[fd] = selectors.SelectorKey(fileobj, fd, events, data)
+        return self.files[fd]
+
+    def unregister(self, fileobj):
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        if fd in self.files:
+            return self.files.pop(fd)
+        return self.others.unregister(fileobj)
+
+    def select(self, timeout=None):
+        ready = [(key, selectors.EVENT_READ & key.events) for fd, key in self.files.items()
+                 if key.events & selectors.EVENT_READ and os.lseek(fd, 0, os.SEEK_CUR) < os.fstat(fd).st_size]
+        return ready + self.others.select(0 if ready else timeout)
+
+    def get_map(self):
+        return {**self.others.get_map(), **self.files}
+
+    def close(self):
+        self.files.clear()
+        self.others.close()
 
 
 selectors.DefaultSelector = KqueueLike

@@ -238,6 +238,32 @@ def test_on_macos_a_host_whose_input_is_dev_null_ends_as_on_linux():
             "`lanchat serve --headless` runs a room with no host") in done.stdout + done.stderr, done
 
 
+def test_on_macos_a_client_whose_input_is_a_file_leaves_at_its_end(tmp_path):
+    """`lanchat connect --name bob < lines.txt` (no /q in it): kqueue, macOS's default selector,
+    takes a regular file but calls it readable only before its end, so the end was never read
+    and bob stayed in the room after his last line. On Linux epoll refuses the file (poll() then)."""
+    server = Proc("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-history", env=shimmed_env(MACOS_LIKE))
+    ann: Proc | None = None
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        ann = Proc("connect", "127.0.0.1", port, "--name", "ann", env=shimmed_env(MACOS_LIKE))
+        ann.expect(r"welcome, ann")
+        script = tmp_path / "lines.txt"
+        script.write_text("hello from a file on a mac\n", encoding="utf-8")
+        with open(script, "rb") as stdin:
+            done = subprocess.run([sys.executable, "-m", "lanchat", "connect", "127.0.0.1", port, "--name", "bob"],
+                                  env=shimmed_env(MACOS_LIKE), cwd=ROOT, capture_output=True, text=True, timeout=15,
+                                  stdin=stdin)
+        assert done.returncode == 0, done
+        assert "Traceback" not in done.stdout + done.stderr, done
+        ann.expect(r"bob: hello from a file on a mac$")
+        ann.expect(r"bob left")
+    finally:
+        for proc in (ann, server):
+            if proc is not None:
+                proc.stop()
+
+
 def test_without_proc_the_banner_still_puts_the_default_routes_address_first(monkeypatch):
     """The address `serve` prints first is the one on the interface of the default route, which
     only Linux's /proc/net/route said: on macOS a VM's or Internet Sharing's bridge (bridge100,
