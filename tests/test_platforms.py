@@ -177,6 +177,35 @@ def test_the_check_for_a_unix_python_imports_nothing_on_linux():
     assert done.stdout.split() == ["None", "[]"]
 
 
+class _Finder:
+    """A meta-path finder that answers every name with ``answer``, or raises it."""
+
+    def __init__(self, answer: BaseException | None) -> None:
+        self.answer = answer
+
+    def find_spec(self, name, path=None, target=None):
+        if self.answer is not None:
+            raise self.answer
+
+
+@pytest.mark.parametrize(("answer", "others_too", "missing"), [
+    (None, False, "fcntl"),  # Windows's Python: no finder has it
+    (ModuleNotFoundError("No module named 'fcntl'", name="fcntl"), True, "fcntl"),  # a finder says it is not there
+    (ImportError("this finder's index is unreadable"), True, None),  # broken for another reason
+    (PermissionError(13, "Permission denied", "/opt/site-index"), True, None),
+], ids=["none-has-it", "says-not-there", "import-error-unrelated", "oserror-unrelated"])
+def test_the_check_for_a_unix_python_tells_a_missing_module_from_a_broken_finder(monkeypatch, answer, others_too, missing):
+    """Only a module no finder has (or one a finder says is not there) gets the WSL line: a finder
+    failing for an unrelated reason on Linux got it too (ImportError), or was a traceback at start
+    of every command, --help too (any other error)."""
+    from lanchat import __main__ as main
+
+    for name in ("fcntl", "termios"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_Finder(answer), *(sys.meta_path if others_too else [])])
+    assert main._missing_unix_module() == missing
+
+
 def test_on_macos_a_vanished_peer_is_still_noticed_within_a_minute(monkeypatch):
     """macOS's Python has no TCP_KEEPIDLE: the idle time before the first probe is TCP_KEEPALIVE
     there. Without it the system's two hours applied, and a laptop closed mid-lesson held its
