@@ -50,8 +50,9 @@ def every_address() -> list[LocalAddress]:
         stats = psutil.net_if_stats()
     except Exception:  # noqa: BLE001 - no psutil or no permission: say nothing rather than fail
         return []
-    routes = default_routes()
-    if not routes:  # no /proc (macOS): the interfaces that hold the address the default route sends from
+    ipv4_table = _read("/proc/net/route")  # Linux's has its header line even with no route at all
+    routes = default_route_interfaces(ipv4_table, _read("/proc/net/ipv6_route"))
+    if not ipv4_table:  # no /proc (macOS): the interfaces that hold the address the default route sends from
         from .transport import route_source
 
         sources = {route_source(socket.AF_INET), route_source(socket.AF_INET6)} - {None}

@@ -309,6 +309,29 @@ def test_without_proc_the_banner_still_puts_the_default_routes_address_first(mon
     assert routed and routed <= linux_says
 
 
+ROUTE_TABLE_HEADER = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+
+
+@pytest.mark.parametrize(("ipv4_table", "marked"), [("", {"lo"}), (ROUTE_TABLE_HEADER, set())], ids=["no-proc", "linux-no-default"])
+def test_the_route_probe_is_asked_only_without_proc(monkeypatch, ipv4_table, marked):
+    """Without /proc the interface holding the probe's source address is the default route's (on
+    any machine: the probe answers 127.0.0.1 here, so lo). On Linux with no default route (a
+    class LAN with no gateway) /proc's answer stands, as before: nothing is marked, and no probe
+    (which a policy route or a route to the documentation network would otherwise answer)."""
+    from lanchat import netinfo
+
+    asked: list[int] = []
+
+    def probe(family: int) -> str | None:
+        asked.append(family)
+        return "127.0.0.1" if family == socket.AF_INET else None
+
+    monkeypatch.setattr(transport, "route_source", probe)
+    monkeypatch.setattr(netinfo, "_read", lambda path: ipv4_table if path == "/proc/net/route" else "")
+    assert {a.interface for a in netinfo.every_address() if a.default_route} == marked
+    assert bool(asked) == (not ipv4_table)
+
+
 @pytest.mark.parametrize(("state", "verdict"), [(0, "ok"), (1, "warn"), (2, "fail")])
 def test_doctor_on_macos_reads_its_firewall_instead_of_saying_there_is_none(tmp_path, monkeypatch, state, verdict):
     """`lanchat doctor` on a Mac said 'no nftables, ufw or firewalld here to block the port', while
