@@ -2293,7 +2293,30 @@ def _missing_unix_module() -> str | None:
     return None
 
 
+def _open_closed_streams() -> None:
+    """A standard stream started closed (`lanchat connect <&-`, `serve >&- 2>&-`): Python leaves it
+    None (each `sys.stdin.isatty()` was a traceback), and the next socket would take its
+    descriptor. /dev/null goes there instead: a closed input reads as `< /dev/null` does (its end
+    leaves), closed output goes nowhere."""
+    import os
+
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+            continue  # something already holds the descriptor: leave it be
+        except OSError:
+            pass
+        opened = os.open(os.devnull, os.O_RDWR)
+        if opened != fd:
+            os.dup2(opened, fd)
+            os.close(opened)
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
+
+
 def main(argv: list[str] | None = None) -> int:
+    _open_closed_streams()
     missing = _missing_unix_module()
     if missing is not None:
         return _fail(not_on_unix(missing))

@@ -308,6 +308,22 @@ def test_input_from_a_file_or_dev_null_is_read_not_a_crash(run, tmp_path, script
     assert b"internal error" not in out and b"Traceback" not in out, out.decode()
 
 
+@pytest.mark.parametrize("closed", ["<&-", "<&- >&- 2>&-"])
+def test_a_client_started_with_its_input_closed_leaves_as_at_the_end_of_input(run, closed):
+    """`lanchat connect ... <&-` (a service manager, a script that closes what it does not use):
+    Python leaves sys.stdin None, and asking whether it is a terminal was a traceback before the
+    join. A closed input now reads as /dev/null: bob joins and leaves at its end; closed output
+    writes nowhere, and nothing is left half done."""
+    _server, where = serve(run, "--headless")
+    ann = join(run, where, "ann")
+    command = " ".join([sys.executable, "-m", "lanchat", "connect", *where, "--name", "bob"])
+    bob = subprocess.run(["sh", "-c", f"exec {command} {closed}"], capture_output=True, env=child_env(), cwd=ROOT, timeout=DEFAULT_TIMEOUT)
+    ann.expect(STAMP + r"\* bob joined")
+    ann.expect(STAMP + r"\* bob left \(1 here\)$")
+    assert bob.returncode == 0, bob.stdout + bob.stderr
+    assert b"Traceback" not in bob.stdout + bob.stderr
+
+
 def test_a_killed_client_is_removed_and_its_name_is_free_again(run):
     _server, where = serve(run, "--headless")
     ann = join(run, where, "ann")
