@@ -89,6 +89,18 @@ def test_a_latin1_terminal_gets_latin1_and_a_question_mark_for_what_it_cannot_sh
         carl.expect(ev.Message, sender="bob", text="héllo")
 
 
+def test_a_latin1_true_colour_terminal_gets_the_swatch_in_latin1_too(latin1_locale: dict[str, str]):
+    """The colour swatch, written past curses in its exact colour on a true-colour terminal, was
+    UTF-8 whatever the terminal: its \u2588 went to a Latin-1 one as E2 96 88, two of them C1
+    controls there (0x88 sets a tab stop). A peer's direct message with a colour link draws one."""
+    with student({**latin1_locale, "COLORTERM": "truecolor"}) as (bob, carl):
+        carl.send(ev.Whisper(to="bob", text="try https://www.computerhope.com/cgi-bin/htmlcolor.pl?c=FF0000 ok"))
+        wait_for(lambda: b"\x1b[38;2;255;0;0m" in bytes(bob.raw), what="the swatch in its exact colour")
+        raw = bytes(bob.raw).split(b"\x1b[?1049h", 1)[1]
+        assert not re.search(rb"[\xc2-\xf4][\x80-\xbf]", raw), "UTF-8 written to a Latin-1 terminal"
+        assert b"\x1b[38;2;255;0;0m#\x1b[39m" in raw  # \u2588 as the screen's other symbols: ASCII
+
+
 def test_plain_mode_at_a_latin1_terminal_sends_what_its_keyboard_types(latin1_locale: dict[str, str]):
     """--plain read the keyboard as UTF-8 whatever the terminal: a Latin-1 é (the byte E9) was
     sent as the replacement character. It prints in Latin-1 already (a ? for an emoji)."""

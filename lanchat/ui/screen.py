@@ -966,7 +966,9 @@ class CursesFrontend:
                 self._overlays.append((y, x, osc8_link(style.link, "".join(c for c, _ in row[x:end]))))
             if style.rgb is not None and self.truecolor:
                 r, g, b = style.rgb
-                self._overlays.append((y, x, f"\x1b[38;2;{r};{g};{b}m{chunk}\x1b[39m".encode()))
+                # in the terminal's own character set: UTF-8 to a Latin-1 one holds C1 controls
+                shown = chunk if self.codec is None else in_charset(chunk, self.codec)
+                self._overlays.append((y, x, f"\x1b[38;2;{r};{g};{b}m{shown}\x1b[39m".encode(self.codec or "utf-8", "replace")))
             if len(chunk) == 1 and chunk.isascii():
                 # a run of plain ASCII in one style goes out in one call
                 end = x
