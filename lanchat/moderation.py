@@ -243,6 +243,8 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         return _ban_absent(room, member, command.name, reason)
     if action == "unmute" and target is None:
         return _unmute_name(room, member, command.name)
+    if action == "deop" and target is None and (kept := _deop_absent(room, member, command.name, reason)):
+        return kept
     if target is None:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {command.name[:40]!r} is here")
     if action in ("kick", "ban", "mute", "deop") and target.cid == room.host_cid:
@@ -434,6 +436,17 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
     )  # fmt: skip
     room.moderation.bans.append(ban)
     return [_room.StoreBan(ban=ban), *_no_longer_operator(room.moderation, key), *_told(room, member, "ban", name, reason)]
+
+
+def _deop_absent(room: Room, member: Member, name: str, reason: str) -> list[Action]:
+    """``/deop NAME`` of someone not here: the operator status of the key that owns NAME (one a
+    restart kept: the host's start lines name them), dropped here and from the store; [] if that
+    key is none."""
+    key = key_id(room.gate.owner_of(name)) if not ev.name_problem(name) else None
+    if key is None or key not in room.moderation.operator_keys:
+        return []
+    room.moderation.operator_keys.discard(key)
+    return [_room.DropOperator(key=key), *_told(room, member, "deop", name, reason)]
 
 
 def _unban(room: Room, member: Member, name: str) -> list[Action]:

@@ -1227,3 +1227,26 @@ def test_a_banned_operator_is_one_no_more_after_an_unban_or_a_restart():
         ann_id = key_id(identity.public_bytes(key))
         assert room.kept == [StoreOperator(key=ann_id, name="ann"), DropOperator(key=ann_id)], here
         assert ann_id not in room.room.moderation.operator_keys
+
+
+def test_deop_of_an_operator_not_here_takes_back_what_a_restart_would_keep():
+    """The host's start lines say 'operators kept from the last run (their keys; /deop NAME takes
+    it back): ann', but /deop ann with ann not here answered 'nobody called ann is here': the
+    teacher could not take it back before ann came in already running the room. Now /deop of a
+    name whose owning key is an operator drops it, here and from the store (DropOperator)."""
+    from lanchat.actions import DropOperator, StoreOperator
+
+    room = ModDriver(mode="duplex")
+    room.arrive("hal", host=True)
+    key = Ed25519PrivateKey.generate()
+    room.arrive_with_key("ann", key)
+    room.mod("hal", "op", "ann")
+    room.leave("ann")
+    room.take_all()
+    room.mod("hal", "deop", "ann")
+    ann_id = key_id(identity.public_bytes(key))
+    assert room.kept == [StoreOperator(key=ann_id, name="ann"), DropOperator(key=ann_id)]
+    assert ann_id not in room.room.moderation.operator_keys
+    assert [(act.action, act.name) for act in room.told("hal")] == [("deop", "ann")]
+    room.mod("hal", "deop", "nobody")  # no operator key owns it: as before
+    assert [e.code for e in room.take("hal") if isinstance(e, ev.Error)] == [ev.E_NO_SUCH_USER]
