@@ -310,17 +310,18 @@ class Offer:
     def visible_to(self, cid: int) -> bool:
         return self.ready and (self.to is None or cid in (self.owner, self.to))
 
-    def fetched(self, name: str) -> None:
-        """``name`` was sent the whole file: counted once a person, however often they fetch it;
-        the offerer's own copy is not one (what /files tells the offerer: ``fetched_count``)."""
-        key = name_key(name)
-        if key != name_key(self.owner_name):
-            self.fetched_by.add(key)
+    def fetched(self, name: str, cid: int) -> None:
+        """``name`` (connection ``cid``) was sent the whole file: counted once a person, however
+        often they fetch it; the offerer's own copy is not one (what /files tells the offerer:
+        ``fetched_count``)."""
+        if cid != self.owner:
+            self.fetched_by.add(name_key(name))
 
-    def fetched_count(self, name: str) -> int | None:
-        """How many people were sent the whole file, for ``name`` if it is the offerer's (the
-        same name: a reconnection); None for anyone else, whom it does not concern."""
-        return len(self.fetched_by) if name_key(name) == name_key(self.owner_name) else None
+    def fetched_count(self, cid: int) -> int | None:
+        """How many people were sent the whole file, for connection ``cid`` if it offered it (the
+        offer goes with its connection: not whoever takes its name after a /nick); None for
+        anyone else, whom it does not concern."""
+        return len(self.fetched_by) if cid == self.owner else None
 
 
 # A file id is a count that fits in 64 signed bits (PROTOCOL.md, Ranges of numbers): at most 18

@@ -162,7 +162,7 @@ class ServerFiles:
             listed = offers[-MAX_LISTED:]  # the newest: a listing of thousands would get the asker dropped as too slow
             listing: list[Action] = [Send(to=cid, event=ev.FileList(count=len(listed), unlisted=len(offers) - len(listed)))]
             # the offerer reads how many have fetched each of theirs ("fetched by 28")
-            return listing + [Send(to=cid, event=self._offered(o, listing=True, fetched=o.fetched_count(member.name))) for o in listed]
+            return listing + [Send(to=cid, event=self._offered(o, listing=True, fetched=o.fetched_count(cid))) for o in listed]
         if isinstance(event, ev.CancelFile):
             return self._cancel(cid, event.id)
         return []
@@ -388,7 +388,7 @@ class ServerFiles:
                 with contextlib.suppress(OSError):
                     download.handle.close()
                 if (offer := self.book.offers.get(download.file_id)) is not None:
-                    offer.fetched(download.who)  # its last piece goes now: fetched whole
+                    offer.fetched(download.who, cid)  # its last piece goes now: fetched whole
             if download.binary:
                 return ev.FileBytes(id=download.file_id, data=data)
             return ev.FileData(id=download.file_id, data=encode_chunk(data))

@@ -406,7 +406,7 @@ def test_an_offer_counts_each_person_sent_it_whole_once_and_tells_only_its_offer
     from lanchat.files import Offer
 
     offer = Offer(file_id="3", owner=1, owner_name="Ann", name="slides.pdf", size=10)
-    for name in ("bob", "cat", "BOB", "ann"):  # bob again (his name's case aside); ann's own copy
-        offer.fetched(name)
-    assert offer.fetched_count("ann") == 2  # the offerer, under her name as typed any way
-    assert offer.fetched_count("bob") is None  # not his file: nothing to tell him
+    for name, cid in (("bob", 2), ("cat", 3), ("BOB", 2), ("Ann", 1)):  # bob again (his name's case aside); ann's own copy
+        offer.fetched(name, cid)
+    assert offer.fetched_count(1) == 2  # the offerer's connection
+    assert offer.fetched_count(2) is None  # not his file: nothing to tell him

@@ -696,3 +696,25 @@ def test_a_server_killed_outright_leaves_its_files_only_until_the_next_one_uses_
     assert not mine.exists()
     # the one that ended without close() stays until a server next finds it unheld
     assert sorted(p.name for p in tmp_path.iterdir()) == [live_folder.name, live_folder.name + ".in-use"]
+
+
+def test_the_fetched_count_follows_the_offerer_not_her_old_name(store):
+    """'fetched by N' is for the offerer's listing. It went by name: after ann's /nick annie,
+    a newcomer who took the free name "ann" read how many had fetched her file, she no longer
+    did, and her own copy under the new name counted as someone's. Her offer stays hers (its
+    connection), so the count does too."""
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        file_id = upload(ann, b"slides")
+        bob.expect(ev.Offered, id=file_id)
+        assert download(bob, file_id)[1] == b"slides"
+        ann.send(ev.Nick(name="annie"))
+        ann.expect(ev.Renamed, new="annie")
+        assert download(ann, file_id)[1] == b"slides"  # her own copy: not someone's fetch
+        other = RawClient(endpoint, "ann")
+        other.send(ev.ListFiles())
+        other.expect(ev.FileList)
+        assert other.expect(ev.Offered, listing=True, id=file_id).fetched is None
+        ann.send(ev.ListFiles())
+        ann.expect(ev.FileList)
+        assert ann.expect(ev.Offered, listing=True, id=file_id).fetched == 1
