@@ -182,6 +182,18 @@ def at_the_prompt(rows: list[str]) -> bool:
     return bool(shown) and shown[-1] == "$"
 
 
+def the_shell_has_its_echo_while_stopped(term: TermProc) -> None:
+    """At the shell's prompt after Ctrl-Z stopped lanchat (keys typed before it would go ahead
+    of it): stty says echo and icanon, the shell's line editing; then its prompt again."""
+    term.wait_screen(at_the_prompt, what="the shell's prompt")
+    term.send('stty -a | grep -o "[-a-z]*echo \\|[-a-z]*icanon"; echo "STOP""PED"\r')
+    term.expect(r"(?m)^STOPPED")
+    raw = bytes(term.raw)
+    stty = raw[raw.rfind(b"Stopped") :].decode("utf-8", "replace")
+    assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+    term.wait_screen(at_the_prompt, what="the shell's prompt")
+
+
 @pytest.mark.parametrize("shell", ["bash", "dash"])
 def test_plain_mode_gives_the_shell_its_echo_on_ctrl_z_and_takes_its_own_back_after_fg(shell: str):
     """--plain at a terminal echoes what is typed itself (-icanon -echo). Ctrl-Z left that to
@@ -203,13 +215,7 @@ def test_plain_mode_gives_the_shell_its_echo_on_ctrl_z_and_takes_its_own_back_af
             term.wait_screen(lambda rows: "draft" in trimmed(rows), what="the draft")
             term.send("\x1a")
             term.expect(r"Stopped")
-            term.wait_screen(at_the_prompt, what="the shell's prompt")  # keys typed before it would go ahead of it
-            term.send('stty -a | grep -o "[-a-z]*echo \\|[-a-z]*icanon"; echo "STOP""PED"\r')
-            term.expect(r"(?m)^STOPPED")
-            raw = bytes(term.raw)
-            stty = raw[raw.rfind(b"Stopped") :].decode("utf-8", "replace")
-            assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
-            term.wait_screen(at_the_prompt, what="the shell's prompt")
+            the_shell_has_its_echo_while_stopped(term)
             term.send("fg\r")
             term.wait_screen(lambda rows: "draft" in trimmed(rows)[trimmed(rows).index("$ fg") :] if "$ fg" in trimmed(rows) else False,
                              what="the draft again after fg")
@@ -339,13 +345,7 @@ def test_ctrl_z_at_the_password_prompt_gives_the_shell_its_echo_and_fg_asks_agai
             term.expect(r"This room needs a password:")
             term.send("\x1a")
             term.expect(r"Stopped")
-            term.wait_screen(at_the_prompt, what="the shell's prompt")
-            term.send('stty -a | grep -o "[-a-z]*echo \\|[-a-z]*icanon"; echo "STOP""PED"\r')
-            term.expect(r"(?m)^STOPPED")
-            raw = bytes(term.raw)
-            stty = raw[raw.rfind(b"Stopped") :].decode("utf-8", "replace")
-            assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
-            term.wait_screen(at_the_prompt, what="the shell's prompt")
+            the_shell_has_its_echo_while_stopped(term)
             term.send("fg\r")
             term.wait_screen(lambda rows: "$ fg" in trimmed(rows) and any("needs a password" in row for row in trimmed(rows)[trimmed(rows).index("$ fg") :]),
                              what="the password asked again after fg")
