@@ -141,3 +141,40 @@ def test_closing_with_a_half_typed_line_on_a_terminal_gone_restores_it_without_a
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_a_typed_line_whose_wide_character_wraps_early_is_gone_over_from_its_first_row(monkeypatch):
+    """A terminal wraps a wide character that does not fit in a row's last column to the next
+    row, leaving that column blank (xterm, VTE): 9 letters and 5 CJK characters on 10 columns take
+    three rows, not the two their 19 columns would fill. Going up (width - 1) // columns rows
+    from the typed line's end left its first row above a line that arrived."""
+    import fcntl
+    import select
+    import struct
+    import termios
+
+    from lanchat.session import Line
+
+    monkeypatch.setenv("TERM", "xterm")
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 10, 0, 0))
+
+    class AtTheTerminal(io.StringIO):
+        def fileno(self) -> int:
+            return slave
+
+    out = AtTheTerminal()
+    front = PlainFrontend(Session(name="ann"), stdin_fd=slave, stdout=out, interactive=True)
+    try:
+        typed = "x" * 9 + "漢" * 5 + "y"  # rows: 9 x (漢 wraps early) | 5 漢 | y
+        os.write(master, typed.encode())
+        while front.typing != typed and select.select([slave], [], [], 5)[0]:
+            front.read_input()
+        assert front.typing == typed
+        mark = len(out.getvalue())
+        front.show([Line(kind="notice", time=0.0, text="hi")])
+        assert out.getvalue()[mark:].startswith("\x1b[2A\r\x1b[J"), repr(out.getvalue()[mark:])
+    finally:
+        front.close()
+        os.close(master)
+        os.close(slave)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TextIO
 
-from wcwidth import grapheme_boundary_before, wcswidth
+from wcwidth import grapheme_boundary_before, iter_graphemes, wcswidth
 
 from .. import events as ev
 from .. import session_social as social
@@ -122,6 +122,20 @@ def moves_up(environ: dict[str, str] | os._Environ[str]) -> bool:
     """Does the terminal take ANSI cursor moves (ESC [ A up, ESC [ J clear below)? Every one a
     TERM names does, but dumb (an editor's shell buffer) and none at all."""
     return environ.get("TERM", "") not in ("", "dumb")
+
+
+def cursor_row(text: str, columns: int) -> int:
+    """The row (from 0) the cursor is on after ``text`` is written from a row's start, at
+    ``columns`` wide: a wide character that does not fit in a row's last column goes to the next
+    row whole, that column left blank (xterm, VTE), so the rows are not width // columns. At the
+    edge, the cursor waits there: still that row."""
+    row = column = 0
+    for cluster in iter_graphemes(text):
+        width = max(0, wcswidth(cluster))
+        if column + width > columns:
+            row, column = row + 1, 0
+        column += width
+    return row
 
 
 def _typed(key: str) -> bool:
@@ -374,7 +388,7 @@ class PlainFrontend:
             return "\r" + " " * width + "\r"
         if not moves_up(os.environ):
             return "\n"
-        up = (width - 1) // columns  # the row the cursor is on (at the edge: still the full row's)
+        up = cursor_row(visible(self.typing), columns)
         return (f"\x1b[{up}A" if up else "") + "\r\x1b[J"
 
     def read_input(self) -> list[str] | None:
