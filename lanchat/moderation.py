@@ -311,6 +311,13 @@ def _no_longer_operator(mod: Moderation, key: str | None) -> list[Action]:
     return [_room.DropOperator(key=key)]
 
 
+def released_key(room: Room, key: bytes | str | None) -> list[Action]:
+    """``/release NAME`` took the name from ``key`` (a lost key file, maybe in other hands): the
+    operator status /op gave that key goes too, here and from the store, where no /deop or /ban
+    of the name could reach it any more."""
+    return _no_longer_operator(room.moderation, key_id(key))
+
+
 def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int | None) -> list[Action]:
     if minutes is not None and not 1 <= minutes <= ev.MAX_MUTE_MINUTES:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")

@@ -53,6 +53,7 @@ from .moderation import (
     named_operator_joins,
     operator_name_refusal,
     operators_on_join,
+    released_key,
     roster,
     welcome_muted,
 )
@@ -294,7 +295,8 @@ class Room:
         if isinstance(event, ev.WhoIs):
             return self.gate.whois(cid, event.name, self)
         if isinstance(event, ev.Release):
-            return self.gate.release(cid, event.name, self.host_cid)
+            owner = self.gate.owner_of(event.name) if cid == self.host_cid and len(event.name) <= ev.MAX_NAME_CHARS else None
+            return [*self.gate.release(cid, event.name, self.host_cid), *released_key(self, owner)]
         if isinstance(event, ev.SCREEN_CLIENT_EVENTS):
             return room_social.handle(self, member, event)
         return [Send(to=cid, event=ev.Error(code=ev.E_UNKNOWN_TYPE, message="unexpected event"))]

@@ -1250,3 +1250,22 @@ def test_deop_of_an_operator_not_here_takes_back_what_a_restart_would_keep():
     assert [(act.action, act.name) for act in room.told("hal")] == [("deop", "ann")]
     room.mod("hal", "deop", "nobody")  # no operator key owns it: as before
     assert [e.code for e in room.take("hal") if isinstance(e, ev.Error)] == [ev.E_NO_SUCH_USER]
+
+
+def test_release_of_an_operators_name_takes_operator_status_from_its_old_key():
+    """/release NAME says the name's key is no longer its person's (a lost key file, maybe taken).
+    Operator status given with /op stayed with that old key, stored, across restarts, and no
+    /deop or /ban of the name could reach it any more (the name was no longer that key's). Now
+    the release drops it, here and from the store; the person, with a new key, is /op'ed again."""
+    from lanchat.actions import DropOperator, StoreOperator
+
+    room = ModDriver(mode="duplex")
+    room.arrive("hal", host=True)
+    key = Ed25519PrivateKey.generate()
+    room.arrive_with_key("ann", key)
+    room.mod("hal", "op", "ann")
+    room.leave("ann")
+    room.perform(room.room.handle(room.cid["hal"], ev.Release(name="ann")))
+    ann_id = key_id(identity.public_bytes(key))
+    assert room.kept == [StoreOperator(key=ann_id, name="ann"), DropOperator(key=ann_id)]
+    assert ann_id not in room.room.moderation.operator_keys
