@@ -2186,8 +2186,14 @@ def cmd_names(args: argparse.Namespace) -> int:
             return 0
         if not store.writable:
             return _fail(f"cannot change {path}: {store.readonly_reason}")
+        from .identity import owned_name_key
+        from .moderation import key_id
+
+        owner = store.owners().get(owned_name_key(args.name))
         try:
             changed = store.claim(args.name, None)
+            if changed and owner is not None:  # its key, maybe in other hands, runs the room no more (/release alike)
+                store.drop_operator(key_id(owner))  # type: ignore[arg-type]
         except HistoryWriteError as exc:
             return _fail(f"cannot change {path}: {exc} (is the server still running?)")
         if not changed:

@@ -1427,3 +1427,23 @@ def test_the_first_run_note_about_the_new_key_fits_80_columns():
     assert "keep it private; copy it to use your name elsewhere" in " ".join(line.strip() for line in lines), lines
     too_wide = [line for line in lines if len(line) > 80]
     assert not too_wide, too_wide
+
+
+def test_releasing_a_name_while_the_server_is_stopped_drops_its_keys_operator_status(tmp_path):
+    """`names release` frees a name whose key was lost (maybe taken): the operator status /op
+    stored for that key stayed, so the next start made whoever holds the key an operator again,
+    under any name. It goes with the release, as the host's /release does."""
+    from lanchat.moderation import key_id
+
+    db = tmp_path / "h.sqlite3"
+    store = HistoryStore(db)
+    public = identity.public_bytes(Ed25519PrivateKey.generate())
+    store.claim("Cat", public)
+    store.add_operator(key_id(public), "Cat")
+    store.add_operator("f" * 64, "dan")
+    store.close()
+    released = Proc("names", "release", "cat", "--history", str(db))
+    assert released.wait() == 0 and "released 'cat'" in released.output
+    store = HistoryStore(db)
+    assert store.operator_keys() == [("f" * 64, "dan")]
+    store.close()
