@@ -1229,6 +1229,17 @@ def test_a_banned_operator_is_one_no_more_after_an_unban_or_a_restart():
         assert ann_id not in room.room.moderation.operator_keys
 
 
+def an_operator_by_key_who_left() -> tuple[ModDriver, str]:
+    """hal hosts; ann, with a key, was made an operator (stored by that key) and has left."""
+    room = ModDriver(mode="duplex")
+    room.arrive("hal", host=True)
+    key = Ed25519PrivateKey.generate()
+    room.arrive_with_key("ann", key)
+    room.mod("hal", "op", "ann")
+    room.leave("ann")
+    return room, key_id(identity.public_bytes(key))  # type: ignore[return-value]
+
+
 def test_deop_of_an_operator_not_here_takes_back_what_a_restart_would_keep():
     """The host's start lines say 'operators kept from the last run (their keys; /deop NAME takes
     it back): ann', but /deop ann with ann not here answered 'nobody called ann is here': the
@@ -1236,15 +1247,9 @@ def test_deop_of_an_operator_not_here_takes_back_what_a_restart_would_keep():
     name whose owning key is an operator drops it, here and from the store (DropOperator)."""
     from lanchat.actions import DropOperator, StoreOperator
 
-    room = ModDriver(mode="duplex")
-    room.arrive("hal", host=True)
-    key = Ed25519PrivateKey.generate()
-    room.arrive_with_key("ann", key)
-    room.mod("hal", "op", "ann")
-    room.leave("ann")
+    room, ann_id = an_operator_by_key_who_left()
     room.take_all()
     room.mod("hal", "deop", "ann")
-    ann_id = key_id(identity.public_bytes(key))
     assert room.kept == [StoreOperator(key=ann_id, name="ann"), DropOperator(key=ann_id)]
     assert ann_id not in room.room.moderation.operator_keys
     assert [(act.action, act.name) for act in room.told("hal")] == [("deop", "ann")]
@@ -1259,13 +1264,7 @@ def test_release_of_an_operators_name_takes_operator_status_from_its_old_key():
     the release drops it, here and from the store; the person, with a new key, is /op'ed again."""
     from lanchat.actions import DropOperator, StoreOperator
 
-    room = ModDriver(mode="duplex")
-    room.arrive("hal", host=True)
-    key = Ed25519PrivateKey.generate()
-    room.arrive_with_key("ann", key)
-    room.mod("hal", "op", "ann")
-    room.leave("ann")
+    room, ann_id = an_operator_by_key_who_left()
     room.perform(room.room.handle(room.cid["hal"], ev.Release(name="ann")))
-    ann_id = key_id(identity.public_bytes(key))
     assert room.kept == [StoreOperator(key=ann_id, name="ann"), DropOperator(key=ann_id)]
     assert ann_id not in room.room.moderation.operator_keys
