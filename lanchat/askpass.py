@@ -6,7 +6,7 @@ loses its beginning, and the room gets only the rest. Here echo goes off with TC
 waits for pending output but keeps pending input. (What was typed before the prompt was echoed
 by the terminal as it was typed, with or without the flush: discarding it hides nothing.)
 
-The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C, SIGTERM, an error;
+The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C (or Ctrl-\\), SIGTERM, an error;
 and for the shell while Ctrl-Z has stopped us.
 Only public APIs: termios, os.read, signal.
 """
@@ -41,9 +41,14 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     quiet[3] &= ~termios.ECHO  # ICANON stays: the terminal still edits the line (Backspace, Ctrl-U)
     previous: object
     previous_stop: object
+    quit_was_default = False
     try:
         previous = signal.signal(signal.SIGTERM, _terminated)
         previous_stop = signal.signal(signal.SIGTSTP, _suspender(fd, saved, quiet, prompt, out))
+        # Ctrl-\ (SIGQUIT) left to its default (`serve`) is Ctrl-C here: the default ended the
+        # process on the spot, echo still off for the shell (one already handled is left so)
+        if quit_was_default := signal.getsignal(signal.SIGQUIT) == signal.SIG_DFL:
+            signal.signal(signal.SIGQUIT, signal.default_int_handler)
     except ValueError:  # not the main thread: signals are not ours to handle here
         previous = previous_stop = _NOT_OURS
     try:
@@ -62,6 +67,8 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
         if previous is not _NOT_OURS:  # None: a handler not set from Python, so the default one
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)  # type: ignore[arg-type]
             signal.signal(signal.SIGTSTP, signal.SIG_DFL if previous_stop is None else previous_stop)  # type: ignore[arg-type]
+        if quit_was_default:
+            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # noqa: ANN202 - a signal handler

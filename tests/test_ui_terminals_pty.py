@@ -329,6 +329,30 @@ def test_an_emoji_drawn_past_curses_goes_when_it_is_deleted():
         bob.wait_screen(lambda rows: rows[-1].rstrip() == "> ab", what="the heart gone")
 
 
+def test_ctrl_backslash_at_serves_password_prompt_gives_the_terminal_its_echo_back():
+    """`serve --password` asks with echo off. Ctrl-\\ (SIGQUIT) there ended the process on the
+    spot ("Quit"), the terminal left without echo for the shell: what was typed next went unseen.
+    It is like Ctrl-C now, as at `connect`'s prompts: interrupted, exit 130, echo back."""
+    shell = "dash"  # bash puts its own settings back while it has the terminal: no test of this
+    if not shutil.which(shell):
+        pytest.skip(f"no {shell} here")
+    term = TermProc("serve", argv=[shell, "-i"], rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
+    try:
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+        term.send(f'"{sys.executable}" -m lanchat serve --password --name teach --plain --port 0 --no-announce --no-history; echo "exit=$?"\r')
+        term.expect(r"Room password:")
+        term.send("\x1c")
+        term.expect(r"exit=130")
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+        term.send('stty -a | grep -o "[-a-z]*echo \\|[-a-z]*icanon"; echo "STOP""PED"\r')
+        term.expect(r"(?m)^STOPPED")
+        raw = bytes(term.raw)
+        stty = raw[raw.rfind(b"exit=130") :].decode("utf-8", "replace")
+        assert re.search(r"(?<![-\w])echo\b", stty), stty
+    finally:
+        term.stop()
+
+
 def test_ctrl_z_at_the_password_prompt_gives_the_shell_its_echo_and_fg_asks_again():
     """The room's password is asked with echo off. Ctrl-Z left it off for the shell (dash does
     not reset the terminal: what was typed at its prompt went unseen), and after fg nothing
