@@ -349,13 +349,23 @@ def test_a_light_step_in_turns_goes_on_when_a_server_dies_between_rounds(pinned,
     assert floor["deliveries"] == floor["messages"] == floor["samples"] > 0
 
 
-def _bench_run(monkeypatch):  # noqa: ANN001, ANN202
-    """bench/run.py as a module (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+def _bench_run(monkeypatch, script: str = "run.py"):  # noqa: ANN001, ANN202
+    """bench/run.py (or another bench SCRIPT) as a module (it is a script, not a package)."""
+    name = "bench_" + Path(script).stem
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / script)
     bench_run = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_run", bench_run)  # its dataclasses look themselves up there
+    monkeypatch.setitem(sys.modules, name, bench_run)  # its dataclasses look themselves up there
     spec.loader.exec_module(bench_run)
     return bench_run
+
+
+def test_the_screen_benchmark_sees_its_talker_join_and_its_burst_on_the_hosts_screen(monkeypatch):
+    """bench/ui_bench.py's pseudo-terminal part at its smallest (the whole script writes
+    bench/results/ui.json, so it is called, not run): it waits for what the host's full screen
+    shows, so a changed screen line must change it too (it waited for 'cat joined' after the
+    full screen began folding joins into '2 joined: bob and cat')."""
+    figures = _bench_run(monkeypatch, "ui_bench.py").bench_idle_and_burst(idle_seconds=0.1, burst=10)
+    assert figures["burst_messages"] == 10 and figures["burst_bytes_drawn"] > 0
 
 
 def test_run_py_measures_the_storing_relay_at_light_load(monkeypatch):
