@@ -126,6 +126,17 @@ def _text_follows(keys: list[str | int], index: int) -> bool:
     return any(_typed(keys[at]) for at in range(index, len(keys)))
 
 
+def _on_the_line(key: str | int) -> bool:
+    """A character of a line: neither a line break nor a special key."""
+    return isinstance(key, str) and key not in "\r\n"
+
+
+def _starts_command(text: str) -> bool:
+    """Does ``text`` start with a command (``/``, after any blanks)? Looks at its first
+    non-blank character only, where ``text.lstrip()`` copies all of an indented text."""
+    return next((char for char in text if not char.isspace()), "") == "/"
+
+
 # Alt+key arrives as ESC then the key (readline's meta keys)
 ALT_KEYS: dict[str | int, str] = {
     "b": "alt-b",
@@ -608,17 +619,18 @@ class CursesFrontend:
         """For a terminal without paste markers: is the Enter before ``keys[index]`` inside a
         paste? Yes when more text follows in the same read, unless the line it ends or the
         line after it is a command: a command is never glued into a message."""
-        if self.view.editor.text.lstrip().startswith("/"):
+        # the input line and the rest of the read are looked at in place and only the next line
+        # is copied: a copy of either per Enter made a paste of thousands of lines quadratic
+        # (as a slice per tab did: _text_follows)
+        if _starts_command(self.view.editor.text):
             return False
-        following = []
-        for key in keys[index:]:
-            if not isinstance(key, str) or key in "\r\n":
-                break
-            following.append(key)
-        rest = "".join(following)
-        if not rest.strip():
-            return any(isinstance(k, str) and k not in "\r\n" for k in keys[index:])
-        return not rest.lstrip().startswith("/")
+        end = index
+        while end < len(keys) and _on_the_line(keys[end]):
+            end += 1
+        following = "".join(str(key) for key in keys[index:end])  # the next line, up to its Enter
+        if not following.strip():
+            return any(_on_the_line(keys[at]) for at in range(index, len(keys)))
+        return not _starts_command(following)
 
     def _escape(self, keys: list[str | int], index: int) -> tuple[int, str | None]:
         """An ESC that curses did not turn into a key: bracketed paste markers, Alt+key (ESC
