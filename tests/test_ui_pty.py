@@ -600,6 +600,27 @@ def test_a_missing_or_unknown_term_is_named_and_line_mode_follows(terms, term, w
     assert "setupterm" not in ann.text
 
 
+def test_line_mode_at_an_unknown_term_never_moves_the_cursor_up(terms):
+    """An unknown TERM (no terminfo entry: why lanchat chose line mode) names a terminal that may
+    not take ANSI moves. A line arriving over a typed line that wrapped starts a fresh line below
+    it, as at TERM=dumb; ESC [ 1 A (going over it from its first row) was written as if xterm."""
+    ann = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", cols=40, env={"TERM": "nonesuch-term"})
+    terms.append(ann)
+    ann.expect(r"\* welcome, ann")
+    listening = wait_for(lambda: re.search(rb"listening on\s+port (\d+)", bytes(ann.raw)), what="the port")  # folded at 40 columns
+    port = int(listening.group(1))
+    typed = "a typed line of more than forty columns, so it wraps"
+    ann.send(typed)
+    wait_for(lambda: bytes(ann.raw).endswith(typed[-20:].encode()), what="the typed line echoed")
+    mark = len(ann.raw)
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), name="bob")
+    try:
+        wait_for(lambda: b"bob joined" in ann.raw[mark:] and bytes(ann.raw).endswith(typed[-20:].encode()), what="typed again below")
+        assert b"\x1b[" not in ann.raw[mark:], bytes(ann.raw[mark:])
+    finally:
+        bob.close()
+
+
 # ----------------------------------------------------------------------- file transfers
 
 

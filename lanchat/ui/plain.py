@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import locale
 import os
 import re
@@ -119,9 +120,32 @@ _KEY_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.S)  # arrows, 
 
 
 def moves_up(environ: dict[str, str] | os._Environ[str]) -> bool:
-    """Does the terminal take ANSI cursor moves (ESC [ A up, ESC [ J clear below)? Every one a
-    TERM names does, but dumb (an editor's shell buffer) and none at all."""
-    return environ.get("TERM", "") not in ("", "dumb")
+    """Does the terminal take ANSI cursor moves (ESC [ A up, ESC [ J clear below)? One whose
+    terminfo entry says so does; dumb (an editor's shell buffer) does not, nor a TERM this
+    machine has no entry for (what made lanchat choose line mode: it may be anything), nor
+    none at all."""
+    term = environ.get("TERM", "")
+    return term not in ("", "dumb") and _terminfo_moves_up(term)
+
+
+@functools.cache
+def _terminfo_moves_up(term: str) -> bool:
+    """terminfo's word on ``term``: known, and its cursor up by N (cuu) and clear below (ed)
+    are the ANSI ones lanchat writes (vt52's are not). Asked once: curses reads the entry of one
+    TERM a process (setupterm), and lanchat's TERM does not change while it runs."""
+    try:
+        import curses  # only here: line mode for a script or a pipe never needs it
+    except ImportError:
+        return False  # a Python without curses cannot ask: a fresh line is safe anywhere
+    null = os.open(os.devnull, os.O_WRONLY)  # setupterm wants a descriptor; nothing is written
+    try:
+        curses.setupterm(term, null)  # an unknown TERM raises curses.error, printing nothing
+        up, clear_below = curses.tigetstr("cuu") or b"", curses.tigetstr("ed") or b""
+        return up.startswith(b"\x1b[%p1%dA") and clear_below.startswith(b"\x1b[J")  # vt100's ed ends in a delay
+    except curses.error:
+        return False
+    finally:
+        os.close(null)
 
 
 def cursor_row(text: str, columns: int) -> int:
