@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import functools
 import locale
 import os
 import re
@@ -125,27 +124,13 @@ def moves_up(environ: dict[str, str] | os._Environ[str]) -> bool:
     machine has no entry for (what made lanchat choose line mode: it may be anything), nor
     none at all."""
     term = environ.get("TERM", "")
-    return term not in ("", "dumb") and _terminfo_moves_up(term)
-
-
-@functools.cache
-def _terminfo_moves_up(term: str) -> bool:
-    """terminfo's word on ``term``: known, and its cursor up by N (cuu) and clear below (ed)
-    are the ANSI ones lanchat writes (vt52's are not). Asked once: curses reads the entry of one
-    TERM a process (setupterm), and lanchat's TERM does not change while it runs."""
+    if term in ("", "dumb"):
+        return False
     try:
-        import curses  # only here: line mode for a script or a pipe never needs it
+        from .screen import terminfo_moves_up  # curses stays screen.py's: line mode at a terminal only
     except ImportError:
         return False  # a Python without curses cannot ask: a fresh line is safe anywhere
-    null = os.open(os.devnull, os.O_WRONLY)  # setupterm wants a descriptor; nothing is written
-    try:
-        curses.setupterm(term, null)  # an unknown TERM raises curses.error, printing nothing
-        up, clear_below = curses.tigetstr("cuu") or b"", curses.tigetstr("ed") or b""
-        return up.startswith(b"\x1b[%p1%dA") and clear_below.startswith(b"\x1b[J")  # vt100's ed ends in a delay
-    except curses.error:
-        return False
-    finally:
-        os.close(null)
+    return terminfo_moves_up(term)
 
 
 def cursor_row(text: str, columns: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import curses
+import functools
 import locale
 import os
 import re
@@ -147,6 +148,23 @@ ALT_KEYS: dict[str | int, str] = {
     "\r": "alt-enter",
     "\n": "alt-enter",
 }
+
+
+@functools.cache
+def terminfo_moves_up(term: str) -> bool:
+    """terminfo's word on ``term`` for --plain (plain.moves_up): known, and its cursor up by N
+    (cuu) and clear below (ed) are the ANSI ones lanchat writes (vt52's are not). Asked once:
+    curses reads the entry of one TERM a process (setupterm), and lanchat's TERM does not change
+    while it runs."""
+    null = os.open(os.devnull, os.O_WRONLY)  # setupterm wants a descriptor; nothing is written
+    try:
+        curses.setupterm(term, null)  # an unknown TERM raises curses.error, printing nothing
+        up, clear_below = curses.tigetstr("cuu") or b"", curses.tigetstr("ed") or b""
+        return up.startswith(b"\x1b[%p1%dA") and clear_below.startswith(b"\x1b[J")  # vt100's ed ends in a delay
+    except curses.error:
+        return False
+    finally:
+        os.close(null)
 
 
 def terminal_marks_pastes() -> bool:
