@@ -41,13 +41,15 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     quiet[3] &= ~termios.ECHO  # ICANON stays: the terminal still edits the line (Backspace, Ctrl-U)
     previous: object
     previous_stop: object
-    quit_was_default = False
+    quit_taken, quit_before = False, None
     try:
         previous = signal.signal(signal.SIGTERM, _terminated)
         previous_stop = signal.signal(signal.SIGTSTP, _suspender(fd, saved, quiet, prompt, out))
         # Ctrl-\ (SIGQUIT) left to its default (`serve`) is Ctrl-C here: the default ended the
-        # process on the spot, echo still off for the shell (one already handled is left so)
-        if quit_was_default := signal.getsignal(signal.SIGQUIT) == signal.SIG_DFL:
+        # process on the spot, echo still off for the shell; one that came ignored (a background
+        # job of a non-interactive shell) too, as _main takes SIGINT back. One handled is left so.
+        quit_before = signal.getsignal(signal.SIGQUIT)
+        if quit_taken := quit_before in (signal.SIG_DFL, signal.SIG_IGN):
             signal.signal(signal.SIGQUIT, signal.default_int_handler)
     except ValueError:  # not the main thread: signals are not ours to handle here
         previous = previous_stop = _NOT_OURS
@@ -67,8 +69,8 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
         if previous is not _NOT_OURS:  # None: a handler not set from Python, so the default one
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)  # type: ignore[arg-type]
             signal.signal(signal.SIGTSTP, signal.SIG_DFL if previous_stop is None else previous_stop)  # type: ignore[arg-type]
-        if quit_was_default:
-            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+        if quit_taken:
+            signal.signal(signal.SIGQUIT, quit_before)
 
 
 def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # noqa: ANN202 - a signal handler

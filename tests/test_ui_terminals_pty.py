@@ -369,17 +369,21 @@ def test_an_emoji_drawn_past_curses_goes_when_it_is_deleted():
         bob.wait_screen(lambda rows: rows[-1].rstrip() == "> ab", what="the heart gone")
 
 
-def test_ctrl_backslash_at_serves_password_prompt_gives_the_terminal_its_echo_back():
+@pytest.mark.parametrize("ignored", [False, True], ids=["default", "started-ignored"])
+def test_ctrl_backslash_at_serves_password_prompt_gives_the_terminal_its_echo_back(ignored: bool):
     """`serve --password` asks with echo off. Ctrl-\\ (SIGQUIT) there ended the process on the
     spot ("Quit"), the terminal left without echo for the shell: what was typed next went unseen.
-    It is like Ctrl-C now, as at `connect`'s prompts: interrupted, exit 130, echo back."""
+    It is like Ctrl-C now, as at `connect`'s prompts: interrupted, exit 130, echo back. Also when
+    SIGQUIT came ignored (a background job of a non-interactive shell, a CI runner: Ctrl-\\ did
+    nothing, the prompt waited on), as lanchat takes SIGINT back in that case."""
     shell = "dash"  # bash puts its own settings back while it has the terminal: no test of this
     if not shutil.which(shell):
         pytest.skip(f"no {shell} here")
     term = TermProc("serve", argv=[shell, "-i"], rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
     try:
         term.wait_screen(at_the_prompt, what="the shell's prompt")
-        term.send(f'"{sys.executable}" -m lanchat serve --password --name teach --plain --port 0 --no-announce --no-history; echo "exit=$?"\r')
+        ignore = "trap '' QUIT; " if ignored else "trap - QUIT; "  # the shell's children inherit an ignored QUIT
+        term.send(f'{ignore}"{sys.executable}" -m lanchat serve --password --name teach --plain --port 0 --no-announce --no-history; echo "exit=$?"\r')
         term.expect(r"Room password:")
         term.send("\x1c")
         term.expect(r"exit=130")
