@@ -407,7 +407,7 @@ def test_a_client_follows_a_room_whose_host_got_a_new_address_and_nothing_typed_
         move_the_host(lab, lans[how][0])
         bobs[how].send("typed while the host moved")
     for how in FOLLOWS:
-        with _joined(how):
+        with _joined(how, bobs[how], servers[how]):  # a rare failure in a whole-suite run: bob's side too
             anns[how].expect(r"bob: typed while the host moved$", timeout=30)
         bobs[how].send("typed once back")
     for how in FOLLOWS:
@@ -445,12 +445,13 @@ def test_a_student_who_moves_to_another_wifi_with_the_room_finds_it_there(lab):
 
 
 @contextlib.contextmanager
-def _joined(how: str) -> Iterator[None]:
-    """A failure says which of the side-by-side follow runs it was."""
+def _joined(how: str, *others) -> Iterator[None]:  # noqa: ANN002 - the lab's processes
+    """A failure says which of the side-by-side follow runs it was, and what ``others`` wrote."""
     try:
         yield
     except AssertionError as exc:
-        raise AssertionError(f"(bob joined {how}) {exc}") from None
+        written = "".join(f"\n--- lanchat {' '.join(other.args)}:\n{other.output[-3000:]}" for other in others)
+        raise AssertionError(f"(bob joined {how}) {exc}{written}") from None
 
 
 def _status_line(rows: list[str]) -> str:
