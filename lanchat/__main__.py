@@ -1828,11 +1828,21 @@ class _Rejoin:
         # runs on client.Reconnect's worker thread, under the full screen: never a prompt
         self.password = getattr(password, "without_asking", password)
         self.watch = _room_watch(self.endpoint, self.pinned)
-        self.tries = 0  # rejoin attempts since the last join
+        self.tries = 0  # rejoin attempts, since the last join, while the room was announced elsewhere
+        self.heard: tuple[str, int] | None = None  # the last new address ``news`` reported
 
     def moved(self) -> bool:
         """Is the room now announced elsewhere than where we are connected?"""
         return self.watch is not None and self.watch.moved_to(self.endpoint.host) is not None
+
+    def news(self) -> bool:
+        """Has the room been announced at a new address since last asked (true once for each)?
+        While a rejoin waits, that is worth trying at once (client.Reconnect.tick)."""
+        room = self.watch.moved_to(self.endpoint.host) if self.watch is not None else None
+        if room is None or (room.address, room.port) == self.heard:
+            return False
+        self.heard = (room.address, room.port)
+        return True
 
     def __call__(self):  # noqa: ANN204
         from .client import join
@@ -1840,11 +1850,14 @@ class _Rejoin:
 
         endpoint = self.endpoint
         room = self.watch.moved_to(endpoint.host) if self.watch is not None else None
-        self.tries += 1
         # Tries alternate between where the room is announced now and where it was: anyone can
         # announce a room, and a false one must not keep a student from a server that restarted.
-        if room is not None and self.tries % 2:
-            endpoint = Endpoint(host=room.address, port=room.port)
+        # Only tries made knowing of the move count, so the first one then goes to the new
+        # address (tries at the old one before the announcement came would have turned it away).
+        if room is not None:
+            self.tries += 1
+            if self.tries % 2:
+                endpoint = Endpoint(host=room.address, port=room.port)
         sock = _reconnect(endpoint, self.pinned)
         try:
             proto, welcome, early = join(

@@ -75,6 +75,8 @@ HELD_SECONDS = 30.0
 LINES_NOT_SENT = 1
 
 
+# While a rejoin waits, how often it asks whether the room was announced at a new address.
+NEWS_CHECK_SECONDS = 0.5
 # How often a connected client checks that its own address is still this machine's (a laptop
 # back on the Wi-Fi with a new one rejoins then, not when TCP gives up a minute later).
 ADDRESS_CHECK_SECONDS = 2.0
@@ -129,6 +131,7 @@ class Reconnect:
         self.shutdown_reason: str | None = None  # while waiting after a notice: what it said
         self.offline_since: float | None = None
         self.retry_at: float | None = None
+        self.news_at: float | None = None  # while an attempt waits: when to ask for the room's news (``tick``)
         self.attempt = 0
         self.settle_at: float | None = None
         self.rejoined: tuple[float, float] | None = None  # the last rejoin: (when, when the loss before it began)
@@ -156,7 +159,7 @@ class Reconnect:
 
     def due(self) -> float | None:
         """When the loop must come back to ``tick``: the next attempt, or the replay's end."""
-        times = [t for t in (self.retry_at, self.settle_at) if t is not None]
+        times = [t for t in (self.retry_at, self.news_at, self.settle_at) if t is not None]
         return min(times) if times else None
 
     def lost(self, loop: ClientLoop, pending: list[Line]) -> None:
@@ -207,6 +210,8 @@ class Reconnect:
 
     def _wait(self, delay: float, loop: ClientLoop) -> None:
         self.retry_at = time.monotonic() + delay
+        if hasattr(self.rejoin, "news"):  # the room may be announced elsewhere meanwhile (tick)
+            self.news_at = time.monotonic() + NEWS_CHECK_SECONDS
         self.status.next_try = time.time() + delay
         loop.session.progress["connection"] = self.status
 
@@ -216,8 +221,14 @@ class Reconnect:
             self.settle_at = None
             loop.session.rejoin.settled()
             self.resend(loop)  # no end of the replay came: what is left may have arrived or not
+        if self.retry_at is not None and self.news_at is not None and now >= self.news_at:
+            # the room announced at a new address while we wait (the host's laptop got another
+            # lease): try there now, not after the wait (up to 15 s) that tries elsewhere earned
+            self.news_at = now + NEWS_CHECK_SECONDS
+            if self.rejoin.news():  # type: ignore[attr-defined]
+                self.retry_at = now
         if self.retry_at is not None and now >= self.retry_at and loop.outcome is None and not loop.quitting:
-            self.retry_at = None
+            self.retry_at = self.news_at = None
             self._attempt(loop)
 
     def _attempt(self, loop: ClientLoop) -> None:

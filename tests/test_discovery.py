@@ -754,6 +754,77 @@ def test_a_rejoin_alternates_between_the_announced_address_and_the_old_one(monke
     assert tried == ["198.18.0.66", ANN, "198.18.0.66", ANN]
 
 
+def test_a_rejoin_goes_to_the_new_address_first_once_the_announcement_comes(monkeypatch):
+    """Tries made before the room was announced elsewhere went to the old address and counted in
+    the alternation: the first try after the announcement came went to the old address again
+    (a dead one, seconds to fail), and the student waited a further growing delay. Those tries
+    no longer count, and each new address is news once (Reconnect.tick then tries at once)."""
+    from types import SimpleNamespace
+
+    import lanchat.__main__ as cli
+    from lanchat.transport import Endpoint, TransportError
+
+    tried: list[str] = []
+
+    def refuse(endpoint, pinned):  # noqa: ANN001, ANN202 - stands in for the real dial
+        tried.append(endpoint.host)
+        raise TransportError("refused")
+
+    monkeypatch.setattr(cli, "_reconnect", refuse)
+    monkeypatch.setattr(cli, "_room_watch", lambda endpoint, pinned: None)
+    rejoin = cli._Rejoin((Endpoint(host=ANN, port=3580), None), SimpleNamespace(), key=None, password=None, binding=b"")
+    heard: list[RoomInfo] = []
+    rejoin.watch = SimpleNamespace(moved_to=lambda host: heard[-1] if heard and host == ANN else None, close=lambda: None)
+    for _ in range(3):  # nothing announced yet: the old address each time
+        with pytest.raises(TransportError):
+            rejoin()
+    assert not rejoin.news()
+    heard.append(RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.66",), port=3580))
+    assert rejoin.news() and not rejoin.news()  # news once
+    for _ in range(3):
+        with pytest.raises(TransportError):
+            rejoin()
+    assert tried == [ANN, ANN, ANN, "198.18.0.66", ANN, "198.18.0.66"]
+    heard.append(RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.67",), port=3580))
+    assert rejoin.news() and not rejoin.news()  # another address: news again
+
+
+def test_a_waiting_rejoin_tries_at_once_when_the_room_is_announced_elsewhere():
+    """After a few failed tries the wait before the next grows to 15 s; the room announced at a
+    new address meanwhile cuts it short: the loop is woken within NEWS_CHECK_SECONDS and tries."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from lanchat.client import NEWS_CHECK_SECONDS, Reconnect
+
+    news = [False]
+    tried = threading.Event()
+
+    class Rejoin:
+        def news(self) -> bool:
+            return news[0]
+
+        def __call__(self):  # noqa: ANN204
+            tried.set()
+            raise OSError("refused")
+
+    reconnect = Reconnect(Rejoin())
+    loop = SimpleNamespace(outcome=None, quitting=False, session=SimpleNamespace(progress={}))
+    try:
+        reconnect._wait(15.0, loop)  # type: ignore[arg-type]
+        assert reconnect.due() is not None and reconnect.due() - time.monotonic() <= NEWS_CHECK_SECONDS
+        reconnect.news_at = time.monotonic()
+        reconnect.tick(loop)  # type: ignore[arg-type]
+        assert not tried.is_set() and reconnect.retry_at is not None  # nothing new: the wait goes on
+        news[0] = True
+        reconnect.news_at = time.monotonic()
+        reconnect.tick(loop)  # type: ignore[arg-type]
+        assert tried.wait(5) and reconnect.retry_at is None
+    finally:
+        reconnect.close()
+
+
 def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_check(tmp_path):
     """Only a connection through a network interface can be left behind or announced elsewhere:
     over loopback or a socket file the check runs once, then the loop's wait no longer wakes
