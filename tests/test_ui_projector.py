@@ -298,7 +298,10 @@ def test_the_status_line_says_projector_and_keeps_it_on_a_64_column_projector():
     session.topic = "Sockets 2: framing"  # a busy line: the topic, the role, the mode, the address go first
     session.unread_directs = 1
     status = rd.render(view, 10, 64).text()[-2]
-    assert status.rstrip() == " teacher │ 27 here │ projector │ 1 direct unread (/r answers)", status
+    # the address students join with stays beside the unread count (it pushed the address out)
+    assert status.rstrip() == " teacher │ 192.168.100.23:3580 │ 27 here │ projector │ 1 direct", status
+    wide = rd.render(view, 10, 120).text()[-2]
+    assert "│ 1 direct unread (/r answers) │" in wide and "192.168.100.23:3580" in wide, wide
     session.projector = False
     assert "projector" not in rd.status_text(view)
 

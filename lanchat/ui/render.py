@@ -705,6 +705,9 @@ def chat_over(session: Session) -> bool:
 # topic, the mode (in a turn room whose turn it is says it already), and last a client's own
 # role and address (it typed `lanchat connect ADDRESS`).
 _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OWN = range(9)
+# A _NOW part's short form, following it: kept first (before the host's address, which students
+# read off a 64-column projector), the whole part then taking its place where it still fits.
+_NOW_SHORT = -1
 
 
 def _status_parts(view: View) -> list[tuple[int, str]]:
@@ -734,6 +737,7 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     unread = getattr(session, "unread_directs", 0)
     if unread:
         parts.append((_NOW, f"{unread} direct unread (/r answers)"))
+        parts.append((_NOW_SHORT, f"{unread} direct"))  # the same, when only this fits (status_text)
     typing = social.typing_now(session)
     if typing:
         who = ", ".join(visible(name) for name in typing[:3]) + (" and others" if len(typing) > 3 else "")
@@ -754,15 +758,26 @@ def status_text(view: View, width: int | None = None) -> str:
     a word cut off at the end), in their usual order. They are chosen afresh at each drawing, the
     one that matters most first: each is kept if it still fits beside those kept already, so a
     long topic left out leaves its room to shorter parts (the host's role), and all come back
-    when the terminal widens. The name and the connection's state always stay (fit() cuts them at the edge)."""
+    when the terminal widens. A part with a short form (the unread direct messages) is kept
+    short first and shown whole only where that still fits after the host's address. The name and the connection's state always stay (fit() cuts them at the edge)."""
     parts = _status_parts(view)
     if width is None:
-        return _joined(parts)
+        return _joined([part for part in parts if part[0] != _NOW_SHORT])
     widths = [text_width(text) + 3 for _rank, text in parts]  # each with its " | " (or the ends' spaces)
     kept = {index for index, (rank, _text) in enumerate(parts) if rank == _KEEP}
     used = sum(widths[index] for index in kept) - 1  # the joined line: each part, 3 between, 1 at each end
-    for index in sorted(set(range(len(parts))) - kept, key=lambda i: (parts[i][0], i)):
-        if used + widths[index] <= width:
+    shorts = {index for index, (rank, _text) in enumerate(parts) if rank == _NOW_SHORT}  # each after its whole part
+
+    def order(index: int) -> tuple[int, int]:  # a whole part with a short form comes after the host's address
+        return (_HOST_ADDRESS if index + 1 in shorts else parts[index][0], index)
+
+    for index in sorted(set(range(len(parts))) - kept, key=order):
+        if index + 1 in kept and index + 1 in shorts:  # its short form is shown: the whole part instead, if it fits
+            grown = widths[index] - widths[index + 1]
+            if used + grown <= width:
+                kept.symmetric_difference_update((index, index + 1))
+                used += grown
+        elif used + widths[index] <= width:
             kept.add(index)
             used += widths[index]
     return _joined([part for index, part in enumerate(parts) if index in kept])
