@@ -729,9 +729,9 @@ def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat(monkeyp
                 assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 20
 
 
-def test_a_rejoin_alternates_between_the_announced_address_and_the_old_one(monkeypatch):
-    """A false announcement must not keep a student from a server that only restarted: the
-    rejoin's tries go to the announced address and the old one in turn."""
+def _refused_rejoin(monkeypatch, heard: list[RoomInfo]) -> tuple[object, list[str]]:  # noqa: ANN001
+    """connect's rejoin (__main__._Rejoin) to ANN, its watch hearing the room at ``heard[-1]``
+    (if any), every dial refused and noted: (the rejoin, the hosts dialled)."""
     from types import SimpleNamespace
 
     import lanchat.__main__ as cli
@@ -746,11 +746,20 @@ def test_a_rejoin_alternates_between_the_announced_address_and_the_old_one(monke
     monkeypatch.setattr(cli, "_reconnect", refuse)
     monkeypatch.setattr(cli, "_room_watch", lambda endpoint, pinned: None)
     rejoin = cli._Rejoin((Endpoint(host=ANN, port=3580), None), SimpleNamespace(), key=None, password=None, binding=b"")
+    rejoin.watch = SimpleNamespace(moved_to=lambda host: heard[-1] if heard and host == ANN else None, close=lambda: None)
+    return rejoin, tried
+
+
+def test_a_rejoin_alternates_between_the_announced_address_and_the_old_one(monkeypatch):
+    """A false announcement must not keep a student from a server that only restarted: the
+    rejoin's tries go to the announced address and the old one in turn."""
+    from lanchat.transport import TransportError
+
     announced = RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.66",), port=3580)
-    rejoin.watch = SimpleNamespace(moved_to=lambda host: announced if host == ANN else None, close=lambda: None)
+    rejoin, tried = _refused_rejoin(monkeypatch, [announced])
     for _ in range(4):
         with pytest.raises(TransportError):
-            rejoin()
+            rejoin()  # type: ignore[operator]
     assert tried == ["198.18.0.66", ANN, "198.18.0.66", ANN]
 
 
@@ -759,34 +768,22 @@ def test_a_rejoin_goes_to_the_new_address_first_once_the_announcement_comes(monk
     the alternation: the first try after the announcement came went to the old address again
     (a dead one, seconds to fail), and the student waited a further growing delay. Those tries
     no longer count, and each new address is news once (Reconnect.tick then tries at once)."""
-    from types import SimpleNamespace
+    from lanchat.transport import TransportError
 
-    import lanchat.__main__ as cli
-    from lanchat.transport import Endpoint, TransportError
-
-    tried: list[str] = []
-
-    def refuse(endpoint, pinned):  # noqa: ANN001, ANN202 - stands in for the real dial
-        tried.append(endpoint.host)
-        raise TransportError("refused")
-
-    monkeypatch.setattr(cli, "_reconnect", refuse)
-    monkeypatch.setattr(cli, "_room_watch", lambda endpoint, pinned: None)
-    rejoin = cli._Rejoin((Endpoint(host=ANN, port=3580), None), SimpleNamespace(), key=None, password=None, binding=b"")
     heard: list[RoomInfo] = []
-    rejoin.watch = SimpleNamespace(moved_to=lambda host: heard[-1] if heard and host == ANN else None, close=lambda: None)
+    rejoin, tried = _refused_rejoin(monkeypatch, heard)
     for _ in range(3):  # nothing announced yet: the old address each time
         with pytest.raises(TransportError):
-            rejoin()
-    assert not rejoin.news()
+            rejoin()  # type: ignore[operator]
+    assert not rejoin.news()  # type: ignore[attr-defined]
     heard.append(RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.66",), port=3580))
-    assert rejoin.news() and not rejoin.news()  # news once
+    assert rejoin.news() and not rejoin.news()  # type: ignore[attr-defined]  # news once
     for _ in range(3):
         with pytest.raises(TransportError):
-            rejoin()
+            rejoin()  # type: ignore[operator]
     assert tried == [ANN, ANN, ANN, "198.18.0.66", ANN, "198.18.0.66"]
     heard.append(RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.67",), port=3580))
-    assert rejoin.news() and not rejoin.news()  # another address: news again
+    assert rejoin.news() and not rejoin.news()  # type: ignore[attr-defined]  # another address: news again
 
 
 def test_a_waiting_rejoin_tries_at_once_when_the_room_is_announced_elsewhere():
