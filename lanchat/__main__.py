@@ -826,6 +826,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except TransportError as exc:
         return _fail(str(exc))
 
+    import os
+
     from .room import resume_token
     from .server import Server
 
@@ -846,6 +848,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         turn_timeout=turn_timeout,
         gate=Gate(clock=_time.time, owners=owners, owner_names=owner_names, password=room_password, binding=binding),
         address_groups=_address_groups(),
+        own_user=os.getuid() if hasattr(os, "getuid") else None,  # bans on this machine hold by user, but ours
     )
     log = _headless_log if args.headless else None
     files = _server_files(args, log, first_id=store.next_file_id() if store else 1)

@@ -218,10 +218,11 @@ class Gate:
         address = self.address(cid)
         if _one_machine(address):
             return self.group(address)
-        user = self._user(cid)
+        user = self.user_of(cid)
         return address if user is None else f"user {user} on {address}"
 
-    def _user(self, cid: int) -> int | None:
+    def user_of(self, cid: int) -> int | None:
+        """The Unix user of ``cid``, a peer on this machine, if the system says (read once)."""
         read = self.users.get(cid)
         return read() if read is not None else None
 
@@ -281,7 +282,7 @@ class Gate:
         the user is not known (another system)."""
         if self.on_the_network(cid):
             return self.place(cid)
-        user = self._user(cid)
+        user = self.user_of(cid)
         return None if user is None else f"user {user} on this machine"
 
     def _place_claims(self, place: str, name: str) -> Log | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from .room import Action, Member, Room
 
 LOCAL = "local"  # limits.address_group of loopback and AF_UNIX: never banned or muted by address
+# ...but by the Unix user there (a lab server's class joins from this machine, each student
+# under an account of their own): a ban or mute keeps "user UID" as its address (``where``)
+USER = "user "
 # A banned person's tries to join are told to the host and operators at most once per ban in
 # this many seconds, with a count of the tries held back: a script cannot flood the teacher.
 BAN_TRIES_SECONDS = 30.0
@@ -56,7 +59,7 @@ class Ban:
     name: str
     name_key: str
     key: str | None  # identity key fingerprint, when the identity work provides one
-    address: str | None  # limits.address_group, None when local or unknown
+    address: str | None  # limits.address_group; "user UID" on this machine (USER); None when unknown
     by: str
     reason: str
     time: float
@@ -69,9 +72,13 @@ class Ban:
         )
 
     def describe(self) -> str:
-        how = ["name"] + (["key"] if self.key else []) + ([f"address {self.address}"] if self.address else [])
+        how = ["name"] + (["key"] if self.key else []) + ([_place_text(self.address)] if self.address else [])
         why = f": {self.reason}" if self.reason else ""
         return f"#{self.id} {self.name} (by {' and '.join(how)}; banned by {self.by}{why})"
+
+
+def _place_text(address: str) -> str:
+    return f"{address} on this machine" if address.startswith(USER) else f"address {address}"
 
 
 @dataclass(kw_only=True)
@@ -113,7 +120,10 @@ class Moderation:
         mutes: Iterable[Mute] = (),
         groups: AddressGroups | None = None,
         operator_keys: Iterable[str] = (),
+        own_user: int | None = None,
     ) -> None:
+        """``own_user``: the server's own Unix user: on this machine bans and mutes hold by the
+        user of whoever they name (``where``), except this one (the host's own account)."""
         # What a ban or mute by address holds (limits.AddressGroups: one machine, or a /64 off
         # the server's own networks); the hub's connection limits count the same groups.
         self.groups = groups if groups is not None else AddressGroups()
@@ -134,6 +144,9 @@ class Moderation:
         # restart too (StoreOperator: the stored ones come in as ``operator_keys``)
         self.operator_keys: set[str] = set(operator_keys)
         self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
+        self.own_user = own_user
+        # cid -> the Unix user of a peer on this machine, read when asked (the room's gate.user_of)
+        self.user_of: Callable[[int], int | None] = lambda cid: None
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
@@ -145,6 +158,16 @@ class Moderation:
 
     def address_of(self, cid: int) -> str:
         return self.arrivals.get(cid, ("", None))[0]
+
+    def where(self, cid: int) -> str:
+        """Where ``cid`` is, as bans and mutes by address hold it: its address; on this machine
+        (loopback, the socket file) "user UID", the account it joined from, unless that is the
+        server's own (everyone would be it on a one-account machine) or not known."""
+        address = self.address_of(cid)
+        if self.groups.group(address) != LOCAL:
+            return address
+        user = self.user_of(cid)
+        return address if user is None or user == self.own_user else f"{USER}{user}"
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone: its operator status (by connection) and arrival go."""
@@ -180,10 +203,28 @@ class Moderation:
         return next(
             (
                 m for m in self.mutes
-                if (m.until is None or m.until > now) and m.matches(name_key=name_key, key=key, address=member.address)
+                if (m.until is None or m.until > now) and m.matches(name_key=name_key, key=key, address=self._as_held(m, member))
             ),
             None,
         )  # fmt: skip
+
+    def _as_held(self, held: Ban | Mute, member: Member) -> str:  # (read only for a mute by user)
+        """``member``'s address as ``held`` compares it: its user (``where``) for a mute by user."""
+        return self.where(member.cid) if held.address is not None and held.address.startswith(USER) else member.address
+
+    def held_at(self, room: Room, target: Member) -> str | None:
+        """What a new ban or mute of ``target`` holds by besides name and key: its address group
+        (none on this machine, where everyone is), or on this machine its user, unless someone
+        else here joined from that account too (a lab's shared "student" account: a ban by user
+        would send the whole class out; then name and key only)."""
+        group = self.groups.group(target.address)
+        if group != LOCAL:
+            return group
+        user = self.where(target.cid)
+        if not user.startswith(USER):
+            return None
+        others = (m for m in room.members.values() if m.cid != target.cid and self.groups.group(m.address) == LOCAL)
+        return None if any(self.where(m.cid) == user for m in others) else user
 
     def new_ban_id(self) -> int:
         self._next_ban += 1
@@ -199,11 +240,6 @@ class Moderation:
         gone = {id(m) for m in lifted}
         self.mutes = [m for m in self.mutes if id(m) not in gone]
         return [_room.DropMutes(ids=tuple(m.id for m in lifted))]
-
-
-def _not_local(mod: Moderation, address: str) -> str | None:
-    group = mod.groups.group(address)
-    return None if group == LOCAL else group
 
 
 # ------------------------------------------------------------------ commands
@@ -296,7 +332,7 @@ def _ban(room: Room, member: Member, target: Member, reason: str, _minutes: int 
     mod = room.moderation
     ban = Ban(
         id=mod.new_ban_id(), name=target.name, name_key=ev.name_key(target.name), key=room.moderation.identity_of(target),
-        address=_not_local(mod, target.address), by=member.name, reason=reason, time=room.clock(),
+        address=mod.held_at(room, target), by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     mod.bans.append(ban)
     return [_room.StoreBan(ban=ban), *_no_longer_operator(mod, ban.key), *_remove(room, member, target, "ban", reason)]
@@ -333,7 +369,7 @@ def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int 
     ]  # fmt: skip
     was_until = None if not replaced else 0.0 if any(m.until is None for m in replaced) else max(m.until or 0.0 for m in replaced)
     mute = Mute(
-        id=mod.new_mute_id(), name=target.name, name_key=name_key, key=key, address=_not_local(mod, target.address),
+        id=mod.new_mute_id(), name=target.name, name_key=name_key, key=key, address=mod.held_at(room, target),
         until=None if minutes is None else now + minutes * 60, by=member.name, reason=reason,
     )  # fmt: skip
     lifted = mod.lift_mutes(replaced) if replaced else []
@@ -350,7 +386,7 @@ def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int 
 def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
     mod = room.moderation
     key = room.moderation.identity_of(target)
-    lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=target.address)]
+    lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=mod._as_held(m, target))]
     if not lifted:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
     return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
@@ -531,9 +567,9 @@ def tick(room: Room) -> list[Action]:
 def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action] | None:
     """A banned person's ``hello`` (name, verified key or known key, address): refused, fatal."""
     mod = room.moderation
-    address, arrival_key = mod.arrivals.get(cid, ("", None))
+    arrival_key = mod.arrivals.get(cid, ("", None))[1]
     identity = key_id(key if key is not None else arrival_key)
-    ban = mod.ban_for(name_key=ev.name_key(name), key=identity, address=address)
+    ban = mod.ban_for(name_key=ev.name_key(name), key=identity, address=_address_for_bans(mod, cid))
     return None if ban is None else _banned(room, cid, ban, name)
 
 
@@ -548,9 +584,17 @@ def address_ban_refusal(room: Room, cid: int, name: str) -> list[Action] | None:
     password is asked (PROTOCOL.md, Moderation): the address is the connecting machine's own, so
     this tells nobody anything about anyone else. A ban by name waits for the password: a stranger
     must not learn whether a name is banned."""
-    address = room.moderation.address_of(cid)
+    address = _address_for_bans(room.moderation, cid)
     ban = next((b for b in room.moderation.bans if b.address and address and group_matches(b.address, address)), None)
     return None if ban is None else _banned(room, cid, ban, name)
+
+
+def _address_for_bans(mod: Moderation, cid: int) -> str:
+    """``cid``'s address as the bans compare it: on this machine its user (``where``), read
+    only while a ban by user is in force (loopback's user costs a read of /proc/net/tcp)."""
+    if any(b.address is not None and b.address.startswith(USER) for b in mod.bans):
+        return mod.where(cid)
+    return mod.address_of(cid)
 
 
 def key_banned(room: Room, hello: ev.Hello) -> bool:

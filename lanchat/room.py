@@ -172,31 +172,29 @@ class Room:
         address_groups: AddressGroups | None = None,
         operator_keys: Iterable[str] = (),
         topic: ev.Topic | None = None,
+        own_user: int | None = None,
     ) -> None:
         """``operators``: names whose first joiner with a key becomes an operator (serve --operator).
         ``bans``, ``mutes``, ``operator_keys`` (/op's, by key), ``topic``: the stored ones (history.py).
         ``address_groups``: what connection caps, bans and mutes by address count as one place,
-        with the server's own networks passed in (limits.AddressGroups; default: none known)."""
+        with the server's own networks passed in (limits.AddressGroups; default: none known);
+        ``own_user``, the server's Unix user, for bans by user (moderation.Moderation)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
         self.clock = clock
         self.max_members = max_members
-        # History (PROTOCOL.md, History replay): the room never touches the store; it returns
-        # Keep/Replay/Seen actions and the server performs them. ``known`` maps the name key of
-        # everyone who has ever joined to their name, so a direct message to an absent one is
-        # kept for them rather than refused. Only the KNOWN_NAMES_LIMIT most recent are kept.
+        # History (PROTOCOL.md, History replay): the room returns Keep/Replay/Seen actions, the
+        # server performs them. ``known``: name key -> name of everyone who ever joined (the
+        # KNOWN_NAMES_LIMIT newest), so a direct message to one who is away is kept for them.
         self.history = history
         self.replay = replay
         self.known = RecentNames(known_names if history else ())
         self.host_cid: int | None = None  # the person running `serve`, if not headless
         self.topic: ev.Topic | None = topic  # /topic: the room's topic, told to each newcomer
-        # Bots (the colour bot) are members but not people: they never fill the room
-        # (--max-clients), never keep it alive (--once) and never hold the turn.
-        self.service_cids: set[int] = set()
+        self.service_cids: set[int] = set()  # bots: never fill the room, keep it alive (--once) or hold the turn
         self.resume_tokens = resume_tokens  # session secrets, passed in (serve: resume_token); None: none
-        # A member's flood allowance (burst, rate, tokens left), told in their welcome; None: no limit holds
-        # for them. The hub passes its guard's (guard.py); a room alone has none.
+        # A member's flood allowance (burst, rate, tokens left) for their welcome; the hub's guard's (guard.py)
         self.flood_allowance: Callable[[int], tuple[int, float, int] | None] = lambda cid: None
         self.members: dict[int, Member] = {}  # insertion order is join order
         self._by_key: dict[str, Member] = {}
@@ -209,8 +207,9 @@ class Room:
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
-        # operators, mutes, bans; where connections come from
-        self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys)
+        self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys,
+                                     own_user=own_user)  # operators, mutes, bans; where connections come from
+        self.moderation.user_of = self.gate.user_of  # read once a connection, when a ban or mute asks
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves

@@ -456,6 +456,75 @@ def test_on_this_machine_a_ban_is_by_name_and_key_never_by_address():
     assert room.only_error(cid).code == ev.E_BANNED
 
 
+def _lab(users: dict[str, int], own_user: int = 1000) -> tuple[ModDriver, dict[int, int]]:
+    """A lab server's room: everyone joins over the socket file, each under a Unix account
+    (``users``: name -> uid; the driver's arrive records each cid's), the server run by ``own_user``."""
+    room = ModDriver(own_user=own_user)
+    uids: dict[int, int] = {}
+    room.room.moderation.user_of = uids.get
+    room.arrive("hal", host=True, address="local")
+    for name, uid in users.items():
+        cid = room.connect()
+        uids[cid] = uid
+        room.room.moderation.arrive(cid, "local")
+        room.join(name, cid=cid)
+    room.take_all()
+    return room, uids
+
+
+def _comes_back(room: ModDriver, uids: dict[int, int], name: str, uid: int) -> int:
+    cid = room.connect()
+    uids[cid] = uid
+    room.room.moderation.arrive(cid, "local")
+    room.join(name, cid=cid)
+    return cid
+
+
+def test_on_a_lab_server_a_ban_holds_the_students_account_against_a_new_name_and_key():
+    """A lab server's class joins over its socket file, each student under an account of their
+    own: a ban held by name and key only, so a new key file and a new name came straight back.
+    It holds the account now; another account is let in, and the /bans line says it."""
+    room, uids = _lab({"ann": 1001, "mallory": 1066})
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.address == "user 1066" and "user 1066 on this machine" in ban.describe()
+    cid = _comes_back(room, uids, "m4llory", 1066)  # a new name (and no key): the same account
+    assert room.only_error(cid) == ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)
+    cid = _comes_back(room, uids, "bob", 1002)
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+    room.still_serves("ann", "hal", "bob")
+
+
+def test_on_a_lab_server_a_mute_holds_the_account_and_unmute_lifts_it():
+    room, uids = _lab({"ann": 1001, "mallory": 1066})
+    room.mod("hal", "mute", "mallory", reason="calm down")
+    (mute,) = room.stored_mutes.values()
+    assert mute.address == "user 1066"
+    room.leave("mallory")
+    room.take_all()
+    cid = _comes_back(room, uids, "mallory", 1066)
+    room.take_all()
+    room.perform(room.room.handle(cid, ev.Say(text="still here")))
+    assert room.take(cid)[-1].code == ev.E_MUTED
+    assert all(not isinstance(e, ev.Message) for e in room.take("ann"))
+    room.mod("hal", "unmute", "mallory")
+    assert not room.stored_mutes
+    room.still_serves("ann", "hal", "mallory")
+
+
+def test_a_ban_on_a_shared_lab_account_or_the_servers_own_holds_by_name_and_key_only():
+    """A lab whose class shares one "student" account (or a student on the teacher's own): a ban
+    by that account would send everyone out, so it holds by name and key, as before."""
+    room, uids = _lab({"ann": 1500, "mallory": 1500, "eve": 1000})
+    room.mod("hal", "ban", "mallory")
+    room.mod("hal", "ban", "eve")  # the server's own account (own_user)
+    assert [ban.address for ban in room.stored.values()] == [None, None]
+    cid = _comes_back(room, uids, "bob", 1500)
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+    cid = _comes_back(room, uids, "cat", 1000)
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+
+
 def test_a_long_list_of_stored_bans_is_one_frame_with_the_newest_and_a_count_of_the_rest():
     """Bans are stored and add up: 400 with long reasons made a ban-list of 97 KB, over the 64 KiB
     frame limit. /bans then broke the server's pass (an internal error) and cut the operator off.

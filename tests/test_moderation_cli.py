@@ -584,3 +584,51 @@ def test_serve_operator_with_the_hosts_own_key_says_so_rather_than_whoever_joins
     hal.expect(r"welcome, teach")
     hal.expect(rf"^  --operator {fingerprint}: that is your own key, the host's: you run the room already$")
     assert "whoever joins with the key" not in hal.output
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to run students under accounts of their own")
+def test_on_a_lab_server_a_banned_student_cannot_come_back_with_a_new_key_and_name(run, tmp_path):  # noqa: F811
+    """From the attacker's side, on a lab server (the class logs in and joins over loopback):
+    a ban held by name and key only, so a new key (a fresh data folder) and a new name walked
+    straight back in. It holds the student's account now; a classmate's account joins."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
+    homes = Path(tempfile.mkdtemp(prefix="lanchat-lab-", dir="/tmp"))  # open to the students' accounts
+    homes.chmod(0o755)
+
+    def student(uid: int, name: str):  # noqa: ANN202 - a Proc: `lanchat connect` run by that account
+        home = homes / f"{name}-{uid}"
+        home.mkdir()
+        os.chown(home, uid, uid)
+        env = child_env(HOME=str(home), **{f"XDG_{kind}_HOME": str(home / kind.lower()) for kind in ("DATA", "STATE", "CONFIG")})
+        setpriv = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", sys.executable, "-m", "lanchat"]
+        return run_as(setpriv, env, "connect", *where, "--name", name)
+
+    def run_as(program: list[str], env: dict[str, str], *args: str):  # noqa: ANN202
+        from helpers import Proc
+
+        proc = Proc(*args, program=program, env=env)
+        started.append(proc)
+        return proc
+
+    started: list = []
+    try:
+        mallory = student(65534, "mallory")
+        mallory.expect(r"welcome, mallory")
+        hal.send("/ban mallory spam")
+        mallory.expect(r"hal banned you from the room: spam")
+        hal.expect(r"\* hal banned mallory: spam$")
+        again = student(65534, "m4llory")  # a new data folder: a new key, and a new name
+        again.expect(r"you are banned from this room by hal: spam")
+        assert again.wait() != 0
+        bob = student(65533, "bob")  # another account on the same machine
+        bob.expect(r"welcome, bob")
+        hal.send("/bans")
+        hal.expect(r"#1 mallory \(by name and key and user 65534 on this machine; banned by hal: spam\)")
+    finally:
+        for proc in started:
+            proc.stop()
+        shutil.rmtree(homes, ignore_errors=True)
