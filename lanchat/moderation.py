@@ -150,6 +150,9 @@ class Moderation:
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
+        # The host's connection (Room.host_cid, set by the room): no mute holds against it, as no
+        # /mute may name it, also when a mute by key or address matches it (mute_for)
+        self.host: Callable[[], int | None] = lambda: None
 
     def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
         """The loop accepted connection ``cid`` from ``address`` (an IP, or "local"): bans and
@@ -196,7 +199,11 @@ class Moderation:
 
     def mute_for(self, member: Member, now: float, key: str | None = None) -> Mute | None:
         """The mute holding against ``member`` (``key``: its identity, Room.identity_of). One
-        over by ``now`` holds no more; ``mutes_ended`` drops it, from the store too."""
+        over by ``now`` holds no more; ``mutes_ended`` drops it, from the store too. Never one
+        against the host: a student sharing the host's key or address (two terminals of one
+        login, README's "trying both on one machine") is muted alone."""
+        if member.cid == self.host():
+            return None
         if key is None:
             key = key_id(member.key)
         name_key = ev.name_key(member.name)

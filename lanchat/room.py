@@ -211,6 +211,7 @@ class Room:
                                      own_user=own_user)  # operators, mutes, bans; where connections come from
         self.moderation.user_of = self.gate.user_of  # read once a connection, when a ban or mute asks
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
+        self.moderation.host = self.gate.host
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
 
@@ -562,7 +563,7 @@ class Room:
 
     def may_hold_turn(self) -> set[int]:
         """Who the turn may go to: people (not bots) who may speak (not muted: a muted holder
-        would hold the room up, the host too)."""
+        would hold the room up; the host is never muted: Moderation.mute_for)."""
         people = {cid for cid in self.members if cid not in self.service_cids}
         if self.moderation.mutes:
             now = self.clock()

@@ -245,6 +245,31 @@ def test_nobody_can_kick_ban_mute_or_deop_the_host():
     assert room.room.names[0] == "hal"
 
 
+
+def test_muting_someone_who_shares_the_hosts_key_leaves_the_host_speaking():
+    """README's "trying both on one machine": serve and connect in two terminals of one login
+    share one identity key (and, over AF_UNIX or loopback, one address). The host's /mute bob
+    matched the host by that key too: the host's next line was refused ("you are muted by hal"),
+    /who marked the host muted, and a turn room skipped the host. No mute holds against the host,
+    as no /mute may name the host."""
+    same_key = "SHA256:one-login-two-terminals"
+    room = ModDriver("duplex")
+    room.arrive("hal", host=True, key=same_key)
+    room.arrive("bob", key=same_key)
+    room.arrive("ann")
+    room.take_all()
+    room.mod("hal", "mute", "bob", minutes=8, reason="spam")
+    room.take_all()
+    room.say("hal", "hello class")
+    assert [e for e in room.take("ann") if isinstance(e, ev.Message)] == [ev.Message(sender="hal", text="hello class", time=START)]
+    room.take_all()
+    room.say("bob", "still?")
+    assert room.only_error("bob").code == ev.E_MUTED  # the mute still holds against bob
+    room.who("ann")
+    assert room.take("ann") == [ev.Roster(members=("hal", "bob", "ann"), muted=("bob",), muted_minutes=(8,))]
+    assert room.room.host_cid in room.room.may_hold_turn()
+
+
 # ------------------------------------------------------------------ kick and ban
 
 
