@@ -192,6 +192,25 @@ def test_every_command_help_lists_completes_with_tab_and_is_known():
         assert not (isinstance(answer, Local) and "unknown command" in answer.lines[0].text), command
 
 
+
+def test_readmes_command_table_and_help_list_the_same_commands():
+    """README's "In the chat" table is where a newcomer looks a command up: it had drifted from
+    /help (no /kick, /ban, /mute, /op, /mode, /mouse, /unignore there). Every command /help
+    names is in the table's first column and the table names none /help does not."""
+    from pathlib import Path
+
+    from lanchat.session import ALIASES, COMMANDS
+    from lanchat.ui.screen import UI_COMMANDS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| you type | what happens |", 1)[1].split("\n\n", 1)[0]
+    first_cells = [row.split(" | ", 1)[0] for row in table.splitlines() if row.startswith("| `/")]
+    in_readme = {word for cell in first_cells for span in re.findall(r"`([^`]+)`", cell) for word in re.findall(r"(?<![\w/\\])/[a-z]+!?", span)}
+    in_help = {word for c in (*COMMANDS, *UI_COMMANDS) for word in (c.name, *c.also)}
+    assert in_help - in_readme == set(), "in /help, missing from README's command table"
+    assert in_readme - in_help - set(ALIASES) == set(), "in README's command table, unknown to /help"
+
+
 def test_q_with_files_on_their_way_asks_once_and_names_them_and_a_script_is_never_asked():
     from lanchat.files import Progress
 
