@@ -449,8 +449,9 @@ def build_parser() -> _Parser:
     connect.add_argument(
         "--no-reconnect",
         action="store_true",
-        help="leave when the connection drops or the server shuts down (default: keep the screen and rejoin "
-             "when the server is back, after a shutdown notice too)",
+        help="leave when the connection drops or the server shuts down (default: rejoin when the server is "
+             "back; the full screen also waits for a server that was stopped, not closed by its host, while "
+             "--plain ends at its notice)",
     )
 
     history = commands.add_parser(
