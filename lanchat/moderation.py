@@ -121,6 +121,7 @@ class Moderation:
         groups: AddressGroups | None = None,
         operator_keys: Iterable[str] = (),
         own_user: int | None = None,
+        host: Callable[[], int | None] = lambda: None,
     ) -> None:
         """``own_user``: the server's own Unix user: on this machine bans and mutes hold by the
         user of whoever they name (``where``), except this one (the host's own account)."""
@@ -150,9 +151,9 @@ class Moderation:
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
-        # The host's connection (Room.host_cid, set by the room): no mute holds against it, as no
-        # /mute may name it, also when a mute by key or address matches it (mute_for)
-        self.host: Callable[[], int | None] = lambda: None
+        # The host's connection (the room's host_cid): no mute holds against it, as no /mute may
+        # name it, also when a mute by key or address matches it (mute_for)
+        self.host = host
 
     def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
         """The loop accepted connection ``cid`` from ``address`` (an IP, or "local"): bans and

@@ -208,10 +208,9 @@ class Room:
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
         self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys,
-                                     own_user=own_user)  # operators, mutes, bans; where connections come from
+                                     own_user=own_user, host=self.gate.host)  # operators, mutes, bans; where connections come from
         self.moderation.user_of = self.gate.user_of  # read once a connection, when a ban or mute asks
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
-        self.moderation.host = self.gate.host
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves
 
