@@ -51,6 +51,7 @@ the database second, and that order makes the races with a concurrent move harml
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -176,7 +177,11 @@ class HistoryDiskFull(HistoryUnusable):
 
 
 class HistoryWriteError(Exception):
-    """One write failed (disk full, read-only file); the chat should go on without it."""
+    """One write failed (disk full, read-only file); the chat should go on without it.
+    ``disk_full``: the disk had no room (ENOSPC, a quota, SQLite's SQLITE_FULL), for the words
+    a refused sender reads (hub.py); decided by the error's code, not its text."""
+
+    disk_full = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -389,6 +394,16 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _write_error(exc: BaseException, text: str | None = None) -> HistoryWriteError:
+    """``exc`` (SQLite's or the journal's OSError) as the HistoryWriteError callers catch."""
+    error = HistoryWriteError(text or _describe(exc))
+    if isinstance(exc, sqlite3.Error):
+        error.disk_full = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == _SQLITE_FULL
+    else:
+        error.disk_full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return error
+
+
 class _NameOwners:
     """The names' owners (PROTOCOL.md, Identity): which Ed25519 key owns which name here.
     Part of HistoryStore (the same file), kept apart so each reads in one screen."""
@@ -451,7 +466,7 @@ class _NameOwners:
                     (owned_name_key(name), name, owner, time),
                 )
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
         return cursor.rowcount > 0
 
     def _read(self, sql: str, parameters: tuple = ()) -> list[tuple]:
@@ -672,12 +687,12 @@ class HistoryStore(_NameOwners):
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
         self._retry_at = None
         try:
             journal.clear()
         except OSError as exc:  # stored: moved again (and ignored) next time
-            raise HistoryWriteError(f"cannot empty {self.journal_path}: {exc.strerror or exc}") from None
+            raise _write_error(exc, f"cannot empty {self.journal_path}: {exc.strerror or exc}") from None
         return len(rows)
 
     def _insert(self, rows: list[Row], *, ignore: bool = False) -> None:
@@ -789,7 +804,7 @@ class HistoryStore(_NameOwners):
         try:
             self._read_journal(journal.rows)
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def _hide_journal(self) -> None:
         """The journal's rows are in SQLite now: reads go to the table again, not the view."""
@@ -934,7 +949,7 @@ class HistoryStore(_NameOwners):
             self.db.execute(_insert_rows(1), _row(row))
         except sqlite3.Error as exc:
             self._renumber()
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
         if not commit:
             self._uncommitted += 1
         return row[0]
@@ -997,7 +1012,7 @@ class HistoryStore(_NameOwners):
                 db.execute("ROLLBACK")  # all or nothing: the transaction's earlier rows go too
             self._uncommitted = 0
             self._renumber()
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
         self._uncommitted += held.count
 
     def commit(self) -> int:
@@ -1018,7 +1033,7 @@ class HistoryStore(_NameOwners):
                 journal.append(held.all_rows())
             except OSError as exc:
                 self._next_id = held.first_id()
-                raise HistoryWriteError(f"cannot write {self.journal_path}: {exc.strerror or exc}") from None
+                raise _write_error(exc, f"cannot write {self.journal_path}: {exc.strerror or exc}") from None
             return held.count
         self._write_kept()
         rows, self._uncommitted = self._uncommitted, 0
@@ -1030,7 +1045,7 @@ class HistoryStore(_NameOwners):
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
             self._renumber()
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
         return rows
 
     def _commit_with_move(self, held: _Held) -> int:
@@ -1049,7 +1064,7 @@ class HistoryStore(_NameOwners):
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
             self._next_id = held.first_id()
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
         self._retry_at = None
         if journal.rows:
             with contextlib.suppress(OSError):  # stored: the journal's rows are moved (and ignored) again later
@@ -1067,7 +1082,7 @@ class HistoryStore(_NameOwners):
                 (ev.name_key(name), name),
             )
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     # ------------------------------------------------------------------ moderation
 
@@ -1081,7 +1096,7 @@ class HistoryStore(_NameOwners):
                 (ban.id, ban.name, ban.name_key, ban.key, ban.address, ban.by, ban.reason, ban.time),
             )
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def drop_bans(self, ids: tuple[int, ...]) -> None:
         """Lift stored bans (room.DropBans)."""
@@ -1089,7 +1104,7 @@ class HistoryStore(_NameOwners):
         try:
             self.db.executemany("DELETE FROM bans WHERE id = ?", [(i,) for i in ids])
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def add_mute(self, mute: Mute, now: float) -> None:
         """Store a mute (room.StoreMute), so a restart does not lift it. The mutes over by
@@ -1103,7 +1118,7 @@ class HistoryStore(_NameOwners):
                 (mute.id, mute.name, mute.name_key, mute.key, mute.address, mute.until, mute.by, mute.reason),
             )
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def drop_mutes(self, ids: tuple[int, ...]) -> None:
         """Lift stored mutes (room.DropMutes)."""
@@ -1111,7 +1126,7 @@ class HistoryStore(_NameOwners):
         try:
             self.db.executemany("DELETE FROM mutes WHERE id = ?", [(i,) for i in ids])
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def mutes(self, now: float) -> list[Mute]:
         """The mutes still in force at ``now`` (wall-clock time), oldest first: what the room
@@ -1149,7 +1164,7 @@ class HistoryStore(_NameOwners):
         try:
             self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('next_file_id', ?)", (str(value),))
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def room_mode(self) -> str | None:
         """The mode the room was last in (actions.KeepMode), or None if none was kept."""
@@ -1165,7 +1180,7 @@ class HistoryStore(_NameOwners):
         try:
             self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('mode', ?)", (mode,))
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def room_topic(self) -> ev.Topic | None:
         """The topic /topic last left (actions.KeepTopic), or None: none kept, or not as lanchat writes it."""
@@ -1185,7 +1200,7 @@ class HistoryStore(_NameOwners):
                 value = json.dumps({"text": topic.text, "by": topic.by, "time": topic.time}, ensure_ascii=False)
                 self.db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('topic', ?)", (value,))
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def operator_keys(self) -> list[tuple[str, str]]:
         """(key fingerprint, name) of each identity key given operator status with /op and not
@@ -1202,7 +1217,7 @@ class HistoryStore(_NameOwners):
         try:
             self.db.execute("INSERT OR REPLACE INTO operators (key, name) VALUES (?, ?)", (key, name))
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def drop_operator(self, key: str) -> None:
         """Operator status taken from ``key`` (actions.DropOperator)."""
@@ -1210,7 +1225,7 @@ class HistoryStore(_NameOwners):
         try:
             self.db.execute("DELETE FROM operators WHERE key = ?", (key,))
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def bans(self) -> list[Ban]:
         """The bans in force, oldest first: what the room starts with."""
@@ -1234,7 +1249,7 @@ class HistoryStore(_NameOwners):
                 (act.time, act.action, act.by, act.name, act.reason, act.minutes, act.mode),
             )
         except sqlite3.Error as exc:
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None
 
     def acts(self) -> list[ev.Moderated]:
         """Every moderation act kept, oldest first."""

@@ -62,6 +62,7 @@ class HistoryPolicy:
         self.warned = False  # the host was told of this run of failures: its end is said too
         self.pending = False  # kept this pass, to commit before the flush
         self.lost = False  # a store call failed since this pass's first keep
+        self.disk_full = False  # the last failure was a disk with no room (HistoryWriteError.disk_full)
         self.move_failing = False  # the journal could not be moved into SQLite (said once)
         self._tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
 
@@ -90,6 +91,7 @@ class HistoryPolicy:
     def _failed(self, store: HistoryStore, exc: Exception) -> None:
         """A store call failed: said once; the rows kept this pass may be lost with it."""
         self.lost = self.lost or self.pending
+        self.disk_full = bool(getattr(exc, "disk_full", False))
         if not self.failing:
             self.failing = True
             now = self.clock()

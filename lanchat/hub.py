@@ -762,7 +762,9 @@ class Hub:
             return []
         text = event.text if len(event.text) <= 40 else event.text[:39] + "…"
         to = f" to {event.to}" if isinstance(event, ev.Direct) else ""
-        problem = f"not sent{to}: {text!r}: the history cannot be written; try again in a moment"
+        # why, in the sender's words: nobody got it (stored before sent), and whether the server's disk is full
+        why = "the server's disk is full, so the history cannot save it" if self.history.disk_full else "the history cannot be written"
+        problem = f"not sent{to}: {text!r}: {why} (nobody got it); try again in a moment"
         return [Send(to=sender.cid, event=ev.Error(code=ev.E_HISTORY, message=problem))]
 
     def _flushed_closing(self, queue: Queue, writer: Writer) -> None:

@@ -675,7 +675,10 @@ def test_a_message_said_while_the_disk_is_full_reaches_nobody_and_its_sender_is_
                 filler = fill_disk(disk)  # the journal is empty: its first line needs a page
                 ann.send(ev.Say(text="said on a full disk"))
                 refused = ann.expect(ev.Error, code=ev.E_HISTORY)
-                assert refused.message == "not sent: 'said on a full disk': the history cannot be written; try again in a moment"
+                assert refused.message == (
+                    "not sent: 'said on a full disk': the server's disk is full, so the history cannot save it "
+                    "(nobody got it); try again in a moment"
+                )
                 assert not refused.fatal
                 assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Message)]
                 filler.unlink()
@@ -730,3 +733,43 @@ def test_two_uploads_that_fit_alone_but_not_together_end_with_one_line_and_the_r
             finally:
                 ann.stop()
         assert "Traceback" not in ann.output
+
+
+def test_a_journal_of_500_rows_sqlite_cannot_take_refuses_each_message_clearly_and_recovers_at_once():
+    """The journal holds its MOVE_ROWS (500) messages and the disk fills up: SQLite cannot take
+    them, and the journal takes no more (its bound keeps what each read reloads small), so each
+    further message is refused to its sender and reaches nobody (stored before anyone receives
+    it). That is right; the refusal said only "the history cannot be written", which a student
+    cannot act on: it now says the server's disk is full and that nobody got it. Once there is
+    room, the very next message is stored with the 500 and delivered: no restart."""
+    with small_disk() as disk:
+        store = HistoryStore(disk / "chat.sqlite3", move_seconds=3600)  # moved by its size only
+        try:
+            for i in range(store.move_rows - 1):  # as passes of one message each leave them
+                store.keep(time=time.time(), sender="ann", text=f"before {i}")
+                store.commit()
+            assert store.journal is not None and len(store.journal.rows) == store.move_rows - 1
+            with running_server(history=store) as (_server, endpoint):
+                ann = RawClient(endpoint, "ann")
+                bob = RawClient(endpoint, "bob")
+                ann.expect(ev.Joined, name="bob")
+                filler = fill_disk(disk)
+                for i in range(3):
+                    ann.send(ev.Say(text=f"while full {i}"))
+                    assert ann.expect(ev.Error, code=ev.E_HISTORY).message == (
+                        f"not sent: 'while full {i}': the server's disk is full, so the history cannot save it "
+                        "(nobody got it); try again in a moment"
+                    )
+                assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Message) and not e.history]
+                filler.unlink()
+                ann.send(ev.Say(text="with room again"))
+                bob.expect(ev.Message, text="with room again")
+                ann.expect(ev.Message, text="with room again")
+        finally:
+            store.close()
+        reader = HistoryStore(disk / "chat.sqlite3", create=False)
+        try:
+            texts = [record.text for record in reader.export()]
+        finally:
+            reader.close()
+        assert len(texts) == store.move_rows and texts[-2:] == [f"before {store.move_rows - 2}", "with room again"]
