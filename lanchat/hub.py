@@ -557,7 +557,9 @@ class Hub:
                 self._replay(action)
             elif isinstance(action, ShowOffers):  # after the replay: what a newcomer may /get
                 self.perform(self.files.offers_for(action.to))
-            elif isinstance(action, (Seen, Claim, Log)):  # who saw what, who owns a name, a log line
+            elif isinstance(action, Claim):  # which key owns a name, across restarts too (PROTOCOL.md, Identity)
+                self._claim(action, actions)
+            elif isinstance(action, (Seen, Log)):  # who saw what, a log line
                 self.history.record(action)
             elif isinstance(action, Record):  # a moderation act, for the record
                 self.history.call(lambda store: store.keep_act(action.event))  # noqa: B023
@@ -622,6 +624,18 @@ class Hub:
         self._send(peer, note)
         self._sealed.add(cid)
         self._leave(cid, "dropped")
+
+    def _claim(self, action: Claim, actions: list[Action]) -> None:
+        """Store which key owns a name. One the history could not save (a full disk) holds until
+        the server stops: its owner is told so after the ``actions`` it came with (appended to
+        them: a claim on joining comes before the welcome, and nothing may come before that)."""
+        if self.history.saved(lambda store: store.claim(action.name, action.owner, time=time.time())):
+            return
+        owner = self.room.find(action.name) if action.owner is not None else None
+        if owner is not None:
+            problem = (f"your key owns the name {action.name} until the server stops: the history cannot be written, "
+                       "so a restart frees the name for anyone")  # fmt: skip
+            actions.append(Send(to=owner.cid, event=ev.Error(code=ev.E_HISTORY, message=problem)))
 
     def _not_kept(self, by: str, what: str) -> None:
         """A ban or mute the history could not save (a full disk): it holds until the server

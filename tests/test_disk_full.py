@@ -773,3 +773,32 @@ def test_a_journal_of_500_rows_sqlite_cannot_take_refuses_each_message_clearly_a
         finally:
             reader.close()
         assert len(texts) == store.move_rows and texts[-2:] == [f"before {store.move_rows - 2}", "with room again"]
+
+
+def test_a_name_claimed_while_the_disk_is_full_is_said_to_hold_only_until_the_server_stops():
+    """A key joining under a name nobody owns owns it from then on, across restarts (the history
+    keeps it: PROTOCOL.md, Identity). On a full disk the claim held for this run and a restart
+    freed the name for anyone, without a word to its owner (the host heard "history: cannot use"
+    at most). Now the owner is told, after the welcome, as for a ban or mute not saved."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    with small_disk() as disk:
+        store = HistoryStore(disk / "chat.sqlite3")
+        try:
+            with running_server(history=store) as (_server, endpoint):
+                RawClient(endpoint, "bob")  # (a room with someone in it: the join is a usual one)
+                fill_disk(disk)
+                ann = RawClient(endpoint, "ann", key=Ed25519PrivateKey.generate())
+                told = ann.expect(ev.Error, code=ev.E_HISTORY)
+                assert told.message == ("your key owns the name ann until the server stops: the history cannot be "
+                                        "written, so a restart frees the name for anyone")  # fmt: skip
+                assert not told.fatal
+                ann.send(ev.Say(text="hi"))  # (refused too: the disk is full; the chat goes on)
+                ann.expect(ev.Error, code=ev.E_HISTORY)
+        finally:
+            store.close()
+        reader = HistoryStore(disk / "chat.sqlite3", create=False)
+        try:
+            assert reader.owners() == {}  # not saved: as said
+        finally:
+            reader.close()
