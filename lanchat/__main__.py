@@ -913,7 +913,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 announcer.close()
         if store is not None:
             store.close()
-        _say(f"{PROG}: server stopped", sys.stdout)
+        _log_out(f"{PROG}: server stopped")
         return 0
 
     from .client import LocalNews
@@ -1262,20 +1262,12 @@ def _headless_log(text: str) -> None:
 
 
 def _log_out(text: str) -> None:
-    """``serve``'s banner and a headless server's log, on stdout. If its reader went away
-    (`serve --headless | grep ...` ended, a terminal gone), the server died at its next line with a
-    BrokenPipeError: the room goes on for everyone, logging nothing, said once on stderr if
-    that still reads."""
-    import contextlib
+    """``serve``'s banner and a headless server's log, on stdout (log_output.py): a reader gone
+    or a full disk never ends the room; lines a full disk refused are counted where it takes
+    lines again."""
+    from .log_output import LOG
 
-    try:
-        print(text, flush=True)
-    except OSError as exc:
-        _silence(sys.stdout)
-        # a reader gone (a pipe) is "closed"; `serve --headless > server.log` on a full disk is not
-        why = "was closed" if isinstance(exc, BrokenPipeError) else f"cannot be written ({(exc.strerror or str(exc)).lower()})"
-        with contextlib.suppress(OSError, ValueError):
-            print(f"lanchat: the log's output {why}; the room goes on without a log", file=sys.stderr, flush=True)
+    LOG.write(text)
 
 
 def _silence(stream) -> None:  # noqa: ANN001

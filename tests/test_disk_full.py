@@ -33,6 +33,7 @@ from test_ui_pty import host, say
 from lanchat import events as ev
 from lanchat.history import HistoryStore, HistoryWriteError
 from lanchat.history_policy import HistoryPolicy
+from lanchat.log_output import LogOutput
 from lanchat.server_files import ServerFiles
 from lanchat.session import Line, Session
 from lanchat.tls import (
@@ -332,6 +333,30 @@ def test_the_gap_line_is_written_where_the_output_works_again():
     assert out.getvalue().splitlines()[2].endswith("bob: and on")
 
 
+
+def test_the_logs_gap_line_counts_every_line_refused_and_is_said_once():
+    """The log's side of the test above, without a disk: a refused banner of three lines and a
+    log line are four lines missed, said once on stderr; then the gap line and the log go on."""
+    class FillsUp(io.StringIO):
+        full = True
+
+        def write(self, text: str) -> int:
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(text)
+
+    out, err = FillsUp(), io.StringIO()
+    log = LogOutput(out, err)
+    log.write("lanchat: banner\n  join with: ...\n  history: off")
+    log.write("[12:00:01] ann joined")
+    out.full = False
+    log.write("[12:00:02] bob joined")
+    log.write("[12:00:03] bob left")
+    assert [line.split("] ", 1)[-1] for line in out.getvalue().splitlines()] == [
+        "! 4 lines could not be written here (no space left on device)", "bob joined", "bob left"
+    ]
+    assert err.getvalue().count("the log's output cannot be written (no space left on device)") == 1
+
 class NearlyFullStore:
     """A history store on a disk so nearly full that a pass fits or not by its size: commit()
     fails while ``full`` (the way history.py says it, HistoryWriteError)."""
@@ -465,9 +490,11 @@ def test_a_ban_or_mute_that_cannot_be_saved_is_said_to_the_one_who_made_it(tmp_p
             store.close()
 
 
-def test_a_headless_servers_log_on_a_full_disk_says_so_and_the_room_goes_on(tmp_path):
-    """`serve --headless > server.log` with server.log on a disk that fills up: the room goes on
-    without a log, as for a reader gone, but it said "the log's output was closed"."""
+def test_a_headless_servers_log_on_a_full_disk_says_so_the_room_goes_on_and_the_log_resumes(tmp_path):
+    """`serve --headless > server.log` with server.log on a disk that fills up: the room goes on,
+    as for a reader gone (it said "the log's output was closed"); but the log was then pointed
+    at /dev/null for good, and stayed silent once there was room again. Now it writes again
+    where it can, first saying how many lines are missing there, and stops with no traceback."""
     with small_disk() as disk:
         log, errors = disk / "server.log", tmp_path / "stderr.txt"
         with open(log, "a") as out, open(errors, "w") as err:  # O_APPEND: each line at the end
@@ -479,21 +506,30 @@ def test_a_headless_servers_log_on_a_full_disk_says_so_and_the_room_goes_on(tmp_
             wait_for(lambda: "history: off" in log.read_text(), what="the whole banner")
             with open(log, "a") as pad:  # the log's last page filled: its next line needs a new one
                 pad.write(" " * (-log.stat().st_size % 4096))
-            fill_disk(disk)
+            filler = fill_disk(disk)
             endpoint = Endpoint(host="127.0.0.1", port=port)
             ann = RawClient(endpoint, "ann")  # "ann joined from ...": the line the disk refuses
-            wait_for(lambda: "the room goes on without a log" in errors.read_text(), what="the note on stderr")
-            bob = RawClient(endpoint, "bob")
+            wait_for(lambda: "the room goes on" in errors.read_text(), what="the note on stderr")
+            bob = RawClient(endpoint, "bob")  # a second line lost
             ann.send(ev.Say(text="still a room"))
             assert bob.expect(ev.Message).text == "still a room"
+            filler.unlink()
+            RawClient(endpoint, "carl")
+            wait_for(lambda: "carl joined" in log.read_text(), what="the log going on")
             ann.close()
             bob.close()
         finally:
             server.terminate()
             server.wait(10)
+        written = log.read_text()
     said = errors.read_text()
     assert "Traceback" not in said
-    assert said == "lanchat: the log's output cannot be written (no space left on device); the room goes on without a log\n"
+    assert said == ("lanchat: the log's output cannot be written (no space left on device); the room goes on, "
+                    "and the log says how many lines it missed once it can be written again\n")  # fmt: skip
+    after = [line.strip().split("] ", 1)[-1] for line in written.splitlines()]  # (the padding: spaces)
+    gap = after.index("! 2 lines could not be written here (no space left on device)")  # ann's and bob's joins
+    assert after[gap + 1].startswith("carl joined"), written[-600:]
+    assert after[-1] == "lanchat: server stopped"
 
 
 @pytest.mark.parametrize("damage", ["garbage", "a folder"])
