@@ -2116,7 +2116,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     damage = None
     try:
         store = HistoryStore(path, create=False)
-    except HistoryDamaged as exc:  # what can still be read is the person's: written out up to the damage
+    except HistoryDamaged as exc:  # what can still be read is the person's: written out, around the damage
         damage = str(exc)
         try:
             store = HistoryStore(path, create=False, check=False)
@@ -2126,8 +2126,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     shown = 0
     columns = _terminal_columns() if sys.stdout.isatty() else None  # a pipe or a file: a line each, for grep
-    try:
-        for record in store.export(since=args.since):
+    try:  # a damaged file: every message that can still be read, going on past each damaged part
+        for record in store.export(since=args.since) if damage is None else store.salvage(since=args.since):
             shown += 1
             if args.format == "jsonl":
                 line = json.dumps(record.to_json(), ensure_ascii=False)
@@ -2152,6 +2152,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         return _fail(f"cannot read {path}: {exc}")
     finally:
         store.close()
+    if damage is not None and store.unreadable:
+        return _fail(f"{damage}: {_unreadable(store.unreadable)} could not be read; the transcript has the "
+                     f"{_messages(shown)} that could")  # fmt: skip
     if damage is not None:  # read to its end all the same: the damage is elsewhere (an index, a free page)
         return _fail(f"{damage}; every message could be read ({_messages(shown)})")
     return 0
@@ -2159,6 +2162,19 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def _messages(count: int) -> str:
     return f"{count} message{'' if count == 1 else 's'}"
+
+
+def _unreadable(parts: list[tuple[int, int | None]]) -> str:
+    """The ids of a damaged history's messages that could not be read: "messages #32 to #300",
+    "message #7", "the messages from #301 on" (a file cut short: how many, nothing says)."""
+    said = []
+    for first, last in parts[:5]:
+        if last is None:
+            said.append(f"the messages from #{first} on")
+        else:
+            said.append(f"message #{first}" if first == last else f"messages #{first} to #{last} ({last - first + 1})")
+    more = f" and {len(parts) - 5} more damaged parts" if len(parts) > 5 else ""
+    return ", ".join(said) + more
 
 
 # --------------------------------------------------------------------- names

@@ -68,7 +68,7 @@ from .history_journal import Journal, JournalBusy, JournalDamaged, Row, journal_
 from .moderation import Ban, Mute
 from .textsafe import visible, visible_lines
 
-_SQLITE_IOERR, _SQLITE_FULL = 10, 13  # SQLite's primary result codes (an error's code & 0xFF)
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 10, 11, 13  # SQLite's primary result codes (an error's code & 0xFF)
 _NEARLY_FULL_BYTES = 1 << 20  # less free than this, and SQLite's I/O error is the disk's (HistoryDiskFull)
 
 # "LANC": marks the file as ours, so pointing --history at another program's database is
@@ -394,6 +394,71 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _cut_short(path: Path) -> str | None:
+    """"cut short: 68 KiB of its 136 KiB are there" for a file shorter than its SQLite header
+    says (the header's page count is valid only while its two change counters agree)."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(100)
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\0") or header[24:28] != header[92:96]:
+        return None
+    page_size = int.from_bytes(header[16:18], "big")
+    whole = int.from_bytes(header[28:32], "big") * (65536 if page_size == 1 else page_size)
+    return f"cut short: {size // 1024} KiB of its {whole // 1024} KiB are there" if size < whole else None
+
+
+# Past the newest id anything names (or the last read), ids tried one by one for rows after a
+# damaged part (a failed seek costs microseconds: 10,000 are a few hundredths of a second).
+PROBE_PAST_IDS = 10_000
+
+
+def _readable_rows(
+    db: sqlite3.Connection, since: float | None, unreadable: list[tuple[int, int | None]], *, beyond: int | None
+) -> Iterator[tuple]:
+    """The rows of ``main.messages`` that can be read, by id, from time ``since`` on. Where a
+    walk fails (a page cut off or garbled) the next id is looked up alone (a walk past a damaged
+    page fails where a lookup still reads), then walked on from, and so on, each part skipped
+    noted in ``unreadable``; up to ``beyond`` (the journal's first id, if any), and
+    PROBE_PAST_IDS past the last id read."""
+    walk = f"SELECT {_COLUMNS} FROM main.messages WHERE id > ? ORDER BY id"
+    lookup = f"SELECT {_COLUMNS} FROM main.messages WHERE id = ?"
+    floor = float("-inf") if since is None else since
+    after, failed_from = 0, None
+    while True:
+        try:
+            for row in db.execute(walk, (after,)):
+                after = row[0]
+                yield from _gap_closed(row, failed_from, unreadable, floor)
+                failed_from = None
+            break  # read to its end
+        except sqlite3.DatabaseError:
+            if failed_from is None:
+                failed_from = after + 1
+            limit = max(beyond or 0, failed_from + PROBE_PAST_IDS)
+        while after < limit:  # each id alone, to one that reads
+            after += 1
+            with contextlib.suppress(sqlite3.DatabaseError):
+                if (row := db.execute(lookup, (after,)).fetchone()) is not None:
+                    yield from _gap_closed(row, failed_from, unreadable, floor)
+                    failed_from = None
+                    break
+        else:
+            break
+    if failed_from is not None:  # to the journal's first row, or as far as anything says
+        unreadable.append((failed_from, beyond if beyond is not None and beyond >= failed_from else None))
+
+
+def _gap_closed(row: tuple, failed_from: int | None, unreadable: list[tuple[int, int | None]], floor: float) -> Iterator[tuple]:
+    """``row``, read after the damaged part from ``failed_from`` (if any), which ends before it."""
+    if failed_from is not None and row[0] > failed_from:
+        unreadable.append((failed_from, row[0] - 1))
+    if not isinstance(row[1], (int, float)) or row[1] >= floor:  # (a time that is no number: left out later)
+        yield row
+
+
 def _write_error(exc: BaseException, text: str | None = None) -> HistoryWriteError:
     """``exc`` (SQLite's or the journal's OSError) as the HistoryWriteError callers catch."""
     error = HistoryWriteError(text or _describe(exc))
@@ -524,6 +589,7 @@ class HistoryStore(_NameOwners):
         self._pending_view = False  # a reader: temp.messages unites the journal and the file
         self._next_id = 1
         self._retry_at: float | None = None  # a move failed: not tried again before this
+        self.unreadable: list[tuple[int, int | None]] = []  # salvage(): the damaged parts' ids
         try:  # (Python 3.11's exists() and is_dir() raise for a folder on the way we may not read)
             self._check_path(create=create)
         except PermissionError as exc:  # `--history /root/h.sqlite3` as a student: one line, no traceback
@@ -545,6 +611,10 @@ class HistoryStore(_NameOwners):
             self.db.close()
             self._unlock(refused=True)
             full = self._disk_full(exc, existed)
+            if full is None and (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == _SQLITE_CORRUPT:
+                # a file cut short (a copy stopped, a full disk outside SQLite's guarantees): damaged,
+                # and what is left can be read (lanchat history: check=False), not "not a database"
+                raise HistoryDamaged(f"{self.path} is damaged ({_cut_short(self.path) or _describe(exc)})") from None
             raise full or HistoryUnusable(f"{self.path} is not a usable history database: {_describe(exc)}") from None
         except HistoryUnusable as exc:
             self.db.close()
@@ -835,6 +905,8 @@ class HistoryStore(_NameOwners):
 
     def _check_and_prepare(self, *, fresh: bool, create: bool, check: bool) -> None:
         db = self.db
+        if not create and not check:  # a reader of a damaged file: one cut short is read as far as it goes
+            db.execute("PRAGMA writable_schema = ON")  # (SQLite refuses a file shorter than its header says, unless)
         # Reading the header and schema is what fails first on a file that is not SQLite.
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -1353,6 +1425,34 @@ class HistoryStore(_NameOwners):
                     self.skipped += 1
         finally:
             self.db.text_factory = str
+
+    def salvage(self, *, since: float | None = None) -> Iterator[Record]:
+        """``export`` for a damaged file (opened with check=False): every message that can still
+        be read, in order, going on past each damaged part, then the journal's newer rows;
+        ``unreadable`` holds the (first, last) id of each part that could not be read (last
+        None: from there on, as far as anything says). For ``lanchat history``."""
+        self.unreadable = []
+        self.db.text_factory = _text
+        try:
+            journal = read_rows(self.journal_path) if self.journal is None else []
+        except (JournalDamaged, OSError):
+            journal = []
+        newest = 0
+        try:
+            for row in _readable_rows(self.db, since, self.unreadable, beyond=journal[0][0] - 1 if journal else None):
+                newest = row[0]
+                yield from self._checked([row])
+        finally:
+            self.db.text_factory = str
+        later = [row[:5] for row in journal if row[0] > newest]
+        yield from self._checked([row for row in later if since is None or (isinstance(row[1], (int, float)) and row[1] >= since)])
+
+    def _checked(self, rows: list[tuple]) -> Iterator[Record]:
+        for row in rows:
+            if rows_ok.message_ok(row):
+                yield _record(row)
+            else:
+                self.skipped += 1
 
     def close(self) -> None:
         """Move the journal in (if that fails, the next start does) and let go of the file."""

@@ -410,12 +410,7 @@ def test_a_history_damaged_at_its_end_is_one_line_and_its_transcript_gives_what_
     serve and `lanchat history` printed SQLite's check over several lines, cut mid-word, and the
     transcript gave nothing, though most messages were intact. Now the damage is one line, serve
     still refuses the file, and the transcript has every message up to the damage."""
-    db = tmp_path / "chat.sqlite3"
-    store = HistoryStore(db)
-    for i in range(300):
-        store.append(time=time.time(), sender="ann", text=f"message {i:03d} " + "z" * 200, commit=False)
-    store.commit()
-    store.close()
+    db = a_history_of_300(tmp_path / "chat.sqlite3")
     data = db.read_bytes()
     db.write_bytes(data[: len(data) // 2] + bytes(len(data) - len(data) // 2))  # the newest pages zeroed
     served = serve_history(db)
@@ -429,8 +424,55 @@ def test_a_history_damaged_at_its_end_is_one_line_and_its_transcript_gives_what_
     read = [line.split("ann: ")[1][:11] for line in done.stdout.splitlines()]
     assert len(read) > 20 and read == [f"message {i:03d}" for i in range(len(read))]
     assert done.stderr == (
-        f"{first}: the transcript stops there, after {len(read)} messages (what could be read)\n"
+        f"{first}: the messages from #{len(read) + 1} on could not be read; the transcript has the {len(read)} messages that could\n"
     )
+
+
+def a_history_of_300(db: Path) -> Path:
+    """A history of 300 messages of 210 characters ("message 000 zzz..."), 34 pages of 4 KiB."""
+    store = HistoryStore(db)
+    for i in range(300):
+        store.append(time=time.time(), sender="ann", text=f"message {i:03d} " + "z" * 200, commit=False)
+    store.commit()
+    store.close()
+    return db
+
+
+def test_a_history_cut_short_or_damaged_inside_exports_every_message_left_and_says_which_are_not(tmp_path):
+    """A history cut short (a copy stopped halfway, a full disk outside SQLite's guarantees):
+    SQLite refuses a file shorter than its header says, so `lanchat history` said "not a usable
+    history database: database disk image is malformed" and wrote out nothing, and serve advised
+    moving it aside as if it were not a history at all. Now it is damaged, cut short, and its
+    transcript has every message left; one damaged inside (pages zeroed) has the messages after
+    the damage too, and the messages that could not be read are named."""
+    db = a_history_of_300(tmp_path / "chat.sqlite3")
+    data = db.read_bytes()
+    cut = tmp_path / "cut.sqlite3"
+    cut.write_bytes(data[: len(data) // 2])
+    served = serve_history(cut)
+    assert served.returncode == 1 and "Traceback" not in served.stderr
+    damaged = f"lanchat: {cut} is damaged (cut short: {len(data) // 2 // 1024} KiB of its {len(data) // 1024} KiB are there)"
+    assert served.stderr.splitlines()[0] == damaged
+    done = subprocess.run([sys.executable, "-m", "lanchat", "history", str(cut)], capture_output=True, text=True,
+                          env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    read = [line.split("ann: ")[1][:11] for line in done.stdout.splitlines()]
+    assert len(read) > 20 and read == [f"message {i:03d}" for i in range(len(read))]
+    assert done.stderr == (f"{damaged}: the messages from #{len(read) + 1} on could not be read; the transcript "
+                           f"has the {len(read)} messages that could\n")  # fmt: skip
+    inside = bytearray(data)
+    inside[20 * 4096 : 24 * 4096] = bytes(4 * 4096)  # four pages in the middle zeroed
+    db.write_bytes(bytes(inside))
+    done = subprocess.run([sys.executable, "-m", "lanchat", "history", str(db)], capture_output=True, text=True,
+                          env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    said = re.fullmatch(rf"lanchat: {re.escape(str(db))} is damaged \(.*\): messages #(\d+) to #(\d+) \((\d+)\) could not "
+                        r"be read; the transcript has the (\d+) messages that could\n", done.stderr)  # fmt: skip
+    assert said, done.stderr
+    first, last, lost, kept = map(int, said.groups())
+    read = [int(line.split("ann: message ")[1][:3]) for line in done.stdout.splitlines()]
+    assert lost == last - first + 1 and kept == len(read) and kept + lost == 300
+    assert read == [i for i in range(300) if not first - 1 <= i <= last - 1]  # ids start at 1, messages at 000
 
 
 @pytest.mark.parametrize("side", ["-wal", "-journal", ".pending"])
