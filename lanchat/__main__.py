@@ -819,7 +819,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         binding = channel_binding(tls_fingerprint)
         if made:
-            _say(f"{PROG}: made a TLS certificate in {cert}", sys.stdout)
+            # (as the banner after it: a log on a full disk says so and goes on, never a traceback)
+            _log_out("\n".join(fold_lines([f"{PROG}: made a TLS certificate in {cert}"], _terminal_columns())))
     args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
     turn_timeout, timeout_lines = _turn_timeout(args)
     try:

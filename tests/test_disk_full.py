@@ -880,3 +880,25 @@ def test_a_name_claimed_while_the_disk_is_full_is_said_to_hold_only_until_the_se
             assert reader.owners() == {}  # not saved: as said
         finally:
             reader.close()
+
+
+def test_serve_tls_making_its_certificate_with_its_log_on_a_full_disk_runs_without_a_traceback(tmp_path):
+    """`serve --headless --tls > server.log` on a full disk, its first start (a certificate made
+    elsewhere): the line saying so was a print, and the full disk made it a traceback before
+    the room opened. It goes the log's way: said once on stderr, and the room runs."""
+    (tmp_path / "tls").mkdir()
+    with small_disk("64k") as disk:
+        fill_disk(disk)
+        errors = tmp_path / "stderr.txt"
+        with open(disk / "server.log", "a") as out, open(errors, "w") as err:
+            server = subprocess.Popen([sys.executable, "-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1",
+                                       "--headless", "--no-history", "--tls", "--tls-dir", str(tmp_path / "tls")],
+                                      stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env(), cwd=ROOT)  # fmt: skip
+        try:
+            wait_for(lambda: "the room goes on" in errors.read_text() or server.poll() is not None, what="the note")
+            assert server.poll() is None, errors.read_text()
+        finally:
+            server.terminate()
+            server.wait(10)
+    assert errors.read_text() == ("lanchat: the log's output cannot be written (no space left on device); the room goes "
+                                  "on, and the log says how many lines it missed once it can be written again\n")  # fmt: skip
