@@ -536,7 +536,8 @@ def test_a_headless_servers_log_on_a_full_disk_says_so_the_room_goes_on_and_the_
     """`serve --headless > server.log` with server.log on a disk that fills up: the room goes on,
     as for a reader gone (it said "the log's output was closed"); but the log was then pointed
     at /dev/null for good, and stayed silent once there was room again. Now it writes again
-    where it can, first saying how many lines are missing there, and stops with no traceback."""
+    where it can (after ending the line the disk cut short), first saying how many lines are
+    missing there, and stops with no traceback."""
     with small_disk() as disk:
         log, errors = disk / "server.log", tmp_path / "stderr.txt"
         with open(log, "a") as out, open(errors, "w") as err:  # O_APPEND: each line at the end
@@ -546,8 +547,8 @@ def test_a_headless_servers_log_on_a_full_disk_says_so_the_room_goes_on_and_the_
         try:
             port = int(wait_for(lambda: re.search(r"listening on port (\d+)", log.read_text()), what="the banner").group(1))
             wait_for(lambda: "history: off" in log.read_text(), what="the whole banner")
-            with open(log, "a") as pad:  # the log's last page filled: its next line needs a new one
-                pad.write(" " * (-log.stat().st_size % 4096))
+            with open(log, "a") as pad:  # room for 20 bytes in the log's last page: the next line is cut there
+                pad.write(" " * ((-log.stat().st_size - 20) % 4096))
             filler = fill_disk(disk)
             endpoint = Endpoint(host="127.0.0.1", port=port)
             ann = RawClient(endpoint, "ann")  # "ann joined from ...": the line the disk refuses
@@ -556,10 +557,10 @@ def test_a_headless_servers_log_on_a_full_disk_says_so_the_room_goes_on_and_the_
             ann.send(ev.Say(text="still a room"))
             assert bob.expect(ev.Message).text == "still a room"
             filler.unlink()
-            RawClient(endpoint, "carl")
+            carl = RawClient(endpoint, "carl")
             wait_for(lambda: "carl joined" in log.read_text(), what="the log going on")
-            ann.close()
-            bob.close()
+            for client in (ann, bob, carl):
+                client.close()
         finally:
             server.terminate()
             server.wait(10)
@@ -570,6 +571,7 @@ def test_a_headless_servers_log_on_a_full_disk_says_so_the_room_goes_on_and_the_
                     "and the log says how many lines it missed once it can be written again\n")  # fmt: skip
     after = [line.strip().split("] ", 1)[-1] for line in written.splitlines()]  # (the padding: spaces)
     gap = after.index("! 2 lines could not be written here (no space left on device)")  # ann's and bob's joins
+    assert re.fullmatch(r"\[[\d:]{8}\] ann joine", written.splitlines()[gap - 1].lstrip(" "))  # cut at 20 bytes, then ended
     assert after[gap + 1].startswith("carl joined"), written[-600:]
     assert after[-1] == "lanchat: server stopped"
 
