@@ -50,6 +50,7 @@ from .moderation import (
     moderate,
     muted_join_refusal,
     muted_refusal,
+    muted_whisper_refusal,
     named_operator_joins,
     operator_name_refusal,
     operators_on_join,
@@ -507,7 +508,7 @@ class Room:
         return [self._turn_broadcast()]
 
     def _whisper(self, member: Member, whisper: ev.Whisper) -> list[Action]:
-        refused = self.check_text(member, whisper.text) or muted_refusal(self, member)
+        refused = self.check_text(member, whisper.text) or muted_whisper_refusal(self, member, whisper.to)
         if refused:
             return refused
         target = self.find(whisper.to)

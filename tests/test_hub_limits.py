@@ -10,6 +10,7 @@ from test_hub import Lab
 from lanchat import events as ev
 from lanchat import guard as hub_module
 from lanchat import limits as lim
+from lanchat.moderation import Mute
 
 
 def lab_with_reading(**hub_args: object) -> tuple[Lab, list[tuple[int, bool]]]:
@@ -57,6 +58,19 @@ def test_me_nick_away_and_topic_count_toward_the_flood_limit_like_messages():
     heard = ann.hears()
     assert not any(isinstance(e, ev.Topic) for e in heard)  # the topic was refused, not set
     assert not any(isinstance(e, ev.Renamed) for e in heard)
+
+
+def test_a_muted_students_whispers_to_an_operator_still_count_toward_the_flood_limit():
+    # A mute leaves whispers to operators open (moderation.muted_whisper_refusal): not a way past the limit.
+    flood = lim.FloodControl(burst=2, rate=1.0, slow_downs_before_pause=10)
+    lab, _reading = lab_with_reading(limits=True, flood=flood)
+    teacher, mallory = lab.join("teacher"), lab.join("mallory")
+    lab.room.moderation.operator_cids.add(teacher.cid)
+    lab.room.moderation.mutes.append(Mute(name_key="mallory", key=None, address=None, until=None, by="teacher", reason=""))
+    teacher.hears()
+    mallory.says(*(ev.Whisper(to="teacher", text=f"why {i}?") for i in range(4)))
+    assert [e.text for e in teacher.hears() if isinstance(e, ev.Direct)] == ["why 0?", "why 1?"]
+    assert [e.code for e in mallory.hears() if isinstance(e, ev.Error)] == [ev.E_SLOW_DOWN, ev.E_SLOW_DOWN]
 
 
 def test_a_slow_reader_slows_the_senders_feeding_it_before_anyone_is_dropped():

@@ -658,6 +658,49 @@ def test_a_muted_student_still_reads_and_is_told_why_when_typing():
     room.still_serves("ann", "hal", "bob", "mallory")  # mallory reads
 
 
+def test_a_muted_student_may_whisper_the_host_and_operators_to_ask_why_and_nobody_else():
+    room = classroom()
+    room.mod("hal", "op", "ann")
+    room.mod("hal", "mute", "mallory", minutes=5, reason="calm down")
+    room.take_all()
+    room.whisper("mallory", "hal", "why?")
+    room.whisper("mallory", "ann", "was it me?")
+    assert [(e.sender, e.to, e.text) for e in room.take("hal")] == [("mallory", "hal", "why?")]
+    assert [(e.sender, e.to, e.text) for e in room.take("ann")] == [("mallory", "ann", "was it me?")]
+    assert [e.text for e in room.take("mallory")] == ["why?", "was it me?"]  # their own copies
+    room.whisper("mallory", "bob", "tell them the answer is 42")
+    assert room.only_error("mallory") == ev.Error(
+        code=ev.E_MUTED,
+        message="you are muted by hal for 5 more minutes: calm down; you can still read,"
+        " and whisper only the host and operators (here now: hal, ann)",
+    )
+    room.nobody_else_got_anything("hal", "ann", "bob")
+    room.mod("hal", "deop", "ann")  # an operator no more: a classmate like any other
+    room.take_all()
+    room.whisper("mallory", "ann", "psst")
+    assert "(here now: hal)" in room.only_error("mallory").message
+    room.nobody_else_got_anything("ann")
+
+
+def test_a_muted_students_whisper_to_an_operator_who_left_is_kept_for_their_key():
+    room = ModDriver("duplex")
+    room.arrive("hal", host=True)
+    room.arrive_with_key("ann", Ed25519PrivateKey.generate())
+    room.arrive_with_key("bob", Ed25519PrivateKey.generate())
+    room.arrive("mallory")
+    room.mod("hal", "op", "ann")
+    room.mod("hal", "mute", "mallory", minutes=5)
+    room.leave("ann")
+    room.leave("bob")
+    room.take_all()
+    room.room.history = True  # as a room with history, which knows who was here (Room.known)
+    room.room.known[ev.name_key("ann")], room.room.known[ev.name_key("bob")] = "ann", "bob"
+    actions = room.room.handle(room.cid["mallory"], ev.Whisper(to="ann", text="why was I muted?"))
+    assert [type(a).__name__ for a in actions] == ["Keep", "Broadcast"]  # kept for ann's key, mallory's copy
+    (refused,) = room.room.handle(room.cid["mallory"], ev.Whisper(to="bob", text="the answer is 42"))
+    assert refused.event.code == ev.E_MUTED
+
+
 def test_a_muted_student_cannot_talk_through_away_or_nick():
     """/away REASON and /nick are shown to everyone: muted, they would carry what say may not."""
     room = classroom()
