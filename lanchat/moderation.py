@@ -192,6 +192,14 @@ class Moderation:
             key is not None and key in self.operator_keys
         )
 
+    def has_operators(self, room: Room) -> bool:
+        """Does anyone run this room: a host, an operator made with /op (here, or by a key that
+        keeps it), or one ``serve --operator`` names who has not joined yet? A room of friends on
+        a LAN, headless and with none, has no one (room_social: the topic is then anyone's)."""
+        return room.host_cid is not None or bool(
+            self.operator_cids or self.operator_keys or self.named_operators or self.operator_fingerprints
+        )
+
     def operator_names(self, room: Room) -> tuple[str, ...]:
         return tuple(m.name for m in room.members.values() if self.is_operator(room, m))
 
@@ -268,7 +276,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         if action == "pass":
             whose = f"it is {room.turn_name}'s turn" if room.turn_name else "nobody holds the turn"
             return room._error(member.cid, ev.E_NOT_OPERATOR, f"only the one holding the turn, or an operator, can /pass; {whose}")
-        return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{action}; {_who_can(room)}")
+        return room._error(member.cid, ev.E_NOT_OPERATOR, f"only an operator can use /{action}; {who_can(room)}")
     reason = (command.reason or "").strip()
     if len(reason) > ev.MAX_REASON_CHARS:
         return room._error(member.cid, ev.E_TOO_LONG, f"a reason has at most {ev.MAX_REASON_CHARS} characters")
@@ -298,7 +306,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     return _ON_TARGET[action](room, member, target, reason, command.minutes)
 
 
-def _who_can(room: Room) -> str:
+def who_can(room: Room) -> str:
     """Whom a refused student can ask: the host, else the operators here (serve --operator in a
     headless room), else plainly nobody, so the refusal never leaves them guessing."""
     host = room.name_of(room.host_cid) if room.host_cid is not None else None

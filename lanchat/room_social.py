@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .actions import Action, Broadcast, KeepTopic, LogRefusal, Send
 from .limits import Refusal
-from .moderation import muted_refusal
+from .moderation import muted_refusal, who_can
 from .protocol import encode
 
 if TYPE_CHECKING:
@@ -103,14 +103,22 @@ def addresses_the_class(room: Room, member: Member) -> bool:
 
 
 def _topic_refusal(room: Room, member: Member) -> list[Action]:
-    """In a turn-based room the topic is the host's and the operators' (PROTOCOL.md 7). Not
-    ``not-your-turn``: a client keeps a line refused with that code and sends it again
-    (unconfirmed.py), and the turn would not make a topic allowed anyway."""
+    """The topic is the host's and the operators' in a room that has any, as IRC's +t keeps a
+    channel's topic for its operators: a class's status line says what the teacher put there.
+    A room with none (friends, a headless server) leaves it to anyone, but in a turn-based room
+    (PROTOCOL.md 7). Not ``not-your-turn``: a client keeps a line refused with that code and
+    sends it again (unconfirmed.py), and the turn would not make a topic allowed anyway."""
     from .room import TURN  # here: room.py imports this module
 
-    if room.mode != TURN or room.moderation.is_operator(room, member):
+    moderation = room.moderation
+    if moderation.is_operator(room, member):
         return []
-    message = "in a turn-based room only the host and operators change the topic"
+    if room.mode == TURN:
+        message = "in a turn-based room only the host and operators change the topic"
+    elif moderation.has_operators(room):
+        message = f"only the host and operators change the topic in this room; {who_can(room)}"
+    else:
+        return []
     return [Send(to=member.cid, event=ev.Error(code=ev.E_NOT_OPERATOR, message=message))]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from test_moderation import ModDriver
 from test_room import room_with
 
 from lanchat import events as ev
@@ -68,6 +70,46 @@ def test_the_topic_is_told_to_all_and_to_each_newcomer():
     room.take_all()
     send(room, "ann", ev.SetTopic(text="x" * (ev.MAX_TOPIC_CHARS + 1)))
     assert room.only_error("ann").code == ev.E_TOO_LONG
+
+
+def test_in_a_room_with_a_host_or_operators_only_they_set_or_clear_the_topic():
+    """IRC's +t, in a class: a student's /topic went to everyone's status line under the teacher's nose."""
+    room = ModDriver()
+    for name in ("hal", "ann", "bob"):
+        room.arrive(name, host=name == "hal")
+    room.take_all()
+    send(room, "bob", ev.SetTopic(text="no homework today"))
+    assert room.only_error("bob") == ev.Error(
+        code=ev.E_NOT_OPERATOR, message="only the host and operators change the topic in this room; hal (the host) is one"
+    )
+    room.nobody_else_got_anything("hal", "ann")
+    send(room, "hal", ev.SetTopic(text="lab 3: sockets"))
+    assert [e.text for e in room.take("bob") if isinstance(e, ev.Topic)] == ["lab 3: sockets"]
+    send(room, "bob", ev.SetTopic(text=""))  # clearing it is setting it
+    assert room.only_error("bob").code == ev.E_NOT_OPERATOR
+    assert room.room.topic is not None and room.room.topic.text == "lab 3: sockets"
+    send(room, "hal", ev.Moderate(action="op", name="ann"))
+    room.take_all()
+    send(room, "ann", ev.SetTopic(text=""))  # an operator may
+    assert [(e.text, e.by) for e in room.take("bob") if isinstance(e, ev.Topic)] == [("", "ann")]
+
+
+def test_a_headless_room_with_an_operator_to_come_keeps_the_topic_for_them():
+    room = ModDriver(operators=("teach",))  # serve --operator teach; teach not here yet
+    room.arrive("bob")
+    room.take_all()
+    send(room, "bob", ev.SetTopic(text="party"))
+    assert "nobody here is an operator" in room.only_error("bob").message
+    room.arrive_with_key("teach", Ed25519PrivateKey.generate())  # the operator --operator named
+    room.take_all()
+    send(room, "teach", ev.SetTopic(text="lab 3"))
+    assert [e.text for e in room.take("bob") if isinstance(e, ev.Topic)] == ["lab 3"]
+
+
+def test_in_a_room_without_any_operator_anyone_sets_the_topic():
+    room = room_with("ann", "bob")  # friends on a LAN: a headless server, no --operator, no /op
+    send(room, "bob", ev.SetTopic(text="pizza at 8"))
+    assert [e.text for e in room.take("ann") if isinstance(e, ev.Topic)] == ["pizza at 8"]
 
 
 def test_typing_hints_go_to_the_others_at_most_every_few_seconds():
