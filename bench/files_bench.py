@@ -218,7 +218,7 @@ def screen_round(folder: Path, size: int) -> float:
         bob.wait_screen(lambda rows: f"/get {file_id}" in rows[-1], what="the command typed")
         start = time.perf_counter()
         bob.send("\r")
-        bob.expect(r"\* saved ", timeout=120)  # the start of the line: the end may wrap under the roster pane
+        bob.expect(r"-!- saved ", timeout=120)  # the start of the line: the end may wrap under the roster pane
         return size / MB / (time.perf_counter() - start)
     finally:
         for proc in (bob, ann, server):

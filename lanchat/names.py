@@ -29,6 +29,7 @@ import unicodedata
 from functools import lru_cache
 
 MAX_NAME_CHARS = 32
+NOTICE_CHAR = "!"  # in wording.NOTICE_MARK ("-!-"), and so in no name: see name_problem
 
 # Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt), which
 # unicodedata does not expose, plus characters that draw as blank space (U+2800 BRAILLE
@@ -79,8 +80,9 @@ def describe(ch: str) -> str:
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be used (docs/PROTOCOL.md 5.2), or None when it is fine.
 
-    1 to 32 printable characters, no whitespace, nothing invisible, not starting with ``/``;
-    whether it is taken is the room's business (compared by ``name_key``).
+    1 to 32 printable characters, no whitespace, nothing invisible, not starting with ``/``,
+    no ``!`` nor anything drawn like it (``！``, ``ǃ``: by the key); whether it is taken is the
+    room's business (compared by ``name_key``).
     """
     if not name:
         return "a name needs at least one character"
@@ -98,8 +100,13 @@ def name_problem(name: str) -> str | None:
         return "a name can only hold printable characters"
     if name.startswith("/"):
         return "a name cannot start with /"
-    if not name_key(name):
+    key = name_key(name)
+    if not key:
         return "a name needs at least one visible character"
+    if NOTICE_CHAR in key:
+        # IRC nicknames hold no "!" either. lanchat marks what the room says with "-!-"
+        # (wording.NOTICE_MARK): a name holding it would start a line that reads as one.
+        return "a name cannot contain ! (lanchat marks its own notices with -!-)"
     return None
 
 

@@ -24,7 +24,7 @@ from .protocol import ConnectionClosed, LocalProtocolError, State, encode
 from .textsafe import visible
 from .textview import TextView, clock_stamp
 from .wire import FrameDecoder, FrameError, is_binary, looks_like_http
-from .wording import closest_command
+from .wording import NOTICE_MARK, closest_command
 
 if TYPE_CHECKING:  # handed in, never imported to use
     from .hub import Hub
@@ -53,7 +53,7 @@ TEXT_COMMANDS = ("/w", "/whisper", "/msg", "/who", "/pass", "/help", "/q", "/qui
 # The last line before the room closes a text participant's connection: ncat notices the close
 # only when it next reads its input, so without it a student removed or at the end of the
 # lesson sits at a silent nc, and the next command typed goes into it ("Ncat: Broken pipe").
-CLOSED = "* disconnected: the room closed this connection (Ctrl-C ends nc)"
+CLOSED = f"{NOTICE_MARK} disconnected: the room closed this connection (Ctrl-C ends nc)"
 
 
 def opening_kind(first: bytes) -> str | None:
@@ -347,7 +347,7 @@ class TextConnection:
         if command in ("/q", "/quit", "/exit"):
             # said before the close: ncat at a terminal stays open after the server closes,
             # and without this line the person is left wondering whether /q did anything
-            self._reply(_lines("* you left the chat (the connection is closed)"))
+            self._reply(_lines(f"{NOTICE_MARK} you left the chat (the connection is closed)"))
             self._pending.append(ev.Bye())
         elif command == "/who":
             self._pending.append(ev.Who())

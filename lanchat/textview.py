@@ -15,7 +15,10 @@ from . import events as ev
 from .members import Members
 from .moderation import act_line
 from .textsafe import visible
-from .wording import REMOVALS, everyone_muted_note, nobody_holds_the_turn
+from .wording import ACTION_MARK, NOTICE_MARK, REMOVALS, everyone_muted_note, nobody_holds_the_turn
+
+# Every line the room says starts with wording.NOTICE_MARK ("-!- bob joined"); a /me is
+# "[12:00] * bob waves", and no name can hold the mark (wording.py says why).
 
 
 def clock_stamp(when: float) -> str:
@@ -47,16 +50,16 @@ class TextView:
         if isinstance(event, ev.Direct):
             return self._direct(event)
         if isinstance(event, ev.Joined):
-            return None if event.name == self.name else f"* {visible(event.name)} joined"
+            return None if event.name == self.name else f"{NOTICE_MARK} {visible(event.name)} joined"
         if isinstance(event, ev.Left):
             if event.reason in ("kicked", "banned"):
                 return None  # the act just before said who removed them and why (moderated)
             why = {"lost": " (connection lost)", "dropped": " (too slow)", "flooding": " (disconnected for flooding)"}
-            return f"* {visible(event.name)} left{why.get(event.reason, '')}"
+            return f"{NOTICE_MARK} {visible(event.name)} left{why.get(event.reason, '')}"
         if isinstance(event, ev.Roster):
             muted = event.mute_notes()  # who is muted, and how long for (PROTOCOL.md, Moderation)
             names = [visible(n) + (f" ({muted[ev.name_key(n)]})" if ev.name_key(n) in muted else "") for n in event.members]
-            return f"* here: {', '.join(names)}"
+            return f"{NOTICE_MARK} here: {', '.join(names)}"
         if isinstance(event, ev.Turn):
             return self._turn(event)
         if isinstance(event, ev.Moderated):
@@ -64,9 +67,9 @@ class TextView:
         if isinstance(event, ev.Error):
             return f"! {visible(event.message)}"
         if isinstance(event, ev.Shutdown):
-            return f"* the chat is closing: {visible(event.reason)}"
+            return f"{NOTICE_MARK} the chat is closing: {visible(event.reason)}"
         if isinstance(event, ev.Offered) and not event.listing:
-            return f"* {visible(event.sender)} offers a file, {visible(event.name)}: join with lanchat to get it"
+            return f"{NOTICE_MARK} {visible(event.sender)} offers a file, {visible(event.name)}: join with lanchat to get it"
         return self._social(event)
 
     def _is_me(self, name: str | None) -> bool:
@@ -106,7 +109,7 @@ class TextView:
         if event.mode == "turn":
             whose = "yours" if event.turn == event.name else f"{visible(event.turn)}'s" if event.turn else "nobody's yet"
             mode = f"; turn-based, the turn is {whose}"
-        return f"* welcome, {visible(event.name)}! {here}{mode}. /help lists the commands"
+        return f"{NOTICE_MARK} welcome, {visible(event.name)}! {here}{mode}. /help lists the commands"
 
     def _direct(self, event: ev.Direct) -> str:
         earlier = "[History] " if event.history else ""
@@ -120,10 +123,10 @@ class TextView:
         if self.mode != "turn":
             return None  # after /mode duplex: nobody's turn, and the act said so
         if event.holder is not None:
-            return "* your turn: type a line" if self._is_me(event.holder) else f"* {visible(event.holder)}'s turn"
+            return f"{NOTICE_MARK} your turn: type a line" if self._is_me(event.holder) else f"{NOTICE_MARK} {visible(event.holder)}'s turn"
         if nobody_holds_the_turn(self.members, self.host, self.bots) == "someone to join":
-            return "* waiting for someone else to join"
-        return f"* waiting for an unmute ({everyone_muted_note(self.host, self.name)})"
+            return f"{NOTICE_MARK} waiting for someone else to join"
+        return f"{NOTICE_MARK} waiting for an unmute ({everyone_muted_note(self.host, self.name)})"
 
     def _act(self, act: ev.Moderated) -> str | None:
         """A moderation act, as lanchat's screen words it (moderation.act_line), every name and
@@ -137,24 +140,24 @@ class TextView:
             name=visible(act.name) if act.name is not None else None,
             reason=visible(act.reason) if act.reason else None,
         )
-        return f"* {act_line(shown, mine=mine)}"
+        return f"{NOTICE_MARK} {act_line(shown, mine=mine)}"
 
     def _social(self, event: ev.Event) -> str | None:
         """/me, /nick, /away and /topic (PROTOCOL.md, What IRC users reach for), as session_social words them."""
         if isinstance(event, ev.Emote):
-            return f"[{self.stamp(event.time)}] * {visible(event.sender)} {visible(event.text)}"
+            return f"[{self.stamp(event.time)}] {ACTION_MARK} {visible(event.sender)} {visible(event.text)}"
         if isinstance(event, ev.Renamed):
             if self._is_me(event.new):
-                return f"* you are now known as {visible(event.new)}"
-            return f"* {visible(event.old)} is now known as {visible(event.new)}"
+                return f"{NOTICE_MARK} you are now known as {visible(event.new)}"
+            return f"{NOTICE_MARK} {visible(event.old)} is now known as {visible(event.new)}"
         if isinstance(event, ev.Away):
             name, reason = visible(event.name), visible(event.reason)
             if event.answer:
-                return f"* {name} is away: {reason} (they will see your message later)"
+                return f"{NOTICE_MARK} {name} is away: {reason} (they will see your message later)"
             if not event.reason:
-                return f"* {name} is back"
-            return f"* {name} is away" if event.reason == "away" else f"* {name} is away: {reason}"  # session_social._away
+                return f"{NOTICE_MARK} {name} is back"
+            return f"{NOTICE_MARK} {name} is away" if event.reason == "away" else f"{NOTICE_MARK} {name} is away: {reason}"  # session_social._away
         if isinstance(event, ev.Topic):
             by = visible(event.by)
-            return f"* topic: {visible(event.text)} (set by {by})" if event.text else f"* {by} cleared the topic"
+            return f"{NOTICE_MARK} topic: {visible(event.text)} (set by {by})" if event.text else f"{NOTICE_MARK} {by} cleared the topic"
         return None

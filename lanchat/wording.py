@@ -14,6 +14,14 @@ from .colourbot import BOT_NAME
 # and /quti (0.75) are, /dance and /cancel (0.73) are not.
 SUGGEST_CUTOFF = 0.75
 
+# What starts a line the room or lanchat itself says (a join, the turn, a moderation act, the
+# topic, an answer to /help), in --plain, to nc and on the screen: irssi's "-!-". A /me is IRC's
+# action, "* NAME text". The two never meet: "-!-" holds "!", which no name may hold
+# (names.name_problem), so no name, no /me and no message can start a line with it, nor make
+# a notice of "* the server shut down: ..." (a /me by "the"), which is an action's look now.
+NOTICE_MARK = "-!-"
+ACTION_MARK = "*"
+
 REMOVALS = frozenset({"kick", "ban"})  # moderation acts that take someone out of the room
 
 _BOT_KEY = ev.name_key(BOT_NAME)

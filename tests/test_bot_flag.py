@@ -62,4 +62,4 @@ def test_without_the_flag_the_colour_bots_name_still_counts_and_no_other_name_do
     nc.events()
     nc.show(ev.Welcome(name="nc", members=("hal", "helper", "nc"), bots=("helper",), **old))
     nc.show(ev.Roster(members=("hal", "helper"), bots=("helper",)))  # (as the host would read it)
-    assert nc.show(ev.Turn(holder=None)) == b"* waiting for someone else to join\r\n"
+    assert nc.show(ev.Turn(holder=None)) == b"-!- waiting for someone else to join\r\n"

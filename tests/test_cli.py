@@ -89,7 +89,7 @@ def test_q_from_a_client_leaves_and_the_others_see_it(run):
     bob.send("/q")
     assert bob.wait() == 0
     bob.expect(r"you left the chat")
-    ann.expect(STAMP + r"\* bob left \(1 here\)$")
+    ann.expect(STAMP + r"-!- bob left \(1 here\)$")
 
 
 def test_q_from_the_host_tells_every_client_then_they_exit_cleanly(run):
@@ -99,7 +99,7 @@ def test_q_from_the_host_tells_every_client_then_they_exit_cleanly(run):
     host.expect(r"bob joined")
     host.send("/q")
     for client in (ann, bob):
-        client.expect(r"\* the server shut down: the host closed the chat")
+        client.expect(r"-!- the server shut down: the host closed the chat")
         assert client.wait() == 0
         client.expect(r"^lanchat: disconnected: the server shut down")
         assert not any("lost connection" in line for line in client.lines)
@@ -124,7 +124,7 @@ def test_a_headless_server_stopped_by_a_signal_tells_everyone_first(run, signum)
     ann.expect(r"bob joined")
     server.popen.send_signal(signum)
     for client in (ann, bob):
-        client.expect(r"\* the server shut down: the server was stopped")
+        client.expect(r"-!- the server shut down: the server was stopped")
         assert client.wait() == 0
     assert server.wait() == 0
     server.expect(r"server stopped")
@@ -145,7 +145,7 @@ def test_a_host_stopped_by_a_signal_closes_the_chat_for_everyone(run, signum, re
     try:
         host.expect(r"bob joined")
         host.popen.send_signal(signum)
-        ann.expect(rf"\* the server shut down: {reason}$")
+        ann.expect(rf"-!- the server shut down: {reason}$")
         assert ann.wait() == 0
         assert bob.expect(ev.Shutdown) == ev.Shutdown(reason=reason, final=final)
     finally:
@@ -168,7 +168,7 @@ def test_a_client_stopped_by_a_signal_leaves_politely(run, signum):
     bob = join(run, where, "bob")
     ann.expect(r"bob joined")
     bob.popen.send_signal(signum)
-    ann.expect(STAMP + r"\* bob left \(1 here\)$")  # a bye, not a lost connection
+    ann.expect(STAMP + r"-!- bob left \(1 here\)$")  # a bye, not a lost connection
     assert bob.wait() == 0
 
 
@@ -185,7 +185,7 @@ def test_a_client_hung_up_again_and_again_still_leaves_politely(run):
     while bob.popen.poll() is None and time.monotonic() < deadline and not gone():
         for _ in range(50):
             bob.popen.send_signal(signal.SIGHUP)  # poll() first: never a signal to a reaped PID
-    ann.expect(STAMP + r"\* bob left \(1 here\)$")  # a bye, not a lost connection
+    ann.expect(STAMP + r"-!- bob left \(1 here\)$")  # a bye, not a lost connection
     assert bob.wait() == 0
     bob.expect(r"you left the chat")
 
@@ -216,7 +216,7 @@ def test_a_storm_of_signals_and_ctrl_c_never_shows_a_traceback_nor_cuts_the_end(
     for name, client in zip(names, clients, strict=True):
         assert client.wait() == 0, client.output
         assert "Traceback" not in client.output and "ignored" not in client.output, client.output
-        ann.expect(STAMP + rf"\* {name} left \(\d here\)$")  # a bye, not a lost connection
+        ann.expect(STAMP + rf"-!- {name} left \(\d here\)$")  # a bye, not a lost connection
 
 
 def test_a_hangup_right_after_the_welcome_neither_kills_the_client_nor_shows_a_traceback():
@@ -275,7 +275,7 @@ def test_a_reader_gone_before_the_goodbye_gets_no_traceback(run):
         if bob.poll() is None:
             bob.kill()
             bob.wait(timeout=5)
-    ann.expect(STAMP + r"\* bob left \(1 here\)$")
+    ann.expect(STAMP + r"-!- bob left \(1 here\)$")
     assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
     assert bob.returncode == 0
 
@@ -303,7 +303,7 @@ def test_input_from_a_file_or_dev_null_is_read_not_a_crash(run, tmp_path, script
             bob.wait(timeout=5)
     if script is not None:
         ann.expect(STAMP + r"bob: hello from a file$")
-    ann.expect(STAMP + r"\* bob left \(1 here\)$")
+    ann.expect(STAMP + r"-!- bob left \(1 here\)$")
     assert bob.returncode == 0, out.decode()
     assert b"internal error" not in out and b"Traceback" not in out, out.decode()
 
@@ -318,8 +318,8 @@ def test_a_client_started_with_its_input_closed_leaves_as_at_the_end_of_input(ru
     ann = join(run, where, "ann")
     command = " ".join([sys.executable, "-m", "lanchat", "connect", *where, "--name", "bob"])
     bob = subprocess.run(["sh", "-c", f"exec {command} {closed}"], capture_output=True, env=child_env(), cwd=ROOT, timeout=DEFAULT_TIMEOUT)
-    ann.expect(STAMP + r"\* bob joined")
-    ann.expect(STAMP + r"\* bob left \(1 here\)$")
+    ann.expect(STAMP + r"-!- bob joined")
+    ann.expect(STAMP + r"-!- bob left \(1 here\)$")
     assert bob.returncode == 0, bob.stdout + bob.stderr
     assert b"Traceback" not in bob.stdout + bob.stderr
 
@@ -331,7 +331,7 @@ def test_a_killed_client_is_removed_and_its_name_is_free_again(run):
     ann.expect(r"bob joined")
     bob.popen.kill()  # by PID: no /q, no goodbye
     bob.wait()
-    ann.expect(STAMP + r"\* bob lost connection \(1 here\)$")
+    ann.expect(STAMP + r"-!- bob lost connection \(1 here\)$")
     again = join(run, where, "bob")
     ann.expect(r"bob joined")
     again.send("back again")
@@ -344,7 +344,7 @@ def test_a_client_whose_input_ends_leaves_politely(run):
     bob = join(run, where, "bob")
     bob.close_stdin()  # a script that ran out of lines
     assert bob.wait() == 0
-    ann.expect(r"\* bob left")
+    ann.expect(r"-!- bob left")
 
 
 def test_a_reader_that_stopped_reading_gets_no_traceback_when_the_client_leaves(run):
@@ -383,7 +383,7 @@ def test_a_script_piped_into_a_client_is_delivered_in_full_before_it_leaves(run)
     assert bob.wait() == 0
     for n in range(50):
         ann.expect(STAMP + rf"bob: line {n}$")
-    ann.expect(r"\* bob left")
+    ann.expect(r"-!- bob left")
 
 
 def test_a_script_reads_the_answers_to_its_last_lines_before_it_leaves(run):
@@ -399,7 +399,7 @@ def test_a_script_reads_the_answers_to_its_last_lines_before_it_leaves(run):
     bob.close_stdin()
     assert bob.wait() == 0
     ann.expect(STAMP + r"bob: hello from a script$")
-    bob.expect(STAMP + r"\* here \(2\): ann, bob$")
+    bob.expect(STAMP + r"-!- here \(2\): ann, bob$")
     bob.expect(STAMP + r"bob: hello from a script$")
     assert bob.lines[-1] == "lanchat: you left the chat"
 
@@ -415,7 +415,7 @@ def test_a_script_piped_past_the_flood_limit_is_paced_not_refused(run):
     bob.close_stdin()
     for n in range(25):
         ann.expect(STAMP + rf"bob: line {n}$", timeout=20)
-    ann.expect(r"\* bob left")
+    ann.expect(r"-!- bob left")
     assert bob.wait() == 0
     assert "slow down" not in bob.output and "not sent" not in bob.output
     assert "the lines after that are sent at that pace" in bob.output  # said once, when pacing starts
@@ -432,7 +432,7 @@ def test_q_after_paced_lines_waits_for_them_and_a_second_q_leaves_at_once(run):
     bob.expect(r"leaving once the \d+ waiting lines are sent; /q again leaves now")
     for n in range(12):
         ann.expect(STAMP + rf"bob: bob {n}$")
-    ann.expect(r"\* bob left")
+    ann.expect(r"-!- bob left")
     assert bob.wait() == 0
     cat = run("connect", *where, "--name", "cat")
     assert cat.popen.stdin is not None
@@ -440,7 +440,7 @@ def test_q_after_paced_lines_waits_for_them_and_a_second_q_leaves_at_once(run):
     cat.close_stdin()
     assert cat.wait() == 0
     cat.expect(r"! \d+ lines not sent$")  # said, not lost silently
-    ann.expect(r"\* cat left")
+    ann.expect(r"-!- cat left")
     assert "cat 29" not in ann.output and "slow down" not in cat.output and "flooding" not in server.output
 
 
@@ -515,7 +515,7 @@ def test_out_of_turn_is_held_until_the_turn_with_a_plain_host_and_a_client(run):
     ann.expect(r"turn-based: your turn")
     host.expect(r"turn: waiting for ann")
     host.send("too early")
-    host.expect(r"\* not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$")
+    host.expect(r"-!- not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$")
     ann.send("hi hal")
     host.expect(STAMP + r"ann: hi hal$")
     ann.expect(STAMP + r"hal: too early$")  # on hal's turn, after ann's line
@@ -718,7 +718,7 @@ def test_connect_projector_in_line_mode_prints_who_wrote_then_the_text_once_turn
     ann.expect(STAMP + r"bob: after it$")
     assert "forty-two" not in ann.output
     ann.send("/projector")
-    ann.expect(r"\* the 1 direct message hidden while /projector was on:$")
+    ann.expect(r"-!- the 1 direct message hidden while /projector was on:$")
     ann.expect(STAMP + r"bob -> ann \(direct\): the answer to 3 is forty-two$")
 
 
@@ -851,7 +851,7 @@ def test_three_people_chat_in_duplex_mode(run, sock_dir, transport):
     ann.expect(STAMP + r"ann -> bob \(direct\): psst$")
     ann.send("/help")
     for usage in (r"/w NAME TEXT", r"/who", r"/help", r"/q"):
-        ann.expect(r"\* +" + usage + r" ")
+        ann.expect(r"-!- +" + usage + r" ")
     mark = host.mark()
     ann.send("/who")
     ann.expect(r"here \(3\): hal \(host\), ann, bob")  # /who marks the host (an operator)
@@ -880,7 +880,7 @@ def test_three_people_take_turns(run, sock_dir, transport):
         proc.expect(rf"turn: waiting for {following}")
     mark = bob.mark()
     bob.send("out of turn")  # held for his turn (tests/test_plain_out_of_turn.py)
-    bob.expect(r"\* not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$", start=mark)
+    bob.expect(r"-!- not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$", start=mark)
 
 
 # ------------------------------------------------------------ lost and strange servers

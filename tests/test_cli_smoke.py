@@ -11,12 +11,12 @@ def test_two_plain_clients_chat_through_a_headless_server():
         ann.expect(r"welcome, ann")
         bob = Proc("connect", "127.0.0.1", str(port), "--name", "bob")
         bob.expect(r"welcome, bob: duplex mode; here: ann")
-        ann.expect(r"\* bob joined \(2 here\)")
+        ann.expect(r"-!- bob joined \(2 here\)")
         ann.send("hello bob")
         bob.expect(r"^\[\d\d:\d\d:\d\d\] ann: hello bob$")
         bob.send("/q")
         assert bob.wait() == 0
-        ann.expect(r"\* bob left \(1 here\)")
+        ann.expect(r"-!- bob left \(1 here\)")
         server.popen.terminate()
         ann.expect(r"the server shut down")
         assert ann.wait() == 0

@@ -473,7 +473,7 @@ def test_the_hosts_full_screen_says_the_new_address_when_this_machine_gets_one(l
     pin = re.search(r"--fingerprint SHA256:\S+", host.text).group(0) if how == "tls" else ""  # type: ignore[union-attr]
     command = f"lanchat connect {MOVED} {port}" + (f" {pin}" if pin else "")
     move_the_host(lab, ann_ns)
-    host.expect(rf"\* this machine's address changed: others join with `{re.escape(command)}`", timeout=15)
+    host.expect(rf"-!- this machine's address changed: others join with `{re.escape(command)}`", timeout=15)
     status = f"ann │ host │ {MOVED}:{port}{' (TLS)' if pin else ''} │"
     host.wait_screen(lambda rows: status in _status_line(rows), what="the new address on the status line")
     host.send("/address\r")

@@ -7,6 +7,8 @@ something else (a hostile or older server may still send it).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from helpers import RawClient, running_server
 
@@ -227,3 +229,97 @@ def test_the_longest_real_characters_are_still_one_cell():
                  "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466",
                  "\u0938\u094d\u0924\u094d\u0930\u094d\u092f\u094b\u0902", "e\u0323\u0302\u0301\u0300"):  # fmt: skip
         assert [chunk for chunk, _width in rd.clusters(real)] == [real]
+
+
+# ------------------------------------------------ a /me or a message that reads as a notice
+
+# What the room says, as one student's client and nc hear it: joins, leaves, the turn, every
+# moderation act, the topic, renames, away, the end. The attacker picks any name the server
+# lets them take and any /me or message text, to print one of these lines to the class.
+ROOM_SAYS: list[ev.Event] = [
+    ev.Welcome(name="ann", mode="turn", members=("hal", "ann", "bob"), turn="bob", host="hal"),
+    ev.Joined(name="cy", time=T0),
+    *(ev.Left(name="cy", reason=reason, time=T0) for reason in ("quit", "lost", "dropped", "flooding")),
+    ev.Roster(members=("hal", "ann", "bob")),
+    ev.Turn(holder="ann"),
+    ev.Turn(holder="bob"),
+    *(ev.Moderated(action=a, by="hal", name="bob", reason="calm down", minutes=5, time=T0) for a in ("op", "deop", "mute", "unmute", "kick", "ban", "pass")),
+    ev.Moderated(action="mode", by="hal", mode="duplex", time=T0),
+    ev.Topic(text="lab 3", by="hal", time=T0),
+    ev.Topic(text="", by="hal", time=T0),
+    ev.Renamed(old="bob", new="rob", time=T0),
+    ev.Renamed(old="ann", new="anna", time=T0),
+    ev.Away(name="rob", reason="lunch", time=T0),
+    ev.Away(name="rob", reason="", time=T0),
+    ev.Error(code=ev.E_NOT_OPERATOR, message="only an operator can use /kick"),
+    ev.Shutdown(reason="class is over"),
+]
+
+
+def _said_by_the_room() -> list[Line]:
+    session = Session(name="ann", role="client", where="127.0.0.1:3580", members=["ann"])
+    lines = [line for event in ROOM_SAYS for line in session.on_event(event)]
+    lines += session.help_lines()  # system lines: lanchat's own answers
+    return [replace(line, time=T0) for line in lines if line.kind in ("notice", "system", "error")]
+
+
+def _forgeries(shown: str, draw) -> list[str]:
+    """Every line the attacker can make of ``shown``'s words: each word as their name, with the
+    rest as a /me, or, its colon dropped, as a message; ``draw`` renders a sender's Line."""
+    words = shown.split(" ")
+    made = []
+    for at, word in enumerate(words):
+        rest = " ".join(words[at + 1 :])
+        for kind, name in (("action", word), ("message", word.removesuffix(":"))):
+            if name and name_problem(name) is None and rest:
+                made.append(draw(Line(kind=kind, time=T0, sender=name, text=rest)))
+    return made
+
+
+def _screen_text(line: Line) -> str:
+    prefix, suffix, _style = rd.line_parts(line)
+    return "".join(text for text, _ in prefix) + visible(line.text) + "".join(text for text, _ in suffix)
+
+
+@pytest.mark.parametrize("draw", [format_plain, _screen_text], ids=["plain", "screen"])
+def test_no_name_and_me_or_message_prints_a_line_the_room_or_lanchat_says(draw):
+    """A student named "the" typing "/me server shut down: class is over" printed, in --plain,
+    exactly the real shutdown line ("[12:00:01] * the server shut down: class is over"), and
+    on the full screen the same but for colour. Notices are marked "-!-" now (IRC's), a /me
+    "* NAME", and no name can hold "!"."""
+    said = _said_by_the_room()
+    assert {line.kind for line in said} == {"notice", "system", "error"}
+    for line in said:
+        real = draw(line)
+        assert real not in _forgeries(real, draw), real
+    the = draw(Line(kind="action", time=T0, sender="the", text="server shut down: class is over"))
+    assert the != draw(Line(kind="notice", time=T0, text="the server shut down: class is over"))
+
+
+def test_nc_reads_no_me_or_message_as_a_line_the_room_says():
+    from lanchat.textview import TextView
+
+    view = TextView(stamp=lambda when: "12:00")
+    said = [line for event in ROOM_SAYS if (line := view.describe(event)) is not None]
+    assert len(said) >= len(ROOM_SAYS) - 1  # (the welcome's own join is not said)
+
+    def draw(line: Line) -> str | None:
+        event = ev.Emote if line.kind == "action" else ev.Message
+        return view.describe(event(sender=line.sender, text=line.text, time=T0))  # type: ignore[call-arg]
+
+    for real in said:
+        assert real not in _forgeries(real, draw), real
+        assert not real.startswith(("[", "* ")), real  # a stamp, a /me's mark: a person's lines start so
+
+
+@pytest.mark.parametrize("name", ["-!-", "!", "wow!", "-\u01c3-", "\uff0d\uff01\uff0d", "\u2d51", "\u203c", "\ufe57"])
+def test_no_name_holds_the_notice_mark_nor_anything_drawn_like_it(name):
+    """"-!-" first in a message line ("[12:00:01] -!-: the server shut down") would read as a
+    notice: "!" and its look-alikes (U+01C3, fullwidth, Tifinagh, U+203C, small form) are refused."""
+    from lanchat.names import NOTICE_CHAR
+    from lanchat.wording import NOTICE_MARK
+
+    assert name_problem(name) == "a name cannot contain ! (lanchat marks its own notices with -!-)"
+    assert NOTICE_CHAR in NOTICE_MARK  # the one rule and the one mark agree
+    for shown in (format_plain(Line(kind="notice", time=T0, text="x")), _screen_text(Line(kind="notice", time=T0, text="x"))):
+        assert NOTICE_MARK in shown

@@ -495,9 +495,9 @@ def test_the_host_keeps_history_too_and_sees_it_after_a_restart(tmp_path):
         host.expect(r"\[History\] host: from the host$")
         host.expect(r"\[History\] host -> bob \(direct\): kept by the host$")
         # below the replay, how to join again: the banner above it has scrolled away in a long one
-        end = line_index(host, r"\* end of history \(2 shown\)$")
-        host.expect(rf"\* python -m lanchat connect 127\.0\.0\.1 {port}$")
-        assert re.search(rf"\* lanchat: .* listening on port {port}; join with:$", host.lines[end + 1]), host.output
+        end = line_index(host, r"-!- end of history \(2 shown\)$")
+        host.expect(rf"-!- python -m lanchat connect 127\.0\.0\.1 {port}$")
+        assert re.search(rf"-!- lanchat: .* listening on port {port}; join with:$", host.lines[end + 1]), host.output
         bob = connect(port, "bob")
         bob.expect(r"\[History\] host: from the host$")
         bob.expect(r"\[History\] host -> bob \(direct\): kept by the host$")

@@ -28,7 +28,7 @@ def test_the_host_kicks_bob_everyone_sees_who_and_why_and_bob_sees_why(run):  # 
     hal.expect(r"bob joined")
     hal.send("/kick bob flooding the chat")
     for person in (hal, ann):
-        person.expect(STAMP + r"\* hal removed bob from the room: flooding the chat$")
+        person.expect(STAMP + r"-!- hal removed bob from the room: flooding the chat$")
     bob.expect(r"hal removed you from the room: flooding the chat")
     assert bob.wait() == 1
     ann.send("still here")
@@ -47,7 +47,7 @@ def test_a_removed_student_reads_who_and_why_once_not_three_times(run, act, said
     hal.expect(r"bob joined")
     mark = bob.mark()
     hal.send(f"/{act} bob spamming")
-    ann.expect(STAMP + r"\* hal (removed bob from the room|banned bob): spamming$")
+    ann.expect(STAMP + r"-!- hal (removed bob from the room|banned bob): spamming$")
     assert bob.wait() == 1
     after = bob.lines[mark:]
     assert after == [f"lanchat: disconnected by the server: {said}: spamming"], after
@@ -139,20 +139,20 @@ def test_ops_mute_and_mode_through_the_real_server(run):  # noqa: F811
     ann = join(run, where, "ann")
     bob = join(run, where, "bob")
     hal.send("/op ann")
-    bob.expect(r"\* hal made ann an operator$")
+    bob.expect(r"-!- hal made ann an operator$")
     ann.send("/mute bob 5 calm down")
-    bob.expect(r"\* ann muted you for 5 minutes: calm down \(you can still read\)$")
+    bob.expect(r"-!- ann muted you for 5 minutes: calm down \(you can still read\)$")
     bob.send("let me speak")
     bob.expect(r"! you are muted by ann for 5 more minutes: calm down; you can still read$")
     hal.send("hello bob")
     bob.expect(STAMP + r"hal: hello bob$")  # bob still reads
     ann.send("/unmute bob")
-    bob.expect(r"\* ann unmuted you$")
+    bob.expect(r"-!- ann unmuted you$")
     ann.send("/mode turn")
-    bob.expect(r"\* ann switched the room to turn-based mode$")
-    bob.expect(r"\* turn: waiting for ann$")
+    bob.expect(r"-!- ann switched the room to turn-based mode$")
+    bob.expect(r"-!- turn: waiting for ann$")
     bob.send("out of turn")
-    bob.expect(r"\* not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$")
+    bob.expect(r"-!- not your turn yet \(waiting for ann\): held until it is your turn; /unsend drops it$")
     ann.send("my turn")
     bob.expect(STAMP + r"ann: my turn$")
     hal.expect(STAMP + r"bob: out of turn$")  # on bob's turn
@@ -164,17 +164,17 @@ def test_who_shows_the_teacher_and_the_class_who_is_muted_and_for_how_long(run):
     hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
     ann, bob, cy = (join(run, where, name) for name in ("ann", "bob", "cy"))
     hal.send("/mute bob 8 calm down")
-    bob.expect(r"\* hal muted you for 8 minutes: calm down \(you can still read\)$")
+    bob.expect(r"-!- hal muted you for 8 minutes: calm down \(you can still read\)$")
     hal.send("/mute cy")
-    cy.expect(r"\* hal muted you until unmuted \(you can still read\)$")
+    cy.expect(r"-!- hal muted you until unmuted \(you can still read\)$")
     for person in (hal, ann):
         person.send("/who")
-        person.expect(r"\* here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy \(muted until unmuted\)$")
+        person.expect(r"-!- here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy \(muted until unmuted\)$")
     hal.send("/unmute cy")
-    cy.expect(r"\* hal unmuted you$")
+    cy.expect(r"-!- hal unmuted you$")
     mark = ann.mark()
     ann.send("/who")
-    ann.expect(r"\* here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy$", start=mark)
+    ann.expect(r"-!- here \(4\): hal \(host\), ann, bob \(muted for [78] more minutes\), cy$", start=mark)
 
 
 def test_a_student_muted_who_joins_again_is_told_at_once_and_nobody_else_is(run):  # noqa: F811
@@ -184,14 +184,14 @@ def test_a_student_muted_who_joins_again_is_told_at_once_and_nobody_else_is(run)
     hal, where = serve(run, "--name", "hal", "--plain", "--no-history")
     bob = join(run, where, "bob")
     hal.send("/mute bob 8 calm down")
-    bob.expect(r"\* hal muted you for 8 minutes: calm down \(you can still read\)$")
+    bob.expect(r"-!- hal muted you for 8 minutes: calm down \(you can still read\)$")
     bob.send("/q")
     assert bob.wait() == 0
     again = join(run, where, "bob")
     again.expect(r"! you are muted for [78] more minutes \(you can still read\)$")
     ann = join(run, where, "ann")
     ann.send("/who")
-    ann.expect(r"\* here \(3\): hal \(host\), bob \(muted for [78] more minutes\), ann$")
+    ann.expect(r"-!- here \(3\): hal \(host\), bob \(muted for [78] more minutes\), ann$")
     assert "you are muted" not in ann.output, ann.output
 
 
@@ -203,17 +203,17 @@ def test_in_turns_a_student_muted_with_a_time_is_passed_over(run):  # noqa: F811
     ann = join(run, where, "ann")
     bob = join(run, where, "bob")
     hal.send("/mute ann 5m chatting")
-    ann.expect(r"\* hal muted you for 5 minutes: chatting \(you can still read\)$")
+    ann.expect(r"-!- hal muted you for 5 minutes: chatting \(you can still read\)$")
     hal.send("/mode turn")
-    bob.expect(r"\* hal switched the room to turn-based mode$")
-    bob.expect(r"\* turn: your turn$")
-    ann.expect(r"\* turn: waiting for bob$")
+    bob.expect(r"-!- hal switched the room to turn-based mode$")
+    bob.expect(r"-!- turn: your turn$")
+    ann.expect(r"-!- turn: waiting for bob$")
     bob.send("my turn")
     hal.expect(STAMP + r"bob: my turn$")
-    hal.expect(r"\* turn: your turn$")
+    hal.expect(r"-!- turn: your turn$")
     hal.send("the teacher's turn")
     bob.expect(STAMP + r"hal: the teacher's turn$")
-    bob.expect(r"\* turn: your turn$")  # ann passed over
+    bob.expect(r"-!- turn: your turn$")  # ann passed over
 
 
 def test_in_a_headless_turn_room_the_student_holding_the_turn_passes_it_on(run):  # noqa: F811
@@ -227,8 +227,8 @@ def test_in_a_headless_turn_room_the_student_holding_the_turn_passes_it_on(run):
     bob.expect(STAMP + r"! only the one holding the turn, or an operator, can /pass; it is ann's turn$")
     ann.send("/pass nothing to add")
     for person in (ann, bob):
-        person.expect(STAMP + r"\* ann passed the turn on: nothing to add$")
-    bob.expect(r"\* turn: your turn$")
+        person.expect(STAMP + r"-!- ann passed the turn on: nothing to add$")
+    bob.expect(r"-!- turn: your turn$")
     bob.send("my turn now")
     ann.expect(STAMP + r"bob: my turn now$")
 
@@ -250,8 +250,8 @@ def test_a_turn_nobody_takes_moves_on_after_the_hosts_timeout(run):  # noqa: F81
     _server, where = serve(run, "--headless", "--mode", "turn", "--turn-timeout", "1", "--no-history")
     ann = join(run, where, "ann")  # the first to join holds the turn
     bob = join(run, where, "bob")
-    bob.expect(r"\* the server passed the turn on from ann: nobody spoke for 1 s$")
-    bob.expect(r"\* turn: your turn$")
+    bob.expect(r"-!- the server passed the turn on from ann: nobody spoke for 1 s$")
+    bob.expect(r"-!- turn: your turn$")
     bob.send("my turn now")
     ann.expect(STAMP + r"bob: my turn now$")
 
@@ -262,7 +262,7 @@ def test_a_headless_room_with_serve_operator_lets_the_teacher_kick_and_nobody_el
     server, where = serve(run, "--headless", "--no-history", "--operator", "teach")
     server.expect(r"warning: --operator teach: nobody owns that name yet; .* join first")
     teach = join(run, where, "teach")  # helpers: her own identity key, as on her machine
-    teach.expect(STAMP + r"\* the server made you an operator: serve --operator$")
+    teach.expect(STAMP + r"-!- the server made you an operator: serve --operator$")
     server.expect(r"teach \(key [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}\) is an operator \(serve --operator\)$")
     sam = join(run, where, "sam")
     sam.send("/kick teach")
@@ -283,7 +283,7 @@ def test_a_headless_room_with_serve_operator_lets_the_teacher_kick_and_nobody_el
     ann.send("/mute teach")
     ann.expect(STAMP + r"! only an operator can use /mute; ask teach$")
     teach.send("/mute ann 5 listen")
-    ann.expect(r"\* teach muted you for 5 minutes: listen \(you can still read\)$")
+    ann.expect(r"-!- teach muted you for 5 minutes: listen \(you can still read\)$")
 
 
 def test_a_headless_rooms_log_records_each_act_and_whom_it_removed(run):  # noqa: F811
@@ -354,7 +354,7 @@ def test_a_script_whose_waiting_lines_a_mute_drops_still_leaves(run):  # noqa: F
     rex.expect(r"\d+ lines you typed were not sent: you are muted$")
     assert rex.wait() == 0
     rex.expect(r"^lanchat: you left the chat$")
-    hal.expect(STAMP + r"\* rex left \(1 here\)$")
+    hal.expect(STAMP + r"-!- rex left \(1 here\)$")
 
 
 def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: F811
@@ -370,7 +370,7 @@ def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: 
         server.expect(r"is an operator \(serve --operator\)$")
         cy = join(run, where, "cy")
         teach.send("/mute cy 5 calm down")
-        cy.expect(r"\* teach muted you for 5 minutes: calm down \(you can still read\)$")
+        cy.expect(r"-!- teach muted you for 5 minutes: calm down \(you can still read\)$")
         mark = cy.mark()
         server.popen.kill()  # no shutdown notice: as when the machine is switched off
         server.wait()
@@ -380,7 +380,7 @@ def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: 
         cy.send("am I free now?")
         cy.expect(r"! you are muted by teach for [45] more minutes: calm down; you can still read$", start=mark)
         teach.send("/unmute cy")
-        cy.expect(r"\* teach unmuted you$")
+        cy.expect(r"-!- teach unmuted you$")
         server.popen.terminate()  # a clean stop this time: everyone is told and leaves
         assert cy.wait() == 0 and teach.wait() == 0 and server.wait() == 0
         serve(run, *args)
@@ -404,7 +404,7 @@ def test_a_restarted_room_resumes_the_mode_the_teacher_switched_to_unless_serve_
         teach = join(run, where, "teach")
         server.expect(r"is an operator \(serve --operator\)$")
         teach.send("/mode turn")
-        teach.expect(r"\* teach switched the room to turn-based mode$")
+        teach.expect(r"-!- teach switched the room to turn-based mode$")
         mark = teach.mark()
         server.popen.kill()  # no shutdown notice: as when the machine is switched off
         server.wait()
@@ -443,10 +443,10 @@ def test_a_second_mute_replaces_the_first_in_the_room_and_in_the_history_file(ru
     hal, where = serve(run, "--name", "hal", "--plain", "--history", str(path))
     bob = join(run, where, "bob")
     hal.send("/mute bob 5")
-    bob.expect(r"\* hal muted you for 5 minutes \(you can still read\)$")
+    bob.expect(r"-!- hal muted you for 5 minutes \(you can still read\)$")
     hal.send("/mute bob 10 still chatting")
     bob.expect(
-        r"\* hal muted you for 10 minutes: still chatting \(you were already muted for 5 more minutes; "
+        r"-!- hal muted you for 10 minutes: still chatting \(you were already muted for 5 more minutes; "
         r"this mute replaces that one\) \(you can still read\)$"
     )
 
@@ -456,7 +456,7 @@ def test_a_second_mute_replaces_the_first_in_the_room_and_in_the_history_file(ru
 
     wait_for(lambda: stored() == [("bob", "still chatting")], what=f"one mute for bob in the file, not {stored()}")
     hal.send("/unmute bob")
-    bob.expect(r"\* hal unmuted you$")
+    bob.expect(r"-!- hal unmuted you$")
     bob.send("free?")
     hal.expect(STAMP + r"bob: free\?$")
     wait_for(lambda: stored() == [], what="no mute left in the file")
@@ -469,7 +469,7 @@ def test_the_host_and_an_operator_read_one_line_when_a_banned_student_keeps_tryi
     ann = join(run, where, "ann")
     bob = join(run, where, "bob")
     hal.send("/op ann")
-    ann.expect(r"\* hal made you an operator$")
+    ann.expect(r"-!- hal made you an operator$")
     ann.send("/ban bob spamming")
     assert bob.wait() == 1
     cy = join(run, where, "cy")
@@ -478,7 +478,7 @@ def test_the_host_and_an_operator_read_one_line_when_a_banned_student_keeps_tryi
         again = run("connect", *where, "--name", "bob", stdin=False)
         assert again.wait() == 1
         assert "you are banned from this room by ann: spamming" in again.output
-    told = r"\* bob \(banned by ann: spamming\) tried to join and was turned away$"
+    told = r"-!- bob \(banned by ann: spamming\) tried to join and was turned away$"
     for person in (hal, ann):
         person.expect(STAMP + told, start=marks[person])
     hal.send("the lesson goes on")
@@ -512,9 +512,9 @@ def test_serve_operator_with_a_key_fingerprint_gives_rights_to_that_key_only_wha
         attacker.expect(r"! only an operator can use /kick; nobody here is an operator", start=mark)
     teacher = run("connect", *where, "--name", "ms-k", "--identity", teacher_key)
     teacher.expect(r"welcome, ms-k")
-    teacher.expect(STAMP + r"\* the server made you an operator: serve --operator$")
+    teacher.expect(STAMP + r"-!- the server made you an operator: serve --operator$")
     for person in (mallory, eve):
-        person.expect(STAMP + r"\* the server made ms-k an operator: serve --operator$")
+        person.expect(STAMP + r"-!- the server made ms-k an operator: serve --operator$")
     server.expect(r"ms-k \(key " + whois_form + r"\) is an operator \(serve --operator\)")
     teacher.send("/kick teach off task")
     assert mallory.wait() == 1

@@ -125,7 +125,7 @@ def test_in_plain_a_line_refused_because_the_turn_moved_on_its_way_waits_for_the
         wait_for(lambda: said() == 1, what="the line sent on his turn")
         server.then(frame_of({"type": "turn", "holder": "cat"}))
         server.then(frame_of({"type": "error", "code": "not-your-turn", "message": "not your turn: waiting for cat"}))
-        bob.expect(r"\* not your turn yet \(waiting for cat\): held until it is your turn; /unsend drops it$")
+        bob.expect(r"-!- not your turn yet \(waiting for cat\): held until it is your turn; /unsend drops it$")
         assert said() == 1
         server.then(frame_of({"type": "turn", "holder": "bob"}))
         wait_for(lambda: said() == 2, what="the line sent again on his turn")

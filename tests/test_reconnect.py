@@ -230,8 +230,8 @@ def test_a_real_shutdown_is_not_retried():
 
 def expect_waiting_for_a_restart(bob) -> None:  # noqa: ANN001 - a TermProc
     """The server was stopped (not final): bob's full screen says it waits, and does not end."""
-    bob.expect(r"\* the server shut down: the server was stopped")
-    bob.expect(r"\* if the host starts the server again, you will rejoin it \(/q to leave\)")
+    bob.expect(r"-!- the server shut down: the server was stopped")
+    bob.expect(r"-!- if the host starts the server again, you will rejoin it \(/q to leave\)")
     bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
                     what="the status line saying it waits for the server")
     assert bob.proc.isalive() and "press any key" not in bob.text
@@ -1393,10 +1393,10 @@ def test_the_shutdown_notice_is_waited_out_at_once_not_after_the_server_hangs_up
     listener, hung_up, server = _notice_then_silence(final=False)
     bob = TermProc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob", rows=24, cols=100)
     try:
-        bob.expect(r"\* the server shut down: the host closed the chat")
+        bob.expect(r"-!- the server shut down: the host closed the chat")
         bob.wait_screen(lambda rows: "server stopped: waiting for it to come back; /q leaves" in rows[-2],
                         timeout=DEFAULT_TIMEOUT, what="the status line saying it waits for the server")
-        bob.expect(r"\* if the host starts the server again, you will rejoin it \(/q to leave\)")
+        bob.expect(r"-!- if the host starts the server again, you will rejoin it \(/q to leave\)")
         assert "press any key" not in bob.text
         assert hung_up.wait(DEFAULT_TIMEOUT), "the client kept the connection open"
         bob.send("/q\r")
@@ -1420,7 +1420,7 @@ def test_a_final_notice_ends_the_chat_at_once_so_the_first_key_leaves(how):
     listener, hung_up, server = _notice_then_silence(final=True)
     bob = TermProc("connect", "127.0.0.1", str(listener.getsockname()[1]), "--name", "bob", *how, rows=24, cols=100)
     try:
-        bob.expect(r"\* the server shut down: the host closed the chat")
+        bob.expect(r"-!- the server shut down: the host closed the chat")
         bob.wait_screen(lambda rows: "chat over: press any key" in rows[-2], what="the status line saying the chat is over")
         bob.send("x")  # one key, as the status line asks
         assert bob.wait() == 0

@@ -38,10 +38,10 @@ def test_after_a_restart_the_topic_and_the_operators_made_with_op_hold():
             ann = Proc("connect", "--unix", path, "--name", "ann", "--plain")  # both start at once
             procs += [bob, ann]
             for student in (bob, ann):
-                student.expect(r"\* topic: fractions, week 3 \(set by teach\)$")
+                student.expect(r"-!- topic: fractions, week 3 \(set by teach\)$")
             bob.expect(r"ann joined|welcome, bob: .*here: teach, ann")
             ann.send("/mute bob 5 calm down")
-            bob.expect(r"\* ann muted you for 5 minutes: calm down")
+            bob.expect(r"-!- ann muted you for 5 minutes: calm down")
             teach.expect(r"ann muted bob")
             assert "only an operator" not in ann.output, ann.output
         finally:

@@ -66,7 +66,7 @@ def watcher(procs, where: list[str]) -> Proc:
 
 
 def said_goodbye(ann: Proc, name: str) -> None:
-    ann.expect(STAMP + rf"\* {name} left \(\d+ here\)$")
+    ann.expect(STAMP + rf"-!- {name} left \(\d+ here\)$")
     assert not any(f"{name} lost connection" in line for line in ann.lines), ann.output
 
 

@@ -85,7 +85,7 @@ def test_a_text_participant_chats_with_a_lanchat_client():
         try:
             ann.line("ann")
             ann.expect(r"Type your name")
-            ann.expect(r"\* welcome, ann! here: bob\. /help lists the commands\r\n")
+            ann.expect(r"-!- welcome, ann! here: bob\. /help lists the commands\r\n")
             bob.expect(ev.Joined, name="ann")
             bob.send(ev.Say(text="hi ann"))
             ann.expect(r"\[\d\d:\d\d\] bob: hi ann\r\n")
@@ -95,7 +95,7 @@ def test_a_text_participant_chats_with_a_lanchat_client():
             bob.expect(ev.Direct, sender="ann", to="bob", text="just you")
             ann.expect(r"\] you -> bob: just you\r\n")
             ann.line("/who")
-            ann.expect(r"\* here: bob, ann\r\n")
+            ann.expect(r"-!- here: bob, ann\r\n")
             ann.line("/q")
             ann.expect_closed()
             bob.expect(ev.Left, name="ann", reason="quit")
@@ -112,11 +112,11 @@ def test_a_text_participants_who_marks_who_is_muted():
         ann = TextPeer(endpoint)
         try:
             ann.line("ann")
-            ann.expect(r"\* welcome, ann! here: hal, bob\.")
+            ann.expect(r"-!- welcome, ann! here: hal, bob\.")
             hal.send(ev.Moderate(action="mute", name="bob", minutes=8))
             bob.expect(ev.Moderated, action="mute", name="bob")
             ann.line("/who")
-            ann.expect(r"\* here: hal, bob \(muted for [78] more minutes\), ann\r\n")
+            ann.expect(r"-!- here: hal, bob \(muted for [78] more minutes\), ann\r\n")
         finally:
             ann.close()
 
@@ -141,32 +141,32 @@ def test_closing_after_a_whole_line_is_leaving_and_a_reset_or_a_cut_line_is_lost
         try:
             for name, peer in (("wes", watcher), *peers.items()):
                 peer.line(name)
-                peer.expect(rf"\* welcome, {name}!")
+                peer.expect(rf"-!- welcome, {name}!")
             ann = peers["ann"]
             ann.line("bye all")
             ann.expect(r"\] ann: bye all\r\n")  # all read: nc's close is a FIN, not a reset
             ann.close()  # nc's Ctrl-C
             bob.expect(ev.Left, name="ann", reason="quit")
-            watcher.expect(r"\* ann left\r\n")
+            watcher.expect(r"-!- ann left\r\n")
             peers["cy"].sock.shutdown(socket.SHUT_WR)  # ncat's Ctrl-D
             bob.expect(ev.Left, name="cy", reason="quit")
-            watcher.expect(r"\* cy left\r\n")
+            watcher.expect(r"-!- cy left\r\n")
             peers["cy"].expect_closed()
             reset(peers["dee"])
             bob.expect(ev.Left, name="dee", reason="lost")
-            watcher.expect(r"\* dee left \(connection lost\)\r\n")
+            watcher.expect(r"-!- dee left \(connection lost\)\r\n")
             peers["eve"].send("half a li")
             peers["eve"].sock.shutdown(socket.SHUT_WR)
             bob.expect(ev.Left, name="eve", reason="lost")
-            watcher.expect(r"\* eve left \(connection lost\)\r\n")
+            watcher.expect(r"-!- eve left \(connection lost\)\r\n")
             peers["fay"].line("/q")
-            peers["fay"].expect(r"\* you left the chat \(the connection is closed\)\r\n")  # ncat stays open: say it
+            peers["fay"].expect(r"-!- you left the chat \(the connection is closed\)\r\n")  # ncat stays open: say it
             peers["fay"].expect_closed()
             bob.expect(ev.Left, name="fay", reason="quit")
             gus = RawClient(endpoint, "gus")
             gus.sock.shutdown(socket.SHUT_WR)  # a lanchat client without bye: lost, as always
             bob.expect(ev.Left, name="gus", reason="lost")
-            watcher.expect(r"\* gus left \(connection lost\)\r\n")
+            watcher.expect(r"-!- gus left \(connection lost\)\r\n")
             wait_for(lambda: "gus lost connection" in log)
             for name, how in (("ann", "left"), ("cy", "left"), ("dee", "lost connection"), ("eve", "lost connection"), ("fay", "left")):
                 assert f"{name} {how}" in log
@@ -199,7 +199,7 @@ def test_a_taken_name_is_asked_again():
             other.line("BOB")
             other.expect(r"! the name 'BOB' is taken \(bob is here; capitals do not count\); choose another\r\nname: ")
             other.line("bobby")
-            other.expect(r"\* welcome, bobby!")
+            other.expect(r"-!- welcome, bobby!")
             bob.expect(ev.Joined, name="bobby")
         finally:
             other.close()
@@ -280,12 +280,12 @@ def test_turn_mode_applies_to_a_text_participant():
             bob = RawClient(endpoint, "bob")
             ann.line("first")
             bob.expect(ev.Message, sender="ann", text="first")
-            ann.expect(r"\* bob's turn\r\n")
+            ann.expect(r"-!- bob's turn\r\n")
             ann.line("again")
             ann.expect(r"! [^\r]*turn[^\r]*\r\n")  # refused, as for anyone out of turn
             bob.send(ev.Say(text="my turn"))
             ann.expect(r"bob: my turn\r\n")
-            ann.expect(r"\* your turn: type a line\r\n")
+            ann.expect(r"-!- your turn: type a line\r\n")
             heard = []  # all bob was sent before his own line: "again" was refused before it was read
             while not (isinstance(event := bob.expect(object), ev.Message) and event.text == "my turn"):
                 heard.append(event)
@@ -304,11 +304,11 @@ def test_a_text_participant_holding_the_turn_gives_it_up_with_pass():
             ann.line("ann")
             ann.expect(r"turn-based, the turn is yours")
             bob = RawClient(endpoint, "bob")
-            ann.expect(r"\* bob joined\r\n")
+            ann.expect(r"-!- bob joined\r\n")
             ann.line("/pass")
             bob.expect(ev.Moderated, action="pass", by="ann", name="ann")
             bob.expect(ev.Turn, holder="bob")
-            ann.expect(r"\* bob's turn\r\n")
+            ann.expect(r"-!- bob's turn\r\n")
             bob.close()
         finally:
             ann.close()
@@ -365,7 +365,7 @@ def test_a_password_room_asks_a_text_participant_for_it_after_the_name(tmp_path)
         ann.expect(r"typed here, it crosses the network unencrypted:\r\nfor a real secret, join with the lanchat client or over TLS\r\n")
         ann.expect(r"password: $")
         ann.line("s3cret enough")  # exactly as typed, spaces and all
-        ann.expect(r"\* welcome, ann! nobody else is here yet")
+        ann.expect(r"-!- welcome, ann! nobody else is here yet")
         ann.line("/help")
         ann.expect(r"/q +leave\r\n")
         # nc at an 80-column terminal: the room's own lines each fit one row (the notice was 86
@@ -394,7 +394,7 @@ def test_the_right_typed_password_joins_and_chats_with_lanchat_clients(tmp_path)
             ann.line("ann")
             ann.expect(r"password: $")
             ann.line("tea")
-            ann.expect(r"\* welcome, ann! here: bob\.")
+            ann.expect(r"-!- welcome, ann! here: bob\.")
             ann.expect(r"\[History\] \[\d\d:\d\d\] bob: before ann came\r\n")
             bob.expect(ev.Joined, name="ann")
             ann.line("hello bob")
@@ -415,7 +415,7 @@ def test_a_wrong_typed_password_is_refused_with_nothing_leaked_and_logged(tmp_pa
             mallory.line("mallory")
             mallory.expect(r"password: $")
             mallory.line("coffee")
-            mallory.expect(r"password: ! wrong password\r\n\* disconnected: the room closed this connection \(Ctrl-C ends nc\)\r\n$")
+            mallory.expect(r"password: ! wrong password\r\n-!- disconnected: the room closed this connection \(Ctrl-C ends nc\)\r\n$")
             mallory.expect_closed()
         finally:
             mallory.close()
@@ -495,28 +495,28 @@ def test_a_text_participant_reads_every_moderation_act_as_a_plain_line():
         try:
             for peer, name in ((ann, "ann"), (dee, "dee")):
                 peer.line(name)
-                peer.expect(rf"\* welcome, {name}!")
-            ann.expect(r"\* dee joined\r\n")
+                peer.expect(rf"-!- welcome, {name}!")
+            ann.expect(r"-!- dee joined\r\n")
             hal.send(ev.Moderate(action="mute", name="bob", minutes=8, reason="spam \x1b[2J"))
-            ann.expect(r"\* hal muted bob for 8 minutes: spam \^\[\[2J\r\n\* your turn: type a line\r\n")  # bob held it
+            ann.expect(r"-!- hal muted bob for 8 minutes: spam \^\[\[2J\r\n-!- your turn: type a line\r\n")  # bob held it
             hal.send(ev.Moderate(action="unmute", name="bob"))
-            ann.expect(r"\* hal unmuted bob\r\n")
+            ann.expect(r"-!- hal unmuted bob\r\n")
             hal.send(ev.SetTopic(text="fractions \x1b]0;owned\x07"))
-            ann.expect(r"\* topic: fractions \^\[\]0;owned\^G \(set by hal\)\r\n")
+            ann.expect(r"-!- topic: fractions \^\[\]0;owned\^G \(set by hal\)\r\n")
             hal.send(ev.Moderate(action="pass", reason="too slow"))
-            ann.expect(r"\* hal passed the turn on from you: too slow\r\n\* dee's turn\r\n")
-            dee.expect(r"\* hal passed the turn on from ann: too slow\r\n\* your turn: type a line\r\n")
+            ann.expect(r"-!- hal passed the turn on from you: too slow\r\n-!- dee's turn\r\n")
+            dee.expect(r"-!- hal passed the turn on from ann: too slow\r\n-!- your turn: type a line\r\n")
             for name in ("bob", "ann", "dee"):  # dee, who holds the turn, last: nobody but the host can take it
                 hal.send(ev.Moderate(action="mute", name=name))
-            ann.expect(r"\* hal muted you until unmuted \(you can still read\)\r\n")
-            ann.expect(r"\* hal muted dee until unmuted\r\n\* waiting for an unmute \(everyone but the host is muted\)\r\n")
+            ann.expect(r"-!- hal muted you until unmuted \(you can still read\)\r\n")
+            ann.expect(r"-!- hal muted dee until unmuted\r\n-!- waiting for an unmute \(everyone but the host is muted\)\r\n")
             assert b"waiting for someone else to join" not in ann.received
             hal.send(ev.Moderate(action="mode", mode="duplex"))
-            ann.expect(r"\* hal switched the room to full-duplex mode\r\n")
+            ann.expect(r"-!- hal switched the room to full-duplex mode\r\n")
             hal.send(ev.Moderate(action="kick", name="bob", reason="go home"))
-            ann.expect(r"\* hal removed bob from the room: go home\r\n")
+            ann.expect(r"-!- hal removed bob from the room: go home\r\n")
             hal.send(ev.Moderate(action="ban", name="dee"))
-            ann.expect(r"\* hal banned dee\r\n")
+            ann.expect(r"-!- hal banned dee\r\n")
             dee.expect(r"! hal banned you from the room\r\n")
             dee.expect_closed()
             hal.send(ev.Say(text="after"))
@@ -559,10 +559,10 @@ def test_a_text_participant_removed_is_told_the_connection_is_closed_and_how_to_
         dan = TextPeer(endpoint)
         try:
             dan.line("dan")
-            dan.expect(r"\* welcome, dan!")
+            dan.expect(r"-!- welcome, dan!")
             hal.send(ev.Moderate(action="kick", name="dan", reason="come and see me"))
             dan.expect(r"! hal removed you from the room: come and see me\r\n"
-                       r"\* disconnected: the room closed this connection \(Ctrl-C ends nc\)\r\n$")
+                       r"-!- disconnected: the room closed this connection \(Ctrl-C ends nc\)\r\n$")
             dan.expect_closed()
         finally:
             dan.close()

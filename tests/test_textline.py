@@ -41,7 +41,7 @@ def test_the_first_line_is_the_name_then_lines_are_messages():
     conn.receive_data(b"ann\r\n")  # telnet ends lines with CRLF
     assert conn.events() == [ev.Hello(name="ann")]
     welcome = conn.show(ev.Welcome(name="ann", mode="duplex", members=("bob", "ann")))
-    assert welcome == b"* welcome, ann! here: bob. /help lists the commands\r\n"
+    assert welcome == b"-!- welcome, ann! here: bob. /help lists the commands\r\n"
     conn.receive_data(b"hello all\n/w bob psst\n/who\n\n/q\n")
     assert conn.events() == [ev.Say(text="hello all"), ev.Whisper(to="bob", text="psst"), ev.Who(), ev.Bye()]
 
@@ -65,14 +65,14 @@ def test_room_events_are_plain_sanitised_lines():
     assert conn.show(said) == b"[12:00] ann: hi ^[[2Jthere\r\n"
     assert conn.show(ev.Direct(sender="ann", to="nc", text="psst", time=0.0)) == b"[12:00] ann -> you: psst\r\n"
     assert conn.show(ev.Direct(sender="nc", to="ann", text="ok", time=0.0)) == b"[12:00] you -> ann: ok\r\n"
-    assert conn.show(ev.Joined(name="cat", time=0.0)) == b"* cat joined\r\n"
-    assert conn.show(ev.Left(name="cat", reason="lost", time=0.0)) == b"* cat left (connection lost)\r\n"
-    assert conn.show(ev.Roster(members=("ann", "nc"))) == b"* here: ann, nc\r\n"
-    assert conn.show(ev.Turn(holder="nc")) == b"* your turn: type a line\r\n"
-    assert conn.show(ev.Turn(holder="ann")) == b"* ann's turn\r\n"
+    assert conn.show(ev.Joined(name="cat", time=0.0)) == b"-!- cat joined\r\n"
+    assert conn.show(ev.Left(name="cat", reason="lost", time=0.0)) == b"-!- cat left (connection lost)\r\n"
+    assert conn.show(ev.Roster(members=("ann", "nc"))) == b"-!- here: ann, nc\r\n"
+    assert conn.show(ev.Turn(holder="nc")) == b"-!- your turn: type a line\r\n"
+    assert conn.show(ev.Turn(holder="ann")) == b"-!- ann's turn\r\n"
     assert conn.show(ev.Error(code=ev.E_NOT_YOUR_TURN, message="not your turn")) == b"! not your turn\r\n"
     assert conn.show(ev.Message(sender="ann", text="old", time=0.0, history=True)) == b"[History] [12:00] ann: old\r\n"
-    assert conn.show(ev.Shutdown(reason="bye")) == b"* the chat is closing: bye\r\n* disconnected: the room closed this connection (Ctrl-C ends nc)\r\n"
+    assert conn.show(ev.Shutdown(reason="bye")) == b"-!- the chat is closing: bye\r\n-!- disconnected: the room closed this connection (Ctrl-C ends nc)\r\n"
     assert conn.state is State.CLOSED
 
 
@@ -80,7 +80,7 @@ def test_broadcast_frames_are_rendered_too_even_cut_anywhere():
     conn = welcomed("nc")
     frames = encode(ev.Message(sender="ann", text="one", time=0.0)) + encode(ev.Joined(name="cat", time=0.0))
     out = b"".join(conn.render_frames(frames[i : i + 3]) for i in range(0, len(frames), 3))
-    assert out == b"[12:00] ann: one\r\n* cat joined\r\n"
+    assert out == b"[12:00] ann: one\r\n-!- cat joined\r\n"
 
 
 def test_bad_bytes_become_replacement_characters_not_trouble():
@@ -202,7 +202,7 @@ def test_a_broadcast_is_decoded_once_for_all_text_participants_and_reads_as_deco
     shared_lines = [conn.render_frames(broadcast) for conn in people]
     assert shared.decodes == before + 1  # once for five participants
     assert shared_lines == [conn.render_frames(broadcast) for conn in alone]
-    assert shared_lines[1].endswith(b"* your turn: type a line\r\n") and b"ann -> you" in shared_lines[3]
+    assert shared_lines[1].endswith(b"-!- your turn: type a line\r\n") and b"ann -> you" in shared_lines[3]
     # a run cut inside a frame goes each connection's own way, and still reads right
     half = len(broadcast) - 5
     assert [c.render_frames(broadcast[:half]) + c.render_frames(broadcast[half:]) for c in people] == shared_lines
@@ -213,20 +213,20 @@ def test_acts_and_the_rooms_courtesies_read_as_lanchats_screen_says_them():
     lanchat's screen (session.py), names and reasons made harmless."""
     conn = welcomed("nc", mode="turn", host="hal")
     act = ev.Moderated(action="mute", by="hal", name="nc", minutes=1, reason="\x1b[31mred", time=0.0)
-    assert conn.show(act) == b"* hal muted you for 1 minute: ^[[31mred (you can still read)\r\n"
-    assert conn.show(ev.Moderated(action="op", by="hal", name="ann", time=0.0)) == b"* hal made ann an operator\r\n"
+    assert conn.show(act) == b"-!- hal muted you for 1 minute: ^[[31mred (you can still read)\r\n"
+    assert conn.show(ev.Moderated(action="op", by="hal", name="ann", time=0.0)) == b"-!- hal made ann an operator\r\n"
     assert conn.show(ev.Moderated(action="kick", by="hal", name="nc", time=0.0)) == b""  # the fatal error says it
     assert conn.show(ev.Left(name="ann", reason="kicked", time=0.0)) == b""  # the act before it said it
-    assert conn.show(ev.Left(name="cy", reason="flooding", time=0.0)) == b"* cy left (disconnected for flooding)\r\n"
+    assert conn.show(ev.Left(name="cy", reason="flooding", time=0.0)) == b"-!- cy left (disconnected for flooding)\r\n"
     assert conn.show(ev.Moderated(action="mode", by="hal", mode="duplex", time=0.0)) == (
-        b"* hal switched the room to full-duplex mode\r\n"
+        b"-!- hal switched the room to full-duplex mode\r\n"
     )
     assert conn.show(ev.Turn(holder=None)) == b""  # duplex now: nobody's turn, and the act said so
     assert conn.show(ev.Emote(sender="ann", text="waves \x07", time=0.0)) == b"[12:00] * ann waves ^G\r\n"
-    assert conn.show(ev.Renamed(old="ann", new="anna", time=0.0)) == b"* ann is now known as anna\r\n"
-    assert conn.show(ev.Away(name="anna", reason="lunch", time=0.0)) == b"* anna is away: lunch\r\n"
-    assert conn.show(ev.Away(name="anna", reason="", time=0.0)) == b"* anna is back\r\n"
-    assert conn.show(ev.Topic(text="", by="hal", time=0.0)) == b"* hal cleared the topic\r\n"
+    assert conn.show(ev.Renamed(old="ann", new="anna", time=0.0)) == b"-!- ann is now known as anna\r\n"
+    assert conn.show(ev.Away(name="anna", reason="lunch", time=0.0)) == b"-!- anna is away: lunch\r\n"
+    assert conn.show(ev.Away(name="anna", reason="", time=0.0)) == b"-!- anna is back\r\n"
+    assert conn.show(ev.Topic(text="", by="hal", time=0.0)) == b"-!- hal cleared the topic\r\n"
 
 
 def test_a_turn_nobody_holds_says_what_the_room_waits_for():
@@ -234,10 +234,10 @@ def test_a_turn_nobody_holds_says_what_the_room_waits_for():
     screen says it, not "waiting for someone else to join"."""
     muted = welcomed("nc", mode="turn", host="hal")  # ann, nc and the host
     muted.show(ev.Joined(name="hal", time=0.0))
-    assert muted.show(ev.Turn(holder=None)) == b"* waiting for an unmute (everyone but the host is muted)\r\n"
+    assert muted.show(ev.Turn(holder=None)) == b"-!- waiting for an unmute (everyone but the host is muted)\r\n"
     muted.show(ev.Left(name="ann", reason="quit", time=0.0))
     muted.show(ev.Roster(members=("hal", "colourbot")))  # (as the host and a bot would read it)
-    assert muted.show(ev.Turn(holder=None)) == b"* waiting for someone else to join\r\n"
+    assert muted.show(ev.Turn(holder=None)) == b"-!- waiting for someone else to join\r\n"
 
 
 def test_a_mistyped_command_is_told_the_closest_real_one_and_a_far_one_is_not():

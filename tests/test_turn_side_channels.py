@@ -163,7 +163,7 @@ def test_through_the_real_client_a_student_without_the_turn_reaches_nobody_by_to
             bob.send(f"/away {ANSWER}")
             bob.expect(rf"you are away: {ANSWER}")
             for person in (ann, teach):
-                person.expect(r"\* bob is away$|bob is away$")
+                person.expect(r"-!- bob is away$|bob is away$")
             teach.send("/topic quiz: no answers aloud")
             ann.expect(r"topic: quiz: no answers aloud \(set by teach\)")
             assert ANSWER not in ann.output and ANSWER not in teach.output

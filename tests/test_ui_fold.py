@@ -53,7 +53,7 @@ def test_a_class_of_26_joining_is_one_line_and_the_join_instructions_stay_on_scr
     shown = [row for row in transcript_rows(view) if row]
     assert shown[0].endswith("others join with: lanchat connect 192.168.1.20 7777")
     assert len(shown) == 2
-    assert re.fullmatch(r"\d\d:\d\d \* 26 joined: ann, bob, cat, dan, (\w+, )*\w+ and (\d+) more \(27 here\)", shown[1]), shown[1]
+    assert re.fullmatch(r"\d\d:\d\d -!- 26 joined: ann, bob, cat, dan, (\w+, )*\w+ and (\d+) more \(27 here\)", shown[1]), shown[1]
     listed = shown[1].split(": ", 1)[1].split(" and ")[0].split(", ")
     more = int(re.search(r"and (\d+) more", shown[1]).group(1))  # type: ignore[union-attr]
     assert listed == list(CLASS[: len(listed)]) and len(listed) + more == 26
@@ -64,7 +64,7 @@ def test_one_join_reads_as_it_always_did():
     session, view = teacher()
     feed(session, view, ev.Joined(name="ann", time=T0))
     assert texts(view)[-1] == "ann joined (2 here)"
-    assert "* ann joined (2 here)" in transcript_rows(view)[1]
+    assert "-!- ann joined (2 here)" in transcript_rows(view)[1]
     feed(session, view, ev.Joined(name="bob", time=T0 + 1))
     assert texts(view)[-1] == "2 joined: ann and bob (3 here)"
 
@@ -143,14 +143,14 @@ def test_the_folded_line_has_the_join_lines_colours_and_names_shown_safely():
     assert "\x1b" not in text and "2 joined: ann and b" in text
     single = render.layout_line(Line(kind="notice", time=T0, text="ann joined (2 here)"), 80)[0]
     drawn = lambda cells: {cell[1] for cell in cells[6 : len("".join(c[0] for c in cells).rstrip())]}  # noqa: E731
-    assert drawn(row) == drawn(single) == {render.NOTICE}  # "* " and the words as a join line's
+    assert drawn(row) == drawn(single) == {render.NOTICE}  # "-!- " and the words as a join line's
 
 
 def test_save_and_find_see_every_name_in_the_folded_line():
     session, view = teacher()
     feed(session, view, *joins(CLASS))
     saved = format_plain(view.lines[-1])
-    assert saved.endswith(f"* 26 joined: {', '.join(CLASS[:-1])} and zed (27 here)")
+    assert saved.endswith(f"-!- 26 joined: {', '.join(CLASS[:-1])} and zed (27 here)")
     assert line_matches(view.lines[-1], "ZED") and isinstance(view.lines[-1], Burst)
 
 
@@ -206,8 +206,8 @@ def test_find_shows_the_name_it_found_in_a_folded_line():
     assert not any("zed" in row for row in rows())
     assert view.find("zed", line_matches)
     (found,) = [row for row in rows() if "joined" in row]
-    assert re.search(r"\* 26 joined: zed, ann, bob, (\w+, )*\w+ and \d+ more \(27 here\)$", found), found
-    assert format_plain(view.lines[1]).endswith(f"* 26 joined: {', '.join(CLASS[:-1])} and zed (27 here)")
+    assert re.search(r"-!- 26 joined: zed, ann, bob, (\w+, )*\w+ and \d+ more \(27 here\)$", found), found
+    assert format_plain(view.lines[1]).endswith(f"-!- 26 joined: {', '.join(CLASS[:-1])} and zed (27 here)")
     assert len(rows()) == len(transcript_rows(view, rows=30, cols=100))
     view.stop_finding()
     assert not any("zed" in row for row in rows())

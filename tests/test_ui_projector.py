@@ -345,7 +345,7 @@ def test_plain_prints_the_placeholder_and_the_hidden_ones_below_once_the_mode_is
     front.show(list(local.lines))
     after = out.getvalue()[len(printed) :].splitlines()
     assert "projector mode off" in after[0]
-    assert after[1].endswith("* the 2 direct messages hidden while /projector was on:")
+    assert after[1].endswith("-!- the 2 direct messages hidden while /projector was on:")
     assert after[2].endswith("[History] ann -> teacher (direct): old one")
     assert after[3].endswith(f"ann -> teacher (direct): {SECRET}")
     assert len(after) == 4

@@ -584,7 +584,7 @@ def test_a_terminal_that_cannot_place_the_cursor_gets_line_mode(terms):
     ann = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", cols=200, env={"TERM": "dumb"})
     terms.append(ann)
     ann.expect(r"full-screen interface is not available .*using line mode")
-    ann.expect(r"\* welcome, ann")
+    ann.expect(r"-!- welcome, ann")
     ann.send("still works\r")
     ann.expect(r"\] ann: still works")
 
@@ -596,7 +596,7 @@ def test_a_missing_or_unknown_term_is_named_and_line_mode_follows(terms, term, w
     ann = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", cols=200, env={"TERM": term})
     terms.append(ann)
     ann.expect(rf"full-screen interface is not available \({why}.*\); using line mode")
-    ann.expect(r"\* welcome, ann")
+    ann.expect(r"-!- welcome, ann")
     assert "setupterm" not in ann.text
 
 
@@ -606,7 +606,7 @@ def test_line_mode_at_an_unknown_term_never_moves_the_cursor_up(terms):
     it, as at TERM=dumb; ESC [ 1 A (going over it from its first row) was written as if xterm."""
     ann = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", cols=40, env={"TERM": "nonesuch-term"})
     terms.append(ann)
-    ann.expect(r"\* welcome, ann")
+    ann.expect(r"-!- welcome, ann")
     listening = wait_for(lambda: re.search(rb"listening on\s+port (\d+)", bytes(ann.raw)), what="the port")  # folded at 40 columns
     port = int(listening.group(1))
     typed = "a typed line of more than forty columns, so it wraps"

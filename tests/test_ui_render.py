@@ -138,7 +138,7 @@ def test_kinds_of_line_look_distinct():
     texts = row_texts(frame)
     assert "ann: hi" in texts[0] and "bob: hi" in texts[1]
     assert "[direct] bob → ann: psst" in texts[2]
-    assert "* bob joined" in texts[3] and "[History] bob: old" in texts[4] and "! nope" in texts[5]
+    assert "-!- bob joined" in texts[3] and "[History] bob: old" in texts[4] and "! nope" in texts[5]
 
     def style_of(row: int, needle: str) -> rd.Style:
         return frame.rows[row][texts[row].index(needle)][1]

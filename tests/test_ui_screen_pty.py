@@ -36,7 +36,7 @@ def test_turn_changes_show_in_the_status_line_not_the_transcript(terms):
         term.expect(r"turn 3")
         assert "turn: waiting for" not in term.text  # the status line and the prompt say it
     waiting = talkers[order[-1]]
-    assert re.search(r"\* turn: your turn", talkers[order[0]].text)  # yours is worth a line
+    assert re.search(r"-!- turn: your turn", talkers[order[0]].text)  # yours is worth a line
     # the status line and the prompt line are two writes: wait for the screen, not one read of it
     waiting.wait_screen(lambda rows: "waiting for" in rows[-2] and rows[-1].startswith("[waiting for"), what="the waiting prompt")
 
@@ -413,13 +413,13 @@ def test_a_class_joining_and_leaving_at_once_is_one_line_each_and_the_join_addre
     try:
         for name in pupils:  # one after another, as a class comes in: each waits for its welcome
             clients.append(RawClient(Endpoint(host="127.0.0.1", port=port), name=name))
-        burst = ann.expect(r"\* 26 joined: abe, bob, cat, dan, [a-z, ]+ and (\d+) more \(27 here\)")
+        burst = ann.expect(r"-!- 26 joined: abe, bob, cat, dan, [a-z, ]+ and (\d+) more \(27 here\)")
         assert "zed joined" not in ann.text and ann.text.count(" joined") == 1, ann.text
         assert "python -m lanchat connect 127.0.0.1" in ann.text  # how to join is still on screen
         say(ann, "welcome, class", "ann")
         for client in clients:
             client.send(ev.Bye())
-        ann.expect(r"\* 26 left: abe, bob, cat, dan, [a-z, ]+ and \d+ more \(1 here\)")
+        ann.expect(r"-!- 26 left: abe, bob, cat, dan, [a-z, ]+ and \d+ more \(1 here\)")
         assert ann.text.count(" left") == 1 and "welcome, class" in ann.text, ann.text
     finally:
         for client in clients:
@@ -428,8 +428,8 @@ def test_a_class_joining_and_leaving_at_once_is_one_line_each_and_the_join_addre
     ann.send(f"/save {tmp_path / 'lesson.txt'}\r")
     ann.expect(r"saved \d+ lines to ")
     saved = (tmp_path / "lesson.txt").read_text(encoding="utf-8")
-    assert f"* 26 joined: {', '.join(pupils[:-1])} and zed (27 here)\n" in saved  # each waited for its welcome
-    left = re.search(r"\* 26 left: (.+) and (\w+) \(1 here\)\n", saved)  # the byes may cross on their way
+    assert f"-!- 26 joined: {', '.join(pupils[:-1])} and zed (27 here)\n" in saved  # each waited for its welcome
+    left = re.search(r"-!- 26 left: (.+) and (\w+) \(1 here\)\n", saved)  # the byes may cross on their way
     assert left and sorted([*left.group(1).split(", "), left.group(2)]) == sorted(pupils), saved
 
 

@@ -28,10 +28,11 @@ from .. import session_social as social
 from ..session import Command, Line, Session, UiCommand
 from ..stopsignals import StopSignals, write_out
 from ..textsafe import visible, visible_lines
+from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
 from .editor import kill_word_back, typed_character
 
-MARKS = {"notice": "*", "error": "!", "system": "*"}
+MARKS = {"notice": NOTICE_MARK, "error": "!", "system": NOTICE_MARK}  # wording.NOTICE_MARK: why
 # A line still without its newline is kept up to this many characters (a paste of any sensible
 # size is then refused with its exact length: events.MAX_TEXT_CHARS); past it the line is dropped
 # up to its newline, with a notice, so a script piping gigabytes without a newline, or a paste of
@@ -108,7 +109,7 @@ def _plain_head(line: Line) -> str:
     if line.kind in MARKS:
         return f"{stamp} {MARKS[line.kind]} "
     if line.kind == "action":  # /me
-        return f"{stamp} * {visible(line.sender or '?')} "
+        return f"{stamp} {ACTION_MARK} {visible(line.sender or '?')} "
     sender = visible(line.sender or "?")
     if line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed DM keeps both names
         return f"{stamp} {prefix}{sender} -> {visible(line.to or '?')} (direct): "

@@ -23,6 +23,7 @@ from .. import session_social as social
 from ..events import name_key
 from ..session import Line, Session
 from ..textsafe import visible, visible_lines
+from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
 from .fold import Burst, found_first, shown_text
 from .view import MARKER_ROWS, View
@@ -300,7 +301,7 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
     sender = visible(line.sender or "?")
     text_style = MENTION if line.mentions_me else PLAIN
     if line.kind == "notice":
-        return [stamp, ("* ", NOTICE)], [], NOTICE
+        return [stamp, (NOTICE_MARK + " ", NOTICE)], [], NOTICE  # wording.NOTICE_MARK: colour alone is weak
     if line.kind == "error":
         return [stamp, ("! ", ERROR)], [], ERROR
     if line.kind == "system":
@@ -314,7 +315,7 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
         prefix += [(" \u2192 ", DIRECT), (visible(line.to or "?"), sender_style(line.to or "?")), (": ", DIRECT)]
         return prefix, _swatch(line), DIRECT_TO_ME if line.mentions_me else DIRECT
     if line.kind == "action":  # /me: "* ann waves"
-        return [stamp, ("* ", ACTION), (sender, sender_style(line.sender or "?")), (" ", ACTION)], [], MENTION if line.mentions_me else ACTION
+        return [stamp, (ACTION_MARK + " ", ACTION), (sender, sender_style(line.sender or "?")), (" ", ACTION)], [], MENTION if line.mentions_me else ACTION
     if line.kind == "own":
         return [stamp, (sender, OWN_NAME), (": ", OWN_TEXT)], _swatch(line), OWN_TEXT
     return [stamp, (sender, sender_style(line.sender or "?")), (": ", PLAIN)], _swatch(line), text_style

@@ -14,5 +14,5 @@ def join_room(address, name, text, timeout=2.0):
             if not data:
                 raise ConnectionError("the server closed the connection")
             received += data
-        sock.sendall(b"/q\n")  # leave politely: the room sees "* NAME left"
+        sock.sendall(b"/q\n")  # leave politely: the room sees "-!- NAME left"
     return received.decode("utf-8").splitlines()

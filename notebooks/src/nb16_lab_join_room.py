@@ -170,7 +170,7 @@ def notebooks() -> list[Notebook]:
     nb.code(
         """
         me.sendall(b"/who\\n")
-        print("ana reads:", repr(read_until(me, "* here:")))
+        print("ana reads:", repr(read_until(me, "-!- here:")))
         me.sendall(b"/q\\n")
         print("ana reads, after /q:", repr(read_until(me, "never comes")), "(the server closed: b'' ends the reading)")
         me.close()
@@ -244,13 +244,13 @@ def notebooks() -> list[Notebook]:
             got, unclosed = attempt_noting_unclosed(
                 f"join_room(room, {name!r}, {text!r}, 1.0)", join_or_give_up, (HOST, port), name, text, 1.0, seconds=4
             )
-            seen = read_until(tutor, f"* {name} left", timeout=2.0).splitlines() if got is not NotImplemented else []
+            seen = read_until(tutor, f"-!- {name} left", timeout=2.0).splitlines() if got is not NotImplemented else []
         finally:
             tutor.close()
         if got is NotImplemented:
             print("Exercise 16.1 not attempted yet: write join_room above, run it, then run this cell again.")
         else:
-            assert f"* {name} joined" in seen, (
+            assert f"-!- {name} joined" in seen, (
                 f"nobody in the room heard your name: the classmate saw {seen}. The server reads lines: "
                 "send the name followed by a line end, b'\\\\n'"
             )
@@ -268,7 +268,7 @@ def notebooks() -> list[Notebook]:
             assert any(line.endswith(f"] {name}: {text}") for line in got), (
                 f"your own line should be among the lines you return; you returned {got}"
             )
-            assert f"* {name} left" in seen, (
+            assert f"-!- {name} left" in seen, (
                 f"the room saw you go as {[line for line in seen if ' left' in line]}: send /q (and its line end) "
                 "before you close; 'connection lost' means the room saw a cut line or a reset"
             )
@@ -309,7 +309,7 @@ def notebooks() -> list[Notebook]:
                     if not data:
                         raise ConnectionError("the server closed the connection")
                     received += data
-                sock.sendall(b"/q\\n")  # leave politely: the room sees "* NAME left"
+                sock.sendall(b"/q\\n")  # leave politely: the room sees "-!- NAME left"
             return received.decode("utf-8").splitlines()
         """,
         wrong=[
