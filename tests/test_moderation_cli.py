@@ -620,7 +620,7 @@ def test_on_a_lab_server_a_banned_student_cannot_come_back_with_a_new_key_and_na
         mallory.expect(r"welcome, mallory")
         hal.send("/ban mallory spam")
         mallory.expect(r"hal banned you from the room: spam")
-        hal.expect(r"\* hal banned mallory: spam$")
+        hal.expect(r"-!- hal banned mallory: spam$")
         again = student(65534, "m4llory")  # a new data folder: a new key, and a new name
         again.expect(r"you are banned from this room by hal: spam")
         assert again.wait() != 0
