@@ -470,3 +470,30 @@ def test_plain_mode_keeps_a_typed_line_longer_than_the_terminal_whole():
             carl.expect(ev.Message, sender="bob", text=typed[:26] + "!")
         finally:
             bob.stop()
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["bracketed", "unmarked"])
+def test_a_paste_with_windows_line_ends_is_the_same_message_as_with_unix_ones(marked: bool):
+    """Text copied from a Windows editor or a web page ends its lines in CR LF, which a terminal
+    pastes as it is. The terminal driver turned the CR into a newline too (ICRNL), so each line
+    break came twice: the message had an empty line after each of its lines. CR LF is one line
+    break now, as LF is; Enter (a CR) still sends."""
+    with student({}) as (bob, carl):
+        pasted = "one\r\ntwo\r\nthree"
+        bob.send(f"\x1b[200~{pasted}\x1b[201~" if marked else pasted)
+        bob.wait_screen(lambda rows: rows[-1].startswith("> one") or rows[-1].startswith("> three"), what="the paste")
+        bob.send("\r")
+        carl.expect(ev.Message, sender="bob", text="one\ntwo\nthree")
+
+
+def test_plain_mode_takes_a_paste_with_windows_line_ends_as_one_line_each():
+    """--plain at a terminal: CR LF came as two Enters (the terminal driver makes a CR a newline),
+    so an empty line was echoed under each pasted line. One Enter each now; nothing empty."""
+    with student({}, "--plain") as (bob, carl):
+        bob.send("one\r\ntwo\r\n")
+        carl.expect(ev.Message, sender="bob", text="one")
+        carl.expect(ev.Message, sender="bob", text="two")
+        bob.expect(r"bob: two")
+        rows = trimmed(bob.lines)
+        at = rows.index("one")
+        assert rows[at : at + 2] == ["one", "two"], bob.text

@@ -182,6 +182,7 @@ class OwnTerminal:
             saved = termios.tcgetattr(fd)
             own = termios.tcgetattr(fd)
             own[3] &= ~(termios.ICANON | termios.ECHO)
+            own[0] &= ~termios.ICRNL  # Enter as the CR it is: a pasted CR LF is then one line end, not two
             own[6][termios.VMIN], own[6][termios.VTIME] = 1, 0
             termios.tcsetattr(fd, termios.TCSANOW, own)
         except (termios.error, OSError, ValueError):
@@ -263,6 +264,7 @@ class PlainFrontend:
         self.stops: StopSignals | None = None
         self._partial = ""
         self._skipping = False  # dropping the rest of an over-long line, up to its newline
+        self._after_cr = False  # at a terminal, the last key was a CR: a LF right after it is the same line end
         self.ended = False
         self.typing = ""  # at a terminal: what is typed and not yet sent
         self.hidden: deque[Line] = deque(maxlen=HIDDEN_KEPT)  # direct messages printed hidden (projector mode)
@@ -331,6 +333,9 @@ class PlainFrontend:
         while index < len(text):
             key = text[index]
             index += 1
+            after_cr, self._after_cr = self._after_cr, key == "\r"
+            if key == "\n" and after_cr:
+                continue  # CR LF (a paste of Windows line ends, maybe split between two reads): one Enter
             if key in "\r\n":
                 if self._skipping:  # the end of an over-long line: nothing of it is sent
                     self._skipping = False

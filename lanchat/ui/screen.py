@@ -418,6 +418,9 @@ class CursesFrontend:
         try:
             curses.noecho()
             curses.cbreak()  # keys arrive one by one; Ctrl-C still interrupts
+            # Enter is CR as the terminal sends it: the driver's CR -> LF (ICRNL) made a pasted
+            # CR LF (Windows line ends) two line breaks, and the paste code could not tell
+            curses.nonl()
             self.screen.keypad(True)
             self.screen.nodelay(True)
             with contextlib.suppress(curses.error):
