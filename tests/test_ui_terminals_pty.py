@@ -497,3 +497,22 @@ def test_plain_mode_takes_a_paste_with_windows_line_ends_as_one_line_each():
         rows = trimmed(bob.lines)
         at = rows.index("one")
         assert rows[at : at + 2] == ["one", "two"], bob.text
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_a_paste_of_colour_codes_and_controls_is_its_text_only(plain: bool):
+    """A paste from a terminal that copied its colours (ESC [ 31 m), a title or a link (OSC), or
+    a file with stray controls: each was a key. A pasted Ctrl-U emptied the line, ESC b moved the
+    cursor into the middle of the words, an OSC's body was typed, and --plain ignored the markers
+    too. Now all that is dropped and the text goes out as it reads; --plain asks for the markers
+    (and gives them back at the end)."""
+    pasted = "red \x1b[31mtext\x1b[0m \x1b]0;pwned\x07an \x1b]8;;http://x.org/\x1b\\link\x1b]8;;\x1b\\ kill\x15word\x17 alt\x1bb end"
+    with student({}, *(["--plain"] if plain else [])) as (bob, carl):
+        if plain:
+            wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
+        mark = len(bob.raw)
+        bob.send(f"\x1b[200~{pasted}\x1b[201~")
+        bob.expect(r"alt end")
+        bob.send("\r")
+        carl.expect(ev.Message, sender="bob", text="red text an link killword alt end")
+        assert b"pwned" not in bytes(bob.raw)[mark:] and b"x.org" not in bytes(bob.raw)[mark:]

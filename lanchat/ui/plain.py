@@ -31,6 +31,7 @@ from ..textsafe import visible, visible_lines
 from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
 from .editor import kill_word_back, typed_character
+from .paste import PastedText
 
 MARKS = {"notice": NOTICE_MARK, "error": "!", "system": NOTICE_MARK}  # wording.NOTICE_MARK: why
 # A line still without its newline is kept up to this many characters (a paste of any sensible
@@ -117,6 +118,7 @@ def _plain_head(line: Line) -> str:
 
 
 _KEY_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.S)  # arrows, F-keys, Alt+key: ignored
+PASTE_START = "\x1b[200~"  # what a terminal sends before a paste once asked to (ESC [ ? 2004 h)
 
 
 def moves_up(environ: dict[str, str] | os._Environ[str]) -> bool:
@@ -146,6 +148,28 @@ def cursor_row(text: str, columns: int) -> int:
             row, column = row + 1, 0
         column += width
     return row
+
+
+def too_long_line() -> Line:
+    """The one notice for a line past MAX_LINE_CHARS (piped, or typed/pasted at a terminal)."""
+    limit = f"{ev.MAX_TEXT_CHARS:,}"
+    text = f"a line of over {MAX_LINE_CHARS:,} characters was not sent (a message holds at most {limit})"
+    return Line(kind="error", time=time.time(), text=text)
+
+
+def back_over(typing: str, columns: int | None) -> str:
+    """What takes the cursor back to where the unfinished line ``typing`` starts, with it
+    cleared. A line that wrapped (longer than the terminal is wide) is gone over row by row up (a
+    carriage return and blanks reached only its last row: its first stayed above what came
+    next); a terminal that cannot move up (TERM=dumb) starts a fresh line below it instead."""
+    shown = visible(typing)
+    width = max(0, wcswidth(shown))
+    if columns is None or width <= columns:
+        return "\r" + " " * width + "\r"
+    if not moves_up(os.environ):
+        return "\n"
+    up = cursor_row(shown, columns)
+    return (f"\x1b[{up}A" if up else "") + "\r\x1b[J"
 
 
 def _typed(key: str) -> bool:
@@ -265,6 +289,8 @@ class PlainFrontend:
         self._partial = ""
         self._skipping = False  # dropping the rest of an over-long line, up to its newline
         self._after_cr = False  # at a terminal, the last key was a CR: a LF right after it is the same line end
+        self._paste: PastedText | None = None  # inside a bracketed paste: text only, no keys (paste.py)
+        self.marks_pastes = False  # we asked the terminal to bracket pastes, and give that back at the end
         self.ended = False
         self.typing = ""  # at a terminal: what is typed and not yet sent
         self.hidden: deque[Line] = deque(maxlen=HIDDEN_KEPT)  # direct messages printed hidden (projector mode)
@@ -286,6 +312,14 @@ class PlainFrontend:
         if interactive:
             self.terminal = OwnTerminal.take(self.fd)
             session.confirm_quit = True  # a person, not a script: the host's /q asks first
+        # a terminal that takes ANSI sequences (not dumb, not one terminfo does not know) brackets
+        # pastes, as the full screen asks: a pasted Ctrl-U or colour code is then text, not keys
+        self.marks_pastes = self.terminal is not None and moves_up(os.environ)
+        self._paste_mode(on=True)
+
+    def _paste_mode(self, *, on: bool) -> None:
+        if self.marks_pastes:
+            self._echo("\x1b[?2004h" if on else "\x1b[?2004l")
 
     def wake_fileno(self) -> int | None:
         """A second fd for the loop to watch: readable after Ctrl-Z. None: not at a terminal."""
@@ -296,7 +330,9 @@ class PlainFrontend:
         after ``fg`` the unfinished line is written again, all of it (OwnTerminal.stop)."""
         if self.typing:
             self._echo("\n")
+        self._paste_mode(on=False)  # the shell's own again while stopped
         terminal.stop()
+        self._paste_mode(on=True)
         if self.typing:
             self._echo(visible(self.typing))
 
@@ -307,6 +343,7 @@ class PlainFrontend:
             return
         if self.typing:
             self._echo("\n")  # a terminal hung up (EIO): its line editing is put back all the same
+        self._paste_mode(on=False)
         self.terminal.give_back()
         self.terminal = None
 
@@ -327,7 +364,30 @@ class PlainFrontend:
 
     def _typed_keys(self, text: str) -> list[str] | None:
         """Keys at a terminal without the kernel's line editing: echo, Backspace (a whole
-        grapheme cluster), Ctrl-U, Ctrl-W, Enter; Ctrl-D on an empty line ends the input."""
+        grapheme cluster), Ctrl-U, Ctrl-W, Enter; Ctrl-D on an empty line ends the input.
+        Between bracketed-paste markers everything is text (paste.py): a pasted Ctrl-U, ESC or
+        colour code was a key here too, and emptied the line or left its letters in it."""
+        submitted: list[str] = []
+        while text:
+            if self._paste is not None:
+                pasted, ended = self._paste.feed(text)
+                submitted += self._keys(pasted)[0]  # text, spaces and line ends only
+                if ended is None:
+                    return submitted
+                self._paste, text = None, text[ended:]
+                continue
+            keys, paste_at = self._keys(text)
+            submitted += keys
+            if self.ended:
+                return submitted or None
+            if paste_at is None:
+                break
+            self._paste, text = PastedText(), text[paste_at:]
+        return submitted
+
+    def _keys(self, text: str) -> tuple[list[str], int | None]:
+        """``_typed_keys`` outside a paste: the lines submitted, and where a paste starts (after
+        its marker; None: none did), which stops the reading here."""
         submitted: list[str] = []
         index = 0
         while index < len(text):
@@ -355,9 +415,11 @@ class PlainFrontend:
             elif key == "\x04":
                 if not self.typing and not self._skipping:
                     self.ended = True
-                    return submitted or None
+                    return submitted, None
             elif key == "\x1b":
                 match = _KEY_SEQUENCE.match(text, index - 1)
+                if match and match.group() == PASTE_START:
+                    return submitted, match.end()
                 index = match.end() if match else index
             elif _typed(key):
                 # the whole run of typed characters at once: one echo and one flush, not one each
@@ -372,12 +434,12 @@ class PlainFrontend:
                     self.typing = ""
                     self._skipping = True
                     self._echo("\n")
-                    self._too_long()
+                    self.show([too_long_line()])
                     continue
                 self._echo(visible(run, continues=bool(self.typing)))  # a mark typed on the last letter stays on it
                 self.typing += run
                 social.note_typing(self.session, self.typing)  # a hint for the others, never the text
-        return submitted
+        return submitted, None
 
     def _erase(self, gone: str, *, continues: bool) -> None:
         """Rub out ``gone``, the end of what is typed, echoed as it was (``self.typing`` still has
@@ -387,24 +449,10 @@ class PlainFrontend:
         if columns and wcswidth(visible(self.typing)) >= columns and moves_up(os.environ):
             # the line reaches the edge (or wraps): a backspace never goes up a row, nor back from
             # the edge where the cursor waits to wrap: the rest is written again
-            self._echo(self._back_to_the_typing() + visible(self.typing[: len(self.typing) - len(gone)]))
+            self._echo(back_over(self.typing, self._columns()) + visible(self.typing[: len(self.typing) - len(gone)]))
             return
         width = max(0, wcswidth(visible(gone, continues=continues)))
         self._echo("\b" * width + " " * width + "\b" * width)
-
-    def _back_to_the_typing(self) -> str:
-        """What takes the cursor back to where the unfinished line starts, with it cleared. A
-        line that wrapped (longer than the terminal is wide) is gone over row by row up (a
-        carriage return and blanks reached only its last row: its first stayed above what came
-        next); a terminal that cannot move up (TERM=dumb) starts a fresh line below it instead."""
-        width = max(0, wcswidth(visible(self.typing)))
-        columns = self._columns()
-        if columns is None or width <= columns:
-            return "\r" + " " * width + "\r"
-        if not moves_up(os.environ):
-            return "\n"
-        up = cursor_row(visible(self.typing), columns)
-        return (f"\x1b[{up}A" if up else "") + "\r\x1b[J"
 
     def read_input(self) -> list[str] | None:
         if self.terminal is not None:
@@ -438,14 +486,8 @@ class PlainFrontend:
         elif len(self._partial) > MAX_LINE_CHARS:
             self._partial = ""
             self._skipping = True
-            self._too_long()
+            self.show([too_long_line()])
         return [line.rstrip("\r") for line in complete]
-
-    def _too_long(self) -> None:
-        """The one notice for a line past MAX_LINE_CHARS (piped, or typed/pasted at a terminal)."""
-        limit = f"{ev.MAX_TEXT_CHARS:,}"
-        text = f"a line of over {MAX_LINE_CHARS:,} characters was not sent (a message holds at most {limit})"
-        self.show([Line(kind="error", time=time.time(), text=text)])
 
     def _projected(self, lines: list[Line]) -> list[Line]:
         """Projector mode in line mode: a direct message prints as its placeholder and is kept;
@@ -475,7 +517,7 @@ class PlainFrontend:
             text = "".join(folded_plain(line, columns) + "\n" for line in lines)
             if self.typing:
                 # clear the unfinished line, print what came, and write it again below
-                text = self._back_to_the_typing() + text + visible(self.typing)
+                text = back_over(self.typing, self._columns()) + text + visible(self.typing)
             self._write(text)
         except (BrokenPipeError, ValueError):
             pass  # nobody is reading our output any more; keep chatting regardless

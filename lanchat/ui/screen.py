@@ -33,6 +33,7 @@ from .. import session_social as social
 from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import projector, render
 from .editor import typed_character
+from .paste import PastedText
 from .plain import format_plain
 from .view import ROSTER_MIN_COLS, View
 
@@ -362,6 +363,7 @@ class CursesFrontend:
         self.dirty = True
         self.alert = False
         self.paste = False  # inside a bracketed paste: Enter is a line break, not "send"
+        self._pasted = PastedText()  # what the paste holds is text only, never keys (paste.py)
         self.marks_pastes = False  # the terminal brackets pastes: no guessing (set in _open)
         self._last_status = ""
         self._last_draw = 0.0  # time.monotonic() of the last draw
@@ -578,8 +580,8 @@ class CursesFrontend:
         return self.handle_keys(keys)
 
     def handle_keys(self, keys: list[str | int]) -> list[str]:
-        """One batch of keys -> submitted lines. Inside bracketed-paste markers an Enter is a
-        line break. A terminal that marks pastes (``self.marks_pastes``) sends every other
+        """One batch of keys -> submitted lines. Inside bracketed-paste markers all is text, an
+        Enter a line break (_paste_keys). A terminal that marks pastes (``self.marks_pastes``) sends every other
         Enter: keys typed ahead of the screen arrive together and are still separate lines.
         Only a terminal without the markers gets the old guess (an Enter with more text behind
         it in the same read is a paste), and never around a command (a line starting with /)."""
@@ -587,6 +589,9 @@ class CursesFrontend:
         self._put_back_end = 0  # lines these keys submitted and not taken go back in front
         index = 0
         while index < len(keys):
+            if self.paste:
+                index = self._paste_keys(keys, index)
+                continue
             key = keys[index]
             index += 1
             if key == "\x1b":
@@ -610,14 +615,13 @@ class CursesFrontend:
                     end += 1
                 self.view.editor.type("".join(k for k in keys[index - 1 : end] if isinstance(k, str)))
                 index = end
-                if not self.paste:
-                    social.note_typing(self.session, self.view.editor.text)  # a hint, never the text
+                social.note_typing(self.session, self.view.editor.text)  # a hint, never the text
                 self.dirty = True
                 continue
             else:
                 continue  # other control characters do nothing
             if name == "enter":
-                if self.paste or (not self.marks_pastes and self._guess_paste(keys, index)):
+                if not self.marks_pastes and self._guess_paste(keys, index):
                     if key == "\r" and index < len(keys) and keys[index] == "\n":
                         index += 1  # CR LF from a paste is one line break
                     self.view.editor.type("\n")
@@ -627,14 +631,35 @@ class CursesFrontend:
                         submitted.append(line)
             elif name == "alt-enter":
                 self.view.editor.type("\n")  # a deliberate line break in a multi-line message
-            elif name == "tab" and (self.paste or (not self.marks_pastes and _text_follows(keys, index))):
-                # a pasted tab is text, not a request to complete; without paste markers, a tab
-                # with text behind it in the same read is pasted (a person waits for the list)
+            elif name == "tab" and not self.marks_pastes and _text_follows(keys, index):
+                # without paste markers, a tab with text behind it in the same read is pasted
+                # (a person waits for the list): text, not a request to complete
                 self.view.editor.type(" ")
             else:
                 self._key(name)
             self.dirty = True
         return submitted
+
+    def _paste_keys(self, keys: list[str | int], index: int) -> int:
+        """Keys inside bracketed-paste markers, from ``index``: text to put in the line, never
+        keys (paste.py: a pasted Ctrl-U emptied the line, an ESC b moved the cursor, an OSC's
+        body was typed). A key code is a sequence curses knew (ESC [ 3 ~, Delete) and goes too;
+        a resize is no part of the paste. Returns where the keys go on."""
+        end = index
+        while end < len(keys) and isinstance(keys[end], str):
+            end += 1
+        if end == index:
+            if keys[index] == curses.KEY_RESIZE:
+                self._key("resize")
+            return index + 1
+        text, ended = self._pasted.feed("".join(keys[index:end]))  # type: ignore[arg-type]
+        if text:
+            self.view.editor.type(text)
+            self.dirty = True
+        if ended is None:
+            return end
+        self.paste = False
+        return index + ended
 
     def _guess_paste(self, keys: list[str | int], index: int) -> bool:
         """For a terminal without paste markers: is the Enter before ``keys[index]`` inside a
@@ -660,6 +685,7 @@ class CursesFrontend:
         rest = "".join(k for k in keys[index : index + 5] if isinstance(k, str))
         if rest.startswith(PASTE_ON):
             self.paste = True
+            self._pasted = PastedText()
             self.marks_pastes = True  # seen once: this terminal marks every paste
             return index + len(PASTE_ON), None
         if rest.startswith(PASTE_OFF):
@@ -676,7 +702,7 @@ class CursesFrontend:
             while index < len(keys) and isinstance(keys[index], str) and not ("@" <= keys[index] <= "~"):  # type: ignore[operator]
                 index += 1
             body = "".join(k for k in keys[start : index + 1] if isinstance(k, str))
-            return index + 1, None if self.paste else VT_KEYS.get(body)  # a pasted sequence is no key
+            return index + 1, VT_KEYS.get(body)  # (a pasted sequence is no key: _paste_keys)
         if index >= len(keys):
             return index, "escape"  # Esc on its own
         if index < len(keys):
