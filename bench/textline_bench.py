@@ -31,6 +31,8 @@ from lanchat.protocol import encode  # noqa: E402
 from lanchat.textline import DecodedFrames, TextConnection  # noqa: E402
 
 TEXT = "the quick brown fox jumps over the lazy dog, twice: 0123456789abc"  # 64 bytes, as loadgen's
+# --text: the same message in other scripts (not ASCII: textsafe.visible's longer path)
+TEXTS = {"ascii": TEXT, "cjk": "敏捷的棕色狐狸跳过了懒狗两次：零一二三四五六七八九", "latin": "le vif renard brun saute par-dessus le chien paresseux, deux fois: à é"}
 
 
 def participants(count: int, shared: DecodedFrames | None) -> list[TextConnection]:
@@ -44,9 +46,9 @@ def participants(count: int, shared: DecodedFrames | None) -> list[TextConnectio
     return people
 
 
-def one_round(people: list[TextConnection], frames: int, passes: int) -> float:
+def one_round(people: list[TextConnection], frames: int, passes: int, text: str = TEXT) -> float:
     """CPU seconds to render ``passes`` broadcasts of ``frames`` messages for everyone."""
-    broadcasts = [b"".join(encode(ev.Message(sender="ann", text=TEXT, time=1764784547.0 + index + n / 1000))
+    broadcasts = [b"".join(encode(ev.Message(sender="ann", text=text, time=1764784547.0 + index + n / 1000))
                            for n in range(frames)) for index in range(passes)]  # a new bytes object each pass
     started = time.thread_time()
     for broadcast in broadcasts:
@@ -61,13 +63,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=10)
     parser.add_argument("--passes", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="a tenth of the passes")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "textline.json")
+    parser.add_argument("--text", choices=sorted(TEXTS), default="ascii", help="the messages' script (default ascii)")
+    parser.add_argument("--out", type=Path, help="default results/textline.json (textline-TEXT.json for another --text)")
     args = parser.parse_args()
+    args.out = args.out or HERE / "results" / ("textline.json" if args.text == "ascii" else f"textline-{args.text}.json")
     passes = max(1, args.passes // 10) if args.quick else args.passes
     result: dict[str, object] = {"people": args.people, "frames_per_pass": args.frames, "passes": passes,
-                                 "loadavg": os.getloadavg()[0]}
+                                 "text": args.text, "loadavg": os.getloadavg()[0]}
     for label, shared in (("shared", True), ("apart", False)):
-        best = min(one_round(participants(args.people, DecodedFrames() if shared else None), args.frames, passes)
+        best = min(one_round(participants(args.people, DecodedFrames() if shared else None), args.frames, passes, TEXTS[args.text])
                    for _ in range(5))
         result[f"{label}_cpu_s"] = round(best, 4)
         result[f"{label}_us_per_frame_per_person"] = round(best / (passes * args.frames * args.people) * 1e6, 3)

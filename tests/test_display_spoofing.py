@@ -323,3 +323,45 @@ def test_no_name_holds_the_notice_mark_nor_anything_drawn_like_it(name):
     assert NOTICE_CHAR in NOTICE_MARK  # the one rule and the one mark agree
     for shown in (format_plain(Line(kind="notice", time=T0, text="x")), _screen_text(Line(kind="notice", time=T0, text="x"))):
         assert NOTICE_MARK in shown
+
+
+# ------------------------------------------------ the fast path keeps every limit
+
+
+def marks_counted_everywhere(text: str) -> str:
+    """The plain path the fast one stands beside: every run of five or more non-ASCII characters
+    gone over by textsafe's loop, as before the fast path."""
+    import re
+
+    from lanchat.textsafe import MAX_MARKS_SHOWN, _cut_marks
+
+    return re.sub(f"[^\\x00-\\x7f]{{{MAX_MARKS_SHOWN + 1},}}", _cut_marks, text)
+
+
+def test_the_runs_looked_at_hold_every_mark_and_skin_tone_and_every_replaced_character_is_found():
+    """The fast path skips what its two searches do not find: each must find every character it
+    is about, in the running Python's Unicode tables (a newer Python adds marks)."""
+    from lanchat.names import joins_previous
+    from lanchat.textsafe import _STOOD_IN, _TABLE, MAX_MARKS_SHOWN, _mark_runs
+
+    extending = [chr(code) for code in range(0x80, 0x110000) if joins_previous(chr(code))] + [chr(c) for c in range(0x1F3FB, 0x1F400)]
+    assert all(_mark_runs().fullmatch(ch * (MAX_MARKS_SHOWN + 1)) for ch in extending)
+    assert all(_STOOD_IN.fullmatch(chr(code)) for code in _TABLE)
+    assert not _STOOD_IN.search("漢字 café 😀 e\u0301 \ufe0f")  # what is shown as it is
+
+
+def test_the_fast_path_shows_what_the_plain_path_shows():
+    """Random text of marks (in and past the BMP), skin tones, emoji, joiners, CJK and ASCII:
+    visible() with the fast path is what the loop over every non-ASCII run made of it."""
+    import random
+
+    from lanchat.textsafe import _marks_counted
+
+    alphabet = "a \u0301\u0302\u0903\u20e3\u1161\ufe0f漢字é😀🎉\U0001f3fd\u200d\U0001d167\U00011046\U000e0101\U00020000"
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40)))
+        assert _marks_counted(text) == marks_counted_everywhere(text), ascii(text)
+    for text in ("漢字" * 2000, "look a" + "\u0301" * 3000 + " here", "ok 🎉🎉🎉🎉🎉🎉 " * 50, "a" + "\U0001d167" * 9):
+        assert _marks_counted(text) == marks_counted_everywhere(text)
+    assert visible("漢字" * 2000) == "漢字" * 2000
