@@ -516,3 +516,28 @@ def test_a_paste_of_colour_codes_and_controls_is_its_text_only(plain: bool):
         bob.send("\r")
         carl.expect(ev.Message, sender="bob", text="red text an link killword alt end")
         assert b"pwned" not in bytes(bob.raw)[mark:] and b"x.org" not in bytes(bob.raw)[mark:]
+
+
+def test_plain_mode_at_a_dumb_terminal_backspaces_over_a_line_that_wrapped():
+    """TERM=dumb (an editor's shell buffer): no moving up, so each Backspace wrote "\\b \\b". Over
+    a typed line longer than the terminal, a backspace at the start of its second row went
+    nowhere (a terminal does not go back up a row): the first row kept letters no longer in the
+    line, and the last rows' first letter was rubbed out again and again. Where a backspace
+    would cross to the row above, the line is written again on a fresh row instead."""
+    typed = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"  # 46 on a 30-column terminal
+    with running_server() as (_server, endpoint):
+        carl = RawClient(endpoint, "carl")
+        bob = TermProc("connect", "127.0.0.1", str(endpoint.port), "--name", "bob", "--plain", rows=12, cols=30, env={"TERM": "dumb"})
+        try:
+            bob.expect(r"welcome, bob")
+            bob.send(typed)
+            bob.wait_screen(lambda rows: typed[30:] in trimmed(rows), what="typed")
+            bob.send("\x7f" * 20)
+            left = typed[:26]
+            bob.wait_screen(lambda rows: [row for row in trimmed(rows) if row][-1] == left, what="26 letters, the last row")
+            bob.send("!")
+            bob.wait_screen(lambda rows: [row for row in trimmed(rows) if row][-1] == left + "!", what="the ! after them")
+            bob.send("\r")
+            carl.expect(ev.Message, sender="bob", text=left + "!")
+        finally:
+            bob.stop()

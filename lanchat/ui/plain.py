@@ -136,18 +136,23 @@ def moves_up(environ: dict[str, str] | os._Environ[str]) -> bool:
     return terminfo_moves_up(term)
 
 
-def cursor_row(text: str, columns: int) -> int:
-    """The row (from 0) the cursor is on after ``text`` is written from a row's start, at
-    ``columns`` wide: a wide character that does not fit in a row's last column goes to the next
-    row whole, that column left blank (xterm, VTE), so the rows are not width // columns. At the
-    edge, the cursor waits there: still that row."""
+def cursor_at(text: str, columns: int) -> tuple[int, int]:
+    """The row and column (from 0) the cursor is at after ``text`` is written from a row's start,
+    at ``columns`` wide: a wide character that does not fit in a row's last column goes to the
+    next row whole, that column left blank (xterm, VTE), so the rows are not width // columns.
+    At the edge, the cursor waits there: still that row, column ``columns``."""
     row = column = 0
     for cluster in iter_graphemes(text):
         width = max(0, wcswidth(cluster))
         if column + width > columns:
             row, column = row + 1, 0
         column += width
-    return row
+    return row, column
+
+
+def cursor_row(text: str, columns: int) -> int:
+    """The row of ``cursor_at``."""
+    return cursor_at(text, columns)[0]
 
 
 def too_long_line() -> Line:
@@ -446,12 +451,17 @@ class PlainFrontend:
         it; ``continues``: after other typed text, so a mark at its start sat on the character
         before, with no dotted circle: textsafe.visible)."""
         columns = self._columns()
-        if columns and wcswidth(visible(self.typing)) >= columns and moves_up(os.environ):
-            # the line reaches the edge (or wraps): a backspace never goes up a row, nor back from
-            # the edge where the cursor waits to wrap: the rest is written again
-            self._echo(back_over(self.typing, self._columns()) + visible(self.typing[: len(self.typing) - len(gone)]))
-            return
         width = max(0, wcswidth(visible(gone, continues=continues)))
+        shown = visible(self.typing)
+        if columns and wcswidth(shown) >= columns:
+            # the line reaches the edge (or wraps): a backspace never goes up a row, nor back from
+            # the edge where the cursor waits to wrap: the rest is written again, over the line
+            # where the terminal moves up, else on a fresh row (TERM=dumb) unless what goes is
+            # on the cursor's own row, away from the edge (a backspace then rubs it out)
+            column = cursor_at(shown, columns)[1]
+            if moves_up(os.environ) or not width <= column < columns:
+                self._echo(back_over(self.typing, columns) + visible(self.typing[: len(self.typing) - len(gone)]))
+                return
         self._echo("\b" * width + " " * width + "\b" * width)
 
     def read_input(self) -> list[str] | None:
