@@ -620,6 +620,7 @@ def _ask_name(reason: str | None = None, *, refused: str | None = None) -> str:
     the last one (``refused``), said once (a second bad name says only its own problem). Enter
     alone takes the login name, unless that is the name just refused: Enter would only send it
     again (on one machine, the host's own name). Ctrl-C or Ctrl-D raises PromptCancelled."""
+    from .askpass import ask_line
     from .events import name_key, name_problem
 
     default = login_name()
@@ -631,7 +632,7 @@ def _ask_name(reason: str | None = None, *, refused: str | None = None) -> str:
     prompt = f"{label} (Enter: {default}): " if default else f"{label}: "
     while True:
         try:
-            name = input(_terminal_safe(prompt)).strip()
+            name = ask_line(_terminal_safe(prompt)).strip()
         except (EOFError, KeyboardInterrupt) as exc:
             print()
             raise PromptCancelled(isinstance(exc, KeyboardInterrupt)) from None
@@ -1587,10 +1588,12 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
     )
 
     def ask(fingerprint: str) -> bool:
+        from .askpass import ask_line
+
         _say(f"{where} is a TLS server not seen before. Its fingerprint is\n  {fingerprint}", sys.stdout)
         _say("Compare it with the one the host printed (`lanchat serve --tls`).", sys.stdout)
         try:
-            return input("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
+            return ask_line("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
         except EOFError:  # Ctrl-D: the N of [y/N]
             print()
             return False
@@ -1646,6 +1649,8 @@ def _choose_room():  # noqa: ANN202
         return rooms
     if not rooms:
         return _fail(f"no lanchat room found on the local network within {BROWSE_SECONDS:g} s\n{NO_ROOM_HELP}")
+    from .askpass import ask_line
+
     ask = sys.stdin.isatty()
     if len(rooms) == 1:
         room = rooms[0]
@@ -1653,7 +1658,7 @@ def _choose_room():  # noqa: ANN202
             _say(f"{PROG}: joining {room.name} on {room.where}", sys.stdout)
             return room
         try:
-            answer = input(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
+            answer = ask_line(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
         except KeyboardInterrupt:  # as at every prompt: "interrupted", 130
             print()
             return _cancelled(PromptCancelled(interrupted=True))
@@ -1671,7 +1676,7 @@ def _choose_room():  # noqa: ANN202
         return _fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
     while True:
         try:
-            answer = input(f"join which room? [1-{len(rooms)}, Enter for none] ").strip()
+            answer = ask_line(f"join which room? [1-{len(rooms)}, Enter for none] ").strip()
         except KeyboardInterrupt:
             print()
             return _cancelled(PromptCancelled(interrupted=True))

@@ -1,4 +1,5 @@
-"""askpass.py: a password typed at the terminal, not echoed, keeping what was typed ahead. An edge.
+"""askpass.py: a password typed at the terminal, not echoed, keeping what was typed ahead; and
+the other questions asked before the chat (``ask_line``: input(), asked again after Ctrl-Z). An edge.
 
 ``getpass`` turns echo off with TCSAFLUSH, which also throws away whatever was typed before the
 prompt appeared: a teacher who starts typing the room password while Python is still starting
@@ -117,3 +118,35 @@ def _read_line(fd: int) -> bytes:
 
 def _terminated(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through ask_password's finally: the terminal is restored
+
+
+def ask_line(prompt: str) -> str:
+    """``input(prompt)``, where Ctrl-Z then ``fg`` asks again. The terminal throws away a line
+    half typed when Ctrl-Z is pressed (a stop flushes its input), but what was typed stayed on
+    the screen and nothing was asked after fg: "bo", Ctrl-Z, fg, "b" and Enter joined as "b".
+    Now the line is ended before the stop and the prompt written again after it, so what shows
+    is what will be read. Raises what input() raises (EOFError, KeyboardInterrupt)."""
+
+    def on_stop(signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
+        finally:
+            signal.signal(signal.SIGTSTP, on_stop)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.write(prompt)
+            sys.stdout.flush()
+
+    taken = False
+    with contextlib.suppress(ValueError, AttributeError):  # not the main thread; no job control (Windows)
+        if signal.getsignal(signal.SIGTSTP) == signal.SIG_DFL:  # an ignored or handled one stays so
+            signal.signal(signal.SIGTSTP, on_stop)
+            taken = True
+    try:
+        return input(prompt)
+    finally:
+        if taken:
+            signal.signal(signal.SIGTSTP, signal.SIG_DFL)

@@ -541,3 +541,31 @@ def test_plain_mode_at_a_dumb_terminal_backspaces_over_a_line_that_wrapped():
             carl.expect(ev.Message, sender="bob", text=left + "!")
         finally:
             bob.stop()
+
+
+def test_ctrl_z_at_the_name_prompt_asks_again_after_fg():
+    """Ctrl-Z at "Your name:" with "bo" typed: the terminal throws a half-typed line away on a
+    stop, but "bo" stayed on the screen and nothing was asked after fg, so "b" and Enter joined
+    as "b". The prompt is written again after fg now: what shows is what is read."""
+    shell = "dash"
+    if not shutil.which(shell):
+        pytest.skip(f"no {shell} here")
+    with running_server() as (_server, endpoint):
+        carl = RawClient(endpoint, "carl")
+        term = TermProc("connect", argv=[shell, "-i"], rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
+        try:
+            term.wait_screen(at_the_prompt, what="the shell's prompt")
+            term.send(f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port}\r')
+            term.expect(r"Your name")
+            term.send("bo")
+            term.expect(r"Your name[^\n]*: bo")
+            term.send("\x1a")
+            term.expect(r"Stopped")
+            term.wait_screen(at_the_prompt, what="the shell's prompt")
+            term.send("fg\r")
+            term.wait_screen(lambda rows: "$ fg" in trimmed(rows) and any("Your name" in row for row in trimmed(rows)[trimmed(rows).index("$ fg") :]),
+                             what="the name asked again after fg")
+            term.send("bob\r")
+            carl.expect(ev.Joined, name="bob")
+        finally:
+            term.stop()
