@@ -8,8 +8,9 @@ The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks
 * ``next_move()`` and ``move_due()``: the store moves its journal into SQLite in batches, when it
   holds many rows or its oldest is about a second old: the loop sleeps until then at most, and
   an idle server with an empty journal has nothing to wake up for;
-* ``allowed(cid, entries)`` for a /history request: each person has a bucket of entries that
-  refills with time, so paging through history is never refused but a flood of big requests
+* ``allowed(person, entries)`` for a /history request: each person (``person_of``: their key
+  when a key proves the name, else name and address; never the connection, so a reconnect
+  does not refill it) has a bucket of entries that refills with time, so paging through history is never refused but a flood of big requests
   cannot stall the room (a replay costs the loop time in proportion to the entries sent,
   bench/history_bench.py);
 * ``replay_frames(...)`` for the frames of a replay within a byte budget, so a long replay can
@@ -22,7 +23,7 @@ Messages whose commit failed are not sent: their senders are told (hub.py, ``_co
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
@@ -40,6 +41,14 @@ HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at m
 # alternate many times a second: the host hears of it at most once in this long (and of its end
 # only if it heard of the failure). Each refused sender is still told, every time (hub.py).
 WARN_AGAIN_SECONDS = 60.0
+
+
+def person_of(name: str, owner: bytes | None, ip: str) -> object:
+    """Who a /history request counts against: the key that proves the name, else the name (by
+    names.name_key, as the room compares names) from that address. Pure."""
+    if owner is not None:
+        return ("key", owner)
+    return ("name", ev.name_key(name), ip)
 
 
 class HistoryPolicy:
@@ -64,7 +73,7 @@ class HistoryPolicy:
         self.lost = False  # a store call failed since this pass's first keep
         self.disk_full = False  # the last failure was a disk with no room (HistoryWriteError.disk_full)
         self.move_failing = False  # the journal could not be moved into SQLite (said once)
-        self._tokens: dict[int, tuple[float, float]] = {}  # cid -> (entries left, when)
+        self._tokens: dict[object, tuple[float, float]] = {}  # person_of(...) -> (entries left, when)
 
     def call(self, call: Callable[[HistoryStore], T]) -> T | None:
         """Run one store call; a failure is warned about once and the chat goes on."""
@@ -199,18 +208,23 @@ class HistoryPolicy:
         """``name`` saw everything up to now: direct messages after this are "while away"."""
         self.call(lambda store: store.mark_seen(name))
 
-    def allowed(self, cid: int, entries: int, *, live: Collection[int]) -> bool:
-        """The /history token bucket: may ``entries`` go to ``cid`` now? ``live``: the
-        connections still open, so the buckets of those gone are forgotten in time."""
+    def allowed(self, person: object, entries: int, *, live: int) -> bool:
+        """The /history token bucket: may ``entries`` go to ``person`` now? ``person`` is who asks
+        (``person_of``), not the connection, so reconnecting does not refill it. ``live``: how many
+        connections are open; past a few buckets each, the full ones are forgotten (a full bucket
+        is what a newcomer gets anyway)."""
         now = self.clock()
-        left, when = self._tokens.get(cid, (HISTORY_BURST_ENTRIES, now))
+        left, when = self._tokens.get(person, (HISTORY_BURST_ENTRIES, now))
         left = min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
         if left < entries:
-            self._tokens[cid] = (left, now)
+            self._tokens[person] = (left, now)
             return False
-        if len(self._tokens) > 4 * len(live) + 64:
-            self._tokens = {c: v for c, v in self._tokens.items() if c in live}
-        self._tokens[cid] = (left - entries, now)
+        if len(self._tokens) > 4 * live + 64:
+            self._tokens = {
+                who: (had, at) for who, (had, at) in self._tokens.items()
+                if had + (now - at) * HISTORY_ENTRIES_PER_SECOND < HISTORY_BURST_ENTRIES
+            }  # fmt: skip
+        self._tokens[person] = (left - entries, now)
         return True
 
     def replay_frames(self, action: Replay, *, budget: int) -> list[bytes]:

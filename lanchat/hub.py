@@ -66,7 +66,7 @@ from .actions import (
     StoreOperator,
 )
 from .guard import Guard
-from .history_policy import HistoryPolicy
+from .history_policy import HistoryPolicy, person_of
 from .moderation import ban_tries_due, ban_tries_due_at, mutes_end_at, mutes_ended
 from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
@@ -658,7 +658,8 @@ class Hub:
         cid = action.to
         if cid not in self.peers or self.history.store is None:
             return
-        if not action.joining and not self.history.allowed(cid, action.limit, live=self.peers):
+        person = person_of(action.name, action.owner, self.peers[cid].ip)  # not the connection: a reconnect does not refill
+        if not action.joining and not self.history.allowed(person, action.limit, live=len(self.peers)):
             busy = ev.Error(code=ev.E_HISTORY, message="too much /history at once; try again in a moment")
             self.perform([Send(to=cid, event=busy)])
             return

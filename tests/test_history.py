@@ -736,3 +736,41 @@ def test_the_topic_is_kept_across_a_restart_and_a_damaged_one_is_left_out(tmp_pa
     reopened.set_room_topic(None)
     assert reopened.room_topic() is None
     reopened.close()
+
+
+def test_the_history_allowance_belongs_to_the_person_not_the_connection():
+    from lanchat.history_policy import HISTORY_BURST_ENTRIES, HistoryPolicy, person_of
+
+    now = [100.0]
+    policy = HistoryPolicy(None, clock=lambda: now[0])
+    ann = person_of("Ann", None, "10.0.0.7")
+    assert person_of("ann", None, "10.0.0.7") == ann  # names ignore case, as the room's do
+    assert person_of("ann", None, "10.0.0.8") != ann  # another machine's ann is another person
+    assert person_of("ann", b"k" * 32, "10.0.0.7") == person_of("ann", b"k" * 32, "10.0.0.9")  # a key: wherever
+    assert policy.allowed(ann, HISTORY_BURST_ENTRIES, live=1)
+    assert not policy.allowed(ann, 1, live=1)  # spent: a new connection is the same person
+    assert policy.allowed(person_of("bob", None, "10.0.0.7"), HISTORY_BURST_ENTRIES, live=1)
+    now[0] += 1.0  # it refills with time
+    assert policy.allowed(ann, 100, live=1)
+
+
+def test_reconnecting_does_not_refill_the_history_allowance(store):
+    for i in range(300):
+        say(store, "old", f"m{i}")
+    with running_server(history=store, replay=0) as (server, endpoint):
+        server.hub.history.clock = lambda: 1000.0  # no refill during the test: only the reconnect could give more
+        for attempt in range(2):
+            ann = RawClient(endpoint, "ann")
+            assert replayed(ann)[1].shown == 0
+            ann.send(ev.HistoryRequest(limit=1000))
+            if attempt == 0:
+                assert replayed(ann)[1].shown == 300
+            else:  # the attacker's way round the limit: hang up, join again, ask again
+                assert "try again in a moment" in ann.expect(ev.Error, code=ev.E_HISTORY).message
+            ann.close()
+            wait_for(lambda: "ann" not in server.room.names, what="ann gone")
+        bob = RawClient(endpoint, "bob")  # someone else's allowance is their own
+        replayed(bob)
+        bob.send(ev.HistoryRequest(limit=1000))
+        assert replayed(bob)[1].shown == 300
+        bob.close()
