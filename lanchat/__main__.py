@@ -118,6 +118,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _days(text: str) -> float:
+    """--keep-days: a positive number of days (history_upkeep.parse_days)."""
+    from .history_upkeep import parse_days
+
+    try:
+        return parse_days(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (more than 0, e.g. 30 or 0.5)") from None
+
+
 def _folder(text: str) -> str:
     """--downloads: an existing folder, checked before anything starts."""
     folder = Path(text).expanduser()
@@ -218,7 +228,10 @@ examples:
   lanchat history                               the default history, as text
   lanchat history chat.sqlite3 --since 2h       the last two hours of that file
   lanchat history chat.sqlite3 --format jsonl > chat.jsonl
+  lanchat history prune --keep-days 30          drop the room's messages older than 30 days
+  lanchat history prune --before 2026-09-01 --port 4000   (the room stopped; see --help)
 """
+
 
 
 def _replay_count(text: str) -> int:
@@ -364,6 +377,10 @@ def build_parser() -> _Parser:
         "socket path)",
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
+    serve.add_argument(
+        "--keep-days", type=_days, metavar="N", help="drop room messages older than N days from the history, at start and "
+        "then every ten minutes (default: keep them; direct messages, bans, mutes, names, the topic and operators are never dropped)"
+    )
     serve.add_argument(
         "--room",
         type=_room,
@@ -857,7 +874,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     files = _server_files(args, log, first_id=store.next_file_id() if store else 1)
     server = Server(
         [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context,
-        limits=not args.no_limits,
+        limits=not args.no_limits, keep_history=(args.keep_days, None),
     )  # fmt: skip
     if args.bot:
         from .bots import start_colour_bot
@@ -893,6 +910,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
         banner.append(f"  history: {store.path} (the last {args.replay} messages are replayed on joining)")
+        banner += _holdings_line(store, args)
         if not store.writable:
             banner.append(
                 f"  warning: cannot write the history ({store.readonly_reason}): earlier messages are replayed, "
@@ -1226,6 +1244,23 @@ def _address_groups():  # noqa: ANN202
     from .netinfo import local_networks
 
     return AddressGroups((), refresh=local_networks, clock=_time.monotonic)
+
+
+def _holdings_line(store, args: argparse.Namespace) -> list[str]:  # noqa: ANN001
+    """What the history holds and keeps: ``history: 12.3 MB, 40,211 messages since 2026-09-01;
+    keeping 30 days, at most 1,024 MiB`` (history_upkeep.py drops the rest once the room runs)."""
+    import sqlite3
+
+    from .history import HistoryWriteError
+    from .history_upkeep import describe_holdings
+
+    try:
+        used, count, oldest = store.holdings()
+    except (sqlite3.Error, HistoryWriteError):
+        return []
+    if not store.writable:  # an archive keeps all it has
+        return [f"  history: {describe_holdings(used, count, oldest, keep_days=None, max_mb=None)}"]
+    return [f"  history: {describe_holdings(used, count, oldest, keep_days=args.keep_days, max_mb=None)}"]
 
 
 def _history_advice(history_path: Path) -> str:
@@ -2166,6 +2201,70 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_prune_parser() -> argparse.ArgumentParser:
+    """``lanchat history prune``: its own parser, as ``history``'s PATH would take the word."""
+    prune = argparse.ArgumentParser(
+        prog=f"{PROG} history prune",
+        description="Drop a stopped room's messages from before a date (or older than N days)\nfrom its history. "
+        "Direct messages, bans, mutes, owned names, the topic and\noperators are kept. "
+        "A running room does this itself with serve --keep-days.",
+        epilog="examples:\n  lanchat history prune --keep-days 30\n  lanchat history prune --before 2026-09-01 --port 4000\n"
+        "  lanchat history prune chat.sqlite3 --before 2026-09-01\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    prune.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
+    prune.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
+    prune.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
+    when = prune.add_mutually_exclusive_group(required=True)
+    when.add_argument("--before", type=_since, metavar="TIME", help="drop room messages from before TIME: a date "
+                      "(2026-09-01, local time), a date and time (2026-09-01T08:00) or an age (30d, 12h)")  # fmt: skip
+    when.add_argument("--keep-days", type=_days, metavar="N", help="drop room messages older than N days")
+    return prune
+
+
+def cmd_history_prune(args: argparse.Namespace) -> int:
+    """Drop old room messages from a stopped room's history (history.py, drop_oldest)."""
+    import time
+
+    from .history import HistoryBusy, HistoryStore, HistoryUnusable, HistoryWriteError, default_path
+    from .history_upkeep import BATCH_ROWS, DAY_SECONDS, describe_holdings
+
+    where = {"unix": args.unix} if args.unix else {"port": args.port}
+    path = Path(args.path).expanduser() if args.path else default_path(**where)
+    try:
+        if not path.exists():
+            kept = "" if args.path else _rooms_kept(path.parent)  # as `lanchat history` says it
+            return _fail(f"{path}: no such history file" + (f"; rooms kept in that folder: {kept}" if kept else ""))
+    except OSError as exc:  # a folder on the way we may not read
+        return _fail(f"cannot read {path}: {exc.strerror or exc}")
+    before = args.before if args.before is not None else time.time() - args.keep_days * DAY_SECONDS
+    try:
+        store = HistoryStore(path)
+    except HistoryBusy:  # (its own message is advice for a second `serve`)
+        return _fail(f"a lanchat server is using {path}: stop it first (/q in its window), or restart it with --keep-days N")
+    except HistoryUnusable as exc:
+        return _fail(str(exc))
+    try:
+        if not store.writable:
+            return _fail(f"cannot change {path}: {store.readonly_reason}")
+        dropped = 0
+        more = True
+        while more:
+            went, more = store.drop_oldest(before=before, rows=BATCH_ROWS * 10)
+            dropped += went
+        used, count, oldest = store.holdings()
+    except HistoryWriteError as exc:
+        return _fail(f"cannot change {path}: {exc}")
+    finally:
+        store.close()
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(before))
+    _say(f"{PROG}: dropped {dropped:,} room message{'' if dropped == 1 else 's'} from before {stamp} in {path} (direct messages, bans, mutes, "
+         "owned names, the topic and operators are kept)", sys.stdout)  # fmt: skip
+    _say(f"{PROG}: it holds {describe_holdings(used, count, oldest, keep_days=None, max_mb=None).split(';')[0]} now "
+         "(the file keeps its size on disk: new messages reuse the space)", sys.stdout)  # fmt: skip
+    return 0
+
+
 def _messages(count: int) -> str:
     return f"{count} message{'' if count == 1 else 's'}"
 
@@ -2372,11 +2471,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+    words = sys.argv[1:] if argv is None else argv
+    if words[:2] == ["history", "prune"]:  # before `history PATH` takes the word as a file's name
+        args = build_prune_parser().parse_args(words[2:])
+        args.command = "history prune"
+    else:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
     import signal
 
     # Ctrl-C always means "quit politely", even when we were started with SIGINT ignored (a
@@ -2393,6 +2497,8 @@ def _main(argv: list[str] | None) -> int:
             return cmd_serve(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "history prune":
+            return cmd_history_prune(args)
         if args.command == "rooms":
             return cmd_rooms(args)
         if args.command == "doctor":

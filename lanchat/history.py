@@ -559,7 +559,89 @@ class _NameOwners:
 
 
 
-class HistoryStore(_NameOwners):
+class _Dropping:
+    """Dropping the oldest room messages, by age (serve --keep-days, lanchat history prune) or by
+    size (serve --max-history-mb): history_upkeep.py decides when and how many; this is the SQL.
+    Part of HistoryStore (the same file), kept apart so each reads in one screen.
+
+    Only room messages already in SQLite go: never a direct message (kept for its two keys
+    until they read it: PROTOCOL.md, Identity), never bans, mutes, owned names, the topic, the
+    operators or the names seen; by size never the newest ``keep_newest`` (the journal's rows are
+    moved in first: they are among the newest). Oldest first by id, the order things happened in: a batch ends at the first message
+    that is young enough to stay, so each batch reads at most ``rows`` rows past the last one
+    dropped (a clock set back can keep a few older messages a while; never a newer one gone)."""
+
+    db: sqlite3.Connection
+    _drop_from = 0  # every room message below this id is gone already: a batch starts here
+
+    def _settle(self) -> None: ...  # HistoryStore's: the journal and held rows come first
+
+    def drop_oldest(self, *, before: float | None, rows: int, keep_newest: int = 0) -> tuple[int, bool]:
+        """Drop up to ``rows`` of the oldest room messages: those older than ``before`` (seconds
+        since the epoch), or with None the oldest whatever their age, never the newest
+        ``keep_newest``. Returns (how many went, whether a full batch went: more may follow).
+        One short transaction (or the pass's own, when this pass has rows held: they are
+        stored with it), so the room's loop can go on between batches."""
+        self._settle()
+        db = self.db
+        own = not db.in_transaction
+        try:
+            if own:
+                db.execute("BEGIN IMMEDIATE")
+            upper = 2**62
+            if keep_newest > 0:
+                newest = db.execute(
+                    "SELECT id FROM main.messages WHERE recipient IS NULL ORDER BY id DESC LIMIT 1 OFFSET ?", (keep_newest - 1,)
+                ).fetchone()
+                upper = newest[0] if newest is not None and isinstance(newest[0], int) else 0
+            found = db.execute(
+                "SELECT id, time FROM main.messages WHERE recipient IS NULL AND id >= ? AND id < ? ORDER BY id LIMIT ?",
+                (self._drop_from, upper, rows),
+            ).fetchall()
+            last = None
+            for id_, time in found:
+                if before is not None and rows_ok.is_time(time) and time >= before:
+                    break  # young enough to stay, and so is what came after it
+                last = id_
+            dropped = 0
+            if last is not None:
+                dropped = db.execute(
+                    "DELETE FROM main.messages WHERE recipient IS NULL AND id >= ? AND id <= ?", (self._drop_from, last)
+                ).rowcount
+            if own:
+                db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if own:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            raise HistoryWriteError(_describe(exc)) from None
+        if last is not None and own:  # (in the pass's transaction: only once its commit stands)
+            self._drop_from = last + 1
+        return dropped, last is not None and len(found) == rows and last == found[-1][0]
+
+    def holding(self) -> bool:
+        """Rows are held for this pass's commit: the pass has messages to deliver."""
+        return self._kept.count > 0  # type: ignore[attr-defined, no-any-return]
+
+    def used_bytes(self) -> int:
+        """What the file holds, in bytes: its pages less the free ones (SQLite reuses a dropped
+        message's pages for new ones, so the file itself does not shrink but stops growing)."""
+        pages, free, size = self.db.execute(
+            "SELECT * FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()"
+        ).fetchone()
+        return max(0, int(pages) - int(free)) * int(size)
+
+    def holdings(self) -> tuple[int, int, float | None]:
+        """(bytes used, messages, the oldest message's time): what serve's start says it holds.
+        Counting walks the table once (about 0.1 s a million short messages)."""
+        self._settle()
+        count, oldest = self.db.execute(
+            "SELECT COUNT(*), (SELECT time FROM main.messages ORDER BY id LIMIT 1) FROM main.messages"
+        ).fetchone()
+        return self.used_bytes(), int(count), oldest if rows_ok.is_time(oldest) else None
+
+
+class HistoryStore(_Dropping, _NameOwners):
     """The history file. Opening checks it thoroughly; a bad file is refused, never replaced.
 
     ``writable`` is False when the file can be read but not written (a read-only file or
@@ -590,6 +672,10 @@ class HistoryStore(_NameOwners):
         self._next_id = 1
         self._retry_at: float | None = None  # a move failed: not tried again before this
         self.unreadable: list[tuple[int, int | None]] = []  # salvage(): the damaged parts' ids
+
+
+        # called when rows went into SQLite (a move, a busy pass): history_upkeep.py looks at the size after
+        self.on_stored: Callable[[], None] | None = None
         try:  # (Python 3.11's exists() and is_dir() raise for a folder on the way we may not read)
             self._check_path(create=create)
         except PermissionError as exc:  # `--history /root/h.sqlite3` as a student: one line, no traceback
@@ -759,6 +845,8 @@ class HistoryStore(_NameOwners):
                 self.db.execute("ROLLBACK")
             raise _write_error(exc) from None
         self._retry_at = None
+        if self.on_stored is not None:
+            self.on_stored()
         try:
             journal.clear()
         except OSError as exc:  # stored: moved again (and ignored) next time
@@ -1138,6 +1226,8 @@ class HistoryStore(_NameOwners):
             self._next_id = held.first_id()
             raise _write_error(exc) from None
         self._retry_at = None
+        if self.on_stored is not None:
+            self.on_stored()
         if journal.rows:
             with contextlib.suppress(OSError):  # stored: the journal's rows are moved (and ignored) again later
                 journal.clear()

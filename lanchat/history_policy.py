@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
 from .actions import Claim, Log, Replay, Said, Seen
+from .history_upkeep import CHECK_SECONDS, Upkeep
 from .protocol import encode
 
 if TYPE_CHECKING:  # the edge this policy is handed; it does not import it
@@ -73,7 +74,16 @@ class HistoryPolicy:
         self.lost = False  # a store call failed since this pass's first keep
         self.disk_full = False  # the last failure was a disk with no room (HistoryWriteError.disk_full)
         self.move_failing = False  # the journal could not be moved into SQLite (said once)
+        self.drop_failing = False  # old history could not be dropped (said once)
+        self.upkeep: Upkeep | None = None  # serve --keep-days / --max-history-mb (history_upkeep.py)
         self._tokens: dict[object, tuple[float, float]] = {}  # person_of(...) -> (entries left, when)
+
+    def keep_only(self, days: float | None, max_mb: int | None) -> None:
+        """Drop room messages older than ``days`` and the oldest beyond ``max_mb`` MiB, in
+        batches off the message path (history_upkeep.py). An archive (read-only) keeps all."""
+        store = self.store
+        if store is not None and store.writable and (days is not None or max_mb is not None):
+            self.upkeep = Upkeep(store, keep_days=days, max_mb=max_mb, clock=self.clock, log=self.log)
 
     def call(self, call: Callable[[HistoryStore], T]) -> T | None:
         """Run one store call; a failure is warned about once and the chat goes on."""
@@ -174,13 +184,20 @@ class HistoryPolicy:
         return True
 
     def next_move(self) -> float | None:
-        """When (on this policy's clock) the store's journal is due to move into SQLite; None if
-        there is nothing to move."""
+        """When (on this policy's clock) the store's journal is due to move into SQLite, or old
+        history is due to be dropped; None if there is nothing to do."""
         store = self.store
         due = store.move_deadline() if store is not None else None
-        if due is None or store.clock is self.clock:  # type: ignore[union-attr]
-            return due  # the server's way: one clock (time.monotonic), nothing to convert
-        return self.clock() + max(0.0, due - store.clock())  # type: ignore[union-attr]
+        if due is not None and store.clock is not self.clock:  # type: ignore[union-attr]
+            due = self._converted(due)  # tests give them different clocks; the server one (time.monotonic)
+        upkeep = self.upkeep
+        if upkeep is not None and (when := upkeep.due) is not None and (due is None or when < due):
+            return when  # dropping old history (history_upkeep.py), on this policy's clock
+        return due
+
+    def _converted(self, due: float) -> float:
+        """A time on the store's clock on this policy's (tests give them different clocks)."""
+        return self.clock() + max(0.0, due - self.store.clock())  # type: ignore[union-attr]
 
     def move_due(self) -> None:
         """Move the journal into SQLite if it is due (every pass: cheap when it is not). A failure
@@ -189,6 +206,9 @@ class HistoryPolicy:
         store = self.store
         if store is None:
             return
+        upkeep = self.upkeep
+        if upkeep is not None and upkeep.due is not None and upkeep.due <= self.clock():  # no call when not due
+            self._keep_up(upkeep)
         due = store.move_deadline()
         if due is None or due > store.clock():
             return
@@ -207,6 +227,21 @@ class HistoryPolicy:
     def mark_seen(self, name: str) -> None:
         """``name`` saw everything up to now: direct messages after this are "while away"."""
         self.call(lambda store: store.mark_seen(name))
+
+    def _keep_up(self, upkeep: Upkeep) -> None:
+        """One batch of dropping old history, if due (history_upkeep.py). A failure is said once
+        and tried again at the next check; the chat goes on."""
+        store = self.store
+        assert store is not None
+        try:
+            upkeep.step()
+        except store.errors as exc:
+            upkeep.due = self.clock() + CHECK_SECONDS
+            if not self.drop_failing:
+                self.drop_failing = True
+                self.warn(f"history: cannot drop old messages from {store.path}: {exc}; tried again later")
+        else:
+            self.drop_failing = False
 
     def allowed(self, person: object, entries: int, *, live: int) -> bool:
         """The /history token bucket: may ``entries`` go to ``person`` now? ``person`` is who asks

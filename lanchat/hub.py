@@ -288,7 +288,9 @@ class Hub:
         set_reading: Callable[[int, bool], None] | None = None,
         refusal_log: lim.RefusalLog | None = None,
         short_path: bool = True,
+        keep_history: tuple[float | None, int | None] = (None, None),
     ) -> None:
+        """``keep_history``: (days, MiB), serve's --keep-days and --max-history-mb (history_upkeep.py)."""
         self.room = room
         # A member's say takes Hub.say (False: every event the general way; the tests compare)
         self.short_path = short_path
@@ -298,6 +300,7 @@ class Hub:
         self.outbox = Outbox(max_queue_bytes=max_queue_bytes, over_limit=self._over_limit, clock=clock)
         self.files = files
         self.history = HistoryPolicy(history, clock=clock, log=self.log, warn=self._warn)
+        self.history.keep_only(*keep_history)
         # Once a message is kept this pass, what follows waits here for the commit (flush), in
         # order: a message nobody could store is never delivered (PROTOCOL.md, History replay).
         self._uncommitted: list[Action] | None = None

@@ -631,3 +631,30 @@ def test_a_room_on_port_0_keeps_its_history_under_the_port_it_got():
         for proc in (first, second, restarted):
             if proc is not None:
                 proc.stop()
+
+
+def test_history_prune_drops_a_stopped_rooms_old_messages_by_port_and_keeps_the_rest():
+    # a teacher's room on port 4000, a term later: the September chat goes, the rest stays
+    env = child_env()
+    folder = os.path.join(env["XDG_DATA_HOME"], "lanchat")
+    os.makedirs(folder)
+    store = HistoryStore(os.path.join(folder, "history-4000.sqlite3"))
+    september = time.mktime((2026, 9, 10, 12, 0, 0, 0, 0, -1))
+    for i in range(1200):
+        store.keep(time=september + i, sender="ann", text=f"old {i}")
+    store.keep(time=september, sender="ann", text="a direct one", to="bob", sender_owner=b"a" * 32, recipient_owner=b"b" * 32)
+    store.keep(time=time.time(), sender="bob", text="this week")
+    store.commit()
+    store.set_room_topic(ev.Topic(text="term 1", by="ann", time=september))
+    store.close()
+    pruned = subprocess.run([*LANCHAT, "history", "prune", "--before", "2026-10-01", "--port", "4000"],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)  # fmt: skip
+    assert pruned.returncode == 0, pruned.stderr
+    assert "dropped 1,200 room messages from before 2026-10-01 00:00" in pruned.stdout
+    assert "2 messages since 2026-09-10" in pruned.stdout and "Traceback" not in pruned.stderr
+    kept = HistoryStore(os.path.join(folder, "history-4000.sqlite3"), create=False)
+    assert [r.text for r in kept.export()] == ["a direct one", "this week"] and kept.room_topic().text == "term 1"
+    kept.close()
+    missing = subprocess.run([*LANCHAT, "history", "prune", "--keep-days", "30"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)
+    assert missing.returncode == 1 and "history-3580.sqlite3: no such history file" in missing.stderr
+    assert "--port 4000" in missing.stderr and not os.path.exists(os.path.join(folder, "history-3580.sqlite3"))

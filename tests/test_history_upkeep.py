@@ -1,0 +1,91 @@
+"""Dropping old history (history_upkeep.py, history.py's drop_oldest) on real SQLite files in
+tmp_path: by age, by size, what is never dropped, and the server doing it off the message path."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from helpers import RawClient, running_server, wait_for
+from test_history import replayed
+
+from lanchat import events as ev
+from lanchat.history import HistoryStore
+from lanchat.history_upkeep import DAY_SECONDS, describe_holdings, parse_days
+from lanchat.moderation import Ban, Mute
+
+NOW = 1_790_000_000.0  # 2026-09-21
+KEY = b"k" * 32
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = HistoryStore(tmp_path / "history.sqlite3")
+    yield opened
+    opened.close()
+
+
+def fill(store: HistoryStore, count: int, *, at: float, text: str = "hello", step: float = 1.0) -> None:
+    """``count`` room messages from ``at`` on, ``step`` seconds apart, committed through the journal and moved in."""
+    for i in range(count):
+        store.keep(time=at + i * step, sender="ann", text=text)
+    store.commit()
+    store.count()  # a statement: the journal moves into SQLite first
+
+
+def room_texts(store: HistoryStore) -> list[str]:
+    return [record.text for record in store.export() if record.to is None]
+
+
+def test_dropping_by_age_takes_only_old_room_messages_and_keeps_everything_else(store):
+    store.keep(time=NOW - 40 * DAY_SECONDS, sender="ann", text="old direct", to="bob", sender_owner=KEY, recipient_owner=KEY)
+    store.keep(time=NOW - 40 * DAY_SECONDS, sender="ann", text="old room")
+    store.keep(time=NOW - 20 * DAY_SECONDS, sender="ann", text="recent room")
+    store.commit()
+    store.add_ban(Ban(id=1, name="eve", name_key="eve", key=None, address=None, by="ann", reason="spam", time=NOW - 90 * DAY_SECONDS))
+    store.add_mute(Mute(name_key="max", key=None, address=None, until=None, by="ann", reason="noise", id=1, name="max"), NOW)
+    store.claim("ann", KEY, time=NOW - 90 * DAY_SECONDS)
+    store.set_room_topic(ev.Topic(text="term 1", by="ann", time=NOW - 90 * DAY_SECONDS))
+    store.add_operator("fingerprint", "ann")
+    dropped, more = store.drop_oldest(before=NOW - 30 * DAY_SECONDS, rows=100)
+    assert (dropped, more) == (1, False)
+    assert [(r.text, r.to) for r in store.export()] == [("old direct", "bob"), ("recent room", None)]
+    assert [b.name for b in store.bans()] == ["eve"] and [m.name for m in store.mutes(NOW)] == ["max"]
+    assert store.owners() and store.room_topic().text == "term 1" and store.operator_keys() == [("fingerprint", "ann")]
+
+
+def test_dropping_by_age_goes_in_batches_and_stops_at_the_first_young_message(store):
+    fill(store, 250, at=NOW - 10 * DAY_SECONDS, step=60.0)  # 250 minutes of old chat
+    fill(store, 5, at=NOW, text="today")
+    batches = []
+    while True:
+        dropped, more = store.drop_oldest(before=NOW - DAY_SECONDS, rows=100)
+        batches.append(dropped)
+        if not more:
+            break
+    assert batches == [100, 100, 50]
+    assert room_texts(store) == ["today"] * 5
+
+
+def test_the_start_line_says_what_the_history_holds():
+    line = describe_holdings(12_345_678, 40_211, time.mktime((2026, 9, 1, 12, 0, 0, 0, 0, -1)), keep_days=30, max_mb=1024)
+    assert line == "12.3 MB, 40,211 messages since 2026-09-01; keeping 30 days, at most 1,024 MiB"
+    assert describe_holdings(4096, 0, None, keep_days=None, max_mb=None) == "4 KB, 0 messages; keeping everything"
+    assert parse_days("0.5") == 0.5
+    for bad in ("0", "-1", "nan", "1e9"):
+        with pytest.raises(ValueError):
+            parse_days(bad)
+
+
+def test_a_server_drops_old_history_at_start_and_the_chat_goes_on(store):
+    fill(store, 3000, at=time.time() - 40 * DAY_SECONDS)
+    fill(store, 3, at=time.time() - 60, text="this morning")
+    with running_server(history=store, replay=10, keep_history=(30, None)) as (server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        replayed(ann)
+        ann.send(ev.Say(text="live"))
+        assert ann.expect(ev.Message).text == "live"  # never held up by the prune
+        upkeep = server.hub.history.upkeep
+        wait_for(lambda: (due := upkeep.due) is not None and due > server.hub.clock() + 60, what="the first round over")
+        ann.close()
+    assert room_texts(store) == ["this morning"] * 3 + ["live"]
