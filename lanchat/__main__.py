@@ -128,6 +128,17 @@ def _days(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (more than 0, e.g. 30 or 0.5)") from None
 
 
+def _history_mb(text: str) -> int | None:
+    """--max-history-mb: MiB, or 0 for no limit."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 (no limit) or more")
+    return value or None
+
+
 def _folder(text: str) -> str:
     """--downloads: an existing folder, checked before anything starts."""
     folder = Path(text).expanduser()
@@ -232,6 +243,10 @@ examples:
   lanchat history prune --before 2026-09-01 --port 4000   (the room stopped; see --help)
 """
 
+# serve --max-history-mb: a term of ordinary class chat is tens of MB; a flood (16 connections
+# from one machine at the flood limit, 4,000-character messages) adds about 2.9 GB an hour.
+# 1 GiB keeps every ordinary term and stops a flood from filling a laptop's disk (README).
+DEFAULT_HISTORY_MB = 1024
 
 
 def _replay_count(text: str) -> int:
@@ -380,6 +395,10 @@ def build_parser() -> _Parser:
     serve.add_argument(
         "--keep-days", type=_days, metavar="N", help="drop room messages older than N days from the history, at start and "
         "then every ten minutes (default: keep them; direct messages, bans, mutes, names, the topic and operators are never dropped)"
+    )
+    serve.add_argument(
+        "--max-history-mb", type=_history_mb, default=DEFAULT_HISTORY_MB, metavar="N", help="when the history holds more "
+        f"than N MiB, drop the oldest room messages (never the newest 1,000) down to 90%% of it (default {DEFAULT_HISTORY_MB}; 0: no limit)"
     )
     serve.add_argument(
         "--room",
@@ -874,7 +893,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     files = _server_files(args, log, first_id=store.next_file_id() if store else 1)
     server = Server(
         [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context,
-        limits=not args.no_limits, keep_history=(args.keep_days, None),
+        limits=not args.no_limits, keep_history=(args.keep_days, args.max_history_mb),
     )  # fmt: skip
     if args.bot:
         from .bots import start_colour_bot
@@ -1260,7 +1279,7 @@ def _holdings_line(store, args: argparse.Namespace) -> list[str]:  # noqa: ANN00
         return []
     if not store.writable:  # an archive keeps all it has
         return [f"  history: {describe_holdings(used, count, oldest, keep_days=None, max_mb=None)}"]
-    return [f"  history: {describe_holdings(used, count, oldest, keep_days=args.keep_days, max_mb=None)}"]
+    return [f"  history: {describe_holdings(used, count, oldest, keep_days=args.keep_days, max_mb=args.max_history_mb)}"]
 
 
 def _history_advice(history_path: Path) -> str:

@@ -11,7 +11,7 @@ from test_history import replayed
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore
-from lanchat.history_upkeep import DAY_SECONDS, describe_holdings, parse_days
+from lanchat.history_upkeep import DAY_SECONDS, SIZE_CHECK_SECONDS, Upkeep, describe_holdings, parse_days
 from lanchat.moderation import Ban, Mute
 
 NOW = 1_790_000_000.0  # 2026-09-21
@@ -67,6 +67,50 @@ def test_dropping_by_age_goes_in_batches_and_stops_at_the_first_young_message(st
     assert room_texts(store) == ["today"] * 5
 
 
+def test_dropping_by_size_never_takes_the_newest(store):
+    fill(store, 30, at=NOW)
+    dropped, _ = store.drop_oldest(before=None, rows=100, keep_newest=10)
+    assert dropped == 20 and store.count() == 10
+    assert store.drop_oldest(before=None, rows=100, keep_newest=10) == (0, False)
+
+
+def test_the_size_cap_drops_the_oldest_down_below_it_and_says_so(store):
+    fill(store, 800, at=NOW, text="x" * 4000)  # about 3.5 MB
+    assert store.used_bytes() > 3 << 20
+    lines: list[str] = []
+    now = [0.0]
+    upkeep = Upkeep(store, keep_days=None, max_mb=1, clock=lambda: now[0], wall=lambda: NOW, log=lines.append)
+    upkeep.batch_rows = upkeep.min_rows = upkeep.max_rows = 10
+    upkeep.keep_newest = 20
+    for _ in range(500):
+        upkeep.step()
+        if upkeep.due is None:
+            break
+        assert upkeep.due == now[0]  # a batch a pass while over the cap
+    assert upkeep.due is None  # only a size cap: nothing to do until messages are stored
+    assert store.used_bytes() <= 0.9 * (1 << 20)
+    texts = [r.id for r in store.export()]
+    assert texts == list(range(texts[0], 801))  # the newest stayed, in one piece
+    assert len(lines) == 1 and "dropped the oldest" in lines[0] and "1 MiB" in lines[0]
+
+
+def test_a_stored_pass_arms_the_size_check_and_an_idle_room_sleeps(store):
+    from lanchat.history_policy import HistoryPolicy
+
+    now = [100.0]
+    policy = HistoryPolicy(store, clock=lambda: now[0])
+    policy.keep_only(None, 5)
+    assert policy.next_move() == 100.0  # at start: a first look
+    policy.move_due()
+    assert policy.next_move() is None  # under the cap, nothing stored: nothing to wake up for
+    fill(store, 3, at=NOW)  # rows moved into SQLite
+    assert policy.next_move() == 100.0 + SIZE_CHECK_SECONDS
+    policy.keep_only(30, None)
+    assert policy.next_move() == 100.0  # by age: at start, then every ten minutes
+    policy.move_due()
+    assert policy.next_move() == 700.0
+
+
 def test_the_start_line_says_what_the_history_holds():
     line = describe_holdings(12_345_678, 40_211, time.mktime((2026, 9, 1, 12, 0, 0, 0, 0, -1)), keep_days=30, max_mb=1024)
     assert line == "12.3 MB, 40,211 messages since 2026-09-01; keeping 30 days, at most 1,024 MiB"
@@ -89,3 +133,31 @@ def test_a_server_drops_old_history_at_start_and_the_chat_goes_on(store):
         wait_for(lambda: (due := upkeep.due) is not None and due > server.hub.clock() + 60, what="the first round over")
         ann.close()
     assert room_texts(store) == ["this morning"] * 3 + ["live"]
+
+
+
+def test_a_server_over_its_size_cap_drops_only_old_messages_and_every_live_one_is_kept(store, monkeypatch):
+    monkeypatch.setattr("lanchat.history_upkeep.KEEP_NEWEST", 20)  # (1,000 of these would be 4 MB)
+    fill(store, 600, at=time.time() - 3600, text="y" * 4000)  # 2.5 MB of an hour ago, over a 1 MiB cap
+    with running_server(history=store, replay=0, keep_history=(None, 1)) as (server, endpoint):
+        upkeep = server.hub.history.upkeep
+        ann = RawClient(endpoint, "ann")
+        replayed(ann)
+        for i in range(30):
+            ann.send(ev.Say(text=f"live {i}"))
+        for i in range(30):
+            assert ann.expect(ev.Message).text == f"live {i}"
+        wait_for(lambda: upkeep.due is None, what="the cap's round over")
+        ann.close()
+    texts = room_texts(store)
+    assert texts[-30:] == [f"live {i}" for i in range(30)] and len(texts) < 400
+    assert store.used_bytes() <= 1 << 20
+
+
+def test_serve_caps_the_history_at_1024_mib_unless_told_otherwise():
+    from lanchat.__main__ import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["serve"]).max_history_mb == 1024 and parse(["serve"]).keep_days is None
+    assert parse(["serve", "--max-history-mb", "0"]).max_history_mb is None  # 0: no limit
+    assert parse(["serve", "--max-history-mb", "50", "--keep-days", "30"]).max_history_mb == 50
