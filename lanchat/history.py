@@ -236,6 +236,10 @@ MOVE_SECONDS = 5.0  # or when its oldest row is this old (history_journal.py)
 # message through the journal, 8.0 straight into SQLite, as before the journal).
 BUSY_PASS_ROWS = 64
 WAL_CHECKPOINT_PAGES = 4000  # SQLite's default is 1000 (_check_and_prepare)
+# While old messages are dropped (history_upkeep.py), the WAL is copied into the file every this many
+# pages: a drop writes every freed page (SQLite's secure_delete, on in Debian's build, zeroes them), and
+# copying 4,000 pages at once stalled the loop 50-90 ms (bench/README.md, "History upkeep")
+DROP_CHECKPOINT_PAGES = 256
 _ALL_COLUMNS = "id, time, sender, sender_key, recipient, recipient_key, text, sender_owner, recipient_owner"
 # A room message binds only these: the other four are NULL, spelled in the statement. Python's
 # sqlite3 adapts every bound None (a failed adapter lookup, ~0.25 us each on CPython 3.11), so
@@ -618,6 +622,12 @@ class _Dropping:
         if last is not None and own:  # (in the pass's transaction: only once its commit stands)
             self._drop_from = last + 1
         return dropped, last is not None and len(found) == rows and last == found[-1][0]
+
+    def dropping(self, now: bool) -> None:
+        """A round of drops begins (True) or ends: the WAL is copied into the file in smaller
+        pieces meanwhile (DROP_CHECKPOINT_PAGES), so no single commit waits for a long copy."""
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {DROP_CHECKPOINT_PAGES if now else WAL_CHECKPOINT_PAGES}")
 
     def holding(self) -> bool:
         """Rows are held for this pass's commit: the pass has messages to deliver."""

@@ -11,7 +11,7 @@ replay, "Keeping"):
   SHRINK_TO of it, never the newest KEEP_NEWEST.
 
 Never per message and never in one long statement: one batch of about BATCH_SECONDS per loop
-pass (history.py, ``drop_oldest``), and not in a pass that has messages to deliver (unless
+pass (history.py, ``drop_oldest``), then a rest as long, and not in a pass that has messages to deliver (unless
 MAX_DEFERRED passes in a row had: a flood must not put it off for good), so chat goes on between
 batches (bench/prune_bench.py measures the latency a prune of a million messages adds). Direct messages, bans, mutes, owned names, the
 topic and the operators are never dropped. The store is handed in, with the clocks.
@@ -100,6 +100,8 @@ class Upkeep:
         self.min_rows, self.max_rows = MIN_BATCH_ROWS, MAX_BATCH_ROWS
         self.keep_newest = KEEP_NEWEST
         self.deferred = 0  # passes in a row that had messages to deliver, so no batch
+        self.rest = 0.0  # how long the last batch took: the pause before the next
+        self.in_round = False  # a batch ran this round: the store checkpoints in small pieces until it ends
 
     def _stored(self) -> None:
         """The store put rows into SQLite (a journal move, a busy pass; never per message): with a
@@ -122,14 +124,14 @@ class Upkeep:
             dropped, more = self._batch(before=self.wall() - self.keep_days * DAY_SECONDS, keep_newest=0)
             self.dropped_old += dropped
             if more:
-                self.due = now  # the next pass: chat goes on in between
+                self.due = now + self.rest  # a pass or a rest later: chat goes on in between
                 return
             self.by_age = False
         if self.max_bytes is not None and self._over(store.used_bytes()):
             dropped, _more = self._batch(before=None, keep_newest=self.keep_newest)
             self.dropped_big += dropped
             if dropped:
-                self.due = now
+                self.due = now + self.rest
                 return
             if not self.stuck:  # what is left is direct messages, the newest, and the rest
                 self.stuck = True
@@ -141,9 +143,14 @@ class Upkeep:
 
     def _batch(self, *, before: float | None, keep_newest: int) -> tuple[int, bool]:
         """One drop_oldest; the next batch is sized to take about BATCH_SECONDS, as this one went."""
+        if not self.in_round:
+            self.in_round = True
+            self.store.dropping(True)
         started = self.clock()
         dropped, more = self.store.drop_oldest(before=before, rows=self.batch_rows, keep_newest=keep_newest)
         took = self.clock() - started
+        self.rest = took  # as long again before the next: the loop sleeps half the time, so a busy
+        # machine's scheduler still wakes it at once for a message (a loop that never sleeps waits its turn)
         if took > 2 * BATCH_SECONDS:
             self.batch_rows = max(self.min_rows, self.batch_rows // 2)
         elif took < BATCH_SECONDS / 2 and more:
@@ -167,6 +174,9 @@ class Upkeep:
         if self.dropped_old or self.dropped_big:
             self.stuck = False
         self.dropped_old = self.dropped_big = 0
+        if self.in_round:
+            self.in_round = False
+            self.store.dropping(False)
         self.shrinking = False
         self.by_age = self.keep_days is not None
         self.due = now + CHECK_SECONDS if self.keep_days is not None else None
