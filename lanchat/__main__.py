@@ -239,8 +239,8 @@ examples:
   lanchat history                               the default history, as text
   lanchat history chat.sqlite3 --since 2h       the last two hours of that file
   lanchat history chat.sqlite3 --format jsonl > chat.jsonl
-  lanchat history prune --keep-days 30          drop the room's messages older than 30 days
-  lanchat history prune --before 2026-09-01 --port 4000   (the room stopped; see --help)
+  lanchat history prune --keep-days 30          drop messages over 30 days old
+  lanchat history prune --before 2026-09-01     a stopped room's, by date
 """
 
 # serve --max-history-mb: a term of ordinary class chat is tens of MB; a flood (16 connections
