@@ -180,6 +180,17 @@ def test_the_per_message_benchmarks_run_and_write_their_figures(tmp_path):
             assert report[key] > 0, (script, key)
 
 
+def test_the_prune_benchmark_times_the_chat_while_the_old_history_goes(tmp_path):
+    """bench/prune_bench.py at its smallest (bench/README.md, "History upkeep"): a real server drops
+    3,000 old messages while a client's lines are timed, and only today's and the client's stay."""
+    out = tmp_path / "prune.json"
+    run_bench("prune_bench.py", "--rows", "3000", "--seconds", "0.3", "--out", str(out))
+    report = json.loads(out.read_text())
+    assert "dropped 3,000 messages older than 30 days" in report["log"] and report["prune_s"] is not None
+    assert report["keep all"]["lines"] > 0 and report["during prune"]["median_ms"] > 0
+    assert report["remaining"] == 1000 + report["keep all"]["lines"] + report["during prune"]["lines"]
+
+
 def test_the_light_load_probes_run_and_write_their_figures(tmp_path):
     """bench/light_probe.py, light_phases.py and calls_per_message.py (bench/README.md, "Round 2,
     third session"), each at its smallest: real servers on loopback, real load."""
