@@ -682,8 +682,6 @@ class HistoryStore(_Dropping, _NameOwners):
         self._next_id = 1
         self._retry_at: float | None = None  # a move failed: not tried again before this
         self.unreadable: list[tuple[int, int | None]] = []  # salvage(): the damaged parts' ids
-
-
         # called when rows went into SQLite (a move, a busy pass): history_upkeep.py looks at the size after
         self.on_stored: Callable[[], None] | None = None
         try:  # (Python 3.11's exists() and is_dir() raise for a folder on the way we may not read)
