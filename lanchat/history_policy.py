@@ -18,12 +18,18 @@ The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks
 A failing store is warned about once (``warn``) and the chat goes on; the next good write says so
 (a disk so nearly full that failing and saving alternate: at most once a minute).
 Messages whose commit failed are not sent: their senders are told (hub.py, ``_commit_pass``).
+What the store keeps besides messages (bans, mutes, names' owners, operators, the topic...) goes
+through ``change(write)``: one the store cannot take is kept here, in order, and saved as soon as
+it can be (the first good commit or journal move, or a try every RETRY_SECONDS, or the server's
+stop), so a ban made on a full disk still holds after a restart once there was room meanwhile.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
@@ -42,6 +48,18 @@ HISTORY_ENTRIES_PER_SECOND = 2000  # then about a tenth of the loop's time, at m
 # alternate many times a second: the host hears of it at most once in this long (and of its end
 # only if it heard of the failure). Each refused sender is still told, every time (hub.py).
 WARN_AGAIN_SECONDS = 60.0
+# A change the store could not take is tried again this often while the room is quiet (a message
+# stored, or the journal moved, tries at once): never every pass, or a full disk would spin the loop.
+RETRY_SECONDS = 5.0
+
+
+@dataclass(eq=False)
+class Unsaved:
+    """A change to the store's state that it could not take yet (``HistoryPolicy.change``)."""
+
+    write: Callable[[HistoryStore], object]  # the store call, bound to its own values: it runs later
+    told: int | None = None  # the connection told that it is not saved yet, to be told when it is
+    saved_note: str = ""  # what they are told then, after "saved now: "
 
 
 def person_of(name: str, owner: bytes | None, ip: str) -> object:
@@ -77,6 +95,12 @@ class HistoryPolicy:
         self.drop_failing = False  # old history could not be dropped (said once)
         self.upkeep: Upkeep | None = None  # serve --keep-days / --max-history-mb (history_upkeep.py)
         self._tokens: dict[object, tuple[float, float]] = {}  # person_of(...) -> (entries left, when)
+        # Changes not saved yet, oldest first, keyed by the row they write (a later write of it
+        # replaces the waiting one: the last wins anyway) or by a number of their own (change()).
+        self.unsaved: dict[object, Unsaved] = {}
+        self.retry_at = 0.0  # while some are unsaved: when to try again at the latest
+        self.on_saved: Callable[[list[Unsaved]], None] = lambda saved: None  # the hub tells whoever was told
+        self._own_slot = itertools.count()
 
     def keep_only(self, days: float | None, max_mb: int | None) -> None:
         """Drop room messages older than ``days`` and the oldest beyond ``max_mb`` MiB, in
@@ -95,17 +119,78 @@ class HistoryPolicy:
             self._failed(self.store, exc)
             return None
 
-    def saved(self, call: Callable[[HistoryStore], object]) -> bool:
-        """``call`` as ``call()`` runs it; False if the store failed it (a ban that will not
-        survive a restart: the one who made it is told, hub.py). No store: True (nothing to keep)."""
-        if self.store is None:
+    def change(
+        self, write: Callable[[HistoryStore], object], *, slot: object = None, told: int | None = None, saved_note: str = ""
+    ) -> bool:
+        """Save a change to what the store keeps besides messages (a ban, a name's owner, the
+        topic...), after every earlier change still waiting, in order. False: it is not saved yet
+        and waits with them (``told`` is told so by the hub, and ``saved_note`` once it is saved:
+        ``on_saved``). ``slot``: the row it writes, so a later write of the same row replaces it
+        while both wait (a topic set ten times on a full disk is saved once). No store: True."""
+        store = self.store
+        if store is None:
             return True
-        try:
-            call(self.store)
-        except self.store.errors as exc:
-            self._failed(self.store, exc)
-            return False
-        return True
+        entry = Unsaved(write, told, saved_note)
+        if not self.unsaved:
+            try:
+                write(store)
+            except store.errors as exc:
+                self._failed(store, exc)
+                self._wait(entry, slot)
+                return False
+            return True
+        self._wait(entry, slot)
+        saved, error = self._save_waiting()
+        if error is not None:
+            self._failed(store, error)
+        self._announce([done for done in saved if done is not entry])  # (this one was never said to wait)
+        return not self.unsaved
+
+    def _wait(self, entry: Unsaved, slot: object) -> None:
+        """Keep ``entry`` to save later, last; one waiting for the same ``slot`` goes."""
+        if slot is None:
+            slot = next(self._own_slot)
+        else:
+            self.unsaved.pop(slot, None)
+        if not self.unsaved:
+            self.retry_at = self.clock() + RETRY_SECONDS
+        self.unsaved[slot] = entry
+
+    def _save_waiting(self) -> tuple[list[Unsaved], Exception | None]:
+        """Save the waiting changes in order, up to the first the store refuses (its error)."""
+        store = self.store
+        assert store is not None  # nothing waits without a store
+        saved: list[Unsaved] = []
+        for slot, entry in list(self.unsaved.items()):
+            try:
+                entry.write(store)
+            except store.errors as exc:
+                self.retry_at = self.clock() + RETRY_SECONDS
+                return saved, exc
+            del self.unsaved[slot]
+            saved.append(entry)
+        return saved, None
+
+    def save_unsaved(self) -> None:
+        """Try the waiting changes again (the store can be written again, or it is time, or the
+        server stops). A refusal is not warned about again: it was, and they wait on."""
+        if not self.unsaved or self.pending:  # (mid-pass: the pass's rows are the commit's to store)
+            return
+        saved, _error = self._save_waiting()
+        self._announce(saved)
+
+    def _announce(self, saved: list[Unsaved]) -> None:
+        """Changes that waited are saved: the log says how many, the hub tells whoever was told."""
+        if saved:
+            self.log(f"history: saved {_count(len(saved), 'change')} made while it could not be written")
+            self.on_saved(saved)
+
+    def stopping(self) -> None:
+        """The server stops: the waiting changes are tried once more; the log counts any left."""
+        self.save_unsaved()
+        if self.unsaved:
+            self.log(f"history: {_count(len(self.unsaved), 'change')} (bans, mutes, names' owners, operators, the "
+                     "topic) could not be saved before the server stopped; the next run starts without them")  # fmt: skip
 
     def _failed(self, store: HistoryStore, exc: Exception) -> None:
         """A store call failed: said once; the rows kept this pass may be lost with it."""
@@ -150,13 +235,11 @@ class HistoryPolicy:
         self.store.keep_said(said.sender, said.times, said.texts)
         self.pending = True
 
-    def record(self, action: Seen | Claim | Log) -> None:
-        """What the room asks to be remembered: who saw what (``Seen``), which key owns a name from
-        now on, across restarts too (``Claim``, PROTOCOL.md, Identity), a line for the log."""
+    def record(self, action: Seen | Log) -> None:
+        """What the room asks to be remembered: who saw what (``Seen``), a line for the log. (Which
+        key owns a name is a change: hub.py, ``_change``.)"""
         if isinstance(action, Seen):
             self.mark_seen(action.name)
-        elif isinstance(action, Claim):
-            self.call(lambda store: store.claim(action.name, action.owner, time=time.time()))
         else:
             self.log(action.text)
 
@@ -181,18 +264,22 @@ class HistoryPolicy:
             self.failing = False
             if self.warned:
                 self.log(f"history: saving to {store.path} again")
+            self.save_unsaved()  # the changes that waited for this, before anything else is changed
         return True
 
     def next_move(self) -> float | None:
-        """When (on this policy's clock) the store's journal is due to move into SQLite, or old
-        history is due to be dropped; None if there is nothing to do."""
+        """When (on this policy's clock) the store's journal is due to move into SQLite, old
+        history is due to be dropped, or the changes not saved yet are tried again; None if there
+        is nothing to do."""
         store = self.store
         due = store.move_deadline() if store is not None else None
         if due is not None and store.clock is not self.clock:  # type: ignore[union-attr]
             due = self._converted(due)  # tests give them different clocks; the server one (time.monotonic)
         upkeep = self.upkeep
         if upkeep is not None and (when := upkeep.due) is not None and (due is None or when < due):
-            return when  # dropping old history (history_upkeep.py), on this policy's clock
+            due = when  # dropping old history (history_upkeep.py), on this policy's clock
+        if self.unsaved and (due is None or self.retry_at < due):
+            return self.retry_at
         return due
 
     def _converted(self, due: float) -> float:
@@ -202,13 +289,16 @@ class HistoryPolicy:
     def move_due(self) -> None:
         """Move the journal into SQLite if it is due (every pass: cheap when it is not). A failure
         loses nothing (the rows stay in the journal, delivered and readable) and the store tries
-        again a little later: it is said once, and again when moving works."""
+        again a little later: it is said once, and again when moving works. The changes not saved
+        yet are tried when theirs is due, and once moving works again."""
         store = self.store
         if store is None:
             return
         upkeep = self.upkeep
         if upkeep is not None and upkeep.due is not None and upkeep.due <= self.clock():  # no call when not due
             self._keep_up(upkeep)
+        if self.unsaved and self.clock() >= self.retry_at:  # changes waiting to be saved, in a quiet room
+            self.save_unsaved()
         due = store.move_deadline()
         if due is None or due > store.clock():
             return
@@ -223,6 +313,7 @@ class HistoryPolicy:
         if self.move_failing:
             self.move_failing = False
             self.log(f"history: the newest messages are in {store.path} again")
+            self.save_unsaved()
 
     def mark_seen(self, name: str) -> None:
         """``name`` saw everything up to now: direct messages after this are "while away"."""
@@ -291,3 +382,7 @@ class HistoryPolicy:
         oldest = records[len(records) - len(frames)].id if frames else action.before
         frames.append(encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
         return frames
+
+
+def _count(n: int, thing: str) -> str:
+    return f"1 {thing}" if n == 1 else f"{n} {thing}s"

@@ -66,7 +66,7 @@ from .actions import (
     StoreOperator,
 )
 from .guard import Guard
-from .history_policy import HistoryPolicy, person_of
+from .history_policy import HistoryPolicy, Unsaved, person_of
 from .moderation import ban_tries_due, ban_tries_due_at, mutes_end_at, mutes_ended
 from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
@@ -150,6 +150,40 @@ def ip_of(address: str) -> str:
     if not sep or not port.isdigit():
         return "local"
     return host.strip("[]")
+
+
+# What the history keeps besides messages, so that a restart has it (hub._change)
+STATE_CHANGES = (StoreBan, DropBans, StoreMute, DropMutes, Claim, StoreOperator, DropOperator, KeepTopic, KeepMode,
+                 NextFileId, Record)  # fmt: skip
+
+
+def _store_write(action: Action) -> tuple[Callable[[HistoryStore], object], object]:
+    """The store call that keeps ``action``, one of STATE_CHANGES, and the row it writes (None:
+    one of its own, as each ban's or act's). A closure over this action alone: it may run later."""
+    if isinstance(action, StoreBan):
+        return (lambda store: store.add_ban(action.ban)), None
+    if isinstance(action, DropBans):
+        return (lambda store: store.drop_bans(action.ids)), None
+    if isinstance(action, StoreMute):
+        return (lambda store: store.add_mute(action.mute, action.now)), None
+    if isinstance(action, DropMutes):
+        return (lambda store: store.drop_mutes(action.ids)), None
+    if isinstance(action, Claim):  # (a key's oldest name is the one given up: when it was claimed, not saved)
+        since = time.time()
+        return (lambda store: store.claim(action.name, action.owner, time=since)), ("owner", ev.name_key(action.name))
+    if isinstance(action, (StoreOperator, DropOperator)):
+        key = action.key
+        if isinstance(action, StoreOperator):
+            return (lambda store: store.add_operator(key, action.name)), ("operator", key)
+        return (lambda store: store.drop_operator(key)), ("operator", key)
+    if isinstance(action, KeepTopic):
+        return (lambda store: store.set_room_topic(action.topic)), "topic"
+    if isinstance(action, KeepMode):
+        return (lambda store: store.set_room_mode(action.mode)), "mode"
+    if isinstance(action, NextFileId):
+        return (lambda store: store.set_next_file_id(action.value)), "next file id"
+    assert isinstance(action, Record), action
+    return (lambda store: store.keep_act(action.event)), None
 
 
 class Deadlines:
@@ -301,6 +335,7 @@ class Hub:
         self.files = files
         self.history = HistoryPolicy(history, clock=clock, log=self.log, warn=self._warn)
         self.history.keep_only(*keep_history)
+        self.history.on_saved = self._saved  # changes saved late: whoever was told they waited hears it
         # Once a message is kept this pass, what follows waits here for the commit (flush), in
         # order: a message nobody could store is never delivered (PROTOCOL.md, History replay).
         self._uncommitted: list[Action] | None = None
@@ -560,32 +595,10 @@ class Hub:
                 self._replay(action)
             elif isinstance(action, ShowOffers):  # after the replay: what a newcomer may /get
                 self.perform(self.files.offers_for(action.to))
-            elif isinstance(action, Claim):  # which key owns a name, across restarts too (PROTOCOL.md, Identity)
-                self._claim(action, actions)
+            elif isinstance(action, STATE_CHANGES):  # bans, names' owners, the topic...: they survive a restart
+                self._change(action, actions)
             elif isinstance(action, (Seen, Log)):  # who saw what, a log line
                 self.history.record(action)
-            elif isinstance(action, Record):  # a moderation act, for the record
-                self.history.call(lambda store: store.keep_act(action.event))  # noqa: B023
-            elif isinstance(action, StoreBan):  # bans survive a restart
-                if not self.history.saved(lambda store: store.add_ban(action.ban)):  # noqa: B023
-                    self._not_kept(action.ban.by, f"the ban on {action.ban.name}")
-            elif isinstance(action, DropBans):
-                self.history.call(lambda store: store.drop_bans(action.ids))  # noqa: B023
-            elif isinstance(action, NextFileId):  # file ids never repeat after a restart
-                self.history.call(lambda store: store.set_next_file_id(action.value))  # noqa: B023
-            elif isinstance(action, KeepMode):  # a restart resumes the mode /mode left
-                self.history.call(lambda store: store.set_room_mode(action.mode))  # noqa: B023
-            elif isinstance(action, KeepTopic):  # and keeps the topic
-                self.history.call(lambda store: store.set_room_topic(action.topic))  # noqa: B023
-            elif isinstance(action, StoreOperator):  # and operator status given with /op, by key
-                self.history.call(lambda store: store.add_operator(action.key, action.name))  # noqa: B023
-            elif isinstance(action, DropOperator):
-                self.history.call(lambda store: store.drop_operator(action.key))  # noqa: B023
-            elif isinstance(action, StoreMute):  # mutes survive a restart, as bans do
-                if not self.history.saved(lambda store: store.add_mute(action.mute, action.now)):  # noqa: B023
-                    self._not_kept(action.mute.by, f"the mute on {action.mute.name}")
-            elif isinstance(action, DropMutes):
-                self.history.call(lambda store: store.drop_mutes(action.ids))  # noqa: B023
             elif isinstance(action, SayText):  # a text participant's own answer, in its place
                 outbox.queue_text(action.to, action.data)
             elif isinstance(action, LogRefusal) and action.who in peers:  # a full room's refusal, once per storm
@@ -628,26 +641,46 @@ class Hub:
         self._sealed.add(cid)
         self._leave(cid, "dropped")
 
-    def _claim(self, action: Claim, actions: list[Action]) -> None:
-        """Store which key owns a name. One the history could not save (a full disk) holds until
-        the server stops: its owner is told so after the ``actions`` it came with (appended to
-        them: a claim on joining comes before the welcome, and nothing may come before that)."""
-        if self.history.saved(lambda store: store.claim(action.name, action.owner, time=time.time())):
-            return
-        owner = self.room.find(action.name) if action.owner is not None else None
-        if owner is not None:
-            problem = (f"your key owns the name {action.name} until the server stops: the history cannot be written, "
-                       "so a restart frees the name for anyone")  # fmt: skip
-            actions.append(Send(to=owner.cid, event=ev.Error(code=ev.E_HISTORY, message=problem)))
+    def _change(self, action: Action, actions: list[Action]) -> None:
+        """Keep ``action`` in the history (PROTOCOL.md, When the file fails). One it cannot take
+        yet (a full disk) waits, in order, and is saved as soon as it can be (HistoryPolicy.change);
+        a ban, mute or name claim that waits is said to whoever made it, after the ``actions`` it
+        came with (appended: a claim on joining comes before the welcome, and nothing may come
+        before that), and said again once it is saved (``_saved``)."""
+        write, slot = _store_write(action)
+        told = self._unsaved_words(action)
+        cid, problem, saved_note = told if told is not None else (None, "", "")
+        if not self.history.change(write, slot=slot, told=cid, saved_note=saved_note) and cid is not None:
+            actions.append(Send(to=cid, event=ev.Error(code=ev.E_HISTORY, message=problem)))
 
-    def _not_kept(self, by: str, what: str) -> None:
-        """A ban or mute the history could not save (a full disk): it holds until the server
-        stops, and whoever made it is told so, not left to find it lifted by a restart."""
-        maker = self.room.find(by)
-        cid = maker.cid if maker is not None else self.room.host_cid
-        if cid is not None:
-            problem = f"{what} holds until the server stops: the history cannot be written, so a restart lifts it"
-            self.perform([Send(to=cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
+    def _unsaved_words(self, action: Action) -> tuple[int | None, str, str] | None:
+        """Who is told that ``action`` is not saved yet, in what words, and what they are told once
+        it is; None: a change nobody is told of one by one (the host heard the history's warning)."""
+        later = "the history cannot be written; it is saved as soon as it can be, and a restart before then"
+        if isinstance(action, (StoreBan, StoreMute)):
+            what, by = (f"the ban on {action.ban.name}", action.ban.by) if isinstance(action, StoreBan) else (
+                f"the mute on {action.mute.name}", action.mute.by)  # fmt: skip
+            maker = self.room.find(by)
+            cid = maker.cid if maker is not None else self.room.host_cid
+            return cid, f"{what} is not saved yet: {later} lifts it", f"{what} holds after a restart too"
+        if isinstance(action, Claim) and action.owner is not None:
+            owner = self.room.find(action.name)
+            yours = f"your key owns the name {action.name}"
+            return (owner.cid if owner is not None else None, f"{yours}, but that is not saved yet: {later} frees the name "
+                    "for anyone", f"{yours} after a restart too")  # fmt: skip
+        return None
+
+    def _saved(self, saved: list[Unsaved]) -> None:
+        """Changes that waited are saved now: whoever was told a restart would undo one hears,
+        once, in one line, that it will not (the rest: the log, HistoryPolicy._announce)."""
+        notes: dict[int, list[str]] = {}
+        for entry in saved:
+            if entry.told is not None and entry.told in self.peers:
+                notes.setdefault(entry.told, []).append(entry.saved_note)
+        for cid, lines in notes.items():
+            more = f"; and {len(lines) - 3} more of yours" if len(lines) > 3 else ""
+            text = "saved now: " + "; ".join(lines[:3]) + more
+            self.perform([Send(to=cid, event=ev.Error(code=ev.E_HISTORY, message=text))])
 
     def _warn(self, problem: str) -> None:
         """The history store failed (said once): the log and the host hear it."""
@@ -895,6 +928,7 @@ class Hub:
         self.guard.log_refusals(math.inf)  # a storm still being counted is not left out of the log
         self.log(f"shutting down: {reason}")
         self._commit_pass()  # this pass's messages go out (or are refused) before the notice
+        self.history.stopping()  # a ban made on a full disk is saved if there is room now
         for cid, member in self.room.members.items():  # they saw everything up to now
             if cid not in self.room.service_cids:
                 self.history.mark_seen(member.name)

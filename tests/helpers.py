@@ -338,6 +338,9 @@ def running_server(
     store = server_kwargs.get("history")
     if store is not None:  # a HistoryStore: the room keeps history and knows its names and owners, as `serve` does
         room_kwargs.update(history=True, known_names=store.known_names())  # type: ignore[attr-defined]
+        # and what the last run left: bans, mutes, operators given with /op, the topic
+        room_kwargs.update(bans=store.bans(), mutes=store.mutes(time.time()), topic=store.room_topic(),  # type: ignore[attr-defined]
+                           operator_keys=[key for key, _name in store.operator_keys()])  # type: ignore[attr-defined]  # fmt: skip
         gate_kwargs["owners"] = store.owners()  # type: ignore[attr-defined]
         gate_kwargs["owner_names"] = [name for name, _key in store.owner_names()]  # type: ignore[attr-defined]
     room_kwargs["gate"] = Gate(clock=room_kwargs.get("clock", time.time), **gate_kwargs)  # type: ignore[arg-type]
