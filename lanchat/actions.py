@@ -158,10 +158,13 @@ class DropOperator:
 
 @dataclass(frozen=True, kw_only=True)
 class Claim:
-    """Store that ``name`` now belongs to ``owner`` (None: a release, nobody owns it)."""
+    """Store that ``name`` now belongs to ``owner`` (None: a release, nobody owns it). ``by``: the
+    connection that released it (the host's /release, or the key that took a newer name), told if
+    the release cannot be saved yet (hub.py)."""
 
     name: str
     owner: bytes | None
+    by: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -247,8 +247,9 @@ class Gate:
             return []
         return _refuse(cid, ev.E_NAME_OWNED, f"the name {name!r}{alike} belongs to someone else on this server; choose another")
 
-    def _owned(self, name: str, key: bytes | None) -> list[Action]:
-        """``name`` is ``key``'s now (None: nobody's), here and in the store (a Claim)."""
+    def _owned(self, name: str, key: bytes | None, by: int | None = None) -> list[Action]:
+        """``name`` is ``key``'s now (None: nobody's, released by the connection ``by``), here and
+        in the store (a Claim)."""
         owned = owned_name_key(name)
         if key is None:
             self.owners.pop(owned, None)
@@ -256,7 +257,7 @@ class Gate:
         else:
             self.owners[owned] = key
             self._looks[look_key(name)] = (owned, name)
-        return [Claim(name=name, owner=key)]
+        return [Claim(name=name, owner=key, by=by if key is None else None)]
 
     def claim(self, name: str, key: bytes | None, cid: int | None = None) -> list[Action]:
         """Trust on first use: a key joining under a name nobody owns (or taking it with /nick)
@@ -273,7 +274,7 @@ class Gate:
         mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
         actions = self._owned(name, key)
         for old in mine[: max(0, len(mine) + 1 - MAX_NAMES_PER_KEY)]:
-            actions += self._owned(old, None)
+            actions += self._owned(old, None, cid)
         return actions
 
     def _claim_place(self, cid: int) -> str | None:
@@ -320,5 +321,5 @@ class Gate:
         if len(name) > ev.MAX_NAME_CHARS:  # no key owns it; and echoed back, 64 KiB of it would not fit a frame
             return _refuse(cid, ev.E_BAD_NAME, f"a name has at most {ev.MAX_NAME_CHARS} characters")
         owned = self.owner_of(name) is not None
-        done: list[Action] = [*self._owned(name, None), Log(text=f"the host released the name {name!r}")]
+        done: list[Action] = [*self._owned(name, None, cid), Log(text=f"the host released the name {name!r}")]
         return [*(done if owned else []), Send(to=cid, event=ev.Released(name=name, owned=owned))]

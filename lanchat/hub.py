@@ -644,7 +644,7 @@ class Hub:
     def _change(self, action: Action, actions: list[Action]) -> None:
         """Keep ``action`` in the history (PROTOCOL.md, When the file fails). One it cannot take
         yet (a full disk) waits, in order, and is saved as soon as it can be (HistoryPolicy.change);
-        a ban, mute or name claim that waits is said to whoever made it, after the ``actions`` it
+        a ban, mute, name claim or release that waits is said to whoever made it, after the ``actions`` it
         came with (appended: a claim on joining comes before the welcome, and nothing may come
         before that), and said again once it is saved (``_saved``)."""
         write, slot = _store_write(action)
@@ -668,6 +668,10 @@ class Hub:
             yours = f"your key owns the name {action.name}"
             return (owner.cid if owner is not None else None, f"{yours}, but that is not saved yet: {later} frees the name "
                     "for anyone", f"{yours} after a restart too")  # fmt: skip
+        if isinstance(action, Claim) and action.by is not None:  # a release: the host's /release, or a key's oldest name
+            free = f"the name {action.name} is free"
+            return (action.by, f"{free}, but that is not saved yet: {later} gives it back to the key that owned it",
+                    f"the name {action.name} stays free after a restart too")  # fmt: skip
         return None
 
     def _saved(self, saved: list[Unsaved]) -> None:

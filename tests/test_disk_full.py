@@ -996,3 +996,36 @@ def test_changes_not_saved_wait_in_order_and_are_saved_when_their_retry_is_due_i
     assert said[-1] == "history: saved 3 changes made while it could not be written"
     assert policy.change(lambda s: s.write("mute carl"))  # nothing waits: saved at once
     assert store.written[-1] == "mute carl" and told == [[7, None, None]]
+
+
+def test_a_name_released_while_the_disk_is_full_is_said_to_the_host_and_saved_once_there_is_room():
+    """/release of a name whose owner lost their key, on a full disk: the name was free for this
+    run, and a restart gave it back to the lost key without a word to anyone (a claim, a ban and
+    a mute that cannot be saved are said). Now the host is told it waits, and once it is saved."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+
+    with small_disk() as disk:
+        store = HistoryStore(disk / "chat.sqlite3")
+        try:
+            store.claim("ann", identity.public_bytes(Ed25519PrivateKey.generate()))  # the key ann lost
+            with running_server(history=store) as (server, endpoint):
+                host = local_host(server, "teach")
+                filler = fill_disk(disk)
+                host.send(ev.Release(name="ann"))
+                assert host.expect(ev.Released).owned
+                while "the name ann is free" not in (told := host.expect(ev.Error, code=ev.E_HISTORY).message):
+                    pass  # (the host's warning that the history cannot be used comes first)
+                assert told == ("the name ann is free, but that is not saved yet: the history cannot be written; it is "
+                                "saved as soon as it can be, and a restart before then gives it back to the key that owned it")  # fmt: skip
+                filler.unlink()
+                host.send(ev.Say(text="room again"))
+                assert host.expect(ev.Error, code=ev.E_HISTORY).message == "saved now: the name ann stays free after a restart too"
+        finally:
+            store.close()
+        reader = HistoryStore(disk / "chat.sqlite3", create=False)
+        try:
+            assert reader.owners() == {}
+        finally:
+            reader.close()

@@ -250,6 +250,7 @@ def test_passing_through_names_with_nick_does_not_hoard_them():
         actions = room.handle(1, ev.Nick(name=f"student{number}"))
         assert Claim(name=f"student{number}", owner=identity.public_bytes(mallory)) in actions
         released += [a.name for a in actions if isinstance(a, Claim) and a.owner is None]
+        assert {a.by for a in actions if isinstance(a, Claim) and a.owner is None} <= {1}  # told if it cannot be saved (hub.py)
     keys = [identity.owned_name_key(name) for name in ("mal", *(f"student{n}" for n in range(6)))]  # "studentl": confusables
     assert released == keys[:4]  # oldest first
     assert sorted(room.gate.owners) == sorted(keys[4:])
