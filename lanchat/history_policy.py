@@ -136,7 +136,8 @@ class HistoryPolicy:
                 write(store)
             except store.errors as exc:
                 self._failed(store, exc)
-                self._wait(entry, slot)
+                if store.writable:  # (a file read-only from the start is an archive: nothing new is ever saved)
+                    self._wait(entry, slot)
                 return False
             return True
         self._wait(entry, slot)

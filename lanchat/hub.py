@@ -656,23 +656,26 @@ class Hub:
     def _unsaved_words(self, action: Action) -> tuple[int | None, str, str] | None:
         """Who is told that ``action`` is not saved yet, in what words, and what they are told once
         it is; None: a change nobody is told of one by one (the host heard the history's warning)."""
-        later = "the history cannot be written; it is saved as soon as it can be, and a restart before then"
         if isinstance(action, (StoreBan, StoreMute)):
             what, by = (f"the ban on {action.ban.name}", action.ban.by) if isinstance(action, StoreBan) else (
                 f"the mute on {action.mute.name}", action.mute.by)  # fmt: skip
             maker = self.room.find(by)
-            cid = maker.cid if maker is not None else self.room.host_cid
-            return cid, f"{what} is not saved yet: {later} lifts it", f"{what} holds after a restart too"
-        if isinstance(action, Claim) and action.owner is not None:
+            told, head, undo, kept = maker.cid if maker is not None else self.room.host_cid, f"{what} ", "lifts it", f"{what} holds"
+        elif isinstance(action, Claim) and action.owner is not None:
             owner = self.room.find(action.name)
             yours = f"your key owns the name {action.name}"
-            return (owner.cid if owner is not None else None, f"{yours}, but that is not saved yet: {later} frees the name "
-                    "for anyone", f"{yours} after a restart too")  # fmt: skip
-        if isinstance(action, Claim) and action.by is not None:  # a release: the host's /release, or a key's oldest name
+            told, head, undo, kept = owner.cid if owner is not None else None, f"{yours}, but that ", "frees the name for anyone", yours
+        elif isinstance(action, Claim) and action.by is not None:  # a release: the host's /release, or a key's oldest name
             free = f"the name {action.name} is free"
-            return (action.by, f"{free}, but that is not saved yet: {later} gives it back to the key that owned it",
-                    f"the name {action.name} stays free after a restart too")  # fmt: skip
-        return None
+            told, head, undo, kept = action.by, f"{free}, but that ", "gives it back to the key that owned it", (
+                f"the name {action.name} stays free")  # fmt: skip
+        else:
+            return None
+        store = self.history.store
+        if store is not None and not store.writable:  # an archive (read-only when the server started): never saved
+            return told, f"{head}holds only until the server stops: the history file is read-only, so a restart {undo}", ""
+        problem = f"{head}is not saved yet: the history cannot be written; it is saved as soon as it can be, and a restart before then {undo}"
+        return told, problem, f"{kept} after a restart too"
 
     def _saved(self, saved: list[Unsaved]) -> None:
         """Changes that waited are saved now: whoever was told a restart would undo one hears,

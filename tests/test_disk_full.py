@@ -1029,3 +1029,27 @@ def test_a_name_released_while_the_disk_is_full_is_said_to_the_host_and_saved_on
             assert reader.owners() == {}
         finally:
             reader.close()
+
+
+def test_a_ban_in_a_room_whose_history_was_read_only_from_the_start_is_said_to_hold_until_the_server_stops():
+    """A history read-only when the server started is an archive: nothing new is ever saved. A
+    ban there is not "saved as soon as it can be" (nor tried every few seconds): its maker is told
+    it holds until the server stops, as before changes waited to be saved."""
+    with small_disk() as disk:
+        HistoryStore(disk / "chat.sqlite3").close()
+        remount(disk, "ro")
+        store = HistoryStore(disk / "chat.sqlite3")
+        try:
+            assert not store.writable
+            with running_server(history=store) as (server, endpoint):
+                host = local_host(server, "teach")
+                bob = RawClient(endpoint, "bob")
+                host.expect(ev.Joined, name="bob")
+                host.send(ev.Moderate(action="ban", name="bob", reason="spam"))
+                bob.expect_closed()
+                while "the ban on bob" not in (told := host.expect(ev.Error, code=ev.E_HISTORY).message):
+                    pass
+                assert told == "the ban on bob holds only until the server stops: the history file is read-only, so a restart lifts it"
+                assert not server.hub.history.unsaved
+        finally:
+            store.close()
