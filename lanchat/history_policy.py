@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from . import events as ev
-from .actions import Claim, Log, Replay, Said, Seen
+from .actions import Log, Replay, Said, Seen
 from .history_upkeep import CHECK_SECONDS, Upkeep
 from .protocol import encode
 
