@@ -8,7 +8,7 @@ The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks
 * ``next_move()`` and ``move_due()``: the store moves its journal into SQLite in batches, when it
   holds many rows or its oldest is about a second old: the loop sleeps until then at most, and
   an idle server with an empty journal has nothing to wake up for;
-* ``allowed(person, entries)`` for a /history request: each person (``person_of``: their key
+* ``allowance.allowed(person, entries)`` (HistoryAllowance) for a /history request: each person (``person_of``: their key
   when a key proves the name, else name and address; never the connection, so a reconnect
   does not refill it) has a bucket of entries that refills with time, so paging through history is never refused but a flood of big requests
   cannot stall the room (a replay costs the loop time in proportion to the entries sent,
@@ -70,6 +70,33 @@ def person_of(name: str, owner: bytes | None, ip: str) -> object:
     return ("name", ev.name_key(name), ip)
 
 
+class HistoryAllowance:
+    """The /history token bucket of each person (``person_of``), on an injected clock. Pure."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self._tokens: dict[object, tuple[float, float]] = {}  # person_of(...) -> (entries left, when)
+
+    def allowed(self, person: object, entries: int, *, live: int) -> bool:
+        """The /history token bucket: may ``entries`` go to ``person`` now? ``person`` is who asks
+        (``person_of``), not the connection, so reconnecting does not refill it. ``live``: how many
+        connections are open; past a few buckets each, the full ones are forgotten (a full bucket
+        is what a newcomer gets anyway)."""
+        now = self.clock()
+        left, when = self._tokens.get(person, (HISTORY_BURST_ENTRIES, now))
+        left = min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
+        if left < entries:
+            self._tokens[person] = (left, now)
+            return False
+        if len(self._tokens) > 4 * live + 64:
+            self._tokens = {
+                who: (had, at) for who, (had, at) in self._tokens.items()
+                if had + (now - at) * HISTORY_ENTRIES_PER_SECOND < HISTORY_BURST_ENTRIES
+            }  # fmt: skip
+        self._tokens[person] = (left - entries, now)
+        return True
+
+
 class HistoryPolicy:
     """The history rules for one server run, around an injected store (None: no history)."""
 
@@ -94,7 +121,7 @@ class HistoryPolicy:
         self.move_failing = False  # the journal could not be moved into SQLite (said once)
         self.drop_failing = False  # old history could not be dropped (said once)
         self.upkeep: Upkeep | None = None  # serve --keep-days / --max-history-mb (history_upkeep.py)
-        self._tokens: dict[object, tuple[float, float]] = {}  # person_of(...) -> (entries left, when)
+        self.allowance = HistoryAllowance(clock)  # /history: who may have how many entries now
         # Changes not saved yet, oldest first, keyed by the row they write (a later write of it
         # replaces the waiting one: the last wins anyway) or by a number of their own (change()).
         self.unsaved: dict[object, Unsaved] = {}
@@ -334,25 +361,6 @@ class HistoryPolicy:
                 self.warn(f"history: cannot drop old messages from {store.path}: {exc}; tried again later")
         else:
             self.drop_failing = False
-
-    def allowed(self, person: object, entries: int, *, live: int) -> bool:
-        """The /history token bucket: may ``entries`` go to ``person`` now? ``person`` is who asks
-        (``person_of``), not the connection, so reconnecting does not refill it. ``live``: how many
-        connections are open; past a few buckets each, the full ones are forgotten (a full bucket
-        is what a newcomer gets anyway)."""
-        now = self.clock()
-        left, when = self._tokens.get(person, (HISTORY_BURST_ENTRIES, now))
-        left = min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
-        if left < entries:
-            self._tokens[person] = (left, now)
-            return False
-        if len(self._tokens) > 4 * live + 64:
-            self._tokens = {
-                who: (had, at) for who, (had, at) in self._tokens.items()
-                if had + (now - at) * HISTORY_ENTRIES_PER_SECOND < HISTORY_BURST_ENTRIES
-            }  # fmt: skip
-        self._tokens[person] = (left - entries, now)
-        return True
 
     def replay_frames(self, action: Replay, *, budget: int) -> list[bytes]:
         """The frames of one replay, oldest first, in at most ``budget`` bytes (a cut drops the

@@ -702,7 +702,7 @@ class Hub:
         if cid not in self.peers or self.history.store is None:
             return
         person = person_of(action.name, action.owner, self.peers[cid].ip)  # not the connection: a reconnect does not refill
-        if not action.joining and not self.history.allowed(person, action.limit, live=len(self.peers)):
+        if not action.joining and not self.history.allowance.allowed(person, action.limit, live=len(self.peers)):
             busy = ev.Error(code=ev.E_HISTORY, message="too much /history at once; try again in a moment")
             self.perform([Send(to=cid, event=busy)])
             return

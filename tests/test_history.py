@@ -747,11 +747,11 @@ def test_the_history_allowance_belongs_to_the_person_not_the_connection():
     assert person_of("ann", None, "10.0.0.7") == ann  # names ignore case, as the room's do
     assert person_of("ann", None, "10.0.0.8") != ann  # another machine's ann is another person
     assert person_of("ann", b"k" * 32, "10.0.0.7") == person_of("ann", b"k" * 32, "10.0.0.9")  # a key: wherever
-    assert policy.allowed(ann, HISTORY_BURST_ENTRIES, live=1)
-    assert not policy.allowed(ann, 1, live=1)  # spent: a new connection is the same person
-    assert policy.allowed(person_of("bob", None, "10.0.0.7"), HISTORY_BURST_ENTRIES, live=1)
+    assert policy.allowance.allowed(ann, HISTORY_BURST_ENTRIES, live=1)
+    assert not policy.allowance.allowed(ann, 1, live=1)  # spent: a new connection is the same person
+    assert policy.allowance.allowed(person_of("bob", None, "10.0.0.7"), HISTORY_BURST_ENTRIES, live=1)
     now[0] += 1.0  # it refills with time
-    assert policy.allowed(ann, 100, live=1)
+    assert policy.allowance.allowed(ann, 100, live=1)
 
 
 def test_reconnecting_does_not_refill_the_history_allowance(store):
