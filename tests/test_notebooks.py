@@ -28,8 +28,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import ROOT, child_env
+from helpers import ROOT, child_env, short_tmp_dir
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -254,23 +255,40 @@ def cell_text(cell: nbformat.NotebookNode) -> str:
 
 
 # jupyter_client's words when a kernel never answered its first request (kernel_info): raised
-# before any cell ran. With kernels started side by side it happens now and then (seen once in a
-# CI run: "Kernel didn't respond in 60 seconds"); the notebook is then run again in a new kernel.
-# A failing cell is never retried.
+# before any cell ran. Seen once in a CI run ("Kernel didn't respond in 60 seconds"), when the kernels
+# still spoke TCP (see run_notebook); the notebook is then run again in a new kernel. A failing cell
+# is never retried.
 KERNEL_NEVER_STARTED = ("Kernel didn't respond", "Kernel died before replying to kernel_info")
 KERNEL_STARTS = 3
 
 
-def notebook_client(nb: nbformat.NotebookNode, kernel: str, path: Path) -> NotebookClient:
-    """A client that runs ``nb`` in a new kernel, in the folder of ``path``, each cell timed."""
-    return NotebookClient(
-        nb,
-        kernel_name=kernel,
-        timeout=CELL_TIMEOUT,
-        startup_timeout=60,
-        shutdown_kernel="immediate",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
+async def run_notebook(nb: nbformat.NotebookNode, kernel: str, path: Path, env: dict[str, str]) -> None:
+    """Runs ``nb`` in a new kernel, in the folder of ``path``, each cell timed; the kernel is shut down after.
+
+    The kernel and this process talk over IPC sockets in a private folder, not TCP. Over TCP,
+    jupyter_client picks the kernel's five ports by binding port 0 and letting go, writes them to
+    the connection file, and the kernel binds them a second or more later: a server a notebook
+    starts on port 0 meanwhile can get one (jupyter_client issue #487). The kernel then dies, or
+    this process's channel connects to that server; a `serve --tls` room answers a stranger with
+    a text line, which ZMQ reads as a message: "ValueError: b'<IDS|MSG>' is not in list". Nothing
+    here picks a TCP port for a kernel (its socket paths are ~30 bytes, well under AF_UNIX's 107)."""
+    with short_tmp_dir() as folder:
+        km = AsyncKernelManager(
+            kernel_name=kernel,
+            transport="ipc",
+            connection_file=os.path.join(folder, "kernel.json"),
+            ip=os.path.join(folder, "kernel"),  # the IPC sockets: kernel-1 ... kernel-5
+        )
+        client = NotebookClient(
+            nb,
+            km=km,
+            timeout=CELL_TIMEOUT,
+            startup_timeout=60,
+            shutdown_kernel="immediate",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        # given a kernel manager, nbclient leaves the kernel running unless told to clean up
+        await client.async_execute(env=env, cleanup_kc=True)
 
 
 async def execute(path: Path, kernel: str, env: dict[str, str], probes: bool = True) -> nbformat.NotebookNode:
@@ -279,9 +297,8 @@ async def execute(path: Path, kernel: str, env: dict[str, str], probes: bool = T
         if probes:
             nb.metadata["lanchat_exercises"] = with_exercise_probes(nb, path)
             with_rerun_probes(nb, path)
-        client = notebook_client(nb, kernel, path)
         try:
-            await client.async_execute(env=env)
+            await run_notebook(nb, kernel, path, env)
         except RuntimeError as exc:
             if start == KERNEL_STARTS or not str(exc).startswith(KERNEL_NEVER_STARTED):
                 raise
@@ -656,9 +673,8 @@ def run_server_alone(kernel: str, workdir: Path, env: dict[str, str], first_cell
     nb = nbformat.read(path, as_version=4)
     if first_cell:
         nb.cells.insert(0, nbformat.v4.new_code_cell(first_cell))
-    client = notebook_client(nb, kernel, path)
     with pytest.raises(CellExecutionError):
-        asyncio.run(client.async_execute(env=env))
+        asyncio.run(run_notebook(nb, kernel, path, env))
     return outputs(nb)
 
 
@@ -718,8 +734,9 @@ def test_pair_000_default_path_is_private_to_the_user(kernel_name: str, workdir:
 
 def test_pair_000_tcp_variant_for_windows(kernel_name: str, workdir: Path) -> None:
     # The notebook binds the port it is given (seed 000 has no port file), so the port is chosen
-    # here, free when chosen; a kernel started meanwhile (each binds five ports of its own) may
-    # take it first. Then, and only then, the pair runs again on another: 3 tries at most.
+    # here, free when chosen; a kernel started meanwhile (each binds one of its own on 127.0.0.1 port 0,
+    # ipykernel's IOPub pipe) may take it first. Then, and only then, the pair runs again on another: 3
+    # tries at most.
     for attempt in range(3):
         with socket.socket() as probe:  # a port free right now, chosen by the OS
             probe.bind(("127.0.0.1", 0))
