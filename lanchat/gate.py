@@ -121,6 +121,7 @@ class Gate:
         # or the socket file) from its socket (the loop's transport.peer_user): read only when a
         # name is claimed, not for every connection (a storm of them would each read /proc)
         self.users: dict[int, Callable[[], int | None]] = {}
+        self._this_machine: set[int] = set()  # connections to this machine's own LAN address (arrived)
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
 
@@ -201,22 +202,31 @@ class Gate:
         peer = self.addresses.get(cid, f"connection {cid}")
         return peer.rpartition(":")[0].strip("[]") if ":" in peer else peer  # "host:port", "[ipv6]:port"
 
-    def arrived(self, cid: int, peer: str, user: Callable[[], int | None] | None = None) -> None:
+    def arrived(self, cid: int, peer: str, user: Callable[[], int | None] | None = None, this_machine: bool = False) -> None:
         """Connection ``cid`` from ``peer`` ("host:port"); ``user`` reads, for a peer on this
-        machine, its user id from the socket (the loop's transport.peer_user), when asked."""
+        machine, its user id from the socket (the loop's transport.peer_user), when asked.
+        ``this_machine``: the peer's address is this machine's own LAN address (transport.
+        from_this_machine: a lab student who joined by the announced address, not loopback)."""
         self.addresses[cid] = peer
+        if this_machine:
+            self._this_machine.add(cid)
         if user is not None and not self.on_the_network(cid):
             self.users[cid] = functools.cache(user)  # read once, and only if asked
 
+    def by_own_address(self, cid: int) -> bool:
+        """Did ``cid`` come from this machine by its own LAN address (``arrived``)?"""
+        return cid in self._this_machine
+
     def on_the_network(self, cid: int) -> bool:
-        """Did ``cid`` come from another machine (not loopback, not the socket file)?"""
-        return _one_machine(self.address(cid))
+        """Did ``cid`` come from another machine (not loopback, the socket file, nor this
+        machine's own address)?"""
+        return cid not in self._this_machine and _one_machine(self.address(cid))
 
     def place(self, cid: int) -> str:
         """Where wrong passwords are counted: the one machine ``cid`` counts as (``group``); on
         this machine (loopback, a socket file: a lab server's class) its address and user."""
         address = self.address(cid)
-        if _one_machine(address):
+        if self.on_the_network(cid):
             return self.group(address)
         user = self.user_of(cid)
         return address if user is None else f"user {user} on {address}"
@@ -231,6 +241,7 @@ class Gate:
         self._asked.pop(cid, None)
         self.addresses.pop(cid, None)
         self.users.pop(cid, None)
+        self._this_machine.discard(cid)
 
     # ------------------------------------------------------------------ names and their keys
 

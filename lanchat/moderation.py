@@ -148,6 +148,9 @@ class Moderation:
         self.own_user = own_user
         # cid -> the Unix user of a peer on this machine, read when asked (the room's gate.user_of)
         self.user_of: Callable[[int], int | None] = lambda cid: None
+        # cid -> did it join from this machine by its own LAN address (the room's gate.by_own_address):
+        # that address is everyone's there, as loopback is, so it is held by user, never by address
+        self.by_own_address: Callable[[int], bool] = lambda cid: False
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
@@ -168,10 +171,15 @@ class Moderation:
         (loopback, the socket file) "user UID", the account it joined from, unless that is the
         server's own (everyone would be it on a one-account machine) or not known."""
         address = self.address_of(cid)
-        if self.groups.group(address) != LOCAL:
+        if not self._on_this_machine(cid, address):
             return address
         user = self.user_of(cid)
         return address if user is None or user == self.own_user else f"{USER}{user}"
+
+    def _on_this_machine(self, cid: int, address: str) -> bool:
+        """Loopback, the socket file, or this machine's own LAN address (a lab student who
+        joined by the room's announced address): everyone logged in here shares it."""
+        return self.groups.group(address) == LOCAL or self.by_own_address(cid)
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone: its operator status (by connection) and arrival go."""
@@ -233,13 +241,12 @@ class Moderation:
         (none on this machine, where everyone is), or on this machine its user, unless someone
         else here joined from that account too (a lab's shared "student" account: a ban by user
         would send the whole class out; then name and key only)."""
-        group = self.groups.group(target.address)
-        if group != LOCAL:
-            return group
+        if not self._on_this_machine(target.cid, target.address):
+            return self.groups.group(target.address)
         user = self.where(target.cid)
         if not user.startswith(USER):
             return None
-        others = (m for m in room.members.values() if m.cid != target.cid and self.groups.group(m.address) == LOCAL)
+        others = (m for m in room.members.values() if m.cid != target.cid and self._on_this_machine(m.cid, m.address))
         return None if any(self.where(m.cid) == user for m in others) else user
 
     def new_ban_id(self) -> int:

@@ -211,6 +211,7 @@ class Room:
         self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys,
                                      own_user=own_user, host=self.gate.host)  # operators, mutes, bans; where connections come from
         self.moderation.user_of = self.gate.user_of  # read once a connection, when a ban or mute asks
+        self.moderation.by_own_address = self.gate.by_own_address
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves

@@ -31,7 +31,7 @@ from .server_files import ServerFiles
 from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
 from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
-from .transport import peer_user, remove_unix_path, set_send_buffer, tune, wake_pair
+from .transport import from_this_machine, peer_user, remove_unix_path, set_send_buffer, tune, wake_pair
 
 if TYPE_CHECKING:
     import ssl  # a plain server never loads it (tls.is_tls, tests/test_lazy_imports.py)
@@ -93,6 +93,12 @@ class Client:
             return
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
+
+
+def _on_this_machine(sock: socket.socket, how: dict[str, bool]) -> tuple[Callable[[], int | None] | None, bool]:
+    """For gate.arrived: how to read a peer's Unix user, and whether it dialled this machine's own
+    address (a lab student by the room's announced address); an in-process peer (``how``) has neither."""
+    return (None, False) if how else ((lambda: peer_user(sock)), from_this_machine(sock))
 
 
 class Server:
@@ -243,7 +249,7 @@ class Server:
         cid = self.hub.open(peer, counted=counted, **how)
         if not how:  # from the network: frames, or a person typing lines
             self.door.open(cid)
-        self.room.gate.arrived(cid, peer, (lambda: peer_user(sock)) if not how else None)  # per host, or user (gate.py)
+        self.room.gate.arrived(cid, peer, *_on_this_machine(sock, how))  # per host, or user (gate.py)
         client = self.clients[cid] = Client(cid, sock, self.poller)
         self.poller.register(sock, EVENT_READ, client)
         return cid

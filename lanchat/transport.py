@@ -142,6 +142,19 @@ def _proc_net_address(family: int, host: str, port: int) -> str:
     return f"{text}:{port:04X}"
 
 
+def from_this_machine(sock: socket.socket) -> bool:
+    """Is ``sock`` a TCP connection from this machine to one of its own network addresses (a
+    student on a lab server who joined by the room's announced LAN address, not loopback)? The
+    peer's address is then the server's own, shared by everyone logged in there. (True over
+    loopback too, which is this machine anyway.)"""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        return sock.getpeername()[0] == sock.getsockname()[0]
+    except OSError:
+        return False
+
+
 def on_the_network(sock: socket.socket) -> bool:
     """Is ``sock`` a TCP connection through a network interface (not AF_UNIX, not loopback)?
     Only such a connection can be left behind by an address change."""

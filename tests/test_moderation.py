@@ -550,6 +550,39 @@ def test_a_ban_on_a_shared_lab_account_or_the_servers_own_holds_by_name_and_key_
     assert isinstance(room.take(cid)[0], ev.Welcome)
 
 
+def test_a_lab_class_that_joined_by_the_servers_own_lan_address_is_held_by_account_not_by_that_address():
+    """On a lab server a student's client finds the room by its announcement and dials the
+    server's LAN address (discovery.pick_address), not loopback: every student then came from
+    the server's own address, and /ban mallory held that address, sending the class out while
+    mallory came back over loopback under a new name and key. That address is this machine's
+    (transport.from_this_machine): a ban holds the account there, as over loopback."""
+    own = "192.0.2.2"
+    room = ModDriver(own_user=1000)
+    room.arrive("hal", host=True, address="local")
+    uids: dict[int, int] = {}
+    room.room.moderation.user_of = uids.get
+
+    def joins(name: str, uid: int, address: str = own) -> int:
+        cid = room.connect()
+        uids[cid] = uid
+        room.room.gate.arrived(cid, f"{address}:{40000 + cid}", this_machine=address == own)
+        room.room.moderation.arrive(cid, address)
+        return room.join(name, cid=cid)
+
+    joins("ann", 1001)
+    joins("mallory", 1066)
+    joins("eve", 1000)  # on the teacher's own account
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    room.mod("hal", "ban", "eve")
+    assert [ban.address for ban in room.stored.values()] == ["user 1066", None]
+    assert room.only_error(joins("m4llory", 1066, address="127.0.0.1")).code == ev.E_BANNED
+    assert room.only_error(joins("m4l", 1066)).code == ev.E_BANNED
+    for name, uid in (("bob", 1002), ("cat", 1000)):
+        assert isinstance(room.take(joins(name, uid))[0], ev.Welcome), name
+    room.still_serves("ann", "hal", "bob", "cat")
+
+
 def test_a_long_list_of_stored_bans_is_one_frame_with_the_newest_and_a_count_of_the_rest():
     """Bans are stored and add up: 400 with long reasons made a ban-list of 97 KB, over the 64 KiB
     frame limit. /bans then broke the server's pass (an internal error) and cut the operator off.

@@ -632,3 +632,46 @@ def test_on_a_lab_server_a_banned_student_cannot_come_back_with_a_new_key_and_na
         for proc in started:
             proc.stop()
         shutil.rmtree(homes, ignore_errors=True)
+
+
+def _own_lan_ipv4() -> str | None:
+    """One of this machine's IPv4 addresses off loopback (SIOCGIFADDR of each interface), if any."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _index, name in socket.if_nameindex():
+            with contextlib.suppress(OSError):
+                packed = fcntl.ioctl(probe.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))  # SIOCGIFADDR
+                address = socket.inet_ntoa(packed[20:24])
+                if not address.startswith("127."):
+                    return address
+    return None
+
+
+def test_a_student_on_the_server_who_dials_its_lan_address_is_on_this_machine_and_held_by_account():
+    """A lab student's client dials the room's announced LAN address (discovery.pick_address),
+    and the server saw the student at its own address like a machine on the network: a /ban
+    held that address (the whole class) and not the account. The server marks such a peer as
+    on this machine (transport.from_this_machine) and reads its account, as over loopback."""
+    import socket
+
+    from helpers import Endpoint, RawClient, running_server
+
+    from lanchat.transport import from_this_machine
+
+    own = _own_lan_ipv4()
+    if own is None:
+        pytest.skip("no IPv4 address off loopback on this machine")
+    with running_server(host="0.0.0.0") as (server, endpoint):
+        ann = RawClient(Endpoint(host=own, port=endpoint.port), "ann")
+        gate = server.room.gate
+        (cid,) = [c for c, peer in gate.addresses.items() if peer.startswith(f"{own}:")]
+        assert gate.by_own_address(cid) and not gate.on_the_network(cid)
+        assert gate.user_of(cid) == os.getuid()
+        assert server.room.moderation.where(cid) == f"user {os.getuid()}"  # (running_server names no own_user)
+        ann.close()
+    left, right = socket.socketpair()
+    with left, right:
+        assert not from_this_machine(left)  # a socket file: this machine already, by its family
