@@ -291,6 +291,18 @@ def test_a_hidden_message_is_measured_as_drawn():
     assert sum(1 for row in rows[:-2] if row.strip()) == 8, rows  # the page is full of the real text
 
 
+def test_an_unread_direct_message_does_not_push_whose_turn_it_is_out_of_a_narrow_status_line():
+    """The unread count's short form ('3 direct', 5a4b9b3) was ranked above every part, the turn
+    too: at 30-38 columns a turn room's 'your turn' gave way to it. It ranks as the whole count
+    did, after the turn, and still before the host's address."""
+    view = View(Session(name="annabelle", role="host", where="127.0.0.1:3580", members=["annabelle", "bob"], mode="turn", turn="bob"))
+    view.session.unread_directs = 3
+    assert rd.status_text(view, 34) == " annabelle │ waiting for bob "  # (before: " annabelle │ 2 here │ 3 direct ")
+    assert rd.status_text(view, 42) == " annabelle │ waiting for bob │ 3 direct "
+    view.session.mode = "duplex"  # and the count still goes before the address
+    assert rd.status_text(view, 50) == " annabelle │ 127.0.0.1:3580 │ 2 here │ 3 direct "
+
+
 def test_the_status_line_says_projector_and_keeps_it_on_a_64_column_projector():
     session = teacher(projector=True, members=[f"s{n}" for n in range(26)] + ["teacher"])
     view = View(session)

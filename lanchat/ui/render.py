@@ -706,8 +706,9 @@ def chat_over(session: Session) -> bool:
 # topic, the mode (in a turn room whose turn it is says it already), and last a client's own
 # role and address (it typed `lanchat connect ADDRESS`).
 _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OWN = range(9)
-# A _NOW part's short form, following it: kept first (before the host's address, which students
-# read off a 64-column projector), the whole part then taking its place where it still fits.
+# A _NOW part's short form, following it: kept as a _NOW part (before the host's address, which
+# students read off a 64-column projector; after whose turn it is), the whole part then taking
+# its place where it still fits.
 _NOW_SHORT = -1
 
 
@@ -769,7 +770,9 @@ def status_text(view: View, width: int | None = None) -> str:
     used = sum(widths[index] for index in kept) - 1  # the joined line: each part, 3 between, 1 at each end
     shorts = {index for index, (rank, _text) in enumerate(parts) if rank == _NOW_SHORT}  # each after its whole part
 
-    def order(index: int) -> tuple[int, int]:  # a whole part with a short form comes after the host's address
+    def order(index: int) -> tuple[int, int]:  # a whole part with a short form comes after the host's address,
+        if index in shorts:  # its short form among the other _NOW parts, after them (whose turn it is stays)
+            return (_NOW, index)
         return (_HOST_ADDRESS if index + 1 in shorts else parts[index][0], index)
 
     for index in sorted(set(range(len(parts))) - kept, key=order):
