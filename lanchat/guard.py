@@ -94,15 +94,17 @@ class Guard:
 
     # ------------------------------------------------------------ the hub's calls
 
-    def admit(self, peer: Peer) -> str | None:
-        """A new connection from ``peer.ip``: None to let it in, or the one-line refusal."""
+    def admit(self, peer: Peer, *, this_machine: bool = False) -> str | None:
+        """A new connection from ``peer.ip``: None to let it in, or the one-line refusal.
+        ``this_machine``: it dialled this machine's own address (transport.from_this_machine: a
+        lab server's class joining by the room's LAN address), counted as loopback is."""
         if self.connection_limits is None:
             return None
-        peer.group, refusal = self._count(peer.ip, peer.address)  # released under the same group
+        peer.group, refusal = self._count(peer.ip, peer.address, this_machine)  # released under the same group
         peer.admitted = refusal is None
         return None if refusal is None else refusal.text
 
-    def reserve(self, address: str) -> str | None:
+    def reserve(self, address: str, this_machine: bool = False) -> str | None:
         """A connection from ``address`` (``"10.0.0.9:50312"``) still in its TLS handshake
         (server.py): counted from its accept, so connections that never finish the handshake are
         capped as joined ones are. The group it is counted under ("" with no limits), to hand to
@@ -111,16 +113,17 @@ class Guard:
             return ""
         from .hub import ip_of  # (hub.py imports this module)
 
-        group, refusal = self._count(ip_of(address), address)
+        group, refusal = self._count(ip_of(address), address, this_machine)
         return group if refusal is None else None
 
-    def _count(self, ip: str, shown: str) -> tuple[str, lim.Refusal | None]:
+    def _count(self, ip: str, shown: str, this_machine: bool = False) -> tuple[str, lim.Refusal | None]:
         """Count a connection from ``ip`` against the caps: its group, and the refusal if it is
-        over them (logged once per storm, ``shown`` naming it)."""
+        over them (logged once per storm, ``shown`` naming it). From this machine (its own LAN
+        address), the group is the machine's, as loopback's: everyone logged in there shares it."""
         caps = self.connection_limits
         assert caps is not None
         now = self.hub.clock()
-        group = caps.groups.group(ip)
+        group = lim.LOCAL if this_machine else caps.groups.group(ip)
         refusal = caps.check(ip, now, group=group)
         if refusal is not None:
             for line in self.refusals.refused(ip, shown, refusal, now):

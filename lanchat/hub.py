@@ -366,11 +366,13 @@ class Hub:
     # ------------------------------------------------------------ connections
 
     def open(
-        self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True, counted: str | None = None
+        self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True, counted: str | None = None,
+        this_machine: bool = False,
     ) -> int:
         """A new connection; returns its id. ``handshake``: it must say hello in time.
         ``counted``: already counted by the connection limits under that group, from its
-        accept (guard.Guard.reserve: a TLS handshake), so it is not counted again."""
+        accept (guard.Guard.reserve: a TLS handshake), so it is not counted again.
+        ``this_machine``: it dialled this machine's own address (guard.Guard.admit)."""
         cid = next(self._ids)
         self.peers[cid] = Peer(cid, address)
         self.outbox.open(cid)
@@ -384,7 +386,7 @@ class Hub:
             self.deadlines.expect_hello(cid)
             if counted is not None:
                 peer.admitted, peer.group = bool(counted), counted  # released on close, as admit's
-            elif (refusal := self.guard.admit(peer)) is not None:  # logged there, once per storm
+            elif (refusal := self.guard.admit(peer, this_machine=this_machine)) is not None:  # logged there, once per storm
                 self._refuse(peer, ev.E_TOO_MANY, refusal)
         return cid
 

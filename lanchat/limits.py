@@ -42,6 +42,7 @@ PAUSE_MEMORY_SECONDS = 60.0
 MAX_TRACKED = 10_000  # participants or addresses remembered at once (bounded memory)
 
 MAX_PER_ADDRESS = 16
+LOCAL = "local"  # the group of loopback and AF_UNIX (address_group): this machine
 MAX_PER_LOCAL = 256  # loopback and AF_UNIX: a whole class demo on one machine
 NEW_PER_MINUTE = 30
 NEW_PER_MINUTE_LOCAL = 600
@@ -389,7 +390,7 @@ class ConnectionLimits:
         ``address``'s, when the caller keeps it (the same one must go to ``release``)."""
         if group is None:
             group = self.groups.group(address)
-        local = group == "local"
+        local = group == LOCAL
         cap = self.max_per_local if local else self.max_per_address
         if self.open.get(group, 0) >= cap:
             where = "this machine" if local else f"address {group}"

@@ -246,10 +246,11 @@ class Server:
         """``counted``: a TLS connection, counted by the caps at its accept (TlsHandshakes)."""
         sock.setblocking(False)
         tune(sock)
-        cid = self.hub.open(peer, counted=counted, **how)
+        user, this_machine = _on_this_machine(sock, how)
+        cid = self.hub.open(peer, counted=counted, this_machine=this_machine, **how)
         if not how:  # from the network: frames, or a person typing lines
             self.door.open(cid)
-        self.room.gate.arrived(cid, peer, *_on_this_machine(sock, how))  # per host, or user (gate.py)
+        self.room.gate.arrived(cid, peer, user, this_machine)  # per host, or user (gate.py)
         client = self.clients[cid] = Client(cid, sock, self.poller)
         self.poller.register(sock, EVENT_READ, client)
         return cid

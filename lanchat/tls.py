@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .poller import Poller
 
 from .protocol import TLS_RECORD_TYPES, looks_like_tls  # noqa: F401 - the rule lives with the framing
+from .transport import from_this_machine
 
 CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
@@ -512,7 +513,7 @@ class TlsHandshakes:
         *,
         adopt: Callable[[socket.socket, str, str], object],
         log: Callable[[str], None],
-        reserve: Callable[[str], str | None] = lambda peer: "",
+        reserve: Callable[[str, bool], str | None] = lambda peer, this_machine: "",
         release: Callable[[str, str], None] = lambda peer, counted: None,
         plain_reply: bytes,
         text_reply: bytes = b"",
@@ -533,7 +534,7 @@ class TlsHandshakes:
         self.counted: dict[TlsAcceptor, str] = {}  # -> how the connection limits counted it (start)
 
     def start(self, sock: socket.socket, peer: str) -> None:
-        counted = self.reserve(peer)
+        counted = self.reserve(peer, from_this_machine(sock))  # a lab class by the LAN address: as loopback
         if counted is None:  # past the caps (logged there); no TLS yet to say so in
             _close(sock)
             return

@@ -178,8 +178,8 @@ class Lab:
         self.wire: dict[int, bytearray] = {}
         self.writers: dict[int, Socket] = {}
 
-    def connect(self, address: str = "127.0.0.1:40000") -> Person:
-        person = Person(self, self.hub.open(address), Connection(Role.CLIENT))
+    def connect(self, address: str = "127.0.0.1:40000", *, this_machine: bool = False) -> Person:
+        person = Person(self, self.hub.open(address, this_machine=this_machine), Connection(Role.CLIENT))
         self.writers[person.cid] = Socket(self, person.cid)
         return person
 

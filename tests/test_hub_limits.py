@@ -157,6 +157,21 @@ def test_a_connection_storm_is_logged_as_its_first_refusal_and_one_count_not_a_l
     assert ann.cid in lab.room.members and bob.cid in lab.room.members
 
 
+def test_a_lab_class_joining_by_the_servers_own_lan_address_is_capped_as_this_machine_not_as_one_address():
+    """A lab server's class joins by the room's announced LAN address (the server's own): every
+    student's connection comes from that address, so the per-address cap (16) refused the 17th
+    student of the lesson. A connection that dialled this machine's own address (transport.
+    from_this_machine) counts as this machine's, as loopback does; another machine's still by address."""
+    lab = Lab(limits=True, connection_limits=lim.ConnectionLimits(max_per_address=2, max_per_local=40))
+    for n in range(5):
+        student = lab.connect(f"192.0.2.2:{41000 + n}", this_machine=True)
+        student.says(ev.Hello(name=f"student{n}"))
+        assert isinstance(student.hears()[0], ev.Welcome)
+    others = [lab.connect(f"192.0.2.9:{42000 + n}") for n in range(3)]
+    assert [p.hears()[0].code for p in others[2:]] == [ev.E_TOO_MANY]  # the third from one other machine
+    assert "too many connections from address 192.0.2.9 (2 at once)" in lab.log[-1]
+
+
 def test_a_storm_still_being_counted_when_the_server_stops_is_counted_in_the_log():
     lab = Lab(limits=True, connection_limits=lim.ConnectionLimits(max_per_local=1, new_per_minute_local=1000))
     lab.join("ann")
