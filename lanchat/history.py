@@ -612,6 +612,12 @@ class _Dropping:
                 dropped = db.execute(
                     "DELETE FROM main.messages WHERE recipient IS NULL AND id >= ? AND id <= ?", (self._drop_from, last)
                 ).rowcount
+                # the newest id may go with them: a restart numbers on from here, never below an id
+                # already given (names.last_seen decides which direct messages were sent while away)
+                db.execute(
+                    "INSERT INTO settings (key, value) VALUES ('dropped_through', ?) ON CONFLICT(key) DO UPDATE "
+                    "SET value = MAX(CAST(value AS INTEGER), excluded.value)", (last,)
+                )
             if own:
                 db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -830,9 +836,15 @@ class HistoryStore(_Dropping, _NameOwners):
             # what it can, and the newest page is often where the damage is
 
     def _newest_id(self) -> int:
+        """The newest id given so far: in the table, the journal, or dropped (drop_oldest)."""
         newest = self.db.execute("SELECT IFNULL(MAX(id), 0) FROM main.messages").fetchone()[0] if self._has_messages() else 0
         rows = self.journal.rows if self.journal is not None else ()
-        return max(int(newest), rows[-1][0] if rows else 0)
+        try:
+            dropped = self.db.execute("SELECT value FROM main.settings WHERE key = 'dropped_through'").fetchone()
+        except sqlite3.OperationalError:  # a file from before settings
+            dropped = None
+        dropped_id = int(dropped[0]) if dropped is not None and str(dropped[0]).isdigit() else 0
+        return max(int(newest), rows[-1][0] if rows else 0, dropped_id)
 
     def _has_messages(self) -> bool:
         return self.db.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'messages'").fetchone() is not None

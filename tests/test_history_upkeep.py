@@ -161,3 +161,23 @@ def test_serve_caps_the_history_at_1024_mib_unless_told_otherwise():
     assert parse(["serve"]).max_history_mb == 1024 and parse(["serve"]).keep_days is None
     assert parse(["serve", "--max-history-mb", "0"]).max_history_mb is None  # 0: no limit
     assert parse(["serve", "--max-history-mb", "50", "--keep-days", "30"]).max_history_mb == 50
+
+
+def test_message_ids_go_on_after_a_restart_that_follows_dropping_the_newest(tmp_path):
+    # a room stopped over the summer, started with --keep-days 30: every message goes, and the ids
+    # after the restart must not start again below those already seen ("while away" is by id)
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore(path)
+    store.keep(time=NOW - 90 * DAY_SECONDS, sender="ann", text="early direct", to="bob", sender_owner=KEY, recipient_owner=KEY)
+    fill(store, 20, at=NOW - 90 * DAY_SECONDS)
+    store.mark_seen("bob")  # bob was there for all 21
+    seen = store.last_seen("bob")
+    assert store.drop_oldest(before=NOW - 30 * DAY_SECONDS, rows=100) == (20, False)
+    store.close()
+    store = HistoryStore(path)
+    store.keep(time=NOW, sender="ann", text="sent while bob was away", to="bob", sender_owner=KEY, recipient_owner=KEY)
+    store.commit()
+    missed = store.replay_for("bob", 0, owner=KEY, away_since=store.last_seen("bob"))[0]
+    assert store.last_seen("bob") == seen and [r.text for r in missed] == ["sent while bob was away"]
+    assert [r.id for r in store.export()][-1] > seen
+    store.close()
