@@ -91,7 +91,8 @@ class Upkeep:
         self.log = log or (lambda line: None)
         self.due: float | None = clock()  # at start: what is already too old or too much
         store.on_stored = self._stored  # rows went into SQLite: the size is looked at again soon
-        self.by_age = keep_days is not None  # this round still drops by age
+        self.by_age = keep_days is not None  # this round still drops by age (if age_due has come)
+        self.age_due = self.due if keep_days is not None else None  # the next look by age: a round for the size alone skips it
         self.shrinking = False  # over the cap: dropping down to SHRINK_TO of it
         self.dropped_old = 0  # this round's drops, said when it ends
         self.dropped_big = 0
@@ -105,9 +106,12 @@ class Upkeep:
 
     def _stored(self) -> None:
         """The store put rows into SQLite (a journal move, a busy pass; never per message): with a
-        size cap and no step due, the size is looked at within SIZE_CHECK_SECONDS."""
-        if self.due is None and self.max_bytes is not None:
-            self.due = self.clock() + SIZE_CHECK_SECONDS
+        size cap, the size is looked at within SIZE_CHECK_SECONDS (sooner than the next look by
+        age, ten minutes off: a flood passes the cap by 24 MB at most, not 480)."""
+        if self.max_bytes is not None:
+            soon = self.clock() + SIZE_CHECK_SECONDS
+            if self.due is None or self.due > soon:
+                self.due = soon
 
     def step(self) -> None:
         """One batch, if one is due (HistoryPolicy.move_due). Store errors go to the caller."""
@@ -119,7 +123,7 @@ class Upkeep:
             self.deferred += 1
             return
         self.deferred = 0
-        if self.by_age:
+        if self.by_age and self.age_due is not None and self.age_due <= now:
             assert self.keep_days is not None
             dropped, more = self._batch(before=self.wall() - self.keep_days * DAY_SECONDS, keep_newest=0)
             self.dropped_old += dropped
@@ -127,6 +131,7 @@ class Upkeep:
                 self.due = now + self.rest  # a pass or a rest later: chat goes on in between
                 return
             self.by_age = False
+            self.age_due = now + CHECK_SECONDS
         if self.max_bytes is not None and self._over(store.used_bytes()):
             dropped, _more = self._batch(before=None, keep_newest=self.keep_newest)
             self.dropped_big += dropped
@@ -139,7 +144,7 @@ class Upkeep:
                     f"history: {store.path} holds more than {self.max_bytes // MIB:,} MiB, but what is left is "
                     "the newest messages, direct messages and the room's settings: nothing more is dropped"
                 )
-        self._end_round(now)
+        self._end_round()
 
     def _batch(self, *, before: float | None, keep_newest: int) -> tuple[int, bool]:
         """One drop_oldest; the next batch is sized to take about BATCH_SECONDS, as this one went."""
@@ -162,7 +167,7 @@ class Upkeep:
         self.shrinking = used > (self.max_bytes * SHRINK_TO if self.shrinking else self.max_bytes)
         return self.shrinking
 
-    def _end_round(self, now: float) -> None:
+    def _end_round(self) -> None:
         """Say what this round dropped (if anything) and set the next one."""
         if self.dropped_old:
             self.log(f"history: dropped {self.dropped_old:,} messages older than {self.keep_days:g} days")
@@ -179,4 +184,4 @@ class Upkeep:
             self.store.dropping(False)
         self.shrinking = False
         self.by_age = self.keep_days is not None
-        self.due = now + CHECK_SECONDS if self.keep_days is not None else None
+        self.due = self.age_due

@@ -181,3 +181,17 @@ def test_message_ids_go_on_after_a_restart_that_follows_dropping_the_newest(tmp_
     assert store.last_seen("bob") == seen and [r.text for r in missed] == ["sent while bob was away"]
     assert [r.id for r in store.export()][-1] > seen
     store.close()
+
+
+def test_with_keep_days_too_a_stored_pass_still_has_the_size_looked_at_within_seconds(store):
+    # --keep-days 30 with the default cap: a flood must not wait ten minutes for the size to be looked at
+    from lanchat.history_policy import HistoryPolicy
+
+    now = [100.0]
+    policy = HistoryPolicy(store, clock=lambda: now[0])
+    policy.keep_only(30, 5)
+    policy.move_due()  # the first round: nothing too old, under the cap
+    assert policy.next_move() == 100.0 + 600.0
+    now[0] = 150.0
+    fill(store, 3, at=NOW)
+    assert policy.next_move() == 150.0 + SIZE_CHECK_SECONDS
