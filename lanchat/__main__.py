@@ -2273,7 +2273,11 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
             dropped += went
         used, count, oldest = store.holdings()
     except HistoryWriteError as exc:
-        return _fail(f"cannot change {path}: {exc}")
+        if not exc.disk_full:
+            return _fail(f"cannot change {path}: {exc}")
+        done = f"{dropped:,} were dropped before it stopped" if dropped else "nothing was dropped"
+        return _fail(f"cannot change {path}: the disk is full, and dropping messages needs a little room to write: "
+                     f"free a few MB (another file on that disk) and run it again; {done}")  # fmt: skip
     finally:
         store.close()
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(before))

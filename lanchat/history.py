@@ -624,7 +624,7 @@ class _Dropping:
             if own:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-            raise HistoryWriteError(_describe(exc)) from None
+            raise _write_error(exc) from None  # (disk_full: `history prune` says what to do)
         if last is not None and own:  # (in the pass's transaction: only once its commit stands)
             self._drop_from = last + 1
         return dropped, last is not None and len(found) == rows and last == found[-1][0]

@@ -1080,3 +1080,23 @@ def test_a_ban_made_in_a_pass_whose_messages_the_full_disk_refuses_is_not_lost_w
             assert [b.name for b in reader.bans()] == ["eve"]
         finally:
             reader.close()
+
+
+def test_history_prune_on_a_full_disk_says_the_disk_is_full_and_what_to_do():
+    """A teacher whose laptop filled up runs `history prune` to make room: dropping writes too
+    (SQLite's WAL), so it fails; the line says the disk is full and that a few MB free lets it run."""
+    with small_disk("2m") as disk:
+        store = HistoryStore(disk / "chat.sqlite3")
+        try:
+            for i in range(800):
+                store.keep(time=1e9 + i, sender="ann", text="x" * 1000)
+            store.commit()
+            store.count()  # moved into SQLite
+        finally:
+            store.close()
+        fill_disk(disk)
+        done = subprocess.run([sys.executable, "-m", "lanchat", "history", "prune", str(disk / "chat.sqlite3"), "--keep-days", "1"],
+                              capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=30)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith("the disk is full, and dropping messages needs a little room to write: free a few MB "
+                                        "(another file on that disk) and run it again; nothing was dropped")  # fmt: skip
