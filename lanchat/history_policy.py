@@ -158,11 +158,6 @@ class HistoryPolicy:
         if store is None:
             return True
         entry = Unsaved(write, told, saved_note)
-        if self.pending:  # this pass's messages first, so the change is not in their transaction: a disk
-            try:  # that refuses them would roll it back unseen (they are refused; a change waits and is told)
-                store.commit()
-            except store.errors as exc:
-                self._failed(store, exc)  # (lost: the pass's commit() refuses them)
         if not self.unsaved:
             try:
                 write(store)
