@@ -71,7 +71,9 @@ def describe_holdings(used: int, messages: int, oldest: float | None, *, keep_da
 
 class Upkeep:
     """The dropping of old history for one server run. ``due`` (on ``clock``) is when the next
-    step is; None: nothing to do until messages are stored (``stored``)."""
+    step is; None: nothing to do until messages are stored (``stored``). ``on_due`` is called
+    whenever ``due`` changes (HistoryPolicy keeps the soonest of its timed work from it, so the
+    loop's per-pass look at the deadline costs one attribute, not this object's state)."""
 
     def __init__(
         self,
@@ -89,7 +91,8 @@ class Upkeep:
         self.clock = clock
         self.wall = wall
         self.log = log or (lambda line: None)
-        self.due: float | None = clock()  # at start: what is already too old or too much
+        self.on_due: Callable[[], None] = lambda: None
+        self._due: float | None = clock()  # at start: what is already too old or too much
         store.on_stored = self._stored  # rows went into SQLite: the size is looked at again soon
         self.by_age = keep_days is not None  # this round still drops by age (if age_due has come)
         self.age_due = self.due if keep_days is not None else None  # the next look by age: a round for the size alone skips it
@@ -103,6 +106,15 @@ class Upkeep:
         self.deferred = 0  # passes in a row that had messages to deliver, so no batch
         self.rest = 0.0  # how long the last batch took: the pause before the next
         self.in_round = False  # a batch ran this round: the store checkpoints in small pieces until it ends
+
+    @property
+    def due(self) -> float | None:
+        return self._due
+
+    @due.setter
+    def due(self, when: float | None) -> None:
+        self._due = when
+        self.on_due()
 
     def _stored(self) -> None:
         """The store put rows into SQLite (a journal move, a busy pass; never per message): with a

@@ -195,3 +195,38 @@ def test_with_keep_days_too_a_stored_pass_still_has_the_size_looked_at_within_se
     now[0] = 150.0
     fill(store, 3, at=NOW)
     assert policy.next_move() == 150.0 + SIZE_CHECK_SECONDS
+
+
+def test_the_loops_deadline_follows_every_change_of_the_upkeeps_step_and_the_retry(store, monkeypatch):
+    # next_move reads one kept attribute (timed_due): each way the upkeep's next step or the retry
+    # of unsaved changes moves must reach it, or the loop sleeps through it
+    from lanchat.history import HistoryWriteError
+    from lanchat.history_policy import RETRY_SECONDS, HistoryPolicy
+
+    now = [100.0]
+    warned: list[str] = []
+    policy = HistoryPolicy(store, clock=lambda: now[0], warn=warned.append)
+    policy.keep_only(30, 5)
+    assert policy.next_move() == 100.0
+
+    def refused(**_: object) -> tuple[int, bool]:
+        raise HistoryWriteError("database or disk is full")
+
+    fill(store, 3, at=NOW - 40 * DAY_SECONDS)
+    monkeypatch.setattr(store, "drop_oldest", refused)
+    policy.move_due()  # the batch fails: tried again at the next check
+    assert warned and policy.next_move() == 100.0 + 600.0
+    full = [True]
+
+    def topic(_store: object) -> None:
+        if full[0]:
+            refused()
+
+    assert not policy.change(topic)  # a change that waits: retried within RETRY_SECONDS
+    assert policy.next_move() == 100.0 + RETRY_SECONDS
+    now[0] = 100.0 + RETRY_SECONDS
+    policy.save_unsaved()  # (still refused: it waits on, retried later)
+    assert policy.next_move() == 100.0 + 2 * RETRY_SECONDS
+    full[0] = False
+    policy.save_unsaved()  # saved: nothing waits now, back to the upkeep's next step
+    assert not policy.unsaved and policy.next_move() == 100.0 + 600.0
