@@ -2241,21 +2241,33 @@ def build_prune_parser() -> argparse.ArgumentParser:
     return prune
 
 
+def _kept_history(given: str | None, args: argparse.Namespace, nothing: str = "") -> tuple[Path, int | None]:
+    """The history file a command on a stopped room works on: ``given`` (PATH), or the room's on
+    ``--port``/``--unix``; and the exit code, the reason said, if it is not there (``nothing``:
+    what that means for this command), naming the rooms kept in that folder as `lanchat history` does."""
+    from .history import default_path
+
+    where = {"unix": args.unix} if args.unix else {"port": args.port}
+    path = Path(given).expanduser() if given else default_path(**where)
+    try:
+        if not path.exists():
+            kept = "" if given else _rooms_kept(path.parent)
+            return path, _fail(f"{path}: no such history file{nothing}" + (f"; rooms kept in that folder: {kept}" if kept else ""))
+    except OSError as exc:  # a folder on the way we may not read
+        return path, _fail(f"cannot read {path}: {exc.strerror or exc}")
+    return path, None
+
+
 def cmd_history_prune(args: argparse.Namespace) -> int:
     """Drop old room messages from a stopped room's history (history.py, drop_oldest)."""
     import time
 
-    from .history import HistoryBusy, HistoryStore, HistoryUnusable, HistoryWriteError, default_path
+    from .history import HistoryBusy, HistoryStore, HistoryUnusable, HistoryWriteError
     from .history_upkeep import BATCH_ROWS, DAY_SECONDS, describe_holdings
 
-    where = {"unix": args.unix} if args.unix else {"port": args.port}
-    path = Path(args.path).expanduser() if args.path else default_path(**where)
-    try:
-        if not path.exists():
-            kept = "" if args.path else _rooms_kept(path.parent)  # as `lanchat history` says it
-            return _fail(f"{path}: no such history file" + (f"; rooms kept in that folder: {kept}" if kept else ""))
-    except OSError as exc:  # a folder on the way we may not read
-        return _fail(f"cannot read {path}: {exc.strerror or exc}")
+    path, missing = _kept_history(args.path, args)
+    if missing is not None:
+        return missing
     before = args.before if args.before is not None else time.time() - args.keep_days * DAY_SECONDS
     try:
         store = HistoryStore(path)
@@ -2310,19 +2322,14 @@ def _unreadable(parts: list[tuple[int, int | None]]) -> str:
 
 def cmd_names(args: argparse.Namespace) -> int:
     """List or release owned names in a history file (the server should be stopped)."""
-    from .history import HistoryBusy, HistoryStore, HistoryUnusable, HistoryWriteError, default_path
+    from .history import HistoryBusy, HistoryStore, HistoryUnusable, HistoryWriteError
     from .identity import short_fingerprint
 
     if args.action == "release" and not args.name:
         return _fail("names release needs the NAME to release", 2)
-    where = {"unix": args.unix} if args.unix else {"port": args.port}
-    path = Path(args.history).expanduser() if args.history else default_path(**where)
-    try:
-        if not path.exists():
-            kept = "" if args.history else _rooms_kept(path.parent)  # as `lanchat history` says it
-            return _fail(f"{path}: no such history file (no names are owned there)" + (f"; rooms kept in that folder: {kept}" if kept else ""))
-    except OSError as exc:  # a folder on the way we may not read
-        return _fail(f"cannot read {path}: {exc.strerror or exc}")
+    path, missing = _kept_history(args.history, args, " (no names are owned there)")
+    if missing is not None:
+        return missing
     try:
         store = HistoryStore(path, create=args.action == "release")  # list never changes the file
     except HistoryBusy:  # (its own message is advice for a second `serve`)
