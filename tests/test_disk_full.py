@@ -310,16 +310,19 @@ def test_a_plain_client_writing_its_chat_to_a_full_disk_chats_on_and_marks_the_g
     assert stderr.count("cannot write the chat to its output (no space left on device); the chat goes on") == 1
 
 
+class FillsUp(io.StringIO):
+    """An output on a disk that is full until ``full`` is set False."""
+
+    full = True
+
+    def write(self, text: str) -> int:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(text)
+
+
 def test_the_gap_line_is_written_where_the_output_works_again():
     """The plain front end's side of the test above, without a disk: the count is exact."""
-    class FillsUp(io.StringIO):
-        full = True
-
-        def write(self, text: str) -> int:
-            if self.full:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return super().write(text)
-
     out = FillsUp()
     front = PlainFrontend(Session(name="ann"), stdin_fd=0, stdout=out, interactive=False)
     front.show([Line(kind="message", time=0.0, sender="bob", text=f"lost {i}") for i in range(3)])
@@ -338,14 +341,6 @@ def test_the_gap_line_is_written_where_the_output_works_again():
 def test_the_logs_gap_line_counts_every_line_refused_and_is_said_once():
     """The log's side of the test above, without a disk: a refused banner of three lines and a
     log line are four lines missed, said once on stderr; then the gap line and the log go on."""
-    class FillsUp(io.StringIO):
-        full = True
-
-        def write(self, text: str) -> int:
-            if self.full:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return super().write(text)
-
     out, err = FillsUp(), io.StringIO()
     log = LogOutput(out, err)
     log.write("lanchat: banner\n  join with: ...\n  history: off")
