@@ -2262,7 +2262,7 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
     """Drop old room messages from a stopped room's history (history.py, drop_oldest)."""
     import time
 
-    from .history import HistoryBusy, HistoryStore, HistoryUnusable, HistoryWriteError
+    from .history import HistoryBusy, HistoryDamaged, HistoryStore, HistoryUnusable, HistoryWriteError
     from .history_upkeep import BATCH_ROWS, DAY_SECONDS, describe_holdings
 
     path, missing = _kept_history(args.path, args)
@@ -2273,6 +2273,8 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
         store = HistoryStore(path)
     except HistoryBusy:  # (its own message is advice for a second `serve`)
         return _fail(f"a lanchat server is using {path}: stop it first (/q in its window), or restart it with --keep-days N")
+    except HistoryDamaged as exc:  # (what serve says, "move it aside", would lose what can still be read)
+        return _fail(f"{exc}\n  the file was left untouched: '{PROG} history {path} > saved.txt' saves every message that can still be read")
     except HistoryUnusable as exc:
         return _fail(str(exc))
     try:

@@ -658,3 +658,21 @@ def test_history_prune_drops_a_stopped_rooms_old_messages_by_port_and_keeps_the_
     missing = subprocess.run([*LANCHAT, "history", "prune", "--keep-days", "30"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)
     assert missing.returncode == 1 and "history-3580.sqlite3: no such history file" in missing.stderr
     assert "--port 4000" in missing.stderr and not os.path.exists(os.path.join(folder, "history-3580.sqlite3"))
+
+
+def test_history_prune_of_a_damaged_file_leaves_it_untouched_and_says_how_to_save_what_is_left(tmp_path):
+    # a laptop that crashed mid-term: prune refuses the file, and says what the teacher can still do
+    db = tmp_path / "chat.sqlite3"
+    store = HistoryStore(db)
+    for i in range(400):
+        store.keep(time=1e9 + i, sender="ann", text=f"message {i} " * 40)
+    store.commit()
+    store.count()
+    store.close()
+    os.truncate(db, os.path.getsize(db) // 3)
+    before = digest(db)
+    result = run_lanchat("history", "prune", str(db), "--keep-days", "30")
+    assert result.returncode == 1 and "Traceback" not in result.stderr and digest(db) == before
+    assert result.stderr.splitlines()[-1] == (
+        f"  the file was left untouched: 'lanchat history {db} > saved.txt' saves every message that can still be read"
+    )
