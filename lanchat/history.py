@@ -616,7 +616,7 @@ class _Dropping:
                 # already given (names.last_seen decides which direct messages were sent while away)
                 db.execute(
                     "INSERT INTO settings (key, value) VALUES ('dropped_through', ?) ON CONFLICT(key) DO UPDATE "
-                    "SET value = MAX(CAST(value AS INTEGER), excluded.value)", (last,)
+                    "SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))", (last,)
                 )
             if own:
                 db.execute("COMMIT")

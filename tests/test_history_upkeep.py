@@ -230,3 +230,13 @@ def test_the_loops_deadline_follows_every_change_of_the_upkeeps_step_and_the_ret
     full[0] = False
     policy.save_unsaved()  # saved: nothing waits now, back to the upkeep's next step
     assert not policy.unsaved and policy.next_move() == 100.0 + 600.0
+
+
+def test_the_highest_id_dropped_is_kept_as_a_number_not_the_last_one_written(store):
+    # (the settings table holds text: a lower id written later must not win a comparison of text with a number)
+    fill(store, 5, at=NOW - 40 * DAY_SECONDS)
+    assert store.drop_oldest(before=NOW, rows=100) == (5, False)
+    store.db.execute("INSERT INTO settings (key, value) VALUES ('dropped_through', '100') ON CONFLICT(key) DO UPDATE SET value = '100'")
+    fill(store, 2, at=NOW - 40 * DAY_SECONDS)  # ids 6 and 7 (numbered on in this run)
+    assert store.drop_oldest(before=NOW, rows=100) == (2, False)
+    assert store.db.execute("SELECT value FROM settings WHERE key = 'dropped_through'").fetchone()[0] == "100"
