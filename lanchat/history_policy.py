@@ -229,8 +229,7 @@ class HistoryPolicy:
         """The server stops: the waiting changes are tried once more; the log counts any left."""
         self.save_unsaved()
         if self.unsaved:
-            self.log(f"history: {_count(len(self.unsaved), 'change')} (bans, mutes, names' owners, operators, the "
-                     "topic) could not be saved before the server stopped; the next run starts without them")  # fmt: skip
+            self.log(_not_saved_at_stop(len(self.unsaved)))
 
     def _failed(self, store: HistoryStore, exc: Exception) -> None:
         """A store call failed: said once; the rows kept this pass may be lost with it."""
@@ -398,6 +397,13 @@ class HistoryPolicy:
         oldest = records[len(records) - len(frames)].id if frames else action.before
         frames.append(encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
         return frames
+
+
+def _not_saved_at_stop(left: int) -> str:
+    """The log's line for changes still unsaved as the server stops: what the next run starts from."""
+    return (f"history: {_count(left, 'change')} (bans, mutes, names' owners, operators, the topic) could not be saved "
+            f"before the server stopped; the next run starts from what was saved before {'it' if left == 1 else 'them'}: "
+            "a ban or mute lifted meanwhile is back, one made meanwhile is gone")  # fmt: skip
 
 
 def _count(n: int, thing: str) -> str:

@@ -993,6 +993,19 @@ def test_changes_not_saved_wait_in_order_and_are_saved_when_their_retry_is_due_i
     assert store.written[-1] == "mute carl" and told == [[7, None, None]]
 
 
+def test_an_unban_not_saved_when_the_server_stops_is_logged_as_undone_by_the_restart():
+    """A teacher lifts a ban on a full disk and stops the room: the log said the next run "starts
+    without" the unsaved changes, which reads as no ban; but the ban saved earlier is back."""
+    store = FillingStore()
+    said: list[str] = []
+    policy = HistoryPolicy(store, clock=lambda: 0.0, log=said.append)  # type: ignore[arg-type]
+    store.full = True
+    assert not policy.change(lambda s: s.write("unban bob"))
+    policy.stopping()
+    assert said[-1] == ("history: 1 change (bans, mutes, names' owners, operators, the topic) could not be saved before the "
+                        "server stopped; the next run starts from what was saved before it: a ban or mute lifted "
+                        "meanwhile is back, one made meanwhile is gone")  # fmt: skip
+
 def test_a_name_released_while_the_disk_is_full_is_said_to_the_host_and_saved_once_there_is_room():
     """/release of a name whose owner lost their key, on a full disk: the name was free for this
     run, and a restart gave it back to the lost key without a word to anyone (a claim, a ban and
