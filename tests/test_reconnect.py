@@ -1217,11 +1217,14 @@ class Untouched:
         os.close(self.write_end)
 
 
-def ann_joins(endpoint: Endpoint):  # noqa: ANN201
-    """Connecting and joining as ann at ``endpoint``: the first join and every rejoin (client.Rejoin)."""
+def ann_joins(endpoint: Endpoint, *, after: threading.Event | None = None):  # noqa: ANN201
+    """Connecting and joining as ann at ``endpoint``: the first join and every rejoin (client.Rejoin).
+    With ``after``, each try first waits (up to 30 s) for it to be set."""
     from lanchat.transport import connect
 
     def rejoin():  # noqa: ANN202
+        if after is not None:
+            after.wait(30)
         sock = connect(endpoint, timeout=5)
         proto, welcome, early = client.join(sock, "ann", timeout=5)
         return sock, proto, welcome, early
@@ -1229,16 +1232,17 @@ def ann_joins(endpoint: Endpoint):  # noqa: ANN201
     return rejoin
 
 
-def joined_then_stopped(path: str, frontend: Untouched) -> tuple[Proc, ClientLoop, list]:
+def joined_then_stopped(path: str, frontend: Untouched, *, rejoins_after: threading.Event | None = None) -> tuple[Proc, ClientLoop, list]:
     """A headless server on ``path``; ann joined through an in-process ClientLoop that waits out
-    shutdowns (as the full screen does) and rejoins at ``path``; then the server stopped with
-    SIGTERM (its notice sent, nothing listening). Returns the stopped server, the loop not yet
-    run, and the events to start it with."""
-    rejoin = ann_joins(Endpoint(path=path))
+    shutdowns (as the full screen does) and rejoins at ``path`` (each try first waiting for
+    ``rejoins_after``, if given, to be set); then the server stopped with SIGTERM (its notice
+    sent, nothing listening). Returns the stopped server, the loop not yet run, and the events
+    to start it with."""
     server = Proc("serve", "--headless", "--unix", path, "--no-history")
     try:
         server.expect(r"join with")
-        sock, proto, welcome, early = rejoin()
+        sock, proto, welcome, early = ann_joins(Endpoint(path=path))()
+        rejoin = ann_joins(Endpoint(path=path), after=rejoins_after)
         loop = ClientLoop(sock, proto, Session(name="ann"), frontend, rejoin=rejoin, rejoin_after_shutdown=True)
         server.popen.terminate()  # SIGTERM: the shutdown notice, then nothing listens there
         server.wait()
@@ -1353,8 +1357,12 @@ def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_s
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "chat.sock")
         server = cat = None
+        # ann's client tries again after 1 s: under load that came before cat had joined the
+        # restarted server (which keeps no history), and the line went by unseen ("here: ann" in
+        # cat's welcome); her tries wait until cat is in
+        cat_in = threading.Event()
         try:
-            server, loop, early = joined_then_stopped(path, frontend)
+            server, loop, early = joined_then_stopped(path, frontend, rejoins_after=cat_in)
             frontend.type("typed as it stopped")  # read before the notice: its write fails
             result: list = []
             runner = threading.Thread(target=lambda: result.append(loop.run(early)), daemon=True)
@@ -1363,6 +1371,8 @@ def test_a_line_typed_as_the_server_stops_is_not_lost_it_goes_to_the_restarted_s
             server = Proc("serve", "--headless", "--unix", path, "--no-history")
             server.expect(r"join with")
             cat = Proc("connect", "--unix", path, "--name", "cat", "--plain")
+            cat.expect(r"welcome, cat")
+            cat_in.set()
             # the client tries again after 1, 2, 4, 8, then every 15 s: under load the restarted
             # server may come up just after a try, so the line may take one more round to arrive
             cat.expect(r"ann: typed as it stopped$", timeout=45)
