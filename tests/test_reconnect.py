@@ -444,6 +444,9 @@ def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
         cy.expect(r"welcome, cy")
         cy.send("/away lunch")
         ann.expect(r"cy is away: lunch$")
+        # cy's client knows it too (it asks again on rejoining only an away the room confirmed):
+        # cut before the relay passed the confirmation on, cy came back not away
+        cy.expect(r"you are away: lunch")
         mark = ann.mark()
         blip.cut()
         cy.expect(r"connection lost; retrying in 1 s")
