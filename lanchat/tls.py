@@ -379,9 +379,11 @@ class TlsSender:
 
 def is_tls(sock: socket.socket) -> bool:
     """Whether ``sock`` is a TLS socket, without loading ssl: a TLS socket exists only once
-    something has imported it, so a plain server never does (tests/test_lazy_imports.py)."""
+    something has imported it, so a plain server never does (tests/test_lazy_imports.py).
+    Another thread (zeroconf's, announcing the room) may be importing ssl right now: the module
+    is in sys.modules half run, without SSLSocket yet, and no socket can be one."""
     ssl = sys.modules.get("ssl")
-    return ssl is not None and isinstance(sock, ssl.SSLSocket)
+    return ssl is not None and hasattr(ssl, "SSLSocket") and isinstance(sock, ssl.SSLSocket)
 
 
 def tls_recv(sock: socket.socket, size: int) -> bytes:
@@ -394,7 +396,7 @@ def tls_recv(sock: socket.socket, size: int) -> bytes:
     OpenSSL (``pending()``), where select() cannot see them: past ``size`` it takes those too. (One record per loop pass made a TLS upload cost the server twice
     the CPU of a download: bench/README.md, "What TLS costs".)"""
     ssl = sys.modules.get("ssl")  # is_tls(sock), inlined: this is every read's path
-    if ssl is None or not isinstance(sock, ssl.SSLSocket):
+    if ssl is None or not hasattr(ssl, "SSLSocket") or not isinstance(sock, ssl.SSLSocket):  # (half imported: is_tls)
         return sock.recv(size)
     again = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
     try:

@@ -34,9 +34,11 @@ from lanchat.tls import (
     client_handshake,
     ensure_certificate,
     fingerprint,
+    is_tls,
     looks_like_tls,
     normalise_fingerprint,
     server_context,
+    tls_recv,
 )
 
 
@@ -744,3 +746,18 @@ def test_a_tls_reader_that_stops_reading_is_told_it_was_dropped(certificate):
         assert error.code == ev.E_TOO_SLOW and error.fatal  # type: ignore[attr-defined]
         ann.close()
         sleepy.close()
+
+
+def test_a_plain_socket_is_not_tls_while_another_thread_is_still_importing_ssl(monkeypatch):
+    """An announced plain room: zeroconf's thread imported ssl (asyncio's) just as the server
+    took a connection, and is_tls found the module in sys.modules half run, without SSLSocket
+    yet: AttributeError, and the server ended with a traceback (test_discovery's host-move test,
+    1 run in 11 under load). A module half run has made no TLS socket: plain, as it is."""
+    import types
+
+    monkeypatch.setitem(sys.modules, "ssl", types.ModuleType("ssl"))  # as import leaves it half run
+    left, right = socket.socketpair()
+    with left, right:
+        assert not is_tls(left)
+        right.sendall(b"hello")
+        assert tls_recv(left, 100) == b"hello"
