@@ -186,7 +186,7 @@ def test_plain_mode_at_a_terminal_keeps_what_you_type_below_incoming_lines(terms
     bob.send("\x04")  # Ctrl-D on an empty line: leave, and the terminal is given back
     bob.expect("STTY-DONE")
     stty = bob.text[bob.text.rfind("exit=") :]
-    assert "exit=0" in stty and re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+    assert "exit=0" in stty and re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty) and re.search(r"(?<![-\w])icrnl\b", stty), stty
 
 
 def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
@@ -346,7 +346,7 @@ def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
     bob.wait_screen(lambda rows: b"STTY-DONE" in bytes(bob.raw), what="the shell's turn")
     stty = bytes(bob.raw)[bytes(bob.raw).rfind(b"stopped=") :].decode("utf-8", "replace")
     assert stty.startswith("stopped=148"), stty  # 128 + SIGTSTP: stopped, not ended
-    assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+    assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty) and re.search(r"(?<![-\w])icrnl\b", stty), stty
     assert BRACKETED_PASTE not in bob.screen.mode and MOUSE not in bob.screen.mode
     assert bob.screen.title == ""  # ours taken down (xterm then pops the window's own)
     bob.send("\r")  # `read` done: the shell runs fg
