@@ -11,9 +11,11 @@ import contextlib
 import functools
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -575,3 +577,23 @@ def test_ctrl_z_at_the_name_prompt_asks_again_after_fg():
             carl.expect(ev.Joined, name="bob")
         finally:
             term.stop()
+
+
+def test_ctrl_z_is_never_ignored_while_the_screen_draws():
+    """ncurses, finding SIGTSTP at its default when it starts, sets it to SIG_IGN during every
+    screen update: a Ctrl-Z pressed while the screen was drawing (a paste, a busy room, a
+    resize) was thrown away by the kernel, and nothing happened. Here the screen redraws over
+    and over (resizes, lines from carl) while SIGTSTP's disposition is read from /proc."""
+    with student({}) as (bob, carl):
+        status = Path(f"/proc/{bob.proc.pid}/status")
+        tstp = 1 << (signal.SIGTSTP - 1)
+        ignored = samples = 0
+        for size in range(40):
+            bob.resize(10 + size % 2, 60 + size % 3)
+            if size % 4 == 0:
+                carl.send(ev.Say(text=f"line {size} " + "x" * 40))
+            for _ in range(50):
+                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+                ignored += bool(int(fields["SigIgn"], 16) & tstp)
+                samples += 1
+        assert ignored == 0, f"SIGTSTP ignored in {ignored} of {samples} samples"

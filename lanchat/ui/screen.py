@@ -415,7 +415,16 @@ class CursesFrontend:
             raise RuntimeError(f"TERM={term} is a terminal type this machine does not know (no terminfo entry)") from None
         if not curses.tigetstr("cup"):
             raise RuntimeError("this terminal cannot place the cursor (TERM=dumb?)")
-        self.screen = curses.initscr()
+        # Ctrl-Z's handler goes in before curses starts: ncurses, finding SIGTSTP at its default,
+        # takes it and sets it to SIG_IGN during every screen update, so a Ctrl-Z pressed while
+        # the screen was drawing (a paste, a busy room) was thrown away; finding a handler, it
+        # leaves SIGTSTP alone for good. Ours only asks the loop to give the terminal back (_suspend)
+        self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
+        try:
+            self.screen = curses.initscr()
+        except BaseException:
+            signal.signal(signal.SIGTSTP, self._old_stop)
+            raise
         self._pad = curses.newpad(1, 8)  # where _curses_columns measures, never shown
         try:
             curses.noecho()
@@ -436,8 +445,6 @@ class CursesFrontend:
             # Our own SIGWINCH handler only wakes the loop through a pipe (the selector
             # watches it); the redraw happens in the loop, never inside a signal handler.
             self._old_winch = signal.signal(signal.SIGWINCH, self._on_winch)
-            # Ctrl-Z likewise: the loop gives the terminal back before stopping (_suspend)
-            self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
             self._take_terminal(mouse=True)
             self.marks_pastes = terminal_marks_pastes()
             if self.codec is None:  # the probe is UTF-8: another character set would show junk
