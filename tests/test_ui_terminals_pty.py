@@ -579,6 +579,34 @@ def test_ctrl_z_at_the_name_prompt_asks_again_after_fg():
             term.stop()
 
 
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_ctrl_z_in_the_middle_of_a_paste_does_not_leave_the_keys_pasting(plain: bool):
+    """Ctrl-Z while a long paste is still coming: the terminal throws away what was not read yet,
+    its end marker with it, and the paste never ended: after fg every Enter was a line break
+    (the full screen) or held for a LF (--plain), and nothing could be sent, nor Backspace
+    used. A paste that nothing follows after fg is over; what was typed goes out."""
+    with running_server() as (_server, endpoint):
+        carl = RawClient(endpoint, "carl")
+        command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port} --name bob' + (" --plain" if plain else "")
+        script = f'set -m; {command}; echo "stopped=$?"; read answer; fg; echo "exit=$?"'
+        bob = TermProc("connect", argv=["sh", "-c", script], rows=10, cols=60)
+        try:
+            bob.expect(r"welcome, bob" if plain else r"bob .* client")
+            carl.expect(ev.Joined, name="bob")
+            if plain:
+                wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
+            bob.send("\x1b[200~half a paste")
+            bob.expect(r"half a paste")
+            bob.send("\x1a")  # Ctrl-Z: the rest of the paste, and its end, are thrown away
+            bob.expect(r"stopped=148")
+            bob.send("\r")  # `read` done: the shell runs fg
+            wait_for(lambda: bytes(bob.raw).count(b"\x1b[?2004h") >= 2, what="back after fg")
+            bob.send("\x7f, typed\r")
+            carl.expect(ev.Message, sender="bob", text="half a past, typed")
+        finally:
+            bob.stop()
+
+
 def test_ctrl_z_is_never_ignored_while_the_screen_draws():
     """ncurses, finding SIGTSTP at its default when it starts, sets it to SIG_IGN during every
     screen update: a Ctrl-Z pressed while the screen was drawing (a paste, a busy room, a

@@ -155,6 +155,26 @@ def cursor_row(text: str, columns: int) -> int:
     return cursor_at(text, columns)[0]
 
 
+def paste_cut_short(fd: int) -> bool:
+    """After a stop (Ctrl-Z, then fg) inside a bracketed paste: is that paste over? Ctrl-Z makes
+    the terminal throw away what was not read yet, the paste's end marker with it, so a paste
+    with nothing waiting to be read after fg would never end, and every key after it would be
+    text for good (no Enter, no Backspace): it is over. Something waiting is the paste's rest (a
+    stop by `kill -TSTP` throws nothing away, nor do bytes the terminal writes after Ctrl-Z)."""
+    try:
+        return not select.select([fd], [], [], 0)[0]
+    except (OSError, ValueError):
+        return True
+
+
+def hidden_while_projecting(kept: list[Line], count: int) -> Line:
+    """The notice above the ``kept`` lines of the ``count`` hidden while /projector was on."""
+    which = f"the {count}" if count == len(kept) else f"the last {len(kept)} of {count}"
+    noun = "direct message" if all(map(projector.is_direct, kept)) else "private line"  # or a file offered to you
+    text = f"{which} {noun}{'s' if count != 1 else ''} hidden while /projector was on:"
+    return Line(kind="notice", time=time.time(), text=text)
+
+
 def too_long_line() -> Line:
     """The one notice for a line past MAX_LINE_CHARS (piped, or typed/pasted at a terminal)."""
     limit = f"{ev.MAX_TEXT_CHARS:,}"
@@ -337,6 +357,8 @@ class PlainFrontend:
             self._echo("\n")
         self._paste_mode(on=False)  # the shell's own again while stopped
         terminal.stop()
+        if self._paste is not None and paste_cut_short(self.fd):  # before a key typed after fg can come
+            self._paste = None
         self._paste_mode(on=True)
         if self.typing:
             self._echo(visible(self.typing))
@@ -512,10 +534,7 @@ class PlainFrontend:
         kept, count = list(self.hidden), self.hidden_count
         self.hidden.clear()
         self.hidden_count = 0
-        which = f"the {count}" if count == len(kept) else f"the last {len(kept)} of {count}"
-        noun = "direct message" if all(map(projector.is_direct, kept)) else "private line"  # or a file offered to you
-        text = f"{which} {noun}{'s' if count != 1 else ''} hidden while /projector was on:"
-        return [*lines, Line(kind="notice", time=time.time(), text=text), *kept]
+        return [*lines, hidden_while_projecting(kept, count), *kept]
 
     def show(self, lines: list[Line]) -> None:
         lines = self._projected(lines)

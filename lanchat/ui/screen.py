@@ -34,7 +34,7 @@ from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import projector, render
 from .editor import typed_character
 from .paste import PastedText
-from .plain import format_plain
+from .plain import format_plain, paste_cut_short
 from .view import ROSTER_MIN_COLS, View
 
 UI_COMMANDS = (
@@ -486,7 +486,8 @@ class CursesFrontend:
     def _suspend(self) -> None:
         """Ctrl-Z (SIGTSTP): give the terminal back as on exit, so the shell does not get
         bracketed paste, mouse reports or our title; stop; after ``fg``, take it again (a shell
-        turns bracketed paste off before it resumes us). The caller then repaints everything."""
+        turns bracketed paste off before it resumes us), and a paste Ctrl-Z cut short ends
+        (plain.paste_cut_short). The caller then repaints everything."""
         mouse = self.mouse
         self._release_terminal()
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
@@ -496,6 +497,8 @@ class CursesFrontend:
             signal.signal(signal.SIGTSTP, self._on_stop)
         with contextlib.suppress(curses.error):
             self.screen.refresh()  # back in curses' mode now: until then, get_wch() only fails
+        if self.paste and paste_cut_short(self.fd):  # in our modes, before a key typed after fg can come
+            self.paste = False
         self._take_terminal(mouse=mouse)
 
     def wait_for_key(self, text: str) -> None:
