@@ -629,6 +629,14 @@ class _Dropping:
             self._drop_from = last + 1
         return dropped, last is not None and len(found) == rows and last == found[-1][0]
 
+    def oldest_room_time(self) -> float | None:
+        """The oldest room message's time (None: none left): where the room's history now starts,
+        for the size cap's notice to the host (history_upkeep.py; at most once an hour)."""
+        row = self.db.execute(
+            "SELECT time FROM main.messages WHERE recipient IS NULL AND id >= ? ORDER BY id LIMIT 1", (self._drop_from,)
+        ).fetchone()
+        return row[0] if row is not None and rows_ok.is_time(row[0]) else None
+
     def dropping(self, now: bool) -> None:
         """A round of drops begins (True) or ends: the WAL is copied into the file in smaller
         pieces meanwhile (DROP_CHECKPOINT_PAGES), so no single commit waits for a long copy."""

@@ -131,12 +131,12 @@ class HistoryPolicy:
         self.timed_due = math.inf  # the sooner of upkeep.due and retry_at (inf: neither), kept by _timed
         self._own_slot = itertools.count()
 
-    def keep_only(self, days: float | None, max_mb: int | None) -> None:
-        """Drop room messages older than ``days`` and the oldest beyond ``max_mb`` MiB, in
-        batches off the message path (history_upkeep.py). An archive (read-only) keeps all."""
+    def keep_only(self, days: float | None, max_mb: int | None, tell_host: Callable[[str], bool] | None = None) -> None:
+        """Drop room messages older than ``days`` and the oldest beyond ``max_mb`` MiB, in batches off the
+        message path (history_upkeep.py; ``tell_host``: its notices to the host). An archive (read-only) keeps all."""
         store = self.store
         if store is not None and store.writable and (days is not None or max_mb is not None):
-            self.upkeep = Upkeep(store, keep_days=days, max_mb=max_mb, clock=self.clock, log=self.log)
+            self.upkeep = Upkeep(store, keep_days=days, max_mb=max_mb, clock=self.clock, log=self.log, tell_host=tell_host)
             self.upkeep.on_due = self._timed
             self._timed()
 

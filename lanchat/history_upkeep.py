@@ -15,6 +15,11 @@ pass (history.py, ``drop_oldest``), then a rest as long, and not in a pass that 
 MAX_DEFERRED passes in a row had: a flood must not put it off for good), so chat goes on between
 batches (bench/prune_bench.py measures the latency a prune of a million messages adds). Direct messages, bans, mutes, owned names, the
 topic and the operators are never dropped. The store is handed in, with the clocks.
+
+The log hears every round. The host hears of the size cap (a hosting teacher never sees the log),
+each kind at most once in TELL_AGAIN_SECONDS, in one line that says what to do: that it dropped
+messages (how many, where the room's history now starts), and that it cannot be met (only what is
+never dropped is left). Dropping by age is what was asked for: the log alone.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ MIN_BATCH_ROWS, MAX_BATCH_ROWS = 50, 10_000
 MAX_DEFERRED = 20  # a pass with messages to deliver goes first, but not more than this many in a row
 KEEP_NEWEST = 1000  # the size cap never drops the newest 1,000 room messages: one full /history
 SHRINK_TO = 0.9  # over the cap: drop down to 90% of it, so the next check does not start again
+# The cap dropping messages, and the cap that cannot be met, are told to the host (a hosting teacher
+# never sees the log): each kind at most this often, on the upkeep's clock; the log hears every round.
+TELL_AGAIN_SECONDS = 3600.0
 
 
 def parse_days(text: str) -> float:
@@ -54,6 +62,24 @@ def describe_bytes(count: int) -> str:
     if count < 1_000_000_000:
         return f"{count / 1_000_000:.1f} MB"
     return f"{count / 1_000_000_000:.1f} GB"
+
+
+def cap_dropped_line(count: int, oldest: float | None, *, max_mb: int, since: str = "") -> str:
+    """The host's line when the size cap dropped messages: how many (``since``: over more than one
+    round, e.g. " since the last notice"), where the room's history now starts, and what to do."""
+    were = f"{count:,} room message was" if count == 1 else f"{count:,} room messages were"
+    starts = f"starts at {time.strftime('%Y-%m-%d %H:%M', time.localtime(oldest))}" if oldest is not None else "is empty"
+    return (f"history: the file passed its {max_mb:,} MiB cap (--max-history-mb), so its oldest {were} "
+            f"dropped{since}; the room's history now {starts}. If someone is flooding, /mute or /ban them; "
+            "to keep a copy: lanchat history > term.txt; to keep more, restart with a larger --max-history-mb")  # fmt: skip
+
+
+def cap_stuck_line(path: object, *, max_mb: int, keep_newest: int) -> str:
+    """The host's line when the size cap cannot be met: only what is never dropped is left."""
+    return (f"history: {path} holds more than its {max_mb:,} MiB cap (--max-history-mb), but nothing more can be "
+            f"dropped: what is left is direct messages, the newest {keep_newest:,} room messages and the room's "
+            "settings, which are never dropped. If someone is flooding direct messages, /ban them; "
+            "or restart with a larger --max-history-mb")  # fmt: skip
 
 
 def describe_holdings(used: int, messages: int, oldest: float | None, *, keep_days: float | None, max_mb: int | None) -> str:
@@ -84,13 +110,20 @@ class Upkeep:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         log: Callable[[str], None] | None = None,
+        tell_host: Callable[[str], bool] | None = None,
     ) -> None:
+        """``log``: the server's log; ``tell_host``: a line for the host's screen alone, True if
+        a host is there to get it (hub.py, ``_tell_host``)."""
         self.store = store
         self.keep_days = keep_days
         self.max_bytes = max_mb * MIB if max_mb is not None else None
         self.clock = clock
         self.wall = wall
         self.log = log or (lambda line: None)
+        self.tell_host = tell_host or (lambda line: False)
+        self.told_at: dict[str, float] = {}  # "dropped", "stuck": when the host last heard that kind
+        self.host_heard_stuck = False  # the host heard that the cap cannot be met, since it last could be
+        self.untold_big = 0  # dropped by the cap since the host last heard of it
         self.on_due: Callable[[], None] = lambda: None
         self._due: float | None = clock()  # at start: what is already too old or too much
         store.on_stored = self._stored  # rows went into SQLite: the size is looked at again soon
@@ -99,7 +132,8 @@ class Upkeep:
         self.shrinking = False  # over the cap: dropping down to SHRINK_TO of it
         self.dropped_old = 0  # this round's drops, said when it ends
         self.dropped_big = 0
-        self.stuck = False  # over the cap with nothing left to drop (said once)
+        self.stuck = False  # over the cap with nothing left to drop (said once, until a round gets under it)
+        self.stuck_round = False  # this round found it so
         self.batch_rows = BATCH_ROWS
         self.min_rows, self.max_rows = MIN_BATCH_ROWS, MAX_BATCH_ROWS
         self.keep_newest = KEEP_NEWEST
@@ -144,19 +178,34 @@ class Upkeep:
                 return
             self.by_age = False
             self.age_due = now + CHECK_SECONDS
-        if self.max_bytes is not None and self._over(store.used_bytes()):
+        used = store.used_bytes() if self.max_bytes is not None else 0
+        if self.max_bytes is not None and self._over(used):
             dropped, _more = self._batch(before=None, keep_newest=self.keep_newest)
             self.dropped_big += dropped
             if dropped:
                 self.due = now + self.rest
                 return
-            if not self.stuck:  # what is left is direct messages, the newest, and the rest
-                self.stuck = True
-                self.log(
-                    f"history: {store.path} holds more than {self.max_bytes // MIB:,} MiB, but what is left is "
-                    "the newest messages, direct messages and the room's settings: nothing more is dropped"
-                )
+            self.stuck_round = used > self.max_bytes  # (between 90% and the cap: within it, nothing to say)
+            if self.stuck_round and not (self.stuck and self.host_heard_stuck):  # left: direct messages, the newest...
+                line = cap_stuck_line(store.path, max_mb=self.max_bytes // MIB, keep_newest=self.keep_newest)
+                if not self.stuck:
+                    self.stuck = True
+                    self.log(line)
+                self.host_heard_stuck = self._told("stuck", line)  # (no host yet at start: next round)
         self._end_round()
+
+    def _host_may_hear(self, kind: str) -> bool:
+        """The host has not heard this kind of notice within TELL_AGAIN_SECONDS."""
+        last = self.told_at.get(kind)
+        return last is None or self.clock() - last >= TELL_AGAIN_SECONDS
+
+    def _told(self, kind: str, line: str) -> bool:
+        """Tell the host ``line`` if it may hear this kind now; True if a host heard it (then not
+        again within TELL_AGAIN_SECONDS). The log has its own line, every time."""
+        if not self._host_may_hear(kind) or not self.tell_host(line):
+            return False
+        self.told_at[kind] = self.clock()
+        return True
 
     def _batch(self, *, before: float | None, keep_newest: int) -> tuple[int, bool]:
         """One drop_oldest; the next batch is sized to take about BATCH_SECONDS, as this one went."""
@@ -183,13 +232,19 @@ class Upkeep:
         """Say what this round dropped (if anything) and set the next one."""
         if self.dropped_old:
             self.log(f"history: dropped {self.dropped_old:,} messages older than {self.keep_days:g} days")
-        if self.dropped_big:
-            self.log(
-                f"history: dropped the oldest {self.dropped_big:,} messages: the file held more than "
-                f"{(self.max_bytes or 0) // MIB:,} MiB (--max-history-mb)"
-            )
-        if self.dropped_old or self.dropped_big:
-            self.stuck = False
+        if self.dropped_big:  # (never without a cap)
+            max_mb = (self.max_bytes or 0) // MIB
+            since = "" if not self.untold_big else " since the last notice" if "dropped" in self.told_at else " in this run"
+            self.untold_big += self.dropped_big
+            logged = f"history: dropped the oldest {self.dropped_big:,} messages: the file held more than {max_mb:,} MiB (--max-history-mb)"
+            self.log(logged)
+            if self._host_may_hear("dropped"):  # (the oldest's time: one indexed row, only then)
+                line = cap_dropped_line(self.untold_big, self.store.oldest_room_time(), max_mb=max_mb, since=since)
+                if self._told("dropped", line):
+                    self.untold_big = 0
+        if not self.stuck_round:  # under the cap (or not looked at): said again next time it cannot be met
+            self.stuck = self.host_heard_stuck = False
+        self.stuck_round = False
         self.dropped_old = self.dropped_big = 0
         if self.in_round:
             self.in_round = False

@@ -334,7 +334,7 @@ class Hub:
         self.outbox = Outbox(max_queue_bytes=max_queue_bytes, over_limit=self._over_limit, clock=clock)
         self.files = files
         self.history = HistoryPolicy(history, clock=clock, log=self.log, warn=self._warn)
-        self.history.keep_only(*keep_history)
+        self.history.keep_only(*keep_history, tell_host=self._tell_host)
         self.history.on_saved = self._saved  # changes saved late: whoever was told they waited hears it
         # Once a message is kept this pass, what follows waits here for the commit (flush), in
         # order: a message nobody could store is never delivered (PROTOCOL.md, History replay).
@@ -694,8 +694,15 @@ class Hub:
     def _warn(self, problem: str) -> None:
         """The history store failed (said once): the log and the host hear it."""
         self.log(problem)
-        if self.room.host_cid is not None:
-            self.perform([Send(to=self.room.host_cid, event=ev.Error(code=ev.E_HISTORY, message=problem))])
+        self._tell_host(problem)
+
+    def _tell_host(self, line: str) -> bool:
+        """A history notice for the host's screen (a hosting teacher never sees the log); False:
+        no host is in the room (a headless server, or the host not joined yet)."""
+        if self.room.host_cid is None:
+            return False
+        self.perform([Send(to=self.room.host_cid, event=ev.Error(code=ev.E_HISTORY, message=line))])
+        return True
 
     def _replay(self, action: Replay) -> None:
         """Queue history to one connection like any other output, within half the queue limit,

@@ -6,12 +6,19 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import RawClient, running_server, wait_for
+from helpers import RawClient, local_host, running_server, wait_for
 from test_history import replayed
 
 from lanchat import events as ev
 from lanchat.history import HistoryStore
-from lanchat.history_upkeep import DAY_SECONDS, SIZE_CHECK_SECONDS, Upkeep, describe_holdings, parse_days
+from lanchat.history_upkeep import (
+    DAY_SECONDS,
+    SIZE_CHECK_SECONDS,
+    TELL_AGAIN_SECONDS,
+    Upkeep,
+    describe_holdings,
+    parse_days,
+)
 from lanchat.moderation import Ban, Mute
 
 NOW = 1_790_000_000.0  # 2026-09-21
@@ -240,3 +247,121 @@ def test_the_highest_id_dropped_is_kept_as_a_number_not_the_last_one_written(sto
     fill(store, 2, at=NOW - 40 * DAY_SECONDS)  # ids 6 and 7 (numbered on in this run)
     assert store.drop_oldest(before=NOW, rows=100) == (2, False)
     assert store.db.execute("SELECT value FROM settings WHERE key = 'dropped_through'").fetchone()[0] == "100"
+
+
+def a_round(upkeep: Upkeep) -> None:
+    """Steps until the round is over (a batch a pass, on a clock that does not move meanwhile)."""
+    for _ in range(500):
+        upkeep.step()
+        if upkeep.due is None or upkeep.due > upkeep.clock():
+            return
+    raise AssertionError("the round never ended")
+
+
+def capped(store: HistoryStore, now: list[float], logged: list[str], told: list[str], host_here: list[bool] | None = None) -> Upkeep:
+    """An Upkeep with a 1 MiB cap on ``now``, keeping the newest 20; ``told``: the host's lines."""
+    here = host_here if host_here is not None else [True]
+
+    def tell_host(line: str) -> bool:
+        if here[0]:
+            told.append(line)
+        return here[0]
+
+    upkeep = Upkeep(store, keep_days=None, max_mb=1, clock=lambda: now[0], wall=lambda: NOW, log=logged.append, tell_host=tell_host)
+    upkeep.batch_rows = upkeep.min_rows = upkeep.max_rows = 50
+    upkeep.keep_newest = 20
+    return upkeep
+
+
+def dropped_in(logged: list[str]) -> int:
+    return sum(int(line.split()[4].replace(",", "")) for line in logged if "dropped the oldest" in line)
+
+
+def starts_at(store: HistoryStore) -> str:
+    oldest = store.oldest_room_time()
+    assert oldest is not None
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(oldest))
+
+
+def test_the_host_hears_that_the_size_cap_dropped_messages_at_most_once_an_hour_with_what_to_do(store):
+    """A flood left running pushed the oldest messages out and only the server's log said so: a
+    teacher hosting in the full screen never sees it. The host now hears it, once an hour at most,
+    counting what went meanwhile; the log hears every round, as before."""
+    now, logged, told = [0.0], [], []
+    fill(store, 400, at=NOW, text="x" * 4000)  # 1.7 MB, over the 1 MiB cap
+    upkeep = capped(store, now, logged, told)
+    a_round(upkeep)
+    first = dropped_in(logged)
+    assert first > 0 and len(logged) == 1
+    assert told == [
+        f"history: the file passed its 1 MiB cap (--max-history-mb), so its oldest {first:,} room messages were dropped; "
+        f"the room's history now starts at {starts_at(store)}. If someone is flooding, /mute or /ban them; "
+        "to keep a copy: lanchat history > term.txt; to keep more, restart with a larger --max-history-mb"
+    ]
+    now[0] = TELL_AGAIN_SECONDS - 1 - SIZE_CHECK_SECONDS
+    fill(store, 400, at=NOW + 1800, text="y" * 4000)  # the flood goes on: over the cap again
+    now[0] += SIZE_CHECK_SECONDS  # (the size is looked at within SIZE_CHECK_SECONDS of storing)
+    a_round(upkeep)
+    assert len(logged) == 2 and len(told) == 1  # within the hour: the log alone
+    now[0] = TELL_AGAIN_SECONDS
+    fill(store, 400, at=NOW + 3600, text="z" * 4000)
+    now[0] += SIZE_CHECK_SECONDS
+    a_round(upkeep)
+    assert len(logged) == 3 and len(told) == 2
+    assert told[1].startswith(f"history: the file passed its 1 MiB cap (--max-history-mb), so its oldest "
+                              f"{dropped_in(logged) - first:,} room messages were dropped since the last notice; "
+                              f"the room's history now starts at {starts_at(store)}. ")  # fmt: skip
+
+
+def test_the_host_hears_once_that_the_size_cap_cannot_be_met_and_each_kind_has_its_own_hour(store):
+    """Over the cap with only direct messages and the newest room messages left ("nothing more is
+    dropped"): the log said it once and the host never heard. Now the host hears it, as soon as
+    there is a host (at start there is none yet), once for as long as it lasts; that messages were
+    dropped meanwhile is a notice of another kind, told in the same hour."""
+    for i in range(300):  # 1.2 MB of direct messages: never dropped
+        store.keep(time=NOW + i, sender="ann", text="d" * 4000, to="bob", sender_owner=KEY, recipient_owner=KEY)
+    fill(store, 20, at=NOW + 300)
+    now, logged, told, host_here = [0.0], [], [], [False]
+    upkeep = capped(store, now, logged, told, host_here)
+    stuck = (f"history: {store.path} holds more than its 1 MiB cap (--max-history-mb), but nothing more can be dropped: "
+             "what is left is direct messages, the newest 20 room messages and the room's settings, which are never "
+             "dropped. If someone is flooding direct messages, /ban them; or restart with a larger --max-history-mb")  # fmt: skip
+    a_round(upkeep)  # at start: no host yet
+    assert logged == [stuck] and told == []
+    host_here[0] = True
+    store.keep(time=NOW + 400, sender="ann", text="one more", to="bob", sender_owner=KEY, recipient_owner=KEY)
+    fill(store, 0, at=NOW)  # (any rows stored: the size is looked at again)
+    now[0] += SIZE_CHECK_SECONDS
+    a_round(upkeep)
+    assert told == [stuck] and logged == [stuck]
+    fill(store, 1, at=NOW + 500)
+    now[0] += SIZE_CHECK_SECONDS
+    a_round(upkeep)  # still stuck: not said again
+    assert told == [stuck, f"history: the file passed its 1 MiB cap (--max-history-mb), so its oldest 1 room message was "
+                           f"dropped; the room's history now starts at {starts_at(store)}. If someone is flooding, "
+                           "/mute or /ban them; to keep a copy: lanchat history > term.txt; to keep more, restart with a "
+                           "larger --max-history-mb"]  # fmt: skip
+    assert logged == [stuck, "history: dropped the oldest 1 messages: the file held more than 1 MiB (--max-history-mb)"]
+
+
+def test_dropping_by_age_is_what_was_asked_for_the_log_alone_hears_it(store):
+    fill(store, 30, at=NOW - 40 * DAY_SECONDS)
+    logged: list[str] = []
+    told: list[str] = []
+    upkeep = Upkeep(store, keep_days=30, max_mb=None, clock=lambda: 0.0, wall=lambda: NOW, log=logged.append,
+                    tell_host=lambda line: told.append(line) is None)  # fmt: skip
+    a_round(upkeep)
+    assert logged == ["history: dropped 30 messages older than 30 days"] and told == []
+
+
+def test_a_hosting_teachers_screen_gets_the_size_caps_notice(store, monkeypatch):
+    monkeypatch.setattr("lanchat.history_upkeep.KEEP_NEWEST", 20)
+    monkeypatch.setattr("lanchat.history_upkeep.SIZE_CHECK_SECONDS", 0.05)
+    fill(store, 300, at=time.time() - 3600, text="y" * 4000)  # 1.3 MB of an hour ago, over a 1 MiB cap
+    with running_server(history=store, replay=0, keep_history=(None, 1)) as (server, _endpoint):
+        host = local_host(server, "teach")
+        host.send(ev.Say(text="good morning"))  # stored: the size is looked at again (at start the host may not be in yet)
+        notice = host.expect(ev.Error, code=ev.E_HISTORY).message
+        assert notice.startswith("history: the file passed its 1 MiB cap (--max-history-mb), so its oldest ")
+        assert "room messages were dropped" in notice and "/mute or /ban" in notice
+        host.close()
