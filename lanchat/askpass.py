@@ -99,11 +99,23 @@ def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # 
     return on_stop
 
 
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):  # closed, or no stream at all
+        return False
+
+
 def _read_line(fd: int) -> bytes:
     """Up to the end of the line (not included). In canonical mode one read returns at most one
-    line, so nothing typed after it (a second line typed ahead) is taken from the terminal."""
+    line, so nothing typed after it (a second line typed ahead) is taken from the terminal.
+    Waits with the signals' wake-up (signal.set_wakeup_fd): a signal that comes just before
+    the wait (Ctrl-Z as the prompt appears) ends it, and its handler runs, instead of being
+    noted while a blocking read waits on for a key."""
     data = b""
     while not data.endswith(b"\n"):
+        with _woken_by_signals() as woken:
+            _wait_for(fd, woken)
         try:
             chunk = os.read(fd, 4096)
         except OSError:  # EIO: the terminal went away mid-prompt; nothing more will be typed
@@ -114,6 +126,42 @@ def _read_line(fd: int) -> bytes:
             break
         data += chunk
     return data.removesuffix(b"\n").removesuffix(b"\r")
+
+
+@contextlib.contextmanager
+def _woken_by_signals():  # noqa: ANN202 - a context manager of the read end (None: not ours to set)
+    """A pipe that any signal writes a byte to while inside (the previous wake-up fd put back)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.set_blocking(write_end, False)
+        try:
+            previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread: its reads are not ours to wake
+            yield None
+            return
+        try:
+            yield read_end
+        finally:
+            signal.set_wakeup_fd(previous)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _wait_for(fd: int, woken: int | None) -> None:
+    """Until ``fd`` can be read, or a signal came (its handler has run by the time this returns)."""
+    import select
+
+    if woken is None:
+        return  # a plain blocking read
+    while True:
+        try:
+            ready, _, _ = select.select([fd, woken], [], [])
+        except (OSError, ValueError):  # a terminal that went away: the read says so
+            return
+        if fd in ready:
+            return
+        os.read(woken, 512)  # a signal (handled meanwhile, a Ctrl-Z then fg): wait again
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -146,7 +194,15 @@ def ask_line(prompt: str) -> str:
             signal.signal(signal.SIGTSTP, on_stop)
             taken = True
     try:
-        return input(prompt)
+        if not (taken and _is_terminal(sys.stdin) and _is_terminal(sys.stdout)):
+            return input(prompt)
+        # input() can miss a Ctrl-Z that comes between its prompt and its read (a loaded
+        # machine): the signal is noted, but the read it should interrupt had not begun, and
+        # blocks on. _read_line waits for a key or a signal, whichever comes first.
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        line = _read_line(sys.stdin.fileno())
+        return line.decode(sys.stdin.encoding or "utf-8", getattr(sys.stdin, "errors", None) or "strict")
     finally:
         if taken:
             signal.signal(signal.SIGTSTP, signal.SIG_DFL)
