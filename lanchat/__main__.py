@@ -108,11 +108,15 @@ def _port(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _positive(text: str) -> int:
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
@@ -130,10 +134,7 @@ def _days(text: str) -> float:
 
 def _history_mb(text: str) -> int | None:
     """--max-history-mb: MiB, or 0 for no limit."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} must be 0 (no limit) or more")
     return value or None

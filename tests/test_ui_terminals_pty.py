@@ -403,14 +403,10 @@ def test_ctrl_z_at_the_password_prompt_gives_the_shell_its_echo_and_fg_asks_agai
     """The room's password is asked with echo off. Ctrl-Z left it off for the shell (dash does
     not reset the terminal: what was typed at its prompt went unseen), and after fg nothing
     said a password was still awaited. Now echo is the shell's while stopped, and fg asks again."""
-    shell = "dash"  # bash puts its own settings back while it has the terminal: no test of this
-    if not shutil.which(shell):
-        pytest.skip(f"no {shell} here")
     with running_server(password=RoomPassword.create("sesame", bytes(16))) as (_server, endpoint):
         carl = RawClient(endpoint, "carl", password="sesame", key=Ed25519PrivateKey.generate())
-        term = TermProc("connect", argv=[shell, "-i"], rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
+        term = _dash_at_its_prompt()  # bash puts its own settings back while it has the terminal: no test of this
         try:
-            term.wait_screen(at_the_prompt, what="the shell's prompt")
             term.send(f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port} --name bob\r')
             term.expect(r"This room needs a password:")
             term.send("\x1a")
@@ -551,18 +547,27 @@ def test_plain_mode_at_a_dumb_terminal_backspaces_over_a_line_that_wrapped():
             bob.stop()
 
 
+def _dash_at_its_prompt() -> TermProc:
+    """An interactive dash (job control: Ctrl-Z stops its foreground job) at its prompt."""
+    if not shutil.which("dash"):
+        pytest.skip("no dash here")
+    term = TermProc("connect", argv=["dash", "-i"], rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
+    try:
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+    except BaseException:
+        term.stop()
+        raise
+    return term
+
+
 def test_ctrl_z_at_the_name_prompt_asks_again_after_fg():
     """Ctrl-Z at "Your name:" with "bo" typed: the terminal throws a half-typed line away on a
     stop, but "bo" stayed on the screen and nothing was asked after fg, so "b" and Enter joined
     as "b". The prompt is written again after fg now: what shows is what is read."""
-    shell = "dash"
-    if not shutil.which(shell):
-        pytest.skip(f"no {shell} here")
     with running_server() as (_server, endpoint):
         carl = RawClient(endpoint, "carl")
-        term = TermProc("connect", argv=[shell, "-i"], rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
+        term = _dash_at_its_prompt()
         try:
-            term.wait_screen(at_the_prompt, what="the shell's prompt")
             term.send(f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port}\r')
             term.expect(r"Your name")
             term.send("bo")
