@@ -237,6 +237,9 @@ class Session:
     confirm_quit: bool = False  # set by a front end with a person at it (never for a script's pipe)
     topic: str = ""  # the room's topic (/topic), for the status line
     away: dict[str, str] = field(default_factory=dict)  # name key -> reason, for whoever is away
+    # The last /away we asked for that the room has not answered: its reason, "" for back; None:
+    # none waits. A rejoin asks it again (the drop may have taken it, or its answer).
+    away_asked: str | None = None
     typing_hints: bool = True  # send and show "is typing" hints (connect/serve --no-typing: off)
     typing: dict[str, float] = field(default_factory=dict)  # name -> when their last hint came
     pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
@@ -462,6 +465,8 @@ class Session:
                 # the chat ends here, and its last line (client.py's exit: "disconnected by the
                 # server: ...") says why: a flood, a deadline, who removed us. Said once, there.
                 return []
+            if event.code == ev.E_MUTED and self.away_asked:
+                self.away_asked = None  # a muted person's away reason is refused: it stays as it was
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
         if isinstance(event, ev.SCREEN_SERVER_EVENTS):
             return social.on_event(self, event)
@@ -827,10 +832,13 @@ class Rejoining:
         # away and no operators but those named at start, and our new session is not away. It
         # tells what holds now right after this welcome (the topic, who is away, the operators:
         # PROTOCOL.md, Rejoining). Our own away was our choice, not the connection's: asked again.
-        own_away = session.away.get(ev.name_key(session.name))
+        # So is one asked and never answered, and a "back" asked and never answered is not undone.
+        own_away = social.wanted_away(session)
         session.topic, session.away, session.operators, session.typing = "", {}, Members(), {}
+        session.away_asked = None  # the new session is not away: "back" needs no asking
         if own_away and event.muted is None:  # (muted, an away is text the room would refuse)
             session.pending.append(ev.SetAway(reason=own_away))
+            session.away_asked = own_away  # until this room answers: a second drop asks it again
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
         if session.mode == "turn":
             lines.append(session._notice(f"turn-based: {session.turn_text()}"))

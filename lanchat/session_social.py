@@ -105,10 +105,21 @@ def _renamed(session: Session, event: ev.Renamed) -> Line:
     return _line(f"{event.old} is now known as {event.new}", event.time)
 
 
+def wanted_away(session: Session) -> str:
+    """The away we asked for last (its reason; "": back): one the room has not answered yet,
+    else what the room says of us. What /away toggles from, and what a rejoin asks again."""
+    if session.away_asked is not None:
+        return session.away_asked
+    return session.away.get(ev.name_key(session.name), "")
+
+
 def _away(session: Session, event: ev.Away) -> Line:
     key = ev.name_key(event.name)
     if event.answer:  # the answer to our whisper
         return _line(f"{event.name} is away: {event.reason} (they will see your message later)", event.time)
+    asked = session.away_asked
+    if key == ev.name_key(session.name) and asked is not None and " ".join(asked.split())[: ev.MAX_AWAY_CHARS] == event.reason:
+        session.away_asked = None  # answered (the room collapses white space as here: room_social.away)
     if event.reason:
         session.away[key] = event.reason
     else:
@@ -220,9 +231,10 @@ def parse(session: Session, word: str, rest: str) -> object:
         if problem:
             return _local(session, f"{rest!r} cannot be used: {problem}" if rest else problem, "error")
         return _out(ev.Nick(name=rest))
-    if word == "/away":  # without a reason: away, or back if away already
-        back = ev.name_key(session.name) in session.away
-        return _out(ev.SetAway(reason=rest[: ev.MAX_AWAY_CHARS] if rest else ("" if back else "away")))
+    if word == "/away":  # without a reason: away, or back if away already (or asked to be)
+        reason = rest[: ev.MAX_AWAY_CHARS] if rest else ("" if wanted_away(session) else "away")
+        session.away_asked = reason  # until the room answers (_away): a rejoin asks it again
+        return _out(ev.SetAway(reason=reason))
     if word == "/topic":
         if rest:  # "-" alone clears it (PROTOCOL.md: an empty topic does); a restart keeps a topic
             return _out(ev.SetTopic(text="" if rest == "-" else rest))

@@ -425,13 +425,46 @@ def test_a_rejoin_forgets_the_old_rooms_topic_away_marks_and_operators_and_asks_
     session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "bob", "cy"), host="ann"))
     assert (session.topic, session.away, session.operators) == ("", {}, [])
     assert session.take_pending() == [ev.SetAway(reason="lunch")]
-    assert session.parse_input("/away") == Outgoing(ev.SetAway(reason="away"))  # not "back": the room has us here
+    # the rejoin asked "lunch" again, so /away now means back (it toggles what was asked last)
+    assert session.parse_input("/away") == Outgoing(ev.SetAway(reason=""))
     session.on_event(ev.Away(name="bob", reason="brb", time=8.0))  # what the room says after the welcome holds
     assert session.away == {"bob": "brb"}
     session.on_event(ev.Away(name="cy", reason="lunch", time=9.0))
     session.rejoin.lost(session, 1.0)
     session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "bob", "cy"), host="ann", muted=5))
     assert session.take_pending() == []  # muted: the room refuses an away's text, so it is not asked again
+
+
+def test_an_away_asked_just_before_a_drop_is_asked_again_and_a_back_is_not_undone():
+    # The drop came after "/away lunch" left and before "you are away: lunch" came back: the
+    # rejoin asked again only an away the room had confirmed, so cy came back not away while
+    # believing she was. The other way round a "back" unanswered was undone: the rejoin asked
+    # the old away again. What was asked last waits until the room answers it, asked again.
+    def drop_and_rejoin(session: Session, **welcome: object) -> list[ev.Event]:
+        session.rejoin.lost(session, 1.0)
+        session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "cy"), **welcome))  # type: ignore[arg-type]
+        return session.take_pending()
+
+    session = Session(name="cy", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "cy")))
+    assert session.parse_input("/away lunch") == Outgoing(ev.SetAway(reason="lunch"))
+    assert drop_and_rejoin(session) == [ev.SetAway(reason="lunch")]  # before: [], back not away
+    assert drop_and_rejoin(session) == [ev.SetAway(reason="lunch")]  # dropped again before the answer
+    session.on_event(ev.Away(name="cy", reason="lunch", time=8.0))
+    assert session.parse_input("/away") == Outgoing(ev.SetAway(reason=""))  # back
+    assert drop_and_rejoin(session) == []  # before: [SetAway("lunch")], away again against her word
+    assert session.parse_input("/away") == Outgoing(ev.SetAway(reason="away"))
+    # a second /away before the first one's answer toggles what was asked: back, not "away" twice
+    assert session.parse_input("/away") == Outgoing(ev.SetAway(reason=""))
+    # an away the room refused (muted: a reason is text) is not asked again
+    session.parse_input("/away  tea   time")
+    session.on_event(ev.Error(code=ev.E_MUTED, message="you are muted"))
+    assert drop_and_rejoin(session) == []
+    # answered, the room's copy (white space collapsed) ends the wait; a later drop asks it as confirmed
+    session.parse_input("/away  tea   time")
+    session.on_event(ev.Away(name="cy", reason="tea time", time=9.0))
+    assert session.away_asked is None
+    assert drop_and_rejoin(session) == [ev.SetAway(reason="tea time")]
 
 
 def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
@@ -444,8 +477,8 @@ def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
         cy.expect(r"welcome, cy")
         cy.send("/away lunch")
         ann.expect(r"cy is away: lunch$")
-        # cy's client knows it too (it asks again on rejoining only an away the room confirmed):
-        # cut before the relay passed the confirmation on, cy came back not away
+        # cy's client knows it too: this test is of a confirmed away (one cut off before its
+        # answer: test_an_away_whose_answer_the_drop_took_is_asked_again_on_rejoining)
         cy.expect(r"you are away: lunch")
         mark = ann.mark()
         blip.cut()
@@ -456,6 +489,35 @@ def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
         ann.expect(r"cy is away: lunch$", start=mark)  # before: the room had cy back, cy's screen said away
         ann.send("/who")
         ann.expect(r"here \(2\): ann, cy \(away: lunch\)$")
+    finally:
+        for proc in (ann, cy, server):
+            proc.stop()
+        blip.close()
+    for proc in (ann, cy, server):
+        assert "Traceback" not in proc.output
+
+
+def test_an_away_whose_answer_the_drop_took_is_asked_again_on_rejoining():
+    # The room got cy's "/away lunch" (ann read it), the link died before the answer reached cy:
+    # cy came back not away, her screen never having said otherwise, the room having her back.
+    server, port = serve_tcp("--no-history")
+    blip = Blip(("127.0.0.1", port))
+    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
+    cy = Proc("connect", "127.0.0.1", str(blip.port), "--name", "cy")
+    try:
+        ann.expect(r"welcome, ann")
+        cy.expect(r"welcome, cy")
+        blip.swallow("down")  # what the server sends cy from now on is lost with the link
+        cy.send("/away lunch")
+        ann.expect(r"cy is away: lunch$")
+        wait_for(lambda: blip.has_swallowed('"away-status"'), timeout=10)
+        mark, cy_mark = ann.mark(), cy.mark()
+        blip.cut()
+        cy.expect(r"connection lost; retrying in 1 s")
+        blip.restore()
+        cy.expect(r"back in the room as cy", timeout=20)
+        cy.expect(r"you are away: lunch", start=cy_mark)  # before: never, cy was back
+        ann.expect(r"cy is away: lunch$", start=mark)
     finally:
         for proc in (ann, cy, server):
             proc.stop()
