@@ -240,6 +240,7 @@ class Session:
     # The last /away we asked for that the room has not answered: its reason, "" for back; None:
     # none waits. A rejoin asks it again (the drop may have taken it, or its answer).
     away_asked: str | None = None
+    nick_asked: str | None = None  # the same for the last /nick (the rejoin's hello goes under our name)
     typing_hints: bool = True  # send and show "is typing" hints (connect/serve --no-typing: off)
     typing: dict[str, float] = field(default_factory=dict)  # name -> when their last hint came
     pending: list[ev.Event] = field(default_factory=list)  # events for the client loop to send (hints)
@@ -465,8 +466,7 @@ class Session:
                 # the chat ends here, and its last line (client.py's exit: "disconnected by the
                 # server: ...") says why: a flood, a deadline, who removed us. Said once, there.
                 return []
-            if event.code == ev.E_MUTED and self.away_asked:
-                self.away_asked = None  # a muted person's away reason is refused: it stays as it was
+            social.refused(self, event.code)
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
         if isinstance(event, ev.SCREEN_SERVER_EVENTS):
             return social.on_event(self, event)
@@ -839,6 +839,10 @@ class Rejoining:
         if own_away and event.muted is None:  # (muted, an away is text the room would refuse)
             session.pending.append(ev.SetAway(reason=own_away))
             session.away_asked = own_away  # until this room answers: a second drop asks it again
+        if session.nick_asked and ev.name_key(session.nick_asked) != ev.name_key(event.name) and event.muted is None:
+            session.pending.append(ev.Nick(name=session.nick_asked))  # a /nick the drop took, or its answer
+        else:
+            session.nick_asked = None
         lines = [session._notice(f"back in the room as {event.name} ({len(session.members)} here)")]
         if session.mode == "turn":
             lines.append(session._notice(f"turn-based: {session.turn_text()}"))

@@ -100,7 +100,7 @@ def _renamed(session: Session, event: ev.Renamed) -> Line:
         session.bots = (session.bots - {old}) | {ev.name_key(event.new)}
     session.typing.pop(event.old, None)
     if old == ev.name_key(session.name):
-        session.name = event.new
+        session.name, session.nick_asked = event.new, None  # our /nick answered
         return _line(f"you are now known as {event.new}", event.time)
     return _line(f"{event.old} is now known as {event.new}", event.time)
 
@@ -111,6 +111,20 @@ def wanted_away(session: Session) -> str:
     if session.away_asked is not None:
         return session.away_asked
     return session.away.get(ev.name_key(session.name), "")
+
+
+# What refuses a /nick (room_social._rename): any of them ends the wait for its answer; one
+# that answered another command instead only means a rejoin does not ask it again, as before.
+NICK_REFUSALS = frozenset({ev.E_MUTED, ev.E_NOT_OPERATOR, ev.E_BAD_NAME, ev.E_NAME_TAKEN, ev.E_NAME_OWNED})
+
+
+def refused(session: Session, code: str) -> None:
+    """A refusal came: a /nick or an away reason waiting for its answer is not asked again on
+    rejoining (muted, a reason is text the room refuses; the person stays as they were)."""
+    if code in NICK_REFUSALS:
+        session.nick_asked = None
+    if code == ev.E_MUTED and session.away_asked:
+        session.away_asked = None
 
 
 def _away(session: Session, event: ev.Away) -> Line:
@@ -230,6 +244,7 @@ def parse(session: Session, word: str, rest: str) -> object:
         problem = ev.name_problem(rest) if rest else "usage: /nick NEW"
         if problem:
             return _local(session, f"{rest!r} cannot be used: {problem}" if rest else problem, "error")
+        session.nick_asked = rest  # until the room answers (renamed, or a refusal): a rejoin asks it again
         return _out(ev.Nick(name=rest))
     if word == "/away":  # without a reason: away, or back if away already (or asked to be)
         reason = rest[: ev.MAX_AWAY_CHARS] if rest else ("" if wanted_away(session) else "away")

@@ -497,6 +497,26 @@ def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
         assert "Traceback" not in proc.output
 
 
+def test_a_nick_asked_just_before_a_drop_is_asked_again_until_the_room_answers_it():
+    # "/nick anna" left, the drop came before "renamed": the rejoin's hello went under "ann" and
+    # the new name was never asked again. Answered (renamed) or refused, it is not asked again.
+    session = Session(name="ann", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann", "cy")))
+    assert session.parse_input("/nick anna") == Outgoing(ev.Nick(name="anna"))
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann", "cy")))
+    assert session.take_pending() == [ev.Nick(name="anna")]  # before: []
+    session.on_event(ev.Renamed(old="ann", new="anna", time=8.0))
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="anna", mode="duplex", members=("anna", "cy")))
+    assert session.take_pending() == []
+    session.parse_input("/nick cy")
+    session.on_event(ev.Error(code=ev.E_NAME_TAKEN, message="the name 'cy' is taken; choose another"))
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="anna", mode="duplex", members=("anna", "cy")))
+    assert session.take_pending() == []
+
+
 def test_an_away_whose_answer_the_drop_took_is_asked_again_on_rejoining():
     # The room got cy's "/away lunch" (ann read it), the link died before the answer reached cy:
     # cy came back not away, her screen never having said otherwise, the room having her back.
