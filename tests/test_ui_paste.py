@@ -10,7 +10,7 @@ COLOURED = (
     "start \x1b]0;pwned\x07hello \x1b[01;31mred\x1b[0m \x1b]8;;http://x.org/\x1b\\link\x1b]8;;\x1b\\ "
     "tab\there\x15U \x17W \x0bK \x08B \x7fD \x1bbA \x9b31mC1 \x9d2;t\x9c\x04 \x1bPq#0\x1b\\\x1b_apc\x1b\\\x1b(B end\r\nnext\rlast\n"
 )
-CLEAN = "start hello red link tab hereU W K B D A C1   end\nnext\nlast\n"
+CLEAN = "start hello red link tab hereU W K B D A 31mC1 2;t  end\nnext\nlast\n"  # a C1 control goes alone
 
 
 def read_in(pieces: list[str]) -> tuple[str, str | None]:
@@ -33,6 +33,13 @@ def test_pieces_of_any_size_give_the_same_text(size: int):
     """A read may end inside a sequence, between a CR and its LF, or inside the end marker."""
     whole = COLOURED + "\x1b[201~after"
     assert read_in([whole[at : at + size] for at in range(0, len(whole), size)]) == (CLEAN, "after")
+
+
+def test_mojibake_with_a_c1_control_in_it_keeps_the_rest_of_the_paste():
+    """A right double quote's UTF-8 read as Latin-1 ends in U+009D, the C1 form of OSC: taken as
+    a string's start it swallowed everything after it, up to a BEL or ESC that never came."""
+    mojibake = "He said \u00e2\u20ac\u0153hi\u00e2\u20ac\x9d and left.\nNext line \x9bstays."
+    assert read_in([mojibake + "\x1b[201~"]) == ("He said \u00e2\u20ac\u0153hi\u00e2\u20ac and left.\nNext line stays.", "")
 
 
 def test_text_of_every_script_stays_as_it_is():

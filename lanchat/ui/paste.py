@@ -18,11 +18,14 @@ from .editor import typed_character
 PASTE_END = "\x1b[201~"
 # A run of characters that are neither C0 nor C1 controls nor DEL: the text itself
 _TEXT = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
-# A whole escape sequence: CSI (ESC [ or its C1 form), a string's opening (ESC ] P X ^ _ or
-# their C1 forms: its body is skipped after), or ESC with intermediates and a final character
-_SEQUENCE = re.compile(r"(?P<string>\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b(?!\[)[ -/]*[0-~]")
+# A whole escape sequence: CSI (ESC [), a string's opening (ESC ] P X ^ _: its body is skipped
+# after), or ESC with intermediates and a final character. A C1 control (U+0080 to U+009F) is
+# dropped alone, never taken as a sequence's start: in a paste it is mojibake far more often
+# (a right quote's UTF-8 read as Latin-1 ends in U+009D, the C1 form of OSC), and taken as a
+# string it swallowed the rest of the paste; terminals copy their sequences in the ESC forms.
+_SEQUENCE = re.compile(r"(?P<string>\x1b[\]PX^_])|\x1b\[[0-?]*[ -/]*[@-~]|\x1b(?!\[)[ -/]*[0-~]")
 # What could still become one of those with more characters (held for the next read)
-_UNFINISHED = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*|\x1b[ -/]*")
+_UNFINISHED = re.compile(r"\x1b\[[0-?]*[ -/]*|\x1b[ -/]*")
 # A string's body: anything up to BEL, ST (ESC \ or its C1 form) or another ESC
 _STRING_BODY = re.compile(r"[^\x07\x1b\x9c]*")
 HELD_MOST = 64  # an unfinished sequence longer than this is no sequence: dropped, not held
@@ -73,7 +76,7 @@ class PastedText:
             elif char in "\n\t":
                 out.append(" " if char == "\t" else "\n")
                 at += 1
-            elif char in "\x1b\x9b\x90\x98\x9d\x9e\x9f":
+            elif char == "\x1b":
                 sequence = _SEQUENCE.match(data, at)
                 if sequence is None:
                     if _UNFINISHED.fullmatch(data, at) and len(data) - at <= HELD_MOST:
