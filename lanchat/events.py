@@ -868,7 +868,9 @@ class Refused(Event):
     ``room-full`` or ``banned``), so the host knows that --max-clients is turning people away,
     or that a banned student keeps trying (PROTOCOL.md, Refusals told to the host). A ban's
     ``by`` and ``reason`` say whose ban it is; ``count``, when more than one, how many tries
-    this one notice stands for (at most one a banned person every 30 s)."""
+    this one notice stands for (at most one a banned person every 30 s). Under another name
+    than the ban's: ``of``, the name it was made on, and ``holds``, what else it holds (their
+    key, an address, an account on this machine) that this try came with."""
 
     type: ClassVar[str] = "refused"
     sent_by: ClassVar[str] = "server"
@@ -878,6 +880,8 @@ class Refused(Event):
     by: str | None = _absent()
     reason: str | None = _absent()
     count: int | None = _absent()
+    of: str | None = _absent()
+    holds: str | None = _absent()
 
 
 SERVER_EVENTS[Refused.type] = Refused

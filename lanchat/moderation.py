@@ -674,11 +674,16 @@ def ban_tries_due_at(room: Room) -> float | None:
 
 
 def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float) -> list[Action]:
-    """One notice of ``count`` tries to the host and the operators here, and a log line."""
+    """One notice of ``count`` tries to the host and the operators here, and a log line. A try
+    under another name says whose ban it was and what it holds: "bob" refused by mallory's ban
+    on a shared lab account is not bob's ban (the teacher may want to /unban it)."""
     mod = room.moderation
+    other = ev.name_key(name) != ban.name_key
+    holds = " and ".join((["their key"] if ban.key else []) + ([_place_text(ban.address)] if ban.address else []))
     refused = ev.Refused(
         name=name[: ev.MAX_NAME_CHARS], code=ev.E_BANNED, time=now, by=ban.by, reason=ban.reason or None,
-        count=count if count > 1 else None,
+        count=count if count > 1 else None, of=ban.name[: ev.MAX_NAME_CHARS] if other else None,
+        holds=holds if other and holds else None,
     )  # fmt: skip
     told = [c for c, m in room.members.items() if c not in room.service_cids and mod.is_operator(room, m)]
     return [*(_room.Send(to=cid, event=refused) for cid in told), _room.Log(text=ban_try_text(refused))]
@@ -691,6 +696,9 @@ def ban_try_text(refused: ev.Refused) -> str:
     tried = f"tried to join {refused.count} more times and was turned away each time" if refused.count else (
         "tried to join and was turned away"
     )
+    if refused.of:  # another name than the ban's: whose ban, and what of it they came with
+        held = f", which holds {refused.holds}" if refused.holds else ""
+        return f"{refused.name} ({refused.of}'s ban by {refused.by}{why}{held}; /unban {refused.of} lifts it) {tried}"
     return f"{refused.name} (banned by {refused.by}{why}) {tried}"
 
 

@@ -513,7 +513,7 @@ def test_a_banned_student_cannot_put_words_in_the_hosts_ban_notice_with_the_name
             actions = room.handle(1, auth(mallory, events_to(actions, 1)[0]))
         assert error_code(actions, 1) == ev.E_BANNED
         told = repr([a for a in actions if not (isinstance(a, Send) and a.to == 1)])
-        assert "tried" in told and "(an invalid name) (banned" in told, told
+        assert "tried" in told and "(an invalid name) (mallory's ban" in told, told
         assert "the ban is lifted" not in told
 
 
