@@ -467,7 +467,10 @@ def test_an_away_asked_just_before_a_drop_is_asked_again_and_a_back_is_not_undon
     assert drop_and_rejoin(session) == [ev.SetAway(reason="tea time")]
 
 
-def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
+@contextlib.contextmanager
+def ann_and_cy_behind_a_blip() -> Iterator[tuple[Proc, Proc, Blip]]:
+    """ann joined directly, cy through a link the test can cut (Blip), both welcomed; every
+    process stopped after, and none printed a traceback."""
     server, port = serve_tcp("--no-history")
     blip = Blip(("127.0.0.1", port))
     ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
@@ -475,26 +478,36 @@ def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
     try:
         ann.expect(r"welcome, ann")
         cy.expect(r"welcome, cy")
-        cy.send("/away lunch")
-        ann.expect(r"cy is away: lunch$")
-        # cy's client knows it too: this test is of a confirmed away (one cut off before its
-        # answer: test_an_away_whose_answer_the_drop_took_is_asked_again_on_rejoining)
-        cy.expect(r"you are away: lunch")
-        mark = ann.mark()
-        blip.cut()
-        cy.expect(r"connection lost; retrying in 1 s")
-        blip.restore()
-        cy.expect(r"back in the room as cy", timeout=20)
-        ann.expect(r"cy joined", start=mark)
-        ann.expect(r"cy is away: lunch$", start=mark)  # before: the room had cy back, cy's screen said away
-        ann.send("/who")
-        ann.expect(r"here \(2\): ann, cy \(away: lunch\)$")
+        yield ann, cy, blip
     finally:
         for proc in (ann, cy, server):
             proc.stop()
         blip.close()
     for proc in (ann, cy, server):
         assert "Traceback" not in proc.output
+
+
+def cut_and_back(cy: Proc, blip: Blip) -> None:
+    """The link cut, cy's client says so, the link back, cy back in the room."""
+    blip.cut()
+    cy.expect(r"connection lost; retrying in 1 s")
+    blip.restore()
+    cy.expect(r"back in the room as cy", timeout=20)
+
+
+def test_through_a_blip_an_away_friend_stays_away_and_nobody_sees_them_back():
+    with ann_and_cy_behind_a_blip() as (ann, cy, blip):
+        cy.send("/away lunch")
+        ann.expect(r"cy is away: lunch$")
+        # cy's client knows it too: this test is of a confirmed away (one cut off before its
+        # answer: test_an_away_whose_answer_the_drop_took_is_asked_again_on_rejoining)
+        cy.expect(r"you are away: lunch")
+        mark = ann.mark()
+        cut_and_back(cy, blip)
+        ann.expect(r"cy joined", start=mark)
+        ann.expect(r"cy is away: lunch$", start=mark)  # before: the room had cy back, cy's screen said away
+        ann.send("/who")
+        ann.expect(r"here \(2\): ann, cy \(away: lunch\)$")
 
 
 def test_a_nick_asked_just_before_a_drop_is_asked_again_until_the_room_answers_it():
@@ -520,30 +533,15 @@ def test_a_nick_asked_just_before_a_drop_is_asked_again_until_the_room_answers_i
 def test_an_away_whose_answer_the_drop_took_is_asked_again_on_rejoining():
     # The room got cy's "/away lunch" (ann read it), the link died before the answer reached cy:
     # cy came back not away, her screen never having said otherwise, the room having her back.
-    server, port = serve_tcp("--no-history")
-    blip = Blip(("127.0.0.1", port))
-    ann = Proc("connect", "127.0.0.1", str(port), "--name", "ann")
-    cy = Proc("connect", "127.0.0.1", str(blip.port), "--name", "cy")
-    try:
-        ann.expect(r"welcome, ann")
-        cy.expect(r"welcome, cy")
+    with ann_and_cy_behind_a_blip() as (ann, cy, blip):
         blip.swallow("down")  # what the server sends cy from now on is lost with the link
         cy.send("/away lunch")
         ann.expect(r"cy is away: lunch$")
         wait_for(lambda: blip.has_swallowed('"away-status"'), timeout=10)
         mark, cy_mark = ann.mark(), cy.mark()
-        blip.cut()
-        cy.expect(r"connection lost; retrying in 1 s")
-        blip.restore()
-        cy.expect(r"back in the room as cy", timeout=20)
+        cut_and_back(cy, blip)
         cy.expect(r"you are away: lunch", start=cy_mark)  # before: never, cy was back
         ann.expect(r"cy is away: lunch$", start=mark)
-    finally:
-        for proc in (ann, cy, server):
-            proc.stop()
-        blip.close()
-    for proc in (ann, cy, server):
-        assert "Traceback" not in proc.output
 
 
 def test_a_failed_attempt_is_said_once_per_reason_not_every_15_seconds_for_10_minutes():
