@@ -774,10 +774,13 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
     ask the teacher why (PROTOCOL.md, Moderation: mute), and nobody else, who would carry on for
     them what the room may not read. An operator not here is reached by the key /op gave it
     (kept for them, as any whisper to someone away). Flood control counts it as ever (guard.py)."""
-    refused = muted_refusal(room, member)
-    if not refused:
-        return []
     mod = room.moderation
+    if not mod.mutes:
+        return []
+    now = room.clock()
+    mute = mod.mute_for(member, now, mod.identity_of(member))
+    if mute is None:
+        return []
     target = room.find(to)
     if target is not None and target.cid not in room.service_cids and mod.is_operator(room, target):
         return []
@@ -785,11 +788,9 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
         owner = key_id(room.gate.owner_of(absent))
         if owner is not None and owner in mod.operator_keys:
             return []
-    mute = mod.mute_for(member, room.clock(), mod.identity_of(member))
-    assert mute is not None  # muted_refusal found it
     names = [n for n in mod.operator_names(room) if n != member.name]
     here = f"here now: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "none is here now"
-    text = f"{mute_refusal(mute, room.clock())}, and whisper only the host and operators ({here})"
+    text = f"{mute_refusal(mute, now)}, and whisper only the host and operators ({here})"
     return room._error(member.cid, ev.E_MUTED, text)
 
 
