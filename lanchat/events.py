@@ -869,8 +869,8 @@ class Refused(Event):
     or that a banned student keeps trying (PROTOCOL.md, Refusals told to the host). A ban's
     ``by`` and ``reason`` say whose ban it is; ``count``, when more than one, how many tries
     this one notice stands for (at most one a banned person every 30 s). Under another name
-    than the ban's: ``of``, the name it was made on, and ``holds``, what else it holds (their
-    key, an address, an account on this machine) that this try came with."""
+    than the ban's: ``of``, the name it was made on, and ``holds``, what else it holds besides
+    that name (their key, an address, an account on this machine), not only what a try came with."""
 
     type: ClassVar[str] = "refused"
     sent_by: ClassVar[str] = "server"
