@@ -5,6 +5,7 @@ line, never a traceback, and loses nothing anyone saw."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -13,7 +14,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import (
@@ -737,32 +740,40 @@ def test_an_upload_the_servers_disk_has_no_room_for_is_refused_before_it_is_sent
         assert "sending big.bin" not in ann.output  # not a byte of it went
 
 
+@contextlib.contextmanager
+def bob_and_another_in_a_room_on(disk: Path, first: Callable[[Any, Endpoint], Any]) -> Iterator[tuple[Any, RawClient]]:
+    """A server whose history is ``disk``'s chat.sqlite3, with ``first(server, endpoint)`` in it
+    and then bob, whose join the first has seen; the store is closed at the end."""
+    store = HistoryStore(disk / "chat.sqlite3")
+    try:
+        with running_server(history=store) as (server, endpoint):
+            one = first(server, endpoint)
+            bob = RawClient(endpoint, "bob")
+            one.expect(ev.Joined, name="bob")
+            yield one, bob
+    finally:
+        store.close()
+
+
 def test_a_message_said_while_the_disk_is_full_reaches_nobody_and_its_sender_is_told():
     """(Held before: tested with /dev/full and a file size limit; here on a real full disk.)
     Stored before anyone receives it: a message the history cannot take is refused to its
     sender with one line, nobody else gets it, and the room goes on once there is room."""
     with small_disk() as disk:
-        store = HistoryStore(disk / "chat.sqlite3")
-        try:
-            with running_server(history=store) as (_server, endpoint):
-                ann = RawClient(endpoint, "ann")
-                bob = RawClient(endpoint, "bob")
-                ann.expect(ev.Joined, name="bob")
-                filler = fill_disk(disk)  # the journal is empty: its first line needs a page
-                ann.send(ev.Say(text="said on a full disk"))
-                refused = ann.expect(ev.Error, code=ev.E_HISTORY)
-                assert refused.message == (
-                    "not sent: 'said on a full disk': the server's disk is full, so the history cannot save it "
-                    "(nobody got it); try again in a moment"
-                )
-                assert not refused.fatal
-                assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Message)]
-                filler.unlink()
-                ann.send(ev.Say(text="with room again"))
-                assert bob.expect(ev.Message).text == "with room again"
-                assert ann.expect(ev.Message).text == "with room again"
-        finally:
-            store.close()
+        with bob_and_another_in_a_room_on(disk, lambda _server, endpoint: RawClient(endpoint, "ann")) as (ann, bob):
+            filler = fill_disk(disk)  # the journal is empty: its first line needs a page
+            ann.send(ev.Say(text="said on a full disk"))
+            refused = ann.expect(ev.Error, code=ev.E_HISTORY)
+            assert refused.message == (
+                "not sent: 'said on a full disk': the server's disk is full, so the history cannot save it "
+                "(nobody got it); try again in a moment"
+            )
+            assert not refused.fatal
+            assert not [e for e in bob.drain(0.3) if isinstance(e, ev.Message)]
+            filler.unlink()
+            ann.send(ev.Say(text="with room again"))
+            assert bob.expect(ev.Message).text == "with room again"
+            assert ann.expect(ev.Message).text == "with room again"
         reader = HistoryStore(disk / "chat.sqlite3", create=False)
         try:
             assert [record.text for record in reader.export()] == ["with room again"]
@@ -911,25 +922,18 @@ def test_a_ban_made_while_the_disk_is_full_is_saved_once_there_is_room_and_holds
     written (the first message stored, or the server's stop at the latest); the teacher is told
     once it is. From the banned side: bob comes back after the restart and is refused."""
     with small_disk() as disk:
-        store = HistoryStore(disk / "chat.sqlite3")
-        try:
-            with running_server(history=store) as (server, endpoint):
-                host = local_host(server, "teach")
-                bob = RawClient(endpoint, "bob")
-                host.expect(ev.Joined, name="bob")
-                filler = fill_disk(disk)
-                host.send(ev.Moderate(action="ban", name="bob", reason="spam"))
-                bob.expect_closed()
-                while "the ban on bob is not saved yet" not in host.expect(ev.Error, code=ev.E_HISTORY).message:
-                    pass  # (the host's warning that the history cannot be used comes first)
-                filler.unlink()
-                if room_returns == "a message is said":
-                    host.send(ev.Say(text="room again"))
-                    saved = host.expect(ev.Error, code=ev.E_HISTORY)
-                    assert saved.message == "saved now: the ban on bob holds after a restart too" and not saved.fatal
-                    host.expect(ev.Message, text="room again")
-        finally:
-            store.close()
+        with bob_and_another_in_a_room_on(disk, lambda server, _endpoint: local_host(server, "teach")) as (host, bob):
+            filler = fill_disk(disk)
+            host.send(ev.Moderate(action="ban", name="bob", reason="spam"))
+            bob.expect_closed()
+            while "the ban on bob is not saved yet" not in host.expect(ev.Error, code=ev.E_HISTORY).message:
+                pass  # (the host's warning that the history cannot be used comes first)
+            filler.unlink()
+            if room_returns == "a message is said":
+                host.send(ev.Say(text="room again"))
+                saved = host.expect(ev.Error, code=ev.E_HISTORY)
+                assert saved.message == "saved now: the ban on bob holds after a restart too" and not saved.fatal
+                host.expect(ev.Message, text="room again")
         store = HistoryStore(disk / "chat.sqlite3")
         try:
             assert [ban.name for ban in store.bans()] == ["bob"]
