@@ -328,11 +328,12 @@ class HistoryPolicy:
         store = self.store
         if store is None:
             return
-        upkeep = self.upkeep
-        if upkeep is not None and upkeep.due is not None and upkeep.due <= self.clock():  # no call when not due
-            self._keep_up(upkeep)
-        if self.unsaved and self.clock() >= self.retry_at:  # changes waiting to be saved, in a quiet room
-            self.save_unsaved()
+        if self.timed_due != math.inf and self.timed_due <= self.clock():  # (one attribute a pass: _timed keeps it)
+            upkeep = self.upkeep
+            if upkeep is not None and upkeep.due is not None and upkeep.due <= self.clock():
+                self._keep_up(upkeep)
+            if self.unsaved and self.clock() >= self.retry_at:  # changes waiting to be saved, in a quiet room
+                self.save_unsaved()
         due = store.move_deadline()
         if due is None or due > store.clock():
             return
