@@ -1267,7 +1267,7 @@ def _address_groups():  # noqa: ANN202
 
 
 def _holdings_line(store, args: argparse.Namespace) -> list[str]:  # noqa: ANN001
-    """What the history holds and keeps: ``history: 12.3 MB, 40,211 messages since 2026-09-01;
+    """What the history holds and keeps: ``history: 11.8 MiB, 40,211 messages since 2026-09-01;
     keeping 30 days, at most 1,024 MiB`` (history_upkeep.py drops the rest once the room runs)."""
     import sqlite3
 

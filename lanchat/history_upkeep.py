@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .files import human_size
+
 if TYPE_CHECKING:  # the edge this policy is handed; it does not import it
     from .history import HistoryStore
 
@@ -55,15 +57,6 @@ def parse_days(text: str) -> float:
     return days
 
 
-def describe_bytes(count: int) -> str:
-    """A size as people read it: 812 KB, 12.3 MB, 2.1 GB (decimal, as file managers show)."""
-    if count < 1_000_000:
-        return f"{max(count, 1) / 1000:.0f} KB"
-    if count < 1_000_000_000:
-        return f"{count / 1_000_000:.1f} MB"
-    return f"{count / 1_000_000_000:.1f} GB"
-
-
 def cap_dropped_line(count: int, oldest: float | None, *, max_mb: int, since: str = "") -> str:
     """The host's line when the size cap dropped messages: how many (``since``: over more than one
     round, e.g. " since the last notice"), where the room's history now starts, and what to do."""
@@ -83,7 +76,8 @@ def cap_stuck_line(path: object, *, max_mb: int, keep_newest: int) -> str:
 
 
 def describe_holdings(used: int, messages: int, oldest: float | None, *, keep_days: float | None, max_mb: int | None) -> str:
-    """serve's start line: ``12.3 MB, 40,211 messages since 2026-09-01; keeping 30 days``."""
+    """serve's start line: ``11.8 MiB, 40,211 messages since 2026-09-01; keeping 30 days`` (sizes
+    as lanchat shows them everywhere: files.human_size)."""
     since = f" since {time.strftime('%Y-%m-%d', time.localtime(oldest))}" if oldest is not None and messages else ""
     noun = "message" if messages == 1 else "messages"
     rules = []
@@ -92,7 +86,7 @@ def describe_holdings(used: int, messages: int, oldest: float | None, *, keep_da
     if max_mb is not None:
         rules.append(f"at most {max_mb:,} MiB")
     keeping = "; keeping " + ", ".join(rules) if rules else "; keeping everything"
-    return f"{describe_bytes(used)}, {messages:,} {noun}{since}{keeping}"
+    return f"{human_size(used)}, {messages:,} {noun}{since}{keeping}"
 
 
 class Upkeep:

@@ -120,8 +120,8 @@ def test_a_stored_pass_arms_the_size_check_and_an_idle_room_sleeps(store):
 
 def test_the_start_line_says_what_the_history_holds():
     line = describe_holdings(12_345_678, 40_211, time.mktime((2026, 9, 1, 12, 0, 0, 0, 0, -1)), keep_days=30, max_mb=1024)
-    assert line == "12.3 MB, 40,211 messages since 2026-09-01; keeping 30 days, at most 1,024 MiB"
-    assert describe_holdings(4096, 0, None, keep_days=None, max_mb=None) == "4 KB, 0 messages; keeping everything"
+    assert line == "11.8 MiB, 40,211 messages since 2026-09-01; keeping 30 days, at most 1,024 MiB"
+    assert describe_holdings(4096, 0, None, keep_days=None, max_mb=None) == "4.0 KiB, 0 messages; keeping everything"
     assert parse_days("0.5") == 0.5
     for bad in ("0", "-1", "nan", "1e9"):
         with pytest.raises(ValueError):
