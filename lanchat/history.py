@@ -851,7 +851,9 @@ class HistoryStore(_Dropping, _NameOwners):
             dropped = self.db.execute("SELECT value FROM main.settings WHERE key = 'dropped_through'").fetchone()
         except sqlite3.OperationalError:  # a file from before settings
             dropped = None
-        dropped_id = int(dropped[0]) if dropped is not None and str(dropped[0]).isdigit() else 0
+        value = str(dropped[0]) if dropped is not None else ""  # (damaged: "²" is a digit to isdigit, not to int)
+        dropped_id = int(value) if value.isascii() and value.isdigit() and len(value) < 20 else 0
+        dropped_id = dropped_id if rows_ok.is_id(dropped_id) else 0  # (nor past what the wire can carry)
         return max(int(newest), rows[-1][0] if rows else 0, dropped_id)
 
     def _has_messages(self) -> bool:

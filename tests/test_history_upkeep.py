@@ -249,6 +249,24 @@ def test_the_highest_id_dropped_is_kept_as_a_number_not_the_last_one_written(sto
     assert store.db.execute("SELECT value FROM settings WHERE key = 'dropped_through'").fetchone()[0] == "100"
 
 
+@pytest.mark.parametrize("damaged", ["\u00b2", "9" * 30])
+def test_a_damaged_highest_id_dropped_opens_the_history_and_ids_go_on_from_the_messages(tmp_path, damaged):
+    # '²' is a digit to str.isdigit but not to int(): the history would not open (ValueError, a
+    # traceback from serve); a number past the wire's would number every new message out of range
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore(path)
+    fill(store, 3, at=NOW)
+    store.db.execute("INSERT INTO settings (key, value) VALUES ('dropped_through', ?)", (damaged,))
+    store.close()
+    store = HistoryStore(path)
+    try:
+        store.keep(time=NOW + 10, sender="ann", text="next")
+        store.commit()
+        assert [(record.id, record.text) for record in store.export()] == [(1, "hello"), (2, "hello"), (3, "hello"), (4, "next")]
+    finally:
+        store.close()
+
+
 def a_round(upkeep: Upkeep) -> None:
     """Steps until the round is over (a batch a pass, on a clock that does not move meanwhile)."""
     for _ in range(500):
