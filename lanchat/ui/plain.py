@@ -480,8 +480,8 @@ class PlainFrontend:
             # the edge where the cursor waits to wrap: the rest is written again, over the line
             # where the terminal moves up, else on a fresh row (TERM=dumb) unless what goes is
             # on the cursor's own row, away from the edge (a backspace then rubs it out)
-            column = cursor_at(shown, columns)[1]
-            if moves_up(os.environ) or not width <= column < columns:
+            # (the cursor's column is read only where it decides: it goes over the whole line)
+            if moves_up(os.environ) or not width <= cursor_at(shown, columns)[1] < columns:
                 self._echo(back_over(self.typing, columns) + visible(self.typing[: len(self.typing) - len(gone)]))
                 return
         self._echo("\b" * width + " " * width + "\b" * width)
