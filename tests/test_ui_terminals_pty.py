@@ -82,6 +82,20 @@ def student(env: dict[str, str], *extra: str) -> Iterator[tuple[TermProc, RawCli
             bob.stop()
 
 
+@contextlib.contextmanager
+def student_in_a_shell(script: str, *, plain: bool) -> Iterator[tuple[TermProc, RawClient]]:
+    """bob's lanchat (``plain``: --plain) run by ``sh -c script``, where ``{command}`` stands for
+    it, and carl, a peer on a socket. Nothing is awaited: the test reads what the shell says."""
+    with running_server() as (_server, endpoint):
+        carl = RawClient(endpoint, "carl")
+        command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port} --name bob' + (" --plain" if plain else "")
+        bob = TermProc("connect", argv=["sh", "-c", script.replace("{command}", command)], rows=10, cols=60)
+        try:
+            yield bob, carl
+        finally:
+            bob.stop()
+
+
 @pytest.mark.parametrize("setting", [{"LC_ALL": "C"}, {"LC_ALL": "POSIX", "LANG": ""}])
 def test_in_a_c_locale_others_accents_emoji_and_cjk_show_and_typed_ones_are_sent(setting):
     """LC_ALL=C (containers, ssh to a bare machine) was ASCII to curses: a peer's é went out as
@@ -189,27 +203,21 @@ def test_ctrl_backslash_leaves_like_ctrl_c_and_gives_the_terminal_back(plain: bo
     """Ctrl-\\ (SIGQUIT, next to Enter on many keyboards) ended the process on the spot: the shell
     got the alternate screen, mouse reports and bracketed paste (the full screen), or a terminal
     without echo (--plain at a terminal edits the line itself); and the room read "lost"."""
-    with running_server() as (_server, endpoint):
-        carl = RawClient(endpoint, "carl")
-        command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port} --name bob' + (" --plain" if plain else "")
-        # the shell after us: its traps keep it alive to report (an ignored signal would be inherited)
-        shell = f'trap : INT QUIT; {command}; echo "exit=$?"; stty -a; echo STTY-DONE'
-        bob = TermProc("connect", argv=["sh", "-c", shell], rows=10, cols=60)
-        try:
-            carl.expect(ev.Joined, name="bob")
-            bob.expect(r"welcome, bob")
-            bob.send("\x1c")
-            carl.expect(ev.Left, name="bob", reason="quit")
-            bob.expect("STTY-DONE")
-            raw = bytes(bob.raw)
-            if not plain:
-                assert raw.rfind(b"\x1b[?1049l") > raw.rfind(b"\x1b[?1049h"), "still in the alternate screen"
-            assert raw.rfind(b"\x1b[?2004l") > raw.rfind(b"\x1b[?2004h") >= 0, "bracketed paste left on"
-            stty = raw[raw.rfind(b"exit=") :].decode("utf-8", "replace")
-            assert "exit=0" in stty and b"you left the chat" in raw
-            assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty) and re.search(r"(?<![-\w])icrnl\b", stty), stty
-        finally:
-            bob.stop()
+    # the shell after us: its traps keep it alive to report (an ignored signal would be inherited)
+    shell = 'trap : INT QUIT; {command}; echo "exit=$?"; stty -a; echo STTY-DONE'
+    with student_in_a_shell(shell, plain=plain) as (bob, carl):
+        carl.expect(ev.Joined, name="bob")
+        bob.expect(r"welcome, bob")
+        bob.send("\x1c")
+        carl.expect(ev.Left, name="bob", reason="quit")
+        bob.expect("STTY-DONE")
+        raw = bytes(bob.raw)
+        if not plain:
+            assert raw.rfind(b"\x1b[?1049l") > raw.rfind(b"\x1b[?1049h"), "still in the alternate screen"
+        assert raw.rfind(b"\x1b[?2004l") > raw.rfind(b"\x1b[?2004h") >= 0, "bracketed paste left on"
+        stty = raw[raw.rfind(b"exit=") :].decode("utf-8", "replace")
+        assert "exit=0" in stty and b"you left the chat" in raw
+        assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty) and re.search(r"(?<![-\w])icrnl\b", stty), stty
 
 
 def trimmed(rows: list[str]) -> list[str]:
@@ -590,26 +598,20 @@ def test_ctrl_z_in_the_middle_of_a_paste_does_not_leave_the_keys_pasting(plain: 
     its end marker with it, and the paste never ended: after fg every Enter was a line break
     (the full screen) or held for a LF (--plain), and nothing could be sent, nor Backspace
     used. A paste that nothing follows after fg is over; what was typed goes out."""
-    with running_server() as (_server, endpoint):
-        carl = RawClient(endpoint, "carl")
-        command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port} --name bob' + (" --plain" if plain else "")
-        script = f'set -m; {command}; echo "stopped=$?"; read answer; fg; echo "exit=$?"'
-        bob = TermProc("connect", argv=["sh", "-c", script], rows=10, cols=60)
-        try:
-            bob.expect(r"welcome, bob" if plain else r"bob .* client")
-            carl.expect(ev.Joined, name="bob")
-            if plain:
-                wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
-            bob.send("\x1b[200~half a paste")
-            bob.expect(r"half a paste")
-            bob.send("\x1a")  # Ctrl-Z: the rest of the paste, and its end, are thrown away
-            bob.expect(r"stopped=148")
-            bob.send("\r")  # `read` done: the shell runs fg
-            wait_for(lambda: bytes(bob.raw).count(b"\x1b[?2004h") >= 2, what="back after fg")
-            bob.send("\x7f, typed\r")
-            carl.expect(ev.Message, sender="bob", text="half a past, typed")
-        finally:
-            bob.stop()
+    script = 'set -m; {command}; echo "stopped=$?"; read answer; fg; echo "exit=$?"'
+    with student_in_a_shell(script, plain=plain) as (bob, carl):
+        bob.expect(r"welcome, bob" if plain else r"bob .* client")
+        carl.expect(ev.Joined, name="bob")
+        if plain:
+            wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
+        bob.send("\x1b[200~half a paste")
+        bob.expect(r"half a paste")
+        bob.send("\x1a")  # Ctrl-Z: the rest of the paste, and its end, are thrown away
+        bob.expect(r"stopped=148")
+        bob.send("\r")  # `read` done: the shell runs fg
+        wait_for(lambda: bytes(bob.raw).count(b"\x1b[?2004h") >= 2, what="back after fg")
+        bob.send("\x7f, typed\r")
+        carl.expect(ev.Message, sender="bob", text="half a past, typed")
 
 
 def test_ctrl_z_is_never_ignored_while_the_screen_draws():
