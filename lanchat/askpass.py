@@ -202,7 +202,10 @@ def ask_line(prompt: str) -> str:
         sys.stdout.write(prompt)
         sys.stdout.flush()
         line = _read_line(sys.stdin.fileno())
-        return line.decode(sys.stdin.encoding or "utf-8", getattr(sys.stdin, "errors", None) or "strict")
+        # a byte the terminal's encoding does not hold (a Latin-1 keyboard over ssh) is kept as a
+        # lone surrogate, never a UnicodeDecodeError (a UTF-8 locale's stdin is strict): a name
+        # holding one is refused as unprintable and asked again, a y/N or a number not matched
+        return line.decode(sys.stdin.encoding or "utf-8", "surrogateescape")
     finally:
         if taken:
             signal.signal(signal.SIGTSTP, signal.SIG_DFL)

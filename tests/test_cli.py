@@ -1028,6 +1028,31 @@ def test_at_a_terminal_the_name_is_asked_for_and_a_taken_one_asked_again(run):
     assert b"Traceback" not in transcript.getvalue()
 
 
+def test_a_byte_not_in_the_terminals_encoding_at_the_name_prompt_is_asked_again_not_a_crash(run):
+    """A Latin-1 keyboard's é (0xE9) at the name prompt of a UTF-8 terminal: stdin's strict
+    decoding (any UTF-8 locale's; PYTHONIOENCODING stands for one here) raised UnicodeDecodeError,
+    a traceback before the chat began."""
+    pexpect = pytest.importorskip("pexpect")
+    _server, where = serve(run, "--headless")
+    env = child_env(PYTHONIOENCODING="utf-8:strict")
+    child = pexpect.spawn(sys.executable, ["-m", "lanchat", "connect", *where, "--plain"], env=env, cwd=str(ROOT), timeout=10)
+    transcript = io.BytesIO()
+    child.logfile_read = transcript
+    try:
+        child.expect(r"Your name( \(Enter: \S+\))?: ")
+        child.send(b"b\xe9b\r")
+        child.expect_exact("printable characters; try again")
+        child.expect(r"Your name( \(Enter: \S+\))?: ")
+        child.sendline("bob")
+        child.expect(r"welcome, bob")
+        child.sendline("/q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert b"Traceback" not in transcript.getvalue()
+
+
 def test_an_enormous_line_is_refused_before_sending_and_the_chat_goes_on(run):
     """A paste far over the text limit (and over the 64 KiB frame limit) is refused by the
     client itself with the reason; it used to stop the client with an internal error."""
