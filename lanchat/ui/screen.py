@@ -349,6 +349,15 @@ MEASURED_KEPT = 4096  # clusters whose curses width is remembered (_curses_colum
 STATUS_DRAWS_PER_SECOND = 10  # how often a status line that changes by itself is redrawn
 
 
+def _curses_key_name(key: int) -> str | None:
+    """A key curses read as a number (KEY_UP ...): its name, or None for one lanchat does not use."""
+    name = CURSES_KEYS.get(key)
+    if name is None:
+        with contextlib.suppress(curses.error, ValueError):
+            name = NAMED_KEYS.get(curses.keyname(key))
+    return name
+
+
 class CursesFrontend:
     """The split screen: transcript (and who is here), status line, input line."""
 
@@ -614,17 +623,13 @@ class CursesFrontend:
                 if name is None:
                     continue
             elif isinstance(key, int):
-                name = CURSES_KEYS.get(key)
-                if name is None:
-                    with contextlib.suppress(curses.error, ValueError):
-                        name = NAMED_KEYS.get(curses.keyname(key))
+                name = _curses_key_name(key)
                 if name is None:
                     continue
             elif key in CONTROL_KEYS:
                 name = CONTROL_KEYS[key]
             elif typed_character(key):
-                # a run of typed characters (a paste, keys typed ahead) goes in at once: one
-                # insert, not a copy of the whole line per character
+                # a run of typed characters (a paste, keys typed ahead) goes in at once: one insert
                 end = index
                 while end < len(keys) and _typed(keys[end]):
                     end += 1
