@@ -1826,7 +1826,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ------------------------------------------------------ both roles' chat loop
 
 
-PASSWORD_TRIES = 3  # a room password typed at the terminal: as many tries (the server locks an address after 3)
+PASSWORD_TRIES = 3  # a room password typed at the terminal: as many tries (the server locks a person after 3)
 
 
 def _reconnect(endpoint, pinned: str | None):  # noqa: ANN001, ANN202

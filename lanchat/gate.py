@@ -4,15 +4,16 @@ The room (room.py) hands every ``hello`` and ``auth`` to its gate, which answers
 (a challenge, a refusal) or with ``Admit(name, key)``: proven, let the room apply its name rules.
 The gate holds the rules of docs/PROTOCOL.md, "Identity and room password": a hello with a key is
 challenged and the signature checked (covering the channel binding); a room password is proved by
-HMAC and wrong ones are counted per address; a name belongs to the first key that used it, and
-the gate says who owns what (``owner_of``, ``whois``, ``release``). Randomness and the clock are
-passed in.
+HMAC and wrong ones are counted per person and per address (identity.WrongPasswords); a name
+belongs to the first key that used it, and the gate says who owns what (``owner_of``, ``whois``,
+``release``). Randomness and the clock are passed in.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -22,8 +23,8 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from . import identity
 from .actions import Action, Claim, Close, Log, Send
-from .identity import IdentityError, PasswordAttempts, RoomPassword, owned_name_key
-from .names import look_key
+from .identity import IdentityError, Lockout, RoomPassword, WrongPasswords, owned_name_key
+from .names import look_key, name_key
 
 if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
     from .room import Room
@@ -72,6 +73,36 @@ def _refuse(cid: int, code: str, message: str, fatal: bool = False) -> list[Acti
     return actions + [Close(who=cid)] if fatal else actions
 
 
+def person(name: str, key: bytes | None) -> str:
+    """Whom a wrong password counts against at an address (identity.WrongPasswords): the key it
+    proved, else (a guest typing at nc) the name asked for, as names compare, cut to a name's
+    length (a 60 KiB name is one entry's worth)."""
+    return f"key {identity.b64(key)}" if key is not None else f"name {name_key(name[: ev.MAX_NAME_CHARS])}"
+
+
+def _span(seconds: float) -> str:
+    """A window for people to read: 60 -> "a minute", 300 -> "5 minutes", 90 -> "90 s"."""
+    if seconds == 60:
+        return "a minute"
+    return f"{seconds / 60:.0f} minutes" if seconds % 60 == 0 else f"{seconds:.0f} s"
+
+
+def _wait(seconds: float) -> str:
+    """How long, rounded up to the second: "42 s", "60 s", "4 min 40 s", "5 min"."""
+    whole = math.ceil(seconds)
+    minutes, rest = divmod(whole, 60)
+    return f"{whole} s" if whole < 120 else f"{minutes} min" + (f" {rest} s" if rest else "")
+
+
+def locked_message(lock: Lockout) -> str:
+    """The ``locked`` refusal: why (whose count, how many within what) and how long to wait."""
+    if lock.whole_address:
+        why = f"from your address: {lock.tries} within {_span(lock.window)}, by anyone there, so everyone there waits"
+    else:
+        why = f"from you: {lock.tries} within {_span(lock.window)} (others at your address may still join)"
+    return f"too many wrong passwords {why}; try again in {_wait(lock.wait)}"
+
+
 def _one_machine(place: str) -> bool:
     """Is ``place`` (Gate.address) one machine on the network? An AF_UNIX socket's peers and a
     loopback address are every user of the server's own machine (a lab server people log in to):
@@ -106,7 +137,7 @@ class Gate:
             if owned_name_key(spelled) in self.owners:
                 self._looks[look_key(spelled)] = (owned_name_key(spelled), spelled)
         self.password = password
-        self.attempts = PasswordAttempts(clock)
+        self.attempts = WrongPasswords(clock)  # wrong passwords, per person and per address
         self.clock = clock
         self.random_bytes = random_bytes
         # With TLS, the SHA-256 of the server's certificate: every signature and password proof
@@ -135,19 +166,19 @@ class Gate:
         if hello.version not in ev.SUPPORTED_VERSIONS:
             message = f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}"
             return _refuse(cid, ev.E_VERSION, message, fatal=True)
-        if self.password is not None and (wait := self.attempts.locked_for(self.place(cid))):
-            return _refuse(cid, ev.E_LOCKED, f"too many wrong passwords from your address; try again in {wait:.0f} s", True)
-        if hello.key is None:
+        try:
+            key = None if hello.key is None else identity.unb64(hello.key, identity.PUBLIC_KEY_BYTES, '"key"')
+        except IdentityError as exc:
+            return _refuse(cid, ev.E_BAD_KEY, f"{exc} (an Ed25519 public key, base64)", fatal=True)
+        if self.password is not None and (lock := self.attempts.locked_for(self.place(cid), person(hello.name, key))):
+            return _refuse(cid, ev.E_LOCKED, locked_message(lock), fatal=True)
+        if key is None:
             if self.password is None:
                 return Admit(hello.name, None, hello)
             if isinstance(hello, TypedHello) and self.password.can_check_typed:  # typed at nc: one cheap HMAC
-                return Admit(hello.name, None, hello) if self.password.accepts_typed(hello.password) else self._wrong(cid, hello.name)
+                return Admit(hello.name, None, hello) if self.password.accepts_typed(hello.password) else self._wrong(cid, hello.name, None)
             # a version-1 client cannot prove it: one refusal, nothing about the room
             return _refuse(cid, ev.E_PASSWORD, "this room needs a password (and lanchat with protocol 2)", True)
-        try:
-            key = identity.unb64(hello.key, identity.PUBLIC_KEY_BYTES, '"key"')
-        except IdentityError as exc:
-            return _refuse(cid, ev.E_BAD_KEY, f"{exc} (an Ed25519 public key, base64)", fatal=True)
         nonce = self.random_bytes(identity.NONCE_BYTES)
         self._asked[cid] = _Asked(name=hello.name, key=key, nonce=nonce, hello=hello, password_waived=waive_password)
         salt = identity.b64(self.password.salt) if self.password is not None and not waive_password else None
@@ -167,20 +198,23 @@ class Gate:
         if asked.password_waived:
             return Admit(asked.name, asked.key, asked.hello, password_waived=True)
         if self.password is not None and not self._proved(asked.nonce, auth.proof):
-            return self._wrong(cid, asked.name)
+            return self._wrong(cid, asked.name, asked.key)
         return Admit(asked.name, asked.key, asked.hello)
 
-    def _wrong(self, cid: int, name: str) -> list[Action]:
-        """A wrong room password (proved by a client or typed at nc): counted toward the address's
-        lockout, logged and told to the host, and the same generic refusal for everyone. The name
-        asked for says who to help (a class's addresses say nothing to a teacher); the log and
-        the host's screen show it harmlessly (textsafe), and never more than a name's length."""
+    def _wrong(self, cid: int, name: str, key: bytes | None) -> list[Action]:
+        """A wrong room password (proved by a client with ``key`` or typed at nc): counted toward
+        the person's and the address's lockouts, logged and told to the host, and the same generic
+        refusal for everyone. The name asked for says who to help (a class's addresses say
+        nothing to a teacher); the log and the host's screen show it harmlessly (textsafe), and
+        never more than a name's length."""
         address, place = self.address(cid), self.place(cid)
-        locked = self.attempts.failed(place)
+        lock = self.attempts.failed(place, person(name, key))
         that = "that address" if place == address else place
-        note = f"wrong room password from {address} (as {name[:ev.MAX_NAME_CHARS]})" + (
-            f"; {self.attempts.limit} in a row, so {that} is locked for {self.attempts.lock:.0f} s" if locked else ""
-        )
+        note = f"wrong room password from {address} (as {name[:ev.MAX_NAME_CHARS]})"
+        if lock is not None and lock.whole_address:
+            note += f"; {lock.tries} within {_span(lock.window)} from {that}, whoever typed them: all there are locked out for {_wait(lock.lock)}"
+        elif lock is not None:
+            note += f"; {lock.tries} within {_span(lock.window)} from them: only they are locked out, for {_wait(lock.lock)}"
         host = self.host()  # a teacher hosting in the chat sees it too: the log is only the headless server's
         told: list[Action] = [Send(to=host, event=ev.Error(code=ev.E_PASSWORD, message=note))] if host is not None else []
         return [Log(text=note), *told, *_refuse(cid, ev.E_PASSWORD, "wrong password", fatal=True)]

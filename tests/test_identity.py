@@ -539,7 +539,9 @@ def test_a_ban_lifted_between_the_challenge_and_the_answer_lets_nobody_in_withou
     assert isinstance(events_to(join(room, 2, mallory, "mal", "s3cret"), 2)[0], ev.Welcome)  # again, with the password
 
 
-def test_three_wrong_passwords_lock_the_address_for_a_minute_and_the_host_log_says_so():
+def test_three_wrong_passwords_lock_that_person_for_a_minute_and_the_host_log_says_so():
+    """One key's three wrong passwords within a minute lock that key at that address for a
+    minute, whichever port each came from; a classmate at the same address is not locked."""
     clock = Clock()
     room = gated_room(clock, password=RoomPassword.create("s3cret", SALT))
     room.host_cid = 9  # the teacher, hosting in the chat, is told as the log is
@@ -554,10 +556,15 @@ def test_three_wrong_passwords_lock_the_address_for_a_minute_and_the_host_log_sa
         assert told.code == ev.E_PASSWORD and not told.fatal and told.message == logs[-1]
         clock.now += 5
     assert len(logs) == 3 and all("wrong room password from 10.0.0.9" in line for line in logs)
-    assert "locked for 60 s" in logs[-1]
+    assert logs[-1].endswith("; 3 within a minute from them: only they are locked out, for 60 s")
     room.gate.addresses[4] = "10.0.0.9"
     locked = room.handle(4, hello(mallory, "m"))  # even the right password is not asked for now
     assert error_code(locked, 4) == ev.E_LOCKED and Close(who=4) in locked
+    assert events_to(locked, 4)[0].message == (
+        "too many wrong passwords from you: 3 within a minute (others at your address may still join); try again in 55 s"
+    )
+    room.gate.addresses[7] = "10.0.0.9:6000"  # a classmate behind the same address
+    assert isinstance(events_to(join(room, 7, Ed25519PrivateKey.generate(), "bo", "s3cret"), 7)[0], ev.Welcome)
     room.gate.addresses[5] = "10.0.0.7"  # another machine is not locked out
     assert isinstance(events_to(join(room, 5, Ed25519PrivateKey.generate(), "ann", "s3cret"), 5)[0], ev.Welcome)
     clock.now += 61
@@ -585,7 +592,7 @@ def test_wrong_passwords_from_a_64_off_the_lan_lock_the_64_and_a_classmate_on_th
         actions = join(room, cid, mallory, "m", "wrong")
         assert error_code(actions, cid) == ev.E_PASSWORD
         logs += [a.text for a in actions if isinstance(a, Log)]
-    assert logs[-1] == "wrong room password from 2001:db8:66::3 (as m); 3 in a row, so 2001:db8:66::/64 is locked for 60 s"
+    assert logs[-1] == "wrong room password from 2001:db8:66::3 (as m); 3 within a minute from them: only they are locked out, for 60 s"
     room.gate.addresses[4] = "[2001:db8:66::ffff]:5000"
     assert error_code(room.handle(4, hello(mallory, "m")), 4) == ev.E_LOCKED
     for cid in (11, 12):  # classmates on the server's own LAN, one slip each
@@ -600,7 +607,8 @@ def test_wrong_passwords_from_a_64_off_the_lan_lock_the_64_and_a_classmate_on_th
 def test_a_password_typed_at_nc_is_checked_cheaply_and_wrong_ones_count_toward_the_same_lockout():
     """A text participant types the password (textline.py -> gate.TypedHello): checked against a
     verifier made once at start, never by scrypt per try; a wrong one is the same refusal, log
-    line and lockout as a wrong proof, and one of each still makes three."""
+    line and lockout as a wrong proof: a guest without a key is counted by the name typed, as
+    names compare ("M" is "m"), and toward the address's ceiling."""
     from lanchat.gate import TypedHello
 
     clock = Clock()
@@ -620,9 +628,9 @@ def test_a_password_typed_at_nc_is_checked_cheaply_and_wrong_ones_count_toward_t
     assert not [a for a in refused if not isinstance(a, (Send, Close, Log))]  # no replay, no broadcast, no claim
     assert [a.text for a in refused if isinstance(a, Log)] == ["wrong room password from 10.0.0.9 (as m)"]  # who to help
     assert events_to(refused, 9)[0].code == ev.E_PASSWORD  # the host is told
-    assert error_code(join(room, 2, Ed25519PrivateKey.generate(), "m", "guess"), 2) == ev.E_PASSWORD
+    assert error_code(room.handle(2, TypedHello(name="M", password="guess")), 2) == ev.E_PASSWORD
     third = room.handle(3, TypedHello(name="m", password=""))
-    assert "locked for 60 s" in [a.text for a in third if isinstance(a, Log)][0]
+    assert "only they are locked out, for 60 s" in [a.text for a in third if isinstance(a, Log)][0]
     locked = room.handle(4, TypedHello(name="m", password="s3cret tea"))  # the right one waits, too
     assert error_code(locked, 4) == ev.E_LOCKED and 4 not in room.members
     clock.now += 61
@@ -1111,18 +1119,18 @@ def test_three_wrong_passwords_at_the_terminal_end_the_attempt_with_the_reason()
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to type as another user")
 def test_on_a_lab_server_one_students_wrong_passwords_do_not_lock_the_class_out():
-    """From the attacker's side: on a lab server the whole class joins from 127.0.0.1, and three
-    wrong passwords lock an address for a minute; a student typing three wrong ones at nc, once
-    a minute, kept every classmate from joining (or rejoining) all lesson. The lockout now holds
-    against that user of the machine, not against everyone on it."""
+    """From the attacker's side: on a lab server the whole class joins from 127.0.0.1, and wrong
+    passwords under many names lock an address (the ceiling, 15 within 5 minutes); a student
+    typing them at nc, a new name each time, kept every classmate from joining (or rejoining)
+    all lesson. The ceiling holds against that user of the machine, not against everyone on it."""
     server, port, _env = password_room()
     try:
         guesses = r"""
 import socket, sys
-for guess in ("coffee", "cocoa", "milk"):
+for n in range(15):
     sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
     sock.sendall(b"\n")
-    sock.sendall(b"mallory\n" + guess.encode() + b"\n")
+    sock.sendall(f"mallory{n}\ncoffee {n}\n".encode())
     while sock.recv(65536):
         pass
     sock.close()
@@ -1132,12 +1140,14 @@ for guess in ("coffee", "cocoa", "milk"):
             capture_output=True, text=True, timeout=60, env=child_env(), cwd=ROOT, check=False,
         )  # fmt: skip
         assert script.returncode == 0, script.stderr
-        server.expect(r"wrong room password from 127\.0\.0\.1 \(as \S+\); 3 in a row, so .* is locked for 60 s")
+        server.expect(r"wrong room password from 127\.0\.0\.1 \(as mallory14\); 15 within 5 minutes from user 65534 on 127\.0\.0\.1")
         classmate = RawClient(Endpoint(host="127.0.0.1", port=int(port)), key=Ed25519PrivateKey.generate(), password="tea and biscuits")
         classmate.hello("ann")
         assert isinstance(classmate.expect(object), ev.Welcome), server.output
         classmate.close()
-        server.expect(r"so user 65534 on 127\.0\.0\.1 is locked for 60 s")
+        locks = [line.partition("] ")[2] for line in server.lines if "locked" in line]  # after the log's time
+        assert locks == ["wrong room password from 127.0.0.1 (as mallory14); 15 within 5 minutes from user 65534 on "
+                         "127.0.0.1, whoever typed them: all there are locked out for 5 min"]  # fmt: skip
     finally:
         server.stop()
 
@@ -1147,12 +1157,13 @@ def test_the_room_keeps_working_while_wrong_passwords_pile_up():
     logged: list[str] = []
     with running_server(password=room_password, log=logged.append) as (server, endpoint):
         ann = RawClient(endpoint, "ann", key=Ed25519PrivateKey.generate(), password="pw")
+        mallorys_key = Ed25519PrivateKey.generate()
         for attempt in range(4):
-            mallory = RawClient(endpoint, key=Ed25519PrivateKey.generate(), password=f"guess{attempt}")
+            mallory = RawClient(endpoint, key=mallorys_key, password=f"guess{attempt}")
             if attempt < 3:
                 mallory.hello("mallory")  # signed, with a wrong password's proof
-            else:
-                mallory.send(ev.Hello(name="mallory", key=identity.b64(bytes(32))))  # locked: not even a challenge
+            else:  # locked: not even a challenge
+                mallory.send(ev.Hello(name="mallory", key=identity.b64(identity.public_bytes(mallorys_key))))
             heard = mallory.until_closed()  # everything it is sent, in order, until the server closes
             (refused,) = heard  # one error, then the server closes: no roster, no history
             assert refused.code == (ev.E_PASSWORD if attempt < 3 else ev.E_LOCKED) and refused.fatal
@@ -1354,14 +1365,15 @@ def test_failure_counts_are_capped_oldest_first():
 
 def test_an_attacker_cycling_source_addresses_is_held_by_a_full_lock_table_from_its_own_side():
     """Guessing from 127.0.0.2, .3, ... (any 127/8 address is this machine): each address is
-    locked after three wrong proofs; once the (here small) table is full, every further
-    address is refused `locked` on its first hello, without a challenge, and the addresses
-    locked first stay locked. The table never grows past its cap. The price, documented: a
+    locked after three wrong proofs (here the address's ceiling is three: each guess comes with
+    a fresh key, so no one person's count does it); once the (here small) table is full, every
+    further address is refused `locked` on its first hello, without a challenge, and the
+    addresses locked first stay locked. The table never grows past its cap. The price, documented: a
     newcomer with the right password waits too, until the oldest lock ends."""
     import socket
     import time
 
-    from lanchat.identity import PasswordAttempts
+    from lanchat.identity import WrongPasswords
 
     def guess(source: str) -> ev.Error:
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=10, source_address=(source, 0))
@@ -1379,19 +1391,124 @@ def test_an_attacker_cycling_source_addresses_is_held_by_a_full_lock_table_from_
 
     room_password = RoomPassword.create("pw", SALT)
     with running_server(password=room_password) as (server, endpoint):
-        attempts = server.room.gate.attempts = PasswordAttempts(time.time, max_addresses=4)
+        attempts = server.room.gate.attempts = WrongPasswords(time.time, address_tries=3, max_addresses=4)
         for n in range(2, 6):  # four attackers fill the table
             codes = [guess(f"127.0.0.{n}").code for _ in range(3)]
             assert codes == [ev.E_PASSWORD] * 3
         for n in range(6, 30):  # the next ones are not even challenged
             assert guess(f"127.0.0.{n}").code == ev.E_LOCKED
-            assert attempts.tracked <= 8
+            assert attempts.addresses.tracked <= 8 and attempts.people.tracked <= 8
         assert guess("127.0.0.2").code == ev.E_LOCKED  # the first one was not let go to make room
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=10, source_address=("127.0.0.99", 0))
         newcomer = RawClient(sock, key=Ed25519PrivateKey.generate(), password="pw")
         newcomer.send(ev.Hello(name="ann", key=identity.b64(identity.public_bytes(newcomer.key))))
         assert newcomer.expect(ev.Error).code == ev.E_LOCKED  # the documented price, for at most a minute
         newcomer.close()
+
+
+# ------------------------------------------------------------------ a class behind one address (NAT)
+
+
+def try_password(endpoint: Endpoint, key: Ed25519PrivateKey, name: str, password: str | None = None) -> ev.Event:
+    """One attempt at joining from ``key`` as ``name``: with ``password`` its proof (scrypt, as a
+    client's), else a wrong one (32 random bytes: a slip, as the server sees it). What the server
+    answered first: a Welcome, or the refusal (``password``, ``locked``)."""
+    student = RawClient(endpoint, key=key, password=password)
+    try:
+        student.send(ev.Hello(name=name, key=identity.b64(identity.public_bytes(key))))
+        said = student.expect(object)
+        if isinstance(said, ev.Challenge):
+            answer = student.answer(said)
+            student.send(answer if password else ev.Auth(signature=answer.signature, proof=identity.b64(os.urandom(32))))
+            said = student.expect(object)
+        return said  # type: ignore[return-value]
+    finally:
+        student.close()
+
+
+def test_three_students_behind_one_address_who_each_mistype_twice_still_join():
+    """A classroom reaches the server from one address (a school's NAT; here 127.0.0.1 and one
+    user): three students slip twice each, six wrong passwords from the address within the minute,
+    and each then joins with the right one. Three wrong ones from the address locked them all."""
+    clock = Clock()
+    with running_server(password=RoomPassword.create("tea", SALT), clock=clock) as (_server, endpoint):
+        students = {name: Ed25519PrivateKey.generate() for name in ("ann", "bo", "cy")}
+        for _slip in range(2):
+            for name, key in students.items():
+                refused = try_password(endpoint, key, name)
+                assert isinstance(refused, ev.Error) and refused.code == ev.E_PASSWORD, refused
+                clock.now += 3
+        for name, key in students.items():
+            assert isinstance(try_password(endpoint, key, name, "tea"), ev.Welcome), name
+
+
+def test_a_guesser_under_one_name_is_locked_told_why_and_for_how_long_and_the_lock_ends():
+    """From the guesser's side: three wrong passwords under one name and key, and the fourth
+    hello (even with the right password) gets `locked`, saying why and how long, without a
+    challenge; a classmate at the same address still joins; a minute later the guesser may try
+    again (the server's clock, turned by hand)."""
+    clock = Clock()
+    logged: list[str] = []
+    with running_server(password=RoomPassword.create("tea", SALT), clock=clock, log=logged.append) as (_server, endpoint):
+        mallory = Ed25519PrivateKey.generate()
+        assert [try_password(endpoint, mallory, "mallory").code for _ in range(3)] == [ev.E_PASSWORD] * 3  # type: ignore[attr-defined]
+        locked = try_password(endpoint, mallory, "mallory", "tea")
+        assert locked == ev.Error(code=ev.E_LOCKED, fatal=True, message=(
+            "too many wrong passwords from you: 3 within a minute (others at your address may still join); try again in 60 s"))
+        wait_for(lambda: any("3 within a minute from them: only they are locked out, for 60 s" in line for line in logged))
+        assert isinstance(try_password(endpoint, Ed25519PrivateKey.generate(), "ann", "tea"), ev.Welcome)
+        clock.now += 59.5
+        assert try_password(endpoint, mallory, "mallory", "tea").message.endswith("try again in 1 s")  # type: ignore[attr-defined]
+        clock.now += 0.5
+        assert isinstance(try_password(endpoint, mallory, "mallory", "tea"), ev.Welcome)
+
+
+def test_a_guesser_taking_a_new_name_and_key_for_every_guess_meets_the_addresss_ceiling():
+    """From the guesser's side: a fresh key and name for every guess dodges each person's count,
+    so the address has a ceiling: 15 wrong passwords within 5 minutes, whoever typed them, lock
+    everyone at it for 5 minutes (the price a class pays for a guesser among it), said in the
+    refusal; then the address may try again."""
+    clock = Clock()
+    with running_server(password=RoomPassword.create("tea", SALT), clock=clock) as (_server, endpoint):
+        for n in range(15):
+            refused = try_password(endpoint, Ed25519PrivateKey.generate(), f"guess{n}")
+            assert isinstance(refused, ev.Error) and refused.code == ev.E_PASSWORD, (n, refused)
+            clock.now += 10
+        locked = try_password(endpoint, Ed25519PrivateKey.generate(), "guess15")
+        assert locked == ev.Error(code=ev.E_LOCKED, fatal=True, message=(
+            "too many wrong passwords from your address: 15 within 5 minutes, by anyone there, so everyone there "
+            "waits; try again in 4 min 50 s"))  # fmt: skip
+        assert try_password(endpoint, Ed25519PrivateKey.generate(), "ann", "tea").code == ev.E_LOCKED  # type: ignore[attr-defined]
+        clock.now += 290
+        assert isinstance(try_password(endpoint, Ed25519PrivateKey.generate(), "ann", "tea"), ev.Welcome)
+
+
+def test_wrong_passwords_are_counted_per_person_and_per_address_within_their_windows():
+    """identity.WrongPasswords with its numbers: 3 a minute lock one person (their key, or a
+    guest's name, at a place) for a minute; 15 in 5 minutes from a place lock it for 5 minutes;
+    slips older than the window are forgotten."""
+    from lanchat.identity import WrongPasswords
+
+    clock = Clock()
+    wrong = WrongPasswords(clock)
+    assert [wrong.failed("10.0.0.9", "key A") for _ in range(2)] == [None, None]
+    lock = wrong.failed("10.0.0.9", "key A")
+    assert lock is not None and (lock.tries, lock.window, lock.lock, lock.whole_address) == (3, 60.0, 60.0, False)
+    assert wrong.locked_for("10.0.0.9", "key A") == lock and wrong.locked_for("10.0.0.9", "key B") is None
+    assert wrong.locked_for("10.0.0.7", "key A") is None  # the same key elsewhere is another count
+    for n in range(11):  # 14 from the address now, under as many names
+        assert wrong.failed("10.0.0.9", f"name guess{n}") is None
+    clock.now += 299  # the first three (key A's) are still within the 5 minutes
+    ceiling = wrong.failed("10.0.0.9", "name guess11")
+    assert ceiling is not None and (ceiling.tries, ceiling.window, ceiling.lock, ceiling.whole_address) == (15, 300.0, 300.0, True)
+    locked = wrong.locked_for("10.0.0.9", "key C")
+    assert locked is not None and locked.whole_address and locked.wait == 300.0
+    clock.now += 300
+    assert wrong.locked_for("10.0.0.9", "key C") is None
+    for n in range(14):  # a slow guesser: 14 in any 5 minutes never reach the ceiling
+        assert wrong.failed("10.0.0.8", f"name slow{n}") is None
+    clock.now += 300
+    assert wrong.failed("10.0.0.8", "name slow14") is None
 
 
 def test_a_fingerprint_copied_from_whois_or_lanchat_key_reads_as_the_start_of_the_keys_sha256():

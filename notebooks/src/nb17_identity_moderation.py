@@ -86,7 +86,7 @@ def notebooks() -> list[Notebook]:
             return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
 
 
-        teacher_key, ann_key, ben_key, other_key = (Ed25519PrivateKey.generate() for _ in range(4))
+        teacher_key, ann_key, ben_key, bob_key, other_key = (Ed25519PrivateKey.generate() for _ in range(5))
         ann_public = raw_public(ann_key)
         print("ann's public key:", len(ann_public), "bytes:", ann_public.hex()[:24], "...")
         print("its fingerprint: ", toy_short_fingerprint(ann_public))
@@ -161,8 +161,10 @@ def notebooks() -> list[Notebook]:
     nb.md(
         """
         A wrong password gets one short answer, "wrong password", and nothing about the room (no names, no
-        history). Three wrong ones from the same machine within a minute lock it out for a minute, and the
-        server's log shows each. Still, someone who records a challenge and its proof can try passwords at home,
+        history). Three wrong ones from one person (one key) within a minute lock that person out for a minute;
+        fifteen from one address within five minutes, under any names, lock the whole address out for five (a
+        class behind one school address is not locked out by three students' typos, but a script guessing under
+        a new name each time is stopped). The server's log shows each. Still, someone who records a challenge and its proof can try passwords at home,
         at scrypt's price per guess: choose a password that is not a dictionary word, and use TLS, which hides
         the exchange.
         """
@@ -329,10 +331,10 @@ def notebooks() -> list[Notebook]:
         The server checked the teacher's key against `--operator` and made them an operator ("the server" did it,
         the reason says why). Now ann joins with her key, and leaves. Then three who should not get in: someone
         else asking for the name `ann` with **another key**, bob with the **wrong password**, and a client that
-        does not speak TLS at all. (Three wrong passwords from one machine within a minute lock that machine out
-        for a minute: run this cell four times quickly and the fourth run stops at its first line, ann refused
-        with `locked`; so is every join from 127.0.0.1, the teacher's too, until the minute is over. That is
-        the lock-out doing its job: wait the minute, then run on.)
+        does not speak TLS at all. (Three wrong passwords from one person within a minute lock that person out
+        for a minute: run this cell four times quickly and the fourth run shows bob refused with `locked`, saying
+        why and for how long, while ann still joins from the same address. That is the lock-out doing its job
+        without locking out the class.)
         """,
         """
         ann, welcome = join("ann", ann_key)
@@ -345,7 +347,7 @@ def notebooks() -> list[Notebook]:
         impostor, refusal = join("ann", other_key)
         print("another key as ann:", refusal)
         impostor.close()
-        bob, refusal = join("bob", Ed25519PrivateKey.generate(), password="tea and biscuits")
+        bob, refusal = join("bob", bob_key, password="tea and biscuits")
         print("bob, wrong password:", refusal)
         bob.close()
 
