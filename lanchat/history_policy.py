@@ -10,7 +10,7 @@ The store (history.py, SQLite) is handed in, with a clock; the hub (hub.py) asks
   an idle server with an empty journal has nothing to wake up for;
 * ``allowance.allowed(person, entries)`` (HistoryAllowance) for a /history request: each person (``person_of``: their key
   when a key proves the name, else name and address; never the connection, so a reconnect
-  does not refill it) has a bucket of entries that refills with time, so paging through history is never refused but a flood of big requests
+  does not refill it, and a guest's /nick carries the bucket to the new name: ``carry``) has a bucket of entries that refills with time, so paging through history is never refused but a flood of big requests
   cannot stall the room (a replay costs the loop time in proportion to the entries sent,
   bench/history_bench.py);
 * ``replay_frames(...)`` for the frames of a replay within a byte budget, so a long replay can
@@ -84,8 +84,7 @@ class HistoryAllowance:
         connections are open; past a few buckets each, the full ones are forgotten (a full bucket
         is what a newcomer gets anyway)."""
         now = self.clock()
-        left, when = self._tokens.get(person, (HISTORY_BURST_ENTRIES, now))
-        left = min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
+        left = self._left(person, now)
         if left < entries:
             self._tokens[person] = (left, now)
             return False
@@ -96,6 +95,21 @@ class HistoryAllowance:
             }  # fmt: skip
         self._tokens[person] = (left - entries, now)
         return True
+
+    def carry(self, old: object, new: object) -> None:
+        """One connection asked as ``old`` and now as ``new`` (a keyless guest's /nick: the name
+        is half of who they are): the new name's bucket is the emptier of the two, so a new name
+        is no fresh allowance. The old one's stays as it is (a reconnect under it is the same
+        person)."""
+        now = self.clock()
+        had = self._left(old, now)
+        if had < self._left(new, now):
+            self._tokens[new] = (had, now)
+
+    def _left(self, person: object, now: float) -> float:
+        """The entries ``person`` may have at ``now``: what was left, refilled since, at most a burst."""
+        left, when = self._tokens.get(person, (HISTORY_BURST_ENTRIES, now))
+        return min(HISTORY_BURST_ENTRIES, left + (now - when) * HISTORY_ENTRIES_PER_SECOND)
 
 
 class HistoryPolicy:

@@ -109,7 +109,7 @@ class Peer:
 
     __slots__ = (
         "cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "group", "paused_until",
-        "ignored_bytes", "said_bye",
+        "ignored_bytes", "said_bye", "history_person",
     )  # fmt: skip
 
     def __init__(self, cid: int, address: str) -> None:
@@ -128,6 +128,7 @@ class Peer:
         self.paused_until: float | None = None
         self.ignored_bytes = 0  # read after it began closing (Hub.receive_data): bounded
         self.said_bye = False  # it sends nothing more: closed once what it is owed is out
+        self.history_person: object = None  # who its last /history was counted as (history_policy.person_of)
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
@@ -710,7 +711,11 @@ class Hub:
         cid = action.to
         if cid not in self.peers or self.history.store is None:
             return
-        person = person_of(action.name, action.owner, self.peers[cid].ip)  # not the connection: a reconnect does not refill
+        peer = self.peers[cid]
+        person = person_of(action.name, action.owner, peer.ip)  # not the connection: a reconnect does not refill
+        if peer.history_person not in (None, person):  # a guest's /nick since: the bucket goes with them
+            self.history.allowance.carry(peer.history_person, person)
+        peer.history_person = person
         if not action.joining and not self.history.allowance.allowed(person, action.limit, live=len(self.peers)):
             busy = ev.Error(code=ev.E_HISTORY, message="too much /history at once; try again in a moment")
             self.perform([Send(to=cid, event=busy)])

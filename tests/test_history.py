@@ -752,6 +752,11 @@ def test_the_history_allowance_belongs_to_the_person_not_the_connection():
     assert policy.allowance.allowed(person_of("bob", None, "10.0.0.7"), HISTORY_BURST_ENTRIES, live=1)
     now[0] += 1.0  # it refills with time
     assert policy.allowance.allowed(ann, 100, live=1)
+    bob = person_of("bob", None, "10.0.0.7")
+    policy.allowance.carry(ann, bob)  # ann took the name bob (/nick): bob's full bucket is not hers to use
+    assert not policy.allowance.allowed(bob, HISTORY_BURST_ENTRIES, live=1)
+    assert policy.allowance.allowed(bob, HISTORY_BURST_ENTRIES - 100, live=1)  # what ann had left, no more
+    assert policy.allowance.allowed(ann, HISTORY_BURST_ENTRIES - 100, live=1)  # ann's own is as it was
 
 
 def test_reconnecting_does_not_refill_the_history_allowance(store):
@@ -769,6 +774,36 @@ def test_reconnecting_does_not_refill_the_history_allowance(store):
                 assert "try again in a moment" in ann.expect(ev.Error, code=ev.E_HISTORY).message
             ann.close()
             wait_for(lambda: "ann" not in server.room.names, what="ann gone")
+        bob = RawClient(endpoint, "bob")  # someone else's allowance is their own
+        replayed(bob)
+        bob.send(ev.HistoryRequest(limit=1000))
+        assert replayed(bob)[1].shown == 300
+        bob.close()
+
+
+def test_a_nick_does_not_refill_a_guests_history_allowance(store):
+    """From the attacker's side: a keyless guest's allowance is their name and address, so
+    fetch, /nick, fetch again was a fresh bucket each time. The bucket goes with the new name:
+    refused, and a reconnect under it too; someone else's is their own."""
+    for i in range(300):
+        say(store, "old", f"m{i}")
+    with running_server(history=store, replay=0) as (server, endpoint):
+        server.hub.history.clock = lambda: 1000.0  # no refill during the test: only the /nick could give more
+        ann = RawClient(endpoint, "ann")
+        replayed(ann)
+        ann.send(ev.HistoryRequest(limit=1000))
+        assert replayed(ann)[1].shown == 300
+        ann.send(ev.Nick(name="ann2"))
+        ann.expect(ev.Renamed, new="ann2")
+        ann.send(ev.HistoryRequest(limit=1000))
+        assert "try again in a moment" in ann.expect(ev.Error, code=ev.E_HISTORY).message
+        ann.close()
+        wait_for(lambda: "ann2" not in server.room.names, what="ann2 gone")
+        again = RawClient(endpoint, "ann2")  # hang up and come back as the new name: the same bucket
+        replayed(again)
+        again.send(ev.HistoryRequest(limit=1000))
+        assert "try again in a moment" in again.expect(ev.Error, code=ev.E_HISTORY).message
+        again.close()
         bob = RawClient(endpoint, "bob")  # someone else's allowance is their own
         replayed(bob)
         bob.send(ev.HistoryRequest(limit=1000))
