@@ -242,6 +242,7 @@ examples:
   lanchat history chat.sqlite3 --format jsonl > chat.jsonl
   lanchat history prune --keep-days 30          drop messages over 30 days old
   lanchat history prune --before 2026-09-01     a stopped room's, by date
+  lanchat history compact                       give dropped messages' space back
 """
 
 # serve --max-history-mb: a term of ordinary class chat is tens of MB; a flood (16 connections
@@ -493,7 +494,7 @@ def build_parser() -> _Parser:
 
     history = commands.add_parser(
         "history",
-        help="export a chat transcript from a history file",
+        help="export a chat transcript from a history file (prune, compact: a stopped room's)",
         description="Print the history kept by 'lanchat serve' as a transcript\n(seed 004's \"save chat\").",
         epilog=HISTORY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -2221,25 +2222,46 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stopped_history_arguments(parser: argparse.ArgumentParser) -> None:
+    """PATH, --port and --unix: which stopped room's history a `history` subcommand works on."""
+    parser.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
+    parser.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
+    parser.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
+
+
 def build_prune_parser() -> argparse.ArgumentParser:
     """``lanchat history prune``: its own parser, as ``history``'s PATH would take the word."""
     prune = argparse.ArgumentParser(
         prog=f"{PROG} history prune",
-        description="Drop a stopped room's messages from before a date (or older than N days)\nfrom its history. "
-        "Direct messages, bans, mutes, owned names, the topic and\noperators are kept. "
-        "A running room does this itself with serve --keep-days.",
+        description="Drop a stopped room's messages from before a date (or older than N days)\nfrom its history, "
+        "then give the space they took back to the disk. Direct\nmessages, bans, mutes, owned names, the topic and "
+        "operators are kept.\nA running room drops them itself with serve --keep-days.",
         epilog="examples:\n  lanchat history prune --keep-days 30\n  lanchat history prune --before 2026-09-01 --port 4000\n"
         "  lanchat history prune chat.sqlite3 --before 2026-09-01\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    prune.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
-    prune.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
-    prune.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
+    _stopped_history_arguments(prune)
     when = prune.add_mutually_exclusive_group(required=True)
     when.add_argument("--before", type=_since, metavar="TIME", help="drop room messages from before TIME: a date "
                       "(2026-09-01, local time), a date and time (2026-09-01T08:00) or an age (30d, 12h)")  # fmt: skip
     when.add_argument("--keep-days", type=_days, metavar="N", help="drop room messages older than N days")
+    prune.add_argument("--no-compact", action="store_true", help="leave the file its size (new messages reuse the "
+                       "space; default: give it back, which needs a moment's free disk for a copy of what is kept)")  # fmt: skip
     return prune
+
+
+def build_compact_parser() -> argparse.ArgumentParser:
+    """``lanchat history compact``: its own parser, as ``history``'s PATH would take the word."""
+    compact = argparse.ArgumentParser(
+        prog=f"{PROG} history compact",
+        description="Give the space of dropped messages back to the disk: a room's history file\nkeeps its size when "
+        "messages go (serve --keep-days, --max-history-mb), as\nnew ones reuse it. The room must be stopped; the disk "
+        "needs free space for a\nmoment's copy of what the file holds.",
+        epilog="examples:\n  lanchat history compact\n  lanchat history compact --port 4000\n  lanchat history compact chat.sqlite3\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _stopped_history_arguments(compact)
+    return compact
 
 
 def _kept_history(given: str | None, args: argparse.Namespace, nothing: str = "") -> tuple[Path, int | None]:
@@ -2259,34 +2281,63 @@ def _kept_history(given: str | None, args: argparse.Namespace, nothing: str = ""
     return path, None
 
 
+def _damaged_advice(path: Path) -> str:
+    """What a command that changes a stopped room's history says of a damaged file (not serve's
+    "move it aside": that would lose what can still be read)."""
+    return f"  the file was left untouched: '{PROG} history {path} > saved.txt' saves every message that can still be read"
+
+
+def _open_stopped_history(path: Path, busy: str):  # noqa: ANN202 - (HistoryStore | None, exit code)
+    """The history of a stopped room, opened to change it (it takes the journal's lock, as serve
+    does), or None and the exit code, the reason said; ``busy``: what to do when a server runs on it."""
+    from .history import HistoryBusy, HistoryDamaged, HistoryStore, HistoryUnusable
+
+    try:
+        store = HistoryStore(path)
+    except HistoryBusy:  # (its own message is advice for a second `serve`)
+        return None, _fail(f"a lanchat server is using {path}: stop it first (/q in its window){busy}")
+    except HistoryDamaged as exc:
+        return None, _fail(f"{exc}\n{_damaged_advice(path)}")
+    except HistoryUnusable as exc:
+        return None, _fail(str(exc))
+    if not store.writable:
+        store.close()
+        return None, _fail(f"cannot change {path}: {store.readonly_reason}")
+    return store, 0
+
+
 def cmd_history_prune(args: argparse.Namespace) -> int:
-    """Drop old room messages from a stopped room's history (history.py, drop_oldest)."""
+    """Drop old room messages from a stopped room's history (history.py, drop_oldest), then give
+    their space back to the disk unless --no-compact (_compact_history)."""
     import time
 
-    from .history import HistoryBusy, HistoryDamaged, HistoryStore, HistoryUnusable, HistoryWriteError
+    from .history import HistoryWriteError
     from .history_upkeep import BATCH_ROWS, DAY_SECONDS, describe_holdings
 
     path, missing = _kept_history(args.path, args)
     if missing is not None:
         return missing
     before = args.before if args.before is not None else time.time() - args.keep_days * DAY_SECONDS
+    store, refused = _open_stopped_history(path, ", or restart it with --keep-days N")
+    if store is None:
+        return refused
     try:
-        store = HistoryStore(path)
-    except HistoryBusy:  # (its own message is advice for a second `serve`)
-        return _fail(f"a lanchat server is using {path}: stop it first (/q in its window), or restart it with --keep-days N")
-    except HistoryDamaged as exc:  # (what serve says, "move it aside", would lose what can still be read)
-        return _fail(f"{exc}\n  the file was left untouched: '{PROG} history {path} > saved.txt' saves every message that can still be read")
-    except HistoryUnusable as exc:
-        return _fail(str(exc))
-    try:
-        if not store.writable:
-            return _fail(f"cannot change {path}: {store.readonly_reason}")
         dropped = 0
         more = True
         while more:
             went, more = store.drop_oldest(before=before, rows=BATCH_ROWS * 10)
             dropped += went
         used, count, oldest = store.holdings()
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(before))
+        _say(f"{PROG}: dropped {dropped:,} room message{'' if dropped == 1 else 's'} from before {stamp} in {path} (direct "
+             "messages, bans, mutes, owned names, the topic and operators are kept)", sys.stdout)  # fmt: skip
+        holds = describe_holdings(used, count, oldest, keep_days=None, max_mb=None).split(";")[0]
+        if args.no_compact:
+            _say(f"{PROG}: it holds {holds} now (the file keeps its size on disk: new messages reuse the space; "
+                 f"'{PROG} history compact' gives it back)", sys.stdout)  # fmt: skip
+            return 0
+        _say(f"{PROG}: it holds {holds} now", sys.stdout)
+        return _compact_history(store, path)
     except HistoryWriteError as exc:
         if not exc.disk_full:
             return _fail(f"cannot change {path}: {exc}")
@@ -2295,11 +2346,52 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
                      f"free a few MB (another file on that disk) and run it again; {done}")  # fmt: skip
     finally:
         store.close()
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(before))
-    _say(f"{PROG}: dropped {dropped:,} room message{'' if dropped == 1 else 's'} from before {stamp} in {path} (direct messages, bans, mutes, "
-         "owned names, the topic and operators are kept)", sys.stdout)  # fmt: skip
-    _say(f"{PROG}: it holds {describe_holdings(used, count, oldest, keep_days=None, max_mb=None).split(';')[0]} now "
-         "(the file keeps its size on disk: new messages reuse the space)", sys.stdout)  # fmt: skip
+
+
+def cmd_history_compact(args: argparse.Namespace) -> int:
+    """Give the space of a stopped room's dropped messages back to the disk (_compact_history)."""
+    path, missing = _kept_history(args.path, args)
+    if missing is not None:
+        return missing
+    store, refused = _open_stopped_history(path, "")
+    if store is None:
+        return refused
+    try:
+        return _compact_history(store, path)
+    finally:
+        store.close()
+
+
+def _compact_history(store, path: Path) -> int:  # noqa: ANN001 - a HistoryStore, opened by _open_stopped_history
+    """history.py's compact, saying the file's size before and after (``history.sqlite3:
+    412.0 MiB -> 38.2 MiB``); refused, the file left as it was, where the disk has not room for
+    SQLite's copy (history_upkeep.compact_refusal), and said so where the file is damaged."""
+    import shutil
+
+    from .files import human_size
+    from .history import HistoryDamaged, HistoryWriteError
+    from .history_upkeep import WORTH_COMPACTING, compact_refusal
+
+    again = f"'{PROG} history compact {path}'"
+    try:
+        size, held = store.file_sizes()
+        if size - held < WORTH_COMPACTING:
+            _say(f"{PROG}: {path.name}: {human_size(size)}, nothing to give back (under 1 MiB of it is unused)", sys.stdout)
+            return 0
+        try:
+            free = shutil.disk_usage(path.parent).free
+        except OSError:  # unknown: compact tries, all or nothing
+            free = None
+        refused = None if free is None else compact_refusal(path.name, held=held, free=free)
+        if refused is not None:
+            return _fail(f"{refused}; {path.name} was left as it was: free some space there and run {again}")
+        after = store.compact()
+    except HistoryDamaged as exc:
+        return _fail(f"{exc}\n{_damaged_advice(path)}")
+    except HistoryWriteError as exc:
+        full = "the disk filled up meanwhile" if exc.disk_full else str(exc)
+        return _fail(f"cannot compact {path}: {full}; it was left as it was (nothing is lost): free some space and run {again}")
+    _say(f"{PROG}: {path.name}: {human_size(size)} -> {human_size(after)}", sys.stdout)
     return 0
 
 
@@ -2505,9 +2597,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     words = sys.argv[1:] if argv is None else argv
-    if words[:2] == ["history", "prune"]:  # before `history PATH` takes the word as a file's name
-        args = build_prune_parser().parse_args(words[2:])
-        args.command = "history prune"
+    if words[:2] in (["history", "prune"], ["history", "compact"]):  # before `history PATH` takes the word as a file's name
+        args = (build_prune_parser if words[1] == "prune" else build_compact_parser)().parse_args(words[2:])
+        args.command = f"history {words[1]}"
     else:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -2532,6 +2624,8 @@ def _main(argv: list[str] | None) -> int:
             return cmd_history(args)
         if args.command == "history prune":
             return cmd_history_prune(args)
+        if args.command == "history compact":
+            return cmd_history_compact(args)
         if args.command == "rooms":
             return cmd_rooms(args)
         if args.command == "doctor":

@@ -566,6 +566,8 @@ class _NameOwners:
 class _Dropping:
     """Dropping the oldest room messages, by age (serve --keep-days, lanchat history prune) or by
     size (serve --max-history-mb): history_upkeep.py decides when and how many; this is the SQL.
+    With the room stopped, ``compact`` gives the space back to the disk (the server never does:
+    SQLite reuses it for new messages, and a VACUUM would stop the room for as long as it takes).
     Part of HistoryStore (the same file), kept apart so each reads in one screen.
 
     Only room messages already in SQLite go: never a direct message (kept for its two keys
@@ -576,6 +578,7 @@ class _Dropping:
     dropped (a clock set back can keep a few older messages a while; never a newer one gone)."""
 
     db: sqlite3.Connection
+    path: Path
     _drop_from = 0  # every room message below this id is gone already: a batch starts here
 
     def _settle(self) -> None: ...  # HistoryStore's: the journal and held rows come first
@@ -654,6 +657,31 @@ class _Dropping:
             "SELECT * FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()"
         ).fetchone()
         return max(0, int(pages) - int(free)) * int(size)
+
+    def file_sizes(self) -> tuple[int, int]:
+        """(the file's size on disk, what it holds) in bytes, for ``lanchat history compact``: the
+        WAL copied into the file and cut to nothing first, so the disk's free space that compact()
+        needs is counted with that file's room given back (history_upkeep.compact_refusal)."""
+        self._settle()
+        with contextlib.suppress(sqlite3.Error):  # (a reader holding the WAL: it keeps its size)
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return os.path.getsize(self.path), self.used_bytes()
+
+    def compact(self) -> int:
+        """Give dropped messages' space back to the disk (the room stopped: the journal's lock
+        held); returns the file's size after. SQLite's VACUUM writes what the file holds into a
+        copy (in memory: temp_store, never a temporary folder's disk), then back through the WAL,
+        and the WAL is copied in and cut. All or nothing: a disk that fills up meanwhile leaves
+        the file as it was (HistoryWriteError, disk_full); damage found is HistoryDamaged."""
+        self._settle()
+        try:
+            self.db.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.DatabaseError as exc:
+            if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == _SQLITE_CORRUPT:
+                raise HistoryDamaged(f"{self.path} is damaged ({_describe(exc)})") from None
+            raise _write_error(exc) from None
+        return os.path.getsize(self.path)
 
     def holdings(self) -> tuple[int, int, float | None]:
         """(bytes used, messages, the oldest message's time): what serve's start says it holds.

@@ -35,8 +35,10 @@ from test_ui_pty import host, say
 
 from lanchat import events as ev
 from lanchat import history_policy
+from lanchat.files import human_size
 from lanchat.history import HistoryStore, HistoryWriteError
 from lanchat.history_policy import HistoryPolicy
+from lanchat.history_upkeep import compact_room_needed
 from lanchat.log_output import LogOutput
 from lanchat.server_files import ServerFiles
 from lanchat.session import Line, Session
@@ -1085,3 +1087,36 @@ def test_history_prune_on_a_full_disk_says_the_disk_is_full_and_what_to_do():
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().endswith("the disk is full, and dropping messages needs a little room to write: free a few MB "
                                         "(another file on that disk) and run it again; nothing was dropped")  # fmt: skip
+
+
+def test_history_compact_with_too_little_room_for_its_copy_says_how_much_it_needs_and_leaves_the_file():
+    """Compacting writes what the file holds once more before giving the rest back: on a disk
+    with less free than that it is refused before it starts, with how much it needs and has
+    (without the check, SQLite's VACUUM failed halfway as "the disk filled up"), and the file is
+    as it was; with the room freed, it runs."""
+    with small_disk("16m") as disk:
+        db = disk / "chat.sqlite3"
+        store = HistoryStore(db)
+        try:
+            for i in range(12_000):
+                store.keep(time=1e9 + i, sender="ann", text=f"{i} " + "x" * 400)
+            store.commit()
+            store.drop_oldest(before=1e9 + 6000, rows=6000)
+            size, held = store.file_sizes()
+        finally:
+            store.close()
+        filler = fill_disk(disk, leave=held // 2)
+        before, free = db.read_bytes(), shutil.disk_usage(disk).free
+        lanchat = lambda *args: subprocess.run([sys.executable, "-m", "lanchat", "history", *args], capture_output=True,  # noqa: E731
+                                               text=True, env=child_env(), cwd=ROOT, timeout=30)  # fmt: skip
+        refused = lanchat("compact", str(db))
+        assert refused.returncode == 1 and refused.stdout == "" and db.read_bytes() == before
+        assert refused.stderr == (
+            f"lanchat: not enough free disk space to compact chat.sqlite3: that needs about "
+            f"{human_size(compact_room_needed(held))} free for a moment (a copy of the {human_size(held)} it holds), and "
+            f"the disk it is on has {human_size(free)} free; chat.sqlite3 was left as it was: free some space there and "
+            f"run 'lanchat history compact {db}'\n"
+        )
+        filler.unlink()
+        done = lanchat("compact", str(db))
+        assert done.returncode == 0 and done.stdout == f"lanchat: chat.sqlite3: {human_size(size)} -> {human_size(held)}\n"

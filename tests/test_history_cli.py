@@ -16,6 +16,7 @@ import pytest
 from helpers import ROOT, Proc, RawClient, child_env
 
 from lanchat import events as ev
+from lanchat.files import human_size
 from lanchat.history import HistoryStore
 from lanchat.transport import Endpoint
 
@@ -660,6 +661,72 @@ def test_history_prune_drops_a_stopped_rooms_old_messages_by_port_and_keeps_the_
     assert "--port 4000" in missing.stderr and not os.path.exists(os.path.join(folder, "history-3580.sqlite3"))
 
 
+def a_term_of_chat(db, messages: int = 20_000) -> None:
+    """A history of ``messages`` room messages of about 400 characters (9 MiB for 20,000), one a
+    second from 2001-09-09 01:46:40 UTC on, moved into SQLite."""
+    store = HistoryStore(db)
+    for i in range(messages):
+        store.keep(time=1e9 + i, sender="ann", text=f"{i} " + "the length header comes first " * 13)
+    store.commit()
+    store.count()
+    store.close()
+
+
+def test_history_prune_gives_the_space_back_and_compact_gives_back_what_a_no_compact_prune_left():
+    """A teacher prunes to free disk space: the file shrinks to what it holds and the line says
+    by how much (it kept its size: SQLite reuses the space). With --no-compact it keeps its size,
+    says so, and `history compact` gives the space back later; every message left is intact."""
+    env = child_env(TZ="UTC")
+    folder = os.path.join(env["XDG_DATA_HOME"], "lanchat")
+    os.makedirs(folder)
+    db, other = os.path.join(folder, "history-4000.sqlite3"), os.path.join(folder, "term.sqlite3")
+    a_term_of_chat(db)
+    shutil.copy(db, other)
+    size = os.path.getsize(db)
+    assert size > 8 << 20
+    lanchat = lambda *args: subprocess.run([*LANCHAT, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)  # noqa: E731
+    pruned = lanchat("history", "prune", "--port", "4000", "--before", "2001-09-09T06:46:40")
+    assert pruned.returncode == 0 and pruned.stderr == "", pruned.stderr
+    assert "dropped 18,000 room messages" in pruned.stdout and "2,000 messages since 2001-09-09" in pruned.stdout
+    after = os.path.getsize(db)
+    assert after < size / 8 and not os.path.exists(db + "-wal")
+    assert pruned.stdout.splitlines()[-1] == f"lanchat: history-4000.sqlite3: {human_size(size)} -> {human_size(after)}"
+    kept = stored_texts(db)
+    assert len(kept) == 2000 and kept[0].startswith("18000 ") and kept[-1].startswith("19999 ")
+
+    left = lanchat("history", "prune", other, "--before", "2001-09-09T06:46:40", "--no-compact")
+    assert left.returncode == 0 and os.path.getsize(other) == size, left.stderr
+    assert "(the file keeps its size on disk: new messages reuse the space; 'lanchat history compact' gives it back)" in left.stdout
+    compacted = lanchat("history", "compact", other)
+    assert compacted.returncode == 0 and compacted.stderr == "", compacted.stderr
+    assert compacted.stdout == f"lanchat: term.sqlite3: {human_size(size)} -> {human_size(os.path.getsize(other))}\n"
+    assert os.path.getsize(other) == after and stored_texts(other) == kept
+    again = lanchat("history", "compact", other)
+    assert again.stdout == f"lanchat: term.sqlite3: {human_size(after)}, nothing to give back (under 1 MiB of it is unused)\n"
+
+
+def test_history_prune_and_compact_refuse_a_running_rooms_history_and_leave_it_as_it_was(tmp_path):
+    """The room's server holds the history (the journal's lock): a VACUUM under it would stop the
+    room, so both commands say to stop it first, and change nothing."""
+    db = tmp_path / "chat.sqlite3"
+    a_term_of_chat(db, 3000)
+    store = HistoryStore(db)
+    store.drop_oldest(before=None, rows=2000)  # space to give back
+    store.close()
+    before = digest(db)
+    server, _ = serve(db)
+    try:
+        compacted = run_lanchat("history", "compact", str(db))
+        pruned = run_lanchat("history", "prune", str(db), "--keep-days", "1")
+    finally:
+        server.stop()
+    assert compacted.returncode == 1 and compacted.stdout == ""
+    assert compacted.stderr == f"lanchat: a lanchat server is using {db}: stop it first (/q in its window)\n"
+    assert pruned.returncode == 1 and pruned.stdout == "" and "Traceback" not in pruned.stderr
+    assert pruned.stderr == f"lanchat: a lanchat server is using {db}: stop it first (/q in its window), or restart it with --keep-days N\n"
+    assert len(stored_texts(db)) == 1000 and digest(db) == before
+
+
 def test_history_prune_of_a_damaged_file_leaves_it_untouched_and_says_how_to_save_what_is_left(tmp_path):
     # a laptop that crashed mid-term: prune refuses the file, and says what the teacher can still do
     db = tmp_path / "chat.sqlite3"
@@ -676,3 +743,5 @@ def test_history_prune_of_a_damaged_file_leaves_it_untouched_and_says_how_to_sav
     assert result.stderr.splitlines()[-1] == (
         f"  the file was left untouched: 'lanchat history {db} > saved.txt' saves every message that can still be read"
     )
+    compacted = run_lanchat("history", "compact", str(db))  # the same for compact
+    assert compacted.returncode == 1 and compacted.stderr == result.stderr and digest(db) == before

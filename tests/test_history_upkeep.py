@@ -16,6 +16,8 @@ from lanchat.history_upkeep import (
     SIZE_CHECK_SECONDS,
     TELL_AGAIN_SECONDS,
     Upkeep,
+    compact_refusal,
+    compact_room_needed,
     describe_holdings,
     parse_days,
 )
@@ -126,6 +128,20 @@ def test_the_start_line_says_what_the_history_holds():
     for bad in ("0", "-1", "nan", "1e9"):
         with pytest.raises(ValueError):
             parse_days(bad)
+
+
+def test_compacting_needs_free_space_for_a_copy_of_what_the_file_holds_and_says_how_much():
+    """history compact's check, the free space handed in: a copy of what the file holds (in the
+    WAL: 24 bytes a page more) and a MiB; less is refused with both figures, never a guess."""
+    held = 38 * 2**20 + 200 * 2**10  # a 412 MiB file pruned to 38.2 MiB
+    assert compact_room_needed(held) == held + held // 32 + 2**20
+    assert compact_refusal("history.sqlite3", held=held, free=compact_room_needed(held)) is None
+    assert compact_refusal("history.sqlite3", held=held, free=compact_room_needed(held) - 1) is not None
+    assert compact_refusal("history.sqlite3", held=held, free=12 * 2**20) == (
+        "not enough free disk space to compact history.sqlite3: that needs about 40.4 MiB free for a moment (a copy "
+        "of the 38.2 MiB it holds), and the disk it is on has 12.0 MiB free"
+    )
+    assert compact_refusal("h.sqlite3", held=0, free=2**20) is None and compact_refusal("h.sqlite3", held=0, free=2**20 - 1)
 
 
 def test_a_server_drops_old_history_at_start_and_the_chat_goes_on(store):
