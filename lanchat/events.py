@@ -538,9 +538,22 @@ class HistoryEnd(Event):
     before: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Notice(Event):
+    """News for one person that refuses nothing, where an ``error`` would say something went
+    wrong: a ban, mute or name of theirs that waited for a full disk is saved now (PROTOCOL.md,
+    History replay, "When the file fails"). ``code``: what it is about, as an error code would say
+    (``history``); ``message``: for people. Older clients ignore the type (PROTOCOL.md 3)."""
+
+    type: ClassVar[str] = "notice"
+    sent_by: ClassVar[str] = "server"
+    code: str
+    message: str
+
+
 HISTORY_CLIENT_EVENTS: tuple[type[Event], ...] = (HistoryRequest,)
 CLIENT_EVENTS.update({cls.type: cls for cls in HISTORY_CLIENT_EVENTS})
-SERVER_EVENTS.update({cls.type: cls for cls in (HistoryEnd,)})
+SERVER_EVENTS.update({cls.type: cls for cls in (HistoryEnd, Notice)})
 MAX_HISTORY_REQUEST = 1000  # entries per /history answer; a frame budget bounds it too
 
 # Error codes (docs/PROTOCOL.md section 6). Kept as plain strings so they read well in JSON.

@@ -689,8 +689,8 @@ class Hub:
                 notes.setdefault(entry.told, []).append(entry.saved_note)
         for cid, lines in notes.items():
             more = f"; and {len(lines) - 3} more of yours" if len(lines) > 3 else ""
-            text = "saved now: " + "; ".join(lines[:3]) + more
-            self.perform([Send(to=cid, event=ev.Error(code=ev.E_HISTORY, message=text))])
+            text = "saved now: " + "; ".join(lines[:3]) + more  # good news: a notice, not an error
+            self.perform([Send(to=cid, event=ev.Notice(code=ev.E_HISTORY, message=text))])
 
     def _warn(self, problem: str) -> None:
         """The history store failed (said once): the log and the host hear it."""

@@ -468,6 +468,8 @@ class Session:
                 return []
             social.refused(self, event.code)
             return [Line(kind="error", time=self._now(), text=event.message, code=event.code)]
+        if isinstance(event, ev.Notice):  # news for us alone, refusing nothing: shown as a notice, not an error
+            return [Line(kind="notice", time=self._now(), text=event.message, code=event.code)]
         if isinstance(event, ev.SCREEN_SERVER_EVENTS):
             return social.on_event(self, event)
         if isinstance(event, ev.Refused):  # to the host (a ban: and operators): someone was turned away

@@ -66,6 +66,8 @@ class TextView:
             return self._act(event)
         if isinstance(event, ev.Error):
             return f"! {visible(event.message)}"
+        if isinstance(event, ev.Notice):  # news for them alone, refusing nothing
+            return f"{NOTICE_MARK} {visible(event.message)}"
         if isinstance(event, ev.Shutdown):
             return f"{NOTICE_MARK} the chat is closing: {visible(event.reason)}"
         if isinstance(event, ev.Offered) and not event.listing:

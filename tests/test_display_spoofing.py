@@ -252,6 +252,7 @@ ROOM_SAYS: list[ev.Event] = [
     ev.Away(name="rob", reason="lunch", time=T0),
     ev.Away(name="rob", reason="", time=T0),
     ev.Error(code=ev.E_NOT_OPERATOR, message="only an operator can use /kick"),
+    ev.Notice(code=ev.E_HISTORY, message="saved now: the ban on bob holds after a restart too"),
     ev.Shutdown(reason="class is over"),
 ]
 
