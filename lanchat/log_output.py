@@ -84,7 +84,11 @@ class LogOutput:
     def _gone(self, exc: OSError, out: TextIO) -> None:
         """Nobody reads the log any more: what is written from now on goes nowhere."""
         with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, out.fileno())
+            finally:
+                os.close(null)  # the output's own descriptor is /dev/null now: this one is not needed (it leaked)
         self.lost, self.cut = 0, False
         # a reader gone (a pipe) is "closed"; a terminal hung up (EIO) "cannot be written"
         why = "was closed" if isinstance(exc, BrokenPipeError) else f"cannot be written ({(exc.strerror or str(exc)).lower()})"

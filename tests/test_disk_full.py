@@ -359,6 +359,23 @@ def test_the_logs_gap_line_counts_every_line_refused_and_is_said_once():
     ]
     assert err.getvalue().count("the log's output cannot be written (no space left on device)") == 1
 
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts the open descriptors in /proc/self/fd (Linux)")
+def test_a_log_whose_reader_is_gone_goes_to_dev_null_and_leaves_no_descriptor_open():
+    """`serve --headless | grep ...` ended: the log's output is pointed at /dev/null, said once,
+    and the /dev/null opened for that is closed again (it stayed open for the process's life)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    err = io.StringIO()
+    with open(writer, "w", encoding="utf-8") as out:
+        before = set(os.listdir("/proc/self/fd"))
+        log = LogOutput(out, err)
+        log.write("[12:00:01] ann joined")  # EPIPE (Python ignores SIGPIPE)
+        log.write("[12:00:02] bob joined")  # into /dev/null
+        assert set(os.listdir("/proc/self/fd")) == before
+        assert os.readlink(f"/proc/self/fd/{writer}") == os.devnull
+    assert err.getvalue() == "lanchat: the log's output was closed; the room goes on without a log\n"
+
 class NearlyFullStore:
     """A history store on a disk so nearly full that a pass fits or not by its size: commit()
     fails while ``full`` (the way history.py says it, HistoryWriteError)."""
