@@ -494,7 +494,7 @@ def build_parser() -> _Parser:
 
     history = commands.add_parser(
         "history",
-        help="export a chat transcript from a history file (prune, compact: a stopped room's)",
+        help="export a chat transcript from a history file (history prune, history compact: shrink a stopped room's)",
         description="Print the history kept by 'lanchat serve' as a transcript\n(seed 004's \"save chat\").",
         epilog=HISTORY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
