@@ -2386,11 +2386,12 @@ def _compact_history(store, path: Path) -> int:  # noqa: ANN001 - a HistoryStore
         if refused is not None:
             return _fail(f"{refused}; {path.name} was left as it was: free some space there and run {again}")
         after = store.compact()
-    except HistoryDamaged as exc:
-        return _fail(f"{exc}\n{_damaged_advice(path)}")
+    except HistoryDamaged as exc:  # (found by VACUUM, past the check on opening: after prune's drops, too)
+        return _fail(f"{exc}, found while compacting it: it was not compacted\n"
+                     f"  '{PROG} history {path} > saved.txt' saves every message that can still be read")  # fmt: skip
     except HistoryWriteError as exc:
-        full = "the disk filled up meanwhile" if exc.disk_full else str(exc)
-        return _fail(f"cannot compact {path}: {full}; it was left as it was (nothing is lost): free some space and run {again}")
+        why, then = ("the disk filled up meanwhile", "free some space there and run") if exc.disk_full else (str(exc), "run")
+        return _fail(f"cannot compact {path}: {why}; it was left as it was (nothing is lost): {then} {again}")
     _say(f"{PROG}: {path.name}: {human_size(size)} -> {human_size(after)}", sys.stdout)
     return 0
 

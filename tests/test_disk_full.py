@@ -1114,7 +1114,8 @@ def test_history_compact_with_too_little_room_for_its_copy_says_how_much_it_need
     """Compacting writes what the file holds once more before giving the rest back: on a disk
     with less free than that it is refused before it starts, with how much it needs and has
     (without the check, SQLite's VACUUM failed halfway as "the disk filled up"), and the file is
-    as it was; with the room freed, it runs."""
+    as it was; a VACUUM run all the same (a disk filled after the check) fails whole, the file
+    sound and every message there; with the room freed, it runs."""
     with small_disk("16m") as disk:
         db = disk / "chat.sqlite3"
         store = HistoryStore(db)
@@ -1138,6 +1139,14 @@ def test_history_compact_with_too_little_room_for_its_copy_says_how_much_it_need
             f"the disk it is on has {human_size(free)} free; chat.sqlite3 was left as it was: free some space there and "
             f"run 'lanchat history compact {db}'\n"
         )
+        store = HistoryStore(db)  # past the check (a disk filled after it): VACUUM fails, all or nothing
+        try:
+            with pytest.raises(HistoryWriteError) as failed:
+                store.compact()
+            assert failed.value.disk_full and os.path.getsize(db) == size
+            assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok" and store.count() == 6000
+        finally:
+            store.close()
         filler.unlink()
         done = lanchat("compact", str(db))
         assert done.returncode == 0 and done.stdout == f"lanchat: chat.sqlite3: {human_size(size)} -> {human_size(held)}\n"
