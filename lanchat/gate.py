@@ -11,12 +11,11 @@ belongs to the first key that used it, and the gate says who owns what (``owner_
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -148,10 +147,14 @@ class Gate:
         # An address -> what counts as one machine (the room's limits.AddressGroups.group: a
         # global IPv6 /64 off the server's own networks is one), for the claims and the lockout.
         self.group: Callable[[str], str] = lambda address: address
-        # cid -> how to read the user id of a peer on this machine (a lab server's class: loopback
-        # or the socket file) from its socket (the loop's transport.peer_user): read only when a
-        # name is claimed, not for every connection (a storm of them would each read /proc)
-        self.users: dict[int, Callable[[], int | None]] = {}
+        # The user ids of peers on this machine (a lab server's class: loopback or the socket
+        # file), cid -> uid, read from their sockets by the loop (transport.peer_users) for the
+        # cids asked together: set by the loop; this default knows none (a room without sockets).
+        # Read only when a name is claimed or a ban or mute asks, not for every connection (a
+        # storm of them would each read /proc), and once a connection (``_users``).
+        self.read_users: Callable[[list[int]], Mapping[int, int | None]] = lambda cids: {}
+        self._readable: set[int] = set()  # connections whose user the loop can read (arrived)
+        self._users: dict[int, int | None] = {}  # cid -> its user, as read
         self._this_machine: set[int] = set()  # connections to this machine's own LAN address (arrived)
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
@@ -236,16 +239,16 @@ class Gate:
         peer = self.addresses.get(cid, f"connection {cid}")
         return peer.rpartition(":")[0].strip("[]") if ":" in peer else peer  # "host:port", "[ipv6]:port"
 
-    def arrived(self, cid: int, peer: str, user: Callable[[], int | None] | None = None, this_machine: bool = False) -> None:
-        """Connection ``cid`` from ``peer`` ("host:port"); ``user`` reads, for a peer on this
-        machine, its user id from the socket (the loop's transport.peer_user), when asked.
+    def arrived(self, cid: int, peer: str, user: bool = False, this_machine: bool = False) -> None:
+        """Connection ``cid`` from ``peer`` ("host:port"); ``user``: for a peer on this machine,
+        the loop can read its user id from the socket (``read_users``), when asked.
         ``this_machine``: the peer's address is this machine's own LAN address (transport.
         from_this_machine: a lab student who joined by the announced address, not loopback)."""
         self.addresses[cid] = peer
         if this_machine:
             self._this_machine.add(cid)
-        if user is not None and not self.on_the_network(cid):
-            self.users[cid] = functools.cache(user)  # read once, and only if asked
+        if user and not self.on_the_network(cid):
+            self._readable.add(cid)
 
     def by_own_address(self, cid: int) -> bool:
         """Did ``cid`` come from this machine by its own LAN address (``arrived``)?"""
@@ -267,14 +270,26 @@ class Gate:
 
     def user_of(self, cid: int) -> int | None:
         """The Unix user of ``cid``, a peer on this machine, if the system says (read once)."""
-        read = self.users.get(cid)
-        return read() if read is not None else None
+        if cid in self._users:
+            return self._users[cid]
+        return self.users_of((cid,))[cid]
+
+    def users_of(self, cids: Collection[int]) -> dict[int, int | None]:
+        """``user_of`` of each of ``cids``, those not read yet asked of the loop together: one
+        read of the system's tables for a whole class (a /ban compares everyone's account)."""
+        users = self._users
+        unread = [cid for cid in cids if cid not in users and cid in self._readable]
+        if unread:
+            read = self.read_users(unread)
+            users.update((cid, read.get(cid)) for cid in unread)  # gone since: None, not asked again
+        return {cid: users.get(cid) for cid in cids}
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone."""
         self._asked.pop(cid, None)
         self.addresses.pop(cid, None)
-        self.users.pop(cid, None)
+        self._readable.discard(cid)
+        self._users.pop(cid, None)
         self._this_machine.discard(cid)
 
     # ------------------------------------------------------------------ names and their keys

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -146,8 +146,9 @@ class Moderation:
         self.operator_keys: set[str] = set(operator_keys)
         self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self.own_user = own_user
-        # cid -> the Unix user of a peer on this machine, read when asked (the room's gate.user_of)
-        self.user_of: Callable[[int], int | None] = lambda cid: None
+        # cids -> the Unix users of those peers on this machine, read when asked, together (the
+        # room's gate.users_of: a ban compares the whole class's accounts, in one read of /proc)
+        self.users_of: Callable[[Collection[int]], Mapping[int, int | None]] = lambda cids: {}
         # cid -> did it join from this machine by its own LAN address (the room's gate.by_own_address):
         # that address is everyone's there, as loopback is, so it is held by user, never by address
         self.by_own_address: Callable[[int], bool] = lambda cid: False
@@ -173,8 +174,11 @@ class Moderation:
         address = self.address_of(cid)
         if not self._on_this_machine(cid, address):
             return address
-        user = self.user_of(cid)
-        return address if user is None or user == self.own_user else f"{USER}{user}"
+        return self._as_user(self.users_of((cid,)).get(cid)) or address
+
+    def _as_user(self, user: int | None) -> str | None:
+        """A user as bans and mutes hold it ("user UID"); None for the server's own or unknown."""
+        return None if user is None or user == self.own_user else f"{USER}{user}"
 
     def _on_this_machine(self, cid: int, address: str) -> bool:
         """Loopback, the socket file, or this machine's own LAN address (a lab student who
@@ -243,11 +247,12 @@ class Moderation:
         would send the whole class out; then name and key only)."""
         if not self._on_this_machine(target.cid, target.address):
             return self.groups.group(target.address)
-        user = self.where(target.cid)
-        if not user.startswith(USER):
+        others = [m.cid for m in room.members.values() if m.cid != target.cid and self._on_this_machine(m.cid, m.address)]
+        users = self.users_of([target.cid, *others])  # asked together: a lab of 256 is one read of /proc, not 256
+        user = self._as_user(users.get(target.cid))
+        if user is None:
             return None
-        others = (m for m in room.members.values() if m.cid != target.cid and self._on_this_machine(m.cid, m.address))
-        return None if any(self.where(m.cid) == user for m in others) else user
+        return None if any(users.get(cid) == users.get(target.cid) for cid in others) else user
 
     def new_ban_id(self) -> int:
         self._next_ban += 1

@@ -210,7 +210,7 @@ class Room:
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
         self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys,
                                      own_user=own_user, host=self.gate.host)  # operators, mutes, bans; where connections come from
-        self.moderation.user_of = self.gate.user_of  # read once a connection, when a ban or mute asks
+        self.moderation.users_of = self.gate.users_of  # read once a connection, when a ban or mute asks
         self.moderation.by_own_address = self.gate.by_own_address
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
         self.ever_joined = 0

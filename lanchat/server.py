@@ -31,7 +31,7 @@ from .server_files import ServerFiles
 from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
 from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
-from .transport import from_this_machine, peer_user, remove_unix_path, set_send_buffer, tune, wake_pair
+from .transport import from_this_machine, peer_users, remove_unix_path, set_send_buffer, tune, wake_pair
 
 if TYPE_CHECKING:
     import ssl  # a plain server never loads it (tls.is_tls, tests/test_lazy_imports.py)
@@ -95,10 +95,18 @@ class Client:
             self.sock.shutdown(socket.SHUT_WR)
 
 
-def _on_this_machine(sock: socket.socket, how: dict[str, bool]) -> tuple[Callable[[], int | None] | None, bool]:
-    """For gate.arrived: how to read a peer's Unix user, and whether it dialled this machine's own
-    address (a lab student by the room's announced address); an in-process peer (``how``) has neither."""
-    return (None, False) if how else ((lambda: peer_user(sock)), from_this_machine(sock))
+def _on_this_machine(sock: socket.socket, how: dict[str, bool]) -> tuple[bool, bool]:
+    """For gate.arrived: can a peer's Unix user be read (_peer_users), and did it dial this
+    machine's own address (a lab student by the room's announced address); an in-process peer
+    (``how``) has neither."""
+    return (False, False) if how else (True, from_this_machine(sock))
+
+
+def _peer_users(clients: dict[int, Client], cids: list[int]) -> dict[int, int | None]:
+    """For gate.read_users: the Unix users of these connections' peers on this machine, read
+    together (transport.peer_users: /proc's tables once for all); None for one closed since."""
+    open_now = [clients.get(cid) for cid in cids]
+    return dict(zip(cids, peer_users([c.sock if c is not None else None for c in open_now]), strict=True))
 
 
 class Server:
@@ -148,10 +156,10 @@ class Server:
         )
         # Text participants (nc, telnet): told apart from lanchat clients before the hub.
         self.door = TextDoor(self.hub)
-        self.listeners = listeners
-        self.unix_path = unix_path
+        self.listeners, self.unix_path = listeners, unix_path
         self.poller = Poller()
         self.clients: dict[int, Client] = {}  # open sockets by connection id
+        self.room.gate.read_users = functools.partial(_peer_users, self.clients)  # for a name claimed, a ban
         self._stopping: ev.Shutdown | None = None  # the notice asked for (request_shutdown)
         self._wake_r, self._wake_w = wake_pair()
         self.poller.register(self._wake_r, EVENT_READ, _WAKE)

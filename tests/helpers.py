@@ -696,3 +696,48 @@ def fill_disk(folder: Path, leave: int = 0) -> Path:
         with contextlib.suppress(OSError):  # full: done
             out.write(b"\0" * max(0, free - leave))
     return filler
+
+
+# A child run as root that makes one TCP socket under each account asked for (its effective user
+# taken in turn: the kernel gives a socket the account that made it, /proc/net/tcp's uid column)
+# and hands them over on the socket passed as its first argument, at most 200 a message.
+_SOCKETS_OF_ACCOUNTS = """
+import os, socket, sys
+out = socket.socket(fileno=int(sys.argv[1]))
+family, uids = int(sys.argv[2]), [int(uid) for uid in sys.argv[3:]]
+made = []
+for uid in uids:
+    os.seteuid(uid)
+    try:
+        made.append(socket.socket(family, socket.SOCK_STREAM))
+    finally:
+        os.seteuid(0)
+for at in range(0, len(made), 200):
+    socket.send_fds(out, [b"s"], [s.fileno() for s in made[at : at + 200]])
+"""
+
+
+def sockets_of_accounts(uids: list[int], family: int = socket.AF_INET) -> list[socket.socket]:
+    """Unconnected TCP sockets, the n-th made by the Unix account ``uids[n]``: a lab server's
+    class, each student under an account of their own, from one test process (connect them to
+    the room). Needs root (a child takes each account in turn); skips the test without it."""
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.skip("sockets of other accounts need root")
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        child = subprocess.Popen([sys.executable, "-c", _SOCKETS_OF_ACCOUNTS, str(theirs.fileno()), str(int(family)),
+                                  *map(str, uids)], pass_fds=(theirs.fileno(),))  # fmt: skip
+        theirs.close()
+        ours.settimeout(DEFAULT_TIMEOUT)
+        made: list[socket.socket] = []
+        try:
+            while len(made) < len(uids):
+                _data, fds, _flags, _address = socket.recv_fds(ours, 16, 200)
+                if not fds:
+                    raise AssertionError(f"the child made {len(made)} of {len(uids)} sockets")
+                made += [socket.socket(fileno=fd) for fd in fds]
+        finally:
+            child.wait(DEFAULT_TIMEOUT)
+    return made

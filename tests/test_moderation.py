@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import sqlite3
+from collections.abc import Callable, Collection
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -483,12 +484,17 @@ def test_on_this_machine_a_ban_is_by_name_and_key_never_by_address():
     assert room.only_error(cid).code == ev.E_BANNED
 
 
+def _accounts(uids: dict[int, int]) -> Callable[[Collection[int]], dict[int, int | None]]:
+    """What the loop reads for the room (gate.users_of): each cid's account, from ``uids``."""
+    return lambda cids: {cid: uids.get(cid) for cid in cids}
+
+
 def _lab(users: dict[str, int], own_user: int = 1000) -> tuple[ModDriver, dict[int, int]]:
     """A lab server's room: everyone joins over the socket file, each under a Unix account
     (``users``: name -> uid; the driver's arrive records each cid's), the server run by ``own_user``."""
     room = ModDriver(own_user=own_user)
     uids: dict[int, int] = {}
-    room.room.moderation.user_of = uids.get
+    room.room.moderation.users_of = _accounts(uids)
     room.arrive("hal", host=True, address="local")
     for name, uid in users.items():
         cid = room.connect()
@@ -539,6 +545,45 @@ def test_on_a_lab_server_a_mute_holds_the_account_and_unmute_lifts_it():
     room.still_serves("ann", "hal", "mallory")
 
 
+def test_a_ban_in_a_lab_of_forty_asks_for_the_accounts_of_everyone_here_at_once():
+    """A ban on this machine compares the student's account with everyone else's here (a shared
+    account holds by name and key only). Each account is a read of /proc/net/tcp by the loop,
+    and asked one member at a time they stalled a lab of 256 for 0.8 s: the room asks for all
+    of them together, once (the loop reads the table once for them: transport.peer_users)."""
+    room, uids = _lab({f"s{n:02d}": 2000 + n for n in range(40)})
+    asked: list[list[int]] = []
+    accounts = _accounts(uids)
+    room.room.moderation.users_of = lambda cids: asked.append(list(cids)) or accounts(cids)
+    here = set(room.room.members)
+    room.mod("hal", "ban", "s17", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.address == "user 2017"
+    assert len(asked) == 1 and set(asked[0]) == here  # hal too: the host is on this machine
+    cid = _comes_back(room, uids, "s17x", 2017)
+    assert room.only_error(cid).code == ev.E_BANNED
+
+
+def test_the_gate_asks_the_loop_for_the_accounts_not_read_yet_together_and_keeps_them():
+    """Gate.users_of: one ask of the loop (read_users) for every connection on this machine
+    not read yet; each connection's account is read once, a gone one's (None) too."""
+    from lanchat.gate import Gate
+
+    gate = Gate(clock=lambda: 0.0)
+    reads: list[list[int]] = []
+    gate.read_users = lambda cids: reads.append(list(cids)) or {cid: 1000 + cid for cid in cids if cid != 3}
+    for cid in range(1, 6):
+        gate.arrived(cid, f"127.0.0.1:{40000 + cid}", user=True)
+    gate.arrived(6, "10.0.0.9:50000", user=True)  # another machine: it has no account here
+    gate.arrived(7, "127.0.0.1:40007")  # in-process: nothing to read
+    assert gate.user_of(1) == 1001 and reads == [[1]]
+    assert gate.users_of([1, 2, 3, 4, 6, 7]) == {1: 1001, 2: 1002, 3: None, 4: 1004, 6: None, 7: None}
+    assert reads == [[1], [2, 3, 4]]
+    assert gate.users_of([2, 3, 4, 5]) == {2: 1002, 3: None, 4: 1004, 5: 1005} and reads[2:] == [[5]]
+    gate.forget(2)
+    gate.arrived(2, "127.0.0.1:40102", user=True)  # a new connection under that number: read afresh
+    assert gate.user_of(2) == 1002 and reads[3:] == [[2]]
+
+
 def test_a_ban_on_a_shared_lab_account_or_the_servers_own_holds_by_name_and_key_only():
     """A lab whose class shares one "student" account (or a student on the teacher's own): a ban
     by that account would send everyone out, so it holds by name and key, as before."""
@@ -562,7 +607,7 @@ def test_a_lab_class_that_joined_by_the_servers_own_lan_address_is_held_by_accou
     room = ModDriver(own_user=1000)
     room.arrive("hal", host=True, address="local")
     uids: dict[int, int] = {}
-    room.room.moderation.user_of = uids.get
+    room.room.moderation.users_of = _accounts(uids)
 
     def joins(name: str, uid: int, address: str = own) -> int:
         cid = room.connect()
