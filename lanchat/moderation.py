@@ -228,13 +228,23 @@ class Moderation:
         if key is None:
             key = key_id(member.key)
         name_key = ev.name_key(member.name)
-        return next(
-            (
-                m for m in self.mutes
-                if (m.until is None or m.until > now) and m.matches(name_key=name_key, key=key, address=self._as_held(m, member))
-            ),
-            None,
-        )  # fmt: skip
+        user: str | None = None  # ``where``, for the mutes by user: asked once, and only if one is in force
+        for mute in self.mutes:
+            if mute.until is not None and mute.until <= now:
+                continue
+            address = member.address
+            if mute.address is not None and mute.address.startswith(USER):
+                address = user = user if user is not None else self.where(member.cid)
+            if mute.matches(name_key=name_key, key=key, address=address):
+                return mute
+        return None
+
+    def users_ahead(self, cids: Collection[int]) -> None:
+        """``mute_for`` is about to be asked of all of ``cids`` (who may take the turn): while a
+        mute by user is in force, their users are asked together first, one read of /proc for a
+        whole class (users_of keeps them), not one each as ``where`` asks."""
+        if any(m.address is not None and m.address.startswith(USER) for m in self.mutes):
+            self.users_of([cid for cid in cids if self._on_this_machine(cid, self.address_of(cid))])
 
     def _as_held(self, held: Ban | Mute, member: Member) -> str:  # (read only for a mute by user)
         """``member``'s address as ``held`` compares it: its user (``where``) for a mute by user."""

@@ -568,6 +568,7 @@ class Room:
         people = {cid for cid in self.members if cid not in self.service_cids}
         if self.moderation.mutes:
             now = self.clock()
+            self.moderation.users_ahead(people)
             people = {cid for cid in people if self.moderation.mute_for(self.members[cid], now) is None}
         return people
 

@@ -563,6 +563,32 @@ def test_a_ban_in_a_lab_of_forty_asks_for_the_accounts_of_everyone_here_at_once(
     assert room.only_error(cid).code == ev.E_BANNED
 
 
+def test_with_a_mute_by_account_in_force_a_turn_room_asks_for_the_class_accounts_at_once():
+    """Who may take the turn is everyone not muted (Room.may_hold_turn): with a mute by account
+    in force (stored, from a lesson before) each member's account is compared, and asked one
+    member at a time that was one read of /proc/net/tcp each, as a ban's was."""
+    uids: dict[int, int] = {}
+    asked: list[list[int]] = []  # the accounts asked of the loop, not read before (gate.users_of keeps them)
+    accounts = _accounts(uids)
+
+    def users_of(cids: Collection[int]) -> dict[int, int | None]:
+        if unread := [cid for cid in cids if not any(cid in before for before in asked)]:
+            asked.append(unread)
+        return accounts(cids)
+
+    mute = Mute(id=1, name="mallory", name_key="mallory", key=None, address="user 1066", until=None, by="hal", reason="")
+    room = ModDriver(own_user=1000, mutes=[mute])
+    room.room.moderation.users_of = users_of
+    room.arrive("hal", host=True, address="local")
+    for n in range(40):
+        _comes_back(room, uids, f"s{n:02d}", 2000 + n)
+    room.take_all()
+    asked.clear()
+    room.mod("hal", "mode", mode="turn")
+    assert room.room.turn_holder is not None
+    assert len(asked) == 1 and len(asked[0]) == 41
+
+
 def test_the_gate_asks_the_loop_for_the_accounts_not_read_yet_together_and_keeps_them():
     """Gate.users_of: one ask of the loop (read_users) for every connection on this machine
     not read yet; each connection's account is read once, a gone one's (None) too."""
