@@ -151,7 +151,7 @@ class Gate:
         # file), cid -> uid, read from their sockets by the loop (transport.peer_users) for the
         # cids asked together: set by the loop; this default knows none (a room without sockets).
         # Read only when a name is claimed or a ban or mute asks, not for every connection (a
-        # storm of them would each read /proc), and once a connection (``_users``).
+        # storm of them would each ask the kernel), and once a connection (``_users``).
         self.read_users: Callable[[list[int]], Mapping[int, int | None]] = lambda cids: {}
         self._readable: set[int] = set()  # connections whose user the loop can read (arrived)
         self._users: dict[int, int | None] = {}  # cid -> its user, as read

@@ -147,7 +147,7 @@ class Moderation:
         self.arrivals: dict[int, tuple[str, bytes | str | None]] = {}  # cid -> (address, identity key)
         self.own_user = own_user
         # cids -> the Unix users of those peers on this machine, read when asked, together (the
-        # room's gate.users_of: a ban compares the whole class's accounts, in one read of /proc)
+        # room's gate.users_of: a ban compares the whole class's accounts, in one ask of the system)
         self.users_of: Callable[[Collection[int]], Mapping[int, int | None]] = lambda cids: {}
         # cid -> did it join from this machine by its own LAN address (the room's gate.by_own_address):
         # that address is everyone's there, as loopback is, so it is held by user, never by address
@@ -241,8 +241,8 @@ class Moderation:
 
     def users_ahead(self, cids: Collection[int]) -> None:
         """``mute_for`` is about to be asked of all of ``cids`` (who may take the turn): while a
-        mute by user is in force, their users are asked together first, one read of /proc for a
-        whole class (users_of keeps them), not one each as ``where`` asks."""
+        mute by user is in force, their users are asked together first, one ask of the system for
+        a whole class (users_of keeps them), not one each as ``where`` asks."""
         if any(m.address is not None and m.address.startswith(USER) for m in self.mutes):
             self.users_of([cid for cid in cids if self._on_this_machine(cid, self.address_of(cid))])
 
@@ -258,7 +258,7 @@ class Moderation:
         if not self._on_this_machine(target.cid, target.address):
             return self.groups.group(target.address)
         others = [m.cid for m in room.members.values() if m.cid != target.cid and self._on_this_machine(m.cid, m.address)]
-        users = self.users_of([target.cid, *others])  # asked together: a lab of 256 is one read of /proc, not 256
+        users = self.users_of([target.cid, *others])  # asked together: a lab of 256 is one ask, not 256
         user = self._as_user(users.get(target.cid))
         if user is None:
             return None
@@ -629,7 +629,7 @@ def address_ban_refusal(room: Room, cid: int, name: str) -> list[Action] | None:
 
 def _address_for_bans(mod: Moderation, cid: int) -> str:
     """``cid``'s address as the bans compare it: on this machine its user (``where``), read
-    only while a ban by user is in force (loopback's user costs a read of /proc/net/tcp)."""
+    only while a ban by user is in force (loopback's user is a question to the kernel)."""
     if any(b.address is not None and b.address.startswith(USER) for b in mod.bans):
         return mod.where(cid)
     return mod.address_of(cid)

@@ -104,7 +104,8 @@ def _on_this_machine(sock: socket.socket, how: dict[str, bool]) -> tuple[bool, b
 
 def _peer_users(clients: dict[int, Client], cids: list[int]) -> dict[int, int | None]:
     """For gate.read_users: the Unix users of these connections' peers on this machine, read
-    together (transport.peer_users: /proc's tables once for all); None for one closed since."""
+    together (transport.peer_users: the kernel, else /proc's tables once for all); None for one
+    closed since."""
     open_now = [clients.get(cid) for cid in cids]
     return dict(zip(cids, peer_users([c.sock if c is not None else None for c in open_now]), strict=True))
 

@@ -1,9 +1,10 @@
 """transport.peer_users: the Unix accounts of peers on this machine, for a whole lab class at once.
 
 A lab server's class joins over loopback, each student under an account of their own; bans and
-name claims hold by it (moderation.py, gate.py). The account of a TCP peer is its socket's row
-in /proc/net/tcp (tcp6), a table the kernel writes out whole at every read: a /ban that asks
-about everyone present reads it once (peer_users), and one join still stops at its own row.
+name claims hold by it (moderation.py, gate.py). The account of a TCP peer is the kernel's answer
+about its socket (sock_diag), else its socket's row in /proc/net/tcp (tcp6), a table the kernel
+writes out whole at every read: a /ban that asks about everyone present reads it once
+(peer_users), and one join still stops at its own row. Each test runs both ways.
 """
 
 from __future__ import annotations
@@ -61,16 +62,46 @@ def test_the_batch_parser_stops_reading_at_the_last_row_asked_for():
     assert len(list(lines)) == 95  # untouched
 
 
-def _linux_tcp_table() -> None:
+def _sock_diag_answers() -> bool:
+    """Does this kernel say whose a loopback socket is (sock_diag: tcp_diag loaded or loadable)?"""
+    with socket.create_server(("127.0.0.1", 0)) as listener, socket.create_connection(listener.getsockname()):
+        theirs = listener.accept()[0]
+        with theirs:
+            peer = transport._peer_of(theirs)
+            return peer is not None and transport.sock_diag_users({0: peer}) == {0: os.getuid()}
+
+
+@pytest.fixture(params=["sock_diag", "tables"])
+def account_lookup(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way a TCP peer's account is found: the kernel's answer (sock_diag), and /proc's
+    tables where the kernel gives none (here: sock_diag_users answers nothing)."""
     if not os.path.exists("/proc/net/tcp"):
-        pytest.skip("the accounts of TCP peers are read from Linux's /proc/net/tcp")
+        pytest.skip("the accounts of TCP peers are Linux's to say")
+    if request.param == "tables":
+        monkeypatch.setattr(transport, "sock_diag_users", lambda peers: {})
+    elif not _sock_diag_answers():
+        pytest.skip("this kernel does not answer sock_diag for TCP")
+    return request.param
 
 
-def test_the_accounts_of_a_class_on_loopback_are_each_their_own_from_one_read_of_each_table(monkeypatch):
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every file transport opens from now on, counted by path."""
+    opened: Counter[str] = Counter()
+    real_open = open
+
+    def counting_open(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        opened[str(path)] += 1
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(transport, "open", counting_open, raising=False)
+    return opened
+
+
+def test_the_accounts_of_a_class_on_loopback_are_each_their_own_asked_together(account_lookup, monkeypatch):
     """Twenty students on 127.0.0.1, four on ::1 (where it works) and one on a socket file, each
-    under an account of their own: each socket gets its own account back, and each table is
-    read once for them all."""
-    _linux_tcp_table()
+    under an account of their own: each socket gets its own account back, the kernel's answer
+    and the tables' the same; the tables, where the kernel does not answer, each read once for
+    them all."""
     listeners = {socket.AF_INET: socket.create_server(("127.0.0.1", 0))}
     with contextlib.suppress(OSError):  # no IPv6 loopback here: IPv4 only
         listeners[socket.AF_INET6] = socket.create_server(("::1", 0), family=socket.AF_INET6)
@@ -84,18 +115,14 @@ def test_the_accounts_of_a_class_on_loopback_are_each_their_own_from_one_read_of
         sock.connect(listeners[sock.family].getsockname()[:2])
         theirs.append(listeners[sock.family].accept()[0])
     file_end, server_end = socket.socketpair()
-    opened: Counter[str] = Counter()
-    real_open = open
-
-    def counting_open(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        opened[str(path)] += 1
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(transport, "open", counting_open, raising=False)
+    opened = _counting_reads(monkeypatch)
     try:
         assert peer_users([*theirs, server_end]) == [*accounts, os.getuid()]
-        assert opened == Counter({"/proc/net/tcp": 1, **({"/proc/net/tcp6": 1} if socket.AF_INET6 in listeners else {})})
+        tables = {"/proc/net/tcp": 1, **({"/proc/net/tcp6": 1} if socket.AF_INET6 in listeners else {})}
+        assert opened == Counter(tables if account_lookup == "tables" else {})
         assert peer_user(theirs[7]) == accounts[7]  # one alone: the same answer
+        peers = {at: transport._peer_of(sock) for at, sock in enumerate(theirs)}
+        assert transport.users_in_tables(peers) == dict(enumerate(accounts))  # type: ignore[arg-type]
     finally:
         for sock in [*ours, *theirs, *listeners.values(), file_end, server_end]:
             sock.close()
@@ -107,12 +134,11 @@ def _written_as_nobodys(port: int) -> bool:
     return any(row[1].endswith(f":{port:04X}") and row[7] == row[9] == "0" for row in rows)
 
 
-def test_a_peer_gone_before_its_account_is_read_is_not_known_and_never_root():
+def test_a_peer_gone_before_its_account_is_read_is_not_known_and_never_root(account_lookup):
     """A student's client that quit between a ban and the lookup: its socket's row stays a
     while, then as a TIME_WAIT (here FIN_WAIT2, left alone) whose user the kernel writes as 0
     and inode as 0: that is nobody's account, not root's. A connection closed on our side, or
     one already dropped (None), is not known either."""
-    _linux_tcp_table()
     with socket.create_server(("127.0.0.1", 0)) as listener:
         if os.geteuid() == 0:
             (student, left) = sockets_of_accounts([21200, 21201])
@@ -134,6 +160,8 @@ def test_a_peer_gone_before_its_account_is_read_is_not_known_and_never_root():
             assert users == [peer_user(here), None, None, None]
             assert users[0] == (21200 if os.geteuid() == 0 else os.getuid())
             assert peer_user(gone) is None  # was 0: root
+            if account_lookup == "sock_diag":  # the kernel answers about a TIME_WAIT too: user 0, inode 0
+                assert transport.sock_diag_users({0: transport._peer_of(gone)}) == {0: None}  # type: ignore[dict-item]
         finally:
             for sock in (student, here, gone, third):
                 sock.close()
