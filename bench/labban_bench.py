@@ -18,6 +18,9 @@ made by its own account (tests/helpers.sockets_of_accounts: root only), then:
   longest round trip in the ban's window, against ``echo_median_ms`` outside it;
 * ``join_ms``: the median of 40 joins (the first left out) after the ban, each of a new account, from connect to
   welcome: a ban by account is in force, so each hello looks its own account up once;
+* ``storm_ms`` / ``storm_echo_gap_ms``: then 100 students of new accounts say hello at once (a
+  class's clients coming back to a restarted server): until the last is welcome, and ann's
+  longest echo meanwhile; each hello is one lookup, in whichever loop pass it arrives;
 * ``one_lookup_us`` / ``all_lookups_us``: in this process, ``transport.peer_user`` of one
   student's socket, and ``peer_users`` of all of them (when the code has it), best of 50, with
   the table as the room leaves it (2 rows a student);
@@ -52,6 +55,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 FIRST_UID = 20000  # the students' accounts: 20000, 20001, ... (they need not exist)
 TIMEOUT = 30.0
+STORM = 100  # students who join at once after the ban
 
 
 def _parse() -> argparse.Namespace:
@@ -164,6 +168,28 @@ def lookups_in_turns(other: Path, peers: list[socket.socket], rounds: int = 400)
     return {key: round(statistics.median(spent) * 1e6, 1) for key, spent in times.items()}
 
 
+def join_storm(socks: list[socket.socket], port: int, ann: RawClient) -> tuple[float, float, list[RawClient]]:
+    """STORM students of new accounts say hello at once (a class's clients rejoining a restarted
+    server): ms until the last is welcome, and the longest echo of ann's meanwhile."""
+    chatter = Chatter(ann)
+    chatter.start()
+    while len(chatter.trips) < 50:
+        time.sleep(0.01)
+    for sock in socks:
+        sock.connect(("127.0.0.1", port))
+    comers = [RawClient(sock, timeout=TIMEOUT) for sock in socks]
+    started = time.perf_counter()
+    for n, comer in enumerate(comers):
+        comer.send(ev.Hello(name=f"storm{n:03d}"))
+    for comer in comers:
+        comer.expect(ev.Welcome)
+    done = time.perf_counter()
+    chatter.stopping = True
+    chatter.join(TIMEOUT)
+    during = [end - start for start, end in chatter.trips if end >= started and start <= done]
+    return (done - started) * 1000, max(during, default=0.0) * 1000, comers
+
+
 def one_room(code: Path, students: int) -> dict[str, float]:
     """One fresh room: its first /ban timed, the chat's echo meanwhile, then joins and lookups."""
     with tempfile.TemporaryDirectory(prefix="lc-labban-") as folder:
@@ -174,7 +200,7 @@ def one_room(code: Path, students: int) -> dict[str, float]:
             hal.expect(ev.Operators)
             ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann", timeout=TIMEOUT)
             clients += [hal, ann]
-            socks = sockets_of_accounts([FIRST_UID + n for n in range(students + 41)])
+            socks = sockets_of_accounts([FIRST_UID + n for n in range(students + 41 + STORM)])
             pupils = [join(sock, port, f"s{n:03d}") for n, sock in enumerate(socks[:students])]
             clients += pupils
             drain = Drain([c.sock for c in pupils])
@@ -198,17 +224,21 @@ def one_room(code: Path, students: int) -> dict[str, float]:
             during = [end - start for start, end in trips if end >= asked and start <= answered]
             outside = [end - start for start, end in trips if end < asked or start > answered]
             join_times = []
-            for n, sock in enumerate(socks[students:]):
+            for n, sock in enumerate(socks[students : students + 41]):
                 started = time.perf_counter()
                 late = join(sock, port, f"late{n:02d}")
                 join_times.append((time.perf_counter() - started) * 1000)
                 clients.append(late)
+            storm_ms, storm_gap_ms, comers = join_storm(socks[students + 41 :], port, ann)
+            clients += comers
             peers = [c.sock for c in pupils]
             figures = {
                 "ban_ms": round((answered - asked) * 1000, 1),
                 "echo_gap_ms": round(max(during, default=0.0) * 1000, 1),
                 "echo_median_ms": round(statistics.median(outside) * 1000, 2),
                 "join_ms": round(statistics.median(join_times[1:]), 2),
+                "storm_ms": round(storm_ms, 1),
+                "storm_echo_gap_ms": round(storm_gap_ms, 1),
                 "one_lookup_us": round(best_us(lambda: transport.peer_user(peers[len(peers) // 2])), 1),
                 "table_rows": sum(1 for _ in open("/proc/net/tcp")) - 1,  # noqa: SIM115
             }
