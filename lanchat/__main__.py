@@ -242,7 +242,7 @@ examples:
   lanchat history chat.sqlite3 --format jsonl > chat.jsonl
   lanchat history prune --keep-days 30          drop messages over 30 days old
   lanchat history prune --before 2026-09-01     a stopped room's, by date
-  lanchat history compact                       give dropped messages' space back
+  lanchat history compact                       free the space of dropped ones
 """
 
 # serve --max-history-mb: a term of ordinary class chat is tens of MB; a flood (16 connections
