@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lanchat.ui.paste import HELD_MOST, PastedText
+from lanchat.ui.paste import HELD_MOST, KEYS_APART_SECONDS, QUIET_SECONDS, HeldEscape, PastedText
 
 COLOURED = (
     "start \x1b]0;pwned\x07hello \x1b[01;31mred\x1b[0m \x1b]8;;http://x.org/\x1b\\link\x1b]8;;\x1b\\ "
@@ -58,3 +58,52 @@ def test_an_unfinished_sequence_too_long_to_be_one_is_not_held():
 
 def test_nothing_but_escapes_is_nothing():
     assert read_in(["\x1b[31m\x1b[0m\x1b]2;x\x07\x07\x1b[201~"]) == ("", "")
+
+
+def test_ctrl_c_ctrl_z_and_ctrl_backslash_in_a_paste_are_dropped():
+    """They are keys while the chat runs (no ISIG): in a paste, controls like any other."""
+    assert read_in(["a\x03b\x1ac\x1cd\x1b[201~"]) == ("abcd", "")
+
+
+def test_a_stuck_paste_is_given_up_only_to_stop_keys_alone_after_a_quiet_time():
+    """A paste whose end never came would keep the keyboard for good (Ctrl-C in it is text):
+    Ctrl-C, Ctrl-Z or Ctrl-\\ alone in a read, QUIET_SECONDS after its last piece, ends it.
+    A piece of the paste itself never does: it comes within milliseconds, or holds text."""
+    paste = PastedText(now=100.0)
+    assert not paste.given_up("\x03", 100.0 + QUIET_SECONDS / 2)  # the paste's own next piece
+    paste.feed("text", now=101.0)
+    assert not paste.given_up("\x03b", 101.0 + 10 * QUIET_SECONDS)  # text with it: still the paste
+    assert not paste.given_up("", 101.0 + 10 * QUIET_SECONDS)
+    paste.feed("\x03", now=101.0 + QUIET_SECONDS / 2)  # pressed too soon: dropped, and no piece of the paste
+    for keys in ("\x03", "\x1a", "\x1c", "\x03\x03"):
+        assert paste.given_up(keys, 101.0 + QUIET_SECONDS), keys
+
+
+@pytest.mark.parametrize("at", range(1, len("\x1b[200~")))
+def test_a_key_sequence_split_between_two_reads_is_joined(at: int):
+    """A read can end inside ESC [ 2 0 0 ~ (the paste-start marker), or an arrow's sequence: the
+    start is held for the next read, however late a piece of it that no key ends with comes."""
+    held = HeldEscape()
+    first, second = "ab\x1b[200~"[: 2 + at], "ab\x1b[200~"[2 + at :] + "text"
+    assert held.hold(first[2:], now=5.0)
+    assert held.join(second, now=5.0 + (1.0 if at > 2 else KEYS_APART_SECONDS / 2)) == "\x1b[200~text"
+    assert held.join("more", now=9.0) == "more"  # held once
+
+
+@pytest.mark.parametrize("alone", ["\x1b", "\x1b[", "\x1bO"])
+def test_esc_pressed_alone_does_not_swallow_the_next_typed_key(alone: str):
+    """Esc (or Alt-[, Alt-O) alone in a read may be the key itself: a person's next key, later,
+    is not glued to it (ESC a is Alt-a, ignored: the a was lost); a marker's rest still is."""
+    held = HeldEscape()
+    assert held.hold(alone, now=1.0)
+    assert held.join("a", now=1.0 + 2 * KEYS_APART_SECONDS) == "a"
+    if alone != "\x1bO":
+        assert held.hold(alone, now=1.0)
+        assert held.join("\x1b[200~"[len(alone) :] + "x", now=3.0) == "\x1b[200~x"
+
+
+def test_only_what_could_still_be_a_sequence_is_held():
+    held = HeldEscape()
+    assert not held.hold("\x1b[A", now=0.0) and not held.hold("\x1bb", now=0.0) and not held.hold("x", now=0.0)
+    assert not held.hold("\x1b[" + "1;" * HELD_MOST, now=0.0)
+    assert held.join("y", now=0.0) == "y"

@@ -56,7 +56,8 @@ def say(term: TermProc, text: str, sender: str) -> None:
 
 def assert_sane_terminal_after_exit(term: TermProc) -> str:
     """The program left the alternate screen, turned bracketed paste off, and the shell's
-    terminal is back in cooked mode with echo (stty shows no -icanon / -echo)."""
+    terminal is back in cooked mode with echo and its signal keys (stty shows no -icanon,
+    -echo, -isig, -ixon: the screen reads Ctrl-C, Ctrl-Z, Ctrl-S as keys)."""
     term.expect("STTY-DONE")
     raw = bytes(term.raw)
     last_draw = raw.rfind(b"\x1b[?1049h")
@@ -64,6 +65,7 @@ def assert_sane_terminal_after_exit(term: TermProc) -> str:
         assert raw.rfind(sequence) > last_draw, f"{sequence!r} not sent after the last screen"
     stty = raw[raw.rfind(b"exit=") :].decode("utf-8", "replace")
     assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty), stty
+    assert re.search(r"(?<![-\w])isig\b", stty) and re.search(r"(?<![-\w])ixon\b", stty), stty  # Ctrl-C a signal again
     assert "Traceback" not in term.text
     return stty
 

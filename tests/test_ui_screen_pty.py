@@ -347,6 +347,7 @@ def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
     stty = bytes(bob.raw)[bytes(bob.raw).rfind(b"stopped=") :].decode("utf-8", "replace")
     assert stty.startswith("stopped=148"), stty  # 128 + SIGTSTP: stopped, not ended
     assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty) and re.search(r"(?<![-\w])icrnl\b", stty), stty
+    assert re.search(r"(?<![-\w])isig\b", stty), stty  # the shell's Ctrl-C is a signal (ours a key: curses.raw)
     assert BRACKETED_PASTE not in bob.screen.mode and MOUSE not in bob.screen.mode
     assert bob.screen.title == ""  # ours taken down (xterm then pops the window's own)
     bob.send("\r")  # `read` done: the shell runs fg

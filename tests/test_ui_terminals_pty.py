@@ -8,13 +8,18 @@ is on a screen or a socket condition with a deadline.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
+import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
-from collections.abc import Iterator
+import termios
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +29,7 @@ from wcwidth import wcswidth
 
 from lanchat import events as ev
 from lanchat.identity import RoomPassword
+from lanchat.ui.paste import QUIET_SECONDS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
 
@@ -217,7 +223,8 @@ def test_ctrl_backslash_leaves_like_ctrl_c_and_gives_the_terminal_back(plain: bo
         assert raw.rfind(b"\x1b[?2004l") > raw.rfind(b"\x1b[?2004h") >= 0, "bracketed paste left on"
         stty = raw[raw.rfind(b"exit=") :].decode("utf-8", "replace")
         assert "exit=0" in stty and b"you left the chat" in raw
-        assert re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty) and re.search(r"(?<![-\w])icrnl\b", stty), stty
+        for flag in ("isig", "icanon", "echo", "icrnl", "ixon"):  # Ctrl-C a signal again (ISIG is off in the chat)
+            assert re.search(rf"(?<![-\w]){flag}\b", stty), (flag, stty)
 
 
 def trimmed(rows: list[str]) -> list[str]:
@@ -593,11 +600,12 @@ def test_ctrl_z_at_the_name_prompt_asks_again_after_fg():
 
 
 @pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
-def test_ctrl_z_in_the_middle_of_a_paste_does_not_leave_the_keys_pasting(plain: bool):
-    """Ctrl-Z while a long paste is still coming: the terminal throws away what was not read yet,
-    its end marker with it, and the paste never ended: after fg every Enter was a line break
-    (the full screen) or held for a LF (--plain), and nothing could be sent, nor Backspace
-    used. A paste that nothing follows after fg is over; what was typed goes out."""
+def test_a_paste_whose_end_never_comes_gives_the_keyboard_back_to_ctrl_z(plain: bool):
+    """A paste whose end marker never comes (lost; an ESC [ 200 ~ typed by hand) makes every key
+    text: Enter a line break, Backspace nothing. Ctrl-Z and Ctrl-C are keys now, and in a paste
+    dropped (a pasted one quit the chat), so they alone could not end it: a Ctrl-Z alone in its
+    read, once the paste has been quiet for paste.QUIET_SECONDS, ends the paste and stops us as
+    it always did; after fg the line is edited and sent as usual."""
     script = 'set -m; {command}; echo "stopped=$?"; read answer; fg; echo "exit=$?"'
     with student_in_a_shell(script, plain=plain) as (bob, carl):
         bob.expect(r"welcome, bob" if plain else r"bob .* client")
@@ -606,12 +614,95 @@ def test_ctrl_z_in_the_middle_of_a_paste_does_not_leave_the_keys_pasting(plain: 
             wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
         bob.send("\x1b[200~half a paste")
         bob.expect(r"half a paste")
-        bob.send("\x1a")  # Ctrl-Z: the rest of the paste, and its end, are thrown away
+        time.sleep(QUIET_SECONDS + 0.1)  # the quiet the rule asks for (not a wait for the program)
+        bob.send("\x1a")
         bob.expect(r"stopped=148")
         bob.send("\r")  # `read` done: the shell runs fg
         wait_for(lambda: bytes(bob.raw).count(b"\x1b[?2004h") >= 2, what="back after fg")
         bob.send("\x7f, typed\r")
         carl.expect(ev.Message, sender="bob", text="half a past, typed")
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_a_pasted_ctrl_c_ctrl_z_or_ctrl_backslash_is_dropped_not_a_signal(plain: bool):
+    """The terminal made a pasted Ctrl-C a SIGINT (and Ctrl-Z a SIGTSTP, Ctrl-\\ a SIGQUIT) even
+    between paste markers: a paste holding one left the chat (or stopped it) halfway. They are
+    keys while the chat runs (ISIG off) and, in a paste, dropped like any other control."""
+    with student({}, *(["--plain"] if plain else [])) as (bob, carl):
+        if plain:
+            wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
+        bob.send("\x1b[200~a\x03b\x1ac\x1cd\x1b[201~\r")
+        carl.expect(ev.Message, sender="bob", text="abcd")
+        bob.send("still here\r")
+        carl.expect(ev.Message, sender="bob", text="still here")
+        assert bob.proc.isalive()
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_kill_gives_the_terminal_back_with_its_signal_keys(plain: bool, signum: int):
+    """The chat turns the terminal's ISIG off (Ctrl-C is a key): ended by `kill` or a hangup, the
+    shell gets its terminal back whole, Ctrl-C a signal again (isig), its echo and line editing."""
+    shell = 'trap : INT TERM HUP; {command}; echo "exit=$?"; stty -a; echo STTY-DONE'
+    with student_in_a_shell(shell, plain=plain) as (bob, carl):
+        carl.expect(ev.Joined, name="bob")
+        bob.expect(r"welcome, bob")
+        children = Path(f"/proc/{bob.proc.pid}/task/{bob.proc.pid}/children")
+        lanchat = int(wait_for(lambda: children.read_text().split(), what="lanchat under the shell")[0])  # type: ignore[index]
+        os.kill(lanchat, signum)
+        carl.expect(ev.Left, name="bob")
+        bob.expect("STTY-DONE")
+        raw = bytes(bob.raw)
+        assert raw.rfind(b"\x1b[?2004l") > raw.rfind(b"\x1b[?2004h") >= 0, "bracketed paste left on"
+        stty = raw[raw.rfind(b"exit=") :].decode("utf-8", "replace")
+        for flag in ("isig", "icanon", "echo", "icrnl", "ixon"):
+            assert re.search(rf"(?<![-\w]){flag}\b", stty), (flag, stty)
+
+
+def unread(term: TermProc) -> int:
+    """How many bytes sent to ``term``'s program wait in its terminal, not read yet (FIONREAD on
+    the pty's program side, which the test opens without reading)."""
+    fd = os.open(os.readlink(f"/proc/{term.proc.pid}/fd/0"), os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    finally:
+        os.close(fd)
+
+
+def send_in_two_reads(term: TermProc, first: str, shown: Callable[[list[str]], object], second: str) -> None:
+    """``first``, then ``second`` once the program has read all of ``first``: ``shown`` (the screen
+    rows) says the read happened, and nothing of it waits in the terminal any more."""
+    term.send(first)
+    term.wait_screen(shown, what="the first part read")
+    wait_for(lambda: unread(term) == 0, what="all of the first part read")
+    term.send(second)
+
+
+@pytest.mark.parametrize("split", [3, 5, 6], ids=["ESC [ 2|0 0 ~", "ESC [ 2 0 0|~", "ESC [ 2 0 0 ~|"])
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_a_paste_start_marker_split_between_two_reads_still_starts_the_paste(plain: bool, split: int):
+    """A read can end inside the marker a terminal sends before a paste: --plain took ESC [ 2 0
+    for an unknown key and typed the rest, so the paste's Ctrl-U emptied the line and its end
+    marker was dropped. The start is held for the next read now."""
+    marker = "\x1b[200~"
+    with student({}, *(["--plain"] if plain else [])) as (bob, carl):
+        if plain:
+            wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
+        send_in_two_reads(bob, "typed " + marker[:split], lambda rows: "typed" in "\n".join(rows), marker[split:] + "a\x15b\x1b[201~")
+        bob.wait_screen(lambda rows: "typed ab" in "\n".join(rows), what="the paste after the typed word")
+        bob.send("\r")
+        carl.expect(ev.Message, sender="bob", text="typed ab")
+
+
+def test_a_cr_and_its_lf_split_between_two_reads_are_one_line_end_without_paste_markers():
+    """Without paste markers (TERM=screen-256color names none) a pasted CR LF split between two
+    reads was two line ends: the CR sent the line, and the LF put a line break before the next."""
+    with student({}) as (bob, carl):
+        send_in_two_reads(bob, "one\r", lambda rows: "bob: one" in "\n".join(rows), "\ntwo")
+        bob.wait_screen(lambda rows: rows[-1].startswith("> two"), what="the second line")
+        bob.send("\r")
+        carl.expect(ev.Message, sender="bob", text="one")
+        carl.expect(ev.Message, sender="bob", text="two")
 
 
 def test_ctrl_z_is_never_ignored_while_the_screen_draws():

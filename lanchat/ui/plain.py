@@ -31,7 +31,7 @@ from ..textsafe import visible, visible_lines
 from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
 from .editor import kill_word_back, typed_character
-from .paste import PastedText
+from .paste import PASTE_START, STOP_KEYS, HeldEscape, PastedText
 
 MARKS = {"notice": NOTICE_MARK, "error": "!", "system": NOTICE_MARK}  # wording.NOTICE_MARK: why
 # A line still without its newline is kept up to this many characters (a paste of any sensible
@@ -51,6 +51,15 @@ SCREEN_ONLY = (
     Command(name="/find", usage="/find TEXT", help="(full screen only) in --plain, search what is printed"),
     Command(name="/mouse", usage="/mouse on|off", help="(full screen only) in --plain, the terminal keeps the mouse"),
 )
+
+
+def screen_only(command: UiCommand) -> list[Line]:
+    """A command of the full screen's typed in line mode: what to do here instead."""
+    for known in SCREEN_ONLY:
+        if command.name == known.name:
+            text = f"{known.name} works in the full screen; {known.help.removeprefix('(full screen only) ')}"
+            return [Line(kind="error", time=time.time(), text=text)]
+    return []
 
 
 def clock_text(when: float) -> str:
@@ -118,7 +127,6 @@ def _plain_head(line: Line) -> str:
 
 
 _KEY_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.S)  # arrows, F-keys, Alt+key: ignored
-PASTE_START = "\x1b[200~"  # what a terminal sends before a paste once asked to (ESC [ ? 2004 h)
 
 
 def moves_up(environ: dict[str, str] | os._Environ[str]) -> bool:
@@ -204,8 +212,9 @@ def _typed(key: str) -> bool:
 
 class OwnTerminal:
     """--plain at a terminal: keys one by one and no kernel echo (PlainFrontend echoes them
-    itself; Ctrl-C still interrupts), and Ctrl-Z only noted by its handler, for the loop
-    (``fileno``), which stops between two passes (``stop``). A handler runs between any two
+    itself), Ctrl-C, Ctrl-Z and Ctrl-\\ read as keys (no ISIG: a pasted one was a signal, paste.py),
+    and a SIGTSTP from elsewhere only noted by its handler, for the loop (``fileno``), which stops
+    between two passes (``stop``). A handler runs between any two
     bytecodes: one that stopped right there found keys echoed and not yet kept, and after ``fg``
     wrote the unfinished line again without them. ``give_back`` undoes it all."""
 
@@ -230,7 +239,7 @@ class OwnTerminal:
         try:
             saved = termios.tcgetattr(fd)
             own = termios.tcgetattr(fd)
-            own[3] &= ~(termios.ICANON | termios.ECHO)
+            own[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)  # Ctrl-C and Ctrl-Z: keys (_stop_key)
             own[0] &= ~termios.ICRNL  # Enter as the CR it is: a pasted CR LF is then one line end, not two
             own[6][termios.VMIN], own[6][termios.VTIME] = 1, 0
             termios.tcsetattr(fd, termios.TCSANOW, own)
@@ -294,6 +303,30 @@ class OwnTerminal:
                 os.close(end)
 
 
+class HiddenWhileProjecting:
+    """Projector mode in line mode: a direct message prints as its placeholder and is kept (the
+    newest HIDDEN_KEPT); once the mode is off, the ones kept print below what came (a printed line
+    cannot change)."""
+
+    def __init__(self) -> None:
+        self.kept: deque[Line] = deque(maxlen=HIDDEN_KEPT)
+        self.count = 0  # how many, more than kept when over HIDDEN_KEPT
+
+    def projected(self, lines: list[Line], session: Session) -> list[Line]:
+        """``lines`` as they are printed now."""
+        if session.projector:
+            direct = [line for line in lines if projector.hides(line)]
+            self.kept.extend(direct)
+            self.count += len(direct)
+            return [projector.shown(line, session) for line in lines]
+        if not self.count:
+            return lines
+        kept, count = list(self.kept), self.count
+        self.kept.clear()
+        self.count = 0
+        return [*lines, hidden_while_projecting(kept, count), *kept]
+
+
 class PlainFrontend:
     """Reads stdin without blocking the loop; writes one flushed line per transcript line.
 
@@ -315,11 +348,11 @@ class PlainFrontend:
         self._skipping = False  # dropping the rest of an over-long line, up to its newline
         self._after_cr = False  # at a terminal, the last key was a CR: a LF right after it is the same line end
         self._paste: PastedText | None = None  # inside a bracketed paste: text only, no keys (paste.py)
+        self._held = HeldEscape()  # the end of a read that may begin a key's sequence (ESC [ 2 0 | 0 ~)
         self.marks_pastes = False  # we asked the terminal to bracket pastes, and give that back at the end
         self.ended = False
         self.typing = ""  # at a terminal: what is typed and not yet sent
-        self.hidden: deque[Line] = deque(maxlen=HIDDEN_KEPT)  # direct messages printed hidden (projector mode)
-        self.hidden_count = 0  # how many, more than kept when over HIDDEN_KEPT
+        self.hidden = HiddenWhileProjecting()  # direct messages printed as placeholders (projector mode)
         self.terminal: OwnTerminal | None = None  # at a terminal: its modes and Ctrl-Z (own echo)
         self.unwritten = 0  # transcript lines the output could not take (a full disk), said where it resumes
         self._unwritten_why = ""
@@ -395,9 +428,13 @@ class PlainFrontend:
         Between bracketed-paste markers everything is text (paste.py): a pasted Ctrl-U, ESC or
         colour code was a key here too, and emptied the line or left its letters in it."""
         submitted: list[str] = []
+        now = time.monotonic()
+        if self._paste is not None and self._paste.given_up(text, now):
+            self._paste = None  # its end never came, and a person presses Ctrl-C (paste.py)
+        text = self._held.join(text, now) if self._paste is None else text
         while text:
             if self._paste is not None:
-                pasted, ended = self._paste.feed(text)
+                pasted, ended = self._paste.feed(text, now)
                 submitted += self._keys(pasted)[0]  # text, spaces and line ends only
                 if ended is None:
                     return submitted
@@ -409,7 +446,7 @@ class PlainFrontend:
                 return submitted or None
             if paste_at is None:
                 break
-            self._paste, text = PastedText(), text[paste_at:]
+            self._paste, text = PastedText(now), text[paste_at:]
         return submitted
 
     def _keys(self, text: str) -> tuple[list[str], int | None]:
@@ -443,7 +480,12 @@ class PlainFrontend:
                 if not self.typing and not self._skipping:
                     self.ended = True
                     return submitted, None
+            elif key in STOP_KEYS:
+                if self._stop_key(key):
+                    return submitted, None  # leaving: what was typed after it is dropped, as ISIG did
             elif key == "\x1b":
+                if self._held.hold(text[index - 1 :], time.monotonic()):
+                    break  # its rest is in the next read
                 match = _KEY_SEQUENCE.match(text, index - 1)
                 if match and match.group() == PASTE_START:
                     return submitted, match.end()
@@ -467,6 +509,16 @@ class PlainFrontend:
                 self.typing += run
                 social.note_typing(self.session, self.typing)  # a hint for the others, never the text
         return submitted, None
+
+    def _stop_key(self, key: str) -> bool:
+        """Ctrl-C, Ctrl-\\: the signal the terminal sent for it, raised (the loop says goodbye); True.
+        Ctrl-Z: stopped, as its SIGTSTP did."""
+        if key == "\x1a":
+            if self.terminal is not None:
+                self._suspend(self.terminal)
+            return False
+        signal.raise_signal(signal.SIGINT if key == "\x03" else signal.SIGQUIT)
+        return True
 
     def _erase(self, gone: str, *, continues: bool) -> None:
         """Rub out ``gone``, the end of what is typed, echoed as it was (``self.typing`` still has
@@ -521,23 +573,8 @@ class PlainFrontend:
             self.show([too_long_line()])
         return [line.rstrip("\r") for line in complete]
 
-    def _projected(self, lines: list[Line]) -> list[Line]:
-        """Projector mode in line mode: a direct message prints as its placeholder and is kept;
-        once the mode is off, the ones kept print below what came (printed lines stay as printed)."""
-        if self.session.projector:
-            direct = [line for line in lines if projector.hides(line)]
-            self.hidden.extend(direct)
-            self.hidden_count += len(direct)
-            return [projector.shown(line, self.session) for line in lines]
-        if not self.hidden_count:
-            return lines
-        kept, count = list(self.hidden), self.hidden_count
-        self.hidden.clear()
-        self.hidden_count = 0
-        return [*lines, hidden_while_projecting(kept, count), *kept]
-
     def show(self, lines: list[Line]) -> None:
-        lines = self._projected(lines)
+        lines = self.hidden.projected(lines, self.session)
         if self.unwritten:  # the output failed before: where it takes lines again, the gap is marked
             gap = f"{self.unwritten} line{'s' if self.unwritten != 1 else ''} could not be written here ({self._unwritten_why})"
             lines = [Line(kind="error", time=time.time(), text=gap), *lines]
@@ -579,11 +616,7 @@ class PlainFrontend:
         pass
 
     def run_ui_command(self, command: UiCommand) -> list[Line]:
-        for known in SCREEN_ONLY:
-            if command.name == known.name:
-                text = f"{known.name} works in the full screen; {known.help.removeprefix('(full screen only) ')}"
-                return [Line(kind="error", time=time.time(), text=text)]
-        return []
+        return screen_only(command)
 
     def print(self, text: str) -> None:
         """A line about the program itself (start-up, exit), not from the chat."""

@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import curses
 import functools
+import itertools
 import locale
 import os
 import re
@@ -33,7 +34,7 @@ from .. import session_social as social
 from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import projector, render
 from .editor import typed_character
-from .paste import PastedText
+from .paste import HeldEscape, PastedText
 from .plain import format_plain, paste_cut_short
 from .view import ROSTER_MIN_COLS, View
 
@@ -62,6 +63,7 @@ KEYS = (
     ("F2", "show/hide who is here (at least 100 columns)"),
     ("Ctrl-L", "redraw the screen"),
     ("Ctrl-C or /q", "leave"),
+    ("Ctrl-Z", "stop for the shell (fg: back)"),
 )
 
 CONTROL_KEYS = {
@@ -82,7 +84,13 @@ CONTROL_KEYS = {
     "\x0c": "redraw",
     "\r": "enter",
     "\n": "enter",
+    # keys, not signals, while the screen is up (curses.raw: no ISIG), so that in a paste they are
+    # dropped like any control (paste.py); typed, each does what its signal did (_stop_key)
+    "\x03": "interrupt",
+    "\x1c": "quit",
+    "\x1a": "suspend",
 }
+STOP_NAMES = ("interrupt", "quit", "suspend")
 
 CURSES_KEYS = {
     curses.KEY_LEFT: "left",
@@ -374,6 +382,8 @@ class CursesFrontend:
         self.alert = False
         self.paste = False  # inside a bracketed paste: Enter is a line break, not "send"
         self._pasted = PastedText()  # what the paste holds is text only, never keys (paste.py)
+        self._after_cr = False  # the last key read was a CR outside a paste: a LF first in the next read is its line end
+        self._held = HeldEscape()  # a batch's end that may begin a sequence whose rest is in the next (ESC [ 2 0 | 0 ~)
         self.marks_pastes = False  # the terminal brackets pastes: no guessing (set in _open)
         self._last_status = ""
         self._last_draw = 0.0  # time.monotonic() of the last draw
@@ -425,10 +435,11 @@ class CursesFrontend:
             raise RuntimeError(f"TERM={term} is a terminal type this machine does not know (no terminfo entry)") from None
         if not curses.tigetstr("cup"):
             raise RuntimeError("this terminal cannot place the cursor (TERM=dumb?)")
-        # Ctrl-Z's handler goes in before curses starts: ncurses, finding SIGTSTP at its default,
-        # takes it and sets it to SIG_IGN during every screen update, so a Ctrl-Z pressed while
-        # the screen was drawing (a paste, a busy room) was thrown away; finding a handler, it
-        # leaves SIGTSTP alone for good. Ours only asks the loop to give the terminal back (_suspend)
+        # SIGTSTP's handler goes in before curses starts: ncurses, finding SIGTSTP at its default,
+        # takes it and sets it to SIG_IGN during every screen update, so a stop (a Ctrl-Z, when it
+        # was a signal; `kill -TSTP` still) while the screen was drawing was thrown away; finding
+        # a handler, it leaves SIGTSTP alone for good. Ours only asks the loop to give the terminal
+        # back (_suspend). A typed Ctrl-Z is a key now (curses.raw below): _stop_key
         self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
         try:
             self.screen = curses.initscr()
@@ -438,7 +449,10 @@ class CursesFrontend:
         self._pad = curses.newpad(1, 8)  # where _curses_columns measures, never shown
         try:
             curses.noecho()
-            curses.cbreak()  # keys arrive one by one; Ctrl-C still interrupts
+            # keys arrive one by one, and Ctrl-C, Ctrl-Z, Ctrl-\ (and Ctrl-S, Ctrl-Q: no flow
+            # control) among them: the terminal made a pasted ^C a SIGINT even between paste
+            # markers. curses keeps this mode across a stop and gives the shell its own on endwin
+            curses.raw()
             # Enter is CR as the terminal sends it: the driver's CR -> LF (ICRNL) made a pasted
             # CR LF (Windows line ends) two line breaks, and the paste code could not tell
             curses.nonl()
@@ -523,10 +537,13 @@ class CursesFrontend:
             while True:
                 try:
                     key = self.screen.get_wch()
-                except curses.error:  # no key: a signal cut the wait short (a resize, Ctrl-Z)
+                except curses.error:  # no key: a signal cut the wait short (a resize, kill -TSTP)
                     if not self._woken():
                         return
                     curses.flushinp()  # curses keeps the failed read's ERR queued as if a key
+                    key = curses.KEY_RESIZE
+                if key == "\x1a":  # Ctrl-Z: stopped as ever, then back to waiting
+                    self._suspend()
                     key = curses.KEY_RESIZE
                 if key != curses.KEY_RESIZE:
                     return
@@ -600,14 +617,13 @@ class CursesFrontend:
         return self.handle_keys(keys)
 
     def handle_keys(self, keys: list[str | int]) -> list[str]:
-        """One batch of keys -> submitted lines. Inside bracketed-paste markers all is text, an
-        Enter a line break (_paste_keys). A terminal that marks pastes (``self.marks_pastes``) sends every other
-        Enter: keys typed ahead of the screen arrive together and are still separate lines.
-        Only a terminal without the markers gets the old guess (an Enter with more text behind
-        it in the same read is a paste), and never around a command (a line starting with /)."""
+        """One batch of keys -> submitted lines. Inside bracketed-paste markers all is text, an Enter
+        a line break (_paste_keys). Outside, a terminal that marks pastes (``self.marks_pastes``) sends
+        every Enter: keys typed ahead arrive together and are still lines. Only one without the markers
+        gets the guess (an Enter with text behind it in the same read is pasted; never around a /command)."""
         submitted: list[str] = []
         self._put_back_end = 0  # lines these keys submitted and not taken go back in front
-        index = 0
+        keys, index = self._first_key(keys)
         # without paste markers, is there text after a tab, or on a line after an Enter (a paste)?
         last_typed = last_on_a_line = -1
         if not self.marks_pastes:
@@ -620,12 +636,8 @@ class CursesFrontend:
             index += 1
             if key == "\x1b":
                 index, name = self._escape(keys, index)
-                if name is None:
-                    continue
             elif isinstance(key, int):
                 name = _curses_key_name(key)
-                if name is None:
-                    continue
             elif key in CONTROL_KEYS:
                 name = CONTROL_KEYS[key]
             elif typed_character(key):
@@ -640,6 +652,8 @@ class CursesFrontend:
                 continue
             else:
                 continue  # other control characters do nothing
+            if name is None:
+                continue
             if name == "enter":
                 if not self.marks_pastes and self._guess_paste(keys, index, last_on_a_line):
                     if key == "\r" and index < len(keys) and keys[index] == "\n":
@@ -655,10 +669,42 @@ class CursesFrontend:
                 # without paste markers, a tab with text behind it in the same read is pasted
                 # (a person waits for the list): text, not a request to complete
                 self.view.editor.type(" ")
+            elif name in STOP_NAMES:
+                if self._stop_key(name):
+                    return submitted  # leaving: the keys after it are dropped, as the terminal did
             else:
                 self._key(name)
             self.dirty = True
         return submitted
+
+    def _first_key(self, keys: list[str | int]) -> tuple[list[str | int], int]:
+        """A batch of keys, after the start of a sequence the last one ended in (_escape), and
+        where it starts: after a LF that ends the CR the last batch ended in (a pasted CR LF split
+        between two reads, without paste markers, was two line breaks). A paste whose end never
+        came is over when a person presses Ctrl-C alone (paste.py)."""
+        if self._held.text:
+            head = "".join(itertools.takewhile(lambda key: isinstance(key, str), keys[: len(PASTE_ON) + 1]))  # type: ignore[arg-type]
+            held = self._held.text
+            if self._held.join(head, time.monotonic()) != head:
+                keys = [*held, *keys]
+        after_cr = self._after_cr
+        if keys:  # (a wake-up with no key in between changes nothing)
+            self._after_cr = keys[-1] == "\r"
+        read = "".join(key for key in keys if isinstance(key, str))
+        if self.paste and len(read) == len(keys) and self._pasted.given_up(read, time.monotonic()):
+            self.paste = False
+        return keys, 1 if after_cr and not self.paste and keys[:1] == ["\n"] else 0
+
+    def _stop_key(self, name: str) -> bool:
+        """Ctrl-C or Ctrl-\\ typed: the signal the terminal sent for it, raised (stopsignals.py:
+        the loop says goodbye), so it does what it always did; True. Ctrl-Z: stopped, as its
+        SIGTSTP did (_suspend), and the keys after it go on after fg."""
+        if name == "suspend":
+            self._suspend()
+            self._resize()
+            return False
+        signal.raise_signal(signal.SIGINT if name == "interrupt" else signal.SIGQUIT)
+        return True
 
     def _paste_keys(self, keys: list[str | int], index: int) -> int:
         """Keys inside bracketed-paste markers, from ``index``: text to put in the line, never
@@ -672,7 +718,7 @@ class CursesFrontend:
             if keys[index] == curses.KEY_RESIZE:
                 self._key("resize")
             return index + 1
-        text, ended = self._pasted.feed("".join(keys[index:end]))  # type: ignore[arg-type]
+        text, ended = self._pasted.feed("".join(keys[index:end]), time.monotonic())  # type: ignore[arg-type]
         if text:
             self.view.editor.type(text)
             self.dirty = True
@@ -702,10 +748,13 @@ class CursesFrontend:
         """An ESC that curses did not turn into a key: bracketed paste markers, Alt+key (ESC
         then the key), or an unknown sequence, which is swallowed rather than typed.
         Returns where the keys go on and the key's name (None: nothing to do)."""
+        unread = keys[index - 1 :]  # a sequence's start at the batch's end is held for the next (not Esc alone: curses timed it)
+        if len(unread) > 1 and all(isinstance(key, str) for key in unread) and self._held.hold("".join(unread), time.monotonic()):  # type: ignore[arg-type]
+            return len(keys), None
         rest = "".join(k for k in keys[index : index + 5] if isinstance(k, str))
         if rest.startswith(PASTE_ON):
             self.paste = True
-            self._pasted = PastedText()
+            self._pasted = PastedText(time.monotonic())
             self.marks_pastes = True  # seen once: this terminal marks every paste
             return index + len(PASTE_ON), None
         if rest.startswith(PASTE_OFF):
