@@ -420,6 +420,29 @@ def test_with_no_reconnect_the_host_closing_stays_on_the_screen_until_a_key(term
     assert "lanchat: disconnected: the server shut down: the host closed the chat" in bob.text
 
 
+def test_ctrl_z_at_press_any_key_stops_and_the_wait_goes_on_after_it(terms):
+    """Ctrl-Z is a key now (the terminal's ISIG is off), so at "press any key" it was any key and
+    ended the wait: it stops lanchat as before (the shell's terminal given back), and after fg
+    the last lines stay until a key."""
+    ann, port = host(terms)
+    command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {port} --name bob --no-reconnect'
+    script = f'set -m; {command}; echo "stopped=$?"; read answer; fg; echo "exit=$?"; stty -a; echo STTY-DONE'
+    bob = TermProc(argv=["sh", "-c", script], rows=24, cols=100)
+    terms.append(bob)
+    bob.expect(r"bob │ client")
+    ann.send("/q\r")
+    ann.expect(r"type /q again")
+    ann.send("/q\r")
+    bob.expect(r"press any key to leave")
+    bob.send("\x1a")
+    bob.expect(r"stopped=148")  # stopped (128 + SIGTSTP), not ended
+    bob.send("\r")  # `read` done: the shell runs fg
+    bob.expect(r"press any key to leave")
+    bob.send(" ")
+    stty = assert_sane_terminal_after_exit(bob)
+    assert "exit=0" in stty
+
+
 def test_an_internal_error_is_logged_not_shown(terms, tmp_path: Path):
     ann, port = host(terms)
     broken = (

@@ -355,6 +355,8 @@ def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
     bob.expect(r"bob │ client")
     say(bob, "back again", "bob")
     ann.expect(r"bob: back again")
+    bob.send("\x1b[200~pasted \x03Ctrl-C\x1b[201~\r")  # our modes after fg too: Ctrl-C a key, in a paste dropped
+    ann.expect(r"bob: pasted Ctrl-C")
     bob.send("/q\r")
     bob.expect(r"exit=0")
 

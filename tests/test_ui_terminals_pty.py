@@ -280,6 +280,8 @@ def test_plain_mode_gives_the_shell_its_echo_on_ctrl_z_and_takes_its_own_back_af
             carl.expect(ev.Message, sender="bob", text="draftabc")
             term.expect(r"bob: draftabc")
             assert "abc" not in trimmed(term.lines), "a key echoed twice: by the terminal and by lanchat"
+            term.send("\x1b[200~pasted \x03Ctrl-C\x1b[201~\r")  # our modes after fg: Ctrl-C a key, in a paste dropped
+            carl.expect(ev.Message, sender="bob", text="pasted Ctrl-C")
         finally:
             term.stop()
 
