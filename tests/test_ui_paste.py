@@ -107,3 +107,11 @@ def test_only_what_could_still_be_a_sequence_is_held():
     assert not held.hold("\x1b[A", now=0.0) and not held.hold("\x1bb", now=0.0) and not held.hold("x", now=0.0)
     assert not held.hold("\x1b[" + "1;" * HELD_MOST, now=0.0)
     assert held.join("y", now=0.0) == "y"
+
+
+def test_a_tail_over_with_its_read_gives_back_the_cr_it_held_not_a_half_sequence():
+    """What followed a paste's end in its read is over with the read (no end marker comes): a
+    CR held for its LF is a line end then, an unfinished sequence nothing."""
+    tail = PastedText(tail=True)
+    assert tail.feed("a\r") == ("a", None) and tail.finish() == "\n" and tail.finish() == ""
+    assert tail.feed("b\x1b[1;") == ("b", None) and tail.finish() == ""

@@ -696,6 +696,26 @@ def test_a_paste_start_marker_split_between_two_reads_still_starts_the_paste(pla
         carl.expect(ev.Message, sender="bob", text="typed ab")
 
 
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_what_follows_an_end_marker_inside_a_paste_is_still_text_not_keys(plain: bool):
+    """A paste holding ESC [ 201 ~ (copied from a terminal's output, or put there on purpose) ends
+    there, as the terminal says; what followed it in the same read became keys: its Ctrl-U
+    emptied the line and its Enter ran the /command after it (an OSC in it never reached the
+    terminal). The rest of the read is text now: the Ctrl-U dropped, the Enter a line break (the
+    full screen; --plain sends each pasted line, as ever), the /me only words in a message."""
+    with student({}, *(["--plain"] if plain else [])) as (bob, carl):
+        if plain:
+            wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
+        mark = len(bob.raw)
+        bob.send("\x1b[200~quoted\x1b[201~\x1b]0;pwned\x07\x15/me was here\r")
+        if not plain:
+            bob.wait_screen(lambda rows: "quoted/me was here" in "\n".join(rows), what="the paste's text in the input line")
+            bob.send("\r")
+        said = carl.expect(ev.Message, sender="bob")
+        assert said.text.rstrip("\n") == "quoted/me was here", said  # type: ignore[attr-defined]
+        assert b"pwned" not in bytes(bob.raw)[mark:]
+
+
 def test_a_cr_and_its_lf_split_between_two_reads_are_one_line_end_without_paste_markers():
     """Without paste markers (TERM=screen-256color names none) a pasted CR LF split between two
     reads was two line ends: the CR sent the line, and the LF put a line break before the next."""

@@ -13,6 +13,13 @@ the kernel would turn a pasted one into SIGINT, markers or not), so in a paste t
 like any control. A paste whose end marker never comes (lost; an ESC [ 200 ~ typed by hand)
 would then keep the keyboard for good: ``given_up`` lets those keys through once it is quiet.
 Outside a paste, a read can end inside a key's sequence too (``HeldEscape``).
+
+A paste that holds the end marker itself (ESC [ 201 ~ copied from a terminal's output, or put
+there on purpose) ends early, as the terminal says; what followed it in the same read became
+keys: its Ctrl-U emptied the line, its Enter ran the /command after it. The rest of that read is
+text too now (a ``tail`` PastedText, over with its read), unless it is an Enter alone: a paste and
+then Enter (tmux's paste-buffer, then send-keys Enter) still sends. (A read that comes after
+it is keys: what a person types after a paste is never held to a time.)
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ _UNFINISHED = re.compile(r"\x1b\[[0-?]*[ -/]*|\x1b[ -/]*")
 # A string's body: anything up to BEL, ST (ESC \ or its C1 form) or another ESC
 _STRING_BODY = re.compile(r"[^\x07\x1b\x9c]*")
 HELD_MOST = 64  # an unfinished sequence longer than this is no sequence: dropped, not held
+ENTER_ALONE = ("\r", "\n", "\r\n")  # all that follows a paste's end in its read: the Enter key, not a tail
 STOP_KEYS = "\x03\x1a\x1c"  # Ctrl-C, Ctrl-Z, Ctrl-\: what the terminal's ISIG made signals of
 # A paste comes in one burst (a terminal writes it at once): its pieces are milliseconds apart.
 # A read of nothing but stop keys this long after the last piece is a person at a stuck paste.
@@ -45,7 +53,8 @@ class PastedText:
     """One paste, read by pieces: ``feed(chunk)`` -> (the text to insert, where in ``chunk``
     the paste ended, just after its end marker; None: it goes on)."""
 
-    def __init__(self, now: float = 0.0) -> None:
+    def __init__(self, now: float = 0.0, *, tail: bool = False) -> None:
+        self.tail = tail  # what followed a paste's end in its read: text too, over with the read
         self._held = ""  # the end of the last piece: an unfinished sequence, or a CR
         self._in_string = False  # inside an OSC (or DCS, APC ...) string: dropped up to its end
         self.fed_at = now  # (time.monotonic()) when the paste started, then when its last piece came
@@ -55,6 +64,12 @@ class PastedText:
         paste whose end never came? Only such keys, alone in their read, QUIET_SECONDS after
         the paste's last piece; then the paste is over and they do what they do outside one."""
         return bool(read) and now - self.fed_at >= QUIET_SECONDS and not read.strip(STOP_KEYS)
+
+    def finish(self) -> str:
+        """The paste is over with what was fed (a tail, with its read): what it still held, a CR
+        kept for its LF, is a line end; an unfinished sequence is nothing."""
+        held, self._held = self._held, ""
+        return "\n" if held == "\r" else ""
 
     def feed(self, chunk: str, now: float = 0.0) -> tuple[str, int | None]:
         if chunk.strip(STOP_KEYS):  # (stop keys alone, dropped, do not keep a stuck paste alive)

@@ -31,7 +31,7 @@ from ..textsafe import visible, visible_lines
 from ..wording import ACTION_MARK, NOTICE_MARK
 from . import projector
 from .editor import kill_word_back, typed_character
-from .paste import PASTE_START, STOP_KEYS, HeldEscape, PastedText
+from .paste import ENTER_ALONE, PASTE_START, STOP_KEYS, HeldEscape, PastedText
 
 MARKS = {"notice": NOTICE_MARK, "error": "!", "system": NOTICE_MARK}  # wording.NOTICE_MARK: why
 # A line still without its newline is kept up to this many characters (a paste of any sensible
@@ -51,6 +51,14 @@ SCREEN_ONLY = (
     Command(name="/find", usage="/find TEXT", help="(full screen only) in --plain, search what is printed"),
     Command(name="/mouse", usage="/mouse on|off", help="(full screen only) in --plain, the terminal keeps the mouse"),
 )
+
+
+def terminal_columns(out: TextIO) -> int | None:
+    """The width of the terminal ``out`` writes to; None when it has none."""
+    try:
+        return os.get_terminal_size(out.fileno()).columns or None
+    except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation is an OSError
+        return None
 
 
 def screen_only(command: UiCommand) -> list[Line]:
@@ -437,8 +445,9 @@ class PlainFrontend:
                 pasted, ended = self._paste.feed(text, now)
                 submitted += self._keys(pasted)[0]  # text, spaces and line ends only
                 if ended is None:
-                    return submitted
-                self._paste, text = None, text[ended:]
+                    break
+                text = text[ended:]  # a paste holding ESC [ 201 ~: the rest of this read is text too (paste.py)
+                self._paste = PastedText(now, tail=True) if text and text not in ENTER_ALONE else None
                 continue
             keys, paste_at = self._keys(text)
             submitted += keys
@@ -447,6 +456,9 @@ class PlainFrontend:
             if paste_at is None:
                 break
             self._paste, text = PastedText(now), text[paste_at:]
+        if self._paste is not None and self._paste.tail:  # over with its read
+            submitted += self._keys(self._paste.finish())[0]
+            self._paste = None
         return submitted
 
     def _keys(self, text: str) -> tuple[list[str], int | None]:
@@ -605,12 +617,7 @@ class PlainFrontend:
 
     def _columns(self) -> int | None:
         """The terminal's width, read at each write (it may be resized); None for a script's pipe."""
-        if not self.interactive:
-            return None
-        try:
-            return os.get_terminal_size(self.out.fileno()).columns or None
-        except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation is an OSError
-            return None
+        return terminal_columns(self.out) if self.interactive else None
 
     def update(self) -> None:
         pass

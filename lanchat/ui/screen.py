@@ -34,7 +34,7 @@ from .. import session_social as social
 from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
 from . import projector, render
 from .editor import typed_character
-from .paste import HeldEscape, PastedText
+from .paste import ENTER_ALONE, HeldEscape, PastedText
 from .plain import format_plain, paste_cut_short
 from .view import ROSTER_MIN_COLS, View
 
@@ -614,7 +614,12 @@ class CursesFrontend:
                 break  # nothing more waiting
             except KeyboardInterrupt:
                 raise
-        return self.handle_keys(keys)
+        submitted = self.handle_keys(keys)
+        if self.paste and self._pasted.tail:  # what followed a paste's end is over with its read (paste.py)
+            self.paste = False
+            if held := self._pasted.finish():
+                self.view.editor.type(held)
+        return submitted
 
     def handle_keys(self, keys: list[str | int]) -> list[str]:
         """One batch of keys -> submitted lines. Inside bracketed-paste markers all is text, an Enter
@@ -724,7 +729,11 @@ class CursesFrontend:
             self.dirty = True
         if ended is None:
             return end
-        self.paste = False
+        rest = keys[index + ended :]  # a paste holding ESC [ 201 ~: what follows in this read is text too
+        if rest and "".join(key if isinstance(key, str) else "\0" for key in rest) not in ENTER_ALONE:
+            self._pasted = PastedText(time.monotonic(), tail=True)
+        else:
+            self.paste = False
         return index + ended
 
     def _guess_paste(self, keys: list[str | int], index: int, last_on_a_line: int) -> bool:
