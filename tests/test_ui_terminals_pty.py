@@ -645,12 +645,12 @@ def test_a_pasted_ctrl_c_ctrl_z_or_ctrl_backslash_is_dropped_not_a_signal(plain:
 def test_a_kill_gives_the_terminal_back_with_its_signal_keys(plain: bool, signum: int):
     """The chat turns the terminal's ISIG off (Ctrl-C is a key): ended by `kill` or a hangup, the
     shell gets its terminal back whole, Ctrl-C a signal again (isig), its echo and line editing."""
-    shell = 'trap : INT TERM HUP; {command}; echo "exit=$?"; stty -a; echo STTY-DONE'
+    # the inner sh says its process id, then becomes lanchat (exec): the one process to kill
+    shell = """trap : INT TERM HUP; sh -c 'echo "pid=$$."; exec {command}'; echo "exit=$?"; stty -a; echo STTY-DONE"""
     with student_in_a_shell(shell, plain=plain) as (bob, carl):
         carl.expect(ev.Joined, name="bob")
         bob.expect(r"welcome, bob")
-        children = Path(f"/proc/{bob.proc.pid}/task/{bob.proc.pid}/children")
-        lanchat = int(wait_for(lambda: children.read_text().split(), what="lanchat under the shell")[0])  # type: ignore[index]
+        lanchat = int(re.search(rb"pid=(\d+)\.", bytes(bob.raw)).group(1))  # type: ignore[union-attr]
         os.kill(lanchat, signum)
         carl.expect(ev.Left, name="bob")
         bob.expect("STTY-DONE")
