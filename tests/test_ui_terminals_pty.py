@@ -204,17 +204,19 @@ def test_a_vt100_or_ansi_entry_still_gets_pgup_home_end_and_delete():
         carl.expect(ev.Message, sender="bob", text="bcdefXpq")
 
 
+@pytest.mark.parametrize("key", ["\x1c", "\x03"], ids=["Ctrl-\\", "Ctrl-C"])
 @pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
-def test_ctrl_backslash_leaves_like_ctrl_c_and_gives_the_terminal_back(plain: bool):
+def test_ctrl_backslash_leaves_like_ctrl_c_and_gives_the_terminal_back(plain: bool, key: str):
     """Ctrl-\\ (SIGQUIT, next to Enter on many keyboards) ended the process on the spot: the shell
     got the alternate screen, mouse reports and bracketed paste (the full screen), or a terminal
-    without echo (--plain at a terminal edits the line itself); and the room read "lost"."""
+    without echo (--plain at a terminal edits the line itself); and the room read "lost". Both
+    are keys now (no ISIG while the chat runs), each raising its signal: the same goodbye."""
     # the shell after us: its traps keep it alive to report (an ignored signal would be inherited)
     shell = 'trap : INT QUIT; {command}; echo "exit=$?"; stty -a; echo STTY-DONE'
     with student_in_a_shell(shell, plain=plain) as (bob, carl):
         carl.expect(ev.Joined, name="bob")
         bob.expect(r"welcome, bob")
-        bob.send("\x1c")
+        bob.send(key)
         carl.expect(ev.Left, name="bob", reason="quit")
         bob.expect("STTY-DONE")
         raw = bytes(bob.raw)
