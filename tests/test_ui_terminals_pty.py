@@ -643,6 +643,20 @@ def test_a_pasted_ctrl_c_ctrl_z_or_ctrl_backslash_is_dropped_not_a_signal(plain:
 
 
 @pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_a_pasted_ctrl_s_does_not_freeze_the_chat(plain: bool):
+    """Ctrl-S is the terminal's "stop output" (IXON): pasted (or pressed out of habit, to save),
+    it froze the screen until a Ctrl-Q nobody knows, and in --plain every write waited, the
+    client's whole loop with it. While the chat runs it is a key: in a paste, dropped."""
+    with student({}, *(["--plain"] if plain else [])) as (bob, carl):
+        if plain:
+            wait_for(lambda: b"\x1b[?2004h" in bytes(bob.raw), what="bracketed paste asked for")
+        bob.send("\x1b[200~paused\x13 not\x1b[201~\r")
+        carl.expect(ev.Message, sender="bob", text="paused not")
+        carl.send(ev.Say(text="can you read this"))
+        bob.expect(r"carl: can you read this")
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_kill_gives_the_terminal_back_with_its_signal_keys(plain: bool, signum: int):
     """The chat turns the terminal's ISIG off (Ctrl-C is a key): ended by `kill` or a hangup, the

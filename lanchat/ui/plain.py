@@ -220,11 +220,12 @@ def _typed(key: str) -> bool:
 
 class OwnTerminal:
     """--plain at a terminal: keys one by one and no kernel echo (PlainFrontend echoes them
-    itself), Ctrl-C, Ctrl-Z and Ctrl-\\ read as keys (no ISIG: a pasted one was a signal, paste.py),
-    and a SIGTSTP from elsewhere only noted by its handler, for the loop (``fileno``), which stops
-    between two passes (``stop``). A handler runs between any two
-    bytecodes: one that stopped right there found keys echoed and not yet kept, and after ``fg``
-    wrote the unfinished line again without them. ``give_back`` undoes it all."""
+    itself); Ctrl-C, Ctrl-Z and Ctrl-\\ read as keys (no ISIG: a pasted one was a signal,
+    paste.py), and Ctrl-S too (no IXON: it paused every write); a SIGTSTP from elsewhere only
+    noted by its handler, for the loop (``fileno``), which stops between two passes (``stop``).
+    A handler runs between any two bytecodes: one that stopped right there found keys echoed and
+    not yet kept, and after ``fg`` wrote the unfinished line again without them. ``give_back``
+    undoes it all."""
 
     def __init__(self, fd: int, saved: list, own: list) -> None:
         self.fd = fd
@@ -249,6 +250,7 @@ class OwnTerminal:
             own = termios.tcgetattr(fd)
             own[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)  # Ctrl-C and Ctrl-Z: keys (_stop_key)
             own[0] &= ~termios.ICRNL  # Enter as the CR it is: a pasted CR LF is then one line end, not two
+            own[0] &= ~termios.IXON  # a Ctrl-S (pasted too) paused our output, and every write, the whole loop with it
             own[6][termios.VMIN], own[6][termios.VTIME] = 1, 0
             termios.tcsetattr(fd, termios.TCSANOW, own)
         except (termios.error, OSError, ValueError):
