@@ -201,16 +201,14 @@ RERUNS: dict[str, list[tuple[str, list[str]]]] = {
     "17_keys_passwords_moderation.ipynb": [
         ("def start_room", ["AGAIN"]),  # a second room on the same history file: refused, and it says why
         (
-            'action="kick"',
+            'bob, refusal = join("bob"',  # the refusals cell, run again as its text invites ("four times quickly")
             [
-                "AGAIN",  # kick ben and mute ann once more
-                # two more wrong passwords by bob: with the refusals cell's own, three within the minute lock bob
-                "ann_before_the_lock = ann\nfor _ in range(2):\n"
-                '    join("bob", bob_key, password="tea and biscuits")[0].close()',
-                'CELL:join("bob"',  # the refusals cell, as its text invites, once bob's lock is on: ann still joins
-                "ann = ann_before_the_lock",  # the restart after it reads ann's shutdown notice
+                # two more wrong passwords by bob: with the cell's own, three within the minute lock bob
+                'for _ in range(2):\n    join("bob", bob_key, password="tea and biscuits")[0].close()',
+                "AGAIN",  # the fourth run: bob's lock is on, and ann still joins from the same address
             ],
         ),
+        ('action="kick"', ["AGAIN"]),  # kick ben and mute ann once more
     ],
 }
 
@@ -494,8 +492,8 @@ RERUN_SHOWS = {
     "16_lab_join_the_room.ipynb": [("listening on port", None), ("stopped: 0", None)],
     "17_keys_passwords_moderation.ipynb": [
         ("is in use by another lanchat server", "RuntimeError"),
-        ("ben gets: Error(code='kicked'", None),
         ("bob, wrong password: Error(code='locked', message='too many wrong passwords from you: 3 within a minute", None),
+        ("ben gets: Error(code='kicked'", None),
     ],
 }
 
