@@ -570,6 +570,17 @@ def test_notebook_12_spells_the_fingerprint_as_lanchat_prints_it(executed: dict[
     assert shown.startswith("SHA256:") and len(shown) == 50, f"12 should show lanchat's SHA256:... spelling; got {line!r}"
 
 
+def test_notebook_04b_shows_the_journal_holding_what_it_says(executed: dict[str, object]) -> None:
+    """04b says ana's two messages are in the running server's journal, then moved into SQLite: the journal it
+    prints must hold them (read while she is still there; her leaving moves them), and be empty at ben's replay."""
+    result = executed["04b_durable_history.ipynb"]
+    assert isinstance(result, nbformat.NotebookNode), "04b did not run"
+    text = printed(result)
+    line = next((line for line in text.splitlines() if line.startswith("the journal, ana still here:")), "")
+    assert '"first!"' in line and '"anyone here?"' in line, f"04b should show ana's two messages in the journal; got {line!r}"
+    assert "after the replay, the journal holds 0 bytes" in text
+
+
 def test_notebook_17_shows_the_room_keeping_out_whom_it_should(executed: dict[str, object]) -> None:
     """Each refusal notebook 17 teaches is the real server's, and the mute outlives the restart."""
     result = executed["17_keys_passwords_moderation.ipynb"]

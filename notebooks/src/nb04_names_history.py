@@ -800,8 +800,10 @@ def durable_history() -> Notebook:
         """
         Ana joins and talks; she leaves; ben joins later and gets the room's history replayed, each message
         flagged `history=True` (lanchat's clients print them with a `[History]` prefix). In between we look
-        at the journal: ana's two messages were written there before their echo reached her, and ben's
-        replay first moves them into SQLite, which empties it.
+        at the journal twice. While ana is still there, her two messages are in it, one line each (id, time,
+        sender, recipient, text and the two keys' slots): written before their echo reached her. The store
+        moves them into SQLite before it next reads or changes the database (here when ana leaves: the server
+        notes which messages she has seen), so by ben's replay the journal is empty.
         """,
         """
         ana = Person(port, "ana")
@@ -810,10 +812,10 @@ def durable_history() -> Notebook:
         ana.send(ev.Say(text="anyone here?"))
         ana.wait_for(ev.Message)
         ana.wait_for(ev.Message)
+        journal = WORK / "real.sqlite3.pending"
+        print("the journal, ana still here:", journal.read_text().splitlines())
         ana.send(ev.Bye())
         ana.sock.close()
-        journal = WORK / "real.sqlite3.pending"
-        print("the journal:", journal.read_text().splitlines())
 
         ben = Person(port, "ben")
         for event in ben.wait_for(ev.Welcome) + ben.wait_for(ev.HistoryEnd):
