@@ -142,7 +142,10 @@ def notebooks() -> list[Notebook]:
 
         `Room.handle(connection_id, event)` returns a list of actions: `Send` (one event to one connection),
         `Broadcast` (one already-encoded frame to several) and `Close`. The room stamps each message with the
-        sender's registered name and the time; a client's claim of who it is is never trusted.
+        sender's registered name and the time; a client's claim of who it is is never trusted. Other actions
+        ask the server for work the room cannot do without I/O (`lanchat.actions` lists them all): below,
+        `ShowOffers(to=1)` asks it to tell the newcomer which files are on offer (notebook 05), and in a room
+        with a history, `Keep` asks it to store a message before anyone receives it (notebook 04b).
 
         Look at the whisper below: ana writes to `BEN` (a name is matched ignoring case) and the room answers
         with a `Broadcast` of one `direct` frame to ben **and** to ana, so ana's screen shows the copy the
