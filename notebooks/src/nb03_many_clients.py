@@ -322,7 +322,7 @@ def notebooks() -> list[Notebook]:
         ana.sendall(frame(b"ana: what did I miss?"))  # her turn: she finally sends...
         print("turn-based ana's one recv after sending returns:", read_frames(ana, 1))
         print("...the oldest message, not an answer; two more are still waiting:", read_frames(ana, 2))
-        read_frames(ben, 1)  # ben received ana's question; read it so it does not linger
+        _ = read_frames(ben, 1)  # ben received ana's question; read it so it does not linger
         """
     )
     nb.code(
