@@ -360,7 +360,10 @@ def notebooks() -> list[Notebook]:
         every outgoing connection to its one public address. Answers to connections *you* started come back;
         a connection someone else starts towards you has nowhere to go. So a server at home is unreachable from
         the class unless the router forwards a port to it, or both sides reach a machine that everyone can reach
-        (a server with a public address, a VPN, or a relay). Here are this machine's addresses, classified:
+        (a server with a public address, a VPN, or a relay). Here are this machine's addresses, classified.
+        Only a **global** address can be reached from other networks; an IPv6 address starting `fd` is
+        private to its site, and one in `100.64.0.0/10` is neither private nor global: a provider's own NAT
+        (mobile data) or a VPN such as Tailscale, reachable only from inside it.
         """,
         """
         import ipaddress
@@ -374,8 +377,10 @@ def notebooks() -> list[Notebook]:
                 address = ipaddress.ip_address(entry.address.split("%")[0])
                 kind = ("loopback (this machine only)" if address.is_loopback
                         else "link-local (this cable or Wi-Fi only)" if address.is_link_local
-                        else "private (this network; NAT at its edge)" if address.is_private
-                        else "global (reachable from other networks, firewall permitting)")
+                        else "global (reachable from other networks, firewall permitting)" if address.is_global
+                        else "private (this network; NAT at its edge)" if address.is_private and address.version == 4
+                        else "private (this site only)" if address.is_private
+                        else "shared (a provider's NAT or a VPN: not reachable from the internet)")
                 print(f"{interface:>10}  {str(address):<28} {kind}")
         """,
     )
