@@ -120,6 +120,11 @@ def notebooks() -> list[Notebook]:
         that knows nothing but the discovery port sends the question to the **broadcast address**, and every
         responder on the network hears it and answers, to the sender's address. The client collects answers for a
         short while, because it cannot know how many will come.
+
+        A responder binds to `""` (every address of this machine), not `127.0.0.1`: a socket bound to one address
+        only receives datagrams sent *to* that address, so a question sent to the broadcast address would never
+        reach it. So, until the clean-up cell stops them, the responders could also hear a question from the
+        network; only this notebook knows their port and asks.
         """
     )
     nb.code(
