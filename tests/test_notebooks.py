@@ -581,6 +581,17 @@ def test_notebook_04b_shows_the_journal_holding_what_it_says(executed: dict[str,
     assert "after the replay, the journal holds 0 bytes" in text
 
 
+def test_notebook_15_quotes_the_client_loop_registering_keyboard_and_socket(executed: dict[str, object]) -> None:
+    """15 says lanchat's client puts the keyboard and the socket on one selector and waits in select, and
+    quotes the lines that do it from lanchat.client: each of the three must be among the lines it prints
+    (a refactor that moves one of them out of reach leaves the text's claim unshown)."""
+    result = executed["15_keyboard_and_socket.ipynb"]
+    assert isinstance(result, nbformat.NotebookNode), "15 did not run"
+    text = printed(result)
+    for shown in ("watching_keys(self.selector, self.frontend.fileno())", '(self.sock, selectors.EVENT_READ, "net")', ".selector.select("):
+        assert shown in text, f"notebook 15 no longer shows lanchat's client loop doing {shown!r}"
+
+
 def test_notebook_17_shows_the_room_keeping_out_whom_it_should(executed: dict[str, object]) -> None:
     """Each refusal notebook 17 teaches is the real server's, and the mute outlives the restart."""
     result = executed["17_keys_passwords_moderation.ipynb"]

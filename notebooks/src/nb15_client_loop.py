@@ -46,16 +46,21 @@ def notebooks() -> list[Notebook]:
         """
         ## The real loop, in lanchat's own words
 
-        `lanchat.client.ClientLoop.run` registers the socket and the keyboard on one selector and reacts to
-        whichever is ready. These are its lines that do it:
+        `lanchat.client.ClientLoop.run` puts the keyboard (`watching_keys` registers the terminal as `"keys"`,
+        with a selector that can watch it) and the socket (`"net"`) on one selector, with a few wake-ups of its
+        own: a pipe that a window resize or Ctrl-Z writes a byte to (`"keys"` too), a reconnection attempt
+        finishing on its worker thread (`"rejoin"`), a signal such as Ctrl-C's (`"stop"`) and, on the host's
+        screen, news of this machine's addresses (`"news"`). Then `one_pass`, called over and over, waits in
+        `select` and handles whichever is ready. These are their lines that do it:
         """,
         """
         import lanchat.client
 
-        source = inspect.getsource(lanchat.client.ClientLoop.run)
-        for line in source.splitlines():
-            if "register(" in line or "select(" in line or "_read_network()" in line or "_read_keys()" in line:
-                print(line.strip())
+        for function in (lanchat.client.ClientLoop.run, lanchat.client.one_pass):
+            print(f"{function.__qualname__}:")
+            for line in inspect.getsource(function).splitlines():
+                if "register(" in line or "watching_keys(" in line or ".select(" in line or "key.data ==" in line:
+                    print("   ", line.strip())
         """,
     )
     nb.step(
