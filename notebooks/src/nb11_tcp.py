@@ -268,9 +268,9 @@ def notebooks() -> list[Notebook]:
     )
     nb.md(
         """
-        On Linux the first is about 40 ms (the delayed-ACK timer), the second a few microseconds. Two fixes: send
-        each message in **one** write (build the bytes first: lanchat's frames are always one `send`), or set
-        `TCP_NODELAY` for interactive traffic. Sending in one write is better anyway: fewer system calls.
+        On Linux the first is about 40 ms (the delayed-ACK timer), the second a few tens of microseconds. Two
+        fixes: send each message in **one** write (build the bytes first: lanchat's frames are always one `send`),
+        or set `TCP_NODELAY` for interactive traffic. Sending in one write is better anyway: fewer system calls.
         """
     )
     nb.step(
