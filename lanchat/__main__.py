@@ -1875,10 +1875,13 @@ def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001
 
 class _Rejoin:
     """_rejoiner's callable. While in a room that is announced on the local network, it follows
-    the announcement (discovery.RoomWatch): when the room is announced at another address (the
-    host's laptop got a new lease), ``moved()`` says so and the rejoin goes there, over TLS
+    the announcements (discovery.RoomWatch): when the room is announced at another address (the
+    host's laptop got a new lease), ``moved()`` says so and the rejoin tries there too, over TLS
     still only to the certificate pinned; a room of another name, host or fingerprint is
-    never followed."""
+    never followed. Anyone can announce the room: each address it is announced at is tried
+    once, and one that is not the room (nothing answers, another certificate, a refusal) is
+    dropped (RoomWatch.refuted), so false announcements, however many or often repeated, cost
+    a try each and never end the rejoin (their refusals are not the room's)."""
 
     def __init__(self, where, session, *, key, password, binding: bytes) -> None:  # noqa: ANN001
         self.endpoint, self.pinned = where
@@ -1894,39 +1897,66 @@ class _Rejoin:
         return self.watch is not None and self.watch.moved_to(self.endpoint.host) is not None
 
     def news(self) -> bool:
-        """Has the room been announced at a new address since last asked (true once for each)?
-        While a rejoin waits, that is worth trying at once (client.Reconnect.tick)."""
-        room = self.watch.moved_to(self.endpoint.host) if self.watch is not None else None
-        if room is None or (room.address, room.port) == self.heard:
+        """Is there an address the room is announced at, not tried yet, that was not reported
+        before (true once for each)? While a rejoin waits, that is worth trying at once
+        (client.Reconnect.tick)."""
+        where = self.watch.moved_to(self.endpoint.host) if self.watch is not None else None
+        if where is None or where == self.heard:
             return False
-        self.heard = (room.address, room.port)
+        self.heard = where
         return True
 
     def __call__(self):  # noqa: ANN204
-        from .client import join
         from .transport import Endpoint
 
         endpoint = self.endpoint
-        room = self.watch.moved_to(endpoint.host) if self.watch is not None else None
+        where = self.watch.moved_to(endpoint.host) if self.watch is not None else None
         # Tries alternate between where the room is announced now and where it was: anyone can
         # announce a room, and a false one must not keep a student from a server that restarted.
         # Only tries made knowing of the move count, so the first one then goes to the new
         # address (tries at the old one before the announcement came would have turned it away).
-        if room is not None:
+        if where is not None:
             self.tries += 1
             if self.tries % 2:
-                endpoint = Endpoint(host=room.address, port=room.port)
-        sock = _reconnect(endpoint, self.pinned)
+                endpoint = Endpoint(host=where[0], port=where[1])
+        joined = self._join(endpoint, announced=endpoint is not self.endpoint)
+        self.endpoint, self.tries = endpoint, 0  # joined there: the room is followed from there on
+        if self.watch is not None:
+            self.watch.joined()
+        return joined
+
+    def _join(self, endpoint, *, announced: bool):  # noqa: ANN001, ANN202
+        """Connect and join at ``endpoint``. One the room was only ``announced`` at may be false:
+        a failure there drops it (the watch's ``refuted``) and is no reason to stop rejoining
+        (a TransportError), unless it came over TLS past the certificate pinned: the room's own."""
+        from .client import join
+
+        try:
+            sock = _reconnect(endpoint, self.pinned)
+        except Exception as exc:
+            if announced:
+                raise self._not_there(endpoint, exc) from exc
+            raise
         try:
             proto, welcome, early = join(
                 sock, self.session.name, timeout=5.0, key=self.key, password=self.password, binding=self.binding,
                 resume=self.session.rejoin.resume, since=self.session.rejoin.last_seen,
             )
-        except BaseException:
+        except BaseException as exc:
             sock.close()
+            if announced and self.pinned is None and isinstance(exc, Exception):
+                raise self._not_there(endpoint, exc) from exc
             raise
-        self.endpoint, self.tries = endpoint, 0  # joined there: the room is followed from there on
         return sock, proto, welcome, early
+
+    def _not_there(self, endpoint, exc: Exception) -> Exception:  # noqa: ANN001
+        """What to raise when the room announced at ``endpoint`` was not there; it is dropped."""
+        from .transport import TransportError
+
+        if self.watch is not None:
+            self.watch.refuted((endpoint.host, endpoint.port))
+        why = str(exc).split("\n")[0] or type(exc).__name__
+        return TransportError(f"the room was announced at {endpoint.describe()}, but it is not there ({why})")
 
     def close(self) -> None:
         if self.watch is not None:

@@ -40,6 +40,12 @@ WATCH_SECONDS = 5.0  # a client in a room looks at its announcement again at lea
 # name 75 minutes, an address 2) is asked for at once, then after each of these waits, then no
 # more: a room that comes back, or moves, announces its records and is read from them.
 ASK_AGAIN_SECONDS = (5.0, 10.0, 20.0)
+# What a watch keeps of where its room was announced (Sightings): a flood bounds it, whatever it sends.
+MAX_ANNOUNCERS = 8  # instance names announcing the room besides its own, the latest heard
+MAX_ADDRESSES_EACH = 8  # distinct addresses kept of each announcer, the latest heard
+MAX_REFUTED = 64  # addresses found not to be the room, remembered ...
+REFUTED_SECONDS = 60.0  # ... for this long: announced again meanwhile, they are not tried again
+LOOK_GAP_SECONDS = 0.5  # a watch reads the announcements at most this often: a flood wakes it no more
 
 
 @dataclass(frozen=True)
@@ -430,16 +436,85 @@ class SilentNames:
             del self._asked[name]
 
 
+class Sightings:
+    """Where the room followed has been announced: by announcer (its DNS-SD instance name),
+    every distinct address heard, newest first, and which of them a rejoin found not to be the
+    room. Pure: the caller says what time it is (RoomWatch holds one under its lock).
+
+    Anyone on the LAN can announce the room anywhere (docs/PROTOCOL.md, Finding rooms). A watch
+    that followed only the latest announcement let one repeated at a false address hide a real
+    move. Now each address heard is tried once (``next_try``); one that proved not to be the room
+    (``refuted``: nothing answered, another certificate, a refusal) is passed over for
+    REFUTED_SECONDS however often it is announced again. The room's own announcer (``home``,
+    the instance it was recognised by) is never pushed out and comes first; other announcers
+    keep at most MAX_ANNOUNCERS places and each at most MAX_ADDRESSES_EACH addresses, at most
+    MAX_REFUTED are remembered: a flood of names or addresses bounds what is kept."""
+
+    def __init__(self) -> None:
+        self.home: str | None = None
+        # announcer -> its addresses; both oldest heard first (dict order; heard again: moved last)
+        self._heard: dict[str, dict[tuple[str, int], None]] = {}
+        self._refuted: dict[tuple[str, int], float] = {}  # (address, port) -> passed over until then
+
+    def heard(self, announcer: str, room: RoomInfo) -> None:
+        """``announcer`` announced the room at ``room``'s addresses (the first one best: pick_address)."""
+        addresses = self._heard.pop(announcer, None) or {}
+        self._heard[announcer] = addresses  # the latest heard, last
+        for address in reversed(room.addresses):  # the best ranked, newest
+            where = (address, room.port)
+            addresses.pop(where, None)
+            addresses[where] = None
+        while len(addresses) > MAX_ADDRESSES_EACH:
+            del addresses[next(iter(addresses))]
+        others = [name for name in self._heard if name != self.home]
+        for name in others[: max(0, len(others) - MAX_ANNOUNCERS)]:  # the least recently heard go
+            del self._heard[name]
+
+    def candidates(self, away_from: str, now: float) -> Iterator[tuple[str, int]]:
+        """Where the room may be, elsewhere than ``away_from``, best first: the room's own
+        announcer's addresses, then the others', the latest heard first; none refuted."""
+        order = [self.home] if self.home in self._heard else []
+        order += [name for name in reversed(self._heard) if name != self.home]
+        for name in order:
+            for where in reversed(self._heard[name]):
+                if where[0] != away_from and self._refuted.get(where, now) <= now:
+                    yield where
+
+    def next_try(self, away_from: str, now: float) -> tuple[str, int] | None:
+        return next(self.candidates(away_from, now), None)
+
+    def refuted(self, where: tuple[str, int], now: float) -> None:
+        """A rejoin found that the room is not at ``where``: pass it over for REFUTED_SECONDS."""
+        self._refuted.pop(where, None)
+        self._refuted[where] = now + REFUTED_SECONDS
+        for old in [w for w, until in self._refuted.items() if until <= now]:
+            del self._refuted[old]
+        while len(self._refuted) > MAX_REFUTED:
+            del self._refuted[next(iter(self._refuted))]
+
+    def joined(self) -> None:
+        """The room was rejoined: what was heard before counts no more (the address it moved
+        from among it); the next looks hear what is announced now."""
+        self._heard.clear()
+
+    def __len__(self) -> int:
+        """How many addresses it keeps, refuted ones counted (bounded, whatever was announced)."""
+        return sum(len(addresses) for addresses in self._heard.values()) + len(self._refuted)
+
+
 def _rooms(zeroconf, names: list[str], deadline: float, silent: SilentNames | None = None,  # noqa: ANN001
-           clock: Callable[[], float] = time.monotonic) -> Iterator[RoomInfo]:  # fmt: skip
-    """The rooms of ``names`` and of every announcement in zeroconf's cache: first each whose
-    records were heard (read from the cache, no waiting), then the rest asked for over the
-    network until ``deadline`` (``clock``'s time), those of them ``silent`` says are due if it is
-    given. Names that never answer (anyone on the LAN can send them) so cannot use up the time
-    before a real room is read."""
+           clock: Callable[[], float] = time.monotonic, first: str | None = None) -> Iterator[tuple[str, RoomInfo]]:  # fmt: skip
+    """The rooms of ``names`` and of every announcement in zeroconf's cache, each with the
+    instance name it was announced as: first each whose records were heard (read from the
+    cache, no waiting), then the rest asked for over the network until ``deadline``
+    (``clock``'s time), those of them ``silent`` says are due if it is given. Names that never
+    answer (anyone on the LAN can send them) so cannot use up the time before a real room is read.
+    The name ``first``, if held, comes before all others, read or asked for."""
     from zeroconf import ServiceInfo
 
-    held = list(dict.fromkeys([*names, *_in_cache(zeroconf)]))[:MAX_NAMES_READ]
+    every = dict.fromkeys([*names, *_in_cache(zeroconf)])
+    ahead = [first] if first in every else []
+    held = ahead + [name for name in every if name != first][: MAX_NAMES_READ - len(ahead)]
     if silent is not None:
         silent.keep_only(held)
     quiet: list[str] = []
@@ -451,7 +526,7 @@ def _rooms(zeroconf, names: list[str], deadline: float, silent: SilentNames | No
         if silent is not None:
             silent.heard(name)
         if (room := _room_of(name, info)) is not None:
-            yield room
+            yield name, room
     if silent is not None:
         quiet = [name for name in quiet if silent.due(name, clock())]
     for name in quiet[:MAX_ROOMS]:
@@ -465,7 +540,7 @@ def _rooms(zeroconf, names: list[str], deadline: float, silent: SilentNames | No
             continue
         if silent is not None:
             silent.heard(name)
-        yield room
+        yield name, room
 
 
 def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) -> list[RoomInfo]:
@@ -487,7 +562,7 @@ def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) ->
         finally:
             browser.cancel()
         deadline = time.monotonic() + seconds + 1.0  # a bound on looking up, whatever the network sends
-        for room in _rooms(zeroconf, names.now(), deadline):
+        for _name, room in _rooms(zeroconf, names.now(), deadline):
             room = pick_address(room, networks or [])
             rooms.setdefault((tuple(sorted(room.addresses)), room.port), room)
     finally:
@@ -520,12 +595,15 @@ class _Listening:
 
 
 class RoomWatch:
-    """Follows, while a client is in a room, the announcement of that room: where it is now.
+    """Follows, while a client is in a room, the announcements of that room: where it may be now.
 
     The room is the one announced at the address and port joined (and, over TLS, with the
     fingerprint pinned); from then on it is known by its announced name, host and port, and
-    ``moved_to(address)`` says where it went if it is no longer announced at ``address``. It
-    listens (a browser, woken by the room's own re-announcement) on a thread of its own, and
+    its announcer (instance name) by which it was recognised is its own (Sightings.home).
+    Every address it is announced at is kept (Sightings, bounded): ``moved_to(address)`` says
+    the best one to try elsewhere than ``address``, ``refuted`` drops one a rejoin found not to
+    be the room, ``joined`` starts afresh once it was rejoined. It listens (a browser, woken by
+    the room's own re-announcement, at most every LOOK_GAP_SECONDS) on a thread of its own, and
     never raises: without multicast DNS it just never knows anything.
 
     ``own_addresses`` reads this machine's addresses (netinfo.lan_addresses): when they change
@@ -541,7 +619,8 @@ class RoomWatch:
         self._read_networks, self._own_addresses, self._clock = networks, own_addresses, clock
         self.networks: list = []
         self.identity: tuple[str, str, int, str | None] | None = None  # (name, host, port, fingerprint)
-        self.latest: RoomInfo | None = None
+        self.sightings = Sightings()
+        self._lock = threading.Lock()  # sightings: heard on the watch's thread, tried on the rejoin's
         self.silent = SilentNames()
         self._changed = threading.Event()
         self._stop = threading.Event()
@@ -558,12 +637,29 @@ class RoomWatch:
             return self.address in room.addresses
         return (room.name, room.host, room.port, room.fingerprint) == self.identity
 
-    def moved_to(self, address: str) -> RoomInfo | None:
-        """The room, when it is now announced elsewhere than ``address``; else None."""
-        room = self.latest
-        if room is None or address in room.addresses:
-            return None
-        return room
+    def heard(self, announcer: str, room: RoomInfo) -> None:
+        """``announcer`` (an instance name) announces ``room``: kept if it is the room followed."""
+        with self._lock:
+            if not self.matches(room):
+                return
+            if self.identity is None:
+                self.identity, self.sightings.home = (room.name, room.host, room.port, room.fingerprint), announcer
+            self.sightings.heard(announcer, pick_address(room, self.networks))
+
+    def moved_to(self, address: str) -> tuple[str, int] | None:
+        """Where to look for the room elsewhere than ``address`` (address, port), or None."""
+        with self._lock:
+            return self.sightings.next_try(address, self._clock())
+
+    def refuted(self, where: tuple[str, int]) -> None:
+        """A rejoin found that the room is not at ``where`` (Sightings.refuted)."""
+        with self._lock:
+            self.sightings.refuted(where, self._clock())
+
+    def joined(self) -> None:
+        """The room was rejoined (where it was, or where it moved): only what is announced from now on counts."""
+        with self._lock:
+            self.sightings.joined()
 
     def _here(self) -> list[str]:
         return self._own_addresses() if self._own_addresses is not None else []
@@ -597,6 +693,9 @@ class RoomWatch:
                     listening = self._listen()
                 if listening is not None:
                     self._look(listening.zeroconf, listening.names.now())
+                # a flood of announcements (thousands a second) sets ``_changed`` all the time:
+                # one look reads all that is held, so more than one per gap would only keep us busy
+                self._stop.wait(LOOK_GAP_SECONDS)
         except Exception:  # noqa: BLE001, S110 - a courtesy: the rejoin goes on without it
             pass
         finally:
@@ -604,12 +703,13 @@ class RoomWatch:
                 listening.close()
 
     def _look(self, zeroconf, names: list[str]) -> None:  # noqa: ANN001
+        """Read every room held (names heard answering first) and keep where this one is announced.
+        Its own announcer is read first, and asked for first when its records are gone (a flood
+        of others' fills zeroconf's cache, which then drops the oldest): names by the thousand
+        ahead of it use up neither the names read nor the time to ask."""
         deadline = self._clock() + WATCH_SECONDS
-        for room in _rooms(zeroconf, names, deadline, self.silent, self._clock):  # names heard answering first
-            if self.matches(room):
-                self.identity = (room.name, room.host, room.port, room.fingerprint)
-                self.latest = pick_address(room, self.networks)
-                return
+        for name, room in _rooms(zeroconf, names, deadline, self.silent, self._clock, first=self.sightings.home):
+            self.heard(name, room)
 
     def close(self) -> None:
         self._stop.set()

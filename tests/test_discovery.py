@@ -674,19 +674,24 @@ def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
     assert not watch.matches(RoomInfo(name="ann's room", host="annlaptop", addresses=(ANN,), port=3580))  # no TLS
     assert not watch.matches(RoomInfo(name="ann's room", host="annlaptop", addresses=(BOB,), port=3580, fingerprint=pin))
     assert watch.matches(room)
-    watch.identity, watch.latest = ("ann's room", "annlaptop", 3580, pin), room
+    watch.heard(HOME, room)
+    assert watch.identity == ("ann's room", "annlaptop", 3580, pin) and watch.sightings.home == HOME
     assert watch.moved_to(ANN) is None
     moved = RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.5",), port=3580, fingerprint=pin)
     assert watch.matches(moved)
     for other in (
-        RoomInfo(name="cat's room", host="annlaptop", addresses=("198.18.0.5",), port=3580, fingerprint=pin),
-        RoomInfo(name="ann's room", host="catlaptop", addresses=("198.18.0.5",), port=3580, fingerprint=pin),
-        RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.5",), port=3581, fingerprint=pin),
-        RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.5",), port=3580, fingerprint="SHA256:" + "B" * 43),
+        RoomInfo(name="cat's room", host="annlaptop", addresses=("198.18.0.6",), port=3580, fingerprint=pin),
+        RoomInfo(name="ann's room", host="catlaptop", addresses=("198.18.0.6",), port=3580, fingerprint=pin),
+        RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.6",), port=3581, fingerprint=pin),
+        RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.6",), port=3580, fingerprint="SHA256:" + "B" * 43),
     ):
         assert not watch.matches(other), other
-    watch.latest = moved
-    assert watch.moved_to(ANN) == moved and watch.moved_to("198.18.0.5") is None
+        watch.heard(HOME, other)
+    assert watch.moved_to(ANN) is None  # none of them was kept
+    watch.heard(HOME, moved)
+    assert watch.moved_to(ANN) == ("198.18.0.5", 3580) and watch.moved_to("198.18.0.5") == (ANN, 3580)  # both heard
+    watch.joined()  # rejoined at .5: what was heard before counts no more, until announced again
+    assert watch.moved_to("198.18.0.5") is None
 
 
 def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat(monkeypatch):
@@ -729,12 +734,17 @@ def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat(monkeyp
                 assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 20
 
 
-def _refused_rejoin(monkeypatch, heard: list[RoomInfo]) -> tuple[object, list[str]]:  # noqa: ANN001
-    """connect's rejoin (__main__._Rejoin) to ANN, its watch hearing the room at ``heard[-1]``
-    (if any), every dial refused and noted: (the rejoin, the hosts dialled)."""
+HOME = f"ann's room.{SERVICE_TYPE}"  # the instance name ann's room is announced as
+
+
+def _refused_rejoin(monkeypatch) -> tuple[object, object, list[str]]:  # noqa: ANN001
+    """connect's rejoin (__main__._Rejoin) to ANN, with a RoomWatch (not listening: the test says
+    what it hears) that knows the room there, every dial refused and noted: (the rejoin, the
+    watch, the hosts dialled)."""
     from types import SimpleNamespace
 
     import lanchat.__main__ as cli
+    from lanchat.discovery import RoomWatch
     from lanchat.transport import Endpoint, TransportError
 
     tried: list[str] = []
@@ -746,21 +756,28 @@ def _refused_rejoin(monkeypatch, heard: list[RoomInfo]) -> tuple[object, list[st
     monkeypatch.setattr(cli, "_reconnect", refuse)
     monkeypatch.setattr(cli, "_room_watch", lambda endpoint, pinned: None)
     rejoin = cli._Rejoin((Endpoint(host=ANN, port=3580), None), SimpleNamespace(), key=None, password=None, binding=b"")
-    rejoin.watch = SimpleNamespace(moved_to=lambda host: heard[-1] if heard and host == ANN else None, close=lambda: None)
-    return rejoin, tried
+    rejoin.watch = watch = RoomWatch(address=ANN, port=3580, fingerprint=None)
+    watch.heard(HOME, announced_at(ANN))
+    return rejoin, watch, tried
+
+
+def announced_at(*addresses: str) -> RoomInfo:
+    return RoomInfo(name="ann's room", host="annlaptop", addresses=addresses, port=3580)
 
 
 def test_a_rejoin_alternates_between_the_announced_address_and_the_old_one(monkeypatch):
     """A false announcement must not keep a student from a server that only restarted: the
-    rejoin's tries go to the announced address and the old one in turn."""
+    rejoin's tries go to the announced address and the old one in turn; one where the room
+    was not is dropped (RoomWatch.refuted), and the old one is tried from then on."""
     from lanchat.transport import TransportError
 
-    announced = RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.66",), port=3580)
-    rejoin, tried = _refused_rejoin(monkeypatch, [announced])
+    rejoin, watch, tried = _refused_rejoin(monkeypatch)
+    watch.heard(HOME, announced_at("198.18.0.66"))  # type: ignore[attr-defined]
     for _ in range(4):
         with pytest.raises(TransportError):
             rejoin()  # type: ignore[operator]
-    assert tried == ["198.18.0.66", ANN, "198.18.0.66", ANN]
+    assert tried == ["198.18.0.66", ANN, ANN, ANN]
+    assert not rejoin.moved()  # type: ignore[attr-defined]  # nowhere else to look: a live chat is no longer in doubt
 
 
 def test_a_rejoin_goes_to_the_new_address_first_once_the_announcement_comes(monkeypatch):
@@ -770,19 +787,18 @@ def test_a_rejoin_goes_to_the_new_address_first_once_the_announcement_comes(monk
     no longer count, and each new address is news once (Reconnect.tick then tries at once)."""
     from lanchat.transport import TransportError
 
-    heard: list[RoomInfo] = []
-    rejoin, tried = _refused_rejoin(monkeypatch, heard)
+    rejoin, watch, tried = _refused_rejoin(monkeypatch)
     for _ in range(3):  # nothing announced yet: the old address each time
         with pytest.raises(TransportError):
             rejoin()  # type: ignore[operator]
     assert not rejoin.news()  # type: ignore[attr-defined]
-    heard.append(RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.66",), port=3580))
+    watch.heard(HOME, announced_at("198.18.0.66"))  # type: ignore[attr-defined]
     assert rejoin.news() and not rejoin.news()  # type: ignore[attr-defined]  # news once
     for _ in range(3):
         with pytest.raises(TransportError):
             rejoin()  # type: ignore[operator]
-    assert tried == [ANN, ANN, ANN, "198.18.0.66", ANN, "198.18.0.66"]
-    heard.append(RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.67",), port=3580))
+    assert tried == [ANN, ANN, ANN, "198.18.0.66", ANN, ANN]
+    watch.heard(HOME, announced_at("198.18.0.67"))  # type: ignore[attr-defined]
     assert rejoin.news() and not rejoin.news()  # type: ignore[attr-defined]  # another address: news again
 
 
@@ -1000,11 +1016,11 @@ def test_a_room_that_vanished_is_asked_for_a_few_times_then_no_more():
 
     watch = RoomWatch(address=ANN, port=3580, fingerprint=None, clock=lambda: now[0])
     zc.cache.async_add_records([DNSPointer(SERVICE_TYPE, 12, 1, 4500, name), *records(ANN)])
-    assert looks(1) == [] and watch.latest is not None and watch.moved_to(ANN) is None  # held: read, never asked
+    assert looks(1) == [] and watch.identity is not None and watch.moved_to(ANN) is None  # held: read, never asked
     zc.cache.async_remove_records(records(ANN))  # its address expired, its name stays
     assert looks(10) == [0, 5, 15, 35]  # (before: 120 times in these ten minutes, once a look)
     zc.cache.async_add_records(records(MOVED))  # ann's laptop back, at another address
-    assert looks(1) == [] and watch.moved_to(ANN).addresses == (MOVED,)  # type: ignore[union-attr]
+    assert looks(1) == [] and watch.moved_to(ANN) == (MOVED, 3580)
     zc.cache.async_remove_records(records(MOVED))
     assert looks(10) == [0, 5, 15, 35]
     zc.cache.async_remove_records([DNSPointer(SERVICE_TYPE, 12, 1, 4500, name)])  # its name expired too
@@ -1072,3 +1088,235 @@ def test_a_watch_listens_again_from_this_machines_new_addresses(monkeypatch):
     finally:
         watch.close()
     wait_for(lambda: opened[-1].closed.is_set(), what="the watch's zeroconf closed")
+
+
+# ------------------------------------------------------------ false announcements of the room
+
+
+def test_a_flood_of_announcements_keeps_a_bounded_few_and_never_pushes_out_the_rooms_own():
+    """discovery.Sightings from the attacker's side: mallory announces "ann's room" under
+    thousands of instance names, each at another address, and at addresses a rejoin already found
+    empty. What a watch keeps stays bounded, the room's own announcer (the instance it was
+    recognised by) keeps its place and is offered first, and an address found not to be the
+    room is not offered again, however often announced, until REFUTED_SECONDS have passed."""
+    import time
+
+    from lanchat.discovery import MAX_ADDRESSES_EACH, MAX_ANNOUNCERS, MAX_REFUTED, REFUTED_SECONDS, Sightings
+
+    sightings = Sightings()
+    sightings.home = HOME
+    sightings.heard(HOME, announced_at(ANN))
+    sightings.heard(HOME, announced_at(MOVED))  # ann's laptop got another address
+    bound = (MAX_ANNOUNCERS + 1) * MAX_ADDRESSES_EACH + MAX_REFUTED
+    started = time.perf_counter()
+    for n in range(20_000):
+        sightings.heard(f"ann's room-{n}.{SERVICE_TYPE}", announced_at(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"))
+        sightings.heard("ann's room-2." + SERVICE_TYPE, announced_at(f"10.99.{n >> 8 & 255}.{n & 255}"))
+        assert len(sightings) <= bound
+    spent = time.perf_counter() - started
+    assert spent < 2.0, f"40,000 announcements took {spent:.2f} s"  # about 0.1 s: 2.5 us each
+    offered = list(sightings.candidates(ANN, now=0.0))
+    assert offered[0] == (MOVED, 3580) and len(offered) <= bound
+    assert (ANN, 3580) not in offered  # where we are is not somewhere else to go
+    for n in range(1000):  # a rejoin tried a thousand false ones: the room's own was first all along
+        sightings.refuted((f"10.0.{n >> 8 & 255}.{n & 255}", 3580), now=float(n))
+    assert len(sightings) <= bound
+    sightings.heard(HOME, announced_at("198.18.0.66"))  # mallory, under the room's own name too
+    sightings.refuted(("198.18.0.66", 3580), now=1000.0)  # nobody there
+    for _ in range(100):
+        sightings.heard(HOME, announced_at("198.18.0.66"))  # announced again, and again
+        assert sightings.next_try(ANN, now=1001.0) == (MOVED, 3580)
+    assert sightings.next_try(ANN, now=1000.0 + REFUTED_SECONDS) == ("198.18.0.66", 3580)  # tried again, in a minute
+    sightings.joined()  # rejoined: what was heard before counts no more
+    assert sightings.next_try(ANN, now=0.0) is None and sightings.home == HOME
+
+
+def test_a_watch_flooded_with_announcements_looks_at_most_once_a_gap(monkeypatch):
+    """Thousands of announcements a second each wake the watch (zeroconf's browser sets its
+    event): it looked again at once each time, reading every room held, a core kept busy for as
+    long as the flood lasted. One look reads all that is held: at most one per LOOK_GAP_SECONDS."""
+    import time
+
+    import zeroconf as zeroconf_module
+    from helpers import wait_for
+
+    from lanchat import discovery
+
+    class Browser:  # zeroconf's ServiceBrowser, without the network
+        def __init__(self, zc, service_type: str, handlers: list) -> None:  # noqa: ANN001, ARG002
+            pass
+
+        def cancel(self) -> None:
+            pass
+
+    monkeypatch.setattr(discovery, "_open_zeroconf", lambda addresses=None: CacheOnlyZeroconf())
+    monkeypatch.setattr(zeroconf_module, "ServiceBrowser", Browser)
+    monkeypatch.setattr(discovery, "LOOK_GAP_SECONDS", 0.2)
+    looked: list[float] = []
+    monkeypatch.setattr(discovery.RoomWatch, "_look", lambda self, zc, names: looked.append(time.monotonic()))
+    watch = discovery.RoomWatch(address=ANN, port=3580, fingerprint=None)
+    watch.start()
+    woken = 0
+    try:
+        wait_for(watch._thread.is_alive, what="the watch listening")
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:  # the flood: every announcement wakes it
+            watch._changed.set()
+            woken += 1
+    finally:
+        watch.close()
+    assert woken > 1000
+    assert 2 <= len(looked) <= 1.0 / 0.2 + 2, f"{len(looked)} looks in 1 s of {woken} wake-ups"
+
+
+class Impostor:
+    """mallory's server at a false address of the room, on its port: over TLS it shows its own
+    certificate; without, it answers each hello with the refusal that ends a rejoin (banned)."""
+
+    def __init__(self, host: str, port: int, context: object = None) -> None:
+        import socket
+
+        self.context = context
+        self.listener = socket.create_server((host, port))
+        self.listener.settimeout(15)
+        self.taken = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        from lanchat import events as ev
+        from lanchat.protocol import Connection, Role
+
+        with contextlib.suppress(OSError):
+            while True:
+                raw, _ = self.listener.accept()
+                self.taken += 1
+                raw.settimeout(5)
+                with contextlib.suppress(OSError):  # ssl.SSLError among them: the client hung up on the certificate
+                    conn = self.context.wrap_socket(raw, server_side=True) if self.context else raw  # type: ignore[attr-defined]
+                    with conn:
+                        proto = Connection(Role.SERVER)
+                        while data := conn.recv(65536):
+                            proto.receive_data(data)
+                            if any(isinstance(event, ev.Hello) for event in proto.events()):
+                                conn.sendall(proto.send(ev.Error(code=ev.E_BANNED, message="banned by mallory", fatal=True)))
+                                break
+
+    def close(self) -> None:
+        import socket
+
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self._thread.join(15)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_rejoin_reaches_the_room_that_moved_through_a_flood_of_false_announcements(monkeypatch, tmp_path, tls):
+    """From the attacker's side, on real sockets: bob's link is down, ann's room moves (her
+    laptop got another address) and mallory announces "ann's room" without pause, thousands of
+    times a second: under the room's own instance name at an address where nothing listens and
+    at one where her own server answers (over TLS with her own certificate, else refusing bob as
+    banned), and under a thousand other names at as many addresses. The watch followed the latest
+    announcement, so the rejoin went to hers, again and again; and her refusal (or certificate)
+    ended the rejoin as the room's own would. Now bob's rejoin tries each address once, drops
+    hers, and is back in ann's room at its new address within a few tries."""
+    import time
+
+    from helpers import running_server, wait_for
+
+    import lanchat.__main__ as cli
+    from lanchat.client import STOP_REJOINING, JoinError
+    from lanchat.discovery import RoomWatch
+    from lanchat.session import Session
+    from lanchat.transport import Endpoint
+
+    old, new, nobody, impostor_at = "127.0.0.4", "127.0.0.3", "127.0.0.5", "127.0.0.6"
+    context = pin = impostor_context = None
+    if tls:
+        from lanchat.tls import ensure_certificate, server_context
+
+        context, pin = server_context(*ensure_certificate(tmp_path / "ann")[:2])
+        impostor_context, _ = server_context(*ensure_certificate(tmp_path / "mallory")[:2])
+    monkeypatch.setattr(cli, "_room_watch", lambda endpoint, pinned: None)
+    with running_server(host=new, tls=context) as (_server, endpoint):
+        port = endpoint.port
+
+        def room_at(address: str) -> RoomInfo:
+            return RoomInfo(name="ann's room", host="annlaptop", addresses=(address,), port=port, fingerprint=pin)
+
+        impostor = Impostor(impostor_at, port, impostor_context)
+        watch = RoomWatch(address=old, port=port, fingerprint=pin)  # not listening: the test is the LAN
+        watch.heard(HOME, room_at(old))  # bob joined ann's room there
+        rejoin = cli._Rejoin((Endpoint(host=old, port=port), pin), Session(name="bob"), key=None, password=None, binding=b"")
+        rejoin.watch = watch
+        stop, made = threading.Event(), [0]
+
+        def mallory() -> None:
+            while not stop.is_set():
+                n = made[0]
+                watch.heard(HOME, room_at(impostor_at))
+                watch.heard(HOME, room_at(nobody))
+                watch.heard(f"ann's room-{n % 1000}.{SERVICE_TYPE}", room_at(f"127.1.{n >> 8 & 255}.{n & 255 or 1}"))
+                made[0] = n + 3
+
+        flood = threading.Thread(target=mallory, daemon=True)
+        flood.start()
+        tries: list[str] = []
+        joined: list[object] = []
+
+        def one_try() -> bool:  # as client.Reconnect does: a try, and a refusal that ends the chat is fatal here
+            try:
+                joined.append(rejoin())
+            except JoinError as exc:
+                assert exc.code not in STOP_REJOINING, f"the rejoin would have ended: {exc}"
+            except Exception:  # noqa: BLE001, S110 - not there (yet): the next try
+                pass
+            tries.append(rejoin.endpoint.host)
+            return bool(joined)
+
+        try:
+            wait_for(lambda: made[0] > 3000, what="mallory's flood under way")
+            watch.heard(HOME, room_at(new))  # ann's laptop announces the room once at its new address
+            mark = made[0]
+            wait_for(lambda: made[0] > mark + 3000, what="mallory announcing on, hers the latest")
+            started = time.monotonic()
+            wait_for(one_try, timeout=20, what="bob back in ann's room at its new address")
+            took = time.monotonic() - started
+        finally:
+            stop.set()
+            flood.join(10)
+            impostor.close()
+            for sock, *_ in joined:  # type: ignore[misc]
+                sock.close()
+    assert rejoin.endpoint.host == new and made[0] > 3000
+    assert len(tries) <= 5 and impostor.taken == 1, (tries, impostor.taken)  # hers, old, nobody's, old, ann's
+    assert took < 10, f"{took:.1f} s"
+    rejoin.close()  # the chat over: the watch stops listening
+    assert watch._stop.is_set()
+
+
+def test_the_rooms_own_announcer_is_asked_for_first_whatever_names_came_before_it():
+    """mallory floods the LAN with room names that never answer: zeroconf's cache (at most
+    10,000 records, the oldest dropped) loses ann's room's address records, its name held. A
+    watch asked for the names in the order heard, at most 64 of them a look and within 5 s:
+    ann's room, after hundreds of mallory's, was never asked for. It is asked for first now."""
+    from zeroconf import DNSPointer
+
+    from lanchat.discovery import RoomWatch
+
+    class Asked(CacheOnlyZeroconf):
+        def __init__(self) -> None:
+            super().__init__()
+            self.names: list[str] = []
+
+        def get_service_info(self, service_type: str, name: str, timeout: int = 3000) -> None:  # noqa: ARG002
+            self.names.append(name)
+
+    zc = Asked()
+    flood = [f"ann's room-{n}.{SERVICE_TYPE}" for n in range(500)]
+    zc.cache.async_add_records([DNSPointer(SERVICE_TYPE, 12, 1, 4500, name) for name in [*flood, HOME]])
+    watch = RoomWatch(address=ANN, port=3580, fingerprint=None)
+    watch.heard(HOME, announced_at(ANN))  # bob joined it there, before the flood
+    watch._look(zc, flood[:64])  # the browser's names: the first 64 heard, all mallory's
+    assert zc.names[0] == HOME and len(zc.names) <= 64
