@@ -1928,7 +1928,7 @@ class _Rejoin:
     def _join(self, endpoint, *, announced: bool):  # noqa: ANN001, ANN202
         """Connect and join at ``endpoint``. One the room was only ``announced`` at may be false:
         a failure there drops it (the watch's ``refuted``) and is no reason to stop rejoining
-        (a TransportError), unless it came over TLS past the certificate pinned: the room's own."""
+        (client.NotTheRoom), unless it came over TLS past the certificate pinned: the room's own."""
         from .client import join
 
         try:
@@ -1951,12 +1951,12 @@ class _Rejoin:
 
     def _not_there(self, endpoint, exc: Exception) -> Exception:  # noqa: ANN001
         """What to raise when the room announced at ``endpoint`` was not there; it is dropped."""
-        from .transport import TransportError
+        from .client import NotTheRoom
 
         if self.watch is not None:
             self.watch.refuted((endpoint.host, endpoint.port))
         why = str(exc).split("\n")[0] or type(exc).__name__
-        return TransportError(f"the room was announced at {endpoint.describe()}, but it is not there ({why})")
+        return NotTheRoom(f"the room was announced at {endpoint.describe()}, but it is not there ({why})")
 
     def close(self) -> None:
         if self.watch is not None:

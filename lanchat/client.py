@@ -84,6 +84,12 @@ ADDRESS_CHECK_SECONDS = 2.0
 TRANSFER_QUIET_SECONDS = 3.0
 
 
+class NotTheRoom(TransportError):
+    """A rejoin's try at an address the room was announced at, where it was not (__main__._Rejoin).
+    Not said on screen: anyone can announce the room, and a flood of false announcements would
+    fill the transcript with a line a try; the tries at the room's own address still say theirs."""
+
+
 def retry_delay(attempt: int) -> float:
     """The wait before reconnect attempt ``attempt`` (0 first): 1, 2, 4, 8, then 15 s each."""
     return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
@@ -273,6 +279,8 @@ class Reconnect:
                 return
             delay = retry_delay(self.attempt)
             self._wait(delay, loop)
+            if isinstance(result, NotTheRoom):
+                return
             if not (self.status.stopped and isinstance(result, TransportError)):  # a stopped server is not there: expected
                 loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(result).split("\n")[0], delay))
             return

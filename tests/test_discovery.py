@@ -802,6 +802,33 @@ def test_a_rejoin_goes_to_the_new_address_first_once_the_announcement_comes(monk
     assert rejoin.news() and not rejoin.news()  # type: ignore[attr-defined]  # another address: news again
 
 
+def test_a_try_at_a_false_address_of_the_room_is_not_said_and_one_at_the_rooms_own_is():
+    """Each false address of the room a rejoin tries fails with its own line ("still no
+    connection (the room was announced at 198.18.0.66:3580, but ...)"): mallory announcing a new
+    one every half second wrote a line every half second on bob's screen. Those tries are not
+    said now (client.NotTheRoom); a try at the room's own address still is, when its reason is new."""
+    import time
+    from types import SimpleNamespace
+
+    from lanchat.client import NotTheRoom, Reconnect
+    from lanchat.transport import TransportError
+
+    shown: list[object] = []
+    told = SimpleNamespace(still_lost=lambda session, problem, delay: [problem])
+    loop = SimpleNamespace(outcome=None, quitting=False, session=SimpleNamespace(progress={}, rejoin=told),
+                           frontend=SimpleNamespace(show=shown.extend))  # fmt: skip
+    reconnect = Reconnect(lambda: None)
+    try:
+        reconnect.offline_since = time.monotonic()
+        for n in range(50):
+            reconnect._take(loop, NotTheRoom(f"the room was announced at 198.18.1.{n}:3580, but it is not there"))  # type: ignore[arg-type]
+        assert shown == [] and reconnect.retry_at is not None  # quiet, and the next try is on its way
+        reconnect._take(loop, TransportError(f"{ANN}:3580: connection refused"))  # type: ignore[arg-type]
+        assert shown == [f"{ANN}:3580: connection refused"]
+    finally:
+        reconnect.close()
+
+
 def test_a_waiting_rejoin_tries_at_once_when_the_room_is_announced_elsewhere():
     """After a few failed tries the wait before the next grows to 15 s; the room announced at a
     new address meanwhile cuts it short: the loop is woken within NEWS_CHECK_SECONDS and tries."""
