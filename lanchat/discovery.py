@@ -635,7 +635,14 @@ class RoomWatch:
             return False
         if self.identity is None:
             return self.address in room.addresses
-        return (room.name, room.host, room.port, room.fingerprint) == self.identity
+        name, host, port, fingerprint = self.identity
+        if (room.host, room.port, room.fingerprint) != (host, port, fingerprint):
+            return False
+        # Announcing itself again (moved), a room whose name another announces meanwhile is
+        # renamed "NAME-2" (multicast DNS's probe), and anyone can cause that. Over TLS the
+        # certificate pinned proves the room on connecting, so that name is still it; without,
+        # "lab room-2" may be another machine of one school image, on the same port.
+        return room.name == name or (fingerprint is not None and re.fullmatch(re.escape(name) + r"-\d+", room.name) is not None)
 
     def heard(self, announcer: str, room: RoomInfo) -> None:
         """``announcer`` (an instance name) announces ``room``: kept if it is the room followed."""

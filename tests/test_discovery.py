@@ -694,6 +694,25 @@ def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
     assert watch.moved_to("198.18.0.5") is None
 
 
+@pytest.mark.parametrize("pin", [None, "SHA256:" + "A" * 43], ids=["plain", "tls"])
+def test_a_room_renamed_by_a_clash_as_it_moved_is_followed_over_tls_only(pin):
+    """mallory announces "ann's room" while ann's laptop, moved, announces the room again:
+    multicast DNS's probe finds the name taken and the room comes back as "ann's room-2" (its
+    TXT says so too), which the watch did not take for the room, so bob never followed it. Over
+    TLS the certificate pinned proves the room on connecting: that name is it. Without TLS,
+    "ann's room-2" on the same host name and port may be another machine of one school image."""
+    from lanchat.discovery import RoomWatch
+
+    watch = RoomWatch(address=ANN, port=3580, fingerprint=pin)
+    watch.heard(HOME, RoomInfo(name="ann's room", host="annlaptop", addresses=(ANN,), port=3580, fingerprint=pin))
+    for name in ("ann's room-", "ann's room-x", "ann's roomy-2", "ann's-2"):  # not a clash's rename of it
+        watch.heard(f"{name}.{SERVICE_TYPE}", RoomInfo(name=name, host="annlaptop", addresses=("198.18.0.9",), port=3580, fingerprint=pin))
+    assert watch.moved_to(ANN) is None
+    renamed = RoomInfo(name="ann's room-2", host="annlaptop", addresses=(MOVED,), port=3580, fingerprint=pin)
+    watch.heard(f"ann's room-2.{SERVICE_TYPE}", renamed)
+    assert watch.moved_to(ANN) == ((MOVED, 3580) if pin else None)
+
+
 def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat(monkeypatch):
     """From the attacker's side: anyone on the LAN can announce "ann's room" at another address.
     The client only asks its connection whether it is alive (TCP keepalive within seconds); a
