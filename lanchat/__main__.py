@@ -1922,7 +1922,7 @@ class _Rejoin:
         joined = self._join(endpoint, announced=endpoint is not self.endpoint)
         self.endpoint, self.tries = endpoint, 0  # joined there: the room is followed from there on
         if self.watch is not None:
-            self.watch.joined()
+            self.watch.joined((endpoint.host, endpoint.port))
         return joined
 
     def _join(self, endpoint, *, announced: bool):  # noqa: ANN001, ANN202

@@ -492,9 +492,13 @@ class Sightings:
         while len(self._refuted) > MAX_REFUTED:
             del self._refuted[next(iter(self._refuted))]
 
-    def joined(self) -> None:
-        """The room was rejoined: what was heard before counts no more (the address it moved
-        from among it); the next looks hear what is announced now."""
+    def joined(self, where: tuple[str, int] | None = None) -> None:
+        """The room was rejoined (at ``where``): what was heard before counts no more (the
+        address it moved from among it); the next looks hear what is announced now. An announcer
+        of ``where`` is the room's own from now on, unless its own announced it too (renamed by
+        a clash as it moved, the room's instance name may be someone else's now)."""
+        if where is not None and where not in self._heard.get(self.home or "", {}):
+            self.home = next((name for name in reversed(self._heard) if where in self._heard[name]), self.home)
         self._heard.clear()
 
     def __len__(self) -> int:
@@ -663,10 +667,11 @@ class RoomWatch:
         with self._lock:
             self.sightings.refuted(where, self._clock())
 
-    def joined(self) -> None:
-        """The room was rejoined (where it was, or where it moved): only what is announced from now on counts."""
+    def joined(self, where: tuple[str, int]) -> None:
+        """The room was rejoined at ``where`` (where it was, or where it moved): only what is
+        announced from now on counts (Sightings.joined)."""
         with self._lock:
-            self.sightings.joined()
+            self.sightings.joined(where)
 
     def _here(self) -> list[str]:
         return self._own_addresses() if self._own_addresses is not None else []

@@ -690,7 +690,7 @@ def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
     assert watch.moved_to(ANN) is None  # none of them was kept
     watch.heard(HOME, moved)
     assert watch.moved_to(ANN) == ("198.18.0.5", 3580) and watch.moved_to("198.18.0.5") == (ANN, 3580)  # both heard
-    watch.joined()  # rejoined at .5: what was heard before counts no more, until announced again
+    watch.joined(("198.18.0.5", 3580))  # rejoined at .5: what was heard before counts no more, until announced again
     assert watch.moved_to("198.18.0.5") is None
 
 
@@ -711,6 +711,9 @@ def test_a_room_renamed_by_a_clash_as_it_moved_is_followed_over_tls_only(pin):
     renamed = RoomInfo(name="ann's room-2", host="annlaptop", addresses=(MOVED,), port=3580, fingerprint=pin)
     watch.heard(f"ann's room-2.{SERVICE_TYPE}", renamed)
     assert watch.moved_to(ANN) == ((MOVED, 3580) if pin else None)
+    if pin:  # rejoined there: the room's own announcer is the one that announced it there
+        watch.joined((MOVED, 3580))
+        assert watch.sightings.home == f"ann's room-2.{SERVICE_TYPE}"
 
 
 def test_a_false_announcement_that_the_room_moved_cannot_end_a_live_chat(monkeypatch):
