@@ -279,9 +279,8 @@ class Reconnect:
                 return
             delay = retry_delay(self.attempt)
             self._wait(delay, loop)
-            if isinstance(result, NotTheRoom):
-                return
-            if not (self.status.stopped and isinstance(result, TransportError)):  # a stopped server is not there: expected
+            # expected, so not said: a stopped server is not there; a false address of the room (NotTheRoom)
+            if not isinstance(result, NotTheRoom) and not (self.status.stopped and isinstance(result, TransportError)):
                 loop.frontend.show(loop.session.rejoin.still_lost(loop.session, str(result).split("\n")[0], delay))
             return
         sock, proto, welcome, early = result
