@@ -59,9 +59,9 @@ import sys, time
 from lanchat.discovery import RoomWatch
 watch = RoomWatch(address=sys.argv[1], port=int(sys.argv[2]), fingerprint=None)
 watch.start()
-while watch.latest is None:
+while watch.identity is None:  # (name, host, port, fingerprint): set once the room is recognised
     time.sleep(0.1)
-print("found", watch.latest.describe(), flush=True)
+print("found", watch.identity, flush=True)
 time.sleep(3600)
 """
 
