@@ -150,9 +150,15 @@ class Gate:
         # The user ids of peers on this machine (a lab server's class: loopback or the socket
         # file), cid -> uid, read from their sockets by the loop (transport.peer_users) for the
         # cids asked together: set by the loop; this default knows none (a room without sockets).
-        # Read only when a name is claimed or a ban or mute asks, not for every connection (a
-        # storm of them would each ask the kernel), and once a connection (``_users``).
+        # Read only when a name is claimed or a ban or mute asks, never for a connection that
+        # has not joined (a storm of them would each ask the kernel, or read its tables), and
+        # once a connection (``_users``); a member's is often known from its join (``peek_users``).
         self.read_users: Callable[[list[int]], Mapping[int, int | None]] = lambda cids: {}
+        # What the loop can say at once of the same (transport.peer_users_at_once: a socket
+        # file's SO_PEERCRED, the kernel's sock_diag answer), leaving out what only a read of
+        # /proc's tables would find: asked once a member, as it joins (``joined``), so that a
+        # student who quits before the teacher's /ban is still known by account (moderation.py).
+        self.peek_users: Callable[[list[int]], Mapping[int, int | None]] = lambda cids: {}
         self._readable: set[int] = set()  # connections whose user the loop can read (arrived)
         self._users: dict[int, int | None] = {}  # cid -> its user, as read
         self._this_machine: set[int] = set()  # connections to this machine's own LAN address (arrived)
@@ -283,6 +289,16 @@ class Gate:
             read = self.read_users(unread)
             users.update((cid, read.get(cid)) for cid in unread)  # gone since: None, not asked again
         return {cid: users.get(cid) for cid in cids}
+
+    def joined(self, cid: int) -> None:
+        """``cid``, a peer on this machine, joined the room: its user is kept now if the loop
+        can say it at once (``peek_users``); if not, it is read when asked, as before."""
+        if cid in self._readable and cid not in self._users and cid in (said := self.peek_users([cid])):
+            self._users[cid] = said[cid]
+
+    def known_user(self, cid: int) -> int | None:
+        """``cid``'s user if it was read already (at its join, or when asked); never asks."""
+        return self._users.get(cid)
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,6 +38,9 @@ USER = "user "
 # A banned person's tries to join are told to the host and operators at most once per ban in
 # this many seconds, with a count of the tries held back: a script cannot flood the teacher.
 BAN_TRIES_SECONDS = 30.0
+# How many members who left from this machine the room remembers the Unix user of, the most
+# recently gone (Moderation.left): a /ban of one who quit before it was typed holds their account.
+DEPARTED_USERS = 1024
 
 
 @functools.lru_cache(maxsize=4096)  # looked up per message by flood control; bounded
@@ -152,6 +156,12 @@ class Moderation:
         # cid -> did it join from this machine by its own LAN address (the room's gate.by_own_address):
         # that address is everyone's there, as loopback is, so it is held by user, never by address
         self.by_own_address: Callable[[int], bool] = lambda cid: False
+        # cid -> its user if read already (the room's gate.known_user: at its join), never asking:
+        # a member leaving may have no socket left to ask about
+        self.known_user: Callable[[int], int | None] = lambda cid: None
+        # name key -> the user that member on this machine left from, the DEPARTED_USERS most
+        # recently gone (``left``), for a ban of someone no longer here (``departed_at``)
+        self.departed_users: OrderedDict[str, int] = OrderedDict()
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
@@ -184,6 +194,18 @@ class Moderation:
         """Loopback, the socket file, or this machine's own LAN address (a lab student who
         joined by the room's announced address): everyone logged in here shares it."""
         return self.groups.group(address) == LOCAL or self.by_own_address(cid)
+
+    def left(self, member: Member) -> None:
+        """``member`` left the room: the user it joined from on this machine, if known already
+        (nothing is asked now), is kept under its name for a while (DEPARTED_USERS)."""
+        user = self.known_user(member.cid)
+        if user is None or not self._on_this_machine(member.cid, member.address):
+            return
+        gone = self.departed_users
+        gone[ev.name_key(member.name)] = user
+        gone.move_to_end(ev.name_key(member.name))
+        while len(gone) > DEPARTED_USERS:
+            gone.popitem(last=False)
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone: its operator status (by connection) and arrival go."""
@@ -259,10 +281,23 @@ class Moderation:
             return self.groups.group(target.address)
         others = [m.cid for m in room.members.values() if m.cid != target.cid and self._on_this_machine(m.cid, m.address)]
         users = self.users_of([target.cid, *others])  # asked together: a lab of 256 is one ask, not 256
-        user = self._as_user(users.get(target.cid))
+        return self._alone(users.get(target.cid), [users.get(cid) for cid in others])
+
+    def departed_at(self, room: Room, name: str) -> str | None:
+        """``held_at`` for ``name``, someone no longer here: the user they left from on this
+        machine, if it was known (``left``), with the same exceptions: not the server's own, nor
+        one someone here joined from; None when not known (then name and key only)."""
+        user = self.departed_users.get(ev.name_key(name))
         if user is None:
             return None
-        return None if any(users.get(cid) == users.get(target.cid) for cid in others) else user
+        here = [m.cid for m in room.members.values() if self._on_this_machine(m.cid, m.address)]
+        return self._alone(user, list(self.users_of(here).values()))
+
+    def _alone(self, user: int | None, others: list[int | None]) -> str | None:
+        """``user`` as a ban or mute holds it ("user UID"), unless it is the server's own, not
+        known, or one of ``others`` (those here on this machine besides)."""
+        held = self._as_user(user)
+        return None if held is None or user in others else held
 
     def new_ban_id(self) -> int:
         self._next_ban += 1
@@ -502,8 +537,10 @@ def _remove(room: Room, member: Member, target: Member, action: str, reason: str
 
 
 def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Action]:
-    """Ban a name nobody here has (someone who just left): by name, and by the key that owns
-    the name if one does (gate.py), so coming back under another name does not get round it."""
+    """Ban a name nobody here has (someone who just left): by name, by the key that owns the
+    name if one does (gate.py), and on a lab server by the account they left from if the room
+    knew it (Moderation.departed_at), so coming back under another name and key does not get
+    round it."""
     problem = ev.name_problem(name)
     if problem:
         return room._error(member.cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be banned: {problem}")
@@ -512,8 +549,8 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
     if key is not None and key in (room.moderation.identity_of(member), host and room.moderation.identity_of(host)):
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]!r} belongs to your key or the host's: not banned")
     ban = Ban(
-        id=room.moderation.new_ban_id(), name=name, name_key=ev.name_key(name), key=key, address=None,
-        by=member.name, reason=reason, time=room.clock(),
+        id=room.moderation.new_ban_id(), name=name, name_key=ev.name_key(name), key=key,
+        address=room.moderation.departed_at(room, name), by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     room.moderation.bans.append(ban)
     return [_room.StoreBan(ban=ban), *_no_longer_operator(room.moderation, key), *_told(room, member, "ban", name, reason)]

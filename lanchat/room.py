@@ -210,7 +210,7 @@ class Room:
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
         self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys,
                                      own_user=own_user, host=self.gate.host)  # operators, mutes, bans; where connections come from
-        self.moderation.users_of = self.gate.users_of  # read once a connection, when a ban or mute asks
+        self.moderation.users_of, self.moderation.known_user = self.gate.users_of, self.gate.known_user  # gate.py
         self.moderation.by_own_address = self.gate.by_own_address
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
         self.ever_joined = 0
@@ -307,6 +307,8 @@ class Room:
         order_before = list(self.members) if self.mode == TURN else []  # only the turn rule needs it
         self.moderation.forget(cid)
         member = self.members.pop(cid, None)
+        if member is not None and cid not in self.service_cids:
+            self.moderation.left(member)  # its account, for a ban typed after it left
         self.gate.forget(cid)
         if member is None:
             return []
@@ -393,10 +395,10 @@ class Room:
             self._names_for = self._everyone
         if cid not in self.service_cids:
             self.ever_joined += 1
-        turn_changed = False
-        if self.mode == TURN and self.turn_holder is None and cid != self.host_cid and cid in self.may_hold_turn():
+            self.gate.joined(cid)  # its account, if the kernel says it at once (a lab server's class)
+        turn_changed = self.mode == TURN and self.turn_holder is None and cid != self.host_cid and cid in self.may_hold_turn()
+        if turn_changed:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
-            turn_changed = True
         named_operator = named_operator_joins(self, member)  # before the welcome's flood allowance: none for an operator
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
         burst, rate, left = self.flood_allowance(cid) or (None, None, None)

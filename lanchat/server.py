@@ -31,7 +31,15 @@ from .server_files import ServerFiles
 from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
 from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
-from .transport import from_this_machine, peer_users, remove_unix_path, set_send_buffer, tune, wake_pair
+from .transport import (
+    from_this_machine,
+    peer_users,
+    peer_users_at_once,
+    remove_unix_path,
+    set_send_buffer,
+    tune,
+    wake_pair,
+)
 
 if TYPE_CHECKING:
     import ssl  # a plain server never loads it (tls.is_tls, tests/test_lazy_imports.py)
@@ -110,6 +118,19 @@ def _peer_users(clients: dict[int, Client], cids: list[int]) -> dict[int, int | 
     return dict(zip(cids, peer_users([c.sock if c is not None else None for c in open_now]), strict=True))
 
 
+def _peer_users_at_once(clients: dict[int, Client], cids: list[int]) -> dict[int, int | None]:
+    """For gate.peek_users, at a join: what the kernel says at once of these peers' users
+    (transport.peer_users_at_once: SO_PEERCRED, sock_diag), never a read of /proc's tables."""
+    said = peer_users_at_once([c.sock if (c := clients.get(cid)) is not None else None for cid in cids])
+    return {cids[at]: user for at, user in said.items()}
+
+
+def _account_readers(clients: dict[int, Client]) -> tuple[Callable[[list[int]], dict[int, int | None]], ...]:
+    """The gate's read_users (a name claimed, a ban: the kernel, else /proc's tables) and
+    peek_users (a join: the kernel's answer only) over the loop's open sockets."""
+    return functools.partial(_peer_users, clients), functools.partial(_peer_users_at_once, clients)
+
+
 class Server:
     """A lanchat server on one or more listening sockets.
 
@@ -160,7 +181,7 @@ class Server:
         self.listeners, self.unix_path = listeners, unix_path
         self.poller = Poller()
         self.clients: dict[int, Client] = {}  # open sockets by connection id
-        self.room.gate.read_users = functools.partial(_peer_users, self.clients)  # for a name claimed, a ban
+        self.room.gate.read_users, self.room.gate.peek_users = _account_readers(self.clients)  # for a ban; at a join
         self._stopping: ev.Shutdown | None = None  # the notice asked for (request_shutdown)
         self._wake_r, self._wake_w = wake_pair()
         self.poller.register(self._wake_r, EVENT_READ, _WAKE)

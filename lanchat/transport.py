@@ -114,20 +114,29 @@ def peer_users(socks: Sequence[socket.socket | None]) -> list[int | None]:
     it does not answer (no sock_diag here, a peer gone) is looked up in /proc/net/tcp and tcp6,
     each read at most once for them all (``users_in_tables``): a /ban that asks about a whole
     lab class reads them once, not once a student."""
-    users: list[int | None] = [None] * len(socks)
     peers: dict[int, Peer] = {}
+    answered = peer_users_at_once(socks, peers)
+    answered.update(users_in_tables({at: peer for at, peer in peers.items() if at not in answered}))
+    return [answered.get(at) for at in range(len(socks))]
+
+
+def peer_users_at_once(socks: Sequence[socket.socket | None], peers: dict[int, Peer] | None = None) -> dict[int, int | None]:
+    """What the kernel says at once of ``socks``' peers, by position: a socket file's user as it
+    recorded it at connect (SO_PEERCRED), a TCP peer's as sock_diag answers (microseconds); a
+    TCP peer it does not answer is left out, never looked up in /proc's tables, whose read costs
+    milliseconds (a join on a lab server asks this: gate.Gate.joined). ``peers``, if given,
+    receives the TCP peers asked about (for ``peer_users`` to look the rest up)."""
+    answered: dict[int, int | None] = {}
+    peers = {} if peers is None else peers
     for at, sock in enumerate(socks):
         if sock is None:
             continue
         if sock.family == socket.AF_UNIX:
-            users[at] = _socket_file_peer_user(sock)
+            answered[at] = _socket_file_peer_user(sock)
         elif (peer := _peer_of(sock)) is not None:
             peers[at] = peer
-    answered = sock_diag_users(peers)
-    answered.update(users_in_tables({at: peer for at, peer in peers.items() if at not in answered}))
-    for at, user in answered.items():
-        users[at] = user
-    return users
+    answered.update(sock_diag_users(peers))
+    return answered
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import queue
 import re
@@ -702,14 +703,16 @@ def fill_disk(folder: Path, leave: int = 0) -> Path:
 # taken in turn: the kernel gives a socket the account that made it, /proc/net/tcp's uid column)
 # and hands them over on the socket passed as its first argument, at most 200 a message.
 _SOCKETS_OF_ACCOUNTS = """
-import os, socket, sys
+import json, os, socket, sys
 out = socket.socket(fileno=int(sys.argv[1]))
-family, uids = int(sys.argv[2]), [int(uid) for uid in sys.argv[3:]]
+family, to, uids = int(sys.argv[2]), json.loads(sys.argv[3]), [int(uid) for uid in sys.argv[4:]]
 made = []
 for uid in uids:
     os.seteuid(uid)
     try:
         made.append(socket.socket(family, socket.SOCK_STREAM))
+        if to is not None:
+            made[-1].connect(tuple(to) if isinstance(to, list) else to)
     finally:
         os.seteuid(0)
 for at in range(0, len(made), 200):
@@ -717,10 +720,13 @@ for at in range(0, len(made), 200):
 """
 
 
-def sockets_of_accounts(uids: list[int], family: int = socket.AF_INET) -> list[socket.socket]:
+def sockets_of_accounts(
+    uids: list[int], family: int = socket.AF_INET, connect_to: str | tuple[str, int] | None = None
+) -> list[socket.socket]:
     """Unconnected TCP sockets, the n-th made by the Unix account ``uids[n]``: a lab server's
     class, each student under an account of their own, from one test process (connect them to
-    the room). Needs root (a child takes each account in turn); skips the test without it."""
+    the room). ``connect_to``: connected there by that account (a socket file's peer is whoever
+    connected: SO_PEERCRED). Needs root (a child takes each account in turn); skips the test without it."""
     if os.geteuid() != 0:
         import pytest
 
@@ -728,7 +734,7 @@ def sockets_of_accounts(uids: list[int], family: int = socket.AF_INET) -> list[s
     ours, theirs = socket.socketpair()
     with ours, theirs:
         child = subprocess.Popen([sys.executable, "-c", _SOCKETS_OF_ACCOUNTS, str(theirs.fileno()), str(int(family)),
-                                  *map(str, uids)], pass_fds=(theirs.fileno(),))  # fmt: skip
+                                  json.dumps(connect_to), *map(str, uids)], pass_fds=(theirs.fileno(),))  # fmt: skip
         theirs.close()
         ours.settimeout(DEFAULT_TIMEOUT)
         made: list[socket.socket] = []

@@ -623,6 +623,113 @@ def test_a_ban_on_a_shared_lab_account_or_the_servers_own_holds_by_name_and_key_
     assert isinstance(room.take(cid)[0], ev.Welcome)
 
 
+class _Accounts:
+    """A lab server's loop as the gate sees it (gate.read_users, gate.peek_users): each open
+    connection's account; ``at_once``: the kernel says it at a join (a socket file, sock_diag);
+    a connection closed (``gone``) has no socket left to ask about. Every ask is counted."""
+
+    def __init__(self, *, at_once: bool = True) -> None:
+        self.uids: dict[int, int] = {}
+        self.gone: set[int] = set()
+        self.at_once = at_once
+        self.reads: list[list[int]] = []  # asks that may read /proc's tables
+        self.peeks: list[list[int]] = []  # asks at a join: the kernel's answer only
+
+    def read(self, cids: list[int]) -> dict[int, int | None]:
+        self.reads.append(list(cids))
+        return {cid: None if cid in self.gone else self.uids.get(cid) for cid in cids}
+
+    def peek(self, cids: list[int]) -> dict[int, int | None]:
+        self.peeks.append(list(cids))
+        return {cid: self.uids[cid] for cid in cids if self.at_once and cid not in self.gone and cid in self.uids}
+
+
+def _lab_on_loopback(users: dict[str, int], *, at_once: bool = True) -> tuple[ModDriver, _Accounts]:
+    """A lab server's room through its gate: hal hosts, ``users`` (name -> uid) join over loopback."""
+    room = ModDriver(own_user=1000)
+    accounts = _Accounts(at_once=at_once)
+    room.room.gate.read_users, room.room.gate.peek_users = accounts.read, accounts.peek
+    room.arrive("hal", host=True, address="local")
+    for name, uid in users.items():
+        _joins_on_loopback(room, accounts, name, uid)
+    room.take_all()
+    return room, accounts
+
+
+def _joins_on_loopback(room: ModDriver, accounts: _Accounts, name: str, uid: int) -> int:
+    cid = room.connect()
+    accounts.uids[cid] = uid
+    room.room.gate.arrived(cid, f"127.0.0.1:{40000 + cid}", user=True)
+    room.room.moderation.arrive(cid, "127.0.0.1")
+    return room.join(name, cid=cid)
+
+
+def test_a_student_who_quit_before_the_ban_is_held_by_the_account_read_at_their_join():
+    """From the attacker's side: mallory says spam and quits before the teacher's /ban is typed.
+    Asked then, mallory's account could no longer be read (the socket is gone), so the ban held
+    the name (and a key) only, and mallory came back with a fresh data folder and a new name.
+    The account the kernel said at the join is kept with the departed name, and the ban holds it;
+    the joins asked nothing that reads /proc's tables."""
+    room, accounts = _lab_on_loopback({"ann": 1001, "mallory": 1066})
+    room.say("mallory", "spam spam spam")
+    accounts.gone.add(room.cid["mallory"])
+    room.leave("mallory")
+    room.take_all()
+    assert accounts.reads == [] and len(accounts.peeks) == 2  # one ask at each join, of the kernel only
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.address == "user 1066" and "user 1066 on this machine" in ban.describe()
+    cid = _joins_on_loopback(room, accounts, "m4llory", 1066)  # a new name (and no key): the same account
+    assert room.only_error(cid) == ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)
+    cid = _joins_on_loopback(room, accounts, "bob", 1002)
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+    room.still_serves("ann", "hal", "bob")
+
+
+def test_a_ban_of_a_student_whose_client_dropped_before_the_server_noticed_holds_the_account():
+    """mallory's client is gone (the socket with it) but the server has not read the end yet
+    when the /ban comes: mallory is still a member, and the account is the one read at the join."""
+    room, accounts = _lab_on_loopback({"ann": 1001, "mallory": 1066})
+    accounts.gone.add(room.cid["mallory"])
+    room.mod("hal", "ban", "mallory", reason="spam")
+    assert [ban.address for ban in room.stored.values()] == ["user 1066"]
+
+
+def test_a_ban_of_someone_who_left_holds_no_account_shared_with_someone_here_nor_the_servers_own():
+    """The exceptions of a ban of someone here hold for one who left: an account someone here
+    joined from too (a lab's shared "student" account) or the server's own is not banned; nor
+    is an account the kernel could not say at the join (no sock_diag: name and key only, as
+    before, rather than a read of /proc's tables at every join)."""
+    room, accounts = _lab_on_loopback({"ann": 1500, "mallory": 1500, "eve": 1000, "zed": 1077})
+    for name in ("mallory", "eve", "zed"):
+        accounts.gone.add(room.cid[name])
+        room.leave(name)
+    room.mod("hal", "ban", "mallory")
+    room.mod("hal", "ban", "eve")
+    room.leave("ann")  # the shared account is nobody's here any more: now it holds
+    room.mod("hal", "ban", "mallory")
+    assert [ban.address for ban in room.stored.values()] == [None, None, "user 1500"]
+    blind, accounts = _lab_on_loopback({"mallory": 1066}, at_once=False)
+    accounts.gone.add(blind.cid["mallory"])
+    blind.leave("mallory")
+    blind.mod("hal", "ban", "mallory")
+    assert [ban.address for ban in blind.stored.values()] == [None] and accounts.reads == []
+
+
+def test_the_room_remembers_the_accounts_of_the_most_recently_departed_only(monkeypatch):
+    """What the room keeps of those who left is bounded (DEPARTED_USERS): the oldest go first."""
+    from lanchat import moderation
+
+    monkeypatch.setattr(moderation, "DEPARTED_USERS", 3)
+    room, accounts = _lab_on_loopback({f"s{n}": 2000 + n for n in range(5)})
+    for n in range(5):
+        room.leave(f"s{n}")
+    assert dict(room.room.moderation.departed_users) == {"s2": 2002, "s3": 2003, "s4": 2004}
+    room.mod("hal", "ban", "s1")
+    room.mod("hal", "ban", "s4")
+    assert [ban.address for ban in room.stored.values()] == [None, "user 2004"]
+
+
 def test_a_lab_class_that_joined_by_the_servers_own_lan_address_is_held_by_account_not_by_that_address():
     """On a lab server a student's client finds the room by its announcement and dials the
     server's LAN address (discovery.pick_address), not loopback: every student then came from

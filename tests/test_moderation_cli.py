@@ -713,3 +713,54 @@ def test_a_ban_in_a_lab_of_forty_on_loopback_holds_the_right_account_asked_once(
         assert (refusal.code, refusal.fatal) == (ev.E_BANNED, True)  # type: ignore[attr-defined]
         newcomer = RawClient(socks[41], "bob")
         assert newcomer.welcome is not None
+
+
+@pytest.mark.parametrize("way", ["loopback", "socket file"])
+def test_on_a_lab_server_a_student_who_quit_before_the_ban_cannot_come_back_from_that_account(way):
+    """From the attacker's side, with real sockets: mallory (an account of their own) says spam
+    and quits; then the teacher bans mallory. Asked at the ban, the account could no longer be
+    read (mallory's socket was gone), so the ban held the name only and mallory walked back in
+    with a new key and name from the same account. The account the kernel said at mallory's join
+    (sock_diag over loopback, SO_PEERCRED on the socket file) is kept with the departed name:
+    the new key and name are refused, another account is let in."""
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from helpers import RawClient, local_host, running_server, sockets_of_accounts
+    from test_peer_users import _sock_diag_answers
+
+    if way == "loopback" and not _sock_diag_answers():
+        pytest.skip("this kernel does not answer sock_diag for TCP: only /proc's tables, not read at a join")
+    folder = Path(tempfile.mkdtemp(prefix="lc-lab-", dir="/tmp"))  # the students' accounts can reach it
+    folder.chmod(0o755)
+    path = str(folder / "lab.sock") if way == "socket file" else None
+    try:
+        with running_server(unix_path=path) as (server, endpoint):
+            if path is not None:
+                os.chmod(path, 0o666)  # the class's accounts may connect to it
+            to = path if path is not None else (endpoint.host, endpoint.port)
+            family = socket.AF_UNIX if path is not None else socket.AF_INET
+            # ann, mallory, mallory again, bob: each connected by its own account
+            ann_sock, mallory_sock, again_sock, bob_sock = sockets_of_accounts([21401, 21466, 21466, 21402], family, to)
+            hal = local_host(server, "hal")
+            ann = RawClient(ann_sock, "ann")
+            mallory = RawClient(mallory_sock, "mallory")
+            mallory.send(ev.Say(text="spam spam spam"))
+            ann.expect(ev.Message, text="spam spam spam")
+            mallory.close()  # quits before the teacher has typed the ban
+            hal.expect(ev.Left, name="mallory")
+            hal.send(ev.Moderate(action="ban", name="mallory", reason="spam"))
+            hal.expect(ev.Moderated, action="ban", name="mallory")
+            assert [ban.address for ban in server.room.moderation.bans] == ["user 21466"]
+            again = RawClient(again_sock, key=Ed25519PrivateKey.generate())
+            again.hello("m4llory")  # a fresh key (a new data folder) and a new name: the same account
+            refusal = again.expect(ev.Error)
+            assert (refusal.code, refusal.fatal) == (ev.E_BANNED, True)  # type: ignore[attr-defined]
+            bob = RawClient(bob_sock, "bob")
+            assert bob.welcome is not None
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)

@@ -128,6 +128,29 @@ def test_the_accounts_of_a_class_on_loopback_are_each_their_own_asked_together(a
             sock.close()
 
 
+def test_a_join_asks_only_what_the_kernel_says_at_once_and_never_reads_the_tables(account_lookup, monkeypatch):
+    """peer_users_at_once, asked at each join on a lab server: a socket file's account
+    (SO_PEERCRED) and a TCP peer's as sock_diag says it; where the kernel does not answer, the
+    TCP peer is left out (read when a ban asks), not looked up in /proc's tables: that read is
+    milliseconds, at every join."""
+    accounts = [21200 + n for n in range(3)]
+    ours = sockets_of_accounts(accounts)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = []
+        for sock in ours:
+            sock.connect(listener.getsockname())
+            theirs.append(listener.accept()[0])
+    file_end, server_end = socket.socketpair()
+    opened = _counting_reads(monkeypatch)
+    try:
+        said = transport.peer_users_at_once([*theirs, None, server_end])
+        tcp = dict(enumerate(accounts)) if account_lookup == "sock_diag" else {}
+        assert said == {**tcp, 4: os.getuid()} and not opened
+    finally:
+        for sock in [*ours, *theirs, file_end, server_end]:
+            sock.close()
+
+
 def _written_as_nobodys(port: int) -> bool:
     """Is the socket of local port ``port`` a row of user 0 and inode 0 (a TIME_WAIT's)?"""
     rows = (row.split() for row in Path("/proc/net/tcp").read_text().splitlines()[1:])
