@@ -16,6 +16,9 @@ made by its own account (tests/helpers.sockets_of_accounts: root only), then:
   of the room: the one that looks up every member's account);
 * ``echo_gap_ms``: meanwhile ann says a line and waits for its echo, again and again; the
   longest round trip in the ban's window, against ``echo_median_ms`` outside it;
+* ``class_join_ms``: the median of the class's joins, one after another, before any ban (from
+  connect to welcome): each student's account is kept at the join when the kernel says it at
+  once (sock_diag; gate.Gate.joined), so a ban after they quit still holds it;
 * ``join_ms``: the median of 40 joins (the first left out) after the ban, each of a new account, from connect to
   welcome: a ban by account is in force, so each hello looks its own account up once;
 * ``storm_ms`` / ``storm_echo_gap_ms``: then 100 students of new accounts say hello at once (a
@@ -201,7 +204,11 @@ def one_room(code: Path, students: int) -> dict[str, float]:
             ann = RawClient(Endpoint(host="127.0.0.1", port=port), "ann", timeout=TIMEOUT)
             clients += [hal, ann]
             socks = sockets_of_accounts([FIRST_UID + n for n in range(students + 41 + STORM)])
-            pupils = [join(sock, port, f"s{n:03d}") for n, sock in enumerate(socks[:students])]
+            pupils, class_join_times = [], []
+            for n, sock in enumerate(socks[:students]):  # no ban yet: a join asks the kernel at most (sock_diag)
+                started = time.perf_counter()
+                pupils.append(join(sock, port, f"s{n:03d}"))
+                class_join_times.append((time.perf_counter() - started) * 1000)
             clients += pupils
             drain = Drain([c.sock for c in pupils])
             drain.start()
@@ -237,6 +244,7 @@ def one_room(code: Path, students: int) -> dict[str, float]:
                 "echo_gap_ms": round(max(during, default=0.0) * 1000, 1),
                 "echo_median_ms": round(statistics.median(outside) * 1000, 2),
                 "join_ms": round(statistics.median(join_times[1:]), 2),
+                "class_join_ms": round(statistics.median(class_join_times[1:]), 3),
                 "storm_ms": round(storm_ms, 1),
                 "storm_echo_gap_ms": round(storm_gap_ms, 1),
                 "one_lookup_us": round(best_us(lambda: transport.peer_user(peers[len(peers) // 2])), 1),
