@@ -350,6 +350,8 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     target = room.find(command.name)
     if action == "ban" and target is None:
         return _ban_absent(room, member, command.name, reason)
+    if action == "mute" and target is None:
+        return _mute_absent(room, member, command.name, reason, command.minutes)
     if action == "unmute" and target is None:
         return _unmute_name(room, member, command.name)
     if action == "deop" and target is None and (kept := _deop_absent(room, member, command.name, reason)):
@@ -430,9 +432,29 @@ def released_key(room: Room, key: bytes | str | None) -> list[Action]:
 def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int | None) -> list[Action]:
     if minutes is not None and not 1 <= minutes <= ev.MAX_MUTE_MINUTES:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")
+    mod = room.moderation
+    return _put_mute(room, member, target.name, mod.identity_of(target), mod.held_at(room, target), reason, minutes)
+
+
+def _mute_absent(room: Room, member: Member, name: str, reason: str, minutes: int | None) -> list[Action]:
+    """Mute a name nobody here has (someone who just left, spam said): held as a ban of the
+    absent is (``_ban_absent``), by name, the key that owns it and the account they left from,
+    so coming back under another name and key, they are muted there too."""
+    if minutes is not None and not 1 <= minutes <= ev.MAX_MUTE_MINUTES:
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"mute for 1 to {ev.MAX_MUTE_MINUTES} minutes, not {minutes}")
+    key, refused = _absent_key(room, member, name, "muted")
+    if refused:
+        return refused
+    return _put_mute(room, member, name, key, room.moderation.departed_at(room, name), reason, minutes)
+
+
+def _put_mute(
+    room: Room, member: Member, name: str, key: str | None, address: str | None, reason: str, minutes: int | None
+) -> list[Action]:
+    """The mute of ``name`` (its ``key`` and ``address``, as a ban would hold them), stored."""
     now = room.clock()
     mod = room.moderation
-    name_key, key = ev.name_key(target.name), mod.identity_of(target)
+    name_key = ev.name_key(name)
     # One mute per person: a second /mute replaces the first (one stored row, one /unmute), and
     # the act says what it replaced. Only their own (by name or key): a mute that holds them by
     # address alone is someone else's, who stays muted.
@@ -442,16 +464,17 @@ def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int 
     ]  # fmt: skip
     was_until = None if not replaced else 0.0 if any(m.until is None for m in replaced) else max(m.until or 0.0 for m in replaced)
     mute = Mute(
-        id=mod.new_mute_id(), name=target.name, name_key=name_key, key=key, address=mod.held_at(room, target),
+        id=mod.new_mute_id(), name=name, name_key=name_key, key=key, address=address,
         until=None if minutes is None else now + minutes * 60, by=member.name, reason=reason,
     )  # fmt: skip
     lifted = mod.lift_mutes(replaced) if replaced else []
     mod.mutes.append(mute)
     # stored, so a restart does not unmute them (PROTOCOL.md, Moderation)
-    told = _told(room, member, "mute", target.name, reason, minutes=minutes, was_until=was_until)
+    told = _told(room, member, "mute", name, reason, minutes=minutes, was_until=was_until)
     actions = [*lifted, _room.StoreMute(mute=mute, now=now), *told]
-    if room.mode == _room.TURN and room.turn_holder == target.cid:  # they could not take it: it moves on
-        room.turn_holder = room._next_after(target.cid, order_before=list(room.members))
+    holder = room.turn_holder
+    if room.mode == _room.TURN and holder is not None and room.name_of(holder) == name:  # they cannot take it: it moves on
+        room.turn_holder = room._next_after(holder, order_before=list(room.members))
         actions.append(room._turn_broadcast())
     return actions
 
@@ -541,19 +564,28 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
     name if one does (gate.py), and on a lab server by the account they left from if the room
     knew it (Moderation.departed_at), so coming back under another name and key does not get
     round it."""
-    problem = ev.name_problem(name)
-    if problem:
-        return room._error(member.cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be banned: {problem}")
-    key = key_id(room.gate.owner_of(name))
-    host = room.members.get(room.host_cid) if room.host_cid is not None else None
-    if key is not None and key in (room.moderation.identity_of(member), host and room.moderation.identity_of(host)):
-        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]!r} belongs to your key or the host's: not banned")
+    key, refused = _absent_key(room, member, name, "banned")
+    if refused:
+        return refused
     ban = Ban(
         id=room.moderation.new_ban_id(), name=name, name_key=ev.name_key(name), key=key,
         address=room.moderation.departed_at(room, name), by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     room.moderation.bans.append(ban)
     return [_room.StoreBan(ban=ban), *_no_longer_operator(room.moderation, key), *_told(room, member, "ban", name, reason)]
+
+
+def _absent_key(room: Room, member: Member, name: str, done: str) -> tuple[str | None, list[Action]]:
+    """For a ban or mute of ``name``, nobody here: the key that owns it (gate.py), or the refusal
+    when the name cannot be anyone's or that key is the operator's own or the host's."""
+    problem = ev.name_problem(name)
+    if problem:
+        return None, room._error(member.cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be {done}: {problem}")
+    key = key_id(room.gate.owner_of(name))
+    host = room.members.get(room.host_cid) if room.host_cid is not None else None
+    if key is not None and key in (room.moderation.identity_of(member), host and room.moderation.identity_of(host)):
+        return None, room._error(member.cid, ev.E_BAD_MESSAGE, f"{name[:40]!r} belongs to your key or the host's: not {done}")
+    return key, []
 
 
 def _deop_absent(room: Room, member: Member, name: str, reason: str) -> list[Action]:

@@ -716,6 +716,41 @@ def test_a_ban_of_someone_who_left_holds_no_account_shared_with_someone_here_nor
     assert [ban.address for ban in blind.stored.values()] == [None] and accounts.reads == []
 
 
+def test_a_student_who_quit_before_the_mute_comes_back_muted_from_that_account_under_any_name():
+    """mallory says spam and quits before the teacher's /mute: it answered 'nobody called
+    mallory is here', and mallory came back and spammed on. A mute of someone who left is held
+    as a ban of them is: by name, by the key that owns it, and by the account they left from."""
+    room, accounts = _lab_on_loopback({"ann": 1001})
+    key = Ed25519PrivateKey.generate()
+    cid = room.connect()
+    accounts.uids[cid] = 1066
+    room.room.gate.arrived(cid, f"127.0.0.1:{40000 + cid}", user=True)
+    room.room.moderation.arrive(cid, "127.0.0.1")
+    room.perform(room.room.handle(cid, hello(key, "mallory")))
+    (challenge,) = room.take(cid)
+    room.perform(room.room.handle(cid, auth(key, challenge)))
+    room.cid["mallory"] = cid
+    room.say("mallory", "spam spam spam")
+    accounts.gone.add(cid)
+    room.leave("mallory")
+    room.take_all()
+    room.mod("hal", "mute", "mallory", reason="spam", minutes=10)
+    (mute,) = room.stored_mutes.values()
+    assert (mute.name, mute.key, mute.address) == ("mallory", key_id(key.public_key().public_bytes_raw()), "user 1066")
+    assert room.told("ann")[-1] == ev.Moderated(action="mute", by="hal", name="mallory", reason="spam", time=START, minutes=10)
+    back = _joins_on_loopback(room, accounts, "m4llory", 1066)  # a new name and no key: the same account
+    assert room.take(back)[0].muted == 10  # type: ignore[attr-defined]
+    room.perform(room.room.handle(back, ev.Say(text="spam again")))
+    assert room.take(back)[-1].code == ev.E_MUTED  # type: ignore[attr-defined]
+    assert not [e for e in room.take("ann") if isinstance(e, ev.Message)]
+    bob = _joins_on_loopback(room, accounts, "bob", 1002)
+    assert room.take(bob)[0].muted is None  # type: ignore[attr-defined]
+    room.take("hal")
+    room.mod("hal", "mute", "x" * 300)  # a name nobody can have: no mute
+    assert room.only_error("hal").code == ev.E_BAD_NAME and len(room.stored_mutes) == 1
+    room.still_serves("ann", "hal", "bob")
+
+
 def test_the_room_remembers_the_accounts_of_the_most_recently_departed_only(monkeypatch):
     """What the room keeps of those who left is bounded (DEPARTED_USERS): the oldest go first."""
     from lanchat import moderation
