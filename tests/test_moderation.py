@@ -424,6 +424,55 @@ def test_a_ban_holds_against_the_same_key_under_a_new_name_from_another_address(
     assert isinstance(room.take(cid)[0], ev.Welcome)
 
 
+def test_a_ban_puts_out_the_banned_persons_other_names_here_too():
+    """Mallory in a second terminal under another name (her key, or her machine): the ban held
+    against that session only at its next hello, and it chatted on after /ban mallory. Every
+    session here the ban holds against goes now, told why; the host and a classmate stay."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("ann")
+    room.arrive("mallory", key="SHA256:mallorys-key")
+    same_key = room.arrive("m2", address="10.9.9.9", key="SHA256:mallorys-key")
+    same_machine = room.arrive("m3", address="192.168.1.66")
+    room.take_all()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    for cid in (same_key, same_machine):
+        assert cid in room.closed
+        assert room.take(cid)[-1] == ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)
+    assert [(e.name, e.reason) for e in room.take("ann") if isinstance(e, ev.Left)] == [
+        ("mallory", "banned"), ("m2", "banned"), ("m3", "banned")
+    ]
+    assert len(room.stored) == 1  # one ban, one act
+    room.still_serves("hal", "ann")
+
+
+def test_a_ban_of_the_name_mallory_left_with_nick_puts_out_her_key_under_the_new_one():
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("ann")
+    cid = room.arrive("mallory", key=b"\x01" * 32)
+    room.room.gate.claim("mallory", b"\x01" * 32)  # as joining with that key does (gate.py)
+    room.perform(room.room.handle(cid, ev.Nick(name="m4ll")))
+    room.take_all()
+    room.mod("hal", "ban", "mallory", reason="spam")  # nobody here is called mallory now
+    assert cid in room.closed
+    assert room.take(cid)[-1].code == ev.E_BANNED
+    room.still_serves("hal", "ann")
+
+
+def test_a_ban_never_puts_out_the_host_or_a_session_sharing_the_hosts_key():
+    """A one-machine demo: every terminal of one login has the host's key. A ban of one of
+    them holds by name there (PROTOCOL.md, Moderation), and puts out nobody else."""
+    room = ModDriver()
+    room.arrive("hal", host=True, address="127.0.0.1", key="SHA256:the-logins-key")
+    room.arrive("ann", address="127.0.0.1", key="SHA256:the-logins-key")
+    room.arrive("mallory", address="127.0.0.1", key="SHA256:the-logins-key")
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    assert room.cid["ann"] not in room.closed
+    room.still_serves("hal", "ann")
+
+
 def test_the_host_and_operators_hear_of_a_banned_students_tries_once_per_30_s_with_a_count():
     """The teacher never knew mallory kept trying. Now the host and the operators hear it, one
     line a banned person every 30 s at most, so a script trying 50 times a second is one line,
