@@ -410,7 +410,36 @@ def _ban(room: Room, member: Member, target: Member, reason: str, _minutes: int 
         address=mod.held_at(room, target), by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     mod.bans.append(ban)
-    return [_room.StoreBan(ban=ban), *_no_longer_operator(mod, ban.key), *_remove(room, member, target, "ban", reason)]
+    return [
+        _room.StoreBan(ban=ban), *_no_longer_operator(mod, ban.key), *_remove(room, member, target, "ban", reason),
+        *_also_banned(room, member, ban),
+    ]  # fmt: skip
+
+
+def _also_banned(room: Room, member: Member, ban: Ban) -> list[Action]:
+    """The banned person's other sessions here (a second terminal under another name, with
+    their key or from their machine) go now, each told as a new ``hello`` of theirs would be:
+    else the ban held against them only at their next one, and they chatted on. Never the host
+    nor ``member`` (who banned), nor anyone by a key one of them has (a one-machine demo's
+    terminals share the login's key: there the ban holds by name)."""
+    mod = room.moderation
+    host = room.members.get(room.host_cid) if room.host_cid is not None else None
+    spared = {mod.identity_of(m) for m in (member, host) if m is not None}
+    held = [
+        m.cid for m in room.members.values()
+        if m.cid not in (member.cid, room.host_cid) and m.cid not in room.service_cids
+        and ban.matches(
+            name_key=ev.name_key(m.name), key=None if (key := mod.identity_of(m)) in spared else key,
+            address=_address_for_bans(mod, m.cid),
+        )
+    ]  # fmt: skip
+    actions: list[Action] = []
+    for cid in held:
+        actions.extend(_told_banned(room, cid, ban))
+        mod.operator_cids.discard(cid)
+        actions.extend(room.leave(cid, "banned"))
+        actions.append(_room.Close(who=cid))
+    return actions
 
 
 def _no_longer_operator(mod: Moderation, key: str | None) -> list[Action]:
@@ -572,7 +601,10 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
         address=room.moderation.departed_at(room, name), by=member.name, reason=reason, time=room.clock(),
     )  # fmt: skip
     room.moderation.bans.append(ban)
-    return [_room.StoreBan(ban=ban), *_no_longer_operator(room.moderation, key), *_told(room, member, "ban", name, reason)]
+    return [
+        _room.StoreBan(ban=ban), *_no_longer_operator(room.moderation, key), *_told(room, member, "ban", name, reason),
+        *_also_banned(room, member, ban),
+    ]  # fmt: skip
 
 
 def _absent_key(room: Room, member: Member, name: str, done: str) -> tuple[str | None, list[Action]]:
@@ -681,9 +713,12 @@ def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Acti
 
 
 def _banned(room: Room, cid: int, ban: Ban, name: str) -> list[Action]:
+    return _told_banned(room, cid, ban) + _ban_try(room, ban, name)
+
+
+def _told_banned(room: Room, cid: int, ban: Ban) -> list[Action]:
     why = f": {ban.reason}" if ban.reason else ""
-    refusal = room._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
-    return refusal + _ban_try(room, ban, name)
+    return room._error(cid, ev.E_BANNED, f"you are banned from this room by {ban.by}{why}", fatal=True)
 
 
 def address_ban_refusal(room: Room, cid: int, name: str) -> list[Action] | None:
