@@ -60,6 +60,23 @@ def test_me_nick_away_and_topic_count_toward_the_flood_limit_like_messages():
     assert not any(isinstance(e, ev.Renamed) for e in heard)
 
 
+def test_a_guest_cannot_refill_the_flood_limit_by_taking_a_new_name():
+    """A guest's bucket is their name's (no key to follow): a script sent 9 lines, /nick, 9 more
+    under the new name's full bucket, and so on, 180 lines in 2 s with no refusal. The bucket
+    goes with the rename; a name used a moment ago keeps the emptier of the two."""
+    flood = lim.FloodControl(burst=3, rate=1.0, slow_downs_before_pause=10)
+    lab, _reading = lab_with_reading(limits=True, flood=flood)
+    ann, mallory = lab.join("ann"), lab.join("mallory")
+    ann.hears()
+    mallory.says(ev.Say(text="a"), ev.Nick(name="mal2"), ev.Say(text="b"), ev.Say(text="c"))
+    assert texts(ann.hears()) == ["a", "b"]  # three at once, the nick among them
+    assert [e.code for e in mallory.hears() if isinstance(e, ev.Error)] == [ev.E_SLOW_DOWN]
+    lab.clock.now += 2.0  # two tokens back, under the new name
+    mallory.says(ev.Nick(name="mallory"), ev.Say(text="d"), ev.Say(text="e"))  # and back again: no fresh burst either
+    assert texts(ann.hears()) == ["d"]
+    assert [e.code for e in mallory.hears() if isinstance(e, ev.Error)] == [ev.E_SLOW_DOWN]
+
+
 def test_a_muted_students_whispers_to_an_operator_still_count_toward_the_flood_limit():
     # A mute leaves whispers to operators open (moderation.muted_whisper_refusal): not a way past the limit.
     flood = lim.FloodControl(burst=2, rate=1.0, slow_downs_before_pause=10)
