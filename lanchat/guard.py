@@ -237,6 +237,8 @@ class Guard:
         else:  # identity_of hashes a key (SHA-256): once per member, key, arrival and name
             identity = moderation.identity_of(member)
             key = identity or ev.name_key(member.name)
+            if kept is not None and kept[5] != key and self.flood is not None:  # a guest's /nick: the same person
+                self.flood.renamed(kept[5], key, self.hub.clock())
             self._keys[cid] = (member, member.key, arrival, member.name, identity, key)
         # moderation.is_operator's rule (the host is out above), with the identity kept
         if cid in moderation.operator_cids or (identity is not None and identity in moderation.operator_keys):

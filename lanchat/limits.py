@@ -188,6 +188,22 @@ class FloodControl:
             return Verdict(DISCONNECT, retry_after=wait)
         return Verdict(STOP_READING, retry_after=wait, resume_at=now + sender.bucket.seconds_until(now, sender.bucket.capacity))
 
+    def renamed(self, old: str, new: str, now: float) -> None:
+        """The participant counted as ``old`` is ``new`` now (a guest's /nick: their name is their
+        key): the bucket, with its refusals and pauses, goes with them, so a new name is no fresh
+        burst. If ``new`` still has one (a name given up a moment ago), the emptier one is kept."""
+        sender = self._senders.pop(old, None)
+        if sender is None:
+            return
+        there = self._senders.get(new)
+        if there is not None:
+            there.bucket.refill(now)
+            sender.bucket.refill(now)
+            if there.bucket.tokens <= sender.bucket.tokens:
+                return
+        self._senders[new] = sender
+        self._senders.move_to_end(new)
+
     def forget(self, key: str, now: float) -> None:
         """``key`` left: keep its bucket only while it still matters (not yet refilled)."""
         sender = self._senders.get(key)

@@ -87,6 +87,19 @@ def test_everyone_has_their_own_bucket_and_leaving_does_not_refill_it():
     assert flood.check("mallory", T0).action == lim.SLOW_DOWN
 
 
+def test_a_renamed_bucket_goes_with_its_person_and_a_name_used_just_before_keeps_the_emptier():
+    flood = lim.FloodControl(burst=3, rate=1.0)
+    for _ in range(3):
+        assert flood.check("mallory", 0.0).allowed
+    flood.renamed("mallory", "mal2", 0.0)
+    assert not flood.check("mal2", 0.0).allowed  # the empty bucket came along
+    assert flood.check("mallory", 0.0).allowed  # the name given up is anyone's again
+    flood.renamed("mal2", "mallory", 0.0)  # back to a name whose bucket is fuller: the emptier stays
+    assert not flood.check("mallory", 0.0).allowed
+    flood.renamed("nobody", "anyone", 0.0)  # nothing counted yet: nothing to carry
+    assert len(flood) == 1
+
+
 def test_operators_may_have_more_and_a_benchmark_none():
     flood = lim.FloodControl()
     flood.allow("teacher", burst=50, rate=20)
