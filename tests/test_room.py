@@ -273,6 +273,34 @@ def test_max_members_counts_people_besides_the_host_and_the_host_hears_of_refusa
     assert room.take("bob") == []  # nobody else is bothered
 
 
+def test_tries_at_a_full_room_reach_the_host_once_per_30_s_with_a_count():
+    """Every try at a full room was a line on the host's screen with the name it gave: a script
+    hello-ing again and again under names that are words wrote them on the teacher's projector,
+    30 lines a minute from one machine. Told now as a banned person's tries are: the first at
+    once, the next 30 s's as one line with their count (the last name), then nothing timed."""
+    room = RoomDriver(max_members=1)
+    room.join("ann", host=True)
+    room.join("bob")
+    room.take_all()
+    room.join("cat")
+    assert room.take("ann") == [ev.Refused(name="cat", code=ev.E_ROOM_FULL, time=START)]
+    for second in range(1, 30):
+        room.now = START + second
+        room.join(f"teacher_smells_{second}")
+    assert room.take("ann") == []  # (here the host read 29 lines)
+    from lanchat.room_social import full_tries_due, full_tries_due_at
+
+    assert full_tries_due_at(room.room) == START + 30  # the loop wakes then (hub.next_deadline)
+    room.now = START + 30
+    room.perform(full_tries_due(room.room))
+    assert room.take("ann") == [ev.Refused(name="teacher_smells_29", code=ev.E_ROOM_FULL, time=START + 30, count=29)]
+    room.now = START + 60  # nobody tried since: nothing to tell, nothing timed any more
+    assert room.perform(full_tries_due(room.room)) == [] and full_tries_due_at(room.room) is None
+    room.join("dan")
+    assert [e.count for e in room.take("ann") if isinstance(e, ev.Refused)] == [None]  # told at once again
+    assert room.take("bob") == []
+
+
 # -------------------------------------------------------------------- speaking
 
 
