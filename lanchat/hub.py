@@ -72,6 +72,7 @@ from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
 from .protocol import Connection, ConnectionClosed, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
+from .room_social import full_tries_due, full_tries_due_at
 
 if TYPE_CHECKING:  # the edges the hub is handed; it imports neither
     from .history import HistoryStore
@@ -874,6 +875,8 @@ class Hub:
             due = _earliest(due, self.clock() + max(0.0, room.turn_since + room.turn_timeout - room.clock()))
         if room.moderation.ban_tries and (tries_due := ban_tries_due_at(room)) is not None:  # a banned person's tries, counted
             due = _earliest(due, self.clock() + max(0.0, tries_due - room.clock()))
+        if room.moderation.full_tries is not None and (full_due := full_tries_due_at(room)) is not None:  # tries at a full room, counted
+            due = _earliest(due, self.clock() + max(0.0, full_due - room.clock()))
         if room.moderation.mutes and (mute_ends := mutes_end_at(room)) is not None:  # a mute's end leaves the store
             due = _earliest(due, self.clock() + max(0.0, mute_ends - room.clock()))
         files = self.files
@@ -912,6 +915,8 @@ class Hub:
             self.perform(ticked)
         if self.room.moderation.ban_tries:  # a banned person's tries held back, told with their count
             self.perform(ban_tries_due(self.room))
+        if self.room.moderation.full_tries is not None:  # tries at a full room held back, told with their count
+            self.perform(full_tries_due(self.room))
         if self.room.moderation.mutes:  # a mute that is over goes, from the history file too
             self.perform(mutes_ended(self.room))
         if self.files.uploads:

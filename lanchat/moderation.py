@@ -163,6 +163,7 @@ class Moderation:
         # recently gone (``left``), for a ban of someone no longer here (``departed_at``)
         self.departed_users: OrderedDict[str, int] = OrderedDict()
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
+        self.full_tries: BanTries | None = None  # tries at the full room told lately (room_social.full_tries_due)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
         # The host's connection (the room's host_cid): no mute holds against it, as no /mute may

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .actions import Action, Broadcast, KeepTopic, LogRefusal, Send
 from .limits import Refusal
-from .moderation import muted_refusal, who_can
+from .moderation import BAN_TRIES_SECONDS, BanTries, muted_refusal, who_can
 from .protocol import encode
 
 if TYPE_CHECKING:
@@ -36,14 +36,50 @@ def full_refusal(room: Room, cid: int, name: str) -> list[Action]:
     people = "person" if room.max_members == 1 else "people"
     refusal = Refusal(ev.E_ROOM_FULL, f"the room is full ({room.max_members} {people})", "try later")
     error = room._error(cid, ev.E_ROOM_FULL, refusal.text, fatal=True)
-    return [*error, *refused_for_host(room, name, ev.E_ROOM_FULL), LogRefusal(who=cid, name=name, refusal=refusal)]
+    return [*error, *_full_try(room, name), LogRefusal(who=cid, name=name, refusal=refusal)]
 
 
-def refused_for_host(room: Room, name: str, code: str) -> list[Action]:
-    """The host hears who was turned away and why (PROTOCOL.md, Refusals told to the host)."""
+def _full_try(room: Room, name: str) -> list[Action]:
+    """The host is told of a try at the full room at once, unless told less than 30 s ago
+    (BAN_TRIES_SECONDS, as for a banned person's tries): then it is counted, and told with the
+    others held back when that time is up (``full_tries_due``). A script hello-ing under names
+    that are words must not write them on the teacher's screen."""
+    now = room.clock()
+    tries = room.moderation.full_tries
+    if tries is not None and now - tries.told_at < BAN_TRIES_SECONDS:
+        tries.held += 1
+        tries.name = name
+        return []
+    room.moderation.full_tries = BanTries(told_at=now, name=name)
+    return refused_for_host(room, name, ev.E_ROOM_FULL, count=1 + (tries.held if tries is not None else 0))
+
+
+def full_tries_due(room: Room) -> list[Action]:
+    """Called by the loop when ``full_tries_due_at`` comes: the tries held back, as one notice
+    with their count; with none, nothing more is timed."""
+    tries = room.moderation.full_tries
+    now = room.clock()
+    if tries is None or now - tries.told_at < BAN_TRIES_SECONDS:
+        return []
+    if not tries.held:
+        room.moderation.full_tries = None
+        return []
+    room.moderation.full_tries = BanTries(told_at=now, name=tries.name)
+    return refused_for_host(room, tries.name, ev.E_ROOM_FULL, count=tries.held)
+
+
+def full_tries_due_at(room: Room) -> float | None:
+    """When ``full_tries_due`` has something to do, by the room's clock; None: never."""
+    return None if room.moderation.full_tries is None else room.moderation.full_tries.told_at + BAN_TRIES_SECONDS
+
+
+def refused_for_host(room: Room, name: str, code: str, *, count: int = 1) -> list[Action]:
+    """The host hears who was turned away and why (PROTOCOL.md, Refusals told to the host);
+    ``count``: how many tries this notice stands for."""
     if room.host_cid is None or room.host_cid not in room.members:
         return []
-    return [Send(to=room.host_cid, event=ev.Refused(name=name[: ev.MAX_NAME_CHARS], code=code, time=room.clock()))]
+    refused = ev.Refused(name=name[: ev.MAX_NAME_CHARS], code=code, time=room.clock(), count=count if count > 1 else None)
+    return [Send(to=room.host_cid, event=refused)]
 
 
 def after_welcome(room: Room, cid: int) -> list[Action]:

@@ -514,7 +514,10 @@ class Session:
 
             return ban_try_text(event)
         full = "the room is full (serve --max-clients counts people besides you)"
-        return f"{event.name} was turned away: {full if event.code == ev.E_ROOM_FULL else event.code}"
+        why = full if event.code == ev.E_ROOM_FULL else event.code
+        if event.count:  # the tries of 30 s, as one line (PROTOCOL.md, Refusals told to the host)
+            return f"{event.count} more tries to join were turned away, the last as {event.name}: {why}"
+        return f"{event.name} was turned away: {why}"
 
     def _act_text(self, act: ev.Moderated) -> str:
         """One moderation act as one line: who did what to whom, and why."""
