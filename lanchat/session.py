@@ -515,7 +515,7 @@ class Session:
             return ban_try_text(event)
         full = "the room is full (serve --max-clients counts people besides you)"
         why = full if event.code == ev.E_ROOM_FULL else event.code
-        if event.count:  # the tries of 30 s, as one line (PROTOCOL.md, Refusals told to the host)
+        if event.count is not None and event.count > 1:  # the tries of 30 s, as one line (PROTOCOL.md, Refusals told to the host)
             return f"{event.count} more tries to join were turned away, the last as {event.name}: {why}"
         return f"{event.name} was turned away: {why}"
 

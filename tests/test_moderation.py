@@ -518,6 +518,8 @@ def test_a_banned_students_tries_read_as_one_line_with_whose_ban_and_why():
     assert line.text.startswith("cat was turned away: the room is full")
     (line,) = session.on_event(ev.Refused(name="teacher_smells_29", code=ev.E_ROOM_FULL, time=START, count=29))
     assert line.text.startswith("29 more tries to join were turned away, the last as teacher_smells_29: the room is full")
+    (line,) = session.on_event(ev.Refused(name="cat", code=ev.E_ROOM_FULL, time=START, count=-1))  # no server sends it
+    assert line.text.startswith("cat was turned away: the room is full")
 
 
 def test_on_this_machine_a_ban_is_by_name_and_key_never_by_address():
