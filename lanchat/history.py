@@ -552,6 +552,34 @@ class _NameOwners:
             finally:
                 self.db.text_factory = str
 
+    def _read_newest(self, sql: str, parameters: tuple, max_bytes: int | None) -> tuple[list[tuple], bool]:
+        """``_read``, but with ``max_bytes`` it stops once the rows' texts hold more than that
+        (a row's frame is never smaller than its text in UTF-8, which is never fewer bytes than
+        characters): a replay reads about what it can send. Whether it stopped there."""
+        if max_bytes is None:
+            return self._read(sql, parameters), False
+        try:
+            return self._rows_until(sql, parameters, max_bytes)
+        except sqlite3.OperationalError:  # bad UTF-8 in a row: read again as _read does
+            self.db.text_factory = _text
+            try:
+                return self._rows_until(sql, parameters, max_bytes)
+            finally:
+                self.db.text_factory = str
+
+    def _rows_until(self, sql: str, parameters: tuple, max_bytes: int) -> tuple[list[tuple], bool]:
+        rows: list[tuple] = []
+        held = 0
+        cursor = self.db.execute(sql, parameters)
+        while batch := cursor.fetchmany(16):
+            for row in batch:
+                rows.append(row)
+                held += len(row[4]) if isinstance(row[4], str) else 0  # _COLUMNS: the text is fifth
+                if held > max_bytes:
+                    cursor.close()
+                    return rows, True
+        return rows, False
+
     def _usable(self, rows: list[tuple], usable: Callable[[tuple], bool]) -> list[tuple]:
         """The rows lanchat can use (history_rows.py); the others are left out and counted."""
         kept = [row for row in rows if usable(row)]
@@ -1529,11 +1557,14 @@ class HistoryStore(_Dropping, _NameOwners):
         owner: bytes | None,
         before: int | None = None,
         away_since: int | None = None,
+        max_bytes: int | None = None,
     ) -> tuple[list[Record], bool]:
         """What ``name``, holding key ``owner``, may see: the last ``limit`` entries among room
         messages and their own direct messages (sent or received under that key), older than id
         ``before``; with ``away_since`` (on joining) also every direct message sent to them after
         that id, however old the window. Oldest first, plus whether older entries remain.
+        ``max_bytes``: the newest are read only until their texts hold more than that (the
+        replay's frame budget): then fewer come back, with older ones remaining.
 
         A direct message is theirs only if this key owned the name when it was sent: never
         another's, never one sent to the name's earlier owner, none to a keyless guest.
@@ -1541,14 +1572,15 @@ class HistoryStore(_Dropping, _NameOwners):
         self._settle()
         key = ev.name_key(name)
         upper = before if before is not None else 2**62
-        rows = self._read(
+        rows, cut = self._read_newest(
             f"SELECT {_COLUMNS} FROM messages WHERE id < ? AND "
             "(recipient IS NULL OR (recipient_key = ? AND recipient_owner = ?) "
             "OR (recipient_key IS NOT NULL AND sender_key = ? AND sender_owner = ?)) "
             "ORDER BY id DESC LIMIT ?",
             (upper, key, owner, key, owner, max(limit, 0) + 1),
+            max_bytes,
         )
-        more = len(rows) > limit
+        more = len(rows) > limit or cut
         window = [_record(row) for row in reversed(self._usable(rows[:limit], rows_ok.message_ok))]
         if away_since is not None:
             oldest = window[0].id if window else upper

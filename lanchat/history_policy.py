@@ -385,11 +385,11 @@ class HistoryPolicy:
 
     def replay_frames(self, action: Replay, *, budget: int) -> list[bytes]:
         """The frames of one replay, oldest first, in at most ``budget`` bytes (a cut drops the
-        oldest), always ending with ``history-end`` (PROTOCOL.md, History replay)."""
+        oldest, and the store reads little more), always ending with ``history-end`` (PROTOCOL.md, History replay)."""
 
         def read(store: HistoryStore) -> tuple[list[Record], bool]:
-            away = store.last_seen(action.name) if action.joining else None
-            return store.replay_for(action.name, action.limit, owner=action.owner, before=action.before, away_since=away)
+            return store.replay_for(action.name, action.limit, owner=action.owner, before=action.before, max_bytes=budget,
+                                    away_since=store.last_seen(action.name) if action.joining else None)  # fmt: skip
 
         found = self.call(read)
         if action.joining:
