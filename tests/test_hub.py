@@ -69,7 +69,8 @@ class MemoryStore:
         return self.seen.get(name)
 
     def replay_for(  # noqa: ANN201
-        self, name: str, limit: int, *, owner: bytes | None = None, before: int | None = None, away_since: int | None = None
+        self, name: str, limit: int, *, owner: bytes | None = None, before: int | None = None, away_since: int | None = None,
+        max_bytes: int | None = None,
     ):
         older = [row for row in self.rows if before is None or row.id < before]
         return older[-limit:], len(older) > limit
