@@ -192,6 +192,22 @@ def test_serve_operator_makes_the_first_key_to_join_as_teach_an_operator_in_a_ro
     room.still_serves("ann", "teach")
 
 
+def test_a_student_cannot_take_the_serve_operator_name_with_nick_before_the_teacher_comes():
+    """serve --headless --operator teach, the teacher not in yet: a student with a key typed /nick
+    teach, then /nick back. Her key owned teach without her being made an operator, and the
+    teacher, joining as teach, was refused it: a headless room left with no operator, and no host
+    to /release the name. The name is taken by joining under it, never by /nick."""
+    room = ModDriver(operators=("teach",))
+    mallory = room.arrive_with_key("mallory", Ed25519PrivateKey.generate())
+    room.take_all()
+    room.perform(room.room.handle(mallory, ev.Nick(name="Teach")))
+    refused = room.only_error(mallory)
+    assert refused.code == ev.E_NAME_OWNED and "serve --operator" in refused.message
+    assert room.room.names == ("mallory",)
+    teach = room.arrive_with_key("teach", Ed25519PrivateKey.generate())
+    assert room.take(teach)[-1] == ev.Operators(names=("teach",))  # the teacher is the operator
+
+
 def test_a_headless_room_refusal_names_the_operators_a_student_can_ask():
     """No host to name: the refusal names the operators present, or says there are none."""
     room = ModDriver(operators=("teach",))
