@@ -994,6 +994,16 @@ def operator_name_refusal(room: Room, cid: int, name: str, key: bytes | None) ->
     return [_room.Send(to=cid, event=ev.Error(code=ev.E_NAME_OWNED, message=message))]
 
 
+def operator_name_nick_refusal(room: Room, member: Member, name: str) -> list[Action]:
+    """A ``serve --operator`` name nobody has joined under yet is taken by joining under it
+    (``named_operator_joins``), never by ``/nick``: a key that renamed into it owned the name
+    without being made an operator, and the teacher, joining later, was refused it."""
+    if ev.name_key(name) not in room.moderation.named_operators:
+        return []
+    message = f"the name {name!r} is kept for the operator this server names (serve --operator); choose another"
+    return [_room.Send(to=member.cid, event=ev.Error(code=ev.E_NAME_OWNED, message=message))]
+
+
 def operators_on_join(room: Room, member: Member, host_name: str | None) -> list[Action]:
     """Who the operators are, when it is more than the host (whom the welcome names): everyone
     hears when an operator comes back (by identity key); a newcomer hears it once."""
