@@ -228,6 +228,25 @@ def test_a_hello_dripped_a_byte_at_a_time_is_closed_at_the_frame_deadline():
         loris.close()
 
 
+def test_a_script_trying_names_as_fast_as_it_can_is_closed_not_answered_for_ever():
+    """Nothing before the welcome counted toward flood control, nor a hello at all: one
+    connection sending hellos for names that are taken had each refused, 60,000 a second, and
+    the room's lines took 40-100 ms instead of 0.4 (four such connections: 300 ms), with no join
+    for the teacher to see. A person at the prompt tries a few names; past 32 frames before its
+    welcome a connection is closed with a fatal slow-down."""
+    with running_server(limits=True, flood=lim.FloodControl()) as (_server, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        script = RawClient(endpoint)
+        script.send_raw(b"".join(script.proto.send(ev.Hello(name=("ann", "\u0430nn", "ANN")[i % 3])) for i in range(1000)))
+        heard = script.until_closed()
+        refused = [e for e in heard if isinstance(e, ev.Error) and e.code == ev.E_NAME_TAKEN]
+        assert 3 <= len(refused) <= 32  # a person's few tries are answered as before
+        assert heard[-1].code == ev.E_SLOW_DOWN and heard[-1].fatal and "connect again" in heard[-1].message
+        chats_on(ann, bob)
+        for client in (ann, bob, script):
+            client.close()
+
+
 def test_frames_that_never_say_hello_do_not_hold_the_socket():
     with running_server(handshake_seconds=1.0) as (_server, endpoint):
         probe = RawClient(socket.create_connection((endpoint.host, endpoint.port), timeout=10))
