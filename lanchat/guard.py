@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from . import limits as lim
 from .actions import Send
+from .protocol import State
 from .wire import HEADER_BYTES, encode_json
 
 if TYPE_CHECKING:
@@ -27,6 +28,12 @@ FLOOD_COUNTED: tuple[type, ...] = (
     ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
     ev.Me, ev.Nick, ev.SetAway, ev.SetTopic, ev.WhoIs, ev.Release,  # each a broadcast or an answer
 )  # fmt: skip  (Typing has its own, stricter limit: room_social)
+# Frames one connection may send before its welcome, which flood control does not count: a
+# hello, an auth, the names a person at a prompt tries. Past it, a script having names refused
+# as fast as it can send them (60,000 a second from one connection, slowing the room's lines a
+# hundredfold, with no join for the teacher to see) is closed with a fatal slow-down.
+MAX_FRAMES_BEFORE_WELCOME = 32
+TOO_MANY_TRIES = "before-welcome"  # its Refusal.rule, for the log's count of a storm
 # Says taken at once by the short path when nothing is counted (Hub.say): a pass's worth.
 SAYS_AT_ONCE = 512
 # A reader with more than this share of max_queue_bytes waiting is congested: the senders that
@@ -209,6 +216,8 @@ class Guard:
             one = proto.next_says(1) if say is not None else None
             if not one and (other := proto.next_event()) is None:
                 return
+            if not one and proto.state is State.HANDSHAKE and self._too_many_before_welcome(peer):
+                return
             if one or isinstance(other, FLOOD_COUNTED):
                 key = self._flood_key(peer.cid)
                 if key is not None and not (verdict := flood.check(key, hub.clock())).allowed:
@@ -220,6 +229,18 @@ class Guard:
                 say(peer, one)  # type: ignore[misc]  # not None whenever one is not empty
             else:
                 hub._handle(peer, other)
+
+    def _too_many_before_welcome(self, peer: Peer) -> bool:
+        """One more frame before ``peer``'s welcome; past MAX_FRAMES_BEFORE_WELCOME it is refused
+        and closed (True)."""
+        peer.frames_before_welcome += 1
+        if peer.frames_before_welcome <= MAX_FRAMES_BEFORE_WELCOME:
+            return False
+        why = f"slow down: {MAX_FRAMES_BEFORE_WELCOME} tries without joining"
+        refusal = lim.Refusal(TOO_MANY_TRIES, why, "connect again to try another name")
+        self.refused(peer, refusal, self.hub.clock())  # logged once per storm, as refused connections are
+        self.hub._refuse(peer, ev.E_SLOW_DOWN, refusal.text)
+        return True
 
     def _flood_key(self, cid: int) -> str | None:
         """The bucket ``cid``'s requests count against, or None when flood control does not hold

@@ -110,7 +110,7 @@ class Peer:
 
     __slots__ = (
         "cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "group", "paused_until",
-        "ignored_bytes", "said_bye", "history_person",
+        "ignored_bytes", "said_bye", "history_person", "frames_before_welcome",
     )  # fmt: skip
 
     def __init__(self, cid: int, address: str) -> None:
@@ -130,6 +130,7 @@ class Peer:
         self.ignored_bytes = 0  # read after it began closing (Hub.receive_data): bounded
         self.said_bye = False  # it sends nothing more: closed once what it is owed is out
         self.history_person: object = None  # who its last /history was counted as (history_policy.person_of)
+        self.frames_before_welcome = 0  # flood control counts none of them (guard.MAX_FRAMES_BEFORE_WELCOME)
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
