@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from . import limits as lim
 from .actions import Send
-from .protocol import State
+from .protocol import Invalid, State
 from .wire import HEADER_BYTES, encode_json
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ class Guard:
                 return
             if not one and proto.state is State.HANDSHAKE and self._too_many_before_welcome(peer):
                 return
-            if one or isinstance(other, FLOOD_COUNTED):
+            if one or isinstance(other, FLOOD_COUNTED) or other.__class__ is Invalid:  # a refused frame costs an answer too
                 key = self._flood_key(peer.cid)
                 if key is not None and not (verdict := flood.check(key, hub.clock())).allowed:
                     self._over_flood_limit(peer, verdict, ev.Say(text=one[0]) if one else other)
