@@ -725,6 +725,11 @@ class Session:
         return FileCommand(name="send", path=words[0], to=words[1] if len(words) == 2 else None)
 
 
+# The room sends the topic and who is away in the same pass as the welcome; in a room without
+# history nothing may follow them for minutes, so a topic set later is said as a change.
+AFTER_WELCOME_SECONDS = 2.0
+
+
 @dataclass
 class Rejoining:
     """What a session keeps for coming back after a lost connection (client.py retries): the
@@ -743,6 +748,11 @@ class Rejoining:
     skipped: int = 0  # lines of the /history page under way left out as seen
     told_problem: str | None = None  # why the last attempt failed, as said (said again only when it changes)
     secret_refused: bool = False  # a welcome's resume secret was no server's: said once, rejoins go without
+    # While what the room sends right after a welcome comes (the topic, who is away: PROTOCOL.md,
+    # "What a newcomer receives"), the welcome's time: those lines are stamped with it, not with
+    # when the topic was set, which put them after the replay's older lines and cut the replay in
+    # two around the welcome. None: that part is over.
+    welcomed: float | None = None
 
     @property
     def under_way(self) -> bool:
@@ -780,6 +790,13 @@ class Rejoining:
 
     def on_event(self, session: Session, event: object) -> list[Line] | None:
         """The lines for ``event`` while rejoining; None: the session shows it as usual."""
+        if self.welcomed is not None and session._now() - self.welcomed > AFTER_WELCOME_SECONDS:
+            self.welcomed = None  # a room without history may send nothing more for long
+        if isinstance(event, (ev.Topic, ev.Away)) and self.welcomed is not None and not getattr(event, "answer", False):
+            return self._after_welcome(session, event, self.welcomed)
+        self.welcomed = None
+        if isinstance(event, ev.Welcome):
+            self.welcomed = session._now()
         if isinstance(event, (ev.Message, ev.Direct)):
             if event.history and session.history_asked and self.missed is None:  # a /history page
                 seen = any(span and span[0] <= event.time <= span[-1] for span in self.seen)
@@ -825,6 +842,10 @@ class Rejoining:
             self.seen.append([])
         span = self.seen[-1]
         span[:] = [min(span[0], time), max(span[-1], time)] if span else [time, time]
+
+    def _after_welcome(self, session: Session, event: ev.Topic | ev.Away, welcomed: float) -> list[Line]:
+        """The topic or an away mark the room tells right after a welcome: stamped with the welcome's time."""
+        return [replace(line, time=welcomed) for line in social.on_event(session, event)]
 
     def _back(self, session: Session, event: ev.Welcome) -> list[Line]:
         session.members = Members(event.members)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from lanchat import events as ev
 from lanchat.session import Line, Session
 from lanchat.ui.view import MAX_KEPT_CHARS, ROSTER_MIN_COLS, SCROLLBACK_LINES, View
 
@@ -180,3 +181,39 @@ def test_a_full_scrollback_takes_an_earlier_page_without_losing_its_place():
     view.add([Line(kind="message", time=float(t), sender="bob", text=str(t)) for t in (10, 20, 30)])
     view.add([Line(kind="history", time=15.0, sender="bob", text="15"), Line(kind="history", time=1.0, sender="bob", text="1")])
     assert [line.text for line in view.lines] == ["15", "20", "30"]  # "1" would fall off at once
+
+
+def test_the_replay_on_joining_sits_above_the_welcome_even_when_the_topic_was_set_in_between():
+    """A lesson's late student, in a room whose topic was set at 10:03 and which said more after
+    it: the topic came stamped with the time it was set and closed the transcript, so the replayed
+    lines older than it went above the welcome and the newer ones below the topic, the [History]
+    block cut in two around "welcome". What the room sends right after the welcome (the topic,
+    who is away) is stamped with the welcome's time: the whole replay goes above, as without a topic."""
+    session = Session(name="bob", clock=lambda: 500.0)
+    view = View(session)
+    for event in (
+        ev.Welcome(name="bob", mode="duplex", members=("teacher", "bob"), host="teacher", keeps_history=True),
+        ev.Topic(text="framing", by="teacher", time=200.0),
+        ev.Away(name="teacher", reason="tea", time=250.0),
+        ev.Message(sender="teacher", text="welcome everyone", time=100.0, history=True),
+        ev.Message(sender="teacher", text="a length before each message", time=300.0, history=True),
+        ev.HistoryEnd(shown=2, more=False, before=1),
+    ):
+        view.add(session.on_event(event))
+    assert [line.text for line in view.lines] == [
+        "welcome everyone",
+        "a length before each message",
+        "welcome, bob: duplex mode; here: teacher. /help lists commands",
+        "this room keeps history on the host's machine",
+        "topic: framing (set by teacher)",
+        "teacher is away: tea",
+        "end of history (2 shown)",
+    ]
+    # a topic set later, live, keeps the time it was set
+    assert [line.time for line in session.on_event(ev.Topic(text="lab", by="teacher", time=510.0))] == [510.0]
+    # and so in a room without history, where nothing may follow the welcome for minutes
+    now = [500.0]
+    session = Session(name="bob", clock=lambda: now[0])
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("teacher", "bob"), host="teacher"))
+    now[0] = 800.0
+    assert [line.time for line in session.on_event(ev.Topic(text="lab", by="teacher", time=799.0))] == [799.0]
