@@ -753,6 +753,9 @@ class Rejoining:
     # when the topic was set, which put them after the replay's older lines and cut the replay in
     # two around the welcome. None: that part is over.
     welcomed: float | None = None
+    # On a rejoin, the topic and the away marks the screen showed before the drop: what the room
+    # says again after the welcome is taken, and said only where it differs.
+    before: tuple[str, dict[str, str]] | None = None
 
     @property
     def under_way(self) -> bool:
@@ -791,10 +794,10 @@ class Rejoining:
     def on_event(self, session: Session, event: object) -> list[Line] | None:
         """The lines for ``event`` while rejoining; None: the session shows it as usual."""
         if self.welcomed is not None and session._now() - self.welcomed > AFTER_WELCOME_SECONDS:
-            self.welcomed = None  # a room without history may send nothing more for long
+            self.welcomed = self.before = None  # a room without history may send nothing more for long
         if isinstance(event, (ev.Topic, ev.Away)) and self.welcomed is not None and not getattr(event, "answer", False):
             return self._after_welcome(session, event, self.welcomed)
-        self.welcomed = None
+        self.welcomed = self.before = None
         if isinstance(event, ev.Welcome):
             self.welcomed = session._now()
         if isinstance(event, (ev.Message, ev.Direct)):
@@ -844,8 +847,16 @@ class Rejoining:
         span[:] = [min(span[0], time), max(span[-1], time)] if span else [time, time]
 
     def _after_welcome(self, session: Session, event: ev.Topic | ev.Away, welcomed: float) -> list[Line]:
-        """The topic or an away mark the room tells right after a welcome: stamped with the welcome's time."""
-        return [replace(line, time=welcomed) for line in social.on_event(session, event)]
+        """The topic or an away mark the room tells right after a welcome: taken, stamped with the
+        welcome's time, and on a rejoin not said again if the screen showed it before the drop."""
+        if self.before is None:
+            same = False
+        elif isinstance(event, ev.Topic):
+            same = event.text == self.before[0]
+        else:
+            same = self.before[1].get(ev.name_key(event.name), "") == event.reason
+        lines = social.on_event(session, event)
+        return [] if same else [replace(line, time=welcomed) for line in lines]
 
     def _back(self, session: Session, event: ev.Welcome) -> list[Line]:
         session.members = Members(event.members)
@@ -860,6 +871,7 @@ class Rejoining:
         # PROTOCOL.md, Rejoining). Our own away was our choice, not the connection's: asked again.
         # So is one asked and never answered, and a "back" asked and never answered is not undone.
         own_away = social.wanted_away(session)
+        self.before = (session.topic, session.away)
         session.topic, session.away, session.operators, session.typing = "", {}, Members(), {}
         session.away_asked = None  # the new session is not away: "back" needs no asking
         if own_away and event.muted is None:  # (muted, an away is text the room would refuse)

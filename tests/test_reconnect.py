@@ -409,6 +409,42 @@ def test_a_rejoin_shows_only_unseen_replayed_messages_marked_and_once(before):
     assert [(line.kind, line.text) for line in live] == [("message", "live")]
 
 
+def test_a_rejoin_does_not_say_again_the_topic_and_away_marks_it_showed_before_the_drop():
+    # In a lesson with a topic, each Wi-Fi drop and each restart of the teacher's laptop put
+    # "topic: framing (set by ann)" in every student's transcript again, stamped with the time it
+    # was set, below "back in the room": three drops, three topics. What the room says after the
+    # welcome is still taken (a restarted room may have another topic, or none), and said only
+    # when it differs from what the screen showed before the drop.
+    session = Session(name="cy", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "bob", "cy"), host="ann"))
+    session.on_event(ev.Topic(text="framing", by="ann", time=5.0))
+    session.on_event(ev.Away(name="bob", reason="brb", time=6.0))
+    for topic, away, said in (
+        ("framing", "brb", []),
+        ("framing", "lunch", ["bob is away: lunch"]),
+        ("sockets", "lunch", ["topic: sockets (set by ann)"]),
+    ):
+        session.rejoin.lost(session, 1.0)
+        session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "bob", "cy"), host="ann"))
+        lines = session.on_event(ev.Topic(text=topic, by="ann", time=5.0)) + session.on_event(ev.Away(name="bob", reason=away, time=6.0))
+        assert [line.text for line in lines] == said
+        assert (session.topic, session.away) == (topic, {"bob": away})  # the status line and the roster have them
+        assert [line.time for line in lines] == [100.0] * len(said)  # with the welcome, not when it was set
+        session.on_event(ev.HistoryEnd(shown=0, more=False, before=None))
+    # a live change after the rejoin is said as ever, even back to what it was before the drop
+    assert [line.text for line in session.on_event(ev.Topic(text="framing", by="ann", time=101.0))] == ["topic: framing (set by ann)"]
+    # a room without history sends nothing after the topic: a change a while later is said, at its time
+    now = [100.0]
+    session = Session(name="cy", clock=lambda: now[0])
+    session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "cy"), host="ann"))
+    session.on_event(ev.Topic(text="framing", by="ann", time=5.0))
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "cy"), host="ann"))
+    now[0] = 400.0
+    lines = session.on_event(ev.Topic(text="framing", by="ann", time=399.0))
+    assert [(line.text, line.time) for line in lines] == [("topic: framing (set by ann)", 399.0)]
+
+
 def test_a_rejoin_forgets_the_old_rooms_topic_away_marks_and_operators_and_asks_our_away_again():
     # A server restarted mid-evening has no topic, nobody away and no operators: the clients kept
     # showing "topic: board games at 8", "bob (away)" and ann's /op'd friend as an operator, and
