@@ -1042,8 +1042,10 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     """The room's announcement on the local network (discovery.py), not started yet, and its banner line.
 
     Nothing is announced for an AF_UNIX socket, for a server only this machine can reach
-    (--host 127.0.0.1), or with --no-announce. ``password``: joining needs one; ``fingerprint``:
-    the TLS certificate's, for clients to pin (docs/PROTOCOL.md, Finding rooms).
+    (--host 127.0.0.1), or with --no-announce. A room on every address of a machine that has no
+    address yet but loopback (the laptop not on the Wi-Fi yet) is announced once it has one
+    (_follow_addresses moves the announcer there; ``start`` waits for it). ``password``: joining
+    needs one; ``fingerprint``: the TLS certificate's, for clients to pin (docs/PROTOCOL.md, Finding rooms).
     """
     if args.unix or args.no_announce:
         return None, None
@@ -1051,11 +1053,12 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     import socket
 
     host = listener.getsockname()[0]
-    if host in ("::", "0.0.0.0"):
+    every = host in ("::", "0.0.0.0")
+    if every:
         addresses = _to_announce(listener)
     else:
         addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
-    if not addresses:
+    if not addresses and not every:
         return None, None  # (discovery, zeroconf and their imports are left out: an idle server's memory)
     from .discovery import Announcer, clean_room_name
 
@@ -1080,6 +1083,9 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         fingerprint=fingerprint,
         on_done=done,
     )
+    if not addresses:
+        return announcer, (f"  this machine has no network address yet: {room!r} is announced on the local network once "
+                           "it has one (--no-announce to stay quiet)")
     return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
 
 
@@ -1176,6 +1182,7 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
     def run() -> None:
         offered = _others_reach(where, pin)
         announced = list(announcer.addresses) if announcer is not None else []
+        first_announced = bool(announced)  # (none yet: the machine had no address when the room started)
         while not stopped.wait(ADDRESS_POLL_SECONDS):
             found = every_address()  # read once a tick, for both lists
             try:
@@ -1193,7 +1200,9 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
                 offered = others
             if log is not None and (news or again):
                 joins = "; ".join(offered if news else (f"lanchat connect {a} {announcer.port}{pin}" for a in announced))
-                log(f"this machine's address changed: {'announcing the room again; ' if again else ''}join with: {joins}")
+                announcing = ("announcing the room again; " if first_announced else "announcing the room; ") if again else ""
+                log(f"this machine's address changed: {announcing}join with: {joins}")
+            first_announced = first_announced or bool(again)
             if news and moved is not None:
                 moved(current)
 

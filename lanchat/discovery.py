@@ -268,7 +268,9 @@ class Announcer:
         self.announced_as: str | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        """Announce the room; with no address yet, nothing until ``move`` gives it one."""
+        if self.addresses:
+            self._thread.start()
 
     def _register(self) -> None:
         problem = None

@@ -371,6 +371,28 @@ def test_a_server_whose_address_changes_announces_the_room_again_there(lab):
     assert [(r["room"], r["port"]) for r in found] == [("ann's room", port)]
 
 
+
+def test_a_room_started_before_the_machine_has_an_address_is_announced_once_it_has_one(lab):
+    """The teacher starts `serve` as the laptop wakes, before the Wi-Fi has given it an address:
+    with nothing but loopback to announce at, the room was never announced, even once the
+    address came (the screen then said how to join by address, but `lanchat connect` and
+    `lanchat rooms` found nothing all lesson). It is announced as soon as there is an address."""
+    from helpers import wait_for
+
+    ann, bob = classroom(lab)
+    lab.ip(ann, "addr", "del", f"{ANN}/24", "dev", "lan0")  # the Wi-Fi not joined yet: no address at all,
+    lab.ip(ann, "link", "set", "lan0", "down")  # not even IPv6's link-local one
+    server = lab.run(ann, "serve", "--headless", "--port", "0", "--no-history", "--room", "ann's room")
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    server.expect(r"no network address yet: .ann's room. is announced on the local network once it has one")
+    lab.ip(ann, "addr", "add", f"{ANN}/24", "dev", "lan0")
+    lab.ip(ann, "link", "set", "lan0", "up")
+    lab.ip(ann, "route", "replace", "224.0.0.0/4", "dev", "lan0")
+    server.expect(rf"this machine's address changed: announcing the room; join with: lanchat connect {ANN} {port}$", timeout=10)
+    server.expect(r"announced as .ann.s room. on the local network", timeout=15)
+    found = wait_for(lambda: rooms_seen(lab, bob), timeout=20, what="the room announced")
+    assert [(r["room"], r["address"], r["port"]) for r in found] == [("ann's room", ANN, port)]
+
 FOLLOWS = ("found", "by address", "tls")
 
 
