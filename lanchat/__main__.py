@@ -913,6 +913,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
     if room_password is not None:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
+    how_to_join = len(banner)  # the lines /address says again; the rest are said at start only
     banner += mode_lines + timeout_lines
     if store is not None and store.skipped:  # its bans, mutes, owners or names (history_rows.py)
         banner.append(f"  history: left out {_entries(store.skipped)} of {store.path}: not as lanchat writes them")
@@ -922,7 +923,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args, listener, name, log, password=room_password is not None, fingerprint=tls_fingerprint
     )
     if announce_line:
-        banner.append(announce_line)
+        banner.insert(how_to_join, announce_line)
+        how_to_join += 1
     banner += _operator_lines(
         args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else name, host_key=key
     )
@@ -965,11 +967,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
     thread.start()
     where_text = (args.unix or (where[0] if where else f"port {port}")) + (" (TLS)" if tls_context is not None else "")
-    intro = [line for line in banner if not line.lstrip().startswith("history:")]
+    intro = [line for line in banner[how_to_join:] if not line.lstrip().startswith("history:")]
+    address_lines = banner[:how_to_join]  # (/address: how others join, for the projector)
     news = LocalNews()  # the host's screen is told when this machine's addresses change
     if announcer is not None:
         announcer.start()
-    moved = _tell_the_host(news, intro[joins:], mode_text, pin, tls=tls_context is not None, password=room_password is not None)
+    moved = _tell_the_host(news, address_lines[joins:], mode_text, pin, tls=tls_context is not None, password=room_password is not None)
     _follow_addresses(listener, where, server.stopped, announcer=announcer, moved=moved)
     try:
         return _run_participant(
@@ -987,7 +990,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             password=(lambda: password_text),
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store),
-            intro=intro,
+            intro=(address_lines, intro),
             no_typing=args.no_typing,
             projector=args.projector,
             news=news,
@@ -2052,7 +2055,8 @@ def _run_participant(  # noqa: ANN001
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None,
 ) -> int:
     """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash) and ``news``
-    (client.LocalNews: this machine's new addresses); others: _join_retrying."""
+    (client.LocalNews: this machine's new addresses), and ``intro``: how others join (/address says
+    it again) and what else `serve` said at start, both shown below the replay; others: _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
@@ -2075,7 +2079,9 @@ def _run_participant(  # noqa: ANN001
         if isinstance(exc, _Unreachable):
             return 1
         return _fail(str(exc)) if isinstance(exc, JoinError) else 130
-    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(intro or ()), projector=projector)
+    joining, start_lines = intro or ((), ())
+    session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining),
+                      start_lines=tuple(start_lines), projector=projector)
     frontend = _make_frontend(session, plain or not _interactive(), stops)
     from .ui.plain import PlainFrontend
 

@@ -202,6 +202,7 @@ class Session:
     role: str = "client"  # or "host"
     where: str = ""  # the address or socket path, for the status line
     join_lines: tuple[str, ...] = ()  # the host's: how others join, as `serve` printed it (/address)
+    start_lines: tuple[str, ...] = ()  # the host's: what else `serve` said at start (shown with join_lines, not by /address)
     # When the host's screen shows join_lines on joining: "" never; "welcome" below the welcome
     # and the replay (the full screen hides what `serve` printed); "replay" only below a replay
     # that showed lines (--plain printed them above it). Either way, the newest lines it sees.
@@ -311,7 +312,7 @@ class Session:
         """How others join, once, below the replay that ended (``join_lines_when``)."""
         when, self.join_lines_when = self.join_lines_when, ""
         if when == "welcome" or (when == "replay" and replayed):
-            return [self._notice(text.strip(), kind="system") for text in self.join_lines]
+            return [self._notice(text.strip(), kind="system") for text in (*self.join_lines, *self.start_lines)]
         return []
 
     def _history_place(self) -> str:

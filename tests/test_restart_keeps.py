@@ -34,6 +34,13 @@ def test_after_a_restart_the_topic_and_the_operators_made_with_op_hold():
             procs.append(teach)
             teach.expect(r"operators kept from the last run \(their keys; /deop NAME takes it back\): ann$")
             teach.expect(r"topic kept from the last run \(/topic - clears it\): fractions, week 3$")
+            # /address, for the projector, says how to join: not the start lines about the last run
+            mark = teach.mark()
+            teach.send("/address")
+            teach.send("/topic")
+            teach.expect(r"join with: python -m lanchat connect --unix", start=mark)
+            teach.expect(r"-!- topic: fractions, week 3$", start=mark)
+            assert not [line for line in teach.lines[mark:] if "kept from the last run" in line], teach.lines[mark:]
             bob = Proc("connect", "--unix", path, "--name", "bob", "--plain")
             ann = Proc("connect", "--unix", path, "--name", "ann", "--plain")  # both start at once
             procs += [bob, ann]
