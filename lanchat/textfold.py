@@ -26,7 +26,7 @@ _SUBCOMMANDS = "serve|connect|history|rooms|doctor|names|key"
 # lowercase word ends the command: it is the sentence going on.
 _ARGUMENT = r"(?:-[\w-]+|[A-Z][A-Z_]+\b|[\w+=~%\[\]-]*[\d./:][\w.:/+=~%\[\]-]*)"
 _UNIT = re.compile(
-    r"(?P<quoted>`[^`]+`\S*)"
+    r"(?P<quoted>[(\[{\"']?`[^`]+`\S*)"  # with a bracket or quote before it: "(`lanchat serve --tls`)."
     r"|(?P<pin>--fingerprint +SHA256:\S+)"  # one to copy: a row of its own
     r"|(?P<option>--fingerprint +\S+)"  # one quoted back in an error: kept with its value
     rf"|(?P<command>(?:python3? -m )?lanchat (?:{_SUBCOMMANDS})\b(?!:)(?: +{_ARGUMENT})*\S*)"

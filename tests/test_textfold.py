@@ -89,3 +89,11 @@ def test_a_hang_too_deep_for_the_terminal_is_shortened_rows_never_pass_its_edge(
     assert all(len(row) <= 50 for row in rows) and len(rows) > 1, rows
     assert all(row.startswith(" " * 30) and not row.startswith(" " * 31) for row in rows[1:]), rows  # 50 - MIN_WIDTH
     assert fold_line("x " * 40, 60, " " * 20)[1].startswith(" " * 20 + "x")  # room enough: the hang as asked
+
+
+def test_a_backquoted_command_in_brackets_is_kept_whole():
+    """The TLS question at a 64-column projector read "(`lanchat serve" / "  --tls`).": a
+    backquoted command after an opening bracket or quote was taken as ordinary words."""
+    line = "Compare it with the one the host printed (`lanchat serve --tls`)."
+    assert fold_lines([line], 64) == ["Compare it with the one the host printed", "  (`lanchat serve --tls`)."]
+    assert fold_lines(['say "`lanchat doctor --json`" to them'], 24) == ["say", '  "`lanchat doctor --json`"', "  to them"]
