@@ -381,7 +381,7 @@ class ClientTransfers:
         receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress, hidden=hidden)
         self.receiving[start.id] = receiving
         self.progress[f"get:{start.id}"] = progress
-        into = f" ({human_size(start.size)}) into {self.downloads}..."
+        into = f" ({human_size(start.size)}) into the folder {self.downloads}"  # (dots after it read as a name cut short)
         lines = [] if self.status_line else [_named(self.wall(), "receiving ", name, into, hidden)]
         return self._complete(receiving, lines) if start.size == 0 else ([], lines)
 

@@ -391,6 +391,15 @@ def test_a_damaged_download_is_reported_and_discarded(tmp_path, temp_kind):
     assert os.listdir(tmp_path) == []
 
 
+
+def test_the_line_a_download_starts_with_names_its_folder_whole(tmp_path):
+    """--plain said "receiving slides.pdf (293.0 KiB) into /home/carl...": the dots, meant as
+    "under way", read as a folder's name cut short."""
+    transfers = ClientTransfers(tmp_path)
+    transfers.command(FileCommand(name="get", file_id="1"))
+    _, lines = transfers.on_event(ev.FileStart(id="1", name="a.bin", size=2048, sha256=_sum(b"")))
+    assert [line.text for line in lines] == [f"receiving a.bin (2.0 KiB) into the folder {tmp_path}"]
+
 HAS_O_TMPFILE = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
 
 
