@@ -874,6 +874,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     owners, owner_names = store.owners_and_names() if store else (None, [])
     kept_operators = store.operator_keys() if store else []
+    started = _time.time()
+    bans, mutes = (store.bans(), store.mutes(started)) if store else ([], [])
     room = Room(
         resume_tokens=resume_token,
         operators=args.operator,
@@ -882,8 +884,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history=store is not None,
         replay=args.replay,
         known_names=store.known_names() if store else (),
-        bans=store.bans() if store else (),  # bans survive a restart (PROTOCOL.md, Moderation)
-        mutes=store.mutes(_time.time()) if store else (),  # and so do mutes, less the time the server was down
+        bans=bans,  # bans survive a restart (PROTOCOL.md, Moderation)
+        mutes=mutes,  # and so do mutes, less the time the server was down
         operator_keys=[key for key, _name in kept_operators],  # and operators given with /op (by key), and the topic
         topic=store.room_topic() if store else None,
         turn_timeout=turn_timeout,
@@ -928,7 +930,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     banner += _operator_lines(
         args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else name, host_key=key
     )
-    banner += _kept_lines(kept_operators, room.topic)
+    banner += _kept_lines(kept_operators, room.topic) + _kept_moderation_lines(bans, mutes, started)
     if store is None:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
@@ -1225,6 +1227,27 @@ def _kept_lines(operators: list[tuple[str, str]], topic) -> list[str]:  # noqa: 
         lines.append(f"  operators kept from the last run (their keys; /deop NAME takes it back): {names}")
     if topic is not None:
         lines.append(f"  topic kept from the last run (/topic - clears it): {visible(topic.text)}")
+    return lines
+
+
+def _kept_moderation_lines(bans, mutes, now: float) -> list[str]:  # noqa: ANN001 - moderation.Ban and Mute
+    """Who is still banned or muted from the room's last run (history.py keeps them), for the
+    start lines: the teacher restarting mid-lesson sees what holds and how to lift it."""
+    import math
+
+    lines = []
+    if bans:
+        names = ", ".join(visible(ban.name or f"#{ban.id}") for ban in bans)
+        lines.append(f"  bans kept from the last run (/bans lists them; /unban NAME lifts one): {names}")
+    if mutes:
+        def left(mute) -> str:  # noqa: ANN001
+            if mute.until is None:
+                return "until /unmute"
+            minutes = max(1, math.ceil((mute.until - now) / 60))
+            return f"{minutes} more minute{'s' if minutes != 1 else ''}"
+
+        names = ", ".join(f"{visible(mute.name or mute.name_key)} ({left(mute)})" for mute in mutes)
+        lines.append(f"  mutes kept from the last run (/unmute NAME lifts one): {names}")
     return lines
 
 

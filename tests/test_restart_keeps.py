@@ -63,3 +63,20 @@ def test_topic_dash_clears_the_topic():
 
     assert Session(name="hal").parse_input("/topic -") == Outgoing(ev.SetTopic(text=""))
     assert Session(name="hal").parse_input("/topic - then") == Outgoing(ev.SetTopic(text="- then"))
+
+
+def test_the_start_lines_after_a_restart_name_the_bans_and_mutes_that_hold():
+    """The teacher's guide says a restarted room's start lines name what holds: they named the
+    operators, the topic and the mode, not who was still banned or muted, so the teacher learnt
+    it only when the student complained."""
+    from lanchat.__main__ import _kept_moderation_lines
+    from lanchat.moderation import Ban, Mute
+
+    ban = Ban(id=1, name="carl", name_key="carl", key=None, address=None, by="teacher", reason="phone", time=0.0)
+    mutes = [Mute(name_key="dan", key=None, address=None, until=1000.0 + 4 * 60 + 10, by="teacher", reason="", name="dan"),
+             Mute(name_key="eve", key=None, address=None, until=None, by="teacher", reason="", name="eve")]
+    assert _kept_moderation_lines([ban], mutes, now=1000.0) == [
+        "  bans kept from the last run (/bans lists them; /unban NAME lifts one): carl",
+        "  mutes kept from the last run (/unmute NAME lifts one): dan (5 more minutes), eve (until /unmute)",
+    ]
+    assert _kept_moderation_lines([], [], now=1000.0) == []
