@@ -757,6 +757,7 @@ class Rejoining:
     # On a rejoin, the topic and the away marks the screen showed before the drop: what the room
     # says again after the welcome is taken, and said only where it differs.
     before: tuple[str, dict[str, str]] | None = None
+    away_again: str | None = None  # our away, asked again by a rejoin: its answer is no news to us
 
     @property
     def under_way(self) -> bool:
@@ -878,6 +879,8 @@ class Rejoining:
         if own_away and event.muted is None:  # (muted, an away is text the room would refuse)
             session.pending.append(ev.SetAway(reason=own_away))
             session.away_asked = own_away  # until this room answers: a second drop asks it again
+            # its answer is news only if the screen had not said it before the drop
+            self.away_again = own_away if self.before[1].get(ev.name_key(session.name)) == own_away else None
         if session.nick_asked and ev.name_key(session.nick_asked) != ev.name_key(event.name) and event.muted is None:
             session.pending.append(ev.Nick(name=session.nick_asked))  # a /nick the drop took, or its answer
         else:

@@ -72,7 +72,11 @@ def on_event(session: Session, event: ev.Event) -> list[Line]:
     if isinstance(event, ev.Renamed):
         return [_renamed(session, event)]
     if isinstance(event, ev.Away):
-        return [_away(session, event)]
+        line = _away(session, event)
+        if ev.name_key(event.name) != ev.name_key(session.name) or event.answer:
+            return [line]
+        again, session.rejoin.away_again = session.rejoin.away_again, None
+        return [] if again == event.reason else [line]  # the answer to a rejoin's asking again: no news
     if isinstance(event, ev.Topic):
         session.topic = event.text
         said = f"topic: {event.text} (set by {event.by})" if event.text else f"{event.by} cleared the topic"

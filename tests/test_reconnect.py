@@ -445,6 +445,27 @@ def test_a_rejoin_does_not_say_again_the_topic_and_away_marks_it_showed_before_t
     assert [(line.text, line.time) for line in lines] == [("topic: framing (set by ann)", 399.0)]
 
 
+def test_the_answer_to_our_away_asked_again_after_a_rejoin_is_not_said_again():
+    # ann went /away lunch; each drop asked it again, and the room's answer put "you are away:
+    # lunch (/away again: back)" in her transcript once more, though nothing changed for her.
+    session = Session(name="ann", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="ann", mode="duplex", members=("hal", "ann"), host="hal"))
+    session.parse_input("/away lunch")
+    assert [line.text for line in session.on_event(ev.Away(name="ann", reason="lunch", time=5.0))] == [
+        "you are away: lunch (/away again: back)"
+    ]
+    session.take_pending()
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="ann", mode="duplex", members=("hal", "ann"), host="hal"))
+    assert session.take_pending() == [ev.SetAway(reason="lunch")]
+    session.on_event(ev.HistoryEnd(shown=0, more=False, before=None))
+    assert session.on_event(ev.Away(name="ann", reason="lunch", time=9.0)) == []
+    assert session.away == {"ann": "lunch"} and session.away_asked is None
+    # what she asks next is said as ever
+    assert session.parse_input("/away") == Outgoing(ev.SetAway(reason=""))
+    assert [line.text for line in session.on_event(ev.Away(name="ann", reason="", time=10.0))] == ["you are back"]
+
+
 def test_a_rejoin_forgets_the_old_rooms_topic_away_marks_and_operators_and_asks_our_away_again():
     # A server restarted mid-evening has no topic, nobody away and no operators: the clients kept
     # showing "topic: board games at 8", "bob (away)" and ann's /op'd friend as an operator, and
