@@ -142,12 +142,13 @@ def _away(session: Session, event: ev.Away) -> Line:
         session.away[key] = event.reason
     else:
         session.away.pop(key, None)
+    # a bare /away sends "away", and it is all a turn room shows of a reason (PROTOCOL.md 7)
+    reason = "" if event.reason == "away" else f": {event.reason}"
     if key == ev.name_key(session.name):
-        return _line(f"you are away: {event.reason} (/away again: back)" if event.reason else "you are back", event.time)
+        return _line(f"you are away{reason} (/away again: back)" if event.reason else "you are back", event.time)
     if not event.reason:
         return _line(f"{event.name} is back", event.time)
-    # a bare /away sends "away", and it is all a turn room shows of a reason (PROTOCOL.md 7)
-    return _line(f"{event.name} is away" if event.reason == "away" else f"{event.name} is away: {event.reason}", event.time)
+    return _line(f"{event.name} is away{reason}", event.time)
 
 
 def bot_direct(session: Session, event: ev.Direct, line: Line) -> list[Line] | None:
