@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import events as ev
 from . import identity
 from .client_files import ClientTransfers, cut_off, stalled
-from .pacing import SendPacer
+from .pacing import SendPacer, without_muted
 from .protocol import (
     Connection,
     ConnectionClosed,
@@ -317,6 +317,7 @@ class Reconnect:
         self.replaying = False
         again, forgotten = loop.unconfirmed.take(), loop.unconfirmed.take_forgotten()
         queued, self.queued = self.queued, []
+        (again, dropped), (queued, more) = (without_muted(again), without_muted(queued)) if self.muted else ((again, 0), (queued, 0))
         session = loop.session
         # in a turn room whose turn it is was not known while away: a line that needs it waits for it
         waits = (lambda event: type(event) in NEEDS_THE_TURN) if session.mode == "turn" else (lambda event: False)
@@ -341,9 +342,9 @@ class Reconnect:
             else:
                 loop._send(event)
         loop.paced.send_waiting(loop)
-        if self.muted:  # the welcome said so: what waits for our turn goes now, with the count
-            if dropped := loop.paced.muted(loop):
-                loop.frontend.show(dropped)
+        if self.muted:  # the welcome said so: what waits goes now, counted with those left out above
+            if said := loop.paced.muted(loop, dropped + more):
+                loop.frontend.show(said)
         send_held(loop, asking=True)  # a welcome without ``muted``: not muted, or an older server (ask)
 
     def _give_up(self, loop: ClientLoop) -> None:
@@ -526,11 +527,11 @@ class Paced:
             if self.leave_when_sent and not loop.quitting and loop.outcome is None:
                 loop._quit()
 
-    def muted(self, loop: ClientLoop) -> list[Line]:
+    def muted(self, loop: ClientLoop, dropped: int = 0) -> list[Line]:
         """Refused as muted: the held lines a mute refuses go (each would be refused in turn),
-        said once with the count."""
+        said once with the count (``dropped``: those a rejoin left out already, Reconnect.resend)."""
         # a held line would be refused too, and the one sent on our turn (or to ask, send_held) was
-        count = self.pacer.drop_muted() + (loop.held.in_flight is not None) + loop.held.drop()
+        count = dropped + self.pacer.drop_muted() + (loop.held.in_flight is not None) + loop.held.drop()
         loop.session.progress.pop("held", None)
         loop.unconfirmed.muted()  # each line in flight is refused as well: none to send again
         self._leave_if_drained(loop)  # the leave waited for those lines: maybe none is left to send

@@ -39,6 +39,21 @@ SENT_REMEMBERED = 64
 MAX_REFUSALS = 100
 
 
+
+def without_muted(events: list[ev.Event]) -> tuple[list[ev.Event], int]:
+    """``events`` less those a mute refuses, and how many those were."""
+    kept = [event for event in events if not refused_when_muted(event)]
+    return kept, len(events) - len(kept)
+
+
+def refused_when_muted(event: ev.Event) -> bool:
+    """A frame a mute refuses (PROTOCOL.md, Moderation: say, whisper, me, topic, nick, an away
+    with a reason)."""
+    return isinstance(event, (ev.Say, ev.Whisper, ev.Me, ev.Nick, ev.SetTopic)) or (
+        isinstance(event, ev.SetAway) and bool(event.reason)
+    )
+
+
 class SendPacer:
     """The frames the flood limit holds back, and the bucket that says when each may go."""
 
@@ -152,14 +167,9 @@ class SendPacer:
         return count
 
     def drop_muted(self) -> int:
-        """Forget the waiting frames a mute refuses (PROTOCOL.md, Moderation: say, whisper, me,
-        topic, nick, an away with a reason): each would come back refused. Returns how many."""
-        def refused(event: ev.Event) -> bool:
-            return isinstance(event, (ev.Say, ev.Whisper, ev.Me, ev.Nick, ev.SetTopic)) or (
-                isinstance(event, ev.SetAway) and bool(event.reason)
-            )
-
-        return len(self.take(refused))
+        """Forget the waiting frames a mute refuses (refused_when_muted): each would come back
+        refused. Returns how many."""
+        return len(self.take(refused_when_muted))
 
     def take(self, which: Callable[[ev.Event], bool]) -> list[ev.Event]:
         """Take the waiting frames ``which`` picks out of the queue, in order; the rest keep theirs."""

@@ -18,9 +18,9 @@ from lanchat.session import Session
 from lanchat.transport import Endpoint
 
 
-def hosted(path: str, history: str) -> Proc:
-    """A turn room hosted by teach (--plain, typing into its stdin) on ``path``."""
-    server = Proc("serve", "--plain", "--name", "teach", "--mode", "turn", "--unix", path, "--history", history)
+def hosted(path: str, history: str, mode: str = "turn") -> Proc:
+    """A turn room (or ``mode``) hosted by teach (--plain, typing into its stdin) on ``path``."""
+    server = Proc("serve", "--plain", "--name", "teach", "--mode", mode, "--unix", path, "--history", history)
     server.expect(r"welcome, teach")
     return server
 
@@ -35,15 +35,15 @@ class Held:
 
 
 @contextlib.contextmanager
-def ann_holding(*typed: str, before: str = "", older_server: bool = False) -> Iterator[Held]:
+def ann_holding(*typed: str, before: str = "", older_server: bool = False, mode: str = "turn") -> Iterator[Held]:
     """ann in teach's turn room (teach typing ``before``, if any, once she is in); the server
     stopped (SIGTERM, not final) and started again; ann typed ``typed`` while it was down, and
     they now wait for her turn (cat, back first, holds it). ``older_server``: her rejoin's
-    welcome reads as one from a server older than its ``muted`` field."""
+    welcome reads as one from a server older than its ``muted`` field; ``mode``: the room's."""
     frontend = Untouched()
     with short_tmp_dir() as folder:
         path, history = os.path.join(folder, "chat.sock"), os.path.join(folder, "h.sqlite3")
-        teach = hosted(path, history)
+        teach = hosted(path, history, mode)
         result: list = []
         runner = None
         cat = None
@@ -69,8 +69,9 @@ def ann_holding(*typed: str, before: str = "", older_server: bool = False) -> It
             wait_for(lambda: any("if the host starts the server again" in t for t in frontend.shown), what="the wait")
             for line in typed:
                 frontend.type(line)
-            wait_for(lambda: frontend.shown.count("not connected: it will be sent on your turn, once the connection is back") == len(typed), what="taken")
-            teach = hosted(path, history)
+            taken = "it will be sent on your turn, once the connection is back" if mode == "turn" else "it will be sent when the connection is back"
+            wait_for(lambda: frontend.shown.count(f"not connected: {taken}") == len(typed), what="taken")
+            teach = hosted(path, history, mode)
             cat = Proc("connect", "--unix", path, "--name", "cat", "--plain")
             cat.expect(r"welcome, cat")
             cat_is_back.set()
@@ -170,6 +171,22 @@ def test_lines_typed_away_by_a_student_muted_before_the_restart_are_not_kept_for
         held.teach.send("/unmute ann")
         wait_for(lambda: "teach unmuted you" in held.frontend.shown, what="the unmute")
         cat_passes_and_ann_says_fresh(held)
+    assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
+
+
+def test_in_a_duplex_room_lines_typed_away_by_a_muted_student_are_dropped_with_the_count():
+    """The same in a duplex room: both lines went out once back, each came back refused ('you
+    are muted by teach ...' twice), and the full screen put the last one in the input line
+    saying 'what you typed is kept' under the first refusal, the first line gone unsaid."""
+    with ann_holding("one", "two", before="/mute ann", mode="duplex") as held:
+        wait_for(lambda: "2 lines you typed were not sent: you are muted" in held.frontend.shown, what="the lines dropped")
+        shown = held.frontend.shown
+        back = shown.index("back in the room as ann (3 here)")
+        assert not any(text.startswith("you are muted by teach") for text in shown), shown[back:]
+        held.teach.send("/unmute ann")
+        wait_for(lambda: "teach unmuted you" in held.frontend.shown, what="the unmute")
+        held.frontend.type("fresh")
+        held.cat.expect(r"ann: fresh$")
     assert "ann: one" not in held.cat.output and "ann: two" not in held.cat.output, held.cat.output
 
 
