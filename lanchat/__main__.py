@@ -2077,9 +2077,8 @@ def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None,
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None,
 ) -> int:
-    """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash) and ``news``
-    (client.LocalNews: this machine's new addresses), and ``intro``: how others join (/address says
-    it again) and what else `serve` said at start, both shown below the replay; others: _join_retrying."""
+    """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews:
+    new addresses), ``intro`` (how others join, for /address; the other start lines); others: _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
