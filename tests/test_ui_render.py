@@ -773,3 +773,16 @@ def test_the_status_line_says_until_when_we_are_muted_and_forgets_it_when_the_mu
         assert "│ muted │" in status() and session.mute_ends_at() is None
     session.on_event(ev.Moderated(action="mute", by="ann", name="bob", minutes=ev.MAX_WIRE_INT, time=now[0]))
     assert "│ muted │" in status() and session.mute_ends_at() is None
+
+
+def test_a_64_column_projector_keeps_the_tls_address_beside_an_unread_direct_only_if_short():
+    """What the teacher's guide says of the projector's status line in a TLS room (its checklist,
+    "Before class"): a short address stays beside "1 direct", a long one gives way to it."""
+    def line(where: str) -> str:
+        session = Session(name="teacher", role="host", where=where, members=["teacher", "ann", "bob", "cy"], projector=True)
+        session.unread_directs = 1
+        return rd.status_text(View(session), 64)
+
+    assert line("10.0.0.5:3580 (TLS)") == " teacher │ 10.0.0.5:3580 (TLS) │ 4 here │ projector │ 1 direct "
+    assert line("192.168.1.20:3580 (TLS)") == " teacher │ 4 here │ projector │ 1 direct unread (/r answers) "
+    assert line("192.168.1.20:3580") == " teacher │ 192.168.1.20:3580 │ 4 here │ projector │ 1 direct "
