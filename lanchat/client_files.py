@@ -442,8 +442,8 @@ def stalled(transfers: ClientTransfers, seconds: float) -> bool:
     bytes wait in the kernel when a live server reads slowly, and the quick check's 5 s limit on
     unacknowledged data would end such a connection; a dead link under one ends at TCP's minute."""
     now = transfers.clock()
-    return any(
-        progress.direction == "get" and now - max(progress.now, progress.started) >= seconds
+    return any(  # (the dict is the session's: the full screen's status line keeps other parts in it too)
+        isinstance(progress, Progress) and progress.direction == "get" and now - max(progress.now, progress.started) >= seconds
         for progress in transfers.progress.values()
     )
 

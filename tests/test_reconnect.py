@@ -1040,6 +1040,15 @@ def test_a_transfer_that_moved_no_byte_for_3_s_asks_the_connection_whether_it_li
     uploads.progress["send:3"] = Progress(direction="send", label="big.iso", total=8_000_000, started=90.0)
     uploads.progress["send:3"].advance(1_900_000, 99.0)
     assert not stalled(uploads, TRANSFER_QUIET_SECONDS)
+    # The full screen keeps more than transfers on the status line, in the same dict: lines waiting
+    # at the room's pace (a SendPacer), held for the turn, unanswered. A student who pasted past
+    # the flood limit over a real network crashed at the next address check: "internal error
+    # (AttributeError)", 'SendPacer' object has no attribute 'direction'.
+    from lanchat.pacing import SendPacer
+
+    transfers.progress["pacing"] = SendPacer()
+    uploads.progress["pacing"] = SendPacer()
+    assert stalled(transfers, TRANSFER_QUIET_SECONDS) and not stalled(uploads, TRANSFER_QUIET_SECONDS)
     monkeypatch.setattr(lanchat.client, "on_the_network", lambda sock: True)
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client_sock = socket.create_connection(listener.getsockname(), timeout=5)
