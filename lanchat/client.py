@@ -342,9 +342,8 @@ class Reconnect:
             else:
                 loop._send(event)
         loop.paced.send_waiting(loop)
-        if self.muted:  # the welcome said so: what waits goes now, counted with those left out above
-            if said := loop.paced.muted(loop, dropped + more):
-                loop.frontend.show(said)
+        if self.muted and (said := loop.paced.muted(loop, dropped + more)):  # what waits goes, counted with those left out
+            loop.frontend.show(said)
         send_held(loop, asking=True)  # a welcome without ``muted``: not muted, or an older server (ask)
 
     def _give_up(self, loop: ClientLoop) -> None:
