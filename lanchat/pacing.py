@@ -39,19 +39,23 @@ SENT_REMEMBERED = 64
 MAX_REFUSALS = 100
 
 
+def _nobody(name: str) -> bool:
+    return False
 
-def without_muted(events: list[ev.Event]) -> tuple[list[ev.Event], int]:
-    """``events`` less those a mute refuses, and how many those were."""
-    kept = [event for event in events if not refused_when_muted(event)]
+
+def without_muted(events: list[ev.Event], may_whisper: Callable[[str], bool] = _nobody) -> tuple[list[ev.Event], int]:
+    """``events`` less those a mute refuses (``may_whisper``: as in ``refused_when_muted``), and how many those were."""
+    kept = [event for event in events if not refused_when_muted(event, may_whisper)]
     return kept, len(events) - len(kept)
 
 
-def refused_when_muted(event: ev.Event) -> bool:
+def refused_when_muted(event: ev.Event, may_whisper: Callable[[str], bool] = _nobody) -> bool:
     """A frame a mute refuses (PROTOCOL.md, Moderation: say, whisper, me, topic, nick, an away
-    with a reason)."""
-    return isinstance(event, (ev.Say, ev.Whisper, ev.Me, ev.Nick, ev.SetTopic)) or (
-        isinstance(event, ev.SetAway) and bool(event.reason)
-    )
+    with a reason); a whisper to someone ``may_whisper`` names (the host, an operator: a muted
+    person may ask them why) is not."""
+    if isinstance(event, ev.Whisper):
+        return not may_whisper(event.to)
+    return isinstance(event, (ev.Say, ev.Me, ev.Nick, ev.SetTopic)) or (isinstance(event, ev.SetAway) and bool(event.reason))
 
 
 class SendPacer:
@@ -166,10 +170,10 @@ class SendPacer:
         self.refusals.clear()
         return count
 
-    def drop_muted(self) -> int:
+    def drop_muted(self, may_whisper: Callable[[str], bool] = _nobody) -> int:
         """Forget the waiting frames a mute refuses (refused_when_muted): each would come back
         refused. Returns how many."""
-        return len(self.take(refused_when_muted))
+        return len(self.take(lambda event: refused_when_muted(event, may_whisper)))
 
     def take(self, which: Callable[[ev.Event], bool]) -> list[ev.Event]:
         """Take the waiting frames ``which`` picks out of the queue, in order; the rest keep theirs."""

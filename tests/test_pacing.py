@@ -7,7 +7,7 @@ from __future__ import annotations
 from lanchat import events as ev
 from lanchat import limits as lim
 from lanchat.guard import quoted
-from lanchat.pacing import MAX_WAIT_SECONDS, SendPacer
+from lanchat.pacing import MAX_WAIT_SECONDS, SendPacer, without_muted
 
 
 def welcome(burst: int | None = 10, rate: float | None = 3.0) -> ev.Welcome:
@@ -80,6 +80,21 @@ def test_a_mute_drops_only_what_it_refuses_and_the_rest_keeps_its_order():
     assert not any(pacer.send(event, 0.0) for event in held)
     assert pacer.drop_muted() == 4  # the say, the whisper, the away with a reason, the /me
     assert list(pacer.waiting) == [ev.Who(), ev.SetAway(reason="")]  # /who and coming back are allowed
+
+
+def test_a_mute_keeps_a_whisper_to_the_host_or_an_operator_waiting_and_drops_the_rest():
+    # A muted person may whisper the host and operators, to ask why (PROTOCOL.md, Moderation):
+    # typed while offline, such a whisper goes at the rejoin instead of being dropped as muted.
+    pacer = SendPacer()
+    pacer.allow(welcome(burst=1, rate=1.0), 0.0)
+    assert pacer.send(ev.Say(text="first"), 0.0)
+    held = [ev.Whisper(to="Teacher", text="why?"), ev.Whisper(to="bo", text="psst"), ev.Say(text="hi")]
+    assert not any(pacer.send(event, 0.0) for event in held)
+    operators = {"teacher"}.__contains__  # as Session.is_operator: names compare folded
+    assert pacer.drop_muted(lambda name: operators(name.lower())) == 2
+    assert list(pacer.waiting) == [ev.Whisper(to="Teacher", text="why?")]
+    assert without_muted(held, lambda name: operators(name.lower())) == ([held[0]], 2)
+    assert without_muted(held) == ([], 3)  # nobody named: every whisper is refused
 
 
 def test_a_welcome_that_finds_the_bucket_spent_starts_the_pacing_from_what_is_left():
