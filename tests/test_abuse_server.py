@@ -401,3 +401,57 @@ def test_a_muted_student_cannot_keep_the_room_reading_that_she_is_typing():
         assert not [e for e in answers["mallory"] if isinstance(e, ev.Error)]  # and she is told nothing
         for client in (hal, ann, bob, mallory):
             client.close()
+
+
+# Frames flood control does not count, each as a joined member may send it: a typing hint (one
+# passed on per 3 s, the rest dropped), and upload pieces and ends for an id that is no upload
+# of theirs (dropped: the error, if any, was said once). 21-80 bytes each.
+UNCOUNTED_FRAMES = {
+    "typing": encode(ev.Typing()),
+    "chunk of no upload": encode(ev.UploadChunk(id="999", data="AAAA")),
+    "binary piece of no upload": encode(ev.UploadBytes(id="999", data=b"xxxx")),
+    "upload-done of no upload": encode(ev.UploadDone(id="999", sha256="0" * 64)),
+}
+
+
+@pytest.mark.parametrize("kind", list(UNCOUNTED_FRAMES))
+def test_a_member_sending_frames_flood_control_does_not_count_is_read_slowly_not_for_ever(kind):
+    """Typing hints and upload pieces for no upload cost the server a parse and a look each and
+    were never counted: one member sending them as fast as the loopback took them had ~480,000
+    a second read (bench/cheap_frames_probe.py), and the others' lines took 13-144 ms p90
+    instead of 0.05. Past a per-connection budget of such frames (generous: an upload's chunks
+    count too) the connection is read no faster than the budget refills: the sender's own writes
+    block. Nothing is said to it (a hint dropped is harmless) and the room goes on."""
+    with running_server(limits=True) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)  # blocks sooner
+        raw.connect((endpoint.host, endpoint.port))
+        mallory = RawClient(raw, "mallory")
+        mallory.sock.setblocking(False)
+        batch = UNCOUNTED_FRAMES[kind] * 256
+        most = 100_000 * len(UNCOUNTED_FRAMES[kind])  # 2-8 MB: far more than the kernel's buffers hold
+        sent = 0
+        pending = batch
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and sent < most:
+            try:
+                taken = mallory.sock.send(pending)  # never half a frame: the rest next
+            except BlockingIOError:
+                if wait_for_writable(mallory.sock, 0.5):
+                    continue
+                break  # not read for half a second: the server holds her back
+            sent += taken
+            pending = pending[taken:] or batch
+        assert sent < most, f"the server read all {sent:,} bytes of {kind} frames at once: no budget"
+        mallory.sock.setblocking(True)
+        chats_on(ann, RawClient(endpoint, "bob"))
+        assert not [e for e in mallory.drain(0.2) if isinstance(e, ev.Error)]  # told nothing
+        for client in (ann, mallory):
+            client.close()
+
+
+def wait_for_writable(sock: socket.socket, seconds: float) -> bool:
+    import select
+
+    return bool(select.select([], [sock], [], seconds)[1])

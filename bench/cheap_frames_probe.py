@@ -1,0 +1,244 @@
+"""bench/cheap_frames_probe.py: what one member's stream of one kind of frame costs the others. Loopback only, bounded.
+
+For each kind of frame a joined member may send (a typing hint, an upload piece for an id that is
+no upload, an ``upload-done`` for one, a ``hello`` after the welcome, a frame of an unknown type,
+...), a fresh ``lanchat serve --headless`` (abuse limits on, as by default) gets two members:
+*ann*, an operator (so flood control leaves her alone), says a line, waits for its echo, and says
+the next, measuring each echo's latency; *mallory*, in a process of her own, sends that one frame
+as fast as the loopback takes it for ``--seconds`` (reading and dropping what she is sent). The
+report per kind: how many frames mallory got out and how her connection ended, ann's echo
+latency (p50, p90, max) and the server's CPU time over the window. ``none`` is the baseline.
+
+    python bench/cheap_frames_probe.py                    # every kind, 2 s each (about 40 s)
+    python bench/cheap_frames_probe.py --kinds typing,chunk-unknown --seconds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import multiprocessing
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from lanchat import events as ev  # noqa: E402
+from lanchat import identity  # noqa: E402
+from lanchat.protocol import Connection, ConnectionClosed, Role, encode  # noqa: E402
+from lanchat.wire import binary_frame, frame  # noqa: E402
+
+MAX_FRAMES = 5_000_000  # mallory stops here whatever the time (bounded)
+BATCH = 256  # frames per send() call
+
+
+def _json(obj: dict) -> bytes:
+    return frame(json.dumps(obj, separators=(",", ":")).encode())
+
+
+# What mallory sends, by kind: one frame, repeated
+KINDS: dict[str, bytes] = {
+    "none": b"",
+    "say": encode(ev.Say(text="spam")),
+    "unknown-type": _json({"type": "zzzzz"}),
+    "typing": encode(ev.Typing()),
+    "chunk-unknown": _json({"type": "chunk", "id": "999", "data": "AAAA"}),
+    "chunk-unknown-32k": _json({"type": "chunk", "id": "999", "data": base64.b64encode(b"x" * 32768).decode()}),
+    "binary-unknown": binary_frame("999", b"xxxx"),
+    "binary-unknown-32k": binary_frame("999", b"x" * 32768),
+    "done-unknown": _json({"type": "upload-done", "id": "999", "sha256": "0" * 64}),
+    "hello-again": encode(ev.Hello(name="mallory2")),
+    "auth-again": _json({"type": "auth", "signature": "AAAA"}),
+}
+
+
+# ------------------------------------------------------------------ the server
+
+
+def start_server(workdir: Path, operator: str, log: list[str]) -> tuple[subprocess.Popen, int]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(workdir))
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce",
+         "--operator", operator, "--history", str(workdir / "history.sqlite3"), "--files-dir", str(workdir / "files")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=workdir, text=True,
+    )  # fmt: skip
+    assert popen.stdout is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = popen.stdout.readline()
+        if found := re.search(r"listening on port (\d+)", line):
+            threading.Thread(target=lambda: log.extend(popen.stdout), daemon=True).start()  # type: ignore[arg-type]  # never blocks on a full pipe
+            return popen, int(found.group(1))
+        if not line and popen.poll() is not None:
+            break
+    popen.kill()
+    raise SystemExit("the server did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------ the members
+
+
+class Member:
+    """A member on a blocking socket, framing with lanchat's own state machine."""
+
+    def __init__(self, port: int, name: str, key: Ed25519PrivateKey | None = None) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.proto = Connection(Role.CLIENT)
+        self.inbox: list[object] = []
+        if key is None:
+            self.send(ev.Hello(name=name))
+        else:
+            self.send(ev.Hello(name=name, key=identity.b64(identity.public_bytes(key))))
+            challenge = self.expect(ev.Challenge)
+            nonce = identity.unb64(challenge.nonce, identity.NONCE_BYTES, "nonce")  # type: ignore[attr-defined]
+            self.send(ev.Auth(signature=identity.b64(identity.sign_challenge(key, nonce))))
+        self.welcome = self.expect(ev.Welcome)
+
+    def send(self, event: ev.Event) -> None:
+        self.sock.sendall(self.proto.send(event))
+
+    def expect(self, kind: type, **fields: object) -> object:
+        while True:
+            for at, event in enumerate(self.inbox):
+                if isinstance(event, kind) and all(getattr(event, k) == v for k, v in fields.items()):
+                    del self.inbox[: at + 1]
+                    return event
+                if isinstance(event, ConnectionClosed):
+                    raise ConnectionError("closed")
+            data = self.sock.recv(65536)
+            self.proto.receive_data(data)
+            self.inbox.extend(self.proto.events())
+
+
+def attacker(port: int, kind: str, seconds: float, ready: multiprocessing.Event, go: multiprocessing.Event,
+             report: multiprocessing.Queue) -> None:  # fmt: skip
+    """mallory: joins, then sends KINDS[kind] as fast as the loopback takes it for ``seconds``."""
+    mallory = Member(port, "mallory")
+    ready.set()
+    go.wait(30)
+    heard = {"bytes": 0, "closed": False}
+
+    def drain() -> None:  # whatever the server answers, read and dropped (she is no slow reader)
+        while True:
+            try:
+                data = mallory.sock.recv(1 << 20)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            heard["bytes"] += len(data)
+        heard["closed"] = True
+
+    threading.Thread(target=drain, daemon=True).start()
+    batch = KINDS[kind] * BATCH
+    sent = 0
+    ended = "time up"
+    mallory.sock.settimeout(0.2)
+    deadline = time.monotonic() + seconds
+    pending = batch
+    while batch and time.monotonic() < deadline and sent < MAX_FRAMES:
+        try:
+            pending = pending[mallory.sock.send(pending) :]  # never half a frame: the rest next
+        except TimeoutError:
+            ended = "blocked (not read)"
+            continue
+        except OSError as exc:
+            ended = f"closed ({type(exc).__name__})"
+            break
+        if not pending:
+            sent += BATCH
+            pending = batch
+    if batch and not heard["closed"]:
+        time.sleep(0.3)  # what the server says last
+    if heard["closed"] and ended == "time up":
+        ended = "closed by the server"
+    report.put({"sent": sent, "ended": ended, "heard_bytes": heard["bytes"]})
+    with contextlib.suppress(OSError):
+        mallory.sock.close()
+
+
+def probe(kind: str, seconds: float, log: list[str]) -> dict:
+    key = Ed25519PrivateKey.generate()
+    with tempfile.TemporaryDirectory(prefix="cheapframes-") as tmp:
+        popen, port = start_server(Path(tmp), identity.fingerprint(identity.public_bytes(key)), log)
+        try:
+            ann = Member(port, "ann", key)
+            context = multiprocessing.get_context("spawn")
+            ready, go, report = context.Event(), context.Event(), context.Queue()
+            process = context.Process(target=attacker, args=(port, kind, seconds, ready, go, report), daemon=True)
+            process.start()
+            ready.wait(30)
+            for i in range(20):  # warm up
+                ann.send(ev.Say(text=f"warm {i}"))
+                ann.expect(ev.Message, text=f"warm {i}")
+            cpu0 = cpu_seconds(popen.pid)
+            go.set()
+            start = time.monotonic()
+            latencies: list[float] = []
+            while time.monotonic() - start < seconds:
+                text = f"line {len(latencies)}"
+                sent = time.perf_counter()
+                ann.send(ev.Say(text=text))
+                ann.expect(ev.Message, text=text)
+                latencies.append((time.perf_counter() - sent) * 1000)
+            cpu = cpu_seconds(popen.pid) - cpu0
+            got = report.get(timeout=30)
+            process.join(10)
+        finally:
+            popen.terminate()
+            try:
+                popen.wait(10)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+    latencies.sort()
+    return {
+        "kind": kind, "frames_sent": got["sent"], "mallory": got["ended"], "lines": len(latencies),
+        "p50_ms": statistics.median(latencies), "p90_ms": latencies[int(len(latencies) * 0.9)],
+        "max_ms": latencies[-1], "server_cpu_s": round(cpu, 2),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of: {', '.join(KINDS)}")
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--log", action="store_true", help="print each server's log after its row")
+    args = parser.parse_args(argv)
+    rows = []
+    print(f"{'kind':<20} {'frames sent':>12} {'mallory':<22} {'lines':>6} {'p50 ms':>7} {'p90 ms':>7} {'max ms':>7} {'cpu s':>6}")
+    for kind in args.kinds.split(","):
+        log: list[str] = []
+        row = probe(kind, args.seconds, log)
+        rows.append(row)
+        print(f"{kind:<20} {row['frames_sent']:>12,} {row['mallory']:<22} {row['lines']:>6} {row['p50_ms']:>7.2f} "
+              f"{row['p90_ms']:>7.2f} {row['max_ms']:>7.1f} {row['server_cpu_s']:>6.2f}", flush=True)  # fmt: skip
+        if args.log:
+            print("".join("    | " + line for line in log[-8:]), end="")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
