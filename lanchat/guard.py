@@ -28,6 +28,18 @@ FLOOD_COUNTED: tuple[type, ...] = (
     ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
     ev.Me, ev.Nick, ev.SetAway, ev.SetTopic, ev.WhoIs, ev.Release,  # each a broadcast or an answer
 )  # fmt: skip  (Typing has its own, stricter limit: room_social)
+# What flood control leaves uncounted once a member joined (with ``bye``: nothing follows it): a
+# typing hint (one passed on per 3 s, room_social), an upload's pieces and its end. None is
+# answered, but each costs a parse and a look: a script sending them as fast as the loopback
+# takes them had ~480,000 a second read and the others' lines took 34-144 ms p90 instead of
+# 0.05 (bench/cheap_frames_probe.py). So a connection may send UNCOUNTED_BURST of them at once,
+# then UNCOUNTED_RATE a second; past that it is not read until UNCOUNTED_RESUME are back: no
+# error, nothing lost, the sender's own writes block (back-pressure). Generous for an upload:
+# 4,096 full 32 KiB pieces a second is 128 MiB/s, more than a gigabit LAN carries.
+BUDGETED: tuple[type, ...] = (ev.Typing, ev.UploadChunk, ev.UploadBytes, ev.UploadDone)
+UNCOUNTED_BURST = 1024
+UNCOUNTED_RATE = 4096.0
+UNCOUNTED_RESUME = 64
 # Frames one connection may send before its welcome, which flood control does not count: a
 # hello, an auth, the names a person at a prompt tries. Past it, a script having names refused
 # as fast as it can send them (60,000 a second from one connection, slowing the room's lines a
@@ -229,6 +241,21 @@ class Guard:
                 say(peer, one)  # type: ignore[misc]  # not None whenever one is not empty
             else:
                 hub._handle(peer, other)
+                if isinstance(other, BUDGETED):
+                    self._spend_budget(peer)
+
+    def _spend_budget(self, peer: Peer) -> None:
+        """One uncounted frame (BUDGETED) from ``peer``, handled: out of budget, it is not read
+        until UNCOUNTED_RESUME are back. Not for those flood control exempts (the host, bots,
+        operators)."""
+        if self._flood_key(peer.cid) is None:
+            return
+        now = self.hub.clock()
+        budget = peer.budget
+        if budget is None:
+            budget = peer.budget = lim.TokenBucket(UNCOUNTED_BURST, UNCOUNTED_RATE, now)
+        if not budget.take(now):
+            self.pause(peer, now + budget.seconds_until(now, UNCOUNTED_RESUME))
 
     def _too_many_before_welcome(self, peer: Peer) -> bool:
         """One more frame before ``peer``'s welcome; past MAX_FRAMES_BEFORE_WELCOME it is refused

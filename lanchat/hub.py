@@ -110,7 +110,7 @@ class Peer:
 
     __slots__ = (
         "cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "group", "paused_until",
-        "ignored_bytes", "said_bye", "history_person", "frames_before_welcome",
+        "ignored_bytes", "said_bye", "history_person", "frames_before_welcome", "budget",
     )  # fmt: skip
 
     def __init__(self, cid: int, address: str) -> None:
@@ -131,6 +131,7 @@ class Peer:
         self.said_bye = False  # it sends nothing more: closed once what it is owed is out
         self.history_person: object = None  # who its last /history was counted as (history_policy.person_of)
         self.frames_before_welcome = 0  # flood control counts none of them (guard.MAX_FRAMES_BEFORE_WELCOME)
+        self.budget: lim.TokenBucket | None = None  # for what flood control does not count (guard.BUDGETED), from the first
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""

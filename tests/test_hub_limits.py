@@ -5,6 +5,7 @@ senders before anyone is dropped, the reader that takes nothing for 30 s.
 
 from __future__ import annotations
 
+import pytest
 from test_hub import Lab
 
 from lanchat import events as ev
@@ -90,6 +91,71 @@ def test_frames_the_room_refuses_unread_count_toward_the_flood_limit():
     lab.hub.receive_data(mallory.cid, frame * 6)
     codes = [e.code for e in mallory.hears() if isinstance(e, ev.Error)]
     assert codes == [ev.E_UNKNOWN_TYPE] * 3 + [ev.E_SLOW_DOWN] * 3
+
+
+@pytest.mark.parametrize(
+    "frame", [ev.Typing(), ev.UploadChunk(id="999", data="AAAA"), ev.UploadBytes(id="999", data=b"x"), ev.UploadDone(id="999", sha256="0" * 64)],
+    ids=["typing", "chunk of no upload", "binary piece of no upload", "upload-done of no upload"],
+)  # fmt: skip
+def test_frames_flood_control_does_not_count_are_read_within_a_budget_and_none_is_lost(monkeypatch, frame):
+    """Typing hints and upload pieces are not flood-counted (none is answered), but each costs a
+    parse: a member sending them as fast as the loopback took them had ~480,000 a second read.
+    Past a per-connection budget the connection is not read until some of it is back: no error,
+    and what it sent waits in order (a say behind the hints goes out after the pauses)."""
+    monkeypatch.setattr(hub_module, "UNCOUNTED_BURST", 4)
+    monkeypatch.setattr(hub_module, "UNCOUNTED_RATE", 1.0)
+    monkeypatch.setattr(hub_module, "UNCOUNTED_RESUME", 4)
+    lab, reading = lab_with_reading(limits=True)
+    ann, mallory = lab.join("ann"), lab.join("mallory")
+    ann.says(ev.Say(text="hi"))
+    assert lab.hub.peers[ann.cid].budget is None  # says never touch it
+    ann.hears()
+    mallory.says(*[frame] * 10, ev.Say(text="after the hints"))  # one read
+    assert reading == [(mallory.cid, False)]  # the fifth spent the budget: not read for now
+    assert lab.hub.next_deadline() == lab.clock.now + 4.0
+    pauses = 1
+    while not texts(heard := ann.hears()) and pauses < 10:
+        lab.clock.now = lab.hub.next_deadline()
+        lab.hub.expire()
+        pauses += 1
+    assert texts(heard) == ["after the hints"] and pauses == 3  # 4 + 4 + 2 hints, then the say
+    assert last_for(reading, mallory.cid) is True
+    assert not [e for e in mallory.hears() if isinstance(e, ev.Error)]  # told nothing: a hint is harmless when dropped
+
+
+def test_an_upload_past_the_budget_is_read_more_slowly_and_arrives_whole(monkeypatch, tmp_path):
+    # An upload's pieces spend the same budget (a piece of no upload looks like one until looked
+    # up): past it the uploader is read more slowly, not refused, and the file arrives intact.
+    import hashlib
+
+    from lanchat.server_files import ServerFiles
+
+    monkeypatch.setattr(hub_module, "UNCOUNTED_BURST", 4)
+    monkeypatch.setattr(hub_module, "UNCOUNTED_RATE", 1.0)
+    monkeypatch.setattr(hub_module, "UNCOUNTED_RESUME", 4)
+    lab, reading = lab_with_reading(limits=True, files=ServerFiles(tmp_path))
+    ann, bob = lab.join("ann"), lab.join("bob")
+    data = bytes(range(200)) * 50  # 10,000 bytes in 10 pieces
+    ann.says(ev.OfferFile(ref=1, name="notes.txt", size=len(data)))
+    ready = ann.hears_one(ev.UploadReady)
+    pieces = [ev.UploadBytes(id=ready.id, data=data[at : at + 1000]) for at in range(0, len(data), 1000)]
+    ann.says(*pieces, ev.UploadDone(id=ready.id, sha256=hashlib.sha256(data).hexdigest()))
+    assert reading == [(ann.cid, False)]
+    for _ in range(10):
+        if (offered := [e for e in bob.hears() if isinstance(e, ev.Offered)]) or lab.hub.next_deadline() is None:
+            break
+        lab.clock.now = lab.hub.next_deadline()
+        lab.hub.expire()
+    assert [o.name for o in offered] == ["notes.txt"]
+    assert not [e for e in ann.hears() if isinstance(e, ev.FileError)]
+
+
+def test_every_frame_a_member_may_send_is_flood_counted_or_budgeted():
+    # A new client event added to the state table must be put in one of the two (or be bye).
+    from lanchat.protocol import TRANSITIONS, Role, State
+
+    limited = {cls.type for cls in (*hub_module.FLOOD_COUNTED, *hub_module.BUDGETED)}
+    assert set(TRANSITIONS[(Role.CLIENT, State.OPEN)]) - limited == {"bye"}
 
 
 def test_a_muted_students_whispers_to_an_operator_still_count_toward_the_flood_limit():
