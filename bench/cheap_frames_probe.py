@@ -11,6 +11,7 @@ latency (p50, p90, max) and the server's CPU time over the window. ``none`` is t
 
     python bench/cheap_frames_probe.py                    # every kind, 2 s each (about 40 s)
     python bench/cheap_frames_probe.py --kinds typing,chunk-unknown --seconds 1
+    python bench/cheap_frames_probe.py --kinds none,typing --attackers 8   # eight members at once
 """
 
 from __future__ import annotations
@@ -129,9 +130,9 @@ class Member:
 
 
 def attacker(port: int, kind: str, seconds: float, ready: multiprocessing.Event, go: multiprocessing.Event,
-             report: multiprocessing.Queue) -> None:  # fmt: skip
+             report: multiprocessing.Queue, name: str = "mallory") -> None:  # fmt: skip
     """mallory: joins, then sends KINDS[kind] as fast as the loopback takes it for ``seconds``."""
-    mallory = Member(port, "mallory")
+    mallory = Member(port, name)
     ready.set()
     go.wait(30)
     heard = {"bytes": 0, "closed": False}
@@ -177,17 +178,20 @@ def attacker(port: int, kind: str, seconds: float, ready: multiprocessing.Event,
         mallory.sock.close()
 
 
-def probe(kind: str, seconds: float, log: list[str]) -> dict:
+def probe(kind: str, seconds: float, log: list[str], attackers: int = 1) -> dict:
     key = Ed25519PrivateKey.generate()
     with tempfile.TemporaryDirectory(prefix="cheapframes-") as tmp:
         popen, port = start_server(Path(tmp), identity.fingerprint(identity.public_bytes(key)), log)
         try:
             ann = Member(port, "ann", key)
             context = multiprocessing.get_context("spawn")
-            ready, go, report = context.Event(), context.Event(), context.Queue()
-            process = context.Process(target=attacker, args=(port, kind, seconds, ready, go, report), daemon=True)
-            process.start()
-            ready.wait(30)
+            go, report = context.Event(), context.Queue()
+            processes = []
+            for n in range(attackers):  # each a member of her own (a name each, as guests may)
+                ready = context.Event()
+                processes.append(context.Process(target=attacker, args=(port, kind, seconds, ready, go, report, f"mallory{n}"), daemon=True))
+                processes[-1].start()
+                ready.wait(30)
             for i in range(20):  # warm up
                 ann.send(ev.Say(text=f"warm {i}"))
                 ann.expect(ev.Message, text=f"warm {i}")
@@ -202,8 +206,10 @@ def probe(kind: str, seconds: float, log: list[str]) -> dict:
                 ann.expect(ev.Message, text=text)
                 latencies.append((time.perf_counter() - sent) * 1000)
             cpu = cpu_seconds(popen.pid) - cpu0
-            got = report.get(timeout=30)
-            process.join(10)
+            gots = [report.get(timeout=30) for _ in processes]
+            got = {"sent": sum(g["sent"] for g in gots), "ended": ", ".join(sorted({g["ended"] for g in gots}))}
+            for process in processes:
+                process.join(10)
         finally:
             popen.terminate()
             try:
@@ -222,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of: {', '.join(KINDS)}")
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--attackers", type=int, default=1, help="members sending at once, each on a connection of her own")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--log", action="store_true", help="print each server's log after its row")
     args = parser.parse_args(argv)
@@ -229,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'kind':<20} {'frames sent':>12} {'mallory':<22} {'lines':>6} {'p50 ms':>7} {'p90 ms':>7} {'max ms':>7} {'cpu s':>6}")
     for kind in args.kinds.split(","):
         log: list[str] = []
-        row = probe(kind, args.seconds, log)
+        row = probe(kind, args.seconds, log, args.attackers)
         rows.append(row)
         print(f"{kind:<20} {row['frames_sent']:>12,} {row['mallory']:<22} {row['lines']:>6} {row['p50_ms']:>7.2f} "
               f"{row['p90_ms']:>7.2f} {row['max_ms']:>7.1f} {row['server_cpu_s']:>6.2f}", flush=True)  # fmt: skip
