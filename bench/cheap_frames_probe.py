@@ -63,7 +63,9 @@ KINDS: dict[str, bytes] = {
     "done-unknown": _json({"type": "upload-done", "id": "999", "sha256": "0" * 64}),
     "hello-again": encode(ev.Hello(name="mallory2")),
     "auth-again": _json({"type": "auth", "signature": "AAAA"}),
+    "typing-bytewise": encode(ev.Typing()),  # a byte a send (TCP_NODELAY): a read per byte, at most
 }
+BYTEWISE = {"typing-bytewise"}
 
 
 # ------------------------------------------------------------------ the server
@@ -152,6 +154,8 @@ def attacker(port: int, kind: str, seconds: float, ready: multiprocessing.Event,
 
     threading.Thread(target=drain, daemon=True).start()
     batch = KINDS[kind] * BATCH
+    if kind in BYTEWISE:
+        mallory.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sent = 0
     ended = "time up"
     mallory.sock.settimeout(0.2)
@@ -159,7 +163,7 @@ def attacker(port: int, kind: str, seconds: float, ready: multiprocessing.Event,
     pending = batch
     while batch and time.monotonic() < deadline and sent < MAX_FRAMES:
         try:
-            pending = pending[mallory.sock.send(pending) :]  # never half a frame: the rest next
+            pending = pending[mallory.sock.send(pending[:1] if kind in BYTEWISE else pending) :]  # never half a frame: the rest next
         except TimeoutError:
             ended = "blocked (not read)"
             continue
