@@ -2,7 +2,9 @@
 
 limits.py decides (a token bucket, connection caps); the Guard acts on the hub's connections:
 a flooder is told to slow down, then not read until its bucket refills (``set_reading``: the
-kernel's buffers fill and the sender's own writes block), then disconnected; a reader whose queue
+kernel's buffers fill and the sender's own writes block), then disconnected; the frames it does
+not count (typing, upload pieces) are read within a budget per connection, past which the
+connection is paused the same way, silently; a reader whose queue
 grows slows the senders that fed it before anyone is dropped; a reader whose waiting frames take
 no byte for NOT_READING_SECONDS is dropped (docs/PROTOCOL.md, "Abuse limits"; issue 14).
 """
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 FLOOD_COUNTED: tuple[type, ...] = (
     ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
     ev.Me, ev.Nick, ev.SetAway, ev.SetTopic, ev.WhoIs, ev.Release,  # each a broadcast or an answer
-)  # fmt: skip  (Typing has its own, stricter limit: room_social)
+)  # fmt: skip  (typing and an upload's pieces: BUDGETED below)
 # What flood control leaves uncounted once a member joined (with ``bye``: nothing follows it): a
 # typing hint (one passed on per 3 s, room_social), an upload's pieces and its end. None is
 # answered, but each costs a parse and a look: a script sending them as fast as the loopback
@@ -247,8 +249,8 @@ class Guard:
     def _spend_budget(self, peer: Peer) -> None:
         """One uncounted frame (BUDGETED) from ``peer``, handled: out of budget, it is not read
         until UNCOUNTED_RESUME are back. Not for those flood control exempts (the host, bots,
-        operators)."""
-        if self._flood_key(peer.cid) is None:
+        operators), nor for a connection already closing."""
+        if peer.closing or self._flood_key(peer.cid) is None:
             return
         now = self.hub.clock()
         budget = peer.budget
