@@ -198,6 +198,122 @@ def test_a_connection_storm_is_refused_per_minute_just_over_the_limit():
         sixth.close()
 
 
+# ------------------------------------------------------------------ a lab server's accounts
+
+
+@contextlib.contextmanager
+def lab_server(way: str, **kwargs: object):
+    """A server with its limits on, as `serve` runs it on a lab machine (its own account is
+    this test's), on loopback or on a socket file the class's accounts may reach; yields the
+    server, its log, and where the class's sockets connect (sockets_of_accounts)."""
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="lc-lab-", dir="/tmp"))  # other accounts can reach it
+    folder.chmod(0o755)
+    path = str(folder / "lab.sock") if way == "socket file" else None
+    log: list[str] = []
+    try:
+        with running_server(unix_path=path, limits=True, own_user=os.getuid(), log=log.append, **kwargs) as (server, endpoint):
+            if path is not None:
+                os.chmod(path, 0o666)
+            yield server, log, path if path is not None else (endpoint.host, endpoint.port)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("way", ["loopback", "socket file"])
+def test_one_account_holding_unfinished_connections_cannot_keep_a_classmate_out(way):
+    """A lab server's class joins from the server's own machine, whose 256 connections at once
+    are the whole class's. From the attacker's side: a student's script (its own account) opens
+    300 connections that never say hello; then a classmate (another account) joins. The script
+    held all 256 and the classmate was refused ('too many connections from this machine'). Now
+    an account other than the server's own holds at most 16 not yet welcomed: the rest of the
+    script's are refused with one clear line, logged once for the storm, and the classmate is in."""
+    from helpers import sockets_of_accounts
+
+    with lab_server(way) as (server, log, to):
+        family = socket.AF_UNIX if way == "socket file" else socket.AF_INET
+        script = sockets_of_accounts([21566] * 300, family, to)  # connected in this order, never a hello
+        try:
+            classmate = RawClient(sockets_of_accounts([21501], family, to)[0])
+            classmate.hello("ann")
+            welcome = classmate.expect(object)
+            assert isinstance(welcome, ev.Welcome), welcome
+            last = RawClient(script[-1])  # one the script opened after its 16
+            refusal = last.expect(ev.Error)
+            assert (refusal.code, refusal.fatal) == (ev.E_TOO_MANY, True)
+            assert refusal.message == (
+                "too many unfinished connections from user 21566 on this machine (16 at once); "
+                "finish joining with one or close some, then try again"
+            )
+            refusing = [line for line in log if "refusing" in line]
+            assert len(refusing) == 1 and "too many unfinished connections from user 21566" in refusing[0], refusing
+        finally:
+            for sock in script:
+                sock.close()
+
+
+def _connected(sock: socket.socket, to: tuple[str, int]) -> socket.socket:
+    sock.connect(to)
+    return sock
+
+
+def test_one_account_opening_and_closing_connections_cannot_spend_the_class_new_ones():
+    """Held to 16 unfinished, the script opens and closes connections instead, one after
+    another: the machine's new connections a minute were the class's, so a classmate was
+    refused ('too many new connections from this machine'). An account's are its own now:
+    the script's 21st is refused, naming its account, and the classmate is in."""
+    from helpers import sockets_of_accounts
+
+    caps = lim.ConnectionLimits(new_per_minute_local=20)  # the machine's 600, made quick to spend
+    with lab_server("loopback", connection_limits=caps) as (_server, _log, to):
+        script = sockets_of_accounts([21566] * 21)  # the script's account made them: its connections
+        for sock in script[:20]:
+            sock.connect(to)
+            wait_for(lambda: caps.open.get(lim.LOCAL) == 1, what="the script's connection counted")
+            sock.close()
+            wait_for(lambda: not caps.open, what="the script's connection closed")
+        last = RawClient(_connected(script[20], to))
+        refusal = last.expect(ev.Error)
+        assert refusal.message.startswith("too many new connections from user 21566 on this machine (20 a minute); try again in ")
+        classmate = RawClient(sockets_of_accounts([21501], socket.AF_INET, to)[0])
+        classmate.hello("ann")
+        welcome = classmate.expect(object)
+        assert isinstance(welcome, ev.Welcome), welcome
+
+
+def test_a_class_sharing_one_account_all_joins():
+    """Many labs log every student in under one shared account: 24 students on ONE account
+    join one after another, and once welcomed none of them counts toward the account's
+    unfinished connections (a cap on all the account's connections would have refused the
+    17th): with 15 more of it still unfinished, a 40th is let in and joins."""
+    from helpers import sockets_of_accounts
+
+    with lab_server("loopback") as (server, _log, to):
+        socks = sockets_of_accounts([21600] * 40)  # made by the shared account, each connected as it joins
+        class_ = [RawClient(_connected(sock, to), f"s{n:02d}") for n, sock in enumerate(socks[:24])]
+        unfinished = [RawClient(_connected(sock, to)) for sock in socks[24:39]]  # fifteen still at a name prompt
+        wait_for(lambda: server.hub.guard.connection_limits.pending == {21600: 15}, what="fifteen unfinished")
+        latecomer = RawClient(_connected(socks[39], to), "late")  # the sixteenth unfinished, then welcomed
+        assert latecomer.welcome is not None
+        chats_on(class_[0], *class_[1:], latecomer)
+        for client in (*class_, *unfinished, latecomer):
+            client.close()
+
+
+def test_the_servers_own_account_is_not_capped_for_unfinished_connections():
+    """The teacher's demo runs under the server's own account (a terminal per pretend student):
+    40 connections of it not yet welcomed are all let in, and a 41st joins."""
+    with lab_server("loopback") as (server, _log, to):
+        waiting = [RawClient(socket.create_connection(to, timeout=DEFAULT_TIMEOUT)) for _ in range(40)]
+        wait_for(lambda: server.hub.guard.connection_limits.open.get(lim.LOCAL) == 40, what="the 40 to be let in")
+        ann = RawClient(socket.create_connection(to, timeout=DEFAULT_TIMEOUT), "ann")
+        assert ann.welcome is not None
+        for client in (*waiting, ann):
+            client.close()
+
+
 # ------------------------------------------------------------------ deadlines
 
 

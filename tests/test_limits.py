@@ -320,6 +320,45 @@ def test_sixteen_connections_from_one_address_and_not_seventeen():
     assert caps.admit("192.168.1.7", now) is None  # one closed: one more may come
 
 
+def test_an_account_holds_sixteen_unfinished_connections_and_a_classmate_still_comes_in():
+    """On a lab server the class shares this machine's caps: one account's script holding
+    unfinished connections is refused its 17th (one clear line naming the account), spending
+    none of the machine's new connections a minute; a classmate's account, an account not
+    known (None) and a settled one (welcomed, or closed) may come."""
+    caps = lim.ConnectionLimits(new_per_minute_local=18)
+    for _ in range(16):
+        assert caps.check("127.0.0.1", T0, account=1066) is None
+    for _ in range(100):  # the script keeps trying: each refused, none counted toward the machine
+        refusal = caps.check("127.0.0.1", T0, account=1066)
+        assert refusal is not None and refusal.rule == lim.PENDING
+    assert refusal.text == (
+        "too many unfinished connections from user 1066 on this machine (16 at once); "
+        "finish joining with one or close some, then try again"
+    )
+    assert caps.check("127.0.0.1", T0, account=1067) is None  # a classmate: the 17th of 18 this minute
+    caps.settled(1066)  # one of the script's was welcomed (a visible join), or closed
+    assert caps.check("127.0.0.1", T0, account=1066) is None  # the 18th
+    assert caps.pending == {1066: 16, 1067: 1}
+    caps.release("127.0.0.1", group=lim.LOCAL, account=1067)  # closed before its welcome
+    assert caps.pending == {1066: 16} and caps.open == {lim.LOCAL: 17}
+
+
+def test_an_accounts_new_connections_a_minute_are_its_own_not_the_machines():
+    """A script opening and closing connections as fast as it may (each settled at once) spends
+    its own account's new connections a minute, never the class's: a classmate, and the
+    server's own account (counted as the machine, account None), still come in."""
+    caps = lim.ConnectionLimits(new_per_minute_local=5)
+    for _ in range(5):
+        assert caps.check("127.0.0.1", T0, account=1066) is None
+        caps.release("127.0.0.1", group=lim.LOCAL, account=1066)
+    refusal = caps.check("127.0.0.1", T0, account=1066)
+    assert refusal is not None and refusal.rule == lim.PER_MINUTE
+    assert refusal.text == "too many new connections from user 1066 on this machine (5 a minute); try again in 12 s"
+    assert caps.check("127.0.0.1", T0, account=1067) is None
+    assert caps.check("127.0.0.1", T0) is None
+    assert caps.pending == {1067: 1}
+
+
 def test_loopback_has_its_own_number():
     caps = lim.ConnectionLimits(max_per_local=3, new_per_minute_local=100)
     assert [caps.admit(a, T0) for a in ("127.0.0.1", "::1", "/tmp/x.sock")] == [None, None, None]

@@ -192,3 +192,28 @@ def test_a_peer_gone_before_its_account_is_read_is_not_known_and_never_root(acco
 
 if sys.platform != "linux":  # the socket file's account (SO_PEERCRED) and /proc are Linux's
     pytestmark = pytest.mark.skip("Linux only")
+
+
+def test_at_an_accept_the_account_is_said_at_once_and_a_peer_closed_first_is_told_apart():
+    """transport.account_at_once, what the connection caps count by (guard.Guard.admit): the
+    account of a loopback peer still there, from the kernel at once; one whose other end was
+    closed, or reset, before the accept is PEER_GONE (no process holds it: its user is no longer
+    said), so a script closing each connection at once is not taken for the machine's."""
+    import struct
+
+    from lanchat.limits import PEER_GONE
+
+    if not _sock_diag_answers():
+        pytest.skip("this kernel does not answer sock_diag for TCP")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        there, closed, reset = (socket.create_connection(listener.getsockname()) for _ in range(3))
+        closed.close()
+        reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        reset.close()  # a reset, not a goodbye
+        accepted = [listener.accept()[0] for _ in range(3)]
+        try:
+            assert [transport.account_at_once(sock) for sock in accepted] == [os.getuid(), PEER_GONE, PEER_GONE]
+        finally:
+            there.close()
+            for sock in accepted:
+                sock.close()
