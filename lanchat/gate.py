@@ -245,16 +245,20 @@ class Gate:
         peer = self.addresses.get(cid, f"connection {cid}")
         return peer.rpartition(":")[0].strip("[]") if ":" in peer else peer  # "host:port", "[ipv6]:port"
 
-    def arrived(self, cid: int, peer: str, user: bool = False, this_machine: bool = False) -> None:
+    def arrived(self, cid: int, peer: str, user: bool = False, this_machine: bool = False, account: int | None = None) -> None:
         """Connection ``cid`` from ``peer`` ("host:port"); ``user``: for a peer on this machine,
         the loop can read its user id from the socket (``read_users``), when asked.
         ``this_machine``: the peer's address is this machine's own LAN address (transport.
-        from_this_machine: a lab student who joined by the announced address, not loopback)."""
+        from_this_machine: a lab student who joined by the announced address, not loopback).
+        ``account``: its user, if the loop read it at the accept already (for the connection
+        caps): kept, so neither its join nor a ban asks again."""
         self.addresses[cid] = peer
         if this_machine:
             self._this_machine.add(cid)
         if user and not self.on_the_network(cid):
             self._readable.add(cid)
+            if account is not None and account >= 0:  # (limits.PEER_GONE: closed first, nobody's)
+                self._users[cid] = account
 
     def by_own_address(self, cid: int) -> bool:
         """Did ``cid`` come from this machine by its own LAN address (``arrived``)?"""

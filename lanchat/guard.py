@@ -115,48 +115,62 @@ class Guard:
 
     # ------------------------------------------------------------ the hub's calls
 
-    def admit(self, peer: Peer, *, this_machine: bool = False) -> str | None:
+    def admit(self, peer: Peer, *, this_machine: bool = False, account: int | None = None) -> str | None:
         """A new connection from ``peer.ip``: None to let it in, or the one-line refusal.
-        ``this_machine``: it dialled this machine's own address (transport.from_this_machine: a
-        lab server's class joining by the room's LAN address), counted as loopback is."""
+        ``this_machine``: it dialled this machine's own address (a lab's class by the room's LAN
+        address), counted as loopback is; ``account``: its Unix user there (None: not known)."""
         if self.connection_limits is None:
             return None
-        peer.group, refusal = self._count(peer.ip, peer.address, this_machine)  # released under the same group
+        counted, refusal = self._count(peer.ip, peer.address, this_machine, account)  # released as counted
         peer.admitted = refusal is None
+        peer.group, peer.pending_account = counted.group, (counted.account if refusal is None else None)
         return None if refusal is None else refusal.text
 
-    def reserve(self, address: str, this_machine: bool = False) -> str | None:
+    def reserve(self, address: str, this_machine: bool = False, account: int | None = None) -> lim.Counted | None:
         """A connection from ``address`` (``"10.0.0.9:50312"``) still in its TLS handshake
         (server.py): counted from its accept, so connections that never finish the handshake are
-        capped as joined ones are. The group it is counted under ("" with no limits), to hand to
-        ``Hub.open`` or ``unreserve``; None: refused (logged once per storm), close it."""
+        capped as joined ones are (``account``: as admit's). How it was counted, for ``Hub.open``
+        or ``unreserve``; None: refused (logged once per storm), close it."""
         if self.connection_limits is None:
-            return ""
+            return lim.UNCOUNTED
         from .hub import ip_of  # (hub.py imports this module)
 
-        group, refusal = self._count(ip_of(address), address, this_machine)
-        return group if refusal is None else None
+        counted, refusal = self._count(ip_of(address), address, this_machine, account)
+        return counted if refusal is None else None
 
-    def _count(self, ip: str, shown: str, this_machine: bool = False) -> tuple[str, lim.Refusal | None]:
-        """Count a connection from ``ip`` against the caps: its group, and the refusal if it is
-        over them (logged once per storm, ``shown`` naming it). From this machine (its own LAN
-        address), the group is the machine's, as loopback's: everyone logged in there shares it."""
+    def _count(self, ip: str, shown: str, this_machine: bool, account: int | None) -> tuple[lim.Counted, lim.Refusal | None]:
+        """Count a connection from ``ip`` against the caps: how, and the refusal if over them
+        (logged once per storm, ``shown`` naming it). From this machine (its own LAN address
+        too) the group is the machine's, everyone's there; and an account other than the
+        server's own (a lab's student) holds at most lim.MAX_PENDING_PER_ACCOUNT not welcomed,
+        with new ones a minute of its own.
+        An account not known, or a server not knowing its own, counts only as the machine."""
         caps = self.connection_limits
         assert caps is not None
         now = self.hub.clock()
         group = lim.LOCAL if this_machine else caps.groups.group(ip)
-        refusal = caps.check(ip, now, group=group)
+        own = self.hub.room.moderation.own_user
+        if group != lim.LOCAL or own is None or account == own:
+            account = None
+        refusal = caps.check(ip, now, group=group, account=account)
         if refusal is not None:
-            for line in self.refusals.refused(ip, shown, refusal, now):
+            storm = f"user {account}" if account is not None else None  # one storm per account
+            for line in self.refusals.refused(ip, shown, refusal, now, group=storm):
                 self.hub.log(line)
-        return group, refusal
+        return lim.Counted(group, account), refusal
 
-    def unreserve(self, address: str, group: str) -> None:
+    def unreserve(self, address: str, counted: lim.Counted) -> None:
         """A connection ``reserve`` counted ended before joining the hub (a failed or stalled handshake)."""
-        if group and self.connection_limits is not None:
+        if counted.group and self.connection_limits is not None:
             from .hub import ip_of
 
-            self.connection_limits.release(ip_of(address), group=group)
+            self.connection_limits.release(ip_of(address), group=counted.group, account=counted.account)
+
+    def settled(self, peer: Peer) -> None:
+        """``peer`` is no longer one of its account's unfinished connections: welcomed, or closing."""
+        if peer.pending_account is not None and self.connection_limits is not None:
+            self.connection_limits.settled(peer.pending_account)
+        peer.pending_account = None
 
     def refused(self, peer: Peer, refusal: lim.Refusal, now: float, shown: str | None = None) -> None:
         """``peer`` is turned away (by the connection limits, or by a full room): logged once per
@@ -182,6 +196,7 @@ class Guard:
         self.stuck_since.pop(cid, None)
         if peer.admitted and self.connection_limits is not None:
             self.connection_limits.release(peer.ip, group=peer.group)
+        self.settled(peer)
         member = self.hub.room.members.get(cid)
         if member is not None and self.flood is not None:
             self.flood.forget(self.hub.room.moderation.identity_of(member) or ev.name_key(member.name), self.hub.clock())

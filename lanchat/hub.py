@@ -110,7 +110,7 @@ class Peer:
 
     __slots__ = (
         "cid", "proto", "address", "ip", "closing", "closed", "held", "held_bytes", "admitted", "group", "paused_until",
-        "ignored_bytes", "said_bye", "history_person", "frames_before_welcome", "budget",
+        "ignored_bytes", "said_bye", "history_person", "frames_before_welcome", "budget", "pending_account",
     )  # fmt: skip
 
     def __init__(self, cid: int, address: str) -> None:
@@ -124,6 +124,7 @@ class Peer:
         self.held_bytes = 0  # their total, kept as they come (a dripped byte a read stays cheap)
         self.admitted = False  # counted by the connection limits (released on close)
         self.group = ""  # the address group it was counted under (limits.AddressGroups)
+        self.pending_account: int | None = None  # the Unix account it is unfinished for, until welcomed (guard.settled)
         # Not read until then (flood control, a congested room); frames already read wait,
         # unparsed, in ``proto`` and are handled when it ends: nothing is lost.
         self.paused_until: float | None = None
@@ -370,13 +371,14 @@ class Hub:
     # ------------------------------------------------------------ connections
 
     def open(
-        self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True, counted: str | None = None,
-        this_machine: bool = False,
+        self, address: str, *, host: bool = False, service: bool = False, handshake: bool = True,
+        counted: lim.Counted | None = None, this_machine: bool = False, account: int | None = None,
     ) -> int:
         """A new connection; returns its id. ``handshake``: it must say hello in time.
-        ``counted``: already counted by the connection limits under that group, from its
-        accept (guard.Guard.reserve: a TLS handshake), so it is not counted again.
-        ``this_machine``: it dialled this machine's own address (guard.Guard.admit)."""
+        ``counted``: already counted by the connection limits, from its accept (guard.Guard.
+        reserve: a TLS handshake), so it is not counted again. ``this_machine``: it dialled this
+        machine's own address; ``account``: the Unix user the loop read at its other end, on
+        this machine (guard.Guard.admit)."""
         cid = next(self._ids)
         self.peers[cid] = Peer(cid, address)
         self.outbox.open(cid)
@@ -389,8 +391,8 @@ class Hub:
         if handshake:
             self.deadlines.expect_hello(cid)
             if counted is not None:
-                peer.admitted, peer.group = bool(counted), counted  # released on close, as admit's
-            elif (refusal := self.guard.admit(peer, this_machine=this_machine)) is not None:  # logged there, once per storm
+                peer.admitted, peer.group, peer.pending_account = bool(counted.group), counted.group, counted.account  # as admit's
+            elif (refusal := self.guard.admit(peer, this_machine=this_machine, account=account)) is not None:  # logged there, once per storm
                 self._refuse(peer, ev.E_TOO_MANY, refusal)
         return cid
 
@@ -471,6 +473,7 @@ class Hub:
         self.perform(self.room.handle(cid, event))
         if before is None and cid in members:
             self.log(f"{members[cid].name} joined from {peer.address}")
+            self.guard.settled(peer)  # its account's unfinished connections are one fewer
             if cid == self._host_pending:
                 self._host_joined()
         elif before is not None and cid not in members:

@@ -9,7 +9,9 @@ Three rules, each decided here and performed by the server loop (docs/PROTOCOL.m
   fill and the sender's own writes block: back-pressure instead of a queue in our memory), then
   ``DISCONNECT`` for one who keeps pushing through several pauses.
 * ``ConnectionLimits``: concurrent connections per address and new connections per address per
-  minute; loopback and AF_UNIX have their own, larger numbers (a class demo runs on one machine).
+  minute; loopback and AF_UNIX have their own, larger numbers (a class demo runs on one machine),
+  and on this machine each Unix account but the server's own may hold only so many connections
+  not yet welcomed (a lab server's student cannot take the class's with unfinished handshakes).
   ``RefusalLog`` keeps a storm of refused connections to a few lines of the server's log.
 * ``Deadlines``: ``hello`` within 20 s of connecting, and a frame once started finished within
   10 s. The clocks start at the connection and at a frame's first byte and are never restarted by
@@ -46,6 +48,16 @@ LOCAL = "local"  # the group of loopback and AF_UNIX (address_group): this machi
 MAX_PER_LOCAL = 256  # loopback and AF_UNIX: a whole class demo on one machine
 NEW_PER_MINUTE = 30
 NEW_PER_MINUTE_LOCAL = 600
+# Connections from this machine not yet welcomed (no hello yet, or its challenge unanswered),
+# per Unix account other than the server's own: one student's script holding 256 that never
+# say hello kept every classmate out. Welcomed ones are not counted: a lab's shared "student"
+# account holds a whole class, and a mass join is seen, and banned by account, by the teacher.
+MAX_PENDING_PER_ACCOUNT = 16
+# The "account" of a loopback connection whose other end was closed or reset before the server
+# accepted it (transport.account_at_once: no process holds it, so its user is no longer said).
+# Counted as an account of its own, not as the machine: a script closing each connection at once
+# cannot spend the class's new connections a minute by hiding whose they were.
+PEER_GONE = -1
 
 REFUSALS_SUMMED_SECONDS = 5.0  # a storm's refusals are logged as the first, then a count after this long
 
@@ -357,6 +369,25 @@ def _network(group: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 
 AT_ONCE = "at-once"  # Refusal.rule: too many connections open from one address group
 PER_MINUTE = "per-minute"  # too many new ones this minute
+PENDING = "pending"  # too many not yet welcomed from one Unix account on this machine
+
+
+def account_name(account: int) -> str:
+    """How logs and refusals name a Unix account on this machine (or PEER_GONE's connections)."""
+    return f"user {account} on this machine" if account != PEER_GONE else "this machine, closed before it was accepted"
+
+
+@dataclass(frozen=True)
+class Counted:
+    """How a connection was counted at its accept, to release it by: the address ``group``
+    (``""``: not counted, limits off) and the Unix ``account`` whose unfinished connections it
+    is one of (None: not counted so; ``ConnectionLimits.settled`` once welcomed or gone)."""
+
+    group: str
+    account: int | None = None
+
+
+UNCOUNTED = Counted("")
 
 
 @dataclass(frozen=True)
@@ -383,16 +414,19 @@ class ConnectionLimits:
         max_per_local: int = MAX_PER_LOCAL,
         new_per_minute: int = NEW_PER_MINUTE,
         new_per_minute_local: int = NEW_PER_MINUTE_LOCAL,
+        max_pending_per_account: int = MAX_PENDING_PER_ACCOUNT,
         max_tracked: int = MAX_TRACKED,
         groups: AddressGroups | None = None,
     ) -> None:
         self.groups = groups if groups is not None else AddressGroups()
+        self.max_pending_per_account = max_pending_per_account
         self.max_per_address = max_per_address
         self.max_per_local = max_per_local
         self.new_per_minute = new_per_minute
         self.new_per_minute_local = new_per_minute_local
         self.max_tracked = max_tracked
         self.open: dict[str, int] = {}
+        self.pending: dict[int, int] = {}  # Unix account -> its connections not yet welcomed (check's ``account``)
         self._arrivals: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def admit(self, address: str, now: float) -> str | None:
@@ -401,9 +435,16 @@ class ConnectionLimits:
         refusal = self.check(address, now)
         return None if refusal is None else refusal.text
 
-    def check(self, address: str, now: float, *, group: str | None = None) -> Refusal | None:
-        """``admit``, with the refusal's rule (AT_ONCE, PER_MINUTE) to decide by. ``group``:
-        ``address``'s, when the caller keeps it (the same one must go to ``release``)."""
+    def check(self, address: str, now: float, *, group: str | None = None, account: int | None = None) -> Refusal | None:
+        """``admit``, with the refusal's rule (AT_ONCE, PER_MINUTE, PENDING) to decide by.
+        ``group``: ``address``'s, when the caller keeps it (the same one must go to ``release``).
+        ``account``: a Unix account on this machine whose unfinished connections are capped (the
+        caller's choice: not the server's own); counted until ``settled``, and its new ones a
+        minute are its own, not the machine's. Checked first: a refused one spends none of them."""
+        if account is not None and self.pending.get(account, 0) >= self.max_pending_per_account:
+            cap = self.max_pending_per_account
+            why = f"too many unfinished connections from {account_name(account)} ({cap} at once)"
+            return Refusal(PENDING, why, "finish joining with one or close some, then try again")
         if group is None:
             group = self.groups.group(address)
         local = group == LOCAL
@@ -412,22 +453,38 @@ class ConnectionLimits:
             where = "this machine" if local else f"address {group}"
             return Refusal(AT_ONCE, f"too many connections from {where} ({cap} at once)", "close some and try again")
         per_minute = self.new_per_minute_local if local else self.new_per_minute
-        bucket = self._arrivals.get(group)
+        # An account's new connections are its own a minute, not the machine's: a script
+        # opening and closing them as fast as it may cannot spend the class's.
+        arrivals = group if account is None else f"user {account}"
+        bucket = self._arrivals.get(arrivals)
         if bucket is None:
             self._forget_refilled(now)
-            bucket = self._arrivals[group] = TokenBucket(per_minute, per_minute / 60.0, now)
+            bucket = self._arrivals[arrivals] = TokenBucket(per_minute, per_minute / 60.0, now)
         else:
-            self._arrivals.move_to_end(group)
+            self._arrivals.move_to_end(arrivals)
         if not bucket.take(now):
             wait = max(1, round(bucket.seconds_until(now)))
-            why = f"too many new connections from {'this machine' if local else group} ({per_minute} a minute)"
-            return Refusal(PER_MINUTE, why, f"try again in {wait} s")
+            where = group if not local else "this machine" if account is None else account_name(account)
+            return Refusal(PER_MINUTE, f"too many new connections from {where} ({per_minute} a minute)", f"try again in {wait} s")
         self.open[group] = self.open.get(group, 0) + 1
+        if account is not None:
+            self.pending[account] = self.pending.get(account, 0) + 1
         return None
 
-    def release(self, address: str, *, group: str | None = None) -> None:
+    def settled(self, account: int) -> None:
+        """A connection ``check`` counted as unfinished for ``account`` was welcomed, or closed first."""
+        left = self.pending.get(account, 0) - 1
+        if left > 0:
+            self.pending[account] = left
+        else:
+            self.pending.pop(account, None)
+
+    def release(self, address: str, *, group: str | None = None, account: int | None = None) -> None:
         """A connection that ``admit`` accepted has closed. ``group``: the one it was counted
-        under (the networks may have changed since, and with them ``address``'s group)."""
+        under (the networks may have changed since, and with them ``address``'s group);
+        ``account``: the one it was unfinished for, if not ``settled`` yet."""
+        if account is not None:
+            self.settled(account)
         if group is None:
             group = self.groups.group(address)
         left = self.open.get(group, 0) - 1
@@ -473,10 +530,11 @@ class RefusalLog:
         # truth test: empty, nothing is due here (hub.Hub.expire and next_deadline).
         self.storms: dict[tuple[str, str], _Storm] = {}
 
-    def refused(self, address: str, shown: str, refusal: Refusal, now: float) -> list[str]:
+    def refused(self, address: str, shown: str, refusal: Refusal, now: float, *, group: str | None = None) -> list[str]:
         """A connection from ``address`` (``shown`` in the log, e.g. with its port) is refused:
-        the lines to log now, often none."""
-        key = (self.groups.group(address), refusal.rule)
+        the lines to log now, often none. ``group``: whose storm it is, if not ``address``'s
+        (a Unix account on this machine: two students' scripts are two storms)."""
+        key = (group if group is not None else self.groups.group(address), refusal.rule)
         storm = self.storms.get(key)
         if storm is not None and now < storm.ends:
             storm.more += 1

@@ -24,6 +24,7 @@ from . import events as ev
 from .addresses import peer_text
 from .history import HistoryStore
 from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
+from .limits import Counted
 from .poller import EVENT_READ, EVENT_WRITE, Poller
 from .protocol import encode
 from .room import Room
@@ -32,6 +33,7 @@ from .textline import TextDoor
 from .tls import HANDSHAKE_SECONDS as TLS_HANDSHAKE_SECONDS
 from .tls import PLAIN_CLIENT_MESSAGE, TEXT_CLIENT_LINE, TlsAcceptor, TlsHandshakes, TlsSender, is_tls, tls_recv
 from .transport import (
+    account_at_once,
     from_this_machine,
     peer_users,
     peer_users_at_once,
@@ -103,11 +105,12 @@ class Client:
             self.sock.shutdown(socket.SHUT_WR)
 
 
-def _on_this_machine(sock: socket.socket, how: dict[str, bool]) -> tuple[bool, bool]:
-    """For gate.arrived: can a peer's Unix user be read (_peer_users), and did it dial this
-    machine's own address (a lab student by the room's announced address); an in-process peer
-    (``how``) has neither."""
-    return (False, False) if how else (True, from_this_machine(sock))
+def _on_this_machine(sock: socket.socket, how: dict[str, bool]) -> tuple[bool, bool, int | None]:
+    """For gate.arrived and the connection caps: can a peer's Unix user be read (_peer_users),
+    did it dial this machine's own address (a lab student by the room's announced address), and
+    its user if the kernel says it at once (transport.account_at_once: a peer on this machine;
+    microseconds); an in-process peer (``how``) has none of them."""
+    return (False, False, None) if how else (True, from_this_machine(sock), account_at_once(sock))
 
 
 def _peer_users(clients: dict[int, Client], cids: list[int]) -> dict[int, int | None]:
@@ -272,15 +275,15 @@ class Server:
 
     # ------------------------------------------------------------ connections
 
-    def _adopt(self, sock: socket.socket, peer: str, counted: str | None = None, **how: bool) -> int:
+    def _adopt(self, sock: socket.socket, peer: str, counted: Counted | None = None, **how: bool) -> int:
         """``counted``: a TLS connection, counted by the caps at its accept (TlsHandshakes)."""
         sock.setblocking(False)
         tune(sock)
-        user, this_machine = _on_this_machine(sock, how)
-        cid = self.hub.open(peer, counted=counted, this_machine=this_machine, **how)
+        user, this_machine, account = _on_this_machine(sock, how)
+        cid = self.hub.open(peer, counted=counted, this_machine=this_machine, account=account, **how)
         if not how:  # from the network: frames, or a person typing lines
             self.door.open(cid)
-        self.room.gate.arrived(cid, peer, user, this_machine)  # per host, or user (gate.py)
+        self.room.gate.arrived(cid, peer, user, this_machine, account)  # per host, or user (gate.py)
         client = self.clients[cid] = Client(cid, sock, self.poller)
         self.poller.register(sock, EVENT_READ, client)
         return cid

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
     from .poller import Poller
 
+from .limits import UNCOUNTED, Counted
 from .protocol import TLS_RECORD_TYPES, looks_like_tls  # noqa: F401 - the rule lives with the framing
-from .transport import from_this_machine
+from .transport import account_at_once, from_this_machine
 
 CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
@@ -513,10 +514,10 @@ class TlsHandshakes:
         context: ssl.SSLContext,
         selector: Poller,
         *,
-        adopt: Callable[[socket.socket, str, str], object],
+        adopt: Callable[[socket.socket, str, Counted], object],
         log: Callable[[str], None],
-        reserve: Callable[[str, bool], str | None] = lambda peer, this_machine: "",
-        release: Callable[[str, str], None] = lambda peer, counted: None,
+        reserve: Callable[[str, bool, int | None], Counted | None] = lambda peer, this_machine, account: UNCOUNTED,
+        release: Callable[[str, Counted], None] = lambda peer, counted: None,
         plain_reply: bytes,
         text_reply: bytes = b"",
         seconds: float = HANDSHAKE_SECONDS,
@@ -533,10 +534,11 @@ class TlsHandshakes:
         self.seconds = seconds
         self.clock = clock
         self.pending: dict[TlsAcceptor, str] = {}  # -> the peer's address; in deadline order
-        self.counted: dict[TlsAcceptor, str] = {}  # -> how the connection limits counted it (start)
+        self.counted: dict[TlsAcceptor, Counted] = {}  # -> how the connection limits counted it (start)
 
     def start(self, sock: socket.socket, peer: str) -> None:
-        counted = self.reserve(peer, from_this_machine(sock))  # a lab class by the LAN address: as loopback
+        # a lab class by the LAN address: as loopback; a student's handshakes: their account's
+        counted = self.reserve(peer, from_this_machine(sock), account_at_once(sock))
         if counted is None:  # past the caps (logged there); no TLS yet to say so in
             _close(sock)
             return
@@ -586,9 +588,9 @@ class TlsHandshakes:
             self.release(peer, self._forget(acceptor))
             _close(acceptor.sock)
 
-    def _forget(self, acceptor: TlsAcceptor) -> str:
+    def _forget(self, acceptor: TlsAcceptor) -> Counted:
         """No longer pending; how it was counted (start)."""
         del self.pending[acceptor]
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.selector.unregister(acceptor.sock)
-        return self.counted.pop(acceptor, "")
+        return self.counted.pop(acceptor, UNCOUNTED)

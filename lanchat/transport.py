@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import socket
 import stat
@@ -18,6 +19,8 @@ import struct
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from .limits import PEER_GONE
 
 DEFAULT_PORT = 3580  # seed 001
 LISTEN_BACKLOG = 512
@@ -137,6 +140,26 @@ def peer_users_at_once(socks: Sequence[socket.socket | None], peers: dict[int, P
             peers[at] = peer
     answered.update(sock_diag_users(peers))
     return answered
+
+
+def account_at_once(sock: socket.socket) -> int | None:
+    """The Unix user at the other end of ``sock`` if it is on this machine (the socket file,
+    loopback, or this machine's own address) and the kernel says at once (SO_PEERCRED,
+    sock_diag: microseconds, never /proc's tables); ``PEER_GONE`` for a TCP connection whose
+    other end was closed or reset before the accept (no process holds it: its user is no longer
+    said); None for a peer elsewhere, or not said (no sock_diag). Read at each accept from this
+    machine, for the connection caps per account (guard.Guard.admit) and the gate's."""
+    if sock.family == socket.AF_UNIX:
+        return _socket_file_peer_user(sock)
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    peer = _peer_of(sock)
+    if peer is None:
+        return PEER_GONE  # reset before the accept (the guard counts it so only from this machine)
+    if peer.host != peer.our_host and not ipaddress.ip_address(peer.host).is_loopback:
+        return None  # another machine: nobody's account here
+    said = sock_diag_users({0: peer})
+    return None if not said else PEER_GONE if said[0] is None else said[0]
 
 
 @dataclass(frozen=True)
