@@ -506,6 +506,38 @@ def test_connections_stalled_in_the_tls_handshake_count_against_the_connection_c
             client.close()
 
 
+def test_one_account_stalling_tls_handshakes_cannot_keep_a_classmate_out(certificate):
+    """A TLS handshake is a connection not yet welcomed: on a lab server one student's script
+    (its own account) opening TLS-port connections that never start it held the machine's cap
+    (20 here, 256 by default) and a classmate was refused. Now its 17th is closed at once
+    (no TLS yet to say why in; the log names the account, once), the classmate (another account)
+    finishes the handshake and joins, and once welcomed counts as unfinished no more."""
+    from helpers import sockets_of_accounts
+
+    from lanchat import limits as lim
+
+    context, fp, _ = certificate
+    caps = lim.ConnectionLimits(max_per_local=20, new_per_minute_local=1000)
+    logged: list[str] = []
+    with running_server(tls=context, limits=True, connection_limits=caps, own_user=os.getuid(), log=logged.append,
+                        tls_handshake_seconds=60) as (_server, endpoint):  # fmt: skip
+        to = (endpoint.host, endpoint.port)
+        script = sockets_of_accounts([21566] * 20, socket.AF_INET, to)  # never a ClientHello
+        for sock in script[16:]:  # closed at once, not after the 60 s handshake limit
+            sock.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                assert sock.recv(100) == b""
+        assert sum("too many unfinished connections from user 21566 on this machine (16 at once)" in line for line in logged) == 1, logged
+        tls_sock, got = client_handshake(sockets_of_accounts([21501], socket.AF_INET, to)[0], endpoint.describe())
+        assert got == fp
+        ann = RawClient(tls_sock, "ann")
+        assert ann.welcome is not None
+        assert caps.pending == {21566: 16}
+        ann.close()
+        for sock in script:
+            sock.close()
+
+
 def test_a_stalled_tls_handshake_is_dropped_and_the_room_goes_on(certificate):
     from lanchat.tls import HANDSHAKE_SECONDS
 
