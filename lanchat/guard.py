@@ -75,45 +75,14 @@ def quoted(event: object) -> str | None:
     return text.decode("utf-8") if len(text) <= MAX_QUOTED_BYTES else None
 
 
-class Guard:
-    """One server run's abuse limits, acting through its ``hub`` (its peers, room and outbox)."""
+class _Door:
+    """The connection caps at the door (limits.ConnectionLimits): who may connect, counted from
+    the accept (or the TLS handshake) until they close, and the refusals logged once per storm.
+    Guard's first half; it holds the state (hub, connection_limits, refusals)."""
 
-    def __init__(
-        self,
-        hub: Hub,
-        *,
-        max_queue_bytes: int,
-        limits: bool = False,
-        flood: lim.FloodControl | None = None,
-        connection_limits: lim.ConnectionLimits | None = None,
-        set_reading: Callable[[int, bool], None] | None = None,
-        refusal_log: lim.RefusalLog | None = None,
-    ) -> None:
-        self.hub = hub
-        # ``limits`` turns on flood control and connection caps (what `lanchat serve` does
-        # unless --no-limits; a benchmark lifts them); the hub's deadlines always hold.
-        self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
-        groups = hub.room.moderation.groups  # one rule for caps, storms and bans (limits.AddressGroups)
-        self.connection_limits = connection_limits if connection_limits is not None else (
-            lim.ConnectionLimits(groups=groups) if limits else None
-        )
-        self.set_reading = set_reading or (lambda cid, reading: None)
-        self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog(groups=groups)  # refused connections, logged once per storm (admit)
-        # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
-        self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
-        # The timed state is public so the hub's per-pass check costs no call when nothing is
-        # timed (hub.Hub.expire and next_deadline): these three empty, nothing is due here.
-        self.paused: dict[int, float] = {}  # connections not read now -> when to read them again
-        # who sent something since the last congestion check (the hub adds each reader, no call)
-        self.feeders: set[int] = set()
-        self.congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
-        self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
-        self.stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
-        self.next_congestion_check = 0.0  # check_congestion does nothing before this (hub.expire asks first)
-        self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
-        self.not_reading_seconds = NOT_READING_SECONDS
-
-    # ------------------------------------------------------------ the hub's calls
+    hub: Hub
+    connection_limits: lim.ConnectionLimits | None
+    refusals: lim.RefusalLog
 
     def admit(self, peer: Peer, *, this_machine: bool = False, account: int | None = None) -> str | None:
         """A new connection from ``peer.ip``: None to let it in, or the one-line refusal.
@@ -182,6 +151,48 @@ class Guard:
         """Log how many more were refused in each storm whose time is up (``math.inf``: all)."""
         for line in self.refusals.due(now):
             self.hub.log(line)
+
+
+class Guard(_Door):
+    """One server run's abuse limits, acting through its ``hub`` (its peers, room and outbox):
+    the caps at the door (_Door), flood control, and congestion."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        max_queue_bytes: int,
+        limits: bool = False,
+        flood: lim.FloodControl | None = None,
+        connection_limits: lim.ConnectionLimits | None = None,
+        set_reading: Callable[[int, bool], None] | None = None,
+        refusal_log: lim.RefusalLog | None = None,
+    ) -> None:
+        self.hub = hub
+        # ``limits`` turns on flood control and connection caps (what `lanchat serve` does
+        # unless --no-limits; a benchmark lifts them); the hub's deadlines always hold.
+        self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
+        groups = hub.room.moderation.groups  # one rule for caps, storms and bans (limits.AddressGroups)
+        self.connection_limits = connection_limits if connection_limits is not None else (
+            lim.ConnectionLimits(groups=groups) if limits else None
+        )
+        self.set_reading = set_reading or (lambda cid, reading: None)
+        self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog(groups=groups)  # refused connections, logged once per storm (admit)
+        # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
+        self._keys: dict[int, tuple[Member, object, object, str, str | None, str]] = {}
+        # The timed state is public so the hub's per-pass check costs no call when nothing is
+        # timed (hub.Hub.expire and next_deadline): these three empty, nothing is due here.
+        self.paused: dict[int, float] = {}  # connections not read now -> when to read them again
+        # who sent something since the last congestion check (the hub adds each reader, no call)
+        self.feeders: set[int] = set()
+        self.congested_since: dict[int, float] = {}  # readers over the congestion mark -> since
+        self._moved: set[int] = set()  # queues with a backlog that took bytes since the last check
+        self.stuck_since: dict[int, float] = {}  # queues with a backlog that took none -> since
+        self.next_congestion_check = 0.0  # check_congestion does nothing before this (hub.expire asks first)
+        self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
+        self.not_reading_seconds = NOT_READING_SECONDS
+
+    # ------------------------------------------------------------ the hub's calls
 
     def moved(self, cid: int) -> None:
         """A backlog for ``cid`` took bytes (it is reading, however slowly)."""
