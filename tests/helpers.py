@@ -547,8 +547,8 @@ def short_tmp_dir() -> Iterator[str]:
         _shutil.rmtree(folder, ignore_errors=True)
 
 
-# The history schema as the first release wrote it (lanchat/history.py has dropped the
-# room_messages index since): files like this are on people's disks and must keep working.
+# The history schema as the first release wrote it (names had no owners yet): files like this
+# are on people's disks and must keep working.
 FIRST_HISTORY_SCHEMA = """
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY, time REAL NOT NULL, sender TEXT NOT NULL, sender_key TEXT NOT NULL,

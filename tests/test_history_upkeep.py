@@ -1,11 +1,13 @@
 """Dropping old history (history_upkeep.py, history.py's drop_oldest) on real SQLite files in
-tmp_path: by age, by size, what is never dropped, and the server doing it off the message path."""
+tmp_path: by age, by size (room messages first, then direct messages), what is never dropped, and
+the server doing it off the message path."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import RawClient, local_host, running_server, wait_for
 from test_history import replayed
 
@@ -46,10 +48,14 @@ def room_texts(store: HistoryStore) -> list[str]:
     return [record.text for record in store.export() if record.to is None]
 
 
-def test_dropping_by_age_takes_only_old_room_messages_and_keeps_everything_else(store):
+def test_dropping_by_age_takes_old_room_and_direct_messages_and_keeps_everything_else(store):
+    """--keep-days is a term's retention: old whispers go too (they were kept for ever, and a flood
+    of them filled the disk); bans, mutes, owned names, the topic and the operators stay."""
     store.keep(time=NOW - 40 * DAY_SECONDS, sender="ann", text="old direct", to="bob", sender_owner=KEY, recipient_owner=KEY)
     store.keep(time=NOW - 40 * DAY_SECONDS, sender="ann", text="old room")
+    store.keep(time=NOW - 35 * DAY_SECONDS, sender="ann", text="old to herself", to="ann", sender_owner=KEY, recipient_owner=KEY)
     store.keep(time=NOW - 20 * DAY_SECONDS, sender="ann", text="recent room")
+    store.keep(time=NOW - 20 * DAY_SECONDS, sender="ann", text="recent direct", to="bob", sender_owner=KEY, recipient_owner=KEY)
     store.commit()
     store.add_ban(Ban(id=1, name="eve", name_key="eve", key=None, address=None, by="ann", reason="spam", time=NOW - 90 * DAY_SECONDS))
     store.add_mute(Mute(name_key="max", key=None, address=None, until=None, by="ann", reason="noise", id=1, name="max"), NOW)
@@ -57,8 +63,8 @@ def test_dropping_by_age_takes_only_old_room_messages_and_keeps_everything_else(
     store.set_room_topic(ev.Topic(text="term 1", by="ann", time=NOW - 90 * DAY_SECONDS))
     store.add_operator("fingerprint", "ann")
     dropped, more = store.drop_oldest(before=NOW - 30 * DAY_SECONDS, rows=100)
-    assert (dropped, more) == (1, False)
-    assert [(r.text, r.to) for r in store.export()] == [("old direct", "bob"), ("recent room", None)]
+    assert (dropped, more) == (3, False)
+    assert [(r.text, r.to) for r in store.export()] == [("recent room", None), ("recent direct", "bob")]
     assert [b.name for b in store.bans()] == ["eve"] and [m.name for m in store.mutes(NOW)] == ["max"]
     assert store.owners() and store.room_topic().text == "term 1" and store.operator_keys() == [("fingerprint", "ann")]
 
@@ -195,7 +201,7 @@ def test_message_ids_go_on_after_a_restart_that_follows_dropping_the_newest(tmp_
     fill(store, 20, at=NOW - 90 * DAY_SECONDS)
     store.mark_seen("bob")  # bob was there for all 21
     seen = store.last_seen("bob")
-    assert store.drop_oldest(before=NOW - 30 * DAY_SECONDS, rows=100) == (20, False)
+    assert store.drop_oldest(before=NOW - 30 * DAY_SECONDS, rows=100) == (21, False)
     store.close()
     store = HistoryStore(path)
     store.keep(time=NOW, sender="ann", text="sent while bob was away", to="bob", sender_owner=KEY, recipient_owner=KEY)
@@ -348,34 +354,99 @@ def test_the_host_hears_that_the_size_cap_dropped_messages_at_most_once_an_hour_
 
 
 def test_the_host_hears_once_that_the_size_cap_cannot_be_met_and_each_kind_has_its_own_hour(store):
-    """Over the cap with only direct messages and the newest room messages left ("nothing more is
-    dropped"): the log said it once and the host never heard. Now the host hears it, as soon as
-    there is a host (at start there is none yet), once for as long as it lasts; that messages were
-    dropped meanwhile is a notice of another kind, told in the same hour."""
-    for i in range(300):  # 1.2 MB of direct messages: never dropped
-        store.keep(time=NOW + i, sender="ann", text="d" * 4000, to="bob", sender_owner=KEY, recipient_owner=KEY)
-    fill(store, 20, at=NOW + 300)
+    """Over the cap with only the newest room messages left ("nothing more is dropped"): the log
+    said it once and the host never heard. Now the host hears it, as soon as there is a host (at
+    start there is none yet), once for as long as it lasts; that messages were dropped meanwhile
+    is a notice of another kind, told in the same hour."""
+    fill(store, 20, at=NOW, text="r" * 60_000)  # the newest 20 room messages, 1.2 MB: never dropped
     now, logged, told, host_here = [0.0], [], [], [False]
     upkeep = capped(store, now, logged, told, host_here)
     stuck = (f"history: {store.path} holds more than its 1 MiB cap (--max-history-mb), but nothing more can be dropped: "
-             "what is left is direct messages, the newest 20 room messages and the room's settings, which are never "
-             "dropped. If someone is flooding direct messages, /ban them; or restart with a larger --max-history-mb")  # fmt: skip
+             "what is left is the newest 20 room messages and the room's settings, which are never dropped. If someone "
+             "is flooding, /mute or /ban them; or restart with a larger --max-history-mb")  # fmt: skip
     a_round(upkeep)  # at start: no host yet
     assert logged == [stuck] and told == []
     host_here[0] = True
     store.keep(time=NOW + 400, sender="ann", text="one more", to="bob", sender_owner=KEY, recipient_owner=KEY)
     fill(store, 0, at=NOW)  # (any rows stored: the size is looked at again)
     now[0] += SIZE_CHECK_SECONDS
-    a_round(upkeep)
-    assert told == [stuck] and logged == [stuck]
-    fill(store, 1, at=NOW + 500)
+    a_round(upkeep)  # the direct message went, and it is still stuck: the host hears both
+    dropped_one = ("history: the file passed its 1 MiB cap (--max-history-mb), so its oldest 1 direct message was dropped; "
+                   f"the room's history now starts at {starts_at(store)}. If someone is flooding, /mute or /ban them; to "
+                   "keep a copy: lanchat history > term.txt; to keep more, restart with a larger --max-history-mb")  # fmt: skip
+    assert told == [stuck, dropped_one] and logged == [stuck, "history: dropped the oldest 1 direct message: the file "
+                                                       "held more than 1 MiB (--max-history-mb)"]  # fmt: skip
+    fill(store, 1, at=NOW + 500, text="r" * 60_000)
     now[0] += SIZE_CHECK_SECONDS
-    a_round(upkeep)  # still stuck: not said again
-    assert told == [stuck, f"history: the file passed its 1 MiB cap (--max-history-mb), so its oldest 1 room message was "
-                           f"dropped; the room's history now starts at {starts_at(store)}. If someone is flooding, "
-                           "/mute or /ban them; to keep a copy: lanchat history > term.txt; to keep more, restart with a "
-                           "larger --max-history-mb"]  # fmt: skip
-    assert logged == [stuck, "history: dropped the oldest 1 messages: the file held more than 1 MiB (--max-history-mb)"]
+    a_round(upkeep)  # still stuck: not said again; the drop of the hour was told already
+    assert told == [stuck, dropped_one] and len(logged) == 3
+
+
+def test_a_whisper_flood_past_the_cap_goes_after_the_old_room_messages_and_the_host_hears_it(store):
+    """Whispers (to oneself too) were never dropped: at the flood limit 170 MB an hour a guest,
+    2.7 GB for sixteen, until the disk was full. Past the cap the oldest room messages still go
+    first, down to the newest; then the oldest direct messages, until the file is back under it."""
+    fill(store, 50, at=NOW - 3600, text="r" * 4000)
+    for i in range(400):  # 1.6 MB of ann whispering herself
+        store.keep(time=NOW + i, sender="ann", text=f"{i} " + "d" * 3990, to="ann", sender_owner=KEY, recipient_owner=KEY)
+    store.keep(time=NOW + 400, sender="bob", text="for ann", to="ann", sender_owner=b"b" * 32, recipient_owner=KEY)
+    store.commit()
+    fill(store, 0, at=NOW)
+    now, logged, told = [0.0], [], []
+    upkeep = capped(store, now, logged, told)
+    a_round(upkeep)
+    assert store.used_bytes() <= 0.9 * (1 << 20)
+    records = list(store.export())
+    room = [r.id for r in records if r.to is None]
+    assert room == list(range(31, 51))  # the newest 20 room messages stayed, the 30 older went first
+    directs = [r.text.split()[0] for r in records if r.to is not None]
+    assert directs[-1] == "for" and directs[:-1] == [str(i) for i in range(400 - len(directs) + 1, 400)]  # the newest
+    went = 401 - len(directs)
+    assert 100 < went < 400
+    assert logged == [f"history: dropped the oldest 30 room messages and {went:,} direct messages: the file held more "
+                      "than 1 MiB (--max-history-mb)"]  # fmt: skip
+    assert told == [f"history: the file passed its 1 MiB cap (--max-history-mb), so its oldest 30 room messages and "
+                    f"{went:,} direct messages were dropped; the room's history now starts at {starts_at(store)}. If "
+                    "someone is flooding, /mute or /ban them; to keep a copy: lanchat history > term.txt; to keep more, "
+                    "restart with a larger --max-history-mb"]  # fmt: skip
+    replay, _more = store.replay_for("ann", 5, owner=KEY, away_since=0)  # a missed whisper kept is still replayed
+    assert replay[-1].text == "for ann" and [r.text for r in replay].count("for ann") == 1
+
+
+def test_a_server_flooded_with_whispers_gets_its_history_back_under_the_cap_and_replays_what_it_kept(store, monkeypatch):
+    """The flood over a real socket, a guest whispering herself as fast as the loopback takes it:
+    the file gets back under its cap, the room's newest messages stay, and a whisper kept for
+    someone away is still replayed when they come back."""
+    monkeypatch.setattr("lanchat.history_upkeep.KEEP_NEWEST", 20)
+    monkeypatch.setattr("lanchat.history_upkeep.SIZE_CHECK_SECONDS", 0.05)
+    for name in ("BATCH_ROWS", "MIN_BATCH_ROWS", "MAX_BATCH_ROWS"):  # (a batch of 1,000 would take them all)
+        monkeypatch.setattr(f"lanchat.history_upkeep.{name}", 20)
+    fill(store, 30, at=time.time() - 3600, text="r" * 4000)
+    keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "bob")}
+    with running_server(history=store, replay=5, keep_history=(None, 1)) as (server, endpoint):
+        upkeep = server.hub.history.upkeep
+        bob = RawClient(endpoint, "bob", key=keys["bob"])
+        replayed(bob)
+        bob.send(ev.Bye())
+        bob.expect_closed()
+        ann = RawClient(endpoint, "ann", key=keys["ann"])
+        replayed(ann)
+        for i in range(400):  # 1.6 MB, over the 1 MiB cap
+            ann.send(ev.Whisper(to="ann", text=f"{i} " + "d" * 3990))
+        for _ in range(400):
+            ann.expect(ev.Direct)
+        ann.send(ev.Whisper(to="bob", text="kept for you"))
+        assert ann.expect(ev.Direct).held
+        journal = store.journal
+        wait_for(lambda: upkeep.due is None and journal is not None and not journal.rows, timeout=20, what="the cap's round over")
+        bob = RawClient(endpoint, "bob", key=keys["bob"])
+        history, _end = replayed(bob)
+        assert [e.text for e in history if isinstance(e, ev.Direct)] == ["kept for you"]
+        ann.close()
+        bob.close()
+    assert store.used_bytes() <= 1 << 20
+    records = list(store.export())
+    assert [r.to for r in records][-1] == "bob" and sum(r.to is None for r in records) == 20
 
 
 def test_dropping_by_age_is_what_was_asked_for_the_log_alone_hears_it(store):
