@@ -246,7 +246,8 @@ examples:
 """
 
 # serve --max-history-mb: a term of ordinary class chat is tens of MB; a flood (16 connections
-# from one machine at the flood limit, 4,000-character messages) adds about 2.9 GB an hour.
+# from one machine at the flood limit, 4,000-character messages) adds about 2.9 GB an hour, a flood
+# of whispers about 2.7 GB (dropped too, once the room's messages are down to the newest 1,000).
 # 1 GiB keeps every ordinary term and stops a flood from filling a laptop's disk (README).
 DEFAULT_HISTORY_MB = 1024
 
@@ -396,12 +397,13 @@ def build_parser() -> _Parser:
     )
     serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
     serve.add_argument(
-        "--keep-days", type=_days, metavar="N", help="drop room messages older than N days from the history, at start and "
-        "then every ten minutes (default: keep them; direct messages, bans, mutes, names, the topic and operators are never dropped)"
+        "--keep-days", type=_days, metavar="N", help="drop room and direct messages older than N days from the history, at "
+        "start and then every ten minutes (default: keep them; bans, mutes, names, the topic and operators are never dropped)"
     )
     serve.add_argument(
         "--max-history-mb", type=_history_mb, default=DEFAULT_HISTORY_MB, metavar="N", help="when the history holds more "
-        f"than N MiB, drop the oldest room messages (never the newest 1,000) down to 90%% of it (default {DEFAULT_HISTORY_MB}; 0: no limit)"
+        f"than N MiB, drop the oldest room messages (never the newest 1,000), then the oldest direct messages, down to 90%% "
+        f"of it (default {DEFAULT_HISTORY_MB}; 0: no limit)"
     )
     serve.add_argument(
         "--room",
@@ -2302,17 +2304,17 @@ def build_prune_parser() -> argparse.ArgumentParser:
     prune = argparse.ArgumentParser(
         prog=f"{PROG} history prune",
         description="Drop a stopped room's messages from before a date (or older than N days)\nfrom its history, "
-        "then give the space they took back to the disk. Direct\nmessages, bans, mutes, owned names, the topic and "
-        "operators are kept.\nA running room drops them itself with serve --keep-days.",
+        "then give the space they took back to the disk. Room and\ndirect messages go; bans, mutes, owned names, the topic "
+        "and operators are kept.\nA running room drops them itself with serve --keep-days.",
         epilog="examples:\n  lanchat history prune --keep-days 30\n  lanchat history prune --before 2026-09-01 --port 4000\n"
         "  lanchat history prune chat.sqlite3 --before 2026-09-01\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _stopped_history_arguments(prune)
     when = prune.add_mutually_exclusive_group(required=True)
-    when.add_argument("--before", type=_since, metavar="TIME", help="drop room messages from before TIME: a date "
+    when.add_argument("--before", type=_since, metavar="TIME", help="drop messages from before TIME: a date "
                       "(2026-09-01, local time), a date and time (2026-09-01T08:00) or an age (30d, 12h)")  # fmt: skip
-    when.add_argument("--keep-days", type=_days, metavar="N", help="drop room messages older than N days")
+    when.add_argument("--keep-days", type=_days, metavar="N", help="drop messages older than N days")
     prune.add_argument("--no-compact", action="store_true", help="leave the file its size (new messages reuse the "
                        "space; default: give it back, which needs a moment's free disk for a copy of what is kept)")  # fmt: skip
     return prune
@@ -2375,7 +2377,7 @@ def _open_stopped_history(path: Path, busy: str):  # noqa: ANN202 - (HistoryStor
 
 
 def cmd_history_prune(args: argparse.Namespace) -> int:
-    """Drop old room messages from a stopped room's history (history.py, drop_oldest), then give
+    """Drop old messages, room and direct, from a stopped room's history (history.py, drop_oldest), then give
     their space back to the disk unless --no-compact (_compact_history)."""
     import time
 
@@ -2397,8 +2399,8 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
             dropped += went
         used, count, oldest = store.holdings()
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(before))
-        _say(f"{PROG}: dropped {dropped:,} room message{'' if dropped == 1 else 's'} from before {stamp} in {path} (direct "
-             "messages, bans, mutes, owned names, the topic and operators are kept)", sys.stdout)  # fmt: skip
+        _say(f"{PROG}: dropped {dropped:,} message{'' if dropped == 1 else 's'} (room and direct) from before {stamp} in "
+             f"{path} (bans, mutes, owned names, the topic and operators are kept)", sys.stdout)  # fmt: skip
         holds = describe_holdings(used, count, oldest, keep_days=None, max_mb=None).split(";")[0]
         if args.no_compact:
             _say(f"{PROG}: it holds {holds} now (the file keeps its size on disk: new messages reuse the space; "

@@ -89,9 +89,10 @@ CREATE TABLE IF NOT EXISTS messages (
     sender_owner    BLOB,               -- direct messages: the public keys that owned the two
     recipient_owner BLOB                -- names when it was sent (NULL: no key, never replayed)
 );
--- No index for room messages: replay walks the table backwards by id (replay_for), and one
--- more index entry per room message was an eighth of what storing one costs (3.4 -> 3.0 us).
--- "recipient_key = ?" implies the condition of these partial indexes, so SQLite uses them.
+-- Room messages by id: a replay reads the newest ones without walking past other people's direct
+-- messages (1,000,000 of them newer than the room's made one take 73 ms of the loop: replay_for).
+-- "recipient IS NULL", "recipient_key = ?" imply these partial indexes' conditions, so SQLite uses them.
+CREATE INDEX IF NOT EXISTS room_messages ON messages(id) WHERE recipient IS NULL;
 CREATE INDEX IF NOT EXISTS directs_to_key ON messages(recipient_key, id) WHERE recipient_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS directs_from_key ON messages(sender_key, id) WHERE recipient_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS names (
@@ -110,7 +111,9 @@ CREATE TABLE IF NOT EXISTS owners (
 # messages have no owner and are never replayed to anyone (PROTOCOL.md, Identity).
 _OWNER_COLUMNS = ("sender_owner", "recipient_owner")
 _OWNERS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS owners") :]
-_OLD_ROOM_INDEX = "room_messages"  # in files made before this version; see _check_and_prepare
+# Files made between the first release and this one lack it (it was dropped to save a write per
+# room message; a flood of direct messages then made every replay slow): made on opening.
+_ROOM_INDEX = SCHEMA[SCHEMA.index("CREATE INDEX IF NOT EXISTS room_messages") :].split(";")[0]
 
 # Moderation (PROTOCOL.md, Moderation): bans and mutes survive a restart, acts are kept for the record.
 # Added with CREATE ... IF NOT EXISTS to files of any age; older lanchats ignore these tables.
@@ -222,6 +225,19 @@ class Record:
 
 
 _COLUMNS = "id, time, sender, recipient, text"
+# What a person may see (replay_for), newest first: three parts, each read newest first from its own
+# index (room_messages, directs_to_key, directs_from_key) and merged by SQLite as they come, so a
+# replay reads about what it shows. One WHERE with ORs walked the table backwards past everyone
+# else's direct messages: 1,000,000 of them newer than the room's made a replay take 73 ms of the
+# loop (bench/README.md, "Direct messages and the size cap"). A direct message to oneself is in the
+# second part, not again in the third.
+_REPLAY = (
+    f"SELECT {_COLUMNS} FROM messages WHERE recipient IS NULL AND id < ?1 "
+    f"UNION ALL SELECT {_COLUMNS} FROM messages WHERE recipient_key = ?2 AND recipient_owner = ?3 AND id < ?1 "
+    f"UNION ALL SELECT {_COLUMNS} FROM messages WHERE recipient_key IS NOT NULL AND sender_key = ?2 AND sender_owner = ?3 "
+    "AND NOT (recipient_key = ?2 AND recipient_owner IS ?3) AND id < ?1 "
+    "ORDER BY id DESC LIMIT ?4"
+)
 
 
 _MAX_ROWS_PER_INSERT = 64  # 9 values a row: 576 parameters, under the 999 of SQLite builds before 3.32
@@ -592,31 +608,53 @@ class _NameOwners:
 
 
 class _Dropping:
-    """Dropping the oldest room messages, by age (serve --keep-days, lanchat history prune) or by
-    size (serve --max-history-mb): history_upkeep.py decides when and how many; this is the SQL.
+    """Dropping the oldest messages, by age (serve --keep-days, lanchat history prune) or by size
+    (serve --max-history-mb): history_upkeep.py decides when and how many; this is the SQL.
     With the room stopped, ``compact`` gives the space back to the disk (the server never does:
     SQLite reuses it for new messages, and a VACUUM would stop the room for as long as it takes).
     Part of HistoryStore (the same file), kept apart so each reads in one screen.
 
-    Only room messages already in SQLite go: never a direct message (kept for its two keys
-    until they read it: PROTOCOL.md, Identity), never bans, mutes, owned names, the topic, the
-    operators or the names seen; by size never the newest ``keep_newest`` (the journal's rows are
-    moved in first: they are among the newest). Oldest first by id, the order things happened in: a batch ends at the first message
-    that is young enough to stay, so each batch reads at most ``rows`` rows past the last one
-    dropped (a clock set back can keep a few older messages a while; never a newer one gone)."""
+    Only messages already in SQLite go (the journal's rows are moved in first: they are among the
+    newest), never bans, mutes, owned names, the topic, the operators or the names seen. By age:
+    every message older than the time, room or direct (a term's retention is about all of them).
+    By size: room messages first, never the newest ``keep_newest``; then direct messages
+    (``drop_oldest_directs``): a flood of whispers, which no one else sees, must not fill the disk
+    (PROTOCOL.md, History replay, "Keeping"). Oldest first by id, the order things happened in: a
+    batch by age ends at the first message young enough to stay, so each batch reads at most
+    ``rows`` rows past the last one dropped (a clock set back can keep a few older messages a
+    while; never a newer one gone)."""
 
     db: sqlite3.Connection
     path: Path
-    _drop_from = 0  # every room message below this id is gone already: a batch starts here
+    # Below these ids every message, every room message, every direct message is gone already:
+    # a batch starts there (a store's own: another process may have dropped more meanwhile)
+    _drop_from = 0
+    _room_drop_from = 0
+    _direct_drop_from = 0
 
     def _settle(self) -> None: ...  # HistoryStore's: the journal and held rows come first
 
     def drop_oldest(self, *, before: float | None, rows: int, keep_newest: int = 0) -> tuple[int, bool]:
-        """Drop up to ``rows`` of the oldest room messages: those older than ``before`` (seconds
-        since the epoch), or with None the oldest whatever their age, never the newest
+        """Drop up to ``rows`` of the oldest messages: every kind older than ``before`` (seconds
+        since the epoch); with None the oldest room messages whatever their age, never the newest
         ``keep_newest``. Returns (how many went, whether a full batch went: more may follow).
         One short transaction (or the pass's own, when this pass has rows held: they are
         stored with it), so the room's loop can go on between batches."""
+        if before is not None:
+            kind, start = "", self._drop_from
+        else:
+            kind, start = "recipient IS NULL AND ", max(self._drop_from, self._room_drop_from)
+        return self._drop(kind, start, before=before, rows=rows, keep_newest=keep_newest)
+
+    def drop_oldest_directs(self, *, rows: int) -> tuple[int, bool]:
+        """Drop up to ``rows`` of the oldest direct messages, whatever their age (the size cap,
+        once only the newest room messages are left). As drop_oldest returns."""
+        start = max(self._drop_from, self._direct_drop_from)
+        return self._drop("recipient IS NOT NULL AND ", start, before=None, rows=rows, keep_newest=0)
+
+    def _drop(self, kind: str, start: int, *, before: float | None, rows: int, keep_newest: int) -> tuple[int, bool]:
+        """One batch: the oldest ``rows`` messages of ``kind`` (a condition and AND, or "") from
+        id ``start`` on, up to the first one newer than ``before``, below the newest ``keep_newest``."""
         self._settle()
         db = self.db
         own = not db.in_transaction
@@ -624,14 +662,13 @@ class _Dropping:
             if own:
                 db.execute("BEGIN IMMEDIATE")
             upper = 2**62
-            if keep_newest > 0:
+            if keep_newest > 0:  # (room messages only: the room_messages index)
                 newest = db.execute(
                     "SELECT id FROM main.messages WHERE recipient IS NULL ORDER BY id DESC LIMIT 1 OFFSET ?", (keep_newest - 1,)
                 ).fetchone()
                 upper = newest[0] if newest is not None and isinstance(newest[0], int) else 0
             found = db.execute(
-                "SELECT id, time FROM main.messages WHERE recipient IS NULL AND id >= ? AND id < ? ORDER BY id LIMIT ?",
-                (self._drop_from, upper, rows),
+                f"SELECT id, time FROM main.messages WHERE {kind}id >= ? AND id < ? ORDER BY id LIMIT ?", (start, upper, rows)
             ).fetchall()
             last = None
             for id_, time in found:
@@ -640,9 +677,7 @@ class _Dropping:
                 last = id_
             dropped = 0
             if last is not None:
-                dropped = db.execute(
-                    "DELETE FROM main.messages WHERE recipient IS NULL AND id >= ? AND id <= ?", (self._drop_from, last)
-                ).rowcount
+                dropped = db.execute(f"DELETE FROM main.messages WHERE {kind}id >= ? AND id <= ?", (start, last)).rowcount
                 # the newest id may go with them: a restart numbers on from here, never below an id
                 # already given (names.last_seen decides which direct messages were sent while away)
                 db.execute(
@@ -657,14 +692,20 @@ class _Dropping:
                     db.execute("ROLLBACK")
             raise _write_error(exc) from None  # (disk_full: `history prune` says what to do)
         if last is not None and own:  # (in the pass's transaction: only once its commit stands)
-            self._drop_from = last + 1
+            if not kind:
+                self._drop_from = last + 1
+            elif kind.startswith("recipient IS NULL"):
+                self._room_drop_from = last + 1
+            else:
+                self._direct_drop_from = last + 1
         return dropped, last is not None and len(found) == rows and last == found[-1][0]
 
     def oldest_room_time(self) -> float | None:
         """The oldest room message's time (None: none left): where the room's history now starts,
         for the size cap's notice to the host (history_upkeep.py; at most once an hour)."""
         row = self.db.execute(
-            "SELECT time FROM main.messages WHERE recipient IS NULL AND id >= ? ORDER BY id LIMIT 1", (self._drop_from,)
+            "SELECT time FROM main.messages WHERE recipient IS NULL AND id >= ? ORDER BY id LIMIT 1",
+            (max(self._drop_from, self._room_drop_from),),
         ).fetchone()
         return row[0] if row is not None and rows_ok.is_time(row[0]) else None
 
@@ -1127,11 +1168,11 @@ class HistoryStore(_Dropping, _NameOwners):
         if version > SCHEMA_VERSION:
             raise HistoryUnusable(f"{self.path} was written by a newer lanchat (schema {version})")
         if self.writable:
-            # Files made before it was dropped from SCHEMA still have this index (no query needs
-            # it): drop it once, so they store messages as fast. Older lanchats open the file
-            # as before (an index is never required), so the schema version stays the same.
+            # Files made while SCHEMA had no room_messages index get it, once (about a second a
+            # million messages). Older lanchats open the file as before (an index is never
+            # required; the one before this drops it), so the schema version stays the same.
             with contextlib.suppress(sqlite3.Error):
-                db.execute(f"DROP INDEX IF EXISTS {_OLD_ROOM_INDEX}")
+                db.execute(_ROOM_INDEX)
             self._prepare_moderation()
 
     def _prepare_moderation(self) -> None:
@@ -1572,14 +1613,7 @@ class HistoryStore(_Dropping, _NameOwners):
         self._settle()
         key = ev.name_key(name)
         upper = before if before is not None else 2**62
-        rows, cut = self._read_newest(
-            f"SELECT {_COLUMNS} FROM messages WHERE id < ? AND "
-            "(recipient IS NULL OR (recipient_key = ? AND recipient_owner = ?) "
-            "OR (recipient_key IS NOT NULL AND sender_key = ? AND sender_owner = ?)) "
-            "ORDER BY id DESC LIMIT ?",
-            (upper, key, owner, key, owner, max(limit, 0) + 1),
-            max_bytes,
-        )
+        rows, cut = self._read_newest(_REPLAY, (upper, key, owner, max(limit, 0) + 1), max_bytes)
         more = len(rows) > limit or cut
         window = [_record(row) for row in reversed(self._usable(rows[:limit], rows_ok.message_ok))]
         if away_since is not None:

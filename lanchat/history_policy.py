@@ -146,8 +146,8 @@ class HistoryPolicy:
         self._own_slot = itertools.count()
 
     def keep_only(self, days: float | None, max_mb: int | None, tell_host: Callable[[str], bool] | None = None) -> None:
-        """Drop room messages older than ``days`` and the oldest beyond ``max_mb`` MiB, in batches off the
-        message path (history_upkeep.py; ``tell_host``: its notices to the host). An archive (read-only) keeps all."""
+        """Drop messages older than ``days`` and the oldest beyond ``max_mb`` MiB (room first, then direct),
+        off the message path (history_upkeep.py; ``tell_host``: its notices to the host). An archive keeps all."""
         store = self.store
         if store is not None and store.writable and (days is not None or max_mb is not None):
             self.upkeep = Upkeep(store, keep_days=days, max_mb=max_mb, clock=self.clock, log=self.log, tell_host=tell_host)

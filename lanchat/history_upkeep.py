@@ -2,24 +2,26 @@
 
 A room run for a whole term on a laptop must not fill its disk: at the flood limit one person
 adds about 45 MB of history an hour (4,000-character messages), sixteen connections from one
-machine about 2.9 GB. So the server can drop the oldest room messages (PROTOCOL.md, History
-replay, "Keeping"):
+machine about 2.9 GB; whispers, even to oneself, about 170 MB an hour each (no one else sees
+them, so no one notices). So the server drops old messages (PROTOCOL.md, History replay, "Keeping"):
 
-* by age (``serve --keep-days N``): older than N days, at start and then every CHECK_SECONDS;
+* by age (``serve --keep-days N``): room and direct messages older than N days, at start and then
+  every CHECK_SECONDS;
 * by size (``serve --max-history-mb M``): when the file holds more than M MiB (looked at within
   SIZE_CHECK_SECONDS of rows going into SQLite, never while the room is idle), down to
-  SHRINK_TO of it, never the newest KEEP_NEWEST.
+  SHRINK_TO of it: the oldest room messages first, never the newest KEEP_NEWEST; then, if that
+  is not enough, the oldest direct messages (the cap holds: a whisper flood cannot fill the disk).
 
 Never per message and never in one long statement: one batch of about BATCH_SECONDS per loop
 pass (history.py, ``drop_oldest``), then a rest as long, and not in a pass that has messages to deliver (unless
 MAX_DEFERRED passes in a row had: a flood must not put it off for good), so chat goes on between
-batches (bench/prune_bench.py measures the latency a prune of a million messages adds). Direct messages, bans, mutes, owned names, the
-topic and the operators are never dropped. The store is handed in, with the clocks.
+batches (bench/prune_bench.py measures the latency a prune of a million messages adds). Bans, mutes,
+owned names, the topic and the operators are never dropped. The store is handed in, with the clocks.
 
 The log hears every round. The host hears of the size cap (a hosting teacher never sees the log),
 each kind at most once in TELL_AGAIN_SECONDS, in one line that says what to do: that it dropped
-messages (how many, where the room's history now starts), and that it cannot be met (only what is
-never dropped is left). Dropping by age is what was asked for: the log alone.
+messages (how many room and direct messages, where the room's history now starts), and that it
+cannot be met (only the newest room messages and what is never dropped are left). Dropping by age is what was asked for: the log alone.
 """
 
 from __future__ import annotations
@@ -57,10 +59,17 @@ def parse_days(text: str) -> float:
     return days
 
 
-def cap_dropped_line(count: int, oldest: float | None, *, max_mb: int, since: str = "") -> str:
-    """The host's line when the size cap dropped messages: how many (``since``: over more than one
-    round, e.g. " since the last notice"), where the room's history now starts, and what to do."""
-    were = f"{count:,} room message was" if count == 1 else f"{count:,} room messages were"
+def dropped_words(room: int, directs: int = 0) -> str:
+    """``1 room message``, ``5 room messages and 2 direct messages``, ``2 direct messages``."""
+    parts = [f"{count:,} {kind} message{'' if count == 1 else 's'}" for count, kind in ((room, "room"), (directs, "direct")) if count]
+    return " and ".join(parts) or "0 room messages"
+
+
+def cap_dropped_line(count: int, oldest: float | None, *, max_mb: int, since: str = "", directs: int = 0) -> str:
+    """The host's line when the size cap dropped messages: how many room and ``directs`` direct
+    messages (``since``: over more than one round, e.g. " since the last notice"), where the room's
+    history now starts, and what to do."""
+    were = dropped_words(count, directs) + (" was" if count + directs == 1 else " were")
     starts = f"starts at {time.strftime('%Y-%m-%d %H:%M', time.localtime(oldest))}" if oldest is not None else "is empty"
     return (f"history: the file passed its {max_mb:,} MiB cap (--max-history-mb), so its oldest {were} "
             f"dropped{since}; the room's history now {starts}. If someone is flooding, /mute or /ban them; "
@@ -70,9 +79,8 @@ def cap_dropped_line(count: int, oldest: float | None, *, max_mb: int, since: st
 def cap_stuck_line(path: object, *, max_mb: int, keep_newest: int) -> str:
     """The host's line when the size cap cannot be met: only what is never dropped is left."""
     return (f"history: {path} holds more than its {max_mb:,} MiB cap (--max-history-mb), but nothing more can be "
-            f"dropped: what is left is direct messages, the newest {keep_newest:,} room messages and the room's "
-            "settings, which are never dropped. If someone is flooding direct messages, /ban them; "
-            "or restart with a larger --max-history-mb")  # fmt: skip
+            f"dropped: what is left is the newest {keep_newest:,} room messages and the room's settings, which are "
+            "never dropped. If someone is flooding, /mute or /ban them; or restart with a larger --max-history-mb")  # fmt: skip
 
 
 def describe_holdings(used: int, messages: int, oldest: float | None, *, keep_days: float | None, max_mb: int | None) -> str:
@@ -148,7 +156,9 @@ class Upkeep:
         self.age_due = self.due if keep_days is not None else None  # the next look by age: a round for the size alone skips it
         self.shrinking = False  # over the cap: dropping down to SHRINK_TO of it
         self.dropped_old = 0  # this round's drops, said when it ends
-        self.dropped_big = 0
+        self.dropped_big = 0  # room messages, by size
+        self.dropped_directs = 0  # direct messages, by size (once the room's are down to keep_newest)
+        self.untold_directs = 0  # direct messages dropped by the cap since the host last heard of it
         self.stuck = False  # over the cap with nothing left to drop (said once, until a round gets under it)
         self.stuck_round = False  # this round found it so
         self.batch_rows = BATCH_ROWS
@@ -199,11 +209,14 @@ class Upkeep:
         if self.max_bytes is not None and self._over(used):
             dropped, _more = self._batch(before=None, keep_newest=self.keep_newest)
             self.dropped_big += dropped
+            if not dropped:  # the room's are down to the newest: the oldest direct messages next
+                dropped, _more = self._batch(before=None, keep_newest=0, directs=True)
+                self.dropped_directs += dropped
             if dropped:
                 self.due = now + self.rest
                 return
             self.stuck_round = used > self.max_bytes  # (between 90% and the cap: within it, nothing to say)
-            if self.stuck_round and not (self.stuck and self.host_heard_stuck):  # left: direct messages, the newest...
+            if self.stuck_round and not (self.stuck and self.host_heard_stuck):  # left: the newest room messages...
                 line = cap_stuck_line(store.path, max_mb=self.max_bytes // MIB, keep_newest=self.keep_newest)
                 if not self.stuck:
                     self.stuck = True
@@ -224,13 +237,17 @@ class Upkeep:
         self.told_at[kind] = self.clock()
         return True
 
-    def _batch(self, *, before: float | None, keep_newest: int) -> tuple[int, bool]:
-        """One drop_oldest; the next batch is sized to take about BATCH_SECONDS, as this one went."""
+    def _batch(self, *, before: float | None, keep_newest: int, directs: bool = False) -> tuple[int, bool]:
+        """One drop_oldest (``directs``: drop_oldest_directs); the next batch is sized to take about
+        BATCH_SECONDS, as this one went."""
         if not self.in_round:
             self.in_round = True
             self.store.dropping(True)
         started = self.clock()
-        dropped, more = self.store.drop_oldest(before=before, rows=self.batch_rows, keep_newest=keep_newest)
+        if directs:
+            dropped, more = self.store.drop_oldest_directs(rows=self.batch_rows)
+        else:
+            dropped, more = self.store.drop_oldest(before=before, rows=self.batch_rows, keep_newest=keep_newest)
         took = self.clock() - started
         self.rest = took  # as long again before the next: the loop sleeps half the time, so a busy
         # machine's scheduler still wakes it at once for a message (a loop that never sleeps waits its turn)
@@ -249,20 +266,23 @@ class Upkeep:
         """Say what this round dropped (if anything) and set the next one."""
         if self.dropped_old:
             self.log(f"history: dropped {self.dropped_old:,} messages older than {self.keep_days:g} days")
-        if self.dropped_big:  # (never without a cap)
+        if self.dropped_big or self.dropped_directs:  # (never without a cap)
             max_mb = (self.max_bytes or 0) // MIB
-            since = "" if not self.untold_big else " since the last notice" if "dropped" in self.told_at else " in this run"
+            untold = self.untold_big or self.untold_directs
+            since = "" if not untold else " since the last notice" if "dropped" in self.told_at else " in this run"
             self.untold_big += self.dropped_big
-            logged = f"history: dropped the oldest {self.dropped_big:,} messages: the file held more than {max_mb:,} MiB (--max-history-mb)"
-            self.log(logged)
+            self.untold_directs += self.dropped_directs
+            what = f"{self.dropped_big:,} messages" if not self.dropped_directs else dropped_words(self.dropped_big, self.dropped_directs)
+            self.log(f"history: dropped the oldest {what}: the file held more than {max_mb:,} MiB (--max-history-mb)")
             if self._host_may_hear("dropped"):  # (the oldest's time: one indexed row, only then)
-                line = cap_dropped_line(self.untold_big, self.store.oldest_room_time(), max_mb=max_mb, since=since)
+                line = cap_dropped_line(self.untold_big, self.store.oldest_room_time(), max_mb=max_mb, since=since,
+                                        directs=self.untold_directs)  # fmt: skip
                 if self._told("dropped", line):
-                    self.untold_big = 0
+                    self.untold_big = self.untold_directs = 0
         if not self.stuck_round:  # under the cap (or not looked at): said again next time it cannot be met
             self.stuck = self.host_heard_stuck = False
         self.stuck_round = False
-        self.dropped_old = self.dropped_big = 0
+        self.dropped_old = self.dropped_big = self.dropped_directs = 0
         if self.in_round:
             self.in_round = False
             self.store.dropping(False)

@@ -687,7 +687,7 @@ def test_history_prune_gives_the_space_back_and_compact_gives_back_what_a_no_com
     lanchat = lambda *args: subprocess.run([*LANCHAT, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)  # noqa: E731
     pruned = lanchat("history", "prune", "--port", "4000", "--before", "2001-09-09T06:46:40")
     assert pruned.returncode == 0 and pruned.stderr == "", pruned.stderr
-    assert "dropped 18,000 room messages" in pruned.stdout and "2,000 messages since 2001-09-09" in pruned.stdout
+    assert "dropped 18,000 messages (room and direct)" in pruned.stdout and "2,000 messages since 2001-09-09" in pruned.stdout
     after = os.path.getsize(db)
     assert after < size / 8 and not os.path.exists(db + "-wal")
     assert pruned.stdout.splitlines()[-1] == f"lanchat: history-4000.sqlite3: {human_size(size)} -> {human_size(after)}"
