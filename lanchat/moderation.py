@@ -198,13 +198,17 @@ class Moderation:
 
     def left(self, member: Member) -> None:
         """``member`` left the room: the user it joined from on this machine, if known already
-        (nothing is asked now), is kept under its name for a while (DEPARTED_USERS)."""
+        (nothing is asked now), is kept under its name for a while (DEPARTED_USERS); not known,
+        an account kept under that name from an earlier owner of it goes (a ban of the name
+        means the one who left last, not a classmate who had it before)."""
+        gone = self.departed_users
+        name_key = ev.name_key(member.name)
         user = self.known_user(member.cid)
         if user is None or not self._on_this_machine(member.cid, member.address):
+            gone.pop(name_key, None)
             return
-        gone = self.departed_users
-        gone[ev.name_key(member.name)] = user
-        gone.move_to_end(ev.name_key(member.name))
+        gone[name_key] = user
+        gone.move_to_end(name_key)
         while len(gone) > DEPARTED_USERS:
             gone.popitem(last=False)
 

@@ -826,6 +826,21 @@ def test_a_student_who_quit_before_the_mute_comes_back_muted_from_that_account_u
     room.still_serves("ann", "hal", "bob")
 
 
+def test_a_name_that_left_again_from_elsewhere_no_longer_holds_the_account_of_its_earlier_owner():
+    """bob (account 1001) left; later another bob joined from another machine and left too.
+    The room kept 1001 under "bob" from the first, so /ban bob held account 1001: a classmate
+    who had done nothing was banned, and the bob the teacher meant was held by name only. The
+    last to leave under a name is the one a ban of it means: with no account known for them,
+    none is held."""
+    room, accounts = _lab_on_loopback({"bob": 1001, "ann": 1002})
+    room.leave("bob")
+    room.arrive("bob", address="10.0.0.7")  # another person, another machine, the same name
+    room.leave("bob")
+    room.mod("hal", "ban", "bob", reason="spam")
+    assert [ban.address for ban in room.stored.values()] == [None]
+    assert "bob" not in room.room.moderation.departed_users
+
+
 def test_the_room_remembers_the_accounts_of_the_most_recently_departed_only(monkeypatch):
     """What the room keeps of those who left is bounded (DEPARTED_USERS): the oldest go first."""
     from lanchat import moderation
