@@ -271,6 +271,8 @@ class Guard(_Door):
                 hub._handle(peer, other)
                 if isinstance(other, BUDGETED):
                     self._spend_budget(peer)
+                elif other.__class__ is ev.Nick:  # a guest's bucket goes with the new name now, not
+                    self._flood_key(peer.cid)  # at their next frame: the old name is fresh for the next to take it
 
     def _spend_budget(self, peer: Peer) -> None:
         """One uncounted frame (BUDGETED) from ``peer``, handled: out of budget, it is not read

@@ -78,6 +78,22 @@ def test_a_guest_cannot_refill_the_flood_limit_by_taking_a_new_name():
     assert [e.code for e in mallory.hears() if isinstance(e, ev.Error)] == [ev.E_SLOW_DOWN]
 
 
+def test_a_name_given_up_with_nick_is_fresh_for_whoever_takes_it_next():
+    """mallory spent her bucket and renamed to mal2; the bucket went along only at her next
+    counted frame, so bob, taking "mallory" before that, met her empty bucket and was told to
+    slow down on his first line. It goes along at the nick itself now: bob's own comes with him."""
+    flood = lim.FloodControl(burst=3, rate=1.0, slow_downs_before_pause=10)
+    lab, _reading = lab_with_reading(limits=True, flood=flood)
+    ann, mallory, bob = lab.join("ann"), lab.join("mallory"), lab.join("bob")
+    mallory.says(ev.Say(text="a"), ev.Say(text="b"), ev.Nick(name="mal2"))  # her three
+    ann.hears()
+    bob.says(ev.Nick(name="mallory"), ev.Say(text="hi"))
+    assert texts(ann.hears()) == ["hi"]
+    assert not [e for e in bob.hears() if isinstance(e, ev.Error)]
+    mallory.says(ev.Say(text="c"))  # hers stays empty under mal2
+    assert [e.code for e in mallory.hears() if isinstance(e, ev.Error)] == [ev.E_SLOW_DOWN]
+
+
 def test_frames_the_room_refuses_unread_count_toward_the_flood_limit():
     """A frame that is no event (an unknown type, not JSON, a field missing) was answered with its
     error and never counted: a member sending them as fast as the loopback took them had ~50,000
