@@ -440,10 +440,9 @@ def _also_banned(room: Room, member: Member, ban: Ban) -> list[Action]:
     ]  # fmt: skip
     actions: list[Action] = []
     for cid in held:
-        actions.extend(_told_banned(room, cid, ban))
+        actions.extend(_told_banned(room, cid, ban))  # the fatal error and its Close, as a hello's
         mod.operator_cids.discard(cid)
         actions.extend(room.leave(cid, "banned"))
-        actions.append(_room.Close(who=cid))
     return actions
 
 
