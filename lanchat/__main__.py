@@ -360,7 +360,7 @@ def build_parser() -> _Parser:
         action="store_true",
         help="lift the flood limit (10 at once, then 3 a second) and the connection caps per address "
         "(16 at once, 30 a minute; this machine: 256, 600, and each account there but the server's: "
-        "16 not yet welcomed), e.g. for a benchmark",
+        "64 not yet welcomed), e.g. for a benchmark",
     )
     serve.add_argument(
         "--turn-timeout",

@@ -52,7 +52,10 @@ NEW_PER_MINUTE_LOCAL = 600
 # per Unix account other than the server's own: one student's script holding 256 that never
 # say hello kept every classmate out. Welcomed ones are not counted: a lab's shared "student"
 # account holds a whole class, and a mass join is seen, and banned by account, by the teacher.
-MAX_PENDING_PER_ACCOUNT = 16
+# A shared account's class sits at the name, password or fingerprint prompt together at the
+# start of a lesson (unfinished all that time): 64 lets a class of that size in at once, while
+# one script still holds at most a quarter of the machine's 256.
+MAX_PENDING_PER_ACCOUNT = 64
 # The "account" of a loopback connection whose other end was closed or reset before the server
 # accepted it (transport.account_at_once: no process holds it, so its user is no longer said).
 # Counted as an account of its own, not as the machine: a script closing each connection at once

@@ -228,7 +228,7 @@ def test_one_account_holding_unfinished_connections_cannot_keep_a_classmate_out(
     are the whole class's. From the attacker's side: a student's script (its own account) opens
     300 connections that never say hello; then a classmate (another account) joins. The script
     held all 256 and the classmate was refused ('too many connections from this machine'). Now
-    an account other than the server's own holds at most 16 not yet welcomed: the rest of the
+    an account other than the server's own holds at most 64 not yet welcomed: the rest of the
     script's are refused with one clear line, logged once for the storm, and the classmate is in."""
     from helpers import sockets_of_accounts
 
@@ -240,11 +240,11 @@ def test_one_account_holding_unfinished_connections_cannot_keep_a_classmate_out(
             classmate.hello("ann")
             welcome = classmate.expect(object)
             assert isinstance(welcome, ev.Welcome), welcome
-            last = RawClient(script[-1])  # one the script opened after its 16
+            last = RawClient(script[-1])  # one the script opened after its 64
             refusal = last.expect(ev.Error)
             assert (refusal.code, refusal.fatal) == (ev.E_TOO_MANY, True)
             assert refusal.message == (
-                "too many unfinished connections from user 21566 on this machine (16 at once); "
+                "too many unfinished connections from user 21566 on this machine (64 at once); "
                 "finish joining with one or close some, then try again"
             )
             refusing = [line for line in log if "refusing" in line]
@@ -260,7 +260,7 @@ def _connected(sock: socket.socket, to: tuple[str, int]) -> socket.socket:
 
 
 def test_one_account_opening_and_closing_connections_cannot_spend_the_class_new_ones():
-    """Held to 16 unfinished, the script opens and closes connections instead, one after
+    """Held to 64 unfinished, the script opens and closes connections instead, one after
     another: the machine's new connections a minute were the class's, so a classmate was
     refused ('too many new connections from this machine'). An account's are its own now:
     the script's 21st is refused, naming its account, and the classmate is in."""
@@ -287,7 +287,8 @@ def test_a_class_sharing_one_account_all_joins():
     """Many labs log every student in under one shared account: 24 students on ONE account
     join one after another, and once welcomed none of them counts toward the account's
     unfinished connections (a cap on all the account's connections would have refused the
-    17th): with 15 more of it still unfinished, a 40th is let in and joins."""
+    17th): with 15 more of it still unfinished, a 40th is let in and joins (a lesson's start puts
+    a shared account's class at the prompts together: up to 64 unfinished at once)."""
     from helpers import sockets_of_accounts
 
     with lab_server("loopback") as (server, _log, to):

@@ -325,7 +325,7 @@ def test_an_account_holds_sixteen_unfinished_connections_and_a_classmate_still_c
     unfinished connections is refused its 17th (one clear line naming the account), spending
     none of the machine's new connections a minute; a classmate's account, an account not
     known (None) and a settled one (welcomed, or closed) may come."""
-    caps = lim.ConnectionLimits(new_per_minute_local=18)
+    caps = lim.ConnectionLimits(new_per_minute_local=18, max_pending_per_account=16)  # (64 by default)
     for _ in range(16):
         assert caps.check("127.0.0.1", T0, account=1066) is None
     for _ in range(100):  # the script keeps trying: each refused, none counted toward the machine

@@ -517,7 +517,7 @@ def test_one_account_stalling_tls_handshakes_cannot_keep_a_classmate_out(certifi
     from lanchat import limits as lim
 
     context, fp, _ = certificate
-    caps = lim.ConnectionLimits(max_per_local=20, new_per_minute_local=1000)
+    caps = lim.ConnectionLimits(max_per_local=20, new_per_minute_local=1000, max_pending_per_account=16)  # (64 by default)
     logged: list[str] = []
     with running_server(tls=context, limits=True, connection_limits=caps, own_user=os.getuid(), log=logged.append,
                         tls_handshake_seconds=60) as (_server, endpoint):  # fmt: skip
