@@ -6,8 +6,8 @@
     python bench/labban_bench.py --against /tmp/old               # and one join's lookup, both in turns
 
 On a lab server the class logs in to the teacher's machine and joins over loopback, each student
-under a Unix account of their own; a ban holds the account, found in /proc/net/tcp (transport.
-peer_user). Each run starts a real ``lanchat serve --headless --operator hal --no-limits`` (the
+under a Unix account of their own; a ban holds the account, which the kernel says (transport.
+peer_user: sock_diag, else /proc/net/tcp). Each run starts a real ``lanchat serve --headless --operator hal --no-limits`` (the
 limits' caps would refuse the 257th connection from this machine, and the flood limit the
 chatter; neither touches the lookup), joins N keyless students over loopback, each on a socket
 made by its own account (tests/helpers.sockets_of_accounts: root only), then:
@@ -142,6 +142,16 @@ class Chatter(threading.Thread):
             self.trips.append((sent, time.perf_counter()))
 
 
+def wait_for_trips(chatter: Chatter, count: int) -> None:
+    """Until ann has made ``count`` round trips; bounded: her thread ends on an error (a
+    timeout, the server gone), and the wait with it."""
+    deadline = time.monotonic() + TIMEOUT
+    while len(chatter.trips) < count:
+        if not chatter.is_alive() or time.monotonic() > deadline:
+            raise SystemExit(f"ann's echoes stopped after {len(chatter.trips)} round trips")
+        time.sleep(0.01)
+
+
 def best_us(call, repeats: int = 50) -> float:  # noqa: ANN001
     times = []
     for _ in range(repeats):
@@ -176,8 +186,7 @@ def join_storm(socks: list[socket.socket], port: int, ann: RawClient) -> tuple[f
     server): ms until the last is welcome, and the longest echo of ann's meanwhile."""
     chatter = Chatter(ann)
     chatter.start()
-    while len(chatter.trips) < 50:
-        time.sleep(0.01)
+    wait_for_trips(chatter, 50)
     for sock in socks:
         sock.connect(("127.0.0.1", port))
     comers = [RawClient(sock, timeout=TIMEOUT) for sock in socks]
@@ -214,8 +223,7 @@ def one_room(code: Path, students: int) -> dict[str, float]:
             drain.start()
             chatter = Chatter(ann)
             chatter.start()
-            while len(chatter.trips) < 200:  # the room settled: the join notices are out
-                time.sleep(0.01)
+            wait_for_trips(chatter, 200)  # the room settled: the join notices are out
             hal.drain(0.05)
             banned = f"s{students // 2:03d}"
             asked = time.perf_counter()
