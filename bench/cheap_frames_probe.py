@@ -8,6 +8,7 @@ the next, measuring each echo's latency; *mallory*, in a process of her own, sen
 as fast as the loopback takes it for ``--seconds`` (reading and dropping what she is sent). The
 report per kind: how many frames mallory got out and how her connection ended, ann's echo
 latency (p50, p90, max) and the server's CPU time over the window. ``none`` is the baseline.
+The rows print as a table and go to bench/results/cheap_frames.json (or ``--json FILE``).
 
     python bench/cheap_frames_probe.py                    # every kind, 2 s each (about 40 s)
     python bench/cheap_frames_probe.py --kinds typing,chunk-unknown --seconds 1
@@ -42,6 +43,7 @@ from lanchat import identity  # noqa: E402
 from lanchat.protocol import Connection, ConnectionClosed, Role, encode  # noqa: E402
 from lanchat.wire import binary_frame, frame  # noqa: E402
 
+RESULTS = ROOT / "bench" / "results" / "cheap_frames.json"
 MAX_FRAMES = 5_000_000  # mallory stops here whatever the time (bounded)
 BATCH = 256  # frames per send() call
 
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of: {', '.join(KINDS)}")
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--attackers", type=int, default=1, help="members sending at once, each on a connection of her own")
-    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"write the rows here (default {RESULTS.relative_to(ROOT)})")
     parser.add_argument("--log", action="store_true", help="print each server's log after its row")
     args = parser.parse_args(argv)
     rows = []
@@ -246,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['p90_ms']:>7.2f} {row['max_ms']:>7.1f} {row['server_cpu_s']:>6.2f}", flush=True)  # fmt: skip
         if args.log:
             print("".join("    | " + line for line in log[-8:]), end="")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    args.json.write_text(json.dumps({"attackers": args.attackers, "seconds": args.seconds, "rows": rows}, indent=1) + "\n")
+    print(f"results written to {args.json}")
     return 0
 
 
