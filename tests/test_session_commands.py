@@ -220,6 +220,31 @@ def test_readmes_command_table_and_help_list_the_same_commands():
     assert in_readme - in_help - set(ALIASES) == set(), "in README's command table, unknown to /help"
 
 
+def _named_keys(text: str) -> set[str]:
+    """The keys ``text`` names: Ctrl-X, Alt-x, F2; ``Ctrl-A/E/K`` is three (a Markdown ``Ctrl-\\\\`` is Ctrl-\\)."""
+    named = set()
+    for key in re.findall(r"(?:Ctrl|Alt)-(?:\\\\|\\|[A-Za-z]+(?:/[A-Z](?![a-z]))*)|F\d+", text):
+        modifier, _, rest = key.replace("\\\\", "\\").partition("-")
+        named |= {f"{modifier}-{part}" for part in rest.split("/")} if rest else {key}
+    return named
+
+
+def test_readmes_key_table_and_help_name_the_same_keys():
+    """README's key table (The screen) and /help's keys: README named Ctrl-\\ as a way to leave,
+    /help did not (it leaves on both front ends: test_ui_pty)."""
+    from pathlib import Path
+
+    from lanchat.ui.screen import KEYS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| key | what it does |", 1)[1].split("\n\n", 1)[0]
+    in_readme = set().union(*(_named_keys(row.split(" | ", 1)[0]) for row in table.splitlines()[1:]))
+    in_help = set().union(*(_named_keys(keys) for keys, _ in KEYS))
+    assert {"Ctrl-C", "Ctrl-Z", "Ctrl-A", "Ctrl-E", "Alt-b", "F2"} <= in_help
+    assert in_readme - in_help == set(), "in README's key table, missing from /help"
+    assert in_help - in_readme == set(), "in /help, missing from README's key table"
+
+
 def test_q_with_files_on_their_way_asks_once_and_names_them_and_a_script_is_never_asked():
     from lanchat.files import Progress
 

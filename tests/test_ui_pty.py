@@ -498,7 +498,7 @@ def test_help_on_a_projector_wraps_each_description_under_its_column(terms):
     for rows, cols in ((18, 64), (24, 80)):
         ann, _port = host(terms, name=f"hal{cols}", rows=rows, cols=cols)
         ann.send("/help\r")
-        ann.expect(r"Ctrl-C or /q\s+leave")
+        ann.expect(r"Ctrl-C, Ctrl-\\, /q\s+leave")
         screen = ann.lines[:-2]  # the transcript: the last rows of /help, the keys
         checked = 0
         for at, row in enumerate(screen[:-1]):

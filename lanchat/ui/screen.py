@@ -62,7 +62,7 @@ KEYS = (
     ("Ctrl-Home/Ctrl-End", "oldest/newest line (Home too when the input line is empty; End when the cursor is at its end)"),
     ("F2", "show/hide who is here (at least 100 columns)"),
     ("Ctrl-L", "redraw the screen"),
-    ("Ctrl-C or /q", "leave"),
+    ("Ctrl-C, Ctrl-\\, /q", "leave"),
     ("Ctrl-Z", "stop for the shell (fg: back)"),
 )
 
