@@ -2407,7 +2407,7 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
                  f"'{PROG} history compact' gives it back)", sys.stdout)  # fmt: skip
             return 0
         _say(f"{PROG}: it holds {holds} now", sys.stdout)
-        return _compact_history(store, path)
+        return _compact_history(store, path, dropped=dropped)
     except HistoryWriteError as exc:
         if not exc.disk_full:
             return _fail(f"cannot change {path}: {exc}")
@@ -2432,10 +2432,11 @@ def cmd_history_compact(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _compact_history(store, path: Path) -> int:  # noqa: ANN001 - a HistoryStore, opened by _open_stopped_history
+def _compact_history(store, path: Path, dropped: int = 0) -> int:  # noqa: ANN001 - a HistoryStore, opened by _open_stopped_history
     """history.py's compact, saying the file's size before and after (``history.sqlite3:
     412.0 MiB -> 38.2 MiB``); refused, the file left as it was, where the disk has not room for
-    SQLite's copy (history_upkeep.compact_refusal), and said so where the file is damaged."""
+    SQLite's copy (history_upkeep.compact_refusal), and said so where the file is damaged.
+    ``dropped``: what prune dropped just before, which a refusal must not say was left."""
     import shutil
 
     from .files import human_size
@@ -2454,14 +2455,16 @@ def _compact_history(store, path: Path) -> int:  # noqa: ANN001 - a HistoryStore
             free = None
         refused = None if free is None else compact_refusal(path.name, held=held, free=free)
         if refused is not None:
-            return _fail(f"{refused}; {path.name} was left as it was: free some space there and run {again}")
+            left = f"the drops are done, but {path.name} keeps its size ({human_size(size)})" if dropped else f"{path.name} was left as it was"
+            return _fail(f"{refused}; {left}: free some space there and run {again}")
         after = store.compact()
     except HistoryDamaged as exc:  # (found by VACUUM, past the check on opening: after prune's drops, too)
         return _fail(f"{exc}, found while compacting it: it was not compacted\n"
                      f"  '{PROG} history {path} > saved.txt' saves every message that can still be read")  # fmt: skip
     except HistoryWriteError as exc:
         why, then = ("the disk filled up meanwhile", "free some space there and run") if exc.disk_full else (str(exc), "run")
-        return _fail(f"cannot compact {path}: {why}; it was left as it was (nothing is lost): {then} {again}")
+        left = "the drops are done, but it keeps its size" if dropped else "it was left as it was"
+        return _fail(f"cannot compact {path}: {why}; {left} (nothing is lost): {then} {again}")
     _say(f"{PROG}: {path.name}: {human_size(size)} -> {human_size(after)}", sys.stdout)
     return 0
 

@@ -1160,3 +1160,37 @@ def test_history_compact_with_too_little_room_for_its_copy_says_how_much_it_need
         after = os.path.getsize(db)  # what it held, or less: VACUUM packs the indexes' pages too
         assert done.returncode == 0 and done.stdout == f"lanchat: chat.sqlite3: {human_size(size)} -> {human_size(after)}\n"
         assert after <= held
+
+
+        assert done.returncode == 0 and done.stdout == f"lanchat: chat.sqlite3: {human_size(size)} -> {human_size(held)}\n"
+
+
+def test_history_prune_whose_compacting_has_no_room_says_the_drops_are_done_and_the_file_keeps_its_size():
+    """`history prune` drops, then compacts; with no room for the copy the compacting is refused,
+    but the drops are done (and said): the refusal must not say the file was left as it was."""
+    with small_disk("16m") as disk:
+        db = disk / "chat.sqlite3"
+        store = HistoryStore(db)
+        try:
+            for i in range(12_000):
+                store.keep(time=1e9 + i, sender="ann", text=f"{i} " + "x" * 400)
+            store.commit()
+            size, held = store.file_sizes()
+        finally:
+            store.close()
+        fill_disk(disk, leave=held * 2 // 3)  # room for the drops (in the WAL), not for a copy of the half kept
+        pruned = subprocess.run([sys.executable, "-m", "lanchat", "history", "prune", str(db), "--before", "2001-09-09T03:26:40"],
+                                capture_output=True, text=True, env=child_env(TZ="UTC"), cwd=ROOT, timeout=30)  # fmt: skip
+        assert pruned.returncode == 1 and "Traceback" not in pruned.stderr, pruned.stderr
+        assert "dropped 6,000 room messages" in pruned.stdout and os.path.getsize(db) == size
+        assert "not enough free disk space to compact chat.sqlite3" in pruned.stderr
+        assert "left as it was" not in pruned.stderr
+        assert pruned.stderr.rstrip().endswith(
+            f"the drops are done, but chat.sqlite3 keeps its size ({human_size(size)}): free some space there and run "
+            f"'lanchat history compact {db}'"
+        )
+        store = HistoryStore(db)
+        try:
+            assert store.count() == 6000
+        finally:
+            store.close()
