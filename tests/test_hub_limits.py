@@ -12,6 +12,7 @@ from lanchat import events as ev
 from lanchat import guard as hub_module
 from lanchat import limits as lim
 from lanchat.moderation import Mute
+from lanchat.protocol import encode
 
 
 def lab_with_reading(**hub_args: object) -> tuple[Lab, list[tuple[int, bool]]]:
@@ -107,6 +108,18 @@ def test_frames_the_room_refuses_unread_count_toward_the_flood_limit():
     lab.hub.receive_data(mallory.cid, frame * 6)
     codes = [e.code for e in mallory.hears() if isinstance(e, ev.Error)]
     assert codes == [ev.E_UNKNOWN_TYPE] * 3 + [ev.E_SLOW_DOWN] * 3
+
+
+def test_a_hello_or_auth_after_the_welcome_is_refused_unread_and_counts_as_such_a_frame_does():
+    """PROTOCOL.md (Abuse limits) said hello and auth are never flood-counted: that holds before
+    the welcome (the 32-frame cap instead); after it each is refused as not allowed now and counts."""
+    flood = lim.FloodControl(burst=3, rate=1.0, slow_downs_before_pause=10)
+    lab, _reading = lab_with_reading(limits=True, flood=flood)
+    ann, mallory = lab.join("ann"), lab.join("mallory")
+    ann.hears()
+    lab.hub.receive_data(mallory.cid, b"".join([encode(ev.Hello(name="m2")), encode(ev.Auth(signature="AAAA"))] * 3))
+    codes = [e.code for e in mallory.hears() if isinstance(e, ev.Error)]
+    assert codes == [ev.E_BAD_MESSAGE] * 3 + [ev.E_SLOW_DOWN] * 3
 
 
 @pytest.mark.parametrize(
