@@ -358,7 +358,8 @@ def build_parser() -> _Parser:
     serve.add_argument(
         "--no-limits",
         action="store_true",
-        help="lift the flood limit (10 at once, then 3 a second) and the connection caps per address "
+        help="lift the flood limit (10 at once, then 3 a second), the budget of typing hints and upload pieces "
+        "(4,096 a second), the 32 frames before a welcome, and the connection caps per address "
         "(16 at once, 30 a minute; this machine: 256, 600, and each account there but the server's: "
         "64 not yet welcomed), e.g. for a benchmark",
     )
