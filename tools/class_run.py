@@ -14,7 +14,7 @@ Everything runs in a network namespace of its own (re-executed under `unshare -n
 root): loopback and a veth pair between two addresses of that namespace, so discovery's multicast
 stays inside it. Each step's screens are written to OUT/NN-step.txt; the last lines say what
 looked wrong (a traceback, a replay split around the welcome, a topic said twice). Not a test:
-a lesson takes about a minute and a half. Usage: sudo python tools/class_run.py [OUT]
+a lesson takes about 40 s. Usage: sudo python tools/class_run.py [OUT]
 """
 
 from __future__ import annotations
