@@ -84,11 +84,13 @@ class LogOutput:
     def _gone(self, exc: OSError, out: TextIO) -> None:
         """Nobody reads the log any more: what is written from now on goes nowhere."""
         with contextlib.suppress(OSError, ValueError):
+            fd = out.fileno()  # first: a stream closed (ValueError) opens nothing
             null = os.open(os.devnull, os.O_WRONLY)
             try:
-                os.dup2(null, out.fileno())
+                os.dup2(null, fd)
             finally:
-                os.close(null)  # the output's own descriptor is /dev/null now: this one is not needed (it leaked)
+                if null != fd:  # (the same number: fd was closed under us, and /dev/null took it)
+                    os.close(null)  # the output's own descriptor is /dev/null now: this one is not needed (it leaked)
         self.lost, self.cut = 0, False
         # a reader gone (a pipe) is "closed"; a terminal hung up (EIO) "cannot be written"
         why = "was closed" if isinstance(exc, BrokenPipeError) else f"cannot be written ({(exc.strerror or str(exc)).lower()})"

@@ -376,6 +376,30 @@ def test_a_log_whose_reader_is_gone_goes_to_dev_null_and_leaves_no_descriptor_op
         assert os.readlink(f"/proc/self/fd/{writer}") == os.devnull
     assert err.getvalue() == "lanchat: the log's output was closed; the room goes on without a log\n"
 
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/self/fd (Linux)")
+def test_a_log_whose_descriptor_was_closed_keeps_that_number_on_dev_null_never_free_for_a_socket():
+    """The log's descriptor closed under it (EBADF): /dev/null, opened for it, gets that very
+    number (the lowest free), so dup2 is a no-op; closing it then freed the number for the next
+    accept, and the log's lines would have gone into a student's connection. It stays /dev/null."""
+    lowest = os.open(os.devnull, os.O_RDONLY)  # the lowest free number now
+    os.close(lowest)
+    reader, writer = os.pipe()
+    os.close(reader)
+    os.dup2(writer, lowest)
+    os.close(writer)
+    err = io.StringIO()
+    out = open(lowest, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - the descriptor is closed by hand
+    os.close(lowest)  # closed under the log: the lowest free number again
+    try:
+        LogOutput(out, err).write("[12:00:01] ann joined")  # EBADF
+        assert os.readlink(f"/proc/self/fd/{lowest}") == os.devnull
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(lowest)
+    assert "the log's output cannot be written (bad file descriptor)" in err.getvalue()
+
+
 class NearlyFullStore:
     """A history store on a disk so nearly full that a pass fits or not by its size: commit()
     fails while ``full`` (the way history.py says it, HistoryWriteError)."""
