@@ -867,7 +867,7 @@ E_BAD_KEY = "bad-key"  # the key in hello is not base64 of 32 bytes
 E_BAD_SIGNATURE = "bad-signature"  # the signature does not match the key and this nonce
 E_NAME_OWNED = "name-owned"  # another key owns the name; try another
 E_PASSWORD = "password"  # the password proof is missing or wrong (one generic error)
-E_LOCKED = "locked"  # too many wrong passwords from this address; wait
+E_LOCKED = "locked"  # too many wrong passwords from this person at this address, or from the address; wait
 E_NOT_HOST = "not-host"  # only the host may do that
 E_USE_TLS = "use-tls"  # a plain client on a TLS port (fatal): lanchat's connect switches to TLS and asks to trust it
 
