@@ -199,7 +199,7 @@ class ColourBot:
             mood = mood[: MAX_MOOD_CHARS - 3].rstrip() + "..."
         exchange.mood = mood
         colour = self._new_colour(exchange)
-        return [f"For a {mood} mood, try #{colour}: {colour_link(colour)}", "Happy with it? (Y/N)"]
+        return [f"For your {mood} mood, try #{colour}: {colour_link(colour)}", "Happy with it? (Y/N)"]
 
     def _answer(self, person: str, exchange: Exchange, answer: str) -> list[str]:
         word = _answer_word(answer)

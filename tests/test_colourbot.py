@@ -264,7 +264,7 @@ def test_help_lists_the_bot_commands():
 
 def test_a_direct_suggestion_carries_its_colour_for_the_swatch():
     session = session_with_bot()
-    suggestion = f"For a calm mood, try #1E90FF: {COMPUTER_HOPE_URL}1E90FF"
+    suggestion = f"For your calm mood, try #1E90FF: {COMPUTER_HOPE_URL}1E90FF"
     (line,) = session.on_event(ev.Direct(sender=BOT_NAME, to="ann", text=suggestion, time=1.0))
     assert line.kind == "direct" and line.colour == "#1E90FF" and line.text == suggestion
     (plain,) = session.on_event(ev.Direct(sender=BOT_NAME, to="ann", text="Happy with it? (Y/N)", time=2.0))
@@ -336,3 +336,14 @@ def test_in_a_shared_room_the_greeting_is_one_whisper_and_the_exchange_is_open()
     assert "bob" in hello and "/mood" in hello
     assert bot.state_of("bob") == ASK_MOOD  # a whispered mood is still the answer
     assert bot.hear("bob", "grumpy")[-1] == "Happy with it? (Y/N)"
+
+
+@pytest.mark.parametrize("mood", ["angry", "excited", "Énervé", "upbeat", "anxious", "happy", "😀"])
+def test_the_suggestion_names_the_mood_without_a_wrong_article(mood):
+    """'For a angry mood' read as a slip on the projector: the article before a mood the student
+    typed (any word, any language) cannot be chosen right, so the suggestion uses none."""
+    bot = ColourBot(seeded(7))
+    bot.start("ann")
+    first = bot.hear("ann", mood)[0]
+    assert first.startswith(f"For your {mood} mood, try #")
+    assert not re.search(r"\bFor an? ", first)

@@ -24,7 +24,7 @@ def test_a_plain_answer_to_the_bot_stays_between_ann_and_the_bot():
         ann.expect(STAMP + rf"{BOT_NAME} -> ann \(direct\): What mood are you in\?$")
         ann.expect(r"just type your answer: it goes to colourbot only")
         ann.send("sleepy")
-        ann.expect(STAMP + rf"{BOT_NAME} -> ann \(direct\): For a sleepy mood, try #")
+        ann.expect(STAMP + rf"{BOT_NAME} -> ann \(direct\): For your sleepy mood, try #")
         ann.send("y")
         ann.expect(r"your lines go to the room again")
         ann.send("hello bob")

@@ -56,7 +56,7 @@ def test_seed_000_over_af_unix_one_person_n_then_y_then_the_server_exits(tmp_pat
 
         first, second = seeded_colours(7, 2)
         ann.send("cheerful")  # alone with the bot: a plain line is the answer, as in the seed
-        ann.expect(BOT_SAYS + rf"For a cheerful mood, try #{first}: {re.escape(colour_link(first))}$")
+        ann.expect(BOT_SAYS + rf"For your cheerful mood, try #{first}: {re.escape(colour_link(first))}$")
         ann.expect(BOT_SAYS + r"Happy with it\? \(Y/N\)$")
 
         mark = ann.mark()
@@ -115,11 +115,11 @@ def test_a_room_of_three_over_tcp_keeps_each_exchange_private():
         # ann talks to the bot with /mood; bob answers it in a direct message.
         mark = ann.mark()
         ann.send("/mood sunny")
-        ann.expect(BOT_SAYS + rf"For a sunny mood, try {HEX}: https://www\S+$", start=mark)
+        ann.expect(BOT_SAYS + rf"For your sunny mood, try {HEX}: https://www\S+$", start=mark)
         ann.expect(BOT_SAYS + r"Happy with it\? \(Y/N\)$", start=mark)
         bob.send(ev.Whisper(to=BOT_NAME, text="grumpy"))
         suggestion = bob.expect(ev.Direct, sender=BOT_NAME, to="bob")
-        assert suggestion.text.startswith("For a grumpy mood, try #")
+        assert suggestion.text.startswith("For your grumpy mood, try #")
         bob.expect(ev.Direct, sender=BOT_NAME, to="bob", text="Happy with it? (Y/N)")
         bob.send(ev.Whisper(to=BOT_NAME, text="N"))
         another = bob.expect(ev.Direct, sender=BOT_NAME, to="bob")
@@ -161,7 +161,7 @@ def test_the_host_meets_the_bot_and_mood_needs_a_bot(tmp_path):
     try:
         host.expect(rf"{BOT_NAME} -> hana \(direct\): What mood are you in\?")
         host.send("/mood calm")
-        host.expect(rf"{BOT_NAME} -> hana \(direct\): For a calm mood, try #[0-9A-F]{{6}}: https://")
+        host.expect(rf"{BOT_NAME} -> hana \(direct\): For your calm mood, try #[0-9A-F]{{6}}: https://")
         plain.expect(r"welcome, otto")
         plain.send("/mood")
         plain.expect(rf"! {BOT_NAME} is not in this room \(the host adds it with: lanchat serve --bot colour\)")

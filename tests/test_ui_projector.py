@@ -56,7 +56,7 @@ def test_a_direct_message_live_or_replayed_keeps_its_names_and_loses_its_text():
 
 def test_the_colour_bots_swatch_goes_with_the_text():
     session = teacher()
-    (line,) = lines_for(session, direct(sender="colourbot", text=f"For a calm mood, try {COMPUTER_HOPE_URL}3366cc"))
+    (line,) = lines_for(session, direct(sender="colourbot", text=f"For your calm mood, try {COMPUTER_HOPE_URL}3366cc"))
     assert line.colour is not None
     assert hidden(line, "teacher").colour is None
 
