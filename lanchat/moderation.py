@@ -1027,9 +1027,10 @@ def turn_timed_out(room: Room, seconds: float) -> list[Action]:
     room.turn_holder = room._next_after(holder, order_before=list(room.members))
     if room.turn_holder == holder:
         return []
-    by = room.name_of(room.host_cid) if room.host_cid is not None else None
+    # By "the server", even with a host: the host's name read as if the host had typed /pass
+    # ("hal passed the turn on: nobody spoke for 5 s" on hal's own screen, when hal held it).
     act = ev.Moderated(
-        action="pass", by=by or "the server", name=held_by, reason=f"nobody spoke for {seconds:g} s", time=room.clock()
+        action="pass", by="the server", name=held_by, reason=f"nobody spoke for {seconds:g} s", time=room.clock()
     )
     return [_room.Record(event=act), _room.Broadcast(to=room._everyone, frame=encode(act)), room._turn_broadcast()]
 

@@ -1385,7 +1385,7 @@ def test_a_turn_nobody_takes_moves_on_by_itself():
     room.now += 1
     room.perform(tick(room.room))
     assert room.take("bob") == [
-        ev.Moderated(action="pass", by="hal", name="ann", reason="nobody spoke for 60 s", time=START + 60),
+        ev.Moderated(action="pass", by="the server", name="ann", reason="nobody spoke for 60 s", time=START + 60),
         ev.Turn(holder="bob"),
     ]
     room.say("bob", "quick")  # bob speaks: the clock starts again for mallory
@@ -1395,9 +1395,25 @@ def test_a_turn_nobody_takes_moves_on_by_itself():
     room.now += 1  # and runs out 60 s after bob spoke, not after the last pass
     room.perform(tick(room.room))
     assert room.take("bob")[0] == ev.Moderated(
-        action="pass", by="hal", name="mallory", reason="nobody spoke for 60 s", time=START + 120
+        action="pass", by="the server", name="mallory", reason="nobody spoke for 60 s", time=START + 120
     )
     assert room.room.turn_name != "mallory"
+
+
+def test_a_turn_timeout_is_the_servers_act_even_when_the_host_held_the_turn():
+    """The host read 'hal passed the turn on: nobody spoke for 60 s' about a turn the timeout
+    took from hal: as if hal had typed /pass. The server did it, and the line says so."""
+    room = classroom("turn", turn_timeout=60)
+    for _ in range(3):  # ann, bob and mallory each let it run out: the host's turn comes
+        room.now += 60
+        room.perform(tick(room.room))
+    room.take_all()
+    assert room.room.turn_name == "hal"
+    room.now += 60
+    room.perform(tick(room.room))
+    (act, _turn) = room.take("ann")
+    assert act.by == "the server" and act.name == "hal"
+    assert act_line(act) == "the server passed the turn on from hal: nobody spoke for 60 s"
 
 
 def test_pass_outside_turn_mode_says_why():
