@@ -1416,6 +1416,21 @@ def test_a_turn_timeout_is_the_servers_act_even_when_the_host_held_the_turn():
     assert act_line(act) == "the server passed the turn on from hal: nobody spoke for 60 s"
 
 
+def test_an_operators_pass_naming_someone_who_no_longer_holds_the_turn_moves_nothing():
+    """The host typed '/pass ann' as the turn went from ann to bob: the name went as the reason,
+    and bob's turn was passed on ('hal passed the turn on from bob: ann'). A name of someone here
+    is sent as the name, and the room refuses it, saying whose turn it is."""
+    session = Session(name="hal", members=["hal", "ann", "bob"], host="hal", mode="turn", turn="bob")
+    assert session.parse_input("/pass ANN went quiet") == Outgoing(ev.Moderate(action="pass", name="ANN", reason="went quiet"))
+    room = classroom("turn")
+    room.mod("hal", "pass", name="ann")  # ann first in the order, then bob
+    room.take_all()
+    assert room.room.turn_name == "bob"
+    room.mod("hal", "pass", name="ann")
+    assert room.only_error("hal").message == "ann does not hold the turn; it is bob's turn"
+    assert room.room.turn_name == "bob"
+
+
 def test_pass_outside_turn_mode_says_why():
     room = classroom()
     room.mod("hal", "pass")
