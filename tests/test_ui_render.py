@@ -151,6 +151,17 @@ def test_kinds_of_line_look_distinct():
     assert frame.rows[6][frame.text()[6].index("hello")][1] == rd.MENTION
 
 
+def test_a_long_name_in_the_waiting_prompt_is_shortened_inside_its_brackets():
+    """At 64 columns a student read '[waiting for Bartholomew_Fitzge…' with no closing bracket,
+    the typed text hard against the cut: the name is shortened, the brackets kept."""
+    long_name = "Bartholomew_Fitzgerald_Okonkwo99"
+    view = make_view(name="bob", mode="turn", turn=long_name, members=["bob", long_name])
+    view.editor.type("early")
+    prompt = row_texts(rd.render(view, 8, 64))[-1]
+    assert prompt.startswith("[waiting for Bartholomew_Fitz…] early"), prompt
+    assert len("[waiting for Bartholomew_Fitz…] ") <= 64 // 2
+
+
 def test_status_line_and_input_line():
     view = make_view(mode="turn", turn="bob")
     view.editor.type("typed ahead")

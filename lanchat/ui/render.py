@@ -841,7 +841,11 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
         cursor = len(text)
     prompt_cells = cells(prompt, prompt_style)
     if len(prompt_cells) > width // 2:
-        prompt_cells = fit(prompt_cells, max(0, width // 2 - 1), prompt_style) + [("\u2026", prompt_style)]
+        # "[waiting for Bartholo…] ": a bracketed prompt keeps its closing bracket, so the
+        # typed text does not run on from a name cut short
+        tail = cells("] ", prompt_style) if prompt.endswith("] ") else []
+        cut = fit(prompt_cells[: len(prompt_cells) - len(tail)], max(0, width // 2 - 1 - len(tail)), prompt_style)
+        prompt_cells = cut + [("\u2026", prompt_style)] + tail
     text_cells: list[Cell] = []
     cursor_col = 0
     index = 0
