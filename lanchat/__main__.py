@@ -911,7 +911,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     mode_text = "turn-based" if args.mode == "turn" else "full-duplex"
     pin = f" --fingerprint {tls_fingerprint}" if tls_fingerprint else ""
     if args.unix:
-        banner = [f"lanchat: {mode_text} chat on {args.unix}", f"  join with: python -m lanchat connect --unix {args.unix}{pin}"]
+        banner = _unix_banner(args.unix, mode_text, pin)
     else:
         banner = _join_banner(where, mode_text, listener.getsockname()[1], pin, password=room_password is not None)
     joins = len(banner)  # the banner's lines that name addresses (a new one rewrites them: _tell_the_host)
@@ -1110,6 +1110,12 @@ def _to_announce(listener, found: list | None = None) -> list[str]:  # noqa: ANN
     found = every_address() if found is None else found
     # a link-local address is announced without its zone: each joiner has its own (discovery.browse)
     return [a.address.partition("%")[0] for a in addresses_to_announce(found) if ipv6 or a.version == 4]
+
+
+def _unix_banner(path: str, mode_text: str, pin: str) -> list[str]:
+    """`serve --unix`'s first lines: the command to join on a line of its own, as a TCP room's,
+    so a 64-column screen does not fold it between `--unix` and the path."""
+    return [f"lanchat: {mode_text} chat on {path}; join with:", f"  python -m lanchat connect --unix {path}{pin}"]
 
 
 def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, password: bool) -> list[str]:

@@ -38,7 +38,7 @@ def test_after_a_restart_the_topic_and_the_operators_made_with_op_hold():
             mark = teach.mark()
             teach.send("/address")
             teach.send("/topic")
-            teach.expect(r"join with: python -m lanchat connect --unix", start=mark)
+            teach.expect(r"python -m lanchat connect --unix", start=mark)
             teach.expect(r"-!- topic: fractions, week 3$", start=mark)
             assert not [line for line in teach.lines[mark:] if "kept from the last run" in line], teach.lines[mark:]
             bob = Proc("connect", "--unix", path, "--name", "bob", "--plain")

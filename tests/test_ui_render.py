@@ -797,3 +797,16 @@ def test_a_64_column_projector_keeps_the_tls_address_beside_an_unread_direct_onl
     assert line("10.0.0.5:3580 (TLS)") == " teacher │ 10.0.0.5:3580 (TLS) │ 4 here │ projector │ 1 direct "
     assert line("192.168.1.20:3580 (TLS)") == " teacher │ 4 here │ projector │ 1 direct unread (/r answers) "
     assert line("192.168.1.20:3580") == " teacher │ 192.168.1.20:3580 │ 4 here │ projector │ 1 direct "
+
+
+def test_the_unix_rooms_join_command_is_one_row_on_a_64_column_projector():
+    """The host of README's colour room (`serve --unix /tmp/mood.sock --bot colour`) read on a
+    64-column screen '17:07   join with: python -m lanchat connect --unix' and the path on the
+    row below: a triple click copied a command without its socket. The command now has a line
+    of its own, as a TCP room's, and fits."""
+    from lanchat.__main__ import _unix_banner
+
+    view = make_view(name="hal")
+    view.add([Line(kind="system", time=T0, text=text.strip()) for text in _unix_banner("/tmp/mood.sock", "full-duplex", "")])
+    rows = row_texts(rd.render(view, 12, 64))
+    assert any(row.rstrip().endswith("  python -m lanchat connect --unix /tmp/mood.sock") for row in rows), rows
