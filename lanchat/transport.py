@@ -449,14 +449,23 @@ def unix_path_limit() -> int:
     return 107 if sys.platform.startswith("linux") else 103
 
 
+def _refuse_a_path_too_long(path: str) -> None:
+    """The same line from `serve --unix` and `connect --unix` (the kernel's own words, "AF_UNIX
+    path too long", came after the whole path quoted back), with what to do about it."""
+    size = len(os.fsencode(path))
+    if size > unix_path_limit():
+        raise TransportError(
+            f"socket path is too long ({size} bytes; the limit is {unix_path_limit()}): use a shorter one, such as /tmp/chat.sock"
+        )
+
+
 def listen_unix(path: str, backlog: int = LISTEN_BACKLOG) -> socket.socket:
     """Listen on an AF_UNIX path, created private (0600).
 
     A socket file left by a dead server is removed (seed 000 unlinks it); a path where a
     live server answers is never taken over, and neither is anything that is not a socket.
     """
-    if len(os.fsencode(path)) > unix_path_limit():
-        raise TransportError(f"socket path is too long ({len(os.fsencode(path))} bytes; the limit is {unix_path_limit()})")
+    _refuse_a_path_too_long(path)
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -518,6 +527,7 @@ NOT_A_HOST_NAME = "not a host name (two dots in a row, or a part over 63 charact
 def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
     """Connect to a server; raise TransportError with one clear line if that fails."""
     if endpoint.path is not None:
+        _refuse_a_path_too_long(endpoint.path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:

@@ -573,6 +573,22 @@ def test_a_bad_socket_path_is_one_clear_line(run, sock_dir, relative, complaint)
     assert complaint in only_line(proc)
 
 
+def test_a_socket_path_too_long_is_refused_in_the_same_words_by_serve_and_connect(sock_dir):
+    """`connect --unix` on a path over the limit printed the 144-byte path back and the kernel's
+    'AF_UNIX path too long'; `serve` said 'socket path is too long (144 bytes; the limit is 107)'.
+    Both now say the latter, with what to do."""
+    from lanchat import transport
+
+    path = os.path.join(sock_dir, "x" * 120 + ".sock")
+    said = []
+    for attempt in (lambda: transport.listen_unix(path), lambda: transport.connect(transport.Endpoint(path=path))):
+        with pytest.raises(transport.TransportError) as refused:
+            attempt()
+        said.append(str(refused.value))
+    assert said[0] == said[1]
+    assert said[0].startswith("socket path is too long (") and "use a shorter one, such as /tmp/chat.sock" in said[0]
+
+
 def test_connecting_to_a_missing_socket_path_fails_clearly(run, sock_dir):
     proc = run("connect", "--unix", os.path.join(sock_dir, "nobody.sock"), "--name", "ann")
     assert proc.wait() == 1
