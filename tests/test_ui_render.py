@@ -810,3 +810,24 @@ def test_the_unix_rooms_join_command_is_one_row_on_a_64_column_projector():
     view.add([Line(kind="system", time=T0, text=text.strip()) for text in _unix_banner("/tmp/mood.sock", "full-duplex", "")])
     rows = row_texts(rd.render(view, 12, 64))
     assert any(row.rstrip().endswith("  python -m lanchat connect --unix /tmp/mood.sock") for row in rows), rows
+
+
+def test_whose_turn_stays_in_the_status_line_when_both_names_are_long():
+    """A host named Maximiliana_Vanderbilt_Ochoa waiting for Bartholomew_Fitzgerald_Okonkwo99 on a
+    64-column projector read ' Maximiliana_Vanderbilt_Ochoa │ host │ 127.0.0.1:58009 │ 3 here ':
+    the turn, which README says stays longest, did not fit whole, so it went and the address
+    stayed. The holder's name is shortened instead; with room, it is whole."""
+    long_name = "Bartholomew_Fitzgerald_Okonkwo99"
+    view = make_view(name="Maximiliana_Vanderbilt_Ochoa", mode="turn", turn=long_name,
+                     members=["Maximiliana_Vanderbilt_Ochoa", long_name, "bob"])
+    narrow = rd.status_text(view, 64)
+    assert "waiting for Bartholomew\u2026" in narrow, narrow
+    assert text_fits(narrow, 64)
+    assert f"waiting for {long_name}" in rd.status_text(view, 120)
+    assert "\u2026" not in rd.status_text(view, 120)
+    view.session.turn = "bob"  # a short name is never shortened
+    assert "waiting for bob" in rd.status_text(view, 64)
+
+
+def text_fits(text: str, width: int) -> bool:
+    return rd.text_width(text) <= width

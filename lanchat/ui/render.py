@@ -710,6 +710,7 @@ _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OW
 # students read off a 64-column projector; after whose turn it is), the whole part then taking
 # its place where it still fits.
 _NOW_SHORT = -1
+SHORT_HOLDER_COLUMNS = 12  # the turn holder's name in the status line's short form, "…" included
 
 
 def _status_parts(view: View) -> list[tuple[int, str]]:
@@ -730,6 +731,10 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     parts.append((_MODE, session.mode))
     if session.mode == "turn" and connection is None:  # offline, whose turn it was is no longer known
         parts.append((_NOW, visible(session.turn_text())))
+        holder = visible(session.turn or "")
+        if not session.my_turn and text_width(holder) > SHORT_HOLDER_COLUMNS:
+            # a long name, a narrow screen: "waiting for Bartholomew…" rather than nothing at all
+            parts.append((_NOW_SHORT, "waiting for " + "".join(c for c, _s in fit(cells(holder, PLAIN), SHORT_HOLDER_COLUMNS - 1)) + "\u2026"))
     if connection is None and (muted := session.muted_text()):  # (offline, the mute is as it was)
         parts.append((_NOW, muted))
     if connection is None:  # offline, the count is of who was here before
