@@ -64,7 +64,12 @@ def fold_line(line: str, columns: int, hang: str | None = None) -> list[str]:
         end = unit.end()
         if not fresh and (own or used + len(gap) + cells(text) > width):
             rows.append(row)
-            row, used, fresh = hang, len(hang), True
+            # a word too long for the room under the hang (a link under a --plain sender's
+            # prefix) is put less deep, whole on its row, rather than wrapped by the terminal
+            # (one longer than the terminal keeps the hang: the terminal wraps it in any case)
+            deep_enough = len(hang) + cells(text) <= width or cells(text) > columns - 2
+            under = hang if deep_enough else " " * min(len(hang), columns - cells(text))
+            row, used, fresh = under, len(under), True
         row, used = (row + text, used + cells(text)) if fresh else (row + gap + text, used + len(gap) + cells(text))
         fresh = False
         if own:

@@ -97,3 +97,17 @@ def test_a_backquoted_command_in_brackets_is_kept_whole():
     line = "Compare it with the one the host printed (`lanchat serve --tls`)."
     assert fold_lines([line], 64) == ["Compare it with the one the host printed", "  (`lanchat serve --tls`)."]
     assert fold_lines(['say "`lanchat doctor --json`" to them'], 24) == ["say", '  "`lanchat doctor --json`"', "  to them"]
+
+
+def test_a_link_too_long_for_the_hang_is_put_less_deep_whole_on_its_row():
+    """--plain at 64 columns: the colour bot's link went under a 38-column hang and the terminal
+    wrapped it, 'https://www.computerhope.c' / 'om/cgi-bin/htmlcolor.pl?c=9AB4B0' at column 0.
+    It now starts less deep, whole on its row; the words after it go back under the hang."""
+    link = "https://www.computerhope.com/cgi-bin/htmlcolor.pl?c=9AB4B0"
+    prefix = "[17:05:13] colourbot -> ann (direct): "
+    hang = " " * len(prefix)
+    rows = fold_line(f"{prefix}For your calm mood, try #9AB4B0: {link} and more words after it", 64, hang)
+    assert all(cells(row) <= 64 for row in rows), rows
+    (row,) = [row for row in rows if link in row]
+    assert row.strip() == link and row.startswith("  ")
+    assert rows[-1].startswith(hang)
