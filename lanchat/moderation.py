@@ -534,6 +534,9 @@ def _turn_given_again(room: Room) -> list[Action]:
 _ON_TARGET = {"op": _op, "deop": _deop, "kick": _kick, "ban": _ban, "mute": _mute, "unmute": _unmute}
 
 
+_MODE_WORDS = {"turn": "turn-based", "duplex": "full-duplex"}  # a switch, and a refused one, say these
+
+
 def act_text(act: ev.Moderated, whom: str) -> str:
     """One act as one line, who did what to ``whom`` (the name, or "you") and why: as the room
     reads it (session.py) and as a headless server's log records it."""
@@ -552,7 +555,7 @@ def act_text(act: ev.Moderated, whom: str) -> str:
         "ban": f"{act.by} banned {whom}",
         "unban": f"{act.by} lifted the ban on {whom}",
         "unmute": f"{act.by} unmuted {whom}",
-        "mode": f"{act.by} switched the room to {'turn-based' if act.mode == 'turn' else 'full-duplex'} mode",
+        "mode": f"{act.by} switched the room to {_MODE_WORDS.get(act.mode or '', 'full-duplex')} mode",
         "pass": f"{act.by} passed the turn on" + (f" from {whom}" if ev.name_key(act.name or "") != ev.name_key(act.by) else ""),
     }
     return texts.get(act.action, f"{act.by}: {act.action} {whom}") + why
@@ -663,7 +666,7 @@ def _mode(room: Room, member: Member, mode: str | None) -> list[Action]:
     if mode not in _room.MODES:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"/mode takes {' or '.join(_room.MODES)}")
     if mode == room.mode:
-        return room._error(member.cid, ev.E_BAD_MESSAGE, f"the room is already {mode}")
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"the room is already {_MODE_WORDS[mode]}")
     room.mode = mode
     actions: list[Action] = [_room.KeepMode(mode=mode)]  # a restart resumes it (PROTOCOL.md, Moderation)
     actions += _told(room, member, "mode", None, "", mode=mode)

@@ -1242,7 +1242,11 @@ def test_the_room_switches_to_turns_and_back_while_it_runs():
     assert room.kept_mode == "duplex"
     room.still_serves("mallory", "hal", "ann", "bob")
     room.mod("hal", "mode", mode="duplex")
-    assert room.only_error("hal").message == "the room is already duplex"
+    assert room.only_error("hal").message == "the room is already full-duplex"  # was 'already duplex'
+    room.mod("hal", "mode", mode="turn")
+    room.take_all()
+    room.mod("hal", "mode", mode="turn")
+    assert room.only_error("hal").message == "the room is already turn-based"  # was 'already turn'
 
 
 def test_an_operator_passes_the_turn_from_someone_who_went_away():
