@@ -678,13 +678,13 @@ class Session:
         return Outgoing(ev.Moderate(action=action, name=name))
 
     def _pass(self, rest: str) -> InputResult:
-        """/pass [NAME] [WHY]: a first word naming us, the turn's holder or anyone here says whose
-        turn moves on (the server refuses if that is not the holder: the turn moved on since);
-        anything else is the reason. Sent as a reason, a stale name passed the turn of whoever
-        held it now."""
+        """/pass [NAME] [WHY]: a first word naming us, the turn's holder or (not holding the turn
+        ourselves: an operator's pass) anyone here says whose turn moves on (the server refuses
+        if that is not the holder: the turn moved on since); anything else is the reason. Sent
+        as a reason, a stale name passed the turn of whoever held it now."""
         first, _, why = rest.partition(" ")
-        here = {ev.name_key(self.name), *(ev.name_key(name) for name in self.members)}
-        holders = here | ({ev.name_key(self.turn)} if self.turn else set())
+        here = () if self.my_turn else (ev.name_key(name) for name in self.members)  # ours: "/pass ann knows" is a reason
+        holders = {ev.name_key(self.name), *here} | ({ev.name_key(self.turn)} if self.turn else set())
         if first and ev.name_key(first) in holders:
             return Outgoing(ev.Moderate(action="pass", name=first, reason=why.strip() or None))
         return Outgoing(ev.Moderate(action="pass", reason=rest or None))

@@ -1426,6 +1426,8 @@ def test_an_operators_pass_naming_someone_who_no_longer_holds_the_turn_moves_not
     is sent as the name, and the room refuses it, saying whose turn it is."""
     session = Session(name="hal", members=["hal", "ann", "bob"], host="hal", mode="turn", turn="bob")
     assert session.parse_input("/pass ANN went quiet") == Outgoing(ev.Moderate(action="pass", name="ANN", reason="went quiet"))
+    holding = Session(name="bob", members=["hal", "ann", "bob"], host="hal", mode="turn", turn="bob")
+    assert holding.parse_input("/pass ann knows this one") == Outgoing(ev.Moderate(action="pass", reason="ann knows this one"))
     room = classroom("turn")
     room.mod("hal", "pass", name="ann")  # ann first in the order, then bob
     room.take_all()
