@@ -657,8 +657,9 @@ class Session:
         if action == "pass":
             return self._pass(rest)
         if action == "mode":
-            if rest.lower() not in ("turn", "duplex"):
-                return self._usage("/mode turn|duplex")
+            if rest.lower() not in ("turn", "duplex"):  # "/mode" alone: which it is now, too
+                now = {"turn": "turn-based", "duplex": "full-duplex"}.get(self.mode)
+                return self._usage("/mode turn|duplex" + (f" (the room is {now} now)" if now else ""))
             return Outgoing(ev.Moderate(action=action, mode=rest.lower()))
         name, _, why = rest.partition(" ")
         if not name:

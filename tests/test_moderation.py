@@ -1437,6 +1437,16 @@ def test_an_operators_pass_naming_someone_who_no_longer_holds_the_turn_moves_not
     assert room.room.turn_name == "bob"
 
 
+def test_mode_alone_says_which_mode_the_room_is_in():
+    """The host typed /mode to see the room's mode and read only 'usage: /mode turn|duplex'."""
+    session = Session(name="hal", members=["hal", "ann"], host="hal", mode="turn", turn="ann")
+    (line,) = session.parse_input("/mode").lines  # type: ignore[union-attr]
+    assert line.text == "usage: /mode turn|duplex (the room is turn-based now)"
+    session.mode = "duplex"
+    (line,) = session.parse_input("/mode sideways").lines  # type: ignore[union-attr]
+    assert line.text == "usage: /mode turn|duplex (the room is full-duplex now)"
+
+
 def test_pass_outside_turn_mode_says_why():
     room = classroom()
     room.mod("hal", "pass")
