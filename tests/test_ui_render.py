@@ -831,3 +831,13 @@ def test_whose_turn_stays_in_the_status_line_when_both_names_are_long():
 
 def text_fits(text: str, width: int) -> bool:
     return rd.text_width(text) <= width
+
+
+def test_the_unix_rooms_join_command_names_the_socket_from_any_folder(tmp_path, monkeypatch):
+    """`serve --unix mood.sock` said 'python -m lanchat connect --unix mood.sock': pasted in a
+    terminal in another folder, 'no lanchat server at mood.sock (the path does not exist)'."""
+    from lanchat.__main__ import _unix_banner
+
+    monkeypatch.chdir(tmp_path)
+    command = _unix_banner("mood.sock", "full-duplex", "")[1]
+    assert command == f"  python -m lanchat connect --unix {tmp_path / 'mood.sock'}"
