@@ -317,7 +317,7 @@ class Reconnect:
         self.replaying = False
         again, forgotten = loop.unconfirmed.take(), loop.unconfirmed.take_forgotten()
         queued, self.queued = self.queued, []
-        (again, dropped), (queued, more) = (without_muted(again, loop.session.is_operator), without_muted(queued, loop.session.is_operator)) if self.muted else ((again, 0), (queued, 0))
+        (again, dropped), (queued, more) = (without_muted(again, loop.session.may_ask_why), without_muted(queued, loop.session.may_ask_why)) if self.muted else ((again, 0), (queued, 0))
         session = loop.session
         # in a turn room whose turn it is was not known while away: a line that needs it waits for it
         waits = (lambda event: type(event) in NEEDS_THE_TURN) if session.mode == "turn" else (lambda event: False)
@@ -530,7 +530,7 @@ class Paced:
         """Refused as muted: the held lines a mute refuses go (each would be refused in turn),
         said once with the count (``dropped``: those a rejoin left out already, Reconnect.resend)."""
         # a held line would be refused too, and the one sent on our turn (or to ask, send_held) was
-        count = dropped + self.pacer.drop_muted(loop.session.is_operator) + (loop.held.in_flight is not None) + loop.held.drop()
+        count = dropped + self.pacer.drop_muted(loop.session.may_ask_why) + (loop.held.in_flight is not None) + loop.held.drop()
         loop.session.progress.pop("held", None)
         loop.unconfirmed.muted()  # each line in flight is refused as well: none to send again
         self._leave_if_drained(loop)  # the leave waited for those lines: maybe none is left to send

@@ -494,6 +494,14 @@ class Session:
         key = ev.name_key(name)
         return (self.host is not None and ev.name_key(self.host) == key) or any(ev.name_key(op) == key for op in self.operators)
 
+    def may_ask_why(self, name: str) -> bool:
+        """May we, muted, whisper ``name``: the host or an operator (PROTOCOL.md, Moderation). After a
+        rejoin the room says its operators after its replay, once the lines typed away are sorted
+        (client.Reconnect.resend): until then, those of before the drop count too (one that is no
+        longer gets the whisper refused, as the server decides)."""
+        key = ev.name_key(name)
+        return self.is_operator(name) or any(ev.name_key(op) == key for op in self.rejoin.operators_before)
+
     def _marked(self, name: str, muted: dict[str, str]) -> str:
         """A name in /who's answer, marked as the roster pane marks it (ui/render.py): the host
         or an operator, then away, here with the reason (``/away`` alone sends "away"), then
@@ -762,6 +770,9 @@ class Rejoining:
     # says again after the welcome is taken, and said only where it differs.
     before: tuple[str, dict[str, str]] | None = None
     away_again: str | None = None  # our away, asked again by a rejoin: its answer is no news to us
+    # The operators of before the drop, until the rejoined room says its own (``operators``, sent
+    # after the replay: Session.may_ask_why)
+    operators_before: tuple[str, ...] = ()
 
     @property
     def under_way(self) -> bool:
@@ -804,6 +815,8 @@ class Rejoining:
         if isinstance(event, (ev.Topic, ev.Away)) and self.welcomed is not None and not getattr(event, "answer", False):
             return self._after_welcome(session, event, self.welcomed)
         self.welcomed = self.before = None
+        if isinstance(event, ev.Operators):
+            self.operators_before = ()  # the room said who they are now
         if isinstance(event, ev.Welcome):
             self.welcomed = session._now()
         if isinstance(event, (ev.Message, ev.Direct)):
@@ -878,6 +891,7 @@ class Rejoining:
         # So is one asked and never answered, and a "back" asked and never answered is not undone.
         own_away = social.wanted_away(session)
         self.before = (session.topic, session.away)
+        self.operators_before = tuple(dict.fromkeys((*self.operators_before, *session.operators)))  # (dropped again before the room said)
         session.topic, session.away, session.operators, session.typing = "", {}, Members(), {}
         session.away_asked = None  # the new session is not away: "back" needs no asking
         if own_away and event.muted is None:  # (muted, an away is text the room would refuse)
