@@ -712,6 +712,24 @@ def test_a_paste_start_marker_split_between_two_reads_still_starts_the_paste(pla
         carl.expect(ev.Message, sender="bob", text="typed ab")
 
 
+def test_a_paste_start_marker_cut_after_its_esc_still_starts_the_paste_on_the_full_screen():
+    """A read can end right after the ESC of the marker a terminal sends before a paste: curses,
+    no more of it within its ESCDELAY, gave a lone Esc (ending a /find), and the rest was typed:
+    the paste's Ctrl-U emptied the line and its end marker was dropped. An Esc that ended its
+    read is the paste's start still when the next read begins with the marker's rest."""
+    with student({}) as (bob, carl):
+        bob.send("/find welcome\r")
+        bob.wait_screen(lambda rows: "find welcome:" in rows[-2], what="the find")
+        bob.send("typed ")
+        bob.wait_screen(lambda rows: rows[-1].startswith("> typed"), what="the typed word")
+        bob.send("\x1b")  # alone in its read, as curses says once ESCDELAY is over: the find ends
+        bob.wait_screen(lambda rows: "find welcome:" not in rows[-2], what="Esc taken alone")
+        bob.send("[200~a\x15b\x1b[201~")
+        bob.wait_screen(lambda rows: "typed ab" in rows[-1], what="the paste after the typed word")
+        bob.send("\r")
+        carl.expect(ev.Message, sender="bob", text="typed ab")
+
+
 @pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
 def test_what_follows_an_end_marker_inside_a_paste_is_still_text_not_keys(plain: bool):
     """A paste holding ESC [ 201 ~ (copied from a terminal's output, or put there on purpose) ends

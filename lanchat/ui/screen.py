@@ -384,6 +384,7 @@ class CursesFrontend:
         self._pasted = PastedText()  # what the paste holds is text only, never keys (paste.py)
         self._after_cr = False  # the last key read was a CR outside a paste: a LF first in the next read is its line end
         self._held = HeldEscape()  # a batch's end that may begin a sequence whose rest is in the next (ESC [ 2 0 | 0 ~)
+        self._lone_escape = False  # the last batch ended in an Esc curses timed alone: a paste's ESC if the next holds [200~
         self.marks_pastes = False  # the terminal brackets pastes: no guessing (set in _open)
         self._last_status = ""
         self._last_draw = 0.0  # time.monotonic() of the last draw
@@ -683,15 +684,19 @@ class CursesFrontend:
         return submitted
 
     def _first_key(self, keys: list[str | int]) -> tuple[list[str | int], int]:
-        """A batch of keys, after the start of a sequence the last one ended in (_escape), and
-        where it starts: after a LF that ends the CR the last batch ended in (a pasted CR LF split
-        between two reads, without paste markers, was two line breaks). A paste whose end never
-        came is over when a person presses Ctrl-C alone (paste.py)."""
+        """A batch of keys, after the start of a sequence the last one ended in (_escape), or the
+        ESC of a paste's start marker the last one ended in alone, and where it starts: after a LF
+        that ends the CR the last batch ended in (a pasted CR LF split between two reads, without
+        paste markers, was two line breaks). A paste whose end never came is over when a person
+        presses Ctrl-C alone (paste.py)."""
         if self._held.text:
             head = "".join(itertools.takewhile(lambda key: isinstance(key, str), keys[: len(PASTE_ON) + 1]))  # type: ignore[arg-type]
             held = self._held.text
             if self._held.join(head, time.monotonic()) != head:
                 keys = [*held, *keys]
+        lone, self._lone_escape = self._lone_escape, self._lone_escape and not keys
+        if lone and all(isinstance(key, str) for key in keys[: len(PASTE_ON)]) and "".join(map(str, keys[: len(PASTE_ON)])) == PASTE_ON:
+            keys = ["\x1b", *keys]  # the marker's ESC came alone, past curses' ESCDELAY: its Esc was done, the paste still starts
         after_cr = self._after_cr
         if keys:  # (a wake-up with no key in between changes nothing)
             self._after_cr = keys[-1] == "\r"
@@ -782,6 +787,7 @@ class CursesFrontend:
             body = "".join(k for k in keys[start : index + 1] if isinstance(k, str))
             return index + 1, VT_KEYS.get(body)  # (a pasted sequence is no key: _paste_keys)
         if index >= len(keys):
+            self._lone_escape = True  # (or a paste's start marker cut after its ESC: _first_key)
             return index, "escape"  # Esc on its own
         if index < len(keys):
             follower = keys[index]
