@@ -1,0 +1,222 @@
+"""tools/friends_run.py: three friends on one LAN, each in a network namespace of their own.
+
+ann hosts a full-duplex room (`lanchat serve`), bob joins by discovery (`lanchat connect` with no
+address, after `lanchat rooms`), cy by the address ann's screen shows (IPv4, then the IPv6
+link-local one with its zone). Each program runs in a real pseudo-terminal (80x24) read by pyte.
+They chat fast all at once, /nick, /away, /w, /me, share a big file (a name with spaces and
+unicode, one already in downloads, a download cancelled midway), /save, lose the link for a few
+seconds and for a minute, ann's address changes, and ann quits with /q while a file is fetched.
+
+Needs root (ip netns, a bridge, veth pairs, tc netem); everything made is removed at the end, even
+on failure. Each step's screens go to OUT/NN-step.txt; the last lines say what looked wrong.
+Not a test: about three minutes. Usage: sudo python tools/friends_run.py [OUT] [--short]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+ADDR = {"ann": "198.18.0.1", "bob": "198.18.0.2", "cy": "198.18.0.3"}
+
+
+class Friends:
+    def __init__(self, out: Path) -> None:
+        from netlab import Lab
+
+        self.out, self.homes = out, Path(tempfile.mkdtemp(prefix="lanchat-friends-"))
+        self.lab = Lab()
+        self.lab.tag = f"lcf{os.getpid()}"
+        self.ns: dict[str, str] = {}
+        self.people: dict = {}
+        self.step = 0
+        self.problems: list[str] = []
+
+    def build(self) -> None:
+        for who in ADDR:
+            self.ns[who] = self.lab.namespace(who[0].upper())
+        self.lab.switch(*((self.ns[w], ADDR[w] + "/24") for w in ADDR))
+        for n, who in enumerate(ADDR):
+            self.lab.ip(self.ns[who], "addr", "add", f"fd42::{n + 1}/64", "dev", "lan0", "nodad")
+            self.lab.ip(self.ns[who], "route", "add", "default", "via", "198.18.0.254", "dev", "lan0")
+
+    def sh(self, who: str, *argv: str) -> str:
+        done = subprocess.run(["ip", "netns", "exec", self.ns[who], *argv], capture_output=True, text=True,
+                              timeout=30, check=False)
+        return done.stdout + done.stderr
+
+    def home(self, who: str) -> Path:
+        home = self.homes / who
+        (home / "Downloads").mkdir(parents=True, exist_ok=True)
+        return home
+
+    def start(self, key: str, who: str, *args: str, rows: int = 24, cols: int = 80):  # noqa: ANN201
+        from helpers import TermProc
+
+        home = self.home(who)
+        env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"),
+               "XDG_CONFIG_HOME": str(home / "config")}
+        term = TermProc(*args, rows=rows, cols=cols, env=env, cwd=home,
+                        argv=["ip", "netns", "exec", self.ns[who], sys.executable, "-m", "lanchat", *args])
+        self.people[key] = term
+        self.lab.procs.append(term)
+        return term
+
+    def type(self, who: str, keys: str, settle: float = 0.3) -> None:
+        self.people[who].send(keys)
+        time.sleep(settle)
+
+    def wait(self, who: str, pattern: str, timeout: float = 15) -> bool:
+        try:
+            self.people[who].expect(pattern, timeout)
+            return True
+        except AssertionError as exc:
+            self.problems.append(f"step {self.step + 1}: {who} never showed {pattern!r}")
+            print(exc, file=sys.stderr)
+            return False
+
+    def snap(self, name: str) -> None:
+        self.step += 1
+        text = []
+        for who, term in self.people.items():
+            rows = term.lines
+            text.append(f"== {who} ({'running' if term.proc.isalive() else 'ended'}) ==")
+            text += [f"|{row}|" for row in rows]
+            screen = "\n".join(rows)
+            if "Traceback" in screen or "internal error" in screen:
+                self.problems.append(f"step {name}: a traceback or an internal error on {who}'s screen")
+        (self.out / f"{self.step:02d}-{name}.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
+        print(f"-- {self.step:02d} {name}", flush=True)
+
+    def close(self) -> None:
+        self.lab.close()
+        shutil.rmtree(self.homes, ignore_errors=True)
+
+
+def plan(f: Friends, short: bool) -> None:
+    f.build()
+    f.start("ann", "ann", "serve", "--name", "ann", "--room", "ann's flat")
+    f.wait("ann", r"ann's flat|others join")
+    time.sleep(1)
+    f.snap("ann-serves")
+    rooms = f.start("rooms", "bob", "rooms")
+    f.wait("rooms", r"ann's flat")
+    time.sleep(2)
+    f.snap("rooms")
+    f.start("bob", "bob", "connect", "--name", "bob")
+    f.wait("bob", r"join ann's flat.*\?")
+    f.type("bob", "\r")
+    f.wait("bob", r"welcome, bob")
+    f.start("cy", "cy", "connect", ADDR["ann"], "--name", "cy")
+    f.wait("cy", r"welcome, cy")
+    f.snap("three-joined")
+    del rooms
+    # fast chat, all three at once
+    for n in range(15):
+        for who in ("ann", "bob", "cy"):
+            f.type(who, f"{who} fast {n}\r", 0.01)
+    for who in ("ann", "bob", "cy"):
+        f.wait(who, r"cy fast 14\b", 30)
+    time.sleep(1)
+    f.snap("fast-chat")
+    f.type("bob", "/nick bobby\r")
+    f.type("cy", "/away lunch\r")
+    f.type("ann", "/w cy are you there?\r")
+    f.type("bob", "/me waves\r")
+    f.type("bob", "/w cy psst\r", 1)
+    f.snap("nick-away-w-me")
+    f.type("cy", "/away\r", 0.5)
+    big = f.home("ann") / "holiday vidéo ☀.bin"
+    big.write_bytes(os.urandom(40_000_000))
+    (f.home("cy") / "Downloads" / "holiday vidéo ☀.bin").write_bytes(b"old one")
+    f.type("ann", f'/send "{big}"\r', 1)
+    f.snap("offered")
+    f.type("bob", "/get 1\r", 0)
+    f.type("cy", "/get 1\r", 0.5)
+    f.snap("fetching")
+    f.type("bob", "/cancel 1\r", 0.5)
+    f.snap("bob-cancels")
+    f.wait("cy", r"saved", 60)
+    f.snap("cy-saved")
+    print(sorted(p.name for p in (f.home("cy") / "Downloads").iterdir()), flush=True)
+    f.type("bob", "/get 1\r", 0)
+    f.wait("bob", r"saved", 60)
+    f.snap("bob-saved")
+    f.type("cy", f"/save {f.home('cy')}/chat log.txt\r", 1)
+    f.snap("save")
+    saved = f.home("cy") / "chat log.txt"
+    print("saved transcript:", saved.exists() and saved.read_text()[:400], flush=True)
+    # cut bob's link for a few seconds
+    f.sh("bob", "ip", "link", "set", "lan0", "down")
+    f.type("bob", "typed while down\r", 0.3)
+    f.type("ann", "did bob go?\r", 4)
+    f.snap("bob-link-down")
+    f.sh("bob", "ip", "link", "set", "lan0", "up")
+    f.sh("bob", "ip", "route", "add", "224.0.0.0/4", "dev", "lan0")
+    f.sh("bob", "ip", "route", "add", "default", "via", "198.18.0.254", "dev", "lan0")
+    time.sleep(8)
+    f.snap("bob-link-up")
+    # netem loss / delay on cy
+    f.sh("cy", "tc", "qdisc", "add", "dev", "lan0", "root", "netem", "delay", "300ms", "loss", "20%")
+    for n in range(5):
+        f.type("cy", f"laggy {n}\r", 0.1)
+    time.sleep(6)
+    f.sh("cy", "tc", "qdisc", "del", "dev", "lan0", "root")
+    time.sleep(2)
+    f.snap("cy-netem")
+    if not short:
+        f.sh("cy", "ip", "link", "set", "lan0", "down")
+        f.type("cy", "a minute away\r", 0.3)
+        f.type("ann", "cy gone a minute\r", 60)
+        f.snap("cy-minute-down")
+        f.sh("cy", "ip", "link", "set", "lan0", "up")
+        f.sh("cy", "ip", "route", "add", "224.0.0.0/4", "dev", "lan0")
+        f.sh("cy", "ip", "route", "add", "default", "via", "198.18.0.254", "dev", "lan0")
+        f.wait("cy", r"back in the room", 40)
+        time.sleep(2)
+        f.snap("cy-minute-up")
+    # ann's laptop changes address
+    f.sh("ann", "ip", "addr", "del", "198.18.0.1/24", "dev", "lan0")
+    f.sh("ann", "ip", "addr", "add", "198.18.0.11/24", "dev", "lan0")
+    f.sh("ann", "ip", "route", "add", "default", "via", "198.18.0.254", "dev", "lan0")
+    f.type("ann", "my address changed?\r", 6)
+    f.type("bob", "still here\r", 6)
+    f.snap("ann-new-address")
+    # ann quits while cy fetches
+    f.type("cy", "/get 1\r", 1)
+    f.type("ann", "/q\r", 0.5)
+    f.snap("ann-q-asks")
+    f.type("ann", "y\r", 0.5)
+    f.type("ann", "/q\r", 3)
+    f.snap("ann-quit")
+    for who in ("bob", "cy"):
+        f.type(who, "x", 0.1)
+    time.sleep(2)
+    f.snap("the-end")
+
+
+def main() -> int:
+    out = Path(next((a for a in sys.argv[1:] if not a.startswith("--")), "friends-run"))
+    out.mkdir(parents=True, exist_ok=True)
+    f = Friends(out)
+    try:
+        plan(f, "--short" in sys.argv)
+    finally:
+        for key, term in f.people.items():
+            (out / f"raw-{key}.bin").write_bytes(bytes(term.raw))
+        f.close()
+    print(f"screens in {out}/")
+    for problem in f.problems:
+        print(f"problem: {problem}")
+    return 1 if f.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
