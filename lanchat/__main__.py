@@ -1945,6 +1945,10 @@ class _Rejoin:
         """Is the room now announced elsewhere than where we are connected?"""
         return self.watch is not None and self.watch.moved_to(self.endpoint.host) is not None
 
+    def where(self) -> str:
+        """Where the last join was, as the status line says it (the room followed there)."""
+        return self.endpoint.describe() + (" (TLS)" if self.binding else "")
+
     def news(self) -> bool:
         """Is there an address the room is announced at, not tried yet, that was not reported
         before (true once for each)? While a rejoin waits, that is worth trying at once

@@ -288,8 +288,7 @@ class Reconnect:
             with contextlib.suppress(OSError):
                 sock.close()
             return
-        loop.sock, loop.proto = sock, proto
-        loop.in_doubt = False  # a new connection, with the usual keepalive
+        loop.sock, loop.proto, loop.in_doubt = sock, proto, False  # a new connection, with the usual keepalive
         assert self.offline_since is not None
         self.rejoined = (time.monotonic(), self.offline_since)
         self.offline_since = self.shutdown_reason = None
@@ -301,6 +300,7 @@ class Reconnect:
         self.replaying = True  # typed lines wait until the replay has said which of ours arrived
         self.muted = welcome.muted is not None
         loop._handle_events([welcome, *early])
+        loop.frontend.show(loop.session.rejoined_at(getattr(self.rejoin, "where", str)()))  # followed to a new address?
         for event in loop.session.take_pending():  # what the session asks again of the new room (our away)
             loop._send(event)
         if not welcome.keeps_history:  # no replay comes: nothing tells which lines arrived

@@ -328,6 +328,14 @@ class Session:
         self.where, self.join_lines = news.where, news.join_lines
         return [self._notice(news.notice)]
 
+    def rejoined_at(self, where: str) -> list[Line]:
+        """A rejoin went to ``where`` (the room announced there: its host's machine got a new
+        address): the status line and /address say it, and one line says the room moved."""
+        if not where or where == self.where:
+            return []
+        self.where = where
+        return [self._notice(f"the room is at {where} now: its host's address changed")]
+
     def on_event(self, event: object) -> list[Line]:
         """Update what we know from one server event; return the lines to show."""
         if (problem := too_long(event)) is not None:

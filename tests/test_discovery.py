@@ -1391,3 +1391,53 @@ def test_the_rooms_own_announcer_is_asked_for_first_whatever_names_came_before_i
     watch.heard(HOME, announced_at(ANN))  # bob joined it there, before the flood
     watch._look(zc, flood[:64])  # the browser's names: the first 64 heard, all mallory's
     assert zc.names[0] == HOME and len(zc.names) <= 64
+
+
+def test_a_rejoin_that_followed_the_room_to_its_new_address_says_so_in_the_status_line(monkeypatch):
+    """The host's laptop got a new address; the client followed the announcement and rejoined
+    there, but its status line (and /address: 'connected to ...') still named the old address
+    for the rest of the chat. The rejoin now says where it joined: the status line takes it,
+    with one line that the room moved; a rejoin at the same address says nothing."""
+    import selectors
+    import socket
+    import time
+    from types import SimpleNamespace
+
+    import lanchat.client
+    from lanchat.client import Reconnect
+    from lanchat.session import Session
+
+    rejoin, watch, tried = _refused_rejoin(monkeypatch)
+    ends: list[socket.socket] = []
+
+    def dial(endpoint, pinned):  # noqa: ANN001, ANN202
+        tried.append(endpoint.host)
+        ends.extend(socket.socketpair())
+        return ends[-2]
+
+    import lanchat.__main__ as cli
+
+    monkeypatch.setattr(cli, "_reconnect", dial)
+    welcome = SimpleNamespace(muted=None, keeps_history=True)
+    monkeypatch.setattr(lanchat.client, "join", lambda sock, name, **kw: (object(), welcome, []))
+    rejoin.session = SimpleNamespace(name="bob", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
+    watch.heard(HOME, announced_at("198.18.0.11"))  # type: ignore[attr-defined]
+    session = Session(name="bob", where=f"{ANN}:3580", clock=lambda: 100.0)
+    shown: list[object] = []
+    loop = SimpleNamespace(outcome=None, quitting=False, session=session, selector=selectors.DefaultSelector(),
+                           frontend=SimpleNamespace(show=shown.extend), _handle_events=lambda events: None,
+                           _send=lambda event: None, sock=None, proto=None, in_doubt=False)  # fmt: skip
+    reconnect = Reconnect(rejoin)  # type: ignore[arg-type]
+    try:
+        for expected in ("198.18.0.11:3580", "198.18.0.11:3580"):  # followed, then a rejoin there again
+            reconnect.offline_since = time.monotonic()
+            reconnect._take(loop, rejoin())  # type: ignore[arg-type, operator]
+            loop.selector.unregister(loop.sock)
+            assert session.where == expected
+        assert tried == ["198.18.0.11", "198.18.0.11"]
+        assert [line.text for line in shown] == ["the room is at 198.18.0.11:3580 now: its host's address changed"]  # type: ignore[attr-defined]
+    finally:
+        reconnect.close()
+        loop.selector.close()
+        for end in ends:
+            end.close()
