@@ -1138,6 +1138,7 @@ def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
         return True
     if loop.on_quit is not None or loop.quitting or loop.outcome is not None:
         return False
+    lines.extend(cut_off(loop.transfers, "the chat ended"))  # a download under way is not left unsaid
     loop._finish(0, f"disconnected: {loop.session.closed_reason}", lines)
     return True
 

@@ -448,25 +448,28 @@ def stalled(transfers: ClientTransfers, seconds: float) -> bool:
     )
 
 
-def cut_off(transfers: ClientTransfers) -> list[Line]:
-    """The connection dropped (client.py retries): every transfer stops, as on ``close``, with
-    one line for each, since none of them goes on after a rejoin."""
+def cut_off(transfers: ClientTransfers, why: str = "connection lost") -> list[Line]:
+    """The connection dropped (client.py retries), or the chat ended (``why``: "the chat
+    ended"): every transfer stops, as on ``close``, with one line for each, since none of them
+    goes on after a rejoin; an ended chat has no rejoin to /send again after."""
     hidden = {file_id: HIDDEN_FILE for file_id in transfers.private_offers}  # ours, offered to one person
+    again = "; /send it again when back" if why == "connection lost" else ""
     # each line as (before the name, the name, after it, what projector mode shows for the name)
     said = [("stopped receiving ", r.name, "; nothing of it was kept", r.hidden) for r in transfers.receiving.values()]
-    said += [("stopped sending ", s.name, "; /send it again when back", s.hidden) for s in [*transfers.waiting.values(), *transfers.sending.values()]]
+    said += [("stopped sending ", s.name, again, s.hidden) for s in [*transfers.waiting.values(), *transfers.sending.values()]]
     said += [(f"the download of #{wanted} did not start", "", "", None) for wanted in sorted(transfers.wanted)]
     said += [
-        ("your file ", name, f" (#{file_id}) is no longer on offer; /send it again when back", hidden.get(file_id))
+        ("your file ", name, f" (#{file_id}) is no longer on offer{again}", hidden.get(file_id))
         for file_id, name in transfers.on_offer.items()
+        if again  # the chat's end says that of every offer
     ]
     said += [  # all sent, not yet offered: the server drops a sender's files with their connection
-        ("your file ", name, f" (#{file_id}) is not on offer (the connection dropped before the server confirmed it); /send it again when back", hidden.get(file_id))
+        ("your file ", name, f" (#{file_id}) is not on offer (the connection dropped before the server confirmed it){again}", hidden.get(file_id))
         for file_id, name in transfers.checking.items()
     ]
     transfers.close()
     return [
-        _named(transfers.wall(), f"connection lost: {before}", name, after, private, "error")
+        _named(transfers.wall(), f"{why}: {before}", name, after, private, "error")
         for before, name, after, private in said
     ]
 

@@ -281,6 +281,23 @@ def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path, how):
         server.close()
 
 
+def test_a_download_the_host_ended_the_chat_under_is_said_stopped(tmp_path):
+    """cy was fetching ann's file when ann typed /q: her screen said 'the server shut down: the
+    host closed the chat' and nothing of the download, which had been at 28% (seen in
+    tools/friends_run.py), so she could think it saved. The end of the chat now says what stopped,
+    as a dropped connection does."""
+    server, bob, downloads = bob_fetching_half_a_file(tmp_path, then_drop=False)
+    try:
+        bob.expect(r"receiving half\.bin: 50%")
+        server.send(ev.Shutdown(reason="the host closed the chat", final=True))
+        bob.expect(r"the chat ended: stopped receiving half\.bin; nothing of it was kept")
+        bob.expect(r"disconnected: the server shut down: the host closed the chat")
+        assert os.listdir(downloads) == []
+    finally:
+        bob.stop()
+        server.close()
+
+
 @pytest.mark.parametrize("command", ["connect", "serve"])
 def test_a_downloads_folder_that_is_not_there_is_one_clear_line(command, tmp_path):
     proc = Proc(command, "--name", "ann", "--downloads", str(tmp_path / "nowhere"))
