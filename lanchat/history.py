@@ -230,12 +230,14 @@ _COLUMNS = "id, time, sender, recipient, text"
 # replay reads about what it shows. One WHERE with ORs walked the table backwards past everyone
 # else's direct messages: 1,000,000 of them newer than the room's made a replay take 73 ms of the
 # loop (bench/README.md, "Direct messages and the size cap"). A direct message to oneself is in the
-# second part, not again in the third.
+# second part, not again in the third; those two take only direct messages (recipient IS NOT NULL), so
+# a room message with a recipient_key (a file edited by hand) is replayed once, as the one WHERE did.
 _REPLAY = (
     f"SELECT {_COLUMNS} FROM messages WHERE recipient IS NULL AND id < ?1 "
-    f"UNION ALL SELECT {_COLUMNS} FROM messages WHERE recipient_key = ?2 AND recipient_owner = ?3 AND id < ?1 "
+    f"UNION ALL SELECT {_COLUMNS} FROM messages WHERE recipient_key = ?2 AND recipient_owner = ?3 AND recipient IS NOT NULL "
+    "AND id < ?1 "
     f"UNION ALL SELECT {_COLUMNS} FROM messages WHERE recipient_key IS NOT NULL AND sender_key = ?2 AND sender_owner = ?3 "
-    "AND NOT (recipient_key = ?2 AND recipient_owner IS ?3) AND id < ?1 "
+    "AND recipient IS NOT NULL AND NOT (recipient_key = ?2 AND recipient_owner IS ?3) AND id < ?1 "
     "ORDER BY id DESC LIMIT ?4"
 )
 

@@ -11,8 +11,11 @@ import sqlite3
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import RawClient, first_release_history, local_host, running_server, wait_for
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from lanchat import events as ev
+from lanchat import history
 from lanchat.gate import Gate
 from lanchat.history import HistoryStore, HistoryUnusable, HistoryWriteError
 from lanchat.identity import public_bytes
@@ -154,6 +157,39 @@ def test_a_replay_reads_indexes_never_walking_past_everyone_elses_direct_message
     assert texts(page) == [f"room {i}" for i in range(22, 28)] and more  # the note to self once, never eve's
     assert texts(store.replay_for("mallory", owner=key_of("mallory"), limit=2)[0]) == ["e4999", "room last"]
     assert texts(store.replay_for("bob", owner=None, limit=3)[0]) == ["room 28", "room 29", "room last"]  # a guest: the room's
+
+
+# The one WHERE replay_for ran before its three-part UNION (50b87ba): what a person may see.
+_ONE_WHERE_REPLAY = (
+    "SELECT id, time, sender, recipient, text FROM messages WHERE id < ? AND "
+    "(recipient IS NULL OR (recipient_key = ? AND recipient_owner = ?) "
+    "OR (recipient_key IS NOT NULL AND sender_key = ? AND sender_owner = ?)) ORDER BY id DESC LIMIT ?"
+)
+_NAMES = st.sampled_from([None, "a", "b", 1])
+_OWNERS = st.sampled_from([None, b"x", b"y", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_NAMES, _NAMES, _NAMES, _OWNERS, _OWNERS, st.booleans()), max_size=10),
+    st.sampled_from(["a", "b"]), _OWNERS, st.integers(0, 12), st.integers(0, 12),
+)  # fmt: skip
+@example(rows=[(None, "a", "a", b"x", b"x", False)], key="a", owner=b"x", before=5, limit=5)  # a room message keyed by hand
+def test_the_three_part_replay_returns_what_the_one_where_did(rows, key, owner, before, limit):
+    """Room messages, whispers to them, from them, one to oneself once, on any small table: a file
+    edited by hand too (a room message with a recipient_key was replayed twice by the UNION)."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(history.SCHEMA)
+    for id_, (to, to_key, sender_key, sender_owner, recipient_owner, keyed_as_named) in enumerate(rows, 1):
+        db.execute(
+            "INSERT INTO messages (id, time, sender, sender_key, recipient, recipient_key, text, sender_owner, "
+            "recipient_owner) VALUES (?, ?, 's', ?, ?, ?, 't', ?, ?)",
+            (id_, T0, sender_key if sender_key is not None else "z", to, to if keyed_as_named else to_key,
+             sender_owner, recipient_owner),
+        )  # fmt: skip
+    old = db.execute(_ONE_WHERE_REPLAY, (before, key, owner, key, owner, limit)).fetchall()
+    assert db.execute(history._REPLAY, (before, key, owner, limit)).fetchall() == old
+    db.close()
 
 
 def test_a_history_from_before_the_room_index_gets_it_on_opening(tmp_path):
