@@ -4,11 +4,15 @@ the server doing it off the message path."""
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import RawClient, local_host, running_server, wait_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_history import replayed
 
 from lanchat import events as ev
@@ -46,6 +50,50 @@ def fill(store: HistoryStore, count: int, *, at: float, text: str = "hello", ste
 
 def room_texts(store: HistoryStore) -> list[str]:
     return [record.text for record in store.export() if record.to is None]
+
+
+_DROPS = st.one_of(
+    st.tuples(st.just("room"), st.integers(0, 20), st.integers(0, 0)),  # a message, its time
+    st.tuples(st.just("direct"), st.integers(0, 20), st.integers(0, 0)),
+    st.tuples(st.just("age"), st.integers(0, 20), st.integers(1, 5)),  # before, rows
+    st.tuples(st.just("size"), st.integers(0, 4), st.integers(1, 5)),  # keep_newest, rows
+    st.tuples(st.just("directs"), st.integers(1, 5), st.integers(0, 0)),  # rows
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_DROPS, max_size=25))
+def test_each_kind_of_drop_takes_what_it_should_whatever_came_before(steps):
+    """By age, by size (room messages, the newest kept) and direct messages, mixed with new
+    messages in any order: each batch drops exactly the oldest it should, so none of the three
+    cursors (_drop_from, _room_drop_from, _direct_drop_from) skips a message or goes back."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = HistoryStore(Path(folder) / "history.sqlite3")
+        left: list[tuple[int, float, bool]] = []  # what should be left: (id, time, direct)
+        try:
+            for what, a, b in steps:
+                if what in ("room", "direct"):
+                    to = {"to": "bob", "sender_owner": KEY, "recipient_owner": KEY} if what == "direct" else {}
+                    left.append((store.append(time=NOW + a, sender="ann", text="x", **to), NOW + a, what == "direct"))
+                    continue
+                if what == "age":
+                    young = next((i for i, row in enumerate(left[:b]) if row[1] >= NOW + a), min(b, len(left)))
+                    going = left[:young]
+                    dropped, _ = store.drop_oldest(before=NOW + a, rows=b)
+                elif what == "size":
+                    room = [row for row in left if not row[2]]
+                    upper = 2**62 if not a else room[-a][0] if len(room) >= a else 0
+                    going = [row for row in room if row[0] < upper][:b]
+                    dropped, _ = store.drop_oldest(before=None, rows=b, keep_newest=a)
+                else:
+                    going = [row for row in left if row[2]][:a]
+                    dropped, _ = store.drop_oldest_directs(rows=a)
+                left = [row for row in left if row not in going]
+                assert dropped == len(going)
+                stored = store.db.execute("SELECT id, time, recipient IS NOT NULL FROM messages ORDER BY id").fetchall()
+                assert stored == [(id_, at, int(direct)) for id_, at, direct in left]
+        finally:
+            store.close()
 
 
 def test_dropping_by_age_takes_old_room_and_direct_messages_and_keeps_everything_else(store):
