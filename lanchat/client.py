@@ -1101,13 +1101,18 @@ def note_unanswered(loop: ClientLoop, now: float) -> None:
     """The status line says when typed lines have gone unanswered for a while (unconfirmed.py:
     a link that died silently; also_due wakes the loop for it). Offline, and while a rejoin's
     replay is under way, the reconnection speaks for them instead."""
-    reconnect = loop.reconnect
     since = loop.unconfirmed.waiting_since(now)
-    quiet = since is None or now - since < SHOW_UNANSWERED_AFTER or not loop.transfers.status_line
-    if quiet or (reconnect is not None and (reconnect.offline or reconnect.replaying)):
+    if since is None or now - since < SHOW_UNANSWERED_AFTER or not may_say_unanswered(loop):
         loop.session.progress.pop("unanswered", None)
     else:
         loop.session.progress["unanswered"] = Unanswered(len(loop.unconfirmed))
+
+
+def may_say_unanswered(loop: ClientLoop) -> bool:
+    """Would the status line say lines wait for their answer, once they have waited long enough
+    (note_unanswered)? Not without a status line, nor while the reconnection speaks for them."""
+    reconnect = loop.reconnect
+    return loop.transfers.status_line and not (reconnect is not None and (reconnect.offline or reconnect.replaying))
 
 
 def answer_stops(loop: ClientLoop, stops: StopSignals) -> None:
@@ -1324,6 +1329,10 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
     if since is not None and now - since < SHOW_UNANSWERED_AFTER:  # then the status line says a line waits for its answer
         wait = since + SHOW_UNANSWERED_AFTER - now
         timeout = wait if timeout is None else min(timeout, wait)
+    elif since is not None and "unanswered" not in loop.session.progress and may_say_unanswered(loop):
+        # due, and not said yet: the wait woke a few microseconds early, note_unanswered judged it
+        # not due, and by now it is past; come round once more, or it waited for the next event
+        timeout = 0.0
     return timeout
 
 
