@@ -1142,6 +1142,21 @@ def test_history_prune_on_a_full_disk_says_the_disk_is_full_and_what_to_do():
                                         "(another file on that disk) and run it again; nothing was dropped")  # fmt: skip
 
 
+def _twelve_thousand_kept(db: Path, *, drop_half: bool) -> tuple[int, int]:
+    """A history of 12,000 messages of 400 bytes (the older half dropped if ``drop_half``): the
+    file's size and what it holds (HistoryStore.file_sizes)."""
+    store = HistoryStore(db)
+    try:
+        for i in range(12_000):
+            store.keep(time=1e9 + i, sender="ann", text=f"{i} " + "x" * 400)
+        store.commit()
+        if drop_half:
+            store.drop_oldest(before=1e9 + 6000, rows=6000)
+        return store.file_sizes()
+    finally:
+        store.close()
+
+
 def test_history_compact_with_too_little_room_for_its_copy_says_how_much_it_needs_and_leaves_the_file():
     """Compacting writes what the file holds once more before giving the rest back: on a disk
     with less free than that it is refused before it starts, with how much it needs and has
@@ -1150,15 +1165,7 @@ def test_history_compact_with_too_little_room_for_its_copy_says_how_much_it_need
     sound and every message there; with the room freed, it runs."""
     with small_disk("16m") as disk:
         db = disk / "chat.sqlite3"
-        store = HistoryStore(db)
-        try:
-            for i in range(12_000):
-                store.keep(time=1e9 + i, sender="ann", text=f"{i} " + "x" * 400)
-            store.commit()
-            store.drop_oldest(before=1e9 + 6000, rows=6000)
-            size, held = store.file_sizes()
-        finally:
-            store.close()
+        size, held = _twelve_thousand_kept(db, drop_half=True)
         filler = fill_disk(disk, leave=held // 2 + (1 << 16))  # (not a round figure: the -shm compact makes takes 32 KiB of it)
         before, free = db.read_bytes(), shutil.disk_usage(disk).free
         lanchat = lambda *args: subprocess.run([sys.executable, "-m", "lanchat", "history", *args], capture_output=True,  # noqa: E731
@@ -1191,14 +1198,7 @@ def test_history_prune_whose_compacting_has_no_room_says_the_drops_are_done_and_
     but the drops are done (and said): the refusal must not say the file was left as it was."""
     with small_disk("16m") as disk:
         db = disk / "chat.sqlite3"
-        store = HistoryStore(db)
-        try:
-            for i in range(12_000):
-                store.keep(time=1e9 + i, sender="ann", text=f"{i} " + "x" * 400)
-            store.commit()
-            size, held = store.file_sizes()
-        finally:
-            store.close()
+        size, held = _twelve_thousand_kept(db, drop_half=False)
         fill_disk(disk, leave=held * 2 // 3)  # room for the drops (in the WAL), not for a copy of the half kept
         pruned = subprocess.run([sys.executable, "-m", "lanchat", "history", "prune", str(db), "--before", "2001-09-09T03:26:40"],
                                 capture_output=True, text=True, env=child_env(TZ="UTC"), cwd=ROOT, timeout=30)  # fmt: skip
