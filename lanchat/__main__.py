@@ -1407,7 +1407,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if isinstance(found, int):
         return found
     sock, endpoint, announced = found
-    pinned = pinned or announced  # a TLS room's announced fingerprint is pinned (Finding rooms)
+    if announced is not None:  # a TLS room's announced fingerprint is pinned (Finding rooms)
+        pinned = pinned or announced.fingerprint
     try:
         name = _resolve_name(args, "connect")
     except PromptCancelled as exc:
@@ -1436,7 +1437,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
             _say(f"{PROG}: warning: {warning}")
     tls = bool(args.tls or pinned is not None)
     try:
-        return _join_room(args, sock, endpoint, name, key, pinned, tls=tls)
+        return _join_room(args, sock, endpoint, name, key, pinned, tls=tls, found=announced)
     except _ServerUsesTls:
         # `lanchat connect 192.168.1.20 3580` copied from the board, to a TLS room: go on over TLS,
         # its certificate trusted only as with --tls (asked at the terminal, or remembered; a changed
@@ -1446,16 +1447,17 @@ def cmd_connect(args: argparse.Namespace) -> int:
             sock = connect(endpoint)
         except TransportError as exc:
             return _fail(str(exc))
-        return _join_room(args, sock, endpoint, name, key, None, tls=True)
+        return _join_room(args, sock, endpoint, name, key, None, tls=True, found=announced)
 
 
 class _ServerUsesTls(Exception):
     """A plain `connect` (no --tls, no fingerprint) reached a TLS room: connect again with TLS."""
 
 
-def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned: str | None, *, tls: bool) -> int:  # noqa: ANN001
+def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned: str | None, *, tls: bool, found=None) -> int:  # noqa: ANN001
     """`connect`'s chat on ``sock``: with ``tls``, TLS started first and its fingerprint checked
-    (``pinned``, else known or asked); without, _ServerUsesTls if the server turns out to use it."""
+    (``pinned``, else known or asked); without, _ServerUsesTls if the server turns out to use it.
+    ``found``: the room as discovery found it, if it was (a rejoin follows it from the start)."""
     binding = b""
     if tls:
         try:
@@ -1479,7 +1481,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         key=key,
         password=password,
         binding=binding,
-        rejoin=None if args.no_reconnect else (endpoint, pinned),
+        rejoin=None if args.no_reconnect else (endpoint, pinned, found),
         again_at=(endpoint, pinned),
         no_typing=args.no_typing,
         projector=args.projector,
@@ -1496,8 +1498,8 @@ def _port_given(args: argparse.Namespace) -> bool:
 
 
 def _where_to(args: argparse.Namespace):  # noqa: ANN202
-    """Where `connect` goes: (a socket already open there or None, the endpoint, the TLS
-    fingerprint a room announced or None), or an exit code after saying why not."""
+    """Where `connect` goes: (a socket already open there or None, the endpoint, the room as
+    discovery found it (its TLS fingerprint pinned) or None), or an exit code after saying why not."""
     from .addresses import AddressProblem, connect_target
     from .transport import Endpoint
 
@@ -1542,7 +1544,7 @@ def _has_address(host: str, port: int) -> bool:
 def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1):  # noqa: ANN202
     """`lanchat connect friends` (or `"ann's room"`): what was typed is no machine, so the room of
     that name announced on the local network is joined, as `connect` with no address joins one
-    (its TLS fingerprint pinned). (None, endpoint, fingerprint), or an exit code after saying
+    (its TLS fingerprint pinned). (None, endpoint, the room found), or an exit code after saying
     why not: ``problem`` (why ``typed`` is not a machine) and the rooms that are announced."""
     from .discovery import BROWSE_SECONDS, rooms_called
     from .transport import Endpoint
@@ -1554,7 +1556,7 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
     called = rooms_called(rooms, typed, port)
     if len(called) == 1:
         _say(f"{PROG}: joining {called[0].name} on {called[0].where}", sys.stdout)
-        return None, Endpoint(host=called[0].address, port=called[0].port), called[0].fingerprint
+        return None, Endpoint(host=called[0].address, port=called[0].port), called[0]
     for number, room in enumerate(called or rooms, 1):
         _say(f"  {number}. {room.describe()}", sys.stdout)
     if called:
@@ -1606,7 +1608,7 @@ NO_ROOM_HELP = """\
 def _connect_somewhere():  # noqa: ANN202
     """`lanchat connect` with no address: a server on this machine at the default port if one
     answers (as before discovery existed), else a room announced on the local network.
-    (socket, endpoint, the room's announced TLS fingerprint or None), or an exit code."""
+    (socket, endpoint, the room as announced (discovery.RoomInfo) or None), or an exit code."""
     from .addresses import DEFAULT_PORT
     from .transport import Endpoint, TransportError, connect
 
@@ -1626,7 +1628,7 @@ def _connect_somewhere():  # noqa: ANN202
         sock = connect(endpoint)
     except TransportError as exc:
         return _fail(f"{exc}\n  the room was announced, but it cannot be reached from here:\n{NO_ROOM_HELP}")
-    return sock, endpoint, room.fingerprint
+    return sock, endpoint, room
 
 def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  # noqa: ANN001
     """A squatted AF_UNIX path (another user's program listening where the class's server
@@ -1918,7 +1920,7 @@ def _connect_again(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
 def _rejoiner(where, session, *, key, password, binding: bytes):  # noqa: ANN001, ANN202
     """Connect and join again as the same person (client.Reconnect retries with this): the same
     name, key and password, and over TLS only to the very certificate first trusted.
-    ``where`` is (endpoint, pinned fingerprint or None)."""
+    ``where`` is (endpoint, pinned fingerprint or None, the room as discovery found it or None)."""
     return _Rejoin(where, session, key=key, password=password, binding=binding)
 
 
@@ -1933,11 +1935,11 @@ class _Rejoin:
     a try each and never end the rejoin (their refusals are not the room's)."""
 
     def __init__(self, where, session, *, key, password, binding: bytes) -> None:  # noqa: ANN001
-        self.endpoint, self.pinned = where
+        self.endpoint, self.pinned, found = where
         self.session, self.key, self.binding = session, key, binding
         # runs on client.Reconnect's worker thread, under the full screen: never a prompt
         self.password = getattr(password, "without_asking", password)
-        self.watch = _room_watch(self.endpoint, self.pinned)
+        self.watch = _room_watch(self.endpoint, self.pinned, found)
         self.tries = 0  # rejoin attempts, since the last join, while the room was announced elsewhere
         self.heard: tuple[str, int] | None = None  # the last new address ``news`` reported
 
@@ -2016,9 +2018,9 @@ class _Rejoin:
             self.watch.close()
 
 
-def _room_watch(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
-    """A discovery.RoomWatch for a room joined at a network address, started; None for a socket
-    file, loopback, or where zeroconf is missing."""
+def _room_watch(endpoint, pinned: str | None, found=None):  # noqa: ANN001, ANN202
+    """A discovery.RoomWatch for a room joined at a network address (``found`` by discovery, or
+    None), started; None for a socket file, loopback, or where zeroconf is missing."""
     import importlib.util
     import ipaddress
 
@@ -2033,7 +2035,7 @@ def _room_watch(endpoint, pinned: str | None):  # noqa: ANN001, ANN202
     from .netinfo import lan_addresses, local_networks
 
     watch = RoomWatch(address=endpoint.host, port=endpoint.port, fingerprint=pinned, networks=local_networks,
-                      own_addresses=lan_addresses)  # fmt: skip
+                      own_addresses=lan_addresses, found=found)  # fmt: skip
     watch.start()
     return watch
 

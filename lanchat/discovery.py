@@ -603,9 +603,10 @@ class _Listening:
 class RoomWatch:
     """Follows, while a client is in a room, the announcements of that room: where it may be now.
 
-    The room is the one announced at the address and port joined (and, over TLS, with the
-    fingerprint pinned); from then on it is known by its announced name, host and port, and
-    its announcer (instance name) by which it was recognised is its own (Sightings.home).
+    The room is the one discovery ``found`` (if it was joined so), else the one announced at
+    the address and port joined (and, over TLS, with the fingerprint pinned); from then on it is
+    known by its announced name, host and port, and the announcer (instance name) heard
+    announcing it where it was joined is its own (Sightings.home).
     Every address it is announced at is kept (Sightings, bounded): ``moved_to(address)`` says
     the best one to try elsewhere than ``address``, ``refuted`` drops one a rejoin found not to
     be the room, ``joined`` starts afresh once it was rejoined. It listens (a browser, woken by
@@ -618,13 +619,20 @@ class RoomWatch:
     pick_address) read again. Without it the watch listens where it started, for good."""
 
     def __init__(self, *, address: str, port: int, fingerprint: str | None, networks: Callable[[], Iterable] = tuple,
-                 own_addresses: Callable[[], list[str]] | None = None, clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+                 own_addresses: Callable[[], list[str]] | None = None, clock: Callable[[], float] = time.monotonic,
+                 found: RoomInfo | None = None) -> None:  # fmt: skip
         self.address = address
         self.port = port
         self.fingerprint = fingerprint
         self._read_networks, self._own_addresses, self._clock = networks, own_addresses, clock
         self.networks: list = []
         self.identity: tuple[str, str, int, str | None] | None = None  # (name, host, port, fingerprint)
+        # The room as discovery found it (`lanchat connect` with no address, or a room's name):
+        # known by its announcement from the start. Else the watch's own first look learns it,
+        # and a room that moved before that look (its answer rate-limited, a second after the
+        # browse's) was never recognised at its new address: the student stayed at the old one.
+        if found is not None and found.port == port and found.fingerprint == fingerprint and address in found.addresses:
+            self.identity = (found.name, found.host, found.port, found.fingerprint)
         self.sightings = Sightings()
         self._lock = threading.Lock()  # sightings: heard on the watch's thread, tried on the rejoin's
         self.silent = SilentNames()
@@ -656,7 +664,9 @@ class RoomWatch:
             if not self.matches(room):
                 return
             if self.identity is None:
-                self.identity, self.sightings.home = (room.name, room.host, room.port, room.fingerprint), announcer
+                self.identity = (room.name, room.host, room.port, room.fingerprint)
+            if self.sightings.home is None and self.address in room.addresses:  # its own: where it was joined
+                self.sightings.home = announcer
             self.sightings.heard(announcer, pick_address(room, self.networks))
 
     def moved_to(self, address: str) -> tuple[str, int] | None:

@@ -1917,7 +1917,7 @@ def test_an_implausible_resume_secret_is_refused_once_and_rejoins_go_without_it(
     frontend = Untouched()
     session = Session(name="ann")
     try:
-        rejoin = cli._Rejoin((server.endpoint, None), session, key=None, password=None, binding=b"")
+        rejoin = cli._Rejoin((server.endpoint, None, None), session, key=None, password=None, binding=b"")
         sock, proto, welcome, early = rejoin()
         outcome = ClientLoop(sock, proto, session, frontend, rejoin=rejoin).run([welcome, *early])
     finally:
