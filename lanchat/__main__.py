@@ -969,7 +969,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .transport import local_pair
 
     host_end, server_end = local_pair()
-    server.add_local(server_end, host=True)
+    host_cid = server.add_local(server_end, host=True)
     thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
     thread.start()
     where_text = (args.unix or (where[0] if where else f"port {port}")) + (" (TLS)" if tls_context is not None else "")
@@ -992,6 +992,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # a SIGTERM or SIGHUP (a closed window, a reboot) may be followed by a restart
             on_quit=lambda: server.request_shutdown("the host closed the chat", final=True),
             on_stop=lambda: server.request_shutdown("the server was stopped"),
+            fetching=lambda: server.hub.files.fetching_from(host_cid),  # /q's question: who is downloading the host's files
             key=key,
             password=(lambda: password_text),
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
@@ -2094,11 +2095,11 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
 
 
 def _run_participant(  # noqa: ANN001
-    sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None,
+    sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None,
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None,
 ) -> int:
-    """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews:
-    new addresses), ``intro`` (how others join, for /address; the other start lines); others: _join_retrying."""
+    """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews: new addresses),
+    ``fetching`` (Session.fetching_ours), ``intro`` (how others join, for /address; the other start lines); others: _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
@@ -2123,7 +2124,7 @@ def _run_participant(  # noqa: ANN001
         return _fail(str(exc)) if isinstance(exc, JoinError) else 130
     joining, start_lines = intro or ((), ())
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining),
-                      start_lines=tuple(start_lines), projector=projector)
+                      start_lines=tuple(start_lines), projector=projector, fetching_ours=fetching)
     frontend = _make_frontend(session, plain or not _interactive(), stops)
     from .ui.plain import PlainFrontend
 

@@ -285,8 +285,9 @@ def _projector(session: Session, rest: str) -> InputResult:
 
 
 def _quit(session: Session) -> InputResult:
-    """/q. The host's /q closes the chat for everyone, and anyone's /q stops the files they are
-    sending or receiving: a person at the screen is asked first (a script's pipe never is)."""
+    """/q. The host's /q closes the chat for everyone, and so stops whatever others are downloading
+    of the host's files, and anyone's /q stops the files they are sending or receiving: a person
+    at the screen is asked first, told of each (a script's pipe never is)."""
     from .session import Quit
 
     people = others(session) if session.role == "host" else []
@@ -297,8 +298,10 @@ def _quit(session: Session) -> InputResult:
     if not people:
         return _local(session, f"/q stops {moving}: type /q again to leave (/q! leaves without asking)")
     who = ", ".join(people[:5]) + (f" and {len(people) - 5} more" if len(people) > 5 else "")
+    fetching = fetching_ours(session)  # asked of the server only now: a person is asked, and others are here
+    still = f" while {fetching}" if fetching else ""
     also = f" and stops {moving}" if moving else ""
-    return _local(session, f"/q closes the chat for everyone ({who}){also}: type /q again to close it (/q! closes without asking)")
+    return _local(session, f"/q closes the chat for everyone ({who}){still}{also}: type /q again to close it (/q! closes without asking)")
 
 
 def moving_files(session: Session) -> str:
@@ -307,6 +310,20 @@ def moving_files(session: Session) -> str:
     said = [f"{'sending' if p.direction == 'send' else 'receiving'} {p.label} ({p.percent}%)" for p in moving[:2]]
     more = f" and {len(moving) - 2} more file{'s' if len(moving) > 3 else ''}" if len(moving) > 2 else ""
     return ", ".join(said) + more
+
+
+def fetching_ours(session: Session) -> str:
+    """Who is downloading the host's files now, for its /q's question: "bob is still downloading
+    notes.pdf (40%)", or "bob (notes.pdf, 40%), cy (notes.pdf, 10%) and 2 more are still
+    downloading your files"; "" when nobody is (or the server cannot be asked)."""
+    fetching = session.fetching_ours() if callable(session.fetching_ours) else []
+    if len(fetching) == 1:
+        who, name, percent = fetching[0]
+        return f"{who} is still downloading {name} ({percent}%)"
+    said = [f"{who} ({name}, {percent}%)" for who, name, percent in fetching[:3]]
+    if len(fetching) > 3:
+        said[2:] = [f"{len(fetching) - 2} more"]
+    return f"{', '.join(said[:-1])} and {said[-1]} are still downloading your files" if said else ""
 
 
 def _ignore(session: Session, word: str, rest: str) -> InputResult:

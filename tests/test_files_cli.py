@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import threading
 from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, Proc, StandInServer, TermProc, start_server, wait_for
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, StandInServer, TermProc, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.files import MB
+from lanchat.transport import Endpoint
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -366,6 +368,46 @@ def test_q_during_a_download_asks_first_and_a_second_q_leaves_keeping_nothing(tm
     finally:
         bob.stop()
         server.close()
+
+
+def test_the_hosts_q_says_who_is_still_downloading_her_file(tmp_path):
+    """ann (the host, at her screen) typed /q while bob was fetching her notes: the question named
+    only who was here, and she closed the room under his download without knowing. It now says
+    who is still downloading which of her files, and how far they are; with none under way it
+    asks as before. bob is a real client on loopback that reads the start of the file and then
+    nothing (a slow reader, stalled); cy is there and fetches nothing."""
+    source = tmp_path / "my notes.pdf"
+    source.write_bytes(os.urandom(8 * MB))
+    ann = TermProc("serve", "--port", "0", "--host", "127.0.0.1", "--name", "ann", "--no-history",
+                   "--files-dir", str(tmp_path / "server-files"), rows=20, cols=200)  # fmt: skip
+    students: list[RawClient] = []
+    try:
+        port = int(wait_for(lambda: re.search(rb"listening on port (\d+)", bytes(ann.raw)), what="the port").group(1))  # type: ignore[union-attr]
+        ann.expect(r"ann │ host")
+        bob, cy = (RawClient(Endpoint(host="127.0.0.1", port=port), name) for name in ("bob", "cy"))
+        students += [bob, cy]
+        ann.expect(r"\(3 here\)")
+        ann.send(f'/send "{source}"\r')
+        offered = bob.expect(ev.Offered)
+        bob.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # a slow reader's small window
+        bob.send(ev.GetFile(id=offered.id, binary=True))  # type: ignore[attr-defined]
+        bob.expect(ev.FileStart)
+        bob.expect(ev.FileBytes)  # and then reads no more
+        ann.send("/q\r")
+        ann.expect(r"/q closes the chat for everyone \(bob, cy\) while bob is still downloading my notes\.pdf \(\d+%\): "
+                   r"type /q again to close it")  # fmt: skip
+        ann.send("wait, bob is still downloading\r")  # not the second /q: ann stays
+        ann.expect(r"ann: wait, bob is still downloading")
+        bob.close()  # he gives up
+        ann.expect(r"bob lost connection \(2 here\)")
+        ann.send("/q\r")
+        ann.expect(r"/q closes the chat for everyone \(cy\): type /q again to close it \(/q! closes without asking\)")
+        ann.send("/q\r")
+        assert ann.wait() == 0
+    finally:
+        for student in students:
+            student.close()
+        ann.stop()
 
 
 def test_cancel_stops_an_upload_midway_and_it_is_never_offered(tmp_path):

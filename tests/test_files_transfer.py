@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,39 @@ def test_a_reader_that_stalls_is_paced_not_dropped(store, tmp_path):
         assert bytes(received) == data
         assert chat == [f"chat while bob is busy {number}" for number in range(20)]
         assert bob_cid in server.clients  # never dropped
+
+
+def test_the_server_says_who_is_fetching_a_persons_files_and_how_far(store, tmp_path):
+    """What the host's /q asks about (ServerFiles.fetching_from): bob's download of ann's file, stalled
+    part way; not ann fetching her own, nor a download of someone else's file."""
+    data = os.urandom(3 * MB)
+    with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        ann_cid, bob_cid = sorted(server.clients)
+        first = upload(ann, data, name="week 1.bin")
+        bob.expect(ev.Offered, id=first)
+        bob_own = upload(bob, b"y" * 10, name="bob's.bin", ref=2)
+        ann.expect(ev.Offered, id=bob_own)
+        assert server.hub.files.fetching_from(ann_cid) == []
+        download(ann, bob_own)  # someone else's file: not one of bob's downloads of ann's
+        bob.send(ev.GetFile(id=first))  # and reads nothing now: the kernel buffers fill
+        download(ann, first)  # her own copy is not someone fetching hers
+        wait_for(lambda: 0 < _left_to_send(store, bob_cid) < len(data), what="bob's download to start and stall")
+        fetching = server.hub.files.fetching_from(ann_cid)
+        assert [(who, name) for who, name, _ in fetching] == [("bob", "week 1.bin")]
+        assert 0 <= fetching[0][2] < 100
+        assert server.hub.files.fetching_from(bob_cid) == []
+        ann.close()
+        bob.close()
+
+
+def test_a_download_asked_for_and_not_begun_counts_as_fetching_at_0_percent(store):
+    """bob's get waits behind his other downloads (MAX_DOWNLOADS_AT_ONCE): it is one the host's /q stops too."""
+    offer = store.book.open(owner=1, owner_name="ann", name="notes.pdf", size=100)
+    offer.ready = True
+    store.gets_waiting[2] = deque([(offer.file_id, True, "bob")])
+    assert store.fetching_from(1) == [("bob", "notes.pdf", 0)]
+    assert store.fetching_from(2) == []
 
 
 def test_a_reader_who_leaves_midway_costs_the_server_nothing(store, tmp_path):

@@ -279,6 +279,44 @@ def test_q_with_files_on_their_way_asks_once_and_names_them_and_a_script_is_neve
     assert isinstance(script.parse_input("/q"), Quit)
 
 
+def test_the_hosts_q_says_who_is_still_downloading_her_files():
+    """The host's /q closed the room under a student's download without a word of it: the
+    server knows who is fetching her files (ServerFiles.fetching_from, asked through fetching_ours),
+    and her question now says so. With none under way, or nobody to ask, it reads as it did."""
+    from lanchat.files import Progress
+
+    def asked(*fetching: tuple[str, str, int], fetching_ours: object = None) -> str:
+        ann = room("ann", "host", "bob", "cy")
+        ann.confirm_quit = True
+        ann.fetching_ours = fetching_ours or (lambda: list(fetching))
+        result = ann.parse_input("/q")
+        assert isinstance(result, Local)
+        return result.lines[0].text
+
+    unchanged = "/q closes the chat for everyone (bob, cy): type /q again to close it (/q! closes without asking)"
+    assert asked() == unchanged
+    assert asked(fetching_ours=None) == unchanged  # a client's session: nobody to ask
+    assert asked(("bob", "my notes.pdf", 40)) == (
+        "/q closes the chat for everyone (bob, cy) while bob is still downloading my notes.pdf (40%): "
+        "type /q again to close it (/q! closes without asking)"
+    )
+    assert asked(("bob", "a.pdf", 40), ("cy", "a.pdf", 0)).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 40%) and cy (a.pdf, 0%) are still downloading your files: "
+    )
+    assert asked(*[(who, "a.pdf", 10) for who in ("bob", "cy", "dan", "eve")]).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 10%), cy (a.pdf, 10%) and 2 more are still downloading your files: "
+    )
+    ann = room("ann", "host", "bob")
+    ann.confirm_quit = True
+    ann.fetching_ours = lambda: [("bob", "a.pdf", 40)]
+    ann.progress["get:7"] = Progress(direction="get", label="big.iso", total=100, started=0.0, done=40)
+    assert ann.parse_input("/q").lines[0].text == (  # type: ignore[union-attr]
+        "/q closes the chat for everyone (bob) while bob is still downloading a.pdf (40%) and stops receiving big.iso (40%): "
+        "type /q again to close it (/q! closes without asking)"
+    )
+    assert isinstance(ann.parse_input("/q"), Quit)  # the second /q closes it, as before
+
+
 def test_the_hosts_join_lines_come_once_below_the_welcome_and_any_replay():
     """The host's screen shows how others join as its newest lines on joining: below the
     welcome in a room without history, below the replay's end in one with it; --plain
