@@ -33,6 +33,7 @@ from .files import (
     encode_chunk,
     human_size,
     oserror_words,
+    path_as_typed,
     safe_name,
     speed_clause,
     unique_name,
@@ -417,8 +418,8 @@ class ClientTransfers:
         self.progress.pop(f"get:{receiving.file_id}", None)
         seconds = self.clock() - receiving.progress.started
         how = f" ({human_size(receiving.size)} in {duration_text(seconds)}{speed_clause(receiving.size, seconds)}; SHA-256 checked)"
-        hidden = receiving.hidden and f"{receiving.hidden} in {final.parent}"
-        lines.append(_named(self.wall(), "saved ", str(final), how, hidden))
+        hidden = receiving.hidden and f"{receiving.hidden} in {path_as_typed(str(final.parent))}"
+        lines.append(_named(self.wall(), "saved ", path_as_typed(str(final)), how, hidden))  # quoted if it must be: whole
         return [], lines
 
     def _discard(self, receiving: _Receiving) -> None:

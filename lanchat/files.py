@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import re
+import shlex
 import struct
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -114,6 +115,24 @@ def _shortened(text: str) -> str:
     if _utf8_len(base) > room:  # at most 4 bytes a character: cut where the bytes run out
         base = base.encode("utf-8")[:room].decode("utf-8", "ignore")
     return base.rstrip(" .") + tail
+
+
+# Read bare by a shell and by /send (shlex) as one word, a path's own: letters and digits of any
+# script, and these. Anything else (a space, a bracket, ``#``, ``$``, ``'``, ``☀``) is quoted.
+_BARE_IN_A_PATH = frozenset("@%+=:,./-_")
+
+
+def path_as_typed(path: str) -> str:
+    """``path`` as /send and a shell read it back, whole and nothing else: bare when it can be,
+    else in single quotes, or in double quotes when it holds an apostrophe and nothing a shell
+    reads inside them (``"bob's notes.pdf"``, where ``shlex.quote`` says ``'bob'"'"'s notes.pdf'``).
+    A download's "saved" line names its file this way: ``saved /dl/my notes (1).pdf (70.0 KiB in
+    ...)`` left where the name ends a guess, the more so broken across rows at one of its spaces."""
+    if all(char.isalnum() or char in _BARE_IN_A_PATH for char in path):
+        return path
+    if "'" in path and not any(char in path for char in '"$`\\!'):
+        return f'"{path}"'
+    return shlex.quote(path)
 
 
 def split_extension(name: str) -> tuple[str, str]:

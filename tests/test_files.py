@@ -410,3 +410,19 @@ def test_an_offer_counts_each_person_sent_it_whole_once_and_tells_only_its_offer
         offer.fetched(name, cid)
     assert offer.fetched_count(1) == 2  # the offerer's connection
     assert offer.fetched_count(2) is None  # not his file: nothing to tell him
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40))
+def test_a_path_as_typed_reads_back_whole_with_shlex(path):
+    """The "saved" line and /send's Tab quote a path so that shlex (what /send reads with) and a
+    shell give back exactly it, as one word; a path of plain letters, digits and /.-_ stays bare."""
+    import shlex
+
+    shown = files.path_as_typed(path)
+    if path:
+        assert shlex.split(shown) == [path]
+
+
+def test_a_path_as_typed_is_bare_when_it_can_be_and_takes_the_plainer_quotes():
+    assert files.path_as_typed("/home/ann/Downloads/vidéo_2.pdf") == "/home/ann/Downloads/vidéo_2.pdf"
+    assert files.path_as_typed("/dl/bob's notes.pdf") == '"/dl/bob\'s notes.pdf"'

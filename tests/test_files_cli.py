@@ -145,7 +145,7 @@ def test_a_download_never_overwrites_an_existing_file(make_room, tmp_path):
     file_id = offer_id(bob, "ann", "report.txt")
     for copy in ("report (1).txt", "report (2).txt"):
         bob.send(f"/get {file_id}")
-        bob.expect(rf"saved .*{re.escape(copy)} ")
+        bob.expect(rf"saved '.*{re.escape(copy)}' ")  # quoted: the name is one, spaces and all
     folder = room.downloads("bob")
     assert (folder / "report.txt").read_text() == "bob's own report"
     assert (folder / "report (1).txt").read_text() == (folder / "report (2).txt").read_text() == "ann's report"
@@ -161,7 +161,7 @@ def test_hostile_names_are_cleaned_on_both_sides(make_room, tmp_path):
         room.ann.send(f'/send "{source}"')
         file_id = offer_id(bob, "ann", cleaned)
         bob.send(f"/get {file_id}")
-        bob.expect(rf"saved .*{re.escape(cleaned)} ")
+        bob.expect(rf"saved '?.*{re.escape(cleaned)}'? ")  # x]0;owned.txt quoted
         assert (room.downloads("bob") / cleaned).read_bytes() == on_disk.encode()
     assert "\x1b" not in bob.output
     assert all(p.name.endswith(".upload") for p in room.stored())  # the server's own names
@@ -456,7 +456,7 @@ def test_a_student_who_joins_late_is_told_of_the_files_already_on_offer(make_roo
     bob = room.join("bob")
     file_id = offer_id(bob, "ann", "slides week 2.pdf")
     bob.send(f"/get {file_id}")
-    bob.expect(r"saved .*slides week 2\.pdf \(.*SHA-256 checked\)")
+    bob.expect(r"saved '.*slides week 2\.pdf' \(.*SHA-256 checked\)")
     assert (room.downloads("bob") / "slides week 2.pdf").read_bytes() == source.read_bytes()
 
 
@@ -477,7 +477,7 @@ def test_the_offerer_reads_in_files_how_many_fetched_her_file_whole(make_room, t
     for student in (bob, cat, bob):  # bob twice: one person
         mark = student.mark()
         student.send(f"/get {file_id}")
-        student.expect(r"saved .*slides.*\.pdf \(.*SHA-256 checked\)", start=mark)
+        student.expect(r"saved '?.*slides.*\.pdf'? \(.*SHA-256 checked\)", start=mark)  # bob's second: 'slides (1).pdf'
     mark = room.ann.mark()
     room.ann.send("/files")
     room.ann.expect(rf"-!- +#{file_id} slides\.pdf .* from ann, fetched by 2: /get {file_id}$", start=mark)

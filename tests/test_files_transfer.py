@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 from collections import deque
 from pathlib import Path
 
@@ -401,7 +402,7 @@ def test_a_download_never_overwrites_and_never_leaves_a_temp_file(tmp_path, temp
     transfers = ClientTransfers(tmp_path)
     data = os.urandom(CHUNK_BYTES * 3)
     _, lines = _offer_through(transfers, data)
-    assert lines[-1].text.startswith(f"saved {tmp_path / 'a (1).bin'} (96.0 KiB in ")
+    assert lines[-1].text.startswith(f"saved '{tmp_path / 'a (1).bin'}' (96.0 KiB in ")  # quoted: one name
     assert (tmp_path / "a.bin").read_bytes() == b"keep me"
     assert (tmp_path / "a (1).bin").read_bytes() == data
     assert sorted(os.listdir(tmp_path)) == ["a (1).bin", "a.bin"]
@@ -424,6 +425,26 @@ def test_a_damaged_download_is_reported_and_discarded(tmp_path, temp_kind):
     assert lines[-1].kind == "error" and "SHA-256 mismatch" in lines[-1].text
     assert os.listdir(tmp_path) == []
 
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("notes.pdf", "{folder}/notes.pdf"),
+    ("vidéo_中文.txt", "{folder}/vidéo_中文.txt"),  # letters of any script need no quotes
+    ("holiday vidéo ☀ (1).bin", "'{folder}/holiday vidéo ☀ (1).bin'"),
+    ("bob's notes #2 [final] & more.pdf", '"{folder}/bob\'s notes #2 [final] & more.pdf"'),
+    ("it's $5; `ls`!.txt", "'{folder}/it'\"'\"'s $5; `ls`!.txt'"),
+])  # fmt: skip
+def test_a_saved_line_names_the_file_whole_however_it_is_called(tmp_path, name, shown):
+    """cy's screen said "saved .../Downloads/holiday vidéo ☀" and, on the next row, "(1).bin (38.1 MiB
+    in 101 ms; SHA-256 checked)" (tools/friends_run.py): where the name ended was a guess. A path
+    that is not one plain word is now quoted, as /send and a shell read it back."""
+    transfers = ClientTransfers(tmp_path)
+    data = b"some bytes"
+    _, lines = _offer_through(transfers, data, name=name)
+    saved = lines[-1].text
+    assert saved.startswith(f"saved {shown.format(folder=tmp_path)} (10 bytes in ")
+    assert shlex.split(saved.removeprefix("saved ").rsplit(" (10 bytes in ", 1)[0]) == [str(tmp_path / name)]
+    assert (tmp_path / name).read_bytes() == data
 
 
 def test_the_line_a_download_starts_with_names_its_folder_whole(tmp_path):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from wcwidth import grapheme_boundary_before, iter_graphemes
 
+from ..files import path_as_typed
+
 Edit = tuple[int, str]  # (cursor, text); the cursor is an index into text, 0..len(text)
 
 # Not "printable" to Python but part of what people type: a space, and the zero-width joiner and
@@ -226,14 +228,6 @@ def send_path_at(cursor: int, text: str) -> tuple[int, str] | None:
         else:
             typed.append(char)
     return start, "".join(typed)
-
-
-def path_as_typed(path: str) -> str:
-    """A path as /send reads it back: quoted when it holds a space or a quote (a file called
-    ``week 3 slides.pdf`` went in bare, and /send then took ``slides.pdf`` for a NAME)."""
-    import shlex
-
-    return shlex.quote(path) if path and shlex.quote(path) != path else path
 
 
 def completions(
