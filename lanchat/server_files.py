@@ -140,9 +140,9 @@ class ServerFiles:
     def downloading(self) -> list[int]:
         return [cid for cid in {*self.downloads, *self.gets_waiting} if self.wants_to_send(cid)]
 
-    def fetching_from(self, owner: int) -> list[tuple[str, str, int]]:
+    def fetching_from(self, owner: int) -> list[tuple[str, str, int, bool]]:
         """The downloads of ``owner``'s files under way, by others, as (who, file name, percent
-        read out so far; 0 for one asked for and not started): what the host's /q says stops.
+        read out so far (0: asked for, not begun), offered to one person): what the host's /q stops.
         Asked from the host's thread while the server's runs (__main__ wires it): it reads
         copies of the dicts and queues, each made in one call, and changes nothing."""
         fetching = []
@@ -151,12 +151,12 @@ class ServerFiles:
                 offer = self.book.offers.get(download.file_id)
                 if offer is not None and offer.owner == owner != cid:
                     done = (offer.size - download.left) * 100 // offer.size if offer.size else 100
-                    fetching.append((download.who, offer.name, done))
+                    fetching.append((download.who, offer.name, done, offer.to is not None))
         for cid, waiting in self.gets_waiting.copy().items():
             for file_id, _binary, who in waiting.copy():
                 offer = self.book.offers.get(file_id)
                 if offer is not None and offer.owner == owner != cid:
-                    fetching.append((who, offer.name, 0))
+                    fetching.append((who, offer.name, 0, offer.to is not None))
         return fetching
 
     # ----------------------------------------------------------- handling

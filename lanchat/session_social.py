@@ -287,42 +287,61 @@ def _projector(session: Session, rest: str) -> InputResult:
 def _quit(session: Session) -> InputResult:
     """/q. The host's /q closes the chat for everyone, and so stops whatever others are downloading
     of the host's files, and anyone's /q stops the files they are sending or receiving: a person
-    at the screen is asked first, told of each (a script's pipe never is)."""
-    from .session import Quit
+    at the screen is asked first, told of each (a script's pipe never is). A file offered to one
+    person is not named in the form projector mode shows (``Line.private``)."""
+    from dataclasses import replace
+
+    from .session import Local, Quit
 
     people = others(session) if session.role == "host" else []
-    moving = moving_files(session)
-    if (not people and not moving) or session.quit_armed or not session.confirm_quit:
+    if (not people and not moving_files(session)) or session.quit_armed or not session.confirm_quit:
         return Quit()
     session.quit_armed = True
-    if not people:
-        return _local(session, f"/q stops {moving}: type /q again to leave (/q! leaves without asking)")
     who = ", ".join(people[:5]) + (f" and {len(people) - 5} more" if len(people) > 5 else "")
-    fetching = fetching_ours(session)  # asked of the server only now: a person is asked, and others are here
-    still = f" while {fetching}" if fetching else ""
-    also = f" and stops {moving}" if moving else ""
-    return _local(session, f"/q closes the chat for everyone ({who}){still}{also}: type /q again to close it (/q! closes without asking)")
+    # asked of the server only now: a person is asked, and others are here
+    fetching = session.fetching_ours() if people and callable(session.fetching_ours) else []
+
+    def question(hide: bool) -> str:
+        moving = moving_files(session, hide=hide)
+        if not people:
+            return f"/q stops {moving}: type /q again to leave (/q! leaves without asking)"
+        still = f" while {fetched}" if (fetched := fetching_words(fetching, hide=hide)) else ""
+        also = f" and stops {moving}" if moving else ""
+        return f"/q closes the chat for everyone ({who}){still}{also}: type /q again to close it (/q! closes without asking)"
+
+    line = _line(question(hide=False), _now(session))
+    private = question(hide=True)
+    return Local((line if private == line.text else replace(line, private=private),))
 
 
-def moving_files(session: Session) -> str:
-    """The files on their way to or from us now, for /q's question: "receiving data.bin (40%)"."""
+def moving_files(session: Session, *, hide: bool = False) -> str:
+    """The files on their way to or from us now, for /q's question: "receiving data.bin (40%)";
+    ``hide``: one offered to one person unnamed, as projector mode shows it."""
+    from .session import HIDDEN_FILE
+
     moving = [p for key, p in session.progress.items() if key.startswith(("send:", "get:"))]
-    said = [f"{'sending' if p.direction == 'send' else 'receiving'} {p.label} ({p.percent}%)" for p in moving[:2]]
+    said = [
+        f"{'sending' if p.direction == 'send' else 'receiving'} {f'a file {HIDDEN_FILE}' if hide and p.private else p.label} ({p.percent}%)"
+        for p in moving[:2]
+    ]
     more = f" and {len(moving) - 2} more file{'s' if len(moving) > 3 else ''}" if len(moving) > 2 else ""
     return ", ".join(said) + more
 
 
-def fetching_ours(session: Session) -> str:
-    """Who is downloading the host's files now, for its /q's question: "bob is still downloading
-    notes.pdf (40%)", or "bob (notes.pdf, 40%), cy (notes.pdf, 10%) and 2 more are still
-    downloading your files"; "" when nobody is (or the server cannot be asked)."""
-    fetching = session.fetching_ours() if callable(session.fetching_ours) else []
-    if len(fetching) == 1:
-        who, name, percent = fetching[0]
+def fetching_words(fetching: list[tuple[str, str, int, bool]], *, hide: bool = False) -> str:
+    """Who is downloading the host's files now (ServerFiles.fetching_from), for its /q's question:
+    "bob is still downloading notes.pdf (40%)", or "bob (notes.pdf, 40%), cy (notes.pdf, 10%) and
+    2 more are still downloading your files"; "" for nobody. ``hide``: a file offered to one person
+    unnamed, as projector mode shows it."""
+    from .session import HIDDEN_FILE
+
+    named = [(who, f"a file {HIDDEN_FILE}" if hide and to_one else name, percent) for who, name, percent, to_one in fetching]
+    if len(named) == 1:
+        who, name, percent = named[0]
         return f"{who} is still downloading {name} ({percent}%)"
-    said = [f"{who} ({name}, {percent}%)" for who, name, percent in fetching[:3]]
-    if len(fetching) > 3:
-        said[2:] = [f"{len(fetching) - 2} more"]
+    said = [f"{who} ({name}, {percent}%)" for who, name, percent in named[:3]]
+    if len(named) > 3:
+        said[2:] = [f"{len(named) - 2} more"]
     return f"{', '.join(said[:-1])} and {said[-1]} are still downloading your files" if said else ""
 
 

@@ -181,7 +181,7 @@ def test_the_server_says_who_is_fetching_a_persons_files_and_how_far(store, tmp_
         download(ann, first)  # her own copy is not someone fetching hers
         wait_for(lambda: 0 < _left_to_send(store, bob_cid) < len(data), what="bob's download to start and stall")
         fetching = server.hub.files.fetching_from(ann_cid)
-        assert [(who, name) for who, name, _ in fetching] == [("bob", "week 1.bin")]
+        assert [(who, name, to_one) for who, name, _, to_one in fetching] == [("bob", "week 1.bin", False)]
         assert 0 <= fetching[0][2] < 100
         assert server.hub.files.fetching_from(bob_cid) == []
         ann.close()
@@ -193,7 +193,7 @@ def test_a_download_asked_for_and_not_begun_counts_as_fetching_at_0_percent(stor
     offer = store.book.open(owner=1, owner_name="ann", name="notes.pdf", size=100)
     offer.ready = True
     store.gets_waiting[2] = deque([(offer.file_id, True, "bob")])
-    assert store.fetching_from(1) == [("bob", "notes.pdf", 0)]
+    assert store.fetching_from(1) == [("bob", "notes.pdf", 0, False)]
     assert store.fetching_from(2) == []
 
 

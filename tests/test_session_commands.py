@@ -285,7 +285,7 @@ def test_the_hosts_q_says_who_is_still_downloading_her_files():
     and her question now says so. With none under way, or nobody to ask, it reads as it did."""
     from lanchat.files import Progress
 
-    def asked(*fetching: tuple[str, str, int], fetching_ours: object = None) -> str:
+    def asked(*fetching: tuple[str, str, int, bool], fetching_ours: object = None) -> str:
         ann = room("ann", "host", "bob", "cy")
         ann.confirm_quit = True
         ann.fetching_ours = fetching_ours or (lambda: list(fetching))
@@ -296,25 +296,54 @@ def test_the_hosts_q_says_who_is_still_downloading_her_files():
     unchanged = "/q closes the chat for everyone (bob, cy): type /q again to close it (/q! closes without asking)"
     assert asked() == unchanged
     assert asked(fetching_ours=None) == unchanged  # a client's session: nobody to ask
-    assert asked(("bob", "my notes.pdf", 40)) == (
+    assert asked(("bob", "my notes.pdf", 40, False)) == (
         "/q closes the chat for everyone (bob, cy) while bob is still downloading my notes.pdf (40%): "
         "type /q again to close it (/q! closes without asking)"
     )
-    assert asked(("bob", "a.pdf", 40), ("cy", "a.pdf", 0)).startswith(
+    assert asked(("bob", "a.pdf", 40, False), ("cy", "a.pdf", 0, False)).startswith(
         "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 40%) and cy (a.pdf, 0%) are still downloading your files: "
     )
-    assert asked(*[(who, "a.pdf", 10) for who in ("bob", "cy", "dan", "eve")]).startswith(
+    assert asked(*[(who, "a.pdf", 10, False) for who in ("bob", "cy", "dan", "eve")]).startswith(
         "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 10%), cy (a.pdf, 10%) and 2 more are still downloading your files: "
     )
     ann = room("ann", "host", "bob")
     ann.confirm_quit = True
-    ann.fetching_ours = lambda: [("bob", "a.pdf", 40)]
+    ann.fetching_ours = lambda: [("bob", "a.pdf", 40, False)]
     ann.progress["get:7"] = Progress(direction="get", label="big.iso", total=100, started=0.0, done=40)
     assert ann.parse_input("/q").lines[0].text == (  # type: ignore[union-attr]
         "/q closes the chat for everyone (bob) while bob is still downloading a.pdf (40%) and stops receiving big.iso (40%): "
         "type /q again to close it (/q! closes without asking)"
     )
     assert isinstance(ann.parse_input("/q"), Quit)  # the second /q closes it, as before
+
+
+def test_the_hosts_q_on_the_projector_names_no_file_offered_to_one_person():
+    """Projector mode hides the name of a file offered to one person everywhere (README): the /q
+    question named it, the host's own transfer of one as much as a student's download of one."""
+    from lanchat.client_files import HIDDEN_LABEL
+    from lanchat.files import Progress
+    from lanchat.ui import projector
+
+    ann = room("ann", "host", "bob")
+    ann.confirm_quit = True
+    ann.fetching_ours = lambda: [("bob", "grades bob.pdf", 40, True)]
+    ann.progress["send:3"] = Progress(direction="send", label="grades cy.pdf", total=100, started=0.0, done=40, private=HIDDEN_LABEL)
+    asked = ann.parse_input("/q")
+    assert isinstance(asked, Local)
+    line = asked.lines[0]
+    assert line.text == (
+        "/q closes the chat for everyone (bob) while bob is still downloading grades bob.pdf (40%) and stops sending "
+        "grades cy.pdf (40%): type /q again to close it (/q! closes without asking)"
+    )
+    ann.projector = True
+    assert projector.shown(line, ann).text == (
+        "/q closes the chat for everyone (bob) while bob is still downloading a file (name hidden: /projector to show) (40%) "
+        "and stops sending a file (name hidden: /projector to show) (40%): type /q again to close it (/q! closes without asking)"
+    )
+    ann.quit_armed = False
+    ann.fetching_ours = lambda: [("bob", "slides.pdf", 40, False)]  # the room's file: named, as everywhere
+    del ann.progress["send:3"]
+    assert ann.parse_input("/q").lines[0].private is None  # type: ignore[union-attr]
 
 
 def test_the_hosts_join_lines_come_once_below_the_welcome_and_any_replay():
