@@ -126,8 +126,10 @@ def path_as_typed(path: str) -> str:
     """``path`` as /send and a shell read it back, whole and nothing else: bare when it can be,
     else in single quotes, or in double quotes when it holds an apostrophe and nothing a shell
     reads inside them (``"bob's notes.pdf"``, where ``shlex.quote`` says ``'bob'"'"'s notes.pdf'``).
-    A download's "saved" line names its file this way: ``saved /dl/my notes (1).pdf (70.0 KiB in
-    ...)`` left where the name ends a guess, the more so broken across rows at one of its spaces."""
+    /send's Tab puts a path in this way (``week 3 slides.pdf`` went in bare, and /send took
+    ``slides.pdf`` for a NAME), and a download's "saved" line names its file so (``saved /dl/my
+    notes (1).pdf (70.0 KiB in ...)`` left where the name ends a guess, the more so broken across
+    rows at one of its spaces)."""
     if all(char.isalnum() or char in _BARE_IN_A_PATH for char in path):
         return path
     if "'" in path and not any(char in path for char in '"$`\\!'):
