@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+
+from _lab import LANCHAT, Screens  # noqa: E402
+
 PASSWORD = "sockets42"
 ADDRESS = "198.18.0.1"
 
@@ -50,62 +50,25 @@ def in_own_network() -> None:
     os.execvpe("unshare", ["unshare", "-n", "sh", "-c", setup, sys.executable, *sys.argv], env)
 
 
-class Lesson:
+class Lesson(Screens):
     """The people in the room, each a TermProc with a home (data folder, downloads) of its own."""
 
     def __init__(self, out: Path) -> None:
-        self.out, self.homes = out, Path(tempfile.mkdtemp(prefix="lanchat-class-"))
-        self.people: dict = {}
-        self.step = 0
-        self.problems: list[str] = []
+        super().__init__(out, "lanchat-class-")
 
     def start(self, who: str, *args: str, rows: int = 24, cols: int = 80, home_of: str = ""):  # noqa: ANN201 - a TermProc
         """``who`` runs ``lanchat ARGS`` in a terminal of ``rows`` x ``cols``, at home (or at ``home_of``'s)."""
-        from helpers import TermProc
+        return self.terminal(who, self.home(home_of or who), args, LANCHAT, rows, cols)
 
-        home = self.homes / (home_of or who)
-        home.mkdir(exist_ok=True)
-        env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"),
-               "XDG_CONFIG_HOME": str(home / "config")}
-        self.people[who] = TermProc(*args, rows=rows, cols=cols, env=env, cwd=home,
-                                    argv=[sys.executable, "-m", "lanchat", *args])
-        return self.people[who]
-
-    def type(self, who: str, keys: str, settle: float = 0.4) -> None:
-        self.people[who].send(keys)
-        time.sleep(settle)  # a person reads before typing on; the screens are only recorded
-
-    def wait(self, who: str, pattern: str, timeout: float = 15) -> None:
-        try:
-            self.people[who].expect(pattern, timeout)
-        except AssertionError as exc:
-            self.problems.append(f"{who}: never showed {pattern!r}")
-            print(exc, file=sys.stderr)
-
-    def snap(self, name: str) -> None:
-        """Every screen now, into OUT/NN-name.txt, and the checks that need no knowledge of the step."""
-        self.step += 1
-        text = []
-        for who, term in self.people.items():
-            rows = term.lines
-            text.append(f"== {who} ({'running' if term.proc.isalive() else 'ended'}) ==")
-            text += [f"|{row}|" for row in rows]
-            screen = "\n".join(rows)
-            if "Traceback" in screen or "internal error" in screen:
-                self.problems.append(f"step {name}: a traceback or an internal error on {who}'s screen")
-            history = [i for i, row in enumerate(rows) if "[History]" in row and "missed" not in screen]
-            welcome = [i for i, row in enumerate(rows) if "-!- welcome," in row]
-            if history and welcome and min(history) < welcome[0] < max(history):
-                self.problems.append(f"step {name}: {who}'s replay is cut in two around the welcome")
-            topics = re.findall(r"-!- (topic: .*)", screen)
-            if len(topics) != len(set(topics)):
-                self.problems.append(f"step {name}: {who} shows the same topic line more than once")
-        (self.out / f"{self.step:02d}-{name}.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
-
-    def close(self) -> None:
-        for term in self.people.values():
-            term.stop()
-        shutil.rmtree(self.homes, ignore_errors=True)
+    def check(self, name: str, who: str, rows: list[str], screen: str) -> None:
+        """A replay cut in two around the welcome, or the same topic line twice."""
+        history = [i for i, row in enumerate(rows) if "[History]" in row and "missed" not in screen]
+        welcome = [i for i, row in enumerate(rows) if "-!- welcome," in row]
+        if history and welcome and min(history) < welcome[0] < max(history):
+            self.problems.append(f"step {name}: {who}'s replay is cut in two around the welcome")
+        topics = re.findall(r"-!- (topic: .*)", screen)
+        if len(topics) != len(set(topics)):
+            self.problems.append(f"step {name}: {who} shows the same topic line more than once")
 
 
 def free_port() -> int:
@@ -201,10 +164,7 @@ def lesson_plan(lesson: Lesson, port: int) -> None:
     lesson.type("teacher", "Homework: a framing function. Bye!\r")
     lesson.type("teacher", "/q\r")
     lesson.type("teacher", "/q\r", 1)
-    for who in ("ann", "bob", "dan"):
-        lesson.type(who, "x", 0.1)
-    time.sleep(1)
-    lesson.snap("the-end")
+    lesson.the_end("ann", "bob", "dan", wait=1)
     lesson.start("history", "history", "--since", "45m", "--port", str(port), cols=64, home_of="teacher")
     lesson.wait("history", r"Bye!")
     lesson.snap("history")
@@ -219,10 +179,7 @@ def main() -> int:
         lesson_plan(lesson, free_port())
     finally:
         lesson.close()
-    print(f"screens in {out}/")
-    for problem in lesson.problems:
-        print(f"problem: {problem}")
-    return 1 if lesson.problems else 0
+    return lesson.report()
 
 
 if __name__ == "__main__":

@@ -22,26 +22,28 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+
+from _lab import Screens  # noqa: E402
+
 ADDR = {"ann": "198.18.0.1", "bob": "198.18.0.2", "cy": "198.18.0.3"}
 
 
-class Friends:
+class Friends(Screens):
+    settle = 0.3
+    never_showed = "step {step}: {who} never showed {pattern!r}"
+
     def __init__(self, out: Path) -> None:
         from netlab import Lab
 
-        self.out, self.homes = out, Path(tempfile.mkdtemp(prefix="lanchat-friends-"))
+        super().__init__(out, "lanchat-friends-")
         self.lab = Lab()
         self.lab.tag = f"lcf{os.getpid()}"
         self.ns: dict[str, str] = {}
-        self.people: dict = {}
-        self.step = 0
-        self.problems: list[str] = []
 
     def build(self) -> None:
         for who in ADDR:
@@ -63,51 +65,29 @@ class Friends:
                                                                         "latency", "400ms"] if on else ["tc", "qdisc", "del", "dev", port, "root"]
         subprocess.run(["ip", "netns", "exec", f"{self.lab.tag}S", *tc], check=False, timeout=10)
 
+    def cable(self, who: str, plugged: bool) -> None:
+        """``who``'s cable out, or back in (with the multicast and default routes the link took with it)."""
+        self.sh(who, "ip", "link", "set", "lan0", "up" if plugged else "down")
+        if plugged:
+            self.sh(who, "ip", "route", "add", "224.0.0.0/4", "dev", "lan0")
+            self.sh(who, "ip", "route", "add", "default", "via", "198.18.0.254", "dev", "lan0")
+
     def home(self, who: str) -> Path:
-        home = self.homes / who
-        (home / "Downloads").mkdir(parents=True, exist_ok=True)
+        home = super().home(who)
+        (home / "Downloads").mkdir(exist_ok=True)
         return home
 
     def start(self, key: str, who: str, *args: str, rows: int = 24, cols: int = 80):  # noqa: ANN201
-        from helpers import TermProc
-
-        home = self.home(who)
-        env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_STATE_HOME": str(home / "state"),
-               "XDG_CONFIG_HOME": str(home / "config")}
-        term = TermProc(*args, rows=rows, cols=cols, env=env, cwd=home,
-                        argv=["ip", "netns", "exec", self.ns[who], sys.executable, "-m", "lanchat", *args])
-        self.people[key] = term
+        term = self.terminal(key, self.home(who), args, self.lab.program(self.ns[who]), rows, cols)
         self.lab.procs.append(term)
         return term
 
-    def type(self, who: str, keys: str, settle: float = 0.3) -> None:
-        self.people[who].send(keys)
-        time.sleep(settle)
-
-    def wait(self, who: str, pattern: str, timeout: float = 15) -> bool:
-        try:
-            self.people[who].expect(pattern, timeout)
-            return True
-        except AssertionError as exc:
-            self.problems.append(f"step {self.step + 1}: {who} never showed {pattern!r}")
-            print(exc, file=sys.stderr)
-            return False
-
     def snap(self, name: str) -> None:
-        self.step += 1
-        text = []
-        for who, term in self.people.items():
-            rows = term.lines
-            text.append(f"== {who} ({'running' if term.proc.isalive() else 'ended'}) ==")
-            text += [f"|{row}|" for row in rows]
-            screen = "\n".join(rows)
-            if "Traceback" in screen or "internal error" in screen:
-                self.problems.append(f"step {name}: a traceback or an internal error on {who}'s screen")
-        (self.out / f"{self.step:02d}-{name}.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
+        super().snap(name)
         print(f"-- {self.step:02d} {name}", flush=True)
 
     def close(self) -> None:
-        self.lab.close()
+        self.lab.close()  # ends every terminal's lanchat (by PID), then removes the namespaces
         shutil.rmtree(self.homes, ignore_errors=True)
 
 
@@ -180,13 +160,11 @@ def plan(f: Friends, short: bool) -> None:
         if numbers != list(range(15)):
             f.problems.append(f"cy's transcript has {who}'s fast lines as {numbers}")
     # cut bob's link for a few seconds
-    f.sh("bob", "ip", "link", "set", "lan0", "down")
+    f.cable("bob", plugged=False)
     f.type("bob", "typed while down\r", 0.3)
     f.type("ann", "did bob go?\r", 4)
     f.snap("bob-link-down")
-    f.sh("bob", "ip", "link", "set", "lan0", "up")
-    f.sh("bob", "ip", "route", "add", "224.0.0.0/4", "dev", "lan0")
-    f.sh("bob", "ip", "route", "add", "default", "via", "198.18.0.254", "dev", "lan0")
+    f.cable("bob", plugged=True)
     time.sleep(8)
     f.snap("bob-link-up")
     # netem loss / delay on cy
@@ -204,13 +182,11 @@ def plan(f: Friends, short: bool) -> None:
     time.sleep(2)
     f.snap("cy-netem")
     if not short:
-        f.sh("cy", "ip", "link", "set", "lan0", "down")
+        f.cable("cy", plugged=False)
         f.type("cy", "a minute away\r", 0.3)
         f.type("ann", "cy gone a minute\r", 60)
         f.snap("cy-minute-down")
-        f.sh("cy", "ip", "link", "set", "lan0", "up")
-        f.sh("cy", "ip", "route", "add", "224.0.0.0/4", "dev", "lan0")
-        f.sh("cy", "ip", "route", "add", "default", "via", "198.18.0.254", "dev", "lan0")
+        f.cable("cy", plugged=True)
         f.wait("cy", r"back in the room", 40)
         time.sleep(2)
         f.snap("cy-minute-up")
@@ -228,10 +204,7 @@ def plan(f: Friends, short: bool) -> None:
     f.snap("ann-q-asks")
     f.type("ann", "/q\r", 3)
     f.snap("ann-quit")
-    for who in ("bob", "cy"):
-        f.type(who, "x", 0.1)
-    time.sleep(2)
-    f.snap("the-end")
+    f.the_end("bob", "cy", wait=2)
 
 
 def main() -> int:
@@ -244,10 +217,7 @@ def main() -> int:
         for key, term in f.people.items():
             (out / f"raw-{key}.bin").write_bytes(bytes(term.raw))
         f.close()
-    print(f"screens in {out}/")
-    for problem in f.problems:
-        print(f"problem: {problem}")
-    return 1 if f.problems else 0
+    return f.report()
 
 
 if __name__ == "__main__":
