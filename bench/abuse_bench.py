@@ -28,10 +28,8 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +38,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from headless import start_server, stop_server  # noqa: E402
 
 from lanchat import events as ev  # noqa: E402
 from lanchat.protocol import Connection, ConnectionClosed, Role, encode  # noqa: E402
@@ -49,40 +50,6 @@ CONNECT_TIMEOUT = 10.0
 
 
 # ------------------------------------------------------------------ the server
-
-
-def start_server(workdir: Path) -> tuple[subprocess.Popen, int]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(workdir))
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", "127.0.0.1", "--port", "0",
-         "--history", str(workdir / "history.sqlite3"), "--files-dir", str(workdir / "files")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=workdir, text=True,
-    )  # fmt: skip
-    assert popen.stdout is not None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = popen.stdout.readline()
-        found = re.search(r"listening on port (\d+)", line)
-        if found:
-            port = int(found.group(1))
-            # keep reading the log so the server never blocks on a full pipe
-            threading_drain(popen)
-            return popen, port
-        if not line and popen.poll() is not None:
-            break
-    popen.kill()
-    raise SystemExit("the server did not start")
-
-
-def threading_drain(popen: subprocess.Popen) -> None:
-    import threading
-
-    def drain() -> None:
-        assert popen.stdout is not None
-        for _ in popen.stdout:
-            pass
-
-    threading.Thread(target=drain, daemon=True).start()
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -398,12 +365,7 @@ def run(participants: int, rate: float, seconds: float, attacked: bool) -> dict:
             result["server_alive"] = server.poll() is None
             return result
         finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
+            stop_server(server)
 
 
 def table(alone: dict, attacked: dict) -> str:

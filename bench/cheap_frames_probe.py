@@ -23,10 +23,8 @@ import contextlib
 import json
 import multiprocessing
 import os
-import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,8 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from headless import start_server, stop_server  # noqa: E402
 
 from lanchat import events as ev  # noqa: E402
 from lanchat import identity  # noqa: E402
@@ -71,26 +71,6 @@ BYTEWISE = {"typing-bytewise"}
 
 
 # ------------------------------------------------------------------ the server
-
-
-def start_server(workdir: Path, operator: str, log: list[str]) -> tuple[subprocess.Popen, int]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_DATA_HOME=str(workdir))
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "lanchat", "serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce",
-         "--operator", operator, "--history", str(workdir / "history.sqlite3"), "--files-dir", str(workdir / "files")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=workdir, text=True,
-    )  # fmt: skip
-    assert popen.stdout is not None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = popen.stdout.readline()
-        if found := re.search(r"listening on port (\d+)", line):
-            threading.Thread(target=lambda: log.extend(popen.stdout), daemon=True).start()  # type: ignore[arg-type]  # never blocks on a full pipe
-            return popen, int(found.group(1))
-        if not line and popen.poll() is not None:
-            break
-    popen.kill()
-    raise SystemExit("the server did not start")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -187,7 +167,7 @@ def attacker(port: int, kind: str, seconds: float, ready: multiprocessing.Event,
 def probe(kind: str, seconds: float, log: list[str], attackers: int = 1) -> dict:
     key = Ed25519PrivateKey.generate()
     with tempfile.TemporaryDirectory(prefix="cheapframes-") as tmp:
-        popen, port = start_server(Path(tmp), identity.fingerprint(identity.public_bytes(key)), log)
+        popen, port = start_server(Path(tmp), "--no-announce", "--operator", identity.fingerprint(identity.public_bytes(key)), log=log)
         try:
             ann = Member(port, "ann", key)
             context = multiprocessing.get_context("spawn")
@@ -217,11 +197,7 @@ def probe(kind: str, seconds: float, log: list[str], attackers: int = 1) -> dict
             for process in processes:
                 process.join(10)
         finally:
-            popen.terminate()
-            try:
-                popen.wait(10)
-            except subprocess.TimeoutExpired:
-                popen.kill()
+            stop_server(popen)
     latencies.sort()
     return {
         "kind": kind, "frames_sent": got["sent"], "mallory": got["ended"], "lines": len(latencies),
