@@ -31,6 +31,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from lone_store import lone_store_costs  # noqa: E402
 
 from lanchat.history import _COLUMNS, HistoryStore  # noqa: E402
 
@@ -105,14 +108,7 @@ def bench_full_speed(folder: Path, passes: int, index: bool) -> float:
 
 def bench_lone(folder: Path, count: int, index: bool, gap: float = 0.01) -> dict[str, float]:
     store = open_store(folder / f"lone-{index}.sqlite3", index=index)
-    costs = []
-    for i in range(count):
-        time.sleep(gap)  # a chat's pace: the message arrives after the loop slept
-        started = time.thread_time()
-        store.keep(time=time.time(), sender="ann", text=f"message {i} " + "x" * 60)
-        store.commit()
-        store.move_if_due()
-        costs.append((time.thread_time() - started) * 1e6)
+    costs = lone_store_costs(store, count, gap)
     store.close()
     return {"mean": statistics.fmean(costs), "median": statistics.median(costs)}
 

@@ -31,8 +31,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
 
 from helpers import RawClient, running_server  # noqa: E402
+from lone_store import lone_store_costs  # noqa: E402
 
 from lanchat import events as ev  # noqa: E402
 from lanchat.history import HistoryStore  # noqa: E402
@@ -65,15 +67,7 @@ def bench_append(folder: Path, count: int, synchronous: str, per_commit: int = 1
 def bench_lone(folder: Path, count: int, gap: float = 0.01) -> dict[str, float]:
     """CPU microseconds to store one message alone, ``gap`` seconds after the last."""
     store = HistoryStore(folder / "lone.sqlite3")
-    move = getattr(store, "move_if_due", lambda: 0)
-    costs = []
-    for i in range(count):
-        time.sleep(gap)  # a chat's pace: the message arrives after the loop slept
-        started = time.thread_time()
-        store.keep(time=time.time(), sender="ann", text=f"message {i} " + "x" * 60)
-        store.commit()
-        move()
-        costs.append((time.thread_time() - started) * 1e6)
+    costs = lone_store_costs(store, count, gap)
     store.close()
     return {"lone_store_cpu_us_mean": statistics.fmean(costs), "lone_store_cpu_us_median": statistics.median(costs)}
 
