@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, identity_args, short_tmp_dir
@@ -1018,16 +1019,24 @@ def test_out_of_file_descriptors_the_server_waits_instead_of_spinning(run):
 # -------------------------------------------------- asking for a name at a terminal
 
 
+@contextlib.contextmanager
+def _at_a_terminal(*args: str, **env: str) -> Iterator[tuple[Any, io.BytesIO]]:
+    """``lanchat ARGS`` at a terminal (pexpect), and every byte it writes; closed (forced) at the end."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=child_env(**env), cwd=str(ROOT), timeout=10)
+    transcript = io.BytesIO()
+    child.logfile_read = transcript
+    try:
+        yield child, transcript
+    finally:
+        child.close(force=True)
+
+
 def test_at_a_terminal_the_name_is_asked_for_and_a_taken_one_asked_again(run):
     pexpect = pytest.importorskip("pexpect")
     _server, where = serve(run, "--headless")
     join(run, where, "ann")
-    child = pexpect.spawn(
-        sys.executable, ["-m", "lanchat", "connect", *where, "--plain"], env=child_env(), cwd=str(ROOT), timeout=10
-    )
-    transcript = io.BytesIO()
-    child.logfile_read = transcript
-    try:
+    with _at_a_terminal("connect", *where, "--plain") as (child, transcript):
         child.expect(r"Your name( \(Enter: \S+\))?: ")
         child.sendline("two words")
         child.expect_exact("spaces; try again")
@@ -1038,8 +1047,6 @@ def test_at_a_terminal_the_name_is_asked_for_and_a_taken_one_asked_again(run):
         child.expect(r"welcome, bob")
         child.sendline("/q")
         child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
     assert child.exitstatus == 0
     assert b"Traceback" not in transcript.getvalue()
 
@@ -1050,11 +1057,7 @@ def test_a_byte_not_in_the_terminals_encoding_at_the_name_prompt_is_asked_again_
     a traceback before the chat began."""
     pexpect = pytest.importorskip("pexpect")
     _server, where = serve(run, "--headless")
-    env = child_env(PYTHONIOENCODING="utf-8:strict")
-    child = pexpect.spawn(sys.executable, ["-m", "lanchat", "connect", *where, "--plain"], env=env, cwd=str(ROOT), timeout=10)
-    transcript = io.BytesIO()
-    child.logfile_read = transcript
-    try:
+    with _at_a_terminal("connect", *where, "--plain", PYTHONIOENCODING="utf-8:strict") as (child, transcript):
         child.expect(r"Your name( \(Enter: \S+\))?: ")
         child.send(b"b\xe9b\r")
         child.expect_exact("printable characters; try again")
@@ -1063,8 +1066,6 @@ def test_a_byte_not_in_the_terminals_encoding_at_the_name_prompt_is_asked_again_
         child.expect(r"welcome, bob")
         child.sendline("/q")
         child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
     assert child.exitstatus == 0
     assert b"Traceback" not in transcript.getvalue()
 
@@ -1094,21 +1095,11 @@ def test_a_mood_far_over_the_limit_is_refused_with_the_reason(run):
     assert "not sent: payload" not in ann.output and "Traceback" not in ann.output
 
 
-def _name_prompt(where: list[str], **env: str):  # noqa: ANN202
-    pexpect = pytest.importorskip("pexpect")
-    return pexpect.spawn(
-        sys.executable, ["-m", "lanchat", "connect", *where, "--plain"], env=child_env(**env), cwd=str(ROOT), timeout=10
-    )
-
-
 def test_the_name_prompt_offers_the_login_name_and_says_each_refusal_once(run):
     pexpect = pytest.importorskip("pexpect")
     _server, where = serve(run, "--headless")
     join(run, where, "dana")
-    child = _name_prompt(where, LOGNAME="dana", USER="dana")
-    transcript = io.BytesIO()
-    child.logfile_read = transcript
-    try:
+    with _at_a_terminal("connect", *where, "--plain", LOGNAME="dana", USER="dana") as (child, transcript):
         child.expect_exact("Your name (Enter: dana): ")
         child.sendline("")  # Enter: the login name, which is taken
         # not offered again: Enter would only send the name just refused (it used to be, and on
@@ -1123,8 +1114,6 @@ def test_the_name_prompt_offers_the_login_name_and_says_each_refusal_once(run):
         child.expect(r"welcome, eve")
         child.sendline("/q")
         child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
     said = transcript.getvalue().decode("utf-8", "replace")
     assert said.count("taken") == 1, said  # the server's reason is not reprinted with the next prompt
     assert child.exitstatus == 0
@@ -1137,10 +1126,7 @@ def test_a_second_terminal_on_the_hosts_machine_is_refused_the_hosts_name_and_th
     The host's session runs inside the server and is never stale: the name is refused instead."""
     pexpect = pytest.importorskip("pexpect")
     host, where = serve(run, "--plain", "--name", "dana", "--no-announce")
-    child = _name_prompt([*where, *identity_args("dana")], LOGNAME="dana", USER="dana")
-    transcript = io.BytesIO()
-    child.logfile_read = transcript
-    try:
+    with _at_a_terminal("connect", *where, *identity_args("dana"), "--plain", LOGNAME="dana", USER="dana") as (child, _transcript):
         child.expect_exact("Your name (Enter: dana): ")
         child.sendline("")
         child.expect(r"the name 'dana' is the host's; choose another\r?\nAnother name")
@@ -1149,8 +1135,6 @@ def test_a_second_terminal_on_the_hosts_machine_is_refused_the_hosts_name_and_th
         host.expect(r"eve joined")
         child.sendline("/q")
         child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
     assert host.popen.poll() is None and "joined again from somewhere else" not in host.output
 
 
@@ -1160,18 +1144,13 @@ def test_leaving_at_the_name_prompts_is_not_a_refusal(run, key, status, why):
     _server, where = serve(run, "--headless")
     join(run, where, "dana")
     for answer in (None, "dana"):  # at "Your name:", then at "Another name:"
-        child = _name_prompt(where, LOGNAME="two words", USER="two words")
-        transcript = io.BytesIO()
-        child.logfile_read = transcript
-        try:
+        with _at_a_terminal("connect", *where, "--plain", LOGNAME="two words", USER="two words") as (child, transcript):
             child.expect_exact("Your name: ")
             if answer:
                 child.sendline(answer)
                 child.expect_exact("Another name: ")
             child.send(key)
             child.expect(pexpect.EOF)
-        finally:
-            child.close(force=True)
         said = transcript.getvalue().decode("utf-8", "replace")
         assert child.exitstatus == status, said
         assert f"{why}: not joining" in said and "refused" not in said and "Traceback" not in said
@@ -1182,16 +1161,10 @@ def test_leaving_at_serves_name_prompt_says_no_room_was_started(key, status, why
     """`serve`'s name prompt left with Ctrl-C or Ctrl-D said 'not joining', connect's words: the
     host was starting a room, not joining one."""
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(sys.executable, ["-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1", "--no-history",
-                                           "--no-announce"], env=child_env(), cwd=str(ROOT), timeout=10)
-    transcript = io.BytesIO()
-    child.logfile_read = transcript
-    try:
+    with _at_a_terminal("serve", "--port", "0", "--host", "127.0.0.1", "--no-history", "--no-announce") as (child, transcript):
         child.expect(r"Your name( \(Enter: \S+\))?: ")
         child.send(key)
         child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
     said = transcript.getvalue().decode("utf-8", "replace")
     assert child.exitstatus == status and f"lanchat: {why}: no room was started" in said and "joining" not in said, said
 
