@@ -582,19 +582,26 @@ def _comes_back(room: ModDriver, uids: dict[int, int], name: str, uid: int) -> i
     return cid
 
 
+def _banned_by_account(room: ModDriver, comes_back: Callable[[str, int], int]) -> None:
+    """hal bans mallory (account 1066): the ban holds the account, so mallory under a new name
+    (and no key) is refused, and bob on an account of his own is welcome (``comes_back(name, uid)``
+    joins one)."""
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.address == "user 1066" and "user 1066 on this machine" in ban.describe()
+    cid = comes_back("m4llory", 1066)  # a new name (and no key): the same account
+    assert room.only_error(cid) == ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)
+    cid = comes_back("bob", 1002)
+    assert isinstance(room.take(cid)[0], ev.Welcome)
+    room.still_serves("ann", "hal", "bob")
+
+
 def test_on_a_lab_server_a_ban_holds_the_students_account_against_a_new_name_and_key():
     """A lab server's class joins over its socket file, each student under an account of their
     own: a ban held by name and key only, so a new key file and a new name came straight back.
     It holds the account now; another account is let in, and the /bans line says it."""
     room, uids = _lab({"ann": 1001, "mallory": 1066})
-    room.mod("hal", "ban", "mallory", reason="spam")
-    (ban,) = room.stored.values()
-    assert ban.address == "user 1066" and "user 1066 on this machine" in ban.describe()
-    cid = _comes_back(room, uids, "m4llory", 1066)  # a new name (and no key): the same account
-    assert room.only_error(cid) == ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)
-    cid = _comes_back(room, uids, "bob", 1002)
-    assert isinstance(room.take(cid)[0], ev.Welcome)
-    room.still_serves("ann", "hal", "bob")
+    _banned_by_account(room, lambda name, uid: _comes_back(room, uids, name, uid))
 
 
 def test_on_a_lab_server_a_mute_holds_the_account_and_unmute_lifts_it():
@@ -751,14 +758,7 @@ def test_a_student_who_quit_before_the_ban_is_held_by_the_account_read_at_their_
     room.leave("mallory")
     room.take_all()
     assert accounts.reads == [] and len(accounts.peeks) == 2  # one ask at each join, of the kernel only
-    room.mod("hal", "ban", "mallory", reason="spam")
-    (ban,) = room.stored.values()
-    assert ban.address == "user 1066" and "user 1066 on this machine" in ban.describe()
-    cid = _joins_on_loopback(room, accounts, "m4llory", 1066)  # a new name (and no key): the same account
-    assert room.only_error(cid) == ev.Error(code=ev.E_BANNED, message="you are banned from this room by hal: spam", fatal=True)
-    cid = _joins_on_loopback(room, accounts, "bob", 1002)
-    assert isinstance(room.take(cid)[0], ev.Welcome)
-    room.still_serves("ann", "hal", "bob")
+    _banned_by_account(room, lambda name, uid: _joins_on_loopback(room, accounts, name, uid))
 
 
 def test_a_ban_of_a_student_whose_client_dropped_before_the_server_noticed_holds_the_account():
