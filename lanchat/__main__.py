@@ -2310,25 +2310,27 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stopped_history_arguments(parser: argparse.ArgumentParser) -> None:
-    """PATH, --port and --unix: which stopped room's history a `history` subcommand works on."""
+def _stopped_history_parser(command: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """``lanchat history COMMAND``: its own parser, as ``history``'s PATH would take the word; with
+    PATH, --port and --unix: which stopped room's history it works on."""
+    parser = argparse.ArgumentParser(prog=f"{PROG} history {command}", description=description, epilog=epilog,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
     parser.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
     parser.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
+    return parser
 
 
 def build_prune_parser() -> argparse.ArgumentParser:
-    """``lanchat history prune``: its own parser, as ``history``'s PATH would take the word."""
-    prune = argparse.ArgumentParser(
-        prog=f"{PROG} history prune",
-        description="Drop a stopped room's messages from before a date (or older than N days)\nfrom its history, "
+    """``lanchat history prune``'s parser."""
+    prune = _stopped_history_parser(
+        "prune",
+        "Drop a stopped room's messages from before a date (or older than N days)\nfrom its history, "
         "then give the space they took back to the disk. Room and\ndirect messages go; bans, mutes, owned names, the topic "
         "and operators are kept.\nA running room drops them itself with serve --keep-days.",
-        epilog="examples:\n  lanchat history prune --keep-days 30\n  lanchat history prune --before 2026-09-01 --port 4000\n"
+        "examples:\n  lanchat history prune --keep-days 30\n  lanchat history prune --before 2026-09-01 --port 4000\n"
         "  lanchat history prune chat.sqlite3 --before 2026-09-01\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _stopped_history_arguments(prune)
     when = prune.add_mutually_exclusive_group(required=True)
     when.add_argument("--before", type=_since, metavar="TIME", help="drop messages from before TIME: a date "
                       "(2026-09-01, local time), a date and time (2026-09-01T08:00) or an age (30d, 12h)")  # fmt: skip
@@ -2339,17 +2341,14 @@ def build_prune_parser() -> argparse.ArgumentParser:
 
 
 def build_compact_parser() -> argparse.ArgumentParser:
-    """``lanchat history compact``: its own parser, as ``history``'s PATH would take the word."""
-    compact = argparse.ArgumentParser(
-        prog=f"{PROG} history compact",
-        description="Give the space of dropped messages back to the disk: a room's history file\nkeeps its size when "
+    """``lanchat history compact``'s parser."""
+    return _stopped_history_parser(
+        "compact",
+        "Give the space of dropped messages back to the disk: a room's history file\nkeeps its size when "
         "messages go (serve --keep-days, --max-history-mb), as\nnew ones reuse it. The room must be stopped; the disk "
         "needs free space for a\nmoment's copy of what the file holds.",
-        epilog="examples:\n  lanchat history compact\n  lanchat history compact --port 4000\n  lanchat history compact chat.sqlite3\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "examples:\n  lanchat history compact\n  lanchat history compact --port 4000\n  lanchat history compact chat.sqlite3\n",
     )
-    _stopped_history_arguments(compact)
-    return compact
 
 
 def _kept_history(given: str | None, args: argparse.Namespace, nothing: str = "") -> tuple[Path, int | None]:
