@@ -1032,21 +1032,35 @@ def _at_a_terminal(*args: str, **env: str) -> Iterator[tuple[Any, io.BytesIO]]:
         child.close(force=True)
 
 
-def test_at_a_terminal_the_name_is_asked_for_and_a_taken_one_asked_again(run):
+def _asked_again(child: Any, answer: str | bytes, refusal: str) -> None:
+    """At the name prompt, ``answer`` (a line, or bytes sent as they are) is refused with
+    ``refusal`` and the name asked again."""
+    child.expect(r"Your name( \(Enter: \S+\))?: ")
+    if isinstance(answer, str):
+        child.sendline(answer)
+    else:
+        child.send(answer)
+    child.expect_exact(refusal)
+    child.expect(r"Your name( \(Enter: \S+\))?: ")
+
+
+def _joins_and_leaves(child: Any, name: str) -> None:
+    """At a name prompt: ``name`` is the answer; welcomed, it types /q and lanchat ends."""
     pexpect = pytest.importorskip("pexpect")
+    child.sendline(name)
+    child.expect(rf"welcome, {name}")
+    child.sendline("/q")
+    child.expect(pexpect.EOF)
+
+
+def test_at_a_terminal_the_name_is_asked_for_and_a_taken_one_asked_again(run):
     _server, where = serve(run, "--headless")
     join(run, where, "ann")
     with _at_a_terminal("connect", *where, "--plain") as (child, transcript):
-        child.expect(r"Your name( \(Enter: \S+\))?: ")
-        child.sendline("two words")
-        child.expect_exact("spaces; try again")
-        child.expect(r"Your name( \(Enter: \S+\))?: ")
+        _asked_again(child, "two words", "spaces; try again")
         child.sendline("ANN")
         child.expect(r"taken.*\r?\nAnother name( \(Enter: \S+\))?: ")
-        child.sendline("bob")
-        child.expect(r"welcome, bob")
-        child.sendline("/q")
-        child.expect(pexpect.EOF)
+        _joins_and_leaves(child, "bob")
     assert child.exitstatus == 0
     assert b"Traceback" not in transcript.getvalue()
 
@@ -1055,17 +1069,10 @@ def test_a_byte_not_in_the_terminals_encoding_at_the_name_prompt_is_asked_again_
     """A Latin-1 keyboard's é (0xE9) at the name prompt of a UTF-8 terminal: stdin's strict
     decoding (any UTF-8 locale's; PYTHONIOENCODING stands for one here) raised UnicodeDecodeError,
     a traceback before the chat began."""
-    pexpect = pytest.importorskip("pexpect")
     _server, where = serve(run, "--headless")
     with _at_a_terminal("connect", *where, "--plain", PYTHONIOENCODING="utf-8:strict") as (child, transcript):
-        child.expect(r"Your name( \(Enter: \S+\))?: ")
-        child.send(b"b\xe9b\r")
-        child.expect_exact("printable characters; try again")
-        child.expect(r"Your name( \(Enter: \S+\))?: ")
-        child.sendline("bob")
-        child.expect(r"welcome, bob")
-        child.sendline("/q")
-        child.expect(pexpect.EOF)
+        _asked_again(child, b"b\xe9b\r", "printable characters; try again")
+        _joins_and_leaves(child, "bob")
     assert child.exitstatus == 0
     assert b"Traceback" not in transcript.getvalue()
 
@@ -1096,7 +1103,6 @@ def test_a_mood_far_over_the_limit_is_refused_with_the_reason(run):
 
 
 def test_the_name_prompt_offers_the_login_name_and_says_each_refusal_once(run):
-    pexpect = pytest.importorskip("pexpect")
     _server, where = serve(run, "--headless")
     join(run, where, "dana")
     with _at_a_terminal("connect", *where, "--plain", LOGNAME="dana", USER="dana") as (child, transcript):
@@ -1110,10 +1116,7 @@ def test_the_name_prompt_offers_the_login_name_and_says_each_refusal_once(run):
         child.sendline("two words")
         child.expect_exact("spaces; try again.")
         child.expect_exact("Another name: ")
-        child.sendline("eve")
-        child.expect(r"welcome, eve")
-        child.sendline("/q")
-        child.expect(pexpect.EOF)
+        _joins_and_leaves(child, "eve")
     said = transcript.getvalue().decode("utf-8", "replace")
     assert said.count("taken") == 1, said  # the server's reason is not reprinted with the next prompt
     assert child.exitstatus == 0
