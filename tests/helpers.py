@@ -626,6 +626,44 @@ class StandInServer:
         self._thread.join(self.timeout)
 
 
+class SerialServer:
+    """A stand-in server that takes its connections one after another, on a thread: each (behind
+    TLS when ``context`` is given) goes to ``answer(conn)``, the subclass's, and is closed after.
+    One that fails (the client hung up, a read timed out, the TLS handshake) is dropped, and the
+    next is taken. ``taken`` counts them; ``close()`` ends the thread. A subclass sets what
+    ``answer`` uses before calling ``__init__``, which starts the thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, context: Any = None, read_timeout: float = 15.0) -> None:
+        self.context = context
+        self.read_timeout = read_timeout
+        self.listener = socket.create_server((host, port))
+        self.listener.settimeout(15)
+        self.port: int = self.listener.getsockname()[1]
+        self.taken = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def answer(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                raw, _ = self.listener.accept()
+                self.taken += 1
+                raw.settimeout(self.read_timeout)
+                with contextlib.suppress(OSError):  # ssl.SSLError among them: the client hung up on the certificate
+                    conn = self.context.wrap_socket(raw, server_side=True) if self.context else raw
+                    with conn:
+                        self.answer(conn)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting in the thread
+        self.listener.close()
+        self._thread.join(15)
+
+
 @contextlib.contextmanager
 def network_namespace() -> Iterator[tuple[str, str, str, str]]:
     """A network namespace of the test's own, joined to this one by a veth pair:

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from helpers import SerialServer
 from netlab import Lab
 
 from lanchat.client_files import ClientTransfers
@@ -1267,46 +1268,23 @@ def test_a_watch_flooded_with_announcements_looks_at_most_once_a_gap(monkeypatch
     assert 2 <= len(looked) <= 1.0 / 0.2 + 2, f"{len(looked)} looks in 1 s of {woken} wake-ups"
 
 
-class Impostor:
+class Impostor(SerialServer):
     """mallory's server at a false address of the room, on its port: over TLS it shows its own
     certificate; without, it answers each hello with the refusal that ends a rejoin (banned)."""
 
     def __init__(self, host: str, port: int, context: object = None) -> None:
-        import socket
+        super().__init__(host, port, context=context, read_timeout=5)
 
-        self.context = context
-        self.listener = socket.create_server((host, port))
-        self.listener.settimeout(15)
-        self.taken = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
+    def answer(self, conn: object) -> None:
         from lanchat import events as ev
         from lanchat.protocol import Connection, Role
 
-        with contextlib.suppress(OSError):
-            while True:
-                raw, _ = self.listener.accept()
-                self.taken += 1
-                raw.settimeout(5)
-                with contextlib.suppress(OSError):  # ssl.SSLError among them: the client hung up on the certificate
-                    conn = self.context.wrap_socket(raw, server_side=True) if self.context else raw  # type: ignore[attr-defined]
-                    with conn:
-                        proto = Connection(Role.SERVER)
-                        while data := conn.recv(65536):
-                            proto.receive_data(data)
-                            if any(isinstance(event, ev.Hello) for event in proto.events()):
-                                conn.sendall(proto.send(ev.Error(code=ev.E_BANNED, message="banned by mallory", fatal=True)))
-                                break
-
-    def close(self) -> None:
-        import socket
-
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self._thread.join(15)
+        proto = Connection(Role.SERVER)
+        while data := conn.recv(65536):  # type: ignore[attr-defined]
+            proto.receive_data(data)
+            if any(isinstance(event, ev.Hello) for event in proto.events()):
+                conn.sendall(proto.send(ev.Error(code=ev.E_BANNED, message="banned by mallory", fatal=True)))  # type: ignore[attr-defined]
+                return
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])

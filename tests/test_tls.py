@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from helpers import ROOT, Proc, RawClient, child_env, running_server, wait_for
+from helpers import ROOT, Proc, RawClient, SerialServer, child_env, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.protocol import Connection, Role
@@ -51,44 +51,26 @@ def certificate(tmp_path_factory):
     return context, fp, folder
 
 
-class TlsStandIn:
+class TlsStandIn(SerialServer):
     """A lanchat stand-in server behind real TLS, for one client at a time on a thread: it
     welcomes, and echoes every ``say`` back as a ``message`` (enough for the client's side)."""
 
     def __init__(self, context: ssl.SSLContext) -> None:
-        self.context = context
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(15)
-        self.port = self.listener.getsockname()[1]
         self.heard: list[object] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__(context=context)
 
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                raw, _ = self.listener.accept()
-                raw.settimeout(15)
-                with contextlib.suppress(OSError), self.context.wrap_socket(raw, server_side=True) as conn:
-                    proto = Connection(Role.SERVER)
-                    left = False
-                    while not left and (data := conn.recv(65536)):
-                        proto.receive_data(data)
-                        for event in proto.events():
-                            self.heard.append(event)
-                            if isinstance(event, ev.Hello):
-                                conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
-                            elif isinstance(event, ev.Say):
-                                conn.sendall(proto.send(ev.Message(sender="echo", text=event.text, time=time.time())))
-                            elif isinstance(event, ev.Bye):  # closed at once, as the real server does
-                                left = True
-                                break
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting in the thread
-        self.listener.close()
-        self._thread.join(15)
+    def answer(self, conn: socket.socket) -> None:
+        proto = Connection(Role.SERVER)
+        while data := conn.recv(65536):
+            proto.receive_data(data)
+            for event in proto.events():
+                self.heard.append(event)
+                if isinstance(event, ev.Hello):
+                    conn.sendall(proto.send(ev.Welcome(name=event.name, mode="duplex", members=(event.name,))))
+                elif isinstance(event, ev.Say):
+                    conn.sendall(proto.send(ev.Message(sender="echo", text=event.text, time=time.time())))
+                elif isinstance(event, ev.Bye):  # closed at once, as the real server does
+                    return
 
 
 # ------------------------------------------------------------------ pure rules
