@@ -46,6 +46,15 @@ def join(terms, port: int, name: str, *extra: str, rows: int = 24, cols: int = 1
     return term
 
 
+def bob_in_a_shell(terms, port: int, script: str) -> TermProc:
+    """bob's lanchat (connect to ``port`` as bob) run by ``sh -c SCRIPT``, where ``{bob}`` stands
+    for its command: what a shell does around it (job control, what it reports after), at 24x100."""
+    command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {port} --name bob'
+    term = TermProc(argv=["sh", "-c", script.replace("{bob}", command)], rows=24, cols=100)
+    terms.append(term)
+    return term
+
+
 def say(term: TermProc, text: str, sender: str) -> None:
     """Type a line, press Enter, and wait until it shows in our own transcript."""
     term.send(text)
@@ -425,10 +434,7 @@ def test_ctrl_z_at_press_any_key_stops_and_the_wait_goes_on_after_it(terms):
     ended the wait: it stops lanchat as before (the shell's terminal given back), and after fg
     the last lines stay until a key."""
     ann, port = host(terms)
-    command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {port} --name bob --no-reconnect'
-    script = f'set -m; {command}; echo "stopped=$?"; read answer; fg; echo "exit=$?"; stty -a; echo STTY-DONE'
-    bob = TermProc(argv=["sh", "-c", script], rows=24, cols=100)
-    terms.append(bob)
+    bob = bob_in_a_shell(terms, port, 'set -m; {bob} --no-reconnect; echo "stopped=$?"; read answer; fg; echo "exit=$?"; stty -a; echo STTY-DONE')
     bob.expect(r"bob │ client")
     ann.send("/q\r")
     ann.expect(r"type /q again")

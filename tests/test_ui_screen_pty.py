@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import RawClient, StandInServer, TermProc, short_tmp_dir
-from test_ui_pty import host, join, say
+from test_ui_pty import bob_in_a_shell, host, join, say
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -168,9 +168,7 @@ def test_links_are_plain_text_where_the_terminal_may_not_know_osc_8(terms):
 
 def test_plain_mode_at_a_terminal_keeps_what_you_type_below_incoming_lines(terms):
     ann, port = host(terms)
-    command = f'"{sys.executable}" -m lanchat connect 127.0.0.1 {port} --name bob --plain; echo "exit=$?"; stty -a; echo STTY-DONE'
-    bob = TermProc(argv=["sh", "-c", command], rows=24, cols=100)
-    terms.append(bob)
+    bob = bob_in_a_shell(terms, port, '{bob} --plain; echo "exit=$?"; stty -a; echo STTY-DONE')
     bob.expect(r"welcome, bob")
     bob.send("half typ")
     bob.expect(r"half typ")
@@ -337,9 +335,8 @@ def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
     ann, port = host(terms)
     # a shell with job control, as at a prompt: lanchat in its own process group; the test
     # answers `read` to run `fg`, after turning bracketed paste off as bash does
-    script = f'set -m; "{sys.executable}" -m lanchat connect 127.0.0.1 {port} --name bob; echo "stopped=$?"; stty -a; echo STTY-DONE; read answer; printf "\\033[?2004l"; fg; echo "exit=$?"'
-    bob = TermProc(argv=["sh", "-c", script], rows=24, cols=100)
-    terms.append(bob)
+    script = 'set -m; {bob}; echo "stopped=$?"; stty -a; echo STTY-DONE; read answer; printf "\\033[?2004l"; fg; echo "exit=$?"'
+    bob = bob_in_a_shell(terms, port, script)
     bob.expect(r"bob │ client")
     bob.wait_screen(lambda rows: BRACKETED_PASTE in bob.screen.mode and MOUSE in bob.screen.mode and bob.screen.title == "lanchat: bob", what="our modes and title")
     bob.send("\x1a")  # Ctrl-Z
