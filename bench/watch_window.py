@@ -12,17 +12,24 @@ is a small script that joins (client.join) and starts a RoomWatch as the client 
 its welcome, then reports the times of what the watch heard (its browser's first news, each
 look) until it knows the room. Each run starts a fresh server and joins as soon as it says
 it is announced (as tests/test_discovery.py does), or, with --steady, one server announced
-long before, joined again every few seconds.
+long before, joined again every few seconds. With --move, the join comes 0-3 s after the
+announcement (any moment of the server's look at its addresses, every 3 s), ann's address
+changes as soon as bob is welcomed, and the run also says when the watch found the room at
+its new address (followed_after; null: never).
 
     sudo python bench/watch_window.py                    # the code of this tree, 10 runs
     sudo python bench/watch_window.py --code /tmp/old    # another tree's lanchat
     sudo python bench/watch_window.py --steady --runs 10
     sudo python bench/watch_window.py --loss 30 --runs 40   # 30 % of the mDNS packets to bob lost
     sudo python bench/watch_window.py --busy 2           # both CPUs kept busy meanwhile
+    sudo python bench/watch_window.py --move --runs 60   # ann's laptop moves at once: followed?
 
 Measured (results/watch-window-*.json, README "How soon a student's watch knows the room"):
 median 0.1 s, worst 0.15-0.17 s, fresh or steady server, idle or busy machine; with 30 % of the
-mDNS packets to bob lost, 6 runs in 40 took 1.1-1.25 s (the browser's second query).
+mDNS packets to bob lost, 6 runs in 40 took 1.1-1.25 s (the browser's second query). With
+--move (ann's address changed within 30 ms of the welcome), 4 runs in 60 never knew the room
+and so never followed it (the first announcement they heard came 1.5 s after the welcome, at
+the new address only: the server had noticed the move before answering the watch).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -42,7 +50,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from helpers import Proc, child_env  # noqa: E402 - after the path is set
 from netlab import Lab, unavailable  # noqa: E402
 
-ANN, BOB = "198.18.0.1", "198.18.0.2"
+ANN, BOB, MOVED = "198.18.0.1", "198.18.0.2", "198.18.0.5"
 
 # bob's client, as far as the watch goes: join, then a RoomWatch as _room_watch starts one
 JOIN_AND_WATCH = r"""
@@ -76,13 +84,20 @@ welcomed = time.monotonic()
 watch = discovery.RoomWatch(address=address, port=port, fingerprint=None, networks=local_networks,
                             own_addresses=lan_addresses, found=None)
 watch.start()
+moving = sys.argv[4] == "move"
+if moving:
+    print("welcomed", flush=True)  # ann's laptop gets a new address now
 deadline = welcomed + 30
-while watch.identity is None and time.monotonic() < deadline:
+known = followed = None
+while time.monotonic() < deadline and (known is None or (moving and followed is None)):
+    if known is None and watch.identity is not None:
+        known = round(time.monotonic() - welcomed, 3)
+    if moving and followed is None and watch.moved_to(address) is not None:
+        followed = round(time.monotonic() - welcomed, 3)
     time.sleep(0.005)
-known = round(time.monotonic() - welcomed, 3) if watch.identity is not None else None
 watch.close()
 sock.close()
-print(json.dumps({"known_after": known, "events": events}), flush=True)
+print(json.dumps({"known_after": known, "followed_after": followed, "events": events}), flush=True)
 """
 
 
@@ -108,18 +123,21 @@ def serve(lab: Lab, ns: str, tree: Path) -> tuple[Proc, int]:
     return server, port
 
 
-def one_join(lab: Lab, bob: str, port: int, number: int, tree: Path) -> dict:
-    watch = python_in(bob, JOIN_AND_WATCH, ANN, str(port), f"bob{number}", tree=tree)
+def one_join(lab: Lab, ann: str, bob: str, port: int, number: int, tree: Path, *, move: bool) -> dict:
+    watch = python_in(bob, JOIN_AND_WATCH, ANN, str(port), f"bob{number}", "move" if move else "stay", tree=tree)
     lab.procs.append(watch)
-    line = watch.expect(r'^\{"known_after"', timeout=60).string
-    return json.loads(line)
+    if move:  # as tests/test_discovery.py's move_the_host, at once
+        watch.expect(r"^welcomed$", timeout=30)
+        lab.ip(ann, "addr", "del", f"{ANN}/24", "dev", "lan0")
+        lab.ip(ann, "addr", "add", f"{MOVED}/24", "dev", "lan0")
+    return json.loads(watch.expect(r'^\{"known_after"', timeout=60).string)
 
 
 # multicast DNS over Wi-Fi loses packets: this share of those reaching bob's machine are dropped
 LOSSY = "table inet lossy {{ chain input {{ type filter hook input priority 0; udp dport 5353 numgen random mod 100 < {} drop; }}; }}"
 
 
-def measure(tree: Path, runs: int, steady: bool, loss: int) -> list[dict]:
+def measure(tree: Path, runs: int, steady: bool, loss: int, move: bool) -> list[dict]:
     results = []
     lab = Lab()
     try:
@@ -134,11 +152,18 @@ def measure(tree: Path, runs: int, steady: bool, loss: int) -> list[dict]:
                 if server is not None:
                     server.stop()
                 server, port = serve(lab, ann, tree)
+                if move:  # joined at any moment of the server's look at its addresses (each 3 s)
+                    time.sleep(random.uniform(0.0, 3.0))
                 if steady:
                     time.sleep(5)  # long past its own announcements
-            result = one_join(lab, bob, port, number, tree)
+            result = one_join(lab, ann, bob, port, number, tree, move=move)
             print(json.dumps(result), flush=True)
             results.append(result)
+            if move:  # the next run's server starts at ANN again
+                server.stop()
+                server = None
+                lab.ip(ann, "addr", "del", f"{MOVED}/24", "dev", "lan0")
+                lab.ip(ann, "addr", "add", f"{ANN}/24", "dev", "lan0")
             if steady:
                 time.sleep(3)  # the answer to the last watch is not rate-limited for the next
     finally:
@@ -153,6 +178,7 @@ def main() -> None:
     parser.add_argument("--steady", action="store_true", help="one server, announced long before each join")
     parser.add_argument("--loss", type=int, default=0, help="percent of multicast DNS packets to bob dropped (nft)")
     parser.add_argument("--busy", type=int, default=0, help="this many busy loops run meanwhile (a loaded machine)")
+    parser.add_argument("--move", action="store_true", help="ann's laptop gets a new address at bob's welcome")
     parser.add_argument("--out", type=Path, help="write every run and the summary here (JSON)")
     args = parser.parse_args()
     reason = unavailable()
@@ -160,7 +186,7 @@ def main() -> None:
         sys.exit(f"watch_window: {reason}")
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     try:
-        results = measure(args.code.resolve(), args.runs, args.steady, args.loss)
+        results = measure(args.code.resolve(), args.runs, args.steady and not args.move, args.loss, args.move)
     finally:
         for loop in busy:
             loop.kill()
@@ -171,6 +197,10 @@ def main() -> None:
                "never_known": len(results) - len(known),
                "median_s": statistics.median(known) if known else None, "max_s": max(known) if known else None,
                "all_s": [r["known_after"] for r in results]}  # fmt: skip
+    if args.move:
+        summary["move"] = True
+        summary["not_followed"] = sum(r["followed_after"] is None for r in results)
+        summary["followed_s"] = [r["followed_after"] for r in results]
     print(json.dumps(summary))
     if args.out is not None:
         args.out.write_text(json.dumps({"summary": summary, "runs": results}, indent=1) + "\n")
