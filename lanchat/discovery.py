@@ -609,7 +609,8 @@ class RoomWatch:
     announcing it where it was joined is its own (Sightings.home).
     Every address it is announced at is kept (Sightings, bounded): ``moved_to(address)`` says
     the best one to try elsewhere than ``address``, ``refuted`` drops one a rejoin found not to
-    be the room, ``joined`` starts afresh once it was rejoined. It listens (a browser, woken by
+    be the room, ``joined`` starts afresh once it was rejoined. Over TLS, until the room is known,
+    an announcement of the fingerprint pinned on the port joined is kept too, never learnt from. It listens (a browser, woken by
     the room's own re-announcement, at most every LOOK_GAP_SECONDS) on a thread of its own, and
     never raises: without multicast DNS it just never knows anything.
 
@@ -662,6 +663,12 @@ class RoomWatch:
         """``announcer`` (an instance name) announces ``room``: kept if it is the room followed."""
         with self._lock:
             if not self.matches(room):
+                if self.identity is None and self.fingerprint is not None and (room.port, room.fingerprint) == (self.port, self.fingerprint):
+                    # Over TLS, before the room is known: a move right after joining (before the
+                    # watch's first look heard it where it was joined) is still followed. Kept, never
+                    # learnt from (anyone may announce the fingerprint under any name): the
+                    # certificate pinned proves the room on rejoining, and a false one is refuted.
+                    self.sightings.heard(announcer, pick_address(room, self.networks))
                 return
             if self.identity is None:
                 self.identity = (room.name, room.host, room.port, room.fingerprint)

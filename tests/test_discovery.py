@@ -732,16 +732,36 @@ def test_a_room_found_by_discovery_is_followed_even_if_it_moves_before_the_watch
     watch = RoomWatch(address=ANN, port=3580, fingerprint=pin, found=found)
     watch.heard(HOME, moved)
     assert watch.moved_to(ANN) == (MOVED, 3580)
-    unknown = RoomWatch(address=ANN, port=3580, fingerprint=pin)  # joined by address: learnt from a look
-    unknown.heard(HOME, moved)
+    unknown = RoomWatch(address=ANN, port=3580, fingerprint=None)  # joined by address, plain: learnt from a look
+    unknown.heard(HOME, RoomInfo(name="ann's room", host="annlaptop", addresses=(MOVED,), port=3580))
     assert unknown.moved_to(ANN) is None
     for joined in (dict(address=BOB, port=3580, fingerprint=pin), dict(address=ANN, port=3581, fingerprint=pin),
                    dict(address=ANN, port=3580, fingerprint=None)):
         other = RoomWatch(**joined, found=found)
-        assert other.identity is None, joined
-        other.heard(HOME, RoomInfo(name="ann's room", host="annlaptop", addresses=(MOVED,), port=joined["port"],
-                                   fingerprint=joined["fingerprint"]))
-        assert other.moved_to(joined["address"]) is None, joined
+        assert other.identity is None, joined  # learnt, if ever, from its own first look
+
+
+@pytest.mark.parametrize("pin", [None, "SHA256:" + "A" * 43], ids=["plain", "tls"])
+def test_a_room_joined_over_tls_by_address_that_moves_before_the_watch_hears_it_is_still_followed(pin):
+    """bob joined by address; ann's laptop got a new address before his watch's first look heard
+    the room where he joined (bench/watch_window.py --move: about 1 run in 15 when it moves within
+    0.2 s of the welcome). Over TLS the room is announced with the fingerprint pinned: that is
+    worth a try (the certificate proves it on rejoining), but what it says is never learnt, so a
+    false announcement of the fingerprint under another name cannot make the real room unknown.
+    Without TLS nothing proves it: a room on the same port is not followed."""
+    from lanchat.discovery import RoomWatch
+
+    watch = RoomWatch(address=ANN, port=3580, fingerprint=pin)
+    watch.heard(f"mallory.{SERVICE_TYPE}", RoomInfo(name="mallory's", host="m", addresses=("198.18.0.9",), port=3580, fingerprint=pin))
+    watch.heard(HOME, RoomInfo(name="ann's room", host="annlaptop", addresses=(MOVED,), port=3580, fingerprint=pin))
+    watch.heard(f"other.{SERVICE_TYPE}", RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.8",), port=3581, fingerprint=pin))
+    assert watch.identity is None
+    assert watch.moved_to(ANN) == ((MOVED, 3580) if pin else None)
+    if pin:
+        watch.refuted((MOVED, 3580))
+        assert watch.moved_to(ANN) == ("198.18.0.9", 3580)  # tried in turn; one not the room is refuted
+        watch.heard(HOME, RoomInfo(name="ann's room", host="annlaptop", addresses=(ANN,), port=3580, fingerprint=pin))
+        assert watch.identity == ("ann's room", "annlaptop", 3580, pin)  # learnt only where it was joined
 
 
 @pytest.mark.parametrize("pin", [None, "SHA256:" + "A" * 43], ids=["plain", "tls"])
