@@ -406,6 +406,26 @@ def test_shutdown_sends_the_notice_to_everyone_first(transport):
         assert server.stopped.wait(10)
 
 
+def test_a_rejoin_while_the_server_says_goodbye_is_refused_not_taken_and_reset(transport):
+    """A teacher restarts the room: the class got the notice and retries 1 s later, while the
+    server still waits (up to 2 s) for one student who has not read it (a laptop asleep). The
+    retry used to sit in the backlog of a listener nobody accepted from, and be reset when it
+    closed: over TLS the class read "closed the connection during the TLS handshake; if it was
+    restarted without --tls, ...". Refused at once, it reads as a server not there (yet)."""
+    with server_on(transport) as (server, endpoint), people(endpoint) as group:
+        asleep = group.join("ann")  # reads the notice but never closes: the goodbye waits for her
+        server.request_shutdown("the server was stopped")
+        assert asleep.expect(ev.Shutdown).reason == "the server was stopped"
+        assert not server.stopped.is_set()
+        family = socket.AF_UNIX if endpoint.path else socket.AF_INET6 if transport == "tcp6" else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as retry:
+            retry.settimeout(5)
+            with pytest.raises((ConnectionRefusedError, FileNotFoundError)):
+                retry.connect(endpoint.path or (endpoint.host, endpoint.port))
+        asleep.close()
+        assert server.stopped.wait(10)
+
+
 def test_someone_typing_at_the_moment_of_shutdown_still_gets_the_notice():
     # Closing a socket whose peer's bytes are still unread makes the kernel send a reset that
     # can destroy what was just written; the server must read those bytes away first.
