@@ -384,7 +384,7 @@ class Server:
 
     def _shutdown(self) -> None:
         """Seed 003: every client first gets the shutdown notice, then the server closes."""
-        self._stop_listening()
+        self.listeners = close_listeners(self.listeners, self.poller, self.unix_path)
         notice = self._stopping or ev.Shutdown()
         self.hub.shutdown(notice.reason, final=notice.final)
         deadline = self.hub.clock() + SHUTDOWN_FLUSH_SECONDS
@@ -404,20 +404,6 @@ class Server:
                     self._drain_after_shutdown(client)
             self._flush_dirty()
 
-    def _stop_listening(self) -> None:
-        """Close the listeners (and remove our socket file) as the goodbye begins: one left open
-        while it waits for a slow reader took the class's first retry into its backlog, unaccepted,
-        and reset it on closing (over TLS, read as a room restarted without --tls). Closed, a
-        retry is refused at once, as by a server not there (yet)."""
-        listeners, self.listeners = self.listeners, []
-        for listener in listeners:
-            with contextlib.suppress(KeyError, ValueError):
-                self.poller.unregister(listener)
-            if self.unix_path and listener.family == socket.AF_UNIX:
-                remove_unix_path(self.unix_path, listener)
-            with contextlib.suppress(OSError):
-                listener.close()
-
     def _drain_after_shutdown(self, client: Client) -> None:
         try:
             data = tls_recv(client.sock, READ_BYTES)
@@ -435,10 +421,25 @@ class Server:
             with contextlib.suppress(OSError):
                 client.sock.close()
         self.clients.clear()
-        self._stop_listening()
+        self.listeners = close_listeners(self.listeners, self.poller, self.unix_path)
         with contextlib.suppress(OSError):
             self.poller.close()
         for sock in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 sock.close()
         self.hub.files.close()
+
+
+def close_listeners(listeners: list[socket.socket], poller: Poller, unix_path: str | None) -> list[socket.socket]:
+    """Close the listeners (and remove our socket file), as a shutdown's goodbye begins: one left
+    open while the goodbye waits for a slow reader took the class's first retry into its backlog,
+    unaccepted, and reset it on closing (over TLS, read as a room restarted without --tls).
+    Closed, a retry is refused at once, as by a server not there (yet). Returns none left."""
+    for listener in listeners:
+        with contextlib.suppress(KeyError, ValueError):
+            poller.unregister(listener)
+        if unix_path and listener.family == socket.AF_UNIX:
+            remove_unix_path(unix_path, listener)
+        with contextlib.suppress(OSError):
+            listener.close()
+    return []
