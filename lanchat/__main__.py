@@ -2080,8 +2080,9 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
             if exc.code != ev.E_PASSWORD or again_at is None or not typed:
                 raise
             if tries >= PASSWORD_TRIES:
-                raise JoinError(f"{exc}, {tries} times; ask the host for it (a room keeps a machine out for a while after "
-                                f"{PASSWORD_TRIES} wrong ones)", exc.code) from None
+                from .gate import person_lock_rule
+
+                raise JoinError(f"{exc}, {tries} times; ask the host for it ({person_lock_rule()})", exc.code) from None
         except BaseException:
             sock.close()
             raise

@@ -102,6 +102,13 @@ def locked_message(lock: Lockout) -> str:
     return f"too many wrong passwords {why}; try again in {_wait(lock.wait)}"
 
 
+def person_lock_rule() -> str:
+    """What a person's wrong passwords lead to, for the client to say after its last try: the
+    rule behind locked_message, before any lock (the client cannot tell whether one came)."""
+    tries, window, lock = identity.PERSON_TRIES, _span(identity.PERSON_WINDOW), _span(identity.PERSON_LOCK)
+    return f"{tries} wrong ones within {window} keep you out for {lock} (others at your address may still join)"
+
+
 def _one_machine(place: str) -> bool:
     """Is ``place`` (Gate.address) one machine on the network? An AF_UNIX socket's peers and a
     loopback address are every user of the server's own machine (a lab server people log in to):

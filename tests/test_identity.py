@@ -1111,6 +1111,10 @@ def test_three_wrong_passwords_at_the_terminal_end_the_attempt_with_the_reason()
         said = transcript.getvalue()
         assert said.count("This room needs a password: ") == 3 and said.count("try again") == 2, said
         assert "Traceback" not in said
+        # what the room does now, as the next attempt's refusal says it: this person, for a
+        # minute; not "a machine ... for a while" (classmates at the address still join)
+        assert "keeps a machine out" not in said
+        assert "3 wrong ones within a minute keep you out for a minute (others at your address may still join)" in " ".join(said.split())
         server.expect(r"wrong room password from 127\.0\.0\.1.*locked", timeout=10)
         assert sum("wrong room password" in line for line in server.lines) == 3
     finally:
