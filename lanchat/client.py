@@ -180,7 +180,8 @@ class Reconnect:
             loop.selector.unregister(loop.sock)
         with contextlib.suppress(OSError):
             loop.sock.close()
-        stopped = cut_off(loop.transfers)  # a download cut off here leaves no partial file
+        # a download cut off here leaves no partial file; a server stopped said so just above
+        stopped = cut_off(loop.transfers, "connection lost" if reason is None else "the server shut down")
         loop.out.clear()  # the typed lines in it are still unconfirmed: sent again once back (resend)
         loop.held.turn_moved()  # a held line sent and unanswered is unconfirmed too: held again then
         self.replaying, self.replay_end = False, None
@@ -1143,7 +1144,7 @@ def notice_ends_it(loop: ClientLoop, lines: list[Line]) -> bool:
         return True
     if loop.on_quit is not None or loop.quitting or loop.outcome is not None:
         return False
-    lines.extend(cut_off(loop.transfers, "the chat ended"))  # a download under way is not left unsaid
+    lines.extend(cut_off(loop.transfers, "the chat ended", for_good=True))  # a download under way is not left unsaid
     loop._finish(0, f"disconnected: {loop.session.closed_reason}", lines)
     return True
 

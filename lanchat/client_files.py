@@ -449,12 +449,13 @@ def stalled(transfers: ClientTransfers, seconds: float) -> bool:
     )
 
 
-def cut_off(transfers: ClientTransfers, why: str = "connection lost") -> list[Line]:
-    """The connection dropped (client.py retries), or the chat ended (``why``: "the chat
-    ended"): every transfer stops, as on ``close``, with one line for each, since none of them
-    goes on after a rejoin; an ended chat has no rejoin to /send again after."""
+def cut_off(transfers: ClientTransfers, why: str = "connection lost", *, for_good: bool = False) -> list[Line]:
+    """The connection dropped or the server stopped (``why``: "the server shut down"), and
+    client.py retries; or the chat ended (``for_good``, ``why``: "the chat ended"): every
+    transfer stops, as on ``close``, with one line for each, since none of them goes on after a
+    rejoin; an ended chat has no rejoin to /send again after."""
     hidden = {file_id: HIDDEN_FILE for file_id in transfers.private_offers}  # ours, offered to one person
-    again = "; /send it again when back" if why == "connection lost" else ""
+    again = "" if for_good else "; /send it again when back"
     # each line as (before the name, the name, after it, what projector mode shows for the name)
     said = [("stopped receiving ", r.name, "; nothing of it was kept", r.hidden) for r in transfers.receiving.values()]
     said += [("stopped sending ", s.name, again, s.hidden) for s in [*transfers.waiting.values(), *transfers.sending.values()]]

@@ -300,6 +300,29 @@ def test_a_download_the_host_ended_the_chat_under_is_said_stopped(tmp_path):
         server.close()
 
 
+def test_a_download_under_a_server_stopped_for_a_restart_is_said_stopped_by_it_not_by_a_lost_connection(tmp_path):
+    """The teacher restarted the room (SIGTERM on `serve`) while ann was fetching the slides: her
+    screen said "the server shut down: the server was stopped", then "connection lost: stopped
+    receiving ..." though no connection was lost (seen in a class played for real). It now
+    gives the notice's cause, as the host's /q does ("the chat ended: ...")."""
+    server = half_a_file(b"x" * (30 * 1024), then_drop=False)
+    downloads = tmp_path / "dl"
+    downloads.mkdir()
+    ann = TermProc("connect", "127.0.0.1", str(server.port), "--name", "ann", "--downloads", str(downloads), rows=20, cols=120)
+    try:
+        ann.expect(r"welcome, ann")
+        ann.send("/get 5\r")
+        ann.expect(r"get half\.bin 50%")  # on the status line
+        server.send(ev.Shutdown(reason="the server was stopped"))  # not final: the screen waits for it
+        ann.expect(r"the server shut down: stopped receiving half\.bin; nothing of it was kept")
+        ann.expect(r"if the host starts the server again, you will rejoin it")
+        assert "connection lost" not in ann.text
+        assert os.listdir(downloads) == []
+    finally:
+        ann.stop()
+        server.close()
+
+
 @pytest.mark.parametrize("command", ["connect", "serve"])
 def test_a_downloads_folder_that_is_not_there_is_one_clear_line(command, tmp_path):
     proc = Proc(command, "--name", "ann", "--downloads", str(tmp_path / "nowhere"))
