@@ -180,8 +180,7 @@ class Reconnect:
             loop.selector.unregister(loop.sock)
         with contextlib.suppress(OSError):
             loop.sock.close()
-        # a download cut off here leaves no partial file; a server stopped said so just above
-        stopped = cut_off(loop.transfers, "connection lost" if reason is None else "the server shut down")
+        stopped = cut_off(loop.transfers, "connection lost" if reason is None else "the server shut down")  # no partial file
         loop.out.clear()  # the typed lines in it are still unconfirmed: sent again once back (resend)
         loop.held.turn_moved()  # a held line sent and unanswered is unconfirmed too: held again then
         self.replaying, self.replay_end = False, None
