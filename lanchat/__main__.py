@@ -992,7 +992,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # a SIGTERM or SIGHUP (a closed window, a reboot) may be followed by a restart
             on_quit=lambda: server.request_shutdown("the host closed the chat", final=True),
             on_stop=lambda: server.request_shutdown("the server was stopped"),
-            fetching=lambda: server.hub.files.fetching_from(host_cid),  # /q's question: who is downloading the host's files
+            fetching=lambda: server.hub.files.fetching_but(host_cid),  # /q's question: who is downloading what
             key=key,
             password=(lambda: password_text),
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
@@ -2100,7 +2100,7 @@ def _run_participant(  # noqa: ANN001
     password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None,
 ) -> int:
     """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews: new addresses),
-    ``fetching`` (Session.fetching_ours), ``intro`` (how others join, for /address; the other start lines); others: _join_retrying."""
+    ``fetching`` (Session.fetching_here), ``intro`` (how others join, for /address; the other start lines); others: _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
@@ -2125,7 +2125,7 @@ def _run_participant(  # noqa: ANN001
         return _fail(str(exc)) if isinstance(exc, JoinError) else 130
     joining, start_lines = intro or ((), ())
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining),
-                      start_lines=tuple(start_lines), projector=projector, fetching_ours=fetching)
+                      start_lines=tuple(start_lines), projector=projector, fetching_here=fetching)
     frontend = _make_frontend(session, plain or not _interactive(), stops)
     from .ui.plain import PlainFrontend
 

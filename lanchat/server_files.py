@@ -28,6 +28,7 @@ from .files import (
     MAX_GETS_WAITING,
     MAX_LISTED,
     ChunkError,
+    Offer,
     OfferBook,
     OfferRefused,
     decode_chunk,
@@ -85,6 +86,7 @@ class _Download:
     left: int
     binary: bool = False  # the client asked for binary frames
     who: str = ""  # the name it goes to: counted once it has all of it (files.Offer.fetched)
+    offer: Offer | None = None  # what it is: kept after its sender left and the offer went (fetching_but)
 
 
 class ServerFiles:
@@ -140,23 +142,28 @@ class ServerFiles:
     def downloading(self) -> list[int]:
         return [cid for cid in {*self.downloads, *self.gets_waiting} if self.wants_to_send(cid)]
 
-    def fetching_from(self, owner: int) -> list[tuple[str, str, int, bool]]:
-        """The downloads of ``owner``'s files under way, by others, as (who, file name, percent
-        read out so far (0: asked for, not begun), offered to one person): what the host's /q stops.
-        Asked from the host's thread while the server's runs (__main__ wires it): it reads
-        copies of the dicts and queues, each made in one call, and changes nothing."""
+    def fetching_but(self, host: int) -> list[tuple[str, str, int, bool, str | None]]:
+        """The downloads under way by others than ``host``, of any file, as (who, file name,
+        percent read out so far (0: asked for, not begun), offered to one person, whose: None for
+        the host's own, else its sender's name): what the host's /q stops (the host's own
+        downloads its session knows). Asked from the host's thread while the server's runs
+        (__main__ wires it): it reads copies of the dicts and queues, each made in one call, and
+        changes nothing."""
         fetching = []
+
+        def add(who: str, offer: Offer | None, left: int) -> None:
+            if offer is not None:
+                done = (offer.size - left) * 100 // offer.size if offer.size else 100
+                fetching.append((who, offer.name, done, offer.to is not None, None if offer.owner == host else offer.owner_name))
+
         for cid, queue in self.downloads.copy().items():
             for download in queue.copy():
-                offer = self.book.offers.get(download.file_id)
-                if offer is not None and offer.owner == owner != cid:
-                    done = (offer.size - download.left) * 100 // offer.size if offer.size else 100
-                    fetching.append((download.who, offer.name, done, offer.to is not None))
+                if cid != host:
+                    add(download.who, download.offer, download.left)
         for cid, waiting in self.gets_waiting.copy().items():
             for file_id, _binary, who in waiting.copy():
-                offer = self.book.offers.get(file_id)
-                if offer is not None and offer.owner == owner != cid:
-                    fetching.append((who, offer.name, 0, offer.to is not None))
+                if cid != host and (offer := self.book.offers.get(file_id)) is not None:
+                    add(who, offer, offer.size)
         return fetching
 
     # ----------------------------------------------------------- handling
@@ -368,7 +375,7 @@ class ServerFiles:
         except (OSError, KeyError) as exc:
             reason = oserror_words(exc) if isinstance(exc, OSError) else "it is no longer on offer"
             return ev.FileError(id=file_id, message=f"cannot read {offer.name if offer else '#' + file_id} ({reason})")
-        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, binary, who))
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, binary, who, offer))
         return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
 
     def next_chunk(self, cid: int) -> ev.Event | None:

@@ -236,9 +236,10 @@ class Session:
     unread_directs: int = 0  # direct messages to us since we last sent something
     quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat
     confirm_quit: bool = False  # set by a front end with a person at it (never for a script's pipe)
-    # The host's: who is downloading our files now, [(who, file name, percent, to one person)], asked of the server
-    # this process runs (__main__: ServerFiles.fetching_from) for /q's question; None: not known here.
-    fetching_ours: object = None
+    # The host's: who else is downloading what now, [(who, file name, percent, to one person, whose: None
+    # for ours)], asked of the server this process runs (__main__: ServerFiles.fetching_but) for /q's
+    # question; None: not known here.
+    fetching_here: object = None
     topic: str = ""  # the room's topic (/topic), for the status line
     away: dict[str, str] = field(default_factory=dict)  # name key -> reason, for whoever is away
     # The last /away we asked for that the room has not answered: its reason, "" for back; None:

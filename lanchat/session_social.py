@@ -286,7 +286,7 @@ def _projector(session: Session, rest: str) -> InputResult:
 
 def _quit(session: Session) -> InputResult:
     """/q. The host's /q closes the chat for everyone, and so stops whatever others are downloading
-    of the host's files, and anyone's /q stops the files they are sending or receiving: a person
+    (the host's files or anyone's), and anyone's /q stops the files they are sending or receiving: a person
     at the screen is asked first, told of each (a script's pipe never is). A file offered to one
     person is not named in the form projector mode shows (``Line.private``)."""
     from dataclasses import replace
@@ -299,7 +299,7 @@ def _quit(session: Session) -> InputResult:
     session.quit_armed = True
     who = ", ".join(people[:5]) + (f" and {len(people) - 5} more" if len(people) > 5 else "")
     # asked of the server only now: a person is asked, and others are here
-    fetching = session.fetching_ours() if people and callable(session.fetching_ours) else []
+    fetching = session.fetching_here() if people and callable(session.fetching_here) else []
 
     def question(hide: bool) -> str:
         moving = moving_files(session, hide=hide)
@@ -328,21 +328,26 @@ def moving_files(session: Session, *, hide: bool = False) -> str:
     return ", ".join(said) + more
 
 
-def fetching_words(fetching: list[tuple[str, str, int, bool]], *, hide: bool = False) -> str:
-    """Who is downloading the host's files now (ServerFiles.fetching_from), for its /q's question:
-    "bob is still downloading notes.pdf (40%)", or "bob (notes.pdf, 40%), cy (notes.pdf, 10%) and
-    2 more are still downloading your files"; "" for nobody. ``hide``: a file offered to one person
-    unnamed, as projector mode shows it."""
+def fetching_words(fetching: list[tuple[str, str, int, bool, str | None]], *, hide: bool = False) -> str:
+    """Who else is downloading what now (ServerFiles.fetching_but), for the host's /q's question:
+    "bob is still downloading notes.pdf (40%)", "... holiday.mp4 from ann (40%)" (a file not the
+    host's), or "bob (notes.pdf, 40%), cy (notes.pdf, 10%) and 2 more are still downloading your
+    files" ("files" when not all are the host's); "" for nobody. ``hide``: a file offered to one
+    person unnamed, as projector mode shows it."""
     from .session import HIDDEN_FILE
 
-    named = [(who, f"a file {HIDDEN_FILE}" if hide and to_one else name, percent) for who, name, percent, to_one in fetching]
+    named = [
+        (who, (f"a file {HIDDEN_FILE}" if hide and to_one else name) + (f" from {whose}" if whose else ""), percent)
+        for who, name, percent, to_one, whose in fetching
+    ]
     if len(named) == 1:
         who, name, percent = named[0]
         return f"{who} is still downloading {name} ({percent}%)"
     said = [f"{who} ({name}, {percent}%)" for who, name, percent in named[:3]]
     if len(named) > 3:
         said[2:] = [f"{len(named) - 2} more"]
-    return f"{', '.join(said[:-1])} and {said[-1]} are still downloading your files" if said else ""
+    files = "your files" if all(whose is None for *_, whose in fetching) else "files"
+    return f"{', '.join(said[:-1])} and {said[-1]} are still downloading {files}" if said else ""
 
 
 def _ignore(session: Session, word: str, rest: str) -> InputResult:

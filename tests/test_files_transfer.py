@@ -164,27 +164,37 @@ def test_a_reader_that_stalls_is_paced_not_dropped(store, tmp_path):
         assert bob_cid in server.clients  # never dropped
 
 
-def test_the_server_says_who_is_fetching_a_persons_files_and_how_far(store, tmp_path):
-    """What the host's /q asks about (ServerFiles.fetching_from): bob's download of ann's file, stalled
-    part way; not ann fetching her own, nor a download of someone else's file."""
+def test_the_server_says_who_is_fetching_what_and_how_far(store, tmp_path):
+    """What the host's /q asks about (ServerFiles.fetching_but): bob's download of ann's file,
+    stalled part way, as the host's file when ann is the host and as ann's when another is; never
+    the host's own downloads (her session knows those). And still after ann left: her offer
+    went, but bob's download goes on, and the host's /q would stop it (it was left unsaid)."""
     data = os.urandom(3 * MB)
     with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
         ann_cid, bob_cid = sorted(server.clients)
+        teacher_cid = bob_cid + 100  # a host who fetches nothing
         first = upload(ann, data, name="week 1.bin")
         bob.expect(ev.Offered, id=first)
         bob_own = upload(bob, b"y" * 10, name="bob's.bin", ref=2)
         ann.expect(ev.Offered, id=bob_own)
-        assert server.hub.files.fetching_from(ann_cid) == []
-        download(ann, bob_own)  # someone else's file: not one of bob's downloads of ann's
+        assert server.hub.files.fetching_but(ann_cid) == []
+        download(ann, bob_own)  # done: nothing under way
         bob.send(ev.GetFile(id=first))  # and reads nothing now: the kernel buffers fill
-        download(ann, first)  # her own copy is not someone fetching hers
+        download(ann, first)  # her own copy, done
         wait_for(lambda: 0 < _left_to_send(store, bob_cid) < len(data), what="bob's download to start and stall")
-        fetching = server.hub.files.fetching_from(ann_cid)
-        assert [(who, name, to_one) for who, name, _, to_one in fetching] == [("bob", "week 1.bin", False)]
+        fetching = server.hub.files.fetching_but(ann_cid)
+        assert [(who, name, to_one, whose) for who, name, _, to_one, whose in fetching] == [("bob", "week 1.bin", False, None)]
         assert 0 <= fetching[0][2] < 100
-        assert server.hub.files.fetching_from(bob_cid) == []
-        ann.close()
+        assert server.hub.files.fetching_but(bob_cid) == []  # the host's own download: not asked here
+        assert [(who, name, whose) for who, name, _, _, whose in server.hub.files.fetching_but(teacher_cid)] == [
+            ("bob", "week 1.bin", "ann")
+        ]
+        ann.close()  # her offer goes; bob's download does not
+        wait_for(lambda: first not in store.book.offers, what="ann's offer to go with her")
+        assert [(who, name, whose) for who, name, _, _, whose in server.hub.files.fetching_but(teacher_cid)] == [
+            ("bob", "week 1.bin", "ann")
+        ]
         bob.close()
 
 
@@ -193,8 +203,9 @@ def test_a_download_asked_for_and_not_begun_counts_as_fetching_at_0_percent(stor
     offer = store.book.open(owner=1, owner_name="ann", name="notes.pdf", size=100)
     offer.ready = True
     store.gets_waiting[2] = deque([(offer.file_id, True, "bob")])
-    assert store.fetching_from(1) == [("bob", "notes.pdf", 0, False)]
-    assert store.fetching_from(2) == []
+    assert store.fetching_but(1) == [("bob", "notes.pdf", 0, False, None)]
+    assert store.fetching_but(2) == []
+    assert store.fetching_but(3) == [("bob", "notes.pdf", 0, False, "ann")]
 
 
 def test_a_reader_who_leaves_midway_costs_the_server_nothing(store, tmp_path):

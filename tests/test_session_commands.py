@@ -281,34 +281,42 @@ def test_q_with_files_on_their_way_asks_once_and_names_them_and_a_script_is_neve
 
 def test_the_hosts_q_says_who_is_still_downloading_her_files():
     """The host's /q closed the room under a student's download without a word of it: the
-    server knows who is fetching her files (ServerFiles.fetching_from, asked through fetching_ours),
+    server knows who is fetching her files (ServerFiles.fetching_but, asked through fetching_here),
     and her question now says so. With none under way, or nobody to ask, it reads as it did."""
     from lanchat.files import Progress
 
-    def asked(*fetching: tuple[str, str, int, bool], fetching_ours: object = None) -> str:
+    def asked(*fetching: tuple[str, str, int, bool, str | None], fetching_here: object = None) -> str:
         ann = room("ann", "host", "bob", "cy")
         ann.confirm_quit = True
-        ann.fetching_ours = fetching_ours or (lambda: list(fetching))
+        ann.fetching_here = fetching_here or (lambda: list(fetching))
         result = ann.parse_input("/q")
         assert isinstance(result, Local)
         return result.lines[0].text
 
     unchanged = "/q closes the chat for everyone (bob, cy): type /q again to close it (/q! closes without asking)"
     assert asked() == unchanged
-    assert asked(fetching_ours=None) == unchanged  # a client's session: nobody to ask
-    assert asked(("bob", "my notes.pdf", 40, False)) == (
+    assert asked(fetching_here=None) == unchanged  # a client's session: nobody to ask
+    assert asked(("bob", "my notes.pdf", 40, False, None)) == (
         "/q closes the chat for everyone (bob, cy) while bob is still downloading my notes.pdf (40%): "
         "type /q again to close it (/q! closes without asking)"
     )
-    assert asked(("bob", "a.pdf", 40, False), ("cy", "a.pdf", 0, False)).startswith(
+    assert asked(("bob", "a.pdf", 40, False, None), ("cy", "a.pdf", 0, False, None)).startswith(
         "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 40%) and cy (a.pdf, 0%) are still downloading your files: "
     )
-    assert asked(*[(who, "a.pdf", 10, False) for who in ("bob", "cy", "dan", "eve")]).startswith(
+    assert asked(*[(who, "a.pdf", 10, False, None) for who in ("bob", "cy", "dan", "eve")]).startswith(
         "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 10%), cy (a.pdf, 10%) and 2 more are still downloading your files: "
+    )
+    # a classmate's file: the host's /q stops that download too (seen in a class played for real)
+    assert asked(("bob", "holiday.mp4", 40, False, "cy")) == (
+        "/q closes the chat for everyone (bob, cy) while bob is still downloading holiday.mp4 from cy (40%): "
+        "type /q again to close it (/q! closes without asking)"
+    )
+    assert asked(("bob", "a.pdf", 40, False, None), ("cy", "b.pdf", 5, False, "bob")).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 40%) and cy (b.pdf from bob, 5%) are still downloading files: "
     )
     ann = room("ann", "host", "bob")
     ann.confirm_quit = True
-    ann.fetching_ours = lambda: [("bob", "a.pdf", 40, False)]
+    ann.fetching_here = lambda: [("bob", "a.pdf", 40, False, None)]
     ann.progress["get:7"] = Progress(direction="get", label="big.iso", total=100, started=0.0, done=40)
     assert ann.parse_input("/q").lines[0].text == (  # type: ignore[union-attr]
         "/q closes the chat for everyone (bob) while bob is still downloading a.pdf (40%) and stops receiving big.iso (40%): "
@@ -326,7 +334,7 @@ def test_the_hosts_q_on_the_projector_names_no_file_offered_to_one_person():
 
     ann = room("ann", "host", "bob")
     ann.confirm_quit = True
-    ann.fetching_ours = lambda: [("bob", "grades bob.pdf", 40, True)]
+    ann.fetching_here = lambda: [("bob", "grades bob.pdf", 40, True, None)]
     ann.progress["send:3"] = Progress(direction="send", label="grades cy.pdf", total=100, started=0.0, done=40, private=HIDDEN_LABEL)
     asked = ann.parse_input("/q")
     assert isinstance(asked, Local)
@@ -341,7 +349,7 @@ def test_the_hosts_q_on_the_projector_names_no_file_offered_to_one_person():
         "and stops sending a file (name hidden: /projector to show) (40%): type /q again to close it (/q! closes without asking)"
     )
     ann.quit_armed = False
-    ann.fetching_ours = lambda: [("bob", "slides.pdf", 40, False)]  # the room's file: named, as everywhere
+    ann.fetching_here = lambda: [("bob", "slides.pdf", 40, False, None)]  # the room's file: named, as everywhere
     del ann.progress["send:3"]
     assert ann.parse_input("/q").lines[0].private is None  # type: ignore[union-attr]
 
