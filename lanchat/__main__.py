@@ -1943,14 +1943,16 @@ class _Rejoin:
         self.watch = _room_watch(self.endpoint, self.pinned, found)
         self.tries = 0  # rejoin attempts, since the last join, while the room was announced elsewhere
         self.heard: tuple[str, int] | None = None  # the last new address ``news`` reported
+        self.moved_away = True  # the last join went elsewhere because the room was no longer announced where it was
 
     def moved(self) -> bool:
         """Is the room now announced elsewhere than where we are connected?"""
         return self.watch is not None and self.watch.moved_to(self.endpoint.host) is not None
 
-    def where(self) -> str:
-        """Where the last join was, as the status line says it (the room followed there)."""
-        return self.endpoint.describe() + (" (TLS)" if self.binding else "")
+    def joined_at(self) -> tuple[str, bool]:
+        """Where the last join was, as the status line says it (the room followed there), and
+        whether the room had left where we were (else that was another of its addresses)."""
+        return self.endpoint.describe() + (" (TLS)" if self.binding else ""), self.moved_away
 
     def news(self) -> bool:
         """Is there an address the room is announced at, not tried yet, that was not reported
@@ -1970,12 +1972,16 @@ class _Rejoin:
         # Tries alternate between where the room is announced now and where it was: anyone can
         # announce a room, and a false one must not keep a student from a server that restarted.
         # Only tries made knowing of the move count, so the first one then goes to the new
-        # address (tries at the old one before the announcement came would have turned it away).
+        # address (tries at the old one before the announcement came would have turned it away),
+        # unless the room's own announcement still names the old one: then its host has several
+        # addresses (Wi-Fi and a wired network), and the old one, where the student was, is first.
+        still_here = self.watch is not None and self.watch.still_at(endpoint.host)
         if where is not None:
             self.tries += 1
-            if self.tries % 2:
+            if self.tries % 2 != still_here:
                 endpoint = Endpoint(host=where[0], port=where[1])
         joined = self._join(endpoint, announced=endpoint is not self.endpoint)
+        self.moved_away = not still_here
         self.endpoint, self.tries = endpoint, 0  # joined there: the room is followed from there on
         if self.watch is not None:
             self.watch.joined((endpoint.host, endpoint.port))

@@ -300,7 +300,7 @@ class Reconnect:
         self.replaying = True  # typed lines wait until the replay has said which of ours arrived
         self.muted = welcome.muted is not None
         loop._handle_events([welcome, *early])
-        loop.frontend.show(loop.session.rejoined_at(getattr(self.rejoin, "where", str)()))  # followed to a new address?
+        loop.frontend.show(loop.session.rejoined_at(*getattr(self.rejoin, "joined_at", lambda: ("", True))()))  # elsewhere?
         for event in loop.session.take_pending():  # what the session asks again of the new room (our away)
             loop._send(event)
         if not welcome.keeps_history:  # no replay comes: nothing tells which lines arrived

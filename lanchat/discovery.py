@@ -454,12 +454,15 @@ class Sightings:
 
     def __init__(self) -> None:
         self.home: str | None = None
+        self.home_now: tuple[str, ...] = ()  # the addresses of the room's own latest announcement
         # announcer -> its addresses; both oldest heard first (dict order; heard again: moved last)
         self._heard: dict[str, dict[tuple[str, int], None]] = {}
         self._refuted: dict[tuple[str, int], float] = {}  # (address, port) -> passed over until then
 
     def heard(self, announcer: str, room: RoomInfo) -> None:
         """``announcer`` announced the room at ``room``'s addresses (the first one best: pick_address)."""
+        if announcer == self.home:
+            self.home_now = room.addresses
         addresses = self._heard.pop(announcer, None) or {}
         self._heard[announcer] = addresses  # the latest heard, last
         for address in reversed(room.addresses):  # the best ranked, newest
@@ -485,6 +488,11 @@ class Sightings:
     def next_try(self, away_from: str, now: float) -> tuple[str, int] | None:
         return next(self.candidates(away_from, now), None)
 
+    def still_at(self, address: str) -> bool:
+        """Does the room's own latest announcement still name ``address``? Then its other
+        addresses are its host's other networks, not a move: a rejoin tries there second."""
+        return address in self.home_now
+
     def refuted(self, where: tuple[str, int], now: float) -> None:
         """A rejoin found that the room is not at ``where``: pass it over for REFUTED_SECONDS."""
         self._refuted.pop(where, None)
@@ -502,6 +510,7 @@ class Sightings:
         if where is not None and where not in self._heard.get(self.home or "", {}):
             self.home = next((name for name in reversed(self._heard) if where in self._heard[name]), self.home)
         self._heard.clear()
+        self.home_now = ()
 
     def __len__(self) -> int:
         """How many addresses it keeps, refuted ones counted (bounded, whatever was announced)."""
@@ -680,6 +689,11 @@ class RoomWatch:
         """Where to look for the room elsewhere than ``address`` (address, port), or None."""
         with self._lock:
             return self.sightings.next_try(address, self._clock())
+
+    def still_at(self, address: str) -> bool:
+        """Is the room still announced at ``address`` by its own announcer (Sightings.still_at)?"""
+        with self._lock:
+            return self.sightings.still_at(address)
 
     def refuted(self, where: tuple[str, int]) -> None:
         """A rejoin found that the room is not at ``where`` (Sightings.refuted)."""

@@ -332,12 +332,14 @@ class Session:
         self.where, self.join_lines = news.where, news.join_lines
         return [self._notice(news.notice)]
 
-    def rejoined_at(self, where: str) -> list[Line]:
+    def rejoined_at(self, where: str, moved: bool = True) -> list[Line]:
         """A rejoin went to ``where`` (the room announced there: its host's machine got a new
-        address): the status line and /address say it, and one line says the room moved."""
+        address, ``moved``, or it has several): the status line and /address say it, and one line says why."""
         if not where or where == self.where:
             return []
         self.where = where
+        if not moved:
+            return [self._notice(f"back in the room at {where}, another of its addresses")]
         return [self._notice(f"the room is at {where} now: its host's address changed")]
 
     def on_event(self, event: object) -> list[Line]:

@@ -1466,3 +1466,61 @@ def test_a_rejoin_that_followed_the_room_to_its_new_address_says_so_in_the_statu
         loop.selector.close()
         for end in ends:
             end.close()
+
+
+def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_was_first(monkeypatch):
+    """The teacher's machine announces the room at each of its addresses (Wi-Fi and a wired
+    lab network; in tools/class_run.py an IPv4 address and a link-local one). ann's link went
+    for a moment: her rejoin went first to the room's other address, and her screen said "the
+    room is at [fe80::...%lan0]:59243 (TLS) now: its host's address changed", which it had not
+    (and the status line named an address nobody can type). While the room's own announcement
+    still names where she was, she goes back there first; if she ends up at another of its
+    addresses all the same (the server not back yet there), that is what the line says."""
+    import socket
+    from types import SimpleNamespace
+
+    import lanchat.__main__ as cli
+    from lanchat.session import Session
+    from lanchat.transport import TransportError
+
+    rejoin, watch, tried = _refused_rejoin(monkeypatch)
+    watch.heard(HOME, announced_at(ANN, "198.18.0.12"))  # type: ignore[attr-defined]  # one machine, two networks
+    ends: list[socket.socket] = []
+    answering = {ANN}
+
+    def dial(endpoint, pinned):  # noqa: ANN001, ANN202
+        tried.append(endpoint.host)
+        if endpoint.host not in answering:
+            raise TransportError("refused")
+        ends.extend(socket.socketpair())
+        return ends[-2]
+
+    monkeypatch.setattr(cli, "_reconnect", dial)
+    monkeypatch.setattr("lanchat.client.join", lambda sock, name, **kw: (object(), SimpleNamespace(), []))
+    rejoin.session = SimpleNamespace(name="ann", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
+    session = Session(name="ann", where=f"{ANN}:3580", clock=lambda: 100.0)
+    try:
+        rejoin()  # type: ignore[operator]
+        assert tried == [ANN]  # where she was, first
+        assert session.rejoined_at(*rejoin.joined_at()) == []  # type: ignore[attr-defined]
+        watch.heard(HOME, announced_at(ANN, "198.18.0.12"))  # type: ignore[attr-defined]
+        answering.clear()  # the server restarting: not answering yet
+        with pytest.raises(TransportError):
+            rejoin()  # type: ignore[operator]
+        answering.add("198.18.0.12")  # back, and the next try goes to its other address
+        rejoin()  # type: ignore[operator]
+        assert tried == [ANN, ANN, "198.18.0.12"]
+        assert [line.text for line in session.rejoined_at(*rejoin.joined_at())] == [  # type: ignore[attr-defined]
+            "back in the room at 198.18.0.12:3580, another of its addresses"
+        ]
+        assert session.where == "198.18.0.12:3580"
+        watch.heard(HOME, announced_at("198.18.0.13"))  # type: ignore[attr-defined]  # it moved: there first, said so
+        answering.add("198.18.0.13")
+        rejoin()  # type: ignore[operator]
+        assert tried[-1] == "198.18.0.13"
+        assert [line.text for line in session.rejoined_at(*rejoin.joined_at())] == [  # type: ignore[attr-defined]
+            "the room is at 198.18.0.13:3580 now: its host's address changed"
+        ]
+    finally:
+        for end in ends:
+            end.close()
