@@ -463,6 +463,8 @@ class Session:
                 self.muted_until = self._mute_ends(event.minutes or 0) if event.action == "mute" else None
             if event.action in REMOVALS and event.name is not None and ev.name_key(event.name) == ev.name_key(self.name):
                 return []  # us, kicked or banned: the fatal error right after says it, once (below)
+            if event.action == "op" and event.name is not None and self.rejoin.was_operator(event.name, self._now()):
+                return []  # made an operator again by the room we rejoined: no news (Rejoining.operators_before)
             return [self._notice(self._act_text(event), when=event.time)]
         if isinstance(event, ev.Operators):
             self.operators = Members(event.names)
@@ -787,10 +789,18 @@ class Rejoining:
     # The operators of before the drop, until the rejoined room says its own (``operators``, sent
     # after the replay: Session.may_ask_why)
     operators_before: tuple[str, ...] = ()
+    back_at: float | None = None  # when the last rejoin's welcome came (our clock)
 
     @property
     def under_way(self) -> bool:
         return self.missed is not None
+
+    def was_operator(self, name: str, now: float) -> bool:
+        """Was ``name`` an operator before the drop, the rejoined room not having said its own yet,
+        as it joined us (a room with no operator but its host never says them: a /op later is news)?"""
+        if self.back_at is None or now - self.back_at > AFTER_WELCOME_SECONDS:
+            return False
+        return any(ev.name_key(op) == ev.name_key(name) for op in self.operators_before)
 
     def settled(self) -> None:
         """The rejoin's replay is over (or none is coming: a server without history)."""
@@ -906,6 +916,7 @@ class Rejoining:
         own_away = social.wanted_away(session)
         self.before = (session.topic, session.away)
         self.operators_before = tuple(dict.fromkeys((*self.operators_before, *session.operators)))  # (dropped again before the room said)
+        self.back_at = session._now()
         session.topic, session.away, session.operators, session.typing = "", {}, Members(), {}
         session.away_asked = None  # the new session is not away: "back" needs no asking
         if own_away and event.muted is None:  # (muted, an away is text the room would refuse)

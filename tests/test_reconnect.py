@@ -1939,3 +1939,39 @@ def test_a_resume_secret_a_server_makes_is_kept_for_the_rejoin():
     for secret in (resume_token(), "x" * 128):
         assert session.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann",), resume=secret))
         assert session.rejoin.resume == secret and not session.rejoin.secret_refused
+
+
+def test_a_rejoin_does_not_say_again_that_the_server_made_us_an_operator():
+    """A headless room run by `serve --operator teach`, restarted mid-lesson: teach's screen said
+    "the server made you an operator: serve --operator" again below "back in the room", though
+    nothing had changed for her (README: the operators are said again only where they differ
+    from before the drop). Someone not an operator before the drop is told, as ever."""
+    made = ev.Moderated(action="op", by="the server", name="teach", reason="serve --operator", time=50.0)
+    session = Session(name="teach", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="teach", mode="duplex", members=("teach",)))
+    assert [line.text for line in session.on_event(made)] == ["the server made you an operator: serve --operator"]
+    session.on_event(ev.Operators(names=("teach",)))
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="teach", mode="duplex", members=("teach",)))
+    session.on_event(ev.HistoryEnd(shown=0, more=False, before=None))
+    assert session.on_event(made) == []
+    session.on_event(ev.Operators(names=("teach",)))
+    assert session.is_operator("teach")
+    # a room that says no operators (none but its host) leaves the old ones unsaid: a /op a
+    # while later is news all the same
+    now = [200.0]
+    hosted = Session(name="bob", clock=lambda: now[0])
+    hosted.on_event(ev.Welcome(name="bob", mode="duplex", members=("hal", "bob"), host="hal"))
+    hosted.on_event(ev.Operators(names=("hal", "bob")))
+    hosted.rejoin.lost(hosted, 1.0)
+    hosted.on_event(ev.Welcome(name="bob", mode="duplex", members=("hal", "bob"), host="hal"))
+    hosted.on_event(ev.HistoryEnd(shown=0, more=False, before=None))
+    now[0] = 260.0
+    opped = ev.Moderated(action="op", by="hal", name="bob", time=259.0)
+    assert [line.text for line in hosted.on_event(opped)] == ["hal made you an operator"]
+    student = Session(name="ann", clock=lambda: 100.0)
+    student.on_event(ev.Welcome(name="ann", mode="duplex", members=("teach", "ann")))
+    student.rejoin.lost(student, 1.0)
+    student.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann",)))
+    made_ann = ev.Moderated(action="op", by="the server", name="ann", reason="serve --operator", time=60.0)
+    assert [line.text for line in student.on_event(made_ann)] == ["the server made you an operator: serve --operator"]
