@@ -396,6 +396,8 @@ class Session:
             return [replace(end, code=HISTORY_PAGE_END)] if asked else [end, *self._join_lines_now()]
         if isinstance(event, ev.Message):
             mine = ev.name_key(event.sender) == ev.name_key(self.name)
+            if mine:  # the room took a line of ours: not muted now (a rejoin's minutes are rounded up)
+                self.muted_until = None
             return [
                 Line(
                     kind="own" if mine else "message",

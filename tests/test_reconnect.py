@@ -1975,3 +1975,23 @@ def test_a_rejoin_does_not_say_again_that_the_server_made_us_an_operator():
     student.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann",)))
     made_ann = ev.Moderated(action="op", by="the server", name="ann", reason="serve --operator", time=60.0)
     assert [line.text for line in student.on_event(made_ann)] == ["the server made you an operator: serve --operator"]
+
+
+def test_after_rejoining_muted_the_status_line_lets_go_of_the_mute_once_the_room_takes_our_line():
+    """dan was muted for 5 minutes, and the teacher's server restarted: the room rejoined says
+    "5 more minutes" (whole minutes, rounded up), so his status line said "muted until" up to a
+    minute past the real end; in a class played for real bob's line went through, yet it still
+    said "muted until 19:31". A line of ours the room takes proves the mute is over: it goes."""
+    now = [1000.0]
+    session = Session(name="dan", clock=lambda: now[0])
+    session.on_event(ev.Welcome(name="dan", mode="duplex", members=("hal", "dan"), host="hal", muted=5))
+    assert session.muted_text().startswith("muted until ")
+    now[0] = 1250.0  # the room ended the mute at about 1240: no word comes from it
+    assert session.muted_text().startswith("muted until ")
+    session.on_event(ev.Message(sender="dan", text="may I speak now?", time=1250.0))
+    assert session.muted_text() == "" and session.mute_ends_at() is None
+    # someone else's line says nothing of our mute, nor does a replayed one of ours
+    session.on_event(ev.Welcome(name="dan", mode="duplex", members=("hal", "dan"), host="hal", muted=5))
+    session.on_event(ev.Message(sender="hal", text="wait", time=1251.0))
+    session.on_event(ev.Message(sender="dan", text="old", time=900.0, history=True))
+    assert session.muted_text().startswith("muted until ")
