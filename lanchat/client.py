@@ -636,7 +636,7 @@ def stop_rejoining_message(error: JoinError) -> str:
                 "and type it when asked (or set LANCHAT_PASSWORD)")
     if error.code in (ev.E_PASSWORD, ev.E_LOCKED):
         return (f"disconnected: {error}; the room's password may have changed: run the same "
-                "`lanchat connect` again and type the new one when asked")
+                "`lanchat connect` again and type the new one when asked (or set LANCHAT_PASSWORD to it)")
     if error.code == ev.E_USE_TLS:
         return ("disconnected: the room now uses TLS; run the same `lanchat connect` again "
                 "to check its fingerprint and join over TLS")

@@ -1331,6 +1331,8 @@ def test_a_room_whose_password_changed_is_tried_once_not_until_the_address_is_lo
             assert bob.wait(timeout=30) == 1
             said = " ".join(bob.raw.decode("utf-8", "replace").split())  # the 80-column pty's line is folded
             assert "the room's password may have changed: run the same `lanchat connect` again" in said
+            # bob's came from LANCHAT_PASSWORD: run again, the old one would be refused again, unasked
+            assert "type the new one when asked (or set LANCHAT_PASSWORD to it)" in said
         finally:
             bob.stop()
             server.stop()
