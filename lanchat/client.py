@@ -637,6 +637,10 @@ def stop_rejoining_message(error: JoinError) -> str:
     if error.code in (ev.E_PASSWORD, ev.E_LOCKED):
         return (f"disconnected: {error}; the room's password may have changed: run the same "
                 "`lanchat connect` again and type the new one when asked (or set LANCHAT_PASSWORD to it)")
+    if error.code == FINGERPRINT_CHANGED:
+        return (f"disconnected: {error}: someone may be pretending to be the room, or its host made a new certificate; "
+                "compare it with the one the host's screen shows; if it is that one, run `lanchat connect` again "
+                "(with --fingerprint, give the new one)")
     if error.code == ev.E_USE_TLS:
         return ("disconnected: the room now uses TLS; run the same `lanchat connect` again "
                 "to check its fingerprint and join over TLS")

@@ -1351,7 +1351,10 @@ def test_over_tls_a_restarted_server_with_another_certificate_ends_the_retries_w
         other = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
         assert other != pin
         assert bob.wait(timeout=30) == 1
-        bob.expect(rf"the server's TLS fingerprint is now {re.escape(other)}, not {re.escape(pin)}; not trying again")
+        bob.expect(rf"the server's TLS fingerprint is now {re.escape(other)}, not {re.escape(pin)}: someone may be pretending")
+        # and what to do: "not trying again" alone left a student with nothing to try (class play)
+        bob.expect(r"compare it with the one the host's screen shows; if it is that one, run `lanchat connect` again "
+                   r"\(with --fingerprint, give the new one\)")
         assert "back in the room" not in bob.output and "Traceback" not in bob.output
 
 
