@@ -53,12 +53,21 @@ def everyone_muted_note(host: str | None, me: str | None) -> str:
     return f"everyone{' but the host' if host else ''} is muted"
 
 
+# What other chats and file tools call some commands, never close in spelling to lanchat's own:
+# a newcomer's /share was "unknown command /share; /help lists them", with no word of /send.
+OTHER_NAMES = {"share": "send", "offer": "send", "upload": "send", "download": "get", "fetch": "get", "dm": "w",
+               "users": "who", "names": "who", "list": "who", "leave": "q", "part": "q", "bye": "q"}
+
+
 def closest_command(word: str, commands: Iterable[str]) -> str | None:
-    """The real command a mistyped ``word`` (``/hlep``) most likely meant (``/help``), or None
-    when none is close. Compared without the slash, which every command shares. Said alike on
-    lanchat's screen (session.py) and to a person at nc (textline.py)."""
+    """The real command a mistyped ``word`` (``/hlep``) most likely meant (``/help``), or what
+    another chat's word (``/share``) is here (``/send``), or None when none is close. Compared
+    without the slash, which every command shares. Said alike on lanchat's screen (session.py)
+    and to a person at nc (textline.py), where only the commands it has are offered."""
     import difflib  # only once someone mistypes: an idle server need not load it
 
     by_bare = {command.lstrip("/"): command for command in commands}
+    if (ours := OTHER_NAMES.get(word.lstrip("/").lower())) in by_bare:
+        return by_bare[ours]
     found = difflib.get_close_matches(word.lstrip("/").lower(), list(by_bare), n=1, cutoff=SUGGEST_CUTOFF)
     return by_bare[found[0]] if found else None

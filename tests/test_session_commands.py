@@ -400,6 +400,12 @@ def test_a_mistyped_command_is_told_the_closest_real_one_and_a_far_one_is_not():
         answer = ann.parse_input(typed)
         assert isinstance(answer, Local) and answer.lines[0].kind == "error", typed
         assert f"did you mean {meant}?" in answer.lines[0].text, (typed, answer.lines[0].text)
+    # what other chats and file tools call them: a newcomer's /share or /offer was "unknown
+    # command /share; /help lists them" (a class played for real), with no word of /send
+    for typed, meant in (("/share slides.pdf", "/send"), ("/offer slides.pdf", "/send"), ("/upload a.txt", "/send"),
+                         ("/download 3", "/get"), ("/dm bob hi", "/w"), ("/users", "/who"), ("/leave", "/q")):
+        answer = ann.parse_input(typed)
+        assert isinstance(answer, Local) and f"did you mean {meant}?" in answer.lines[0].text, (typed, answer.lines[0].text)
     for typed in ("/foo", "/dance", "/xyz"):  # nothing close: no guess, only where to look
         text = ann.parse_input(typed).lines[0].text  # type: ignore[union-attr]
         assert text == f"unknown command {typed}; /help lists them", text
