@@ -689,7 +689,7 @@ class Session:
             return Outgoing(ev.Moderate(action=action, mode=rest.lower()))
         name, _, why = rest.partition(" ")
         if not name:
-            return self._usage(usage or f"/{action} NAME")
+            return self._usage(usage or ("/unban NAME|#ID (/bans lists them)" if action == "unban" else f"/{action} NAME"))
         why = why.strip()
         if action == "mute" and why[:1].isdecimal():  # not isdigit(): "²" is a digit int() refuses
             minutes, after = mute_minutes(why)

@@ -1510,6 +1510,13 @@ def test_a_malformed_moderation_command_shows_its_usage(typed):
     assert isinstance(result, Local) and result.lines[0].text.startswith("usage: /")
 
 
+def test_unban_alone_shows_both_ways_to_name_the_ban():
+    """/unban alone said "usage: /unban NAME", though /bans numbers the bans for "/unban #ID"
+    (README, /help), the way to lift a ban whose name someone else has taken since."""
+    result = Session(name="hal").parse_input("/unban")
+    assert isinstance(result, Local) and result.lines[0].text == "usage: /unban NAME|#ID (/bans lists them)"
+
+
 def test_back_to_duplex_says_so_once_and_no_empty_turn_line():
     session = Session(name="ann", members=["hal", "ann"], host="hal", mode="turn", turn="ann")
     shown = session.on_event(ev.Moderated(action="mode", by="hal", mode="duplex", time=START))
