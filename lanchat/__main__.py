@@ -2603,17 +2603,24 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
         return text
     if not sys.stdin.isatty():
         return None
+    differed = 0
     try:
         for _ in range(PASSWORD_TRIES):
             text = ask_password(prompt)
-            if not (confirm and text) or ask_password("Again, to be sure: ") == text:
-                return text or None
-            _say("  the two passwords differ; type it again", sys.stdout)
+            if not text:  # Enter alone, before typing it: asked again (it was asked: no guess spent)
+                _say("  nothing was typed; type the password (Ctrl-C stops)", sys.stdout)
+            elif not confirm or ask_password("Again, to be sure: ") == text:
+                return text
+            else:
+                differed += 1
+                _say("  the two passwords differ; type it again", sys.stdout)
     except EOFError:  # (ask_password ended the line)
         return None
     except KeyboardInterrupt:
         raise PromptCancelled(interrupted=True) from None
-    raise PasswordsDiffer(f"the two passwords differed {PASSWORD_TRIES} times; no room was started")
+    if not differed:  # nothing typed, every time
+        return None
+    raise PasswordsDiffer(f"the two passwords differed {differed} time{'s' if differed != 1 else ''}; no room was started")
 
 
 # What `pip install -e .` brings (pyproject.toml), by the name each is imported under.

@@ -1036,6 +1036,43 @@ def test_the_password_is_asked_for_wrong_ones_are_refused_and_the_right_one_join
     assert "tea and biscuits" not in server.output
 
 
+def test_enter_alone_at_a_password_prompt_asks_again_rather_than_ending():
+    """A student who pressed Enter at "This room needs a password: " before typing it read "this
+    room needs a password: give it when asked" and was out (a class played for real), and a
+    teacher who did so at serve's "Room password: " read "--password needs a password: type one
+    when asked": both had been asked. Nothing typed is asked again (no guess spent, one of the
+    three tries); Ctrl-D or Ctrl-C still stops."""
+    server, port, env = password_room()
+    try:
+        child = spawn("connect", "127.0.0.1", port, "--name", "ann", "--plain", env=env)
+        try:
+            child.expect("This room needs a password: ")
+            child.sendline("")
+            child.expect("nothing was typed; type the password")
+            child.expect("This room needs a password: ")
+            child.sendline("tea and biscuits")
+            child.expect("welcome, ann")
+            child.sendline("/q")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+        assert "wrong room password" not in server.output
+    finally:
+        server.stop()
+    teacher = spawn("serve", "--port", "0", "--host", "127.0.0.1", "--name", "teach", "--no-history", "--plain", "--password", env=env)
+    try:
+        teacher.expect("Room password: ")
+        teacher.sendline("")
+        teacher.expect("nothing was typed; type the password")
+        teacher.expect("Room password: ")
+        teacher.sendline("tea")
+        teacher.expect("Again, to be sure: ")
+        teacher.sendline("tea")
+        teacher.expect("a password is needed to join")
+    finally:
+        teacher.close(force=True)
+
+
 def test_ctrl_c_at_connects_password_prompt_says_interrupted_and_exits_130():
     """Ctrl-C at "This room needs a password: " is the student choosing to stop: it read "this
     room needs a password: give it when asked" and exited 1, as if nothing had been asked."""
