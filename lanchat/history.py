@@ -810,6 +810,8 @@ class HistoryStore(_Dropping, _NameOwners):
         fresh = not existed or self.path.stat().st_size == 0
         if create:
             self._lock()
+            if not existed:
+                self._make_private()
         self.db = self._connect(create=create, existed=existed)
         try:
             self._check_and_prepare(fresh=fresh, create=create, check=check)
@@ -829,6 +831,13 @@ class HistoryStore(_Dropping, _NameOwners):
             if exc.__context__ is not None and (full := self._disk_full(exc.__context__, existed)) is not None:
                 raise full from None
             raise
+
+    def _make_private(self) -> None:
+        """A new history file is its owner's only (-rw-------): it keeps direct messages, and
+        SQLite gives its -wal and -shm the file's mode. Made empty here, before SQLite opens
+        it, as the identity key is; a file there already keeps the mode its owner gave it."""
+        with contextlib.suppress(OSError):  # (a folder we cannot write: SQLite says why, below)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
 
     def _connect(self, *, create: bool, existed: bool) -> sqlite3.Connection:
         """SQLite's connection to the file (HistoryUnusable if it cannot be made)."""

@@ -924,3 +924,29 @@ def test_a_nick_does_not_refill_a_guests_history_allowance(store):
         bob.send(ev.HistoryRequest(limit=1000))
         assert replayed(bob)[1].shown == 300
         bob.close()
+
+
+def test_a_new_history_file_is_readable_only_by_the_host(tmp_path):
+    """The history keeps direct messages; the identity key and the TLS key are made private, but a
+    new history file (and SQLite's -wal and -shm beside it) took the umask: -rw-r--r--, so on a
+    lab server any user who could reach the teacher's data folder read the class's whispers
+    (seen in a class played for real). It is made -rw------- now; an existing file is left as
+    its owner set it."""
+    old = os.umask(0o022)
+    try:
+        opened = HistoryStore(tmp_path / "history.sqlite3")
+        try:
+            say(opened, "ann", "psst", to="bob")
+            made = [p for p in tmp_path.iterdir() if p.name.startswith("history.sqlite3")]
+            assert any(p.name.endswith("-wal") for p in made), made
+            loose = {p.name: oct(p.stat().st_mode & 0o777) for p in made if p.stat().st_mode & 0o077}
+            assert not loose, loose
+        finally:
+            opened.close()
+        shared = tmp_path / "shared.sqlite3"
+        HistoryStore(shared).close()
+        shared.chmod(0o640)  # the teacher's own choice, kept
+        HistoryStore(shared).close()
+        assert shared.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
