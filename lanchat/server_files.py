@@ -149,21 +149,25 @@ class ServerFiles:
         downloads its session knows). Asked from the host's thread while the server's runs
         (__main__ wires it): it reads copies of the dicts and queues, each made in one call, and
         changes nothing."""
-        fetching = []
+        # The waits first: one becomes a download (_start_next) by joining ``downloads`` before it
+        # leaves ``gets_waiting``, so read in this order it is never missed, and is counted once.
+        waits = [(cid, asked) for cid, waiting in self.gets_waiting.copy().items() for asked in waiting.copy()]
+        reading = [(cid, download) for cid, queue in self.downloads.copy().items() for download in queue.copy()]
+        fetching: list[tuple[str, str, int, bool, str | None]] = []
+        seen = set()
 
         def add(who: str, offer: Offer | None, left: int) -> None:
             if offer is not None:
                 done = (offer.size - left) * 100 // offer.size if offer.size else 100
                 fetching.append((who, offer.name, done, offer.to is not None, None if offer.owner == host else offer.owner_name))
 
-        for cid, queue in self.downloads.copy().items():
-            for download in queue.copy():
-                if cid != host:
-                    add(download.who, download.offer, download.left)
-        for cid, waiting in self.gets_waiting.copy().items():
-            for file_id, _binary, who in waiting.copy():
-                if cid != host and (offer := self.book.offers.get(file_id)) is not None:
-                    add(who, offer, offer.size)
+        for cid, download in reading:
+            if cid != host:
+                seen.add((cid, download.file_id))
+                add(download.who, download.offer, download.left)
+        for cid, (file_id, _binary, who) in waits:
+            if cid != host and (cid, file_id) not in seen and (offer := self.book.offers.get(file_id)) is not None:
+                add(who, offer, offer.size)
         return fetching
 
     # ----------------------------------------------------------- handling
@@ -366,16 +370,20 @@ class ServerFiles:
         if not waiting:
             self.gets_waiting.pop(cid, None)
             return None
-        file_id, binary, who = waiting.popleft()
+        # Taken off the waits only once it is a download: fetching_but, read from the host's thread
+        # while this one waits on the disk (the open), sees it all along.
+        file_id, binary, who = waiting[0]
         offer = self.book.find(file_id, cid)
         try:
             if offer is None:
                 raise KeyError(file_id)
             handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
         except (OSError, KeyError) as exc:
+            waiting.popleft()
             reason = oserror_words(exc) if isinstance(exc, OSError) else "it is no longer on offer"
             return ev.FileError(id=file_id, message=f"cannot read {offer.name if offer else '#' + file_id} ({reason})")
         self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, binary, who, offer))
+        waiting.popleft()
         return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
 
     def next_chunk(self, cid: int) -> ev.Event | None:
@@ -391,8 +399,11 @@ class ServerFiles:
         if len(queue or ()) < MAX_DOWNLOADS_AT_ONCE and self.gets_waiting.get(cid):
             return self._start_next(cid)  # one ended: the next asked for starts
         while queue:
-            download = queue.popleft()
+            # Read while still in the queue, then moved to its end in one step (rotate): fetching_but,
+            # read from the host's thread while this one waits on the disk, sees it all along.
+            download = queue[0]
             if download.left <= 0:
+                queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
                 continue
@@ -404,13 +415,15 @@ class ServerFiles:
             else:
                 reason = "the stored file is shorter than offered"
             if not data:
+                queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
                 return ev.FileError(id=download.file_id, message=f"download of #{download.file_id} failed: {reason}")
             download.left -= len(data)
             if download.left > 0:
-                queue.append(download)
+                queue.rotate(-1)
             else:
+                queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
                 if (offer := self.book.offers.get(download.file_id)) is not None:

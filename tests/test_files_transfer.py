@@ -208,6 +208,40 @@ def test_a_download_asked_for_and_not_begun_counts_as_fetching_at_0_percent(stor
     assert store.fetching_but(3) == [("bob", "notes.pdf", 0, False, "ann")]
 
 
+def test_a_download_is_seen_as_fetching_while_the_server_opens_and_reads_it(store, tmp_path, monkeypatch):
+    """The host's thread asks fetching_but while the server's thread runs, and the server's
+    thread lets it run whenever it waits on the disk: as it opened a download, and as it read each
+    chunk. The download was out of every queue then (popped, put back after the read), so a /q
+    asked at that moment said nobody was downloading, and closed the room under bob's download."""
+    import io
+
+    from lanchat import server_files
+    from lanchat.files import CHUNK_BYTES
+
+    path = tmp_path / "notes.pdf"
+    path.write_bytes(b"n" * (3 * CHUNK_BYTES))
+    offer = store.book.open(owner=1, owner_name="ann", name="notes.pdf", size=3 * CHUNK_BYTES)
+    offer.ready = True
+    store.stored[offer.file_id] = path
+    seen: list[list[tuple[str, str, int, bool, str | None]]] = []
+
+    class Watched(io.FileIO):
+        def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+            seen.append(store.fetching_but(1))  # what the host's thread sees during the read
+            return super().read(size)
+
+    def opened(where: object, mode: str) -> io.FileIO:
+        seen.append(store.fetching_but(1))  # and while the file is opened
+        return Watched(where, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server_files, "open", opened, raising=False)
+    store.gets_waiting[2] = deque([(offer.file_id, False, "bob")])
+    while store.next_chunk(2) is not None:
+        pass
+    assert len(seen) == 4  # the open, and three chunks read
+    assert [[who for who, *_ in fetching] for fetching in seen] == [["bob"]] * 4, seen
+
+
 def test_a_reader_who_leaves_midway_costs_the_server_nothing(store, tmp_path):
     data = os.urandom(4 * MB)
     with running_server(files=store, unix_path=str(tmp_path / "chat.sock")) as (server, endpoint):
