@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .names import name_key
+from .names import is_invisible, name_key
 from .wire import MAX_BINARY_ID_BYTES, MAX_FRAME_BYTES
 
 # Raw bytes per chunk. Base64 grows it by a third (43,692 bytes) and the JSON around it adds
@@ -118,7 +118,8 @@ def _shortened(text: str) -> str:
 
 
 # Read bare by a shell and by /send (shlex) as one word, a path's own: letters and digits of any
-# script, and these. Anything else (a space, a bracket, ``#``, ``$``, ``'``, ``☀``) is quoted.
+# script, and these. Anything else (a space, a bracket, ``#``, ``$``, ``'``, ``☀``) is quoted, and
+# so is a letter that draws nothing or a blank (a Hangul filler): bare, it would read as a space.
 _BARE_IN_A_PATH = frozenset("@%+=:,./-_")
 
 
@@ -130,7 +131,7 @@ def path_as_typed(path: str) -> str:
     ``slides.pdf`` for a NAME), and a download's "saved" line names its file so (``saved /dl/my
     notes (1).pdf (70.0 KiB in ...)`` left where the name ends a guess, the more so broken across
     rows at one of its spaces)."""
-    if all(char.isalnum() or char in _BARE_IN_A_PATH for char in path):
+    if all((char.isalnum() and not is_invisible(char)) or char in _BARE_IN_A_PATH for char in path):
         return path
     if "'" in path and not any(char in path for char in '"$`\\!'):
         return f'"{path}"'

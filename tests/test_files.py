@@ -426,3 +426,13 @@ def test_a_path_as_typed_reads_back_whole_with_shlex(path):
 def test_a_path_as_typed_is_bare_when_it_can_be_and_takes_the_plainer_quotes():
     assert files.path_as_typed("/home/ann/Downloads/vidéo_2.pdf") == "/home/ann/Downloads/vidéo_2.pdf"
     assert files.path_as_typed("/dl/bob's notes.pdf") == '"/dl/bob\'s notes.pdf"'
+
+
+@pytest.mark.parametrize("blank", ["\u3164", "\u115f", "\uffa0"])
+def test_a_path_with_a_letter_that_draws_as_blank_space_is_quoted(blank):
+    """A Hangul filler is a letter to Python (isalnum) and draws as a blank, and safe_name keeps it:
+    ann offering "holiday{filler}video.pdf" had bob's screen say "saved /dl/holiday video.pdf" bare,
+    a name with what reads as a space that the quoting rule says ends at "holiday"."""
+    path = f"/dl/holiday{blank}video.pdf"
+    assert files.safe_name(f"holiday{blank}video.pdf") == f"holiday{blank}video.pdf"
+    assert files.path_as_typed(path) == f"'{path}'"
