@@ -142,9 +142,9 @@ class ServerFiles:
     def downloading(self) -> list[int]:
         return [cid for cid in {*self.downloads, *self.gets_waiting} if self.wants_to_send(cid)]
 
-    def fetching_but(self, host: int) -> list[tuple[str, str, int, bool, str | None]]:
+    def fetching_but(self, host: int) -> list[tuple[str, str, int | None, bool, str | None]]:
         """The downloads under way by others than ``host``, of any file, as (who, file name,
-        percent read out so far (0: asked for, not begun), offered to one person, whose: None for
+        percent read out so far (None: asked for, not begun), offered to one person, whose: None for
         the host's own, else its sender's name): what the host's /q stops (the host's own
         downloads its session knows). Asked from the host's thread while the server's runs
         (__main__ wires it): it reads copies of the dicts and queues, each made in one call, and
@@ -153,12 +153,12 @@ class ServerFiles:
         # leaves ``gets_waiting``, so read in this order it is never missed, and is counted once.
         waits = [(cid, asked) for cid, waiting in self.gets_waiting.copy().items() for asked in waiting.copy()]
         reading = [(cid, download) for cid, queue in self.downloads.copy().items() for download in queue.copy()]
-        fetching: list[tuple[str, str, int, bool, str | None]] = []
+        fetching: list[tuple[str, str, int | None, bool, str | None]] = []
         seen = set()
 
-        def add(who: str, offer: Offer | None, left: int) -> None:
+        def add(who: str, offer: Offer | None, left: int | None) -> None:
             if offer is not None:
-                done = (offer.size - left) * 100 // offer.size if offer.size else 100
+                done = None if left is None else (offer.size - left) * 100 // offer.size if offer.size else 100
                 fetching.append((who, offer.name, done, offer.to is not None, None if offer.owner == host else offer.owner_name))
 
         for cid, download in reading:
@@ -167,7 +167,7 @@ class ServerFiles:
                 add(download.who, download.offer, download.left)
         for cid, (file_id, _binary, who) in waits:
             if cid != host and (cid, file_id) not in seen and (offer := self.book.offers.get(file_id)) is not None:
-                add(who, offer, offer.size)
+                add(who, offer, None)
         return fetching
 
     # ----------------------------------------------------------- handling

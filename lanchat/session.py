@@ -236,8 +236,8 @@ class Session:
     unread_directs: int = 0  # direct messages to us since we last sent something
     quit_armed: bool = False  # the host typed /q with others here: the next /q closes the chat
     confirm_quit: bool = False  # set by a front end with a person at it (never for a script's pipe)
-    # The host's: who else is downloading what now, [(who, file name, percent, to one person, whose: None
-    # for ours)], asked of the server this process runs (__main__: ServerFiles.fetching_but) for /q's
+    # The host's: who else is downloading what now, [(who, file name, percent (None: not begun), to one
+    # person, whose: None for ours)], asked of the server this process runs (__main__: ServerFiles.fetching_but) for /q's
     # question; None: not known here.
     fetching_here: object = None
     topic: str = ""  # the room's topic (/topic), for the status line

@@ -328,26 +328,44 @@ def moving_files(session: Session, *, hide: bool = False) -> str:
     return ", ".join(said) + more
 
 
-def fetching_words(fetching: list[tuple[str, str, int, bool, str | None]], *, hide: bool = False) -> str:
-    """Who else is downloading what now (ServerFiles.fetching_but), for the host's /q's question:
-    "bob is still downloading notes.pdf (40%)", "... holiday.mp4 from ann (40%)" (a file not the
-    host's), or "bob (notes.pdf, 40%), cy (notes.pdf, 10%) and 2 more are still downloading your
-    files" ("files" when not all are the host's); "" for nobody. ``hide``: a file offered to one
-    person unnamed, as projector mode shows it."""
+def fetching_words(fetching: list[tuple[str, str, int | None, bool, str | None]], *, hide: bool = False) -> str:
+    """Who else is downloading what now (ServerFiles.fetching_but), for the host's /q's question,
+    each person once: "bob is still downloading notes.pdf (40%) and b.pdf (waiting)", "... holiday.mp4
+    from ann (40%)" (a file not the host's), "bob is about to download notes.pdf" (asked for, not
+    begun), or "bob (a.pdf, 40%; b.pdf, 10%), cy (a.pdf, waiting) and 2 more are still downloading
+    your files" ("files" when not all are the host's); "" for nobody. ``hide``: a file offered to
+    one person unnamed, as projector mode shows it."""
     from .session import HIDDEN_FILE
 
-    named = [
-        (who, (f"a file {HIDDEN_FILE}" if hide and to_one else name) + (f" from {whose}" if whose else ""), percent)
-        for who, name, percent, to_one, whose in fetching
+    people: dict[str, list[tuple[str, int | None]]] = {}
+    for who, name, percent, to_one, whose in fetching:
+        shown = (f"a file {HIDDEN_FILE}" if hide and to_one else name) + (f" from {whose}" if whose else "")
+        people.setdefault(who, []).append((shown, percent))
+    if len(people) == 1:
+        [(who, files)] = people.items()
+        if all(percent is None for _, percent in files):
+            return f"{who} is about to download {_and_more([name for name, _ in files], 'files')}"
+        how_far = [f"{name} ({'waiting' if percent is None else f'{percent}%'})" for name, percent in files]
+        return f"{who} is still downloading {_and_more(how_far, 'files')}"
+    said = [
+        f"{who} ({'; '.join(_few([f'{name}, ' + ('waiting' if percent is None else f'{percent}%') for name, percent in files]))})"
+        for who, files in people.items()
     ]
-    if len(named) == 1:
-        who, name, percent = named[0]
-        return f"{who} is still downloading {name} ({percent}%)"
-    said = [f"{who} ({name}, {percent}%)" for who, name, percent in named[:3]]
-    if len(named) > 3:
-        said[2:] = [f"{len(named) - 2} more"]
-    files = "your files" if all(whose is None for *_, whose in fetching) else "files"
-    return f"{', '.join(said[:-1])} and {said[-1]} are still downloading {files}" if said else ""
+    whose_files = "your files" if all(whose is None for *_, whose in fetching) else "files"
+    return f"{_and_more(said, '')} are still downloading {whose_files}" if said else ""
+
+
+def _few(items: list[str]) -> list[str]:
+    """Up to three of ``items``; more: the first two and "N more"."""
+    return items if len(items) <= 3 else [*items[:2], f"{len(items) - 2} more"]
+
+
+def _and_more(items: list[str], noun: str) -> str:
+    """``items`` said as a list: "a, b and c", "a, b and 2 more ``noun``" past three."""
+    shown = _few(items)
+    if len(items) > 3 and noun:
+        shown[-1] += f" {noun}"
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def _ignore(session: Session, word: str, rest: str) -> InputResult:

@@ -198,14 +198,15 @@ def test_the_server_says_who_is_fetching_what_and_how_far(store, tmp_path):
         bob.close()
 
 
-def test_a_download_asked_for_and_not_begun_counts_as_fetching_at_0_percent(store):
-    """bob's get waits behind his other downloads (MAX_DOWNLOADS_AT_ONCE): it is one the host's /q stops too."""
+def test_a_download_asked_for_and_not_begun_counts_as_fetching_not_begun(store):
+    """bob's get waits behind his other downloads (MAX_DOWNLOADS_AT_ONCE): it is one the host's /q
+    stops too, said as not begun (None), not as 0% read."""
     offer = store.book.open(owner=1, owner_name="ann", name="notes.pdf", size=100)
     offer.ready = True
     store.gets_waiting[2] = deque([(offer.file_id, True, "bob")])
-    assert store.fetching_but(1) == [("bob", "notes.pdf", 0, False, None)]
+    assert store.fetching_but(1) == [("bob", "notes.pdf", None, False, None)]
     assert store.fetching_but(2) == []
-    assert store.fetching_but(3) == [("bob", "notes.pdf", 0, False, "ann")]
+    assert store.fetching_but(3) == [("bob", "notes.pdf", None, False, "ann")]
 
 
 def test_a_download_is_seen_as_fetching_while_the_server_opens_and_reads_it(store, tmp_path, monkeypatch):
@@ -223,7 +224,7 @@ def test_a_download_is_seen_as_fetching_while_the_server_opens_and_reads_it(stor
     offer = store.book.open(owner=1, owner_name="ann", name="notes.pdf", size=3 * CHUNK_BYTES)
     offer.ready = True
     store.stored[offer.file_id] = path
-    seen: list[list[tuple[str, str, int, bool, str | None]]] = []
+    seen: list[list[tuple[str, str, int | None, bool, str | None]]] = []
 
     class Watched(io.FileIO):
         def read(self, size: int = -1) -> bytes:  # type: ignore[override]

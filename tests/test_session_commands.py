@@ -285,7 +285,7 @@ def test_the_hosts_q_says_who_is_still_downloading_her_files():
     and her question now says so. With none under way, or nobody to ask, it reads as it did."""
     from lanchat.files import Progress
 
-    def asked(*fetching: tuple[str, str, int, bool, str | None], fetching_here: object = None) -> str:
+    def asked(*fetching: tuple[str, str, int | None, bool, str | None], fetching_here: object = None) -> str:
         ann = room("ann", "host", "bob", "cy")
         ann.confirm_quit = True
         ann.fetching_here = fetching_here or (lambda: list(fetching))
@@ -302,6 +302,26 @@ def test_the_hosts_q_says_who_is_still_downloading_her_files():
     )
     assert asked(("bob", "a.pdf", 40, False, None), ("cy", "a.pdf", 0, False, None)).startswith(
         "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 40%) and cy (a.pdf, 0%) are still downloading your files: "
+    )
+    # one person's two downloads: said once, under the person (it read "bob (a.pdf, 40%) and bob (b.pdf, 10%)")
+    assert asked(("bob", "a.pdf", 40, False, None), ("bob", "b.pdf", 10, False, None)).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob is still downloading a.pdf (40%) and b.pdf (10%): "
+    )
+    assert asked(*[(who, name, 10, False, None) for who in ("bob", "cy") for name in ("a.pdf", "b.pdf")]).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 10%; b.pdf, 10%) and cy (a.pdf, 10%; b.pdf, 10%) are still downloading your files: "
+    )
+    assert asked(*[("bob", f"{n}.pdf", 10, False, None) for n in range(5)]).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob is still downloading 0.pdf (10%), 1.pdf (10%) and 3 more files: "
+    )
+    # asked for, not begun (None, not 0%: it read "(0%)", as if stuck at its start)
+    assert asked(("bob", "a.pdf", None, False, None)).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob is about to download a.pdf: "
+    )
+    assert asked(("bob", "a.pdf", 40, False, None), ("bob", "b.pdf", None, False, "cy")).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob is still downloading a.pdf (40%) and b.pdf from cy (waiting): "
+    )
+    assert asked(("bob", "a.pdf", 40, False, None), ("cy", "a.pdf", None, False, None)).startswith(
+        "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 40%) and cy (a.pdf, waiting) are still downloading your files: "
     )
     assert asked(*[(who, "a.pdf", 10, False, None) for who in ("bob", "cy", "dan", "eve")]).startswith(
         "/q closes the chat for everyone (bob, cy) while bob (a.pdf, 10%), cy (a.pdf, 10%) and 2 more are still downloading your files: "
@@ -349,8 +369,15 @@ def test_the_hosts_q_on_the_projector_names_no_file_offered_to_one_person():
         "and stops sending a file (name hidden: /projector to show) (40%): type /q again to close it (/q! closes without asking)"
     )
     ann.quit_armed = False
-    ann.fetching_here = lambda: [("bob", "slides.pdf", 40, False, None)]  # the room's file: named, as everywhere
+    ann.fetching_here = lambda: [("bob", "slides.pdf", 40, False, None), ("bob", "grades bob.pdf", None, True, None)]
     del ann.progress["send:3"]
+    asked = ann.parse_input("/q")
+    assert isinstance(asked, Local)
+    assert projector.shown(asked.lines[0], ann).text.startswith(  # bob said once; only his own file's name hidden
+        "/q closes the chat for everyone (bob) while bob is still downloading slides.pdf (40%) and a file (name hidden: /projector to show) (waiting): "
+    )
+    ann.quit_armed = False
+    ann.fetching_here = lambda: [("bob", "slides.pdf", 40, False, None)]  # the room's file: named, as everywhere
     assert ann.parse_input("/q").lines[0].private is None  # type: ignore[union-attr]
 
 
