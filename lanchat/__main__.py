@@ -998,6 +998,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             binding=binding,  # the host's socketpair has no TLS, but the room expects its certificate
             after=lambda: _close_history(server, store),
             intro=(address_lines, intro),
+            kept_topic=room.topic.text if room.topic is not None else "",  # said in the start lines (_kept_lines)
             no_typing=args.no_typing,
             projector=args.projector,
             news=news,
@@ -2103,10 +2104,10 @@ def _join_retrying(sock, name, *, key, password, binding, again_at, may_switch_t
 
 def _run_participant(  # noqa: ANN001
     sock, name, *, role, where, plain, on_quit=None, on_stop=None, after=None, downloads=None, intro=None, key=None, fetching=None,
-    password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None,
+    password=None, binding=b"", no_typing=False, projector=False, rejoin=None, again_at=None, may_switch_to_tls=False, news=None, kept_topic="",
 ) -> int:
     """The host's ``on_quit`` (/q, Ctrl-C: final), ``on_stop`` (SIGTERM, SIGHUP, a crash), ``news`` (client.LocalNews: new addresses),
-    ``fetching`` (Session.fetching_here), ``intro`` (how others join, for /address; the other start lines); others: _join_retrying."""
+    ``fetching``, ``kept_topic`` (Session's), ``intro`` (how others join, for /address; the other start lines); others: _join_retrying."""
     from .client import ClientLoop, JoinError
     from .client_files import ClientTransfers
     from .session import Session
@@ -2131,7 +2132,7 @@ def _run_participant(  # noqa: ANN001
         return _fail(str(exc)) if isinstance(exc, JoinError) else 130
     joining, start_lines = intro or ((), ())
     session = Session(name=welcome.name, role=role, where=where, typing_hints=not no_typing, join_lines=tuple(joining),
-                      start_lines=tuple(start_lines), projector=projector, fetching_here=fetching)
+                      start_lines=tuple(start_lines), projector=projector, fetching_here=fetching, kept_topic=kept_topic)
     frontend = _make_frontend(session, plain or not _interactive(), stops)
     from .ui.plain import PlainFrontend
 

@@ -203,6 +203,9 @@ class Session:
     where: str = ""  # the address or socket path, for the status line
     join_lines: tuple[str, ...] = ()  # the host's: how others join, as `serve` printed it (/address)
     start_lines: tuple[str, ...] = ()  # the host's: what else `serve` said at start (shown with join_lines, not by /address)
+    # The host's: the topic kept from the last run, which start_lines say ("topic kept from the last
+    # run"): the room's telling of it right after the welcome is not said a second time.
+    kept_topic: str = ""
     # When the host's screen shows join_lines on joining: "" never; "welcome" below the welcome
     # and the replay (the full screen hides what `serve` printed); "replay" only below a replay
     # that showed lines (--plain printed them above it). Either way, the newest lines it sees.
@@ -894,8 +897,8 @@ class Rejoining:
     def _after_welcome(self, session: Session, event: ev.Topic | ev.Away, welcomed: float) -> list[Line]:
         """The topic or an away mark the room tells right after a welcome: taken, stamped with the
         welcome's time, and on a rejoin not said again if the screen showed it before the drop."""
-        if self.before is None:
-            same = False
+        if self.before is None:  # the first welcome: the host's start lines may have said the topic
+            same = isinstance(event, ev.Topic) and bool(session.kept_topic) and event.text == session.kept_topic
         elif isinstance(event, ev.Topic):
             same = event.text == self.before[0]
         else:

@@ -446,6 +446,21 @@ def test_a_rejoin_does_not_say_again_the_topic_and_away_marks_it_showed_before_t
     assert [(line.text, line.time) for line in lines] == [("topic: framing (set by ann)", 399.0)]
 
 
+def test_the_hosts_screen_says_a_topic_kept_from_the_last_run_once():
+    # After a restart the host's screen said the topic twice: the room's "topic: framing (set by
+    # ann)" right after the welcome, and the start line "topic kept from the last run (/topic -
+    # clears it): framing" (__main__._kept_lines), which says more. The room's is taken, not said.
+    def joined(kept: str, topic: str) -> tuple[list[str], str]:
+        host = Session(name="ann", role="host", kept_topic=kept, clock=lambda: 100.0)
+        host.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann",), host="ann"))
+        lines = host.on_event(ev.Topic(text=topic, by="ann", time=5.0))
+        return [line.text for line in lines], host.topic
+
+    assert joined("framing", "framing") == ([], "framing")  # the status line still has it
+    assert joined("framing", "sockets") == (["topic: sockets (set by ann)"], "sockets")  # changed since: said
+    assert joined("", "framing") == (["topic: framing (set by ann)"], "framing")  # none kept: said as ever
+
+
 def test_the_answer_to_our_away_asked_again_after_a_rejoin_is_not_said_again():
     # ann went /away lunch; each drop asked it again, and the room's answer put "you are away:
     # lunch (/away again: back)" in her transcript once more, though nothing changed for her.
