@@ -1968,38 +1968,51 @@ class _Rejoin:
     def __call__(self):  # noqa: ANN204
         from .transport import Endpoint
 
-        endpoint = self.endpoint
+        endpoint, otherwise = self.endpoint, None
         where = self.watch.moved_to(endpoint.host) if self.watch is not None else None
         # Tries alternate between where the room is announced now and where it was: anyone can
         # announce a room, and a false one must not keep a student from a server that restarted.
         # Only tries made knowing of the move count, so the first one then goes to the new
-        # address (tries at the old one before the announcement came would have turned it away),
-        # unless the room's own announcement still names the old one: then its host has several
-        # addresses (Wi-Fi and a wired network), and the old one, where the student was, is first.
+        # address (tries at the old one before the announcement came would have turned it away).
+        # While the room's own announcement still names the old one, its host has several
+        # addresses (Wi-Fi and a wired network): each try goes where the student was, and to the
+        # other only if nothing answers there, so a restart brings them back where they were, and
+        # a false announcement costs one try after the real one (then it is passed over).
         still_here = self.watch is not None and self.watch.still_at(endpoint.host)
-        if where is not None:
+        if where is not None and still_here:
+            otherwise = Endpoint(host=where[0], port=where[1])
+        elif where is not None:
             self.tries += 1
-            if self.tries % 2 != still_here:
+            if self.tries % 2:
                 endpoint = Endpoint(host=where[0], port=where[1])
-        joined = self._join(endpoint, announced=endpoint is not self.endpoint)
+        endpoint, joined = self._join(endpoint, announced=endpoint is not self.endpoint, otherwise=otherwise)
         self.moved_away = not still_here
         self.endpoint, self.tries = endpoint, 0  # joined there: the room is followed from there on
         if self.watch is not None:
             self.watch.joined((endpoint.host, endpoint.port))
         return joined
 
-    def _join(self, endpoint, *, announced: bool):  # noqa: ANN001, ANN202
-        """Connect and join at ``endpoint``. One the room was only ``announced`` at may be false:
-        a failure there drops it (the watch's ``refuted``) and is no reason to stop rejoining
-        (client.NotTheRoom), unless it came over TLS past the certificate pinned: the room's own."""
-        from .client import join
+    def _join(self, endpoint, *, announced: bool, otherwise=None):  # noqa: ANN001, ANN202
+        """Connect and join at ``endpoint``: (where it joined, what client.join gave). One the room
+        was only ``announced`` at may be false: a failure there drops it (the watch's ``refuted``)
+        and is no reason to stop rejoining (client.NotTheRoom), unless it came over TLS past the
+        certificate pinned: the room's own. Where nothing answers at ``endpoint`` (refused,
+        unreachable), the room's other announced address ``otherwise`` is tried, as announced;
+        if the room is not there either, what failed at ``endpoint`` is what is said."""
+        from .client import NotTheRoom, join
+        from .transport import TransportError
 
         try:
             sock = _reconnect(endpoint, self.pinned)
         except Exception as exc:
             if announced:
                 raise self._not_there(endpoint, exc) from exc
-            raise
+            if otherwise is None or not isinstance(exc, TransportError):
+                raise
+            try:
+                return self._join(otherwise, announced=True)
+            except NotTheRoom:
+                raise exc from None
         try:
             proto, welcome, early = join(
                 sock, self.session.name, timeout=5.0, key=self.key, password=self.password, binding=self.binding,
@@ -2010,7 +2023,7 @@ class _Rejoin:
             if announced and self.pinned is None and isinstance(exc, Exception):
                 raise self._not_there(endpoint, exc) from exc
             raise
-        return sock, proto, welcome, early
+        return endpoint, (sock, proto, welcome, early)
 
     def _not_there(self, endpoint, exc: Exception) -> Exception:  # noqa: ANN001
         """What to raise when the room announced at ``endpoint`` was not there; it is dropped."""

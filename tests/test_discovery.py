@@ -1468,6 +1468,60 @@ def test_a_rejoin_that_followed_the_room_to_its_new_address_says_so_in_the_statu
             end.close()
 
 
+def test_false_announcements_naming_where_a_student_was_cost_one_try_each_after_the_real_one(monkeypatch):
+    """From the attacker's side: mallory announces ann's room under its own instance name at the
+    address bob was at and at one of hers, again and again, a new one each time, one of them her
+    server that refuses bob as banned. While the room restarts (nothing answers at its address),
+    each rejoin try goes where bob was first and to one of mallory's addresses second, each
+    of hers once; her refusal does not end the rejoin, and what each failed try says is the
+    room's own address's problem. Back, the room is rejoined where bob was, at the first try."""
+    import socket
+    from types import SimpleNamespace
+
+    import lanchat.__main__ as cli
+    from lanchat.client import STOP_REJOINING, JoinError, NotTheRoom
+    from lanchat.transport import TransportError
+
+    rejoin, watch, tried = _refused_rejoin(monkeypatch)
+    ends: list[socket.socket] = []
+    answering = {"198.18.7.1"}  # mallory's own server, which refuses bob as banned
+
+    def dial(endpoint, pinned):  # noqa: ANN001, ANN202
+        tried.append(endpoint.host)
+        if endpoint.host not in answering:
+            raise TransportError("refused", refused=True)
+        ends.extend(socket.socketpair())
+        return ends[-2]
+
+    def join(sock, name, **kw):  # noqa: ANN001, ANN003, ANN202
+        if tried[-1] != ANN:
+            raise JoinError("banned by mallory", "banned")
+        return object(), SimpleNamespace(), []
+
+    monkeypatch.setattr(cli, "_reconnect", dial)
+    monkeypatch.setattr("lanchat.client.join", join)
+    rejoin.session = SimpleNamespace(name="bob", rejoin=SimpleNamespace(resume=None, last_seen=None))  # type: ignore[attr-defined]
+    assert "banned" in STOP_REJOINING
+    tries: list[list[str]] = []
+    try:
+        for n in range(8):
+            watch.heard(HOME, announced_at(ANN, f"198.18.7.{n % 4 + 1}"))  # type: ignore[attr-defined]  # mallory's, as the room's
+            mark = len(tried)
+            with pytest.raises(TransportError) as failed:
+                rejoin()  # type: ignore[operator]
+            assert not isinstance(failed.value, NotTheRoom), failed.value
+            tries.append(tried[mark:])
+        answering.add(ANN)  # the room is back
+        mark = len(tried)
+        rejoin()  # type: ignore[operator]
+        assert tried[mark:] == [ANN] and rejoin.endpoint.host == ANN  # type: ignore[attr-defined]
+    finally:
+        for end in ends:
+            end.close()
+    assert all(one[0] == ANN and len(one) <= 2 for one in tries), tries  # where bob was, first, every time
+    assert [one[1] for one in tries if len(one) == 2] == ["198.18.7.1", "198.18.7.2", "198.18.7.3", "198.18.7.4"], tries  # each once
+
+
 def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_was_first(monkeypatch):
     """The teacher's machine announces the room at each of its addresses (Wi-Fi and a wired
     lab network; in tools/class_run.py an IPv4 address and a link-local one). ann's link went
@@ -1475,11 +1529,14 @@ def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_wa
     room is at [fe80::...%lan0]:59243 (TLS) now: its host's address changed", which it had not
     (and the status line named an address nobody can type). While the room's own announcement
     still names where she was, she goes back there first; if she ends up at another of its
-    addresses all the same (the server not back yet there), that is what the line says."""
+    addresses all the same (nothing answers her where she was), that is what the line says.
+    And a restart (nothing answers at either address for a while) brings her back where she
+    was: a rejoin that found nobody there went to the other address next, and landed there."""
     import socket
     from types import SimpleNamespace
 
     import lanchat.__main__ as cli
+    from lanchat.client import NotTheRoom
     from lanchat.session import Session
     from lanchat.transport import TransportError
 
@@ -1505,15 +1562,22 @@ def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_wa
         assert session.rejoined_at(*rejoin.joined_at()) == []  # type: ignore[attr-defined]
         watch.heard(HOME, announced_at(ANN, "198.18.0.12"))  # type: ignore[attr-defined]
         answering.clear()  # the server restarting: not answering yet
-        with pytest.raises(TransportError):
+        with pytest.raises(TransportError) as failed:
             rejoin()  # type: ignore[operator]
-        answering.add("198.18.0.12")  # back, and the next try goes to its other address
+        assert tried == [ANN, ANN, "198.18.0.12"]  # one try: where she was, then the other address
+        assert not isinstance(failed.value, NotTheRoom)  # what is said is the room's own address's problem
+        answering.update({ANN, "198.18.0.12"})  # back at both
         rejoin()  # type: ignore[operator]
-        assert tried == [ANN, ANN, "198.18.0.12"]
+        assert tried[3:] == [ANN] and rejoin.endpoint.host == ANN  # type: ignore[attr-defined]  # back where she was
+        assert session.rejoined_at(*rejoin.joined_at()) == []  # type: ignore[attr-defined]
+        watch.heard(HOME, announced_at(ANN, "198.18.0.14"))  # type: ignore[attr-defined]
+        answering.symmetric_difference_update({ANN, "198.18.0.14"})  # nothing answers her where she was now
+        rejoin()  # type: ignore[operator]
+        assert tried[4:] == [ANN, "198.18.0.14"]  # in the same try
         assert [line.text for line in session.rejoined_at(*rejoin.joined_at())] == [  # type: ignore[attr-defined]
-            "back in the room at 198.18.0.12:3580, another of its addresses"
+            "back in the room at 198.18.0.14:3580, another of its addresses"
         ]
-        assert session.where == "198.18.0.12:3580"
+        assert session.where == "198.18.0.14:3580"
         watch.heard(HOME, announced_at("198.18.0.13"))  # type: ignore[attr-defined]  # it moved: there first, said so
         answering.add("198.18.0.13")
         rejoin()  # type: ignore[operator]
