@@ -1947,8 +1947,10 @@ class _Rejoin:
         self.moved_away = True  # the last join went elsewhere because the room was no longer announced where it was
 
     def moved(self) -> bool:
-        """Is the room now announced elsewhere than where we are connected?"""
-        return self.watch is not None and self.watch.moved_to(self.endpoint.host) is not None
+        """Is the room now announced elsewhere than where we are connected, and no longer here by
+        its own announcement? (A room on Wi-Fi and a wired network is announced at both: no move.)"""
+        host = self.endpoint.host
+        return self.watch is not None and self.watch.moved_to(host) is not None and not self.watch.still_at(host)
 
     def joined_at(self) -> tuple[str, bool]:
         """Where the last join was, as the status line says it (the room followed there), and

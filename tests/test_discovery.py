@@ -1522,6 +1522,21 @@ def test_false_announcements_naming_where_a_student_was_cost_one_try_each_after_
     assert [one[1] for one in tries if len(one) == 2] == ["198.18.7.1", "198.18.7.2", "198.18.7.3", "198.18.7.4"], tries  # each once
 
 
+def test_a_room_announced_at_two_addresses_is_not_taken_for_one_that_moved(monkeypatch):
+    """The teacher's machine announces the room at both its addresses: bob's client took the other
+    one for a move and kept his live connection in doubt (TCP keepalive quick: a few seconds of
+    Wi-Fi trouble ended it) for as long as he stayed. Only when the room's own announcement no
+    longer names his address is it a move; another announcer naming other addresses is, as before,
+    a reason to ask the connection whether it is alive (and never more)."""
+    rejoin, watch, _tried = _refused_rejoin(monkeypatch)
+    watch.heard(HOME, announced_at(ANN, "198.18.0.12"))  # type: ignore[attr-defined]
+    assert not rejoin.moved()  # type: ignore[attr-defined]
+    watch.heard(f"mallory.{SERVICE_TYPE}", announced_at("198.18.0.9"))  # type: ignore[attr-defined]
+    assert not rejoin.moved()  # type: ignore[attr-defined]  # the room's own says it is still here
+    watch.heard(HOME, announced_at("198.18.0.12"))  # type: ignore[attr-defined]  # left this network
+    assert rejoin.moved()  # type: ignore[attr-defined]
+
+
 def test_a_rejoin_to_a_room_announced_at_several_addresses_goes_back_where_it_was_first(monkeypatch):
     """The teacher's machine announces the room at each of its addresses (Wi-Fi and a wired
     lab network; in tools/class_run.py an IPv4 address and a link-local one). ann's link went
