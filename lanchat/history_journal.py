@@ -49,8 +49,9 @@ class JournalDamaged(Exception):
 
 
 def journal_path(database: Path) -> Path:
-    """Where the journal of ``database`` lives: beside it, its name plus ``.pending``."""
-    return database.with_name(database.name + SUFFIX)
+    """Where the journal of ``database`` lives: beside it, its name plus ``.pending``. A path
+    with no name (``/``, ``.``: a folder, refused as one by the caller) gets one too."""
+    return database.parent / (database.name + SUFFIX)
 
 
 def parse(data: bytes, *, strict: bool) -> tuple[list[Row], int]:

@@ -727,6 +727,16 @@ def test_history_prune_and_compact_refuse_a_running_rooms_history_and_leave_it_a
     assert len(stored_texts(db)) == 1000 and digest(db) == before
 
 
+@pytest.mark.parametrize("args", [("history", "/"), ("history", "."), ("history", "compact", "/"), ("names", "list", "--history", ".")])
+def test_a_history_path_with_no_file_name_is_a_folder_not_a_traceback(tmp_path, args):
+    """`lanchat history /` or `.` (a folder given where the file goes, the path having no last
+    name) ended in a ValueError traceback ("PosixPath('/') has an empty name") from naming the
+    journal beside it, before the folder check could say what is wrong."""
+    result = subprocess.run([*LANCHAT, *args], capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert result.stderr == f"lanchat: {args[-1]} is a folder, not a history file\n"
+
+
 def test_history_prune_of_a_damaged_file_leaves_it_untouched_and_says_how_to_save_what_is_left(tmp_path):
     # a laptop that crashed mid-term: prune refuses the file, and says what the teacher can still do
     db = tmp_path / "chat.sqlite3"
