@@ -2336,8 +2336,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 def _stopped_history_parser(command: str, description: str, epilog: str) -> argparse.ArgumentParser:
     """``lanchat history COMMAND``: its own parser, as ``history``'s PATH would take the word; with
     PATH, --port and --unix: which stopped room's history it works on."""
-    parser = argparse.ArgumentParser(prog=f"{PROG} history {command}", description=description, epilog=epilog,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog=f"{PROG} history {command}", description=description, epilog=epilog,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
     parser.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
     parser.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")

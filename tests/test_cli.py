@@ -763,6 +763,10 @@ def test_connect_projector_in_line_mode_prints_who_wrote_then_the_text_once_turn
         ["serve", "--max-clients", "0", "--headless"],
         ["serve", "--once", "--name", "ann", "--port", "0"],  # was taken and ignored: the room never closed
         ["serve", "--projector", "--headless"],  # a headless room has no screen to hide anything on
+        ["history", "prune"],  # history prune and compact printed their whole usage (3 lines) first
+        ["history", "prune", "--keep-days", "abc"],
+        ["history", "prune", "--before", "1d", "--keep-days", "3"],
+        ["history", "compact", "--bogus"],
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(run, args):
