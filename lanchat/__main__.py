@@ -129,7 +129,7 @@ def _days(text: str) -> float:
     try:
         return parse_days(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (more than 0, e.g. 30 or 0.5)") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (more than 0, at most 36,500, e.g. 30 or 0.5)") from None
 
 
 def _history_mb(text: str) -> int | None:
@@ -290,7 +290,10 @@ def _since(text: str) -> float:
             f"{text!r} is not a time: use a date like 2026-11-21, a time like 2026-11-21T14:30 or 14:30 (today), "
             "or an age like 30m"
         ) from None
-    return when.timestamp()  # a naive time is taken as local time
+    try:
+        return when.timestamp()  # a naive time is taken as local time
+    except (ValueError, OverflowError):  # 0001-01-01 in local time is out of the clock's range
+        raise argparse.ArgumentTypeError(f"{text!r} is too long ago for this computer's clock: give a later date") from None
 
 
 def build_parser() -> _Parser:

@@ -180,6 +180,29 @@ def test_export_as_text_and_jsonl_with_since(tmp_path):
     assert not (tmp_path / "none.sqlite3").exists()  # exporting never creates a file
 
 
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["history", "--since", "0001-01-01"], "'0001-01-01' is too long ago for this computer's clock: give a later date"),
+        (["history", "prune", "--before", "0001-01-01"], "'0001-01-01' is too long ago for this computer's clock"),
+        (["history", "prune", "--keep-days", "99999"], "'99999' is not a number of days (more than 0, at most 36,500,"),
+        (["serve", "--keep-days", "40000"], "'40000' is not a number of days (more than 0, at most 36,500,"),
+    ],
+)
+def test_a_time_or_a_number_of_days_out_of_range_is_told_why(capsys, args, said):
+    """--since 0001-01-01 read "invalid _since value" (argparse naming a function: the date parsed,
+    but local time has no clock value for it); --keep-days 99999 read "is not a number of days
+    (more than 0 ...)", though it is more than 0: the limit it passed was not said."""
+    from lanchat.__main__ import build_parser, build_prune_parser
+
+    parse = build_prune_parser().parse_args if args[1] == "prune" else build_parser().parse_args
+    with pytest.raises(SystemExit) as stopped:
+        parse(args[2:] if args[1] == "prune" else args)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert said in line and "_since" not in line, line
+
 PASTES = [
     "here is my code:\n    def f(x):\n        return x\n\n[not a new entry]\nend",
     "one line",
