@@ -140,6 +140,14 @@ def _history_mb(text: str) -> int | None:
     return value or None
 
 
+def _socket_path(text: str) -> str:
+    """--unix: a path; an empty one would be taken as no --unix by some of the program and, by
+    Linux, as a socket with no file (autobind) by the rest."""
+    if not text:
+        raise argparse.ArgumentTypeError("the socket file's path is empty: give one, e.g. /tmp/chat.sock")
+    return text
+
+
 def _folder(text: str) -> str:
     """--downloads: an existing folder, checked before anything starts."""
     folder = Path(text).expanduser()
@@ -321,7 +329,7 @@ def build_parser() -> _Parser:
         help="address to listen on (default: every interface, so the class can join; "
         "127.0.0.1 keeps it on this machine)",
     )
-    serve.add_argument("--unix", metavar="PATH", help="listen on an AF_UNIX socket file instead of TCP, e.g. /tmp/chat.sock")
+    serve.add_argument("--unix", metavar="PATH", type=_socket_path, help="listen on an AF_UNIX socket file instead of TCP, e.g. /tmp/chat.sock")
     serve.add_argument(
         "--mode",
         choices=("duplex", "turn"),
@@ -466,7 +474,7 @@ def build_parser() -> _Parser:
     )
     connect.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="the server's port (default 3580)")
     connect.add_argument("--port", type=_port, default=None, help="the server's port (default 3580)")
-    connect.add_argument("--unix", metavar="PATH", help="connect to an AF_UNIX socket file instead of TCP")
+    connect.add_argument("--unix", metavar="PATH", type=_socket_path, help="connect to an AF_UNIX socket file instead of TCP")
     connect.add_argument(
         "--server-owner",
         metavar="USER",
@@ -508,7 +516,7 @@ def build_parser() -> _Parser:
     )
     history.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
     history.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
-    history.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
+    history.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
     history.add_argument(
         "--format", choices=("txt", "jsonl"), default="txt", help="txt: readable, a line each (a pasted block's further lines indented under it; default); jsonl: one JSON object a line, the text exact"
     )
@@ -555,7 +563,7 @@ def build_parser() -> _Parser:
     names.add_argument("name", nargs="?", metavar="NAME", help="the name to release")
     names.add_argument("--history", metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
     names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
-    names.add_argument("--unix", metavar="PATH", help="the room's AF_UNIX socket, to find its default history")
+    names.add_argument("--unix", metavar="PATH", type=_socket_path, help="the room's AF_UNIX socket, to find its default history")
     key = commands.add_parser(
         "key",
         help="show your identity key's fingerprint (to give to serve --operator, or compare with /whois)",
@@ -2343,7 +2351,7 @@ def _stopped_history_parser(command: str, description: str, epilog: str) -> argp
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
     parser.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
-    parser.add_argument("--unix", metavar="PATH", help="the default history of the room on this AF_UNIX socket")
+    parser.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
     return parser
 
 

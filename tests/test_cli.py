@@ -767,6 +767,9 @@ def test_connect_projector_in_line_mode_prints_who_wrote_then_the_text_once_turn
         ["history", "prune", "--keep-days", "abc"],
         ["history", "prune", "--before", "1d", "--keep-days", "3"],
         ["history", "compact", "--bogus"],
+        ["serve", "--unix", "", "--headless"],  # an empty socket path: a traceback (Linux bound an abstract socket)
+        ["connect", "--unix", "", "--name", "ann"],  # taken as no --unix: a 2 s look for rooms
+        ["names", "list", "--unix", ""],  # taken as no --unix: the history of port 3580
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(run, args):
