@@ -149,7 +149,9 @@ def _socket_path(text: str) -> str:
 
 
 def _folder(text: str) -> str:
-    """--downloads: an existing folder, checked before anything starts."""
+    """--downloads, --tls-dir: an existing folder, checked before anything starts."""
+    if not text:  # Path("") is the current folder, not the default the option's help names
+        raise argparse.ArgumentTypeError("the folder is empty: give one (. for this folder)")
     folder = Path(text).expanduser()
     try:  # (Python 3.11's is_dir() raises for a folder on the way we may not read)
         problem = None if folder.is_dir() else "is a file, not a folder" if folder.exists() else "does not exist (create it first)"
@@ -165,6 +167,8 @@ def _folder_or_new(text: str) -> str:
     way to it) is refused before anything starts, not at the first /send."""
     from os.path import isdir, lexists  # (never raise, unlike Path's on a folder we may not read)
 
+    if not text:
+        return _folder(text)
     folder = Path(text).expanduser()
     there = next((p for p in (folder, *folder.parents) if lexists(p)), None)  # the nearest that exists
     if there is not None and there != folder and not isdir(there):

@@ -779,6 +779,28 @@ def test_bad_arguments_are_one_line_and_exit_2(run, args):
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--tls", "--tls-dir", ""],
+        ["serve", "--files-dir", ""],
+        ["serve", "--downloads", ""],
+        ["connect", "--downloads", ""],
+    ],
+)
+def test_an_empty_folder_option_is_refused_not_taken_as_the_current_folder(capsys, args):
+    """`--tls-dir "$DIR"` with DIR unset: Path("") is the current folder, so serve wrote its TLS
+    key there (not in the data folder, the default the help names); --downloads and --files-dir
+    likewise. An empty folder is refused before anything starts."""
+    from lanchat.__main__ import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(args)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"argument {args[-2]}: the folder is empty: give one (. for this folder)" in line
+
+
+@pytest.mark.parametrize(
     ("args", "said"),
     [
         (["127.0.0.1", "connect"], "lanchat: the command comes first: `lanchat connect 127.0.0.1`"),
