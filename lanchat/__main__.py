@@ -140,6 +140,18 @@ def _history_mb(text: str) -> int | None:
     return value or None
 
 
+def _listen_host(text: str) -> str:
+    """serve --host: an address or a host name, [IPV6] too (as connect takes it); a port written
+    into it (as connect also takes) is refused with where it goes."""
+    if text.startswith("[") and text.endswith("]") and len(text) > 2:
+        return text[1:-1]
+    host, colon, port = text.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if colon and port.isdecimal() and (bracketed or (host and ":" not in host)):
+        raise argparse.ArgumentTypeError(f"{text!r} holds a port: give it apart, e.g. --host {host.strip('[]')} --port {port}")
+    return text
+
+
 def _socket_path(text: str) -> str:
     """--unix: a path; an empty one would be taken as no --unix by some of the program and, by
     Linux, as a socket with no file (autobind) by the rest."""
@@ -329,6 +341,7 @@ def build_parser() -> _Parser:
     serve.add_argument(
         "--host",
         default="",
+        type=_listen_host,
         metavar="H",
         help="address to listen on (default: every interface, so the class can join; "
         "127.0.0.1 keeps it on this machine)",

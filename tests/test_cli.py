@@ -778,6 +778,22 @@ def test_bad_arguments_are_one_line_and_exit_2(run, args):
     assert only_line(proc).startswith("lanchat")
 
 
+def test_serve_host_takes_an_ipv6_address_in_brackets_as_connect_does_and_says_where_a_port_goes(capsys):
+    """`serve --host [::1]` (the form connect and the README write) read "cannot listen on
+    '[::1]': no such host or address", and `--host 127.0.0.1:4000` the same, with nothing to do."""
+    from lanchat.__main__ import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["serve", "--host", "[::1]"]).host == "::1"
+    assert parse(["serve", "--host", "::1"]).host == "::1" and parse(["serve", "--host", "fe80::1%eth0"]).host == "fe80::1%eth0"
+    for given, said in (("127.0.0.1:4000", "--host 127.0.0.1 --port 4000"), ("[::1]:4000", "--host ::1 --port 4000")):
+        with pytest.raises(SystemExit) as stopped:
+            parse(["serve", "--host", given])
+        assert stopped.value.code == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert f"argument --host: {given!r} holds a port: give it apart, e.g. {said}" in line
+
+
 @pytest.mark.parametrize(
     "args",
     [
