@@ -94,6 +94,8 @@ def room_name_problem(text: str) -> str | None:
         return f"it is longer than {MAX_ROOM_CHARS} characters"
     if visible(text) != text or "\t" in text:
         return "it has control characters"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):  # a byte not in UTF-8, as Python keeps it from argv
+        return "it holds a byte that is not UTF-8 text, which cannot be announced"
     return None
 
 

@@ -794,6 +794,19 @@ def test_serve_host_takes_an_ipv6_address_in_brackets_as_connect_does_and_says_w
         assert f"argument --host: {given!r} holds a port: give it apart, e.g. {said}" in line
 
 
+def test_a_room_name_holding_a_byte_that_is_not_utf8_is_refused_before_the_room_starts(capsys):
+    """`serve --room` from a file in Latin-1 (or a terminal that is not UTF-8): Python keeps the
+    byte as a lone surrogate; --room took it, the room started, and its announcement failed on its
+    thread (UnicodeEncodeError) after the banner had said the room was being announced."""
+    from lanchat.__main__ import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["serve", "--room", os.fsdecode(b"caf\xe9")])
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "argument --room: room name 'caf\\udce9' cannot be used: it holds a byte that is not UTF-8 text" in line
+
+
 @pytest.mark.parametrize(
     "args",
     [
