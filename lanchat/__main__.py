@@ -19,7 +19,7 @@ if not __package__:  # `python lanchat serve` or `python lanchat/__main__.py`: r
 
 # Light, and imported up front on purpose: the log must work when the process is out of file
 # descriptors, and a first import inside it would then fail (it has to open the .py file).
-from .textfold import fold_line, fold_lines  # noqa: E402 - after the check above, which needs none
+from .textfold import cells, fold_line, fold_lines  # noqa: E402 - after the check above, which needs none
 from .textsafe import visible  # noqa: E402
 
 PROG = "lanchat"
@@ -47,6 +47,14 @@ class _Parser(argparse.ArgumentParser):
         _say(f"{self.prog}: error: {message} (see {self.prog} --help)")
         self.exit(2)
 
+    def format_help(self) -> str:
+        """argparse folds the options to the terminal, but the descriptions and examples are
+        written for 80 columns: a narrower terminal (a split pane, a phone) cut them mid-word.
+        Each line too long is folded as _say folds (at spaces, under its own indent)."""
+        text = super().format_help()
+        columns = _terminal_columns(1)
+        return text if columns is None else "\n".join(row for line in text.split("\n") for row in _help_rows(line, columns))
+
     def parse_args(self, args=None, namespace=None):  # type: ignore[override]  # noqa: ANN001, ANN201
         """The top parser's: the command first, then each unknown word named with the command's
         own --help (argparse would blame `lanchat` and list every command)."""
@@ -61,6 +69,23 @@ class _Parser(argparse.ArgumentParser):
             where = self.commands.get(getattr(parsed, "command", None) or "", self)
             where.error(unrecognized(extras, where.option_names))
         return parsed
+
+
+def _help_rows(line: str, columns: int) -> list[str]:
+    """A line of --help on a terminal ``columns`` wide: as it is if it fits; an example (a command,
+    a gap, what it does) as the command, then what it does under it; a line indented past half
+    the width (what an example does, continued) brought in to four spaces; then folded."""
+    import re
+
+    if cells(line) <= columns:
+        return [line]
+    indent = line[: len(line) - len(line.lstrip(" "))]
+    two = re.fullmatch(r"(\S.*?\S) {3,}(\S.*)", line.strip())
+    if two:
+        return fold_line(indent + two.group(1), columns) + fold_line("    " + two.group(2), columns, hang="    ")
+    if len(indent) > columns // 2:
+        line = "    " + line.strip()
+    return fold_line(line, columns)
 
 
 def command_hint(argv: list[str], commands: list[str]) -> str | None:

@@ -6,6 +6,7 @@ afterwards and checks that no Python traceback ever reached the user.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -888,6 +889,27 @@ def test_every_help_fits_an_80_column_terminal(command):
     assert "examples:" in shown.stdout or not command, shown.stdout
     too_wide = [line for line in shown.stdout.splitlines() if len(line) > 80]
     assert not too_wide, too_wide
+
+
+@pytest.mark.parametrize("command", ["", "serve", "connect", "history", "rooms", "doctor", "names", "key", "prune", "compact"])
+def test_every_help_folds_to_a_40_column_terminal_at_spaces(monkeypatch, command):
+    """At 40 columns (a split pane, a phone) argparse folded the options, but the descriptions and
+    examples, written for 80, were cut by the terminal mid-word (serve: 17 rows too wide,
+    connect: 19). Now only a command to copy, which is never broken, may pass the edge; at 80
+    and 200 columns the help is as it was."""
+    from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+
+    monkeypatch.setenv("COLUMNS", "40")
+    top = build_parser()
+    parser = {"": top, "prune": build_prune_parser(), "compact": build_compact_parser()}.get(command) or top.commands[command]
+    shown = parser.format_help()
+    too_wide = [line for line in shown.splitlines() if len(line) > 40 and not line.strip().startswith("lanchat ")]
+    assert not too_wide, too_wide
+    words = " ".join(shown.split())
+    for phrase in ("options:", "--help"):  # folded, not lost
+        assert phrase in words
+    monkeypatch.setenv("COLUMNS", "200")
+    assert parser.format_help() == argparse.ArgumentParser.format_help(parser)
 
 
 def test_help_says_where_a_password_comes_from_and_how_to_find_a_key_fingerprint(run):
