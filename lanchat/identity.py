@@ -200,6 +200,8 @@ def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519
         raise IdentityError(f"cannot read the identity key {path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):  # most likely `--identity FOLDER`: the folder is not in the way, the flag is
         raise IdentityError(f"{path} is a folder, not an identity key file: give the file, e.g. --identity {path / 'identity.key'}")
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):  # `--identity /dev/null`: never to be moved aside
+        raise IdentityError(f"{path} is a device, not an identity key file: give yours with --identity PATH")
     if not stat.S_ISREG(info.st_mode):
         raise IdentityError(f"{path} is not a file; move it aside to get a new identity key")
     try:

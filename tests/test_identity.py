@@ -749,6 +749,17 @@ def test_identity_given_a_folder_says_to_name_the_key_file_not_to_move_the_folde
         assert f"--identity {tmp_path / 'identity.key'}" in proc.output and "move it aside" not in proc.output
 
 
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/zero"])
+def test_identity_given_a_device_is_refused_without_advice_to_move_it_aside(device):
+    """`--identity /dev/null` (a careless or copied command) was told "is not a file; move it aside
+    to get a new identity key": advice that, followed as root, breaks the machine."""
+    from lanchat.identity import IdentityError, load_or_create_key
+
+    with pytest.raises(IdentityError) as refused:
+        load_or_create_key(Path(device), make_folder=False)
+    assert str(refused.value) == f"{device} is a device, not an identity key file: give yours with --identity PATH"
+
+
 def test_names_release_while_the_server_runs_says_to_stop_it_or_use_release_in_the_chat(tmp_path):
     db = tmp_path / "h.sqlite3"
     running = HistoryStore(db)  # holds the history's lock, as a running `serve` does
