@@ -839,6 +839,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return _fail("the colour bot needs the faker package: pip install faker")
     if args.history and args.no_history:
         return _fail("--history and --no-history cannot be used together", 2)
+    if args.keep_days is not None and args.no_history:  # the teacher would think a term's messages kept
+        return _fail("--keep-days drops old messages from the history, and --no-history keeps none: leave one out", 2)
     if args.tls_dir and not args.tls:
         return _fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
     name = None
@@ -1448,6 +1450,8 @@ def _silence(stream) -> None:  # noqa: ANN001
 def cmd_connect(args: argparse.Namespace) -> int:
     from .transport import TransportError, connect
 
+    if args.server_owner is not None and not args.unix:  # nothing would check it: a TCP port has no owner to see
+        return _fail("--server-owner is checked only with --unix (who runs the server behind a socket file)", 2)
     pinned = None
     if args.fingerprint is not None:
         from .tls import normalise_fingerprint
