@@ -1871,7 +1871,7 @@ def cmd_rooms(args: argparse.Namespace) -> int:
             {"room": r.name, "host": r.host, "address": r.address, "addresses": list(r.addresses), "port": r.port,
              "mode": r.mode, "password": r.password, "fingerprint": r.fingerprint}
             for r in rooms
-        ], ensure_ascii=False), flush=True)
+        ], ensure_ascii=not _utf8(sys.stdout)), flush=True)
         return 0 if rooms else 1
     if not rooms:
         return _fail(f"no lanchat room found on the local network within {args.wait:g} s\n{NO_ROOM_HELP}")
@@ -1925,7 +1925,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return _fail("port 0 cannot be checked: give the port `lanchat serve` uses", 2)
     checks = run_checks(port=port, target=target, browse_seconds=args.wait)
     if args.json:
-        print(json.dumps(as_json(checks), ensure_ascii=False, indent=2), flush=True)
+        print(json.dumps(as_json(checks), ensure_ascii=not _utf8(sys.stdout), indent=2), flush=True)
     else:
         _say(f"{PROG} doctor: checking port {port}" + (f" and the server at {target}" if target else ""), sys.stdout)
         print(as_text(checks, _terminal_columns()), flush=True)
@@ -2360,7 +2360,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         for record in store.export(since=args.since) if damage is None else store.salvage(since=args.since):
             shown += 1
             if args.format == "jsonl":
-                line = json.dumps(record.to_json(), ensure_ascii=False)
+                line = json.dumps(record.to_json(), ensure_ascii=not _utf8(sys.stdout))  # \u escapes: still exact
             else:
                 line = record.to_text(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time)), columns)
             sys.stdout.write(line + "\n")
@@ -2754,8 +2754,21 @@ def _open_closed_streams() -> None:
         setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
 
 
+def _utf8(stream) -> bool:  # noqa: ANN001 - sys.stdout or sys.stderr
+    return (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def _replace_what_the_terminal_cannot_show() -> None:
+    """A terminal (or PYTHONIOENCODING) in Latin-1 or ASCII: a name or a message it cannot show
+    becomes '?', as on the chat screen, not a UnicodeEncodeError traceback (lanchat history)."""
+    for stream in (sys.stdout, sys.stderr):
+        if not _utf8(stream) and getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
     _open_closed_streams()
+    _replace_what_the_terminal_cannot_show()
     missing = _missing_unix_module()
     if missing is not None:
         return _fail(not_on_unix(missing))

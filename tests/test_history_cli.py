@@ -203,6 +203,25 @@ def test_a_time_or_a_number_of_days_out_of_range_is_told_why(capsys, args, said)
     (line,) = capsys.readouterr().err.splitlines()
     assert said in line and "_since" not in line, line
 
+
+@pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
+def test_history_to_a_terminal_that_is_not_utf8_shows_what_it_can_and_jsonl_stays_exact(tmp_path, encoding):
+    """`lanchat history` at a Latin-1 (or ASCII) terminal ended in a UnicodeEncodeError traceback
+    at the first name or message it could not show. Now what it cannot show is '?', as on the
+    chat screen, and --format jsonl, for scripts, escapes it (\\u2615) so the text stays exact."""
+    db = tmp_path / "h.sqlite3"
+    store = HistoryStore(db)
+    store.append(time=time.time(), sender="\u00e9l\u00e8ve", text="caf\u00e9 \u2615")
+    store.close()
+    env = child_env(PYTHONIOENCODING=encoding)
+    text = subprocess.run([*LANCHAT, "history", str(db)], capture_output=True, env=env, cwd=ROOT, timeout=30)
+    assert text.returncode == 0 and b"Traceback" not in text.stderr, text.stderr
+    assert text.stdout.decode(encoding).endswith("\u00e9l\u00e8ve: caf\u00e9 ?\n" if encoding == "latin-1" else "?l?ve: caf? ?\n")
+    jsonl = subprocess.run([*LANCHAT, "history", str(db), "--format", "jsonl"], capture_output=True, env=env, cwd=ROOT, timeout=30)
+    assert jsonl.returncode == 0, jsonl.stderr
+    record = json.loads(jsonl.stdout.decode("ascii"))
+    assert (record["from"], record["text"]) == ("\u00e9l\u00e8ve", "caf\u00e9 \u2615")
+
 PASTES = [
     "here is my code:\n    def f(x):\n        return x\n\n[not a new entry]\nend",
     "one line",
