@@ -52,6 +52,7 @@ def _mallory_sending_flat_out(endpoint: Endpoint) -> RawClient:
     as the server stops reading (the kernel's buffers then hold little)."""
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)  # blocks sooner
+    raw.settimeout(DEFAULT_TIMEOUT)
     raw.connect((endpoint.host, endpoint.port))
     mallory = RawClient(raw, "mallory")
     mallory.sock.setblocking(False)
@@ -295,11 +296,12 @@ def test_a_class_sharing_one_account_all_joins():
     """Many labs log every student in under one shared account: 24 students on ONE account
     join one after another, and once welcomed none of them counts toward the account's
     unfinished connections (a cap on all the account's connections would have refused the
-    17th): with 15 more of it still unfinished, a 40th is let in and joins (a lesson's start puts
-    a shared account's class at the prompts together: up to 64 unfinished at once)."""
+    17th): with 15 more of it still unfinished, a 40th is let in and joins. The cap is made 16
+    here (64 by default: a lesson's start puts a shared account's class at the prompts together),
+    so the latecomer is the 16th unfinished, and a cap counting the welcomed would refuse it."""
     from helpers import sockets_of_accounts
 
-    with lab_server("loopback") as (server, _log, to):
+    with lab_server("loopback", connection_limits=lim.ConnectionLimits(max_pending_per_account=16)) as (server, _log, to):
         socks = sockets_of_accounts([21600] * 40)  # made by the shared account, each connected as it joins
         class_ = [RawClient(_connected(sock, to), f"s{n:02d}") for n, sock in enumerate(socks[:24])]
         unfinished = [RawClient(_connected(sock, to)) for sock in socks[24:39]]  # fifteen still at a name prompt

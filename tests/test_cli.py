@@ -772,7 +772,7 @@ def test_connect_projector_in_line_mode_prints_who_wrote_then_the_text_once_turn
         ["connect", "--unix", "", "--name", "ann"],  # taken as no --unix: a 2 s look for rooms
         ["names", "list", "--unix", ""],  # taken as no --unix: the history of port 3580
         ["connect", "127.0.0.1", "1", "--server-owner", "root", "--name", "ann"],  # was not checked, nor said so
-        ["serve", "--no-history", "--keep-days", "30", "--headless", "--port", "0", "--host", "127.0.0.1"],  # ran keeping nothing
+        ["serve", "--no-history", "--keep-days", "30", "--no-announce", "--headless", "--port", "0", "--host", "127.0.0.1"],  # ran keeping nothing
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(run, args):

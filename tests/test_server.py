@@ -406,12 +406,14 @@ def test_shutdown_sends_the_notice_to_everyone_first(transport):
         assert server.stopped.wait(10)
 
 
-def test_a_rejoin_while_the_server_says_goodbye_is_refused_not_taken_and_reset(transport):
+def test_a_rejoin_while_the_server_says_goodbye_is_refused_not_taken_and_reset(transport, monkeypatch):
     """A teacher restarts the room: the class got the notice and retries 1 s later, while the
     server still waits (up to 2 s) for one student who has not read it (a laptop asleep). The
     retry used to sit in the backlog of a listener nobody accepted from, and be reset when it
     closed: over TLS the class read "closed the connection during the TLS handshake; if it was
-    restarted without --tls, ...". Refused at once, it reads as a server not there (yet)."""
+    restarted without --tls, ...". Refused at once, it reads as a server not there (yet).
+    The goodbye's wait is made long, so the listeners are not closed by its end (2 s) instead."""
+    monkeypatch.setattr("lanchat.server.SHUTDOWN_FLUSH_SECONDS", 60.0)  # only asleep.close() ends it
     with server_on(transport) as (server, endpoint), people(endpoint) as group:
         asleep = group.join("ann")  # reads the notice but never closes: the goodbye waits for her
         server.request_shutdown("the server was stopped")
@@ -422,6 +424,7 @@ def test_a_rejoin_while_the_server_says_goodbye_is_refused_not_taken_and_reset(t
             retry.settimeout(5)
             with pytest.raises((ConnectionRefusedError, FileNotFoundError)):
                 retry.connect(endpoint.path or (endpoint.host, endpoint.port))
+        assert not server.stopped.is_set()  # refused while the goodbye still waits, not after it
         asleep.close()
         assert server.stopped.wait(10)
 
