@@ -325,6 +325,46 @@ def test_when_the_chat_is_over_the_status_line_says_so_not_the_old_turn_and_rost
     assert bob.wait() == 0
 
 
+# The full screen, its chat just over, held at the moment between the loop's end and the wait
+# for a key: the test resizes the window then (the signal is handled, its wake-up left in the
+# pipe), and only when told through the FIFO does the program go on to wait for the key.
+RESIZED_AS_THE_CHAT_ENDS = """
+import sys
+from lanchat.session import Line, Session
+from lanchat.ui.screen import CursesFrontend
+
+screen = CursesFrontend(Session(name="bob"))
+screen.show([Line(kind="system", time=0.0, text="the server shut down: the host closed the chat")])
+screen.update()
+with open(sys.argv[1]) as fifo:  # blocks here until the test has resized the window
+    fifo.read()
+screen.wait_for_key("the chat is over: press any key to leave")
+screen.close()
+print("left the wait")
+"""
+
+
+def test_a_resize_just_before_the_wait_for_a_key_is_drawn_not_lost(terms, tmp_path):
+    """The chat ended as the window was resized (under load a pty test saw it 1 run in a few):
+    the resize's signal came after the loop's last look and before the wait for a key, whose
+    read of the keyboard alone never saw it, so the screen stayed at the old width until a key."""
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    bob = TermProc(cols=100, argv=[sys.executable, "-c", RESIZED_AS_THE_CHAT_ENDS, str(fifo)])
+    terms.append(bob)
+    bob.expect("the host closed the chat")
+    bob.resize(24, 140)
+    with open(fifo, "w") as go:  # the program goes on to wait for a key only now
+        go.write("go")
+    border = 140 - render.roster_width(140) - 1
+    bob.wait_screen(lambda rows: "press any key to leave" in "\n".join(rows) and rows[0][border] == "│",
+                    what="the screen redrawn at the new width while it waits for a key")  # fmt: skip
+    assert bob.proc.isalive()  # the resize is not the key
+    bob.send(" ")
+    bob.expect("left the wait")
+    assert bob.wait() == 0
+
+
 BRACKETED_PASTE, MOUSE = 2004 << 5, 1000 << 5  # how pyte keeps a private mode (CSI ? N h) in screen.mode
 
 

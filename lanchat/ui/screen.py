@@ -17,6 +17,7 @@ import itertools
 import locale
 import os
 import re
+import select
 import signal
 import sys
 import tempfile
@@ -533,16 +534,25 @@ class CursesFrontend:
             return
         self.show([Line(kind="system", time=self._now(), text=text)])
         self.update()
+        # The terminal and the signals' pipe are watched together, as the loop does: a resize
+        # whose signal was handled just before the wait (the chat ended as the window changed)
+        # left its wake-up in the pipe, where a read of the keyboard alone never saw it.
         with contextlib.suppress(curses.error, KeyboardInterrupt):
-            self.screen.nodelay(False)
+            self.screen.nodelay(True)
+            said_readable = False
             while True:
+                if self._woken():  # a resize, or kill -TSTP: redrawn, and still waiting
+                    self.update()
+                    said_readable = False
+                    continue
                 try:
                     key = self.screen.get_wch()
-                except curses.error:  # no key: a signal cut the wait short (a resize, kill -TSTP)
-                    if not self._woken():
+                except curses.error:  # nothing typed yet
+                    if said_readable:  # readable and no key: the terminal hung up
                         return
-                    curses.flushinp()  # curses keeps the failed read's ERR queued as if a key
-                    key = curses.KEY_RESIZE
+                    said_readable = self.fd in select.select([self.fd, self._wake_r], [], [])[0]
+                    continue
+                said_readable = False
                 if key == "\x1a":  # Ctrl-Z: stopped as ever, then back to waiting
                     self._suspend()
                     key = curses.KEY_RESIZE
