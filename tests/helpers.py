@@ -664,6 +664,20 @@ class SerialServer:
         self._thread.join(15)
 
 
+def _claim_subnet(link: str) -> str:
+    """A 10.214.X.0/30 no other link of this machine has (tests run in parallel workers, each
+    with namespaces of its own, all joined to this one), given to ``link``: "10.214.X"."""
+    import fcntl
+
+    with open(os.path.join(tempfile.gettempdir(), "lanchat-test-subnets.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one claim at a time: look, then take
+        shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, timeout=DEFAULT_TIMEOUT).stdout
+        taken = set(re.findall(r"inet 10\.214\.(\d+)\.", shown))
+        free = next(str(x) for x in range(256) if str(x) not in taken)
+        subprocess.run(["ip", "addr", "add", f"10.214.{free}.1/30", "dev", link], check=True, capture_output=True, timeout=DEFAULT_TIMEOUT)
+        return f"10.214.{free}"
+
+
 @contextlib.contextmanager
 def network_namespace() -> Iterator[tuple[str, str, str, str]]:
     """A network namespace of the test's own, joined to this one by a veth pair:
@@ -671,7 +685,6 @@ def network_namespace() -> Iterator[tuple[str, str, str, str]]:
     Needs root and iproute2; raises OSError when the system will not allow it."""
     tag = f"{os.getpid() % 10000}{threading.get_ident() % 97}"
     name, ours, theirs = f"lc-ns-{tag}", f"lc{tag}a"[:15], f"lc{tag}b"[:15]
-    subnet = f"10.214.{os.getpid() % 250}"
 
     def ip(*args: str) -> None:
         subprocess.run(["ip", *args], check=True, capture_output=True, timeout=DEFAULT_TIMEOUT)
@@ -683,7 +696,7 @@ def network_namespace() -> Iterator[tuple[str, str, str, str]]:
     try:
         ip("link", "add", ours, "type", "veth", "peer", "name", theirs)
         ip("link", "set", theirs, "netns", name)
-        ip("addr", "add", f"{subnet}.1/30", "dev", ours)
+        subnet = _claim_subnet(ours)
         ip("link", "set", ours, "up")
         ip("netns", "exec", name, "ip", "addr", "add", f"{subnet}.2/30", "dev", theirs)
         ip("netns", "exec", name, "ip", "link", "set", theirs, "up")
