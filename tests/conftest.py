@@ -3,6 +3,7 @@
 import atexit
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +32,19 @@ def _children_keep_their_bytecode() -> None:
 
 
 _children_keep_their_bytecode()
+
+
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A suite started in the background by a shell without job control (`cmd &` in a script)
+    inherits SIGINT and SIGQUIT ignored, and so did every program a test started: the real nc
+    ignored the Ctrl-C its test sends it, and so would anything that keeps the default. Tests
+    send these signals as a user's keys would, so the suite puts back what a terminal gives."""
+    for signum, handler in ((signal.SIGINT, signal.default_int_handler), (signal.SIGQUIT, signal.SIG_DFL)):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, handler)
+
+
+_ctrl_c_as_at_a_terminal()
 
 
 @pytest.fixture
