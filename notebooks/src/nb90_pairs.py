@@ -289,7 +289,7 @@ print(f"will connect to {HOST}:{PORT}")
         says where to look, in one line:
 
         * *refused*: the server machine answered "nobody listens on that port": wrong port, or the server
-          notebook is not at step 3 yet;
+          notebook has not run its step 2 (`listen`) yet;
         * *timed out*: nothing answered at all: a **firewall** on the server machine drops it, or the Wi-Fi
           keeps devices apart (**client isolation**, common on campus and café networks; see the teacher's guide
           for the fallbacks: a phone hotspot, a wired lab, or everyone on one machine);
@@ -317,7 +317,7 @@ print(f"will connect to {HOST}:{PORT}")
         def why_not(exc):
             # one line that says where to look, from the kind of failure
             if isinstance(exc, ConnectionRefusedError):
-                return "refused: nobody listens on that port (wrong port, or the server is not at step 3 yet)"
+                return "refused: nobody listens on that port (wrong port, or the server has not run its step 2, listen, yet)"
             if isinstance(exc, TimeoutError):
                 return (f"no answer within {CONNECT_TIMEOUT:g} s: a firewall on the server machine, "
                         "or Wi-Fi client isolation (see the teacher's guide)")
