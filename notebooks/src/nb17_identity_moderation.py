@@ -551,7 +551,7 @@ def notebooks() -> list[Notebook]:
         operator), and writes the `SHA256:...` fingerprint and the password on the board;
         students join with `python -m lanchat connect ADDRESS --fingerprint SHA256:...` and type the password when
         asked. In the chat, `/whois NAME` shows a key's fingerprint to compare out loud; `/mute`, `/kick`, `/ban`,
-        `/bans`, `/unban` and `/op` are the operator's commands (README, "Safety in a class" and "Moderation").
+        `/bans`, `/unban` and `/op` are the operator's commands (README, "Safety in a class" and "Moderation and abuse resistance").
         """
     )
     return [nb]
