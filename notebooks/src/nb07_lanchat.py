@@ -334,8 +334,8 @@ def notebooks() -> list[Notebook]:
         """
         Ana leaves with `bye` (ben is told: reason `quit`), then we stop the server with SIGTERM, as `kill` or
         a service manager would: ben receives the `shutdown` notice before the connection closes. Its
-        `final=False` says the server may come back (a restart): lanchat's own client then waits and rejoins by
-        itself; only a host who ends the chat from their screen sends `final=True` (notebook 04b).
+        `final=False` says the server may come back (a restart): lanchat's full-screen client then waits and
+        rejoins by itself (`--plain` ends at the notice); only a host who ends the chat from their screen sends `final=True` (notebook 04b).
         """,
         """
         ana.send(ev.Bye())
