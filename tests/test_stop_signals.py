@@ -177,6 +177,45 @@ def test_after_its_goodbye_a_client_stuck_writing_to_a_full_pipe_ends_on_sigterm
     assert not re.search(r"\blost connection\b", ann.output), ann.output
 
 
+def test_a_full_screen_whose_terminal_hangs_up_without_its_signal_says_goodbye_and_ends(procs):
+    """bob's full screen in a session of its own (setsid, some launchers), so the window closing
+    sends it no SIGHUP: its keyboard, hung up, stayed ready to read with no key in it, and the
+    loop went round at full speed for ever, the room still counting bob in. Now the hang-up is
+    answered as its signal is: the goodbye, and the end."""
+    import fcntl
+    import struct
+    import termios
+
+    _server, where = headless(procs)
+    ann = watcher(procs, where)
+    window, bobs_end = os.openpty()
+    fcntl.ioctl(bobs_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = child_env(TERM="screen-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    bob = subprocess.Popen([sys.executable, "-m", "lanchat", *same_person(("connect", *where, "--name", "bob"))],
+                           stdin=bobs_end, stdout=bobs_end, stderr=bobs_end, env=env, cwd=ROOT, start_new_session=True)  # fmt: skip
+    os.close(bobs_end)
+    try:
+        ann.expect(r"bob joined")
+        shown = bytearray()
+
+        def drawn() -> bool:  # the status line: the screen is up and its loop waiting
+            if select.select([window], [], [], 0.05)[0]:
+                shown.extend(os.read(window, 65536))
+            return b"bob \xe2\x94\x82 client" in shown
+
+        wait_for(drawn, what="bob's full screen")
+        os.close(window)  # the window closes
+        window = -1
+        said_goodbye(ann, "bob")
+        assert bob.wait(timeout=DEFAULT_TIMEOUT) == 0
+    finally:
+        if window >= 0:
+            os.close(window)
+        if bob.poll() is None:
+            bob.kill()
+            bob.wait(timeout=5)
+
+
 # ------------------------------------------------------------- in this process
 
 

@@ -397,6 +397,7 @@ class CursesFrontend:
         self._put_back_end = 0  # where the next line given back goes in the input line (editor.put_back)
         self._projector = session.projector  # as last drawn: a change ends a /find (show)
         self.closed = False
+        self._hangup_sent = False  # the terminal hung up and we said so with its signal (_hung_up)
         self._pairs: dict[tuple[int, int], int] = {}
         self._attrs: dict[render.Style, int] = {}
         self._measured: dict[str, int] = {}  # cluster -> the columns curses gives it (_curses_columns)
@@ -625,12 +626,35 @@ class CursesFrontend:
                 break  # nothing more waiting
             except KeyboardInterrupt:
                 raise
+        if not keys and self._hung_up():
+            return None  # (once its hang-up is answered: the keyboard is then watched no more)
         submitted = self.handle_keys(keys)
         if self.paste and self._pasted.tail:  # what followed a paste's end is over with its read (paste.py)
             self.paste = False
             if held := self._pasted.finish():
                 self.view.editor.type(held)
         return submitted
+
+    def _hung_up(self) -> bool:
+        """No key came: has the terminal hung up? One that did stays ready to read for ever, and
+        the loop watching it went round at full speed, never ending, where its hang-up signal had
+        not reached us (a program in a session of its own: setsid, some launchers). The first
+        time, the signal is sent here, so the chat ends as when its window closes (the goodbye;
+        the host's room may restart: client.answer_stops); after that, its input has ended."""
+        if self._hangup_sent:
+            return True
+        if not hasattr(select, "poll"):
+            return False
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        try:
+            hung_up = any(happened & select.POLLHUP for _, happened in poller.poll(0))
+        except OSError:
+            return False
+        if hung_up:
+            self._hangup_sent = True
+            os.kill(os.getpid(), signal.SIGHUP)  # (a second one, if the kernel's came too, changes nothing)
+        return False
 
     def handle_keys(self, keys: list[str | int]) -> list[str]:
         """One batch of keys -> submitted lines. Inside bracketed-paste markers all is text, an Enter
