@@ -7,7 +7,7 @@ loses its beginning, and the room gets only the rest. Here echo goes off with TC
 waits for pending output but keeps pending input. (What was typed before the prompt was echoed
 by the terminal as it was typed, with or without the flush: discarding it hides nothing.)
 
-The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C (or Ctrl-\\), SIGTERM, an error;
+The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C (or Ctrl-\\), SIGTERM, SIGHUP, an error;
 and for the shell while Ctrl-Z has stopped us.
 Only public APIs: termios, os.read, signal.
 """
@@ -28,7 +28,7 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     goes to ``out`` (default: stderr, else stdout if only that is a terminal), and a line break
     after it, as echo is off. Raises EOFError
     for Ctrl-D on an empty line or a terminal that went away, KeyboardInterrupt for Ctrl-C,
-    SystemExit(143) for SIGTERM."""
+    SystemExit(143) for SIGTERM, SystemExit(129) for a SIGHUP left at its default."""
     try:
         import termios
     except ImportError:  # not a POSIX terminal (Windows): getpass has its own way there
@@ -43,6 +43,7 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     previous: object
     previous_stop: object
     quit_taken, quit_before = False, None
+    hangup_taken, hangup_before = False, None
     try:
         previous = signal.signal(signal.SIGTERM, _terminated)
         previous_stop = signal.signal(signal.SIGTSTP, _suspender(fd, saved, quiet, prompt, out))
@@ -52,6 +53,13 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
         quit_before = signal.getsignal(signal.SIGQUIT)
         if quit_taken := quit_before in (signal.SIG_DFL, signal.SIG_IGN):
             signal.signal(signal.SIGQUIT, signal.default_int_handler)
+        # SIGHUP at its default (`serve --password`, before the chat's own handlers) ended the
+        # process on the spot too, echo off for a terminal still there (`kill -HUP`, a window of a
+        # terminal multiplexer killed from another): an exit as SIGTERM's. One ignored (nohup) or
+        # handled (connect's, stopsignals.py) is left so.
+        hangup_before = signal.getsignal(signal.SIGHUP)
+        if hangup_taken := hangup_before == signal.SIG_DFL:
+            signal.signal(signal.SIGHUP, _terminated)
     except ValueError:  # not the main thread: signals are not ours to handle here
         previous = previous_stop = _NOT_OURS
     try:
@@ -72,6 +80,8 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
             signal.signal(signal.SIGTSTP, signal.SIG_DFL if previous_stop is None else previous_stop)  # type: ignore[arg-type]
         if quit_taken:
             signal.signal(signal.SIGQUIT, quit_before)
+        if hangup_taken:
+            signal.signal(signal.SIGHUP, hangup_before)
 
 
 def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # noqa: ANN202 - a signal handler

@@ -935,10 +935,11 @@ def test_a_password_typed_before_the_prompt_appears_is_kept_and_the_room_starts_
         end_child(pid, master)
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sighup"])
 def test_leaving_at_the_password_prompt_gives_the_terminal_its_echo_back(how):
-    """The prompt turns echo off; Ctrl-C or a SIGTERM while it waits must turn it on again, or
-    the teacher's shell stays blind."""
+    """The prompt turns echo off; Ctrl-C, a SIGTERM or a SIGHUP (`kill -HUP`, a terminal
+    multiplexer's window killed from another) while it waits must turn it on again, or the
+    teacher's shell stays blind. SIGHUP at its default ended serve on the spot, echo still off."""
     import signal
     import termios
 
@@ -951,7 +952,7 @@ def test_leaving_at_the_password_prompt_gives_the_terminal_its_echo_back(how):
         if how == "ctrl-c":
             child.sendintr()
         else:
-            child.kill(signal.SIGTERM)
+            child.kill(signal.SIGTERM if how == "sigterm" else signal.SIGHUP)
         child.expect(pexpect.EOF)
         assert termios.tcgetattr(child.child_fd)[3] & termios.ECHO
         said = child.before or ""
@@ -961,8 +962,10 @@ def test_leaving_at_the_password_prompt_gives_the_terminal_its_echo_back(how):
     if how == "ctrl-c":  # the user chose to stop: said as the name prompt says it, 130 as shells report Ctrl-C
         assert "interrupted: no room was started" in said and "needs a password" not in said, said
         assert child.exitstatus == 130
-    else:
+    elif how == "sigterm":
         assert child.exitstatus == 143 or child.signalstatus == signal.SIGTERM
+    else:  # as a shell reports a process its SIGHUP ended
+        assert child.exitstatus == 129
 
 
 def test_a_terminal_that_goes_away_at_the_password_prompt_ends_serve_without_a_traceback(tmp_path):
