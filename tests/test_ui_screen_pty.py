@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -396,6 +397,36 @@ def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
     ann.expect(r"bob: pasted Ctrl-C")
     bob.send("/q\r")
     bob.expect(r"exit=0")
+
+
+def test_after_a_stop_that_was_not_ctrl_z_fg_takes_the_terminal_back(terms):
+    """`kill -STOP` (a debugger, a stop from elsewhere), then fg: the shell had put its own modes
+    back meanwhile (bash does), and nothing took ours again, so each key was echoed where it was
+    typed and reached the chat only with Enter, under the shell's lines. Here the shell's turn
+    does what bash does (stty sane, bracketed paste off); after fg our modes and screen are back."""
+    import termios
+
+    import psutil
+
+    _ann, port = host(terms)
+    script = 'set -m; {bob}; echo "stopped=$?"; read answer; stty sane; printf "\\033[?2004l"; fg; echo "exit=$?"'
+    bob = bob_in_a_shell(terms, port, script)
+    bob.expect(r"bob │ client")
+    chat = psutil.Process(bob.proc.pid).children()[0]  # the shell's child: lanchat
+    try:
+        chat.send_signal(signal.SIGSTOP)
+        bob.expect(r"stopped=147")  # 128 + SIGSTOP: stopped, not ended
+        bob.send("\n")  # `read` done (the terminal in our modes still: no CR -> LF): stty sane, fg
+        bob.wait_screen(lambda rows: BRACKETED_PASTE in bob.screen.mode and "stopped=" not in "\n".join(rows), what="our modes and screen back")
+        attrs = termios.tcgetattr(bob.proc.fd)
+        assert not attrs[3] & (termios.ECHO | termios.ICANON | termios.ISIG), "the shell's modes kept"
+        bob.expect(r"bob │ client")
+        say(bob, "back again", "bob")
+        bob.send("/q\r")
+        bob.expect(r"exit=0")
+    finally:  # never left stopped (its shell's end would wait for it)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            chat.send_signal(signal.SIGCONT)
 
 
 def test_f2_on_a_narrow_screen_says_why_no_list_shows(terms):

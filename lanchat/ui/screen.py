@@ -407,6 +407,7 @@ class CursesFrontend:
         # the SIGWINCH handler before ours (signal.signal's answer), put back on exit
         self._old_winch: Callable[[int, FrameType | None], object] | int | None = None
         self._old_stop: Callable[[int, FrameType | None], object] | int | None = None  # SIGTSTP's, likewise
+        self._old_cont: Callable[[int, FrameType | None], object] | int | None = None  # SIGCONT's, likewise
         self._overlays: list[tuple[int, int, bytes]] = []  # (row, col, bytes) written after a draw
         self.draws_joined = False  # the terminal drew PROBE_CLUSTER in two columns
         self.features = terminal_features(os.environ)
@@ -469,9 +470,9 @@ class CursesFrontend:
                     curses.start_color()
                     curses.use_default_colors()
                     self.colours = curses.COLORS
-            # Our own SIGWINCH handler only wakes the loop through a pipe (the selector
-            # watches it); the redraw happens in the loop, never inside a signal handler.
-            self._old_winch = signal.signal(signal.SIGWINCH, self._on_winch)
+            # Our SIGWINCH and SIGCONT (after a stop not ours: _take_back) handlers only wake the loop through a pipe
+            # (the selector watches it); the work happens in the loop, never inside a signal handler.
+            self._old_winch, self._old_cont = signal.signal(signal.SIGWINCH, self._on_winch), signal.signal(signal.SIGCONT, self._on_cont)
             self._take_terminal(mouse=True)
             self.marks_pastes = terminal_marks_pastes()
             if self.codec is None:  # the probe is UTF-8: another character set would show junk
@@ -510,6 +511,10 @@ class CursesFrontend:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"z")
 
+    def _on_cont(self, signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"c")
+
     def _suspend(self) -> None:
         """Ctrl-Z (SIGTSTP): give the terminal back as on exit, so the shell does not get
         bracketed paste, mouse reports or our title; stop; after ``fg``, take it again (a shell
@@ -527,6 +532,17 @@ class CursesFrontend:
         if self.paste and paste_cut_short(self.fd):  # in our modes, before a key typed after fg can come
             self.paste = False
         self._take_terminal(mouse=mouse)
+
+    def _take_back(self) -> None:
+        """Going on after a stop that was not ours (kill -STOP, a debugger): a shell that had the
+        terminal meanwhile put its own modes back (bash does), so each key was echoed where it
+        was typed and came only with Enter, over the shell's lines. Our modes and the terminal's
+        are set again; the caller repaints everything. After our own stop (_suspend) it is done
+        once more: harmless."""
+        with contextlib.suppress(curses.error):
+            curses.reset_prog_mode()  # raw, no echo, no CR -> LF: as set in _open
+            self.screen.keypad(True)  # the terminal sends its keys' sequences again
+        self._take_terminal(mouse=self.mouse)
 
     def wait_for_key(self, text: str) -> None:
         """The chat is over: keep the last lines on screen with ``text`` under them until a key
@@ -573,7 +589,7 @@ class CursesFrontend:
             return
         self.closed = True
         self._release_terminal()
-        for signum, old in ((signal.SIGWINCH, self._old_winch), (signal.SIGTSTP, self._old_stop)):
+        for signum, old in ((signal.SIGWINCH, self._old_winch), (signal.SIGTSTP, self._old_stop), (signal.SIGCONT, self._old_cont)):
             if old is not None:
                 with contextlib.suppress(ValueError, OSError, TypeError):
                     signal.signal(signum, old)
@@ -611,6 +627,8 @@ class CursesFrontend:
             woke = b""
         if b"z" in woke:
             self._suspend()
+        elif b"c" in woke:  # going on after a stop we did not make (kill -STOP, then fg): take the terminal again
+            self._take_back()
         if woke:
             self._resize()
         return bool(woke)
