@@ -42,11 +42,14 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     quiet[3] &= ~termios.ECHO  # ICANON stays: the terminal still edits the line (Backspace, Ctrl-U)
     previous: object
     previous_stop: object
+    previous_cont: object = _NOT_OURS
     quit_taken, quit_before = False, None
     hangup_taken, hangup_before = False, None
     try:
         previous = signal.signal(signal.SIGTERM, _terminated)
-        previous_stop = signal.signal(signal.SIGTSTP, _suspender(fd, saved, quiet, prompt, out))
+        on_stop, on_cont = _suspender(fd, saved, quiet, prompt, out)
+        previous_stop = signal.signal(signal.SIGTSTP, on_stop)
+        previous_cont = signal.signal(signal.SIGCONT, on_cont)
         # Ctrl-\ (SIGQUIT) left to its default (`serve`) is Ctrl-C here: the default ended the
         # process on the spot, echo still off for the shell; one that came ignored (a background
         # job of a non-interactive shell) too, as _main takes SIGINT back. One handled is left so.
@@ -68,6 +71,8 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
         out.flush()
         return _read_line(fd).decode(getattr(sys.stdin, "encoding", None) or "utf-8", "replace")
     finally:
+        if previous_cont is not _NOT_OURS:  # first: one handled after the terminal is restored turned echo off again
+            signal.signal(signal.SIGCONT, signal.SIG_DFL if previous_cont is None else previous_cont)  # type: ignore[arg-type]
         # A terminal that went away (a closed window whose hang-up was ignored) takes neither
         # its settings back nor a line break: nothing is left to restore or to show them on.
         with contextlib.suppress(termios.error, OSError):
@@ -84,12 +89,25 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
             signal.signal(signal.SIGHUP, hangup_before)
 
 
-def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # noqa: ANN202 - a signal handler
+def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # noqa: ANN202 - signal handlers
     """Ctrl-Z at the prompt: the shell gets its echo back while we are stopped (dash does not
     reset the terminal: what was typed at its prompt went unseen), and after ``fg`` echo goes
     off again and the prompt is asked again (it had scrolled away under the shell's lines, and
-    nothing said a password was still awaited)."""
+    nothing said a password was still awaited). The same after a stop that was not ours
+    (kill -STOP, then fg), the SIGCONT handler's: bash had put its echo back meanwhile, and the
+    password typed after fg was shown. (SIGTSTP's handler, SIGCONT's.)"""
     import termios
+
+    stopped_here = [False]  # on_stop stopped us: the SIGCONT that follows is its own
+
+    def on_cont(signum: int, frame: object) -> None:
+        if stopped_here[0]:
+            stopped_here[0] = False
+            return
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+            out.write(prompt)
+            out.flush()
 
     def on_stop(signum: int, frame: object) -> None:
         with contextlib.suppress(termios.error, OSError):
@@ -97,6 +115,7 @@ def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # 
             out.write("\n")
             out.flush()
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        stopped_here[0] = True
         try:
             os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
         finally:
@@ -106,7 +125,7 @@ def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # 
             out.write(prompt)
             out.flush()
 
-    return on_stop
+    return on_stop, on_cont
 
 
 def _is_terminal(stream: object) -> bool:

@@ -968,6 +968,36 @@ def test_leaving_at_the_password_prompt_gives_the_terminal_its_echo_back(how):
         assert child.exitstatus == 129
 
 
+def test_after_a_stop_that_was_not_ctrl_z_the_password_prompt_turns_echo_off_again():
+    """kill -STOP at the password prompt (a stop from elsewhere), then fg: bash puts its echo
+    back when a job stops, and the password typed after fg was shown on the screen (on the
+    projector). Now echo goes off again and the prompt is asked again. The test does bash's part:
+    echo on while the program is stopped."""
+    import signal
+    import termios
+
+    env = child_env()
+    env.pop("LANCHAT_PASSWORD", None)
+    child = spawn("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--password", env=env)
+    try:
+        child.expect_exact("Room password: ")
+        wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ECHO)
+        child.kill(signal.SIGSTOP)
+        shells = termios.tcgetattr(child.child_fd)
+        shells[3] |= termios.ECHO
+        termios.tcsetattr(child.child_fd, termios.TCSANOW, shells)
+        child.kill(signal.SIGCONT)  # fg
+        child.expect_exact("Room password: ", timeout=5)  # asked again
+        wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ECHO, what="echo off again")
+        child.sendline("tea and biscuits")
+        child.expect_exact("Again, to be sure: ")
+        child.sendline("tea and biscuits")
+        child.expect("a password is needed to join")
+        assert "tea and biscuits" not in (child.before or "")  # never shown
+    finally:
+        child.close(force=True)
+
+
 def test_a_terminal_that_goes_away_at_the_password_prompt_ends_serve_without_a_traceback(tmp_path):
     """The terminal closes while `serve --password` waits (a window closed, its hang-up not
     delivered or ignored): reading it fails with EIO, and so does giving it its settings back.
