@@ -20,8 +20,6 @@ import signal
 import sys
 from typing import TextIO
 
-_NOT_OURS = object()  # SIGTERM's handler could not be changed (outside the main thread)
-
 
 def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     """One line from the terminal ``fd`` with echo off, typed-ahead input included; the prompt
@@ -40,39 +38,14 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     saved = termios.tcgetattr(fd)
     quiet = termios.tcgetattr(fd)
     quiet[3] &= ~termios.ECHO  # ICANON stays: the terminal still edits the line (Backspace, Ctrl-U)
-    previous: object
-    previous_stop: object
-    previous_cont: object = _NOT_OURS
-    quit_taken, quit_before = False, None
-    hangup_taken, hangup_before = False, None
-    try:
-        previous = signal.signal(signal.SIGTERM, _terminated)
-        on_stop, on_cont = _suspender(fd, saved, quiet, prompt, out)
-        previous_stop = signal.signal(signal.SIGTSTP, on_stop)
-        previous_cont = signal.signal(signal.SIGCONT, on_cont)
-        # Ctrl-\ (SIGQUIT) left to its default (`serve`) is Ctrl-C here: the default ended the
-        # process on the spot, echo still off for the shell; one that came ignored (a background
-        # job of a non-interactive shell) too, as _main takes SIGINT back. One handled is left so.
-        quit_before = signal.getsignal(signal.SIGQUIT)
-        if quit_taken := quit_before in (signal.SIG_DFL, signal.SIG_IGN):
-            signal.signal(signal.SIGQUIT, signal.default_int_handler)
-        # SIGHUP at its default (`serve --password`, before the chat's own handlers) ended the
-        # process on the spot too, echo off for a terminal still there (`kill -HUP`, a window of a
-        # terminal multiplexer killed from another): an exit as SIGTERM's. One ignored (nohup) or
-        # handled (connect's, stopsignals.py) is left so.
-        hangup_before = signal.getsignal(signal.SIGHUP)
-        if hangup_taken := hangup_before == signal.SIG_DFL:
-            signal.signal(signal.SIGHUP, _terminated)
-    except ValueError:  # not the main thread: signals are not ours to handle here
-        previous = previous_stop = _NOT_OURS
+    before = _take_signals(fd, saved, quiet, prompt, out)
     try:
         termios.tcsetattr(fd, termios.TCSADRAIN, quiet)  # TCSADRAIN, not TCSAFLUSH: keep what was typed
         out.write(prompt)
         out.flush()
         return _read_line(fd).decode(getattr(sys.stdin, "encoding", None) or "utf-8", "replace")
     finally:
-        if previous_cont is not _NOT_OURS:  # first: one handled after the terminal is restored turned echo off again
-            signal.signal(signal.SIGCONT, signal.SIG_DFL if previous_cont is None else previous_cont)  # type: ignore[arg-type]
+        _put_back(before, [signal.SIGCONT])  # first: one handled after the terminal is restored turned echo off again
         # A terminal that went away (a closed window whose hang-up was ignored) takes neither
         # its settings back nor a line break: nothing is left to restore or to show them on.
         with contextlib.suppress(termios.error, OSError):
@@ -80,13 +53,38 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
         with contextlib.suppress(OSError):
             out.write("\n")
             out.flush()
-        if previous is not _NOT_OURS:  # None: a handler not set from Python, so the default one
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)  # type: ignore[arg-type]
-            signal.signal(signal.SIGTSTP, signal.SIG_DFL if previous_stop is None else previous_stop)  # type: ignore[arg-type]
-        if quit_taken:
-            signal.signal(signal.SIGQUIT, quit_before)
-        if hangup_taken:
-            signal.signal(signal.SIGHUP, hangup_before)
+        _put_back(before, list(before))
+
+
+def _take_signals(fd: int, saved: list, quiet: list, prompt: str, out: TextIO) -> dict[int, object]:
+    """The prompt's signal handlers set; what each signal had before, to put back (_put_back).
+    Empty outside the main thread: signals are not ours to handle there."""
+    on_stop, on_cont = _suspender(fd, saved, quiet, prompt, out)
+    wanted: dict[int, object] = {signal.SIGTERM: _terminated, signal.SIGTSTP: on_stop, signal.SIGCONT: on_cont}
+    # Ctrl-\ (SIGQUIT) left to its default (`serve`) is Ctrl-C here: the default ended the
+    # process on the spot, echo still off for the shell; one that came ignored (a background
+    # job of a non-interactive shell) too, as _main takes SIGINT back. One handled is left so.
+    if signal.getsignal(signal.SIGQUIT) in (signal.SIG_DFL, signal.SIG_IGN):
+        wanted[signal.SIGQUIT] = signal.default_int_handler
+    # SIGHUP at its default (`serve --password`, before the chat's own handlers) ended the
+    # process on the spot too, echo off for a terminal still there (`kill -HUP`, a window of a
+    # terminal multiplexer killed from another): an exit as SIGTERM's. One ignored (nohup) or
+    # handled (connect's, stopsignals.py) is left so.
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
+        wanted[signal.SIGHUP] = _terminated
+    before: dict[int, object] = {}
+    with contextlib.suppress(ValueError):  # not the main thread
+        for signum, handler in wanted.items():
+            before[signum] = signal.signal(signum, handler)  # type: ignore[arg-type]
+    return before
+
+
+def _put_back(before: dict[int, object], signums: list[int]) -> None:
+    """The handlers ``before`` had for ``signums`` set again (None: one not set from Python, so the default)."""
+    for signum in signums:
+        if signum in before:
+            old = before.pop(signum)
+            signal.signal(signum, signal.SIG_DFL if old is None else old)  # type: ignore[arg-type]
 
 
 def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # noqa: ANN202 - signal handlers
