@@ -398,6 +398,7 @@ class CursesFrontend:
         self._projector = session.projector  # as last drawn: a change ends a /find (show)
         self.closed = False
         self._hangup_sent = False  # the terminal hung up and we said so with its signal (_hung_up)
+        self._stopped_here = False  # _suspend stopped us: the SIGCONT that follows is its own
         self._pairs: dict[tuple[int, int], int] = {}
         self._attrs: dict[render.Style, int] = {}
         self._measured: dict[str, int] = {}  # cluster -> the columns curses gives it (_curses_columns)
@@ -523,6 +524,7 @@ class CursesFrontend:
         mouse = self.mouse
         self._release_terminal()
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        self._stopped_here = True  # the SIGCONT that follows is this stop's own (_woken)
         try:
             os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT
         finally:
@@ -537,12 +539,13 @@ class CursesFrontend:
         """Going on after a stop that was not ours (kill -STOP, a debugger): a shell that had the
         terminal meanwhile put its own modes back (bash does), so each key was echoed where it
         was typed and came only with Enter, over the shell's lines. Our modes and the terminal's
-        are set again; the caller repaints everything. After our own stop (_suspend) it is done
-        once more: harmless."""
+        are set again (the mouse and the title stack the shell never touched); the caller
+        repaints everything, the window's title with it."""
         with contextlib.suppress(curses.error):
             curses.reset_prog_mode()  # raw, no echo, no CR -> LF: as set in _open
             self.screen.keypad(True)  # the terminal sends its keys' sequences again
-        self._take_terminal(mouse=self.mouse)
+        self._write_terminal(b"\x1b[?2004h")  # bracketed paste: bash turns it off to run fg
+        self._title = ""
 
     def wait_for_key(self, text: str) -> None:
         """The chat is over: keep the last lines on screen with ``text`` under them until a key
@@ -627,6 +630,8 @@ class CursesFrontend:
             woke = b""
         if b"z" in woke:
             self._suspend()
+        elif b"c" in woke and self._stopped_here:  # the end of our own stop: done in _suspend
+            self._stopped_here = False
         elif b"c" in woke:  # going on after a stop we did not make (kill -STOP, then fg): take the terminal again
             self._take_back()
         if woke:
