@@ -397,6 +397,8 @@ def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
     ann.expect(r"bob: pasted Ctrl-C")
     bob.send("/q\r")
     bob.expect(r"exit=0")
+    raw = bytes(bob.raw)  # the window's title pushed as often as popped: its own back at the end
+    assert raw.count(b"\x1b[22;0t") == raw.count(b"\x1b[23;0t") == 2
 
 
 def test_after_a_stop_that_was_not_ctrl_z_fg_takes_the_terminal_back(terms):
