@@ -76,6 +76,9 @@ def _take_signals(fd: int, saved: list, quiet: list, prompt: str, out: TextIO) -
     with contextlib.suppress(ValueError):  # not the main thread
         for signum, handler in wanted.items():
             before[signum] = signal.signal(signum, handler)  # type: ignore[arg-type]
+        # A call the stop caught (a prompt started in the background stops on SIGTTOU inside
+        # tcsetattr) goes on after fg instead of failing EINTR: Python sets handlers without SA_RESTART
+        signal.siginterrupt(signal.SIGCONT, False)
     return before
 
 

@@ -998,6 +998,47 @@ def test_after_a_stop_that_was_not_ctrl_z_the_password_prompt_turns_echo_off_aga
         child.close(force=True)
 
 
+def test_serve_password_started_in_the_background_asks_after_fg():
+    """`serve --password &`, then `fg`, as a teacher who forgot the prompt would: in the background
+    the prompt's echo-off stops it (SIGTTOU), and after fg that call failed (EINTR: the prompt's
+    SIGCONT handler was set without SA_RESTART) and serve ended at the prompt. It asks now."""
+    import signal
+
+    if not shutil.which("bash"):
+        pytest.skip("no bash here")
+    env = child_env(PS1="$ ")
+    env.pop("LANCHAT_PASSWORD", None)
+    shell = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], env=env, cwd=str(ROOT), encoding="utf-8", timeout=15)
+    serve_pid = None
+    try:
+        shell.expect_exact("$ ")
+        shell.sendline(f'"{sys.executable}" -m lanchat serve --port 0 --host 127.0.0.1 --headless --no-history --password & echo "pid=$!"')
+        shell.expect(r"pid=(\d+)")
+        serve_pid = int(shell.match.group(1))
+        assert serve_pid > 1
+        wait_for(lambda: _state(serve_pid) == "T", what="serve stopped in the background (SIGTTOU)")
+        shell.sendline("fg")
+        shell.expect_exact("Room password: ")
+        shell.sendline("tea and biscuits")
+        shell.expect_exact("Again, to be sure: ")
+        shell.sendline("tea and biscuits")
+        shell.expect("listening on port")
+        assert "Traceback" not in (shell.before or "")
+    finally:
+        if serve_pid is not None and serve_pid > 1:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(serve_pid, signal.SIGKILL)  # the serve this test started, by its PID
+        shell.close(force=True)
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (T: stopped), or "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return ""
+
+
 def test_a_terminal_that_goes_away_at_the_password_prompt_ends_serve_without_a_traceback(tmp_path):
     """The terminal closes while `serve --password` waits (a window closed, its hang-up not
     delivered or ignored): reading it fails with EIO, and so does giving it its settings back.

@@ -471,9 +471,9 @@ class CursesFrontend:
                     curses.start_color()
                     curses.use_default_colors()
                     self.colours = curses.COLORS
-            # Our SIGWINCH and SIGCONT (after a stop not ours: _take_back) handlers only wake the loop through a pipe
-            # (the selector watches it); the work happens in the loop, never inside a signal handler.
+            # SIGWINCH's and SIGCONT's (_take_back) handlers only wake the loop (a pipe); a stopped write goes on (SA_RESTART)
             self._old_winch, self._old_cont = signal.signal(signal.SIGWINCH, self._on_winch), signal.signal(signal.SIGCONT, self._on_cont)
+            signal.siginterrupt(signal.SIGCONT, False)
             self._take_terminal(mouse=True)
             self.marks_pastes = terminal_marks_pastes()
             if self.codec is None:  # the probe is UTF-8: another character set would show junk
