@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import RawClient, StandInServer, TermProc, short_tmp_dir
+from helpers import RawClient, StandInServer, TermProc, short_tmp_dir, wait_for
 from test_ui_pty import bob_in_a_shell, host, join, say
 
 from lanchat import events as ev
@@ -429,6 +429,31 @@ def test_after_a_stop_that_was_not_ctrl_z_fg_takes_the_terminal_back(terms):
     finally:  # never left stopped (its shell's end would wait for it)
         with contextlib.suppress(psutil.NoSuchProcess):
             chat.send_signal(signal.SIGCONT)
+
+
+def test_a_ctrl_z_the_kernel_dropped_does_not_hide_the_next_stop_from_elsewhere(terms):
+    """lanchat leading its own session (tmux new-window, xterm -e: as this pty's child is) gets
+    no stop from Ctrl-Z (the kernel drops a default SIGTSTP to an orphaned group) and so no
+    SIGCONT; the mark "the next SIGCONT is our own stop's" stayed, and the next stop from
+    elsewhere (kill -STOP, the shell's modes put back, kill -CONT) was not taken back."""
+    import termios
+
+    _ann, port = host(terms)
+    bob = join(terms, port, "bob")
+    bob.expect(r"bob │ client")
+    asked = bob.raw.count(b"\x1b[?2004h")
+    bob.send("\x1a")  # Ctrl-Z: the terminal given back and taken again at once, no stop
+    wait_for(lambda: bob.raw.count(b"\x1b[?2004h") > asked, what="the terminal taken again after the dropped stop")
+    os.kill(bob.proc.pid, signal.SIGSTOP)  # the lanchat this test started, by its PID
+    try:
+        shells = termios.tcgetattr(bob.proc.fd)
+        shells[3] |= termios.ECHO | termios.ICANON | termios.ISIG  # what bash puts back meanwhile
+        termios.tcsetattr(bob.proc.fd, termios.TCSANOW, shells)
+    finally:
+        os.kill(bob.proc.pid, signal.SIGCONT)
+    wait_for(lambda: not termios.tcgetattr(bob.proc.fd)[3] & (termios.ECHO | termios.ICANON | termios.ISIG),
+             what="our modes taken back after the stop from elsewhere")  # fmt: skip
+    say(bob, "back again", "bob")
 
 
 def test_f2_on_a_narrow_screen_says_why_no_list_shows(terms):

@@ -524,7 +524,9 @@ class CursesFrontend:
         mouse = self.mouse
         self._release_terminal()
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        self._stopped_here = True  # the SIGCONT that follows is this stop's own (_woken)
+        # the SIGCONT that follows is this stop's own (_woken); leading our own session (tmux new-window,
+        # xterm -e) the kernel drops the stop and no SIGCONT comes: the next is from elsewhere
+        self._stopped_here = os.getsid(0) != os.getpid()
         try:
             os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT
         finally:
