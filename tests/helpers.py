@@ -673,7 +673,9 @@ def _claim_subnet(link: str) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one claim at a time: look, then take
         shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, timeout=DEFAULT_TIMEOUT).stdout
         taken = set(re.findall(r"inet 10\.214\.(\d+)\.", shown))
-        free = next(str(x) for x in range(256) if str(x) not in taken)
+        free = next((str(x) for x in range(256) if str(x) not in taken), None)
+        if free is None:
+            raise OSError("every 10.214.X.0/30 is taken by a link of this machine (left by killed test runs?)")
         subprocess.run(["ip", "addr", "add", f"10.214.{free}.1/30", "dev", link], check=True, capture_output=True, timeout=DEFAULT_TIMEOUT)
         return f"10.214.{free}"
 

@@ -983,6 +983,7 @@ def test_after_a_stop_that_was_not_ctrl_z_the_password_prompt_turns_echo_off_aga
         child.expect_exact("Room password: ")
         wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ECHO)
         child.kill(signal.SIGSTOP)
+        wait_for(lambda: _state(child.pid) == "T", what="the prompt stopped")  # else the SIGCONT below ends no stop
         shells = termios.tcgetattr(child.child_fd)
         shells[3] |= termios.ECHO
         termios.tcsetattr(child.child_fd, termios.TCSANOW, shells)
@@ -991,9 +992,10 @@ def test_after_a_stop_that_was_not_ctrl_z_the_password_prompt_turns_echo_off_aga
         wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ECHO, what="echo off again")
         child.sendline("tea and biscuits")
         child.expect_exact("Again, to be sure: ")
+        assert "tea and biscuits" not in (child.before or "")  # the first one, typed after fg: never shown
         child.sendline("tea and biscuits")
         child.expect("a password is needed to join")
-        assert "tea and biscuits" not in (child.before or "")  # never shown
+        assert "tea and biscuits" not in (child.before or "")  # nor the second
     finally:
         child.close(force=True)
 
@@ -1021,9 +1023,10 @@ def test_serve_password_started_in_the_background_asks_after_fg():
         shell.expect_exact("Room password: ")
         shell.sendline("tea and biscuits")
         shell.expect_exact("Again, to be sure: ")
+        assert "tea and biscuits" not in (shell.before or "")  # typed after fg, echo off again
         shell.sendline("tea and biscuits")
         shell.expect("listening on port")
-        assert "Traceback" not in (shell.before or "")
+        assert "Traceback" not in (shell.before or "") and "tea and biscuits" not in (shell.before or "")
     finally:
         if serve_pid is not None and serve_pid > 1:
             with contextlib.suppress(ProcessLookupError):

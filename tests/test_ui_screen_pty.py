@@ -345,6 +345,14 @@ print("left the wait")
 """
 
 
+def _open_writer(fifo: Path) -> int | None:
+    """The FIFO's writing end, or None while nobody has its reading end open."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # ENXIO: no reader yet
+        return None
+
+
 def test_a_resize_just_before_the_wait_for_a_key_is_drawn_not_lost(terms, tmp_path):
     """The chat ended as the window was resized (under load a pty test saw it 1 run in a few):
     the resize's signal came after the loop's last look and before the wait for a key, whose
@@ -355,8 +363,10 @@ def test_a_resize_just_before_the_wait_for_a_key_is_drawn_not_lost(terms, tmp_pa
     terms.append(bob)
     bob.expect("the host closed the chat")
     bob.resize(24, 140)
-    with open(fifo, "w") as go:  # the program goes on to wait for a key only now
-        go.write("go")
+    # the program goes on to wait for a key only now (its end opened: ENXIO until then; a deadline, not a hang)
+    go = wait_for(lambda: _open_writer(fifo) if bob.proc.isalive() else pytest.fail("the program ended"), what="the program at its FIFO")
+    os.write(go, b"go")
+    os.close(go)
     border = 140 - render.roster_width(140) - 1
     bob.wait_screen(lambda rows: "press any key to leave" in "\n".join(rows) and rows[0][border] == "│",
                     what="the screen redrawn at the new width while it waits for a key")  # fmt: skip
