@@ -7,8 +7,8 @@ loses its beginning, and the room gets only the rest. Here echo goes off with TC
 waits for pending output but keeps pending input. (What was typed before the prompt was echoed
 by the terminal as it was typed, with or without the flush: discarding it hides nothing.)
 
-The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C (or Ctrl-\\), SIGTERM, SIGHUP, an error;
-and for the shell while Ctrl-Z has stopped us.
+The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C (or Ctrl-\\), SIGTERM,
+SIGHUP (another signal during their exit included), an error; and for the shell while Ctrl-Z has stopped us.
 Only public APIs: termios, os.read, signal.
 """
 
@@ -19,6 +19,10 @@ import os
 import signal
 import sys
 from typing import TextIO
+
+# the signals that mean "leave" (as stopsignals.STOP_SIGNALS): whatever handles each, none may
+# raise again once the prompt is being left on one of them (_terminated). (Windows has two.)
+_LEAVE_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT") if hasattr(signal, name))
 
 
 def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
@@ -83,10 +87,14 @@ def _take_signals(fd: int, saved: list, quiet: list, prompt: str, out: TextIO) -
 
 
 def _put_back(before: dict[int, object], signums: list[int]) -> None:
-    """The handlers ``before`` had for ``signums`` set again (None: one not set from Python, so the default)."""
+    """The handlers ``before`` had for ``signums`` set again (None: one not set from Python, so the
+    default); but a signal that means "leave" found ignored was ignored by _terminated (the
+    prompt never ignores one otherwise): the process is leaving, and it stays so to the end."""
     for signum in signums:
         if signum in before:
             old = before.pop(signum)
+            if signum in _LEAVE_SIGNALS and signal.getsignal(signum) == signal.SIG_IGN:
+                continue
             signal.signal(signum, signal.SIG_DFL if old is None else old)  # type: ignore[arg-type]
 
 
@@ -195,7 +203,14 @@ def _wait_for(fd: int, woken: int | None) -> None:
 
 
 def _terminated(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through ask_password's finally: the terminal is restored
+    """SIGTERM, or a SIGHUP at its default: the process ends with 128 + its number, through
+    ask_password's finally, which gives the terminal its echo back. A second one during that
+    unwinding (a window closed as `kill` came; a service manager's SIGTERM then SIGHUP) ran
+    this again, or Ctrl-C's handler, and raised before the echo was back: the shell was left
+    blind, with the second's exit code. From here they are ignored, to the end of the process."""
+    for leave in _LEAVE_SIGNALS:
+        signal.signal(leave, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
 
 
 def ask_line(prompt: str) -> str:

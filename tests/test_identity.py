@@ -968,6 +968,51 @@ def test_leaving_at_the_password_prompt_gives_the_terminal_its_echo_back(how):
         assert child.exitstatus == 129
 
 
+# The password prompt, held just before it gives the terminal its echo back (termios.tcsetattr
+# asked for echo on): it says "restoring" and waits for a line, so a test can send a second
+# signal exactly while the first one's exit is under way.
+HELD_AT_THE_RESTORE = """
+import os, sys, termios
+from lanchat.askpass import ask_password
+
+real = termios.tcsetattr
+def held(fd, when, attrs):
+    if attrs[3] & termios.ECHO:
+        print("restoring", flush=True)
+        os.read(0, 100)  # until the test's line: the second signal comes meanwhile
+    real(fd, when, attrs)
+termios.tcsetattr = held
+ask_password("Room password: ")
+"""
+
+
+@pytest.mark.parametrize(("first", "second"), [("SIGTERM", "SIGHUP"), ("SIGTERM", "SIGTERM"), ("SIGHUP", "SIGTERM"), ("SIGTERM", "SIGINT")])
+def test_a_second_signal_while_the_prompt_is_left_cannot_keep_echo_off(first, second):
+    """SIGTERM (or SIGHUP) at the password prompt ends it with the echo back and 143 (129). A
+    second signal that came during that exit (the window closed too; another kill; Ctrl-C) ran
+    its handler in the middle of the unwinding and raised before the echo was back: the shell
+    was left blind, with the second's exit code. Held at that moment, the exit now ends as the first's."""
+    import signal
+    import termios
+
+    child = pexpect.spawn(sys.executable, ["-c", HELD_AT_THE_RESTORE], env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=15)
+    try:
+        child.expect_exact("Room password: ")
+        wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ECHO)
+        child.kill(getattr(signal, first))
+        child.expect_exact("restoring")
+        child.kill(getattr(signal, second))  # (pending, or discarded as ignored, once kill returns)
+        if child.isalive():
+            child.send("\n")
+        child.expect(pexpect.EOF)
+        assert termios.tcgetattr(child.child_fd)[3] & termios.ECHO, "echo left off"
+        said = child.before or ""
+    finally:
+        child.close(force=True)
+    assert "Traceback" not in said, said
+    assert child.exitstatus == 128 + getattr(signal, first), (child.exitstatus, child.signalstatus, said)
+
+
 def test_after_a_stop_that_was_not_ctrl_z_the_password_prompt_turns_echo_off_again():
     """kill -STOP at the password prompt (a stop from elsewhere), then fg: bash puts its echo
     back when a job stops, and the password typed after fg was shown on the screen (on the
