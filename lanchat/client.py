@@ -1043,8 +1043,8 @@ class ClientLoop:
             self.quitting = True
             self._finish(0, "you left the chat")
             return
-        if self.quitting and self.said_bye:
-            if self.on_quit is None and self.linger_deadline is not None:
+        if self.quitting and self.said_bye:  # not when_sent: a hung-up keyboard ends its input again at each wake-up
+            if self.on_quit is None and self.linger_deadline is not None and not when_sent:
                 self._finish(0, "you left the chat")  # a second Ctrl-C: stop waiting for the server
             return
         self.quitting = True

@@ -14,6 +14,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -177,33 +178,47 @@ def test_after_its_goodbye_a_client_stuck_writing_to_a_full_pipe_ends_on_sigterm
     assert not re.search(r"\blost connection\b", ann.output), ann.output
 
 
-def test_a_full_screen_whose_terminal_hangs_up_without_its_signal_says_goodbye_and_ends(procs):
-    """bob's full screen in a session of its own (setsid, some launchers), so the window closing
-    sends it no SIGHUP: its keyboard, hung up, stayed ready to read with no key in it, and the
-    loop went round at full speed for ever, the room still counting bob in. Now the hang-up is
-    answered as its signal is: the goodbye, and the end."""
+def full_screen_in_a_session_of_its_own(where: list[str]) -> tuple[subprocess.Popen, int]:
+    """bob's full screen on a pty that is not its controlling terminal (setsid, some launchers:
+    its window closing sends it no SIGHUP), and the window's end (the pty's master: closed, the
+    window closes). The caller waits for it to be drawn (``drawn``) and ends it."""
     import fcntl
     import struct
     import termios
 
-    _server, where = headless(procs)
-    ann = watcher(procs, where)
     window, bobs_end = os.openpty()
     fcntl.ioctl(bobs_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = child_env(TERM="screen-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8")
     bob = subprocess.Popen([sys.executable, "-m", "lanchat", *same_person(("connect", *where, "--name", "bob"))],
                            stdin=bobs_end, stdout=bobs_end, stderr=bobs_end, env=env, cwd=ROOT, start_new_session=True)  # fmt: skip
     os.close(bobs_end)
+    return bob, window
+
+
+def drawn(window: int) -> None:
+    """Until the full screen behind ``window`` shows its status line: up, its loop waiting."""
+    shown = bytearray()
+
+    def status_line() -> bool:
+        if select.select([window], [], [], 0.05)[0]:
+            with contextlib.suppress(OSError):  # EIO: the program ended (said by the deadline)
+                shown.extend(os.read(window, 65536))
+        return b"bob \xe2\x94\x82 client" in shown
+
+    wait_for(status_line, what="bob's full screen")
+
+
+def test_a_full_screen_whose_terminal_hangs_up_without_its_signal_says_goodbye_and_ends(procs):
+    """bob's full screen in a session of its own (setsid, some launchers), so the window closing
+    sends it no SIGHUP: its keyboard, hung up, stayed ready to read with no key in it, and the
+    loop went round at full speed for ever, the room still counting bob in. Now the hang-up is
+    answered as its signal is: the goodbye, and the end."""
+    _server, where = headless(procs)
+    ann = watcher(procs, where)
+    bob, window = full_screen_in_a_session_of_its_own(where)
     try:
         ann.expect(r"bob joined")
-        shown = bytearray()
-
-        def drawn() -> bool:  # the status line: the screen is up and its loop waiting
-            if select.select([window], [], [], 0.05)[0]:
-                shown.extend(os.read(window, 65536))
-            return b"bob \xe2\x94\x82 client" in shown
-
-        wait_for(drawn, what="bob's full screen")
+        drawn(window)
         os.close(window)  # the window closes
         window = -1
         said_goodbye(ann, "bob")
@@ -214,6 +229,60 @@ def test_a_full_screen_whose_terminal_hangs_up_without_its_signal_says_goodbye_a
         if bob.poll() is None:
             bob.kill()
             bob.wait(timeout=5)
+
+
+def test_after_its_terminal_hung_up_a_wake_up_does_not_cut_the_goodbyes_wait_short():
+    """After the hang-up's goodbye the client waits (LINGER_SECONDS) for the server to close its
+    side, so what it sent is read before its socket closes. A wake-up then (SIGCONT, as the
+    kernel sends a session's leader at a hang-up, or kill -CONT; SIGWINCH) read the hung-up
+    keyboard, whose end of input was taken for a second /q: the client closed at once. The server
+    here reads the bye and never closes: the client must wait its full time, whatever wakes it."""
+    from lanchat import events as ev
+    from lanchat.client import LINGER_SECONDS
+    from lanchat.protocol import Connection, Role
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEFAULT_TIMEOUT)
+    bob, window = full_screen_in_a_session_of_its_own(["127.0.0.1", str(listener.getsockname()[1])])
+    conn = None
+    try:
+        conn, _ = listener.accept()
+        conn.settimeout(DEFAULT_TIMEOUT)
+        proto, heard = Connection(Role.SERVER), []
+
+        def hear() -> bytes:
+            data = conn.recv(65536)
+            proto.receive_data(data)
+            heard.extend(proto.events())
+            return data
+
+        while not heard:
+            assert hear(), "the connection ended before its hello"
+        hello = heard[0]
+        assert isinstance(hello, ev.Hello), heard
+        conn.sendall(proto.send(ev.Welcome(name=hello.name, mode="duplex", members=(hello.name,))))
+        drawn(window)
+        os.close(window)  # the window closes: the hang-up's goodbye
+        window = -1
+        hung_up_at = time.monotonic()
+        while not any(isinstance(event, ev.Bye) for event in heard):
+            assert hear(), f"the connection ended without a bye: {heard}"
+        while hear():  # up to its end (FIN): the bye is out and the client waits for our close
+            pass
+        for wake in (signal.SIGCONT, signal.SIGWINCH):
+            os.kill(bob.pid, wake)
+        assert bob.wait(timeout=DEFAULT_TIMEOUT) == 0
+        lingered = time.monotonic() - hung_up_at
+        assert lingered >= LINGER_SECONDS, f"the client closed {lingered:.2f} s after the hang-up, before its wait was over"
+    finally:
+        if window >= 0:
+            os.close(window)
+        if bob.poll() is None:
+            bob.kill()
+            bob.wait(timeout=5)
+        if conn is not None:
+            conn.close()
+        listener.close()
 
 
 # ------------------------------------------------------------- in this process
