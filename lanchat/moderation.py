@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -1046,8 +1047,11 @@ def mute_refusal(mute: Mute, now: float) -> str:
 
 
 def _minutes(until: float, now: float) -> int:
-    """The whole minutes left of a mute ending at ``until``, at least one."""
-    return max(1, round((until - now) / 60))
+    """The whole minutes left of a mute ending at ``until``, rounded up, at least one. Rounded to
+    the nearest, 5 min 20 s left was "5": a rejoining client, which adds them to its clock (the
+    welcome's ``muted``), took the mute for over 20 s early. (To the millisecond first: a mute
+    of 10 just made is 10, not 11 for a float's last bit.)"""
+    return max(1, math.ceil(round(until - now, 3) / 60))
 
 
 def _minutes_left(until: float, now: float) -> str:

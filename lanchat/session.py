@@ -9,6 +9,7 @@ for the front end (``/clear``, ``/save``).
 from __future__ import annotations
 
 import functools
+import math
 import re
 import time as _time
 from dataclasses import dataclass, field, replace
@@ -310,7 +311,7 @@ class Session:
         until = self.muted_until
         if until is None or until <= self._now():
             return ""
-        return "muted" if until == float("inf") else "muted until " + _time.strftime("%H:%M", _time.localtime(until))
+        return "muted" if until == float("inf") else "muted until " + minute_at_or_after(until)
 
     def _notice(self, text: str, kind: str = "notice", when: float | None = None) -> Line:
         return Line(kind=kind, time=self._now() if when is None else when, text=text)
@@ -912,7 +913,7 @@ class Rejoining:
         session.mode = event.mode
         session.host = event.host
         session.bots = {ev.name_key(n) for n in event.bots}
-        session.muted_until = session._mute_ends(event.muted)
+        session.muted_until = kept_mute_end(session.muted_until, session._mute_ends(event.muted), session._now())
         # What the room told us before is the old room's: a restarted server has no topic, nobody
         # away and no operators but those named at start, and our new session is not away. It
         # tells what holds now right after this welcome (the topic, who is away, the operators:
@@ -957,6 +958,31 @@ class Rejoining:
             return [session._notice("you missed nothing while away")]
         earlier = "; /history shows earlier ones" if more else ""
         return [session._notice(f"end of what you missed ({missed} message{'s' if missed != 1 else ''}{earlier})")]
+
+
+def minute_at_or_after(when: float) -> str:
+    """``when`` on the local clock as HH:MM, rounded up to the minute: a mute ending at 10:42:20 is
+    "muted until 10:43". Cut to the minute it said 10:42, a time at which the mute was still on."""
+    into = _time.localtime(when).tm_sec + (when - math.floor(when))  # seconds into its minute
+    if into > 0.001:  # (a float's last bit is no second)
+        when += 60 - into
+    return _time.strftime("%H:%M", _time.localtime(when))
+
+
+# how far our two reads of a mute's end (the act's, the rejoin's) may differ for one mute: the
+# two frames' trips to us, and the moment each was sent in the second
+MUTE_END_SLACK_SECONDS = 5.0
+
+
+def kept_mute_end(known: float | None, told: float | None, now: float) -> float | None:
+    """Our mute's end after a rejoin: ``told`` by its welcome (now plus the minutes left, rounded
+    up: never before the real end, up to a minute after it), or the end we knew to the second
+    (``known``: now plus the minutes of the act that muted us, as it came) where that fits the
+    minutes: the same mute. Taken from the minutes alone, the end moved at each rejoin, and
+    "muted until" with it."""
+    if known is None or told is None or float("inf") in (known, told):
+        return told
+    return known if max(now, told - 60 - MUTE_END_SLACK_SECONDS) < known <= told + MUTE_END_SLACK_SECONDS else told
 
 
 def muted_on_joining(session: Session, welcome: ev.Welcome) -> list[Line]:

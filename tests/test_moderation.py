@@ -1082,6 +1082,36 @@ def test_a_mute_holds_across_a_reconnection_and_ends_on_time():
     assert [e.text for e in room.take("ann") if isinstance(e, ev.Message)] == ["may I?"]
 
 
+def test_a_student_rejoining_muted_is_told_the_minutes_rounded_up_and_keeps_the_real_end():
+    """bob, muted for 10 minutes at 40 s past a minute, rejoined with 5 min 20 s left: the room
+    said "5" (rounded to the nearest), so his screen took the mute to end 20 s early, and its
+    "muted until" moved at each rejoin. The room now rounds up (6) and bob's screen keeps the
+    end it had from the act, to the second; his refusal says 6 minutes too."""
+    room = classroom()
+    bob = Session(name="bob", clock=lambda: room.now)
+    bob.on_event(ev.Welcome(name="bob", mode="duplex", members=("hal", "ann", "bob", "mallory"), host="hal"))
+    room.take_all()
+    room.now = START + 40
+    room.mod("hal", "mute", "bob", minutes=10)
+    for event in room.take("bob"):
+        bob.on_event(event)
+    real_end = START + 40 + 10 * 60
+    assert bob.muted_until == real_end
+    room.now = real_end - (5 * 60 + 20)
+    room.leave("bob")
+    bob.rejoin.lost(bob, room.now)
+    room.arrive("bob")
+    (welcome,) = [event for event in room.take("bob") if isinstance(event, ev.Welcome)]
+    assert welcome.muted == 6
+    bob.on_event(welcome)
+    assert bob.muted_until == real_end
+    room.say("bob", "back?")
+    assert "6 more minutes" in room.only_error("bob").message
+    room.now = real_end - 0.5  # half a second left: still "1 more minute", never 0 (until unmuted)
+    room.say("bob", "now?")
+    assert room.only_error("bob").message == "you are muted by hal for 1 more minute; you can still read"
+
+
 def test_unmute_and_a_mute_without_minutes():
     room = classroom()
     room.mod("hal", "mute", "bob")

@@ -24,7 +24,7 @@ from lanchat import client
 from lanchat import events as ev
 from lanchat.client import RETRY_DELAYS, ClientLoop, retry_delay
 from lanchat.pacing import without_muted
-from lanchat.session import Outgoing, Session
+from lanchat.session import Outgoing, Session, kept_mute_end, minute_at_or_after
 from lanchat.transport import Endpoint
 
 if TYPE_CHECKING:
@@ -1995,6 +1995,41 @@ def test_a_rejoin_does_not_say_again_that_the_server_made_us_an_operator():
     student.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann",)))
     made_ann = ev.Moderated(action="op", by="the server", name="ann", reason="serve --operator", time=60.0)
     assert [line.text for line in student.on_event(made_ann)] == ["the server made you an operator: serve --operator"]
+
+
+def test_muted_until_says_the_minute_the_mute_ends_rounded_up():
+    """A mute ending at 40 s past 10:10 said "muted until 10:10", cut to the minute: a time at
+    which it was still on. It says the first minute at or after its end: 10:11."""
+    import time
+
+    minute = 1_700_000_000.0 - time.localtime(1_700_000_000.0).tm_sec  # a whole minute on the local clock
+    said = lambda when: time.strftime("%H:%M", time.localtime(when))  # noqa: E731
+    assert minute_at_or_after(minute) == said(minute)  # on the minute: that minute
+    for past in (0.5, 20.0, 59.5):
+        assert minute_at_or_after(minute + past) == said(minute + 60), past
+    now = [minute + 40]
+    dan = Session(name="dan", clock=lambda: now[0])
+    dan.on_event(ev.Welcome(name="dan", mode="duplex", members=("hal", "dan"), host="hal"))
+    dan.on_event(ev.Moderated(action="mute", by="hal", name="dan", minutes=10, time=now[0]))
+    assert dan.muted_text() == f"muted until {said(minute + 11 * 60)}"
+
+
+def test_a_rejoin_keeps_the_mutes_end_known_to_the_second_where_the_rooms_minutes_fit_it():
+    """The rejoin's welcome says the minutes left, rounded up: now plus them is never before the
+    real end, and up to a minute after it. The end known from the act that muted us is kept where
+    it fits them (the same mute); a mute made or changed while we were away is taken as told."""
+    now = 5000.0
+    real_end = now + 5 * 60 + 20
+    told = now + 6 * 60  # "6 more minutes"
+    assert kept_mute_end(real_end, told, now) == real_end
+    assert kept_mute_end(real_end + 2.0, told, now) == real_end + 2.0  # the act read a moment late: still this one
+    assert kept_mute_end(now + 20 * 60, told, now) == told  # shortened while away
+    assert kept_mute_end(now + 2 * 60, told, now) == told  # made longer while away
+    assert kept_mute_end(now - 1.0, told, now) == told  # ours had ended: the room muted us again
+    assert kept_mute_end(None, told, now) == told  # first heard of now
+    assert kept_mute_end(real_end, float("inf"), now) == float("inf")  # until unmuted now
+    assert kept_mute_end(float("inf"), told, now) == told
+    assert kept_mute_end(real_end, None, now) is None  # not muted any more
 
 
 def test_after_rejoining_muted_the_status_line_lets_go_of_the_mute_once_the_room_takes_our_line():

@@ -762,7 +762,7 @@ def test_the_status_line_says_until_when_we_are_muted_and_forgets_it_when_the_mu
     session = view.session
     session.role = "client"
     status = lambda: row_texts(rd.render(view, 8, 100))[-2]  # noqa: E731
-    until = time.strftime("%H:%M", time.localtime(T0 + 8 * 60))
+    until = time.strftime("%H:%M", time.localtime(-(-(T0 + 8 * 60) // 60) * 60))  # its end's minute, rounded up
     assert session.mute_ends_at() is None
     session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), muted=8))
     assert f"│ muted until {until} │" in status(), status()
