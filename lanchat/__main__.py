@@ -123,14 +123,17 @@ def unrecognized(extras: list[str], option_names: list[str]) -> str:
 
 
 def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        hint = f" (a socket file is given with --unix {text})" if "/" in text else ""
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number{hint}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is out of range (0-65535)")
-    return value
+    """A port: ASCII digits only, 0-65535 (addresses.port_digits; each command says what 0 means).
+    The value is quoted with repr: a control character in it is shown escaped, never sent raw."""
+    from .addresses import port_digits, port_text_problem
+
+    if not port_digits(text):
+        hint = f" (a socket file is given with --unix {text})" if "/" in text else port_text_problem(text)
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number{hint}")
+    if len(text) > 5 or int(text) > 65535:
+        shown = text if len(text) <= 12 else f"{text[:12]}... ({len(text)} digits)"
+        raise argparse.ArgumentTypeError(f"port {shown} is out of range (0-65535)")
+    return int(text)
 
 
 def _whole(text: str) -> int:

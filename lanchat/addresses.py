@@ -50,9 +50,26 @@ def _shown(text: str, most: int = 12) -> str:
     return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
 
 
+def port_digits(text: str) -> bool:
+    """Is ``text`` a port as a person types one: ASCII digits only. int() also takes spaces
+    around them, a sign, underscores and any script's digits ("８０", "٨٠"), none of which a
+    port is written with anywhere else (a URL, ss, a firewall rule)."""
+    return text.isascii() and text.isdigit()
+
+
+def port_text_problem(text: str) -> str:
+    """What to add to the line refusing ``text`` as a port (not port_digits): how it differs
+    from one, where that helps (": use the digits 0-9"); else ""."""
+    if text != text.strip() and port_digits(text.strip()):
+        return ": it has spaces around it"
+    if text.isdecimal() and not text.isascii():
+        return ": use the digits 0-9"
+    return ""
+
+
 def _port_number(text: str, where: str) -> int:
-    if not text.isdecimal() or len(text) > 5:  # not isdigit(): "²" is a digit that int() refuses
-        raise AddressProblem(f"{_shown(text)} {where} is not a port number (1-65535)")
+    if not port_digits(text) or len(text) > 5:
+        raise AddressProblem(f"{_shown(text)} {where} is not a port number (1-65535){port_text_problem(text)}")
     port = int(text)
     if port == 0:
         raise AddressProblem(
@@ -151,8 +168,8 @@ def connect_target(host: str | None, port_arg: str | int | None, port_option: in
         ports.append(_port_number(str(port_arg), "(the port)"))
     if port_option is not None:
         ports.append(_port_number(str(port_option), "(--port)"))
-    if host is not None and host.strip().isdecimal() and port_arg is None:
-        ports.insert(0, _port_number(host.strip(), "(the port)"))
+    if host is not None and host.strip().isdecimal() and port_arg is None:  # a port, maybe mistyped ("８０", " 80")
+        ports.insert(0, _port_number(host, "(the port)"))
         host = "127.0.0.1"
     elif host is not None:
         host, inline_port = split_host_port(host)

@@ -71,6 +71,13 @@ def test_the_forms_people_type_and_lanchat_prints(typed, port_arg, port_option, 
         ("192.168.1.20:\u00b2", None, None, "is not a port number"),  # a digit to isdigit(), not to int()
         ("192.168.1.20", "\u00b2", None, "is not a port number"),
         ("192.168.1.20:" + "1" * 5000, None, None, "(5000 characters) after '192.168.1.20' is not a port number"),  # int() raised
+        # int() takes spaces and any script's digits: "８０" and "٨٠" were port 80
+        ("192.168.1.20:\uff18\uff10", None, None, "'\uff18\uff10' after '192.168.1.20' is not a port number (1-65535): use the digits 0-9"),
+        ("[::1]:\u0668\u0660", None, None, "after '::1' is not a port number (1-65535): use the digits 0-9"),
+        ("\uff18\uff10", None, None, "(the port) is not a port number (1-65535): use the digits 0-9"),
+        (" 80", None, None, "' 80' (the port) is not a port number (1-65535): it has spaces around it"),
+        ("192.168.1.20", " 80", None, "it has spaces around it"),
+        ("192.168.1.20", "+80", None, "'+80' (the port) is not a port number"),
         # the form an old server log printed: it said "cannot find host '::1:46692'"
         ("::1:46692", None, None, "an IPv6 address with a port goes in brackets: [::1]:46692"),
         ("fe80::1%lan0:3580", None, None, "goes in brackets: [fe80::1%lan0]:3580"),

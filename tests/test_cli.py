@@ -797,6 +797,36 @@ def test_serve_host_takes_an_ipv6_address_in_brackets_as_connect_does_and_says_w
         assert f"argument --host: {given!r} holds a port: give it apart, e.g. {said}" in line
 
 
+@pytest.mark.parametrize("typed", [" 80", "80 ", "\uff18\uff10", "\u0668\u0660", "+80", "8_0", "\x1b[2J80"])
+def test_a_port_is_ascii_digits_wherever_one_is_typed(capsys, typed):
+    """int() took ' 80', full-width '８０', Arabic-Indic '٨٠', '+80' and '8_0' as port 80, for every
+    command. Each is refused in one line that names the value, quoted: an escape sequence in it is
+    shown, never sent to the terminal."""
+    from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+
+    parse = build_parser().parse_args
+    for parser, args in [
+        (parse, ["serve", "--port", typed]), (parse, ["serve", typed]), (parse, ["connect", "10.0.0.5", typed]),
+        (parse, ["connect", "--port", typed]), (parse, ["doctor", "10.0.0.5", typed]), (parse, ["doctor", "--port", typed]),
+        (parse, ["history", "--port", typed]), (parse, ["names", "list", "--port", typed]),
+        (build_prune_parser().parse_args, ["--keep-days", "3", "--port", typed]), (build_compact_parser().parse_args, ["--port", typed]),
+    ]:  # fmt: skip
+        with pytest.raises(SystemExit) as stopped:
+            parser(args)
+        assert stopped.value.code == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert f"{typed!r} is not a port number" in line and "\x1b" not in line, (args, line)
+    assert parse(["serve", "--port", "0"]).port == 0 and parse(["serve", "0080"]).port_arg == 80  # (0: any free port)
+    assert parse(["connect", "10.0.0.5", "65535"]).port_arg == 65535
+
+
+def test_a_port_written_in_other_digits_is_refused_by_connect_in_one_line(run):
+    """The host:port form is read after argparse (addresses.py): `connect 127.0.0.1:８０` joined port 80."""
+    proc = run("connect", "127.0.0.1:\uff18\uff10", "--name", "ann", stdin=False)
+    assert proc.wait() == 2
+    assert only_line(proc) == "lanchat: '\uff18\uff10' after '127.0.0.1' is not a port number (1-65535): use the digits 0-9"
+
+
 def test_a_room_name_holding_a_byte_that_is_not_utf8_is_refused_before_the_room_starts(capsys):
     """`serve --room` from a file in Latin-1 (or a terminal that is not UTF-8): Python keeps the
     byte as a lone surrogate; --room took it, the room started, and its announcement failed on its
