@@ -383,10 +383,11 @@ def build_parser() -> _Parser:
         "Without it, a room restarted with its history resumes the mode /mode left it in",
     )
     serve.add_argument(
-        "--name", type=_name, help="your name in the chat (asked for at a terminal if not given; --headless: none)"
+        "--name", type=_name, help="your name in the chat (asked for at a terminal if not given; not with --headless)"
     )
     serve.add_argument(
-        "--headless", action="store_true", help="relay only: do not take part; log joins, leaves, kicks, bans and mutes"
+        "--headless", action="store_true", help="relay only: do not take part; log joins, leaves, kicks, bans and mutes (the host's --name, --identity, "
+        "--plain, --no-typing, --projector and --downloads are refused)"
     )
     serve.add_argument(
         "--operator",
@@ -492,7 +493,7 @@ def build_parser() -> _Parser:
     )
     serve.add_argument(
         "--identity", metavar="PATH", help="your identity key file, which owns your name (default: identity.key in your "
-        "data folder; `lanchat key` shows its fingerprint; --headless: none)"
+        "data folder; `lanchat key` shows its fingerprint; not with --headless)"
     )
     serve.add_argument(
         "--replay",
@@ -831,8 +832,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--unix cannot be combined with a TCP port or --host", 2)
     if args.bot_seed is not None and not args.bot:
         return _fail("--bot-seed needs --bot colour", 2)
-    if args.projector and args.headless:
-        return _fail("--projector is for the host's screen, and a --headless room has none: join it with connect --projector", 2)
+    if args.headless and (refused := _for_the_host(args)):
+        return _fail(refused, 2)
     if args.once and not args.headless:  # with a host there, the last person never leaves
         return _fail("--once needs --headless: the host is always in the room, so the last person never leaves", 2)
     if args.bot:
@@ -1065,6 +1066,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         news.close()
         if announcer is not None:
             announcer.close()
+
+
+# serve's options for the host, the person at the terminal, and what to use in a --headless room,
+# which has none: each was taken and ignored there, so a teacher believed it in effect.
+FOR_THE_HOST = (
+    ("name", "--name", "is the host's name in the chat", "the room is named with --room NAME"),
+    ("identity", "--identity", "is the host's key", "operators are named with --operator KEY"),
+    ("plain", "--plain", "is the host's line mode", "the server writes its log one line each"),
+    ("no_typing", "--no-typing", "is for the host's screen", "each person chooses with connect --no-typing"),
+    ("projector", "--projector", "is for the host's screen", "join it with connect --projector"),
+    ("downloads", "--downloads", "is where the host's /get saves", "each person chooses with connect --downloads"),
+)
+
+
+def _for_the_host(args: argparse.Namespace) -> str | None:
+    """Why ``serve --headless`` refuses the host's options it was given (FOR_THE_HOST), or None."""
+    given = [(option, what, instead) for dest, option, what, instead in FOR_THE_HOST if getattr(args, dest)]
+    if not given:
+        return None
+    option, what, instead = given[0]
+    also = f" (nor {', '.join(o for o, _w, _i in given[1:])})" if len(given) > 1 else ""
+    return f"{option} {what}, and a --headless room has no host{also}: leave {'them' if also else 'it'} out ({instead})"
 
 
 # A headless room with no --operator has nobody who can /pass a turn: without a timeout, the first

@@ -781,6 +781,33 @@ def test_bad_arguments_are_one_line_and_exit_2(run, args):
     assert only_line(proc).startswith("lanchat")
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["--name", "ann"], "--name is the host's name in the chat, and a --headless room has no host: leave it out "
+                            "(the room is named with --room NAME)"),
+        (["--identity", "ann.key"], "--identity is the host's key, and a --headless room has no host: leave it out "
+                                    "(operators are named with --operator KEY)"),
+        (["--plain"], "--plain is the host's line mode"),
+        (["--no-typing"], "--no-typing is for the host's screen"),
+        (["--downloads", "."], "--downloads is where the host's /get saves"),
+        (["--plain", "--no-typing", "--name", "ann"], "--name is the host's name in the chat, and a --headless room has "
+                                                      "no host (nor --plain, --no-typing): leave them out"),
+    ],
+)
+def test_a_headless_room_refuses_the_options_of_a_host_it_has_not(given, said):
+    """`serve --headless --name ann` (or --identity, --plain, --no-typing, --downloads) started the
+    room and ignored the option: nobody is at its terminal to be named, to sign, to type or to
+    save. Refused in one line, saying what to use instead; nothing is started."""
+    typed = ("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-announce", "--no-history", *given)
+    proc = Proc(*typed, stdin=False, program=[sys.executable, "-m", "lanchat"])  # as typed (no key added: same_person)
+    try:
+        assert proc.wait(timeout=10) == 2
+        assert only_line(proc).startswith(f"lanchat: {said}")
+    finally:
+        proc.stop()
+
+
 def test_serve_host_takes_an_ipv6_address_in_brackets_as_connect_does_and_says_where_a_port_goes(capsys):
     """`serve --host [::1]` (the form connect and the README write) read "cannot listen on
     '[::1]': no such host or address", and `--host 127.0.0.1:4000` the same, with nothing to do."""
