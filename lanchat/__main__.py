@@ -248,6 +248,15 @@ def _operator_name(text: str) -> str:
     return text
 
 
+class _Given(argparse.Action):
+    """An option's value, stored as argparse stores it, and the option noted as typed
+    (its dest in ``Namespace.given``): a default and the same value typed are told apart."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        setattr(namespace, self.dest, values)
+        namespace.given = (*getattr(namespace, "given", ()), self.dest)
+
+
 SERVE_EXAMPLES = """\
 examples:
   lanchat serve                        full-duplex, port 3580, every interface
@@ -447,19 +456,21 @@ def build_parser() -> _Parser:
     serve.add_argument("--bot-seed", type=int, metavar="N", help="seed the bot's random colours so a run can be repeated")
     serve.add_argument(
         "--history",
+        action=_Given,
         metavar="PATH",
         help="keep the chat history in this SQLite file (default: one file per port in your data folder, "
         "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux; --port 0: the port it "
         "got; with --unix, one per "
         "socket path)",
     )
-    serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed")
+    serve.add_argument("--no-history", action="store_true", help="keep no history: nothing is saved or replayed "
+                       "(so not with --history, --keep-days, --max-history-mb nor --replay)")
     serve.add_argument(
-        "--keep-days", type=_days, metavar="N", help="drop room and direct messages older than N days from the history, at "
+        "--keep-days", type=_days, action=_Given, metavar="N", help="drop room and direct messages older than N days from the history, at "
         "start and then every ten minutes (default: keep them; bans, mutes, names, the topic and operators are never dropped)"
     )
     serve.add_argument(
-        "--max-history-mb", type=_history_mb, default=DEFAULT_HISTORY_MB, metavar="N", help="when the history holds more "
+        "--max-history-mb", type=_history_mb, default=DEFAULT_HISTORY_MB, action=_Given, metavar="N", help="when the history holds more "
         f"than N MiB, drop the oldest room messages (never the newest 1,000), then the oldest direct messages, down to 90%% "
         f"of it (default {DEFAULT_HISTORY_MB}; 0: no limit)"
     )
@@ -499,6 +510,7 @@ def build_parser() -> _Parser:
         "--replay",
         type=_replay_count,
         default=50,
+        action=_Given,
         metavar="N",
         help="messages replayed to each person on joining, marked [History] (default 50; 0 for none)",
     )
@@ -841,10 +853,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         if importlib.util.find_spec("faker") is None:  # checked before listening: fail with nothing to undo
             return _fail("the colour bot needs the faker package: pip install faker")
-    if args.history and args.no_history:
-        return _fail("--history and --no-history cannot be used together", 2)
-    if args.keep_days is not None and args.no_history:  # the teacher would think a term's messages kept
-        return _fail("--keep-days drops old messages from the history, and --no-history keeps none: leave one out", 2)
+    if args.no_history and (refused := _with_no_history(args)):  # the teacher would think them in effect
+        return _fail(refused, 2)
     if args.tls_dir and not args.tls:
         return _fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
     name = None
@@ -1088,6 +1098,28 @@ def _for_the_host(args: argparse.Namespace) -> str | None:
     option, what, instead = given[0]
     also = f" (nor {', '.join(o for o, _w, _i in given[1:])})" if len(given) > 1 else ""
     return f"{option} {what}, and a --headless room has no host{also}: leave {'them' if also else 'it'} out ({instead})"
+
+
+# serve's options that work on the history, and what each does, which --no-history (no history at
+# all) would silently undo: the teacher would think a term's messages kept, or replayed.
+ON_THE_HISTORY = (
+    ("--history", "keeps the history in that file"),
+    ("--keep-days", "drops old messages from the history"),
+    ("--max-history-mb", "caps the history's size"),
+    ("--replay", "replays the history to each person joining"),
+)
+
+
+def _with_no_history(args: argparse.Namespace) -> str | None:
+    """Why ``serve --no-history`` refuses the history's options it was given (typed, even as
+    their default: _Given), or None."""
+    typed = getattr(args, "given", ())
+    given = [(option, what) for option, what in ON_THE_HISTORY if option.removeprefix("--").replace("-", "_") in typed]
+    if not given:
+        return None
+    option, what = given[0]
+    also = f" (nor {', '.join(o for o, _w in given[1:])})" if len(given) > 1 else ""
+    return f"{option} {what}, and --no-history keeps none{also}: leave out one or the other"
 
 
 # A headless room with no --operator has nobody who can /pass a turn: without a timeout, the first

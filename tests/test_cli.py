@@ -808,6 +808,26 @@ def test_a_headless_room_refuses_the_options_of_a_host_it_has_not(given, said):
         proc.stop()
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["--replay", "50"], "--replay replays the history to each person joining, and --no-history keeps none: "
+                             "leave out one or the other"),  # 50 is the default: typed all the same
+        (["--max-history-mb", "0"], "--max-history-mb caps the history's size, and --no-history keeps none: leave out"),
+        (["--replay", "3", "--max-history-mb", "5"], "--max-history-mb caps the history's size, and --no-history keeps "
+                                                      "none (nor --replay): leave out one or the other"),
+        (["--keep-days", "30"], "--keep-days drops old messages from the history, and --no-history keeps none"),
+        (["--history", "h.sqlite3"], "--history keeps the history in that file, and --no-history keeps none"),
+    ],
+)
+def test_no_history_refuses_the_options_of_the_history_it_does_not_keep(run, given, said):
+    """`serve --no-history --replay 3` (or --max-history-mb) started a room that replays nothing and
+    caps nothing, saying neither: the teacher thought the last lesson's messages would be there."""
+    proc = run("serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--no-announce", "--no-history", *given, stdin=False)
+    assert proc.wait(timeout=10) == 2
+    assert only_line(proc).startswith(f"lanchat: {said}")
+
+
 def test_serve_host_takes_an_ipv6_address_in_brackets_as_connect_does_and_says_where_a_port_goes(capsys):
     """`serve --host [::1]` (the form connect and the README write) read "cannot listen on
     '[::1]': no such host or address", and `--host 127.0.0.1:4000` the same, with nothing to do."""
