@@ -188,6 +188,14 @@ def _socket_path(text: str) -> str:
     return text
 
 
+def _file_path(text: str) -> str:
+    """--history, --identity, history's PATH: a file's path. An empty one (`--history "$FILE"` with
+    FILE unset) was taken as no option at all, the default file, silently: refused, as --unix's is."""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty: give a file's path, or leave it out for the default")
+    return text
+
+
 def _folder(text: str) -> str:
     """--downloads, --tls-dir: an existing folder, checked before anything starts."""
     if not text:  # Path("") is the current folder, not the default the option's help names
@@ -457,6 +465,7 @@ def build_parser() -> _Parser:
     serve.add_argument(
         "--history",
         action=_Given,
+        type=_file_path,
         metavar="PATH",
         help="keep the chat history in this SQLite file (default: one file per port in your data folder, "
         "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux; --port 0: the port it "
@@ -503,7 +512,7 @@ def build_parser() -> _Parser:
         "folder (default: your data folder); one made there the first time, its fingerprint the same every run after"
     )
     serve.add_argument(
-        "--identity", metavar="PATH", help="your identity key file, which owns your name (default: identity.key in your "
+        "--identity", type=_file_path, metavar="PATH", help="your identity key file, which owns your name (default: identity.key in your "
         "data folder; `lanchat key` shows its fingerprint; not with --headless)"
     )
     serve.add_argument(
@@ -553,7 +562,7 @@ def build_parser() -> _Parser:
         help="the server's TLS fingerprint, as `serve --tls` printed it: trust exactly this one (implies --tls)",
     )
     connect.add_argument(
-        "--identity", metavar="PATH", help="your identity key file, which owns your name on each server (default: "
+        "--identity", type=_file_path, metavar="PATH", help="your identity key file, which owns your name on each server (default: "
         "identity.key in your data folder; `lanchat key` shows its fingerprint)"
     )
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
@@ -572,7 +581,7 @@ def build_parser() -> _Parser:
         epilog=HISTORY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    history.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
+    history.add_argument("path", nargs="?", type=_file_path, metavar="PATH", help="the history file (default: the one 'serve' uses)")
     history.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
     history.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
     history.add_argument(
@@ -619,7 +628,7 @@ def build_parser() -> _Parser:
     )
     names.add_argument("action", choices=("list", "release"), help="list: every owned name; release: free NAME")
     names.add_argument("name", nargs="?", metavar="NAME", help="the name to release")
-    names.add_argument("--history", metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
+    names.add_argument("--history", type=_file_path, metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
     names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
     names.add_argument("--unix", metavar="PATH", type=_socket_path, help="the room's AF_UNIX socket, to find its default history")
     key = commands.add_parser(
@@ -630,7 +639,7 @@ def build_parser() -> _Parser:
         epilog="examples:\n  lanchat key\n  lanchat key --identity ~/usb/identity.key\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    key.add_argument("--identity", metavar="PATH", help="the identity key file (default: identity.key in your data folder)")
+    key.add_argument("--identity", type=_file_path, metavar="PATH", help="the identity key file (default: identity.key in your data folder)")
     return parser
 
 
@@ -2453,7 +2462,7 @@ def _stopped_history_parser(command: str, description: str, epilog: str) -> argp
     PATH, --port and --unix: which stopped room's history it works on."""
     parser = _Parser(prog=f"{PROG} history {command}", description=description, epilog=epilog,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", nargs="?", metavar="PATH", help="the history file (default: the one 'serve' uses)")
+    parser.add_argument("path", nargs="?", type=_file_path, metavar="PATH", help="the history file (default: the one 'serve' uses)")
     parser.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
     parser.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
     return parser

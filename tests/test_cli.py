@@ -910,6 +910,32 @@ def test_an_empty_folder_option_is_refused_not_taken_as_the_current_folder(capsy
 
 
 @pytest.mark.parametrize(
+    ("args", "argument"),
+    [
+        (["serve", "--history", ""], "--history"),
+        (["serve", "--identity", ""], "--identity"),
+        (["connect", "--identity", ""], "--identity"),
+        (["key", "--identity", ""], "--identity"),
+        (["names", "list", "--history", ""], "--history"),
+        (["history", ""], "PATH"),
+        (["history", "prune", "", "--keep-days", "3"], "PATH"),
+        (["history", "compact", ""], "PATH"),
+    ],
+)
+def test_an_empty_file_path_is_refused_not_taken_as_the_default(capsys, args, argument):
+    """`--history "$FILE"` with FILE unset (or `--identity ''`) was taken as no option: the default
+    file, silently; so was `lanchat history ''`. Refused, as an empty --unix or folder is."""
+    from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+
+    parse = {"prune": build_prune_parser().parse_args, "compact": build_compact_parser().parse_args}.get(args[1])
+    with pytest.raises(SystemExit) as stopped:
+        parse(args[2:]) if parse else build_parser().parse_args(args)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"argument {argument}: the path is empty: give a file's path, or leave it out for the default" in line
+
+
+@pytest.mark.parametrize(
     ("args", "said"),
     [
         (["127.0.0.1", "connect"], "lanchat: the command comes first: `lanchat connect 127.0.0.1`"),
