@@ -467,7 +467,7 @@ def build_parser() -> _Parser:
         action=_Given,
         type=_file_path,
         metavar="PATH",
-        help="keep the chat history in this SQLite file (default: one file per port in your data folder, "
+        help="keep the chat history in this SQLite file (made if missing, in a folder that must exist; default: one file per port in your data folder, "
         "history-PORT.sqlite3, e.g. ~/.local/share/lanchat/history-3580.sqlite3 on Linux; --port 0: the port it "
         "got; with --unix, one per "
         "socket path)",
@@ -512,7 +512,7 @@ def build_parser() -> _Parser:
         "folder (default: your data folder); one made there the first time, its fingerprint the same every run after"
     )
     serve.add_argument(
-        "--identity", type=_file_path, metavar="PATH", help="your identity key file, which owns your name (default: identity.key in your "
+        "--identity", type=_file_path, metavar="PATH", help="your identity key file, which owns your name (made if missing, in a folder that must exist; default: identity.key in your "
         "data folder; `lanchat key` shows its fingerprint; not with --headless)"
     )
     serve.add_argument(
@@ -562,7 +562,7 @@ def build_parser() -> _Parser:
         help="the server's TLS fingerprint, as `serve --tls` printed it: trust exactly this one (implies --tls)",
     )
     connect.add_argument(
-        "--identity", type=_file_path, metavar="PATH", help="your identity key file, which owns your name on each server (default: "
+        "--identity", type=_file_path, metavar="PATH", help="your identity key file, which owns your name on each server (made if missing, in a folder that must exist; default: "
         "identity.key in your data folder; `lanchat key` shows its fingerprint)"
     )
     connect.add_argument("--downloads", type=_folder, metavar="DIR", help="where /get saves files (default: your Downloads folder, else here)")
@@ -639,7 +639,7 @@ def build_parser() -> _Parser:
         epilog="examples:\n  lanchat key\n  lanchat key --identity ~/usb/identity.key\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    key.add_argument("--identity", type=_file_path, metavar="PATH", help="the identity key file (default: identity.key in your data folder)")
+    key.add_argument("--identity", type=_file_path, metavar="PATH", help="the identity key file (made if missing, in a folder that must exist; default: identity.key in your data folder)")
     return parser
 
 
@@ -913,6 +913,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port = listener.getsockname()[1]
         history_at = {"unix": args.unix} if args.unix else {"port": port}
         history_path = Path(args.history).expanduser() if args.history else default_path(**history_at)
+        if args.history and (missing := _no_folder_for(history_path, "the history file")):
+            return _fail(f"{missing}\n  create the folder first, choose another file with --history PATH, or start with --no-history")
         try:
             store = HistoryStore(history_path)
         except HistoryBusy as exc:  # another server on this file: it says what to do instead
@@ -1455,6 +1457,23 @@ def _holdings_line(store, args: argparse.Namespace) -> list[str]:  # noqa: ANN00
     if not store.writable:  # an archive keeps all it has
         return [f"  history: {describe_holdings(used, count, oldest, keep_days=None, max_mb=None)}"]
     return [f"  history: {describe_holdings(used, count, oldest, keep_days=args.keep_days, max_mb=args.max_history_mb)}"]
+
+
+def _no_folder_for(path: Path, what: str) -> str | None:
+    """Why a file the user named cannot be made where they said: its folder is not there. A folder
+    the user names is never made (identity.load_or_create_key's rule, for --identity): `--history
+    /media/usb/term.sqlite3` with the stick not plugged in made /media/usb on this disk and began
+    an empty history there. Only lanchat's own data folder is made, on first use. None: there is
+    something there (a folder, or a file or a folder we may not read, which opening the file names)."""
+    import os
+
+    try:
+        os.stat(path.parent)
+    except FileNotFoundError:
+        return f"there is no folder {path.parent} for {what} {path.name} (a drive not plugged in? a typo?)"
+    except OSError:
+        return None
+    return None
 
 
 def _history_advice(history_path: Path) -> str:

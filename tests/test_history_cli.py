@@ -334,6 +334,21 @@ def test_a_history_folder_that_cannot_be_made_is_not_called_a_file_to_move_aside
     assert blocker.read_text() == "keep me"
 
 
+def test_a_history_in_a_folder_that_is_not_there_is_refused_and_no_folder_is_made(tmp_path):
+    """`serve --history ~/usb/term.sqlite3` with the stick not plugged in made ~/usb on this disk
+    and began an empty history there, while `--identity ~/usb/identity.key` was refused: a folder
+    the user names is now never made, for either (the default data folder still is, on first use:
+    test_default_history_lives_in_the_data_folder_and_no_history_keeps_nothing)."""
+    db = tmp_path / "usb" / "term.sqlite3"
+    result = run_lanchat("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-announce", "--history", str(db), timeout=10)
+    assert result.returncode == 1 and "listening" not in result.stdout
+    assert result.stderr.splitlines() == [
+        f"lanchat: there is no folder {tmp_path / 'usb'} for the history file term.sqlite3 (a drive not plugged in? a typo?)",
+        "  create the folder first, choose another file with --history PATH, or start with --no-history",
+    ]
+    assert not (tmp_path / "usb").exists()
+
+
 def test_a_history_given_as_a_folder_says_so_and_asks_for_a_file_inside_it(tmp_path):
     folder = tmp_path / "chats"
     folder.mkdir()
