@@ -943,7 +943,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         binding = channel_binding(tls_fingerprint)
         if made:
             # (as the banner after it: a log on a full disk says so and goes on, never a traceback)
-            _log_out("\n".join(fold_lines([f"{PROG}: made a TLS certificate in {cert}"], _terminal_columns())))
+            _log_out("\n".join(fold_lines([_terminal_safe(f"{PROG}: made a TLS certificate in {cert}")], _terminal_columns())))
     args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
     turn_timeout, timeout_lines = _turn_timeout(args)
     try:
@@ -1025,7 +1025,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"  warning: cannot write the history ({store.readonly_reason}): earlier messages are replayed, "
                 "new ones are not saved"
             )
-    _log_out("\n".join(fold_lines(banner, _terminal_columns())))
+    # (the paths in it are the user's: a byte that is not UTF-8 shown as \xe9, an escape as ^[, never sent raw)
+    _log_out("\n".join(fold_lines([_terminal_safe(line) for line in banner], _terminal_columns())))
 
     if args.headless:
         _install_signals(lambda: server.request_shutdown("the server was stopped"))
@@ -2014,7 +2015,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(json.dumps(as_json(checks), ensure_ascii=not _utf8(sys.stdout), indent=2), flush=True)
     else:
         _say(f"{PROG} doctor: checking port {port}" + (f" and the server at {target}" if target else ""), sys.stdout)
-        print(as_text(checks, _terminal_columns()), flush=True)
+        print(_terminal_safe(as_text(checks, _terminal_columns())), flush=True)  # (it names folders: the user's bytes)
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
@@ -2452,8 +2453,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         if store.skipped:  # a hand edit, another program, a damaged page (history_rows.py)
-            print(f"lanchat: left out {_entries(store.skipped)} of {path}: not as lanchat writes them "
-                  "(a wrong type, an impossible time, too long)", file=sys.stderr)  # fmt: skip
+            _say(f"lanchat: left out {_entries(store.skipped)} of {path}: not as lanchat writes them "
+                 "(a wrong type, an impossible time, too long)")  # fmt: skip
         if not shown:  # an empty transcript says so (on stderr: stdout may be a file being written)
             since = "" if args.since is None else " since " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(args.since))
             _say(f"no messages{since} in {path}")

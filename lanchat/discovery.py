@@ -92,10 +92,10 @@ def room_name_problem(text: str) -> str | None:
         return "it is empty"
     if len(text) > MAX_ROOM_CHARS:
         return f"it is longer than {MAX_ROOM_CHARS} characters"
-    if visible(text) != text or "\t" in text:
-        return "it has control characters"
     if any("\ud800" <= ch <= "\udfff" for ch in text):  # a byte not in UTF-8, as Python keeps it from argv
         return "it holds a byte that is not UTF-8 text, which cannot be announced"
+    if visible(text) != text or "\t" in text:  # (after: visible shows such a byte as \xe9)
+        return "it has control characters"
     return None
 
 

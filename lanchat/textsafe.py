@@ -14,6 +14,10 @@ charts show a lone mark: drawn after a name's colon, or as a name, it would othe
 what came before it or vanish, and ``\u0301ann`` would read as ``ann``. What one character may
 carry is bounded, as a terminal draws it all in one or two cells, over the rows around: at most
 MAX_MARKS_SHOWN marks or skin tones (the rest counted, ``<+46 marks>``) and MAX_JOINS_KEPT joiners in a chain.
+A lone surrogate is no character at all: one from U+DC80 to U+DCFF is how Python keeps a byte
+that is not UTF-8 (in a file's name, an argument: surrogateescape), shown as that byte, ``\\xe9``,
+as git and Python's bytes write one (an encoder made it '?', so two names differing there looked
+the same); any other as ``<U+D800>``.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ def _build_table() -> dict[int, str]:
             table[code] = _stand_in(code)
     for ch in BIDI_CONTROLS + "\u2028\u2029\ufeff":
         table[ord(ch)] = _stand_in(ord(ch))
+    for code in range(0xD800, 0xE000):  # lone surrogates: never text, and an encoder writes each as '?'
+        table[code] = f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else _stand_in(code)
     for ch in KEPT_SELECTORS:
         del table[ord(ch)]
     return table

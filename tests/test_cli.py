@@ -909,6 +909,30 @@ def test_an_empty_folder_option_is_refused_not_taken_as_the_current_folder(capsy
     assert f"argument {args[-2]}: the folder is empty: give one (. for this folder)" in line
 
 
+def test_a_path_not_in_utf8_or_holding_an_escape_is_shown_escaped_never_raw(run, tmp_path):
+    """A history file named with a byte that is not UTF-8 (a name from a Latin-1 system) was shown
+    as '?' in serve's start lines (and as Python's '\\udce9' in errors), and an escape sequence
+    in it went raw to the terminal there. Each byte is now shown as \\xe9, each control as ^[."""
+    odd = os.fsdecode(b"a\x1b[31mb\xe9")
+    server, _where = serve(run, "--headless", "--no-announce", "--history", str(tmp_path / f"{odd}.sqlite3"))
+    server.expect(r"messages are replayed on joining")
+    assert f"  history: {tmp_path}/a^[[31mb\\xe9.sqlite3 (the last 50 messages are replayed on joining)" in server.lines
+    assert "\x1b" not in server.output and "\ufffd" not in server.output
+    missing = run("history", str(tmp_path / f"{odd}-gone.sqlite3"), stdin=False)
+    assert missing.wait() == 1
+    assert only_line(missing) == f"lanchat: {tmp_path}/a^[[31mb\\xe9-gone.sqlite3: no such history file"
+
+
+def test_the_doctor_shows_a_data_folder_not_in_utf8_escaped_never_raw(tmp_path):
+    """`lanchat doctor` names the data folder: its bytes went to the terminal as they were, an
+    escape sequence in the name with them."""
+    odd = tmp_path / os.fsdecode(b"d\xe9\x1b[1m")
+    shown = subprocess.run([sys.executable, "-m", "lanchat", "doctor", "--port", "1", "--wait", "0"], capture_output=True,
+                           env=child_env(XDG_DATA_HOME=str(odd)), cwd=ROOT, timeout=30)  # fmt: skip
+    assert b"\x1b" not in shown.stdout + shown.stderr and b"\xe9" not in shown.stdout + shown.stderr
+    assert f"data folder  {tmp_path}/d\\xe9^[[1m/lanchat" in shown.stdout.decode()
+
+
 @pytest.mark.parametrize(
     ("args", "argument"),
     [

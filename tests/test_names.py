@@ -116,6 +116,16 @@ def test_ordinary_names_have_no_problem():
         assert name_problem(name) is None
 
 
+def test_a_byte_that_is_not_utf8_is_shown_as_that_byte_and_any_other_lone_surrogate_as_its_code():
+    """Python keeps a file name's byte that is not UTF-8 as a lone surrogate (surrogateescape):
+    passed through, the terminal's encoder made every one '?', so 'caf\xe9' and 'caf\xe8' looked alike."""
+    import os
+
+    assert visible(os.fsdecode(b"/tmp/caf\xe9.sqlite3")) == "/tmp/caf\\xe9.sqlite3"
+    assert visible(os.fsdecode(b"\xff\x80 \x1b[2J ann")) == "\\xff\\x80 ^[[2J ann"
+    assert visible("\ud800 \udfff \udc7f") == "<U+D800> <U+DFFF> <U+DC7F>"  # no byte: never a file name's
+
+
 def test_invisible_characters_in_messages_are_shown_not_passed_through():
     assert visible("pay\u200bpal") == "pay<U+200B>pal"
     assert visible("hi\U000e0041\U000e0042") == "hi<U+E0041><U+E0042>"
