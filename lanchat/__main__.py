@@ -20,7 +20,7 @@ if not __package__:  # `python lanchat serve` or `python lanchat/__main__.py`: r
 # Light, and imported up front on purpose: the log must work when the process is out of file
 # descriptors, and a first import inside it would then fail (it has to open the .py file).
 from .textfold import cells, fold_line, fold_lines  # noqa: E402 - after the check above, which needs none
-from .textsafe import visible  # noqa: E402
+from .textsafe import quoted, visible  # noqa: E402
 
 PROG = "lanchat"
 PROJECTOR_HELP = (
@@ -106,8 +106,8 @@ def command_hint(argv: list[str], commands: list[str]) -> str | None:
         return f"for help: `{PROG} --help`, or `{PROG} COMMAND --help` for one command's options"
     close = difflib.get_close_matches(first.casefold(), commands, n=1, cutoff=0.6)
     if close:
-        return f"{first!r} is not a command; did you mean `{shlex.join([PROG, close[0], *argv[1:]])}`?"
-    return f"{first!r} is not a command: choose {', '.join(commands[:-1])} or {commands[-1]} (see {PROG} --help)"
+        return f"{quoted(first)} is not a command; did you mean `{shlex.join([PROG, close[0], *argv[1:]])}`?"
+    return f"{quoted(first)} is not a command: choose {', '.join(commands[:-1])} or {commands[-1]} (see {PROG} --help)"
 
 
 def unrecognized(extras: list[str], option_names: list[str]) -> str:
@@ -129,7 +129,7 @@ def _port(text: str) -> int:
 
     if not port_digits(text):
         hint = f" (a socket file is given with --unix {text})" if "/" in text else port_text_problem(text)
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number{hint}")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a port number{hint}")
     if len(text) > 5 or int(text) > 65535:
         shown = text if len(text) <= 12 else f"{text[:12]}... ({len(text)} digits)"
         raise argparse.ArgumentTypeError(f"port {shown} is out of range (0-65535)")
@@ -140,7 +140,7 @@ def _whole(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a whole number") from None
 
 
 def _positive(text: str) -> int:
@@ -157,7 +157,7 @@ def _days(text: str) -> float:
     try:
         return parse_days(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (more than 0, at most 36,500, e.g. 30 or 0.5)") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a number of days (more than 0, at most 36,500, e.g. 30 or 0.5)") from None
 
 
 def _history_mb(text: str) -> int | None:
@@ -176,7 +176,7 @@ def _listen_host(text: str) -> str:
     host, colon, port = text.rpartition(":")
     bracketed = host.startswith("[") and host.endswith("]")
     if colon and port.isdecimal() and (bracketed or (host and ":" not in host)):
-        raise argparse.ArgumentTypeError(f"{text!r} holds a port: give it apart, e.g. --host {host.strip('[]')} --port {port}")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} holds a port: give it apart, e.g. --host {host.strip('[]')} --port {port}")
     return text
 
 
@@ -206,7 +206,7 @@ def _folder(text: str) -> str:
     except OSError as exc:
         problem = f"cannot be reached ({exc.strerror or exc})"
     if problem:
-        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} {problem}")
     return str(folder)
 
 
@@ -220,7 +220,7 @@ def _folder_or_new(text: str) -> str:
     folder = Path(text).expanduser()
     there = next((p for p in (folder, *folder.parents) if lexists(p)), None)  # the nearest that exists
     if there is not None and there != folder and not isdir(there):
-        raise argparse.ArgumentTypeError(f"{text!r} cannot be made: {str(there)!r} is a file, not a folder")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} cannot be made: {quoted(str(there))} is a file, not a folder")
     return _folder(text) if there == folder else str(folder)
 
 
@@ -229,7 +229,7 @@ def _room(text: str) -> str:
 
     problem = room_name_problem(text)
     if problem:
-        raise argparse.ArgumentTypeError(f"room name {text!r} cannot be used: {problem}")
+        raise argparse.ArgumentTypeError(f"room name {quoted(text)} cannot be used: {problem}")
     return text
 
 
@@ -238,7 +238,7 @@ def _name(text: str) -> str:
 
     problem = name_problem(text)
     if problem:
-        raise argparse.ArgumentTypeError(f"name {text!r} cannot be used: {problem}")
+        raise argparse.ArgumentTypeError(f"name {quoted(text)} cannot be used: {problem}")
     return text
 
 
@@ -252,7 +252,7 @@ def _operator_name(text: str) -> str:
     if fingerprint_hex(text) is not None:
         return text
     if name_key(_name(text)) == name_key(BOT_NAME):
-        raise argparse.ArgumentTypeError(f"{text!r} is kept for the colour bot; nobody can join under it")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is kept for the colour bot; nobody can join under it")
     return text
 
 
@@ -327,7 +327,7 @@ def _replay_count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a whole number") from None
     if not 0 <= value <= MAX_HISTORY_REQUEST:
         raise argparse.ArgumentTypeError(f"{value} must be from 0 to {MAX_HISTORY_REQUEST}")
     return value
@@ -356,13 +356,13 @@ def _since(text: str) -> float:
             when = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time: use a date like 2026-11-21, a time like 2026-11-21T14:30 or 14:30 (today), "
+            f"{quoted(text)} is not a time: use a date like 2026-11-21, a time like 2026-11-21T14:30 or 14:30 (today), "
             "or an age like 30m"
         ) from None
     try:
         return when.timestamp()  # a naive time is taken as local time
     except (ValueError, OverflowError):  # 0001-01-01 in local time is out of the clock's range
-        raise argparse.ArgumentTypeError(f"{text!r} is too long ago for this computer's clock: give a later date") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is too long ago for this computer's clock: give a later date") from None
 
 
 def build_parser() -> _Parser:
@@ -647,7 +647,7 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a number of seconds") from None
     if not 0 <= value <= 30:
         raise argparse.ArgumentTypeError(f"{text} must be from 0 to 30 seconds")
     return value
@@ -1546,7 +1546,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         pinned = normalise_fingerprint(args.fingerprint)
         if pinned is None:
             return _fail(
-                f"--fingerprint {args.fingerprint!r} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, "
+                f"--fingerprint {quoted(args.fingerprint)} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, "
                 "capitals count): check it against the one the host printed", 2
             )
     found = _where_to(args)
@@ -1659,12 +1659,12 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         target = connect_target(args.host, args.port_arg, args.port)
     except AddressProblem as exc:
         if looks_like_a_room_name(args.host or ""):  # "ann's room", the name `lanchat rooms` lists
-            return _room_called(args.host, None, f"{' '.join(args.host.split())!r} is no address", exit_code=2)
+            return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2)
         return _fail(str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
     if not _has_address(target.host, target.port):  # `lanchat connect friends`: no machine, maybe a room
-        return _room_called(target.host, target.port if target.port_given else None, f"no machine is called {target.host!r}")
+        return _room_called(target.host, target.port if target.port_given else None, f"no machine is called {quoted(target.host)}")
     return None, Endpoint(host=target.host, port=target.port), None
 
 
@@ -1708,7 +1708,7 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
     if called:
         return _fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
     if rooms:
-        return _fail(f"no room is called {' '.join(typed.split())!r} either; join one of those above by its name or address", exit_code)
+        return _fail(f"no room is called {quoted(' '.join(typed.split()))} either; join one of those above by its name or address", exit_code)
     return _fail(f"{problem}, and no room is announced on the local network\n{NO_ROOM_HELP}", exit_code)
 
 
@@ -1796,7 +1796,7 @@ def _unix_owner_warning(sock, path: str, expected: str | None) -> str | None:  #
         try:
             wanted = pwd.getpwnam(expected).pw_uid
         except KeyError:
-            return f"there is no user called {expected!r}; the server at {path} is run by {_user_name(uid)}"
+            return f"there is no user called {quoted(expected)}; the server at {path} is run by {_user_name(uid)}"
     if uid == wanted:
         return None
     return (

@@ -168,3 +168,19 @@ def visible(text: str, *, continues: bool = False) -> str:
 def visible_lines(text: str) -> list[str]:
     """Like ``visible`` but keeps the message's own line breaks as separate lines."""
     return [visible(part) for part in text.split("\n")]
+
+
+def quoted(text: str) -> str:
+    """``text`` quoted for a message, as repr() quotes it (every control and invisible character
+    escaped, so it is safe to show), but a byte that is not UTF-8 (a lone surrogate U+DC80-U+DCFF:
+    surrogateescape) written as that byte, ``'caf\\xe9'``, as ``visible`` shows it, not as
+    Python's ``'caf\\udce9'``: a value typed is shown the same way in every message."""
+    shown = repr(text)
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return shown
+    quote = shown[0]
+    body = (
+        f"\\x{ord(ch) - 0xDC00:02x}" if "\udc80" <= ch <= "\udcff" else "\\" + ch if ch == quote else repr(ch)[1:-1]
+        for ch in text
+    )
+    return quote + "".join(body) + quote

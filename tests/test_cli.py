@@ -884,7 +884,7 @@ def test_a_room_name_holding_a_byte_that_is_not_utf8_is_refused_before_the_room_
         build_parser().parse_args(["serve", "--room", os.fsdecode(b"caf\xe9")])
     assert stopped.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert "argument --room: room name 'caf\\udce9' cannot be used: it holds a byte that is not UTF-8 text" in line
+    assert "argument --room: room name 'caf\\xe9' cannot be used: it holds a byte that is not UTF-8 text" in line
 
 
 @pytest.mark.parametrize(
@@ -921,6 +921,9 @@ def test_a_path_not_in_utf8_or_holding_an_escape_is_shown_escaped_never_raw(run,
     missing = run("history", str(tmp_path / f"{odd}-gone.sqlite3"), stdin=False)
     assert missing.wait() == 1
     assert only_line(missing) == f"lanchat: {tmp_path}/a^[[31mb\\xe9-gone.sqlite3: no such history file"
+    quoted = run("connect", "--downloads", str(tmp_path / odd), stdin=False)  # quoted the same way (not '\\udce9')
+    assert quoted.wait() == 2
+    assert f"argument --downloads: '{tmp_path}/a\\x1b[31mb\\xe9' does not exist (create it first)" in only_line(quoted)
 
 
 def test_the_doctor_shows_a_data_folder_not_in_utf8_escaped_never_raw(tmp_path):

@@ -124,6 +124,10 @@ def test_a_byte_that_is_not_utf8_is_shown_as_that_byte_and_any_other_lone_surrog
     assert visible(os.fsdecode(b"/tmp/caf\xe9.sqlite3")) == "/tmp/caf\\xe9.sqlite3"
     assert visible(os.fsdecode(b"\xff\x80 \x1b[2J ann")) == "\\xff\\x80 ^[[2J ann"
     assert visible("\ud800 \udfff \udc7f") == "<U+D800> <U+DFFF> <U+DC7F>"  # no byte: never a file name's
+    from lanchat.textsafe import quoted  # a value quoted in a message: repr's, but such a byte as visible shows it
+
+    assert quoted(os.fsdecode(b"caf\xe9")) == "'caf\\xe9'" and quoted(os.fsdecode(b"it's\xe9\x1b\\")) == '"it\'s\\xe9\\x1b\\\\"'
+    assert quoted("ann's room") == repr("ann's room") and quoted(os.fsdecode(b"'\"\xe9")) == "'\\'\"\\xe9'"
 
 
 def test_invisible_characters_in_messages_are_shown_not_passed_through():
