@@ -124,7 +124,7 @@ def unrecognized(extras: list[str], option_names: list[str]) -> str:
 
 def _port(text: str) -> int:
     """A port: ASCII digits only, 0-65535 (addresses.port_digits; each command says what 0 means).
-    The value is quoted with repr: a control character in it is shown escaped, never sent raw."""
+    The value is quoted (textsafe.quoted): a control character in it is shown escaped, never sent raw."""
     from .addresses import port_digits, port_text_problem
 
     if not port_digits(text):
@@ -1472,8 +1472,8 @@ def _no_folder_for(path: Path, what: str) -> str | None:
         os.stat(path.parent)
     except FileNotFoundError:
         return f"there is no folder {path.parent} for {what} {path.name} (a drive not plugged in? a typo?)"
-    except OSError:
-        return None
+    except OSError:  # (a file on the way, a folder we may not search: HistoryStore says which)
+        pass
     return None
 
 
