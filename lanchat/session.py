@@ -979,7 +979,9 @@ def kept_mute_end(known: float | None, told: float | None, now: float) -> float 
     up: never before the real end, up to a minute after it), or the end we knew to the second
     (``known``: now plus the minutes of the act that muted us, as it came) where that fits the
     minutes: the same mute. Taken from the minutes alone, the end moved at each rejoin, and
-    "muted until" with it."""
+    "muted until" with it. The minutes cannot tell one mute from another: a mute replaced while
+    we were away by one ending within about a minute of the old end keeps the old end here, up to
+    65 s early or late on the status line (the room still refuses our lines to the real end)."""
     if known is None or told is None or float("inf") in (known, told):
         return told
     return known if max(now, told - 60 - MUTE_END_SLACK_SECONDS) < known <= told + MUTE_END_SLACK_SECONDS else told
