@@ -411,34 +411,43 @@ def test_ctrl_z_gives_the_shell_a_sane_terminal_and_fg_takes_it_back(terms):
     assert raw.count(b"\x1b[22;0t") == raw.count(b"\x1b[23;0t") == 2
 
 
-def test_after_a_stop_that_was_not_ctrl_z_fg_takes_the_terminal_back(terms):
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_after_a_stop_that_was_not_ctrl_z_fg_takes_the_terminal_back(terms, plain):
     """`kill -STOP` (a debugger, a stop from elsewhere), then fg: the shell had put its own modes
     back meanwhile (bash does), and nothing took ours again, so each key was echoed where it was
-    typed and reached the chat only with Enter, under the shell's lines. Here the shell's turn
-    does what bash does (stty sane, bracketed paste off); after fg our modes and screen are back."""
+    typed (--plain: twice) and reached the chat only with Enter, Ctrl-C a signal. Here the shell's
+    turn does what bash does (stty sane, bracketed paste off); after fg our modes are back, and
+    the full screen drawn again over the shell's lines."""
     import termios
 
     import psutil
 
-    _ann, port = host(terms)
-    script = 'set -m; {bob}; echo "stopped=$?"; read answer; stty sane; printf "\\033[?2004l"; fg; echo "exit=$?"'
-    bob = bob_in_a_shell(terms, port, script)
-    bob.expect(r"bob │ client")
+    ann, port = host(terms)
+    script = 'set -m; {bob}%s; echo "stopped=$?"; read answer; stty sane; printf "\\033[?2004l"; echo FG-NOW; fg; echo "exit=$?"'
+    bob = bob_in_a_shell(terms, port, script % (" --plain" if plain else ""))
+    bob.expect(r"welcome, bob" if plain else r"bob │ client")
     chat = psutil.Process(bob.proc.pid).children()[0]  # the shell's child: lanchat
     try:
         chat.send_signal(signal.SIGSTOP)
         bob.expect(r"stopped=147")  # 128 + SIGSTOP: stopped, not ended
         bob.send("\n")  # `read` done (the terminal in our modes still: no CR -> LF): stty sane, fg
-        bob.wait_screen(lambda rows: BRACKETED_PASTE in bob.screen.mode and "stopped=" not in "\n".join(rows), what="our modes and screen back")
+
+        def taken_back(rows: list[str]) -> bool:  # bracketed paste asked for again, after the shell's fg
+            raw = bytes(bob.raw)
+            return "FG-NOW" in raw.decode("utf-8", "replace") and b"\x1b[?2004h" in raw[raw.find(b"FG-NOW") :]
+
+        bob.wait_screen(taken_back, what="our modes back")
+        if not plain:  # the screen drawn again over the shell's lines
+            bob.wait_screen(lambda rows: "stopped=" not in "\n".join(rows), what="the screen drawn again")
         attrs = termios.tcgetattr(bob.proc.fd)
         assert not attrs[3] & (termios.ECHO | termios.ICANON | termios.ISIG), "the shell's modes kept"
-        bob.expect(r"bob │ client")
-        say(bob, "back again", "bob")
+        bob.send("back again\r")
+        ann.expect(r"bob: back again")
         bob.send("/q\r")
         bob.expect(r"exit=0")
-    finally:  # never left stopped (its shell's end would wait for it)
+    finally:  # never left stopped or in the shell's modes, where the test's end waited for it
         with contextlib.suppress(psutil.NoSuchProcess):
-            chat.send_signal(signal.SIGCONT)
+            chat.kill()  # (by then it has exited, unless the test failed)
 
 
 def test_a_ctrl_z_the_kernel_dropped_does_not_hide_the_next_stop_from_elsewhere(terms):

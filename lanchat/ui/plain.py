@@ -234,9 +234,12 @@ class OwnTerminal:
         for end in (self._wake_r, self._wake_w):
             os.set_blocking(end, False)
         self._old_stop: Callable[[int, FrameType | None], object] | int | None = None  # SIGTSTP's before ours
+        self._old_cont: Callable[[int, FrameType | None], object] | int | None = None  # SIGCONT's before ours
         self._back_from_a_stop = False  # the keyboard said ready before a stop: maybe the shell's since
+        self._stopped_here = False  # stop() stopped us: the SIGCONT that follows is its own
         with contextlib.suppress(ValueError, AttributeError):  # not the main thread; no job control
             self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
+            self._old_cont = signal.signal(signal.SIGCONT, self._on_cont)
 
     @classmethod
     def take(cls, fd: int) -> OwnTerminal | None:
@@ -261,16 +264,33 @@ class OwnTerminal:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"z")
 
+    def _on_cont(self, signum: int, frame: object) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"c")
+
     def fileno(self) -> int:
-        """Readable after Ctrl-Z."""
+        """Readable after Ctrl-Z, and after a stop."""
         return self._wake_r
 
-    def stop_asked(self) -> bool:
-        """Did Ctrl-Z come (and not yet acted on)?"""
+    def woken(self) -> str:
+        """What came (and is not yet acted on): "stop" (Ctrl-Z), "taken back" (going on after a
+        stop that was not ours, kill -STOP: the terminal had the shell's modes meanwhile, bash puts
+        them back, and has ours again now), or "" (nothing, or the end of a stop of our own)."""
         try:
-            return bool(os.read(self._wake_r, 4096))
-        except OSError:  # BlockingIOError: no
-            return False
+            woke = os.read(self._wake_r, 4096)
+        except OSError:  # BlockingIOError: nothing
+            return ""
+        if b"z" in woke:
+            return "stop"
+        if b"c" not in woke or self._stopped_here:
+            self._stopped_here = False
+            return ""
+        import termios
+
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.own)
+        self._back_from_a_stop = True
+        return "taken back"
 
     def readable(self) -> bool:
         """False only when the keyboard, said ready before a stop, is not any more (the shell
@@ -291,6 +311,7 @@ class OwnTerminal:
         with contextlib.suppress(termios.error, OSError):
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        self._stopped_here = True
         try:
             os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
         finally:
@@ -305,9 +326,10 @@ class OwnTerminal:
 
         with contextlib.suppress(termios.error, OSError, ValueError):
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
-        if self._old_stop is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signal.SIGTSTP, self._old_stop)
+        for signum, old in ((signal.SIGTSTP, self._old_stop), (signal.SIGCONT, self._old_cont)):
+            if old is not None:
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(signum, old)
         for end in (self._wake_r, self._wake_w):  # after the handler is gone: it writes to one
             with contextlib.suppress(OSError):
                 os.close(end)
@@ -393,13 +415,15 @@ class PlainFrontend:
         """A second fd for the loop to watch: readable after Ctrl-Z. None: not at a terminal."""
         return None if self.terminal is None else self.terminal.fileno()
 
-    def _suspend(self, terminal: OwnTerminal) -> None:
+    def _suspend(self, terminal: OwnTerminal, *, stop: bool = True) -> None:
         """Ctrl-Z, between two passes of the loop: stopped with the terminal given back, and
-        after ``fg`` the unfinished line is written again, all of it (OwnTerminal.stop)."""
+        after ``fg`` the unfinished line is written again, all of it (OwnTerminal.stop); the
+        same after a stop not ours (``stop`` False: kill -STOP, then fg; the shell's lines came under it)."""
         if self.typing:
             self._echo("\n")
-        self._paste_mode(on=False)  # the shell's own again while stopped
-        terminal.stop()
+        if stop:
+            self._paste_mode(on=False)  # the shell's own again while stopped
+            terminal.stop()
         if self._paste is not None and paste_cut_short(self.fd):  # before a key typed after fg can come
             self._paste = None
         self._paste_mode(on=True)
@@ -554,8 +578,8 @@ class PlainFrontend:
 
     def read_input(self) -> list[str] | None:
         if self.terminal is not None:
-            if self.terminal.stop_asked():
-                self._suspend(self.terminal)
+            if woke := self.terminal.woken():  # Ctrl-Z; or the terminal ours again after kill -STOP and fg
+                self._suspend(self.terminal, stop=woke == "stop")
                 return []  # keys typed meanwhile come at the loop's next pass
             if not self.terminal.readable():
                 return []
