@@ -450,16 +450,22 @@ def test_after_a_stop_that_was_not_ctrl_z_fg_takes_the_terminal_back(terms, plai
             chat.kill()  # (by then it has exited, unless the test failed)
 
 
-def test_a_ctrl_z_the_kernel_dropped_does_not_hide_the_next_stop_from_elsewhere(terms):
+@pytest.mark.parametrize("plain", [False, True], ids=["full screen", "--plain"])
+def test_a_ctrl_z_the_kernel_dropped_does_not_hide_the_next_stop_from_elsewhere(terms, plain):
     """lanchat leading its own session (tmux new-window, xterm -e: as this pty's child is) gets
     no stop from Ctrl-Z (the kernel drops a default SIGTSTP to an orphaned group) and so no
     SIGCONT; the mark "the next SIGCONT is our own stop's" stayed, and the next stop from
     elsewhere (kill -STOP, the shell's modes put back, kill -CONT) was not taken back."""
     import termios
 
-    _ann, port = host(terms)
-    bob = join(terms, port, "bob")
-    bob.expect(r"bob │ client")
+    ann, port = host(terms)
+    if plain:
+        bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--plain", rows=24, cols=100)
+        terms.append(bob)
+        bob.expect(r"welcome, bob")
+    else:
+        bob = join(terms, port, "bob")
+        bob.expect(r"bob │ client")
     asked = bob.raw.count(b"\x1b[?2004h")
     bob.send("\x1a")  # Ctrl-Z: the terminal given back and taken again at once, no stop
     wait_for(lambda: bob.raw.count(b"\x1b[?2004h") > asked, what="the terminal taken again after the dropped stop")
@@ -472,7 +478,11 @@ def test_a_ctrl_z_the_kernel_dropped_does_not_hide_the_next_stop_from_elsewhere(
         os.kill(bob.proc.pid, signal.SIGCONT)
     wait_for(lambda: not termios.tcgetattr(bob.proc.fd)[3] & (termios.ECHO | termios.ICANON | termios.ISIG),
              what="our modes taken back after the stop from elsewhere")  # fmt: skip
-    say(bob, "back again", "bob")
+    if plain:
+        bob.send("back again\r")
+    else:
+        say(bob, "back again", "bob")
+    ann.expect(r"bob: back again")
 
 
 def test_f2_on_a_narrow_screen_says_why_no_list_shows(terms):

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import RawClient, TermProc, running_server, wait_for
@@ -251,6 +252,39 @@ def the_shell_has_its_echo_while_stopped(term: TermProc) -> None:
     term.wait_screen(at_the_prompt, what="the shell's prompt")
 
 
+def draft_after_fg(rows: list[str]) -> bool:
+    """"draft" written again below the shell's "$ fg"."""
+    rows = trimmed(rows)
+    return "$ fg" in rows and "draft" in rows[rows.index("$ fg") :]
+
+
+@contextlib.contextmanager
+def plain_in_a_shell(endpoint, shell: str = "bash", program: str = "-m lanchat") -> Iterator[tuple[TermProc, psutil.Process]]:
+    """bob's --plain chat (``program``: python's arguments before connect's), typed at an
+    interactive ``shell``'s prompt in a pty, as a job of its own, and joined: the pty and the
+    chat's process. At the end the chat is killed by its PID before the shell is: one left
+    waiting (stopped, or on a read of the keyboard, where its SIGHUP only restarted the read)
+    outlived its shell holding the pty, and closing the pty waited on it for good (ptyprocess's
+    close waits for the reader thread's read), pytest's end with it."""
+    if not shutil.which(shell):
+        pytest.skip(f"no {shell} here")
+    argv = [shell, "--norc", "--noprofile", "-i"] if shell == "bash" else [shell, "-i"]
+    term = TermProc("connect", argv=argv, rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
+    chat = None
+    try:
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+        term.send(f'"{sys.executable}" {program} connect 127.0.0.1 {endpoint.port} --name bob --plain\r')
+        chat = wait_for(lambda: next(iter(psutil.Process(term.proc.pid).children()), None), what="the shell's child: lanchat")
+        term.expect(r"welcome, bob")
+        yield term, chat
+    finally:
+        if chat is not None:
+            with contextlib.suppress(psutil.Error):
+                chat.kill()  # (psutil checks it is still the process it found)
+                chat.wait(5)
+        term.stop()
+
+
 @pytest.mark.parametrize("shell", ["bash", "dash"])
 def test_plain_mode_gives_the_shell_its_echo_on_ctrl_z_and_takes_its_own_back_after_fg(shell: str):
     """--plain at a terminal echoes what is typed itself (-icanon -echo). Ctrl-Z left that to
@@ -258,34 +292,23 @@ def test_plain_mode_gives_the_shell_its_echo_on_ctrl_z_and_takes_its_own_back_af
     after fg kept its own settings for us, so each key showed twice and the line typed was read
     only at Enter. Now the terminal goes back for the stop, ours comes back after fg, and the
     unfinished line is written again."""
-    if not shutil.which(shell):
-        pytest.skip(f"no {shell} here")
-    argv = [shell, "--norc", "--noprofile", "-i"] if shell == "bash" else [shell, "-i"]
-    with running_server() as (_server, endpoint):
+    with running_server() as (_server, endpoint), plain_in_a_shell(endpoint, shell) as (term, _chat):
         carl = RawClient(endpoint, "carl")
-        term = TermProc("connect", argv=argv, rows=16, cols=80, env={"PS1": "$ ", "ENV": "/dev/null"})
-        try:
-            term.wait_screen(at_the_prompt, what="the shell's prompt")
-            term.send(f'"{sys.executable}" -m lanchat connect 127.0.0.1 {endpoint.port} --name bob --plain\r')
-            term.expect(r"welcome, bob")
-            term.send("draft")
-            term.wait_screen(lambda rows: "draft" in trimmed(rows), what="the draft")
-            term.send("\x1a")
-            term.expect(r"Stopped")
-            the_shell_has_its_echo_while_stopped(term)
-            term.send("fg\r")
-            term.wait_screen(lambda rows: "draft" in trimmed(rows)[trimmed(rows).index("$ fg") :] if "$ fg" in trimmed(rows) else False,
-                             what="the draft again after fg")
-            carl.send(ev.Say(text="while you were away"))
-            term.expect(r"carl: while you were away *\n(.*\n)*draft\b")
-            term.send("abc\r")
-            carl.expect(ev.Message, sender="bob", text="draftabc")
-            term.expect(r"bob: draftabc")
-            assert "abc" not in trimmed(term.lines), "a key echoed twice: by the terminal and by lanchat"
-            term.send("\x1b[200~pasted \x03Ctrl-C\x1b[201~\r")  # our modes after fg: Ctrl-C a key, in a paste dropped
-            carl.expect(ev.Message, sender="bob", text="pasted Ctrl-C")
-        finally:
-            term.stop()
+        term.send("draft")
+        term.wait_screen(lambda rows: "draft" in trimmed(rows), what="the draft")
+        term.send("\x1a")
+        term.expect(r"Stopped")
+        the_shell_has_its_echo_while_stopped(term)
+        term.send("fg\r")
+        term.wait_screen(draft_after_fg, what="the draft again after fg")
+        carl.send(ev.Say(text="while you were away"))
+        term.expect(r"carl: while you were away *\n(.*\n)*draft\b")
+        term.send("abc\r")
+        carl.expect(ev.Message, sender="bob", text="draftabc")
+        term.expect(r"bob: draftabc")
+        assert "abc" not in trimmed(term.lines), "a key echoed twice: by the terminal and by lanchat"
+        term.send("\x1b[200~pasted \x03Ctrl-C\x1b[201~\r")  # our modes after fg: Ctrl-C a key, in a paste dropped
+        carl.expect(ev.Message, sender="bob", text="pasted Ctrl-C")
 
 
 CTRL_Z_AS_ECHOED = """
@@ -311,28 +334,79 @@ def test_plain_mode_ctrl_z_just_as_keys_are_echoed_writes_them_again_after_fg(tm
     3 of the test above): the handler stopped right there, and after fg wrote the unfinished
     line again without those keys; they were sent, but unseen. The stop is the loop's now, between
     two passes. Here the signal is raised at that very point, every run."""
-    shell = "bash"
-    if not shutil.which(shell):
-        pytest.skip(f"no {shell} here")
     script = tmp_path / "ctrl_z_as_echoed.py"
     script.write_text(CTRL_Z_AS_ECHOED, encoding="utf-8")
-    with running_server() as (_server, endpoint):
+    with running_server() as (_server, endpoint), plain_in_a_shell(endpoint, program=f'"{script}"') as (term, _chat):
         carl = RawClient(endpoint, "carl")
-        term = TermProc("connect", argv=[shell, "--norc", "--noprofile", "-i"], rows=16, cols=80, env={"PS1": "$ "})
-        try:
-            term.wait_screen(at_the_prompt, what="the shell's prompt")
-            term.send(f'"{sys.executable}" "{script}" connect 127.0.0.1 {endpoint.port} --name bob --plain\r')
-            term.expect(r"welcome, bob")
-            term.send("draft")
-            term.expect(r"Stopped")
-            term.wait_screen(at_the_prompt, what="the shell's prompt")
-            term.send("fg\r")
-            term.wait_screen(lambda rows: "draft" in trimmed(rows)[trimmed(rows).index("$ fg") :] if "$ fg" in trimmed(rows) else False,
-                             what="the draft again after fg")
-            term.send("!\r")
-            carl.expect(ev.Message, sender="bob", text="draft!")
-        finally:
-            term.stop()
+        term.send("draft")
+        term.expect(r"Stopped")
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+        term.send("fg\r")
+        term.wait_screen(draft_after_fg, what="the draft again after fg")
+        term.send("!\r")
+        carl.expect(ev.Message, sender="bob", text="draft!")
+        carl.send(ev.Say(text="still here"))
+        term.expect(r"carl: still here")  # the loop goes on: not left reading the keyboard
+
+
+KEYS_WITH_THE_WAKE_BYTE = """
+import runpy, select
+from lanchat.ui import plain
+
+suspend = plain.PlainFrontend._suspend
+
+def suspend_then_keys(self, *args, **kwargs):
+    suspend(self, *args, **kwargs)
+    select.select([self.fd], [], [], 10)  # a loaded machine: the next pass finds the keys typed after fg waiting
+
+plain.PlainFrontend._suspend = suspend_then_keys
+runpy.run_module("lanchat", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_plain_mode_keys_typed_as_fg_resumes_do_not_leave_the_chat_reading_the_keyboard(tmp_path):
+    """After Ctrl-Z and fg, the loop's next pass found two things ready, the keys typed after fg
+    and the wake pipe (the SIGCONT's byte), and read the keyboard for each: the second read found
+    nothing and waited for a key, the whole chat with it (no message shown, SIGHUP answered by a
+    retried read: a closed terminal left it running). Here the keys are waiting at that pass."""
+    script = tmp_path / "keys_with_the_wake_byte.py"
+    script.write_text(KEYS_WITH_THE_WAKE_BYTE, encoding="utf-8")
+    with running_server() as (_server, endpoint), plain_in_a_shell(endpoint, program=f'"{script}"') as (term, _chat):
+        carl = RawClient(endpoint, "carl")
+        term.send("draft")
+        term.wait_screen(lambda rows: "draft" in trimmed(rows), what="the draft")
+        term.send("\x1a")
+        term.expect(r"Stopped")
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+        term.send("fg\r")
+        term.wait_screen(draft_after_fg, what="the draft again after fg")
+        term.send("!\r")
+        carl.expect(ev.Message, sender="bob", text="draft!")
+        carl.send(ev.Say(text="still here"))
+        term.expect(r"carl: still here")
+
+
+def test_plain_mode_ctrl_z_then_bg_then_fg_takes_the_terminal_back(tmp_path):
+    """After Ctrl-Z, `bg` resumes the chat in the background: setting the terminal stops it
+    again (SIGTTOU) until fg, and after fg that call must go on. A SIGCONT handler without
+    SA_RESTART made it fail (EINTR) instead, and the shell's modes stayed: each key echoed
+    twice, the line read only at Enter."""
+    with running_server() as (_server, endpoint), plain_in_a_shell(endpoint) as (term, chat):
+        carl = RawClient(endpoint, "carl")
+        term.send("draft")
+        term.wait_screen(lambda rows: "draft" in trimmed(rows), what="the draft")
+        term.send("\x1a")
+        term.expect(r"Stopped")
+        term.wait_screen(at_the_prompt, what="the shell's prompt")
+        term.send("bg\r")
+        term.wait_screen(lambda rows: "$ bg" in trimmed(rows) and at_the_prompt(rows), what="the job resumed in the background")
+        wait_for(lambda: chat.status() == psutil.STATUS_STOPPED, what="stopped again setting the terminal (SIGTTOU)")
+        term.send("fg\r")
+        term.wait_screen(draft_after_fg, what="the draft again after fg")
+        attrs = termios.tcgetattr(term.proc.fd)
+        assert not attrs[3] & (termios.ECHO | termios.ICANON | termios.ISIG), "the shell's modes kept"
+        term.send("!\r")
+        carl.expect(ev.Message, sender="bob", text="draft!")
 
 
 def test_tabs_in_a_paste_on_a_terminal_without_paste_markers_are_text_not_completions():

@@ -224,8 +224,8 @@ class OwnTerminal:
     paste.py), and Ctrl-S too (no IXON: it paused every write); a SIGTSTP from elsewhere only
     noted by its handler, for the loop (``fileno``), which stops between two passes (``stop``).
     A handler runs between any two bytecodes: one that stopped right there found keys echoed and
-    not yet kept, and after ``fg`` wrote the unfinished line again without them. ``give_back``
-    undoes it all."""
+    not yet kept, and after ``fg`` wrote the unfinished line again without them. SIGCONT's, the
+    same, for a stop that was not ours (``woken``). ``give_back`` undoes it all."""
 
     def __init__(self, fd: int, saved: list, own: list) -> None:
         self.fd = fd
@@ -235,11 +235,13 @@ class OwnTerminal:
             os.set_blocking(end, False)
         self._old_stop: Callable[[int, FrameType | None], object] | int | None = None  # SIGTSTP's before ours
         self._old_cont: Callable[[int, FrameType | None], object] | int | None = None  # SIGCONT's before ours
-        self._back_from_a_stop = False  # the keyboard said ready before a stop: maybe the shell's since
         self._stopped_here = False  # stop() stopped us: the SIGCONT that follows is its own
         with contextlib.suppress(ValueError, AttributeError):  # not the main thread; no job control
             self._old_stop = signal.signal(signal.SIGTSTP, self._on_stop)
             self._old_cont = signal.signal(signal.SIGCONT, self._on_cont)
+            # a call a stop caught goes on after it (SA_RESTART): after Ctrl-Z and `bg`, setting
+            # the terminal stops us (SIGTTOU) until fg, and then failed (EINTR), the shell's modes kept
+            signal.siginterrupt(signal.SIGCONT, False)
 
     @classmethod
     def take(cls, fd: int) -> OwnTerminal | None:
@@ -289,16 +291,18 @@ class OwnTerminal:
 
         with contextlib.suppress(termios.error, OSError):
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.own)
-        self._back_from_a_stop = True
         return "taken back"
 
     def readable(self) -> bool:
-        """False only when the keyboard, said ready before a stop, is not any more (the shell
-        read it meanwhile): a read would wait for a key, and the whole loop with it."""
-        if not self._back_from_a_stop:
-            return True
-        self._back_from_a_stop = False
-        return bool(select.select([self.fd], [], [], 0)[0])
+        """Is a key waiting? Asked before every read, which would otherwise wait for one, and
+        the whole loop with it. The loop's select saying so is not enough: the loop reads once
+        for each ready descriptor, the keyboard's and the wake pipe's (a SIGCONT's byte, with
+        keys typed right after fg), and the first read took all; and what the keyboard had
+        before a stop, the shell may have read meanwhile."""
+        try:
+            return bool(select.select([self.fd], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True  # the read says what is wrong (a hang-up: the end)
 
     def stop(self) -> None:
         """The shell gets its own line editing and echo back while we are stopped (dash does not
@@ -311,17 +315,18 @@ class OwnTerminal:
         with contextlib.suppress(termios.error, OSError):
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        self._stopped_here = True
+        # the SIGCONT that follows is this stop's own (woken); leading our own session (xterm -e,
+        # tmux new-window) the kernel drops the stop and no SIGCONT comes: the next is from elsewhere
+        self._stopped_here = os.getsid(0) != os.getpid()
         try:
             os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
         finally:
             signal.signal(signal.SIGTSTP, self._on_stop)
         with contextlib.suppress(termios.error, OSError):
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.own)
-        self._back_from_a_stop = True
 
     def give_back(self) -> None:
-        """The terminal's modes and SIGTSTP's handler as they were."""
+        """The terminal's modes and SIGTSTP's and SIGCONT's handlers as they were."""
         import termios
 
         with contextlib.suppress(termios.error, OSError, ValueError):
