@@ -1011,6 +1011,18 @@ def operator_name_nick_refusal(room: Room, member: Member, name: str) -> list[Ac
     return [_room.Send(to=member.cid, event=ev.Error(code=ev.E_NAME_OWNED, message=message))]
 
 
+def banned_name_nick_refusal(room: Room, member: Member, name: str) -> list[Action]:
+    """A ``/nick`` to a name a ban holds: refused, as a ``hello`` under it is (PROTOCOL.md, nick:
+    the rules of hello). Not fatal: the person here is not the one banned (their key or address
+    would have put them out), but a banned name must not come back into the room, and the key
+    renaming into it would own it. Bans are told to the whole room: this tells nothing new."""
+    ban = next((b for b in room.moderation.bans if b.name_key == ev.name_key(name)), None)
+    if ban is None:
+        return []
+    message = f"the name {name!r} is banned in this room (by {ban.by}); choose another"
+    return [_room.Send(to=member.cid, event=ev.Error(code=ev.E_BAD_NAME, message=message))]
+
+
 def operators_on_join(room: Room, member: Member, host_name: str | None) -> list[Action]:
     """Who the operators are, when it is more than the host (whom the welcome names): everyone
     hears when an operator comes back (by identity key); a newcomer hears it once."""

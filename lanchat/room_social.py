@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .actions import Action, Broadcast, KeepTopic, LogRefusal, Send
 from .limits import Refusal
-from .moderation import BAN_TRIES_SECONDS, BanTries, muted_refusal, operator_name_nick_refusal, who_can
+from .moderation import (
+    BAN_TRIES_SECONDS,
+    BanTries,
+    banned_name_nick_refusal,
+    muted_refusal,
+    operator_name_nick_refusal,
+    who_can,
+)
 from .protocol import encode
 
 if TYPE_CHECKING:
@@ -207,7 +214,7 @@ def _rename(room: Room, member: Member, name: str, now: float) -> list[Action]:
         return []
     refused = (
         muted_refusal(room, member) or _rename_out_of_turn(room, member) or name_refused(room, member.cid, name, member.key)
-        or operator_name_nick_refusal(room, member, name)
+        or operator_name_nick_refusal(room, member, name) or banned_name_nick_refusal(room, member, name)
     )  # fmt: skip
     if refused:  # (a name is read by everyone too)
         return refused

@@ -13,11 +13,13 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import ROOT, StandInServer, TermProc, child_env, identity_args, short_tmp_dir, wait_for
 from test_cli import STAMP, join, run, serve  # noqa: F401 - run is the fixture
 from test_peer_users import account_lookup  # noqa: F401 - the fixture: each way an account is found
 
 from lanchat import events as ev
+from lanchat import identity
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -764,3 +766,27 @@ def test_on_a_lab_server_a_student_who_quit_before_the_ban_cannot_come_back_from
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_nick_to_a_banned_name_is_refused_as_a_hello_with_it_is():
+    """hal banned mallory, who had joined without a key (nc, or a script: a guest, so banned by
+    name); she came back with lanchat as m4llory and typed /nick mallory: the room took it
+    ("m4llory is now mallory"), and her key owned the banned name from then on. /nick follows the rules of hello (PROTOCOL.md, nick), and
+    a hello as mallory is refused: the nick is now refused too (not fatal), and the room goes on."""
+    from helpers import RawClient, local_host, running_server
+
+    with running_server(own_user=os.getuid()) as (server, endpoint):  # one login: held by name and key
+        hal = local_host(server, "hal")
+        mallory = RawClient(endpoint, "mallory")
+        hal.send(ev.Moderate(action="ban", name="mallory", reason="spam"))
+        mallory.expect(ev.Error, code=ev.E_BANNED)
+        hal.expect(ev.Left, name="mallory")
+        again = RawClient(endpoint, "m4llory", key=Ed25519PrivateKey.generate())
+        for name in ("mallory", "MALLORY"):
+            again.send(ev.Nick(name=name))
+            refused = again.expect(ev.Error)
+            assert refused.code == ev.E_BAD_NAME and "banned" in refused.message, refused  # type: ignore[attr-defined]
+        assert server.room.names == ("hal", "m4llory")
+        assert server.room.gate.owner_of("mallory") != identity.public_bytes(again.key)  # type: ignore[arg-type]
+        again.send(ev.Say(text="still here"))
+        hal.expect(ev.Message, sender="m4llory", text="still here")
