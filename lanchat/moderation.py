@@ -714,6 +714,8 @@ def tick(room: Room) -> list[Action]:
 def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action] | None:
     """A banned person's ``hello`` (name, verified key or known key, address): refused, fatal."""
     mod = room.moderation
+    if named_by_serve(room, name, key):
+        return None  # the room owner's word: let in, and the bans on her lifted (named_operator_joins)
     arrival_key = mod.arrivals.get(cid, ("", None))[1]
     identity = key_id(key if key is not None else arrival_key)
     ban = mod.ban_for(name_key=ev.name_key(name), key=identity, address=_address_for_bans(mod, cid))
@@ -755,9 +757,12 @@ def key_banned(room: Room, hello: ev.Hello) -> bool:
     if hello.key is None or not room.moderation.bans:
         return False
     try:
-        identity = key_id(unb64(hello.key, PUBLIC_KEY_BYTES, '"key"'))
+        public = unb64(hello.key, PUBLIC_KEY_BYTES, '"key"')
     except IdentityError:
         return False  # the gate refuses it
+    if named_by_serve(room, hello.name, public):
+        return False  # asked for the password as anyone is; once the key is proved, no ban holds her
+    identity = key_id(public)
     return any(b.key is not None and b.key == identity for b in room.moderation.bans)
 
 
@@ -980,8 +985,9 @@ def named_operator_joins(room: Room, member: Member) -> list[Action]:
         if room.gate.owner_of(member.name) not in (None, key):  # the name rules refuse this; never rely on it
             return []
         del mod.named_operators[name_key]
+    lifted = _bans_on_named_operator(room, member, identity)
     if member.cid == room.host_cid or mod.is_operator(room, member):
-        return []
+        return lifted
     mod.operator_cids.add(member.cid)
     mod.operator_keys.add(identity)
     by = room.name_of(room.host_cid) if room.host_cid is not None else None
@@ -989,7 +995,50 @@ def named_operator_joins(room: Room, member: Member) -> list[Action]:
     from .identity import short_fingerprint
 
     note = _room.Log(text=f"{member.name} (key {short_fingerprint(key)}) is an operator (serve --operator)")
-    return [_room.Record(event=act), note, _room.Broadcast(to=room._everyone, frame=encode(act)), _operators_broadcast(room)]
+    made: list[Action] = [_room.Record(event=act), note, _room.Broadcast(to=room._everyone, frame=encode(act)), _operators_broadcast(room)]
+    return lifted + made
+
+
+def named_by_serve(room: Room, name: str, key: bytes | None) -> bool:
+    """Is ``name`` with ``key`` the one ``serve --operator`` names, not joined yet this run (its
+    fingerprint, or NAME with the key that owns it or with no owner yet)? ``key`` is proved by the
+    time a ban is left aside for it (ban_refusal, at the admission)."""
+    mod = room.moderation
+    if key is None or not (mod.named_operators or mod.operator_fingerprints):
+        return False
+    identity = key_id(key) or ""
+    if any(identity.startswith(hex_digits) for hex_digits in mod.operator_fingerprints):
+        return True
+    return ev.name_key(name) in mod.named_operators and room.gate.owner_of(name) in (None, key)
+
+
+def hello_named_by_serve(room: Room, hello: ev.Hello) -> bool:
+    """``named_by_serve`` for a ``hello`` whose key is not proved yet (its proof comes before any
+    ban is left aside): then a ban on her address is not told before the password either."""
+    if hello.key is None:
+        return False
+    try:
+        return named_by_serve(room, hello.name, unb64(hello.key, PUBLIC_KEY_BYTES, '"key"'))
+    except IdentityError:
+        return False  # the gate refuses it
+
+
+def _bans_on_named_operator(room: Room, member: Member, identity: str) -> list[Action]:
+    """The bans on the name or key of whom ``serve --operator`` names, lifted as she joins: in a
+    headless room operators are equal, and one she made could take her status and ban her, kept
+    across a restart, with nobody left to /unban her. The command line is the room owner's word,
+    so restarting with it gives the room back (a ban by address alone stays: it may hold others)."""
+    mod = room.moderation
+    name_key = ev.name_key(member.name)
+    gone = [b for b in mod.bans if b.name_key == name_key or (b.key is not None and b.key == identity)]
+    if not gone:
+        return []
+    mod.bans = [b for b in mod.bans if b not in gone]
+    actions: list[Action] = [_room.DropBans(ids=tuple(b.id for b in gone))]
+    for ban in gone:
+        act = ev.Moderated(action="unban", by="the server", name=ban.name, reason="serve --operator", time=room.clock())
+        actions += [_room.Record(event=act), _room.Broadcast(to=room._everyone, frame=encode(act)), _room.Log(text=act_text(act, ban.name or "?"))]
+    return actions
 
 
 def operator_name_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action]:

@@ -46,6 +46,7 @@ from .moderation import (
     Mute,
     address_ban_refusal,
     ban_refusal,
+    hello_named_by_serve,
     key_banned,
     moderate,
     muted_join_refusal,
@@ -355,7 +356,8 @@ class Room:
         elif self.gate.password is None or cid == self.host_cid:
             verdict = self.gate.hello(cid, event)
         else:  # a banned address or key is told before the password is asked (PROTOCOL.md, Moderation)
-            if (banned := address_ban_refusal(self, cid, _name_to_tell(event.name))) is not None:
+            banned = None if hello_named_by_serve(self, event) else address_ban_refusal(self, cid, _name_to_tell(event.name))
+            if banned is not None:
                 return banned
             verdict = self.gate.hello(cid, event, waive_password=key_banned(self, event))
         if isinstance(verdict, Admit) and verdict.password_waived:  # the key is proved: its ban holds

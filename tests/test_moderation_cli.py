@@ -790,3 +790,51 @@ def test_a_nick_to_a_banned_name_is_refused_as_a_hello_with_it_is():
         assert server.room.gate.owner_of("mallory") != identity.public_bytes(again.key)  # type: ignore[arg-type]
         again.send(ev.Say(text="still here"))
         hal.expect(ev.Message, sender="m4llory", text="still here")
+
+
+def test_the_teacher_serve_operator_names_is_let_in_after_a_restart_though_an_operator_banned_her(run):  # noqa: F811
+    """serve --headless --operator teach: the teacher made cy an operator; cy took it back from
+    her and banned her (in a headless room operators are equal). The teacher restarted the
+    server with the same --operator teach, as its start line invites ('whoever joins as teach
+    with the key that owns it becomes an operator'), and was refused all the same: 'you are
+    banned from this room by cy', kept in the history, with no operator left but cy and no way
+    to lift it but deleting the history. The command line is the room owner's word: the one it
+    names is let in, made an operator, and the bans that held her are lifted, told to everyone."""
+    from helpers import Endpoint, RawClient
+
+    with short_tmp_dir() as folder:
+        args = ("--headless", "--operator", "teach", "--unix", os.path.join(folder, "c.sock"))
+        args += ("--history", os.path.join(folder, "h.sqlite3"))
+        endpoint = Endpoint(path=os.path.join(folder, "c.sock"))
+        teach_key, cy_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        server, _where = serve(run, *args)
+        teach = RawClient(endpoint, "teach", key=teach_key)
+        teach.expect(ev.Operators, names=("teach",))
+        cy = RawClient(endpoint, "cy", key=cy_key)
+        teach.send(ev.Moderate(action="op", name="cy"))
+        cy.expect(ev.Operators, names=("teach", "cy"))
+        cy.send(ev.Moderate(action="deop", name="teach"))
+        cy.send(ev.Moderate(action="ban", name="teach", reason="mine now"))
+        teach.expect(ev.Error, code=ev.E_BANNED)
+        cy.close()
+        server.popen.terminate()
+        assert server.wait() == 0
+        server, _where = serve(run, *args)
+        teach = RawClient(endpoint, key=teach_key)
+        teach.hello("teach")
+        heard = []
+        while not (heard and isinstance(heard[-1], ev.Operators | ev.Error)):
+            heard.append(teach.expect(object))
+        assert isinstance(heard[0], ev.Welcome), heard
+        assert heard[-1] == ev.Operators(names=("teach",)), heard
+        lifted = [e for e in heard if isinstance(e, ev.Moderated) and e.action == "unban"]
+        assert [(e.by, e.name, e.reason) for e in lifted] == [("the server", "teach", "serve --operator")], heard
+        server.expect(r"lifted the ban on teach")
+        teach.send(ev.Moderate(action="bans"))
+        assert teach.expect(ev.BanList).bans == ()  # type: ignore[attr-defined]
+        teach.close()
+        server.popen.terminate()
+        assert server.wait() == 0
+        server, _where = serve(run, *args)
+        back = RawClient(endpoint, "teach", key=teach_key)  # and after the next restart too: the ban is gone
+        back.expect(ev.Operators, names=("teach",))
