@@ -15,6 +15,7 @@ import re
 import shlex
 import struct
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -38,6 +39,9 @@ MAX_UPLOADS_AT_ONCE = 4
 # bytes, so empty files passed it for ever: 6,000 of them were 6,000 files in the server's folder,
 # and a /files listing of them (over the 1 MiB queue) dropped whoever asked as too slow.
 MAX_OFFERS_AT_ONCE = 50
+# Offers that went with their sender (or a private one's recipient), remembered by id so that a
+# /get typed from an old offer line is told why, not "no file is on offer" as for a typo.
+GONE_REMEMBERED = 1024
 # A /files answer lists at most this many offers, the newest (file-list's "more" counts the rest):
 # an offered frame is at most about 700 bytes, so a listing stays well inside half the queue limit.
 MAX_LISTED = 500
@@ -375,6 +379,7 @@ class OfferBook:
         self.max_file_bytes = max_file_bytes
         self.quota_bytes = quota_bytes if quota_bytes is not None else QUOTA_FILES * max_file_bytes
         self.offers: dict[str, Offer] = {}
+        self.gone: OrderedDict[str, tuple[Offer, bool]] = OrderedDict()  # id -> (offer, went with its sender), the newest
         self.first_id = first_id
         self.next_id = first_id
 
@@ -460,15 +465,32 @@ class OfferBook:
         """Someone left: everything they offered (ready or not) goes."""
         gone = [o for o in self.offers.values() if o.owner == cid]
         for offer in gone:
-            del self.offers[offer.file_id]
+            self._went(offer, with_sender=True)
         return gone
 
     def recipient_left(self, cid: int) -> list[Offer]:
         """A private offer's only recipient left: nobody can fetch it any more."""
         gone = [o for o in self.offers.values() if o.to == cid]
         for offer in gone:
-            del self.offers[offer.file_id]
+            self._went(offer, with_sender=False)
         return gone
+
+    def _went(self, offer: Offer, *, with_sender: bool) -> None:
+        del self.offers[offer.file_id]
+        if offer.ready:  # one still arriving was never offered: nobody saw an id to ask for
+            self.gone[offer.file_id] = (offer, with_sender)
+            while len(self.gone) > GONE_REMEMBERED:
+                self.gone.popitem(last=False)
+
+    def went(self, file_id: str, cid: int) -> str | None:
+        """Why ``file_id``, no longer on offer, went, for ``cid`` if it could see it (a private
+        offer stays unknown to others): "slides.pdf (#7) went when ann left: ..."; else None."""
+        offer, with_sender = self.gone.get(file_id.lstrip("#"), (None, False))
+        if offer is None or not (offer.to is None or cid in (offer.owner, offer.to)):
+            return None
+        if with_sender:
+            return f"{offer.name} (#{offer.file_id}) went when {offer.owner_name} left: a file is on offer only while its sender is here"
+        return f"{offer.name} (#{offer.file_id}) went when {offer.to_name} left: it was for them only"
 
 
 def oserror_words(exc: BaseException) -> str:

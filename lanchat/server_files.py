@@ -349,6 +349,7 @@ class ServerFiles:
             message = f"no file #{file_id[:40]} is on offer (/files lists them)"  # "#9" asked: "#9", not "##9"
             if self.book.from_before(file_id):  # a /get from a screen older than this run
                 message = f"#{file_id} was offered before the server restarted, and went then (/files lists what is on offer)"
+            message = self.book.went(file_id, cid) or message  # from an offer line whose sender has left
             return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=message))]
         waiting = self.gets_waiting.get(cid, ())
         if any(d.file_id == offer.file_id for d in self.downloads.get(cid, ())) or any(w[0] == offer.file_id for w in waiting):

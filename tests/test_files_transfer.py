@@ -368,7 +368,37 @@ def test_offers_expire_when_the_sender_leaves(store):
         bob.send(ev.ListFiles())
         assert bob.expect(ev.FileList).count == 0
         bob.send(ev.GetFile(id=file_id))
-        assert bob.expect(ev.FileError, id=file_id).message == f"no file #{file_id} is on offer (/files lists them)"
+        message = f"data.bin (#{file_id}) went when ann left: a file is on offer only while its sender is here"
+        assert bob.expect(ev.FileError, id=file_id).message == message
+
+
+def test_a_get_of_an_offer_that_went_with_its_sender_says_so_and_a_private_one_stays_unknown(store):
+    """The teacher offered slides.pdf to the room and answers.txt to bob alone, then her laptop
+    dropped. ann, reading 'teach offers slides.pdf; type /get 1', typed /get 1 and was told
+    'no file #1 is on offer (/files lists them)', as for an id she had mistyped: now she reads
+    that it went when teach left. A private offer stays unknown to anyone it was not for."""
+    with running_server(files=store) as (_, endpoint):
+        teach, ann, bob = (RawClient(endpoint, n) for n in ("teach", "ann", "bob"))
+        slides = upload(teach, b"slides", name="slides.pdf")
+        answers = upload(teach, b"42", name="answers.txt", ref=2, to="bob")
+        bob.expect(ev.Offered, id=answers)
+        ann.expect(ev.Offered, id=slides)
+        teach.close()
+        for person in (ann, bob):
+            person.expect(ev.Left, name="teach")
+        ann.send(ev.GetFile(id=f"#{slides}"))
+        went = ann.expect(ev.FileError).message  # type: ignore[attr-defined]
+        assert went == f"slides.pdf (#{slides}) went when teach left: a file is on offer only while its sender is here"
+        bob.send(ev.GetFile(id=answers))
+        assert bob.expect(ev.FileError).message.startswith(f"answers.txt (#{answers}) went when teach left")  # type: ignore[attr-defined]
+        ann.send(ev.GetFile(id=answers))  # not hers: nothing said of it, as before
+        assert ann.expect(ev.FileError).message == f"no file #{answers} is on offer (/files lists them)"  # type: ignore[attr-defined]
+        for_bob = upload(ann, b"notes", name="notes.txt", ref=3, to="bob")  # and one whose recipient left
+        bob.expect(ev.Offered, id=for_bob)
+        bob.close()
+        ann.expect(ev.Left, name="bob")
+        ann.send(ev.GetFile(id=for_bob))
+        assert ann.expect(ev.FileError).message == f"notes.txt (#{for_bob}) went when bob left: it was for them only"  # type: ignore[attr-defined]
 
 
 def test_a_private_offer_is_only_for_its_recipient(store):
