@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .identity import PUBLIC_KEY_BYTES, IdentityError, fingerprint_hex, unb64
 from .limits import AddressGroups, group_matches
+from .names import look_key
 from .protocol import encode
 from .wire import MAX_FRAME_BYTES
 
@@ -354,6 +355,9 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     if action == "unban":
         return _unban(room, member, command.name)
     target = room.find(command.name)
+    if action in ("kick", "ban", "mute") and _a_bot(room, command.name, target):
+        return room._error(member.cid, ev.E_BAD_MESSAGE, f"{command.name[:40]} is the server's own bot: /{action} does not reach it; "
+                           "it whispers only to whoever talks to it (serve without --bot leaves it out)")
     if action == "ban" and target is None:
         return _ban_absent(room, member, command.name, reason)
     if action == "mute" and target is None:
@@ -369,6 +373,15 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     if action in ("kick", "ban") and target.cid == member.cid:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"you cannot /{action} yourself; /q leaves")
     return _ON_TARGET[action](room, member, target, reason, command.minutes)
+
+
+def _a_bot(room: Room, name: str, target: Member | None) -> bool:
+    """Is ``name`` the room's own bot (here, or the name only a bot may take)? Like the host, it
+    is the server's, not a student: a kick took it away for the run and a ban, kept, refused it
+    at every later ``serve --bot`` (ban_refusal lets a service in all the same)."""
+    if target is not None:
+        return target.cid in room.service_cids
+    return ev.name_key(name) in _room.BOT_NAME_KEYS or look_key(name) in _room.BOT_NAME_LOOKS
 
 
 def who_can(room: Room) -> str:
@@ -714,6 +727,8 @@ def tick(room: Room) -> list[Action]:
 def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action] | None:
     """A banned person's ``hello`` (name, verified key or known key, address): refused, fatal."""
     mod = room.moderation
+    if cid in room.service_cids:
+        return None  # the server's own bot, which no ban may name (a ban an older version stored)
     if named_by_serve(room, name, key):
         return None  # the room owner's word: let in, and the bans on her lifted (named_operator_joins)
     arrival_key = mod.arrivals.get(cid, ("", None))[1]

@@ -838,3 +838,40 @@ def test_the_teacher_serve_operator_names_is_let_in_after_a_restart_though_an_op
         server, _where = serve(run, *args)
         back = RawClient(endpoint, "teach", key=teach_key)  # and after the next restart too: the ban is gone
         back.expect(ev.Operators, names=("teach",))
+
+
+def test_the_rooms_own_colour_bot_cannot_be_kicked_banned_or_muted_and_an_old_ban_does_not_keep_it_out():
+    """serve --bot colour: the teacher typed /ban colourbot (trying it, or taking it for a
+    student): it was gone for the rest of the run, /unban did not bring it back, and the ban was
+    kept, so every later `serve --bot colour` said 'colourbot is here' and its bot was refused
+    ('you are banned from this room'). The bot is the server's own, as the host is: kick, ban and
+    mute of it are refused, and a ban an older run stored does not hold it at the door."""
+    from helpers import RawClient, local_host, running_server
+
+    from lanchat.bots import start_colour_bot
+    from lanchat.moderation import Ban
+
+    with running_server() as (server, endpoint):
+        hal = local_host(server, "hal")
+        bot = start_colour_bot(server.add_local, seed=1)
+        try:
+            hal.expect(ev.Joined, name="colourbot")
+            for action in ("kick", "ban", "mute"):
+                hal.send(ev.Moderate(action=action, name="colourbot"))
+                refused = hal.expect(ev.Error)
+                assert refused.code == ev.E_BAD_MESSAGE and "the server's own bot" in refused.message, refused  # type: ignore[attr-defined]
+            assert "colourbot" in server.room.names and not server.room.moderation.bans and not server.room.moderation.mutes
+            ann = RawClient(endpoint, "ann")
+            ann.send(ev.Whisper(to="colourbot", text="/mood happy"))
+            while "happy" not in (answer := ann.expect(ev.Direct, sender="colourbot")).text:  # type: ignore[attr-defined]
+                assert "Hi ann" in answer.text, answer  # type: ignore[attr-defined]  # its greeting first
+        finally:
+            bot.stop()
+        hal.expect(ev.Left, name="colourbot")
+        old = Ban(id=1, name="colourbot", name_key=ev.name_key("colourbot"), key=None, address=None, by="hal", reason="", time=0.0)
+        server.room.moderation.bans.append(old)  # as a history file from before would bring it
+        bot = start_colour_bot(server.add_local, seed=1)
+        try:
+            hal.expect(ev.Joined, name="colourbot")
+        finally:
+            bot.stop()
