@@ -626,7 +626,10 @@ FINGERPRINT_CHANGED = "fingerprint-changed"  # over TLS, not the certificate fir
 # A password prompt is never opened over the full screen, where a password could be typed as a
 # chat line, or a chat line sent as a guess that counts toward the address's lockout.
 # A room now using TLS is one too: a rejoin never goes over to TLS, whose fingerprint is asked.
-STOP_REJOINING = frozenset({PASSWORD_NEEDED, FINGERPRINT_CHANGED, ev.E_PASSWORD, ev.E_LOCKED, ev.E_BANNED, ev.E_USE_TLS})
+# A rejoin answered taken-over is a machine left behind: its person joined from another since.
+STOP_REJOINING = frozenset(
+    {PASSWORD_NEEDED, FINGERPRINT_CHANGED, ev.E_PASSWORD, ev.E_LOCKED, ev.E_BANNED, ev.E_USE_TLS, ev.E_TAKEN_OVER}
+)
 
 
 def stop_rejoining_message(error: JoinError) -> str:
@@ -641,6 +644,9 @@ def stop_rejoining_message(error: JoinError) -> str:
         return (f"disconnected: {error}: someone may be pretending to be the room, or its host made a new certificate; "
                 "compare it with the one the host's screen shows; if it is that one, run `lanchat connect` again "
                 "(with --fingerprint, give the new one)")
+    if error.code == ev.E_TAKEN_OVER:
+        return ("disconnected: you joined the room again from somewhere else, so this one does not rejoin; "
+                "run `lanchat connect` again here to take the chat back")
     if error.code == ev.E_USE_TLS:
         return ("disconnected: the room now uses TLS; run the same `lanchat connect` again "
                 "to check its fingerprint and join over TLS")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -119,6 +119,44 @@ def _one_machine(place: str) -> bool:
         return False  # "local socket", or no address known
 
 
+# The sessions a key was welcomed to under each name, the newest remembered (KeptSessions).
+SESSIONS_REMEMBERED = 4096
+
+
+class KeptSessions:
+    """Which session is a key's newest under each name, so that a machine left behind (a laptop's
+    lid closed, its person gone to another machine with the same key) does not take the room back
+    when its client rejoins by itself with its old secret (PROTOCOL.md, Rejoining)."""
+
+    def __init__(self) -> None:
+        self.issued: OrderedDict[str, tuple[bytes, str]] = OrderedDict()  # secret -> (key, name key)
+        # (key, name key) -> (its newest session's secret, the secret that session came back with)
+        self.latest: OrderedDict[tuple[bytes, str], tuple[str, str | None]] = OrderedDict()
+
+    def replaced(self, admit: Admit) -> bool:
+        """Does ``admit`` rejoin with the secret of a session of its key and name that a later one
+        replaced, one that was not its own retry (a fresh connect elsewhere)? Then it is refused
+        (taken-over, which a client does not try again after) and the later session stays."""
+        resume = admit.hello.resume if admit.hello is not None else None
+        if not resume or admit.key is None or self.issued.get(resume) != (who := (admit.key, name_key(admit.name))):
+            return False
+        latest = self.latest.get(who)
+        return latest is not None and resume not in latest
+
+    def note(self, key: bytes | None, name: str, secret: str, admit: Admit) -> None:
+        """A session of ``key`` was welcomed under ``name`` with ``secret``: its newest there; its own
+        retry (a welcome lost on the way) may bring ``secret`` or what ``admit`` came back with."""
+        if key is None:
+            return
+        who = (key, name_key(name))
+        self.issued[secret] = who
+        self.latest[who] = (secret, admit.hello.resume if admit.hello is not None else None)
+        self.latest.move_to_end(who)
+        for kept in (self.issued, self.latest):
+            while len(kept) > SESSIONS_REMEMBERED:
+                kept.popitem(last=False)
+
+
 class Gate:
     """The identity challenge, the room password and name ownership, for one room."""
 
@@ -171,6 +209,7 @@ class Gate:
         self._this_machine: set[int] = set()  # connections to this machine's own LAN address (arrived)
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
+        self.sessions = KeptSessions()  # which session is each key's newest (a machine left behind)
 
     # ------------------------------------------------------------------ coming in
 

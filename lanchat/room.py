@@ -364,7 +364,14 @@ class Room:
             lifted = "the ban on your key was lifted meanwhile: connect again and give the room password"
             refused = ban_refusal(self, cid, _name_to_tell(verdict.name), verdict.key)
             return refused or self._error(cid, ev.E_PASSWORD, lifted, fatal=True)
-        return self._admit(cid, verdict) if isinstance(verdict, Admit) else verdict
+        if not isinstance(verdict, Admit):
+            return verdict
+        if self.gate.sessions.replaced(verdict):  # a machine left behind, rejoining by itself
+            return self._error(cid, ev.E_TAKEN_OVER, TAKEN_OVER, fatal=True)
+        actions = self._admit(cid, verdict)
+        if (member := self.members.get(cid)) is not None and member.resume is not None:
+            self.gate.sessions.note(member.key, member.name, member.resume, verdict)
+        return actions
 
     def _admit(self, cid: int, admit: Admit) -> list[Action]:
         """The rules of section 5 and of name ownership; then the welcome."""

@@ -15,6 +15,7 @@ import selectors
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -2050,3 +2051,91 @@ def test_after_rejoining_muted_the_status_line_lets_go_of_the_mute_once_the_room
     session.on_event(ev.Message(sender="hal", text="wait", time=1251.0))
     session.on_event(ev.Message(sender="dan", text="old", time=900.0, history=True))
     assert session.muted_text().startswith("muted until ")
+
+
+def test_a_laptop_left_behind_rejoining_does_not_throw_out_the_one_its_person_moved_to():
+    """bob closed his laptop's lid (its link gone) and joined from the lab's machine with his key,
+    before or after the server noticed the laptop was gone. When the laptop woke, its client,
+    retrying as after any lost connection, rejoined with its old secret and its key and took the
+    room back: the lab machine got 'you joined again from somewhere else' and, as a client told
+    so does, stopped for good; bob was left chatting on the laptop he had walked away from. A
+    rejoin with the secret of a session that a later one of the same key and name replaced (not
+    its own retry) is now the one refused, with the same fatal taken-over; the later session
+    stays. The later session's own rejoin, and a retry of it whose welcome was lost, still work."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+
+    server, port = serve_tcp("--no-history")  # the real serve: its welcomes carry resume secrets
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    ann = RawClient(endpoint, "ann")
+    opened = [ann]
+
+    def join(name: str, key: Ed25519PrivateKey, secret: str | None) -> RawClient:
+        client = RawClient(endpoint, key=key)
+        opened.append(client)
+        client.send(ev.Hello(name=name, key=identity.b64(identity.public_bytes(key)), resume=secret, since=0.0))
+        client.send(client.answer(client.expect(ev.Challenge)))  # type: ignore[arg-type]
+        return client
+
+    try:
+        for name, noticed in (("bob", False), ("cy", True)):
+            key = Ed25519PrivateKey.generate()
+            laptop = join(name, key, None)
+            laptop_secret = laptop.expect(ev.Welcome).resume  # type: ignore[attr-defined]
+            ann.expect(ev.Joined, name=name)
+            if noticed:  # the server saw the laptop go before the lab machine joined
+                laptop.close()
+                ann.expect(ev.Left, name=name)
+            lab = join(name, key, None)  # a fresh `lanchat connect` on the lab machine: no secret
+            lab_secret = lab.expect(ev.Welcome).resume  # type: ignore[attr-defined]
+            ann.expect(ev.Joined, name=name)
+            woke = join(name, key, laptop_secret)
+            refused = woke.expect(ev.Error)
+            assert refused.code == ev.E_TAKEN_OVER and refused.fatal, refused  # type: ignore[attr-defined]
+            woke.expect_closed()
+            lab.send(ev.Say(text="still on the lab machine"))
+            assert ann.expect(ev.Message, sender=name).text == "still on the lab machine"  # type: ignore[attr-defined]
+            assert not [e for e in ann.drain() if isinstance(e, ev.Left)]
+            again = join(name, key, lab_secret)  # the lab machine's own rejoin after a blip: as before
+            again.expect(ev.Welcome)
+            lab.expect(ev.Error, code=ev.E_TAKEN_OVER)
+            retry = join(name, key, lab_secret)  # that rejoin's welcome lost on the way: tried again
+            retry.expect(ev.Welcome)
+    finally:
+        for client in opened:
+            client.close()
+        server.stop()
+
+
+def test_the_client_left_behind_stops_rejoining_and_says_where_its_chat_went():
+    """The laptop of the test above, lanchat's own client: its rejoin refused with taken-over, it
+    went on retrying for ten minutes, a 'still lost' line every 15 s. Now it stops at once and
+    says why, and how to take the chat back."""
+    from helpers import identity_args
+
+    from lanchat import identity
+
+    server, port = serve_tcp("--no-history")
+    blip = Blip(("127.0.0.1", port))
+    laptop = Proc("connect", "127.0.0.1", str(blip.port), "--name", "bob")
+    lab = None
+    try:
+        laptop.expect(r"welcome, bob")
+        blip.cut()
+        laptop.expect(r"connection lost; retrying")
+        server.expect(r"bob lost connection")
+        key, _ = identity.load_or_create_key(Path(identity_args("bob")[1]), make_folder=False)
+        lab = RawClient(Endpoint(host="127.0.0.1", port=port), "bob", key=key)  # the lab machine, his key copied
+        blip.restore()
+        assert laptop.wait(timeout=20) == 1
+        assert laptop.lines[-1] == ("lanchat: disconnected: you joined the room again from somewhere else, so this one "
+                                    "does not rejoin; run `lanchat connect` again here to take the chat back"), laptop.output
+        lab.send(ev.Who())
+        assert lab.expect(ev.Roster).members == ("bob",)  # type: ignore[attr-defined]
+    finally:
+        if lab is not None:
+            lab.close()
+        for proc in (laptop, server):
+            proc.stop()
+        blip.close()
