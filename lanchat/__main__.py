@@ -2686,8 +2686,8 @@ def cmd_names(args: argparse.Namespace) -> int:
     try:
         store = HistoryStore(path, create=args.action == "release")  # list never changes the file
     except HistoryBusy:  # (its own message is advice for a second `serve`)
-        return _fail(f"a lanchat server is using {path}: stop it first (/q in its window), "
-                     f"or have its host type /release {visible(args.name)} in the chat")
+        return _fail(f"a lanchat server is using {path}: stop it first (/q in its window, Ctrl-C for a --headless one), "
+                     f"or have its host type /release {visible(args.name)} in the chat (a --headless room has none)")
     except HistoryUnusable as exc:
         return _fail(str(exc))
     try:

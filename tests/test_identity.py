@@ -768,6 +768,7 @@ def test_names_release_while_the_server_runs_says_to_stop_it_or_use_release_in_t
         released = Proc("names", "release", "cat", "--history", str(db))
         assert released.wait() == 1
         assert "a lanchat server is using" in released.output and "/release cat" in released.output
+        assert "Ctrl-C for a --headless one" in released.output and "a --headless room has none" in released.output
         assert "--no-history" not in released.output  # serve's advice, not this command's
         assert "Traceback" not in released.output
     finally:
