@@ -8,8 +8,8 @@ waits for pending output but keeps pending input. (What was typed before the pro
 by the terminal as it was typed, with or without the flush: discarding it hides nothing.)
 
 The terminal is put back as it was on every way out: Enter, Ctrl-D, Ctrl-C (or Ctrl-\\), SIGTERM,
-SIGHUP (another signal during their exit included), an error; and for the shell while Ctrl-Z has stopped us.
-Only public APIs: termios, os.read, signal.
+SIGHUP, an error, and any of these signals arriving while the prompt is being left (_Leaving); and for
+the shell while Ctrl-Z has stopped us. Only public APIs: termios, os.read, signal.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import signal
 import sys
 from typing import TextIO
 
-# the signals that mean "leave" (as stopsignals.STOP_SIGNALS): whatever handles each, none may
-# raise again once the prompt is being left on one of them (_terminated). (Windows has two.)
+# the signals that mean "leave" (as stopsignals.STOP_SIGNALS): while the prompt is up it answers
+# each of them itself (_Leaving), so none can cut the echo's restore short. (Windows has two.)
 _LEAVE_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT", "SIGQUIT") if hasattr(signal, name))
 
 
@@ -42,13 +42,15 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
     saved = termios.tcgetattr(fd)
     quiet = termios.tcgetattr(fd)
     quiet[3] &= ~termios.ECHO  # ICANON stays: the terminal still edits the line (Backspace, Ctrl-U)
-    before = _take_signals(fd, saved, quiet, prompt, out)
+    leaving = _Leaving()
+    before = _take_signals(fd, saved, quiet, prompt, out, leaving)
     try:
         termios.tcsetattr(fd, termios.TCSADRAIN, quiet)  # TCSADRAIN, not TCSAFLUSH: keep what was typed
         out.write(prompt)
         out.flush()
         return _read_line(fd).decode(getattr(sys.stdin, "encoding", None) or "utf-8", "replace")
     finally:
+        leaving.restoring = True  # from here a leave signal is only noted, and answered below
         _put_back(before, [signal.SIGCONT])  # first: one handled after the terminal is restored turned echo off again
         # A terminal that went away (a closed window whose hang-up was ignored) takes neither
         # its settings back nor a line break: nothing is left to restore or to show them on.
@@ -58,26 +60,19 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
             out.write("\n")
             out.flush()
         _put_back(before, list(before))
+        leaving.answer_noted()  # echo is back: a signal that came meanwhile ends the prompt now
 
 
-def _take_signals(fd: int, saved: list, quiet: list, prompt: str, out: TextIO) -> dict[int, object]:
+def _take_signals(fd: int, saved: list, quiet: list, prompt: str, out: TextIO, leaving: _Leaving) -> dict[int, object]:
     """The prompt's signal handlers set; what each signal had before, to put back (_put_back).
     Empty outside the main thread: signals are not ours to handle there."""
     on_stop, on_cont = _suspender(fd, saved, quiet, prompt, out)
-    wanted: dict[int, object] = {signal.SIGTERM: _terminated, signal.SIGTSTP: on_stop, signal.SIGCONT: on_cont}
-    # Ctrl-\ (SIGQUIT) left to its default (`serve`) is Ctrl-C here: the default ended the
-    # process on the spot, echo still off for the shell; one that came ignored (a background
-    # job of a non-interactive shell) too, as _main takes SIGINT back. One handled is left so.
-    if signal.getsignal(signal.SIGQUIT) in (signal.SIG_DFL, signal.SIG_IGN):
-        wanted[signal.SIGQUIT] = signal.default_int_handler
-    # SIGHUP at its default (`serve --password`, before the chat's own handlers) ended the
-    # process on the spot too, echo off for a terminal still there (`kill -HUP`, a window of a
-    # terminal multiplexer killed from another): an exit as SIGTERM's. One ignored (nohup) or
-    # handled (connect's, stopsignals.py) is left so.
-    if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
-        wanted[signal.SIGHUP] = _terminated
+    wanted: dict[int, object] = {signal.SIGTSTP: on_stop, signal.SIGCONT: on_cont}
     before: dict[int, object] = {}
     with contextlib.suppress(ValueError):  # not the main thread
+        for signum in _LEAVE_SIGNALS:
+            if leaving.take(signum, signal.getsignal(signum)):
+                wanted[signum] = leaving.caught
         for signum, handler in wanted.items():
             before[signum] = signal.signal(signum, handler)  # type: ignore[arg-type]
         # A call the stop caught (a prompt started in the background stops on SIGTTOU inside
@@ -86,15 +81,78 @@ def _take_signals(fd: int, saved: list, quiet: list, prompt: str, out: TextIO) -
     return before
 
 
+class _Leaving:
+    """The leave signals (SIGINT, SIGQUIT, SIGTERM, SIGHUP) while the prompt is up, all four
+    answered here (``caught``). At the prompt the first one ends it as before: KeyboardInterrupt,
+    SystemExit(128 + its number), or the caller's handler. But a signal's handler runs wherever
+    Python is: a second signal during the unwinding of the first (a window closed as Ctrl-C was
+    pressed, a service manager's SIGTERM then SIGHUP), or one just after Enter, raised before
+    ask_password's finally had put the echo back, and the shell was left blind. So once the
+    prompt is being left on one, the others change nothing (its exit stands), and while the
+    finally restores the terminal (``restoring``) the first one is only noted, and answered once
+    echo is back and the old handlers with it (``answer_noted``). (A flag, not
+    pthread_sigmask: that blocks a signal in one thread only, and connect may have others.)"""
+
+    def __init__(self) -> None:
+        self.own: dict[int, type[BaseException] | int] = {}  # answered here: KeyboardInterrupt, or the exit code
+        self.callers: dict[int, object] = {}  # the caller's handler, called as it would have been
+        self.left_on: int | None = None  # the prompt is being left on this one
+        self.noted: int | None = None  # the first that came while ``restoring``
+        self.restoring = False
+
+    def take(self, signum: int, current: object) -> bool:
+        """Will the prompt answer ``signum``, whose handler is ``current``? SIGTERM ends it, and
+        SIGHUP at its default (`serve --password`, before the chat's own handlers: the default
+        ended the process on the spot, echo off for a terminal still there), with 128 + the
+        number. Ctrl-\\ (SIGQUIT) at its default (`serve`) is Ctrl-C here, and one that came
+        ignored (a background job of a non-interactive shell) too, as _main takes SIGINT back;
+        so is a SIGINT at its default. A handled one (connect's, stopsignals.py) keeps its
+        handler, called from here. SIGINT or SIGHUP ignored (nohup) is left ignored."""
+        hangup, quit_ = getattr(signal, "SIGHUP", None), getattr(signal, "SIGQUIT", None)
+        if signum == signal.SIGTERM or (signum == hangup and current == signal.SIG_DFL):
+            self.own[signum] = 128 + signum
+        elif callable(current):
+            self.callers[signum] = current
+        elif current == signal.SIG_DFL or (signum == quit_ and current == signal.SIG_IGN):
+            self.own[signum] = KeyboardInterrupt
+        else:
+            return False  # ignored, or a handler not set from Python: left as it is
+        return True
+
+    def caught(self, signum: int, frame: object) -> None:
+        if self.left_on is not None or self.restoring:
+            if self.left_on is None and self.noted is None:
+                self.noted = signum
+            return
+        self.left_on = signum
+        self._answer(signum, frame)
+        self.left_on = None  # the caller's handler only noted it: the prompt goes on
+
+    def _answer(self, signum: int, frame: object) -> None:
+        own = self.own.get(signum)
+        if isinstance(own, int):
+            raise SystemExit(own)
+        if own is not None:
+            raise own
+        self.callers[signum](signum, frame)  # type: ignore[operator]
+
+    def answer_noted(self) -> None:
+        """The signal noted while the echo was being restored, answered as at the prompt; called
+        once the old handlers are back, so the caller's one gets it as a signal (its wake-up fd too)."""
+        signum, self.noted = self.noted, None
+        if signum is None:
+            return
+        if signum in self.callers:
+            signal.raise_signal(signum)
+        else:
+            self._answer(signum, None)
+
+
 def _put_back(before: dict[int, object], signums: list[int]) -> None:
-    """The handlers ``before`` had for ``signums`` set again (None: one not set from Python, so the
-    default); but a signal that means "leave" found ignored was ignored by _terminated (the
-    prompt never ignores one otherwise): the process is leaving, and it stays so to the end."""
+    """The handlers ``before`` had for ``signums`` set again (None: one not set from Python, so the default)."""
     for signum in signums:
         if signum in before:
             old = before.pop(signum)
-            if signum in _LEAVE_SIGNALS and signal.getsignal(signum) == signal.SIG_IGN:
-                continue
             signal.signal(signum, signal.SIG_DFL if old is None else old)  # type: ignore[arg-type]
 
 
@@ -200,17 +258,6 @@ def _wait_for(fd: int, woken: int | None) -> None:
         if fd in ready:
             return
         os.read(woken, 512)  # a signal (handled meanwhile, a Ctrl-Z then fg): wait again
-
-
-def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM, or a SIGHUP at its default: the process ends with 128 + its number, through
-    ask_password's finally, which gives the terminal its echo back. A second one during that
-    unwinding (a window closed as `kill` came; a service manager's SIGTERM then SIGHUP) ran
-    this again, or Ctrl-C's handler, and raised before the echo was back: the shell was left
-    blind, with the second's exit code. From here they are ignored, to the end of the process."""
-    for leave in _LEAVE_SIGNALS:
-        signal.signal(leave, signal.SIG_IGN)
-    raise SystemExit(128 + signum)
 
 
 def ask_line(prompt: str) -> str:
