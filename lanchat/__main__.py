@@ -188,19 +188,38 @@ def _socket_path(text: str) -> str:
     return text
 
 
+def _home_expanded(text: str) -> str:
+    """A path typed with ``~`` or ``~NAME`` first, that home folder put in, as the shell does (a
+    quoted one, `--history=~/h` in some shells); the text as it is otherwise, `./~x` included.
+    A ~NAME no user has (bash leaves `~typo/h` as typed) is refused in one line: pathlib's
+    expanduser() raised RuntimeError there, a traceback. (Every path option's type goes here.)"""
+    import os
+
+    if not text.startswith("~"):
+        return text
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):  # os.path leaves what it could not expand as it was
+        user = text[1:].partition("/")[0]
+        if user:
+            raise argparse.ArgumentTypeError(f"no user {quoted(user)} for {quoted(text)} (~NAME is NAME's home folder)")
+        raise argparse.ArgumentTypeError(f"your home folder is not known (HOME is not set) for {quoted(text)}: give the path in full")
+    return expanded
+
+
 def _file_path(text: str) -> str:
-    """--history, --identity, history's PATH: a file's path. An empty one (`--history "$FILE"` with
-    FILE unset) was taken as no option at all, the default file, silently: refused, as --unix's is."""
+    """--history, --identity, history's PATH: a file's path, ~ expanded (_home_expanded). An empty one
+    (`--history "$FILE"` with FILE unset) was taken as no option at all, the default file,
+    silently: refused, as --unix's is."""
     if not text:
         raise argparse.ArgumentTypeError("the path is empty: give a file's path, or leave it out for the default")
-    return text
+    return _home_expanded(text)
 
 
 def _folder(text: str) -> str:
     """--downloads, --tls-dir: an existing folder, checked before anything starts."""
     if not text:  # Path("") is the current folder, not the default the option's help names
         raise argparse.ArgumentTypeError("the folder is empty: give one (. for this folder)")
-    folder = Path(text).expanduser()
+    folder = Path(_home_expanded(text))
     try:  # (Python 3.11's is_dir() raises for a folder on the way we may not read)
         problem = None if folder.is_dir() else "is a file, not a folder" if folder.exists() else "does not exist (create it first)"
     except OSError as exc:
@@ -217,7 +236,7 @@ def _folder_or_new(text: str) -> str:
 
     if not text:
         return _folder(text)
-    folder = Path(text).expanduser()
+    folder = Path(_home_expanded(text))
     there = next((p for p in (folder, *folder.parents) if lexists(p)), None)  # the nearest that exists
     if there is not None and there != folder and not isdir(there):
         raise argparse.ArgumentTypeError(f"{quoted(text)} cannot be made: {quoted(str(there))} is a file, not a folder")
@@ -912,7 +931,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 return _fail(str(exc))
             port = listener.getsockname()[1]
         history_at = {"unix": args.unix} if args.unix else {"port": port}
-        history_path = Path(args.history).expanduser() if args.history else default_path(**history_at)
+        history_path = Path(args.history) if args.history else default_path(**history_at)
         if args.history and (missing := _no_folder_for(history_path, "the history file")):
             return _fail(f"{missing}\n  create the folder first, choose another file with --history PATH, or start with --no-history")
         try:
@@ -1493,7 +1512,7 @@ def _server_files(args: argparse.Namespace, log, *, first_id: int = 1):  # noqa:
     from .files import MB
     from .server_files import ServerFiles
 
-    base = Path(args.files_dir).expanduser() if args.files_dir else None  # None: the data folder, on first use
+    base = Path(args.files_dir) if args.files_dir else None  # None: the data folder, on first use
     quota = args.quota_mb * MB if args.quota_mb else None
     return ServerFiles(base, max_file_bytes=args.max_file_mb * MB, quota_bytes=quota, first_id=first_id, log=log)
 
@@ -2427,7 +2446,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from .history import HistoryDamaged, HistoryStore, HistoryUnusable, default_path
 
     where = {"unix": args.unix} if args.unix else {"port": args.port}
-    path = Path(args.path).expanduser() if args.path else default_path(**where)
+    path = Path(args.path) if args.path else default_path(**where)
     if not args.path and not path.exists() and (kept := _rooms_kept(path.parent)):
         return _fail(f"{path}: no such history file; rooms kept in that folder: {kept}")
     damage = None
@@ -2525,7 +2544,7 @@ def _kept_history(given: str | None, args: argparse.Namespace, nothing: str = ""
     from .history import default_path
 
     where = {"unix": args.unix} if args.unix else {"port": args.port}
-    path = Path(given).expanduser() if given else default_path(**where)
+    path = Path(given) if given else default_path(**where)
     try:
         if not path.exists():
             kept = "" if given else _rooms_kept(path.parent)
@@ -2739,7 +2758,7 @@ def _load_identity(args: argparse.Namespace):  # noqa: ANN202
     """The user's Ed25519 key (identity.py), made on first use; None after printing why not."""
     from .identity import IdentityError, default_key_path, load_or_create_key
 
-    path = Path(args.identity).expanduser() if args.identity else default_key_path()
+    path = Path(args.identity) if args.identity else default_key_path()
     try:
         key, notes = load_or_create_key(path, make_folder=not args.identity)  # a folder given is never made
     except IdentityError as exc:

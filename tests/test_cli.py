@@ -962,6 +962,89 @@ def test_an_empty_file_path_is_refused_not_taken_as_the_default(capsys, args, ar
     assert f"argument {argument}: the path is empty: give a file's path, or leave it out for the default" in line
 
 
+# a ~NAME that names nobody (bash leaves `~typo/x` as it was typed)
+NO_SUCH_USER = "lanchat-no-such-user"
+
+
+def _no_such_user() -> None:
+    import pwd
+
+    with contextlib.suppress(KeyError):
+        pwd.getpwnam(NO_SUCH_USER)
+        pytest.skip(f"this machine has a user {NO_SUCH_USER}")
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["serve", "--headless", "--port", "0", "--host", "127.0.0.1", "--history", f"~{NO_SUCH_USER}/h.sqlite3"], "--history"),
+        (["key", "--identity", f"~{NO_SUCH_USER}/k"], "--identity"),
+    ],
+)
+def test_a_path_in_the_home_of_no_such_user_is_refused_in_one_line_not_a_traceback(run, args, option):
+    """`--history '~nosuchuser/h.sqlite3'` (a typo bash leaves unexpanded) ended in pathlib's
+    RuntimeError, a traceback ("Could not determine home directory"). Refused as any bad argument is."""
+    _no_such_user()
+    proc = run(*args, stdin=False)
+    assert proc.wait() == 2
+    assert f"lanchat {args[0]}: error: argument {option}: no user '{NO_SUCH_USER}' for '{args[-1]}'" in only_line(proc)
+
+
+@pytest.mark.parametrize(
+    ("args", "argument"),
+    [
+        (["connect", "127.0.0.1", "--downloads", "~{}/d"], "--downloads"),
+        (["serve", "--tls", "--tls-dir", "~{}/t"], "--tls-dir"),
+        (["serve", "--files-dir", "~{}/f"], "--files-dir"),
+        (["serve", "--identity", "~{}/k"], "--identity"),
+        (["connect", "127.0.0.1", "--identity", "~{}/k"], "--identity"),
+        (["names", "list", "--history", "~{}/h"], "--history"),
+        (["history", "~{}/h"], "PATH"),
+        (["history", "prune", "~{}/h", "--keep-days", "3"], "PATH"),
+        (["history", "compact", "~{}"], "PATH"),
+    ],
+)
+def test_every_path_option_refuses_the_home_of_no_such_user(capsys, args, argument):
+    """Each path the command line takes, ~NAME expanded in one place (_home_expanded): the other
+    options and commands whose expanduser() raised RuntimeError for a ~NAME nobody has."""
+    from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+
+    _no_such_user()
+    args = [word.format(NO_SUCH_USER) for word in args]
+    parse = {"prune": build_prune_parser().parse_args, "compact": build_compact_parser().parse_args}.get(args[1])
+    with pytest.raises(SystemExit) as stopped:
+        parse(args[2:]) if parse else build_parser().parse_args(args)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    typed = next(word for word in args if word.startswith("~"))
+    assert f"argument {argument}: no user '{NO_SUCH_USER}' for '{typed}'" in line
+
+
+def test_a_path_in_the_home_folder_is_expanded_and_a_tilde_after_dot_slash_is_a_name(tmp_path, monkeypatch, capsys):
+    """~/ is the home folder (HOME), as the shell would have it; `./~x` is a file named ~x, as in
+    the shell (pathlib's expanduser() took it as user x's home). And a home not known at all
+    (HOME unset, no password entry: some containers) is said, not a traceback."""
+    import pwd
+
+    from lanchat.__main__ import build_parser
+
+    _no_such_user()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert build_parser().parse_args(["key", "--identity", "~/k"]).identity == f"{tmp_path}/k"
+    assert build_parser().parse_args(["key", "--identity", f"./~{NO_SUCH_USER}/k"]).identity == f"./~{NO_SUCH_USER}/k"
+    monkeypatch.delenv("HOME")
+
+    def nobody(uid: int) -> pwd.struct_passwd:
+        raise KeyError(uid)
+
+    monkeypatch.setattr(pwd, "getpwuid", nobody)
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["key", "--identity", "~/k"])
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "argument --identity: your home folder is not known (HOME is not set) for '~/k'" in line
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
