@@ -189,6 +189,23 @@ def test_unread_marker_while_scrolled_up():
     assert "fresh" in texts[5] and "new" in "\n".join(texts[:5])  # the rule above the unread line
 
 
+def test_paging_up_a_transcript_that_fits_never_says_scrolled_up():
+    """At the start of a class the transcript fits on the screen: PgUp (or Ctrl-Home) moved
+    nothing, yet the status line said "scrolled up (End: back)" and dropped the role and the
+    mode for it, until the next message redrew it. It says so only when the page moved."""
+    view = make_view()
+    view.add(msg(f"line {n}") for n in range(3))
+    view.page_rows = 10
+    for scroll in (view.page_up, view.to_top):
+        scroll()
+        status = row_texts(rd.render(view, 12, 80))[-2]
+        assert "scrolled up" not in status and "host" in status, status
+        view.to_bottom()
+    view.add(msg(f"more {n}") for n in range(20))
+    view.page_up()  # now there is somewhere to go: it says so
+    assert "scrolled up" in row_texts(rd.render(view, 12, 80))[-2]
+
+
 def test_scrolling_up_from_the_bottom_clamps_at_the_oldest_line():
     view = make_view()
     view.add(msg(f"line {n}") for n in range(100))

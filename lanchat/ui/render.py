@@ -799,12 +799,14 @@ def _progress_text(progress: object) -> str:
         return ""
 
 
-def _status(view: View, width: int) -> list[Cell]:
+def _status(view: View, width: int, moved: bool = True) -> list[Cell]:
+    """``moved``: the page is off the newest line (a PgUp on a transcript that fits moves nothing:
+    View.clamp only learns that after this draw)."""
     tail: list[Cell] = []
     if view.finding is not None:
         where = "no match" if view.found_seq is None else f"{view.found_rank}/{view.found_count}"
         tail = cells(f" find {visible(view.finding)}: {where} (^F older, Esc) ", STATUS_ALERT)
-    elif not view.following:
+    elif not view.following and moved:
         marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
         tail = cells(marker, STATUS_ALERT if view.unread else STATUS)
     space = width - len(tail)
@@ -925,8 +927,10 @@ def render(view: View, rows: int, cols: int) -> Frame:
     else:
         body, max_scroll, reached_bottom = _transcript(view, height, cols)
     input_row, cursor_col = _input(view, cols)
+    # as View.clamp will take it: scrolled up only as far as the transcript goes
+    moved = not reached_bottom if view.top is not None else min(view.scroll, max_scroll) > 0
     return Frame(
-        rows=[*body, _status(view, cols), input_row],
+        rows=[*body, _status(view, cols, moved), input_row],
         cursor=(rows - 1, cursor_col),
         max_scroll=max_scroll,
         transcript_rows=height,
