@@ -373,6 +373,8 @@ def _ignore(session: Session, word: str, rest: str) -> InputResult:
     if not rest:
         names = sorted(session.ignored)
         return _local(session, f"ignoring: {', '.join(names)}" if names else "ignoring nobody; /ignore NAME hides their messages here")
+    if any(ch.isspace() for ch in rest):  # "/ignore bob he spams": no one has that name
+        return _local(session, f"usage: {word} NAME (one name: a name has no spaces)", "error")
     key = ev.name_key(rest)
     if word == "/unignore":
         if key not in session.ignored:

@@ -45,6 +45,19 @@ def test_ignore_hides_messages_here_only_and_unignore_brings_them_back():
     assert ann.parse_input("/unignore cat").lines[0].text == "you are not ignoring cat; /ignore alone lists whom you ignore"
 
 
+def test_ignore_with_more_than_a_name_says_so_rather_than_ignoring_nobody():
+    """`/ignore bob he spams` (as /kick NAME WHY reads) said "ignoring bob he spams on this
+    screen": a name no one can have, so bob's messages went on showing. It is refused, with the
+    usage, and nothing is ignored; /unignore likewise."""
+    ann = room("ann", "client", "bob")
+    for typed in ("/ignore bob he spams", "/unignore bob he spams"):
+        said = ann.parse_input(typed)
+        assert isinstance(said, Local) and said.lines[0].kind == "error", said
+        assert said.lines[0].text == f"usage: {typed.split()[0]} NAME (one name: a name has no spaces)"
+    assert ann.ignored == set()
+    assert ann.on_event(ev.Message(sender="bob", text="still shown", time=T))[0].text == "still shown"
+
+
 def test_joins_off_hides_join_and_leave_lines_but_the_roster_still_changes():
     ann = room("ann", "client")
     ann.parse_input("/joins off")
