@@ -249,6 +249,8 @@ def parse(session: Session, word: str, rest: str) -> object:
         problem = ev.name_problem(rest) if rest else "usage: /nick NEW"
         if problem:
             return _local(session, f"{rest!r} cannot be used: {problem}" if rest else problem, "error")
+        if rest == session.name:  # the room takes it without a word (room_social._rename)
+            return _local(session, f"you are already called {rest}")
         session.nick_asked = rest  # until the room answers (renamed, or a refusal): a rejoin asks it again
         return _out(ev.Nick(name=rest))
     if word == "/away":  # without a reason: away, or back if away already (or asked to be)

@@ -58,6 +58,15 @@ def test_ignore_with_more_than_a_name_says_so_rather_than_ignoring_nobody():
     assert ann.on_event(ev.Message(sender="bob", text="still shown", time=T))[0].text == "still shown"
 
 
+def test_nick_to_the_name_you_have_says_so():
+    """`/nick bob` as bob showed nothing at all (the room ignores it without a word): was it
+    taken, refused, lost? It is answered here; a change of case still goes to the room."""
+    bob = room("bob", "client", "ann")
+    said = bob.parse_input("/nick bob")
+    assert isinstance(said, Local) and said.lines[0].text == "you are already called bob", said
+    assert bob.parse_input("/nick Bob") == Outgoing(ev.Nick(name="Bob"))
+
+
 def test_joins_off_hides_join_and_leave_lines_but_the_roster_still_changes():
     ann = room("ann", "client")
     ann.parse_input("/joins off")
