@@ -755,7 +755,7 @@ class Session:
             words = shlex.split(rest)
         except ValueError:
             words = [rest] if rest else []
-        if not words or len(words) > 2:
+        if not words or len(words) > 2 or not all(words):  # '/send ""': no path, not the current folder
             return Local((self._notice('usage: /send PATH [NAME]  (put a path with spaces in quotes: /send "my file.txt")', kind="error"),))
         return FileCommand(name="send", path=words[0], to=words[1] if len(words) == 2 else None)
 

@@ -371,6 +371,15 @@ def test_file_commands_parse():
     assert any("/send PATH" in line.text for line in session.help_lines())
 
 
+def test_send_with_an_empty_path_gives_the_usage_not_a_folder():
+    """`/send ""` (or `/send '' ann`) offered the path "", the current folder: "cannot send : it
+    is a folder; /send takes one file", with no path in it. An empty path is the usage."""
+    session = _session()
+    for bad in ('/send ""', "/send '' ann", '/send notes.txt ""'):
+        result = session.parse_input(bad)
+        assert isinstance(result, Local) and result.lines[0].text.startswith("usage: /send PATH"), (bad, result)
+
+
 def test_an_offer_notice_names_file_size_sender_and_the_command():
     session = _session()
     offered = ev.Offered(id="7", name="plan.pdf", size=1536, sha256=SUM, sender="ann", time=5.0)
