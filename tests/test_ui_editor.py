@@ -225,3 +225,29 @@ def test_tab_after_send_finds_the_path_once(monkeypatch):
     several.type("/send n")
     several.key("tab", paths=lambda partial: ["notes.txt", "notebooks/"])
     assert several.text == "/send note" and len(calls) == 2 and several.last_matches == ["notebooks/", "notes.txt"]
+
+
+def test_ctrl_y_puts_back_everything_a_run_of_delete_keys_cut():
+    """Three Ctrl-W for three words, then Ctrl-Y to undo the mistake, put back only the last word
+    cut: the other two were gone. As in readline (bash), deletes in a row cut one piece: Ctrl-Y
+    puts all of it back, in its order, backward (Ctrl-W, Ctrl-U) and forward (Ctrl-K, Alt-d)."""
+    line = LineEditor()
+    line.type("one two three four")
+    for _ in range(3):
+        line.key("ctrl-w")
+    assert line.text == "one "
+    line.key("ctrl-y")
+    assert line.text == "one two three four"
+    line.set(0, "alpha beta gamma")
+    line.key("alt-d")
+    line.key("alt-d")
+    line.key("ctrl-k")
+    assert line.text == ""
+    line.key("ctrl-y")
+    assert line.text == "alpha beta gamma"
+    line.set(5, "abcdefghij")
+    line.key("ctrl-w")  # a run ends with any other key: this cut stands alone
+    line.key("right")
+    line.key("ctrl-k")
+    line.key("ctrl-y")
+    assert line.text == "fghij"

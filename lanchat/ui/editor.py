@@ -162,14 +162,6 @@ EDITS: dict[str, Callable[[int, str], Edit]] = {
 KILLS = frozenset({"ctrl-k", "ctrl-u", "ctrl-w", "alt-backspace", "alt-d"})
 
 
-def _removed(before: str, after: str) -> str:
-    """What one deletion took out of ``before`` to leave ``after`` (one contiguous piece)."""
-    start = 0
-    while start < len(after) and before[start] == after[start]:
-        start += 1
-    return before[start : start + len(before) - len(after)]
-
-
 # ------------------------------------------------------------------ completion
 
 
@@ -316,6 +308,7 @@ class LineEditor:
     _cycle_start: int = 0
     _cycle_paths: bool = False  # the matches are paths after /send (quoted as needed)
     killed: str = ""  # the text the last Ctrl-K/U/W, Alt-d or Alt-Backspace removed (Ctrl-Y)
+    _killed_at: tuple[int, str] | None = None  # (cursor, text) as the last of them left them
     search: str | None = None  # Ctrl-R: what is being searched for in the lines sent, or None
     found: int | None = None  # the index in history of the line the search shows
     last_matches: list[str] = field(default_factory=list)  # the candidates of the last Tab
@@ -333,10 +326,13 @@ class LineEditor:
         if self.search is not None and self.search_key(name):
             return True
         if name in EDITS:
-            before = self.text
+            before, was_at = self.text, self.cursor
             self.set(*EDITS[name](self.cursor, self.text))
             if name in KILLS and len(self.text) < len(before):
-                self.killed = _removed(before, self.text)
+                # a delete key cuts next to the cursor: before it (the cursor moves back) or after it
+                backward = self.cursor < was_at
+                piece = before[self.cursor : was_at] if backward else before[was_at : was_at + len(before) - len(self.text)]
+                self._kill(piece, backward, in_a_run=self._killed_at == (was_at, before))
             return True
         if name == "ctrl-y":
             if self.killed:
@@ -355,6 +351,14 @@ class LineEditor:
             self.tab(names, commands, paths)
             return True
         return False
+
+    def _kill(self, piece: str, backward: bool, in_a_run: bool) -> None:
+        """Keep what a delete key cut for Ctrl-Y. Deletes in a row (nothing else done between)
+        cut one piece, as readline's do: three Ctrl-W, one Ctrl-Y puts the three words back."""
+        if in_a_run:
+            piece = piece + self.killed if backward else self.killed + piece
+        self.killed = piece
+        self._killed_at = (self.cursor, self.text)
 
     def type(self, typed: str) -> None:
         """Characters the user typed (or pasted) go in at the cursor."""
