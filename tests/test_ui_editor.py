@@ -251,3 +251,19 @@ def test_ctrl_y_puts_back_everything_a_run_of_delete_keys_cut():
     line.key("ctrl-k")
     line.key("ctrl-y")
     assert line.text == "fghij"
+
+
+def test_tab_after_sending_completes_afresh_not_the_last_lines_list():
+    """"thanks cynthia and " + Tab listed the names; Enter sent the line; a Tab on the new, empty
+    line then put "ann: " in (the old list stepping on, its start past the new text's end, the
+    cursor beyond the text). A Tab after the line changed starts over."""
+    line = LineEditor()
+    names = ["ann", "bob", "cynthia"]
+    line.type("thanks cynthia and ")
+    line.key("tab", names=names)
+    assert line.last_matches == names and line.text == "thanks cynthia and "
+    assert line.submit() == "thanks cynthia and "
+    line.key("tab", names=names)
+    assert (line.text, line.cursor) == ("", 0)  # listed again, nothing put in
+    line.key("tab", names=names)
+    assert (line.text, line.cursor) == ("ann: ", 5)  # the second Tab steps through them

@@ -307,6 +307,7 @@ class LineEditor:
     _cycle_index: int = 0
     _cycle_start: int = 0
     _cycle_paths: bool = False  # the matches are paths after /send (quoted as needed)
+    _cycle_left: tuple[int, str] | None = None  # (cursor, text) as the last Tab left them
     killed: str = ""  # the text the last Ctrl-K/U/W, Alt-d or Alt-Backspace removed (Ctrl-Y)
     _killed_at: tuple[int, str] | None = None  # (cursor, text) as the last of them left them
     search: str | None = None  # Ctrl-R: what is being searched for in the lines sent, or None
@@ -421,8 +422,10 @@ class LineEditor:
         self.search, self.found = None, None
 
     def tab(self, names: Iterable[str], commands: Iterable[str], paths: PathLister | None = None) -> None:
-        if self._cycle:
+        if self._cycle and self._cycle_left == (self.cursor, self.text):
             # a second Tab with several matches steps through them, as shells and IRC clients do
+            # (only on the line as the last Tab left it: Enter, Up or a kept line put back since
+            # give another line, whose Tab starts over)
             self._cycle_index = (self._cycle_index + 1) % len(self._cycle)
             word = self._cycle[self._cycle_index]
             start = self._cycle_start
@@ -430,7 +433,9 @@ class LineEditor:
             rest = self.text[self.cursor :]
             self.text = self.text[:start] + choice + rest
             self.cursor = start + len(choice)
+            self._cycle_left = (self.cursor, self.text)
             return
+        self._cycle = []
         before = self.text
         start, matches, site = _candidates(self.cursor, self.text, names, commands, paths)
         cursor, text = _filled(self.cursor, self.text, names, start, matches, site)
@@ -439,6 +444,7 @@ class LineEditor:
         if len(matches) > 1 and text == before:
             self._cycle, self._cycle_index, self._cycle_start = matches, -1, start
             self._cycle_paths = site is not None
+            self._cycle_left = (self.cursor, self.text)
 
     def put_back(self, kept: str, at: int = 0) -> int:
         """Put lines that were not taken (offline, too many kept) back in the line, at ``at``:
