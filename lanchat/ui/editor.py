@@ -308,7 +308,7 @@ class LineEditor:
     _cycle_start: int = 0
     _cycle_paths: bool = False  # the matches are paths after /send (quoted as needed)
     _cycle_left: tuple[int, str] | None = None  # (cursor, text) as the last Tab left them
-    killed: str = ""  # the text the last Ctrl-K/U/W, Alt-d or Alt-Backspace removed (Ctrl-Y)
+    killed: str = ""  # what the last Ctrl-K/U/W, Alt-d or Alt-Backspace (a run of them) removed (Ctrl-Y)
     _killed_at: tuple[int, str] | None = None  # (cursor, text) as the last of them left them
     search: str | None = None  # Ctrl-R: what is being searched for in the lines sent, or None
     found: int | None = None  # the index in history of the line the search shows

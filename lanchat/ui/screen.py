@@ -54,7 +54,7 @@ KEYS = (
     ("Backspace, Delete", "delete the character before/under the cursor"),
     ("Ctrl-K, Ctrl-U, Ctrl-W", "delete to the end, to the start, the word before the cursor"),
     ("Alt-d, Alt-Backspace", "delete the word after/before the cursor"),
-    ("Ctrl-Y", "put back what the last delete-to/word key removed"),
+    ("Ctrl-Y", "put back what the last delete-to/word keys in a row removed"),
     ("Alt-Enter", "a line break inside the message"),
     ("Up/Down, Ctrl-R", "recall lines you sent; search them (Ctrl-R again: older; Ctrl-G: give up)"),
     ("Tab", "complete a name (NAME: at the start), a command, a /send path; several: listed"),
