@@ -54,6 +54,23 @@ def test_save_never_replaces_a_file_like_get(terms, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chat (1).txt", "chat.txt"]  # no temp file left
 
 
+def test_save_takes_the_quotes_off_a_quoted_path_as_send_does(terms, tmp_path):
+    """`/save "my chat.txt"` (quoted, as the README says for /send) wrote a file named
+    `"my chat.txt"`, quotes and all. One pair of quotes around the path is taken off; nothing else
+    is read as shell syntax (a backslash, a lone apostrophe stay as typed)."""
+    from lanchat.ui.screen import save_path_text
+
+    ann, _port = host(terms, rows=30, cols=120)
+    say(ann, "kept", "ann")
+    target = tmp_path / "my chat.txt"
+    ann.send(f'/save "{target}"\r')
+    ann.expect(r"saved \d+ lines? to ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my chat.txt"]  # not '"my chat.txt"'
+    assert save_path_text("'week 3/notes.txt'") == "week 3/notes.txt" and save_path_text('""') == ""  # "": the usage
+    for kept in ("bob's chat.txt", "C:\\Users\\ann\\chat.txt", '"', "'it's'.txt"):
+        assert save_path_text(kept) == kept
+
+
 def test_save_counts_lines_in_words_a_person_reads(terms, tmp_path):
     """After /clear, one message saved said 'saved 1 lines to'; it says 'saved 1 line to'."""
     ann, _port = host(terms, rows=30, cols=120)

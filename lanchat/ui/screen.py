@@ -244,6 +244,16 @@ def in_charset(cluster: str, codec: str) -> str:
     return "?" * max(1, wcswidth(cluster))
 
 
+def save_path_text(argument: str) -> str:
+    """The path /save was given: one pair of quotes around it taken off, as /send takes them
+    (README: a path with spaces in quotes), so ``/save "my chat.txt"`` writes my chat.txt, not a
+    file named with the quotes. Nothing else is read as shell syntax (a bare ``bob's chat.txt``,
+    a backslash in a Windows path, stay as typed)."""
+    if len(argument) >= 2 and argument[0] == argument[-1] and argument[0] in "\"'" and argument[0] not in argument[1:-1]:
+        return argument[1:-1]
+    return argument
+
+
 def _why_not_saved(path: Path, exc: OSError) -> str:
     """Why /save could not write ``path``, about its folder when that is the trouble: the
     system's "No such file or directory" reads as if the file had to exist already, and is all
@@ -1076,6 +1086,7 @@ class CursesFrontend:
         never replaces a file that is there: it takes the next free name, ``FILE (1)``, and
         says so."""
         now = self._now()
+        argument = save_path_text(argument)
         if not argument:
             return Line(kind="error", time=now, text="usage: /save FILE")
         # absolute: "saved to lesson2.txt" left the folder (the one lanchat was started in) a guess
