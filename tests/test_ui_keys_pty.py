@@ -61,6 +61,22 @@ def test_a_bracketed_paste_still_becomes_one_message(terms):
     ann.expect(r"bob: one[^\n]*\n +two")
 
 
+def test_a_character_split_between_two_reads_is_kept_whole(terms):
+    """A paste bigger than the terminal writes at once (or typing over a slow ssh link) can
+    arrive cut inside a character: get_wch dropped the first bytes of that ü, and the paste's end
+    marker after it went too, so Enter only made line breaks and nothing could be sent. The
+    screen now decodes the bytes itself and keeps a cut character for the next read."""
+    ann, port = host(terms)
+    bob = join(terms, port, "bob", env=XTERM)
+    u_umlaut = "ü".encode()
+    bob.send(b"\x1b[200~" + "ça va, ".encode() + u_umlaut[:1])  # the paste, cut inside its ü
+    bob.wait_screen(lambda rows: rows[-1].startswith("> ça va,"), what="the paste's first part read")
+    bob.send(u_umlaut[1:] + b"ber alles\x1b[201~")
+    bob.wait_screen(lambda rows: rows[-1].startswith("> ça va, über alles"), what="ü whole, and the paste's end")
+    bob.send("\r")
+    ann.expect(r"bob: ça va, über alles")
+
+
 def test_alt_enter_puts_a_deliberate_line_break_in_a_message(terms):
     ann, port = host(terms)
     bob = join(terms, port, "bob", env=XTERM)

@@ -3,7 +3,7 @@ terminal in a broken state.
 
 It turns keys into editor calls and chat lines, asks render.py for a frame and paints it;
 what to draw is decided elsewhere (view.py, render.py), so this file is only about the
-terminal: raw keys (get_wch, escape sequences, bracketed paste), colours, the resize
+terminal: raw keys (bytes read with getch and decoded here, escape sequences, bracketed paste), colours, the resize
 signal, bells, and putting the terminal back the way it was on every way out.
 """
 
@@ -428,6 +428,9 @@ class CursesFrontend:
         self.truecolor = self.features["truecolor"]
         self.links = self.features["links"]
         self._open()
+        # keys are read as bytes (getch) and decoded here: a character whose bytes come in two
+        # reads keeps its first part until the rest comes (read_keys)
+        self._key_decoder = codecs.getincrementaldecoder(self.codec or "utf-8")(errors="replace")
 
     # -------------------------------------------------------------- terminal
 
@@ -653,14 +656,7 @@ class CursesFrontend:
     def read_input(self) -> list[str] | None:
         """Everything typed since the last call; returns the lines submitted with Enter."""
         self._woken()
-        keys: list[str | int] = []
-        while True:
-            try:
-                keys.append(self.screen.get_wch())
-            except curses.error:
-                break  # nothing more waiting
-            except KeyboardInterrupt:
-                raise
+        keys = self.read_keys()
         if not keys and self._hung_up():
             return None  # (once its hang-up is answered: the keyboard is then watched no more)
         submitted = self.handle_keys(keys)
@@ -669,6 +665,25 @@ class CursesFrontend:
             if held := self._pasted.finish():
                 self.view.editor.type(held)
         return submitted
+
+    def read_keys(self) -> list[str | int]:
+        """The keys waiting: characters as text, what curses decoded (arrows, F2, a resize) as
+        its KEY_ codes. Read a byte at a time (getch) and decoded here, not by get_wch: a
+        character split across two reads (a paste bigger than the terminal writes at once, a
+        slow ssh link) lost its first bytes to get_wch, which gives up on a character when the
+        rest has not come yet, and the paste's end marker after it went too (Enter then only a
+        line break). A partial character is kept for the next read."""
+        keys: list[str | int] = []
+        while True:
+            code = self.screen.getch()
+            if code == -1:
+                return keys  # nothing more waiting
+            if code > 0xFF:  # a key curses decoded: it ends a character cut short
+                keys.extend(self._key_decoder.decode(b"", final=True))
+                self._key_decoder.reset()
+                keys.append(code)
+                continue
+            keys.extend(self._key_decoder.decode(bytes((code,))))
 
     def _hung_up(self) -> bool:
         """No key came: has the terminal hung up? One that did stays ready to read for ever, and
