@@ -206,6 +206,18 @@ def test_paging_up_a_transcript_that_fits_never_says_scrolled_up():
     assert "scrolled up" in row_texts(rd.render(view, 12, 80))[-2]
 
 
+def test_a_wide_character_under_the_cursor_at_the_right_edge_is_shown_whole():
+    """Moving along a long Chinese line, the cursor reached the last column on a 中 that needed
+    two: the character was drawn as a blank and the cursor blinked on nothing. The line now
+    scrolls sideways so that the character under the cursor is shown whole."""
+    view = make_view()
+    for text, at in (("a" * 21 + "中文", 21), ("a" * 21 + "👍b", 21), ("中" * 30, 11)):
+        view.editor.set(at, text)
+        row, column = rd._input(view, 24)
+        assert row[column][0] == text[at], (text, at, "".join(chunk for chunk, _ in row), column)
+        assert column + 1 < 24 and row[column + 1][0] == ""  # its right half on screen too
+
+
 def test_scrolling_up_from_the_bottom_clamps_at_the_oldest_line():
     view = make_view()
     view.add(msg(f"line {n}") for n in range(100))

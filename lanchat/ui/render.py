@@ -855,11 +855,15 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
         prompt_cells = cut + [("\u2026", prompt_style)] + tail
     text_cells: list[Cell] = []
     cursor_col = 0
+    under_cursor = 1  # the columns the character under the cursor takes (the end: one)
     index = 0
     for cluster in iter_graphemes(text):  # the cursor only ever sits between clusters
         if index <= cursor:
             cursor_col = len(text_cells)
-        text_cells += cells(visible(cluster), PLAIN)
+        shown_cells = cells(visible(cluster), PLAIN)
+        if index == cursor:
+            under_cursor = min(2, len(shown_cells))
+        text_cells += shown_cells
         index += len(cluster)
     if cursor >= len(text):
         cursor_col = len(text_cells)
@@ -867,9 +871,10 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
     if room <= 1:
         return fit(prompt_cells, width), min(width - 1, len(prompt_cells))
     offset = 0
-    if cursor_col >= room:
+    last = cursor_col + under_cursor - 1  # a wide character under the cursor is shown whole
+    if last >= room:
         step = max(1, room // 2)
-        offset = ((cursor_col - room) // step + 1) * step
+        offset = ((last - room) // step + 1) * step
     shown = text_cells[offset : offset + room]
     if shown and shown[0][0] == "":  # we cut a wide character in half
         shown[0] = ("<", TIME)
