@@ -76,6 +76,7 @@ class _Sending:
     progress: Progress | None = None
     binary: bool = False  # the server takes binary frames (its upload-ready said so)
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
+    stamp: tuple[int, int] = (0, 0)  # its size and modification time when /send opened it (_stamp)
 
     def next_piece(self) -> tuple[ev.UploadBytes | ev.UploadChunk, int] | None:
         """The next piece, read and hashed, as the event that carries it (a binary frame, or
@@ -90,6 +91,11 @@ class _Sending:
             raise _Unreadable(oserror_words(exc)) from exc
         if not data:
             raise _Unreadable("it got shorter while it was being sent")
+        # Saved again meanwhile (an editor, a download still arriving): what was read would be part
+        # old, part new, a file that never was on any disk, offered "SHA-256 checked". Asked after
+        # every read, the last included, so the file offered is the one /send opened, unchanged.
+        if _stamp(self.handle) != self.stamp:
+            raise _Unreadable("it changed while it was being sent; /send it again once it is saved")
         self.sent += len(data)
         self.hasher.update(data)
         assert self.file_id is not None  # (sending: the server gave it an id)
@@ -199,7 +205,7 @@ class ClientTransfers:
         path = Path(os.path.expanduser(path_text))
         hiding = path_text if to else ""  # a file for one person: its name is not for the projector
         try:
-            handle, size = _open_to_send(path)
+            handle, stamp = _open_to_send(path)
         except FileNotFoundError:
             hint = f' (for a name with a space, use quotes: /send "{path_text} {to}")' if to else ""
             return self._error(f"cannot send {path_text}: no such file{hint}", hiding)
@@ -210,7 +216,8 @@ class ClientTransfers:
         ref = self._next_ref
         self._next_ref += 1
         name = safe_name(path.name)
-        self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size, hasher=hashlib.sha256(), hidden=HIDDEN_FILE if to else None)
+        size = stamp[0]
+        self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size, hasher=hashlib.sha256(), hidden=HIDDEN_FILE if to else None, stamp=stamp)
         return [ev.OfferFile(ref=ref, name=name, size=size, to=to)], []
 
     def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
@@ -569,8 +576,8 @@ def _place(receiving: _Receiving, downloads: Path) -> Path:
     raise OSError(0, "no free name for it")
 
 
-def _open_to_send(path: Path) -> tuple[BinaryIO, int]:
-    """The file at ``path`` opened for reading, and its size; IsADirectoryError for anything
+def _open_to_send(path: Path) -> tuple[BinaryIO, tuple[int, int]]:
+    """The file at ``path`` opened for reading, and its size and modification time (_stamp); IsADirectoryError for anything
     but a regular file (a folder, a device, a pipe)."""
     # O_NONBLOCK: opening a named pipe (or some devices) to read would wait for a writer for
     # ever, freezing the chat; the check below refuses it before any read.
@@ -585,7 +592,18 @@ def _open_to_send(path: Path) -> tuple[BinaryIO, int]:
     except OSError:
         os.close(fd)
         raise
-    return open(fd, "rb"), info.st_size  # noqa: SIM115 - read chunk by chunk as the socket drains
+    return open(fd, "rb"), (info.st_size, info.st_mtime_ns)  # noqa: SIM115 - read chunk by chunk as the socket drains
+
+
+def _stamp(handle: BinaryIO) -> tuple[int, int]:
+    """A file's size and modification time (ns), from its open descriptor: any write changes one.
+    (A file replaced by a rename, as many editors save, is not this one: the descriptor still
+    reads the old file, whole and unchanged.) _Unreadable if the disk cannot say, as for a read."""
+    try:
+        info = os.fstat(handle.fileno())
+    except OSError as exc:
+        raise _Unreadable(oserror_words(exc)) from exc
+    return info.st_size, info.st_mtime_ns
 
 
 def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:

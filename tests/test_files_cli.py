@@ -508,3 +508,40 @@ def test_the_offerer_reads_in_files_how_many_fetched_her_file_whole(make_room, t
     bob.send("/files")
     bob.expect(rf"-!- +#{file_id} slides\.pdf .* from ann: /get {file_id}$")
     assert "fetched by" not in bob.output
+
+
+def test_a_file_that_changes_while_it_is_sent_is_stopped_and_never_offered(tmp_path):
+    """bob typed /send notes.bin and saved it again in his editor while it went up: the client
+    read the first part as it was and the rest as it became, hashed what it read, and the room
+    was offered a file that never existed on any disk, 'SHA-256 checked'. The server here reads
+    nothing until the file has changed (its receive buffer small, so most of the file is still
+    unread); then bob's client must stop the upload, say why, and send no upload-done."""
+    changed = threading.Event()
+
+    def on_event(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.OfferFile):
+            server.send(ev.UploadReady(ref=event.ref, id="1", binary=True))
+            changed.wait(DEFAULT_TIMEOUT)  # read nothing until the file has changed
+
+    server = StandInServer(on_event)
+    server.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # (inherited: little in flight)
+    source = tmp_path / "notes.bin"
+    source.write_bytes(b"a" * (16 * MB))
+    os.utime(source, (1_600_000_000, 1_600_000_000))  # saved long ago: the edit below is a later one
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob")
+    try:
+        bob.expect("welcome, bob")
+        bob.send(f"/send {source}")
+        bob.expect(r"sending notes\.bin \(16\.0 MiB\) as #1")
+        with open(source, "r+b") as edited:  # saved in place, the same size
+            edited.seek(15 * MB)
+            edited.write(b"b" * MB)
+        changed.set()
+        bob.expect(r"! sending notes\.bin stopped: it changed while it was being sent; /send it again")
+        wait_for(lambda: ev.CancelFile(id="1") in server.heard, what="the server to hear the cancel")
+        assert ev.UploadDone not in [type(event) for event in server.heard]
+        assert bob.popen.poll() is None
+    finally:
+        changed.set()
+        bob.stop()
+        server.close()
