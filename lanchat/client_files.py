@@ -26,6 +26,8 @@ from . import events as ev
 from .files import (
     BINARY_CHUNK_BYTES,
     CHUNK_BYTES,
+    MAX_OFFERS_AT_ONCE,
+    MAX_UPLOADS_AT_ONCE,
     ChunkError,
     Progress,
     decode_chunk,
@@ -77,6 +79,7 @@ class _Sending:
     binary: bool = False  # the server takes binary frames (its upload-ready said so)
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
     stamp: tuple[int, int] = (0, 0)  # its size and modification time when /send opened it (_stamp)
+    to: str | None = None  # offered to this one person (/send PATH NAME)
 
     def next_piece(self) -> tuple[ev.UploadBytes | ev.UploadChunk, int] | None:
         """The next piece, read and hashed, as the event that carries it (a binary frame, or
@@ -170,6 +173,7 @@ class ClientTransfers:
         self.clock = clock
         self.wall = wall
         self.progress: dict[str, Progress] = {}
+        self.queued: list[_Sending] = []  # opened, not offered yet: MAX_UPLOADS_AT_ONCE are on their way (_offer_next)
         self.waiting: dict[int, _Sending] = {}  # offered, not yet accepted
         self.sending: dict[str, _Sending] = {}  # accepted, chunks going out
         self.checking: dict[str, str] = {}  # all sent, the server is checking: id -> name
@@ -202,23 +206,32 @@ class ClientTransfers:
         Only the size is needed now: the SHA-256 is computed while the chunks are read and
         sent at the end, so a file the server refuses is never read at all.
         """
-        path = Path(os.path.expanduser(path_text))
         hiding = path_text if to else ""  # a file for one person: its name is not for the projector
-        try:
-            handle, stamp = _open_to_send(path)
-        except FileNotFoundError:
-            hint = f' (for a name with a space, use quotes: /send "{path_text} {to}")' if to else ""
-            return self._error(f"cannot send {path_text}: no such file{hint}", hiding)
-        except IsADirectoryError:
-            return self._error(f"cannot send {path_text}: it is a folder; /send takes one file", hiding)
-        except OSError as exc:
-            return self._error(f"cannot send {path_text}: {oserror_words(exc)}", hiding)
+        if len(self.queued) >= MAX_OFFERS_AT_ONCE:
+            return self._error(f"cannot send {path_text}: {len(self.queued)} files wait to be offered already; /send it once some are", hiding)
+        opened = _opened_to_send(path_text, to)
+        if isinstance(opened, str):
+            return self._error(f"cannot send {path_text}: {opened}", hiding)
+        path, handle, stamp = opened
         ref = self._next_ref
         self._next_ref += 1
-        name = safe_name(path.name)
-        size = stamp[0]
-        self.waiting[ref] = _Sending(ref=ref, path=path, name=name, handle=handle, size=size, hasher=hashlib.sha256(), hidden=HIDDEN_FILE if to else None, stamp=stamp)
-        return [ev.OfferFile(ref=ref, name=name, size=size, to=to)], []
+        name, hidden = safe_name(path.name), HIDDEN_FILE if to else None
+        self.queued.append(_Sending(ref=ref, path=path, name=name, handle=handle, size=stamp[0], hasher=hashlib.sha256(), hidden=hidden, stamp=stamp, to=to))
+        # (the server refuses a fifth upload at once: a fifth /send waits here for one to be offered)
+        if offers := self._offer_next():
+            return offers, []
+        after = f" ({MAX_UPLOADS_AT_ONCE} of your files are on their way up); it goes when one of them is offered"
+        return [], [_named(self.wall(), "", name, f" waits its turn{after}", hidden)]
+
+    def _offer_next(self) -> list[ev.Event]:
+        """The offers of files /send queued, oldest first, while fewer than MAX_UPLOADS_AT_ONCE of
+        ours are on their way up (offered, sent or being checked: what the server counts)."""
+        offers: list[ev.Event] = []
+        while self.queued and len(self.waiting) + len(self.sending) + len(self.checking) < MAX_UPLOADS_AT_ONCE:
+            sending = self.queued.pop(0)
+            self.waiting[sending.ref] = sending
+            offers.append(ev.OfferFile(ref=sending.ref, name=sending.name, size=sending.size, to=sending.to))
+        return offers
 
     def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
         """``/get ID``: check we can write where downloads go, then ask for the file."""
@@ -241,7 +254,7 @@ class ClientTransfers:
         file_id = file_id.strip().lstrip("#")
         events: list[ev.Event] = []
         lines: list[Line] = []
-        for sending in [*self.waiting.values(), *self.sending.values()]:
+        for sending in [*self.waiting.values(), *self.sending.values(), *self.queued]:
             if file_id and sending.file_id != file_id:
                 continue
             self._stop_sending(sending)
@@ -263,7 +276,7 @@ class ClientTransfers:
         if not lines:
             what = f"#{file_id} is not" if file_id else "no file is"
             return self._error(f"{what} being sent or received (/files lists what is on offer)")
-        return events, lines
+        return events + self._offer_next(), lines
 
     # ------------------------------------------------------------ sending
 
@@ -286,6 +299,7 @@ class ClientTransfers:
                 self._stop_sending(sending)
                 events.append(ev.CancelFile(id=file_id))
                 lines.append(_named(self.wall(), "sending ", sending.name, f" stopped: {exc}", sending.hidden, "error"))
+                events.extend(self._offer_next())  # (after the cancel that frees its place)
                 continue
             if piece is not None:
                 events.append(piece[0])
@@ -314,6 +328,7 @@ class ClientTransfers:
             self.sending.pop(sending.file_id, None)
             self.progress.pop(f"send:{sending.file_id}", None)
         self.waiting.pop(sending.ref, None)
+        self.queued = [queued for queued in self.queued if queued is not sending]
 
     # ------------------------------------------------------------ events
 
@@ -340,7 +355,7 @@ class ClientTransfers:
             remember_privacy(self.private_offers, event)
             if (name := self.checking.pop(event.id, None)) is not None:
                 self.on_offer[event.id] = name
-            return [], []
+            return self._offer_next(), []
         if isinstance(event, ev.FileError):
             return self._failed(event)
         return [], []
@@ -357,7 +372,7 @@ class ClientTransfers:
             receiving = self.receiving.get(error.id)
             if receiving is not None:
                 self._discard(receiving)
-        return [], [said]
+        return self._offer_next(), [said]
 
     def _said_by_server(self, error: ev.FileError) -> Line:
         """The server's words on a transfer of ours ("upload of NAME failed", "NAME arrived
@@ -438,7 +453,7 @@ class ClientTransfers:
         """The chat is over: stop everything; no partial download is left behind."""
         for receiving in list(self.receiving.values()):
             self._discard(receiving)
-        for sending in [*self.waiting.values(), *self.sending.values()]:
+        for sending in [*self.queued, *self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
         for kept in (self.wanted, self.on_offer, self.checking):
             kept.clear()
@@ -465,7 +480,7 @@ def cut_off(transfers: ClientTransfers, why: str = "connection lost", *, for_goo
     again = "" if for_good else "; /send it again when back"
     # each line as (before the name, the name, after it, what projector mode shows for the name)
     said = [("stopped receiving ", r.name, "; nothing of it was kept", r.hidden) for r in transfers.receiving.values()]
-    said += [("stopped sending ", s.name, again, s.hidden) for s in [*transfers.waiting.values(), *transfers.sending.values()]]
+    said += [("stopped sending ", s.name, again, s.hidden) for s in [*transfers.waiting.values(), *transfers.sending.values(), *transfers.queued]]
     said += [(f"the download of #{wanted} did not start", "", "", None) for wanted in sorted(transfers.wanted)]
     said += [
         ("your file ", name, f" (#{file_id}) is no longer on offer{again}", hidden.get(file_id))
@@ -574,6 +589,20 @@ def _place(receiving: _Receiving, downloads: Path) -> Path:
             receiving.temp.unlink()
         return final
     raise OSError(0, "no free name for it")
+
+
+def _opened_to_send(path_text: str, to: str | None) -> tuple[Path, BinaryIO, tuple[int, int]] | str:
+    """/send's file: its path, open for reading, and its _stamp; or why it cannot be sent."""
+    path = Path(os.path.expanduser(path_text))
+    try:
+        return (path, *_open_to_send(path))
+    except FileNotFoundError:
+        hint = f' (for a name with a space, use quotes: /send "{path_text} {to}")' if to else ""
+        return f"no such file{hint}"
+    except IsADirectoryError:
+        return "it is a folder; /send takes one file"
+    except OSError as exc:
+        return oserror_words(exc)
 
 
 def _open_to_send(path: Path) -> tuple[BinaryIO, tuple[int, int]]:

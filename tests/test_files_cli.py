@@ -545,3 +545,25 @@ def test_a_file_that_changes_while_it_is_sent_is_stopped_and_never_offered(tmp_p
         changed.set()
         bob.stop()
         server.close()
+
+
+def test_six_sends_pasted_at_once_are_all_offered_in_turn_not_refused(make_room, tmp_path):
+    """The teacher pasted six /send lines for six worksheets: four were offered and two answered
+    'refused: you are already sending 4 files; offer sheet5.txt once one of them is done' (the
+    server takes four uploads of one person at once), though each took a millisecond, so she had
+    to find and type those again. Her client now holds a fifth /send until one of the four is
+    offered, says so, and then offers it by itself."""
+    room = make_room()
+    bob = room.join("bob")
+    sheets = [tmp_path / f"sheet{n}.txt" for n in range(1, 7)]
+    for n, sheet in enumerate(sheets, 1):
+        sheet.write_bytes(b"exercise %d\n" % n)
+    room.ann.send("\n".join(f"/send {sheet}" for sheet in sheets))  # one paste
+    room.ann.expect(r"-!- sheet5\.txt waits its turn \(4 of your files are on their way up\); it goes when one of them is offered")
+    for sheet in sheets:
+        file_id = offer_id(bob, "ann", sheet.name)
+        room.ann.expect(rf"your file {sheet.name} \(\d+ bytes\) is on offer to the room as #{file_id}")
+    assert "refused" not in room.ann.output
+    bob.send(f"/get {file_id}")
+    bob.expect(r"saved .*sheet6\.txt")
+    assert (room.downloads("bob") / "sheet6.txt").read_bytes() == sheets[-1].read_bytes()

@@ -858,3 +858,26 @@ def test_the_fetched_count_follows_the_offerer_not_her_old_name(store):
         ann.send(ev.ListFiles())
         ann.expect(ev.FileList)
         assert ann.expect(ev.Offered, listing=True, id=file_id).fetched == 1
+
+
+def test_a_send_that_waits_its_turn_can_be_cancelled_and_is_said_stopped_when_the_connection_drops(tmp_path):
+    """A fifth /send waits for one of four on their way up (test_files_cli's pasted sends); one
+    that waits is stopped by /cancel as any upload is, and a lost connection says it stopped."""
+    sheets = [tmp_path / f"s{n}.txt" for n in range(6)]
+    for sheet in sheets:
+        sheet.write_bytes(b"x")
+    transfers = ClientTransfers(tmp_path)
+    offers = [transfers.command(FileCommand(name="send", path=str(sheet))) for sheet in sheets]
+    assert [len(events) for events, _ in offers] == [1, 1, 1, 1, 0, 0]
+    assert offers[4][1][0].text.startswith("s4.txt waits its turn")
+    replies, _ = transfers.on_event(ev.FileError(ref=1, message="refused: no"))  # one place frees
+    assert replies == [ev.OfferFile(ref=5, name="s4.txt", size=1)]
+    events, lines = transfers.command(FileCommand(name="cancel", file_id=""))
+    assert [line.text for line in lines][-1] == "stopped sending s5.txt; it is not on offer"
+    assert not transfers.queued and not any(isinstance(event, ev.OfferFile) for event in events)
+    transfers.command(FileCommand(name="send", path=str(sheets[0])))
+    for sheet in sheets[1:5]:
+        transfers.command(FileCommand(name="send", path=str(sheet)))
+    said = [line.text for line in cut_off(transfers)]
+    assert "connection lost: stopped sending s4.txt; /send it again when back" in said
+    assert not transfers.queued
