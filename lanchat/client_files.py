@@ -215,7 +215,7 @@ class ClientTransfers:
         path, handle, stamp = opened
         ref = self._next_ref
         self._next_ref += 1
-        name, hidden = safe_name(path.name), HIDDEN_FILE if to else None
+        name, hidden = _name_to_offer(path), HIDDEN_FILE if to else None
         self.queued.append(_Sending(ref=ref, path=path, name=name, handle=handle, size=stamp[0], hasher=hashlib.sha256(), hidden=hidden, stamp=stamp, to=to))
         # (the server refuses a fifth upload at once: a fifth /send waits here for one to be offered)
         if offers := self._offer_next():
@@ -597,12 +597,41 @@ def _opened_to_send(path_text: str, to: str | None) -> tuple[Path, BinaryIO, tup
     try:
         return (path, *_open_to_send(path))
     except FileNotFoundError:
+        if (meant := _not_utf8_path(path)) is not None:
+            return _opened_to_send(str(meant), to)
         hint = f' (for a name with a space, use quotes: /send "{path_text} {to}")' if to else ""
         return f"no such file{hint}"
     except IsADirectoryError:
         return "it is a folder; /send takes one file"
     except OSError as exc:
         return oserror_words(exc)
+
+
+def _name_to_offer(path: Path) -> str:
+    """The name /send offers ``path`` under: safe_name's, with a byte that is not UTF-8 shown as
+    U+FFFD (``caf\ufffd.txt``, as a terminal shows it), not dropped."""
+    return safe_name(os.fsencode(path.name).decode("utf-8", "replace"))
+
+
+def _not_utf8_path(typed: Path) -> Path | None:
+    """The one file ``typed`` can mean when its name has bytes that are not UTF-8 (``caf\\xe9.txt``,
+    named on a Latin-1 system): the line typed or pasted was read as UTF-8, each such byte became
+    U+FFFD, and no file has that name. Each part of the path with a U+FFFD in it is matched
+    against its folder's names read the same way; None when none, or more than one, matches."""
+    if "\ufffd" not in str(typed):
+        return None
+    found = Path(typed.anchor or ".")
+    for part in typed.parts[1 if typed.anchor else 0 :]:
+        if "\ufffd" in part:
+            try:
+                names = [name for name in os.listdir(os.fsencode(found)) if name.decode("utf-8", "replace") == part]
+            except OSError:
+                return None
+            if len(names) != 1:
+                return None
+            part = os.fsdecode(names[0])
+        found /= part
+    return found if found.exists() else None
 
 
 def _open_to_send(path: Path) -> tuple[BinaryIO, tuple[int, int]]:

@@ -567,3 +567,25 @@ def test_six_sends_pasted_at_once_are_all_offered_in_turn_not_refused(make_room,
     bob.send(f"/get {file_id}")
     bob.expect(r"saved .*sheet6\.txt")
     assert (room.downloads("bob") / "sheet6.txt").read_bytes() == sheets[-1].read_bytes()
+
+
+def test_a_file_whose_name_is_not_utf8_can_be_sent_by_typing_it(make_room, tmp_path):
+    """bob unzipped an old archive: its file is named café.txt in Latin-1 (the bytes caf\\xe9.txt),
+    and ls shows it as 'caf'$'\\351''.txt'. He typed (or pasted) /send with those bytes and was
+    told 'cannot send .../caf\N{REPLACEMENT CHARACTER}.txt: no such file', though it is there: the
+    line was read as UTF-8, each byte that is not became U+FFFD, and no file has that name. The
+    one file the typed name can only mean is sent now."""
+    room = make_room()
+    bob = room.join("bob")
+    folder = tmp_path / "old archive"
+    folder.mkdir()
+    with open(os.fsencode(folder) + b"/caf\xe9.txt", "wb") as latin:
+        latin.write(b"un caf\xe9")
+    assert room.ann.popen.stdin is not None
+    room.ann.popen.stdin.write(b"/send '" + os.fsencode(folder) + b"/caf\xe9.txt'\n")  # the bytes, as a terminal sends them
+    room.ann.popen.stdin.flush()
+    file_id = offer_id(bob, "ann", "caf\N{REPLACEMENT CHARACTER}.txt")
+    assert "no such file" not in room.ann.output
+    bob.send(f"/get {file_id}")
+    bob.expect(r"saved .*\(7 bytes in .*SHA-256 checked\)")
+    assert [path.read_bytes() for path in room.downloads("bob").iterdir()] == [b"un caf\xe9"]

@@ -881,3 +881,21 @@ def test_a_send_that_waits_its_turn_can_be_cancelled_and_is_said_stopped_when_th
     said = [line.text for line in cut_off(transfers)]
     assert "connection lost: stopped sending s4.txt; /send it again when back" in said
     assert not transfers.queued
+
+
+def test_a_typed_name_with_bytes_that_are_not_utf8_finds_the_one_file_it_can_mean(tmp_path):
+    """(test_files_cli sends one.) Two names that read the same once their odd bytes are U+FFFD
+    are not guessed between: 'no such file', as before."""
+    from lanchat.client_files import _not_utf8_path
+
+    folder = os.fsencode(tmp_path)
+    for name in (b"caf\xe9.txt", b"na\xefve.txt", b"na\xeeve.txt"):
+        with open(folder + b"/" + name, "wb"):
+            pass
+    assert _not_utf8_path(tmp_path / "caf\ufffd.txt") == Path(os.fsdecode(folder + b"/caf\xe9.txt"))
+    assert _not_utf8_path(tmp_path / "na\ufffdve.txt") is None  # two can be meant
+    assert _not_utf8_path(tmp_path / "caf\ufffd.pdf") is None
+    assert _not_utf8_path(tmp_path / "cafe.txt") is None
+    transfers = ClientTransfers(tmp_path)
+    _, lines = transfers.command(FileCommand(name="send", path=str(tmp_path / "na\ufffdve.txt")))
+    assert lines[0].text.endswith("na\ufffdve.txt: no such file")
