@@ -240,6 +240,8 @@ class ClientTransfers:
             return self._error("usage: /get ID (/files lists what is on offer)")
         if file_id in self.wanted or file_id in self.receiving:
             return self._error(f"#{file_id} is already on its way")
+        if (ours := _going_up(self, file_id)) is not None:  # (the server's "no file #1" would read as about the upload)
+            return [], [ours]
         if not self.downloads.is_dir():
             return self._error(f"cannot download: the folder {self.downloads} does not exist")
         if not os.access(self.downloads, os.W_OK | os.X_OK):
@@ -361,32 +363,19 @@ class ClientTransfers:
         return [], []
 
     def _failed(self, error: ev.FileError) -> tuple[list[ev.Event], list[Line]]:
-        said = self._said_by_server(error)  # (before the transfer it is about is dropped)
+        said = _said_by_server(self, error)  # (before the transfer it is about is dropped)
         if error.ref is not None and error.ref in self.waiting:
             self._stop_sending(self.waiting[error.ref])
-        if error.id is not None:
+        if error.id in self.wanted:  # the answer to a /get: not about an upload of ours under that id
+            self.wanted.discard(error.id)
+        elif error.id is not None:
             if error.id in self.sending:
                 self._stop_sending(self.sending[error.id])
             self.checking.pop(error.id, None)
-            self.wanted.discard(error.id)
             receiving = self.receiving.get(error.id)
             if receiving is not None:
                 self._discard(receiving)
         return self._offer_next(), [said]
-
-    def _said_by_server(self, error: ev.FileError) -> Line:
-        """The server's words on a transfer of ours ("upload of NAME failed", "NAME arrived
-        damaged"); about a file offered to one person, with a form that hides every name the file
-        goes by here (``Line.private``), as the lines we make about it do (_named)."""
-        file_id = error.id or ""
-        sending = self.waiting.get(error.ref) if error.ref is not None else self.sending.get(file_id)
-        receiving = self.receiving.get(file_id)
-        ours = [transfer for transfer in (sending, receiving) if transfer is not None]
-        if not (any(transfer.hidden for transfer in ours) or file_id in self.private_offers):
-            return self._line(error.message, "error")
-        names = [self.private_offers.get(file_id), self.checking.get(file_id), self.on_offer.get(file_id)]
-        private = hide_names(error.message, names + [transfer.name for transfer in ours])
-        return Line(kind="error", time=self.wall(), text=error.message, private=private)
 
     def _start(self, start: ev.FileStart) -> tuple[list[ev.Event], list[Line]]:
         if start.id not in self.wanted:
@@ -457,6 +446,33 @@ class ClientTransfers:
             self._stop_sending(sending)
         for kept in (self.wanted, self.on_offer, self.checking):
             kept.clear()
+
+
+def _said_by_server(transfers: ClientTransfers, error: ev.FileError) -> Line:
+    """The server's words on a transfer of ours ("upload of NAME failed", "NAME arrived
+    damaged"); about a file offered to one person, with a form that hides every name the file
+    goes by here (``Line.private``), as the lines we make about it do (_named)."""
+    file_id = error.id or ""
+    sending = transfers.waiting.get(error.ref) if error.ref is not None else transfers.sending.get(file_id)
+    receiving = transfers.receiving.get(file_id)
+    ours = [transfer for transfer in (sending, receiving) if transfer is not None]
+    if not (any(transfer.hidden for transfer in ours) or file_id in transfers.private_offers):
+        return Line(kind="error", time=transfers.wall(), text=error.message)
+    names = [transfers.private_offers.get(file_id), transfers.checking.get(file_id), transfers.on_offer.get(file_id)]
+    private = hide_names(error.message, names + [transfer.name for transfer in ours])
+    return Line(kind="error", time=transfers.wall(), text=error.message, private=private)
+
+
+def _going_up(transfers: ClientTransfers, file_id: str) -> Line | None:
+    """Why a /get of ``file_id`` is not asked: it is a file of ours still being sent, or checked,
+    not on offer yet; None for any other."""
+    sending = transfers.sending.get(file_id)
+    name = sending.name if sending is not None else transfers.checking.get(file_id)
+    if name is None:
+        return None
+    doing = "which you are still sending" if sending is not None else "which the server is still checking"
+    hidden = HIDDEN_FILE if file_id in transfers.private_offers else None
+    return _named(transfers.wall(), f"#{file_id} is ", name, f", {doing}: /get {file_id} once it is on offer", hidden, "error")
 
 
 def stalled(transfers: ClientTransfers, seconds: float) -> bool:

@@ -589,3 +589,41 @@ def test_a_file_whose_name_is_not_utf8_can_be_sent_by_typing_it(make_room, tmp_p
     bob.send(f"/get {file_id}")
     bob.expect(r"saved .*\(7 bytes in .*SHA-256 checked\)")
     assert [path.read_bytes() for path in room.downloads("bob").iterdir()] == [b"un caf\xe9"]
+
+
+def test_a_get_of_ones_own_file_still_going_up_is_answered_here_and_the_upload_goes_on(tmp_path):
+    """ann read 'sending big.bin (30.0 MiB) as #1...' and typed /get 1 to check it: the server's
+    answer, 'no file #1 is on offer', carried the id 1, her client took it for an error about
+    her upload of #1 and stopped reading it, saying nothing: no 'stopped', no cancel, the file never
+    offered, the server waiting a minute for the rest. Her client now answers such a /get itself,
+    and the upload goes on. (The stand-in server reads nothing more until she has been answered,
+    and answers a get as lanchat's does.)"""
+    answered = threading.Event()
+
+    def on_event(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.OfferFile):
+            server.send(ev.UploadReady(ref=event.ref, id="1", binary=True))
+            answered.wait(DEFAULT_TIMEOUT)
+        elif isinstance(event, ev.GetFile):
+            server.send(ev.FileError(id=event.id, message=f"no file #{event.id} is on offer (/files lists them)"))
+            answered.set()
+
+    server = StandInServer(on_event)
+    server.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # (inherited: little in flight)
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(12 * MB))
+    ann = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann")
+    try:
+        ann.expect("welcome, ann")
+        ann.send(f"/send {source}")
+        ann.expect(r"sending big\.bin \(12\.0 MiB\) as #1")
+        ann.send("/get 1")
+        ann.expect(r"! #1 is big\.bin, which you are still sending: /get 1 once it is on offer")
+        answered.set()
+        wait_for(lambda: any(isinstance(event, ev.UploadDone) for event in server.heard), what="the whole upload")
+        ann.expect(r"sent big\.bin \(12\.0 MiB.*\); the server is checking it")
+        assert not any(isinstance(event, (ev.GetFile, ev.CancelFile)) for event in server.heard)
+    finally:
+        answered.set()
+        ann.stop()
+        server.close()
