@@ -424,7 +424,7 @@ class ClientTransfers:
             return [], [*lines, damaged]
         except OSError as exc:
             self._discard(receiving)
-            return [], [*lines, _cannot_save(self.wall(), receiving, exc)]
+            return [], [*lines, _cannot_save(self.wall(), receiving, exc, self.downloads)]
         self.receiving.pop(receiving.file_id, None)
         self.progress.pop(f"get:{receiving.file_id}", None)
         seconds = self.clock() - receiving.progress.started
@@ -541,8 +541,13 @@ def _named(when: float, before: str, name: str, after: str, hidden: str | None, 
     return Line(kind=kind, time=when, text=before + name + after, private=None if hidden is None else before + hidden + after)
 
 
-def _cannot_save(when: float, receiving: _Receiving, exc: OSError) -> Line:
-    return _named(when, "cannot save ", receiving.name, f": {oserror_words(exc)}", receiving.hidden, "error")
+def _cannot_save(when: float, receiving: _Receiving, exc: OSError, downloads: Path) -> Line:
+    """The checked file could not be given its name; a folder removed meanwhile is said as such
+    (its ENOENT, "no such file or directory", read as if the server had no such file)."""
+    why = oserror_words(exc)
+    if isinstance(exc, FileNotFoundError) and not downloads.is_dir():
+        why = f"the folder {path_as_typed(str(downloads))} is not there any more; nothing of it was kept"
+    return _named(when, "cannot save ", receiving.name, f": {why}", receiving.hidden, "error")
 
 
 def _said(when: float, progress: Progress, said: str, hidden: str | None) -> Line:

@@ -6,6 +6,7 @@ read the notices. Every download is compared byte for byte with what was sent.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -626,4 +627,37 @@ def test_a_get_of_ones_own_file_still_going_up_is_answered_here_and_the_upload_g
     finally:
         answered.set()
         ann.stop()
+        server.close()
+
+
+def test_a_downloads_folder_removed_while_a_file_arrives_is_named_as_the_reason(tmp_path):
+    """bob's downloads folder was removed (a clean-up, a USB stick pulled and put back under another
+    name) while half.bin arrived: the end of the download said 'cannot save half.bin: no such file
+    or directory', which reads as if the server had no such file. It now says the folder is gone."""
+    rest = threading.Event()
+    half = b"x" * (30 * 1024)
+
+    def on_event(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.GetFile):
+            data = half + half
+            start = ev.FileStart(id=event.id, name="half.bin", size=len(data), sha256=hashlib.sha256(data).hexdigest())
+            server.send(start, ev.FileBytes(id=event.id, data=half))
+            rest.wait(DEFAULT_TIMEOUT)
+            server.send(ev.FileBytes(id=event.id, data=half))
+
+    server = StandInServer(on_event)
+    downloads = tmp_path / "dl"
+    downloads.mkdir()
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--downloads", str(downloads))
+    try:
+        bob.expect("welcome, bob")
+        bob.send("/get 5")
+        bob.expect(r"receiving half\.bin: 50%")
+        downloads.rmdir()
+        rest.set()
+        bob.expect(rf"! cannot save half\.bin: the folder {re.escape(str(downloads))} is not there any more; nothing of it was kept")
+        assert not downloads.exists() and bob.popen.poll() is None
+    finally:
+        rest.set()
+        bob.stop()
         server.close()
