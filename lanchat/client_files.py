@@ -702,6 +702,7 @@ def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:
                 raise  # no permission, no space: the same answer a named file would get
         else:
             return os.fdopen(fd, "wb"), None
+    _remove_stale_parts(folder)
     fd, temp_name = _new_part_file(folder)
     return os.fdopen(fd, "wb"), temp_name
 
@@ -713,10 +714,49 @@ def _new_part_file(folder: Path) -> tuple[int, Path]:
     for _ in range(100):
         path = folder / f".lanchat-{os.urandom(6).hex()}.part"
         try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), path
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
         except FileExistsError:
             continue
+        _lock(fd)  # held while it is open: a live download's part is never taken for a stale one
+        return fd, path
     raise FileExistsError(errno.EEXIST, "no free name for a temporary file", str(folder))
+
+
+_PART_NAME = re.compile(r"\.lanchat-[0-9a-f]{12}\.part")
+# A part file nobody holds that has not grown for this long is a killed client's (one being
+# checked and named, its lock let go a moment before, was written a moment ago).
+STALE_PART_SECONDS = 60.0
+
+
+def _lock(fd: int) -> bool:
+    """Take ``fd``'s file's lock without waiting (flock: the kernel lets go when the holder ends,
+    however it ends); False if another holds it, or there are no such locks here."""
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def _remove_stale_parts(folder: Path) -> None:
+    """Remove the ``.lanchat-*.part`` files in ``folder`` that a client killed mid-download left
+    (no O_TMPFILE here: nothing else ever would): those no live lanchat holds, untouched for
+    STALE_PART_SECONDS. Anything else, or anything that cannot be read, stays."""
+    try:
+        names = [name for name in os.listdir(folder) if _PART_NAME.fullmatch(name)]
+    except OSError:
+        return
+    for name in names:
+        with contextlib.suppress(OSError):
+            fd = os.open(folder / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            try:
+                info = os.fstat(fd)
+                if stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= STALE_PART_SECONDS and _lock(fd):
+                    os.unlink(folder / name)
+            finally:
+                os.close(fd)
 
 
 def _is_regular(mode: int) -> bool:

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -660,4 +661,44 @@ def test_a_downloads_folder_removed_while_a_file_arrives_is_named_as_the_reason(
     finally:
         rest.set()
         bob.stop()
+        server.close()
+
+
+# lanchat as it runs where the system has no O_TMPFILE (macOS, a FAT USB stick or NFS on Linux):
+# a download waits for its checksum under a hidden .lanchat-*.part name.
+_WITHOUT_O_TMPFILE = [sys.executable, "-c", "import os, runpy; del os.O_TMPFILE; runpy.run_module('lanchat', run_name='__main__')"]
+
+
+@pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="here every download is made without O_TMPFILE already")
+def test_a_partial_download_left_by_a_killed_client_is_removed_by_the_next_download_there(tmp_path):
+    """Where there is no O_TMPFILE, bob's client killed mid-download (a frozen laptop's power
+    button) left its .lanchat-*.part file, half a download, in his downloads folder for good: no
+    later lanchat ever removed it. A download into that folder now removes the parts no live
+    lanchat holds (each holds a lock on its own) that have not grown for a minute."""
+    server, downloads = half_a_file(b"x" * (30 * 1024), then_drop=False), tmp_path / "dl"
+    downloads.mkdir()
+    args = ("connect", "127.0.0.1", str(server.port), "--downloads", str(downloads), "--no-reconnect")
+    bob = Proc(*args, "--name", "bob", program=_WITHOUT_O_TMPFILE)
+    try:
+        bob.expect("welcome, bob")
+        bob.send("/get 5")
+        bob.expect(r"receiving half\.bin: 50%")
+        bob.popen.kill()
+        bob.wait()
+        [left] = os.listdir(downloads)
+        assert re.fullmatch(r"\.lanchat-[0-9a-f]{12}\.part", left)
+        os.utime(downloads / left, (1_600_000_000, 1_600_000_000))  # an hour later, or a day
+    finally:
+        bob.stop()
+        server.close()
+    server = half_a_file(b"y" * (30 * 1024), then_drop=False)  # (its second half never comes)
+    cy = Proc("connect", "127.0.0.1", str(server.port), "--downloads", str(downloads), "--no-reconnect", "--name", "cy", program=_WITHOUT_O_TMPFILE)
+    try:
+        cy.expect("welcome, cy")
+        cy.send("/get 6")
+        cy.expect(r"receiving half\.bin: 50%")
+        [part] = os.listdir(downloads)  # cy's own: bob's is gone
+        assert part != left
+    finally:
+        cy.stop()
         server.close()
