@@ -1016,15 +1016,17 @@ def named_operator_joins(room: Room, member: Member) -> list[Action]:
 
 def named_by_serve(room: Room, name: str, key: bytes | None) -> bool:
     """Is ``name`` with ``key`` the one ``serve --operator`` names, not joined yet this run (its
-    fingerprint, or NAME with the key that owns it or with no owner yet)? ``key`` is proved by the
-    time a ban is left aside for it (ban_refusal, at the admission)."""
+    fingerprint, or NAME with the key that already owns it)? ``key`` is proved by the time a ban
+    is left aside for it (ban_refusal, at the admission). A NAME nobody owns yet proves nobody:
+    taken as "or no owner yet", a banned student who joined as that name with her banned key was
+    let past every ban, had hers lifted and was made an operator (found by review)."""
     mod = room.moderation
     if key is None or not (mod.named_operators or mod.operator_fingerprints):
         return False
     identity = key_id(key) or ""
     if any(identity.startswith(hex_digits) for hex_digits in mod.operator_fingerprints):
         return True
-    return ev.name_key(name) in mod.named_operators and room.gate.owner_of(name) in (None, key)
+    return ev.name_key(name) in mod.named_operators and room.gate.owner_of(name) == key
 
 
 def hello_named_by_serve(room: Room, hello: ev.Hello) -> bool:

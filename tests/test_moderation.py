@@ -1827,3 +1827,30 @@ def test_release_of_an_operators_name_takes_operator_status_from_its_old_key():
     room.perform(room.room.handle(room.cid["hal"], ev.Release(name="ann")))
     assert room.kept == [StoreOperator(key=ann_id, name="ann"), DropOperator(key=ann_id)]
     assert ann_id not in room.room.moderation.operator_keys
+
+
+def test_a_banned_student_cannot_get_in_by_the_serve_operator_name_nobody_owns_yet():
+    """serve --operator teach, before the teacher has joined with her key (the name owned by
+    nobody yet): mallory, banned by key, joined as teach with that same key. The ban check let
+    the --operator name past every ban, so she was welcomed, her ban was lifted and she was made
+    an operator. A name nobody owns proves nobody: her ban holds, and nothing is lifted."""
+    room = ModDriver(operators=("teach",))
+    room.arrive("hal", host=True)
+    mallory_key = Ed25519PrivateKey.generate()
+    room.arrive_with_key("mallory", mallory_key)
+    room.arrive("ann")
+    room.take_all()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    assert "mallory" not in room.room.names
+    room.take_all()
+    as_teach = room.arrive_with_key("teach", mallory_key)
+    got = room.take(as_teach)
+    assert not any(isinstance(e, ev.Welcome) for e in got), got
+    assert [e.code for e in got if isinstance(e, ev.Error)] == [ev.E_BANNED]
+    assert "teach" not in room.room.names
+    assert [ban.name for ban in room.room.moderation.bans] == ["mallory"] and len(room.stored) == 1
+    assert not room.room.moderation.operator_keys
+    # the teacher herself, whose key nobody has banned, still becomes the operator it names
+    teacher = room.arrive_with_key("teach", Ed25519PrivateKey.generate())
+    assert room.room.name_of(teacher) == "teach" and room.room.moderation.is_operator(room.room, room.room.members[teacher])
+    assert [ban.name for ban in room.room.moderation.bans] == ["mallory"]
