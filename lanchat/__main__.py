@@ -885,6 +885,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(refused, 2)
     if args.tls_dir and not args.tls:
         return _fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
+    if not args.unix and port != 0:
+        # The port first, before anything is asked or made: a port in use (the room already
+        # running in another window) was said only after a name and the password typed twice,
+        # and left an empty history-PORT file behind. Listening for real waits until the end:
+        # students connecting while the teacher types are refused and retry, never left waiting.
+        try:
+            listen(Endpoint(host=args.host, port=port)).close()
+        except TransportError as exc:
+            return _fail(str(exc))
     name = None
     key = None
     if not args.headless:

@@ -656,6 +656,32 @@ def test_a_port_in_use_is_one_clear_line(run):
     assert line.startswith("lanchat: ") and "already in use" in line
 
 
+def test_a_port_in_use_is_said_before_the_name_and_password_are_asked_and_leaves_no_history_file(tmp_path):
+    """A teacher typing `serve --password` while the room already ran in another window was asked
+    a name, then the password twice, and only then told the port was in use; and the failed start
+    left an empty history-PORT.sqlite3 that `lanchat history --port N` then listed as a room kept."""
+    import pexpect
+
+    env = child_env(XDG_DATA_HOME=str(tmp_path))
+    env.pop("LANCHAT_PASSWORD", None)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = str(squatter.getsockname()[1])
+        child = pexpect.spawn(sys.executable, ["-m", "lanchat", "serve", "--host", "127.0.0.1", "--port", port, "--password"],
+                              env=env, cwd=str(ROOT), encoding="utf-8", timeout=DEFAULT_TIMEOUT)
+        try:
+            first = child.expect([r"already in use", r"Your name", r"Room password"])
+            assert first == 0, f"asked {child.after!r} before the port was checked"
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)  # the one we started, by its pid
+        assert child.exitstatus == 1
+        headless = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", port, env=env)
+        assert headless.wait() == 1 and "already in use" in headless.output
+    assert not list(tmp_path.rglob("history-*")), "a start that failed left a history file behind"
+
+
 def test_a_second_serve_on_the_same_port_is_told_the_port_not_the_history_file(tmp_path):
     """A second `serve` on a port in use and the same history file (the default one is per port,
     so `serve` typed twice on one machine): it said the history file was in use and to give
