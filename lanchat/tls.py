@@ -204,6 +204,12 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
     cert_path, key_path = folder / CERT_NAME, folder / KEY_NAME
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path, False
+    for left, gone in ((cert_path, key_path), (key_path, cert_path)):
+        if os.path.lexists(left):  # never written over: a new pair is a new fingerprint for the class
+            raise TlsError(
+                f"{left} is there but not {gone}; a new pair would change the fingerprint your students "
+                f"trust: put {gone.name} back, or move {left} aside to make a new certificate"
+            )
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

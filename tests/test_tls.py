@@ -140,6 +140,22 @@ def test_the_certificate_is_made_once_with_a_private_key(tmp_path):
     assert not made_again and server_context(cert2, key2)[1] == fp
 
 
+@pytest.mark.parametrize("left", [CERT_NAME, KEY_NAME])
+def test_a_certificate_or_key_left_alone_is_never_replaced_by_a_new_pair(tmp_path, left):
+    """The key lost (a --tls-dir copied without it, a stray rm): `serve --tls` wrote a new pair over
+    the certificate that was left, saying only 'made a TLS certificate', so the fingerprint on the
+    board and in every student's known_servers changed under the teacher. Now it is refused and the
+    file is left as it was."""
+    ensure_certificate(tmp_path)
+    kept = (tmp_path / left).read_bytes()
+    (tmp_path / (KEY_NAME if left == CERT_NAME else CERT_NAME)).unlink()
+    with pytest.raises(TlsError) as refused:
+        ensure_certificate(tmp_path)
+    assert (tmp_path / left).read_bytes() == kept and len(list(tmp_path.iterdir())) == 1
+    said = str(refused.value)
+    assert str(tmp_path / left) in said and "fingerprint" in said and "\n" not in said, said
+
+
 # ------------------------------------------------------------------ the client, for real
 
 
