@@ -266,6 +266,8 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
         der = ssl.PEM_cert_to_DER_cert(cert_path.read_text(encoding="ascii"))
     except (OSError, ssl.SSLError, ValueError) as exc:
         why = _what_is_wrong(cert_path, key_path) or str(exc)  # OpenSSL says only "[SSL] PEM lib (_ssl.c:3905)"
+        if isinstance(exc, ssl.SSLError) and exc.reason == "KEY_VALUES_MISMATCH":  # both whole, not a pair
+            why = f"{key_path} is not the key of {cert_path} (one of the two was replaced)"
         raise TlsError(
             f"cannot use the TLS certificate {cert_path}: {why}; move {cert_path} and {key_path} aside to make new ones"
         ) from None

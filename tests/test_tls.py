@@ -156,6 +156,18 @@ def test_a_certificate_or_key_left_alone_is_never_replaced_by_a_new_pair(tmp_pat
     assert str(tmp_path / left) in said and "fingerprint" in said and "\n" not in said, said
 
 
+def test_a_key_that_is_not_the_certificates_is_said_in_words_not_openssls(tmp_path):
+    """tls-key.pem from another folder beside tls-cert.pem: the start line ended in OpenSSL's
+    '[X509: KEY_VALUES_MISMATCH] key values mismatch (_ssl.c:3926)'."""
+    cert, key, _ = ensure_certificate(tmp_path / "one")
+    _, other_key, _ = ensure_certificate(tmp_path / "two")
+    key.write_bytes(other_key.read_bytes())
+    with pytest.raises(TlsError) as refused:
+        server_context(cert, key)
+    said = str(refused.value)
+    assert f"{key} is not the key of {cert}" in said and "_ssl.c" not in said and "X509" not in said, said
+
+
 # ------------------------------------------------------------------ the client, for real
 
 
