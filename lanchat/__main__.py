@@ -959,13 +959,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     tls_context = tls_fingerprint = None
     binding = b""  # with TLS: what every signature must cover (identity.sign_challenge)
     if args.tls:
-        from .tls import TlsError, default_folder, ensure_certificate, server_context
+        from .tls import TlsError, default_folder, ensure_certificate, make_key_private, server_context
 
         try:
             cert, cert_key, made = ensure_certificate(Path(args.tls_dir) if args.tls_dir else default_folder())
+            made_private = make_key_private(cert_key)
             tls_context, tls_fingerprint = server_context(cert, cert_key)
         except TlsError as exc:
             return _fail(str(exc))
+        if made_private:
+            _log_out("\n".join(fold_lines([_terminal_safe(f"{PROG}: {made_private}")], _terminal_columns())))
         from .tls import channel_binding
 
         binding = channel_binding(tls_fingerprint)

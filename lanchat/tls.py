@@ -251,6 +251,28 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
     return cert_path, key_path, True
 
 
+def make_key_private(key_path: Path) -> str | None:
+    """A server key others could read is made 0600, as an identity key is (identity.py): whoever
+    copies it can pass for the room, fingerprint and all. Returns the line that says so, or None."""
+    import stat
+
+    try:
+        info = os.stat(key_path)
+    except OSError:
+        return None  # server_context says what is wrong with it
+    if not stat.S_ISREG(info.st_mode) or not info.st_mode & 0o077:
+        return None
+    mode = f"(mode {stat.S_IMODE(info.st_mode):04o})"
+    try:
+        os.chmod(key_path, 0o600)
+    except OSError as exc:
+        raise TlsError(
+            f"the TLS key {key_path} can be read by others {mode} and cannot be made private "
+            f"({exc.strerror or exc}); run: chmod 600 {key_path}, or give --tls-dir a folder of your own"
+        ) from None
+    return f"the TLS key {key_path} could be read by others {mode}; it is now 0600 (only you)"
+
+
 def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str]:
     """The server's TLS context and its certificate's fingerprint."""
     import ssl

@@ -168,6 +168,22 @@ def test_a_key_that_is_not_the_certificates_is_said_in_words_not_openssls(tmp_pa
     assert f"{key} is not the key of {cert}" in said and "_ssl.c" not in said and "X509" not in said, said
 
 
+def test_serve_tls_makes_a_key_others_can_read_private_and_says_so(tmp_path):
+    """A tls-key.pem of mode 0644 (copied with cp -r, unpacked from an archive) was used as it was:
+    anyone on a lab machine could read the server's key and pass for the room. As an identity key
+    is (identity.py), it is now made 0600 and the start lines say so."""
+    _, key, _ = ensure_certificate(tmp_path)
+    key.chmod(0o644)
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--no-announce",
+                  "--tls", "--tls-dir", str(tmp_path))  # fmt: skip
+    try:
+        server.expect(r"listening on port")
+    finally:
+        server.stop()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert f"lanchat: the TLS key {key} could be read by others (mode 0644); it is now 0600 (only you)" in server.output
+
+
 # ------------------------------------------------------------------ the client, for real
 
 
