@@ -2461,6 +2461,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else default_path(**where)
     if not args.path and not path.exists() and (kept := _rooms_kept(path.parent)):
         return _fail(f"{path}: no such history file; rooms kept in that folder: {kept}")
+    if _empty_file(path):
+        return _fail(_EMPTY_HISTORY.format(path=path))
     damage = None
     try:
         store = HistoryStore(path, create=False)
@@ -2563,7 +2565,21 @@ def _kept_history(given: str | None, args: argparse.Namespace, nothing: str = ""
             return path, _fail(f"{path}: no such history file{nothing}" + (f"; rooms kept in that folder: {kept}" if kept else ""))
     except OSError as exc:  # a folder on the way we may not read
         return path, _fail(f"cannot read {path}: {exc.strerror or exc}")
+    if _empty_file(path):  # (SQLite would take it as a new database: prune and compact wrote one into it)
+        return path, _fail(_EMPTY_HISTORY.format(path=path))
     return path, None
+
+
+# A history of 0 bytes (emptied by `> file`, a copy that never ran) holds nothing: said so, and left
+# so. `lanchat history` said "no such table: messages" of it, `names list` nothing at all.
+_EMPTY_HISTORY = "{path} is empty (0 bytes): it holds no lanchat history"
+
+
+def _empty_file(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError:  # HistoryStore says what is wrong with it
+        return False
 
 
 def _damaged_advice(path: Path) -> str:

@@ -794,6 +794,20 @@ def test_a_history_path_with_no_file_name_is_a_folder_not_a_traceback(tmp_path, 
     assert result.stderr == f"lanchat: {args[-1]} is a folder, not a history file\n"
 
 
+@pytest.mark.parametrize("args", [("history",), ("names", "list", "--history"), ("history", "prune", "--keep-days", "3"),
+                                  ("history", "compact")])  # fmt: skip
+def test_an_empty_file_given_as_a_history_is_said_to_be_empty_and_left_empty(tmp_path, args):
+    """A history file of 0 bytes (emptied by `> file`, a copy that never ran): `lanchat history`
+    said 'cannot read PATH: no such table: messages', `names list` printed nothing and exited 0,
+    and `history prune` or `compact` wrote a new, empty history of 64 KiB into it."""
+    db = tmp_path / "lesson.sqlite3"
+    db.write_bytes(b"")
+    result = subprocess.run([*LANCHAT, *args, str(db)], capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=30)
+    assert result.returncode == 1 and result.stdout == "", result
+    assert result.stderr == f"lanchat: {db} is empty (0 bytes): it holds no lanchat history\n"
+    assert db.stat().st_size == 0 and [file.name for file in tmp_path.iterdir()] == ["lesson.sqlite3"]
+
+
 def test_history_prune_of_a_damaged_file_leaves_it_untouched_and_says_how_to_save_what_is_left(tmp_path):
     # a laptop that crashed mid-term: prune refuses the file, and says what the teacher can still do
     db = tmp_path / "chat.sqlite3"
