@@ -836,8 +836,15 @@ class HistoryStore(_Dropping, _NameOwners):
         """A new history file is its owner's only (-rw-------): it keeps direct messages, and
         SQLite gives its -wal and -shm the file's mode. Made empty here, before SQLite opens
         it, as the identity key is; a file there already keeps the mode its owner gave it."""
-        with contextlib.suppress(OSError):  # (a folder we cannot write: SQLite says why, below)
+        try:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        except OSError as exc:
+            # A folder we may not write (a read-only stick, another's folder): said here, in the
+            # system's words, where SQLite would say only "unable to open database file". A full
+            # disk is left to SQLite's open, which says it as such (_disk_full).
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                self._unlock(refused=True)
+                raise HistoryUnusable(f"cannot create {self.path}: {(exc.strerror or str(exc)).lower()}") from None
 
     def _connect(self, *, create: bool, existed: bool) -> sqlite3.Connection:
         """SQLite's connection to the file (HistoryUnusable if it cannot be made)."""

@@ -431,6 +431,23 @@ def test_a_read_only_history_warns_replays_and_the_chat_goes_on(tmp_path):
     assert stored_texts(db) == ["from before"]
 
 
+def test_a_new_history_in_a_folder_that_may_not_be_written_says_why_not_sqlites_words(tmp_path):
+    """`serve --history` naming a new file in a folder the teacher may not write (a read-only USB
+    stick, a shared folder): the start line said SQLite's 'cannot open PATH: unable to open
+    database file', which names neither the folder nor what is wrong with it."""
+    folder = tmp_path / "stick"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        proc = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--history", str(folder / "h.sqlite3"),
+                    program=[*read_only_prefix(), *LANCHAT])  # fmt: skip
+        assert proc.wait() == 1
+    finally:
+        folder.chmod(0o755)
+    assert proc.lines[0] == f"lanchat: cannot create {folder / 'h.sqlite3'}: permission denied", proc.output
+    assert "unable to open" not in proc.output and not list(folder.iterdir())
+
+
 def test_a_full_disk_refuses_unsaved_messages_warns_once_and_the_chat_goes_on(tmp_path):
     if shutil.which("prlimit") is None:
         pytest.skip("prlimit (util-linux) is needed to cap the file size")
