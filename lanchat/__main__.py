@@ -270,6 +270,23 @@ def _operator_name(text: str) -> str:
 
     if fingerprint_hex(text) is not None:
         return text
+    # A fingerprint copied wrong was taken as a name, which the first student to join under it
+    # would own and run the room with (or refused with a reason about names): said as a key here.
+    if text[:7].upper() == "SHA256:":
+        if fingerprint_hex(full := "SHA256:" + text[7:]) is not None:
+            return full
+        raise argparse.ArgumentTypeError(
+            f"{quoted(text)} is not a whole key fingerprint (SHA256: and 43 characters, as `lanchat key` "
+            "prints it in full): copy it again, or give its 16 hex digits"
+        )
+    digits = text.replace(" ", "").replace("-", "").lower()  # the short form, read out in groups
+    if 12 <= len(digits) <= 20 and set(digits) <= set("0123456789abcdef") and set(digits) & set("abcdef"):
+        if len(digits) == 16:
+            return digits
+        raise argparse.ArgumentTypeError(
+            f"{quoted(text)} has {len(digits)} hex digits, not 16: copy the key's fingerprint as `lanchat key` "
+            "prints it (e.g. 3f2a9c1b77d0e4a5)"
+        )
     if name_key(_name(text)) == name_key(BOT_NAME):
         raise argparse.ArgumentTypeError(f"{quoted(text)} is kept for the colour bot; nobody can join under it")
     return text

@@ -1016,6 +1016,38 @@ def test_a_path_in_the_home_of_no_such_user_is_refused_in_one_line_not_a_traceba
     assert f"lanchat {args[0]}: error: argument {option}: no user '{NO_SUCH_USER}' for '{args[-1]}'" in only_line(proc)
 
 
+@pytest.mark.parametrize("typed, said", [
+    ("SHA256:abc", "is not a whole key fingerprint"),
+    ("SHA256:zjjVzh8FRTbElBkGObK0LzJ43uSyMnvlNe2nDIwmNs", "is not a whole key fingerprint"),  # its last character lost
+    ("3f2a9c1b77d0e4a", "has 15 hex digits, not 16"),
+    ("3f2a 9c1b 77d0 e4a", "has 15 hex digits, not 16"),
+    ("3f2a-9c1b-77d0-e4a5-0", "has 17 hex digits, not 16"),
+])  # fmt: skip
+def test_an_operator_fingerprint_copied_wrong_is_refused_not_made_a_name_anyone_can_claim(capsys, typed, said):
+    """`serve --operator` with a fingerprint cut short or mistyped was taken as a NAME (with only a
+    warning), which the first student to join under it would own and run the room with; or refused
+    as a name ('a name has at most 32 characters', 'cannot contain spaces'), a reason about names
+    for what the teacher meant as a key."""
+    from lanchat.__main__ import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["serve", "--operator", typed])
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "argument --operator:" in line and said in line and "`lanchat key`" in line and "name" not in line, line
+
+
+@pytest.mark.parametrize("typed", ["sha256:zjjVzh8FRTbElBkGObK0LzJ43uSyMnvlNe2nDIwmNsA", "3f2a-9c1b-77d0-e4a5"])
+def test_an_operator_fingerprint_typed_in_another_case_or_with_dashes_is_the_key(typed):
+    """A full fingerprint typed with `sha256:` in lower case was refused as a name over 32 characters;
+    the short one read out with dashes between its groups became a name. Both are the key."""
+    from lanchat.__main__ import build_parser
+    from lanchat.identity import fingerprint_hex
+
+    (given,) = build_parser().parse_args(["serve", "--operator", typed]).operator
+    assert fingerprint_hex(given) is not None
+
+
 @pytest.mark.parametrize(
     ("args", "argument"),
     [
