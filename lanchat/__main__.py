@@ -1053,8 +1053,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner.append(f"  history: left out {_entries(store.skipped)} of {store.path}: not as lanchat writes them")
     if args.bot:
         banner.append("  colourbot is here: it asks each person's mood and suggests a colour (/mood, /y, /n)")
+    host_news = None if args.headless else _HostNews()  # the host's screen: new addresses, a renamed room
     announcer, announce_line = _announcer(
-        args, listener, name, log, password=room_password is not None, fingerprint=tls_fingerprint
+        args, listener, name, log, password=room_password is not None, fingerprint=tls_fingerprint,
+        renamed=host_news.renamed if host_news is not None else None,
     )
     if announce_line:
         banner.insert(how_to_join, announce_line)
@@ -1094,7 +1096,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _log_out(f"{PROG}: server stopped")
         return 0
 
-    from .client import LocalNews
     from .transport import local_pair
 
     host_end, server_end = local_pair()
@@ -1104,7 +1105,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     where_text = (args.unix or (where[0] if where else f"port {port}")) + (" (TLS)" if tls_context is not None else "")
     intro = [line for line in banner[how_to_join:] if not line.lstrip().startswith("history:")]
     address_lines = banner[:how_to_join]  # (/address: how others join, for the projector)
-    news = LocalNews()  # the host's screen is told when this machine's addresses change
+    news = host_news or _HostNews()  # the host's screen is told when this machine's addresses change
+    news.shown(where_text, address_lines)
     if announcer is not None:
         announcer.start()
     moved = _tell_the_host(news, address_lines[joins:], mode_text, pin, tls=tls_context is not None, password=room_password is not None)
@@ -1222,14 +1224,15 @@ def _room_mode(asked: str | None, store) -> tuple[str, list[str]]:  # noqa: ANN0
 
 
 def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, password: bool = False,  # noqa: ANN001, ANN202
-               fingerprint: str | None = None):
+               fingerprint: str | None = None, renamed: Callable[[str, str, str], None] | None = None):
     """The room's announcement on the local network (discovery.py), not started yet, and its banner line.
 
     Nothing is announced for an AF_UNIX socket, for a server only this machine can reach
     (--host 127.0.0.1), or with --no-announce. A room on every address of a machine that has no
     address yet but loopback (the laptop not on the Wi-Fi yet) is announced once it has one
     (_follow_addresses moves the announcer there; ``start`` waits for it). ``password``: joining
-    needs one; ``fingerprint``: the TLS certificate's, for clients to pin (docs/PROTOCOL.md, Finding rooms).
+    needs one; ``fingerprint``: the TLS certificate's, for clients to pin (docs/PROTOCOL.md, Finding rooms);
+    ``renamed(asked, announced_as, notice)``: the host's screen told that another room had the name.
     """
     if args.unix or args.no_announce:
         return None, None
@@ -1249,7 +1252,15 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     machine = clean_room_name(socket.gethostname().split(".")[0]) or "lanchat"
     room = args.room or clean_room_name(f"{name or machine}'s room")
 
+    said: set[str] = set()  # a renamed room is said once per name (a move announces it again)
+
     def done(announced_as: str | None, problem: str | None) -> None:
+        # Another room had the name (the class next door's, a prank): multicast DNS added "-2", and
+        # students typing the name from the board joined the other room. Said, with the name to type.
+        if announced_as is not None and announcer.renamed and announced_as not in said:
+            said.add(announced_as)
+            _say_renamed(room, announced_as, log, renamed)
+            return
         if log is None:
             return  # the host's full screen is up by now; the banner said what to expect
         if problem:
@@ -1271,6 +1282,76 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         return announcer, (f"  this machine has no network address yet: {room!r} is announced on the local network once "
                            "it has one (--no-announce to stay quiet)")
     return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
+
+
+def _say_renamed(room: str, announced_as: str, log, renamed) -> None:  # noqa: ANN001 - _announcer's
+    """The room is announced as ``announced_as``, not ``room``: said in the headless log, or on
+    the host's screen (``renamed``), with the name students type to join it by name."""
+    join = f"`lanchat connect {_shell_word(announced_as)}`"
+    if log is not None:
+        log(f"announced as {announced_as!r} on the local network: another room here is called {room!r} already, "
+            f"so {join} joins this one by name (choose another name with --room NAME)")
+    elif renamed is not None:
+        renamed(room, announced_as, f"another room on this network is called {room!r} already: this one is "
+                f"announced as {announced_as!r}; {join} joins it by name (or choose another name with --room NAME)")
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one word to type in a shell: in double quotes (a room name's apostrophe kept
+    readable: "ann's room-2"), or quoted by shlex where double quotes would not hold it."""
+    import shlex
+
+    return f'"{text}"' if not set(text) & set('"$`\\!') else shlex.quote(text)
+
+
+class _HostNews:
+    """client.LocalNews for the host's screen (serve's threads post, the host's loop takes), which
+    also says that the room is announced under another name than --room's (``renamed``): the
+    notice, and /address's announce line with the name announced, kept in later news too."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from .client import LocalNews
+
+        self._news = LocalNews()
+        self._guard = threading.Lock()
+        self._shown: tuple[str, tuple[str, ...]] = ("", ())  # the status line's address, /address's lines
+        self._names: tuple[str, str] | None = None  # (asked, announced as), once renamed
+
+    def shown(self, where: str, join_lines: list[str]) -> None:
+        """What the host's screen starts with (before any news is posted)."""
+        with self._guard:
+            self._shown = (where, tuple(join_lines))
+
+    def fileno(self) -> int:
+        return self._news.fileno()
+
+    def take(self) -> list:
+        return self._news.take()
+
+    def close(self) -> None:
+        self._news.close()
+
+    def post(self, news) -> None:  # noqa: ANN001 - a session.MachineMoved
+        import dataclasses
+
+        with self._guard:
+            if self._names is not None:
+                asked, announced = (repr(name) for name in self._names)
+                lines = tuple(line.replace(asked, announced) if "on the local network" in line else line
+                              for line in news.join_lines)  # fmt: skip
+                news = dataclasses.replace(news, join_lines=lines)
+            self._shown = (news.where, news.join_lines)
+        self._news.post(news)
+
+    def renamed(self, asked: str, announced_as: str, notice: str) -> None:
+        from .session import MachineMoved
+
+        with self._guard:
+            self._names = (asked, announced_as)
+            where, lines = self._shown
+        self.post(MachineMoved(where=where, join_lines=lines, notice=notice))
 
 
 def _to_announce(listener, found: list | None = None) -> list[str]:  # noqa: ANN001

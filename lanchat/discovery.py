@@ -268,6 +268,7 @@ class Announcer:
         self._closed = False
         self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)
         self.announced_as: str | None = None
+        self.renamed = False  # announced under another name than ``room``: another room had it
 
     def start(self) -> None:
         """Announce the room; with no address yet, nothing until ``move`` gives it one."""
@@ -292,7 +293,8 @@ class Announcer:
             info = service(_dns_label(self.room))
             zeroconf.register_service(info, allow_name_change=True)
             self.announced_as = info.name.removesuffix("." + SERVICE_TYPE)
-            if self.announced_as != _dns_label(self.room):
+            self.renamed = self.announced_as != _dns_label(self.room)
+            if self.renamed:
                 # another room had the name ("lab room" is now "lab room-2"): the record says so
                 # too, so the lists show the name the host's screen shows, not two "lab room"s
                 self.properties["room"] = clean_room_name(self.announced_as)
@@ -315,7 +317,7 @@ class Announcer:
             if self._closed:
                 return
             zeroconf, self._zeroconf = self._zeroconf, None
-            self.addresses, self._info, self.announced_as = addresses, None, None
+            self.addresses, self._info, self.announced_as, self.renamed = addresses, None, None, False
             self.properties["room"] = self.room
             old_thread = self._thread
             self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)

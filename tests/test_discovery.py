@@ -223,6 +223,10 @@ def test_two_machines_with_the_same_name_on_the_default_port_are_two_rooms(lab):
         server.expect(r"listening on port 3580")
         announced[address] = server.expect(r"announced as '(.*)' on the local network", timeout=15).group(1)
     assert sorted(announced.values()) == ["lab room", "lab room-2"]  # multicast DNS renamed the second
+    # and the second's log says why, and the name its students type: not only "announced as 'lab room-2'"
+    renamed = next(ns_server for ns_server in lab.procs if "'lab room-2'" in ns_server.output)
+    renamed.expect(r"announced as 'lab room-2' on the local network: another room here is called 'lab room' already, "
+                   r"so `lanchat connect \"lab room-2\"` joins this one by name")
     rooms = rooms_seen(lab, bob)
     assert sorted((r["address"], r["addresses"]) for r in rooms) == [(ANN, [ANN]), ("198.18.0.3", ["198.18.0.3"])], rooms
     # and each is listed under the name its host's screen shows, not as two "lab room"s
@@ -326,6 +330,22 @@ def test_a_host_at_the_full_screen_is_announced_and_its_screen_stays_clean(lab):
     found = wait_for(lambda: rooms_seen(lab, bob), timeout=30, what="the host's room to be announced")
     assert [(r["room"], r["address"]) for r in found] == [("ann's room", ANN)]
     assert "zeroconf" not in host.text.lower() and "Traceback" not in host.text
+    host.send("/q\r")
+    assert host.wait() == 0
+
+
+def test_the_hosts_screen_says_when_its_room_is_announced_under_another_name(lab):
+    """Another room on the network already had the name (the class next door's teacher, also
+    'teacher's room'; a student's prank room): multicast DNS announced the host's as "... -2" and
+    her full screen never said so, still saying "announcing 'lab room'", so students typing
+    `lanchat connect "lab room"` from the board joined the other room."""
+    ann, _bob = classroom(lab)
+    serve_room(lab, ann, "--room", "lab room")
+    host = lab.term(ann, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "lab room", cols=200)
+    host.expect(r"-!- another room on this network is called 'lab room' already: this one is announced as 'lab room-2'; "
+                r"`lanchat connect \"lab room-2\"` joins it by name", timeout=15)
+    host.send("/address\r")
+    host.expect(r"announcing 'lab room-2' on the local network")
     host.send("/q\r")
     assert host.wait() == 0
 
