@@ -2538,9 +2538,12 @@ def _last_words(text: str, stream, stops=None) -> None:  # noqa: ANN001 - sys.st
 def _rooms_kept(folder: Path) -> str:
     """The default history files in ``folder`` as the options that export them (``--port
     4000``; an AF_UNIX room's file by its path), for someone who asked for another port."""
-    files = sorted(folder.glob("history-*.sqlite3")) if folder.is_dir() else []
     tag = lambda file: file.name.removeprefix("history-").removesuffix(".sqlite3")  # noqa: E731
-    return ", ".join(f"--port {tag(f)}" if tag(f).isdigit() else str(f) for f in files[:10])
+    files = folder.glob("history-*.sqlite3") if folder.is_dir() else []
+    # by port (an AF_UNIX room's after them, by name), and those past the tenth counted, not dropped unsaid
+    kept = sorted(files, key=lambda file: (0, int(tag(file)), "") if tag(file).isdigit() else (1, 0, file.name))
+    named = [f"--port {tag(f)}" if tag(f).isdigit() else str(f) for f in kept[:10]]
+    return ", ".join(named) + (f", and {len(kept) - 10} more" if len(kept) > 10 else "")
 
 
 def _entries(count: int) -> str:

@@ -298,6 +298,20 @@ def test_history_without_a_path_names_the_rooms_kept_when_the_default_port_has_n
     assert not os.path.exists(os.path.join(folder, "history-3580.sqlite3"))
 
 
+def test_the_rooms_kept_are_named_in_port_order_and_none_is_left_out_unsaid(tmp_path):
+    """Rooms started with --port 0 each keep a file: the list `lanchat history --port N` gives of
+    the rooms kept read '--port 33987, --port 35007, --port 3580' (the names' order, not the
+    ports'), and past the tenth it stopped without a word, hiding the very room looked for."""
+    from lanchat.__main__ import _rooms_kept
+
+    for port in (3580, 35007, 33987, 80, *range(40000, 40010)):
+        (tmp_path / f"history-{port}.sqlite3").write_bytes(b"")
+    (tmp_path / "history-unix-7876e4cb3118.sqlite3").write_bytes(b"")
+    said = _rooms_kept(tmp_path)
+    assert said.startswith("--port 80, --port 3580, --port 33987, --port 35007, --port 40000, "), said
+    assert said.endswith(", --port 40005, and 5 more"), said
+
+
 def test_names_without_a_port_names_the_rooms_kept_when_the_default_port_has_none():
     # a student lost their key after a lesson on port 41197 (`serve --port 0`): `lanchat names
     # release ann` looked for port 3580's file and said only "no such history file"
