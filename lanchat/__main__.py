@@ -662,7 +662,8 @@ def build_parser() -> _Parser:
         "  lanchat names release cat --history chat.sqlite3\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    names.add_argument("action", choices=("list", "release"), help="list: every owned name; release: free NAME")
+    names.add_argument("action", choices=("list", "release"), metavar="{list,release}",  # errors say the metavar
+                       help="list: every owned name; release: free NAME")
     names.add_argument("name", nargs="?", metavar="NAME", help="the name to release")
     names.add_argument("--history", type=_file_path, metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
     names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")

@@ -1016,6 +1016,21 @@ def test_a_path_in_the_home_of_no_such_user_is_refused_in_one_line_not_a_traceba
     assert f"lanchat {args[0]}: error: argument {option}: no user '{NO_SUCH_USER}' for '{args[-1]}'" in only_line(proc)
 
 
+@pytest.mark.parametrize("args, said", [
+    (["names"], "the following arguments are required: {list,release}"),
+    (["names", "lst"], "argument {list,release}: invalid choice: 'lst'"),
+])  # fmt: skip
+def test_names_without_list_or_release_says_those_words_not_the_parsers_own(capsys, args, said):
+    """`lanchat names` alone said 'the following arguments are required: action', a word of the
+    parser's own that no help or usage line shows."""
+    from lanchat.__main__ import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(args)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert said in line and "action" not in line, line
+
+
 @pytest.mark.parametrize("typed, said", [
     ("SHA256:abc", "is not a whole key fingerprint"),
     ("SHA256:zjjVzh8FRTbElBkGObK0LzJ43uSyMnvlNe2nDIwmNs", "is not a whole key fingerprint"),  # its last character lost
