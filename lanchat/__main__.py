@@ -1083,7 +1083,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _install_signals(lambda: server.request_shutdown("the server was stopped"))
         import signal
 
-        signal.signal(signal.SIGINT, lambda *_: server.request_shutdown("the server was stopped"))
+        for stop in (signal.SIGINT, getattr(signal, "SIGQUIT", signal.SIGINT)):  # Ctrl-C and Ctrl-\ alike
+            signal.signal(stop, lambda *_: server.request_shutdown("the server was stopped"))
         if announcer is not None:
             announcer.start()
         _follow_addresses(listener, where, server.stopped, announcer=announcer, log=log, pin=pin)
@@ -3039,10 +3040,11 @@ def _main(argv: list[str] | None) -> int:
     # background job of a non-interactive shell, some CI runners): Python only installs its
     # KeyboardInterrupt handler when the parent left SIGINT alone.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if args.command == "connect" and hasattr(signal, "SIGQUIT"):
+    if args.command in ("connect", "serve") and hasattr(signal, "SIGQUIT"):
         # and Ctrl-\ (SIGQUIT) at a prompt before the chat (a name, a fingerprint to trust, a
-        # room to pick) likewise, where it ended the process with "Quit"; in the chat it is a
-        # stop signal like Ctrl-C (stopsignals.py)
+        # room to pick; serve's name) likewise, where it ended the process with "Quit (core
+        # dumped)"; in the chat it is a stop signal like Ctrl-C (stopsignals.py), and a
+        # --headless room shuts down on it as on Ctrl-C (cmd_serve)
         signal.signal(signal.SIGQUIT, signal.default_int_handler)
     try:
         if args.command == "serve":

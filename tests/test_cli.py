@@ -682,6 +682,42 @@ def test_a_port_in_use_is_said_before_the_name_and_password_are_asked_and_leaves
     assert not list(tmp_path.rglob("history-*")), "a start that failed left a history file behind"
 
 
+def test_ctrl_backslash_at_serves_name_prompt_or_in_a_headless_room_ends_it_as_ctrl_c_does():
+    """Ctrl-\\ at `serve`'s 'Your name' prompt killed it with SIGQUIT (the shell's 'Quit (core
+    dumped)', exit 131, no word of lanchat's), where connect's prompts and serve's own password
+    prompt take it as Ctrl-C; and in a --headless room it did the same, with no shutdown notice to
+    anyone. Now it is Ctrl-C there too: 'interrupted: no room was started', exit 130; and the
+    headless room shuts down as Ctrl-C shuts it, telling everyone."""
+    import pexpect
+
+    def spawn(*args: str) -> pexpect.spawn:
+        return pexpect.spawn(sys.executable, ["-m", "lanchat", *args], env=child_env(), cwd=str(ROOT), encoding="utf-8",
+                             timeout=DEFAULT_TIMEOUT)  # fmt: skip
+
+    asked = spawn("serve", "--host", "127.0.0.1", "--port", "0", "--no-history")
+    try:
+        asked.expect("Your name")
+        asked.sendcontrol("\\")
+        asked.expect("lanchat: interrupted: no room was started")
+        asked.expect(pexpect.EOF)
+    finally:
+        asked.close(force=True)  # the one we started, by its pid
+    assert asked.exitstatus == 130, (asked.exitstatus, asked.signalstatus)
+    headless = spawn("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--no-announce")
+    try:
+        headless.expect(r"listening on port (\d+)")
+        student = RawClient(Endpoint(host="127.0.0.1", port=int(headless.match.group(1))), "ann")
+        headless.expect("ann joined")
+        headless.sendcontrol("\\")
+        headless.expect("shutting down: the server was stopped")
+        student.expect(ev.Shutdown)
+        headless.expect(pexpect.EOF)
+        student.close()
+    finally:
+        headless.close(force=True)
+    assert headless.exitstatus == 0, (headless.exitstatus, headless.signalstatus)
+
+
 def test_a_second_serve_on_the_same_port_is_told_the_port_not_the_history_file(tmp_path):
     """A second `serve` on a port in use and the same history file (the default one is per port,
     so `serve` typed twice on one machine): it said the history file was in use and to give
