@@ -29,14 +29,18 @@ if TYPE_CHECKING:
 
     from .poller import Poller
 
+from . import events as ev
 from .limits import UNCOUNTED, Counted
-from .protocol import TLS_RECORD_TYPES, looks_like_tls  # noqa: F401 - the rule lives with the framing
+from .protocol import TLS_RECORD_TYPES, encode, looks_like_tls  # noqa: F401 - the rule lives with the framing
 from .transport import account_at_once, from_this_machine
 
 CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
 KNOWN_SERVERS_NAME = "known_servers"
 HANDSHAKE_SECONDS = 10.0  # a TLS handshake that stalls longer is dropped (either side)
+# What `lanchat doctor` asks first, in plain bytes (doctor.probe_server): `who` before `hello`. A
+# plain server answers it and logs nothing; on a TLS port it is no client without TLS to log either.
+DOCTORS_QUESTION = encode(ev.Who())
 
 
 class TlsError(Exception):
@@ -473,6 +477,7 @@ class TlsAcceptor:
         self.plain_reply = plain_reply  # for a plain lanchat client: an error frame
         self.text_reply = text_reply or plain_reply  # for a person at nc or telnet: a line
         self.problem = ""
+        self.probe = False  # a plain connection that was `lanchat doctor` asking (DOCTORS_QUESTION)
         self._wrapped = False
 
     def step(self) -> str:
@@ -517,10 +522,13 @@ class TlsAcceptor:
     def _tell_plain_client(self, reply: bytes) -> None:
         """Read what the plain client said (unread bytes would turn our close into a reset that
         destroys the reply), answer in plain lanchat, and send FIN behind it."""
+        said = b""
         with contextlib.suppress(OSError):
             for _ in range(16):
-                if not self.sock.recv(65536):
+                if not (data := self.sock.recv(65536)):
                     break
+                said += data[: len(DOCTORS_QUESTION) + 1 - len(said)]
+        self.probe = said == DOCTORS_QUESTION
         with contextlib.suppress(OSError):
             self.sock.send(reply)
             self.sock.shutdown(socket.SHUT_WR)
@@ -593,7 +601,7 @@ class TlsHandshakes:
             self.adopt(acceptor.sock, peer, counted)
             return
         self.release(peer, counted)
-        if outcome == "plain":
+        if outcome == "plain" and not acceptor.probe:
             self.log(f"{peer}: a client without TLS on this TLS port; told to use TLS (lanchat connect switches by itself)")
         elif outcome == "failed":
             self.log(f"{peer}: {acceptor.problem}; disconnecting")

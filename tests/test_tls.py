@@ -447,6 +447,27 @@ def test_a_tls_room_chats_and_a_plain_client_is_told_to_use_tls(certificate):
         bob.close()
 
 
+def test_lanchat_doctors_probe_of_a_tls_room_is_not_logged_as_a_client_without_tls(certificate):
+    """`lanchat doctor` on the teacher's machine (or a student's, pointed at the room) asks its
+    question in plain bytes first: each run put 'a client without TLS on this TLS port; told to
+    use TLS' in a headless room's log, a mistake nobody made. A plain server says nothing of the
+    same probe; neither does a TLS one now. A real plain client is still logged."""
+    from lanchat.addresses import Target
+    from lanchat.doctor import probe_server
+
+    context, fp, _ = certificate
+    logged: list[str] = []
+    with running_server(tls=context, log=logged.append) as (_server, endpoint):
+        assert probe_server(Target(endpoint.host, endpoint.port)) == ("lanchat-tls", fp)
+        plain = RawClient(endpoint)
+        plain.hello("cat")
+        assert plain.expect(ev.Error).code == ev.E_USE_TLS
+        plain.expect_closed()
+        plain.close()
+        wait_for(lambda: any("without TLS on this TLS port" in line for line in logged), what="the plain client's line")
+    assert sum("without TLS on this TLS port" in line for line in logged) == 1, logged
+
+
 def test_after_a_tls_clients_bye_the_server_closes_as_soon_as_all_is_out(certificate):
     """A TLS client cannot send a FIN behind its bye (a TLS socket's shutdown() ends TLS itself),
     and the server waited for one while the client waited for the server to close: /q in a TLS
