@@ -2718,6 +2718,10 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
     from .history import HistoryWriteError
     from .history_upkeep import BATCH_ROWS, DAY_SECONDS, describe_holdings
 
+    if args.before is not None and args.before > time.time():  # every message is from before it: a typo, surely
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(args.before))
+        return _fail(f"--before {stamp} is still to come: every message would go, with no way back; give a time "
+                     "that has passed (a typo in the year?), or --before 0m to drop them all", 2)  # fmt: skip
     path, missing = _kept_history(args.path, args)
     if missing is not None:
         return missing

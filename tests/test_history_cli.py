@@ -839,6 +839,26 @@ def test_an_empty_file_given_as_a_history_is_said_to_be_empty_and_left_empty(tmp
     assert db.stat().st_size == 0 and [file.name for file in tmp_path.iterdir()] == ["lesson.sqlite3"]
 
 
+@pytest.mark.parametrize("before", ["2099-01-01", "23:59:59"])
+def test_history_prune_before_a_time_still_to_come_is_refused_and_drops_nothing(tmp_path, before):
+    """`history prune --before 2206-09-01` (the year mistyped), or a time of day still to come, is
+    a time every message is from before: the whole term's history went, with no question and no way
+    back, said only as 'dropped 40,211 messages'. Now refused, nothing dropped, and how to drop them
+    all if that is what was meant."""
+    db = tmp_path / "term.sqlite3"
+    store = HistoryStore(db)
+    store.append(time=time.time() - 60, sender="ann", text="kept")
+    store.close()
+    if before == "23:59:59" and time.localtime().tm_hour == 23 and time.localtime().tm_min == 59:
+        pytest.skip("a minute before midnight, 23:59:59 may already have passed")
+    result = subprocess.run([*LANCHAT, "history", "prune", "--before", before, str(db)], capture_output=True, text=True,
+                            env=child_env(), cwd=tmp_path, timeout=30)  # fmt: skip
+    assert result.returncode == 2 and result.stdout == "", result
+    (line,) = result.stderr.splitlines()
+    assert "is still to come: every message would go" in line and "--before 0m" in line, line
+    assert stored_texts(db) == ["kept"]
+
+
 def test_history_prune_of_a_damaged_file_leaves_it_untouched_and_says_how_to_save_what_is_left(tmp_path):
     # a laptop that crashed mid-term: prune refuses the file, and says what the teacher can still do
     db = tmp_path / "chat.sqlite3"
