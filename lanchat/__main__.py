@@ -926,11 +926,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 1
     room_password = None
     password_text: str | None = None
+    password_from_env = False
     if args.password:
         import os
 
         from .identity import SALT_BYTES, RoomPassword
 
+        password_from_env = bool(os.environ.get("LANCHAT_PASSWORD"))  # (as _password_from_user reads it)
         try:
             password_text = _password_from_user("Room password: ", confirm=True)
         except PasswordsDiffer as exc:
@@ -1050,6 +1052,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     how_to_join = len(banner)  # the lines /address says again; the rest are said at start only
     banner += mode_lines + timeout_lines
+    if password_from_env:  # left set in the shell, it was taken without a prompt: the teacher must know whose
+        banner.append("  the password is the one in LANCHAT_PASSWORD (so it was not asked for); unset it to be asked")
     if store is not None and store.skipped:  # its bans, mutes, owners or names (history_rows.py)
         banner.append(f"  history: left out {_entries(store.skipped)} of {store.path}: not as lanchat writes them")
     if args.bot:

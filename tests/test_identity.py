@@ -807,6 +807,20 @@ def test_the_issue_story_from_the_command_line_an_impostor_gets_no_secret(tmp_pa
             proc.stop()
 
 
+def test_serve_password_taken_from_lanchat_password_says_so_in_the_start_lines():
+    """LANCHAT_PASSWORD left set in the teacher's shell (from a script, or from joining a room
+    earlier): `serve --password` took it without asking, and the start lines said only that a
+    password is needed, so the teacher, never asked, did not know what to write on the board."""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--no-announce",
+                  "--password", env=child_env(LANCHAT_PASSWORD="left over"))  # fmt: skip
+    try:
+        server.expect(r"listening on port")
+        server.expect(r"^  the password is the one in LANCHAT_PASSWORD \(so it was not asked for\); unset it to be asked")
+    finally:
+        server.stop()
+    assert "left over" not in server.output
+
+
 def test_serve_password_is_typed_twice_without_echo_and_a_mismatch_is_asked_again_three_times():
     env = child_env()
     env.pop("LANCHAT_PASSWORD", None)
