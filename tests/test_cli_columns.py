@@ -97,6 +97,27 @@ def test_a_pty_of_80_columns_folds_the_error_by_its_own_width(refused_port):
     assert_folded_not_cut(shown, whole)
 
 
+def test_a_headless_log_names_the_day_before_its_first_line_and_at_each_new_day(capsys, monkeypatch):
+    """`serve --headless > server.log` on a school server runs for weeks, and its lines said only
+    the time: a ban at [10:02:11] was on no day in particular. Now a day line comes first, and
+    again at the first line of each new day."""
+    import time
+
+    from lanchat import __main__ as cli
+
+    monday_night = time.mktime((2026, 12, 7, 23, 59, 58, 0, 0, -1))
+    stamps = iter([monday_night, monday_night + 1, monday_night + 3])
+    real_localtime = time.localtime
+    monkeypatch.setattr(cli, "_LOG_DAY", [""])
+    monkeypatch.setattr(cli._time, "localtime", lambda seconds=None: real_localtime(next(stamps) if seconds is None else seconds))
+    for name in ("ann", "bob", "cy"):
+        cli._headless_log(f"{name} joined")
+    assert capsys.readouterr().out.splitlines() == [
+        "-- Monday 2026-12-07 --", "[23:59:58] ann joined", "[23:59:59] bob joined",
+        "-- Tuesday 2026-12-08 --", "[00:00:01] cy joined",
+    ]  # fmt: skip
+
+
 def test_a_headless_log_line_folds_under_its_text_at_a_terminal():
     """The Pi's log on the projector: '[12:00:01] 127.0.0.1:50000: a client without TLS on this
     TLS port; told to use TLS (lanchat connect switches by itself)' was cut by the terminal."""
