@@ -2564,8 +2564,8 @@ def _rooms_kept(folder: Path) -> str:
     tag = lambda file: file.name.removeprefix("history-").removesuffix(".sqlite3")  # noqa: E731
     files = folder.glob("history-*.sqlite3") if folder.is_dir() else []
     # by port (an AF_UNIX room's after them, by name), and those past the tenth counted, not dropped unsaid
-    kept = sorted(files, key=lambda file: (0, int(tag(file)), "") if tag(file).isdigit() else (1, 0, file.name))
-    named = [f"--port {tag(f)}" if tag(f).isdigit() else str(f) for f in kept[:10]]
+    kept = sorted(files, key=lambda file: (0, int(tag(file)), "") if tag(file).isdecimal() else (1, 0, file.name))
+    named = [f"--port {tag(f)}" if tag(f).isdecimal() else str(f) for f in kept[:10]]
     return ", ".join(named) + (f", and {len(kept) - 10} more" if len(kept) > 10 else "")
 
 

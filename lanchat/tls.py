@@ -256,8 +256,12 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
 
 
 def make_key_private(key_path: Path) -> str | None:
-    """A server key others could read is made 0600, as an identity key is (identity.py): whoever
-    copies it can pass for the room, fingerprint and all. Returns the line that says so, or None."""
+    """A server key everyone could read (0644: copied with cp -r, unpacked from an archive) is made
+    0600, as an identity key is (identity.py): whoever copies it can pass for the room, fingerprint
+    and all. Returns the line that says so, or a warning where it is left as it is: a key shared
+    with a group (0640: a class folder an admin set up for several teachers), one not ours (root's,
+    under sudo), one on a file system that takes no modes (a FAT stick) serve as before, said.
+    None: nothing to say."""
     import stat
 
     try:
@@ -267,13 +271,17 @@ def make_key_private(key_path: Path) -> str | None:
     if not stat.S_ISREG(info.st_mode) or not info.st_mode & 0o077:
         return None
     mode = f"(mode {stat.S_IMODE(info.st_mode):04o})"
-    try:
-        os.chmod(key_path, 0o600)
-    except OSError as exc:
-        raise TlsError(
-            f"the TLS key {key_path} can be read by others {mode} and cannot be made private "
-            f"({exc.strerror or exc}); run: chmod 600 {key_path}, or give --tls-dir a folder of your own"
-        ) from None
+    if not info.st_mode & 0o007:
+        return f"note: the TLS key {key_path} can be read by its group {mode}; chmod 600 it unless they share the room's certificate"
+    why = "it is not yours" if info.st_uid != os.geteuid() else None
+    if why is None:
+        try:
+            os.chmod(key_path, 0o600)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+    if why is not None:
+        return (f"warning: the TLS key {key_path} can be read by anyone here {mode}, and was left so ({why}): "
+                f"whoever copies it can pass for this room; chmod 600 it, or give --tls-dir a folder of your own")
     return f"the TLS key {key_path} could be read by others {mode}; it is now 0600 (only you)"
 
 

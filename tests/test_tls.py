@@ -184,6 +184,31 @@ def test_serve_tls_makes_a_key_others_can_read_private_and_says_so(tmp_path):
     assert f"lanchat: the TLS key {key} could be read by others (mode 0644); it is now 0600 (only you)" in server.output
 
 
+def test_a_tls_key_shared_with_a_group_or_not_ours_is_left_as_it_is_and_said(tmp_path, monkeypatch):
+    """make_key_private made serve refuse to start where the key could not be made 0600 (one not
+    ours: root's under sudo, an admin's class folder; a FAT stick), and took a group's read access
+    away from a key shared with it (0640) without a word: these serve as before, with a line."""
+    from lanchat.tls import make_key_private
+
+    _, key, _ = ensure_certificate(tmp_path)
+    key.chmod(0o640)
+    said = make_key_private(key)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o640 and said is not None and "read by its group (mode 0640)" in said
+    key.chmod(0o644)
+    monkeypatch.setattr(os, "geteuid", lambda: key.stat().st_uid + 1)  # the key is someone else's
+    said = make_key_private(key)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o644
+    assert said is not None and said.startswith("warning:") and "(it is not yours)" in said and "chmod 600" in said
+    monkeypatch.undo()
+
+    def refused(path, mode):  # noqa: ANN001, ANN202 - a file system that takes no modes
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "chmod", refused)
+    said = make_key_private(key)
+    assert said is not None and "(Operation not permitted)" in said and stat.S_IMODE(key.stat().st_mode) == 0o644
+
+
 # ------------------------------------------------------------------ the client, for real
 
 
