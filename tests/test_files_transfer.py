@@ -903,19 +903,29 @@ def test_a_typed_name_with_bytes_that_are_not_utf8_finds_the_one_file_it_can_mea
 
 def test_a_stale_part_is_removed_but_one_a_live_download_holds_stays(tmp_path, monkeypatch):
     """(test_files_cli kills a client.) A part file a download under way holds stays however old
-    it looks (a download stalled on a slow link), and so does anything not named as lanchat's."""
+    it looks (a download stalled on a slow link), and so do one nobody holds that changed less
+    than STALE_PART_SECONDS ago (one being checked and named), a symlink with a part's name, and
+    anything not named as lanchat's."""
     monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     first = ClientTransfers(tmp_path)
-    first.command(FileCommand(name="get", file_id="1"))
-    first.on_event(ev.FileStart(id="1", name="a.bin", size=3, sha256=_sum(b"abc")))
-    [held] = os.listdir(tmp_path)
-    stale, other = tmp_path / ".lanchat-0123456789ab.part", tmp_path / ".lanchat-mine.part"
-    stale.write_bytes(b"half"), other.write_bytes(b"kept")
-    for path in (tmp_path / held, stale, other):
-        os.utime(path, (1_600_000_000, 1_600_000_000))
     second = ClientTransfers(tmp_path)
-    second.command(FileCommand(name="get", file_id="2"))
-    second.on_event(ev.FileStart(id="2", name="b.bin", size=3, sha256=_sum(b"abc")))
-    left = set(os.listdir(tmp_path))
-    assert held in left and other.name in left and stale.name not in left and len(left) == 3
-    first.close(), second.close()
+    try:
+        first.command(FileCommand(name="get", file_id="1"))
+        first.on_event(ev.FileStart(id="1", name="a.bin", size=3, sha256=_sum(b"abc")))
+        [held] = os.listdir(tmp_path)
+        stale, other = tmp_path / ".lanchat-0123456789ab.part", tmp_path / ".lanchat-mine.part"
+        fresh, link = tmp_path / ".lanchat-fedcba987654.part", tmp_path / ".lanchat-00000000000f.part"
+        target = tmp_path / "notes.txt"
+        for path, data in ((stale, b"half"), (other, b"kept"), (fresh, b"new"), (target, b"mine")):
+            path.write_bytes(data)
+        link.symlink_to(target)
+        for path in (tmp_path / held, stale, other, target):
+            os.utime(path, (1_600_000_000, 1_600_000_000))
+        second.command(FileCommand(name="get", file_id="2"))
+        second.on_event(ev.FileStart(id="2", name="b.bin", size=3, sha256=_sum(b"abc")))
+        left = set(os.listdir(tmp_path))
+        assert stale.name not in left
+        assert {held, other.name, fresh.name, link.name, target.name} <= left and len(left) == 6
+        assert link.is_symlink() and target.read_bytes() == b"mine"
+    finally:
+        first.close(), second.close()
