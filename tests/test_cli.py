@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, identity_args, short_tmp_dir
+from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, child_env, identity_args, short_tmp_dir, wait_for
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -930,10 +931,20 @@ def test_a_port_is_ascii_digits_wherever_one_is_typed(capsys, typed):
 
 
 def test_a_port_written_in_other_digits_is_refused_by_connect_in_one_line(run):
-    """The host:port form is read after argparse (addresses.py): `connect 127.0.0.1:８０` joined port 80."""
-    proc = run("connect", "127.0.0.1:\uff18\uff10", "--name", "ann", stdin=False)
+    """The host:port form is read after argparse (addresses.py): `connect 127.0.0.1:８０` joined port 80.
+    A listener here has the port written in full-width digits: refused before any connection."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = str(listener.getsockname()[1])
+        wide = "".join(chr(0xFF10 + int(digit)) for digit in port)
+        proc = run("connect", f"127.0.0.1:{wide}", "--name", "ann", stdin=False)
+
+        def called() -> bool:
+            return bool(select.select([listener], [], [], 0)[0])
+
+        wait_for(lambda: proc.popen.poll() is not None or called(), what="connect to end or to reach the listener")
+        assert not called(), "connect reached the listener at the port written in full-width digits"
     assert proc.wait() == 2
-    assert only_line(proc) == "lanchat: '\uff18\uff10' after '127.0.0.1' is not a port number (1-65535): use the digits 0-9"
+    assert only_line(proc) == f"lanchat: {wide!r} after '127.0.0.1' is not a port number (1-65535): use the digits 0-9"
 
 
 def test_a_room_name_holding_a_byte_that_is_not_utf8_is_refused_before_the_room_starts(capsys):
