@@ -271,6 +271,8 @@ def test_after_its_terminal_hung_up_a_wake_up_does_not_cut_the_goodbyes_wait_sho
             pass
         for wake in (signal.SIGCONT, signal.SIGWINCH):
             os.kill(bob.pid, wake)
+        woken = time.monotonic() - hung_up_at  # (with its wait cut short, it closes just after this)
+        assert woken < LINGER_SECONDS - 0.5, f"the wake-ups came {woken:.2f} s after the hang-up: machine too slow to tell"
         assert bob.wait(timeout=DEFAULT_TIMEOUT) == 0
         lingered = time.monotonic() - hung_up_at
         assert lingered >= LINGER_SECONDS, f"the client closed {lingered:.2f} s after the hang-up, before its wait was over"
