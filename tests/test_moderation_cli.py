@@ -11,6 +11,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -807,48 +808,64 @@ def test_the_teacher_serve_operator_names_is_let_in_after_a_restart_though_an_op
         args += ("--history", os.path.join(folder, "h.sqlite3"))
         endpoint = Endpoint(path=os.path.join(folder, "c.sock"))
         teach_key, cy_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        clients: list[RawClient] = []
         server, _where = serve(run, *args)
-        teach = RawClient(endpoint, "teach", key=teach_key)
-        teach.expect(ev.Operators, names=("teach",))
-        cy = RawClient(endpoint, "cy", key=cy_key)
-        teach.send(ev.Moderate(action="op", name="cy"))
-        cy.expect(ev.Operators, names=("teach", "cy"))
-        cy.send(ev.Moderate(action="deop", name="teach"))
-        cy.send(ev.Moderate(action="ban", name="teach", reason="mine now"))
-        teach.expect(ev.Error, code=ev.E_BANNED)
-        cy.close()
-        server.popen.terminate()
-        assert server.wait() == 0
-        server, _where = serve(run, *args)
-        teach = RawClient(endpoint, key=teach_key)
-        teach.hello("teach")
-        heard = []
-        while not (heard and isinstance(heard[-1], ev.Operators | ev.Error)):
-            heard.append(teach.expect(object))
-        assert isinstance(heard[0], ev.Welcome), heard
-        assert heard[-1] == ev.Operators(names=("teach",)), heard
-        lifted = [e for e in heard if isinstance(e, ev.Moderated) and e.action == "unban"]
-        assert [(e.by, e.name, e.reason) for e in lifted] == [("the server", "teach", "serve --operator")], heard
-        server.expect(r"lifted the ban on teach")
-        teach.send(ev.Moderate(action="bans"))
-        assert teach.expect(ev.BanList).bans == ()  # type: ignore[attr-defined]
-        teach.close()
-        server.popen.terminate()
-        assert server.wait() == 0
-        server, _where = serve(run, *args)
-        back = RawClient(endpoint, "teach", key=teach_key)  # and after the next restart too: the ban is gone
-        back.expect(ev.Operators, names=("teach",))
+        try:  # each client closed, and the server stopped, before the folder and its socket go
+            teach = RawClient(endpoint, "teach", key=teach_key)
+            clients.append(teach)
+            teach.expect(ev.Operators, names=("teach",))
+            cy = RawClient(endpoint, "cy", key=cy_key)
+            clients.append(cy)
+            teach.send(ev.Moderate(action="op", name="cy"))
+            cy.expect(ev.Operators, names=("teach", "cy"))
+            cy.send(ev.Moderate(action="deop", name="teach"))
+            cy.send(ev.Moderate(action="ban", name="teach", reason="mine now"))
+            teach.expect(ev.Error, code=ev.E_BANNED)
+            teach.close()
+            cy.close()
+            server.popen.terminate()
+            assert server.wait() == 0
+            server, _where = serve(run, *args)
+            teach = RawClient(endpoint, key=teach_key)
+            clients.append(teach)
+            teach.hello("teach")
+            heard = []
+            while not (heard and isinstance(heard[-1], ev.Operators | ev.Error)):
+                heard.append(teach.expect(object))
+            assert isinstance(heard[0], ev.Welcome), heard
+            assert heard[-1] == ev.Operators(names=("teach",)), heard
+            lifted = [e for e in heard if isinstance(e, ev.Moderated) and e.action == "unban"]
+            assert [(e.by, e.name, e.reason) for e in lifted] == [("the server", "teach", "serve --operator")], heard
+            server.expect(r"lifted the ban on teach")
+            teach.send(ev.Moderate(action="bans"))
+            assert teach.expect(ev.BanList).bans == ()  # type: ignore[attr-defined]
+            teach.close()
+            server.popen.terminate()
+            assert server.wait() == 0
+            server, _where = serve(run, *args)
+            back = RawClient(endpoint, "teach", key=teach_key)  # and after the next restart too: the ban is gone
+            clients.append(back)
+            back.expect(ev.Operators, names=("teach",))
+            back.close()
+            server.popen.terminate()
+            assert server.wait() == 0
+        finally:
+            for client in clients:
+                client.close()
+            server.stop()
 
 
-def test_the_rooms_own_colour_bot_cannot_be_kicked_banned_or_muted_and_an_old_ban_does_not_keep_it_out():
+def test_the_rooms_own_colour_bot_cannot_be_kicked_banned_or_muted_and_an_old_ban_does_not_keep_it_out(run):  # noqa: F811
     """serve --bot colour: the teacher typed /ban colourbot (trying it, or taking it for a
     student): it was gone for the rest of the run, /unban did not bring it back, and the ban was
     kept, so every later `serve --bot colour` said 'colourbot is here' and its bot was refused
     ('you are banned from this room'). The bot is the server's own, as the host is: kick, ban and
-    mute of it are refused, and a ban an older run stored does not hold it at the door."""
-    from helpers import RawClient, local_host, running_server
+    mute of it are refused, and a ban an older run stored does not hold it at the door (a history
+    file holding one, then `serve --bot colour --history` on it)."""
+    from helpers import Endpoint, RawClient, local_host, running_server
 
     from lanchat.bots import start_colour_bot
+    from lanchat.history import HistoryStore
     from lanchat.moderation import Ban
 
     with running_server() as (server, endpoint):
@@ -868,10 +885,24 @@ def test_the_rooms_own_colour_bot_cannot_be_kicked_banned_or_muted_and_an_old_ba
         finally:
             bot.stop()
         hal.expect(ev.Left, name="colourbot")
-        old = Ban(id=1, name="colourbot", name_key=ev.name_key("colourbot"), key=None, address=None, by="hal", reason="", time=0.0)
-        server.room.moderation.bans.append(old)  # as a history file from before would bring it
-        bot = start_colour_bot(server.add_local, seed=1)
-        try:
-            hal.expect(ev.Joined, name="colourbot")
+    with short_tmp_dir() as folder:
+        history = os.path.join(folder, "h.sqlite3")
+        store = HistoryStore(Path(history))
+        try:  # as a run from before this fix kept it
+            store.add_ban(Ban(id=1, name="colourbot", name_key=ev.name_key("colourbot"), key=None, address=None, by="hal",
+                              reason="", time=0.0))  # fmt: skip
         finally:
-            bot.stop()
+            store.close()
+        sock = os.path.join(folder, "c.sock")
+        served, _where = serve(run, "--headless", "--no-announce", "--bot", "colour", "--history", history, "--unix", sock)
+        try:
+            bob = RawClient(Endpoint(path=sock), "bob")
+            assert bob.welcome is not None
+            if "colourbot" not in bob.welcome.members:
+                bob.expect(ev.Joined, name="colourbot")
+            bob.close()
+            served.popen.terminate()
+            assert served.wait() == 0
+        finally:
+            served.stop()
+        assert "banned" not in served.output, served.output
