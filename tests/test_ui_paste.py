@@ -115,3 +115,28 @@ def test_a_tail_over_with_its_read_gives_back_the_cr_it_held_not_a_half_sequence
     tail = PastedText(tail=True)
     assert tail.feed("a\r") == ("a", None) and tail.finish() == "\n" and tail.finish() == ""
     assert tail.feed("b\x1b[1;") == ("b", None) and tail.finish() == ""
+
+
+def test_a_resize_or_mouse_report_between_a_characters_bytes_keeps_them_a_typed_key_ends_them():
+    """Keys are read a byte at a time and decoded by ui/screen.py's KeyDecoder, a character's
+    first bytes kept until the rest comes. Any KEY_ code between them made the kept bytes U+FFFD:
+    a window resized, or the mouse moved, at a read boundary mid-paste lost a character of it.
+    Only a typed key (an arrow, F2) ends a character cut short."""
+    import curses
+
+    from lanchat.ui.screen import KeyDecoder
+
+    keys = KeyDecoder()
+    assert keys.decode([*b"caf", 0xC3]) == ["c", "a", "f"]
+    assert keys.decode([curses.KEY_RESIZE, 0xA9, *b"!"]) == [curses.KEY_RESIZE, "\u00e9", "!"]
+    assert keys.decode([0xE2, 0x82, curses.KEY_MOUSE]) == [curses.KEY_MOUSE]
+    assert keys.decode([0xAC, *b"5"]) == ["\u20ac", "5"]
+    assert keys.decode([0xC3, curses.KEY_LEFT, *b"a"]) == ["\ufffd", curses.KEY_LEFT, "a"]
+    assert keys.decode([0xFF, *b"b", 0xC3]) == ["\ufffd", "b"]
+    assert keys.decode([curses.KEY_F2]) == ["\ufffd", curses.KEY_F2]
+    text = "a\u00e9\u20ac\U0001f600z"  # bytes of one to four, resized at every cut between reads
+    data = text.encode()
+    for cut in range(len(data) + 1):
+        decoded = keys.decode([*data[:cut], curses.KEY_RESIZE]) + keys.decode([*data[cut:]])
+        assert "".join(k for k in decoded if isinstance(k, str)) == text and decoded.count(curses.KEY_RESIZE) == 1, cut
+    assert KeyDecoder("iso8859-1").decode([0xE9, curses.KEY_RESIZE, *b"t"]) == ["\u00e9", curses.KEY_RESIZE, "t"]

@@ -377,6 +377,45 @@ def _curses_key_name(key: int) -> str | None:
     return name
 
 
+# Keys the terminal sends on its own, not typed: one may come between any two bytes of a paste.
+_UNTYPED_KEYS = frozenset((curses.KEY_RESIZE, curses.KEY_MOUSE))
+
+
+class KeyDecoder:
+    """The codes getch read -> keys: the terminal's bytes decoded in its character set (None:
+    UTF-8), the first bytes of a character whose rest has not come yet kept for the next read;
+    curses' KEY_ codes as they are. A typed key (an arrow, F2) ends a character cut short, as
+    U+FFFD; a resize or a mouse report, which can come between any two bytes of a paste, does not.
+    A paste is mostly ASCII: such a byte, with nothing held, is its character at once (a fifth
+    of the time of a byte through the decoder)."""
+
+    def __init__(self, codec: str | None = None) -> None:
+        name = codec or "utf-8"
+        self._decoder = codecs.getincrementaldecoder(name)(errors="replace")
+        # (every character set a terminal uses reads the bytes below 0x80 as ASCII; checked all the same)
+        self._ascii = bytes(range(0x80)).decode(name, "replace") == "".join(map(chr, range(0x80)))
+        self._held = False
+
+    def decode(self, codes: list[int]) -> list[str | int]:
+        keys: list[str | int] = []
+        append, decoder, ascii_ok = keys.append, self._decoder, self._ascii
+        fast = ascii_ok and not self._held
+        for code in codes:
+            if code < 0x80 and fast:
+                append(chr(code))
+            elif code > 0xFF:
+                if not fast and code not in _UNTYPED_KEYS:  # a typed key ends a character cut short
+                    keys.extend(decoder.decode(b"", final=True))
+                    decoder.reset()
+                    fast = ascii_ok
+                append(code)
+            else:
+                keys.extend(decoder.decode(bytes((code,))))
+                fast = ascii_ok and decoder.getstate() == (b"", 0)
+        self._held = decoder.getstate() != (b"", 0)
+        return keys
+
+
 class CursesFrontend:
     """The split screen: transcript (and who is here), status line, input line."""
 
@@ -430,7 +469,7 @@ class CursesFrontend:
         self._open()
         # keys are read as bytes (getch) and decoded here: a character whose bytes come in two
         # reads keeps its first part until the rest comes (read_keys)
-        self._key_decoder = codecs.getincrementaldecoder(self.codec or "utf-8")(errors="replace")
+        self._keys = KeyDecoder(self.codec)
 
     # -------------------------------------------------------------- terminal
 
@@ -668,22 +707,16 @@ class CursesFrontend:
 
     def read_keys(self) -> list[str | int]:
         """The keys waiting: characters as text, what curses decoded (arrows, F2, a resize) as
-        its KEY_ codes. Read a byte at a time (getch) and decoded here, not by get_wch: a
-        character split across two reads (a paste bigger than the terminal writes at once, a
-        slow ssh link) lost its first bytes to get_wch, which gives up on a character when the
-        rest has not come yet, and the paste's end marker after it went too (Enter then only a
+        its KEY_ codes. Read a byte at a time (getch) and decoded here (KeyDecoder), not by
+        get_wch: a character split across two reads (a paste bigger than the terminal writes at
+        once, a slow ssh link) lost its first bytes to get_wch, which gives up on a character when
+        the rest has not come yet, and the paste's end marker after it went too (Enter then only a
         line break). A partial character is kept for the next read."""
-        keys: list[str | int] = []
-        while True:
-            code = self.screen.getch()
-            if code == -1:
-                return keys  # nothing more waiting
-            if code > 0xFF:  # a key curses decoded: it ends a character cut short
-                keys.extend(self._key_decoder.decode(b"", final=True))
-                self._key_decoder.reset()
-                keys.append(code)
-                continue
-            keys.extend(self._key_decoder.decode(bytes((code,))))
+        codes: list[int] = []
+        getch = self.screen.getch
+        while (code := getch()) != -1:  # -1: nothing more waiting
+            codes.append(code)
+        return self._keys.decode(codes)
 
     def _hung_up(self) -> bool:
         """No key came: has the terminal hung up? One that did stays ready to read for ever, and
