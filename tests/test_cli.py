@@ -1009,6 +1009,7 @@ def test_the_doctor_shows_a_data_folder_not_in_utf8_escaped_never_raw(tmp_path, 
 
     odd = tmp_path / os.fsdecode(b"d\xe9\x1b[1m")
     monkeypatch.setenv("XDG_DATA_HOME", str(odd))
+    monkeypatch.setenv("COLUMNS", "1000")  # one line each, whatever terminal the run has (else folded)
     monkeypatch.setattr(doctor, "run_checks", lambda **_: [doctor.judge_data_folder(default_path().parent)])
     assert cmd_doctor(build_parser().parse_args(["doctor", "--wait", "0"])) == 0
     shown = capsys.readouterr()
