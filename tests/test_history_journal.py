@@ -322,7 +322,10 @@ def test_a_torn_write_on_a_full_disk_is_cut_back_so_the_journal_stays_readable(t
         "os._exit(0)\n"  # as if killed: no close, no move
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=30
+        # (no .pyc written by a child whose files are cut short: a torn one in the shared
+        # __pycache__ breaks every later import of that module, in every test)
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, env=child_env(PYTHONDONTWRITEBYTECODE="1"),
+        cwd=ROOT, timeout=30,
     )
     assert done.returncode == 0, done.stderr
     assert "refused:" in done.stdout and "File too large" in done.stdout

@@ -195,7 +195,9 @@ def test_a_disk_too_full_for_the_new_key_says_so_and_leaves_no_empty_key_behind(
         "    print('refused:', exc)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", program, str(path)], env=child_env(), capture_output=True, text=True, timeout=60
+        # (no .pyc written under a 64-byte file limit: a torn one in the shared __pycache__
+        # breaks every later import of that module, in every test)
+        [sys.executable, "-c", program, str(path)], env=child_env(PYTHONDONTWRITEBYTECODE="1"), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert result.stdout.startswith(f"refused: cannot write the identity key {path}"), result.stdout
