@@ -230,6 +230,22 @@ def test_ctrl_backslash_leaves_like_ctrl_c_and_gives_the_terminal_back(plain: bo
             assert re.search(rf"(?<![-\w]){flag}\b", stty), (flag, stty)
 
 
+@pytest.mark.parametrize("term", ["linux", "vt100", "screen-256color"])
+def test_the_goodbye_starts_on_a_clean_row_where_there_is_no_alternate_screen(term: str):
+    """The Linux console and vt100 have no alternate screen (no smcup), and GNU screen's is off
+    unless asked for (pyte, which reads this test's screen, has none either): after the full
+    screen ended, the cursor was at the start of the input row, and the goodbye was printed
+    over the line typed there, its tail left showing: "lanchat: you left the chats is long"."""
+    with student({"TERM": term}) as (bob, carl):
+        bob.send("a line typed and not sent, longer than the goodbye")
+        bob.wait_screen(lambda rows: rows[-1].rstrip().endswith("the goodbye"), what="the typed line")
+        bob.send("\x03")
+        carl.expect(ev.Left, name="bob", reason="quit")
+        wait_for(lambda: b"you left the chat\r\n" in bytes(bob.raw), what="the goodbye")
+        shown = [row for row in trimmed(bob.lines) if row]
+        assert shown[-1] == "lanchat: you left the chat", shown
+
+
 def trimmed(rows: list[str]) -> list[str]:
     return [row.rstrip() for row in rows]
 

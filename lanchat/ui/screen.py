@@ -188,6 +188,7 @@ def terminal_marks_pastes() -> bool:
 
 
 PROBE_CLUSTER = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # a family: two columns where ZWJ is understood
+TERMINFO_DELAY = re.compile(rb"\$<[0-9.]+[*/]*>")  # padding in a terminfo string, for tputs: never written
 CURSOR_REPORT = re.compile(r"\[(\d+);(\d+)R")  # the terminal's answer to ESC [ 6 n
 
 
@@ -552,6 +553,16 @@ class CursesFrontend:
             self.set_mouse(False)
             curses.endwin()
 
+    def _clear_the_last_row(self) -> None:
+        """After endwin the cursor is at the start of the bottom row, and where there is no
+        alternate screen (TERM=linux, vt100; GNU screen, whose altscreen is off by default) that
+        row still held the input line: the goodbye printed next over it kept the line's tail
+        ("you left the chats is long"). It is cleared, so what comes next starts on a clean row;
+        with an alternate screen the row the shell gets back is cleared, as blank as it was."""
+        with contextlib.suppress(curses.error):
+            clear = TERMINFO_DELAY.sub(b"", curses.tigetstr("el") or b"")  # vt100's is ESC [ K $<3>
+            self._write_terminal(b"\r" + clear if clear else b"\r\n")  # no clear-to-end: a fresh row
+
     def _write_terminal(self, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.write(self.out_fd, data)
@@ -646,6 +657,7 @@ class CursesFrontend:
             return
         self.closed = True
         self._release_terminal()
+        self._clear_the_last_row()
         for signum, old in ((signal.SIGWINCH, self._old_winch), (signal.SIGTSTP, self._old_stop), (signal.SIGCONT, self._old_cont)):
             if old is not None:
                 with contextlib.suppress(ValueError, OSError, TypeError):
