@@ -116,6 +116,34 @@ def test_wide_characters_take_two_cells_and_wrap_whole():
     assert "".join(c for c, _ in frame.rows[1]).strip().startswith(("日", "本", "語"))
 
 
+FINGERPRINT = "SHA256:" + "Qx7v" * 10 + "abc"  # tls.fingerprint's shape: 43 base64 characters
+
+
+def test_a_fingerprint_stays_with_its_option_in_the_transcript():
+    """A TLS room's join line on a 64-column host screen (a projector's): `--fingerprint` ended
+    one row and its value began the next, where README promises a `--fingerprint` with its
+    value kept together (textfold does so in printed lines), and a triple click copied half.
+    Too wide for the room under the time, it takes a row of its own, less deep (at 64 columns
+    the whole row); in a message too. Wider than the whole row, it wraps as any words."""
+    pin = f"--fingerprint {FINGERPRINT}"
+    join = f"python -m lanchat connect 192.168.100.200 3580 --tls {pin}"
+    view = make_view()
+    view.add([Line(kind="system", time=T0, text=join), msg(f"if it asks, connect with {pin} and say yes")])
+    command = f"{rd.clock(T0)}   python -m lanchat connect 192.168.100.200 3580 --tls"
+    asks = f"{rd.clock(T0)} bob: if it asks, connect with"
+    for cols, under in ((64, ""), (90, " " * 8)):
+        frame = rd.render(view, 12, cols)
+        assert_well_formed(frame, 12, cols)
+        rows = [row.rstrip() for row in row_texts(frame)]
+        if cols == 64:
+            assert rows[:5] == [command, pin, asks, pin, "           and say yes"], rows
+        else:
+            assert rows[:4] == [command, under + pin, asks, f"{' ' * 11}{pin} and say yes"], rows
+    narrow = rd.render(view, 12, 40)  # 64 wide: wrapped as before, the value broken where the row ends
+    assert_well_formed(narrow, 12, 40)
+    assert [row.strip() for row in row_texts(narrow)][1:3] == ["192.168.100.200 3580 --tls", "--fingerprint SHA256:Qx7vQx7vQx7"]
+
+
 def test_each_sender_keeps_a_stable_colour():
     assert rd.sender_style("bob") == rd.sender_style("BOB")  # names are case-blind
     colours = {rd.sender_style(name).fg for name in ("ann", "bob", "carol", "dave", "erin", "frank")}

@@ -322,6 +322,11 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
 
 
 _WORDS = re.compile(r" +|[^ ]+")
+# A word and what must stay on its row with it: a --fingerprint and its value, which someone
+# copies (a row of its own if need be, as textfold keeps it in printed lines; README). Wider
+# than the row, it goes apart at its spaces like any words.
+_KEPT_WORDS = re.compile(r"--fingerprint +[^ ]+| +|[^ ]+")
+BLANK: Cell = (" ", PLAIN)
 # A web address a terminal may make clickable: http(s) and only the characters RFC 3986 allows,
 # so nothing in it can end the OSC 8 sequence that carries it (no ESC, no BEL, no space).
 LINK = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
@@ -332,10 +337,10 @@ def _linked(style: Style, url: str) -> Style:
     return Style(fg=style.fg, bg=style.bg, bold=style.bold, dim=style.dim, reverse=style.reverse, underline=True, link=url)
 
 
-def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, indent: int) -> None:
+def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, indent: int, *, words: re.Pattern[str] = _KEPT_WORDS) -> None:
     """Word-wrap text onto rows (the last row is continued); new rows start at ``indent``.
     A word that fits goes in whole; only a word wider than a row is broken inside."""
-    for word in _WORDS.findall(text):
+    for word in words.findall(text):
         row = rows[-1]
         used = len(row)
         if word[0] == " ":
@@ -354,6 +359,14 @@ def _wrap_into(rows: list[list[Cell]], text: str, style: Style, width: int, inde
         if used > indent and len(word_cells) <= width - indent:
             rows.append([(" ", PLAIN)] * indent)
             rows[-1].extend(word_cells)
+            continue
+        if " " in word:  # kept together: on a row of its own, less deep than the indent; or apart
+            if len(word_cells) > width:
+                _wrap_into(rows, word, style, width, indent, words=_WORDS)
+                continue
+            if len(rows) == 1 or any(cell != BLANK for cell in row):  # else a row with nothing on it yet
+                rows.append([])
+            rows[-1][:] = [BLANK] * (width - len(word_cells)) + word_cells
             continue
         for cell in word_cells:  # longer than a row: break it, never between a wide pair
             if cell[0] != "" and len(rows[-1]) + (2 if text_width(cell[0]) == 2 else 1) > width:
@@ -480,6 +493,8 @@ def _ascii_height(line: Line, width: int) -> int | None:
     for anything else (wide or zero-width characters, a colour swatch), which is laid out."""
     prefix, suffix, _style = line_parts(line)
     if suffix or width < 4 or isinstance(line, Burst) or line.hang:  # a burst's text depends on the width
+        return None
+    if "--fingerprint" in line.text:  # kept with its value (_KEPT_WORDS): laid out, not counted
         return None
     prefix_text = "".join(text for text, _ in prefix)
     paragraphs = visible_lines(line.text)
