@@ -805,9 +805,9 @@ class ClientLoop:
         self.on_stop = on_stop  # the host's SIGTERM or SIGHUP: the server stops (not final), instead of _quit
         self.stop_answered = False  # a stop signal made us leave (answer_stops): the ones after it change nothing
         self.linger_deadline: float | None = None  # set once the bye is out (_half_close)
-        # /send and /get (client_files.py); its live progress is the session's, for a status line
+        # /send and /get (client_files.py); its live progress is the session's, for a status line (and /q: share_with)
         self.transfers = transfers if transfers is not None else ClientTransfers()
-        self.transfers.progress = session.progress
+        self.transfers.share_with(session)
         # else a drop ends it; rejoin_after_shutdown: a shutdown notice is waited out too (Reconnect)
         self.reconnect = Reconnect(rejoin, after_shutdown=rejoin_after_shutdown) if rejoin is not None else None
         self.paced = Paced()  # lines held to the room's flood limit (pacing.py)

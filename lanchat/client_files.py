@@ -40,7 +40,7 @@ from .files import (
     speed_clause,
     unique_name,
 )
-from .session import HIDDEN_FILE, OFFERS_REMEMBERED, FileCommand, Line
+from .session import HIDDEN_FILE, OFFERS_REMEMBERED, FileCommand, Line, Session
 
 HIDDEN_LABEL = "(name hidden)"  # a file offered to one person, in the status line in projector mode
 
@@ -232,6 +232,17 @@ class ClientTransfers:
             self.waiting[sending.ref] = sending
             offers.append(ev.OfferFile(ref=sending.ref, name=sending.name, size=sending.size, to=sending.to))
         return offers
+
+    def share_with(self, session: Session) -> None:
+        """Our live progress is ``session``'s (a status line draws it), and its /q asks us of the
+        /send files not begun (unsent; session_social.moving_files)."""
+        self.progress = session.progress
+        session.unsent_files = self.unsent
+
+    def unsent(self) -> list[tuple[str, bool]]:
+        """Our /send files not yet on their way, [(name, offered to one person)]: those offered and
+        not accepted yet, then those waiting their turn (_offer_next); /q stops them too."""
+        return [(sending.name, sending.hidden is not None) for sending in [*self.waiting.values(), *self.queued]]
 
     def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
         """``/get ID``: check we can write where downloads go, then ask for the file."""

@@ -244,6 +244,10 @@ class Session:
     # person, whose: None for ours)], asked of the server this process runs (__main__: ServerFiles.fetching_but) for /q's
     # question; None: not known here.
     fetching_here: object = None
+    # Our /send files not yet on their way, [(name, to one person)]: offered and not yet accepted, or
+    # waiting their turn (client_files: ClientTransfers.unsent, set by client.py) for /q's question;
+    # None: not known here. (Not in ``progress``: the status line draws every entry there.)
+    unsent_files: object = None
     topic: str = ""  # the room's topic (/topic), for the status line
     away: dict[str, str] = field(default_factory=dict)  # name key -> reason, for whoever is away
     # The last /away we asked for that the room has not answered: its reason, "" for back; None:

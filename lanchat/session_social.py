@@ -317,14 +317,19 @@ def _quit(session: Session) -> InputResult:
 
 
 def moving_files(session: Session, *, hide: bool = False) -> str:
-    """The files on their way to or from us now, for /q's question: "receiving data.bin (40%)";
-    ``hide``: one offered to one person unnamed, as projector mode shows it."""
+    """The files on their way to or from us now, for /q's question: "receiving data.bin (40%)", and
+    our /send files not begun (offered and not accepted yet, or waiting their turn): "sending
+    e.bin (waiting)"; ``hide``: one offered to one person unnamed, as projector mode shows it."""
     from .session import HIDDEN_FILE
 
-    moving = [p for key, p in session.progress.items() if key.startswith(("send:", "get:"))]
+    moving = [
+        (p.direction, p.label, bool(p.private), f"{p.percent}%") for key, p in session.progress.items() if key.startswith(("send:", "get:"))
+    ]
+    unsent = session.unsent_files() if callable(session.unsent_files) else []
+    moving += [("send", name, to_one, "waiting") for name, to_one in unsent]
     said = [
-        f"{'sending' if p.direction == 'send' else 'receiving'} {f'a file {HIDDEN_FILE}' if hide and p.private else p.label} ({p.percent}%)"
-        for p in moving[:2]
+        f"{'sending' if direction == 'send' else 'receiving'} {f'a file {HIDDEN_FILE}' if hide and to_one else name} ({how_far})"
+        for direction, name, to_one, how_far in moving[:2]
     ]
     more = f" and {len(moving) - 2} more file{'s' if len(moving) > 3 else ''}" if len(moving) > 2 else ""
     return ", ".join(said) + more

@@ -870,8 +870,13 @@ def test_a_send_that_waits_its_turn_can_be_cancelled_and_is_said_stopped_when_th
     offers = [transfers.command(FileCommand(name="send", path=str(sheet))) for sheet in sheets]
     assert [len(events) for events, _ in offers] == [1, 1, 1, 1, 0, 0]
     assert offers[4][1][0].text.startswith("s4.txt waits its turn")
+    # /q's question counts them (Session.unsent_files): four offered, not accepted, then two waiting
+    assert transfers.unsent() == [(f"s{n}.txt", False) for n in range(6)]
     replies, _ = transfers.on_event(ev.FileError(ref=1, message="refused: no"))  # one place frees
     assert replies == [ev.OfferFile(ref=5, name="s4.txt", size=1)]
+    transfers.on_event(ev.UploadReady(ref=2, id="7", binary=False))  # accepted: on its way, in progress now
+    assert transfers.unsent() == [("s2.txt", False), ("s3.txt", False), ("s4.txt", False), ("s5.txt", False)]
+    assert "send:7" in transfers.progress
     events, lines = transfers.command(FileCommand(name="cancel", file_id=""))
     assert [line.text for line in lines][-1] == "stopped sending s5.txt; it is not on offer"
     assert not transfers.queued and not any(isinstance(event, ev.OfferFile) for event in events)
@@ -880,7 +885,28 @@ def test_a_send_that_waits_its_turn_can_be_cancelled_and_is_said_stopped_when_th
         transfers.command(FileCommand(name="send", path=str(sheet)))
     said = [line.text for line in cut_off(transfers)]
     assert "connection lost: stopped sending s4.txt; /send it again when back" in said
-    assert not transfers.queued
+    assert not transfers.queued and transfers.unsent() == []
+
+
+def test_the_client_loops_q_asks_about_a_send_offered_and_not_accepted_yet(tmp_path):
+    """The client loop hands its transfers' unsent to the session (Session.unsent_files): a /send
+    the server has not accepted yet made /q leave at once, dropping it without a word."""
+    import socket
+
+    from lanchat.client import ClientLoop
+    from lanchat.session import Local, Session
+
+    (tmp_path / "e.bin").write_bytes(b"x")
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        session = Session(name="ann", role="client", confirm_quit=True)
+        loop = ClientLoop(ours, Connection(Role.CLIENT), session, None, transfers=ClientTransfers(tmp_path))  # type: ignore[arg-type]
+        events, _ = loop.transfers.command(FileCommand(name="send", path=str(tmp_path / "e.bin")))
+        assert [type(event) for event in events] == [ev.OfferFile]
+        asked = session.parse_input("/q")
+        assert isinstance(asked, Local)
+        assert asked.lines[0].text == "/q stops sending e.bin (waiting): type /q again to leave (/q! leaves without asking)"
+        loop.selector.close()
 
 
 def test_a_typed_name_with_bytes_that_are_not_utf8_finds_the_one_file_it_can_mean(tmp_path):

@@ -301,6 +301,40 @@ def test_q_with_files_on_their_way_asks_once_and_names_them_and_a_script_is_neve
     assert isinstance(script.parse_input("/q"), Quit)
 
 
+def test_q_counts_the_sends_not_begun_waiting_their_turn_or_offered_and_hides_one_for_one_person():
+    """/q named only the files in session.progress: a /send offered and not accepted yet, or one
+    waiting its turn behind four uploads (client_files: ClientTransfers.unsent), was dropped without
+    a word. They are asked through unsent_files, never put in progress (the status line draws it)."""
+    from lanchat.files import Progress
+    from lanchat.ui import projector
+
+    bob = room("bob", "client", "ann")
+    bob.confirm_quit = True
+    bob.unsent_files = lambda: [("e.bin", False)]
+    asked = bob.parse_input("/q")
+    assert isinstance(asked, Local)
+    assert asked.lines[0].text == "/q stops sending e.bin (waiting): type /q again to leave (/q! leaves without asking)"
+    assert not bob.progress  # no phantom transfer for the status line
+    bob.quit_armed = False
+    bob.progress["send:1"] = Progress(direction="send", label="a.bin", total=100, started=0.0, done=40)
+    bob.unsent_files = lambda: [("grades cy.pdf", True), ("f.bin", False), ("g.bin", False)]
+    asked = bob.parse_input("/q")
+    assert isinstance(asked, Local)
+    line = asked.lines[0]
+    assert line.text == (
+        "/q stops sending a.bin (40%), sending grades cy.pdf (waiting) and 2 more files: type /q again to leave (/q! leaves without asking)"
+    )
+    bob.projector = True
+    assert projector.shown(line, bob).text == (
+        "/q stops sending a.bin (40%), sending a file (name hidden: /projector to show) (waiting) and 2 more files: "
+        "type /q again to leave (/q! leaves without asking)"
+    )
+    bob.quit_armed = False
+    bob.progress.clear()
+    bob.unsent_files = list  # none waiting: leaves at once, as before
+    assert isinstance(bob.parse_input("/q"), Quit)
+
+
 def test_the_hosts_q_says_who_is_still_downloading_her_files():
     """The host's /q closed the room under a student's download without a word of it: the
     server knows who is fetching her files (ServerFiles.fetching_but, asked through fetching_here),
