@@ -279,17 +279,42 @@ def _operator_name(text: str) -> str:
             f"{quoted(text)} is not a whole key fingerprint (SHA256: and 43 characters, as `lanchat key` "
             "prints it in full): copy it again, or give its 16 hex digits"
         )
-    digits = text.replace(" ", "").replace("-", "").lower()  # the short form, read out in groups
-    if 12 <= len(digits) <= 20 and set(digits) <= set("0123456789abcdef") and set(digits) & set("abcdef"):
+    digits = _short_fingerprint_shape(text)
+    if digits is not None:
         if len(digits) == 16:
             return digits
         raise argparse.ArgumentTypeError(
             f"{quoted(text)} has {len(digits)} hex digits, not 16: copy the key's fingerprint as `lanchat key` "
-            "prints it (e.g. 3f2a9c1b77d0e4a5)"
+            "prints it (e.g. 3f2a9c1b77d0e4a5); a name shaped like one cannot be given to --operator"
         )
     if name_key(_name(text)) == name_key(BOT_NAME):
         raise argparse.ArgumentTypeError(f"{quoted(text)} is kept for the colour bot; nobody can join under it")
     return text
+
+
+def _short_fingerprint_shape(text: str) -> str | None:
+    """The hex digits of ``text`` when it is shaped as the short fingerprint `lanchat key` and /whois
+    print (16 hex digits, bare or in groups of four split by spaces or dashes) or a near miss of
+    it: 14 to 18 bare hex digits, four groups with one a digit short or over, a fifth group after
+    four whole ones; with spaces (a name has none) 12 to 20 hex digits. None for any other text,
+    a name: ``cafebabe1234``, ``face-2024-1234``, half a fingerprint (serve warns that nobody owns it)."""
+    hex_digits = set("0123456789abcdef")
+    lower = text.lower()
+    if " " in lower:  # read out in groups: never a name
+        digits = lower.replace(" ", "").replace("-", "")
+        return digits if 12 <= len(digits) <= 20 and set(digits) <= hex_digits else None
+    groups = [group for group in lower.split("-") if group]  # (a stray dash, or two, copied along)
+    if not groups or not all(set(group) <= hex_digits for group in groups):
+        return None
+    sizes = [len(group) for group in groups]
+    odd = [size for size in sizes if size != 4]
+    if len(groups) == 1:
+        near = 14 <= sizes[0] <= 18
+    elif len(groups) == 4:
+        near = not odd or (len(odd) == 1 and 3 <= odd[0] <= 5)
+    else:
+        near = len(groups) == 5 and sizes[:4] == [4, 4, 4, 4]
+    return "".join(groups) if near else None
 
 
 class _Given(argparse.Action):

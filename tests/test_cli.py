@@ -1092,6 +1092,10 @@ def test_names_without_list_or_release_says_those_words_not_the_parsers_own(caps
     ("3f2a9c1b77d0e4a", "has 15 hex digits, not 16"),
     ("3f2a 9c1b 77d0 e4a", "has 15 hex digits, not 16"),
     ("3f2a-9c1b-77d0-e4a5-0", "has 17 hex digits, not 16"),
+    ("3f2a9c1b77d0e4a5ab", "has 18 hex digits, not 16"),
+    ("3f2a-9c1-77d0-e4a5", "has 15 hex digits, not 16"),  # a digit lost inside a group
+    ("3F2A-9C1B-77D0-E4A5F", "has 17 hex digits, not 16"),
+    ("3f2a 9c1b 77d0", "has 12 hex digits, not 16"),  # a group lost (with spaces: never a name)
 ])  # fmt: skip
 def test_an_operator_fingerprint_copied_wrong_is_refused_not_made_a_name_anyone_can_claim(capsys, typed, said):
     """`serve --operator` with a fingerprint cut short or mistyped was taken as a NAME (with only a
@@ -1104,10 +1108,33 @@ def test_an_operator_fingerprint_copied_wrong_is_refused_not_made_a_name_anyone_
         build_parser().parse_args(["serve", "--operator", typed])
     assert stopped.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert "argument --operator:" in line and said in line and "`lanchat key`" in line and "name" not in line, line
+    assert "argument --operator:" in line and said in line and "`lanchat key`" in line, line
+    assert "cannot be used" not in line and "a name has" not in line, line  # not a reason about names
+    if "hex digits" in said:  # and what to do if a name was meant: give the key instead (README)
+        assert "a name shaped like one cannot be given to --operator" in line, line
 
 
-@pytest.mark.parametrize("typed", ["sha256:zjjVzh8FRTbElBkGObK0LzJ43uSyMnvlNe2nDIwmNsA", "3f2a-9c1b-77d0-e4a5"])
+@pytest.mark.parametrize("typed", [
+    "cafebabe1234", "a1b2c3d4e5f6", "face-2024-1234",  # 12 hex digits: refused as a cut fingerprint
+    "deadbe-efcafe-f00d12",  # 16 once its dashes were gone: taken as a key
+    "3f2a9c1b",  # half a fingerprint: a name, and serve warns that nobody owns it (README)
+    "teach", "ms-k", "3f2a9c1b77d0e4a5f00",
+])  # fmt: skip
+def test_a_name_made_of_hex_digits_is_a_name_unless_shaped_like_a_fingerprint(typed):
+    """`serve --operator` refused any 12 to 20 hex digits with a letter among them (dashes and
+    spaces removed) as a fingerprint copied wrong, names too (cafebabe1234, face-2024-1234), and
+    took any 16 of them as a key (deadbe-efcafe-f00d12). Only the forms `lanchat key` prints and
+    their near misses are fingerprints now; these are names."""
+    from lanchat.__main__ import build_parser
+
+    assert build_parser().parse_args(["serve", "--operator", typed]).operator == [typed]
+
+
+@pytest.mark.parametrize("typed", [
+    "sha256:zjjVzh8FRTbElBkGObK0LzJ43uSyMnvlNe2nDIwmNsA", "3f2a-9c1b-77d0-e4a5", "3F2A9C1B77D0E4A5", "3f2a 9c1b 77d0 e4a5",
+    "dead-beef-cafe-f00d",  # the dashed form is a key, whatever a name of that shape meant (README)
+    "3f2a-9c1b-77d0-e4a5-",  # a stray dash copied along
+])  # fmt: skip
 def test_an_operator_fingerprint_typed_in_another_case_or_with_dashes_is_the_key(typed):
     """A full fingerprint typed with `sha256:` in lower case was refused as a name over 32 characters;
     the short one read out with dashes between its groups became a name. Both are the key."""
