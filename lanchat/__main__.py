@@ -1019,7 +1019,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         binding = channel_binding(tls_fingerprint)
         if made:
             # (as the banner after it: a log on a full disk says so and goes on, never a traceback)
-            _log_out("\n".join(fold_lines([_terminal_safe(f"{PROG}: made a TLS certificate in {cert}")], _terminal_columns())))
+            _log_out("\n".join(fold_lines([_terminal_safe(f"{PROG}: {made}")], _terminal_columns())))
     args.mode, mode_lines = _room_mode(args.mode, store)  # (the announcer reads args.mode too)
     turn_timeout, timeout_lines = _turn_timeout(args)
     try:

@@ -203,17 +203,21 @@ def check_fingerprint(
 # ------------------------------------------------------------------ the server's certificate (an edge)
 
 
-def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
-    """The server's certificate and key in ``folder``, made on first use. Returns (cert, key, made)."""
+def ensure_certificate(folder: Path) -> tuple[Path, Path, str]:
+    """The server's certificate and key in ``folder``, made on first use. Returns (cert, key, made):
+    ``made`` is the line that says a new pair was made (and, before it, what was moved aside), ""
+    when the pair was there."""
     cert_path, key_path = folder / CERT_NAME, folder / KEY_NAME
     if cert_path.exists() and key_path.exists():
-        return cert_path, key_path, False
-    for left, gone in ((cert_path, key_path), (key_path, cert_path)):
-        if os.path.lexists(left):  # never written over: a new pair is a new fingerprint for the class
-            raise TlsError(
-                f"{left} is there but not {gone}; a new pair would change the fingerprint your students "
-                f"trust: put {gone.name} back, or move {left} aside to make a new certificate"
-            )
+        return cert_path, key_path, ""
+    if os.path.lexists(cert_path):  # never written over: a new pair is a new fingerprint for the class
+        raise TlsError(
+            f"{cert_path} is there but not {key_path}; a new pair would change the fingerprint your students "
+            f"trust: put {key_path.name} back, or move {cert_path} aside to make a new certificate"
+        )
+    # A key alone: the key is written first, so a start killed before the certificate leaves one
+    # whose certificate never existed, and no fingerprint is lost (it is the certificate's)
+    aside = _move_aside(key_path) if os.path.lexists(key_path) else None
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -252,7 +256,29 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, bool]:
             with contextlib.suppress(OSError):
                 temporary.unlink()
         raise TlsError(f"cannot write the TLS certificate in {folder}: {exc.strerror or exc}") from None
-    return cert_path, key_path, True
+    made = f"made a TLS certificate in {cert_path}"
+    if aside is not None:
+        made = f"{key_path} was there without its certificate (a start cut short): moved to {aside.name}; {made}"
+    return cert_path, key_path, made
+
+
+def _move_aside(key_path: Path) -> Path:
+    """A server key without its certificate, renamed ``tls-key.pem.orphan-TIME`` beside it (never
+    deleted: it is a private key someone may want)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = key_path.with_name(f"{key_path.name}.orphan-{stamp}")
+    n = 1
+    while os.path.lexists(aside):  # (two in one second: never one over the other)
+        n += 1
+        aside = key_path.with_name(f"{key_path.name}.orphan-{stamp}-{n}")
+    try:
+        os.rename(key_path, aside)
+    except OSError as exc:
+        raise TlsError(
+            f"{key_path} is there without its certificate (a start cut short?) and cannot be moved aside "
+            f"({exc.strerror or exc}): move it aside to make a new certificate"
+        ) from None
+    return aside
 
 
 def make_key_private(key_path: Path) -> str | None:

@@ -140,20 +140,43 @@ def test_the_certificate_is_made_once_with_a_private_key(tmp_path):
     assert not made_again and server_context(cert2, key2)[1] == fp
 
 
-@pytest.mark.parametrize("left", [CERT_NAME, KEY_NAME])
-def test_a_certificate_or_key_left_alone_is_never_replaced_by_a_new_pair(tmp_path, left):
+def test_a_certificate_left_alone_is_never_replaced_by_a_new_pair(tmp_path):
     """The key lost (a --tls-dir copied without it, a stray rm): `serve --tls` wrote a new pair over
     the certificate that was left, saying only 'made a TLS certificate', so the fingerprint on the
     board and in every student's known_servers changed under the teacher. Now it is refused and the
     file is left as it was."""
     ensure_certificate(tmp_path)
-    kept = (tmp_path / left).read_bytes()
-    (tmp_path / (KEY_NAME if left == CERT_NAME else CERT_NAME)).unlink()
+    kept = (tmp_path / CERT_NAME).read_bytes()
+    (tmp_path / KEY_NAME).unlink()
     with pytest.raises(TlsError) as refused:
         ensure_certificate(tmp_path)
-    assert (tmp_path / left).read_bytes() == kept and len(list(tmp_path.iterdir())) == 1
+    assert (tmp_path / CERT_NAME).read_bytes() == kept and len(list(tmp_path.iterdir())) == 1
     said = str(refused.value)
-    assert str(tmp_path / left) in said and "fingerprint" in said and "\n" not in said, said
+    assert str(tmp_path / CERT_NAME) in said and "fingerprint" in said and f"put {KEY_NAME} back" in said and "\n" not in said, said
+
+
+def test_a_key_left_alone_by_a_start_cut_short_is_moved_aside_and_a_new_pair_made(tmp_path, monkeypatch):
+    """ensure_certificate writes the key, then the certificate: an older lanchat killed between the two
+    left a key alone, and every later `serve --tls` refused it ("put tls-cert.pem back"), though no
+    certificate, and so no fingerprint anyone trusts, ever existed. The key is now renamed
+    tls-key.pem.orphan-TIME (never deleted), a new pair made, and the line says so; twice in one
+    second, neither orphan is written over."""
+    ensure_certificate(tmp_path)
+    (tmp_path / CERT_NAME).unlink()
+    monkeypatch.setattr(time, "strftime", lambda *_: "20261206-020000")  # both in one second
+    orphans = []
+    for _ in range(2):
+        orphan = (tmp_path / KEY_NAME).read_bytes()
+        cert, key, made = ensure_certificate(tmp_path)
+        (aside,) = [path for path in tmp_path.glob(f"{KEY_NAME}.orphan-*") if path not in orphans]
+        orphans.append(aside)
+        assert aside.read_bytes() == orphan and key.read_bytes() != orphan
+        assert made == f"{key} was there without its certificate (a start cut short): moved to {aside.name}; made a TLS certificate in {cert}"
+        assert server_context(cert, key)[1].startswith("SHA256:")  # the new pair is a pair
+        assert ensure_certificate(tmp_path)[2] == ""  # and kept from now on
+        cert.unlink()
+    assert [path.name for path in orphans] == [f"{KEY_NAME}.orphan-20261206-020000", f"{KEY_NAME}.orphan-20261206-020000-2"]
+    assert all(path.exists() for path in orphans)
 
 
 def test_a_key_that_is_not_the_certificates_is_said_in_words_not_openssls(tmp_path):
@@ -182,6 +205,21 @@ def test_serve_tls_makes_a_key_others_can_read_private_and_says_so(tmp_path):
         server.stop()
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert f"lanchat: the TLS key {key} could be read by others (mode 0644); it is now 0600 (only you)" in server.output
+
+
+def test_serve_tls_with_a_key_left_alone_says_it_moved_it_aside_and_starts(tmp_path):
+    """serve's start line for the key moved aside (ensure_certificate's ``made``): it refused to start."""
+    ensure_certificate(tmp_path)
+    (tmp_path / CERT_NAME).unlink()
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--no-announce",
+                  "--tls", "--tls-dir", str(tmp_path), env=child_env(COLUMNS="1000"))  # fmt: skip
+    try:
+        fingerprint = server.expect(r"the server's fingerprint is (SHA256:\S+)").group(1)
+    finally:
+        server.stop()
+    (aside,) = tmp_path.glob(f"{KEY_NAME}.orphan-*")
+    assert f"lanchat: {tmp_path / KEY_NAME} was there without its certificate (a start cut short): moved to {aside.name}; " in server.output
+    assert fingerprint == server_context(tmp_path / CERT_NAME, tmp_path / KEY_NAME)[1]
 
 
 def test_a_tls_key_shared_with_a_group_or_not_ours_is_left_as_it_is_and_said(tmp_path, monkeypatch):
