@@ -208,7 +208,7 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, str]:
     ``made`` is the line that says a new pair was made (and, before it, what was moved aside), ""
     when the pair was there."""
     cert_path, key_path = folder / CERT_NAME, folder / KEY_NAME
-    if cert_path.exists() and key_path.exists():
+    if _exists(cert_path) and _exists(key_path):
         return cert_path, key_path, ""
     if os.path.lexists(cert_path):  # never written over: a new pair is a new fingerprint for the class
         raise TlsError(
@@ -260,6 +260,22 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, str]:
     if aside is not None:
         made = f"{key_path} was there without its certificate (a start cut short): moved to {aside.name}; {made}"
     return cert_path, key_path, made
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` is there (followed to what a link names). A path that cannot be looked at
+    (a key linked into a folder we may not search, /etc/ssl/private 0710) is a TlsError saying so,
+    not a traceback: Path.exists() raises PermissionError there."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise TlsError(
+            f"cannot use the TLS certificate: {path} cannot be looked at ({exc.strerror or exc}); "
+            "give --tls-dir a folder of your own, or make it readable"
+        ) from None
+    return True
 
 
 def _move_aside(key_path: Path) -> Path:
@@ -318,7 +334,7 @@ def server_context(cert_path: Path, key_path: Path) -> tuple[ssl.SSLContext, str
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     for path in (cert_path, key_path):  # a pipe would block OpenSSL's read for good
-        if path.exists() and not path.is_file():
+        if _exists(path) and not path.is_file():
             raise TlsError(f"cannot use the TLS certificate: {path} is not a regular file (a pipe, a device); "
                            f"move {cert_path} and {key_path} aside to make new ones")  # fmt: skip
     try:

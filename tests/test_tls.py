@@ -179,6 +179,26 @@ def test_a_key_left_alone_by_a_start_cut_short_is_moved_aside_and_a_new_pair_mad
     assert all(path.exists() for path in orphans)
 
 
+def test_a_key_that_cannot_be_looked_at_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    """tls-key.pem linked into a folder the user cannot search (/etc/ssl/private 0710): Path.exists()
+    raised PermissionError out of ensure_certificate and serve, which catches only TlsError, printed
+    a traceback. (Root searches any folder, so the stat is made to fail here.)"""
+    cert, key, _ = ensure_certificate(tmp_path)
+    real_stat = os.stat
+
+    def refused(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if os.fspath(path) == str(key):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refused)
+    for looked_at in (lambda: ensure_certificate(tmp_path), lambda: server_context(cert, key)):
+        with pytest.raises(TlsError) as refused_line:
+            looked_at()
+        said = str(refused_line.value)
+        assert str(key) in said and "(Permission denied)" in said and "\n" not in said, said
+
+
 def test_a_key_that_is_not_the_certificates_is_said_in_words_not_openssls(tmp_path):
     """tls-key.pem from another folder beside tls-cert.pem: the start line ended in OpenSSL's
     '[X509: KEY_VALUES_MISMATCH] key values mismatch (_ssl.c:3926)'."""
