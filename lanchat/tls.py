@@ -19,8 +19,9 @@ import os
 import selectors
 import socket
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,8 @@ from .transport import account_at_once, from_this_machine
 CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
 KNOWN_SERVERS_NAME = "known_servers"
+LOCK_NAME = ".tls.lock"  # held while the pair is checked and made (ensure_certificate)
+LOCK_SECONDS = 30.0  # waited for another start making the pair before saying so
 HANDSHAKE_SECONDS = 10.0  # a TLS handshake that stalls longer is dropped (either side)
 # What `lanchat doctor` asks first, in plain bytes (doctor.probe_server): `who` before `hello`. A
 # plain server answers it and logs nothing; on a TLS port it is no client without TLS to log either.
@@ -206,11 +209,61 @@ def check_fingerprint(
 def ensure_certificate(folder: Path) -> tuple[Path, Path, str]:
     """The server's certificate and key in ``folder``, made on first use. Returns (cert, key, made):
     ``made`` is the line that says a new pair was made (and, before it, what was moved aside), ""
-    when the pair was there."""
+    when the pair was there. Made under a lock on the folder: every room uses the same default
+    folder, and two first starts at once (two rooms, two terminals) left a key and a certificate
+    that were not a pair, or moved aside the key the other was writing."""
     cert_path, key_path = folder / CERT_NAME, folder / KEY_NAME
+    if _exists(cert_path) and _exists(key_path):  # the certificate is written last: a whole pair
+        return cert_path, key_path, ""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise TlsError(f"cannot write the TLS certificate in {folder}: {exc.strerror or exc}") from None
+    with _folder_lock(folder):
+        return _make_certificate(cert_path, key_path)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive flock on ``folder``/.tls.lock while the pair is checked and made (the kernel lets
+    go if the holder dies). A folder we may not write in, or one without locks, goes on unlocked:
+    there the pair is either there already or cannot be written (said as before)."""
+    try:
+        import fcntl
+
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        deadline = time.monotonic() + LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TlsError(f"another lanchat has been making the TLS certificate in {folder} for "
+                                   f"{LOCK_SECONDS:.0f} s; start again when it has finished") from None  # fmt: skip
+                time.sleep(0.02)  # another start making the pair: a few milliseconds
+                continue
+            except OSError:
+                pass  # a file system without locks (some network ones): as before
+            break
+        yield
+    finally:
+        os.close(fd)
+
+
+def _make_certificate(cert_path: Path, key_path: Path) -> tuple[Path, Path, str]:
+    """ensure_certificate's work under its lock: the pair checked again (another start may have made
+    it meanwhile: outside the lock a certificate could be seen alone, its key just renamed), a
+    certificate alone refused, a key alone moved aside, a new pair written."""
+    folder = cert_path.parent
     if _exists(cert_path) and _exists(key_path):
         return cert_path, key_path, ""
-    if os.path.lexists(cert_path):  # never written over: a new pair is a new fingerprint for the class
+    # A certificate alone is never written over: a new pair is a new fingerprint for the class (and it
+    # is never a start cut short: the certificate is written last)
+    if os.path.lexists(cert_path):
         raise TlsError(
             f"{cert_path} is there but not {key_path}; a new pair would change the fingerprint your students "
             f"trust: put {key_path.name} back, or move {cert_path} aside to make a new certificate"
@@ -218,6 +271,32 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, str]:
     # A key alone: the key is written first, so a start killed before the certificate leaves one
     # whose certificate never existed, and no fingerprint is lost (it is the certificate's)
     aside = _move_aside(key_path) if os.path.lexists(key_path) else None
+    key_pem, cert_pem = _new_pair()
+    # Each written whole under a temporary name of its own, then renamed into place: a full disk used
+    # to leave an empty certificate that every later start refused ("[SSL] PEM lib").
+    written: list[str] = []
+    try:
+        for path, data, mode in ((key_path, key_pem, 0o600), (cert_path, cert_pem, 0o644)):
+            fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".new")  # 0600
+            written.append(temporary)
+            with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), mode)
+                out.write(data)
+        for temporary, path in zip(written, (key_path, cert_path), strict=True):
+            os.replace(temporary, path)
+    except OSError as exc:
+        for temporary in written:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        raise TlsError(f"cannot write the TLS certificate in {folder}: {exc.strerror or exc}") from None
+    made = f"made a TLS certificate in {cert_path}"
+    if aside is not None:
+        made = f"{key_path} was there without its certificate (a start cut short): moved to {aside.name}; {made}"
+    return cert_path, key_path, made
+
+
+def _new_pair() -> tuple[bytes, bytes]:
+    """A new server key and its self-signed certificate, as PEM: (key, certificate)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -237,29 +316,7 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, str]:
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    # Each written whole under a temporary name, then renamed into place: a full disk used to
-    # leave an empty certificate that every later start refused ("[SSL] PEM lib").
-    written: list[Path] = []
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-        for path, data, mode in ((key_path, key_pem, 0o600), (cert_path, cert_pem, 0o644)):
-            temporary = path.with_name(f".{path.name}.new")
-            written.append(temporary)
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-        for temporary, path in zip(written, (key_path, cert_path), strict=True):
-            os.replace(temporary, path)
-    except OSError as exc:
-        for temporary in written:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-        raise TlsError(f"cannot write the TLS certificate in {folder}: {exc.strerror or exc}") from None
-    made = f"made a TLS certificate in {cert_path}"
-    if aside is not None:
-        made = f"{key_path} was there without its certificate (a start cut short): moved to {aside.name}; {made}"
-    return cert_path, key_path, made
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _exists(path: Path) -> bool:

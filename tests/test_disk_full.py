@@ -46,6 +46,7 @@ from lanchat.tls import (
     CERT_NAME,
     KEY_NAME,
     KNOWN_SERVERS_NAME,
+    LOCK_NAME,
     KnownServers,
     TlsError,
     check_fingerprint,
@@ -153,7 +154,7 @@ def test_a_tls_certificate_cut_short_by_a_full_disk_is_made_whole_once_there_is_
         full = serve_tls(data)
         assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
         assert full.stderr == f"lanchat: cannot write the TLS certificate in {data / 'lanchat'}: No space left on device\n"
-        assert os.listdir(data / "lanchat") == []
+        assert os.listdir(data / "lanchat") == [LOCK_NAME]  # (the lock is kept: never removed under a waiter)
         filler.unlink()
         server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls",
                       env=child_env(XDG_DATA_HOME=str(data)))  # fmt: skip
@@ -163,7 +164,7 @@ def test_a_tls_certificate_cut_short_by_a_full_disk_is_made_whole_once_there_is_
         finally:
             server.stop()
         assert "Traceback" not in server.output
-        assert sorted(os.listdir(data / "lanchat")) == [CERT_NAME, KEY_NAME]
+        assert sorted(os.listdir(data / "lanchat")) == [LOCK_NAME, CERT_NAME, KEY_NAME]
 
 
 def test_an_empty_tls_certificate_left_by_an_older_lanchat_is_named_as_empty(tmp_path):

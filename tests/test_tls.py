@@ -28,6 +28,7 @@ from lanchat.tls import (
     CERT_NAME,
     KEY_NAME,
     KNOWN_SERVERS_NAME,
+    LOCK_NAME,
     KnownServers,
     TlsError,
     check_fingerprint,
@@ -150,7 +151,7 @@ def test_a_certificate_left_alone_is_never_replaced_by_a_new_pair(tmp_path):
     (tmp_path / KEY_NAME).unlink()
     with pytest.raises(TlsError) as refused:
         ensure_certificate(tmp_path)
-    assert (tmp_path / CERT_NAME).read_bytes() == kept and len(list(tmp_path.iterdir())) == 1
+    assert (tmp_path / CERT_NAME).read_bytes() == kept and sorted(path.name for path in tmp_path.iterdir()) == [LOCK_NAME, CERT_NAME]
     said = str(refused.value)
     assert str(tmp_path / CERT_NAME) in said and "fingerprint" in said and f"put {KEY_NAME} back" in said and "\n" not in said, said
 
@@ -197,6 +198,41 @@ def test_a_key_that_cannot_be_looked_at_is_one_line_not_a_traceback(tmp_path, mo
             looked_at()
         said = str(refused_line.value)
         assert str(key) in said and "(Permission denied)" in said and "\n" not in said, said
+
+
+def _first_start(folder: Path, ready, said) -> None:  # noqa: ANN001 - one of several starts at once
+    try:
+        ready.wait(timeout=20)
+        cert, key, _ = ensure_certificate(folder)
+        said.put(server_context(cert, key)[1])
+    except Exception as exc:  # noqa: BLE001 - said to the test, whatever it is
+        said.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_first_starts_at_once_on_one_folder_all_get_one_whole_pair(tmp_path):
+    """Every room uses the same default TLS folder: two first starts at once (a teacher's two rooms in
+    two terminals) wrote the same temporary names and could leave a certificate and a key that are
+    not a pair, or move aside the key the other was between writing and renaming. Real processes
+    started together on an empty folder: every one gets the fingerprint of the pair left on disk."""
+    import multiprocessing
+
+    forks = multiprocessing.get_context("fork")
+    starts = 8
+    for round_ in range(20):
+        folder = tmp_path / f"round-{round_}"
+        ready, said = forks.Barrier(starts), forks.Queue()
+        processes = [forks.Process(target=_first_start, args=(folder, ready, said)) for _ in range(starts)]
+        for process in processes:
+            process.start()
+        got = [said.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join(timeout=10)
+        try:
+            on_disk = server_context(folder / CERT_NAME, folder / KEY_NAME)[1]
+        except TlsError as exc:
+            on_disk = f"TlsError: {exc}"
+        assert got == [on_disk] * starts and on_disk.startswith("SHA256:"), f"round {round_}: {on_disk} {got}"
+        assert not list(folder.glob(f"{KEY_NAME}.orphan-*")) and not list(folder.glob(".*.new"))
 
 
 def test_a_key_that_is_not_the_certificates_is_said_in_words_not_openssls(tmp_path):
