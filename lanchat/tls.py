@@ -376,6 +376,8 @@ def make_key_private(key_path: Path) -> str | None:
     if why is None:
         try:
             os.chmod(key_path, 0o600)
+            if os.stat(key_path).st_mode & 0o077:  # a file system that ignores modes (vfat with quiet)
+                why = "its file system keeps no modes"
         except OSError as exc:
             why = exc.strerror or str(exc)
     if why is not None:

@@ -281,7 +281,9 @@ def test_serve_tls_with_a_key_left_alone_says_it_moved_it_aside_and_starts(tmp_p
 def test_a_tls_key_shared_with_a_group_or_not_ours_is_left_as_it_is_and_said(tmp_path, monkeypatch):
     """make_key_private made serve refuse to start where the key could not be made 0600 (one not
     ours: root's under sudo, an admin's class folder; a FAT stick), and took a group's read access
-    away from a key shared with it (0640) without a word: these serve as before, with a line."""
+    away from a key shared with it (0640) without a word: these serve as before, with a line. A
+    chmod that does nothing and says nothing (vfat mounted with quiet) was reported as 'it is now
+    0600': it is checked, and warned about."""
     from lanchat.tls import make_key_private
 
     _, key, _ = ensure_certificate(tmp_path)
@@ -301,6 +303,11 @@ def test_a_tls_key_shared_with_a_group_or_not_ours_is_left_as_it_is_and_said(tmp
     monkeypatch.setattr(os, "chmod", refused)
     said = make_key_private(key)
     assert said is not None and "(Operation not permitted)" in said and stat.S_IMODE(key.stat().st_mode) == 0o644
+    monkeypatch.setattr(os, "chmod", lambda path, mode: None)  # vfat mounted with quiet: no error, no mode
+    said = make_key_private(key)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o644
+    assert said is not None and said.startswith("warning:") and "now 0600" not in said and "chmod 600" in said, said
+    assert "(its file system keeps no modes)" in said, said
 
 
 # ------------------------------------------------------------------ the client, for real
