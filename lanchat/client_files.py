@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -177,6 +178,7 @@ class ClientTransfers:
         self.waiting: dict[int, _Sending] = {}  # offered, not yet accepted
         self.sending: dict[str, _Sending] = {}  # accepted, chunks going out
         self.checking: dict[str, str] = {}  # all sent, the server is checking: id -> name
+        self.checking_to_one: set[str] = set()  # those of them offered to one person (ids; cleared by close)
         self.on_offer: dict[str, str] = {}  # ours, on offer: id -> name (they go with the connection)
         self.wanted: set[str] = set()
         self.private_offers: dict[str, str] = {}  # files offered to one person: id -> name as offered (the newest last)
@@ -237,12 +239,7 @@ class ClientTransfers:
         """Our live progress is ``session``'s (a status line draws it), and its /q asks us of the
         /send files not begun (unsent; session_social.moving_files)."""
         self.progress = session.progress
-        session.unsent_files = self.unsent
-
-    def unsent(self) -> list[tuple[str, bool]]:
-        """Our /send files not yet on their way, [(name, offered to one person)]: those offered and
-        not accepted yet, then those waiting their turn (_offer_next); /q stops them too."""
-        return [(sending.name, sending.hidden is not None) for sending in [*self.waiting.values(), *self.queued]]
+        session.unsent_files = functools.partial(unsent, self)
 
     def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
         """``/get ID``: check we can write where downloads go, then ask for the file."""
@@ -327,6 +324,8 @@ class ClientTransfers:
                 self._stop_sending(sending)
                 events.append(ev.UploadDone(id=file_id, sha256=sending.hasher.hexdigest()))
                 self.checking[file_id] = sending.name
+                if sending.hidden:
+                    self.checking_to_one.add(file_id)
                 if not self.status_line:  # (the screen: the offer's line says it is done)
                     speed = speed_clause(sending.size, sending.progress.seconds)
                     lines.append(_named(self.wall(), "sent ", sending.name, f" ({human_size(sending.size)}{speed}); the server is checking it", sending.hidden))
@@ -455,7 +454,7 @@ class ClientTransfers:
             self._discard(receiving)
         for sending in [*self.queued, *self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
-        for kept in (self.wanted, self.on_offer, self.checking):
+        for kept in (self.wanted, self.on_offer, self.checking, self.checking_to_one):
             kept.clear()
 
 
@@ -496,6 +495,15 @@ def stalled(transfers: ClientTransfers, seconds: float) -> bool:
         isinstance(progress, Progress) and progress.direction == "get" and now - max(progress.now, progress.started) >= seconds
         for progress in transfers.progress.values()
     )
+
+
+def unsent(transfers: ClientTransfers) -> list[tuple[str, bool, str]]:
+    """Our /send files not on offer and not on their way now, [(name, offered to one person,
+    "checking" or "waiting")]: those all sent that the server is still checking (it drops them with
+    our connection), then those offered and not accepted yet, then those waiting their turn
+    (_offer_next); /q stops them too (Session.unsent_files, shared by ClientTransfers.share_with)."""
+    checking = [(name, file_id in transfers.checking_to_one, "checking") for file_id, name in transfers.checking.items()]
+    return checking + [(s.name, s.hidden is not None, "waiting") for s in [*transfers.waiting.values(), *transfers.queued]]
 
 
 def cut_off(transfers: ClientTransfers, why: str = "connection lost", *, for_good: bool = False) -> list[Line]:

@@ -244,8 +244,9 @@ class Session:
     # person, whose: None for ours)], asked of the server this process runs (__main__: ServerFiles.fetching_but) for /q's
     # question; None: not known here.
     fetching_here: object = None
-    # Our /send files not yet on their way, [(name, to one person)]: offered and not yet accepted, or
-    # waiting their turn (client_files: ClientTransfers.unsent, set by client.py) for /q's question;
+    # Our /send files not on offer and not on their way now, [(name, to one person, "checking" or
+    # "waiting")]: all sent and still checked by the server, offered and not yet accepted, or waiting
+    # their turn (client_files.unsent, set by ClientTransfers.share_with) for /q's question;
     # None: not known here. (Not in ``progress``: the status line draws every entry there.)
     unsent_files: object = None
     topic: str = ""  # the room's topic (/topic), for the status line

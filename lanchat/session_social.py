@@ -318,15 +318,15 @@ def _quit(session: Session) -> InputResult:
 
 def moving_files(session: Session, *, hide: bool = False) -> str:
     """The files on their way to or from us now, for /q's question: "receiving data.bin (40%)", and
-    our /send files not begun (offered and not accepted yet, or waiting their turn): "sending
-    e.bin (waiting)"; ``hide``: one offered to one person unnamed, as projector mode shows it."""
+    our /send files not on offer yet: "sending e.bin (checking)" (all sent, the server checking it),
+    "sending e.bin (waiting)" (offered and not accepted yet, or waiting its turn); ``hide``: one offered to one person unnamed, as projector mode shows it."""
     from .session import HIDDEN_FILE
 
     moving = [
         (p.direction, p.label, bool(p.private), f"{p.percent}%") for key, p in session.progress.items() if key.startswith(("send:", "get:"))
     ]
     unsent = session.unsent_files() if callable(session.unsent_files) else []
-    moving += [("send", name, to_one, "waiting") for name, to_one in unsent]
+    moving += [("send", name, to_one, state) for name, to_one, state in unsent]
     said = [
         f"{'sending' if direction == 'send' else 'receiving'} {f'a file {HIDDEN_FILE}' if hide and to_one else name} ({how_far})"
         for direction, name, to_one, how_far in moving[:2]

@@ -16,7 +16,7 @@ import pytest
 from helpers import RawClient, running_server, wait_for
 
 from lanchat import events as ev
-from lanchat.client_files import ClientTransfers, cut_off
+from lanchat.client_files import ClientTransfers, cut_off, unsent
 from lanchat.files import BINARY_CHUNK_BYTES, CHUNK_BYTES, MB, chunk_plan, decode_chunk, encode_chunk
 from lanchat.hub import DEFAULT_MAX_QUEUE_BYTES, FILE_LOW_WATER_BYTES
 from lanchat.protocol import Connection, Role, State, encode
@@ -601,6 +601,26 @@ def test_a_file_the_server_was_still_checking_when_the_connection_dropped_is_sai
     assert not transfers.on_offer  # a late offer of the old connection is not ours to keep
 
 
+def test_q_counts_a_file_all_sent_that_the_server_is_still_checking(tmp_path):
+    """A /send all sent, its SHA-256 being checked by the server (ClientTransfers.checking), was
+    neither in progress nor unsent: /q left without asking and the server dropped it with the
+    connection. client_files.unsent lists it as "checking" (one for one person as such) until it is offered
+    or refused."""
+    for name in ("notes.txt", "grades.txt"):
+        (tmp_path / name).write_bytes(b"some notes\n")
+    transfers = ClientTransfers(tmp_path)
+    (offer,), _ = transfers.command(FileCommand(name="send", path=str(tmp_path / "notes.txt")))
+    (private,), _ = transfers.command(FileCommand(name="send", path=str(tmp_path / "grades.txt"), to="cy"))
+    transfers.on_event(ev.UploadReady(ref=offer.ref, id="1"))
+    transfers.on_event(ev.UploadReady(ref=private.ref, id="2"))
+    events, _ = transfers.next_chunks(10**6)
+    assert [event.id for event in events if isinstance(event, ev.UploadDone)] == ["1", "2"] and not transfers.progress
+    assert unsent(transfers) == [("notes.txt", False, "checking"), ("grades.txt", True, "checking")]
+    transfers.on_event(ev.Offered(id="1", name="notes.txt", size=11, sha256="0" * 64, sender="ann", time=1.0))
+    transfers.on_event(ev.FileError(id="2", message="refused: the room is full"))
+    assert unsent(transfers) == []  # on offer, or refused: nothing for /q to stop
+
+
 def test_a_full_disk_stops_the_download_with_one_line(tmp_path):
     transfers = ClientTransfers(tmp_path)
     transfers.command(FileCommand(name="get", file_id="1"))
@@ -871,11 +891,11 @@ def test_a_send_that_waits_its_turn_can_be_cancelled_and_is_said_stopped_when_th
     assert [len(events) for events, _ in offers] == [1, 1, 1, 1, 0, 0]
     assert offers[4][1][0].text.startswith("s4.txt waits its turn")
     # /q's question counts them (Session.unsent_files): four offered, not accepted, then two waiting
-    assert transfers.unsent() == [(f"s{n}.txt", False) for n in range(6)]
+    assert unsent(transfers) == [(f"s{n}.txt", False, "waiting") for n in range(6)]
     replies, _ = transfers.on_event(ev.FileError(ref=1, message="refused: no"))  # one place frees
     assert replies == [ev.OfferFile(ref=5, name="s4.txt", size=1)]
     transfers.on_event(ev.UploadReady(ref=2, id="7", binary=False))  # accepted: on its way, in progress now
-    assert transfers.unsent() == [("s2.txt", False), ("s3.txt", False), ("s4.txt", False), ("s5.txt", False)]
+    assert unsent(transfers) == [(f"s{n}.txt", False, "waiting") for n in range(2, 6)]
     assert "send:7" in transfers.progress
     events, lines = transfers.command(FileCommand(name="cancel", file_id=""))
     assert [line.text for line in lines][-1] == "stopped sending s5.txt; it is not on offer"
@@ -885,7 +905,7 @@ def test_a_send_that_waits_its_turn_can_be_cancelled_and_is_said_stopped_when_th
         transfers.command(FileCommand(name="send", path=str(sheet)))
     said = [line.text for line in cut_off(transfers)]
     assert "connection lost: stopped sending s4.txt; /send it again when back" in said
-    assert not transfers.queued and transfers.unsent() == []
+    assert not transfers.queued and unsent(transfers) == []
 
 
 def test_the_client_loops_q_asks_about_a_send_offered_and_not_accepted_yet(tmp_path):

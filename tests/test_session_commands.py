@@ -303,21 +303,21 @@ def test_q_with_files_on_their_way_asks_once_and_names_them_and_a_script_is_neve
 
 def test_q_counts_the_sends_not_begun_waiting_their_turn_or_offered_and_hides_one_for_one_person():
     """/q named only the files in session.progress: a /send offered and not accepted yet, or one
-    waiting its turn behind four uploads (client_files: ClientTransfers.unsent), was dropped without
+    waiting its turn behind four uploads (client_files: client_files.unsent), was dropped without
     a word. They are asked through unsent_files, never put in progress (the status line draws it)."""
     from lanchat.files import Progress
     from lanchat.ui import projector
 
     bob = room("bob", "client", "ann")
     bob.confirm_quit = True
-    bob.unsent_files = lambda: [("e.bin", False)]
+    bob.unsent_files = lambda: [("e.bin", False, "waiting")]
     asked = bob.parse_input("/q")
     assert isinstance(asked, Local)
     assert asked.lines[0].text == "/q stops sending e.bin (waiting): type /q again to leave (/q! leaves without asking)"
     assert not bob.progress  # no phantom transfer for the status line
     bob.quit_armed = False
     bob.progress["send:1"] = Progress(direction="send", label="a.bin", total=100, started=0.0, done=40)
-    bob.unsent_files = lambda: [("grades cy.pdf", True), ("f.bin", False), ("g.bin", False)]
+    bob.unsent_files = lambda: [("grades cy.pdf", True, "waiting"), ("f.bin", False, "waiting"), ("g.bin", False, "waiting")]
     asked = bob.parse_input("/q")
     assert isinstance(asked, Local)
     line = asked.lines[0]
@@ -331,6 +331,14 @@ def test_q_counts_the_sends_not_begun_waiting_their_turn_or_offered_and_hides_on
     )
     bob.quit_armed = False
     bob.progress.clear()
+    bob.unsent_files = lambda: [("grades cy.pdf", True, "checking"), ("f.bin", False, "checking")]  # all sent, checked
+    line = bob.parse_input("/q").lines[0]
+    assert line.text == "/q stops sending grades cy.pdf (checking), sending f.bin (checking): type /q again to leave (/q! leaves without asking)"
+    assert projector.shown(line, bob).text == (
+        "/q stops sending a file (name hidden: /projector to show) (checking), sending f.bin (checking): "
+        "type /q again to leave (/q! leaves without asking)"
+    )
+    bob.quit_armed = False
     bob.unsent_files = list  # none waiting: leaves at once, as before
     assert isinstance(bob.parse_input("/q"), Quit)
 
