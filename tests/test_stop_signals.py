@@ -195,6 +195,16 @@ def full_screen_in_a_session_of_its_own(where: list[str]) -> tuple[subprocess.Po
     return bob, window
 
 
+def ended(bob: subprocess.Popen, window: int) -> None:
+    """A test's end with ``full_screen_in_a_session_of_its_own``: its window closed if the test
+    has not (-1: closed), bob killed by its PID if still running."""
+    if window >= 0:
+        os.close(window)
+    if bob.poll() is None:
+        bob.kill()
+        bob.wait(timeout=5)
+
+
 def drawn(window: int) -> None:
     """Until the full screen behind ``window`` shows its status line: up, its loop waiting."""
     shown = bytearray()
@@ -224,11 +234,7 @@ def test_a_full_screen_whose_terminal_hangs_up_without_its_signal_says_goodbye_a
         said_goodbye(ann, "bob")
         assert bob.wait(timeout=DEFAULT_TIMEOUT) == 0
     finally:
-        if window >= 0:
-            os.close(window)
-        if bob.poll() is None:
-            bob.kill()
-            bob.wait(timeout=5)
+        ended(bob, window)
 
 
 def test_after_its_terminal_hung_up_a_wake_up_does_not_cut_the_goodbyes_wait_short():
@@ -277,11 +283,7 @@ def test_after_its_terminal_hung_up_a_wake_up_does_not_cut_the_goodbyes_wait_sho
         lingered = time.monotonic() - hung_up_at
         assert lingered >= LINGER_SECONDS, f"the client closed {lingered:.2f} s after the hang-up, before its wait was over"
     finally:
-        if window >= 0:
-            os.close(window)
-        if bob.poll() is None:
-            bob.kill()
-            bob.wait(timeout=5)
+        ended(bob, window)
         if conn is not None:
             conn.close()
         listener.close()

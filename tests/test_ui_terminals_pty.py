@@ -345,6 +345,18 @@ runpy.run_module("lanchat", run_name="__main__", alter_sys=True)
 """
 
 
+def _fg_then_the_draft_goes_and_the_chat_goes_on(term, carl) -> None:  # noqa: ANN001
+    """At the shell's prompt after a Ctrl-Z: fg writes the draft again, Enter sends it whole, and
+    the loop goes on (a line from carl shows: not left reading the keyboard)."""
+    term.wait_screen(at_the_prompt, what="the shell's prompt")
+    term.send("fg\r")
+    term.wait_screen(draft_after_fg, what="the draft again after fg")
+    term.send("!\r")
+    carl.expect(ev.Message, sender="bob", text="draft!")
+    carl.send(ev.Say(text="still here"))
+    term.expect(r"carl: still here")
+
+
 def test_plain_mode_ctrl_z_just_as_keys_are_echoed_writes_them_again_after_fg(tmp_path):
     """A Ctrl-Z that landed between a key's echo and its being kept (a loaded machine, 1 run in
     3 of the test above): the handler stopped right there, and after fg wrote the unfinished
@@ -356,13 +368,7 @@ def test_plain_mode_ctrl_z_just_as_keys_are_echoed_writes_them_again_after_fg(tm
         carl = RawClient(endpoint, "carl")
         term.send("draft")
         term.expect(r"Stopped")
-        term.wait_screen(at_the_prompt, what="the shell's prompt")
-        term.send("fg\r")
-        term.wait_screen(draft_after_fg, what="the draft again after fg")
-        term.send("!\r")
-        carl.expect(ev.Message, sender="bob", text="draft!")
-        carl.send(ev.Say(text="still here"))
-        term.expect(r"carl: still here")  # the loop goes on: not left reading the keyboard
+        _fg_then_the_draft_goes_and_the_chat_goes_on(term, carl)
 
 
 KEYS_WITH_THE_WAKE_BYTE = """
@@ -393,13 +399,7 @@ def test_plain_mode_keys_typed_as_fg_resumes_do_not_leave_the_chat_reading_the_k
         term.wait_screen(lambda rows: "draft" in trimmed(rows), what="the draft")
         term.send("\x1a")
         term.expect(r"Stopped")
-        term.wait_screen(at_the_prompt, what="the shell's prompt")
-        term.send("fg\r")
-        term.wait_screen(draft_after_fg, what="the draft again after fg")
-        term.send("!\r")
-        carl.expect(ev.Message, sender="bob", text="draft!")
-        carl.send(ev.Say(text="still here"))
-        term.expect(r"carl: still here")
+        _fg_then_the_draft_goes_and_the_chat_goes_on(term, carl)
 
 
 def test_plain_mode_ctrl_z_then_bg_then_fg_takes_the_terminal_back(tmp_path):
