@@ -66,7 +66,7 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
 def _take_signals(fd: int, saved: list, quiet: list, prompt: str, out: TextIO, leaving: _Leaving) -> dict[int, object]:
     """The prompt's signal handlers set; what each signal had before, to put back (_put_back).
     Empty outside the main thread: signals are not ours to handle there."""
-    on_stop, on_cont = _suspender(fd, saved, quiet, prompt, out)
+    on_stop, on_cont = _suspender(fd, saved, quiet, prompt, out, leaving)
     wanted: dict[int, object] = {signal.SIGTSTP: on_stop, signal.SIGCONT: on_cont}
     before: dict[int, object] = {}
     with contextlib.suppress(ValueError):  # not the main thread
@@ -156,13 +156,15 @@ def _put_back(before: dict[int, object], signums: list[int]) -> None:
             signal.signal(signum, signal.SIG_DFL if old is None else old)  # type: ignore[arg-type]
 
 
-def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # noqa: ANN202 - signal handlers
+def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO, leaving: _Leaving):  # noqa: ANN202 - signal handlers
     """Ctrl-Z at the prompt: the shell gets its echo back while we are stopped (dash does not
     reset the terminal: what was typed at its prompt went unseen), and after ``fg`` echo goes
     off again and the prompt is asked again (it had scrolled away under the shell's lines, and
     nothing said a password was still awaited). The same after a stop that was not ours
     (kill -STOP, then fg), the SIGCONT handler's: bash had put its echo back meanwhile, and the
-    password typed after fg was shown. (SIGTSTP's handler, SIGCONT's.)"""
+    password typed after fg was shown. But a Ctrl-Z just after Enter, while the prompt is being
+    left (``leaving.restoring``), asks nothing again: the line is read, and turning echo off after
+    fg left it off for the shell. (SIGTSTP's handler, SIGCONT's.)"""
     import termios
 
     stopped_here = [False]  # on_stop stopped us: the SIGCONT that follows is its own
@@ -187,6 +189,8 @@ def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO):  # 
             os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT (fg)
         finally:
             signal.signal(signal.SIGTSTP, on_stop)
+        if leaving.restoring:  # Ctrl-Z just after Enter: the line is read; echo stays on after fg
+            return
         with contextlib.suppress(termios.error, OSError):
             termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
             out.write(prompt)

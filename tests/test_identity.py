@@ -1773,3 +1773,37 @@ def test_releasing_a_name_while_the_server_is_stopped_drops_its_keys_operator_st
     store = HistoryStore(db)
     assert store.operator_keys() == [("f" * 64, "dan")]
     store.close()
+
+
+CTRL_Z_JUST_AFTER_ENTER = """
+import os, pty, signal, termios
+from lanchat import askpass
+
+window, terminal = pty.openpty()
+out = open(os.ttyname(terminal), "w")
+os.write(window, b"secret\\n")
+real_set, sets = termios.tcsetattr, []
+
+def set_then_ctrl_z(fd, when, attrs):
+    real_set(fd, when, attrs)
+    sets.append(attrs)
+    if len(sets) == 2:  # the prompt's restore, just after Enter
+        signal.raise_signal(signal.SIGTSTP)
+
+termios.tcsetattr = set_then_ctrl_z
+real_kill = os.kill
+os.kill = lambda pid, sig: None if sig == signal.SIGTSTP else real_kill(pid, sig)  # stopped, then fg at once
+print("got", askpass.ask_password("pw: ", fd=terminal, out=out))
+print("echo after", bool(termios.tcgetattr(terminal)[3] & termios.ECHO))
+"""
+
+
+def test_a_ctrl_z_just_after_enter_at_the_password_prompt_leaves_echo_on():
+    """Ctrl-Z landing just after Enter, as the prompt put the terminal back: the prompt's stop
+    handler (still set, SIGCONT's being put back first) turned echo off again after fg and asked
+    again for a line already read, so ask_password returned with echo off, and serve's screen
+    then kept that as the shell's. The line is read: after fg echo stays on."""
+    done = subprocess.run([sys.executable, "-c", CTRL_Z_JUST_AFTER_ENTER], env=child_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["got secret", "echo after True"], done.stdout
