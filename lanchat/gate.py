@@ -119,29 +119,32 @@ def _one_machine(place: str) -> bool:
         return False  # "local socket", or no address known
 
 
-# The sessions a key was welcomed to under each name, the newest remembered (KeptSessions).
+# The keys and names whose sessions are remembered (KeptSessions), and the older secrets of each.
 SESSIONS_REMEMBERED = 4096
+OLDER_SECRETS = 32
 
 
 class KeptSessions:
     """Which session is a key's newest under each name, so that a machine left behind (a laptop's
     lid closed, its person gone to another machine with the same key) does not take the room back
-    when its client rejoins by itself with its old secret (PROTOCOL.md, Rejoining)."""
+    when its client rejoins by itself with its old secret (PROTOCOL.md, Rejoining). Kept per key
+    and name, each with its own older secrets: joins of others (a term's worth, or a script
+    rejoining 4,096 times) cannot push a person's record out; only 4,096 other keys and names can."""
 
     def __init__(self) -> None:
-        self.issued: OrderedDict[str, tuple[bytes, str]] = OrderedDict()  # secret -> (key, name key)
-        # (key, name key) -> (its newest session's secret, the secret that session came back with)
-        self.latest: OrderedDict[tuple[bytes, str], tuple[str, str | None]] = OrderedDict()
+        # (key, name key) -> (its newest session's secret, the secret that session came back with,
+        # the secrets of its sessions before: a rejoin with one of those is a machine left behind)
+        self.latest: OrderedDict[tuple[bytes, str], tuple[str, str | None, deque[str]]] = OrderedDict()
 
     def replaced(self, admit: Admit) -> bool:
         """Does ``admit`` rejoin with the secret of a session of its key and name that a later one
         replaced, one that was not its own retry (a fresh connect elsewhere)? Then it is refused
         (taken-over, which a client does not try again after) and the later session stays."""
         resume = admit.hello.resume if admit.hello is not None else None
-        if not resume or admit.key is None or self.issued.get(resume) != (who := (admit.key, name_key(admit.name))):
+        if not resume or admit.key is None:
             return False
-        latest = self.latest.get(who)
-        return latest is not None and resume not in latest
+        kept = self.latest.get((admit.key, name_key(admit.name)))
+        return kept is not None and resume not in kept[:2] and resume in kept[2]
 
     def note(self, key: bytes | None, name: str, secret: str, admit: Admit) -> None:
         """A session of ``key`` was welcomed under ``name`` with ``secret``: its newest there; its own
@@ -149,12 +152,15 @@ class KeptSessions:
         if key is None:
             return
         who = (key, name_key(name))
-        self.issued[secret] = who
-        self.latest[who] = (secret, admit.hello.resume if admit.hello is not None else None)
-        self.latest.move_to_end(who)
-        for kept in (self.issued, self.latest):
-            while len(kept) > SESSIONS_REMEMBERED:
-                kept.popitem(last=False)
+        came_back_with = admit.hello.resume if admit.hello is not None else None
+        before = self.latest.pop(who, None)
+        older: deque[str] = before[2] if before is not None else deque(maxlen=OLDER_SECRETS)
+        for old in before[:2] if before is not None else ():
+            if old and old not in (secret, came_back_with) and old not in older:
+                older.append(old)
+        self.latest[who] = (secret, came_back_with, older)
+        while len(self.latest) > SESSIONS_REMEMBERED:
+            self.latest.popitem(last=False)
 
 
 class Gate:

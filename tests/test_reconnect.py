@@ -2139,3 +2139,28 @@ def test_the_client_left_behind_stops_rejoining_and_says_where_its_chat_went():
         for proc in (laptop, server):
             proc.stop()
         blip.close()
+
+
+def test_the_left_behind_laptops_record_outlives_any_number_of_others_joins():
+    """gate.KeptSessions kept every secret it issued in one list of 4,096: a term's joins, or one
+    script rejoining 4,096 times, pushed out the teacher's old secret, and her laptop left behind
+    then took the room back from her (a takeover of her current session, which then stopped for
+    good). Each key and name keeps its own record now: others' joins, however many, leave it."""
+    from types import SimpleNamespace
+
+    from lanchat.gate import SESSIONS_REMEMBERED, KeptSessions
+
+    def admit(key: bytes, name: str, resume: str | None) -> SimpleNamespace:
+        return SimpleNamespace(key=key, name=name, hello=SimpleNamespace(resume=resume))
+
+    kept = KeptSessions()
+    kept.note(b"teach", "teach", "laptop", admit(b"teach", "teach", None))
+    kept.note(b"teach", "teach", "lab", admit(b"teach", "teach", None))  # joined afresh from the lab
+    back = "lab"
+    for n in range(SESSIONS_REMEMBERED + 10):  # a script with one key, rejoining and rejoining
+        kept.note(b"script", "spam", f"s{n}", admit(b"script", "spam", back))
+        back = f"s{n}"
+    assert kept.replaced(admit(b"teach", "teach", "laptop"))  # still the machine left behind
+    assert not kept.replaced(admit(b"teach", "teach", "lab"))  # the lab's own rejoin
+    assert not kept.replaced(admit(b"script", "spam", back))  # and the script's own
+    assert len(kept.latest) == 2
