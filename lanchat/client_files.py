@@ -178,7 +178,6 @@ class ClientTransfers:
         self.waiting: dict[int, _Sending] = {}  # offered, not yet accepted
         self.sending: dict[str, _Sending] = {}  # accepted, chunks going out
         self.checking: dict[str, str] = {}  # all sent, the server is checking: id -> name
-        self.checking_to_one: set[str] = set()  # those of them offered to one person (ids; cleared by close)
         self.on_offer: dict[str, str] = {}  # ours, on offer: id -> name (they go with the connection)
         self.wanted: set[str] = set()
         self.private_offers: dict[str, str] = {}  # files offered to one person: id -> name as offered (the newest last)
@@ -324,8 +323,6 @@ class ClientTransfers:
                 self._stop_sending(sending)
                 events.append(ev.UploadDone(id=file_id, sha256=sending.hasher.hexdigest()))
                 self.checking[file_id] = sending.name
-                if sending.hidden:
-                    self.checking_to_one.add(file_id)
                 if not self.status_line:  # (the screen: the offer's line says it is done)
                     speed = speed_clause(sending.size, sending.progress.seconds)
                     lines.append(_named(self.wall(), "sent ", sending.name, f" ({human_size(sending.size)}{speed}); the server is checking it", sending.hidden))
@@ -454,7 +451,7 @@ class ClientTransfers:
             self._discard(receiving)
         for sending in [*self.queued, *self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
-        for kept in (self.wanted, self.on_offer, self.checking, self.checking_to_one):
+        for kept in (self.wanted, self.on_offer, self.checking):
             kept.clear()
 
 
@@ -502,7 +499,7 @@ def unsent(transfers: ClientTransfers) -> list[tuple[str, bool, str]]:
     "checking" or "waiting")]: those all sent that the server is still checking (it drops them with
     our connection), then those offered and not accepted yet, then those waiting their turn
     (_offer_next); /q stops them too (Session.unsent_files, shared by ClientTransfers.share_with)."""
-    checking = [(name, file_id in transfers.checking_to_one, "checking") for file_id, name in transfers.checking.items()]
+    checking = [(name, file_id in transfers.private_offers, "checking") for file_id, name in transfers.checking.items()]
     return checking + [(s.name, s.hidden is not None, "waiting") for s in [*transfers.waiting.values(), *transfers.queued]]
 
 
@@ -671,7 +668,7 @@ def _not_utf8_path(typed: Path) -> Path | None:
                 return None
             part = os.fsdecode(names[0])
         found /= part
-    return found if found.exists() else None
+    return found if os.path.exists(found) else None  # (False on any OSError: Path.exists() raised EACCES)
 
 
 def _open_to_send(path: Path) -> tuple[BinaryIO, tuple[int, int]]:

@@ -486,7 +486,7 @@ class OfferBook:
         """Why ``file_id``, no longer on offer, went, for ``cid`` if it could see it (a private
         offer stays unknown to others): "slides.pdf (#7) went when ann left: ..."; else None."""
         offer, with_sender = self.gone.get(file_id.lstrip("#"), (None, False))
-        if offer is None or not (offer.to is None or cid in (offer.owner, offer.to)):
+        if offer is None or not offer.visible_to(cid):  # (only ready offers are kept)
             return None
         if with_sender:
             return f"{offer.name} (#{offer.file_id}) went when {offer.owner_name} left: a file is on offer only while its sender is here"

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .identity import PUBLIC_KEY_BYTES, IdentityError, fingerprint_hex, unb64
 from .limits import AddressGroups, group_matches
-from .names import look_key
 from .protocol import encode
 from .wire import MAX_FRAME_BYTES
 
@@ -381,7 +380,7 @@ def _a_bot(room: Room, name: str, target: Member | None) -> bool:
     at every later ``serve --bot`` (ban_refusal lets a service in all the same)."""
     if target is not None:
         return target.cid in room.service_cids
-    return ev.name_key(name) in _room.BOT_NAME_KEYS or look_key(name) in _room.BOT_NAME_LOOKS
+    return _room.is_bot_name(name)
 
 
 def who_can(room: Room) -> str:

@@ -593,13 +593,18 @@ def text_fits(text: str) -> bool:
     return bool(text) and not text.isspace() and len(text) <= ev.MAX_TEXT_CHARS
 
 
+def is_bot_name(name: str) -> bool:
+    """A name only the room's own bot may have (``colourbot`` in any case, or one drawn like it)."""
+    return ev.name_key(name) in BOT_NAME_KEYS or look_key(name) in BOT_NAME_LOOKS
+
+
 def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Action]:
     """The name rules, for ``hello`` and ``nick`` alike (PROTOCOL.md 5 and Identity): the shape,
     the colour bot's name, a name in use, a name another key owns (gate.py). An error, or []."""
     problem = ev.name_problem(name)
     if problem:
         return _refusal(cid, ev.E_BAD_NAME, f"{name[:40]!r} cannot be used: {problem}")
-    if (ev.name_key(name) in BOT_NAME_KEYS or look_key(name) in BOT_NAME_LOOKS) and cid not in room.service_cids:
+    if is_bot_name(name) and cid not in room.service_cids:
         # /mood whispers to this name: a person holding it would read everyone's moods
         return _refusal(cid, ev.E_BAD_NAME, f"the name {name!r} is kept for the colour bot; choose another")
     found = room.find(name)

@@ -975,3 +975,22 @@ def test_a_stale_part_is_removed_but_one_a_live_download_holds_stays(tmp_path, m
         assert link.is_symlink() and target.read_bytes() == b"mine"
     finally:
         first.close(), second.close()
+
+
+def test_a_non_utf8_folder_we_may_not_look_into_is_no_such_file_not_a_traceback(tmp_path, monkeypatch):
+    """/send 'caf\ufffd/locked/f.txt' through a folder we may not enter (root is let in everywhere,
+    so the refusal is made to order): Path.exists() raised PermissionError out of the /send and
+    the chat ended in a traceback; the file is just not one we can mean."""
+    from lanchat.client_files import _not_utf8_path
+
+    folder = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.makedirs(folder + b"/locked")
+    real_stat = os.stat
+
+    def no_entry(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if os.fsencode(path).startswith(folder + b"/locked/"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", no_entry)
+    assert _not_utf8_path(tmp_path / "caf\ufffd" / "locked" / "f.txt") is None
