@@ -67,6 +67,7 @@ def test_save_takes_the_quotes_off_a_quoted_path_as_send_does(terms, tmp_path):
     ann.expect(r"saved \d+ lines? to ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my chat.txt"]  # not '"my chat.txt"'
     assert save_path_text("'week 3/notes.txt'") == "week 3/notes.txt" and save_path_text('""') == ""  # "": the usage
+    assert save_path_text("'it'\"'\"'s.txt'") == "it's.txt" and save_path_text('"a\\"b.txt"') == 'a"b.txt'  # as lanchat quotes
     for kept in ("bob's chat.txt", "C:\\Users\\ann\\chat.txt", '"', "'it's'.txt"):
         assert save_path_text(kept) == kept
 

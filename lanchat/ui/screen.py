@@ -246,12 +246,17 @@ def in_charset(cluster: str, codec: str) -> str:
 
 
 def save_path_text(argument: str) -> str:
-    """The path /save was given: one pair of quotes around it taken off, as /send takes them
-    (README: a path with spaces in quotes), so ``/save "my chat.txt"`` writes my chat.txt, not a
-    file named with the quotes. Nothing else is read as shell syntax (a bare ``bob's chat.txt``,
-    a backslash in a Windows path, stay as typed)."""
-    if len(argument) >= 2 and argument[0] == argument[-1] and argument[0] in "\"'" and argument[0] not in argument[1:-1]:
-        return argument[1:-1]
+    """The path /save was given: a quoted one read as /send reads it (shlex, README: a path with
+    spaces in quotes; and as lanchat quotes a path itself, files.path_as_typed), so ``/save "my
+    chat.txt"`` writes my chat.txt, not a file named with the quotes. One not starting with a
+    quote, or not one word once read, stays as typed (a bare ``bob's chat.txt``, a backslash in a
+    Windows path)."""
+    if argument[:1] in ("'", '"'):
+        import shlex
+
+        with contextlib.suppress(ValueError):  # a quote left open: as typed
+            if len(words := shlex.split(argument)) == 1:
+                return words[0]
     return argument
 
 
