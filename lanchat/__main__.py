@@ -957,7 +957,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         from .identity import SALT_BYTES, RoomPassword
 
-        password_from_env = bool(os.environ.get("LANCHAT_PASSWORD"))  # (as _password_from_user reads it)
+        password_from_env = bool(_env_password())  # (as _password_from_user reads it)
         try:
             password_text = _password_from_user("Room password: ", confirm=True)
         except PasswordsDiffer as exc:
@@ -1905,9 +1905,7 @@ class _Remembered:
 
     def typed(self) -> bool:
         """Was the password typed at the terminal (a typo can be typed again), not LANCHAT_PASSWORD?"""
-        import os
-
-        return self.asked and self.value is not None and self.value != os.environ.get("LANCHAT_PASSWORD")
+        return self.asked and self.value is not None and self.value != _env_password()
 
     def forget(self) -> None:
         """It was wrong: the next join asks again."""
@@ -1916,9 +1914,7 @@ class _Remembered:
     def without_asking(self) -> str | None:
         """For a rejoin: what was typed at the start, else LANCHAT_PASSWORD, else None (the
         client then stops retrying and says to run connect again: client.STOP_REJOINING)."""
-        import os
-
-        return self.value if self.asked else (os.environ.get("LANCHAT_PASSWORD") or None)
+        return self.value if self.asked else (_env_password() or None)
 
 
 NO_ROOM_HELP = """\
@@ -2588,9 +2584,13 @@ def _rooms_kept(folder: Path) -> str:
     4000``; an AF_UNIX room's file by its path), for someone who asked for another port."""
     tag = lambda file: file.name.removeprefix("history-").removesuffix(".sqlite3")  # noqa: E731
     files = folder.glob("history-*.sqlite3") if folder.is_dir() else []
+
+    def a_port(text: str) -> bool:  # as --port takes it: 0-9 only ("٣٥٨١" is decimal, and refused there)
+        return text.isascii() and text.isdecimal()
+
     # by port (an AF_UNIX room's after them, by name), and those past the tenth counted, not dropped unsaid
-    kept = sorted(files, key=lambda file: (0, int(tag(file)), "") if tag(file).isdecimal() else (1, 0, file.name))
-    named = [f"--port {tag(f)}" if tag(f).isdecimal() else str(f) for f in kept[:10]]
+    kept = sorted(files, key=lambda file: (0, int(tag(file)), "") if a_port(tag(file)) else (1, 0, file.name))
+    named = [f"--port {tag(f)}" if a_port(tag(f)) else str(f) for f in kept[:10]]
     return ", ".join(named) + (f", and {len(kept) - 10} more" if len(kept) > 10 else "")
 
 
@@ -2950,15 +2950,22 @@ def _load_identity(args: argparse.Namespace):  # noqa: ANN202
     return key
 
 
+def _env_password() -> str | None:
+    """LANCHAT_PASSWORD, without the line break a `$(cat file)`-less script or `read` can leave at
+    its end: kept, it was part of the room's password, which nobody typing could then match."""
+    import os
+
+    text = os.environ.get("LANCHAT_PASSWORD")
+    return text.rstrip("\r\n") if text is not None else None
+
+
 def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
     """LANCHAT_PASSWORD, else typed at the terminal without echo (what was typed before the prompt
     appeared is kept: askpass.py); None when neither is possible or Ctrl-D was pressed on an empty
     line. Ctrl-C raises PromptCancelled: the user chose to stop, which no "needs a password" fits."""
-    import os
-
     from .askpass import ask_password
 
-    text = os.environ.get("LANCHAT_PASSWORD")
+    text = _env_password()
     if text:
         return text
     if not sys.stdin.isatty():

@@ -891,7 +891,16 @@ class HistoryStore(_Dropping, _NameOwners):
         return HistoryDiskFull(f"cannot open {self.path}: the disk it is on is full ({free // 1024} KiB free)")
 
     def _check_path(self, *, create: bool) -> None:
-        """Refuse what cannot be a history file before SQLite opens it (HistoryUnusable)."""
+        """Refuse what cannot be a history file before SQLite opens it (HistoryUnusable); a path
+        the system cannot even look at (a name too long, a folder we may not search) too."""
+        try:
+            self._check_kind(create=create)
+        except PermissionError:
+            raise  # (worded where it is opened: "cannot read PATH: Permission denied")
+        except OSError as exc:
+            raise HistoryUnusable(f"cannot use {self.path}: {(exc.strerror or str(exc)).lower()}") from None
+
+    def _check_kind(self, *, create: bool) -> None:
         for file in (self.path, self.journal_path):  # exists() says False for a link loop: it reached resolve()
             if os.path.islink(file) and not os.path.exists(file) and os.path.islink(os.path.realpath(file)):
                 raise HistoryUnusable(f"{file} is a link that leads round in a loop, not a history file")

@@ -19,7 +19,6 @@ import os
 import selectors
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -231,7 +230,7 @@ def _folder_lock(folder: Path) -> Iterator[None]:
     try:
         import fcntl
 
-        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o600)  # never a link's target
     except (ImportError, OSError):
         yield
         return
@@ -274,6 +273,8 @@ def _make_certificate(cert_path: Path, key_path: Path) -> tuple[Path, Path, str]
     key_pem, cert_pem = _new_pair()
     # Each written whole under a temporary name of its own, then renamed into place: a full disk used
     # to leave an empty certificate that every later start refused ("[SSL] PEM lib").
+    import tempfile  # (here: connect and a started room never make one)
+
     written: list[str] = []
     try:
         for path, data, mode in ((key_path, key_pem, 0o600), (cert_path, cert_pem, 0o644)):

@@ -1704,3 +1704,16 @@ def test_a_headless_turn_room_that_nobody_can_pass_in_moves_a_silent_turn_on(run
     server.expect(r"history: off")  # the last start line
     assert any(said in line for line in server.lines) == (not operator)
     mallory.close()
+
+
+def test_lanchat_password_loses_the_line_break_a_script_leaves_at_its_end(monkeypatch):
+    """LANCHAT_PASSWORD=$'pw\\n' (a `read` or a file's last line): the line break was part of the
+    room's password, so nobody typing `pw` at a prompt or in nc could join. It is taken off."""
+    from lanchat.__main__ import _env_password
+
+    monkeypatch.setenv("LANCHAT_PASSWORD", "fractions 3B\r\n")
+    assert _env_password() == "fractions 3B"
+    monkeypatch.setenv("LANCHAT_PASSWORD", "  spaced  ")
+    assert _env_password() == "  spaced  "  # only the line's end: a password's own spaces are its own
+    monkeypatch.delenv("LANCHAT_PASSWORD")
+    assert _env_password() is None

@@ -877,3 +877,23 @@ def test_history_prune_of_a_damaged_file_leaves_it_untouched_and_says_how_to_sav
     )
     compacted = run_lanchat("history", "compact", str(db))  # the same for compact
     assert compacted.returncode == 1 and compacted.stderr == result.stderr and digest(db) == before
+
+
+def test_a_history_path_whose_name_is_too_long_is_one_line_not_a_traceback(tmp_path):
+    """`lanchat history` (and serve --history) with a file name over the system's 255 bytes ended
+    in OSError's traceback from the path check; it is one line now."""
+    too_long = tmp_path / ("a" * 300)
+    done = subprocess.run([sys.executable, "-m", "lanchat", "history", str(too_long)], env=child_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == f"lanchat: cannot use {too_long}: file name too long\n"
+
+
+def test_the_rooms_kept_list_names_only_ports_that_port_takes(tmp_path):
+    """A file named history-٣٥٨١.sqlite3 (Arabic-Indic digits: decimal to Python) was offered as
+    `--port ٣٥٨١`, which --port then refuses; it is listed by its path, after the ports."""
+    from lanchat.__main__ import _rooms_kept
+
+    for tag in ("3580", "\u0663\u0665\u0668\u0661", "400"):
+        (tmp_path / f"history-{tag}.sqlite3").write_bytes(b"")
+    assert _rooms_kept(tmp_path) == f"--port 400, --port 3580, {tmp_path / 'history-٣٥٨١.sqlite3'}"

@@ -966,3 +966,17 @@ def test_a_plain_socket_is_not_tls_while_another_thread_is_still_importing_ssl(m
         assert not is_tls(left)
         right.sendall(b"hello")
         assert tls_recv(left, 100) == b"hello"
+
+
+def test_the_tls_folders_lock_never_follows_a_link(tmp_path):
+    """ensure_certificate's lock file was opened with O_CREAT and without O_NOFOLLOW: a `.tls.lock`
+    link put in a shared class folder made the teacher's serve create an empty file wherever it
+    pointed. A link is not followed (the pair is made, unlocked, as where locks cannot be had)."""
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    victim = tmp_path / "elsewhere" / "victim"
+    victim.parent.mkdir()
+    (folder / ".tls.lock").symlink_to(victim)
+    cert, key, made = ensure_certificate(folder)
+    assert made and cert.is_file() and key.is_file()
+    assert not victim.exists()
