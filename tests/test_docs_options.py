@@ -1,0 +1,36 @@
+"""README.md names every option of every lanchat command, so a teacher can find each one.
+
+`--help` lists them for one command at a time; README is where a newcomer looks one up by what it
+does. `serve --files-dir` and `rooms --wait` / `doctor --wait` had been in `--help` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from lanchat.__main__ import build_compact_parser, build_parser, build_prune_parser
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    commands = dict(parser.commands)  # type: ignore[attr-defined]
+    commands["history prune"] = build_prune_parser()
+    commands["history compact"] = build_compact_parser()
+    return commands
+
+
+def _long_options(parser: argparse.ArgumentParser) -> set[str]:
+    return {o for action in parser._actions for o in action.option_strings if o.startswith("--") and o != "--help"}
+
+
+def test_every_commands_every_option_is_named_in_the_readme():
+    readme = README.read_text(encoding="utf-8")
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*(?![\w-])", readme))
+    commands = _commands()
+    assert {"serve", "connect", "rooms", "doctor", "names", "key", "history", "history prune"} <= set(commands)
+    missing = {f"{name} {option}" for name, parser in commands.items() for option in _long_options(parser) - named}
+    assert missing == set(), "in --help, never named in README.md"
