@@ -389,7 +389,8 @@ def notebooks() -> list[Notebook]:
     nb.md(
         """
         **In class.** The teacher runs `python -m lanchat serve` on the projector machine (it prints its address
-        and `nc HOST PORT`; its `/address` command shows them again); everyone calls `join_room((TEACHER_ADDRESS, 3580), "your name", "hello!")`, or types
+        and `nc HOST PORT`; its `/address` command shows them again); everyone calls `join_room((TEACHER_ADDRESS, 3580), "ana", "hello!")` with their own name (one word: a
+        name with a space, `"ana lopez"`, is refused, and `join_room` times out), or types
         `nc TEACHER_ADDRESS 3580` in a terminal, beside classmates using `python -m lanchat connect`. The room
         cannot tell them apart: same names, same limits, same lines. So each student needs a name nobody in the
         room has (nor owns: someone who joined with lanchat owns theirs): a taken one is answered `! the name
