@@ -521,6 +521,17 @@ def test_the_minimal_client_uses_only_the_standard_library():
     assert modules and modules <= set(sys.stdlib_module_names), modules
 
 
+def test_the_introduction_says_how_long_the_minimal_client_is():
+    """The introduction promised section 10's client 'in about thirty lines of Python': it had
+    grown to forty (the keyboard thread, the table of what to show). A newcomer deciding whether to
+    read it gets its length within five lines."""
+    words = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60}
+    said = re.search(r"in about (\w+) lines of Python", DOC.split("## 1.", 1)[0])
+    assert said and said.group(1) in words, "the introduction no longer says the client's length"
+    lines = [line for line in minimal_client_source().splitlines() if line.strip()]
+    assert abs(len(lines) - words[said.group(1)]) <= 5, f"section 10's client has {len(lines)} lines"
+
+
 @pytest.fixture
 def minimal_client(tmp_path: Path) -> list[str]:
     script = tmp_path / "mini_lanchat.py"
