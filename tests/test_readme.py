@@ -1,6 +1,7 @@
-"""README.md names every option of every lanchat command, so a teacher can find each one.
+"""README.md as a newcomer meets it: the quick start first, in four commands, and every option of
+every lanchat command named somewhere, so a teacher can find each one.
 
-`--help` lists them for one command at a time; README is where a newcomer looks one up by what it
+`--help` lists options one command at a time; README is where a newcomer looks one up by what it
 does. `serve --files-dir` and `rooms --wait` / `doctor --wait` had been in `--help` only.
 """
 
@@ -34,3 +35,19 @@ def test_every_commands_every_option_is_named_in_the_readme():
     assert {"serve", "connect", "rooms", "doctor", "names", "key", "history", "history prune"} <= set(commands)
     missing = {f"{name} {option}" for name, parser in commands.items() for option in _long_options(parser) - named}
     assert missing == set(), "in --help, never named in README.md"
+
+
+def test_the_quick_start_comes_first_in_four_commands():
+    """The first section is the quick start, and its first block is the whole of it: a virtual
+    environment, one install command, the chat, the tests; each command one a newcomer can type."""
+    readme = README.read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", readme, re.M)
+    assert sections[0] == "Quick start"
+    block = readme.split("## Quick start", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands == [
+        "python3 -m venv .venv && . .venv/bin/activate",
+        "pip install -r requirements.txt",
+        "python -m lanchat serve",
+        "python -m pytest",
+    ]
