@@ -51,3 +51,15 @@ def test_the_quick_start_comes_first_in_four_commands():
         "python -m lanchat serve",
         "python -m pytest",
     ]
+
+
+def test_the_layout_in_how_it_is_built_names_every_module():
+    """README's map of lanchat/ is how a reader finds where a thing lives: members.py, log_output.py
+    and ui/projector.py had been left off it."""
+    readme = README.read_text(encoding="utf-8")
+    layout = readme.split("## How it is built", 1)[1].split("```\nlanchat/\n", 1)[1].split("```", 1)[0]
+    named = set(re.findall(r"(?<![/\w])([a-z_]+\.py)\b", layout))  # not tests/..., tools/...
+    package = README.parent / "lanchat"
+    modules = {p.name for p in (*package.glob("*.py"), *(package / "ui").glob("*.py")) if p.name != "__init__.py"}
+    assert modules - named == set(), "in lanchat/, missing from README's layout"
+    assert named - modules == set(), "in README's layout, not in lanchat/"
