@@ -15,8 +15,8 @@ def notebooks() -> list[Notebook]:
         keyboard (the terminal is a file descriptor too). We build a toy version, then watch the real client in a
         **pseudo-terminal**, reading its screen with the terminal emulator `pyte`, as a person would see it.
 
-        Needs Python 3.11, Linux or macOS (`selectors` on a terminal, and pseudo-terminals, are Unix things;
-        on Windows the last part says so and skips). `pyte` and `ptyprocess` (with `pexpect`) come with
+        Needs Python 3.11, Linux or macOS (`selectors` on a terminal, pseudo-terminals and lanchat's client are
+        Unix things; on Windows, run it inside WSL). `pyte` and `ptyprocess` (with `pexpect`) come with
         `requirements.txt`.
         """
     )

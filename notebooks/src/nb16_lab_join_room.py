@@ -18,7 +18,8 @@ def notebooks() -> list[Notebook]:
         reads the room's lines with a timeout, and leaves with `/q`. A check cell judges it **from the room's
         side**: what a classmate in the room saw, and whether your socket was closed.
 
-        Needs: Python 3.11 and lanchat (`pip install -r requirements.txt`); Linux, macOS or Windows.
+        Needs: Python 3.11 and lanchat (`pip install -r requirements.txt`); Linux or macOS (lanchat's server runs
+        on Windows only inside WSL). The client you write runs anywhere, Windows included, against the class's room.
         """
     )
     nb.step(

@@ -24,8 +24,9 @@ def notebooks() -> list[Notebook]:
         4. a real room with all three, where the teacher's key makes them an **operator**: mute, kick;
         5. the server **restarted**: the mute is still there.
 
-        Needs Python 3.11 and lanchat (`pip install -r requirements.txt`; `cryptography` comes with it); Linux,
-        macOS or Windows. Everything is written in a scratch folder, removed at the end: no key of yours is used
+        Needs Python 3.11 and lanchat (`pip install -r requirements.txt`; `cryptography` comes with it). Parts 1
+        to 3 run anywhere; the real room, from part 4 on, needs Linux or macOS (lanchat's server runs on Windows
+        only inside WSL). Everything is written in a scratch folder, removed at the end: no key of yours is used
         or made.
         """
     )
@@ -399,7 +400,6 @@ def notebooks() -> list[Notebook]:
         the same port. The notice says `final=False`: lanchat's full-screen client waits and rejoins by itself
         (notebook 04b). The history file kept the room's owners, bans and mutes (and the next file number, so a
         `/get 3` typed on an old screen never fetches another file): a mute does not end because the server did.
-        (Windows cannot send SIGTERM: there `terminate()` stops the server without a notice.)
         """
     )
     nb.code(
