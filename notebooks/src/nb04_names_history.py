@@ -847,8 +847,7 @@ def durable_history() -> Notebook:
         """
         Finally the shutdown notice: Ctrl-C in the server's terminal sends it **SIGINT** (notebook 04a showed it), `kill PID` sends
         SIGTERM; lanchat's server treats both the same way: it sends a `shutdown` event to everyone before closing.
-        Here we send SIGINT, as Ctrl-C would. (Windows cannot send SIGINT to another process: there we stop it with
-        `terminate()`, which cannot be caught, and ben sees the connection end without a notice.) The server gives
+        Here we send SIGINT, as Ctrl-C would. The server gives
         everyone up to 2 seconds to read the notice and close; ben closes as soon as he has read it, so the server
         exits at once.
         """,
