@@ -194,6 +194,10 @@ class Welcome(Event):
     # This participant is muted (PROTOCOL.md, Moderation; a mute survives a restart): the minutes
     # left, 0 until unmuted. Left out when they are not, so every other welcome is as it was.
     muted: int | None = field(default=None, metadata={"omit_default": True})
+    # ... and for a timed mute the seconds left, rounded up: the minutes alone put the end up to a
+    # minute late, and could not tell a mute replaced while away from the one known before. Left
+    # out with ``muted`` and for a mute until unmuted; an older client ignores it.
+    muted_seconds: int | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)

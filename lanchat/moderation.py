@@ -964,17 +964,20 @@ def roster(room: Room) -> ev.Roster:
     return ev.Roster(members=room.names, muted=tuple(muted), muted_minutes=tuple(minutes), bots=room.bot_names())
 
 
-def welcome_muted(room: Room, member: Member) -> int | None:
-    """The welcome's ``muted`` for a newcomer (a mute survives a restart and a reconnection):
-    the minutes left, counted as ``roster`` counts them (0: until unmuted); None: not muted."""
+def welcome_muted(room: Room, member: Member) -> tuple[int | None, int | None]:
+    """The welcome's ``muted`` and ``muted_seconds`` for a newcomer (a mute survives a restart
+    and a reconnection): the minutes left, counted as ``roster`` counts them (0: until unmuted),
+    and for a timed mute the seconds left, rounded up (at least 1); None, None: not muted."""
     mod = room.moderation
     if not mod.mutes or member.cid in room.service_cids:
-        return None
+        return None, None
     now = room.clock()
     mute = mod.mute_for(member, now, mod.identity_of(member))
     if mute is None:
-        return None
-    return 0 if mute.until is None else _minutes(mute.until, now)
+        return None, None
+    if mute.until is None:
+        return 0, None
+    return _minutes(mute.until, now), max(1, math.ceil(round(mute.until - now, 3)))
 
 
 def named_operator_joins(room: Room, member: Member) -> list[Action]:

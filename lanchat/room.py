@@ -410,13 +410,7 @@ class Room:
             self.turn_holder = cid  # seed 001: the first client to join speaks first
         named_operator = named_operator_joins(self, member)  # before the welcome's flood allowance: none for an operator
         host_name = self.name_of(self.host_cid) if self.host_cid is not None else None
-        burst, rate, left = self.flood_allowance(cid) or (None, None, None)
-        welcome = ev.Welcome(
-            name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
-            keeps_history=self.history, resume=member.resume, flood_burst=burst, flood_rate=rate,
-            flood_tokens=left if left is not None and burst is not None and left < burst else None,  # absent: all of it
-            bots=self.bot_names(), muted=welcome_muted(self, member),
-        )
+        welcome = self._welcome(member, host_name)
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
         actions = [*(self.gate.claim(name, key, cid) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
         actions += room_social.after_welcome(self, cid)  # the topic, who is away
@@ -434,6 +428,17 @@ class Room:
                 actions.append(Broadcast(to=others, frame=encode(ev.Turn(holder=self.turn_name))))
         return actions + (named_operator or operators_on_join(self, member, host_name))
 
+    def _welcome(self, member: Member, host_name: str | None) -> ev.Welcome:
+        """The newcomer's welcome (PROTOCOL.md 3.2.1), with its flood allowance and its mute."""
+        burst, rate, left = self.flood_allowance(member.cid) or (None, None, None)
+        muted, muted_seconds = welcome_muted(self, member)
+        return ev.Welcome(
+            name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
+            keeps_history=self.history, resume=member.resume, flood_burst=burst, flood_rate=rate,
+            flood_tokens=left if left is not None and burst is not None and left < burst else None,  # absent: all of it
+            bots=self.bot_names(), muted=muted, muted_seconds=muted_seconds,
+        )
+
     def _roster_fits(self, newcomer: str) -> bool:
         """PROTOCOL.md 5: the welcome carries the whole roster and must fit in one frame;
         otherwise encoding it would fail inside the server loop and end the chat for all.
@@ -447,7 +452,7 @@ class Room:
             once=self.once, keeps_history=self.history, resume="r" * 24,  # as long as the real one
             flood_burst=-ev.MAX_WIRE_INT, flood_rate=-2.2250738585072014e-308, flood_tokens=-ev.MAX_WIRE_INT,  # numbers at their longest
             bots=(*self.bot_names(), newcomer),  # as if the newcomer were a bot too
-            muted=-ev.MAX_WIRE_INT,
+            muted=-ev.MAX_WIRE_INT, muted_seconds=-ev.MAX_WIRE_INT,
         )
         try:
             encode(probe)

@@ -305,6 +305,14 @@ class Session:
         # 0: until unmuted; past a week (or below 0) another server's number: "muted", no end
         return self._now() + minutes * 60 if 0 < minutes <= ev.MAX_MUTE_MINUTES else float("inf")
 
+    def _welcome_mute_end(self, welcome: ev.Welcome) -> tuple[float | None, bool]:
+        """When the mute a welcome tells of ends, by our clock, and whether to the second: from
+        its ``muted_seconds`` where they make sense, else (an older server) from its minutes."""
+        seconds = welcome.muted_seconds
+        if welcome.muted is not None and seconds is not None and 0 < seconds <= ev.MAX_MUTE_MINUTES * 60:
+            return self._now() + seconds, True
+        return self._mute_ends(welcome.muted), False
+
     def mute_ends_at(self) -> float | None:
         """When "muted until" must leave the status line (a screen wakes up for it); None: never."""
         until = self.muted_until
@@ -367,7 +375,7 @@ class Session:
             self.host = event.host
             self.once = event.once
             self.bots = {ev.name_key(n) for n in event.bots}
-            self.muted_until = self._mute_ends(event.muted)
+            self.muted_until = self._welcome_mute_end(event)[0]
             others = [m for m in self.members if m != self.name]
             here = ", ".join(others) if others else "nobody else yet"
             lines = [replace(self._notice(f"welcome, {self.name}: {self.mode} mode; here: {here}. /help lists commands"), composed=True)]
@@ -918,7 +926,8 @@ class Rejoining:
         session.mode = event.mode
         session.host = event.host
         session.bots = {ev.name_key(n) for n in event.bots}
-        session.muted_until = kept_mute_end(session.muted_until, session._mute_ends(event.muted), session._now())
+        told, exact = session._welcome_mute_end(event)
+        session.muted_until = told if exact else kept_mute_end(session.muted_until, told, session._now())
         # What the room told us before is the old room's: a restarted server has no topic, nobody
         # away and no operators but those named at start, and our new session is not away. It
         # tells what holds now right after this welcome (the topic, who is away, the operators:
@@ -984,9 +993,10 @@ def kept_mute_end(known: float | None, told: float | None, now: float) -> float 
     up: never before the real end, up to a minute after it), or the end we knew to the second
     (``known``: now plus the minutes of the act that muted us, as it came) where that fits the
     minutes: the same mute. Taken from the minutes alone, the end moved at each rejoin, and
-    "muted until" with it. The minutes cannot tell one mute from another: a mute replaced while
-    we were away by one ending within about a minute of the old end keeps the old end here, up to
-    65 s early or late on the status line (the room still refuses our lines to the real end)."""
+    "muted until" with it. For a welcome without ``muted_seconds`` (an older server): the minutes
+    cannot tell one mute from another, so a mute replaced while we were away by one ending within
+    about a minute of the old end keeps the old end here, up to 65 s early or late on the status
+    line (the room still refuses our lines to the real end). With them, the end is taken as told."""
     if known is None or told is None or float("inf") in (known, told):
         return told
     return known if max(now, told - 60 - MUTE_END_SLACK_SECONDS) < known <= told + MUTE_END_SLACK_SECONDS else told

@@ -1854,3 +1854,59 @@ def test_a_banned_student_cannot_get_in_by_the_serve_operator_name_nobody_owns_y
     teacher = room.arrive_with_key("teach", Ed25519PrivateKey.generate())
     assert room.room.name_of(teacher) == "teach" and room.room.moderation.is_operator(room.room, room.room.members[teacher])
     assert [ban.name for ban in room.room.moderation.bans] == ["mallory"]
+
+
+def test_a_mute_replaced_while_away_shows_its_own_end_to_the_second_on_rejoining():
+    """bob, muted for 10 minutes, dropped; while he was away hal muted him again, ending 20 s
+    after the old end. The rejoin's welcome said the minutes only (rounded up), which fit the old
+    end, so bob's status line kept it, 20 s early. The welcome now says the seconds left too
+    (``muted_seconds``), and bob's screen takes the end from them: the new mute's, to the second."""
+    room = classroom()
+    bob = Session(name="bob", clock=lambda: room.now)
+    bob.on_event(ev.Welcome(name="bob", mode="duplex", members=("hal", "ann", "bob", "mallory"), host="hal"))
+    room.take_all()
+    room.mod("hal", "mute", "bob", minutes=10)
+    for event in room.take("bob"):
+        bob.on_event(event)
+    old_end = START + 10 * 60
+    room.now = START + 100
+    room.leave("bob")
+    bob.rejoin.lost(bob, room.now)
+    room.now = START + 140
+    room.mod("hal", "mute", "bob", minutes=8)  # 8 minutes from START + 140: 20 s past the old end
+    room.now = START + 200
+    room.arrive("bob")
+    (welcome,) = [event for event in room.take("bob") if isinstance(event, ev.Welcome)]
+    new_end = START + 140 + 8 * 60
+    assert (welcome.muted, welcome.muted_seconds) == (7, new_end - room.now)
+    bob.on_event(welcome)
+    assert bob.muted_until == new_end != old_end
+
+
+def test_a_first_join_muted_says_the_mutes_end_to_the_second():
+    """cy, muted by name before joining for the first time, joins with 5 min 20 s left: by the
+    minutes alone (6, rounded up) his screen said "muted until" up to two minutes late (a minute
+    from the room's rounding, one from the status line's). The seconds left put it at the real end."""
+    room = classroom()
+    room.mod("hal", "mute", "cy", minutes=10)
+    room.now = START + 4 * 60 + 40
+    room.arrive("cy")
+    (welcome,) = [event for event in room.take("cy") if isinstance(event, ev.Welcome)]
+    assert (welcome.muted, welcome.muted_seconds) == (6, 5 * 60 + 20)
+    cy = Session(name="cy", clock=lambda: room.now)
+    cy.on_event(welcome)
+    assert cy.muted_until == START + 10 * 60
+    until_unmuted = classroom()
+    until_unmuted.mod("hal", "mute", "cy")
+    until_unmuted.arrive("cy")
+    (welcome,) = [event for event in until_unmuted.take("cy") if isinstance(event, ev.Welcome)]
+    assert (welcome.muted, welcome.muted_seconds) == (0, None)  # no end to say
+
+
+def test_a_welcome_from_an_older_server_without_seconds_still_gives_the_mutes_end():
+    """An older server's welcome has ``muted`` alone: the end is taken from the minutes as before
+    (kept_mute_end), and a welcome whose seconds make no sense (another server's) falls back so."""
+    for seconds in (None, 0, -5, ev.MAX_MUTE_MINUTES * 60 + 1):
+        cy = Session(name="cy", clock=lambda: 1000.0)
+        cy.on_event(ev.Welcome(name="cy", mode="duplex", members=("hal", "cy"), host="hal", muted=6, muted_seconds=seconds))
+        assert cy.muted_until == 1000.0 + 6 * 60, seconds
