@@ -471,8 +471,24 @@ def _no_longer_operator(mod: Moderation, key: str | None) -> list[Action]:
 def released_key(room: Room, key: bytes | str | None) -> list[Action]:
     """``/release NAME`` took the name from ``key`` (a lost key file, maybe in other hands): the
     operator status /op gave that key goes too, here and from the store, where no /deop or /ban
-    of the name could reach it any more."""
-    return _no_longer_operator(room.moderation, key_id(key))
+    of the name could reach it any more; and so does the status of a connection here with that
+    key (/op gave it by connection too: whoever holds the key stayed an operator until leaving),
+    which the room is told of as a /deop by the host (the one who may /release)."""
+    mod = room.moderation
+    identity = key_id(key)
+    dropped = _no_longer_operator(mod, identity)
+    if identity is None:
+        return dropped
+    holders = [m for m in room.members.values() if m.cid in mod.operator_cids and m.cid != room.host_cid and mod.identity_of(m) == identity]
+    if not holders:
+        return dropped
+    host = room.members.get(room.host_cid) if room.host_cid is not None else None
+    told: list[Action] = []
+    for member in holders:
+        mod.operator_cids.discard(member.cid)
+        if host is not None:
+            told += _told(room, host, "deop", member.name, "the name was released")
+    return [*dropped, *told, _operators_broadcast(room)]
 
 
 def _mute(room: Room, member: Member, target: Member, reason: str, minutes: int | None) -> list[Action]:

@@ -1910,3 +1910,32 @@ def test_a_welcome_from_an_older_server_without_seconds_still_gives_the_mutes_en
         cy = Session(name="cy", clock=lambda: 1000.0)
         cy.on_event(ev.Welcome(name="cy", mode="duplex", members=("hal", "cy"), host="hal", muted=6, muted_seconds=seconds))
         assert cy.muted_until == 1000.0 + 6 * 60, seconds
+
+
+def test_release_of_a_present_operators_name_takes_operator_status_from_that_connection_too():
+    """ann, with a key, was made an operator and is here when hal, told her key file was lost,
+    types /release ann. Her key lost operator status (here and in the store), but her connection
+    stayed an operator until it left (status given by /op is kept by connection too): whoever held
+    the key could go on kicking and banning. The release now takes it from the connection as
+    well, and the room is told as for a /deop (the act, then the operators)."""
+    from lanchat.actions import DropOperator
+
+    room = ModDriver(mode="duplex")
+    room.arrive("hal", host=True)
+    key = Ed25519PrivateKey.generate()
+    ann = room.arrive_with_key("ann", key)
+    room.arrive("bob")
+    room.mod("hal", "op", "ann")
+    room.take_all()
+    room.perform(room.room.handle(room.cid["hal"], ev.Release(name="ann")))
+    assert DropOperator(key=key_id(identity.public_bytes(key))) in room.kept  # type: ignore[arg-type]
+    assert not room.room.moderation.is_operator(room.room, room.room.members[ann])
+    got = room.take("bob")
+    assert [(e.action, e.by, e.name) for e in got if isinstance(e, ev.Moderated)] == [("deop", "hal", "ann")]
+    assert [e.names for e in got if isinstance(e, ev.Operators)] == [("hal",)]
+    room.mod("ann", "kick", "bob")
+    assert [e.code for e in room.take("ann") if isinstance(e, ev.Error)] == [ev.E_NOT_OPERATOR]
+    assert "bob" in room.room.names
+    # a release of a name whose key is no operator tells nobody anything new
+    room.perform(room.room.handle(room.cid["hal"], ev.Release(name="ann")))
+    assert not [e for e in room.take("bob") if isinstance(e, (ev.Moderated, ev.Operators))]
