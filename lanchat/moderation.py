@@ -668,13 +668,16 @@ def _deop_absent(room: Room, member: Member, name: str, reason: str) -> list[Act
 
 
 def _unban(room: Room, member: Member, name: str) -> list[Action]:
-    """``/unban NAME`` or ``/unban #ID`` (the number /bans shows)."""
+    """``/unban NAME`` or ``/unban #ID`` (the number /bans shows). No name reads as ``#ID``
+    (names.reads_as_ban_number); one an older version let in and banned is lifted by its name
+    when no ban has that number."""
     mod = room.moderation
     number = name[1:]
+    gone: list[Ban] = []
     # isdecimal, not isdigit: int() refuses "²"; and a few digits, as int() refuses thousands
     if name.startswith("#") and number.isdecimal() and len(number) <= 18:
         gone = [b for b in mod.bans if b.id == int(number)]
-    else:
+    if not gone:
         gone = [b for b in mod.bans if b.name_key == ev.name_key(name)]
     if not gone:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"no ban matches {name[:40]!r}; /bans lists them")

@@ -107,7 +107,21 @@ def name_problem(name: str) -> str | None:
         # IRC nicknames hold no "!" either. lanchat marks what the room says with "-!-"
         # (wording.NOTICE_MARK): a name holding it would start a line that reads as one.
         return "a name cannot contain ! (lanchat marks its own notices with -!-)"
+    if reads_as_ban_number(name):
+        return "a name cannot be # and a number (/unban #N means the ban /bans numbers N)"
     return None
+
+
+def reads_as_ban_number(name: str) -> bool:
+    """Does ``name`` read as ``#`` and a number, as ``/unban #N`` names a ban by its number:
+    digits of any script, or characters drawn like digits (``#l``, ``＃12``, ``#I0``)?"""
+    drawn = look_key(name)
+    if len(drawn) < 2 or drawn[0] != "#":
+        return False
+    return name[1:].isdecimal() or all(ch in _DIGITS_DRAWN for ch in drawn[1:])
+
+
+_DIGITS_DRAWN = frozenset("0l23456789")  # look_key of each ASCII digit ("1" draws as "l")
 
 
 def _prototype_rank(ch: str) -> tuple[int, int]:

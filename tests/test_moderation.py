@@ -1939,3 +1939,22 @@ def test_release_of_a_present_operators_name_takes_operator_status_from_that_con
     # a release of a name whose key is no operator tells nobody anything new
     room.perform(room.room.handle(room.cid["hal"], ev.Release(name="ann")))
     assert not [e for e in room.take("bob") if isinstance(e, (ev.Moderated, ev.Operators))]
+
+
+def test_unban_of_a_number_no_ban_has_lifts_an_older_versions_ban_on_that_name():
+    """A name like "#5" is refused now (it reads as a ban's number), but a ban on it made by an
+    older version stays in the store: /unban #5 found no ban numbered 5 and said 'no ban
+    matches', and the teacher could lift it only by guessing its number. A number no ban has
+    is taken as the name; a number a ban has is that ban, as /bans shows it."""
+    old = Ban(id=1, name="#5", name_key=ev.name_key("#5"), key=None, address=None, by="hal", reason="", time=START)
+    room = classroom(bans=[old])
+    room.stored[old.id] = old
+    room.mod("hal", "ban", "mallory")
+    room.take_all()
+    room.mod("hal", "unban", "#5")
+    assert [(a.action, a.name) for a in room.told("hal")] == [("unban", "#5")]
+    assert [b.name for b in room.room.moderation.bans] == ["mallory"]
+    (mallory,) = room.room.moderation.bans
+    room.mod("hal", "unban", f"#{mallory.id}")
+    assert [(a.action, a.name) for a in room.told("hal")] == [("unban", "mallory")]
+    assert ev.name_problem("#5") is not None

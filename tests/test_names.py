@@ -249,3 +249,14 @@ def test_a_look_alike_with_a_capital_follows_renames_and_leaves():
     room.leave(1, "quit")
     room.handle(2, ev.Hello(name="haI"))  # and the new one's once it left
     assert room.members[2].name == "haI"
+
+
+def test_a_name_that_reads_as_a_ban_number_is_refused():
+    """/unban #1 means the ban /bans numbers 1, and a student named "#1" (or "#١", "＃12", "#l")
+    made it mean two things: the teacher lifting his ban by name lifted someone else's. A name
+    that reads as # and a number is refused; other names with # stay fine."""
+    for name in ["#1", "#007", "＃12", "#١٢", "#l", "#I0"]:
+        problem = name_problem(name)
+        assert problem is not None and "/unban #" in problem, name
+    for name in ["#", "#ann", "#1a", "a#1", "#lol", "1", "♯1"]:
+        assert name_problem(name) is None, name
