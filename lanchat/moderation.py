@@ -170,6 +170,9 @@ class Moderation:
         # The host's connection (the room's host_cid): no mute holds against it, as no /mute may
         # name it, also when a mute by key or address matches it (mute_for)
         self.host = host
+        # cid -> is it one of the server's own bots (the room's service_cids): no mute holds
+        # against one either (one an older version stored would silence the colour bot)
+        self.is_service: Callable[[int], bool] = lambda cid: False
 
     def arrive(self, cid: int, address: str, key: bytes | str | None = None) -> None:
         """The loop accepted connection ``cid`` from ``address`` (an IP, or "local"): bans and
@@ -250,8 +253,9 @@ class Moderation:
         """The mute holding against ``member`` (``key``: its identity, Room.identity_of). One
         over by ``now`` holds no more; ``mutes_ended`` drops it, from the store too. Never one
         against the host: a student sharing the host's key or address (two terminals of one
-        login, README's "trying both on one machine") is muted alone."""
-        if member.cid == self.host():
+        login, README's "trying both on one machine") is muted alone; nor one against a bot of
+        the server's (kick, ban and mute refuse it now; a mute stored by an older version stays)."""
+        if member.cid == self.host() or self.is_service(member.cid):
             return None
         if key is None:
             key = key_id(member.key)

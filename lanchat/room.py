@@ -212,7 +212,7 @@ class Room:
         self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys,
                                      own_user=own_user, host=self.gate.host)  # operators, mutes, bans; where connections come from
         self.moderation.users_of, self.moderation.known_user = self.gate.users_of, self.gate.known_user  # gate.py
-        self.moderation.by_own_address = self.gate.by_own_address
+        self.moderation.by_own_address, self.moderation.is_service = self.gate.by_own_address, self.service_cids.__contains__  # no mute holds a bot
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
         self.ever_joined = 0
         self.once = False  # said in every welcome: the server closes when the last person leaves

@@ -1958,3 +1958,22 @@ def test_unban_of_a_number_no_ban_has_lifts_an_older_versions_ban_on_that_name()
     room.mod("hal", "unban", f"#{mallory.id}")
     assert [(a.action, a.name) for a in room.told("hal")] == [("unban", "mallory")]
     assert ev.name_problem("#5") is not None
+
+
+def test_a_mute_of_the_colour_bot_an_older_version_stored_does_not_hold_it():
+    """The bot is the server's own now (no /mute reaches it), but a history file may hold a mute
+    of 'colourbot' an older version stored: the bot's whispers were refused (muted, to whisper
+    only the host and operators), so /mood went unanswered, and /who showed it muted. No mute
+    holds against a bot, as none does against the host."""
+    old = Mute(name_key=ev.name_key("colourbot"), key=None, address=None, until=None, by="hal", reason="", id=1, name="colourbot")
+    room = classroom(mutes=[old])
+    bot = room.connect()
+    room.room.service_cids.add(bot)
+    room.join("colourbot", cid=bot)
+    room.take_all()
+    room.perform(room.room.handle(bot, ev.Whisper(to="ann", text="Hi ann")))
+    assert not [e for e in room.take(bot) if isinstance(e, ev.Error)]
+    assert [e.text for e in room.take("ann") if isinstance(e, ev.Direct)] == ["Hi ann"]
+    room.perform(room.room.handle(room.cid["ann"], ev.Who()))
+    (roster,) = [e for e in room.take("ann") if isinstance(e, ev.Roster)]
+    assert "colourbot" not in roster.muted
