@@ -187,9 +187,12 @@ class SayText:
 class ShowOffers:
     """Tell ``to``, who just joined, of the files on offer to them, as ``offered`` frames after
     the welcome and the replay: a student who comes late, or back, sees the slides sent before
-    (the file store, server_files.py, answers; PROTOCOL.md, File transfer)."""
+    (the file store, server_files.py, answers; PROTOCOL.md, File transfer). ``resumed``: the
+    connection whose session ``to`` took back (a rejoin after a drop, room.LostSessions): the
+    files offered to that one alone are ``to``'s now."""
 
     to: int
+    resumed: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -478,7 +478,7 @@ class Hub:
                 self._host_joined()
         elif before is not None and cid not in members:
             self.log(f"{before.name} {'lost connection' if isinstance(event, ConnectionClosed) else 'left'}")
-            self.perform(self.files.forget(cid))  # their offers expire as they leave (bye)
+            self.perform(self._files_forget(cid))  # their offers expire as they leave (bye)
 
     def say(self, peer: Peer, texts: list[str]) -> None:
         """The short path for the usual event, a member's ``say`` (``Connection.next_says``):
@@ -528,7 +528,13 @@ class Hub:
 
     def _leave(self, cid: int, reason: str) -> None:
         """``cid`` is out of the room (lost, dropped): the others are told, its offers expire."""
-        self.perform(self.room.leave(cid, reason) + self.files.forget(cid))
+        left = self.room.leave(cid, reason)
+        self.perform(left + self._files_forget(cid))
+
+    def _files_forget(self, cid: int) -> list[Action]:
+        """``cid`` left (or never joined): the file store forgets it, but what is offered to it
+        alone waits for a rejoin if its connection was lost (room.LostSessions)."""
+        return self.files.forget(cid, away=self.room.lost_sessions.awaits(cid))
 
     def close(self, cid: int) -> None:
         """Connection ``cid`` is over (it closed, failed, or its time ran out)."""
@@ -551,7 +557,7 @@ class Hub:
         else:
             if cid not in self.room.members:  # never joined: what the room noted of it goes (no actions)
                 self.room.leave(cid, "lost")
-            self.perform(self.files.forget(cid))  # its uploads stop, its downloads end
+            self.perform(self._files_forget(cid))  # its uploads stop, its downloads end
 
     def internal_error(self, cid: int, exc: Exception) -> None:
         """A bug met while serving one connection ends that connection, not the chat: the
@@ -603,7 +609,7 @@ class Hub:
             elif isinstance(action, Replay):
                 self._replay(action)
             elif isinstance(action, ShowOffers):  # after the replay: what a newcomer may /get
-                self.perform(self.files.offers_for(action.to))
+                self.perform(self.files.offers_for(action.to, action.resumed, self.room.name_of(action.to)))
             elif isinstance(action, STATE_CHANGES):  # bans, names' owners, the topic...: they survive a restart
                 self._change(action, actions)
             elif isinstance(action, (Seen, Log)):  # who saw what, a log line
@@ -885,7 +891,7 @@ class Hub:
         if room.moderation.mutes and (mute_ends := mutes_end_at(room)) is not None:  # a mute's end leaves the store
             due = _earliest(due, self.clock() + max(0.0, mute_ends - room.clock()))
         files = self.files
-        if files.uploads and (stall := files.next_stall_check()) is not None:  # the file store's clock is time.time too
+        if files.timed and (stall := files.next_stall_check()) is not None:  # the file store's clock is time.time too
             due = _earliest(due, self.clock() + max(0.0, stall - files.clock()))
         move = self.history.next_move()  # the history journal's batch (history.py)
         if move is not None and (due is None or move < due):
@@ -924,8 +930,8 @@ class Hub:
             self.perform(full_tries_due(self.room))
         if self.room.moderation.mutes:  # a mute that is over goes, from the history file too
             self.perform(mutes_ended(self.room))
-        if self.files.uploads:
-            self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota
+        if self.files.timed:
+            self.perform(self.files.drop_stalled())  # an upload that stalled frees its quota; a lost recipient's files
         self.history.move_due()  # the journal into SQLite, in batches (history.py)
 
     def _expire_connections(self) -> None:

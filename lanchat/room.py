@@ -123,6 +123,54 @@ def same_session(holder: Member, admit: Admit) -> bool:
     )
 
 
+# How long a session whose connection was lost may be taken back by its rejoin (as long as
+# lanchat's client tries: client.GIVE_UP_SECONDS), and how many such sessions are remembered.
+REJOIN_SECONDS = 600.0
+LOST_REMEMBERED = 4096
+
+
+class LostSessions:
+    """Sessions whose connection was lost lately (``leave`` with reason ``lost``): a rejoin
+    proving it is one (its key; for a keyless session, its welcome's secret, as ``same_session``
+    and Room._admit take them) within REJOIN_SECONDS takes back what waited for it there: the
+    files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.lost: OrderedDict[int, tuple[Member, float]] = OrderedDict()  # cid -> (member, when lost), oldest first
+        self.by_name: dict[str, list[int]] = {}  # name key -> the lost cids under it, oldest first
+
+    def note(self, member: Member) -> None:
+        if member.key is None and member.resume is None:
+            return  # nothing could prove a rejoin is this session
+        now = self.clock()
+        self.lost[member.cid] = (member, now)
+        self.by_name.setdefault(ev.name_key(member.name), []).append(member.cid)
+        while self.lost and (len(self.lost) > LOST_REMEMBERED or now - next(iter(self.lost.values()))[1] >= REJOIN_SECONDS):
+            self._drop(next(iter(self.lost)))
+
+    def _drop(self, cid: int) -> None:
+        member, _when = self.lost.pop(cid)
+        name = ev.name_key(member.name)
+        self.by_name[name].remove(cid)
+        if not self.by_name[name]:
+            del self.by_name[name]
+
+    def awaits(self, cid: int) -> bool:
+        """Was ``cid`` lost lately, so that a rejoin may take its session back?"""
+        entry = self.lost.get(cid)
+        return entry is not None and self.clock() - entry[1] < REJOIN_SECONDS
+
+    def came_back(self, name: str, admit: Admit) -> int | None:
+        """The lost connection whose session ``admit`` (joining as ``name``) takes back, or None."""
+        for cid in reversed(self.by_name.get(ev.name_key(name), ())):
+            old, when = self.lost[cid]
+            if self.clock() - when < REJOIN_SECONDS and same_session(old, admit) and (old.key is None or admit.key == old.key):
+                self._drop(cid)
+                return cid
+        return None
+
+
 BOT_NAME_KEYS = frozenset({ev.name_key(BOT_NAME)})  # names only a bot may take (PROTOCOL.md 5)
 BOT_NAME_LOOKS = frozenset({look_key(BOT_NAME)})  # and their look-alikes with a case kept ("coIourbot")
 # How many names of people not here the room remembers, so that a whisper to one is kept for
@@ -209,13 +257,13 @@ class Room:
         self._turn_holder: int | None = None
         self.turn_since = clock()  # when the turn last moved (the turn timeout counts from it)
         self.turn_timeout = turn_timeout  # seconds; None: a turn waits for ever
+        self.lost_sessions = LostSessions(clock)  # lost lately: a rejoin takes back its private offers
         self.moderation = Moderation(bans=bans, operators=operators, mutes=mutes, groups=address_groups, operator_keys=operator_keys,
                                      own_user=own_user, host=self.gate.host)  # operators, mutes, bans; where connections come from
         self.moderation.users_of, self.moderation.known_user = self.gate.users_of, self.gate.known_user  # gate.py
         self.moderation.by_own_address, self.moderation.is_service = self.gate.by_own_address, self.service_cids.__contains__  # no mute holds a bot
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
-        self.ever_joined = 0
-        self.once = False  # said in every welcome: the server closes when the last person leaves
+        self.ever_joined, self.once = 0, False  # once: said in every welcome: the server closes when the last person leaves
 
     @property
     def turn_holder(self) -> int | None:
@@ -310,6 +358,8 @@ class Room:
         member = self.members.pop(cid, None)
         if member is not None and cid not in self.service_cids:
             self.moderation.left(member)  # its account, for a ban typed after it left
+            if reason == "lost":
+                self.lost_sessions.note(member)
         self.gate.forget(cid)
         if member is None:
             return []
@@ -420,7 +470,8 @@ class Room:
             self.known[ev.name_key(member.name)] = member.name
             since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
             actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
-        actions += [] if cid in self.service_cids else [ShowOffers(to=cid)]  # below the replay: what a latecomer may /get
+        if cid not in self.service_cids:  # below the replay: what a latecomer may /get (and a rejoin's own, back)
+            actions.append(ShowOffers(to=cid, resumed=self.lost_sessions.came_back(member.name, admit)))
         if others:
             joined = ev.Joined(name=member.name, time=self.clock(), bot=cid in self.service_cids)
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))

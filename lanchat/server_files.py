@@ -39,7 +39,7 @@ from .files import (
 )
 from .moderation import LOCAL, mute_refusal
 from .protocol import encode
-from .room import Room
+from .room import REJOIN_SECONDS, Room
 from .room_social import addresses_the_class
 
 # An upload that sends no piece for this long is dropped and its quota freed (issue 14): a
@@ -118,6 +118,9 @@ class ServerFiles:
         self.stored: dict[str, Path] = {}
         self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
         self.gets_waiting: dict[int, deque[tuple[str, bool, str]]] = {}  # (id, binary, who): asked, not yet opened
+        # A recipient whose connection was lost (room.LostSessions) -> until when the files offered
+        # to it alone wait for its rejoin (ShowOffers.resumed), as its other state does
+        self.away: dict[int, float] = {}
 
     # ------------------------------------------------------------ queries
 
@@ -197,11 +200,17 @@ class ServerFiles:
             return self._cancel(cid, event.id)
         return []
 
-    def offers_for(self, cid: int) -> list[Action]:
+    def offers_for(self, cid: int, resumed: int | None = None, name: str | None = None) -> list[Action]:
         """What ``cid``, who just joined, may fetch: each file on offer as it was offered, stamped
         with when it was (a rejoining client shows only those it had not seen). The newest
         MAX_LISTED, as /files lists them: all of thousands, after a replay, would get the newcomer
-        dropped as too slow before a line was read."""
+        dropped as too slow before a line was read. ``resumed``: the lost connection whose session
+        ``cid`` (called ``name``) took back: the files offered to it alone are ``cid``'s now."""
+        if resumed is not None:
+            self.away.pop(resumed, None)
+            for offer in self.book.offers.values():
+                if offer.to == resumed:
+                    offer.to, offer.to_name = cid, name or offer.to_name
         return [Send(to=cid, event=self._offered(offer)) for offer in self.book.visible_to(cid)[-MAX_LISTED:]]
 
     def _offered(self, offer, *, listing: bool = False, fetched: int | None = None) -> ev.Offered:  # noqa: ANN001
@@ -453,9 +462,13 @@ class ServerFiles:
 
     def drop_stalled(self, now: float | None = None) -> list[Action]:
         """Uploads that sent no piece for STALLED_SECONDS are dropped, and their quota freed;
-        the sender is told (the hub calls this now and then)."""
+        the sender is told (the hub calls this now and then). Files offered to one person lost
+        and not back in time go, as if they had left."""
         now = self.clock() if now is None else now
         actions: list[Action] = []
+        for cid in [cid for cid, until in self.away.items() if until <= now]:
+            del self.away[cid]
+            actions += self._recipient_left(cid)
         for upload in [u for u in self.uploads.values() if now - u.last_chunk >= STALLED_SECONDS]:
             offer = self.book.offers.get(upload.file_id)
             name = offer.name if offer is not None else f"file #{upload.file_id}"
@@ -465,23 +478,44 @@ class ServerFiles:
             actions.append(Send(to=upload.owner, event=ev.FileError(id=upload.file_id, message=message)))
         return actions
 
+    @property
+    def timed(self) -> bool:
+        """Is anything here waiting for a time (``next_stall_check``)?"""
+        return bool(self.uploads or self.away)
+
     def next_stall_check(self) -> float | None:
-        """When the oldest upload in progress would count as stalled (by ``clock``), or None."""
-        if not self.uploads:
-            return None
-        return min(u.last_chunk for u in self.uploads.values()) + STALLED_SECONDS
+        """When the oldest upload in progress would count as stalled, or the files of a lost
+        recipient stop waiting for it (by ``clock``); None: nothing waits."""
+        times = [u.last_chunk + STALLED_SECONDS for u in self.uploads.values()] + list(self.away.values())
+        return min(times, default=None)
 
     # ------------------------------------------------------------ leaving
 
-    def forget(self, cid: int) -> list[Action]:
+    def forget(self, cid: int, *, away: bool = False) -> list[Action]:
         """Connection ``cid`` is gone: its uploads stop, its offers expire, its downloads end,
-        and a private upload to it stops (its sender is told)."""
+        and a private upload to it stops (its sender is told); ``away``, its connection was lost
+        and its session may come back (room.LostSessions): what is offered to it alone waits
+        REJOIN_SECONDS for that (``offers_for``), still uploading if it was."""
         for upload in [u for u in self.uploads.values() if u.owner == cid]:
             self._drop_upload(upload)
         for download in self.downloads.pop(cid, ()):
             with contextlib.suppress(OSError):
                 download.handle.close()
         self.gets_waiting.pop(cid, None)
+        actions: list[Action] = []
+        if not away:
+            actions = self._recipient_left(cid)
+        elif any(offer.to == cid for offer in self.book.offers.values()):
+            self.away[cid] = self.clock() + REJOIN_SECONDS
+        gone = self.book.expire_owner(cid)
+        for offer in gone:
+            self._unlink_stored(offer.file_id)
+        if gone:
+            self.log(f"{len(gone)} file(s) offered by {gone[0].owner_name} expired")
+        return actions
+
+    def _recipient_left(self, cid: int) -> list[Action]:
+        """The files offered to ``cid`` alone go; one still uploading stops, its sender told."""
         actions: list[Action] = []
         for offer in self.book.recipient_left(cid):
             stopped = self.uploads.get(offer.file_id)
@@ -490,11 +524,6 @@ class ServerFiles:
                 message = f"sending {offer.name} stopped: {offer.to_name} left"
                 actions.append(Send(to=offer.owner, event=ev.FileError(id=offer.file_id, message=message)))
             self._unlink_stored(offer.file_id)
-        gone = self.book.expire_owner(cid)
-        for offer in gone:
-            self._unlink_stored(offer.file_id)
-        if gone:
-            self.log(f"{len(gone)} file(s) offered by {gone[0].owner_name} expired")
         return actions
 
     def _unlink_stored(self, file_id: str) -> None:

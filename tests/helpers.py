@@ -334,7 +334,7 @@ def running_server(
     """An in-process Server in a background thread, on port 0 or ``unix_path``."""
     endpoint = Endpoint(path=unix_path) if unix_path else Endpoint(host=host, port=0)
     listener = listen(endpoint)
-    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock", "replay", "own_user") if k in server_kwargs}
+    room_kwargs = {k: server_kwargs.pop(k) for k in ("max_members", "clock", "replay", "own_user", "resume_tokens") if k in server_kwargs}
     gate_kwargs = {k: server_kwargs.pop(k) for k in ("password", "binding") if k in server_kwargs}
     store = server_kwargs.get("history")
     if store is not None:  # a HistoryStore: the room keeps history and knows its names and owners, as `serve` does

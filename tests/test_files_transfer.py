@@ -994,3 +994,60 @@ def test_a_non_utf8_folder_we_may_not_look_into_is_no_such_file_not_a_traceback(
 
     monkeypatch.setattr(os, "stat", no_entry)
     assert _not_utf8_path(tmp_path / "caf\ufffd" / "locked" / "f.txt") is None
+
+
+def test_a_private_offer_waits_for_its_recipients_rejoin_after_a_drop(store):
+    """ann sent bob a file; bob's Wi-Fi dropped and his client rejoined with its session's secret.
+    His missed messages and whispers came back, but the file was gone ('it was for them only'), and
+    ann had to send it again. It waits for the rejoin now, whether the server noticed the drop
+    first or the rejoin took the stale session over, and nobody else under his name gets it."""
+    from lanchat.room import resume_token
+
+    with running_server(files=store, resume_tokens=resume_token) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        file_id = upload(ann, b"for bob only", to="bob")
+        bob.expect(ev.Offered, id=file_id)
+        secret = bob.welcome.resume
+        bob.close()  # the server notices the drop first
+        ann.expect(ev.Left, name="bob", reason="lost")
+        stranger = RawClient(endpoint, "bob")  # someone else takes the free name: no secret, no file
+        assert not [e for e in stranger.drain(0.3) if isinstance(e, ev.Offered)]
+        stranger.close()
+        ann.expect(ev.Left, name="bob")
+        back = RawClient(endpoint)
+        back.send(ev.Hello(name="bob", resume=secret))
+        welcome = back.expect(ev.Welcome)
+        assert welcome.name == "bob"
+        assert back.expect(ev.Offered, id=file_id).to == "bob"
+        assert download(back, file_id)[1] == b"for bob only"
+        again = RawClient(endpoint)  # the rejoin comes before the server noticed: it takes the session over
+        again.send(ev.Hello(name="bob", resume=welcome.resume))
+        assert again.expect(ev.Welcome).name == "bob"
+        assert again.expect(ev.Offered, id=file_id).to == "bob"
+        assert download(again, file_id)[1] == b"for bob only"
+        for client in (ann, back, again):
+            client.close()
+
+
+def test_a_private_offer_to_a_recipient_lost_and_not_back_in_time_goes(tmp_path):
+    """What waits for a lost recipient waits as long as lanchat's client tries to rejoin
+    (room.REJOIN_SECONDS), then goes as if they had left; the hub is woken for it."""
+    from lanchat.room import REJOIN_SECONDS
+
+    now = [1000.0]
+    files = ServerFiles(tmp_path / "f", clock=lambda: now[0])
+    try:
+        offer = files.book.open(owner=1, owner_name="ann", name="a.txt", size=1, to=2, to_name="bob")
+        offer.ready = True
+        files.forget(2, away=True)
+        assert files.timed and files.next_stall_check() == 1000.0 + REJOIN_SECONDS
+        assert files.drop_stalled(1000.0 + REJOIN_SECONDS - 1) == [] and offer.file_id in files.book.offers
+        files.drop_stalled(1000.0 + REJOIN_SECONDS)
+        assert offer.file_id not in files.book.offers and not files.timed
+        assert "went when bob left" in (files.book.went(offer.file_id, 1) or "")
+        kept = files.book.open(owner=1, owner_name="ann", name="b.txt", size=1, to=3, to_name="cy")
+        kept.ready = True
+        files.forget(3)  # cy quit (or was never lost): it goes at once, as before
+        assert kept.file_id not in files.book.offers and not files.timed
+    finally:
+        files.close()

@@ -94,6 +94,7 @@ class EndlessFiles:
         self.reader: int | None = None
         self.chunks_given = 0
         self.uploads: dict = {}  # no uploads: nothing ever stalls (ServerFiles.drop_stalled)
+        self.timed = False  # nor waits for a lost recipient
         self.clock = time.time
 
     def next_stall_check(self) -> float | None:
@@ -119,10 +120,10 @@ class EndlessFiles:
     def handle(self, room, cid, event):  # noqa: ANN001, ANN201
         return []
 
-    def offers_for(self, cid: int) -> list:  # nothing on offer: the endless download is not one
+    def offers_for(self, cid: int, resumed: int | None = None, name: str | None = None) -> list:  # nothing on offer: the endless download is not one
         return []
 
-    def forget(self, cid: int) -> list:
+    def forget(self, cid: int, *, away: bool = False) -> list:
         if cid == self.reader:
             self.reader = None
         return []
