@@ -358,7 +358,7 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
     if action == "unban":
         return _unban(room, member, command.name)
     target = room.find(command.name)
-    if action in ("kick", "ban", "mute") and _a_bot(room, command.name, target):
+    if action in ("op", "kick", "ban", "mute") and _a_bot(room, command.name, target):
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{command.name[:40]} is the server's own bot: /{action} does not reach it; "
                            "it whispers only to whoever talks to it (serve without --bot leaves it out)")
     if action == "ban" and target is None:
@@ -381,7 +381,8 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
 def _a_bot(room: Room, name: str, target: Member | None) -> bool:
     """Is ``name`` the room's own bot (here, or the name only a bot may take)? Like the host, it
     is the server's, not a student: a kick took it away for the run and a ban, kept, refused it
-    at every later ``serve --bot`` (ban_refusal lets a service in all the same)."""
+    at every later ``serve --bot`` (ban_refusal lets a service in all the same); an /op made it
+    one of the operators a refused student is told to ask."""
     if target is not None:
         return target.cid in room.service_cids
     return _room.is_bot_name(name)

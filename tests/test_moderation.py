@@ -1977,3 +1977,19 @@ def test_a_mute_of_the_colour_bot_an_older_version_stored_does_not_hold_it():
     room.perform(room.room.handle(room.cid["ann"], ev.Who()))
     (roster,) = [e for e in room.take("ann") if isinstance(e, ev.Roster)]
     assert "colourbot" not in roster.muted
+
+
+def test_the_colour_bot_cannot_be_made_an_operator():
+    """kick, ban and mute of the bot are refused (it is the server's own), but /op colourbot made
+    it one: the room read 'hal made colourbot an operator', /who and the operators list named it,
+    and a headless room's refusals said 'ask colourbot'. /op of it is refused the same way."""
+    room = classroom()
+    bot = room.connect()
+    room.room.service_cids.add(bot)
+    room.join("colourbot", cid=bot)
+    room.take_all()
+    room.mod("hal", "op", "colourbot")
+    error = room.only_error("hal")
+    assert error.code == ev.E_BAD_MESSAGE and "the server's own bot" in error.message
+    assert room.room.moderation.operator_names(room.room) == ("hal",)
+    assert not [e for e in room.take("ann") if isinstance(e, (ev.Moderated, ev.Operators))]
