@@ -90,6 +90,11 @@ def _renamed(session: Session, event: ev.Renamed) -> Line:
     """Someone took another name: every place that holds a name learns the new one."""
     old = ev.name_key(event.old)
     session.members.renamed(lambda m: ev.name_key(m) == old, event.new)
+    # an operator stays one under the new name (the room tells operators only when they change),
+    # and the old name, free now, marks nobody who takes it
+    session.operators.renamed(lambda m: ev.name_key(m) == old, event.new)
+    rejoin = session.rejoin
+    rejoin.operators_before = tuple(event.new if ev.name_key(m) == old else m for m in rejoin.operators_before)
     if session.turn is not None and ev.name_key(session.turn) == old:
         session.turn = event.new
     if session.host is not None and ev.name_key(session.host) == old:

@@ -1993,3 +1993,18 @@ def test_the_colour_bot_cannot_be_made_an_operator():
     assert error.code == ev.E_BAD_MESSAGE and "the server's own bot" in error.message
     assert room.room.moderation.operator_names(room.room) == ("hal",)
     assert not [e for e in room.take("ann") if isinstance(e, (ev.Moderated, ev.Operators))]
+
+
+def test_an_operator_who_renames_stays_marked_and_their_old_name_marks_nobody():
+    """ann, an operator, typed /nick anna. The room tells operators only when they change, and
+    everyone's screen kept 'ann' as the operator: /who showed anna unmarked, a muted student's
+    whisper to anna was taken for one to a student, and a newcomer called ann was marked (op)."""
+    cy = Session(name="cy", clock=lambda: 100.0)
+    cy.on_event(ev.Welcome(name="cy", mode="duplex", members=("hal", "ann", "cy"), host="hal"))
+    cy.on_event(ev.Operators(names=("hal", "ann")))
+    cy.on_event(ev.Renamed(old="ann", new="anna", time=101.0))
+    assert cy.is_operator("anna") and cy.may_ask_why("anna")
+    cy.on_event(ev.Joined(name="ann", time=102.0))
+    assert not cy.is_operator("ann")
+    (who,) = cy.on_event(ev.Roster(members=("hal", "anna", "cy", "ann")))
+    assert "anna (op)" in who.text and "ann (op)" not in who.text
