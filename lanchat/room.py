@@ -130,7 +130,7 @@ LOST_REMEMBERED = 4096
 
 
 class LostSessions:
-    """Sessions whose connection was lost lately (``leave`` with reason ``lost``): a rejoin
+    """Sessions whose connection was lost lately (``leave`` with reason ``lost`` or ``dropped``): a rejoin
     proving it is one (its key; for a keyless session, its welcome's secret, as ``same_session``
     and Room._admit take them) within REJOIN_SECONDS takes back what waited for it there: the
     files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest."""
@@ -358,7 +358,7 @@ class Room:
         member = self.members.pop(cid, None)
         if member is not None and cid not in self.service_cids:
             self.moderation.left(member)  # its account, for a ban typed after it left
-            if reason == "lost":
+            if reason in ("lost", "dropped"):  # (dropped: too slow a reader, a laptop asleep: it rejoins)
                 self.lost_sessions.note(member)
         self.gate.forget(cid)
         if member is None:

@@ -666,3 +666,34 @@ def test_the_turn_is_always_held_by_someone_present_and_never_by_a_lone_host(wit
         room.take_all()
         room.say("hal", "my turn")
         assert any(isinstance(e, ev.Message) for e in room.take("hal"))
+
+
+def test_a_session_lost_or_dropped_is_taken_back_by_its_own_rejoin_only_and_not_for_ever():
+    """room.LostSessions: a session whose connection was lost, or dropped as too slow (a laptop
+    asleep: its client rejoins), is taken back (ShowOffers.resumed: what was offered to it alone)
+    by a rejoin with its secret within REJOIN_SECONDS; not by a hello without it, and a quit,
+    kick or flood leaves nothing to take back."""
+    from lanchat.room import REJOIN_SECONDS
+
+    secrets = iter(f"s{i}" for i in range(100))
+    room = RoomDriver(resume_tokens=lambda: next(secrets))
+    for reason in ("lost", "dropped", "quit", "kicked", "flooding"):
+        old = room.join("bob")
+        secret = room.room.members[old].resume
+        room.leave("bob", reason)
+        assert room.room.lost_sessions.awaits(old) == (reason in ("lost", "dropped")), reason
+        stranger = room.connect()
+        shown = [a for a in room.room.handle(stranger, ev.Hello(name="bob")) if isinstance(a, ShowOffers)]
+        assert [a.resumed for a in shown] == [None]
+        room.room.leave(stranger, "quit")
+        back = room.connect()
+        shown = [a for a in room.room.handle(back, ev.Hello(name="bob", resume=secret)) if isinstance(a, ShowOffers)]
+        assert [a.resumed for a in shown] == [old if reason in ("lost", "dropped") else None], reason
+        room.room.leave(back, "quit")
+    late = room.join("cy")
+    secret = room.room.members[late].resume
+    room.leave("cy")
+    room.now += REJOIN_SECONDS
+    assert not room.room.lost_sessions.awaits(late)
+    shown = [a for a in room.room.handle(room.connect(), ev.Hello(name="cy", resume=secret)) if isinstance(a, ShowOffers)]
+    assert [a.resumed for a in shown] == [None]
