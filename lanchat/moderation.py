@@ -414,12 +414,22 @@ def _op(room: Room, member: Member, target: Member, reason: str, _minutes: int |
 
 
 def _deop(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
+    """Operator status goes from the person: ``target``'s session, its key, and every other
+    session of that key here (a second terminal made one by connection too would keep it)."""
     room.moderation.operator_cids.discard(target.cid)
     kept: list[Action] = []
     if (key := room.moderation.identity_of(target)) is not None:
         room.moderation.operator_keys.discard(key)
         kept.append(_room.DropOperator(key=key))
+        for other in _operator_sessions(room, key):
+            room.moderation.operator_cids.discard(other.cid)
     return kept + _told(room, member, "deop", target.name, reason) + [_operators_broadcast(room)]
+
+
+def _operator_sessions(room: Room, identity: str) -> list[Member]:
+    """The sessions here of key ``identity`` made operators by connection (never the host's)."""
+    mod = room.moderation
+    return [m for m in room.members.values() if m.cid in mod.operator_cids and m.cid != room.host_cid and mod.identity_of(m) == identity]
 
 
 def _kick(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
@@ -484,7 +494,7 @@ def released_key(room: Room, key: bytes | str | None) -> list[Action]:
     dropped = _no_longer_operator(mod, identity)
     if identity is None:
         return dropped
-    holders = [m for m in room.members.values() if m.cid in mod.operator_cids and m.cid != room.host_cid and mod.identity_of(m) == identity]
+    holders = _operator_sessions(room, identity)
     if not holders:
         return dropped
     host = room.members.get(room.host_cid) if room.host_cid is not None else None
@@ -669,7 +679,10 @@ def _deop_absent(room: Room, member: Member, name: str, reason: str) -> list[Act
     if key is None or key not in room.moderation.operator_keys:
         return []
     room.moderation.operator_keys.discard(key)
-    return [_room.DropOperator(key=key), *_told(room, member, "deop", name, reason)]
+    for other in _operator_sessions(room, key):  # here under another name: no more either
+        room.moderation.operator_cids.discard(other.cid)
+    # everyone's list of operators, which named that key's sessions here
+    return [_room.DropOperator(key=key), *_told(room, member, "deop", name, reason), _operators_broadcast(room)]
 
 
 def _unban(room: Room, member: Member, name: str) -> list[Action]:

@@ -2008,3 +2008,29 @@ def test_an_operator_who_renames_stays_marked_and_their_old_name_marks_nobody():
     assert not cy.is_operator("ann")
     (who,) = cy.on_event(ev.Roster(members=("hal", "anna", "cy", "ann")))
     assert "anna (op)" in who.text and "ann (op)" not in who.text
+
+
+def test_deop_takes_operator_status_from_every_session_of_that_key():
+    """ann, made an operator, also joined from a second terminal (her key, as ann2). hal typed
+    /deop ann2: her key lost operator status, but her first session, made one by connection as
+    well, stayed an operator until it left. A /deop is of the person: all her sessions here lose
+    it; and /deop of her name while she is here only under another does the same."""
+    room = ModDriver(mode="duplex")
+    room.arrive("hal", host=True)
+    key = Ed25519PrivateKey.generate()
+    ann = room.arrive_with_key("ann", key)
+    room.mod("hal", "op", "ann")
+    ann2 = room.arrive_with_key("ann2", key)
+    mod = room.room.moderation
+    assert mod.is_operator(room.room, room.room.members[ann2])
+    room.take_all()
+    room.mod("hal", "deop", "ann2")
+    assert not mod.is_operator(room.room, room.room.members[ann])
+    assert not mod.is_operator(room.room, room.room.members[ann2])
+    assert [e.names for e in room.take(ann) if isinstance(e, ev.Operators)] == [("hal",)]
+    room.mod("hal", "op", "ann")
+    room.leave("ann")
+    room.take_all()
+    room.mod("hal", "deop", "ann")  # not here as ann: the key that owns the name, here as ann2
+    assert not mod.is_operator(room.room, room.room.members[ann2])
+    assert [e.names for e in room.take(ann2) if isinstance(e, ev.Operators)] == [("hal",)]
