@@ -2034,3 +2034,20 @@ def test_deop_takes_operator_status_from_every_session_of_that_key():
     room.mod("hal", "deop", "ann")  # not here as ann: the key that owns the name, here as ann2
     assert not mod.is_operator(room.room, room.room.members[ann2])
     assert [e.names for e in room.take(ann2) if isinstance(e, ev.Operators)] == [("hal",)]
+
+
+def test_an_operators_rename_changes_the_operators_list_and_everyone_is_sent_it():
+    """PROTOCOL.md: 'operators' lists them all whenever that changes. A rename of an operator
+    changes the names in it, but none was sent: an older client, or a text participant, went on
+    naming 'ann' as the operator after she became anna (and a newcomer taking 'ann' as one).
+    A student's rename sends none."""
+    room = classroom()
+    room.mod("hal", "op", "ann")
+    room.take_all()
+    room.perform(room.room.handle(room.cid["ann"], ev.Nick(name="anna")))
+    got = room.take("bob")
+    assert [type(e).__name__ for e in got] == ["Renamed", "Operators"]
+    assert got[1].names == ("hal", "anna")
+    room.take_all()
+    room.perform(room.room.handle(room.cid["bob"], ev.Nick(name="bobby")))
+    assert [type(e).__name__ for e in room.take("mallory")] == ["Renamed"]
