@@ -486,15 +486,15 @@ def _no_longer_operator(mod: Moderation, key: str | None) -> list[Action]:
 def released_key(room: Room, key: bytes | str | None) -> list[Action]:
     """``/release NAME`` took the name from ``key`` (a lost key file, maybe in other hands): the
     operator status /op gave that key goes too, here and from the store, where no /deop or /ban
-    of the name could reach it any more; and so does the status of a connection here with that
-    key (/op gave it by connection too: whoever holds the key stayed an operator until leaving),
-    which the room is told of as a /deop by the host (the one who may /release)."""
+    of the name could reach it any more; and so does the status of every session here with that
+    key (by connection too: whoever holds the key stayed an operator until leaving), which the
+    room is told of as a /deop by the host (the one who may /release)."""
     mod = room.moderation
     identity = key_id(key)
-    dropped = _no_longer_operator(mod, identity)
     if identity is None:
-        return dropped
-    holders = _operator_sessions(room, identity)
+        return []
+    holders = [m for m in room.members.values() if m.cid != room.host_cid and mod.identity_of(m) == identity and mod.is_operator(room, m)]
+    dropped = _no_longer_operator(mod, identity)
     if not holders:
         return dropped
     host = room.members.get(room.host_cid) if room.host_cid is not None else None

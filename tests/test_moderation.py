@@ -2051,3 +2051,24 @@ def test_an_operators_rename_changes_the_operators_list_and_everyone_is_sent_it(
     room.take_all()
     room.perform(room.room.handle(room.cid["bob"], ev.Nick(name="bobby")))
     assert [type(e).__name__ for e in room.take("mallory")] == ["Renamed"]
+
+
+def test_release_of_an_operators_name_she_rejoined_under_tells_the_room():
+    """ann, an operator by her key, came back after a drop (a new connection, an operator by the
+    key alone). /release ann dropped the key's status, but the room was not told: every screen
+    went on showing her as an operator. She is told of as after a /deop, and is one no more."""
+    room = ModDriver(mode="duplex")
+    room.arrive("hal", host=True)
+    key = Ed25519PrivateKey.generate()
+    room.arrive_with_key("ann", key)
+    room.arrive("bob")
+    room.mod("hal", "op", "ann")
+    room.leave("ann")
+    ann = room.arrive_with_key("ann", key)
+    assert room.room.moderation.is_operator(room.room, room.room.members[ann])
+    room.take_all()
+    room.perform(room.room.handle(room.cid["hal"], ev.Release(name="ann")))
+    assert not room.room.moderation.is_operator(room.room, room.room.members[ann])
+    got = room.take("bob")
+    assert [(e.action, e.name) for e in got if isinstance(e, ev.Moderated)] == [("deop", "ann")]
+    assert [e.names for e in got if isinstance(e, ev.Operators)] == [("hal",)]
