@@ -375,6 +375,8 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         return room._error(member.cid, ev.E_NOT_OPERATOR, f"the host ({target.name}) cannot be the target of /{action}")
     if action in ("kick", "ban") and target.cid == member.cid:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"you cannot /{action} yourself; /q leaves")
+    if action == "mute" and target.cid == member.cid:  # (nor lift it: _own_mute_refusal)
+        return room._error(member.cid, ev.E_BAD_MESSAGE, "you cannot /mute yourself")
     return _ON_TARGET[action](room, member, target, reason, command.minutes)
 
 
@@ -562,7 +564,19 @@ def _unmute(room: Room, member: Member, target: Member, reason: str, _minutes: i
     lifted = [m for m in mod.mutes if m.matches(name_key=ev.name_key(target.name), key=key, address=mod._as_held(m, target))]
     if not lifted:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{target.name} is not muted")
+    if refused := _own_mute_refusal(room, member, lifted):
+        return refused
     return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", target.name, reason), *_turn_given_again(room)]
+
+
+def _own_mute_refusal(room: Room, member: Member, lifted: list[Mute]) -> list[Action]:
+    """An operator muted by another may not lift the mute that holds them (by name, or by key or
+    address under another name): a mute is for someone else to lift, else it held nobody."""
+    mod = room.moderation
+    own = mod.mute_for(member, room.clock(), mod.identity_of(member))
+    if own is None or not any(m is own for m in lifted):
+        return []
+    return room._error(member.cid, ev.E_NOT_OPERATOR, f"you cannot /unmute yourself; {own.by} muted you: ask another operator")
 
 
 def _turn_given_again(room: Room) -> list[Action]:
@@ -709,6 +723,8 @@ def _unmute_name(room: Room, member: Member, name: str) -> list[Action]:
     lifted = [m for m in mod.mutes if m.name_key == key]
     if not lifted:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"nobody called {name[:40]!r} is muted")
+    if refused := _own_mute_refusal(room, member, lifted):
+        return refused
     return [*mod.lift_mutes(lifted), *_told(room, member, "unmute", name, "")]
 
 

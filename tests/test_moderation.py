@@ -2072,3 +2072,23 @@ def test_release_of_an_operators_name_she_rejoined_under_tells_the_room():
     got = room.take("bob")
     assert [(e.action, e.name) for e in got if isinstance(e, ev.Moderated)] == [("deop", "ann")]
     assert [e.names for e in got if isinstance(e, ev.Operators)] == [("hal",)]
+
+
+def test_a_muted_operator_cannot_unmute_themself():
+    """hal made ann and bob operators; bob, getting out of hand, was muted by ann, and typed
+    /unmute bob: the mute was gone at once, and the room read 'bob unmuted bob'. A mute is for
+    someone else to lift: /unmute of oneself is refused (by name, and as 'you' under another)."""
+    room = classroom()
+    room.mod("hal", "op", "ann")
+    room.mod("hal", "op", "bob")
+    room.mod("ann", "mute", "bob", minutes=10)
+    room.take_all()
+    room.mod("bob", "unmute", "bob")
+    error = room.only_error("bob")
+    assert error.code == ev.E_NOT_OPERATOR and "yourself" in error.message
+    assert len(room.room.moderation.mutes) == 1
+    room.mod("ann", "unmute", "bob")
+    assert not room.room.moderation.mutes
+    room.take_all()
+    room.mod("bob", "mute", "bob")  # nor mute themself, which they could not lift
+    assert room.only_error("bob").message == "you cannot /mute yourself" and not room.room.moderation.mutes
