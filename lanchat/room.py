@@ -151,10 +151,14 @@ class LostSessions:
 
     def _drop(self, cid: int) -> None:
         member, _when = self.lost.pop(cid)
+        self._unname(cid, member)
+
+    def _unname(self, cid: int, member: Member) -> None:
         name = ev.name_key(member.name)
-        self.by_name[name].remove(cid)
-        if not self.by_name[name]:
-            del self.by_name[name]
+        if cid in (cids := self.by_name.get(name, [])):
+            cids.remove(cid)
+            if not cids:
+                del self.by_name[name]
 
     def awaits(self, cid: int) -> bool:
         """Was ``cid`` lost lately, so that a rejoin may take its session back?"""
@@ -162,11 +166,13 @@ class LostSessions:
         return entry is not None and self.clock() - entry[1] < REJOIN_SECONDS
 
     def came_back(self, name: str, admit: Admit) -> int | None:
-        """The lost connection whose session ``admit`` (joining as ``name``) takes back, or None."""
+        """The lost connection whose session ``admit`` (joining as ``name``) takes back, or None.
+        Taken back once; it still ``awaits`` until its time is up, so that however the hub orders
+        the old connection's close and the new one's ShowOffers, nothing offered to it is lost."""
         for cid in reversed(self.by_name.get(ev.name_key(name), ())):
             old, when = self.lost[cid]
             if self.clock() - when < REJOIN_SECONDS and same_session(old, admit) and (old.key is None or admit.key == old.key):
-                self._drop(cid)
+                self._unname(cid, old)
                 return cid
         return None
 

@@ -1049,5 +1049,17 @@ def test_a_private_offer_to_a_recipient_lost_and_not_back_in_time_goes(tmp_path)
         kept.ready = True
         files.forget(3)  # cy quit (or was never lost): it goes at once, as before
         assert kept.file_id not in files.book.offers and not files.timed
+        # the old connection's close and the rejoin's ShowOffers, in either order: it is the rejoin's
+        for close_first in (True, False):
+            back = files.book.open(owner=1, owner_name="ann", name="c.txt", size=1, to=4, to_name="dan")
+            back.ready = True
+            if close_first:
+                files.forget(4, away=True)
+            shown = files.offers_for(5, resumed=4, name="dan")
+            if not close_first:
+                files.forget(4, away=True)
+            assert (back.to, back.to_name) == (5, "dan") and not files.timed, close_first
+            assert [a.event.id for a in shown] == [back.file_id]  # type: ignore[attr-defined]
+            files.book.remove(back.file_id)
     finally:
         files.close()

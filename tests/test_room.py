@@ -689,7 +689,12 @@ def test_a_session_lost_or_dropped_is_taken_back_by_its_own_rejoin_only_and_not_
         back = room.connect()
         shown = [a for a in room.room.handle(back, ev.Hello(name="bob", resume=secret)) if isinstance(a, ShowOffers)]
         assert [a.resumed for a in shown] == [old if reason in ("lost", "dropped") else None], reason
+        assert room.room.lost_sessions.awaits(old) == (reason in ("lost", "dropped"))  # the hub may close it after
         room.room.leave(back, "quit")
+        again = room.connect()  # taken back once only
+        shown = [a for a in room.room.handle(again, ev.Hello(name="bob", resume=secret)) if isinstance(a, ShowOffers)]
+        assert [a.resumed for a in shown] == [None]
+        room.room.leave(again, "quit")
     late = room.join("cy")
     secret = room.room.members[late].resume
     room.leave("cy")
