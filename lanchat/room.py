@@ -682,6 +682,8 @@ def name_refused(room: Room, cid: int, name: str, key: bytes | None) -> list[Act
         if found.cid == room.host_cid:  # often the host's own second terminal: same login name, same key
             return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is the host's{alike}; choose another")
         return _refusal(cid, ev.E_NAME_TAKEN, f"the name {name!r} is taken{alike}; choose another")
+    if cid in room.service_cids:  # the server's own bot: its name is kept for it, whoever an older version let own a look-alike
+        return []
     return room.gate.refusal(cid, name, key) or operator_name_refusal(room, cid, name, key)
 
 

@@ -702,3 +702,22 @@ def test_a_session_lost_or_dropped_is_taken_back_by_its_own_rejoin_only_and_not_
     assert not room.room.lost_sessions.awaits(late)
     shown = [a for a in room.room.handle(room.connect(), ev.Hello(name="cy", resume=secret)) if isinstance(a, ShowOffers)]
     assert [a.resumed for a in shown] == [None]
+
+
+def test_a_name_an_older_version_let_a_key_own_never_keeps_the_colour_bot_out():
+    """'coIourbot' (a capital i) could be taken, and so owned by a student's key, before names
+    were compared as drawn; now it reads as the bot's name, and the history file's owner of it
+    kept the bot out at every start ('belongs to someone else on this server'). The bot is the
+    server's own and its name is kept for it: no owner of a look-alike refuses it."""
+    import os
+
+    from lanchat.gate import Gate, owned_name_key
+
+    gate = Gate(clock=lambda: START, owners={owned_name_key("coIourbot"): os.urandom(32)}, owner_names=["coIourbot"])
+    room = RoomDriver(gate=gate)
+    bot = room.connect()
+    room.room.service_cids.add(bot)
+    room.join("colourbot", cid=bot)
+    assert room.room.names == ("colourbot",), room.take(bot)
+    person = room.join("colourbot")  # a person still may not
+    assert room.only_error(person).code == ev.E_BAD_NAME
