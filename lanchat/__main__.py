@@ -642,9 +642,7 @@ def build_parser() -> _Parser:
         epilog=HISTORY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    history.add_argument("path", nargs="?", type=_file_path, metavar="PATH", help="the history file (default: the one 'serve' uses)")
-    history.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
-    history.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
+    _history_file_arguments(history)
     history.add_argument(
         "--format", choices=("txt", "jsonl"), default="txt", help="txt: readable, a line each (a pasted block's further lines indented under it; default); jsonl: one JSON object a line, the text exact"
     )
@@ -683,13 +681,15 @@ def build_parser() -> _Parser:
         help="list or release the names owned by keys in a history file (server stopped)",
         description="Names belong to the first key that used them (docs/PROTOCOL.md, Identity).\n"
         "While the server is stopped, list them or release one whose owner lost\ntheir key.",
-        epilog="examples:\n  lanchat names list\n  lanchat names release cat --port 4000\n"
-        "  lanchat names release cat --history chat.sqlite3\n",
+        epilog="examples:\n  lanchat names list\n  lanchat names list chat.sqlite3\n  lanchat names release cat --port 4000\n"
+        "  lanchat names release cat chat.sqlite3      (or --history chat.sqlite3)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     names.add_argument("action", choices=("list", "release"), metavar="{list,release}",  # errors say the metavar
                        help="list: every owned name; release: free NAME")
     names.add_argument("name", nargs="?", metavar="NAME", help="the name to release")
+    names.add_argument("path", nargs="?", type=_file_path, metavar="PATH",
+                       help="the history file, as `lanchat history PATH` takes it (the same as --history PATH)")
     names.add_argument("--history", type=_file_path, metavar="PATH", help="the history file (default: the one 'serve' uses on --port/--unix)")
     names.add_argument("--port", type=_port, default=3580, help="the room's port, to find its default history (default 3580)")
     names.add_argument("--unix", metavar="PATH", type=_socket_path, help="the room's AF_UNIX socket, to find its default history")
@@ -2659,14 +2659,35 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history_file_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which history file `history`, `history prune` and `history compact` read: PATH, or the same
+    as --history PATH (as `serve` and `names` take it), or the room's on --port/--unix."""
+    parser.add_argument("path", nargs="?", type=_file_path, metavar="PATH",
+                        help="the history file (default: the one 'serve' uses; --history PATH says the same)")
+    parser.add_argument("--history", type=_file_path, metavar="PATH", help="the history file, as serve and names take it (the same as PATH)")
+    parser.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
+    parser.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
+
+
+def _one_history_file(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``args.path``: the history file typed as PATH or as --history PATH, either form for every
+    command that reads one (`names list FILE` too: list has no NAME); two that differ are refused."""
+    if getattr(args, "action", None) == "list" and args.name is not None and args.path is None:
+        try:  # (checked as PATH is)
+            args.name, args.path = None, _file_path(args.name)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"argument PATH: {exc}")
+    if args.path is not None and args.history is not None and Path(args.path) != Path(args.history):
+        parser.error(f"two history files given, {quoted(args.path)} and --history {quoted(args.history)}: give one")
+    args.path = args.path if args.path is not None else args.history
+
+
 def _stopped_history_parser(command: str, description: str, epilog: str) -> argparse.ArgumentParser:
     """``lanchat history COMMAND``: its own parser, as ``history``'s PATH would take the word; with
     PATH, --port and --unix: which stopped room's history it works on."""
     parser = _Parser(prog=f"{PROG} history {command}", description=description, epilog=epilog,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", nargs="?", type=_file_path, metavar="PATH", help="the history file (default: the one 'serve' uses)")
-    parser.add_argument("--port", type=_port, default=3580, help="the default history of the room on this port (default 3580)")
-    parser.add_argument("--unix", metavar="PATH", type=_socket_path, help="the default history of the room on this AF_UNIX socket")
+    _history_file_arguments(parser)
     return parser
 
 
@@ -2880,7 +2901,7 @@ def cmd_names(args: argparse.Namespace) -> int:
 
     if args.action == "release" and not args.name:
         return _fail("names release needs the NAME to release", 2)
-    path, missing = _kept_history(args.history, args, " (no names are owned there)")
+    path, missing = _kept_history(args.path, args, " (no names are owned there)")
     if missing is not None:
         return missing
     try:
@@ -3080,17 +3101,30 @@ def main(argv: list[str] | None = None) -> int:
         )
 
 
-def _main(argv: list[str] | None) -> int:
+def parse_command_line(argv: list[str] | None) -> argparse.Namespace | None:
+    """The command line, parsed and checked (a bad one exits 2, as argparse does); None when it
+    names no command (the help was printed)."""
     words = sys.argv[1:] if argv is None else argv
     if words[:2] in (["history", "prune"], ["history", "compact"]):  # before `history PATH` takes the word as a file's name
-        args = (build_prune_parser if words[1] == "prune" else build_compact_parser)().parse_args(words[2:])
+        parser = (build_prune_parser if words[1] == "prune" else build_compact_parser)()
+        args = parser.parse_args(words[2:])
         args.command = f"history {words[1]}"
     else:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
-            return 2
+            return None
+        parser = parser.commands.get(args.command, parser)
+    if args.command.startswith("history") or args.command == "names":
+        _one_history_file(args, parser)
+    return args
+
+
+def _main(argv: list[str] | None) -> int:
+    args = parse_command_line(argv)
+    if args is None:
+        return 2
     import signal
 
     # Ctrl-C always means "quit politely", even when we were started with SIGINT ignored (a

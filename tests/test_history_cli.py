@@ -897,3 +897,39 @@ def test_the_rooms_kept_list_names_only_ports_that_port_takes(tmp_path):
     for tag in ("3580", "\u0663\u0665\u0668\u0661", "400"):
         (tmp_path / f"history-{tag}.sqlite3").write_bytes(b"")
     assert _rooms_kept(tmp_path) == f"--port 400, --port 3580, {tmp_path / 'history-٣٥٨١.sqlite3'}"
+
+
+def test_every_history_reader_takes_its_file_as_path_or_as_history_path(tmp_path, capsys):
+    """`lanchat history FILE` took its file as an argument and `lanchat names` only as
+    `--history PATH`, so a teacher who learnt one form was refused by the other command. Both
+    forms work for every command that reads a history file; two different files are refused.
+    (In-process through parse_command_line: main() would block this process's stop signals.)"""
+    from lanchat.__main__ import cmd_history, cmd_history_compact, cmd_names, parse_command_line
+
+    def run(*words: str) -> int:
+        args = parse_command_line(list(words))
+        assert args is not None
+        command = {"history": cmd_history, "history compact": cmd_history_compact, "names": cmd_names}[args.command]
+        return command(args)
+
+    db = tmp_path / "lesson.sqlite3"
+    store = HistoryStore(db)
+    store.claim("ann", b"k" * 32)
+    store.close()
+    for form in ([str(db)], ["--history", str(db)]):
+        assert run("names", "list", *form) == 0
+        assert capsys.readouterr().out.startswith("ann  ")
+        assert run("history", *form) == 0
+        assert capsys.readouterr().err == f"no messages in {db}\n"
+        assert run("history", "compact", *form) == 0 and "nothing to give back" in capsys.readouterr().out
+    assert run("names", "release", "ann", str(db)) == 0
+    assert "released 'ann'" in capsys.readouterr().out
+    for words in (["history", "other.sqlite3", "--history", str(db)], ["names", "list", "other.sqlite3", "--history", str(db)]):
+        with pytest.raises(SystemExit) as refused:
+            parse_command_line(words)
+        assert refused.value.code == 2
+        assert "two history files given, 'other.sqlite3' and --history" in capsys.readouterr().err
+    for command in ("history", "names"):
+        with pytest.raises(SystemExit):
+            parse_command_line([command, "--help"])
+        assert "--history PATH" in capsys.readouterr().out
