@@ -262,27 +262,24 @@ def _name(text: str) -> str:
 
 
 def _operator_name(text: str) -> str:
-    """serve --operator NAME|FINGERPRINT: a key's fingerprint (identity.fingerprint_hex), or a
-    name a person can join under (not the colour bot's)."""
+    """serve --operator NAME|FINGERPRINT: a key's fingerprint (identity.fingerprint_hex, the one
+    rule), given on as its hex digits or its full form; a fingerprint copied wrong
+    (identity.near_fingerprint) refused; else a name a person can join under (not the colour bot's)."""
     from .colourbot import BOT_NAME
     from .events import name_key
-    from .identity import fingerprint_hex
+    from .identity import fingerprint_hex, near_fingerprint
 
-    if fingerprint_hex(text) is not None:
-        return text
+    if (hex_digits := fingerprint_hex(text)) is not None:
+        return hex_digits if len(hex_digits) == 16 else "SHA256:" + text.strip()[7:]
     # A fingerprint copied wrong was taken as a name, which the first student to join under it
     # would own and run the room with (or refused with a reason about names): said as a key here.
-    if text[:7].upper() == "SHA256:":
-        if fingerprint_hex(full := "SHA256:" + text[7:]) is not None:
-            return full
+    if text.strip()[:7].upper() == "SHA256:":
         raise argparse.ArgumentTypeError(
             f"{quoted(text)} is not a whole key fingerprint (SHA256: and 43 characters, as `lanchat key` "
             "prints it in full): copy it again, or give its 16 hex digits"
         )
-    digits = _short_fingerprint_shape(text)
+    digits = near_fingerprint(text)
     if digits is not None:
-        if len(digits) == 16:
-            return digits
         raise argparse.ArgumentTypeError(
             f"{quoted(text)} has {len(digits)} hex digits, not 16: copy the key's fingerprint as `lanchat key` "
             "prints it (e.g. 3f2a9c1b77d0e4a5); a name shaped like one cannot be given to --operator"
@@ -290,31 +287,6 @@ def _operator_name(text: str) -> str:
     if name_key(_name(text)) == name_key(BOT_NAME):
         raise argparse.ArgumentTypeError(f"{quoted(text)} is kept for the colour bot; nobody can join under it")
     return text
-
-
-def _short_fingerprint_shape(text: str) -> str | None:
-    """The hex digits of ``text`` when it is shaped as the short fingerprint `lanchat key` and /whois
-    print (16 hex digits, bare or in groups of four split by spaces or dashes) or a near miss of
-    it: 14 to 18 bare hex digits, four groups with one a digit short or over, a fifth group after
-    four whole ones; with spaces (a name has none) 12 to 20 hex digits. None for any other text,
-    a name: ``cafebabe1234``, ``face-2024-1234``, half a fingerprint (serve warns that nobody owns it)."""
-    hex_digits = set("0123456789abcdef")
-    lower = text.lower()
-    if " " in lower:  # read out in groups: never a name
-        digits = lower.replace(" ", "").replace("-", "")
-        return digits if 12 <= len(digits) <= 20 and set(digits) <= hex_digits else None
-    groups = [group for group in lower.split("-") if group]  # (a stray dash, or two, copied along)
-    if not groups or not all(set(group) <= hex_digits for group in groups):
-        return None
-    sizes = [len(group) for group in groups]
-    odd = [size for size in sizes if size != 4]
-    if len(groups) == 1:
-        near = 14 <= sizes[0] <= 18
-    elif len(groups) == 4:
-        near = not odd or (len(odd) == 1 and 3 <= odd[0] <= 5)
-    else:
-        near = len(groups) == 5 and sizes[:4] == [4, 4, 4, 4]
-    return "".join(groups) if near else None
 
 
 class _Given(argparse.Action):
@@ -1571,8 +1543,10 @@ def _operator_lines(names: list[str], owner_of, *, kept: bool, host: str | None 
             lines.append(f"  --operator {name}: that is your own key, the host's: you run the room already")
             continue
         if wanted is not None:
+            # (16 digits and no letter: a fingerprint, by the one rule, but more likely a student number)
+            number = " (16 digits are read as a key's fingerprint: for a student of that number, give their key's)" if wanted.isdecimal() else ""
             lines.append(f"  --operator {name}: whoever joins with the key of that fingerprint, under any name, "
-                         "becomes an operator")
+                         f"becomes an operator{number}")
             continue
         if host is not None and name_key(name) == name_key(host):
             lines.append(f"  --operator {name}: that is you, the host: you run the room already")

@@ -89,23 +89,74 @@ def short_fingerprint(public: bytes) -> str:
     return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
+# A short fingerprint as people copy it: split into groups of four at spaces (`lanchat key`,
+# /whois), or at a tab, a no-break space (a web page, a PDF), a dash or a colon (read out, or
+# written as ssh writes the old MD5 ones). The one rule, for serve --operator and the room alike.
+_HEX = frozenset("0123456789abcdef")
+
+
+def _hex_groups(text: str) -> tuple[list[str], bool] | None:
+    """``text`` (lower-cased) split at whitespace of any kind, dashes and colons, and whether
+    whitespace was among the splits (a name never holds any: names.name_problem); None unless
+    every group is hex digits."""
+    lower = text.strip().lower()
+    groups = lower.replace("-", " ").replace(":", " ").split()  # (split(): every Unicode space)
+    if not groups or not all(set(group) <= _HEX for group in groups):
+        return None
+    return groups, any(ch.isspace() for ch in lower)
+
+
 def fingerprint_hex(text: str) -> str | None:
     """A key fingerprint as a person copied it, as the lower-case hex of the key's SHA-256 it
     begins (``moderation.key_id`` is the whole of it): the short form ``short_fingerprint``
-    shows (``3f2a 9c1b 77d0 e4a5``; spaces optional, 16 hex digits) or the full one
-    ``fingerprint`` shows (``SHA256:`` and 43 base64 characters). None when it is neither.
-    No name looks like either: a name has no spaces and at most 32 characters, and 16 bare hex
-    digits are taken as a fingerprint, never as a name."""
-    short = text.replace(" ", "").lower()
-    if len(short) == 16 and all(ch in "0123456789abcdef" for ch in short):
-        return short
-    if text.startswith("SHA256:") and len(text) == 50:
+    shows (``3f2a 9c1b 77d0 e4a5``: 16 hex digits in any case, bare, or in four groups of four
+    split at spaces, tabs, dashes or colons; with whitespace, split anywhere) or the full one
+    ``fingerprint`` shows (``SHA256:``, in any case, and 43 base64 characters). None when it is
+    neither. A name is neither, but for 16 bare hex digits (``2024000012345678`` too), which are
+    taken as a fingerprint: a name has no whitespace, and ``3f2a-9c1b-77d0-e4a5`` is the key."""
+    text = text.strip()
+    if text[:7].upper() == "SHA256:":
+        if len(text) != 50:
+            return None
         try:
             digest = base64.b64decode(text[7:] + "=", validate=True)
         except (binascii.Error, ValueError):
             return None
         return digest.hex() if len(digest) == 32 else None
-    return None
+    found = _hex_groups(text)
+    if found is None:
+        return None
+    groups, spaced = found
+    digits = "".join(groups)
+    shown_so = spaced or [len(group) for group in groups] in ([16], [4, 4, 4, 4])
+    return digits if len(digits) == 16 and shown_so else None
+
+
+def near_fingerprint(text: str) -> str | None:
+    """The hex digits of ``text`` when it is a short fingerprint copied wrong (``fingerprint_hex``
+    says None): 14 to 18 bare hex digits, four groups with one a digit short or over, a fifth
+    group after four whole ones; with whitespace (a name has none), 12 to 20 hex digits. Without
+    whitespace, never digits alone: a fingerprint is shown with letters (15 digits without one:
+    about 1 in 1,000), so ``202412345678901`` is a student number, a name. None for any other
+    text, a name: ``cafebabe1234``, ``face-2024-1234``, half a fingerprint."""
+    found = _hex_groups(text)
+    if found is None:
+        return None
+    groups, spaced = found
+    digits = "".join(groups)
+    if spaced:
+        return digits if 12 <= len(digits) <= 20 else None
+    if digits.isdecimal():
+        return None
+    sizes = [len(group) for group in groups]
+    odd = [size for size in sizes if size != 4]
+    if len(groups) == 1:
+        near = 14 <= sizes[0] <= 18
+    elif len(groups) == 4:
+        near = not odd or (len(odd) == 1 and 3 <= odd[0] <= 5)
+    else:
+        near = len(groups) == 5 and sizes[:4] == [4, 4, 4, 4]
+    return digits if near else None
 
 
 # ------------------------------------------------------------------ signing

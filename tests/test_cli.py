@@ -1145,6 +1145,50 @@ def test_an_operator_fingerprint_typed_in_another_case_or_with_dashes_is_the_key
     assert fingerprint_hex(given) is not None
 
 
+@pytest.mark.parametrize("typed", [
+    "3f2a\t9c1b\t77d0\te4a5",  # copied from a table: a name "cannot contain spaces", it said
+    "3f2a\u00a09c1b\u00a077d0\u00a0e4a5",  # no-break spaces, from a web page or a PDF: the same
+    "3f2a:9c1b:77d0:e4a5", "3F2A:9C1B:77D0:E4A5",  # written as ssh writes fingerprints: taken as a name
+    " 3f2a 9c1b 77d0 e4a5\n",  # a line break copied along
+])  # fmt: skip
+def test_an_operator_fingerprint_split_at_tabs_no_break_spaces_or_colons_is_the_key_the_room_reads(typed):
+    """One rule (identity.fingerprint_hex) for what --operator takes as a key and what the room
+    then reads it as: __main__ had its own for dashes, the room read only spaces, and a tab, a
+    no-break space or colons between the groups made the fingerprint a name (or a refusal about
+    names). Each form is the key, and the room's moderation reads the same 16 hex digits."""
+    from lanchat.__main__ import build_parser
+    from lanchat.moderation import Moderation
+
+    (given,) = build_parser().parse_args(["serve", "--operator", typed]).operator
+    assert given == "3f2a9c1b77d0e4a5"
+    assert list(Moderation(operators=[given]).operator_fingerprints) == ["3f2a9c1b77d0e4a5"]
+    assert list(Moderation(operators=[typed]).operator_fingerprints) == ["3f2a9c1b77d0e4a5"]
+
+
+@pytest.mark.parametrize("typed", ["20241234567890", "202412345678901", "20241234567890123", "202412345678901234",
+                                   "2024-1234-5678-901"])  # fmt: skip
+def test_a_student_number_of_14_to_18_digits_is_a_name_not_a_fingerprint_copied_wrong(typed):
+    """A student number given to --operator was refused as a near miss of a fingerprint ('has 15
+    hex digits, not 16'), though a fingerprint is shown with letters: 15 hex digits without one
+    happen about once in 1,000 keys. Digits alone are a name; the start lines then warn that
+    nobody owns it yet, as for any name."""
+    from lanchat.__main__ import build_parser
+
+    assert build_parser().parse_args(["serve", "--operator", typed]).operator == [typed]
+
+
+def test_sixteen_digits_are_a_fingerprint_and_the_start_lines_say_how_to_name_a_student_of_that_number():
+    """16 bare hex digits are a key (the safe reading: nobody can claim it), digits alone too; the
+    start line says so, for the teacher who meant a student number."""
+    from lanchat.__main__ import _operator_lines, build_parser
+
+    (given,) = build_parser().parse_args(["serve", "--operator", "2024000012345678"]).operator
+    (line,) = _operator_lines([given], lambda name: None, kept=True)
+    assert "key of that fingerprint" in line and "16 digits are read as a key's fingerprint" in line
+    (line,) = _operator_lines(["3f2a9c1b77d0e4a5"], lambda name: None, kept=True)
+    assert "16 digits" not in line
+
+
 @pytest.mark.parametrize(
     ("args", "argument"),
     [
