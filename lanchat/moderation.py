@@ -1113,6 +1113,27 @@ def _bans_on_named_operator(room: Room, member: Member, identity: str) -> list[A
     return actions
 
 
+def bans_serve_operator_lifts(room: Room) -> list[Ban]:
+    """The kept bans ``_bans_on_named_operator`` will lift as whom ``serve --operator`` names joins,
+    as far as it is known before anyone has (serve's start lines say so, not "kept"): a ban on a
+    NAME it names that a key owns, or on that key; a ban on the key of a fingerprint it names.
+    (A ban on the name that key will join under goes too; which name, nobody knows yet.)"""
+    mod = room.moderation
+    names, keys = set(), set()
+    for name_key, name in mod.named_operators.items():
+        owner = room.gate.owner_of(name)
+        if owner is not None:  # (a NAME nobody owns proves nobody: its ban holds, named_by_serve)
+            names.add(name_key)
+            keys.add(key_id(owner))
+
+    def lifted(ban: Ban) -> bool:
+        if ban.name_key in names:
+            return True
+        return ban.key is not None and (ban.key in keys or any(ban.key.startswith(hex_digits) for hex_digits in mod.operator_fingerprints))
+
+    return [ban for ban in mod.bans if lifted(ban)]
+
+
 def operator_name_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action]:
     """A keyless guest asking for a ``serve --operator`` name nobody owns yet: refused, so that
     nobody can speak as the room's operator-to-be without the key that will own the name."""
