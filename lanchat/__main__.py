@@ -1066,7 +1066,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     banner += _operator_lines(
         args.operator, room.gate.owner_of, kept=store is not None, host=None if args.headless else name, host_key=key
     )
-    banner += _kept_lines(kept_operators, room.topic) + _kept_moderation_lines(bans, mutes, started)
+    from .moderation import bans_serve_operator_lifts
+
+    lifted = bans_serve_operator_lifts(room)
+    banner += _kept_lines(kept_operators, room.topic) + _kept_moderation_lines(bans, mutes, started, lifted)
     if store is None:
         banner.append("  history: off (--no-history): nothing is saved")
     else:
@@ -1504,15 +1507,22 @@ def _kept_lines(operators: list[tuple[str, str]], topic) -> list[str]:  # noqa: 
     return lines
 
 
-def _kept_moderation_lines(bans, mutes, now: float) -> list[str]:  # noqa: ANN001 - moderation.Ban and Mute
+def _kept_moderation_lines(bans, mutes, now: float, lifted=()) -> list[str]:  # noqa: ANN001 - moderation.Ban and Mute
     """Who is still banned or muted from the room's last run (history.py keeps them), for the
-    start lines: the teacher restarting mid-lesson sees what holds and how to lift it."""
+    start lines: the teacher restarting mid-lesson sees what holds and how to lift it. ``lifted``:
+    the bans serve --operator lifts as its operator joins (moderation.bans_serve_operator_lifts),
+    said apart: listed as kept, the teacher who restarted to get her room back read her own ban
+    as holding."""
     import math
 
     lines = []
-    if bans:
-        names = ", ".join(visible(ban.name or f"#{ban.id}") for ban in bans)
+    kept = [ban for ban in bans if ban not in lifted]
+    if kept:
+        names = ", ".join(visible(ban.name or f"#{ban.id}") for ban in kept)
         lines.append(f"  bans kept from the last run (/bans lists them; /unban NAME lifts one): {names}")
+    if lifted:
+        names = ", ".join(visible(ban.name or f"#{ban.id}") for ban in lifted)
+        lines.append(f"  bans from the last run that --operator lifts as its operator joins: {names}")
     if mutes:
         def left(mute) -> str:  # noqa: ANN001
             if mute.until is None:

@@ -83,3 +83,33 @@ def test_the_start_lines_after_a_restart_name_the_bans_and_mutes_that_hold():
         "  mutes kept from the last run (/unmute NAME lifts one): dan (5 more minutes), eve (until /unmute)",
     ]
     assert _kept_moderation_lines([], [], now=1000.0) == []
+
+
+def test_a_ban_that_serve_operator_lifts_is_not_said_to_hold_at_start():
+    """A teacher banned in her own headless room (an operator she made turned on her) restarts it
+    with --operator teach to get it back: the start lines said 'bans kept from the last run: teach'
+    just before the ban went as she joined. They say it is lifted now; others' bans still hold."""
+    import hashlib
+
+    from lanchat.__main__ import _kept_moderation_lines
+    from lanchat.gate import Gate
+    from lanchat.identity import owned_name_key
+    from lanchat.moderation import Ban, bans_serve_operator_lifts
+    from lanchat.room import Room
+
+    teach_key, fp_key = b"t" * 32, b"f" * 32
+    fp_hex = hashlib.sha256(fp_key).hexdigest()
+
+    def ban(n: int, name: str, key: bytes | None = None) -> Ban:
+        identity = hashlib.sha256(key).hexdigest() if key else None
+        return Ban(id=n, name=name, name_key=name, key=identity, address=None, by="ann", reason="", time=0.0)
+
+    bans = [ban(1, "teach"), ban(2, "carl"), ban(3, "t2", teach_key), ban(4, "ms-k", fp_key), ban(5, "nobody")]
+    room = Room(operators=["teach", "nobody", fp_hex[:16]], bans=bans,
+                gate=Gate(clock=lambda: 0.0, owners={owned_name_key("teach"): teach_key}))  # fmt: skip
+    lifted = bans_serve_operator_lifts(room)
+    assert [b.name for b in lifted] == ["teach", "t2", "ms-k"]  # "nobody": no key owns it, so its ban holds
+    assert _kept_moderation_lines(bans, [], now=0.0, lifted=lifted) == [
+        "  bans kept from the last run (/bans lists them; /unban NAME lifts one): carl, nobody",
+        "  bans from the last run that --operator lifts as its operator joins: teach, t2, ms-k",
+    ]
