@@ -255,6 +255,8 @@ def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519
         raise IdentityError(f"{path} is a device, not an identity key file: give yours with --identity PATH")
     if not stat.S_ISREG(info.st_mode):
         raise IdentityError(f"{path} is not a file; move it aside to get a new identity key")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise IdentityError(_not_yours(path, info.st_uid, os.getuid()))
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -267,6 +269,24 @@ def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519
     if not isinstance(key, Ed25519PrivateKey):
         raise IdentityError(f"{path} holds a key that is not Ed25519: {advice}")
     return key, _made_private(path, info)
+
+
+def _not_yours(path: Path, owner: int, me: int) -> str:
+    """Why a key file another user owns is refused, whatever its mode: ssh refuses a private key
+    others can read, and the owner always can (and can change it). Whoever uses it speaks under
+    the owner's names, so it is never used, nor made 0600 (chmod is the owner's, and the file may
+    be no key at all). Root's, in your own folder, was most likely made by `sudo lanchat`."""
+    import pwd
+
+    def who(uid: int, shown: str = "uid ") -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"{shown}{uid}"
+
+    fix = (f" (made by `sudo lanchat`? `sudo chown {who(me, '')} {path}` makes it yours)" if owner == 0
+           else "; give your own with --identity PATH, or leave it out for yours")  # fmt: skip
+    return f"the identity key {path} belongs to user {who(owner)}, not to you ({who(me)}): it is refused, as ssh refuses a key others can read{fix}"
 
 
 def _made_private(path: Path, info: os.stat_result) -> list[str]:

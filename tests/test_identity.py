@@ -1807,3 +1807,28 @@ def test_a_ctrl_z_just_after_enter_at_the_password_prompt_leaves_echo_on():
                           capture_output=True, text=True, timeout=30)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["got secret", "echo after True"], done.stdout
+
+
+def test_a_key_file_another_user_owns_is_refused_in_one_line_and_left_as_it_was(tmp_path, monkeypatch):
+    """`--identity` given a key another user owns was used (and, if loose, made 0600 where chmod
+    could): whoever ran it spoke under the owner's names. ssh refuses a private key others can
+    read, and its owner always can: refused now, whatever its mode, the file untouched. A key
+    root owns in your own folder (made by `sudo lanchat`) says how to make it yours."""
+    path = tmp_path / "identity.key"
+    load_or_create_key(path)
+    os.chmod(path, 0o644)
+    before = path.read_bytes()
+    owner = path.stat().st_uid
+    monkeypatch.setattr(os, "getuid", lambda: owner + 4242)  # as another user would run it
+    with pytest.raises(IdentityError) as refused:
+        load_or_create_key(path)
+    said = str(refused.value)
+    assert "\n" not in said and f"the identity key {path} belongs to " in said and "not to you (uid " in said, said
+    if owner == 0:
+        assert f"`sudo chown {owner + 4242} {path}` makes it yours" in said, said
+    else:
+        assert "give your own with --identity PATH" in said, said
+    assert path.read_bytes() == before and stat.S_IMODE(path.stat().st_mode) == 0o644
+    monkeypatch.setattr(os, "getuid", lambda: owner)  # its owner: used, and made private
+    _key, notes = load_or_create_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and "0644" in notes[0]
