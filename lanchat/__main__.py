@@ -900,6 +900,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(refused, 2)
     if args.tls_dir and not args.tls:
         return _fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
+    typed_host = args.host
+    if args.host and not args.unix:  # a name is looked up once, bounded and said (lookup.py); listen() takes its address
+        address = _listen_address(args.host, port)
+        if isinstance(address, int):
+            return address
+        args.host = address
     if not args.unix and port != 0:
         # The port first, before anything is asked or made: a port in use (the room already
         # running in another window) was said only after a name and the password typed twice,
@@ -908,7 +914,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             listen(Endpoint(host=args.host, port=port)).close()
         except TransportError as exc:
-            return _fail(str(exc))
+            return _fail(str(exc) + (f" ({quoted(typed_host)} is {args.host})" if typed_host != args.host else ""))
     name = None
     key = None
     if not args.headless:
@@ -1145,6 +1151,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         news.close()
         if announcer is not None:
             announcer.close()
+
+
+def _listen_address(host: str, port: int) -> str | int:
+    """serve --host NAME: the address it names, looked up once (lookup.look_up: said after a
+    second, given up after ten, where the resolver alone waited 20 s and more without a word), or
+    an exit code after one line. An address is taken as it is."""
+    from .lookup import is_address, look_up
+
+    if is_address(host):
+        return host
+    found = look_up(host, port, passive=True, say=lambda text: _say(f"{PROG}: {text}"))
+    if not found.addresses:
+        return _fail(f"--host {quoted(host)} {found.problem}; give one of this machine's addresses "
+                     "(`lanchat doctor` lists them), or leave --host out to listen on every one")  # fmt: skip
+    return found.addresses[0][4][0]
 
 
 # serve's options for the host, the person at the terminal, and what to use in a --headless room,
@@ -1824,28 +1845,29 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         return _fail(str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
-    if not _has_address(target.host, target.port):  # `lanchat connect friends`: no machine, maybe a room
-        return _room_called(target.host, target.port if target.port_given else None, f"no machine is called {quoted(target.host)}")
+    if (problem := _no_address(target.host, target.port)) is not None:  # `lanchat connect friends`: no machine, maybe a room
+        return _room_called(target.host, target.port if target.port_given else None, problem)
     return None, Endpoint(host=target.host, port=target.port), None
 
 
-def _has_address(host: str, port: int) -> bool:
-    """Is ``host`` an address (or meant as one: "192.168.1.256", "192.168..1.20", which `connect`
-    then refuses in one line), or a name this machine's resolver finds? False: it may be a room's
-    name. (`connect` asks once more as it connects: a name that resolves costs a second look-up.)"""
-    import socket
-
+def _no_address(host: str, port: int) -> str | None:
+    """None when ``host`` is an address (or meant as one: "192.168.1.256", "192.168..1.20", which
+    `connect` then refuses in one line), or a name this machine's resolver finds; else why not,
+    and it may be a room's name. The look-up is bounded and said (lookup.look_up): a name server
+    that did not answer held `connect NAME` 20 s and more without a word. (`connect` asks once
+    more as it connects: a name that resolves costs a second look-up, from the resolver's cache
+    where it keeps one.)"""
     from .addresses import meant_as_an_address
+    from .lookup import FOUND, NOT_A_NAME, UNKNOWN, look_up
 
     if meant_as_an_address(host):  # maybe mistyped ("192.168.1.2O"): never a room's name
-        return True
-    try:
-        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except UnicodeError:  # no resolver can be asked: connect says so (transport.NOT_A_HOST_NAME)
-        return True
-    except socket.gaierror:
-        return False
-    return True
+        return None
+    found = look_up(host, port, say=lambda text: _say(f"{PROG}: {text}", sys.stdout))
+    if found.outcome in (FOUND, NOT_A_NAME):  # the latter: connect says so (transport.NOT_A_HOST_NAME)
+        return None
+    if found.outcome == UNKNOWN:
+        return f"no machine is called {quoted(host)}"
+    return f"{quoted(host)} {found.problem}"
 
 
 def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1):  # noqa: ANN202

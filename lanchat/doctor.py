@@ -134,6 +134,12 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
     then the same question is asked again over TLS, and the detail is its fingerprint.
     Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, host-unreachable, unknown-host.
     """
+    from .lookup import NO_ANSWER, look_up
+
+    # The name first, bounded (lookup.py): create_connection's timeout does not cover the
+    # resolver, and a name server that did not answer held the doctor 20 s and more.
+    if (named := look_up(target.host, target.port, give_up_after=timeout)).outcome == NO_ANSWER:
+        return "unknown-host", f"cannot find host {target.host!r}: {named.problem.removeprefix('was not found: ')}"
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except socket.gaierror:

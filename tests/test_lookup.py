@@ -1,0 +1,148 @@
+"""A host name typed at the command line is looked up with a bound and a word while it waits
+(lanchat/lookup.py): `serve --host NAME` and `connect NAME` sat silent for as long as a name
+server that did not answer kept the system's resolver waiting."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from helpers import ROOT, child_env, wait_for
+
+from lanchat import lookup
+
+
+def test_a_slow_name_server_is_said_after_a_second_and_given_up_in_one_line():
+    released = threading.Event()
+    said: list[str] = []
+
+    def silent_name_server(host, port, **kwargs):  # noqa: ANN001, ANN003, ANN202, ARG001
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    started = time.monotonic()
+    try:
+        found = lookup.look_up("slow.example", 3580, say=said.append, resolve=silent_name_server, say_after=0.05, give_up_after=0.3)
+    finally:
+        released.set()
+    assert time.monotonic() - started < 5
+    assert found.outcome == lookup.NO_ANSWER and found.addresses == []
+    assert found.problem == "was not found: the network's name server did not answer in 0.3 s (is the network up?)"
+    assert said == ["looking up 'slow.example' (the network's name server is slow to answer; Ctrl-C stops)..."]
+
+
+def test_each_answer_of_the_resolver_is_an_outcome_and_an_address_is_never_looked_up_in_a_thread():
+    def raising(exc):  # noqa: ANN001, ANN202
+        def resolve(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202, ARG001
+            raise exc
+        return resolve
+
+    cases = [(socket.gaierror(socket.EAI_NONAME, "Name or service not known"), lookup.UNKNOWN),
+             (socket.gaierror(socket.EAI_AGAIN, "Temporary failure"), lookup.NO_ANSWER),
+             (UnicodeError("label empty or too long"), lookup.NOT_A_NAME)]  # fmt: skip
+    for exc, outcome in cases:
+        found = lookup.look_up("x.example", 1, resolve=raising(exc))
+        assert found.outcome == outcome and found.problem and not found.addresses, (exc, found)
+    callers: list[str] = []
+
+    def answer(host, port, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        callers.append(threading.current_thread().name)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", port))]
+
+    assert lookup.look_up("192.0.2.7", 1, resolve=answer).outcome == lookup.FOUND
+    assert lookup.look_up("fe80::1%lo", 1, resolve=answer).outcome == lookup.FOUND
+    assert callers == [threading.main_thread().name] * 2  # no thread for an address
+    assert lookup.look_up("host.example", 1, resolve=answer).addresses[0][4] == ("192.0.2.7", 1)
+
+
+# A name server that never answers, stood in for in the real program: getaddrinfo blocks.
+SILENT_RESOLVER = """\
+import socket, sys, threading
+socket.getaddrinfo = lambda *args, **kwargs: threading.Event().wait()
+import lanchat.lookup
+lanchat.lookup.LOOKUP_SECONDS = float(sys.argv[1])
+from lanchat.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def run_with_a_silent_name_server(give_up_after: float, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", SILENT_RESOLVER, str(give_up_after), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)  # fmt: skip
+
+
+def test_serve_host_a_name_nobody_answers_for_says_so_and_gives_up_in_one_line():
+    serve = run_with_a_silent_name_server(1.5, "serve", "--host", "slow.example", "--headless", "--no-history", "--port", "0")
+    out, err = serve.communicate(timeout=30)
+    assert serve.returncode == 1 and out == "" and "Traceback" not in err, (out, err)
+    said = [" ".join(line.split()) for line in err.replace("\n  ", " ").split("\nlanchat: ")]
+    assert said == ["lanchat: looking up 'slow.example' (the network's name server is slow to answer; Ctrl-C stops)...",
+                    "--host 'slow.example' was not found: the network's name server did not answer in 1.5 s (is the network "
+                    "up?); give one of this machine's addresses (`lanchat doctor` lists them), or leave --host out to listen "
+                    "on every one"], err  # fmt: skip
+
+
+def test_connect_to_a_name_nobody_answers_for_says_so_then_looks_for_a_room_of_that_name(monkeypatch, capsys):
+    from lanchat import __main__ as cli
+
+    released = threading.Event()
+
+    def silent_name_server(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_name_server)
+    monkeypatch.setattr(lookup, "SAY_AFTER_SECONDS", 0.05)
+    monkeypatch.setattr(lookup, "LOOKUP_SECONDS", 0.3)
+    try:
+        problem = cli._no_address("friends", 3580)
+    finally:
+        released.set()
+    assert problem == "'friends' was not found: the network's name server did not answer in 0.3 s (is the network up?)"
+    assert capsys.readouterr().out == "lanchat: looking up 'friends' (the network's name server is slow to answer; Ctrl-C stops)...\n"
+
+
+def test_ctrl_c_while_the_name_is_looked_up_stops_at_once_without_a_traceback():
+    serve = run_with_a_silent_name_server(60, "serve", "--host", "slow.example", "--headless", "--no-history")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(serve.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        wait_for(lambda: any("looking up 'slow.example'" in line for line in lines), timeout=20)
+        started = time.monotonic()
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=10) == 130
+        assert time.monotonic() - started < 5
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+    reader.join(5)
+    assert "Traceback" not in "".join(lines), lines
+
+
+def test_the_doctors_server_check_gives_a_silent_name_server_its_own_probe_time(monkeypatch):
+    """create_connection's timeout does not cover the look-up: `lanchat doctor slow.example`
+    waited for the resolver, however long, before its first line."""
+    from lanchat.addresses import Target
+    from lanchat.doctor import probe_server
+
+    released = threading.Event()
+
+    def silent_name_server(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_name_server)
+    started = time.monotonic()
+    try:
+        outcome, detail = probe_server(Target("slow.example", 3580), timeout=0.3)
+    finally:
+        released.set()
+    assert time.monotonic() - started < 5
+    assert (outcome, detail) == ("unknown-host", "cannot find host 'slow.example': the network's name server did not answer "
+                                                 "in 0.3 s (is the network up?)")  # fmt: skip
