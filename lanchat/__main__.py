@@ -1087,8 +1087,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "new ones are not saved"
             )
     # (the paths in it are the user's: a byte that is not UTF-8 shown as \xe9, an escape as ^[, never sent raw)
-    day = _new_day(_time.localtime()) if args.headless else []  # the log's days: _headless_log
-    _log_out("\n".join(fold_lines([_terminal_safe(line) for line in banner], _terminal_columns()) + day))
+    shown = "\n".join(fold_lines([_terminal_safe(line) for line in banner], _terminal_columns()))
+    if args.headless:  # the log's first day line after it (_headless_log)
+        from .log_output import LOG
+
+        LOG.write_dated(lambda now: shown, day_after=True)
+    else:
+        _log_out(shown)
 
     if args.headless:
         _install_signals(lambda: server.request_shutdown("the server was stopped"))
@@ -1670,28 +1675,21 @@ def _close_history(server, store) -> None:  # noqa: ANN001
         store.close()
 
 
-_LOG_DAY = [""]  # the day the headless log last named (_headless_log)
-
-
 def _headless_log(text: str) -> None:
     """A headless server's log line, ``[12:00:01] ...``: at a terminal (the Pi on the projector)
     folded under its text; to a pipe or a file one line each, for grep. Its first line, and the
-    first of each new day, come after a day line, ``-- Monday 2026-12-07 --``: a school server's
-    log runs for weeks, and a ban at ``[10:02:11]`` was said on no day in particular."""
-    now = _time.localtime()
-    line = f"[{_time.strftime('%H:%M:%S', now)}] {visible(text)}"
+    first of each new day, come after a day line, ``-- Monday 2026-12-07 --`` (log_output.py,
+    write_dated: one per day, whichever thread logs first): a school server's log runs for
+    weeks, and a ban at ``[10:02:11]`` was said on no day in particular."""
+    from .log_output import LOG
+
     columns = _terminal_columns()
-    _log_out("\n".join(_new_day(now) + ([line] if columns is None else fold_line(line, columns, " " * 11))))
 
+    def stamped(now: _time.struct_time) -> str:
+        line = f"[{_time.strftime('%H:%M:%S', now)}] {visible(text)}"
+        return "\n".join([line] if columns is None else fold_line(line, columns, " " * 11))
 
-def _new_day(now: _time.struct_time) -> list[str]:
-    """The headless log's day line, if ``now`` is on another day than the last it named (the
-    first: written with serve's banner, so the log's first line carries none)."""
-    day = _time.strftime("-- %A %Y-%m-%d --", now)
-    if day == _LOG_DAY[0]:
-        return []
-    _LOG_DAY[0] = day
-    return [day]
+    LOG.write_dated(stamped)
 
 
 def _log_out(text: str) -> None:

@@ -19,7 +19,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
+
+DAY_LINE = "-- %A %Y-%m-%d --"  # a headless log's day line (time.strftime): -- Monday 2026-12-07 --
 
 # What a disk says while it is full, or a quota reached: lines are taken again once there is room.
 FILLS_UP = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -36,10 +39,25 @@ class LogOutput:
         self.cut = False  # the output ends inside a line the disk cut: the next write ends it first
         self.why = ""
         self.lock = threading.Lock()  # the server's loop, the address watcher and the bot all log
+        self.day = ""  # the day line last written (write_dated)
 
     def write(self, text: str) -> None:
         """``text`` and a newline, after the line that marks a gap if lines were missed."""
         with self.lock:
+            self._write(text)
+
+    def write_dated(self, make: Callable[[time.struct_time], str], *, day_after: bool = False) -> None:
+        """``make(now)`` (a line stamped with ``now``), after the day line (DAY_LINE) when ``now``
+        is on another day than the one last named; ``day_after``: the day line after it (serve's
+        banner, so that the log's first line is the day's). The clock is read and the day compared
+        under the lock: two threads logging at midnight named the new day twice."""
+        with self.lock:
+            now = time.localtime()
+            text = make(now)
+            day = time.strftime(DAY_LINE, now)
+            if day != self.day:
+                self.day = day
+                text = f"{text}\n{day}" if day_after else f"{day}\n{text}"
             self._write(text)
 
     def _write(self, text: str) -> None:

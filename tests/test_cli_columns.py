@@ -104,11 +104,12 @@ def test_a_headless_log_names_the_day_before_its_first_line_and_at_each_new_day(
     import time
 
     from lanchat import __main__ as cli
+    from lanchat.log_output import LOG
 
     monday_night = time.mktime((2026, 12, 7, 23, 59, 58, 0, 0, -1))
     stamps = iter([monday_night, monday_night + 1, monday_night + 3])
     real_localtime = time.localtime
-    monkeypatch.setattr(cli, "_LOG_DAY", [""])
+    monkeypatch.setattr(LOG, "day", "")
     monkeypatch.setattr(cli._time, "localtime", lambda seconds=None: real_localtime(next(stamps) if seconds is None else seconds))
     for name in ("ann", "bob", "cy"):
         cli._headless_log(f"{name} joined")
@@ -116,6 +117,59 @@ def test_a_headless_log_names_the_day_before_its_first_line_and_at_each_new_day(
         "-- Monday 2026-12-07 --", "[23:59:58] ann joined", "[23:59:59] bob joined",
         "-- Tuesday 2026-12-08 --", "[00:00:01] cy joined",
     ]  # fmt: skip
+
+
+def test_two_threads_logging_at_midnight_keep_the_days_in_order(monkeypatch):
+    """The clock was read and the day line chosen outside the log's lock (the server's loop, the
+    address watcher and the bot all log): a line stamped 23:59:59 whose thread lost the race to
+    one stamped 00:00:00 came after Tuesday's day line and named Monday again, a second time.
+    Here the first thread, having read the clock, is held until the second has read it and
+    written (or 0.3 s each): under the lock the second waits its turn instead."""
+    import io
+    import threading
+    import time
+
+    from lanchat import __main__ as cli
+    from lanchat.log_output import LOG
+
+    class Out(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wrote = threading.Event()
+
+        def write(self, text: str) -> int:
+            self.wrote.set()
+            return super().write(text)
+
+    out = Out()
+    monkeypatch.setattr(LOG, "out", out)
+    monkeypatch.setattr(LOG, "day", "-- Monday 2026-12-07 --")  # named already, earlier that day
+    midnight = time.mktime((2026, 12, 8, 0, 0, 0, 0, 0, -1))
+    real_localtime = time.localtime
+    stamps = iter([midnight - 1, midnight])
+    first_read, second_read = threading.Event(), threading.Event()
+
+    def clock(seconds=None):  # noqa: ANN001, ANN202
+        if seconds is not None:
+            return real_localtime(seconds)
+        stamp = next(stamps)
+        if stamp < midnight:  # the first thread: held till the other has read the clock and written
+            first_read.set()
+            second_read.wait(0.3)
+            out.wrote.wait(0.3)
+        else:
+            second_read.set()
+        return real_localtime(stamp)
+
+    monkeypatch.setattr(time, "localtime", clock)
+    first = threading.Thread(target=cli._headless_log, args=("ann joined",))
+    first.start()
+    assert first_read.wait(10)  # the first has read the clock before the second starts
+    second = threading.Thread(target=cli._headless_log, args=("bob joined",))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert out.getvalue().splitlines() == ["[23:59:59] ann joined", "-- Tuesday 2026-12-08 --", "[00:00:00] bob joined"]
 
 
 def test_a_headless_log_line_folds_under_its_text_at_a_terminal():
