@@ -2458,6 +2458,9 @@ def _run_participant(  # noqa: ANN001
             sock, proto, welcome, early = _join_retrying(
                 sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
             )
+    except _ServerUsesTls:  # connected again with TLS (cmd_connect): the signals as they were, for its prompts
+        stops.uninstall()  # (kept, Ctrl-C at "Trust it and connect?" was only noted, and the prompt waited on)
+        raise
     except (PromptCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()

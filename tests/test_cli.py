@@ -1761,3 +1761,26 @@ def test_lanchat_password_loses_the_line_break_a_script_leaves_at_its_end(monkey
     assert _env_password() == "  spaced  "  # only the line's end: a password's own spaces are its own
     monkeypatch.delenv("LANCHAT_PASSWORD")
     assert _env_password() is None
+
+
+def test_ctrl_c_at_the_trust_prompt_after_switching_to_tls_stops_at_once(run, tmp_path):
+    """`lanchat connect HOST PORT` copied from the board, no --tls, to a TLS room: the client
+    switches to TLS by itself and asks to trust the fingerprint. The plain attempt had taken
+    Ctrl-C over for the chat (stopsignals.py) and kept it: at that prompt Ctrl-C was only noted,
+    and the student waited until the server gave up on the connection (20 s), exit 1."""
+    import pexpect
+
+    _server, where = serve(run, "--headless", "--no-history", "--no-announce", "--tls", "--tls-dir", str(tmp_path))
+    child = pexpect.spawn(sys.executable, ["-m", "lanchat", "connect", *where, "--name", "bob", "--plain"],
+                          env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=15)  # fmt: skip
+    try:
+        child.expect_exact("Trust it and connect? [y/N] ")
+        started = time.monotonic()
+        child.sendintr()
+        child.expect(pexpect.EOF, timeout=5)
+        took = time.monotonic() - started
+        said = child.before or ""
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 130 and took < 5, (child.exitstatus, took, said)
+    assert "interrupted: not joining" in said and "Traceback" not in said, said
