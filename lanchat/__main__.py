@@ -494,7 +494,7 @@ def build_parser() -> _Parser:
         help="add a bot to the room: 'colour' (or 'color') suggests a colour for your mood (seed 000); "
         "people talk to it with /mood, /y and /n",
     )
-    serve.add_argument("--bot-seed", type=int, metavar="N", help="seed the bot's random colours so a run can be repeated")
+    serve.add_argument("--bot-seed", type=_whole, metavar="N", help="seed the bot's random colours so a run can be repeated")
     serve.add_argument(
         "--history",
         action=_Given,
@@ -943,7 +943,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except PromptCancelled as exc:
             return _cancelled(exc, "no room was started")
         if not password_text:
-            return _fail("--password needs a password: type one when asked, or set LANCHAT_PASSWORD", 2)
+            asked = "type one when asked" if sys.stdin.isatty() else "input is not a terminal, so nothing could be asked"
+            return _fail(f"--password needs a password: {asked}, or set LANCHAT_PASSWORD", 2)
         # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
         room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
     store = None

@@ -1784,3 +1784,23 @@ def test_ctrl_c_at_the_trust_prompt_after_switching_to_tls_stops_at_once(run, tm
         child.close(force=True)
     assert child.exitstatus == 130 and took < 5, (child.exitstatus, took, said)
     assert "interrupted: not joining" in said and "Traceback" not in said, said
+
+
+def test_a_bot_seed_that_is_no_number_is_said_as_every_other_number_is(capsys):
+    """--bot-seed x said argparse's own "invalid int value: 'x'", where every other number
+    option says "'x' is not a whole number"."""
+    from lanchat.__main__ import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--bot", "colour", "--bot-seed", "x"])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == "lanchat serve: error: argument --bot-seed: 'x' is not a whole number (see lanchat serve --help)"
+
+
+def test_serve_password_with_no_terminal_to_ask_at_does_not_say_type_one_when_asked(run):
+    """`serve --password` started from a script (input not a terminal) read "--password needs a
+    password: type one when asked", though nothing was asked."""
+    server = run("serve", "--headless", "--no-history", "--no-announce", "--port", "0", "--password", stdin=False)
+    assert server.popen.wait(timeout=DEFAULT_TIMEOUT) == 2
+    assert server.output.endswith("--password needs a password: input is not a terminal, so nothing could be asked, "
+                                  "or set LANCHAT_PASSWORD"), server.output  # fmt: skip
