@@ -2093,9 +2093,9 @@ def _choose_room():  # noqa: ANN202
         except KeyboardInterrupt:  # as at every prompt: "interrupted", 130
             print()
             return _cancelled(PromptCancelled(interrupted=True))
-        except EOFError:
+        except EOFError:  # Ctrl-D: the n, as at "Trust it and connect? [y/N]" (it ended the program without a word, 130)
             print()
-            return 130
+            answer = "n"
         if answer in ("", "y", "yes"):
             return room
         _say(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", sys.stdout)
@@ -2111,9 +2111,9 @@ def _choose_room():  # noqa: ANN202
         except KeyboardInterrupt:
             print()
             return _cancelled(PromptCancelled(interrupted=True))
-        except EOFError:
+        except EOFError:  # Ctrl-D: none (it ended the program without a word, 130)
             print()
-            return 130
+            answer = ""
         if not answer or answer.lower() in ("q", "n", "none"):
             _say(f"{PROG}: not joining", sys.stdout)
             return 0

@@ -1804,3 +1804,25 @@ def test_serve_password_with_no_terminal_to_ask_at_does_not_say_type_one_when_as
     assert server.popen.wait(timeout=DEFAULT_TIMEOUT) == 2
     assert server.output.endswith("--password needs a password: input is not a terminal, so nothing could be asked, "
                                   "or set LANCHAT_PASSWORD"), server.output  # fmt: skip
+
+
+@pytest.mark.parametrize("found", [1, 2])
+def test_ctrl_d_at_the_join_which_room_question_is_no_room_said_not_a_silent_130(monkeypatch, capsys, found):
+    """Ctrl-D at "join ann's room? [Y/n]" or "join which room? [1-2, Enter for none]" ended the
+    program without a word, exit 130 (an interruption, which it was not). It is the n, or none,
+    as at "Trust it and connect? [y/N]": 'not joining', exit 0, as for n."""
+    import io
+
+    from lanchat import __main__ as cli
+    from lanchat.discovery import RoomInfo
+
+    rooms = [RoomInfo(name=f"room {n}", host="ann.local", addresses=("192.0.2.7",), port=3580 + n) for n in range(found)]
+    monkeypatch.setattr(cli, "_find_rooms", lambda seconds: rooms)
+
+    class AtTheEnd(io.StringIO):  # a terminal where Ctrl-D was pressed
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", AtTheEnd(""))
+    assert cli._choose_room() == 0
+    assert "lanchat: not joining" in capsys.readouterr().out
