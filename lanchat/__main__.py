@@ -263,14 +263,15 @@ def _name(text: str) -> str:
 
 def _operator_name(text: str) -> str:
     """serve --operator NAME|FINGERPRINT: a key's fingerprint (identity.fingerprint_hex, the one
-    rule), given on as its hex digits or its full form; a fingerprint copied wrong
-    (identity.near_fingerprint) refused; else a name a person can join under (not the colour bot's)."""
+    rule), given on as typed (a tab or a no-break space made a space; SHA256: as printed); a
+    fingerprint copied wrong (identity.near_fingerprint) refused; else a name a person can join
+    under (not the colour bot's)."""
     from .colourbot import BOT_NAME
     from .events import name_key
     from .identity import fingerprint_hex, near_fingerprint
 
-    if (hex_digits := fingerprint_hex(text)) is not None:
-        return hex_digits if len(hex_digits) == 16 else "SHA256:" + text.strip()[7:]
+    if (hex_digits := fingerprint_hex(text)) is not None:  # as typed (the start lines say it), its spaces made plain
+        return " ".join(text.split()) if len(hex_digits) == 16 else "SHA256:" + text.strip()[7:]
     # A fingerprint copied wrong was taken as a name, which the first student to join under it
     # would own and run the room with (or refused with a reason about names): said as a key here.
     if text.strip()[:7].upper() == "SHA256:":

@@ -1160,7 +1160,7 @@ def test_an_operator_fingerprint_split_at_tabs_no_break_spaces_or_colons_is_the_
     from lanchat.moderation import Moderation
 
     (given,) = build_parser().parse_args(["serve", "--operator", typed]).operator
-    assert given == "3f2a9c1b77d0e4a5"
+    assert given == " ".join(typed.split())  # shown as typed in the start lines, a tab or a no-break space a space
     assert list(Moderation(operators=[given]).operator_fingerprints) == ["3f2a9c1b77d0e4a5"]
     assert list(Moderation(operators=[typed]).operator_fingerprints) == ["3f2a9c1b77d0e4a5"]
 
