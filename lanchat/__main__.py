@@ -1166,7 +1166,7 @@ def _listen_address(host: str, port: int) -> str | int:
     an exit code after one line. An address is taken as it is."""
     from .lookup import is_address, look_up
 
-    if is_address(host):
+    if host == "*" or is_address(host):  # ("*": every interface, as "" is: transport.listen_tcp)
         return host
     found = look_up(host, port, passive=True, say=lambda text: _say(f"{PROG}: {text}"))
     if not found.addresses:

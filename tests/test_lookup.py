@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import pytest
 from helpers import ROOT, child_env, wait_for
 
 from lanchat import lookup
@@ -146,3 +147,16 @@ def test_the_doctors_server_check_gives_a_silent_name_server_its_own_probe_time(
     assert time.monotonic() - started < 5
     assert (outcome, detail) == ("unknown-host", "cannot find host 'slow.example': the network's name server did not answer "
                                                  "in 0.3 s (is the network up?)")  # fmt: skip
+
+
+@pytest.mark.parametrize("host", ["*", "127.0.0.1", "::1", "fe80::1%lo"])
+def test_serve_host_every_interface_or_an_address_is_never_looked_up(monkeypatch, host):
+    """`serve --host '*'` is every interface (transport.listen_tcp): looked up as a name, it
+    was refused as unknown."""
+    from lanchat import __main__ as cli
+
+    def no_resolver(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("looked up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_resolver)
+    assert cli._listen_address(host, 3580) == host
