@@ -1634,7 +1634,8 @@ def _holdings_line(store, args: argparse.Namespace) -> list[str]:  # noqa: ANN00
 
 
 def _no_folder_for(path: Path, what: str) -> str | None:
-    """Why a file the user named cannot be made where they said: its folder is not there. A folder
+    """Why a file the user named cannot be made where they said: its folder is not there, or it is
+    a link to something that is not (SQLite said "unable to open database file"). A folder
     the user names is never made (identity.load_or_create_key's rule, for --identity): `--history
     /media/usb/term.sqlite3` with the stick not plugged in made /media/usb on this disk and began
     an empty history there. Only lanchat's own data folder is made, on first use. None: there is
@@ -1646,7 +1647,13 @@ def _no_folder_for(path: Path, what: str) -> str | None:
     except FileNotFoundError:
         return f"there is no folder {path.parent} for {what} {path.name} (a drive not plugged in? a typo?)"
     except OSError:  # (a file on the way, a folder we may not search: HistoryStore says which)
-        pass
+        return None
+    if os.path.islink(path) and not os.path.exists(path):  # SQLite said only "unable to open database file"
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "a file"
+        return f"{path} is a link to {target}, which is not there (a drive not plugged in?)"
     return None
 
 

@@ -933,3 +933,15 @@ def test_every_history_reader_takes_its_file_as_path_or_as_history_path(tmp_path
         with pytest.raises(SystemExit):
             parse_command_line([command, "--help"])
         assert "--history PATH" in capsys.readouterr().out
+
+
+def test_serve_history_a_link_to_nothing_says_where_it_points(tmp_path):
+    """`serve --history term.sqlite3`, a link to the USB stick not plugged in, read SQLite's
+    'cannot open term.sqlite3: unable to open database file'. It says where the link points."""
+    link = tmp_path / "term.sqlite3"
+    link.symlink_to(tmp_path / "usb" / "term.sqlite3")
+    result = run_lanchat("serve", "--headless", "--no-announce", "--unix", str(tmp_path / "c.sock"), "--history", str(link))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"lanchat: {link} is a link to {tmp_path / 'usb' / 'term.sqlite3'}, which is not there "
+                                    "(a drive not plugged in?)\n"), result.stderr  # fmt: skip
+    assert not (tmp_path / "usb").exists()
