@@ -263,15 +263,18 @@ def _name(text: str) -> str:
 
 def _operator_name(text: str) -> str:
     """serve --operator NAME|FINGERPRINT: a key's fingerprint (identity.fingerprint_hex, the one
-    rule), given on as typed (a tab or a no-break space made a space; SHA256: as printed); a
-    fingerprint copied wrong (identity.near_fingerprint) refused; else a name a person can join
-    under (not the colour bot's)."""
+    rule), given on as typed (a tab or a no-break space made a space; SHA256: as printed; one
+    holding an invisible character as /whois shows it); a fingerprint copied wrong
+    (identity.near_fingerprint) refused; else a name a person can join under (not the colour bot's)."""
     from .colourbot import BOT_NAME
     from .events import name_key
     from .identity import fingerprint_hex, near_fingerprint
 
     if (hex_digits := fingerprint_hex(text)) is not None:  # as typed (the start lines say it), its spaces made plain
-        return " ".join(text.split()) if len(hex_digits) == 16 else "SHA256:" + text.strip()[7:]
+        if len(hex_digits) != 16:
+            return "SHA256:" + text.strip()[7:]
+        typed = " ".join(text.split())  # (a zero-width space left in: as /whois shows it instead)
+        return typed if typed.isprintable() else " ".join(hex_digits[i : i + 4] for i in range(0, 16, 4))
     # A fingerprint copied wrong was taken as a name, which the first student to join under it
     # would own and run the room with (or refused with a reason about names): said as a key here.
     if text.strip()[:7].upper() == "SHA256:":

@@ -93,13 +93,16 @@ def short_fingerprint(public: bytes) -> str:
 # /whois), or at a tab, a no-break space (a web page, a PDF), a dash or a colon (read out, or
 # written as ssh writes the old MD5 ones). The one rule, for serve --operator and the room alike.
 _HEX = frozenset("0123456789abcdef")
+# Zero-width characters a web page or a word processor puts between groups: spaces here (a name
+# cannot hold them either: names.name_problem)
+_INVISIBLE_AS_SPACE = str.maketrans(dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff", " "))
 
 
 def _hex_groups(text: str) -> tuple[list[str], bool] | None:
-    """``text`` (lower-cased) split at whitespace of any kind, dashes and colons, and whether
-    whitespace was among the splits (a name never holds any: names.name_problem); None unless
+    """``text`` (lower-cased) split at whitespace of any kind (a zero-width space too), dashes and
+    colons, and whether whitespace was among the splits (a name never holds any: names.name_problem); None unless
     every group is hex digits."""
-    lower = text.strip().lower()
+    lower = text.strip().lower().translate(_INVISIBLE_AS_SPACE)
     groups = lower.replace("-", " ").replace(":", " ").split()  # (split(): every Unicode space)
     if not groups or not all(set(group) <= _HEX for group in groups):
         return None

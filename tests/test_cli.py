@@ -1149,6 +1149,7 @@ def test_an_operator_fingerprint_typed_in_another_case_or_with_dashes_is_the_key
     "3f2a\t9c1b\t77d0\te4a5",  # copied from a table: a name "cannot contain spaces", it said
     "3f2a\u00a09c1b\u00a077d0\u00a0e4a5",  # no-break spaces, from a web page or a PDF: the same
     "3f2a:9c1b:77d0:e4a5", "3F2A:9C1B:77D0:E4A5",  # written as ssh writes fingerprints: taken as a name
+    "3f2a\u200b9c1b\u200b77d0\u200be4a5",  # zero-width spaces from a web page: "cannot hold invisible characters"
     " 3f2a 9c1b 77d0 e4a5\n",  # a line break copied along
 ])  # fmt: skip
 def test_an_operator_fingerprint_split_at_tabs_no_break_spaces_or_colons_is_the_key_the_room_reads(typed):
@@ -1157,10 +1158,12 @@ def test_an_operator_fingerprint_split_at_tabs_no_break_spaces_or_colons_is_the_
     no-break space or colons between the groups made the fingerprint a name (or a refusal about
     names). Each form is the key, and the room's moderation reads the same 16 hex digits."""
     from lanchat.__main__ import build_parser
+    from lanchat.identity import fingerprint_hex
     from lanchat.moderation import Moderation
 
     (given,) = build_parser().parse_args(["serve", "--operator", typed]).operator
-    assert given == " ".join(typed.split())  # shown as typed in the start lines, a tab or a no-break space a space
+    assert fingerprint_hex(given) == "3f2a9c1b77d0e4a5" and given.isprintable()  # shown as typed in the start lines
+    assert given == " ".join(typed.split()) or "\u200b" in typed
     assert list(Moderation(operators=[given]).operator_fingerprints) == ["3f2a9c1b77d0e4a5"]
     assert list(Moderation(operators=[typed]).operator_fingerprints) == ["3f2a9c1b77d0e4a5"]
 
