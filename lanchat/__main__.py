@@ -2068,8 +2068,10 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
     return tls_sock, fingerprint
 
 
-def _find_rooms(seconds: float):  # noqa: ANN202
-    """Rooms on the local network, or an exit code after saying why none could be looked for."""
+def _find_rooms(seconds: float, stopped: str = "not joining"):  # noqa: ANN202
+    """Rooms on the local network, or an exit code after saying why none could be looked for;
+    Ctrl-C while it looks: "interrupted: ``stopped``", 130, as at the prompts that follow it
+    (it ended in a bare ^C)."""
     from .discovery import DiscoveryError, browse
     from .netinfo import local_networks
 
@@ -2077,6 +2079,9 @@ def _find_rooms(seconds: float):  # noqa: ANN202
         return browse(seconds, local_networks())
     except DiscoveryError as exc:
         return _fail(f"cannot look for rooms on the local network: {exc}\n{NO_ROOM_HELP}")
+    except KeyboardInterrupt:
+        print()
+        return _cancelled(PromptCancelled(interrupted=True), stopped)
 
 
 def _choose_room():  # noqa: ANN202
@@ -2139,7 +2144,7 @@ def _choose_room():  # noqa: ANN202
 def cmd_rooms(args: argparse.Namespace) -> int:
     import json
 
-    rooms = _find_rooms(args.wait)
+    rooms = _find_rooms(args.wait, "no rooms listed")
     if isinstance(rooms, int):
         return rooms
     if args.json:

@@ -1829,3 +1829,19 @@ def test_ctrl_d_at_the_join_which_room_question_is_no_room_said_not_a_silent_130
     monkeypatch.setattr(sys, "stdin", AtTheEnd(""))
     assert cli._choose_room() == 0
     assert "lanchat: not joining" in capsys.readouterr().out
+
+
+def test_ctrl_c_while_rooms_are_looked_for_says_interrupted_as_the_prompts_do(monkeypatch, capsys):
+    """Ctrl-C during the 2 s `connect` (no address) or `rooms` listens for rooms ended in a bare
+    ^C, where the prompts around it say "interrupted: not joining"."""
+    from lanchat import __main__ as cli
+    from lanchat import discovery
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(discovery, "browse", interrupted)
+    assert cli._find_rooms(2.0) == 130
+    assert capsys.readouterr().err == "lanchat: interrupted: not joining\n"
+    assert cli.cmd_rooms(cli.build_parser().parse_args(["rooms"])) == 130
+    assert capsys.readouterr().err == "lanchat: interrupted: no rooms listed\n"
