@@ -3032,7 +3032,10 @@ def _password_from_user(prompt: str, *, confirm: bool = False) -> str | None:
         raise PromptCancelled(interrupted=True) from None
     if not differed:  # nothing typed, every time
         return None
-    raise PasswordsDiffer(f"the two passwords differed {differed} time{'s' if differed != 1 else ''}; no room was started")
+    times = {1: "once", 2: "twice"}.get(differed, f"{differed} times")
+    empty = PASSWORD_TRIES - differed  # (said, or "differed 1 time" read as all that happened)
+    rest = f", and nothing was typed the other time{'s' if empty > 1 else ''}" if empty else ""
+    raise PasswordsDiffer(f"the two passwords differed {times}{rest}; no room was started")
 
 
 # What `pip install -e .` brings (pyproject.toml), by the name each is imported under.

@@ -1845,3 +1845,18 @@ def test_ctrl_c_while_rooms_are_looked_for_says_interrupted_as_the_prompts_do(mo
     assert capsys.readouterr().err == "lanchat: interrupted: not joining\n"
     assert cli.cmd_rooms(cli.build_parser().parse_args(["rooms"])) == 130
     assert capsys.readouterr().err == "lanchat: interrupted: no rooms listed\n"
+
+
+def test_passwords_that_differed_once_then_nothing_typed_say_both(monkeypatch, capsys):
+    """serve --password: 'abc' then 'abd', then Enter alone twice, read "the two passwords
+    differed 1 time; no room was started", as if one try was all there was."""
+    from lanchat import __main__ as cli
+    from lanchat import askpass
+
+    typed = iter(["abc", "abd", "", ""])
+    monkeypatch.setattr(askpass, "ask_password", lambda prompt: next(typed))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.delenv("LANCHAT_PASSWORD", raising=False)
+    with pytest.raises(cli.PasswordsDiffer) as differed:
+        cli._password_from_user("Room password: ", confirm=True)
+    assert str(differed.value) == "the two passwords differed once, and nothing was typed the other times; no room was started"
