@@ -1643,6 +1643,7 @@ def _no_folder_for(path: Path, what: str) -> str | None:
     /media/usb/term.sqlite3` with the stick not plugged in made /media/usb on this disk and began
     an empty history there. Only lanchat's own data folder is made, on first use. None: there is
     something there (a folder, or a file or a folder we may not read, which opening the file names)."""
+    import contextlib
     import os
 
     try:
@@ -1651,12 +1652,14 @@ def _no_folder_for(path: Path, what: str) -> str | None:
         return f"there is no folder {path.parent} for {what} {path.name} (a drive not plugged in? a typo?)"
     except OSError:  # (a file on the way, a folder we may not search: HistoryStore says which)
         return None
-    if os.path.islink(path) and not os.path.exists(path):  # SQLite said only "unable to open database file"
-        try:
-            target = os.readlink(path)
-        except OSError:
-            target = "a file"
-        return f"{path} is a link to {target}, which is not there (a drive not plugged in?)"
+    try:
+        os.stat(path)
+    except FileNotFoundError:  # a link to nothing (SQLite said only "unable to open database file"), or no file yet
+        with contextlib.suppress(OSError):  # (readlink: the link gone meanwhile)
+            if os.path.islink(path):
+                return f"{path} is a link to {os.readlink(path)}, which is not there (a drive not plugged in?)"
+    except OSError:  # a link loop, a folder we may not search: HistoryStore says which
+        pass
     return None
 
 
@@ -2466,18 +2469,15 @@ def _run_participant(  # noqa: ANN001
     from .session import Session
     from .stopsignals import StopSignals
 
-    # Ctrl-C, SIGTERM and SIGHUP from here to the end of the process: noted, and read by the
-    # loop, which says goodbye once; only the waits outside it are interrupted (stopsignals.py)
+    # Ctrl-C, SIGTERM and SIGHUP from here to the end of the process (but for a switch to TLS:
+    # _join_under): noted, and read by the loop, which says goodbye once; only the waits outside
+    # it are interrupted (stopsignals.py)
     stops = StopSignals()
     stops.install()
-    try:
-        with stops.interrupting():  # a hangup while joining: not in, exit 130 as Ctrl-C does
-            sock, proto, welcome, early = _join_retrying(
-                sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
-            )
-    except _ServerUsesTls:  # connected again with TLS (cmd_connect): the signals as they were, for its prompts
-        stops.uninstall()  # (kept, Ctrl-C at "Trust it and connect?" was only noted, and the prompt waited on)
-        raise
+    try:  # a hangup while joining: not in, exit 130 as Ctrl-C does
+        sock, proto, welcome, early = _join_under(
+            stops, sock, name, key=key, password=password, binding=binding, again_at=again_at, may_switch_to_tls=may_switch_to_tls
+        )
     except (PromptCancelled, JoinError, KeyboardInterrupt, _Unreachable) as exc:  # not in: the server and the chat end
         if on_quit:
             on_quit()
@@ -2518,6 +2518,18 @@ def _run_participant(  # noqa: ANN001
     message = _ending(outcome, frontend, session, role)
     _how_it_ended(f"{PROG}: {_terminal_safe(message)}", outcome.code, plain=isinstance(frontend, PlainFrontend), stops=stops)
     return outcome.code
+
+
+def _join_under(stops, sock, name: str, **join):  # noqa: ANN001, ANN003, ANN202 - a StopSignals, _join_retrying's
+    """_join_retrying, a stop signal interrupting it. A switch to TLS (_ServerUsesTls) gives the
+    signals back as they were first: cmd_connect's TLS prompt comes before the chat takes them
+    again (kept, Ctrl-C at "Trust it and connect?" was only noted, and the prompt waited on)."""
+    try:
+        with stops.interrupting():
+            return _join_retrying(sock, name, **join)
+    except _ServerUsesTls:
+        stops.uninstall()
+        raise
 
 
 # At most this many lines typed and never sent are quoted in the chat's last words (the count says the rest).
