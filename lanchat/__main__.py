@@ -2713,9 +2713,19 @@ def _one_history_file(args: argparse.Namespace, parser: argparse.ArgumentParser)
             args.name, args.path = None, _file_path(args.name)
         except argparse.ArgumentTypeError as exc:
             parser.error(f"argument PATH: {exc}")
+    if getattr(args, "action", None) == "release" and args.path and _is_file(args.name) and not _is_file(args.path):
+        import shlex  # `names release chat.sqlite3 ann`, the file first as `history FILE` takes it
+
+        parser.error(f"the NAME comes first, then the file: `{shlex.join([PROG, 'names', 'release', args.path, args.name])}`")
     if args.path is not None and args.history is not None and Path(args.path) != Path(args.history):
         parser.error(f"two history files given, {quoted(args.path)} and --history {quoted(args.history)}: give one")
     args.path = args.path if args.path is not None else args.history
+
+
+def _is_file(text: str | None) -> bool:
+    from os.path import isfile  # (never raises)
+
+    return text is not None and text != "" and isfile(text)
 
 
 def _stopped_history_parser(command: str, description: str, epilog: str) -> argparse.ArgumentParser:

@@ -933,6 +933,9 @@ def test_every_history_reader_takes_its_file_as_path_or_as_history_path(tmp_path
         with pytest.raises(SystemExit):
             parse_command_line([command, "--help"])
         assert "--history PATH" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # the file first, as `history FILE` takes it: the order said
+        parse_command_line(["names", "release", str(db), "ann"])
+    assert f"the NAME comes first, then the file: `lanchat names release ann {db}`" in capsys.readouterr().err
 
 
 def test_serve_history_a_link_to_nothing_says_where_it_points(tmp_path):
