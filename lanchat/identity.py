@@ -257,7 +257,9 @@ def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519
     if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):  # `--identity /dev/null`: never to be moved aside
         raise IdentityError(f"{path} is a device, not an identity key file: give yours with --identity PATH")
     if not stat.S_ISREG(info.st_mode):
-        raise IdentityError(f"{path} is not a file; move it aside to get a new identity key")
+        # (a pipe, a socket: yours to move aside where lanchat keeps its own key; one you named is a slip)
+        fix = "give your key file with --identity PATH" if not make_folder else "move it aside to get a new identity key"
+        raise IdentityError(f"{path} is not a file; {fix}")
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise IdentityError(_not_yours(path, info.st_uid, os.getuid()))
     try:

@@ -1832,3 +1832,16 @@ def test_a_key_file_another_user_owns_is_refused_in_one_line_and_left_as_it_was(
     monkeypatch.setattr(os, "getuid", lambda: owner)  # its owner: used, and made private
     _key, notes = load_or_create_key(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and "0644" in notes[0]
+
+
+def test_identity_given_a_pipe_says_to_give_the_key_file_not_to_move_the_pipe_aside(tmp_path):
+    """`--identity FIFO` (a slip, a wrong Tab) was told "move it aside to get a new identity key",
+    advice for lanchat's own key file, not for a path the person named."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(IdentityError) as named:
+        load_or_create_key(fifo, make_folder=False)  # a path given with --identity
+    assert str(named.value) == f"{fifo} is not a file; give your key file with --identity PATH"
+    with pytest.raises(IdentityError) as own:
+        load_or_create_key(fifo)  # where lanchat keeps its own
+    assert str(own.value) == f"{fifo} is not a file; move it aside to get a new identity key"
