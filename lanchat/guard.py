@@ -11,6 +11,7 @@ no byte for NOT_READING_SECONDS is dropped (docs/PROTOCOL.md, "Abuse limits"; is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -172,6 +173,13 @@ class Guard(_Door):
         # ``limits`` turns on flood control and connection caps (what `lanchat serve` does
         # unless --no-limits; a benchmark lifts them); the hub's deadlines always hold.
         self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
+        # and one bucket per address group, shared by everyone joined from it (limits.ADDRESS_SHARE).
+        # Its refusals pause the connection that met them but never end it: one who shares the
+        # address and only chats must not be disconnected for another's flood (theirs ends it).
+        self.address_flood = None if self.flood is None else lim.FloodControl(
+            burst=self.flood.burst * lim.ADDRESS_SHARE, rate=self.flood.rate * lim.ADDRESS_SHARE,
+            slow_downs_before_pause=self.flood.slow_downs_before_pause, pauses_before_disconnect=math.inf,
+        )  # fmt: skip
         groups = hub.room.moderation.groups  # one rule for caps, storms and bans (limits.AddressGroups)
         self.connection_limits = connection_limits if connection_limits is not None else (
             lim.ConnectionLimits(groups=groups) if limits else None
@@ -191,6 +199,7 @@ class Guard(_Door):
         self.next_congestion_check = 0.0  # check_congestion does nothing before this (hub.expire asks first)
         self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
         self.not_reading_seconds = NOT_READING_SECONDS
+        self.shared_limit = False  # the last refusal was the address group's (_check)
 
     # ------------------------------------------------------------ the hub's calls
 
@@ -260,7 +269,7 @@ class Guard(_Door):
                 return
             if one or isinstance(other, FLOOD_COUNTED) or other.__class__ is Invalid:  # a refused frame costs an answer too
                 key = self._flood_key(peer.cid)
-                if key is not None and not (verdict := flood.check(key, hub.clock())).allowed:
+                if key is not None and not (verdict := self._check(peer, key)).allowed:
                     self._over_flood_limit(peer, verdict, ev.Say(text=one[0]) if one else other)
                     if peer.closing:
                         return
@@ -273,6 +282,18 @@ class Guard(_Door):
                     self._spend_budget(peer)
                 elif other.__class__ is ev.Nick:  # a guest's bucket goes with the new name now, not
                     self._flood_key(peer.cid)  # at their next frame: the old name is fresh for the next to take it
+
+    def _check(self, peer: Peer, key: str) -> lim.Verdict:
+        """One counted frame from ``peer``, whose person's bucket is ``key``: that bucket's
+        verdict, then, if it allows the frame, the verdict of the bucket ``peer``'s address group
+        shares (not this machine's: a lab's class shares its loopback). Either refusal is
+        ``_over_flood_limit``'s; which one, ``shared_limit`` tells."""
+        assert self.flood is not None and self.address_flood is not None
+        now = self.hub.clock()
+        verdict = self.flood.check(key, now)
+        group = peer.group
+        self.shared_limit = verdict.allowed and bool(group) and group != lim.LOCAL
+        return self.address_flood.check(group, now) if self.shared_limit else verdict
 
     def _spend_budget(self, peer: Peer) -> None:
         """One uncounted frame (BUDGETED) from ``peer``, handled: out of budget, it is not read
@@ -324,9 +345,10 @@ class Guard(_Door):
         return key
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict, refused: object) -> None:
-        flood = self.flood
+        flood = self.address_flood if self.shared_limit else self.flood
         assert flood is not None
         limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
+        limit += " from one address, shared by everyone joined from it" if self.shared_limit else ""
         if verdict.action == lim.DISCONNECT:
             self.hub.log(f"{self.hub.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
             note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)
