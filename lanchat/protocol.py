@@ -31,7 +31,7 @@ from .wire import (
     NotFinite,
     NotText,
     binary_frame,
-    decode_json,
+    decode_refused_json,
     encode_json,
     frame,
     is_binary,
@@ -359,7 +359,7 @@ class Connection:
         if event is not None:
             return self._received(event)
         try:  # the plain path: decides, and words, whatever the fast path would not take
-            obj = decode_json(payload)
+            obj = decode_refused_json(payload)  # one made to be slow to read too (wire.py)
         except UnicodeDecodeError:
             return self._remote_mistake(ev.E_BAD_JSON, "the frame is not valid UTF-8")
         except NotText:  # PROTOCOL.md 2: JSON, but a string in it is not text
