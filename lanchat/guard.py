@@ -43,6 +43,13 @@ BUDGETED: tuple[type, ...] = (ev.Typing, ev.UploadChunk, ev.UploadBytes, ev.Uplo
 UNCOUNTED_BURST = 1024
 UNCOUNTED_RATE = 4096.0
 UNCOUNTED_RESUME = 64
+# A frame the typed fast path refuses goes to the plain JSON path, some 50 ns a byte: 64 KiB of
+# nested lists in a typing hint's unread field cost 3 ms, and 1,024 such hints at once held the
+# room for seconds. Such a frame costs its sender's budget a token per SLOW_BYTES_A_TOKEN of its
+# bytes on top (4,096 for 64 KiB: 64 KiB a second, ~3 ms of the loop's), and before the welcome
+# a try per SLOW_BYTES_A_TRY (a 64 KiB hello is 32 of the MAX_FRAMES_BEFORE_WELCOME).
+SLOW_BYTES_A_TOKEN = 16
+SLOW_BYTES_A_TRY = 2048
 # Frames one connection may send before its welcome, which flood control does not count: a
 # hello, an auth, the names a person at a prompt tries. Past it, a script having names refused
 # as fast as it can send them (60,000 a second from one connection, slowing the room's lines a
@@ -278,9 +285,10 @@ class Guard(_Door):
                 say(peer, one)  # type: ignore[misc]  # not None whenever one is not empty
             else:
                 hub._handle(peer, other)
-                if isinstance(other, BUDGETED):
-                    self._spend_budget(peer)
-                elif other.__class__ is ev.Nick:  # a guest's bucket goes with the new name now, not
+                if proto.slow_bytes or isinstance(other, BUDGETED):
+                    self._spend_budget(peer, 1.0 + proto.slow_bytes / SLOW_BYTES_A_TOKEN)
+                    proto.slow_bytes = 0
+                if other.__class__ is ev.Nick:  # a guest's bucket goes with the new name now, not
                     self._flood_key(peer.cid)  # at their next frame: the old name is fresh for the next to take it
 
     def _check(self, peer: Peer, key: str) -> lim.Verdict:
@@ -295,23 +303,25 @@ class Guard(_Door):
         self.shared_limit = verdict.allowed and bool(group) and group != lim.LOCAL
         return self.address_flood.check(group, now) if self.shared_limit else verdict
 
-    def _spend_budget(self, peer: Peer) -> None:
-        """One uncounted frame (BUDGETED) from ``peer``, handled: out of budget, it is not read
-        until UNCOUNTED_RESUME are back. Not for those flood control exempts (the host, bots,
-        operators), nor for a connection already closing."""
+    def _spend_budget(self, peer: Peer, cost: float = 1.0) -> None:
+        """One uncounted frame (BUDGETED) from ``peer``, handled, or one read by the plain path
+        (``cost``: its bytes' worth, SLOW_BYTES_A_TOKEN): out of budget, it is not read until
+        UNCOUNTED_RESUME are back (a debt first). Not for those flood control exempts (the
+        host, bots, operators), nor for a connection already closing."""
         if peer.closing or self._flood_key(peer.cid) is None:
             return
         now = self.hub.clock()
         budget = peer.budget
         if budget is None:
             budget = peer.budget = lim.TokenBucket(UNCOUNTED_BURST, UNCOUNTED_RATE, now)
-        if not budget.take(now):
+        if not (budget.take(now) if cost == 1.0 else budget.spend(now, cost)):
             self.pause(peer, now + budget.seconds_until(now, UNCOUNTED_RESUME))
 
     def _too_many_before_welcome(self, peer: Peer) -> bool:
         """One more frame before ``peer``'s welcome; past MAX_FRAMES_BEFORE_WELCOME it is refused
         and closed (True)."""
-        peer.frames_before_welcome += 1
+        peer.frames_before_welcome += 1 + peer.proto.slow_bytes // SLOW_BYTES_A_TRY
+        peer.proto.slow_bytes = 0
         if peer.frames_before_welcome <= MAX_FRAMES_BEFORE_WELCOME:
             return False
         why = f"slow down: {MAX_FRAMES_BEFORE_WELCOME} tries without joining"

@@ -101,6 +101,13 @@ class TokenBucket:
             return True
         return False
 
+    def spend(self, now: float, cost: float) -> bool:
+        """Spend ``cost`` tokens for work already done, into debt if need be (refilled before
+        the next ``take`` succeeds); False when the bucket is in debt or empty now."""
+        self.refill(now)
+        self.tokens -= cost
+        return self.tokens > EPSILON
+
     def seconds_until(self, now: float, tokens: float = 1.0) -> float:
         """How long until ``tokens`` are there (0 when they already are)."""
         self.refill(now)

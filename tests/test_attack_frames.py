@@ -6,10 +6,12 @@ their size says. The room must go on at its usual pace. Real sockets on loopback
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
-from helpers import RawClient, running_server
+from helpers import DEFAULT_TIMEOUT, RawClient, child_env, local_host, running_server, wait_for
 
 from lanchat import events as ev
 from lanchat.wire import frame
@@ -24,18 +26,68 @@ def _typing_padded_with(values: list[object]) -> bytes:
 def test_typing_hints_padded_with_huge_numbers_do_not_stall_the_room():
     """A typing hint is not flood-counted and may carry fields the server does not know. msgspec
     reads a number written with an exponent of 289 or more (1e300) some 300 times slower than
-    any other (7 us each): 60 hints padded with 8,000 of them (56 KiB each, 3.4 MB in all) held
-    the server's one loop for about 3 s, the whole room's lines with it. Such a frame is read by
-    the json module now (2 ms), with the same values."""
-    with running_server(limits=True) as (_server, endpoint):
-        ann, mallory = RawClient(endpoint, "ann"), RawClient(endpoint, "mallory")
+    any other (7 us each): a hint padded with 8,000 of them (56 KiB) held the server's one loop
+    for about 55 ms, and 20 guests sending one each held the room's lines for over a second.
+    Such a frame is read by the json module now (2 ms), with the same values."""
+    with running_server(limits=True) as (server, endpoint):
+        ann = local_host(server, "ann")
+        guests = [RawClient(endpoint, f"g{i}") for i in range(20)]
         hint = _typing_padded_with([1e300] * 8000)
         began = time.monotonic()
-        mallory.send_raw(hint * 60)
-        mallory.send(ev.Say(text="done"))
-        mallory.expect(ev.Message, text="done")
+        for guest in guests:
+            guest.send_raw(hint)
+        # each hint, once read, is the first spending of its sender's budget for uncounted frames
+        budgets = lambda: [peer for peer in list(server.hub.peers.values()) if peer.budget is not None]  # noqa: E731
+        wait_for(lambda: len(budgets()) == len(guests), what="every hint read")
         held = time.monotonic() - began
-        assert held < 1.0, f"60 padded typing hints held the room for {held:.2f} s"
-        ann.expect(ev.Message, text="done")
+        assert held < 0.5, f"20 padded typing hints held the room for {held:.2f} s"
         ann.send(ev.Say(text="still here"))
-        mallory.expect(ev.Message, text="still here")
+        guests[0].expect(ev.Message, text="still here")
+
+
+# mallory's script: argv port seconds; joins, then sends typing hints padded with 64 KiB of
+# nested lists (32,000 of them, in a field nobody reads) as fast as the server reads them.
+NESTED_HINTS = """
+import json, socket, struct, sys, time
+def frame(obj):
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    return struct.pack(">I", len(body)) + body
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+sock.sendall(frame({"type": "hello", "name": "mallory", "version": 2}))
+sock.recv(65536)  # the welcome
+hint = frame({"type": "typing", "pad": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]] * 2000})
+print("joined", flush=True)
+until = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < until:
+    sock.settimeout(max(0.01, until - time.monotonic()))
+    try:
+        sock.sendall(hint)
+    except OSError:
+        break
+"""
+
+
+def test_typing_hints_padded_with_nested_junk_are_read_at_a_bytes_pace_not_a_frames():
+    """The budget for frames flood control does not count (4,096 a second, 1,024 at once) is
+    counted in frames, and a typing hint that carries 64 KiB of nested lists in a field nobody
+    reads costs the plain JSON path about 3 ms: a script sending them flat out had 94 of the
+    others' lines a second through (20,000 otherwise), some 100 ms late. A frame the typed fast
+    path refuses now costs that budget a token per 16 of its bytes (4,096 for this one), so the
+    server reads such frames at 64 KiB a second, about 3 ms of its time."""
+    with running_server(limits=True) as (server, endpoint):
+        ann = local_host(server, "ann")  # the host: no flood limit of her own to meet
+        mallory = subprocess.Popen(
+            [sys.executable, "-c", NESTED_HINTS, str(endpoint.port), "4"], stdout=subprocess.PIPE, text=True, env=child_env()
+        )
+        try:
+            assert mallory.stdout is not None and mallory.stdout.readline() == "joined\n"
+            ann.expect(ev.Joined, name="mallory")
+            lines, began = 0, time.monotonic()
+            while time.monotonic() - began < 1.5:  # ann chats, one line after the other's echo
+                ann.send(ev.Say(text=f"line {lines}"))
+                ann.expect(ev.Message, text=f"line {lines}")
+                lines += 1
+            assert lines > 1000, f"only {lines} of ann's lines went through in 1.5 s"
+        finally:
+            mallory.kill()
+            mallory.wait(DEFAULT_TIMEOUT)
