@@ -382,6 +382,9 @@ class Guard(_Door):
         and once those are full its own writes block (back-pressure, not our memory)."""
         if peer.paused_until is None:
             self.set_reading(peer.cid, False)
+            # a frame half-received cannot be late while we do not read it: its clock stops
+            # here and starts again when reading does (resume_due)
+            self.hub.deadlines.frame(peer.cid, partial=False)
         peer.paused_until = until if peer.paused_until is None else max(until, peer.paused_until)
         self.paused[peer.cid] = peer.paused_until
 
@@ -394,6 +397,7 @@ class Guard(_Door):
             peer.paused_until = None
             if not peer.closing:
                 self.set_reading(cid, True)
+                self.hub.deadlines.frame(cid, partial=peer.proto.partial_frame_bytes > 0)  # its clock again (pause)
                 self.handle_all(peer)  # what was read before the pause, in order
                 if peer.proto.peer_closed and peer.paused_until is None:
                     self.hub.close(cid)

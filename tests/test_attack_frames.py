@@ -14,6 +14,7 @@ import pytest
 from helpers import DEFAULT_TIMEOUT, RawClient, child_env, local_host, running_server, wait_for
 
 from lanchat import events as ev
+from lanchat.protocol import encode
 from lanchat.wire import frame
 
 pytestmark = pytest.mark.timeout(60)
@@ -77,7 +78,7 @@ def test_typing_hints_padded_with_nested_junk_are_read_at_a_bytes_pace_not_a_fra
     with running_server(limits=True) as (server, endpoint):
         ann = local_host(server, "ann")  # the host: no flood limit of her own to meet
         mallory = subprocess.Popen(
-            [sys.executable, "-c", NESTED_HINTS, str(endpoint.port), "4"], stdout=subprocess.PIPE, text=True, env=child_env()
+            [sys.executable, "-c", NESTED_HINTS, str(endpoint.port), "2.5"], stdout=subprocess.PIPE, text=True, env=child_env()
         )
         try:
             assert mallory.stdout is not None and mallory.stdout.readline() == "joined\n"
@@ -91,3 +92,22 @@ def test_typing_hints_padded_with_nested_junk_are_read_at_a_bytes_pace_not_a_fra
         finally:
             mallory.kill()
             mallory.wait(DEFAULT_TIMEOUT)
+
+
+def test_a_sender_the_server_stopped_reading_is_not_cut_off_for_a_frame_it_did_not_read():
+    """A frame's clock (limits.Deadlines: whole within frame_seconds of its first byte) ran on
+    while the server itself did not read that connection (a pause: flood control, or the
+    budget's debt after frames padded with junk), so the sender of six such frames and a line
+    was put out with 'a frame was started but not finished', a frame she had sent whole and
+    the server had left unread. The clock now stops for a pause and starts again at its end;
+    her line arrives, late, and nothing is lost."""
+    with running_server(limits=True, frame_seconds=1.0) as (server, endpoint):
+        ann = local_host(server, "ann")
+        mallory = RawClient(endpoint, "mallory")
+        hint = _typing_padded_with([[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]] * 1900)  # 61 KiB: ~0.9 s of budget each
+        mallory.send_raw(hint * 6 + encode(ev.Say(text="made it")))
+        heard = []
+        while not (isinstance(event := mallory.expect(object, timeout=15), ev.Message) and event.text == "made it"):
+            heard.append(event)
+            assert not isinstance(event, ev.Error), event
+        ann.expect(ev.Message, text="made it")
