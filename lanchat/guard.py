@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from . import limits as lim
 from .actions import Send
-from .moderation import USER
 from .protocol import Invalid, State
 from .wire import HEADER_BYTES, encode_json
 
@@ -207,8 +206,7 @@ class Guard(_Door):
         self.next_congestion_check = 0.0  # check_congestion does nothing before this (hub.expire asks first)
         self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
         self.not_reading_seconds = NOT_READING_SECONDS
-        self.shared_limit: str | None = None  # the shared bucket the last check refused by (_check), if it did
-        self._shared: dict[int, str | None] = {}  # connection -> the bucket it shares (_shared_key)
+        self.shared_limit = False  # the last refusal was the address group's (_check)
 
     # ------------------------------------------------------------ the hub's calls
 
@@ -220,7 +218,6 @@ class Guard(_Door):
         """``peer`` is closing for good: its pause, marks and connection count go."""
         cid = peer.cid
         self._keys.pop(cid, None)
-        self._shared.pop(cid, None)
         self.paused.pop(cid, None)
         self.congested_since.pop(cid, None)
         self.stuck_since.pop(cid, None)
@@ -296,30 +293,15 @@ class Guard(_Door):
 
     def _check(self, peer: Peer, key: str) -> lim.Verdict:
         """One counted frame from ``peer``, whose person's bucket is ``key``: that bucket's
-        verdict, then, if it allows the frame, the verdict of the bucket ``peer`` shares with
-        everyone joined from the same place (_shared_key). Either refusal is
+        verdict, then, if it allows the frame, the verdict of the bucket ``peer``'s address group
+        shares (not this machine's: a lab's class shares its loopback). Either refusal is
         ``_over_flood_limit``'s; which one, ``shared_limit`` tells."""
         assert self.flood is not None and self.address_flood is not None
         now = self.hub.clock()
         verdict = self.flood.check(key, now)
-        shared = self._shared_key(peer) if verdict.allowed else None
-        self.shared_limit = shared
-        return self.address_flood.check(shared, now) if shared is not None else verdict
-
-    def _shared_key(self, peer: Peer) -> str | None:
-        """The bucket ``peer`` shares with everyone joined from the same place (_check): its
-        address group; on this machine its Unix account ("user UID", as bans hold it), or none
-        for the server's own account or one not known (a demo in many terminals). Looked up once
-        a connection (the account asks the system)."""
-        if (shared := self._shared.get(peer.cid, "")) != "":
-            return shared
-        if not peer.group or peer.group != lim.LOCAL:
-            shared = peer.group or None
-        else:
-            where = self.hub.room.moderation.where(peer.cid)
-            shared = where if where.startswith(USER) else None
-        self._shared[peer.cid] = shared
-        return shared
+        group = peer.group
+        self.shared_limit = verdict.allowed and bool(group) and group != lim.LOCAL
+        return self.address_flood.check(group, now) if self.shared_limit else verdict
 
     def _spend_budget(self, peer: Peer, cost: float = 1.0) -> None:
         """One uncounted frame (BUDGETED) from ``peer``, handled, or one read by the plain path
@@ -373,13 +355,10 @@ class Guard(_Door):
         return key
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict, refused: object) -> None:
-        shared = self.shared_limit
-        flood = self.address_flood if shared else self.flood
+        flood = self.address_flood if self.shared_limit else self.flood
         assert flood is not None
         limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
-        if shared:
-            place = "one account on this machine" if shared.startswith(USER) else "one address"
-            limit += f" from {place}, shared by everyone joined from it"
+        limit += " from one address, shared by everyone joined from it" if self.shared_limit else ""
         if verdict.action == lim.DISCONNECT:
             self.hub.log(f"{self.hub.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
             note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)
