@@ -190,6 +190,7 @@ class TextConnection:
         self._say = say or self._output_append
         self.state = State.HANDSHAKE
         self.peer_closed = False
+        self.slow_bytes = 0  # what the guard charges for frames read the slow way (protocol.Connection's): lines never are
         self.view = TextView(stamp)  # what they read, worded as lanchat's screen words it
         self._room = room
         self._buffer = bytearray()

@@ -77,8 +77,11 @@ class TextPeer:
         self.sock.close()
 
 
-def test_a_text_participant_chats_with_a_lanchat_client():
-    with running_server() as (_server, endpoint):
+@pytest.mark.parametrize("limits", [False, True], ids=["no-limits", "with-limits-as-serve-runs"])
+def test_a_text_participant_chats_with_a_lanchat_client(limits):
+    """With flood control on, as `lanchat serve` runs, too: its guard once read a field only
+    lanchat connections had, and put every nc participant out at their first line."""
+    with running_server(limits=limits) as (_server, endpoint):
         bob = RawClient(endpoint, "bob")
         ann = TextPeer(endpoint)
         try:
