@@ -43,7 +43,8 @@ from .files import (
 )
 from .session import HIDDEN_FILE, OFFERS_REMEMBERED, FileCommand, Line, Session
 
-HIDDEN_LABEL = "(name hidden)"  # a file offered to one person, in the status line in projector mode
+HIDDEN_LABEL = "(name hidden)"
+_OWN_ID = re.compile(r"[sS][0-9]+")  # a /send's own id (_Sending.own_id), as /cancel takes it  # a file offered to one person, in the status line in projector mode
 
 
 def default_downloads_dir() -> Path:
@@ -81,6 +82,16 @@ class _Sending:
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
     stamp: tuple[int, int] = (0, 0)  # its size and modification time when /send opened it (_stamp)
     to: str | None = None  # offered to this one person (/send PATH NAME)
+
+    @property
+    def own_id(self) -> str:
+        """The id /cancel takes for it before the server gives one (and after): ``s3``, the third
+        /send of this client (a fifth /send waits its turn with no id of the server's)."""
+        return f"s{self.ref}"
+
+    def named_by(self, typed: str) -> bool:
+        """Does /cancel ``typed`` (its ``#`` off) mean this upload: the server's id, or its own?"""
+        return typed == self.file_id or typed.casefold() == self.own_id
 
     def next_piece(self) -> tuple[ev.UploadBytes | ev.UploadChunk, int] | None:
         """The next piece, read and hashed, as the event that carries it (a binary frame, or
@@ -221,7 +232,7 @@ class ClientTransfers:
         # (the server refuses a fifth upload at once: a fifth /send waits here for one to be offered)
         if offers := self._offer_next():
             return offers, []
-        after = f" ({MAX_UPLOADS_AT_ONCE} of your files are on their way up); it goes when one of them is offered"
+        after = f" ({MAX_UPLOADS_AT_ONCE} of your files are on their way up); it goes when one of them is offered, or /cancel s{ref} drops it"
         return [], [_named(self.wall(), "", name, f" waits its turn{after}", hidden)]
 
     def _offer_next(self) -> list[ev.Event]:
@@ -264,7 +275,7 @@ class ClientTransfers:
         events: list[ev.Event] = []
         lines: list[Line] = []
         for sending in [*self.waiting.values(), *self.sending.values(), *self.queued]:
-            if file_id and sending.file_id != file_id:
+            if file_id and not sending.named_by(file_id):
                 continue
             self._stop_sending(sending)
             if sending.file_id is not None:
@@ -283,7 +294,7 @@ class ClientTransfers:
             events.append(ev.CancelFile(id=wanted))
             lines.append(self._line(f"stopped the download of #{wanted}"))
         if not lines:
-            what = f"#{file_id} is not" if file_id else "no file is"
+            what = f"{file_id if _OWN_ID.fullmatch(file_id) else '#' + file_id} is not" if file_id else "no file is"
             return self._error(f"{what} being sent or received (/files lists what is on offer)")
         return events + self._offer_next(), lines
 
@@ -348,7 +359,9 @@ class ClientTransfers:
                 return [ev.CancelFile(id=event.id)], []
             sending.file_id = event.id
             sending.binary = event.binary
-            sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock(), private=HIDDEN_LABEL if sending.hidden else None)
+            sending.progress = Progress(
+                direction="send", label=sending.name, total=sending.size, started=self.clock(), private=HIDDEN_LABEL if sending.hidden else None, file_id=event.id
+            )
             if sending.hidden:  # (a line about it before the server offers it: cut_off, a file-error)
                 self.private_offers[event.id] = sending.name
             self.progress[f"send:{event.id}"] = sending.progress
@@ -396,7 +409,7 @@ class ClientTransfers:
             handle, temp = _receiving_file(self.downloads)
         except OSError as exc:
             return [ev.CancelFile(id=start.id)], [_named(self.wall(), "cannot save ", name, f": {oserror_words(exc)}", hidden, "error")]
-        progress = Progress(direction="get", label=name, total=start.size, started=self.clock(), private=HIDDEN_LABEL if hidden else None)
+        progress = Progress(direction="get", label=name, total=start.size, started=self.clock(), private=HIDDEN_LABEL if hidden else None, file_id=start.id)
         receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress, hidden=hidden)
         self.receiving[start.id] = receiving
         self.progress[f"get:{start.id}"] = progress

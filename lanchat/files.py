@@ -272,6 +272,7 @@ class Progress:
     done: int = 0
     now: float = 0.0
     private: str | None = None  # the label projector mode shows (a file offered to one person: ui/projector.py)
+    file_id: str = ""  # the server's id, which /cancel takes: the status line shows it
     _next_step: int = 25
     _last_said: float = field(default=0.0)
 
@@ -284,8 +285,9 @@ class Progress:
         return max(self.now - self.started, 0.0)
 
     def text(self) -> str:
-        """Short form for a status line: ``get notes.pdf 45% 120.3 MiB/s``."""
-        return f"{self.direction} {self.label} {self.percent}% {speed_text(self.done, self.seconds)}"
+        """Short form for a status line: ``get #3 notes.pdf 45% 120.3 MiB/s`` (the id /cancel takes)."""
+        named = f"#{self.file_id} {self.label}" if self.file_id else self.label
+        return f"{self.direction} {named} {self.percent}% {speed_text(self.done, self.seconds)}"
 
     def advance(self, done: int, now: float) -> str | None:
         """Record progress; return a notice at each quarter (25, 50, 75%) or every 5 s, else None.

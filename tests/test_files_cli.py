@@ -315,7 +315,7 @@ def test_a_download_under_a_server_stopped_for_a_restart_is_said_stopped_by_it_n
     try:
         ann.expect(r"welcome, ann")
         ann.send("/get 5\r")
-        ann.expect(r"get half\.bin 50%")  # on the status line
+        ann.expect(r"get #5 half\.bin 50%")  # on the status line
         server.send(ev.Shutdown(reason="the server was stopped"))  # not final: the screen waits for it
         ann.expect(r"the server shut down: stopped receiving half\.bin; nothing of it was kept")
         ann.expect(r"if the host starts the server again, you will rejoin it")
@@ -383,7 +383,7 @@ def test_q_during_a_download_asks_first_and_a_second_q_leaves_keeping_nothing(tm
     try:
         bob.expect(r"welcome, bob")
         bob.send("/get 5\r")
-        bob.expect(r"get half\.bin 50%")  # on the status line
+        bob.expect(r"get #5 half\.bin 50%")  # on the status line
         bob.send("/q\r")
         bob.expect(r"/q stops receiving half\.bin \(50%\): type /q again to leave \(/q! leaves without asking\)")
         assert bob.proc.isalive()  # still in the chat, still receiving

@@ -1063,3 +1063,26 @@ def test_a_private_offer_to_a_recipient_lost_and_not_back_in_time_goes(tmp_path)
             files.book.remove(back.file_id)
     finally:
         files.close()
+
+
+def test_cancel_names_a_send_that_waits_its_turn_by_the_id_its_line_gave(tmp_path):
+    """A fifth /send waits for one of four on its way up, and /cancel ID could not name it (it has
+    no id of the server's yet): only a bare /cancel, which stopped every transfer, took it off.
+    Its line gives it an id of its own (s5: the fifth /send) that /cancel takes, before and after
+    the server's; the status line shows each transfer's id."""
+    sheets = [tmp_path / f"s{n}.txt" for n in range(1, 7)]
+    for sheet in sheets:
+        sheet.write_bytes(b"x")
+    transfers = ClientTransfers(tmp_path)
+    offers = [transfers.command(FileCommand(name="send", path=str(sheet))) for sheet in sheets]
+    assert offers[4][1][0].text == "s5.txt waits its turn (4 of your files are on their way up); it goes when one of them is offered, or /cancel s5 drops it"
+    events, lines = transfers.command(FileCommand(name="cancel", file_id="s5"))
+    assert (events, [line.text for line in lines]) == ([], ["stopped sending s5.txt; it is not on offer"])
+    assert [sending.name for sending in transfers.queued] == ["s6.txt"]  # the other one waits on
+    transfers.on_event(ev.UploadReady(ref=1, id="7", binary=True))
+    assert transfers.progress["send:7"].text().startswith("send #7 s1.txt 0% ")
+    events, lines = transfers.command(FileCommand(name="cancel", file_id="S1"))  # its own id, once the server's is given too
+    assert events[0] == ev.CancelFile(id="7") and [line.text for line in lines] == ["stopped sending s1.txt; it is not on offer"]
+    assert events[1:] == [ev.OfferFile(ref=6, name="s6.txt", size=1)]  # its place went to the one waiting
+    _, lines = transfers.command(FileCommand(name="cancel", file_id="s5"))
+    assert lines[0].text == "s5 is not being sent or received (/files lists what is on offer)"

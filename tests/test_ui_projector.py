@@ -131,10 +131,10 @@ def test_the_download_of_a_file_offered_to_one_person_shows_no_name_in_the_statu
     _download(transfers, _offered("7", "grades_ann.pdf", to="teacher"), b"x" * 1000, upto=230)
     _download(transfers, _offered("8", "slides.pdf"), b"x" * 1000, upto=500)
     status = rd.status_text(view)
-    assert "get (name hidden) 23%" in status and "grades_ann" not in status
-    assert "get slides.pdf 50%" in status  # a room's file keeps its name
+    assert "get #7 (name hidden) 23%" in status and "grades_ann" not in status
+    assert "get #8 slides.pdf 50%" in status  # a room's file keeps its name
     session.projector = False
-    assert "get grades_ann.pdf 23%" in rd.status_text(view)
+    assert "get #7 grades_ann.pdf 23%" in rd.status_text(view)
 
 
 def test_the_lines_about_a_private_download_name_it_only_with_projector_mode_off(tmp_path):
@@ -171,7 +171,7 @@ def test_a_file_the_host_sends_to_one_person_shows_no_name_while_it_goes_up(tmp_
     lines = [line for ref, file_id in ((1, "8"), (2, "9"), (3, "10")) for line in transfers.on_event(ev.UploadReady(ref=ref, id=file_id))[1]]
     lines += transfers.next_chunks(150_000)[1]  # half of each
     status = rd.status_text(View(session))
-    assert status.count("send (name hidden) ") == 2 and "send slides.pdf " in status and "grades_" not in status
+    assert "send #8 (name hidden) " in status and "send #10 (name hidden) " in status and "send #9 slides.pdf " in status and "grades_" not in status
     while transfers.has_chunks_to_send:
         lines += transfers.next_chunks(150_000)[1]
     lines += cut_off(transfers)  # all sent, the server was checking them when the connection dropped

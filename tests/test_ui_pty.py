@@ -681,9 +681,9 @@ def test_a_downloads_progress_reaches_the_status_line_even_when_nothing_else_cha
         bob.send("/get 1")
         bob.wait_screen(lambda rows: "/get 1" in rows[-1], what="/get 1 typed")
         bob.send("\r")
-        bob.wait_screen(lambda rows: "get big.bin 10%" in rows[-2], what="10% in the status line")
+        bob.wait_screen(lambda rows: "get #1 big.bin 10%" in rows[-2], what="10% in the status line")
         more.set()  # now only the status line changes, within moments of the last draw
-        bob.wait_screen(lambda rows: "get big.bin 20%" in rows[-2], what="20% in the status line")
+        bob.wait_screen(lambda rows: "get #1 big.bin 20%" in rows[-2], what="20% in the status line")
     finally:
         finished.set()
         server.close()
