@@ -267,3 +267,37 @@ def test_tab_after_sending_completes_afresh_not_the_last_lines_list():
     assert (line.text, line.cursor) == ("", 0)  # listed again, nothing put in
     line.key("tab", names=names)
     assert (line.text, line.cursor) == ("ann: ", 5)  # the second Tab steps through them
+
+
+def test_recall_and_search_pass_over_the_lines_it_is_told_to_keep_off_screen():
+    """Projector mode: Up and Ctrl-R brought a sent `/w bob your mark...` back into the input line
+    the class sees. Lines the editor is told are private (``keeps_off_screen``) are passed over,
+    as if they had not been sent; the others come back in their order, and the draft after them."""
+    editor = LineEditor()
+    for line in ("hello", "/w bob your mark is 12", "next slide", "/msg cy see me"):
+        editor.type(line)
+        editor.submit()
+    editor.keeps_off_screen = lambda text: text.startswith(("/w ", "/msg "))
+    editor.type("draft")
+    editor.key("up")
+    assert editor.text == "next slide"
+    editor.key("up")
+    assert editor.text == "hello"
+    editor.key("up")
+    assert editor.text == "hello"  # the oldest shown: no further
+    editor.key("down")
+    assert editor.text == "next slide"
+    editor.key("down")
+    assert editor.text == "draft"
+    editor.key("ctrl-r")
+    editor.type("mark")
+    assert editor.search_match == ""  # the whisper is not found
+    editor.key("backspace"), editor.key("backspace"), editor.key("backspace"), editor.key("backspace")
+    editor.type("e")
+    assert editor.search_match == "next slide"
+    editor.key("ctrl-r")
+    assert editor.search_match == "hello"  # past the whisper, to the older match
+    editor.key("ctrl-g")
+    editor.keeps_off_screen = lambda text: False  # projector mode off: they come back
+    editor.key("up")
+    assert editor.text == "/msg cy see me"

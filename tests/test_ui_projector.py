@@ -17,7 +17,7 @@ from lanchat.colourbot import COMPUTER_HOPE_URL
 from lanchat.session import FileCommand, Line, Local, Session
 from lanchat.ui import render as rd
 from lanchat.ui.plain import PlainFrontend
-from lanchat.ui.projector import HIDDEN_OWN_TEXT, HIDDEN_TEXT, hidden, is_direct, shown
+from lanchat.ui.projector import HIDDEN_OWN_TEXT, HIDDEN_TEXT, hidden, is_direct, shown, typed_privately
 from lanchat.ui.view import View
 
 T0 = 1_700_000_000.0
@@ -363,3 +363,27 @@ def test_plain_prints_the_placeholder_and_the_hidden_ones_below_once_the_mode_is
     assert len(after) == 4
     front.show(lines_for(session, direct(text="live again")))  # shown at once, nothing printed twice
     assert out.getvalue().count(SECRET) == 1 and "live again" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("typed", "private"),
+    [
+        ("/w bob your mark is 12", True),
+        ("/W bob hi", True),
+        ("  /msg bob hi", True),
+        ("/whisper bob hi", True),
+        ("/r see me after", True),
+        ("/mood gloomy", True),
+        ("/y", True),
+        ('/send "grades bob.pdf" bob', True),
+        ("/send slides.pdf", False),
+        ("/who", False),
+        ("/way out", False),
+        ("hello /w bob", False),
+        ("/wave", False),
+    ],
+)
+def test_a_line_typed_privately_is_one_for_one_person(typed, private):
+    """What projector mode keeps out of the input line's recall (screen.py): a direct message, a
+    reply, the colour bot's private exchange, a file offered to one person."""
+    assert typed_privately(typed) is private

@@ -614,6 +614,28 @@ def test_projector_mode_never_draws_a_students_direct_message_until_turned_off_e
     teacher.expect(re.escape(f"[History] bob → teacher: {secret}"))
 
 
+def test_on_the_projector_up_and_ctrl_r_never_bring_back_a_direct_message_sent(terms):
+    """The teacher whispered bob his mark, then pressed Up for her last line to the class: the
+    whisper came back into the input line on the projector. In projector mode recall passes over
+    lines sent to one person; with it off they come back."""
+    teacher, port = host(terms, "--projector", name="teacher", cols=64)
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+    teacher.expect(r"bob joined")
+    for line in ("open page 12", "/w bob your mark is 12"):
+        teacher.send(line + "\r")
+        bob.expect(ev.Message if line == "open page 12" else ev.Direct)
+    teacher.send("\x1b[A")  # Up
+    teacher.wait_screen(lambda rows: rows[-1].startswith("> open page 12"), what="the line to the room recalled")
+    teacher.send("\x15\x12mark")  # Ctrl-U, then Ctrl-R: search for "mark"
+    teacher.wait_screen(lambda rows: "mark" in rows[-1], what="the search typed")
+    assert "your mark" not in teacher.lines[-1]
+    teacher.send("\x07/projector\r")  # Ctrl-G gives up the search
+    teacher.expect(r"projector mode off")
+    teacher.send("\x1b[A\x1b[A")  # past /projector
+    teacher.wait_screen(lambda rows: "/w bob your mark is 12" in rows[-1], what="the whisper recalled, projector mode off")
+    bob.close()
+
+
 def test_who_in_a_room_of_160_with_long_away_reasons_is_kept_whole_on_the_full_screen(tmp_path):
     """/who's answer in a room of 160 people, many away with a long reason, is one line of some
     36,000 characters: the full screen cut it at 4,000 (as it cuts a fake server's message), so

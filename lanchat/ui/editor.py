@@ -313,6 +313,9 @@ class LineEditor:
     search: str | None = None  # Ctrl-R: what is being searched for in the lines sent, or None
     found: int | None = None  # the index in history of the line the search shows
     last_matches: list[str] = field(default_factory=list)  # the candidates of the last Tab
+    # lines sent that Up, Down and Ctrl-R pass over, as if never sent: on a screen the class sees,
+    # a direct message (screen.py sets it from projector.typed_privately while projector mode is on)
+    keeps_off_screen: Callable[[str], bool] = field(default=lambda _text: False)
 
     def set(self, cursor: int, text: str) -> None:
         self.cursor, self.text = _clamp(cursor, text), text
@@ -384,7 +387,7 @@ class LineEditor:
         """The newest line sent, older than index ``before``, that contains the search."""
         wanted = (self.search or "").casefold()
         for index in range(min(before, len(self.history)) - 1, -1, -1):
-            if wanted in self.history[index].casefold():
+            if wanted in self.history[index].casefold() and not self.keeps_off_screen(self.history[index]):
                 self.found = index
                 return
         # nothing (older) matches: keep what is shown, as readline does
@@ -468,24 +471,23 @@ class LineEditor:
         self.search, self.found = None, None
         return text
 
+    def _recallable(self, indexes: Iterable[int]) -> int | None:
+        """The first of ``indexes`` whose line may come back (keeps_off_screen), or None."""
+        return next((index for index in indexes if not self.keeps_off_screen(self.history[index])), None)
+
     def recall_older(self) -> None:
-        if not self.history:
-            return
+        older = self._recallable(range((len(self.history) if self._recall is None else self._recall) - 1, -1, -1))
+        if older is None:
+            return  # the oldest shown already (or none to show): as it is
         if self._recall is None:
             self._draft = self.text
-            self._recall = len(self.history) - 1
-        elif self._recall > 0:
-            self._recall -= 1
-        self.text = self.history[self._recall]
+        self._recall = older
+        self.text = self.history[older]
         self.cursor = len(self.text)
 
     def recall_newer(self) -> None:
         if self._recall is None:
             return
-        if self._recall < len(self.history) - 1:
-            self._recall += 1
-            self.text = self.history[self._recall]
-        else:
-            self._recall = None
-            self.text = self._draft
+        self._recall = self._recallable(range(self._recall + 1, len(self.history)))
+        self.text = self._draft if self._recall is None else self.history[self._recall]
         self.cursor = len(self.text)

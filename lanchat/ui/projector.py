@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from ..events import name_key
 from ..files import Progress
-from ..session import Line, Session
+from ..session import ALIASES, Line, Session
 
 HIDDEN_TEXT = "(hidden: /projector to show)"  # in place of a direct message to you (or between others)
 HIDDEN_OWN_TEXT = "(hidden)"  # in place of one you sent: you know how to show it
@@ -51,6 +51,27 @@ def hidden(line: Line, me: str) -> Line:
 def shown(line: Line, session: Session) -> Line:
     """What a screen shows of ``line`` now: hidden while ``session.projector`` is on."""
     return hidden(line, session.name) if session.projector else line
+
+
+# What a typed line starting with one of these says is for one person: a direct message, a reply,
+# the colour bot's private exchange (its answers are direct messages); /send PATH NAME too.
+PRIVATE_COMMANDS = frozenset({"/w", "/r", "/mood", "/y", "/n"})
+
+
+def typed_privately(text: str) -> bool:
+    """Is a line typed (or sent) for one person? The input line's recall (Up, Ctrl-R) passes over
+    such lines in projector mode (screen.py): a teacher's `/w bob your mark is 12` came back on
+    the projector with a press of Up."""
+    word, _, rest = text.strip().partition(" ")
+    word = ALIASES.get(word.lower(), word.lower())
+    if word == "/send":
+        import shlex
+
+        try:
+            return len(shlex.split(rest)) == 2
+        except ValueError:
+            return False  # an open quote: the session sends it as one path, to the room
+    return word in PRIVATE_COMMANDS
 
 
 def shown_progress(progress: object, session: Session) -> object:

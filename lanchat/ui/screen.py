@@ -56,7 +56,7 @@ KEYS = (
     ("Alt-d, Alt-Backspace", "delete the word after/before the cursor"),
     ("Ctrl-Y", "put back what the last delete-to/word keys in a row removed"),
     ("Alt-Enter", "a line break inside the message"),
-    ("Up/Down, Ctrl-R", "recall lines you sent; search them (Ctrl-R again: older; Ctrl-G: give up)"),
+    ("Up/Down, Ctrl-R", "recall lines you sent; search them (Ctrl-R again: older; Ctrl-G: give up; /projector: not those to one person)"),
     ("Tab", "complete a name (NAME: at the start), a command, a /send path; several: listed"),
     ("Ctrl-F, /find TEXT", "find TEXT in the transcript (Ctrl-F again: the next older match)"),
     ("PgUp/PgDn, mouse wheel", "scroll the transcript (/mouse off gives the mouse back: Shift+drag selects meanwhile)"),
@@ -432,6 +432,8 @@ class CursesFrontend:
             session.ui_keys = KEYS  # type: ignore[attr-defined]
         session.confirm_quit = True  # a person is at this screen: the host's /q asks first
         self.view = View(session)
+        # on the projector, Up and Ctrl-R never bring back a line sent to one person
+        self.view.editor.keeps_off_screen = lambda text: session.projector and projector.typed_privately(text)
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.out_fd = sys.stdout.fileno()
         self.dirty = True
