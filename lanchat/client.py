@@ -953,6 +953,9 @@ class ClientLoop:
 
     def submit(self, text: str) -> None:
         """Act on one line the user entered."""
+        if (problem := not_utf8_problem(text)) is not None:
+            self.frontend.show([Line(kind="error", time=time.time(), text=problem, give_back=text)])  # the screen keeps it
+            return
         result = self.session.parse_input(text)
         if result is None:
             return
@@ -1105,6 +1108,16 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
     if loop.outcome is None:
         note_unanswered(loop, time.monotonic())
         loop.frontend.update()
+
+
+def not_utf8_problem(text: str) -> str | None:
+    """Why a typed line is not sent: it holds U+FFFD, which both front ends read each byte as that
+    is not text in the terminal's character set (a Latin-1 terminal under a UTF-8 locale types
+    'café' as caf\\xe9). Sent, the room read 'caf\ufffd'. A /send path keeps it: it finds the
+    file whose name has such bytes (client_files._not_utf8_path). None: it may go."""
+    if "\ufffd" not in text or text.lstrip()[:6].lower() in ("/send", "/send "):
+        return None
+    return "not sent: \ufffd marks bytes that are not UTF-8 (a terminal set to another character set sends them: set it to UTF-8, or LANG to match it)"
 
 
 def note_unanswered(loop: ClientLoop, now: float) -> None:

@@ -206,6 +206,25 @@ def test_plain_mode_at_a_terminal_keeps_what_you_type_below_incoming_lines(terms
     assert "exit=0" in stty and re.search(r"(?<![-\w])icanon\b", stty) and re.search(r"(?<![-\w])echo\b", stty) and re.search(r"(?<![-\w])icrnl\b", stty), stty
 
 
+def test_a_line_with_bytes_that_are_not_utf8_is_refused_alike_on_both_screens_not_sent_garbled(terms):
+    """A terminal set to Latin-1 under a UTF-8 locale sends 'café' as caf\\xe9: each such byte was
+    read as U+FFFD and the line went to the room as 'caf�' from --plain and from the full
+    screen alike, without a word. Both refuse it now, saying why; the full screen keeps it in the
+    input line to mend. (A /send path keeps it: it finds such a file, test_files_cli.)"""
+    ann, port = host(terms)
+    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--plain")
+    terms.append(bob)
+    bob.expect(r"welcome, bob")
+    bob.send(b"caf\xe9 au lait\r")
+    bob.expect(r"! not sent: \N{REPLACEMENT CHARACTER} marks bytes that are not UTF-8 \(a terminal set to")
+    ann.send(b"th\xe9\r")
+    ann.expect(r"not sent: \N{REPLACEMENT CHARACTER} marks bytes that are not UTF-8 \(a terminal[\s\S]*you typed is kept")
+    ann.wait_screen(lambda rows: rows[-1].startswith("> th\N{REPLACEMENT CHARACTER}"), what="the line kept in the input line")
+    ann.send("\x15ok\r")  # Ctrl-U: mended
+    bob.expect(r"ann: ok")
+    assert "ann: th" not in bob.text and "bob: caf" not in ann.text
+
+
 def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
     import time as _time
 
