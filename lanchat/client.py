@@ -37,7 +37,7 @@ from .protocol import (
     Role,
     text_greeting,
 )
-from .session import FileCommand, Line, Local, MachineMoved, Outgoing, Quit, Session, UiCommand, Unsend
+from .session import FileCommand, InputResult, Line, Local, MachineMoved, Outgoing, Quit, Session, UiCommand, Unsend
 from .stopsignals import StopSignals
 from .textsafe import visible
 from .tls import looks_like_tls
@@ -953,10 +953,7 @@ class ClientLoop:
 
     def submit(self, text: str) -> None:
         """Act on one line the user entered."""
-        if (problem := not_utf8_problem(text)) is not None:
-            self.frontend.show([Line(kind="error", time=time.time(), text=problem, give_back=text)])  # the screen keeps it
-            return
-        result = self.session.parse_input(text)
+        result = typed_input(self.session, text)
         if result is None:
             return
         if self.reconnect is not None and self.reconnect.offline and not isinstance(result, (Quit, Local, Unsend, UiCommand)):
@@ -1108,6 +1105,14 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
     if loop.outcome is None:
         note_unanswered(loop, time.monotonic())
         loop.frontend.update()
+
+
+def typed_input(session: Session, text: str) -> InputResult | None:
+    """What a line typed means (Session.parse_input), unless it is refused here (not_utf8_problem):
+    then the line that says why, which the full screen puts back in its input line (give_back)."""
+    if (problem := not_utf8_problem(text)) is not None:
+        return Local((Line(kind="error", time=time.time(), text=problem, give_back=text),))
+    return session.parse_input(text)
 
 
 def not_utf8_problem(text: str) -> str | None:
