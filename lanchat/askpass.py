@@ -50,16 +50,23 @@ def ask_password(prompt: str, *, fd: int = 0, out: TextIO | None = None) -> str:
         out.flush()
         return _read_line(fd).decode(getattr(sys.stdin, "encoding", None) or "utf-8", "replace")
     finally:
+        # While the terminal and the handlers go back, the signals wait (blocked), then come to
+        # the handlers of before: one handled midway ran the prompt's stop handler after the
+        # restore, or raised from a handler already back and left the rest as the prompt's.
         leaving.restoring = True  # from here a leave signal is only noted, and answered below
-        _put_back(before, [signal.SIGCONT])  # first: one handled after the terminal is restored turned echo off again
-        # A terminal that went away (a closed window whose hang-up was ignored) takes neither
-        # its settings back nor a line break: nothing is left to restore or to show them on.
-        with contextlib.suppress(termios.error, OSError):
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        with contextlib.suppress(OSError):
-            out.write("\n")
-            out.flush()
-        _put_back(before, list(before))
+        held = _hold(before)
+        try:
+            _put_back(before, [signal.SIGCONT])  # first: one handled after the terminal is restored turned echo off again
+            # A terminal that went away (a closed window whose hang-up was ignored) takes neither
+            # its settings back nor a line break: nothing is left to restore or to show them on.
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+            with contextlib.suppress(OSError):
+                out.write("\n")
+                out.flush()
+            _put_back(before, list(before))
+        finally:
+            _let_go(held, leaving)
         leaving.answer_noted()  # echo is back: a signal that came meanwhile ends the prompt now
 
 
@@ -90,8 +97,8 @@ class _Leaving:
     ask_password's finally had put the echo back, and the shell was left blind. So once the
     prompt is being left on one, the others change nothing (its exit stands), and while the
     finally restores the terminal (``restoring``) the first one is only noted, and answered once
-    echo is back and the old handlers with it (``answer_noted``). (A flag, not
-    pthread_sigmask: that blocks a signal in one thread only, and connect may have others.)"""
+    echo is back and the old handlers with it (``answer_noted``). (A flag, as well as the mask
+    held meanwhile (_hold): a mask blocks a signal in one thread only, and connect may have others.)"""
 
     def __init__(self) -> None:
         self.own: dict[int, type[BaseException] | int] = {}  # answered here: KeyboardInterrupt, or the exit code
@@ -149,11 +156,43 @@ class _Leaving:
 
 
 def _put_back(before: dict[int, object], signums: list[int]) -> None:
-    """The handlers ``before`` had for ``signums`` set again (None: one not set from Python, so the default)."""
-    for signum in signums:
-        if signum in before:
-            old = before.pop(signum)
-            signal.signal(signum, signal.SIG_DFL if old is None else old)  # type: ignore[arg-type]
+    """The handlers ``before`` had for ``signums`` set again (None: one not set from Python, so the
+    default), all of them even if one put back raises on the way (a signal another thread took while
+    they were held, _hold): its exception comes once they all are."""
+    raised: BaseException | None = None
+    for signum in [signum for signum in signums if signum in before]:
+        old = before[signum]
+        while True:
+            try:
+                signal.signal(signum, signal.SIG_DFL if old is None else old)  # type: ignore[arg-type]
+                break
+            except BaseException as exc:  # noqa: BLE001 - a handler's KeyboardInterrupt or SystemExit: set it again, raised after
+                raised = raised or exc
+        del before[signum]
+    if raised is not None:
+        raise raised
+
+
+def _hold(before: dict[int, object]) -> set[int] | None:
+    """Block the signals the prompt handles (``before``'s, Ctrl-Z's among them) in this thread,
+    until _let_go; the mask they had, or None where there are no masks or none of ours. (Only
+    this thread's: another may take one meanwhile, which _Leaving and _put_back stand for.)"""
+    ours = set(before) - {signal.SIGCONT}  # (a stop is ended by SIGCONT whatever the mask: nothing to hold)
+    if not ours or not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, ours)
+
+
+def _let_go(held: set[int] | None, leaving: _Leaving) -> None:
+    """The signals _hold blocked, let go now that the terminal and the handlers are back: a leave
+    signal that came meanwhile is taken as the prompt takes it (_Leaving: noted, answered after;
+    or nothing, while it is left on another); any other (Ctrl-Z) goes to its handler of before."""
+    if held is None:
+        return
+    for signum in sorted(set(_LEAVE_SIGNALS) & signal.sigpending() - held):
+        signal.sigwait({signum})  # (pending: returns at once) taken here, not by the handler now back
+        leaving.caught(signum, None)
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _suspender(fd: int, saved: list, quiet: list, prompt: str, out: TextIO, leaving: _Leaving):  # noqa: ANN202 - signal handlers

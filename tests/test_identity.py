@@ -1791,6 +1791,7 @@ def set_then_ctrl_z(fd, when, attrs):
         signal.raise_signal(signal.SIGTSTP)
 
 termios.tcsetattr = set_then_ctrl_z
+signal.signal(signal.SIGTSTP, lambda *_: None)  # a handler of before: the Ctrl-Z goes to it once all is back (a stop would stop the test)
 real_kill = os.kill
 os.kill = lambda pid, sig: None if sig == signal.SIGTSTP else real_kill(pid, sig)  # stopped, then fg at once
 print("got", askpass.ask_password("pw: ", fd=terminal, out=out))
@@ -1845,3 +1846,59 @@ def test_identity_given_a_pipe_says_to_give_the_key_file_not_to_move_the_pipe_as
     with pytest.raises(IdentityError) as own:
         load_or_create_key(fifo)  # where lanchat keeps its own
     assert str(own.value) == f"{fifo} is not a file; move it aside to get a new identity key"
+
+
+SIGNAL_WHILE_HANDLERS_GO_BACK = """
+import os, pty, signal, termios
+from lanchat import askpass
+
+signal.signal(signal.SIGQUIT, signal.default_int_handler)  # as connect and serve set it
+window, terminal = pty.openpty()
+out = open(os.ttyname(terminal), "w")
+os.write(window, b"secret\\n")
+real_signal, sets = signal.signal, []
+HOW = {how!r}
+
+def put_back_then_a_signal(signum, handler):
+    done = real_signal(signum, handler)
+    sets.append(signum)
+    if HOW == "ctrl-c" and signum == signal.SIGINT and handler is signal.default_int_handler:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C, after SIGINT's handler is back, before SIGQUIT's
+    return done
+
+real_set = termios.tcsetattr
+
+def put_back_then_ctrl_z(fd, when, attrs):
+    real_set(fd, when, attrs)
+    if HOW == "ctrl-z" and attrs[3] & termios.ECHO and not stops:
+        stops.append("pressed")
+        signal.raise_signal(signal.SIGTSTP)  # Ctrl-Z, once the terminal is put back
+
+termios.tcsetattr = put_back_then_ctrl_z
+real_kill = os.kill
+os.kill = lambda pid, sig: None if sig == signal.SIGTSTP else real_kill(pid, sig)  # stopped, then fg at once
+stops = []
+real_signal(signal.SIGTSTP, lambda *_: stops.append(bool(termios.tcgetattr(terminal)[3] & termios.ECHO)))  # the shell's Ctrl-Z
+signal.signal = put_back_then_a_signal
+try:
+    print("got", askpass.ask_password("pw: ", fd=terminal, out=out))
+except KeyboardInterrupt:
+    print("interrupted")
+signal.signal = real_signal
+print("quit", signal.getsignal(signal.SIGQUIT) is signal.default_int_handler, "stops", stops)
+print("echo after", bool(termios.tcgetattr(terminal)[3] & termios.ECHO))
+"""
+
+
+@pytest.mark.parametrize(("how", "said"), [("ctrl-c", "interrupted"), ("ctrl-z", "got secret")])
+def test_a_signal_while_the_prompts_handlers_go_back_finds_them_all_back(how, said):
+    """A Ctrl-C just after Enter, landing once SIGINT's handler was back but before SIGQUIT's,
+    raised there: SIGQUIT kept the prompt's handler, which only notes, and Ctrl-\\ did nothing for
+    the rest of an exiting serve. A Ctrl-Z as the terminal was put back ran the prompt's stop
+    handler. The signals wait (blocked) while the terminal and the handlers go back, then come
+    to the handlers that were there before: all of them back, the echo on."""
+    done = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_HANDLERS_GO_BACK.format(how=how)], env=child_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    stops = "['pressed', True]" if how == "ctrl-z" else "[]"
+    assert done.stdout.splitlines() == [said, f"quit True stops {stops}", "echo after True"], done.stdout
