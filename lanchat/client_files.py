@@ -195,6 +195,7 @@ class ClientTransfers:
         self.receiving: dict[str, _Receiving] = {}
         self._next_ref = 1
         self.status_line = False  # progress shows in a status line: one transcript line per transfer
+        self.me: Callable[[], str] = lambda: ""  # our name in the room, once shared (share_with)
 
     def _line(self, text: str, kind: str = "notice") -> Line:
         return Line(kind=kind, time=self.wall(), text=text)
@@ -219,6 +220,8 @@ class ClientTransfers:
         sent at the end, so a file the server refuses is never read at all.
         """
         hiding = path_text if to else ""  # a file for one person: its name is not for the projector
+        if to is not None and ev.name_key(to) == ev.name_key(self.me()):  # (the room would offer it to nobody else)
+            return self._error(f"cannot send {path_text} to {to}: that is you; /send {path_as_typed(path_text)} offers it to the room", hiding)
         if len(self.queued) >= MAX_OFFERS_AT_ONCE:
             return self._error(f"cannot send {path_text}: {len(self.queued)} files wait to be offered already; /send it once some are", hiding)
         opened = _opened_to_send(path_text, to)
@@ -246,10 +249,11 @@ class ClientTransfers:
         return offers
 
     def share_with(self, session: Session) -> None:
-        """Our live progress is ``session``'s (a status line draws it), and its /q asks us of the
-        /send files not begun (unsent; session_social.moving_files)."""
+        """Our live progress is ``session``'s (a status line draws it), its /q asks us of the
+        /send files not begun (unsent; session_social.moving_files), and its name is ours (/send to it: refused)."""
         self.progress = session.progress
         session.unsent_files = functools.partial(unsent, self)
+        self.me = lambda: session.name  # (it changes with /nick)
 
     def get(self, file_id: str) -> tuple[list[ev.Event], list[Line]]:
         """``/get ID``: check we can write where downloads go, then ask for the file."""

@@ -1086,3 +1086,20 @@ def test_cancel_names_a_send_that_waits_its_turn_by_the_id_its_line_gave(tmp_pat
     assert events[1:] == [ev.OfferFile(ref=6, name="s6.txt", size=1)]  # its place went to the one waiting
     _, lines = transfers.command(FileCommand(name="cancel", file_id="s5"))
     assert lines[0].text == "s5 is not being sent or received (/files lists what is on offer)"
+
+
+def test_a_send_to_oneself_is_refused_with_the_reason_not_offered_without_a_word(tmp_path):
+    """`/send notes.pdf ann` typed by ann (meaning the room, or a classmate of a like name) offered
+    the file to her alone, without a word: nobody else saw it. It is refused here, saying how to
+    offer it to the room; to anyone else it goes as before."""
+    from lanchat.session import Session
+
+    (tmp_path / "notes.pdf").write_bytes(b"x")
+    transfers = ClientTransfers(tmp_path)
+    transfers.share_with(Session(name="Ann"))
+    events, lines = transfers.command(FileCommand(name="send", path=str(tmp_path / "notes.pdf"), to="ann"))
+    assert events == [] and [(line.kind, line.text) for line in lines] == [
+        ("error", f"cannot send {tmp_path / 'notes.pdf'} to ann: that is you; /send {tmp_path / 'notes.pdf'} offers it to the room")
+    ]
+    events, _ = transfers.command(FileCommand(name="send", path=str(tmp_path / "notes.pdf"), to="bob"))
+    assert events == [ev.OfferFile(ref=1, name="notes.pdf", size=1, to="bob")]
