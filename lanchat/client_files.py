@@ -363,9 +363,7 @@ class ClientTransfers:
                 return [ev.CancelFile(id=event.id)], []
             sending.file_id = event.id
             sending.binary = event.binary
-            sending.progress = Progress(
-                direction="send", label=sending.name, total=sending.size, started=self.clock(), private=HIDDEN_LABEL if sending.hidden else None, file_id=event.id
-            )
+            sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock(), private=HIDDEN_LABEL if sending.hidden else None, file_id=event.id)
             if sending.hidden:  # (a line about it before the server offers it: cut_off, a file-error)
                 self.private_offers[event.id] = sending.name
             self.progress[f"send:{event.id}"] = sending.progress
