@@ -594,7 +594,9 @@ class Session:
             return f"message is {len(text)} characters; the limit is {ev.MAX_TEXT_CHARS}: not sent (/send FILE shares a longer text)"
         return None
 
-    def help_lines(self) -> list[Line]:
+    def help_lines(self, asked: str = "") -> list[Line]:
+        """/help: every command and key; ``asked`` (``/help send``, ``/help keys``): that one's row,
+        as /help shows it, or the keys."""
         rows = [*COMMANDS, *self.ui_commands]
         width = max(len(c.usage) for c in rows)
         lines = [self._notice("commands:", kind="system")]
@@ -604,7 +606,18 @@ class Session:
             key_width = max(len(key) for key, _ in self.ui_keys)
             lines.append(self._notice("keys:", kind="system"))
             lines += [replace(self._notice(f"  {key:<{key_width}}  {what}", kind="system"), hang=key_width + 4) for key, what in self.ui_keys]
-        return lines
+        asked = (asked.split() or [""])[0]
+        if not asked:
+            return lines
+        if asked.lower() == "keys" and self.ui_keys:
+            return lines[len(rows) + 2 :]
+        word = "/" + asked.lstrip("/\\").lower()
+        word = ALIASES.get(word, word)
+        for index, row in enumerate(rows):
+            if word in (row.name, *row.also):
+                return [lines[index + 1]]
+        guess = closest_command(word, self.command_words())
+        return [self._notice(f"no command {word}; {f'did you mean {guess}? ' if guess else ''}/help lists them", kind="error")]
 
     def command_words(self) -> list[str]:
         """Every command /help names, and the aliases: what Tab completes at the start of a line.
@@ -653,7 +666,7 @@ class Session:
         if word == "/unsend":
             return Unsend() if not rest else Local((self._notice("usage: /unsend", kind="error"),))
         if word == "/help":
-            return Local(tuple(self.help_lines()))
+            return Local(tuple(self.help_lines(rest)))
         if word == "/address":
             lines = self.join_lines or (f"connected to {self.where or '?'}",)
             return Local(tuple(self._notice(line.strip(), kind="system") for line in lines))

@@ -500,3 +500,25 @@ def test_a_mistyped_command_is_told_the_closest_real_one_and_a_far_one_is_not():
     for typed in ("/foo", "/dance", "/xyz"):  # nothing close: no guess, only where to look
         text = ann.parse_input(typed).lines[0].text  # type: ignore[union-attr]
         assert text == f"unknown command {typed}; /help lists them", text
+
+
+def test_help_with_a_command_shows_that_command_not_the_whole_list():
+    """`/help send` (or `/help /cancel`, an alias, a second word of a row) printed all 50 lines of
+    /help, the one asked for scrolled among them: it shows that command's row now, as irssi's and
+    weechat's /help NAME do; `/help keys` the keys; a word that is no command says so, with the
+    closest one."""
+    from lanchat.ui.screen import KEYS, UI_COMMANDS
+
+    ann = room("ann", "client", "bob")
+    ann.ui_commands, ann.ui_keys = UI_COMMANDS, KEYS
+    every = [line.text for line in ann.help_lines()]
+    for asked, row in (("send", "/send PATH [NAME]"), ("/CANCEL", "/cancel [ID]"), ("msg", "/w NAME TEXT"), ("unban", "/ban NAME [WHY]"),
+                       ("\\quit", "/q  /q!"), ("save", "/save FILE")):  # fmt: skip
+        answer = ann.parse_input(f"/help {asked}")
+        assert isinstance(answer, Local) and len(answer.lines) == 1, asked
+        assert answer.lines[0].text.strip().startswith(row) and answer.lines[0].text in every, asked
+    keys = ann.parse_input("/help keys").lines
+    assert [line.text for line in keys] == every[every.index("keys:") :]
+    unknown = ann.parse_input("/help sned").lines
+    assert [(line.kind, line.text) for line in unknown] == [("error", "no command /sned; did you mean /send? /help lists them")]
+    assert [line.text for line in ann.parse_input("/help").lines] == every
