@@ -225,6 +225,23 @@ def test_a_line_with_bytes_that_are_not_utf8_is_refused_alike_on_both_screens_no
     assert "ann: th" not in bob.text and "bob: caf" not in ann.text
 
 
+def test_send_lines_pasted_on_the_full_screen_go_as_the_commands_they_are(terms, tmp_path):
+    """The teacher pasted three /send lines for three worksheets on the full screen: the paste was
+    one input line of three, and Enter answered 'usage: /send PATH [NAME]', the three lost. A paste
+    whose every line is a command goes as those commands, one by one, as --plain takes them; a
+    multi-line message, and a command with lines after it (a /w of two lines), stay one line."""
+    sheets = [tmp_path / f"sheet{n}.txt" for n in (1, 2, 3)]
+    for sheet in sheets:
+        sheet.write_text(sheet.name)
+    ann, _ = host(terms, cols=120)
+    ann.send("\x1b[200~" + "\n".join(f"/send {sheet}" for sheet in sheets) + "\n\x1b[201~\r")
+    for sheet in sheets:
+        ann.expect(rf"your file {sheet.name} \(\d+ bytes\) is on offer to the room as #\d")
+    assert "usage" not in ann.text
+    ann.send("\x1b[200~/w ann one\ntwo\x1b[201~\r")  # a /w (to herself) of two lines: one whisper
+    ann.expect(r"\[direct\] ann → ann: one\s*│[^\n]*\n\s+two\s")
+
+
 def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
     import time as _time
 

@@ -143,6 +143,12 @@ def _on_the_line(key: str | int) -> bool:
     return isinstance(key, str) and key not in "\r\n"
 
 
+def _is_command(text: str) -> bool:
+    """Is a line typed a command (``/who``), not a message (``//path`` sends ``/path``)?"""
+    start = text.lstrip()
+    return start.startswith("/") and not start.startswith("//")
+
+
 def _starts_command(text: str) -> bool:
     """Does ``text`` start with a command (``/``, after any blanks)? Looks at its first
     non-blank character only, where ``text.lstrip()`` copies all of an indented text."""
@@ -802,9 +808,7 @@ class CursesFrontend:
                         index += 1  # CR LF from a paste is one line break
                     self.view.editor.type("\n")
                 else:
-                    line = self._enter()
-                    if line is not None:
-                        submitted.append(line)
+                    submitted += self._enter()
             elif name == "alt-enter":
                 self.view.editor.type("\n")  # a deliberate line break in a multi-line message
             elif name == "tab" and not self.marks_pastes and last_typed >= index:
@@ -975,32 +979,37 @@ class CursesFrontend:
             return
         self.view.toggle_roster()
 
-    def _enter(self) -> str | None:
-        """Enter outside a paste. In turn-based mode a message typed out of turn stays in
-        the input line (type-ahead); commands always go through. Offline, whose turn it is is
-        not known: the message goes to the client, which sends it on our turn once back."""
+    def _enter(self) -> list[str]:
+        """Enter outside a paste: the lines it submits. In turn-based mode a message typed out of
+        turn stays in the input line (type-ahead); commands always go through. Offline, whose turn
+        it is is not known: the message goes to the client, which sends it on our turn once back.
+        Lines that are each a command (six /send lines pasted) go one by one, as --plain takes them;
+        one command with more lines (a /w of two) stays one."""
         editor = self.view.editor
         editor.accept_search()
         text = editor.text
         if not text.strip():
             editor.submit()  # only spaces: nothing to send, and nothing worth keeping (as a shell does)
-            return None
-        is_command = text.lstrip().startswith("/") and not text.lstrip().startswith("//")
+            return []
+        if "\n" in text and all(_is_command(line) for line in text.split("\n") if line.strip()):
+            self.view.to_bottom()
+            return [line for line in editor.submit().split("\n") if line.strip()]
+        is_command = _is_command(text)
         problem = None if is_command else self.session.length_problem(text)
         if problem:
             self.view.add([Line(kind="error", time=self._now(), text=f"{problem}; what you typed is kept")])
-            return None
+            return []
         offline = render.offline(self.session)
         if not is_command and not self.session.my_turn and not offline:
             who = self.session.waiting_for()
             # a teacher who switched to turns before asking: her line would go after the last answer
             now = "; to say it now: /mode duplex, then /mode turn" if self.session.is_operator(self.session.name) else ""
             self.view.add([Line(kind="error", time=self._now(), text=f"not your turn yet (waiting for {who}); what you typed is kept{now}")])
-            return None
+            return []
         self.view.seen()
         self.view.to_bottom()
         self._last_message = None if is_command else text
-        return editor.submit()
+        return [editor.submit()]
 
     def _now(self) -> float:
         return self.session.clock()  # type: ignore[operator]
