@@ -1210,7 +1210,8 @@ def held_again(loop: ClientLoop, line: ev.Event | None, lines: list[Line]) -> bo
 
 def note_unsent_texts(loop: ClientLoop) -> None:
     """The chat ends with typed lines that never left (held for our turn, typed while away): their
-    texts go into its last words (Outcome.unsent), as the full screen's unsent input line does."""
+    texts go into its last words (Outcome.unsent), as the full screen's unsent input line does;
+    in projector mode a direct message's without its text (the last words show on that screen)."""
     queued = loop.reconnect.queued if loop.reconnect is not None else []
     for event in [*queued, *loop.held.lines]:
         if isinstance(event, ev.Say):  # as typed, so it can be typed again
@@ -1218,7 +1219,7 @@ def note_unsent_texts(loop: ClientLoop) -> None:
         elif isinstance(event, ev.Me):
             loop.paced.unsent_texts.append(f"/me {event.text}")
         elif isinstance(event, ev.Whisper):
-            loop.paced.unsent_texts.append(f"/w {event.to} {event.text}")
+            loop.paced.unsent_texts.append(f"/w {event.to} {'(hidden: projector mode)' if loop.session.projector else event.text}")
 
 
 def held_until_our_turn(session: Session) -> str:

@@ -387,3 +387,27 @@ def test_a_line_typed_privately_is_one_for_one_person(typed, private):
     """What projector mode keeps out of the input line's recall (screen.py): a direct message, a
     reply, the colour bot's private exchange, a file offered to one person."""
     assert typed_privately(typed) is private
+
+
+def test_a_direct_message_never_sent_is_not_quoted_in_the_chats_last_words_in_projector_mode():
+    """The teacher, offline, typed `/w bob your mark is 12`; the chat ended before it could go,
+    and its last words, printed on the terminal the class sees, quoted it: 'lanchat: not sent:
+    /w bob your mark is 12'. In projector mode they say whom it was for, not what it said."""
+    import socket
+
+    from lanchat.client import ClientLoop, note_unsent_texts
+    from lanchat.protocol import Connection, Role
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        session = teacher(projector=True)
+        loop = ClientLoop(ours, Connection(Role.CLIENT), session, None, rejoin=lambda: None)  # type: ignore[arg-type, return-value]
+        assert loop.reconnect is not None
+        loop.reconnect.queued += [ev.Whisper(to="bob", text="your mark is 12"), ev.Say(text="see you")]
+        note_unsent_texts(loop)
+        assert loop.paced.unsent_texts == ["/w bob (hidden: projector mode)", "see you"]
+        session.projector = False
+        loop.paced.unsent_texts.clear()
+        note_unsent_texts(loop)
+        assert loop.paced.unsent_texts == ["/w bob your mark is 12", "see you"]
+        loop.selector.close()
