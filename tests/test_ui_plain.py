@@ -178,3 +178,27 @@ def test_a_typed_line_whose_wide_character_wraps_early_is_gone_over_from_its_fir
         front.close()
         os.close(master)
         os.close(slave)
+
+
+def test_after_a_stop_that_was_not_ours_our_modes_are_back_before_the_next_read():
+    """kill -STOP, then fg: bash gives the terminal its line editing back while we are stopped.
+    Our modes came back only when the loop next asked (OwnTerminal.woken); a stop that landed
+    between its check for a key and its read (a key waiting) made that read, in line mode, wait
+    for the next Enter. SIGCONT's handler puts them back at once now."""
+    import signal
+    import termios
+
+    master, slave = os.openpty()
+    front = PlainFrontend(Session(name="ann"), stdin_fd=slave, stdout=io.StringIO(), interactive=True)
+    try:
+        assert front.terminal is not None
+        shells = termios.tcgetattr(slave)
+        shells[3] |= termios.ICANON | termios.ECHO
+        termios.tcsetattr(slave, termios.TCSANOW, shells)  # bash's part, while we were stopped
+        signal.raise_signal(signal.SIGCONT)  # fg (its handler runs before this returns)
+        assert not termios.tcgetattr(slave)[3] & termios.ICANON  # ours, before any read
+        assert front.terminal.woken() == "taken back"  # and the loop is told, to write the line again
+    finally:
+        front.close()
+        os.close(master)
+        os.close(slave)

@@ -267,6 +267,13 @@ class OwnTerminal:
             os.write(self._wake_w, b"z")
 
     def _on_cont(self, signum: int, frame: object) -> None:
+        if not self._stopped_here:  # a stop not ours: the shell's line editing is the terminal's now
+            import termios
+
+            # ours again at once, not when the loop next asks (woken): a stop between its check
+            # for a key and its read made that read, in line mode, wait for the next Enter
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(self.fd, termios.TCSADRAIN, self.own)
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"c")
 
