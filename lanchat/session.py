@@ -640,7 +640,7 @@ class Session:
         if isinstance(result, Outgoing) and isinstance(result.event, (ev.Say, ev.Whisper, ev.Me)):
             problem = self.length_problem(result.event.text)
             if problem:  # every message, /w and /mood included, is checked here once
-                return Local((self._notice(problem, kind="error"),))
+                return Local((replace(self._notice(problem, kind="error"), give_back=text),))  # the full screen keeps it
         return result
 
     def _parse_input(self, text: str) -> InputResult:

@@ -522,3 +522,15 @@ def test_help_with_a_command_shows_that_command_not_the_whole_list():
     unknown = ann.parse_input("/help sned").lines
     assert [(line.kind, line.text) for line in unknown] == [("error", "no command /sned; did you mean /send? /help lists them")]
     assert [line.text for line in ann.parse_input("/help").lines] == every
+
+
+def test_a_direct_message_or_me_too_long_to_send_is_given_back_to_the_input_line():
+    """On the full screen a message over the limit stays in the input line ('what you typed is
+    kept'), but a /w or /me over it was refused and gone: 4,100 characters of a direct message to
+    type again. The refusal gives the line back (Line.give_back), which the full screen puts in
+    its input line, as it does a line not taken while offline."""
+    ann = room("ann", "client", "bob")
+    for typed in ("/w bob " + "y" * 4100, "/me " + "z" * 4100):
+        refused = ann.parse_input(typed)
+        assert isinstance(refused, Local) and refused.lines[0].kind == "error", typed
+        assert refused.lines[0].give_back == typed and "not sent" in refused.lines[0].text
