@@ -242,6 +242,24 @@ def test_send_lines_pasted_on_the_full_screen_go_as_the_commands_they_are(terms,
     ann.expect(r"\[direct\] ann → ann: one\s*│[^\n]*\n\s+two\s")
 
 
+def test_a_direct_message_to_a_mistyped_name_comes_back_to_the_input_line(terms):
+    """ann wrote bob a long direct message and mistyped his name: 'nobody called bbo is here',
+    and what she had typed was gone. It comes back to the input line, as a line refused as not
+    her turn does; one that went is not given back by a later refusal (/whois nobody)."""
+    ann, port = host(terms, cols=100)
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+    ann.expect(r"bob joined")
+    ann.send("/w bbo the answer to question 3 is in chapter 2\r")
+    ann.expect(r"nobody called 'bbo' is here; what you typed is kept")
+    ann.wait_screen(lambda rows: rows[-1].startswith("> /w bbo the answer"), what="the whisper back in the input line")
+    ann.send("\x15/w bob the answer to question 3 is in chapter 2\r")
+    bob.expect(ev.Direct, text="the answer to question 3 is in chapter 2")
+    ann.send("/whois nobody\r")
+    ann.expect(r"nobody called 'nobody' is known here")
+    assert ann.lines[-1].rstrip() == ">"
+    bob.close()
+
+
 def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
     import time as _time
 

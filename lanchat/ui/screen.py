@@ -32,7 +32,7 @@ from wcwidth import wcswidth, wcwidth
 
 from .. import events as ev
 from .. import session_social as social
-from ..session import TURN_CHANGED, Command, Line, Session, UiCommand
+from ..session import ALIASES, TURN_CHANGED, Command, Line, Session, UiCommand
 from . import projector, render
 from .editor import typed_character
 from .paste import ENTER_ALONE, HeldEscape, PastedText
@@ -147,6 +147,12 @@ def _is_command(text: str) -> bool:
     """Is a line typed a command (``/who``), not a message (``//path`` sends ``/path``)?"""
     start = text.lstrip()
     return start.startswith("/") and not start.startswith("//")
+
+
+def _whispers(text: str) -> bool:
+    """Is a line typed a direct message: /w NAME TEXT (also /msg, /whisper) or /r TEXT?"""
+    word = text.lstrip().split(" ", 1)[0].lower()
+    return ALIASES.get(word, word) in ("/w", "/r")
 
 
 def _starts_command(text: str) -> bool:
@@ -454,6 +460,7 @@ class CursesFrontend:
         self._last_draw = 0.0  # time.monotonic() of the last draw
         self._status_due: float | None = None  # when a held-back status change must be drawn
         self._last_message: str | None = None  # the last chat line sent, until the server answers
+        self._last_whisper: str | None = None  # the last /w (or /r) sent as typed, until its echo or a no-such-user
         # a say refused as not our turn goes back into the input line here (show), not to the
         # client's lines held for the turn (client.held_again)
         self.gives_back_refused_says = True
@@ -1009,6 +1016,8 @@ class CursesFrontend:
         self.view.seen()
         self.view.to_bottom()
         self._last_message = None if is_command else text
+        if _whispers(text):
+            self._last_whisper = text
         return [editor.submit()]
 
     def _now(self) -> float:
@@ -1030,6 +1039,7 @@ class CursesFrontend:
                     self.view.editor.type(self._last_message)
                     line = replace(line, text=f"{line.text}; what you typed is kept")
                 self._last_message = None
+            line = self._whisper_answered(line)
             if line.give_back is not None:  # kept: in the order typed, before what was typed after it
                 self._put_back_end = self.view.editor.put_back(line.give_back, self._put_back_end)
                 line = replace(line, text=f"{line.text}; what you typed is kept")
@@ -1045,6 +1055,20 @@ class CursesFrontend:
         if any(line.mentions_me for line in lines):
             self.alert = True
         self.dirty = True
+
+    def _whisper_answered(self, line: Line) -> Line:
+        """A direct message of ours refused as to nobody here (a mistyped name, a friend who left):
+        what was typed comes back to the input line (``give_back``) instead of being gone. Its
+        echo says it went; the server answers in order, so a later refusal (/whois nobody) is not its.
+        In projector mode it stays off the screen, as Up passes over it (/projector off, then Up)."""
+        if self._last_whisper is None:
+            return line
+        if line.kind == "direct" and line.sender is not None and ev.name_key(line.sender) == ev.name_key(self.session.name):
+            self._last_whisper = None
+        elif line.code == ev.E_NO_SUCH_USER:
+            kept = None if self.session.projector else self._last_whisper
+            line, self._last_whisper = replace(line, give_back=kept), None
+        return line
 
     def update(self) -> None:
         """Draw once per batch of events, however many lines arrived."""
