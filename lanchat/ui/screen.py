@@ -1060,14 +1060,14 @@ class CursesFrontend:
         """A direct message of ours refused as to nobody here (a mistyped name, a friend who left):
         what was typed comes back to the input line (``give_back``) instead of being gone. Its
         echo says it went; the server answers in order, so a later refusal (/whois nobody) is not its.
-        In projector mode it stays off the screen, as Up passes over it (/projector off, then Up)."""
+        (In projector mode too: it was on the screen as it was typed, a moment before, as a line
+        refused for its length is given back; only Up, which can bring back any old one, passes over it.)"""
         if self._last_whisper is None:
             return line
         if line.kind == "direct" and line.sender is not None and ev.name_key(line.sender) == ev.name_key(self.session.name):
             self._last_whisper = None
         elif line.code == ev.E_NO_SUCH_USER:
-            kept = None if self.session.projector else self._last_whisper
-            line, self._last_whisper = replace(line, give_back=kept), None
+            line, self._last_whisper = replace(line, give_back=self._last_whisper), None
         return line
 
     def update(self) -> None:
