@@ -999,6 +999,7 @@ class CursesFrontend:
             editor.submit()  # only spaces: nothing to send, and nothing worth keeping (as a shell does)
             return []
         if "\n" in text and all(_is_command(line) for line in text.split("\n") if line.strip()):
+            self.view.seen()
             self.view.to_bottom()
             return [line for line in editor.submit().split("\n") if line.strip()]
         is_command = _is_command(text)
