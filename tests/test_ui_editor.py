@@ -301,3 +301,12 @@ def test_recall_and_search_pass_over_the_lines_it_is_told_to_keep_off_screen():
     editor.keeps_off_screen = lambda text: False  # projector mode off: they come back
     editor.key("up")
     assert editor.text == "/msg cy see me"
+
+
+def test_tab_after_help_completes_a_command_name():
+    """`/help se` and Tab: the command's name (/help NAME shows its row), not a person's."""
+    commands, names = ["/help", "/send", "/say", "/who"], ["sebastian"]
+    assert ed.completions(8, "/help se", names, commands)[1] == ["/send"]
+    assert ed.completions(9, "/help /wh", names, commands)[1] == ["/who"]
+    assert ed.completions(6, "hi /se", names, commands)[1] == []  # not after a message's word
+    assert ed.completions(6, "/w se", names, commands)[1] == ["sebastian"]

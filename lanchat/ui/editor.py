@@ -241,8 +241,11 @@ def _candidates(
         return start, sorted(paths(partial)), site
     start, partial = word_at(cursor, text)
     at_line_start = not text[:start].strip()
-    pool = commands if (at_line_start and partial.startswith("/")) else names
     key = partial.casefold()
+    if text[:start].strip().casefold() == "/help":  # /help NAME: a command's name, with or without its slash
+        pool, key = commands, "/" + key.lstrip("/")
+    else:
+        pool = commands if (at_line_start and partial.startswith("/")) else names
     matches = sorted({c for c in pool if c.casefold().startswith(key)}, key=str.casefold)
     return start, matches, None
 
