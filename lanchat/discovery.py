@@ -46,6 +46,9 @@ MAX_ADDRESSES_EACH = 8  # distinct addresses kept of each announcer, the latest 
 MAX_REFUTED = 64  # addresses found not to be the room, remembered ...
 REFUTED_SECONDS = 60.0  # ... for this long: announced again meanwhile, they are not tried again
 LOOK_GAP_SECONDS = 0.5  # a watch reads the announcements at most this often: a flood wakes it no more
+# An announcer listens this long for the rooms already announced before it claims a name: they
+# answer a first query within about 0.1 s on a LAN, over Wi-Fi in power saving a few tenths.
+LISTEN_FIRST_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,20 @@ def looks_like_a_room_name(typed: str) -> bool:
     number, nor with a typo in the port ("192.168.1.20 358O"), which starts with an address."""
     words = typed.split()
     return len(words) > 1 and not words[-1].isdecimal() and "://" not in typed and not looks_like_ipv4(words[0])
+
+
+def free_label(label: str, taken: Iterable[str]) -> str:
+    """``label``, or ``label-2``, ``label-3``... : the first that no name in ``taken`` (instance
+    names heard, ``NAME._lanchat._tcp.local.``) is, ignoring capitals. Names in multicast DNS are
+    the same whatever their capitals (RFC 6762, 16), but zeroconf's probe compares them exactly:
+    "Maths 3B" announced beside "maths 3B" was not renamed, and every browser's cache, which
+    ignores capitals, kept one of the two rooms and lost the other."""
+    held = {name.removesuffix("." + SERVICE_TYPE).casefold() for name in taken}
+    candidate, number = label, 2
+    while candidate.casefold() in held:
+        suffix = f"-{number}"
+        candidate, number = _dns_label(label, 63 - len(suffix)) + suffix, number + 1
+    return candidate
 
 
 def txt_record(*, room: str, host: str, mode: str, password: bool, fingerprint: str | None) -> dict[str, str]:
@@ -290,7 +307,7 @@ class Announcer:
                 return ServiceInfo(SERVICE_TYPE, f"{instance}.{SERVICE_TYPE}", port=self.port, properties=self.properties,
                                    server=_host_label(self.port, self.addresses), parsed_addresses=self.addresses)
 
-            info = service(_dns_label(self.room))
+            info = service(free_label(_dns_label(self.room), _names_announced(zeroconf, LISTEN_FIRST_SECONDS)))
             zeroconf.register_service(info, allow_name_change=True)
             self.announced_as = info.name.removesuffix("." + SERVICE_TYPE)
             self.renamed = self.announced_as != _dns_label(self.room)
@@ -346,6 +363,22 @@ class Announcer:
         # anything announced; register_service() then waits out its own timeout (about 11 s)
         # before it raises, and a closed announcer reports nothing. Waiting for that thread
         # (a daemon) held a server stopped in the first second, or just after a move, 6 s.
+
+
+def _names_announced(zeroconf, seconds: float) -> list[str]:  # noqa: ANN001
+    """The room names announced on the network, asked for and listened to for ``seconds`` (none
+    if zeroconf cannot browse: the probe still renames a clash of the very same name)."""
+    from zeroconf import ServiceBrowser
+
+    try:
+        browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[lambda **_: None])
+    except Exception:  # noqa: BLE001 - closed under us, or no network: the announcement goes on without
+        return []
+    try:
+        time.sleep(seconds)  # every room answers the browser's first query within this
+    finally:
+        browser.cancel()
+    return _in_cache(zeroconf)
 
 
 def _zone_by_name(address: str) -> str:

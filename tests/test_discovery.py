@@ -19,7 +19,7 @@ from helpers import SerialServer
 from netlab import Lab
 
 from lanchat.client_files import ClientTransfers
-from lanchat.discovery import SERVICE_TYPE, RoomInfo, pick_address, room_from_record, txt_record
+from lanchat.discovery import SERVICE_TYPE, RoomInfo, free_label, pick_address, room_from_record, txt_record
 from lanchat.unconfirmed import Unconfirmed
 
 ANN = "198.18.0.1"
@@ -231,6 +231,32 @@ def test_two_machines_with_the_same_name_on_the_default_port_are_two_rooms(lab):
     assert sorted((r["address"], r["addresses"]) for r in rooms) == [(ANN, [ANN]), ("198.18.0.3", ["198.18.0.3"])], rooms
     # and each is listed under the name its host's screen shows, not as two "lab room"s
     assert {r["address"]: r["room"] for r in rooms} == announced
+
+
+def test_two_rooms_whose_names_differ_only_in_capitals_are_both_listed(lab):
+    """The class next door's teacher called her room "Maths 3B", ours "maths 3B": multicast DNS
+    names ignore capitals, zeroconf's probe did not, so the second was announced unrenamed and
+    bob's list (its cache ignores capitals) showed only one of the two rooms."""
+    ann, bob, cat = lab.namespace("A"), lab.namespace("B"), lab.namespace("C")
+    lab.switch((ann, f"{ANN}/24"), (bob, f"{BOB}/24"), (cat, "198.18.0.3/24"))
+    first, first_port = serve_room(lab, ann, "--room", "Maths 3B")
+    second, second_port = serve_room(lab, cat, "--room", "maths 3B")
+    first.expect(r"announced as 'Maths 3B' on the local network")
+    second.expect(r"announced as 'maths 3B-2' on the local network: another room here is called")
+    rooms = rooms_seen(lab, bob)
+    assert sorted((r["room"], r["address"], r["port"]) for r in rooms) == [
+        ("Maths 3B", ANN, first_port), ("maths 3B-2", "198.18.0.3", second_port)], rooms
+
+
+@pytest.mark.parametrize(("label", "taken", "free"), [
+    ("lab room", [], "lab room"),
+    ("lab room", [f"LAB Room.{SERVICE_TYPE}"], "lab room-2"),
+    ("lab room", [f"lab room.{SERVICE_TYPE}", f"Lab Room-2.{SERVICE_TYPE}", f"other.{SERVICE_TYPE}"], "lab room-3"),
+    ("lab room", [f"lab room-2.{SERVICE_TYPE}"], "lab room"),
+    ("é" * 31 + "x", ["É" * 31 + "X." + SERVICE_TYPE], "é" * 30 + "-2"),  # still one DNS label (63 bytes)
+])
+def test_an_announced_name_is_free_ignoring_capitals_and_stays_one_dns_label(label, taken, free):
+    assert free_label(label, taken) == free
 
 
 def test_no_announce_keeps_a_room_off_the_list(lab):
