@@ -1796,14 +1796,20 @@ class _ServerUsesTls(Exception):
 
 
 def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned: str | None, *, tls: bool, found=None) -> int:  # noqa: ANN001
-    """`connect`'s chat on ``sock``: with ``tls``, TLS started first and its fingerprint checked
-    (``pinned``, else known or asked); without, _ServerUsesTls if the server turns out to use it.
-    ``found``: the room as discovery found it, if it was (a rejoin follows it from the start)."""
-    binding = b""
-    if tls:
+    """`connect`'s chat on ``sock``: with ``tls``, or to an address whose fingerprint is
+    remembered, TLS started first and its fingerprint checked (``pinned``, else known or asked);
+    without, _ServerUsesTls if the server turns out to use it. ``found``: the room as discovery
+    found it, if it was (a rejoin follows it from the start)."""
+    binding, remembered = b"", None
+    if not tls and not endpoint.is_unix:
+        from .tls import remembered_as_tls
+
+        remembered = remembered_as_tls(endpoint.describe())
+    if tls or remembered is not None:
         try:
             announced = pinned is not None and args.fingerprint is None  # discovery's, not typed
-            started = _start_tls(sock, endpoint.describe(), pinned, hint=_tls_hint(args, pinned), announced=announced)
+            hint = _tls_hint(args, pinned, remembered, endpoint.describe())
+            started = _start_tls(sock, endpoint.describe(), pinned, hint=hint, announced=announced)
         except PromptCancelled as exc:  # Ctrl-C at "Trust it and connect?" (the socket is closed)
             return _cancelled(exc)
         if started is None:
@@ -1826,7 +1832,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         again_at=(endpoint, pinned),
         no_typing=args.no_typing,
         projector=args.projector,
-        may_switch_to_tls=not tls and not endpoint.is_unix,
+        may_switch_to_tls=not binding and not endpoint.is_unix,
     )
 
 
@@ -2006,11 +2012,13 @@ def _user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _tls_hint(args: argparse.Namespace, pinned: str | None) -> str:
+def _tls_hint(args: argparse.Namespace, pinned: str | None, remembered: Path | None = None, where: str = "") -> str:
     """What to try when the TLS handshake fails, for why this connection used TLS: the student
     who never typed --tls must not be told to leave it out."""
-    from .tls import NOT_TLS_HINT
+    from .tls import NOT_TLS_HINT, remembered_hint
 
+    if remembered is not None:
+        return remembered_hint(where, remembered)
     if args.tls:
         return NOT_TLS_HINT
     if args.fingerprint is not None:

@@ -148,6 +148,24 @@ class KnownServers:
         return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
+def remembered_as_tls(where: str) -> Path | None:
+    """The known-servers file, if it remembers a fingerprint for ``where``. Such a room is joined
+    with TLS from the start, --tls or not: a server there without TLS is refused, never joined
+    in the clear (a fake room had only to leave TLS out)."""
+    known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
+    try:
+        return known.path if known.lookup(where) is not None else None
+    except TlsError:  # unreadable: a plain room is joined as before; a TLS room says what is wrong with it
+        return None
+
+
+def remembered_hint(where: str, known_file: Path) -> str:
+    """What a server not speaking TLS at a remembered TLS room's address means (remembered_as_tls)."""
+    return (f"yet it was a TLS room when you joined it before (its fingerprint is remembered in {known_file}): "
+            "someone may be pretending to be the room, or its host started it without --tls; ask the host, and "
+            f"only if so remove the line for {where} from that file")
+
+
 def default_folder() -> Path:
     import platformdirs
 

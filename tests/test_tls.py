@@ -897,6 +897,34 @@ def test_a_plain_connect_never_trusts_an_unknown_or_changed_tls_certificate_by_i
     assert not re.search(r"(bob|cal|dan) joined", server.output), server.output
 
 
+def test_a_plain_server_where_a_tls_room_was_trusted_is_refused_not_joined_in_the_clear():
+    """bob trusted the room at this address over TLS (its fingerprint is remembered); now a
+    server without TLS answers there (a classmate's impostor on the host's address once it left,
+    or the host without --tls). `connect ADDRESS PORT` without --tls joined it in the clear
+    without a word: a fake server had only to leave TLS out. A remembered address is joined
+    with TLS from the start; one that answers without it is refused, saying why."""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history")
+    port = server.expect(r"listening on port (\d+)").group(1)
+    try:
+        env = child_env()
+        known = KnownServers(Path(env["XDG_DATA_HOME"]) / "lanchat" / "known_servers")
+        trusted = fingerprint(b"the room's certificate, trusted last lesson")
+        known.remember(f"127.0.0.1:{port}", trusted)
+        bob = Proc("connect", "127.0.0.1", port, "--name", "bob", env=env, stdin=False)
+        assert bob.wait() == 1
+        assert "welcome" not in bob.output and "Traceback" not in bob.output, bob.output
+        assert re.search(rf"127\.0\.0\.1:{port} does not speak TLS \(.*\); yet it was a TLS room when you joined it "
+                         r"before \(its fingerprint is remembered in .*known_servers\): someone may be pretending to be "
+                         r"the room, or its host started it without --tls", " ".join(bob.output.split())), bob.output
+        assert "connect without --tls" not in bob.output  # what bob did: no advice
+        other = Proc("connect", "127.0.0.1", port, "--name", "cal", env=child_env(), stdin=False)  # never trusted it
+        other.expect("welcome, cal")
+        other.stop()
+    finally:
+        server.stop()
+    assert "bob joined" not in server.output, server.output
+
+
 def test_a_pipe_in_place_of_the_known_servers_file_or_the_certificate_is_one_clear_line(tmp_path):
     """A named pipe where the known-servers file or the server's certificate goes (planted in the
     data folder, or left by a script) made `connect` and `serve --tls` wait for a writer for good,
