@@ -1409,11 +1409,13 @@ def _to_announce(listener, found: list | None = None) -> list[str]:  # noqa: ANN
 def _unix_banner(path: str, mode_text: str, pin: str) -> list[str]:
     """`serve --unix`'s first lines: the command to join on a line of its own, as a TCP room's,
     so a 64-column screen does not fold it between `--unix` and the path; the path absolute, so
-    the command joins from any folder (`serve --unix mood.sock` said `connect --unix mood.sock`)."""
+    the command joins from any folder (`serve --unix mood.sock` said `connect --unix mood.sock`),
+    and quoted as a shell reads it (a space in it made the pasted command two words)."""
     import os.path
+    import shlex
 
     path = os.path.abspath(path)
-    return [f"lanchat: {mode_text} chat on {path}; join with:", f"  python -m lanchat connect --unix {path}{pin}"]
+    return [f"lanchat: {mode_text} chat on {path}; join with:", f"  python -m lanchat connect --unix {shlex.quote(path)}{pin}"]
 
 
 def _join_banner(where: list[str], mode_text: str, port: int, pin: str, *, password: bool) -> list[str]:

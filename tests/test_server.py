@@ -465,6 +465,28 @@ def test_the_unix_socket_file_is_private_and_removed_on_exit():
         assert not os.path.exists(path)
 
 
+def test_the_join_line_of_a_socket_file_with_a_space_in_its_path_works_when_pasted():
+    """`serve --unix "/tmp/lc-x/maths 3B.sock"` printed `python -m lanchat connect --unix
+    /tmp/lc-x/maths 3B.sock`: pasted into a shell, that is two words, the second taken for a
+    host ('no machine is called 3B.sock'). The path is quoted as a shell reads it."""
+    import shlex
+
+    from helpers import Proc
+
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "maths 3B's.sock")
+        server = Proc("serve", "--headless", "--no-history", "--unix", path)
+        try:
+            line = server.expect(r"^\s*(python -m lanchat connect --unix .*)").group(1)
+            argv = shlex.split(line)
+            assert argv[:4] == ["python", "-m", "lanchat", "connect"] and argv[4:] == ["--unix", path], line
+            bob = Proc(*argv[3:], "--name", "bob", stdin=False)
+            bob.expect("welcome, bob")
+            bob.stop()
+        finally:
+            server.stop()
+
+
 def test_a_stale_socket_file_is_replaced():
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "chat.sock")
