@@ -189,6 +189,11 @@ def check_fingerprint(
     """
     if pinned is not None:
         given = "the room's announcement gave" if announced else "given with --fingerprint"
+        remembered = known.lookup(where) if announced else None
+        if remembered is not None and remembered != got:
+            # anyone on the LAN can announce the room, with their own certificate's fingerprint, at
+            # the address the real one left: only a pin typed by a person replaces a remembered one
+            raise TlsError(changed_message(where, remembered, got, known.path))
         if got != pinned:
             raise TlsError(
                 f"the TLS fingerprint of {where} is {got}, not the {pinned} {given}; "

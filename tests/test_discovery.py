@@ -403,6 +403,33 @@ def move_the_host(lab: Lab, ns: str) -> None:
     lab.ip(ns, "addr", "add", f"{MOVED}/24", "dev", "lan0")
 
 
+def test_an_impostor_announcing_the_room_where_it_was_with_another_certificate_is_refused(lab):
+    """bob had joined the TLS room "safe room" at ann's address (its fingerprint remembered); it
+    stopped, and a classmate served "safe room" with TLS of their own at that address and port.
+    `connect "safe room"` pinned the impostor's announced fingerprint, joined, and wrote it over
+    the one bob had trusted. Refused now, loudly, and the trusted one kept."""
+    from pathlib import Path
+
+    from helpers import Proc, child_env
+
+    from lanchat.tls import KnownServers, fingerprint
+
+    ann, bob = classroom(lab)
+    impostor, port = serve_room(lab, ann, "--room", "safe room", "--tls")
+    fake_pin = impostor.expect(r"fingerprint is (SHA256:\S+)").group(1)
+    env = child_env()
+    known_file = Path(env["XDG_DATA_HOME"]) / "lanchat" / "known_servers"
+    real_pin = fingerprint(b"the real room's certificate")
+    KnownServers(known_file).remember(f"{ANN}:{port}", real_pin)  # as bob's join of the real room left it
+    bob_proc = Proc("connect", "safe room", "--name", "bob", stdin=False, env=env, program=lab.program(bob))
+    lab.procs.append(bob_proc)
+    assert bob_proc.wait(20) == 1
+    output = bob_proc.output
+    assert "has CHANGED" in output and real_pin in output and fake_pin in output and "welcome" not in output, output
+    assert known_file.read_text().split() == [f"{ANN}:{port}", real_pin]
+    assert "bob joined" not in impostor.output
+
+
 def test_a_server_whose_address_changes_announces_the_room_again_there(lab):
     from helpers import wait_for
 

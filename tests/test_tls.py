@@ -133,6 +133,27 @@ def test_trust_on_first_use_then_a_changed_fingerprint_is_refused_loudly(tmp_pat
     assert known.lookup("10.0.0.6:3580") is None and known.lookup("10.0.0.5:3580") == first
 
 
+def test_an_announced_fingerprint_never_replaces_a_remembered_one_a_typed_one_does(tmp_path):
+    """bob trusted the room at 10.0.0.5:3580; it left, and an impostor serving there with its own
+    certificate announced the room's name with its own fingerprint: the announcement's pin was
+    checked against itself, the impostor joined, and its fingerprint replaced the remembered
+    one without a word. Refused now as any changed certificate; --fingerprint, typed by a
+    person from the host's screen, still replaces it."""
+    known = KnownServers(tmp_path / "known_servers")
+    real, impostor = fingerprint(b"the room's"), fingerprint(b"the impostor's")
+    known.remember("10.0.0.5:3580", real)
+    with pytest.raises(TlsError) as changed:
+        check_fingerprint("10.0.0.5:3580", impostor, known=known, pinned=impostor, announced=True)
+    text = str(changed.value)
+    assert "CHANGED" in text and real in text and impostor in text and str(known.path) in text
+    assert known.lookup("10.0.0.5:3580") == real
+    assert "announced its TLS fingerprint" in check_fingerprint("10.0.0.5:3580", real, known=known, pinned=real,
+                                                                announced=True)
+    assert "announced" in check_fingerprint("10.0.0.6:3580", impostor, known=known, pinned=impostor, announced=True)
+    assert "matches --fingerprint" in check_fingerprint("10.0.0.5:3580", impostor, known=known, pinned=impostor)
+    assert known.lookup("10.0.0.5:3580") == impostor and known.lookup("10.0.0.6:3580") == impostor
+
+
 def test_the_certificate_is_made_once_with_a_private_key(tmp_path):
     cert, key, made = ensure_certificate(tmp_path)
     assert made and stat.S_IMODE(key.stat().st_mode) == 0o600
