@@ -545,7 +545,7 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
     try:
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
     except socket.gaierror:
-        raise TransportError(f"cannot find host {endpoint.host!r}") from None
+        raise TransportError(_unknown_zone(endpoint.host) or f"cannot find host {endpoint.host!r}") from None
     except UnicodeError:
         raise TransportError(f"cannot find host {endpoint.host!r}: {NOT_A_HOST_NAME}") from None
     except ConnectionRefusedError:
@@ -558,6 +558,22 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
         raise TransportError(f"cannot connect to {endpoint.describe()}: {exc.strerror or exc}") from None
     tune(sock)
     return sock
+
+
+def _unknown_zone(host: str) -> str | None:
+    """Why a link-local address's zone (``fe80::1%wlan0``) names no interface of this machine, or
+    None. The zone is the joiner's own interface, not the host's: one copied from the host's
+    screen or `ip addr` was "cannot find host", as if the address were wrong."""
+    address, percent, zone = host.partition("%")
+    try:
+        interfaces = socket.if_nameindex()
+    except OSError:
+        return None
+    if not percent or ":" not in address or any(zone in (name, str(index)) for index, name in interfaces):
+        return None
+    ours = ", ".join(name for _index, name in interfaces if name != "lo") or "none but loopback"
+    return (f"cannot connect to {host}: this machine has no network interface called {zone!r}; after the % goes "
+            f"your own interface that reaches that address, not the host's (here: {ours}; `ip -br addr` lists them)")
 
 
 def peer_uid(sock: socket.socket) -> int | None:

@@ -286,6 +286,19 @@ def test_an_address_typed_with_two_dots_in_a_row_is_one_clear_line_not_a_traceba
     assert "Traceback" not in proc.output
 
 
+def test_a_link_local_address_with_a_zone_this_machine_does_not_have_says_so():
+    """`connect fe80::1%wlan0` copied from the host's screen (the zone is the host's interface)
+    on a machine with no wlan0: it said "cannot find host", as if the address were wrong."""
+    proc = Proc("connect", "fe80::1%nosuchif0", "4000", "--name", "bob", stdin=False)
+    try:
+        assert proc.wait() == 1
+    finally:
+        proc.stop()
+    said = " ".join(proc.output.split())
+    assert "this machine has no network interface called 'nosuchif0'; after the % goes your own interface" in said, said
+    assert "(here: " in said and "cannot find host" not in said and "Traceback" not in said
+
+
 @pytest.mark.parametrize(
     ("typed", "an_address"),
     [
