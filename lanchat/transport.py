@@ -537,7 +537,7 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
             raise TransportError(f"no lanchat server at {endpoint.path} (the path does not exist)") from None
         except ConnectionRefusedError:
             sock.close()
-            raise TransportError(f"no lanchat server is listening on {endpoint.path}") from None
+            raise TransportError(f"no lanchat server is listening on {endpoint.path}{_not_a_socket(endpoint.path)}") from None
         except OSError as exc:
             sock.close()
             raise TransportError(f"cannot connect to {endpoint.path}: {exc.strerror or exc}") from None
@@ -558,6 +558,20 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
         raise TransportError(f"cannot connect to {endpoint.describe()}: {exc.strerror or exc}") from None
     tune(sock)
     return sock
+
+
+def _not_a_socket(path: str) -> str:
+    """What to add when connecting to ``path`` was refused: Linux refuses a regular file, a
+    folder or a pipe as it refuses a socket file nobody listens on (a server that stopped)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""
+    if stat.S_ISSOCK(mode):
+        return ""
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a regular file"), (stat.S_ISFIFO, "a pipe"))
+    what = next((name for test, name in kinds if test(mode)), "a device")
+    return f": it is {what}, not the socket file `lanchat serve --unix` made; give the path it printed"
 
 
 def _unknown_zone(host: str) -> str | None:

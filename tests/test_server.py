@@ -487,6 +487,28 @@ def test_the_join_line_of_a_socket_file_with_a_space_in_its_path_works_when_past
             server.stop()
 
 
+def test_connecting_to_a_path_that_is_no_socket_file_says_what_it_is():
+    """`connect --unix chat.txt` (the transcript saved beside it) said only "no lanchat server
+    is listening", as for a server that stopped: Linux refuses both alike."""
+    from lanchat.transport import connect
+
+    with short_tmp_dir() as folder:
+        stale = os.path.join(folder, "stale.sock")
+        dead = socket.socket(socket.AF_UNIX)
+        dead.bind(stale)
+        dead.close()
+        notes, pipe = os.path.join(folder, "chat.txt"), os.path.join(folder, "pipe")
+        open(notes, "w").close()  # noqa: SIM115
+        os.mkfifo(pipe)
+        for path, said in ((stale, f"no lanchat server is listening on {stale}"),
+                           (notes, "it is a regular file, not the socket file `lanchat serve --unix` made"),
+                           (folder, "it is a folder, not"), (pipe, "it is a pipe, not")):
+            with pytest.raises(TransportError) as refused:
+                connect(Endpoint(path=path), timeout=5)
+            assert said in str(refused.value), str(refused.value)
+            assert (path != stale) == ("give the path it printed" in str(refused.value))
+
+
 def test_a_stale_socket_file_is_replaced():
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "chat.sock")
