@@ -112,6 +112,10 @@ class KnownServers:
                 return parts[1]
         return None
 
+    def trusted_at(self, fp: str) -> list[str]:
+        """The places ``fp`` is remembered for, oldest first."""
+        return [parts[0] for parts in map(str.split, self._lines()) if len(parts) == 2 and parts[1] == fp]
+
     def remember(self, where: str, fp: str) -> str | None:
         """Add or replace ``where``'s line (written to a temporary file, then renamed into place).
         Returns None, or why it could not be written (a full disk, a read-only data folder): the
@@ -211,6 +215,13 @@ def check_fingerprint(
         return f"TLS fingerprint {got} (known)"
     if remembered is not None:
         raise TlsError(changed_message(where, remembered, got, known.path))
+    elsewhere = known.trusted_at(got)
+    if elsewhere:
+        # the certificate proves the server, wherever it is: the room trusted before, at a new
+        # address (the host's laptop got another lease, or joined another network)
+        unsaved = known.remember(where, got)
+        note = f"TLS fingerprint {got} (known: the server you trusted at {elsewhere[-1]})"
+        return note if unsaved is None else f"{note}\n  ({unsaved})"
     if ask is None:
         raise TlsError(
             f"{where} is a TLS server not seen before, with fingerprint {got}; "

@@ -154,6 +154,25 @@ def test_an_announced_fingerprint_never_replaces_a_remembered_one_a_typed_one_do
     assert known.lookup("10.0.0.5:3580") == impostor and known.lookup("10.0.0.6:3580") == impostor
 
 
+def test_a_trusted_certificate_at_a_new_address_is_the_same_server_and_not_asked_about(tmp_path):
+    """The teacher's laptop got another address next lesson: its certificate, trusted last
+    lesson, was asked about again as a server never seen, and a script without a terminal was
+    refused. The fingerprint is the server's proof wherever it is: known, and remembered there
+    too. Another certificate at the new address is still asked about, and a changed one at a
+    remembered address still refused."""
+    known = KnownServers(tmp_path / "known_servers")
+    room, other = fingerprint(b"the room's"), fingerprint(b"someone else's")
+    known.remember("10.0.0.5:3580", room)
+    note = check_fingerprint("10.0.0.9:3580", room, known=known, ask=None)
+    assert note == f"TLS fingerprint {room} (known: the server you trusted at 10.0.0.5:3580)"
+    assert known.lookup("10.0.0.9:3580") == room and known.lookup("10.0.0.5:3580") == room
+    with pytest.raises(TlsError, match="not seen before"):
+        check_fingerprint("10.0.0.7:3580", other, known=known, ask=None)
+    known.remember("10.0.0.7:3580", other)
+    with pytest.raises(TlsError, match="CHANGED"):
+        check_fingerprint("10.0.0.7:3580", room, known=known, ask=None)
+
+
 def test_the_certificate_is_made_once_with_a_private_key(tmp_path):
     cert, key, made = ensure_certificate(tmp_path)
     assert made and stat.S_IMODE(key.stat().st_mode) == 0o600
