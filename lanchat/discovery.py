@@ -33,6 +33,7 @@ MAX_FIELD_CHARS = 64  # any other TXT value we show
 MAX_ROOMS = 64  # a network that announces more is not a classroom; the rest are not looked up
 MAX_NAMES_READ = 4096  # names whose heard records are read (no waiting), a flood's included
 _DNS_PTR, _DNS_IN = 12, 1  # DNS's record type and class numbers (RFC 1035): a room's name is a PTR
+_DNS_A, _DNS_AAAA, _DNS_TXT, _DNS_SRV = 1, 28, 16, 33  # (RFC 1035, 3596, 2782): its addresses and details
 BROWSE_SECONDS = 2.0
 RESOLVE_MS = 1000  # to ask one room for its details, if the announcement did not bring them
 WATCH_SECONDS = 5.0  # a client in a room looks at its announcement again at least this often
@@ -429,6 +430,44 @@ def _room_of(name: str, info) -> RoomInfo | None:  # noqa: ANN001
     return room_from_record(name, addresses, info.port, info.properties or {})
 
 
+def _each_machine(zeroconf, name: str, room: RoomInfo) -> list[RoomInfo]:  # noqa: ANN001
+    """``room`` (read from the cache as one), or a room for each machine announcing ``name``.
+
+    Two networks that each have a "lab room", heard by a laptop on both (Wi-Fi and a cable),
+    were never on one link to be renamed: zeroconf's cache, keyed by name, holds both machines'
+    records and read them as one room, so one of the two was never listed. Each SRV record
+    (a machine's host name and port) is a room at that host's addresses; which TXT record is
+    whose cannot be told when they differ, so such rooms then carry none of its details (no
+    fingerprint pinned: a TLS room is joined as by its address, its certificate checked)."""
+    try:
+        services = zeroconf.cache.get_all_by_details(name, _DNS_SRV, _DNS_IN)
+        texts = {record.text for record in zeroconf.cache.get_all_by_details(name, _DNS_TXT, _DNS_IN)}
+        if len(services) < 2:
+            return [room]
+        rooms = []
+        for service in services:
+            addresses = [_zone_by_name(_address_text(record)) for kind in (_DNS_A, _DNS_AAAA)
+                         for record in zeroconf.cache.get_all_by_details(service.server, kind, _DNS_IN)]  # fmt: skip
+            details = room if len(texts) == 1 else RoomInfo(name=clean_room_name(name.removesuffix("." + SERVICE_TYPE)),
+                                                            host="", addresses=(), port=0)  # fmt: skip
+            found = room_from_record(name, addresses, service.port, {"room": details.name, "host": details.host,
+                                     "mode": details.mode, "pw": "1" if details.password else "0",
+                                     "fp": details.fingerprint or ""})  # fmt: skip
+            if found is not None:
+                rooms.append(found)
+    except Exception:  # noqa: BLE001 - its cache changing under us (zeroconf's thread): the room as read
+        return [room]
+    return rooms or [room]
+
+
+def _address_text(record) -> str:  # noqa: ANN001
+    """A cached A or AAAA record's address as text, a link-local one with its interface's index."""
+    if len(record.address) == 4:
+        return socket.inet_ntop(socket.AF_INET, record.address)
+    text = socket.inet_ntop(socket.AF_INET6, record.address)
+    return f"{text}%{record.scope_id}" if record.scope_id and text.lower().startswith("fe80") else text
+
+
 def _in_cache(zeroconf) -> list[str]:  # noqa: ANN001
     """Every room name zeroconf holds an announcement of (PTR records of SERVICE_TYPE), however
     many were heard: the browser's callbacks stop at MAX_ROOMS, and a flood of names heard first
@@ -577,8 +616,9 @@ def _rooms(zeroconf, names: list[str], deadline: float, silent: SilentNames | No
             continue
         if silent is not None:
             silent.heard(name)
-        if (room := _room_of(name, info)) is not None:
-            yield name, room
+        if (read := _room_of(name, info)) is not None:
+            for each in _each_machine(zeroconf, name, read):
+                yield name, each
     if silent is not None:
         quiet = [name for name in quiet if silent.due(name, clock())]
     for name in quiet[:MAX_ROOMS]:

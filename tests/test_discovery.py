@@ -259,6 +259,28 @@ def test_an_announced_name_is_free_ignoring_capitals_and_stays_one_dns_label(lab
     assert free_label(label, taken) == free
 
 
+def test_a_laptop_on_two_networks_each_with_a_lab_room_lists_both(lab):
+    """bob's laptop is on two networks (Wi-Fi and a cable), each with its own "lab room" on port
+    3580: the two servers never share a link, so neither is renamed, and zeroconf's cache (keyed
+    by the name) read both machines' records as one room: one of them was never listed. Each
+    machine is a room now; their details (one has TLS) cannot be told apart, so none is pinned.
+    The fixed port is safe: each server is inside a namespace of this test's own."""
+    ann, bob, eve = lab.namespace("A"), lab.namespace("B"), lab.namespace("E")
+    lab.link(ann, f"{ANN}/24", bob, f"{BOB}/24")
+    lab.ip(bob, "link", "add", "lan1", "type", "veth", "peer", "name", "lan0", "netns", eve)
+    for ns, address, end in ((bob, "198.19.0.2/24", "lan1"), (eve, "198.19.0.1/24", "lan0")):
+        lab.ip(ns, "addr", "add", address, "dev", end)
+        lab.ip(ns, "link", "set", end, "up")
+    lab.ip(eve, "route", "add", "224.0.0.0/4", "dev", "lan0")
+    servers = [lab.run(ns, "serve", "--headless", "--no-history", "--room", "lab room", *extra)
+               for ns, extra in ((ann, ["--tls"]), (eve, []))]  # fmt: skip
+    for server in servers:
+        server.expect(r"announced as 'lab room' on the local network", timeout=15)
+    rooms = rooms_seen(lab, bob)
+    assert sorted((r["room"], r["address"], r["port"], r["fingerprint"]) for r in rooms) == [
+        ("lab room", ANN, 3580, None), ("lab room", "198.19.0.1", 3580, None)], rooms
+
+
 def test_no_announce_keeps_a_room_off_the_list(lab):
     ann, bob = classroom(lab)
     serve_room(lab, ann, "--room", "quiet room", "--no-announce")
