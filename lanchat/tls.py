@@ -119,15 +119,18 @@ class KnownServers:
     def remember(self, where: str, fp: str) -> str | None:
         """Add or replace ``where``'s line (written to a temporary file, then renamed into place).
         Returns None, or why it could not be written (a full disk, a read-only data folder): the
-        file is then as it was, and no temporary file is left beside it."""
-        kept = [line for line in self._lines() if line.split()[:1] != [where]]
-        kept.append(f"{where} {fp}")
-        temporary = self.path.with_name(self.path.name + ".new")
+        file is then as it was, and no temporary file is left beside it. Read, changed and put
+        in place under the data folder's lock, each writer with a temporary file of its own: two
+        connects trusting a server at once each wrote their own list over the other's."""
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with open(temporary, "w", encoding="utf-8") as out:
-                out.write("\n".join(kept) + "\n")
-            os.replace(temporary, self.path)
+            with _folder_lock(self.path.parent):
+                kept = [line for line in self._lines() if line.split()[:1] != [where]]
+                kept.append(f"{where} {fp}")
+                with open(temporary, "w", encoding="utf-8") as out:
+                    out.write("\n".join(kept) + "\n")
+                os.replace(temporary, self.path)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary.unlink()

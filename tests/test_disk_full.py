@@ -95,7 +95,8 @@ def test_a_pinned_tls_room_is_joined_when_its_fingerprint_cannot_be_remembered(t
         finally:
             ann.stop()
         assert "Traceback" not in ann.output
-        assert sorted(os.listdir(data / "lanchat")) == []  # no half-written file left behind
+        # no half-written file left behind (the data folder's lock file, empty, may be made: tls._folder_lock)
+        assert sorted(os.listdir(data / "lanchat")) in ([], [".tls.lock"])
 
 
 def test_a_fingerprint_trusted_at_the_question_is_used_once_when_it_cannot_be_remembered():

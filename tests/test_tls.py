@@ -275,6 +275,42 @@ def test_first_starts_at_once_on_one_folder_all_get_one_whole_pair(tmp_path):
         assert not list(folder.glob(f"{KEY_NAME}.orphan-*")) and not list(folder.glob(".*.new"))
 
 
+def _trust_one(path: Path, where: str, ready, said) -> None:  # noqa: ANN001 - one of several connects at once
+    try:
+        ready.wait(timeout=20)
+        said.put(KnownServers(path).remember(where, fingerprint(where.encode())) or "ok")
+    except Exception as exc:  # noqa: BLE001 - said to the test, whatever it is
+        said.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_servers_trusted_at_once_are_all_remembered(tmp_path):
+    """Two connects trusting a server at once (two terminals, two rooms; a rejoin remembering
+    the room's new address while another connect trusts one) wrote one fixed temporary file and
+    each put its own list in place: one trust was lost (asked again next time), and interleaved
+    writes could leave a line made of two. Real processes released together: every one is kept."""
+    import multiprocessing
+
+    forks = multiprocessing.get_context("fork")
+    connects = 6
+    for round_ in range(10):
+        path = tmp_path / f"round-{round_}" / "known_servers"
+        path.parent.mkdir()
+        KnownServers(path).remember("10.0.0.1:3580", fingerprint(b"trusted before"))
+        ready, said = forks.Barrier(connects), forks.Queue()
+        places = [f"10.0.{round_}.{n}:3580" for n in range(2, 2 + connects)]
+        processes = [forks.Process(target=_trust_one, args=(path, where, ready, said)) for where in places]
+        for process in processes:
+            process.start()
+        got = [said.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join(timeout=10)
+        known = KnownServers(path)
+        assert got == ["ok"] * connects, f"round {round_}: {got}"
+        assert [known.lookup(where) for where in places] == [fingerprint(where.encode()) for where in places], round_
+        assert known.lookup("10.0.0.1:3580") == fingerprint(b"trusted before")
+        assert len(path.read_text().splitlines()) == connects + 1 and not list(path.parent.glob("*.new"))
+
+
 def test_a_key_that_is_not_the_certificates_is_said_in_words_not_openssls(tmp_path):
     """tls-key.pem from another folder beside tls-cert.pem: the start line ended in OpenSSL's
     '[X509: KEY_VALUES_MISMATCH] key values mismatch (_ssl.c:3926)'."""
