@@ -11,7 +11,6 @@ no byte for NOT_READING_SECONDS is dropped (docs/PROTOCOL.md, "Abuse limits"; is
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -180,13 +179,9 @@ class Guard(_Door):
         # ``limits`` turns on flood control and connection caps (what `lanchat serve` does
         # unless --no-limits; a benchmark lifts them); the hub's deadlines always hold.
         self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
-        # and one bucket per address group, shared by everyone joined from it (limits.ADDRESS_SHARE).
-        # Its refusals pause the connection that met them but never end it: one who shares the
-        # address and only chats must not be disconnected for another's flood (theirs ends it).
-        self.address_flood = None if self.flood is None else lim.FloodControl(
-            burst=self.flood.burst * lim.ADDRESS_SHARE, rate=self.flood.rate * lim.ADDRESS_SHARE,
-            slow_downs_before_pause=self.flood.slow_downs_before_pause, pauses_before_disconnect=math.inf,
-        )  # fmt: skip
+        # and one bucket per address group, shared by everyone joined from it (limits.SharedBucket),
+        # given to each of its connections at the door (shared_for: Peer.shared).
+        self.shared: dict[str, lim.SharedBucket] = {}
         groups = hub.room.moderation.groups  # one rule for caps, storms and bans (limits.AddressGroups)
         self.connection_limits = connection_limits if connection_limits is not None else (
             lim.ConnectionLimits(groups=groups) if limits else None
@@ -206,7 +201,6 @@ class Guard(_Door):
         self.next_congestion_check = 0.0  # check_congestion does nothing before this (hub.expire asks first)
         self.congested_bytes = max_queue_bytes // CONGESTED_SHARE
         self.not_reading_seconds = NOT_READING_SECONDS
-        self.shared_limit = False  # the last refusal was the address group's (_check)
 
     # ------------------------------------------------------------ the hub's calls
 
@@ -223,6 +217,8 @@ class Guard(_Door):
         self.stuck_since.pop(cid, None)
         if peer.admitted and self.connection_limits is not None:
             self.connection_limits.release(peer.ip, group=peer.group)
+        if peer.shared is not None and not self._open_from(peer.group) and peer.shared.is_idle(self.hub.clock()):
+            self.shared.pop(peer.group, None)  # refilled, and nobody there: nothing worth keeping
         self.settled(peer)
         member = self.hub.room.members.get(cid)
         if member is not None and self.flood is not None:
@@ -276,7 +272,7 @@ class Guard(_Door):
                 return
             if one or isinstance(other, FLOOD_COUNTED) or other.__class__ is Invalid:  # a refused frame costs an answer too
                 key = self._flood_key(peer.cid)
-                if key is not None and not (verdict := self._check(peer, key)).allowed:
+                if key is not None and not (verdict := flood.check(key, hub.clock(), 1.0, peer.shared)).allowed:
                     self._over_flood_limit(peer, verdict, ev.Say(text=one[0]) if one else other)
                     if peer.closing:
                         return
@@ -291,17 +287,24 @@ class Guard(_Door):
                 if other.__class__ is ev.Nick:  # a guest's bucket goes with the new name now, not
                     self._flood_key(peer.cid)  # at their next frame: the old name is fresh for the next to take it
 
-    def _check(self, peer: Peer, key: str) -> lim.Verdict:
-        """One counted frame from ``peer``, whose person's bucket is ``key``: that bucket's
-        verdict, then, if it allows the frame, the verdict of the bucket ``peer``'s address group
-        shares (not this machine's: a lab's class shares its loopback). Either refusal is
-        ``_over_flood_limit``'s; which one, ``shared_limit`` tells."""
-        assert self.flood is not None and self.address_flood is not None
-        now = self.hub.clock()
-        verdict = self.flood.check(key, now)
-        group = peer.group
-        self.shared_limit = verdict.allowed and bool(group) and group != lim.LOCAL
-        return self.address_flood.check(group, now) if self.shared_limit else verdict
+    def shared_for(self, group: str) -> lim.SharedBucket | None:
+        """The bucket a connection counted under ``group`` shares with everyone else joined from
+        it (Peer.shared, set once at the door): None with flood control off, and for this
+        machine's (a lab's class shares its loopback) or a connection not counted."""
+        if self.flood is None or not group or group == lim.LOCAL:
+            return None
+        shared = self.shared.get(group)
+        if shared is None:
+            now = self.hub.clock()
+            if len(self.shared) >= lim.MAX_TRACKED:  # bounded: the ones refilled go first
+                for idle in [g for g, b in self.shared.items() if b.is_idle(now) and not self._open_from(g)]:
+                    del self.shared[idle]
+            burst, rate = self.flood.burst * lim.ADDRESS_SHARE, self.flood.rate * lim.ADDRESS_SHARE
+            shared = self.shared[group] = lim.SharedBucket(burst, rate, now)
+        return shared
+
+    def _open_from(self, group: str) -> int:
+        return self.connection_limits.open.get(group, 0) if self.connection_limits is not None else 0
 
     def _spend_budget(self, peer: Peer, cost: float = 1.0) -> None:
         """One uncounted frame (BUDGETED) from ``peer``, handled, or one read by the plain path
@@ -355,10 +358,14 @@ class Guard(_Door):
         return key
 
     def _over_flood_limit(self, peer: Peer, verdict: lim.Verdict, refused: object) -> None:
-        flood = self.address_flood if self.shared_limit else self.flood
+        flood = self.flood
         assert flood is not None
-        limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
-        limit += " from one address, shared by everyone joined from it" if self.shared_limit else ""
+        if verdict.shared and peer.shared is not None:
+            bucket = peer.shared.bucket
+            limit = f"at most {bucket.capacity} at once, then {bucket.rate:g} a second from one address,"
+            limit += " shared by everyone joined from it; who sent the most waits first"
+        else:
+            limit = f"at most {flood.burst} at once, then {flood.rate:g} a second"
         if verdict.action == lim.DISCONNECT:
             self.hub.log(f"{self.hub.who(peer.cid)}: still flooding after {flood.pauses_before_disconnect} pauses; disconnecting")
             note = ev.Error(code=ev.E_SLOW_DOWN, message=f"you were disconnected for flooding ({limit})", fatal=True)

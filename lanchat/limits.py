@@ -4,7 +4,8 @@ Three rules, each decided here and performed by the server loop (docs/PROTOCOL.m
 
 * ``FloodControl``: a token bucket per participant (a burst of 10, then 3 a second, about what
   ssh-chat and IRC servers allow), and one per address group shared by everyone joined from it
-  (``ADDRESS_SHARE`` people's worth). Messages, whispers, commands and file offers all cost a token.
+  (``ADDRESS_SHARE`` people's worth; empty, it refuses only those who sent more than an equal share
+  of it lately: ``SharedBucket``). Messages, whispers, commands and file offers all cost a token.
   Over the limit the verdict climbs a ladder: ``SLOW_DOWN`` (refuse this one with a clear error),
   then ``STOP_READING`` (the loop stops reading the socket until ``resume_at``: the kernel's buffers
   fill and the sender's own writes block: back-pressure instead of a queue in our memory), then
@@ -44,6 +45,16 @@ DEFAULT_RATE = 3.0  # tokens a second
 # holding its 16 connections as 16 guests, each within a person's limit, put 160 lines at once
 # and 48 a second on the class's screens. Two: a pair at one laptop, or one person's two windows.
 ADDRESS_SHARE = 2
+# Who that shared bucket refuses: its last SHARED_RESERVE tokens are only for those who sent at
+# most LIGHT_SHARE of the recent lines of the address's heaviest sender (each line counting for
+# SHARE_MEMORY_SECONDS, fading: a decaying count per person), so a classmate who chats behind the
+# flooder's address (a school's NAT) still gets through, and the address as a whole still gets
+# no more than the bucket's 20 and 6 a second. The heavier senders are refused, and climb their
+# own ladder (pause, then disconnect) as a person over their own limit does.
+SHARE_MEMORY_SECONDS = 10.0
+SHARED_RESERVE = 10
+LIGHT_SHARE = 0.5
+MAX_SHARING = 64  # people whose recent use one address remembers (bounded memory)
 SLOW_DOWNS_BEFORE_PAUSE = 10  # refusals in a row before the server stops reading
 PAUSES_BEFORE_DISCONNECT = 3  # pauses within PAUSE_MEMORY_SECONDS before the server hangs up
 PAUSE_MEMORY_SECONDS = 60.0
@@ -129,6 +140,7 @@ class Verdict:
     action: str
     retry_after: float = 0.0
     resume_at: float | None = None
+    shared: bool = False  # refused by the bucket of the sender's address group (SharedBucket), not their own
 
     @property
     def allowed(self) -> bool:
@@ -136,6 +148,66 @@ class Verdict:
 
 
 _OK = Verdict(OK)
+
+
+class SharedBucket:
+    """The flood allowance everyone joined from one address group shares (ADDRESS_SHARE people's),
+    and who used it lately: a count per person key, each line fading over SHARE_MEMORY_SECONDS.
+    Counts grow by exp(t / SHARE_MEMORY_SECONDS) instead of all decaying: one exp a line, only
+    their ratios matter, and the heaviest is a running maximum. Its last SHARED_RESERVE tokens
+    go only to a line of a light sender (``admit``)."""
+
+    __slots__ = ("bucket", "use", "heaviest", "origin")
+
+    def __init__(self, burst: int, rate: float, now: float) -> None:
+        self.bucket = TokenBucket(burst, rate, now)
+        self.use: dict[str, float] = {}  # person key -> recent lines, scaled by exp(origin's time)
+        self.heaviest = 0.0  # the most recent lines of anyone's, so scaled
+        self.origin = now
+
+    def admit(self, key: str, now: float) -> bool:
+        """One line of ``key``'s (within their own limit): may it go, as far as the group goes?"""
+        weight = math.exp((now - self.origin) / SHARE_MEMORY_SECONDS)
+        if weight > 1e12:  # every ~4.6 minutes: back to small numbers
+            self._rescale(weight, now)
+            weight = 1.0
+        use = self.use
+        mine = use[key] = use.get(key, 0.0) + weight
+        if mine > self.heaviest:
+            self.heaviest = mine
+        if len(use) > MAX_SHARING:
+            self._forget_faded(weight)
+        bucket = self.bucket
+        bucket.refill(now)
+        tokens = bucket.tokens
+        if tokens >= 1.0 + SHARED_RESERVE - EPSILON:
+            bucket.tokens = tokens - 1.0
+            return True
+        if tokens < 1.0 - EPSILON:
+            return False
+        # The reserve: for one who sent at most LIGHT_SHARE of the heaviest sender's recent lines
+        # (not one of many equal senders taking turns, nor one just back from a pause), or whose
+        # first line in a while this is.
+        if mine > self.heaviest * LIGHT_SHARE and mine > weight * 1.5:
+            return False
+        bucket.tokens = tokens - 1.0
+        return True
+
+    def is_idle(self, now: float) -> bool:
+        return self.bucket.is_full(now)
+
+    def _rescale(self, weight: float, now: float) -> None:
+        self.use = {key: lines / weight for key, lines in self.use.items() if lines / weight > 1e-6}
+        self.heaviest /= weight
+        self.origin = now
+
+    def _forget_faded(self, weight: float) -> None:
+        """Over MAX_SHARING people: those whose lines faded below a hundredth of one go; then, if
+        still too many, the least busy half."""
+        kept = {key: lines for key, lines in self.use.items() if lines >= weight / 100}
+        if len(kept) > MAX_SHARING:
+            kept = dict(sorted(kept.items(), key=lambda item: item[1])[len(kept) // 2 :])
+        self.use = kept
 
 
 class _Sender:
@@ -191,8 +263,10 @@ class FloodControl:
         sender.bucket.refill(now)
         return int(math.floor(sender.bucket.tokens + EPSILON))
 
-    def check(self, key: str, now: float, cost: float = 1.0) -> Verdict:
-        """One request by ``key`` at ``now``: may it go through, and if not, what next."""
+    def check(self, key: str, now: float, cost: float = 1.0, shared: SharedBucket | None = None) -> Verdict:
+        """One request by ``key`` at ``now``: may it go through, and if not, what next.
+        ``shared``: the bucket ``key``'s address group shares, asked once ``key``'s own allows
+        it; its refusal gives ``key``'s token back and climbs ``key``'s ladder as their own would."""
         sender = self._senders.get(key)
         if sender is None:
             allowance = self.allowance(key)
@@ -202,19 +276,28 @@ class FloodControl:
             sender = self._senders[key] = _Sender(TokenBucket(allowance[0], allowance[1], now))
         else:  # a bucket is made under its key's allowance, and allow() drops it: no lookup here
             self._senders.move_to_end(key)
-        if sender.bucket.take(now, cost):
-            sender.refusals = 0
-            return _OK
+        own = sender.bucket
+        if own.take(now, cost):
+            if shared is None or shared.admit(key, now):
+                sender.refusals = 0
+                return _OK
+            own.tokens = min(own.capacity, own.tokens + cost)  # not sent: not spent
+            return self._refused(sender, shared.bucket, now, cost + SHARED_RESERVE, shared=True)  # as a heavy sender waits
+        return self._refused(sender, own, now, cost)
+
+    def _refused(self, sender: _Sender, bucket: TokenBucket, now: float, cost: float, *, shared: bool = False) -> Verdict:
+        """``sender``'s request refused by ``bucket`` (their own, or their address group's): the
+        next step of their ladder."""
         sender.refusals += 1
-        wait = sender.bucket.seconds_until(now, cost)
+        wait = bucket.seconds_until(now, cost)
         if sender.refusals <= self.slow_downs_before_pause:
-            return Verdict(SLOW_DOWN, retry_after=wait)
+            return Verdict(SLOW_DOWN, retry_after=wait, shared=shared)
         # Still pushing after being told: stop reading until the bucket is full again.
         sender.refusals = 0
         sender.pauses = [t for t in sender.pauses if now - t < PAUSE_MEMORY_SECONDS] + [now]
         if len(sender.pauses) > self.pauses_before_disconnect:
-            return Verdict(DISCONNECT, retry_after=wait)
-        return Verdict(STOP_READING, retry_after=wait, resume_at=now + sender.bucket.seconds_until(now, sender.bucket.capacity))
+            return Verdict(DISCONNECT, retry_after=wait, shared=shared)
+        return Verdict(STOP_READING, retry_after=wait, resume_at=now + bucket.seconds_until(now, bucket.capacity), shared=shared)
 
     def renamed(self, old: str, new: str, now: float) -> None:
         """The participant counted as ``old`` is ``new`` now (a guest's /nick: their name is their

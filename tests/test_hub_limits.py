@@ -365,3 +365,63 @@ def test_a_slow_down_quotes_the_frame_it_refused_unless_too_big_to_quote():
     assert errors[2].refused is not None and len(errors[2].refused) == 4000 + len('{"type":"say","text":""}')
     assert hub_module.quoted(ev.Say(text='"' * 4000)) is not None
     assert hub_module.quoted(ev.Whisper(to="ann", text="😀" * 6200)) is None  # over 24 KiB of JSON: not quoted
+
+
+LAPTOP = "192.168.1.50:4%04d"  # one address: a laptop, or a school's NAT
+
+
+def join_from(lab: Lab, name: str, address: str) -> object:
+    person = lab.connect(address)
+    person.says(ev.Hello(name=name))
+    assert isinstance(person.hears()[0], ev.Welcome)
+    return person
+
+
+def share_an_address(seconds: int, *, guests: int, each_every: int, eve_every: int = 20) -> dict[str, object]:
+    """``guests`` of a script's each send a line every ``each_every`` tenths of a second (within a
+    person's limit), Eve one every ``eve_every``, all from one address; obs, elsewhere, reads."""
+    lab = Lab(limits=True)
+    script = [join_from(lab, f"g{i}", LAPTOP % i) for i in range(guests)]
+    eve = join_from(lab, "eve", LAPTOP % 99)
+    obs = join_from(lab, "obs", "192.168.1.77:40000")
+    for person in [*script, eve, obs]:
+        person.hears()  # type: ignore[attr-defined]
+    eve_refused: list[str] = []
+    script_refused = 0
+    for tick in range(seconds * 10):
+        lab.clock.now += 0.1
+        lab.hub.expire()
+        for i, guest in enumerate(script):
+            if (tick + i) % each_every == 0 and guest.cid in lab.room.members:  # type: ignore[attr-defined]
+                guest.says(ev.Say(text="spam"))  # type: ignore[attr-defined]
+            script_refused += sum(isinstance(e, ev.Error) for e in guest.hears())  # type: ignore[attr-defined]
+        if tick % eve_every == 0:
+            eve.says(ev.Say(text=f"eve {tick}"))  # type: ignore[attr-defined]
+        eve_refused += [e.message for e in eve.hears() if isinstance(e, ev.Error)]  # type: ignore[attr-defined]
+    got = texts(obs.hears())  # type: ignore[attr-defined]
+    return {
+        "eve_sent": len(range(0, seconds * 10, eve_every)), "eve_got": sum(t.startswith("eve") for t in got),
+        "eve_refused": eve_refused, "spam": got.count("spam"), "script_refused": script_refused,
+        "script_joined": sum(g.cid in lab.room.members for g in script), "log": lab.log,  # type: ignore[attr-defined]
+    }  # fmt: skip
+
+
+def test_a_classmate_behind_a_flooders_address_is_not_silenced_by_the_shared_limit():
+    # 15 guests of a script each at 2 lines a second (a person may send 3), Eve on the same
+    # address at one line every 2 s: the address's shared bucket (20, then 6 a second) refuses
+    # the heavy senders only. Before: 2 of Eve's 10 lines got through and she was paused.
+    seen = share_an_address(20, guests=15, each_every=5)
+    assert seen["eve_refused"] == [] and seen["eve_got"] == seen["eve_sent"] == 10
+    shared = 2 * lim.DEFAULT_BURST + 2 * lim.DEFAULT_RATE * 20  # the shared allowance in 20 s: 140
+    # cut to it, less Eve's 10 and part of the last 10 it keeps for light senders (600 were sent)
+    assert shared - 30 <= seen["spam"] <= shared - 10, seen["spam"]
+    assert seen["script_refused"] > 400
+
+
+def test_a_script_taking_turns_or_persisting_on_one_address_gets_the_shared_rate_and_is_put_out():
+    # 16 guests taking turns (each 2.5 a second, within their own limit; the one whose turn it
+    # is has sent least lately) share 20 then 6 a second; their refusals climb each one's
+    # own ladder (pauses, then disconnect) as a person's own limit does.
+    seen = share_an_address(60, guests=15, each_every=4, eve_every=10**6)
+    assert seen["spam"] <= 2 * lim.DEFAULT_BURST + 2 * lim.DEFAULT_RATE * 60, seen["spam"]
+    assert seen["script_joined"] < 15 and any("disconnecting" in line for line in seen["log"])  # type: ignore[attr-defined]

@@ -486,3 +486,21 @@ def test_the_tokens_left_for_a_welcome_are_whole_and_refill():
     assert flood.tokens_left("ann", T0 + 60) == 4
     flood.allow("teacher", burst=50, rate=20.0)
     assert flood.tokens_left("teacher", T0) == 50
+
+
+def test_a_shared_bucket_keeps_its_last_tokens_for_a_light_sender_for_hours_and_remembers_few():
+    # Its counts grow by exp(t / 10 s): rescaled every few minutes, never overflowing; a heavy
+    # sender spends it down to the reserve, a light one still passes; the people it remembers
+    # stay bounded however many names pass through.
+    shared = lim.SharedBucket(20, 6.0, 0.0)
+    light_refused = heavy_passed = 0
+    for tenth in range(3 * 3600 * 10):  # three hours
+        now = tenth / 10
+        heavy_passed += shared.admit("mallory", now)
+        if tenth % 20 == 0:
+            light_refused += not shared.admit("eve", now)
+        if tenth % 50 == 0:
+            shared.admit(f"guest{tenth}", now)  # a new name every 5 s
+    assert light_refused == 0
+    assert heavy_passed <= 20 + 6 * 3 * 3600
+    assert len(shared.use) <= lim.MAX_SHARING and all(math.isfinite(v) for v in shared.use.values())
