@@ -450,7 +450,7 @@ class Hub:
         if cid in timed.hello_due:
             deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
         partial = proto.partial_frame_bytes
-        if partial or timed.frame_due:
+        if peer.paused_until is None and (partial or timed.frame_due):  # paused: its clock stopped (Guard.pause)
             deadlines.frame(cid, partial=partial > 0)
         if proto.peer_closed and peer.paused_until is None:
             self.close(cid)

@@ -425,3 +425,25 @@ def test_a_script_taking_turns_or_persisting_on_one_address_gets_the_shared_rate
     seen = share_an_address(60, guests=15, each_every=4, eve_every=10**6)
     assert seen["spam"] <= 2 * lim.DEFAULT_BURST + 2 * lim.DEFAULT_RATE * 60, seen["spam"]
     assert seen["script_joined"] < 15 and any("disconnecting" in line for line in seen["log"])  # type: ignore[attr-defined]
+
+
+def test_a_pause_met_during_a_read_stops_the_clock_of_the_half_frame_that_read_left():
+    # A flood and then half a frame in one read: the flood pauses the connection (nothing more
+    # is read), and the half frame's 1 s must not run while it is not read. Before: the read's
+    # own deadline check started it again and she was put out with a fatal deadline error.
+    lab = Lab(limits=True, frame_seconds=1.0)
+    mallory = lab.join("mallory")
+    mallory.hears()
+    whole = b"".join(mallory.proto.send(ev.Say(text=f"l{i}")) for i in range(25))
+    tail = mallory.proto.send(ev.Say(text="the last one"))
+    lab.hub.receive_data(mallory.cid, whole + tail[:5])
+    assert mallory.cid in lab.hub.guard.paused
+    lab.clock.now += 1.5
+    lab.hub.expire()
+    assert not [e.message for e in mallory.hears() if isinstance(e, ev.Error) and e.fatal]
+    assert mallory.cid in lab.room.members
+    lab.clock.now = lab.hub.guard.paused[mallory.cid]
+    lab.hub.expire()  # read again: the half frame's clock runs from here, and a dripper is still put out
+    lab.clock.now += 1.5
+    lab.hub.expire()
+    assert any(isinstance(e, ev.Error) and e.fatal and "not finished" in e.message for e in mallory.hears())
