@@ -127,13 +127,18 @@ def same_session(holder: Member, admit: Admit) -> bool:
 # lanchat's client tries: client.GIVE_UP_SECONDS), and how many such sessions are remembered.
 REJOIN_SECONDS = 600.0
 LOST_REMEMBERED = 4096
+# ... and how many under one name: the newest. A script churning guest joins and drops under one
+# name pushed everyone else's out of the LOST_REMEMBERED, and made each rejoin under that name
+# look through all of them (2.2 ms for 4,096).
+LOST_PER_NAME = 8
 
 
 class LostSessions:
     """Sessions whose connection was lost lately (``leave`` with reason ``lost`` or ``dropped``): a rejoin
     proving it is one (its key; for a keyless session, its welcome's secret, as ``same_session``
     and Room._admit take them) within REJOIN_SECONDS takes back what waited for it there: the
-    files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest."""
+    files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest, and
+    the LOST_PER_NAME newest under one name."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
@@ -145,7 +150,10 @@ class LostSessions:
             return  # nothing could prove a rejoin is this session
         now = self.clock()
         self.lost[member.cid] = (member, now)
-        self.by_name.setdefault(ev.name_key(member.name), []).append(member.cid)
+        under_name = self.by_name.setdefault(ev.name_key(member.name), [])
+        under_name.append(member.cid)
+        if len(under_name) > LOST_PER_NAME:
+            self._drop(under_name[0])  # that name's oldest, not someone else's
         while self.lost and (len(self.lost) > LOST_REMEMBERED or now - next(iter(self.lost.values()))[1] >= REJOIN_SECONDS):
             self._drop(next(iter(self.lost)))
 

@@ -721,3 +721,22 @@ def test_a_name_an_older_version_let_a_key_own_never_keeps_the_colour_bot_out():
     assert room.room.names == ("colourbot",), room.take(bot)
     person = room.join("colourbot")  # a person still may not
     assert room.only_error(person).code == ev.E_BAD_NAME
+
+
+def test_lost_sessions_churned_under_one_name_keep_at_most_a_few_and_push_nobody_elses_out():
+    """room.LostSessions: a script churning 4,096 guest joins and drops under one name keeps the
+    LOST_PER_NAME newest of that name, so a real user lost before it still takes theirs back,
+    and a rejoin under that name looks through a few, not thousands. Before: ann's was pushed
+    out of the LOST_REMEMBERED, and all 4,096 stayed under "bob"."""
+    from lanchat.room import LOST_PER_NAME, LOST_REMEMBERED, Admit, LostSessions, Member
+
+    now = [0.0]
+    lost = LostSessions(lambda: now[0])
+    lost.note(Member(cid=1, name="ann", key=None, resume="ann's"))
+    for cid in range(2, LOST_REMEMBERED + 2):
+        now[0] += 0.01
+        lost.note(Member(cid=cid, name="bob", key=None, resume=f"bob's {cid}"))
+    assert len(lost.by_name["bob"]) == len(lost.lost) - 1 == LOST_PER_NAME
+    assert lost.came_back("ann", Admit("ann", None, hello=ev.Hello(name="ann", resume="ann's"))) == 1
+    newest = LOST_REMEMBERED + 1
+    assert lost.came_back("bob", Admit("bob", None, hello=ev.Hello(name="bob", resume=f"bob's {newest}"))) == newest
