@@ -45,9 +45,13 @@ UNCOUNTED_RESUME = 64
 # A frame the typed fast path refuses goes to the plain JSON path, some 50 ns a byte: 64 KiB of
 # nested lists in a typing hint's unread field cost 3 ms, and 1,024 such hints at once held the
 # room for seconds. Such a frame costs its sender's budget a token per SLOW_BYTES_A_TOKEN of its
-# bytes on top (4,096 for 64 KiB: 64 KiB a second, ~3 ms of the loop's), and before the welcome
+# bytes past its first KiB (4,032 for 64 KiB: 64 KiB a second, ~3 ms of the loop's), whether it
+# is then handled or refused (by flood control too: it was parsed all the same), and before the welcome
 # a try per SLOW_BYTES_A_TRY (a 64 KiB hello is 32 of the MAX_FRAMES_BEFORE_WELCOME).
 SLOW_BYTES_A_TOKEN = 16
+# A frame's first SLOW_BYTES_FREE bytes cost nothing so: a line of a newer client's with a field
+# this server does not know (PROTOCOL.md: unknown fields are ignored) is read as any other.
+SLOW_BYTES_FREE = 1024
 SLOW_BYTES_A_TRY = 2048
 # Frames one connection may send before its welcome, which flood control does not count: a
 # hello, an auth, the names a person at a prompt tries. Past it, a script having names refused
@@ -270,6 +274,10 @@ class Guard(_Door):
                 return
             if not one and proto.state is State.HANDSHAKE and self._too_many_before_welcome(peer):
                 return
+            if not one and proto.slow_bytes:  # read the slow way: its cost is paid, refused or not
+                if proto.slow_bytes > SLOW_BYTES_FREE:
+                    self._spend_budget(peer, (proto.slow_bytes - SLOW_BYTES_FREE) / SLOW_BYTES_A_TOKEN)
+                proto.slow_bytes = 0
             if one or isinstance(other, FLOOD_COUNTED) or other.__class__ is Invalid:  # a refused frame costs an answer too
                 key = self._flood_key(peer.cid)
                 if key is not None and not (verdict := flood.check(key, hub.clock(), 1.0, peer.shared)).allowed:
@@ -281,9 +289,8 @@ class Guard(_Door):
                 say(peer, one)  # type: ignore[misc]  # not None whenever one is not empty
             else:
                 hub._handle(peer, other)
-                if proto.slow_bytes or isinstance(other, BUDGETED):
-                    self._spend_budget(peer, 1.0 + proto.slow_bytes / SLOW_BYTES_A_TOKEN)
-                    proto.slow_bytes = 0
+                if isinstance(other, BUDGETED):
+                    self._spend_budget(peer)
                 if other.__class__ is ev.Nick:  # a guest's bucket goes with the new name now, not
                     self._flood_key(peer.cid)  # at their next frame: the old name is fresh for the next to take it
 
@@ -308,7 +315,7 @@ class Guard(_Door):
 
     def _spend_budget(self, peer: Peer, cost: float = 1.0) -> None:
         """One uncounted frame (BUDGETED) from ``peer``, handled, or one read by the plain path
-        (``cost``: its bytes' worth, SLOW_BYTES_A_TOKEN): out of budget, it is not read until
+        (``cost``: its bytes' worth past SLOW_BYTES_FREE, SLOW_BYTES_A_TOKEN), handled or not: out of budget, it is not read until
         UNCOUNTED_RESUME are back (a debt first). Not for those flood control exempts (the
         host, bots, operators), nor for a connection already closing."""
         if peer.closing or self._flood_key(peer.cid) is None:

@@ -5,6 +5,9 @@ senders before anyone is dropped, the reader that takes nothing for 30 s.
 
 from __future__ import annotations
 
+import json
+import struct
+
 import pytest
 from test_hub import Lab
 
@@ -447,3 +450,35 @@ def test_a_pause_met_during_a_read_stops_the_clock_of_the_half_frame_that_read_l
     lab.clock.now += 1.5
     lab.hub.expire()
     assert any(isinstance(e, ev.Error) and e.fatal and "not finished" in e.message for e in mallory.hears())
+
+
+def padded_say(text: str, padding: object) -> bytes:
+    """A say with a field this server does not know: read by the slow, general JSON path."""
+    body = json.dumps({"type": "say", "text": text, "x-newer": padding}).encode()
+    return struct.pack(">I", len(body)) + body
+
+
+def test_frames_read_the_slow_way_are_charged_even_when_flood_control_refuses_them():
+    # mallory's flood bucket is spent, and it never pauses her: her says padded with 60 KiB of
+    # nested lists are refused, but each was parsed (~3 ms): they cost her budget all the same.
+    # Before: only a frame handled was charged, so refused ones were read at any pace.
+    flood = lim.FloodControl(burst=1, rate=0.001, slow_downs_before_pause=10**6)
+    lab, reading = lab_with_reading(limits=True, flood=flood)
+    mallory = lab.join("mallory")
+    mallory.says(ev.Say(text="the one she may send"))
+    junk = [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]] * 1900
+    lab.hub.receive_data(mallory.cid, padded_say("refused", junk) * 3)
+    assert [e.code for e in mallory.hears() if isinstance(e, ev.Error)][-1] == ev.E_SLOW_DOWN
+    assert last_for(reading, mallory.cid) is False and mallory.cid in lab.hub.guard.paused
+
+
+def test_a_line_with_a_small_field_this_server_does_not_know_costs_no_budget():
+    # A newer client's lines with a field of their own (PROTOCOL.md: unknown fields are ignored)
+    # are read the slow way, but a frame's first KiB is free: 40 such lines at once (a flood
+    # limit that takes them) all go. Before: ~57 of the budget's 1,024 each, paused after 18.
+    lab, reading = lab_with_reading(limits=True, flood=lim.FloodControl(burst=100))
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.hub.receive_data(bob.cid, b"".join(padded_say(f"hi {i}", {"colour": "x" * 900}) for i in range(40)))
+    assert len(texts(ann.hears())) == 40
+    assert bob.cid not in lab.hub.guard.paused and last_for(reading, bob.cid) is None
