@@ -25,8 +25,9 @@ pytestmark = [
 
 # mallory's script: argv host port count; joins `count` guests (m0, m1...) each on a connection
 # of its own, then each sends its own burst of 10 lines at once (within the person's limit: a
-# person's bucket refuses none of them), then reads what each connection is told for a moment.
-# Prints "joined N", then one line per error it was sent: "error CODE MESSAGE".
+# person's bucket refuses none of them), then reads what each connection is told until each line
+# is answered (its echo, or an error). Prints "joined N", then one line per error it was sent:
+# "error CODE MESSAGE", then "done" and the number of lines answered.
 SIXTEEN_GUESTS = """
 import json, select, socket, struct, sys, time
 def frame(obj):
@@ -59,9 +60,11 @@ for i in range(count):
 print("joined", len(socks), flush=True)
 for i, sock in enumerate(socks):
     sock.sendall(b"".join(frame({"type": "say", "text": f"spam {i}.{n}"}) for n in range(10)))
-until = time.monotonic() + 0.5  # what each connection is told, all read at once
+# each line is answered, by its echo or an error: read until all are (or 20 s have gone)
+until, answers = time.monotonic() + 20, 0
 pending = {sock: b"" for sock in socks}
-while time.monotonic() < until:
+names = {sock: f"m{i}" for i, sock in enumerate(socks)}
+while answers < 10 * len(socks) and time.monotonic() < until:
     for sock in select.select(socks, [], [], max(0.0, until - time.monotonic()))[0]:
         data = pending[sock] + sock.recv(65536)
         while len(data) >= 4 and len(data) >= 4 + struct.unpack(">I", data[:4])[0]:
@@ -69,9 +72,12 @@ while time.monotonic() < until:
             obj = json.loads(data[4:4 + size])
             data = data[4 + size:]
             if obj["type"] == "error":
+                answers += 1
                 print("error", obj["code"], obj["message"], flush=True)
+            elif obj["type"] == "message" and obj.get("from") == names[sock]:
+                answers += 1
         pending[sock] = data
-print("done", flush=True)
+print("done", answers, flush=True)
 """
 
 
@@ -94,7 +100,7 @@ def test_sixteen_guests_from_one_laptop_get_no_more_than_two_peoples_flood_limit
                 capture_output=True, env=child_env(), text=True, timeout=30,
             )  # fmt: skip
             said = mallory.stdout.splitlines()
-            assert said[0] == "joined 16" and said[-1] == "done", mallory.stdout + mallory.stderr
+            assert said[0] == "joined 16" and said[-1] == "done 160", mallory.stdout + mallory.stderr
             marker = f"still here {time.monotonic()}"
             ann.send(ev.Say(text=marker))
             spam = []

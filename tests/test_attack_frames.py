@@ -41,7 +41,7 @@ def test_typing_hints_padded_with_huge_numbers_do_not_stall_the_room():
         budgets = lambda: [peer for peer in list(server.hub.peers.values()) if peer.budget is not None]  # noqa: E731
         wait_for(lambda: len(budgets()) == len(guests), what="every hint read")
         held = time.monotonic() - began
-        assert held < 0.5, f"20 padded typing hints held the room for {held:.2f} s"
+        assert held < 1.5, f"20 padded typing hints held the room for {held:.2f} s"
         ann.send(ev.Say(text="still here"))
         guests[0].expect(ev.Message, text="still here")
 

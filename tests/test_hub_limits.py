@@ -422,7 +422,7 @@ def test_a_classmate_behind_a_flooders_address_is_not_silenced_by_the_shared_lim
 
 
 def test_a_script_taking_turns_or_persisting_on_one_address_gets_the_shared_rate_and_is_put_out():
-    # 16 guests taking turns (each 2.5 a second, within their own limit; the one whose turn it
+    # 15 guests taking turns (each 2.5 a second, within their own limit; the one whose turn it
     # is has sent least lately) share 20 then 6 a second; their refusals climb each one's
     # own ladder (pauses, then disconnect) as a person's own limit does.
     seen = share_an_address(60, guests=15, each_every=4, eve_every=10**6)
