@@ -276,19 +276,22 @@ class DownloadPacer:
         self.peers = peers
         self.send = send  # through the connection's state machine, like every frame
         self.low_water = low_water
+        # Connections a frame waits for this pass's commit for (Hub.perform holds it): no chunk for
+        # them until it has gone, or a get's file-start would follow its first chunks.
+        self.held_for: set[int] = set()
         self.started: set[int] = set()  # connections the loop was told about
 
     def top_up(self) -> list[int]:
         """Queue chunks up to the mark; returns the connections whose download just began (the
         loop caps their send buffer: server.py)."""
-        peers, send = self.peers, self.send
+        peers, send, held_for = self.peers, self.send, self.held_for
         started: list[int] = []
         self.outbox.materialize()  # so the sizes below count this pass's chat too
         for cid in self.files.downloading():
             peer = peers.get(cid)
             queue = self.outbox.queues.get(cid)
-            if peer is None or queue is None or peer.closing:
-                continue
+            if peer is None or queue is None or peer.closing or cid in held_for:
+                continue  # (held_for: its file-start may wait for this pass's commit; the chunks follow it)
             if cid not in self.started:
                 self.started.add(cid)
                 started.append(cid)
@@ -597,6 +600,8 @@ class Hub:
             if held is not None:  # after a message kept this pass: performed once it is stored
                 if isinstance(action, Keep):
                     self.history.keep(action.event, action.sender_owner, action.recipient_owner)
+                elif isinstance(action, Send):  # a get's file-start, say: no chunk may go before it
+                    self.pacer.held_for.add(action.to)
                 held.append(action)
             elif isinstance(action, Broadcast):
                 outbox.broadcast(self._unsealed(action.to) if self._sealed else action.to, action.frame, notice=action.notice)
@@ -812,6 +817,7 @@ class Hub:
         not be stored is not delivered: its sender is told (E_HISTORY, not fatal); everything
         else goes on as usual, and the next pass tries again (PROTOCOL.md, History replay)."""
         held, self._uncommitted = self._uncommitted, None
+        self.pacer.held_for.clear()  # what waited is performed below, before the pacer's next chunks
         stored = self.history.commit()
         if held is None:
             return
