@@ -350,7 +350,7 @@ class Lesson:
                                         or "lost" in line or "room" in line][-8:]
         saved = {}
         for st in getters:
-            files = list((st.home / "dl").glob("dataset*"))
+            files = sorted((st.home / "dl").glob("dataset*"), key=lambda f: f.stat().st_mtime)[-1:]  # this share's
             saved[st.name] = [hashlib.sha256(f.read_bytes()).hexdigest() == digest for f in files]
         fig["students"] = len(getters)
         fig["complete_and_right"] = sum(1 for v in saved.values() if v and all(v))
@@ -360,7 +360,7 @@ class Lesson:
                 lat = sorted(values)
                 fig[key] = {"n": len(lat), "p50": round(1000 * statistics.median(lat), 1),
                             "p99": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1), "max": round(1000 * lat[-1], 1)}
-        self.figures["share"] = fig
+        self.figures.setdefault("shares", []).append(fig)
         self.snap("share")
 
     def the_end(self) -> None:
@@ -418,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--file-mib", type=int, default=100)
     parser.add_argument("--out", default="lesson-run")
+    parser.add_argument("--shares", type=int, default=1, help="files offered one after another (memory growth)")
     parser.add_argument("--chatters", type=int, default=6, help="students who chat during the download")
     parser.add_argument("--no-cut", action="store_true", help="no student's link is cut mid-download")
     parser.add_argument("--no-get-again", action="store_true", help="the cut student does not /get again once back")
@@ -431,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lesson.serve()
         lesson.joins()
-        for step, run in (("chat", lesson.class_chat), ("moderation", lesson.moderation), ("share", lesson.share),
+        for step, run in (("chat", lesson.class_chat), ("moderation", lesson.moderation),
+                          *[("share", lesson.share)] * args.shares,
                           ("end", lesson.the_end), ("restart", lesson.restart)):
             if step in steps:
                 print(f"-- {step}", file=sys.stderr)
