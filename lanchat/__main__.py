@@ -678,6 +678,18 @@ def build_parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     key.add_argument("--identity", type=_file_path, metavar="PATH", help="the identity key file (made if missing, in a folder that must exist; default: identity.key in your data folder)")
+    forget = commands.add_parser(
+        "forget",
+        help="forget the TLS fingerprint remembered for a room's address (its next join is as a first one)",
+        description="Remove the TLS fingerprint remembered for HOST:PORT from known_servers in your data\n"
+        "folder, as `ssh-keygen -R` does for ssh. An address remembered there is joined only\nwith TLS: "
+        "forget it when its host tells you the room there is now without TLS.",
+        epilog="examples:\n  lanchat forget 192.168.1.20:3580\n  lanchat forget 192.168.1.20 3580\n"
+        "  lanchat forget 192.168.1.20          (every port of that address)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    forget.add_argument("host", metavar="HOST", help="the address as connect took it: HOST, HOST:PORT or [IPV6]:PORT")
+    forget.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="its port (default: every port)")
     return parser
 
 
@@ -3012,6 +3024,35 @@ def cmd_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    """``lanchat forget HOST[:PORT]``: the TLS fingerprints remembered for that address taken out
+    of known_servers (tls.KnownServers.forget), said one by one; a room there is then joined as
+    one never met (a plain one in the clear). Nothing remembered there is said, and is no error."""
+    from .addresses import AddressProblem, connect_target
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder
+    from .transport import Endpoint
+
+    try:
+        target = connect_target(args.host, args.port_arg, None)
+    except AddressProblem as exc:
+        return _fail(str(exc), 2)
+    assert target is not None  # (a HOST is always given)
+    where = Endpoint(host=target.host, port=target.port).describe()
+    shown = where if target.port_given else where.rpartition(":")[0] + " (any port)"
+    known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
+    try:
+        removed = known.forget(where, every_port=not target.port_given)
+    except TlsError as exc:
+        return _fail(str(exc))
+    if not removed:
+        _say(f"{PROG}: no TLS fingerprint is remembered for {shown} in {known.path}; nothing to forget", sys.stdout)
+    for line in removed:
+        place, *fp = line.split()
+        _say(f"{PROG}: forgot the TLS fingerprint {' '.join(fp)} remembered for {place} (in {known.path}); a room "
+             "there is now joined as at an address never met (one without TLS, in the clear)", sys.stdout)
+    return 0
+
+
 def _load_identity(args: argparse.Namespace):  # noqa: ANN202
     """The user's Ed25519 key (identity.py), made on first use; None after printing why not."""
     from .identity import IdentityError, default_key_path, load_or_create_key
@@ -3213,6 +3254,8 @@ def _main(argv: list[str] | None) -> int:
             return cmd_names(args)
         if args.command == "key":
             return cmd_key(args)
+        if args.command == "forget":
+            return cmd_forget(args)
         return cmd_connect(args)
     except KeyboardInterrupt:
         return 130

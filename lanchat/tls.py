@@ -92,8 +92,16 @@ def changed_message(where: str, known: str, got: str, known_file: Path) -> str:
         f"  presented:  {got}\n"
         "  Someone may be pretending to be the server, or the host made a new certificate.\n"
         "  Ask the host for the fingerprint `lanchat serve --tls` printed. If it is the new one,\n"
-        f"  remove the line for {where} from {known_file}, or connect with --fingerprint {got}."
+        f"  forget the old one ({known_file}) with {forget_command(where)}, or connect with --fingerprint {got}."
     )
+
+
+def forget_command(where: str) -> str:
+    """The command that forgets what is remembered for ``where`` (`lanchat forget`, as ssh names
+    `ssh-keygen -R`), backquoted as a shell reads it (an IPv6 address's brackets are a pattern)."""
+    import shlex
+
+    return f"`lanchat forget {shlex.quote(where)}`"
 
 
 # ------------------------------------------------------------------ the known-servers file
@@ -122,20 +130,43 @@ class KnownServers:
         file is then as it was, and no temporary file is left beside it. Read, changed and put
         in place under the data folder's lock, each writer with a temporary file of its own: two
         connects trusting a server at once each wrote their own list over the other's."""
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with _folder_lock(self.path.parent):
-                kept = [line for line in self._lines() if line.split()[:1] != [where]]
-                kept.append(f"{where} {fp}")
-                with open(temporary, "w", encoding="utf-8") as out:
-                    out.write("\n".join(kept) + "\n")
-                os.replace(temporary, self.path)
+            self._rewrite(lambda place: place == where, f"{where} {fp}")
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
             return f"could not remember it in {self.path} ({(exc.strerror or str(exc)).lower()})"
         return None
+
+    def forget(self, where: str, *, every_port: bool = False) -> list[str]:
+        """Remove ``where``'s line (``lanchat forget``; with ``every_port``, those of every port of
+        its host), under the same lock as remember. Returns the lines removed; TlsError if the
+        file could not be read or changed (it is then as it was)."""
+        host = where.rpartition(":")[0]
+        try:
+            return self._rewrite(lambda place: place == where or (every_port and place.rpartition(":")[0] == host))
+        except OSError as exc:
+            raise TlsError(f"cannot change {self.path}: {exc.strerror or exc}") from None
+
+    def _rewrite(self, drop: Callable[[str], bool], add: str | None = None) -> list[str]:
+        """Under the data folder's lock: the lines whose place ``drop`` names taken out, ``add``
+        put last, written to a temporary file of this process's own and renamed into place
+        (nothing written when nothing changes). Returns the lines taken out; OSError, TlsError."""
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
+        try:
+            with _folder_lock(self.path.parent):
+                lines = self._lines()
+                dropped = [line for line in lines if drop(line.split()[0])]
+                if not dropped and add is None:
+                    return []
+                kept = [line for line in lines if line not in dropped] + ([add] if add is not None else [])
+                with open(temporary, "w", encoding="utf-8") as out:
+                    out.write("".join(line + "\n" for line in kept))
+                os.replace(temporary, self.path)
+                return dropped
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
 
     def _lines(self) -> list[str]:
         if self.path.exists() and not self.path.is_file():  # a pipe would block the read for good
@@ -170,7 +201,7 @@ def remembered_hint(where: str, known_file: Path) -> str:
     """What a server not speaking TLS at a remembered TLS room's address means (remembered_as_tls)."""
     return (f"yet it was a TLS room when you joined it before (its fingerprint is remembered in {known_file}): "
             "someone may be pretending to be the room, or its host started it without --tls; ask the host, and "
-            f"only if so remove the line for {where} from that file")
+            f"only if so run {forget_command(where)}, which forgets its fingerprint, and connect again")
 
 
 def default_folder() -> Path:

@@ -1293,7 +1293,7 @@ def test_help_of_each_subcommand_explains_with_examples(run, command):
     assert f"lanchat {command} " in proc.output  # an example line of that very command
 
 
-@pytest.mark.parametrize("command", ["", "serve", "connect", "history", "rooms", "doctor", "names", "key"])
+@pytest.mark.parametrize("command", ["", "serve", "connect", "history", "rooms", "doctor", "names", "key", "forget"])
 def test_every_help_fits_an_80_column_terminal(command):
     """argparse folds the options to the terminal's width, but the descriptions and examples
     were written as they are: at 80 columns the terminal cut them mid-word ('all interfac' /
@@ -1308,7 +1308,7 @@ def test_every_help_fits_an_80_column_terminal(command):
     assert not too_wide, too_wide
 
 
-@pytest.mark.parametrize("command", ["", "serve", "connect", "history", "rooms", "doctor", "names", "key", "prune", "compact"])
+@pytest.mark.parametrize("command", ["", "serve", "connect", "history", "rooms", "doctor", "names", "key", "forget", "prune", "compact"])
 def test_every_help_folds_to_a_40_column_terminal_at_spaces(monkeypatch, command):
     """At 40 columns (a split pane, a phone) argparse folded the options, but the descriptions and
     examples, written for 80, were cut by the terminal mid-word (serve: 17 rows too wide,

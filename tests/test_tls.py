@@ -173,6 +173,23 @@ def test_a_trusted_certificate_at_a_new_address_is_the_same_server_and_not_asked
         check_fingerprint("10.0.0.7:3580", room, known=known, ask=None)
 
 
+def test_forget_takes_out_one_address_or_every_port_of_a_host_and_nothing_else(tmp_path):
+    """`lanchat forget`'s work (KnownServers.forget): the lines it takes out are returned, the
+    others kept as they were; nothing remembered there is an empty list and the file untouched."""
+    known = KnownServers(tmp_path / "known_servers")
+    places = ["10.0.0.5:3580", "10.0.0.5:4443", "10.0.0.50:3580", "[::1]:4443", "[fe80::1%eth0]:3580"]
+    for where in places:
+        known.remember(where, fingerprint(where.encode()))
+    assert known.forget("10.0.0.5:3580") == [f"10.0.0.5:3580 {fingerprint(b'10.0.0.5:3580')}"]
+    assert known.forget("10.0.0.5:3580") == []
+    assert known.forget("10.0.0.5:3580", every_port=True) == [f"10.0.0.5:4443 {fingerprint(b'10.0.0.5:4443')}"]
+    assert known.forget("[::1]:3580", every_port=True) == [f"[::1]:4443 {fingerprint(b'[::1]:4443')}"]
+    assert known.forget("[fe80::1%eth0]:3580") == [f"[fe80::1%eth0]:3580 {fingerprint(b'[fe80::1%eth0]:3580')}"]
+    assert [known.lookup(where) for where in places] == [None, None, fingerprint(b"10.0.0.50:3580"), None, None]
+    assert KnownServers(tmp_path / "never" / "known_servers").forget("10.0.0.5:3580") == []
+    assert not list(tmp_path.glob("*.new"))
+
+
 def test_the_certificate_is_made_once_with_a_private_key(tmp_path):
     cert, key, made = ensure_certificate(tmp_path)
     assert made and stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -999,6 +1016,42 @@ def test_a_plain_server_where_a_tls_room_was_trusted_is_refused_not_joined_in_th
     finally:
         server.stop()
     assert "bob joined" not in server.output, server.output
+
+
+def test_a_room_that_left_tls_is_refused_naming_lanchat_forget_which_lets_it_be_joined_in_the_clear():
+    """The teacher's room was TLS last lesson and is plain now (or another teacher's plain room
+    got the laptop's old address): bob's known_servers remembers the address as TLS, so the plain
+    room was refused with "remove the line from that file", and stayed refused until he edited it
+    by hand. The refusal now names the command that forgets the address, as ssh names
+    `ssh-keygen -R`; it says what it removed, and the next connect joins the plain room."""
+    server, port, fp = tls_room(child_env())
+    env = child_env()
+    try:
+        trusted = Proc("connect", "127.0.0.1", port, "--name", "bob", "--fingerprint", fp, env=env)
+        trusted.expect("welcome, bob")
+        trusted.stop()
+    finally:
+        server.stop()
+    plain = Proc("serve", "--port", port, "--host", "127.0.0.1", "--headless", "--no-history")
+    try:
+        plain.expect(rf"listening on port {port}")
+        refused = Proc("connect", "127.0.0.1", port, "--name", "bob", env=env, stdin=False)
+        assert refused.wait() == 1 and "welcome" not in refused.output, refused.output
+        said = " ".join(refused.output.split())
+        assert f"`lanchat forget 127.0.0.1:{port}`" in said and "remove the line" not in said, said
+        forget = subprocess.run([sys.executable, "-m", "lanchat", "forget", f"127.0.0.1:{port}"],
+                                capture_output=True, text=True, env=env, timeout=20)  # fmt: skip
+        assert forget.returncode == 0 and "Traceback" not in forget.stderr, forget.stderr
+        assert f"forgot the TLS fingerprint {fp} remembered for 127.0.0.1:{port}" in " ".join(forget.stdout.split())
+        assert KnownServers(Path(env["XDG_DATA_HOME"]) / "lanchat" / KNOWN_SERVERS_NAME).lookup(f"127.0.0.1:{port}") is None
+        again = subprocess.run([sys.executable, "-m", "lanchat", "forget", "127.0.0.1", port],
+                               capture_output=True, text=True, env=env, timeout=20)  # fmt: skip
+        assert again.returncode == 0 and f"no TLS fingerprint is remembered for 127.0.0.1:{port}" in again.stdout
+        joined = Proc("connect", "127.0.0.1", port, "--name", "bob", env=env)
+        joined.expect("welcome, bob")
+        joined.stop()
+    finally:
+        plain.stop()
 
 
 def test_a_pipe_in_place_of_the_known_servers_file_or_the_certificate_is_one_clear_line(tmp_path):
