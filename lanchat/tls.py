@@ -49,6 +49,14 @@ class TlsError(Exception):
     """A TLS problem worth one clear line (or a few, for a changed fingerprint) to the user."""
 
 
+class FolderBusy(TlsError):
+    """Another lanchat held the data folder's lock (_folder_lock) for LOCK_SECONDS: each caller
+    says it for what it was doing (a certificate made, a fingerprint saved or forgotten)."""
+
+    def __init__(self, lock: Path) -> None:
+        super().__init__(f"another lanchat has held its lock, {lock}, for {LOCK_SECONDS:g} s")
+
+
 # ------------------------------------------------------------------ pure helpers
 
 
@@ -135,6 +143,8 @@ class KnownServers:
             self._rewrite(lambda place: place == where, f"{where} {fp}")
         except OSError as exc:
             return f"could not remember it in {self.path} ({(exc.strerror or str(exc)).lower()})"
+        except FolderBusy as exc:  # only a fingerprint not saved: the connection goes on (check_fingerprint)
+            return f"could not remember it in {self.path} ({exc})"
         return None
 
     def forget(self, where: str, *, every_port: bool = False) -> list[str]:
@@ -144,8 +154,8 @@ class KnownServers:
         host = where.rpartition(":")[0]
         try:
             return self._rewrite(lambda place: place == where or (every_port and place.rpartition(":")[0] == host))
-        except OSError as exc:
-            raise TlsError(f"cannot change {self.path}: {exc.strerror or exc}") from None
+        except (OSError, FolderBusy) as exc:
+            raise TlsError(f"cannot change {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
 
     def _rewrite(self, drop: Callable[[str], bool], add: str | None = None) -> list[str]:
         """Under the data folder's lock: the lines whose place ``drop`` names taken out, ``add``
@@ -286,15 +296,20 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, str]:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise TlsError(f"cannot write the TLS certificate in {folder}: {exc.strerror or exc}") from None
-    with _folder_lock(folder):
-        return _make_certificate(cert_path, key_path)
+    try:
+        with _folder_lock(folder):
+            return _make_certificate(cert_path, key_path)
+    except FolderBusy:
+        raise TlsError(f"another lanchat has been making the TLS certificate in {folder} for "
+                       f"{LOCK_SECONDS:.0f} s; start again when it has finished") from None  # fmt: skip
 
 
 @contextlib.contextmanager
 def _folder_lock(folder: Path) -> Iterator[None]:
-    """An exclusive flock on ``folder``/.tls.lock while the pair is checked and made (the kernel lets
-    go if the holder dies). A folder we may not write in, or one without locks, goes on unlocked:
-    there the pair is either there already or cannot be written (said as before)."""
+    """An exclusive flock on ``folder``/.tls.lock while the pair is checked and made, or known_servers
+    changed (the kernel lets go if the holder dies); FolderBusy after LOCK_SECONDS of waiting. A
+    folder we may not write in, or one without locks, goes on unlocked: there the pair is either
+    there already or cannot be written (said as before)."""
     try:
         import fcntl
 
@@ -309,8 +324,7 @@ def _folder_lock(folder: Path) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TlsError(f"another lanchat has been making the TLS certificate in {folder} for "
-                                   f"{LOCK_SECONDS:.0f} s; start again when it has finished") from None  # fmt: skip
+                    raise FolderBusy(folder / LOCK_NAME) from None
                 time.sleep(0.02)  # another start making the pair: a few milliseconds
                 continue
             except OSError:

@@ -23,6 +23,7 @@ import pytest
 from helpers import ROOT, Proc, RawClient, SerialServer, child_env, running_server, wait_for
 
 from lanchat import events as ev
+from lanchat import tls as tls_module
 from lanchat.protocol import Connection, Role
 from lanchat.tls import (
     CERT_NAME,
@@ -188,6 +189,39 @@ def test_forget_takes_out_one_address_or_every_port_of_a_host_and_nothing_else(t
     assert [known.lookup(where) for where in places] == [None, None, fingerprint(b"10.0.0.50:3580"), None, None]
     assert KnownServers(tmp_path / "never" / "known_servers").forget("10.0.0.5:3580") == []
     assert not list(tmp_path.glob("*.new"))
+
+
+def test_a_fingerprint_that_cannot_be_saved_for_a_held_lock_lets_the_chat_go_on_and_says_so_once(tmp_path, monkeypatch):
+    """Another lanchat holding the data folder's lock past LOCK_SECONDS (stopped with Ctrl-Z mid
+    write, a hung network home): remember() raised "another lanchat has been making the TLS
+    certificate" out of check_fingerprint, and the connect failed with words about a certificate
+    when it was only saving a fingerprint. Now the fingerprint is trusted for this connection,
+    and one line says it could not be saved, and why; `forget` says it could not change the file."""
+    import fcntl
+
+    monkeypatch.setattr(tls_module, "LOCK_SECONDS", 0.2)
+    known = KnownServers(tmp_path / "known_servers")
+    room, moved = fingerprint(b"the room's"), fingerprint(b"typed")
+    known.remember("10.0.0.5:3580", room)
+    held = os.open(tmp_path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another open file: this process waits for it as another would
+        notes = [
+            check_fingerprint("10.0.0.6:3580", fingerprint(b"new"), known=known, ask=lambda fp: True),
+            check_fingerprint("10.0.0.9:3580", room, known=known, ask=None),  # trusted at another address
+            check_fingerprint("10.0.0.7:3580", moved, known=known, pinned=moved),
+        ]
+        with pytest.raises(TlsError) as forgetting:
+            known.forget("10.0.0.5:3580")
+    finally:
+        os.close(held)
+    for note in notes:
+        assert "certificate" not in note and note.count("could not remember it") == 1, note
+        assert re.search(rf"could not remember it in {re.escape(str(known.path))} \(another lanchat has held its lock, "
+                         r".*\.tls\.lock, for [\d.]+ s\)", note), note
+    assert "asked again next time" in notes[0] and "known: the server you trusted at 10.0.0.5:3580" in notes[1]
+    assert "cannot change" in str(forgetting.value) and "lock" in str(forgetting.value)
+    assert known.lookup("10.0.0.5:3580") == room and known.lookup("10.0.0.6:3580") is None
 
 
 def test_the_certificate_is_made_once_with_a_private_key(tmp_path):
