@@ -123,10 +123,11 @@ def free_label(label: str, taken: Iterable[str]) -> str:
     names heard, ``NAME._lanchat._tcp.local.``) is, ignoring capitals. Names in multicast DNS are
     the same whatever their capitals (RFC 6762, 16), but zeroconf's probe compares them exactly:
     "Maths 3B" announced beside "maths 3B" was not renamed, and every browser's cache, which
-    ignores capitals, kept one of the two rooms and lost the other."""
-    held = {name.removesuffix("." + SERVICE_TYPE).casefold() for name in taken}
+    ignores capitals, kept one of the two rooms and lost the other. Capitals as that cache
+    folds them, str.lower (casefold would also make "Straße" "Strasse", and rename it needlessly)."""
+    held = {name.removesuffix("." + SERVICE_TYPE).lower() for name in taken}
     candidate, number = label, 2
-    while candidate.casefold() in held:
+    while candidate.lower() in held:
         suffix = f"-{number}"
         candidate, number = _dns_label(label, 63 - len(suffix)) + suffix, number + 1
     return candidate

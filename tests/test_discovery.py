@@ -255,6 +255,11 @@ def test_two_rooms_whose_names_differ_only_in_capitals_are_both_listed(lab):
     ("lab room", [f"lab room.{SERVICE_TYPE}", f"Lab Room-2.{SERVICE_TYPE}", f"other.{SERVICE_TYPE}"], "lab room-3"),
     ("lab room", [f"lab room-2.{SERVICE_TYPE}"], "lab room"),
     ("é" * 31 + "x", ["É" * 31 + "X." + SERVICE_TYPE], "é" * 30 + "-2"),  # still one DNS label (63 bytes)
+    # capitals as zeroconf's cache folds them (str.lower), not casefold: "Straße" and "Strasse"
+    # are two names there, both kept, so "Straße" needs no "-2"
+    ("Straße", [f"Strasse.{SERVICE_TYPE}"], "Straße"),
+    ("Strasse", [f"STRASSE.{SERVICE_TYPE}"], "Strasse-2"),
+    ("ΣΟΦΙΑ", [f"σοφια.{SERVICE_TYPE}"], "ΣΟΦΙΑ-2"),
 ])
 def test_an_announced_name_is_free_ignoring_capitals_and_stays_one_dns_label(label, taken, free):
     assert free_label(label, taken) == free
