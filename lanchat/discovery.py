@@ -9,6 +9,7 @@ The record's shape (``txt_record`` / ``room_from_record``) is pure and tested wi
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import math
@@ -61,7 +62,7 @@ class RoomInfo:
     addresses: tuple[str, ...]
     port: int
     mode: str = "duplex"
-    password: bool = False
+    password: bool | None = False  # None: not known (two machines' differing announcements, _each_machine)
     fingerprint: str | None = None  # the TLS certificate's SHA-256 (SHA256:base64), to pin on connecting
 
     @property
@@ -78,6 +79,8 @@ class RoomInfo:
         details = ["turn-based" if self.mode == "turn" else "full-duplex"]
         if self.password:
             details.append("password needed")
+        elif self.password is None:
+            details.append("password unknown")
         if self.fingerprint:
             details.append("TLS")
         if self.host:
@@ -439,7 +442,8 @@ def _each_machine(zeroconf, name: str, room: RoomInfo) -> list[RoomInfo]:  # noq
     records and read them as one room, so one of the two was never listed. Each SRV record
     (a machine's host name and port) is a room at that host's addresses; which TXT record is
     whose cannot be told when they differ, so such rooms then carry none of its details (no
-    fingerprint pinned: a TLS room is joined as by its address, its certificate checked)."""
+    fingerprint pinned: a TLS room is joined as by its address, its certificate checked; its
+    password unknown, not "none": one of them may need one)."""
     try:
         services = zeroconf.cache.get_all_by_details(name, _DNS_SRV, _DNS_IN)
         texts = {record.text for record in zeroconf.cache.get_all_by_details(name, _DNS_TXT, _DNS_IN)}
@@ -454,8 +458,8 @@ def _each_machine(zeroconf, name: str, room: RoomInfo) -> list[RoomInfo]:  # noq
             found = room_from_record(name, addresses, service.port, {"room": details.name, "host": details.host,
                                      "mode": details.mode, "pw": "1" if details.password else "0",
                                      "fp": details.fingerprint or ""})  # fmt: skip
-            if found is not None:
-                rooms.append(found)
+            if found is not None:  # whether a password is needed is not known either: never "no"
+                rooms.append(found if len(texts) == 1 else dataclasses.replace(found, password=None))
     except Exception:  # noqa: BLE001 - its cache changing under us (zeroconf's thread): the room as read
         return [room]
     return rooms or [room]
