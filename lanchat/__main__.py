@@ -982,7 +982,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         history_at = {"unix": args.unix} if args.unix else {"port": port}
         history_path = Path(args.history) if args.history else default_path(**history_at)
         if args.history and (missing := _no_folder_for(history_path, "the history file")):
-            return _fail(f"{missing}\n  create the folder first, choose another file with --history PATH, or start with --no-history")
+            return _fail(f"{missing}\n  plug the drive in or create the folder, choose another file with --history PATH, or start with --no-history")
         try:
             store = HistoryStore(history_path)
         except HistoryBusy as exc:  # another server on this file: it says what to do instead
@@ -1652,12 +1652,12 @@ def _holdings_line(store, args: argparse.Namespace) -> list[str]:  # noqa: ANN00
 
 def _no_folder_for(path: Path, what: str) -> str | None:
     """Why a file the user named cannot be made where they said: its folder is not there, or it is
-    a link to something that is not (SQLite said "unable to open database file"). A folder
+    a link into a folder that is not (SQLite said only "unable to open database file"). A folder
     the user names is never made (identity.load_or_create_key's rule, for --identity): `--history
     /media/usb/term.sqlite3` with the stick not plugged in made /media/usb on this disk and began
-    an empty history there. Only lanchat's own data folder is made, on first use. None: there is
+    an empty history there. Only lanchat's own data folder is made, on first use. A link to a file
+    not made yet, in a folder that is there, is fine: the file is made through it. None: there is
     something there (a folder, or a file or a folder we may not read, which opening the file names)."""
-    import contextlib
     import os
 
     try:
@@ -1666,12 +1666,17 @@ def _no_folder_for(path: Path, what: str) -> str | None:
         return f"there is no folder {path.parent} for {what} {path.name} (a drive not plugged in? a typo?)"
     except OSError:  # (a file on the way, a folder we may not search: HistoryStore says which)
         return None
+    if not os.path.islink(path):
+        return None
+    target = Path(os.path.realpath(path))  # (non-strict: follows every link there is, relative ones too)
     try:
-        os.stat(path)
-    except FileNotFoundError:  # a link to nothing (SQLite said only "unable to open database file"), or no file yet
-        with contextlib.suppress(OSError):  # (readlink: the link gone meanwhile)
-            if os.path.islink(path):
-                return f"{path} is a link to {os.readlink(path)}, which is not there (a drive not plugged in?)"
+        os.stat(target.parent)
+    except FileNotFoundError:
+        try:
+            shown = os.readlink(path)
+        except OSError:  # (the link gone meanwhile)
+            shown = str(target)
+        return f"{path} is a link to {shown}, and there is no folder {target.parent} for it (a drive not plugged in? a typo?)"
     except OSError:  # a link loop, a folder we may not search: HistoryStore says which
         pass
     return None

@@ -358,8 +358,32 @@ def test_a_history_in_a_folder_that_is_not_there_is_refused_and_no_folder_is_mad
     assert result.returncode == 1 and "listening" not in result.stdout
     assert result.stderr.splitlines() == [
         f"lanchat: there is no folder {tmp_path / 'usb'} for the history file term.sqlite3 (a drive not plugged in? a typo?)",
-        "  create the folder first, choose another file with --history PATH, or start with --no-history",
+        "  plug the drive in or create the folder, choose another file with --history PATH, or start with --no-history",
     ]
+    assert not (tmp_path / "usb").exists()
+
+
+def test_serve_history_a_link_to_a_file_not_made_yet_starts_the_room(tmp_path):
+    """`--history L`, L a link to a file not made yet in a folder that is there: the room starts and
+    the file is made through the link, as before 5bf97aa (only a missing folder is refused)."""
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "tonew.sqlite3"
+    link.symlink_to(tmp_path / "sub" / "new.sqlite3")
+    server, _port = serve(link)
+    try:
+        assert (tmp_path / "sub" / "new.sqlite3").is_file()
+    finally:
+        stop_all(server)
+
+
+def test_serve_history_a_link_into_a_missing_folder_names_the_folder(tmp_path):
+    """A relative link whose target's folder is missing: the message names that folder."""
+    link = tmp_path / "term.sqlite3"
+    link.symlink_to("usb/term.sqlite3")
+    result = run_lanchat("serve", "--headless", "--no-announce", "--unix", str(tmp_path / "c.sock"), "--history", str(link))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"there is no folder {tmp_path / 'usb'}" in result.stderr, result.stderr
+    assert "plug the drive in or create the folder" in result.stderr, result.stderr
     assert not (tmp_path / "usb").exists()
 
 
@@ -945,6 +969,6 @@ def test_serve_history_a_link_to_nothing_says_where_it_points(tmp_path):
     link.symlink_to(tmp_path / "usb" / "term.sqlite3")
     result = run_lanchat("serve", "--headless", "--no-announce", "--unix", str(tmp_path / "c.sock"), "--history", str(link))
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"lanchat: {link} is a link to {tmp_path / 'usb' / 'term.sqlite3'}, which is not there "
-                                    "(a drive not plugged in?)\n"), result.stderr  # fmt: skip
+    assert result.stderr.startswith(f"lanchat: {link} is a link to {tmp_path / 'usb' / 'term.sqlite3'}, and there is no folder "
+                                    f"{tmp_path / 'usb'} for it (a drive not plugged in? a typo?)\n"), result.stderr  # fmt: skip
     assert not (tmp_path / "usb").exists()
