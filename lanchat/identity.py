@@ -90,8 +90,9 @@ def short_fingerprint(public: bytes) -> str:
 
 
 # A short fingerprint as people copy it: split into groups of four at spaces (`lanchat key`,
-# /whois), or at a tab, a no-break space (a web page, a PDF), a dash or a colon (read out, or
-# written as ssh writes the old MD5 ones). The one rule, for serve --operator and the room alike.
+# /whois), or at a tab, a no-break space (a web page, a PDF), a dash or a colon (read out), or
+# into pairs (as ssh writes the old MD5 ones: 3f:2a:9c:...). The one rule, for serve --operator
+# and the room alike.
 _HEX = frozenset("0123456789abcdef")
 # Zero-width characters a web page or a word processor puts between groups: spaces here (a name
 # cannot hold them either: names.name_problem)
@@ -112,8 +113,8 @@ def _hex_groups(text: str) -> tuple[list[str], bool] | None:
 def fingerprint_hex(text: str) -> str | None:
     """A key fingerprint as a person copied it, as the lower-case hex of the key's SHA-256 it
     begins (``moderation.key_id`` is the whole of it): the short form ``short_fingerprint``
-    shows (``3f2a 9c1b 77d0 e4a5``: 16 hex digits in any case, bare, or in four groups of four
-    split at spaces, tabs, dashes or colons; with whitespace, split anywhere) or the full one
+    shows (``3f2a 9c1b 77d0 e4a5``: 16 hex digits in any case, bare, or in groups all of four or
+    all of two split at spaces, tabs, dashes or colons; with whitespace, split anywhere) or the full one
     ``fingerprint`` shows (``SHA256:``, in any case, and 43 base64 characters). None when it is
     neither. A name is neither, but for 16 bare hex digits (``2024000012345678`` too), which are
     taken as a fingerprint: a name has no whitespace, and ``3f2a-9c1b-77d0-e4a5`` is the key."""
@@ -131,14 +132,15 @@ def fingerprint_hex(text: str) -> str | None:
         return None
     groups, spaced = found
     digits = "".join(groups)
-    shown_so = spaced or [len(group) for group in groups] in ([16], [4, 4, 4, 4])
+    shown_so = spaced or {len(group) for group in groups} in ({16}, {4}, {2})
     return digits if len(digits) == 16 and shown_so else None
 
 
 def near_fingerprint(text: str) -> str | None:
     """The hex digits of ``text`` when it is a short fingerprint copied wrong (``fingerprint_hex``
-    says None): 14 to 18 bare hex digits, four groups with one a digit short or over, a fifth
-    group after four whole ones; with whitespace (a name has none), 12 to 20 hex digits. Without
+    says None): 14 to 18 hex digits, bare or split at dashes or colons anywhere (``3f2a9c1b-77d0e4a5``:
+    a name of that shape would be one anyone can claim), a fifth group after four whole ones;
+    with whitespace (a name has none), 12 to 20 hex digits. Without
     whitespace, never digits alone: a fingerprint is shown with letters (15 digits without one:
     about 1 in 1,000), so ``202412345678901`` is a student number, a name. None for any other
     text, a name: ``cafebabe1234``, ``face-2024-1234``, half a fingerprint."""
@@ -152,13 +154,7 @@ def near_fingerprint(text: str) -> str | None:
     if digits.isdecimal():
         return None
     sizes = [len(group) for group in groups]
-    odd = [size for size in sizes if size != 4]
-    if len(groups) == 1:
-        near = 14 <= sizes[0] <= 18
-    elif len(groups) == 4:
-        near = not odd or (len(odd) == 1 and 3 <= odd[0] <= 5)
-    else:
-        near = len(groups) == 5 and sizes[:4] == [4, 4, 4, 4]
+    near = 14 <= len(digits) <= 18 or (len(groups) == 5 and sizes[:4] == [4, 4, 4, 4])
     return digits if near else None
 
 

@@ -1096,6 +1096,13 @@ def test_names_without_list_or_release_says_those_words_not_the_parsers_own(caps
     ("3f2a-9c1-77d0-e4a5", "has 15 hex digits, not 16"),  # a digit lost inside a group
     ("3F2A-9C1B-77D0-E4A5F", "has 17 hex digits, not 16"),
     ("3f2a 9c1b 77d0", "has 12 hex digits, not 16"),  # a group lost (with spaces: never a name)
+    # dashes or colons in other places than a fingerprint's: taken as a NAME anyone could claim
+    ("3f2a-9c1b-77d0e4a5", "is not split as a key's fingerprint is"),
+    ("3f2a9c1b-77d0e4a5", "is not split as a key's fingerprint is"),
+    ("3f2a9c1b:77d0e4a5", "is not split as a key's fingerprint is"),
+    ("3f:2a:9c:1b:77:d0:e4", "has 14 hex digits, not 16"),  # a pair lost
+    ("3f:2a:9c:1b:77:d0:e4:a5:0", "has 17 hex digits, not 16"),
+    ("deadbe-efcafe-f00d12", "has 18 hex digits, not 16"),
 ])  # fmt: skip
 def test_an_operator_fingerprint_copied_wrong_is_refused_not_made_a_name_anyone_can_claim(capsys, typed, said):
     """`serve --operator` with a fingerprint cut short or mistyped was taken as a NAME (with only a
@@ -1110,13 +1117,12 @@ def test_an_operator_fingerprint_copied_wrong_is_refused_not_made_a_name_anyone_
     (line,) = capsys.readouterr().err.splitlines()
     assert "argument --operator:" in line and said in line and "`lanchat key`" in line, line
     assert "cannot be used" not in line and "a name has" not in line, line  # not a reason about names
-    if "hex digits" in said:  # and what to do if a name was meant: give the key instead (README)
+    if "hex" in said or "split" in said:  # and what to do if a name was meant: give the key instead (README)
         assert "a name shaped like one cannot be given to --operator" in line, line
 
 
 @pytest.mark.parametrize("typed", [
     "cafebabe1234", "a1b2c3d4e5f6", "face-2024-1234",  # 12 hex digits: refused as a cut fingerprint
-    "deadbe-efcafe-f00d12",  # 16 once its dashes were gone: taken as a key
     "3f2a9c1b",  # half a fingerprint: a name, and serve warns that nobody owns it (README)
     "teach", "ms-k", "3f2a9c1b77d0e4a5f00",
 ])  # fmt: skip
@@ -1149,6 +1155,8 @@ def test_an_operator_fingerprint_typed_in_another_case_or_with_dashes_is_the_key
     "3f2a\t9c1b\t77d0\te4a5",  # copied from a table: a name "cannot contain spaces", it said
     "3f2a\u00a09c1b\u00a077d0\u00a0e4a5",  # no-break spaces, from a web page or a PDF: the same
     "3f2a:9c1b:77d0:e4a5", "3F2A:9C1B:77D0:E4A5",  # written as ssh writes fingerprints: taken as a name
+    "3f:2a:9c:1b:77:d0:e4:a5", "3F:2A:9C:1B:77:D0:E4:A5",  # in pairs, as ssh wrote the old MD5 ones: a name anyone could claim
+    "3f-2a-9c-1b-77-d0-e4-a5", "3f 2a 9c 1b 77 d0 e4 a5",
     "3f2a\u200b9c1b\u200b77d0\u200be4a5",  # zero-width spaces from a web page: "cannot hold invisible characters"
     " 3f2a 9c1b 77d0 e4a5\n",  # a line break copied along
 ])  # fmt: skip
