@@ -256,8 +256,8 @@ def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519
         # (a pipe, a socket: yours to move aside where lanchat keeps its own key; one you named is a slip)
         fix = "give your key file with --identity PATH" if not make_folder else "move it aside to get a new identity key"
         raise IdentityError(f"{path} is not a file; {fix}")
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise IdentityError(_not_yours(path, info.st_uid, os.getuid()))
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():  # (the one rule, tls.py's too: whom we act as)
+        raise IdentityError(_not_yours(path, info.st_uid, os.geteuid(), own_path=make_folder))
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -272,11 +272,13 @@ def load_or_create_key(path: Path, *, make_folder: bool = True) -> tuple[Ed25519
     return key, _made_private(path, info)
 
 
-def _not_yours(path: Path, owner: int, me: int) -> str:
-    """Why a key file another user owns is refused, whatever its mode: ssh refuses a private key
-    others can read, and the owner always can (and can change it). Whoever uses it speaks under
-    the owner's names, so it is never used, nor made 0600 (chmod is the owner's, and the file may
-    be no key at all). Root's, in your own folder, was most likely made by `sudo lanchat`."""
+def _not_yours(path: Path, owner: int, me: int, *, own_path: bool) -> str:
+    """Why a key file another user owns is refused, whatever its mode: a key must be your own
+    file. Whoever uses it speaks under the owner's names, so it is never used, nor made 0600
+    (chmod is the owner's, and the file may be no key at all). ``own_path``: lanchat's own key
+    (no --identity), which is another's when `sudo -E lanchat` kept HOME. Root's, in your own
+    folder, was most likely made by `sudo lanchat`: chown makes it yours, but fails on vfat or NFS
+    with root_squash, where a copy made through your own shell (`sudo cat KEY > FILE`) is yours."""
     import pwd
 
     def who(uid: int, shown: str = "uid ") -> str:
@@ -285,9 +287,22 @@ def _not_yours(path: Path, owner: int, me: int) -> str:
         except KeyError:
             return f"{shown}{uid}"
 
-    fix = (f" (made by `sudo lanchat`? `sudo chown {who(me, '')} {path}` makes it yours)" if owner == 0
-           else "; give your own with --identity PATH, or leave it out for yours")  # fmt: skip
-    return f"the identity key {path} belongs to user {who(owner)}, not to you ({who(me)}): it is refused, as ssh refuses a key others can read{fix}"
+    if own_path and owner != 0:  # lanchat's own key, in a HOME that is not ours
+        run = "run lanchat without sudo" if me == 0 else f"run lanchat as {who(owner)}"
+        return (f"the identity key {path} is lanchat's own key in HOME={os.environ.get('HOME', '~')}, and belongs to "
+                f"user {who(owner)}, not to you ({who(me)}): a key must be your own file; {run}, or give "
+                f"{who(me)}'s own with --identity PATH")  # fmt: skip
+    said = f"the identity key {path} belongs to user {who(owner)}, not to you ({who(me)}): it is refused, as a key must be your own file"
+    if owner != 0:
+        return f"{said}; give your own with --identity PATH, or leave --identity out for lanchat's own"
+    try:
+        folder_roots = own_path and path.parent.stat().st_uid == 0
+    except OSError:
+        folder_roots = False
+    chown = f"sudo chown -R {who(me, '')} {path.parent}" if folder_roots else f"sudo chown {who(me, '')} {path}"
+    makes = "makes lanchat's folder yours again" if folder_roots else "makes it yours"
+    return (f"{said} (made by `sudo lanchat`? `{chown}` {makes}; where chown cannot (a vfat stick, NFS), copy it "
+            f"to a file of yours, `sudo cat {path} > FILE`, and give --identity FILE)")
 
 
 def _made_private(path: Path, info: os.stat_result) -> list[str]:

@@ -1820,19 +1820,58 @@ def test_a_key_file_another_user_owns_is_refused_in_one_line_and_left_as_it_was(
     os.chmod(path, 0o644)
     before = path.read_bytes()
     owner = path.stat().st_uid
-    monkeypatch.setattr(os, "getuid", lambda: owner + 4242)  # as another user would run it
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 4242)  # as another user would run it
     with pytest.raises(IdentityError) as refused:
-        load_or_create_key(path)
+        load_or_create_key(path, make_folder=False)  # given with --identity
     said = str(refused.value)
     assert "\n" not in said and f"the identity key {path} belongs to " in said and "not to you (uid " in said, said
     if owner == 0:
         assert f"`sudo chown {owner + 4242} {path}` makes it yours" in said, said
     else:
         assert "give your own with --identity PATH" in said, said
+    assert "ssh refuses a key others can read" not in said and "a key must be your own file" in said, said
     assert path.read_bytes() == before and stat.S_IMODE(path.stat().st_mode) == 0o644
-    monkeypatch.setattr(os, "getuid", lambda: owner)  # its owner: used, and made private
+    monkeypatch.setattr(os, "geteuid", lambda: owner)  # its owner: used, and made private
     _key, notes = load_or_create_key(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and "0644" in notes[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file another user owns is made with chown, which needs root")
+def test_lanchats_own_key_in_another_users_home_says_run_without_sudo_not_leave_it_out(tmp_path, monkeypatch):
+    """`sudo -E lanchat` (root, HOME kept): the default key is ann's; it said 'give your own with
+    --identity PATH, or leave it out for yours', but it was left out. It says whose HOME it is in."""
+    folder = tmp_path / "share" / "lanchat"
+    folder.mkdir(parents=True)
+    path = folder / "identity.key"
+    load_or_create_key(path)
+    os.chown(path, 4242, 4242)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(IdentityError) as refused:
+        load_or_create_key(path)  # lanchat's own path (make_folder: not given with --identity)
+    said = str(refused.value)
+    assert f"is lanchat's own key in HOME={tmp_path}" in said and "run lanchat without sudo" in said, said
+    assert "give root's own with --identity PATH" in said and "leave it out" not in said, said
+    assert "a key must be your own file" in said and "\n" not in said, said
+
+
+@pytest.mark.parametrize("own_path", [True, False])
+def test_a_key_root_owns_offers_a_copy_as_well_as_chown_and_the_folder_when_it_is_roots(tmp_path, monkeypatch, own_path):
+    """A key `sudo lanchat` made: chown alone fails on vfat or NFS with root_squash, so copying it
+    to a file of one's own is offered too; lanchat's own folder made by root is chowned whole."""
+    path = tmp_path / "identity.key"
+    load_or_create_key(path)
+    if path.stat().st_uid != 0 or tmp_path.stat().st_uid != 0:
+        pytest.skip("needs files root owns")
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    with pytest.raises(IdentityError) as refused:
+        load_or_create_key(path, make_folder=own_path)
+    said = str(refused.value)
+    assert "belongs to user root, not to you (uid 4242)" in said and "a key must be your own file" in said, said
+    assert f"`sudo cat {path} > FILE`" in said, said
+    if own_path:
+        assert f"`sudo chown -R 4242 {tmp_path}`" in said, said
+    else:
+        assert f"`sudo chown 4242 {path}`" in said and "chown -R" not in said, said
 
 
 def test_identity_given_a_pipe_says_to_give_the_key_file_not_to_move_the_pipe_aside(tmp_path):
