@@ -1888,26 +1888,29 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         return _fail(str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
-    if (problem := _no_address(target.host, target.port)) is not None:  # `lanchat connect friends`: no machine, maybe a room
-        return _room_called(target.host, target.port if target.port_given else None, problem)
-    return None, Endpoint(host=target.host, port=target.port), None
+    found = _no_address(target.host, target.port)
+    if isinstance(found, str):  # `lanchat connect friends`: no machine, maybe a room
+        return _room_called(target.host, target.port if target.port_given else None, found)
+    return None, Endpoint(host=target.host, port=target.port, addresses=found), None  # (connected to as found)
 
 
-def _no_address(host: str, port: int) -> str | None:
-    """None when ``host`` is an address (or meant as one: "192.168.1.256", "192.168..1.20", which
-    `connect` then refuses in one line), or a name this machine's resolver finds; else why not,
-    and it may be a room's name. The look-up is bounded and said (lookup.look_up): a name server
-    that did not answer held `connect NAME` 20 s and more without a word. (`connect` asks once
-    more as it connects: a name that resolves costs a second look-up, from the resolver's cache
-    where it keeps one.)"""
+def _no_address(host: str, port: int) -> str | tuple[str, ...]:
+    """Why ``host`` is no machine (it may be a room's name), or the addresses the resolver found
+    it at, which `connect` connects (and reconnects, and switches to TLS) to without asking again:
+    a resolver taking 3 s made it take 6 and more. None found, ``()``, for an address (or one
+    meant as one: "192.168.1.256", "192.168..1.20", which `connect` then refuses in one line).
+    The look-up is bounded and said (lookup.look_up): a name server that did not answer held
+    `connect NAME` 20 s and more without a word."""
     from .addresses import meant_as_an_address
     from .lookup import FOUND, NOT_A_NAME, UNKNOWN, look_up
 
     if meant_as_an_address(host):  # maybe mistyped ("192.168.1.2O"): never a room's name
-        return None
+        return ()
     found = look_up(host, port, say=lambda text: _say(f"{PROG}: {text}", sys.stdout))
-    if found.outcome in (FOUND, NOT_A_NAME):  # the latter: connect says so (transport.NOT_A_HOST_NAME)
-        return None
+    if found.outcome == FOUND:
+        return tuple(dict.fromkeys(address[4][0] for address in found.addresses))  # (each once, in the resolver's order)
+    if found.outcome == NOT_A_NAME:  # connect says so (transport.NOT_A_HOST_NAME)
+        return ()
     if found.outcome == UNKNOWN:
         return f"no machine is called {quoted(host)}"
     return f"{quoted(host)} {found.problem}"

@@ -18,7 +18,7 @@ import stat
 import struct
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .limits import PEER_GONE
 
@@ -45,6 +45,10 @@ class Endpoint:
     host: str = ""
     port: int = DEFAULT_PORT
     path: str | None = None
+    # The addresses ``host`` was found at (lookup.py, bounded and said), connected to in turn
+    # instead of asking the resolver again: a slow name server cost each connect (and the TLS
+    # retry) its wait once more. The host is still what is shown and what certificates are known by.
+    addresses: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def is_unix(self) -> bool:
@@ -524,6 +528,18 @@ def remove_unix_path(path: str, listener: socket.socket) -> None:
 NOT_A_HOST_NAME = "not a host name (two dots in a row, or a part over 63 characters?)"
 
 
+def _dial(endpoint: Endpoint, timeout: float) -> socket.socket:
+    """A TCP connection to ``endpoint``: its addresses found already, each in turn (the last
+    one's error raised), else its host, looked up by create_connection."""
+    for at, address in enumerate(endpoint.addresses, 1):
+        try:
+            return socket.create_connection((address, endpoint.port), timeout=timeout)
+        except OSError:
+            if at == len(endpoint.addresses):
+                raise
+    return socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+
+
 def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
     """Connect to a server; raise TransportError with one clear line if that fails."""
     if endpoint.path is not None:
@@ -543,7 +559,7 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
             raise TransportError(f"cannot connect to {endpoint.path}: {exc.strerror or exc}") from None
         return sock
     try:
-        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        sock = _dial(endpoint, timeout)
     except socket.gaierror:
         raise TransportError(_unknown_zone(endpoint.host) or f"cannot find host {endpoint.host!r}") from None
     except UnicodeError:

@@ -326,5 +326,5 @@ def test_a_mistyped_address_never_sends_connect_looking_for_a_room_of_that_name(
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
-    assert (cli._no_address(typed, 3580) is None) is an_address
+    assert (cli._no_address(typed, 3580) == ()) is an_address
     assert asked == ([] if an_address else [typed])

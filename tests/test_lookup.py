@@ -160,3 +160,43 @@ def test_serve_host_every_interface_or_an_address_is_never_looked_up(monkeypatch
 
     monkeypatch.setattr(socket, "getaddrinfo", no_resolver)
     assert cli._listen_address(host, 3580) == host
+
+
+# A name that resolves to loopback, each look-up of it said on stderr: how many times connect asks.
+COUNTING_RESOLVER = """\
+import socket, sys
+real = socket.getaddrinfo
+def counting(host, *args, **kwargs):
+    if host == "room.example":
+        print("LOOKED UP room.example", file=sys.stderr, flush=True)
+        host = "127.0.0.1"
+    return real(host, *args, **kwargs)
+socket.getaddrinfo = counting
+from lanchat.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_connect_name_looks_the_name_up_once_and_connects_to_the_address_found(tls):
+    """`connect NAME` looked the name up in _no_address, again as it connected, and a third time
+    when the room turned out to use TLS: a resolver taking 3 s made connect take 6.3 s. The
+    address found is the one connected to (and reconnected to)."""
+    from helpers import Proc, identity_args
+
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--no-announce",
+                  *(("--tls",) if tls else ()))  # fmt: skip
+    client = None
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        program = [sys.executable, "-c", COUNTING_RESOLVER]
+        client = Proc("connect", "room.example", port, "--name", "ann", *identity_args("ann"), program=program)
+        client.expect(r"welcome, ann" if not tls else r"uses TLS: connecting with TLS")
+        if not tls:
+            client.send("/q")
+        client.wait()
+        assert client.output.count("LOOKED UP room.example") == 1, client.output
+    finally:
+        for proc in (client, server):
+            if proc is not None:
+                proc.stop()
