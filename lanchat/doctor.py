@@ -132,14 +132,15 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
     A TLS room answers plain bytes with a fatal ``use-tls`` (``bad-frame`` from older servers;
     PROTOCOL.md, TLS: mixed ends):
     then the same question is asked again over TLS, and the detail is its fingerprint.
-    Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, host-unreachable, unknown-host.
+    Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, host-unreachable, unknown-host,
+    no-answer (the name server did not answer: the name may well be right).
     """
     from .lookup import NO_ANSWER, look_up
 
     # The name first, bounded (lookup.py): create_connection's timeout does not cover the
     # resolver, and a name server that did not answer held the doctor 20 s and more.
     if (named := look_up(target.host, target.port, give_up_after=timeout)).outcome == NO_ANSWER:
-        return "unknown-host", f"cannot find host {target.host!r}: {named.problem.removeprefix('was not found: ')}"
+        return "no-answer", f"cannot find host {target.host!r}: {named.problem.removeprefix('was not found: ')}"
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except socket.gaierror:
@@ -238,6 +239,8 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool) -> C
                             f"there, `sudo firewall-cmd --add-port={target.port}/tcp`), or the machine is off or not "
                             "on this network",
         "unknown-host": "check the spelling, or use the numeric address `lanchat serve` prints",
+        "no-answer": "the name cannot be looked up here now: use the numeric address `lanchat serve` prints "
+                     "(e.g. `lanchat connect 192.168.1.20 3580`)",
         "other": "that port belongs to another program: ask the host which port `lanchat serve` printed",
     }
     return Check("server", "fail", f"no lanchat server at {where}: {detail}", fixes.get(outcome, ""))

@@ -85,6 +85,8 @@ def look_up(
         return Found(NOT_A_NAME, [], "is not a host name (two dots in a row, or a part over 63 characters?)")
     if isinstance(result, socket.gaierror) and result.errno == socket.EAI_AGAIN:  # no answer from the name server
         return Found(NO_ANSWER, [], "was not found: the network's name server cannot be reached (is the network up?)")
+    if isinstance(result, socket.gaierror) and result.errno == socket.EAI_FAIL:  # SERVFAIL: it answered that it could not say
+        return Found(NO_ANSWER, [], "was not found: the network's name server failed to answer for it (is the network up?)")
     if isinstance(result, socket.gaierror):
         return Found(UNKNOWN, [], "is not known to the network's name server")
     if isinstance(result, OSError):

@@ -324,12 +324,21 @@ def test_port_judged():
 
 def test_server_judged_for_every_outcome():
     target = Target("192.168.1.20", 3580)
-    for outcome in ("refused", "timeout", "unreachable", "host-unreachable", "unknown-host", "other"):
+    for outcome in ("refused", "timeout", "unreachable", "host-unreachable", "unknown-host", "no-answer", "other"):
         check = judge_server(target, outcome, "why", asked=True)
         assert check.status == "fail" and check.fix, outcome
     assert "isolates devices" in judge_server(target, "timeout", "why", asked=True).fix
     assert judge_server(target, "refused", "why", asked=False).status == "info"
     assert judge_server(target, "other", "why", asked=False).status == "info"  # the port check names the holder
+
+
+def test_a_name_server_that_does_not_answer_is_not_told_to_check_the_spelling():
+    """A silent name server said 'check the spelling': the name may be right. Its fix is the
+    numeric address lanchat serve prints."""
+    silent = judge_server(Target("ann-laptop", 3580), "no-answer", "cannot find host 'ann-laptop': the network's "
+                          "name server did not answer in 3 s (is the network up?)", asked=True)  # fmt: skip
+    assert silent.status == "fail" and "spelling" not in silent.fix, silent
+    assert "use the numeric address `lanchat serve` prints" in silent.fix, silent
 
 
 RULESET_DROP = """table inet filter {
