@@ -1188,7 +1188,11 @@ def _listen_address(host: str, port: int) -> str | int:
 
     if host == "*" or is_address(host):  # ("*": every interface, as "" is: transport.listen_tcp)
         return host
-    found = look_up(host, port, passive=True, say=lambda text: _say(f"{PROG}: {text}"))
+    try:
+        found = look_up(host, port, passive=True, say=lambda text: _say(f"{PROG}: {text}"))
+    except KeyboardInterrupt:  # said, as Ctrl-C while the rooms are looked for is (it ended in a bare 130)
+        print()
+        return _cancelled(PromptCancelled(interrupted=True), "no room was started")
     if not found.addresses:
         return _fail(f"--host {quoted(host)} {found.problem}; give one of this machine's addresses "
                      "(`lanchat doctor` lists them), or leave --host out to listen on every one")  # fmt: skip
@@ -1888,7 +1892,11 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         return _fail(str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
-    found = _no_address(target.host, target.port)
+    try:
+        found = _no_address(target.host, target.port)
+    except KeyboardInterrupt:  # said, as Ctrl-C while the rooms are looked for is (it ended in a bare 130)
+        print()
+        return _cancelled(PromptCancelled(interrupted=True))
     if isinstance(found, str):  # `lanchat connect friends`: no machine, maybe a room
         return _room_called(target.host, target.port if target.port_given else None, found)
     return None, Endpoint(host=target.host, port=target.port, addresses=found), None  # (connected to as found)

@@ -108,10 +108,17 @@ def test_connect_to_a_name_nobody_answers_for_says_so_then_looks_for_a_room_of_t
     assert capsys.readouterr().out == "lanchat: looking up 'friends' (the network's name server is slow to answer; Ctrl-C stops)...\n"
 
 
-def test_ctrl_c_while_the_name_is_looked_up_stops_at_once_without_a_traceback():
-    serve = run_with_a_silent_name_server(60, "serve", "--host", "slow.example", "--headless", "--no-history")
+@pytest.mark.parametrize(("args", "said"), [
+    (("serve", "--host", "slow.example", "--headless", "--no-history"), "lanchat: interrupted: no room was started\n"),
+    (("connect", "slow.example", "--name", "ann"), "lanchat: interrupted: not joining\n"),
+])  # fmt: skip
+def test_ctrl_c_while_the_name_is_looked_up_stops_at_once_without_a_traceback(args, said):
+    """...and says so, as Ctrl-C while the rooms are looked for does (it ended in a bare 130)."""
+    serve = run_with_a_silent_name_server(60, *args)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(serve.stderr), daemon=True)  # type: ignore[arg-type]
+    if args[0] == "connect":  # (its 'looking up' goes to stdout, with the rest of what it says)
+        reader = threading.Thread(target=lambda: lines.extend(serve.stdout), daemon=True)  # type: ignore[arg-type]
     reader.start()
     try:
         wait_for(lambda: any("looking up 'slow.example'" in line for line in lines), timeout=20)
@@ -125,6 +132,9 @@ def test_ctrl_c_while_the_name_is_looked_up_stops_at_once_without_a_traceback():
             serve.wait()
     reader.join(5)
     assert "Traceback" not in "".join(lines), lines
+    assert serve.stderr is not None and serve.stdout is not None
+    rest = serve.stderr.read() + serve.stdout.read()
+    assert said in "".join(lines) + rest and "Traceback" not in rest, (lines, rest)
 
 
 def test_the_doctors_server_check_gives_a_silent_name_server_its_own_probe_time(monkeypatch):
