@@ -927,6 +927,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if isinstance(address, int):
             return address
         args.host = address
+    # what a refusal to listen adds, whichever port: ('printer' is 192.0.2.99)
+    named = f" ({quoted(typed_host)} is {args.host})" if typed_host != args.host else ""
     if not args.unix and port != 0:
         # The port first, before anything is asked or made: a port in use (the room already
         # running in another window) was said only after a name and the password typed twice,
@@ -935,7 +937,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             listen(Endpoint(host=args.host, port=port)).close()
         except TransportError as exc:
-            return _fail(str(exc) + (f" ({quoted(typed_host)} is {args.host})" if typed_host != args.host else ""))
+            return _fail(str(exc) + named)
     name = None
     key = None
     if not args.headless:
@@ -982,7 +984,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             try:
                 listener = listen(Endpoint(host=args.host, port=0))
             except TransportError as exc:
-                return _fail(str(exc))
+                return _fail(str(exc) + named)
             port = listener.getsockname()[1]
         history_at = {"unix": args.unix} if args.unix else {"port": port}
         history_path = Path(args.history) if args.history else default_path(**history_at)
@@ -995,7 +997,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 try:  # name the port, where another --history would only lead to "port in use"
                     listen(Endpoint(host=args.host, port=port)).close()
                 except TransportError as taken:
-                    return _fail(str(taken))
+                    return _fail(str(taken) + named)
             return _fail(str(exc))
         except HistoryDiskFull as exc:  # nothing wrong with the file: moving it aside would not help
             return _fail(f"{exc}\n  free some space there, or choose another file with --history PATH, or start with --no-history")
@@ -1025,7 +1027,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         listener = listener or listen(Endpoint(host=args.host, port=port, path=args.unix))
     except TransportError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc) + named)
 
     import os
 

@@ -211,3 +211,17 @@ def test_connect_name_looks_the_name_up_once_and_connects_to_the_address_found(t
         for proc in (client, server):
             if proc is not None:
                 proc.stop()
+
+
+# `printer` found at an address that is not this machine's.
+PRINTER_RESOLVER = COUNTING_RESOLVER.replace('"room.example"', '"printer"').replace('"127.0.0.1"', '"192.0.2.99"')
+
+
+@pytest.mark.parametrize("port", ["4999", "0"])
+def test_serve_host_a_name_of_another_machine_says_its_address_whatever_the_port(port):
+    """`serve --host printer --port 0` lost the "('printer' is 192.0.2.99)" that --port 4999 gave."""
+    done = subprocess.run([sys.executable, "-c", PRINTER_RESOLVER, "serve", "--host", "printer", "--port", port,
+                           "--headless", "--no-announce"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env=child_env(), cwd=ROOT, timeout=30)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "('printer' is 192.0.2.99)" in done.stderr, done.stderr
