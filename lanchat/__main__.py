@@ -2753,18 +2753,36 @@ def _history_file_arguments(parser: argparse.ArgumentParser) -> None:
 def _one_history_file(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """``args.path``: the history file typed as PATH or as --history PATH, either form for every
     command that reads one (`names list FILE` too: list has no NAME); two that differ are refused."""
-    if getattr(args, "action", None) == "list" and args.name is not None and args.path is None:
+    import shlex
+
+    action = getattr(args, "action", None)
+    if action == "list" and args.name is not None and args.path is not None:  # a word too many: never dropped
+        if _is_file(args.name):
+            parser.error(f"names list takes one history file: {quoted(args.path)} is one word too many")
+        parser.error(f"names list takes no NAME (only release does): `{shlex.join([PROG, 'names', 'list', args.path])}`")
+    if action == "release" and args.path is None and _is_file(args.name):  # `names release chat.sqlite3`: no NAME
+        parser.error(f"names release needs the NAME, then the file: `{shlex.join([PROG, 'names', 'release', 'NAME', args.name])}`")
+    if action == "list" and args.name is not None and args.path is None:
         try:  # (checked as PATH is)
             args.name, args.path = None, _file_path(args.name)
         except argparse.ArgumentTypeError as exc:
             parser.error(f"argument PATH: {exc}")
-    if getattr(args, "action", None) == "release" and args.path and _is_file(args.name) and not _is_file(args.path):
-        import shlex  # `names release chat.sqlite3 ann`, the file first as `history FILE` takes it
-
+    if action == "release" and args.path and _is_file(args.name) and not _is_file(args.path):
+        # `names release chat.sqlite3 ann`, the file first as `history FILE` takes it
         parser.error(f"the NAME comes first, then the file: `{shlex.join([PROG, 'names', 'release', args.path, args.name])}`")
-    if args.path is not None and args.history is not None and Path(args.path) != Path(args.history):
+    if args.path is not None and args.history is not None and not _same_path(args.path, args.history):
         parser.error(f"two history files given, {quoted(args.path)} and --history {quoted(args.history)}: give one")
     args.path = args.path if args.path is not None else args.history
+
+
+def _same_path(one: str, other: str) -> bool:
+    """The same file, however written (./F and F, a link to it); two names of nothing are the same written alike."""
+    import os
+
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # (one is not there: the command says so)
+        return Path(one) == Path(other)
 
 
 def _is_file(text: str | None) -> bool:

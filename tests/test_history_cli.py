@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from helpers import ROOT, Proc, RawClient, child_env
@@ -960,6 +961,34 @@ def test_every_history_reader_takes_its_file_as_path_or_as_history_path(tmp_path
     with pytest.raises(SystemExit):  # the file first, as `history FILE` takes it: the order said
         parse_command_line(["names", "release", str(db), "ann"])
     assert f"the NAME comes first, then the file: `lanchat names release ann {db}`" in capsys.readouterr().err
+
+
+def test_names_and_history_positionals_that_do_not_fit_are_refused_with_what_to_type(tmp_path, capsys, monkeypatch):
+    """`names list ann chat.sqlite3` dropped "ann" and listed (exit 0); `names list chat.sqlite3
+    extra` was refused as if extra were the file; `names release chat.sqlite3` (no NAME) looked
+    for the default file to release a name 'chat.sqlite3' in; `history --history F F` (the same
+    file twice, one written another way) was refused as two files."""
+    from lanchat.__main__ import parse_command_line
+
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "chat.sqlite3"
+    HistoryStore(db).close()
+
+    def refused(*words: str) -> str:
+        with pytest.raises(SystemExit) as stopped:
+            parse_command_line(list(words))
+        assert stopped.value.code == 2
+        return capsys.readouterr().err
+
+    said = refused("names", "list", "ann", "chat.sqlite3")
+    assert "names list takes no NAME (only release does): `lanchat names list chat.sqlite3`" in said, said
+    said = refused("names", "list", "chat.sqlite3", "extra")
+    assert "names list takes one history file: 'extra' is one word too many" in said, said
+    said = refused("names", "release", "chat.sqlite3")
+    assert "names release needs the NAME, then the file: `lanchat names release NAME chat.sqlite3`" in said, said
+    for same in (str(db), "./chat.sqlite3"):
+        args = parse_command_line(["history", "--history", str(db), same])
+        assert args is not None and Path(args.path).samefile(db)
 
 
 def test_serve_history_a_link_to_nothing_says_where_it_points(tmp_path):
