@@ -966,8 +966,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except PromptCancelled as exc:
             return _cancelled(exc, "no room was started")
         if not password_text:
-            asked = "type one when asked" if sys.stdin.isatty() else "input is not a terminal, so nothing could be asked"
-            return _fail(f"--password needs a password: {asked}, or set LANCHAT_PASSWORD", 2)
+            empty = "LANCHAT_PASSWORD is set but empty" if _env_password() == "" else None
+            if sys.stdin.isatty():
+                asked = f"type one when asked ({empty})" if empty else "type one when asked, or set LANCHAT_PASSWORD"
+            else:
+                asked = f"input is not a terminal, so none could be asked for; {empty or 'set LANCHAT_PASSWORD'}"
+            return _fail(f"--password needs a password: {asked}", 2)
         # The slow KDF runs here, once, before the loop: each join then costs one HMAC.
         room_password = RoomPassword.create(password_text, os.urandom(SALT_BYTES))
     store = None

@@ -1813,8 +1813,21 @@ def test_serve_password_with_no_terminal_to_ask_at_does_not_say_type_one_when_as
     password: type one when asked", though nothing was asked."""
     server = run("serve", "--headless", "--no-history", "--no-announce", "--port", "0", "--password", stdin=False)
     assert server.popen.wait(timeout=DEFAULT_TIMEOUT) == 2
-    assert server.output.endswith("--password needs a password: input is not a terminal, so nothing could be asked, "
-                                  "or set LANCHAT_PASSWORD"), server.output  # fmt: skip
+    assert server.output.endswith("--password needs a password: input is not a terminal, so none could be asked for; "
+                                  "set LANCHAT_PASSWORD"), server.output  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["", "\n"])
+def test_serve_password_with_lanchat_password_set_but_empty_says_it_is_empty(value):
+    """LANCHAT_PASSWORD set but empty (a script's `$(cat missing)`) was told 'set LANCHAT_PASSWORD'."""
+    server = Proc("serve", "--headless", "--no-history", "--no-announce", "--port", "0", "--password", stdin=False,
+                  env=child_env(LANCHAT_PASSWORD=value))  # fmt: skip
+    try:
+        assert server.popen.wait(timeout=DEFAULT_TIMEOUT) == 2
+        server.expect(r"--password needs a password: input is not a terminal, so none could be asked for; "
+                      r"LANCHAT_PASSWORD is set but empty$")  # fmt: skip
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("found", [1, 2])
