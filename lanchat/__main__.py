@@ -829,7 +829,8 @@ def _resolve_name(args: argparse.Namespace, role: str) -> str | None:
 
 
 def _cancelled(exc: PromptCancelled, outcome: str = "not joining") -> int:
-    """Leaving at a prompt: 130 for Ctrl-C, as shells report it; 1 for Ctrl-D."""
+    """Leaving at a prompt: 130 for Ctrl-C, as shells report it; 1 for Ctrl-D (the rule for every
+    prompt before the chat: a name, a room to join, a fingerprint to trust)."""
     _say(f"{PROG}: {exc}: {outcome}")
     return 130 if exc.interrupted else 1
 
@@ -2156,18 +2157,19 @@ def _choose_room():  # noqa: ANN202
         if not ask:
             _say(f"{PROG}: joining {room.name} on {room.where}", sys.stdout)
             return room
+        code = 0  # n typed: what was asked for
         try:
             answer = ask_line(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
         except KeyboardInterrupt:  # as at every prompt: "interrupted", 130
             print()
             return _cancelled(PromptCancelled(interrupted=True))
-        except EOFError:  # Ctrl-D: the n, as at "Trust it and connect? [y/N]" (it ended the program without a word, 130)
+        except EOFError:  # Ctrl-D: the n, as at "Trust it and connect? [y/N]"; 1, as at every prompt (_cancelled)
             print()
-            answer = "n"
+            answer, code = "n", 1
         if answer in ("", "y", "yes"):
             return room
         _say(f"{PROG}: not joining; `lanchat connect ADDRESS PORT` joins another room", sys.stdout)
-        return 0
+        return code
     print(f"{len(rooms)} rooms on the local network:")
     for number, room in enumerate(rooms, 1):
         _say(f"  {number}. {room.describe()}", sys.stdout)
@@ -2179,9 +2181,10 @@ def _choose_room():  # noqa: ANN202
         except KeyboardInterrupt:
             print()
             return _cancelled(PromptCancelled(interrupted=True))
-        except EOFError:  # Ctrl-D: none (it ended the program without a word, 130)
+        except EOFError:  # Ctrl-D: none; 1, as at every prompt (_cancelled), where Enter for none is 0
             print()
-            answer = ""
+            _say(f"{PROG}: not joining", sys.stdout)
+            return 1
         if not answer or answer.lower() in ("q", "n", "none"):
             _say(f"{PROG}: not joining", sys.stdout)
             return 0

@@ -1834,7 +1834,8 @@ def test_serve_password_with_lanchat_password_set_but_empty_says_it_is_empty(val
 def test_ctrl_d_at_the_join_which_room_question_is_no_room_said_not_a_silent_130(monkeypatch, capsys, found):
     """Ctrl-D at "join ann's room? [Y/n]" or "join which room? [1-2, Enter for none]" ended the
     program without a word, exit 130 (an interruption, which it was not). It is the n, or none,
-    as at "Trust it and connect? [y/N]": 'not joining', exit 0, as for n."""
+    as at "Trust it and connect? [y/N]": 'not joining'; exit 1, as Ctrl-D at the name prompt
+    (one rule: _cancelled), where it was 0 here."""
     import io
 
     from lanchat import __main__ as cli
@@ -1848,8 +1849,10 @@ def test_ctrl_d_at_the_join_which_room_question_is_no_room_said_not_a_silent_130
             return True
 
     monkeypatch.setattr(sys, "stdin", AtTheEnd(""))
-    assert cli._choose_room() == 0
+    assert cli._choose_room() == 1
     assert "lanchat: not joining" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", AtTheEnd("n\n" if found == 1 else "\n"))  # the n typed, or none chosen: 0
+    assert cli._choose_room() == 0
 
 
 def test_ctrl_c_while_rooms_are_looked_for_says_interrupted_as_the_prompts_do(monkeypatch, capsys):
