@@ -411,3 +411,23 @@ def test_a_direct_message_never_sent_is_not_quoted_in_the_chats_last_words_in_pr
         note_unsent_texts(loop)
         assert loop.paced.unsent_texts == ["/w bob your mark is 12", "see you"]
         loop.selector.close()
+
+
+def test_a_pasted_run_of_commands_is_kept_off_the_projector_if_any_line_of_it_is_private():
+    """A teacher pasted `/who` and `/w bob your mark is 12` (or `/send a.pdf bob` under `/send
+    b.pdf`): the lines went one by one, but the input line's history keeps the paste as one entry,
+    and only its first word was looked at, so Up on the projector brought back the whisper."""
+    from lanchat.ui.editor import LineEditor
+
+    assert typed_privately("/who\n/w bob your mark is 12")
+    assert typed_privately("/send b.pdf\n/send a.pdf bob")
+    assert not typed_privately("/who\n/send b.pdf")
+    editor = LineEditor()
+    editor.keeps_off_screen = typed_privately
+    for typed in ("open page 12", "/who\n/w bob your mark is 12", "/send b.pdf\n/send a.pdf bob"):
+        editor.type(typed)
+        editor.submit()
+    editor.key("up")
+    assert editor.text == "open page 12"
+    editor.key("up")
+    assert editor.text == "open page 12"

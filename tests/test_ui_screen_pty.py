@@ -761,3 +761,19 @@ def test_projector_mode_hides_a_private_files_name_in_the_servers_words_about_it
     finally:
         teacher.stop()
         server.close()
+
+
+def test_on_the_projector_up_never_brings_back_a_whisper_pasted_under_another_command(terms):
+    """The teacher pasted `/who` and `/w bob your mark is 12`: they went one by one, but Up
+    brought both back into the input line on the projector (the paste is one history entry)."""
+    teacher, port = host(terms, "--projector", name="teacher", cols=64)
+    bob = RawClient(Endpoint(host="127.0.0.1", port=port), "bob")
+    teacher.expect(r"bob joined")
+    teacher.send("open page 12\r")
+    bob.expect(ev.Message)
+    teacher.send("\x1b[200~/who\r/w bob your mark is 12\x1b[201~\r")
+    bob.expect(ev.Direct)
+    teacher.send("\x1b[A")  # Up
+    teacher.wait_screen(lambda rows: rows[-1].startswith("> open page 12"), what="the line to the room recalled")
+    assert "your mark" not in teacher.lines[-1]
+    bob.close()

@@ -61,7 +61,13 @@ PRIVATE_COMMANDS = frozenset({"/w", "/r", "/mood", "/y", "/n"})
 def typed_privately(text: str) -> bool:
     """Is a line typed (or sent) for one person? The input line's recall (Up, Ctrl-R) passes over
     such lines in projector mode (screen.py): a teacher's `/w bob your mark is 12` came back on
-    the projector with a press of Up."""
+    the projector with a press of Up. A paste of commands goes line by line but is recalled as
+    one, so any of its lines for one person (`/who` above `/w bob ...`) keeps all of it off."""
+    return any(_one_line_private(line) for line in text.split("\n"))
+
+
+def _one_line_private(text: str) -> bool:
+    """Does one line typed start with a command for one person?"""
     word, _, rest = text.strip().partition(" ")
     word = ALIASES.get(word.lower(), word.lower())
     if word == "/send":
