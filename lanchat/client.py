@@ -953,7 +953,7 @@ class ClientLoop:
 
     def submit(self, text: str) -> None:
         """Act on one line the user entered."""
-        result = typed_input(self.session, text)
+        result = typed_input(self.session, text, self.frontend)
         if result is None:
             return
         if self.reconnect is not None and self.reconnect.offline and not isinstance(result, (Quit, Local, Unsend, UiCommand)):
@@ -1107,12 +1107,19 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
         loop.frontend.update()
 
 
-def typed_input(session: Session, text: str) -> InputResult | None:
+def typed_input(session: Session, text: str, frontend: object = None) -> InputResult | None:
     """What a line typed means (Session.parse_input), unless it is refused here (not_utf8_problem):
-    then the line that says why, which the full screen puts back in its input line (give_back)."""
+    then the line that says why, which the full screen puts back in its input line (give_back).
+    A direct message that goes is told to a front end that waits for its answer (the full screen's
+    ``whisper_sent``: a refused one comes back to the input line); one refused here is not."""
     if (problem := not_utf8_problem(text)) is not None:
         return Local((Line(kind="error", time=time.time(), text=problem, give_back=text),))
-    return session.parse_input(text)
+    result = session.parse_input(text)
+    if isinstance(result, Outgoing) and isinstance(result.event, ev.Whisper):
+        sent = getattr(frontend, "whisper_sent", None)
+        if sent is not None:
+            sent(text, result.event)
+    return result
 
 
 def not_utf8_problem(text: str) -> str | None:

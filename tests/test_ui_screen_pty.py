@@ -260,6 +260,26 @@ def test_a_direct_message_to_a_mistyped_name_comes_back_to_the_input_line(terms)
     bob.close()
 
 
+def test_a_direct_message_is_given_back_only_for_the_refusal_that_names_its_recipient(terms):
+    """A /r with nobody to reply to, or a /w with no text, never went to the server, yet each was
+    kept as the whisper waiting for its answer: the next 'nobody called ...' (/kick zed) put the
+    old /r back in the input line. And a paste of /kick zed then /w bbo ...: the kick's refusal
+    took the whisper's give-back. Only a whisper sent is waited for, by the name it went to."""
+    ann, _port = host(terms, cols=100)
+    ann.send("/r hi\r")
+    ann.expect(r"nobody has sent you a direct message yet")
+    ann.send("/w zed\r")
+    ann.expect(r"usage: /w NAME TEXT")
+    ann.send("/kick zed\r")
+    ann.expect(r"nobody called 'zed' is here")
+    assert ann.lines[-1].rstrip() == ">"
+    assert "what you typed is kept" not in ann.text
+    ann.send("\x1b[200~/kick zed\n/w bbo the answer is in chapter 2\x1b[201~\r")
+    ann.expect(r"nobody called 'bbo' is here; what you typed is kept")
+    assert ann.text.count("what you typed is kept") == 1
+    ann.wait_screen(lambda rows: rows[-1].startswith("> /w bbo the answer"), what="the whisper back in the input line")
+
+
 def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
     import time as _time
 

@@ -155,6 +155,13 @@ def _whispers(text: str) -> bool:
     return ALIASES.get(word, word) in ("/w", "/r")
 
 
+def _names(refusal: str, name: str) -> bool:
+    """Does a no-such-user refusal name ``name``? The server quotes the name it looked for
+    (room.py, moderation.py: 'nobody called 'bbo' is here'), cut to 40 characters."""
+    wanted = ev.name_key(name[:40])
+    return any(ev.name_key(quoted) == wanted for quoted in re.findall(r"'([^']*)'", refusal))
+
+
 def _starts_command(text: str) -> bool:
     """Does ``text`` start with a command (``/``, after any blanks)? Looks at its first
     non-blank character only, where ``text.lstrip()`` copies all of an indented text."""
@@ -460,7 +467,8 @@ class CursesFrontend:
         self._last_draw = 0.0  # time.monotonic() of the last draw
         self._status_due: float | None = None  # when a held-back status change must be drawn
         self._last_message: str | None = None  # the last chat line sent, until the server answers
-        self._last_whisper: str | None = None  # the last /w (or /r) sent as typed, until its echo or a no-such-user
+        # the last /w (or /r) that went to the server, as typed, and whom to: until it is answered
+        self._last_whisper: tuple[str, str] | None = None
         # a say refused as not our turn goes back into the input line here (show), not to the
         # client's lines held for the turn (client.held_again)
         self.gives_back_refused_says = True
@@ -1017,8 +1025,6 @@ class CursesFrontend:
         self.view.seen()
         self.view.to_bottom()
         self._last_message = None if is_command else text
-        if _whispers(text):
-            self._last_whisper = text
         return [editor.submit()]
 
     def _now(self) -> float:
@@ -1057,18 +1063,29 @@ class CursesFrontend:
             self.alert = True
         self.dirty = True
 
+    def whisper_sent(self, text: str, whisper: ev.Whisper) -> None:
+        """The client sent ``whisper``, typed as ``text``: a /w or /r is waited for (_whisper_answered).
+        Only one that went: a /r with nobody to reply to, or a /w refused here, has no answer to wait for."""
+        if _whispers(text):
+            self._last_whisper = (text, whisper.to)
+
     def _whisper_answered(self, line: Line) -> Line:
         """A direct message of ours refused as to nobody here (a mistyped name, a friend who left):
         what was typed comes back to the input line (``give_back``) instead of being gone. Its
-        echo says it went; the server answers in order, so a later refusal (/whois nobody) is not its.
+        echo says it went, and any other refusal (muted, too long) that it will not come back;
+        a no-such-user naming someone else answers another command (/kick zed pasted above it).
         (In projector mode too: it was on the screen as it was typed, a moment before, as a line
         refused for its length is given back; only Up, which can bring back any old one, passes over it.)"""
         if self._last_whisper is None:
             return line
+        typed, to = self._last_whisper
         if line.kind == "direct" and line.sender is not None and ev.name_key(line.sender) == ev.name_key(self.session.name):
             self._last_whisper = None
         elif line.code == ev.E_NO_SUCH_USER:
-            line, self._last_whisper = replace(line, give_back=self._last_whisper), None
+            if _names(line.text, to):
+                line, self._last_whisper = replace(line, give_back=typed), None
+        elif line.kind == "error":
+            self._last_whisper = None
         return line
 
     def update(self) -> None:
