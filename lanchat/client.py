@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import queue
+import re
 import selectors
 import signal
 import socket
@@ -1123,13 +1124,17 @@ def typed_input(session: Session, text: str, frontend: object = None) -> InputRe
 
 
 def not_utf8_problem(text: str) -> str | None:
-    """Why a typed line is not sent: it holds U+FFFD, which both front ends read each byte as that
-    is not text in the terminal's character set (a Latin-1 terminal under a UTF-8 locale types
-    'café' as caf\\xe9). Sent, the room read 'caf\ufffd'. A /send path keeps it: it finds the
-    file whose name has such bytes (client_files._not_utf8_path). None: it may go."""
-    if "\ufffd" not in text or text.lstrip()[:6].lower() in ("/send", "/send "):
+    """Why a typed line is not sent: it holds a byte that is not text in the terminal's character
+    set (a Latin-1 terminal under a UTF-8 locale types 'café' as caf\\xe9), which both front ends
+    keep as its lone surrogate (surrogateescape; shown as \\xe9: textsafe.visible). Sent as U+FFFD,
+    the room read 'caf\ufffd'. A real U+FFFD (pasted from a web page) is text and goes. A /send path keeps the
+    bytes: they are the file's name's own (os.fsencode). None: it may go."""
+    if _NOT_UTF8.search(text) is None or text.lstrip()[:6].lower() in ("/send", "/send "):
         return None
-    return "not sent: \ufffd marks bytes that are not UTF-8 (a terminal set to another character set sends them: set it to UTF-8, or LANG to match it)"
+    return "not sent: \\xNN marks a byte that is not UTF-8 (a terminal set to another character set sends them: set it to UTF-8, or LANG to match it)"
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte the keyboard's decoder could not read (surrogateescape)
 
 
 def note_unanswered(loop: ClientLoop, now: float) -> None:

@@ -644,7 +644,10 @@ def _place(receiving: _Receiving, downloads: Path) -> Path:
 
 
 def _opened_to_send(path_text: str, to: str | None) -> tuple[Path, BinaryIO, tuple[int, int]] | str:
-    """/send's file: its path, open for reading, and its _stamp; or why it cannot be sent."""
+    """/send's file: its path, open for reading, and its _stamp; or why it cannot be sent. A name
+    typed with bytes that are not UTF-8 (``caf\\xe9.txt``, named on a Latin-1 system) holds them as
+    lone surrogates (the front ends decode with surrogateescape): os.fsencode gives the file's own.
+    One copied as shown elsewhere (``caf\ufffd.txt``) is looked for too (_not_utf8_path)."""
     path = Path(os.path.expanduser(path_text))
     try:
         return (path, *_open_to_send(path))
@@ -667,9 +670,10 @@ def _name_to_offer(path: Path) -> str:
 
 def _not_utf8_path(typed: Path) -> Path | None:
     """The one file ``typed`` can mean when its name has bytes that are not UTF-8 (``caf\\xe9.txt``,
-    named on a Latin-1 system): the line typed or pasted was read as UTF-8, each such byte became
-    U+FFFD, and no file has that name. Each part of the path with a U+FFFD in it is matched
-    against its folder's names read the same way; None when none, or more than one, matches."""
+    named on a Latin-1 system) and it was copied as a program shows it, each such byte as
+    U+FFFD (typed, the bytes themselves come: _opened_to_send), and no file has that name. Each
+    part of the path with a U+FFFD in it is matched against its folder's names read the same
+    way; None when none, or more than one, matches."""
     if "\ufffd" not in str(typed):
         return None
     found = Path(typed.anchor or ".")

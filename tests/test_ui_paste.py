@@ -131,9 +131,10 @@ def test_a_resize_or_mouse_report_between_a_characters_bytes_keeps_them_a_typed_
     assert keys.decode([curses.KEY_RESIZE, 0xA9, *b"!"]) == [curses.KEY_RESIZE, "\u00e9", "!"]
     assert keys.decode([0xE2, 0x82, curses.KEY_MOUSE]) == [curses.KEY_MOUSE]
     assert keys.decode([0xAC, *b"5"]) == ["\u20ac", "5"]
-    assert keys.decode([0xC3, curses.KEY_LEFT, *b"a"]) == ["\ufffd", curses.KEY_LEFT, "a"]
-    assert keys.decode([0xFF, *b"b", 0xC3]) == ["\ufffd", "b"]
-    assert keys.decode([curses.KEY_F2]) == ["\ufffd", curses.KEY_F2]
+    assert keys.decode([0xC3, curses.KEY_LEFT, *b"a"]) == ["\udcc3", curses.KEY_LEFT, "a"]  # the byte, kept
+    assert keys.decode([0xFF, *b"b", 0xC3]) == ["\udcff", "b"]
+    assert keys.decode([curses.KEY_F2]) == ["\udcc3", curses.KEY_F2]
+    assert keys.decode([*"\ufffd".encode()]) == ["\ufffd"]  # a real U+FFFD (from a web page) is text
     text = "a\u00e9\u20ac\U0001f600z"  # bytes of one to four, resized at every cut between reads
     data = text.encode()
     for cut in range(len(data) + 1):

@@ -216,10 +216,10 @@ def test_a_line_with_bytes_that_are_not_utf8_is_refused_alike_on_both_screens_no
     terms.append(bob)
     bob.expect(r"welcome, bob")
     bob.send(b"caf\xe9 au lait\r")
-    bob.expect(r"! not sent: \N{REPLACEMENT CHARACTER} marks bytes that are not UTF-8 \(a terminal set to")
+    bob.expect(r"! not sent: \\xNN marks a byte that is not UTF-8 \(a terminal set to")
     ann.send(b"th\xe9\r")
-    ann.expect(r"not sent: \N{REPLACEMENT CHARACTER} marks bytes that are not UTF-8 \(a terminal[\s\S]*you typed is kept")
-    ann.wait_screen(lambda rows: rows[-1].startswith("> th\N{REPLACEMENT CHARACTER}"), what="the line kept in the input line")
+    ann.expect(r"not sent: \\xNN marks a byte that is not UTF-8 \(a terminal[\s\S]*you typed is kept")
+    ann.wait_screen(lambda rows: rows[-1].startswith("> th\\xe9"), what="the line kept in the input line, the byte as \\xe9")
     ann.send("\x15ok\r")  # Ctrl-U: mended
     bob.expect(r"ann: ok")
     assert "ann: th" not in bob.text and "bob: caf" not in ann.text
@@ -240,6 +240,21 @@ def test_send_lines_pasted_on_the_full_screen_go_as_the_commands_they_are(terms,
     assert "usage" not in ann.text
     ann.send("\x1b[200~/w ann one\ntwo\x1b[201~\r")  # a /w (to herself) of two lines: one whisper
     ann.expect(r"\[direct\] ann → ann: one\s*│[^\n]*\n\s+two\s")
+
+
+def test_a_real_replacement_character_pasted_from_a_web_page_is_sent_as_text_from_both_screens(terms):
+    """A page showing a broken character has a real U+FFFD in it: pasted, both front ends read it
+    as a byte that is not UTF-8 (they decoded the keyboard with errors='replace') and refused it,
+    telling a user already on UTF-8 to set the terminal to UTF-8. It is text: it goes."""
+    ann, port = host(terms)
+    bob = TermProc("connect", "127.0.0.1", str(port), "--name", "bob", "--plain")
+    terms.append(bob)
+    bob.expect(r"welcome, bob")
+    bob.send("the page says caf\N{REPLACEMENT CHARACTER} menu\r")
+    ann.expect(r"bob: the page says caf\N{REPLACEMENT CHARACTER} menu")
+    ann.send("\x1b[200~it shows \N{REPLACEMENT CHARACTER} here\x1b[201~\r")
+    bob.expect(r"ann: it shows \N{REPLACEMENT CHARACTER} here")
+    assert "not sent" not in ann.text + bob.text
 
 
 def test_a_direct_message_to_a_mistyped_name_comes_back_to_the_input_line(terms):

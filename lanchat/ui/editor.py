@@ -28,8 +28,11 @@ TYPED_UNKNOWN = frozenset(("Cn", "Co"))
 
 
 def typed_character(key: str) -> bool:
-    """Is this one character, from the keyboard, text to put in the line (not a control key)?"""
-    return key.isprintable() or key in TYPED_JOINERS or (len(key) == 1 and unicodedata.category(key) in TYPED_UNKNOWN)
+    """Is this one character, from the keyboard, text to put in the line (not a control key)?
+    A byte that is not UTF-8 (U+DC80-U+DCFF: both front ends decode with surrogateescape) is
+    kept too: shown as \\xe9 (textsafe.visible), refused in a message (client.not_utf8_problem), the real byte
+    of a file's name in a /send path."""
+    return key.isprintable() or key in TYPED_JOINERS or (len(key) == 1 and (unicodedata.category(key) in TYPED_UNKNOWN or "\udc80" <= key <= "\udcff"))
 
 # The cursor moves, and Backspace and Delete remove, one grapheme cluster at a time (what a
 # reader sees as one character: "é" made of e + a combining accent, a flag, a family emoji

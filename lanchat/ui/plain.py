@@ -404,13 +404,13 @@ class PlainFrontend:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
         self.interactive = interactive  # a person at a terminal: long lines fold to its width
         # A script's lines are UTF-8; a keyboard types in its terminal's character set, which the
-        # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é
-        # is é, not a replacement character
+        # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é is
+        # é; a byte that is not text stays that byte (surrogateescape), so a real U+FFFD is text
         typed_in = locale.getpreferredencoding(False) if interactive else "utf-8"
         try:
-            self._decoder = codecs.getincrementaldecoder(typed_in)(errors="replace")
+            self._decoder = codecs.getincrementaldecoder(typed_in)(errors="surrogateescape")
         except LookupError:  # a character set Python has no codec for
-            self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            self._decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         if interactive:
             self.terminal = OwnTerminal.take(self.fd)
             session.confirm_quit = True  # a person, not a script: the host's /q asks first

@@ -410,13 +410,15 @@ class KeyDecoder:
     """The codes getch read -> keys: the terminal's bytes decoded in its character set (None:
     UTF-8), the first bytes of a character whose rest has not come yet kept for the next read;
     curses' KEY_ codes as they are. A typed key (an arrow, F2) ends a character cut short, as
-    U+FFFD; a resize or a mouse report, which can come between any two bytes of a paste, does not.
+    a byte that is not text; a resize or a mouse report, which can come between any two bytes of a paste, does not.
+    A byte that is not text in the character set is kept as its lone surrogate (surrogateescape,
+    U+DC80-U+DCFF, shown as \\xe9: textsafe.visible), so a real U+FFFD typed or pasted stays text.
     A paste is mostly ASCII: such a byte, with nothing held, is its character at once (a fifth
     of the time of a byte through the decoder)."""
 
     def __init__(self, codec: str | None = None) -> None:
         name = codec or "utf-8"
-        self._decoder = codecs.getincrementaldecoder(name)(errors="replace")
+        self._decoder = codecs.getincrementaldecoder(name)(errors="surrogateescape")
         # (every character set a terminal uses reads the bytes below 0x80 as ASCII; checked all the same)
         self._ascii = bytes(range(0x80)).decode(name, "replace") == "".join(map(chr, range(0x80)))
         self._held = False
