@@ -690,10 +690,16 @@ class Session:
         for command in self.ui_commands:
             if word == command.name:
                 return UiCommand(name=word, argument=rest)
-        return Local((self._notice(self._unknown(word), kind="error"),))
+        # given back, as a line too long is: a mistyped command to mend, or a paste of lines that
+        # start with '/' and are not all commands (paths, a poem), whole (the full screen keeps it)
+        return Local((replace(self._notice(self._unknown(word), kind="error"), give_back=text),))
 
     def _unknown(self, word: str) -> str:
-        """What a mistyped command is told: the closest real one, when one is close."""
+        """What a mistyped command is told: the closest real one, when one is close. A paste's
+        first word runs to its first space, over line breaks: the first of its words that is no
+        command is named, not all of them."""
+        known = set(self.command_words())
+        word = next((part for part in word.split() if ALIASES.get(part, part) not in known), word.split()[0])
         guess = closest_command(word, self.command_words())
         return f"unknown command {word}; {f'did you mean {guess}? ' if guess else ''}/help lists them"
 

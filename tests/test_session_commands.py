@@ -534,3 +534,16 @@ def test_a_direct_message_or_me_too_long_to_send_is_given_back_to_the_input_line
         refused = ann.parse_input(typed)
         assert isinstance(refused, Local) and refused.lines[0].kind == "error", typed
         assert refused.lines[0].give_back == typed and "not sent" in refused.lines[0].text
+
+
+def test_a_paste_of_lines_starting_with_a_slash_that_are_not_commands_is_given_back_whole():
+    """ann pasted two paths (/home/ann/a.pdf, /home/ann/b.pdf): an 'unknown command' for each and
+    the text gone. It is one unknown command now, named by the line that is not one (not by the
+    whole paste), and given back to the input line (Line.give_back), as a line too long is; so
+    is a mistyped command of one line."""
+    ann = room("ann", "client", "bob")
+    for typed, named in (("/home/ann/a.pdf\n/home/ann/b.pdf", "/home/ann/a.pdf"), ("/who\n/home/ann/b.pdf", "/home/ann/b.pdf"), ("/hlep", "/hlep")):
+        refused = ann.parse_input(typed)
+        assert isinstance(refused, Local) and refused.lines[0].kind == "error", typed
+        assert refused.lines[0].give_back == typed
+        assert refused.lines[0].text.startswith(f"unknown command {named};"), refused.lines[0].text

@@ -257,6 +257,17 @@ def test_a_real_replacement_character_pasted_from_a_web_page_is_sent_as_text_fro
     assert "not sent" not in ann.text + bob.text
 
 
+def test_a_paste_of_paths_is_not_split_into_unknown_commands_and_comes_back_whole(terms):
+    """ann pasted two paths, each line starting with '/': the full screen took them for a paste of
+    commands, sent them one by one, and showed an 'unknown command' for each, the text gone. Only
+    lines that are each a known command go one by one; these come back to the input line."""
+    ann, _port = host(terms, cols=100)
+    ann.send("\x1b[200~/home/ann/a.pdf\n/home/ann/b.pdf\x1b[201~\r")
+    ann.expect(r"unknown command /home/ann/a\.pdf; /help lists them; what you typed is")
+    ann.wait_screen(lambda rows: rows[-1].startswith("> /home/ann/a.pdf\u21b5/home/ann/b.pdf"), what="the paste back in the input line")
+    assert ann.text.count("unknown command") == 1
+
+
 def test_a_direct_message_to_a_mistyped_name_comes_back_to_the_input_line(terms):
     """ann wrote bob a long direct message and mistyped his name: 'nobody called bbo is here',
     and what she had typed was gone. It comes back to the input line, as a line refused as not

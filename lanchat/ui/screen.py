@@ -149,6 +149,13 @@ def _is_command(text: str) -> bool:
     return start.startswith("/") and not start.startswith("//")
 
 
+def _known_command(text: str, known: frozenset[str]) -> bool:
+    """Is a line one of the commands ``known`` (``/send a.pdf``), not only a line starting with a
+    slash (``/home/ann/a.pdf``)?"""
+    word = text.lstrip().split(" ", 1)[0].lower()
+    return _is_command(text) and ALIASES.get(word, word) in known
+
+
 def _whispers(text: str) -> bool:
     """Is a line typed a direct message: /w NAME TEXT (also /msg, /whisper) or /r TEXT?"""
     word = text.lstrip().split(" ", 1)[0].lower()
@@ -1000,15 +1007,17 @@ class CursesFrontend:
         """Enter outside a paste: the lines it submits. In turn-based mode a message typed out of
         turn stays in the input line (type-ahead); commands always go through. Offline, whose turn
         it is is not known: the message goes to the client, which sends it on our turn once back.
-        Lines that are each a command (six /send lines pasted) go one by one, as --plain takes them;
-        one command with more lines (a /w of two) stays one."""
+        Lines that are each a known command (six /send lines pasted) go one by one, as --plain takes
+        them; one command with more lines (a /w of two) stays one, and so do lines starting with a
+        slash that are not all commands (paths): an unknown command, given back (Session._unknown)."""
         editor = self.view.editor
         editor.accept_search()
         text = editor.text
         if not text.strip():
             editor.submit()  # only spaces: nothing to send, and nothing worth keeping (as a shell does)
             return []
-        if "\n" in text and all(_is_command(line) for line in text.split("\n") if line.strip()):
+        known = frozenset(self.session.command_words())
+        if "\n" in text and all(_known_command(line, known) for line in text.split("\n") if line.strip()):
             self.view.seen()
             self.view.to_bottom()
             return [line for line in editor.submit().split("\n") if line.strip()]
