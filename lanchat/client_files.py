@@ -43,8 +43,8 @@ from .files import (
 )
 from .session import HIDDEN_FILE, OFFERS_REMEMBERED, FileCommand, Line, Session
 
-HIDDEN_LABEL = "(name hidden)"
-_OWN_ID = re.compile(r"[sS][0-9]+")  # a /send's own id (_Sending.own_id), as /cancel takes it  # a file offered to one person, in the status line in projector mode
+HIDDEN_LABEL = "(name hidden)"  # a file offered to one person, in the status line in projector mode
+_OWN_ID = re.compile(r"[sS][0-9]+")  # a /send's own id (_Sending.own_id), as /cancel takes it
 
 
 def default_downloads_dir() -> Path:
