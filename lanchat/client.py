@@ -13,6 +13,7 @@ import os
 import queue
 import re
 import selectors
+import shlex
 import signal
 import socket
 import ssl
@@ -1127,10 +1128,18 @@ def not_utf8_problem(text: str) -> str | None:
     """Why a typed line is not sent: it holds a byte that is not text in the terminal's character
     set (a Latin-1 terminal under a UTF-8 locale types 'café' as caf\\xe9), which both front ends
     keep as its lone surrogate (surrogateescape; shown as \\xe9: textsafe.visible). Sent as U+FFFD,
-    the room read 'caf\ufffd'. A real U+FFFD (pasted from a web page) is text and goes. A /send path keeps the
-    bytes: they are the file's name's own (os.fsencode). None: it may go."""
-    if _NOT_UTF8.search(text) is None or text.lstrip()[:6].lower() in ("/send", "/send "):
+    the room read 'caf\ufffd'. A real U+FFFD (pasted from a web page) is text and goes. A /send path
+    keeps the bytes: they are the file's name's own (os.fsencode); the NAME it goes to is sent and
+    may not. None: it may go."""
+    if _NOT_UTF8.search(text) is None:
         return None
+    if text.lstrip()[:6].lower() in ("/send", "/send "):
+        try:
+            words = shlex.split(text.lstrip()[5:])  # as Session reads /send PATH [NAME]
+        except ValueError:
+            return None  # an open quote: all of it is the path
+        if len(words) != 2 or _NOT_UTF8.search(words[1]) is None:
+            return None
     return "not sent: \\xNN marks a byte that is not UTF-8 (a terminal set to another character set sends them: set it to UTF-8, or LANG to match it)"
 
 

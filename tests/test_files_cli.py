@@ -703,3 +703,16 @@ def test_a_partial_download_left_by_a_killed_client_is_removed_by_the_next_downl
     finally:
         cy.stop()
         server.close()
+
+
+def test_a_send_keeps_bytes_that_are_not_utf8_in_its_path_only():
+    """A /send's path may hold bytes that are not UTF-8 (the file's name's own; both front ends
+    keep them as lone surrogates); the name it goes to is sent on the wire, where such a byte
+    cannot go: refused here, as in any message, not failed at the frame's encoding."""
+    from lanchat.client import not_utf8_problem
+
+    assert not_utf8_problem("/send 'old/caf\udce9.txt'") is None
+    assert not_utf8_problem("/send caf\udce9.txt bob") is None
+    assert not_utf8_problem("/send notes.txt b\udce9b") is not None
+    assert not_utf8_problem("it shows \ufffd here") is None  # a real U+FFFD is text
+    assert not_utf8_problem("caf\udce9") is not None
