@@ -54,6 +54,7 @@ ADDRESS_SHARE = 2
 SHARE_MEMORY_SECONDS = 10.0
 SHARED_RESERVE = 10
 LIGHT_SHARE = 0.5
+RESCALE_SECONDS = 200.0  # SharedBucket's counts are brought back to small numbers this often (exp(20): ~5e8)
 MAX_SHARING = 64  # people whose recent use one address remembers (bounded memory)
 SLOW_DOWNS_BEFORE_PAUSE = 10  # refusals in a row before the server stops reading
 PAUSES_BEFORE_DISCONNECT = 3  # pauses within PAUSE_MEMORY_SECONDS before the server hangs up
@@ -154,7 +155,8 @@ class SharedBucket:
     """The flood allowance everyone joined from one address group shares (ADDRESS_SHARE people's),
     and who used it lately: a count per person key, each line fading over SHARE_MEMORY_SECONDS.
     Counts grow by exp(t / SHARE_MEMORY_SECONDS) instead of all decaying: one exp a line, only
-    their ratios matter, and the heaviest is a running maximum. Its last SHARED_RESERVE tokens
+    their ratios matter, and the heaviest is a running maximum; rescaled (RESCALE_SECONDS) before
+    the exp of a long gap could overflow. Its last SHARED_RESERVE tokens
     go only to a line of a light sender (``admit``)."""
 
     __slots__ = ("bucket", "use", "heaviest", "origin")
@@ -167,10 +169,9 @@ class SharedBucket:
 
     def admit(self, key: str, now: float) -> bool:
         """One line of ``key``'s (within their own limit): may it go, as far as the group goes?"""
+        if now - self.origin > RESCALE_SECONDS:  # before exp: a line hours after the last must not overflow it
+            self._rescale(now)
         weight = math.exp((now - self.origin) / SHARE_MEMORY_SECONDS)
-        if weight > 1e12:  # every ~4.6 minutes: back to small numbers
-            self._rescale(weight, now)
-            weight = 1.0
         use = self.use
         mine = use[key] = use.get(key, 0.0) + weight
         if mine > self.heaviest:
@@ -196,9 +197,12 @@ class SharedBucket:
     def is_idle(self, now: float) -> bool:
         return self.bucket.is_full(now)
 
-    def _rescale(self, weight: float, now: float) -> None:
-        self.use = {key: lines / weight for key, lines in self.use.items() if lines / weight > 1e-6}
-        self.heaviest /= weight
+    def _rescale(self, now: float) -> None:
+        """Counts scaled to ``now`` instead of ``origin``: exp of minus the gap, however long,
+        only ever underflows to nothing (what a count faded for hours is)."""
+        fade = math.exp((self.origin - now) / SHARE_MEMORY_SECONDS)
+        self.use = {key: lines * fade for key, lines in self.use.items() if lines * fade > 1e-6}
+        self.heaviest *= fade
         self.origin = now
 
     def _forget_faded(self, weight: float) -> None:

@@ -482,3 +482,18 @@ def test_a_line_with_a_small_field_this_server_does_not_know_costs_no_budget():
     lab.hub.receive_data(bob.cid, b"".join(padded_say(f"hi {i}", {"colour": "x" * 900}) for i in range(40)))
     assert len(texts(ann.hears())) == 40
     assert bob.cid not in lab.hub.guard.paused and last_for(reading, bob.cid) is None
+
+
+def test_a_laptop_that_speaks_again_two_hours_later_is_heard():
+    # Its address's shared counts grew by exp(t / 10 s) and overflowed past ~7,098 s: the server
+    # took the OverflowError for a bug and ended the connection, at each later line as well.
+    lab = Lab(limits=True)
+    eve, bob = join_from(lab, "eve", LAPTOP % 1), join_from(lab, "bob", LAPTOP % 2)
+    obs = join_from(lab, "obs", "192.168.1.77:40000")
+    eve.says(ev.Say(text="at nine"))  # type: ignore[attr-defined]
+    lab.clock.now += 2 * 3600
+    lab.hub.expire()
+    eve.says(ev.Say(text="at eleven"))  # type: ignore[attr-defined]
+    bob.says(ev.Say(text="me too"))  # type: ignore[attr-defined]
+    assert texts(obs.hears())[-3:] == ["at nine", "at eleven", "me too"]  # type: ignore[attr-defined]
+    assert eve.cid in lab.room.members and bob.cid in lab.room.members  # type: ignore[attr-defined]

@@ -504,3 +504,15 @@ def test_a_shared_bucket_keeps_its_last_tokens_for_a_light_sender_for_hours_and_
     assert light_refused == 0
     assert heavy_passed <= 20 + 6 * 3 * 3600
     assert len(shared.use) <= lim.MAX_SHARING and all(math.isfinite(v) for v in shared.use.values())
+
+
+@pytest.mark.parametrize("gap", [2 * 3600.0, 1e6])
+def test_a_shared_bucket_takes_a_line_hours_after_the_last_one(gap):
+    # A laptop that speaks at 9:00 and again at 11:00 (or a server up for weeks): its counts
+    # grow by exp(t / 10 s), and the gap's was computed before rescaling: exp(720) overflowed
+    # (OverflowError: the server ended the connection, and each later line's as well).
+    shared = lim.SharedBucket(20, 6.0, 5.0)
+    assert shared.admit("ann", 10.0) and shared.admit("bob", 10.5)
+    assert shared.admit("ann", 10.0 + gap) and shared.admit("bob", 10.0 + gap + 1)
+    assert shared.admit("ann", 10.0 + 2 * gap)
+    assert all(math.isfinite(v) for v in shared.use.values()) and math.isfinite(shared.heaviest)
