@@ -358,6 +358,8 @@ class Guard(_Door):
             key = identity or ev.name_key(member.name)
             if kept is not None and kept[5] != key and self.flood is not None:  # a guest's /nick: the same person
                 self.flood.renamed(kept[5], key, self.hub.clock())
+                if (peer := self.hub.peers.get(cid)) is not None and peer.shared is not None:
+                    peer.shared.renamed(kept[5], key)  # and the lines they sent lately, there too
             self._keys[cid] = (member, member.key, arrival, member.name, identity, key)
         # moderation.is_operator's rule (the host is out above), with the identity kept
         if cid in moderation.operator_cids or (identity is not None and identity in moderation.operator_keys):

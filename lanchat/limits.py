@@ -4,8 +4,8 @@ Three rules, each decided here and performed by the server loop (docs/PROTOCOL.m
 
 * ``FloodControl``: a token bucket per participant (a burst of 10, then 3 a second, about what
   ssh-chat and IRC servers allow), and one per address group shared by everyone joined from it
-  (``ADDRESS_SHARE`` people's worth; empty, it refuses only those who sent more than an equal share
-  of it lately: ``SharedBucket``). Messages, whispers, commands and file offers all cost a token.
+  (``ADDRESS_SHARE`` people's worth; empty, it refuses only those who sent more than a person's
+  burst and at least half as much as the busiest there lately: ``SharedBucket``). Messages, whispers, commands and file offers all cost a token.
   Over the limit the verdict climbs a ladder: ``SLOW_DOWN`` (refuse this one with a clear error),
   then ``STOP_READING`` (the loop stops reading the socket until ``resume_at``: the kernel's buffers
   fill and the sender's own writes block: back-pressure instead of a queue in our memory), then
@@ -45,15 +45,21 @@ DEFAULT_RATE = 3.0  # tokens a second
 # holding its 16 connections as 16 guests, each within a person's limit, put 160 lines at once
 # and 48 a second on the class's screens. Two: a pair at one laptop, or one person's two windows.
 ADDRESS_SHARE = 2
-# Who that shared bucket refuses: its last SHARED_RESERVE tokens are only for those who sent at
-# most LIGHT_SHARE of the recent lines of the address's heaviest sender (each line counting for
-# SHARE_MEMORY_SECONDS, fading: a decaying count per person), so a classmate who chats behind the
-# flooder's address (a school's NAT) still gets through, and the address as a whole still gets
-# no more than the bucket's 20 and 6 a second. The heavier senders are refused, and climb their
-# own ladder (pause, then disconnect) as a person over their own limit does.
+# Who that shared bucket refuses once it is empty: a heavy sender, one who sent at least
+# BUSIEST_SHARE as many lines lately as the address's busiest, or more than LIGHT_LINES and at
+# least LIGHT_SHARE as many (each line, sent or refused, counting for SHARE_MEMORY_SECONDS,
+# fading: a decaying count per person). Their refusals climb their own ladder (pause, then
+# disconnect) as a person over their own limit does. Anyone else's line goes through, the bucket
+# going into debt (which the heavy ones wait to be paid back), up to SHARED_DEBT tokens; past
+# that a light sender's line waits too, but is neither counted nor a step of their ladder (the
+# client sends it again): a classmate behind a flooder's address (a school's NAT) is never paused
+# or put out by it. Refused attempts count as lines: a script's guests that push all the time
+# stay heavy while each gets few through; a name changed with /nick keeps its count.
 SHARE_MEMORY_SECONDS = 10.0
-SHARED_RESERVE = 10
+LIGHT_LINES = 10.0  # a person's burst: a paste of 9 lines (the client's first go) is never heavy
 LIGHT_SHARE = 0.5
+BUSIEST_SHARE = 0.8  # among equal senders taking turns, each is the busiest, give or take
+SHARED_DEBT = 20.0
 RESCALE_SECONDS = 200.0  # SharedBucket's counts are brought back to small numbers this often (exp(20): ~5e8)
 MAX_SHARING = 64  # people whose recent use one address remembers (bounded memory)
 SLOW_DOWNS_BEFORE_PAUSE = 10  # refusals in a row before the server stops reading
@@ -156,8 +162,7 @@ class SharedBucket:
     and who used it lately: a count per person key, each line fading over SHARE_MEMORY_SECONDS.
     Counts grow by exp(t / SHARE_MEMORY_SECONDS) instead of all decaying: one exp a line, only
     their ratios matter, and the heaviest is a running maximum; rescaled (RESCALE_SECONDS) before
-    the exp of a long gap could overflow. Its last SHARED_RESERVE tokens
-    go only to a line of a light sender (``admit``)."""
+    the exp of a long gap could overflow. Empty, it refuses only heavy senders' lines (``admit``)."""
 
     __slots__ = ("bucket", "use", "heaviest", "origin")
 
@@ -167,8 +172,11 @@ class SharedBucket:
         self.heaviest = 0.0  # the most recent lines of anyone's, so scaled
         self.origin = now
 
-    def admit(self, key: str, now: float) -> bool:
-        """One line of ``key``'s (within their own limit): may it go, as far as the group goes?"""
+    def admit(self, key: str, now: float) -> bool | None:
+        """One line of ``key``'s (within their own limit): may it go, as far as the group goes?
+        Once it is empty, False for a heavy sender's (BUSIEST_SHARE, LIGHT_LINES, LIGHT_SHARE);
+        anyone else's goes into debt, and only once SHARED_DEBT is borrowed waits (None: no
+        step of their ladder)."""
         if now - self.origin > RESCALE_SECONDS:  # before exp: a line hours after the last must not overflow it
             self._rescale(now)
         weight = math.exp((now - self.origin) / SHARE_MEMORY_SECONDS)
@@ -181,18 +189,23 @@ class SharedBucket:
         bucket = self.bucket
         bucket.refill(now)
         tokens = bucket.tokens
-        if tokens >= 1.0 + SHARED_RESERVE - EPSILON:
+        if tokens >= 1.0 - EPSILON:
             bucket.tokens = tokens - 1.0
             return True
-        if tokens < 1.0 - EPSILON:
-            return False
-        # The reserve: for one who sent at most LIGHT_SHARE of the heaviest sender's recent lines
-        # (not one of many equal senders taking turns, nor one just back from a pause), or whose
-        # first line in a while this is.
-        if mine > self.heaviest * LIGHT_SHARE and mine > weight * 1.5:
-            return False
-        bucket.tokens = tokens - 1.0
+        heaviest = self.heaviest
+        if mine >= heaviest * BUSIEST_SHARE or (mine > LIGHT_LINES * weight and mine >= heaviest * LIGHT_SHARE):
+            return False  # counted all the same: one pushing while refused stays heavy
+        if tokens < 1.0 - SHARED_DEBT - EPSILON:  # all that may be borrowed is: it waits, not a step of anyone's ladder
+            use[key] = mine - weight  # nor counted: a client sending it again does not look heavy
+            return None
+        bucket.tokens = tokens - 1.0  # a light sender's line goes: the heavy ones wait for the debt to be paid
         return True
+
+    def renamed(self, old: str, new: str) -> None:
+        """``old``'s recent lines are ``new``'s (a guest's /nick): a new name is no fresh count."""
+        lines = self.use.pop(old, None)
+        if lines is not None:
+            self.use[new] = max(lines, self.use.get(new, 0.0))
 
     def is_idle(self, now: float) -> bool:
         return self.bucket.is_full(now)
@@ -282,11 +295,13 @@ class FloodControl:
             self._senders.move_to_end(key)
         own = sender.bucket
         if own.take(now, cost):
-            if shared is None or shared.admit(key, now):
+            if shared is None or (admitted := shared.admit(key, now)):
                 sender.refusals = 0
                 return _OK
             own.tokens = min(own.capacity, own.tokens + cost)  # not sent: not spent
-            return self._refused(sender, shared.bucket, now, cost + SHARED_RESERVE, shared=True)  # as a heavy sender waits
+            if admitted is None:  # not a heavy sender's: told to wait, but no step of their ladder
+                return Verdict(SLOW_DOWN, retry_after=shared.bucket.seconds_until(now, cost), shared=True)
+            return self._refused(sender, shared.bucket, now, cost, shared=True)
         return self._refused(sender, own, now, cost)
 
     def _refused(self, sender: _Sender, bucket: TokenBucket, now: float, cost: float, *, shared: bool = False) -> Verdict:

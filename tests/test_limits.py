@@ -516,3 +516,20 @@ def test_a_shared_bucket_takes_a_line_hours_after_the_last_one(gap):
     assert shared.admit("ann", 10.0 + gap) and shared.admit("bob", 10.0 + gap + 1)
     assert shared.admit("ann", 10.0 + 2 * gap)
     assert all(math.isfinite(v) for v in shared.use.values()) and math.isfinite(shared.heaviest)
+
+
+def test_an_empty_shared_bucket_refuses_only_heavy_senders_and_its_debt_is_bounded():
+    # Empty, it refuses (False: a step of their ladder) a line only of one as busy as the busiest
+    # there, or past a person's burst and half as busy; anyone else's goes into debt, and past
+    # SHARED_DEBT waits (None), uncounted, so a client sending it again never looks heavy.
+    shared = lim.SharedBucket(20, 6.0, 0.0)
+    assert all(shared.admit("mallory", 0.0) for _ in range(20))
+    assert all(shared.admit("mallory", 0.0) is False for _ in range(30))  # refused attempts count
+    assert all(shared.admit("eve", 0.0) is True for _ in range(20))  # light: into debt
+    assert shared.bucket.tokens == -lim.SHARED_DEBT
+    assert [shared.admit("eve", 0.0) for _ in range(50)] == [None] * 50
+    assert shared.use["eve"] == 20.0  # the waiting ones not counted
+    assert shared.admit("eve", 1.0) is True  # 6 tokens paid back: the light sender goes first
+    assert shared.admit("mallory", 1.0) is False
+    shared.renamed("mallory", "mal2")  # a /nick is no fresh count
+    assert shared.admit("mal2", 2.0) is False
