@@ -130,35 +130,44 @@ LOST_REMEMBERED = 4096
 # ... and how many under one name: the newest. A script churning guest joins and drops under one
 # name pushed everyone else's out of the LOST_REMEMBERED, and made each rejoin under that name
 # look through all of them (2.2 ms for 4,096).
-LOST_PER_NAME = 8
+LOST_PER_NAME = 8  # per name and address group: a classmate churning joins and drops under ann's
+# name (a guest name she left free) evicted only their own, not ann's lost session and her files
+LOST_PER_NAME_AT_ALL = 64  # however many address groups
 
 
 class LostSessions:
     """Sessions whose connection was lost lately (``leave`` with reason ``lost`` or ``dropped``): a rejoin
     proving it is one (its key; for a keyless session, its welcome's secret, as ``same_session``
     and Room._admit take them) within REJOIN_SECONDS takes back what waited for it there: the
-    files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest, and
-    the LOST_PER_NAME newest under one name."""
+    files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest, the
+    LOST_PER_NAME newest under one name from one address group (``group``: the room's
+    AddressGroups.group), and LOST_PER_NAME_AT_ALL under one name."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], group: Callable[[str], str] = str) -> None:
         self.clock = clock
-        self.lost: OrderedDict[int, tuple[Member, float]] = OrderedDict()  # cid -> (member, when lost), oldest first
+        self.group = group
+        # cid -> (member, when lost, its address group), oldest first
+        self.lost: OrderedDict[int, tuple[Member, float, str]] = OrderedDict()
         self.by_name: dict[str, list[int]] = {}  # name key -> the lost cids under it, oldest first
 
     def note(self, member: Member) -> None:
         if member.key is None and member.resume is None:
             return  # nothing could prove a rejoin is this session
         now = self.clock()
-        self.lost[member.cid] = (member, now)
+        group = self.group(member.address)
+        self.lost[member.cid] = (member, now, group)
         under_name = self.by_name.setdefault(ev.name_key(member.name), [])
         under_name.append(member.cid)
-        if len(under_name) > LOST_PER_NAME:
-            self._drop(under_name[0])  # that name's oldest, not someone else's
+        from_there = [cid for cid in under_name if self.lost[cid][2] == group]
+        if len(from_there) > LOST_PER_NAME:
+            self._drop(from_there[0])  # that name's oldest from the same place, not someone else's
+        elif len(under_name) > LOST_PER_NAME_AT_ALL:
+            self._drop(under_name[0])
         while self.lost and (len(self.lost) > LOST_REMEMBERED or now - next(iter(self.lost.values()))[1] >= REJOIN_SECONDS):
             self._drop(next(iter(self.lost)))
 
     def _drop(self, cid: int) -> None:
-        member, _when = self.lost.pop(cid)
+        member, _when, _group = self.lost.pop(cid)
         self._unname(cid, member)
 
     def _unname(self, cid: int, member: Member) -> None:
@@ -178,7 +187,7 @@ class LostSessions:
         Taken back once; it still ``awaits`` until its time is up, so that however the hub orders
         the old connection's close and the new one's ShowOffers, nothing offered to it is lost."""
         for cid in reversed(self.by_name.get(ev.name_key(name), ())):
-            old, when = self.lost[cid]
+            old, when, _group = self.lost[cid]
             if self.clock() - when < REJOIN_SECONDS and same_session(old, admit) and (old.key is None or admit.key == old.key):
                 self._unname(cid, old)
                 return cid
@@ -277,6 +286,7 @@ class Room:
         self.moderation.users_of, self.moderation.known_user = self.gate.users_of, self.gate.known_user  # gate.py
         self.moderation.by_own_address, self.moderation.is_service = self.gate.by_own_address, self.service_cids.__contains__  # no mute holds a bot
         self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
+        self.lost_sessions.group = self.moderation.groups.group  # and for lost sessions kept per name
         self.ever_joined, self.once = 0, False  # once: said in every welcome: the server closes when the last person leaves
 
     @property

@@ -723,6 +723,22 @@ def test_a_name_an_older_version_let_a_key_own_never_keeps_the_colour_bot_out():
     assert room.only_error(person).code == ev.E_BAD_NAME
 
 
+def test_a_classmate_churning_joins_under_a_lost_guests_name_cannot_evict_her_session():
+    """room.LostSessions kept the LOST_PER_NAME newest under a name: a classmate joining and
+    dropping 8 times under ann's name (a guest name free while she is away), in ~16 s, evicted
+    ann's lost session and the files offered only to her. Now it is per name and address group."""
+    from lanchat.room import LOST_PER_NAME, Admit, LostSessions, Member
+
+    now = [0.0]
+    lost = LostSessions(lambda: now[0])
+    lost.note(Member(cid=1, name="ann", key=None, resume="ann's", address="192.168.1.20"))
+    for cid in range(2, 3 * LOST_PER_NAME):
+        now[0] += 2.0
+        lost.note(Member(cid=cid, name="ann", key=None, resume=f"not ann's {cid}", address="192.168.1.30"))
+    assert lost.came_back("ann", Admit("ann", None, hello=ev.Hello(name="ann", resume="ann's"))) == 1
+    assert len(lost.by_name["ann"]) == LOST_PER_NAME  # the classmate's newest: bounded all the same
+
+
 def test_lost_sessions_churned_under_one_name_keep_at_most_a_few_and_push_nobody_elses_out():
     """room.LostSessions: a script churning 4,096 guest joins and drops under one name keeps the
     LOST_PER_NAME newest of that name, so a real user lost before it still takes theirs back,
