@@ -569,3 +569,17 @@ def test_light_senders_with_the_real_client_behind_a_shaped_script_are_never_pau
     assert ann.pauses == eve.pauses == 0 and ann.person.cid in lab.room.members and eve.person.cid in lab.room.members
     assert sum(t.startswith("ann") for t in got) == 6 and sum(t.startswith("eve") for t in got) == 20
     assert script[0].cid not in lab.room.members  # type: ignore[attr-defined]  # the decoy: put out
+
+
+def test_typing_hints_padded_to_a_kib_pay_for_their_slow_bytes_from_the_first():
+    # The free first KiB of a frame read the slow way covered typing hints too (uncounted, 1,024
+    # at once): ~1 KiB of nested lists in each cost one token but 61-98 us to read, so 1,000 of
+    # them held the loop for ~0.1 s at no cost. Now only flood-counted frames read their first
+    # KiB free: she is paused long before the thousandth.
+    lab, reading = lab_with_reading(limits=True)
+    mallory = lab.join("mallory")
+    mallory.hears()
+    body = json.dumps({"type": "typing", "pad": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]] * 29}).encode()
+    assert 900 < len(body) < 1024
+    lab.hub.receive_data(mallory.cid, (struct.pack(">I", len(body)) + body) * 1000)
+    assert last_for(reading, mallory.cid) is False and mallory.cid in lab.hub.guard.paused
