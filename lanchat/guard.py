@@ -166,6 +166,60 @@ class _Door:
             self.hub.log(line)
 
 
+class AddressShares:
+    """The flood bucket each address group shares (limits.SharedBucket), and which connections
+    hold it (Peer.shared, asked at each counted frame): only while two or more are there, from
+    the door on. One alone cannot spend it (their own limit is half of it), and a line of theirs
+    skips its ~0.6 us (a LAN where each laptop is its own address). None with flood control off,
+    for this machine's (a lab's class shares its loopback), or a connection not counted."""
+
+    def __init__(self, flood: lim.FloodControl | None, limits: lim.ConnectionLimits | None, clock: Callable[[], float]) -> None:
+        self.flood, self.limits, self.clock = flood, limits, clock
+        self.buckets: dict[str, lim.SharedBucket] = {}
+        self.peers: dict[str, list[Peer]] = {}  # address group -> its connections that may share
+
+    def join(self, peer: Peer) -> None:
+        """``peer`` is one more connection of its group: with a second, all of them share."""
+        bucket = self.bucket_for(peer.group)
+        if bucket is None:
+            return
+        peers = self.peers.setdefault(peer.group, [])
+        peers.append(peer)
+        if len(peers) > 1:
+            for one in peers:
+                one.shared = bucket
+
+    def left(self, peer: Peer) -> None:
+        """``peer`` closed: one left alone holds its own limit only; a refilled bucket nobody
+        holds is forgotten."""
+        group = peer.group
+        if (peers := self.peers.get(group)) is not None and peer in peers:
+            peers.remove(peer)
+            if len(peers) == 1:
+                peers[0].shared = None
+            elif not peers:
+                del self.peers[group]
+        bucket = self.buckets.get(group)
+        if bucket is not None and not self._open_from(group) and bucket.is_idle(self.clock()):
+            del self.buckets[group]
+
+    def bucket_for(self, group: str) -> lim.SharedBucket | None:
+        if self.flood is None or not group or group == lim.LOCAL:
+            return None
+        bucket = self.buckets.get(group)
+        if bucket is None:
+            now = self.clock()
+            if len(self.buckets) >= lim.MAX_TRACKED:  # bounded: the ones refilled go first
+                for idle in [g for g, b in self.buckets.items() if b.is_idle(now) and not self._open_from(g)]:
+                    del self.buckets[idle]
+            burst, rate = self.flood.burst * lim.ADDRESS_SHARE, self.flood.rate * lim.ADDRESS_SHARE
+            bucket = self.buckets[group] = lim.SharedBucket(burst, rate, now)
+        return bucket
+
+    def _open_from(self, group: str) -> int:
+        return self.limits.open.get(group, 0) if self.limits is not None else 0
+
+
 class Guard(_Door):
     """One server run's abuse limits, acting through its ``hub`` (its peers, room and outbox):
     the caps at the door (_Door), flood control, and congestion."""
@@ -185,13 +239,12 @@ class Guard(_Door):
         # ``limits`` turns on flood control and connection caps (what `lanchat serve` does
         # unless --no-limits; a benchmark lifts them); the hub's deadlines always hold.
         self.flood = flood if flood is not None else (lim.FloodControl() if limits else None)
-        # and one bucket per address group, shared by everyone joined from it (limits.SharedBucket),
-        # given to each of its connections at the door (shared_for: Peer.shared).
-        self.shared: dict[str, lim.SharedBucket] = {}
         groups = hub.room.moderation.groups  # one rule for caps, storms and bans (limits.AddressGroups)
         self.connection_limits = connection_limits if connection_limits is not None else (
             lim.ConnectionLimits(groups=groups) if limits else None
         )
+        # and one bucket per address group, shared by everyone joined from it (AddressShares)
+        self.shares = AddressShares(self.flood, self.connection_limits, hub.clock)
         self.set_reading = set_reading or (lambda cid, reading: None)
         self.refusals = refusal_log if refusal_log is not None else lim.RefusalLog(groups=groups)  # refused connections, logged once per storm (admit)
         # connection -> (member, its key, its arrival, its name, identity_of(member), bucket): _flood_key
@@ -223,8 +276,7 @@ class Guard(_Door):
         self.stuck_since.pop(cid, None)
         if peer.admitted and self.connection_limits is not None:
             self.connection_limits.release(peer.ip, group=peer.group)
-        if peer.shared is not None and not self._open_from(peer.group) and peer.shared.is_idle(self.hub.clock()):
-            self.shared.pop(peer.group, None)  # refilled, and nobody there: nothing worth keeping
+        self.shares.left(peer)
         self.settled(peer)
         member = self.hub.room.members.get(cid)
         if member is not None and self.flood is not None:
@@ -298,25 +350,6 @@ class Guard(_Door):
                 if other.__class__ is ev.Nick:  # a guest's bucket goes with the new name now, not
                     self._flood_key(peer.cid)  # at their next frame: the old name is fresh for the next to take it
 
-    def shared_for(self, group: str) -> lim.SharedBucket | None:
-        """The bucket a connection counted under ``group`` shares with everyone else joined from
-        it (Peer.shared, set once at the door): None with flood control off, and for this
-        machine's (a lab's class shares its loopback) or a connection not counted."""
-        if self.flood is None or not group or group == lim.LOCAL:
-            return None
-        shared = self.shared.get(group)
-        if shared is None:
-            now = self.hub.clock()
-            if len(self.shared) >= lim.MAX_TRACKED:  # bounded: the ones refilled go first
-                for idle in [g for g, b in self.shared.items() if b.is_idle(now) and not self._open_from(g)]:
-                    del self.shared[idle]
-            burst, rate = self.flood.burst * lim.ADDRESS_SHARE, self.flood.rate * lim.ADDRESS_SHARE
-            shared = self.shared[group] = lim.SharedBucket(burst, rate, now)
-        return shared
-
-    def _open_from(self, group: str) -> int:
-        return self.connection_limits.open.get(group, 0) if self.connection_limits is not None else 0
-
     def _spend_budget(self, peer: Peer, cost: float = 1.0) -> None:
         """One uncounted frame (BUDGETED) from ``peer``, handled, or one read by the plain path
         (``cost``: its bytes' worth past SLOW_BYTES_FREE, SLOW_BYTES_A_TOKEN), handled or not: out of budget, it is not read until
@@ -362,8 +395,8 @@ class Guard(_Door):
             key = identity or ev.name_key(member.name)
             if kept is not None and kept[5] != key and self.flood is not None:  # a guest's /nick: the same person
                 self.flood.renamed(kept[5], key, self.hub.clock())
-                if (peer := self.hub.peers.get(cid)) is not None and peer.shared is not None:
-                    peer.shared.renamed(kept[5], key)  # and the lines they sent lately, there too
+                if (peer := self.hub.peers.get(cid)) is not None and (bucket := self.shares.buckets.get(peer.group)) is not None:
+                    bucket.renamed(kept[5], key)  # and the lines they sent lately, there too
             self._keys[cid] = (member, member.key, arrival, member.name, identity, key)
         # moderation.is_operator's rule (the host is out above), with the identity kept
         if cid in moderation.operator_cids or (identity is not None and identity in moderation.operator_keys):

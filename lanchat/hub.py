@@ -133,7 +133,7 @@ class Peer:
         self.history_person: object = None  # who its last /history was counted as (history_policy.person_of)
         self.frames_before_welcome = 0  # flood control counts none of them (guard.MAX_FRAMES_BEFORE_WELCOME)
         self.budget: lim.TokenBucket | None = None  # for what flood control does not count (guard.BUDGETED), from the first
-        self.shared: lim.SharedBucket | None = None  # the flood bucket its address group shares (guard.Guard.shared_for)
+        self.shared: lim.SharedBucket | None = None  # the flood bucket its address group shares (guard.AddressShares: while two or more are joined from it)
 
     def hold(self, data: bytes) -> bool:
         """Keep what it said before the host was in; True once that is too much to keep."""
@@ -398,7 +398,7 @@ class Hub:
                 peer.admitted, peer.group, peer.pending_account = bool(counted.group), counted.group, counted.account  # as admit's
             elif (refusal := self.guard.admit(peer, this_machine=this_machine, account=account)) is not None:  # logged there, once per storm
                 self._refuse(peer, ev.E_TOO_MANY, refusal)
-            peer.shared = self.guard.shared_for(peer.group)  # decided here, not at each frame
+            self.guard.shares.join(peer)  # Peer.shared, decided here and when others come and go, not at each frame
         return cid
 
     def _refuse(self, peer: Peer, code: str, message: str) -> None:

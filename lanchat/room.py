@@ -285,8 +285,7 @@ class Room:
                                      own_user=own_user, host=self.gate.host)  # operators, mutes, bans; where connections come from
         self.moderation.users_of, self.moderation.known_user = self.gate.users_of, self.gate.known_user  # gate.py
         self.moderation.by_own_address, self.moderation.is_service = self.gate.by_own_address, self.service_cids.__contains__  # no mute holds a bot
-        self.gate.group = self.moderation.groups.group  # one machine for name claims, as for caps and bans
-        self.lost_sessions.group = self.moderation.groups.group  # and for lost sessions kept per name
+        self.gate.group = self.lost_sessions.group = self.moderation.groups.group  # one machine for name claims and lost sessions, as for caps and bans
         self.ever_joined, self.once = 0, False  # once: said in every welcome: the server closes when the last person leaves
 
     @property

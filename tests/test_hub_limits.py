@@ -583,3 +583,20 @@ def test_typing_hints_padded_to_a_kib_pay_for_their_slow_bytes_from_the_first():
     assert 900 < len(body) < 1024
     lab.hub.receive_data(mallory.cid, (struct.pack(">I", len(body)) + body) * 1000)
     assert last_for(reading, mallory.cid) is False and mallory.cid in lab.hub.guard.paused
+
+
+def test_the_shared_bucket_holds_only_while_two_or_more_are_joined_from_one_address():
+    # On a LAN where each laptop is its own address, a line paid ~0.6 us for a shared bucket
+    # that cannot refuse one person alone (their own limit is half of it): it is left out until
+    # a second connection comes from that address, and again once one is alone.
+    lab = Lab(limits=True)
+    ann = join_from(lab, "ann", LAPTOP % 1)
+    peers = lab.hub.peers
+    assert peers[ann.cid].shared is None  # type: ignore[attr-defined]
+    bob = join_from(lab, "bob", LAPTOP % 2)
+    shared = peers[bob.cid].shared  # type: ignore[attr-defined]
+    assert shared is not None and peers[ann.cid].shared is shared  # type: ignore[attr-defined]
+    ann.says(ev.Say(text="counted there"))  # type: ignore[attr-defined]
+    assert lab.hub.guard.shares.buckets[LAPTOP.split(":")[0]].bucket.tokens < 2 * lim.DEFAULT_BURST
+    lab.hub.receive_data(bob.cid, b"")  # type: ignore[attr-defined]  # bob leaves
+    assert peers[ann.cid].shared is None  # type: ignore[attr-defined]
