@@ -315,15 +315,27 @@ def test_first_starts_at_once_on_one_folder_all_get_one_whole_pair(tmp_path):
         processes = [forks.Process(target=_first_start, args=(folder, ready, said)) for _ in range(starts)]
         for process in processes:
             process.start()
-        got = [said.get(timeout=30) for _ in processes]
-        for process in processes:
-            process.join(timeout=10)
+        try:
+            got = [said.get(timeout=30) for _ in processes]
+            for process in processes:
+                process.join(timeout=10)
+        finally:
+            _end(processes)
         try:
             on_disk = server_context(folder / CERT_NAME, folder / KEY_NAME)[1]
         except TlsError as exc:
             on_disk = f"TlsError: {exc}"
         assert got == [on_disk] * starts and on_disk.startswith("SHA256:"), f"round {round_}: {on_disk} {got}"
         assert not list(folder.glob(f"{KEY_NAME}.orphan-*")) and not list(folder.glob(".*.new"))
+
+
+def _end(processes: list) -> None:  # noqa: ANN001 - multiprocessing's forked Process
+    """Forked processes still running after a failure (a barrier never met, a queue that never
+    said): each ended by its PID, not left behind by the test."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=5)
 
 
 def _trust_one(path: Path, where: str, ready, said) -> None:  # noqa: ANN001 - one of several connects at once
@@ -352,9 +364,12 @@ def test_servers_trusted_at_once_are_all_remembered(tmp_path):
         processes = [forks.Process(target=_trust_one, args=(path, where, ready, said)) for where in places]
         for process in processes:
             process.start()
-        got = [said.get(timeout=30) for _ in processes]
-        for process in processes:
-            process.join(timeout=10)
+        try:
+            got = [said.get(timeout=30) for _ in processes]
+            for process in processes:
+                process.join(timeout=10)
+        finally:
+            _end(processes)
         known = KnownServers(path)
         assert got == ["ok"] * connects, f"round {round_}: {got}"
         assert [known.lookup(where) for where in places] == [fingerprint(where.encode()) for where in places], round_
