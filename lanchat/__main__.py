@@ -1911,7 +1911,8 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
 
 def _no_address(host: str, port: int) -> str | tuple[str, ...]:
     """Why ``host`` is no machine (it may be a room's name), or the addresses the resolver found
-    it at, which `connect` connects (and reconnects, and switches to TLS) to without asking again:
+    it at, which `connect` connects (and switches to TLS) to without asking again (a rejoin, later,
+    asks again: _Rejoin):
     a resolver taking 3 s made it take 6 and more. None found, ``()``, for an address (or one
     meant as one: "192.168.1.256", "192.168..1.20", which `connect` then refuses in one line).
     The look-up is bounded and said (lookup.look_up): a name server that did not answer held
@@ -2330,7 +2331,12 @@ class _Rejoin:
     a try each and never end the rejoin (their refusals are not the room's)."""
 
     def __init__(self, where, session, *, key, password, binding: bytes) -> None:  # noqa: ANN001
-        self.endpoint, self.pinned, found = where
+        from dataclasses import replace
+
+        endpoint, self.pinned, found = where
+        # The addresses `connect NAME` found were for the first connect: a rejoin asks the
+        # resolver again (the host's laptop may have a new lease; the saved ones would be tried forever).
+        self.endpoint = replace(endpoint, addresses=())
         self.session, self.key, self.binding = session, key, binding
         # runs on client.Reconnect's worker thread, under the full screen: never a prompt
         self.password = getattr(password, "without_asking", password)

@@ -2164,3 +2164,26 @@ def test_the_left_behind_laptops_record_outlives_any_number_of_others_joins():
     assert not kept.replaced(admit(b"teach", "teach", "lab"))  # the lab's own rejoin
     assert not kept.replaced(admit(b"script", "spam", back))  # and the script's own
     assert len(kept.latest) == 2
+
+
+def test_a_rejoin_to_a_host_typed_by_name_looks_it_up_again():
+    """`connect teacher-laptop` keeps the addresses the name was found at for the first connect;
+    the rejoin went to those alone, so after the laptop's DHCP lease changed the student saw
+    "reconnecting..." for good. The rejoin asks the resolver again: here the name's saved
+    address (127.0.0.2) has no server, and the name, looked up again, finds it on 127.0.0.1."""
+    from helpers import running_server
+
+    from lanchat import __main__ as cli
+    from lanchat.transport import connect as dial
+
+    with running_server() as (_server, endpoint):
+        stale = Endpoint(host="localhost", port=endpoint.port, addresses=("127.0.0.2",))
+        with pytest.raises(Exception, match="refused"):  # the saved address alone: nobody there
+            dial(stale, timeout=3.0).close()
+        rejoin = cli._Rejoin((stale, None, None), Session(name="ann"), key=None, password=None, binding=b"")
+        try:
+            sock, _proto, welcome, _early = rejoin()
+            sock.close()
+        finally:
+            rejoin.close()
+        assert welcome.name == "ann"
