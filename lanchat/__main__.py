@@ -1924,12 +1924,27 @@ def _no_address(host: str, port: int) -> str | tuple[str, ...]:
         return ()
     found = look_up(host, port, say=lambda text: _say(f"{PROG}: {text}", sys.stdout))
     if found.outcome == FOUND:
-        return tuple(dict.fromkeys(address[4][0] for address in found.addresses))  # (each once, in the resolver's order)
+        return tuple(dict.fromkeys(_with_zone(address[4]) for address in found.addresses))  # (each once, in the resolver's order)
     if found.outcome == NOT_A_NAME:  # connect says so (transport.NOT_A_HOST_NAME)
         return ()
     if found.outcome == UNKNOWN:
         return f"no machine is called {quoted(host)}"
     return f"{quoted(host)} {found.problem}"
+
+
+def _with_zone(sockaddr: tuple) -> str:
+    """The address in getaddrinfo's ``sockaddr``, as it would be typed: a link-local IPv6 one
+    with its zone ("fe80::1%eth0"), which the resolver gives apart, as the scope id (without
+    it, an fe80:: address cannot be connected to)."""
+    import socket
+
+    if len(sockaddr) < 4 or not sockaddr[3] or "%" in sockaddr[0]:
+        return sockaddr[0]
+    try:
+        zone = socket.if_indextoname(sockaddr[3])
+    except OSError:  # no interface of that index (left since): its number, which a connect reads alike
+        zone = str(sockaddr[3])
+    return f"{sockaddr[0]}%{zone}"
 
 
 def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1):  # noqa: ANN202

@@ -225,3 +225,24 @@ def test_serve_host_a_name_of_another_machine_says_its_address_whatever_the_port
                           env=child_env(), cwd=ROOT, timeout=30)  # fmt: skip
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert "('printer' is 192.0.2.99)" in done.stderr, done.stderr
+
+
+def test_a_name_found_at_a_link_local_ipv6_address_keeps_its_zone(monkeypatch):
+    """A name found at fe80::...: the resolver gives the zone (which link) as the scope id,
+    sockaddr[3]; `connect` kept only sockaddr[0], and an fe80:: address without its zone
+    cannot be connected to. The address kept holds the zone, as it would be typed."""
+    from lanchat import __main__ as cli
+
+    real_getaddrinfo = socket.getaddrinfo
+    index = socket.if_nametoindex("lo")
+
+    def link_local(host, port, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        assert host == "teacher-laptop"
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1", port, 0, index)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", port))]  # fmt: skip
+
+    monkeypatch.setattr(socket, "getaddrinfo", link_local)
+    found = cli._no_address("teacher-laptop", 3580)
+    monkeypatch.setattr(socket, "getaddrinfo", real_getaddrinfo)
+    assert found == ("fe80::1%lo", "192.0.2.7")
+    assert real_getaddrinfo(found[0], 3580, type=socket.SOCK_STREAM)[0][4][3] == index  # the zone, as connecting reads it
