@@ -782,6 +782,9 @@ class HistoryStore(_Dropping, _NameOwners):
         journal's lock and moves a leftover journal in. Otherwise a reader that changes nothing.
         ``clock``, ``move_rows`` and ``move_seconds``: when the journal is moved (tests)."""
         self.path = Path(path)
+        # What the path leads to (a link, maybe to a file not made yet): where the file is made
+        # private, and its journal and SQLite's files go (beside the file, not the link)
+        self._real = Path(os.path.realpath(self.path))
         self.writable = True
         self._uncommitted = 0  # rows written into the open transaction since the last commit()
         self._kept = _Held()  # what keep() and keep_said() hold for the next statement or commit()
@@ -790,7 +793,7 @@ class HistoryStore(_Dropping, _NameOwners):
         self.move_rows = move_rows
         self.move_seconds = move_seconds
         self.journal: Journal | None = None  # the server's: see the module docstring
-        self.journal_path = journal_path(self.path)
+        self.journal_path = journal_path(self._real)
         self._pending_view = False  # a reader: temp.messages unites the journal and the file
         self._next_id = 1
         self._retry_at: float | None = None  # a move failed: not tried again before this
@@ -803,9 +806,9 @@ class HistoryStore(_Dropping, _NameOwners):
             raise HistoryUnusable(f"cannot read {self.path}: {exc.strerror or exc}") from None
         if create:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._real.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise HistoryUnusable(f"cannot create the folder {self.path.parent}: {exc.strerror or exc}") from None
+                raise HistoryUnusable(f"cannot create the folder {self._real.parent}: {exc.strerror or exc}") from None
         existed = self.path.exists()
         fresh = not existed or self.path.stat().st_size == 0
         if create:
@@ -835,9 +838,10 @@ class HistoryStore(_Dropping, _NameOwners):
     def _make_private(self) -> None:
         """A new history file is its owner's only (-rw-------): it keeps direct messages, and
         SQLite gives its -wal and -shm the file's mode. Made empty here, before SQLite opens
-        it, as the identity key is; a file there already keeps the mode its owner gave it."""
+        it, as the identity key is; a file there already keeps the mode its owner gave it. Made
+        where the path leads: through a link, the open would find the link there already."""
         try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+            os.close(os.open(self._real, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
         except OSError as exc:
             # A folder we may not write (a read-only stick, another's folder): said here, in the
             # system's words, where SQLite would say only "unable to open database file". A full
@@ -849,7 +853,7 @@ class HistoryStore(_Dropping, _NameOwners):
     def _connect(self, *, create: bool, existed: bool) -> sqlite3.Connection:
         """SQLite's connection to the file (HistoryUnusable if it cannot be made)."""
         uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
-        wal = self.path.with_name(self.path.name + "-wal")
+        wal = self._real.with_name(self._real.name + "-wal")
         if existed and not os.access(self.path.parent, os.W_OK) and not wal.exists():
             # A read-only folder (a USB stick mounted read-only; root too: EROFS): SQLite cannot
             # make the -shm file a WAL file needs even to be read ("unable to open database
@@ -913,7 +917,7 @@ class HistoryStore(_Dropping, _NameOwners):
                 what = "a folder" if file.is_dir() else "not a regular file (a pipe, a device, a socket)"
                 raise HistoryUnusable(f"{file} is {what}, not a history file")
         for suffix in ("-wal", "-journal"):  # SQLite's own files beside it: one that is a folder was
-            side = self.path.with_name(self.path.name + suffix)  # "not a usable history database"
+            side = self._real.with_name(self._real.name + suffix)  # "not a usable history database"
             if side.is_dir():
                 raise HistoryUnusable(
                     f"{side} is a folder where SQLite keeps a file of {self.path.name}'s own; move that folder aside "

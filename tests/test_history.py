@@ -950,3 +950,30 @@ def test_a_new_history_file_is_readable_only_by_the_host(tmp_path):
         assert shared.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
+
+
+def test_a_history_file_made_through_a_link_is_readable_only_by_the_host(tmp_path):
+    """`--history` naming a link to a file not made yet (kept on another disk): the private
+    create failed on the link (it exists), SQLite made the file with the umask (-rw-r--r--), and
+    the journal went beside the link, not the file. Both are made private, beside the file."""
+    (tmp_path / "data").mkdir()
+    link, target = tmp_path / "history.sqlite3", tmp_path / "data" / "history.sqlite3"
+    link.symlink_to(target)
+    old = os.umask(0o022)
+    try:
+        opened = HistoryStore(link)
+        try:
+            say(opened, "ann", "psst", to="bob")
+            say(opened, "ann", "hello")
+            assert target.is_file() and {p.name for p in tmp_path.iterdir()} == {"data", "history.sqlite3"}
+            made = list((tmp_path / "data").iterdir())
+            assert {"history.sqlite3", "history.sqlite3-wal", "history.sqlite3.pending"} <= {p.name for p in made}, made
+            loose = {p.name: oct(p.stat().st_mode & 0o777) for p in made if p.stat().st_mode & 0o077}
+            assert not loose, loose
+        finally:
+            opened.close()
+        reader = HistoryStore(link, create=False)
+        assert [row.text for row in reader.recent(5)] == ["hello"]
+        reader.close()
+    finally:
+        os.umask(old)
