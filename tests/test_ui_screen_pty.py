@@ -306,6 +306,20 @@ def test_a_direct_message_is_given_back_only_for_the_refusal_that_names_its_reci
     ann.wait_screen(lambda rows: rows[-1].startswith("> /w bbo the answer"), what="the whisper back in the input line")
 
 
+@pytest.mark.parametrize("name", ["o'brein", "O'Brein", 'say "hi"', "back\\slash", "\u00e9l\u00e8ve", "x" * 50])
+def test_the_refusal_naming_a_whisper_recipient_is_found_however_the_server_quotes_the_name(name):
+    """The server writes the name in a refusal as Python quotes it ({name[:40]!r}): a name with
+    an apostrophe reads "nobody called \"o'brein\" is here", which the screen did not read as
+    naming o'brein, so the refused /w o'brein ... was lost, not given back."""
+    from lanchat.ui.screen import _names
+
+    for refusal in (f"nobody called {name[:40]!r} is here", f"nobody called {name[:40]!r} is muted"):
+        assert _names(refusal, name), refusal
+        assert _names(refusal, name.upper()), refusal  # as the room compares names
+        assert not _names(refusal, "zed"), refusal
+    assert not _names("nobody called 'zed' is here", name)
+
+
 def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
     import time as _time
 

@@ -9,6 +9,7 @@ signal, bells, and putting the terminal back the way it was on every way out.
 
 from __future__ import annotations
 
+import ast
 import codecs
 import contextlib
 import curses
@@ -162,11 +163,23 @@ def _whispers(text: str) -> bool:
     return ALIASES.get(word, word) in ("/w", "/r")
 
 
+# A name as Python quotes it: 'bbo', "o'brein" (with an apostrophe), a backslash escaped
+_QUOTED_NAME = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+
+
 def _names(refusal: str, name: str) -> bool:
-    """Does a no-such-user refusal name ``name``? The server quotes the name it looked for
-    (room.py, moderation.py: 'nobody called 'bbo' is here'), cut to 40 characters."""
+    """Does a no-such-user refusal name ``name``? The server quotes the name it looked for as
+    Python does (room.py, moderation.py: {name[:40]!r}, so 'bbo' but "o'brein"), cut to 40
+    characters; the names are compared as the room compares them (events.name_key)."""
     wanted = ev.name_key(name[:40])
-    return any(ev.name_key(quoted) == wanted for quoted in re.findall(r"'([^']*)'", refusal))
+    for found in _QUOTED_NAME.finditer(refusal):
+        try:
+            quoted = ast.literal_eval(found.group(0))
+        except (ValueError, SyntaxError):  # not a quoted name after all
+            continue
+        if isinstance(quoted, str) and ev.name_key(quoted) == wanted:
+            return True
+    return False
 
 
 def _starts_command(text: str) -> bool:
