@@ -283,6 +283,11 @@ def _operator_name(text: str) -> str:
             "prints it in full): copy it again, or give its 16 hex digits"
         )
     digits = near_fingerprint(text)
+    if digits is not None and text.strip()[:2].lower() == "0x":  # (0xdeadbeefcafebabe: no name, nor a key as printed)
+        raise argparse.ArgumentTypeError(
+            f"{quoted(text)} is hex as a program writes it (0x before it), {len(digits)} digits: a key's fingerprint is "
+            "16 hex digits as `lanchat key` prints it (e.g. 3f2a9c1b77d0e4a5); a name shaped like one cannot be given to --operator"
+        )
     if digits is not None and len(digits) == 16:  # (split elsewhere than a fingerprint is: 3f2a9c1b-77d0e4a5)
         raise argparse.ArgumentTypeError(
             f"{quoted(text)} is not split as a key's fingerprint is (four groups of 4 digits, or eight of 2): copy it "

@@ -143,12 +143,18 @@ def near_fingerprint(text: str) -> str | None:
     with whitespace (a name has none), 12 to 20 hex digits. Without
     whitespace, never digits alone: a fingerprint is shown with letters (15 digits without one:
     about 1 in 1,000), so ``202412345678901`` is a student number, a name. None for any other
-    text, a name: ``cafebabe1234``, ``face-2024-1234``, half a fingerprint."""
-    found = _hex_groups(text)
+    text, a name: ``cafebabe1234``, ``face-2024-1234``, half a fingerprint. Hex written as a
+    programmer writes it (``0x`` before it) is read without the 0x; and 20 to 64 hex digits
+    with a letter among them (a fingerprint pasted twice, an MD5 or SHA-256 in hex) are no name
+    a person would choose, but one anyone could claim: they are returned too."""
+    text = text.strip()
+    found = _hex_groups(text[2:] if text[:2].lower() == "0x" else text)
     if found is None:
         return None
     groups, spaced = found
     digits = "".join(groups)
+    if 20 <= len(digits) <= 64 and not digits.isdecimal():
+        return digits
     if spaced:
         return digits if 12 <= len(digits) <= 20 else None
     if digits.isdecimal():

@@ -1103,6 +1103,15 @@ def test_names_without_list_or_release_says_those_words_not_the_parsers_own(caps
     ("3f:2a:9c:1b:77:d0:e4", "has 14 hex digits, not 16"),  # a pair lost
     ("3f:2a:9c:1b:77:d0:e4:a5:0", "has 17 hex digits, not 16"),
     ("deadbe-efcafe-f00d12", "has 18 hex digits, not 16"),
+    # hex that is no fingerprint and no name a person would choose, taken as a NAME anyone could claim
+    ("3f2a9c1b77d0e4a53f2a9c1b77d0e4a5", "has 32 hex digits, not 16"),  # a fingerprint pasted twice
+    ("d41d8cd98f00b204e9800998ecf8427e", "has 32 hex digits, not 16"),  # an MD5
+    ("3f2a-9c1b-77d0-e4a5-3f2a-9c1b-77d0-e4a5", "has 32 hex digits, not 16"),
+    ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "has 64 hex digits, not 16"),  # a SHA-256
+    ("3f2a9c1b77d0e4a53f2a", "has 20 hex digits, not 16"),
+    ("0xdeadbeefcafebabe", "is hex as a program writes it (0x before it), 16 digits"),
+    ("0XDEADBEEFCAFEBABE", "is hex as a program writes it (0x before it), 16 digits"),
+    ("0x3f2a9c1b77d0e4a53f2a", "is hex as a program writes it (0x before it), 20 digits"),
 ])  # fmt: skip
 def test_an_operator_fingerprint_copied_wrong_is_refused_not_made_a_name_anyone_can_claim(capsys, typed, said):
     """`serve --operator` with a fingerprint cut short or mistyped was taken as a NAME (with only a
@@ -1125,6 +1134,7 @@ def test_an_operator_fingerprint_copied_wrong_is_refused_not_made_a_name_anyone_
     "cafebabe1234", "a1b2c3d4e5f6", "face-2024-1234",  # 12 hex digits: refused as a cut fingerprint
     "3f2a9c1b",  # half a fingerprint: a name, and serve warns that nobody owns it (README)
     "teach", "ms-k", "3f2a9c1b77d0e4a5f00",
+    "cafe", "bead", "deadbeef", "face-off", "beef-cafe", "0xcafe", "12345678901234567890123",  # digits alone: a number
 ])  # fmt: skip
 def test_a_name_made_of_hex_digits_is_a_name_unless_shaped_like_a_fingerprint(typed):
     """`serve --operator` refused any 12 to 20 hex digits with a letter among them (dashes and
