@@ -3115,7 +3115,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
     shown = where if target.port_given else where.rpartition(":")[0] + " (any port)"
     known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
     try:
-        removed = known.forget(where, every_port=not target.port_given)
+        removed = known.forget(where, every_port=not target.port_given, waiting=lambda: _say(
+            f"{PROG}: waiting for another lanchat (one stopped with Ctrl-Z? fg it)...", sys.stdout))
     except TlsError as exc:
         return _fail(str(exc))
     if not removed:

@@ -39,6 +39,7 @@ KEY_NAME = "tls-key.pem"
 KNOWN_SERVERS_NAME = "known_servers"
 LOCK_NAME = ".tls.lock"  # held while the pair is checked and made (ensure_certificate)
 LOCK_SECONDS = 30.0  # waited for another start making the pair before saying so
+SAY_WAITING_SECONDS = 1.0  # `lanchat forget` says it waits for the lock after this
 HANDSHAKE_SECONDS = 10.0  # a TLS handshake that stalls longer is dropped (either side)
 # What `lanchat doctor` asks first, in plain bytes (doctor.probe_server): `who` before `hello`. A
 # plain server answers it and logs nothing; on a TLS port it is no client without TLS to log either.
@@ -147,23 +148,32 @@ class KnownServers:
             return f"could not remember it in {self.path} ({exc})"
         return None
 
-    def forget(self, where: str, *, every_port: bool = False) -> list[str]:
+    def forget(self, where: str, *, every_port: bool = False, waiting: Callable[[], None] | None = None) -> list[str]:
         """Remove ``where``'s line (``lanchat forget``; with ``every_port``, those of every port of
-        its host), under the same lock as remember. Returns the lines removed; TlsError if the
-        file could not be read or changed (it is then as it was)."""
+        its host, named in any case), under the same lock as remember. Returns the lines removed;
+        TlsError if the file could not be read or changed (it is then as it was). With nothing
+        to forget, the lock is not waited for; ``waiting`` is called once if it is held a while."""
+        where = _place_key(where)
         host = where.rpartition(":")[0]
+
+        def drop(place: str) -> bool:
+            place = _place_key(place)
+            return place == where or (every_port and place.rpartition(":")[0] == host)
+
+        if not any(drop(line.split()[0]) for line in self._lines()):  # (read unlocked: a rename puts it in place whole)
+            return []
         try:
-            return self._rewrite(lambda place: place == where or (every_port and place.rpartition(":")[0] == host))
+            return self._rewrite(drop, waiting=waiting)
         except (OSError, FolderBusy) as exc:
             raise TlsError(f"cannot change {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
 
-    def _rewrite(self, drop: Callable[[str], bool], add: str | None = None) -> list[str]:
+    def _rewrite(self, drop: Callable[[str], bool], add: str | None = None, *, waiting: Callable[[], None] | None = None) -> list[str]:
         """Under the data folder's lock: the lines whose place ``drop`` names taken out, ``add``
         put last, written to a temporary file of this process's own and renamed into place
         (nothing written when nothing changes). Returns the lines taken out; OSError, TlsError."""
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
         try:
-            with _folder_lock(self.path.parent):
+            with _folder_lock(self.path.parent, waiting=waiting):
                 lines = self._lines()
                 dropped = [line for line in lines if drop(line.split()[0])]
                 if not dropped and add is None:
@@ -194,6 +204,13 @@ class KnownServers:
         except OSError as exc:
             raise TlsError(f"cannot read the known-servers file {self.path}: {exc.strerror or exc}") from None
         return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _place_key(place: str) -> str:
+    """``host:port`` as compared: a host name in any case (Teacher-Laptop is teacher-laptop), an
+    IPv6 address's zone (``%eth0``, an interface's name) as written."""
+    host, zone, rest = place.partition("%")
+    return host.lower() + zone + rest
 
 
 def remembered_as_tls(where: str) -> Path | None:
@@ -305,9 +322,10 @@ def ensure_certificate(folder: Path) -> tuple[Path, Path, str]:
 
 
 @contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
+def _folder_lock(folder: Path, *, waiting: Callable[[], None] | None = None) -> Iterator[None]:
     """An exclusive flock on ``folder``/.tls.lock while the pair is checked and made, or known_servers
-    changed (the kernel lets go if the holder dies); FolderBusy after LOCK_SECONDS of waiting. A
+    changed (the kernel lets go if the holder dies); FolderBusy after LOCK_SECONDS of waiting,
+    ``waiting`` called once after SAY_WAITING_SECONDS of it. A
     folder we may not write in, or one without locks, goes on unlocked: there the pair is either
     there already or cannot be written (said as before)."""
     try:
@@ -319,10 +337,14 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         return
     try:
         deadline = time.monotonic() + LOCK_SECONDS
+        say_at = time.monotonic() + SAY_WAITING_SECONDS if waiting is not None else None
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if say_at is not None and waiting is not None and time.monotonic() > say_at:
+                    say_at = None
+                    waiting()
                 if time.monotonic() > deadline:
                     raise FolderBusy(folder / LOCK_NAME) from None
                 time.sleep(0.02)  # another start making the pair: a few milliseconds

@@ -191,6 +191,39 @@ def test_forget_takes_out_one_address_or_every_port_of_a_host_and_nothing_else(t
     assert not list(tmp_path.glob("*.new"))
 
 
+def test_forget_reads_a_host_in_any_case_and_under_a_held_lock_says_what_it_waits_for(tmp_path, monkeypatch, capsys):
+    """`lanchat forget Teacher-Laptop` forgot nothing remembered for teacher-laptop:3580 (a host
+    name has no case). And with another lanchat holding the data folder's lock (stopped with
+    Ctrl-Z), forget waited 30 s without a word, then failed, even with nothing to forget: now
+    nothing to forget is said at once, and a wait over a second says what it waits for."""
+    import fcntl
+
+    from lanchat import __main__ as cli
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    monkeypatch.setattr(tls_module, "LOCK_SECONDS", 1.5)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    for where in ("teacher-laptop:3580", "teacher-laptop:4443", "[fe80::1%eth0]:3580"):
+        known.remember(where, fingerprint(where.encode()))
+    assert known.forget("Teacher-Laptop:3580") == [f"teacher-laptop:3580 {fingerprint(b'teacher-laptop:3580')}"]
+    assert known.forget("[FE80::1%eth0]:3580") == [f"[fe80::1%eth0]:3580 {fingerprint(b'[fe80::1%eth0]:3580')}"]
+    held = os.open(tmp_path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        started = time.monotonic()
+        assert cli.main(["forget", "10.0.0.99"]) == 0
+        assert time.monotonic() - started < 1.0
+        assert "nothing to forget" in capsys.readouterr().out
+        assert cli.main(["forget", "TEACHER-LAPTOP"]) == 1
+        out, err = capsys.readouterr()
+        assert out.count("waiting for another lanchat (one stopped with Ctrl-Z? fg it)...") == 1, out
+        assert "cannot change" in err, err
+    finally:
+        os.close(held)
+    assert cli.main(["forget", "TEACHER-LAPTOP"]) == 0
+    assert "forgot the TLS fingerprint" in capsys.readouterr().out and known.lookup("teacher-laptop:4443") is None
+
+
 def test_a_fingerprint_that_cannot_be_saved_for_a_held_lock_lets_the_chat_go_on_and_says_so_once(tmp_path, monkeypatch):
     """Another lanchat holding the data folder's lock past LOCK_SECONDS (stopped with Ctrl-Z mid
     write, a hung network home): remember() raised "another lanchat has been making the TLS
