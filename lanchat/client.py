@@ -1130,8 +1130,10 @@ def not_utf8_problem(text: str) -> str | None:
     keep as its lone surrogate (surrogateescape; shown as \\xe9: textsafe.visible). Sent as U+FFFD,
     the room read 'caf\ufffd'. A real U+FFFD (pasted from a web page) is text and goes. A /send path
     keeps the bytes: they are the file's name's own (os.fsencode); the NAME it goes to is sent and
-    may not. None: it may go."""
+    may not. A /save path (the full screen's: nothing is sent) keeps them alike. None: it may go."""
     if _NOT_UTF8.search(text) is None:
+        return None
+    if text.lstrip().split(" ", 1)[0].lower() == "/save":
         return None
     if text.lstrip()[:6].lower() in ("/send", "/send "):
         try:

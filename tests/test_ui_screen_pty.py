@@ -72,6 +72,22 @@ def test_save_takes_the_quotes_off_a_quoted_path_as_send_does(terms, tmp_path):
         assert save_path_text(kept) == kept
 
 
+def test_save_to_a_path_typed_on_a_latin1_terminal_writes_a_file_of_that_name(terms, tmp_path):
+    """`/save /tmp/tr\xe9.txt` typed on a terminal set to Latin-1 was refused as "not sent: ...
+    not UTF-8", though /save sends nothing: the path's bytes are the file's name's, as /send's
+    path is (os.fsencode). The file is written under that name."""
+    from lanchat.client import not_utf8_problem
+
+    ann, _port = host(terms, rows=30, cols=120)
+    say(ann, "kept", "ann")
+    ann.send(b"/save " + os.fsencode(tmp_path) + b"/tr\xe9s.txt\r")
+    ann.expect(r"saved \d+ lines? to [\s\S]*tr\\xe9s\.txt")
+    assert os.listdir(os.fsencode(tmp_path)) == [b"tr\xe9s.txt"]
+    assert b"ann: kept" in (tmp_path / os.fsdecode(b"tr\xe9s.txt")).read_bytes()
+    assert not_utf8_problem("/save 'caf\udce9 notes.txt'") is None and not_utf8_problem("/SAVE caf\udce9.txt") is None
+    assert not_utf8_problem("/saved caf\udce9") is not None  # no command: a line to send
+
+
 def test_save_counts_lines_in_words_a_person_reads(terms, tmp_path):
     """After /clear, one message saved said 'saved 1 lines to'; it says 'saved 1 line to'."""
     ann, _port = host(terms, rows=30, cols=120)
