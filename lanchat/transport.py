@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .limits import PEER_GONE
+from .textsafe import quoted
 
 DEFAULT_PORT = 3580  # seed 001
 LISTEN_BACKLOG = 512
@@ -418,7 +419,7 @@ def listen_tcp(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.so
         family, _, _, _, address = infos[0]
         return socket.create_server(address, family=family, backlog=backlog)
     except (socket.gaierror, UnicodeError):  # UnicodeError: a name no resolver can be asked for (NOT_A_HOST_NAME)
-        raise TransportError(f"cannot listen on {host!r}: no such host or address") from None
+        raise TransportError(f"cannot listen on {quoted(host)}: no such host or address") from None
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise TransportError(
@@ -540,6 +541,13 @@ def _dial(endpoint: Endpoint, timeout: float) -> socket.socket:
     return socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
 
 
+def _why_no_host_name(host: str) -> str:
+    """Why no resolver can be asked for ``host`` (it raised UnicodeError)."""
+    if any("\udc80" <= ch <= "\udcff" for ch in host):  # (surrogateescape: a byte the terminal's character set typed)
+        return "a host name cannot hold a byte that is not UTF-8 (a terminal set to another character set types them)"
+    return NOT_A_HOST_NAME
+
+
 def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
     """Connect to a server; raise TransportError with one clear line if that fails."""
     if endpoint.path is not None:
@@ -561,9 +569,9 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
     try:
         sock = _dial(endpoint, timeout)
     except socket.gaierror:
-        raise TransportError(_unknown_zone(endpoint.host) or f"cannot find host {endpoint.host!r}") from None
+        raise TransportError(_unknown_zone(endpoint.host) or f"cannot find host {quoted(endpoint.host)}") from None
     except UnicodeError:
-        raise TransportError(f"cannot find host {endpoint.host!r}: {NOT_A_HOST_NAME}") from None
+        raise TransportError(f"cannot find host {quoted(endpoint.host)}: {_why_no_host_name(endpoint.host)}") from None
     except ConnectionRefusedError:
         raise TransportError(
             f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?", refused=True
@@ -602,7 +610,7 @@ def _unknown_zone(host: str) -> str | None:
     if not percent or ":" not in address or any(zone in (name, str(index)) for index, name in interfaces):
         return None
     ours = ", ".join(name for _index, name in interfaces if name != "lo") or "none but loopback"
-    return (f"cannot connect to {host}: this machine has no network interface called {zone!r}; after the % goes "
+    return (f"cannot connect to {quoted(host)[1:-1]}: this machine has no network interface called {quoted(zone)}; after the % goes "
             f"your own interface that reaches that address, not the host's (here: {ours}; `ip -br addr` lists them)")
 
 

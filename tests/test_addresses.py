@@ -328,3 +328,20 @@ def test_a_mistyped_address_never_sends_connect_looking_for_a_room_of_that_name(
     monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     assert (cli._no_address(typed, 3580) == ()) is an_address
     assert asked == ([] if an_address else [typed])
+
+
+def test_a_host_holding_a_byte_that_is_not_utf8_is_said_as_that_byte():
+    """`connect caf\xe9` (typed on a terminal set to Latin-1): "cannot find host 'caf\udce9'",
+    Python's name for the byte, and a reason about two dots in a row. The byte is said as it is
+    everywhere else (textsafe.quoted), and why that is no host name."""
+    from lanchat.transport import Endpoint, TransportError, connect, listen_tcp
+
+    for host in ("caf\udce9", "caf\udce9.lan"):
+        with pytest.raises(TransportError) as failed:
+            connect(Endpoint(host=host, port=3580), timeout=2.0).close()
+        said = str(failed.value)
+        assert said.startswith(f"cannot find host 'caf\\xe9{host[4:]}': ") and "\\udc" not in said, said
+        assert "not UTF-8" in said and "two dots" not in said, said
+    with pytest.raises(TransportError) as failed:
+        listen_tcp("caf\udce9", 0).close()
+    assert "'caf\\xe9'" in str(failed.value) and "\\udc" not in str(failed.value)
