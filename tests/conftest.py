@@ -55,3 +55,19 @@ def terms() -> Iterator[list]:
     yield started
     for term in started:
         term.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_signal_left_blocked() -> Iterator[None]:
+    """A test that leaves signals blocked in the pytest process (calling __main__.main(), whose
+    way out holds the stop signals blocked for good) made every child forked after it deaf to
+    Ctrl-C: a later pty test far away timed out. The mask is put back and the test that left it
+    fails, naming the signals."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    after = signal.pthread_sigmask(signal.SIG_SETMASK, before)
+    if after != before:
+        pytest.fail(f"the test left signals blocked: {sorted(s.name for s in set(after) - set(before))}")

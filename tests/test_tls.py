@@ -200,6 +200,9 @@ def test_forget_reads_a_host_in_any_case_and_under_a_held_lock_says_what_it_wait
 
     from lanchat import __main__ as cli
 
+    def forget(*words: str) -> int:  # cmd_forget, not main(): main() holds the stop signals blocked for good on
+        return cli.cmd_forget(cli.parse_command_line(["forget", *words]))  # its way out, and every child forked later inherited it
+
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     monkeypatch.setattr(tls_module, "LOCK_SECONDS", 1.5)
     known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
@@ -211,16 +214,16 @@ def test_forget_reads_a_host_in_any_case_and_under_a_held_lock_says_what_it_wait
     try:
         fcntl.flock(held, fcntl.LOCK_EX)
         started = time.monotonic()
-        assert cli.main(["forget", "10.0.0.99"]) == 0
+        assert forget("10.0.0.99") == 0
         assert time.monotonic() - started < 1.0
         assert "nothing to forget" in capsys.readouterr().out
-        assert cli.main(["forget", "TEACHER-LAPTOP"]) == 1
+        assert forget("TEACHER-LAPTOP") == 1
         out, err = capsys.readouterr()
         assert out.count("waiting for another lanchat (one stopped with Ctrl-Z? fg it)...") == 1, out
         assert "cannot change" in err, err
     finally:
         os.close(held)
-    assert cli.main(["forget", "TEACHER-LAPTOP"]) == 0
+    assert forget("TEACHER-LAPTOP") == 0
     assert "forgot the TLS fingerprint" in capsys.readouterr().out and known.lookup("teacher-laptop:4443") is None
 
 
