@@ -10,7 +10,7 @@ a client's claim of who it is is never trusted.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -141,7 +141,7 @@ class LostSessions:
     and Room._admit take them) within REJOIN_SECONDS takes back what waited for it there: the
     files offered to it alone (ShowOffers.resumed). Bounded: the LOST_REMEMBERED newest, the
     LOST_PER_NAME newest under one name from one address group (``group``: the room's
-    AddressGroups.group), and LOST_PER_NAME_AT_ALL under one name."""
+    AddressGroups.group), and LOST_PER_NAME_AT_ALL under one name (the biggest group's oldest goes)."""
 
     def __init__(self, clock: Callable[[], float], group: Callable[[str], str] = str) -> None:
         self.clock = clock
@@ -162,9 +162,19 @@ class LostSessions:
         if len(from_there) > LOST_PER_NAME:
             self._drop(from_there[0])  # that name's oldest from the same place, not someone else's
         elif len(under_name) > LOST_PER_NAME_AT_ALL:
-            self._drop(under_name[0])
+            self._drop_from_biggest_group(under_name)
         while self.lost and (len(self.lost) > LOST_REMEMBERED or now - next(iter(self.lost.values()))[1] >= REJOIN_SECONDS):
             self._drop(next(iter(self.lost)))
+
+    def _drop_from_biggest_group(self, under_name: list[int]) -> None:
+        """Over LOST_PER_NAME_AT_ALL under one name: the oldest of the address group holding the
+        most under it goes, never a group's only one, so a stranger churning under ann's name from
+        many addresses evicts their own, not ann's (alone in her group). Were each group's one
+        alone, all stay: LOST_REMEMBERED bounds them."""
+        counts = Counter(self.lost[cid][2] for cid in under_name)  # groups in order of their oldest
+        biggest, held = max(counts.items(), key=lambda group_held: group_held[1])
+        if held > 1:
+            self._drop(next(cid for cid in under_name if self.lost[cid][2] == biggest))
 
     def _drop(self, cid: int) -> None:
         member, _when, _group = self.lost.pop(cid)

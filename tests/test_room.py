@@ -756,3 +756,22 @@ def test_lost_sessions_churned_under_one_name_keep_at_most_a_few_and_push_nobody
     assert lost.came_back("ann", Admit("ann", None, hello=ev.Hello(name="ann", resume="ann's"))) == 1
     newest = LOST_REMEMBERED + 1
     assert lost.came_back("bob", Admit("bob", None, hello=ev.Hello(name="bob", resume=f"bob's {newest}"))) == newest
+
+
+def test_a_stranger_churning_under_a_lost_guests_name_from_many_addresses_cannot_evict_her_session():
+    """room.LostSessions dropped a name's oldest when over LOST_PER_NAME_AT_ALL: a stranger joining
+    and dropping 64 times under ann's name from 8 link-local IPv6 addresses (each its own address
+    group) within REJOIN_SECONDS evicted ann's lost session and the files offered only to her.
+    Now the oldest of the group holding the most under that name goes, never a group's only one."""
+    from lanchat.limits import AddressGroups
+    from lanchat.room import LOST_PER_NAME, LOST_PER_NAME_AT_ALL, Admit, LostSessions, Member
+
+    now = [0.0]
+    lost = LostSessions(lambda: now[0], AddressGroups().group)
+    lost.note(Member(cid=1, name="ann", key=None, resume="ann's", address="192.168.1.20"))
+    for cid in range(2, LOST_PER_NAME_AT_ALL + 2):
+        now[0] += 1.0
+        address = f"fe80::{cid % LOST_PER_NAME + 1}%eth0"
+        lost.note(Member(cid=cid, name="ann", key=None, resume=f"not ann's {cid}", address=address))
+    assert len(lost.by_name["ann"]) == LOST_PER_NAME_AT_ALL  # bounded all the same
+    assert lost.came_back("ann", Admit("ann", None, hello=ev.Hello(name="ann", resume="ann's"))) == 1
