@@ -854,7 +854,7 @@ class HistoryStore(_Dropping, _NameOwners):
         """SQLite's connection to the file (HistoryUnusable if it cannot be made)."""
         uri = self.path.resolve().as_uri() + ("" if create else "?mode=ro")
         wal = self._real.with_name(self._real.name + "-wal")
-        if existed and not os.access(self.path.parent, os.W_OK) and not wal.exists():
+        if existed and not os.access(self._real.parent, os.W_OK) and not wal.exists():
             # A read-only folder (a USB stick mounted read-only; root too: EROFS): SQLite cannot
             # make the -shm file a WAL file needs even to be read ("unable to open database
             # file"), so the file is read as immutable: an archive. Not with a -wal beside it
@@ -883,15 +883,15 @@ class HistoryStore(_Dropping, _NameOwners):
         if not isinstance(exc, sqlite3.Error) or code is None or code & 0xFF not in (_SQLITE_IOERR, _SQLITE_FULL):
             return None
         try:
-            free = shutil.disk_usage(self.path.parent).free
+            free = shutil.disk_usage(self._real.parent).free  # through a link: the disk the file is on
         except OSError:
             return None
         if free >= _NEARLY_FULL_BYTES:
             return None
         if not existed:
             with contextlib.suppress(OSError):
-                if self.path.stat().st_size == 0:
-                    self.path.unlink()
+                if self._real.stat().st_size == 0:
+                    self._real.unlink()  # the file this open made, never the user's link to it
         return HistoryDiskFull(f"cannot open {self.path}: the disk it is on is full ({free // 1024} KiB free)")
 
     def _check_path(self, *, create: bool) -> None:

@@ -977,3 +977,30 @@ def test_a_history_file_made_through_a_link_is_readable_only_by_the_host(tmp_pat
         reader.close()
     finally:
         os.umask(old)
+
+
+def test_a_history_through_a_link_to_a_full_disk_is_said_full_and_the_link_is_left(tmp_path, monkeypatch):
+    """_disk_full measured the free space at the link's folder, not the real file's: a link on a
+    roomy disk to a full USB stick was said as 'not a usable history database', and the empty
+    file this open made was removed by unlinking the user's link (the empty 0600 file stayed at
+    the real path). Faked as the reviewer did: SQLite's open says "database or disk is full"."""
+    import shutil
+    from collections import namedtuple
+
+    (tmp_path / "roomy").mkdir()
+    (tmp_path / "stick").mkdir()
+    link, target = tmp_path / "roomy" / "h.sqlite3", tmp_path / "stick" / "h.sqlite3"
+    link.symlink_to(target)
+    usage = namedtuple("usage", "total used free")
+    room = {str(tmp_path / "roomy"): 1 << 40, str(tmp_path / "stick"): 10 * 1024}
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(1 << 40, 0, room[str(folder)]))
+
+    def full(*_args, **_kwargs):
+        exc = sqlite3.OperationalError("database or disk is full")
+        exc.sqlite_errorcode = history._SQLITE_FULL  # type: ignore[attr-defined]
+        raise exc
+
+    monkeypatch.setattr(sqlite3, "connect", full)
+    with pytest.raises(history.HistoryDiskFull, match="the disk it is on is full"):
+        HistoryStore(link)
+    assert link.is_symlink() and not target.exists()  # the link kept, the empty file made removed
