@@ -123,9 +123,11 @@ class KnownServers:
         self.path = path
 
     def lookup(self, where: str) -> str | None:
+        """The fingerprint remembered for ``where`` (its host in any case, as forget reads it), or None."""
+        where = _place_key(where)
         for line in self._lines():
             parts = line.split()
-            if len(parts) == 2 and parts[0] == where:
+            if len(parts) == 2 and _place_key(parts[0]) == where:
                 return parts[1]
         return None
 
@@ -141,7 +143,7 @@ class KnownServers:
         connects trusting a server at once each wrote their own list over the other's."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._rewrite(lambda place: place == where, f"{where} {fp}")
+            self._rewrite(lambda place: _place_key(place) == _place_key(where), f"{where} {fp}")
         except OSError as exc:
             return f"could not remember it in {self.path} ({(exc.strerror or str(exc)).lower()})"
         except FolderBusy as exc:  # only a fingerprint not saved: the connection goes on (check_fingerprint)

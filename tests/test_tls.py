@@ -227,6 +227,22 @@ def test_forget_reads_a_host_in_any_case_and_under_a_held_lock_says_what_it_wait
     assert "forgot the TLS fingerprint" in capsys.readouterr().out and known.lookup("teacher-laptop:4443") is None
 
 
+def test_a_host_named_in_another_case_is_the_same_remembered_server(tmp_path):
+    """KnownServers.lookup and remember compared the host as typed (forget did not): `connect
+    Teacher-Laptop` to a server remembered for teacher-laptop:3580 with another certificate was
+    asked about as never seen (or a plain room there joined in the clear), not refused as
+    changed; and remember added a second line for the same place."""
+    known = KnownServers(tmp_path / "known_servers")
+    room, other = fingerprint(b"the room's"), fingerprint(b"someone else's")
+    known.remember("teacher-laptop:3580", room)
+    assert known.lookup("Teacher-Laptop:3580") == room
+    with pytest.raises(TlsError, match="CHANGED"):
+        check_fingerprint("Teacher-Laptop:3580", other, known=known, ask=lambda fp: True)
+    assert known.remember("TEACHER-LAPTOP:3580", other) is None
+    assert known.path.read_text().splitlines() == [f"TEACHER-LAPTOP:3580 {other}"]
+    assert known.lookup("[FE80::1%eth0]:3580") is None
+
+
 def test_a_fingerprint_that_cannot_be_saved_for_a_held_lock_lets_the_chat_go_on_and_says_so_once(tmp_path, monkeypatch):
     """Another lanchat holding the data folder's lock past LOCK_SECONDS (stopped with Ctrl-Z mid
     write, a hung network home): remember() raised "another lanchat has been making the TLS
