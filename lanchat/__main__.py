@@ -2355,8 +2355,10 @@ class _Rejoin:
 
         endpoint, self.pinned, found = where
         # The addresses `connect NAME` found were for the first connect: a rejoin asks the
-        # resolver again (the host's laptop may have a new lease; the saved ones would be tried forever).
-        self.endpoint = replace(endpoint, addresses=())
+        # resolver again (the host's laptop may have a new lease; the saved ones would be tried
+        # forever), and dials them only when the look-up fails (the school's name server down).
+        self.endpoint, self.saved, self.named = replace(endpoint, addresses=()), endpoint.addresses, endpoint.host
+        self.resolve = None  # lookup.look_up's resolver (getaddrinfo; a test's stand-in)
         self.session, self.key, self.binding = session, key, binding
         # runs on client.Reconnect's worker thread, under the full screen: never a prompt
         self.password = getattr(password, "without_asking", password)
@@ -2424,7 +2426,7 @@ class _Rejoin:
         from .transport import TransportError
 
         try:
-            sock = _reconnect(endpoint, self.pinned)
+            sock = _reconnect(self._looked_up(endpoint), self.pinned)
         except Exception as exc:
             if announced:
                 raise self._not_there(endpoint, exc) from exc
@@ -2445,6 +2447,20 @@ class _Rejoin:
                 raise self._not_there(endpoint, exc) from exc
             raise
         return endpoint, (sock, proto, welcome, early)
+
+    def _looked_up(self, endpoint):  # noqa: ANN001, ANN202
+        """``endpoint`` with the addresses its host is found at now; where the look-up fails, the
+        ones the first connect found (``saved``). Left as it is for any host but the name typed."""
+        from dataclasses import replace
+
+        from .lookup import FOUND, look_up
+
+        if not self.saved or endpoint.addresses or endpoint.host != self.named:
+            return endpoint
+        found = look_up(endpoint.host, endpoint.port, resolve=self.resolve)
+        if found.outcome != FOUND:
+            return replace(endpoint, addresses=self.saved)
+        return replace(endpoint, addresses=tuple(dict.fromkeys(_with_zone(address[4]) for address in found.addresses)))
 
     def _not_there(self, endpoint, exc: Exception) -> Exception:  # noqa: ANN001
         """What to raise when the room announced at ``endpoint`` was not there; it is dropped."""

@@ -2187,3 +2187,30 @@ def test_a_rejoin_to_a_host_typed_by_name_looks_it_up_again():
         finally:
             rejoin.close()
         assert welcome.name == "ann"
+
+
+def test_a_rejoin_whose_look_up_fails_dials_the_addresses_the_first_connect_found():
+    """A rejoin to a host typed by name depended on the resolver alone: with the school's name
+    server down (the laptop's address unchanged) every try said "cannot find host". A failed
+    look-up now dials the addresses the first connect found: here the resolver fails and the
+    saved address, 127.0.0.1, is the server's."""
+    import socket
+
+    from helpers import running_server
+
+    from lanchat import __main__ as cli
+
+    def resolver_down(*_args, **_kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    with running_server() as (_server, endpoint):
+        saved = Endpoint(host="teacher-laptop.invalid", port=endpoint.port, addresses=("127.0.0.1",))
+        rejoin = cli._Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
+        rejoin.resolve = resolver_down
+        try:
+            sock, _proto, welcome, _early = rejoin()
+            sock.close()
+        finally:
+            rejoin.close()
+        assert welcome.name == "ann"
+        assert rejoin.endpoint.host == "teacher-laptop.invalid" and rejoin.endpoint.addresses == ()  # asked again next time
