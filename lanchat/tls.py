@@ -162,9 +162,9 @@ class KnownServers:
             place = _place_key(place)
             return place == where or (every_port and place.rpartition(":")[0] == host)
 
-        if not any(drop(line.split()[0]) for line in self._lines()):  # (read unlocked: a rename puts it in place whole)
-            return []
         try:
+            if not any(drop(line.split()[0]) for line in self._lines()):  # (read unlocked: a rename puts it in place whole)
+                return []
             return self._rewrite(drop, waiting=waiting)
         except (OSError, FolderBusy) as exc:
             raise TlsError(f"cannot change {self.path}: {getattr(exc, 'strerror', None) or exc}") from None

@@ -243,6 +243,29 @@ def test_a_host_named_in_another_case_is_the_same_remembered_server(tmp_path):
     assert known.lookup("[FE80::1%eth0]:3580") is None
 
 
+def test_forget_with_a_data_folder_that_cannot_be_searched_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """KnownServers.forget read the file (its unlocked look for anything to forget) outside its
+    try: a data folder that cannot be searched (exists() raising PermissionError) ended
+    `lanchat forget` with a traceback. As root chmod 000 does not stop the look: faked here."""
+    import pathlib
+
+    from lanchat import __main__ as cli
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known_file = tmp_path / KNOWN_SERVERS_NAME
+    real_exists = pathlib.Path.exists
+
+    def exists(path, *args, **kwargs):  # noqa: ANN001, ANN202
+        if path == known_file:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_exists(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "exists", exists)
+    assert cli.cmd_forget(cli.parse_command_line(["forget", "10.0.0.5"])) == 1  # not main(): see the test above
+    err = capsys.readouterr().err
+    assert "cannot change" in err and "permission denied" in err.lower() and "Traceback" not in err, err
+
+
 def test_a_fingerprint_that_cannot_be_saved_for_a_held_lock_lets_the_chat_go_on_and_says_so_once(tmp_path, monkeypatch):
     """Another lanchat holding the data folder's lock past LOCK_SECONDS (stopped with Ctrl-Z mid
     write, a hung network home): remember() raised "another lanchat has been making the TLS
