@@ -336,6 +336,24 @@ def test_the_refusal_naming_a_whisper_recipient_is_found_however_the_server_quot
     assert not _names("nobody called 'zed' is here", name)
 
 
+def test_a_refusal_quoting_an_invalid_escape_is_read_without_a_warning_on_the_screen():
+    """_names read a refusal's quoted words with ast.literal_eval, which warns of an invalid
+    escape ('\\d': SyntaxWarning on Python 3.12+, DeprecationWarning before), and a warning
+    printed goes onto the curses screen. Read quietly now, and still not taken for a name."""
+    import warnings
+
+    from lanchat.ui.screen import _names
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert not _names("nobody called '\\d' is here", "d")
+        assert _names("nobody called '\\\\d' is here", "\\d")
+    assert caught == [], [str(warning.message) for warning in caught]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as a test run with -W error has it: the same answer
+        assert not _names("nobody called '\\d' is here", "d")
+
+
 def test_a_returning_user_sees_history_in_time_order_with_days(terms, tmp_path):
     import time as _time
 

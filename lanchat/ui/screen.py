@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -174,7 +175,9 @@ def _names(refusal: str, name: str) -> bool:
     wanted = ev.name_key(name[:40])
     for found in _QUOTED_NAME.finditer(refusal):
         try:
-            quoted = ast.literal_eval(found.group(0))
+            with warnings.catch_warnings():  # an invalid escape ('\d') warns, and a warning printed lands on the screen
+                warnings.simplefilter("ignore")
+                quoted = ast.literal_eval(found.group(0))
         except (ValueError, SyntaxError):  # not a quoted name after all
             continue
         if isinstance(quoted, str) and ev.name_key(quoted) == wanted:
