@@ -191,10 +191,11 @@ class KnownServers:
             raise
 
     def _lines(self) -> list[str]:
-        if self.path.exists() and not self.path.is_file():  # a pipe would block the read for good
-            what = "a folder" if self.path.is_dir() else "not a regular file (a pipe, a device)"
-            raise TlsError(f"the known-servers file {self.path} is {what}; move it aside")
-        try:
+        try:  # a data folder that cannot be searched (left root's by a sudo lanchat) raises in exists()
+            odd = self.path.exists() and not self.path.is_file()  # a pipe would block the read for good
+            if odd:
+                what = "a folder" if self.path.is_dir() else "not a regular file (a pipe, a device)"
+                raise TlsError(f"the known-servers file {self.path} is {what}; move it aside")
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
@@ -210,7 +211,10 @@ class KnownServers:
 
 def _place_key(place: str) -> str:
     """``host:port`` as compared: a host name in any case (Teacher-Laptop is teacher-laptop), an
-    IPv6 address's zone (``%eth0``, an interface's name) as written."""
+    IPv6 address's zone (``%eth0``, an interface's name) as written; an AF_UNIX room's socket
+    path (``connect --unix PATH --tls``) as written, for a file system's names have case."""
+    if "/" in place:  # never in a host:port
+        return place
     host, zone, rest = place.partition("%")
     return host.lower() + zone + rest
 

@@ -243,6 +243,42 @@ def test_a_host_named_in_another_case_is_the_same_remembered_server(tmp_path):
     assert known.lookup("[FE80::1%eth0]:3580") is None
 
 
+def test_socket_paths_differing_only_in_case_are_two_remembered_rooms(tmp_path):
+    """7c738b2 compared every place with its host in any case, AF_UNIX socket paths too (a
+    `connect --unix PATH --tls` room is remembered by its path): /tmp/Room.sock and
+    /tmp/room.sock, two rooms, became one: the second refused as CHANGED, trusting one
+    replaced the other's line. A path is compared as written."""
+    known = KnownServers(tmp_path / "known_servers")
+    upper, lower = fingerprint(b"Room"), fingerprint(b"room")
+    assert known.remember("/tmp/Room.sock", upper) is None
+    assert check_fingerprint("/tmp/room.sock", lower, known=known, ask=lambda fp: True).startswith("TLS fingerprint")
+    assert known.lookup("/tmp/Room.sock") == upper and known.lookup("/tmp/room.sock") == lower
+    assert len(known.path.read_text().splitlines()) == 2
+
+
+def test_a_known_servers_file_that_cannot_be_looked_at_is_a_tls_error_not_a_traceback(tmp_path, monkeypatch):
+    """_lines looked at the file (exists(), is_file()) outside its try: a data folder that
+    cannot be searched (left root's 0700 by a sudo lanchat) raised PermissionError out of
+    lookup, and `lanchat connect` (remembered_as_tls, check_fingerprint) ended in a traceback.
+    It is the TlsError every caller says in one line. As root the folder cannot be made
+    unsearchable: faked."""
+    import pathlib
+
+    known = KnownServers(tmp_path / "known_servers")
+    real_exists = pathlib.Path.exists
+
+    def exists(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if self == known.path:
+            raise PermissionError(13, "Permission denied")
+        return real_exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "exists", exists)
+    with pytest.raises(TlsError, match="cannot read the known-servers file .*Permission denied"):
+        known.lookup("10.0.0.5:3580")
+    with pytest.raises(TlsError, match="Permission denied"):
+        check_fingerprint("10.0.0.5:3580", fingerprint(b"x"), known=known, ask=lambda fp: True)
+
+
 def test_forget_with_a_data_folder_that_cannot_be_searched_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
     """KnownServers.forget read the file (its unlocked look for anything to forget) outside its
     try: a data folder that cannot be searched (exists() raising PermissionError) ended
