@@ -418,6 +418,11 @@ def build_parser() -> _Parser:
         description="A terminal chat for the local network, and a hands-on way to learn sockets.",
         epilog="Run 'lanchat serve --help' or 'lanchat connect --help' for each command's options.",
     )
+    from . import __version__
+
+    # what a bug report needs first: lanchat's and Python's versions (Python's decides ssl, curses)
+    python = ".".join(map(str, sys.version_info[:3]))
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__} (Python {python}, {sys.platform})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parser.commands = commands.choices  # type: ignore[assignment]  # filled as each add_parser runs
 

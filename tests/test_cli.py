@@ -1301,6 +1301,17 @@ def test_a_socket_path_given_as_the_address_points_to_unix(run, args, said):
     assert said in only_line(proc)
 
 
+def test_version_says_lanchats_pythons_and_the_systems(run):
+    """What a bug report needs first: `lanchat --version` (there was none: argparse's words)."""
+    import tomllib
+
+    proc = run("--version")
+    assert proc.wait() == 0
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    python = ".".join(map(str, sys.version_info[:3]))
+    assert proc.output.strip() == f"lanchat {project} (Python {python}, {sys.platform})", proc.output
+
+
 @pytest.mark.parametrize("command", ["serve", "connect"])
 def test_help_of_each_subcommand_explains_with_examples(run, command):
     proc = run(command, "--help")
