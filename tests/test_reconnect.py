@@ -2181,12 +2181,17 @@ def test_a_rejoin_to_a_host_typed_by_name_looks_it_up_again():
         with pytest.raises(Exception, match="refused"):  # the saved address alone: nobody there
             dial(stale, timeout=3.0).close()
         rejoin = cli._Rejoin((stale, None, None), Session(name="ann"), key=None, password=None, binding=b"")
-        try:
-            sock, _proto, welcome, _early = rejoin()
-            sock.close()
-        finally:
-            rejoin.close()
-        assert welcome.name == "ann"
+        assert _welcomed_name(rejoin) == "ann"
+
+
+def _welcomed_name(rejoin) -> str:  # noqa: ANN001 - a __main__._Rejoin
+    """One try of ``rejoin`` (closed after): the name its welcome gave."""
+    try:
+        sock, _proto, welcome, _early = rejoin()
+        sock.close()
+    finally:
+        rejoin.close()
+    return welcome.name
 
 
 def test_a_rejoin_whose_look_up_fails_dials_the_addresses_the_first_connect_found():
@@ -2207,10 +2212,5 @@ def test_a_rejoin_whose_look_up_fails_dials_the_addresses_the_first_connect_foun
         saved = Endpoint(host="teacher-laptop.invalid", port=endpoint.port, addresses=("127.0.0.1",))
         rejoin = cli._Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
         rejoin.resolve = resolver_down
-        try:
-            sock, _proto, welcome, _early = rejoin()
-            sock.close()
-        finally:
-            rejoin.close()
-        assert welcome.name == "ann"
+        assert _welcomed_name(rejoin) == "ann"
         assert rejoin.endpoint.host == "teacher-laptop.invalid" and rejoin.endpoint.addresses == ()  # asked again next time

@@ -423,15 +423,7 @@ def test_first_starts_at_once_on_one_folder_all_get_one_whole_pair(tmp_path):
     for round_ in range(20):
         folder = tmp_path / f"round-{round_}"
         ready, said = forks.Barrier(starts), forks.Queue()
-        processes = [forks.Process(target=_first_start, args=(folder, ready, said)) for _ in range(starts)]
-        for process in processes:
-            process.start()
-        try:
-            got = [said.get(timeout=30) for _ in processes]
-            for process in processes:
-                process.join(timeout=10)
-        finally:
-            _end(processes)
+        got = _released_together([forks.Process(target=_first_start, args=(folder, ready, said)) for _ in range(starts)], said)
         try:
             on_disk = server_context(folder / CERT_NAME, folder / KEY_NAME)[1]
         except TlsError as exc:
@@ -440,13 +432,22 @@ def test_first_starts_at_once_on_one_folder_all_get_one_whole_pair(tmp_path):
         assert not list(folder.glob(f"{KEY_NAME}.orphan-*")) and not list(folder.glob(".*.new"))
 
 
-def _end(processes: list) -> None:  # noqa: ANN001 - multiprocessing's forked Process
-    """Forked processes still running after a failure (a barrier never met, a queue that never
-    said): each ended by its PID, not left behind by the test."""
+def _released_together(processes: list, said) -> list:  # noqa: ANN001 - multiprocessing's forked Processes, Queue
+    """What each of ``processes`` (forked, meeting at a barrier) put on ``said``, in the order
+    said. Any still running after a failure (a barrier never met, a queue that never said) is
+    ended by its PID, not left behind by the test."""
     for process in processes:
-        if process.is_alive():
-            process.terminate()
-            process.join(timeout=5)
+        process.start()
+    try:
+        got = [said.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join(timeout=10)
+        return got
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
 
 
 def _trust_one(path: Path, where: str, ready, said) -> None:  # noqa: ANN001 - one of several connects at once
@@ -472,15 +473,7 @@ def test_servers_trusted_at_once_are_all_remembered(tmp_path):
         KnownServers(path).remember("10.0.0.1:3580", fingerprint(b"trusted before"))
         ready, said = forks.Barrier(connects), forks.Queue()
         places = [f"10.0.{round_}.{n}:3580" for n in range(2, 2 + connects)]
-        processes = [forks.Process(target=_trust_one, args=(path, where, ready, said)) for where in places]
-        for process in processes:
-            process.start()
-        try:
-            got = [said.get(timeout=30) for _ in processes]
-            for process in processes:
-                process.join(timeout=10)
-        finally:
-            _end(processes)
+        got = _released_together([forks.Process(target=_trust_one, args=(path, where, ready, said)) for where in places], said)
         known = KnownServers(path)
         assert got == ["ok"] * connects, f"round {round_}: {got}"
         assert [known.lookup(where) for where in places] == [fingerprint(where.encode()) for where in places], round_
