@@ -185,9 +185,8 @@ class AddressShares:
             return
         peers = self.peers.setdefault(peer.group, [])
         peers.append(peer)
-        if len(peers) > 1:
-            for one in peers:
-                one.shared = bucket
+        if len(peers) > 1:  # the others hold it already, but the first of a pair
+            peers[0].shared = peer.shared = bucket
 
     def left(self, peer: Peer) -> None:
         """``peer`` closed: one left alone holds its own limit only; a refilled bucket nobody

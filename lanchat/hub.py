@@ -398,7 +398,8 @@ class Hub:
                 peer.admitted, peer.group, peer.pending_account = bool(counted.group), counted.group, counted.account  # as admit's
             elif (refusal := self.guard.admit(peer, this_machine=this_machine, account=account)) is not None:  # logged there, once per storm
                 self._refuse(peer, ev.E_TOO_MANY, refusal)
-            self.guard.shares.join(peer)  # Peer.shared, decided here and when others come and go, not at each frame
+            if peer.admitted:  # (a refused one shares nothing: it only closes)
+                self.guard.shares.join(peer)  # Peer.shared, decided here and when others come and go, not at each frame
         return cid
 
     def _refuse(self, peer: Peer, code: str, message: str) -> None:

@@ -585,6 +585,18 @@ def test_typing_hints_padded_to_a_kib_pay_for_their_slow_bytes_from_the_first():
     assert last_for(reading, mallory.cid) is False and mallory.cid in lab.hub.guard.paused
 
 
+def test_a_connection_refused_at_the_door_does_not_make_the_one_joined_from_its_address_share():
+    # Refused connections (over the address's cap) joined the address's shares as they closed:
+    # the one person joined from there paid for a shared bucket at each line, and each refused
+    # one, in a storm of them, went over every connection from there again.
+    lab = Lab(limits=True, connection_limits=lim.ConnectionLimits(max_per_address=1))
+    ann = join_from(lab, "ann", LAPTOP % 1)
+    for port in range(2, 6):
+        lab.connect(LAPTOP % port)  # refused: one connection from this address at most
+    assert lab.hub.peers[ann.cid].shared is None  # type: ignore[attr-defined]
+    assert lab.hub.guard.shares.peers[LAPTOP.split(":")[0]] == [lab.hub.peers[ann.cid]]  # type: ignore[attr-defined]
+
+
 def test_the_shared_bucket_holds_only_while_two_or_more_are_joined_from_one_address():
     # On a LAN where each laptop is its own address, a line paid ~0.6 us for a shared bucket
     # that cannot refuse one person alone (their own limit is half of it): it is left out until
