@@ -342,3 +342,21 @@ def test_the_json_rules(decode):
             decode(lone)
     with pytest.raises(RecursionError):
         decode(b"[" * 100_000)
+
+
+def test_a_refused_frame_with_a_large_exponent_is_not_read_by_msgspec(monkeypatch):
+    # msgspec reads 1e300 some 300 times slower than json does: decode_refused_json must send a
+    # payload where such an exponent may be written to the plain path. The timing test
+    # (test_attack_frames) passed with that check taken out (20 hints at ~63 ms each: under 1.5 s).
+    fast_reads: list[bytes] = []
+
+    def fast(payload):
+        fast_reads.append(payload)
+        return wire.decode_json_plain(payload)
+
+    monkeypatch.setattr(wire, "_FAST_DECODE", fast)
+    for payload in (b'{"pad":[1e300,2]}', b'{"pad":1.5E+0300}', b'{"pad":[-3e0289]}', b'{"pad":1e100}'):
+        assert wire.decode_refused_json(payload) == wire.decode_json_plain(payload), payload
+    assert fast_reads == []
+    assert wire.decode_refused_json(b'{"pad":[1e99,2e-300]}') == {"pad": [1e99, 2e-300]}
+    assert fast_reads == [b'{"pad":[1e99,2e-300]}']  # any other: msgspec's, ~300 times quicker there
