@@ -135,20 +135,20 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
     Outcomes: lanchat, lanchat-tls, other, refused, timeout, unreachable, host-unreachable, unknown-host,
     no-answer (the name server did not answer: the name may well be right).
     """
-    from .lookup import NO_ANSWER, look_up
+    from .lookup import FOUND, NO_ANSWER, NOT_A_NAME, look_up
 
     # The name first, bounded (lookup.py): create_connection's timeout does not cover the
-    # resolver, and a name server that did not answer held the doctor 20 s and more.
-    if (named := look_up(target.host, target.port, give_up_after=timeout)).outcome == NO_ANSWER:
+    # resolver, and a name server that did not answer held the doctor 20 s and more. Only
+    # once: the addresses found are the ones connected to (plain, then over TLS).
+    named = look_up(target.host, target.port, give_up_after=timeout)
+    if named.outcome == NO_ANSWER:
         return "no-answer", f"cannot find host {target.host!r}: {named.problem.removeprefix('was not found: ')}"
+    if named.outcome == NOT_A_NAME:  # "192.168..1.20": no resolver can be asked
+        return "unknown-host", f"cannot find host {target.host!r}: {named.problem.removeprefix('is ')}"
+    if named.outcome != FOUND:  # UNKNOWN; FAILED says why
+        return "unknown-host", f"cannot find host {target.host!r}" + (f": {named.problem}" if named.problem.startswith("could") else "")
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=timeout)
-    except socket.gaierror:
-        return "unknown-host", f"cannot find host {target.host!r}"
-    except UnicodeError:  # "192.168..1.20": no resolver can be asked (transport.NOT_A_HOST_NAME)
-        from .transport import NOT_A_HOST_NAME
-
-        return "unknown-host", f"cannot find host {target.host!r}: {NOT_A_HOST_NAME}"
+        sock = _dial(named.addresses, timeout)
     except ConnectionRefusedError:
         return "refused", "connection refused"
     except TimeoutError:
@@ -162,8 +162,24 @@ def probe_server(target: Target, timeout: float = PROBE_SECONDS) -> tuple[str, s
     with sock:
         outcome, detail = _ask_who(sock, timeout)
     if outcome == "tls?":
-        return _probe_tls(target, timeout)
+        return _probe_tls(target, named.addresses, timeout)
     return outcome, detail
+
+
+def _dial(addresses: list, timeout: float) -> socket.socket:
+    """A connection to the first of ``addresses`` (getaddrinfo's, found already) that takes one,
+    as create_connection tries them, without asking the resolver again; the last one's error."""
+    error: OSError = OSError("no address")
+    for family, kind, proto, _name, sockaddr in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
 
 
 def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
@@ -204,12 +220,13 @@ def _ask_who(sock: socket.socket, timeout: float) -> tuple[str, str]:
         return "other", f"the connection broke: {exc.strerror or exc}"
 
 
-def _probe_tls(target: Target, timeout: float) -> tuple[str, str]:
-    """The question of probe_server over TLS; on success the detail is the server's fingerprint."""
+def _probe_tls(target: Target, addresses: list, timeout: float) -> tuple[str, str]:
+    """The question of probe_server over TLS, to ``addresses`` (where ``target`` was found); on
+    success the detail is the server's fingerprint."""
     from .tls import TlsError, client_handshake
 
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        sock = _dial(addresses, timeout)
         tls, fingerprint = client_handshake(sock, str(target), timeout)
     except (OSError, TlsError):
         return "other", "something answered, but not as a lanchat server does"

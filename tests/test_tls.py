@@ -819,6 +819,26 @@ def test_a_tls_room_chats_and_a_plain_client_is_told_to_use_tls(certificate):
         bob.close()
 
 
+def test_lanchat_doctors_probe_of_a_tls_room_by_name_looks_the_name_up_once(certificate, monkeypatch):
+    """probe_server looked the name up (bounded, lookup.py), then create_connection asked the
+    resolver again, and the TLS retry a third time: a slow name server's wait three times over,
+    and the later two without the bound. The addresses found are the ones connected to."""
+    from lanchat.addresses import Target
+    from lanchat.doctor import probe_server
+
+    context, fp, _ = certificate
+    real, asked = socket.getaddrinfo, []
+
+    def counting(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        asked.append(host)
+        return real(host, *args, **kwargs)
+
+    with running_server(tls=context) as (_server, endpoint):
+        monkeypatch.setattr(socket, "getaddrinfo", counting)
+        assert probe_server(Target("localhost", endpoint.port)) == ("lanchat-tls", fp)
+    assert asked.count("localhost") == 1, asked
+
+
 def test_lanchat_doctors_probe_of_a_tls_room_is_not_logged_as_a_client_without_tls(certificate):
     """`lanchat doctor` on the teacher's machine (or a student's, pointed at the room) asks its
     question in plain bytes first: each run put 'a client without TLS on this TLS port; told to
