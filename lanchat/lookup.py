@@ -82,7 +82,10 @@ def look_up(
             return Found(NO_ANSWER, [], f"was not found: the network's name server did not answer in {give_up_after:g} s (is the network up?)")
     result = answer[0]
     if isinstance(result, UnicodeError):
-        return Found(NOT_A_NAME, [], "is not a host name (two dots in a row, or a part over 63 characters?)")
+        from .transport import NOT_A_HOST_NAME, why_no_host_name  # (the one wording: connect's too)
+
+        why = why_no_host_name(host)
+        return Found(NOT_A_NAME, [], f"is {why}" if why == NOT_A_HOST_NAME else f"is not a host name: {why}")
     if isinstance(result, socket.gaierror) and result.errno == socket.EAI_AGAIN:  # no answer from the name server
         return Found(NO_ANSWER, [], "was not found: the network's name server cannot be reached (is the network up?)")
     if isinstance(result, socket.gaierror) and result.errno == socket.EAI_FAIL:  # SERVFAIL: it answered that it could not say

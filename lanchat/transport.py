@@ -541,8 +541,9 @@ def _dial(endpoint: Endpoint, timeout: float) -> socket.socket:
     return socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
 
 
-def _why_no_host_name(host: str) -> str:
-    """Why no resolver can be asked for ``host`` (it raised UnicodeError)."""
+def why_no_host_name(host: str) -> str:
+    """Why no resolver can be asked for ``host`` (it raised UnicodeError): for connect, and for
+    serve --host and the doctor (lookup.look_up's NOT_A_NAME)."""
     if any("\udc80" <= ch <= "\udcff" for ch in host):  # (surrogateescape: a byte the terminal's character set typed)
         return "a host name cannot hold a byte that is not UTF-8 (a terminal set to another character set types them)"
     return NOT_A_HOST_NAME
@@ -571,7 +572,7 @@ def connect(endpoint: Endpoint, timeout: float = 10.0) -> socket.socket:
     except socket.gaierror:
         raise TransportError(_unknown_zone(endpoint.host) or f"cannot find host {quoted(endpoint.host)}") from None
     except UnicodeError:
-        raise TransportError(f"cannot find host {quoted(endpoint.host)}: {_why_no_host_name(endpoint.host)}") from None
+        raise TransportError(f"cannot find host {quoted(endpoint.host)}: {why_no_host_name(endpoint.host)}") from None
     except ConnectionRefusedError:
         raise TransportError(
             f"no lanchat server at {endpoint.describe()} (connection refused); is `lanchat serve` running?", refused=True

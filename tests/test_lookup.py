@@ -246,3 +246,13 @@ def test_a_name_found_at_a_link_local_ipv6_address_keeps_its_zone(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", real_getaddrinfo)
     assert found == ("fe80::1%lo", "192.0.2.7")
     assert real_getaddrinfo(found[0], 3580, type=socket.SOCK_STREAM)[0][4][3] == index  # the zone, as connecting reads it
+
+
+def test_a_host_name_holding_a_byte_that_is_not_utf8_is_said_as_connect_says_it():
+    """lookup.py wrote transport's NOT_A_HOST_NAME out again, and so missed its other reason:
+    `serve --host` typed in a terminal of another character set was told of two dots in a row."""
+    found = lookup.look_up("caf\udce9.lan", 3580)  # (surrogateescape: how argv holds the byte)
+    assert found.outcome == lookup.NOT_A_NAME
+    assert found.problem == ("is not a host name: a host name cannot hold a byte that is not UTF-8 "
+                             "(a terminal set to another character set types them)")  # fmt: skip
+    assert lookup.look_up("a..b", 3580).problem == "is not a host name (two dots in a row, or a part over 63 characters?)"
