@@ -1934,12 +1934,18 @@ def _no_address(host: str, port: int) -> str | tuple[str, ...]:
         return ()
     found = look_up(host, port, say=lambda text: _say(f"{PROG}: {text}", sys.stdout))
     if found.outcome == FOUND:
-        return tuple(dict.fromkeys(_with_zone(address[4]) for address in found.addresses))  # (each once, in the resolver's order)
+        return _found_at(found.addresses)
     if found.outcome == NOT_A_NAME:  # connect says so (transport.NOT_A_HOST_NAME)
         return ()
     if found.outcome == UNKNOWN:
         return f"no machine is called {quoted(host)}"
     return f"{quoted(host)} {found.problem}"
+
+
+def _found_at(addresses: list) -> tuple[str, ...]:
+    """getaddrinfo's ``addresses`` as Endpoint.addresses holds them: each once, in the resolver's
+    order, a link-local one with its zone (the first connect's and a rejoin's alike)."""
+    return tuple(dict.fromkeys(_with_zone(address[4]) for address in addresses))
 
 
 def _with_zone(sockaddr: tuple) -> str:
@@ -2465,7 +2471,7 @@ class _Rejoin:
         found = look_up(endpoint.host, endpoint.port, resolve=self.resolve)
         if found.outcome != FOUND:
             return replace(endpoint, addresses=self.saved)
-        return replace(endpoint, addresses=tuple(dict.fromkeys(_with_zone(address[4]) for address in found.addresses)))
+        return replace(endpoint, addresses=_found_at(found.addresses))
 
     def _not_there(self, endpoint, exc: Exception) -> Exception:  # noqa: ANN001
         """What to raise when the room announced at ``endpoint`` was not there; it is dropped."""
