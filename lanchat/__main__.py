@@ -1213,7 +1213,7 @@ def _listen_address(host: str, port: int) -> str | int:
     if not found.addresses:
         return _fail(f"--host {quoted(host)} {found.problem}; give one of this machine's addresses "
                      "(`lanchat doctor` lists them), or leave --host out to listen on every one")  # fmt: skip
-    return found.addresses[0][4][0]
+    return _found_at(found.addresses)[0]  # (a link-local one with its zone, as connect takes it)
 
 
 # serve's options for the host, the person at the terminal, and what to use in a --headless room,

@@ -256,3 +256,18 @@ def test_a_host_name_holding_a_byte_that_is_not_utf8_is_said_as_connect_says_it(
     assert found.problem == ("is not a host name: a host name cannot hold a byte that is not UTF-8 "
                              "(a terminal set to another character set types them)")  # fmt: skip
     assert lookup.look_up("a..b", 3580).problem == "is not a host name (two dots in a row, or a part over 63 characters?)"
+
+
+def test_serve_host_naming_a_link_local_address_keeps_its_zone(monkeypatch):
+    """`serve --host NAME` took the first address found without its scope id: a name for an
+    fe80:: address gave an address with no interface, which no socket can listen on. The rule
+    connect's addresses follow (cli._found_at) gives it its zone."""
+    from lanchat import __main__ as cli
+
+    index, interface = socket.if_nameindex()[0]
+
+    def link_local(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1", 3580, 0, index))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", link_local)
+    assert cli._listen_address("linklocal.example", 3580) == f"fe80::1%{interface}"
