@@ -336,6 +336,21 @@ def test_the_refusal_naming_a_whisper_recipient_is_found_however_the_server_quot
     assert not _names("nobody called 'zed' is here", name)
 
 
+def test_a_hostile_refusal_full_of_quotes_and_backslashes_is_read_at_once():
+    """A refusal from a hostile server of 64 KiB of '\\ (a frame's most): the quoted-name pattern
+    read every quote to the text's end, so the screen froze for 8 s after a /w (quadratic: a slower
+    machine, longer). A quoted name is at most 400 characters (40 cut, each at most \\U0010ffff): now 0.14 s."""
+    import time
+
+    from lanchat.ui.screen import _names
+
+    for hostile in ("'\\" * 32000, '"\\' * 32000):
+        started = time.monotonic()
+        assert not _names(hostile, "bob")
+        assert time.monotonic() - started < 3.0
+    assert _names("nobody called " + repr("\U0010ffff" * 32) + " is here", "\U0010ffff" * 32)
+
+
 def test_a_refusal_quoting_an_invalid_escape_is_read_without_a_warning_on_the_screen():
     """_names read a refusal's quoted words with ast.literal_eval, which warns of an invalid
     escape ('\\d': SyntaxWarning on Python 3.12+, DeprecationWarning before), and a warning

@@ -165,7 +165,9 @@ def _whispers(text: str) -> bool:
 
 
 # A name as Python quotes it: 'bbo', "o'brein" (with an apostrophe), a backslash escaped
-_QUOTED_NAME = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+# (at most 400 characters inside: a name cut to 40, each at most \U0010ffff quoted; unbounded, a
+# hostile server's refusal of 64 KiB of '\ froze the screen 8 s, every quote read to the end)
+_QUOTED_NAME = re.compile(r"'(?:[^'\\]|\\.){0,400}+'" + r'|"(?:[^"\\]|\\.){0,400}+"')
 
 
 def _names(refusal: str, name: str) -> bool:
