@@ -660,6 +660,8 @@ def _opened_to_send(path_text: str, to: str | None) -> tuple[Path, BinaryIO, tup
         return "it is a folder; /send takes one file"
     except OSError as exc:
         return oserror_words(exc)
+    except ValueError:  # a NUL in it (a script's /send line): no file is so named; it raised out of the loop
+        return "a file name cannot hold a NUL byte"
 
 
 def _name_to_offer(path: Path) -> str:

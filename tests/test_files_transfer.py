@@ -485,6 +485,14 @@ def test_a_download_never_overwrites_and_never_leaves_a_temp_file(tmp_path, temp
     assert transfers.progress == {}
 
 
+def test_a_send_path_holding_a_nul_byte_is_refused_not_raised(tmp_path):
+    """A script's line '/send a<NUL>b' (--plain reads it as typed): os.open raised ValueError
+    ("embedded null byte"), which nothing caught, and the client ended in a traceback."""
+    events, lines = ClientTransfers(tmp_path).command(FileCommand(name="send", path="a\x00b"))
+    assert events == []
+    assert [(line.kind, line.text) for line in lines] == [("error", "cannot send a\x00b: a file name cannot hold a NUL byte")]
+
+
 def test_a_download_gets_the_usual_file_mode_not_the_temp_files(tmp_path, temp_kind):
     transfers = ClientTransfers(tmp_path)
     _offer_through(transfers, b"hello", name="hello.txt")
