@@ -1,0 +1,661 @@
+"""An independent client of docs/PROTOCOL.md, written from the document alone, against a real
+``lanchat serve --headless``.
+
+Nothing here imports lanchat: ``DocClient`` frames bytes (section 2), speaks TCP and AF_UNIX,
+plain and TLS (the fingerprint checked as "TLS" says), joins as a guest or with a key (with
+TLS's channel binding), chats, whispers, reads the history replay, downloads files as JSON
+``file-data`` and as binary frames, sends typing hints and reads the shutdown notice. Where
+the document was silent or wrong while this was written, the document was fixed; the tests
+hold the server to what it now says. The second half is a hostile but legal client: every
+field at its limit, unknown fields and types, frames out of order.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import select
+import signal
+import socket
+import ssl
+import struct
+import time
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from helpers import Proc, short_tmp_dir
+
+TIMEOUT = 10.0
+MAX_FRAME = 65536  # section 2
+
+
+class Closed(Exception):
+    """The server closed the stream (section 2: recv() returned no bytes)."""
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")  # section 2: NaN and Infinity are not JSON
+
+
+def frame(obj: dict[str, object]) -> bytes:
+    """Section 2: a 4-byte big-endian length, then compact UTF-8 JSON."""
+    payload = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return struct.pack(">I", len(payload)) + payload
+
+
+def binary_frame(file_id: str, data: bytes) -> bytes:
+    """Binary file frames: 0, the id's length in bytes, the id, the raw bytes."""
+    raw_id = file_id.encode("utf-8")
+    payload = b"\x00" + bytes([len(raw_id)]) + raw_id + data
+    return struct.pack(">I", len(payload)) + payload
+
+
+def fingerprint_of(der: bytes) -> str:
+    """TLS: `SHA256:` and the unpadded base64 of SHA-256 of the certificate's DER bytes."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode("ascii").rstrip("=")
+
+
+class DocClient:
+    """One connection to a lanchat server, as docs/PROTOCOL.md describes it."""
+
+    def __init__(self, port: int | None = None, *, unix: str | None = None, fingerprint: str | None = None) -> None:
+        if unix is not None:
+            raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            raw.settimeout(TIMEOUT)
+            raw.connect(unix)
+        else:
+            raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # section 1
+        self.binding = b""  # Identity: the channel binding, empty without TLS
+        if fingerprint is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.check_hostname = False  # no authority: the fingerprint is the trust (TLS)
+            context.verify_mode = ssl.CERT_NONE
+            raw = context.wrap_socket(raw)
+            der = raw.getpeercert(binary_form=True)
+            assert der is not None
+            if fingerprint_of(der) != fingerprint:  # nothing is sent before it is accepted
+                raw.close()
+                raise ssl.SSLError(f"fingerprint {fingerprint_of(der)} is not {fingerprint}")
+            self.binding = hashlib.sha256(der).digest()
+        self.sock = raw
+        self.buffer = b""
+        self.closed = False
+
+    # -- section 2: framing ------------------------------------------------------------
+    def send(self, **obj: object) -> None:
+        self.sock.sendall(frame(obj))
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _cut(self) -> dict[str, object] | None:
+        if len(self.buffer) < 4:
+            return None
+        (length,) = struct.unpack(">I", self.buffer[:4])
+        if length > MAX_FRAME:  # section 2: a client disconnects from such a server
+            raise AssertionError(f"the server announced a {length}-byte frame")
+        if len(self.buffer) < 4 + length:
+            return None
+        payload, self.buffer = self.buffer[4 : 4 + length], self.buffer[4 + length :]
+        if payload[:1] == b"\x00":  # Binary file frames
+            n = payload[1]
+            assert 1 <= n <= 64 and 2 + n <= len(payload), "a binary frame cut wrong"
+            return {"type": "(binary)", "id": payload[2 : 2 + n].decode("utf-8"), "data": payload[2 + n :]}
+        obj = json.loads(payload.decode("utf-8"), parse_constant=_no_constant)
+        assert isinstance(obj, dict) and isinstance(obj.get("type"), str), obj
+        return obj
+
+    def recv(self, timeout: float = TIMEOUT) -> dict[str, object]:
+        """The next frame; ``Closed`` once the server closed; AssertionError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self._cut()
+            if got is not None:
+                return got
+            if self.closed:
+                raise Closed
+            pending = self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0
+            left = deadline - time.monotonic()
+            if not pending and (left <= 0 or not select.select([self.sock], [], [], left)[0]):
+                raise AssertionError(f"nothing from the server within {timeout} s")
+            try:
+                chunk = self.sock.recv(262144)
+            except (ConnectionResetError, ssl.SSLEOFError):
+                chunk = b""
+            self.closed = not chunk
+            self.buffer += chunk
+
+    def until(self, kind: str, **fields: object) -> tuple[dict[str, object], list[dict[str, object]]]:
+        """Read up to the first frame of type ``kind`` with ``fields``: it, and all read before it."""
+        seen: list[dict[str, object]] = []
+        while True:
+            try:
+                got = self.recv()
+            except (Closed, AssertionError) as why:
+                brief = [{k: (f"<{len(v)} bytes>" if isinstance(v, bytes) else v) for k, v in f.items()} for f in seen]
+                raise AssertionError(f"no {kind} {fields} ({why!r}); got {brief}") from None
+            seen.append(got)
+            if got["type"] == kind and all(got.get(k) == v for k, v in fields.items()):
+                return got, seen
+
+    def quiet(self, seconds: float = 0.3) -> list[dict[str, object]]:
+        """Everything that comes until nothing more does for ``seconds`` (to check an absence)."""
+        got: list[dict[str, object]] = []
+        while True:
+            try:
+                got.append(self.recv(seconds))
+            except (AssertionError, Closed):
+                return got
+
+    def rest(self) -> list[dict[str, object]]:
+        """Every frame up to the server's close."""
+        got: list[dict[str, object]] = []
+        while True:
+            try:
+                got.append(self.recv())
+            except Closed:
+                return got
+
+    # -- section 4: the handshake --------------------------------------------------------
+    def hello(self, name: str, key: Ed25519PrivateKey | None = None, **extra: object) -> dict[str, object]:
+        """``hello`` (and the ``auth`` a key's challenge asks for); the server's decisive answer."""
+        fields: dict[str, object] = {"name": name, "version": 2, **extra}
+        if key is not None:
+            public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            fields["key"] = base64.b64encode(public).decode("ascii")
+        self.send(type="hello", **fields)
+        reply = self.recv()
+        if reply["type"] == "challenge":
+            assert key is not None
+            nonce = base64.b64decode(str(reply["nonce"]))
+            signed = b"lanchat identity v2\x00" + nonce + self.binding
+            self.send(type="auth", signature=base64.b64encode(key.sign(signed)).decode("ascii"))
+            reply = self.recv()
+        return reply
+
+    def join(self, name: str, key: Ed25519PrivateKey | None = None, **extra: object) -> dict[str, object]:
+        """Join and read what a newcomer receives up to the end of its replay."""
+        welcome = self.hello(name, key, **extra)
+        assert welcome["type"] == "welcome", welcome
+        if welcome.get("keeps_history"):  # History replay: it ends with history-end, always
+            end, before = self.until("history-end")
+            welcome["replay"] = before[:-1]
+        return welcome
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def serve(*extra: str) -> tuple[Proc, int, str | None]:
+    """``serve --headless`` on a free loopback port: the process, the port, the TLS fingerprint."""
+    server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", *extra)
+    port = int(server.expect(r"listening on port (\d+)").group(1))
+    fingerprint = server.expect(r"fingerprint is (SHA256:\S+)").group(1) if "--tls" in extra else None
+    return server, port, fingerprint
+
+
+@pytest.fixture(scope="module")
+def room() -> Iterator[int]:
+    """One plain headless room for the tests that need nothing else (each uses its own names)."""
+    server, port, _ = serve()
+    try:
+        yield port
+    finally:
+        server.stop()
+
+
+# -- part 1: a client from the document -----------------------------------------------------
+
+
+def test_join_chat_whisper_who_and_leave_over_tcp(room):
+    ann, bob = DocClient(room), DocClient(room)
+    try:
+        welcome = ann.join("t1ann")
+        assert welcome["name"] == "t1ann" and welcome["mode"] == "duplex"
+        assert welcome.get("host") is None and welcome.get("turn") is None  # headless, duplex
+        assert "t1ann" in welcome["members"]
+        refused = bob.hello("T1ANN")  # taken, ignoring case: not fatal, try again (section 4)
+        assert refused["type"] == "error" and refused["code"] == "name-taken" and not refused.get("fatal")
+        welcome = bob.join("t1bob")
+        assert welcome["members"][-2:] == ["t1ann", "t1bob"]  # join order
+        ann.until("joined", name="t1bob")
+        bob.send(type="say", text="café ☕")
+        for side in (ann, bob):  # the sender gets its own message too
+            message, _ = side.until("message")
+            assert message["from"] == "t1bob" and message["text"] == "café ☕" and isinstance(message["time"], float)
+        ann.send(type="whisper", to="T1BOB", text="psst")
+        for side in (ann, bob):
+            direct, _ = side.until("direct")
+            assert (direct["from"], direct["to"], direct["text"]) == ("t1ann", "t1bob", "psst")
+        bob.send(type="who")
+        roster, _ = bob.until("roster")
+        assert roster["members"][-2:] == ["t1ann", "t1bob"]
+        bob.send(type="bye")
+        assert bob.rest() == []  # section 3.1.5: nothing comes back; the server closes
+        left, _ = ann.until("left", name="t1bob")
+        assert left["reason"] == "quit"
+    finally:
+        ann.close()
+        bob.close()
+
+
+def test_errors_are_answered_and_the_connection_goes_on(room):
+    ann = DocClient(room)
+    try:
+        ann.join("t2ann")
+        ann.send(type="say", text=" \t\u3000")  # only white space (section 5)
+        assert ann.until("error")[0]["code"] == "empty-message"
+        ann.send(type="say", text="x" * 4001)
+        assert ann.until("error")[0]["code"] == "too-long"
+        ann.send(type="whisper", to="t2nobody", text="hi")
+        assert ann.until("error")[0]["code"] == "no-such-user"
+        ann.send(type="dance")
+        assert ann.until("error")[0]["code"] == "unknown-type"
+        ann.send_raw(b"\x00\x00\x00\x03{{{")
+        assert ann.until("error")[0]["code"] == "bad-json"
+        ann.send_raw(b"\x00\x00\x00\x02[]")
+        assert ann.until("error")[0]["code"] == "bad-message"
+        ann.send(type="say", text="still here")
+        assert ann.until("message")[0]["text"] == "still here"
+    finally:
+        ann.close()
+
+
+def test_history_replay_and_asking_for_more(room):
+    ann = DocClient(room)
+    try:
+        ann.join("t3ann")
+        for text in ("one", "two", "three"):
+            ann.send(type="say", text=f"t3 {text}")
+            ann.until("message", text=f"t3 {text}")
+    finally:
+        ann.close()
+    bob = DocClient(room)
+    try:
+        welcome = bob.join("t3bob")
+        assert welcome["keeps_history"] is True
+        replayed = [f["text"] for f in welcome["replay"] if f["type"] == "message" and f.get("history")]
+        assert replayed[-3:] == ["t3 one", "t3 two", "t3 three"]  # oldest first
+        bob.send(type="history", limit=2)
+        end, before = bob.until("history-end")
+        assert [f["text"] for f in before[:-1]] == ["t3 two", "t3 three"] and end["shown"] == 2
+        bob.send(type="history", limit=1, before=end["before"])
+        end2, before2 = bob.until("history-end")
+        assert [f["text"] for f in before2[:-1]] == ["t3 one"] and end2["shown"] == 1
+    finally:
+        bob.close()
+
+
+def _offer(client: DocClient, name: str, content: bytes, *, binary: bool = False) -> str:
+    """File transfer: offer, upload (chunks or binary frames), upload-done; the offered id."""
+    client.send(type="offer", ref=7, name=name, size=len(content))
+    ready, _ = client.until("upload-ready", ref=7)
+    file_id = str(ready["id"])
+    if binary:
+        assert ready.get("binary") is True
+        for at in range(0, len(content), 60 * 1024):
+            client.send_raw(binary_frame(file_id, content[at : at + 60 * 1024]))
+    else:
+        for at in range(0, len(content), 32768):
+            client.send(type="chunk", id=file_id, data=base64.b64encode(content[at : at + 32768]).decode("ascii"))
+    client.send(type="upload-done", id=file_id, sha256=hashlib.sha256(content).hexdigest())
+    return file_id
+
+
+def _download(client: DocClient, file_id: str, *, binary: bool = False) -> tuple[dict[str, object], bytes]:
+    client.send(type="get", id=file_id, **({"binary": True} if binary else {}))
+    file_id = file_id.removeprefix("#")  # the server names the file by its id alone
+    start, _ = client.until("file-start", id=file_id)
+    data = b""
+    while len(data) < start["size"]:  # no end frame: complete when size bytes arrived
+        piece = client.recv()
+        if piece["type"] == "file-data" and piece["id"] == file_id:
+            data += base64.b64decode(str(piece["data"]))
+        elif piece["type"] == "(binary)" and piece["id"] == file_id:
+            data += piece["data"]  # type: ignore[operator]
+    assert hashlib.sha256(data).hexdigest() == start["sha256"]  # the sender's checksum
+    return start, data
+
+
+def test_a_file_offered_then_fetched_as_json_and_as_binary_frames(room):
+    ann, bob = DocClient(room), DocClient(room)
+    content = os.urandom(100_000)  # more than one chunk either way
+    try:
+        ann.join("t4ann")
+        bob.join("t4bob")
+        file_id = _offer(ann, "../notes\u202e.txt", content)
+        offered, _ = bob.until("offered", id=file_id)
+        assert offered["from"] == "t4ann" and offered["size"] == len(content)
+        assert offered["name"] == "notes.txt"  # files.safe_name: no path, no bidi override
+        assert ann.until("offered", id=file_id)[0]["from"] == "t4ann"  # the sender too
+        start, data = _download(bob, file_id)
+        assert data == content and start["name"] == "notes.txt"
+        _, data = _download(bob, "#" + file_id, binary=True)  # a leading # is ignored
+        assert data == content
+        second = _offer(ann, "b.bin", content[:70_000], binary=True)
+        assert _download(bob, second, binary=True)[1] == content[:70_000]
+        bob.send(type="files")
+        listing, _ = bob.until("file-list")
+        offers = [bob.recv() for _ in range(int(listing["count"]))]  # type: ignore[call-overload]
+        assert {o["id"] for o in offers} == {file_id, second} and all(o["listing"] for o in offers)
+        bob.send(type="get", id="999999")
+        assert bob.until("file-error")[0]["id"] == "999999"
+    finally:
+        ann.close()
+        bob.close()
+
+
+def test_typing_hints_reach_the_others_but_not_the_typist(room):
+    ann, bob = DocClient(room), DocClient(room)
+    try:
+        ann.join("t5ann")
+        bob.join("t5bob")
+        ann.send(type="typing")
+        ann.send(type="typing")  # within 3 s: dropped
+        assert bob.until("typing-hint")[0]["name"] == "t5ann"
+        assert [f for f in bob.quiet() + ann.quiet() if f["type"] == "typing-hint"] == []
+    finally:
+        ann.close()
+        bob.close()
+
+
+def test_a_rejoin_takes_over_the_stale_session_and_replays_only_what_was_missed(room):
+    ann, bob = DocClient(room), DocClient(room)
+    again = DocClient(room)
+    try:
+        welcome = ann.join("t8ann")
+        bob.join("t8bob")
+        ann.send(type="say", text="t8 seen")
+        seen = ann.until("message", text="t8 seen")[0]["time"]
+        bob.send(type="say", text="t8 missed")
+        ann.until("message", text="t8 missed")  # as if it never arrived: the link died here
+        back = again.join("t8ann", resume=welcome["resume"], since=seen)
+        assert [f["text"] for f in back["replay"]] == ["t8 missed"]  # Rejoining: since
+        taken = ann.rest()
+        assert [(f["code"], f["fatal"]) for f in taken if f["type"] == "error"] == [("taken-over", True)]
+        _, told = bob.until("joined", name="t8ann")
+        about_ann = [(f["type"], f.get("reason")) for f in told if f.get("name") == "t8ann"]
+        assert about_ann == [("left", "lost"), ("joined", None)]
+        stranger = DocClient(room)  # a wrong secret takes nothing over
+        try:
+            assert stranger.hello("t8ann", resume="A" * 24)["code"] == "name-taken"
+        finally:
+            stranger.close()
+    finally:
+        for client in (ann, bob, again):
+            client.close()
+
+
+def test_a_refused_frame_is_quoted_as_the_server_read_it(room):
+    ann = DocClient(room)
+    try:
+        ann.join("t9ann")
+        for _ in range(10):  # the whole burst (Abuse limits: 10 at once)
+            ann.send(type="who")
+        ann.send(type="say", text="t9 hi", mood="sunny")  # an unknown field
+        ann.send(type="dance")  # refused unread
+        refusals = [f for f in ann.quiet() if f["type"] == "error"]
+        assert [f["code"] for f in refusals] == ["slow-down", "slow-down"]
+        assert json.loads(str(refusals[0]["refused"])) == {"type": "say", "text": "t9 hi"}  # without mood
+        assert "refused" not in refusals[1]
+    finally:
+        ann.close()
+
+
+def test_over_af_unix_and_the_shutdown_notice():
+    with short_tmp_dir() as folder:
+        path = os.path.join(folder, "room.sock")
+        server = Proc("serve", "--headless", "--unix", path)
+        try:
+            server.expect("join with")
+            assert os.stat(path).st_mode & 0o777 == 0o600  # section 1
+            ann = DocClient(unix=path)
+            try:
+                ann.join("t6ann")
+                ann.send(type="say", text="over a socket file")
+                assert ann.until("message")[0]["text"] == "over a socket file"
+                server.popen.send_signal(signal.SIGTERM)
+                notice, _ = ann.until("shutdown")
+                assert notice["reason"] == "the server was stopped" and not notice.get("final")
+                assert ann.rest() == []  # nothing follows it (3.2.9)
+            finally:
+                ann.close()
+            assert server.wait() == 0 and not os.path.exists(path)
+        finally:
+            server.stop()
+
+
+def test_over_tls_with_a_key_and_the_channel_binding(tmp_path):
+    server, port, fingerprint = serve("--tls", "--tls-dir", str(tmp_path))
+    try:
+        assert fingerprint is not None
+        cert = (tmp_path / "tls-cert.pem").read_text()
+        assert fingerprint_of(ssl.PEM_cert_to_DER_cert(cert)) == fingerprint  # as the banner says
+        key = Ed25519PrivateKey.generate()
+        ann = DocClient(port, fingerprint=fingerprint)
+        try:
+            welcome = ann.join("t7ann", key)
+            assert welcome["name"] == "t7ann"
+            ann.send(type="say", text="encrypted")
+            assert ann.until("message")[0]["text"] == "encrypted"
+            ann.send(type="whois", name="t7ann")
+            reply, _ = ann.until("whois-reply")
+            digest = hashlib.sha256(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
+            assert reply["fingerprint"] == " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+        finally:
+            ann.close()
+        plain = DocClient(port)  # Mixed ends: a plain lanchat client is told to use TLS
+        try:
+            plain.send(type="hello", name="t7bob", version=2)
+            error, _ = plain.until("error")
+            assert error["code"] == "use-tls" and error["fatal"] is True
+        finally:
+            plain.close()
+        unbound = DocClient(port, fingerprint=fingerprint)  # a signature without the binding
+        try:
+            unbound.binding = b""
+            refused = unbound.hello("t7cat", Ed25519PrivateKey.generate())
+            assert refused["code"] == "bad-signature" and refused["fatal"] is True
+        finally:
+            unbound.close()
+    finally:
+        server.stop()
+
+
+# -- part 2: hostile but legal --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def open_room() -> Iterator[int]:
+    """A headless room with ``--no-limits``: the tests of limits below send many frames each."""
+    server, port, _ = serve("--no-limits")
+    try:
+        yield port
+    finally:
+        server.stop()
+
+
+def _answer(client: DocClient, handshake: bool = False, **obj: object) -> dict[str, object]:
+    """Send one frame and read the one answer it gets (a ``who`` behind it marks its end;
+    before the welcome, where a ``who`` is refused too, the one frame that answers it)."""
+    client.send(**obj)
+    if handshake:
+        return client.recv()
+    client.send(type="who")
+    _, seen = client.until("roster")
+    answers = seen[:-1]
+    assert len(answers) <= 1, answers
+    return answers[0] if answers else {"type": "(nothing)"}
+
+
+def _answer_raw(client: DocClient, data: bytes, handshake: bool = False) -> dict[str, object]:
+    client.send_raw(data)
+    if handshake:
+        return client.recv()
+    client.send(type="who")
+    _, seen = client.until("roster")
+    assert len(seen) <= 2, seen
+    return seen[0] if len(seen) == 2 else {"type": "(nothing)"}
+
+
+def _raw(payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + payload
+
+
+def test_names_and_texts_at_their_limits(open_room):
+    ann, bob = DocClient(open_room), DocClient(open_room)
+    try:
+        longest = "\U0001f600" * 31 + "a"  # 32 characters, 125 bytes of UTF-8
+        assert ann.hello("\U0001f600" * 32 + "a")["code"] == "bad-name"  # 33
+        ann.join(longest)
+        bob.join("h1bob")
+        ann.until("joined")
+        text = "\U0001f600" * 4000  # characters, not bytes: 16,000 bytes
+        ann.send(type="say", text=text)
+        assert bob.until("message", text=text)[0]["from"] == longest
+        ann.until("message")
+        assert _answer(ann, type="say", text=text + "a")["code"] == "too-long"
+        ann.send(type="whisper", to="h1BOB", text=text)
+        assert bob.until("direct", text=text)[0]["to"] == "h1bob"
+        ann.until("direct")
+        assert _answer(ann, type="me", text=text + "a")["code"] == "too-long"
+        topic = " ".join(["ab"] * 67)[:200]  # 200 characters once white space is collapsed
+        ann.send(type="topic", text=topic.replace(" ", " \t\n "))
+        assert bob.until("room-topic")[0]["text"] == topic
+        ann.until("room-topic")
+        assert _answer(ann, type="topic", text=topic + "x")["code"] == "too-long"
+        ann.send(type="away", reason="r" * 250)  # cut, not refused
+        assert bob.until("away-status")[0]["reason"] == "r" * 200
+        ann.until("away-status")
+        ann.send(type="history", limit=1000, before=None)
+        assert ann.until("history-end")[0]["more"] is False
+        for limit in (1001, 0, 5.0, -1):
+            assert _answer(ann, type="history", limit=limit)["code"] == "bad-message", limit
+        assert _answer(ann, type="history", before=0)["code"] == "bad-message"  # a cursor is 1 or more
+        assert _answer(ann, type="nick", name=longest)["type"] == "(nothing)"  # the name it has
+    finally:
+        ann.close()
+        bob.close()
+
+
+def test_a_frame_of_exactly_64_kib_is_taken_and_one_byte_more_ends_the_connection(open_room):
+    ann = DocClient(open_room)
+    try:
+        ann.join("h2ann")
+        head = b'{"type":"say","text":"full frame","pad":"'
+        payload = head + b"x" * (MAX_FRAME - len(head) - 2) + b'"}'
+        assert len(payload) == MAX_FRAME
+        ann.send_raw(_raw(payload))  # an unknown field: ignored (read by the slower path)
+        assert ann.until("message")[0]["text"] == "full frame"
+        ann.send_raw(struct.pack(">I", MAX_FRAME + 1))
+        last = ann.rest()
+        assert [(f["type"], f["code"], f["fatal"]) for f in last] == [("error", "bad-frame", True)]
+    finally:
+        ann.close()
+
+
+def test_json_as_rfc_8259_allows_it_and_numbers_out_of_range(open_room):
+    ann = DocClient(open_room)
+    try:
+        ann.join("h3ann")
+        spaced = b' \t\r\n{ "text" : "\\u0073paced" ,\n "type":"say", "type" : "say" }'
+        ann.send_raw(_raw(spaced))
+        assert ann.until("message")[0]["text"] == "spaced"
+        ann.send_raw(_raw(b'{"type":"say","text":"dup","text":"last wins"}'))
+        assert ann.until("message")[0]["text"] == "last wins"
+        ann.send_raw(_raw(b'{"type":"say","text":"long int","x":' + b"9" * 4300 + b"}"))
+        assert ann.until("message")[0]["text"] == "long int"
+        ann.send(type="say", text="a time nobody reads", time=-1)  # an unknown field: not checked
+        assert ann.until("message")[0]["text"] == "a time nobody reads"
+        cases = {
+            b'{"type":"say","text":"x","x":' + b"9" * 4301 + b"}": "bad-json",
+            b'{"type":"say","text":"x","x":NaN}': "out-of-range",
+            b'{"type":"say","text":"x","x":-Infinity}': "out-of-range",
+            b'{"type":"say","text":"x","x":1e400}': "out-of-range",
+            b'{"type":"history","limit":9223372036854775808}': "out-of-range",
+            b'{"type":"say","text":"\\ud800"}': "bad-message",
+            b'{"type":"say","text":"x","x":"\\udc00"}': "bad-message",
+            b"[" * 100_00 + b"]" * 100_00: "bad-json",
+            b"": "bad-json",
+            b"\xff\xfe": "bad-json",
+            b'"say"': "bad-message",
+            b'{"type":7}': "bad-message",
+            b'{"type":"say"}': "bad-message",
+            b'{"type":"say","text":5}': "bad-message",
+        }
+        for payload, code in cases.items():
+            answer = _answer_raw(ann, _raw(payload[:MAX_FRAME]))
+            assert answer.get("code") == code and not answer.get("fatal"), (payload[:60], answer)
+    finally:
+        ann.close()
+
+
+def test_unknown_fields_types_and_frames_out_of_order(open_room):
+    ann = DocClient(open_room)
+    try:
+        early = True
+        assert _answer(ann, early, type="say", text="too soon")["code"] == "hello-first"
+        assert _answer(ann, early, type="dance")["code"] == "unknown-type"
+        forged = {"type": "message", "from": "x", "text": "forged", "time": 1.0}  # a type only servers send
+        assert _answer(ann, early, **forged)["code"] == "unknown-type"
+        assert _answer_raw(ann, binary_frame("7", b"data"), early)["code"] == "hello-first"
+        assert _answer_raw(ann, _raw(b"\x00\x00x"), early)["code"] == "bad-message"  # n = 0
+        assert _answer(ann, early, type="auth", signature="AAAA")["code"] == "bad-message"  # no challenge
+        # pipelined: a hello with unknown fields, and a say behind it in the same write
+        hello = frame({"type": "hello", "name": "h4ann", "version": 2, "colour": "red", "extra": [1, {}]})
+        ann.send_raw(hello + frame({"type": "say", "text": "pipelined", "mood": None}))
+        assert ann.until("welcome")[0]["name"] == "h4ann"
+        ann.until("message", text="pipelined")
+        assert _answer(ann, type="hello", name="h4ann", version=2)["code"] == "bad-message"
+        assert _answer(ann, type="auth", signature="AAAA")["code"] == "bad-message"
+        assert _answer(ann, type="dance", text="x")["code"] == "unknown-type"
+        assert _answer_raw(ann, binary_frame("no-such-upload", b"data"))["type"] == "(nothing)"  # ignored
+        assert _answer_raw(ann, binary_frame("x" * 64, b"data"))["type"] == "(nothing)"
+        assert _answer_raw(ann, _raw(b"\x00\x41" + b"x" * 65 + b"data"))["code"] == "bad-message"  # n = 65
+        assert _answer_raw(ann, _raw(b"\x00\x02\xff\xfedata"))["code"] == "bad-message"  # id not UTF-8
+        assert _answer(ann, type="cancel", id="424242")["type"] == "(nothing)"  # never answered
+        ann.send(type="whisper", to="H4ANN", text="to myself")
+        _, seen = ann.until("direct")
+        assert [f for f in ann.quiet() if f["type"] == "direct"] == [] and len(seen) == 1  # one frame
+    finally:
+        ann.close()
+
+
+def test_versions_and_leaving_before_the_welcome(open_room):
+    old = DocClient(open_room)
+    try:
+        assert old.hello("h5old", version=1)["type"] == "welcome"
+    finally:
+        old.close()
+    future = DocClient(open_room)
+    try:
+        refused = future.hello("h5new", version=3)
+        assert refused["code"] == "version" and refused["fatal"] is True
+        assert future.rest() == []
+    finally:
+        future.close()
+    shy = DocClient(open_room)
+    try:
+        shy.send(type="bye")
+        assert shy.rest() == []
+    finally:
+        shy.close()
+
+
+def test_thirty_two_tries_without_joining_then_the_door_closes(room):
+    ann = DocClient(room)
+    try:
+        answers = []
+        for _ in range(33):
+            ann.send(type="hello", name="!", version=2)
+        answers = ann.rest()
+        assert [a["code"] for a in answers[:32]] == ["bad-name"] * 32
+        assert (answers[32]["code"], answers[32]["fatal"]) == ("slow-down", True) and len(answers) == 33
+    finally:
+        ann.close()
