@@ -408,6 +408,30 @@ def test_a_refused_frame_is_quoted_as_the_server_read_it(room):
         ann.close()
 
 
+def test_turns_refusals_and_passes_in_a_turn_based_room():
+    server, port, _ = serve("--mode", "turn")
+    ann, bob = DocClient(port), DocClient(port)
+    try:
+        assert ann.join("t10ann")["turn"] == "t10ann"  # headless: the first to join holds it
+        ann.send(type="moderate", action="pass")  # alone: it would come straight back
+        assert ann.until("error")[0]["code"] == "bad-message"
+        bob.join("t10bob")
+        ann.send(type="say", text="one")
+        ann.send(type="say", text="two")  # pipelined: the turn has moved on by then
+        _, seen = ann.until("error")
+        answers = [(f["type"], f.get("holder"), f.get("code")) for f in seen if f["type"] != "joined"]
+        assert answers == [("message", None, None), ("turn", "t10bob", None), ("error", None, "not-your-turn")]
+        ann.send(type="me", text="waves")  # section 6: a `me` needs the turn too
+        assert ann.until("error")[0]["code"] == "not-your-turn"
+        bob.send(type="moderate", action="pass", reason="nothing to say")  # the holder's own pass
+        assert ann.until("moderated")[0]["by"] == "t10bob"
+        assert ann.until("turn")[0]["holder"] == "t10ann"
+    finally:
+        ann.close()
+        bob.close()
+        server.stop()
+
+
 def test_over_af_unix_and_the_shutdown_notice():
     with short_tmp_dir() as folder:
         path = os.path.join(folder, "room.sock")
