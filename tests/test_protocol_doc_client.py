@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import select
@@ -27,7 +28,7 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from helpers import Proc, short_tmp_dir
+from helpers import Proc, child_env, short_tmp_dir
 
 TIMEOUT = 10.0
 MAX_FRAME = 65536  # section 2
@@ -163,8 +164,19 @@ class DocClient:
                 return got
 
     # -- section 4: the handshake --------------------------------------------------------
-    def hello(self, name: str, key: Ed25519PrivateKey | None = None, **extra: object) -> dict[str, object]:
-        """``hello`` (and the ``auth`` a key's challenge asks for); the server's decisive answer."""
+    def hello(
+        self,
+        name: str,
+        key: Ed25519PrivateKey | None = None,
+        password: str = "",
+        *,
+        sign_binding: bool = True,
+        proof_binding: bool = True,
+        **extra: object,
+    ) -> dict[str, object]:
+        """``hello`` (and the ``auth`` a key's challenge asks for, with the password's proof when
+        its ``salt`` says the room has one); the server's decisive answer. ``sign_binding`` and
+        ``proof_binding`` False leave the TLS channel binding out, as a relayed answer would."""
         fields: dict[str, object] = {"name": name, "version": 2, **extra}
         if key is not None:
             public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -174,8 +186,15 @@ class DocClient:
         if reply["type"] == "challenge":
             assert key is not None
             nonce = base64.b64decode(str(reply["nonce"]))
-            signed = b"lanchat identity v2\x00" + nonce + self.binding
-            self.send(type="auth", signature=base64.b64encode(key.sign(signed)).decode("ascii"))
+            signed = b"lanchat identity v2\x00" + nonce + (self.binding if sign_binding else b"")
+            answer = {"signature": base64.b64encode(key.sign(signed)).decode("ascii")}
+            if reply.get("salt"):  # Identity and room password: scrypt, then an HMAC of the nonce
+                salt = base64.b64decode(str(reply["salt"]))
+                derived = hashlib.scrypt(password.encode(), salt=salt, n=2**15, r=8, p=1, maxmem=2**26, dklen=32)
+                proved = b"lanchat password v2\x00" + nonce + (self.binding if proof_binding else b"")
+                proof = hmac.new(derived, proved, hashlib.sha256).digest()
+                answer["proof"] = base64.b64encode(proof).decode("ascii")
+            self.send(type="auth", **answer)
             reply = self.recv()
         return reply
 
@@ -192,9 +211,9 @@ class DocClient:
         self.sock.close()
 
 
-def serve(*extra: str) -> tuple[Proc, int, str | None]:
+def serve(*extra: str, env: dict[str, str] | None = None) -> tuple[Proc, int, str | None]:
     """``serve --headless`` on a free loopback port: the process, the port, the TLS fingerprint."""
-    server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", *extra)
+    server = Proc("serve", "--headless", "--no-announce", "--host", "127.0.0.1", "--port", "0", *extra, env=env)
     port = int(server.expect(r"listening on port (\d+)").group(1))
     fingerprint = server.expect(r"fingerprint is (SHA256:\S+)").group(1) if "--tls" in extra else None
     return server, port, fingerprint
@@ -483,11 +502,33 @@ def test_over_tls_with_a_key_and_the_channel_binding(tmp_path):
             plain.close()
         unbound = DocClient(port, fingerprint=fingerprint)  # a signature without the binding
         try:
-            unbound.binding = b""
-            refused = unbound.hello("t7cat", Ed25519PrivateKey.generate())
+            refused = unbound.hello("t7cat", Ed25519PrivateKey.generate(), sign_binding=False)
             assert refused["code"] == "bad-signature" and refused["fatal"] is True
         finally:
             unbound.close()
+    finally:
+        server.stop()
+
+
+def test_a_room_password_proved_over_tls_never_sent(tmp_path):
+    env = child_env(LANCHAT_PASSWORD="tea pot")
+    server, port, fingerprint = serve("--password", "--tls", "--tls-dir", str(tmp_path), env=env)
+    try:
+        clients = [DocClient(port, fingerprint=fingerprint) for _ in range(5)]
+        try:
+            assert clients[0].hello("t11ann", Ed25519PrivateKey.generate(), "tea pot")["type"] == "welcome"
+            unbound = clients[1].hello("t11bob", Ed25519PrivateKey.generate(), "tea pot", proof_binding=False)
+            assert (unbound["code"], unbound["message"], unbound["fatal"]) == ("password", "wrong password", True)
+            wrong = clients[2].hello("t11cy", Ed25519PrivateKey.generate(), "tea")
+            assert (wrong["code"], wrong["message"], wrong["fatal"]) == ("password", "wrong password", True)
+            key = Ed25519PrivateKey.generate()
+            relayed = clients[3].hello("t11dan", key, "tea pot", sign_binding=False, proof_binding=False)
+            assert (relayed["code"], relayed["fatal"]) == ("bad-signature", True)  # the signature is checked first
+            guest = clients[4].hello("t11cat")  # no key: a guest cannot prove a password
+            assert (guest["code"], guest["fatal"]) == ("password", True)
+        finally:
+            for client in clients:
+                client.close()
     finally:
         server.stop()
 
