@@ -692,6 +692,27 @@ def test_unknown_fields_types_and_frames_out_of_order(open_room):
         ann.close()
 
 
+def test_pipelining_behind_a_keys_auth_and_the_answers_a_leaver_still_gets(open_room):
+    key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode("ascii")
+    ann = DocClient(open_room)
+    try:  # section 4: a frame right behind a keyed hello is too early; one behind the auth is not
+        ann.send_raw(frame({"type": "hello", "name": "h6ann", "version": 2, "key": public}) + frame({"type": "who"}))
+        challenge = ann.recv()
+        assert challenge["type"] == "challenge" and ann.recv()["code"] == "hello-first"
+        signed = key.sign(b"lanchat identity v2\x00" + base64.b64decode(str(challenge["nonce"])))
+        auth = frame({"type": "auth", "signature": base64.b64encode(signed).decode("ascii")})
+        ann.send_raw(auth + frame({"type": "say", "text": "behind the auth"}))
+        assert ann.until("welcome")[0]["name"] == "h6ann"
+        ann.until("message", text="behind the auth")
+        # leaving: the answers to the frames before the bye come, nothing after it is read
+        last = [{"type": "who"}, {"type": "say", "text": "last words"}, {"type": "bye"}, {"type": "who"}]
+        ann.send_raw(b"".join(frame(obj) for obj in last))
+        assert [(f["type"], f.get("text")) for f in ann.rest()] == [("roster", None), ("message", "last words")]
+    finally:
+        ann.close()
+
+
 def test_versions_and_leaving_before_the_welcome(open_room):
     old = DocClient(open_room)
     try:
