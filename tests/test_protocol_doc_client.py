@@ -418,11 +418,12 @@ def test_a_refused_frame_is_quoted_as_the_server_read_it(room):
         for _ in range(10):  # the whole burst (Abuse limits: 10 at once)
             ann.send(type="who")
         ann.send(type="say", text="t9 hi", mood="sunny")  # an unknown field
-        ann.send(type="dance")  # refused unread
+        ann.send(type="dance")  # refused unread: an unknown type
+        ann.send(type="history", before=1.5)  # and a field of the wrong type
         refusals = [f for f in ann.quiet() if f["type"] == "error"]
-        assert [f["code"] for f in refusals] == ["slow-down", "slow-down"]
+        assert [f["code"] for f in refusals] == ["slow-down"] * 3
         assert json.loads(str(refusals[0]["refused"])) == {"type": "say", "text": "t9 hi"}  # without mood
-        assert "refused" not in refusals[1]
+        assert "refused" not in refusals[1] and "refused" not in refusals[2]
     finally:
         ann.close()
 
