@@ -62,7 +62,11 @@ def fold_line(line: str, columns: int, hang: str | None = None) -> list[str]:
         gap, text = line[end : unit.start()], unit.group()
         own = unit.lastgroup == "pin" or (unit.lastgroup == "command" and (text.startswith("python") or "--fingerprint" in text))
         end = unit.end()
-        if not fresh and (own or used + len(gap) + cells(text) > width):
+        # a plain word wider than the terminal (a long link, a paste without spaces) fits no row:
+        # the terminal wraps it wherever it starts, so it goes on after what is on the row (put
+        # on a row of its own, it left "[12:00] ann:" alone above it, a message with no words)
+        endless = unit.lastgroup is None and cells(text) > columns - 2
+        if not fresh and not endless and (own or used + len(gap) + cells(text) > width):
             rows.append(row)
             # a word too long for the room under the hang (a link under a --plain sender's
             # prefix) is put less deep, whole on its row, rather than wrapped by the terminal

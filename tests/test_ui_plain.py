@@ -202,3 +202,17 @@ def test_after_a_stop_that_was_not_ours_our_modes_are_back_before_the_next_read(
         front.close()
         os.close(master)
         os.close(slave)
+
+
+def test_a_word_wider_than_the_terminal_goes_on_after_the_name_not_under_an_empty_one():
+    """--plain at 60 columns: a link of 100 characters went on a row of its own, under the hang,
+    and left "[12:00:00] ann:" alone above it, a message with no words. A word no row can hold is
+    wrapped by the terminal wherever it starts: it starts after the name; the words after it fold
+    under the hang as before."""
+    from lanchat.session import Line
+    from lanchat.ui.plain import folded_plain
+
+    link = "https://example.org/" + "a" * 80
+    rows = folded_plain(Line(kind="message", time=0.0, sender="ann", text=f"{link} and the words after it"), 60).split("\n")
+    assert rows[0].endswith(f"ann: {link}"), rows
+    assert rows[1].strip() == "and the words after it" and rows[1].startswith(" " * 10)
