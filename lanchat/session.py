@@ -661,13 +661,15 @@ class Session:
         done = social.parse(self, word, rest)
         if done is not social.NOT_SOCIAL:
             return done  # type: ignore[return-value]
-        if word == "/who":
-            return Outgoing(ev.Who())
+        if word == "/who":  # "/who ann" listed everyone, the name unread: /whois is the one about a person
+            return Outgoing(ev.Who()) if not rest else self._usage("/who (everyone here); /whois NAME tells who one person is")
         if word == "/unsend":
             return Unsend() if not rest else Local((self._notice("usage: /unsend", kind="error"),))
         if word == "/help":
             return Local(tuple(self.help_lines(rest)))
         if word == "/address":
+            if rest:  # "/address ann" printed ours as if it answered for ann
+                return self._usage("/address (how others join this room)")
             lines = self.join_lines or (f"connected to {self.where or '?'}",)
             return Local(tuple(self._notice(line.strip(), kind="system") for line in lines))
         if word == "/history":

@@ -263,6 +263,8 @@ def parse(session: Session, word: str, rest: str) -> object:
         session.away_asked = reason  # until the room answers (_away): a rejoin asks it again
         return _out(ev.SetAway(reason=reason))
     if word == "/topic":
+        if rest == "-" and not session.topic:  # was sent, and the room said "ann cleared the topic" of none
+            return _local(session, "there is no topic to clear; /topic TEXT sets one")
         if rest:  # "-" alone clears it (PROTOCOL.md: an empty topic does); a restart keeps a topic
             return _out(ev.SetTopic(text="" if rest == "-" else rest))
         return _local(session, f"topic: {session.topic}" if session.topic else "no topic; /topic TEXT sets one")

@@ -64,7 +64,9 @@ def test_topic_dash_clears_the_topic():
     from lanchat import events as ev
     from lanchat.session import Outgoing, Session
 
-    assert Session(name="hal").parse_input("/topic -") == Outgoing(ev.SetTopic(text=""))
+    hal = Session(name="hal")
+    hal.on_event(ev.Topic(text="kept from the last run", by="hal", time=0.0))  # the room tells it after the welcome
+    assert hal.parse_input("/topic -") == Outgoing(ev.SetTopic(text=""))
     assert Session(name="hal").parse_input("/topic - then") == Outgoing(ev.SetTopic(text="- then"))
 
 

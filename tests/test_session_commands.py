@@ -547,3 +547,26 @@ def test_a_paste_of_lines_starting_with_a_slash_that_are_not_commands_is_given_b
         assert isinstance(refused, Local) and refused.lines[0].kind == "error", typed
         assert refused.lines[0].give_back == typed
         assert refused.lines[0].text.startswith(f"unknown command {named};"), refused.lines[0].text
+
+
+def test_who_and_address_with_a_word_after_them_say_their_usage_rather_than_ignore_it():
+    """"/who ann" listed everyone (ann unread) and "/address ann" printed our own address as
+    if it answered for ann: a word after them is a mistake to point out, with /whois named."""
+    ann = room("ann", "client", "bob")
+    assert ann.parse_input("/who") == Outgoing(ev.Who())
+    for typed in ("/who bob", "/address bob", "/clients bob"):
+        result = ann.parse_input(typed)
+        assert isinstance(result, Local) and result.lines[0].kind == "error", typed
+        assert result.lines[0].text.startswith("usage: /"), result.lines[0].text
+    assert "/whois NAME" in ann.parse_input("/who bob").lines[0].text  # type: ignore[union-attr]
+    assert isinstance(ann.parse_input("/address"), Local) and ann.parse_input("/address").lines[0].kind == "system"  # type: ignore[union-attr]
+
+
+def test_topic_dash_with_no_topic_says_there_is_none_and_sends_nothing():
+    """"/topic -" in a room with no topic was sent, and the room told everyone "ann cleared the
+    topic", of nothing. Said here instead; with a topic it is cleared as before."""
+    ann = room("ann", "host", "bob")
+    result = ann.parse_input("/topic -")
+    assert isinstance(result, Local) and "no topic to clear" in result.lines[0].text
+    ann.on_event(ev.Topic(text="quiz at 10", by="ann", time=T))
+    assert ann.parse_input("/topic -") == Outgoing(ev.SetTopic(text=""))
