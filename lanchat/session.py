@@ -54,6 +54,7 @@ class Presence:
 
 
 TURN_CHANGED = "turn-changed"  # Line.code of "turn: ..." notices (the screen shows most in its status line)
+UNKNOWN_COMMAND = "unknown-command"  # Line.code of "unknown command ...": --plain adds how to send such a line as text
 HISTORY_PAGE = "history-page"  # Line.code of the lines a /history request brought (they go above)
 HISTORY_PAGE_END = "history-page-end"  # and of its end line: the screen scrolls the page into view
 
@@ -694,7 +695,7 @@ class Session:
                 return UiCommand(name=word, argument=rest)
         # given back, as a line too long is: a mistyped command to mend, or a paste of lines that
         # start with '/' and are not all commands (paths, a poem), whole (the full screen keeps it)
-        return Local((replace(self._notice(self._unknown(word), kind="error"), give_back=text),))
+        return Local((replace(self._notice(self._unknown(word), kind="error"), give_back=text, code=UNKNOWN_COMMAND),))
 
     def _unknown(self, word: str) -> str:
         """What a mistyped command is told: the closest real one, when one is close. A paste's

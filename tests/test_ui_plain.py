@@ -216,3 +216,22 @@ def test_a_word_wider_than_the_terminal_goes_on_after_the_name_not_under_an_empt
     rows = folded_plain(Line(kind="message", time=0.0, sender="ann", text=f"{link} and the words after it"), 60).split("\n")
     assert rows[0].endswith(f"ann: {link}"), rows
     assert rows[1].strip() == "and the words after it" and rows[1].startswith(" " * 10)
+
+
+def test_a_paste_of_paths_is_one_line_saying_how_to_send_them_not_an_unknown_command_each(piped):
+    """A paste of three paths in --plain gave three 'unknown command /home/...; /help lists them',
+    and no word of how to send a line starting with /. The run of lines that are no command is
+    taken whole, as the full screen takes such a paste: one line, naming the first, saying none
+    was sent and how to send one (//). Commands among them still run; a typo keeps its guess."""
+    front, write_fd, out, _ = piped
+    got = feed(front, write_fd, b"/home/ann/a.pdf\n/home/ann/b.pdf\n/etc/x\n/who\n//ok\n/hlep\n")
+    assert got == ["/home/ann/a.pdf\n/home/ann/b.pdf\n/etc/x", "/who", "//ok", "/hlep"]
+    for typed in got[:1] + got[3:]:
+        front.show(list(front.session.parse_input(typed).lines))  # type: ignore[union-attr]
+    said = out.getvalue().splitlines()
+    assert len(said) == 2, said
+    assert said[0].endswith("! /home/ann/a.pdf and 2 more lines starting with / are not commands, so none was sent;"
+                            " to send a line starting with / as text, start it with //"), said[0]  # fmt: skip
+    assert "did you mean /help?" in said[1] and "//" not in said[1]
+    front.show(list(front.session.parse_input("/home/ann/c.pdf").lines))  # type: ignore[union-attr]
+    assert out.getvalue().splitlines()[-1].endswith("/home/ann/c.pdf is not a command, so it was not sent; to send a line starting with / as text, start it with //")

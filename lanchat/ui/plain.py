@@ -18,6 +18,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from types import FrameType
 from typing import TextIO
 
@@ -25,7 +26,7 @@ from wcwidth import grapheme_boundary_before, iter_graphemes, wcswidth
 
 from .. import events as ev
 from .. import session_social as social
-from ..session import Command, Line, Session, UiCommand
+from ..session import ALIASES, UNKNOWN_COMMAND, Command, Line, Session, UiCommand
 from ..stopsignals import StopSignals, write_out
 from ..textsafe import visible, visible_lines
 from ..wording import ACTION_MARK, NOTICE_MARK
@@ -68,6 +69,58 @@ def screen_only(command: UiCommand) -> list[Line]:
             text = f"{known.name} works in the full screen; {known.help.removeprefix('(full screen only) ')}"
             return [Line(kind="error", time=time.time(), text=text)]
     return []
+
+
+def not_commands_together(lines: list[str] | None, session: Session) -> list[str] | None:
+    """``lines`` submitted together (a paste), each run of lines that start with '/' and are no
+    command (paths: /home/ann/a.pdf) joined into one, as the full screen takes such a paste:
+    Session then answers one "unknown command" for the run, not one for each of its lines."""
+    if lines is None or len(lines) < 2:
+        return lines
+    known = frozenset(session.command_words())
+    joined: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        start = line.lstrip()
+        word = start.split(" ", 1)[0].lower()
+        if start.startswith("/") and not start.startswith("//") and ALIASES.get(word, word) not in known:
+            run.append(line)
+            continue
+        if run:
+            joined.append("\n".join(run))
+            run = []
+        joined.append(line)
+    return joined[:-1]
+
+
+def not_a_command(line: Line) -> Line:
+    """--plain's "unknown command" for a line (or a paste's run of lines) that is no command: in
+    the full screen it goes back to the input line to mend; here it is gone, so it says so, and
+    how to send such a line as text when it looks like one (a path, a paste of several)."""
+    first, *more = (line.give_back or "").strip().split("\n")
+    if not more and "/" not in first.split(" ", 1)[0][1:]:
+        return line  # "/hlep": a command mistyped (did you mean /help?), nothing to send as text
+    first = first.strip() if len(first.strip()) <= 60 else first.strip()[:57] + "..."
+    if more:
+        text = f"{first} and {len(more)} more line{'s' if len(more) > 1 else ''} starting with / are not commands, so none was sent"
+    else:
+        text = f"{first} is not a command, so it was not sent"
+    return replace(line, text=f"{text}; to send a line starting with / as text, start it with //")
+
+
+def output_refused(exc: OSError) -> str:
+    """Say on stderr that the chat's output refused lines (a full disk); the reason, lowercase."""
+    why = (exc.strerror or str(exc)).lower()
+    with contextlib.suppress(OSError, ValueError):
+        print(f"lanchat: cannot write the chat to its output ({why}); "
+              "the chat goes on, and what is missed is counted where the output works again",
+              file=sys.stderr, flush=True)  # fmt: skip
+    return why
+
+
+def unwritten_gap(count: int, why: str) -> Line:
+    """The line marking where the output takes lines again after ``count`` it could not take."""
+    return Line(kind="error", time=time.time(), text=f"{count} line{'s' if count != 1 else ''} could not be written here ({why})")
 
 
 def clock_text(when: float) -> str:
@@ -589,6 +642,9 @@ class PlainFrontend:
         self._echo("\b" * width + " " * width + "\b" * width)
 
     def read_input(self) -> list[str] | None:
+        return not_commands_together(self._read_lines(), self.session)
+
+    def _read_lines(self) -> list[str] | None:
         if self.terminal is not None:
             if woke := self.terminal.woken():  # Ctrl-Z; or the terminal ours again after kill -STOP and fg
                 self._suspend(self.terminal, stop=woke == "stop")
@@ -624,10 +680,10 @@ class PlainFrontend:
         return [line.rstrip("\r") for line in complete]
 
     def show(self, lines: list[Line]) -> None:
+        lines = [not_a_command(line) if line.code == UNKNOWN_COMMAND else line for line in lines]
         lines = self.hidden.projected(lines, self.session)
         if self.unwritten:  # the output failed before: where it takes lines again, the gap is marked
-            gap = f"{self.unwritten} line{'s' if self.unwritten != 1 else ''} could not be written here ({self._unwritten_why})"
-            lines = [Line(kind="error", time=time.time(), text=gap), *lines]
+            lines = [unwritten_gap(self.unwritten, self._unwritten_why), *lines]
         try:
             columns = self._columns()
             text = "".join(folded_plain(line, columns) + "\n" for line in lines)
@@ -646,11 +702,7 @@ class PlainFrontend:
         """The output refused lines (no space left, a quota): the chat goes on; said once on
         stderr, and counted, for the line that marks the gap where the output works again."""
         if not self.unwritten:
-            self._unwritten_why = (exc.strerror or str(exc)).lower()
-            with contextlib.suppress(OSError, ValueError):
-                print(f"lanchat: cannot write the chat to its output ({self._unwritten_why}); "
-                      "the chat goes on, and what is missed is counted where the output works again",
-                      file=sys.stderr, flush=True)  # fmt: skip
+            self._unwritten_why = output_refused(exc)
         self.unwritten += count
 
     def _columns(self) -> int | None:
