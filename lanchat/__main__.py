@@ -53,7 +53,7 @@ class _Parser(argparse.ArgumentParser):
         Each line too long is folded as _say folds (at spaces, under its own indent)."""
         text = super().format_help()
         columns = _terminal_columns(1)
-        return text if columns is None else "\n".join(row for line in text.split("\n") for row in _help_rows(line, columns))
+        return text if columns is None else "\n".join(row for unit in _help_units(text.split("\n")) for row in _help_rows(unit, columns))
 
     def parse_args(self, args=None, namespace=None):  # type: ignore[override]  # noqa: ANN001, ANN201
         """The top parser's: the command first, then each unknown word named with the command's
@@ -71,21 +71,51 @@ class _Parser(argparse.ArgumentParser):
         return parsed
 
 
-def _help_rows(line: str, columns: int) -> list[str]:
-    """A line of --help on a terminal ``columns`` wide: as it is if it fits; an example (a command,
-    a gap, what it does) as the command, then what it does under it; a line indented past half
-    the width (what an example does, continued) brought in to four spaces; then folded."""
+_HELP_EXAMPLE = r" {1,8}(\S.*?\S) {2,}(\S.*)"  # "  lanchat rooms --json   for scripts": a command, a gap, what it does
+
+
+def _help_units(lines: list[str]) -> list[list[str]]:
+    """The lines of --help as the units written with hand-placed breaks for 80 columns, which fold
+    as one on a narrower terminal (folded line by line, each break stayed: ragged rows of one
+    word): prose at the left edge up to a sentence's end (or a heading's colon), and an example
+    with the lines that go on with what it does (indented to where that starts)."""
     import re
 
-    if cells(line) <= columns:
-        return [line]
-    indent = line[: len(line) - len(line.lstrip(" "))]
-    two = re.fullmatch(r"(\S.*?\S) {3,}(\S.*)", line.strip())
+    units: list[list[str]] = []
+    under = -1  # the column where the last example's "what it does" starts (-1: none)
+    for line in lines:
+        indent = len(line) - len(line.lstrip(" "))
+        last = units[-1][-1] if units else ""
+        prose = indent == 0 and line.strip() and not line.startswith("usage:")
+        if prose and last.strip() and not last[:1].isspace() and not last.startswith("usage:") and last.rstrip()[-1] not in ".:":
+            units[-1].append(line)
+        elif under > 0 and indent == under and line.strip():
+            units[-1].append(line)
+        else:
+            units.append([line])
+            two = re.fullmatch(_HELP_EXAMPLE, line)
+            under = two.start(2) if two else (indent if indent > 8 else -1)  # a command alone, what it does below
+    return units
+
+
+def _help_rows(unit: list[str], columns: int) -> list[str]:
+    """A unit of --help (``_help_units``) on a terminal ``columns`` wide: as it is if it fits;
+    prose as one paragraph, folded; an example (a command, a gap, what it does) as the command,
+    then what it does under it, four spaces in; a line indented past half the width (what a
+    command alone above it does) brought in to four spaces."""
+    import re
+
+    if all(cells(line) <= columns for line in unit):
+        return unit
+    line = " ".join(part.strip() for part in unit)
+    indent = unit[0][: len(unit[0]) - len(unit[0].lstrip(" "))]
+    two = re.fullmatch(_HELP_EXAMPLE, unit[0])
     if two:
-        return fold_line(indent + two.group(1), columns) + fold_line("    " + two.group(2), columns, hang="    ")
+        what = " ".join([two.group(2), *(part.strip() for part in unit[1:])])
+        return fold_line(indent + two.group(1), columns) + fold_line("    " + what, columns, hang="    ")
     if len(indent) > columns // 2:
-        line = "    " + line.strip()
-    return fold_line(line, columns)
+        return fold_line("    " + line, columns, hang="    ")
+    return fold_line(indent + line, columns, hang=None if indent else "")
 
 
 def command_hint(argv: list[str], commands: list[str]) -> str | None:
@@ -696,9 +726,9 @@ def build_parser() -> _Parser:
     forget = commands.add_parser(
         "forget",
         help="forget the TLS fingerprint remembered for a room's address (its next join is as a first one)",
-        description="Remove the TLS fingerprint remembered for HOST:PORT from known_servers in your data\n"
-        "folder, as `ssh-keygen -R` does for ssh. An address remembered there is joined only\nwith TLS: "
-        "forget it when its host tells you the room there is now without TLS.",
+        description="Remove the TLS fingerprint remembered for HOST:PORT from known_servers in your\n"
+        "data folder, as `ssh-keygen -R` does for ssh. An address remembered there is\njoined only with TLS: "
+        "forget it when its host tells you the room there is now\nwithout TLS.",
         epilog="examples:\n  lanchat forget 192.168.1.20:3580\n  lanchat forget 192.168.1.20 3580\n"
         "  lanchat forget 192.168.1.20          (every port of that address)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,

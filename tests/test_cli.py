@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import json
 import os
 import re
@@ -1353,6 +1354,38 @@ def test_every_help_folds_to_a_40_column_terminal_at_spaces(monkeypatch, command
     assert not too_wide, too_wide
     assert shown.split() == argparse.ArgumentParser.format_help(parser).split()  # folded, not a word lost
     monkeypatch.setenv("COLUMNS", "200")
+    assert parser.format_help() == argparse.ArgumentParser.format_help(parser)
+
+
+@pytest.mark.parametrize("command", ["", "serve", "connect", "history", "rooms", "doctor", "names", "key", "forget"])
+def test_help_text_written_with_hand_breaks_reflows_to_a_50_column_terminal(monkeypatch, command):
+    """The descriptions and examples are written for 80 columns with breaks placed by hand, and
+    were folded line by line: at 50 columns each break stayed, after a row of one or two words
+    ('Check the network, the port, a server, the' / '  firewall, room discovery, the' / 'locale,
+    ...'). A paragraph, and what an example does, now fold as one: every row but a paragraph's
+    last is full (the next word would not fit on it), prose stays at the left edge; at 80 columns
+    the text is as written."""
+    from lanchat.__main__ import build_parser
+
+    monkeypatch.setenv("COLUMNS", "50")
+    top = build_parser()
+    parser = top.commands[command] if command else top
+    rows, section = [], ""
+    for row in parser.format_help().splitlines():
+        section = row if row.endswith(":") and not row[:1].isspace() else ("" if not row.strip() else section)
+        if section not in ("positional arguments:", "options:") and not row.startswith("usage:"):
+            rows.append(row)
+    ragged = []
+    for row, after in itertools.pairwise(rows):
+        indent = len(row) - len(row.lstrip())
+        same = indent in (0, 4) and after.strip() and len(after) - len(after.lstrip()) == indent and row.strip()
+        if same and row.rstrip()[-1] not in ".:" and not after.lstrip().startswith(("lanchat ", "--")) and not row.lstrip().startswith("--"):
+            if len(row) + 1 + len(after.split()[0]) <= 50:
+                ragged.append((row, after))
+        if row.strip() and not row[0].isspace() and row.rstrip()[-1] != ":" and after[:1].isspace():
+            ragged.append((row, after))  # prose goes on at the left edge, not indented like a list
+    assert not ragged, ragged
+    monkeypatch.setenv("COLUMNS", "80")
     assert parser.format_help() == argparse.ArgumentParser.format_help(parser)
 
 
