@@ -681,7 +681,7 @@ def build_parser() -> _Parser:
         epilog=ROOMS_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rooms.add_argument("--wait", type=_seconds, default=2.0, metavar="S", help="how long to listen, in seconds (default 2)")
+    rooms.add_argument("--wait", type=_listen_seconds, default=2.0, metavar="S", help="how long to listen, in seconds (default 2)")
     rooms.add_argument("--json", action="store_true", help="one JSON list, for scripts")
 
     doctor = commands.add_parser(
@@ -736,6 +736,15 @@ def build_parser() -> _Parser:
     forget.add_argument("host", metavar="HOST", help="the address as connect took it: HOST, HOST:PORT or [IPV6]:PORT")
     forget.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="its port (default: every port)")
     return parser
+
+
+def _listen_seconds(text: str) -> float:
+    """rooms --wait: ``_seconds``, but not 0, which listened for no time and then said 'no lanchat
+    room found on the local network within 0 s' of a network where rooms may well be."""
+    value = _seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} listens for no time: give more than 0 seconds (rooms answer within a second or two; default 2)")
+    return value
 
 
 def _seconds(text: str) -> float:

@@ -1938,3 +1938,18 @@ def test_passwords_that_differed_once_then_nothing_typed_say_both(monkeypatch, c
     with pytest.raises(cli.PasswordsDiffer) as differed:
         cli._password_from_user("Room password: ", confirm=True)
     assert str(differed.value) == "the two passwords differed once, and nothing was typed the other times; no room was started"
+
+
+def test_rooms_wait_0_is_refused_for_listening_no_time_where_doctor_takes_it_as_skip(capsys):
+    """`lanchat rooms --wait 0` listened for no time and said 'no lanchat room found on the local
+    network within 0 s' (exit 1), of a network where rooms may well be. It is refused at once,
+    saying why; doctor's --wait 0 still skips its look for rooms."""
+    from lanchat.__main__ import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["rooms", "--wait", "0"])
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "--wait: 0 listens for no time: give more than 0 seconds" in line and "within 0 s" not in line
+    assert build_parser().parse_args(["rooms", "--wait", "0.5"]).wait == 0.5
+    assert build_parser().parse_args(["doctor", "--wait", "0"]).wait == 0
