@@ -1381,7 +1381,7 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         if problem:
             log(f"could not announce the room on the local network ({problem}); people join with the address")
         else:
-            log(f"announced as {announced_as!r} on the local network")
+            log(f"announced as {_room_said(announced_as or room)} on the local network")
 
     announcer = Announcer(
         room=room,
@@ -1394,9 +1394,9 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         on_done=done,
     )
     if not addresses:
-        return announcer, (f"  this machine has no network address yet: {room!r} is announced on the local network once "
+        return announcer, (f"  this machine has no network address yet: {_room_said(room)} is announced on the local network once "
                            "it has one (--no-announce to stay quiet)")
-    return announcer, f"  announcing {room!r} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
+    return announcer, f"  announcing {_room_said(room)} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
 
 
 def _say_renamed(room: str, announced_as: str, log, renamed) -> None:  # noqa: ANN001 - _announcer's
@@ -1404,11 +1404,19 @@ def _say_renamed(room: str, announced_as: str, log, renamed) -> None:  # noqa: A
     the host's screen (``renamed``), with the name students type to join it by name."""
     join = f"`lanchat connect {_shell_word(announced_as)}`"
     if log is not None:
-        log(f"announced as {announced_as!r} on the local network: another room here is called {room!r} already, "
-            f"so {join} joins this one by name (choose another name with --room NAME)")
+        log(f"announced as {_room_said(announced_as)} on the local network: another room here is called {_room_said(room)} "
+            f"already, so {join} joins this one by name (choose another name with --room NAME)")
     elif renamed is not None:
-        renamed(room, announced_as, f"another room on this network is called {room!r} already: this one is "
-                f"announced as {announced_as!r}; {join} joins it by name (or choose another name with --room NAME)")
+        renamed(room, announced_as, f"another room on this network is called {_room_said(room)} already: this one is "
+                f"announced as {_room_said(announced_as)}; {join} joins it by name (or choose another name with --room NAME)")
+
+
+def _room_said(room: str) -> str:
+    """A room's name in quotes, as it was typed and is listed: repr() wrote a backslash twice
+    (--room 'ann\\bob' was "announcing 'ann\\\\bob'"). A room name holds no control character
+    (discovery.room_name_problem); a typed one that does is quoted with its escapes."""
+    quote = next((mark for mark in "'\"" if mark not in room), None)
+    return f"{quote}{room}{quote}" if quote and visible(room) == room else quoted(room)
 
 
 def _shell_word(text: str) -> str:
@@ -2023,7 +2031,7 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
     if called:
         return _fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
     if rooms:
-        return _fail(f"no room is called {quoted(' '.join(typed.split()))} either; join one of those above by its name or address", exit_code)
+        return _fail(f"no room is called {_room_said(' '.join(typed.split()))} either; join one of those above by its name or address", exit_code)
     return _fail(f"{problem}, and no room is announced on the local network\n{NO_ROOM_HELP}", exit_code)
 
 
