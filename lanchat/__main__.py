@@ -2417,6 +2417,8 @@ class _Rejoin:
         # forever), and dials them only when the look-up fails (the school's name server down).
         self.endpoint, self.saved, self.named = replace(endpoint, addresses=()), endpoint.addresses, endpoint.host
         self.resolve = None  # lookup.look_up's resolver (getaddrinfo; a test's stand-in)
+        self.say_after: float | None = None  # when a slow look-up is said (lookup.SAY_AFTER_SECONDS; a test's)
+        self.note = None  # client.Reconnect.note: a slow look-up said on the status line and once as a line
         self.session, self.key, self.binding = session, key, binding
         # runs on client.Reconnect's worker thread, under the full screen: never a prompt
         self.password = getattr(password, "without_asking", password)
@@ -2484,7 +2486,7 @@ class _Rejoin:
         from .transport import TransportError
 
         try:
-            sock = _reconnect(self._looked_up(endpoint), self.pinned)
+            sock = self._dial(endpoint)
         except Exception as exc:
             if announced:
                 raise self._not_there(endpoint, exc) from exc
@@ -2506,16 +2508,40 @@ class _Rejoin:
             raise
         return endpoint, (sock, proto, welcome, early)
 
-    def _looked_up(self, endpoint):  # noqa: ANN001, ANN202
-        """``endpoint`` with the addresses its host is found at now; where the look-up fails, the
-        ones the first connect found (``saved``). Left as it is for any host but the name typed."""
+    def _dial(self, endpoint):  # noqa: ANN001, ANN202
+        """_reconnect to ``endpoint`` at the addresses its name is found at now (``_looked_up``);
+        where none of those answers (the name server's answer is stale, or names an address this
+        network cannot reach), the ones the first connect found that it did not name (``saved``):
+        only a failed look-up fell back to them."""
         from dataclasses import replace
 
-        from .lookup import FOUND, look_up
+        from .transport import TransportError
+
+        found = self._looked_up(endpoint)
+        try:
+            return _reconnect(found, self.pinned)
+        except TransportError:
+            rest = tuple(address for address in self.saved if address not in found.addresses)
+            if found is endpoint or not rest:
+                raise
+        return _reconnect(replace(endpoint, addresses=rest), self.pinned)
+
+    def _looked_up(self, endpoint):  # noqa: ANN001, ANN202
+        """``endpoint`` with the addresses its host is found at now; where the look-up fails, the
+        ones the first connect found (``saved``). Left as it is for any host but the name typed.
+        A look-up slower than a second is said (``note``), as `connect NAME` says it."""
+        from dataclasses import replace
+
+        from .lookup import FOUND, LOOKUP_SECONDS, look_up
 
         if not self.saved or endpoint.addresses or endpoint.host != self.named:
             return endpoint
-        found = look_up(endpoint.host, endpoint.port, resolve=self.resolve)
+        note, shown = self.note, quoted(endpoint.host)
+        say = None if note is None else (lambda _said: note(
+            f"looking up {shown}",
+            f"rejoining: looking up {shown}; the network's name server is slow to answer (at most "
+            f"{LOOKUP_SECONDS:g} s, then the address{'es' if len(self.saved) > 1 else ''} it had before)"))
+        found = look_up(endpoint.host, endpoint.port, resolve=self.resolve, say=say, say_after=self.say_after)
         if found.outcome != FOUND:
             return replace(endpoint, addresses=self.saved)
         return replace(endpoint, addresses=_found_at(found.addresses))
@@ -2644,15 +2670,14 @@ def _run_participant(  # noqa: ANN001
     frontend = _make_frontend(session, plain or not _interactive(), stops)
     from .ui.plain import PlainFrontend
 
-    if intro:
-        # How to join, below the history replayed on joining: the newest lines the host sees.
-        # The full screen hides what `serve` printed; --plain printed it above the replay.
+    if intro:  # how to join, below the replay (the newest lines the host sees): the full screen hid what serve printed, --plain printed it above
         session.join_lines_when = "replay" if isinstance(frontend, PlainFrontend) else "welcome"
     again = _rejoiner(rejoin, session, key=key, password=password, binding=binding) if rejoin is not None else None
-    # the full screen waits out a shutdown notice too (a restart) unless it is final; plain and scripts end
     loop = ClientLoop(sock, proto, session, frontend, on_quit=on_quit, transfers=ClientTransfers(downloads), rejoin=again,
-                      rejoin_after_shutdown=not isinstance(frontend, PlainFrontend), on_stop=on_stop, news=news)
+                      rejoin_after_shutdown=not isinstance(frontend, PlainFrontend), on_stop=on_stop, news=news)  # the full screen waits out a shutdown notice unless final
     loop.transfers.status_line = not isinstance(frontend, PlainFrontend)  # progress in place: one line at the end
+    if again is not None and loop.reconnect is not None:
+        again.note = loop.reconnect.note  # a slow look-up of the host's name, said from the rejoin's thread
     crash: Exception | None = None
     try:
         outcome = loop.run([welcome, *early], stops=stops)

@@ -103,6 +103,14 @@ TYPED = frozenset({ev.Say, ev.Whisper, ev.Me})  # what a person typed: never los
 MAY_ANSWER = ECHOES | {ev.Error, ev.HistoryEnd}  # events that may answer a typed line (``answered``)
 
 
+@dataclass(frozen=True)
+class RejoinNote:
+    """What a rejoin's worker waits for, slow (Reconnect.note): for the status line, and a line."""
+
+    doing: str
+    line: str
+
+
 class Offline:
     """The status line's word on the connection while it is down (shown with the transfers'
     progress, session.progress; the address is already on that line): what is happening now."""
@@ -110,13 +118,43 @@ class Offline:
     def __init__(self) -> None:
         self.next_try: float | None = None  # wall-clock time of the next attempt; None: one is under way
         self.stopped = False  # the server said it shut down (not a drop): waiting for it to come back
+        self.doing = ""  # what the attempt under way waits for, when slow (a host's name looked up)
+        self.told: set[str] = set()  # the lines saying so in this outage (said_slow)
 
     def text(self) -> str:
         if self.stopped:  # the attempts' rhythm does not matter here: it comes back when it is restarted
             return "server stopped: waiting for it to come back; /q leaves"
         if self.next_try is None:
-            return "offline: reconnecting\u2026"
+            return f"offline: {self.doing}\u2026" if self.doing else "offline: reconnecting\u2026"
         return "offline: next try at " + time.strftime("%H:%M:%S", time.localtime(self.next_try))
+
+
+def said_slow(status: Offline, loop: ClientLoop, note: RejoinNote) -> None:
+    """A rejoin's attempt is slow (Reconnect.note): a host typed by name was looked up silently
+    for up to 10 s each try, the status line on "reconnecting..." and --plain without a word. The
+    status line says what it waits for; a line says it, once an outage."""
+    if status.next_try is not None or loop.outcome is not None:  # its attempt is over already
+        return
+    status.doing = note.doing
+    loop.session.progress["connection"] = status
+    if note.line not in status.told:
+        status.told.add(note.line)
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=note.line)])
+
+
+def not_taken(reconnect: Reconnect, submitted: list[str], index: int) -> int:
+    """How many of the lines submitted together from ``index`` on (a paste, keys typed ahead)
+    are messages that cannot be kept: offline with MAX_QUEUED_WHILE_AWAY waiting already,
+    the run of them up to the next command (which is handled as typed)."""
+    if not reconnect.offline or len(reconnect.queued) < MAX_QUEUED_WHILE_AWAY:
+        return 0
+    run = 0
+    for text in submitted[index:]:
+        stripped = text.lstrip()
+        if stripped.startswith("/") and not stripped.startswith("//"):
+            break
+        run += 1
+    return run
 
 
 class Reconnect:
@@ -239,9 +277,13 @@ class Reconnect:
             self.retry_at = self.news_at = None
             self._attempt(loop)
 
+    def note(self, doing: str, line: str) -> None:
+        """From the attempt's worker: what it waits for, slow (``said_slow`` shows it)."""
+        self._hand_over(RejoinNote(doing, line))
+
     def _attempt(self, loop: ClientLoop) -> None:
         """Start one attempt on a worker thread; ``finished`` takes its result."""
-        self.status.next_try = None  # the status line: "reconnecting..."
+        self.status.next_try, self.status.doing = None, ""  # the status line: "reconnecting..."
         threading.Thread(target=self._work, name="lanchat-rejoin", daemon=True).start()
 
     def _work(self) -> None:
@@ -249,6 +291,10 @@ class Reconnect:
             result: object = self.rejoin()
         except Exception as exc:  # noqa: BLE001 - TransportError, JoinError, OSError: all mean "not yet"
             result = exc
+        self._hand_over(result)
+
+    def _hand_over(self, result: object) -> None:
+        """From the worker's thread to the loop's: ``result`` queued, the loop woken (``finished``)."""
         with self._lock:
             if self._closed:  # the chat ended while we tried: nobody will take this socket
                 if isinstance(result, tuple):
@@ -267,6 +313,10 @@ class Reconnect:
             self._take(loop, self._results.get())
 
     def _take(self, loop: ClientLoop, result: object) -> None:
+        if isinstance(result, RejoinNote):
+            said_slow(self.status, loop, result)
+            return
+        self.status.doing = ""
         if not isinstance(result, tuple):
             if loop.outcome is not None or loop.quitting:
                 return
@@ -291,6 +341,7 @@ class Reconnect:
                 sock.close()
             return
         loop.sock, loop.proto, loop.in_doubt = sock, proto, False  # a new connection, with the usual keepalive
+        self.status.told.clear()  # a slow look-up in the next outage is said again
         assert self.offline_since is not None
         self.rejoined = (time.monotonic(), self.offline_since)
         self.offline_since = self.shutdown_reason = None
@@ -398,22 +449,8 @@ class Reconnect:
         note = f"not connected{why}: try again when the connection is back"
         loop.frontend.show([Line(kind="error", time=time.time(), text=note, give_back=typed)])
 
-    def not_taken(self, submitted: list[str], index: int) -> int:
-        """How many of the lines submitted together from ``index`` on (a paste, keys typed ahead)
-        are messages that cannot be kept: offline with MAX_QUEUED_WHILE_AWAY waiting already,
-        the run of them up to the next command (which is handled as typed)."""
-        if not self.offline or len(self.queued) < MAX_QUEUED_WHILE_AWAY:
-            return 0
-        run = 0
-        for text in submitted[index:]:
-            stripped = text.lstrip()
-            if stripped.startswith("/") and not stripped.startswith("//"):
-                break
-            run += 1
-        return run
-
     def give_back(self, loop: ClientLoop, lines: list[str]) -> None:
-        """Several lines typed together and not kept (``not_taken``): all of them are given back
+        """Several lines typed together and not kept (client.not_taken): all of them are given back
         at once, counted; the full screen puts them back in the input line (Line.give_back),
         where before only the first went back and the rest were lost."""
         note = (f"not connected, and {MAX_QUEUED_WHILE_AWAY} lines you typed already wait: these {len(lines)} lines"
@@ -942,7 +979,7 @@ class ClientLoop:
             return
         index = 0
         while index < len(submitted):
-            if self.reconnect is not None and (run := self.reconnect.not_taken(submitted, index)) > 1:
+            if self.reconnect is not None and (run := not_taken(self.reconnect, submitted, index)) > 1:
                 self.reconnect.give_back(self, submitted[index : index + run])  # a paste past the most kept
                 index += run
                 continue

@@ -2214,3 +2214,66 @@ def test_a_rejoin_whose_look_up_fails_dials_the_addresses_the_first_connect_foun
         rejoin.resolve = resolver_down
         assert _welcomed_name(rejoin) == "ann"
         assert rejoin.endpoint.host == "teacher-laptop.invalid" and rejoin.endpoint.addresses == ()  # asked again next time
+
+
+def test_a_rejoin_whose_look_up_finds_only_dead_addresses_falls_back_to_the_first_connects():
+    """The name server answered, with an address where nothing answers (a stale record, an
+    address this network cannot reach): the rejoin dialled that alone, try after try, and never
+    the addresses the first connect found, which only a failed look-up fell back to. Here the
+    name is found at 127.0.0.2 (nobody there) and the first connect's 127.0.0.1 is the server's."""
+    import socket
+
+    from helpers import running_server
+
+    from lanchat import __main__ as cli
+
+    with running_server() as (_server, endpoint):
+        def stale_record(*_args, **_kwargs):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", endpoint.port))]
+
+        saved = Endpoint(host="teacher-laptop.invalid", port=endpoint.port, addresses=("127.0.0.1",))
+        rejoin = cli._Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
+        rejoin.resolve = stale_record
+        assert _welcomed_name(rejoin) == "ann"
+
+
+def test_a_slow_look_up_on_rejoining_is_said_on_the_status_line_and_once_as_a_line():
+    """A rejoin to a host typed by name looked it up silently for up to 10 s each try: the
+    status line said "reconnecting..." and --plain nothing. After a second (here 0.05 s) the
+    rejoin tells the loop (Reconnect.note): the status line says what it waits for, and one line
+    says it once an outage, not at every try."""
+    import socket
+    import threading
+    from types import SimpleNamespace
+
+    from helpers import running_server
+
+    from lanchat import __main__ as cli
+    from lanchat.client import Reconnect, RejoinNote
+
+    answered = threading.Event()
+    with running_server() as (_server, endpoint):
+        def slow_name_server(*_args, **_kwargs):
+            answered.wait(5)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", endpoint.port))]
+
+        saved = Endpoint(host="teacher-laptop.invalid", port=endpoint.port, addresses=("127.0.0.1",))
+        rejoin = cli._Rejoin((saved, None, None), Session(name="ann"), key=None, password=None, binding=b"")
+        notes: list[tuple[str, str]] = []
+        rejoin.resolve, rejoin.say_after = slow_name_server, 0.05
+        rejoin.note = lambda doing, line: (notes.append((doing, line)), answered.set())
+        assert _welcomed_name(rejoin) == "ann"
+    ((doing, line),) = notes
+    assert doing == "looking up 'teacher-laptop.invalid'"
+    assert line.startswith("rejoining: looking up 'teacher-laptop.invalid'; the network's name server is slow")
+
+    reconnect = Reconnect(lambda: None)  # type: ignore[arg-type, return-value]
+    shown: list = []
+    loop = SimpleNamespace(outcome=None, session=SimpleNamespace(progress={}), frontend=SimpleNamespace(show=shown.extend))
+    try:
+        for _try in range(2):
+            reconnect._take(loop, RejoinNote(doing, line))  # type: ignore[arg-type]
+        assert reconnect.status.text() == "offline: looking up 'teacher-laptop.invalid'\u2026"
+        assert [said.text for said in shown] == [line]
+    finally:
+        reconnect.close()
