@@ -741,9 +741,14 @@ def build_parser() -> _Parser:
 def _listen_seconds(text: str) -> float:
     """rooms --wait: ``_seconds``, but not 0, which listened for no time and then said 'no lanchat
     room found on the local network within 0 s' of a network where rooms may well be."""
-    value = _seconds(text)
-    if value <= 0:
+    try:
+        value = float(text)
+    except ValueError:
+        return _seconds(text)  # which says it is no number
+    if value == 0:
         raise argparse.ArgumentTypeError(f"{text} listens for no time: give more than 0 seconds (rooms answer within a second or two; default 2)")
+    if not 0 < value <= 30:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 and at most 30 seconds")
     return value
 
 

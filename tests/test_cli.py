@@ -1951,6 +1951,9 @@ def test_rooms_wait_0_is_refused_for_listening_no_time_where_doctor_takes_it_as_
     assert stopped.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "--wait: 0 listens for no time: give more than 0 seconds" in line and "within 0 s" not in line
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["rooms", "--wait", "31"])
+    assert "31 must be more than 0 and at most 30 seconds" in capsys.readouterr().err  # not "from 0"
     assert build_parser().parse_args(["rooms", "--wait", "0.5"]).wait == 0.5
     assert build_parser().parse_args(["doctor", "--wait", "0"]).wait == 0
 
