@@ -230,7 +230,7 @@ def test_a_paste_of_paths_is_one_line_saying_how_to_send_them_not_an_unknown_com
         front.show(list(front.session.parse_input(typed).lines))  # type: ignore[union-attr]
     said = out.getvalue().splitlines()
     assert len(said) == 2, said
-    assert said[0].endswith("! /home/ann/a.pdf and 2 more lines starting with / are not commands, so none was sent;"
+    assert said[0].endswith("! 3 lines starting with / are not commands (/home/ann/a.pdf and 2 more), so none was sent;"
                             " to send a line starting with / as text, start it with //"), said[0]  # fmt: skip
     assert "did you mean /help?" in said[1] and "//" not in said[1]
     front.show(list(front.session.parse_input("/home/ann/c.pdf").lines))  # type: ignore[union-attr]

@@ -102,7 +102,7 @@ def not_a_command(line: Line) -> Line:
         return line  # "/hlep": a command mistyped (did you mean /help?), nothing to send as text
     first = first.strip() if len(first.strip()) <= 60 else first.strip()[:57] + "..."
     if more:
-        text = f"{first} and {len(more)} more line{'s' if len(more) > 1 else ''} starting with / are not commands, so none was sent"
+        text = f"{len(more) + 1} lines starting with / are not commands ({first} and {len(more)} more), so none was sent"
     else:
         text = f"{first} is not a command, so it was not sent"
     return replace(line, text=f"{text}; to send a line starting with / as text, start it with //")
