@@ -1249,8 +1249,9 @@ def send_typed(loop: ClientLoop, event: ev.Event) -> None:
     if not loop.held and (session.my_turn or session.muted_text() or (reconnect is not None and reconnect.replaying)):
         loop._send(event)  # during a rejoin's replay it waits after those typed while away (Paced.send)
         return
-    if not session.my_turn:
-        loop.frontend.show([Line(kind="notice", time=time.time(), text=held_until_our_turn(session))])
+    if not session.my_turn:  # the first said in full; the next only counted (a paste of 5 lines: one notice each)
+        text = f"held too: {len(loop.held) + 1} lines wait for your turn; /unsend drops them" if loop.held else held_until_our_turn(session)
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=text)])
     loop.held.hold(event)
     send_held(loop)
 
