@@ -692,7 +692,7 @@ def build_parser() -> _Parser:
         epilog=DOCTOR_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    doctor.add_argument("host", nargs="?", default=None, metavar="HOST", help="a server to check: HOST, HOST:PORT or [IPV6]:PORT")
+    doctor.add_argument("host", nargs="?", default=None, metavar="HOST", help="a server to check: HOST, HOST:PORT or [IPV6]:PORT, or a room's name as `lanchat rooms` lists it")
     doctor.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="its port (default 3580)")
     doctor.add_argument("--port", type=_port, default=None, help="the port to check (default 3580)")
     doctor.add_argument("--wait", type=_seconds, default=2.0, metavar="S", help="how long to look for rooms (default 2; 0 skips)")
@@ -2331,13 +2331,20 @@ def _stream_columns(stream) -> int | None:  # noqa: ANN001 - sys.stdout, sys.std
 def cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
-    from .addresses import DEFAULT_PORT, AddressProblem, connect_target
+    from .addresses import DEFAULT_PORT, AddressProblem, Target, connect_target
+    from .discovery import looks_like_a_room_name
     from .doctor import as_json, as_text, run_checks
 
+    room = ""
     try:
         target = connect_target(args.host, args.port_arg, args.port) if args.host else None
     except AddressProblem as exc:
-        return _fail(str(exc), 2)
+        if not looks_like_a_room_name(args.host):  # (its example is connect's: the doctor takes the same words)
+            return _fail(str(exc).replace("`lanchat connect ", "`lanchat doctor "), 2)
+        # "ann's room", as connect takes it: the server check looks for a room of that name (judge_room_name)
+        given = next((port for port in (args.port_arg, args.port) if port is not None), None)
+        target = Target(" ".join(args.host.split()), given or DEFAULT_PORT, port_given=given is not None)
+        room = f" and a room called {_room_said(target.host)}"
     if args.host is None and args.port_arg is not None:
         return _fail("give the server's address before its port, e.g. lanchat doctor 192.168.1.20 3580", 2)
     port = target.port if target else (args.port if args.port is not None else DEFAULT_PORT)
@@ -2347,7 +2354,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(as_json(checks), ensure_ascii=not _utf8(sys.stdout), indent=2), flush=True)
     else:
-        _say(f"{PROG} doctor: checking port {port}" + (f" and the server at {target}" if target else ""), sys.stdout)
+        _say(f"{PROG} doctor: checking port {port}" + (room or (f" and the server at {target}" if target else "")), sys.stdout)
         print(_terminal_safe(as_text(checks, _terminal_columns())), flush=True)  # (it names folders: the user's bytes)
     return 1 if any(c.status == "fail" for c in checks) else 0
 

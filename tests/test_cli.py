@@ -1971,3 +1971,23 @@ def test_a_room_name_with_a_backslash_is_said_as_typed_in_the_start_log():
     assert "announced as 'ann\\bob-2' on the local network: another room here is called 'ann\\bob' already" in line, line
     assert "\\\\" not in line.split(", so")[0]
     assert _room_said("ann's room") == '"ann\'s room"' and _room_said("a\x1bb") == "'a\\x1bb'"
+
+
+def test_doctor_takes_a_room_name_as_connect_does(monkeypatch, capsys):
+    """`lanchat connect "ann's room"` joins the room `lanchat rooms` lists; `lanchat doctor "ann's
+    room"` refused it: "holds a space: the host and the port are two words, e.g. `lanchat connect
+    ...`" (connect's example, in the doctor). It checks for a room of that name now (the server
+    check, doctor.judge_room_name); words that are an address and a port keep the refusal, with
+    the doctor's own example. (In-process, the checks stood in for: they bind and browse.)"""
+    from lanchat import doctor
+    from lanchat.__main__ import build_parser, cmd_doctor
+
+    asked: list = []
+    monkeypatch.setattr(doctor, "run_checks", lambda **how: asked.append(how) or [])
+    monkeypatch.setattr(doctor, "as_text", lambda checks, columns=None: "")
+    assert cmd_doctor(build_parser().parse_args(["doctor", "ann's  room", "--wait", "0"])) == 0
+    (how,) = asked
+    assert (how["target"].host, how["target"].port, how["port"]) == ("ann's room", 3580, 3580)
+    assert "checking port 3580 and a room called \"ann's room\"" in capsys.readouterr().out
+    assert cmd_doctor(build_parser().parse_args(["doctor", "192.168.1.20 3580"])) == 2
+    assert "e.g. `lanchat doctor 192.168.1.20 3580`" in capsys.readouterr().err
