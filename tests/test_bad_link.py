@@ -1,0 +1,159 @@
+"""A student on a bad link: the real client through tests/badlink.py (a loopback proxy that
+delays, trickles, stalls and cuts the stream) to a real server, plain TCP and TLS.
+
+What a student on a poor Wi-Fi must get: every chat line once, in both directions, across a
+stall and a rejoin; a download that rides out a stall; and the others in the room must not feel
+the stalled one (their own lines' round trip while it is stalled).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from badlink import BadLink
+from helpers import Proc, RawClient, wait_for
+
+from lanchat import events as ev
+from lanchat.transport import Endpoint
+
+pytestmark = pytest.mark.timeout(90)
+
+MB = 1024 * 1024
+
+
+class Room:
+    """A headless server with history on 127.0.0.1; ann joins it directly, bob through ``link``."""
+
+    def __init__(self, tmp: Path, tls: bool) -> None:
+        self.tmp = tmp
+        self.procs: list[Proc] = []
+        (tmp / "tls").mkdir()
+        extra = ("--tls", "--tls-dir", str(tmp / "tls")) if tls else ()
+        self.server = self._started(Proc(
+            "serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce",
+            "--history", str(tmp / "h.sqlite3"), "--files-dir", str(tmp / "files"), "--max-file-mb", "64", *extra,
+        ))  # fmt: skip
+        self.port = int(self.server.expect(r"listening on port (\d+)").group(1))
+        self.tls: tuple[str, ...] = ()
+        if tls:
+            self.tls = ("--fingerprint", self.server.expect(r"the server's fingerprint is (SHA256:\S+)").group(1))
+        self.link = BadLink(("127.0.0.1", self.port))
+
+    def _started(self, proc: Proc) -> Proc:
+        self.procs.append(proc)
+        return proc
+
+    def join(self, name: str, *extra: str, through_link: bool = False) -> Proc:
+        port = self.link.port if through_link else self.port
+        downloads = self.tmp / f"{name}-downloads"
+        downloads.mkdir(exist_ok=True)
+        proc = self._started(Proc("connect", "127.0.0.1", str(port), "--name", name, "--plain",
+                                  "--downloads", str(downloads), *self.tls, *extra))  # fmt: skip
+        proc.expect(rf"welcome, {name}")
+        return proc
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.link.close()
+        for proc in self.procs:
+            assert "Traceback" not in proc.output, proc.output
+
+
+@pytest.fixture(params=["tcp", "tls"])
+def room(request, tmp_path) -> Iterator[Room]:
+    made = Room(tmp_path, tls=request.param == "tls")
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def said(proc: Proc, text: str) -> int:
+    """How many times ``proc`` printed a chat line ending in ``text``."""
+    return sum(line.endswith(text) for line in proc.lines)
+
+
+def test_chat_across_a_stall_arrives_once_each_way(room):
+    """A 3 s stall while both sides talk: afterwards each has every line of the other once, in order."""
+    ann = room.join("ann")
+    bob = room.join("bob", through_link=True)
+    ann.send("before the stall")
+    bob.expect(r"ann: before the stall$")
+    room.link.stall(3.0)
+    for n in range(4):
+        ann.send(f"ann during {n}")
+        ann.expect(rf"ann: ann during {n}$")
+        bob.send(f"bob during {n}")
+    wait_for(lambda: not room.link.stalled, timeout=10, what="the stall's end")
+    ann.send("after the stall")
+    bob.expect(r"ann: after the stall$", timeout=20)
+    ann.expect(r"bob: bob during 3$", timeout=20)
+    for n in range(4):
+        assert said(bob, f"ann: ann during {n}") == 1, bob.output
+        assert said(ann, f"bob: bob during {n}") == 1, ann.output
+    heard = [line for line in ann.lines if re.search(r"bob: bob during \d$", line)]
+    assert heard == sorted(heard), heard
+    assert said(bob, "ann: before the stall") == 1, bob.output
+
+
+def test_a_slow_trickling_link_still_carries_every_line_once(room):
+    """300 ms each way and the server's bytes dribbled one at a time: slow, but nothing lost or doubled."""
+    ann = room.join("ann")
+    bob = room.join("bob", through_link=True)
+    room.link.delay = 0.3
+    room.link.trickle = 0.0005
+    for n in range(3):
+        ann.send(f"slow {n}")
+        bob.send(f"back {n}")
+    bob.expect(r"ann: slow 2$", timeout=20)
+    ann.expect(r"bob: back 2$", timeout=20)
+    for n in range(3):
+        assert said(bob, f"ann: slow {n}") == 1 and said(ann, f"bob: back {n}") == 1
+
+
+def _round_trips(carl: RawClient, count: int, spacing: float) -> list[float]:
+    """carl says ``count`` lines, ``spacing`` apart (within the room's 3 a second), and times each echo."""
+    times = []
+    for n in range(count):
+        started = time.monotonic()
+        carl.send(ev.Say(text=f"ping {n}"))
+        carl.expect(ev.Message, text=f"ping {n}")
+        times.append(time.monotonic() - started)
+        time.sleep(max(0.0, spacing - times[-1]))  # the pace of a person typing, not synchronisation
+    return times
+
+
+def test_a_download_rides_out_a_3_s_stall_and_the_others_do_not_feel_it(room, tmp_path):
+    """bob downloads 20 MB; his link stalls for 3 s mid-way. The download finishes, byte for
+    byte, without starting again, and carl's own lines meanwhile come back as fast as before."""
+    if room.tls:
+        carl = None  # RawClient speaks plain TCP only; the TLS run checks the download alone
+    else:
+        carl = RawClient(Endpoint(host="127.0.0.1", port=room.port), "carl")
+    ann = room.join("ann")
+    bob = room.join("bob", through_link=True)
+    source = tmp_path / "dataset.bin"
+    source.write_bytes(os.urandom(20 * MB))
+    ann.send(f"/send {source}")
+    file_id = bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
+    calm = _round_trips(carl, 6, 0.35) if carl else []
+    room.link.trickle = 0.0  # full speed until the stall
+    bob.send(f"/get {file_id}")
+    wait_for(lambda: room.link.down_bytes > 4 * MB, timeout=30, what="the download under way")
+    room.link.stall(3.0)
+    stalled = _round_trips(carl, 8, 0.35) if carl else []
+    saved = tmp_path / "bob-downloads" / "dataset.bin"
+    bob.expect(r"saved .*dataset\.bin .*SHA-256 checked", timeout=60)
+    assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
+    assert room.link.connections == 1  # no rejoin: the same connection carried it all
+    assert room.link.down_bytes < 21 * MB  # nothing sent twice
+    if carl is not None:
+        assert max(stalled) < max(0.25, 3 * max(calm)), (calm, stalled)
+        carl.close()
