@@ -215,3 +215,102 @@ def test_a_stall_that_outlasts_the_servers_patience_ends_in_a_rejoin_not_an_exit
                 proc.stop()
     for proc in procs:
         assert "Traceback" not in proc.output
+
+
+@pytest.fixture
+def tcp_room(tmp_path) -> Iterator[Room]:
+    made = Room(tmp_path, tls=False)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def test_on_the_full_screen_a_stalled_link_shows_and_typing_hints_do_not_pile_up(tcp_room):
+    """bob at the full screen, his link stalled: the line he typed shows as on its way (the
+    status line), he keeps typing the next; once the link is back his line reaches ann once,
+    and of his typing hints held up behind the stall ann is shown at most one."""
+    from helpers import TermProc
+
+    room = tcp_room
+    ann = RawClient(Endpoint(host="127.0.0.1", port=room.port), "ann")
+    bob = TermProc("connect", "127.0.0.1", str(room.link.port), "--name", "bob", rows=24, cols=100)
+    try:
+        bob.expect(r"welcome, bob")
+        room.link.stall()
+        bob.send("are you there?\r")
+        bob.expect(r"sending 1 line you typed…")
+        bob.send("s")  # typing on: the first hint went with "are you there?" 2 s ago,
+        time.sleep(2.2)  # the next may go 4 s after it (TYPING_SEND_SECONDS): a person's pause, not synchronisation
+        bob.send("t")
+        room.link.resume()
+        bob.expect(r"bob: are you there\?")
+        bob.expect_gone(r"sending 1 line")
+        heard = []
+        while not any(isinstance(e, ev.Message) and e.text == "are you there?" for e in heard):
+            heard.append(ann.expect(object))
+        heard += ann.drain(0.5)
+        hints = [e for e in heard if isinstance(e, ev.TypingHint) and e.name == "bob"]
+        assert len(hints) <= 1, heard
+        assert sum(isinstance(e, ev.Message) and e.text == "are you there?" for e in heard) == 1
+    finally:
+        bob.stop()
+        ann.close()
+    assert b"Traceback" not in bob.raw
+
+
+def _buffers_full(server: Proc, name: str) -> bool:
+    """Has ``name``'s receive queue (as ``ss`` shows it) stopped growing? Its laptop is frozen
+    and the server's writes to it are blocked."""
+    import subprocess
+
+    port = re.search(rf"{name} joined from 127\.0\.0\.1:(\d+)", server.output)
+    if port is None:
+        return False
+    def queued() -> int:
+        shown = subprocess.run(["ss", "-tnH", "src", f"127.0.0.1:{port.group(1)}"], capture_output=True, text=True, timeout=5).stdout.split()
+        return int(shown[1]) if len(shown) > 1 else 0
+    before = queued()
+    time.sleep(0.2)  # two looks 0.2 s apart: the same, it no longer grows (polled by wait_for)
+    return before > 0 and queued() == before
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hub.shutdown queues the notice behind the download's pieces (up to FILE_LOW_WATER_BYTES) and "
+    "the frozen reader's kernel buffers are full, so server._shutdown's 2 s flush writes none of it "
+    "and the close drops it: the laptop reads file bytes, then the end of the stream. Fix (hub.py, "
+    "server.py: not this helper's files): outbox.discard(cid) before queueing the notice to a "
+    "connection downloading (its pieces are useless now), and for a queue the flush could not write, "
+    "grow its SO_SNDBUF by what waits (transport.set_send_buffer) so the kernel takes the notice "
+    "behind the bytes in flight and delivers it when the laptop wakes (checked on loopback)"))
+def test_a_laptop_frozen_mid_download_hears_the_shutdown_notice_when_it_wakes(tmp_path):
+    """bob's laptop freezes (SIGSTOP) while he downloads 60 MB; the server is stopped; bob's
+    laptop wakes (SIGCONT): he must read that the server shut down, not that the connection
+    was lost (which retries against a closed port for ten minutes)."""
+    import signal
+
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--no-history",
+                  "--files-dir", str(tmp_path / "files"), "--max-file-mb", "64")  # fmt: skip
+    port = server.expect(r"listening on port (\d+)").group(1)
+    ann = Proc("connect", "127.0.0.1", port, "--name", "ann", "--plain")
+    bob = Proc("connect", "127.0.0.1", port, "--name", "bob", "--plain", "--downloads", str(tmp_path))
+    try:
+        ann.expect(r"welcome, ann")
+        bob.expect(r"welcome, bob")
+        source = tmp_path / "dataset.bin"
+        source.write_bytes(os.urandom(60 * MB))
+        ann.send(f"/send {source}")
+        file_id = bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
+        bob.send(f"/get {file_id}")
+        bob.expect(r"receiving dataset\.bin")
+        bob.popen.send_signal(signal.SIGSTOP)
+        wait_for(lambda: _buffers_full(server, "bob"), timeout=10, what="bob's receive buffer full")
+        server.popen.send_signal(signal.SIGTERM)
+        assert server.wait(15) == 0
+        bob.popen.send_signal(signal.SIGCONT)
+        bob.expect(r"the server shut down|connection lost", timeout=20)
+        assert any("the server shut down" in line for line in bob.lines), bob.output
+    finally:
+        bob.popen.send_signal(signal.SIGCONT)
+        for proc in (bob, ann, server):
+            proc.stop()
