@@ -119,6 +119,33 @@ def test_a_slow_trickling_link_still_carries_every_line_once(room):
         assert said(bob, f"ann: slow {n}") == 1 and said(ann, f"bob: back {n}") == 1
 
 
+
+def test_a_link_reset_mid_chat_rejoins_with_every_line_once(room):
+    """The link is cut with a reset both ways (as ``ss -K`` does) while lines cross it: bob
+    rejoins by himself, what he missed comes in the replay, and nothing shows twice on either side."""
+    ann = room.join("ann")
+    bob = room.join("bob", through_link=True)
+    ann.send("before the cut")
+    bob.expect(r"ann: before the cut$")
+    bob.send("bob before the cut")
+    ann.expect(r"bob: bob before the cut$")
+    room.link.stall()  # what follows is held in the link, then lost with it
+    ann.send("lost on the way to bob")
+    bob.send("lost on the way to ann")
+    wait_for(lambda: room.link.stalled, what="the stall")
+    room.link.cut(reset=True)
+    room.link.resume()
+    bob.expect(r"back in the room as bob", timeout=20)
+    ann.expect(r"bob: lost on the way to ann$", timeout=10)  # not answered before the cut: sent again
+    bob.expect(r"ann: lost on the way to bob$")
+    ann.send("after the cut")
+    bob.expect(r"ann: after the cut$")
+    for text in ("before the cut", "lost on the way to bob", "after the cut"):
+        assert said(bob, f"ann: {text}") == 1, bob.output
+    for text in ("bob before the cut", "lost on the way to ann"):
+        assert said(ann, f"bob: {text}") == 1, ann.output
+    assert room.link.connections == 2
+
 def _round_trips(carl: RawClient, count: int, spacing: float) -> list[float]:
     """carl says ``count`` lines, ``spacing`` apart (within the room's 3 a second), and times each echo."""
     times = []
