@@ -372,7 +372,11 @@ def test_an_upload_across_a_stall_longer_than_the_frame_limit_is_not_taken_for_a
             source.write_bytes(os.urandom(8 * MB))
             bob.send(f"/send {source}")
             wait_for(lambda: link.up_bytes > 2 * MB, timeout=30, what="the upload under way")
-            link.stall(2.5)  # a chunk frame is half across: uploads move 60 KiB frames back to back
+            link.trickle = 1e-6  # a byte at a time: whatever byte the stall falls on is inside a frame
+            trickled_from = link.up_bytes
+            wait_for(lambda: link.up_bytes > trickled_from + 16, what="a few bytes trickled")
+            link.stall(2.5)
+            link.trickle = 0.0
             seen = ann.expect(r"bob offers homework\.bin|bob lost connection|bob was dropped", timeout=30)
             assert "offers" in seen.group(0), bob.output
         finally:
