@@ -6,6 +6,7 @@ it runs, as a student's link is:
 
 * ``delay``: every read is forwarded only that many seconds after it arrived (order kept);
 * ``trickle``: bytes are forwarded one at a time, ``trickle`` seconds apart;
+* ``rate``: at most that many bytes a second each way (a slow link; 0: as fast as it goes);
 * ``stall(seconds)``: nothing is read or written for that long (``stall()``: until ``resume()``).
   The proxy stops reading, so the kernel's buffers fill up behind it and the writer at either
   end is held back (its sends block), as behind a link that no longer carries packets;
@@ -42,8 +43,8 @@ class _Way:
         self.shut = False  # and it was passed on
         self.next_byte_at = 0.0  # trickle: when the next byte may go
 
-    def wants_read(self) -> bool:
-        return not self.ended and self.held < HELD_BYTES
+    def wants_read(self, held_bytes: int) -> bool:
+        return not self.ended and self.held < held_bytes
 
     def due(self, now: float) -> float | None:
         """When this way has a write to make (None: nothing waits)."""
@@ -55,11 +56,13 @@ class _Way:
 class BadLink:
     """The proxy; see the module docstring."""
 
-    def __init__(self, target: tuple[str, int], *, delay: float = 0.0, trickle: float = 0.0,
-                 buffer_bytes: int | None = 64 * 1024) -> None:
+    def __init__(self, target: tuple[str, int], *, delay: float = 0.0, trickle: float = 0.0, rate: float = 0.0,
+                 buffer_bytes: int | None = 64 * 1024, held_bytes: int = HELD_BYTES) -> None:
         self.target = target
         self.delay = delay
         self.trickle = trickle
+        self.rate = rate
+        self.held_bytes = held_bytes  # read no further ahead than this, each way
         self.buffer_bytes = buffer_bytes
         self.down_bytes = 0
         self.up_bytes = 0
@@ -138,7 +141,7 @@ class BadLink:
         wanted: dict[socket.socket, int] = {self.listener: selectors.EVENT_READ, self._wake_r: selectors.EVENT_READ}
         if not stalled:
             for way in self._ways:
-                if way.wants_read():
+                if way.wants_read(self.held_bytes):
                     wanted[way.source] = wanted.get(way.source, 0) | selectors.EVENT_READ
                 due = way.due(now)
                 if due is not None and due <= now:
@@ -187,7 +190,7 @@ class BadLink:
             if way not in self._ways:
                 continue  # ended by an error on its other way, this pass
             try:
-                if way.source is sock and mask & selectors.EVENT_READ and way.wants_read():
+                if way.source is sock and mask & selectors.EVENT_READ and way.wants_read(self.held_bytes):
                     self._read(way)
                 if way.sink is sock and mask & selectors.EVENT_WRITE:
                     self._write(way)
@@ -218,13 +221,16 @@ class BadLink:
         due, data = way.chunks[0]
         if due > now or way.next_byte_at > now:
             return
-        piece = data[:1] if self.trickle else data
+        rate = self.rate
+        piece = data[:1] if self.trickle else data[: max(1, int(rate / 50))] if rate else data  # (a rate: 50 writes a second)
         try:
             sent = way.sink.send(piece)
         except (BlockingIOError, InterruptedError):
             return
         if self.trickle:
             way.next_byte_at = now + self.trickle
+        elif rate:
+            way.next_byte_at = now + sent / rate
         if sent == len(data):
             way.chunks.popleft()
         else:
