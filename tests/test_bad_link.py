@@ -76,18 +76,27 @@ def room(request, tmp_path) -> Iterator[Room]:
         made.close()
 
 
+@pytest.fixture
+def tcp_room(tmp_path) -> Iterator[Room]:
+    made = Room(tmp_path, tls=False)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
 def said(proc: Proc, text: str) -> int:
     """How many times ``proc`` printed a chat line ending in ``text``."""
     return sum(line.endswith(text) for line in proc.lines)
 
 
 def test_chat_across_a_stall_arrives_once_each_way(room):
-    """A 3 s stall while both sides talk: afterwards each has every line of the other once, in order."""
+    """A 2 s stall while both sides talk: afterwards each has every line of the other once, in order."""
     ann = room.join("ann")
     bob = room.join("bob", through_link=True)
     ann.send("before the stall")
     bob.expect(r"ann: before the stall$")
-    room.link.stall(3.0)
+    room.link.stall(2.0)
     for n in range(4):
         ann.send(f"ann during {n}")
         ann.expect(rf"ann: ann during {n}$")
@@ -104,8 +113,9 @@ def test_chat_across_a_stall_arrives_once_each_way(room):
     assert said(bob, "ann: before the stall") == 1, bob.output
 
 
-def test_a_slow_trickling_link_still_carries_every_line_once(room):
+def test_a_slow_trickling_link_still_carries_every_line_once(tcp_room):
     """300 ms each way and the server's bytes dribbled one at a time: slow, but nothing lost or doubled."""
+    room = tcp_room
     ann = room.join("ann")
     bob = room.join("bob", through_link=True)
     room.link.delay = 0.3
@@ -256,15 +266,6 @@ def test_a_stall_that_outlasts_the_servers_patience_ends_in_a_rejoin_not_an_exit
                 proc.stop()
     for proc in procs:
         assert "Traceback" not in proc.output
-
-
-@pytest.fixture
-def tcp_room(tmp_path) -> Iterator[Room]:
-    made = Room(tmp_path, tls=False)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def test_on_the_full_screen_a_stalled_link_shows_and_typing_hints_do_not_pile_up(tcp_room):
@@ -424,7 +425,7 @@ def test_on_the_full_screen_a_download_through_a_stalled_link_does_not_show_its_
         def status_line(rows: list[str]) -> str:
             return next((row for row in reversed(rows) if "get #" in row), "")
 
-        bob.wait_screen(lambda rows: "get #" in status_line(rows) and "iB/s" not in status_line(rows), timeout=6,
+        bob.wait_screen(lambda rows: "get #" in status_line(rows) and "iB/s" not in status_line(rows), timeout=5,
                         what="the status line to stop showing a speed")  # fmt: skip
         assert time.monotonic() - stalled_at >= 1.0  # not before the link has been quiet a while
     finally:
