@@ -156,6 +156,26 @@ def test_a_link_reset_mid_chat_rejoins_with_every_line_once(room):
         assert said(ann, f"bob: {text}") == 1, ann.output
     assert room.link.connections == 2
 
+
+def test_an_upload_and_lines_typed_meanwhile_ride_out_a_stall(room, tmp_path):
+    """bob sends 12 MB and types while his link stalls mid-upload (over TLS a write the kernel
+    cannot take must be offered again as it was): the server checks the file whole and offers
+    it, his line arrives once, all on the one connection."""
+    ann = room.join("ann")
+    bob = room.join("bob", through_link=True)
+    source = tmp_path / "homework.bin"
+    source.write_bytes(os.urandom(12 * MB))
+    room.link.rate = 8 * MB  # a second and a half for it all: the stall surely falls inside it
+    bob.send(f"/send {source}")
+    wait_for(lambda: room.link.up_bytes > 3 * MB, timeout=30, what="the upload under way")
+    room.link.stall(2.0)
+    assert room.link.up_bytes < 10 * MB
+    bob.send("typed during the stall")
+    ann.expect(r"bob offers homework\.bin", timeout=30)  # offered only once its SHA-256 matched
+    ann.expect(r"bob: typed during the stall$")
+    assert said(ann, "bob: typed during the stall") == 1
+    assert room.link.connections == 1 and room.link.up_bytes < 13 * MB
+
 def _round_trips(carl: RawClient, count: int, spacing: float) -> list[float]:
     """carl says ``count`` lines, ``spacing`` apart (within the room's 3 a second), and times each echo."""
     times = []
@@ -181,11 +201,12 @@ def test_a_download_rides_out_a_3_s_stall_and_the_others_do_not_feel_it(room, tm
     source.write_bytes(os.urandom(20 * MB))
     ann.send(f"/send {source}")
     file_id = bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
-    calm = _round_trips(carl, 6, 0.35) if carl else []
-    room.link.trickle = 0.0  # full speed until the stall
+    calm = _round_trips(carl, 4, 0.35) if carl else []
+    room.link.rate = 16 * MB  # a second and a quarter for it all: the stall surely falls inside it
     bob.send(f"/get {file_id}")
     wait_for(lambda: room.link.down_bytes > 4 * MB, timeout=30, what="the download under way")
     room.link.stall(3.0)
+    assert room.link.down_bytes < 16 * MB
     stalled = _round_trips(carl, 8, 0.35) if carl else []
     saved = tmp_path / "bob-downloads" / "dataset.bin"
     bob.expect(r"saved .*dataset\.bin .*SHA-256 checked", timeout=60)
