@@ -1,9 +1,11 @@
 """A student on a bad link: the real client through tests/badlink.py (a loopback proxy that
-delays, trickles, stalls and cuts the stream) to a real server, plain TCP and TLS.
+delays, trickles, slows, stalls and cuts the stream) to a real server, plain TCP and TLS,
+``--plain`` and the full screen in a pty.
 
 What a student on a poor Wi-Fi must get: every chat line once, in both directions, across a
-stall and a rejoin; a download that rides out a stall; and the others in the room must not feel
-the stalled one (their own lines' round trip while it is stalled).
+stall and a rejoin; a transfer that rides out a stall; and the others in the room must not feel
+the stalled one (their own lines' round trip while it is stalled). The tests marked
+xfail(strict=True) are what such a student still meets, each naming the files its fix belongs to.
 """
 
 from __future__ import annotations
