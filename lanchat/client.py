@@ -220,7 +220,7 @@ class Reconnect:
             loop.selector.unregister(loop.sock)
         with contextlib.suppress(OSError):
             loop.sock.close()
-        stopped = cut_off(loop.transfers, "connection lost" if reason is None else "the server shut down")  # no partial file
+        stopped = cut_off(loop.transfers, "connection lost" if reason is None else "the server shut down")  # partials kept for a resume
         loop.out.clear()  # the typed lines in it are still unconfirmed: sent again once back (resend)
         loop.held.turn_moved()  # a held line sent and unanswered is unconfirmed too: held again then
         self.replaying, self.replay_end = False, None
@@ -884,7 +884,7 @@ class ClientLoop:
         finally:
             with contextlib.suppress(Exception):
                 self.selector.close()
-            self.transfers.close()  # a download cut off here leaves no partial file
+            self.transfers.close()  # a download cut off here keeps only its partial file, for a resume
             if self.reconnect is not None:
                 self.reconnect.close()
             with contextlib.suppress(OSError):

@@ -29,12 +29,14 @@ from .files import (
     CHUNK_BYTES,
     MAX_OFFERS_AT_ONCE,
     MAX_UPLOADS_AT_ONCE,
+    MB,
     ChunkError,
     Progress,
     decode_chunk,
     duration_text,
     encode_chunk,
     human_size,
+    is_sha256,
     oserror_words,
     path_as_typed,
     safe_name,
@@ -42,6 +44,16 @@ from .files import (
     unique_name,
 )
 from .session import HIDDEN_FILE, OFFERS_REMEMBERED, FileCommand, Line, Session
+
+# A download this large is written to a named partial file (partial_path) that outlives a cut
+# link, a /cancel and a crash, and a /get of the same file asks the server to go on from where
+# it ends (PROTOCOL.md, Resuming a download). A smaller one is quicker fetched again than kept:
+# it waits in a file with no name (O_TMPFILE), which nothing ever leaves behind.
+RESUMABLE_MIN_BYTES = 1 * MB
+PARTIAL_SUFFIX = ".lanchat-part"
+# A partial nobody holds and nobody added to for this long is removed by the next download into
+# its folder: a /get of that file a week later is not coming, and it may be hundreds of MiB.
+STALE_PARTIAL_SECONDS = 7 * 24 * 3600.0
 
 HIDDEN_LABEL = "(name hidden)"  # a file offered to one person, in the status line in projector mode
 _OWN_ID = re.compile(r"[sS][0-9]+")  # a /send's own id (_Sending.own_id), as /cancel takes it
@@ -139,6 +151,8 @@ class _Receiving:
     progress: Progress
     received: int = 0
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
+    partial: bool = False  # ``temp`` is its partial_path: kept when it stops short (``stop``), for a resume
+    resumed_from: int = 0  # a resumed download: the bytes it started with, kept from before
 
     def write(self, data: bytes) -> None:
         """The next piece: ChunkError if it goes past the size offered; OSError from the disk."""
@@ -152,6 +166,8 @@ class _Receiving:
         """All of it came: check its SHA-256 and give it its final name in ``downloads``, never
         replacing a file (_place). _Damaged: not the file offered; OSError: it cannot be saved."""
         self.handle.flush()  # a full disk shows here, before the file has a name
+        if self.partial:
+            _still_ours(self)  # (before the handle is closed: it says which file is ours)
         if self.temp is not None:
             self.handle.close()  # an unnamed file stays open: it is linked in by its descriptor
         if self.hasher.hexdigest() != self.sha256:
@@ -167,6 +183,16 @@ class _Receiving:
         if self.temp is not None:
             with contextlib.suppress(OSError):
                 self.temp.unlink()
+
+    def stop(self) -> int:
+        """It stops short (/cancel, a lost connection, the chat's end): a partial file is kept for a
+        resume, anything else discarded. Returns the bytes kept (0: nothing was)."""
+        if not self.partial or not self.received:
+            self.discard()
+            return 0
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        return self.received
 
 
 class ClientTransfers:
@@ -193,6 +219,16 @@ class ClientTransfers:
         self.wanted: set[str] = set()
         self.private_offers: dict[str, str] = {}  # files offered to one person: id -> name as offered (the newest last)
         self.receiving: dict[str, _Receiving] = {}
+        # Resuming (PROTOCOL.md, Resuming a download): the offers seen, id -> (SHA-256, size, name),
+        # which say which partial file a /get of an id goes on with; the downloads a lost
+        # connection cut short, id -> SHA-256, asked for again when the rejoin offers them again
+        self.known: dict[str, tuple[str, int, str]] = {}
+        self.resume_on_offer: dict[str, str] = {}
+        # ids we sent a cancel for, whose pieces may still be on their way (until the next
+        # file-start of that id), and those asked for again because pieces came before their
+        # file-start (``_orphan``): a file-start may then still come for the first asking
+        self.draining: dict[str, None] = {}
+        self.reasked: set[str] = set()
         self._next_ref = 1
         self.status_line = False  # progress shows in a status line: one transcript line per transfer
         self.me: Callable[[], str] = lambda: ""  # our name in the room, once shared (share_with)
@@ -269,7 +305,17 @@ class ClientTransfers:
         if not os.access(self.downloads, os.W_OK | os.X_OK):
             return self._error(f"cannot download: the folder {self.downloads} is not writable")
         self.wanted.add(file_id)
-        return [ev.GetFile(id=file_id, binary=True)], []
+        self.resume_on_offer.pop(file_id, None)  # asked now: not again when offered
+        return [self._ask(file_id)], []
+
+    def _ask(self, file_id: str) -> ev.GetFile:
+        """The ``get`` for ``file_id``: from where its partial file ends, if we hold one of the
+        file it was offered as (PROTOCOL.md, Resuming a download)."""
+        known = self.known.get(file_id)
+        held = _held(self.downloads, known[2], known[0], known[1]) if known is not None else 0
+        if held and known is not None:
+            return ev.GetFile(id=file_id, binary=True, offset=held, sha256=known[0])
+        return ev.GetFile(id=file_id, binary=True)
 
     def cancel(self, file_id: str = "") -> tuple[list[ev.Event], list[Line]]:
         """``/cancel [ID]``: stop sending or receiving ``file_id`` (every transfer when empty). The
@@ -288,14 +334,18 @@ class ClientTransfers:
         for receiving in list(self.receiving.values()):
             if file_id and receiving.file_id != file_id:
                 continue
-            self._discard(receiving)
+            kept = self._stop(receiving)
             events.append(ev.CancelFile(id=receiving.file_id))
-            lines.append(_named(self.wall(), "stopped receiving ", receiving.name, "; nothing of it was kept", receiving.hidden))
+            _drain(self, receiving.file_id)
+            after = f"; kept {human_size(kept)} of it: /get {receiving.file_id} goes on from there" if kept else "; nothing of it was kept"
+            lines.append(_named(self.wall(), "stopped receiving ", receiving.name, after, receiving.hidden))
         for wanted in sorted(self.wanted):
             if file_id and wanted != file_id:
                 continue
             self.wanted.discard(wanted)
+            self.reasked.discard(wanted)
             events.append(ev.CancelFile(id=wanted))
+            _drain(self, wanted)
             lines.append(self._line(f"stopped the download of #{wanted}"))
         if not lines:
             what = f"{file_id if _OWN_ID.fullmatch(file_id) else '#' + file_id} is not" if file_id else "no file is"
@@ -372,14 +422,16 @@ class ClientTransfers:
                 return [], []  # the status line shows it from now on
             return [], [_named(self.wall(), "sending ", sending.name, f" ({human_size(sending.size)}) as #{event.id}...", sending.hidden)]
         if isinstance(event, ev.FileStart):
-            return self._start(event)
+            return _started(self, event)
         if isinstance(event, (ev.FileData, ev.FileBytes)):
             return self._data(event.id, event.data)
         if isinstance(event, ev.Offered):
             remember_privacy(self.private_offers, event)
             if (name := self.checking.pop(event.id, None)) is not None:
                 self.on_offer[event.id] = name
-            return self._offer_next(), []
+            _know(self, event.id, event.sha256, event.size, event.name)
+            asked, said = _resume_offered(self, event)
+            return self._offer_next() + asked, said
         if isinstance(event, ev.FileError):
             return self._failed(event)
         return [], []
@@ -399,75 +451,195 @@ class ClientTransfers:
                 self._discard(receiving)
         return self._offer_next(), [said]
 
-    def _start(self, start: ev.FileStart) -> tuple[list[ev.Event], list[Line]]:
-        if start.id not in self.wanted:
-            return [ev.CancelFile(id=start.id)], []  # we never asked for it
-        self.wanted.discard(start.id)
-        name = safe_name(start.name)
-        hidden = HIDDEN_FILE if start.id in self.private_offers else None
-        if (problem := _size_problem(start.size, self.downloads)) is not None:
-            return [ev.CancelFile(id=start.id)], [_named(self.wall(), "cannot save ", name, f": {problem}", hidden, "error")]
-        try:
-            handle, temp = _receiving_file(self.downloads)
-        except OSError as exc:
-            return [ev.CancelFile(id=start.id)], [_named(self.wall(), "cannot save ", name, f": {oserror_words(exc)}", hidden, "error")]
-        progress = Progress(direction="get", label=name, total=start.size, started=self.clock(), private=HIDDEN_LABEL if hidden else None, file_id=start.id)
-        receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hashlib.sha256(), progress, hidden=hidden)
-        self.receiving[start.id] = receiving
-        self.progress[f"get:{start.id}"] = progress
-        into = f" ({human_size(start.size)}) into the folder {self.downloads}"  # (dots after it read as a name cut short)
-        lines = [] if self.status_line else [_named(self.wall(), "receiving ", name, into, hidden)]
-        return self._complete(receiving, lines) if start.size == 0 else ([], lines)
-
     def _data(self, file_id: str, piece: str | bytes) -> tuple[list[ev.Event], list[Line]]:
         """One piece of a download: base64 text from ``file-data``, raw bytes from a binary frame."""
         receiving = self.receiving.get(file_id)
         if receiving is None:
-            return [], []  # a download we cancelled: its last chunks may still be arriving
+            return _orphan(self, file_id)
         try:
             receiving.write(piece if isinstance(piece, bytes) else decode_chunk(piece))
         except (ChunkError, OSError) as exc:
             self._discard(receiving)
+            _drain(self, receiving.file_id)
             reason = oserror_words(exc) if isinstance(exc, OSError) else str(exc)
             stopped = _named(self.wall(), "download of ", receiving.name, f" stopped: {reason}", receiving.hidden, "error")
             return [ev.CancelFile(id=receiving.file_id)], [stopped]
         said = receiving.progress.advance(receiving.received, self.clock())
         lines = [_said(self.wall(), receiving.progress, said, receiving.hidden)] if said and not self.status_line else []
         if receiving.received == receiving.size:
-            return self._complete(receiving, lines)
+            return _completed(self, receiving, lines)
         return [], lines
 
-    def _complete(self, receiving: _Receiving, lines: list[Line]) -> tuple[list[ev.Event], list[Line]]:
-        try:
-            final = receiving.finish(self.downloads)
-        except _Damaged:
-            self._discard(receiving)
-            damaged = _named(self.wall(), "", receiving.name, " arrived damaged (SHA-256 mismatch) and was discarded", receiving.hidden, "error")
-            return [], [*lines, damaged]
-        except OSError as exc:
-            self._discard(receiving)
-            return [], [*lines, _cannot_save(self.wall(), receiving, exc, self.downloads)]
+    def _forget(self, receiving: _Receiving) -> None:
         self.receiving.pop(receiving.file_id, None)
         self.progress.pop(f"get:{receiving.file_id}", None)
-        seconds = self.clock() - receiving.progress.started
-        how = f" ({human_size(receiving.size)} in {duration_text(seconds)}{speed_clause(receiving.size, seconds)}; SHA-256 checked)"
-        hidden = receiving.hidden and f"{receiving.hidden} in {path_as_typed(str(final.parent))}"
-        lines.append(_named(self.wall(), "saved ", path_as_typed(str(final)), how, hidden))  # quoted if it must be: whole
-        return [], lines
+        self.wanted.discard(receiving.file_id)
+        self.reasked.discard(receiving.file_id)
 
     def _discard(self, receiving: _Receiving) -> None:
-        self.receiving.pop(receiving.file_id, None)
-        self.progress.pop(f"get:{receiving.file_id}", None)
+        self._forget(receiving)
         receiving.discard()
 
+    def _stop(self, receiving: _Receiving) -> int:
+        """Stop a download short, keeping its partial file if it has one (``_Receiving.stop``)."""
+        self._forget(receiving)
+        return receiving.stop()
+
     def close(self) -> None:
-        """The chat is over: stop everything; no partial download is left behind."""
+        """The chat is over: stop everything; a download cut short keeps only its partial file (for
+        a resume: RESUMABLE_MIN_BYTES), nothing else."""
         for receiving in list(self.receiving.values()):
-            self._discard(receiving)
+            self._stop(receiving)
         for sending in [*self.queued, *self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
         for kept in (self.wanted, self.on_offer, self.checking):
             kept.clear()
+
+
+def _know(transfers: ClientTransfers, file_id: str, sha256: str, size: int, name: str) -> None:
+    transfers.known.pop(file_id, None)
+    transfers.known[file_id] = (sha256.lower(), size, name)  # the newest last
+    if len(transfers.known) > OFFERS_REMEMBERED:  # a server flooding offers
+        del transfers.known[next(iter(transfers.known))]
+
+
+def _drain(transfers: ClientTransfers, file_id: str) -> None:
+    """A cancel for ``file_id`` goes out: its pieces still on their way are no news (``_orphan``)."""
+    transfers.draining[file_id] = None
+    if len(transfers.draining) > OFFERS_REMEMBERED:
+        del transfers.draining[next(iter(transfers.draining))]
+
+
+def _refuse(transfers: ClientTransfers, file_id: str, name: str, why: str, hidden: str | None) -> tuple[list[ev.Event], list[Line]]:
+    """A download that cannot be saved here: the server is told to stop it, the user why."""
+    _drain(transfers, file_id)
+    return [ev.CancelFile(id=file_id)], [_named(transfers.wall(), "cannot save ", name, f": {why}", hidden, "error")]
+
+
+def _resume_offered(transfers: ClientTransfers, offered: ev.Offered) -> tuple[list[ev.Event], list[Line]]:
+    """A download a lost connection cut short is offered again (the rejoin's offers): ask for
+    it from where its partial file ends, as a /get would; not if the id is another file now."""
+    sha256 = transfers.resume_on_offer.pop(offered.id, None)
+    if sha256 is None or offered.id in transfers.wanted or offered.id in transfers.receiving:
+        return [], []
+    name, hidden = safe_name(offered.name), HIDDEN_FILE if offered.id in transfers.private_offers else None
+    if sha256 != offered.sha256.lower():  # a server that restarted without history counts ids from 1 again
+        return [], [_named(transfers.wall(), "the download of ", name, f" does not go on: #{offered.id} is another file now", hidden, "error")]
+    transfers.wanted.add(offered.id)
+    return [transfers._ask(offered.id)], [_named(transfers.wall(), "asking for ", name, " again, from where it stopped", hidden)]
+
+
+def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.Event], list[Line]]:
+    """A download we asked for begins, from its ``offset`` when the server resumes it: into its
+    partial file (a large one: partial_path), the bytes kept read into the checksum, or into a
+    file with no name (_receiving_file). One we did not ask for is cancelled."""
+    if not _asked_for(transfers, start):
+        return [ev.CancelFile(id=start.id)], []
+    name = safe_name(start.name)
+    hidden = HIDDEN_FILE if start.id in transfers.private_offers else None
+    offset = start.offset or 0
+    if (problem := _size_problem(start.size, transfers.downloads, offset)) is not None:
+        return _refuse(transfers, start.id, name, problem, hidden)
+    if is_sha256(start.sha256.lower()):
+        _know(transfers, start.id, start.sha256, start.size, start.name)
+    try:
+        opened = _opened_partial(transfers.downloads, start) if start.size >= RESUMABLE_MIN_BYTES else None
+        if opened is None:
+            handle, temp = _receiving_file(transfers.downloads)
+            held = 0
+        else:
+            handle, temp, held = opened
+    except OSError as exc:
+        return _refuse(transfers, start.id, name, oserror_words(exc), hidden)
+    if opened is None and offset:  # (a small file, or its part held by another lanchat fetching it too)
+        with contextlib.suppress(OSError):
+            handle.close()
+            if temp is not None:
+                temp.unlink()
+        return _refuse(transfers, start.id, name, f"the server goes on from byte {offset}, and no part of it is kept here to go on from", hidden)
+    hasher = hashlib.sha256()
+    lines: list[Line] = []
+    if opened is not None:
+        if offset > held:  # less of it here than the server goes on from: it changed meanwhile
+            handle.close()
+            transfers.wanted.add(start.id)
+            _drain(transfers, start.id)
+            again = _named(transfers.wall(), "the part of ", name, " kept here is shorter than when it was asked for; asking again", hidden, "error")
+            return [ev.CancelFile(id=start.id), transfers._ask(start.id)], [again]
+        try:
+            _hash_prefix(handle, offset, hasher)
+        except OSError as exc:
+            handle.close()
+            return _refuse(transfers, start.id, name, oserror_words(exc), hidden)
+        if held and not offset:
+            lines.append(_named(transfers.wall(), "", name, f": the server sends it from the beginning (it does not resume downloads); the {human_size(held)} kept here are replaced", hidden))
+    progress = Progress(direction="get", label=name, total=start.size, started=transfers.clock(), private=HIDDEN_LABEL if hidden else None, file_id=start.id, done=offset, resumed_from=offset)
+    receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hasher, progress, received=offset, hidden=hidden, partial=opened is not None, resumed_from=offset)
+    transfers.receiving[start.id] = receiving
+    transfers.progress[f"get:{start.id}"] = progress
+    progress.advance(offset, transfers.clock())  # (its quarters kept from before are not said again)
+    into = f" ({human_size(start.size)}) into the folder {transfers.downloads}"  # (dots after it read as a name cut short)
+    if offset:
+        into = f" ({human_size(start.size)}) from {progress.percent}% ({human_size(offset)} were kept) into the folder {transfers.downloads}"
+    if offset or not transfers.status_line:
+        lines.append(_named(transfers.wall(), "resuming " if offset else "receiving ", name, into, hidden))
+    return _completed(transfers, receiving, lines) if offset == start.size else ([], lines)
+
+
+def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:
+    """Is ``start`` the file-start of a download we asked for? One asked for again (_orphan) may
+    have a first, already under way: that was the first asking's, a false start, dropped now."""
+    transfers.draining.pop(start.id, None)  # what was on its way of a download cancelled came before this
+    if start.id not in transfers.wanted:
+        return False
+    if (first := transfers.receiving.get(start.id)) is not None:
+        first.stop()  # (what it wrote past where we asked again from is cut off as this one starts)
+        transfers._forget(first)
+    elif start.id not in transfers.reasked:
+        transfers.wanted.discard(start.id)
+    # else asked again: the first asking's file-start may come late, after its pieces, and
+    # then the next is ours; both stay (wanted, reasked) until the download ends (_forget)
+    return True
+
+
+def _orphan(transfers: ClientTransfers, file_id: str) -> tuple[list[ev.Event], list[Line]]:
+    """A piece of a download not under way. Of one we cancelled (draining), or never asked for:
+    ignored. Of one asked for whose file-start has not come: the server began it without
+    our seeing its start (a server that sent the pieces first, issue of lesson_bench), and
+    waiting would wait for ever, the download short by what was dropped; so it is said once
+    and asked for again (a cancel, then a get), the first asking's file-start, should it come
+    after all, taken as a false start (_started)."""
+    if file_id not in transfers.wanted or file_id in transfers.draining or file_id in transfers.reasked:
+        return [], []
+    transfers.reasked.add(file_id)
+    known = transfers.known.get(file_id)
+    name, hidden = (safe_name(known[2]), HIDDEN_FILE if file_id in transfers.private_offers else None) if known else (f"#{file_id}", None)
+    said = _named(transfers.wall(), "pieces of ", name, " came before the server said it was starting it; asking for it again", hidden, "error")
+    return [ev.CancelFile(id=file_id), transfers._ask(file_id)], [said]
+
+
+def _completed(transfers: ClientTransfers, receiving: _Receiving, lines: list[Line]) -> tuple[list[ev.Event], list[Line]]:
+    try:
+        final = receiving.finish(transfers.downloads)
+    except _Damaged:
+        transfers._discard(receiving)
+        if receiving.resumed_from:  # the part kept was not of this file after all: once more, whole
+            transfers.wanted.add(receiving.file_id)
+            after = f" did not match its SHA-256 after resuming at {human_size(receiving.resumed_from)}; fetching it again from the beginning"
+            return [transfers._ask(receiving.file_id)], [*lines, _named(transfers.wall(), "", receiving.name, after, receiving.hidden, "error")]
+        damaged = _named(transfers.wall(), "", receiving.name, " arrived damaged (SHA-256 mismatch) and was discarded", receiving.hidden, "error")
+        return [], [*lines, damaged]
+    except OSError as exc:
+        transfers._discard(receiving)
+        return [], [*lines, _cannot_save(transfers.wall(), receiving, exc, transfers.downloads)]
+    transfers._forget(receiving)
+    seconds = transfers.clock() - receiving.progress.started
+    got = receiving.size - receiving.resumed_from
+    resumed = f", resumed at {human_size(receiving.resumed_from)}" if receiving.resumed_from else ""
+    how = f" ({human_size(receiving.size)} in {duration_text(seconds)}{speed_clause(got, seconds)}{resumed}; SHA-256 checked)"
+    hidden = receiving.hidden and f"{receiving.hidden} in {path_as_typed(str(final.parent))}"
+    lines.append(_named(transfers.wall(), "saved ", path_as_typed(str(final)), how, hidden))  # quoted if it must be: whole
+    return [], lines
 
 
 def _said_by_server(transfers: ClientTransfers, error: ev.FileError) -> Line:
@@ -526,7 +698,7 @@ def cut_off(transfers: ClientTransfers, why: str = "connection lost", *, for_goo
     hidden = {file_id: HIDDEN_FILE for file_id in transfers.private_offers}  # ours, offered to one person
     again = "" if for_good else "; /send it again when back"
     # each line as (before the name, the name, after it, what projector mode shows for the name)
-    said = [("stopped receiving ", r.name, "; nothing of it was kept", r.hidden) for r in transfers.receiving.values()]
+    said = [_stopped_receiving(transfers, receiving, for_good) for receiving in list(transfers.receiving.values())]
     said += [("stopped sending ", s.name, again, s.hidden) for s in [*transfers.waiting.values(), *transfers.sending.values(), *transfers.queued]]
     said += [(f"the download of #{wanted} did not start", "", "", None) for wanted in sorted(transfers.wanted)]
     said += [
@@ -543,6 +715,21 @@ def cut_off(transfers: ClientTransfers, why: str = "connection lost", *, for_goo
         _named(transfers.wall(), f"{why}: {before}", name, after, private, "error")
         for before, name, after, private in said
     ]
+
+
+def _stopped_receiving(transfers: ClientTransfers, receiving: _Receiving, for_good: bool) -> tuple[str, str, str, str | None]:
+    """cut_off's line on a download it stops: what of it is kept, and, unless the chat ended,
+    that it goes on by itself once the rejoin offers it again (_resume_offered)."""
+    at = receiving.progress.percent
+    kept = transfers._stop(receiving)
+    if not kept:
+        return ("stopped receiving ", receiving.name, "; nothing of it was kept", receiving.hidden)
+    if for_good:
+        return ("stopped receiving ", receiving.name, f" at {at}%; kept {human_size(kept)} of it: a /get of it goes on from there", receiving.hidden)
+    transfers.resume_on_offer[receiving.file_id] = receiving.sha256
+    while len(transfers.resume_on_offer) > OFFERS_REMEMBERED:
+        del transfers.resume_on_offer[next(iter(transfers.resume_on_offer))]
+    return ("stopped receiving ", receiving.name, f" at {at}%; kept {human_size(kept)} of it: it goes on from there once back", receiving.hidden)
 
 
 def remember_privacy(private_offers: dict[str, str], offered: ev.Offered) -> None:
@@ -587,18 +774,20 @@ def _said(when: float, progress: Progress, said: str, hidden: str | None) -> Lin
     return Line(kind="notice", time=when, text=said, private=private)
 
 
-def _size_problem(size: int, downloads: Path) -> str | None:
+def _size_problem(size: int, downloads: Path, offset: int = 0) -> str | None:
     """Why a download of ``size`` bytes cannot be saved in ``downloads``, or None. The size is
     the server's word (a fake server's may be negative, or 8 EiB after an offer of 10 bytes):
     a file larger than the free space is refused before a byte is written, not after the
-    disk is full."""
+    disk is full. ``offset``: where the server goes on from (Resuming a download), also its word."""
     if size < 0:
         return f"the server gave its size as {size} bytes"
+    if not 0 <= offset <= size:
+        return f"the server started it at byte {offset} of {size}"
     try:
         free = shutil.disk_usage(downloads).free
     except OSError:
         return None  # the write itself will say what is wrong
-    if size > free:
+    if size - offset > free:  # (a resumed one needs room for the rest only)
         return f"it is {human_size(size)} and {downloads} has {human_size(free)} free"
     return None
 
@@ -722,6 +911,83 @@ def _stamp(handle: BinaryIO) -> tuple[int, int]:
     return info.st_size, info.st_mtime_ns
 
 
+def partial_path(folder: Path, name: str, sha256: str) -> Path:
+    """Where a download of the file ``sha256`` offered as ``name`` waits while it is incomplete:
+    a hidden file beside where it will be saved, named after it and the start of its SHA-256,
+    so a /get of the same file (even under another id, after a crash or a restart) finds it."""
+    base = safe_name(name).encode("utf-8")[:200].decode("utf-8", "ignore")
+    return folder / f".{base}.{sha256.lower()[:12]}{PARTIAL_SUFFIX}"
+
+
+def _held(folder: Path, name: str, sha256: str, size: int) -> int:
+    """How many bytes of the file ``sha256`` (``size`` bytes) a partial file in ``folder`` holds:
+    what a get asks the server to go on from. 0 for none, and for anything that is not a partial of
+    ours that fits (a link, a folder, another user's, one longer than the file)."""
+    if size < RESUMABLE_MIN_BYTES or not is_sha256(sha256):
+        return 0
+    try:
+        info = os.lstat(partial_path(folder, name, sha256))
+    except (OSError, ValueError):
+        return 0
+    ours = stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)()
+    return info.st_size if ours and info.st_size <= size else 0
+
+
+def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, int] | None:
+    """The partial file for the download ``start`` begins, open to read and write and locked, with
+    the bytes it holds; None where there can be none (no locks here), or the one of that name is
+    not ours to write (a link, a folder, a file with another name too, another user's) or is held
+    by another lanchat fetching the same file: the download then waits unnamed (_receiving_file)."""
+    if not is_sha256(start.sha256.lower()):
+        return None
+    _remove_stale(folder, _PARTIAL_NAME, STALE_PARTIAL_SECONDS)
+    path = partial_path(folder, start.name, start.sha256)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.fstat(fd)
+        ours = stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)()
+        if not ours or not _lock(fd):
+            os.close(fd)
+            return None
+        os.set_blocking(fd, True)
+    except OSError:
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "r+b"), path, info.st_size
+
+
+def _hash_prefix(handle: BinaryIO, offset: int, hasher: hashlib._Hash) -> None:
+    """Cut the partial file to ``offset`` bytes (where the server goes on from), read them into
+    ``hasher``, and leave the file ready to write after them. OSError if they cannot be read."""
+    handle.truncate(offset)
+    handle.seek(0)
+    left = offset
+    while left:
+        data = handle.read(min(left, MB))
+        if not data:
+            raise OSError(errno.EIO, "its partial file got shorter while it was read")
+        hasher.update(data)
+        left -= len(data)
+    handle.seek(offset)
+
+
+def _still_ours(receiving: _Receiving) -> None:
+    """The partial file's name still names the file we wrote (a person may delete or replace it
+    meanwhile: what has that name then is not what was checked): OSError if not."""
+    assert receiving.temp is not None  # (a partial has its name)
+    try:
+        named, ours = os.lstat(receiving.temp), os.fstat(receiving.handle.fileno())
+        same = (named.st_dev, named.st_ino) == (ours.st_dev, ours.st_ino)
+    except FileNotFoundError:
+        same = False
+    if not same:
+        raise OSError(errno.ENOENT, "its partial file was removed or replaced while it came; fetch it again")
+
+
 def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:
     """A file in ``folder`` for a download on its way, and its temporary name (None: it has none).
 
@@ -739,7 +1005,7 @@ def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:
                 raise  # no permission, no space: the same answer a named file would get
         else:
             return os.fdopen(fd, "wb"), None
-    _remove_stale_parts(folder)
+    _remove_stale(folder, _PART_NAME, STALE_PART_SECONDS)
     fd, temp_name = _new_part_file(folder)
     return os.fdopen(fd, "wb"), temp_name
 
@@ -760,6 +1026,7 @@ def _new_part_file(folder: Path) -> tuple[int, Path]:
 
 
 _PART_NAME = re.compile(r"\.lanchat-[0-9a-f]{12}\.part")
+_PARTIAL_NAME = re.compile(r"\..*\.[0-9a-f]{12}" + re.escape(PARTIAL_SUFFIX), re.DOTALL)
 # A part file nobody holds that has not grown for this long is a killed client's (one being
 # checked and named, its lock let go a moment before, was written a moment ago).
 STALE_PART_SECONDS = 60.0
@@ -777,12 +1044,13 @@ def _lock(fd: int) -> bool:
     return True
 
 
-def _remove_stale_parts(folder: Path) -> None:
-    """Remove the ``.lanchat-*.part`` files in ``folder`` that a client killed mid-download left
-    (no O_TMPFILE here: nothing else ever would): those no live lanchat holds, untouched for
-    STALE_PART_SECONDS. Anything else, or anything that cannot be read, stays."""
+def _remove_stale(folder: Path, pattern: re.Pattern[str], seconds: float) -> None:
+    """Remove the files in ``folder`` named as ``pattern`` says that no live lanchat holds, untouched
+    for ``seconds``: the ``.lanchat-*.part`` files a client killed mid-download left (no O_TMPFILE
+    here: nothing else ever would), after a minute; partial files (partial_path) nobody came back
+    for, after a week. Anything else, or anything that cannot be read, stays."""
     try:
-        names = [name for name in os.listdir(folder) if _PART_NAME.fullmatch(name)]
+        names = [name for name in os.listdir(folder) if pattern.fullmatch(name)]
     except OSError:
         return
     for name in names:
@@ -790,7 +1058,7 @@ def _remove_stale_parts(folder: Path) -> None:
             fd = os.open(folder / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
             try:
                 info = os.fstat(fd)
-                if stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= STALE_PART_SECONDS and _lock(fd):
+                if stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= seconds and _lock(fd):
                     os.unlink(folder / name)
             finally:
                 os.close(fd)

@@ -378,6 +378,10 @@ class GetFile(Event):
     sent_by: ClassVar[str] = "client"
     id: str
     binary: bool = _flag()
+    # Resuming (PROTOCOL.md, Resuming a download): the bytes the client holds already, and the
+    # SHA-256 of the whole file they belong to; the server starts there when it is that file.
+    offset: int | None = _absent()
+    sha256: str | None = _absent()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -443,14 +447,15 @@ class FileList(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class FileStart(Event):
-    """A download begins: ``size`` bytes follow in ``file-data`` events, then check ``sha256``."""
+    """A download begins: ``size`` bytes (``size - offset`` when resumed) follow in ``file-data`` events, then check ``sha256``."""
 
     type: ClassVar[str] = "file-start"
     sent_by: ClassVar[str] = "server"
     id: str
     name: str
-    size: int
+    size: int  # the whole file's
     sha256: str
+    offset: int | None = _absent()  # a resumed download: the first byte that follows (absent: 0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -273,6 +273,7 @@ class Progress:
     now: float = 0.0
     private: str | None = None  # the label projector mode shows (a file offered to one person: ui/projector.py)
     file_id: str = ""  # the server's id, which /cancel takes: the status line shows it
+    resumed_from: int = 0  # a resumed download: the bytes kept from before, not counted in its speed
     _next_step: int = 25
     _last_said: float = field(default=0.0)
 
@@ -287,7 +288,7 @@ class Progress:
     def text(self) -> str:
         """Short form for a status line: ``get #3 notes.pdf 45% 120.3 MiB/s`` (the id /cancel takes)."""
         named = f"#{self.file_id} {self.label}" if self.file_id else self.label
-        return f"{self.direction} {named} {self.percent}% {speed_text(self.done, self.seconds)}"
+        return f"{self.direction} {named} {self.percent}% {speed_text(self.done - self.resumed_from, self.seconds)}"
 
     def advance(self, done: int, now: float) -> str | None:
         """Record progress; return a notice at each quarter (25, 50, 75%) or every 5 s, else None.
@@ -311,7 +312,7 @@ class Progress:
         verb = "sending" if self.direction == "send" else "receiving"
         return (
             f"{verb} {self.label}: {self.percent}% ({human_size(self.done)} of {human_size(self.total)}, "
-            f"{speed_text(self.done, self.seconds)})"
+            f"{speed_text(self.done - self.resumed_from, self.seconds)})"
         )
 
 

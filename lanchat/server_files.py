@@ -117,7 +117,7 @@ class ServerFiles:
         self.uploads: dict[str, _Upload] = {}
         self.stored: dict[str, Path] = {}
         self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
-        self.gets_waiting: dict[int, deque[tuple[str, bool, str]]] = {}  # (id, binary, who): asked, not yet opened
+        self.gets_waiting: dict[int, deque[tuple[str, bool, str, int]]] = {}  # (id, binary, who, offset): asked, not yet opened
         # A recipient whose connection was lost (room.LostSessions) -> until when the files offered
         # to it alone wait for its rejoin (ShowOffers.resumed), as its other state does
         self.away: dict[int, float] = {}
@@ -168,7 +168,7 @@ class ServerFiles:
             if cid != host:
                 seen.add((cid, download.file_id))
                 add(download.who, download.offer, download.left)
-        for cid, (file_id, _binary, who) in waits:
+        for cid, (file_id, _binary, who, _offset) in waits:
             if cid != host and (cid, file_id) not in seen and (offer := self.book.offers.get(file_id)) is not None:
                 add(who, offer, None)
         return fetching
@@ -367,7 +367,8 @@ class ServerFiles:
         if len(waiting) >= MAX_GETS_WAITING:
             message = f"you have asked for {MAX_GETS_WAITING} files already; /get #{offer.file_id} once some have come"
             return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=message))]
-        self.gets_waiting.setdefault(cid, deque()).append((offer.file_id, get.binary, who))  # none kept for a refused get
+        asked = (offer.file_id, get.binary, who, resume_offset(get, offer))
+        self.gets_waiting.setdefault(cid, deque()).append(asked)  # none kept for a refused get
         if len(self.downloads.get(cid, ())) >= MAX_DOWNLOADS_AT_ONCE:
             return []  # its turn comes as one of those ends (next_chunk): one open file per download
         started = self._start_next(cid)
@@ -382,19 +383,25 @@ class ServerFiles:
             return None
         # Taken off the waits only once it is a download: fetching_but, read from the host's thread
         # while this one waits on the disk (the open), sees it all along.
-        file_id, binary, who = waiting[0]
+        file_id, binary, who, offset = waiting[0]
         offer = self.book.find(file_id, cid)
         try:
             if offer is None:
                 raise KeyError(file_id)
             handle = open(self.stored[offer.file_id], "rb")  # noqa: SIM115 - read chunk by chunk
+            if offset:
+                try:
+                    handle.seek(offset)  # a resumed download starts where the client's copy ends
+                except OSError:
+                    handle.close()
+                    raise
         except (OSError, KeyError) as exc:
             waiting.popleft()
             reason = oserror_words(exc) if isinstance(exc, OSError) else "it is no longer on offer"
             return ev.FileError(id=file_id, message=f"cannot read {offer.name if offer else '#' + file_id} ({reason})")
-        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size, binary, who, offer))
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size - offset, binary, who, offer))
         waiting.popleft()
-        return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256)
+        return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256, offset=offset or None)
 
     def next_chunk(self, cid: int) -> ev.Event | None:
         """The next piece for ``cid``'s downloads (``file-bytes``, or base64 ``file-data``),
@@ -554,6 +561,17 @@ class ServerFiles:
         if self._run_lock is not None:
             self._run_lock.close()
             self._run_lock = None
+
+
+def resume_offset(get: ev.GetFile, offer: Offer) -> int:
+    """Where a download asked for by ``get`` starts: the client's ``offset`` when it holds that
+    many bytes of this very file (its ``sha256``, when given, is the offer's), else 0: a copy of
+    another file, or an offset past the end, starts from the beginning (PROTOCOL.md, Resuming a
+    download). The client checks the whole file's SHA-256 at the end either way."""
+    offset = get.offset or 0
+    if not 0 < offset <= offer.size or (get.sha256 is not None and get.sha256.lower() != offer.sha256):
+        return 0
+    return offset
 
 
 _ONE_PERSON = "a file offered to one person needs no turn (/send PATH NAME), as a whisper does"

@@ -203,7 +203,7 @@ def test_a_download_asked_for_and_not_begun_counts_as_fetching_not_begun(store):
     stops too, said as not begun (None), not as 0% read."""
     offer = store.book.open(owner=1, owner_name="ann", name="notes.pdf", size=100)
     offer.ready = True
-    store.gets_waiting[2] = deque([(offer.file_id, True, "bob")])
+    store.gets_waiting[2] = deque([(offer.file_id, True, "bob", 0)])
     assert store.fetching_but(1) == [("bob", "notes.pdf", None, False, None)]
     assert store.fetching_but(2) == []
     assert store.fetching_but(3) == [("bob", "notes.pdf", None, False, "ann")]
@@ -236,7 +236,7 @@ def test_a_download_is_seen_as_fetching_while_the_server_opens_and_reads_it(stor
         return Watched(where, mode)  # type: ignore[arg-type]
 
     monkeypatch.setattr(server_files, "open", opened, raising=False)
-    store.gets_waiting[2] = deque([(offer.file_id, False, "bob")])
+    store.gets_waiting[2] = deque([(offer.file_id, False, "bob", 0)])
     while store.next_chunk(2) is not None:
         pass
     assert len(seen) == 4  # the open, and three chunks read

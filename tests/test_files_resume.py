@@ -1,0 +1,361 @@
+"""Resumable downloads (PROTOCOL.md, Resuming a download): a download cut short keeps what came in
+a partial file beside where it will be saved, and a /get of the same file, typed or asked again
+after a rejoin, asks the server to go on from there. The pure edges first (ClientTransfers and
+ServerFiles with no socket), then the user's side: a real server, real clients, a cut link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from helpers import Proc, start_server
+
+from lanchat import events as ev
+from lanchat.actions import Send
+from lanchat.client_files import (
+    PARTIAL_SUFFIX,
+    RESUMABLE_MIN_BYTES,
+    STALE_PARTIAL_SECONDS,
+    ClientTransfers,
+    cut_off,
+    partial_path,
+)
+from lanchat.files import BINARY_CHUNK_BYTES, MB, chunk_plan
+from lanchat.room import Room
+from lanchat.server_files import ServerFiles
+from lanchat.session import FileCommand
+
+SIZE = 2 * MB + 12345  # over RESUMABLE_MIN_BYTES, not a whole number of pieces
+
+
+def _sum(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def data() -> bytes:
+    assert SIZE >= RESUMABLE_MIN_BYTES
+    return os.urandom(SIZE)
+
+
+def offered(data: bytes, file_id: str = "7", name: str = "dataset.bin") -> ev.Offered:
+    return ev.Offered(id=file_id, name=name, size=len(data), sha256=_sum(data), sender="ann", time=1.0)
+
+
+def pieces(data: bytes, start: int = 0, stop: int | None = None, file_id: str = "7") -> list[ev.FileBytes]:
+    stop = len(data) if stop is None else stop
+    return [ev.FileBytes(id=file_id, data=data[at : min(at + length, stop)]) for at, length in chunk_plan(len(data), BINARY_CHUNK_BYTES) if start <= at < stop]
+
+
+def feed(transfers: ClientTransfers, events: list) -> tuple[list, list]:
+    replies: list = []
+    lines: list = []
+    for event in events:
+        more, said = transfers.on_event(event)
+        replies += more
+        lines += said
+    return replies, lines
+
+
+def texts(lines: list) -> list[str]:
+    return [line.text for line in lines]
+
+
+def half_fetched(tmp_path: Path, data: bytes) -> tuple[ClientTransfers, int]:
+    """A client that saw the offer, asked for it and got a little over half of it."""
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get == ev.GetFile(id="7", binary=True)  # nothing kept yet: from the start
+    feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data))])
+    half = 18 * BINARY_CHUNK_BYTES
+    feed(transfers, pieces(data, 0, half))
+    return transfers, half
+
+
+def test_a_cancelled_download_keeps_its_part_and_a_get_goes_on_from_there(tmp_path, data):
+    """/cancel, then /get again, fetched the whole 200 MB again: for a class on Wi-Fi, the pain."""
+    transfers, half = half_fetched(tmp_path, data)
+    events, lines = transfers.command(FileCommand(name="cancel", file_id="7"))
+    assert events == [ev.CancelFile(id="7")]
+    assert texts(lines) == ["stopped receiving dataset.bin; kept 1.1 MiB of it: /get 7 goes on from there"]
+    partial = partial_path(tmp_path, "dataset.bin", _sum(data))
+    assert os.listdir(tmp_path) == [partial.name] and partial.name.startswith(".") and partial.name.endswith(PARTIAL_SUFFIX)
+    assert partial.stat().st_size == half
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get == ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data))
+    late, _ = feed(transfers, pieces(data, half, half + BINARY_CHUNK_BYTES))  # the first asking's, still on their way
+    assert late == []
+    _, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half), *pieces(data, half)])
+    assert texts(lines)[0] == f"resuming dataset.bin (2.0 MiB) from 52% (1.1 MiB were kept) into the folder {tmp_path}"
+    assert re.fullmatch(rf"saved {re.escape(str(tmp_path))}/dataset\.bin \(2\.0 MiB in .*, resumed at 1\.1 MiB; SHA-256 checked\)", texts(lines)[-1])
+    assert (tmp_path / "dataset.bin").read_bytes() == data
+    assert os.listdir(tmp_path) == ["dataset.bin"] and transfers.progress == {} and not transfers.wanted
+
+
+def test_a_server_that_does_not_resume_starts_it_again_cleanly_saying_so(tmp_path, data):
+    """An older server ignores the offset: its file-start has none, and its bytes are the file's first."""
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    _, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data)])
+    assert texts(lines)[0] == "dataset.bin: the server sends it from the beginning (it does not resume downloads); the 1.1 MiB kept here are replaced"
+    assert texts(lines)[-1].startswith("saved ") and "resumed" not in texts(lines)[-1]
+    assert (tmp_path / "dataset.bin").read_bytes() == data and os.listdir(tmp_path) == ["dataset.bin"]
+
+
+def test_a_part_that_does_not_match_is_fetched_again_whole_once(tmp_path, data):
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    partial = partial_path(tmp_path, "dataset.bin", _sum(data))
+    with partial.open("r+b") as spoiled:  # (a disk's bad block, say)
+        spoiled.write(b"\x00" * 100)
+    transfers.command(FileCommand(name="get", file_id="7"))
+    replies, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half), *pieces(data, half)])
+    assert replies == [ev.GetFile(id="7", binary=True)]  # again, from the start
+    assert texts(lines)[-1] == "dataset.bin did not match its SHA-256 after resuming at 1.1 MiB; fetching it again from the beginning"
+    assert not partial.exists()
+    replies, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data)])
+    assert replies == [] and texts(lines)[-1].startswith("saved ")
+    assert (tmp_path / "dataset.bin").read_bytes() == data
+    # from the start, a mismatch is the file's own: said, and not fetched again
+    transfers.command(FileCommand(name="get", file_id="7"))
+    wrong = bytearray(data)
+    wrong[-1] ^= 1
+    replies, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(bytes(wrong))])
+    assert replies == [] and "arrived damaged (SHA-256 mismatch)" in texts(lines)[-1]
+
+
+def test_a_part_that_vanished_or_is_not_ours_is_never_a_traceback(tmp_path, data):
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    partial = partial_path(tmp_path, "dataset.bin", _sum(data))
+    transfers.command(FileCommand(name="get", file_id="7"))  # from ``half``
+    partial.unlink()  # gone before the server answered
+    replies, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half)])
+    assert replies == [ev.CancelFile(id="7"), ev.GetFile(id="7", binary=True)]
+    assert texts(lines) == ["the part of dataset.bin kept here is shorter than when it was asked for; asking again"]
+    feed(transfers, pieces(data, half))  # what the server sent before our cancel: no news
+    _, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data)])
+    assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
+    # a link where the part would be, to a file of the user's: not followed, not written
+    (tmp_path / "dataset.bin").unlink()
+    mine = tmp_path / "mine.txt"
+    mine.write_bytes(b"my notes")
+    partial.symlink_to(mine)
+    transfers.command(FileCommand(name="get", file_id="7"))
+    _, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data)])
+    assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
+    assert mine.read_bytes() == b"my notes" and partial.is_symlink()
+    # the part removed while it came: said, not saved as what the name holds now
+    partial.unlink()
+    transfers.command(FileCommand(name="get", file_id="7"))
+    feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data, 0, half)])
+    partial.unlink()
+    partial.write_bytes(b"x" * half)
+    _, lines = feed(transfers, pieces(data, half))
+    assert texts(lines)[-1] == "cannot save dataset.bin: its partial file was removed or replaced while it came; fetch it again"
+
+
+def test_a_crashed_clients_part_is_found_again_and_an_old_one_is_cleaned(tmp_path, data):
+    killed, half = half_fetched(tmp_path, data)
+    killed.receiving["7"].handle.close()  # killed outright: no stop, no discard; the kernel closes its file (and lock)
+    next_run = ClientTransfers(tmp_path)
+    next_run.on_event(offered(data, file_id="12"))  # offered again, under another id (a restart)
+    (get,), _ = next_run.command(FileCommand(name="get", file_id="12"))
+    assert get == ev.GetFile(id="12", binary=True, offset=half, sha256=_sum(data))
+    # a partial of another file nobody came back for in a week goes with the next download here
+    old = partial_path(tmp_path, "old.iso", "ab" * 32)
+    old.write_bytes(b"half an iso")
+    week_ago = time.time() - STALE_PARTIAL_SECONDS - 60
+    os.utime(old, (week_ago, week_ago))
+    _, lines = feed(next_run, [ev.FileStart(id="12", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half), *pieces(data, half, file_id="12")])
+    assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
+    assert os.listdir(tmp_path) == ["dataset.bin"]
+
+
+def test_a_lost_connection_keeps_the_part_and_the_rejoins_offer_asks_from_there(tmp_path, data):
+    transfers, half = half_fetched(tmp_path, data)
+    assert texts(cut_off(transfers)) == ["connection lost: stopped receiving dataset.bin at 52%; kept 1.1 MiB of it: it goes on from there once back"]
+    replies, lines = transfers.on_event(offered(data))  # the rejoin's offers
+    assert replies == [ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data))]
+    assert texts(lines) == ["asking for dataset.bin again, from where it stopped"]
+    assert transfers.on_event(offered(data)) == ([], [])  # asked once
+    # after a restart without history, the id may be another file: not asked for
+    feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half), *pieces(data, half, half + BINARY_CHUNK_BYTES)])
+    cut_off(transfers)
+    replies, lines = transfers.on_event(offered(b"another file" * 100_000))
+    assert replies == [] and texts(lines) == ["the download of dataset.bin does not go on: #7 is another file now"]
+    # the chat's end keeps it too, and says how a /get goes on
+    transfers.command(FileCommand(name="get", file_id="7"))
+    feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half), *pieces(data, half, half + BINARY_CHUNK_BYTES)])
+    assert texts(cut_off(transfers, "the chat ended", for_good=True)) == [
+        "the chat ended: stopped receiving dataset.bin at 55%; kept 1.1 MiB of it: a /get of it goes on from there"
+    ]
+    assert transfers.on_event(offered(data)) == ([], [])
+
+
+def test_pieces_before_their_file_start_are_said_once_and_asked_for_again(tmp_path, data):
+    """A server that sent a download's first pieces before its file-start (the ordering bug of
+    tests/test_class_download_order.py): the client dropped them silently and waited for ever,
+    the file short by what it dropped."""
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    early = pieces(data, 0, 3 * BINARY_CHUNK_BYTES)
+    replies, lines = feed(transfers, early)
+    assert replies == [ev.CancelFile(id="7"), ev.GetFile(id="7", binary=True)]
+    assert texts(lines) == ["pieces of dataset.bin came before the server said it was starting it; asking for it again"]
+    # the first asking's file-start after all, and its other pieces, then the second asking's
+    start = ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data))
+    replies, lines = feed(transfers, [start, *pieces(data, 3 * BINARY_CHUNK_BYTES, 6 * BINARY_CHUNK_BYTES), start, *pieces(data)])
+    assert replies == [] and texts(lines)[-1].startswith("saved ")
+    assert (tmp_path / "dataset.bin").read_bytes() == data and not transfers.wanted and not transfers.reasked
+
+
+def test_the_server_goes_on_from_the_offset_of_the_same_file_only(tmp_path, data):
+    store = ServerFiles(tmp_path / "store")
+    room = Room()
+    for cid, name in ((1, "ann"), (2, "bob")):
+        room.moderation.arrive(cid, "192.168.1.10")
+        room.handle(cid, ev.Hello(name=name))
+    try:
+        (ready,) = [a.event for a in store.handle(room, 1, ev.OfferFile(ref=1, name="dataset.bin", size=len(data))) if isinstance(a, Send)]
+        store.handle(room, 1, ev.UploadBytes(id=ready.id, data=data))
+        store.handle(room, 1, ev.UploadDone(id=ready.id, sha256=_sum(data)))
+
+        def fetch(**asked: object) -> tuple[ev.FileStart, bytes]:
+            (sent,) = store.handle(room, 2, ev.GetFile(id=ready.id, binary=True, **asked))  # type: ignore[arg-type]
+            assert isinstance(sent, Send) and isinstance(sent.event, ev.FileStart)
+            got = b""
+            while (piece := store.next_chunk(2)) is not None:
+                assert isinstance(piece, ev.FileBytes)
+                got += piece.data
+            return sent.event, got
+
+        start, got = fetch(offset=1000, sha256=_sum(data))
+        assert start.offset == 1000 and got == data[1000:] and start.size == len(data)
+        assert ev.FileStart(id="1", name="x", size=1, sha256="0" * 64).to_json().get("offset") is None  # absent when 0
+        for asked in ({"offset": 1000, "sha256": "0" * 64}, {"offset": len(data) + 1}, {"offset": -5}):  # another file's; past the end
+            start, got = fetch(**asked)
+            assert start.offset is None and got == data
+        start, got = fetch(offset=len(data))  # all of it held: only the check is left
+        assert start.offset == len(data) and got == b""
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------------- the user's side
+
+
+class CuttingProxy:
+    """A loopback TCP relay to ``port`` that counts what it passes to the client and cuts the
+    first connection (both ways, as a Wi-Fi drop does) once ``cut_after`` bytes went to it."""
+
+    def __init__(self, port: int, cut_after: int) -> None:
+        self.target = ("127.0.0.1", port)
+        self.cut_after = cut_after
+        self.to_client = 0
+        self.connections = 0
+        self.cut = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._socks: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target, timeout=10)
+            self.connections += 1
+            first = self.connections == 1
+            self._socks += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, False, first), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True, first), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, to_client: bool, first: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if to_client and first:
+                    data = data[: max(0, self.cut_after - self.to_client)]
+                if to_client:
+                    self.to_client += len(data)
+                if data:
+                    sink.sendall(data)
+                if to_client and first and self.to_client >= self.cut_after:
+                    self.cut.set()
+                    break
+        except OSError:
+            pass
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self._socks:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_what_came(tmp_path):
+    size = 8 * MB
+    data = os.urandom(size)
+    source = tmp_path / "dataset.bin"
+    source.write_bytes(data)
+    downloads = tmp_path / "bob-downloads"
+    downloads.mkdir()
+    ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path))
+    assert port is not None
+    proxy = CuttingProxy(port, cut_after=3 * MB)
+    bob = None
+    try:
+        ann.expect(r"welcome, ann")
+        bob = Proc("connect", "127.0.0.1", str(proxy.port), "--name", "bob", "--downloads", str(downloads))
+        bob.expect(r"welcome, bob")
+        ann.send(f"/send {source}")
+        file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
+        before = proxy.to_client
+        bob.send(f"/get {file_id}")
+        bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: it goes on from there once back")
+        bob.expect(r"asking for dataset\.bin again, from where it stopped")
+        bob.expect(r"resuming dataset\.bin \(8\.0 MiB\) from \d+%")
+        bob.expect(r"saved .*dataset\.bin \(8\.0 MiB in .*, resumed at [\d.]+ MiB; SHA-256 checked\)")
+        assert (downloads / "dataset.bin").read_bytes() == data
+        assert os.listdir(downloads) == ["dataset.bin"]
+        sent_again = proxy.to_client - before - size  # the frames' own bytes, the rejoin's welcome and replay
+        assert proxy.connections == 2 and sent_again < 64 * 1024, f"{sent_again:,} bytes more than the file went to bob"
+    finally:
+        for proc in (bob, ann):
+            if proc is not None:
+                proc.stop()
+        proxy.close()
+
+
+def test_a_server_going_on_from_where_nothing_is_kept_is_refused_not_written(tmp_path):
+    """A hostile (or confused) server's file-start with an offset for a download asked from the
+    start: the bytes after it would be saved as the whole file, and checked against the wrong sum."""
+    transfers = ClientTransfers(tmp_path)
+    data = b"small file"
+    transfers.on_event(offered(data))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    replies, lines = transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=4))
+    assert replies == [ev.CancelFile(id="7")]
+    assert texts(lines) == ["cannot save dataset.bin: the server goes on from byte 4, and no part of it is kept here to go on from"]
+    replies, lines = transfers.on_event(ev.FileStart(id="8", name="x.bin", size=5, sha256=_sum(data), offset=9))
+    assert replies == [ev.CancelFile(id="8")] and os.listdir(tmp_path) == []
