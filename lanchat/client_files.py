@@ -526,7 +526,8 @@ def _resume_offered(transfers: ClientTransfers, offered: ev.Offered) -> tuple[li
     if sha256 != offered.sha256.lower():  # a server that restarted without history counts ids from 1 again
         return [], [_named(transfers.wall(), "the download of ", name, f" does not go on: #{offered.id} is another file now", hidden, "error")]
     transfers.wanted.add(offered.id)
-    return [transfers._ask(offered.id)], [_named(transfers.wall(), "asking for ", name, " again, from where it stopped", hidden)]
+    get = transfers._ask(offered.id)
+    return [get], [_named(transfers.wall(), "asking for ", name, " again" + (", from where it stopped" if get.offset else ""), hidden)]
 
 
 def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.Event], list[Line]]:
@@ -700,7 +701,7 @@ def cut_off(transfers: ClientTransfers, why: str = "connection lost", *, for_goo
     # each line as (before the name, the name, after it, what projector mode shows for the name)
     said = [_stopped_receiving(transfers, receiving, for_good) for receiving in list(transfers.receiving.values())]
     said += [("stopped sending ", s.name, again, s.hidden) for s in [*transfers.waiting.values(), *transfers.sending.values(), *transfers.queued]]
-    said += [(f"the download of #{wanted} did not start", "", "", None) for wanted in sorted(transfers.wanted)]
+    said += [_not_started(transfers, wanted, for_good) for wanted in sorted(transfers.wanted)]
     said += [
         ("your file ", name, f" (#{file_id}) is no longer on offer{again}", hidden.get(file_id))
         for file_id, name in transfers.on_offer.items()
@@ -717,6 +718,22 @@ def cut_off(transfers: ClientTransfers, why: str = "connection lost", *, for_goo
     ]
 
 
+def _not_started(transfers: ClientTransfers, file_id: str, for_good: bool) -> tuple[str, str, str, str | None]:
+    """cut_off's line on a /get whose download had not begun: unless the chat ended, one whose
+    offer we saw is asked for again once the rejoin offers it again (_resume_offered)."""
+    known = transfers.known.get(file_id)
+    if for_good or known is None:
+        return (f"the download of #{file_id} did not start", "", "", None)
+    _resume_later(transfers, file_id, known[0])
+    return (f"the download of #{file_id} did not start; it is asked for again once back, if still on offer", "", "", None)
+
+
+def _resume_later(transfers: ClientTransfers, file_id: str, sha256: str) -> None:
+    transfers.resume_on_offer[file_id] = sha256
+    while len(transfers.resume_on_offer) > OFFERS_REMEMBERED:
+        del transfers.resume_on_offer[next(iter(transfers.resume_on_offer))]
+
+
 def _stopped_receiving(transfers: ClientTransfers, receiving: _Receiving, for_good: bool) -> tuple[str, str, str, str | None]:
     """cut_off's line on a download it stops: what of it is kept, and, unless the chat ended,
     that it goes on by itself once the rejoin offers it again (_resume_offered)."""
@@ -726,10 +743,8 @@ def _stopped_receiving(transfers: ClientTransfers, receiving: _Receiving, for_go
         return ("stopped receiving ", receiving.name, "; nothing of it was kept", receiving.hidden)
     if for_good:
         return ("stopped receiving ", receiving.name, f" at {at}%; kept {human_size(kept)} of it: a /get of it goes on from there", receiving.hidden)
-    transfers.resume_on_offer[receiving.file_id] = receiving.sha256
-    while len(transfers.resume_on_offer) > OFFERS_REMEMBERED:
-        del transfers.resume_on_offer[next(iter(transfers.resume_on_offer))]
-    return ("stopped receiving ", receiving.name, f" at {at}%; kept {human_size(kept)} of it: it goes on from there once back", receiving.hidden)
+    _resume_later(transfers, receiving.file_id, receiving.sha256)
+    return ("stopped receiving ", receiving.name, f" at {at}%; kept {human_size(kept)} of it: it goes on from there once back, if still on offer", receiving.hidden)
 
 
 def remember_privacy(private_offers: dict[str, str], offered: ev.Offered) -> None:

@@ -183,7 +183,7 @@ def test_a_crashed_clients_part_is_found_again_and_an_old_one_is_cleaned(tmp_pat
 
 def test_a_lost_connection_keeps_the_part_and_the_rejoins_offer_asks_from_there(tmp_path, data):
     transfers, half = half_fetched(tmp_path, data)
-    assert texts(cut_off(transfers)) == ["connection lost: stopped receiving dataset.bin at 52%; kept 1.1 MiB of it: it goes on from there once back"]
+    assert texts(cut_off(transfers)) == ["connection lost: stopped receiving dataset.bin at 52%; kept 1.1 MiB of it: it goes on from there once back, if still on offer"]
     replies, lines = transfers.on_event(offered(data))  # the rejoin's offers
     assert replies == [ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data))]
     assert texts(lines) == ["asking for dataset.bin again, from where it stopped"]
@@ -332,7 +332,7 @@ def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_wh
         file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
         before = proxy.to_client
         bob.send(f"/get {file_id}")
-        bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: it goes on from there once back")
+        bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: it goes on from there once back, if still on offer")
         bob.expect(r"asking for dataset\.bin again, from where it stopped")
         bob.expect(r"resuming dataset\.bin \(8\.0 MiB\) from \d+%")
         bob.expect(r"saved .*dataset\.bin \(8\.0 MiB in .*, resumed at [\d.]+ MiB; SHA-256 checked\)")
@@ -359,3 +359,14 @@ def test_a_server_going_on_from_where_nothing_is_kept_is_refused_not_written(tmp
     assert texts(lines) == ["cannot save dataset.bin: the server goes on from byte 4, and no part of it is kept here to go on from"]
     replies, lines = transfers.on_event(ev.FileStart(id="8", name="x.bin", size=5, sha256=_sum(data), offset=9))
     assert replies == [ev.CancelFile(id="8")] and os.listdir(tmp_path) == []
+
+
+def test_a_get_not_begun_when_the_connection_dropped_is_asked_again_once_back(tmp_path, data):
+    """A /get typed just before the Wi-Fi dropped: 'the download of #7 did not start', and then
+    nothing; now asked again when the rejoin offers the same file under that id."""
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    assert texts(cut_off(transfers)) == ["connection lost: the download of #7 did not start; it is asked for again once back, if still on offer"]
+    replies, lines = transfers.on_event(offered(data))
+    assert replies == [ev.GetFile(id="7", binary=True)] and texts(lines) == ["asking for dataset.bin again"]
