@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import Proc, start_server
+from helpers import Proc, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.actions import Send
@@ -257,11 +257,14 @@ def test_the_server_goes_on_from_the_offset_of_the_same_file_only(tmp_path, data
 
 class CuttingProxy:
     """A loopback TCP relay to ``port`` that counts what it passes to the client and cuts the
-    first connection (both ways, as a Wi-Fi drop does) once ``cut_after`` bytes went to it."""
+    first connection (both ways, as a Wi-Fi drop does) once ``cut_after`` bytes went to it, or
+    with ``hold``, stops passing anything on it (a frozen link) until closed."""
 
-    def __init__(self, port: int, cut_after: int) -> None:
+    def __init__(self, port: int, cut_after: int, *, hold: bool = False) -> None:
         self.target = ("127.0.0.1", port)
         self.cut_after = cut_after
+        self.hold = hold
+        self.closed = threading.Event()
         self.to_client = 0
         self.connections = 0
         self.cut = threading.Event()
@@ -294,6 +297,8 @@ class CuttingProxy:
                     sink.sendall(data)
                 if to_client and first and self.to_client >= self.cut_after:
                     self.cut.set()
+                    if self.hold:
+                        self.closed.wait()
                     break
         except OSError:
             pass
@@ -305,6 +310,7 @@ class CuttingProxy:
             end.close()
 
     def close(self) -> None:
+        self.closed.set()
         self.listener.close()
         for sock in self._socks:
             try:
@@ -370,3 +376,44 @@ def test_a_get_not_begun_when_the_connection_dropped_is_asked_again_once_back(tm
     assert texts(cut_off(transfers)) == ["connection lost: the download of #7 did not start; it is asked for again once back, if still on offer"]
     replies, lines = transfers.on_event(offered(data))
     assert replies == [ev.GetFile(id="7", binary=True)] and texts(lines) == ["asking for dataset.bin again"]
+
+
+def test_a_clients_part_left_by_a_crash_is_found_again_by_the_next_run(tmp_path):
+    """bob's laptop dies mid-download (SIGKILL: no stop, no cleanup); the next lanchat he starts,
+    into the same folder, fetches the file from where the last one's partial file ends."""
+    size = 6 * MB
+    data = os.urandom(size)
+    source = tmp_path / "dataset.bin"
+    source.write_bytes(data)
+    downloads = tmp_path / "bob-downloads"
+    downloads.mkdir()
+    ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path))
+    assert port is not None
+    proxy = CuttingProxy(port, cut_after=2 * MB, hold=True)
+    procs = [ann]
+    try:
+        ann.expect(r"welcome, ann")
+        bob = Proc("connect", "127.0.0.1", str(proxy.port), "--name", "bob", "--downloads", str(downloads))
+        procs.append(bob)
+        bob.expect(r"welcome, bob")
+        ann.send(f"/send {source}")
+        file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
+        bob.send(f"/get {file_id}")
+        assert proxy.cut.wait(10)
+        partial = partial_path(downloads, "dataset.bin", _sum(data))
+        wait_for(lambda: partial.exists() and partial.stat().st_size >= MB, what="bob's partial file")
+        bob.popen.kill()
+        bob.popen.wait(10)
+        held = partial.stat().st_size
+        again = Proc("connect", "127.0.0.1", str(port), "--name", "bob2", "--downloads", str(downloads))
+        procs.append(again)
+        again.expect(r"welcome, bob2")
+        again.expect(r"ann offers dataset\.bin .*/get (\d+) to download it")
+        again.send(f"/get {file_id}")
+        again.expect(rf"resuming dataset\.bin \(6\.0 MiB\) from \d+% \({held / MB:.1f} MiB were kept\)")
+        again.expect(r"saved .*dataset\.bin \(6\.0 MiB in .*, resumed at [\d.]+ MiB; SHA-256 checked\)")
+        assert (downloads / "dataset.bin").read_bytes() == data and os.listdir(downloads) == ["dataset.bin"]
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        proxy.close()
