@@ -459,11 +459,7 @@ class ClientTransfers:
         try:
             receiving.write(piece if isinstance(piece, bytes) else decode_chunk(piece))
         except (ChunkError, OSError) as exc:
-            self._discard(receiving)
-            _drain(self, receiving.file_id)
-            reason = oserror_words(exc) if isinstance(exc, OSError) else str(exc)
-            stopped = _named(self.wall(), "download of ", receiving.name, f" stopped: {reason}", receiving.hidden, "error")
-            return [ev.CancelFile(id=receiving.file_id)], [stopped]
+            return _not_written(self, receiving, exc)
         said = receiving.progress.advance(receiving.received, self.clock())
         lines = [_said(self.wall(), receiving.progress, said, receiving.hidden)] if said and not self.status_line else []
         if receiving.received == receiving.size:
@@ -601,6 +597,20 @@ def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:
     # else asked again: the first asking's file-start may come late, after its pieces, and
     # then the next is ours; both stay (wanted, reasked) until the download ends (_forget)
     return True
+
+
+def _not_written(transfers: ClientTransfers, receiving: _Receiving, exc: ChunkError | OSError) -> tuple[list[ev.Event], list[Line]]:
+    """A piece could not be written (a full disk) or is more than the file (a server's mistake):
+    the download stops, the server told. What came of it is kept on a full disk (a /get once there is
+    room goes on from there), never after too many bytes."""
+    kept = transfers._stop(receiving) if isinstance(exc, OSError) else 0
+    if not kept:
+        transfers._discard(receiving)
+    _drain(transfers, receiving.file_id)
+    reason = oserror_words(exc) if isinstance(exc, OSError) else str(exc)
+    after = f"; kept {human_size(kept)} of it: /get {receiving.file_id} goes on from there" if kept else ""
+    stopped = _named(transfers.wall(), "download of ", receiving.name, f" stopped: {reason}{after}", receiving.hidden, "error")
+    return [ev.CancelFile(id=receiving.file_id)], [stopped]
 
 
 def _orphan(transfers: ClientTransfers, file_id: str) -> tuple[list[ev.Event], list[Line]]:

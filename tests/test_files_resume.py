@@ -417,3 +417,24 @@ def test_a_clients_part_left_by_a_crash_is_found_again_by_the_next_run(tmp_path)
         for proc in reversed(procs):
             proc.stop()
         proxy.close()
+
+
+def test_a_full_disk_keeps_what_came_for_a_get_once_there_is_room(tmp_path, data):
+    transfers, half = half_fetched(tmp_path, data)
+
+    class FullDisk:
+        def __init__(self, real):  # noqa: ANN001
+            self.real = real
+
+        def write(self, piece: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.real, name)
+
+    transfers.receiving["7"].handle = FullDisk(transfers.receiving["7"].handle)
+    replies, lines = feed(transfers, pieces(data, half, half + BINARY_CHUNK_BYTES))
+    assert replies == [ev.CancelFile(id="7")]
+    assert texts(lines) == ["download of dataset.bin stopped: no space left on device; kept 1.1 MiB of it: /get 7 goes on from there"]
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get == ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data))
