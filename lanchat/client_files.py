@@ -4,7 +4,9 @@
 (client.py) sends the events it returns through the protocol connection. The rule it keeps: a
 download is only ever seen under its final name once its SHA-256 has been checked; until then
 it has no name at all (O_TMPFILE on Linux) or a hidden temporary one, deleted if anything goes
-wrong. The rules themselves (limits, safe names, progress) are in files.py.
+wrong, or, from RESUMABLE_MIN_BYTES on, a hidden partial file (partial_path) kept when it stops
+short, for a get that goes on from there (PROTOCOL.md, Resuming a download). The rules
+themselves (limits, safe names, progress) are in files.py.
 """
 
 from __future__ import annotations
