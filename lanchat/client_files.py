@@ -957,7 +957,16 @@ def _held(folder: Path, name: str, sha256: str, size: int) -> int:
     except (OSError, ValueError):
         return 0
     ours = stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)()
-    return info.st_size if ours and info.st_size <= size else 0
+    if not ours or not 0 < info.st_size <= size:
+        return 0
+    try:  # one another download is writing (the same file offered twice, fetched at once) is not ours to go on with
+        fd = os.open(partial_path(folder, name, sha256), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return 0
+    try:
+        return info.st_size if _lock(fd) else 0
+    finally:
+        os.close(fd)  # (and its lock with it)
 
 
 def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, int] | None:

@@ -444,3 +444,16 @@ def test_a_full_disk_keeps_what_came_for_a_get_once_there_is_room(tmp_path, data
     assert texts(lines) == ["download of dataset.bin stopped: no space left on device; kept 1.1 MiB of it: /get 7 goes on from there"]
     (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
     assert get == ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data))
+
+
+def test_the_same_file_fetched_twice_at_once_does_not_share_a_part(tmp_path, data):
+    """The teacher offered the same data set twice (#7 and #8) and both were fetched: the second
+    asked from where the first's part (in use) ends, and was refused as having nothing to go on from."""
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.on_event(offered(data, file_id="8"))
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="8"))
+    assert get == ev.GetFile(id="8", binary=True)  # #7's part is being written: from the start, unnamed
+    _, lines = feed(transfers, [ev.FileStart(id="8", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data, file_id="8")])
+    assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
+    _, lines = feed(transfers, pieces(data, half))
+    assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset (1).bin").read_bytes() == data
