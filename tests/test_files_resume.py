@@ -95,7 +95,7 @@ def test_a_cancelled_download_keeps_its_part_and_a_get_goes_on_from_there(tmp_pa
     assert late == []
     _, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half), *pieces(data, half)])
     assert texts(lines)[0] == f"resuming dataset.bin (2.0 MiB) from 52% (1.1 MiB were kept) into the folder {tmp_path}"
-    assert re.fullmatch(rf"saved {re.escape(str(tmp_path))}/dataset\.bin \(2\.0 MiB in .*, resumed at 1\.1 MiB; SHA-256 checked\)", texts(lines)[-1])
+    assert re.fullmatch(rf"saved {re.escape(str(tmp_path))}/dataset\.bin \(2\.0 MiB, resumed at 1\.1 MiB: 980\.1 KiB in .*; SHA-256 checked\)", texts(lines)[-1])
     assert (tmp_path / "dataset.bin").read_bytes() == data
     assert os.listdir(tmp_path) == ["dataset.bin"] and transfers.progress == {} and not transfers.wanted
 
@@ -345,7 +345,7 @@ def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_wh
         bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: it goes on from there once back, if still on offer")
         bob.expect(r"asking for dataset\.bin again, from where it stopped")
         bob.expect(r"resuming dataset\.bin \(8\.0 MiB\) from \d+%")
-        bob.expect(r"saved .*dataset\.bin \(8\.0 MiB in .*, resumed at [\d.]+ MiB; SHA-256 checked\)")
+        bob.expect(r"saved .*dataset\.bin \(8\.0 MiB, resumed at [\d.]+ MiB: [\d.]+ MiB in .*; SHA-256 checked\)")
         assert (downloads / "dataset.bin").read_bytes() == data
         assert os.listdir(downloads) == ["dataset.bin"]
         # beyond the file: the frames' own bytes (TLS records' too), the rejoin's handshake, welcome and
@@ -417,7 +417,7 @@ def test_a_clients_part_left_by_a_crash_is_found_again_by_the_next_run(tmp_path)
         again.expect(r"ann offers dataset\.bin .*/get (\d+) to download it")
         again.send(f"/get {file_id}")
         again.expect(rf"resuming dataset\.bin \(6\.0 MiB\) from \d+% \({held / MB:.1f} MiB were kept\)")
-        again.expect(r"saved .*dataset\.bin \(6\.0 MiB in .*, resumed at [\d.]+ MiB; SHA-256 checked\)")
+        again.expect(r"saved .*dataset\.bin \(6\.0 MiB, resumed at [\d.]+ MiB: [\d.]+ MiB in .*; SHA-256 checked\)")
         assert (downloads / "dataset.bin").read_bytes() == data and os.listdir(downloads) == ["dataset.bin"]
     finally:
         for proc in reversed(procs):
