@@ -650,6 +650,8 @@ def _completed(transfers: ClientTransfers, receiving: _Receiving, lines: list[Li
     got = receiving.size - receiving.resumed_from  # (a resumed one's time is its rest's: "8.0 MiB in 11 ms" misled)
     resumed = f", resumed at {human_size(receiving.resumed_from)}: {human_size(got)}" if receiving.resumed_from else ""
     how = f" ({human_size(receiving.size)}{resumed} in {duration_text(seconds)}{speed_clause(got, seconds)}; SHA-256 checked)"
+    if receiving.resumed_from and not got:  # all of it was kept (a client killed before its check)
+        how = f" ({human_size(receiving.size)}, all of it kept from before; SHA-256 checked)"
     hidden = receiving.hidden and f"{receiving.hidden} in {path_as_typed(str(final.parent))}"
     lines.append(_named(transfers.wall(), "saved ", path_as_typed(str(final)), how, hidden))  # quoted if it must be: whole
     return [], lines

@@ -457,3 +457,17 @@ def test_the_same_file_fetched_twice_at_once_does_not_share_a_part(tmp_path, dat
     assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
     _, lines = feed(transfers, pieces(data, half))
     assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset (1).bin").read_bytes() == data
+
+
+def test_a_part_that_holds_the_whole_file_is_checked_and_saved_with_nothing_more_sent(tmp_path, data):
+    """Killed between the last byte and the check: the next /get asks from the end, the server
+    sends only its file-start, and the file is checked and named."""
+    partial_path(tmp_path, "dataset.bin", _sum(data)).write_bytes(data)
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get.offset == len(data)
+    _, lines = transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=len(data)))
+    assert texts(lines)[-1] == f"saved {tmp_path}/dataset.bin (2.0 MiB, all of it kept from before; SHA-256 checked)"
+    assert (tmp_path / "dataset.bin").read_bytes() == data
+    assert os.listdir(tmp_path) == ["dataset.bin"] and not transfers.wanted and transfers.progress == {}
