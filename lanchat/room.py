@@ -89,6 +89,7 @@ class Member:
     key: bytes | None = None  # the public key that owns ``name``; None for a keyless guest
     away: str = ""  # /away REASON; empty: here
     away_shown: str = ""  # what the others were told of it (room_social.away: in a turn room, maybe only "away")
+    away_shown_at: float = 0.0  # when they were told it: a newcomer's away-status carries it (room_social.after_welcome)
     told_away: set[int] | None = None  # who has had the automatic "away" answer (once each)
     typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it

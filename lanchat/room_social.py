@@ -93,7 +93,9 @@ def after_welcome(room: Room, cid: int) -> list[Action]:
     """What a newcomer hears right after the welcome: the topic, and who is away."""
     actions: list[Action] = [Send(to=cid, event=room.topic)] if room.topic is not None else []
     away = [m for m in room.members.values() if m.away_shown and m.cid != cid]
-    return actions + [Send(to=cid, event=ev.Away(name=m.name, reason=m.away_shown, time=room.clock())) for m in away]
+    # stamped with when the others were told it, as a topic keeps the time it was set: stamped
+    # with the join, every newcomer's screen said "ann is away" as of the moment it came in
+    return actions + [Send(to=cid, event=ev.Away(name=m.name, reason=m.away_shown, time=m.away_shown_at)) for m in away]
 
 
 def away_answer(member: Member, target: Member, when: float) -> list[Action]:
@@ -179,6 +181,8 @@ def away(room: Room, member: Member, event: ev.SetAway, now: float) -> list[Acti
     member.away, member.told_away = reason, None
     before, member.away_shown = member.away_shown, shown
     own = ev.Away(name=member.name, reason=reason, time=now)
+    if shown != before:
+        member.away_shown_at = now  # what a newcomer is told is as old as the others' news of it
     if shown == reason:
         return [Broadcast(to=tuple(room.members), frame=encode(own))]
     others = tuple(c for c in room.members if c != member.cid)

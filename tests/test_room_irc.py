@@ -60,6 +60,36 @@ def test_away_is_told_to_all_and_answered_once_to_each_whisperer():
     assert isinstance(back, ev.Away) and back.reason == ""
 
 
+def test_a_newcomer_reads_when_someone_went_away_not_when_it_joined():
+    """The away-status a newcomer got after its welcome carried the time it joined, so "ann is
+    away" read as news of that moment; a topic kept the time it was set. Now it carries when the
+    others were told (PROTOCOL.md, away-status): the change of reason they read included, in a
+    turn room the one "away" they read, not a reason they never saw. A whisper's answer is news
+    of the moment it is sent, as before."""
+    from test_room import START
+
+    room = room_with("ann", "bob", host="hal")
+    room.now = START + 10
+    send(room, "ann", ev.SetAway(reason="lunch"))
+    room.now = START + 600
+    assert [(e.reason, e.time) for e in room.take(room.join("cat")) if isinstance(e, ev.Away)] == [("lunch", START + 10)]
+    room.now = START + 700
+    send(room, "ann", ev.SetAway(reason="back at two"))
+    room.whisper("bob", "ann", "there?")
+    answers = [(e.reason, e.time) for e in room.take("bob") if isinstance(e, ev.Away) and e.answer]
+    assert answers == [("back at two", START + 700)]
+    room.now = START + 900
+    assert [(e.reason, e.time) for e in room.take(room.join("dan")) if isinstance(e, ev.Away)] == [("back at two", START + 700)]
+
+    turn = room_with("ann", "bob", mode="turn", host="hal")  # ann holds no turn: the others read "away"
+    turn.now = START + 10
+    send(turn, "bob", ev.SetAway(reason="the answer is 42"))
+    turn.now = START + 100
+    send(turn, "bob", ev.SetAway(reason="the answer is 43"))  # the others are told nothing new
+    turn.now = START + 600
+    assert [(e.reason, e.time) for e in turn.take(turn.join("cat")) if isinstance(e, ev.Away)] == [("away", START + 10)]
+
+
 def test_the_topic_is_told_to_all_and_to_each_newcomer():
     room = room_with("ann", "bob")
     send(room, "ann", ev.SetTopic(text="lab 3: sockets"))
