@@ -939,7 +939,7 @@ class Rejoining:
             same = event.text == self.before[0]
         else:
             same = self.before[1].get(ev.name_key(event.name), "") == event.reason
-        lines = social.on_event(session, event)
+        lines = social.on_event(session, event, welcomed)  # (an older one says when it was set)
         return [] if same else [replace(line, time=welcomed) for line in lines]
 
     def _back(self, session: Session, event: ev.Welcome) -> list[Line]:

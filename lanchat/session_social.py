@@ -16,6 +16,8 @@ from .colourbot import BOT_NAME, START_COMMAND, is_farewell
 if TYPE_CHECKING:
     from .session import InputResult, Line, Session
 
+SINCE_SHOWN_SECONDS = 60.0  # a topic or an away the room tells after a welcome says when, once older than this
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # not %b: the locale's
 TYPING_SEND_SECONDS = 4.0  # a typing hint goes out at most this often (the server passes one on per 3 s)
 TYPING_SHOWN_SECONDS = 6.0  # "bob is typing..." stays this long after bob's last hint
 NOT_SOCIAL = object()  # parse(): the command is not one of these
@@ -61,8 +63,10 @@ def hidden(session: Session, event: object) -> bool:
     return False
 
 
-def on_event(session: Session, event: ev.Event) -> list[Line]:
-    """action, renamed, away-status, room-topic, typing-hint (PROTOCOL.md)."""
+def on_event(session: Session, event: ev.Event, welcomed: float | None = None) -> list[Line]:
+    """action, renamed, away-status, room-topic, typing-hint (PROTOCOL.md). ``welcomed``: the
+    room told the topic or an away right after a welcome at that time (our clock), and the
+    line will be stamped with it: an older one says when it was set ("since 10:02")."""
     from .session import Line
 
     if isinstance(event, ev.Emote):
@@ -72,14 +76,15 @@ def on_event(session: Session, event: ev.Event) -> list[Line]:
     if isinstance(event, ev.Renamed):
         return [_renamed(session, event)]
     if isinstance(event, ev.Away):
-        line = _away(session, event)
+        line = _away(session, event, welcomed)
         if ev.name_key(event.name) != ev.name_key(session.name) or event.answer:
             return [line]
         again, session.rejoin.away_again = session.rejoin.away_again, None
         return [] if again == event.reason else [line]  # the answer to a rejoin's asking again: no news
     if isinstance(event, ev.Topic):
         session.topic = event.text
-        said = f"topic: {event.text} (set by {event.by})" if event.text else f"{event.by} cleared the topic"
+        at = _since(event.time, welcomed, "at")
+        said = f"topic: {event.text} (set by {event.by}{at})" if event.text else f"{event.by} cleared the topic"
         return [_line(said, event.time)]
     if isinstance(event, ev.TypingHint) and session.typing_hints:
         session.typing[event.name] = _now(session)
@@ -136,7 +141,27 @@ def refused(session: Session, code: str) -> None:
         session.away_asked = None
 
 
-def _away(session: Session, event: ev.Away) -> Line:
+def _since(when: float, welcomed: float | None, word: str) -> str:
+    """`` at 10:02`` (``word`` "at"), `` since 5 Dec 23:10`` (another day): when a topic or an
+    away told after a welcome (at ``welcomed``) was set, the line being stamped with the welcome's
+    time (session.Rejoin._after_welcome: the replay stays in one block above it). Nothing for one
+    set within SINCE_SHOWN_SECONDS, or with no welcome: the line's own stamp says it. An older server
+    stamped a newcomer's away-status with the moment it sent it: then nothing either."""
+    import time
+
+    if welcomed is None or welcomed - when < SINCE_SHOWN_SECONDS:
+        return ""
+    try:
+        moment, today = time.localtime(when), time.localtime(welcomed)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    clock = time.strftime("%H:%M", moment)
+    if moment[:3] != today[:3]:
+        clock = f"{moment.tm_mday} {MONTHS[moment.tm_mon - 1]} {clock}"
+    return f" {word} {clock}"
+
+
+def _away(session: Session, event: ev.Away, welcomed: float | None = None) -> Line:
     key = ev.name_key(event.name)
     if event.answer:  # the answer to our whisper
         return _line(f"{event.name} is away: {event.reason} (they will see your message later)", event.time)
@@ -153,7 +178,8 @@ def _away(session: Session, event: ev.Away) -> Line:
         return _line(f"you are away{reason} (/away again: back)" if event.reason else "you are back", event.time)
     if not event.reason:
         return _line(f"{event.name} is back", event.time)
-    return _line(f"{event.name} is away{reason}", event.time)
+    since = _since(event.time, welcomed, "since")
+    return _line(f"{event.name} is away{reason}{f' ({since.strip()})' if since else ''}", event.time)
 
 
 def bot_direct(session: Session, event: ev.Direct, line: Line) -> list[Line] | None:

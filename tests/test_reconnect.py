@@ -428,7 +428,7 @@ def test_a_rejoin_does_not_say_again_the_topic_and_away_marks_it_showed_before_t
     ):
         session.rejoin.lost(session, 1.0)
         session.on_event(ev.Welcome(name="cy", mode="duplex", members=("ann", "bob", "cy"), host="ann"))
-        lines = session.on_event(ev.Topic(text=topic, by="ann", time=5.0)) + session.on_event(ev.Away(name="bob", reason=away, time=6.0))
+        lines = session.on_event(ev.Topic(text=topic, by="ann", time=95.0)) + session.on_event(ev.Away(name="bob", reason=away, time=96.0))
         assert [line.text for line in lines] == said
         assert (session.topic, session.away) == (topic, {"bob": away})  # the status line and the roster have them
         assert [line.time for line in lines] == [100.0] * len(said)  # with the welcome, not when it was set
@@ -454,7 +454,7 @@ def test_the_hosts_screen_says_a_topic_kept_from_the_last_run_once():
     def joined(kept: str, topic: str) -> tuple[list[str], str]:
         host = Session(name="ann", role="host", kept_topic=kept, clock=lambda: 100.0)
         host.on_event(ev.Welcome(name="ann", mode="duplex", members=("ann",), host="ann"))
-        lines = host.on_event(ev.Topic(text=topic, by="ann", time=5.0))
+        lines = host.on_event(ev.Topic(text=topic, by="ann", time=95.0))
         return [line.text for line in lines], host.topic
 
     assert joined("framing", "framing") == ([], "framing")  # the status line still has it

@@ -137,9 +137,10 @@ def test_a_bare_away_is_said_to_oneself_without_the_word_twice():
     """The teacher's bare /away read "you are away: away (/away again: back)" (the room keeps
     "away" as its reason; the others read "teacher is away")."""
     ann = room("ann", "client", "bob")
+    now = ann.clock()  # (just welcomed: an away told as much older says since when)
     assert ann.parse_input("/away") == Outgoing(ev.SetAway(reason="away"))
-    assert [line.text for line in ann.on_event(ev.Away(name="ann", reason="away", time=T))] == ["you are away (/away again: back)"]
-    assert [line.text for line in ann.on_event(ev.Away(name="bob", reason="away", time=T))] == ["bob is away"]
+    assert [line.text for line in ann.on_event(ev.Away(name="ann", reason="away", time=now))] == ["you are away (/away again: back)"]
+    assert [line.text for line in ann.on_event(ev.Away(name="bob", reason="away", time=now))] == ["bob is away"]
 
 
 def test_a_message_ends_the_typing_on_both_sides():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 from lanchat import events as ev
@@ -183,6 +184,47 @@ def test_a_full_scrollback_takes_an_earlier_page_without_losing_its_place():
     assert [line.text for line in view.lines] == ["15", "20", "30"]  # "1" would fall off at once
 
 
+def _hhmm(when: float) -> str:
+    return time.strftime("%H:%M", time.localtime(when))
+
+
+def test_a_newcomer_sees_since_when_someone_is_away_on_the_full_screen():
+    """The room told a newcomer "ann is away: lunch" with the time it joined (PROTOCOL.md,
+    away-status), and the screen stamps what the room says after a welcome with the welcome's
+    time anyway (the replay stays one block): nothing on it said ann left an hour ago. The room
+    now sends when ann went away, and a line told after the welcome, older than a minute, says
+    since when (the topic: at what time it was set). One told as new (an older server's, stamped
+    with the moment it was sent) says nothing more: it would only repeat the line's stamp."""
+    from lanchat.ui import render as rd
+
+    welcome_at = time.mktime((2023, 11, 15, 12, 0, 0, 0, 0, -1))  # local noon: the morning is the same day
+    now = [welcome_at]
+    session = Session(name="bob", clock=lambda: now[0])
+    view = View(session)
+    for event in (
+        ev.Welcome(name="bob", mode="duplex", members=("teacher", "ann", "cy", "bob"), host="teacher"),
+        ev.Topic(text="framing", by="teacher", time=welcome_at - 7_000.0),
+        ev.Away(name="ann", reason="lunch", time=welcome_at - 3_600.0),
+        ev.Away(name="cy", reason="brb", time=welcome_at - 1.0),  # as an older server stamps it
+    ):
+        view.add(session.on_event(event))
+    shown = "\n".join(row.rstrip() for row in rd.render(view, rows=12, cols=80).text())
+    stamp = _hhmm(welcome_at)
+    assert f"{stamp} -!- topic: framing (set by teacher at {_hhmm(welcome_at - 7_000.0)})" in shown
+    assert f"{stamp} -!- ann is away: lunch (since {_hhmm(welcome_at - 3_600.0)})" in shown
+    assert f"{stamp} -!- cy is away: brb\n" in shown
+    # a live change says nothing more: its own stamp is when
+    now[0] = welcome_at + 90.0
+    live = session.on_event(ev.Away(name="ann", reason="back at 2", time=welcome_at + 90.0))
+    assert [(line.text, line.time) for line in live] == [("ann is away: back at 2", welcome_at + 90.0)]
+    # the next day (a server left running overnight): the day too
+    late = Session(name="dan", clock=lambda: welcome_at + 86_400.0)
+    late.on_event(ev.Welcome(name="dan", mode="duplex", members=("ann", "dan")))
+    (line,) = late.on_event(ev.Away(name="ann", reason="lunch", time=welcome_at))
+    day = time.localtime(welcome_at)
+    assert line.text == f"ann is away: lunch (since {day.tm_mday} {time.strftime('%b', day)} {_hhmm(welcome_at)})"
+
+
 def test_the_replay_on_joining_sits_above_the_welcome_even_when_the_topic_was_set_in_between():
     """A lesson's late student, in a room whose topic was set at 10:03 and which said more after
     it: the topic came stamped with the time it was set and closed the transcript, so the replayed
@@ -205,8 +247,8 @@ def test_the_replay_on_joining_sits_above_the_welcome_even_when_the_topic_was_se
         "a length before each message",
         "welcome, bob: duplex mode; here: teacher. /help lists commands",
         "this room keeps history on the host's machine",
-        "topic: framing (set by teacher)",
-        "teacher is away: tea",
+        f"topic: framing (set by teacher at {_hhmm(200.0)})",
+        f"teacher is away: tea (since {_hhmm(250.0)})",
         "end of history (2 shown)",
     ]
     # a topic set later, live, keeps the time it was set
