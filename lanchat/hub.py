@@ -70,7 +70,7 @@ from .history_policy import HistoryPolicy, Unsaved, person_of
 from .moderation import ban_tries_due, ban_tries_due_at, mutes_end_at, mutes_ended
 from .moderation import tick as moderation_tick
 from .outbox import Outbox, Queue
-from .protocol import Connection, ConnectionClosed, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
+from .protocol import Connection, ConnectionClosed, JoinPage, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
 from .room_social import full_tries_due, full_tries_due_at
 
@@ -311,6 +311,8 @@ class DownloadPacer:
 class Hub:
     """Every connection's protocol state and the server's policy, for one server run."""
 
+    join_page = JoinPage()  # what a web browser is told; the server sets how it listens (server.join_page)
+
     def __init__(
         self,
         room: Room,
@@ -444,7 +446,7 @@ class Hub:
                 self.outbox.discard(cid)  # an HTTP reply is all a browser reads
             # After the answers to the frames before the broken one (with history, held for
             # this pass's commit), and last: nothing follows a fatal error (PROTOCOL.md 4).
-            self.perform([Broadcast(to=(cid,), frame=fatal_reply(broken))])
+            self.perform([Broadcast(to=(cid,), frame=fatal_reply(broken, self.join_page))])
             self._mark_closing(peer)
             self.deadlines.forget(cid)
             return

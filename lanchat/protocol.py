@@ -18,6 +18,7 @@ with an error frame and carry on.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -71,6 +72,8 @@ _SERVER, _CLIENT = Role.SERVER, Role.CLIENT
 
 class ProtocolError(Exception):
     """Base of both error families; ``code`` is a PROTOCOL.md section 6 error code."""
+
+    request = b""  # not-lanchat: the start of the HTTP request read (JoinPage.reply reads its Host line)
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -195,12 +198,69 @@ def text_greeting(data: bytes, limit: int = 60) -> str | None:
     return text + "..." if len(line) > limit else text
 
 
-HTTP_REPLY = (
-    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    b"Connection: close\r\n\r\n"
-    b"This is a lanchat chat server, not a web server.\r\n"
-    b"Join the chat with: python -m lanchat connect HOST PORT\r\n"
-)
+HTTP_HEAD = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+HTTP_REQUEST_KEPT = 2048  # of a browser's request: its Host line is near the top
+# A Host header's value that reads as an address to type: a name or IPv4 address, or an IPv6 one
+# in brackets (a zone, %25eth0, is left out: it names the browser's interface, not the joiner's),
+# then maybe a port. Anything else (a forged header, odd bytes) is not repeated.
+_HOST_VALUE = re.compile(rb"(?:([A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}))|\[([0-9A-Fa-f:.]{2,45})\])(?::([0-9]{1,5}))?")
+
+
+@dataclass(frozen=True)
+class JoinPage:
+    """The page a web browser pointed at the port gets (PROTOCOL.md 2): an HTTP 400 saying this is
+    a chat room and the command that joins it from here: ``--tls`` on a TLS port, ``--unix PATH``
+    for a socket file, and the host and port the browser used (its Host line), else the server's
+    port and HOST. The server that listens says which (Server: hub.join_page)."""
+
+    tls: bool = False
+    port: int | None = None
+    unix_path: str | None = None
+
+    def reply(self, request: bytes = b"") -> bytes:
+        if self.unix_path is not None:
+            import shlex
+
+            command = f"python -m lanchat connect --unix {shlex.quote(self.unix_path)}"
+            typed = f"nc -U {shlex.quote(self.unix_path)}"
+        else:
+            host, port = host_of_request(request)
+            where = f"{host or 'HOST'} {port or self.port or 'PORT'}"
+            command = f"python -m lanchat connect {'--tls ' if self.tls else ''}{where}"
+            typed = f"nc {where}"
+        if self.tls:
+            lines = (
+                "This is a lanchat chat room, not a web page: a web browser cannot join it.",
+                "It uses TLS. Join it with:",
+                f"  {command}",
+                "and check that the fingerprint it shows is the one the host's screen shows.",
+            )
+        else:
+            lines = (
+                "This is a lanchat chat room, not a web page: a web browser cannot join it.",
+                "Join it with:",
+                f"  {command}",
+                f"or type in any terminal: {typed} (then Enter, and your name)",
+            )
+        return HTTP_HEAD + "".join(f"{line}\r\n" for line in lines).encode("utf-8", "replace")
+
+
+def host_of_request(request: bytes) -> tuple[str | None, int | None]:
+    """The host and port of an HTTP request's Host line, when they read as an address (else None)."""
+    head = request[:HTTP_REQUEST_KEPT].split(b"\r\n\r\n", 1)[0]
+    for line in head.split(b"\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower() == b"host":
+            found = _HOST_VALUE.fullmatch(value.strip())
+            if found is None:
+                return None, None
+            name_or_ip, ipv6, port = found.groups()
+            number = int(port) if port is not None else None
+            return (name_or_ip or ipv6).decode("ascii"), number if number is not None and 0 < number < 65536 else None
+    return None, None
+
+
+HTTP_REPLY = JoinPage().reply()  # what a server that says nothing of its ports answers
 
 
 @functools.cache
@@ -277,10 +337,13 @@ class Connection:
             # The opening may arrive in pieces ("G", then "ET /"): wait for 4 bytes. Every
             # HTTP method's first 4 bytes read as an impossible frame length, so this never
             # mistakes a real lanchat frame for HTTP.
-            self._opening += data[: 4 - len(self._opening)]
+            already = len(self._opening)
+            self._opening += data[: 4 - already]
             if looks_like_http(self._opening):
                 self.state = State.CLOSED
-                raise RemoteProtocolError(ev.E_NOT_LANCHAT, "the peer spoke HTTP, not lanchat")
+                refused = RemoteProtocolError(ev.E_NOT_LANCHAT, "the peer spoke HTTP, not lanchat")
+                refused.request = self._opening + data[len(self._opening) - already :][:HTTP_REQUEST_KEPT]
+                raise refused
             if looks_like_tls(self._opening):
                 self.state = State.CLOSED
                 raise RemoteProtocolError(ev.E_BAD_FRAME, "a TLS client, but this server runs without --tls")
@@ -423,8 +486,9 @@ class Connection:
         return Invalid(code=code, message=message)
 
 
-def fatal_reply(error: ProtocolError) -> bytes:
-    """What a server writes before disconnecting a peer whose stream it cannot frame."""
+def fatal_reply(error: ProtocolError, page: JoinPage = JoinPage()) -> bytes:
+    """What a server writes before disconnecting a peer whose stream it cannot frame; a web
+    browser's request gets ``page`` (JoinPage: the command that joins this server)."""
     if error.code == ev.E_NOT_LANCHAT:
-        return HTTP_REPLY
+        return page.reply(error.request)
     return encode(ev.Error(code=error.code, message=error.message, fatal=True))

@@ -26,7 +26,7 @@ from .history import HistoryStore
 from .hub import DEFAULT_MAX_QUEUE_BYTES, HANDSHAKE_SECONDS, LINGER_SECONDS, Hub
 from .limits import Counted
 from .poller import EVENT_READ, EVENT_WRITE, Poller
-from .protocol import encode
+from .protocol import JoinPage, encode
 from .room import Room
 from .server_files import ServerFiles
 from .textline import TextDoor
@@ -182,6 +182,7 @@ class Server:
         # Text participants (nc, telnet): told apart from lanchat clients before the hub.
         self.door = TextDoor(self.hub)
         self.listeners, self.unix_path = listeners, unix_path
+        self.hub.join_page = join_page(listeners, tls=tls is not None)  # for a web browser (PROTOCOL.md 2)
         self.poller = Poller()
         self.clients: dict[int, Client] = {}  # open sockets by connection id
         self.room.gate.read_users, self.room.gate.peek_users = _account_readers(self.clients)  # for a ban; at a join
@@ -194,13 +195,17 @@ class Server:
         self._accepting = True  # False while out of file descriptors (_accept)
         self._short_of_descriptors = False  # from a failed accept until the backlog is empty
         if tls is not None:
-            plain_reply = encode(ev.Error(code=ev.E_USE_TLS, message=PLAIN_CLIENT_MESSAGE, fatal=True))
-            self.tls = TlsHandshakes(
-                tls, self.poller, adopt=self._adopt, log=self.log, plain_reply=plain_reply, text_reply=TEXT_CLIENT_LINE,
-                seconds=tls_handshake_seconds, reserve=self.hub.guard.reserve, release=self.hub.guard.unreserve,
-            )  # fmt: skip
+            self.tls = self._tls_handshakes(tls, tls_handshake_seconds)
         self.running = False
         self.stopped = threading.Event()
+
+    def _tls_handshakes(self, tls: ssl.SSLContext, seconds: float) -> TlsHandshakes:
+        """Where a TLS port's connections wait for their handshake, and what a peer without TLS is told."""
+        plain_reply = encode(ev.Error(code=ev.E_USE_TLS, message=PLAIN_CLIENT_MESSAGE, fatal=True))
+        return TlsHandshakes(
+            tls, self.poller, adopt=self._adopt, log=self.log, plain_reply=plain_reply, text_reply=TEXT_CLIENT_LINE,
+            seconds=seconds, reserve=self.hub.guard.reserve, release=self.hub.guard.unreserve,
+        )  # fmt: skip
 
     @property
     def room(self) -> Room:
@@ -428,6 +433,20 @@ class Server:
             with contextlib.suppress(OSError):
                 sock.close()
         self.hub.files.close()
+
+
+def join_page(listeners: list[socket.socket], *, tls: bool) -> JoinPage:
+    """What the page a web browser gets says to type: ``--tls`` on a TLS server, the TCP port it
+    listens on (a browser's Host line may say another), or the socket file's path."""
+    port, path = None, None
+    for listener in listeners:
+        with contextlib.suppress(OSError):
+            address = listener.getsockname()
+            if listener.family == socket.AF_UNIX:
+                path = address if isinstance(address, str) and address else path
+            elif isinstance(address, tuple):
+                port = address[1]
+    return JoinPage(tls=tls, port=port, unix_path=path if port is None else None)
 
 
 def close_listeners(listeners: list[socket.socket], poller: Poller, unix_path: str | None) -> list[socket.socket]:

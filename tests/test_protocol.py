@@ -257,9 +257,34 @@ def test_an_http_request_gets_a_short_http_400_reply(cut):
             server.receive_data(request[cut:])
     assert caught.value.code == ev.E_NOT_LANCHAT
     reply = fatal_reply(caught.value)
-    assert reply == HTTP_REPLY
     assert reply.startswith(b"HTTP/1.0 400 Bad Request\r\n")
     assert b"lanchat" in reply and len(reply) < 512
+    # the host and port the browser used, when its Host line came with the opening
+    assert b"connect localhost 3580\r\n" in reply if cut != 5 else reply == HTTP_REPLY
+
+
+def test_the_page_a_browser_gets_says_the_command_that_joins_from_where_it_is():
+    """The page said `connect HOST PORT` on every port: a TLS room's too, without `--tls`. It
+    says --tls on a TLS port, the host and port the browser used, the server's port when the
+    Host line has none, `--unix PATH` for a socket file, and repeats nothing but an address."""
+    page = protocol.JoinPage
+
+    def said(reply: bytes) -> str:
+        assert reply.startswith(protocol.HTTP_HEAD)
+        return reply[len(protocol.HTTP_HEAD) :].decode()
+
+    request = b"GET / HTTP/1.1\r\nhOsT:  192.168.1.20:3580 \r\nAccept: */*\r\n\r\n"
+    tls = said(page(tls=True, port=3580).reply(request))
+    assert "  python -m lanchat connect --tls 192.168.1.20 3580\r\n" in tls and "fingerprint" in tls and "nc " not in tls
+    plain = said(page(port=3580).reply(request))
+    assert "  python -m lanchat connect 192.168.1.20 3580\r\n" in plain and "nc 192.168.1.20 3580 (then Enter" in plain
+    assert "connect --tls teacher.local 4000\r\n" in said(page(tls=True, port=4000).reply(b"GET / HTTP/1.1\r\nHost: teacher.local\r\n\r\n"))
+    assert "connect ::1 3580\r\n" in said(page(port=1).reply(b"GET / HTTP/1.1\r\nHost: [::1]:3580\r\n\r\n"))
+    for forged in (b"x\x1b]0;owned\x07", b"a b", b"[fe80::1%25eth0]:3580", b"x:99999", b"-x", b"x" * 300):
+        shown = said(page(tls=True, port=3580).reply(b"GET / HTTP/1.1\r\nHost: " + forged + b"\r\n\r\n"))
+        assert "connect --tls HOST 3580\r\n" in shown or forged == b"x:99999" and "connect --tls x 3580" in shown, forged
+    assert "connect HOST PORT\r\n" in said(page().reply(b"GET / HTTP/1.0\r\n\r\n"))
+    assert "connect --unix '/tmp/my chat.sock'\r\n" in said(page(unix_path="/tmp/my chat.sock").reply(request))
 
 
 def test_http_sniffing_is_only_for_the_opening_bytes():
