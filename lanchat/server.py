@@ -204,6 +204,7 @@ class Server:
         plain_reply = encode(ev.Error(code=ev.E_USE_TLS, message=PLAIN_CLIENT_MESSAGE, fatal=True))
         return TlsHandshakes(
             tls, self.poller, adopt=self._adopt, log=self.log, plain_reply=plain_reply, text_reply=TEXT_CLIENT_LINE,
+            http_reply=self.hub.join_page.reply,  # http:// to this port: the page https:// gets
             seconds=seconds, reserve=self.hub.guard.reserve, release=self.hub.guard.unreserve,
         )  # fmt: skip
 

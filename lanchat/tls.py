@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 from . import events as ev
 from .limits import UNCOUNTED, Counted
-from .protocol import TLS_RECORD_TYPES, encode, looks_like_tls  # noqa: F401 - the rule lives with the framing
+from .protocol import HTTP_REQUEST_KEPT, TLS_RECORD_TYPES, encode, looks_like_http, looks_like_tls  # noqa: F401 - the rule lives with the framing
 from .transport import account_at_once, from_this_machine
 
 CERT_NAME = "tls-cert.pem"
@@ -689,13 +689,15 @@ class TlsAcceptor:
     """
 
     def __init__(
-        self, sock: socket.socket, context: ssl.SSLContext, deadline: float, plain_reply: bytes, text_reply: bytes = b""
+        self, sock: socket.socket, context: ssl.SSLContext, deadline: float, plain_reply: bytes, text_reply: bytes = b"",
+        http_reply: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.sock: socket.socket = sock
         self.context = context
         self.deadline = deadline
         self.plain_reply = plain_reply  # for a plain lanchat client: an error frame
         self.text_reply = text_reply or plain_reply  # for a person at nc or telnet: a line
+        self.http_reply = http_reply  # for a web browser, given its request: a page (protocol.JoinPage)
         self.problem = ""
         self.probe = False  # a plain connection that was `lanchat doctor` asking (DOCTORS_QUESTION)
         self._wrapped = False
@@ -747,8 +749,10 @@ class TlsAcceptor:
             for _ in range(16):
                 if not (data := self.sock.recv(65536)):
                     break
-                said += data[: len(DOCTORS_QUESTION) + 1 - len(said)]
+                said += data[: HTTP_REQUEST_KEPT - len(said)]
         self.probe = said == DOCTORS_QUESTION
+        if self.http_reply is not None and looks_like_http(said):  # http:// to a TLS port: a page, not a line
+            reply = self.http_reply(said)
         with contextlib.suppress(OSError):
             self.sock.send(reply)
             self.sock.shutdown(socket.SHUT_WR)
@@ -778,6 +782,7 @@ class TlsHandshakes:
         release: Callable[[str, Counted], None] = lambda peer, counted: None,
         plain_reply: bytes,
         text_reply: bytes = b"",
+        http_reply: Callable[[bytes], bytes] | None = None,
         seconds: float = HANDSHAKE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -789,6 +794,7 @@ class TlsHandshakes:
         self.release = release
         self.plain_reply = plain_reply
         self.text_reply = text_reply
+        self.http_reply = http_reply
         self.seconds = seconds
         self.clock = clock
         self.pending: dict[TlsAcceptor, str] = {}  # -> the peer's address; in deadline order
@@ -801,7 +807,7 @@ class TlsHandshakes:
             _close(sock)
             return
         sock.setblocking(False)
-        acceptor = TlsAcceptor(sock, self.context, self.clock() + self.seconds, self.plain_reply, self.text_reply)
+        acceptor = TlsAcceptor(sock, self.context, self.clock() + self.seconds, self.plain_reply, self.text_reply, self.http_reply)
         self.pending[acceptor] = peer
         self.counted[acceptor] = counted
         self.selector.register(sock, selectors.EVENT_READ, acceptor)

@@ -49,7 +49,7 @@ def test_a_tls_ports_page_says_connect_with_tls_by_https_and_by_http(tls_context
     """It said `connect HOST PORT` without --tls (and http:// got nc's line, which no browser
     shows: curl says "unsupported HTTP/0.9")."""
     with running_server(tls=tls_context) as (server, endpoint):
-        for https in (True,):
+        for https in (True, False):
             page = browse(endpoint.port, https=https)
             assert f"\r\n  python -m lanchat connect --tls localhost {endpoint.port}\r\n" in page, page
             assert "fingerprint" in page and "nc " not in page
