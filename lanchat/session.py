@@ -455,6 +455,7 @@ class Session:
         if isinstance(event, ev.Left):
             self.members.discard(event.name)
             self.away.pop(ev.name_key(event.name), None)  # whoever comes back is not away
+            self.typing.pop(event.name, None)  # nor typing: the status line said so for seconds after they left
             self.bots.discard(ev.name_key(event.name))
             self.operators.discard(event.name)
             if ev.name_key(event.name) == ev.name_key(BOT_NAME):

@@ -86,8 +86,8 @@ def on_event(session: Session, event: ev.Event, welcomed: float | None = None) -
         at = _since(event.time, welcomed, "at")
         said = f"topic: {event.text} (set by {event.by}{at})" if event.text else f"{event.by} cleared the topic"
         return [_line(said, event.time)]
-    if isinstance(event, ev.TypingHint) and session.typing_hints:
-        session.typing[event.name] = _now(session)
+    if isinstance(event, ev.TypingHint) and session.typing_hints and ev.name_key(event.name) not in session.ignored:
+        session.typing[event.name] = _now(session)  # (an ignored person's would announce each message hidden here)
     return []
 
 
@@ -424,4 +424,5 @@ def _ignore(session: Session, word: str, rest: str) -> InputResult:
     if key == ev.name_key(session.name):
         return _local(session, "you cannot ignore yourself", "error")
     session.ignored.add(key)
+    session.typing = {name: when for name, when in session.typing.items() if ev.name_key(name) != key}  # nor "is typing"
     return _local(session, f"ignoring {rest} on this screen (they are not told); /unignore {rest} undoes it")

@@ -159,6 +159,24 @@ def test_a_message_ends_the_typing_on_both_sides():
     assert ann.take_pending() == [ev.Typing()]
 
 
+def test_typing_hints_of_someone_ignored_or_gone_are_not_shown():
+    """/ignore bob hid his messages but the status line still said "bob is typing..." (the
+    start of every message he was about to send); and someone who left stayed "typing" for
+    seconds after the room said they left. Neither is shown now."""
+    ann = room("ann", "client", "bob", "cy")
+    ann.clock = lambda: 100.0
+    ann.on_event(ev.TypingHint(name="bob"))
+    ann.parse_input("/ignore bob")  # typing when ignored: no longer shown either
+    ann.on_event(ev.TypingHint(name="bob"))
+    ann.on_event(ev.TypingHint(name="cy"))
+    assert social.typing_now(ann, 100.5) == ["cy"]
+    ann.on_event(ev.Left(name="cy", reason="quit", time=T))
+    assert social.typing_now(ann, 100.5) == [] and social.typing_expires(ann) is None
+    ann.parse_input("/unignore bob")
+    ann.on_event(ev.TypingHint(name="bob"))
+    assert social.typing_now(ann, 100.5) == ["bob"]
+
+
 def test_a_superscript_digit_as_a_number_is_a_usage_error_or_a_reason_not_a_crash():
     # "²".isdigit() is True, yet int("²") raises: typed at /history or /mute it must not crash
     ann = room("ann", "host", "bob")
