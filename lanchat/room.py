@@ -90,6 +90,7 @@ class Member:
     away: str = ""  # /away REASON; empty: here
     away_shown: str = ""  # what the others were told of it (room_social.away: in a turn room, maybe only "away")
     away_shown_at: float = 0.0  # when they were told it: a newcomer's away-status carries it (room_social.after_welcome)
+    away_before: tuple[str, float, float] | None = None  # a session taken back: its away, since when, and when taken back
     told_away: set[int] | None = None  # who has had the automatic "away" answer (once each)
     typing_hint_at: float = float("-inf")  # when the last typing hint from them was passed on
     address: str = ""  # where the connection comes from (Room.arrive): bans and mutes match it
@@ -187,6 +188,11 @@ class LostSessions:
             cids.remove(cid)
             if not cids:
                 del self.by_name[name]
+
+    def member(self, cid: int | None) -> Member | None:
+        """The lost session ``cid`` as it was when lost (None: not one remembered)."""
+        entry = self.lost.get(cid) if cid is not None else None
+        return entry[0] if entry is not None else None
 
     def awaits(self, cid: int) -> bool:
         """Was ``cid`` lost lately, so that a rejoin may take its session back?"""
@@ -505,7 +511,8 @@ class Room:
             since = admit.hello.since if admit.hello is not None else None  # rejoining: only what came after
             actions.append(Replay(to=cid, name=member.name, limit=self.replay, joining=True, owner=key, since=since))
         if cid not in self.service_cids:  # below the replay: what a latecomer may /get (and a rejoin's own, back)
-            actions.append(ShowOffers(to=cid, resumed=self.lost_sessions.came_back(member.name, admit)))
+            actions.append(ShowOffers(to=cid, resumed=(resumed := self.lost_sessions.came_back(member.name, admit))))
+            room_social.taken_back(member, self.lost_sessions.member(resumed), self.clock())
         if others:
             joined = ev.Joined(name=member.name, time=self.clock(), bot=cid in self.service_cids)
             actions.append(Broadcast(to=others, frame=encode(joined), notice=True))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 AWAY_WORD = "away"  # what a bare /away sends, and all that others read of an away they may not be told
 TYPING_HINT_SECONDS = 3.0  # a typing hint is passed on at most this often per person
+AWAY_AGAIN_SECONDS = 60.0  # a rejoin's away asked again within this keeps the time it was set (taken_back)
 
 
 def full(room: Room, cid: int) -> bool:
@@ -96,6 +97,14 @@ def after_welcome(room: Room, cid: int) -> list[Action]:
     # stamped with when the others were told it, as a topic keeps the time it was set: stamped
     # with the join, every newcomer's screen said "ann is away" as of the moment it came in
     return actions + [Send(to=cid, event=ev.Away(name=m.name, reason=m.away_shown, time=m.away_shown_at)) for m in away]
+
+
+def taken_back(member: Member, lost: Member | None, now: float) -> None:
+    """A rejoin took back the lost session ``lost``: its client asks its away again right after
+    the welcome (PROTOCOL.md, Rejoining), and the same reason, asked within AWAY_AGAIN_SECONDS,
+    keeps the time it was set, so a newcomer is not told the person went away at the rejoin (``away``)."""
+    if lost is not None and lost.away_shown:
+        member.away_before = (lost.away, lost.away_shown_at, now)
 
 
 def away_answer(member: Member, target: Member, when: float) -> list[Action]:
@@ -181,8 +190,11 @@ def away(room: Room, member: Member, event: ev.SetAway, now: float) -> list[Acti
     member.away, member.told_away = reason, None
     before, member.away_shown = member.away_shown, shown
     own = ev.Away(name=member.name, reason=reason, time=now)
-    if shown != before:
-        member.away_shown_at = now  # what a newcomer is told is as old as the others' news of it
+    again, member.away_before = member.away_before, None
+    if shown != before:  # what a newcomer is told is as old as the others' news of it, or the drop's
+        member.away_shown_at = now
+        if again is not None and again[0] == reason and now - again[2] < AWAY_AGAIN_SECONDS:
+            member.away_shown_at = again[1]
     if shown == reason:
         return [Broadcast(to=tuple(room.members), frame=encode(own))]
     others = tuple(c for c in room.members if c != member.cid)

@@ -90,6 +90,48 @@ def test_a_newcomer_reads_when_someone_went_away_not_when_it_joined():
     assert [(e.reason, e.time) for e in turn.take(turn.join("cat")) if isinstance(e, ev.Away)] == [("away", START + 10)]
 
 
+def test_an_away_asked_again_by_a_rejoin_keeps_the_time_it_was_set():
+    """ann went away at lunch; her Wi-Fi dropped and her client rejoined and asked it again
+    (PROTOCOL.md, Rejoining): a newcomer then read she went away at the rejoin. The same reason,
+    asked again soon after the session is taken back, keeps its time; another reason, or one
+    asked long after (a client that does not ask again, then /away an hour later), is new."""
+    from test_room import START, RoomDriver
+
+    secrets = iter(f"s{i}" for i in range(100))
+    room = RoomDriver(resume_tokens=lambda: next(secrets))
+    room.join("bob")
+
+    def drop_and_rejoin(away: str | None, after: float = 1.0) -> None:
+        secret = room.room.members[room.cid["ann"]].resume
+        room.now += 600.0
+        room.leave("ann", "lost")
+        room.now += 5.0
+        room.cid["ann"] = back = room.connect()
+        room.perform(room.room.handle(back, ev.Hello(name="ann", resume=secret)))
+        room.now += after
+        if away is not None:
+            send(room, "ann", ev.SetAway(reason=away))
+
+    def newcomer_reads() -> list[tuple[str, float]]:
+        late = room.join(f"n{room.now:.0f}")
+        said = [(e.reason, e.time) for e in room.take(late) if isinstance(e, ev.Away)]
+        room.leave(room.room.name_of(late) or "", "quit")
+        return said
+
+    room.join("ann")
+    room.now = START + 10
+    send(room, "ann", ev.SetAway(reason="lunch"))
+    drop_and_rejoin("lunch")
+    assert newcomer_reads() == [("lunch", START + 10)]  # before: the rejoin's time
+    drop_and_rejoin("tea")  # another reason: news of now
+    assert newcomer_reads() == [("tea", room.now)]
+    told = room.now
+    drop_and_rejoin(None)  # not asked again (an older client), then the same reason an hour later
+    room.now += 3_600.0
+    send(room, "ann", ev.SetAway(reason="tea"))
+    assert newcomer_reads() == [("tea", room.now)] and room.now != told
+
+
 def test_the_topic_is_told_to_all_and_to_each_newcomer():
     room = room_with("ann", "bob")
     send(room, "ann", ev.SetTopic(text="lab 3: sockets"))
