@@ -221,7 +221,7 @@ class JoinPage:
         if self.unix_path is not None:
             import shlex
 
-            command = f"python -m lanchat connect --unix {shlex.quote(self.unix_path)}"
+            command = f"python -m lanchat connect {'--tls ' if self.tls else ''}--unix {shlex.quote(self.unix_path)}"
             typed = f"nc -U {shlex.quote(self.unix_path)}"
         else:
             host, port = host_of_request(request)

@@ -285,6 +285,7 @@ def test_the_page_a_browser_gets_says_the_command_that_joins_from_where_it_is():
         assert "connect --tls HOST 3580\r\n" in shown or forged == b"x:99999" and "connect --tls x 3580" in shown, forged
     assert "connect HOST PORT\r\n" in said(page().reply(b"GET / HTTP/1.0\r\n\r\n"))
     assert "connect --unix '/tmp/my chat.sock'\r\n" in said(page(unix_path="/tmp/my chat.sock").reply(request))
+    assert "connect --tls --unix /tmp/c.sock\r\n" in said(page(tls=True, unix_path="/tmp/c.sock").reply(request))  # serve --unix --tls
 
 
 def test_http_sniffing_is_only_for_the_opening_bytes():
