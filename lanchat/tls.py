@@ -700,6 +700,7 @@ class TlsAcceptor:
         self.http_reply = http_reply  # for a web browser, given its request: a page (protocol.JoinPage)
         self.problem = ""
         self.probe = False  # a plain connection that was `lanchat doctor` asking (DOCTORS_QUESTION)
+        self.browser = False  # a plain connection that was a web browser (http://): shown the page
         self._wrapped = False
 
     def step(self) -> str:
@@ -752,7 +753,7 @@ class TlsAcceptor:
                 said += data[: HTTP_REQUEST_KEPT - len(said)]
         self.probe = said == DOCTORS_QUESTION
         if self.http_reply is not None and looks_like_http(said):  # http:// to a TLS port: a page, not a line
-            reply = self.http_reply(said)
+            reply, self.browser = self.http_reply(said), True
         with contextlib.suppress(OSError):
             self.sock.send(reply)
             self.sock.shutdown(socket.SHUT_WR)
@@ -827,7 +828,9 @@ class TlsHandshakes:
             self.adopt(acceptor.sock, peer, counted)
             return
         self.release(peer, counted)
-        if outcome == "plain" and not acceptor.probe:
+        if outcome == "plain" and acceptor.browser:
+            self.log(f"{peer}: a web browser (http://) on this TLS port; shown a page saying how to join")
+        elif outcome == "plain" and not acceptor.probe:
             self.log(f"{peer}: a client without TLS on this TLS port; told to use TLS (lanchat connect switches by itself)")
         elif outcome == "failed":
             self.log(f"{peer}: {acceptor.problem}; disconnecting")

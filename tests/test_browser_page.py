@@ -48,12 +48,15 @@ def browse(port: int, *, https: bool) -> str:
 def test_a_tls_ports_page_says_connect_with_tls_by_https_and_by_http(tls_context):
     """It said `connect HOST PORT` without --tls (and http:// got nc's line, which no browser
     shows: curl says "unsupported HTTP/0.9")."""
-    with running_server(tls=tls_context) as (server, endpoint):
+    logged: list[str] = []
+    with running_server(tls=tls_context, log=logged.append) as (server, endpoint):
         for https in (True, False):
             page = browse(endpoint.port, https=https)
             assert f"\r\n  python -m lanchat connect --tls localhost {endpoint.port}\r\n" in page, page
             assert "fingerprint" in page and "nc " not in page
         assert not server.internal_errors
+    # the host's log says what came (it said "a client without TLS ...; told to use TLS")
+    assert [line for line in logged if "TLS port" in line] == [line for line in logged if "a web browser (http://) on this TLS port" in line] != []
 
 
 def test_a_plain_ports_page_and_a_socket_files_say_what_joins_them():
