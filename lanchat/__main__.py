@@ -19,7 +19,7 @@ if not __package__:  # `python lanchat serve` or `python lanchat/__main__.py`: r
 
 # Light, and imported up front on purpose: the log must work when the process is out of file
 # descriptors, and a first import inside it would then fail (it has to open the .py file).
-from .textfold import cells, fold_line, fold_lines  # noqa: E402 - after the check above, which needs none
+from .textfold import cells, fold_line, fold_lines, shell_word  # noqa: E402 - after the check above, which needs none
 from .textsafe import quoted, visible  # noqa: E402
 
 PROG = "lanchat"
@@ -1407,7 +1407,7 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
 def _say_renamed(room: str, announced_as: str, log, renamed) -> None:  # noqa: ANN001 - _announcer's
     """The room is announced as ``announced_as``, not ``room``: said in the headless log, or on
     the host's screen (``renamed``), with the name students type to join it by name."""
-    join = f"`lanchat connect {_shell_word(announced_as)}`"
+    join = f"`lanchat connect {shell_word(announced_as)}`"
     if log is not None:
         log(f"announced as {_room_said(announced_as)} on the local network: another room here is called {_room_said(room)} "
             f"already, so {join} joins this one by name (choose another name with --room NAME)")
@@ -1422,14 +1422,6 @@ def _room_said(room: str) -> str:
     (discovery.room_name_problem); a typed one that does is quoted with its escapes."""
     quote = next((mark for mark in "'\"" if mark not in room), None)
     return f"{quote}{room}{quote}" if quote and visible(room) == room else quoted(room)
-
-
-def _shell_word(text: str) -> str:
-    """``text`` as one word to type in a shell: in double quotes (a room name's apostrophe kept
-    readable: "ann's room-2"), or quoted by shlex where double quotes would not hold it."""
-    import shlex
-
-    return f'"{text}"' if not set(text) & set('"$`\\!') else shlex.quote(text)
 
 
 class _HostNews:

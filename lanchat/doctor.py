@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .addresses import LocalAddress, Target
 from .files import human_size  # sizes in lanchat's one convention: KiB, MiB, GiB (README)
-from .textfold import fold_line
+from .textfold import fold_line, shell_word
 from .textsafe import visible
 
 STATUSES = ("ok", "info", "warn", "fail")
@@ -397,7 +397,8 @@ def check_firewall(port: int) -> Check:
 
 def judge_room_name(server: Check, target: Target, outcome: str, rooms: list) -> Check:
     """`lanchat doctor friends`, where friends is no machine but a room `lanchat rooms` lists:
-    said so, with the `connect` that joins it (``server``, "cannot find host", is kept otherwise)."""
+    said so, with the `connect` that joins it, as a shell reads it (`lanchat connect "ann's room"`;
+    ``server``, "cannot find host", is kept otherwise)."""
     from .discovery import rooms_called
 
     called = rooms_called(rooms, target.host) if outcome == "unknown-host" else []
@@ -405,7 +406,7 @@ def judge_room_name(server: Check, target: Target, outcome: str, rooms: list) ->
         return server
     where = ", ".join(room.where for room in called)
     return Check("server", "info", f"no machine is called {target.host!r}, but a room announced here is ({where})",
-                 f"`lanchat connect {target.host}` joins it; the discovery check below says whether it answers")
+                 f"`lanchat connect {shell_word(target.host)}` joins it; the discovery check below says whether it answers")
 
 
 def judge_discovery(rooms: list | None, problem: str | None, seconds: float,

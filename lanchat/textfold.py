@@ -95,3 +95,13 @@ def cells(text: str) -> int:
         else 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
         for char in text
     )  # fmt: skip
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word to type in a shell, in a command to copy: as it is when the shell
+    reads it so, else in double quotes (a room name's apostrophe kept readable: "ann's room-2"),
+    or quoted by shlex where double quotes would not hold it."""
+    import shlex
+
+    quoted = shlex.quote(text)
+    return text if quoted == text else f'"{text}"' if not set(text) & set('"$`\\!') else quoted

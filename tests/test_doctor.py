@@ -538,3 +538,14 @@ def test_a_rooms_name_given_to_doctor_is_said_to_be_one_with_the_connect_that_jo
     assert judge_room_name(failed, Target("friendz", 3580), "unknown-host", rooms) is failed
     refused = judge_server(target, "refused", "connection refused", asked=True)
     assert judge_room_name(refused, target, "refused", rooms) is refused  # a machine of that name: its own verdict
+
+
+def test_a_rooms_name_of_two_words_given_to_doctor_is_joined_by_a_command_a_shell_reads_as_one_word():
+    # `lanchat doctor "ann's room"` (taken since 44bc1bb) found the room and said "fix: `lanchat
+    # connect ann's room` joins it": pasted into a shell, an unclosed quote and never that room
+    for typed, command in (("ann's room", "lanchat connect \"ann's room\""), ("lab $1", "lanchat connect 'lab $1'")):
+        target = Target(typed, 3580)
+        rooms = [RoomInfo(name=typed, host="vm", addresses=("198.18.5.1",), port=3580)]
+        failed = judge_server(target, "unknown-host", f"cannot find host {typed!r}", asked=True)
+        said = judge_room_name(failed, target, "unknown-host", rooms)
+        assert said.status == "info" and f"`{command}` joins it" in said.fix, said.fix
