@@ -977,18 +977,9 @@ class ClientLoop:
                 self.selector.unregister(self.frontend.fileno())  # an ended input stays readable
             self._quit(when_sent=True)
             return
-        index = 0
-        while index < len(submitted):
-            if self.reconnect is not None and (run := not_taken(self.reconnect, submitted, index)) > 1:
-                self.reconnect.give_back(self, submitted[index : index + run])  # a paste past the most kept
-                index += run
-                continue
-            self.submit(submitted[index])
-            index += 1
-            if self.outcome is not None or self.quitting:
-                return
-        for event in self.session.take_pending():  # typing hints the front end noted
-            self._send(event)
+        if take_submitted(self, submitted):  # False: the chat ended, or we quit, on one of them
+            for event in self.session.take_pending():  # typing hints the front end noted
+                self._send(event)
 
     def submit(self, text: str) -> None:
         """Act on one line the user entered."""
@@ -1249,11 +1240,31 @@ def send_typed(loop: ClientLoop, event: ev.Event) -> None:
     if not loop.held and (session.my_turn or session.muted_text() or (reconnect is not None and reconnect.replaying)):
         loop._send(event)  # during a rejoin's replay it waits after those typed while away (Paced.send)
         return
-    if not session.my_turn:  # the first said in full; the next only counted (a paste of 5 lines: one notice each)
-        text = f"held too: {len(loop.held) + 1} lines wait for your turn; /unsend drops them" if loop.held else held_until_our_turn(session)
-        loop.frontend.show([Line(kind="notice", time=time.time(), text=text)])
+    if not session.my_turn and not loop.held:  # the first said in full; the next counted (take_submitted)
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=held_until_our_turn(session))])
     loop.held.hold(event)
     send_held(loop)
+
+
+def take_submitted(loop: ClientLoop, submitted: list[str]) -> bool:
+    """The lines submitted together (a paste, keys typed ahead), each as typed; those held for our
+    turn counted once, after them, past the first (send_typed said it in full): a paste of five
+    lines out of turn was five notices. False when the chat ended, or we quit, on one of them."""
+    index, held = 0, len(loop.held)
+    while index < len(submitted):
+        reconnect = loop.reconnect
+        if reconnect is not None and (run := not_taken(reconnect, submitted, index)) > 1:
+            reconnect.give_back(loop, submitted[index : index + run])  # a paste past the most kept
+            index += run
+            continue
+        loop.submit(submitted[index])
+        index += 1
+        if loop.outcome is not None or loop.quitting:
+            return False
+    if len(loop.held) > max(held, 1) and not loop.session.my_turn:
+        text = f"held too: {len(loop.held)} lines wait for your turn; /unsend drops them"
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=text)])
+    return True
 
 
 def held_again(loop: ClientLoop, line: ev.Event | None, lines: list[Line]) -> bool:

@@ -50,6 +50,20 @@ def test_in_plain_a_line_typed_out_of_turn_is_held_and_goes_on_the_turn():
     assert "not your turn:" not in bob.output, bob.output
 
 
+def test_in_plain_a_paste_of_lines_out_of_turn_is_said_in_full_once_and_counted_once():
+    """A paste of three lines out of turn was three notices: the first in full, then 'held too:
+    2 lines ...' and 'held too: 3 lines ...'. The lines typed together are counted once, after
+    them; the first goes on the turn."""
+    with turn_room() as (_server, ann, bob, _blip):
+        bob.send("one\ntwo\nthree")  # one write: one read, as a paste is
+        bob.expect(r"-!- held too: 3 lines wait for your turn; /unsend drops them$")
+        ann.send("ann speaks")
+        bob.expect(r"bob: one$")
+        bob.send("/q")
+        bob.wait()
+    assert bob.output.count(HELD) == 1 and bob.output.count("held too:") == 1, bob.output
+
+
 def test_in_plain_leaving_with_a_line_held_for_the_turn_says_what_was_not_sent():
     with turn_room() as (_server, ann, bob, _blip):
         bob.send("/me waves")
