@@ -2334,8 +2334,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if not looks_like_a_room_name(args.host):  # (its example is connect's: the doctor takes the same words)
             return _fail(str(exc).replace("`lanchat connect ", "`lanchat doctor "), 2)
         # "ann's room", as connect takes it: the server check looks for a room of that name (judge_room_name)
-        given = next((port for port in (args.port_arg, args.port) if port is not None), None)
-        target = Target(" ".join(args.host.split()), given or DEFAULT_PORT, port_given=given is not None)
+        try:  # its ports by connect's rules: port 0 (it said "checking port 3580"), or two that differ, refused
+            ports = connect_target(None, args.port_arg, args.port)
+        except AddressProblem as problem:
+            return _fail(str(problem), 2)
+        target = Target(" ".join(args.host.split()), ports.port if ports else DEFAULT_PORT, port_given=ports is not None)
         room = f" and a room called {_room_said(target.host)}"
     if args.host is None and args.port_arg is not None:
         return _fail("give the server's address before its port, e.g. lanchat doctor 192.168.1.20 3580", 2)

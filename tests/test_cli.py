@@ -1991,3 +1991,21 @@ def test_doctor_takes_a_room_name_as_connect_does(monkeypatch, capsys):
     assert "checking port 3580 and a room called \"ann's room\"" in capsys.readouterr().out
     assert cmd_doctor(build_parser().parse_args(["doctor", "192.168.1.20 3580"])) == 2
     assert "e.g. `lanchat doctor 192.168.1.20 3580`" in capsys.readouterr().err
+
+
+def test_doctor_given_a_room_name_takes_its_ports_as_for_an_address(monkeypatch, capsys):
+    """`lanchat doctor "ann's room" 0` said "checking port 3580" (0 read as none given), and
+    "ann's room" 4000 --port 5000 checked 4000 without a word: for an address both are refused,
+    as connect refuses them; for a room's name too now. Ports that agree are taken."""
+    from lanchat import doctor
+    from lanchat.__main__ import build_parser, cmd_doctor
+
+    asked: list = []
+    monkeypatch.setattr(doctor, "run_checks", lambda **how: asked.append(how) or [])
+    monkeypatch.setattr(doctor, "as_text", lambda checks, columns=None: "")
+    for words, said in ((["0"], "port 0 cannot be joined"), (["4000", "--port", "5000"], "two different ports given (4000 and 5000)")):
+        assert cmd_doctor(build_parser().parse_args(["doctor", "ann's room", *words, "--wait", "0"])) == 2, words
+        assert said in capsys.readouterr().err
+    assert not asked
+    assert cmd_doctor(build_parser().parse_args(["doctor", "ann's room", "4000", "--port", "4000", "--wait", "0"])) == 0
+    assert (asked[0]["target"].port, asked[0]["target"].port_given, asked[0]["port"]) == (4000, True, 4000)
