@@ -61,8 +61,8 @@ class RoomInfo:
     host: str
     addresses: tuple[str, ...]
     port: int
-    mode: str = "duplex"
-    password: bool | None = False  # None: not known (two machines' differing announcements, _each_machine)
+    mode: str | None = "duplex"  # None: not known (two machines' differing announcements, _each_machine)
+    password: bool | None = False  # None: not known (as mode)
     fingerprint: str | None = None  # the TLS certificate's SHA-256 (SHA256:base64), to pin on connecting
 
     @property
@@ -76,7 +76,7 @@ class RoomInfo:
 
     def describe(self) -> str:
         """One line: ``ann's room on 192.168.1.20:3580 (full-duplex, host annlaptop)``."""
-        details = ["turn-based" if self.mode == "turn" else "full-duplex"]
+        details = ["turn-based" if self.mode == "turn" else "mode unknown" if self.mode is None else "full-duplex"]
         if self.password:
             details.append("password needed")
         elif self.password is None:
@@ -443,7 +443,7 @@ def _each_machine(zeroconf, name: str, room: RoomInfo) -> list[RoomInfo]:  # noq
     (a machine's host name and port) is a room at that host's addresses; which TXT record is
     whose cannot be told when they differ, so such rooms then carry none of its details (no
     fingerprint pinned: a TLS room is joined as by its address, its certificate checked; its
-    password unknown, not "none": one of them may need one)."""
+    password and its mode unknown, not "none" and "full-duplex": one of them may need one, or take turns)."""
     try:
         services = zeroconf.cache.get_all_by_details(name, _DNS_SRV, _DNS_IN)
         texts = {record.text for record in zeroconf.cache.get_all_by_details(name, _DNS_TXT, _DNS_IN)}
@@ -456,10 +456,10 @@ def _each_machine(zeroconf, name: str, room: RoomInfo) -> list[RoomInfo]:  # noq
             details = room if len(texts) == 1 else RoomInfo(name=clean_room_name(name.removesuffix("." + SERVICE_TYPE)),
                                                             host="", addresses=(), port=0)  # fmt: skip
             found = room_from_record(name, addresses, service.port, {"room": details.name, "host": details.host,
-                                     "mode": details.mode, "pw": "1" if details.password else "0",
+                                     "mode": details.mode or "", "pw": "1" if details.password else "0",
                                      "fp": details.fingerprint or ""})  # fmt: skip
-            if found is not None:  # whether a password is needed is not known either: never "no"
-                rooms.append(found if len(texts) == 1 else dataclasses.replace(found, password=None))
+            if found is not None:  # whether a password is needed, or turns taken, is not known either: never "no"
+                rooms.append(found if len(texts) == 1 else dataclasses.replace(found, password=None, mode=None))
     except Exception:  # noqa: BLE001 - its cache changing under us (zeroconf's thread): the room as read
         return [room]
     return rooms or [room]

@@ -350,12 +350,13 @@ def _txt(**fields: str) -> bytes:
     return b"".join(bytes([len(item)]) + item for item in (f"{key}={value}".encode() for key, value in fields.items()))
 
 
-def test_rooms_of_one_name_on_two_machines_whose_details_differ_say_their_password_is_unknown():
+def test_rooms_of_one_name_on_two_machines_whose_details_differ_say_their_password_and_mode_are_unknown():
     """A laptop on two networks hears a "lab room" on each (discovery._each_machine): which TXT
     record is whose cannot be told when they differ, so each room was listed with pw "0", and
     the room that needs a password showed as one that does not. Its password is unknown now
-    (None: "password unknown" in the list, null in `rooms --json`). Read from a real zeroconf
-    cache holding both machines' records, as a browse leaves it; no network."""
+    (None: "password unknown" in the list, null in `rooms --json`). So is its mode: both were
+    listed as full-duplex where one is turn-based ("mode unknown", null). Read from a real
+    zeroconf cache holding both machines' records, as a browse leaves it; no network."""
     import socket
     import types
 
@@ -366,7 +367,7 @@ def test_rooms_of_one_name_on_two_machines_whose_details_differ_say_their_passwo
     name = f"lab room.{SERVICE_TYPE}"
     cache = DNSCache()
     for server, address, fields in (
-        ("ann.local.", "198.18.0.1", {"v": "1", "room": "lab room", "host": "ann", "mode": "duplex", "pw": "1"}),
+        ("ann.local.", "198.18.0.1", {"v": "1", "room": "lab room", "host": "ann", "mode": "turn", "pw": "1"}),
         ("eve.local.", "198.19.0.1", {"v": "1", "room": "lab room", "host": "eve", "mode": "duplex", "pw": "0"}),
     ):
         cache.async_add_records([
@@ -377,8 +378,9 @@ def test_rooms_of_one_name_on_two_machines_whose_details_differ_say_their_passwo
     as_read = room_from_record(name, ["198.19.0.1"], 3580, {b"room": b"lab room", b"pw": b"0"})  # one of the two
     assert as_read is not None
     rooms = discovery._each_machine(types.SimpleNamespace(cache=cache), name, as_read)
-    assert sorted((room.address, room.password) for room in rooms) == [("198.18.0.1", None), ("198.19.0.1", None)]
-    assert rooms[0].describe() == f"lab room on {rooms[0].address}:3580 (full-duplex, password unknown)"
+    assert sorted((room.address, room.password, room.mode) for room in rooms) == [("198.18.0.1", None, None),
+                                                                                   ("198.19.0.1", None, None)]
+    assert rooms[0].describe() == f"lab room on {rooms[0].address}:3580 (mode unknown, password unknown)"
     same = DNSCache()  # one TXT record for both: its details are theirs, as before
     for server, address in (("ann.local.", "198.18.0.1"), ("eve.local.", "198.19.0.1")):
         same.async_add_records([
@@ -388,7 +390,8 @@ def test_rooms_of_one_name_on_two_machines_whose_details_differ_say_their_passwo
         ])  # fmt: skip
     told = room_from_record(name, ["198.19.0.1"], 3580, {b"room": b"lab room", b"pw": b"1"})
     assert told is not None
-    assert [room.password for room in discovery._each_machine(types.SimpleNamespace(cache=same), name, told)] == [True, True]
+    assert [(room.password, room.mode) for room in discovery._each_machine(types.SimpleNamespace(cache=same), name, told)] == [
+        (True, "duplex"), (True, "duplex")]
 
 
 def test_a_hostile_announcement_is_cut_down_and_made_harmless():
