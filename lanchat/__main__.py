@@ -725,15 +725,17 @@ def build_parser() -> _Parser:
     key.add_argument("--identity", type=_file_path, metavar="PATH", help="the identity key file (made if missing, in a folder that must exist; default: identity.key in your data folder)")
     forget = commands.add_parser(
         "forget",
-        help="forget the TLS fingerprint remembered for a room's address (its next join is as a first one)",
+        help="forget the TLS fingerprint remembered for a room's address or name (its next join is as a first one)",
         description="Remove the TLS fingerprint remembered for HOST:PORT from known_servers in your\n"
-        "data folder, as `ssh-keygen -R` does for ssh. An address remembered there is\njoined only with TLS: "
-        "forget it when its host tells you the room there is now\nwithout TLS.",
+        "data folder, as `ssh-keygen -R` does for ssh, or for a room's NAME (as\n`lanchat rooms` lists it) "
+        "from known_rooms. An address or a name remembered\nthere is joined only with TLS: forget it when its "
+        "host tells you the room is\nnow without TLS, or has a new certificate.",
         epilog="examples:\n  lanchat forget 192.168.1.20:3580\n  lanchat forget 192.168.1.20 3580\n"
-        "  lanchat forget 192.168.1.20          (every port of that address)\n",
+        "  lanchat forget 192.168.1.20          (every port of that address)\n"
+        "  lanchat forget \"maths 3B\"            (the room of that name)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    forget.add_argument("host", metavar="HOST", help="the address as connect took it: HOST, HOST:PORT or [IPV6]:PORT")
+    forget.add_argument("host", metavar="HOST", help="the address as connect took it: HOST, HOST:PORT or [IPV6]:PORT; or a room's name")
     forget.add_argument("port_arg", nargs="?", type=_port, metavar="PORT", help="its port (default: every port)")
     return parser
 
@@ -1890,15 +1892,16 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
     without, _ServerUsesTls if the server turns out to use it. ``found``: the room as discovery
     found it, if it was (a rejoin follows it from the start)."""
     binding, remembered = b"", None
+    room = found.name if found is not None else None  # its fingerprint is remembered by name too (tls.KnownRooms)
     if not tls and not endpoint.is_unix:
         from .tls import remembered_as_tls
 
-        remembered = remembered_as_tls(endpoint.describe())
+        remembered = remembered_as_tls(endpoint.describe(), room)
     if tls or remembered is not None:
         try:
             announced = pinned is not None and args.fingerprint is None  # discovery's, not typed
-            hint = _tls_hint(args, pinned, remembered, endpoint.describe())
-            started = _start_tls(sock, endpoint.describe(), pinned, hint=hint, announced=announced)
+            hint = _tls_hint(args, pinned, remembered, endpoint.describe(), room)
+            started = _start_tls(sock, endpoint.describe(), pinned, hint=hint, announced=announced, room=room)
         except PromptCancelled as exc:  # Ctrl-C at "Trust it and connect?" (the socket is closed)
             return _cancelled(exc)
         if started is None:
@@ -2130,13 +2133,14 @@ def _user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _tls_hint(args: argparse.Namespace, pinned: str | None, remembered: Path | None = None, where: str = "") -> str:
+def _tls_hint(args: argparse.Namespace, pinned: str | None, remembered: Path | None = None, where: str = "",
+              room: str | None = None) -> str:
     """What to try when the TLS handshake fails, for why this connection used TLS: the student
     who never typed --tls must not be told to leave it out."""
     from .tls import NOT_TLS_HINT, remembered_hint
 
     if remembered is not None:
-        return remembered_hint(where, remembered)
+        return remembered_hint(where, remembered, room)
     if args.tls:
         return NOT_TLS_HINT
     if args.fingerprint is not None:
@@ -2146,8 +2150,10 @@ def _tls_hint(args: argparse.Namespace, pinned: str | None, remembered: Path | N
     return "it had just answered that it uses TLS; try `lanchat connect` again in a moment"
 
 
-def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None, announced: bool = False):  # noqa: ANN001, ANN202
-    """TLS on a connected socket, trusted by fingerprint (tls.py); None after saying why not."""
+def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None, announced: bool = False,  # noqa: ANN001, ANN202
+               room: str | None = None):
+    """TLS on a connected socket, trusted by fingerprint (tls.py), and by the name ``room`` was
+    found by, if it was; None after saying why not."""
     from .tls import (
         KNOWN_SERVERS_NAME,
         NOT_TLS_HINT,
@@ -2185,6 +2191,7 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
             pinned=pinned,
             ask=ask if _interactive() else None,
             announced=announced,
+            room=room,
         )
     except TlsError as exc:
         tls_sock.close()
@@ -3205,31 +3212,44 @@ def cmd_key(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    """``lanchat forget HOST[:PORT]``: the TLS fingerprints remembered for that address taken out
-    of known_servers (tls.KnownServers.forget), said one by one; a room there is then joined as
-    one never met (a plain one in the clear). Nothing remembered there is said, and is no error."""
+    """``lanchat forget HOST[:PORT]`` or ``lanchat forget NAME``: the TLS fingerprints remembered
+    for that address taken out of known_servers (tls.KnownServers.forget), and for the room of that
+    name out of known_rooms (tls.KnownRooms: a single word may be either), said one by one; a room
+    there, or of that name, is then joined as one never met (a plain one in the clear). Nothing
+    remembered is said, and is no error."""
     from .addresses import AddressProblem, connect_target
+    from .discovery import looks_like_a_room_name
     from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder
     from .transport import Endpoint
 
     try:
-        target = connect_target(args.host, args.port_arg, None)
-    except AddressProblem as exc:
-        return _fail(str(exc), 2)
-    assert target is not None  # (a HOST is always given)
-    where = Endpoint(host=target.host, port=target.port).describe()
-    shown = where if target.port_given else where.rpartition(":")[0] + " (any port)"
+        target, problem = connect_target(args.host, args.port_arg, None), None
+    except AddressProblem as exc:  # "maths 3B": no address; maybe a room's name
+        target, problem = None, exc
     known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
+
+    def waiting() -> None:
+        _say(f"{PROG}: waiting for another lanchat (one stopped with Ctrl-Z? fg it)...", sys.stdout)
+
+    where = Endpoint(host=target.host, port=target.port).describe() if target is not None else ""
     try:
-        removed = known.forget(where, every_port=not target.port_given, waiting=lambda: _say(
-            f"{PROG}: waiting for another lanchat (one stopped with Ctrl-Z? fg it)...", sys.stdout))
+        rooms = known.rooms.forget(args.host, waiting=waiting) if args.port_arg is None else []
+        removed = known.forget(where, every_port=not target.port_given, waiting=waiting) if target is not None else []
     except TlsError as exc:
         return _fail(str(exc))
-    if not removed:
-        _say(f"{PROG}: no TLS fingerprint is remembered for {shown} in {known.path}; nothing to forget", sys.stdout)
+    if target is None and not rooms and not looks_like_a_room_name(args.host):
+        return _fail(str(problem), 2)
+    if not rooms and not removed:
+        shown = f"a room called {quoted(args.host)} in {known.rooms.path}" if target is None else (
+            f"{where if target.port_given else where.rpartition(':')[0] + ' (any port)'} in {known.path}")
+        _say(f"{PROG}: no TLS fingerprint is remembered for {shown}; nothing to forget", sys.stdout)
+    for line in rooms:
+        fp, _, name = line.partition(" ")
+        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for the room {quoted(name)} (in {known.rooms.path}); "
+             "a room of that name is now joined as one never met (one without TLS, in the clear)", sys.stdout)
     for line in removed:
-        place, *fp = line.split()
-        _say(f"{PROG}: forgot the TLS fingerprint {' '.join(fp)} remembered for {place} (in {known.path}); a room "
+        place, _, fp = line.partition(" ")
+        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for {place} (in {known.path}); a room "
              "there is now joined as at an address never met (one without TLS, in the clear)", sys.stdout)
     return 0
 

@@ -106,11 +106,17 @@ def room_name_problem(text: str) -> str | None:
     return None
 
 
+def room_key(name: str) -> str:
+    """A room's name as compared: capitals and runs of spaces do not count, as a person types a
+    name read off a list (rooms_called; the fingerprint trusted for a name, tls.KnownRooms)."""
+    return " ".join(name.split()).casefold()
+
+
 def rooms_called(rooms: Iterable[RoomInfo], typed: str, port: int | None = None) -> list[RoomInfo]:
-    """The rooms whose name is ``typed`` (`lanchat connect "ann's room"`): capitals and runs of
-    spaces do not count, as a person types a name read off a list; on ``port`` if one was given."""
-    wanted = " ".join(typed.split()).casefold()
-    return [room for room in rooms if " ".join(room.name.split()).casefold() == wanted and port in (None, room.port)]
+    """The rooms whose name is ``typed`` (`lanchat connect "ann's room"`, room_key); on ``port``
+    if one was given."""
+    wanted = room_key(typed)
+    return [room for room in rooms if room_key(room.name) == wanted and port in (None, room.port)]
 
 
 def looks_like_a_room_name(typed: str) -> bool:

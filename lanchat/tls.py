@@ -37,6 +37,7 @@ from .transport import account_at_once, from_this_machine
 CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
 KNOWN_SERVERS_NAME = "known_servers"
+KNOWN_ROOMS_NAME = "known_rooms"  # beside it: the fingerprint trusted for each room's announced name
 LOCK_NAME = ".tls.lock"  # held while the pair is checked and made (ensure_certificate)
 LOCK_SECONDS = 30.0  # waited for another start making the pair before saying so
 SAY_WAITING_SECONDS = 1.0  # `lanchat forget` says it waits for the lock after this
@@ -105,6 +106,22 @@ def changed_message(where: str, known: str, got: str, known_file: Path) -> str:
     )
 
 
+def room_changed_message(room: str, where: str, known: str, got: str, known_file: Path) -> str:
+    """The loud refusal when a room found by its name presents a certificate other than the one
+    remembered for that name (as changed_message, for an address)."""
+    from .textsafe import quoted
+
+    return (
+        f"WARNING: the TLS fingerprint of the room {quoted(room)} has CHANGED.\n"
+        f"  remembered: {known}\n"
+        f"  presented:  {got} (at {where})\n"
+        "  Anyone on the network can announce a room of that name: someone may be pretending to be\n"
+        "  the room, or its host made a new certificate (or another room now has its name).\n"
+        "  Ask the host for the fingerprint `lanchat serve --tls` printed. If it is the new one,\n"
+        f"  forget the old one ({known_file}) with {forget_command(room)}, or connect with --fingerprint {got}."
+    )
+
+
 def forget_command(where: str) -> str:
     """The command that forgets what is remembered for ``where`` (`lanchat forget`, as ssh names
     `ssh-keygen -R`), backquoted as a shell reads it (an IPv6 address's brackets are a pattern)."""
@@ -116,11 +133,87 @@ def forget_command(where: str) -> str:
 # ------------------------------------------------------------------ the known-servers file
 
 
-class KnownServers:
-    """``host:port fingerprint`` lines in the user's data folder, like ssh's known_hosts."""
+class _LineFile:
+    """A file of one-line records in the user's data folder, read whole and changed under the data
+    folder's lock (``_rewrite``); ``what`` names it in what is said when it cannot be read."""
+
+    what = "file"
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def _write(self, drop: Callable[[str], bool], line: str) -> str | None:
+        """``line`` put in place of those ``drop`` names. None, or why it could not be written (a
+        full disk, a read-only data folder): the file is then as it was, and no temporary file is
+        left beside it."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._rewrite(drop, line)
+        except OSError as exc:
+            return f"could not remember it in {self.path} ({(exc.strerror or str(exc)).lower()})"
+        except FolderBusy as exc:  # only a fingerprint not saved: the connection goes on (check_fingerprint)
+            return f"could not remember it in {self.path} ({exc})"
+        return None
+
+    def _drop(self, drop: Callable[[str], bool], waiting: Callable[[], None] | None) -> list[str]:
+        """The lines ``drop`` names taken out (TlsError if the file could not be read or changed:
+        it is then as it was). With nothing to take out, the lock is not waited for."""
+        try:
+            if not any(drop(line) for line in self._lines()):  # (read unlocked: a rename puts it in place whole)
+                return []
+            return self._rewrite(drop, waiting=waiting)
+        except (OSError, FolderBusy) as exc:
+            raise TlsError(f"cannot change {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def _rewrite(self, drop: Callable[[str], bool], add: str | None = None, *, waiting: Callable[[], None] | None = None) -> list[str]:
+        """Under the data folder's lock: the lines ``drop`` names taken out, ``add``
+        put last, written to a temporary file of this process's own and renamed into place
+        (nothing written when nothing changes). Returns the lines taken out; OSError, TlsError."""
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
+        try:
+            with _folder_lock(self.path.parent, waiting=waiting):
+                lines = self._lines()
+                dropped = [line for line in lines if drop(line)]
+                if not dropped and add is None:
+                    return []
+                kept = [line for line in lines if line not in dropped] + ([add] if add is not None else [])
+                with open(temporary, "w", encoding="utf-8") as out:
+                    out.write("".join(line + "\n" for line in kept))
+                os.replace(temporary, self.path)
+                return dropped
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+
+    def _lines(self) -> list[str]:
+        try:  # a data folder that cannot be searched (left root's by a sudo lanchat) raises in exists()
+            odd = self.path.exists() and not self.path.is_file()  # a pipe would block the read for good
+            if odd:
+                what = "a folder" if self.path.is_dir() else "not a regular file (a pipe, a device)"
+                raise TlsError(f"the {self.what} {self.path} is {what}; move it aside")
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except UnicodeDecodeError:  # a disk's damage: a fingerprint in it can no longer be trusted to be checked
+            raise TlsError(
+                f"the {self.what} {self.path} is not text (damaged?); move it aside "
+                "(each TLS room's fingerprint is then asked about again)"
+            ) from None
+        except OSError as exc:
+            raise TlsError(f"cannot read the {self.what} {self.path}: {exc.strerror or exc}") from None
+        return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+class KnownServers(_LineFile):
+    """``host:port fingerprint`` lines in the user's data folder, like ssh's known_hosts; and,
+    beside it, the fingerprints trusted for rooms' names (``rooms``, KnownRooms)."""
+
+    what = "known-servers file"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.rooms = KnownRooms(path.with_name(KNOWN_ROOMS_NAME))
 
     def lookup(self, where: str) -> str | None:
         """The fingerprint remembered for ``where`` (its host in any case, as forget reads it), or None."""
@@ -141,14 +234,7 @@ class KnownServers:
         file is then as it was, and no temporary file is left beside it. Read, changed and put
         in place under the data folder's lock, each writer with a temporary file of its own: two
         connects trusting a server at once each wrote their own list over the other's."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._rewrite(lambda place: _place_key(place) == _place_key(where), f"{where} {fp}")
-        except OSError as exc:
-            return f"could not remember it in {self.path} ({(exc.strerror or str(exc)).lower()})"
-        except FolderBusy as exc:  # only a fingerprint not saved: the connection goes on (check_fingerprint)
-            return f"could not remember it in {self.path} ({exc})"
-        return None
+        return self._write(lambda line: _place_key(line.split()[0]) == _place_key(where), f"{where} {fp}")
 
     def forget(self, where: str, *, every_port: bool = False, waiting: Callable[[], None] | None = None) -> list[str]:
         """Remove ``where``'s line (``lanchat forget``; with ``every_port``, those of every port of
@@ -158,55 +244,40 @@ class KnownServers:
         where = _place_key(where)
         host = where.rpartition(":")[0]
 
-        def drop(place: str) -> bool:
-            place = _place_key(place)
+        def drop(line: str) -> bool:
+            place = _place_key(line.split()[0])
             return place == where or (every_port and place.rpartition(":")[0] == host)
 
-        try:
-            if not any(drop(line.split()[0]) for line in self._lines()):  # (read unlocked: a rename puts it in place whole)
-                return []
-            return self._rewrite(drop, waiting=waiting)
-        except (OSError, FolderBusy) as exc:
-            raise TlsError(f"cannot change {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
+        return self._drop(drop, waiting)
 
-    def _rewrite(self, drop: Callable[[str], bool], add: str | None = None, *, waiting: Callable[[], None] | None = None) -> list[str]:
-        """Under the data folder's lock: the lines whose place ``drop`` names taken out, ``add``
-        put last, written to a temporary file of this process's own and renamed into place
-        (nothing written when nothing changes). Returns the lines taken out; OSError, TlsError."""
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
-        try:
-            with _folder_lock(self.path.parent, waiting=waiting):
-                lines = self._lines()
-                dropped = [line for line in lines if drop(line.split()[0])]
-                if not dropped and add is None:
-                    return []
-                kept = [line for line in lines if line not in dropped] + ([add] if add is not None else [])
-                with open(temporary, "w", encoding="utf-8") as out:
-                    out.write("".join(line + "\n" for line in kept))
-                os.replace(temporary, self.path)
-                return dropped
-        except OSError:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-            raise
 
-    def _lines(self) -> list[str]:
-        try:  # a data folder that cannot be searched (left root's by a sudo lanchat) raises in exists()
-            odd = self.path.exists() and not self.path.is_file()  # a pipe would block the read for good
-            if odd:
-                what = "a folder" if self.path.is_dir() else "not a regular file (a pipe, a device)"
-                raise TlsError(f"the known-servers file {self.path} is {what}; move it aside")
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        except UnicodeDecodeError:  # a disk's damage: a fingerprint in it can no longer be trusted to be checked
-            raise TlsError(
-                f"the known-servers file {self.path} is not text (damaged?); move it aside "
-                "(each TLS room's fingerprint is then asked about again)"
-            ) from None
-        except OSError as exc:
-            raise TlsError(f"cannot read the known-servers file {self.path}: {exc.strerror or exc}") from None
-        return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+class KnownRooms(_LineFile):
+    """``fingerprint room name`` lines: the certificate trusted for a room found by its announced
+    name (discovery), as a browser remembers a site's. The name is what a student knows the room
+    by, wherever it is announced: another certificate announced under it, at any address, is
+    refused as changed (check_fingerprint). A name is compared as `lanchat connect NAME` reads
+    it (discovery.room_key: capitals and runs of spaces do not count)."""
+
+    what = "known-rooms file"
+
+    def lookup(self, room: str) -> str | None:
+        """The fingerprint remembered for the room called ``room``, or None."""
+        return next((line.split()[0] for line in self._lines() if self._names(line, room)), None)
+
+    def remember(self, room: str, fp: str) -> str | None:
+        """Add or replace ``room``'s line (as KnownServers.remember: None, or why not)."""
+        return self._write(lambda line: self._names(line, room), f"{fp} {' '.join(room.split())}")
+
+    def forget(self, room: str, *, waiting: Callable[[], None] | None = None) -> list[str]:
+        """Remove ``room``'s line (``lanchat forget NAME``); the lines removed (as KnownServers.forget)."""
+        return self._drop(lambda line: self._names(line, room), waiting)
+
+    @staticmethod
+    def _names(line: str, room: str) -> bool:
+        from .discovery import room_key
+
+        fp, _, name = line.partition(" ")
+        return fp.startswith("SHA256:") and room_key(name) == room_key(room)
 
 
 def _place_key(place: str) -> str:
@@ -219,19 +290,29 @@ def _place_key(place: str) -> str:
     return host.lower() + zone + rest
 
 
-def remembered_as_tls(where: str) -> Path | None:
-    """The known-servers file, if it remembers a fingerprint for ``where``. Such a room is joined
-    with TLS from the start, --tls or not: a server there without TLS is refused, never joined
-    in the clear (a fake room had only to leave TLS out)."""
+def remembered_as_tls(where: str, room: str | None = None) -> Path | None:
+    """The known-servers file, if it remembers a fingerprint for ``where``, or the known-rooms
+    file, if it does for ``room`` (the name the room was found by, announced at any address).
+    Such a room is joined with TLS from the start, --tls or not: a server there without TLS is
+    refused, never joined in the clear (a fake room had only to leave TLS out)."""
     known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
     try:
-        return known.path if known.lookup(where) is not None else None
+        if known.lookup(where) is not None:
+            return known.path
+        return known.rooms.path if room is not None and known.rooms.lookup(room) is not None else None
     except TlsError:  # unreadable: a plain room is joined as before; a TLS room says what is wrong with it
         return None
 
 
-def remembered_hint(where: str, known_file: Path) -> str:
-    """What a server not speaking TLS at a remembered TLS room's address means (remembered_as_tls)."""
+def remembered_hint(where: str, known_file: Path, room: str | None = None) -> str:
+    """What a server not speaking TLS at a remembered TLS room's address, or under a remembered
+    TLS room's name, means (remembered_as_tls)."""
+    if room is not None and known_file.name == KNOWN_ROOMS_NAME:
+        from .textsafe import quoted
+
+        return (f"yet the room {quoted(room)} used TLS when you joined it before (its fingerprint is remembered in "
+                f"{known_file}): someone may be pretending to be the room, or its host started it without --tls; ask "
+                f"the host, and only if so run {forget_command(room)}, which forgets its fingerprint, and connect again")
     return (f"yet it was a TLS room when you joined it before (its fingerprint is remembered in {known_file}): "
             "someone may be pretending to be the room, or its host started it without --tls; ask the host, and "
             f"only if so run {forget_command(where)}, which forgets its fingerprint, and connect again")
@@ -251,37 +332,61 @@ def check_fingerprint(
     pinned: str | None = None,
     ask: Callable[[str], bool] | None = None,
     announced: bool = False,
+    room: str | None = None,
 ) -> str:
     """Decide whether to trust ``got`` for ``where``; raise TlsError if not. Returns a note to show.
     ``announced``: the pin came from the room's announcement (discovery), not --fingerprint.
+    ``room``: the name the room was found by (discovery), whose fingerprint is remembered too.
 
-    A pin must match exactly. Otherwise a remembered fingerprint must match; with none
-    remembered, ``ask(fingerprint)`` decides (trust on first use) and a yes is remembered.
+    A pin typed must match exactly, and replaces what was remembered. Otherwise a fingerprint
+    remembered for ``where``, or for ``room``, must match (anyone on the LAN can announce a room's
+    name, at an address of their own, with their own certificate's fingerprint: only a pin typed by
+    a person replaces a remembered one); an announced pin must match too; with none remembered,
+    one trusted at another address is known, else ``ask(fingerprint)`` decides (trust on first
+    use) and a yes is remembered.
     """
+    if pinned is None or announced:
+        _refuse_a_changed_one(where, got, known, room)
     if pinned is not None:
-        given = "the room's announcement gave" if announced else "given with --fingerprint"
-        remembered = known.lookup(where) if announced else None
-        if remembered is not None and remembered != got:
-            # anyone on the LAN can announce the room, with their own certificate's fingerprint, at
-            # the address the real one left: only a pin typed by a person replaces a remembered one
-            raise TlsError(changed_message(where, remembered, got, known.path))
-        if got != pinned:
-            raise TlsError(
-                f"the TLS fingerprint of {where} is {got}, not the {pinned} {given}; "
-                "not connecting (check the fingerprint the host printed)"
-            )
-        # not remembered (a full disk, a read-only data folder): the pin is checked all the same
-        unsaved = known.remember(where, got) if known.lookup(where) != got else None
-        if announced:  # nobody typed it: README asks to compare it with the host's screen
-            note = f"the room announced its TLS fingerprint (compare it with the host's):\n  {got}"
-        else:
-            note = f"TLS fingerprint {got} matches --fingerprint"
-        return note if unsaved is None else f"{note}\n  ({unsaved})"
+        note = _check_pin(where, got, pinned, known, announced=announced)
+    else:
+        note = _check_unpinned(where, got, known, ask)
+    if room is not None and known.rooms.lookup(room) != got:
+        unsaved = known.rooms.remember(room, got)
+        if unsaved is not None:
+            note = f"{note}\n  ({unsaved})"
+    return note
+
+
+def _refuse_a_changed_one(where: str, got: str, known: KnownServers, room: str | None) -> None:
+    """TlsError if ``where``, or the room called ``room``, is remembered with another fingerprint."""
     remembered = known.lookup(where)
-    if remembered == got:
-        return f"TLS fingerprint {got} (known)"
-    if remembered is not None:
+    if remembered is not None and remembered != got:
         raise TlsError(changed_message(where, remembered, got, known.path))
+    by_name = known.rooms.lookup(room) if room is not None else None
+    if room is not None and by_name is not None and by_name != got:
+        raise TlsError(room_changed_message(room, where, by_name, got, known.rooms.path))
+
+
+def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announced: bool) -> str:
+    given = "the room's announcement gave" if announced else "given with --fingerprint"
+    if got != pinned:
+        raise TlsError(
+            f"the TLS fingerprint of {where} is {got}, not the {pinned} {given}; "
+            "not connecting (check the fingerprint the host printed)"
+        )
+    # not remembered (a full disk, a read-only data folder): the pin is checked all the same
+    unsaved = known.remember(where, got) if known.lookup(where) != got else None
+    if announced:  # nobody typed it: README asks to compare it with the host's screen
+        note = f"the room announced its TLS fingerprint (compare it with the host's):\n  {got}"
+    else:
+        note = f"TLS fingerprint {got} matches --fingerprint"
+    return note if unsaved is None else f"{note}\n  ({unsaved})"
+
+
+def _check_unpinned(where: str, got: str, known: KnownServers, ask: Callable[[str], bool] | None) -> str:
+    if known.lookup(where) == got:
+        return f"TLS fingerprint {got} (known)"
     elsewhere = known.trusted_at(got)
     if elsewhere:
         # the certificate proves the server, wherever it is: the room trusted before, at a new

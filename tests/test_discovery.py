@@ -507,6 +507,48 @@ def test_an_impostor_announcing_the_room_where_it_was_with_another_certificate_i
     assert "bob joined" not in impostor.output
 
 
+def test_an_impostor_announcing_the_room_at_a_new_address_is_refused_with_or_without_tls(lab):
+    """bob had joined the TLS room "safe room" by its name; it stopped, and eve, on the same LAN,
+    served "safe room" at her own address with her own certificate. Nothing was remembered for
+    her address, so `connect "safe room"` pinned her announced fingerprint, trusted it without a
+    question and joined her room; served without TLS, it was joined in the clear. The room's
+    name now remembers the fingerprint bob trusted (known_rooms, as his join left it): her
+    certificate is refused as changed, both fingerprints shown, and her plain room refused as a
+    TLS room without TLS. Nothing of bob's reaches her room either way."""
+    from pathlib import Path
+
+    from helpers import Proc, child_env
+
+    from lanchat.tls import KnownServers, fingerprint
+
+    eve, bob = classroom(lab)
+    env = child_env()  # bob's data folder, the same for both connects
+    real_pin = fingerprint(b"the real room's certificate")
+    known = KnownServers(Path(env["XDG_DATA_HOME"]) / "lanchat" / "known_servers")
+    known.remember("198.18.0.9:3580", real_pin)  # as bob's join of the real room, elsewhere, left them
+    known.rooms.remember("safe room", real_pin)
+
+    def bob_connects(port: int) -> str:
+        proc = Proc("connect", "Safe Room", "--name", "bob", stdin=False, env=env, program=lab.program(bob))
+        lab.procs.append(proc)
+        proc.expect(rf"joining safe room on {ANN}:{port}", timeout=20)
+        assert proc.wait(20) == 1
+        assert "welcome" not in proc.output, proc.output
+        return proc.output
+
+    impostor, port = serve_room(lab, eve, "--room", "safe room", "--tls")
+    fake_pin = impostor.expect(r"fingerprint is (SHA256:\S+)").group(1)
+    output = bob_connects(port)
+    assert "the room 'safe room' has CHANGED" in output and real_pin in output and fake_pin in output, output
+    impostor.stop()
+    plain, port = serve_room(lab, eve, "--room", "safe room")
+    output = bob_connects(port)
+    assert "yet the room 'safe room' used TLS when you joined it before" in output, output
+    plain.stop()
+    assert "bob" not in impostor.output + plain.output, impostor.output + plain.output
+    assert known.rooms.lookup("safe room") == real_pin and known.lookup(f"{ANN}:{port}") is None
+
+
 def test_a_server_whose_address_changes_announces_the_room_again_there(lab):
     from helpers import wait_for
 

@@ -155,6 +155,83 @@ def test_an_announced_fingerprint_never_replaces_a_remembered_one_a_typed_one_do
     assert known.lookup("10.0.0.5:3580") == impostor and known.lookup("10.0.0.6:3580") == impostor
 
 
+def test_a_rooms_name_trusted_with_one_fingerprint_refuses_another_wherever_it_is_announced(tmp_path):
+    """bob joined "safe room" by its name (discovery); next lesson a classmate announced "safe
+    room" at a NEW address with a certificate of their own: no address was remembered there, so
+    the announced pin was checked against itself and trusted without a question. The name is
+    what bob knows the room by, as a browser knows a site by its name: its fingerprint is
+    remembered (KnownRooms) and another one under it refused as changed, wherever announced, with
+    both fingerprints; the room moving with its own certificate is still joined; a pin typed from
+    the host's screen, or `lanchat forget NAME`, lets a new certificate in."""
+    known = KnownServers(tmp_path / "known_servers")
+    real, impostor = fingerprint(b"the room's"), fingerprint(b"the impostor's")
+    assert "announced" in check_fingerprint("10.0.0.5:3580", real, known=known, pinned=real, announced=True,
+                                            room="safe room")
+    assert known.rooms.lookup("Safe  Room") == real and known.rooms.path.name == "known_rooms"
+    for pinned in (impostor, None):  # announced with the impostor's pin, or with none (a plain connect's switch)
+        with pytest.raises(TlsError) as changed:
+            check_fingerprint("10.0.0.66:3580", impostor, known=known, pinned=pinned, announced=pinned is not None,
+                              ask=lambda fp: pytest.fail("never asked"), room="safe room")
+        text = str(changed.value)
+        assert "the room 'safe room' has CHANGED" in text and real in text and impostor in text, text
+        assert "10.0.0.66:3580" in text and str(known.rooms.path) in text
+        assert "`lanchat forget 'safe room'`" in text and f"--fingerprint {impostor}" in text
+    assert known.lookup("10.0.0.66:3580") is None and known.rooms.lookup("safe room") == real
+    # the room itself, moved to another address: its certificate is the one trusted for its name
+    assert "announced" in check_fingerprint("10.0.0.9:3580", real, known=known, pinned=real, announced=True,
+                                            room="SAFE ROOM")
+    # another room is another name: trusted on first use, as before
+    assert "announced" in check_fingerprint("10.0.0.66:3580", impostor, known=known, pinned=impostor, announced=True,
+                                            room="eve's room")
+    # the host made a new certificate and bob typed it from the board: it replaces the old one
+    assert "matches --fingerprint" in check_fingerprint("10.0.0.7:3580", impostor, known=known, pinned=impostor,
+                                                        room="safe room")
+    assert known.rooms.lookup("safe room") == impostor
+    assert known.rooms.forget("Safe Room") == [f"{impostor} safe room"] and known.rooms.lookup("safe room") is None
+    assert sorted(known.rooms.path.read_text().splitlines()) == [f"{impostor} eve's room"]
+
+
+def test_a_room_whose_name_is_remembered_as_tls_is_joined_with_tls_at_any_address(tmp_path, monkeypatch):
+    """An impostor announcing the TLS room's name without TLS, at a new address, was joined in the
+    clear: only addresses were remembered as TLS rooms (remembered_as_tls). Now the name is too,
+    and the refusal of a server there without TLS says the room's name and how to forget it."""
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    assert known.rooms.remember("safe room", fingerprint(b"the room's")) is None
+    assert tls_module.remembered_as_tls("10.0.0.66:3580") is None
+    remembered = tls_module.remembered_as_tls("10.0.0.66:3580", "Safe Room")
+    assert remembered == known.rooms.path
+    hint = tls_module.remembered_hint("10.0.0.66:3580", remembered, "Safe Room")
+    assert "the room 'Safe Room' used TLS when you joined it before" in hint and "`lanchat forget 'Safe Room'`" in hint
+    assert tls_module.remembered_as_tls("10.0.0.66:3580", "another room") is None
+
+
+def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as_room(tmp_path, monkeypatch, capsys):
+    """`lanchat forget "safe room"` was refused as an address holding a space: the refusal of a
+    changed room names it now, so it forgets the fingerprint remembered for that name."""
+    from lanchat import __main__ as cli
+
+    def forget(*words: str) -> int:
+        return cli.cmd_forget(cli.parse_command_line(["forget", *words]))
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    pin = fingerprint(b"a room")
+    for room in ("safe room", "friends"):
+        known.rooms.remember(room, pin)
+    known.remember("friends:3580", pin)
+    assert forget("Safe  Room") == 0
+    assert "forgot the TLS fingerprint" in capsys.readouterr().out and known.rooms.lookup("safe room") is None
+    assert forget("safe room") == 0
+    assert "no TLS fingerprint is remembered for a room called 'safe room'" in capsys.readouterr().out
+    assert forget("friends") == 0
+    out = capsys.readouterr().out
+    assert "for the room 'friends'" in out and "for friends:3580" in out, out
+    assert known.rooms.path.read_text() == "" and known.path.read_text() == ""
+    assert forget("10.0.0.5 358O") == 2  # neither an address nor a room's name: said as before
+    assert "358O" in capsys.readouterr().err
+
+
 def test_a_trusted_certificate_at_a_new_address_is_the_same_server_and_not_asked_about(tmp_path):
     """The teacher's laptop got another address next lesson: its certificate, trusted last
     lesson, was asked about again as a server never seen, and a script without a terminal was
