@@ -235,14 +235,25 @@ def _probe_tls(target: Target, addresses: list, timeout: float) -> tuple[str, st
     return ("lanchat-tls", fingerprint) if outcome == "lanchat" else (outcome, detail)
 
 
-def judge_server(target: Target, outcome: str, detail: str, *, asked: bool) -> Check:
-    """``asked``: the person named this address (else it is this machine's default, and silence is fine)."""
+def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, remembered: str | None = None) -> Check:
+    """``asked``: the person named this address (else it is this machine's default, and silence is fine);
+    ``remembered``: the TLS fingerprint known_servers holds for it, if any (remembered_fingerprint)."""
     where = str(target)
     if outcome == "lanchat":
         return Check("server", "ok", f"a lanchat server answers at {where}")
+    if outcome == "lanchat-tls" and remembered is not None and remembered != detail:  # connect refuses it
+        from .tls import forget_command
+
+        return Check("server", "fail", f"a lanchat server with TLS answers at {where}, but its fingerprint is not "
+                     "the one you trusted there: `lanchat connect` refuses it as CHANGED",
+                     "someone may be pretending to be the room, or its host made a new certificate: ask the host for "
+                     "the fingerprint `lanchat serve --tls` printed; only if it is the new one, forget the old one "
+                     f"with {forget_command(where)} and connect again",
+                     (f"remembered: {remembered}", f"presented:  {detail}"))
     if outcome == "lanchat-tls":  # the detail is its fingerprint
+        trusted = ", the one you trusted" if remembered == detail else ""
         return Check("server", "ok", f"a lanchat server with TLS answers at {where}: join with "
-                     f"`lanchat connect {where} --tls` (its fingerprint: {detail})")
+                     f"`lanchat connect {where} --tls` (its fingerprint: {detail}{trusted})")
     if not asked:  # this machine's own port: the port check has said who holds it, if anyone
         return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
                      f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")
@@ -409,10 +420,40 @@ def judge_room_name(server: Check, target: Target, outcome: str, rooms: list) ->
                  f"`lanchat connect {shell_word(target.host)}` joins it; the discovery check below says whether it answers")
 
 
+def remembered_fingerprint(where: str, room: str | None = None) -> str | None:
+    """The TLS fingerprint `lanchat connect` holds a server at ``where`` to (known_servers), else
+    the one it holds the room called ``room`` to (known_rooms); None: none, or not readable."""
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder
+
+    known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
+    try:
+        return known.lookup(where) or (known.rooms.lookup(room) if room is not None else None)
+    except TlsError:  # unreadable: the data folder check is not about it; connect says what is wrong
+        return None
+
+
+def fingerprint_doubts(rooms: list, answers: dict[str, tuple[str, str]], remembered: dict[str, str]) -> list[str]:
+    """A line for each TLS room seen whose certificate, as it answered (``answers``' detail), is not
+    the one it announces, or not the one remembered for it (``remembered``, by ``room.where``):
+    `lanchat connect` refuses it, and it may be someone pretending to be the room."""
+    doubts = []
+    for room in rooms:
+        outcome, presented = answers.get(room.where, ("", ""))
+        if outcome != "lanchat-tls":
+            continue
+        trusted = remembered.get(room.where)
+        if trusted is not None and trusted != presented:
+            doubts.append(f"{room.describe()}: presents {presented}, not the {trusted} you trusted for it")
+        elif room.fingerprint is not None and room.fingerprint != presented:
+            doubts.append(f"{room.describe()}: announces {room.fingerprint} but presents {presented}")
+    return doubts
+
+
 def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
-                    answers: dict[str, tuple[str, str]] | None = None) -> Check:
+                    answers: dict[str, tuple[str, str]] | None = None, remembered: dict[str, str] | None = None) -> Check:
     """``rooms``: discovery.RoomInfo found by browsing; ``problem``: why browsing was impossible;
-    ``answers``: probe_server's (outcome, detail) for each room tried, by ``room.where``."""
+    ``answers``: probe_server's (outcome, detail) for each room tried, by ``room.where``;
+    ``remembered``: the TLS fingerprint remembered for a room, by ``room.where`` (fingerprint_doubts)."""
     isolation = ("on Wi-Fi that isolates devices (guest networks, many school and café networks), machines cannot "
                  "see each other at all: no room is found and even a right address times out")
     if problem is not None:
@@ -425,6 +466,12 @@ def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
     answers = answers or {}
     unreachable = [(room, answers[room.where]) for room in rooms
                    if room.where in answers and answers[room.where][0] not in ("lanchat", "lanchat-tls")]
+    doubts = fingerprint_doubts(rooms, answers, remembered or {})
+    if doubts and not unreachable:
+        return Check("discovery", "fail", f"{len(rooms)} room(s) seen on this network, {len(doubts)} with a TLS "
+                     "certificate that is not the one expected: `lanchat connect` refuses it",
+                     "someone on this network may be pretending to be the room, or its host made a new certificate: "
+                     "ask the host for the fingerprint `lanchat serve --tls` printed before joining", tuple(doubts))
     if not unreachable:
         return Check("discovery", "ok", f"{len(rooms)} room(s) seen on this network", "",
                      tuple(room.describe() for room in rooms))
@@ -441,7 +488,7 @@ def judge_discovery(rooms: list | None, problem: str | None, seconds: float,
                "there to find it, and allow the port (or the Wi-Fi isolates devices; try a cable or a phone hotspot)")
     return Check("discovery", "fail",
                  f"{len(rooms)} room(s) seen on this network, {len(unreachable)} not reachable from here", fix,
-                 tuple(f"{room.describe()}: {detail}" for room, (_outcome, detail) in unreachable))
+                 tuple(f"{room.describe()}: {detail}" for room, (_outcome, detail) in unreachable) + tuple(doubts))
 
 
 def probe_rooms(rooms: list, known: dict[str, tuple[str, str]], limit: int = 8) -> dict[str, tuple[str, str]]:
@@ -534,7 +581,8 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
     target = target or Target("127.0.0.1", port)
     outcome, detail = probe_server(target)
     server_check = len(checks)
-    checks.append(judge_server(target, outcome, detail, asked=asked))
+    remembered = remembered_fingerprint(str(target)) if outcome == "lanchat-tls" else None
+    checks.append(judge_server(target, outcome, detail, asked=asked, remembered=remembered))
     checks.append(check_firewall(port))
     if browse_seconds > 0:
         from .discovery import DiscoveryError, browse
@@ -544,7 +592,9 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
             rooms = browse(browse_seconds, local_networks())
             checks[server_check] = judge_room_name(checks[server_check], target, outcome, rooms)
             answers = probe_rooms(rooms, {str(target): (outcome, detail)} if asked else {})
-            checks.append(judge_discovery(rooms, None, browse_seconds, answers))
+            trusted = {room.where: fp for room in rooms if answers.get(room.where, ("",))[0] == "lanchat-tls"
+                       and (fp := remembered_fingerprint(room.where, room.name)) is not None}
+            checks.append(judge_discovery(rooms, None, browse_seconds, answers, trusted))
         except DiscoveryError as exc:
             checks.append(judge_discovery(None, str(exc), browse_seconds))
     checks.append(judge_locale(locale.getpreferredencoding(False), dict(os.environ)))

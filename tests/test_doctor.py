@@ -13,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from helpers import Proc
@@ -112,6 +113,37 @@ def test_a_tls_room_is_recognised_with_its_fingerprint_and_how_to_join():
         assert check["summary"] == (f"a lanchat server with TLS answers at 127.0.0.1:{port}: join with "
                                     f"`lanchat connect 127.0.0.1:{port} --tls` (its fingerprint: {fingerprint})")
     assert "joined" not in server.output
+
+
+def test_a_tls_room_whose_fingerprint_is_not_the_one_remembered_fails_with_both():
+    """`lanchat doctor ADDRESS PORT` said "ok, a lanchat server with TLS answers" for a room whose
+    certificate differs from the one known_servers remembers for it: `connect` then refused it
+    as CHANGED, and the doctor, run to find out why, had said all was well. It fails now, with
+    both fingerprints and the fix; the one remembered is said to be the one trusted."""
+    from helpers import child_env
+
+    from lanchat.tls import KnownServers, fingerprint
+
+    server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--tls")
+    env = child_env()
+    known = KnownServers(Path(env["XDG_DATA_HOME"]) / "lanchat" / "known_servers")  # the doctor's data folder
+    reports = []
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        presented = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+        for remembered in (fingerprint(b"the certificate trusted before"), presented):
+            assert known.remember(f"127.0.0.1:{port}", remembered) is None
+            proc = Proc("doctor", "--json", "127.0.0.1", port, "--wait", "0", stdin=False, env=env)
+            code = proc.wait(30)
+            reports.append((code, {c["name"]: c for c in json.loads(proc.output)["checks"]}["server"]))
+    finally:
+        server.stop()
+    (code, changed), (_, trusted) = reports
+    assert code == 1 and changed["status"] == "fail", changed
+    assert "not the one you trusted there" in changed["summary"], changed
+    assert changed["details"] == [f"remembered: {fingerprint(b'the certificate trusted before')}", f"presented:  {presented}"]
+    assert f"`lanchat forget 127.0.0.1:{port}`" in changed["fix"]
+    assert trusted["status"] == "ok" and trusted["summary"].endswith(f"(its fingerprint: {presented}, the one you trusted)")
 
 
 def test_something_that_is_not_lanchat_is_named_as_such():
@@ -391,6 +423,14 @@ def test_discovery_locale_terminal_and_data_folder_judged(tmp_path):
     refused = judge_discovery([room], None, 2, {room.where: ("refused", "connection refused")})
     assert (refused.status, refused.details) == ("fail", ("ann's room on 198.18.0.1:3580 (full-duplex): connection refused",))
     assert "nothing listens" in refused.fix
+    pin, other = "SHA256:" + "A" * 43, "SHA256:" + "B" * 43
+    tls_room = RoomInfo(name="safe room", host="", addresses=("198.18.0.1",), port=3580, fingerprint=pin)
+    assert judge_discovery([tls_room], None, 2, {tls_room.where: ("lanchat-tls", pin)}, {tls_room.where: pin}).status == "ok"
+    lying = judge_discovery([tls_room], None, 2, {tls_room.where: ("lanchat-tls", other)})  # announces one, presents another
+    assert (lying.status, lying.details) == ("fail", (f"{tls_room.describe()}: announces {pin} but presents {other}",))
+    changed = judge_discovery([tls_room], None, 2, {tls_room.where: ("lanchat-tls", pin)}, {tls_room.where: other})
+    assert (changed.status, changed.details) == ("fail", (f"{tls_room.describe()}: presents {pin}, not the {other} you trusted for it",))
+    assert "pretending" in changed.fix
     assert judge_locale("UTF-8", {"LANG": "C.UTF-8"}).status == "ok"
     latin = judge_locale("ANSI_X3.4-1968", {"LANG": "C"})
     assert latin.status == "warn" and "LANG=C.UTF-8" in latin.fix
