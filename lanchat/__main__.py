@@ -3219,7 +3219,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     remembered is said, and is no error."""
     from .addresses import AddressProblem, connect_target
     from .discovery import looks_like_a_room_name
-    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder, same_machine
     from .transport import Endpoint
 
     try:
@@ -3234,7 +3234,10 @@ def cmd_forget(args: argparse.Namespace) -> int:
     where = Endpoint(host=target.host, port=target.port).describe() if target is not None else ""
     try:
         rooms = known.rooms.forget(args.host, waiting=waiting) if args.port_arg is None else []
-        removed = known.forget(where, every_port=not target.port_given, waiting=waiting) if target is not None else []
+        removed = []
+        if target is not None:  # and the same machine remembered by another name (localhost, 127.0.0.1)
+            others = same_machine(target.host, known.hosts(target.port if target.port_given else None))
+            removed = known.forget(where, every_port=not target.port_given, hosts=others, waiting=waiting)
     except TlsError as exc:
         return _fail(str(exc))
     if target is None and not rooms and not looks_like_a_room_name(args.host):
@@ -3249,7 +3252,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
              "a room of that name is now joined as one never met (one without TLS, in the clear)", sys.stdout)
     for line in removed:
         place, _, fp = line.partition(" ")
-        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for {place} (in {known.path}); a room "
+        typed = target.host if target is not None else ""  # (lines removed: an address was typed)
+        also = "" if place.rpartition(":")[0].strip("[]").lower() == typed.lower() else f", the same machine as {typed}"
+        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for {place}{also} (in {known.path}); a room "
              "there is now joined as at an address never met (one without TLS, in the clear)", sys.stdout)
     return 0
 

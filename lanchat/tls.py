@@ -20,7 +20,7 @@ import selectors
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -236,19 +236,32 @@ class KnownServers(_LineFile):
         connects trusting a server at once each wrote their own list over the other's."""
         return self._write(lambda line: _place_key(line.split()[0]) == _place_key(where), f"{where} {fp}")
 
-    def forget(self, where: str, *, every_port: bool = False, waiting: Callable[[], None] | None = None) -> list[str]:
+    def forget(self, where: str, *, every_port: bool = False, hosts: Collection[str] = (),
+               waiting: Callable[[], None] | None = None) -> list[str]:
         """Remove ``where``'s line (``lanchat forget``; with ``every_port``, those of every port of
-        its host, named in any case), under the same lock as remember. Returns the lines removed;
-        TlsError if the file could not be read or changed (it is then as it was). With nothing
-        to forget, the lock is not waited for; ``waiting`` is called once if it is held a while."""
+        its host, named in any case), and those of ``hosts`` (as ``hosts()`` gives them: the same
+        machine, named otherwise) on that port, or every port, under the same lock as remember.
+        Returns the lines removed; TlsError if the file could not be read or changed (it is then
+        as it was). With nothing to forget, the lock is not waited for; ``waiting`` is called
+        once if it is held a while."""
         where = _place_key(where)
-        host = where.rpartition(":")[0]
+        host, _, port = where.rpartition(":")
+        also = {_place_key(other) for other in hosts}
 
         def drop(line: str) -> bool:
-            place = _place_key(line.split()[0])
-            return place == where or (every_port and place.rpartition(":")[0] == host)
+            place_host, _, place_port = _place_key(line.split()[0]).rpartition(":")
+            if every_port or place_port == port:
+                return place_host == host or place_host.strip("[]") in also
+            return False
 
         return self._drop(drop, waiting)
+
+    def hosts(self, port: int | None = None) -> list[str]:
+        """The hosts remembered (on ``port``, or any), as written, an IPv6 one without brackets;
+        no socket path."""
+        places = [line.split()[0] for line in self._lines()]
+        return list(dict.fromkeys(place.rpartition(":")[0].strip("[]") for place in places
+                                  if "/" not in place and (port is None or place.rpartition(":")[2] == str(port))))
 
 
 class KnownRooms(_LineFile):
@@ -278,6 +291,46 @@ class KnownRooms(_LineFile):
 
         fp, _, name = line.partition(" ")
         return fp.startswith("SHA256:") and room_key(name) == room_key(room)
+
+
+SAME_MACHINE_SECONDS = 2.0  # `lanchat forget` looks names up this long to find a machine's other names
+
+
+def same_machine(typed: str, hosts: Iterable[str], *, resolve: Callable[..., list] | None = None,
+                 seconds: float = SAME_MACHINE_SECONDS) -> list[str]:
+    """Those of ``hosts`` that name the machine ``typed`` names, written otherwise (localhost and
+    127.0.0.1, a laptop's name and its address): each looked up, all at once, and the addresses
+    compared; a name not found within ``seconds`` matches nothing. Every loopback address is this
+    machine. ``resolve``: getaddrinfo, or a test's stand-in (lookup.look_up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .lookup import FOUND, look_up
+
+    others = [host for host in dict.fromkeys(hosts) if _place_key(host) != _place_key(typed)]
+    if not others:
+        return []
+
+    def machine(host: str) -> set[str]:
+        found = look_up(host, 0, resolve=resolve, say_after=seconds, give_up_after=seconds)
+        return {_machine_address(info[4][0]) for info in found.addresses} if found.outcome == FOUND else set()
+
+    with ThreadPoolExecutor(max_workers=min(32, len(others) + 1)) as pool:
+        typed_at, *found_at = pool.map(machine, [typed, *others])
+    return [host for host, addresses in zip(others, found_at, strict=True) if typed_at & addresses]
+
+
+def _machine_address(address: str) -> str:
+    """An address as machines are compared (same_machine): without its zone, an IPv4-mapped one as
+    IPv4, any loopback one as this machine."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return "loopback" if ip.is_loopback else str(ip)
 
 
 def _place_key(place: str) -> str:

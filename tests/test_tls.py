@@ -304,6 +304,45 @@ def test_forget_reads_a_host_in_any_case_and_under_a_held_lock_says_what_it_wait
     assert "forgot the TLS fingerprint" in capsys.readouterr().out and known.lookup("teacher-laptop:4443") is None
 
 
+def test_forget_finds_the_same_machine_remembered_by_another_name(tmp_path, monkeypatch, capsys):
+    """`lanchat connect localhost 3580 --tls` remembers localhost:3580; `lanchat forget
+    127.0.0.1:3580` (or the laptop's address for its name) found nothing to forget, and the next
+    connect was refused as CHANGED again. The same machine written otherwise is forgotten too
+    (same_machine: both looked up, the addresses compared, every loopback one this machine's),
+    said as such; another port, or another machine, is kept."""
+    import socket as socket_module
+
+    from lanchat import __main__ as cli
+    from lanchat.tls import same_machine
+
+    def resolve(host, port, **_):  # noqa: ANN001, ANN202 - getaddrinfo's stand-in: the class's name server
+        table = {"teacher-laptop": "10.0.0.5", "localhost": "127.0.0.1", "10.0.0.5": "10.0.0.5",
+                 "10.0.0.6": "10.0.0.6", "127.0.0.1": "127.0.0.1", "::1": "::1"}
+        if host.lower() not in table:  # (a host name has no case)
+            raise socket_module.gaierror(socket_module.EAI_NONAME, "Name or service not known")
+        address = table[host.lower()]
+        family = socket_module.AF_INET6 if ":" in address else socket_module.AF_INET
+        return [(family, socket_module.SOCK_STREAM, 6, "", (address, port))]
+
+    hosts = ["localhost", "::1", "teacher-laptop", "10.0.0.6", "gone-laptop"]
+    assert same_machine("127.0.0.1", hosts, resolve=resolve) == ["localhost", "::1"]
+    assert same_machine("10.0.0.5", hosts, resolve=resolve) == ["teacher-laptop"]
+    assert same_machine("TEACHER-LAPTOP", ["teacher-laptop", "10.0.0.5"], resolve=resolve) == ["10.0.0.5"]
+    assert same_machine("gone-laptop", hosts, resolve=resolve) == []
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    for place in ("localhost:3580", "[::1]:3580", "localhost:4443", "10.0.0.5:3580"):
+        known.remember(place, fingerprint(place.encode()))
+    assert cli.cmd_forget(cli.parse_command_line(["forget", "127.0.0.1:3580"])) == 0
+    out = capsys.readouterr().out
+    assert "remembered for localhost:3580, the same machine as 127.0.0.1" in out, out
+    assert "remembered for [::1]:3580, the same machine as 127.0.0.1" in out, out
+    assert known.hosts() == ["localhost", "10.0.0.5"] and known.hosts(3580) == ["10.0.0.5"]
+    assert cli.cmd_forget(cli.parse_command_line(["forget", "127.0.0.1"])) == 0  # every port
+    assert "remembered for localhost:4443, the same machine as 127.0.0.1" in capsys.readouterr().out
+    assert known.forget("10.0.0.5:3580", hosts=["teacher-laptop"]) == [f"10.0.0.5:3580 {fingerprint(b'10.0.0.5:3580')}"]
+
+
 def test_a_host_named_in_another_case_is_the_same_remembered_server(tmp_path):
     """KnownServers.lookup and remember compared the host as typed (forget did not): `connect
     Teacher-Laptop` to a server remembered for teacher-laptop:3580 with another certificate was
