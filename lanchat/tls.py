@@ -428,9 +428,13 @@ def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announ
             f"the TLS fingerprint of {where} is {got}, not the {pinned} {given}; "
             "not connecting (check the fingerprint the host printed)"
         )
+    here = known.lookup(where) == got
+    elsewhere = [place for place in known.trusted_at(got) if _place_key(place) != _place_key(where)]
     # not remembered (a full disk, a read-only data folder): the pin is checked all the same
-    unsaved = known.remember(where, got) if known.lookup(where) != got else None
-    if announced:  # nobody typed it: README asks to compare it with the host's screen
+    unsaved = known.remember(where, got) if not here else None
+    if announced and (here or elsewhere):  # trusted before: nothing to compare
+        note = f"TLS fingerprint {got} (known" + (f": the server you trusted at {elsewhere[-1]})" if elsewhere else ")")
+    elif announced:  # nobody typed it: README asks to compare it with the host's screen
         note = f"the room announced its TLS fingerprint (compare it with the host's):\n  {got}"
     else:
         note = f"TLS fingerprint {got} matches --fingerprint"
