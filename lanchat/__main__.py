@@ -2295,9 +2295,14 @@ def cmd_rooms(args: argparse.Namespace) -> int:
     if not rooms:
         return _fail(f"no lanchat room found on the local network within {args.wait:g} s\n{NO_ROOM_HELP}")
     print(f"{len(rooms)} room{'s' if len(rooms) > 1 else ''} on the local network:")
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, announced_doubt, default_folder
+
+    known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
     for number, room in enumerate(rooms, 1):
         host, port = room.address, room.port
-        _say(f"  {number}. {room.describe()}\n       join with: lanchat connect {host} {port}", sys.stdout)
+        doubt = announced_doubt(known, room.name, room.where, room.fingerprint)  # connect refuses it: say so first
+        warning = f"\n       WARNING: {doubt} (`lanchat connect` refuses it)" if doubt else ""
+        _say(f"  {number}. {room.describe()}{warning}\n       join with: lanchat connect {host} {port}", sys.stdout)
     return 0
 
 

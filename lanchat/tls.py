@@ -371,6 +371,24 @@ def remembered_hint(where: str, known_file: Path, room: str | None = None) -> st
             f"only if so run {forget_command(where)}, which forgets its fingerprint, and connect again")
 
 
+def announced_doubt(known: KnownServers, room: str, where: str, announced: str | None) -> str | None:
+    """Why a room listed by discovery (`lanchat rooms`), announced at ``where`` with the fingerprint
+    ``announced``, is not the one trusted before under its name or at that address, or None: a
+    different fingerprint there is refused by `lanchat connect` (check_fingerprint), and should be
+    seen so on the list, before anyone picks it."""
+    if announced is None:
+        return None
+    try:
+        by_address, by_name = known.lookup(where), known.rooms.lookup(room)
+    except TlsError:  # unreadable: connect says what is wrong with it
+        return None
+    if by_name is not None and by_name != announced:
+        return "its TLS fingerprint is not the one you trusted for a room of this name: someone may be pretending to be it"
+    if by_address is not None and by_address != announced:
+        return "its TLS fingerprint is not the one you trusted at this address: someone may be pretending to be the room there"
+    return None
+
+
 def default_folder() -> Path:
     import platformdirs
 

@@ -206,6 +206,33 @@ def test_a_room_whose_name_is_remembered_as_tls_is_joined_with_tls_at_any_addres
     assert tls_module.remembered_as_tls("10.0.0.66:3580", "another room") is None
 
 
+def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_with_a_warning(tmp_path, monkeypatch, capsys):
+    """`lanchat rooms` listed eve's "safe room" (her certificate) beside the real one as two equal
+    choices; picking hers, `connect` refused it as CHANGED. The list says so first, for a room
+    whose announced fingerprint is not the one trusted under its name or at its address."""
+    from lanchat import __main__ as cli
+    from lanchat.discovery import RoomInfo
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    real, fake = fingerprint(b"the room's"), fingerprint(b"eve's")
+    known.rooms.remember("safe room", real)
+    known.remember("10.0.0.7:3580", real)
+    rooms = [RoomInfo(name="safe room", host="eve", addresses=("10.0.0.66",), port=3580, fingerprint=fake),
+             RoomInfo(name="safe room-2", host="ann", addresses=("10.0.0.5",), port=3580, fingerprint=real),
+             RoomInfo(name="chess", host="cat", addresses=("10.0.0.7",), port=3580, fingerprint=fake),
+             RoomInfo(name="chess", host="dan", addresses=("10.0.0.8",), port=3580)]
+    monkeypatch.setattr(cli, "_find_rooms", lambda seconds, stopped: rooms)
+    monkeypatch.delenv("COLUMNS", raising=False)  # one line each (a pipe's), whatever the runner's width
+    assert cli.cmd_rooms(cli.parse_command_line(["rooms"])) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == ("       WARNING: its TLS fingerprint is not the one you trusted for a room of this name: someone may "
+                      "be pretending to be it (`lanchat connect` refuses it)"), out
+    assert out[4].startswith("  2. safe room-2") and out[5].startswith("       join with"), out
+    assert "not the one you trusted at this address" in out[7] and out[10].startswith("       join with"), out
+    assert sum("WARNING" in line for line in out) == 2
+
+
 def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as_room(tmp_path, monkeypatch, capsys):
     """`lanchat forget "safe room"` was refused as an address holding a space: the refusal of a
     changed room names it now, so it forgets the fingerprint remembered for that name."""
