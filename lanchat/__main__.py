@@ -3218,10 +3218,11 @@ def cmd_key(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     """``lanchat forget HOST[:PORT]`` or ``lanchat forget NAME``: the TLS fingerprints remembered
-    for that address taken out of known_servers (tls.KnownServers.forget), and for the room of that
-    name out of known_rooms (tls.KnownRooms: a single word may be either), said one by one; a room
-    there, or of that name, is then joined as one never met (a plain one in the clear). Nothing
-    remembered is said, and is no error."""
+    for that address (and the same machine named otherwise) taken out of known_servers
+    (tls.KnownServers.forget), and for the room of that name out of known_rooms (tls.KnownRooms:
+    a single word may be either), then every line holding a certificate so forgotten, said one by
+    one; a room there, or of that name, is then joined as one never met (a plain one in the
+    clear). Nothing remembered is said, and is no error."""
     from .addresses import AddressProblem, connect_target
     from .discovery import looks_like_a_room_name
     from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder, same_machine
@@ -3239,29 +3240,41 @@ def cmd_forget(args: argparse.Namespace) -> int:
     where = Endpoint(host=target.host, port=target.port).describe() if target is not None else ""
     try:
         rooms = known.rooms.forget(args.host, waiting=waiting) if args.port_arg is None else []
-        removed = []
+        places = []
         if target is not None:  # and the same machine remembered by another name (localhost, 127.0.0.1)
             others = same_machine(target.host, known.hosts(target.port if target.port_given else None))
-            removed = known.forget(where, every_port=not target.port_given, hosts=others, waiting=waiting)
+            places = known.forget(where, every_port=not target.port_given, hosts=others, waiting=waiting)
+        # the certificates forgotten, wherever else they were trusted: the host made a new one, so a
+        # room's name and its address are forgotten at once (else the next connect refused it again)
+        fps = {line.split()[0] for line in rooms} | {line.split()[-1] for line in places}
+        held = (known.rooms.forget_holding(fps, waiting=waiting), known.forget_holding(fps, waiting=waiting))
     except TlsError as exc:
         return _fail(str(exc))
     if target is None and not rooms and not looks_like_a_room_name(args.host):
         return _fail(str(problem), 2)
-    if not rooms and not removed:
+    if not rooms and not places:
         shown = f"a room called {quoted(args.host)} in {known.rooms.path}" if target is None else (
             f"{where if target.port_given else where.rpartition(':')[0] + ' (any port)'} in {known.path}")
         _say(f"{PROG}: no TLS fingerprint is remembered for {shown}; nothing to forget", sys.stdout)
+    _say_forgotten(known, rooms, places, target.host if target is not None else "")
+    _say_forgotten(known, *held, "", also=", the same certificate")
+    return 0
+
+
+def _say_forgotten(known, rooms: list[str], places: list[str], typed: str, also: str = "") -> None:  # noqa: ANN001
+    """`lanchat forget`'s lines, one for each line of known_rooms (``rooms``) and of known_servers
+    (``places``) taken out; ``typed``: the host typed (another one is the same machine's)."""
     for line in rooms:
         fp, _, name = line.partition(" ")
-        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for the room {quoted(name)} (in {known.rooms.path}); "
-             "a room of that name is now joined as one never met (one without TLS, in the clear)", sys.stdout)
-    for line in removed:
+        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for the room {quoted(name)}{also} (in "
+             f"{known.rooms.path}); a room of that name is now joined as one never met (one without TLS, in the clear)",
+             sys.stdout)
+    for line in places:
         place, _, fp = line.partition(" ")
-        typed = target.host if target is not None else ""  # (lines removed: an address was typed)
-        also = "" if place.rpartition(":")[0].strip("[]").lower() == typed.lower() else f", the same machine as {typed}"
-        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for {place}{also} (in {known.path}); a room "
+        other = typed and place.rpartition(":")[0].strip("[]").lower() != typed.lower()
+        _say(f"{PROG}: forgot the TLS fingerprint {fp} remembered for {place}{also}"
+             f"{f', the same machine as {typed}' if other else ''} (in {known.path}); a room "
              "there is now joined as at an address never met (one without TLS, in the clear)", sys.stdout)
-    return 0
 
 
 def _load_identity(args: argparse.Namespace):  # noqa: ANN202

@@ -256,6 +256,11 @@ class KnownServers(_LineFile):
 
         return self._drop(drop, waiting)
 
+    def forget_holding(self, fps: Collection[str], *, waiting: Callable[[], None] | None = None) -> list[str]:
+        """Remove every line that holds one of ``fps`` (a certificate forgotten for a room's name
+        or address, forgotten wherever it was trusted: `lanchat forget`). The lines removed."""
+        return self._drop(lambda line: line.split()[-1] in fps, waiting) if fps else []
+
     def hosts(self, port: int | None = None) -> list[str]:
         """The hosts remembered (on ``port``, or any), as written, an IPv6 one without brackets;
         no socket path."""
@@ -284,6 +289,10 @@ class KnownRooms(_LineFile):
     def forget(self, room: str, *, waiting: Callable[[], None] | None = None) -> list[str]:
         """Remove ``room``'s line (``lanchat forget NAME``); the lines removed (as KnownServers.forget)."""
         return self._drop(lambda line: self._names(line, room), waiting)
+
+    def forget_holding(self, fps: Collection[str], *, waiting: Callable[[], None] | None = None) -> list[str]:
+        """Remove every room's line that holds one of ``fps`` (KnownServers.forget_holding)."""
+        return self._drop(lambda line: line.split()[0] in fps, waiting) if fps else []
 
     @staticmethod
     def _names(line: str, room: str) -> bool:

@@ -243,10 +243,9 @@ def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as
 
     monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
     known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
-    pin = fingerprint(b"a room")
     for room in ("safe room", "friends"):
-        known.rooms.remember(room, pin)
-    known.remember("friends:3580", pin)
+        known.rooms.remember(room, fingerprint(room.encode()))
+    known.remember("friends:3580", fingerprint(b"friends' laptop"))
     assert forget("Safe  Room") == 0
     assert "forgot the TLS fingerprint" in capsys.readouterr().out and known.rooms.lookup("safe room") is None
     assert forget("safe room") == 0
@@ -257,6 +256,30 @@ def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as
     assert known.rooms.path.read_text() == "" and known.path.read_text() == ""
     assert forget("10.0.0.5 358O") == 2  # neither an address nor a room's name: said as before
     assert "358O" in capsys.readouterr().err
+
+
+def test_forget_forgets_a_certificate_wherever_it_was_trusted(tmp_path, monkeypatch, capsys):
+    """The host made a new certificate; bob, who had joined "maths" by its name, was refused as
+    CHANGED for its address, ran the `lanchat forget ADDRESS` it named, and was refused again, now
+    for the room's name (and the other way round): three tries to join. What `forget` takes
+    out, the certificate, goes from every address and name that held it, each said."""
+    from lanchat import __main__ as cli
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    old, other = fingerprint(b"the old certificate"), fingerprint(b"another room's")
+    for where, fp in (("198.18.0.1:4000", old), ("198.18.0.9:4000", old), ("198.18.0.3:4000", other)):
+        known.remember(where, fp)
+    known.rooms.remember("maths", old)
+    known.rooms.remember("chess", other)
+    assert cli.cmd_forget(cli.parse_command_line(["forget", "198.18.0.1:4000"])) == 0
+    out = capsys.readouterr().out
+    assert "remembered for 198.18.0.1:4000 (in" in out
+    assert "remembered for the room 'maths', the same certificate (in" in out
+    assert "remembered for 198.18.0.9:4000, the same certificate (in" in out, out
+    assert known.hosts() == ["198.18.0.3"] and known.rooms.lookup("chess") == other and known.rooms.lookup("maths") is None
+    assert cli.cmd_forget(cli.parse_command_line(["forget", "chess"])) == 0
+    assert "198.18.0.3:4000, the same certificate" in capsys.readouterr().out and known.hosts() == []
 
 
 def test_a_trusted_certificate_at_a_new_address_is_the_same_server_and_not_asked_about(tmp_path):
