@@ -2241,6 +2241,8 @@ def _choose_room():  # noqa: ANN202
             _say(f"{PROG}: joining {room.name} on {room.where}", sys.stdout)
             return room
         code = 0  # n typed: what was asked for
+        if warning := _room_warning(room):
+            _say(f"  {room.describe()}{warning}", sys.stdout)
         try:
             answer = ask_line(f"join {room.name} on {room.where}? [Y/n] ").strip().lower()
         except KeyboardInterrupt:  # as at every prompt: "interrupted", 130
@@ -2255,7 +2257,7 @@ def _choose_room():  # noqa: ANN202
         return code
     print(f"{len(rooms)} rooms on the local network:")
     for number, room in enumerate(rooms, 1):
-        _say(f"  {number}. {room.describe()}", sys.stdout)
+        _say(f"  {number}. {room.describe()}{_room_warning(room)}", sys.stdout)
     if not ask:
         return _fail("several rooms: choose one with lanchat connect ADDRESS PORT", 1)
     while True:
@@ -2295,15 +2297,19 @@ def cmd_rooms(args: argparse.Namespace) -> int:
     if not rooms:
         return _fail(f"no lanchat room found on the local network within {args.wait:g} s\n{NO_ROOM_HELP}")
     print(f"{len(rooms)} room{'s' if len(rooms) > 1 else ''} on the local network:")
-    from .tls import KNOWN_SERVERS_NAME, KnownServers, announced_doubt, default_folder
-
-    known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
     for number, room in enumerate(rooms, 1):
         host, port = room.address, room.port
-        doubt = announced_doubt(known, room.name, room.where, room.fingerprint)  # connect refuses it: say so first
-        warning = f"\n       WARNING: {doubt} (`lanchat connect` refuses it)" if doubt else ""
-        _say(f"  {number}. {room.describe()}{warning}\n       join with: lanchat connect {host} {port}", sys.stdout)
+        _say(f"  {number}. {room.describe()}{_room_warning(room)}\n       join with: lanchat connect {host} {port}", sys.stdout)
     return 0
+
+
+def _room_warning(room) -> str:  # noqa: ANN001 - a discovery.RoomInfo
+    """A line to show under a room listed, when it announces a TLS fingerprint other than the
+    one trusted for its name or address (tls.announced_doubt): `connect` refuses it; else ""."""
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, announced_doubt, default_folder
+
+    doubt = announced_doubt(KnownServers(default_folder() / KNOWN_SERVERS_NAME), room.name, room.where, room.fingerprint)
+    return f"\n       WARNING: {doubt} (`lanchat connect` refuses it)" if doubt else ""
 
 
 # -------------------------------------------------------------------- doctor

@@ -222,7 +222,7 @@ def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_
              RoomInfo(name="safe room-2", host="ann", addresses=("10.0.0.5",), port=3580, fingerprint=real),
              RoomInfo(name="chess", host="cat", addresses=("10.0.0.7",), port=3580, fingerprint=fake),
              RoomInfo(name="chess", host="dan", addresses=("10.0.0.8",), port=3580)]
-    monkeypatch.setattr(cli, "_find_rooms", lambda seconds, stopped: rooms)
+    monkeypatch.setattr(cli, "_find_rooms", lambda seconds, stopped="": rooms)
     monkeypatch.delenv("COLUMNS", raising=False)  # one line each (a pipe's), whatever the runner's width
     assert cli.cmd_rooms(cli.parse_command_line(["rooms"])) == 0
     out = capsys.readouterr().out.splitlines()
@@ -231,6 +231,11 @@ def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_
     assert out[4].startswith("  2. safe room-2") and out[5].startswith("       join with"), out
     assert "not the one you trusted at this address" in out[7] and out[10].startswith("       join with"), out
     assert sum("WARNING" in line for line in out) == 2
+    # `lanchat connect` with no address lists them to pick from: the same warnings
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal: listed, none joined
+    assert cli._choose_room() == 1
+    listed = capsys.readouterr().out.splitlines()
+    assert [line for line in listed if "WARNING" in line] == [line for line in out if "WARNING" in line], listed
 
 
 def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as_room(tmp_path, monkeypatch, capsys):
