@@ -2600,9 +2600,14 @@ def _room_watch(endpoint, pinned: str | None, found=None):  # noqa: ANN001, ANN2
         return None
     from .discovery import RoomWatch
     from .netinfo import lan_addresses, local_networks
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, default_folder
+
+    def learned(room) -> None:  # noqa: ANN001 - joined over TLS by its address: its name holds the certificate too
+        if room.fingerprint is not None:
+            KnownServers(default_folder() / KNOWN_SERVERS_NAME).rooms.learn(room.name, room.fingerprint)
 
     watch = RoomWatch(address=endpoint.host, port=endpoint.port, fingerprint=pinned, networks=local_networks,
-                      own_addresses=lan_addresses, found=found)  # fmt: skip
+                      own_addresses=lan_addresses, found=found, learned=learned)  # fmt: skip
     watch.start()
     return watch
 

@@ -718,8 +718,11 @@ class RoomWatch:
 
     def __init__(self, *, address: str, port: int, fingerprint: str | None, networks: Callable[[], Iterable] = tuple,
                  own_addresses: Callable[[], list[str]] | None = None, clock: Callable[[], float] = time.monotonic,
-                 found: RoomInfo | None = None) -> None:  # fmt: skip
+                 found: RoomInfo | None = None, learned: Callable[[RoomInfo], None] | None = None) -> None:  # fmt: skip
         self.address = address
+        # told the room, once, when its first look recognises it (not when ``found``: joined by its
+        # name already): over TLS, the name it is announced by, for the certificate pinned
+        self.learned = learned
         self.port = port
         self.fingerprint = fingerprint
         self._read_networks, self._own_addresses, self._clock = networks, own_addresses, clock
@@ -767,11 +770,14 @@ class RoomWatch:
                     # certificate pinned proves the room on rejoining, and a false one is refuted.
                     self.sightings.heard(announcer, pick_address(room, self.networks))
                 return
-            if self.identity is None:
+            recognised = self.identity is None
+            if recognised:
                 self.identity = (room.name, room.host, room.port, room.fingerprint)
             if self.sightings.home is None and self.address in room.addresses:  # its own: where it was joined
                 self.sightings.home = announcer
             self.sightings.heard(announcer, pick_address(room, self.networks))
+        if recognised and self.learned is not None:  # (outside the lock: it may write a file)
+            self.learned(room)
 
     def moved_to(self, address: str) -> tuple[str, int] | None:
         """Where to look for the room elsewhere than ``address`` (address, port), or None."""

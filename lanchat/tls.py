@@ -286,6 +286,15 @@ class KnownRooms(_LineFile):
         """Add or replace ``room``'s line (as KnownServers.remember: None, or why not)."""
         return self._write(lambda line: self._names(line, room), f"{fp} {' '.join(room.split())}")
 
+    def learn(self, room: str, fp: str) -> None:
+        """``fp`` remembered for ``room`` unless the name holds a fingerprint already: a room joined
+        over TLS by its address, then recognised in its announcement (discovery.RoomWatch), so that
+        a later join by its name holds to the certificate trusted. Never replaces one (that takes
+        a person: check_fingerprint), never raises (a courtesy: the chat goes on without it)."""
+        with contextlib.suppress(TlsError):
+            if self.lookup(room) is None:
+                self.remember(room, fp)
+
     def forget(self, room: str, *, waiting: Callable[[], None] | None = None) -> list[str]:
         """Remove ``room``'s line (``lanchat forget NAME``); the lines removed (as KnownServers.forget)."""
         return self._drop(lambda line: self._names(line, room), waiting)

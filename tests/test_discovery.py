@@ -549,6 +549,31 @@ def test_an_impostor_announcing_the_room_at_a_new_address_is_refused_with_or_wit
     assert known.rooms.lookup("safe room") == real_pin and known.lookup(f"{ANN}:{port}") is None
 
 
+def test_a_tls_room_joined_by_the_boards_address_and_fingerprint_is_remembered_by_its_name(lab):
+    """The README's class set-up, `connect ADDRESS --tls --fingerprint SHA256:...` from the board:
+    bob's client recognises the room in its announcement and remembers its name with the
+    certificate pinned (known_rooms), so a later `connect "maths"` holds to it (refused as
+    changed elsewhere: test_an_impostor_announcing_the_room_at_a_new_address_is_refused...)."""
+    from pathlib import Path
+
+    from helpers import Proc, child_env, wait_for
+
+    from lanchat.tls import KnownServers
+
+    ann, bob = classroom(lab)
+    server, port = serve_room(lab, ann, "--room", "maths", "--tls")
+    pin = server.expect(r"fingerprint is (SHA256:\S+)").group(1)
+    env = child_env()
+    known = KnownServers(Path(env["XDG_DATA_HOME"]) / "lanchat" / "known_servers").rooms
+    student = Proc("connect", ANN, str(port), "--tls", "--fingerprint", pin, "--name", "bob", env=env,
+                   program=lab.program(bob))
+    lab.procs.append(student)
+    student.expect("welcome, bob", timeout=20)
+    wait_for(lambda: known.lookup("maths") == pin, timeout=20, what="the room's name remembered with its fingerprint")
+    student.send("/quit")
+    assert student.wait(10) == 0
+
+
 def test_a_server_whose_address_changes_announces_the_room_again_there(lab):
     from helpers import wait_for
 
@@ -907,6 +932,34 @@ def test_a_room_is_followed_only_under_its_own_name_host_port_and_fingerprint():
     assert watch.moved_to(ANN) == ("198.18.0.5", 3580) and watch.moved_to("198.18.0.5") == (ANN, 3580)  # both heard
     watch.joined(("198.18.0.5", 3580))  # rejoined at .5: what was heard before counts no more, until announced again
     assert watch.moved_to("198.18.0.5") is None
+
+
+def test_a_tls_room_joined_by_its_address_is_learnt_by_its_announced_name_once(tmp_path):
+    """A class joins with the board's `connect 10.0.0.5 --tls --fingerprint SHA256:...`; next
+    lesson, `connect "maths"` pinned whatever a room of that name announced (an impostor's own
+    certificate at a new address, trusted without a question): the name was never remembered.
+    The watch (RoomWatch.learned) tells the room's announced name, once, when it recognises it
+    where it was joined with the certificate pinned; KnownRooms.learn keeps it, never over
+    another fingerprint. A room found by its name (remembered at the join) is not told again."""
+    from lanchat.discovery import RoomWatch
+    from lanchat.tls import KnownServers
+
+    pin, other = "SHA256:" + "A" * 43, "SHA256:" + "B" * 43
+    told: list[RoomInfo] = []
+    watch = RoomWatch(address=ANN, port=3580, fingerprint=pin, learned=told.append)
+    impostor = RoomInfo(name="maths", host="eve", addresses=(BOB,), port=3580, fingerprint=other)
+    room = RoomInfo(name="maths", host="annlaptop", addresses=(ANN,), port=3580, fingerprint=pin)
+    watch.heard("eve", impostor)  # not where it was joined, nor its certificate: nothing learnt
+    watch.heard(HOME, room)
+    watch.heard(HOME, room)
+    assert told == [room]
+    found = RoomWatch(address=ANN, port=3580, fingerprint=pin, found=room, learned=told.append)
+    found.heard(HOME, room)
+    assert told == [room]
+    known = KnownServers(tmp_path / "known_servers").rooms
+    known.learn("maths", pin)
+    known.learn("Maths", other)  # never over the one it holds
+    assert known.lookup("maths") == pin and known.path.read_text() == f"{pin} maths\n"
 
 
 def test_a_room_found_by_discovery_is_followed_even_if_it_moves_before_the_watch_hears_it():
