@@ -436,6 +436,8 @@ def check_fingerprint(
     """
     if pinned is None or announced:
         _refuse_a_changed_one(where, got, known, room)
+    elif got == pinned:  # typed, and presented: the certificate it replaces is forgotten wherever trusted
+        _replaced_by_a_typed_pin(where, got, known, room)
     if pinned is not None:
         note = _check_pin(where, got, pinned, known, announced=announced)
     else:
@@ -455,6 +457,21 @@ def _refuse_a_changed_one(where: str, got: str, known: KnownServers, room: str |
     by_name = known.rooms.lookup(room) if room is not None else None
     if room is not None and by_name is not None and by_name != got:
         raise TlsError(room_changed_message(room, where, by_name, got, known.rooms.path))
+
+
+def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: str | None) -> None:
+    """A --fingerprint typed from the host's screen, where another was remembered for ``where``
+    or ``room``: the host made a new certificate (the refusal as CHANGED says to type it). The
+    old one is forgotten at every address and name that held it, as `lanchat forget` does:
+    else the room's name, or another of its addresses, refused the new one next time."""
+    try:
+        held = (known.lookup(where), known.rooms.lookup(room) if room is not None else None)
+        old = {fp for fp in held if fp is not None and fp != got}
+        if old:
+            known.forget_holding(old)
+            known.rooms.forget_holding(old)
+    except TlsError:  # not changed: the pin is checked all the same
+        pass
 
 
 def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announced: bool) -> str:

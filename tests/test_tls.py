@@ -191,6 +191,30 @@ def test_a_rooms_name_trusted_with_one_fingerprint_refuses_another_wherever_it_i
     assert sorted(known.rooms.path.read_text().splitlines()) == [f"{impostor} eve's room"]
 
 
+def test_a_new_certificate_typed_with_fingerprint_replaces_the_old_one_everywhere(tmp_path):
+    """The host made a new certificate; the refusal as CHANGED said to connect with --fingerprint
+    NEW, and bob did, at the room's address: joined. Next lesson `connect "maths"` was refused as
+    CHANGED again, for the room's name (and the room at its other address too): the old
+    certificate is forgotten wherever it was trusted once a typed pin replaces it."""
+    known = KnownServers(tmp_path / "known_servers")
+    old, new, other = fingerprint(b"old"), fingerprint(b"new"), fingerprint(b"another room's")
+    for where, fp in (("10.0.0.5:3580", old), ("10.0.0.9:3580", old), ("10.0.0.7:3580", other)):
+        known.remember(where, fp)
+    known.rooms.remember("maths", old)
+    known.rooms.remember("chess", other)
+    assert "matches --fingerprint" in check_fingerprint("10.0.0.5:3580", new, known=known, pinned=new)
+    assert known.rooms.lookup("maths") is None and known.lookup("10.0.0.9:3580") is None
+    assert known.lookup("10.0.0.5:3580") == new and known.lookup("10.0.0.7:3580") == other
+    assert known.rooms.lookup("chess") == other
+    # the room found by its name next: known by its certificate, remembered by its name again
+    assert check_fingerprint("10.0.0.9:3580", new, known=known, pinned=new, announced=True, room="maths") == (
+        f"TLS fingerprint {new} (known: the server you trusted at 10.0.0.5:3580)")
+    assert known.rooms.lookup("maths") == new
+    with pytest.raises(TlsError, match="given with --fingerprint"):  # a typed pin the server does not show: nothing forgotten
+        check_fingerprint("10.0.0.7:3580", new, known=known, pinned=old)
+    assert known.lookup("10.0.0.7:3580") == other
+
+
 def test_a_room_whose_name_is_remembered_as_tls_is_joined_with_tls_at_any_address(tmp_path, monkeypatch):
     """An impostor announcing the TLS room's name without TLS, at a new address, was joined in the
     clear: only addresses were remembered as TLS rooms (remembered_as_tls). Now the name is too,
