@@ -1280,8 +1280,10 @@ class CursesFrontend:
         else:
             with contextlib.suppress(curses.error):
                 curses.curs_set(0)
-        self.screen.noutrefresh()
-        curses.doupdate()
+        # refresh, not noutrefresh + doupdate: Python's doupdate holds the interpreter's lock while
+        # it writes, and on a terminal that stopped reading that write blocks: the host's room
+        # (its server is a thread of this process) froze with the screen. refresh lets go of it.
+        self.screen.refresh()
         self._overlay(frame.cursor)
         title = render.title_text(self.view)
         if self.titles and title != self._title:
