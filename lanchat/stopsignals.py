@@ -18,6 +18,7 @@ import contextlib
 import os
 import select
 import signal
+import socket
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -91,6 +92,19 @@ class StopSignals:
             came += [number for number in data if number in STOP_SIGNALS]
         self.heard += came
         return came
+
+    def came(self) -> bool:
+        """Has a stop signal come, read already or still waiting in the wake socket? Only peeks,
+        so another thread may ask (ui/stall.py: a terminal that stopped reading blocks the loop)."""
+        if self.heard:
+            return True
+        try:
+            waiting = self._wake_read.recv(4096, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:  # closed (uninstall)
+            return False
+        return any(number in STOP_SIGNALS for number in waiting)
 
     @property
     def insisting(self) -> bool:

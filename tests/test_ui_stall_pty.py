@@ -141,3 +141,80 @@ def test_a_hosts_terminal_that_stopped_reading_does_not_freeze_the_room(stalling
     cy.expect(ev.Message, timeout=5, text="is anyone there?")
     assert blocked_writing(ann.proc.pid)  # still: the host's screen waits, the room goes on
 
+
+def test_sigterm_ends_a_full_screen_whose_terminal_stopped_reading(stalling):
+    """`kill` of a client whose terminal stopped reading: it used to wait, blocked in a write,
+    until the terminal read again (forever, for a dead ssh link). It ends within a second or
+    two, says goodbye to the room (a leave, not a lost connection), and once the terminal reads
+    again the modes are put back: alternate screen left, bracketed paste and the mouse off."""
+    server = Proc("serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history")
+    stalling.append(server)
+    port = server.expect(r"listening on port (\d+)").group(1)
+    bob = StallingTerm("connect", "127.0.0.1", port, "--name", "bob")
+    stalling.append(bob)
+    wait_for(lambda: "bob │ client" in bob.text(), what="bob's screen")
+    _wchan_readable(bob.proc.pid)
+    cy = RawClient(Endpoint(host="127.0.0.1", port=int(port)), "cy")
+    bob.stall_until_blocked()
+    started = time.monotonic()
+    bob.proc.kill(signal.SIGTERM)
+    wait_for(lambda: not bob.proc.isalive(), timeout=5, what="bob's client to end while its terminal is stalled")
+    assert time.monotonic() - started < 3
+    left = cy.expect(ev.Left, timeout=5, name="bob")
+    assert left.reason == "quit"  # type: ignore[attr-defined]
+    bob.resume()
+    wait_for(lambda: "you left the chat" in bob.text(), what="the last line")
+    tail = bob.raw[bob.raw.rfind(b"\x1b[?1049h") :]
+    for restore in (b"\x1b[?1049l", b"\x1b[?2004l", b"\x1b[?1000l"):
+        assert restore in tail, restore
+    assert "Traceback" not in bob.text()
+
+
+def _fill(fd: int) -> int:
+    """Write to ``fd`` (made non-blocking meanwhile) until it takes no more; how much it took."""
+    os.set_blocking(fd, False)
+    written = 0
+    while select.select([], [fd], [], 0.2)[1]:  # the kernel moves bytes on to the reader's side a moment later
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                written += os.write(fd, b"x" * 512)
+    os.set_blocking(fd, True)
+    return written
+
+
+def _drain(fd: int) -> int:
+    read = 0
+    while select.select([fd], [], [], 0.2)[0]:
+        try:
+            read += len(os.read(fd, 65536))
+        except OSError:
+            break
+    return read
+
+
+def test_the_watcher_throws_output_away_only_after_a_stop_signal():
+    """Without a stop signal a terminal that stops reading (Scroll Lock, a slow link) keeps every
+    byte, however long it waits; after one, what waits is thrown away within a second."""
+    from lanchat.ui import stall
+
+    master, slave = os.openpty()
+    stopping = threading.Event()
+    watcher = stall.StallWatcher(slave, stopping.is_set)
+    old = signal.getsignal(stall.POKE)
+    try:
+        assert watcher.start()
+        written = _fill(slave)
+        deadline = time.monotonic() + 4 * stall.STALLED_SECONDS
+        while time.monotonic() < deadline:  # a stall far longer than the watcher waits: nothing goes
+            assert watcher.flushes == 0
+            time.sleep(stall.CHECK_SECONDS)
+        assert _drain(master) == written
+        written = _fill(slave)
+        stopping.set()
+        wait_for(lambda: watcher.flushes, timeout=3, what="the flush")
+        assert _drain(master) < written
+    finally:
+        watcher.stop()
+        signal.signal(stall.POKE, old)
+        os.close(master)
+        os.close(slave)

@@ -39,6 +39,7 @@ from . import projector, render
 from .editor import typed_character
 from .paste import ENTER_ALONE, HeldEscape, PastedText
 from .plain import format_plain, paste_cut_short
+from .stall import StallWatcher
 from .view import ROSTER_MIN_COLS, View
 
 UI_COMMANDS = (
@@ -471,7 +472,7 @@ class KeyDecoder:
 class CursesFrontend:
     """The split screen: transcript (and who is here), status line, input line."""
 
-    def __init__(self, session: Session, *, fd: int | None = None) -> None:
+    def __init__(self, session: Session, *, fd: int | None = None, stopping: Callable[[], bool] | None = None) -> None:
         self.session = session
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in UI_COMMANDS}) + UI_COMMANDS
         if hasattr(session, "ui_keys"):
@@ -522,7 +523,11 @@ class CursesFrontend:
         self.titles = os.environ.get("TERM", "").startswith(TITLED_TERMS)
         self.truecolor = self.features["truecolor"]
         self.links = self.features["links"]
+        self._stall: StallWatcher | None = None  # watches the terminal once a stop signal came
         self._open()
+        if stopping is not None:  # a stop signal never waits on a terminal that stopped reading (stall.py)
+            self._stall = StallWatcher(self.out_fd, stopping)
+            self._stall.start()
         # keys are read as bytes (getch) and decoded here: a character whose bytes come in two
         # reads keeps its first part until the rest comes (read_keys)
         self._keys = KeyDecoder(self.codec)
@@ -711,6 +716,8 @@ class CursesFrontend:
         if self.closed:
             return
         self.closed = True
+        if self._stall is not None:  # endwin writes holding the interpreter's lock: not into a full terminal
+            self._stall.wait_for_room()
         self._release_terminal()
         self._clear_the_last_row()
         for signum, old in ((signal.SIGWINCH, self._old_winch), (signal.SIGTSTP, self._old_stop), (signal.SIGCONT, self._old_cont)):
