@@ -898,3 +898,19 @@ def test_the_unix_rooms_join_command_names_the_socket_from_any_folder(tmp_path, 
     monkeypatch.chdir(tmp_path)
     command = _unix_banner("mood.sock", "full-duplex", "")[1]
     assert command == f"  python -m lanchat connect --unix {tmp_path / 'mood.sock'}"
+
+
+def test_a_narrow_status_line_keeps_the_name_whole_beside_a_find_or_the_scrolled_marker():
+    """At 40 columns a /find's status line read " an find line: no match (^F older, Esc)": the
+    name cut to make room for the keys. The keys go first now; where there is room, all of it."""
+    view = make_view(mode="duplex", members=["ann", "bob"])
+    view.finding = "line"
+    assert row_texts(rd.render(view, 8, 40))[-2].startswith(" ann ")
+    assert row_texts(rd.render(view, 8, 40))[-2].rstrip().endswith(" find line: no match")
+    assert row_texts(rd.render(view, 8, 80))[-2].endswith(" find line: no match (^F older, Esc) ")
+    view = make_view(name="bartholomew_the_third", mode="duplex", members=["ann", "bob"])
+    view.page_rows = 2
+    view.add(msg(f"line {n}") for n in range(10))
+    view.page_up()
+    status = row_texts(rd.render(view, 8, 36))[-2]
+    assert status.startswith(" bartholomew_the_third ") and status.rstrip().endswith(" scrolled up"), status

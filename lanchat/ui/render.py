@@ -817,13 +817,18 @@ def _progress_text(progress: object) -> str:
 def _status(view: View, width: int, moved: bool = True) -> list[Cell]:
     """``moved``: the page is off the newest line (a PgUp on a transcript that fits moves nothing:
     View.clamp only learns that after this draw)."""
-    tail: list[Cell] = []
+    tails: list[list[Cell]] = [[]]  # the tail, then its short form (the keys left out)
     if view.finding is not None:
         where = "no match" if view.found_seq is None else f"{view.found_rank}/{view.found_count}"
-        tail = cells(f" find {visible(view.finding)}: {where} (^F older, Esc) ", STATUS_ALERT)
+        found = f" find {visible(view.finding)}: {where} "
+        tails = [cells(found + "(^F older, Esc) ", STATUS_ALERT), cells(found, STATUS_ALERT)]
     elif not view.following and moved:
         marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
-        tail = cells(marker, STATUS_ALERT if view.unread else STATUS)
+        tails = [cells(marker, STATUS_ALERT if view.unread else STATUS), cells(marker.replace(" (End: back)", ""), STATUS)]
+    # On a narrow screen (40 columns) the whole tail left the name cut to " an": the short form
+    # then, so the name stays whole beside it.
+    least = text_width(status_text(view, 0))  # the parts always kept (the name), alone
+    tail = next((tail for tail in tails if width - len(tail) >= least), tails[-1])
     space = width - len(tail)
     if space < 0:
         return fit(cells(status_text(view, width), STATUS), width, STATUS)
