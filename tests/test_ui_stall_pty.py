@@ -30,12 +30,13 @@ class StallingTerm:
     """A lanchat process in a pseudo-terminal whose reader can stop reading (``stall``) and
     read again (``resume``); ``raw`` keeps what it read."""
 
-    def __init__(self, *args: str, rows: int = 24, cols: int = 80) -> None:
+    def __init__(self, *args: str, rows: int = 24, cols: int = 80, argv: list[str] | None = None) -> None:
         from ptyprocess import PtyProcess
 
         env = child_env(TERM="screen-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8")
         env.pop("LINES", None)
-        self.proc = PtyProcess.spawn([sys.executable, "-m", "lanchat", *same_person(args)], env=env, cwd=str(ROOT), dimensions=(rows, cols))
+        argv = argv or [sys.executable, "-m", "lanchat", *same_person(args)]
+        self.proc = PtyProcess.spawn(argv, env=env, cwd=str(ROOT), dimensions=(rows, cols))
         self.raw = bytearray()
         self.reading = threading.Event()
         self.reading.set()
@@ -105,8 +106,8 @@ def blocked_writing(pid: int) -> bool:
 
 
 def waiting(pid: int) -> bool:
-    """The process's main thread sleeps in its loop's wait: it did what it had to do."""
-    return _wchan(pid) in ("do_epoll_wait", "do_select", "do_sys_poll")
+    """The process's main thread sleeps in a wait (its loop's, or one for the terminal's room)."""
+    return _wchan(pid).startswith(("do_epoll_wait", "do_select", "do_sys_poll", "poll_schedule_timeout"))
 
 
 @pytest.fixture
@@ -218,3 +219,55 @@ def test_the_watcher_throws_output_away_only_after_a_stop_signal():
         signal.signal(stall.POKE, old)
         os.close(master)
         os.close(slave)
+
+
+# The full screen alone, its terminal filled up to the brim (its reader stopped), then a beep
+# (a direct message's alert): a thread beats meanwhile, counting into a file, as the host's
+# server thread would go on serving the room. Told through the FIFO when the reader has stopped.
+BEEP_ON_A_FULL_TERMINAL = """
+import contextlib, os, select, sys, threading, time
+from lanchat.session import Session
+from lanchat.ui.screen import CursesFrontend
+
+screen = CursesFrontend(Session(name="bob"))
+screen.update()
+with open(sys.argv[1]) as fifo:
+    fifo.read()
+fd = screen.out_fd
+os.set_blocking(fd, False)
+while select.select([], [fd], [], 0.2)[1]:  # the kernel moves bytes on to the reader's side a moment later
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(fd, b"x" * 512)
+os.set_blocking(fd, True)
+
+def beat():
+    count = 0
+    while True:
+        count += 1
+        with open(sys.argv[2], "w") as out:
+            out.write(str(count))
+        time.sleep(0.02)
+
+threading.Thread(target=beat, daemon=True).start()
+screen.alert = True
+screen.update()
+"""
+
+
+def test_a_beep_on_a_terminal_that_stopped_reading_lets_the_other_threads_go_on(stalling, tmp_path):
+    """curses.beep writes holding the interpreter's lock: on a terminal that stopped reading it
+    blocked there, and the host's room (its server a thread of the host's process) froze, the
+    stall watcher too. The screen waits for the terminal's room first, the lock let go."""
+    fifo, beats = tmp_path / "go", tmp_path / "beats"
+    os.mkfifo(fifo)
+    bob = StallingTerm(argv=[sys.executable, "-c", BEEP_ON_A_FULL_TERMINAL, str(fifo), str(beats)])
+    stalling.append(bob)
+    wait_for(lambda: "lanchat: bob" in bob.text(), what="the screen drawn (its title set last)")
+    bob.reading.clear()
+    with open(fifo, "w") as go:
+        go.write("go")
+    wait_for(beats.exists, what="the beats")
+    wait_for(lambda: blocked_writing(bob.proc.pid) or _wchan(bob.proc.pid).startswith("poll_schedule_timeout"), what="the beep's wait")
+    now = int(beats.read_text() or 0)
+    wait_for(lambda: int(beats.read_text() or 0) > now + 5, timeout=3, what="the thread to go on beating")

@@ -623,6 +623,16 @@ class CursesFrontend:
             clear = TERMINFO_DELAY.sub(b"", curses.tigetstr("el") or b"")  # vt100's is ESC [ K $<3>
             self._write_terminal(b"\r" + clear if clear else b"\r\n")  # no clear-to-end: a fresh row
 
+    def _await_room(self) -> None:
+        """Wait until the terminal takes bytes, the interpreter's lock let go. curses' beep,
+        curs_set and mousemask write holding that lock: blocked on a terminal that stopped
+        reading (a stalled ssh link), they froze every thread, the host's room (its server is
+        one) and the stall watcher (stall.py) that would unblock a stop signal's way out."""
+        with contextlib.suppress(OSError, ValueError):
+            poller = select.poll()
+            poller.register(self.out_fd, select.POLLOUT)
+            poller.poll()
+
     def _write_terminal(self, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.write(self.out_fd, data)
@@ -1134,6 +1144,7 @@ class CursesFrontend:
                 del self.session.typing[name]  # its hint has run out: the status line changes
         if self.alert:
             self.alert = False
+            self._await_room()
             with contextlib.suppress(curses.error):
                 curses.beep()
         status = render.status_text(self.view)
@@ -1200,6 +1211,7 @@ class CursesFrontend:
 
     def set_mouse(self, on: bool) -> None:
         """Wheel events on (the terminal then sends clicks too: Shift+drag still selects)."""
+        self._await_room()
         with contextlib.suppress(curses.error, AttributeError):
             curses.mousemask(WHEEL_UP | WHEEL_DOWN if on else 0)
             self.mouse = on
@@ -1280,6 +1292,7 @@ class CursesFrontend:
         self._overlays = []
         for y, row in enumerate(frame.rows):
             self._paint_row(y, row)
+        self._await_room()  # (curs_set writes at once when the cursor shows or hides)
         if frame.cursor is not None:
             with contextlib.suppress(curses.error):
                 curses.curs_set(1)
