@@ -205,7 +205,7 @@ def test_the_watcher_throws_output_away_only_after_a_stop_signal():
     try:
         assert watcher.start()
         written = _fill(slave)
-        deadline = time.monotonic() + 4 * stall.STALLED_SECONDS
+        deadline = time.monotonic() + 3 * stall.STALLED_SECONDS
         while time.monotonic() < deadline:  # a stall far longer than the watcher waits: nothing goes
             assert watcher.flushes == 0
             time.sleep(stall.CHECK_SECONDS)
