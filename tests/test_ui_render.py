@@ -411,6 +411,17 @@ def test_offline_a_turn_rooms_prompt_waits_for_the_server_not_for_whose_turn_it_
     assert rd.prompt_text(view)[0] == "> "  # no turn to wait for: a line typed goes once back
 
 
+def test_offline_a_turn_rooms_prompt_on_a_narrow_screen_says_offline_not_a_cut_phrase():
+    """At 40 columns the prompt, cut to half the row, read "[waiting for the …]", which said
+    nothing of what it waits for. Where the whole does not fit, it reads "[offline]"."""
+    from lanchat.client import Offline
+
+    view = make_view(mode="turn", turn="bob")
+    view.session.progress = {"connection": Offline()}  # type: ignore[attr-defined]
+    assert row_texts(rd.render(view, 8, 40))[-1].rstrip() == "[offline]"
+    assert row_texts(rd.render(view, 8, 60))[-1].rstrip() == "[waiting for the server]"
+
+
 def test_offline_the_roster_pane_does_not_mark_whose_turn_it_was():
     """The pane, titled "Was here" while offline, still marked the old holder with ▸."""
     from lanchat.client import Offline

@@ -843,12 +843,17 @@ def title_text(view: View) -> str:
     return f"({unread}) {title}" if unread else title
 
 
+# A turn-based room's prompt while the connection is down, and its short form where it would take
+# more than half the row (a 40-column window read "[waiting for the …]", which said nothing).
+OFFLINE_PROMPT, OFFLINE_PROMPT_SHORT = "[waiting for the server] ", "[offline] "
+
+
 def prompt_text(view: View) -> tuple[str, Style]:
     session = view.session
     if chat_over(session):
         return "> ", PROMPT
     if session.mode == "turn" and offline(session):  # whose turn it is comes with the connection (as the status line)
-        return "[waiting for the server] ", PROMPT_WAIT
+        return OFFLINE_PROMPT, PROMPT_WAIT
     if session.mode == "turn" and not session.my_turn:
         return f"[waiting for {visible(session.waiting_for())}] ", PROMPT_WAIT
     if social.answers_go_to_bot(session):
@@ -866,6 +871,8 @@ def _input(view: View, width: int) -> tuple[list[Cell], int]:
         prompt, prompt_style = f"(sent, search: {visible(editor.search)}) ", SEARCH_PROMPT
         text = editor.search_match
         cursor = len(text)
+    if prompt == OFFLINE_PROMPT and len(prompt) > width // 2:
+        prompt = OFFLINE_PROMPT_SHORT
     prompt_cells = cells(prompt, prompt_style)
     if len(prompt_cells) > width // 2:
         # "[waiting for Bartholo…] ": a bracketed prompt keeps its closing bracket, so the
