@@ -128,6 +128,10 @@ class Offline:
             return f"offline: {self.doing}\u2026" if self.doing else "offline: reconnecting\u2026"
         return "offline: next try at " + time.strftime("%H:%M:%S", time.localtime(self.next_try))
 
+    def short(self) -> str:
+        """The same where the whole would be cut (a 40-column window): what matters first."""
+        return "server stopped: waiting" if self.stopped else self.text()
+
 
 def said_slow(status: Offline, loop: ClientLoop, note: RejoinNote) -> None:
     """A rejoin's attempt is slow (Reconnect.note): a host typed by name was looked up silently

@@ -373,7 +373,7 @@ def test_waiting_after_a_shutdown_notice_is_not_the_end_of_the_chat():
     status = Offline()
     status.stopped = True
     session.progress["connection"] = status
-    text = render.status_text(View(session=session), 60)
+    text = render.status_text(View(session=session), 80)
     assert text.startswith(" bob │ server stopped: waiting for it to come back; /q leaves"), text
     assert "press any key" not in text
     session.progress.pop("connection")

@@ -361,6 +361,22 @@ def test_status_line_says_offline_first_even_when_narrow():
     assert status.startswith(" ann │ offline: reconnecting… │ 127.0.0.1:3580"), status  # the host's address stays
 
 
+def test_a_stopped_servers_status_on_a_narrow_screen_is_short_not_cut():
+    """At 40 columns the status line read " bob │ server stopped: waiting for it", the rest of
+    "...to come back; /q leaves" cut at the row's end. Where the whole does not fit, the short
+    form; where it does, the whole, and the parts that fit beside it as ever."""
+    from lanchat.client import Offline
+
+    view = make_view(name="bob", mode="turn", turn="ann")
+    offline = Offline()
+    offline.stopped = True
+    view.session.progress = {"connection": offline}  # type: ignore[attr-defined]
+    narrow = row_texts(rd.render(view, 8, 40))[-2]
+    assert narrow.startswith(" bob │ server stopped: waiting ") and "for it" not in narrow, narrow
+    assert row_texts(rd.render(view, 8, 80))[-2].startswith(" bob │ server stopped: waiting for it to come back; /q leaves │ ")
+    assert rd.status_text(view).startswith(" bob │ server stopped: waiting for it to come back; /q leaves │ host")
+
+
 def test_offline_the_status_line_has_no_head_count_and_the_roster_is_who_was_here():
     """Reconnecting, the status line still said "3 here" and the pane "Here (3)", as if all were
     connected: both were only true before the connection went down."""

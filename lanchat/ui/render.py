@@ -725,6 +725,9 @@ _KEEP, _NOW, _COUNT, _HOST_ADDRESS, _LIVE, _HOST_ROLE, _TOPIC, _MODE, _CLIENT_OW
 # students read off a 64-column projector; after whose turn it is), the whole part then taking
 # its place where it still fits.
 _NOW_SHORT = -1
+# The connection's state in short, following it (client.Offline.short): shown instead where the
+# whole would be cut at the row's end ("server stopped: waiting for it" at 40 columns).
+_KEEP_SHORT = -2
 SHORT_HOLDER_COLUMNS = 12  # the turn holder's name in the status line's short form, "…" included
 
 
@@ -738,6 +741,8 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     parts = [(_KEEP, visible(session.name))]
     if connection is not None:
         parts.append((_KEEP, _progress_text(connection)))
+        if callable(short := getattr(connection, "short", None)):
+            parts.append((_KEEP_SHORT, visible(short())))
     client = session.role == "client"
     parts += [(_CLIENT_OWN if client else _HOST_ROLE, session.role), (_CLIENT_OWN if client else _HOST_ADDRESS, visible(session.where or "?"))]
     if chat_over(session):  # a client's screen then waits for a key (__main__._let_the_end_be_read)
@@ -784,10 +789,15 @@ def status_text(view: View, width: int | None = None) -> str:
     short first and shown whole only where that still fits after the host's address. The name and the connection's state always stay (fit() cuts them at the edge)."""
     parts = _status_parts(view)
     if width is None:
-        return _joined([part for part in parts if part[0] != _NOW_SHORT])
+        return _joined([part for part in parts if part[0] not in (_NOW_SHORT, _KEEP_SHORT)])
     widths = [text_width(text) + 3 for _rank, text in parts]  # each with its " | " (or the ends' spaces)
     kept = {index for index, (rank, _text) in enumerate(parts) if rank == _KEEP}
     used = sum(widths[index] for index in kept) - 1  # the joined line: each part, 3 between, 1 at each end
+    keep_shorts = {index for index, (rank, _text) in enumerate(parts) if rank == _KEEP_SHORT}
+    for index in keep_shorts:  # the whole one (just before) would be cut: the short one instead
+        if used > width:
+            kept.symmetric_difference_update((index - 1, index))
+            used += widths[index] - widths[index - 1]
     shorts = {index for index, (rank, _text) in enumerate(parts) if rank == _NOW_SHORT}  # each after its whole part
 
     def order(index: int) -> tuple[int, int]:  # a whole part with a short form comes after the host's address,
@@ -795,7 +805,7 @@ def status_text(view: View, width: int | None = None) -> str:
             return (_NOW, index)
         return (_HOST_ADDRESS if index + 1 in shorts else parts[index][0], index)
 
-    for index in sorted(set(range(len(parts))) - kept, key=order):
+    for index in sorted(set(range(len(parts))) - kept - keep_shorts - {index - 1 for index in keep_shorts}, key=order):
         if index + 1 in kept and index + 1 in shorts:  # its short form is shown: the whole part instead, if it fits
             grown = widths[index] - widths[index + 1]
             if used + grown <= width:
