@@ -259,3 +259,30 @@ def test_the_replay_on_joining_sits_above_the_welcome_even_when_the_topic_was_se
     session.on_event(ev.Welcome(name="bob", mode="duplex", members=("teacher", "bob"), host="teacher"))
     now[0] = 800.0
     assert [line.time for line in session.on_event(ev.Topic(text="lab", by="teacher", time=799.0))] == [799.0]
+
+
+def test_a_resize_while_scrolled_up_keeps_the_page_on_the_lines_it_showed():
+    """The teacher scrolled up to a question and widened the window (or F2 hid the roster):
+    the page, counted in rows from the newest line, jumped back a screenful (narrower: forward),
+    and the question was gone. The line at the page's bottom row stays there."""
+    from lanchat.ui import render as rd
+
+    def bottom_message(view: View, rows: int, cols: int) -> str:
+        width = rd.transcript_width(view, cols)
+        frame = rd.render(view, rows, cols)
+        shown = [row for row in frame.text()[: frame.transcript_rows] if "bob:" in row]
+        assert width > 0 and shown
+        return shown[-1].split("bob: ")[1].split(" ")[0]
+
+    view = make_view()
+    view.show_roster = False
+    view.add(line(n, f"m{n} " + "word " * (n % 30)) for n in range(300))
+    view.measure = lambda each: rd.line_height(each, rd.transcript_width(view, 80))
+    view.page_rows = 22
+    for _ in range(10):
+        view.page_up()
+    before = bottom_message(view, 24, 80)
+    for cols in (120, 50, 200, 80):
+        view.remeasure(lambda each, cols=cols: rd.line_height(each, rd.transcript_width(view, cols)))  # type: ignore[misc]
+        assert bottom_message(view, 24, cols) == before, cols
+    assert view.scroll > 0 and not view.following

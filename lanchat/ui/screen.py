@@ -524,6 +524,7 @@ class CursesFrontend:
         self.truecolor = self.features["truecolor"]
         self.links = self.features["links"]
         self._stall: StallWatcher | None = None  # watches the terminal once a stop signal came
+        self._measured_width: int | None = None  # the transcript's width at the last _measure_at
         self._open()
         if stopping is not None:  # a stop signal never waits on a terminal that stopped reading (stall.py)
             self._stall = StallWatcher(self.out_fd, stopping)
@@ -1243,9 +1244,15 @@ class CursesFrontend:
         self._measure_at(render.transcript_width(self.view, cols))
 
     def _measure_at(self, width: int) -> None:
-        """Tell the view how many rows a line and a day rule take at this width."""
-        self.view.measure = lambda line: render.line_height(projector.shown(line, self.session), width)
+        """Tell the view how many rows a line and a day rule take at this width; at a new width
+        (a resize, F2) a page scrolled up stays on the lines it showed (View.remeasure)."""
+        measure = lambda line: render.line_height(projector.shown(line, self.session), width)  # noqa: E731
         self.view.day_rule_rows = render.day_rule_rows
+        if width != self._measured_width:
+            self._measured_width = width
+            self.view.remeasure(measure)
+        else:
+            self.view.measure = measure
 
     def save(self, argument: str) -> Line:
         """/save FILE: the transcript as plain text, written whole or not at all. Like /get, it

@@ -11,7 +11,7 @@ layout) whenever new lines arrive while the reader is scrolled up.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 
@@ -145,6 +145,21 @@ class View:
                 self.scroll = max(0, self.scroll + self.measure(folded) - self.measure(self.lines[-1]))
         self.lines[-1] = folded
         return True
+
+    def remeasure(self, measure: Callable[[Line], int]) -> None:
+        """Lines take other rows now (a resize, the roster pane shown or hidden): ``measure``
+        counts them. Scrolled up, the page is counted in rows from the newest line, so the same
+        count would show other lines (a window made wider jumped back a screenful, narrower
+        forward); the line at the page's bottom row stays there instead."""
+        anchor = None  # (that line's index, how many of its rows are below the page)
+        if self.top is None and self.scroll:
+            walk = _from_the_newest(self)
+            anchor = next(((index, self.scroll - below) for index, line, below in walk if below + self.measure(line) > self.scroll), None)
+        self.measure = measure
+        if anchor is not None:
+            index, hidden = anchor
+            below = next(rows for at, _line, rows in _from_the_newest(self) if at == index)
+            self.scroll = below + min(max(0, hidden), self.measure(self.lines[index]) - 1)
 
     def _show_page(self) -> None:
         """A /history page has all come: if its newest line is not on screen (the page went
@@ -334,3 +349,17 @@ class View:
 
     def roster_visible(self, cols: int) -> bool:
         return self.show_roster and cols >= ROSTER_MIN_COLS
+
+
+def _from_the_newest(view: View) -> Iterator[tuple[int, Line, int]]:
+    """Each line from the newest up: its index, itself, and the rows below its own rows (the
+    rules between included, counted as View._rows_to counts them)."""
+    below = 0
+    after: Line | None = None
+    for back, line in enumerate(reversed(view.lines)):
+        index = len(view.lines) - 1 - back
+        if after is not None:
+            below += view.day_rule_rows(line, after) + (MARKER_ROWS if view.first_seq + index + 1 == view.marker_seq else 0)
+        yield index, line, below
+        below += view.measure(line)
+        after = line
