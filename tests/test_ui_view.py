@@ -286,3 +286,27 @@ def test_a_resize_while_scrolled_up_keeps_the_page_on_the_lines_it_showed():
         view.remeasure(lambda each, cols=cols: rd.line_height(each, rd.transcript_width(view, cols)))  # type: ignore[misc]
         assert bottom_message(view, 24, cols) == before, cols
     assert view.scroll > 0 and not view.following
+
+
+def test_a_resize_after_home_keeps_the_page_on_the_lines_it_showed():
+    """The same after Home and a few PgDn, where the page is counted from the oldest line:
+    the line at its top row stays there."""
+    from lanchat.ui import render as rd
+
+    def top_message(view: View, rows: int, cols: int) -> str:
+        frame = rd.render(view, rows, cols)
+        return frame.text()[0].split()[-1]  # each of a line's rows ends in its own number
+
+    view = make_view()
+    view.show_roster = False
+    view.add(line(n, f"m{n} " * (1 + n % 40)) for n in range(300))
+    view.measure = lambda each: rd.line_height(each, rd.transcript_width(view, 80))
+    view.page_rows = 22
+    view.to_top()
+    for _ in range(10):
+        view.page_down()
+    before = top_message(view, 24, 80)
+    for cols in (120, 50, 200, 80):
+        view.remeasure(lambda each, cols=cols: rd.line_height(each, rd.transcript_width(view, cols)))  # type: ignore[misc]
+        assert top_message(view, 24, cols) == before, cols
+    assert view.top

@@ -150,16 +150,22 @@ class View:
         """Lines take other rows now (a resize, the roster pane shown or hidden): ``measure``
         counts them. Scrolled up, the page is counted in rows from the newest line, so the same
         count would show other lines (a window made wider jumped back a screenful, narrower
-        forward); the line at the page's bottom row stays there instead."""
-        anchor = None  # (that line's index, how many of its rows are below the page)
-        if self.top is None and self.scroll:
-            walk = _from_the_newest(self)
-            anchor = next(((index, self.scroll - below) for index, line, below in walk if below + self.measure(line) > self.scroll), None)
+        forward); the line at the page's bottom row stays there instead (after Home, counted
+        from the oldest line, the line at its top row)."""
+        counted = self.scroll if self.top is None else self.top  # rows from the end the page is counted from
+        walk = _from_the_newest if self.top is None else _from_the_oldest
+        anchor = None  # (that line's index, how many of its rows are past the page's edge)
+        if counted:
+            anchor = next(((index, counted - past) for index, line, past in walk(self) if past + self.measure(line) > counted), None)
         self.measure = measure
         if anchor is not None:
             index, hidden = anchor
-            below = next(rows for at, _line, rows in _from_the_newest(self) if at == index)
-            self.scroll = below + min(max(0, hidden), self.measure(self.lines[index]) - 1)
+            past = next(rows for at, _line, rows in walk(self) if at == index)
+            counted = past + min(max(0, hidden), self.measure(self.lines[index]) - 1)
+            if self.top is None:
+                self.scroll = counted
+            else:
+                self.top = counted
 
     def _show_page(self) -> None:
         """A /history page has all come: if its newest line is not on screen (the page went
@@ -363,3 +369,15 @@ def _from_the_newest(view: View) -> Iterator[tuple[int, Line, int]]:
         yield index, line, below
         below += view.measure(line)
         after = line
+
+
+def _from_the_oldest(view: View) -> Iterator[tuple[int, Line, int]]:
+    """Each line from the oldest down: its index, itself, and the rows above its own rows (its
+    own day rule and 'new' rule included, as render draws them above it)."""
+    above = 0
+    before: Line | None = None
+    for index, line in enumerate(view.lines):
+        above += view.day_rule_rows(before, line) + (MARKER_ROWS if view.first_seq + index == view.marker_seq else 0)
+        yield index, line, above
+        above += view.measure(line)
+        before = line
