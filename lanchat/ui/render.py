@@ -255,7 +255,7 @@ DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=32768)  # two widths of a full scrollback: a resize storm between two sizes hits it (View.remeasure walks it too)
 def day_of(when: float) -> tuple[int, int, int] | None:
     """The local calendar day of a time, (year, month, day); None for an absurd time."""
     try:
@@ -481,7 +481,7 @@ def line_height(line: Line, width: int) -> int:
         return len(_layout(line, width))
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=32768)  # two widths of a full scrollback: a resize storm between two sizes hits it (View.remeasure walks it too)
 def _height_cached(line: Line, width: int) -> int:
     found = _ascii_height(line, width)
     return found if found is not None else len(layout_line(line, width))
