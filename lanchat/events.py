@@ -302,6 +302,9 @@ class Error(Event):
     # slow-down: the frame refused, as JSON text, so a pacing client can send it again in its
     # place (PROTOCOL.md, Abuse limits). Left out elsewhere, and for a frame too big to quote.
     refused: str | None = field(default=None, metadata={"omit_default": True})
+    # slow-down (not fatal): seconds to wait before sending a counted frame again. One sent once
+    # they are up obeys it and is no step towards a pause (PROTOCOL.md, Abuse limits). Left out elsewhere.
+    retry_after: float | None = field(default=None, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True, kw_only=True)

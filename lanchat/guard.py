@@ -427,7 +427,9 @@ class Guard(_Door):
             self.pause(peer, verdict.resume_at)
         # As the room's own refusals: after the echoes of the frames before it that this pass
         # still holds for the history's commit, so each frame is answered in the order sent.
-        self.hub.perform([Send(to=peer.cid, event=ev.Error(code=ev.E_SLOW_DOWN, message=text, refused=quoted(refused)))])
+        # retry_after: a frame sent once it is up obeys it, no step of the ladder (limits._refused).
+        note = ev.Error(code=ev.E_SLOW_DOWN, message=text, refused=quoted(refused), retry_after=verdict.retry_after)
+        self.hub.perform([Send(to=peer.cid, event=note)])
 
     def pause(self, peer: Peer, until: float) -> None:
         """Stop reading ``peer`` until ``until``: what it sends waits in the kernel's buffers,

@@ -66,6 +66,10 @@ SLOW_DOWNS_BEFORE_PAUSE = 10  # refusals in a row before the server stops readin
 PAUSES_BEFORE_DISCONNECT = 3  # pauses within PAUSE_MEMORY_SECONDS before the server hangs up
 PAUSE_MEMORY_SECONDS = 60.0
 MAX_TRACKED = 10_000  # participants or addresses remembered at once (bounded memory)
+# A refused request that comes this little before the last refusal's retry_after is up obeyed it
+# all the same: the two clocks' rounding (a client counts the wait from when it read the refusal,
+# later than the server's count began, so a real one is later than this anyway).
+RETRY_GRACE = 0.001
 
 MAX_PER_ADDRESS = 16
 LOCAL = "local"  # the group of loopback and AF_UNIX (address_group): this machine
@@ -92,6 +96,13 @@ EPSILON = 1e-9  # tokens: a clock stepped by thirds must not lose a token to rou
 
 HELLO_SECONDS = 20.0
 FRAME_SECONDS = 10.0
+
+
+def rounded_wait(seconds: float) -> float:
+    """A wait as a refusal tells it (Error.retry_after): rounded up to the millisecond, so a
+    client that waits what it is told, counted from when it reads the refusal, always comes
+    back at or after the time the server keeps (_Sender.retry_at)."""
+    return math.ceil(seconds * 1000.0 - EPSILON) / 1000.0
 
 
 class TokenBucket:
@@ -192,14 +203,21 @@ class SharedBucket:
         if tokens >= 1.0 - EPSILON:
             bucket.tokens = tokens - 1.0
             return True
-        heaviest = self.heaviest
-        if mine >= heaviest * BUSIEST_SHARE or (mine > LIGHT_LINES * weight and mine >= heaviest * LIGHT_SHARE):
+        if _heavy(mine, self.heaviest, weight):
             return False  # counted all the same: one pushing while refused stays heavy
         if tokens < 1.0 - SHARED_DEBT - EPSILON:  # all that may be borrowed is: it waits, not a step of anyone's ladder
             use[key] = mine - weight  # nor counted: a client sending it again does not look heavy
             return None
         bucket.tokens = tokens - 1.0  # a light sender's line goes: the heavy ones wait for the debt to be paid
         return True
+
+    def heavy_senders(self, now: float) -> int:
+        """How many of those sharing it are heavy senders now (at least one): the turns a heavy
+        one's refusal tells them to wait for (its retry_after), so that those who obey it take
+        the tokens in turn and one that comes back sooner is pushing. Refusals only: O(MAX_SHARING)."""
+        weight = math.exp((now - self.origin) / SHARE_MEMORY_SECONDS)
+        heaviest = self.heaviest
+        return max(1, sum(1 for lines in self.use.values() if _heavy(lines, heaviest, weight)))
 
     def renamed(self, old: str, new: str) -> None:
         """``old``'s recent lines are ``new``'s (a guest's /nick): a new name is no fresh count."""
@@ -227,13 +245,22 @@ class SharedBucket:
         self.use = kept
 
 
+def _heavy(lines: float, heaviest: float, weight: float) -> bool:
+    """SharedBucket's rule for a heavy sender (all three counts scaled by the same ``weight``):
+    at least BUSIEST_SHARE of the busiest's lines, or more than LIGHT_LINES and LIGHT_SHARE of them."""
+    return lines >= heaviest * BUSIEST_SHARE or (lines > LIGHT_LINES * weight and lines >= heaviest * LIGHT_SHARE)
+
+
 class _Sender:
-    __slots__ = ("bucket", "refusals", "pauses")
+    __slots__ = ("bucket", "refusals", "pauses", "retry_at")
 
     def __init__(self, bucket: TokenBucket) -> None:
         self.bucket = bucket
         self.refusals = 0  # refused in a row since the last accepted request
         self.pauses: list[float] = []  # when the recent pauses began
+        # when the last refusal (since the last accepted request) said to try again (its
+        # retry_after): a request refused from then on obeyed it, and is no step of the ladder
+        self.retry_at = -math.inf
 
 
 class FloodControl:
@@ -297,26 +324,37 @@ class FloodControl:
         if own.take(now, cost):
             if shared is None or (admitted := shared.admit(key, now)):
                 sender.refusals = 0
+                if sender.retry_at != -math.inf:  # a refusal's wait is over: the next one's counts afresh
+                    sender.retry_at = -math.inf
                 return _OK
             own.tokens = min(own.capacity, own.tokens + cost)  # not sent: not spent
             if admitted is None:  # not a heavy sender's: told to wait, but no step of their ladder
-                return Verdict(SLOW_DOWN, retry_after=shared.bucket.seconds_until(now, cost), shared=True)
-            return self._refused(sender, shared.bucket, now, cost, shared=True)
+                wait = rounded_wait(shared.bucket.seconds_until(now, cost))
+                sender.retry_at = max(sender.retry_at, now + wait)
+                return Verdict(SLOW_DOWN, retry_after=wait, shared=True)
+            return self._refused(sender, shared.bucket, now, cost * shared.heavy_senders(now), shared=True)
         return self._refused(sender, own, now, cost)
 
     def _refused(self, sender: _Sender, bucket: TokenBucket, now: float, cost: float, *, shared: bool = False) -> Verdict:
         """``sender``'s request refused by ``bucket`` (their own, or their address group's): the
-        next step of their ladder."""
-        sender.refusals += 1
-        wait = bucket.seconds_until(now, cost)
-        if sender.refusals <= self.slow_downs_before_pause:
+        next step of their ladder, unless it came once the last refusal's retry_after was up
+        (obeying it, as a pacing client does: refused again, told when to try next, no step).
+        ``cost``: the tokens to wait for (a shared bucket's: one for each heavy sender there)."""
+        wait = rounded_wait(bucket.seconds_until(now, cost))
+        obeyed = now + RETRY_GRACE >= sender.retry_at > -math.inf
+        if not obeyed:
+            sender.refusals += 1
+        if obeyed or sender.refusals <= self.slow_downs_before_pause:
+            sender.retry_at = max(sender.retry_at, now + wait)
             return Verdict(SLOW_DOWN, retry_after=wait, shared=shared)
         # Still pushing after being told: stop reading until the bucket is full again.
         sender.refusals = 0
         sender.pauses = [t for t in sender.pauses if now - t < PAUSE_MEMORY_SECONDS] + [now]
         if len(sender.pauses) > self.pauses_before_disconnect:
             return Verdict(DISCONNECT, retry_after=wait, shared=shared)
-        return Verdict(STOP_READING, retry_after=wait, resume_at=now + bucket.seconds_until(now, bucket.capacity), shared=shared)
+        resume_at = now + bucket.seconds_until(now, bucket.capacity)
+        sender.retry_at = resume_at  # nothing is read before then anyway
+        return Verdict(STOP_READING, retry_after=rounded_wait(resume_at - now), resume_at=resume_at, shared=shared)
 
     def renamed(self, old: str, new: str, now: float) -> None:
         """The participant counted as ``old`` is ``new`` now (a guest's /nick: their name is their
