@@ -545,7 +545,9 @@ class Paced:
     def refused(self, loop: ClientLoop, error: ev.Error) -> bool:
         """A slow-down quoting a line of ours (the same person's other session spent the
         bucket): it waits again in its place, shown as any held line is. False: not ours."""
-        event = self.pacer.refused(error.refused, time.monotonic())
+        now = time.monotonic()
+        event = self.pacer.refused(error.refused, now)
+        self.pacer.told_to_wait(error.retry_after, now)  # after refused, which empties the bucket
         if event is None:
             return False
         loop.unconfirmed.waits_again(event)  # the copy sent again is the one to track

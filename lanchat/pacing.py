@@ -156,6 +156,18 @@ class SendPacer:
                 return event
         return None
 
+    def told_to_wait(self, seconds: float | None, now: float) -> None:
+        """A slow-down said to send nothing counted for ``seconds`` (its retry_after, counted from
+        now, when it was read: never before the server's own count ends). The bucket's next token
+        comes only then, so the frame that goes then obeys it and is no step towards a pause, and
+        the rest follow a token at a time. None (an older server's): as ``refused`` left it. The
+        server's word: held to MAX_WAIT_SECONDS, and one not above 0 is none."""
+        bucket = self.bucket
+        if seconds is None or bucket is None or not seconds > 0:
+            return
+        bucket.refill(now)
+        bucket.tokens = min(bucket.tokens, 1.0 - min(seconds, MAX_WAIT_SECONDS) * bucket.rate)
+
     def due(self, now: float) -> float | None:
         """Seconds until the next waiting frame may go (0: now); None when nothing waits."""
         if not self.waiting:
