@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import events as ev
 from . import identity
 from .client_files import ClientTransfers, cut_off, stalled
-from .pacing import SendPacer, without_muted
+from .pacing import ANSWERS_AWAITED_SECONDS, SendPacer, without_muted
 from .protocol import (
     Connection,
     ConnectionClosed,
@@ -556,20 +556,37 @@ class Paced:
         return True
 
     def send_waiting(self, loop: ClientLoop) -> None:
-        """The held lines whose turn has come; once none is left, a pending leave goes ahead."""
+        """The held lines whose turn has come; once none is left (nor unanswered), a pending leave goes ahead."""
         reconnect = loop.reconnect
-        if not self.pacer.waiting or loop.outcome is not None or (reconnect is not None and (reconnect.offline or reconnect.replaying)):
+        if loop.outcome is not None or (reconnect is not None and (reconnect.offline or reconnect.replaying)):
             return
-        for event in self.pacer.release(time.monotonic()):
-            loop._write(event)
+        if self.pacer.waiting:
+            for event in self.pacer.release(time.monotonic()):
+                loop._write(event)
+        elif not self.leave_when_sent:
+            return
         self._leave_if_drained(loop)
 
     def _leave_if_drained(self, loop: ClientLoop) -> None:
-        """Nothing waits any more: off the status line, and a leave that waited goes ahead."""
+        """Nothing waits any more: off the status line, and a leave that waited goes ahead once
+        the lines written are answered too (answers_awaited)."""
         if not self.pacer.waiting:
             loop.session.progress.pop("pacing", None)
-            if self.leave_when_sent and not loop.quitting and loop.outcome is None:
+            if self.leave_when_sent and not loop.quitting and loop.outcome is None and not self.answers_awaited(loop):
                 loop._quit()
+
+    def answers_awaited(self, loop: ClientLoop) -> bool:
+        """Lines written and not answered yet while a flood limit holds: a slow-down may still
+        send one back here to wait (behind a school's NAT the address's shared bucket refuses
+        lines within the person's own allowance), so a leave waits for their answers. A bye
+        sent at once came after them and the room took it: a script's last lines, refused,
+        were lost. At most ANSWERS_AWAITED_SECONDS with no answer at all (a room that answers
+        nothing does not hold a leave)."""
+        if self.pacer.bucket is None:
+            return False
+        now = time.monotonic()
+        since = loop.unconfirmed.waiting_since(now)
+        return since is not None and now - since < ANSWERS_AWAITED_SECONDS
 
     def muted(self, loop: ClientLoop, dropped: int = 0) -> list[Line]:
         """Refused as muted: the held lines a mute refuses go (each would be refused in turn),
@@ -587,12 +604,12 @@ class Paced:
     def wait_before_leaving(self, loop: ClientLoop, *, typed: bool, when_sent: bool) -> bool:
         """With lines held, the end of input and a first /q leave once they are sent (True: wait);
         a second /q, /q!, Ctrl-C, a signal or no connection leave at once, saying how many were lost."""
-        if not self.pacer.waiting or loop.quitting:
+        if not (self.pacer.waiting or self.answers_awaited(loop)) or loop.quitting:
             return False
         offline = loop.reconnect is not None and loop.reconnect.offline
         count = len(self.pacer.waiting)
         if not offline and (when_sent or (typed and not self.leave_when_sent)):
-            if typed:
+            if typed and count:  # (lines only on their way: their answers come in a moment)
                 waits = f"{count} waiting line{'s are' if count != 1 else ' is'}"
                 loop.frontend.show([Line(kind="notice", time=time.time(), text=f"leaving once the {waits} sent; /q again leaves now")])
             self.leave_when_sent = True
@@ -604,7 +621,8 @@ class Paced:
         else:
             count += loop.held.drop()
         loop.session.progress.pop("pacing", None)
-        loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} line{'s' if count != 1 else ''} not sent")])
+        if count:
+            loop.frontend.show([Line(kind="error", time=time.time(), text=f"{count} line{'s' if count != 1 else ''} not sent")])
         return False
 
 
@@ -1139,6 +1157,8 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
             if lines := [line for news in loop.news.take() for line in loop.session.machine_moved(news)]:
                 loop.frontend.show(lines)
     if loop.outcome is None:
+        if loop.paced.leave_when_sent:  # a leave waiting for the answers to our lines: they may have come
+            loop.paced.send_waiting(loop)
         note_unanswered(loop, time.monotonic())
         loop.frontend.update()
 
@@ -1433,6 +1453,9 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
     if not held and (paced := loop.paced.pacer.due(now)) is not None:
         timeout = paced if timeout is None else min(timeout, paced)
     since = loop.unconfirmed.waiting_since(now)
+    if since is not None and loop.paced.leave_when_sent:  # a leave waits for their answers, this long at most
+        wait = max(0.0, since + ANSWERS_AWAITED_SECONDS - now)
+        timeout = wait if timeout is None else min(timeout, wait)
     if since is not None and now - since < SHOW_UNANSWERED_AFTER:  # then the status line says a line waits for its answer
         wait = since + SHOW_UNANSWERED_AFTER - now
         timeout = wait if timeout is None else min(timeout, wait)

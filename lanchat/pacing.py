@@ -27,6 +27,11 @@ RATE_MARGIN = 0.95
 # fake one's (one line in 30 years) would ask select() for a wait it refuses (OverflowError);
 # waking once a minute to find still no token costs nothing.
 MAX_WAIT_SECONDS = 60.0
+# A leave (the end of a script's input, a first /q) waits for the answers of the lines written
+# (a slow-down may send one back to wait here), while some answer comes at least this often: longer
+# than the server's longest pause of reading (a full shared bucket's refill, about 7 s), short
+# enough that a room answering nothing does not hold the leave for long.
+ANSWERS_AWAITED_SECONDS = 10.0
 # What went out is remembered this long (and at most this many), so a slow-down that quotes one
 # of them puts it back in the queue (``refused``): a refusal comes back within a round trip, or
 # after a pause of the server's reading (a few seconds).

@@ -120,3 +120,103 @@ def test_sixteen_guests_from_one_laptop_get_no_more_than_two_peoples_flood_limit
             bob.expect(ev.Message, text=marker, timeout=DEFAULT_TIMEOUT)
     finally:
         namespace_cm.__exit__(None, None, None)
+
+
+# mallory's other script: argv host port; joins as "mallory" and sends 30 lines at once, then
+# sends each refused line again the moment its slow-down comes, ignoring its retry_after, until
+# the server hangs up. Prints each error's code and whether it was fatal, then "closed".
+IGNORES_RETRY_AFTER = """
+import json, socket, struct, sys, time
+def frame(obj):
+    body = json.dumps(obj).encode()
+    return struct.pack(">I", len(body)) + body
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+sock.sendall(frame({"type": "hello", "name": "mallory", "version": 2}))
+data, joined = b"", False
+sock.settimeout(30)
+while True:
+    try:
+        chunk = sock.recv(65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    data += chunk
+    while len(data) >= 4 and len(data) >= 4 + struct.unpack(">I", data[:4])[0]:
+        size = struct.unpack(">I", data[:4])[0]
+        obj, data = json.loads(data[4:4 + size]), data[4 + size:]
+        if obj["type"] == "welcome" and not joined:
+            joined = True
+            sock.sendall(b"".join(frame({"type": "say", "text": f"spam {n}"}) for n in range(30)))
+        elif obj["type"] == "error":
+            print("error", obj["code"], obj.get("fatal", False), "retry_after" in obj, flush=True)
+            if obj.get("refused") and not obj.get("fatal"):
+                try:
+                    sock.sendall(frame(json.loads(obj["refused"])))
+                except OSError:
+                    pass
+print("closed", flush=True)
+"""
+
+
+def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_a_script_ignoring_retry_after_is_cut():
+    """16 students behind one address (a school's NAT: a network namespace here) each paste
+    3-9 lines into the real client at the same moment, while mallory's script at the same
+    address sends each refused line again at once. The shared bucket of their address refuses
+    most lines; each refusal says when to try again (retry_after), the real client's pacer waits
+    that long, and a line sent then obeys it: no student is paused or disconnected and every
+    line arrives once, in order. Before, 3-4 of them were paused. mallory climbs the ladder and
+    is cut."""
+    try:
+        namespace_cm = network_namespace()
+        name, our_address, _their_address, _link = namespace_cm.__enter__()
+    except OSError as exc:
+        pytest.skip(str(exc))
+    log: list[str] = []
+    students: list[subprocess.Popen[bytes]] = []
+    try:
+        caps = lim.ConnectionLimits(max_per_address=17)  # the class and mallory: one over the default
+        with running_server(host=our_address, limits=True, connection_limits=caps, log=log.append) as (_server, endpoint):
+            ann = RawClient(endpoint, "ann")  # the teacher, on this machine
+            netns = ["ip", "netns", "exec", name, sys.executable]
+            for who in range(16):
+                students.append(subprocess.Popen(
+                    [*netns, "-m", "lanchat", "connect", our_address, str(endpoint.port), "--name", f"s{who}", "--plain", "--no-typing"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(),
+                ))  # fmt: skip
+            joined: set[str] = set()
+            while len(joined) < 16:
+                event = ann.expect(ev.Joined, timeout=30)
+                joined.add(event.name)
+            typed = {f"s{who}": [f"s{who} line {n}" for n in range(3 + who % 7)] for who in range(16)}
+            mallory = subprocess.Popen([*netns, "-c", IGNORES_RETRY_AFTER, our_address, str(endpoint.port)],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env(), text=True)  # fmt: skip
+            ann.expect(ev.Joined, name="mallory", timeout=30)
+            for who, student in enumerate(students):  # the pastes, all at once; the end of input leaves once they are sent
+                assert student.stdin is not None
+                student.stdin.write("".join(f"{line}\n" for line in typed[f"s{who}"]).encode())
+                student.stdin.close()
+            said: dict[str, list[str]] = {who: [] for who in typed}
+            left: dict[str, str] = {}
+            while len(left) < 17:
+                event = ann.expect(object, timeout=60)
+                if isinstance(event, ev.Message) and event.sender in said:
+                    said[event.sender].append(event.text)
+                elif isinstance(event, ev.Left):
+                    left[event.name] = event.reason
+            assert said == typed  # every line once, each student's in order
+            assert left == {**{who: "quit" for who in typed}, "mallory": "flooding"}, left
+            for student in students:
+                assert student.stdout is not None
+                out = student.stdout.read().decode()
+                assert student.wait(timeout=30) == 0 and "slow down" not in out and "not sent" not in out, out
+            told = mallory.communicate(timeout=30)[0].splitlines()
+            assert told[-2:] == ["error slow-down True False", "closed"] and "error slow-down False True" in told, told
+            paused = [line for line in log if "flooding" in line]
+            assert paused and all("mallory" in line for line in paused), paused
+    finally:
+        for student in students:
+            if student.poll() is None:
+                student.kill()
+                student.wait(timeout=10)
+        namespace_cm.__exit__(None, None, None)

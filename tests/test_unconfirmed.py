@@ -294,7 +294,7 @@ def test_an_unanswered_line_whose_wait_woke_a_moment_early_is_still_said():
 
     pacer = SendPacer()
     reconnect = SimpleNamespace(offline=False, replaying=False, due=lambda: None)
-    loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer), address_check_at=math.inf,
+    loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer, leave_when_sent=False), address_check_at=math.inf,
                            unconfirmed=Unconfirmed(), transfers=SimpleNamespace(status_line=True),
                            session=SimpleNamespace(progress={}))  # fmt: skip
     loop.unconfirmed.sent(ev.Say(text="are you getting this?"))
