@@ -10,6 +10,7 @@ import sys
 import time as _time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 if not __package__:  # `python lanchat serve` or `python lanchat/__main__.py`: run as a file, not the package
     import shlex
@@ -21,6 +22,10 @@ if not __package__:  # `python lanchat serve` or `python lanchat/__main__.py`: r
 # descriptors, and a first import inside it would then fail (it has to open the .py file).
 from .textfold import cells, fold_line, fold_lines, shell_word  # noqa: E402 - after the check above, which needs none
 from .textsafe import quoted, visible  # noqa: E402
+
+if TYPE_CHECKING:  # only for annotations: --help imports neither
+    from .limits import ConnectionLimits
+    from .room import Room
 
 PROG = "lanchat"
 PROJECTOR_HELP = (
@@ -178,6 +183,20 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def _connection_limits(max_per_address: int | None, room: Room) -> ConnectionLimits | None:
+    """serve --max-per-address N: the connection caps with N at once from one address and
+    2 x N new a minute (at least the defaults); None: the server's own defaults."""
+    if max_per_address is None:
+        return None
+    from . import limits as lim
+
+    return lim.ConnectionLimits(
+        groups=room.moderation.groups,  # one rule for caps and bans
+        max_per_address=max_per_address,
+        new_per_minute=max(lim.NEW_PER_MINUTE, 2 * max_per_address),
+    )
 
 
 def _days(text: str) -> float:
@@ -509,6 +528,14 @@ def build_parser() -> _Parser:
         metavar="N",
         help="at most N people besides the host (bots do not count); the N+1st is refused and told why "
         "(and a host in the chat is told)",
+    )
+    serve.add_argument(
+        "--max-per-address",
+        type=_positive,
+        metavar="N",
+        help="at most N connections at once from one address (default 16), and 2 x N new ones a minute "
+        "(never fewer than the default 30): raise it for a class behind one address (a school's NAT); "
+        "not with --no-limits",
     )
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (needs --headless)")
     serve.add_argument(
@@ -978,6 +1005,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(refused, 2)
     if args.tls_dir and not args.tls:
         return _fail("--tls-dir is where --tls keeps its certificate: add --tls", 2)
+    if args.max_per_address is not None and args.no_limits:  # the teacher would think a cap in effect
+        return _fail("--max-per-address sets a connection cap that --no-limits lifts: give one or the other", 2)
     typed_host = args.host
     if args.host and not args.unix:  # a name is looked up once, bounded and said (lookup.py); listen() takes its address
         address = _listen_address(args.host, port)
@@ -1121,6 +1150,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = Server(
         [listener], room, log=log, unix_path=args.unix, once=args.once, history=store, files=files, tls=tls_context,
         limits=not args.no_limits, keep_history=(args.keep_days, args.max_history_mb),
+        connection_limits=_connection_limits(args.max_per_address, room),
     )  # fmt: skip
     if args.bot:
         from .bots import start_colour_bot

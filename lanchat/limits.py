@@ -526,6 +526,9 @@ def _network(group: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 AT_ONCE = "at-once"  # Refusal.rule: too many connections open from one address group
 PER_MINUTE = "per-minute"  # too many new ones this minute
 PENDING = "pending"  # too many not yet welcomed from one Unix account on this machine
+# The log's word on the first AT_ONCE refusal of a storm from another machine's address: a class
+# behind a school's NAT is one address, and only the teacher can raise its cap (serve's option).
+AT_ONCE_HINT = " (a class behind one address? serve --max-per-address N raises the cap)"
 
 
 def account_name(account: int) -> str:
@@ -689,8 +692,11 @@ class RefusalLog:
     def refused(self, address: str, shown: str, refusal: Refusal, now: float, *, group: str | None = None) -> list[str]:
         """A connection from ``address`` (``shown`` in the log, e.g. with its port) is refused:
         the lines to log now, often none. ``group``: whose storm it is, if not ``address``'s
-        (a Unix account on this machine: two students' scripts are two storms)."""
+        (a Unix account on this machine: two students' scripts are two storms). A storm's first
+        refusal for too many at once from another machine's address says how the teacher lets a
+        class behind one address (a school's NAT) in."""
         key = (group if group is not None else self.groups.group(address), refusal.rule)
+        hint = AT_ONCE_HINT if refusal.rule == AT_ONCE and key[0] != LOCAL else ""
         storm = self.storms.get(key)
         if storm is not None and now < storm.ends:
             storm.more += 1
@@ -698,7 +704,7 @@ class RefusalLog:
         lines = self._ended(key, storm)
         if len(self.storms) < self.max_tracked:  # beyond: each logged in full, memory bounded
             self.storms[key] = _Storm(now + self.seconds, address, refusal.why)
-        return [*lines, f"{shown}: {refusal.text}; refusing"]
+        return [*lines, f"{shown}: {refusal.text}; refusing{hint}"]
 
     def next_due(self) -> float | None:
         """When a storm's count is to be logged (None: no storm)."""

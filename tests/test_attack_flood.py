@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, RawClient, child_env, network_namespace, running_server
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, child_env, network_namespace, running_server
 
 from lanchat import events as ev
 from lanchat import limits as lim
@@ -219,4 +219,55 @@ def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_a_script
             if student.poll() is None:
                 student.kill()
                 student.wait(timeout=10)
+        namespace_cm.__exit__(None, None, None)
+
+
+# A class at one address: argv host port count; each joins as a guest of its own (c0, c1...) on a
+# connection of its own, all kept open; prints "welcome" or "error CODE" for each, in order.
+A_CLASS_AT_ONE_ADDRESS = """
+import json, socket, struct, sys
+def frame(obj):
+    body = json.dumps(obj).encode()
+    return struct.pack(">I", len(body)) + body
+def first(sock):
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return {"type": "closed"}
+        data += chunk
+    return json.loads(data[4:4 + struct.unpack(">I", data[:4])[0]])
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+kept = []
+for i in range(count):
+    sock = socket.create_connection((host, port), timeout=10)
+    kept.append(sock)
+    sock.sendall(frame({"type": "hello", "name": f"c{i}", "version": 2}))
+    said = first(sock)
+    print(said["type"] if said["type"] != "error" else "error " + said["code"], flush=True)
+"""
+
+
+def test_serve_max_per_address_lets_a_class_of_25_behind_one_address_in():
+    """A class of 25 behind a school's NAT: the cap of 16 connections at once from one address
+    kept 9 of them at the door, and no serve option raised it. `serve --max-per-address 25`
+    lets all 25 in; the 26th is refused as before, saying the cap."""
+    try:
+        namespace_cm = network_namespace()
+        name, our_address, _their_address, _link = namespace_cm.__enter__()
+    except OSError as exc:
+        pytest.skip(str(exc))
+    server = Proc("serve", "--headless", "--no-announce", "--no-history", "--host", our_address, "--port", "0", "--max-per-address", "25")
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        joined = subprocess.run(
+            ["ip", "netns", "exec", name, sys.executable, "-c", A_CLASS_AT_ONE_ADDRESS, our_address, port, "26"],
+            capture_output=True, env=child_env(), text=True, timeout=30,
+        )  # fmt: skip
+        said = joined.stdout.splitlines()
+        assert said == ["welcome"] * 25 + ["error too-many-connections"], joined.stdout + joined.stderr
+        logged = server.expect(r"too many connections from address [\d.]+ \(25 at once\).*").group(0)
+        assert logged.endswith("refusing (a class behind one address? serve --max-per-address N raises the cap)"), logged
+    finally:
+        server.stop()
         namespace_cm.__exit__(None, None, None)

@@ -385,6 +385,7 @@ def test_a_storm_of_refusals_is_one_line_then_a_count_per_address_and_rule():
     assert at_once is not None and at_once.rule == lim.AT_ONCE
     assert refusals.refused("10.0.0.9", "10.0.0.9:5000", at_once, T0) == [
         "10.0.0.9:5000: too many connections from address 10.0.0.9 (1 at once); close some and try again; refusing"
+        " (a class behind one address? serve --max-per-address N raises the cap)"
     ]
     assert [refusals.refused("10.0.0.9", "10.0.0.9:5001", at_once, T0 + n / 10) for n in range(1, 50)] == [[]] * 49
     other = caps.check("10.0.0.8", T0)  # another address: a storm of its own, told apart
@@ -401,7 +402,7 @@ def test_a_storm_of_refusals_is_one_line_then_a_count_per_address_and_rule():
     refusals.refused("10.0.0.9", "10.0.0.9:2", at_once, T0 + 11)
     assert refusals.refused("10.0.0.9", "10.0.0.9:3", at_once, T0 + 15) == [
         "10.0.0.9: 1 more connection refused within 5 s of the first (too many connections from address 10.0.0.9 (1 at once))",
-        "10.0.0.9:3: too many connections from address 10.0.0.9 (1 at once); close some and try again; refusing",
+        "10.0.0.9:3: too many connections from address 10.0.0.9 (1 at once); close some and try again; refusing" + lim.AT_ONCE_HINT,
     ]
     refusals.refused("10.0.0.9", "10.0.0.9:4", at_once, T0 + 16)
     assert len(refusals.due(math.inf)) == 1  # the server shutting down: every count, whatever its time
