@@ -1415,8 +1415,34 @@ class HistoryStore(_Dropping, _NameOwners):
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (ban.id, ban.name, ban.name_key, ban.key, ban.address, ban.by, ban.reason, ban.time),
             )
+            self._numbered("next_ban_id", ban.id + 1)
         except sqlite3.Error as exc:
             raise _write_error(exc) from None
+
+    def _numbered(self, setting: str, following: int) -> None:
+        """Keep the number after the highest ban or mute number ever given (``setting``), so a
+        restart never gives a lifted one's number again: a /bans screen of before the restart
+        naming #3 would lift someone else's ban (next_moderation_ids)."""
+        self.db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+            "CASE WHEN CAST(value AS INTEGER) >= CAST(excluded.value AS INTEGER) THEN value ELSE excluded.value END",
+            (setting, str(following)),
+        )
+
+    def next_moderation_ids(self) -> tuple[int, int]:
+        """The numbers the next ban and the next mute may take at least (the room also starts
+        above those in force): none lifted before a restart is given again. 1 when none was kept
+        (a file of an older version, read-only or not; a value not a number, hand edited)."""
+        try:
+            rows = dict(self.db.execute("SELECT key, value FROM settings WHERE key IN ('next_ban_id', 'next_mute_id')").fetchall())
+        except sqlite3.OperationalError:  # a read-only file from before moderation: no settings
+            return 1, 1
+
+        def number(value: object) -> int:
+            text = str(value)
+            return int(text) if text.isdecimal() and len(text) <= 18 else 1
+
+        return number(rows.get("next_ban_id", 1)), number(rows.get("next_mute_id", 1))
 
     def drop_bans(self, ids: tuple[int, ...]) -> None:
         """Lift stored bans (room.DropBans)."""
@@ -1437,6 +1463,7 @@ class HistoryStore(_Dropping, _NameOwners):
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (mute.id, mute.name, mute.name_key, mute.key, mute.address, mute.until, mute.by, mute.reason),
             )
+            self._numbered("next_mute_id", mute.id + 1)
         except sqlite3.Error as exc:
             raise _write_error(exc) from None
 

@@ -313,6 +313,13 @@ class Moderation:
         self._next_ban += 1
         return self._next_ban - 1
 
+    def numbered_from(self, next_ban: int, next_mute: int) -> None:
+        """Ban and mute numbers go on from at least these (the history's: HistoryStore.
+        next_moderation_ids), never reused after a restart that lifted the highest: an old
+        /bans screen's #3 would name, and /unban #3 lift, someone else's ban."""
+        self._next_ban = max(self._next_ban, next_ban)
+        self._next_mute = max(self._next_mute, next_mute)
+
     def new_mute_id(self) -> int:
         self._next_mute += 1
         return self._next_mute - 1

@@ -134,6 +134,13 @@ def _account_readers(clients: dict[int, Client]) -> tuple[Callable[[list[int]], 
     return functools.partial(_peer_users, clients), functools.partial(_peer_users_at_once, clients)
 
 
+
+def numbered_from_history(room: Room, history: HistoryStore | None) -> None:
+    """Ban and mute numbers go on from the last run's (HistoryStore.next_moderation_ids), those
+    lifted before it too: an /unban #3 read off an old /bans screen never lifts another's ban."""
+    if history is not None:
+        room.moderation.numbered_from(*history.next_moderation_ids())
+
 class Server:
     """A lanchat server on one or more listening sockets.
 
@@ -179,8 +186,8 @@ class Server:
             set_reading=self._set_reading,
             **hub_limits,  # type: ignore[arg-type]
         )
-        # Text participants (nc, telnet): told apart from lanchat clients before the hub.
-        self.door = TextDoor(self.hub)
+        numbered_from_history(room, history)
+        self.door = TextDoor(self.hub)  # text participants (nc, telnet): told apart from lanchat clients before the hub
         self.listeners, self.unix_path = listeners, unix_path
         self.hub.join_page = join_page(listeners, tls=tls is not None)  # for a web browser (PROTOCOL.md 2)
         self.poller = Poller()

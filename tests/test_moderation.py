@@ -2092,3 +2092,22 @@ def test_a_muted_operator_cannot_unmute_themself():
     room.take_all()
     room.mod("bob", "mute", "bob")  # nor mute themself, which they could not lift
     assert room.only_error("bob").message == "you cannot /mute yourself" and not room.room.moderation.mutes
+
+
+def test_the_store_keeps_the_next_ban_number_past_lifted_ones_and_reads_garbage_as_none(tmp_path):
+    from lanchat.history import HistoryStore
+
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore(path)
+    assert store.next_moderation_ids() == (1, 1)  # nothing kept yet
+    for number in (1, 2, 3):
+        store.add_ban(Ban(id=number, name=f"p{number}", name_key=f"p{number}", key=None, address=None, by="t", reason="", time=0.0))
+    store.add_ban(Ban(id=2, name="p2", name_key="p2", key=None, address=None, by="t", reason="again", time=0.0))  # never lowers it
+    store.drop_bans((3,))
+    store.add_mute(Mute(id=7, name="m", name_key="m", key=None, address=None, until=None, by="t", reason=""), 0.0)
+    store.close()
+    store = HistoryStore(path)
+    assert [b.id for b in store.bans()] == [1, 2] and store.next_moderation_ids() == (4, 8)
+    store.db.execute("UPDATE settings SET value = 'x9' WHERE key = 'next_ban_id'")  # a hand edit
+    assert store.next_moderation_ids() == (1, 8)
+    store.close()

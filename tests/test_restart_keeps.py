@@ -115,3 +115,32 @@ def test_a_ban_that_serve_operator_lifts_is_not_said_to_hold_at_start():
         "  bans kept from the last run (/bans lists them; /unban NAME lifts one): carl, nobody",
         "  bans from the last run that --operator lifts as its operator joins: teach, t2, ms-k",
     ]
+
+
+def test_ban_numbers_are_never_given_again_after_a_restart():
+    """The teacher banned three, lifted #3, and restarted: the next ban got #3 again, so an
+    /unban #3 read off a /bans screen from before the restart (or a note) lifted someone else's
+    ban. Numbers go on from the highest ever given, across the restart."""
+    with short_tmp_dir() as folder:
+        path, history = os.path.join(folder, "chat.sock"), os.path.join(folder, "h.sqlite3")
+        teach = hosted(path, history)
+        procs = [teach]
+        try:
+            for name in ("dan", "carl", "eve"):
+                teach.send(f"/ban {name} phones")
+                teach.expect(rf"banned {name}")
+            teach.send("/unban #3")
+            teach.expect(r"unbanned eve|lifted .*eve|eve .*unbanned")
+            teach.popen.terminate()
+            assert teach.wait() == 0
+            teach = hosted(path, history)
+            procs.append(teach)
+            teach.send("/ban frank phones")
+            teach.expect(r"banned frank")
+            mark = teach.mark()
+            teach.send("/bans")
+            teach.expect(r"#4 frank", start=mark)
+            assert not [line for line in teach.lines[mark:] if "#3" in line], teach.lines[mark:]
+        finally:
+            for proc in reversed(procs):
+                proc.stop()
