@@ -286,9 +286,19 @@ class Moderation:
         """What a new ban or mute of ``target`` holds by besides name and key: its address group
         (none on this machine, where everyone is), or on this machine its user, unless someone
         else here joined from that account too (a lab's shared "student" account: a ban by user
-        would send the whole class out; then name and key only)."""
+        would send the whole class out; then name and key only). Likewise another machine's
+        address when someone else here joined from it under a key of their own (a school's NAT:
+        a class behind one address, each with their own key; held by address, the whole class
+        went out at once and was refused at its next join, or muted). Others there with no key,
+        or with the target's own, do not spare it (a script's guests, a second terminal)."""
         if not self._on_this_machine(target.cid, target.address):
-            return self.groups.group(target.address)
+            group = self.groups.group(target.address)
+            mine = self.identity_of(target)
+            shared = any(
+                m.cid != target.cid and self.groups.group(m.address) == group and (key := self.identity_of(m)) is not None and key != mine
+                for m in room.members.values()
+            )  # fmt: skip
+            return None if shared else group
         others = [m.cid for m in room.members.values() if m.cid != target.cid and self._on_this_machine(m.cid, m.address)]
         users = self.users_of([target.cid, *others])  # asked together: a lab of 256 is one ask, not 256
         return self._alone(users.get(target.cid), [users.get(cid) for cid in others])

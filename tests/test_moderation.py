@@ -2111,3 +2111,40 @@ def test_the_store_keeps_the_next_ban_number_past_lifted_ones_and_reads_garbage_
     store.db.execute("UPDATE settings SET value = 'x9' WHERE key = 'next_ban_id'")  # a hand edit
     assert store.next_moderation_ids() == (1, 8)
     store.close()
+
+
+def test_a_ban_or_mute_behind_a_schools_nat_holds_the_person_not_the_whole_class():
+    """A class behind one address (a school's NAT), each with their own key: /ban mallory held
+    by that address too, so ann and ben were put out at once and refused at their next join
+    (a /mute muted them all). With others there under keys of their own it holds by name and
+    key: mallory stays out under any name with her key; the class chats on and rejoins."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    nat = "203.0.113.7"
+    for name in ("ann", "ben", "mallory", "cy"):
+        room.arrive(name, address=nat, key=f"SHA256:{name}s-key")
+    room.take_all()
+    room.mod("hal", "mute", "cy")
+    room.say("ann", "still talking")
+    assert [e.text for e in room.take("hal") if isinstance(e, ev.Message)] == ["still talking"]
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.address is None and ban.key == "SHA256:mallorys-key"
+    assert room.room.name_of(room.cid["ann"]) == "ann" and room.room.name_of(room.cid["ben"]) == "ben"
+    room.still_serves("ann", "hal", "ben")
+    again = room.arrive("ben2", address=nat, key="SHA256:bens-key")  # ben's Wi-Fi dropped: he rejoins
+    assert isinstance(room.take(again)[0], ev.Welcome)
+    assert room.only_error(room.arrive("m4llory", address=nat, key="SHA256:mallorys-key")).code == ev.E_BANNED
+    assert room.only_error(room.arrive("mallory", address="10.9.9.9")).code == ev.E_BANNED
+
+
+def test_a_ban_of_a_scripts_guest_still_holds_its_address_when_the_others_there_have_no_key():
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    for n in range(3):
+        room.arrive(f"g{n}", address="203.0.113.9")  # a script's guests: no keys
+    room.take_all()
+    room.mod("hal", "ban", "g0")
+    (ban,) = room.stored.values()
+    assert ban.address == "203.0.113.9"
+    assert room.only_error(room.arrive("g9", address="203.0.113.9")).code == ev.E_BANNED
