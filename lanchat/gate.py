@@ -245,6 +245,12 @@ class Gate:
         salt = identity.b64(self.password.salt) if self.password is not None and not waive_password else None
         return [Send(to=cid, event=ev.Challenge(nonce=identity.b64(nonce), salt=salt))]
 
+    def asks_password(self, cid: int) -> bool:
+        """Is ``cid`` challenged for the room's password, not answered yet: a person typing it
+        (the hub gives them limits.PROMPT_SECONDS for it, Deadlines.prompted)?"""
+        asked = self._asked.get(cid)
+        return asked is not None and self.password is not None and not asked.password_waived
+
     def auth(self, cid: int, auth: ev.Auth) -> Admit | list[Action]:
         """The answer to our challenge: the signature proves the key, the proof the password."""
         asked = self._asked.pop(cid, None)

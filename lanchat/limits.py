@@ -96,6 +96,14 @@ EPSILON = 1e-9  # tokens: a clock stepped by thirds must not lose a token to rou
 
 HELLO_SECONDS = 20.0
 FRAME_SECONDS = 10.0
+# Once the server has asked the person for the room's password (a challenge with a salt: the
+# client asks for it then), they are at a prompt, and 20 s from connecting cut a student typing it
+# off the board ("no hello within 20 s", though the hello came): the deadline is then
+# PROMPT_SECONDS from the question, never more than HANDSHAKE_CEILING from connecting (a script
+# sending hello after hello holds a slot no longer). A refused name is no such question: refused
+# hellos as fast as a script sends them must not hold a connection (test_abuse_server).
+PROMPT_SECONDS = 120.0
+HANDSHAKE_CEILING = 300.0
 
 
 def rounded_wait(seconds: float) -> float:
@@ -741,9 +749,13 @@ class Deadlines:
     ``expired(now)`` to learn whom to close and why. ``next_due`` bounds its select timeout.
     """
 
-    def __init__(self, *, hello_seconds: float = HELLO_SECONDS, frame_seconds: float = FRAME_SECONDS) -> None:
+    def __init__(
+        self, *, hello_seconds: float = HELLO_SECONDS, frame_seconds: float = FRAME_SECONDS, prompt_seconds: float = PROMPT_SECONDS
+    ) -> None:
         self.hello_seconds = hello_seconds
         self.frame_seconds = frame_seconds
+        self.prompt_seconds = prompt_seconds
+        self.prompted_at: dict[int, float] = {}  # connection -> when it connected, once asked something (prompted)
         # connection -> when its hello, or its frame begun, is due. Read (never written) by the
         # hub after every read: a dict lookup instead of a call (hub.Hub.receive_data).
         self.hello_due: dict[int, float] = {}
@@ -759,6 +771,21 @@ class Deadlines:
 
     def joined(self, cid: int) -> None:
         self.hello_due.pop(cid, None)
+        if self.prompted_at:
+            self.prompted_at.pop(cid, None)
+
+    def prompted(self, cid: int, now: float) -> None:
+        """The server asked ``cid``'s person for the room's password before letting them in: its
+        hello deadline is ``prompt_seconds`` from now, at most
+        HANDSHAKE_CEILING (and never less than ``hello_seconds``) from connecting."""
+        due = self.hello_due.get(cid)
+        if due is None:
+            return
+        connected = self.prompted_at.setdefault(cid, due - self.hello_seconds)
+        later = min(now + self.prompt_seconds, connected + max(HANDSHAKE_CEILING, self.hello_seconds))
+        if later > due:
+            self.hello_due[cid] = later
+            heapq.heappush(self.heap, (later, cid, HELLO))
 
     def awaiting_hello(self, cid: int) -> bool:
         return cid in self.hello_due
@@ -780,6 +807,7 @@ class Deadlines:
     def closed(self, cid: int) -> None:
         self.hello_due.pop(cid, None)
         self.frame_due.pop(cid, None)
+        self.prompted_at.pop(cid, None)
 
     def next_due(self) -> float | None:
         """The earliest deadline still pending (stale heap entries are dropped on the way)."""
@@ -797,8 +825,12 @@ class Deadlines:
             due, cid, kind = heapq.heappop(self.heap)
             if self._current(cid, kind) != due:
                 continue  # that frame finished, or the connection joined or closed
+            connected = self.prompted_at.get(cid)
             self.closed(cid)
-            if kind == HELLO:
+            if kind == HELLO and connected is not None:  # asked something (prompted): not answered in time
+                out.append((cid, f"not joined within {due - connected:.0f} seconds of connecting: the room's password "
+                                 "was not given in time; connect again"))
+            elif kind == HELLO:
                 out.append((cid, f'no "hello" within {self.hello_seconds:g} seconds of connecting'))
             else:
                 out.append((cid, f"a frame was started but not finished within {self.frame_seconds:g} seconds"))

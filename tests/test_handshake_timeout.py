@@ -45,3 +45,26 @@ def test_with_nobody_pending_the_loop_sleeps_without_a_deadline():
         ann.expect(ev.Roster)
         assert server._loop_timeout() is None  # noqa: SLF001 - the idle-CPU promise
         ann.close()
+
+
+def test_a_person_typing_the_rooms_password_slowly_is_let_in():
+    """The client asks for the room's password when the server's challenge comes, on the open
+    connection: a student taking longer than the hello deadline (20 s; 1 s here) to type it
+    off the board was cut with 'no hello within 20 s' though the hello had come. Once the room
+    has asked something, the person has PROMPT_SECONDS to answer."""
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lanchat import identity
+    from lanchat.identity import RoomPassword
+
+    with running_server(handshake_seconds=1.0, password=RoomPassword.create("fractions", bytes(range(16)))) as (_server, endpoint):
+        key = Ed25519PrivateKey.generate()
+        ann = RawClient(endpoint, None, key=key, password="fractions")
+        ann.send(ev.Hello(name="ann", key=identity.b64(identity.public_bytes(key))))
+        challenge = ann.expect(ev.Challenge)
+        time.sleep(1.5)  # the person typing (not a synchronisation: the wait is what is tested)
+        ann.send(ann.answer(challenge))  # type: ignore[arg-type]
+        assert ann.expect(ev.Welcome).name == "ann"  # type: ignore[attr-defined]
+        ann.close()

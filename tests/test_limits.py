@@ -564,3 +564,24 @@ def test_a_request_sent_once_the_retry_after_is_up_obeys_it_and_one_sent_before_
         now = verdict.resume_at if verdict.resume_at is not None else now + 0.01
     assert actions == [lim.OK] * 10 and lim.STOP_READING in seen and seen[-1] == lim.DISCONNECT
 
+
+
+def test_a_person_asked_for_the_rooms_password_gets_time_to_type_it():
+    # The hello came at once; then the room asked for its password (a challenge with a salt).
+    # 20 s from connecting cut a student typing the password off the board; from the question
+    # they get PROMPT_SECONDS, never more than HANDSHAKE_CEILING from connecting.
+    deadlines = lim.Deadlines()
+    deadlines.connected(1, T0)
+    deadlines.connected(2, T0)
+    deadlines.prompted(1, T0 + 0.1)
+    assert [cid for cid, _ in deadlines.expired(T0 + lim.HELLO_SECONDS)] == [2]  # never asked anything: as before
+    assert deadlines.expired(T0 + 0.1 + lim.PROMPT_SECONDS - 0.01) == []
+    deadlines.prompted(1, T0 + 100.0)  # a hello again (another name), asked again: more time, from then
+    deadlines.prompted(1, T0 + 250.0)
+    assert deadlines.next_due() == T0 + lim.HANDSHAKE_CEILING  # but no more than this from connecting
+    ((cid, why),) = deadlines.expired(T0 + lim.HANDSHAKE_CEILING)
+    assert cid == 1 and why.startswith("not joined within 300 seconds of connecting: the room's password"), why
+    deadlines.connected(3, T0)
+    deadlines.prompted(3, T0 + 1)
+    deadlines.joined(3)
+    assert deadlines.next_due() is None and not deadlines.prompted_at
