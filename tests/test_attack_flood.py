@@ -159,6 +159,7 @@ print("closed", flush=True)
 """
 
 
+@pytest.mark.timeout(120)  # 16 client processes start on a shared machine: ~10 s of it, ~12 s of lines at 6 a second
 def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_a_script_ignoring_retry_after_is_cut():
     """16 students behind one address (a school's NAT: a network namespace here) each paste
     3-9 lines into the real client at the same moment, while mallory's script at the same
@@ -211,7 +212,10 @@ def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_a_script
                 out = student.stdout.read().decode()
                 assert student.wait(timeout=30) == 0 and "slow down" not in out and "not sent" not in out, out
             told = mallory.communicate(timeout=30)[0].splitlines()
-            assert told[-2:] == ["error slow-down True False", "closed"] and "error slow-down False True" in told, told
+            # each refusal said when to try again; cut (left: flooding, above): the fatal error is
+            # read unless the close came as a reset first (her unread resends in the server's buffer)
+            assert "error slow-down False True" in told and told[-1] == "closed", told
+            assert all(line in ("error slow-down False True", "error slow-down True False") for line in told[:-1]), told
             paused = [line for line in log if "flooding" in line]
             assert paused and all("mallory" in line for line in paused), paused
     finally:
