@@ -155,6 +155,9 @@ class _Receiving:
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
     partial: bool = False  # ``temp`` is its partial_path: kept when it stops short (``stop``), for a resume
     resumed_from: int = 0  # a resumed download: the bytes it started with, kept from before
+    # a partial file's (st_dev, st_ino) as opened: its name is shared (partial_path), so another
+    # file may have it later (a person's, another lanchat's), which is never ours to name or delete
+    identity: tuple[int, int] | None = None
 
     def write(self, data: bytes) -> None:
         """The next piece: ChunkError if it goes past the size offered; OSError from the disk."""
@@ -169,7 +172,7 @@ class _Receiving:
         replacing a file (_place). _Damaged: not the file offered; OSError: it cannot be saved."""
         self.handle.flush()  # a full disk shows here, before the file has a name
         if self.partial:
-            _still_ours(self)  # (before the handle is closed: it says which file is ours)
+            _still_ours(self)
         if self.temp is not None:
             self.handle.close()  # an unnamed file stays open: it is linked in by its descriptor
         if self.hasher.hexdigest() != self.sha256:
@@ -182,7 +185,7 @@ class _Receiving:
     def discard(self) -> None:
         with contextlib.suppress(OSError):
             self.handle.close()  # an unnamed file is gone with its last descriptor
-        if self.temp is not None:
+        if self.temp is not None and (self.identity is None or _names(self.temp, self.identity)):
             with contextlib.suppress(OSError):
                 self.temp.unlink()
 
@@ -541,13 +544,14 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
         return _refuse(transfers, start.id, name, problem, hidden)
     if is_sha256(start.sha256.lower()):
         _know(transfers, start.id, start.sha256, start.size, start.name)
+    identity: tuple[int, int] | None = None
     try:
         opened = _opened_partial(transfers.downloads, start) if start.size >= RESUMABLE_MIN_BYTES else None
         if opened is None:
             handle, temp = _receiving_file(transfers.downloads)
             held = 0
         else:
-            handle, temp, held = opened
+            handle, temp, held, identity = opened
     except OSError as exc:
         return _refuse(transfers, start.id, name, oserror_words(exc), hidden)
     if opened is None and offset:  # (a small file, or its part held by another lanchat fetching it too)
@@ -573,7 +577,7 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
         if held and not offset:
             lines.append(_named(transfers.wall(), "", name, f": the server sends it from the beginning (it does not resume downloads); the {human_size(held)} kept here are replaced", hidden))
     progress = Progress(direction="get", label=name, total=start.size, started=transfers.clock(), private=HIDDEN_LABEL if hidden else None, file_id=start.id, done=offset, resumed_from=offset)
-    receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hasher, progress, received=offset, hidden=hidden, partial=opened is not None, resumed_from=offset)
+    receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hasher, progress, received=offset, hidden=hidden, partial=opened is not None, resumed_from=offset, identity=identity)
     transfers.receiving[start.id] = receiving
     transfers.progress[f"get:{start.id}"] = progress
     progress.advance(offset, transfers.clock())  # (its quarters kept from before are not said again)
@@ -971,9 +975,9 @@ def _held(folder: Path, name: str, sha256: str, size: int) -> int:
         os.close(fd)  # (and its lock with it)
 
 
-def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, int] | None:
+def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, int, tuple[int, int]] | None:
     """The partial file for the download ``start`` begins, open to read and write and locked, with
-    the bytes it holds; None where there can be none (no locks here), or the one of that name is
+    the bytes it holds and its (st_dev, st_ino); None where there can be none (no locks here), or the one of that name is
     not ours to write (a link, a folder, a file with another name too, another user's) or is held
     by another lanchat fetching the same file: the download then waits unnamed (_receiving_file)."""
     if not is_sha256(start.sha256.lower()):
@@ -995,7 +999,7 @@ def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, 
     except OSError:
         os.close(fd)
         return None
-    return os.fdopen(fd, "wb"), path, info.st_size  # (no truncation: the fd is open already; read with pread)
+    return os.fdopen(fd, "wb"), path, info.st_size, (info.st_dev, info.st_ino)  # (no truncation: the fd is open already; read with pread)
 
 
 def _hash_prefix(handle: BinaryIO, offset: int, hasher: hashlib._Hash) -> None:
@@ -1016,14 +1020,18 @@ def _hash_prefix(handle: BinaryIO, offset: int, hasher: hashlib._Hash) -> None:
 def _still_ours(receiving: _Receiving) -> None:
     """The partial file's name still names the file we wrote (a person may delete or replace it
     meanwhile: what has that name then is not what was checked): OSError if not."""
-    assert receiving.temp is not None  # (a partial has its name)
-    try:
-        named, ours = os.lstat(receiving.temp), os.fstat(receiving.handle.fileno())
-        same = (named.st_dev, named.st_ino) == (ours.st_dev, ours.st_ino)
-    except FileNotFoundError:
-        same = False
-    if not same:
+    assert receiving.temp is not None and receiving.identity is not None  # (a partial has its name)
+    if not _names(receiving.temp, receiving.identity):
         raise OSError(errno.ENOENT, "its partial file was removed or replaced while it came; fetch it again")
+
+
+def _names(path: Path, identity: tuple[int, int]) -> bool:
+    """Does ``path`` still name the file whose (st_dev, st_ino) is ``identity``?"""
+    try:
+        named = os.lstat(path)
+    except OSError:
+        return False
+    return (named.st_dev, named.st_ino) == identity
 
 
 def _receiving_file(folder: Path) -> tuple[BinaryIO, Path | None]:

@@ -162,6 +162,7 @@ def test_a_part_that_vanished_or_is_not_ours_is_never_a_traceback(tmp_path, data
     partial.write_bytes(b"x" * half)
     _, lines = feed(transfers, pieces(data, half))
     assert texts(lines)[-1] == "cannot save dataset.bin: its partial file was removed or replaced while it came; fetch it again"
+    assert partial.read_bytes() == b"x" * half  # what has its name now is not ours to delete
 
 
 def test_a_crashed_clients_part_is_found_again_and_an_old_one_is_cleaned(tmp_path, data):
