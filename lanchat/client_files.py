@@ -962,8 +962,7 @@ def _held(folder: Path, name: str, sha256: str, size: int) -> int:
         info = os.lstat(partial_path(folder, name, sha256))
     except (OSError, ValueError):
         return 0
-    ours = stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)()
-    if not ours or not 0 < info.st_size <= size:
+    if not _ours(info) or not 0 < info.st_size <= size:
         return 0
     try:  # one another download is writing (the same file offered twice, fetched at once) is not ours to go on with
         fd = os.open(partial_path(folder, name, sha256), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
@@ -991,8 +990,7 @@ def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, 
         return None
     try:
         info = os.fstat(fd)
-        ours = stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)()
-        if not ours or not _lock(fd):
+        if not _ours(info) or not _lock(fd):
             os.close(fd)
             return None
         os.set_blocking(fd, True)
@@ -1000,6 +998,13 @@ def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, 
         os.close(fd)
         return None
     return os.fdopen(fd, "wb"), path, info.st_size, (info.st_dev, info.st_ino)  # (no truncation: the fd is open already; read with pread)
+
+
+def _ours(info: os.stat_result) -> bool:
+    """Is the file ``info`` describes one lanchat may write, cut or delete as its own temporary or
+    partial file: a plain file of this user's, with no other name (a link a person made to a file
+    of theirs, a file another user keeps in a shared folder: never)."""
+    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)()
 
 
 def _hash_prefix(handle: BinaryIO, offset: int, hasher: hashlib._Hash) -> None:
@@ -1094,7 +1099,7 @@ def _remove_stale(folder: Path, pattern: re.Pattern[str], seconds: float) -> Non
     """Remove the files in ``folder`` named as ``pattern`` says that no live lanchat holds, untouched
     for ``seconds``: the ``.lanchat-*.part`` files a client killed mid-download left (no O_TMPFILE
     here: nothing else ever would), after a minute; partial files (partial_path) nobody came back
-    for, after a week. Anything else, or anything that cannot be read, stays."""
+    for, after a week. Anything else, anything that cannot be read and anything not _ours stays."""
     try:
         names = [name for name in os.listdir(folder) if pattern.fullmatch(name)]
     except OSError:
@@ -1104,7 +1109,7 @@ def _remove_stale(folder: Path, pattern: re.Pattern[str], seconds: float) -> Non
             fd = os.open(folder / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
             try:
                 info = os.fstat(fd)
-                if stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= seconds and _lock(fd):
+                if _ours(info) and time.time() - info.st_mtime >= seconds and _lock(fd):
                     os.unlink(folder / name)
             finally:
                 os.close(fd)

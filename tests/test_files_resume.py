@@ -182,6 +182,30 @@ def test_a_crashed_clients_part_is_found_again_and_an_old_one_is_cleaned(tmp_pat
     assert os.listdir(tmp_path) == ["dataset.bin"]
 
 
+def test_the_weeks_cleanup_leaves_a_partial_name_that_is_not_its_own(tmp_path, data):
+    """A week-old name of a partial file is removed by the next download into the folder, but only
+    one lanchat wrote: not a second name a person gave a file of theirs, nor another user's."""
+    mine = tmp_path / "notes.txt"
+    mine.write_bytes(b"my notes")
+    linked = partial_path(tmp_path, "notes.txt", "cd" * 32)
+    os.link(mine, linked)
+    theirs = partial_path(tmp_path, "theirs.iso", "ef" * 32)
+    theirs.write_bytes(b"half of another user's iso")
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if as_root:
+        os.chown(theirs, 65534, 65534)
+    week_ago = time.time() - STALE_PARTIAL_SECONDS - 60
+    for path in (mine, theirs):
+        os.utime(path, (week_ago, week_ago))
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    _, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data)])
+    assert texts(lines)[-1].startswith("saved ")
+    assert linked.read_bytes() == b"my notes"
+    assert theirs.exists() or not as_root
+
+
 def test_a_lost_connection_keeps_the_part_and_the_rejoins_offer_asks_from_there(tmp_path, data):
     transfers, half = half_fetched(tmp_path, data)
     assert texts(cut_off(transfers)) == ["connection lost: stopped receiving dataset.bin at 52%; kept 1.1 MiB of it: it goes on from there once back, if still on offer"]
