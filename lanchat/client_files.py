@@ -234,6 +234,7 @@ class ClientTransfers:
         # file-start (``_orphan``): a file-start may then still come for the first asking
         self.draining: dict[str, None] = {}
         self.reasked: set[str] = set()
+        self.asked_from: dict[str, int] = {}  # the offset each get we sent asked for (_ask): all a file-start may go on from
         self._next_ref = 1
         self.status_line = False  # progress shows in a status line: one transcript line per transfer
         self.me: Callable[[], str] = lambda: ""  # our name in the room, once shared (share_with)
@@ -318,6 +319,7 @@ class ClientTransfers:
         file it was offered as (PROTOCOL.md, Resuming a download)."""
         known = self.known.get(file_id)
         held = _held(self.downloads, known[2], known[0], known[1]) if known is not None else 0
+        self.asked_from[file_id] = held
         if held and known is not None:
             return ev.GetFile(id=file_id, binary=True, offset=held, sha256=known[0])
         return ev.GetFile(id=file_id, binary=True)
@@ -349,6 +351,7 @@ class ClientTransfers:
                 continue
             self.wanted.discard(wanted)
             self.reasked.discard(wanted)
+            self.asked_from.pop(wanted, None)
             events.append(ev.CancelFile(id=wanted))
             _drain(self, wanted)
             lines.append(self._line(f"stopped the download of #{wanted}"))
@@ -476,6 +479,7 @@ class ClientTransfers:
         self.progress.pop(f"get:{receiving.file_id}", None)
         self.wanted.discard(receiving.file_id)
         self.reasked.discard(receiving.file_id)
+        self.asked_from.pop(receiving.file_id, None)
 
     def _discard(self, receiving: _Receiving) -> None:
         self._forget(receiving)
@@ -563,17 +567,8 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
     hasher = hashlib.sha256()
     lines: list[Line] = []
     if opened is not None:
-        if offset > held:  # less of it here than the server goes on from: it changed meanwhile
-            handle.close()
-            transfers.wanted.add(start.id)
-            _drain(transfers, start.id)
-            again = _named(transfers.wall(), "the part of ", name, " kept here is shorter than when it was asked for; asking again", hidden, "error")
-            return [ev.CancelFile(id=start.id), transfers._ask(start.id)], [again]
-        try:
-            _hash_prefix(handle, offset, hasher)
-        except OSError as exc:
-            handle.close()
-            return _refuse(transfers, start.id, name, oserror_words(exc), hidden)
+        if (not_now := _into_partial(transfers, start, opened, hasher, hidden)) is not None:
+            return not_now
         if held and not offset:
             lines.append(_named(transfers.wall(), "", name, f": the server sends it from the beginning (it does not resume downloads); the {human_size(held)} kept here are replaced", hidden))
     progress = Progress(direction="get", label=name, total=start.size, started=transfers.clock(), private=HIDDEN_LABEL if hidden else None, file_id=start.id, done=offset, resumed_from=offset)
@@ -587,6 +582,40 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
     if offset or not transfers.status_line:
         lines.append(_named(transfers.wall(), "resuming " if offset else "receiving ", name, into, hidden))
     return _completed(transfers, receiving, lines) if offset == start.size else ([], lines)
+
+
+def _into_partial(
+    transfers: ClientTransfers, start: ev.FileStart, opened: tuple[BinaryIO, Path, int, tuple[int, int]], hasher: hashlib._Hash, hidden: str | None
+) -> tuple[list[ev.Event], list[Line]] | None:
+    """Make the partial file ``opened`` (_opened_partial) ready for the download ``start`` begins:
+    cut to its ``offset``, the bytes kept read into ``hasher``. None: it goes ahead; else what to
+    send and say instead: an offset no get of ours asked for is refused (PROTOCOL.md: a server never
+    starts anywhere else), and one past what the partial holds now (it went or shrank meanwhile)
+    asked for again from what is there. A partial made for it and left empty is removed."""
+    handle, path, held, identity = opened
+    offset, name = start.offset or 0, safe_name(start.name)
+
+    def let_go() -> None:
+        with contextlib.suppress(OSError):
+            if not held and _names(path, identity):  # (unlinked while still locked: no one else took it)
+                path.unlink()
+            handle.close()
+
+    if offset and offset != transfers.asked_from.get(start.id):
+        let_go()
+        return _refuse(transfers, start.id, name, f"the server goes on from byte {offset}, which it was not asked to", hidden)
+    if offset > held:  # less of it here than the server goes on from: it changed meanwhile
+        let_go()
+        transfers.wanted.add(start.id)
+        _drain(transfers, start.id)
+        again = _named(transfers.wall(), "the part of ", name, " kept here is shorter than when it was asked for; asking again", hidden, "error")
+        return [ev.CancelFile(id=start.id), transfers._ask(start.id)], [again]
+    try:
+        _hash_prefix(handle, offset, hasher)
+    except OSError as exc:
+        let_go()
+        return _refuse(transfers, start.id, name, oserror_words(exc), hidden)
+    return None
 
 
 def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:

@@ -218,9 +218,11 @@ def test_a_lost_connection_keeps_the_part_and_the_rejoins_offer_asks_from_there(
     cut_off(transfers)
     replies, lines = transfers.on_event(offered(b"another file" * 100_000))
     assert replies == [] and texts(lines) == ["the download of dataset.bin does not go on: #7 is another file now"]
-    # the chat's end keeps it too, and says how a /get goes on
-    transfers.command(FileCommand(name="get", file_id="7"))
-    feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half), *pieces(data, half, half + BINARY_CHUNK_BYTES)])
+    # the chat's end keeps it too, and says how a /get goes on (#7 dataset.bin again: the get asks from its part)
+    transfers.on_event(offered(data))
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get.offset == half + BINARY_CHUNK_BYTES
+    feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=get.offset)])
     assert texts(cut_off(transfers, "the chat ended", for_good=True)) == [
         "the chat ended: stopped receiving dataset.bin at 55%; kept 1.1 MiB of it: a /get of it goes on from there"
     ]
@@ -396,6 +398,27 @@ def test_a_server_going_on_from_where_nothing_is_kept_is_refused_not_written(tmp
     assert texts(lines) == ["cannot save dataset.bin: the server goes on from byte 4, and no part of it is kept here to go on from"]
     replies, lines = transfers.on_event(ev.FileStart(id="8", name="x.bin", size=5, sha256=_sum(data), offset=9))
     assert replies == [ev.CancelFile(id="8")] and os.listdir(tmp_path) == []
+
+
+def test_a_server_going_on_from_an_offset_no_get_asked_for_is_refused_leaving_nothing(tmp_path, data):
+    """A hostile server's file-start with an offset it was not asked for, on a large file: it was
+    taken as a part that shrank, asked for again (the server could answer the same way for ever)
+    and an empty partial file was left behind."""
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    transfers.command(FileCommand(name="get", file_id="7"))  # nothing kept: from the start
+    start = ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=MB)
+    replies, lines = transfers.on_event(start)
+    assert replies == [ev.CancelFile(id="7")]
+    assert texts(lines) == [f"cannot save dataset.bin: the server goes on from byte {MB}, which it was not asked to"]
+    assert os.listdir(tmp_path) == [] and not transfers.receiving
+    # asked from ``half``, answered from elsewhere: refused too, and what was kept stays
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    replies, _ = transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half // 2))
+    assert replies == [ev.CancelFile(id="7")]
+    assert partial_path(tmp_path, "dataset.bin", _sum(data)).stat().st_size == half
 
 
 def test_a_get_not_begun_when_the_connection_dropped_is_asked_again_once_back(tmp_path, data):
