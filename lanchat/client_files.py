@@ -783,14 +783,17 @@ def _resume_later(transfers: ClientTransfers, file_id: str, sha256: str) -> None
 
 def _stopped_receiving(transfers: ClientTransfers, receiving: _Receiving, for_good: bool) -> tuple[str, str, str, str | None]:
     """cut_off's line on a download it stops: what of it is kept, and, unless the chat ended,
-    that it goes on by itself once the rejoin offers it again (_resume_offered)."""
+    that it is asked for again by itself once the rejoin offers it again (_resume_offered): from
+    its partial file, or from the start (a small one, or one whose partial another lanchat held)."""
     at = receiving.progress.percent
     kept = transfers._stop(receiving)
+    if not for_good:
+        _resume_later(transfers, receiving.file_id, receiving.sha256)
     if not kept:
-        return ("stopped receiving ", receiving.name, "; nothing of it was kept", receiving.hidden)
+        again = "" if for_good else "; it is asked for again once back, if still on offer"
+        return ("stopped receiving ", receiving.name, "; nothing of it was kept" + again, receiving.hidden)
     if for_good:
         return ("stopped receiving ", receiving.name, f" at {at}%; kept {human_size(kept)} of it: a /get of it goes on from there", receiving.hidden)
-    _resume_later(transfers, receiving.file_id, receiving.sha256)
     return ("stopped receiving ", receiving.name, f" at {at}%; kept {human_size(kept)} of it: it goes on from there once back, if still on offer", receiving.hidden)
 
 

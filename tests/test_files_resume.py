@@ -229,6 +229,23 @@ def test_a_lost_connection_keeps_the_part_and_the_rejoins_offer_asks_from_there(
     assert transfers.on_event(offered(data)) == ([], [])
 
 
+def test_a_download_cut_with_nothing_kept_is_asked_for_again_from_the_start_once_back(tmp_path, data):
+    """carl fetched the data set bob was fetching into the same folder (bob's lanchat held its
+    partial file, so carl's waited unnamed): the drop cut both, bob's went on by itself after the
+    rejoin, and carl's was never asked for again, though a /get not yet begun would have been."""
+    bob, half = half_fetched(tmp_path, data)
+    carl = ClientTransfers(tmp_path)
+    carl.on_event(offered(data))
+    (get,), _ = carl.command(FileCommand(name="get", file_id="7"))
+    assert get == ev.GetFile(id="7", binary=True)
+    feed(carl, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data, 0, half)])
+    assert texts(cut_off(carl)) == ["connection lost: stopped receiving dataset.bin; nothing of it was kept; it is asked for again once back, if still on offer"]
+    bob.close()  # (bob's part, let go, is carl's to go on with now)
+    replies, lines = carl.on_event(offered(data))
+    assert replies == [ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data))]
+    assert texts(lines) == ["asking for dataset.bin again, from where it stopped"]
+
+
 def test_pieces_before_their_file_start_are_said_once_and_asked_for_again(tmp_path, data):
     """A server that sent a download's first pieces before its file-start (the ordering bug of
     tests/test_class_download_order.py): the client dropped them silently and waited for ever,

@@ -580,7 +580,7 @@ def test_a_lost_connection_says_which_transfers_stopped_and_leaves_no_partial_fi
     transfers.offer(str(tmp_path / "up" / "b.txt"))
     lines = cut_off(transfers)
     assert [(line.kind, line.text) for line in lines] == [
-        ("error", "connection lost: stopped receiving a.bin; nothing of it was kept"),
+        ("error", "connection lost: stopped receiving a.bin; nothing of it was kept; it is asked for again once back, if still on offer"),
         ("error", "connection lost: stopped sending b.txt; /send it again when back"),
         ("error", "connection lost: the download of #2 did not start"),
     ]
