@@ -1013,7 +1013,6 @@ def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, 
     by another lanchat fetching the same file: the download then waits unnamed (_receiving_file)."""
     if not is_sha256(start.sha256.lower()):
         return None
-    _remove_stale(folder, _PARTIAL_NAME, STALE_PARTIAL_SECONDS)
     path = partial_path(folder, start.name, start.sha256)
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -1029,6 +1028,7 @@ def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, 
     except OSError:
         os.close(fd)
         return None
+    _remove_stale(folder, _PARTIAL_NAME, STALE_PARTIAL_SECONDS)  # (ours locked first: a week-old one /get goes on with stays)
     return os.fdopen(fd, "wb"), path, info.st_size, (info.st_dev, info.st_ino)  # (no truncation: the fd is open already; read with pread)
 
 

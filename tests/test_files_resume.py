@@ -182,6 +182,21 @@ def test_a_crashed_clients_part_is_found_again_and_an_old_one_is_cleaned(tmp_pat
     assert os.listdir(tmp_path) == ["dataset.bin"]
 
 
+def test_a_week_old_part_a_get_goes_on_with_is_not_cleaned_away_first(tmp_path, data):
+    """bob came back to the data set after eight days and typed /get: it asked from his partial
+    file, whose file-start then ran the week's cleanup, which removed that very file; the
+    download started again from 0 ('the part kept here is shorter than when it was asked for')."""
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    week_ago = time.time() - STALE_PARTIAL_SECONDS - 24 * 3600
+    os.utime(partial_path(tmp_path, "dataset.bin", _sum(data)), (week_ago, week_ago))
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get.offset == half
+    replies, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half), *pieces(data, half)])
+    assert replies == [] and texts(lines)[-1].startswith("saved ") and "resumed at 1.1 MiB" in texts(lines)[-1]
+    assert (tmp_path / "dataset.bin").read_bytes() == data
+
+
 def test_the_weeks_cleanup_leaves_a_partial_name_that_is_not_its_own(tmp_path, data):
     """A week-old name of a partial file is removed by the next download into the folder, but only
     one lanchat wrote: not a second name a person gave a file of theirs, nor another user's."""
