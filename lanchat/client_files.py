@@ -229,9 +229,9 @@ class ClientTransfers:
         # connection cut short, id -> SHA-256, asked for again when the rejoin offers them again
         self.known: dict[str, tuple[str, int, str]] = {}
         self.resume_on_offer: dict[str, str] = {}
-        # ids we sent a cancel for, whose pieces may still be on their way (until the next
-        # file-start of that id), and those asked for again because pieces came before their
-        # file-start (``_orphan``): a file-start may then still come for the first asking
+        # ids we sent a cancel for, whose pieces may still be on their way (until the next file-start
+        # of that id), and those asked for again (_orphan, a /get after a /cancel) before the first
+        # asking's file-start came, which may still come: the next one is then the one (_asked_for)
         self.draining: dict[str, None] = {}
         self.reasked: set[str] = set()
         self.asked_from: dict[str, int] = {}  # the offset each get we sent asked for (_ask): all a file-start may go on from
@@ -311,6 +311,8 @@ class ClientTransfers:
         if not os.access(self.downloads, os.W_OK | os.X_OK):
             return self._error(f"cannot download: the folder {self.downloads} is not writable")
         self.wanted.add(file_id)
+        if file_id in self.draining:  # (cancelled a moment ago: see reasked)
+            self.reasked.add(file_id)
         self.resume_on_offer.pop(file_id, None)  # asked now: not again when offered
         return [self._ask(file_id)], []
 
@@ -349,9 +351,7 @@ class ClientTransfers:
         for wanted in sorted(self.wanted):
             if file_id and wanted != file_id:
                 continue
-            self.wanted.discard(wanted)
-            self.reasked.discard(wanted)
-            self.asked_from.pop(wanted, None)
+            _unask(self, wanted)
             events.append(ev.CancelFile(id=wanted))
             _drain(self, wanted)
             lines.append(self._line(f"stopped the download of #{wanted}"))
@@ -477,9 +477,7 @@ class ClientTransfers:
     def _forget(self, receiving: _Receiving) -> None:
         self.receiving.pop(receiving.file_id, None)
         self.progress.pop(f"get:{receiving.file_id}", None)
-        self.wanted.discard(receiving.file_id)
-        self.reasked.discard(receiving.file_id)
-        self.asked_from.pop(receiving.file_id, None)
+        _unask(self, receiving.file_id)
 
     def _discard(self, receiving: _Receiving) -> None:
         self._forget(receiving)
@@ -506,6 +504,13 @@ def _know(transfers: ClientTransfers, file_id: str, sha256: str, size: int, name
     transfers.known[file_id] = (sha256.lower(), size, name)  # the newest last
     if len(transfers.known) > OFFERS_REMEMBERED:  # a server flooding offers
         del transfers.known[next(iter(transfers.known))]
+
+
+def _unask(transfers: ClientTransfers, file_id: str) -> None:
+    """``file_id``'s download is over (or never to be): nothing more is asked of it."""
+    transfers.wanted.discard(file_id)
+    transfers.reasked.discard(file_id)
+    transfers.asked_from.pop(file_id, None)
 
 
 def _drain(transfers: ClientTransfers, file_id: str) -> None:
@@ -603,6 +608,9 @@ def _into_partial(
 
     if offset and offset != transfers.asked_from.get(start.id):
         let_go()
+        if start.id in transfers.reasked:  # a late file-start of a get asked before the last (a /cancel came between): the next is ours
+            _drain(transfers, start.id)
+            return [], []
         return _refuse(transfers, start.id, name, f"the server goes on from byte {offset}, which it was not asked to", hidden)
     if offset > held:  # less of it here than the server goes on from: it changed meanwhile
         let_go()
@@ -619,14 +627,17 @@ def _into_partial(
 
 
 def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:
-    """Is ``start`` the file-start of a download we asked for? One asked for again (_orphan) may
-    have a first, already under way: that was the first asking's, a false start, dropped now."""
+    """Is ``start`` the file-start of a download we asked for? One asked for again (_orphan, or a
+    /get just after a /cancel) may have a first, already under way: that was the first asking's,
+    a false start, dropped now."""
     transfers.draining.pop(start.id, None)  # what was on its way of a download cancelled came before this
     if start.id not in transfers.wanted:
         return False
     if (first := transfers.receiving.get(start.id)) is not None:
         first.stop()  # (what it wrote past where we asked again from is cut off as this one starts)
+        asked = transfers.asked_from.get(start.id, 0)
         transfers._forget(first)
+        transfers.asked_from[start.id] = asked  # (this one's, the last get's)
     elif start.id not in transfers.reasked:
         transfers.wanted.discard(start.id)
     # else asked again: the first asking's file-start may come late, after its pieces, and

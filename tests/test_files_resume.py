@@ -100,6 +100,42 @@ def test_a_cancelled_download_keeps_its_part_and_a_get_goes_on_from_there(tmp_pa
     assert os.listdir(tmp_path) == ["dataset.bin"] and transfers.progress == {} and not transfers.wanted
 
 
+def test_get_cancel_get_before_the_first_start_keeps_the_part_and_takes_the_last_start(tmp_path, data):
+    """/get, /cancel, /get typed within a round trip: the server had begun the first get and sent
+    a little of it before it read the cancel, then began the second. The first file-start was
+    taken as the second get's, the second refused, its pieces written after the first's: 'more
+    bytes arrived than the file's size', and the 1.1 MiB kept were deleted."""
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    for typed in ("get", "cancel", "get"):
+        transfers.command(FileCommand(name=typed, file_id="7"))
+    start = ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half)
+    replies, lines = feed(transfers, [start, *pieces(data, half, half + 2 * BINARY_CHUNK_BYTES), start, *pieces(data, half)])
+    assert replies == [] and texts(lines)[-1].startswith("saved ")
+    assert (tmp_path / "dataset.bin").read_bytes() == data and os.listdir(tmp_path) == ["dataset.bin"]
+    assert not transfers.wanted and not transfers.reasked and not transfers.asked_from
+
+
+def test_a_late_start_of_a_get_asked_before_a_cancel_is_passed_over_without_a_word(tmp_path, data):
+    """Typed /get, /cancel, /get, then /cancel and /get again while the link was slow (a real run
+    through tests/badlink.py): a file-start of the second get came after the last get, from the
+    offset the second had asked for, and was refused as one the server 'was not asked to' go on
+    from, with an error line and a cancel the server could take as the last get's."""
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    for typed in ("get", "cancel", "get"):
+        transfers.command(FileCommand(name=typed, file_id="7"))
+    start = ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half)
+    feed(transfers, [start, *pieces(data, half, half + 2 * BINARY_CHUNK_BYTES)])
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get.offset == half + 2 * BINARY_CHUNK_BYTES
+    late = [start, *pieces(data, half, half + BINARY_CHUNK_BYTES)]  # the second get's, sent before the server read the cancel
+    replies, lines = feed(transfers, [*late, ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=get.offset), *pieces(data, get.offset)])
+    assert replies == [] and [line.kind for line in lines if line.kind == "error"] == []
+    assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
+
+
 def test_a_server_that_does_not_resume_starts_it_again_cleanly_saying_so(tmp_path, data):
     """An older server ignores the offset: its file-start has none, and its bytes are the file's first."""
     transfers, half = half_fetched(tmp_path, data)
@@ -444,10 +480,13 @@ def test_a_server_going_on_from_an_offset_no_get_asked_for_is_refused_leaving_no
     assert replies == [ev.CancelFile(id="7")]
     assert texts(lines) == [f"cannot save dataset.bin: the server goes on from byte {MB}, which it was not asked to"]
     assert os.listdir(tmp_path) == [] and not transfers.receiving
-    # asked from ``half``, answered from elsewhere: refused too, and what was kept stays
-    transfers, half = half_fetched(tmp_path, data)
-    transfers.command(FileCommand(name="cancel", file_id="7"))
-    transfers.command(FileCommand(name="get", file_id="7"))
+    # asked from ``half`` (a part the last run left), answered from elsewhere: refused too, and what was kept stays
+    last_run, half = half_fetched(tmp_path, data)
+    last_run.close()
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get.offset == half
     replies, _ = transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half // 2))
     assert replies == [ev.CancelFile(id="7")]
     assert partial_path(tmp_path, "dataset.bin", _sum(data)).stat().st_size == half
