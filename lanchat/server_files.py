@@ -419,10 +419,12 @@ class ServerFiles:
             # Read while still in the queue, then moved to its end in one step (rotate): fetching_but,
             # read from the host's thread while this one waits on the disk, sees it all along.
             download = queue[0]
-            if download.left <= 0:
+            if download.left <= 0:  # nothing to send: an empty file, or a resume from its end
                 queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
+                if (offer := self.book.offers.get(download.file_id)) is not None:
+                    offer.fetched(download.who, cid)  # (its file-start went: they have all of it)
                 continue
             try:
                 data = download.handle.read(min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left))

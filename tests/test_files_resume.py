@@ -341,8 +341,11 @@ def test_the_server_goes_on_from_the_offset_of_the_same_file_only(tmp_path, data
         for asked in ({"offset": 1000, "sha256": "0" * 64}, {"offset": len(data) + 1}, {"offset": -5}):  # another file's; past the end
             start, got = fetch(**asked)
             assert start.offset is None and got == data
+        assert store.book.offers[ready.id].fetched_count(1) == 1  # bob, once however often
+        store.book.offers[ready.id].fetched_by.clear()
         start, got = fetch(offset=len(data))  # all of it held: only the check is left
         assert start.offset == len(data) and got == b""
+        assert store.book.offers[ready.id].fetched_count(1) == 1  # bob has all of it: counted as fetched
     finally:
         store.close()
 
