@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from badlink import BadLink
 from helpers import Proc, start_server, wait_for
 
 from lanchat import events as ev
@@ -353,70 +352,6 @@ def test_the_server_goes_on_from_the_offset_of_the_same_file_only(tmp_path, data
 # ------------------------------------------------------------- the user's side
 
 
-class CuttingProxy:
-    """A loopback TCP relay to ``port`` that counts what it passes to the client and cuts the
-    first connection (both ways, as a Wi-Fi drop does) once ``cut_after`` bytes went to it, or
-    with ``hold``, stops passing anything on it (a frozen link) until closed."""
-
-    def __init__(self, port: int, cut_after: int, *, hold: bool = False) -> None:
-        self.target = ("127.0.0.1", port)
-        self.cut_after = cut_after
-        self.hold = hold
-        self.closed = threading.Event()
-        self.to_client = 0
-        self.connections = 0
-        self.cut = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self._socks: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target, timeout=10)
-            self.connections += 1
-            first = self.connections == 1
-            self._socks += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, False, first), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, True, first), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket, to_client: bool, first: bool) -> None:
-        try:
-            while data := source.recv(65536):
-                if to_client and first:
-                    data = data[: max(0, self.cut_after - self.to_client)]
-                if to_client:
-                    self.to_client += len(data)
-                if data:
-                    sink.sendall(data)
-                if to_client and first and self.to_client >= self.cut_after:
-                    self.cut.set()
-                    if self.hold:
-                        self.closed.wait()
-                    break
-        except OSError:
-            pass
-        for end in (source, sink):
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            end.close()
-
-    def close(self) -> None:
-        self.closed.set()
-        self.listener.close()
-        for sock in self._socks:
-            try:
-                sock.close()
-            except OSError:
-                pass
-
-
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_what_came(tmp_path, tls):
     size = 8 * MB
@@ -429,18 +364,21 @@ def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_wh
     secure = ("--tls", "--tls-dir", str(tmp_path / "tls")) if tls else ()
     ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path), *secure)
     assert port is not None
-    proxy = CuttingProxy(port, cut_after=3 * MB)
+    link = BadLink(("127.0.0.1", port), rate=8 * MB)  # (slow enough to cut it midway)
     bob = None
     try:
         pin = ("--fingerprint", ann.expect(r"fingerprint is (SHA256:\S+)").group(1)) if tls else ()
         ann.expect(r"welcome, ann")
-        bob = Proc("connect", "127.0.0.1", str(proxy.port), "--name", "bob", "--downloads", str(downloads), *pin)
+        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads), *pin)
         bob.expect(r"welcome, bob")
         ann.send(f"/send {source}")
         file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
-        before = proxy.to_client
+        before = link.down_bytes
         bob.send(f"/get {file_id}")
+        wait_for(lambda: link.down_bytes - before >= 3 * MB, what="3 MiB of it on its way to bob")
+        link.cut()  # (a reset both ways, as ss -K gives)
         bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: it goes on from there once back, if still on offer")
+        link.rate = 0
         bob.expect(r"asking for dataset\.bin again, from where it stopped")
         bob.expect(r"resuming dataset\.bin \(8\.0 MiB\) from \d+%")
         bob.expect(r"saved .*dataset\.bin \(8\.0 MiB, resumed at [\d.]+ MiB: [\d.]+ MiB in .*; SHA-256 checked\)")
@@ -448,13 +386,13 @@ def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_wh
         assert os.listdir(downloads) == ["dataset.bin"]
         # beyond the file: the frames' own bytes (TLS records' too), the rejoin's handshake, welcome and
         # replay, and the piece cut in half (60 KiB at most); starting again would be 3 MiB more
-        sent_again = proxy.to_client - before - size
-        assert proxy.connections == 2 and sent_again < 256 * 1024, f"{sent_again:,} bytes more than the file went to bob"
+        sent_again = link.down_bytes - before - size
+        assert link.connections == 2 and sent_again < 256 * 1024, f"{sent_again:,} bytes more than the file went to bob"
     finally:
         for proc in (bob, ann):
             if proc is not None:
                 proc.stop()
-        proxy.close()
+        link.close()
 
 
 def test_a_server_going_on_from_where_nothing_is_kept_is_refused_not_written(tmp_path):
@@ -517,21 +455,23 @@ def test_a_clients_part_left_by_a_crash_is_found_again_by_the_next_run(tmp_path)
     downloads.mkdir()
     ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path))
     assert port is not None
-    proxy = CuttingProxy(port, cut_after=2 * MB, hold=True)
+    link = BadLink(("127.0.0.1", port), rate=8 * MB)
     procs = [ann]
     try:
         ann.expect(r"welcome, ann")
-        bob = Proc("connect", "127.0.0.1", str(proxy.port), "--name", "bob", "--downloads", str(downloads))
+        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
         procs.append(bob)
         bob.expect(r"welcome, bob")
         ann.send(f"/send {source}")
         file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
         bob.send(f"/get {file_id}")
-        assert proxy.cut.wait(10)
+        wait_for(lambda: link.down_bytes >= 2 * MB, what="2 MiB of it on its way to bob")
+        link.stall()  # (a frozen link: nothing more comes)
         partial = partial_path(downloads, "dataset.bin", _sum(data))
         wait_for(lambda: partial.exists() and partial.stat().st_size >= MB, what="bob's partial file")
         bob.popen.kill()
         bob.popen.wait(10)
+        link.cut()  # (his connection goes with him, as the server's keepalive would find)
         held = partial.stat().st_size
         again = Proc("connect", "127.0.0.1", str(port), "--name", "bob2", "--downloads", str(downloads))
         procs.append(again)
@@ -544,7 +484,7 @@ def test_a_clients_part_left_by_a_crash_is_found_again_by_the_next_run(tmp_path)
     finally:
         for proc in reversed(procs):
             proc.stop()
-        proxy.close()
+        link.close()
 
 
 def test_a_full_disk_keeps_what_came_for_a_get_once_there_is_room(tmp_path, data):
