@@ -521,8 +521,10 @@ def _drain(transfers: ClientTransfers, file_id: str) -> None:
 
 
 def _refuse(transfers: ClientTransfers, file_id: str, name: str, why: str, hidden: str | None) -> tuple[list[ev.Event], list[Line]]:
-    """A download that cannot be saved here: the server is told to stop it, the user why."""
+    """A download that cannot be saved here: the server is told to stop it, the user why; a /get
+    may ask for it again."""
     _drain(transfers, file_id)
+    _unask(transfers, file_id)  # (one asked again still wanted it)
     return [ev.CancelFile(id=file_id)], [_named(transfers.wall(), "cannot save ", name, f": {why}", hidden, "error")]
 
 

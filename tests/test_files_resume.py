@@ -135,6 +135,18 @@ def test_a_late_start_of_a_get_asked_before_a_cancel_is_passed_over_without_a_wo
     assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
 
 
+def test_a_get_after_a_cancel_that_cannot_be_saved_can_be_asked_for_again(tmp_path, data):
+    """/cancel, /get, and the download could not be saved (here: the server gives a size no disk
+    has): a /get once that was mended said '#7 is already on its way', for ever."""
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    replies, lines = transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=2**62, sha256=_sum(data)))
+    assert replies == [ev.CancelFile(id="7")] and texts(lines)[0].startswith("cannot save dataset.bin: it is ")
+    (get,), lines = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get == ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data)) and lines == []
+
+
 def test_a_server_that_does_not_resume_starts_it_again_cleanly_saying_so(tmp_path, data):
     """An older server ignores the offset: its file-start has none, and its bytes are the file's first."""
     transfers, half = half_fetched(tmp_path, data)
