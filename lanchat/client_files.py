@@ -1009,8 +1009,10 @@ def _held(folder: Path, name: str, sha256: str, size: int) -> int:
         return 0
     if not _ours(info) or not 0 < info.st_size <= size:
         return 0
-    try:  # one another download is writing (the same file offered twice, fetched at once) is not ours to go on with
-        fd = os.open(partial_path(folder, name, sha256), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    # one another download is writing (the same file offered twice, fetched at once) is not ours to go
+    # on with, nor one we cannot write (made read-only): _opened_partial could not open it
+    try:
+        fd = os.open(partial_path(folder, name, sha256), os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return 0
     try:

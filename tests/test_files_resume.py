@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -210,6 +211,30 @@ def test_a_part_that_vanished_or_is_not_ours_is_never_a_traceback(tmp_path, data
     _, lines = feed(transfers, pieces(data, half))
     assert texts(lines)[-1] == "cannot save dataset.bin: its partial file was removed or replaced while it came; fetch it again"
     assert partial.read_bytes() == b"x" * half  # what has its name now is not ours to delete
+
+
+def test_a_part_that_cannot_be_written_is_not_gone_on_with(tmp_path, data):
+    """A partial file made read-only (by a person, a sync tool): every /get asked from where it
+    ends, and every file-start was refused ('no part of it is kept here to go on from'), for ever."""
+    last_run, half = half_fetched(tmp_path, data)
+    last_run.close()
+    partial = partial_path(tmp_path, "dataset.bin", _sum(data))
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if as_root:  # (root writes a file whatever its mode: make it immutable instead)
+        if subprocess.run(["chattr", "+i", str(partial)], capture_output=True, timeout=10).returncode != 0:
+            pytest.skip("no chattr +i here")
+    else:
+        partial.chmod(0o444)
+    try:
+        transfers = ClientTransfers(tmp_path)
+        transfers.on_event(offered(data))
+        (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+        assert get == ev.GetFile(id="7", binary=True)  # from the start, into a file with no name
+        _, lines = feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data)])
+        assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
+    finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", str(partial)], capture_output=True, timeout=10)
 
 
 def test_a_crashed_clients_part_is_found_again_and_an_old_one_is_cleaned(tmp_path, data):
