@@ -570,6 +570,8 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
             handle.close()
             if temp is not None:
                 temp.unlink()
+        if start.size >= RESUMABLE_MIN_BYTES and offset == transfers.asked_from.get(start.id):  # (taken since the get)
+            return _ask_again(transfers, start.id, name, " kept here is in use by another lanchat now; asking for it from the start", hidden)
         return _refuse(transfers, start.id, name, f"the server goes on from byte {offset}, and no part of it is kept here to go on from", hidden)
     hasher = hashlib.sha256()
     lines: list[Line] = []
@@ -616,16 +618,22 @@ def _into_partial(
         return _refuse(transfers, start.id, name, f"the server goes on from byte {offset}, which it was not asked to", hidden)
     if offset > held:  # less of it here than the server goes on from: it changed meanwhile
         let_go()
-        transfers.wanted.add(start.id)
-        _drain(transfers, start.id)
-        again = _named(transfers.wall(), "the part of ", name, " kept here is shorter than when it was asked for; asking again", hidden, "error")
-        return [ev.CancelFile(id=start.id), transfers._ask(start.id)], [again]
+        return _ask_again(transfers, start.id, name, " kept here is shorter than when it was asked for; asking again", hidden)
     try:
         _hash_prefix(handle, offset, hasher)
     except OSError as exc:
         let_go()
         return _refuse(transfers, start.id, name, oserror_words(exc), hidden)
     return None
+
+
+def _ask_again(transfers: ClientTransfers, file_id: str, name: str, why: str, hidden: str | None) -> tuple[list[ev.Event], list[Line]]:
+    """The part a get went on from changed before its file-start came: that download is cancelled
+    and the file asked for again, from what there is now (_ask)."""
+    transfers.wanted.add(file_id)
+    _drain(transfers, file_id)
+    said = _named(transfers.wall(), "the part of ", name, why, hidden, "error")
+    return [ev.CancelFile(id=file_id), transfers._ask(file_id)], [said]
 
 
 def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:

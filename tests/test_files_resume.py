@@ -558,6 +558,28 @@ def test_the_same_file_fetched_twice_at_once_does_not_share_a_part(tmp_path, dat
     assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset (1).bin").read_bytes() == data
 
 
+def test_a_part_taken_by_another_lanchat_after_the_get_is_asked_for_again_from_the_start(tmp_path, data):
+    """Two lanchats downloading into one folder: one asked from the part left there, and the other
+    took that part (and its lock) before the file-start came: refused, 'no part of it is kept
+    here to go on from', and nothing more happened."""
+    last_run, half = half_fetched(tmp_path, data)
+    last_run.close()
+    bob = ClientTransfers(tmp_path)
+    bob.on_event(offered(data))
+    (get,), _ = bob.command(FileCommand(name="get", file_id="7"))
+    assert get.offset == half
+    carl = ClientTransfers(tmp_path)  # asks, and begins, first
+    carl.on_event(offered(data))
+    carl.command(FileCommand(name="get", file_id="7"))
+    feed(carl, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half)])
+    replies, lines = bob.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half))
+    assert replies == [ev.CancelFile(id="7"), ev.GetFile(id="7", binary=True)]
+    assert texts(lines) == ["the part of dataset.bin kept here is in use by another lanchat now; asking for it from the start"]
+    _, lines = feed(bob, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data)), *pieces(data)])
+    assert texts(lines)[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
+    carl.close()
+
+
 def test_a_part_that_holds_the_whole_file_is_checked_and_saved_with_nothing_more_sent(tmp_path, data):
     """Killed between the last byte and the check: the next /get asks from the end, the server
     sends only its file-start, and the file is checked and named."""
