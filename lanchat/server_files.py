@@ -317,20 +317,21 @@ class ServerFiles:
             return self._fail_upload(
                 upload, f"upload of {offer.name} ended after {upload.received} of {upload.size} bytes"
             )
-        if not is_sha256(done.sha256):
-            return self._fail_upload(upload, f"upload of {offer.name} ended without a SHA-256 in hex")
+        digest = done.sha256.lower()  # PROTOCOL.md asks for lowercase; capitals mean the same digest
+        if not is_sha256(digest):
+            return self._fail_upload(upload, f"upload of {offer.name} ended without a SHA-256 (64 hex digits)")
         try:
             upload.handle.close()
         except OSError as exc:
             return self._fail_upload(
                 upload, f"upload of {offer.name} failed: the server could not store it ({oserror_words(exc)})"
             )
-        if upload.hasher.hexdigest() != done.sha256:
+        if upload.hasher.hexdigest() != digest:
             return self._fail_upload(upload, f"{offer.name} arrived damaged (SHA-256 mismatch) and was discarded")
         if (muted := _muted(room, cid)) is not None:  # muted since the offer: its name is words too
             return self._fail_upload(upload, muted)
         del self.uploads[upload.file_id]
-        offer.sha256 = done.sha256
+        offer.sha256 = digest
         offer.ready = True
         offer.offered_at = self.clock()  # a listing says when it was offered, not when it was listed
         self.stored[offer.file_id] = upload.path

@@ -312,6 +312,23 @@ def test_a_server_that_cannot_store_files_says_so_and_chats_on(tmp_path):
         bob.expect(ev.Message, text="oh well")
 
 
+def test_an_upload_whose_sha256_is_in_capitals_is_taken_as_the_same_digest(store):
+    # PROTOCOL.md asks for lowercase hex; an independent client writing capitals means the same
+    # digest, and was refused as 'ended without a SHA-256 in hex', which it had sent.
+    with running_server(files=store) as (_, endpoint):
+        ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
+        ann.send(ev.OfferFile(ref=1, name="x.bin", size=3))
+        ready = ann.expect(ev.UploadReady)
+        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"abc")))
+        ann.send(ev.UploadDone(id=ready.id, sha256=_sum(b"abc").upper()))
+        assert bob.expect(ev.Offered, name="x.bin").sha256 == _sum(b"abc")
+        ann.send(ev.OfferFile(ref=2, name="y.bin", size=3))
+        ready = ann.expect(ev.UploadReady)
+        ann.send(ev.UploadChunk(id=ready.id, data=encode_chunk(b"abc")))
+        ann.send(ev.UploadDone(id=ready.id, sha256="Z" * 64))
+        assert "64 hex digits" in ann.expect(ev.FileError, id=ready.id).message
+
+
 def test_a_damaged_upload_is_discarded_and_never_offered(store):
     with running_server(files=store) as (_, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
