@@ -67,9 +67,10 @@ PAUSES_BEFORE_DISCONNECT = 3  # pauses within PAUSE_MEMORY_SECONDS before the se
 PAUSE_MEMORY_SECONDS = 60.0
 MAX_TRACKED = 10_000  # participants or addresses remembered at once (bounded memory)
 # A refused request that comes this little before the last refusal's retry_after is up obeyed it
-# all the same: the two clocks' rounding (a client counts the wait from when it read the refusal,
-# later than the server's count began, so a real one is later than this anyway).
-RETRY_GRACE = 0.001
+# all the same: a float's rounding, no more. A real client is later anyway (it counts the wait,
+# rounded up to the ms, from when it read the refusal). A ms of grace let a script time a burst
+# into the last ms before the token: each refused without a step, never paused.
+RETRY_GRACE = 1e-6
 
 MAX_PER_ADDRESS = 16
 LOCAL = "local"  # the group of loopback and AF_UNIX (address_group): this machine

@@ -566,6 +566,29 @@ def test_a_request_sent_once_the_retry_after_is_up_obeys_it_and_one_sent_before_
 
 
 
+def test_frames_landed_just_before_the_retry_after_is_up_still_climb_the_ladder():
+    # Obeying is sending once the wait is up. A script timing a burst of frames into the last
+    # ms before it (each refusal's wait, rounded up, then ends at the token's coming) was
+    # refused dozens of times a token without a step, never paused: more refusals to answer
+    # than the ladder's 10 in a row.
+    flood = lim.FloodControl()
+    now = T0
+    while flood.check("mallory", now).allowed:
+        pass
+    verdict = flood.check("mallory", now)
+    seen = []
+    for _ in range(20):
+        now += verdict.retry_after - 0.0009
+        while (verdict := flood.check("mallory", now)).action == lim.SLOW_DOWN:
+            seen.append(verdict.action)
+            now += 0.000005
+        seen.append(verdict.action)
+        if verdict.action != lim.OK:
+            break
+        verdict = flood.check("mallory", now)
+    assert lim.STOP_READING in seen and seen.count(lim.SLOW_DOWN) <= 2 * lim.SLOW_DOWNS_BEFORE_PAUSE, seen
+
+
 def test_a_person_asked_for_the_rooms_password_gets_time_to_type_it():
     # The hello came at once; then the room asked for its password (a challenge with a salt).
     # 20 s from connecting cut a student typing the password off the board; from the question
