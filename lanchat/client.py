@@ -609,9 +609,11 @@ class Paced:
         offline = loop.reconnect is not None and loop.reconnect.offline
         count = len(self.pacer.waiting)
         if not offline and (when_sent or (typed and not self.leave_when_sent)):
-            if typed and count:  # (lines only on their way: their answers come in a moment)
-                waits = f"{count} waiting line{'s are' if count != 1 else ' is'}"
-                loop.frontend.show([Line(kind="notice", time=time.time(), text=f"leaving once the {waits} sent; /q again leaves now")])
+            if typed:  # lines only on their way: up to ANSWERS_AWAITED_SECONDS for a room that answers nothing
+                sent = len(loop.unconfirmed.lines)
+                waits = (f"the {count} waiting line{'s are' if count != 1 else ' is'} sent" if count
+                         else f"the room answers your last {f'{sent} lines' if sent != 1 else 'line'}")  # fmt: skip
+                loop.frontend.show([Line(kind="notice", time=time.time(), text=f"leaving once {waits}; /q again leaves now")])
             self.leave_when_sent = True
             return True
         self.pacer.drop()

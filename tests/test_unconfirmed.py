@@ -359,3 +359,26 @@ def test_lines_refused_before_the_room_went_duplex_do_not_skew_where_later_refus
     held.hold(c)  # typed once the room was turn-based again
     assert held.refused(a) and held.refused(b)
     assert list(held.lines) == [a, b, c]
+
+
+def test_a_q_typed_while_the_last_line_awaits_its_answer_says_why_it_waits():
+    """A /q right after a line, while a flood limit holds, waits for the line's answer (a
+    slow-down may send it back to wait: Paced.answers_awaited), up to 10 s when the room answers
+    nothing (its link down, its machine asleep): it said nothing, and the person saw /q do
+    nothing for 10 s, not told that /q again leaves now."""
+    from types import SimpleNamespace
+
+    from lanchat.client import Paced
+
+    shown: list = []
+    paced = Paced()
+    paced.pacer.allow(ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=10, flood_rate=3.0), time.monotonic())
+    loop = SimpleNamespace(paced=paced, quitting=False, outcome=None, unconfirmed=Unconfirmed(),
+                           reconnect=SimpleNamespace(offline=False, replaying=False),
+                           frontend=SimpleNamespace(show=shown.extend), session=SimpleNamespace(progress={}))  # fmt: skip
+    loop.unconfirmed.sent(ev.Say(text="see you"))
+    assert paced.wait_before_leaving(loop, typed=True, when_sent=False)  # type: ignore[arg-type]
+    assert [line.text for line in shown] == ["leaving once the room answers your last line; /q again leaves now"]
+    shown.clear()
+    assert paced.wait_before_leaving(loop, typed=False, when_sent=True)  # type: ignore[arg-type]  # a script's end of input: silent
+    assert shown == []
