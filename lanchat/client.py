@@ -86,6 +86,13 @@ ADDRESS_CHECK_SECONDS = 2.0
 TRANSFER_QUIET_SECONDS = 3.0
 
 
+# Fatal errors that end a connection for the link's sake, not the person's (PROTOCOL.md 5, Slow
+# readers): a reader the server gave up on (a Wi-Fi that stalled under a download), a frame a
+# stall left half-sent. No kick: the client rejoins as after a lost connection, and the status
+# line says why it is offline (Offline.why).
+LINK_DROPS = {ev.E_TOO_SLOW: "the link was too slow", ev.E_DEADLINE: "the link stalled"}
+
+
 class NotTheRoom(TransportError):
     """A rejoin's try at an address the room was announced at, where it was not (__main__._Rejoin).
     Not said on screen: anyone can announce the room, and a flood of false announcements would
@@ -120,13 +127,15 @@ class Offline:
         self.stopped = False  # the server said it shut down (not a drop): waiting for it to come back
         self.doing = ""  # what the attempt under way waits for, when slow (a host's name looked up)
         self.told: set[str] = set()  # the lines saying so in this outage (said_slow)
+        self.why = ""  # the server dropped us for the link's sake (LINK_DROPS): said until back
 
     def text(self) -> str:
         if self.stopped:  # the attempts' rhythm does not matter here: it comes back when it is restarted
             return "server stopped: waiting for it to come back; /q leaves"
+        offline = f"offline ({self.why})" if self.why else "offline"
         if self.next_try is None:
-            return f"offline: {self.doing}\u2026" if self.doing else "offline: reconnecting\u2026"
-        return "offline: next try at " + time.strftime("%H:%M:%S", time.localtime(self.next_try))
+            return f"{offline}: {self.doing}\u2026" if self.doing else f"{offline}: reconnecting\u2026"
+        return f"{offline}: next try at " + time.strftime("%H:%M:%S", time.localtime(self.next_try))
 
     def short(self) -> str:
         """The same where the whole would be cut (a 40-column window): what matters first."""
@@ -212,10 +221,11 @@ class Reconnect:
         times = [t for t in (self.retry_at, self.news_at, self.settle_at) if t is not None]
         return min(times) if times else None
 
-    def lost(self, loop: ClientLoop, pending: list[Line]) -> None:
+    def lost(self, loop: ClientLoop, pending: list[Line], why: str = "") -> None:
         """Keep everything on screen, drop the dead socket, and try again after a wait. After a
         shutdown notice (session.closed_reason) only with ``after_shutdown`` and a notice that
-        was not final; else the chat ends."""
+        was not final; else the chat ends. ``why``: the server dropped us for the link's sake
+        (LINK_DROPS), shown on the status line until we are back."""
         reason = loop.session.closed_reason
         if reason is not None and not self.waits_out_the_notice(loop):
             loop._finish(0, f"disconnected: {reason}", pending)
@@ -235,6 +245,7 @@ class Reconnect:
         self.settle_at = None
         self.shutdown_reason = reason
         self.status.stopped = reason is not None
+        self.status.why = why
         if now - self.offline_since > GIVE_UP_SECONDS:
             loop.frontend.show([*pending, *stopped])
             self._give_up(loop)
@@ -349,7 +360,7 @@ class Reconnect:
         assert self.offline_since is not None
         self.rejoined = (time.monotonic(), self.offline_since)
         self.offline_since = self.shutdown_reason = None
-        self.status.stopped = False
+        self.status.stopped, self.status.why = False, ""
         loop.session.progress.pop("connection", None)
         sock.setblocking(False)
         loop.selector.register(sock, selectors.EVENT_READ, "net")
@@ -984,7 +995,10 @@ class ClientLoop:
             lines.extend(self.session.on_event(event))
             lines.extend(held_lines_after(self, event))  # a mute, a mode change: what becomes of the lines held
             if isinstance(event, ev.Error) and event.fatal:
-                self._finish(1, f"disconnected by the server: {event.message}", lines)
+                if event.code in LINK_DROPS and self.reconnect is not None and not self.quitting:
+                    link_dropped(self, event, lines)  # no kick: back as after a lost connection
+                else:
+                    self._finish(1, f"disconnected by the server: {event.message}", lines)
                 return
             if isinstance(event, ev.Shutdown) and notice_ends_it(self, lines):
                 return
@@ -1163,6 +1177,16 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
             loop.paced.send_waiting(loop)
         note_unanswered(loop, time.monotonic())
         loop.frontend.update()
+
+
+def link_dropped(loop: ClientLoop, error: ev.Error, lines: list[Line]) -> None:
+    """The server ended the connection for the link's sake (LINK_DROPS: too slow to read, a frame
+    left half-sent by a stall): said once, then a rejoin as after a lost connection, the status
+    line saying why until it is back (PROTOCOL.md 5, Slow readers)."""
+    assert loop.reconnect is not None
+    why = LINK_DROPS[error.code]
+    said = Line(kind="error", time=time.time(), text=f"the server dropped this connection ({why}): {error.message}")
+    loop.reconnect.lost(loop, [*lines, said], why=why)
 
 
 def typed_input(session: Session, text: str, frontend: object = None) -> InputResult | None:

@@ -227,13 +227,6 @@ def _server_not_reading_after(seconds: float) -> list[str]:
             "runpy.run_module('lanchat', run_name='__main__')"]  # fmt: skip
 
 
-_TOO_SLOW_EXITS = pytest.mark.xfail(strict=True, reason=(
-    "client.py ClientLoop._handle_events ends the chat at any fatal error; the server's too-slow "
-    "drop (hub._over_limit, fatal, code too-slow) of a student whose Wi-Fi stalled past "
-    "guard.NOT_READING_SECONDS (30 s) mid-download or under a backlog is no kick: it should rejoin "
-    "as after a lost connection, as it does when the stall outlasts the server's 2 s linger"))
-
-
 def _served_connections(port: int) -> int:
     """How many connections the server on ``port`` still holds open (``ss``: established, from its port)."""
     import subprocess
@@ -243,11 +236,12 @@ def _served_connections(port: int) -> int:
     return len(shown.splitlines())
 
 
-@pytest.mark.parametrize("back", [pytest.param("within the linger", marks=_TOO_SLOW_EXITS), "after the close"])
+@pytest.mark.parametrize("back", ["within the linger", "after the close"])
 def test_a_stall_that_outlasts_the_servers_patience_ends_in_a_rejoin_not_an_exit(tmp_path, back):
     """bob's link stalls mid-download past the server's slow-reader limit: the server drops
     him (too-slow). Whether his link comes back before the server closed (he reads the
-    drop's error) or after (he reads the end of the stream), he rejoins, with the replay."""
+    drop's error) or after (he reads the end of the stream), he rejoins, with the replay: too
+    slow is no kick (client.LINK_DROPS), and the drop's error is said as the reason."""
     server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce",
                   "--history", str(tmp_path / "h.sqlite3"), "--files-dir", str(tmp_path / "files"),
                   "--max-file-mb", "64", program=_server_not_reading_after(1.0))  # fmt: skip
@@ -283,6 +277,8 @@ def test_a_stall_that_outlasts_the_servers_patience_ends_in_a_rejoin_not_an_exit
             link.resume()  # (within the linger, the server's too-slow error reaches bob first)
             came = bob.expect(r"back in the room as bob|disconnected by the server", timeout=20)
             assert came.group(0).startswith("back"), bob.output
+            if back == "within the linger":
+                assert "the server dropped this connection (the link was too slow)" in bob.output
             bob.expect(r"end of what you missed|you missed nothing", timeout=10)
             for n in range(sent):  # each line once: live before the drop, or in the replay
                 assert said(bob, f"ann: while bob was stalled {n}") == 1, bob.output
@@ -324,6 +320,19 @@ def test_on_the_full_screen_a_stalled_link_shows_and_typing_hints_do_not_pile_up
         bob.stop()
         ann.close()
     assert b"Traceback" not in bob.raw
+
+
+def test_the_status_line_says_why_the_server_dropped_a_slow_link():
+    """While it rejoins after a too-slow drop, the status line says so (client.Offline.why)."""
+    from lanchat.client import LINK_DROPS, Offline
+
+    status = Offline()
+    status.why = LINK_DROPS[ev.E_TOO_SLOW]
+    assert status.text() == "offline (the link was too slow): reconnecting\u2026"
+    status.next_try = time.time() + 1
+    assert status.text().startswith("offline (the link was too slow): next try at ")
+    status.why = ""
+    assert status.text() == "offline: next try at " + time.strftime("%H:%M:%S", time.localtime(status.next_try))
 
 
 def _buffers_full(server: Proc, name: str) -> bool:
