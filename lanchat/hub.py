@@ -86,6 +86,11 @@ FILE_LOW_WATER_BYTES = 256 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
 HANDSHAKE_SECONDS = lim.HELLO_SECONDS  # hello within this long of connecting, however the bytes drip
 FRAME_SECONDS = lim.FRAME_SECONDS  # a frame, once begun, finished within this long
+# ... but a joined member's frame within this long: a member's half frame is a Wi-Fi stall, not
+# a slowloris (the caps and the hello deadline hold those off before the welcome), and a stall
+# past 10 s mid-upload put the student out; as long as a stalled upload's own limit
+# (server_files.STALLED_SECONDS). PROTOCOL.md 5, Limits.
+MEMBER_FRAME_SECONDS = 60.0
 # What a closing connection may still send (read and ignored) before it is closed at once: a
 # flooder put out kept the server reading gigabytes until its linger time was up.
 CLOSING_READ_BYTES = 1024 * 1024
@@ -203,9 +208,11 @@ class Deadlines:
     its last frames and close (a laptop put to sleep never does)."""
 
     def __init__(
-        self, clock: Callable[[], float], handshake_seconds: float, linger_seconds: float, frame_seconds: float = FRAME_SECONDS
+        self, clock: Callable[[], float], handshake_seconds: float, linger_seconds: float, frame_seconds: float = FRAME_SECONDS,
+        member_frame_seconds: float = MEMBER_FRAME_SECONDS,
     ) -> None:
         self.clock = clock
+        self.member_frame_seconds = member_frame_seconds
         self.handshake_seconds = handshake_seconds
         self.linger_seconds = linger_seconds
         self.per_connection = lim.Deadlines(hello_seconds=handshake_seconds, frame_seconds=frame_seconds)
@@ -225,10 +232,12 @@ class Deadlines:
         if done:
             self.per_connection.joined(cid)
 
-    def frame(self, cid: int, *, partial: bool) -> None:
-        """After a read: is a frame left half-received? Its time starts at its first byte."""
+    def frame(self, cid: int, *, partial: bool, member: bool = False) -> None:
+        """After a read: is a frame left half-received? Its time starts at its first byte; a
+        member's runs for ``member_frame_seconds`` (MEMBER_FRAME_SECONDS), not frame_seconds."""
         if partial:
-            self.per_connection.progress(cid, self.clock(), partial_frame=True)
+            later = self.member_frame_seconds - self.per_connection.frame_seconds if member else 0.0
+            self.per_connection.progress(cid, self.clock() + later, partial_frame=True)  # (one heap: its start moved)
         else:
             self.per_connection.finished(cid)
 
@@ -323,6 +332,7 @@ class Hub:
         linger_seconds: float = LINGER_SECONDS,
         handshake_seconds: float = HANDSHAKE_SECONDS,
         frame_seconds: float = FRAME_SECONDS,
+        member_frame_seconds: float = MEMBER_FRAME_SECONDS,
         once: bool = False,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
@@ -353,7 +363,7 @@ class Hub:
         # Connections given a fatal error outside that order (a slow reader dropped, its queue gone):
         # the broadcasts still held for them must not follow it (PROTOCOL.md 4). Until closed.
         self._sealed: set[int] = set()
-        self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds)
+        self.deadlines = Deadlines(clock, handshake_seconds, linger_seconds, frame_seconds, member_frame_seconds)
         self.once = once  # shut down when the last person leaves (seed 000)
         room.once = once  # and every welcome says so
         self.peers: dict[int, Peer] = {}
@@ -457,7 +467,7 @@ class Hub:
             deadlines.heard(cid, done=cid in self.room.members or peer.closing or proto.peer_closed)
         partial = proto.partial_frame_bytes
         if peer.paused_until is None and (partial or timed.frame_due):  # paused: its clock stopped (Guard.pause)
-            deadlines.frame(cid, partial=partial > 0)
+            deadlines.frame(cid, partial=partial > 0, member=cid in self.room.members)
         if proto.peer_closed and peer.paused_until is None:
             self.close(cid)
 
@@ -958,7 +968,8 @@ class Hub:
                 continue
             peer.held.clear()  # whatever waited for the host is not read now
             peer.held_bytes = 0
-            if cid in self.room.members:  # a member who started a frame and never finished it
+            if cid in self.room.members:  # a member who started a frame and never finished it (a long stall)
+                why = f"a frame was started but not finished within {self.deadlines.member_frame_seconds:g} seconds"
                 self.log(f"{self.who(cid)}: {why}; disconnecting")
                 self._leave(cid, "lost")
                 self._refuse(peer, ev.E_DEADLINE, why)

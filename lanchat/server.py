@@ -167,7 +167,7 @@ class Server:
         **hub_limits: object,
     ) -> None:
         """``limits`` turns on flood control and connection caps (hub.py); ``hub_limits`` may
-        pass the Hub its own ``flood``, ``connection_limits``, ``refusal_log``, ``frame_seconds`` or ``keep_history``."""
+        pass the Hub its own ``flood``, ``connection_limits``, ``refusal_log``, ``frame_seconds``, ``member_frame_seconds`` or ``keep_history``."""
         self.log = log or (lambda line: None)
         # TLS (PROTOCOL.md, TLS): an accepted connection first finishes its TLS handshake here,
         # within tls_handshake_seconds (a dict in deadline order), then joins the hub as usual.

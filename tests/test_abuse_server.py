@@ -394,7 +394,8 @@ def test_frames_that_never_say_hello_do_not_hold_the_socket():
 
 
 def test_a_member_who_starts_a_frame_and_stalls_is_closed_and_the_room_told():
-    with running_server(frame_seconds=0.5) as (_server, endpoint):
+    # (a member's frame has hub.MEMBER_FRAME_SECONDS, 60 s: cut here as frame_seconds is)
+    with running_server(frame_seconds=0.5, member_frame_seconds=0.5) as (_server, endpoint):
         ann, bob = RawClient(endpoint, "ann"), RawClient(endpoint, "bob")
         bob.send_raw(encode(ev.Say(text="half"))[:7])
         error = bob.expect(ev.Error, timeout=5)

@@ -17,7 +17,7 @@ import pytest
 from lanchat import events as ev
 from lanchat.history import Record
 from lanchat.history_policy import HISTORY_BURST_ENTRIES, HISTORY_ENTRIES_PER_SECOND
-from lanchat.hub import FILE_LOW_WATER_BYTES, KEPT_INTERNAL_ERRORS, Hub
+from lanchat.hub import FILE_LOW_WATER_BYTES, FRAME_SECONDS, KEPT_INTERNAL_ERRORS, MEMBER_FRAME_SECONDS, Hub
 from lanchat.outbox import Outbox
 from lanchat.protocol import Connection, LocalProtocolError, Role, encode
 from lanchat.room import Room
@@ -489,6 +489,31 @@ def test_frames_never_push_the_handshake_deadline_back_and_a_join_clears_it():
     assert lab.hub.next_deadline() is None  # an idle server sleeps for ever
 
 
+def test_a_members_half_frame_has_a_minute_not_the_slowloris_10_s():
+    """A joined member's frame left half-sent (a Wi-Fi stall mid-upload) put the student out after
+    the slowloris rule's 10 s (limits.FRAME_SECONDS); a member's frame has MEMBER_FRAME_SECONDS,
+    whole or not, and then the fatal deadline error names that limit. Before the welcome: 10 s."""
+    lab = Lab()
+    bob = lab.join("bob")
+    bob.hears()
+    half = bob.proto.send(ev.Say(text="half across the stall"))
+    lab.hub.receive_data(bob.cid, half[:7])
+    assert lab.hub.next_deadline() == lab.clock.now + MEMBER_FRAME_SECONDS
+    lab.clock.now += FRAME_SECONDS + 1
+    lab.hub.expire()
+    assert bob.hears() == [] and bob.cid in lab.room.members
+    lab.clock.now += MEMBER_FRAME_SECONDS - FRAME_SECONDS
+    lab.hub.expire()
+    error = bob.hears_one(ev.Error)
+    assert error.code == ev.E_DEADLINE and error.fatal
+    assert error.message == f"a frame was started but not finished within {MEMBER_FRAME_SECONDS:g} seconds"
+    probe = lab.connect("10.0.0.9:5555")  # not joined: the slowloris rule
+    lab.hub.receive_data(probe.cid, probe.proto.send(ev.Hello(name="loris"))[:7])
+    lab.clock.now += FRAME_SECONDS + 0.1
+    lab.hub.expire()
+    assert probe.hears_one(ev.Error).code == ev.E_DEADLINE
+
+
 def test_a_closing_connection_that_never_reads_is_released_when_its_time_is_up():
     lab = Lab(linger_seconds=2.0)
     ann, bob = lab.join("ann"), lab.join("bob")
@@ -736,7 +761,7 @@ def test_a_member_closed_by_a_deadline_hears_what_was_held_for_it_first_and_noth
     ann.hears()
     bob.hears()
     lab.hub.receive_data(bob.cid, encode(ev.Say(text="half"))[:7])  # a frame begun, never finished
-    lab.clock.now += 10.5  # past the frame deadline
+    lab.clock.now += MEMBER_FRAME_SECONDS + 0.5  # past a member's frame deadline
     ann.says(ev.Say(text="hi"))  # the same pass: held for the commit, bob among its recipients
     lab.hub.expire()
     heard = bob.hears()

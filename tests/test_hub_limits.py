@@ -439,7 +439,7 @@ def test_a_pause_met_during_a_read_stops_the_clock_of_the_half_frame_that_read_l
     # A flood and then half a frame in one read: the flood pauses the connection (nothing more
     # is read), and the half frame's 1 s must not run while it is not read. Before: the read's
     # own deadline check started it again and she was put out with a fatal deadline error.
-    lab = Lab(limits=True, frame_seconds=1.0)
+    lab = Lab(limits=True, frame_seconds=1.0, member_frame_seconds=1.0)  # (a member's limit: hub.MEMBER_FRAME_SECONDS)
     mallory = lab.join("mallory")
     mallory.hears()
     whole = b"".join(mallory.proto.send(ev.Say(text=f"l{i}")) for i in range(25))
