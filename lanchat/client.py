@@ -222,10 +222,9 @@ class Reconnect:
         return min(times) if times else None
 
     def lost(self, loop: ClientLoop, pending: list[Line], why: str = "") -> None:
-        """Keep everything on screen, drop the dead socket, and try again after a wait. After a
-        shutdown notice (session.closed_reason) only with ``after_shutdown`` and a notice that
-        was not final; else the chat ends. ``why``: the server dropped us for the link's sake
-        (LINK_DROPS), shown on the status line until we are back."""
+        """Keep everything on screen, drop the dead socket, and try again after a wait (``why``:
+        for the status line, LINK_DROPS). After a shutdown notice (session.closed_reason) only
+        with ``after_shutdown`` and a notice that was not final; else the chat ends."""
         reason = loop.session.closed_reason
         if reason is not None and not self.waits_out_the_notice(loop):
             loop._finish(0, f"disconnected: {reason}", pending)
@@ -995,10 +994,7 @@ class ClientLoop:
             lines.extend(self.session.on_event(event))
             lines.extend(held_lines_after(self, event))  # a mute, a mode change: what becomes of the lines held
             if isinstance(event, ev.Error) and event.fatal:
-                if event.code in LINK_DROPS and self.reconnect is not None and not self.quitting:
-                    link_dropped(self, event, lines)  # no kick: back as after a lost connection
-                else:
-                    self._finish(1, f"disconnected by the server: {event.message}", lines)
+                ended_by(self, event, lines)  # or no kick at all: a link too slow (LINK_DROPS)
                 return
             if isinstance(event, ev.Shutdown) and notice_ends_it(self, lines):
                 return
@@ -1179,11 +1175,14 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
         loop.frontend.update()
 
 
-def link_dropped(loop: ClientLoop, error: ev.Error, lines: list[Line]) -> None:
-    """The server ended the connection for the link's sake (LINK_DROPS: too slow to read, a frame
-    left half-sent by a stall): said once, then a rejoin as after a lost connection, the status
-    line saying why until it is back (PROTOCOL.md 5, Slow readers)."""
-    assert loop.reconnect is not None
+def ended_by(loop: ClientLoop, error: ev.Error, lines: list[Line]) -> None:
+    """A fatal error ends the chat, unless the server ended the connection for the link's sake
+    (LINK_DROPS: too slow to read, a frame left half-sent by a stall) and we rejoin: then it is
+    said once, and we rejoin as after a lost connection, the status line saying why until back
+    (PROTOCOL.md 5, Slow readers)."""
+    if error.code not in LINK_DROPS or loop.reconnect is None or loop.quitting:
+        loop._finish(1, f"disconnected by the server: {error.message}", lines)
+        return
     why = LINK_DROPS[error.code]
     said = Line(kind="error", time=time.time(), text=f"the server dropped this connection ({why}): {error.message}")
     loop.reconnect.lost(loop, [*lines, said], why=why)
