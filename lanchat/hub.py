@@ -73,6 +73,7 @@ from .outbox import Outbox, Queue
 from .protocol import Connection, ConnectionClosed, JoinPage, LocalProtocolError, RemoteProtocolError, Role, fatal_reply
 from .room import Room
 from .room_social import full_tries_due, full_tries_due_at
+from .wire import BINARY_MARK, HEADER_BYTES
 
 if TYPE_CHECKING:  # the edges the hub is handed; it imports neither
     from .history import HistoryStore
@@ -152,6 +153,13 @@ def _earliest(due: float | None, other: float | None) -> float | None:
     if other is None:
         return due
     return other if due is None or other < due else due
+
+
+def is_file_piece(frame: bytes) -> bool:
+    """Is this queued frame a download's data (a binary ``file-bytes``, or a JSON ``file-data``)?
+    Each is queued alone (DownloadPacer.top_up), so a queue entry is one whole piece or none."""
+    return len(frame) > HEADER_BYTES and (
+        frame[HEADER_BYTES] == BINARY_MARK or frame.startswith(b'{"type":"file-data"', HEADER_BYTES))
 
 
 def ip_of(address: str) -> str:
@@ -331,8 +339,7 @@ class Hub:
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         linger_seconds: float = LINGER_SECONDS,
         handshake_seconds: float = HANDSHAKE_SECONDS,
-        frame_seconds: float = FRAME_SECONDS,
-        member_frame_seconds: float = MEMBER_FRAME_SECONDS,
+        frame_seconds: float = FRAME_SECONDS, member_frame_seconds: float = MEMBER_FRAME_SECONDS,
         once: bool = False,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] | None = None,
@@ -887,6 +894,20 @@ class Hub:
             if peer is not None and peer.said_bye:
                 self.deadlines.linger(queue.cid, at_once=True)
 
+    def _drop_file_pieces(self, cid: int) -> None:
+        """At a shutdown: the download's pieces queued for ``cid`` are of no use now (the client
+        drops an unfinished file), and the notice must not wait behind them: a frozen laptop's
+        full buffers let none of them out in the 2 s flush, and it then read file bytes and the
+        end of the stream, not the notice (tests/test_bad_link.py). Chat queued among them stays,
+        and so does what a write began or was offered (outbox.discard's rule)."""
+        self.outbox.materialize()
+        queue = self.outbox.queues.get(cid)
+        if queue is None:
+            return
+        kept = max(int(queue.head_partial), queue.offered)
+        queue.out[kept:] = [frame for frame in queue.out[kept:] if not is_file_piece(frame)]
+        queue.out_bytes = sum(map(len, queue.out))
+
     # ------------------------------------------------------------------ timers
 
     def next_deadline(self) -> float | None:
@@ -995,5 +1016,7 @@ class Hub:
                 self.history.mark_seen(member.name)
         notice = ev.Shutdown(reason=reason, final=final)
         for peer in list(self.peers.values()):
+            if peer.cid in self.pacer.started:  # the notice jumps a download's queued pieces
+                self._drop_file_pieces(peer.cid)
             self._send(peer, notice)
             self._mark_closing(peer)

@@ -46,6 +46,8 @@ from .transport import (
 if TYPE_CHECKING:
     import ssl  # a plain server never loads it (tls.is_tls, tests/test_lazy_imports.py)
 
+    from .outbox import Outbox
+
 READ_BYTES = 256 * 1024
 # The kernel's send buffer for a client that downloads, capped: left to autotune it grows to
 # megabytes of file data that a chat line would wait behind (bench/files_bench.py: the median
@@ -402,6 +404,8 @@ class Server:
         self.hub.shutdown(notice.reason, final=notice.final)
         deadline = self.hub.clock() + SHUTDOWN_FLUSH_SECONDS
         self._flush_dirty()
+        room_for_the_notice(self.clients, self.hub.outbox)
+        self._flush_dirty()
         while self.clients:
             left = deadline - self.hub.clock()
             if left <= 0:
@@ -455,6 +459,22 @@ def join_page(listeners: list[socket.socket], *, tls: bool) -> JoinPage:
             elif isinstance(address, tuple):
                 port = address[1]
     return JoinPage(tls=tls, port=port, unix_path=path if port is None else None)
+
+
+def room_for_the_notice(clients: dict[int, Client], outbox: Outbox) -> None:
+    """At a shutdown, a connection whose notice the first flush could not write (a frozen
+    laptop: its receive window shut, the send buffer full of a download) gets a send buffer
+    bigger by what waits, so the kernel takes the notice behind the bytes in flight and delivers
+    it when the laptop wakes, after the server is gone (PROTOCOL.md 8). Only ever grown: the
+    kernel keeps what it already holds. The caller flushes next."""
+    for cid, client in clients.items():
+        queue = outbox.queues.get(cid)
+        if queue is None or not queue.out:
+            continue
+        with contextlib.suppress(OSError):
+            size = client.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)  # (Linux: twice what was set)
+            set_send_buffer(client.sock, size + queue.out_bytes)
+        outbox.dirty.add(queue)
 
 
 def close_listeners(listeners: list[socket.socket], poller: Poller, unix_path: str | None) -> list[socket.socket]:

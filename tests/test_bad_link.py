@@ -351,18 +351,12 @@ def _buffers_full(server: Proc, name: str) -> bool:
     return before > 0 and queued() == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hub.shutdown queues the notice behind the download's pieces (up to FILE_LOW_WATER_BYTES) and "
-    "the frozen reader's kernel buffers are full, so server._shutdown's 2 s flush writes none of it "
-    "and the close drops it: the laptop reads file bytes, then the end of the stream. Fix (hub.py, "
-    "server.py: not this helper's files): outbox.discard(cid) before queueing the notice to a "
-    "connection downloading (its pieces are useless now), and for a queue the flush could not write, "
-    "grow its SO_SNDBUF by what waits (transport.set_send_buffer) so the kernel takes the notice "
-    "behind the bytes in flight and delivers it when the laptop wakes (checked on loopback)"))
 def test_a_laptop_frozen_mid_download_hears_the_shutdown_notice_when_it_wakes(tmp_path):
     """bob's laptop freezes (SIGSTOP) while he downloads 60 MB; the server is stopped; bob's
     laptop wakes (SIGCONT): he must read that the server shut down, not that the connection
-    was lost (which retries against a closed port for ten minutes)."""
+    was lost (which retries against a closed port for ten minutes). The notice jumps the
+    download's queued pieces (hub.Hub._drop_file_pieces) and the kernel is given room for it
+    (server.room_for_the_notice)."""
     import signal
 
     server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce", "--no-history",

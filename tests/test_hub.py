@@ -429,6 +429,31 @@ def test_a_download_is_queued_only_up_to_the_low_water_mark():
     assert len(pieces) >= given  # every chunk went through the state machine, whole
 
 
+def test_the_shutdown_notice_jumps_a_downloads_queued_pieces_but_not_the_chat():
+    """bob's laptop froze mid-download: his queue is full of pieces the flush cannot write, and
+    the notice waited behind them until the server closed. Now the pieces go (useless once the
+    server stops), the chat among them and the half-written head stay, and the notice follows."""
+    files = EndlessFiles()
+    lab = Lab(files=files)
+    ann, bob = lab.join("ann"), lab.join("bob")
+    files.reader = bob.cid
+    lab.writers[bob.cid].take = 1000  # the first write takes part of a piece
+    lab.flush()
+    lab.writers[bob.cid].reading = False  # then his kernel buffers are full
+    lab.hub.pacer.top_up()
+    ann.says(ev.Say(text="among the pieces"))
+    lab.hub.pacer.top_up()
+    assert lab.hub.outbox.queued_bytes(bob.cid) > FILE_LOW_WATER_BYTES
+    lab.hub.shutdown("the server was stopped")
+    assert lab.hub.outbox.queued_bytes(bob.cid) < 2 * files.CHUNK  # what is left of the piece begun, the chat, the notice
+    lab.writers[bob.cid].reading, lab.writers[bob.cid].take = True, None
+    lab.hub.outbox.dirty.add(lab.hub.outbox.queues[bob.cid])
+    lab.hub.flush(lab.writers)
+    heard = bob.hears()  # whole frames: the piece begun was finished
+    assert [type(e).__name__ for e in heard if not isinstance(e, ev.FileBytes)] == ["Message", "Shutdown"], heard
+    assert sum(isinstance(e, ev.FileBytes) for e in heard) == 1
+
+
 def test_a_closing_connection_gets_no_more_download_chunks():
     files = EndlessFiles()
     lab = Lab(files=files)
