@@ -84,6 +84,17 @@ DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024  # per connection; past it the reader is d
 # never sits in one queue, chat frames wait behind at most this much, and the slow-reader
 # limit above is never reached by a download alone (PROTOCOL.md, File transfer).
 FILE_LOW_WATER_BYTES = 256 * 1024
+# ... at most: what waits ahead of a chat line on a downloader's link, this queue and the
+# kernel's send buffer, follows the link's measured pace (DownloadPace): about AHEAD_SECONDS of
+# it, so a chat line on a slow Wi-Fi waits a fraction of a second behind the download, not
+# seconds, while a fast LAN keeps the fixed sizes, the ceilings (PROTOCOL.md, File transfer).
+FILE_SEND_BUFFER_BYTES = 128 * 1024  # the kernel's send buffer of a downloader, at most (Linux doubles it)
+AHEAD_SECONDS = 0.25
+PACE_WINDOW_SECONDS = 0.25  # the pace is measured over this long, while the socket was full
+FILE_LOW_WATER_FLOOR = 16 * 1024
+# A floor on the kernel's share: that buffer holds the bytes in flight too, so too small a one
+# would cap a link with a long round trip below its pace (64 KiB, doubled: 320 KB/s at 200 ms).
+FILE_SEND_BUFFER_FLOOR = 32 * 1024
 LINGER_SECONDS = 2.0  # how long a closing connection may take to read its last frames and close
 HANDSHAKE_SECONDS = lim.HELLO_SECONDS  # hello within this long of connecting, however the bytes drip
 FRAME_SECONDS = lim.FRAME_SECONDS  # a frame, once begun, finished within this long
@@ -274,11 +285,48 @@ class Deadlines:
         return lingered, self.per_connection.expired(now)
 
 
+class DownloadPace:
+    """One downloader's link, measured: the bytes its socket took over each window of
+    PACE_WINDOW_SECONDS, averaged with the windows before, and from that pace what may wait
+    ahead of a chat line: the queue's ``low_water`` and the kernel's ``send_buffer``,
+    AHEAD_SECONDS of it in all, between the floors and the ceilings. On a fast LAN the pace is
+    the server's own (hundreds of MB/s): the ceilings. The marks never hold a link back: the
+    floors let the kernel keep a long round trip's bytes in flight, and a link that speeds up
+    (or wakes from a stall) shows it within a window or two."""
+
+    __slots__ = ("since", "sent", "rate", "low_water", "send_buffer")
+
+    def __init__(self, now: float) -> None:
+        self.since = now
+        self.sent = 0  # bytes the socket took this window
+        self.rate = -1.0  # bytes a second (-1: not measured yet)
+        self.low_water = FILE_LOW_WATER_BYTES
+        self.send_buffer = FILE_SEND_BUFFER_BYTES
+
+    def measure(self, now: float) -> int | None:
+        """At a window's end, new marks; returns the send buffer to set, when it changed."""
+        elapsed = now - self.since
+        if elapsed < PACE_WINDOW_SECONDS:
+            return None
+        pace = self.sent / elapsed
+        self.rate = pace if self.rate < 0 else (self.rate + pace) / 2
+        ahead = self.rate * AHEAD_SECONDS
+        self.since, self.sent = now, 0
+        # half in the queue, half in the kernel (which doubles what it is given)
+        self.low_water = int(min(max(ahead / 2, FILE_LOW_WATER_FLOOR), FILE_LOW_WATER_BYTES))
+        buffer = int(min(max(ahead / 4, FILE_SEND_BUFFER_FLOOR), FILE_SEND_BUFFER_BYTES))
+        if buffer == self.send_buffer:
+            return None
+        self.send_buffer = buffer
+        return buffer
+
+
 class DownloadPacer:
     """The one pacing rule for downloads: a reader's queue is topped up with file chunks only
-    while it holds less than FILE_LOW_WATER_BYTES, so a 50 MB file never sits in one queue,
-    chat frames wait behind at most that much, and the slow-reader limit is never reached by a
-    download alone (PROTOCOL.md, File transfer). The reader's pace sets the download's."""
+    while it holds less than its mark (at most FILE_LOW_WATER_BYTES; DownloadPace: about a
+    quarter second of the link's pace), so a 50 MB file never sits in one queue, chat frames
+    wait behind little, and the slow-reader limit is never reached by a download alone
+    (PROTOCOL.md, File transfer). The reader's pace sets the download's."""
 
     def __init__(
         self,
@@ -287,6 +335,7 @@ class DownloadPacer:
         peers: Mapping[int, Peer],
         send: Callable[[Peer, ev.Event], None],
         low_water: int = FILE_LOW_WATER_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.files = files
         self.outbox = outbox
@@ -297,32 +346,48 @@ class DownloadPacer:
         # them until it has gone, or a get's file-start would follow its first chunks.
         self.held_for: set[int] = set()
         self.started: set[int] = set()  # connections the loop was told about
+        self.clock = clock
+        self.paces: dict[int, DownloadPace] = {}  # each downloader's link, measured (wrote)
 
-    def top_up(self) -> list[int]:
-        """Queue chunks up to the mark; returns the connections whose download just began (the
-        loop caps their send buffer: server.py)."""
+    def top_up(self) -> list[tuple[int, int]]:
+        """Queue chunks up to each reader's mark; returns (connection, bytes) for the send
+        buffers the loop is to set (server.py): a download began, or its link's pace changed."""
         peers, send, held_for = self.peers, self.send, self.held_for
-        started: list[int] = []
+        buffers: list[tuple[int, int]] = []
         self.outbox.materialize()  # so the sizes below count this pass's chat too
+        now = self.clock()
         for cid in self.files.downloading():
             peer = peers.get(cid)
             queue = self.outbox.queues.get(cid)
             if peer is None or queue is None or peer.closing or cid in held_for:
                 continue  # (held_for: its file-start may wait for this pass's commit; the chunks follow it)
+            pace = self.paces.get(cid)
+            if pace is None:
+                pace = self.paces[cid] = DownloadPace(now)
             if cid not in self.started:
                 self.started.add(cid)
-                started.append(cid)
-            while queue.out_bytes < self.low_water:
+                buffers.append((cid, pace.send_buffer))
+            elif (buffer := pace.measure(now)) is not None:
+                buffers.append((cid, buffer))
+            low_water = min(pace.low_water, self.low_water)
+            while queue.out_bytes < low_water:
                 piece = self.files.next_chunk(cid)
                 if piece is None:
                     break
                 send(peer, piece)
                 if peer.closed or peer.closing:
                     break
-        return started
+        return buffers
+
+    def wrote(self, cid: int, sent: int) -> None:
+        """The flush wrote ``sent`` bytes to ``cid`` (its pace: DownloadPace)."""
+        pace = self.paces.get(cid)
+        if pace is not None:
+            pace.sent += sent
 
     def forget(self, cid: int) -> None:
         self.started.discard(cid)
+        self.paces.pop(cid, None)
 
 
 class Hub:
@@ -384,7 +449,7 @@ class Hub:
         # and each is a line in the log.
         self.internal_errors: list[str] = []
         self.internal_error_count = 0
-        self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send)
+        self.pacer = DownloadPacer(files, self.outbox, self.peers, self._send, clock=clock)
         self.guard = Guard(  # the abuse limits (guard.py; limits.py decides)
             self, max_queue_bytes=max_queue_bytes, limits=limits, flood=flood,
             connection_limits=connection_limits, set_reading=set_reading, refusal_log=refusal_log,
@@ -788,8 +853,11 @@ class Hub:
                 if writer is None:
                     continue
                 try:
-                    if write(queue, writer.send) and queue.out:
+                    sent = write(queue, writer.send)
+                    if sent and queue.out:
                         self.guard.moved(cid)  # a backlog that drains (the not-reading rule)
+                    if downloads:  # its link's pace (DownloadPace)
+                        self.pacer.wrote(cid, sent)
                 except OSError:
                     self.close(cid)
                     continue

@@ -49,10 +49,10 @@ if TYPE_CHECKING:
     from .outbox import Outbox
 
 READ_BYTES = 256 * 1024
-# The kernel's send buffer for a client that downloads, capped: left to autotune it grows to
-# megabytes of file data that a chat line would wait behind (bench/files_bench.py: the median
-# chat delay during a download drops from tens of milliseconds to a few).
-FILE_SEND_BUFFER_BYTES = 128 * 1024
+# The kernel's send buffer for a client that downloads is capped (hub.FILE_SEND_BUFFER_BYTES, and
+# below that the link's pace: hub.DownloadPace): left to autotune it grows to megabytes of file
+# data that a chat line would wait behind (bench/files_bench.py: the median chat delay during a
+# download drops from tens of milliseconds to a few).
 SHUTDOWN_FLUSH_SECONDS = 2.0  # how long everyone has to read the shutdown notice and close
 
 _WAKE = object()
@@ -273,10 +273,10 @@ class Server:
                 if self.tls is not None:
                     self.tls.expire()
                 if hub.files.downloads:  # the pacer has nothing to do without a download
-                    for cid in hub.pacer.top_up():  # a download began: cap what the kernel holds of it
+                    for cid, size in hub.pacer.top_up():  # a download began, or its pace changed: cap what the kernel holds of it
                         client = self.clients.get(cid)
                         if client is not None:
-                            set_send_buffer(client.sock, FILE_SEND_BUFFER_BYTES)
+                            set_send_buffer(client.sock, size)
                 hub.flush(self.clients)
                 # Only people count: a port probe that never says hello cannot end the chat,
                 # and a bot cannot keep it open.

@@ -457,14 +457,10 @@ def test_on_the_full_screen_a_download_through_a_stalled_link_does_not_show_its_
         bob.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a student's own download keeps ~640 KB ahead of every chat line on their link: the hub tops "
-    "the queue up to FILE_LOW_WATER_BYTES (256 KiB) and the kernel holds FILE_SEND_BUFFER_BYTES "
-    "(128 KiB, doubled by Linux); at 250 KB/s a line waits 2.2 s (at 125 KB/s, a crowded class's "
-    "Wi-Fi share, 4-5 s, past the 2 s after which the line shows as not arrived). Measured with 64 KiB "
-    "and 16 KiB instead: 0.75 s at 250 KB/s, 1.5 s at 125 KB/s. hub.py/server.py, not this helper's files: what "
-    "waits ahead should follow the measured pace (about 0.25 s of it) rather than a fixed size"))
 def test_chat_does_not_wait_seconds_behind_a_download_on_a_slow_link(tcp_room, tmp_path):
+    """On a 250 KB/s link a chat line waited 2.2 s behind the student's own download (~640 KB
+    ahead of it: a 256 KiB queue and a 128 KiB send buffer, doubled by Linux). What waits ahead
+    now follows the link's measured pace (hub.DownloadPace): 0.8 s."""
     room = tcp_room
     room.link.rate = 250_000  # bytes a second each way: 2 Mbit/s
     room.link.held_bytes = room.link.buffer_bytes = 16 * 1024  # the link itself holds little (~50 KiB in all)

@@ -17,7 +17,17 @@ import pytest
 from lanchat import events as ev
 from lanchat.history import Record
 from lanchat.history_policy import HISTORY_BURST_ENTRIES, HISTORY_ENTRIES_PER_SECOND
-from lanchat.hub import FILE_LOW_WATER_BYTES, FRAME_SECONDS, KEPT_INTERNAL_ERRORS, MEMBER_FRAME_SECONDS, Hub
+from lanchat.hub import (
+    AHEAD_SECONDS,
+    FILE_LOW_WATER_BYTES,
+    FILE_LOW_WATER_FLOOR,
+    FILE_SEND_BUFFER_BYTES,
+    FILE_SEND_BUFFER_FLOOR,
+    FRAME_SECONDS,
+    KEPT_INTERNAL_ERRORS,
+    MEMBER_FRAME_SECONDS,
+    Hub,
+)
 from lanchat.outbox import Outbox
 from lanchat.protocol import Connection, LocalProtocolError, Role, encode
 from lanchat.room import Room
@@ -416,7 +426,7 @@ def test_a_download_is_queued_only_up_to_the_low_water_mark():
     bob = lab.join("bob")
     files.reader = bob.cid
     lab.writers[bob.cid].reading = False  # bob's kernel buffers are full: nothing can be written
-    assert lab.hub.pacer.top_up() == [bob.cid]  # the loop is told once, to cap the send buffer
+    assert lab.hub.pacer.top_up() == [(bob.cid, FILE_SEND_BUFFER_BYTES)]  # the loop is told once, to cap the send buffer
     queued = lab.hub.outbox.queued_bytes(bob.cid)
     assert FILE_LOW_WATER_BYTES <= queued < FILE_LOW_WATER_BYTES + files.CHUNK + 64
     given = files.chunks_given
@@ -427,6 +437,39 @@ def test_a_download_is_queued_only_up_to_the_low_water_mark():
     lab.writers[bob.cid].reading = True
     pieces = [event for event in bob.hears() if isinstance(event, ev.FileBytes)]
     assert len(pieces) >= given  # every chunk went through the state machine, whole
+
+
+def test_what_waits_ahead_of_chat_follows_the_downloaders_measured_pace():
+    """A fixed 256 KiB queue and 128 KiB send buffer (doubled by Linux) held ~640 KB ahead of
+    every chat line: seconds on a slow Wi-Fi. Now a quarter second of the link's measured pace
+    (DownloadPace), within floors and the old sizes as ceilings: a 250 KB/s link gets a small
+    queue and buffer, and a fast one the ceilings again, within a window or two."""
+    files = EndlessFiles()
+    lab = Lab(files=files)
+    bob = lab.join("bob")
+    files.reader = bob.cid
+    socket = lab.writers[bob.cid]
+    assert lab.hub.pacer.top_up() == [(bob.cid, FILE_SEND_BUFFER_BYTES)]  # a download begins at the ceilings
+
+    def run(rate: int, seconds: float) -> list[tuple[int, int]]:
+        """Passes of the loop, 20 a second, with the link taking ``rate`` bytes a second."""
+        told = []
+        socket.take = rate // 20
+        for _ in range(int(seconds * 20)):
+            lab.clock.now += 0.05
+            told += lab.hub.pacer.top_up()
+            lab.hub.outbox.dirty.add(lab.hub.outbox.queues[bob.cid])
+            lab.hub.flush(lab.writers)
+            bob.hears()
+        return told
+
+    told = run(250_000, 1.0)
+    assert told and told[-1] == (bob.cid, FILE_SEND_BUFFER_FLOOR)  # 62 KB ahead: the kernel's share at its floor
+    assert FILE_LOW_WATER_FLOOR <= lab.hub.pacer.paces[bob.cid].low_water < 250_000 * AHEAD_SECONDS  # (was 256 KiB)
+    assert lab.hub.outbox.queued_bytes(bob.cid) < 64 * 1024
+    told = run(40_000_000, 0.6)  # the link is fast again (a crowd left the Wi-Fi)
+    assert told[-1] == (bob.cid, FILE_SEND_BUFFER_BYTES)
+    assert lab.hub.pacer.paces[bob.cid].low_water == FILE_LOW_WATER_BYTES
 
 
 def test_the_shutdown_notice_jumps_a_downloads_queued_pieces_but_not_the_chat():
