@@ -395,6 +395,12 @@ class Hub:
 
     join_page = JoinPage()  # what a web browser is told; the server sets how it listens (server.join_page)
 
+
+    # A queue may hold what its socket would not take since the guard last looked: the loop
+    # must wake for its next look (next_deadline), or a reader that stopped reading in a quiet
+    # room was never found out (the not-reading rule ran only when something else woke the loop).
+    backlog_unchecked = False
+
     def __init__(
         self,
         room: Room,
@@ -854,8 +860,10 @@ class Hub:
                     continue
                 try:
                     sent = write(queue, writer.send)
-                    if sent and queue.out:
-                        self.guard.moved(cid)  # a backlog that drains (the not-reading rule)
+                    if queue.out:
+                        self.backlog_unchecked = True
+                        if sent:
+                            self.guard.moved(cid)  # a backlog that drains (the not-reading rule)
                     if downloads:  # its link's pace (DownloadPace)
                         self.pacer.wrote(cid, sent)
                 except OSError:
@@ -895,6 +903,7 @@ class Hub:
                 continue
             if sent != size:  # the socket is full: the rest goes when it says it is writable
                 keep(queue, data, sent)
+                self.backlog_unchecked = True
                 if not writer.writing:
                     writer.set_writing(True)
             elif queue.closing:
@@ -992,6 +1001,8 @@ class Hub:
         guard = self.guard
         if guard.paused or guard.congested_since or guard.stuck_since or guard.refusals.storms:
             due = _earliest(due, guard.next_due())
+        if self.backlog_unchecked:  # the guard's next look at it (the not-reading rule)
+            due = _earliest(due, max(guard.next_congestion_check, self.clock()))
         room = self.room
         if room.turn_timeout is not None and room.mode == "turn" and room.turn_holder is not None:
             # the room keeps time by its own clock (time.time): converted to the hub's
@@ -1031,6 +1042,8 @@ class Hub:
             guard.resume_due(now)
         if now >= guard.next_congestion_check:  # every THROTTLE_SECONDS at most (guard.py)
             guard.check_congestion(now)
+            if self.backlog_unchecked:  # looked at: still a reason to look again?
+                self.backlog_unchecked = any(queue.out for queue in self.outbox.queues.values())
         if guard.refusals.storms:  # a connection storm's count, once its time is up
             guard.log_refusals(now)
         # a turn nobody took moves on (serve --turn-timeout)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from lanchat import events as ev
+from lanchat.guard import NOT_READING_SECONDS
 from lanchat.history import Record
 from lanchat.history_policy import HISTORY_BURST_ENTRIES, HISTORY_ENTRIES_PER_SECOND
 from lanchat.hub import (
@@ -580,6 +581,33 @@ def test_a_members_half_frame_has_a_minute_not_the_slowloris_10_s():
     lab.clock.now += FRAME_SECONDS + 0.1
     lab.hub.expire()
     assert probe.hears_one(ev.Error).code == ev.E_DEADLINE
+
+
+def test_a_reader_that_stops_in_a_quiet_room_is_dropped_without_anything_else_waking_the_loop():
+    """The not-reading rule (guard.NOT_READING_SECONDS) ran only when the loop woke for
+    something else: bob's laptop froze with frames queued for him, nobody spoke again, and
+    next_deadline() said nothing was due: the loop slept, and bob was never dropped. Now a
+    queue left with a backlog wakes the loop for the guard's next look, until bob is dropped."""
+    lab = Lab()
+    ann, bob = lab.join("ann"), lab.join("bob")
+    ann.hears()
+    lab.writers[bob.cid].reading = False  # frozen
+    ann.says(ev.Say(text="are you there?"))
+    lab.flush()
+    frozen_at = lab.clock.now
+    wakes = 0
+    while bob.cid not in lab.released and wakes < 10_000:
+        due = lab.hub.next_deadline()  # the loop sleeps until then (None: for ever)
+        assert due is not None, "the loop would sleep for ever"
+        lab.clock.now = max(lab.clock.now, due)
+        if lab.clock.now >= lab.hub.expire_from:
+            lab.hub.expire()
+        lab.flush()
+        wakes += 1
+        if bob.cid in lab.hub.peers and lab.hub.peers[bob.cid].closing:
+            lab.clock.now += 2.5  # the linger: his socket is closed
+    assert any("bob: not reading" in line for line in lab.log), lab.log
+    assert lab.clock.now - frozen_at < NOT_READING_SECONDS + 5
 
 
 def test_a_closing_connection_that_never_reads_is_released_when_its_time_is_up():
