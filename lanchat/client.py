@@ -798,8 +798,11 @@ def _handshake_events(sock: socket.socket, proto: Connection, deadline: float) -
     with one clear line when it says nothing, goes away, or is not a lanchat server."""
     while True:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise JoinError("the server did not answer the handshake in time; is it a lanchat server?")
+        if remaining <= 0:  # connected, so something is there: a stalled link as likely as another program
+            if proto.partial_frame_bytes:
+                raise JoinError("the server's answer began but stopped arriving: the network seems stalled (a weak Wi-Fi?)")
+            raise JoinError("connected, but the server said nothing in time: the network may be stalled or its machine "
+                            "asleep (or it is not a lanchat server)")
         sock.settimeout(remaining)
         try:
             data = sock.recv(READ_BYTES)

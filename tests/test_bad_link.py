@@ -476,3 +476,26 @@ def test_chat_does_not_wait_seconds_behind_a_download_on_a_slow_link(tcp_room, t
     ann.send("can everyone read this?")
     bob.expect(r"ann: can everyone read this\?$", timeout=20)
     assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("said", [b"", b"\x00\x00\x00\x40{\"type\":\"wel"])
+def test_a_handshake_through_a_stalled_link_says_so_not_that_it_may_not_be_lanchat(said):
+    """The first connect through a link that stalls after the TCP handshake said 'is it a
+    lanchat server?' after 15 s: misleading for a student on a weak Wi-Fi. Nothing heard: the
+    stall (or a sleeping machine) comes first; half an answer heard: the network stalled."""
+    import socket
+
+    from lanchat.client import JoinError, join
+
+    ours, theirs = socket.socketpair()
+    try:
+        theirs.sendall(said)  # and then nothing more, as behind a stalled link
+        with pytest.raises(JoinError) as refused:
+            join(ours, "bob", timeout=0.3)
+        words = str(refused.value)
+        assert "stalled" in words and "is it a lanchat server?" not in words, words
+        if said:
+            assert "not a lanchat server" not in words, words
+    finally:
+        ours.close()
+        theirs.close()
