@@ -356,15 +356,17 @@ class DownloadPacer:
         buffers: list[tuple[int, int]] = []
         self.outbox.materialize()  # so the sizes below count this pass's chat too
         now = self.clock()
-        for cid in self.files.downloading():
+        downloading = self.files.downloading()
+        if len(self.paces) > len(downloading):  # a download over: the next one is measured afresh
+            self._forget_paces(downloading)
+        for cid in downloading:
             peer = peers.get(cid)
             queue = self.outbox.queues.get(cid)
             if peer is None or queue is None or peer.closing or cid in held_for:
                 continue  # (held_for: its file-start may wait for this pass's commit; the chunks follow it)
             pace = self.paces.get(cid)
-            if pace is None:
+            if pace is None or cid not in self.started:
                 pace = self.paces[cid] = DownloadPace(now)
-            if cid not in self.started:
                 self.started.add(cid)
                 buffers.append((cid, pace.send_buffer))
             elif (buffer := pace.measure(now)) is not None:
@@ -378,6 +380,12 @@ class DownloadPacer:
                 if peer.closed or peer.closing:
                     break
         return buffers
+
+    def _forget_paces(self, downloading: list[int]) -> None:
+        """The paces of connections no longer downloading go (their link may change by the next)."""
+        still = set(downloading)
+        for cid in [cid for cid in self.paces if cid not in still]:
+            del self.paces[cid]
 
     def wrote(self, cid: int, sent: int) -> None:
         """The flush wrote ``sent`` bytes to ``cid`` (its pace: DownloadPace)."""

@@ -471,6 +471,11 @@ def test_what_waits_ahead_of_chat_follows_the_downloaders_measured_pace():
     told = run(40_000_000, 0.6)  # the link is fast again (a crowd left the Wi-Fi)
     assert told[-1] == (bob.cid, FILE_SEND_BUFFER_BYTES)
     assert lab.hub.pacer.paces[bob.cid].low_water == FILE_LOW_WATER_BYTES
+    run(250_000, 1.0)
+    files.reader = None  # that download is over; the next, later, is measured afresh
+    assert lab.hub.pacer.top_up() == [] and bob.cid not in lab.hub.pacer.paces
+    files.reader = bob.cid
+    assert lab.hub.pacer.top_up() == [(bob.cid, FILE_SEND_BUFFER_BYTES)]
 
 
 def test_the_shutdown_notice_jumps_a_downloads_queued_pieces_but_not_the_chat():
