@@ -403,7 +403,6 @@ class Hub:
 
     join_page = JoinPage()  # what a web browser is told; the server sets how it listens (server.join_page)
 
-
     # A queue may hold what its socket would not take since the guard last looked: the loop
     # must wake for its next look (next_deadline), or a reader that stopped reading in a quiet
     # room was never found out (the not-reading rule ran only when something else woke the loop).
