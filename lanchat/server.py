@@ -168,8 +168,7 @@ class Server:
         limits: bool = False,
         **hub_limits: object,
     ) -> None:
-        """``limits`` turns on flood control and connection caps (hub.py); ``hub_limits`` may
-        pass the Hub its own ``flood``, ``connection_limits``, ``refusal_log``, ``frame_seconds``, ``member_frame_seconds`` or ``keep_history``."""
+        """``limits`` turns on flood control and connection caps (hub.py); ``hub_limits`` go to the Hub (``flood``, ``connection_limits``, ``refusal_log``, ``frame_seconds``, ``member_frame_seconds``, ``keep_history``)."""
         self.log = log or (lambda line: None)
         # TLS (PROTOCOL.md, TLS): an accepted connection first finishes its TLS handshake here,
         # within tls_handshake_seconds (a dict in deadline order), then joins the hub as usual.
@@ -274,8 +273,7 @@ class Server:
                     self.tls.expire()
                 if hub.files.downloads:  # the pacer has nothing to do without a download
                     for cid, size in hub.pacer.top_up():  # a download began, or its pace changed: cap what the kernel holds of it
-                        client = self.clients.get(cid)
-                        if client is not None:
+                        if (client := self.clients.get(cid)) is not None:
                             set_send_buffer(client.sock, size)
                 hub.flush(self.clients)
                 # Only people count: a port probe that never says hello cannot end the chat,
