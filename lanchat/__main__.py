@@ -927,7 +927,7 @@ def _make_frontend(session, plain: bool, stops=None):  # noqa: ANN001, ANN202
         try:
             from .ui.screen import CursesFrontend
 
-            return CursesFrontend(session, stopping=stops.came if stops is not None else None)
+            return CursesFrontend(session, stopping=stops)
         except Exception as exc:  # noqa: BLE001 - no curses here, or a terminal it cannot drive
             _say(f"{PROG}: the full-screen interface is not available ({exc}); using line mode")
     frontend = PlainFrontend(session)

@@ -47,6 +47,7 @@ class StopSignals:
         self.raising = False  # inside ``interrupting``: the next stop signal raises KeyboardInterrupt
         self._saved: dict[int, object] = {}
         self._saved_wakeup: int | None = None
+        self._heard_pair: tuple[socket.socket, socket.socket] | None = None  # heard_fileno's
 
     def install(self) -> None:
         """Take the stop signals over (from the main thread). They stay ours to the end of the
@@ -65,6 +66,8 @@ class StopSignals:
         self._saved.clear()
         self._wake_read.close()
         self._wake_write.close()
+        for end in self._heard_pair or ():
+            end.close()
 
     def _caught(self, signum: int, frame: object) -> None:
         # The wake socket already has the signal's number (the interpreter wrote it before
@@ -90,6 +93,9 @@ class StopSignals:
             if not data:
                 break
             came += [number for number in data if number in STOP_SIGNALS]
+        if came and not self.heard and self._heard_pair is not None:
+            with contextlib.suppress(OSError):
+                self._heard_pair[1].send(b"!")
         self.heard += came
         return came
 
@@ -105,6 +111,16 @@ class StopSignals:
         except OSError:  # closed (uninstall)
             return False
         return any(number in STOP_SIGNALS for number in waiting)
+
+    def heard_fileno(self) -> int:
+        """Readable for good once a stop signal was read (``take``): with ``fileno``, what a thread
+        that only watches (ui/stall.py) sleeps on, as a signal the loop read first left nothing
+        in the wake socket to wake it. Made on the first call (from the main thread)."""
+        if self._heard_pair is None:
+            self._heard_pair = wake_pair()
+            if self.heard:
+                self._heard_pair[1].send(b"!")
+        return self._heard_pair[0].fileno()
 
     @property
     def insisting(self) -> bool:

@@ -316,6 +316,19 @@ def test_outside_a_wait_signals_are_only_noted_in_the_order_they_came(stops):
     assert stops.take() == []  # each once
 
 
+def test_heard_fileno_is_readable_once_a_stop_signal_was_read_and_for_good(stops):
+    """What the full screen's stall watcher (ui/stall.py) sleeps on besides the wake socket: a
+    stop signal the loop read first leaves nothing there to wake it."""
+    heard = stops.heard_fileno()
+    os.kill(os.getpid(), signal.SIGTERM)  # (a signal a process sends itself is delivered before kill() returns)
+    assert not select.select([heard], [], [], 0)[0]  # not read yet: the wake socket says it
+    assert stops.take() == [signal.SIGTERM]
+    assert select.select([heard], [], [], 0)[0]
+    stops.take()
+    assert select.select([heard], [], [], 0)[0]  # for good
+    assert stops.heard_fileno() == heard
+
+
 def test_a_wait_outside_the_loop_is_interrupted_once_and_an_unanswered_signal_skips_it(stops):
     """A prompt or 'press any key': the first stop signal raises KeyboardInterrupt, the ones
     after it nothing (they would cut the way out short); and a signal heard before the wait

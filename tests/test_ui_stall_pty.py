@@ -12,6 +12,7 @@ import os
 import re
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -193,32 +194,109 @@ def _drain(fd: int) -> int:
     return read
 
 
-def test_the_watcher_throws_output_away_only_after_a_stop_signal():
+def _wakes(thread: threading.Thread) -> int:
+    """How many times ``thread`` (of this process) has gone to sleep and woken since it began."""
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def stops():
+    from lanchat.stopsignals import StopSignals
+
+    noted = StopSignals()
+    noted.install()
+    try:
+        yield noted
+    finally:
+        noted.uninstall()
+
+
+def test_the_watcher_sleeps_and_throws_output_away_only_after_a_stop_signal(stops):
     """Without a stop signal a terminal that stops reading (Scroll Lock, a slow link) keeps every
-    byte, however long it waits; after one, what waits is thrown away within a second."""
+    byte, however long it waits, and the watcher sleeps (it ticked 10 times a second, an idle
+    screen's only wake-ups); after one, what waits is thrown away within a second."""
     from lanchat.ui import stall
 
     master, slave = os.openpty()
-    stopping = threading.Event()
-    watcher = stall.StallWatcher(slave, stopping.is_set)
-    old = signal.getsignal(stall.POKE)
+    watcher = stall.StallWatcher(slave, stops)
     try:
         assert watcher.start()
         written = _fill(slave)
+        os.kill(os.getpid(), stall.POKE)  # a signal that is no stop (its number goes there too): not one
+        stops.take()
+        assert watcher._thread is not None  # noqa: SLF001 - its wake-ups are the point
+        wait_for(lambda: _wchan_of(watcher._thread.native_id).startswith(("do_sys_poll", "poll_schedule_timeout")), what="the watcher asleep")  # type: ignore[union-attr]  # noqa: SLF001
+        woke = _wakes(watcher._thread)  # noqa: SLF001
         deadline = time.monotonic() + 3 * stall.STALLED_SECONDS
         while time.monotonic() < deadline:  # a stall far longer than the watcher waits: nothing goes
             assert watcher.flushes == 0
             time.sleep(stall.CHECK_SECONDS)
+        assert _wakes(watcher._thread) - woke <= 1  # noqa: SLF001 - (it was 15 in these 1.5 s)
         assert _drain(master) == written
         written = _fill(slave)
-        stopping.set()
+        os.kill(os.getpid(), signal.SIGTERM)
         wait_for(lambda: watcher.flushes, timeout=3, what="the flush")
         assert _drain(master) < written
     finally:
         watcher.stop()
-        signal.signal(stall.POKE, old)
         os.close(master)
         os.close(slave)
+
+
+class _ReadFirst:
+    """Stop signals whose loop read the stop signal before the watcher woke: nothing waits in
+    the wake socket, only ``heard_fileno`` says so."""
+
+    def __init__(self) -> None:
+        self.wake_read, self.wake_write = socket.socketpair()
+        self.heard_read, self.heard_write = socket.socketpair()
+        self.heard = False
+
+    def came(self) -> bool:
+        return self.heard
+
+    def fileno(self) -> int:
+        return self.wake_read.fileno()
+
+    def heard_fileno(self) -> int:
+        return self.heard_read.fileno()
+
+    def read_one(self) -> None:
+        self.heard = True
+        self.heard_write.send(b"!")
+
+    def close(self) -> None:
+        for end in (self.wake_read, self.wake_write, self.heard_read, self.heard_write):
+            end.close()
+
+
+def test_a_stop_signal_the_loop_read_first_still_wakes_the_watcher():
+    """The loop read the signal from the wake socket before the watcher, asleep on it, woke (a
+    busy machine): then blocked writing to the stalled terminal. The watcher must still wake."""
+    from lanchat.ui import stall
+
+    master, slave = os.openpty()
+    signals = _ReadFirst()
+    watcher = stall.StallWatcher(slave, signals)
+    try:
+        assert watcher.start()
+        written = _fill(slave)
+        signals.read_one()
+        wait_for(lambda: watcher.flushes, timeout=3, what="the flush")
+        assert _drain(master) < written
+    finally:
+        watcher.stop()
+        signals.close()
+        os.close(master)
+        os.close(slave)
+
+
+def _wchan_of(tid: int) -> str:
+    try:
+        return Path(f"/proc/self/task/{tid}/wchan").read_text()
+    except OSError:
+        return ""
 
 
 # The full screen alone, its terminal filled up to the brim (its reader stopped), then a beep

@@ -39,7 +39,7 @@ from . import projector, render
 from .editor import typed_character
 from .paste import ENTER_ALONE, HeldEscape, PastedText
 from .plain import format_plain, paste_cut_short
-from .stall import StallWatcher
+from .stall import Signals, StallWatcher
 from .view import ROSTER_MIN_COLS, View
 
 UI_COMMANDS = (
@@ -472,7 +472,7 @@ class KeyDecoder:
 class CursesFrontend:
     """The split screen: transcript (and who is here), status line, input line."""
 
-    def __init__(self, session: Session, *, fd: int | None = None, stopping: Callable[[], bool] | None = None) -> None:
+    def __init__(self, session: Session, *, fd: int | None = None, stopping: Signals | None = None) -> None:
         self.session = session
         session.ui_commands = tuple(c for c in session.ui_commands if c.name not in {u.name for u in UI_COMMANDS}) + UI_COMMANDS
         if hasattr(session, "ui_keys"):

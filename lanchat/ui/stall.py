@@ -11,17 +11,20 @@ terminal back (its modes; the bytes that leave the alternate screen come after t
 for the reader) and the process ends. It keeps doing so, each ``CHECK_SECONDS``, until the
 process ends: the last line written after the screen is gone is not stuck either.
 Without a stop signal nothing is thrown away: a terminal paused by its reader (Scroll Lock)
-keeps every byte. Public APIs only: threading, termios, select, signal.
+keeps every byte. Until a signal comes the watcher sleeps on the stop signals' socket (each
+signal's number is written there): an idle screen is not woken for nothing. Public APIs only:
+threading, termios, select, signal, os.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import signal
 import threading
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 CHECK_SECONDS = 0.1
 STALLED_SECONDS = 0.5  # no room in the terminal this long after a stop signal: stalled
@@ -35,17 +38,31 @@ def _nothing(signum: int, frame: object) -> None:
     """POKE's handler: the write it interrupted is retried, now into the room the flush made."""
 
 
-class StallWatcher:
-    """Watches ``fd`` (the terminal the screen writes to) once ``stopping()`` is true; see the
-    module's docstring. ``start`` from the main thread (it installs POKE's handler)."""
+class Signals(Protocol):
+    """What the watcher asks of the stop signals (stopsignals.StopSignals)."""
 
-    def __init__(self, fd: int, stopping: Callable[[], bool]) -> None:
+    def came(self) -> bool:
+        """Has a stop signal come (safe from another thread)?"""
+
+    def fileno(self) -> int:
+        """Readable when a signal came (its number waits there until the loop reads it)."""
+
+    def heard_fileno(self) -> int:
+        """Readable for good once the loop read a stop signal."""
+
+
+class StallWatcher:
+    """Watches ``fd`` (the terminal the screen writes to) once a stop signal came (``signals``);
+    see the module's docstring. ``start`` from the main thread (it installs POKE's handler)."""
+
+    def __init__(self, fd: int, signals: Signals) -> None:
         self.fd = fd
-        self.stopping = stopping
+        self.signals = signals
         self.flushes = 0  # how many times the queue was thrown away (for tests and the curious)
         self._main = threading.main_thread().ident
         self._thread: threading.Thread | None = None
-        self._done = threading.Event()
+        self._quit: tuple[int, int] | None = None  # a pipe, readable once stop() was called
+        self._old_poke: object = None
 
     def start(self) -> bool:
         """Start watching; False where it cannot be done (no termios, no POKE, not the main thread)."""
@@ -56,9 +73,10 @@ class StallWatcher:
         except ImportError:
             return False
         try:
-            signal.signal(POKE, _nothing)
+            self._old_poke = signal.signal(POKE, _nothing)
         except (ValueError, OSError):  # not the main thread
             return False
+        self._quit = os.pipe()
         self._thread = threading.Thread(target=self._watch, name="lanchat-stall-watcher", daemon=True)
         self._thread.start()
         return True
@@ -68,20 +86,35 @@ class StallWatcher:
         # stop signals blocked (the end of the chat: __main__._hold_signals_for_good) would else
         # come here, and at the interpreter's end, its handlers reset, kill the process.
         signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-        poller = select.poll()
-        poller.register(self.fd, select.POLLOUT)
+        room = select.poll()
+        room.register(self.fd, select.POLLOUT)
+        assert self._quit is not None  # (start made it)
+        quit_asked = select.poll()
+        quit_asked.register(self._quit[0], select.POLLIN)
+        a_signal = select.poll()  # a signal's number in the stop signals' socket, one the loop read, or stop()
         stalled_since: float | None = None
-        while not self._done.wait(CHECK_SECONDS):  # a watchdog's tick: nothing to wake it sooner
-            try:
-                if not self.stopping() or poller.poll(0):  # room (or an error, which the write will meet)
+        try:
+            for fd in (self._quit[0], self.signals.fileno(), self.signals.heard_fileno()):
+                a_signal.register(fd, select.POLLIN)
+            while True:
+                if not self.signals.came():
+                    # Asleep until a signal comes (ticking woke an idle screen 10 times a second),
+                    # then a tick's rest and a look again: the loop may be reading it (heard only
+                    # once read), and one that is no stop (a resize) waits there until the loop reads it.
                     stalled_since = None
-                    continue
-            except (OSError, ValueError):
-                return  # the terminal (or the stop signals' socket) is gone: nothing left to unblock
-            now = time.monotonic()
-            stalled_since = now if stalled_since is None else stalled_since
-            if now - stalled_since >= STALLED_SECONDS:
-                self.unblock()
+                    if any(events & select.POLLNVAL for _fd, events in a_signal.poll()):
+                        return  # the stop signals' socket is closed: none can come now
+                elif room.poll(0):  # room (or an error, which the write will meet)
+                    stalled_since = None
+                else:
+                    now = time.monotonic()
+                    stalled_since = now if stalled_since is None else stalled_since
+                    if now - stalled_since >= STALLED_SECONDS:
+                        self.unblock()
+                if quit_asked.poll(int(CHECK_SECONDS * 1000)):  # a watchdog's tick
+                    return
+        except (OSError, ValueError):
+            return  # the terminal (or the stop signals' socket) is gone: nothing left to unblock
 
     def wait_for_room(self, seconds: float = 2 * STALLED_SECONDS + CHECK_SECONDS) -> None:
         """Wait (the interpreter's lock let go) until the terminal takes bytes, for at most
@@ -96,10 +129,17 @@ class StallWatcher:
             poller.poll(int(seconds * 1000))
 
     def stop(self) -> None:
-        """Stop watching (the process's end stops it too: a daemon thread)."""
-        self._done.set()
-        if self._thread is not None:
-            self._thread.join()
+        """Stop watching, POKE's handler put back (the process's end stops it too: a daemon
+        thread, left to watch the last line written after the screen is gone)."""
+        if self._thread is None or self._quit is None:
+            return
+        os.write(self._quit[1], b"q")
+        self._thread.join()
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            signal.signal(POKE, self._old_poke)  # type: ignore[arg-type]
+        for fd in self._quit:
+            os.close(fd)
+        self._thread = self._quit = None
 
     def unblock(self) -> None:
         """Throw away what waits for the terminal, and wake the main thread's blocked write."""
