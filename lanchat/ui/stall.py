@@ -62,6 +62,7 @@ class StallWatcher:
         self._main = threading.main_thread().ident
         self._thread: threading.Thread | None = None
         self._quit: tuple[int, int] | None = None  # a pipe, readable once stop() was called
+        self._woken_by: tuple[int, ...] = ()  # what ends the watcher's sleep (start)
         self._old_poke: object = None
 
     def start(self) -> bool:
@@ -73,10 +74,12 @@ class StallWatcher:
         except ImportError:
             return False
         try:
+            signals = (self.signals.fileno(), self.signals.heard_fileno())  # (the latter from the main thread, as take())
             self._old_poke = signal.signal(POKE, _nothing)
-        except (ValueError, OSError):  # not the main thread
+        except (ValueError, OSError):  # not the main thread; the stop signals closed
             return False
         self._quit = os.pipe()
+        self._woken_by = (self._quit[0], *signals)
         self._thread = threading.Thread(target=self._watch, name="lanchat-stall-watcher", daemon=True)
         self._thread.start()
         return True
@@ -94,7 +97,7 @@ class StallWatcher:
         a_signal = select.poll()  # a signal's number in the stop signals' socket, one the loop read, or stop()
         stalled_since: float | None = None
         try:
-            for fd in (self._quit[0], self.signals.fileno(), self.signals.heard_fileno()):
+            for fd in self._woken_by:
                 a_signal.register(fd, select.POLLIN)
             while True:
                 if not self.signals.came():
