@@ -57,6 +57,20 @@ def terms() -> Iterator[list]:
         term.stop()
 
 
+@pytest.fixture
+def stops() -> Iterator[object]:
+    """A stopsignals.StopSignals installed in the pytest process (its handlers, its wake socket),
+    given back as they were when the test ends."""
+    from lanchat.stopsignals import StopSignals
+
+    noted = StopSignals()
+    noted.install()
+    try:
+        yield noted
+    finally:
+        noted.uninstall()
+
+
 @pytest.fixture(autouse=True)
 def _no_signal_left_blocked() -> Iterator[None]:
     """A test that leaves signals blocked in the pytest process (calling __main__.main(), whose

@@ -292,18 +292,6 @@ def test_after_its_terminal_hung_up_a_wake_up_does_not_cut_the_goodbyes_wait_sho
 # ------------------------------------------------------------- in this process
 
 
-@pytest.fixture
-def stops():
-    from lanchat.stopsignals import StopSignals
-
-    noted = StopSignals()
-    noted.install()
-    try:
-        yield noted
-    finally:
-        noted.uninstall()
-
-
 def test_outside_a_wait_signals_are_only_noted_in_the_order_they_came(stops):
     """The loop's side: no handler raises, whatever the mix; the wake socket is readable and
     take() gives each stop signal once (the test's own PID: this process)."""

@@ -200,18 +200,6 @@ def _wakes(thread: threading.Thread) -> int:
     return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
 
 
-@pytest.fixture
-def stops():
-    from lanchat.stopsignals import StopSignals
-
-    noted = StopSignals()
-    noted.install()
-    try:
-        yield noted
-    finally:
-        noted.uninstall()
-
-
 def test_the_watcher_sleeps_and_throws_output_away_only_after_a_stop_signal(stops):
     """Without a stop signal a terminal that stops reading (Scroll Lock, a slow link) keeps every
     byte, however long it waits, and the watcher sleeps (it ticked 10 times a second, an idle
