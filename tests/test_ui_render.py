@@ -941,3 +941,17 @@ def test_a_narrow_status_line_keeps_the_name_whole_beside_a_find_or_the_scrolled
     view.page_up()
     status = row_texts(rd.render(view, 8, 36))[-2]
     assert status.startswith(" bartholomew_the_third ") and status.rstrip().endswith(" scrolled up"), status
+
+
+def test_the_new_lines_marker_keeps_its_alert_colour_on_a_narrow_status_line():
+    """Scrolled up with new lines below, on a window too narrow for the name and the marker:
+    " \u25bc 3 new " lost its alert colour (the short form of the tail was drawn plain)."""
+    view = make_view(name="bartholomew_the_third", mode="duplex", members=["ann", "bob"])
+    view.page_rows = 2
+    view.add(msg(f"line {n}") for n in range(10))
+    view.page_up()
+    view.add(msg(f"new {n}") for n in range(3))
+    for cols in (30, 80):
+        status = rd.render(view, 8, cols).rows[-2]
+        assert "".join(chunk for chunk, _style in status).endswith(" \u25bc 3 new "), cols
+        assert {style for _chunk, style in status[-len(" \u25bc 3 new ") :]} == {rd.STATUS_ALERT}, cols

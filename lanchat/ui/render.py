@@ -834,7 +834,8 @@ def _status(view: View, width: int, moved: bool = True) -> list[Cell]:
         tails = [cells(found + "(^F older, Esc) ", STATUS_ALERT), cells(found, STATUS_ALERT)]
     elif not view.following and moved:
         marker = f" \u25bc {view.unread} new " if view.unread else " scrolled up (End: back) "
-        tails = [cells(marker, STATUS_ALERT if view.unread else STATUS), cells(marker.replace(" (End: back)", ""), STATUS)]
+        style = STATUS_ALERT if view.unread else STATUS
+        tails = [cells(marker, style), cells(marker.replace(" (End: back)", ""), style)]
     # On a narrow screen (40 columns) the whole tail left the name cut to " an": the short form
     # then, so the name stays whole beside it.
     least = text_width(status_text(view, 0))  # the parts always kept (the name), alone
