@@ -93,10 +93,11 @@ class StopSignals:
             if not data:
                 break
             came += [number for number in data if number in STOP_SIGNALS]
-        if came and not self.heard and self._heard_pair is not None:
+        first = came and not self.heard
+        self.heard += came
+        if first and self._heard_pair is not None:  # (after: a watcher woken by it finds it heard)
             with contextlib.suppress(OSError):
                 self._heard_pair[1].send(b"!")
-        self.heard += came
         return came
 
     def came(self) -> bool:
