@@ -2053,11 +2053,17 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
     if isinstance(rooms, int):
         return rooms
     called = rooms_called(rooms, typed, port)
+    if len(called) > 1 and len(trusted := _trusted_by_name(called, typed)) == 1:
+        # anyone can announce the name too: the one holding the certificate trusted for it is the room
+        _say(f"{PROG}: {len(called) - 1} other room(s) called {_room_said(' '.join(typed.split()))} announce a TLS "
+             "fingerprint other than the one you trusted for it: not joined (someone may be pretending to be it)",
+             sys.stdout)
+        called = trusted
     if len(called) == 1:
         _say(f"{PROG}: joining {called[0].name} on {called[0].where}", sys.stdout)
         return None, Endpoint(host=called[0].address, port=called[0].port), called[0]
     for number, room in enumerate(called or rooms, 1):
-        _say(f"  {number}. {room.describe()}", sys.stdout)
+        _say(f"  {number}. {room.describe()}{_room_warning(room)}", sys.stdout)
     if called:
         return _fail(f"{len(called)} rooms have that name: choose one with lanchat connect ADDRESS PORT")
     if rooms:
@@ -2331,6 +2337,18 @@ def cmd_rooms(args: argparse.Namespace) -> int:
         host, port = room.address, room.port
         _say(f"  {number}. {room.describe()}{_room_warning(room)}\n       join with: lanchat connect {host} {port}", sys.stdout)
     return 0
+
+
+def _trusted_by_name(rooms: list, typed: str) -> list:
+    """Those of ``rooms`` (all called ``typed``) announcing the TLS fingerprint trusted for that
+    name (tls.KnownRooms); none if none is, or the file cannot be read (connect says why)."""
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder
+
+    try:
+        trusted = KnownServers(default_folder() / KNOWN_SERVERS_NAME).rooms.lookup(typed)
+    except TlsError:
+        return []
+    return [room for room in rooms if trusted is not None and room.fingerprint == trusted]
 
 
 def _room_warning(room) -> str:  # noqa: ANN001 - a discovery.RoomInfo

@@ -262,6 +262,37 @@ def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_
     assert [line for line in listed if "WARNING" in line] == [line for line in out if "WARNING" in line], listed
 
 
+def test_connect_by_a_name_two_rooms_announce_joins_the_one_trusted_for_it(tmp_path, monkeypatch, capsys):
+    """eve announced "maths" too, with her own certificate: `lanchat connect maths` listed both
+    as equals (no WARNING, unlike `lanchat rooms`) and refused to join either, telling the class
+    to pick one by its address, where hers is asked about as a room never met. The one announcing
+    the certificate trusted for that name is joined (the other said not to be); with none
+    trusted the list is as before, a doubtful one warned about."""
+    from lanchat import __main__ as cli
+    from lanchat.discovery import RoomInfo
+    from lanchat.transport import Endpoint
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    real, fake = fingerprint(b"the room's"), fingerprint(b"eve's")
+    rooms = [RoomInfo(name="maths", host="eve", addresses=("10.0.0.66",), port=3580, fingerprint=fake),
+             RoomInfo(name="Maths", host="ann", addresses=("10.0.0.5",), port=3580, fingerprint=real)]
+    monkeypatch.setattr(cli, "_find_rooms", lambda seconds, stopped="": rooms)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert cli._room_called("maths", None, "'maths' is no address") == 1  # nothing trusted: the class picks
+    assert "WARNING" not in capsys.readouterr().out
+    known.remember("10.0.0.66:3580", real)  # eve took an address whose room was trusted
+    assert cli._room_called("maths", None, "'maths' is no address") == 1
+    out = capsys.readouterr().out
+    assert "WARNING: its TLS fingerprint is not the one you trusted at this address" in out, out
+    known.rooms.remember("maths", real)
+    assert cli._room_called("maths", None, "'maths' is no address") == (None, Endpoint(host="10.0.0.5", port=3580),
+                                                                         rooms[1])
+    out = capsys.readouterr().out
+    assert "1 other room(s) called 'maths' announce a TLS fingerprint other than the one you trusted" in out, out
+    assert "joining Maths on 10.0.0.5:3580" in out, out
+
+
 def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as_room(tmp_path, monkeypatch, capsys):
     """`lanchat forget "safe room"` was refused as an address holding a space: the refusal of a
     changed room names it now, so it forgets the fingerprint remembered for that name."""
