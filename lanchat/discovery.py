@@ -721,8 +721,12 @@ class RoomWatch:
                  found: RoomInfo | None = None, learned: Callable[[RoomInfo], None] | None = None) -> None:  # fmt: skip
         self.address = address
         # told the room, once, when its first look recognises it (not when ``found``: joined by its
-        # name already): over TLS, the name it is announced by, for the certificate pinned
+        # name already): over TLS, the name it is announced by, for the certificate pinned. Anyone
+        # can announce another name at that address, port and certificate: a look that hears two
+        # there tells neither (looked), else a name eve chose held the room's certificate
+        # and the real room of that name was refused as changed.
         self.learned = learned
+        self._learning: RoomInfo | None = None  # recognised in this look, told at its end
         self.port = port
         self.fingerprint = fingerprint
         self._read_networks, self._own_addresses, self._clock = networks, own_addresses, clock
@@ -763,6 +767,9 @@ class RoomWatch:
         """``announcer`` (an instance name) announces ``room``: kept if it is the room followed."""
         with self._lock:
             if not self.matches(room):
+                if self._learning is not None and self.address in room.addresses and room.port == self.port \
+                        and room.fingerprint == self.fingerprint:  # another name where it was joined: whose?
+                    self.learned = self._learning = None
                 if self.identity is None and self.fingerprint is not None and (room.port, room.fingerprint) == (self.port, self.fingerprint):
                     # Over TLS, before the room is known: a move right after joining (before the
                     # watch's first look heard it where it was joined) is still followed. Kept, never
@@ -770,14 +777,21 @@ class RoomWatch:
                     # certificate pinned proves the room on rejoining, and a false one is refuted.
                     self.sightings.heard(announcer, pick_address(room, self.networks))
                 return
-            recognised = self.identity is None
-            if recognised:
+            if self.identity is None:
                 self.identity = (room.name, room.host, room.port, room.fingerprint)
+                self._learning = room if self.learned is not None else None
             if self.sightings.home is None and self.address in room.addresses:  # its own: where it was joined
                 self.sightings.home = announcer
             self.sightings.heard(announcer, pick_address(room, self.networks))
-        if recognised and self.learned is not None:  # (outside the lock: it may write a file)
-            self.learned(room)
+
+    def looked(self) -> None:
+        """A look has heard all it holds: the room recognised in it, if no other name was announced
+        where it was joined, is told to ``learned`` (outside the lock: it may write a file)."""
+        with self._lock:
+            room, self._learning = self._learning, None
+            learned = self.learned
+        if room is not None and learned is not None:
+            learned(room)
 
     def moved_to(self, address: str) -> tuple[str, int] | None:
         """Where to look for the room elsewhere than ``address`` (address, port), or None."""
@@ -849,6 +863,7 @@ class RoomWatch:
         deadline = self._clock() + WATCH_SECONDS
         for name, room in _rooms(zeroconf, names, deadline, self.silent, self._clock, first=self.sightings.home):
             self.heard(name, room)
+        self.looked()
 
     def close(self) -> None:
         self._stop.set()

@@ -952,10 +952,26 @@ def test_a_tls_room_joined_by_its_address_is_learnt_by_its_announced_name_once(t
     watch.heard("eve", impostor)  # not where it was joined, nor its certificate: nothing learnt
     watch.heard(HOME, room)
     watch.heard(HOME, room)
+    watch.looked()
+    watch.heard(HOME, room)
+    watch.looked()
     assert told == [room]
     found = RoomWatch(address=ANN, port=3580, fingerprint=pin, found=room, learned=told.append)
     found.heard(HOME, room)
+    found.looked()
     assert told == [room]
+    # eve announces "history" (another teacher's room, another certificate) at ann's address, port
+    # and certificate: learnt, the real "history" was refused as changed. Two names where the room
+    # was joined, heard in one look, in either order: neither is learnt, nor later
+    history = RoomInfo(name="history", host="eve", addresses=(ANN,), port=3580, fingerprint=pin)
+    for first, then in ((history, room), (room, history)):
+        doubted = RoomWatch(address=ANN, port=3580, fingerprint=pin, learned=told.append)
+        doubted.heard("eve", first)
+        doubted.heard(HOME, then)
+        doubted.looked()
+        doubted.heard(HOME, room)
+        doubted.looked()
+        assert told == [room]
     known = KnownServers(tmp_path / "known_servers").rooms
     known.learn("maths", pin)
     known.learn("Maths", other)  # never over the one it holds
