@@ -420,16 +420,19 @@ def judge_room_name(server: Check, target: Target, outcome: str, rooms: list) ->
                  f"`lanchat connect {shell_word(target.host)}` joins it; the discovery check below says whether it answers")
 
 
-def remembered_fingerprint(where: str, room: str | None = None) -> str | None:
-    """The TLS fingerprint `lanchat connect` holds a server at ``where`` to (known_servers), else
-    the one it holds the room called ``room`` to (known_rooms); None: none, or not readable."""
+def remembered_fingerprint(where: str, room: str | None = None, presented: str | None = None) -> str | None:
+    """The TLS fingerprint `lanchat connect` holds a server at ``where`` to (known_servers), and
+    the room called ``room`` to (known_rooms): the one of them ``presented`` is not (connect
+    refuses it for that one, even if the other is it), else the one it is; None: none, or not
+    readable."""
     from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder
 
     known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
     try:
-        return known.lookup(where) or (known.rooms.lookup(room) if room is not None else None)
+        held = [fp for fp in (known.lookup(where), known.rooms.lookup(room) if room is not None else None) if fp]
     except TlsError:  # unreadable: the data folder check is not about it; connect says what is wrong
         return None
+    return next((fp for fp in held if fp != presented), held[0] if held else None)
 
 
 def fingerprint_doubts(rooms: list, answers: dict[str, tuple[str, str]], remembered: dict[str, str]) -> list[str]:
@@ -593,7 +596,7 @@ def run_checks(*, port: int, target: Target | None, browse_seconds: float) -> li
             checks[server_check] = judge_room_name(checks[server_check], target, outcome, rooms)
             answers = probe_rooms(rooms, {str(target): (outcome, detail)} if asked else {})
             trusted = {room.where: fp for room in rooms if answers.get(room.where, ("",))[0] == "lanchat-tls"
-                       and (fp := remembered_fingerprint(room.where, room.name)) is not None}
+                       and (fp := remembered_fingerprint(room.where, room.name, answers[room.where][1])) is not None}
             checks.append(judge_discovery(rooms, None, browse_seconds, answers, trusted))
         except DiscoveryError as exc:
             checks.append(judge_discovery(None, str(exc), browse_seconds))

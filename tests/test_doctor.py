@@ -146,6 +146,26 @@ def test_a_tls_room_whose_fingerprint_is_not_the_one_remembered_fails_with_both(
     assert trusted["status"] == "ok" and trusted["summary"].endswith(f"(its fingerprint: {presented}, the one you trusted)")
 
 
+def test_a_room_whose_name_holds_another_certificate_than_its_address_is_doubted(tmp_path, monkeypatch):
+    """A room announced as "maths" at an address trusted with the certificate it presents, the name
+    "maths" trusted with another: `connect maths` refuses it as CHANGED (for the name), yet the
+    doctor compared only the address's, and said all was well. The one it is not is compared."""
+    from lanchat import doctor
+    from lanchat import tls as tls_module
+    from lanchat.tls import KnownServers
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / "known_servers")
+    address, name = "SHA256:" + "A" * 43, "SHA256:" + "B" * 43
+    assert doctor.remembered_fingerprint("10.0.0.5:3580", "maths", address) is None
+    assert known.remember("10.0.0.5:3580", address) is None
+    assert doctor.remembered_fingerprint("10.0.0.5:3580", "maths", address) == address  # the one trusted
+    assert known.rooms.remember("Maths", name) is None
+    assert doctor.remembered_fingerprint("10.0.0.5:3580", "maths", address) == name
+    assert doctor.remembered_fingerprint("10.0.0.5:3580", "maths", name) == address
+    assert doctor.remembered_fingerprint("10.0.0.5:3580", None, address) == address
+
+
 def test_something_that_is_not_lanchat_is_named_as_such():
     with socket.create_server(("127.0.0.1", 0)) as impostor:
         port = impostor.getsockname()[1]
