@@ -434,14 +434,17 @@ def check_fingerprint(
     one trusted at another address is known, else ``ask(fingerprint)`` decides (trust on first
     use) and a yes is remembered.
     """
+    replaced = None
     if pinned is None or announced:
         _refuse_a_changed_one(where, got, known, room)
     elif got == pinned:  # typed, and presented: the certificate it replaces is forgotten wherever trusted
-        _replaced_by_a_typed_pin(where, got, known, room)
+        replaced = _replaced_by_a_typed_pin(where, got, known, room)
     if pinned is not None:
         note = _check_pin(where, got, pinned, known, announced=announced)
     else:
         note = _check_unpinned(where, got, known, ask)
+    if replaced is not None:
+        note = f"{note}\n  ({replaced})"
     if room is not None and known.rooms.lookup(room) != got:
         unsaved = known.rooms.remember(room, got)
         if unsaved is not None:
@@ -459,19 +462,28 @@ def _refuse_a_changed_one(where: str, got: str, known: KnownServers, room: str |
         raise TlsError(room_changed_message(room, where, by_name, got, known.rooms.path))
 
 
-def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: str | None) -> None:
+def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: str | None) -> str | None:
     """A --fingerprint typed from the host's screen, where another was remembered for ``where``
     or ``room``: the host made a new certificate (the refusal as CHANGED says to type it). The
     old one is forgotten at every address and name that held it, as `lanchat forget` does:
-    else the room's name, or another of its addresses, refused the new one next time."""
+    else the room's name, or another of its addresses, refused the new one next time. Said
+    where (None: nowhere else): another room now at a reused address loses its trust so too."""
+    from .discovery import room_key
+    from .textsafe import quoted
+
     try:
         held = (known.lookup(where), known.rooms.lookup(room) if room is not None else None)
         old = {fp for fp in held if fp is not None and fp != got}
-        if old:
-            known.forget_holding(old)
-            known.rooms.forget_holding(old)
+        if not old:
+            return None
+        places = [line.partition(" ")[0] for line in known.forget_holding(old)]
+        names = [line.partition(" ")[2] for line in known.rooms.forget_holding(old)]
     except TlsError:  # not changed: the pin is checked all the same
-        pass
+        return None
+    said = [place for place in places if _place_key(place) != _place_key(where)] + [
+        f"the room {quoted(name)}" for name in names if room is None or room_key(name) != room_key(room)]
+    return (f"the certificate it replaces, {', '.join(sorted(old))}, is forgotten where else it was trusted too: "
+            f"{', '.join(said)}") if said else None
 
 
 def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announced: bool) -> str:

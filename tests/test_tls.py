@@ -202,7 +202,11 @@ def test_a_new_certificate_typed_with_fingerprint_replaces_the_old_one_everywher
         known.remember(where, fp)
     known.rooms.remember("maths", old)
     known.rooms.remember("chess", other)
-    assert "matches --fingerprint" in check_fingerprint("10.0.0.5:3580", new, known=known, pinned=new)
+    note = check_fingerprint("10.0.0.5:3580", new, known=known, pinned=new)
+    assert note.startswith("TLS fingerprint") and "matches --fingerprint" in note
+    # said, where: the address may have been given to another room (a DHCP lease), whose trust goes too
+    assert note.endswith(f"(the certificate it replaces, {old}, is forgotten where else it was trusted too: "
+                         "10.0.0.9:3580, the room 'maths')"), note
     assert known.rooms.lookup("maths") is None and known.lookup("10.0.0.9:3580") is None
     assert known.lookup("10.0.0.5:3580") == new and known.lookup("10.0.0.7:3580") == other
     assert known.rooms.lookup("chess") == other
