@@ -3297,17 +3297,22 @@ def cmd_forget(args: argparse.Namespace) -> int:
         _say(f"{PROG}: waiting for another lanchat (one stopped with Ctrl-Z? fg it)...", sys.stdout)
 
     where = Endpoint(host=target.host, port=target.port).describe() if target is not None else ""
+    rooms: list[str] = []
+    places: list[str] = []
+    held: tuple[list[str], list[str]] = ([], [])
     try:
-        rooms = known.rooms.forget(args.host, waiting=waiting) if args.port_arg is None else []
-        places = []
+        rooms += known.rooms.forget(args.host, waiting=waiting) if args.port_arg is None else []
         if target is not None:  # and the same machine remembered by another name (localhost, 127.0.0.1)
             others = same_machine(target.host, known.hosts(target.port if target.port_given else None))
-            places = known.forget(where, every_port=not target.port_given, hosts=others, waiting=waiting)
+            places += known.forget(where, every_port=not target.port_given, hosts=others, waiting=waiting)
         # the certificates forgotten, wherever else they were trusted: the host made a new one, so a
         # room's name and its address are forgotten at once (else the next connect refused it again)
         fps = {line.split()[0] for line in rooms} | {line.split()[-1] for line in places}
-        held = (known.rooms.forget_holding(fps, waiting=waiting), known.forget_holding(fps, waiting=waiting))
-    except TlsError as exc:
+        held[0].extend(known.rooms.forget_holding(fps, waiting=waiting))
+        held[1].extend(known.forget_holding(fps, waiting=waiting))
+    except TlsError as exc:  # one file could not be changed: what the other lost is said all the same
+        _say_forgotten(known, rooms, places, target.host if target is not None else "")
+        _say_forgotten(known, *held, "", also=", the same certificate")
         return _fail(str(exc))
     if target is None and not rooms and not looks_like_a_room_name(args.host):
         return _fail(str(problem), 2)

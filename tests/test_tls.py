@@ -322,6 +322,23 @@ def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as
     assert "358O" in capsys.readouterr().err
 
 
+def test_forget_says_what_it_forgot_before_a_file_it_cannot_change(tmp_path, monkeypatch, capsys):
+    """`lanchat forget maths` took the room's name out of known_rooms, then found known_servers
+    unreadable (a folder there) and said only that: the name was forgotten without a word, and
+    its next join was a first one. What was forgotten is said before the failure."""
+    from lanchat import __main__ as cli
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    assert known.rooms.remember("maths", fingerprint(b"the room's")) is None
+    known.path.mkdir()
+    assert cli.cmd_forget(cli.parse_command_line(["forget", "maths"])) == 1
+    captured = capsys.readouterr()
+    assert "forgot the TLS fingerprint" in captured.out and "for the room 'maths'" in captured.out, captured
+    assert "is a folder; move it aside" in captured.err, captured
+    assert known.rooms.lookup("maths") is None
+
+
 def test_forget_forgets_a_certificate_wherever_it_was_trusted(tmp_path, monkeypatch, capsys):
     """The host made a new certificate; bob, who had joined "maths" by its name, was refused as
     CHANGED for its address, ran the `lanchat forget ADDRESS` it named, and was refused again, now
