@@ -1982,7 +1982,8 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         target = connect_target(args.host, args.port_arg, args.port)
     except AddressProblem as exc:
         if looks_like_a_room_name(args.host or ""):  # "ann's room", the name `lanchat rooms` lists
-            return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2)
+            return _room_called(args.host, None, f"{quoted(' '.join(args.host.split()))} is no address", exit_code=2,
+                                pin=args.fingerprint)
         return _fail(str(exc), 2)
     if target is None:  # no address at all: this machine's server, else a room on the network
         return _connect_somewhere()
@@ -1992,7 +1993,7 @@ def _where_to(args: argparse.Namespace):  # noqa: ANN202
         print()
         return _cancelled(PromptCancelled(interrupted=True))
     if isinstance(found, str):  # `lanchat connect friends`: no machine, maybe a room
-        return _room_called(target.host, target.port if target.port_given else None, found)
+        return _room_called(target.host, target.port if target.port_given else None, found, pin=args.fingerprint)
     return None, Endpoint(host=target.host, port=target.port, addresses=found), None  # (connected to as found)
 
 
@@ -2040,11 +2041,13 @@ def _with_zone(sockaddr: tuple) -> str:
     return f"{sockaddr[0]}%{zone}"
 
 
-def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1):  # noqa: ANN202
+def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int = 1, pin: str | None = None):  # noqa: ANN202
     """`lanchat connect friends` (or `"ann's room"`): what was typed is no machine, so the room of
     that name announced on the local network is joined, as `connect` with no address joins one
     (its TLS fingerprint pinned). (None, endpoint, the room found), or an exit code after saying
-    why not: ``problem`` (why ``typed`` is not a machine) and the rooms that are announced."""
+    why not: ``problem`` (why ``typed`` is not a machine) and the rooms that are announced. Of
+    several of that name, the one announcing ``pin`` (--fingerprint), else the certificate trusted
+    for the name, is it."""
     from .discovery import BROWSE_SECONDS, rooms_called
     from .transport import Endpoint
 
@@ -2053,11 +2056,11 @@ def _room_called(typed: str, port: int | None, problem: str, *, exit_code: int =
     if isinstance(rooms, int):
         return rooms
     called = rooms_called(rooms, typed, port)
-    if len(called) > 1 and len(trusted := _trusted_by_name(called, typed)) == 1:
+    if len(called) > 1 and len(trusted := _trusted_by_name(called, typed, pin)) == 1:
         # anyone can announce the name too: the one holding the certificate trusted for it is the room
         _say(f"{PROG}: {len(called) - 1} other room(s) called {_room_said(' '.join(typed.split()))} announce a TLS "
-             "fingerprint other than the one you trusted for it: not joined (someone may be pretending to be it)",
-             sys.stdout)
+             f"fingerprint other than {'--fingerprint' if pin else 'the one you trusted for it'}: not joined "
+             "(someone may be pretending to be it)", sys.stdout)
         called = trusted
     if len(called) == 1:
         _say(f"{PROG}: joining {called[0].name} on {called[0].where}", sys.stdout)
@@ -2339,13 +2342,14 @@ def cmd_rooms(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trusted_by_name(rooms: list, typed: str) -> list:
-    """Those of ``rooms`` (all called ``typed``) announcing the TLS fingerprint trusted for that
-    name (tls.KnownRooms); none if none is, or the file cannot be read (connect says why)."""
-    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder
+def _trusted_by_name(rooms: list, typed: str, pin: str | None = None) -> list:
+    """Those of ``rooms`` (all called ``typed``) announcing ``pin`` (--fingerprint, checked
+    already), else the TLS fingerprint trusted for that name (tls.KnownRooms); none if none
+    does, or the file cannot be read (connect says why)."""
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder, normalise_fingerprint
 
     try:
-        trusted = KnownServers(default_folder() / KNOWN_SERVERS_NAME).rooms.lookup(typed)
+        trusted = normalise_fingerprint(pin) if pin else KnownServers(default_folder() / KNOWN_SERVERS_NAME).rooms.lookup(typed)
     except TlsError:
         return []
     return [room for room in rooms if trusted is not None and room.fingerprint == trusted]

@@ -295,6 +295,11 @@ def test_connect_by_a_name_two_rooms_announce_joins_the_one_trusted_for_it(tmp_p
     out = capsys.readouterr().out
     assert "1 other room(s) called 'maths' announce a TLS fingerprint other than the one you trusted" in out, out
     assert "joining Maths on 10.0.0.5:3580" in out, out
+    # the host made a new certificate, written on the board: the room announcing it is joined
+    rooms.append(RoomInfo(name="maths", host="ann", addresses=("10.0.0.9",), port=3580, fingerprint=fingerprint(b"new")))
+    assert cli._room_called("maths", None, "'maths' is no address", pin=fingerprint(b"new")[7:]) == (
+        None, Endpoint(host="10.0.0.9", port=3580), rooms[2])
+    assert "2 other room(s) called 'maths' announce a TLS fingerprint other than --fingerprint" in capsys.readouterr().out
 
 
 def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as_room(tmp_path, monkeypatch, capsys):
