@@ -274,7 +274,8 @@ class KnownRooms(_LineFile):
     name (discovery), as a browser remembers a site's. The name is what a student knows the room
     by, wherever it is announced: another certificate announced under it, at any address, is
     refused as changed (check_fingerprint). A name is compared as `lanchat connect NAME` reads
-    it (discovery.room_key: capitals and runs of spaces do not count)."""
+    it (discovery.room_key: capitals and runs of spaces do not count), and look-alike letters
+    as one (names.name_key: eve's "mаths", a Cyrillic а, is the "maths" trusted, not a new room)."""
 
     what = "known-rooms file"
 
@@ -305,10 +306,16 @@ class KnownRooms(_LineFile):
 
     @staticmethod
     def _names(line: str, room: str) -> bool:
-        from .discovery import room_key
-
         fp, _, name = line.partition(" ")
-        return fp.startswith("SHA256:") and room_key(name) == room_key(room)
+        return fp.startswith("SHA256:") and _room_trust_key(name) == _room_trust_key(room)
+
+
+def _room_trust_key(name: str) -> str:
+    """A room's name as KnownRooms compares it: as typed (discovery.room_key), look-alikes as one."""
+    from .discovery import room_key
+    from .names import name_key
+
+    return name_key(room_key(name))
 
 
 SAME_MACHINE_SECONDS = 2.0  # `lanchat forget` looks names up this long to find a machine's other names
@@ -468,7 +475,6 @@ def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: st
     old one is forgotten at every address and name that held it, as `lanchat forget` does:
     else the room's name, or another of its addresses, refused the new one next time. Said
     where (None: nowhere else): another room now at a reused address loses its trust so too."""
-    from .discovery import room_key
     from .textsafe import quoted
 
     try:
@@ -481,7 +487,7 @@ def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: st
     except TlsError:  # not changed: the pin is checked all the same
         return None
     said = [place for place in places if _place_key(place) != _place_key(where)] + [
-        f"the room {quoted(name)}" for name in names if room is None or room_key(name) != room_key(room)]
+        f"the room {quoted(name)}" for name in names if room is None or _room_trust_key(name) != _room_trust_key(room)]
     return (f"the certificate it replaces, {', '.join(sorted(old))}, is forgotten where else it was trusted too: "
             f"{', '.join(said)}") if said else None
 

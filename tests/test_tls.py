@@ -32,6 +32,7 @@ from lanchat.tls import (
     LOCK_NAME,
     KnownServers,
     TlsError,
+    announced_doubt,
     check_fingerprint,
     client_handshake,
     ensure_certificate,
@@ -300,6 +301,23 @@ def test_connect_by_a_name_two_rooms_announce_joins_the_one_trusted_for_it(tmp_p
     assert cli._room_called("maths", None, "'maths' is no address", pin=fingerprint(b"new")[7:]) == (
         None, Endpoint(host="10.0.0.9", port=3580), rooms[2])
     assert "2 other room(s) called 'maths' announce a TLS fingerprint other than --fingerprint" in capsys.readouterr().out
+
+
+def test_a_look_alike_of_a_trusted_rooms_name_is_that_name(tmp_path):
+    """eve announced "mаths" (a Cyrillic а) with her own certificate beside the real "maths": on
+    `lanchat rooms` two identical lines, hers with no WARNING (no name of hers trusted), and, once
+    picked, her certificate was trusted as a first meeting. Names of people are one name by their
+    look-alike letters (names.name_key); a trusted room's name is now too: warned, refused."""
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    real, fake = fingerprint(b"the room's"), fingerprint(b"eve's")
+    assert known.rooms.remember("maths", real) is None
+    assert known.rooms.lookup("m\u0430ths") == real and known.rooms.lookup("MATHS") == real
+    assert known.rooms.lookup("myths") is None
+    assert "someone may be pretending to be it" in (announced_doubt(known, "m\u0430ths", "10.0.0.66:3580", fake) or "")
+    with pytest.raises(TlsError, match="CHANGED") as refused:
+        check_fingerprint("10.0.0.66:3580", fake, known=known, pinned=fake, announced=True, room="m\u0430ths")
+    assert real in str(refused.value) and fake in str(refused.value)
+    assert known.rooms.path.read_text() == f"{real} maths\n"
 
 
 def test_forget_takes_a_rooms_name_and_a_single_word_is_forgotten_as_host_and_as_room(tmp_path, monkeypatch, capsys):
