@@ -142,13 +142,13 @@ class _LineFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _write(self, drop: Callable[[str], bool], line: str) -> str | None:
-        """``line`` put in place of those ``drop`` names. None, or why it could not be written (a
-        full disk, a read-only data folder): the file is then as it was, and no temporary file is
-        left beside it."""
+    def _write(self, drop: Callable[[str], bool], line: str, *, unless: Callable[[str], bool] | None = None) -> str | None:
+        """``line`` put in place of those ``drop`` names (nothing written if a line ``unless`` names
+        is there, read under the lock). None, or why it could not be written (a full disk, a
+        read-only data folder): the file is then as it was, and no temporary file is left beside it."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._rewrite(drop, line)
+            self._rewrite(drop, line, unless=unless)
         except OSError as exc:
             return f"could not remember it in {self.path} ({(exc.strerror or str(exc)).lower()})"
         except FolderBusy as exc:  # only a fingerprint not saved: the connection goes on (check_fingerprint)
@@ -165,16 +165,18 @@ class _LineFile:
         except (OSError, FolderBusy) as exc:
             raise TlsError(f"cannot change {self.path}: {getattr(exc, 'strerror', None) or exc}") from None
 
-    def _rewrite(self, drop: Callable[[str], bool], add: str | None = None, *, waiting: Callable[[], None] | None = None) -> list[str]:
+    def _rewrite(self, drop: Callable[[str], bool], add: str | None = None, *, waiting: Callable[[], None] | None = None,
+                 unless: Callable[[str], bool] | None = None) -> list[str]:
         """Under the data folder's lock: the lines ``drop`` names taken out, ``add``
         put last, written to a temporary file of this process's own and renamed into place
-        (nothing written when nothing changes). Returns the lines taken out; OSError, TlsError."""
+        (nothing written when nothing changes, or a line ``unless`` names is there). Returns
+        the lines taken out; OSError, TlsError."""
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.new")
         try:
             with _folder_lock(self.path.parent, waiting=waiting):
                 lines = self._lines()
                 dropped = [line for line in lines if drop(line)]
-                if not dropped and add is None:
+                if (not dropped and add is None) or (unless is not None and any(map(unless, lines))):
                     return []
                 kept = [line for line in lines if line not in dropped] + ([add] if add is not None else [])
                 with open(temporary, "w", encoding="utf-8") as out:
@@ -293,8 +295,8 @@ class KnownRooms(_LineFile):
         a later join by its name holds to the certificate trusted. Never replaces one (that takes
         a person: check_fingerprint), never raises (a courtesy: the chat goes on without it)."""
         with contextlib.suppress(TlsError):
-            if self.lookup(room) is None:
-                self.remember(room, fp)
+            if self.lookup(room) is None:  # (read again under the lock: another lanchat may have written it since)
+                self._write(lambda line: False, f"{fp} {' '.join(room.split())}", unless=lambda line: self._names(line, room))
 
     def forget(self, room: str, *, waiting: Callable[[], None] | None = None) -> list[str]:
         """Remove ``room``'s line (``lanchat forget NAME``); the lines removed (as KnownServers.forget)."""

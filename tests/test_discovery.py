@@ -976,6 +976,11 @@ def test_a_tls_room_joined_by_its_address_is_learnt_by_its_announced_name_once(t
     known.learn("maths", pin)
     known.learn("Maths", other)  # never over the one it holds
     assert known.lookup("maths") == pin and known.path.read_text() == f"{pin} maths\n"
+    # nor over one another lanchat wrote after it looked (a --fingerprint typed meanwhile)
+    looked = KnownServers(tmp_path / "known_servers").rooms
+    looked.lookup = lambda room: None  # type: ignore[method-assign] - what it read before that write
+    looked.learn("maths", other)
+    assert known.path.read_text() == f"{pin} maths\n"
 
 
 def test_a_room_found_by_discovery_is_followed_even_if_it_moves_before_the_watch_hears_it():
