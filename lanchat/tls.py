@@ -124,10 +124,11 @@ def room_changed_message(room: str, where: str, known: str, got: str, known_file
 
 def forget_command(where: str) -> str:
     """The command that forgets what is remembered for ``where`` (`lanchat forget`, as ssh names
-    `ssh-keygen -R`), backquoted as a shell reads it (an IPv6 address's brackets are a pattern)."""
-    import shlex
+    `ssh-keygen -R`), backquoted, ``where`` one word as a shell reads it (an IPv6 address's brackets
+    are a pattern) and as a person reads it: a room's name "ann's room" (textfold.shell_word)."""
+    from .textfold import shell_word
 
-    return f"`lanchat forget {shlex.quote(where)}`"
+    return f"`lanchat forget {shell_word(where)}`"
 
 
 # ------------------------------------------------------------------ the known-servers file

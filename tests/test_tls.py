@@ -176,7 +176,7 @@ def test_a_rooms_name_trusted_with_one_fingerprint_refuses_another_wherever_it_i
         text = str(changed.value)
         assert "the room 'safe room' has CHANGED" in text and real in text and impostor in text, text
         assert "10.0.0.66:3580" in text and str(known.rooms.path) in text
-        assert "`lanchat forget 'safe room'`" in text and f"--fingerprint {impostor}" in text
+        assert '`lanchat forget "safe room"`' in text and f"--fingerprint {impostor}" in text
     assert known.lookup("10.0.0.66:3580") is None and known.rooms.lookup("safe room") == real
     # the room itself, moved to another address: its certificate is the one trusted for its name
     assert check_fingerprint("10.0.0.9:3580", real, known=known, pinned=real, announced=True, room="SAFE ROOM") == (
@@ -231,7 +231,7 @@ def test_a_room_whose_name_is_remembered_as_tls_is_joined_with_tls_at_any_addres
     remembered = tls_module.remembered_as_tls("10.0.0.66:3580", "Safe Room")
     assert remembered == known.rooms.path
     hint = tls_module.remembered_hint("10.0.0.66:3580", remembered, "Safe Room")
-    assert "the room 'Safe Room' used TLS when you joined it before" in hint and "`lanchat forget 'Safe Room'`" in hint
+    assert "the room 'Safe Room' used TLS when you joined it before" in hint and '`lanchat forget "Safe Room"`' in hint
     assert tls_module.remembered_as_tls("10.0.0.66:3580", "another room") is None
 
 
@@ -301,6 +301,16 @@ def test_connect_by_a_name_two_rooms_announce_joins_the_one_trusted_for_it(tmp_p
     assert cli._room_called("maths", None, "'maths' is no address", pin=fingerprint(b"new")[7:]) == (
         None, Endpoint(host="10.0.0.9", port=3580), rooms[2])
     assert "2 other room(s) called 'maths' announce a TLS fingerprint other than --fingerprint" in capsys.readouterr().out
+
+
+def test_the_forget_a_refusal_names_is_written_as_a_shell_reads_it_and_a_person_reads_it():
+    """A room's name in the forget command a refusal names (changed, or without TLS) is one shell
+    word as `lanchat rooms` and connect's own hints write it (textfold.shell_word): "ann's room"
+    came out as 'ann'"'"'s room', which a student copying it off the screen could not read."""
+    assert tls_module.forget_command("ann's room") == '`lanchat forget "ann\'s room"`'
+    assert tls_module.forget_command("192.168.1.20:3580") == "`lanchat forget 192.168.1.20:3580`"
+    assert tls_module.forget_command("[fe80::1%eth0]:3580") == '`lanchat forget "[fe80::1%eth0]:3580"`'  # no pattern
+    assert tls_module.forget_command("it's $5") == "`lanchat forget 'it'\"'\"'s $5'`"  # no expansion either
 
 
 def test_a_look_alike_of_a_trusted_rooms_name_is_that_name(tmp_path):
