@@ -1481,7 +1481,9 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
     if not held and (paced := loop.paced.pacer.due(now)) is not None:
         timeout = paced if timeout is None else min(timeout, paced)
     since = loop.unconfirmed.waiting_since(now)
-    if since is not None and loop.paced.leave_when_sent:  # a leave waits for their answers, this long at most
+    # a leave waits for their answers, this long at most; not while it cannot go anyway (offline, a
+    # replay, lines the pacer holds: their own wake comes above), where a past due time spun the loop
+    if since is not None and loop.paced.leave_when_sent and not held and not loop.paced.pacer.waiting:
         wait = max(0.0, since + ANSWERS_AWAITED_SECONDS - now)
         timeout = wait if timeout is None else min(timeout, wait)
     if since is not None and now - since < SHOW_UNANSWERED_AFTER:  # then the status line says a line waits for its answer

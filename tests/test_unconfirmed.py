@@ -382,3 +382,28 @@ def test_a_q_typed_while_the_last_line_awaits_its_answer_says_why_it_waits():
     shown.clear()
     assert paced.wait_before_leaving(loop, typed=False, when_sent=True)  # type: ignore[arg-type]  # a script's end of input: silent
     assert shown == []
+
+
+def test_a_leave_waiting_for_answers_does_not_spin_while_offline_or_while_the_pacer_holds_lines():
+    """A leave waits for the answers of the lines written (Paced.answers_awaited) at most 10 s:
+    past that, also_due asked for a wake at once, over and over, while the leave could not go
+    yet: offline (the link dropped as too slow; the lines are sent again once back) or with
+    lines the flood limit still holds (a slow-down's retry_after). The loop spun a CPU."""
+    from types import SimpleNamespace
+
+    from lanchat.client import ANSWERS_AWAITED_SECONDS, also_due
+
+    pacer = SendPacer()
+    now = time.monotonic()
+    pacer.allow(ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=1, flood_rate=0.2), now)
+    reconnect = SimpleNamespace(offline=True, replaying=False, due=lambda: now + 30.0)
+    loop = SimpleNamespace(reconnect=reconnect, paced=SimpleNamespace(pacer=pacer, leave_when_sent=True), address_check_at=math.inf,
+                           unconfirmed=Unconfirmed(), transfers=SimpleNamespace(status_line=False),
+                           session=SimpleNamespace(progress={}))  # fmt: skip
+    loop.unconfirmed.sent(ev.Say(text="bye all"))
+    loop.unconfirmed.waiting_since(now - ANSWERS_AWAITED_SECONDS - 1)  # written 11 s ago, never answered
+    assert also_due(loop, None) > 20.0  # type: ignore[arg-type,operator]  # offline: the next try, not at once
+    reconnect.offline = False
+    pacer.ahead([ev.Say(text="one"), ev.Say(text="two")])
+    pacer.release(time.monotonic())  # the burst's one token spent: the next in about 5 s
+    assert also_due(loop, None) > 1.0  # type: ignore[arg-type,operator]  # the pacer's time, not at once
