@@ -426,6 +426,8 @@ class ServerFiles:
                     download.handle.close()
                 if (offer := self.book.offers.get(download.file_id)) is not None:
                     offer.fetched(download.who, cid)  # (its file-start went: they have all of it)
+                if self.gets_waiting.get(cid):  # its place is free: the next asked for starts now, or,
+                    return self._start_next(cid)  # the queue emptied with no download left, never (server.py)
                 continue
             try:
                 data = download.handle.read(min(BINARY_CHUNK_BYTES if download.binary else CHUNK_BYTES, download.left))

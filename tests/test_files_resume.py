@@ -27,7 +27,7 @@ from lanchat.client_files import (
     cut_off,
     partial_path,
 )
-from lanchat.files import BINARY_CHUNK_BYTES, MB, chunk_plan
+from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan
 from lanchat.room import Room
 from lanchat.server_files import ServerFiles
 from lanchat.session import FileCommand
@@ -382,6 +382,37 @@ def test_the_server_goes_on_from_the_offset_of_the_same_file_only(tmp_path, data
         start, got = fetch(offset=len(data))  # all of it held: only the check is left
         assert start.offset == len(data) and got == b""
         assert store.book.offers[ready.id].fetched_count(1) == 1  # bob has all of it: counted as fetched
+    finally:
+        store.close()
+
+
+def test_gets_waiting_behind_downloads_with_nothing_left_to_send_still_start(tmp_path):
+    """Five gets at once of files the client holds whole (resumes from their end: a file-start and
+    nothing more): four start, the fifth waits for a place. The four, ending in one next_chunk, freed
+    their places without starting it, and with no other download under way the server's loop (which
+    asks the pacer only while ``downloads`` holds one) never asked again: its file-start never came."""
+    store = ServerFiles(tmp_path / "store")
+    room = Room()
+    for cid, name in ((1, "ann"), (2, "bob")):
+        room.moderation.arrive(cid, "192.168.1.10")
+        room.handle(cid, ev.Hello(name=name))
+    content = b"abc"
+    try:
+        ids = []
+        for ref in range(1, 6):
+            (ready,) = [a.event for a in store.handle(room, 1, ev.OfferFile(ref=ref, name=f"f{ref}.txt", size=3)) if isinstance(a, Send)]
+            store.handle(room, 1, ev.UploadBytes(id=ready.id, data=content))
+            store.handle(room, 1, ev.UploadDone(id=ready.id, sha256=_sum(content)))
+            ids.append(ready.id)
+        told = []
+        for file_id in ids:
+            asked = ev.GetFile(id=file_id, binary=True, offset=len(content), sha256=_sum(content))
+            told += [a.event for a in store.handle(room, 2, asked) if isinstance(a, Send)]
+        assert len(told) == MAX_DOWNLOADS_AT_ONCE
+        while store.downloads and (piece := store.next_chunk(2)) is not None:  # as server.py asks
+            told.append(piece)
+        assert [(type(e), e.id, e.offset) for e in told] == [(ev.FileStart, i, len(content)) for i in ids]
+        assert not store.wants_to_send(2)
     finally:
         store.close()
 
