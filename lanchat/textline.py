@@ -117,6 +117,7 @@ class TextDoor:
             say=lambda data: self.hub.perform([SayText(to=cid, data=data)]),  # after what earlier lines caused
             password=gate.asks_typed_password, encrypted=bool(gate.binding),
             decoded=self.decoded,
+            prompted=lambda: self.hub.deadlines.per_connection.prompted(cid, self.hub.clock()),  # time to type it
         )
         peer.proto = text  # type: ignore[assignment]
         outbox.speak_text(cid, text.render_frames)
@@ -182,7 +183,9 @@ class TextConnection:
         password: bool = False,
         encrypted: bool = False,
         decoded: DecodedFrames | None = None,
+        prompted: Callable[[], None] | None = None,
     ) -> None:
+        # ``prompted`` is called when "password: " is asked (the hub gives a person time to type it);
         # ``decoded`` is shared with the other text participants (TextDoor's): one decode per broadcast
         self._decoded = decoded if decoded is not None else DecodedFrames()
         # ``say`` writes what it answers by itself (prompts, /help, a line too long); without
@@ -206,6 +209,7 @@ class TextConnection:
         self._encrypted = encrypted  # TLS: the password is not in the clear (no warning)
         self._name_typed: str | None = None  # the name, while "password: " waits for its answer
         self._password: str | None = None  # as typed; kept for another name after a refused one
+        self._on_prompt = prompted or (lambda: None)
         self._reset = False  # the end about to come is a reset or a read error, not a close
         self._end: object | None = None  # how the stream ended (Bye or ConnectionClosed), once the rest is out
 
@@ -389,6 +393,7 @@ class TextConnection:
         if self._password_room and self._password is None:
             self._name_typed = line
             self._say(_lines(*self._password_notice(), prompt="password: "))
+            self._on_prompt()
             return
         self._hello(line)
 

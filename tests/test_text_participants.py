@@ -407,6 +407,23 @@ def test_the_right_typed_password_joins_and_chats_with_lanchat_clients(tmp_path)
     assert not [line for line in log if "wrong room password" in line]
 
 
+def test_a_text_participant_typing_the_password_slowly_is_let_in():
+    """At nc the name is typed, then the room's password off the board: the hub's hello deadline
+    (20 s; 1 s here) ran from connecting, so a slow typist was cut with 'no hello within' before
+    the hello could come. Once "password: " is asked, the person has limits.PROMPT_SECONDS, as a
+    lanchat client's person has after the challenge."""
+    with running_server(handshake_seconds=1.0, password=RoomPassword.create("tea", os.urandom(16))) as (_server, endpoint):
+        ann = TextPeer(endpoint)
+        try:
+            ann.line("ann")
+            ann.expect(r"password: $")
+            time.sleep(1.5)  # the person typing (not a synchronisation: the wait is what is tested)
+            ann.line("tea")
+            ann.expect(r"-!- welcome, ann!")
+        finally:
+            ann.close()
+
+
 def test_a_wrong_typed_password_is_refused_with_nothing_leaked_and_logged(tmp_path):
     log: list[str] = []
     with password_room(tmp_path, log) as (_server, endpoint):
