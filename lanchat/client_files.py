@@ -421,7 +421,7 @@ class ClientTransfers:
                 return [ev.CancelFile(id=event.id)], []
             sending.file_id = event.id
             sending.binary = event.binary
-            sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock(), private=HIDDEN_LABEL if sending.hidden else None, file_id=event.id)
+            sending.progress = Progress(direction="send", label=sending.name, total=sending.size, started=self.clock(), private=HIDDEN_LABEL if sending.hidden else None, file_id=event.id, clock=self.clock)
             if sending.hidden:  # (a line about it before the server offers it: cut_off, a file-error)
                 self.private_offers[event.id] = sending.name
             self.progress[f"send:{event.id}"] = sending.progress
@@ -580,7 +580,7 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
             return not_now
         if held and not offset:
             lines.append(_named(transfers.wall(), "", name, f": the server sends it from the beginning (it does not resume downloads); the {human_size(held)} kept here are replaced", hidden))
-    progress = Progress(direction="get", label=name, total=start.size, started=transfers.clock(), private=HIDDEN_LABEL if hidden else None, file_id=start.id, done=offset, resumed_from=offset)
+    progress = Progress(direction="get", label=name, total=start.size, started=transfers.clock(), private=HIDDEN_LABEL if hidden else None, file_id=start.id, done=offset, resumed_from=offset, clock=transfers.clock)
     receiving = _Receiving(start.id, name, start.size, start.sha256.lower(), temp, handle, hasher, progress, received=offset, hidden=hidden, partial=opened is not None, resumed_from=offset, identity=identity)
     transfers.receiving[start.id] = receiving
     transfers.progress[f"get:{start.id}"] = progress

@@ -16,7 +16,7 @@ import shlex
 import struct
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .names import is_invisible, name_key
@@ -249,6 +249,10 @@ def speed_text(byte_count: int, seconds: float) -> str:
 # 88 microseconds is not "56.9 KiB/s" of anything.
 MIN_SPEED_SECONDS = 0.2
 MIN_SPEED_BYTES = 256 * 1024
+# A transfer that has moved no byte for this long says so on the status line ("stalled 4 s")
+# instead of its speed so far: through a stalled Wi-Fi that speed stayed on the screen, frozen,
+# for as long as the stall lasted, as if bytes were still coming.
+STALLED_AFTER_SECONDS = 2.0
 
 
 def speed_clause(byte_count: int, seconds: float) -> str:
@@ -274,6 +278,9 @@ class Progress:
     private: str | None = None  # the label projector mode shows (a file offered to one person: ui/projector.py)
     file_id: str = ""  # the server's id, which /cancel takes: the status line shows it
     resumed_from: int = 0  # a resumed download: the bytes kept from before, not counted in its speed
+    # the edge's clock (the one ``started`` and ``now`` are read from): with it, ``text`` says how long
+    # no byte has moved once that is STALLED_AFTER_SECONDS, and ``redraw_in`` when it says more
+    clock: Callable[[], float] | None = field(default=None, repr=False, compare=False)
     _next_step: int = 25
     _last_said: float = field(default=0.0)
 
@@ -285,10 +292,28 @@ class Progress:
     def seconds(self) -> float:
         return max(self.now - self.started, 0.0)
 
+    def quiet_for(self) -> float:
+        """Seconds since the last byte moved (or since it started, if none has): 0 without a clock."""
+        return 0.0 if self.clock is None else max(self.clock() - max(self.now, self.started), 0.0)
+
     def text(self) -> str:
-        """Short form for a status line: ``get #3 notes.pdf 45% 120.3 MiB/s`` (the id /cancel takes)."""
+        """Short form for a status line: ``get #3 notes.pdf 45% 120.3 MiB/s`` (the id /cancel takes),
+        or ``get #3 notes.pdf 45% stalled 4 s`` once no byte has moved for STALLED_AFTER_SECONDS."""
         named = f"#{self.file_id} {self.label}" if self.file_id else self.label
+        if (quiet := self.quiet_for()) >= STALLED_AFTER_SECONDS:
+            return f"{self.direction} {named} {self.percent}% stalled {int(quiet)} s"
         return f"{self.direction} {named} {self.percent}% {speed_text(self.done - self.resumed_from, self.seconds)}"
+
+    def redraw_in(self) -> float | None:
+        """Seconds until ``text`` changes by itself, no byte having moved (it says "stalled", then
+        counts the seconds): when a status line must be drawn again while nothing else wakes the
+        loop. None without a clock."""
+        if self.clock is None:
+            return None
+        quiet = self.quiet_for()
+        if quiet < STALLED_AFTER_SECONDS:
+            return STALLED_AFTER_SECONDS - quiet
+        return 1.0 - quiet % 1.0
 
     def advance(self, done: int, now: float) -> str | None:
         """Record progress; return a notice at each quarter (25, 50, 75%) or every 5 s, else None.

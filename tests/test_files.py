@@ -305,6 +305,24 @@ def test_progress_speaks_every_few_seconds_on_a_slow_transfer():
 # ---------------------------------------------------------- events on wire
 
 
+def test_a_transfer_no_byte_moves_for_says_it_is_stalled_and_counts_the_seconds():
+    """Through a stalled link the status line kept the speed so far (95.0 MiB/s) for the whole
+    stall; with the edge's clock it says 'stalled N s' after files.STALLED_AFTER_SECONDS, and
+    ``redraw_in`` tells the screen when the text next changes by itself."""
+    now = [10.0]
+    progress = Progress(direction="get", label="a.bin", total=4 * 1024 * 1024, started=10.0, file_id="1", clock=lambda: now[0])
+    progress.advance(1024 * 1024, 11.0)
+    now[0] = 11.5
+    assert progress.text() == "get #1 a.bin 25% 1.0 MiB/s" and progress.redraw_in() == pytest.approx(1.5)
+    now[0] = 11.0 + files.STALLED_AFTER_SECONDS
+    assert progress.text() == "get #1 a.bin 25% stalled 2 s" and progress.redraw_in() == pytest.approx(1.0)
+    now[0] = 15.25
+    assert progress.text() == "get #1 a.bin 25% stalled 4 s" and progress.redraw_in() == pytest.approx(0.75)
+    progress.advance(2 * 1024 * 1024, 15.25)  # bytes again: the speed again
+    assert progress.text() == "get #1 a.bin 50% 390.1 KiB/s"
+    assert Progress(direction="send", label="a", total=10, started=0.0).redraw_in() is None  # no clock: never says it
+
+
 def test_file_events_travel_both_ways_through_the_state_machines():
     client, server = Connection(Role.CLIENT), Connection(Role.SERVER)
     server.receive_data(client.send(ev.Hello(name="ann")))

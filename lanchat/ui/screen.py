@@ -34,6 +34,7 @@ from wcwidth import wcswidth, wcwidth
 
 from .. import events as ev
 from .. import session_social as social
+from ..files import Progress
 from ..session import ALIASES, TURN_CHANGED, Command, Line, Session, UiCommand
 from . import projector, render
 from .editor import typed_character
@@ -1183,6 +1184,9 @@ class CursesFrontend:
         mute_ends = self.session.mute_ends_at()
         if mute_ends is not None:  # so does "muted until 10:42"
             waits.append(mute_ends - self._now() + 0.05)
+        for transfer in self.session.progress.values():  # a transfer no byte moves for says "stalled 4 s", counting
+            if isinstance(transfer, Progress) and (redraw_in := transfer.redraw_in()) is not None:
+                waits.append(redraw_in)
         if not waits:
             return None
         return max(0.0, min(waits))
