@@ -248,11 +248,12 @@ class ClientTransfers:
 
     # ------------------------------------------------------------ commands
 
-    def command(self, command: FileCommand) -> tuple[list[ev.Event], list[Line]]:
+    def command(self, command: FileCommand, *, offline: bool = False) -> tuple[list[ev.Event], list[Line]]:
+        """``offline``: the connection is down (client.Reconnect), and only /cancel is taken then."""
         if command.name == "send":
             return self.offer(command.path, command.to)
         if command.name == "cancel":
-            return self.cancel(command.file_id)
+            return self.cancel(command.file_id, offline=offline)
         return self.get(command.file_id)
 
     def offer(self, path_text: str, to: str | None = None) -> tuple[list[ev.Event], list[Line]]:
@@ -326,10 +327,12 @@ class ClientTransfers:
             return ev.GetFile(id=file_id, binary=True, offset=held, sha256=known[0])
         return ev.GetFile(id=file_id, binary=True)
 
-    def cancel(self, file_id: str = "") -> tuple[list[ev.Event], list[Line]]:
+    def cancel(self, file_id: str = "", *, offline: bool = False) -> tuple[list[ev.Event], list[Line]]:
         """``/cancel [ID]``: stop sending or receiving ``file_id`` (every transfer when empty). The
         server is told (``cancel``) so it drops an upload or stops reading a download; pieces
-        already on their way are ignored. A download's file is deleted."""
+        already on their way are ignored. A download's file is deleted, but a partial one's. A
+        download a lost connection cut short is no longer asked for again once back (resume_on_offer):
+        /cancel is what stops that, typed while the connection is down (``offline``) or after."""
         file_id = file_id.strip().lstrip("#")
         events: list[ev.Event] = []
         lines: list[Line] = []
@@ -355,8 +358,13 @@ class ClientTransfers:
             events.append(ev.CancelFile(id=wanted))
             _drain(self, wanted)
             lines.append(self._line(f"stopped the download of #{wanted}"))
+        for again in list(self.resume_on_offer):
+            if not file_id or again == file_id:
+                lines.append(_not_asked_again(self, again))
         if not lines:
             what = f"{file_id if _OWN_ID.fullmatch(file_id) else '#' + file_id} is not" if file_id else "no file is"
+            if offline:
+                return self._error(f"not connected: {what} being sent or received, nor asked for again once back")
             return self._error(f"{what} being sent or received (/files lists what is on offer)")
         return events + self._offer_next(), lines
 
@@ -794,6 +802,20 @@ def _not_started(transfers: ClientTransfers, file_id: str, for_good: bool) -> tu
         return (f"the download of #{file_id} did not start", "", "", None)
     _resume_later(transfers, file_id, known[0])
     return (f"the download of #{file_id} did not start; it is asked for again once back, if still on offer", "", "", None)
+
+
+def _not_asked_again(transfers: ClientTransfers, file_id: str) -> Line:
+    """/cancel of a download a lost connection cut short (cut_off): it is not asked for again once
+    back; what of it is kept stays, for a /get."""
+    del transfers.resume_on_offer[file_id]
+    known = transfers.known.get(file_id)
+    if known is None:  # (cut_off only remembers offers it saw)
+        return transfers._line(f"the download of #{file_id} is not asked for again")
+    sha256, size, name = known
+    kept = _held(transfers.downloads, name, sha256, size)
+    after = f"; kept {human_size(kept)} of it: /get {file_id} goes on from there" if kept else "; nothing of it was kept"
+    hidden = HIDDEN_FILE if file_id in transfers.private_offers else None
+    return _named(transfers.wall(), "the download of ", safe_name(name), f" (#{file_id}) is not asked for again{after}", hidden)
 
 
 def _resume_later(transfers: ClientTransfers, file_id: str, sha256: str) -> None:

@@ -333,6 +333,32 @@ def test_a_download_cut_with_nothing_kept_is_asked_for_again_from_the_start_once
     assert texts(lines) == ["asking for dataset.bin again, from where it stopped"]
 
 
+def test_a_cancel_while_offline_stops_the_get_once_back_and_keeps_the_part(tmp_path, data):
+    """/cancel while the connection was down answered 'not connected': a student could not stop
+    the download a lost connection cut short from being asked for again once back. Now it forgets
+    that wish, says so, and the part kept stays for a /get."""
+    transfers, half = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    replies, lines = transfers.command(FileCommand(name="cancel", file_id="7"), offline=True)
+    assert replies == []
+    assert texts(lines) == ["the download of dataset.bin (#7) is not asked for again; kept 1.1 MiB of it: /get 7 goes on from there"]
+    _, lines = transfers.command(FileCommand(name="cancel", file_id=""), offline=True)
+    assert texts(lines) == ["not connected: no file is being sent or received, nor asked for again once back"]
+    assert transfers.on_event(offered(data)) == ([], [])  # back, and it is on offer: not asked for
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get == ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data))
+
+
+def test_a_cancel_once_back_stops_a_get_waiting_for_its_offer(tmp_path, data):
+    """Back, the file not (yet) offered again: /cancel said '#7 is not being sent or received',
+    and it was still asked for whenever its offer came."""
+    transfers, _half = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    _, lines = transfers.command(FileCommand(name="cancel", file_id=""))
+    assert texts(lines) == ["the download of dataset.bin (#7) is not asked for again; kept 1.1 MiB of it: /get 7 goes on from there"]
+    assert transfers.on_event(offered(data)) == ([], [])
+
+
 def test_pieces_before_their_file_start_are_said_once_and_asked_for_again(tmp_path, data):
     """A server that sent a download's first pieces before its file-start (the ordering bug of
     tests/test_class_download_order.py): the client dropped them silently and waited for ever,
