@@ -1025,8 +1025,11 @@ class ClientLoop:
         result = typed_input(self.session, text, self.frontend)
         if result is None:
             return
-        if self.reconnect is not None and self.reconnect.offline and not isinstance(result, (Quit, Local, Unsend, UiCommand)):
-            self.reconnect.away(self, result, text)
+        reconnect = self.reconnect
+        offline = reconnect is not None and reconnect.offline
+        cancel = isinstance(result, FileCommand) and result.name == "cancel"  # (offline: the re-get once back stops)
+        if reconnect is not None and offline and not isinstance(result, (Quit, Local, Unsend, UiCommand)) and not cancel:
+            reconnect.away(self, result, text)
             return
         if isinstance(result, Quit):
             self._quit(typed=not result.at_once)
@@ -1035,10 +1038,10 @@ class ClientLoop:
         elif isinstance(result, UiCommand):
             self.frontend.show(self.frontend.run_ui_command(result))
         elif isinstance(result, FileCommand):
-            events, lines = self.transfers.command(result)
+            events, lines = self.transfers.command(result, offline=offline)
             if lines:
                 self.frontend.show(lines)
-            for event in events:
+            for event in events if not offline else ():  # (offline, every transfer stopped with the connection)
                 self._send(event)
         elif isinstance(result, Unsend):
             self.frontend.show([unsend(self)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -487,6 +488,53 @@ def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_wh
             if proc is not None:
                 proc.stop()
         link.close()
+
+
+def test_a_student_offline_can_cancel_the_get_once_back_and_fetch_the_rest_later(tmp_path):
+    """The user's side of /cancel while offline: a real server, bob through a link that is cut
+    and leads nowhere for a while (the room's machine gone from the Wi-Fi), bob's /cancel said
+    'not connected' and the download went on by itself once back. Now it is not asked for, and a
+    /get later goes on from what was kept."""
+    size = 8 * MB
+    data = os.urandom(size)
+    source = tmp_path / "dataset.bin"
+    source.write_bytes(data)
+    downloads = tmp_path / "bob-downloads"
+    downloads.mkdir()
+    ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path))
+    assert port is not None
+    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
+    nowhere.bind(("127.0.0.1", 0))
+    link = BadLink(("127.0.0.1", port), rate=8 * MB)
+    bob = None
+    try:
+        ann.expect(r"welcome, ann")
+        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
+        bob.expect(r"welcome, bob")
+        ann.send(f"/send {source}")
+        file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
+        bob.send(f"/get {file_id}")
+        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
+        link.target = nowhere.getsockname()
+        link.cut()
+        bob.expect(r"connection lost: stopped receiving dataset\.bin at \d+%; kept [\d.]+ MiB of it: it goes on from there once back")
+        bob.send(f"/cancel {file_id}")
+        kept = bob.expect(rf"the download of dataset\.bin \(#{file_id}\) is not asked for again; kept ([\d.]+) MiB of it: /get {file_id} goes on from there").group(1)
+        link.target, link.rate = ("127.0.0.1", port), 0
+        bob.expect(r"back in the room")
+        bob.send("/files")  # answered after the rejoin's offers, which asked for nothing
+        bob.expect(r"files on offer \(1\):")
+        assert "asking for dataset.bin again" not in bob.output and "resuming" not in bob.output
+        bob.send(f"/get {file_id}")
+        bob.expect(rf"resuming dataset\.bin \(8\.0 MiB\) from \d+% \({kept} MiB were kept\)")
+        bob.expect(r"saved .*dataset\.bin \(8\.0 MiB, resumed at [\d.]+ MiB: .*; SHA-256 checked\)")
+        assert (downloads / "dataset.bin").read_bytes() == data
+    finally:
+        for proc in (bob, ann):
+            if proc is not None:
+                proc.stop()
+        link.close()
+        nowhere.close()
 
 
 def test_a_server_going_on_from_where_nothing_is_kept_is_refused_not_written(tmp_path):
