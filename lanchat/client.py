@@ -1174,11 +1174,23 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
         elif key.data == "news" and loop.news is not None and loop.outcome is None:
             if lines := [line for news in loop.news.take() for line in loop.session.machine_moved(news)]:
                 loop.frontend.show(lines)
+    if loop.outcome is None and loop.transfers.hashing:
+        hash_kept(loop)
     if loop.outcome is None:
         if loop.paced.leave_when_sent:  # a leave waiting for the answers to our lines: they may have come
             loop.paced.send_waiting(loop)
         note_unanswered(loop, time.monotonic())
         loop.frontend.update()
+
+
+def hash_kept(loop: ClientLoop) -> None:
+    """A slice of a resumed download's kept part read into its SHA-256 (ClientTransfers.hash_kept),
+    one a pass: the screen and the chat go on meanwhile (also_due does not wait while it lasts)."""
+    replies, lines = loop.transfers.hash_kept()
+    if lines:
+        loop.frontend.show(lines)
+    for reply in replies:
+        loop._send(reply)
 
 
 def ended_by(loop: ClientLoop, error: ev.Error, lines: list[Line]) -> None:
@@ -1495,6 +1507,8 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
     elif since is not None and "unanswered" not in loop.session.progress and may_say_unanswered(loop):
         # due, and not said yet: the wait woke a few microseconds early, note_unanswered judged it
         # not due, and by now it is past; come round once more, or it waited for the next event
+        timeout = 0.0
+    if loop.transfers.hashing:  # a resume's kept part is read a slice a pass (hash_kept): look, don't wait
         timeout = 0.0
     return timeout
 

@@ -57,6 +57,12 @@ PARTIAL_SUFFIX = ".lanchat-part"
 # its folder: a /get of that file a week later is not coming, and it may be hundreds of MiB.
 STALE_PARTIAL_SECONDS = 7 * 24 * 3600.0
 
+# A resumed download's kept part is read into its SHA-256 a slice at a time between the loop's
+# passes (ClientTransfers.hash_kept), this long at most each: read at once, 200 MiB held the
+# screen and the chat for 0.11 s from the page cache, and for seconds from a slow disk.
+HASH_SLICE_SECONDS = 0.01
+HASH_READ_BYTES = 1 * MB
+
 HIDDEN_LABEL = "(name hidden)"  # a file offered to one person, in the status line in projector mode
 _OWN_ID = re.compile(r"[sS][0-9]+")  # a /send's own id (_Sending.own_id), as /cancel takes it
 
@@ -141,7 +147,9 @@ class _Damaged(Exception):
 class _Receiving:
     """One download on its way to the disk: its file, with no name yet (or a hidden temporary
     one), and what came of it. The module's rule lives here: the file gets its final name only
-    once its SHA-256 is the one offered (``finish``), and ``discard`` leaves nothing behind."""
+    once its SHA-256 is the one offered (``finish``), and ``discard`` leaves nothing behind.
+    ``hasher`` has had the file's first ``hashed`` bytes: all of ``received`` but while a resumed
+    download's kept part is still being read into it (``catch_up``), what came meanwhile after it."""
 
     file_id: str
     name: str
@@ -153,6 +161,7 @@ class _Receiving:
     progress: Progress
     received: int = 0
     hidden: str | None = None  # offered to one person: what projector mode shows for its name
+    hashed: int = 0  # the bytes read into ``hasher``, from the file's start
     partial: bool = False  # ``temp`` is its partial_path: kept when it stops short (``stop``), for a resume
     resumed_from: int = 0  # a resumed download: the bytes it started with, kept from before
     # a partial file's (st_dev, st_ino) as opened: its name is shared (partial_path), so another
@@ -164,12 +173,36 @@ class _Receiving:
         if self.received + len(data) > self.size:
             raise ChunkError("more bytes arrived than the file's size")
         self.handle.write(data)
-        self.hasher.update(data)
+        if self.hashed == self.received:  # (else catch_up reads it back from the disk, in order)
+            self.hasher.update(data)
+            self.hashed += len(data)
         self.received += len(data)
+
+    @property
+    def behind(self) -> bool:
+        """Is some of what is written not in ``hasher`` yet (a resume's kept part: ``catch_up``)?"""
+        return self.hashed < self.received
+
+    def catch_up(self, seconds: float, clock: Callable[[], float]) -> bool:
+        """Read what is written and not hashed yet back from the file into ``hasher``, for about
+        ``seconds`` at most; True once all of it is. OSError if it cannot be read (or flushed)."""
+        if self.behind:
+            self.handle.flush()  # (pread reads the file, not our buffer)
+        fd, until = self.handle.fileno(), clock() + seconds
+        while self.behind:
+            data = os.pread(fd, min(self.received - self.hashed, HASH_READ_BYTES), self.hashed)
+            if not data:
+                raise OSError(errno.EIO, "its partial file got shorter while it was read")
+            self.hasher.update(data)
+            self.hashed += len(data)
+            if clock() >= until:
+                break
+        return not self.behind
 
     def finish(self, downloads: Path) -> Path:
         """All of it came: check its SHA-256 and give it its final name in ``downloads``, never
         replacing a file (_place). _Damaged: not the file offered; OSError: it cannot be saved."""
+        assert not self.behind  # (hash_kept completes one whose kept part it read last)
         self.handle.flush()  # a full disk shows here, before the file has a name
         if self.partial:
             _still_ours(self)
@@ -420,6 +453,34 @@ class ClientTransfers:
         self.waiting.pop(sending.ref, None)
         self.queued = [queued for queued in self.queued if queued is not sending]
 
+    # ------------------------------------------------------------ resuming
+
+    @property
+    def hashing(self) -> bool:
+        """Is a resumed download's kept part still to be read into its SHA-256 (``hash_kept``)?
+        The client loop then does not wait for the network or the keys before its next pass."""
+        return any(receiving.behind for receiving in self.receiving.values())
+
+    def hash_kept(self, seconds: float = HASH_SLICE_SECONDS) -> tuple[list[ev.Event], list[Line]]:
+        """Read the next slice of each resumed download's kept part into its SHA-256, about
+        ``seconds`` each (the client loop calls this between its passes while ``hashing``), and
+        complete one all of whose bytes came meanwhile. A kept part that cannot be read stops its
+        download as a full disk does (_not_written): the server is told, what is there stays."""
+        events: list[ev.Event] = []
+        lines: list[Line] = []
+        for receiving in [receiving for receiving in self.receiving.values() if receiving.behind]:
+            try:
+                caught_up = receiving.catch_up(seconds, self.clock)
+            except OSError as exc:
+                more, said = _not_written(self, receiving, exc)
+            else:
+                if not caught_up or receiving.received < receiving.size:
+                    continue
+                more, said = _completed(self, receiving, [])
+            events += more
+            lines += said
+        return events, lines
+
     # ------------------------------------------------------------ events
 
     def on_event(self, event: object) -> tuple[list[ev.Event], list[Line]]:
@@ -478,7 +539,7 @@ class ClientTransfers:
             return _not_written(self, receiving, exc)
         said = receiving.progress.advance(receiving.received, self.clock())
         lines = [_said(self.wall(), receiving.progress, said, receiving.hidden)] if said and not self.status_line else []
-        if receiving.received == receiving.size:
+        if receiving.received == receiving.size and not receiving.behind:  # (else hash_kept completes it)
             return _completed(self, receiving, lines)
         return [], lines
 
@@ -581,10 +642,10 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
         if start.size >= RESUMABLE_MIN_BYTES and offset == transfers.asked_from.get(start.id):  # (taken since the get)
             return _ask_again(transfers, start.id, name, " kept here is in use by another lanchat now; asking for it from the start", hidden)
         return _refuse(transfers, start.id, name, f"the server goes on from byte {offset}, and no part of it is kept here to go on from", hidden)
-    hasher = hashlib.sha256()
+    hasher = hashlib.sha256()  # (a resume's kept part is read into it later, a slice a pass: hash_kept)
     lines: list[Line] = []
     if opened is not None:
-        if (not_now := _into_partial(transfers, start, opened, hasher, hidden)) is not None:
+        if (not_now := _into_partial(transfers, start, opened, hidden)) is not None:
             return not_now
         if held and not offset:
             lines.append(_named(transfers.wall(), "", name, f": the server sends it from the beginning (it does not resume downloads); the {human_size(held)} kept here are replaced", hidden))
@@ -598,14 +659,16 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
         into = f" ({human_size(start.size)}) from {progress.percent}% ({human_size(offset)} were kept) into the folder {transfers.downloads}"
     if offset or not transfers.status_line:
         lines.append(_named(transfers.wall(), "resuming " if offset else "receiving ", name, into, hidden))
-    return _completed(transfers, receiving, lines) if offset == start.size else ([], lines)
+    # all of it kept (a client killed before its check): complete once the kept part is read (hash_kept)
+    return _completed(transfers, receiving, lines) if offset == start.size and not receiving.behind else ([], lines)
 
 
 def _into_partial(
-    transfers: ClientTransfers, start: ev.FileStart, opened: tuple[BinaryIO, Path, int, tuple[int, int]], hasher: hashlib._Hash, hidden: str | None
+    transfers: ClientTransfers, start: ev.FileStart, opened: tuple[BinaryIO, Path, int, tuple[int, int]], hidden: str | None
 ) -> tuple[list[ev.Event], list[Line]] | None:
     """Make the partial file ``opened`` (_opened_partial) ready for the download ``start`` begins:
-    cut to its ``offset``, the bytes kept read into ``hasher``. None: it goes ahead; else what to
+    cut to its ``offset``, to be written after it (_cut_to; its bytes are read into the SHA-256
+    between the loop's passes: ClientTransfers.hash_kept). None: it goes ahead; else what to
     send and say instead: an offset no get of ours asked for is refused (PROTOCOL.md: a server never
     starts anywhere else), and one past what the partial holds now (it went or shrank meanwhile)
     asked for again from what is there. A partial made for it and left empty is removed."""
@@ -628,7 +691,7 @@ def _into_partial(
         let_go()
         return _ask_again(transfers, start.id, name, " kept here is shorter than when it was asked for; asking again", hidden)
     try:
-        _hash_prefix(handle, offset, hasher)
+        _cut_to(handle, offset)
     except OSError as exc:
         let_go()
         return _refuse(transfers, start.id, name, oserror_words(exc), hidden)
@@ -1084,18 +1147,11 @@ def _ours(info: os.stat_result) -> bool:
     return stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)()
 
 
-def _hash_prefix(handle: BinaryIO, offset: int, hasher: hashlib._Hash) -> None:
-    """Cut the partial file to ``offset`` bytes (where the server goes on from), read them into
-    ``hasher``, and leave the file ready to write after them. OSError if they cannot be read."""
-    fd, done = handle.fileno(), 0
-    if os.fstat(fd).st_size != offset:  # (not a new one: ext4 writes back at close a file truncated to 0, 7 ms in 100 MiB)
+def _cut_to(handle: BinaryIO, offset: int) -> None:
+    """Cut the partial file to ``offset`` bytes (where the server goes on from) and leave it ready
+    to write after them."""
+    if os.fstat(handle.fileno()).st_size != offset:  # (not a new one: ext4 writes back at close a file truncated to 0, 7 ms in 100 MiB)
         handle.truncate(offset)
-    while done < offset:
-        data = os.pread(fd, min(offset - done, MB), done)
-        if not data:
-            raise OSError(errno.EIO, "its partial file got shorter while it was read")
-        hasher.update(data)
-        done += len(data)
     handle.seek(offset)
 
 
