@@ -224,13 +224,23 @@ class _Receiving:
 
     def stop(self) -> int:
         """It stops short (/cancel, a lost connection, the chat's end): a partial file is kept for a
-        resume, anything else discarded. Returns the bytes kept (0: nothing was)."""
+        resume, anything else discarded. Returns the bytes kept (0: nothing was): what the file
+        holds, which a get goes on from (_held), not what came (on a full disk, a piece's start may
+        be written before the disk said no, and bytes still in the write buffer never are)."""
         if not self.partial or not self.received:
             self.discard()
             return 0
         with contextlib.suppress(OSError):
+            self.handle.flush()  # what is still buffered, if the disk takes it
+        try:
+            kept = os.fstat(self.handle.fileno()).st_size
+        except (OSError, ValueError):
+            kept = 0
+        with contextlib.suppress(OSError):
             self.handle.close()
-        return self.received
+        if not kept:
+            self.discard()  # (an empty partial is no part of anything)
+        return kept
 
 
 class ClientTransfers:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from badlink import BadLink
-from helpers import Proc, start_server, wait_for
+from helpers import Proc, fill_disk, small_disk, start_server, wait_for
 
 from lanchat import events as ev
 from lanchat.actions import Send
@@ -29,7 +29,7 @@ from lanchat.client_files import (
     cut_off,
     partial_path,
 )
-from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan
+from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan, human_size
 from lanchat.room import Room
 from lanchat.server_files import ServerFiles
 from lanchat.session import FileCommand
@@ -662,6 +662,36 @@ def test_a_full_disk_keeps_what_came_for_a_get_once_there_is_room(tmp_path, data
     assert get == ev.GetFile(id="7", binary=True, offset=half, sha256=_sum(data))
 
 
+@pytest.mark.parametrize("piece_bytes", [BINARY_CHUNK_BYTES, 1000], ids=["whole-pieces", "small-pieces"])
+def test_a_download_that_fills_a_real_disk_says_what_it_kept_on_it(data, piece_bytes):
+    """'kept N MiB' on a full disk counted what came, not what the disk took: bytes still in the
+    write buffer (small pieces: '7.8 KiB kept' of a part of 0 bytes) or a piece's first part
+    written before the disk said no (not counted). It says what the partial file holds, which a
+    /get goes on from; and a part of nothing is not kept."""
+    with small_disk("4m") as downloads:
+        transfers = ClientTransfers(downloads)
+        transfers.on_event(offered(data))
+        transfers.command(FileCommand(name="get", file_id="7"))
+        feed(transfers, [ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data))])
+        filler = fill_disk(downloads, leave=100 * 1024 if piece_bytes == BINARY_CHUNK_BYTES else 0)
+        lines: list = []
+        for at in range(0, len(data), piece_bytes):
+            _, said = feed(transfers, [ev.FileBytes(id="7", data=data[at : at + piece_bytes])])
+            lines += said
+            if "7" not in transfers.receiving:
+                break
+        partial = partial_path(downloads, "dataset.bin", _sum(data))
+        held = partial.stat().st_size if partial.exists() else 0
+        if held:
+            assert texts(lines)[-1] == f"download of dataset.bin stopped: no space left on device; kept {human_size(held)} of it: /get 7 goes on from there"
+        else:
+            assert texts(lines)[-1] == "download of dataset.bin stopped: no space left on device"
+        assert partial.read_bytes() == data[:held] if held else os.listdir(downloads) == [filler.name]
+        filler.unlink()
+        (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+        assert get.offset == (held or None)
+
+
 def test_the_same_file_fetched_twice_at_once_does_not_share_a_part(tmp_path, data):
     """The teacher offered the same data set twice (#7 and #8) and both were fetched: the second
     asked from where the first's part (in use) ends, and was refused as having nothing to go on from."""
@@ -714,6 +744,20 @@ def test_a_resumes_kept_part_is_read_a_slice_a_pass_not_all_when_it_starts(tmp_p
     replies, lines = feed(transfers, pieces(data, half)[1:])
     assert replies == [] and texts(lines)[-1].startswith("saved ") and not transfers.hashing
     assert (tmp_path / "dataset.bin").read_bytes() == data
+
+
+def test_a_kept_part_that_cannot_be_read_back_stops_its_download_and_keeps_what_is_there(tmp_path, data):
+    """Read a slice a pass, the kept part may change meanwhile (a person cut it short): that
+    download stops, said so, the server told, and a /get goes on from what is there."""
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.command(FileCommand(name="cancel", file_id="7"))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half))
+    transfers.hash_kept(0.0)
+    os.truncate(partial_path(tmp_path, "dataset.bin", _sum(data)), HASH_READ_BYTES)
+    replies, lines = transfers.hash_kept(0.0)
+    assert replies == [ev.CancelFile(id="7")] and not transfers.hashing and "7" not in transfers.receiving
+    assert texts(lines) == ["download of dataset.bin stopped: its partial file got shorter while it was read; kept 1.0 MiB of it: /get 7 goes on from there"]
 
 
 def test_a_part_that_holds_the_whole_file_is_checked_and_saved_with_nothing_more_sent(tmp_path, data):
