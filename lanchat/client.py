@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import events as ev
 from . import identity
-from .client_files import ClientTransfers, cut_off, stalled
+from .client_files import ClientTransfers, cut_off, hash_kept, hashing, stalled
 from .pacing import ANSWERS_AWAITED_SECONDS, SendPacer, without_muted
 from .protocol import (
     Connection,
@@ -1174,8 +1174,8 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
         elif key.data == "news" and loop.news is not None and loop.outcome is None:
             if lines := [line for news in loop.news.take() for line in loop.session.machine_moved(news)]:
                 loop.frontend.show(lines)
-    if loop.outcome is None and loop.transfers.hashing:
-        hash_kept(loop)
+    if loop.outcome is None and hashing(loop.transfers):
+        read_kept_parts(loop)
     if loop.outcome is None:
         if loop.paced.leave_when_sent:  # a leave waiting for the answers to our lines: they may have come
             loop.paced.send_waiting(loop)
@@ -1183,10 +1183,10 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
         loop.frontend.update()
 
 
-def hash_kept(loop: ClientLoop) -> None:
-    """A slice of a resumed download's kept part read into its SHA-256 (ClientTransfers.hash_kept),
+def read_kept_parts(loop: ClientLoop) -> None:
+    """A slice of a resumed download's kept part read into its SHA-256 (client_files.hash_kept),
     one a pass: the screen and the chat go on meanwhile (also_due does not wait while it lasts)."""
-    replies, lines = loop.transfers.hash_kept()
+    replies, lines = hash_kept(loop.transfers)
     if lines:
         loop.frontend.show(lines)
     for reply in replies:
@@ -1508,7 +1508,7 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
         # due, and not said yet: the wait woke a few microseconds early, note_unanswered judged it
         # not due, and by now it is past; come round once more, or it waited for the next event
         timeout = 0.0
-    if loop.transfers.hashing:  # a resume's kept part is read a slice a pass (hash_kept): look, don't wait
+    if hashing(loop.transfers):  # a resume's kept part is read a slice a pass (hash_kept): look, don't wait
         timeout = 0.0
     return timeout
 

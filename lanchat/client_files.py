@@ -58,7 +58,7 @@ PARTIAL_SUFFIX = ".lanchat-part"
 STALE_PARTIAL_SECONDS = 7 * 24 * 3600.0
 
 # A resumed download's kept part is read into its SHA-256 a slice at a time between the loop's
-# passes (ClientTransfers.hash_kept), this long at most each: read at once, 200 MiB held the
+# passes (hash_kept), this long at most each: read at once, 200 MiB held the
 # screen and the chat for 0.11 s from the page cache, and for seconds from a slow disk.
 HASH_SLICE_SECONDS = 0.01
 HASH_READ_BYTES = 1 * MB
@@ -292,7 +292,6 @@ class ClientTransfers:
     # ------------------------------------------------------------ commands
 
     def command(self, command: FileCommand, *, offline: bool = False) -> tuple[list[ev.Event], list[Line]]:
-        """``offline``: the connection is down (client.Reconnect), and only /cancel is taken then."""
         if command.name == "send":
             return self.offer(command.path, command.to)
         if command.name == "cancel":
@@ -373,9 +372,8 @@ class ClientTransfers:
     def cancel(self, file_id: str = "", *, offline: bool = False) -> tuple[list[ev.Event], list[Line]]:
         """``/cancel [ID]``: stop sending or receiving ``file_id`` (every transfer when empty). The
         server is told (``cancel``) so it drops an upload or stops reading a download; pieces
-        already on their way are ignored. A download's file is deleted, but a partial one's. A
-        download a lost connection cut short is no longer asked for again once back (resume_on_offer):
-        /cancel is what stops that, typed while the connection is down (``offline``) or after."""
+        already on their way are ignored. A download's file is deleted, a partial one's kept; one a lost
+        connection cut short is not asked for again once back (resume_on_offer), even typed ``offline``."""
         file_id = file_id.strip().lstrip("#")
         events: list[ev.Event] = []
         lines: list[Line] = []
@@ -405,10 +403,7 @@ class ClientTransfers:
             if not file_id or again == file_id:
                 lines.append(_not_asked_again(self, again))
         if not lines:
-            what = f"{file_id if _OWN_ID.fullmatch(file_id) else '#' + file_id} is not" if file_id else "no file is"
-            if offline:
-                return self._error(f"not connected: {what} being sent or received, nor asked for again once back")
-            return self._error(f"{what} being sent or received (/files lists what is on offer)")
+            return self._error(_nothing_to_cancel(file_id, offline))
         return events + self._offer_next(), lines
 
     # ------------------------------------------------------------ sending
@@ -462,34 +457,6 @@ class ClientTransfers:
             self.progress.pop(f"send:{sending.file_id}", None)
         self.waiting.pop(sending.ref, None)
         self.queued = [queued for queued in self.queued if queued is not sending]
-
-    # ------------------------------------------------------------ resuming
-
-    @property
-    def hashing(self) -> bool:
-        """Is a resumed download's kept part still to be read into its SHA-256 (``hash_kept``)?
-        The client loop then does not wait for the network or the keys before its next pass."""
-        return any(receiving.behind for receiving in self.receiving.values())
-
-    def hash_kept(self, seconds: float = HASH_SLICE_SECONDS) -> tuple[list[ev.Event], list[Line]]:
-        """Read the next slice of each resumed download's kept part into its SHA-256, about
-        ``seconds`` each (the client loop calls this between its passes while ``hashing``), and
-        complete one all of whose bytes came meanwhile. A kept part that cannot be read stops its
-        download as a full disk does (_not_written): the server is told, what is there stays."""
-        events: list[ev.Event] = []
-        lines: list[Line] = []
-        for receiving in [receiving for receiving in self.receiving.values() if receiving.behind]:
-            try:
-                caught_up = receiving.catch_up(seconds, self.clock)
-            except OSError as exc:
-                more, said = _not_written(self, receiving, exc)
-            else:
-                if not caught_up or receiving.received < receiving.size:
-                    continue
-                more, said = _completed(self, receiving, [])
-            events += more
-            lines += said
-        return events, lines
 
     # ------------------------------------------------------------ events
 
@@ -576,6 +543,33 @@ class ClientTransfers:
             self._stop_sending(sending)
         for kept in (self.wanted, self.on_offer, self.checking):
             kept.clear()
+
+
+def hashing(transfers: ClientTransfers) -> bool:
+    """Is a resumed download's kept part still to be read into its SHA-256 (``hash_kept``)? The
+    client loop then does not wait for the network or the keys before its next pass."""
+    return any(receiving.behind for receiving in transfers.receiving.values())
+
+
+def hash_kept(transfers: ClientTransfers, seconds: float = HASH_SLICE_SECONDS) -> tuple[list[ev.Event], list[Line]]:
+    """Read the next slice of each resumed download's kept part into its SHA-256, about ``seconds``
+    each (the client loop calls this once a pass while ``hashing``), and complete one all of whose
+    bytes came meanwhile. A kept part that cannot be read stops its download as a full disk does
+    (_not_written): the server is told, what is there stays."""
+    events: list[ev.Event] = []
+    lines: list[Line] = []
+    for receiving in [receiving for receiving in transfers.receiving.values() if receiving.behind]:
+        try:
+            caught_up = receiving.catch_up(seconds, transfers.clock)
+        except OSError as exc:
+            more, said = _not_written(transfers, receiving, exc)
+        else:
+            if not caught_up or receiving.received < receiving.size:
+                continue
+            more, said = _completed(transfers, receiving, [])
+        events += more
+        lines += said
+    return events, lines
 
 
 def _know(transfers: ClientTransfers, file_id: str, sha256: str, size: int, name: str) -> None:
@@ -678,7 +672,7 @@ def _into_partial(
 ) -> tuple[list[ev.Event], list[Line]] | None:
     """Make the partial file ``opened`` (_opened_partial) ready for the download ``start`` begins:
     cut to its ``offset``, to be written after it (_cut_to; its bytes are read into the SHA-256
-    between the loop's passes: ClientTransfers.hash_kept). None: it goes ahead; else what to
+    between the loop's passes: hash_kept). None: it goes ahead; else what to
     send and say instead: an offset no get of ours asked for is refused (PROTOCOL.md: a server never
     starts anywhere else), and one past what the partial holds now (it went or shrank meanwhile)
     asked for again from what is there. A partial made for it and left empty is removed."""
@@ -875,6 +869,13 @@ def _not_started(transfers: ClientTransfers, file_id: str, for_good: bool) -> tu
         return (f"the download of #{file_id} did not start", "", "", None)
     _resume_later(transfers, file_id, known[0])
     return (f"the download of #{file_id} did not start; it is asked for again once back, if still on offer", "", "", None)
+
+
+def _nothing_to_cancel(file_id: str, offline: bool) -> str:
+    what = f"{file_id if _OWN_ID.fullmatch(file_id) else '#' + file_id} is not" if file_id else "no file is"
+    if offline:
+        return f"not connected: {what} being sent or received, nor asked for again once back"
+    return f"{what} being sent or received (/files lists what is on offer)"
 
 
 def _not_asked_again(transfers: ClientTransfers, file_id: str) -> Line:

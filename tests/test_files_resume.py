@@ -27,6 +27,8 @@ from lanchat.client_files import (
     STALE_PARTIAL_SECONDS,
     ClientTransfers,
     cut_off,
+    hash_kept,
+    hashing,
     partial_path,
 )
 from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan, human_size
@@ -66,12 +68,12 @@ def feed(transfers: ClientTransfers, events: list) -> tuple[list, list]:
         more, said = transfers.on_event(event)
         replies += more
         lines += said
-        if transfers.hashing:
-            more, said = transfers.hash_kept(0.0)
+        if hashing(transfers):
+            more, said = hash_kept(transfers, 0.0)
             replies += more
             lines += said
-    while transfers.hashing:
-        more, said = transfers.hash_kept(0.0)
+    while hashing(transfers):
+        more, said = hash_kept(transfers, 0.0)
         replies += more
         lines += said
     return replies, lines
@@ -737,12 +739,12 @@ def test_a_resumes_kept_part_is_read_a_slice_a_pass_not_all_when_it_starts(tmp_p
     transfers.command(FileCommand(name="get", file_id="7"))
     transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half))
     receiving = transfers.receiving["7"]
-    assert transfers.hashing and receiving.hashed == 0  # nothing of it read yet
-    assert transfers.hash_kept(0.0) == ([], []) and receiving.hashed == HASH_READ_BYTES  # one slice
+    assert hashing(transfers) and receiving.hashed == 0  # nothing of it read yet
+    assert hash_kept(transfers, 0.0) == ([], []) and receiving.hashed == HASH_READ_BYTES  # one slice
     transfers.on_event(pieces(data, half)[0])  # a piece while it is behind: written, read back later
     assert receiving.hashed == HASH_READ_BYTES and receiving.received == half + BINARY_CHUNK_BYTES
     replies, lines = feed(transfers, pieces(data, half)[1:])
-    assert replies == [] and texts(lines)[-1].startswith("saved ") and not transfers.hashing
+    assert replies == [] and texts(lines)[-1].startswith("saved ") and not hashing(transfers)
     assert (tmp_path / "dataset.bin").read_bytes() == data
 
 
@@ -753,10 +755,10 @@ def test_a_kept_part_that_cannot_be_read_back_stops_its_download_and_keeps_what_
     transfers.command(FileCommand(name="cancel", file_id="7"))
     transfers.command(FileCommand(name="get", file_id="7"))
     transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=half))
-    transfers.hash_kept(0.0)
+    hash_kept(transfers, 0.0)
     os.truncate(partial_path(tmp_path, "dataset.bin", _sum(data)), HASH_READ_BYTES)
-    replies, lines = transfers.hash_kept(0.0)
-    assert replies == [ev.CancelFile(id="7")] and not transfers.hashing and "7" not in transfers.receiving
+    replies, lines = hash_kept(transfers, 0.0)
+    assert replies == [ev.CancelFile(id="7")] and not hashing(transfers) and "7" not in transfers.receiving
     assert texts(lines) == ["download of dataset.bin stopped: its partial file got shorter while it was read; kept 1.0 MiB of it: /get 7 goes on from there"]
 
 
