@@ -561,6 +561,7 @@ def hash_kept(transfers: ClientTransfers, seconds: float = HASH_SLICE_SECONDS) -
     for receiving in [receiving for receiving in transfers.receiving.values() if receiving.behind]:
         try:
             caught_up = receiving.catch_up(seconds, transfers.clock)
+            receiving.progress.now = transfers.clock()  # (reading its kept part is not a stall: files.Progress.text)
         except OSError as exc:
             more, said = _not_written(transfers, receiving, exc)
         else:

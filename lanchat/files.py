@@ -300,6 +300,8 @@ class Progress:
         """Short form for a status line: ``get #3 notes.pdf 45% 120.3 MiB/s`` (the id /cancel takes),
         or ``get #3 notes.pdf 45% stalled 4 s`` once no byte has moved for STALLED_AFTER_SECONDS."""
         named = f"#{self.file_id} {self.label}" if self.file_id else self.label
+        if self.direction == "get" and self.total and self.done >= self.total:  # all here: its SHA-256 is being read (a resume's kept part)
+            return f"{self.direction} {named} 100% checking its SHA-256"
         if (quiet := self.quiet_for()) >= STALLED_AFTER_SECONDS:
             return f"{self.direction} {named} {self.percent}% stalled {int(quiet)} s"
         return f"{self.direction} {named} {self.percent}% {speed_text(self.done - self.resumed_from, self.seconds)}"

@@ -748,6 +748,22 @@ def test_a_resumes_kept_part_is_read_a_slice_a_pass_not_all_when_it_starts(tmp_p
     assert (tmp_path / "dataset.bin").read_bytes() == data
 
 
+def test_a_kept_part_read_slowly_is_said_as_being_checked_not_as_stalled(tmp_path, data):
+    """Read a slice a pass, a kept part on a slow disk (a USB stick) takes seconds: the status line
+    said 'stalled 3 s' meanwhile (no byte came), and of a part holding the whole file '100% -'."""
+    now = [100.0]
+    partial_path(tmp_path, "dataset.bin", _sum(data)).write_bytes(data)
+    transfers = ClientTransfers(tmp_path, clock=lambda: now[0])
+    transfers.on_event(offered(data))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    transfers.on_event(ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=len(data)))
+    progress = transfers.progress["get:7"]
+    assert progress.text() == "get #7 dataset.bin 100% checking its SHA-256"
+    now[0] += 3.0
+    hash_kept(transfers, 0.0)  # 1 MiB in 3 s
+    assert hashing(transfers) and progress.quiet_for() == 0.0
+
+
 def test_a_kept_part_that_cannot_be_read_back_stops_its_download_and_keeps_what_is_there(tmp_path, data):
     """Read a slice a pass, the kept part may change meanwhile (a person cut it short): that
     download stops, said so, the server told, and a /get goes on from what is there."""
