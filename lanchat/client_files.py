@@ -815,8 +815,9 @@ def _going_up(transfers: ClientTransfers, file_id: str) -> Line | None:
 
 
 def stalled(transfers: ClientTransfers, seconds: float) -> bool:
-    """Has a download under way received no byte for ``seconds``? (A link that died under it: the
-    client then asks its connection whether it lives, client.watch_address.) Not an upload: its
+    """Has a download under way received no byte (nor read a slice of its kept part: hash_kept) for
+    ``seconds``? (A link that died under it: the client then asks its connection whether it
+    lives, client.watch_address.) Not an upload: its
     bytes wait in the kernel when a live server reads slowly, and the quick check's 5 s limit on
     unacknowledged data would end such a connection; a dead link under one ends at TCP's minute."""
     now = transfers.clock()
