@@ -1639,8 +1639,9 @@ class FlappingServer:
     loopback socket; it stops listening after ``most`` connections, so a client that never
     stops retrying still ends (by giving up on an absent server)."""
 
-    def __init__(self, notice: bool, most: int = 40, refusal: ev.Error | None = None) -> None:
-        """``refusal``: every rejoin after the first connection is refused with it instead."""
+    def __init__(self, notice: bool | ev.Error, most: int = 40, refusal: ev.Error | None = None) -> None:
+        """``refusal``: every rejoin after the first connection is refused with it instead;
+        ``notice`` an error: each welcome is followed by it instead of a shutdown notice."""
         from lanchat.protocol import Connection, Role
 
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -1662,7 +1663,9 @@ class FlappingServer:
                             conn.sendall(proto.send(refusal))
                             continue
                         out = proto.send(ev.Welcome(name="ann", mode="duplex", members=("ann",)))
-                        if notice:
+                        if isinstance(notice, ev.Error):
+                            out += proto.send(notice)
+                        elif notice:
                             out += proto.send(ev.Shutdown(reason=f"restart {self.accepted}"))
                         conn.sendall(out)
                         conn.shutdown(socket.SHUT_WR)
@@ -1673,12 +1676,16 @@ class FlappingServer:
         self.thread.start()
 
 
-@pytest.mark.parametrize("notice", [True, False], ids=["shutdown-notice", "dropped"])
+@pytest.mark.parametrize("notice", [
+    True, False, ev.Error(code=ev.E_TOO_SLOW, message="you were dropped: not reading fast enough", fatal=True),
+], ids=["shutdown-notice", "dropped", "too-slow"])
 def test_a_server_that_takes_every_rejoin_and_goes_again_at_once_is_not_rejoined_every_second(monkeypatch, notice):
     """A fake (or crash-looping) server welcomes the rejoin and at once sends a shutdown notice
     again, or drops it: the full screen rejoined after 1 s every time, forever, three lines on
     the screen a second. A rejoin that does not hold now counts as a failed try: the waits grow
-    as they do for an absent server, and the wait ends after GIVE_UP_SECONDS from the first loss."""
+    as they do for an absent server, and the wait ends after GIVE_UP_SECONDS from the first loss.
+    So too for a link the server drops as too slow at once, each rejoin's replay included
+    (client.LINK_DROPS: a rejoin, not an exit)."""
 
     monkeypatch.setattr(client, "RETRY_DELAYS", (0.05, 0.1, 0.2, 0.4, 0.8))  # 1, 2, 4, 8, 15 s, 20 times faster
     monkeypatch.setattr(client, "GIVE_UP_SECONDS", 2.0)
