@@ -278,7 +278,7 @@ class Deadlines:
             first.append(due)
         return min(first) if first else None
 
-    def due(self) -> tuple[list[int], list[tuple[int, str]]]:
+    def due(self) -> tuple[list[int], list[tuple[int, str, str]]]:
         """(closing connections whose time is up, (connection, why) past a hello or frame deadline)."""
         now = self.clock()
         lingered = [cid for cid, deadline in self.lingering.items() if deadline <= now]
@@ -1073,7 +1073,7 @@ class Hub:
         for cid in lingered:
             self.close(cid)
         seconds = self.deadlines.handshake_seconds
-        for cid, why in expired:
+        for cid, kind, why in expired:
             peer = self.peers.get(cid)
             if peer is None or peer.closing:
                 continue
@@ -1084,7 +1084,7 @@ class Hub:
                 self.log(f"{self.who(cid)}: {why}; disconnecting")
                 self._leave(cid, "lost")
                 self._refuse(peer, ev.E_DEADLINE, why)
-            elif why.startswith('no "hello"'):
+            elif kind == lim.HELLO:  # (a prompted one, unanswered, is a deadline: PROTOCOL.md 4)
                 self.log(f"{peer.address}: no hello within {seconds:g} s; disconnecting")
                 self._refuse(peer, ev.E_HELLO_FIRST, f"no hello within {seconds:g} s")
             else:

@@ -740,6 +740,7 @@ class RefusalLog:
 
 HELLO = "hello"
 FRAME = "frame"
+PROMPTED = "prompted"  # (only as expired()'s kind: a hello deadline after the room asked its password)
 
 
 class Deadlines:
@@ -819,9 +820,10 @@ class Deadlines:
             heapq.heappop(self.heap)
         return None
 
-    def expired(self, now: float) -> list[tuple[int, str]]:
-        """Connections past a deadline, with the reason to close them with (once each)."""
-        out: list[tuple[int, str]] = []
+    def expired(self, now: float) -> list[tuple[int, str, str]]:
+        """Connections past a deadline, each with which (HELLO: no hello ever came; PROMPTED: the
+        room's question was not answered in time; FRAME) and the reason to close it with (once each)."""
+        out: list[tuple[int, str, str]] = []
         while self.heap and self.heap[0][0] <= now:
             due, cid, kind = heapq.heappop(self.heap)
             if self._current(cid, kind) != due:
@@ -829,12 +831,12 @@ class Deadlines:
             connected = self.prompted_at.get(cid)
             self.closed(cid)
             if kind == HELLO and connected is not None:  # asked something (prompted): not answered in time
-                out.append((cid, f"not joined within {due - connected:.0f} seconds of connecting: the room's password "
-                                 "was not given in time; connect again"))
+                out.append((cid, PROMPTED, f"not joined within {due - connected:.0f} seconds of connecting: the room's "
+                                           "password was not given in time; connect again"))
             elif kind == HELLO:
-                out.append((cid, f'no "hello" within {self.hello_seconds:g} seconds of connecting'))
+                out.append((cid, HELLO, f'no "hello" within {self.hello_seconds:g} seconds of connecting'))
             else:
-                out.append((cid, f"a frame was started but not finished within {self.frame_seconds:g} seconds"))
+                out.append((cid, FRAME, f"a frame was started but not finished within {self.frame_seconds:g} seconds"))
         return out
 
     def _current(self, cid: int, kind: str) -> float | None:

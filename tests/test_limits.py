@@ -428,7 +428,7 @@ def test_a_frame_dripped_a_byte_a_second_is_closed_ten_seconds_after_its_first_b
         assert deadlines.expired(T0 + second) == []
     assert deadlines.next_due() == T0 + 11  # the frame clock started at its first byte, T0 + 1
     assert deadlines.expired(T0 + 10.999) == []
-    assert deadlines.expired(T0 + 11) == [(1, "a frame was started but not finished within 10 seconds")]
+    assert deadlines.expired(T0 + 11) == [(1, "frame", "a frame was started but not finished within 10 seconds")]
     assert deadlines.expired(T0 + 30) == []  # once only
     assert len(deadlines) == 0
 
@@ -440,7 +440,7 @@ def test_hello_within_twenty_seconds_however_many_other_frames_arrive():
         deadlines.progress(1, T0 + second, partial_frame=True)
         deadlines.progress(1, T0 + second + 4, partial_frame=False)
         assert deadlines.expired(T0 + second + 4) == []
-    assert deadlines.expired(T0 + 20) == [(1, 'no "hello" within 20 seconds of connecting')]
+    assert deadlines.expired(T0 + 20) == [(1, "hello", 'no "hello" within 20 seconds of connecting')]
 
 
 def test_no_hello_at_all_is_closed_at_twenty_seconds():
@@ -448,7 +448,7 @@ def test_no_hello_at_all_is_closed_at_twenty_seconds():
     deadlines.connected(1, T0)
     deadlines.connected(2, T0 + 1)
     assert deadlines.expired(T0 + 19.99) == []
-    assert deadlines.expired(T0 + 20) == [(1, 'no "hello" within 20 seconds of connecting')]
+    assert deadlines.expired(T0 + 20) == [(1, "hello", 'no "hello" within 20 seconds of connecting')]
     deadlines.joined(2)
     assert deadlines.expired(T0 + 25) == []
     assert deadlines.next_due() is None
@@ -462,7 +462,7 @@ def test_finished_frames_never_expire_and_a_new_frame_gets_a_fresh_clock():
     deadlines.progress(1, T0 + 9, partial_frame=False)  # finished just in time
     deadlines.progress(1, T0 + 9.5, partial_frame=True)  # the next one starts
     assert deadlines.expired(T0 + 15) == []
-    assert deadlines.expired(T0 + 19.5) == [(1, "a frame was started but not finished within 10 seconds")]
+    assert deadlines.expired(T0 + 19.5) == [(1, "frame", "a frame was started but not finished within 10 seconds")]
 
 
 def test_closed_connections_are_forgotten():
@@ -597,13 +597,13 @@ def test_a_person_asked_for_the_rooms_password_gets_time_to_type_it():
     deadlines.connected(1, T0)
     deadlines.connected(2, T0)
     deadlines.prompted(1, T0 + 0.1)
-    assert [cid for cid, _ in deadlines.expired(T0 + lim.HELLO_SECONDS)] == [2]  # never asked anything: as before
+    assert [(cid, kind) for cid, kind, _ in deadlines.expired(T0 + lim.HELLO_SECONDS)] == [(2, lim.HELLO)]  # never asked anything: as before
     assert deadlines.expired(T0 + 0.1 + lim.PROMPT_SECONDS - 0.01) == []
     deadlines.prompted(1, T0 + 100.0)  # a hello again (another name), asked again: more time, from then
     deadlines.prompted(1, T0 + 250.0)
     assert deadlines.next_due() == T0 + lim.HANDSHAKE_CEILING  # but no more than this from connecting
-    ((cid, why),) = deadlines.expired(T0 + lim.HANDSHAKE_CEILING)
-    assert cid == 1 and why.startswith("not joined within 300 seconds of connecting: the room's password"), why
+    ((cid, kind, why),) = deadlines.expired(T0 + lim.HANDSHAKE_CEILING)
+    assert cid == 1 and kind == lim.PROMPTED and why.startswith("not joined within 300 seconds of connecting: the room's password"), why
     deadlines.connected(3, T0)
     deadlines.prompted(3, T0 + 1)
     deadlines.joined(3)
