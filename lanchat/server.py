@@ -136,12 +136,12 @@ def _account_readers(clients: dict[int, Client]) -> tuple[Callable[[list[int]], 
     return functools.partial(_peer_users, clients), functools.partial(_peer_users_at_once, clients)
 
 
-
 def numbered_from_history(room: Room, history: HistoryStore | None) -> None:
     """Ban and mute numbers go on from the last run's (HistoryStore.next_moderation_ids), those
     lifted before it too: an /unban #3 read off an old /bans screen never lifts another's ban."""
     if history is not None:
         room.moderation.numbered_from(*history.next_moderation_ids())
+
 
 class Server:
     """A lanchat server on one or more listening sockets.
