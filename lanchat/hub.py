@@ -31,6 +31,7 @@ The clock, the history store and the log are passed in, so tests run it in milli
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -293,8 +294,10 @@ class DownloadPace:
     the server's own (hundreds of MB/s): the ceilings. A link that speeds up (or wakes from a
     stall) shows it within a window or two. The kernel's share, doubled by Linux, is an eighth
     of a second of the pace, which must hold the bytes in flight too: a link whose round trip is
-    longer is held below its pace, window after window, down to the floor (320 KB/s at 200 ms;
-    the fixed 128 KiB allowed 1.3 MB/s). Worked out, not measured (no netem here)."""
+    longer (a class's Wi-Fi under load) would be held below its pace, window after window, down
+    to the floor (320 KB/s at 200 ms; the fixed 128 KiB allowed 1.3 MB/s). So the kernel's share
+    is never below the pace times the kernel's round-trip time (``round_trip``, TCP_INFO), up to
+    the ceiling: held back by it, the pace doubles it each window until the link is the limit."""
 
     __slots__ = ("since", "sent", "rate", "low_water", "send_buffer")
 
@@ -305,8 +308,9 @@ class DownloadPace:
         self.low_water = FILE_LOW_WATER_BYTES
         self.send_buffer = FILE_SEND_BUFFER_BYTES
 
-    def measure(self, now: float) -> int | None:
-        """At a window's end, new marks; returns the send buffer to set, when it changed."""
+    def measure(self, now: float, round_trip: Callable[[], float | None] = lambda: None) -> int | None:
+        """At a window's end, new marks; returns the send buffer to set, when it changed.
+        ``round_trip`` gives the link's round-trip seconds (None: unknown), asked at a window's end."""
         elapsed = now - self.since
         if elapsed < PACE_WINDOW_SECONDS:
             return None
@@ -316,7 +320,8 @@ class DownloadPace:
         self.since, self.sent = now, 0
         # half in the queue, half in the kernel (which doubles what it is given)
         self.low_water = int(min(max(ahead / 2, FILE_LOW_WATER_FLOOR), FILE_LOW_WATER_BYTES))
-        buffer = int(min(max(ahead / 4, FILE_SEND_BUFFER_FLOOR), FILE_SEND_BUFFER_BYTES))
+        in_flight = self.rate * (round_trip() or 0.0)  # what the link holds unacknowledged at this pace
+        buffer = int(min(max(ahead / 4, in_flight, FILE_SEND_BUFFER_FLOOR), FILE_SEND_BUFFER_BYTES))
         if buffer == self.send_buffer:
             return None
         self.send_buffer = buffer
@@ -350,6 +355,8 @@ class DownloadPacer:
         self.started: set[int] = set()  # connections the loop was told about
         self.clock = clock
         self.paces: dict[int, DownloadPace] = {}  # each downloader's link, measured (wrote)
+        # a connection's round-trip seconds, or None (the server reads its socket: transport.round_trip_seconds)
+        self.round_trip: Callable[[int], float | None] = lambda cid: None
 
     def top_up(self) -> list[tuple[int, int]]:
         """Queue chunks up to each reader's mark; returns (connection, bytes) for the send
@@ -371,7 +378,7 @@ class DownloadPacer:
                 pace = self.paces[cid] = DownloadPace(now)
                 self.started.add(cid)
                 buffers.append((cid, pace.send_buffer))
-            elif (buffer := pace.measure(now)) is not None:
+            elif (buffer := pace.measure(now, functools.partial(self.round_trip, cid))) is not None:
                 buffers.append((cid, buffer))
             low_water = min(pace.low_water, self.low_water)
             while queue.out_bytes < low_water:

@@ -38,6 +38,7 @@ from .transport import (
     peer_users,
     peer_users_at_once,
     remove_unix_path,
+    round_trip_seconds,
     set_send_buffer,
     tune,
     wake_pair,
@@ -130,10 +131,18 @@ def _peer_users_at_once(clients: dict[int, Client], cids: list[int]) -> dict[int
     return {cids[at]: user for at, user in said.items()}
 
 
-def _account_readers(clients: dict[int, Client]) -> tuple[Callable[[list[int]], dict[int, int | None]], ...]:
-    """The gate's read_users (a name claimed, a ban: the kernel, else /proc's tables) and
-    peek_users (a join: the kernel's answer only) over the loop's open sockets."""
-    return functools.partial(_peer_users, clients), functools.partial(_peer_users_at_once, clients)
+def _socket_readers(room: Room, hub: Hub, clients: dict[int, Client]) -> None:
+    """What the pure parts ask of the loop's open sockets: the gate's read_users (a name claimed,
+    a ban: the kernel, else /proc's tables) and peek_users (a join: the kernel's answer only),
+    and the download pacer's round trip of a link (hub.DownloadPace)."""
+    room.gate.read_users = functools.partial(_peer_users, clients)
+    room.gate.peek_users = functools.partial(_peer_users_at_once, clients)
+    hub.pacer.round_trip = functools.partial(_round_trip, clients)
+
+
+def _round_trip(clients: dict[int, Client], cid: int) -> float | None:
+    client = clients.get(cid)
+    return None if client is None else round_trip_seconds(client.sock)
 
 
 def numbered_from_history(room: Room, history: HistoryStore | None) -> None:
@@ -193,7 +202,7 @@ class Server:
         self.hub.join_page = join_page(listeners, tls=tls is not None)  # for a web browser (PROTOCOL.md 2)
         self.poller = Poller()
         self.clients: dict[int, Client] = {}  # open sockets by connection id
-        self.room.gate.read_users, self.room.gate.peek_users = _account_readers(self.clients)  # for a ban; at a join
+        _socket_readers(self.room, self.hub, self.clients)  # for a ban, at a join, for a download's pace
         self._stopping: ev.Shutdown | None = None  # the notice asked for (request_shutdown)
         self._wake_r, self._wake_w = wake_pair()
         self.poller.register(self._wake_r, EVENT_READ, _WAKE)

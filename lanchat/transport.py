@@ -380,6 +380,25 @@ def set_send_buffer(sock: socket.socket, size: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
+_TCP_INFO_RTT = struct.Struct("=I")  # struct tcp_info's tcpi_rtt (microseconds), after 8 bytes and 15 u32s
+_TCP_INFO_RTT_OFFSET = 68
+
+
+def round_trip_seconds(sock: socket.socket) -> float | None:
+    """The kernel's smoothed round-trip time of a TCP connection (Linux TCP_INFO), or None where
+    there is none to read (AF_UNIX, another system, a closed socket)."""
+    option = getattr(socket, "TCP_INFO", None)
+    if option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
+    except OSError:
+        return None
+    if len(info) < _TCP_INFO_RTT_OFFSET + 4:
+        return None
+    return _TCP_INFO_RTT.unpack_from(info, _TCP_INFO_RTT_OFFSET)[0] / 1e6
+
+
 def set_receive_buffer(sock: socket.socket, size: int) -> None:
     """Cap the kernel's receive buffer (SO_RCVBUF), for the same reason at the reading end."""
     with contextlib.suppress(OSError):

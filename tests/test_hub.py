@@ -27,6 +27,7 @@ from lanchat.hub import (
     FRAME_SECONDS,
     KEPT_INTERNAL_ERRORS,
     MEMBER_FRAME_SECONDS,
+    DownloadPace,
     Hub,
 )
 from lanchat.outbox import Outbox
@@ -476,6 +477,59 @@ def test_what_waits_ahead_of_chat_follows_the_downloaders_measured_pace():
     assert lab.hub.pacer.top_up() == [] and bob.cid not in lab.hub.pacer.paces
     files.reader = bob.cid
     assert lab.hub.pacer.top_up() == [(bob.cid, FILE_SEND_BUFFER_BYTES)]
+
+
+def test_a_link_with_a_long_round_trip_is_not_held_below_its_pace():
+    """The kernel's share of what waits ahead of chat (an eighth of a second of the pace, Linux
+    doubling it) must also hold the bytes in flight: on a link with a 200 ms round trip (a
+    class's Wi-Fi under load) the socket took less each window, the pace fell, the buffer was cut
+    again, down to the floor (about 320 KB/s on a 1 MB/s link). The kernel's round trip now sets
+    a floor of pace x round trip. Modelled: each 50 ms the link carries its 1 MB/s, at most the
+    kernel's (doubled) send buffer per round trip, and DownloadPace measures it."""
+
+    def carried(link_round_trip: float, known: bool) -> tuple[float, int]:
+        """(bytes carried in the 4th second, the send buffer then)."""
+        pace = DownloadPace(0.0)
+        now, buffer, last_second = 0.0, pace.send_buffer, 0.0
+        for step in range(80):  # 4 s
+            took = min(1_000_000, 2 * buffer / link_round_trip) * 0.05
+            pace.sent += int(took)
+            last_second += took if step >= 60 else 0.0
+            now += 0.05
+            buffer = pace.measure(now, lambda: link_round_trip if known else None) or buffer
+        return last_second, buffer
+
+    assert carried(0.2, known=False)[0] < 400_000  # the round trip not known (not TCP, not Linux): the spiral, as before
+    assert carried(0.2, known=True)[0] > 990_000  # known (TCP_INFO): the link's own 1 MB/s
+    lan, lan_unknown = carried(0.001, known=True), carried(0.001, known=False)
+    assert lan[0] > 990_000 and lan == lan_unknown  # a LAN's round trip changes nothing: little waits ahead of chat
+
+
+def test_the_round_trip_the_pacer_reads_is_the_kernels_for_tcp_and_none_for_a_socket_file():
+    """transport.round_trip_seconds, which the server gives the pacer (DownloadPacer.round_trip):
+    TCP_INFO's smoothed round trip on a real loopback connection, None for AF_UNIX."""
+    import socket as sockets
+
+    from lanchat.transport import round_trip_seconds
+
+    with sockets.create_server(("127.0.0.1", 0)) as listener:
+        with sockets.create_connection(listener.getsockname(), timeout=5) as near:
+            far, _ = listener.accept()
+            with far:
+                far.settimeout(5)
+                for _ in range(3):  # a few exchanges: the kernel's estimate is from acknowledged data
+                    near.sendall(b"x")
+                    far.recv(1)
+                    far.sendall(b"y")
+                    near.recv(1)
+                rtt = round_trip_seconds(near)
+                if not hasattr(sockets, "TCP_INFO"):
+                    assert rtt is None
+                else:
+                    assert rtt is not None and 0 < rtt < 1.0, rtt
+    a, b = sockets.socketpair()
+    with a, b:
+        assert round_trip_seconds(a) is None
 
 
 def test_the_shutdown_notice_jumps_a_downloads_queued_pieces_but_not_the_chat():
