@@ -1248,7 +1248,8 @@ def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_chec
             reconnect = SimpleNamespace(offline=False, replaying=False, due=lambda: None, rejoin=SimpleNamespace(moved=lambda: False))
             pacer = SimpleNamespace(due=lambda now: None)
             loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=sock,
-                                   in_doubt=False, paced=SimpleNamespace(pacer=pacer), unconfirmed=Unconfirmed())
+                                   in_doubt=False, paced=SimpleNamespace(pacer=pacer), unconfirmed=Unconfirmed(),
+                                   transfers=SimpleNamespace(receiving={}))
             assert also_due(loop, None) == 0.0  # type: ignore[arg-type]  # the first check is due
             watch_address(loop)  # type: ignore[arg-type]
             assert also_due(loop, None) is None  # type: ignore[arg-type]  # and none after it
