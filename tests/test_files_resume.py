@@ -790,3 +790,41 @@ def test_a_part_that_holds_the_whole_file_is_checked_and_saved_with_nothing_more
     assert texts(lines)[-1] == f"saved {tmp_path}/dataset.bin (2.0 MiB, all of it kept from before; SHA-256 checked)"
     assert (tmp_path / "dataset.bin").read_bytes() == data
     assert os.listdir(tmp_path) == ["dataset.bin"] and not transfers.wanted and transfers.progress == {}
+
+
+def test_the_client_loop_reads_a_kept_part_with_nothing_else_waking_it(tmp_path, data, monkeypatch):
+    """The loop itself, not hash_kept by hand: a resume whose kept part holds the whole file gets
+    no more bytes, so nothing from the network or the keys wakes the loop again. Each pass must
+    read a slice (one_pass) and not wait before the next (also_due), or the file was saved only
+    at the next key or chat line (here, the 5 s a held-back status line would give)."""
+    from lanchat.client import ClientLoop, one_pass
+    from lanchat.protocol import Connection, Role
+    from lanchat.session import Session
+
+    monkeypatch.setattr("lanchat.client_files.HASH_SLICE_SECONDS", 0.0)  # a MiB a pass: several passes
+    partial_path(tmp_path, "dataset.bin", _sum(data)).write_bytes(data)
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    shown: list[str] = []
+    keys_r, keys_w = os.pipe()
+    near, far = socket.socketpair()
+    frontend = type("Quiet", (), {"fileno": lambda self: keys_r, "show": lambda self, lines: shown.extend(line.text for line in lines),
+                                  "update": lambda self: None})()  # fmt: skip
+    try:
+        loop = ClientLoop(near, Connection(Role.CLIENT), Session(name="ann"), frontend, transfers=transfers)  # type: ignore[arg-type]
+        loop.selector.register(keys_r, 1, "keys")
+        loop._handle_events([ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data), offset=len(data))])
+        assert hashing(transfers)
+        started = time.monotonic()
+        for _ in range(len(data) // HASH_READ_BYTES + 2):
+            one_pass(loop, lambda: 5.0)
+            if not hashing(transfers):
+                break
+        assert not hashing(transfers) and time.monotonic() - started < 2.5
+        assert shown[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
+    finally:
+        for fd in (keys_r, keys_w):
+            os.close(fd)
+        near.close()
+        far.close()
