@@ -809,6 +809,7 @@ def test_the_client_loop_reads_a_kept_part_with_nothing_else_waking_it(tmp_path,
     shown: list[str] = []
     keys_r, keys_w = os.pipe()
     near, far = socket.socketpair()
+    loop = None
     frontend = type("Quiet", (), {"fileno": lambda self: keys_r, "show": lambda self, lines: shown.extend(line.text for line in lines),
                                   "update": lambda self: None})()  # fmt: skip
     try:
@@ -824,6 +825,8 @@ def test_the_client_loop_reads_a_kept_part_with_nothing_else_waking_it(tmp_path,
         assert not hashing(transfers) and time.monotonic() - started < 2.5
         assert shown[-1].startswith("saved ") and (tmp_path / "dataset.bin").read_bytes() == data
     finally:
+        if loop is not None:
+            loop.selector.close()
         for fd in (keys_r, keys_w):
             os.close(fd)
         near.close()
