@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from . import events as ev
 from .guard import FLOOD_COUNTED
@@ -42,6 +43,9 @@ SENT_REMEMBERED = 64
 # 20 times in a row (four sessions: about 80); a fake server that refuses each line again as it
 # comes back would have it sent forever (as fast as its welcome's rate allows: a million a second).
 MAX_REFUSALS = 100
+# A refused line sent again goes alone: the lines after it wait for its answer (``resent``), this
+# long at most (a line the server never answers holds nothing for good).
+HOLD_SECONDS = 10.0
 
 
 def _nobody(name: str) -> bool:
@@ -77,6 +81,12 @@ class SendPacer:
         # (place, when it went, frame, times refused) of what went out lately: a refused one goes back
         self.sent: deque[tuple[float, float, ev.Event, int]] = deque(maxlen=SENT_REMEMBERED)
         self.refusals: dict[float, int] = {}  # place -> times refused, for the waiting frames that were
+        # a refused line sent again, and when: until it is answered (no longer among the caller's
+        # ``unanswered``, the lines written and not echoed or refused) nothing after it goes, so
+        # no later line overtakes it if it is refused again (it was: over a round trip of 0.4 s or
+        # more, line k+1 went out before k's refusal came back, and k, sent again, came after it)
+        self.resent: ev.Event | None = None
+        self.resent_at = -math.inf
 
     def allow(self, welcome: ev.Welcome, now: float) -> None:
         """The allowance in ``welcome``, starting from the tokens it says are left (absent: all
@@ -96,26 +106,40 @@ class SendPacer:
             bucket.tokens = min(bucket.tokens, self.bucket.tokens)
         self.bucket, self.burst, self.rate = bucket, burst, rate
 
-    def send(self, event: ev.Event, now: float) -> bool:
-        """Whether ``event`` may go out now; if not it waits, behind those already waiting."""
+    def send(self, event: ev.Event, now: float, unanswered: Collection[ev.Event] = ()) -> bool:
+        """Whether ``event`` may go out now; if not it waits, behind those already waiting (and
+        a refused line sent again that is still ``unanswered``)."""
         if not isinstance(event, FLOOD_COUNTED):
             return True
         self.typed += 1
-        if not self.waiting and (self.bucket is None or self.bucket.take(now)):
+        if not self.waiting and not self._held(now, unanswered) and (self.bucket is None or self.bucket.take(now)):
             self._went(self.typed, event, now)
             return True
         self.waiting.append(event)
         self.order.append(self.typed)
         return False
 
-    def release(self, now: float) -> list[ev.Event]:
-        """The waiting frames whose turn has come, in order."""
+    def release(self, now: float, unanswered: Collection[ev.Event] = ()) -> list[ev.Event]:
+        """The waiting frames whose turn has come, in order; a refused one sent again goes alone,
+        and those after it once it is no longer ``unanswered``."""
         ready: list[ev.Event] = []
-        while self.waiting and (self.bucket is None or self.bucket.take(now)):
+        while self.waiting and not self._held(now, unanswered) and (self.bucket is None or self.bucket.take(now)):
             event = self.waiting.popleft()
             self._went(self.order.popleft(), event, now)
             ready.append(event)
+            if self.resent is event:
+                break
         return ready
+
+    def _held(self, now: float, unanswered: Collection[ev.Event]) -> bool:
+        """Whether the next line waits for the answer to a refused one sent again (HOLD_SECONDS at most)."""
+        resent = self.resent
+        if resent is None:
+            return False
+        if now - self.resent_at < HOLD_SECONDS and any(line is resent for line in unanswered):
+            return True
+        self.resent = None  # answered (or refused again: back in the queue, in its place)
+        return False
 
     def ahead(self, events: list[ev.Event]) -> None:
         """Frames written before a lost connection and never answered (unconfirmed.py): they go
@@ -130,6 +154,8 @@ class SendPacer:
 
     def _went(self, place: float, event: ev.Event, now: float) -> None:
         refusals = self.refusals.pop(place, 0) if self.refusals else 0
+        if refusals:
+            self.resent, self.resent_at = event, now
         if self.bucket is not None:  # with no limit nothing is refused for flooding
             self.sent.append((place, now, event, refusals))  # its JSON only if a refusal comes (refused)
 
@@ -151,6 +177,7 @@ class SendPacer:
             if json.loads(json.dumps(event.to_json())) == refused:  # as the server quotes it; refusals are rare
                 del self.sent[index]
                 if refusals >= MAX_REFUSALS:
+                    self.resent = None  # shown refused: nothing waits for its answer
                     return None
                 self.refusals[place] = refusals + 1
                 at = bisect.bisect(self.order, place)
@@ -173,11 +200,15 @@ class SendPacer:
         bucket.refill(now)
         bucket.tokens = min(bucket.tokens, 1.0 - min(seconds, MAX_WAIT_SECONDS) * bucket.rate)
 
-    def due(self, now: float) -> float | None:
-        """Seconds until the next waiting frame may go (0: now); None when nothing waits."""
+    def due(self, now: float, unanswered: Collection[ev.Event] = ()) -> float | None:
+        """Seconds until the next waiting frame may go (0: now); None when nothing waits. Held
+        behind a refused line sent again: its answer wakes the caller, or HOLD_SECONDS."""
         if not self.waiting:
             return None
-        return 0.0 if self.bucket is None else min(self.bucket.seconds_until(now), MAX_WAIT_SECONDS)
+        token = 0.0 if self.bucket is None else self.bucket.seconds_until(now)
+        if self._held(now, unanswered):
+            token = max(token, self.resent_at + HOLD_SECONDS - now)
+        return min(token, MAX_WAIT_SECONDS)
 
     def drop(self) -> int:
         """Forget what waits (the person left at once); returns how many frames that was."""
@@ -185,6 +216,7 @@ class SendPacer:
         self.waiting.clear()
         self.order.clear()
         self.refusals.clear()
+        self.resent = None
         return count
 
     def drop_muted(self, may_whisper: Callable[[str], bool] = _nobody) -> int:

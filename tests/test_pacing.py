@@ -4,10 +4,13 @@ reordered; what the server does not count never waits."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
+
 from lanchat import events as ev
 from lanchat import limits as lim
 from lanchat.guard import quoted
-from lanchat.pacing import MAX_WAIT_SECONDS, SendPacer, without_muted
+from lanchat.pacing import HOLD_SECONDS, MAX_WAIT_SECONDS, SendPacer, without_muted
 
 
 def welcome(burst: int | None = 10, rate: float | None = 3.0) -> ev.Welcome:
@@ -213,6 +216,81 @@ def test_a_class_behind_one_address_pasting_at_once_is_never_paused_and_loses_no
                 arrive(who, frame)
     assert delivered == typed
     assert refusals > 16  # the case this is about: the shared bucket refused many
+
+
+def test_a_class_behind_one_address_on_a_slow_link_keeps_each_students_order():
+    # The same class, each student 0.2-0.5 s away one way (a loaded Wi-Fi): line k+1 went out
+    # before k's refusal came back, was taken, and k, sent again, came after it. A refused line
+    # sent again now goes alone: the lines after it wait for its answer (``unanswered``: the
+    # client's lines written and not echoed or refused, unconfirmed.py). Every receiver sees
+    # each student's lines in order; nobody is paused.
+    server = lim.FloodControl()
+    now = 100.0
+    shared = lim.SharedBucket(lim.DEFAULT_BURST * lim.ADDRESS_SHARE, lim.DEFAULT_RATE * lim.ADDRESS_SHARE, now)
+    latency = [0.2 + 0.3 * (who * 7 % 16) / 15 for who in range(16)]
+    students = [SendPacer() for _ in range(16)]
+    typed = {who: [ev.Say(text=f"s{who} line {n}") for n in range(3 + who % 7)] for who in range(16)}
+    delivered: dict[int, list[ev.Event]] = {who: [] for who in range(16)}
+    unanswered: list[list[ev.Event]] = [[] for _ in range(16)]
+    events: list[tuple[float, int, str, int, ev.Event | None, float]] = []  # (when, tie, what, who, frame, retry_after)
+    tie = itertools.count()
+
+    def write(who: int, frame: ev.Event) -> None:
+        unanswered[who].append(frame)
+        heapq.heappush(events, (now + latency[who], next(tie), "arrives", who, frame, 0.0))
+
+    def wake(who: int) -> None:  # the client's loop: what is due goes, and it sleeps until the next
+        for frame in students[who].release(now, unanswered[who]):
+            write(who, frame)
+        if (due := students[who].due(now, unanswered[who])) is not None:
+            heapq.heappush(events, (now + max(due, 1e-6), next(tie), "wakes", who, None, 0.0))
+
+    for who, pacer in enumerate(students):
+        pacer.allow(welcome(), now)
+        for frame in typed[who]:
+            if pacer.send(frame, now, unanswered[who]):
+                write(who, frame)
+        wake(who)
+    refusals = 0
+    while events:
+        now, _, what, who, frame, retry_after = heapq.heappop(events)
+        if what == "arrives":  # at the server: taken and echoed, or refused
+            assert frame is not None
+            verdict = server.check(f"s{who}", now, 1.0, shared)
+            assert verdict.action == lim.SLOW_DOWN or verdict.allowed, f"student {who} was {verdict.action}"
+            delivered[who] += [frame] if verdict.allowed else []
+            refusals += not verdict.allowed
+            answer = "echo" if verdict.allowed else "refusal"
+            heapq.heappush(events, (now + latency[who], next(tie), answer, who, frame, verdict.retry_after))
+        elif what == "wakes":
+            wake(who)
+        else:  # an answer, back at the student's
+            assert unanswered[who].pop(0) is frame  # the server answers in order
+            if what == "refusal":
+                assert students[who].refused(quoted(frame), now)  # type: ignore[arg-type]
+                students[who].told_to_wait(retry_after, now)
+            wake(who)
+    assert delivered == typed  # every line once, each student's in order (before: 2 of them out of order)
+    assert refusals > 16
+
+
+def test_a_refused_line_sent_again_goes_alone_until_it_is_answered():
+    pacer = SendPacer()
+    pacer.allow(welcome(), 0.0)
+    a, b, c = ev.Say(text="a"), ev.Say(text="b"), ev.Say(text="c")
+    assert pacer.send(a, 0.0) and pacer.send(b, 0.0, [a])  # no refusal yet: at the pace
+    assert pacer.refused(quoted(a), 0.4) is a  # "b" is still on its way
+    pacer.bucket.tokens = 5.0  # type: ignore[union-attr]
+    assert not pacer.send(c, 0.4, [b])  # behind "a", in the queue
+    assert pacer.release(0.5, [b]) == [a]  # alone, though tokens are there
+    assert pacer.release(0.5, [b, a]) == [] and pacer.due(0.5, [b, a]) == HOLD_SECONDS
+    assert pacer.release(0.6, [a]) == []  # "b" answered: not what "c" waits for
+    assert pacer.refused(quoted(a), 0.9) is a and pacer.release(0.9, []) == []  # refused again: a token first
+    assert pacer.release(1.3, []) == [a] and pacer.release(2.0, [a]) == []  # then alone again
+    assert pacer.release(2.0, []) == [c]  # "a" taken: "c" goes, and the pace alone holds again
+    d, e = ev.Say(text="d"), ev.Say(text="e")
+    assert pacer.send(d, 2.5, [c]) and pacer.refused(quoted(d), 2.5) is d and pacer.release(3.0, [c]) == [d]
+    assert not pacer.send(e, 4.0, [d]) and pacer.release(3.0 + HOLD_SECONDS, [d]) == [e]  # never answered: held this long at most
 
 
 def test_a_retry_after_holds_the_next_token_until_it_is_up_and_a_fake_ones_is_bounded():
