@@ -530,7 +530,7 @@ class Paced:
         if loop.reconnect is not None and loop.reconnect.replaying and type(event) in TYPED:
             loop.reconnect.queued.append(event)  # after the lines sent again (Reconnect.resend)
             return
-        if self.pacer.send(event, time.monotonic()):
+        if self.pacer.send(event, time.monotonic(), loop.unconfirmed.lines):
             loop._write(event)
         elif len(self.pacer.waiting) == 1:
             self._pacing_starts(loop)
@@ -571,7 +571,7 @@ class Paced:
         if loop.outcome is not None or (reconnect is not None and (reconnect.offline or reconnect.replaying)):
             return
         if self.pacer.waiting:
-            for event in self.pacer.release(time.monotonic()):
+            for event in self.pacer.release(time.monotonic(), loop.unconfirmed.lines):
                 loop._write(event)
         elif not self.leave_when_sent:
             return
@@ -1493,7 +1493,7 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
     if loop.reconnect is not None and not loop.reconnect.offline and loop.address_check_at != math.inf:
         wait = max(0.0, loop.address_check_at - now)
         timeout = wait if timeout is None else min(timeout, wait)
-    if not held and (paced := loop.paced.pacer.due(now)) is not None:
+    if not held and (paced := loop.paced.pacer.due(now, loop.unconfirmed.lines)) is not None:
         timeout = paced if timeout is None else min(timeout, paced)
     since = loop.unconfirmed.waiting_since(now)
     # a leave waits for their answers, this long at most; not while it cannot go anyway (offline, a
