@@ -40,7 +40,7 @@ from .protocol import (
     text_greeting,
 )
 from .session import FileCommand, InputResult, Line, Local, MachineMoved, Outgoing, Quit, Session, UiCommand, Unsend
-from .stopsignals import StopSignals
+from .stopsignals import StopSignals, start_thread
 from .textsafe import visible
 from .tls import looks_like_tls
 from .transport import TransportError, left_behind, on_the_network, set_keepalive, set_receive_buffer, wake_pair
@@ -298,7 +298,7 @@ class Reconnect:
     def _attempt(self, loop: ClientLoop) -> None:
         """Start one attempt on a worker thread; ``finished`` takes its result."""
         self.status.next_try, self.status.doing = None, ""  # the status line: "reconnecting..."
-        threading.Thread(target=self._work, name="lanchat-rejoin", daemon=True).start()
+        start_thread(self._work, "lanchat-rejoin")  # (the stop signals blocked in it: they are the main thread's)
 
     def _work(self) -> None:
         try:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .addresses import addresses_moved, join_host_port, looks_like_ipv4
+from .stopsignals import held_in_new_threads, start_thread
 from .textsafe import visible
 
 if TYPE_CHECKING:  # zeroconf itself is imported when a room is announced or looked for
@@ -240,7 +241,8 @@ def _open_zeroconf(addresses: list[str] | None = None):  # noqa: ANN202
     problem: Exception | None = None
     for version in (IPVersion.All, IPVersion.V4Only):
         try:
-            return Zeroconf(interfaces=addresses or InterfaceChoice.All, ip_version=version)
+            with held_in_new_threads():  # (its thread: the stop signals are the main thread's)
+                return Zeroconf(interfaces=addresses or InterfaceChoice.All, ip_version=version)
         except Exception as exc:  # noqa: BLE001 - zeroconf raises OSError and its own errors alike
             problem = problem or exc
     raise DiscoveryError(f"multicast DNS is not available here ({problem})") from None
@@ -301,7 +303,7 @@ class Announcer:
     def start(self) -> None:
         """Announce the room; with no address yet, nothing until ``move`` gives it one."""
         if self.addresses:
-            self._thread.start()
+            start_thread(self._thread)
 
     def _register(self) -> None:
         problem = None
@@ -356,7 +358,7 @@ class Announcer:
                 pass
         if old_thread.is_alive():
             old_thread.join(5)
-        self._thread.start()
+        start_thread(self._thread)
 
     def close(self) -> None:
         """Withdraw the announcement (goodbye packets) and stop; safe to call twice."""
@@ -657,7 +659,8 @@ def browse(seconds: float = BROWSE_SECONDS, networks: Iterable | None = None) ->
     names = _Announced()
     rooms: dict[tuple[tuple[str, ...], int], RoomInfo] = {}
     try:
-        browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[names.on_change])
+        with held_in_new_threads():  # (a thread too)
+            browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[names.on_change])
         try:
             end = time.monotonic() + seconds
             while time.monotonic() < end:  # listening is the point: rooms answer within this window
@@ -746,7 +749,7 @@ class RoomWatch:
         self._thread = threading.Thread(target=self._run, name="lanchat-roomwatch", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        start_thread(self._thread)
 
     def matches(self, room: RoomInfo) -> bool:
         """Is ``room`` the one joined? Before it is known: announced at the address joined."""

@@ -75,7 +75,9 @@ def look_up(
     if is_address(host):
         ask()
     else:
-        threading.Thread(target=ask, name="lanchat-lookup", daemon=True).start()
+        from .stopsignals import start_thread  # (the stop signals blocked in it: they are the main thread's)
+
+        start_thread(ask, "lanchat-lookup")
         if not done.wait(say_after) and say is not None:
             say(f"looking up {host!r} (the network's name server is slow to answer; Ctrl-C stops)...")
         if not done.wait(max(0.0, give_up_after - say_after)):

@@ -9,7 +9,9 @@ the loop reads it in its own time and says goodbye once, whatever else comes mea
 Where the client waits outside its loop (joining, a prompt asked while joining, "press any key")
 it cannot watch that socket, so there, and only there (``interrupting``), the first signal
 raises KeyboardInterrupt, once, as Ctrl-C always did. Writing to a reader that stopped reading
-(``write_out``) gives up when someone insists on stopping. Public APIs only: signal, select, os.
+(``write_out``) gives up when someone insists on stopping. Every thread lanchat starts is born
+with the stop signals blocked (``start_thread``, ``held_in_new_threads``), so they come to the
+main thread only. Public APIs only: signal, select, os, threading.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import os
 import select
 import signal
 import socket
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from .transport import wake_pair
@@ -31,6 +34,38 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 # a write never larger than a pipe takes in one piece (POSIX PIPE_BUF is at least 512): once
 # poll() says there is room, it does not block
 WRITE_PIECE = 512
+
+
+@contextlib.contextmanager
+def held_in_new_threads() -> Iterator[None]:
+    """Threads started inside this block (ours, and those a library starts, zeroconf's) are born
+    with the stop signals blocked: a thread inherits its starter's mask, so none is ever without
+    it, not even for its first instruction. A stop signal is the main thread's to take: one
+    that landed in another thread after the main thread held them for good (the client's end,
+    __main__._hold_signals_for_good) met the default handlers Python puts back as it shuts down,
+    and ended the client with 143. The starter's own mask is put back after (a stop signal that
+    came meanwhile is delivered then). Off POSIX: nothing."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # (changes nothing: only reads it)
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def start_thread(thread_or_target: threading.Thread | Callable[[], object], name: str = "") -> threading.Thread:
+    """Start a thread (a daemon running ``thread_or_target`` named ``name``, or a Thread made
+    already) with the stop signals blocked in it (``held_in_new_threads``); the thread."""
+    if isinstance(thread_or_target, threading.Thread):
+        thread = thread_or_target
+    else:
+        thread = threading.Thread(target=thread_or_target, name=name, daemon=True)
+    with held_in_new_threads():
+        thread.start()
+    return thread
 
 
 class StopSignals:

@@ -17,8 +17,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from helpers import DEFAULT_TIMEOUT, ROOT, Proc, TermProc, child_env, same_person, wait_for
@@ -385,3 +387,78 @@ def test_a_write_to_a_full_pipe_waits_for_its_reader_until_a_signal_insists(stop
     finally:
         stream.close()
         os.close(read_end)
+
+
+# ------------------------------------------------- the threads lanchat starts
+
+
+def blocked_in_this_thread() -> set[int]:
+    """The signals blocked in the calling thread, as the kernel has them (SigBlk, a hex mask)."""
+    status = Path(f"/proc/self/task/{threading.get_native_id()}/status").read_text(encoding="ascii")
+    mask = int(re.search(r"^SigBlk:\s*([0-9a-f]+)$", status, re.MULTILINE).group(1), 16)  # type: ignore[union-attr]
+    return {number for number in range(1, mask.bit_length() + 1) if mask >> (number - 1) & 1}
+
+
+class Masks:
+    """What each kind of thread found blocked in itself, by kind, as it ran."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[int]] = {}
+
+    def note(self, kind: str) -> None:
+        self.seen[kind] = blocked_in_this_thread()
+
+    def wait_for(self, *kinds: str) -> None:
+        wait_for(lambda: all(kind in self.seen for kind in kinds), what=f"{kinds} started")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux's /proc")
+def test_every_thread_lanchat_starts_has_the_stop_signals_blocked(monkeypatch):
+    """The rejoin worker, the room watch, the announcement (started, then moved) and the name
+    look-up, each as lanchat starts it, and a thread a library starts inside held_in_new_threads
+    (zeroconf's): each finds the stop signals blocked in itself (its SigBlk), from its first
+    instruction, and its starter's mask is as it was. A SIGTERM that landed in one of them after
+    the main thread held them for good, as the interpreter shut down, ended the client with 143."""
+    from lanchat import discovery
+    from lanchat.client import Reconnect
+    from lanchat.lookup import FOUND, look_up
+    from lanchat.stopsignals import STOP_SIGNALS, held_in_new_threads
+
+    masks = Masks()
+    before = blocked_in_this_thread()
+    assert not before & set(STOP_SIGNALS), "the test's own thread must not hold them: it would prove nothing"
+
+    reconnect = Reconnect(lambda: masks.note("rejoin"))
+    reconnect._attempt(None)  # type: ignore[arg-type] - (the loop is only named there)
+
+    def no_multicast(*_args: object) -> None:  # (the announcement's thread, then the move's, opens it)
+        masks.note("moved" if "announced" in masks.seen else "announced")
+        raise discovery.DiscoveryError("not in a test")
+
+    monkeypatch.setattr(discovery, "_open_zeroconf", no_multicast)
+    def watch_without_multicast(*_args: object) -> None:
+        masks.note("watch")
+        raise discovery.DiscoveryError("not in a test")
+
+    monkeypatch.setattr(discovery, "_Listening", watch_without_multicast)
+    watch = discovery.RoomWatch(address="127.0.0.1", port=1, fingerprint=None)
+    watch.start()
+    announcer = discovery.Announcer(room="lab", port=1, addresses=["127.0.0.1"], host="h", mode="chat")
+    announcer.start()
+    masks.wait_for("announced")
+    announcer.move(["127.0.0.2"])  # a new lease: announced again from a new thread
+    found = look_up("lab.example", 1, resolve=lambda *_a, **_k: masks.note("lookup") or [])
+    assert found.outcome == FOUND
+    with held_in_new_threads():
+        started = threading.Thread(target=lambda: masks.note("library"), daemon=True)
+        started.start()
+    masks.wait_for("rejoin", "watch", "announced", "moved", "lookup", "library")
+    try:
+        for kind, blocked in dict(masks.seen).items():
+            assert set(STOP_SIGNALS) <= blocked, f"{kind}'s thread can take a stop signal"
+        assert blocked_in_this_thread() == before, "the starter's own mask changed"
+    finally:
+        watch.close()
+        announcer.close()
+        reconnect.close()
+        started.join(DEFAULT_TIMEOUT)
