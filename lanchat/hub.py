@@ -366,7 +366,7 @@ class DownloadPacer:
         self.outbox.materialize()  # so the sizes below count this pass's chat too
         now = self.clock()
         downloading = self.files.downloading()
-        if len(self.paces) > len(downloading):  # a download over: the next one is measured afresh
+        if self.paces:
             self._forget_paces(downloading)
         for cid in downloading:
             peer = peers.get(cid)
@@ -383,7 +383,8 @@ class DownloadPacer:
             low_water = min(pace.low_water, self.low_water)
             while queue.out_bytes < low_water:
                 piece = self.files.next_chunk(cid)
-                if piece is None:
+                if piece is None:  # its downloads are over (and the loop may not ask again: server.py)
+                    self.paces.pop(cid, None)
                     break
                 send(peer, piece)
                 if peer.closed or peer.closing:
@@ -391,7 +392,9 @@ class DownloadPacer:
         return buffers
 
     def _forget_paces(self, downloading: list[int]) -> None:
-        """The paces of connections no longer downloading go (their link may change by the next)."""
+        """The paces of connections no longer downloading go: the next download is measured afresh
+        (its link may have changed meanwhile). Also when others download and one of them has no pace
+        yet (a count of paces against downloaders kept a stale one then)."""
         still = set(downloading)
         for cid in [cid for cid in self.paces if cid not in still]:
             del self.paces[cid]

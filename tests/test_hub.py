@@ -505,6 +505,52 @@ def test_a_link_with_a_long_round_trip_is_not_held_below_its_pace():
     assert lan[0] > 990_000 and lan == lan_unknown  # a LAN's round trip changes nothing: little waits ahead of chat
 
 
+def test_a_lone_downloaders_next_download_is_measured_afresh(tmp_path):
+    """With nobody else downloading, the loop skips the pacer once a download is over (server.py:
+    nothing to do), so the first download's pace stayed and the next, minutes later, began from it:
+    the send buffer left at the slow link's floor, and its first window (the idle minutes counted
+    in) halving the old pace. Each download of a connection now begins at the ceilings and is
+    measured afresh."""
+    import hashlib
+
+    from lanchat.files import BINARY_CHUNK_BYTES
+    from lanchat.server_files import ServerFiles
+
+    lab = Lab(files=ServerFiles(tmp_path))
+    ann, bob = lab.join("ann"), lab.join("bob")
+    data = b"d" * (7 * BINARY_CHUNK_BYTES + 100)  # its last piece leaves the queue short: the pacer asks again, finds none
+    ann.says(ev.OfferFile(ref=1, name="data.bin", size=len(data)))
+    ready = ann.hears_one(ev.UploadReady)
+    pieces = [ev.UploadBytes(id=ready.id, data=data[at : at + 50_000]) for at in range(0, len(data), 50_000)]
+    ann.says(*pieces, ev.UploadDone(id=ready.id, sha256=hashlib.sha256(data).hexdigest()))
+    ann.hears()
+    socket, pacer = lab.writers[bob.cid], lab.hub.pacer
+
+    def download() -> list[tuple[int, int]]:
+        """bob fetches the file over a 250 KB/s link, 20 passes a second; what the loop was told."""
+        bob.says(ev.GetFile(id=ready.id, binary=True))
+        told, got = [], 0
+        socket.take = 250_000 // 20
+        while got < len(data):
+            assert lab.clock.now < 1e6  # (a deadline)
+            lab.clock.now += 0.05
+            if lab.hub.files.downloads:  # as server.py
+                told += pacer.top_up()
+            lab.hub.flush(lab.writers)
+            got += sum(len(event.data) for event in bob.hears() if isinstance(event, ev.FileBytes))
+        return told
+
+    assert download()[-1] == (bob.cid, FILE_SEND_BUFFER_FLOOR)  # the slow link, measured
+    for _ in range(20):  # a quiet minute: nothing to send
+        lab.clock.now += 3.0
+        lab.flush()
+    socket.take = None
+    bob.says(ev.GetFile(id=ready.id, binary=True))  # the next download (the link may be fast now)
+    lab.hub.flush(lab.writers)
+    assert pacer.top_up()[:1] == [(bob.cid, FILE_SEND_BUFFER_BYTES)]  # it begins at the ceilings
+    assert pacer.paces[bob.cid].rate < 0  # not measured yet: nothing of the first download's pace
+
+
 def test_the_round_trip_the_pacer_reads_is_the_kernels_for_tcp_and_none_for_a_socket_file():
     """transport.round_trip_seconds, which the server gives the pacer (DownloadPacer.round_trip):
     TCP_INFO's smoothed round trip on a real loopback connection, None for AF_UNIX."""
