@@ -429,7 +429,10 @@ def test_an_upload_across_a_stall_longer_than_the_frame_limit_is_not_taken_for_a
 def test_on_the_full_screen_a_download_through_a_stalled_link_does_not_show_its_old_speed(tcp_room, tmp_path):
     """Through a stalled link the status line kept 'get #1 dataset.bin 18% 95.0 MiB/s' for the
     whole stall, nothing redrawing it while no byte came. Now it says 'stalled 2 s' once no byte
-    has come for files.STALLED_AFTER_SECONDS, and counts on, the screen's wait woken for it."""
+    has come for files.STALLED_AFTER_SECONDS, and counts on, the screen's wait woken for it.
+    Nothing else wakes the loop here: the client's address check (every 2 s on a network) is off
+    for a loopback connection (client.watch_address: on_the_network), so with the screen's own
+    wake removed (Screen.next_update_due's transfer.redraw_in) this fails: nothing in 5 s."""
     from helpers import TermProc
 
     room = tcp_room
