@@ -26,6 +26,7 @@ from wcwidth import grapheme_boundary_before, iter_graphemes, wcswidth
 
 from .. import events as ev
 from .. import session_social as social
+from ..files import STALLED_AFTER_SECONDS, Progress
 from ..session import ALIASES, UNKNOWN_COMMAND, Command, Line, Session, UiCommand
 from ..stopsignals import StopSignals, write_out
 from ..textsafe import visible, visible_lines
@@ -424,6 +425,43 @@ class HiddenWhileProjecting:
         return [*lines, hidden_while_projecting(kept, count), *kept]
 
 
+class StalledDownloads:
+    """--plain's word on a download no byte comes for: one line once it has been quiet for
+    files.STALLED_AFTER_SECONDS (as the full screen's status line says "stalled"), one when bytes
+    move again; never a line a second (the screen counts the seconds on its status line)."""
+
+    def __init__(self, session: Session, show: Callable[[list[Line]], None]) -> None:
+        self.session = session
+        self.show = show
+        self.said: dict[str, tuple[Progress, float]] = {}  # session.progress key -> (the download, its last byte before)
+
+    def update(self) -> None:
+        """After each pass of the loop: what changed is said."""
+        if lines := self.lines(self.session):
+            self.show(lines)
+
+    def lines(self, session: Session) -> list[Line]:
+        downloads = {key: p for key, p in session.progress.items() if isinstance(p, Progress) and p.direction == "get"}
+        lines = []
+        for key in [key for key, (p, _) in self.said.items() if downloads.get(key) is not p]:
+            del self.said[key]  # over (its own line says how), cut off, or asked again: nothing to add
+        for key, p in downloads.items():
+            named = f"#{p.file_id} {visible(p.private if session.projector and p.private else p.label)}"
+            if key in self.said and p.quiet_for() < STALLED_AFTER_SECONDS:
+                stalled = max(p.now, p.started) - self.said.pop(key)[1]
+                lines.append(f"{named}: moving again at {p.percent}%, after {stalled:.0f} s with no byte")
+            elif key not in self.said and p.total > p.done and (quiet := p.quiet_for()) >= STALLED_AFTER_SECONDS:
+                self.said[key] = (p, max(p.now, p.started))
+                lines.append(f"{named}: stalled at {p.percent}%, no byte for {quiet:.0f} s (it goes on if the link comes back; /cancel {p.file_id} stops it)")
+        return [Line(kind="notice", time=time.time(), text=text) for text in lines]
+
+    def due(self) -> float | None:
+        """Seconds until a download not said stalled would be (the loop's wait): None if none."""
+        waits = [STALLED_AFTER_SECONDS - p.quiet_for() for key, p in self.session.progress.items()
+                 if isinstance(p, Progress) and p.direction == "get" and key not in self.said and p.total > p.done and p.clock is not None]  # fmt: skip
+        return max(0.0, min(waits)) if waits else None
+
+
 class PlainFrontend:
     """Reads stdin without blocking the loop; writes one flushed line per transcript line.
 
@@ -450,6 +488,8 @@ class PlainFrontend:
         self.ended = False
         self.typing = ""  # at a terminal: what is typed and not yet sent
         self.hidden = HiddenWhileProjecting()  # direct messages printed as placeholders (projector mode)
+        self.stalls = StalledDownloads(session, self.show)  # after each pass (update), and the loop's wait for it
+        self.update, self.next_update_due = self.stalls.update, self.stalls.due
         self.terminal: OwnTerminal | None = None  # at a terminal: its modes and Ctrl-Z (own echo)
         self.unwritten = 0  # transcript lines the output could not take (a full disk), said where it resumes
         self._unwritten_why = ""
@@ -708,9 +748,6 @@ class PlainFrontend:
     def _columns(self) -> int | None:
         """The terminal's width, read at each write (it may be resized); None for a script's pipe."""
         return terminal_columns(self.out) if self.interactive else None
-
-    def update(self) -> None:
-        pass
 
     def run_ui_command(self, command: UiCommand) -> list[Line]:
         return screen_only(command)
