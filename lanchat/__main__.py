@@ -979,8 +979,6 @@ def _hold_signals_for_good() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import threading
-
     from .gate import Gate
     from .room import Room
     from .transport import DEFAULT_PORT, Endpoint, TransportError, listen, reachable_addresses
@@ -1233,8 +1231,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     host_end, server_end = local_pair()
     host_cid = server.add_local(server_end, host=True)
-    thread = threading.Thread(target=server.serve_forever, name="lanchat-server", daemon=True)
-    thread.start()
+    from .stopsignals import start_thread
+
+    start_thread(server.serve_forever, "lanchat-server")  # stop signals are the host's screen's (main thread)
     where_text = (args.unix or (where[0] if where else f"port {port}")) + (" (TLS)" if tls_context is not None else "")
     intro = [line for line in banner[how_to_join:] if not line.lstrip().startswith("history:")]
     address_lines = banner[:how_to_join]  # (/address: how others join, for the projector)
@@ -1635,11 +1634,9 @@ def _follow_addresses(listener, where: list[str], stopped, *, announcer=None, lo
             if news and moved is not None:
                 moved(current)
 
-    import threading
+    from .stopsignals import start_thread
 
-    watch = threading.Thread(target=run, name="lanchat-addresses", daemon=True)
-    watch.start()
-    return watch  # (for tests)
+    return start_thread(run, "lanchat-addresses")  # (returned for tests)
 
 
 def _kept_lines(operators: list[tuple[str, str]], topic) -> list[str]:  # noqa: ANN001 - an events.Topic or None

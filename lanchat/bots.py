@@ -21,6 +21,7 @@ from . import events as ev
 from .client import JoinError, join
 from .colourbot import ColourBot
 from .protocol import Connection, ConnectionClosed, LocalProtocolError, RemoteProtocolError
+from .stopsignals import start_thread
 from .transport import local_pair
 
 READ_BYTES = 64 * 1024
@@ -42,7 +43,7 @@ class BotRunner:
         self.thread = threading.Thread(target=self._run, name=bot.name, daemon=True)
 
     def start(self) -> BotRunner:
-        self.thread.start()
+        start_thread(self.thread)  # with the stop signals blocked in it: they are the main thread's
         return self
 
     def stop(self, timeout: float = 5.0) -> None:

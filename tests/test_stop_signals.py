@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from helpers import DEFAULT_TIMEOUT, ROOT, Proc, TermProc, child_env, same_person, wait_for
@@ -455,7 +456,23 @@ def test_every_thread_lanchat_starts_has_the_stop_signals_blocked(monkeypatch):
     with held_in_new_threads():
         started = threading.Thread(target=lambda: masks.note("library"), daemon=True)
         started.start()
-    masks.wait_for("rejoin", "watch", "announced", "moved", "lookup", "library")
+    # the colour bot's thread, and the serve's address watch (the host's screen's server thread
+    # starts as these do: stopsignals.start_thread in __main__.cmd_serve)
+    from lanchat import __main__ as cli
+    from lanchat.bots import BotRunner
+    from lanchat.colourbot import ColourBot
+
+    monkeypatch.setattr(BotRunner, "_run", lambda self: masks.note("bot"))
+    bot_ends = socket.socketpair()
+    bot = BotRunner(ColourBot(), bot_ends[0]).start()
+    stopped = SimpleNamespace(wait=lambda _seconds: masks.note("addresses") or True)  # (then it ends)
+    with socket.create_server(("0.0.0.0", 0)) as every_address:
+        addresses = cli._follow_addresses(every_address, [], stopped)
+    masks.wait_for("rejoin", "watch", "announced", "moved", "lookup", "library", "bot", "addresses")
+    bot.thread.join(DEFAULT_TIMEOUT)
+    addresses.join(DEFAULT_TIMEOUT)
+    for end in bot_ends:
+        end.close()
     try:
         for kind, blocked in dict(masks.seen).items():
             assert set(STOP_SIGNALS) <= blocked, f"{kind}'s thread can take a stop signal"
