@@ -298,6 +298,40 @@ def test_slow_downs_quoting_hostile_json_or_every_resend_end_with_the_line_shown
         server.close()
 
 
+def test_a_line_typed_after_a_refused_one_sent_again_waits_for_its_answer():
+    """The client's loop hands the pacer its unanswered lines (client.Paced): a line refused as a
+    flood goes again alone, and one typed after it is written only once its echo has come, so it
+    cannot overtake it if it is refused again (pacing.SendPacer.resent). The unit tests of the
+    pacer pass the lines by hand: with the loop passing none, "b" went before the echo of "a"."""
+    echoed = threading.Event()
+    b_before_echo: list[bool] = []
+
+    def answer(server: StandInServer, event: object) -> None:
+        if isinstance(event, ev.Say) and event.text == "a" and sum(isinstance(e, ev.Say) and e.text == "a" for e in server.heard) == 1:
+            server.send(ev.Error(code=ev.E_SLOW_DOWN, message="slow down", refused=quoted(event)))
+        elif isinstance(event, ev.Say) and event.text == "b":
+            b_before_echo.append(not echoed.is_set())
+            server.send(ev.Message(sender="ann", text="b", time=0.0))
+
+    server = StandInServer(answer, flood_burst=10, flood_rate=1e6)
+    client = Proc("connect", "127.0.0.1", str(server.port), "--name", "ann")
+    try:
+        client.expect(r"welcome, ann")
+        client.send("a")
+        wait_for(lambda: sum(isinstance(e, ev.Say) and e.text == "a" for e in list(server.heard)) == 2, what='"a" sent again')
+        client.send("b")
+        client.send("/nosuchcommand")  # said once "b" is read: written by then, or held
+        client.expect(r"unknown command")
+        echoed.set()
+        server.send(ev.Message(sender="ann", text="a", time=0.0))
+        wait_for(lambda: b_before_echo, what='"b"')
+        assert b_before_echo == [False], client.output
+        assert "internal error" not in client.output and client.popen.poll() is None, client.output
+    finally:
+        client.stop()
+        server.close()
+
+
 # ------------------------------------------------------------ who owns the AF_UNIX socket
 
 
