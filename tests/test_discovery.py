@@ -1246,7 +1246,7 @@ def test_a_client_on_loopback_or_a_socket_file_stops_waking_for_the_address_chec
     try:
         for sock in (pairs[0], pairs[2]):
             reconnect = SimpleNamespace(offline=False, replaying=False, due=lambda: None, rejoin=SimpleNamespace(moved=lambda: False))
-            pacer = SimpleNamespace(due=lambda now: None)
+            pacer = SimpleNamespace(due=lambda now, unanswered=(): None)
             loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=sock,
                                    in_doubt=False, paced=SimpleNamespace(pacer=pacer), unconfirmed=Unconfirmed(),
                                    transfers=SimpleNamespace(receiving={}))
