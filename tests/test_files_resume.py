@@ -461,18 +461,25 @@ def test_gets_waiting_behind_downloads_with_nothing_left_to_send_still_start(tmp
 # ------------------------------------------------------------- the user's side
 
 
-@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
-def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_what_came(tmp_path, tls):
-    size = 8 * MB
+def room_with_a_dataset(tmp_path: Path, size: int, *server_args: str) -> tuple[bytes, Path, Path, Proc, int]:
+    """A real server (ann, no history) and a file of ``size`` random bytes for her to /send, and
+    bob's downloads folder: (the bytes, the file, the folder, the server, its port)."""
     data = os.urandom(size)
     source = tmp_path / "dataset.bin"
     source.write_bytes(data)
     downloads = tmp_path / "bob-downloads"
     downloads.mkdir()
+    ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path), *server_args)
+    assert port is not None
+    return data, source, downloads, ann, port
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_a_download_cut_midway_goes_on_after_the_rejoin_without_sending_again_what_came(tmp_path, tls):
+    size = 8 * MB
     (tmp_path / "tls").mkdir()
     secure = ("--tls", "--tls-dir", str(tmp_path / "tls")) if tls else ()
-    ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path), *secure)
-    assert port is not None
+    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, size, *secure)
     link = BadLink(("127.0.0.1", port), rate=8 * MB)  # (slow enough to cut it midway)
     bob = None
     try:
@@ -509,14 +516,7 @@ def test_a_student_offline_can_cancel_the_get_once_back_and_fetch_the_rest_later
     and leads nowhere for a while (the room's machine gone from the Wi-Fi), bob's /cancel said
     'not connected' and the download went on by itself once back. Now it is not asked for, and a
     /get later goes on from what was kept."""
-    size = 8 * MB
-    data = os.urandom(size)
-    source = tmp_path / "dataset.bin"
-    source.write_bytes(data)
-    downloads = tmp_path / "bob-downloads"
-    downloads.mkdir()
-    ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path))
-    assert port is not None
+    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 8 * MB)
     nowhere = socket.socket()  # bound, never listening: a connection to it is refused
     nowhere.bind(("127.0.0.1", 0))
     link = BadLink(("127.0.0.1", port), rate=8 * MB)
@@ -603,14 +603,7 @@ def test_a_get_not_begun_when_the_connection_dropped_is_asked_again_once_back(tm
 def test_a_clients_part_left_by_a_crash_is_found_again_by_the_next_run(tmp_path):
     """bob's laptop dies mid-download (SIGKILL: no stop, no cleanup); the next lanchat he starts,
     into the same folder, fetches the file from where the last one's partial file ends."""
-    size = 6 * MB
-    data = os.urandom(size)
-    source = tmp_path / "dataset.bin"
-    source.write_bytes(data)
-    downloads = tmp_path / "bob-downloads"
-    downloads.mkdir()
-    ann, port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store"), "--downloads", str(tmp_path))
-    assert port is not None
+    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 6 * MB)
     link = BadLink(("127.0.0.1", port), rate=8 * MB)
     procs = [ann]
     try:
