@@ -407,3 +407,27 @@ def test_a_leave_waiting_for_answers_does_not_spin_while_offline_or_while_the_pa
     pacer.ahead([ev.Say(text="one"), ev.Say(text="two")])
     pacer.release(time.monotonic())  # the burst's one token spent: the next in about 5 s
     assert also_due(loop, None) > 1.0  # type: ignore[arg-type,operator]  # the pacer's time, not at once
+
+
+def test_a_line_refused_by_a_slow_down_waits_as_long_as_its_retry_after_says():
+    """The client's side of a slow-down's retry_after (Paced.refused): the line it sends back to
+    wait goes once the server's count ends, not a token later (1/3 s at 3 a second), which the
+    server refused again and counted as a step towards a pause (SendPacer.told_to_wait)."""
+    import json
+    from types import SimpleNamespace
+
+    from lanchat.client import Paced
+
+    paced = Paced()
+    paced.pacer.allow(ev.Welcome(name="ann", mode="duplex", members=("ann",), flood_burst=10, flood_rate=3.0), time.monotonic())
+    written: list = []
+    loop = SimpleNamespace(paced=paced, unconfirmed=Unconfirmed(), reconnect=None, _write=written.append,
+                           transfers=SimpleNamespace(status_line=True), session=SimpleNamespace(progress={}))  # fmt: skip
+    line = ev.Say(text="hello all")
+    paced.send(loop, line)  # type: ignore[arg-type]
+    assert written == [line]
+    loop.unconfirmed.sent(line)
+    refusal = ev.Error(code=ev.E_SLOW_DOWN, message="slow down", refused=json.dumps(line.to_json()), retry_after=2.0)
+    assert paced.refused(loop, refusal)  # type: ignore[arg-type]
+    assert list(paced.pacer.waiting) == [line]
+    assert paced.pacer.due(time.monotonic(), loop.unconfirmed.lines) == pytest.approx(2.0, abs=0.05)
