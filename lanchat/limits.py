@@ -205,7 +205,7 @@ class SharedBucket:
         if mine > self.heaviest:
             self.heaviest = mine
         if len(use) > MAX_SHARING:
-            self._forget_faded(weight)
+            use = self._forget_faded(weight)  # a new dict: the waiting line's count is taken off it
         bucket = self.bucket
         bucket.refill(now)
         tokens = bucket.tokens
@@ -245,13 +245,14 @@ class SharedBucket:
         self.heaviest *= fade
         self.origin = now
 
-    def _forget_faded(self, weight: float) -> None:
+    def _forget_faded(self, weight: float) -> dict[str, float]:
         """Over MAX_SHARING people: those whose lines faded below a hundredth of one go; then, if
-        still too many, the least busy half."""
+        still too many, the least busy half. Returns the counts kept (``use`` from now on)."""
         kept = {key: lines for key, lines in self.use.items() if lines >= weight / 100}
         if len(kept) > MAX_SHARING:
             kept = dict(sorted(kept.items(), key=lambda item: item[1])[len(kept) // 2 :])
         self.use = kept
+        return kept
 
 
 def _heavy(lines: float, heaviest: float, weight: float) -> bool:

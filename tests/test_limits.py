@@ -536,6 +536,18 @@ def test_an_empty_shared_bucket_refuses_only_heavy_senders_and_its_debt_is_bound
     assert shared.admit("mal2", 2.0) is False
 
 
+def test_a_waiting_line_is_not_counted_when_it_is_the_one_that_makes_the_bucket_forget():
+    # The line that takes the count past MAX_SHARING people makes it forget the faded ones (a
+    # new dict): that line, if it waits (None), was still taken off the old one, so it counted.
+    shared = lim.SharedBucket(20, 6.0, 0.0)
+    assert all(shared.admit("mallory", 0.0) is not None for _ in range(100))  # the busiest, by far
+    assert all(shared.admit(f"light{n}", 0.0) is True for n in range(20))  # into debt
+    for n in range(20, 20 + lim.MAX_SHARING):  # each waits, uncounted (its count 0 until forgotten)
+        assert shared.admit(f"light{n}", 0.0) is None
+        assert shared.use.get(f"light{n}", 0.0) == 0.0, n
+    assert len(shared.use) <= lim.MAX_SHARING
+
+
 def test_a_request_sent_once_the_retry_after_is_up_obeys_it_and_one_sent_before_climbs():
     # Each refusal says when to try again (retry_after, rounded up to the ms). Sending again
     # then is obeying: refused again perhaps (here classmates behind the same address take
