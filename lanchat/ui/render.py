@@ -837,9 +837,11 @@ def _status(view: View, width: int, moved: bool = True) -> list[Cell]:
         style = STATUS_ALERT if view.unread else STATUS
         tails = [cells(marker, style), cells(marker.replace(" (End: back)", ""), style)]
     # On a narrow screen (40 columns) the whole tail left the name cut to " an": the short form
-    # then, so the name stays whole beside it.
-    least = text_width(status_text(view, 0))  # the parts always kept (the name), alone
-    tail = next((tail for tail in tails if width - len(tail) >= least), tails[-1])
+    # then, so the name stays whole beside it. (No tail, the usual draw: no status laid out for it.)
+    tail = tails[0]
+    if len(tails) > 1:
+        least = text_width(status_text(view, 0))  # the parts always kept (the name), alone
+        tail = next((tail for tail in tails if width - len(tail) >= least), tails[-1])
     space = width - len(tail)
     if space < 0:
         return fit(cells(status_text(view, width), STATUS), width, STATUS)
