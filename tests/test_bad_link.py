@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from badlink import BadLink
-from helpers import Proc, RawClient, identity_args, wait_for
+from helpers import Proc, RawClient, TermProc, identity_args, wait_for
 
 from lanchat import events as ev
 from lanchat.transport import Endpoint
@@ -92,6 +92,14 @@ def tcp_room(tmp_path) -> Iterator[Room]:
 def said(proc: Proc, text: str) -> int:
     """How many times ``proc`` printed a chat line ending in ``text``."""
     return sum(line.endswith(text) for line in proc.lines)
+
+
+def offer_dataset(ann: Proc, bob: Proc | TermProc, tmp_path: Path, mb: int) -> tuple[Path, str]:
+    """ann offers ``mb`` MB of random bytes (dataset.bin); bob sees the offer: (the file, its id)."""
+    source = tmp_path / "dataset.bin"
+    source.write_bytes(os.urandom(mb * MB))
+    ann.send(f"/send {source}")
+    return source, bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
 
 
 def test_chat_across_a_stall_arrives_once_each_way(room):
@@ -201,10 +209,7 @@ def test_a_download_rides_out_a_3_s_stall_and_the_others_do_not_feel_it(room, tm
         carl = RawClient(Endpoint(host="127.0.0.1", port=room.port), "carl")
     ann = room.join("ann")
     bob = room.join("bob", through_link=True)
-    source = tmp_path / "dataset.bin"
-    source.write_bytes(os.urandom(20 * MB))
-    ann.send(f"/send {source}")
-    file_id = bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
+    source, file_id = offer_dataset(ann, bob, tmp_path, 20)
     calm = _round_trips(carl, 4, 0.35) if carl else []
     room.link.rate = 16 * MB  # a second and a quarter for it all: the stall surely falls inside it
     bob.send(f"/get {file_id}")
@@ -261,10 +266,7 @@ def test_a_stall_that_outlasts_the_servers_patience_ends_in_a_rejoin_not_an_exit
             procs += [ann, bob]
             ann.expect(r"welcome, ann")
             bob.expect(r"welcome, bob")
-            source = tmp_path / "dataset.bin"
-            source.write_bytes(os.urandom(20 * MB))
-            ann.send(f"/send {source}")
-            file_id = bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
+            _, file_id = offer_dataset(ann, bob, tmp_path, 20)
             link.rate = 16 * MB  # so the stall surely falls inside the download
             bob.send(f"/get {file_id}")
             wait_for(lambda: link.down_bytes > 2 * MB, timeout=30, what="the download under way")
@@ -299,7 +301,6 @@ def test_on_the_full_screen_a_stalled_link_shows_and_typing_hints_do_not_pile_up
     """bob at the full screen, his link stalled: the line he typed shows as on its way (the
     status line), he keeps typing the next; once the link is back his line reaches ann once,
     and of his typing hints held up behind the stall ann is shown at most one."""
-    from helpers import TermProc
 
     room = tcp_room
     ann = RawClient(Endpoint(host="127.0.0.1", port=room.port), "ann")
@@ -373,10 +374,7 @@ def test_a_laptop_frozen_mid_download_hears_the_shutdown_notice_when_it_wakes(tm
     try:
         ann.expect(r"welcome, ann")
         bob.expect(r"welcome, bob")
-        source = tmp_path / "dataset.bin"
-        source.write_bytes(os.urandom(60 * MB))
-        ann.send(f"/send {source}")
-        file_id = bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
+        _, file_id = offer_dataset(ann, bob, tmp_path, 60)
         bob.send(f"/get {file_id}")
         bob.expect(r"receiving dataset\.bin")
         bob.popen.send_signal(signal.SIGSTOP)
@@ -437,7 +435,6 @@ def test_on_the_full_screen_a_download_through_a_stalled_link_does_not_show_its_
     Nothing else wakes the loop here: the client's address check (every 2 s on a network) is off
     for a loopback connection (client.watch_address: on_the_network), so with the screen's own
     wake removed (Screen.next_update_due's transfer.redraw_in) this fails: nothing in 5 s."""
-    from helpers import TermProc
 
     room = tcp_room
     ann = room.join("ann")
@@ -445,10 +442,7 @@ def test_on_the_full_screen_a_download_through_a_stalled_link_does_not_show_its_
                    rows=24, cols=100)  # fmt: skip
     try:
         bob.expect(r"welcome, bob")
-        source = tmp_path / "dataset.bin"
-        source.write_bytes(os.urandom(40 * MB))
-        ann.send(f"/send {source}")
-        file_id = bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
+        _, file_id = offer_dataset(ann, bob, tmp_path, 40)
         bob.send(f"/get {file_id}\r")
         wait_for(lambda: room.link.down_bytes > 4 * MB, timeout=30, what="the download under way")
         room.link.stall(8.0)
@@ -477,10 +471,7 @@ def test_chat_does_not_wait_seconds_behind_a_download_on_a_slow_link(tcp_room, t
     room.link.held_bytes = room.link.buffer_bytes = 16 * 1024  # the link itself holds little (~50 KiB in all)
     ann = room.join("ann")
     bob = room.join("bob", through_link=True)
-    source = tmp_path / "dataset.bin"
-    source.write_bytes(os.urandom(20 * MB))
-    ann.send(f"/send {source}")
-    file_id = bob.expect(r"offers dataset\.bin .*type /get (\d+)").group(1)
+    _, file_id = offer_dataset(ann, bob, tmp_path, 20)
     bob.send(f"/get {file_id}")
     wait_for(lambda: room.link.down_bytes > 768 * 1024, timeout=30, what="the download's queues full")
     started = time.monotonic()
