@@ -612,3 +612,20 @@ def test_the_shared_bucket_holds_only_while_two_or_more_are_joined_from_one_addr
     assert lab.hub.guard.shares.buckets[LAPTOP.split(":")[0]].bucket.tokens < 2 * lim.DEFAULT_BURST
     lab.hub.receive_data(bob.cid, b"")  # type: ignore[attr-defined]  # bob leaves
     assert peers[ann.cid].shared is None  # type: ignore[attr-defined]
+
+
+def test_a_guests_nick_takes_their_recent_lines_along_in_the_bucket_their_address_shares():
+    # Their own bucket goes with a /nick; so must their count in the address's shared bucket, or
+    # a heavy sender there, renamed, looks light and borrows past the empty bucket at once.
+    lab = Lab(limits=True)
+    mallory, eve = join_from(lab, "mallory", LAPTOP % 1), join_from(lab, "eve", LAPTOP % 2)
+    obs = join_from(lab, "obs", "192.168.1.77:40000")
+    mallory.says(*[ev.Say(text=f"spam {n}") for n in range(5)], ev.Nick(name="mal2"))  # type: ignore[attr-defined]
+    obs.hears()  # type: ignore[attr-defined]
+    mallory.hears()  # type: ignore[attr-defined]
+    lab.hub.guard.shares.buckets[LAPTOP.split(":")[0]].bucket.tokens = 0.0  # the others there spent the rest
+    mallory.says(ev.Say(text="as mal2"))  # type: ignore[attr-defined]
+    assert [e.code for e in mallory.hears() if isinstance(e, ev.Error)] == [ev.E_SLOW_DOWN]  # type: ignore[attr-defined]
+    assert "as mal2" not in texts(obs.hears())  # type: ignore[attr-defined]
+    eve.says(ev.Say(text="light"))  # type: ignore[attr-defined]  # a light sender's still goes (into debt)
+    assert texts(obs.hears()) == ["light"]  # type: ignore[attr-defined]
