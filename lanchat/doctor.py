@@ -171,7 +171,11 @@ def _dial(addresses: list, timeout: float) -> socket.socket:
     as create_connection tries them, without asking the resolver again; the last one's error."""
     error: OSError = OSError("no address")
     for family, kind, proto, _name, sockaddr in addresses:
-        sock = socket.socket(family, kind, proto)
+        try:  # (a family this machine cannot make, IPv6 on a kernel without it: the next address)
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:
+            error = exc
+            continue
         try:
             sock.settimeout(timeout)
             sock.connect(sockaddr)

@@ -609,3 +609,20 @@ def test_a_rooms_name_of_two_words_given_to_doctor_is_joined_by_a_command_a_shel
         failed = judge_server(target, "unknown-host", f"cannot find host {typed!r}", asked=True)
         said = judge_room_name(failed, target, "unknown-host", rooms)
         assert said.status == "info" and f"`{command}` joins it" in said.fix, said.fix
+
+
+def test_the_server_check_tries_the_next_address_when_the_first_ones_family_cannot_be_used(monkeypatch):
+    """`lanchat doctor NAME` dials the addresses found for NAME as create_connection does, one
+    after another: a first one whose family this machine cannot make a socket for (::1 for
+    localhost, from /etc/hosts, on a kernel without IPv6) ended the check "unreachable", its
+    error, without trying the IPv4 one after it."""
+    from lanchat.doctor import probe_server
+
+    with socket.socket() as bound:  # bound, never listening: connecting is refused, at once
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        no_such_family = 9999  # socket() refuses it as a kernel without IPv6 refuses AF_INET6
+        found = [(no_such_family, socket.SOCK_STREAM, 0, "", ("::1", port)),
+                 (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]  # fmt: skip
+        monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: found)
+        assert probe_server(Target("printer.example", port), timeout=2) == ("refused", "connection refused")
