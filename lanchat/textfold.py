@@ -65,16 +65,17 @@ def fold_line(line: str, columns: int, hang: str | None = None) -> list[str]:
         # a plain word wider than the terminal (a long link, a paste without spaces) fits no row:
         # the terminal wraps it wherever it starts, so it goes on after what is on the row (put
         # on a row of its own, it left "[12:00] ann:" alone above it, a message with no words)
-        endless = unit.lastgroup is None and cells(text) > columns - 2
-        if not fresh and not endless and (own or used + len(gap) + cells(text) > width):
+        size = cells(text)  # (once a word: a plain message is folded as it comes)
+        endless = unit.lastgroup is None and size > columns - 2
+        if not fresh and not endless and (own or used + len(gap) + size > width):
             rows.append(row)
             # a word too long for the room under the hang (a link under a --plain sender's
             # prefix) is put less deep, whole on its row, rather than wrapped by the terminal
             # (one longer than the terminal keeps the hang: the terminal wraps it in any case)
-            deep_enough = len(hang) + cells(text) <= width or cells(text) > columns - 2
-            under = hang if deep_enough else " " * min(len(hang), columns - cells(text))
+            deep_enough = len(hang) + size <= width or size > columns - 2
+            under = hang if deep_enough else " " * min(len(hang), columns - size)
             row, used, fresh = under, len(under), True
-        row, used = (row + text, used + cells(text)) if fresh else (row + gap + text, used + len(gap) + cells(text))
+        row, used = (row + text, used + size) if fresh else (row + gap + text, used + len(gap) + size)
         fresh = False
         if own:
             rows.append(row)
