@@ -507,6 +507,22 @@ def test_forget_finds_the_same_machine_remembered_by_another_name(tmp_path, monk
     assert known.forget("10.0.0.5:3580", hosts=["teacher-laptop"]) == [f"10.0.0.5:3580 {fingerprint(b'10.0.0.5:3580')}"]
 
 
+def test_forget_finds_a_machine_its_name_server_gives_as_an_ipv4_mapped_address():
+    """A name server (or /etc/hosts) may give a machine's IPv4 address as IPv6 maps it
+    (::ffff:10.0.0.5): it is the same machine as 10.0.0.5 (same_machine), not another one."""
+    import socket as socket_module
+
+    from lanchat.tls import same_machine
+
+    def resolve(host, port, **_):  # noqa: ANN001, ANN202 - getaddrinfo's stand-in
+        address = {"teacher-laptop": "::ffff:10.0.0.5", "10.0.0.5": "10.0.0.5", "10.0.0.6": "10.0.0.6"}[host]
+        family = socket_module.AF_INET6 if ":" in address else socket_module.AF_INET
+        return [(family, socket_module.SOCK_STREAM, 6, "", (address, port))]
+
+    assert same_machine("10.0.0.5", ["teacher-laptop", "10.0.0.6"], resolve=resolve) == ["teacher-laptop"]
+    assert same_machine("teacher-laptop", ["10.0.0.5", "10.0.0.6"], resolve=resolve) == ["10.0.0.5"]
+
+
 def test_a_host_named_in_another_case_is_the_same_remembered_server(tmp_path):
     """KnownServers.lookup and remember compared the host as typed (forget did not): `connect
     Teacher-Laptop` to a server remembered for teacher-laptop:3580 with another certificate was
