@@ -320,6 +320,17 @@ def test_heard_fileno_is_readable_once_a_stop_signal_was_read_and_for_good(stops
     assert stops.heard_fileno() == heard
 
 
+def test_came_says_a_stop_signal_still_unread_and_leaves_it_for_the_loop(stops):
+    """What the stall watcher (ui/stall.py, another thread) asks while the loop is blocked on a
+    terminal that stopped reading: the signal is still in the wake socket, and only peeked at."""
+    assert not stops.came()
+    os.kill(os.getpid(), signal.SIGTERM)  # (a signal a process sends itself is delivered before kill() returns)
+    assert stops.came()
+    assert stops.came()  # (peeked: still there)
+    assert stops.take() == [signal.SIGTERM]  # the loop reads it all the same
+    assert stops.came()  # heard
+
+
 def test_a_wait_outside_the_loop_is_interrupted_once_and_an_unanswered_signal_skips_it(stops):
     """A prompt or 'press any key': the first stop signal raises KeyboardInterrupt, the ones
     after it nothing (they would cut the way out short); and a signal heard before the wait
