@@ -158,9 +158,24 @@ CREATE TABLE IF NOT EXISTS operators (
     name      TEXT NOT NULL             -- the name it had then (its key owns it), for the record
 );
 """
+# A ban at a shared place (moderation.Ban.newcomers: a school's NAT) keeps it and the keys the room
+# knew then in columns of their own, added to a file of any age (_add_ban_columns); a lanchat
+# without them reads such a ban as one by name and key, as it would have made it.
+_BAN_COLUMNS = {"newcomers": "TEXT", "known_keys": "TEXT"}  # known_keys: fingerprints, space-separated
+
 # Which rule the *_key columns were computed with: case folding alone before names.py; NFKC,
 # case folding and the confusable skeleton since. A file keyed by another rule is re-keyed once.
 NAME_RULE = "nfkc-casefold-skeleton-1"
+
+
+def _at_shared_place(newcomers: object, known_keys: object) -> dict:
+    """A stored ban's Ban.newcomers and known_keys, from its columns (_BAN_COLUMNS). A place that
+    is not text reads as none (the ban holds by name and key); a known key not a fingerprint is
+    left out (it could only keep a newcomer out, never let one in)."""
+    if not rows_ok.is_text(newcomers, rows_ok.MAX_KEY_CHARS) or not newcomers:
+        return {}
+    keys = known_keys.split() if isinstance(known_keys, str) else []
+    return {"newcomers": newcomers, "known_keys": frozenset(k for k in keys if len(k) == 64 and all(c in "0123456789abcdef" for c in k))}
 
 
 class HistoryUnusable(Exception):
@@ -1214,6 +1229,7 @@ class HistoryStore(_Dropping, _NameOwners):
             for statement in MODERATION_SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            self._add_ban_columns()
             row = db.execute("SELECT value FROM settings WHERE key = 'name_rule'").fetchone()
             if row is not None and row[0] == NAME_RULE:
                 return
@@ -1406,15 +1422,29 @@ class HistoryStore(_Dropping, _NameOwners):
 
     # ------------------------------------------------------------------ moderation
 
+    def _add_ban_columns(self) -> None:
+        """The bans table's columns for a ban at a shared place (_BAN_COLUMNS), where a file of the
+        last release lacks them: added with defaults (NULL), so that release still opens it."""
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(bans)")}
+        for column, kind in _BAN_COLUMNS.items():
+            if column not in have:
+                self.db.execute(f"ALTER TABLE bans ADD COLUMN {column} {kind}")
+
+    def _has_ban_columns(self) -> bool:
+        """Does the bans table have _BAN_COLUMNS (no: a read-only file of an older lanchat)?"""
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(bans)")}
+        return all(column in have for column in _BAN_COLUMNS)
+
     def add_ban(self, ban: Ban) -> None:
         """Store a ban (room.StoreBan), so it holds after a restart."""
         self._settle()
         try:
             self.db.execute(
-                "INSERT OR REPLACE INTO bans (id, name, name_key, key, address, by_name, reason, time) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (ban.id, ban.name, ban.name_key, ban.key, ban.address, ban.by, ban.reason, ban.time),
-            )
+                "INSERT OR REPLACE INTO bans (id, name, name_key, key, address, by_name, reason, time, newcomers, known_keys) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ban.id, ban.name, ban.name_key, ban.key, ban.address, ban.by, ban.reason, ban.time, ban.newcomers,
+                 " ".join(sorted(ban.known_keys)) if ban.newcomers else None),
+            )  # fmt: skip
             self._numbered("next_ban_id", ban.id + 1)
         except sqlite3.Error as exc:
             raise _write_error(exc) from None
@@ -1577,14 +1607,13 @@ class HistoryStore(_Dropping, _NameOwners):
     def bans(self) -> list[Ban]:
         """The bans in force, oldest first: what the room starts with."""
         try:
-            rows = self._read(
-                "SELECT id, name, name_key, key, address, by_name, reason, time FROM bans ORDER BY id"
-            )
+            extra = ", newcomers, known_keys" if self._has_ban_columns() else ", NULL, NULL"
+            rows = self._read(f"SELECT id, name, name_key, key, address, by_name, reason, time{extra} FROM bans ORDER BY id")
         except sqlite3.OperationalError:  # a read-only file from before moderation: no bans
             return []
         return [
-            Ban(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], by=r[5], reason=r[6], time=r[7])
-            for r in self._usable(rows, rows_ok.ban_ok)
+            Ban(id=r[0], name=r[1], name_key=r[2], key=r[3], address=r[4], by=r[5], reason=r[6], time=r[7], **_at_shared_place(r[8], r[9]))
+            for r in self._usable(rows, lambda row: rows_ok.ban_ok(row[:8]))
         ]
 
     def keep_act(self, act: ev.Moderated) -> None:

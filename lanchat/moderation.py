@@ -42,6 +42,9 @@ BAN_TRIES_SECONDS = 30.0
 # How many members who left from this machine the room remembers the Unix user of, the most
 # recently gone (Moderation.left): a /ban of one who quit before it was typed holds their account.
 DEPARTED_USERS = 1024
+# How many identity keys that passed the bans this run the room remembers, the most recent (a
+# ban at a shared place counts them known, with the keys that own names and the operators')
+SEEN_KEYS = 4096
 
 
 @functools.lru_cache(maxsize=4096)  # looked up per message by flood control; bounded
@@ -68,6 +71,11 @@ class Ban:
     by: str
     reason: str
     time: float
+    # A place shared with others (a school's NAT, a lab's shared account), held for newcomers
+    # only: a join from it with no key, or a key not in ``known_keys`` (those the room had seen
+    # when the ban was made), is refused; classmates with their known keys still come in.
+    newcomers: str | None = None
+    known_keys: frozenset[str] = frozenset()
 
     def matches(self, *, name_key: str, key: str | None, address: str | None) -> bool:
         return (
@@ -76,10 +84,23 @@ class Ban:
             or (self.address is not None and address is not None and group_matches(self.address, address))
         )
 
+    def holds_newcomer(self, *, key: str | None, address: str | None) -> bool:
+        """Is a join from ``address`` with ``key`` (None: a keyless guest) held as a newcomer at
+        the shared place this ban holds for them (``newcomers``)?"""
+        return (
+            self.newcomers is not None and address is not None and (key is None or key not in self.known_keys)
+            and group_matches(self.newcomers, address)
+        )  # fmt: skip
+
     def describe(self) -> str:
         how = ["name"] + (["key"] if self.key else []) + ([_place_text(self.address)] if self.address else [])
         why = f": {self.reason}" if self.reason else ""
-        return f"#{self.id} {self.name} (by {' and '.join(how)}; banned by {self.by}{why})"
+        also = f", and at {_place_text(self.newcomers)} any join {NEWCOMER_TEXT}" if self.newcomers else ""
+        return f"#{self.id} {self.name} (by {' and '.join(how)}{also}; banned by {self.by}{why})"
+
+
+# What a ban holds at a shared place (Ban.newcomers), as /bans, the refusal and the host read it
+NEWCOMER_TEXT = "with no key or a key this room had not seen before the ban"
 
 
 def _place_text(address: str) -> str:
@@ -163,6 +184,9 @@ class Moderation:
         # name key -> the user that member on this machine left from, the DEPARTED_USERS most
         # recently gone (``left``), for a ban of someone no longer here (``departed_at``)
         self.departed_users: OrderedDict[str, int] = OrderedDict()
+        # the identity keys (key_id) that passed the bans at a join this run, the SEEN_KEYS most
+        # recent: those known, besides the owners', when a ban holds a shared place (known_keys)
+        self.seen_keys: OrderedDict[str, None] = OrderedDict()
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self.full_tries: BanTries | None = None  # tries at the full room told lately (room_social.full_tries_due)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
@@ -247,7 +271,28 @@ class Moderation:
         return tuple(m.name for m in room.members.values() if self.is_operator(room, m))
 
     def ban_for(self, *, name_key: str, key: str | None, address: str | None) -> Ban | None:
-        return next((b for b in self.bans if b.matches(name_key=name_key, key=key, address=address)), None)
+        return next(
+            (b for b in self.bans if b.matches(name_key=name_key, key=key, address=address) or b.holds_newcomer(key=key, address=address)),
+            None,
+        )
+
+    def seen(self, key: str | None) -> None:
+        """A join with identity ``key`` passed the bans: the room has seen that key (SEEN_KEYS)."""
+        if key is None:
+            return
+        seen = self.seen_keys
+        seen[key] = None
+        seen.move_to_end(key)
+        if len(seen) > SEEN_KEYS:
+            seen.popitem(last=False)
+
+    def known_keys(self, room: Room) -> frozenset[str]:
+        """The identity keys this room has seen, as a ban at a shared place lets them in: the
+        keys that own names (kept across restarts), the operators', those here and those that
+        joined this run (``seen``)."""
+        owners = {key_id(owner) for owner in room.gate.owners.values()}
+        here = {self.identity_of(m) for m in room.members.values()}
+        return frozenset(k for k in (*owners, *here, *self.operator_keys, *self.seen_keys) if k is not None)
 
     def mute_for(self, member: Member, now: float, key: str | None = None) -> Mute | None:
         """The mute holding against ``member`` (``key``: its identity, Room.identity_of). One
@@ -291,6 +336,22 @@ class Moderation:
         a class behind one address, each with their own key; held by address, the whole class
         went out at once and was refused at its next join, or muted). Others there with no key,
         or with the target's own, do not spare it (a script's guests, a second terminal)."""
+        place, shared = self._place(room, target)
+        return None if shared else place
+
+    def newcomers_at(self, room: Room, target: Member) -> str | None:
+        """Where a ban of ``target`` holds newcomers (Ban.newcomers): another machine's address
+        that ``held_at`` spares because others there joined with keys of their own (a school's
+        NAT); else None. Not a lab's shared account on this machine: there everyone's client
+        reads the one account's key file, so a fresh key is as much a classmate's as a script's."""
+        if self._on_this_machine(target.cid, target.address):
+            return None
+        place, shared = self._place(room, target)
+        return place if shared else None
+
+    def _place(self, room: Room, target: Member) -> tuple[str | None, bool]:
+        """``target``'s place as a ban holds it (its address group; on this machine its user, None
+        for the server's own or unknown) and whether others here share it (``held_at``)."""
         if not self._on_this_machine(target.cid, target.address):
             group = self.groups.group(target.address)
             mine = self.identity_of(target)
@@ -298,10 +359,11 @@ class Moderation:
                 m.cid != target.cid and self.groups.group(m.address) == group and (key := self.identity_of(m)) is not None and key != mine
                 for m in room.members.values()
             )  # fmt: skip
-            return None if shared else group
+            return group, shared
         others = [m.cid for m in room.members.values() if m.cid != target.cid and self._on_this_machine(m.cid, m.address)]
         users = self.users_of([target.cid, *others])  # asked together: a lab of 256 is one ask, not 256
-        return self._alone(users.get(target.cid), [users.get(cid) for cid in others])
+        user = users.get(target.cid)
+        return self._as_user(user), user in [users.get(cid) for cid in others]
 
     def departed_at(self, room: Room, name: str) -> str | None:
         """``held_at`` for ``name``, someone no longer here: the user they left from on this
@@ -456,10 +518,15 @@ def _kick(room: Room, member: Member, target: Member, reason: str, _minutes: int
 
 
 def _ban(room: Room, member: Member, target: Member, reason: str, _minutes: int | None) -> list[Action]:
+    """A ban of ``target``, here: by name, key and place (``held_at``); where others share that
+    place (a school's NAT), by name and key, and there newcomers only (``newcomers_at``): else
+    the banned student came straight back with a fresh key and name, or as a keyless guest."""
     mod = room.moderation
+    newcomers = mod.newcomers_at(room, target)
     ban = Ban(
         id=mod.new_ban_id(), name=target.name, name_key=ev.name_key(target.name), key=room.moderation.identity_of(target),
-        address=mod.held_at(room, target), by=member.name, reason=reason, time=room.clock(),
+        address=None if newcomers else mod.held_at(room, target), by=member.name, reason=reason, time=room.clock(),
+        newcomers=newcomers, known_keys=mod.known_keys(room) if newcomers else frozenset(),
     )  # fmt: skip
     mod.bans.append(ban)
     return [
@@ -803,11 +870,26 @@ def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Acti
     arrival_key = mod.arrivals.get(cid, ("", None))[1]
     identity = key_id(key if key is not None else arrival_key)
     ban = mod.ban_for(name_key=ev.name_key(name), key=identity, address=_address_for_bans(mod, cid))
-    return None if ban is None else _banned(room, cid, ban, name)
+    if ban is None:
+        mod.seen(identity)  # a key this room knows from now on (a later ban at a shared place lets it in)
+        return None
+    return _banned(room, cid, ban, name, identity)
 
 
-def _banned(room: Room, cid: int, ban: Ban, name: str) -> list[Action]:
+def _banned(room: Room, cid: int, ban: Ban, name: str, key: str | None = None) -> list[Action]:
+    if ban.newcomers is not None and not ban.matches(name_key=ev.name_key(name), key=key, address=_address_for_bans(room.moderation, cid)):
+        return _told_newcomer(room, cid, ban) + _ban_try(room, ban, name)
     return _told_banned(room, cid, ban) + _ban_try(room, ban, name)
+
+
+def _told_newcomer(room: Room, cid: int, ban: Ban) -> list[Action]:
+    """A newcomer held by a ban at their shared place (Ban.newcomers), perhaps a classmate who
+    never joined before: told what holds them and whom to ask, not that they are banned."""
+    message = (
+        f"{ban.by} banned someone at your address, so joins from it {NEWCOMER_TEXT} are refused; "
+        f"classmates who joined before with their own key still come in: ask {ban.by} (an operator) to let you in"
+    )
+    return room._error(cid, ev.E_BANNED, message, fatal=True)
 
 
 def _told_banned(room: Room, cid: int, ban: Ban) -> list[Action]:
@@ -895,7 +977,8 @@ def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float) -> 
     on a shared lab account is not bob's ban (the teacher may want to /unban it)."""
     mod = room.moderation
     other = ev.name_key(name) != ban.name_key
-    holds = " and ".join((["their key"] if ban.key else []) + ([_place_text(ban.address)] if ban.address else []))
+    newcomers = [f"at {_place_text(ban.newcomers)} joins {NEWCOMER_TEXT}"] if ban.newcomers else []
+    holds = " and ".join((["their key"] if ban.key else []) + ([_place_text(ban.address)] if ban.address else []) + newcomers)
     refused = ev.Refused(
         name=name[: ev.MAX_NAME_CHARS], code=ev.E_BANNED, time=now, by=ban.by, reason=ban.reason or None,
         count=count if count > 1 else None, of=ban.name[: ev.MAX_NAME_CHARS] if other else None,

@@ -1,0 +1,210 @@
+"""A /ban behind a school's NAT (a class behind one address, each with a key of their own), from
+the banned student's side: a ban there holds by name and key, and at that address it holds every
+join with no key or a key the room had not seen before the ban (moderation.Ban.newcomers), so a
+fresh key under a new name, or a keyless guest, is refused; classmates with keys the room knew
+come in. Kept across a restart; /bans shows it, /unban lifts it."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, network_namespace, short_tmp_dir
+from test_moderation import ModDriver
+
+from lanchat import events as ev
+from lanchat.history import HistoryStore
+from lanchat.moderation import NEWCOMER_TEXT, Ban
+
+NAT = "203.0.113.7"
+
+
+def _nat_class() -> ModDriver:
+    """hal hosts; ann, ben, mallory and cy join from one address, each with a key of their own;
+    dee joined earlier from there and left (her key was seen, owns no name)."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    dee = room.arrive("dee", address=NAT, key="dees-key")
+    room.perform(room.room.leave(dee, "quit"))
+    for name in ("ann", "ben", "mallory", "cy"):
+        room.arrive(name, address=NAT, key=f"{name}s-key")
+    room.take_all()
+    return room
+
+
+def test_a_ban_behind_a_nat_refuses_the_banned_student_back_with_a_fresh_key_or_none_and_lets_classmates_in():
+    room = _nat_class()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.address is None and ban.key == "mallorys-key" and ban.newcomers == NAT
+    assert {"anns-key", "bens-key", "cys-key", "dees-key"} <= ban.known_keys
+    room.still_serves("ann", "hal", "ben", "cy")  # the class stays in
+    room.take_all()
+    # mallory comes back under a new name with a fresh key, then as a keyless guest (nc)
+    for name, key in (("m4", "fresh-key"), ("zed", None)):
+        refused = room.only_error(room.arrive(name, address=NAT, key=key))
+        assert refused.code == ev.E_BANNED and refused.fatal and NEWCOMER_TEXT in refused.message, refused
+        assert "ask hal" in refused.message
+    told = [e for e in room.take("hal") if isinstance(e, ev.Refused)]
+    assert told and told[0].of == "mallory" and f"address {NAT}" in (told[0].holds or ""), told
+    # her own key anywhere, her name anywhere: banned as before
+    assert "banned from this room by hal" in room.only_error(room.arrive("m5", address="10.9.9.9", key="mallorys-key")).message
+    assert room.only_error(room.arrive("mallory", address="10.9.9.9")).code == ev.E_BANNED
+    # classmates with keys the room knew: ben rejoins, dee (seen before the ban, not here then) too
+    room.perform(room.room.leave(room.cid["ben"], "lost"))
+    for name, key in (("ben", "bens-key"), ("dee", "dees-key")):
+        assert isinstance(room.take(room.arrive(name, address=NAT, key=key))[0], ev.Welcome), name
+    # a fresh key from another address is nobody's business of this ban
+    assert isinstance(room.take(room.arrive("eve", address="10.0.0.8", key="eves-key"))[0], ev.Welcome)
+    room.take_all()
+    room.mod("hal", "bans")
+    (listing,) = [e for e in room.take("hal") if isinstance(e, ev.BanList)]
+    assert f"at address {NAT} any join {NEWCOMER_TEXT}" in listing.bans[0], listing
+    room.mod("hal", "unban", f"#{ban.id}")
+    assert not room.stored
+    assert isinstance(room.take(room.arrive("newkid", address=NAT, key="newkids-key"))[0], ev.Welcome)
+
+
+def test_a_ban_behind_a_nat_does_not_put_out_the_classmates_here_with_no_key():
+    """At the ban, keyless sessions there stay (a classmate at nc as likely as her script); the
+    rule holds their next join."""
+    room = _nat_class()
+    room.arrive("guest", address=NAT)
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    assert room.room.name_of(room.cid["guest"]) == "guest"
+    room.still_serves("guest", "hal", "ann")
+
+
+def test_a_ban_alone_at_its_address_holds_the_address_as_before():
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    room.arrive("mallory", address=NAT, key="mallorys-key")
+    room.arrive("guest", address=NAT)  # no key: spares nothing (a script's guest)
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    (ban,) = room.stored.values()
+    assert ban.address == NAT and ban.newcomers is None
+
+
+def test_the_history_keeps_a_ban_at_a_shared_place_and_a_file_of_the_last_release_opens_and_still_reads(tmp_path: Path):
+    path = tmp_path / "h.sqlite3"
+    # a file of the last release: its bans table has no newcomers/known_keys columns
+    store = HistoryStore(path)
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE bans DROP COLUMN newcomers")
+    db.execute("ALTER TABLE bans DROP COLUMN known_keys")
+    db.execute("INSERT INTO bans (id, name, name_key, key, address, by_name, reason, time) VALUES (1, 'carl', 'carl', NULL, NULL, 'hal', '', 0)")
+    db.commit()
+    db.close()
+    store = HistoryStore(path)
+    known = frozenset({"a" * 64, "b" * 64})
+    store.add_ban(Ban(id=2, name="mallory", name_key="mallory", key="c" * 64, address=None, by="hal", reason="spam",
+                      time=1.0, newcomers=NAT, known_keys=known))  # fmt: skip
+    store.close()
+    store = HistoryStore(path)
+    old, new = store.bans()
+    store.close()
+    assert old.newcomers is None and not old.known_keys
+    assert new.newcomers == NAT and new.known_keys == known
+    # the last release's read of the bans: the same columns, so a ban by name and key there
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT id, name, name_key, key, address, by_name, reason, time FROM bans ORDER BY id").fetchall()
+    db.execute("INSERT OR REPLACE INTO bans (id, name, name_key, key, address, by_name, reason, time) VALUES (3, 'x', 'x', NULL, NULL, 'hal', '', 0)")
+    db.close()
+    assert rows[1][:5] == (2, "mallory", "mallory", "c" * 64, None)
+
+
+# ------------------------------------------------------------------ a real server, a real NAT
+
+# Run inside the test's network namespace (the class's one address): argv host port count; makes
+# ``count`` TCP connections to the room and hands them over on the socket whose fd is argv[4].
+_CONNECT_FROM_THERE = """
+import socket, sys
+out = socket.socket(fileno=int(sys.argv[4]))
+made = [socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10) for _ in range(int(sys.argv[3]))]
+socket.send_fds(out, [b"s"], [s.fileno() for s in made])
+"""
+
+
+def _from_the_nat(namespace: str, host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` connections to host:port made inside ``namespace``: one address, as a NAT makes it."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        child = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-c", _CONNECT_FROM_THERE, host, str(port),
+                                  str(count), str(theirs.fileno())], pass_fds=(theirs.fileno(),))  # fmt: skip
+        theirs.close()
+        ours.settimeout(DEFAULT_TIMEOUT)
+        _data, fds, _flags, _address = socket.recv_fds(ours, 16, count)
+        child.wait(DEFAULT_TIMEOUT)
+    assert len(fds) == count, f"{len(fds)} of {count} connections made"
+    return [socket.socket(fileno=fd) for fd in fds]
+
+
+def _hosted(address: str, history: str) -> tuple[Proc, int]:
+    teach = Proc("serve", "--plain", "--name", "teach", "--host", address, "--port", "0", "--history", history)
+    port = int(teach.expect(r"listening on port (\d+)").group(1))
+    teach.expect(r"welcome, teach")
+    return teach, port
+
+
+def _joins(sock: socket.socket, name: str, key: Ed25519PrivateKey | None) -> ev.Event:
+    client = RawClient(sock, key=key)
+    client.hello(name)
+    first = client.expect(object)
+    client.close()
+    return first  # type: ignore[return-value]
+
+
+def test_a_ban_behind_a_real_nat_holds_across_a_restart_and_lets_the_class_back_in():
+    """A real `serve --history`; the class in a network namespace (one address); teach bans
+    mallory; the server restarts; mallory with a fresh key, and as a keyless guest, is refused;
+    ann and ben with their keys are welcomed."""
+    try:
+        namespace_cm = network_namespace()
+        namespace, our_address, their_address, _link = namespace_cm.__enter__()
+    except OSError as exc:
+        pytest.skip(str(exc))
+    keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "ben", "mallory")}
+    procs: list[Proc] = []
+    try:
+        with short_tmp_dir() as folder:
+            history = os.path.join(folder, "h.sqlite3")
+            teach, port = _hosted(our_address, history)
+            procs.append(teach)
+            clients = {}
+            for sock, name in zip(_from_the_nat(namespace, our_address, port, 3), keys, strict=True):
+                clients[name] = RawClient(sock, name, key=keys[name])
+            teach.send("/ban mallory spam")
+            teach.expect(r"banned mallory")
+            clients["ann"].expect(ev.Moderated, action="ban")
+            for client in clients.values():
+                client.close()
+            teach.send("/q")
+            assert teach.wait() == 0
+            teach, port = _hosted(our_address, history)
+            procs.append(teach)
+            socks = _from_the_nat(namespace, our_address, port, 5)
+            tries = [("m4llory", Ed25519PrivateKey.generate()), ("zed", None), ("mallory", keys["mallory"]),
+                     ("ann", keys["ann"]), ("ben", keys["ben"])]  # fmt: skip
+            got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, tries, strict=True)]
+            assert [type(e).__name__ for e in got] == ["Error", "Error", "Error", "Welcome", "Welcome"], got
+            assert all(e.code == ev.E_BANNED for e in got[:3]), got  # type: ignore[attr-defined]
+            assert NEWCOMER_TEXT in got[0].message and NEWCOMER_TEXT in got[1].message, got  # type: ignore[attr-defined]
+            teach.send("/bans")
+            teach.expect(rf"#1 mallory \(by name and key, and at address {re.escape(their_address)} any join with no key")
+            teach.send("/q")
+            assert teach.wait() == 0
+    finally:
+        for proc in procs:
+            proc.stop()
+        namespace_cm.__exit__(None, None, None)
+
