@@ -73,6 +73,10 @@ MAX_TRACKED = 10_000  # participants or addresses remembered at once (bounded me
 RETRY_GRACE = 1e-6
 
 MAX_PER_ADDRESS = 16
+# Uploads (server_files.py): behind one address a person with an identity key has a quota of their
+# own, and all of that address together at most this many people's (a school's NAT: one address
+# for the class; before, 200 MB for all of them; a script's keys cannot take more than this).
+ADDRESS_UPLOAD_QUOTAS = 4
 LOCAL = "local"  # the group of loopback and AF_UNIX (address_group): this machine
 MAX_PER_LOCAL = 256  # loopback and AF_UNIX: a whole class demo on one machine
 NEW_PER_MINUTE = 30

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from . import events as ev
+from . import limits as lim
 from .actions import Action, Broadcast, NextFileId, Send
 from .files import (
     BINARY_CHUNK_BYTES,
@@ -27,6 +28,8 @@ from .files import (
     MAX_DOWNLOADS_AT_ONCE,
     MAX_GETS_WAITING,
     MAX_LISTED,
+    MAX_OFFERS_AT_ONCE,
+    MAX_UPLOADS_AT_ONCE,
     ChunkError,
     Offer,
     OfferBook,
@@ -36,10 +39,11 @@ from .files import (
     human_size,
     is_sha256,
     oserror_words,
+    safe_name,
 )
 from .moderation import LOCAL, mute_refusal
 from .protocol import encode
-from .room import REJOIN_SECONDS, Room
+from .room import REJOIN_SECONDS, Member, Room
 from .room_social import addresses_the_class
 
 # An upload that sends no piece for this long is dropped and its quota freed (issue 14): a
@@ -241,11 +245,9 @@ class ServerFiles:
         if target is None and member is not None and not addresses_the_class(room, member):
             # its name is words for the whole class, as a /me or a topic is (PROTOCOL.md 7)
             return refuse(f"in a turn-based room you can offer a file to the room when it is your turn; {_ONE_PERSON}")
-        # The quota counts by address group, as connection caps and bans do (limits.AddressGroups):
-        # a machine off the LAN holding a whole IPv6 /64 gets one quota, not one per address. Only
-        # from another machine: over 127.0.0.1 everyone shares one group, so there it is per person.
-        group = room.moderation.groups.group(member.address) if member is not None else LOCAL
-        address = group if group != LOCAL else None
+        address, group = _quota_holder(room, member)
+        if group is not None and (over := self._address_over(group, offer_event.name, offer_event.size)):
+            return refuse(f"refused: {over}")
         try:
             offer = self.book.open(
                 owner=cid,
@@ -278,6 +280,22 @@ class ServerFiles:
         # binary: the chunks may come as binary frames, which cost no base64 and no JSON
         ready = Send(to=cid, event=ev.UploadReady(ref=offer_event.ref, id=offer.file_id, binary=True))
         return [NextFileId(value=self.book.next_id), ready]  # kept with the history: no id twice
+
+    def _address_over(self, group: str, name: str, size: int) -> str | None:
+        """Why an offer of ``size`` from address group ``group`` would take that address over what
+        all its people together may have (limits.ADDRESS_UPLOAD_QUOTAS people's quota, offers and
+        uploads at once); None: it would not (each person's own quota is OfferBook's)."""
+        book = self.book
+        there = [o for o in book.offers.values() if o.address is not None and (o.address == group or o.address.startswith(f"{group} key "))]
+        share = lim.ADDRESS_UPLOAD_QUOTAS
+        clean = safe_name(name)
+        if sum(not o.ready for o in there) >= share * MAX_UPLOADS_AT_ONCE or len(there) >= share * MAX_OFFERS_AT_ONCE:
+            return f"your address has {len(there)} files on offer or on their way already; offer {clean} once some have gone"
+        used, total = sum(o.size for o in there), share * book.quota_bytes
+        if used + max(size, 0) > total:
+            return (f"{clean} ({human_size(size)}) would take your address over what all there may have on offer together, "
+                    f"{human_size(total)} ({human_size(used)} in use); files go when their senders leave")  # fmt: skip
+        return None
 
     def _chunk(self, cid: int, file_id: str, piece: str | bytes) -> list[Action]:
         """One piece of an upload: base64 text from a ``chunk``, raw bytes from a binary frame."""
@@ -580,6 +598,22 @@ def resume_offset(get: ev.GetFile, offer: Offer) -> int:
 
 
 _ONE_PERSON = "a file offered to one person needs no turn (/send PATH NAME), as a whisper does"
+
+
+def _quota_holder(room: Room, member: Member | None) -> tuple[str | None, str | None]:
+    """Whose upload quota an offer of ``member``'s counts in (OfferBook's ``address``), and the
+    address group whose total it counts in too (None: none). The quota counts by address group, as
+    connection caps and bans do (limits.AddressGroups): a machine off the LAN holding a whole IPv6
+    /64 gets one quota, not one per address; but there a member with an identity key has one of
+    their own ("GROUP key FINGERPRINT"): behind a school's NAT the class shares one address, and
+    one quota was 200 MB for all of them (their total: ``_address_over``). Only from another
+    machine: over 127.0.0.1 everyone shares one group (and a lab account one key file), so there
+    it is per person, as ever."""
+    group = room.moderation.groups.group(member.address) if member is not None else LOCAL
+    if member is None or group == LOCAL:
+        return None, None
+    key = room.moderation.identity_of(member)
+    return (group if key is None else f"{group} key {key}"), group
 
 
 def _muted(room: Room, cid: int) -> str | None:
