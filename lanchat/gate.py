@@ -23,6 +23,7 @@ from . import events as ev
 from . import identity
 from .actions import Action, Claim, Close, Log, Send
 from .identity import IdentityError, Lockout, RoomPassword, WrongPasswords, owned_name_key
+from .limits import PROMPT_SECONDS
 from .names import look_key, name_key
 
 if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
@@ -34,6 +35,14 @@ MAX_NAMES_PER_KEY = 3
 NEW_NAMES_PER_PLACE = 10
 CLAIM_WINDOW = 3600.0
 MAX_CLAIM_PLACES = 4096  # addresses remembered for that count before the quiet ones are forgotten
+# A person asked for the room's password has limits.PROMPT_SECONDS to type it; an address whose
+# prompts ended unanswered (timed out, or closed at the prompt) this many times within
+# UNANSWERED_WINDOW gets no such time for a while: 20 s from connecting, as any hello. Else a
+# script there held all 16 of its connections 120 s each, again and again: a class behind that
+# NAT was kept at the door. Half the connections one address may hold at once (limits.MAX_PER_ADDRESS):
+# a class has a student or two walk away from the prompt, not eight in ten minutes.
+UNANSWERED_PROMPTS = 8
+UNANSWERED_WINDOW = 600.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,61 @@ class KeptSessions:
             self.latest.popitem(last=False)
 
 
+class PromptTimes:
+    """How long a person has to type one gate's room password (Deadlines.prompted): limits.
+    PROMPT_SECONDS; 0 (the hello deadline only) at another machine's place whose prompts ended
+    unanswered (timed out, or closed at the prompt) UNANSWERED_PROMPTS times within
+    UNANSWERED_WINDOW. Kept: the newest UNANSWERED_PROMPTS times of each place, for at most
+    MAX_CLAIM_PLACES places."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        self.clock = gate.clock
+        self.times: dict[str, deque[float]] = {}
+        self.typing: set[int] = set()  # text participants asked "password: ", not answered yet
+
+    def seconds(self, cid: int, *, typing: bool = False) -> float | None:
+        """The time ``cid``'s person has from now: None when the gate asks it nothing (a hello
+        without the password asked: Gate.asks_password); ``typing``: a text participant was asked
+        "password: " (textline.py)."""
+        gate = self.gate
+        if typing:
+            self.typing.add(cid)
+        elif not gate.asks_password(cid):
+            return None
+        if gate.on_the_network(cid) and self.count(gate.place(cid)) >= UNANSWERED_PROMPTS:
+            return 0.0
+        return PROMPT_SECONDS
+
+    def gone(self, cid: int) -> None:
+        """``cid`` is gone: counted against its place if it went while asked for the password."""
+        typing = cid in self.typing
+        self.typing.discard(cid)
+        if (typing or self.gate.asks_password(cid)) and self.gate.on_the_network(cid):
+            self.note(self.gate.place(cid))
+
+    def count(self, place: str) -> int:
+        """How many of ``place``'s prompts ended unanswered within the window (older ones dropped)."""
+        times = self.times.get(place)
+        if times is None:
+            return 0
+        now = self.clock()
+        while times and now - times[0] >= UNANSWERED_WINDOW:
+            times.popleft()
+        if not times:
+            del self.times[place]
+        return len(times)
+
+    def note(self, place: str) -> None:
+        """A prompt of ``place``'s ended unanswered now."""
+        now = self.clock()
+        if len(self.times) >= MAX_CLAIM_PLACES and place not in self.times:
+            self.times = {where: times for where, times in self.times.items() if now - times[-1] < UNANSWERED_WINDOW}
+        self.count(place)  # (drops the old ones)
+        times = self.times.setdefault(place, deque(maxlen=UNANSWERED_PROMPTS))
+        times.append(now)
+
+
 class Gate:
     """The identity challenge, the room password and name ownership, for one room."""
 
@@ -216,6 +280,7 @@ class Gate:
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
         self.sessions = KeptSessions()  # which session is each key's newest (a machine left behind)
+        self.prompts = PromptTimes(self)  # the time to type the password (hub.py, textline.py)
 
     # ------------------------------------------------------------------ coming in
 
@@ -224,6 +289,7 @@ class Gate:
         ``waive_password``: the room will refuse this key (a ban), so the challenge asks for
         no password: the person is told before typing it (``Admit.password_waived``)."""
         self._asked.pop(cid, None)  # a new hello (another name) cancels the last challenge
+        self.prompts.typing.discard(cid)  # (a text participant's, with the password typed: answered)
         if hello.version not in ev.SUPPORTED_VERSIONS:
             message = f"this server speaks protocol version {ev.PROTOCOL_VERSION}, not {hello.version}"
             return _refuse(cid, ev.E_VERSION, message, fatal=True)
@@ -246,8 +312,7 @@ class Gate:
         return [Send(to=cid, event=ev.Challenge(nonce=identity.b64(nonce), salt=salt))]
 
     def asks_password(self, cid: int) -> bool:
-        """Is ``cid`` challenged for the room's password, not answered yet: a person typing it
-        (the hub gives them limits.PROMPT_SECONDS for it, Deadlines.prompted)?"""
+        """Is ``cid`` challenged for the room's password, not answered yet: a person typing it (PromptTimes)?"""
         asked = self._asked.get(cid)
         return asked is not None and self.password is not None and not asked.password_waived
 
@@ -364,6 +429,7 @@ class Gate:
 
     def forget(self, cid: int) -> None:
         """Connection ``cid`` is gone."""
+        self.prompts.gone(cid)
         self._asked.pop(cid, None)
         self.addresses.pop(cid, None)
         self._readable.discard(cid)

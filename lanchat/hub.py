@@ -586,8 +586,8 @@ class Hub:
         members = self.room.members
         before = members.get(cid)  # a dict lookup, not room.name_of: this runs per message
         self.perform(self.room.handle(cid, event))
-        if before is None and event.__class__ is ev.Hello and self.room.gate.asks_password(cid):
-            self.deadlines.per_connection.prompted(cid, self.clock())  # a person types the room's password: time for it
+        if before is None and event.__class__ is ev.Hello and (seconds := self.room.gate.prompts.seconds(cid)) is not None:
+            self.deadlines.per_connection.prompted(cid, self.clock(), seconds)  # a person types the room's password: time for it
         if before is None and cid in members:
             self.log(f"{members[cid].name} joined from {peer.address}")
             self.guard.settled(peer)  # its account's unfinished connections are one fewer

@@ -781,15 +781,16 @@ class Deadlines:
         if self.prompted_at:
             self.prompted_at.pop(cid, None)
 
-    def prompted(self, cid: int, now: float) -> None:
+    def prompted(self, cid: int, now: float, seconds: float | None = None) -> None:
         """The server asked ``cid``'s person for the room's password before letting them in: its
-        hello deadline is ``prompt_seconds`` from now, at most
-        HANDSHAKE_CEILING (and never less than ``hello_seconds``) from connecting."""
+        hello deadline is ``seconds`` (default ``prompt_seconds``; gate.PromptTimes: 0
+        for an address whose prompts went unanswered) from now, at most HANDSHAKE_CEILING (and
+        never less than ``hello_seconds``) from connecting; unanswered, it says so (PROMPTED)."""
         due = self.hello_due.get(cid)
         if due is None:
             return
         connected = self.prompted_at.setdefault(cid, due - self.hello_seconds)
-        later = min(now + self.prompt_seconds, connected + max(HANDSHAKE_CEILING, self.hello_seconds))
+        later = min(now + (self.prompt_seconds if seconds is None else seconds), connected + max(HANDSHAKE_CEILING, self.hello_seconds))
         if later > due:
             self.hello_due[cid] = later
             heapq.heappush(self.heap, (later, cid, HELLO))

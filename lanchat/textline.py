@@ -117,7 +117,7 @@ class TextDoor:
             say=lambda data: self.hub.perform([SayText(to=cid, data=data)]),  # after what earlier lines caused
             password=gate.asks_typed_password, encrypted=bool(gate.binding),
             decoded=self.decoded,
-            prompted=lambda: self.hub.deadlines.per_connection.prompted(cid, self.hub.clock()),  # time to type it
+            prompted=lambda: self.hub.deadlines.per_connection.prompted(cid, self.hub.clock(), gate.prompts.seconds(cid, typing=True)),  # time to type it
         )
         peer.proto = text  # type: ignore[assignment]
         outbox.speak_text(cid, text.render_frames)
