@@ -184,8 +184,9 @@ class Moderation:
         # name key -> the user that member on this machine left from, the DEPARTED_USERS most
         # recently gone (``left``), for a ban of someone no longer here (``departed_at``)
         self.departed_users: OrderedDict[str, int] = OrderedDict()
-        # the identity keys (key_id) that passed the bans at a join this run, the SEEN_KEYS most
-        # recent: those known, besides the owners', when a ban holds a shared place (known_keys)
+        # name key -> (address group, key) of one who left from another machine, the same way (_ban_absent)
+        self.departed_places: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
+        # the keys (key_id) that passed the bans at a join this run, the SEEN_KEYS newest (known_keys)
         self.seen_keys: OrderedDict[str, None] = OrderedDict()
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self.full_tries: BanTries | None = None  # tries at the full room told lately (room_social.full_tries_due)
@@ -232,6 +233,10 @@ class Moderation:
         gone = self.departed_users
         name_key = ev.name_key(member.name)
         user = self.known_user(member.cid)
+        if not self._on_this_machine(member.cid, member.address):  # another machine's: its place (newcomers_absent)
+            _keep_newest(self.departed_places, name_key, (self.groups.group(member.address), self.identity_of(member)))
+        else:
+            self.departed_places.pop(name_key, None)
         if user is None or not self._on_this_machine(member.cid, member.address):
             gone.pop(name_key, None)
             return
@@ -347,6 +352,19 @@ class Moderation:
         if self._on_this_machine(target.cid, target.address):
             return None
         place, shared = self._place(room, target)
+        return place if shared else None
+
+    def newcomers_absent(self, room: Room, name: str, key: str | None) -> str | None:
+        """``newcomers_at`` for ``name``, someone no longer here (``key``: the key that owns the
+        name): the address group they left from (``left``), if others here joined from it with
+        keys of their own (a school's NAT); else None."""
+        place = self.departed_places.get(ev.name_key(name), (None, None))[0]
+        if place is None:
+            return None
+        shared = any(
+            self.groups.group(m.address) == place and (other := self.identity_of(m)) is not None and other != key
+            for m in room.members.values()
+        )  # fmt: skip
         return place if shared else None
 
     def _place(self, room: Room, target: Member) -> tuple[str | None, bool]:
@@ -745,15 +763,37 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
     key, refused = _absent_key(room, member, name, "banned")
     if refused:
         return refused
+    mod = room.moderation
+    if key is None:  # no key owns the name (a class behind one NAT claims 10 names an hour): the one they left with
+        key = _departed_key(room, member, name)
+    newcomers = mod.newcomers_absent(room, name, key)  # behind a school's NAT: as _ban holds it
     ban = Ban(
-        id=room.moderation.new_ban_id(), name=name, name_key=ev.name_key(name), key=key,
-        address=room.moderation.departed_at(room, name), by=member.name, reason=reason, time=room.clock(),
+        id=mod.new_ban_id(), name=name, name_key=ev.name_key(name), key=key,
+        address=mod.departed_at(room, name), by=member.name, reason=reason, time=room.clock(),
+        newcomers=newcomers, known_keys=mod.known_keys(room) if newcomers else frozenset(),
     )  # fmt: skip
     room.moderation.bans.append(ban)
     return [
         _room.StoreBan(ban=ban), *_no_longer_operator(room.moderation, key), *_told(room, member, "ban", name, reason),
         *_also_banned(room, member, ban),
     ]  # fmt: skip
+
+
+def _keep_newest(kept: OrderedDict[str, tuple[str, str | None]], name_key: str, value: tuple[str, str | None]) -> None:
+    """``value`` under ``name_key``, the newest of ``kept``, which keeps DEPARTED_USERS at most."""
+    kept[name_key] = value
+    kept.move_to_end(name_key)
+    while len(kept) > DEPARTED_USERS:
+        kept.popitem(last=False)
+
+
+def _departed_key(room: Room, member: Member, name: str) -> str | None:
+    """The key ``name`` left with from another machine (Moderation.left), if it is neither
+    ``member``'s (who bans) nor the host's (``_absent_key``'s rule)."""
+    mod = room.moderation
+    key = mod.departed_places.get(ev.name_key(name), (None, None))[1]
+    host = room.members.get(room.host_cid) if room.host_cid is not None else None
+    return None if key in (mod.identity_of(member), host and mod.identity_of(host)) else key
 
 
 def _absent_key(room: Room, member: Member, name: str, done: str) -> tuple[str | None, list[Action]]:

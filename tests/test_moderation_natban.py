@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import DEFAULT_TIMEOUT, Proc, RawClient, network_namespace, short_tmp_dir
+from test_identity import auth, hello
 from test_moderation import ModDriver
 
 from lanchat import events as ev
+from lanchat import gate, identity
 from lanchat.history import HistoryStore
-from lanchat.moderation import NEWCOMER_TEXT, Ban
+from lanchat.moderation import NEWCOMER_TEXT, Ban, key_id
 
 NAT = "203.0.113.7"
 
@@ -70,6 +72,53 @@ def test_a_ban_behind_a_nat_refuses_the_banned_student_back_with_a_fresh_key_or_
     room.mod("hal", "unban", f"#{ban.id}")
     assert not room.stored
     assert isinstance(room.take(room.arrive("newkid", address=NAT, key="newkids-key"))[0], ev.Welcome)
+
+
+def _keyed(room: ModDriver, name: str, key: Ed25519PrivateKey) -> ev.Event:
+    """``name`` joins from the NAT proving ``key``, as `lanchat connect` does; the first answer."""
+    cid = room.connect()
+    room.room.moderation.arrive(cid, NAT)
+    room.room.gate.arrived(cid, f"{NAT}:{40000 + cid}")  # (the gate counts the names one place claims)
+    (challenge,) = room.perform(room.room.handle(cid, hello(key, name)))
+    room.take(cid)
+    room.perform(room.room.handle(cid, auth(key, challenge.event)))
+    if room.room.name_of(cid) is not None:
+        room.cid[name] = cid
+    return room.take(cid)[0]
+
+
+def test_a_ban_of_a_student_who_just_left_a_nat_holds_her_key_and_the_newcomers_there():
+    """mallory spams and quits before the teacher's /ban. Her name was owned by no key (one
+    address claims 10 names an hour: a class behind a NAT claims them first), so the ban held
+    her name only, and she came back with her key, or a fresh one, under a new name. It holds
+    the key she left with and, there, newcomers. The way to let a new classmate in: /unban, the
+    classmate joins, /ban mallory again."""
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    keys = {name: Ed25519PrivateKey.generate() for name in [f"s{n}" for n in range(gate.NEW_NAMES_PER_PLACE)] + ["mallory"]}
+    for name, key in keys.items():
+        assert isinstance(_keyed(room, name, key), ev.Welcome), name
+    assert room.room.gate.owner_of("mallory") is None  # the place's claims ran out
+    room.perform(room.room.leave(room.cid["mallory"], "quit"))
+    room.take_all()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    (ban,) = room.stored.values()
+    assert ban.key == key_id(identity.public_bytes(keys["mallory"])) and ban.newcomers == NAT, ban
+    for name, key in (("m4", keys["mallory"]), ("m5", Ed25519PrivateKey.generate())):
+        refused = _keyed(room, name, key)
+        assert isinstance(refused, ev.Error) and refused.code == ev.E_BANNED, (name, refused)
+    assert room.only_error(room.arrive("m6", address=NAT)).code == ev.E_BANNED  # keyless
+    room.perform(room.room.leave(room.cid["s1"], "lost"))
+    assert isinstance(_keyed(room, "s1", keys["s1"]), ev.Welcome)  # a classmate with her key
+    room.take_all()
+    room.mod("hal", "unban", "mallory")
+    assert isinstance(_keyed(room, "newkid", newkid := Ed25519PrivateKey.generate()), ev.Welcome)
+    room.take_all()
+    room.mod("hal", "ban", "mallory")
+    (ban,) = room.stored.values()
+    assert ban.newcomers == NAT and key_id(identity.public_bytes(newkid)) in ban.known_keys
+    refused = _keyed(room, "m7", Ed25519PrivateKey.generate())
+    assert isinstance(refused, ev.Error) and refused.code == ev.E_BANNED
 
 
 def test_a_ban_behind_a_nat_does_not_put_out_the_classmates_here_with_no_key():
