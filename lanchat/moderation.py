@@ -1017,7 +1017,7 @@ def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float) -> 
     on a shared lab account is not bob's ban (the teacher may want to /unban it)."""
     mod = room.moderation
     other = ev.name_key(name) != ban.name_key
-    newcomers = [f"at {_place_text(ban.newcomers)} joins {NEWCOMER_TEXT}"] if ban.newcomers else []
+    newcomers = [f"joins at {_place_text(ban.newcomers)} {NEWCOMER_TEXT}"] if ban.newcomers else []
     holds = " and ".join((["their key"] if ban.key else []) + ([_place_text(ban.address)] if ban.address else []) + newcomers)
     refused = ev.Refused(
         name=name[: ev.MAX_NAME_CHARS], code=ev.E_BANNED, time=now, by=ban.by, reason=ban.reason or None,
