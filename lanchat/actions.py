@@ -54,7 +54,7 @@ class Keep(NamedTuple):
     """Store this message in the history before performing the actions after it
     (what anyone has received is already stored: PROTOCOL.md, History replay)."""
 
-    event: ev.Message | ev.Direct
+    event: ev.Message | ev.Direct | ev.Emote  # (an Emote: a /me, kept as a room message marked as one)
     # For a direct message, the keys that owned the sender's and the recipient's names when it
     # was sent: only those keys are ever shown it again (PROTOCOL.md, Identity). None: no key.
     sender_owner: bytes | None = None

@@ -210,6 +210,9 @@ class Message(Event):
     text: str
     time: float
     history: bool = _flag()  # replayed from the history store, not said just now
+    # A /me replayed from the history (PROTOCOL.md, History replay): ``text`` is what ``sender``
+    # did, as in an ``action``. Only on replayed messages; an older client shows it as a message.
+    action: bool = _flag()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -87,8 +87,8 @@ CREATE TABLE IF NOT EXISTS messages (
     recipient_key TEXT,
     text          TEXT NOT NULL,
     sender_owner    BLOB,               -- direct messages: the public keys that owned the two
-    recipient_owner BLOB                -- names when it was sent (NULL: no key, never replayed)
-);
+    recipient_owner BLOB                -- names when it was sent (NULL: no key, never replayed),
+);                                      -- a room row: both NULL, or sender_owner ACTION for a /me
 -- Room messages by id: a replay reads the newest ones without walking past other people's direct
 -- messages (1,000,000 of them newer than the room's made one take 73 ms of the loop: replay_for).
 -- "recipient IS NULL", "recipient_key = ?" imply these partial indexes' conditions, so SQLite uses them.
@@ -163,6 +163,14 @@ CREATE TABLE IF NOT EXISTS operators (
 # without them reads such a ban as one by name and key, as it would have made it.
 _BAN_COLUMNS = {"newcomers": "TEXT", "known_keys": "TEXT"}  # known_keys: fingerprints, space-separated
 
+
+# A /me kept in the history (PROTOCOL.md, History replay) is a room row whose sender_owner holds
+# this mark: a room row has no owners, so no column is added and the journal's lines keep their
+# seven values. So a file (and a journal a killed server left) written by this lanchat opens in an
+# older one as before, which reads and replays the /me as a room message ("ann: waves").
+ACTION = b"/me"
+_ACTION_COLUMN = f"sender_owner IS x'{ACTION.hex()}'"  # 1 for a /me, 0 otherwise (a 32-byte key never is)
+
 # Which rule the *_key columns were computed with: case folding alone before names.py; NFKC,
 # case folding and the confusable skeleton since. A file keyed by another rule is re-keyed once.
 NAME_RULE = "nfkc-casefold-skeleton-1"
@@ -211,14 +219,18 @@ class Record:
     sender: str
     to: str | None
     text: str
+    action: bool = False  # a /me: ``text`` is what ``sender`` did (a room entry only)
 
     def to_event(self, *, history: bool = True) -> ev.Message | ev.Direct:
         if self.to is None:
-            return ev.Message(sender=self.sender, text=self.text, time=self.time, history=history)
+            return ev.Message(sender=self.sender, text=self.text, time=self.time, history=history, action=self.action)
         return ev.Direct(sender=self.sender, to=self.to, text=self.text, time=self.time, history=history)
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "time": self.time, "from": self.sender, "to": self.to, "text": self.text}
+        entry: dict[str, object] = {"id": self.id, "time": self.time, "from": self.sender, "to": self.to, "text": self.text}
+        if self.action:  # a /me; left out otherwise, so a line reads as before this was kept
+            entry["action"] = True
+        return entry
 
     def to_text(self, stamp: str, columns: int | None = None) -> str:
         """The entry as ``lanchat history`` writes it: ``[stamp] ann: hello``. A pasted block
@@ -229,7 +241,7 @@ class Record:
         folded at spaces, the first under the text, a pasted line under itself and two more,
         where the terminal would cut it mid-word, back under the timestamps."""
         who = visible(self.sender) + (f" -> {visible(self.to)} (direct)" if self.to else "")
-        head = f"[{stamp}] {who}: "
+        head = f"[{stamp}] * {who} " if self.action else f"[{stamp}] {who}: "  # a /me as the room showed it
         first, *more = visible_lines(self.text)
         lines = [head + first, *(" " * len(head) + line for line in more)]
         if columns is not None:
@@ -247,11 +259,12 @@ _COLUMNS = "id, time, sender, recipient, text"
 # loop (bench/README.md, "Direct messages and the size cap"). A direct message to oneself is in the
 # second part, not again in the third; those two take only direct messages (recipient IS NOT NULL), so
 # a room message with a recipient_key (a file edited by hand) is replayed once, as the one WHERE did.
+# ({columns}: the store's _columns, _COLUMNS and whether the row is a /me)
 _REPLAY = (
-    f"SELECT {_COLUMNS} FROM messages WHERE recipient IS NULL AND id < ?1 "
-    f"UNION ALL SELECT {_COLUMNS} FROM messages WHERE recipient_key = ?2 AND recipient_owner = ?3 AND recipient IS NOT NULL "
+    "SELECT {columns} FROM messages WHERE recipient IS NULL AND id < ?1 "
+    "UNION ALL SELECT {columns} FROM messages WHERE recipient_key = ?2 AND recipient_owner = ?3 AND recipient IS NOT NULL "
     "AND id < ?1 "
-    f"UNION ALL SELECT {_COLUMNS} FROM messages WHERE recipient_key IS NOT NULL AND sender_key = ?2 AND sender_owner = ?3 "
+    "UNION ALL SELECT {columns} FROM messages WHERE recipient_key IS NOT NULL AND sender_key = ?2 AND sender_owner = ?3 "
     "AND recipient IS NOT NULL AND NOT (recipient_key = ?2 AND recipient_owner IS ?3) AND id < ?1 "
     "ORDER BY id DESC LIMIT ?4"
 )
@@ -292,10 +305,10 @@ def _insert_rows(count: int, *, ignore: bool = False, room: bool = False) -> str
 
 def _row(row: Row, key: Callable[[str], str] = ev.name_key) -> tuple:
     """A kept row's values for _insert_rows: the name keys added (``key``: events.name_key, or
-    _name_keys' memo of it). Owners only for direct messages."""
+    _name_keys' memo of it). Owners only for direct messages (a room row's mark: ACTION)."""
     id_, time, sender, to, text, sender_owner, recipient_owner = row
     if to is None:
-        return (id_, time, sender, key(sender), None, None, text, None, None)
+        return (id_, time, sender, key(sender), None, None, text, sender_owner, None)
     return (id_, time, sender, key(sender), to, key(to), text, sender_owner, recipient_owner)
 
 
@@ -323,7 +336,9 @@ def _values(rows: list[Row]) -> tuple[list[object], list[tuple]]:
     key = _name_keys()
     sender = sender_key = None
     for row in rows:
-        if row[3] is not None:
+        # a direct message (``to`` a name), or a /me (no ``to``, the ACTION mark): all 9 values. One
+        # test for both: only a room message has neither (None is None), and it is the usual row
+        if row[3] is not row[5]:
             directs.append(_row(row, key))
         else:
             if row[2] is not sender:  # not the same str as the row before (a run from one member)
@@ -384,7 +399,8 @@ class _Held:
 
 
 def _record(row: tuple) -> Record:
-    return Record(id=row[0], time=row[1], sender=row[2], to=row[3], text=row[4])
+    """A row read with the store's ``_columns``: _COLUMNS, then whether it is a /me."""
+    return Record(id=row[0], time=row[1], sender=row[2], to=row[3], text=row[4], action=row[5] == 1)
 
 
 def _name_key_of(name: object, kept: object = None) -> str | bytes | int | float | None:
@@ -453,15 +469,15 @@ PROBE_PAST_IDS = 10_000
 
 
 def _readable_rows(
-    db: sqlite3.Connection, since: float | None, unreadable: list[tuple[int, int | None]], *, beyond: int | None
+    db: sqlite3.Connection, since: float | None, unreadable: list[tuple[int, int | None]], *, beyond: int | None, columns: str
 ) -> Iterator[tuple]:
     """The rows of ``main.messages`` that can be read, by id, from time ``since`` on. Where a
     walk fails (a page cut off or garbled) the next id is looked up alone (a walk past a damaged
     page fails where a lookup still reads), then walked on from, and so on, each part skipped
     noted in ``unreadable``; up to ``beyond`` (the journal's first id, if any), and
     PROBE_PAST_IDS past the last id read."""
-    walk = f"SELECT {_COLUMNS} FROM main.messages WHERE id > ? ORDER BY id"
-    lookup = f"SELECT {_COLUMNS} FROM main.messages WHERE id = ?"
+    walk = f"SELECT {columns} FROM main.messages WHERE id > ? ORDER BY id"
+    lookup = f"SELECT {columns} FROM main.messages WHERE id = ?"
     floor = float("-inf") if since is None else since
     after, failed_from = 0, None
     while True:
@@ -849,6 +865,22 @@ class HistoryStore(_Dropping, _NameOwners):
             if exc.__context__ is not None and (full := self._disk_full(exc.__context__, existed)) is not None:
                 raise full from None
             raise
+
+    @functools.cached_property
+    def _columns(self) -> str:
+        """What reads of messages select: _COLUMNS, then whether the row is a /me (ACTION). A
+        file from before names had owners, read without adding the column (a reader, an archive),
+        has no /me in it: 0."""
+        try:
+            names = {row[1] for row in self.db.execute("PRAGMA main.table_info(messages)")}
+        except sqlite3.DatabaseError:  # a damaged file's reader: as lanchat writes it
+            names = set()
+        return f"{_COLUMNS}, {_ACTION_COLUMN if 'sender_owner' in names or not names else '0'}"
+
+    @functools.cached_property
+    def _replay(self) -> str:
+        """replay_for's statement (_REPLAY) with the store's ``_columns``."""
+        return _REPLAY.format(columns=self._columns)
 
     def _make_private(self) -> None:
         """A new history file is its owner's only (-rw-------): it keeps direct messages, and
@@ -1314,6 +1346,14 @@ class HistoryStore(_Dropping, _NameOwners):
         self._kept.runs.append((first, sender, times, texts))
         self._kept.count += len(texts)
 
+    def keep_action(self, *, time: float, sender: str, text: str) -> None:
+        """Hold a /me for the next ``commit()``, as ``keep`` holds a room message: a room row
+        marked ACTION, replayed as a /me (PROTOCOL.md, History replay)."""
+        id_ = self._next_id
+        self._next_id = id_ + 1
+        self._kept.rows.append((id_, time, sender, None, text, ACTION, None))
+        self._kept.count += 1
+
     def _kept_row(
         self, time: float, sender: str, text: str, to: str | None, sender_owner: bytes | None, recipient_owner: bytes | None
     ) -> Row:
@@ -1660,7 +1700,7 @@ class HistoryStore(_Dropping, _NameOwners):
         """The last ``n`` room messages (older than id ``before``), oldest first."""
         self._settle()
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM messages WHERE recipient IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
+            f"SELECT {self._columns} FROM messages WHERE recipient IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
             (before if before is not None else 2**62, max(n, 0)),
         )
         return [_record(row) for row in reversed(self._usable(rows, rows_ok.message_ok))]
@@ -1672,7 +1712,7 @@ class HistoryStore(_Dropping, _NameOwners):
         if owner is None:
             return []
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM messages WHERE recipient_key = ? AND recipient_owner = ? AND id > ? ORDER BY id LIMIT ?",
+            f"SELECT {self._columns} FROM messages WHERE recipient_key = ? AND recipient_owner = ? AND id > ? ORDER BY id LIMIT ?",
             (ev.name_key(name), owner, since, limit),
         )
         return [_record(row) for row in self._usable(rows, rows_ok.message_ok)]
@@ -1700,7 +1740,7 @@ class HistoryStore(_Dropping, _NameOwners):
         self._settle()
         key = ev.name_key(name)
         upper = before if before is not None else 2**62
-        rows, cut = self._read_newest(_REPLAY, (upper, key, owner, max(limit, 0) + 1), max_bytes)
+        rows, cut = self._read_newest(self._replay, (upper, key, owner, max(limit, 0) + 1), max_bytes)
         more = len(rows) > limit or cut
         window = [_record(row) for row in reversed(self._usable(rows[:limit], rows_ok.message_ok))]
         if away_since is not None:
@@ -1716,7 +1756,7 @@ class HistoryStore(_Dropping, _NameOwners):
         self.db.text_factory = _text
         try:
             cursor = self.db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE time >= ? ORDER BY id",
+                f"SELECT {self._columns} FROM messages WHERE time >= ? ORDER BY id",
                 (since if since is not None else float("-inf"),),
             )
             for row in cursor:
@@ -1740,12 +1780,13 @@ class HistoryStore(_Dropping, _NameOwners):
             journal = []
         newest = 0
         try:
-            for row in _readable_rows(self.db, since, self.unreadable, beyond=journal[0][0] - 1 if journal else None):
+            beyond = journal[0][0] - 1 if journal else None
+            for row in _readable_rows(self.db, since, self.unreadable, beyond=beyond, columns=self._columns):
                 newest = row[0]
                 yield from self._checked([row])
         finally:
             self.db.text_factory = str
-        later = [row[:5] for row in journal if row[0] > newest]
+        later = [(*row[:5], row[3] is None and row[5] == ACTION) for row in journal if row[0] > newest]
         yield from self._checked([row for row in later if since is None or (isinstance(row[1], (int, float)) and row[1] >= since)])
 
     def _checked(self, rows: list[tuple]) -> Iterator[Record]:

@@ -261,23 +261,20 @@ class HistoryPolicy:
                 )
 
     def keep(
-        self, event: ev.Message | ev.Direct, sender_owner: bytes | None = None, recipient_owner: bytes | None = None
+        self, event: ev.Message | ev.Direct | ev.Emote, sender_owner: bytes | None = None, recipient_owner: bytes | None = None
     ) -> None:
-        """Hold a message for this pass's commit (many rows per INSERT: history.py). A direct
+        """Hold a message (or a /me) for this pass's commit (many rows per INSERT: history.py). A direct
         message keeps the keys that owned both names (PROTOCOL.md, Identity). A file that was
         read-only when the server started is an archive: it replays and saves nothing new, and the
         messages go out as with --no-history (the start banner said so)."""
         if self.store is None or not self.store.writable:
             return
-        to = event.to if isinstance(event, ev.Direct) else None
-        self.store.keep(
-            time=event.time,
-            sender=event.sender,
-            text=event.text,
-            to=to,
-            sender_owner=sender_owner,
-            recipient_owner=recipient_owner,
-        )
+        if type(event) is ev.Emote:  # a /me: replayed as one (PROTOCOL.md, History replay)
+            self.store.keep_action(time=event.time, sender=event.sender, text=event.text)
+        else:
+            to = event.to if isinstance(event, ev.Direct) else None
+            self.store.keep(time=event.time, sender=event.sender, text=event.text, to=to, sender_owner=sender_owner,
+                            recipient_owner=recipient_owner)  # fmt: skip
         self.pending = True
 
     def keep_said(self, said: Said) -> None:

@@ -965,7 +965,7 @@ class Hub:
         """``to`` without the connections a fatal error has ended: nothing follows that error."""
         return tuple(cid for cid in to if cid not in self._sealed)
 
-    def _not_stored(self, event: ev.Message | ev.Direct) -> list[Action]:
+    def _not_stored(self, event: ev.Message | ev.Direct | ev.Emote) -> list[Action]:
         """Tell the sender that ``event`` was not sent: the history could not store it."""
         sender = self.room.find(event.sender)
         if sender is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .actions import Action, Broadcast, KeepTopic, LogRefusal, Send
+from .actions import Action, Broadcast, Keep, KeepTopic, LogRefusal, Send
 from .limits import Refusal
 from .moderation import (
     BAN_TRIES_SECONDS,
@@ -203,12 +203,14 @@ def away(room: Room, member: Member, event: ev.SetAway, now: float) -> list[Acti
 
 
 def _me(room: Room, member: Member, event: ev.Me, now: float) -> list[Action]:
-    """An action is checked as a message is, and in turn-based mode takes the turn like one."""
+    """An action is checked as a message is, and in turn-based mode takes the turn like one. With
+    history it is kept as a message is, before anyone receives it (PROTOCOL.md, History replay)."""
     refused = room.check_text(member, event.text) or muted_refusal(room, member) or room.not_your_turn(member)
     if refused:
         return refused
     emote = ev.Emote(sender=member.name, text=event.text, time=now)
-    return [Broadcast(to=tuple(room.members), frame=encode(emote)), *room.spoke(member)]
+    kept: list[Action] = [Keep(event=emote)] if room.history else []
+    return [*kept, Broadcast(to=tuple(room.members), frame=encode(emote)), *room.spoke(member)]
 
 
 def _rename_out_of_turn(room: Room, member: Member) -> list[Action]:

@@ -41,6 +41,7 @@ class Line:
     # Composed by this client from many short parts (/who's answer, the welcome's "here:"): the
     # screen keeps it all, over several lines when long, where a server's text is cut (ui/view.py).
     composed: bool = False
+    action: bool = False  # a replayed /me (kind "history"): "* ann waves", as the room showed it
 
 
 @dataclass(frozen=True)
@@ -402,7 +403,8 @@ class Session:
             # Replayed from the server's history: marked [History], never a fresh mention.
             to = event.to if isinstance(event, ev.Direct) else None
             page = HISTORY_PAGE if self.history_asked else None
-            return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, code=page)]
+            acted = isinstance(event, ev.Message) and event.action  # a /me (PROTOCOL.md, History replay)
+            return [Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, code=page, action=acted)]
         if isinstance(event, ev.HistoryEnd):
             self.history_before = event.before
             asked, self.history_asked = self.history_asked, False
@@ -987,7 +989,8 @@ class Rejoining:
         # than the newest one in time order, and so keeps the missed ones under this header
         header = session._notice("missed while you were away:", when=event.time)
         lines = [header] if self.missed == 1 else []
-        return [*lines, Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text)]
+        acted = isinstance(event, ev.Message) and event.action  # a /me
+        return [*lines, Line(kind="history", time=event.time, sender=event.sender, to=to, text=event.text, action=acted)]
 
     def _end(self, session: Session, more: bool) -> list[Line]:
         missed, self.missed = self.missed or 0, None

@@ -43,6 +43,8 @@ class TextView:
         what is not for them. Learns from it what later lines need (who is here, the mode)."""
         if isinstance(event, ev.Message):  # the usual event first: it changes nothing here
             earlier = "[History] " if event.history else ""
+            if event.action:  # a replayed /me, as _social words a live one
+                return f"{earlier}[{self.stamp(event.time)}] {ACTION_MARK} {visible(event.sender)} {visible(event.text)}"
             return f"{earlier}[{self.stamp(event.time)}] {visible(event.sender)}: {visible(event.text)}"
         self._learn(event)
         if isinstance(event, ev.Welcome):

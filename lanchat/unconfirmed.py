@@ -43,8 +43,10 @@ NEEDS_THE_TURN = frozenset({ev.Say, ev.Me})
 
 
 def _same(line: ev.Event, echo: ev.Event) -> bool:
-    """Whether ``echo`` (from our own name) is the server's answer to ``line``."""
-    if ECHO_OF.get(type(echo)) is not type(line) or line.text != echo.text:  # type: ignore[attr-defined]
+    """Whether ``echo`` (from our own name) is the server's answer to ``line``. A rejoin's replay
+    brings a /me back as a ``message`` marked ``action`` (PROTOCOL.md, History replay)."""
+    typed = ev.Me if type(echo) is ev.Message and echo.action else ECHO_OF.get(type(echo))
+    if typed is not type(line) or line.text != echo.text:  # type: ignore[attr-defined]
         return False
     if isinstance(line, ev.Whisper):  # the server writes the name as it knows it: compare as it does
         return ev.name_key(line.to) == ev.name_key(echo.to)  # type: ignore[attr-defined]

@@ -188,7 +188,7 @@ def test_the_three_part_replay_returns_what_the_one_where_did(rows, key, owner, 
              sender_owner, recipient_owner),
         )  # fmt: skip
     old = db.execute(_ONE_WHERE_REPLAY, (before, key, owner, key, owner, limit)).fetchall()
-    assert db.execute(history._REPLAY, (before, key, owner, limit)).fetchall() == old
+    assert db.execute(history._REPLAY.format(columns=history._COLUMNS), (before, key, owner, limit)).fetchall() == old
     db.close()
 
 

@@ -180,8 +180,8 @@ def _plain_head(line: Line) -> str:
     prefix = "[History] " if line.kind == "history" else ""
     if line.kind in MARKS:
         return f"{stamp} {MARKS[line.kind]} "
-    if line.kind == "action":  # /me
-        return f"{stamp} {ACTION_MARK} {visible(line.sender or '?')} "
+    if line.kind == "action" or line.action:  # /me, live or replayed ("[History] * ann ")
+        return f"{stamp} {prefix}{ACTION_MARK} {visible(line.sender or '?')} "
     sender = visible(line.sender or "?")
     if line.kind == "direct" or (line.kind == "history" and line.to):  # a replayed DM keeps both names
         return f"{stamp} {prefix}{sender} -> {visible(line.to or '?')} (direct): "

@@ -307,6 +307,8 @@ def line_parts(line: Line) -> tuple[list[tuple[str, Style]], list[tuple[str, Sty
     if line.kind == "system":
         return [stamp, ("  ", SYSTEM)], [], SYSTEM
     if line.kind == "history":
+        if line.action:  # a replayed /me: "[History] * ann waves"
+            return [stamp, ("[History]", HISTORY_TAG), (f" {ACTION_MARK} {sender} ", HISTORY)], [], HISTORY
         if line.to:  # a replayed direct message keeps both names
             sender += f" \u2192 {visible(line.to)}"
         return [stamp, ("[History]", HISTORY_TAG), (" ", HISTORY), (sender + ": ", HISTORY)], [], HISTORY

@@ -1,0 +1,131 @@
+"""A /me in the history (PROTOCOL.md, History replay, "Actions"): kept before anyone receives it,
+replayed in its place as a ``message`` marked ``action``, exported, shown as a /me, and written so
+that an older lanchat still opens the file and its journal."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from helpers import RawClient, running_server
+from test_history import T0, replayed, texts
+
+from lanchat import events as ev
+from lanchat.actions import Broadcast, Keep
+from lanchat.history import ACTION, HistoryStore
+from lanchat.history_journal import read_rows
+from lanchat.protocol import encode
+from lanchat.room import Room
+from lanchat.session import Session
+from lanchat.textview import TextView
+from lanchat.ui.plain import format_plain
+from lanchat.ui.render import line_parts
+from lanchat.unconfirmed import Unconfirmed
+from lanchat.wire import decode_json
+
+
+def test_a_me_is_kept_before_it_is_broadcast_and_only_with_history():
+    room = Room(clock=lambda: T0, history=True)
+    room.handle(1, ev.Hello(name="ann"))
+    keep, broadcast = room.handle(1, ev.Me(text="waves"))
+    assert keep == Keep(event=ev.Emote(sender="ann", text="waves", time=T0)) and isinstance(broadcast, Broadcast)
+    plain = Room(clock=lambda: T0)
+    plain.handle(1, ev.Hello(name="ann"))
+    assert [type(a) for a in plain.handle(1, ev.Me(text="waves"))] == [Broadcast]
+
+
+def test_a_kept_me_comes_back_in_its_place_as_a_me_from_the_journal_and_from_sqlite(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.keep(time=T0, sender="ann", text="my turn")
+    store.keep_action(time=T0 + 1, sender="ann", text="waves")
+    store.keep_said("bob", [T0 + 2], ["hi ann"])
+    assert store.commit() == 3
+    (line,) = [row for row in read_rows(store.journal_path) if row[4] == "waves"]
+    # the journal's line keeps the seven values an older lanchat decodes (history_journal.Row)
+    assert len(json.loads(json.dumps(list(line), default=str))) == 7 and line[3] is None and line[5] == ACTION
+    reader = HistoryStore(path, create=False)  # `lanchat history` while the server runs: from the journal
+    for seen in (store, reader):
+        records, _ = seen.replay_for("cy", 10, owner=None)
+        assert [(r.text, r.action) for r in records] == [("my turn", False), ("waves", True), ("hi ann", False)]
+    reader.close()
+    store.close()  # the journal moved into SQLite
+    again = HistoryStore(path, create=False)
+    records = list(again.export())
+    assert [(r.text, r.action) for r in records] == [("my turn", False), ("waves", True), ("hi ann", False)]
+    assert records[1].to_text("12:00:01") == "[12:00:01] * ann waves"
+    assert records[1].to_json()["action"] is True and "action" not in records[0].to_json()
+    assert [(r.text, r.action) for r in again.recent(5)] == [("my turn", False), ("waves", True), ("hi ann", False)]
+    again.close()
+
+
+def test_an_older_lanchat_reads_a_kept_me_as_a_room_message(tmp_path):
+    # What an older lanchat selects (id, time, sender, recipient, text, room rows by recipient
+    # IS NULL): the /me is a room message there, and the file needs no new column.
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.keep_action(time=T0, sender="ann", text="waves")
+    store.commit()
+    store.close()
+    with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(messages)")]
+        rows = db.execute("SELECT id, time, sender, recipient, text FROM messages WHERE recipient IS NULL").fetchall()
+    assert columns == ["id", "time", "sender", "sender_key", "recipient", "recipient_key", "text", "sender_owner", "recipient_owner"]
+    assert rows == [(1, T0, "ann", None, "waves")]
+
+
+def test_the_replayed_frame_is_a_message_marked_action():
+    frame = encode(ev.Message(sender="ann", text="waves", time=T0, history=True, action=True))
+    assert b'"history":true,"action":true' in frame
+    wanted = ev.Message(sender="ann", text="waves", time=T0, history=True, action=True)
+    assert ev.fast_event_from_payload(frame[4:], ev.SERVER_EVENTS) == wanted
+    assert ev.event_from_json(decode_json(frame[4:]), ev.SERVER_EVENTS) == wanted
+
+
+def test_a_replayed_me_is_shown_as_a_me_marked_history_everywhere():
+    session = Session(name="bob", clock=lambda: T0)
+    (line,) = session.on_event(ev.Message(sender="ann", text="waves at bob", time=T0, history=True, action=True))
+    assert line.kind == "history" and line.action and not line.mentions_me
+    assert format_plain(line).endswith("] [History] * ann waves at bob")
+    assert "".join(text for text, _style in line_parts(line)[0]).endswith("[History] * ann ")
+    view = TextView(stamp=lambda _when: "12:00")
+    assert view.describe(ev.Message(sender="ann", text="waves", time=T0, history=True, action=True)) == "[History] [12:00] * ann waves"
+
+
+def test_a_rejoins_replay_of_our_own_me_answers_it_so_it_is_not_sent_twice():
+    waiting = Unconfirmed()
+    waiting.sent(ev.Say(text="waves"))
+    waiting.sent(ev.Me(text="waves"))
+    assert waiting.echoed(ev.Message(sender="ann", text="waves", time=T0, history=True, action=True))
+    assert not waiting.lines  # the say before it was answered too (the server handles lines in order)
+    waiting.sent(ev.Me(text="waves"))
+    assert not waiting.echoed(ev.Message(sender="ann", text="waves", time=T0, history=True))  # a say's echo is not a /me's
+
+
+def test_a_turn_based_rooms_replay_shows_the_me_that_took_a_turn_stored_before_anyone_got_it(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    reader = HistoryStore(path, create=False)  # reads the journal too, as `lanchat history` does
+    with running_server("turn", history=store) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        bob = RawClient(endpoint, "bob")
+        ann.expect(ev.Joined, name="bob")
+        ann.send(ev.Say(text="my turn"))
+        bob.expect(ev.Turn, holder="bob")
+        bob.send(ev.Me(text="passes the chalk"))
+        live = ann.expect(ev.Emote)
+        assert [(r.text, r.action) for r in reader.export(since=live.time)] == [("passes the chalk", True)]
+        ann.expect(ev.Turn, holder="ann")
+        ann.send(ev.Say(text="thanks"))
+        bob.expect(ev.Message, text="thanks")
+        cy = RawClient(endpoint, "cy")
+        history, end = replayed(cy)
+        assert [(e.sender, e.text, e.action) for e in history] == [
+            ("ann", "my turn", False), ("bob", "passes the chalk", True), ("ann", "thanks", False)
+        ]  # fmt: skip
+        assert end.shown == 3
+        for client in (ann, bob, cy):
+            client.close()
+    reader.close()
+    assert texts(store.export()) == ["my turn", "passes the chalk", "thanks"]
+    store.close()
