@@ -557,7 +557,8 @@ class HistoryEnd(Event):
 class Notice(Event):
     """News for one person that refuses nothing, where an ``error`` would say something went
     wrong: a ban, mute or name of theirs that waited for a full disk is saved now (PROTOCOL.md,
-    History replay, "When the file fails"). ``code``: what it is about, as an error code would say
+    History replay, "When the file fails"), or whispers kept for them while away were dropped
+    before they came back ("Keeping"). ``code``: what it is about, as an error code would say
     (``history``); ``message``: for people. Older clients ignore the type (PROTOCOL.md 3)."""
 
     type: ClassVar[str] = "notice"

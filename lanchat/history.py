@@ -171,6 +171,25 @@ _BAN_COLUMNS = {"newcomers": "TEXT", "known_keys": "TEXT"}  # known_keys: finger
 ACTION = b"/me"
 _ACTION_COLUMN = f"sender_owner IS x'{ACTION.hex()}'"  # 1 for a /me, 0 otherwise (a 32-byte key never is)
 
+# Direct messages kept for someone away and dropped (by age, or the size cap) before they came back,
+# counted per name and key, so that they hear of it once when they join (HistoryStore.held_dropped;
+# PROTOCOL.md, History replay, "Keeping"). Added to files of any age; older lanchats ignore it.
+DROPPED_HELD_TABLE = """
+CREATE TABLE IF NOT EXISTS dropped_held (
+    key       TEXT NOT NULL,            -- names.name_key of the recipient
+    owner     BLOB NOT NULL,            -- the key they were kept for (recipient_owner)
+    count     INTEGER NOT NULL,
+    PRIMARY KEY (key, owner)
+)"""
+# Before a batch that may hold direct messages goes (_Dropping._drop): those sent while their
+# recipient was away (an id above the name's last_seen, as directs_for reads it), counted
+_COUNT_HELD_DROPPED = (
+    "INSERT INTO dropped_held (key, owner, count) SELECT recipient_key, recipient_owner, COUNT(*) FROM main.messages AS m "
+    "WHERE recipient IS NOT NULL AND recipient_owner IS NOT NULL AND id >= ?1 AND id <= ?2 "
+    "AND id > IFNULL((SELECT last_seen FROM names WHERE names.key = m.recipient_key), 0) "
+    "GROUP BY recipient_key, recipient_owner ON CONFLICT (key, owner) DO UPDATE SET count = count + excluded.count"
+)
+
 # Which rule the *_key columns were computed with: case folding alone before names.py; NFKC,
 # case folding and the confusable skeleton since. A file keyed by another rule is re-keyed once.
 NAME_RULE = "nfkc-casefold-skeleton-1"
@@ -709,6 +728,8 @@ class _Dropping:
                     break  # young enough to stay, and so is what came after it
                 last = id_
             dropped = 0
+            if last is not None and not kind.startswith("recipient IS NULL"):  # direct messages may go too
+                db.execute(_COUNT_HELD_DROPPED, (start, last))  # held ones: their recipient hears (held_dropped)
             if last is not None:
                 dropped = db.execute(f"DELETE FROM main.messages WHERE {kind}id >= ? AND id <= ?", (start, last)).rowcount
                 # the newest id may go with them: a restart numbers on from here, never below an id
@@ -1252,6 +1273,7 @@ class HistoryStore(_Dropping, _NameOwners):
             with contextlib.suppress(sqlite3.Error):
                 db.execute(_ROOM_INDEX)
             self._prepare_moderation()
+            self._add_dropped_held()
 
     def _prepare_moderation(self) -> None:
         """The moderation tables, and name keys recomputed if an older rule made them
@@ -1449,7 +1471,8 @@ class HistoryStore(_Dropping, _NameOwners):
 
     def mark_seen(self, name: str) -> None:
         """``name`` is here (joining) or was until now (leaving): direct messages up to the
-        newest id are theirs already, so only later ones count as sent while away."""
+        newest id are theirs already, so only later ones count as sent while away (and those
+        dropped meanwhile were told on joining, or were theirs live: held_dropped starts again)."""
         self._settle()
         try:
             self.db.execute(
@@ -1457,8 +1480,27 @@ class HistoryStore(_Dropping, _NameOwners):
                 "ON CONFLICT(key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
                 (ev.name_key(name), name),
             )
+            self.db.execute("DELETE FROM dropped_held WHERE key = ?", (ev.name_key(name),))
         except sqlite3.Error as exc:
             raise _write_error(exc) from None
+
+    def _add_dropped_held(self) -> None:
+        """The dropped_held table (DROPPED_HELD_TABLE), in a file of any age that lacks it."""
+        with self._transaction():
+            self.db.execute(DROPPED_HELD_TABLE)
+
+    def held_dropped(self, name: str, owner: bytes | None) -> int:
+        """How many direct messages kept for ``name`` under ``owner``'s key while they were away
+        were dropped (by age or the size cap) before they came back; ``mark_seen`` forgets them.
+        None to a keyless guest, none in a file without the table (an archive, a reader)."""
+        self._settle()
+        if owner is None:
+            return 0
+        try:
+            row = self.db.execute("SELECT count FROM dropped_held WHERE key = ? AND owner = ?", (ev.name_key(name), owner)).fetchone()
+        except sqlite3.OperationalError:  # no such table
+            return 0
+        return row[0] if row is not None and rows_ok.is_id(row[0]) else 0
 
     # ------------------------------------------------------------------ moderation
 

@@ -388,6 +388,7 @@ class HistoryPolicy:
             return store.replay_for(action.name, action.limit, owner=action.owner, before=action.before, max_bytes=budget,
                                     away_since=store.last_seen(action.name) if action.joining else None)  # fmt: skip
 
+        dropped = self.call(lambda store: store.held_dropped(action.name, action.owner)) if action.joining else None  # (mark_seen forgets)
         found = self.call(read)
         if action.joining:
             self.mark_seen(action.name)
@@ -408,7 +409,15 @@ class HistoryPolicy:
         frames.reverse()
         oldest = records[len(records) - len(frames)].id if frames else action.before
         frames.append(encode(ev.HistoryEnd(shown=len(frames), more=more, before=oldest)))
-        return frames
+        return [*frames, encode(held_dropped_notice(dropped))] if dropped else frames
+
+
+def held_dropped_notice(count: int) -> ev.Notice:
+    """Told after the replay (its history-end: a rejoin's block of missed lines stays whole) to
+    someone whose direct messages, kept while they were away, were dropped before they came back."""
+    what, were = ("1 direct message", "was") if count == 1 else (f"{count:,} direct messages", "were")
+    return ev.Notice(code=ev.E_HISTORY, message=f"{what} sent to you while you were away {were} dropped from the room's "
+                     "history before you came back (it keeps only so many days or megabytes)")  # fmt: skip
 
 
 def _not_saved_at_stop(left: int) -> str:

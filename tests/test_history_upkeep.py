@@ -518,3 +518,68 @@ def test_a_hosting_teachers_screen_gets_the_size_caps_notice(store, monkeypatch)
         assert notice.startswith("history: the file passed its 1 MiB cap (--max-history-mb), so its oldest ")
         assert "room messages were dropped" in notice and "/mute or /ban" in notice
         host.close()
+
+
+def test_whispers_kept_for_someone_away_and_dropped_are_counted_for_them_alone_until_they_are_back(store):
+    """A whisper kept for someone away was promised to them ("they will see it when they come
+    back"): one dropped before then (by age, or the size cap's second stage) is counted for that
+    name under that key, and whoever comes back under it hears so once (held_dropped, then
+    mark_seen forgets). One they had live, while here, is not theirs to miss."""
+    bob, other = b"b" * 32, b"o" * 32
+    store.mark_seen("bob")  # bob was here, and left
+    store.keep(time=NOW - 10 * DAY_SECONDS, sender="ann", text="held 1", to="bob", sender_owner=KEY, recipient_owner=bob)
+    store.keep(time=NOW - 9 * DAY_SECONDS, sender="cy", text="held 2", to="BOB", sender_owner=None, recipient_owner=bob)
+    store.keep(time=NOW - 9 * DAY_SECONDS, sender="ann", text="room", sender_owner=None)
+    store.keep(time=NOW, sender="ann", text="held, young", to="bob", sender_owner=KEY, recipient_owner=bob)
+    store.commit()
+    assert store.drop_oldest(before=NOW - DAY_SECONDS, rows=10) == (3, False)
+    assert store.held_dropped("Bob", bob) == 2 and store.held_dropped("bob", other) == 0 and store.held_dropped("bob", None) == 0
+    assert store.held_dropped("ann", KEY) == 0
+    assert store.drop_oldest_directs(rows=10) == (1, False)  # the size cap's second stage counts too
+    assert store.held_dropped("bob", bob) == 3
+    store.mark_seen("bob")  # back (told on joining: the replay reads it first), or leaving after being here
+    assert store.held_dropped("bob", bob) == 0
+    store.keep(time=NOW + 1, sender="ann", text="live", to="bob", sender_owner=KEY, recipient_owner=bob)
+    store.commit()
+    store.mark_seen("bob")  # bob read it live, then left
+    assert store.drop_oldest_directs(rows=10) == (1, False)
+    assert store.held_dropped("bob", bob) == 0
+
+
+def test_someone_back_after_their_kept_whispers_were_dropped_is_told_once_after_the_replay(tmp_path):
+    """Through a real server: the notice comes after the replay's history-end (a rejoin's block of
+    missed lines stays whole), once. The whispers are dropped between two runs, as `lanchat history
+    prune` drops them from a stopped room."""
+    path = tmp_path / "h.sqlite3"
+    keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "bob")}
+    store = HistoryStore(path)
+    with running_server(history=store) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann", key=keys["ann"])
+        bob = RawClient(endpoint, "bob", key=keys["bob"])
+        bob.send(ev.Bye())
+        bob.expect_closed()
+        ann.expect(ev.Left, name="bob")
+        for text in ("one", "two"):
+            ann.send(ev.Whisper(to="bob", text=text))
+            assert ann.expect(ev.Direct).held
+        ann.send(ev.Say(text="hello room"))
+        ann.expect(ev.Message, text="hello room")
+        ann.close()
+    store.close()
+    store = HistoryStore(path)
+    assert store.drop_oldest_directs(rows=10) == (2, False)
+    with running_server(history=store) as (_server, endpoint):
+        bob = RawClient(endpoint, "bob", key=keys["bob"])
+        history, end = replayed(bob)
+        assert [e.text for e in history] == ["hello room"] and end.shown == 1
+        assert bob.expect(object) == ev.Notice(code=ev.E_HISTORY, message="2 direct messages sent to you while you were "
+                                               "away were dropped from the room's history before you came back (it keeps "
+                                               "only so many days or megabytes)")  # fmt: skip
+        bob.close()
+        bob = RawClient(endpoint, "bob", key=keys["bob"])
+        replayed(bob)
+        bob.send(ev.Say(text="back again"))
+        got = bob.expect(object)
+        assert isinstance(got, ev.Message) and got.text == "back again"  # told once: no notice this time
+        bob.close()
+    store.close()
