@@ -896,6 +896,9 @@ class Rejoining:
         if isinstance(event, (ev.Message, ev.Direct)) and (self.last_seen is None or event.time > self.last_seen):
             if self.missed is None or not event.history:
                 self.last_seen = event.time
+        elif isinstance(event, ev.Emote):  # a /me seen live: replayed now like a message (PROTOCOL.md, History replay)
+            self._saw(event.time)
+            self.last_seen = event.time if self.last_seen is None else max(self.last_seen, event.time)
         if self.missed is None:
             return None
         if isinstance(event, ev.Welcome):

@@ -8,7 +8,7 @@ import json
 import sqlite3
 
 from helpers import RawClient, running_server
-from test_history import T0, replayed, texts
+from test_history import T0, FullDisk, replayed, texts
 
 from lanchat import events as ev
 from lanchat.actions import Broadcast, Keep
@@ -128,4 +128,40 @@ def test_a_turn_based_rooms_replay_shows_the_me_that_took_a_turn_stored_before_a
             client.close()
     reader.close()
     assert texts(store.export()) == ["my turn", "passes the chalk", "thanks"]
+    store.close()
+
+
+def test_a_rejoin_does_not_show_again_a_me_seen_live_before_the_drop():
+    """A /me is replayed now, so it counts as seen like a message: the rejoin asks from after it
+    (hello's ``since``), and its replay, if it comes, is no missed line."""
+    session = Session(name="bob", clock=lambda: 100.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    session.on_event(ev.Message(sender="ann", text="seen", time=10.0))
+    session.on_event(ev.Emote(sender="ann", text="waves", time=11.0))
+    assert session.rejoin.last_seen == 11.0  # what the rejoin's hello says it has seen up to
+    session.rejoin.lost(session, 1.0)
+    session.on_event(ev.Welcome(name="bob", mode="duplex", members=("ann", "bob")))
+    assert session.on_event(ev.Message(sender="ann", text="waves", time=11.0, history=True, action=True)) == []
+    missed = session.on_event(ev.Message(sender="ann", text="grins", time=12.0, history=True, action=True))
+    assert [(line.kind, line.action, line.text) for line in missed] == [("notice", False, "missed while you were away:"),
+                                                                          ("history", True, "grins")]  # fmt: skip
+    assert [line.text for line in session.on_event(ev.HistoryEnd(shown=2, more=False, before=1))] == ["end of what you missed (1 message)"]
+
+
+def test_a_me_the_history_cannot_store_reaches_nobody_and_its_sender_is_told(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    with running_server(history=store) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        bob = RawClient(endpoint, "bob")
+        ann.expect(ev.Joined, name="bob")
+        disk = FullDisk(store)  # every write of the journal refused by the kernel
+        ann.send(ev.Me(text="waves unsaved"))
+        told = ann.expect(ev.Error, code=ev.E_HISTORY)
+        assert "not sent: 'waves unsaved'" in told.message and "nobody got it" in told.message
+        disk.free()
+        ann.send(ev.Me(text="waves saved"))
+        assert bob.expect(ev.Emote).text == "waves saved"  # the first action bob receives
+        for client in (ann, bob):
+            client.close()
+    assert [(r.text, r.action) for r in store.export()] == [("waves saved", True)]
     store.close()
