@@ -9,6 +9,7 @@ import sqlite3
 
 from helpers import RawClient, running_server
 from test_history import T0, FullDisk, replayed, texts
+from test_history_cli import serve
 
 from lanchat import events as ev
 from lanchat.actions import Broadcast, Keep
@@ -18,6 +19,7 @@ from lanchat.protocol import encode
 from lanchat.room import Room
 from lanchat.session import Session
 from lanchat.textview import TextView
+from lanchat.transport import Endpoint
 from lanchat.ui.plain import format_plain
 from lanchat.ui.render import line_parts
 from lanchat.unconfirmed import Unconfirmed
@@ -165,3 +167,38 @@ def test_a_me_the_history_cannot_store_reaches_nobody_and_its_sender_is_told(tmp
             client.close()
     assert [(r.text, r.action) for r in store.export()] == [("waves saved", True)]
     store.close()
+
+
+def test_sigkill_loses_no_me_anyone_received_and_the_next_run_replays_them(tmp_path):
+    """A real server, killed with a burst of says and /me in flight: every /me the listener got is
+    in the file as a /me, and the next run's replay brings it back as one."""
+    db = tmp_path / "chat.sqlite3"
+    server, port = serve(db)
+    endpoint = Endpoint(host="127.0.0.1", port=port)
+    listener, talker = RawClient(endpoint, "listener"), RawClient(endpoint, "talker")
+    try:
+        burst = b"".join(talker.proto.send(ev.Me(text=f"m{i}") if i % 2 else ev.Say(text=f"s{i}")) for i in range(300))
+        talker.send_raw(burst)  # in flight while the server is killed
+        got: list[ev.Event] = []
+        while len(got) < 60:
+            event = listener.expect(object, timeout=10)
+            got += [event] if isinstance(event, (ev.Message, ev.Emote)) else []
+        server.popen.kill()  # SIGKILL: no shutdown, no checkpoint
+        server.popen.wait(10)
+        got += [e for e in listener.until_closed() if isinstance(e, (ev.Message, ev.Emote))]
+    finally:
+        listener.close()
+        talker.close()
+        server.stop()
+    reader = HistoryStore(db, create=False)  # the journal the kill left, as `lanchat history` reads it
+    stored = {r.text: r.action for r in reader.export()}
+    reader.close()
+    assert all(stored.get(e.text) == isinstance(e, ev.Emote) for e in got), "a received line is missing or of the wrong kind"
+    server, port = serve(db)  # the next run moves the journal in and replays
+    try:
+        cy = RawClient(Endpoint(host="127.0.0.1", port=port), "cy")
+        history, _end = replayed(cy)
+        assert history and all(e.action == e.text.startswith("m") for e in history)
+        cy.close()
+    finally:
+        server.stop()
