@@ -202,3 +202,16 @@ def test_sigkill_loses_no_me_anyone_received_and_the_next_run_replays_them(tmp_p
         cy.close()
     finally:
         server.stop()
+
+
+def test_find_finds_a_me_as_the_transcript_shows_it_live_or_replayed():
+    """/find matches the text as the transcript shows it, names included: "* ann waves", not "ann: waves"."""
+    from lanchat.ui.screen import line_matches
+
+    session = Session(name="bob", clock=lambda: T0)
+    (replay,) = session.on_event(ev.Message(sender="ann", text="waves", time=T0, history=True, action=True))
+    (live,) = session.on_event(ev.Emote(sender="ann", text="grins", time=T0 + 1))
+    assert line_matches(replay, "ANN WAVES") and line_matches(live, "ann grins")
+    assert not line_matches(replay, "ann: waves")
+    (said,) = session.on_event(ev.Message(sender="ann", text="hi", time=T0 + 2))
+    assert line_matches(said, "ann: hi")

@@ -345,7 +345,10 @@ def _link_unique(source: Path, wanted: Path) -> Path:
 
 
 def line_matches(line: Line, text: str) -> bool:
-    """/find: the text as the transcript shows it (names included), ignoring case."""
+    """/find: the text as the transcript shows it (names included), ignoring case: a /me, live or
+    replayed, as "* ann waves"."""
+    if line.kind == "action" or line.action:
+        return text.casefold() in f"* {line.sender or ''} {line.text}".casefold()
     return text.casefold() in f"{line.sender or ''}: {line.text}".casefold()
 
 
