@@ -970,7 +970,8 @@ class Hub:
         sender = self.room.find(event.sender)
         if sender is None:
             return []
-        text = event.text if len(event.text) <= 40 else event.text[:39] + "…"
+        said = f"/me {event.text}" if type(event) is ev.Emote else event.text  # as they typed it
+        text = said if len(said) <= 40 else said[:39] + "…"
         to = f" to {event.to}" if isinstance(event, ev.Direct) else ""
         # why, in the sender's words: nobody got it (stored before sent), and whether the server's disk is full
         why = "the server's disk is full, so the history cannot save it" if self.history.disk_full else "the history cannot be written"

@@ -159,7 +159,7 @@ def test_a_me_the_history_cannot_store_reaches_nobody_and_its_sender_is_told(tmp
         disk = FullDisk(store)  # every write of the journal refused by the kernel
         ann.send(ev.Me(text="waves unsaved"))
         told = ann.expect(ev.Error, code=ev.E_HISTORY)
-        assert "not sent: 'waves unsaved'" in told.message and "nobody got it" in told.message
+        assert "not sent: '/me waves unsaved'" in told.message and "nobody got it" in told.message  # as typed
         disk.free()
         ann.send(ev.Me(text="waves saved"))
         assert bob.expect(ev.Emote).text == "waves saved"  # the first action bob receives
