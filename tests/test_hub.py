@@ -80,6 +80,12 @@ class MemoryStore:
     def last_seen(self, name: str) -> int | None:
         return self.seen.get(name)
 
+    def keep_action(self, *, time: float, sender: str, text: str) -> None:  # a /me
+        self.kept.append(Record(id=len(self.rows) + len(self.kept) + 1, time=time, sender=sender, to=None, text=text, action=True))
+
+    def held_dropped(self, name: str, owner: bytes | None) -> int:  # whispers kept for them and dropped: never here
+        return 0
+
     def replay_for(  # noqa: ANN201
         self, name: str, limit: int, *, owner: bytes | None = None, before: int | None = None, away_since: int | None = None,
         max_bytes: int | None = None,
