@@ -46,8 +46,11 @@ def test_a_kept_me_comes_back_in_its_place_as_a_me_from_the_journal_and_from_sql
     (line,) = [row for row in read_rows(store.journal_path) if row[4] == "waves"]
     # the journal's line keeps the seven values an older lanchat decodes (history_journal.Row)
     assert len(json.loads(json.dumps(list(line), default=str))) == 7 and line[3] is None and line[5] == ACTION
+    salvaging = HistoryStore(path, create=False, check=False)  # `lanchat history` of a damaged file: the journal's rows too
+    assert [(r.text, r.action) for r in salvaging.salvage()] == [("my turn", False), ("waves", True), ("hi ann", False)]
+    salvaging.close()
     reader = HistoryStore(path, create=False)  # `lanchat history` while the server runs: from the journal
-    for seen in (store, reader):
+    for seen in (reader, store):  # the reader first: the server store moves the journal in
         records, _ = seen.replay_for("cy", 10, owner=None)
         assert [(r.text, r.action) for r in records] == [("my turn", False), ("waves", True), ("hi ann", False)]
     reader.close()
