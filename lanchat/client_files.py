@@ -15,6 +15,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -278,6 +279,8 @@ class ClientTransfers:
         self.draining: dict[str, None] = {}
         self.reasked: set[str] = set()
         self.asked_from: dict[str, int] = {}  # the offset each get we sent asked for (_ask): all a file-start may go on from
+        self.asked_req: dict[str, int] = {}  # the req of our last get of each id (_numbered, _stale)
+        self.reqs = itertools.count(1)
         self._next_ref = 1
         self.status_line = False  # progress shows in a status line: one transcript line per transfer
         self.me: Callable[[], str] = lambda: ""  # our name in the room, once shared (share_with)
@@ -365,9 +368,10 @@ class ClientTransfers:
         known = self.known.get(file_id)
         held = _held(self.downloads, known[2], known[0], known[1]) if known is not None else 0
         self.asked_from[file_id] = held
+        req = _numbered(self, file_id)
         if held and known is not None:
-            return ev.GetFile(id=file_id, binary=True, offset=held, sha256=known[0])
-        return ev.GetFile(id=file_id, binary=True)
+            return ev.GetFile(id=file_id, binary=True, offset=held, sha256=known[0], req=req)
+        return ev.GetFile(id=file_id, binary=True, req=req)
 
     def cancel(self, file_id: str = "", *, offline: bool = False) -> tuple[list[ev.Event], list[Line]]:
         """``/cancel [ID]``: stop sending or receiving ``file_id`` (every transfer when empty). The
@@ -388,7 +392,7 @@ class ClientTransfers:
             if file_id and receiving.file_id != file_id:
                 continue
             kept = self._stop(receiving)
-            events.append(ev.CancelFile(id=receiving.file_id))
+            events.append(_cancel_get(self, receiving.file_id))
             _drain(self, receiving.file_id)
             after = f"; kept {human_size(kept)} of it: /get {receiving.file_id} goes on from there" if kept else "; nothing of it was kept"
             lines.append(_named(self.wall(), "stopped receiving ", receiving.name, after, receiving.hidden))
@@ -396,7 +400,7 @@ class ClientTransfers:
             if file_id and wanted != file_id:
                 continue
             _unask(self, wanted)
-            events.append(ev.CancelFile(id=wanted))
+            events.append(_cancel_get(self, wanted))
             _drain(self, wanted)
             lines.append(self._line(f"stopped the download of #{wanted}"))
         for again in list(self.resume_on_offer):
@@ -487,23 +491,8 @@ class ClientTransfers:
             asked, said = _resume_offered(self, event)
             return self._offer_next() + asked, said
         if isinstance(event, ev.FileError):
-            return self._failed(event)
+            return _failed(self, event)
         return [], []
-
-    def _failed(self, error: ev.FileError) -> tuple[list[ev.Event], list[Line]]:
-        said = _said_by_server(self, error)  # (before the transfer it is about is dropped)
-        if error.ref is not None and error.ref in self.waiting:
-            self._stop_sending(self.waiting[error.ref])
-        if error.id in self.wanted:  # the answer to a /get: not about an upload of ours under that id
-            self.wanted.discard(error.id)
-        elif error.id is not None:
-            if error.id in self.sending:
-                self._stop_sending(self.sending[error.id])
-            self.checking.pop(error.id, None)
-            receiving = self.receiving.get(error.id)
-            if receiving is not None:
-                self._discard(receiving)
-        return self._offer_next(), [said]
 
     def _data(self, file_id: str, piece: str | bytes) -> tuple[list[ev.Event], list[Line]]:
         """One piece of a download: base64 text from ``file-data``, raw bytes from a binary frame."""
@@ -599,7 +588,7 @@ def _refuse(transfers: ClientTransfers, file_id: str, name: str, why: str, hidde
     may ask for it again."""
     _drain(transfers, file_id)
     _unask(transfers, file_id)  # (one asked again still wanted it)
-    return [ev.CancelFile(id=file_id)], [_named(transfers.wall(), "cannot save ", name, f": {why}", hidden, "error")]
+    return [_cancel_get(transfers, file_id)], [_named(transfers.wall(), "cannot save ", name, f": {why}", hidden, "error")]
 
 
 def _resume_offered(transfers: ClientTransfers, offered: ev.Offered) -> tuple[list[ev.Event], list[Line]]:
@@ -620,8 +609,11 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
     """A download we asked for begins, from its ``offset`` when the server resumes it: into its
     partial file (a large one: partial_path), the bytes kept read into the checksum, or into a
     file with no name (_receiving_file). One we did not ask for is cancelled."""
+    if _stale(transfers, start.id, start.req):  # a get's we cancelled (before our last), so said then
+        _drain(transfers, start.id)  # its pieces follow it: ours begin with our file-start
+        return [], []
     if not _asked_for(transfers, start):
-        return [ev.CancelFile(id=start.id)], []
+        return [ev.CancelFile(id=start.id, req=start.req)], []
     name = safe_name(start.name)
     hidden = HIDDEN_FILE if start.id in transfers.private_offers else None
     offset = start.offset or 0
@@ -709,7 +701,7 @@ def _ask_again(transfers: ClientTransfers, file_id: str, name: str, why: str, hi
     transfers.wanted.add(file_id)
     _drain(transfers, file_id)
     said = _named(transfers.wall(), "the part of ", name, why, hidden, "error")
-    return [ev.CancelFile(id=file_id), transfers._ask(file_id)], [said]
+    return [_cancel_get(transfers, file_id), transfers._ask(file_id)], [said]
 
 
 def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:
@@ -724,11 +716,59 @@ def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:
         asked = transfers.asked_from.get(start.id, 0)
         transfers._forget(first)
         transfers.asked_from[start.id] = asked  # (this one's, the last get's)
-    elif start.id not in transfers.reasked:
+    elif start.req is not None or start.id not in transfers.reasked:  # (an echoed req says it is the last get's)
         transfers.wanted.discard(start.id)
+        transfers.reasked.discard(start.id)
     # else asked again: the first asking's file-start may come late, after its pieces, and
     # then the next is ours; both stay (wanted, reasked) until the download ends (_forget)
     return True
+
+
+def _failed(transfers: ClientTransfers, error: ev.FileError) -> tuple[list[ev.Event], list[Line]]:
+    """A ``file-error``: the transfer it is about stops (one answering a get before our last: no news)."""
+    if _stale(transfers, error.id, error.req):
+        return [], []
+    said = _said_by_server(transfers, error)  # (before the transfer it is about is dropped)
+    if error.ref is not None and error.ref in transfers.waiting:
+        transfers._stop_sending(transfers.waiting[error.ref])
+    if error.id in transfers.wanted:  # the answer to a /get: not about an upload of ours under that id
+        transfers.wanted.discard(error.id)
+    elif error.id is not None:
+        if error.id in transfers.sending:
+            transfers._stop_sending(transfers.sending[error.id])
+        transfers.checking.pop(error.id, None)
+        receiving = transfers.receiving.get(error.id)
+        if receiving is not None:
+            transfers._discard(receiving)
+    return transfers._offer_next(), [said]
+
+
+def _numbered(transfers: ClientTransfers, file_id: str) -> int:
+    """A new request id for a get of ``file_id`` (PROTOCOL.md, Request ids), kept as its last get's:
+    counted up from 1 in each run, the newest ``OFFERS_REMEMBERED`` ids kept."""
+    req = next(transfers.reqs)
+    transfers.asked_req.pop(file_id, None)
+    transfers.asked_req[file_id] = req  # the newest last
+    if len(transfers.asked_req) > OFFERS_REMEMBERED:
+        del transfers.asked_req[next(iter(transfers.asked_req))]
+    return req
+
+
+def _cancel_get(transfers: ClientTransfers, file_id: str) -> ev.CancelFile:
+    """The ``cancel`` of our last get of ``file_id``, with its req: a server that knows request ids
+    never takes it for a later get's (PROTOCOL.md, Request ids)."""
+    return ev.CancelFile(id=file_id, req=transfers.asked_req.get(file_id))
+
+
+def _stale(transfers: ClientTransfers, file_id: str | None, req: int | None) -> bool:
+    """Does a file-start or file-error that echoes ``req`` answer a get of ``file_id`` asked
+    before our last one (a /cancel, then a /get, typed within a round trip)? Then it is no news:
+    that download was cancelled, and the last get's answer is still to come. A server that echoes
+    no req leaves it to the order of things (_asked_for, _orphan)."""
+    if req is None or file_id is None:
+        return False
+    last = transfers.asked_req.get(file_id)
+    return last is not None and req != last
 
 
 def _not_written(transfers: ClientTransfers, receiving: _Receiving, exc: ChunkError | OSError) -> tuple[list[ev.Event], list[Line]]:
@@ -742,7 +782,7 @@ def _not_written(transfers: ClientTransfers, receiving: _Receiving, exc: ChunkEr
     reason = oserror_words(exc) if isinstance(exc, OSError) else str(exc)
     after = f"; kept {human_size(kept)} of it: /get {receiving.file_id} goes on from there" if kept else ""
     stopped = _named(transfers.wall(), "download of ", receiving.name, f" stopped: {reason}{after}", receiving.hidden, "error")
-    return [ev.CancelFile(id=receiving.file_id)], [stopped]
+    return [_cancel_get(transfers, receiving.file_id)], [stopped]
 
 
 def _orphan(transfers: ClientTransfers, file_id: str) -> tuple[list[ev.Event], list[Line]]:
@@ -758,7 +798,7 @@ def _orphan(transfers: ClientTransfers, file_id: str) -> tuple[list[ev.Event], l
     known = transfers.known.get(file_id)
     name, hidden = (safe_name(known[2]), HIDDEN_FILE if file_id in transfers.private_offers else None) if known else (f"#{file_id}", None)
     said = _named(transfers.wall(), "pieces of ", name, " came before the server said it was starting it; asking for it again", hidden, "error")
-    return [ev.CancelFile(id=file_id), transfers._ask(file_id)], [said]
+    return [_cancel_get(transfers, file_id), transfers._ask(file_id)], [said]
 
 
 def _completed(transfers: ClientTransfers, receiving: _Receiving, lines: list[Line]) -> tuple[list[ev.Event], list[Line]]:

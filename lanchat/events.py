@@ -388,6 +388,9 @@ class GetFile(Event):
     # SHA-256 of the whole file they belong to; the server starts there when it is that file.
     offset: int | None = _absent()
     sha256: str | None = _absent()
+    # Request ids (PROTOCOL.md, Request ids): the client's own number for this get, echoed in the
+    # file-start or file-error that answers it, so a late answer to an earlier get is told apart.
+    req: int | None = _absent()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -405,6 +408,7 @@ class CancelFile(Event):
     type: ClassVar[str] = "cancel"
     sent_by: ClassVar[str] = "client"
     id: str
+    req: int | None = _absent()  # a download: only the one its get with this req began (absent: any of ``id``)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -462,6 +466,7 @@ class FileStart(Event):
     size: int  # the whole file's
     sha256: str
     offset: int | None = _absent()  # a resumed download: the first byte that follows (absent: 0)
+    req: int | None = _absent()  # the req of the get it answers, when that get gave one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -483,6 +488,7 @@ class FileError(Event):
     message: str
     id: str | None = _absent()
     ref: int | None = _absent()
+    req: int | None = _absent()  # the req of the get it answers, when that get gave one
 
 
 # Binary frames (PROTOCOL.md, Extensions: Binary file frames): the same pieces as ``chunk`` and

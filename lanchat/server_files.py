@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from . import events as ev
 from . import limits as lim
@@ -91,6 +91,17 @@ class _Download:
     binary: bool = False  # the client asked for binary frames
     who: str = ""  # the name it goes to: counted once it has all of it (files.Offer.fetched)
     offer: Offer | None = None  # what it is: kept after its sender left and the offer went (fetching_but)
+    req: int | None = None  # its get's request id, echoed in what answers it (PROTOCOL.md, Request ids)
+
+
+class WaitingGet(NamedTuple):
+    """A get waiting its turn (MAX_DOWNLOADS_AT_ONCE): what its download will be."""
+
+    file_id: str
+    binary: bool
+    who: str
+    offset: int
+    req: int | None = None
 
 
 class ServerFiles:
@@ -121,7 +132,7 @@ class ServerFiles:
         self.uploads: dict[str, _Upload] = {}
         self.stored: dict[str, Path] = {}
         self.downloads: dict[int, deque[_Download]] = {}  # being read, files open, taking turns
-        self.gets_waiting: dict[int, deque[tuple[str, bool, str, int]]] = {}  # (id, binary, who, offset): asked, not yet opened
+        self.gets_waiting: dict[int, deque[WaitingGet]] = {}  # asked, not yet opened
         # A recipient whose connection was lost (room.LostSessions) -> until when the files offered
         # to it alone wait for its rejoin (ShowOffers.resumed), as its other state does
         self.away: dict[int, float] = {}
@@ -172,9 +183,9 @@ class ServerFiles:
             if cid != host:
                 seen.add((cid, download.file_id))
                 add(download.who, download.offer, download.left)
-        for cid, (file_id, _binary, who, _offset) in waits:
-            if cid != host and (cid, file_id) not in seen and (offer := self.book.offers.get(file_id)) is not None:
-                add(who, offer, None)
+        for cid, asked in waits:
+            if cid != host and (cid, asked.file_id) not in seen and (offer := self.book.offers.get(asked.file_id)) is not None:
+                add(asked.who, offer, None)
         return fetching
 
     # ----------------------------------------------------------- handling
@@ -201,7 +212,7 @@ class ServerFiles:
             # the offerer reads how many have fetched each of theirs ("fetched by 28")
             return listing + [Send(to=cid, event=self._offered(o, listing=True, fetched=o.fetched_count(cid))) for o in listed]
         if isinstance(event, ev.CancelFile):
-            return self._cancel(cid, event.id)
+            return self._cancel(cid, event.id, event.req)
         return []
 
     def offers_for(self, cid: int, resumed: int | None = None, name: str | None = None) -> list[Action]:
@@ -373,20 +384,23 @@ class ServerFiles:
     def _get(self, cid: int, get: ev.GetFile, who: str) -> list[Action]:
         file_id = get.id.strip().lstrip("#")
         offer = self.book.find(file_id, cid)
+
+        def refuse(about: str, message: str) -> list[Action]:
+            return [Send(to=cid, event=ev.FileError(id=about, message=message, req=get.req))]
+
         if offer is None:
             message = f"no file #{file_id[:40]} is on offer (/files lists them)"  # "#9" asked: "#9", not "##9"
             if self.book.from_before(file_id):  # a /get from a screen older than this run
                 message = f"#{file_id} was offered before the server restarted, and went then (/files lists what is on offer)"
             message = self.book.went(file_id, cid) or message  # from an offer line whose sender has left
-            return [Send(to=cid, event=ev.FileError(id=get.id[:40], message=message))]
+            return refuse(get.id[:40], message)
         waiting = self.gets_waiting.get(cid, ())
-        if any(d.file_id == offer.file_id for d in self.downloads.get(cid, ())) or any(w[0] == offer.file_id for w in waiting):
+        if any(d.file_id == offer.file_id for d in self.downloads.get(cid, ())) or any(w.file_id == offer.file_id for w in waiting):
             # asked again while it is still coming (a client never asks twice)
-            return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=f"#{offer.file_id} is already on its way to you"))]
+            return refuse(offer.file_id, f"#{offer.file_id} is already on its way to you")
         if len(waiting) >= MAX_GETS_WAITING:
-            message = f"you have asked for {MAX_GETS_WAITING} files already; /get #{offer.file_id} once some have come"
-            return [Send(to=cid, event=ev.FileError(id=offer.file_id, message=message))]
-        asked = (offer.file_id, get.binary, who, resume_offset(get, offer))
+            return refuse(offer.file_id, f"you have asked for {MAX_GETS_WAITING} files already; /get #{offer.file_id} once some have come")
+        asked = WaitingGet(offer.file_id, get.binary, who, resume_offset(get, offer), get.req)
         self.gets_waiting.setdefault(cid, deque()).append(asked)  # none kept for a refused get
         if len(self.downloads.get(cid, ())) >= MAX_DOWNLOADS_AT_ONCE:
             return []  # its turn comes as one of those ends (next_chunk): one open file per download
@@ -402,7 +416,7 @@ class ServerFiles:
             return None
         # Taken off the waits only once it is a download: fetching_but, read from the host's thread
         # while this one waits on the disk (the open), sees it all along.
-        file_id, binary, who, offset = waiting[0]
+        file_id, binary, who, offset, req = waiting[0]
         offer = self.book.find(file_id, cid)
         try:
             if offer is None:
@@ -417,10 +431,10 @@ class ServerFiles:
         except (OSError, KeyError) as exc:
             waiting.popleft()
             reason = oserror_words(exc) if isinstance(exc, OSError) else "it is no longer on offer"
-            return ev.FileError(id=file_id, message=f"cannot read {offer.name if offer else '#' + file_id} ({reason})")
-        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size - offset, binary, who, offer))
+            return ev.FileError(id=file_id, message=f"cannot read {offer.name if offer else '#' + file_id} ({reason})", req=req)
+        self.downloads.setdefault(cid, deque()).append(_Download(offer.file_id, handle, offer.size - offset, binary, who, offer, req))
         waiting.popleft()
-        return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256, offset=offset or None)
+        return ev.FileStart(id=offer.file_id, name=offer.name, size=offer.size, sha256=offer.sha256, offset=offset or None, req=req)
 
     def next_chunk(self, cid: int) -> ev.Event | None:
         """The next piece for ``cid``'s downloads (``file-bytes``, or base64 ``file-data``),
@@ -458,7 +472,7 @@ class ServerFiles:
                 queue.popleft()
                 with contextlib.suppress(OSError):
                     download.handle.close()
-                return ev.FileError(id=download.file_id, message=f"download of #{download.file_id} failed: {reason}")
+                return ev.FileError(id=download.file_id, message=f"download of #{download.file_id} failed: {reason}", req=download.req)
             download.left -= len(data)
             if download.left > 0:
                 queue.rotate(-1)
@@ -474,19 +488,21 @@ class ServerFiles:
         self.downloads.pop(cid, None)
         return None
 
-    def _cancel(self, cid: int, file_id: str) -> list[Action]:
+    def _cancel(self, cid: int, file_id: str, req: int | None = None) -> list[Action]:
+        """Stop ``cid``'s upload or download of ``file_id``; with ``req``, only a download its get
+        with that req began (a cancel of an earlier get never stops a later one: Request ids)."""
         upload = self.uploads.get(file_id)
-        if upload is not None and upload.owner == cid:
+        if upload is not None and upload.owner == cid and req is None:
             self._drop_upload(upload)
         queue = self.downloads.get(cid)
         if queue:
-            for download in [d for d in queue if d.file_id == file_id]:
+            for download in [d for d in queue if d.file_id == file_id and req in (None, d.req)]:
                 queue.remove(download)
                 with contextlib.suppress(OSError):
                     download.handle.close()
         waiting = self.gets_waiting.get(cid)
         if waiting:
-            for asked in [w for w in waiting if w[0] == file_id]:
+            for asked in [w for w in waiting if w.file_id == file_id and req in (None, w.req)]:
                 waiting.remove(asked)
         return []
 

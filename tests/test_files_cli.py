@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from file_requests import sans_req
 from helpers import DEFAULT_TIMEOUT, Proc, RawClient, StandInServer, TermProc, start_server, wait_for
 
 from lanchat import events as ev
@@ -279,7 +280,7 @@ def test_a_download_cut_off_midway_leaves_no_partial_file(tmp_path, how):
         else:
             bob.expect(r"connection to the server was lost")
             assert bob.wait() == 1
-        assert ev.GetFile(id="5", binary=True) in server.heard
+        assert ev.GetFile(id="5", binary=True) in sans_req(server.heard)
         assert os.listdir(downloads) == []
     finally:
         bob.stop()
@@ -361,7 +362,7 @@ def test_cancel_stops_a_download_midway_tells_the_server_and_keeps_nothing(tmp_p
         bob.expect(r"receiving half\.bin: 50%")
         bob.send("/cancel 5")
         bob.expect(r"-!- stopped receiving half\.bin; nothing of it was kept")
-        wait_for(lambda: ev.CancelFile(id="5") in server.heard, what="the server to hear the cancel")
+        wait_for(lambda: ev.CancelFile(id="5") in sans_req(server.heard), what="the server to hear the cancel")
         bob.send("/cancel")
         bob.expect(r"! no file is being sent or received")
         assert os.listdir(downloads) == []
@@ -460,7 +461,7 @@ def test_cancel_stops_an_upload_midway_and_it_is_never_offered(tmp_path):
         bob.send("/cancel 1")
         bob.expect(r"-!- stopped sending big\.bin; it is not on offer")
         cancelled.set()
-        wait_for(lambda: ev.CancelFile(id="1") in server.heard, what="the server to hear the cancel")
+        wait_for(lambda: ev.CancelFile(id="1") in sans_req(server.heard), what="the server to hear the cancel")
         kinds = [type(event) for event in server.heard]
         assert ev.UploadDone not in kinds
         assert kinds.count(ev.UploadBytes) < 40 * MB // (60 * 1024)  # it stopped midway
@@ -541,7 +542,7 @@ def test_a_file_that_changes_while_it_is_sent_is_stopped_and_never_offered(tmp_p
             edited.write(b"b" * MB)
         changed.set()
         bob.expect(r"! sending notes\.bin stopped: it changed while it was being sent; /send it again")
-        wait_for(lambda: ev.CancelFile(id="1") in server.heard, what="the server to hear the cancel")
+        wait_for(lambda: ev.CancelFile(id="1") in sans_req(server.heard), what="the server to hear the cancel")
         assert ev.UploadDone not in [type(event) for event in server.heard]
         assert bob.popen.poll() is None
     finally:
@@ -625,7 +626,7 @@ def test_a_get_of_ones_own_file_still_going_up_is_answered_here_and_the_upload_g
         answered.set()
         wait_for(lambda: any(isinstance(event, ev.UploadDone) for event in server.heard), what="the whole upload")
         ann.expect(r"sent big\.bin \(12\.0 MiB.*\); the server is checking it")
-        assert not any(isinstance(event, (ev.GetFile, ev.CancelFile)) for event in server.heard)
+        assert not any(isinstance(event, (ev.GetFile, ev.CancelFile)) for event in sans_req(server.heard))
     finally:
         answered.set()
         ann.stop()
