@@ -862,7 +862,7 @@ def stalled(transfers: ClientTransfers, seconds: float) -> bool:
     unacknowledged data would end such a connection; a dead link under one ends at TCP's minute."""
     now = transfers.clock()
     return any(  # (the dict is the session's: the full screen's status line keeps other parts in it too)
-        isinstance(progress, Progress) and progress.direction == "get" and now - max(progress.now, progress.started) >= seconds
+        isinstance(progress, Progress) and progress.direction == "get" and progress.quiet_for(now) >= seconds
         for progress in transfers.progress.values()
     )
 

@@ -292,9 +292,14 @@ class Progress:
     def seconds(self) -> float:
         return max(self.now - self.started, 0.0)
 
-    def quiet_for(self) -> float:
-        """Seconds since the last byte moved (or since it started, if none has): 0 without a clock."""
-        return 0.0 if self.clock is None else max(self.clock() - max(self.now, self.started), 0.0)
+    def quiet_for(self, now: float | None = None) -> float:
+        """Seconds since the last byte moved (or since it started, if none has), at ``now`` (by
+        default its clock's time: 0 without a clock)."""
+        if now is None:
+            if self.clock is None:
+                return 0.0
+            now = self.clock()
+        return max(now - max(self.now, self.started), 0.0)
 
     def text(self) -> str:
         """Short form for a status line: ``get #3 notes.pdf 45% 120.3 MiB/s`` (the id /cancel takes),

@@ -299,18 +299,20 @@ class DownloadPace:
     is never below the pace times the kernel's round-trip time (``round_trip``, TCP_INFO), up to
     the ceiling: held back by it, the pace doubles it each window until the link is the limit."""
 
-    __slots__ = ("since", "sent", "rate", "low_water", "send_buffer")
+    __slots__ = ("since", "sent", "rate", "low_water", "send_buffer", "round_trip")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, round_trip: Callable[[], float | None] = lambda: None) -> None:
+        self.round_trip = round_trip  # its link's round-trip seconds (None: unknown), asked at a window's end
         self.since = now
         self.sent = 0  # bytes the socket took this window
         self.rate = -1.0  # bytes a second (-1: not measured yet)
         self.low_water = FILE_LOW_WATER_BYTES
         self.send_buffer = FILE_SEND_BUFFER_BYTES
 
-    def measure(self, now: float, round_trip: Callable[[], float | None] = lambda: None) -> int | None:
+    def measure(self, now: float, round_trip: Callable[[], float | None] | None = None) -> int | None:
         """At a window's end, new marks; returns the send buffer to set, when it changed.
-        ``round_trip`` gives the link's round-trip seconds (None: unknown), asked at a window's end."""
+        ``round_trip`` gives the link's round-trip seconds (None: unknown), asked at a window's end
+        (by default the one the pace was made with)."""
         elapsed = now - self.since
         if elapsed < PACE_WINDOW_SECONDS:
             return None
@@ -320,7 +322,7 @@ class DownloadPace:
         self.since, self.sent = now, 0
         # half in the queue, half in the kernel (which doubles what it is given)
         self.low_water = int(min(max(ahead / 2, FILE_LOW_WATER_FLOOR), FILE_LOW_WATER_BYTES))
-        in_flight = self.rate * (round_trip() or 0.0)  # what the link holds unacknowledged at this pace
+        in_flight = self.rate * ((round_trip or self.round_trip)() or 0.0)  # what the link holds unacknowledged at this pace
         buffer = int(min(max(ahead / 4, in_flight, FILE_SEND_BUFFER_FLOOR), FILE_SEND_BUFFER_BYTES))
         if buffer == self.send_buffer:
             return None
@@ -375,10 +377,10 @@ class DownloadPacer:
                 continue  # (held_for: its file-start may wait for this pass's commit; the chunks follow it)
             pace = self.paces.get(cid)
             if pace is None or cid not in self.started:
-                pace = self.paces[cid] = DownloadPace(now)
+                pace = self.paces[cid] = DownloadPace(now, functools.partial(self.round_trip, cid))  # (made once a download, not once a pass)
                 self.started.add(cid)
                 buffers.append((cid, pace.send_buffer))
-            elif (buffer := pace.measure(now, functools.partial(self.round_trip, cid))) is not None:
+            elif (buffer := pace.measure(now)) is not None:
                 buffers.append((cid, buffer))
             low_water = min(pace.low_water, self.low_water)
             while queue.out_bytes < low_water:

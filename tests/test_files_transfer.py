@@ -1133,3 +1133,26 @@ def test_a_send_to_oneself_is_refused_with_the_reason_not_offered_without_a_word
     ]
     events, _ = transfers.command(FileCommand(name="send", path=str(tmp_path / "notes.pdf"), to="bob"))
     assert events == [ev.OfferFile(ref=1, name="notes.pdf", size=1, to="bob")]
+
+
+def test_the_pacer_measures_each_downloaders_link_by_its_own_round_trip():
+    """hub.DownloadPacer gives each download's pace (DownloadPace) the round trip of its own
+    connection, asked at a window's end: no test held it to that (one that asked another's, or
+    none, held a long Wi-Fi link below its pace: test_hub's long round trip test)."""
+    from types import SimpleNamespace
+
+    from lanchat.hub import PACE_WINDOW_SECONDS, DownloadPacer
+
+    now = [10.0]
+    queues = {cid: SimpleNamespace(out_bytes=10**9) for cid in (4, 5)}  # full: nothing is read for them
+    files = SimpleNamespace(downloading=lambda: [4, 5], next_chunk=lambda cid: None)
+    outbox = SimpleNamespace(materialize=lambda: None, queues=queues)
+    peers = {cid: SimpleNamespace(closing=False, closed=False) for cid in (4, 5)}
+    pacer = DownloadPacer(files, outbox, peers, send=lambda peer, event: None, clock=lambda: now[0])  # type: ignore[arg-type]
+    asked: list[int] = []
+    pacer.round_trip = lambda cid: asked.append(cid) or 0.2  # type: ignore[func-returns-value]
+    pacer.top_up()  # the paces begin
+    assert asked == []
+    now[0] += PACE_WINDOW_SECONDS
+    pacer.top_up()
+    assert sorted(asked) == [4, 5]
