@@ -280,6 +280,7 @@ class ClientTransfers:
         self.reasked: set[str] = set()
         self.asked_from: dict[str, int] = {}  # the offset each get we sent asked for (_ask): all a file-start may go on from
         self.asked_req: dict[str, int] = {}  # the req of our last get of each id (_numbered, _stale)
+        self.said_no_locks = False  # the downloads folder takes no file locks: said once (_no_locks)
         self.reqs = itertools.count(1)
         self._next_ref = 1
         self.status_line = False  # progress shows in a status line: one transcript line per transfer
@@ -623,7 +624,8 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
         _know(transfers, start.id, start.sha256, start.size, start.name)
     identity: tuple[int, int] | None = None
     try:
-        opened = _opened_partial(transfers.downloads, start) if start.size >= RESUMABLE_MIN_BYTES else None
+        found = _opened_partial(transfers.downloads, start) if start.size >= RESUMABLE_MIN_BYTES else None
+        opened = found if isinstance(found, tuple) else None
         if opened is None:
             handle, temp = _receiving_file(transfers.downloads)
             held = 0
@@ -640,7 +642,7 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
             return _ask_again(transfers, start.id, name, " kept here is in use by another lanchat now; asking for it from the start", hidden)
         return _refuse(transfers, start.id, name, f"the server goes on from byte {offset}, and no part of it is kept here to go on from", hidden)
     hasher = hashlib.sha256()  # (a resume's kept part is read into it later, a slice a pass: hash_kept)
-    lines: list[Line] = []
+    lines = _no_locks(transfers) if found == NO_LOCKS else []
     if opened is not None:
         if (not_now := _into_partial(transfers, start, opened, hidden)) is not None:
             return not_now
@@ -658,6 +660,18 @@ def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.E
         lines.append(_named(transfers.wall(), "resuming " if offset else "receiving ", name, into, hidden))
     # all of it kept (a client killed before its check): complete once the kept part is read (hash_kept)
     return _completed(transfers, receiving, lines) if offset == start.size and not receiving.behind else ([], lines)
+
+
+def _no_locks(transfers: ClientTransfers) -> list[Line]:
+    """Once a run: the downloads folder takes no file locks (_opened_partial), so no download is
+    kept to go on from when it stops short, which the user of a large one would count on."""
+    if transfers.said_no_locks:
+        return []
+    transfers.said_no_locks = True
+    return [transfers._line(
+        f"downloads into {transfers.downloads} cannot be resumed: its file system takes no file locks (a network or FUSE one?),"
+        " so one cut short starts again from the beginning (--downloads DIR on a local disk keeps what came)"
+    )]
 
 
 def _into_partial(
@@ -1167,11 +1181,13 @@ def _held(folder: Path, name: str, sha256: str, size: int) -> int:
         os.close(fd)  # (and its lock with it)
 
 
-def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, int, tuple[int, int]] | None:
+def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, int, tuple[int, int]] | str | None:
     """The partial file for the download ``start`` begins, open to read and write and locked, with
-    the bytes it holds and its (st_dev, st_ino); None where there can be none (no locks here), or the one of that name is
+    the bytes it holds and its (st_dev, st_ino); None where the one of that name is
     not ours to write (a link, a folder, a file with another name too, another user's) or is held
-    by another lanchat fetching the same file: the download then waits unnamed (_receiving_file)."""
+    by another lanchat fetching the same file, and NO_LOCKS where the folder takes no file locks
+    (nothing could tell a live download's part from a dead one's, so none is kept: the empty one
+    just made is removed): the download then waits unnamed (_receiving_file)."""
     if not is_sha256(start.sha256.lower()):
         return None
     path = partial_path(folder, start.name, start.sha256)
@@ -1182,9 +1198,13 @@ def _opened_partial(folder: Path, start: ev.FileStart) -> tuple[BinaryIO, Path, 
         return None
     try:
         info = os.fstat(fd)
-        if not _ours(info) or not _lock(fd):
+        locked = _ours(info) and _lock(fd)
+        if locked is None and not info.st_size:
+            with contextlib.suppress(OSError):
+                path.unlink()  # (an empty one nobody can lock is no part of anything)
+        if not locked:
             os.close(fd)
-            return None
+            return NO_LOCKS if locked is None else None
         os.set_blocking(fd, True)
     except OSError:
         os.close(fd)
@@ -1262,6 +1282,7 @@ def _new_part_file(folder: Path) -> tuple[int, Path]:
     raise FileExistsError(errno.EEXIST, "no free name for a temporary file", str(folder))
 
 
+NO_LOCKS = "no file locks"  # _opened_partial: the folder's file system takes none (_lock)
 _PART_NAME = re.compile(r"\.lanchat-[0-9a-f]{12}\.part")
 _PARTIAL_NAME = re.compile(r"\..*\.[0-9a-f]{12}" + re.escape(PARTIAL_SUFFIX), re.DOTALL)
 # A part file nobody holds that has not grown for this long is a killed client's (one being
@@ -1269,15 +1290,18 @@ _PARTIAL_NAME = re.compile(r"\..*\.[0-9a-f]{12}" + re.escape(PARTIAL_SUFFIX), re
 STALE_PART_SECONDS = 60.0
 
 
-def _lock(fd: int) -> bool:
+def _lock(fd: int) -> bool | None:
     """Take ``fd``'s file's lock without waiting (flock: the kernel lets go when the holder ends,
-    however it ends); False if another holds it, or there are no such locks here."""
+    however it ends): True; False if another holds it; None if there are no such locks here (no
+    fcntl, or a file system that takes none: some network and FUSE ones say ENOLCK or EOPNOTSUPP)."""
     try:
         import fcntl
 
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except (ImportError, OSError):
+    except BlockingIOError:
         return False
+    except (ImportError, OSError):
+        return None
     return True
 
 

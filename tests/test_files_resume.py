@@ -6,12 +6,15 @@ ServerFiles with no socket), then the user's side: a real server, real clients, 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import socket
 import subprocess
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -251,6 +254,42 @@ def test_a_part_that_cannot_be_written_is_not_gone_on_with(tmp_path, data):
     finally:
         if as_root:
             subprocess.run(["chattr", "-i", str(partial)], capture_output=True, timeout=10)
+
+
+@pytest.mark.parametrize("how", ["ENOLCK", "no fcntl"])
+def test_a_folder_that_takes_no_file_locks_says_once_that_downloads_there_cannot_be_resumed(tmp_path, data, monkeypatch, how):
+    """A downloads folder on a file system that takes no file locks (some network and FUSE ones;
+    or no fcntl at all): no partial file can be kept there, so a large download went on unnamed with
+    no word of it, a /cancel or a cut said 'nothing of it was kept' to a student who counted on a
+    resume, and each download left an empty hidden partial file behind."""
+    if how == "no fcntl":
+        monkeypatch.setitem(sys.modules, "fcntl", None)  # (an import of it raises ImportError)
+    else:
+        import fcntl
+
+        def no_locks(fd: int, operation: int) -> None:
+            raise OSError(errno.ENOLCK, "No locks available")
+
+        monkeypatch.setattr(fcntl, "flock", no_locks)
+    transfers = ClientTransfers(tmp_path)
+    transfers.on_event(offered(data))
+    transfers.command(FileCommand(name="get", file_id="7"))
+    start = ev.FileStart(id="7", name="dataset.bin", size=len(data), sha256=_sum(data))
+    replies, lines = feed(transfers, [start, *pieces(data, 0, SIZE // 2)])
+    assert replies == []
+    assert texts(lines)[0] == (
+        f"downloads into {tmp_path} cannot be resumed: its file system takes no file locks (a network or FUSE one?),"
+        " so one cut short starts again from the beginning (--downloads DIR on a local disk keeps what came)"
+    )
+    assert os.listdir(tmp_path) == []  # (it waits with no name)
+    _, lines = transfers.command(FileCommand(name="cancel", file_id="7"))
+    assert texts(lines) == ["stopped receiving dataset.bin; nothing of it was kept"]
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="7"))
+    assert get.offset is None
+    _, lines = feed(transfers, [replace(start, req=get.req), *pieces(data)])
+    assert not [text for text in texts(lines) if "cannot be resumed" in text]  # said once a run
+    assert texts(lines)[-1].startswith("saved ") and os.listdir(tmp_path) == ["dataset.bin"]
+    assert (tmp_path / "dataset.bin").read_bytes() == data
 
 
 def test_a_crashed_clients_part_is_found_again_and_an_old_one_is_cleaned(tmp_path, data):
