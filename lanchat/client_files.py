@@ -742,6 +742,8 @@ def _failed(transfers: ClientTransfers, error: ev.FileError) -> tuple[list[ev.Ev
     """A ``file-error``: the transfer it is about stops (one answering a get before our last: no news)."""
     if _stale(transfers, error.id, error.req):
         return [], []
+    if error.id in transfers.resume_on_offer and error.ref is None and error.req is None:
+        return [], [_went_while_away(transfers, error.id, _said_by_server(transfers, error))]
     said = _said_by_server(transfers, error)  # (before the transfer it is about is dropped)
     if error.ref is not None and error.ref in transfers.waiting:
         transfers._stop_sending(transfers.waiting[error.ref])
@@ -755,6 +757,19 @@ def _failed(transfers: ClientTransfers, error: ev.FileError) -> tuple[list[ev.Ev
         if receiving is not None:
             transfers._discard(receiving)
     return transfers._offer_next(), [said]
+
+
+def _went_while_away(transfers: ClientTransfers, file_id: str, said: Line) -> Line:
+    """A rejoin's word (server_files: _gone_meanwhile) that a download the lost connection cut
+    short, promised again "if still on offer" (cut_off), is not: ``said``, the server's sentence
+    ("slides.pdf (#7) went when ann left: ..."), with what of it is kept here, for its next offer."""
+    del transfers.resume_on_offer[file_id]
+    known = transfers.known.get(file_id)
+    kept = _held(transfers.downloads, known[2], known[0], known[1]) if known is not None else 0
+    if not kept:
+        return said
+    after = f"; kept {human_size(kept)} of it: a /get of it goes on from there if it is offered again"
+    return replace(said, text=said.text + after, private=said.private and said.private + after)
 
 
 def _numbered(transfers: ClientTransfers, file_id: str) -> int:

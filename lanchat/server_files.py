@@ -49,6 +49,9 @@ from .room_social import addresses_the_class
 # An upload that sends no piece for this long is dropped and its quota freed (issue 14): a
 # stalled sender must not hold a quarter of someone's quota, and a file on disk, for ever.
 STALLED_SECONDS = 60.0
+# Lost connections whose cut-short downloads a rejoin is told about (ServerFiles.cut_short): as
+# many as room.LostSessions remembers sessions to take back.
+CUT_SHORT_REMEMBERED = 4096
 
 # hashlib (OpenSSL's libcrypto, 3.7 MiB of an idle server's 25: bench/idle_memory.py) and
 # tempfile are imported when the first file arrives: most chats never send one.
@@ -136,6 +139,10 @@ class ServerFiles:
         # A recipient whose connection was lost (room.LostSessions) -> until when the files offered
         # to it alone wait for its rejoin (ShowOffers.resumed), as its other state does
         self.away: dict[int, float] = {}
+        # A connection lost while it fetched files -> their ids: a rejoin that takes its session back
+        # hears which of them went meanwhile (offers_for), as lanchat's client said it would ask
+        # again for them "if still on offer" (the newest CUT_SHORT_REMEMBERED connections)
+        self.cut_short: dict[int, list[str]] = {}
 
     # ------------------------------------------------------------ queries
 
@@ -226,7 +233,22 @@ class ServerFiles:
             for offer in self.book.offers.values():
                 if offer.to == resumed:
                     offer.to, offer.to_name = cid, name or offer.to_name
-        return [Send(to=cid, event=self._offered(offer)) for offer in self.book.visible_to(cid)[-MAX_LISTED:]]
+        offers: list[Action] = [Send(to=cid, event=self._offered(offer)) for offer in self.book.visible_to(cid)[-MAX_LISTED:]]
+        return offers + self._gone_meanwhile(cid, resumed)
+
+    def _gone_meanwhile(self, cid: int, resumed: int | None) -> list[Action]:
+        """For a rejoin that took back the session of the lost connection ``resumed``: a
+        ``file-error`` for each file that connection was fetching (or had asked for) and that is
+        no longer on offer to it, with the words a get of it would get (PROTOCOL.md, Resuming a
+        download). None for a file still on offer: its ``offered`` came, and the client asks again."""
+        if resumed is None:
+            return []
+        errors: list[Action] = []
+        for file_id in self.cut_short.pop(resumed, ()):
+            if self.book.find(file_id, cid) is None:  # (a private one to it is cid's by now, above)
+                message = self.book.went(file_id, resumed) or f"#{file_id} is no longer on offer (/files lists what is)"
+                errors.append(Send(to=cid, event=ev.FileError(id=file_id, message=message)))
+        return errors
 
     def _offered(self, offer, *, listing: bool = False, fetched: int | None = None) -> ev.Offered:  # noqa: ANN001
         return ev.Offered(
@@ -544,6 +566,11 @@ class ServerFiles:
         REJOIN_SECONDS for that (``offers_for``), still uploading if it was."""
         for upload in [u for u in self.uploads.values() if u.owner == cid]:
             self._drop_upload(upload)
+        fetching = [d.file_id for d in self.downloads.get(cid, ())] + [w.file_id for w in self.gets_waiting.get(cid, ())]
+        if away and fetching:
+            self.cut_short[cid] = list(dict.fromkeys(fetching))
+            if len(self.cut_short) > CUT_SHORT_REMEMBERED:
+                del self.cut_short[next(iter(self.cut_short))]
         for download in self.downloads.pop(cid, ()):
             with contextlib.suppress(OSError):
                 download.handle.close()

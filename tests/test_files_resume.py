@@ -414,6 +414,49 @@ def test_a_cancel_once_back_stops_a_get_waiting_for_its_offer(tmp_path, data):
     assert transfers.on_event(offered(data)) == ([], [])
 
 
+def test_a_download_promised_again_once_back_says_so_when_the_rejoin_says_its_offer_went(tmp_path, data):
+    """'it goes on from there once back, if still on offer', and the offer had gone while bob was
+    away (its sender left): no further line came, ever, and the promise stood."""
+    transfers, half = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    went = "dataset.bin (#7) went when ann left: a file is on offer only while its sender is here"
+    replies, lines = transfers.on_event(ev.FileError(id="7", message=went))  # server_files: _gone_meanwhile
+    assert replies == [] and texts(lines) == [f"{went}; kept 1.1 MiB of it: a /get of it goes on from there if it is offered again"]
+    assert transfers.resume_on_offer == {}
+    assert transfers.on_event(offered(data)) == ([], [])  # said once; not asked for again after all
+    transfers.on_event(offered(data, file_id="9"))  # the same file offered again, under a new id
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="9"))
+    assert get.offset == half
+
+
+def test_a_rejoin_hears_which_of_the_files_its_lost_connection_was_fetching_went_meanwhile(tmp_path, data):
+    store = ServerFiles(tmp_path / "store")
+    room = Room()
+    for cid, name in ((1, "ann"), (2, "bob"), (4, "cat")):
+        room.moderation.arrive(cid, "192.168.1.10")
+        room.handle(cid, ev.Hello(name=name))
+    try:
+        ids = {}
+        for owner, ref in ((1, 1), (4, 2)):
+            (ready,) = [a.event for a in store.handle(room, owner, ev.OfferFile(ref=ref, name="dataset.bin", size=len(data))) if isinstance(a, Send)]
+            store.handle(room, owner, ev.UploadBytes(id=ready.id, data=data))
+            store.handle(room, owner, ev.UploadDone(id=ready.id, sha256=_sum(data)))
+            ids[owner] = ready.id
+        for file_id in ids.values():
+            store.handle(room, 2, ev.GetFile(id=file_id, binary=True))
+        store.forget(2, away=True)  # bob's link drops mid-download
+        store.forget(1)  # ann leaves meanwhile: her file goes; cat's stays
+        told = [a.event for a in store.offers_for(3, resumed=2, name="bob") if isinstance(a, Send)]
+        assert [type(e) for e in told] == [ev.Offered, ev.FileError] and told[0].id == ids[4]
+        assert told[1] == ev.FileError(id=ids[1], message=f"dataset.bin (#{ids[1]}) went when ann left: a file is on offer only while its sender is here")
+        assert [type(a.event) for a in store.offers_for(3, resumed=2, name="bob") if isinstance(a, Send)] == [ev.Offered]  # said once
+        store.handle(room, 5, ev.GetFile(id=ids[4], binary=True))
+        store.forget(5, away=True)
+        assert [type(a.event) for a in store.offers_for(6) if isinstance(a, Send)] == [ev.Offered]  # not to whoever joins
+    finally:
+        store.close()
+
+
 def test_pieces_before_their_file_start_are_said_once_and_asked_for_again(tmp_path, data):
     """A server that sent a download's first pieces before its file-start (the ordering bug of
     tests/test_class_download_order.py): the client dropped them silently and waited for ever,
@@ -585,6 +628,42 @@ def test_a_student_offline_can_cancel_the_get_once_back_and_fetch_the_rest_later
         assert (downloads / "dataset.bin").read_bytes() == data
     finally:
         for proc in (bob, ann):
+            if proc is not None:
+                proc.stop()
+        link.close()
+        nowhere.close()
+
+
+def test_a_student_back_after_the_sender_left_reads_that_the_download_does_not_go_on(tmp_path):
+    """The user's side: bob's link leads nowhere for a while (cut mid-download), cat, who sent the
+    file, leaves meanwhile; back, bob read nothing more of the download he was told would go on
+    'if still on offer'."""
+    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 8 * MB)
+    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
+    nowhere.bind(("127.0.0.1", 0))
+    link = BadLink(("127.0.0.1", port), rate=8 * MB)
+    bob = cat = None
+    try:
+        ann.expect(r"welcome, ann")
+        cat = Proc("connect", "127.0.0.1", str(port), "--name", "cat")
+        cat.expect(r"welcome, cat")
+        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
+        bob.expect(r"welcome, bob")
+        cat.send(f"/send {source}")
+        file_id = bob.expect(r"cat offers dataset\.bin .*/get (\d+) to download it").group(1)
+        bob.send(f"/get {file_id}")
+        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
+        link.target = nowhere.getsockname()
+        link.cut()
+        bob.expect(r"it goes on from there once back, if still on offer")
+        cat.send("/q")
+        assert cat.wait() == 0
+        ann.expect(r"cat left")
+        link.target, link.rate = ("127.0.0.1", port), 0
+        bob.expect(r"back in the room")
+        bob.expect(rf"dataset\.bin \(#{file_id}\) went when cat left: a file is on offer only while its sender is here; kept [\d.]+ MiB of it: a /get of it goes on from there if it is offered again")
+    finally:
+        for proc in (bob, cat, ann):
             if proc is not None:
                 proc.stop()
         link.close()
