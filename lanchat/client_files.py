@@ -668,10 +668,13 @@ def _no_locks(transfers: ClientTransfers) -> list[Line]:
     if transfers.said_no_locks:
         return []
     transfers.said_no_locks = True
-    return [transfers._line(
-        f"downloads into {transfers.downloads} cannot be resumed: its file system takes no file locks (a network or FUSE one?),"
-        " so one cut short starts again from the beginning (--downloads DIR on a local disk keeps what came)"
-    )]
+    try:
+        import fcntl  # noqa: F401  (a system without it, Windows: no folder would do better)
+    except ImportError:
+        why, better = "this system has no file locks lanchat can use", ""
+    else:
+        why, better = "its file system takes no file locks (a network or FUSE one?)", " (--downloads DIR on a local disk keeps what came)"
+    return [transfers._line(f"downloads into {transfers.downloads} cannot be resumed: {why}, so one cut short starts again from the beginning{better}")]
 
 
 def _into_partial(
