@@ -594,8 +594,13 @@ def _refuse(transfers: ClientTransfers, file_id: str, name: str, why: str, hidde
 
 def _resume_offered(transfers: ClientTransfers, offered: ev.Offered) -> tuple[list[ev.Event], list[Line]]:
     """A download a lost connection cut short is offered again (the rejoin's offers): ask for
-    it from where its partial file ends, as a /get would; not if the id is another file now."""
+    it from where its partial file ends, as a /get would; not if the id is another file now. The
+    same file (its SHA-256) offered under another id (its sender back, or the server restarted,
+    and it sent again) is that download too."""
     sha256 = transfers.resume_on_offer.pop(offered.id, None)
+    moved = sha256 is None and offered.sha256.lower() in transfers.resume_on_offer.values()
+    if moved:
+        sha256 = transfers.resume_on_offer.pop(next(old for old, same in transfers.resume_on_offer.items() if same == offered.sha256.lower()))
     if sha256 is None or offered.id in transfers.wanted or offered.id in transfers.receiving:
         return [], []
     name, hidden = safe_name(offered.name), HIDDEN_FILE if offered.id in transfers.private_offers else None
@@ -603,7 +608,8 @@ def _resume_offered(transfers: ClientTransfers, offered: ev.Offered) -> tuple[li
         return [], [_named(transfers.wall(), "the download of ", name, f" does not go on: #{offered.id} is another file now", hidden, "error")]
     transfers.wanted.add(offered.id)
     get = transfers._ask(offered.id)
-    return [get], [_named(transfers.wall(), "asking for ", name, " again" + (", from where it stopped" if get.offset else ""), hidden)]
+    again = (f" again as #{offered.id}" if moved else " again") + (", from where it stopped" if get.offset else "")
+    return [get], [_named(transfers.wall(), "asking for ", name, again, hidden)]
 
 
 def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.Event], list[Line]]:

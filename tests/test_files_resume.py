@@ -430,6 +430,19 @@ def test_a_download_promised_again_once_back_says_so_when_the_rejoin_says_its_of
     assert get.offset == half
 
 
+def test_a_download_cut_short_goes_on_when_the_same_file_is_offered_again_under_another_id(tmp_path, data):
+    """The sender left while bob was away and, back, sent the data set again (or the server
+    restarted and the teacher sent it again): the same file, by its SHA-256, as #12. The download
+    promised to go on 'once back, if still on offer' waited for #7 for ever."""
+    transfers, half = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    replies, lines = transfers.on_event(offered(data, file_id="12"))
+    assert sans_req(replies) == [ev.GetFile(id="12", binary=True, offset=half, sha256=_sum(data))]
+    assert texts(lines) == ["asking for dataset.bin again as #12, from where it stopped"]
+    assert transfers.resume_on_offer == {}
+    assert transfers.on_event(offered(data, file_id="7")) == ([], [])  # asked once
+
+
 def test_a_rejoin_hears_which_of_the_files_its_lost_connection_was_fetching_went_meanwhile(tmp_path, data):
     store = ServerFiles(tmp_path / "store")
     room = Room()
