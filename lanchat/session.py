@@ -613,8 +613,10 @@ class Session:
         asked = (asked.split() or [""])[0]
         if not asked:
             return lines
-        if asked.lower() == "keys" and self.ui_keys:
-            return lines[len(rows) + 2 :]
+        if asked.lower() == "keys":  # a script's lines are no keys: say so, not "no command /keys"
+            return lines[len(rows) + 2 :] if self.ui_keys else [
+                self._notice("no keys here: the input is not a terminal, and each line read is one message or command", kind="system")
+            ]
         word = "/" + asked.lstrip("/\\").lower()
         word = ALIASES.get(word, word)
         for index, row in enumerate(rows):

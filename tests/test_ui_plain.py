@@ -121,6 +121,36 @@ def test_the_full_screens_commands_say_what_to_do_in_plain_mode_not_unknown_comm
     assert any("/save FILE" in line.text and "full screen only" in line.text for line in session.help_lines())
 
 
+def test_help_keys_in_plain_mode_lists_the_keys_it_reads_or_says_a_script_has_none(piped):
+    """README's `/help keys` in --plain said "no command /keys; /help lists them": only the full
+    screen gave the session its keys. At a terminal --plain lists the keys it reads (each row
+    checked here against what the key does), and /help ends with them, as on the full screen; a
+    script's /help keys says it has none, never "no command"."""
+    from lanchat.ui.plain import PLAIN_KEYS
+
+    master, slave = os.openpty()
+    front = PlainFrontend(Session(name="ann"), stdin_fd=slave, stdout=io.StringIO(), interactive=True)
+    try:
+        session = front.session
+        shown = [line.text for line in session.parse_input("/help keys").lines]  # type: ignore[union-attr]
+        assert shown[0] == "keys:" and len(shown) == 1 + len(PLAIN_KEYS), shown
+        for (key, what), text in zip(PLAIN_KEYS, shown[1:], strict=True):
+            assert text.split() == [*key.split(), *what.split()], text
+        assert [line.text for line in session.help_lines()][-len(shown) :] == shown
+        assert front._typed_keys("hello wor\x17ld\x7f\r") == ["hello l"]  # Ctrl-W, Backspace, Enter
+        assert front._typed_keys("gone\x15\r") == [""] and not front.ended  # Ctrl-U
+        front._typed_keys("\x04")  # Ctrl-D on an empty line
+        assert front.ended
+    finally:
+        front.close()
+        os.close(master)
+        os.close(slave)
+    script = piped[0].session.parse_input("/help keys").lines  # type: ignore[union-attr]
+    assert [(line.kind, line.text) for line in script] == [
+        ("system", "no keys here: the input is not a terminal, and each line read is one message or command")
+    ]
+
+
 def test_closing_with_a_half_typed_line_on_a_terminal_gone_restores_it_without_a_traceback():
     """The terminal hung up (its window closed) while a line was half typed: close()'s newline
     after it raised EIO out of the chat's end, before the terminal's own line editing was put back."""

@@ -53,6 +53,16 @@ SCREEN_ONLY = (
     Command(name="/find", usage="/find TEXT", help="(full screen only) in --plain, search what is printed"),
     Command(name="/mouse", usage="/mouse on|off", help="(full screen only) in --plain, the terminal keeps the mouse"),
 )
+# the keys --plain reads at a terminal (PlainFrontend._keys), for /help and /help keys
+PLAIN_KEYS = (
+    ("Enter", "send the line"),
+    ("Backspace", "delete the last character"),
+    ("Ctrl-U, Ctrl-W", "delete the line, the last word"),
+    ("Ctrl-D", "on an empty line: leave"),
+    ("Ctrl-C, Ctrl-\\, /q", "leave"),
+    ("Ctrl-Z", "stop for the shell (fg: back)"),
+    ("Up/Down, Tab, PgUp", "none here: the full screen has them"),
+)
 
 
 def terminal_columns(out: TextIO) -> int | None:
@@ -496,6 +506,8 @@ class PlainFrontend:
         if interactive is None:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
         self.interactive = interactive  # a person at a terminal: long lines fold to its width
+        if interactive:  # /help lists the keys read here (a script has none: /help keys says so)
+            session.ui_keys = PLAIN_KEYS
         # A script's lines are UTF-8; a keyboard types in its terminal's character set, which the
         # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é is
         # é; a byte that is not text stays that byte (surrogateescape), so a real U+FFFD is text
