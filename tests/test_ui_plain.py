@@ -123,13 +123,17 @@ def test_the_full_screens_commands_say_what_to_do_in_plain_mode_not_unknown_comm
 
 def test_help_keys_in_plain_mode_lists_the_keys_it_reads_or_says_a_script_has_none(piped):
     """README's `/help keys` in --plain said "no command /keys; /help lists them": only the full
-    screen gave the session its keys. At a terminal --plain lists the keys it reads (each row
-    checked here against what the key does), and /help ends with them, as on the full screen; a
-    script's /help keys says it has none, never "no command"."""
+    screen gave the session its keys; and at TERM=dumb, where line mode takes over from a full
+    screen that could not start, it listed the full screen's (F2, PgUp, Ctrl-L...). At a terminal
+    --plain lists the keys it reads (each row checked here against what the key does), and /help
+    ends with them, as on the full screen; a script's /help keys says it has none, never "no command"."""
     from lanchat.ui.plain import PLAIN_KEYS
+    from lanchat.ui.screen import KEYS
 
     master, slave = os.openpty()
-    front = PlainFrontend(Session(name="ann"), stdin_fd=slave, stdout=io.StringIO(), interactive=True)
+    left = Session(name="ann")
+    left.ui_keys = KEYS  # what CursesFrontend set before TERM=dumb stopped it (__main__._make_frontend)
+    front = PlainFrontend(left, stdin_fd=slave, stdout=io.StringIO(), interactive=True)
     try:
         session = front.session
         shown = [line.text for line in session.parse_input("/help keys").lines]  # type: ignore[union-attr]
@@ -145,7 +149,10 @@ def test_help_keys_in_plain_mode_lists_the_keys_it_reads_or_says_a_script_has_no
         front.close()
         os.close(master)
         os.close(slave)
-    script = piped[0].session.parse_input("/help keys").lines  # type: ignore[union-attr]
+    script_session = Session(name="ann")
+    script_session.ui_keys = KEYS
+    PlainFrontend(script_session, stdin_fd=piped[3].read_fd, stdout=io.StringIO())
+    script = script_session.parse_input("/help keys").lines  # type: ignore[union-attr]
     assert [(line.kind, line.text) for line in script] == [
         ("system", "no keys here: the input is not a terminal, and each line read is one message or command")
     ]

@@ -506,8 +506,7 @@ class PlainFrontend:
         if interactive is None:
             interactive = os.isatty(self.fd) and bool(getattr(self.out, "isatty", lambda: False)())
         self.interactive = interactive  # a person at a terminal: long lines fold to its width
-        if interactive:  # /help lists the keys read here (a script has none: /help keys says so)
-            session.ui_keys = PLAIN_KEYS
+        session.ui_keys = PLAIN_KEYS if interactive else ()  # /help's; not the full screen's a failed start (TERM=dumb) set
         # A script's lines are UTF-8; a keyboard types in its terminal's character set, which the
         # locale names (UTF-8 too in a C locale: Python's UTF-8 mode), so a Latin-1 terminal's é is
         # é; a byte that is not text stays that byte (surrogateescape), so a real U+FFFD is text
