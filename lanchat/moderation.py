@@ -276,9 +276,12 @@ class Moderation:
         return tuple(m.name for m in room.members.values() if self.is_operator(room, m))
 
     def ban_for(self, *, name_key: str, key: str | None, address: str | None) -> Ban | None:
-        return next(
-            (b for b in self.bans if b.matches(name_key=name_key, key=key, address=address) or b.holds_newcomer(key=key, address=address)),
-            None,
+        """The ban holding a join: one of this person (name, key, place) before one that holds them
+        as a newcomer at a shared place (Ban.newcomers), so they are told they are banned, and the
+        host by which ban, not to ask to be let in under a classmate's."""
+        bans = self.bans
+        return next((b for b in bans if b.matches(name_key=name_key, key=key, address=address)), None) or next(
+            (b for b in bans if b.holds_newcomer(key=key, address=address)), None
         )
 
     def seen(self, key: str | None) -> None:

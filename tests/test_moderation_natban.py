@@ -257,3 +257,20 @@ def test_a_ban_behind_a_real_nat_holds_across_a_restart_and_lets_the_class_back_
             proc.stop()
         namespace_cm.__exit__(None, None, None)
 
+
+
+def test_one_banned_elsewhere_who_comes_to_the_nat_is_told_their_own_ban_not_the_newcomers():
+    """zed, banned on his own (from home: by address and key), comes to the school's NAT with the
+    same key, where mallory's ban holds newcomers (zed's key came after it): he is told he is
+    banned, and the host which ban held him (his), not 'ask hal to let you in' under mallory's."""
+    room = _nat_class()
+    room.mod("hal", "ban", "mallory")
+    room.arrive("zed", address="10.9.9.9", key="zeds-key")
+    room.take_all()
+    room.mod("hal", "ban", "zed")
+    room.take_all()
+    refused = room.only_error(room.arrive("z3d", address=NAT, key="zeds-key"))
+    assert "you are banned from this room by hal" in refused.message, refused
+    told = [e for e in room.take("hal") if isinstance(e, ev.Refused)]
+    assert told and told[0].of == "zed", told
+
