@@ -178,14 +178,14 @@ class Moderation:
         # cid -> did it join from this machine by its own LAN address (the room's gate.by_own_address):
         # that address is everyone's there, as loopback is, so it is held by user, never by address
         self.by_own_address: Callable[[int], bool] = lambda cid: False
-        # cid -> its user if read already (the room's gate.known_user: at its join), never asking:
-        # a member leaving may have no socket left to ask about
+        # cid -> its user if read already (gate.known_user: at its join), never asking: one leaving may have no socket
         self.known_user: Callable[[int], int | None] = lambda cid: None
         # name key -> the user that member on this machine left from, the DEPARTED_USERS most
         # recently gone (``left``), for a ban of someone no longer here (``departed_at``)
         self.departed_users: OrderedDict[str, int] = OrderedDict()
         # name key -> (address group, key) of one who left from another machine, the same way (_ban_absent)
         self.departed_places: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
+        self.lifted: OrderedDict[str, Ban] = OrderedDict()  # name key -> the ban /unban lifted last (_ban_absent)
         # the keys (key_id) that passed the bans at a join this run, the SEEN_KEYS newest (known_keys)
         self.seen_keys: OrderedDict[str, None] = OrderedDict()
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
@@ -294,13 +294,15 @@ class Moderation:
         if len(seen) > SEEN_KEYS:
             seen.popitem(last=False)
 
-    def known_keys(self, room: Room) -> frozenset[str]:
+    def known_keys(self, room: Room, lifted: Ban | None = None) -> frozenset[str]:
         """The identity keys this room has seen, as a ban at a shared place lets them in: the
         keys that own names (kept across restarts), the operators', those here and those that
-        joined this run (``seen``)."""
+        joined this run (``seen``), and those the bans in force (and ``lifted``, a ban of the
+        name just lifted) knew: after a restart a classmate known to those is known still."""
         owners = {key_id(owner) for owner in room.gate.owners.values()}
         here = {self.identity_of(m) for m in room.members.values()}
-        return frozenset(k for k in (*owners, *here, *self.operator_keys, *self.seen_keys) if k is not None)
+        kept = [ban.known_keys for ban in (*self.bans, *([lifted] if lifted else []))]
+        return frozenset(k for k in (*owners, *here, *self.operator_keys, *self.seen_keys) if k is not None).union(*kept)
 
     def mute_for(self, member: Member, now: float, key: str | None = None) -> Mute | None:
         """The mute holding against ``member`` (``key``: its identity, Room.identity_of). One
@@ -357,18 +359,18 @@ class Moderation:
         place, shared = self._place(room, target)
         return place if shared else None
 
-    def newcomers_absent(self, room: Room, name: str, key: str | None) -> str | None:
+    def newcomers_absent(self, room: Room, name: str, key: str | None, lifted: Ban | None = None) -> str | None:
         """``newcomers_at`` for ``name``, someone no longer here (``key``: the key that owns the
-        name): the address group they left from (``left``), if others here joined from it with
-        keys of their own (a school's NAT); else None."""
-        place = self.departed_places.get(ev.name_key(name), (None, None))[0]
-        if place is None:
-            return None
-        shared = any(
-            self.groups.group(m.address) == place and (other := self.identity_of(m)) is not None and other != key
-            for m in room.members.values()
-        )  # fmt: skip
-        return place if shared else None
+        name): the address group they left from (``left``), else where ``lifted`` (the ban of the
+        name just lifted) held newcomers, if others here joined from it with keys of their own
+        (a school's NAT); else None."""
+        for place in (self.departed_places.get(ev.name_key(name), (None, None))[0], lifted.newcomers if lifted else None):
+            if place is not None and any(
+                self.groups.group(m.address) == place and (other := self.identity_of(m)) is not None and other != key
+                for m in room.members.values()
+            ):  # fmt: skip
+                return place
+        return None
 
     def _place(self, room: Room, target: Member) -> tuple[str | None, bool]:
         """``target``'s place as a ban holds it (its address group; on this machine its user, None
@@ -767,13 +769,14 @@ def _ban_absent(room: Room, member: Member, name: str, reason: str) -> list[Acti
     if refused:
         return refused
     mod = room.moderation
+    lifted = mod.lifted.get(ev.name_key(name))  # /unban, a classmate joins, /ban again (after a restart too)
     if key is None:  # no key owns the name (a class behind one NAT claims 10 names an hour): the one they left with
-        key = _departed_key(room, member, name)
-    newcomers = mod.newcomers_absent(room, name, key)  # behind a school's NAT: as _ban holds it
+        key = _departed_key(room, member, name, lifted)
+    newcomers = mod.newcomers_absent(room, name, key, lifted)  # behind a school's NAT: as _ban holds it
     ban = Ban(
         id=mod.new_ban_id(), name=name, name_key=ev.name_key(name), key=key,
         address=mod.departed_at(room, name), by=member.name, reason=reason, time=room.clock(),
-        newcomers=newcomers, known_keys=mod.known_keys(room) if newcomers else frozenset(),
+        newcomers=newcomers, known_keys=mod.known_keys(room, lifted) if newcomers else frozenset(),
     )  # fmt: skip
     room.moderation.bans.append(ban)
     return [
@@ -790,11 +793,13 @@ def _keep_newest(kept: OrderedDict[str, tuple[str, str | None]], name_key: str, 
         kept.popitem(last=False)
 
 
-def _departed_key(room: Room, member: Member, name: str) -> str | None:
-    """The key ``name`` left with from another machine (Moderation.left), if it is neither
-    ``member``'s (who bans) nor the host's (``_absent_key``'s rule)."""
+def _departed_key(room: Room, member: Member, name: str, lifted: Ban | None) -> str | None:
+    """The key ``name`` left with from another machine (Moderation.left), else the one ``lifted``
+    held (Moderation.lifted: the DEPARTED_USERS newest bans /unban lifted, by name: the guide's
+    /unban, a classmate joins, /ban again, after a restart too), if it is neither ``member``'s
+    (who bans) nor the host's (``_absent_key``'s rule)."""
     mod = room.moderation
-    key = mod.departed_places.get(ev.name_key(name), (None, None))[1]
+    key = mod.departed_places.get(ev.name_key(name), (None, None))[1] or (lifted.key if lifted else None)
     host = room.members.get(room.host_cid) if room.host_cid is not None else None
     return None if key in (mod.identity_of(member), host and mod.identity_of(host)) else key
 
@@ -841,6 +846,11 @@ def _unban(room: Room, member: Member, name: str) -> list[Action]:
     if not gone:
         return room._error(member.cid, ev.E_NO_SUCH_USER, f"no ban matches {name[:40]!r}; /bans lists them")
     mod.bans = [b for b in mod.bans if b not in gone]
+    for ban in gone:
+        mod.lifted[ban.name_key] = ban
+        mod.lifted.move_to_end(ban.name_key)
+        while len(mod.lifted) > DEPARTED_USERS:
+            mod.lifted.popitem(last=False)
     return [_room.DropBans(ids=tuple(b.id for b in gone)), *_told(room, member, "unban", gone[0].name, "")]
 
 
