@@ -1143,6 +1143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         address_groups=_address_groups(),
         own_user=os.getuid() if hasattr(os, "getuid") else None,  # bans on this machine hold by user, but ours
     )
+    room.answers_pings = True  # a client asks, after a quiet spell, whether the room is there (PROTOCOL.md, Liveness)
     log = _headless_log if args.headless else None
     files = _server_files(args, log, first_id=store.next_file_id() if store else 1)
     server = Server(

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import events as ev
 from . import identity
 from .client_files import ClientTransfers, cut_off, hash_kept, hashing, stalled
+from .liveness import Liveness, answers_again_line, refuses_a_ping, silent_line
 from .pacing import ANSWERS_AWAITED_SECONDS, SendPacer, without_muted
 from .protocol import (
     Connection,
@@ -559,7 +560,7 @@ class Paced:
         event = self.pacer.refused(error.refused, now)
         self.pacer.told_to_wait(error.retry_after, now)  # after refused, which empties the bucket
         if event is None:
-            return False
+            return refuses_a_ping(error.refused)  # answered all the same (liveness.py): not shown
         loop.unconfirmed.waits_again(event)  # the copy sent again is the one to track
         if len(self.pacer.waiting) == 1 and (loop.transfers.status_line or not self.told):
             self._pacing_starts(loop)
@@ -891,6 +892,7 @@ class ClientLoop:
         self.paced = Paced()  # lines held to the room's flood limit (pacing.py)
         self.address_check_at = time.monotonic() + ADDRESS_CHECK_SECONDS  # watch_address
         self.in_doubt = False  # the room announced elsewhere: keepalive asks quickly (watch_address)
+        self.liveness = Liveness(time.monotonic)  # a ping after a quiet spell; silence said (ask_the_room)
 
     # ---------------------------------------------------------------- the loop
 
@@ -976,6 +978,9 @@ class ClientLoop:
                 return
             if isinstance(event, ev.Welcome):  # a rejoin's too: its allowance applies from now
                 self.paced.pacer.allow(event, time.monotonic())
+                self.liveness.welcomed(event.ping)  # and whether to ping it
+            if event.__class__ is ev.Pong:  # its byte said the room is there (heard_from_room): nothing to show
+                continue
             if isinstance(event, ev.Error) and event.code == ev.E_MUTED:
                 lines.extend(self.paced.muted(self))
             if isinstance(event, ev.Error) and event.code == ev.E_SLOW_DOWN and not event.fatal and self.paced.refused(self, event):
@@ -1165,6 +1170,7 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
         if key.data == "net":
             if mask & selectors.EVENT_READ:
                 loop._read_network()
+                heard_from_room(loop)
             if mask & selectors.EVENT_WRITE:
                 loop._flush()
         elif key.data == "keys" and loop.outcome is None:
@@ -1180,6 +1186,7 @@ def one_pass(loop: ClientLoop, drawing_due: Callable[[], float | None] | None) -
         if loop.paced.leave_when_sent:  # a leave waiting for the answers to our lines: they may have come
             loop.paced.send_waiting(loop)
         note_unanswered(loop, time.monotonic())
+        ask_the_room(loop)
         loop.frontend.update()
 
 
@@ -1476,7 +1483,7 @@ def watch_address(loop: ClientLoop) -> None:
     moved = getattr(reconnect.rejoin, "moved", None)
     since = loop.unconfirmed.waiting_since(now)
     in_doubt = ((moved is not None and moved()) or (since is not None and now - since >= SHOW_UNANSWERED_AFTER)
-                or stalled(loop.transfers, TRANSFER_QUIET_SECONDS))
+                or stalled(loop.transfers, TRANSFER_QUIET_SECONDS) or loop.liveness.unanswered_for() is not None)
     if in_doubt is not loop.in_doubt:
         loop.in_doubt = in_doubt
         set_keepalive(loop.sock, quick=in_doubt)
@@ -1508,9 +1515,40 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
         # due, and not said yet: the wait woke a few microseconds early, note_unanswered judged it
         # not due, and by now it is past; come round once more, or it waited for the next event
         timeout = 0.0
+    if (asking := loop.liveness.due(counting="silent" in loop.session.progress)) is not None:
+        timeout = asking if timeout is None else min(timeout, asking)  # a ping, its answer's deadline, the count
     if hashing(loop.transfers):  # a resume's kept part is read a slice a pass (hash_kept): look, don't wait
         timeout = 0.0
     return timeout
+
+
+def ask_the_room(loop: ClientLoop) -> None:
+    """Each pass (liveness.py): after a quiet spell, a ping; no answer in time, the silence is said,
+    on the status line (it counts) or in one --plain line. Offline or leaving, nothing is asked."""
+    liveness = loop.liveness
+    if loop.quitting or (loop.reconnect is not None and loop.reconnect.offline):
+        liveness.forget()  # the next welcome says whether to ask again
+        loop.session.progress.pop("silent", None)
+        return
+    if liveness.ping_due():
+        if (bucket := loop.paced.pacer.bucket) is not None:
+            bucket.take(time.monotonic())  # counted by the room as a request is: the pacer's mirror too
+        loop._write(ev.Ping())  # never behind lines the pacer holds: it asks whether anything moves
+    if liveness.newly_silent():
+        if loop.transfers.status_line:
+            loop.session.progress["silent"] = liveness
+        else:
+            loop.frontend.show([Line(kind="error", time=time.time(), text=silent_line(liveness.unanswered_for() or 0.0))])
+
+
+def heard_from_room(loop: ClientLoop) -> None:
+    """Bytes came (or the end): the room answers. If its silence was said, that it answers again."""
+    if loop.outcome is not None or (loop.reconnect is not None and loop.reconnect.offline):
+        return  # the connection ended: ask_the_room forgets what was asked
+    silent = loop.liveness.heard()
+    if silent is not None:
+        loop.session.progress.pop("silent", None)
+        loop.frontend.show([Line(kind="notice", time=time.time(), text=answers_again_line(silent))])
 
 
 def closed_on_write(loop: ClientLoop) -> None:

@@ -198,6 +198,9 @@ class Welcome(Event):
     # minute late, and could not tell a mute replaced while away from the one known before. Left
     # out with ``muted`` and for a mute until unmuted; an older client ignores it.
     muted_seconds: int | None = field(default=None, metadata={"omit_default": True})
+    # The server answers ``ping`` with ``pong`` (PROTOCOL.md, Liveness): a client pings only a
+    # server that says so. Left out while false, so an older client sees the welcome it knew.
+    ping: bool = _flag()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1026,6 +1029,30 @@ class TypingHint(Event):
     type: ClassVar[str] = "typing-hint"
     sent_by: ClassVar[str] = "server"
     name: str
+
+
+# ------------------------------------------------- liveness (PROTOCOL.md, Extensions: Liveness)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ping(Event):
+    """Are you there? Sent by a client that heard nothing for a while, only to a server whose
+    welcome has ``ping``; answered at once with ``pong``."""
+
+    type: ClassVar[str] = "ping"
+    sent_by: ClassVar[str] = "client"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pong(Event):
+    """The answer to ``ping``: the room is there (any byte from it says as much)."""
+
+    type: ClassVar[str] = "pong"
+    sent_by: ClassVar[str] = "server"
+
+
+CLIENT_EVENTS[Ping.type] = Ping
+SERVER_EVENTS[Pong.type] = Pong
 
 
 SCREEN_CLIENT_EVENTS: tuple[type[Event], ...] = (Me, Nick, SetAway, SetTopic, Typing)

@@ -30,6 +30,9 @@ FLOOD_COUNTED: tuple[type, ...] = (
     ev.Say, ev.Whisper, ev.Who, ev.HistoryRequest, ev.Moderate, ev.OfferFile, ev.ListFiles, ev.GetFile, ev.CancelFile,
     ev.Me, ev.Nick, ev.SetAway, ev.SetTopic, ev.WhoIs, ev.Release,  # each a broadcast or an answer
 )  # fmt: skip  (typing and an upload's pieces: BUDGETED below)
+# A ping is answered too (a pong): counted, so a script pinging flat out is slowed, paused and
+# dropped like any flooder; a client pings after 15 s of quiet (PROTOCOL.md, Liveness).
+FLOOD_COUNTED += (ev.Ping,)
 # What flood control leaves uncounted once a member joined (with ``bye``: nothing follows it): a
 # typing hint (one passed on per 3 s, room_social), an upload's pieces and its end. None is
 # answered, but each costs a parse and a look: a script sending them as fast as the loopback

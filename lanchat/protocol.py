@@ -123,6 +123,7 @@ TRANSITIONS: dict[tuple[Role, State], dict[str, State]] = {
         **{cls.type: State.OPEN for cls in ev.MOD_CLIENT_EVENTS},  # moderate (/kick, /mute, /mode...)
         ev.UploadBytes.type: State.OPEN,  # a binary frame (chunk, raw)
         **{cls.type: State.OPEN for cls in ev.SCREEN_CLIENT_EVENTS},  # me, nick, away, topic, typing
+        ev.Ping.type: State.OPEN,  # are you there? (PROTOCOL.md, Liveness)
         "bye": State.LEAVING,
     },
     (Role.SERVER, State.HANDSHAKE): {

@@ -108,6 +108,7 @@ def resume_token() -> str:
 
 
 TAKEN_OVER = "you joined again from somewhere else; this session is closed"
+_PONG = ev.Pong()  # the answer to every ping (frozen: one will do)
 
 
 def same_session(holder: Member, admit: Admit) -> bool:
@@ -244,6 +245,10 @@ def _name_to_tell(name: str) -> str:
 class Room:
     """The chat room: members in join order, the turn, and the rules of both modes."""
 
+    # Every welcome says a ping is answered (serve sets it; PROTOCOL.md, Liveness). A ping is
+    # answered all the same: a bare room (section 9's example) only does not say so.
+    answers_pings = False
+
     def __init__(
         self,
         *,
@@ -378,6 +383,8 @@ class Room:
             return self._whisper(member, event)
         if isinstance(event, ev.Who):
             return [Send(to=cid, event=roster(self))]  # with who is muted (moderation.py)
+        if event.__class__ is ev.Ping:  # answered at once, after what came before it (PROTOCOL.md, Liveness)
+            return [Send(to=cid, event=_PONG)]
         if isinstance(event, ev.HistoryRequest):
             return self._history(member, event)
         if isinstance(event, ev.Moderate):
@@ -528,7 +535,7 @@ class Room:
             name=member.name, mode=self.mode, members=self.names, turn=self.turn_name, host=host_name, once=self.once,
             keeps_history=self.history, resume=member.resume, flood_burst=burst, flood_rate=rate,
             flood_tokens=left if left is not None and burst is not None and left < burst else None,  # absent: all of it
-            bots=self.bot_names(), muted=muted, muted_seconds=muted_seconds,
+            bots=self.bot_names(), muted=muted, muted_seconds=muted_seconds, ping=self.answers_pings,
         )
 
     def _roster_fits(self, newcomer: str) -> bool:
@@ -544,7 +551,7 @@ class Room:
             once=self.once, keeps_history=self.history, resume="r" * 24,  # as long as the real one
             flood_burst=-ev.MAX_WIRE_INT, flood_rate=-2.2250738585072014e-308, flood_tokens=-ev.MAX_WIRE_INT,  # numbers at their longest
             bots=(*self.bot_names(), newcomer),  # as if the newcomer were a bot too
-            muted=-ev.MAX_WIRE_INT, muted_seconds=-ev.MAX_WIRE_INT,
+            muted=-ev.MAX_WIRE_INT, muted_seconds=-ev.MAX_WIRE_INT, ping=True,
         )
         try:
             encode(probe)

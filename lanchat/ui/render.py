@@ -740,11 +740,7 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     # while the connection is down (client.py, Reconnect), that comes first: the rest of the
     # line is what was true before
     connection = progress.pop("connection", None)
-    parts = [(_KEEP, visible(session.name))]
-    if connection is not None:
-        parts.append((_KEEP, _progress_text(connection)))
-        if callable(short := getattr(connection, "short", None)):
-            parts.append((_KEEP_SHORT, visible(short())))
+    parts = [(_KEEP, visible(session.name)), *_connection_parts(connection), *_connection_parts(progress.pop("silent", None))]
     client = session.role == "client"
     parts += [(_CLIENT_OWN if client else _HOST_ROLE, session.role), (_CLIENT_OWN if client else _HOST_ADDRESS, visible(session.where or "?"))]
     if chat_over(session):  # a client's screen then waits for a key (__main__._let_the_end_be_read)
@@ -776,6 +772,17 @@ def _status_parts(view: View) -> list[tuple[int, str]]:
     # file transfers under way (projector mode: a file offered to one person without its name)
     parts += [(_LIVE, _progress_text(projector.shown_progress(transfer, session))) for transfer in progress.values()]
     return [(rank, text) for rank, text in parts if text]
+
+
+def _connection_parts(state: object) -> list[tuple[int, str]]:
+    """The connection's state, kept whatever the width, and its short form where the whole would
+    be cut: offline (client.Offline), or a room that has not answered a ping (liveness.Liveness)."""
+    if state is None:
+        return []
+    parts = [(_KEEP, _progress_text(state))]
+    if callable(short := getattr(state, "short", None)):
+        parts.append((_KEEP_SHORT, visible(short())))
+    return parts
 
 
 def _joined(parts: list[tuple[int, str]]) -> str:

@@ -1,0 +1,130 @@
+"""liveness.py: does the room still answer? The client's ping after a quiet spell, and what it says while no answer comes. Pure; the clock is passed in.
+
+TCP keepalive finds a link that died, within a minute (transport.set_keepalive), but never a
+server whose process is stopped (Ctrl-Z, SIGSTOP, a laptop lid half-closed): its kernel answers
+the probes for it, and a quiet room looked the same as a dead one. So a client that has heard no
+byte from the room for PING_AFTER_SECONDS sends ``ping``, only to a server whose welcome says it
+answers one (PROTOCOL.md, Liveness: an older server never sees it), and any byte from the room
+answers it. None within ANSWER_SECONDS: the room has not answered, said on the full screen's
+status line (counting the seconds) or in one --plain line; the next byte says it answers again.
+
+The connection is kept meanwhile, however long: a stopped host goes on where it stopped
+(SIGCONT) with every line typed meanwhile, which a rejoin could not do better (the same stopped
+process would have to answer it). A link that really died is ended by TCP, within seconds now that
+the connection is in doubt (client.watch_address asks it with the quick keepalive), and the
+client rejoins as after any lost connection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+
+# Quiet for this long (no byte from the room): ask. An idle client wakes once per this for it.
+PING_AFTER_SECONDS = 15.0
+# Asked, and no byte for this long: the room has not answered (a LAN answers in milliseconds; a
+# busy server's pass, a Wi-Fi's retries and a loaded laptop's scheduler stay well within it).
+ANSWER_SECONDS = 5.0
+
+
+class Liveness:
+    """One connection's ping and silence: the client loop says when bytes come (``heard``) and
+    asks, each pass, whether to ping (``ping_due``) and whether the silence is news
+    (``newly_silent``); ``due`` is when to look again. Also the status line's part while the
+    room is silent (``text``, ``short``): the time it counts is read from ``clock``."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.answers_pings = False  # the last welcome said the server answers ping
+        self.heard_at = clock()  # the last byte from the room
+        self.asked_at: float | None = None  # a ping went then, and no byte came since
+        self.said = False  # the silence was said (newly_silent): its end is said too (heard)
+
+    def welcomed(self, answers_pings: bool) -> None:
+        """A (new) connection's welcome: pings only if it says the server answers them."""
+        self.answers_pings = answers_pings
+        self.heard()
+
+    def forget(self) -> None:
+        """The connection is gone (offline, leaving): nothing to ask until the next welcome."""
+        self.answers_pings, self.asked_at, self.said = False, None, False
+
+    def heard(self) -> float | None:
+        """Bytes came from the room. Returns how long it had not answered when that was said
+        (it answers again now), else None."""
+        now = self.clock()
+        silent = now - self.asked_at if self.said and self.asked_at is not None else None
+        self.heard_at, self.asked_at, self.said = now, None, False
+        return silent
+
+    def ping_due(self) -> bool:
+        """Time to ask? True once per quiet spell (then the ping is taken as sent)."""
+        now = self.clock()
+        if not self.answers_pings or self.asked_at is not None or now - self.heard_at < PING_AFTER_SECONDS:
+            return False
+        self.asked_at = now
+        return True
+
+    def unanswered_for(self) -> float | None:
+        """Seconds since the ping when ANSWER_SECONDS have gone by with no byte; else None."""
+        if self.asked_at is None:
+            return None
+        waited = self.clock() - self.asked_at
+        return waited if waited >= ANSWER_SECONDS else None
+
+    def newly_silent(self) -> bool:
+        """The room has just gone unanswering (True once, until it answers again)."""
+        if self.said or self.unanswered_for() is None:
+            return False
+        self.said = True
+        return True
+
+    def due(self, counting: bool = False) -> float | None:
+        """Seconds until something changes here (the loop's wait): the ping, the answer's
+        deadline, and with ``counting`` (a status line shows the silence) the count's next
+        second. None: nothing to wait for (no pings, or silent and not counting)."""
+        if not self.answers_pings:
+            return None
+        now = self.clock()
+        if self.asked_at is None:
+            return max(0.0, self.heard_at + PING_AFTER_SECONDS - now)
+        waited = now - self.asked_at
+        if not self.said:
+            return max(0.0, ANSWER_SECONDS - waited)
+        return math.floor(waited) + 1 - waited if counting else None
+
+    def text(self) -> str:
+        """The status line's part while the room is silent."""
+        return f"no answer from the room for {self._seconds()} s"
+
+    def short(self) -> str:
+        """The same where the whole would be cut."""
+        return f"no answer {self._seconds()} s"
+
+    def _seconds(self) -> int:
+        return int(self.unanswered_for() or 0.0)
+
+
+def silent_line(seconds: float) -> str:
+    """The line --plain prints when the room stops answering (the full screen's status line counts instead)."""
+    return (f"the room has not answered for {seconds:.0f} s: its host may be stopped or asleep, or the link stalled; "
+            "the connection is kept and the chat goes on when it answers (/q leaves)")
+
+
+def answers_again_line(seconds: float) -> str:
+    """The line said when bytes come again after the silence was said."""
+    return f"the room answers again, after {seconds:.0f} s without an answer"
+
+
+def refuses_a_ping(quoted: str | None) -> bool:
+    """Is this slow-down's quoted frame (Error.refused) a ping of ours? A ping is counted as a
+    request (the flood limit; another session of ours may have spent it), and its refusal is an
+    answer all the same: nothing to show, nothing to send again."""
+    if quoted is None or len(quoted) > 64:
+        return False
+    try:
+        frame = json.loads(quoted)
+    except ValueError:
+        return False
+    return isinstance(frame, dict) and frame.get("type") == "ping"

@@ -1,0 +1,260 @@
+"""Is the room still there? The client's ping after a quiet spell (lanchat/liveness.py), the
+server's pong, flood control from the pinger's side, and what a real client says to a room that
+stops answering (PROTOCOL.md, Liveness). The stopped real server, the stalled link and the full
+screen are in test_liveness_stop.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, StandInServer, child_env, running_server, wait_for
+
+from lanchat import events as ev
+from lanchat import limits as lim
+from lanchat import liveness
+from lanchat.liveness import Liveness, refuses_a_ping
+from lanchat.protocol import Connection, LocalProtocolError, Role, encode
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# ---------------------------------------------------------------- the client's side, pure
+
+
+def test_no_ping_to_a_server_whose_welcome_does_not_say_it_answers_one():
+    clock = Clock()
+    watch = Liveness(clock)
+    watch.welcomed(False)  # an older server: it would answer unknown-type
+    clock.now += 3600
+    assert not watch.ping_due()
+    assert watch.due() is None  # and an idle client does not wake for it
+
+
+def test_one_ping_after_a_quiet_spell_then_none_until_the_room_is_heard():
+    clock = Clock()
+    watch = Liveness(clock)
+    watch.welcomed(True)
+    assert watch.due() == liveness.PING_AFTER_SECONDS  # the idle client's one wake-up
+    clock.now += liveness.PING_AFTER_SECONDS - 0.1
+    assert not watch.ping_due()
+    clock.now += 0.1
+    assert watch.ping_due()
+    assert not watch.ping_due()  # asked once: not again while no byte came
+    clock.now += 1.0
+    assert watch.heard() is None  # answered in time: nothing was said, nothing to say
+    assert not watch.newly_silent()
+    assert watch.due() == liveness.PING_AFTER_SECONDS  # the next quiet spell counts from the answer
+
+
+def test_no_answer_in_time_is_said_once_counted_and_its_end_said_with_its_length():
+    clock = Clock()
+    watch = Liveness(clock)
+    watch.welcomed(True)
+    clock.now += liveness.PING_AFTER_SECONDS
+    assert watch.ping_due()
+    assert watch.due() == liveness.ANSWER_SECONDS
+    clock.now += liveness.ANSWER_SECONDS - 0.01
+    assert not watch.newly_silent()
+    clock.now += 0.01
+    assert watch.newly_silent()
+    assert not watch.newly_silent()  # once
+    assert watch.due(counting=False) is None  # --plain said it in its line: no wake-up a second
+    clock.now += 7.25
+    assert watch.text() == "no answer from the room for 12 s"
+    assert watch.short() == "no answer 12 s"
+    assert watch.due(counting=True) == pytest.approx(0.75)  # the status line's next second
+    assert watch.unanswered_for() == pytest.approx(12.25)
+    clock.now += 30
+    assert watch.heard() == pytest.approx(42.25)  # it answers again: said, with how long it was silent
+    assert watch.unanswered_for() is None
+    assert watch.heard() is None
+
+
+def test_a_lost_connection_forgets_what_was_asked_and_the_next_welcome_decides_again():
+    clock = Clock()
+    watch = Liveness(clock)
+    watch.welcomed(True)
+    clock.now += liveness.PING_AFTER_SECONDS + liveness.ANSWER_SECONDS
+    assert watch.ping_due()
+    watch.forget()
+    assert not watch.newly_silent() and watch.due() is None and not watch.ping_due()
+    watch.welcomed(False)  # the rejoin found a server (restarted older) that does not answer pings
+    clock.now += 3600
+    assert not watch.ping_due()
+
+
+def test_a_slow_down_quoting_a_ping_is_an_answer_and_nothing_else_is():
+    assert refuses_a_ping('{"type":"ping"}')
+    assert not refuses_a_ping('{"type":"say","text":"ping"}')
+    assert not refuses_a_ping(None)
+    assert not refuses_a_ping("[[[[")
+    assert not refuses_a_ping("[" * 100_000)  # a fake server's quote is not parsed at any length
+
+
+# ---------------------------------------------------------------- the protocol
+
+
+def test_a_ping_goes_only_once_welcomed_and_a_pong_only_answers_an_open_connection():
+    client = Connection(Role.CLIENT)
+    with pytest.raises(LocalProtocolError):
+        client.send(ev.Ping())  # before the welcome a server would answer hello-first
+    server = Connection(Role.SERVER)
+    server.receive_data(encode(ev.Hello(name="ann")))
+    assert isinstance(server.next_event(), ev.Hello)
+    client.receive_data(server.send(ev.Welcome(name="ann", mode="duplex", members=("ann",), ping=True)))
+    (welcome,) = client.events()
+    assert welcome.ping
+    server.receive_data(client.send(ev.Ping()))
+    assert server.next_event() == ev.Ping()
+    client.receive_data(server.send(ev.Pong()))
+    assert client.events() == [ev.Pong()]
+
+
+def test_the_welcome_says_ping_only_when_the_room_answers_pings():
+    """An older client ignores the flag (an unknown field); a bare room (section 9's) leaves it
+    out, so its welcome is the frame it always was."""
+    from lanchat.room import Room
+
+    for answers in (False, True):
+        room = Room()
+        room.answers_pings = answers
+        (welcome,) = [a.event for a in room.handle(1, ev.Hello(name="ann")) if isinstance(getattr(a, "event", None), ev.Welcome)]
+        assert welcome.ping is answers
+        assert (b'"ping":true' in encode(welcome)) is answers
+
+
+# ---------------------------------------------------------------- the server's side
+
+
+def test_the_server_answers_a_ping_at_once_in_order_with_the_answers_before_it():
+    with running_server() as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        ann.drain(0.1)
+        ann.send_raw(encode(ev.Say(text="first")) + encode(ev.Ping()) + encode(ev.Who()))
+        heard = [ann.expect(object) for _ in range(3)]
+        assert [type(event) for event in heard] == [ev.Message, ev.Pong, ev.Roster], heard
+        ann.close()
+
+
+def _mallory_pinging(endpoint) -> RawClient:
+    """mallory joined on a non-blocking socket with a small send buffer: her writes block as soon
+    as the server stops reading."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    raw.settimeout(DEFAULT_TIMEOUT)
+    raw.connect((endpoint.host, endpoint.port))
+    mallory = RawClient(raw, "mallory")
+    mallory.sock.setblocking(False)
+    return mallory
+
+
+def test_a_script_pinging_flat_out_is_slowed_paused_and_dropped_and_the_room_goes_on():
+    """From the attacker's side: pings as fast as the kernel takes them. Each would cost the
+    server an answer; counted as requests, a few are answered, then slow-down, no reading, and
+    the connection goes as any flooder's. ann's lines go on meanwhile."""
+    flood = lim.FloodControl(burst=3, rate=20.0)  # short pauses, so the test is quick
+    with running_server(limits=True, flood=flood) as (_server, endpoint):
+        ann = RawClient(endpoint, "ann")
+        mallory = _mallory_pinging(endpoint)
+        ping = encode(ev.Ping())
+        sent, pending = 0, b""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and sent < 1_000_000:
+            if not pending:
+                pending, sent = ping, sent + 1
+            try:
+                pending = pending[mallory.sock.send(pending) :]
+            except OSError:  # BlockingIOError: the server stopped reading; or it hung up
+                break
+        assert sent < 1_000_000, "the server read every ping: no back-pressure"
+        started = time.monotonic()
+        ann.send(ev.Say(text="still here"))  # while mallory's pings wait unread
+        ann.expect(ev.Message, text="still here")
+        assert time.monotonic() - started < 1.0
+        mallory.sock.setblocking(True)
+        left = ann.expect(ev.Left, name="mallory", timeout=20)
+        assert left.reason == "flooding"
+        heard = mallory.until_closed()
+        pongs = sum(isinstance(event, ev.Pong) for event in heard)
+        assert 0 < pongs < 200, pongs  # held to the flood limit, not thousands a second
+        assert any(isinstance(e, ev.Error) and e.code == ev.E_SLOW_DOWN and not e.fatal for e in heard)
+        last = heard[-1]
+        assert isinstance(last, ev.Error) and last.fatal and last.code == ev.E_SLOW_DOWN, heard[-3:]
+        ann.close()
+        mallory.close()
+
+
+# ---------------------------------------------------------------- a real client
+
+
+def quick_env(tmp_path: Path, ping_after: float = 1.0, answer: float = 1.5) -> dict[str, str]:
+    """A child's environment in which lanchat pings after ``ping_after`` s of quiet and calls
+    the room silent ``answer`` s after that (liveness.py's own numbers, set at start-up by a
+    sitecustomize of the test's own), so a test waits seconds, not 20."""
+    folder = tmp_path / f"quick-{ping_after}-{answer}"
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        f"import lanchat.liveness as quick\nquick.PING_AFTER_SECONDS = {ping_after}\nquick.ANSWER_SECONDS = {answer}\n"
+    )
+    return child_env(PYTHONPATH=f"{folder}{os.pathsep}{ROOT}")
+
+
+def test_an_older_server_never_sees_a_ping(tmp_path):
+    """A server whose welcome has no ``ping`` (one older than PROTOCOL.md's Liveness) would answer
+    one with unknown-type, shown as an error line: the client never sends it, however quiet."""
+    server = StandInServer(lambda stand_in, event: None, timeout=30)
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(tmp_path, 0.2, 0.3))
+    try:
+        bob.expect(r"welcome, bob")
+        welcomed = time.monotonic()
+        # what is tested is what does not happen meanwhile: ten quiet spells, each one a ping's
+        wait_for(lambda: time.monotonic() - welcomed > 2.0, timeout=5, what="ten quiet spells")
+        bob.send("/who")  # the server hears it after anything the client sent before it
+        wait_for(lambda: any(isinstance(e, ev.Who) for e in server.heard), what="the who")
+        assert not any(isinstance(event, ev.Ping) for event in server.heard), server.heard
+        assert "has not answered" not in bob.output
+    finally:
+        bob.stop()
+        server.close()
+    assert not any(isinstance(event, ev.Ping) for event in server.heard), server.heard
+
+
+def test_a_room_that_stops_answering_is_said_silent_and_its_return_is_said(tmp_path):
+    """A server whose welcome says ``ping`` and then answers nothing: --plain says so in one
+    line, once; the first byte it sends again is said to be its answer."""
+    answered = {"now": False}
+
+    def on_event(stand_in: StandInServer, event: object) -> None:
+        if isinstance(event, ev.Ping) and answered["now"]:
+            stand_in.send(ev.Pong())
+
+    server = StandInServer(on_event, timeout=30, ping=True)
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(tmp_path, 0.5, 1.0))
+    try:
+        bob.expect(r"welcome, bob")
+        bob.expect(r"the room has not answered for 1 s: .*the connection is kept", timeout=10)
+        pings = sum(isinstance(event, ev.Ping) for event in server.heard)
+        assert pings == 1, server.heard  # one ping per quiet spell, not one a pass
+        answered["now"] = True  # from now on each ping is answered: the next quiet spell's, and the one after it
+        server.send(ev.Message(sender="ann", text="back", time=time.time()))
+        bob.expect(r"the room answers again, after \d+ s without an answer")
+        bob.expect(r"ann: back$")
+        wait_for(lambda: sum(isinstance(event, ev.Ping) for event in server.heard) >= 3, what="a ping after an answered one")
+        assert sum("has not answered" in line for line in bob.lines) == 1, bob.output
+        assert sum("answers again" in line for line in bob.lines) == 1, bob.output
+    finally:
+        bob.stop()
+        server.close()
