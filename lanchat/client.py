@@ -1483,7 +1483,7 @@ def watch_address(loop: ClientLoop) -> None:
     moved = getattr(reconnect.rejoin, "moved", None)
     since = loop.unconfirmed.waiting_since(now)
     in_doubt = ((moved is not None and moved()) or (since is not None and now - since >= SHOW_UNANSWERED_AFTER)
-                or stalled(loop.transfers, TRANSFER_QUIET_SECONDS) or loop.liveness.unanswered_for() is not None)
+                or stalled(loop.transfers, TRANSFER_QUIET_SECONDS) or unanswered_ping(loop))
     if in_doubt is not loop.in_doubt:
         loop.in_doubt = in_doubt
         set_keepalive(loop.sock, quick=in_doubt)
@@ -1515,7 +1515,8 @@ def also_due(loop: ClientLoop, timeout: float | None) -> float | None:
         # due, and not said yet: the wait woke a few microseconds early, note_unanswered judged it
         # not due, and by now it is past; come round once more, or it waited for the next event
         timeout = 0.0
-    if (asking := loop.liveness.due(counting="silent" in loop.session.progress)) is not None:
+    liveness: Liveness | None = getattr(loop, "liveness", None)  # (a test's stand-in loop may have none)
+    if liveness is not None and (asking := liveness.due(counting="silent" in loop.session.progress)) is not None:
         timeout = asking if timeout is None else min(timeout, asking)  # a ping, its answer's deadline, the count
     if hashing(loop.transfers):  # a resume's kept part is read a slice a pass (hash_kept): look, don't wait
         timeout = 0.0
@@ -1539,6 +1540,12 @@ def ask_the_room(loop: ClientLoop) -> None:
             loop.session.progress["silent"] = liveness
         else:
             loop.frontend.show([Line(kind="error", time=time.time(), text=silent_line(liveness.unanswered_for() or 0.0))])
+
+
+def unanswered_ping(loop: ClientLoop) -> bool:
+    """A ping went unanswered (liveness.ANSWER_SECONDS): the connection is in doubt (watch_address)."""
+    liveness: Liveness | None = getattr(loop, "liveness", None)  # (a test's stand-in loop may have none)
+    return liveness is not None and liveness.unanswered_for() is not None
 
 
 def heard_from_room(loop: ClientLoop) -> None:

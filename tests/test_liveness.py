@@ -258,3 +258,42 @@ def test_a_room_that_stops_answering_is_said_silent_and_its_return_is_said(tmp_p
     finally:
         bob.stop()
         server.close()
+
+
+def test_an_unanswered_ping_asks_the_connection_whether_it_lives(monkeypatch):
+    """A link that really died under a quiet chat: TCP's keepalive took a minute to say so. Once
+    a ping goes unanswered the connection is in doubt, so TCP is asked within seconds (quick
+    keepalive, 5 s for unacknowledged data: the ping's own bytes), and the client rejoins; a
+    stopped host's kernel acknowledges them, so its connection stays. An answer ends the doubt."""
+    from types import SimpleNamespace
+
+    import lanchat.client
+    from lanchat.client import watch_address
+    from lanchat.client_files import ClientTransfers
+    from lanchat.unconfirmed import Unconfirmed
+
+    monkeypatch.setattr(lanchat.client, "on_the_network", lambda sock: True)  # a LAN connection, as far as the check goes
+    clock = Clock()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client_sock = socket.create_connection(listener.getsockname(), timeout=5)
+        server_sock, _ = listener.accept()
+        with client_sock, server_sock:
+            reconnect = SimpleNamespace(offline=False, rejoin=SimpleNamespace(), lost=lambda *a: None)
+            loop = SimpleNamespace(reconnect=reconnect, quitting=False, outcome=None, address_check_at=0.0, sock=client_sock,
+                                   in_doubt=False, transfers=ClientTransfers(), unconfirmed=Unconfirmed(), liveness=Liveness(clock))  # fmt: skip
+            loop.liveness.welcomed(True)
+            clock.now += liveness.PING_AFTER_SECONDS
+            assert loop.liveness.ping_due()
+            for waited, in_doubt in ((liveness.ANSWER_SECONDS - 1, False), (1, True)):  # its pong may well be on its way
+                clock.now += waited
+                loop.address_check_at = 0.0
+                watch_address(loop)  # type: ignore[arg-type]
+                assert loop.in_doubt is in_doubt
+            if hasattr(socket, "TCP_USER_TIMEOUT"):
+                assert client_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 5000
+            loop.liveness.heard()
+            loop.address_check_at = 0.0
+            watch_address(loop)  # type: ignore[arg-type]
+            assert not loop.in_doubt
+            if hasattr(socket, "TCP_USER_TIMEOUT"):
+                assert client_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 60000
