@@ -44,7 +44,15 @@ from .session import FileCommand, InputResult, Line, Local, MachineMoved, Outgoi
 from .stopsignals import StopSignals, start_thread
 from .textsafe import visible
 from .tls import looks_like_tls
-from .transport import TransportError, left_behind, on_the_network, set_keepalive, set_receive_buffer, wake_pair
+from .transport import (
+    TransportError,
+    left_behind,
+    on_the_network,
+    set_keepalive,
+    set_receive_buffer,
+    unacknowledged_bytes,
+    wake_pair,
+)
 from .unconfirmed import (
     ECHOES,
     NEEDS_THE_TURN,
@@ -1535,6 +1543,9 @@ def ask_the_room(loop: ClientLoop) -> None:
         if (bucket := loop.paced.pacer.bucket) is not None:
             bucket.take(time.monotonic())  # counted by the room as a request is: the pacer's mirror too
         loop._write(ev.Ping())  # never behind lines the pacer holds: it asks whether anything moves
+    if liveness.asked_at is not None and not liveness.said:  # behind an upload's pieces, still moving?
+        unacknowledged = unacknowledged_bytes(loop.sock)
+        liveness.sending(None if unacknowledged is None else unacknowledged + len(loop.out))
     if liveness.newly_silent():
         if loop.transfers.status_line:
             loop.session.progress["silent"] = liveness
@@ -1545,7 +1556,7 @@ def ask_the_room(loop: ClientLoop) -> None:
 def unanswered_ping(loop: ClientLoop) -> bool:
     """A ping went unanswered (liveness.ANSWER_SECONDS): the connection is in doubt (watch_address)."""
     liveness: Liveness | None = getattr(loop, "liveness", None)  # (a test's stand-in loop may have none)
-    return liveness is not None and liveness.unanswered_for() is not None
+    return liveness is not None and liveness.unanswered_for() is not None and not liveness.behind_our_output
 
 
 def heard_from_room(loop: ClientLoop) -> None:

@@ -26,6 +26,13 @@ PING_AFTER_SECONDS = 15.0
 # Asked, and no byte for this long: the room has not answered (a LAN answers in milliseconds; a
 # busy server's pass, a Wi-Fi's retries and a loaded laptop's scheduler stay well within it).
 ANSWER_SECONDS = 5.0
+# A ping behind this much of our own output still waiting for the peer (an upload's pieces, which
+# the server takes without a word) is answered only once they are through: while that backlog
+# falls, looked at each MOVING_CHECK_SECONDS, the link moves, and the wait for the answer starts
+# again. Nor is such a connection put in doubt (client.watch_address): the quick keepalive's 5 s
+# limit on unacknowledged data would end it under a live server that reads slowly.
+MOVING_BYTES = 16 * 1024
+MOVING_CHECK_SECONDS = 1.0
 
 
 class Liveness:
@@ -40,6 +47,7 @@ class Liveness:
         self.heard_at = clock()  # the last byte from the room
         self.asked_at: float | None = None  # a ping went then, and no byte came since
         self.said = False  # the silence was said (newly_silent): its end is said too (heard)
+        self.backlog = 0  # our own bytes not taken by the peer yet, at the last look (sending)
 
     def welcomed(self, answers_pings: bool) -> None:
         """A (new) connection's welcome: pings only if it says the server answers them."""
@@ -48,14 +56,14 @@ class Liveness:
 
     def forget(self) -> None:
         """The connection is gone (offline, leaving): nothing to ask until the next welcome."""
-        self.answers_pings, self.asked_at, self.said = False, None, False
+        self.answers_pings, self.asked_at, self.said, self.backlog = False, None, False, 0
 
     def heard(self) -> float | None:
         """Bytes came from the room. Returns how long it had not answered when that was said
         (it answers again now), else None."""
         now = self.clock()
         silent = now - self.asked_at if self.said and self.asked_at is not None else None
-        self.heard_at, self.asked_at, self.said = now, None, False
+        self.heard_at, self.asked_at, self.said, self.backlog = now, None, False, 0
         return silent
 
     def ping_due(self) -> bool:
@@ -65,6 +73,21 @@ class Liveness:
             return False
         self.asked_at = now
         return True
+
+    def sending(self, backlog: int | None) -> None:
+        """While a ping waits for its answer: ``backlog`` is our output the peer has not taken yet
+        (transport.unacknowledged_bytes, and what the loop holds; None: not known). Falling from
+        MOVING_BYTES or more, the link moves: the wait for the answer starts again."""
+        if self.asked_at is None or self.said or backlog is None:
+            return
+        if backlog < self.backlog and self.backlog >= MOVING_BYTES:
+            self.asked_at = self.clock()
+        self.backlog = backlog
+
+    @property
+    def behind_our_output(self) -> bool:
+        """The ping waits behind much of our own output (an upload's): not a reason for doubt."""
+        return self.backlog >= MOVING_BYTES
 
     def unanswered_for(self) -> float | None:
         """Seconds since the ping when ANSWER_SECONDS have gone by with no byte; else None."""
@@ -90,8 +113,8 @@ class Liveness:
         if self.asked_at is None:
             return max(0.0, self.heard_at + PING_AFTER_SECONDS - now)
         waited = now - self.asked_at
-        if not self.said:
-            return max(0.0, ANSWER_SECONDS - waited)
+        if not self.said:  # (behind our own output: a look at it each second, sending)
+            return max(0.0, min(ANSWER_SECONDS - waited, MOVING_CHECK_SECONDS if self.behind_our_output else math.inf))
         return math.floor(waited) + 1 - waited if counting else None
 
     def text(self) -> str:

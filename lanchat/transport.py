@@ -399,6 +399,27 @@ def round_trip_seconds(sock: socket.socket) -> float | None:
     return _TCP_INFO_RTT.unpack_from(info, _TCP_INFO_RTT_OFFSET)[0] / 1e6
 
 
+_SO_NWRITE = 0x1024  # macOS's getsockopt: the bytes of the send buffer not yet acknowledged
+
+
+def unacknowledged_bytes(sock: socket.socket) -> int | None:
+    """What this end wrote that the peer has not taken yet (TCP: not acknowledged, or not sent;
+    AF_UNIX: not read), from the kernel (Linux's SIOCOUTQ, macOS's SO_NWRITE); None where it
+    cannot tell. Falling, the link moves: a live room behind a slow upload (liveness.py)."""
+    try:
+        import fcntl
+        import termios
+
+        request = getattr(termios, "TIOCOUTQ", None)  # Linux's SIOCOUTQ has the same number
+        if request is not None:
+            return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), request, b"\0\0\0\0"))[0])
+        if sys.platform == "darwin":
+            return int(sock.getsockopt(socket.SOL_SOCKET, _SO_NWRITE))
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
+
+
 def set_receive_buffer(sock: socket.socket, size: int) -> None:
     """Cap the kernel's receive buffer (SO_RCVBUF), for the same reason at the reading end."""
     with contextlib.suppress(OSError):

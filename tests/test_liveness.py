@@ -83,6 +83,39 @@ def test_no_answer_in_time_is_said_once_counted_and_its_end_said_with_its_length
     assert watch.heard() is None
 
 
+def test_a_ping_behind_our_own_moving_output_waits_for_it_and_a_small_backlog_does_not():
+    """An upload's pieces, which the server takes without a word, hold a ping back: while they
+    are being taken the wait for its answer starts again; once they stop moving, it counts."""
+    clock = Clock()
+    watch = Liveness(clock)
+    watch.welcomed(True)
+    clock.now += liveness.PING_AFTER_SECONDS
+    assert watch.ping_due()
+    watch.sending(3_000_000)
+    assert watch.behind_our_output
+    assert watch.due() == liveness.MOVING_CHECK_SECONDS  # looked at each second meanwhile
+    for backlog in (2_000_000, 1_000_000, 100_000):  # taken, a second at a time
+        clock.now += 1.0
+        watch.sending(backlog)
+        assert not watch.newly_silent()
+    clock.now += liveness.ANSWER_SECONDS - 0.5
+    watch.sending(100_000)  # stuck: the link stopped moving
+    assert not watch.newly_silent()
+    clock.now += 0.5
+    assert watch.newly_silent() and watch.unanswered_for() == liveness.ANSWER_SECONDS
+
+    quiet = Liveness(clock)  # a stopped host: our 15-byte ping was taken at once, then nothing
+    quiet.welcomed(True)
+    clock.now += liveness.PING_AFTER_SECONDS
+    assert quiet.ping_due()
+    quiet.sending(19)
+    clock.now += 1.0
+    quiet.sending(0)  # the few bytes of a ping falling to 0 are no sign the room is there
+    assert not quiet.behind_our_output and quiet.due() == liveness.ANSWER_SECONDS - 1.0
+    clock.now += liveness.ANSWER_SECONDS - 1.0
+    assert quiet.newly_silent()
+
+
 def test_a_lost_connection_forgets_what_was_asked_and_the_next_welcome_decides_again():
     clock = Clock()
     watch = Liveness(clock)

@@ -158,3 +158,18 @@ def test_an_idle_room_that_answers_is_asked_each_quiet_spell_and_never_said_sile
         assert (link.up_bytes - joined) % ping_frame == 0  # nothing else was sent meanwhile
         assert not re.search(NOT_ANSWERED, bob.output), bob.output
         assert not [line for line in bob.lines[1:] if "error" in line.lower() or "unexpected" in line], bob.output
+
+
+def test_a_slow_upload_is_a_room_that_answers_not_a_silent_one(room, tmp_path):
+    """The server says nothing while it takes an upload's pieces, and a ping waits behind them:
+    over a slow link it is answered long after ANSWER_SECONDS. The link moves all the while (our
+    bytes are taken), so the room is not said silent, nor the connection put in doubt."""
+    with BadLink(("127.0.0.1", room.port), rate=256 * 1024) as link:
+        ann = room.join("ann")
+        bob = room.join("bob", port=link.port)
+        source = tmp_path / "homework.bin"
+        source.write_bytes(os.urandom(2 * 1024 * 1024))  # 8 s at this rate: several quiet spells
+        bob.send(f"/send {source}")
+        ann.expect(r"bob offers homework\.bin", timeout=40)
+        assert not re.search(NOT_ANSWERED, bob.output), bob.output
+        assert link.connections == 1
