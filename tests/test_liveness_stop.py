@@ -13,13 +13,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from badlink import BadLink
-from helpers import Proc, TermProc, wait_for
+from helpers import Proc, TermProc, network_namespace, wait_for
 from test_liveness import quick_env
 
 pytestmark = pytest.mark.timeout(60)
@@ -173,3 +177,41 @@ def test_a_slow_upload_is_a_room_that_answers_not_a_silent_one(room, tmp_path):
         ann.expect(r"bob offers homework\.bin", timeout=40)
         assert not re.search(NOT_ANSWERED, bob.output), bob.output
         assert link.connections == 1
+
+
+@pytest.fixture
+def namespace():
+    """helpers.network_namespace, or a skip where the system does not allow one."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 for a network namespace")
+    with contextlib.ExitStack() as stack:
+        try:
+            found = stack.enter_context(network_namespace())
+        except OSError as exc:
+            pytest.skip(str(exc))
+        yield found
+
+
+def test_a_link_that_died_under_a_quiet_chat_ends_within_seconds_and_the_client_rejoins(namespace, tmp_path):
+    """bob's laptop in a network namespace of the test's own, its link taken down while nobody
+    talks: no FIN, no reset, nothing typed. Before, TCP keepalive said so after about a minute
+    (20 s idle, then 4 probes 10 s apart); now the ping goes unanswered, the connection is put
+    in doubt, the quick keepalive ends it within seconds, and bob tries to rejoin."""
+    name, our_address, _their_address, their_link = namespace
+    env = quick_env(tmp_path)
+    server = Proc("serve", "--headless", "--host", our_address, "--port", "0", "--no-announce", "--no-history", env=env)
+    bob = None
+    try:
+        port = server.expect(r"listening on port (\d+)").group(1)
+        bob = Proc("connect", our_address, port, "--name", "bob", "--plain", env=env,
+                   program=["ip", "netns", "exec", name, sys.executable, "-m", "lanchat"])  # fmt: skip
+        bob.expect(r"welcome, bob")
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", their_link, "down"], check=True, timeout=10)
+        gone = time.monotonic()
+        bob.expect(NOT_ANSWERED, timeout=10)
+        bob.expect(r"connection lost; retrying", timeout=20)
+        assert time.monotonic() - gone < 15, bob.output  # not TCP keepalive's minute
+    finally:
+        for proc in (bob, server):
+            if proc is not None:
+                proc.stop()
