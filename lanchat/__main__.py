@@ -2550,13 +2550,16 @@ class _Rejoin:
             self.watch.joined((endpoint.host, endpoint.port))
         return joined
 
-    def _join(self, endpoint, *, announced: bool, otherwise=None):  # noqa: ANN001, ANN202
+    def _join(self, endpoint, *, announced: bool, otherwise=None, fallback: bool = False):  # noqa: ANN001, ANN202
         """Connect and join at ``endpoint``: (where it joined, what client.join gave). One the room
         was only ``announced`` at may be false: a failure there drops it (the watch's ``refuted``)
         and is no reason to stop rejoining (client.NotTheRoom), unless it came over TLS past the
         certificate pinned: the room's own. Where nothing answers at ``endpoint`` (refused,
         unreachable), the room's other announced address ``otherwise`` is tried, as announced;
-        if the room is not there either, what failed at ``endpoint`` is what is said."""
+        if the room is not there either, what failed at ``endpoint`` is what is said. That
+        ``fallback`` try refused (the machine answered, nothing listens: a server restarting) is
+        not dropped: it costs an instant refusal a try, and dropped for 60 s, a student whose own
+        address stopped answering then waited up to a minute for the room back at that one."""
         from .client import NotTheRoom, join
         from .transport import TransportError
 
@@ -2564,11 +2567,11 @@ class _Rejoin:
             sock = self._dial(endpoint)
         except Exception as exc:
             if announced:
-                raise self._not_there(endpoint, exc) from exc
+                raise self._not_there(endpoint, exc, refuted=not (fallback and getattr(exc, "refused", False))) from exc
             if otherwise is None or not isinstance(exc, TransportError):
                 raise
             try:
-                return self._join(otherwise, announced=True)
+                return self._join(otherwise, announced=True, fallback=True)
             except NotTheRoom:
                 raise exc from None
         try:
@@ -2621,11 +2624,11 @@ class _Rejoin:
             return replace(endpoint, addresses=self.saved)
         return replace(endpoint, addresses=_found_at(found.addresses))
 
-    def _not_there(self, endpoint, exc: Exception) -> Exception:  # noqa: ANN001
-        """What to raise when the room announced at ``endpoint`` was not there; it is dropped."""
+    def _not_there(self, endpoint, exc: Exception, *, refuted: bool = True) -> Exception:  # noqa: ANN001
+        """What to raise when the room announced at ``endpoint`` was not there; it is dropped (``refuted``)."""
         from .client import NotTheRoom
 
-        if self.watch is not None:
+        if self.watch is not None and refuted:
             self.watch.refuted((endpoint.host, endpoint.port))
         why = str(exc).split("\n")[0] or type(exc).__name__
         return NotTheRoom(f"the room was announced at {endpoint.describe()}, but it is not there ({why})")
