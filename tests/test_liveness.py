@@ -330,3 +330,27 @@ def test_an_unanswered_ping_asks_the_connection_whether_it_lives(monkeypatch):
             assert not loop.in_doubt
             if hasattr(socket, "TCP_USER_TIMEOUT"):
                 assert client_sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 60000
+
+
+def test_the_status_line_keeps_the_silence_first_and_short_on_a_narrow_screen():
+    """The silence is the connection's state: kept at any width (after the name), short where the
+    whole would be cut, and the rest of the line as usual."""
+    from lanchat.session import Session
+    from lanchat.ui import render
+    from lanchat.ui.view import View
+
+    clock = Clock()
+    watch = Liveness(clock)
+    watch.welcomed(True)
+    clock.now += liveness.PING_AFTER_SECONDS
+    assert watch.ping_due()
+    clock.now += 12.5
+    assert watch.newly_silent()
+    view = View(Session(name="bob", role="client", where="10.0.0.5:3580", mode="turn", turn="ann", members=["ann", "bob"],
+                        topic="fractions and decimals, then the homework for Monday"))  # fmt: skip
+    view.session.progress = {"silent": watch}
+    wide = render.status_text(view, 120)
+    assert wide.startswith(" bob │ no answer from the room for 12 s │ "), wide
+    assert "waiting for ann" in wide  # the rest as usual
+    narrow = render.status_text(view, 30)
+    assert narrow.startswith(" bob │ no answer 12 s"), narrow
