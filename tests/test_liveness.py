@@ -354,3 +354,28 @@ def test_the_status_line_keeps_the_silence_first_and_short_on_a_narrow_screen():
     assert "waiting for ann" in wide  # the rest as usual
     narrow = render.status_text(view, 30)
     assert narrow.startswith(" bob │ no answer 12 s"), narrow
+
+
+def test_a_ping_refused_as_a_flood_is_an_answer_and_shows_nothing(tmp_path):
+    """Another session of ours (or a class behind one address) spent the flood allowance: the
+    room refuses our ping with slow-down. That is the room answering: nothing shown for it, no
+    silence said, and the next quiet spell pings again."""
+
+    def on_event(stand_in: StandInServer, event: object) -> None:
+        if isinstance(event, ev.Ping):
+            stand_in.send(ev.Error(code=ev.E_SLOW_DOWN, message="slow down: that was not sent (at most 10 at once, then 3 a second)",
+                                   refused='{"type":"ping"}', retry_after=0.2))  # fmt: skip
+        elif isinstance(event, ev.Who):
+            stand_in.send(ev.Roster(members=("bob", "zed")))
+
+    server = StandInServer(on_event, timeout=30, ping=True, flood_burst=10, flood_rate=3.0)
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(tmp_path, 0.3, 1.0))
+    try:
+        bob.expect(r"welcome, bob")
+        wait_for(lambda: sum(isinstance(event, ev.Ping) for event in server.heard) >= 3, what="three pings, each refused")
+        bob.send("/who")  # its answer comes after the refusals: anything shown for them is shown by then
+        bob.expect(r"zed")
+        assert not [line for line in bob.lines[1:] if "slow down" in line or "has not answered" in line], bob.output
+    finally:
+        bob.stop()
+        server.close()
