@@ -172,7 +172,7 @@ def test_a_slow_upload_is_a_room_that_answers_not_a_silent_one(room, tmp_path):
         ann = room.join("ann")
         bob = room.join("bob", port=link.port)
         source = tmp_path / "homework.bin"
-        source.write_bytes(os.urandom(2 * 1024 * 1024))  # 8 s at this rate: several quiet spells
+        source.write_bytes(os.urandom(1024 * 1024))  # 4 s at this rate: several quiet spells
         bob.send(f"/send {source}")
         ann.expect(r"bob offers homework\.bin", timeout=40)
         assert not re.search(NOT_ANSWERED, bob.output), bob.output
