@@ -273,6 +273,7 @@ class ClientTransfers:
         # connection cut short, id -> SHA-256, asked for again when the rejoin offers them again
         self.known: dict[str, tuple[str, int, str]] = {}
         self.resume_on_offer: dict[str, str] = {}
+        self.moved: set[str] = set()  # ids of those asked for again under another id since the rejoin (_resume_offered)
         # ids we sent a cancel for, whose pieces may still be on their way (until the next file-start
         # of that id), and those asked for again (_orphan, a /get after a /cancel) before the first
         # asking's file-start came, which may still come: the next one is then the one (_asked_for)
@@ -531,7 +532,7 @@ class ClientTransfers:
             self._stop(receiving)
         for sending in [*self.queued, *self.waiting.values(), *self.sending.values()]:
             self._stop_sending(sending)
-        for kept in (self.wanted, self.on_offer, self.checking):
+        for kept in (self.wanted, self.on_offer, self.checking, self.moved):
             kept.clear()
 
 
@@ -600,7 +601,9 @@ def _resume_offered(transfers: ClientTransfers, offered: ev.Offered) -> tuple[li
     sha256 = transfers.resume_on_offer.pop(offered.id, None)
     moved = sha256 is None and offered.sha256.lower() in transfers.resume_on_offer.values()
     if moved:
-        sha256 = transfers.resume_on_offer.pop(next(old for old, same in transfers.resume_on_offer.items() if same == offered.sha256.lower()))
+        old = next(old for old, same in transfers.resume_on_offer.items() if same == offered.sha256.lower())
+        sha256 = transfers.resume_on_offer.pop(old)
+        transfers.moved.add(old)  # (the rejoin's word that #old went is no news: _failed)
     if sha256 is None or offered.id in transfers.wanted or offered.id in transfers.receiving:
         return [], []
     name, hidden = safe_name(offered.name), HIDDEN_FILE if offered.id in transfers.private_offers else None
@@ -750,6 +753,9 @@ def _asked_for(transfers: ClientTransfers, start: ev.FileStart) -> bool:
 def _failed(transfers: ClientTransfers, error: ev.FileError) -> tuple[list[ev.Event], list[Line]]:
     """A ``file-error``: the transfer it is about stops (one answering a get before our last: no news)."""
     if _stale(transfers, error.id, error.req):
+        return [], []
+    if error.ref is None and error.req is None and error.id in transfers.moved:  # "asking for it again as #12" said it
+        transfers.moved.discard(error.id)
         return [], []
     if error.id in transfers.resume_on_offer and error.ref is None and error.req is None:
         return [], [_went_while_away(transfers, error.id, _said_by_server(transfers, error))]

@@ -443,6 +443,21 @@ def test_a_download_cut_short_goes_on_when_the_same_file_is_offered_again_under_
     assert transfers.on_event(offered(data, file_id="7")) == ([], [])  # asked once
 
 
+def test_a_download_gone_on_with_under_another_id_is_not_said_to_have_gone(tmp_path, data):
+    """The rejoin's offers bring the same file as #12 (asked for: 'asking for dataset.bin again as
+    #12, from where it stopped'), then its file-error for #7 ('dataset.bin (#7) went when ann
+    left: ...'): read just after, it said the download was lost when it was going on."""
+    transfers, _ = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    transfers.on_event(offered(data, file_id="12"))
+    went = "dataset.bin (#7) went when ann left: a file is on offer only while its sender is here"
+    assert transfers.on_event(ev.FileError(id="7", message=went)) == ([], [])
+    assert "12" in transfers.wanted
+    # passed over once, that rejoin only: a file-error about #7 after the next one is said
+    cut_off(transfers)
+    assert texts(transfers.on_event(ev.FileError(id="7", message=went))[1]) == [went]
+
+
 def test_a_rejoin_hears_which_of_the_files_its_lost_connection_was_fetching_went_meanwhile(tmp_path, data):
     store = ServerFiles(tmp_path / "store")
     room = Room()
