@@ -596,12 +596,12 @@ def _refuse(transfers: ClientTransfers, file_id: str, name: str, why: str, hidde
 def _resume_offered(transfers: ClientTransfers, offered: ev.Offered) -> tuple[list[ev.Event], list[Line]]:
     """A download a lost connection cut short is offered again (the rejoin's offers): ask for
     it from where its partial file ends, as a /get would; not if the id is another file now. The
-    same file (its SHA-256) offered under another id (its sender back, or the server restarted,
-    and it sent again) is that download too."""
+    same file (its SHA-256 and name, its partial file's) offered under another id (its sender
+    back, or the server restarted, and it sent again) is that download too."""
     sha256 = transfers.resume_on_offer.pop(offered.id, None)
-    moved = sha256 is None and offered.sha256.lower() in transfers.resume_on_offer.values()
-    if moved:
-        old = next(old for old, same in transfers.resume_on_offer.items() if same == offered.sha256.lower())
+    old = None if sha256 is not None else _same_file_cut_short(transfers, offered)
+    moved = old is not None
+    if old is not None:
         sha256 = transfers.resume_on_offer.pop(old)
         transfers.moved.add(old)  # (the rejoin's word that #old went is no news: _failed)
     if sha256 is None or offered.id in transfers.wanted or offered.id in transfers.receiving:
@@ -613,6 +613,17 @@ def _resume_offered(transfers: ClientTransfers, offered: ev.Offered) -> tuple[li
     get = transfers._ask(offered.id)
     again = (f" again as #{offered.id}" if moved else " again") + (", from where it stopped" if get.offset else "")
     return [get], [_named(transfers.wall(), "asking for ", name, again, hidden)]
+
+
+def _same_file_cut_short(transfers: ClientTransfers, offered: ev.Offered) -> str | None:
+    """The id of a download cut short (resume_on_offer) that ``offered`` is under another id: the
+    same SHA-256 and name. (The same bytes offered under another name, by someone else say, are
+    not it: its partial file goes by its name, and no file of that name was asked for.)"""
+    sha256 = offered.sha256.lower()
+    for old, same in transfers.resume_on_offer.items():
+        if same == sha256 and (known := transfers.known.get(old)) is not None and known[2] == offered.name:
+            return old
+    return None
 
 
 def _started(transfers: ClientTransfers, start: ev.FileStart) -> tuple[list[ev.Event], list[Line]]:

@@ -443,6 +443,19 @@ def test_a_download_cut_short_goes_on_when_the_same_file_is_offered_again_under_
     assert transfers.on_event(offered(data, file_id="7")) == ([], [])  # asked once
 
 
+def test_the_same_bytes_offered_under_another_name_are_not_taken_for_a_download_cut_short(tmp_path, data):
+    """Someone else offered the same bytes as 'answers.bin' (#12): bob's client fetched it by
+    itself, unasked, from the start (the part kept is dataset.bin's), saying 'asking for
+    answers.bin again as #12', a file he never asked for, and left dataset.bin's part unused."""
+    transfers, half = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    assert transfers.on_event(offered(data, file_id="12", name="answers.bin")) == ([], [])
+    assert transfers.resume_on_offer == {"7": _sum(data)}  # still waiting for dataset.bin
+    replies, lines = transfers.on_event(offered(data, file_id="13"))
+    assert sans_req(replies) == [ev.GetFile(id="13", binary=True, offset=half, sha256=_sum(data))]
+    assert texts(lines) == ["asking for dataset.bin again as #13, from where it stopped"]
+
+
 def test_a_download_gone_on_with_under_another_id_is_not_said_to_have_gone(tmp_path, data):
     """The rejoin's offers bring the same file as #12 (asked for: 'asking for dataset.bin again as
     #12, from where it stopped'), then its file-error for #7 ('dataset.bin (#7) went when ann
