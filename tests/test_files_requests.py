@@ -166,3 +166,29 @@ def test_a_late_cancel_of_an_earlier_get_written_at_once_never_stops_the_last(st
         assert bytes(received) == data
         ann.close()
         bob.close()
+
+
+def test_the_server_echoes_the_req_when_a_download_cannot_be_read_or_fails_midway(tmp_path: Path):
+    """The file-errors that matter most to /get, /cancel, /get typed at once: a stored file that
+    cannot be opened when the get's turn comes, or ends short midway (the first get's failure
+    was taken for the last get's)."""
+    store = ServerFiles(tmp_path / "store")
+    room = Room()
+    for cid, name in ((1, "ann"), (2, "bob")):
+        room.moderation.arrive(cid, "192.168.1.10")
+        room.handle(cid, ev.Hello(name=name))
+    try:
+        gone, short = (_offer(store, room, os.urandom(3 * BINARY_CHUNK_BYTES), ref) for ref in (1, 2))
+        store.stored[gone].unlink()
+        (refused,) = [a.event for a in store.handle(room, 2, ev.GetFile(id=gone, binary=True, req=5)) if isinstance(a, Send)]
+        assert isinstance(refused, ev.FileError) and refused.message.startswith("cannot read ") and refused.req == 5
+        os.truncate(store.stored[short], BINARY_CHUNK_BYTES)
+        (start,) = [a.event for a in store.handle(room, 2, ev.GetFile(id=short, binary=True, req=6)) if isinstance(a, Send)]
+        assert isinstance(start, ev.FileStart) and start.req == 6
+        told = []
+        while (piece := store.next_chunk(2)) is not None:
+            told.append(piece)
+        assert [type(e) for e in told] == [ev.FileBytes, ev.FileError]
+        assert told[-1] == ev.FileError(id=short, message=f"download of #{short} failed: the stored file is shorter than offered", req=6)
+    finally:
+        store.close()
