@@ -2558,8 +2558,9 @@ class _Rejoin:
         unreachable), the room's other announced address ``otherwise`` is tried, as announced;
         if the room is not there either, what failed at ``endpoint`` is what is said. That
         ``fallback`` try refused (the machine answered, nothing listens: a server restarting) is
-        not dropped: it costs an instant refusal a try, and dropped for 60 s, a student whose own
-        address stopped answering then waited up to a minute for the room back at that one."""
+        passed over for discovery.REFUSED_SECONDS only: dropped for 60 s, a student whose own
+        address stopped answering waited up to a minute for the room back at that one; not
+        dropped at all, a false announcement refused cost a try at every rejoin."""
         from .client import NotTheRoom, join
         from .transport import TransportError
 
@@ -2625,11 +2626,13 @@ class _Rejoin:
         return replace(endpoint, addresses=_found_at(found.addresses))
 
     def _not_there(self, endpoint, exc: Exception, *, refuted: bool = True) -> Exception:  # noqa: ANN001
-        """What to raise when the room announced at ``endpoint`` was not there; it is dropped (``refuted``)."""
+        """What to raise when the room announced at ``endpoint`` was not there; it is passed over
+        for a minute (``refuted``) or, refused as a fallback, a few seconds."""
         from .client import NotTheRoom
+        from .discovery import REFUSED_SECONDS, REFUTED_SECONDS
 
-        if self.watch is not None and refuted:
-            self.watch.refuted((endpoint.host, endpoint.port))
+        if self.watch is not None:
+            self.watch.refuted((endpoint.host, endpoint.port), REFUTED_SECONDS if refuted else REFUSED_SECONDS)
         why = str(exc).split("\n")[0] or type(exc).__name__
         return NotTheRoom(f"the room was announced at {endpoint.describe()}, but it is not there ({why})")
 

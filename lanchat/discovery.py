@@ -48,6 +48,7 @@ MAX_ANNOUNCERS = 8  # instance names announcing the room besides its own, the la
 MAX_ADDRESSES_EACH = 8  # distinct addresses kept of each announcer, the latest heard
 MAX_REFUTED = 64  # addresses found not to be the room, remembered ...
 REFUTED_SECONDS = 60.0  # ... for this long: announced again meanwhile, they are not tried again
+REFUSED_SECONDS = 5.0  # ... or this long where the machine refused (a server restarting there, or not it)
 LOOK_GAP_SECONDS = 0.5  # a watch reads the announcements at most this often: a flood wakes it no more
 # An announcer listens this long for the rooms already announced before it claims a name: they
 # answer a first query within about 0.1 s on a LAN, over Wi-Fi in power saving a few tenths.
@@ -582,10 +583,10 @@ class Sightings:
         addresses are its host's other networks, not a move: a rejoin tries there second."""
         return address in self.home_now
 
-    def refuted(self, where: tuple[str, int], now: float) -> None:
-        """A rejoin found that the room is not at ``where``: pass it over for REFUTED_SECONDS."""
+    def refuted(self, where: tuple[str, int], now: float, seconds: float = REFUTED_SECONDS) -> None:
+        """A rejoin found that the room is not at ``where``: pass it over for ``seconds``."""
         self._refuted.pop(where, None)
-        self._refuted[where] = now + REFUTED_SECONDS
+        self._refuted[where] = now + seconds
         for old in [w for w, until in self._refuted.items() if until <= now]:
             del self._refuted[old]
         while len(self._refuted) > MAX_REFUTED:
@@ -806,10 +807,10 @@ class RoomWatch:
         with self._lock:
             return self.sightings.still_at(address)
 
-    def refuted(self, where: tuple[str, int]) -> None:
+    def refuted(self, where: tuple[str, int], seconds: float = REFUTED_SECONDS) -> None:
         """A rejoin found that the room is not at ``where`` (Sightings.refuted)."""
         with self._lock:
-            self.sightings.refuted(where, self._clock())
+            self.sightings.refuted(where, self._clock(), seconds)
 
     def joined(self, where: tuple[str, int]) -> None:
         """The room was rejoined at ``where`` (where it was, or where it moved): only what is
