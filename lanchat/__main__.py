@@ -1164,7 +1164,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         banner = _join_banner(where, mode_text, listener.getsockname()[1], pin, password=room_password is not None)
     joins = len(banner)  # the banner's lines that name addresses (a new one rewrites them: _tell_the_host)
     if tls_fingerprint:
+        from .tls import short_form
+
         banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
+        banner.append(f"  its short form, to write on the board: {short_form(tls_fingerprint)} (a student's first join shows it to compare)")
     if room_password is not None:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     how_to_join = len(banner)  # the lines /address says again; the rest are said at start only
@@ -1855,9 +1858,17 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return _fail("--server-owner is checked only with --unix (who runs the server behind a socket file)", 2)
     pinned = None
     if args.fingerprint is not None:
+        import re
+
         from .tls import normalise_fingerprint
 
         pinned = normalise_fingerprint(args.fingerprint)
+        if pinned is None and re.fullmatch(r"(?:[0-9a-fA-F]{4}[\s:-]?){3}[0-9a-fA-F]{4}", args.fingerprint.strip()):
+            return _fail(  # the board's short form (tls.short_form): for the eye, not a pin
+                f"--fingerprint {quoted(args.fingerprint)} is the short form of a fingerprint, to compare by eye: give the "
+                "whole one (SHA256: and 43 characters, as the host's screen shows it), or connect without --fingerprint "
+                "and compare the short form it shows with the board's", 2
+            )
         if pinned is None:
             return _fail(
                 f"--fingerprint {quoted(args.fingerprint)} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, "
@@ -1919,7 +1930,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
     remembered, TLS started first and its fingerprint checked (``pinned``, else known or asked);
     without, _ServerUsesTls if the server turns out to use it. ``found``: the room as discovery
     found it, if it was (a rejoin follows it from the start)."""
-    binding, remembered = b"", None
+    binding, remembered, intro = b"", None, None
     room = found.name if found is not None else None  # its fingerprint is remembered by name too (tls.KnownRooms)
     if not tls and not endpoint.is_unix:
         from .tls import remembered_as_tls
@@ -1934,9 +1945,14 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
             return _cancelled(exc)
         if started is None:
             return 1
-        from .tls import channel_binding
+        from .tls import SHORT_LABEL, channel_binding, short_form
 
-        (sock, pinned), binding = started, channel_binding(started[1])  # a rejoin insists on this certificate
+        (sock, pinned, note), binding = started, channel_binding(started[1])  # a rejoin insists on this certificate
+        if SHORT_LABEL in note and not (args.plain or not _interactive()):
+            # a fingerprint to compare, said above the chat: the full screen, opening, hid it at once
+            # (the short form first: a narrow screen folds the line's end, never the 16 digits)
+            intro = ((), (f"TLS fingerprint in short {short_form(started[1])}: compare it with the host's screen",
+                          f"(the whole one, as the room announced it: {started[1]})"))
     password = _Remembered(lambda: _password_from_user("This room needs a password: "))
     return _run_participant(
         sock,
@@ -1953,6 +1969,7 @@ def _join_room(args: argparse.Namespace, sock, endpoint, name: str, key, pinned:
         no_typing=args.no_typing,
         projector=args.projector,
         may_switch_to_tls=not binding and not endpoint.is_unix,
+        intro=intro,
     )
 
 
@@ -2199,13 +2216,14 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
         check_fingerprint,
         client_handshake,
         default_folder,
+        with_short_form,
     )
 
     def ask(fingerprint: str) -> bool:
         from .askpass import ask_line
 
-        _say(f"{where} is a TLS server not seen before. Its fingerprint is\n  {fingerprint}", sys.stdout)
-        _say("Compare it with the one the host printed (`lanchat serve --tls`).", sys.stdout)
+        _say(f"{where} is a TLS server not seen before. Its fingerprint is\n{with_short_form(fingerprint)}", sys.stdout)
+        _say("Compare it with the one the host shows (`lanchat serve --tls`; the short form is enough).", sys.stdout)
         try:
             return ask_line("Trust it and connect? [y/N] ").strip().lower() in ("y", "yes")
         except EOFError:  # Ctrl-D: the N of [y/N]
@@ -2238,7 +2256,7 @@ def _start_tls(sock, where: str, pinned: str | None, *, hint: str | None = None,
         tls_sock.close()
         raise
     _say(f"{PROG}: {note}")
-    return tls_sock, fingerprint
+    return tls_sock, fingerprint, note
 
 
 def _find_rooms(seconds: float, stopped: str = "not joining"):  # noqa: ANN202

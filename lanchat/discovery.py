@@ -77,14 +77,17 @@ class RoomInfo:
         return join_host_port(self.address, self.port)
 
     def describe(self) -> str:
-        """One line: ``ann's room on 192.168.1.20:3580 (full-duplex, host annlaptop)``."""
+        """One line: ``ann's room on 192.168.1.20:3580 (full-duplex, host annlaptop)``; a TLS room's
+        with its fingerprint's short form, as the host's screen shows it (``TLS 80a5 ce41 0942 0956``)."""
         details = ["turn-based" if self.mode == "turn" else "mode unknown" if self.mode is None else "full-duplex"]
         if self.password:
             details.append("password needed")
         elif self.password is None:
             details.append("password unknown")
-        if self.fingerprint:
-            details.append("TLS")
+        if self.fingerprint:  # its short form, to tell the room the board names from others of that name
+            from .tls import short_form
+
+            details.append(f"TLS {short_form(self.fingerprint)}")
         if self.host:
             details.append(f"host {self.host}")
         return f"{self.name} on {self.where} ({', '.join(details)})"

@@ -76,6 +76,24 @@ def channel_binding(fp: str) -> bytes:
     return base64.b64decode(value + "=" * (-len(value) % 4))
 
 
+def short_form(fp: str) -> str:
+    """A fingerprint's first 64 bits as 16 hex digits in four groups, ``80a5 ce41 0942 0956``: what
+    the teacher writes on the board and a student's first join shows to compare at a glance (the
+    whole ``SHA256:`` one is 43 characters of mixed case; a certificate with the same 64 bits is
+    out of a classroom's reach). Hex in groups of four, as /whois shows a key (identity.short_fingerprint)."""
+    digits = channel_binding(fp)[:8].hex()
+    return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+SHORT_LABEL = "in short: "  # before a short form shown to compare (with_short_form)
+
+
+def with_short_form(fp: str) -> str:
+    """``fp`` and, on the line below it, its short form (short_form), both indented: how a
+    fingerprint to compare is shown."""
+    return f"  {fp}\n  {SHORT_LABEL}{short_form(fp)}"
+
+
 def normalise_fingerprint(text: str) -> str | None:
     """A fingerprint typed by a person (``SHA256:...``, or just the base64), or None if it is not one."""
     value = text.strip()
@@ -509,7 +527,7 @@ def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announ
     if announced and (here or elsewhere):  # trusted before: nothing to compare
         note = f"TLS fingerprint {got} (known" + (f": the server you trusted at {elsewhere[-1]})" if elsewhere else ")")
     elif announced:  # nobody typed it: README asks to compare it with the host's screen
-        note = f"the room announced its TLS fingerprint (compare it with the host's):\n  {got}"
+        note = f"the room announced its TLS fingerprint (compare it with the host's):\n{with_short_form(got)}"
     else:
         note = f"TLS fingerprint {got} matches --fingerprint"
     return note if unsaved is None else f"{note}\n  ({unsaved})"

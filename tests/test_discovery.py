@@ -342,7 +342,7 @@ def test_the_txt_record_round_trips():
     room = room_from_record(f"ann's room.{SERVICE_TYPE}", ["198.18.0.1"], 3580, raw)
     assert room == RoomInfo(name="ann's room", host="annlaptop", addresses=("198.18.0.1",), port=3580, mode="turn",
                             password=True, fingerprint=pin)
-    assert room.describe() == "ann's room on 198.18.0.1:3580 (turn-based, password needed, TLS, host annlaptop)"
+    assert room.describe() == "ann's room on 198.18.0.1:3580 (turn-based, password needed, TLS 4cbd b1e8 1dc7 cbf6, host annlaptop)"
 
 
 def _txt(**fields: str) -> bytes:
