@@ -1181,7 +1181,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host_news = None if args.headless else _HostNews()  # the host's screen: new addresses, a renamed room
     announcer, announce_line = _announcer(
         args, listener, name, log, password=room_password is not None, fingerprint=tls_fingerprint,
-        renamed=host_news.renamed if host_news is not None else None,
+        renamed=host_news.renamed if host_news is not None else None, news=host_news.say if host_news is not None else None,
     )
     if announce_line:
         banner.insert(how_to_join, announce_line)
@@ -1379,7 +1379,8 @@ def _room_mode(asked: str | None, store) -> tuple[str, list[str]]:  # noqa: ANN0
 
 
 def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, password: bool = False,  # noqa: ANN001, ANN202
-               fingerprint: str | None = None, renamed: Callable[[str, str, str], None] | None = None):
+               fingerprint: str | None = None, renamed: Callable[[str, str, str], None] | None = None,
+               news: Callable[[str], None] | None = None):
     """The room's announcement on the local network (discovery.py), not started yet, and its banner line.
 
     Nothing is announced for an AF_UNIX socket, for a server only this machine can reach
@@ -1387,8 +1388,8 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
     address yet but loopback (the laptop not on the Wi-Fi yet) is announced once it has one
     (_follow_addresses moves the announcer there; ``start`` waits for it). ``password``: joining
     needs one; ``fingerprint``: the TLS certificate's, for clients to pin (docs/PROTOCOL.md, Finding rooms);
-    ``renamed(asked, announced_as, notice)``: the host's screen told that another room had the name.
-    """
+    ``renamed(asked, announced_as, notice)``: the host's screen told that another room had the name;
+    ``news(notice)``: the host's screen told something else (another machine with this room's certificate)."""
     if args.unix or args.no_announce:
         return None, None
     import ipaddress
@@ -1396,10 +1397,7 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
 
     host = listener.getsockname()[0]
     every = host in ("::", "0.0.0.0")
-    if every:
-        addresses = _to_announce(listener)
-    else:
-        addresses = [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
+    addresses = _to_announce(listener) if every else [] if ipaddress.ip_address(host.split("%")[0]).is_loopback else [host]
     if not addresses and not every:
         return None, None  # (discovery, zeroconf and their imports are left out: an idle server's memory)
     from .discovery import Announcer, clean_room_name
@@ -1432,11 +1430,36 @@ def _announcer(args: argparse.Namespace, listener, name: str | None, log, *, pas
         password=password,
         fingerprint=fingerprint,
         on_done=done,
+        on_clone=_clone_said(args.tls_dir, log, news) if fingerprint else None,
     )
     if not addresses:
         return announcer, (f"  this machine has no network address yet: {_room_said(room)} is announced on the local network once "
                            "it has one (--no-announce to stay quiet)")
     return announcer, f"  announcing {_room_said(room)} on the local network: `lanchat connect` finds it (--no-announce to stay quiet)"
+
+
+def _clone_said(tls_dir: str | None, log, news) -> Callable:  # noqa: ANN001 - _announcer's
+    """Announcer.on_clone for a TLS room: machines installed from one school image share its TLS
+    certificate and key, and each can pass for the other's room, fingerprint and all. Said once
+    (a move watches again), in the headless ``log`` or on the host's screen (``news``)."""
+    said: list[str] = []
+
+    def clone(other) -> None:  # noqa: ANN001 - a discovery.RoomInfo
+        if said:
+            return
+        from .tls import default_folder
+
+        said.append(other.where)
+        warning = (f"warning: another machine announces a room with this room's TLS certificate: {_room_said(other.name)} "
+                   f"at {other.where} (host {other.host or '?'}); a cloned school image, or a copied tls-key.pem? Either can "
+                   f"pass for the other's room. On one of them, move tls-cert.pem and tls-key.pem aside (in "
+                   f"{tls_dir or default_folder()}) and start again: a new certificate is made; give the class its new short form")
+        if log is not None:
+            log(warning)
+        elif news is not None:
+            news(warning)
+
+    return clone
 
 
 def _say_renamed(room: str, announced_as: str, log, renamed) -> None:  # noqa: ANN001 - _announcer's
@@ -1505,6 +1528,14 @@ class _HostNews:
 
         with self._guard:
             self._names = (asked, announced_as)
+            where, lines = self._shown
+        self.post(MachineMoved(where=where, join_lines=lines, notice=notice))
+
+    def say(self, notice: str) -> None:
+        """A line for the host's screen, the address and join lines as they are."""
+        from .session import MachineMoved
+
+        with self._guard:
             where, lines = self._shown
         self.post(MachineMoved(where=where, join_lines=lines, notice=notice))
 
@@ -1856,24 +1887,10 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     if args.server_owner is not None and not args.unix:  # nothing would check it: a TCP port has no owner to see
         return _fail("--server-owner is checked only with --unix (who runs the server behind a socket file)", 2)
-    pinned = None
-    if args.fingerprint is not None:
-        import re
-
-        from .tls import normalise_fingerprint
-
-        pinned = normalise_fingerprint(args.fingerprint)
-        if pinned is None and re.fullmatch(r"(?:[0-9a-fA-F]{4}[\s:-]?){3}[0-9a-fA-F]{4}", args.fingerprint.strip()):
-            return _fail(  # the board's short form (tls.short_form): for the eye, not a pin
-                f"--fingerprint {quoted(args.fingerprint)} is the short form of a fingerprint, to compare by eye: give the "
-                "whole one (SHA256: and 43 characters, as the host's screen shows it), or connect without --fingerprint "
-                "and compare the short form it shows with the board's", 2
-            )
-        if pinned is None:
-            return _fail(
-                f"--fingerprint {quoted(args.fingerprint)} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, "
-                "capitals count): check it against the one the host printed", 2
-            )
+    typed = _typed_pin(args.fingerprint) if args.fingerprint is not None else None
+    if isinstance(typed, int):
+        return typed
+    pinned = typed
     found = _where_to(args)
     if isinstance(found, int):
         return found
@@ -1919,6 +1936,27 @@ def cmd_connect(args: argparse.Namespace) -> int:
         except TransportError as exc:
             return _fail(str(exc))
         return _join_room(args, sock, endpoint, name, key, None, tls=True, found=announced)
+
+
+def _typed_pin(text: str) -> str | int:
+    """--fingerprint as typed: the fingerprint it names, or an exit code after saying why it names none."""
+    import re
+
+    from .tls import normalise_fingerprint
+
+    pinned = normalise_fingerprint(text)
+    if pinned is None and re.fullmatch(r"(?:[0-9a-fA-F]{4}[\s:-]?){3}[0-9a-fA-F]{4}", text.strip()):
+        return _fail(  # the board's short form (tls.short_form): for the eye, not a pin
+            f"--fingerprint {quoted(text)} is the short form of a fingerprint, to compare by eye: give the "
+            "whole one (SHA256: and 43 characters, as the host's screen shows it), or connect without --fingerprint "
+            "and compare the short form it shows with the board's", 2
+        )
+    if pinned is None:
+        return _fail(
+            f"--fingerprint {quoted(text)} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, "
+            "capitals count): check it against the one the host printed", 2
+        )
+    return pinned
 
 
 class _ServerUsesTls(Exception):
@@ -2360,15 +2398,15 @@ def cmd_rooms(args: argparse.Namespace) -> int:
 
 def _trusted_by_name(rooms: list, typed: str, pin: str | None = None) -> list:
     """Those of ``rooms`` (all called ``typed``) announcing ``pin`` (--fingerprint, checked
-    already), else the TLS fingerprint trusted for that name (tls.KnownRooms); none if none
+    already), else the TLS fingerprints trusted for that name (tls.KnownRooms); none if none
     does, or the file cannot be read (connect says why)."""
     from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder, normalise_fingerprint
 
-    try:
-        trusted = normalise_fingerprint(pin) if pin else KnownServers(default_folder() / KNOWN_SERVERS_NAME).rooms.lookup(typed)
+    try:  # a name may hold several (two teachers' rooms of one name): those announcing any of them
+        trusted = [normalise_fingerprint(pin)] if pin else KnownServers(default_folder() / KNOWN_SERVERS_NAME).rooms.trusted(typed)
     except TlsError:
         return []
-    return [room for room in rooms if trusted is not None and room.fingerprint == trusted]
+    return [room for room in rooms if room.fingerprint is not None and room.fingerprint in trusted]
 
 
 def _room_warning(room) -> str:  # noqa: ANN001 - a discovery.RoomInfo
@@ -3310,7 +3348,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     clear). Nothing remembered is said, and is no error."""
     from .addresses import AddressProblem, connect_target
     from .discovery import looks_like_a_room_name
-    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder, same_machine
+    from .tls import KNOWN_SERVERS_NAME, KnownServers, TlsError, default_folder, forget_command, same_machine
     from .transport import Endpoint
 
     try:
@@ -3332,14 +3370,22 @@ def cmd_forget(args: argparse.Namespace) -> int:
             others = same_machine(target.host, known.hosts(target.port if target.port_given else None))
             places += known.forget(where, every_port=not target.port_given, hosts=others, waiting=waiting)
         # the certificates forgotten, wherever else they were trusted: the host made a new one, so a
-        # room's name and its address are forgotten at once (else the next connect refused it again)
-        fps = {line.split()[0] for line in rooms} | {line.split()[-1] for line in places}
-        held[0].extend(known.rooms.forget_holding(fps, waiting=waiting))
-        held[1].extend(known.forget_holding(fps, waiting=waiting))
+        # room's name and its address are forgotten at once (else the next connect refused it again).
+        # Not the names of a room's sister rooms: one teacher's rooms share one certificate, and
+        # `forget maths` is about maths (as `ssh-keygen -R` is about one host); they are said instead
+        by_name = {line.split()[0] for line in rooms}
+        by_place = {line.split()[-1] for line in places}
+        held[0].extend(known.rooms.forget_holding(by_place, waiting=waiting))
+        held[1].extend(known.forget_holding(by_name | by_place, waiting=waiting))
+        sisters = known.rooms.names_holding(by_name)
     except TlsError as exc:  # one file could not be changed: what the other lost is said all the same
         _say_forgotten(known, rooms, places, target.host if target is not None else "")
         _say_forgotten(known, *held, "", also=", the same certificate")
         return _fail(str(exc))
+    if sisters:
+        _say(f"{PROG}: still trusted by their names, with the same certificate (the same host's rooms): "
+             f"{', '.join(map(quoted, sisters))}; if their host made a new certificate, forget each too "
+             f"({' '.join(forget_command(name) for name in sisters)})", sys.stdout)
     if target is None and not rooms and not looks_like_a_room_name(args.host):
         return _fail(str(problem), 2)
     if not rooms and not places:

@@ -53,6 +53,7 @@ LOOK_GAP_SECONDS = 0.5  # a watch reads the announcements at most this often: a 
 # An announcer listens this long for the rooms already announced before it claims a name: they
 # answer a first query within about 0.1 s on a LAN, over Wi-Fi in power saving a few tenths.
 LISTEN_FIRST_SECONDS = 1.0
+CLONE_RESOLVE_SECONDS = 2.0  # the clone watch asks the rooms it hears for their records this long at most
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,18 @@ def rooms_called(rooms: Iterable[RoomInfo], typed: str, port: int | None = None)
     if one was given."""
     wanted = room_key(typed)
     return [room for room in rooms if room_key(room.name) == wanted and port in (None, room.port)]
+
+
+def same_certificate_elsewhere(rooms: Iterable[RoomInfo], fingerprint: str, own: Iterable[str]) -> RoomInfo | None:
+    """The first of ``rooms`` announcing the TLS ``fingerprint`` at no address of ``own`` (this
+    machine's, as announced): another machine holds this room's certificate and key (machines
+    installed from one cloned image, a key copied), and can pass for it. This machine's other
+    rooms share the certificate, rightly: at its own addresses, they are not it."""
+    mine = {address.partition("%")[0] for address in own}
+    for room in rooms:
+        if room.fingerprint == fingerprint and not mine & {address.partition("%")[0] for address in room.addresses}:
+            return room
+    return None
 
 
 def looks_like_a_room_name(typed: str) -> bool:
@@ -290,8 +303,12 @@ class Announcer:
         password: bool = False,
         fingerprint: str | None = None,
         on_done: Callable[[str | None, str | None], None] | None = None,
+        on_clone: Callable[[RoomInfo], None] | None = None,
     ) -> None:
         self.room = room
+        self.fingerprint = fingerprint
+        self.on_clone = on_clone  # once: another machine announces this room's certificate (watch_clones)
+        self._wake = threading.Event()  # the running thread's: set to end its clone watch (close, move)
         self.port = port
         self.addresses = addresses
         self.properties = txt_record(room=room, host=host, mode=mode, password=password, fingerprint=fingerprint)
@@ -342,6 +359,43 @@ class Announcer:
         # a problem caused by closing is no news, nor one caused by a move (its own thread reports)
         if self.on_done is not None and not self._closed and threading.current_thread() is self._thread:
             self.on_done(self.announced_as, problem)
+        if problem is None and self.fingerprint is not None and self.on_clone is not None:
+            self._watch_clones()
+
+    def _watch_clones(self) -> None:
+        """Until closed or moved (its thread no longer the announcer's), the rooms announced on
+        the network, read as each is heard (no timer: an idle room wakes nobody), for one holding
+        this room's certificate at another machine's address (same_certificate_elsewhere);
+        ``on_clone`` is told of the first, once, and the watch ends. A courtesy: any trouble
+        (zeroconf closed under it) ends it quietly."""
+        from zeroconf import ServiceBrowser
+
+        wake = self._wake
+        names = _Announced()
+        names.changed = wake
+        try:
+            with self._lock:
+                zeroconf = self._zeroconf
+                if zeroconf is None or self._closed or threading.current_thread() is not self._thread:
+                    return
+                with held_in_new_threads():  # (zeroconf's threads: the stop signals are the main thread's)
+                    browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[names.on_change])
+            try:
+                while True:
+                    wake.wait()
+                    wake.clear()
+                    if self._closed or threading.current_thread() is not self._thread:
+                        return
+                    deadline = time.monotonic() + CLONE_RESOLVE_SECONDS
+                    rooms = [room for _name, room in _rooms(zeroconf, names.now(), deadline)]
+                    clone = same_certificate_elsewhere(rooms, self.fingerprint or "", self.addresses)
+                    if clone is not None and not self._closed and self.on_clone is not None:
+                        self.on_clone(clone)
+                        return
+            finally:
+                browser.cancel()
+        except Exception:  # noqa: BLE001, S110 - a courtesy, as the announcement is
+            return
 
     def move(self, addresses: list[str]) -> None:
         """Announce the room again at ``addresses``: this machine's changed (a laptop back on the
@@ -355,6 +409,8 @@ class Announcer:
             self.properties["room"] = self.room
             old_thread = self._thread
             self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)
+            old_wake, self._wake = self._wake, threading.Event()
+        old_wake.set()  # the old thread's clone watch ends
         if zeroconf is not None:
             try:
                 zeroconf.close()
@@ -369,6 +425,7 @@ class Announcer:
         with self._lock:
             self._closed = True
             zeroconf, self._zeroconf = self._zeroconf, None
+        self._wake.set()  # its clone watch ends
         if zeroconf is not None:
             try:
                 zeroconf.close()  # unregisters every service first: the rooms list forgets us at once

@@ -433,10 +433,14 @@ def remembered_fingerprint(where: str, room: str | None = None, presented: str |
 
     known = KnownServers(default_folder() / KNOWN_SERVERS_NAME)
     try:
-        held = [fp for fp in (known.lookup(where), known.rooms.lookup(room) if room is not None else None) if fp]
+        by_address, by_name = known.lookup(where), known.rooms.trusted(room) if room is not None else []
     except TlsError:  # unreadable: the data folder check is not about it; connect says what is wrong
         return None
-    return next((fp for fp in held if fp != presented), held[0] if held else None)
+    if by_address is not None and by_address != presented:
+        return by_address
+    if by_name and presented not in by_name:  # a name may hold several (tls.KnownRooms): refused if none is it
+        return by_name[-1]
+    return by_address or (presented if presented in by_name else None)
 
 
 def fingerprint_doubts(rooms: list, answers: dict[str, tuple[str, str]], remembered: dict[str, str]) -> list[str]:
@@ -506,10 +510,13 @@ def probe_rooms(rooms: list, known: dict[str, tuple[str, str]], limit: int = 8) 
     answers = dict(known)
     todo = [room for room in rooms[:limit] if room.where not in answers]
     if todo:
+        from .stopsignals import held_in_new_threads
+
         with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-            for room, answer in zip(todo, pool.map(lambda room: probe_server(Target(room.address, room.port)), todo),
-                                    strict=True):
-                answers[room.where] = answer
+            with held_in_new_threads():  # its threads, started as each is asked for: the stop signals are the main thread's
+                asked = [pool.submit(probe_server, Target(room.address, room.port)) for room in todo]
+            for room, question in zip(todo, asked, strict=True):  # (waited for unblocked: Ctrl-C is heard)
+                answers[room.where] = question.result()
     return answers
 
 

@@ -125,18 +125,20 @@ def changed_message(where: str, known: str, got: str, known_file: Path) -> str:
 
 
 def room_changed_message(room: str, where: str, known: str, got: str, known_file: Path) -> str:
-    """The loud refusal when a room found by its name presents a certificate other than the one
-    remembered for that name (as changed_message, for an address)."""
+    """The loud refusal when a room found by its name presents a certificate other than those
+    remembered for that name (as changed_message, for an address). Its short forms, to tell by
+    the board which it is: anyone may announce a name, and two teachers may both use one."""
     from .textsafe import quoted
 
     return (
         f"WARNING: the TLS fingerprint of the room {quoted(room)} has CHANGED.\n"
-        f"  remembered: {known}\n"
-        f"  presented:  {got} (at {where})\n"
-        "  Anyone on the network can announce a room of that name: someone may be pretending to be\n"
-        "  the room, or its host made a new certificate (or another room now has its name).\n"
-        "  Ask the host for the fingerprint `lanchat serve --tls` printed. If it is the new one,\n"
-        f"  forget the old one ({known_file}) with {forget_command(room)}, or connect with --fingerprint {got}."
+        f"  remembered: {known} (in short: {short_form(known)})\n"
+        f"  presented:  {got} (in short: {short_form(got)}, at {where})\n"
+        "  Anyone on the network can announce a room of that name: another teacher's room may have it,\n"
+        "  someone may be pretending to be the room, or its host made a new certificate.\n"
+        f"  Tell by the board: is its short form {short_form(got)}? If not, do not join.\n"
+        f"  If it is, connect with --fingerprint {got} (the room you trusted before keeps its trust too);\n"
+        f"  if its host made a new certificate, you may also forget the old one ({known_file}) with {forget_command(room)}."
     )
 
 
@@ -291,22 +293,31 @@ class KnownServers(_LineFile):
 
 
 class KnownRooms(_LineFile):
-    """``fingerprint room name`` lines: the certificate trusted for a room found by its announced
-    name (discovery), as a browser remembers a site's. The name is what a student knows the room
-    by, wherever it is announced: another certificate announced under it, at any address, is
-    refused as changed (check_fingerprint). A name is compared as `lanchat connect NAME` reads
+    """``fingerprint room name`` lines: the certificates trusted for a room found by its announced
+    name (discovery). The name is what a student knows the room by, wherever it is announced: a
+    certificate announced under it that none of its lines holds, at any address, is refused as
+    changed (check_fingerprint). A name may hold several, as ssh's known_hosts may hold several
+    keys for one host: two teachers' rooms called "maths" (in rooms next door, in two lessons) are
+    both the room a student met, each once trusted with its own --fingerprint. A name is compared as `lanchat connect NAME` reads
     it (discovery.room_key: capitals and runs of spaces do not count), and look-alike letters
     as one (names.name_key: eve's "mаths", a Cyrillic а, is the "maths" trusted, not a new room)."""
 
     what = "known-rooms file"
 
     def lookup(self, room: str) -> str | None:
-        """The fingerprint remembered for the room called ``room``, or None."""
-        return next((line.split()[0] for line in self._lines() if self._names(line, room)), None)
+        """The fingerprint remembered last for the room called ``room``, or None."""
+        trusted = self.trusted(room)
+        return trusted[-1] if trusted else None
+
+    def trusted(self, room: str) -> list[str]:
+        """The fingerprints remembered for the room called ``room``, oldest first (one read)."""
+        return [line.split()[0] for line in self._lines() if self._names(line, room)]
 
     def remember(self, room: str, fp: str) -> str | None:
-        """Add or replace ``room``'s line (as KnownServers.remember: None, or why not)."""
-        return self._write(lambda line: self._names(line, room), f"{fp} {' '.join(room.split())}")
+        """``fp`` trusted for ``room``, beside any other it holds (as KnownServers.remember: None,
+        or why not). A last release reads the name's first line only: a room of the name with
+        another certificate is refused there as changed, as it was."""
+        return self._write(lambda line: self._names(line, room) and line.split()[0] == fp, f"{fp} {' '.join(room.split())}")
 
     def learn(self, room: str, fp: str) -> None:
         """``fp`` remembered for ``room`` unless the name holds a fingerprint already: a room joined
@@ -320,6 +331,10 @@ class KnownRooms(_LineFile):
     def forget(self, room: str, *, waiting: Callable[[], None] | None = None) -> list[str]:
         """Remove ``room``'s line (``lanchat forget NAME``); the lines removed (as KnownServers.forget)."""
         return self._drop(lambda line: self._names(line, room), waiting)
+
+    def names_holding(self, fps: Collection[str]) -> list[str]:
+        """The rooms' names that hold one of ``fps``, as written, oldest first."""
+        return [line.partition(" ")[2] for line in self._lines() if line.split()[0] in fps] if fps else []
 
     def forget_holding(self, fps: Collection[str], *, waiting: Callable[[], None] | None = None) -> list[str]:
         """Remove every room's line that holds one of ``fps`` (KnownServers.forget_holding)."""
@@ -360,8 +375,12 @@ def same_machine(typed: str, hosts: Iterable[str], *, resolve: Callable[..., lis
         found = look_up(host, 0, resolve=resolve, say_after=seconds, give_up_after=seconds)
         return {_machine_address(info[4][0]) for info in found.addresses} if found.outcome == FOUND else set()
 
+    from .stopsignals import held_in_new_threads
+
     with ThreadPoolExecutor(max_workers=min(32, len(others) + 1)) as pool:
-        typed_at, *found_at = pool.map(machine, [typed, *others])
+        with held_in_new_threads():  # its threads, started as each is asked for: the stop signals are the main thread's
+            asked = [pool.submit(machine, host) for host in [typed, *others]]
+        typed_at, *found_at = [question.result() for question in asked]  # (waited for unblocked: Ctrl-C is heard)
     return [host for host, addresses in zip(others, found_at, strict=True) if typed_at & addresses]
 
 
@@ -425,11 +444,12 @@ def announced_doubt(known: KnownServers, room: str, where: str, announced: str |
     if announced is None:
         return None
     try:
-        by_address, by_name = known.lookup(where), known.rooms.lookup(room)
+        by_address, by_name = known.lookup(where), known.rooms.trusted(room)
     except TlsError:  # unreadable: connect says what is wrong with it
         return None
-    if by_name is not None and by_name != announced:
-        return "its TLS fingerprint is not the one you trusted for a room of this name: someone may be pretending to be it"
+    if by_name and announced not in by_name:
+        return ("its TLS fingerprint is not the one you trusted for a room of this name: another teacher's room may have "
+                "the name, or someone may be pretending to be it; compare its short form with the board")
     if by_address is not None and by_address != announced:
         return "its TLS fingerprint is not the one you trusted at this address: someone may be pretending to be the room there"
     return None
@@ -462,45 +482,47 @@ def check_fingerprint(
     one trusted at another address is known, else ``ask(fingerprint)`` decides (trust on first
     use) and a yes is remembered.
     """
+    by_name = known.rooms.trusted(room) if room is not None else []  # read once per join
     replaced = None
     if pinned is None or announced:
-        _refuse_a_changed_one(where, got, known, room)
+        _refuse_a_changed_one(where, got, known, room, by_name)
     elif got == pinned:  # typed, and presented: the certificate it replaces is forgotten wherever trusted
         replaced = _replaced_by_a_typed_pin(where, got, known, room)
     if pinned is not None:
-        note = _check_pin(where, got, pinned, known, announced=announced)
+        note = _check_pin(where, got, pinned, known, announced=announced, by_name=got in by_name)
     else:
         note = _check_unpinned(where, got, known, ask)
     if replaced is not None:
         note = f"{note}\n  ({replaced})"
-    if room is not None and known.rooms.lookup(room) != got:
+    if room is not None and got not in by_name:
         unsaved = known.rooms.remember(room, got)
         if unsaved is not None:
             note = f"{note}\n  ({unsaved})"
     return note
 
 
-def _refuse_a_changed_one(where: str, got: str, known: KnownServers, room: str | None) -> None:
-    """TlsError if ``where``, or the room called ``room``, is remembered with another fingerprint."""
+def _refuse_a_changed_one(where: str, got: str, known: KnownServers, room: str | None, by_name: list[str]) -> None:
+    """TlsError if ``where`` is remembered with another fingerprint, or the room called ``room``
+    with others only (``by_name``)."""
     remembered = known.lookup(where)
     if remembered is not None and remembered != got:
         raise TlsError(changed_message(where, remembered, got, known.path))
-    by_name = known.rooms.lookup(room) if room is not None else None
-    if room is not None and by_name is not None and by_name != got:
-        raise TlsError(room_changed_message(room, where, by_name, got, known.rooms.path))
+    if room is not None and by_name and got not in by_name:
+        raise TlsError(room_changed_message(room, where, by_name[-1], got, known.rooms.path))
 
 
 def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: str | None) -> str | None:
-    """A --fingerprint typed from the host's screen, where another was remembered for ``where``
-    or ``room``: the host made a new certificate (the refusal as CHANGED says to type it). The
-    old one is forgotten at every address and name that held it, as `lanchat forget` does:
-    else the room's name, or another of its addresses, refused the new one next time. Said
-    where (None: nowhere else): another room now at a reused address loses its trust so too."""
+    """A --fingerprint typed from the host's screen, where another was remembered for ``where``:
+    the host made a new certificate (the refusal as CHANGED says to type it). The old one is
+    forgotten at every address and name that held it, as `lanchat forget` does: else the room's
+    name, or another of its addresses, refused the new one next time. Said where (None: nowhere
+    else): another room now at a reused address loses its trust so too. Another certificate held
+    only by the room's name is kept beside the new one (KnownRooms): it may be another teacher's
+    room of that name, which nothing here can tell from a new certificate."""
     from .textsafe import quoted
 
     try:
-        held = (known.lookup(where), known.rooms.lookup(room) if room is not None else None)
-        old = {fp for fp in held if fp is not None and fp != got}
+        old = {fp for fp in (known.lookup(where),) if fp is not None and fp != got}
         if not old:
             return None
         places = [line.partition(" ")[0] for line in known.forget_holding(old)]
@@ -513,7 +535,7 @@ def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: st
             f"{', '.join(said)}") if said else None
 
 
-def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announced: bool) -> str:
+def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announced: bool, by_name: bool = False) -> str:
     given = "the room's announcement gave" if announced else "given with --fingerprint"
     if got != pinned:
         raise TlsError(
@@ -524,7 +546,7 @@ def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announ
     elsewhere = [place for place in known.trusted_at(got) if _place_key(place) != _place_key(where)]
     # not remembered (a full disk, a read-only data folder): the pin is checked all the same
     unsaved = known.remember(where, got) if not here else None
-    if announced and (here or elsewhere):  # trusted before: nothing to compare
+    if announced and (here or elsewhere or by_name):  # trusted before (at an address, or for the name): nothing to compare
         note = f"TLS fingerprint {got} (known" + (f": the server you trusted at {elsewhere[-1]})" if elsewhere else ")")
     elif announced:  # nobody typed it: README asks to compare it with the host's screen
         note = f"the room announced its TLS fingerprint (compare it with the host's):\n{with_short_form(got)}"
@@ -534,14 +556,17 @@ def _check_pin(where: str, got: str, pinned: str, known: KnownServers, *, announ
 
 
 def _check_unpinned(where: str, got: str, known: KnownServers, ask: Callable[[str], bool] | None) -> str:
+    from .textsafe import quoted
+
     if known.lookup(where) == got:
         return f"TLS fingerprint {got} (known)"
-    elsewhere = known.trusted_at(got)
+    elsewhere = [f"the server you trusted at {place}" for place in known.trusted_at(got)] or [
+        f"the room {quoted(name)} you trusted by its name" for name in known.rooms.names_holding({got})]
     if elsewhere:
         # the certificate proves the server, wherever it is: the room trusted before, at a new
         # address (the host's laptop got another lease, or joined another network)
         unsaved = known.remember(where, got)
-        note = f"TLS fingerprint {got} (known: the server you trusted at {elsewhere[-1]})"
+        note = f"TLS fingerprint {got} (known: {elsewhere[-1]})"
         return note if unsaved is None else f"{note}\n  ({unsaved})"
     if ask is None:
         raise TlsError(

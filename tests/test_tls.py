@@ -163,7 +163,7 @@ def test_a_rooms_name_trusted_with_one_fingerprint_refuses_another_wherever_it_i
     what bob knows the room by, as a browser knows a site by its name: its fingerprint is
     remembered (KnownRooms) and another one under it refused as changed, wherever announced, with
     both fingerprints; the room moving with its own certificate is still joined; a pin typed from
-    the host's screen, or `lanchat forget NAME`, lets a new certificate in."""
+    the host's screen lets a new certificate in (beside the old), `lanchat forget NAME` forgets both."""
     known = KnownServers(tmp_path / "known_servers")
     real, impostor = fingerprint(b"the room's"), fingerprint(b"the impostor's")
     assert "announced" in check_fingerprint("10.0.0.5:3580", real, known=known, pinned=real, announced=True,
@@ -184,11 +184,13 @@ def test_a_rooms_name_trusted_with_one_fingerprint_refuses_another_wherever_it_i
     # another room is another name: trusted on first use, as before
     assert "announced" in check_fingerprint("10.0.0.66:3580", impostor, known=known, pinned=impostor, announced=True,
                                             room="eve's room")
-    # the host made a new certificate and bob typed it from the board: it replaces the old one
+    # bob typed it from the board: trusted for the name beside the one trusted before (another teacher's
+    # room of that name, or a new certificate: nothing tells them apart at a new address), both kept
     assert "matches --fingerprint" in check_fingerprint("10.0.0.7:3580", impostor, known=known, pinned=impostor,
                                                         room="safe room")
-    assert known.rooms.lookup("safe room") == impostor
-    assert known.rooms.forget("Safe Room") == [f"{impostor} safe room"] and known.rooms.lookup("safe room") is None
+    assert known.rooms.lookup("safe room") == impostor and known.rooms.trusted("safe room") == [real, impostor]
+    assert known.rooms.forget("Safe Room") == [f"{real} safe room", f"{impostor} safe room"]
+    assert known.rooms.lookup("safe room") is None
     assert sorted(known.rooms.path.read_text().splitlines()) == [f"{impostor} eve's room"]
 
 
@@ -255,8 +257,9 @@ def test_rooms_lists_a_room_announcing_another_fingerprint_than_the_one_trusted_
     monkeypatch.delenv("COLUMNS", raising=False)  # one line each (a pipe's), whatever the runner's width
     assert cli.cmd_rooms(cli.parse_command_line(["rooms"])) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[2] == ("       WARNING: its TLS fingerprint is not the one you trusted for a room of this name: someone may "
-                      "be pretending to be it (`lanchat connect` refuses it)"), out
+    assert out[2] == ("       WARNING: its TLS fingerprint is not the one you trusted for a room of this name: another "
+                      "teacher's room may have the name, or someone may be pretending to be it; compare its short form "
+                      "with the board (`lanchat connect` refuses it)"), out
     assert out[4].startswith("  2. safe room-2") and out[5].startswith("       join with"), out
     assert "not the one you trusted at this address" in out[7] and out[10].startswith("       join with"), out
     assert sum("WARNING" in line for line in out) == 2

@@ -11,9 +11,22 @@ import re
 import sys
 
 import pexpect
+import pytest
 from helpers import ROOT, Proc, child_env, wait_for
 
-from lanchat.tls import channel_binding, ensure_certificate, server_context, short_form, with_short_form
+from lanchat.tls import (
+    KNOWN_SERVERS_NAME,
+    KnownServers,
+    TlsError,
+    announced_doubt,
+    channel_binding,
+    check_fingerprint,
+    ensure_certificate,
+    fingerprint,
+    server_context,
+    short_form,
+    with_short_form,
+)
 
 ANN = "198.18.0.1"
 BOB = "198.18.0.2"
@@ -87,3 +100,154 @@ def test_the_short_form_given_as_a_pin_is_refused_with_what_to_give_instead():
     student = Proc("connect", "127.0.0.1", "9", "--name", "ann", "--fingerprint", "80a5 ce41 0942 0956", stdin=False)
     assert student.wait() == 2
     assert "is the short form of a fingerprint, to compare by eye: give the whole one" in student.output, student.output
+
+
+# ------------------------------------------------------------------ one name, two teachers; one teacher, many rooms
+
+
+def test_two_teachers_rooms_of_one_name_are_both_trusted_once_each_is_checked_against_the_board(tmp_path):
+    """bob met Ms A's "maths" (joined by its name); next door Mr B also calls his room "maths",
+    with his own certificate. bob was refused as CHANGED, told only that someone may pretend to be
+    the room; typing B's fingerprint then replaced A's, and A's "maths" was refused as CHANGED next
+    lesson, and so on, turn about. Now the refusal says another teacher's room may have the name
+    and gives both short forms to tell by the board; the name holds both once B's is typed, as
+    ssh's known_hosts holds several keys for one host; a third certificate is still refused."""
+    known = KnownServers(tmp_path / "known_servers")
+    a, b, eve = fingerprint(b"Ms A's"), fingerprint(b"Mr B's"), fingerprint(b"eve's")
+    check_fingerprint("10.0.0.5:3580", a, known=known, pinned=a, announced=True, room="maths")
+    with pytest.raises(TlsError) as changed:
+        check_fingerprint("10.0.0.6:3580", b, known=known, pinned=b, announced=True, room="Maths")
+    text = str(changed.value)
+    assert "another teacher's room may have it" in text, text
+    assert f"in short: {short_form(a)}" in text and f"in short: {short_form(b)}, at 10.0.0.6:3580" in text
+    assert f"Tell by the board: is its short form {short_form(b)}? If not, do not join." in text
+    assert f"connect with --fingerprint {b} (the room you trusted before keeps its trust too)" in text
+    # the board says b: typed, it is trusted beside a
+    assert "matches --fingerprint" in check_fingerprint("10.0.0.6:3580", b, known=known, pinned=b, room="maths")
+    assert known.rooms.trusted("maths") == [a, b]
+    for where, fp in (("10.0.0.5:3580", a), ("10.0.0.6:3580", b)):  # each room, found by its name again: known
+        note = check_fingerprint(where, fp, known=known, pinned=fp, announced=True, room="maths")
+        assert "(known" in note, note
+    with pytest.raises(TlsError, match="has CHANGED"):  # anyone else announcing the name: refused as before
+        check_fingerprint("10.0.0.66:3580", eve, known=known, pinned=eve, announced=True, room="maths")
+    assert announced_doubt(known, "maths", "10.0.0.6:3580", b) is None
+    assert "another teacher's room may have the name" in (announced_doubt(known, "maths", "10.0.0.66:3580", eve) or "")
+
+
+def test_forget_a_room_forgets_that_room_not_its_hosts_other_rooms_and_says_them(tmp_path, monkeypatch, capsys):
+    """One teacher's rooms share one certificate (one data folder): `lanchat forget maths` forgot
+    "chess" and "art" as well, each said as "the same certificate", and an impostor's "chess"
+    was then trusted on first use. Now it forgets maths (and the addresses that held its
+    certificate, else the room there was refused), keeps the sister rooms' names and says them,
+    with the command that forgets each; chess found at its address next is known by its name."""
+    from lanchat import __main__ as cli
+    from lanchat import tls as tls_module
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    shared, other = fingerprint(b"the teacher's"), fingerprint(b"another host's")
+    for where in ("10.0.0.5:3580", "10.0.0.5:3581"):
+        known.remember(where, shared)
+    known.remember("10.0.0.9:3580", other)
+    for room in ("maths", "chess", "art"):
+        known.rooms.remember(room, shared)
+    known.rooms.remember("music", other)
+    assert cli.cmd_forget(cli.parse_command_line(["forget", "maths"])) == 0
+    out = capsys.readouterr().out
+    assert "remembered for the room 'maths' (in" in out and "'chess', the same certificate" not in out, out
+    assert ("still trusted by their names, with the same certificate (the same host's rooms): 'chess', 'art'; if their "
+            "host made a new certificate, forget each too (`lanchat forget chess` `lanchat forget art`)") in " ".join(
+                line.strip() for line in out.splitlines()), out
+    assert known.rooms.lookup("maths") is None and known.rooms.lookup("chess") == shared == known.rooms.lookup("art")
+    assert known.rooms.lookup("music") == other and known.hosts() == ["10.0.0.9"]
+    # chess, met at its address (its line went with maths's certificate): known by its sisters' names, nobody asked
+    assert check_fingerprint("10.0.0.5:3581", shared, known=known, ask=lambda fp: pytest.fail("asked")) == (
+        f"TLS fingerprint {shared} (known: the room 'art' you trusted by its name)")
+    # an impostor's chess is still refused
+    with pytest.raises(TlsError, match="has CHANGED"):
+        check_fingerprint("10.0.0.66:3580", fingerprint(b"eve's"), known=known, pinned=fingerprint(b"eve's"),
+                          announced=True, room="chess")
+
+
+# ------------------------------------------------------------------ small ones
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "pthread_sigmask"), reason="POSIX signal masks")
+def test_forget_and_doctor_ask_from_threads_born_with_the_stop_signals_blocked(monkeypatch):
+    """`lanchat forget`'s look-ups of a machine's names (tls.same_machine) and the doctor's probes
+    of the rooms seen (doctor.probe_rooms) ran in a thread pool started with the stop signals open
+    in its threads: a Ctrl-C could land in one of them instead of the main thread, which waits on
+    them. Every thread lanchat starts is born with them blocked (stopsignals.held_in_new_threads);
+    the starter's mask is as it was."""
+    import signal
+
+    from test_stop_signals import Masks, blocked_in_this_thread
+
+    from lanchat import doctor
+    from lanchat.discovery import RoomInfo
+    from lanchat.stopsignals import STOP_SIGNALS
+    from lanchat.tls import same_machine
+
+    masks = Masks()
+    held = signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # as lanchat's main thread has them
+    try:
+        before = blocked_in_this_thread()
+
+        def resolve(host: str, *_args: object, **_kwargs: object) -> list:
+            masks.note(f"forget {host}")
+            return [(2, 1, 6, "", ("127.0.0.1", 0))]
+
+        # the look-up's own thread (tested in test_stop_signals): asked inline, in the pool's thread
+        monkeypatch.setattr("lanchat.stopsignals.start_thread", lambda target, name="": target())
+        assert same_machine("localhost", ["127.0.0.1", "laptop"], resolve=resolve) == ["127.0.0.1", "laptop"]
+        monkeypatch.setattr(doctor, "probe_server", lambda target: masks.note(f"probe {target.host}") or ("ok", ""))
+        rooms = [RoomInfo(name=f"r{n}", host="h", addresses=(f"198.18.0.{n}",), port=3580) for n in (1, 2)]
+        assert set(doctor.probe_rooms(rooms, {})) == {"198.18.0.1:3580", "198.18.0.2:3580"}
+        assert len(masks.seen) == 5, masks.seen
+        for kind, blocked in masks.seen.items():
+            assert set(STOP_SIGNALS) <= blocked, f"{kind}'s thread can take a stop signal"
+        assert blocked_in_this_thread() == before
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+# ------------------------------------------------------------------ cloned machines, one certificate
+
+
+def test_a_room_announcing_this_rooms_certificate_from_another_machine_is_a_clone_and_this_machines_are_not():
+    from lanchat.discovery import RoomInfo, same_certificate_elsewhere
+
+    ours, other = fingerprint(b"the image's"), fingerprint(b"another")
+    sister = RoomInfo(name="chess", host="lab1", addresses=("198.18.0.1", "fe80::1%lan0"), port=3581, fingerprint=ours)
+    plain = RoomInfo(name="plain", host="lab2", addresses=("198.18.0.2",), port=3580)
+    stranger = RoomInfo(name="art", host="lab3", addresses=("198.18.0.3",), port=3580, fingerprint=other)
+    clone = RoomInfo(name="maths", host="lab1", addresses=("198.18.0.4",), port=3580, fingerprint=ours)
+    own = ["198.18.0.1", "fe80::1"]
+    assert same_certificate_elsewhere([sister, plain, stranger], ours, own) is None
+    assert same_certificate_elsewhere([sister, plain, stranger, clone], ours, own) is clone
+
+
+def test_two_machines_cloned_from_one_image_each_say_once_that_the_other_has_their_certificate(lab, tmp_path):
+    """Two lab machines installed from one school image hold one TLS certificate and key: either
+    can pass for the other's room, fingerprint and all, and nothing said so. Each now says it once
+    (the host's full screen, a headless room's log), naming the other; this machine's other room,
+    sharing the certificate rightly, is never taken for a clone."""
+    one, two = lab.namespace("A"), lab.namespace("B")
+    lab.link(one, f"{ANN}/24", two, f"{BOB}/24")
+    image = tmp_path / "tls"  # the cloned image's certificate and key, as both machines have them
+    ensure_certificate(image)
+    host = lab.term(one, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "lab A", "--tls",
+                    "--tls-dir", str(image), cols=200, rows=30)
+    host.expect(r"announcing 'lab A' on the local network")
+    sister = lab.run(one, "serve", "--headless", "--port", "0", "--no-history", "--room", "lab A2", "--tls", "--tls-dir", str(image))
+    sister.expect(r"announced as 'lab A2'", timeout=15)
+    clone = lab.run(two, "serve", "--headless", "--port", "0", "--no-history", "--room", "lab B", "--tls", "--tls-dir", str(image))
+    port = clone.expect(r"listening on port (\d+)").group(1)
+    clone.expect(rf"warning: another machine announces a room with this room's TLS certificate: 'lab A2?' at {ANN}:\d+ ",
+                 timeout=20)
+    host.expect(rf"another machine announces a room with this room's TLS certificate: 'lab B' at {BOB}:{port} ", timeout=20)
+    sister.expect(rf"another machine announces a room with this room's TLS certificate: 'lab B' at {BOB}:{port} ", timeout=20)
+    assert clone.output.count("this room's TLS certificate") == 1
+    assert sister.output.count("this room's TLS certificate") == 1
+    host.send("/q\r")
+    assert host.wait() == 0
