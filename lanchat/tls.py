@@ -116,8 +116,8 @@ def changed_message(where: str, known: str, got: str, known_file: Path) -> str:
     """The loud refusal when a server's fingerprint is not the one remembered for it."""
     return (
         f"WARNING: the TLS fingerprint of {where} has CHANGED.\n"
-        f"  remembered: {known}\n"
-        f"  presented:  {got}\n"
+        f"  remembered: {known} (in short: {short_form(known)})\n"
+        f"  presented:  {got} (in short: {short_form(got)})\n"
         "  Someone may be pretending to be the server, or the host made a new certificate.\n"
         "  Ask the host for the fingerprint `lanchat serve --tls` printed. If it is the new one,\n"
         f"  forget the old one ({known_file}) with {forget_command(where)}, or connect with --fingerprint {got}."
