@@ -287,9 +287,10 @@ def _host_label(port: int, addresses: list[str]) -> str:
 class Announcer:
     """Announces one room while a server runs. ``start()`` returns at once; ``close()`` says goodbye.
 
-    Registering takes about two seconds (multicast DNS first probes that nobody else has the
-    name; a room of the same name gets "-2" added), so it runs in a thread and reports through
-    ``on_done(name or None, problem or None)``.
+    Registering takes about a second and a half (it first listens for the rooms there, which is
+    its probe that nobody else has the name: a room of the same name gets "-2" added), so it runs
+    in a thread and reports through ``on_done(name or None, problem or None)``. A TLS room with
+    ``on_clone`` then watches for its certificate announced by another machine (_watch_clones).
     """
 
     def __init__(
@@ -445,7 +446,7 @@ class Announcer:
 
 def _names_announced(zeroconf, seconds: float) -> list[str]:  # noqa: ANN001
     """The room names announced on the network, asked for and listened to for ``seconds`` (none
-    if zeroconf cannot browse: the probe still renames a clash of the very same name)."""
+    if zeroconf cannot browse: zeroconf closed under us, or no network, where nothing is announced either)."""
     from zeroconf import ServiceBrowser
 
     try:
