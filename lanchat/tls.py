@@ -116,11 +116,11 @@ def changed_message(where: str, known: str, got: str, known_file: Path) -> str:
     """The loud refusal when a server's fingerprint is not the one remembered for it."""
     return (
         f"WARNING: the TLS fingerprint of {where} has CHANGED.\n"
-        f"  remembered: {known} (in short: {short_form(known)})\n"
-        f"  presented:  {got} (in short: {short_form(got)})\n"
+        f"  remembered: {short_form(known)}, {known}\n"
+        f"  presented:  {short_form(got)}, {got}\n"
         "  Someone may be pretending to be the server, or the host made a new certificate.\n"
-        "  Ask the host for the fingerprint `lanchat serve --tls` printed. If it is the new one,\n"
-        f"  forget the old one ({known_file}) with {forget_command(where)}, or connect with --fingerprint {got}."
+        f"  Tell by the host's screen (`lanchat serve --tls` shows it): is its short form {short_form(got)}? If it "
+        f"is, forget the old one ({known_file}) with {forget_command(where)}, or connect with --fingerprint {got}."
     )
 
 
@@ -132,13 +132,13 @@ def room_changed_message(room: str, where: str, known: str, got: str, known_file
 
     return (
         f"WARNING: the TLS fingerprint of the room {quoted(room)} has CHANGED.\n"
-        f"  remembered: {known} (in short: {short_form(known)})\n"
-        f"  presented:  {got} (in short: {short_form(got)}, at {where})\n"
-        "  Anyone on the network can announce a room of that name: another teacher's room may have it,\n"
-        "  someone may be pretending to be the room, or its host made a new certificate.\n"
+        f"  remembered: {short_form(known)}, {known}\n"
+        f"  presented:  {short_form(got)}, {got} (at {where})\n"
+        "  Anyone on the network can announce a room of that name: another teacher's room may have it, someone "
+        "may be pretending to be the room, or its host made a new certificate.\n"
         f"  Tell by the board: is its short form {short_form(got)}? If not, do not join.\n"
-        f"  If it is, connect with --fingerprint {got} (the room you trusted before keeps its trust too);\n"
-        f"  if its host made a new certificate, you may also forget the old one ({known_file}) with {forget_command(room)}."
+        f"  If it is, connect with --fingerprint {got} (the room you trusted before keeps its trust too); if its "
+        f"host made a new certificate, you may also forget the old one ({known_file}) with {forget_command(room)}."
     )
 
 

@@ -119,7 +119,7 @@ def test_two_teachers_rooms_of_one_name_are_both_trusted_once_each_is_checked_ag
         check_fingerprint("10.0.0.6:3580", b, known=known, pinned=b, announced=True, room="Maths")
     text = str(changed.value)
     assert "another teacher's room may have it" in text, text
-    assert f"in short: {short_form(a)}" in text and f"in short: {short_form(b)}, at 10.0.0.6:3580" in text
+    assert f"remembered: {short_form(a)}, {a}\n" in text and f"presented:  {short_form(b)}, {b} (at 10.0.0.6:3580)\n" in text
     assert f"Tell by the board: is its short form {short_form(b)}? If not, do not join." in text
     assert f"connect with --fingerprint {b} (the room you trusted before keeps its trust too)" in text
     # the board says b: typed, it is trusted beside a
@@ -261,8 +261,8 @@ def test_a_changed_address_shows_both_short_forms_too(tmp_path):
     check_fingerprint("10.0.0.5:3580", old, known=known, pinned=old)
     with pytest.raises(TlsError) as changed:
         check_fingerprint("10.0.0.5:3580", new, known=known)
-    assert f"remembered: {old} (in short: {short_form(old)})" in str(changed.value)
-    assert f"presented:  {new} (in short: {short_form(new)})" in str(changed.value)
+    assert f"remembered: {short_form(old)}, {old}\n" in str(changed.value)
+    assert f"presented:  {short_form(new)}, {new}\n" in str(changed.value)
 
 
 def test_the_listen_before_announcing_is_the_probe_and_zeroconf_does_not_probe_again(monkeypatch):
