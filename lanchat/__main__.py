@@ -1167,7 +1167,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .tls import short_form
 
         banner.append(f"  TLS: every connection is encrypted; the server's fingerprint is {tls_fingerprint}")
-        banner.append(f"  its short form, to write on the board: {short_form(tls_fingerprint)} (a student's first join shows it to compare)")
+        banner.append(f"  in short, for the board: {short_form(tls_fingerprint)} (a student's first join shows it to compare)")
     if room_password is not None:
         banner.append("  a password is needed to join (people are asked for it, or set LANCHAT_PASSWORD)")
     how_to_join = len(banner)  # the lines /address says again; the rest are said at start only

@@ -53,7 +53,7 @@ def test_serve_prints_the_short_form_and_a_students_first_join_asks_with_the_sam
     try:
         port = server.expect(r"listening on port (\d+)").group(1)
         fp = server.expect(r"the server's fingerprint is (SHA256:\S+)").group(1)
-        server.expect(rf"its short form, to write on the board: {short_form(fp)} \(a student's first join shows it")
+        server.expect(rf"in short, for the board: {short_form(fp)} \(a student's first join shows it")
         student = pexpect.spawn(
             sys.executable, ["-m", "lanchat", "connect", "127.0.0.1", port, "--tls", "--name", "ann", "--plain"],
             env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=15, dimensions=(24, 100),
@@ -80,7 +80,7 @@ def test_a_tls_room_joined_by_name_shows_the_short_form_on_both_full_screens(lab
     ann, bob = lab.namespace("A"), lab.namespace("B")
     lab.link(ann, f"{ANN}/24", bob, f"{BOB}/24")
     host = lab.term(ann, "serve", "--port", "0", "--name", "ann", "--no-history", "--room", "safe room", "--tls", cols=120)
-    short = host.expect(r"its short form, to write on the board: ([0-9a-f ]{19})").group(1)
+    short = host.expect(r"in short, for the board: ([0-9a-f ]{19})").group(1)
     host.expect(r"announcing 'safe room' on the local network")
     wait_for(lambda: json.loads(lab.run_command(bob, sys.executable, "-m", "lanchat", "rooms", "--json").stdout or "[]"),
              timeout=30, what="the room to be announced")
