@@ -246,18 +246,20 @@ def judge_server(target: Target, outcome: str, detail: str, *, asked: bool, reme
     if outcome == "lanchat":
         return Check("server", "ok", f"a lanchat server answers at {where}")
     if outcome == "lanchat-tls" and remembered is not None and remembered != detail:  # connect refuses it
-        from .tls import forget_command
+        from .tls import forget_command, short_form
 
         return Check("server", "fail", f"a lanchat server with TLS answers at {where}, but its fingerprint is not "
                      "the one you trusted there: `lanchat connect` refuses it as CHANGED",
-                     "someone may be pretending to be the room, or its host made a new certificate: ask the host for "
-                     "the fingerprint `lanchat serve --tls` printed; only if it is the new one, forget the old one "
-                     f"with {forget_command(where)} and connect again",
-                     (f"remembered: {remembered}", f"presented:  {detail}"))
+                     "someone may be pretending to be the room, or its host made a new certificate: tell by the host's "
+                     f"screen (`lanchat serve --tls` shows it): is its short form {short_form(detail)}? Only if it is, "
+                     f"forget the old one with {forget_command(where)} and connect again",
+                     (f"remembered: {short_form(remembered)}, {remembered}", f"presented:  {short_form(detail)}, {detail}"))
     if outcome == "lanchat-tls":  # the detail is its fingerprint
+        from .tls import short_form
+
         trusted = ", the one you trusted" if remembered == detail else ""
         return Check("server", "ok", f"a lanchat server with TLS answers at {where}: join with "
-                     f"`lanchat connect {where} --tls` (its fingerprint: {detail}{trusted})")
+                     f"`lanchat connect {where} --tls` (its fingerprint: {detail}, in short {short_form(detail)}{trusted})")
     if not asked:  # this machine's own port: the port check has said who holds it, if anyone
         return Check("server", "info", f"no lanchat server runs on this machine at port {target.port}",
                      f"start one with `lanchat serve`, or check another machine with `lanchat doctor ADDRESS {target.port}`")

@@ -100,6 +100,8 @@ def test_a_lanchat_server_is_recognised_without_joining_the_room():
 
 def test_a_tls_room_is_recognised_with_its_fingerprint_and_how_to_join():
     """The class set-up README recommends (`serve --tls`) is a lanchat server, not 'another program'."""
+    from lanchat.tls import short_form
+
     server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--tls")
     try:
         port = server.expect(r"listening on port (\d+)").group(1)
@@ -111,7 +113,8 @@ def test_a_tls_room_is_recognised_with_its_fingerprint_and_how_to_join():
     for check in (checks["server"], unasked["server"]):
         assert check["status"] == "ok", check
         assert check["summary"] == (f"a lanchat server with TLS answers at 127.0.0.1:{port}: join with "
-                                    f"`lanchat connect 127.0.0.1:{port} --tls` (its fingerprint: {fingerprint})")
+                                    f"`lanchat connect 127.0.0.1:{port} --tls` (its fingerprint: {fingerprint}, in short "
+                                    f"{short_form(fingerprint)})")
     assert "joined" not in server.output
 
 
@@ -122,7 +125,7 @@ def test_a_tls_room_whose_fingerprint_is_not_the_one_remembered_fails_with_both(
     both fingerprints and the fix; the one remembered is said to be the one trusted."""
     from helpers import child_env
 
-    from lanchat.tls import KnownServers, fingerprint
+    from lanchat.tls import KnownServers, fingerprint, short_form
 
     server = Proc("serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-history", "--tls")
     env = child_env()
@@ -141,9 +144,12 @@ def test_a_tls_room_whose_fingerprint_is_not_the_one_remembered_fails_with_both(
     (code, changed), (_, trusted) = reports
     assert code == 1 and changed["status"] == "fail", changed
     assert "not the one you trusted there" in changed["summary"], changed
-    assert changed["details"] == [f"remembered: {fingerprint(b'the certificate trusted before')}", f"presented:  {presented}"]
+    before = fingerprint(b"the certificate trusted before")
+    assert changed["details"] == [f"remembered: {short_form(before)}, {before}", f"presented:  {short_form(presented)}, {presented}"]
+    assert f"is its short form {short_form(presented)}?" in changed["fix"]
     assert f"`lanchat forget 127.0.0.1:{port}`" in changed["fix"]
-    assert trusted["status"] == "ok" and trusted["summary"].endswith(f"(its fingerprint: {presented}, the one you trusted)")
+    assert trusted["status"] == "ok"
+    assert trusted["summary"].endswith(f"(its fingerprint: {presented}, in short {short_form(presented)}, the one you trusted)")
 
 
 def test_a_room_whose_name_holds_another_certificate_than_its_address_is_doubted(tmp_path, monkeypatch):

@@ -300,3 +300,13 @@ def test_the_listen_before_announcing_is_the_probe_and_zeroconf_does_not_probe_a
     announcer.close()
     assert said == [("lab room-2", None)], said
     assert registered == [(f"lab room-2.{discovery.SERVICE_TYPE}", {"cooperating_responders": True})], registered
+
+
+def test_a_hand_edited_fingerprint_has_no_short_form_and_no_traceback(tmp_path):
+    """A known_servers line edited by hand ("SHA256:oops") reached the refusal as CHANGED, whose
+    short form of it raised (base64): said as none, the refusal whole."""
+    assert short_form("SHA256:oops!") == short_form("SHA256:abcde") == "(none: not a SHA256 fingerprint)"
+    (tmp_path / "known_servers").write_text("10.0.0.5:3580 SHA256:abcde\n")
+    known = KnownServers(tmp_path / "known_servers")
+    with pytest.raises(TlsError, match=r"remembered: \(none: not a SHA256 fingerprint\), SHA256:abcde"):
+        check_fingerprint("10.0.0.5:3580", fingerprint(b"real"), known=known)
