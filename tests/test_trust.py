@@ -310,3 +310,17 @@ def test_a_hand_edited_fingerprint_has_no_short_form_and_no_traceback(tmp_path):
     known = KnownServers(tmp_path / "known_servers")
     with pytest.raises(TlsError, match=r"remembered: \(none: not a SHA256 fingerprint\), SHA256:abcde"):
         check_fingerprint("10.0.0.5:3580", fingerprint(b"real"), known=known)
+
+
+def test_a_fingerprint_announced_in_hex_is_read_as_the_same_sha256_and_pins():
+    """PROTOCOL.md lets an announcement's `fp` be the SHA-256 in 64 hex digits: it was kept as
+    hex, so the pin never matched the certificate's SHA256:base64 (the room refused as "not the
+    one the announcement gave") and its short form was the base64 decoding of hex text. Read as
+    the SHA256: form of the same bytes now."""
+    from lanchat.discovery import SERVICE_TYPE, room_from_record
+
+    fp = fingerprint(b"a certificate")
+    digest = channel_binding(fp)
+    room = room_from_record(f"lab.{SERVICE_TYPE}", ["198.18.0.1"], 3580, {b"fp": digest.hex().encode()})
+    assert room is not None and room.fingerprint == fp
+    assert f"TLS {short_form(fp)}" in room.describe() and short_form(fp).replace(" ", "") == digest.hex()[:16]
