@@ -182,10 +182,12 @@ CREATE TABLE IF NOT EXISTS dropped_held (
     PRIMARY KEY (key, owner)
 )"""
 # Before a batch that may hold direct messages goes (_Dropping._drop): those sent while their
-# recipient was away (an id above the name's last_seen, as directs_for reads it), counted
+# recipient was away (an id above the name's last_seen, as directs_for reads it), counted. Only
+# rows directs_for could replay (a key and an owner): a row edited by hand with no recipient_key
+# would fail the NOT NULL, and with it every drop
 _COUNT_HELD_DROPPED = (
     "INSERT INTO dropped_held (key, owner, count) SELECT recipient_key, recipient_owner, COUNT(*) FROM main.messages AS m "
-    "WHERE recipient IS NOT NULL AND recipient_owner IS NOT NULL AND id >= ?1 AND id <= ?2 "
+    "WHERE recipient IS NOT NULL AND recipient_key IS NOT NULL AND recipient_owner IS NOT NULL AND id >= ?1 AND id <= ?2 "
     "AND id > IFNULL((SELECT last_seen FROM names WHERE names.key = m.recipient_key), 0) "
     "GROUP BY recipient_key, recipient_owner ON CONFLICT (key, owner) DO UPDATE SET count = count + excluded.count"
 )

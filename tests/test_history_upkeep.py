@@ -583,3 +583,21 @@ def test_someone_back_after_their_kept_whispers_were_dropped_is_told_once_after_
         assert isinstance(got, ev.Message) and got.text == "back again"  # told once: no notice this time
         bob.close()
     store.close()
+
+
+def test_a_direct_row_edited_to_have_no_recipient_key_is_dropped_uncounted_and_the_drops_go_on(store, tmp_path):
+    """A file lanchat did not write (history_rows.py): a direct message whose recipient_key is
+    NULL (no one's: directs_for never replays it) made the held count's INSERT fail its NOT NULL,
+    and with it every drop by age, by the size cap and `lanchat history prune`, for good."""
+    import sqlite3
+
+    store.mark_seen("bob")
+    store.keep(time=NOW - 10 * DAY_SECONDS, sender="ann", text="no key", to="bob", sender_owner=KEY, recipient_owner=b"b" * 32)
+    store.keep(time=NOW - 10 * DAY_SECONDS, sender="ann", text="held", to="bob", sender_owner=KEY, recipient_owner=b"b" * 32)
+    store.commit()
+    store.count()  # a statement: the journal moves into SQLite first
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE messages SET recipient_key = NULL WHERE text = 'no key'")
+    db.close()
+    assert store.drop_oldest(before=NOW - DAY_SECONDS, rows=10) == (2, False)
+    assert store.held_dropped("bob", b"b" * 32) == 1
