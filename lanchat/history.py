@@ -169,7 +169,8 @@ _BAN_COLUMNS = {"newcomers": "TEXT", "known_keys": "TEXT"}  # known_keys: finger
 # seven values. So a file (and a journal a killed server left) written by this lanchat opens in an
 # older one as before, which reads and replays the /me as a room message ("ann: waves").
 ACTION = b"/me"
-_ACTION_COLUMN = f"sender_owner IS x'{ACTION.hex()}'"  # 1 for a /me, 0 otherwise (a 32-byte key never is)
+# 1 for a /me, 0 otherwise (a 32-byte key never is; a direct row so marked, by hand, is no /me)
+_ACTION_COLUMN = f"(recipient IS NULL AND sender_owner IS x'{ACTION.hex()}')"
 
 # Direct messages kept for someone away and dropped (by age, or the size cap) before they came back,
 # counted per name and key, so that they hear of it once when they join (HistoryStore.held_dropped;

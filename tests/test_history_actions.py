@@ -218,3 +218,22 @@ def test_find_finds_a_me_as_the_transcript_shows_it_live_or_replayed():
     assert not line_matches(replay, "ann: waves")
     (said,) = session.on_event(ev.Message(sender="ann", text="hi", time=T0 + 2))
     assert line_matches(said, "ann: hi")
+
+
+def test_a_direct_row_marked_as_a_me_by_hand_is_exported_as_the_direct_message_it_is(tmp_path):
+    """Only a room row is a /me (a room row has no owners): a direct message whose sender_owner
+    was set to the mark by hand (a file lanchat did not write) was exported as '* ann -> bob
+    (direct) waves' and with "action": true, though replayed as a direct message."""
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.keep(time=T0, sender="ann", text="psst", to="bob", sender_owner=b"a" * 32, recipient_owner=b"b" * 32)
+    store.commit()
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE messages SET sender_owner = ?", (ACTION,))
+    db.close()
+    again = HistoryStore(path, create=False)
+    (record,) = again.export()
+    assert not record.action and record.to_text("12:00") == "[12:00] ann -> bob (direct): psst"
+    assert "action" not in record.to_json()
+    again.close()
