@@ -1144,6 +1144,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         own_user=os.getuid() if hasattr(os, "getuid") else None,  # bans on this machine hold by user, but ours
     )
     room.answers_pings = True  # a client asks, after a quiet spell, whether the room is there (PROTOCOL.md, Liveness)
+
+
+    if store is not None:  # keys seen in earlier runs: a ban behind a NAT lets those classmates in (moderation.py)
+        from .history_upkeep import DAY_SECONDS
+
+        forget = started - args.keep_days * DAY_SECONDS if args.keep_days is not None else None
+        room.moderation.seen_keys.remember(key for key, _place, _time in store.seen_keys(before=forget))
     log = _headless_log if args.headless else None
     files = _server_files(args, log, first_id=store.next_file_id() if store else 1)
     server = Server(

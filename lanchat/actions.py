@@ -157,6 +157,17 @@ class DropOperator:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KeepSeenKey:
+    """The identity key ``key`` (moderation.key_id) passed the bans at a join from ``place`` (its
+    address group) at ``time``: kept, so that a ban at a shared place after a restart still
+    counts it known (moderation.Moderation.seen)."""
+
+    key: str
+    place: str
+    time: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class Claim:
     """Store that ``name`` now belongs to ``owner`` (None: a release, nobody owns it). ``by``: the
     connection that released it (the host's /release, or the key that took a newer name), told if
@@ -228,5 +239,5 @@ class Said:
 
 Action = (
     Send | Broadcast | Claim | Close | Keep | Log | LogRefusal | Replay | Seen | Record | StoreBan | DropBans | StoreMute | DropMutes
-    | NextFileId | KeepMode | KeepTopic | StoreOperator | DropOperator | Said | SayText | ShowOffers
+    | NextFileId | KeepMode | KeepTopic | StoreOperator | DropOperator | Said | SayText | ShowOffers | KeepSeenKey
 )

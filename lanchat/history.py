@@ -65,7 +65,7 @@ from pathlib import Path
 from . import events as ev
 from . import history_rows as rows_ok
 from .history_journal import Journal, JournalBusy, JournalDamaged, Row, journal_path, read_rows
-from .moderation import Ban, Mute
+from .moderation import SEEN_KEYS, Ban, Mute
 from .textsafe import visible, visible_lines
 
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 10, 11, 13  # SQLite's primary result codes (an error's code & 0xFF)
@@ -193,6 +193,19 @@ _COUNT_HELD_DROPPED = (
     "GROUP BY recipient_key, recipient_owner ON CONFLICT (key, owner) DO UPDATE SET count = count + excluded.count"
 )
 
+# The identity keys that passed the bans at a join (moderation.Moderation.seen), kept so that a ban
+# at a shared place made after a restart still counts a classmate from an earlier run as known
+# (moderation.Ban.known_keys): behind one NAT most keys own no name. The newest SEEN_KEYS are kept
+# (HistoryStore.seen_keys prunes at start, and by the history's --keep-days); a key's row is
+# written at its first join of a run and again after moderation.SEEN_KEY_REFRESH. Added to files of any
+# age; older lanchats ignore it.
+SEEN_KEYS_TABLE = """
+CREATE TABLE IF NOT EXISTS seen_keys (
+    key       TEXT PRIMARY KEY,         -- identity key fingerprint (moderation.key_id)
+    place     TEXT NOT NULL,            -- limits.address_group it joined from last
+    last_seen REAL NOT NULL             -- that join, wall-clock time
+)"""
+
 # Which rule the *_key columns were computed with: case folding alone before names.py; NFKC,
 # case folding and the confusable skeleton since. A file keyed by another rule is re-keyed once.
 NAME_RULE = "nfkc-casefold-skeleton-1"
@@ -206,6 +219,15 @@ def _at_shared_place(newcomers: object, known_keys: object) -> dict:
         return {}
     keys = known_keys.split() if isinstance(known_keys, str) else []
     return {"newcomers": newcomers, "known_keys": frozenset(k for k in keys if len(k) == 64 and all(c in "0123456789abcdef" for c in k))}
+
+
+def _seen_ok(row: tuple) -> bool:
+    """A seen_keys row as keep_seen_key writes it: a fingerprint, a place, a time."""
+    key, place, seen = row
+    return (
+        isinstance(key, str) and len(key) == 64 and all(c in "0123456789abcdef" for c in key)
+        and isinstance(place, str) and len(place) <= 200 and isinstance(seen, (int, float)) and seen == seen
+    )  # fmt: skip
 
 
 class HistoryUnusable(Exception):
@@ -1277,6 +1299,7 @@ class HistoryStore(_Dropping, _NameOwners):
                 db.execute(_ROOM_INDEX)
             self._prepare_moderation()
             self._add_dropped_held()
+            self._add_seen_keys()
 
     def _prepare_moderation(self) -> None:
         """The moderation tables, and name keys recomputed if an older rule made them
@@ -1504,6 +1527,61 @@ class HistoryStore(_Dropping, _NameOwners):
         except sqlite3.OperationalError:  # no such table
             return 0
         return row[0] if row is not None and rows_ok.is_id(row[0]) else 0
+
+    # ------------------------------------------------------------------ keys seen
+
+    def _add_seen_keys(self) -> None:
+        """The seen_keys table (SEEN_KEYS_TABLE), in a file of any age that lacks it."""
+        with self._transaction():
+            self.db.execute(SEEN_KEYS_TABLE)
+
+    _seen_rows = 0  # rows written since the table was last cut to SEEN_KEYS (keep_seen_key)
+
+    def keep_seen_key(self, key: str, place: str, time: float) -> None:
+        """Keep that identity ``key`` passed the bans at a join from ``place`` at ``time``
+        (actions.KeepSeenKey). Every SEEN_KEYS rows written, all but the newest SEEN_KEYS go (the
+        file holds twice that at most): a script making keys cannot grow it without end."""
+        self._settle()
+        try:
+            self.db.execute(
+                "INSERT INTO seen_keys (key, place, last_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET place = excluded.place, last_seen = excluded.last_seen",
+                (key, place, time),
+            )
+            self._seen_rows += 1
+            if self._seen_rows > SEEN_KEYS:
+                self._cut_seen_keys(None)
+        except sqlite3.Error as exc:
+            raise _write_error(exc) from None
+
+    def _cut_seen_keys(self, before: float | None) -> None:
+        """Drop the seen keys last seen before ``before`` (None: none by age) and all but the
+        newest SEEN_KEYS."""
+        if before is not None:
+            self.db.execute("DELETE FROM seen_keys WHERE last_seen < ?", (before,))
+        self.db.execute(
+            "DELETE FROM seen_keys WHERE key NOT IN (SELECT key FROM seen_keys ORDER BY last_seen DESC LIMIT ?)", (SEEN_KEYS,)
+        )
+        self._seen_rows = 0
+
+    def seen_keys(self, *, before: float | None = None) -> list[tuple[str, str, float]]:
+        """(key, place, last seen) of the keys seen in earlier runs, the newest SEEN_KEYS, oldest
+        first: what the room starts with (Moderation.remember_seen). Those last seen before
+        ``before`` (serve --keep-days) are dropped from the file first (a read-only file keeps
+        them, and they are not read). None in a file without the table."""
+        with contextlib.suppress(sqlite3.Error, HistoryWriteError):
+            self._settle()
+            if self.writable:
+                self._cut_seen_keys(before)
+        try:
+            rows = self._read(
+                "SELECT key, place, last_seen FROM (SELECT key, place, last_seen FROM seen_keys WHERE last_seen >= ? "
+                "ORDER BY last_seen DESC LIMIT ?) ORDER BY last_seen",
+                (before if before is not None else float("-inf"), SEEN_KEYS),
+            )
+        except sqlite3.OperationalError:  # no such table: a file of an older lanchat, read-only
+            return []
+        return [(r[0], r[1], float(r[2])) for r in self._usable(rows, _seen_ok)]
 
     # ------------------------------------------------------------------ moderation
 

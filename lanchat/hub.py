@@ -51,6 +51,7 @@ from .actions import (
     DropOperator,
     Keep,
     KeepMode,
+    KeepSeenKey,
     KeepTopic,
     Log,
     LogRefusal,
@@ -185,7 +186,7 @@ def ip_of(address: str) -> str:
 
 # What the history keeps besides messages, so that a restart has it (hub._change)
 STATE_CHANGES = (StoreBan, DropBans, StoreMute, DropMutes, Claim, StoreOperator, DropOperator, KeepTopic, KeepMode,
-                 NextFileId, Record)  # fmt: skip
+                 NextFileId, Record, KeepSeenKey)  # fmt: skip
 
 
 def _store_write(action: Action) -> tuple[Callable[[HistoryStore], object], object]:
@@ -213,6 +214,8 @@ def _store_write(action: Action) -> tuple[Callable[[HistoryStore], object], obje
         return (lambda store: store.set_room_mode(action.mode)), "mode"
     if isinstance(action, NextFileId):
         return (lambda store: store.set_next_file_id(action.value)), "next file id"
+    if isinstance(action, KeepSeenKey):
+        return (lambda store: store.keep_seen_key(action.key, action.place, action.time)), ("seen key", action.key)
     assert isinstance(action, Record), action
     return (lambda store: store.keep_act(action.event)), None
 

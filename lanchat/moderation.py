@@ -19,11 +19,12 @@ import functools
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import events as ev
+from .actions import KeepSeenKey
 from .identity import PUBLIC_KEY_BYTES, IdentityError, fingerprint_hex, unb64
 from .limits import AddressGroups, group_matches
 from .protocol import encode
@@ -42,9 +43,12 @@ BAN_TRIES_SECONDS = 30.0
 # How many members who left from this machine the room remembers the Unix user of, the most
 # recently gone (Moderation.left): a /ban of one who quit before it was typed holds their account.
 DEPARTED_USERS = 1024
-# How many identity keys that passed the bans this run the room remembers, the most recent (a
-# ban at a shared place counts them known, with the keys that own names and the operators')
+# How many identity keys that passed the bans the room remembers, the most recent (a ban at a
+# shared place counts them known, with the keys that own names and the operators'); kept in the
+# history (actions.KeepSeenKey) at a key's first join of a run and then at most once in this many
+# seconds, so a restart forgets no classmate: behind one NAT most keys own no name.
 SEEN_KEYS = 4096
+SEEN_KEY_REFRESH = 3600.0
 
 
 @functools.lru_cache(maxsize=4096)  # looked up per message by flood control; bounded
@@ -135,6 +139,42 @@ class Mute:
         return Ban.matches(self, name_key=name_key, key=key, address=address)  # type: ignore[arg-type]
 
 
+class SeenKeys:
+    """The identity keys (key_id) that passed the bans at a join, the SEEN_KEYS newest, in an
+    earlier run too (``remember``): a ban at a shared place counts them known (Moderation.known_keys)."""
+
+    def __init__(self) -> None:
+        self.told: OrderedDict[str, float | None] = OrderedDict()  # key -> when the history was last told (None: not this run)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.told)
+
+    def seen(self, key: str | None, place: str, now: float) -> list[Action]:
+        """A join with identity ``key`` from ``place`` passed the bans: the room has seen that key
+        (SEEN_KEYS), and the history keeps it at its first join this run, then once in
+        SEEN_KEY_REFRESH at most (a class rejoining after a blip writes nothing)."""
+        if key is None:
+            return []
+        seen = self.told
+        told = seen.get(key)
+        due = told is None or now - told >= SEEN_KEY_REFRESH
+        seen[key] = now if due else told
+        seen.move_to_end(key)
+        if len(seen) > SEEN_KEYS:
+            seen.popitem(last=False)
+        return [KeepSeenKey(key=key, place=place, time=now)] if due else []
+
+    def remember(self, keys: Iterable[str]) -> None:
+        """The keys the history kept from earlier runs (HistoryStore.seen_keys), oldest first:
+        seen, for a ban at a shared place, as if they had joined this run (not written again
+        until they do)."""
+        for key in keys:
+            self.told[key] = None
+            self.told.move_to_end(key)
+        while len(self.told) > SEEN_KEYS:
+            self.told.popitem(last=False)
+
+
 class Moderation:
     """Operators, mutes and bans: the state the moderation rules read and change."""
 
@@ -186,8 +226,7 @@ class Moderation:
         # name key -> (address group, key) of one who left from another machine, the same way (_ban_absent)
         self.departed_places: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
         self.lifted: OrderedDict[str, Ban] = OrderedDict()  # name key -> the ban /unban lifted last (_ban_absent)
-        # the keys (key_id) that passed the bans at a join this run, the SEEN_KEYS newest (known_keys)
-        self.seen_keys: OrderedDict[str, None] = OrderedDict()
+        self.seen_keys = SeenKeys()  # the keys that passed the bans at a join, in earlier runs too (known_keys)
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
         self.full_tries: BanTries | None = None  # tries at the full room told lately (room_social.full_tries_due)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
@@ -284,20 +323,10 @@ class Moderation:
             (b for b in bans if b.holds_newcomer(key=key, address=address)), None
         )
 
-    def seen(self, key: str | None) -> None:
-        """A join with identity ``key`` passed the bans: the room has seen that key (SEEN_KEYS)."""
-        if key is None:
-            return
-        seen = self.seen_keys
-        seen[key] = None
-        seen.move_to_end(key)
-        if len(seen) > SEEN_KEYS:
-            seen.popitem(last=False)
-
     def known_keys(self, room: Room, lifted: Ban | None = None) -> frozenset[str]:
         """The identity keys this room has seen, as a ban at a shared place lets them in: the
         keys that own names (kept across restarts), the operators', those here and those that
-        joined this run (``seen``), and those the bans in force (and ``lifted``, a ban of the
+        joined, this run or an earlier one (SeenKeys), and those the bans in force (and ``lifted``, a ban of the
         name just lifted) knew: after a restart a classmate known to those is known still."""
         owners = {key_id(owner) for owner in room.gate.owners.values()}
         here = {self.identity_of(m) for m in room.members.values()}
@@ -924,9 +953,17 @@ def ban_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Acti
     identity = key_id(key if key is not None else arrival_key)
     ban = mod.ban_for(name_key=ev.name_key(name), key=identity, address=_address_for_bans(mod, cid))
     if ban is None:
-        mod.seen(identity)  # a key this room knows from now on (a later ban at a shared place lets it in)
-        return None
+        return None  # (the room has seen the key once it is in: seen_on_join)
     return _banned(room, cid, ban, name, identity)
+
+
+def seen_on_join(room: Room, member: Member) -> list[Action]:
+    """``member`` joined, past the bans: a key this room knows from now on, across a restart
+    too (Moderation.seen): a later ban at a shared place lets it in. Not the host's nor a bot's."""
+    if member.cid == room.host_cid or member.cid in room.service_cids:
+        return []
+    mod = room.moderation
+    return mod.seen_keys.seen(mod.identity_of(member), mod.groups.group(member.address), room.clock())
 
 
 def _banned(room: Room, cid: int, ban: Ban, name: str, key: str | None = None) -> list[Action]:

@@ -57,6 +57,7 @@ from .moderation import (
     operators_on_join,
     released_key,
     roster,
+    seen_on_join,
     welcome_muted,
 )
 from .names import look_key
@@ -510,6 +511,7 @@ class Room:
         welcome = self._welcome(member, host_name)
         # trust on first use: a key joining under a name nobody owns owns it now (gate.py)
         actions = [*(self.gate.claim(name, key, cid) if cid not in self.service_cids else []), Send(to=cid, event=welcome)]
+        actions += seen_on_join(self, member)  # a key the room knows from now on, kept across a restart
         actions += room_social.after_welcome(self, cid)  # the topic, who is away
         if self.history and cid not in self.service_cids:
             # Straight after the welcome, so history comes before any live traffic. Bots get

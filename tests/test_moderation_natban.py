@@ -21,7 +21,7 @@ from test_identity import auth, hello
 from test_moderation import ModDriver
 
 from lanchat import events as ev
-from lanchat import gate, identity
+from lanchat import gate, identity, moderation
 from lanchat.history import HistoryStore
 from lanchat.moderation import NEWCOMER_TEXT, Ban, key_id
 
@@ -172,6 +172,63 @@ def test_the_history_keeps_a_ban_at_a_shared_place_and_a_file_of_the_last_releas
     assert rows[1][:5] == (2, "mallory", "mallory", "c" * 64, None)
 
 
+def test_the_history_keeps_the_keys_seen_newest_first_bounded_and_pruned_by_age(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """history.seen_keys: a key's join kept (its place and time), read back oldest first; those
+    older than --keep-days and all but the newest SEEN_KEYS go; a file without the table (the
+    last release's, read-only) reads none."""
+    import lanchat.history as history
+
+    monkeypatch.setattr(history, "SEEN_KEYS", 3)
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    for n, key in enumerate("abcde"):
+        store.keep_seen_key(key * 64, NAT, 1000.0 + n)
+    store.keep_seen_key("b" * 64, "10.0.0.9", 2000.0)  # b again, elsewhere: newest now
+    store.close()
+    store = HistoryStore(path)
+    assert store.seen_keys() == [("d" * 64, NAT, 1003.0), ("e" * 64, NAT, 1004.0), ("b" * 64, "10.0.0.9", 2000.0)]
+    assert store.seen_keys(before=1004.0) == [("e" * 64, NAT, 1004.0), ("b" * 64, "10.0.0.9", 2000.0)]
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM seen_keys").fetchone() == (2,)  # d went from the file
+    db.execute("INSERT INTO seen_keys VALUES ('not a key', 'x', 1)")
+    db.commit()
+    db.execute("DROP TABLE seen_keys")  # the last release's file, opened read-only
+    db.commit()
+    db.close()
+    path.chmod(0o444)
+    try:
+        store = HistoryStore(path, create=False)
+        assert store.seen_keys() == []
+        store.close()
+    finally:
+        path.chmod(0o644)
+
+
+def test_a_key_seen_is_kept_at_its_first_join_of_a_run_then_once_an_hour_and_known_after_a_restart():
+    room = ModDriver()
+    room.arrive("hal", host=True)
+    cid = room.connect()
+    room.room.moderation.arrive(cid, NAT, "cys-key")
+    kept = [a for a in room.room.handle(cid, ev.Hello(name="cy")) if type(a).__name__ == "KeepSeenKey"]
+    assert [(a.key, a.place) for a in kept] == [("cys-key", NAT)], kept  # type: ignore[attr-defined]
+    mod = room.room.moderation
+    assert mod.seen_keys.seen(key_id("cys-key"), NAT, room.room.clock() + 60) == []  # a rejoin within the hour: nothing written
+    assert mod.seen_keys.seen(key_id("cys-key"), NAT, room.room.clock() + moderation.SEEN_KEY_REFRESH)
+    assert mod.seen_keys.seen(None, NAT, 0.0) == []
+    # a restart: the room starts with the keys the history kept
+    after = ModDriver()
+    after.room.moderation.seen_keys.remember(["dees-key"])
+    after.arrive("hal", host=True)
+    for name in ("ann", "mallory"):
+        after.arrive(name, address=NAT, key=f"{name}s-key")
+    after.take_all()
+    after.mod("hal", "ban", "mallory")
+    (ban,) = after.stored.values()
+    assert ban.newcomers == NAT and "dees-key" in ban.known_keys, ban
+    assert isinstance(after.take(after.arrive("dee", address=NAT, key="dees-key"))[0], ev.Welcome)
+
+
 # ------------------------------------------------------------------ a real server, a real NAT
 
 # Run inside the test's network namespace (the class's one address): argv host port count; makes
@@ -198,8 +255,8 @@ def _from_the_nat(namespace: str, host: str, port: int, count: int) -> list[sock
     return [socket.socket(fileno=fd) for fd in fds]
 
 
-def _hosted(address: str, history: str) -> tuple[Proc, int]:
-    teach = Proc("serve", "--plain", "--name", "teach", "--host", address, "--port", "0", "--history", history)
+def _hosted(address: str, history: str, *more: str) -> tuple[Proc, int]:
+    teach = Proc("serve", "--plain", "--name", "teach", "--host", address, "--port", "0", "--history", history, *more)
     port = int(teach.expect(r"listening on port (\d+)").group(1))
     teach.expect(r"welcome, teach")
     return teach, port
@@ -315,3 +372,54 @@ def test_a_second_ban_after_a_restart_knows_the_classmates_the_first_knew():
     assert room.stored[2].newcomers == NAT, room.stored
     assert isinstance(room.take(room.arrive("cy", address=NAT, key="cys-key"))[0], ev.Welcome)
     assert room.only_error(room.arrive("b3n", address=NAT, key="fresh-key")).code == ev.E_BANNED
+
+
+def test_a_ban_after_a_restart_lets_in_a_classmate_of_an_earlier_run_who_owns_no_name():
+    """Last week (a real `serve --history`, the class in a network namespace: one address) ten
+    classmates made their names their own, so cy, the eleventh, owns none (the claims one place
+    makes an hour). The server restarts; ann and mallory are in; teach bans mallory, which holds
+    newcomers at the NAT. cy comes back with the key she joined with last week: welcomed (the
+    room kept the keys it had seen, history.seen_keys); a keyless guest and mallory's fresh key
+    are refused."""
+    try:
+        namespace_cm = network_namespace()
+        namespace, our_address, _their_address, _link = namespace_cm.__enter__()
+    except OSError as exc:
+        pytest.skip(str(exc))
+    keys = {name: Ed25519PrivateKey.generate() for name in [*(f"s{n}" for n in range(10)), "cy", "ann", "mallory"]}
+    limit = ("--max-per-address", "10")  # (ten at once, and ten names a place makes its own an hour)
+    procs: list[Proc] = []
+    try:
+        with short_tmp_dir() as folder:
+            history = os.path.join(folder, "h.sqlite3")
+            teach, port = _hosted(our_address, history, *limit)
+            procs.append(teach)
+            mark = teach.mark()
+            for sock, name in zip(_from_the_nat(namespace, our_address, port, 10), keys, strict=False):
+                RawClient(sock, name, key=keys[name]).close()
+            teach.expect(r"\(1 here\)", start=mark + 10)  # all ten left
+            (sock,) = _from_the_nat(namespace, our_address, port, 1)
+            RawClient(sock, "cy", key=keys["cy"]).close()
+            teach.send("/q")
+            assert teach.wait() == 0
+            owners = HistoryStore(Path(history), create=False).owners()
+            assert len(owners) == 11 and identity.owned_name_key("cy") not in owners, owners  # teach, s0-s9; cy owns no name
+            teach, port = _hosted(our_address, history, *limit)
+            procs.append(teach)
+            clients = [RawClient(sock, name, key=keys[name]) for sock, name in zip(_from_the_nat(namespace, our_address, port, 2),
+                                                                                   ("ann", "mallory"), strict=True)]  # fmt: skip
+            teach.send("/ban mallory spam")
+            teach.expect(r"banned mallory")
+            clients[0].expect(ev.Moderated, action="ban")
+            clients[0].close()
+            socks = _from_the_nat(namespace, our_address, port, 3)
+            tries = [("cy", keys["cy"]), ("zed", None), ("m4llory", Ed25519PrivateKey.generate())]
+            got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, tries, strict=True)]
+            assert [type(e).__name__ for e in got] == ["Welcome", "Error", "Error"], got
+            assert all(NEWCOMER_TEXT in e.message for e in got[1:]), got  # type: ignore[attr-defined]
+            teach.send("/q")
+            assert teach.wait() == 0
+    finally:
+        for proc in procs:
+            proc.stop()
+        namespace_cm.__exit__(None, None, None)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lanchat import events as ev
-from lanchat.actions import DropOperator, KeepTopic, LogRefusal, ShowOffers, StoreOperator
+from lanchat.actions import DropOperator, KeepSeenKey, KeepTopic, LogRefusal, ShowOffers, StoreOperator
 from lanchat.protocol import Connection, ConnectionClosed, Invalid, Role
 from lanchat.room import Broadcast, Close, Room, Send
 from lanchat.wire import FrameDecoder
@@ -51,6 +51,8 @@ class RoomDriver:
                 self.refusals_logged.append(action)
             elif isinstance(action, ShowOffers):
                 pass  # the file store's to answer (hub.py): a room alone has no files
+            elif isinstance(action, KeepSeenKey):
+                pass  # the store's copy of the keys seen (moderation.Moderation.seen holds them)
             elif isinstance(action, (KeepTopic, StoreOperator, DropOperator)):
                 self.kept.append(action)  # the store's (hub.py): what a restart keeps
             else:  # pragma: no cover - a new action kind must be taught to this driver
