@@ -534,8 +534,8 @@ def build_parser() -> _Parser:
         type=_positive,
         metavar="N",
         help="at most N connections at once from one address (default 16), and 2 x N new ones a minute "
-        "(never fewer than the default 30): raise it for a class behind one address (a school's NAT); "
-        "not with --no-limits",
+        "(never fewer than the default 30), and N names made its own an hour (never fewer than the default 10): "
+        "raise it for a class behind one address (a school's NAT); not with --no-limits",
     )
     serve.add_argument("--once", action="store_true", help="shut down when the last person leaves (needs --headless)")
     serve.add_argument(
@@ -1144,8 +1144,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         own_user=os.getuid() if hasattr(os, "getuid") else None,  # bans on this machine hold by user, but ours
     )
     room.answers_pings = True  # a client asks, after a quiet spell, whether the room is there (PROTOCOL.md, Liveness)
-
-
+    if args.max_per_address is not None:  # a class behind one NAT: each may own their name (gate.py)
+        room.gate.names_per_address = max(room.gate.names_per_address, args.max_per_address)
     if store is not None:  # keys seen in earlier runs: a ban behind a NAT lets those classmates in (moderation.py)
         from .history_upkeep import DAY_SECONDS
 

@@ -30,7 +30,9 @@ if TYPE_CHECKING:  # the room asks the gate about names; the gate only reads it
     from .room import Room
 
 # Name ownership is trust on first use; these keep one student's script from hoarding names
-# (claim): a key owns its newest three, a machine makes at most ten names its own an hour.
+# (claim): a key owns its newest three, a machine makes at most ten names its own an hour; an
+# address of the network as many as serve --max-per-address lets it hold at once, if more
+# (Gate.names_per_address: a class behind one NAT, whose names stayed unowned past the tenth).
 MAX_NAMES_PER_KEY = 3
 NEW_NAMES_PER_PLACE = 10
 CLAIM_WINDOW = 3600.0
@@ -279,6 +281,7 @@ class Gate:
         self._this_machine: set[int] = set()  # connections to this machine's own LAN address (arrived)
         self._asked: dict[int, _Asked] = {}
         self._claims: dict[str, deque[float]] = {}  # address -> when it made names its own (claim)
+        self.names_per_address = NEW_NAMES_PER_PLACE  # an address of the network's an hour (serve: max(10, --max-per-address))
         self.sessions = KeptSessions()  # which session is each key's newest (a machine left behind)
         self.prompts = PromptTimes(self)  # the time to type the password (hub.py, textline.py)
 
@@ -464,16 +467,15 @@ class Gate:
         return [Claim(name=name, owner=key, by=by if key is None else None)]
 
     def claim(self, name: str, key: bytes | None, cid: int | None = None) -> list[Action]:
-        """Trust on first use: a key joining under a name nobody owns (or taking it with /nick)
-        owns it from now on. Passing through names does not hoard them: a key keeps its newest
-        MAX_NAMES_PER_KEY (the oldest is released), and one machine (``cid``'s place; on the
-        server's own machine, one user) makes at most NEW_NAMES_PER_PLACE names its own an hour,
-        however many keys it makes; past that the name is used unowned and the host's log says
-        so (PROTOCOL.md, Identity)."""
+        """Trust on first use: a key joining under a name nobody owns (or taking it with /nick) owns it
+        from now on. Passing through names does not hoard them: a key keeps its newest MAX_NAMES_PER_KEY
+        (the oldest is released), and one machine (``cid``'s place; on the server's own machine, one user)
+        makes at most NEW_NAMES_PER_PLACE names its own an hour (an address of the network ``names_per_address``),
+        however many keys it makes; past that the name is used unowned and the log says so (PROTOCOL.md, Identity)."""
         if key is None or self.owner_of(name) is not None:
             return []
         place = self._claim_place(cid) if cid is not None else None
-        if place is not None and (refused := self._place_claims(place, name)):
+        if place is not None and (refused := self._place_claims(place, name, cid)):  # type: ignore[arg-type]
             return [refused]
         mine = [owned for owned, owner in self.owners.items() if owner == key]  # oldest first
         actions = self._owned(name, key)
@@ -490,15 +492,15 @@ class Gate:
         user = self.user_of(cid)
         return None if user is None else f"user {user} on this machine"
 
-    def _place_claims(self, place: str, name: str) -> Log | None:
-        """Count a new claim from ``place``; a Log instead when it made too many this hour."""
-        now = self.clock()
+    def _place_claims(self, place: str, name: str, cid: int) -> Log | None:
+        """Count a new claim from ``place`` (``cid``'s); a Log instead when it made too many this hour."""
+        now, most = self.clock(), self.names_per_address if self.on_the_network(cid) else NEW_NAMES_PER_PLACE
         if len(self._claims) > MAX_CLAIM_PLACES:  # many machines: forget those quiet for an hour
             self._claims = {where: times for where, times in self._claims.items() if now - times[-1] < CLAIM_WINDOW}
         recent = self._claims.setdefault(place, deque())
         while recent and now - recent[0] >= CLAIM_WINDOW:
             recent.popleft()
-        if len(recent) >= NEW_NAMES_PER_PLACE:
+        if len(recent) >= most:
             return Log(text=f"{place} made {len(recent)} names its own within the hour: {name[:40]!r} is used unowned")
         recent.append(now)
         return None

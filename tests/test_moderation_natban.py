@@ -229,6 +229,27 @@ def test_a_key_seen_is_kept_at_its_first_join_of_a_run_then_once_an_hour_and_kno
     assert isinstance(after.take(after.arrive("dee", address=NAT, key="dees-key"))[0], ev.Welcome)
 
 
+def test_a_nat_makes_as_many_names_its_own_an_hour_as_serve_lets_it_hold_at_once():
+    """A class of 30 behind one address (serve --max-per-address 30): each makes their name their
+    own; before, past the tenth the names were used unowned, open to anyone there to take. The
+    31st claim that hour is used unowned; a lab server's user is still one person (ten)."""
+    door = gate.Gate(clock=lambda: 1000.0)
+    door.names_per_address = 30
+
+    def claimed(cid: int, peer: str, name: str, **how: object) -> list:
+        door.arrived(cid, peer, **how)  # type: ignore[arg-type]
+        return door.claim(name, bytes([cid % 256]) * 32, cid)
+
+    for n in range(30):
+        assert [type(a).__name__ for a in claimed(n + 1, f"{NAT}:{40000 + n}", f"s{n}")] == ["Claim"], n
+    (log,) = claimed(31, f"{NAT}:41000", "s30")
+    assert "made 30 names its own within the hour: 's30' is used unowned" in log.text, log
+    for n in range(gate.NEW_NAMES_PER_PLACE):
+        assert claimed(100 + n, f"127.0.0.1:{50000 + n}", f"u{n}", user=True, account=1066), n
+    (log,) = claimed(200, "127.0.0.1:51000", "u10", user=True, account=1066)
+    assert "user 1066 on this machine made 10 names" in log.text, log
+
+
 # ------------------------------------------------------------------ a real server, a real NAT
 
 # Run inside the test's network namespace (the class's one address): argv host port count; makes
@@ -375,9 +396,9 @@ def test_a_second_ban_after_a_restart_knows_the_classmates_the_first_knew():
 
 
 def test_a_ban_after_a_restart_lets_in_a_classmate_of_an_earlier_run_who_owns_no_name():
-    """Last week (a real `serve --history`, the class in a network namespace: one address) ten
-    classmates made their names their own, so cy, the eleventh, owns none (the claims one place
-    makes an hour). The server restarts; ann and mallory are in; teach bans mallory, which holds
+    """Last week (a real `serve --history --max-per-address 11`, the class in a network namespace:
+    one address) eleven classmates made their names their own, so cy, the twelfth, owns none (the
+    claims one place makes an hour: as many as it may hold at once, gate.Gate.names_per_address). The server restarts; ann and mallory are in; teach bans mallory, which holds
     newcomers at the NAT. cy comes back with the key she joined with last week: welcomed (the
     room kept the keys it had seen, history.seen_keys); a keyless guest and mallory's fresh key
     are refused."""
@@ -386,8 +407,8 @@ def test_a_ban_after_a_restart_lets_in_a_classmate_of_an_earlier_run_who_owns_no
         namespace, our_address, _their_address, _link = namespace_cm.__enter__()
     except OSError as exc:
         pytest.skip(str(exc))
-    keys = {name: Ed25519PrivateKey.generate() for name in [*(f"s{n}" for n in range(10)), "cy", "ann", "mallory"]}
-    limit = ("--max-per-address", "10")  # (ten at once, and ten names a place makes its own an hour)
+    keys = {name: Ed25519PrivateKey.generate() for name in [*(f"s{n}" for n in range(11)), "cy", "ann", "mallory"]}
+    limit = ("--max-per-address", "11")  # eleven at once, and eleven names a place makes its own an hour
     procs: list[Proc] = []
     try:
         with short_tmp_dir() as folder:
@@ -395,15 +416,15 @@ def test_a_ban_after_a_restart_lets_in_a_classmate_of_an_earlier_run_who_owns_no
             teach, port = _hosted(our_address, history, *limit)
             procs.append(teach)
             mark = teach.mark()
-            for sock, name in zip(_from_the_nat(namespace, our_address, port, 10), keys, strict=False):
+            for sock, name in zip(_from_the_nat(namespace, our_address, port, 11), keys, strict=False):
                 RawClient(sock, name, key=keys[name]).close()
-            teach.expect(r"\(1 here\)", start=mark + 10)  # all ten left
+            teach.expect(r"\(1 here\)", start=mark + 11)  # all eleven left
             (sock,) = _from_the_nat(namespace, our_address, port, 1)
             RawClient(sock, "cy", key=keys["cy"]).close()
             teach.send("/q")
             assert teach.wait() == 0
             owners = HistoryStore(Path(history), create=False).owners()
-            assert len(owners) == 11 and identity.owned_name_key("cy") not in owners, owners  # teach, s0-s9; cy owns no name
+            assert len(owners) == 12 and identity.owned_name_key("cy") not in owners, owners  # teach, s0-s10; cy owns no name
             teach, port = _hosted(our_address, history, *limit)
             procs.append(teach)
             clients = [RawClient(sock, name, key=keys[name]) for sock, name in zip(_from_the_nat(namespace, our_address, port, 2),
