@@ -1149,13 +1149,23 @@ def ban_list(bans: list[Ban]) -> ev.BanList:
 
 
 def muted_refusal(room: Room, member: Member) -> list[Action]:
-    """A muted person's ``say`` or ``whisper``: refused with who, for how long and why."""
+    """A muted person's ``say``: refused with who, for how long and why, and that they may still
+    whisper the host and the operators (muted_whisper_refusal), to ask why: README and the guide
+    promise it, and the refusal is where a muted student looks."""
     mod = room.moderation
     if not mod.mutes:
         return []
     now = room.clock()
     mute = mod.mute_for(member, now, mod.identity_of(member))
-    return room._error(member.cid, ev.E_MUTED, mute_refusal(mute, now)) if mute else []
+    if mute is None:
+        return []
+    return room._error(member.cid, ev.E_MUTED, f"{mute_refusal(mute, now)}, and /w the host or an operator ({_operators_here(room, member)})")
+
+
+def _operators_here(room: Room, member: Member) -> str:
+    """Whom a muted ``member`` may whisper, as their refusals say it: "here now: hal, ann"."""
+    names = [n for n in room.moderation.operator_names(room) if n != member.name]
+    return f"here now: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "none is here now"
 
 
 def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
@@ -1177,9 +1187,7 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
         owner = key_id(room.gate.owner_of(absent))
         if owner is not None and owner in mod.operator_keys:
             return []
-    names = [n for n in mod.operator_names(room) if n != member.name]
-    here = f"here now: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "none is here now"
-    text = f"{mute_refusal(mute, now)}, and whisper only the host and operators ({here})"
+    text = f"{mute_refusal(mute, now)}, and whisper only the host and operators ({_operators_here(room, member)})"
     return room._error(member.cid, ev.E_MUTED, text)
 
 

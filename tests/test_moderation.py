@@ -988,7 +988,8 @@ def test_a_muted_student_still_reads_and_is_told_why_when_typing():
         assert room.take(name) == [act]
     room.say("mallory", "spam")
     assert room.only_error("mallory") == ev.Error(
-        code=ev.E_MUTED, message="you are muted by hal for 5 more minutes: calm down; you can still read"
+        code=ev.E_MUTED,  # and told whom they may still whisper, to ask why (README, the guide)
+        message="you are muted by hal for 5 more minutes: calm down; you can still read, and /w the host or an operator (here now: hal)",
     )
     room.whisper("mallory", "ann", "spam")
     assert room.only_error("mallory").code == ev.E_MUTED
@@ -1109,7 +1110,7 @@ def test_a_student_rejoining_muted_is_told_the_minutes_rounded_up_and_keeps_the_
     assert "6 more minutes" in room.only_error("bob").message
     room.now = real_end - 0.5  # half a second left: still "1 more minute", never 0 (until unmuted)
     room.say("bob", "now?")
-    assert room.only_error("bob").message == "you are muted by hal for 1 more minute; you can still read"
+    assert room.only_error("bob").message.startswith("you are muted by hal for 1 more minute; you can still read, and /w")
 
 
 def test_unmute_and_a_mute_without_minutes():
@@ -1143,7 +1144,7 @@ def test_a_mute_is_stored_survives_a_restart_and_its_minutes_run_on_while_the_se
         restarted.arrive(name)
     restarted.take_all()
     restarted.say("mallory", "free at last?")
-    assert restarted.only_error("mallory").message == "you are muted by hal for 3 more minutes: calm down; you can still read"
+    assert restarted.only_error("mallory").message.startswith("you are muted by hal for 3 more minutes: calm down; you can still read,")
     restarted.say("bob", "and me?")
     assert "until an operator unmutes you" in restarted.only_error("bob").message
     restarted.mod("hal", "unmute", "bob")

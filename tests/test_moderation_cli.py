@@ -147,7 +147,7 @@ def test_ops_mute_and_mode_through_the_real_server(run):  # noqa: F811
     ann.send("/mute bob 5 calm down")
     bob.expect(r"-!- ann muted you for 5 minutes: calm down \(you can still read\)$")
     bob.send("let me speak")
-    bob.expect(r"! you are muted by ann for 5 more minutes: calm down; you can still read$")
+    bob.expect(r"! you are muted by ann for 5 more minutes: calm down; you can still read, and /w the host or an operator \(here now: hal, ann\)$")
     hal.send("hello bob")
     bob.expect(STAMP + r"hal: hello bob$")  # bob still reads
     ann.send("/unmute bob")
@@ -382,7 +382,7 @@ def test_a_mute_survives_a_server_restart_and_an_unmute_does_too(run):  # noqa: 
         cy.expect(r"back in the room as cy", timeout=20, start=mark)
         teach.expect(r"back in the room as teach", timeout=20, start=mark)
         cy.send("am I free now?")
-        cy.expect(r"! you are muted by teach for [45] more minutes: calm down; you can still read$", start=mark)
+        cy.expect(r"! you are muted by teach for [45] more minutes: calm down; you can still read, and /w the host or an operator \(here now: teach\)$", start=mark)
         teach.send("/unmute cy")
         cy.expect(r"-!- teach unmuted you$")
         server.popen.terminate()  # a clean stop this time: everyone is told and leaves

@@ -307,7 +307,8 @@ def test_a_muted_students_status_line_says_until_when(terms):
     bob.expect(r"ann muted you for 10 minutes: too loud")
     bob.wait_screen(lambda rows: re.search(r"│ duplex │ muted until \d\d:\d\d │ 2 here", rows[-2]), what="muted in the status line")
     bob.send("the answer is 42\r")  # refused: kept in the input line for when the mute is over
-    bob.expect(r"you are muted by ann for 10 more minutes: too loud; you can still read;")
+    bob.expect(r"you are muted by ann for 10 more minutes: too loud; you can still read,")
+    bob.expect(r"and /w the host or an operator \(here now: ann\); what you typed is kept")  # whom to ask why
     bob.wait_screen(lambda rows: rows[-1].startswith("> the answer is 42") and "what you typed is kept" in "".join(rows),
                     what="the refused line back in the input line")  # fmt: skip
     bob.send("\x15")  # Ctrl-U: the student lets it go
