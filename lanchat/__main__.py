@@ -3192,6 +3192,7 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
         while more:
             went, more = store.drop_oldest(before=before, rows=BATCH_ROWS * 10)
             dropped += went
+        store.seen_keys(before=before)  # the keys that joined no later go too (a NAT ban's classmates: moderation.py)
         used, count, oldest = store.holdings()
         stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(before))
         _say(f"{PROG}: dropped {dropped:,} message{'' if dropped == 1 else 's'} (room and direct) from before {stamp} in "

@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -203,6 +204,21 @@ def test_the_history_keeps_the_keys_seen_newest_first_bounded_and_pruned_by_age(
         store.close()
     finally:
         path.chmod(0o644)
+
+
+def test_history_prune_drops_the_keys_seen_before_its_time_too(tmp_path: Path):
+    """`lanchat history prune` (a term's chat gone): the keys that last joined before that go too."""
+    from helpers import ROOT, child_env
+
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.keep_seen_key("a" * 64, NAT, 1e9)  # 2001
+    store.keep_seen_key("b" * 64, NAT, time.time())
+    store.close()
+    pruned = subprocess.run([sys.executable, "-m", "lanchat", "history", "prune", "--keep-days", "30", str(path)],
+                            capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=30)  # fmt: skip
+    assert pruned.returncode == 0, pruned.stderr
+    assert [key for key, _place, _time in HistoryStore(path, create=False).seen_keys()] == ["b" * 64]
 
 
 def test_a_key_seen_is_kept_at_its_first_join_of_a_run_then_once_an_hour_and_known_after_a_restart():
