@@ -407,14 +407,14 @@ def unacknowledged_bytes(sock: socket.socket) -> int | None:
     AF_UNIX: not read), from the kernel (Linux's SIOCOUTQ, macOS's SO_NWRITE); None where it
     cannot tell. Falling, the link moves: a live room behind a slow upload (liveness.py)."""
     try:
+        if sys.platform == "darwin":  # first: its termios has a TIOCOUTQ too, a tty's, which a socket refuses
+            return int(sock.getsockopt(socket.SOL_SOCKET, _SO_NWRITE))
         import fcntl
         import termios
 
         request = getattr(termios, "TIOCOUTQ", None)  # Linux's SIOCOUTQ has the same number
         if request is not None:
             return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), request, b"\0\0\0\0"))[0])
-        if sys.platform == "darwin":
-            return int(sock.getsockopt(socket.SOL_SOCKET, _SO_NWRITE))
     except (ImportError, OSError, ValueError):
         pass
     return None

@@ -116,6 +116,33 @@ def test_a_ping_behind_our_own_moving_output_waits_for_it_and_a_small_backlog_do
     assert quiet.newly_silent()
 
 
+def test_on_macos_the_backlog_is_read_from_so_nwrite_not_a_tty_ioctl(monkeypatch):
+    """macOS's termios has a TIOCOUTQ too, for terminals: on a socket it fails (ENOTTY), and its
+    socket's unacknowledged bytes are SO_NWRITE's. Asked first, the tty's ioctl said "not known"
+    there, and every upload long enough for a ping was said silent. (A pipe stands in for the
+    socket's descriptor: the ioctl fails on it as on macOS's socket.)"""
+    from lanchat import transport
+
+    class MacSocket:
+        def __init__(self, fd: int) -> None:
+            self.fd = fd
+
+        def fileno(self) -> int:
+            return self.fd
+
+        def getsockopt(self, level: int, option: int) -> int:
+            assert (level, option) == (socket.SOL_SOCKET, 0x1024)  # SO_NWRITE
+            return 123_456
+
+    monkeypatch.setattr(transport.sys, "platform", "darwin")
+    read_end, write_end = os.pipe()
+    try:
+        assert transport.unacknowledged_bytes(MacSocket(write_end)) == 123_456  # type: ignore[arg-type]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 def test_a_lost_connection_forgets_what_was_asked_and_the_next_welcome_decides_again():
     clock = Clock()
     watch = Liveness(clock)
