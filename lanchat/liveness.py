@@ -131,8 +131,8 @@ class Liveness:
 
 def silent_line(seconds: float) -> str:
     """The line --plain prints when the room stops answering (the full screen's status line counts instead)."""
-    return (f"the room has not answered for {seconds:.0f} s: its host may be stopped or asleep, or the link stalled; "
-            "the connection is kept and the chat goes on when it answers (/q leaves)")
+    return (f"the room has not answered for {seconds:.0f} s: its host may be busy, stopped or asleep, or the link down; "
+            "the chat goes on when it answers (/q leaves)")  # on this connection, or (a dead link) after a rejoin
 
 
 def answers_again_line(seconds: float) -> str:
