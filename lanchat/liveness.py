@@ -1,7 +1,7 @@
 """liveness.py: does the room still answer? The client's ping after a quiet spell, and what it says while no answer comes. Pure; the clock is passed in.
 
 TCP keepalive finds a link that died, within a minute (transport.set_keepalive), but never a
-server whose process is stopped (Ctrl-Z, SIGSTOP, a laptop lid half-closed): its kernel answers
+server whose process is stopped (Ctrl-Z, SIGSTOP; a laptop asleep is a dead link): its kernel answers
 the probes for it, and a quiet room looked the same as a dead one. So a client that has heard no
 byte from the room for PING_AFTER_SECONDS sends ``ping``, only to a server whose welcome says it
 answers one (PROTOCOL.md, Liveness: an older server never sees it), and any byte from the room

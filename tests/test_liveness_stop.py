@@ -1,4 +1,4 @@
-"""A room whose server is stopped (SIGSTOP: Ctrl-Z, a laptop lid half-closed) or whose link
+"""A room whose server is stopped (SIGSTOP: Ctrl-Z) or whose link
 stalls while nobody talks: the real server, started here and stopped by its PID, real --plain
 clients and a full screen in a pty, and tests/badlink.py's stall (PROTOCOL.md, Liveness).
 
