@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import socket
 import time
-from pathlib import Path
 
 import pytest
-from helpers import DEFAULT_TIMEOUT, ROOT, Proc, RawClient, StandInServer, child_env, running_server, wait_for
+from helpers import DEFAULT_TIMEOUT, Proc, RawClient, StandInServer, running_server, wait_for
+from platform_shims import shimmed_env
 
 from lanchat import events as ev
 from lanchat import limits as lim
@@ -270,23 +270,18 @@ def test_a_script_pinging_flat_out_is_slowed_paused_and_dropped_and_the_room_goe
 # ---------------------------------------------------------------- a real client
 
 
-def quick_env(tmp_path: Path, ping_after: float = 1.0, answer: float = 1.5) -> dict[str, str]:
+def quick_env(ping_after: float = 1.0, answer: float = 1.5) -> dict[str, str]:
     """A child's environment in which lanchat pings after ``ping_after`` s of quiet and calls
     the room silent ``answer`` s after that (liveness.py's own numbers, set at start-up by a
-    sitecustomize of the test's own), so a test waits seconds, not 20."""
-    folder = tmp_path / f"quick-{ping_after}-{answer}"
-    folder.mkdir(exist_ok=True)
-    (folder / "sitecustomize.py").write_text(
-        f"import lanchat.liveness as quick\nquick.PING_AFTER_SECONDS = {ping_after}\nquick.ANSWER_SECONDS = {answer}\n"
-    )
-    return child_env(PYTHONPATH=f"{folder}{os.pathsep}{ROOT}")
+    sitecustomize: platform_shims.shimmed_env), so a test waits seconds, not 20."""
+    return shimmed_env(f"import lanchat.liveness as quick\nquick.PING_AFTER_SECONDS = {ping_after}\nquick.ANSWER_SECONDS = {answer}\n")
 
 
-def test_an_older_server_never_sees_a_ping(tmp_path):
+def test_an_older_server_never_sees_a_ping():
     """A server whose welcome has no ``ping`` (one older than PROTOCOL.md's Liveness) would answer
     one with unknown-type, shown as an error line: the client never sends it, however quiet."""
     server = StandInServer(lambda stand_in, event: None, timeout=30)
-    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(tmp_path, 0.2, 0.3))
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(0.2, 0.3))
     try:
         bob.expect(r"welcome, bob")
         welcomed = time.monotonic()
@@ -302,7 +297,7 @@ def test_an_older_server_never_sees_a_ping(tmp_path):
     assert not any(isinstance(event, ev.Ping) for event in server.heard), server.heard
 
 
-def test_a_room_that_stops_answering_is_said_silent_and_its_return_is_said(tmp_path):
+def test_a_room_that_stops_answering_is_said_silent_and_its_return_is_said():
     """A server whose welcome says ``ping`` and then answers nothing: --plain says so in one
     line, once; the first byte it sends again is said to be its answer."""
     answered = {"now": False}
@@ -312,7 +307,7 @@ def test_a_room_that_stops_answering_is_said_silent_and_its_return_is_said(tmp_p
             stand_in.send(ev.Pong())
 
     server = StandInServer(on_event, timeout=30, ping=True)
-    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(tmp_path, 0.5, 1.0))
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(0.5, 1.0))
     try:
         bob.expect(r"welcome, bob")
         bob.expect(r"the room has not answered for 1 s: .*the chat goes on when it answers", timeout=10)
@@ -393,7 +388,7 @@ def test_the_status_line_keeps_the_silence_first_and_short_on_a_narrow_screen():
     assert narrow.startswith(" bob │ no answer 12 s"), narrow
 
 
-def test_a_ping_refused_as_a_flood_is_an_answer_and_shows_nothing(tmp_path):
+def test_a_ping_refused_as_a_flood_is_an_answer_and_shows_nothing():
     """Another session of ours (or a class behind one address) spent the flood allowance: the
     room refuses our ping with slow-down. That is the room answering: nothing shown for it, no
     silence said, and the next quiet spell pings again."""
@@ -406,7 +401,7 @@ def test_a_ping_refused_as_a_flood_is_an_answer_and_shows_nothing(tmp_path):
             stand_in.send(ev.Roster(members=("bob", "zed")))
 
     server = StandInServer(on_event, timeout=30, ping=True, flood_burst=10, flood_rate=3.0)
-    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(tmp_path, 0.3, 1.0))
+    bob = Proc("connect", "127.0.0.1", str(server.port), "--name", "bob", "--plain", env=quick_env(0.3, 1.0))
     try:
         bob.expect(r"welcome, bob")
         wait_for(lambda: sum(isinstance(event, ev.Ping) for event in server.heard) >= 3, what="three pings, each refused")

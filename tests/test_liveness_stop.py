@@ -38,7 +38,7 @@ class Room:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.env = quick_env(tmp)
+        self.env = quick_env()
         self.procs: list[Proc] = []
         self.server = self._started(Proc(
             "serve", "--headless", "--host", "127.0.0.1", "--port", "0", "--no-announce",
@@ -192,13 +192,13 @@ def namespace():
         yield found
 
 
-def test_a_link_that_died_under_a_quiet_chat_ends_within_seconds_and_the_client_rejoins(namespace, tmp_path):
+def test_a_link_that_died_under_a_quiet_chat_ends_within_seconds_and_the_client_rejoins(namespace):
     """bob's laptop in a network namespace of the test's own, its link taken down while nobody
     talks: no FIN, no reset, nothing typed. Before, TCP keepalive said so after about a minute
     (20 s idle, then 4 probes 10 s apart); now the ping goes unanswered, the connection is put
     in doubt, the quick keepalive ends it within seconds, and bob tries to rejoin."""
     name, our_address, _their_address, their_link = namespace
-    env = quick_env(tmp_path)
+    env = quick_env()
     server = Proc("serve", "--headless", "--host", our_address, "--port", "0", "--no-announce", "--no-history", env=env)
     bob = None
     try:
