@@ -1159,13 +1159,17 @@ def muted_refusal(room: Room, member: Member) -> list[Action]:
     mute = mod.mute_for(member, now, mod.identity_of(member))
     if mute is None:
         return []
-    return room._error(member.cid, ev.E_MUTED, f"{mute_refusal(mute, now)}, and /w the host or an operator ({_operators_here(room, member)})")
+    whom = _operators_here(room, member, hosted="the host or an operator", headless="an operator")
+    return room._error(member.cid, ev.E_MUTED, f"{mute_refusal(mute, now)}, and /w {whom}")
 
 
-def _operators_here(room: Room, member: Member) -> str:
-    """Whom a muted ``member`` may whisper, as their refusals say it: "here now: hal, ann"."""
+def _operators_here(room: Room, member: Member, *, hosted: str, headless: str) -> str:
+    """Whom a muted ``member`` may whisper, as their refusals say it: "the host or an operator
+    (here now: hal, ann)"; in a room with no host (serve --headless) ``headless``, not ``hosted``:
+    there is no host to whisper."""
     names = [n for n in room.moderation.operator_names(room) if n != member.name]
-    return f"here now: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "none is here now"
+    here = f"here now: {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}" if names else "none is here now"
+    return f"{hosted if room.host_cid is not None else headless} ({here})"
 
 
 def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
@@ -1187,7 +1191,8 @@ def muted_whisper_refusal(room: Room, member: Member, to: str) -> list[Action]:
         owner = key_id(room.gate.owner_of(absent))
         if owner is not None and owner in mod.operator_keys:
             return []
-    text = f"{mute_refusal(mute, now)}, and whisper only the host and operators ({_operators_here(room, member)})"
+    whom = _operators_here(room, member, hosted="the host and operators", headless="operators")
+    text = f"{mute_refusal(mute, now)}, and whisper only {whom}"
     return room._error(member.cid, ev.E_MUTED, text)
 
 

@@ -1040,6 +1040,27 @@ def test_a_muted_students_whisper_to_an_operator_who_left_is_kept_for_their_key(
     assert refused.event.code == ev.E_MUTED
 
 
+def test_a_muted_student_in_a_headless_room_is_told_to_ask_an_operator_not_a_host_there_is_not():
+    """serve --headless --operator teach: there is no host, yet the refusals said '/w the host or
+    an operator' and 'whisper only the host and operators'. They name operators only there, and
+    say so when none is here (the teacher left)."""
+    room = ModDriver(operators=("teach",))
+    room.arrive_with_key("teach", Ed25519PrivateKey.generate())
+    room.arrive_with_key("cy", Ed25519PrivateKey.generate())
+    room.arrive_with_key("bob", Ed25519PrivateKey.generate())
+    room.mod("teach", "mute", "cy", minutes=5, reason="calm down")
+    room.take_all()
+    head = "you are muted by teach for 5 more minutes: calm down; you can still read"
+    room.say("cy", "let me speak")
+    assert room.only_error("cy").message == f"{head}, and /w an operator (here now: teach)"
+    room.whisper("cy", "bob", "psst")
+    assert room.only_error("cy").message == f"{head}, and whisper only operators (here now: teach)"
+    room.leave("teach")
+    room.take_all()
+    room.say("cy", "still?")
+    assert room.only_error("cy").message == f"{head}, and /w an operator (none is here now)"
+
+
 def test_a_muted_student_cannot_talk_through_away_or_nick():
     """/away REASON and /nick are shown to everyone: muted, they would carry what say may not."""
     room = classroom()
