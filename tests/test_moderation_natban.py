@@ -206,6 +206,29 @@ def test_the_history_keeps_the_keys_seen_newest_first_bounded_and_pruned_by_age(
         path.chmod(0o644)
 
 
+def test_a_script_making_keys_for_a_whole_run_cannot_grow_the_seen_keys_past_twice_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A run that never restarts (the start's cut never comes): a script joining with a fresh key
+    each time adds a row each join; every SEEN_KEYS rows the oldest go, so the file holds at most
+    twice SEEN_KEYS and the newest are kept."""
+    import lanchat.history as history
+
+    monkeypatch.setattr(history, "SEEN_KEYS", 3)
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    look = sqlite3.connect(path)
+    try:
+        counts = []
+        for n in range(20):
+            store.keep_seen_key(f"{n:064x}", NAT, 1000.0 + n)
+            counts.append(look.execute("SELECT COUNT(*) FROM seen_keys").fetchone()[0])
+        assert max(counts) <= 6, counts
+        newest = [row[0] for row in look.execute("SELECT key FROM seen_keys ORDER BY last_seen DESC LIMIT 3")]
+        assert newest == [f"{n:064x}" for n in (19, 18, 17)]
+    finally:
+        look.close()
+        store.close()
+
+
 def test_history_prune_drops_the_keys_seen_before_its_time_too(tmp_path: Path):
     """`lanchat history prune` (a term's chat gone): the keys that last joined before that go too."""
     from helpers import ROOT, child_env
@@ -219,6 +242,23 @@ def test_history_prune_drops_the_keys_seen_before_its_time_too(tmp_path: Path):
                             capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=30)  # fmt: skip
     assert pruned.returncode == 0, pruned.stderr
     assert [key for key, _place, _time in HistoryStore(path, create=False).seen_keys()] == ["b" * 64]
+
+
+def test_serve_keep_days_drops_the_keys_seen_before_it_at_start():
+    """serve --history --keep-days 30 (a real one, headless): a key last seen in 2001 goes from
+    the file at start, one seen today stays."""
+    with short_tmp_dir() as folder:
+        path = Path(folder) / "h.sqlite3"
+        store = HistoryStore(path)
+        store.keep_seen_key("a" * 64, NAT, 1e9)  # 2001
+        store.keep_seen_key("b" * 64, NAT, time.time())
+        store.close()
+        server = Proc("serve", "--headless", "--unix", os.path.join(folder, "c.sock"), "--history", str(path), "--keep-days", "30")
+        try:
+            server.expect(r"keeping 30 days")  # (the banner comes after the room has the keys: the cut is done)
+        finally:
+            server.stop()
+        assert [key for key, _place, _time in HistoryStore(path, create=False).seen_keys()] == ["b" * 64]
 
 
 def test_a_key_seen_is_kept_at_its_first_join_of_a_run_then_once_an_hour_and_known_after_a_restart():
