@@ -514,7 +514,8 @@ def test_a_history_cut_short_or_damaged_inside_exports_every_message_left_and_sa
     assert done.stderr == (f"{damaged}: the messages from #{len(read) + 1} on could not be read; the transcript "
                            f"has the {len(read)} messages that could\n")  # fmt: skip
     inside = bytearray(data)
-    inside[20 * 4096 : 24 * 4096] = bytes(4 * 4096)  # four pages in the middle zeroed
+    middle = data.index(b"message 150 ") // 4096 * 4096  # a page of messages, wherever the schema's pages lie
+    inside[middle : middle + 4 * 4096] = bytes(4 * 4096)  # four pages in the middle zeroed
     db.write_bytes(bytes(inside))
     done = subprocess.run([sys.executable, "-m", "lanchat", "history", str(db)], capture_output=True, text=True,
                           env=child_env(), cwd=ROOT, timeout=20)  # fmt: skip
