@@ -1148,6 +1148,12 @@ def ban_list(bans: list[Ban]) -> ev.BanList:
     return ev.BanList(bans=tuple(reversed(lines)))
 
 
+def is_muted(room: Room, member: Member) -> bool:
+    """Whether ``member`` is muted now, without building the refusal's words (a typing hint asks)."""
+    mod = room.moderation
+    return bool(mod.mutes) and mod.mute_for(member, room.clock(), mod.identity_of(member)) is not None
+
+
 def muted_refusal(room: Room, member: Member) -> list[Action]:
     """A muted person's ``say``: refused with who, for how long and why, and that they may still
     whisper the host and the operators (muted_whisper_refusal), to ask why: README and the guide

@@ -16,6 +16,7 @@ from .moderation import (
     BAN_TRIES_SECONDS,
     BanTries,
     banned_name_nick_refusal,
+    is_muted,
     muted_refusal,
     operator_name_nick_refusal,
     who_can,
@@ -139,7 +140,7 @@ def handle(room: Room, member: Member, event: ev.Event) -> list[Action]:
     if isinstance(event, ev.Typing):
         if now - member.typing_hint_at < TYPING_HINT_SECONDS:
             return []  # at most one hint a person every few seconds, however many arrive
-        if muted_refusal(room, member):
+        if is_muted(room, member):
             return []  # muted: nothing they type will be read, so "is typing" would only taunt (no error: a hint is silent)
         member.typing_hint_at = now
         others = tuple(c for c in room.members if c != member.cid and c not in room.service_cids)
