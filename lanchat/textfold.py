@@ -5,7 +5,8 @@ an error read on an 80-column projector came out as "is `lanchat serve` running 
 machine". ``fold_lines`` folds each line at its spaces instead, the rest under the line's own
 indent and two more. Some words must never be split, because someone copies them: a
 `backquoted` command, ``--fingerprint SHA256:...`` with its value, an ``nc HOST PORT``, and a
-``lanchat connect ...`` command with its arguments. Those stay whole; a ``--fingerprint``
+``lanchat connect ...`` command with its arguments; and a TLS fingerprint's short form
+(``7bac 2a98 9472 0602``), compared with the board at a glance. Those stay whole; a ``--fingerprint``
 and a command to run as it is (``python -m lanchat connect 10.0.0.1 3580``, or one with a
 fingerprint) go on a line of their own, so a triple click copies exactly them; a command in a
 sentence (``lanchat connect ADDRESS PORT``) stays in the sentence. One longer
@@ -31,6 +32,9 @@ _UNIT = re.compile(
     r"|(?P<option>--fingerprint +\S+)"  # one quoted back in an error: kept with its value
     rf"|(?P<command>(?:python3? -m )?lanchat (?:{_SUBCOMMANDS})\b(?!:)(?: +{_ARGUMENT})*\S*)"
     r"|(?P<nc>\bnc +\S+ +\d+\S*)"
+    # a TLS fingerprint's short form (tls.short_form, "7bac 2a98 9472 0602"), read off the board
+    # at a glance, or a key's (identity.short_fingerprint): four groups on one row, never "7bac 2a98" / "9472 0602"
+    r"|(?P<short>[(\[{\"']?(?<![\w-])[0-9a-f]{4}(?: [0-9a-f]{4}){3}(?![\w-])\S*)"
     r"|\S+"
 )
 MIN_WIDTH = 20  # past the hanging indent, however narrow the terminal says it is

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lanchat.textfold import cells, fold_line, fold_lines
 
 FP = "SHA256:" + "Ab+/" * 10 + "xyz"
@@ -111,3 +113,58 @@ def test_a_link_too_long_for_the_hang_is_put_less_deep_whole_on_its_row():
     (row,) = [row for row in rows if link in row]
     assert row.strip() == link and row.startswith("  ")
     assert rows[-1].startswith(hang)
+
+
+def test_a_fingerprints_short_form_stays_on_one_row_as_four_groups():
+    """At 50 columns, serve's banner and the CHANGED refusal folded the short form for the board
+    between its groups, '... is its short form 7bac 2a98' / '9472 0602? If not, do not join.':
+    the four groups, compared at a glance, are now one unit, with what is stuck to them."""
+    from lanchat.tls import short_form
+
+    fp = "SHA256:e6wqmJRyBgK8tNf0SzmQ0Wl3nqVjJQm2pVwFv9Z4rYs"
+    short = short_form(fp)
+    assert len(short.split()) == 4
+    lines = [
+        f"  in short, for the board: {short} (a student's first join shows it to compare)",
+        f"  Tell by the board: is its short form {short}? If not, do not join.",
+        f"  Tell by the board: is its short form ({short}). If not, do not join.",
+        f"[12:00] * the room's TLS fingerprint, in short {short}, as the host said",
+    ]
+    for columns in (40, 44, 50, 56):
+        for line in lines:
+            rows = fold_line(line, columns)
+            assert any(short in row for row in rows), (columns, rows)
+            assert all(cells(row) <= columns for row in rows), (columns, rows)
+    assert fold_line(lines[1], 50) == ["  Tell by the board: is its short form", f"    {short}? If not, do not join."]
+    # two groups of hex are words, folded as words
+    assert fold_line("word " * 7 + "abcd 1234 more words to fold here", 44) == [
+        "word word word word word word word abcd 1234", "  more words to fold here"]
+
+
+def test_serve_at_a_narrow_terminal_shows_the_short_form_whole_on_one_row():
+    """Once in a real terminal (a pty of 44 columns): serve --tls's banner line for the board
+    showed '... for the board: 7bac 2a98 9472' / '    0602 (a student's first join ...'."""
+    import io
+    import sys
+
+    import pexpect
+    from helpers import ROOT, child_env
+
+    from lanchat.tls import short_form
+
+    server = pexpect.spawn(
+        sys.executable, ["-m", "lanchat", "serve", "--port", "0", "--host", "127.0.0.1", "--headless", "--no-history", "--tls"],
+        env=child_env(), cwd=str(ROOT), encoding="utf-8", timeout=15, dimensions=(24, 44),
+    )
+    server.logfile_read = shown = io.StringIO()
+    try:
+        server.expect(r"history: off")
+        text = shown.getvalue().replace("\r\n", "\n")
+        fingerprint = re.search(r"SHA256:\S+", text)
+        assert fingerprint, text
+        rows = text.split("\n")
+        (board,) = [row for row in rows if short_form(fingerprint.group()) in row]
+        assert board.strip().startswith(short_form(fingerprint.group())) and len(board) <= 44, rows
+    finally:
+        server.terminate(force=True)
+        server.close()
