@@ -282,8 +282,25 @@ def test_roster_pane_at_100_columns():
     texts = row_texts(rd.render(view, 10, 100))
     pane = [t[-rd.roster_width(100) :] for t in texts[:8]]
     assert "Here (3)" in pane[0]
-    assert any("ann (host)" in p for p in pane) and any("▸bob" in p for p in pane) and any("carol" in p for p in pane)
+    assert any("ann (host, you)" in p for p in pane) and any("▸bob" in p for p in pane) and any("carol" in p for p in pane)
     assert "Here" not in "\n".join(row_texts(rd.render(view, 10, 99)))
+
+
+def test_the_roster_keeps_the_marks_whole_and_cuts_a_long_name_before_them():
+    """At 100 columns "teacher (host) (you)" was cut to "teacher (host) (yo…": the marks, what a
+    glance at the pane looks for, now share one bracket and stay whole; a name too long for the
+    row is cut before them; only a name left shorter than a few columns gives way to them."""
+    view = make_view(name="teacher", members=["teacher", "bob", "a_rather_long_name", "brunhilde_the_6th", "cy"], host="teacher",
+                     operators=["brunhilde_the_6th"], away={"cy": "tea"})
+
+    def pane(cols: int) -> list[str]:
+        return [t[-rd.roster_width(cols) :].rstrip() for t in row_texts(rd.render(view, 10, cols))[2:7]]
+
+    assert pane(100) == [" teacher (host, you)", " bob", " a_rather_long_name", " brunhilde_the… (op)", " cy (away)"]
+    assert pane(120) == [" teacher (host, you)", " bob", " a_rather_long_name", " brunhilde_the_6th (op)", " cy (away)"]
+    view.session.away["teacher"] = "back soon"  # three marks leave a name too little room: the row's end is cut
+    assert pane(100)[0] == " teacher (host, you…"
+    assert_well_formed(rd.render(view, 10, 100), 10, 100)
 
 
 def test_too_small_says_so_and_recovers():

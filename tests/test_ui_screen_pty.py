@@ -886,3 +886,21 @@ def test_on_the_projector_up_never_brings_back_a_whisper_pasted_under_another_co
     teacher.wait_screen(lambda rows: rows[-1].startswith("> open page 12"), what="the line to the room recalled")
     assert "your mark" not in teacher.lines[-1]
     bob.close()
+
+
+def test_the_roster_shows_the_host_and_you_whole_at_usual_widths(terms):
+    """The teacher's own screen at 100 columns showed "teacher (host) (yo…" in the roster pane:
+    the marks now share one bracket, whole at 100 and 120 columns; at 80 the pane gives way to
+    the chat, as ever (F2 says why)."""
+    teacher, port = host(terms, name="teacher", cols=100)
+    join(terms, port, "bob")
+    teacher.expect(r"│ Here \(2\)")
+    for cols in (100, 120):
+        teacher.resize(24, cols)
+        width = render.roster_width(cols)
+        edge = cols - width - 1  # the pane's edge, where the program draws it at this width
+        pane = teacher.wait_screen(lambda rows, edge=edge: rows[0][edge:].startswith("│ Here (2)") and rows, what=f"{cols} columns")
+        assert any(row[-width:].rstrip() == " teacher (host, you)" for row in pane), "\n".join(pane)  # type: ignore[union-attr,arg-type]
+        assert "\u2026" not in "".join(row[-width:] for row in pane)  # type: ignore[union-attr]
+    teacher.resize(24, 80)
+    teacher.expect_gone(r"Here \(2\)")

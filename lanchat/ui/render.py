@@ -686,23 +686,38 @@ def _roster(view: View, height: int, width: int) -> list[list[Cell]]:
         # offline, whose turn it was is no longer known (a restarted room gives it afresh): no mark, as the status line
         is_turn = not over and not offline(session) and session.mode == "turn" and session.turn is not None and name_key(session.turn) == name_key(member)
         mark = "\u25b8" if is_turn else " "
-        row = cells(mark, PROMPT_WAIT) + cells(visible(member), sender_style(member))
-        if session.host is not None and name_key(session.host) == name_key(member):
-            row += cells(" (host)", TIME)
-        elif member in session.operators:
-            row += cells(" (op)", TIME)
-        if name_key(member) == name_key(session.name):
-            row += cells(" (you)", TIME)
-        if name_key(member) in getattr(session, "away", {}):
-            row += cells(" (away)", TIME)
-        if len(row) > width:
-            row = fit(row, width - 1) + [("\u2026", TIME)]
-        rows.append(fit(row, width))
+        rows.append(_roster_row(cells(mark, PROMPT_WAIT), cells(visible(member), sender_style(member)), _roster_marks(session, member), width))
     if len(shown) < len(members):
         rows.append(text_row(f" +{len(members) - len(shown)} more", TIME, width, PLAIN))
     rows = rows[:height]
     rows += [[(" ", PLAIN)] * width for _ in range(height - len(rows))]
     return rows
+
+
+ROSTER_NAME_KEPT = 5  # a name cut to make room for its marks keeps at least this many columns, "…" included
+
+
+def _roster_marks(session: Session, member: str) -> str:
+    """What the roster says of ``member`` after the name, in one bracket: " (host, you)"."""
+    key = name_key(member)
+    marks = ["host" if session.host is not None and name_key(session.host) == key else "op" if member in session.operators else ""]
+    marks += ["you" if key == name_key(session.name) else "", "away" if key in getattr(session, "away", {}) else ""]
+    said = ", ".join(mark for mark in marks if mark)
+    return f" ({said})" if said else ""
+
+
+def _roster_row(turn: list[Cell], name: list[Cell], marks: str, width: int) -> list[Cell]:
+    """A roster row of ``width``: at 100 columns, "teacher (host) (you)" lost its end, "(yo…",
+    the marks being what a glance looks for. They are kept whole, the name cut before them
+    ("▸longername… (host, you)"), as long as the name keeps ``ROSTER_NAME_KEPT`` columns; past
+    that (a host away, on a narrow pane) the row's end is cut, as any row's."""
+    tail = cells(marks, TIME)
+    if len(turn) + len(name) + len(tail) <= width:
+        return fit(turn + name + tail, width)
+    room = width - len(turn) - len(tail)
+    if marks and room >= min(ROSTER_NAME_KEPT, len(name)):
+        return fit(turn + fit(name, room - 1) + [("\u2026", name[0][1])] + tail, width)
+    return fit(turn + name + tail, width - 1) + [("\u2026", TIME)]
 
 
 def offline(session: Session) -> bool:
