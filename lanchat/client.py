@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import events as ev
 from . import identity
-from .client_files import ClientTransfers, cut_off, hash_kept, hashing, stalled
+from .client_files import ClientTransfers, cut_off, hash_kept, hashing, not_back_on_offer, stalled
 from .liveness import Liveness, answers_again_line, refuses_a_ping, silent_line
 from .pacing import ANSWERS_AWAITED_SECONDS, SendPacer, without_muted
 from .protocol import (
@@ -288,7 +288,7 @@ class Reconnect:
         now = time.monotonic()
         if self.settle_at is not None and now >= self.settle_at:
             self.settle_at = None
-            loop.session.rejoin.settled()
+            rejoin_settled(loop)
             self.resend(loop)  # no end of the replay came: what is left may have arrived or not
         if self.retry_at is not None and self.news_at is not None and now >= self.news_at:
             # the room announced at a new address while we wait (the host's laptop got another
@@ -714,6 +714,15 @@ FINGERPRINT_CHANGED = "fingerprint-changed"  # over TLS, not the certificate fir
 STOP_REJOINING = frozenset(
     {PASSWORD_NEEDED, FINGERPRINT_CHANGED, ev.E_PASSWORD, ev.E_LOCKED, ev.E_BANNED, ev.E_USE_TLS, ev.E_TAKEN_OVER}
 )
+
+
+def rejoin_settled(loop: ClientLoop) -> None:
+    """A rejoin's replay and offers have come (Reconnect.tick, REPLAY_SETTLE_SECONDS after its
+    welcome): the session's rejoin is over, and a download promised to go on once back whose
+    file was not offered again is said not to (client_files.not_back_on_offer)."""
+    loop.session.rejoin.settled()
+    if gone := not_back_on_offer(loop.transfers):
+        loop.frontend.show(gone)
 
 
 def stop_rejoining_message(error: JoinError) -> str:

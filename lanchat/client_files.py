@@ -798,6 +798,27 @@ def _went_while_away(transfers: ClientTransfers, file_id: str, said: Line) -> Li
     return replace(said, text=said.text + after, private=said.private and said.private + after)
 
 
+def not_back_on_offer(transfers: ClientTransfers) -> list[Line]:
+    """The rejoin's replay and offers have settled (client.Reconnect.tick): each download promised
+    to go on "once back, if still on offer" (cut_off) whose offer did not come back is not on offer
+    now. A room that restarted, or no longer knew the session, says nothing of it (no
+    _went_while_away), and the promise stood unsaid: said once for each, with what of it is kept and
+    how to go on, and dropped (a later offer of the same file waits for a /get)."""
+    lines = []
+    for file_id in list(transfers.resume_on_offer):
+        del transfers.resume_on_offer[file_id]
+        known = transfers.known.get(file_id)
+        if known is None:  # (cut_off promises again only offers it saw)
+            lines.append(transfers._line(f"the download of #{file_id} does not go on: it is not on offer now; /get it when it is offered again"))
+            continue
+        sha256, size, name = known
+        kept = _held(transfers.downloads, name, sha256, size)
+        after = f"kept {human_size(kept)} of it: a /get of it goes on from there" if kept else "/get it"
+        hidden = HIDDEN_FILE if file_id in transfers.private_offers else None
+        lines.append(_named(transfers.wall(), "the download of ", safe_name(name), f" (#{file_id}) does not go on: it is not on offer now; {after} when it is offered again (/files)", hidden))
+    return lines
+
+
 def _numbered(transfers: ClientTransfers, file_id: str) -> int:
     """A new request id for a get of ``file_id`` (PROTOCOL.md, Request ids), kept as its last get's:
     counted up from 1 in each run, the newest ``OFFERS_REMEMBERED`` ids kept."""

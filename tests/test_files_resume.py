@@ -33,6 +33,7 @@ from lanchat.client_files import (
     cut_off,
     hash_kept,
     hashing,
+    not_back_on_offer,
     partial_path,
 )
 from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan, human_size
@@ -430,6 +431,32 @@ def test_a_download_promised_again_once_back_says_so_when_the_rejoin_says_its_of
     assert get.offset == half
 
 
+def test_a_download_promised_again_whose_offer_is_not_back_once_the_rejoin_settled_says_so_once(tmp_path, data):
+    """A rejoin to a room that restarted (or no longer knew the session) hears nothing of the
+    files its lost connection was fetching: the download promised to go on 'once back, if still on
+    offer' got no further line, ever. Once the rejoin's replay and offers have settled, each such
+    download says once that it is not on offer now, what is kept, and how to go on."""
+    transfers, half = half_fetched(tmp_path, data)
+    transfers.on_event(offered(b"small" * 10, file_id="8", name="notes.txt"))
+    transfers.command(FileCommand(name="get", file_id="8"))  # asked, not begun
+    cut_off(transfers)
+    assert set(transfers.resume_on_offer) == {"7", "8"}
+    assert texts(not_back_on_offer(transfers)) == [
+        "the download of dataset.bin (#7) does not go on: it is not on offer now; kept 1.1 MiB of it: a /get of it goes on from there when it is offered again (/files)",
+        "the download of notes.txt (#8) does not go on: it is not on offer now; /get it when it is offered again (/files)",
+    ]
+    assert not_back_on_offer(transfers) == [] and transfers.resume_on_offer == {}  # said once
+    assert transfers.on_event(offered(data, file_id="12")) == ([], [])  # the teacher sends it again: no longer asked by itself
+    (get,), _ = transfers.command(FileCommand(name="get", file_id="12"))
+    assert get.offset == half  # a /get goes on from what was kept
+    # one the rejoin did offer again is asked for, and not said to be gone
+    (tmp_path / "again").mkdir()
+    transfers, _ = half_fetched(tmp_path / "again", data)
+    cut_off(transfers)
+    replies, _ = transfers.on_event(offered(data))
+    assert replies and not_back_on_offer(transfers) == []
+
+
 def test_a_download_cut_short_goes_on_when_the_same_file_is_offered_again_under_another_id(tmp_path, data):
     """The sender left while bob was away and, back, sent the data set again (or the server
     restarted and the teacher sent it again): the same file, by its SHA-256, as #12. The download
@@ -706,6 +733,46 @@ def test_a_student_back_after_the_sender_left_reads_that_the_download_does_not_g
         bob.expect(rf"dataset\.bin \(#{file_id}\) went when cat left: a file is on offer only while its sender is here; kept [\d.]+ MiB of it: a /get of it goes on from there if it is offered again")
     finally:
         for proc in (bob, cat, ann):
+            if proc is not None:
+                proc.stop()
+        link.close()
+        nowhere.close()
+
+
+def test_a_student_back_in_a_restarted_room_reads_that_the_download_does_not_go_on(tmp_path):
+    """The user's side: bob's link leads nowhere for a while (cut mid-download) and the room's
+    server is restarted meanwhile (its PID ended, a new one started): back in the new room, which
+    knows nothing of the file, bob read nothing more of the download promised to go on 'if still
+    on offer'. Now, once the rejoin has settled, he reads that it does not, once."""
+    data, source, downloads, ann, port = room_with_a_dataset(tmp_path, 8 * MB)
+    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
+    nowhere.bind(("127.0.0.1", 0))
+    link = BadLink(("127.0.0.1", port), rate=8 * MB)
+    bob = again = None
+    try:
+        ann.expect(r"welcome, ann")
+        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
+        bob.expect(r"welcome, bob")
+        ann.send(f"/send {source}")
+        file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
+        bob.send(f"/get {file_id}")
+        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
+        link.target = nowhere.getsockname()
+        link.cut()
+        bob.expect(r"it goes on from there once back, if still on offer")
+        ann.stop()  # the room's server ends (by its PID) and is started again
+        again, new_port = start_server("--name", "ann", "--no-history", "--files-dir", str(tmp_path / "store2"))
+        link.target, link.rate = ("127.0.0.1", new_port), 0
+        bob.expect(r"back in the room")
+        said = bob.expect(rf"the download of dataset\.bin \(#{file_id}\) does not go on: it is not on offer now; kept ([\d.]+) MiB of it: "
+                          r"a /get of it goes on from there when it is offered again \(/files\)$")
+        assert float(said.group(1)) >= 1.0
+        mark = bob.mark()
+        bob.send("/files")  # answered after all of the above: said once, nothing asked for
+        bob.expect(r"no files are on offer", start=mark)
+        assert bob.output.count("does not go on") == 1 and "asking for dataset.bin again" not in bob.output
+    finally:
+        for proc in (bob, again, ann):
             if proc is not None:
                 proc.stop()
         link.close()
