@@ -144,6 +144,26 @@ def test_a_fingerprint_stays_with_its_option_in_the_transcript():
     assert [row.strip() for row in row_texts(narrow)][1:3] == ["192.168.100.200 3580 --tls", "--fingerprint SHA256:Qx7vQx7vQx7"]
 
 
+def test_a_fingerprints_short_form_stays_on_one_row_in_the_transcript():
+    """A student joining a TLS room by name on a 50-column full screen read 'TLS fingerprint in
+    short 7bac' / '2a98 9472 0602: compare it ...': the 16 digits to compare with the board, on
+    two rows. Its four groups now go on one row, as textfold keeps them in printed lines; the
+    height counted without a layout (line_height) agrees."""
+    short = "7bac 2a98 9472 0602"
+    view = make_view()
+    lines = [Line(kind="notice", time=T0, text=f"TLS fingerprint in short {short}: compare it with the host's screen"),
+             msg(f"is it ({short})? the board says so"), msg("abcd 1234 beef: two groups and a word fold as words")]
+    view.add(lines)
+    for cols in (36, 40, 50, 64):
+        frame = rd.render(view, 16, cols)
+        assert_well_formed(frame, 16, cols)
+        rows = row_texts(frame)
+        assert sum(short in row for row in rows) == 2, (cols, rows)
+        assert [rd.line_height(line, cols) for line in lines] == [len(rd.layout_line(line, cols)) for line in lines]
+    rows = [row.rstrip() for row in row_texts(rd.render(view, 16, 50))]
+    assert rows[:2] == [f"{rd.clock(T0)} -!- TLS fingerprint in short", f"{' ' * 10}{short}: compare it with the"], rows
+
+
 def test_each_sender_keeps_a_stable_colour():
     assert rd.sender_style("bob") == rd.sender_style("BOB")  # names are case-blind
     colours = {rd.sender_style(name).fg for name in ("ann", "bob", "carol", "dave", "erin", "frank")}

@@ -327,7 +327,11 @@ _WORDS = re.compile(r" +|[^ ]+")
 # A word and what must stay on its row with it: a --fingerprint and its value, which someone
 # copies (a row of its own if need be, as textfold keeps it in printed lines; README). Wider
 # than the row, it goes apart at its spaces like any words.
-_KEPT_WORDS = re.compile(r"--fingerprint +[^ ]+| +|[^ ]+")
+# And a fingerprint's short form (tls.short_form, "7bac 2a98 9472 0602": the board's, compared at a
+# glance; a key's, identity.short_fingerprint), its four groups on one row, as textfold keeps them.
+_SHORT_FORM = r"[(\[{\"']?(?<![\w-])[0-9a-f]{4}(?: [0-9a-f]{4}){3}(?![\w-])[^ ]*"
+_KEPT_WORDS = re.compile(rf"--fingerprint +[^ ]+|{_SHORT_FORM}| +|[^ ]+")
+_HAS_SHORT_FORM = re.compile(r"[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}").search  # (may: 0.5 us a search, not 1.3)
 BLANK: Cell = (" ", PLAIN)
 # A web address a terminal may make clickable: http(s) and only the characters RFC 3986 allows,
 # so nothing in it can end the OSC 8 sequence that carries it (no ESC, no BEL, no space).
@@ -515,6 +519,8 @@ def _ascii_height(line: Line, width: int) -> int | None:
         if used + len(paragraph) <= width and not (paragraph[:1] == " " and used == indent and rows > 1):
             used += len(paragraph)  # the whole paragraph fits on this row: no word can wrap
             continue
+        if _HAS_SHORT_FORM(paragraph):  # a short form kept whole (_KEPT_WORDS) where it wraps: laid out
+            return None
         for word in _WORDS.findall(paragraph):
             size = len(word)
             if word[0] == " ":
