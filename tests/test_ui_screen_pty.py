@@ -452,7 +452,7 @@ def test_me_nick_away_topic_and_typing_between_two_screens(terms):
     bob.wait_screen(lambda rows: rows[-2].startswith(" bobby │ client"), what="bob's own status line")
     ann.send("/away at lunch\r")
     bob.expect(r"ann is away: at lunch")
-    bob.expect(r"ann \(host\) \(away\)")
+    bob.expect(r"ann \(host, away\)")
     bob.send("/w ann are you there?\r")
     bob.expect(r"ann is away: at lunch \(they will see your message later\)")
     ann.send("/topic lab 3: sockets\r")
@@ -899,8 +899,14 @@ def test_the_roster_shows_the_host_and_you_whole_at_usual_widths(terms):
         teacher.resize(24, cols)
         width = render.roster_width(cols)
         edge = cols - width - 1  # the pane's edge, where the program draws it at this width
-        pane = teacher.wait_screen(lambda rows, edge=edge: rows[0][edge:].startswith("│ Here (2)") and rows, what=f"{cols} columns")
-        assert any(row[-width:].rstrip() == " teacher (host, you)" for row in pane), "\n".join(pane)  # type: ignore[union-attr,arg-type]
+        # (curses redraws row by row: waited for until the row is there, or the screen is shown)
+        pane = teacher.wait_screen(
+            lambda rows, edge=edge, width=width: rows[0][edge:].startswith("│ Here (2)")
+            and any(row[edge:] == "│" + " teacher (host, you)".ljust(width) for row in rows) and rows,
+            what=f"the roster at {cols} columns, 'teacher (host, you)' whole",
+        )
         assert "\u2026" not in "".join(row[-width:] for row in pane)  # type: ignore[union-attr]
     teacher.resize(24, 80)
     teacher.expect_gone(r"Here \(2\)")
+    teacher.send("\x1bOQ")  # F2
+    teacher.expect(r"the list of who is here needs at least 100 columns; /who lists them")
