@@ -118,6 +118,7 @@ class BanTries:
     told_at: float
     held: int = 0  # tries since then, not told yet
     name: str = ""  # the name the last one asked for
+    others: bool = False  # a try held came under another name than the ban's (not only the last)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1029,12 +1030,15 @@ def _ban_try(room: Room, ban: Ban, name: str) -> list[Action]:
     mod = room.moderation
     now = room.clock()
     tries = mod.ban_tries.get(ban.id)
+    other = ev.name_key(name) != ban.name_key
     if tries is not None and now - tries.told_at < BAN_TRIES_SECONDS:
         tries.held += 1
         tries.name = name
+        tries.others = tries.others or other
         return []
     mod.ban_tries[ban.id] = BanTries(told_at=now, name=name)
-    return _tell_ban_tries(room, ban, name, 1 + (tries.held if tries is not None else 0), now)
+    held = tries.held if tries is not None else 0
+    return _tell_ban_tries(room, ban, name, 1 + held, now, others=other or (held > 0 and tries is not None and tries.others))
 
 
 def ban_tries_due(room: Room) -> list[Action]:
@@ -1050,7 +1054,7 @@ def ban_tries_due(room: Room) -> list[Action]:
         if not tries.held or ban is None:  # nothing more to tell, or unbanned since
             del mod.ban_tries[ban_id]
             continue
-        actions += _tell_ban_tries(room, ban, tries.name, tries.held, now)
+        actions += _tell_ban_tries(room, ban, tries.name, tries.held, now, others=tries.others)
         mod.ban_tries[ban_id] = BanTries(told_at=now, name=tries.name)
     return actions
 
@@ -1061,12 +1065,14 @@ def ban_tries_due_at(room: Room) -> float | None:
     return min(t.told_at for t in tries.values()) + BAN_TRIES_SECONDS if tries else None
 
 
-def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float) -> list[Action]:
-    """One notice of ``count`` tries to the host and the operators here, and a log line. A try
-    under another name says whose ban it was and what it holds: "bob" refused by mallory's ban
-    on a shared lab account is not bob's ban (the teacher may want to /unban it)."""
+def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float, *, others: bool) -> list[Action]:
+    """One notice of ``count`` tries to the host and the operators here, and a log line. Tries
+    under another name (``others``: any of them, not only the last) say whose ban it was and
+    what it holds: "bob" refused by mallory's ban on a shared lab account is not bob's ban (the
+    teacher may want to /unban it), and behind a NAT the banned student's fresh names and a new
+    classmate's are counted together, so the count is the ban's, not the last name's."""
     mod = room.moderation
-    other = ev.name_key(name) != ban.name_key
+    other = others
     newcomers = [f"joins at {_place_text(ban.newcomers)} {NEWCOMER_TEXT}"] if ban.newcomers else []
     holds = " and ".join((["their key"] if ban.key else []) + ([_place_text(ban.address)] if ban.address else []) + newcomers)
     refused = ev.Refused(
@@ -1087,7 +1093,10 @@ def ban_try_text(refused: ev.Refused) -> str:
     )
     if refused.of:  # another name than the ban's: whose ban, and what of it they came with
         held = f", which holds {refused.holds}" if refused.holds else ""
-        return f"{refused.name} ({refused.of}'s ban by {refused.by}{why}{held}; /unban {refused.of} lifts it) {tried}"
+        ban = f"{refused.of}'s ban by {refused.by}{why}{held}; /unban {refused.of} lifts it"
+        if refused.count:  # tries under several names, perhaps several people's: the count is the ban's
+            return f"{refused.count} more tries to join were turned away ({ban}), the last as {refused.name}"
+        return f"{refused.name} ({ban}) {tried}"
     return f"{refused.name} (banned by {refused.by}{why}) {tried}"
 
 

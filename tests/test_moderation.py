@@ -515,8 +515,8 @@ def test_the_host_and_operators_hear_of_a_banned_students_tries_once_per_30_s_wi
                       holds="address 192.168.1.66")  # under another name: whose ban it is, and what it holds
     assert room.take("hal") == room.take("ann") == [then]
     assert room.take("bob") == []
-    assert room.logged[-1] == ("m29 (mallory's ban by hal: spam, which holds address 192.168.1.66; /unban mallory lifts it) "
-                               "tried to join 29 more times and was turned away each time")
+    assert room.logged[-1] == ("29 more tries to join were turned away (mallory's ban by hal: spam, which holds address "
+                               "192.168.1.66; /unban mallory lifts it), the last as m29")  # not "m29 tried 29 times"
     room.now = START + 60  # nobody tried since: nothing to tell, and nothing timed any more
     assert room.perform(ban_tries_due(room.room)) == [] and next_ban_tries(room.room) is None
     room.now = START + 61

@@ -75,6 +75,40 @@ def test_a_ban_behind_a_nat_refuses_the_banned_student_back_with_a_fresh_key_or_
     assert isinstance(room.take(room.arrive("newkid", address=NAT, key="newkids-key"))[0], ev.Welcome)
 
 
+
+def test_the_tries_a_nat_ban_holds_back_are_counted_as_the_bans_not_the_last_names():
+    """Behind a NAT the banned student's fresh names and a new classmate's are turned away by one
+    ban and told to the teacher once per 30 s with the count of the tries held back. The count was
+    put on the last name: "mallory (banned by hal: spam) tried to join 2 more times" when eve (a
+    new classmate) tried once and mallory once, so the teacher, looking for who waits outside,
+    read that only mallory kept trying. Now the count is the ban's, and the last name is the last."""
+    room = _nat_class()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    room.take_all()
+    start = room.now
+    room.only_error(room.arrive("zed", address=NAT, key="fresh-key"))  # mallory, told at once
+    (first,) = [e for e in room.take("hal") if isinstance(e, ev.Refused)]
+    assert first.name == "zed" and first.of == "mallory" and first.count is None, first
+    room.now = start + 5
+    room.only_error(room.arrive("eve", address=NAT, key="eves-new-key"))  # a new classmate: held back
+    room.now = start + 10
+    room.only_error(room.arrive("mallory", address="10.9.9.9"))  # mallory under her own name: held back
+    assert [e for e in room.take("hal") if isinstance(e, ev.Refused)] == []
+    room.now = start + moderation.BAN_TRIES_SECONDS
+    room.perform(moderation.ban_tries_due(room.room))
+    (then,) = [e for e in room.take("hal") if isinstance(e, ev.Refused)]
+    assert then.count == 2 and then.name == "mallory" and then.of == "mallory", then
+    assert room.logged[-1] == ("2 more tries to join were turned away (mallory's ban by hal: spam, which holds their key "
+                               f"and joins at address {NAT} {NEWCOMER_TEXT}; /unban mallory lifts it), the last as mallory")
+    # only the banned name tried meanwhile: said as before, hers
+    room.now = start + moderation.BAN_TRIES_SECONDS + 1
+    room.only_error(room.arrive("mallory", address="10.9.9.9"))
+    room.only_error(room.arrive("mallory", address="10.9.9.9"))
+    room.now = start + 2 * moderation.BAN_TRIES_SECONDS
+    room.perform(moderation.ban_tries_due(room.room))
+    assert room.logged[-1] == "mallory (banned by hal: spam) tried to join 2 more times and was turned away each time"
+
+
 def _keyed(room: ModDriver, name: str, key: Ed25519PrivateKey) -> ev.Event:
     """``name`` joins from the NAT proving ``key``, as `lanchat connect` does; the first answer."""
     cid = room.connect()
