@@ -45,6 +45,7 @@ class Liveness:
         self.clock = clock
         self.answers_pings = False  # the last welcome said the server answers ping
         self.heard_at = clock()  # the last byte from the room
+        self.quiet_since = self.heard_at  # the last sign of it: a byte, or our output seen taken (sending)
         self.asked_at: float | None = None  # a ping went then, and no byte came since
         self.said = False  # the silence was said (newly_silent): its end is said too (heard)
         self.backlog = 0  # our own bytes not taken by the peer yet, at the last look (sending)
@@ -62,8 +63,9 @@ class Liveness:
         """Bytes came from the room. Returns how long it had not answered when that was said
         (it answers again now), else None."""
         now = self.clock()
-        silent = now - self.asked_at if self.said and self.asked_at is not None else None
-        self.heard_at, self.asked_at, self.said, self.backlog = now, None, False, 0
+        silent = now - self.quiet_since if self.said and self.asked_at is not None else None
+        self.heard_at = self.quiet_since = now
+        self.asked_at, self.said, self.backlog = None, False, 0
         return silent
 
     def ping_due(self) -> bool:
@@ -81,7 +83,7 @@ class Liveness:
         if self.asked_at is None or self.said or backlog is None:
             return
         if backlog < self.backlog and self.backlog >= MOVING_BYTES:
-            self.asked_at = self.clock()
+            self.asked_at = self.quiet_since = self.clock()
         self.backlog = backlog
 
     @property
@@ -90,11 +92,15 @@ class Liveness:
         return self.backlog >= MOVING_BYTES
 
     def unanswered_for(self) -> float | None:
-        """Seconds since the ping when ANSWER_SECONDS have gone by with no byte; else None."""
+        """Once the ping has waited ANSWER_SECONDS with no byte: the seconds since the room's last
+        sign (its last byte, or our output last seen taken); else None. Counted from the ping, a
+        host stopped 25 s in a download was said as 'after 10 s without an answer' beside the
+        download's 'moving again, after 25 s with no byte', and a line typed as it stopped went
+        unanswered twice as long as said."""
         if self.asked_at is None:
             return None
-        waited = self.clock() - self.asked_at
-        return waited if waited >= ANSWER_SECONDS else None
+        now = self.clock()
+        return now - self.quiet_since if now - self.asked_at >= ANSWER_SECONDS else None
 
     def newly_silent(self) -> bool:
         """The room has just gone unanswering (True once, until it answers again)."""
@@ -115,7 +121,8 @@ class Liveness:
         waited = now - self.asked_at
         if not self.said:  # (behind our own output: a look at it each second, sending)
             return max(0.0, min(ANSWER_SECONDS - waited, MOVING_CHECK_SECONDS if self.behind_our_output else math.inf))
-        return math.floor(waited) + 1 - waited if counting else None
+        silent = now - self.quiet_since  # what the status line counts (unanswered_for)
+        return math.floor(silent) + 1 - silent if counting else None
 
     def text(self) -> str:
         """The status line's part while the room is silent."""
