@@ -294,7 +294,7 @@ class Announcer:
     Registering takes about a second and a half (it first listens for the rooms there, which is
     its probe that nobody else has the name: a room of the same name gets "-2" added), so it runs
     in a thread and reports through ``on_done(name or None, problem or None)``. A TLS room with
-    ``on_clone`` then watches for its certificate announced by another machine (_watch_clones).
+    ``on_clone`` then watches for its certificate held by another machine (_watch_clones).
     """
 
     def __init__(
@@ -312,8 +312,9 @@ class Announcer:
     ) -> None:
         self.room = room
         self.fingerprint = fingerprint
-        self.on_clone = on_clone  # once: another machine announces this room's certificate (watch_clones)
-        self._wake = threading.Event()  # the running thread's: set to end its clone watch (close, move)
+        self.on_clone = on_clone  # once: another machine's room shows this room's certificate (_watch_clones)
+        self._wake = threading.Event()  # the running thread's clone watch: something was heard, or it ends
+        self._ended = threading.Event()  # the running thread's: set to end its clone watch (close, move)
         self.port = port
         self.addresses = addresses
         self.properties = txt_record(room=room, host=host, mode=mode, password=password, fingerprint=fingerprint)
@@ -373,34 +374,45 @@ class Announcer:
 
     def _watch_clones(self) -> None:
         """Until closed or moved (its thread no longer the announcer's), the rooms announced on
-        the network, read as each is heard (no timer: an idle room wakes nobody), for one holding
-        this room's certificate at another machine's address (same_certificate_elsewhere);
-        ``on_clone`` is told of the first, once, and the watch ends. A courtesy: any trouble
+        the network, read as each is heard (no timer: an idle room wakes nobody), for one
+        holding this room's certificate at another machine's address (same_certificate_elsewhere)
+        whose server shows it in a TLS handshake (tls.shows_certificate: anyone may announce a
+        fingerprint, only its key's holder can show it); ``on_clone`` is told of the first, once,
+        and the watch ends. One that does not show it is passed over. A courtesy: any trouble
         (zeroconf closed under it) ends it quietly."""
         from zeroconf import ServiceBrowser
 
-        wake = self._wake
+        from .tls import shows_certificate
+
         names = _Announced()
-        names.changed = wake
+        passed: dict[str, None] = {}  # the announced addresses that did not show it (at most MAX_ROOMS, newest)
         try:
             with self._lock:
                 zeroconf = self._zeroconf
                 if zeroconf is None or self._closed or threading.current_thread() is not self._thread:
                     return
+                wake, ended = self._wake, self._ended  # this thread's (a move makes new ones for the next)
+                names.changed = wake
                 with held_in_new_threads():  # (zeroconf's threads: the stop signals are the main thread's)
                     browser = ServiceBrowser(zeroconf, SERVICE_TYPE, handlers=[names.on_change])
             try:
-                while True:
+                while not ended.is_set():
                     wake.wait()
                     wake.clear()
-                    if self._closed or threading.current_thread() is not self._thread:
+                    if ended.is_set():
                         return
                     deadline = time.monotonic() + CLONE_RESOLVE_SECONDS
-                    rooms = [room for _name, room in _rooms(zeroconf, names.now(), deadline)]
+                    rooms = [room for _name, room in _rooms(zeroconf, names.now(), deadline) if room.where not in passed]
                     clone = same_certificate_elsewhere(rooms, self.fingerprint or "", self.addresses)
-                    if clone is not None and not self._closed and self.on_clone is not None:
-                        self.on_clone(clone)
+                    if clone is not None and shows_certificate(clone.address, clone.port, self.fingerprint or ""):
+                        if not ended.is_set() and self.on_clone is not None:
+                            self.on_clone(clone)
                         return
+                    if clone is not None:
+                        passed[clone.where] = None
+                        while len(passed) > MAX_ROOMS:
+                            del passed[next(iter(passed))]
+                        wake.set()  # (the rooms after it are read again at once)
             finally:
                 browser.cancel()
         except Exception:  # noqa: BLE001, S110 - a courtesy, as the announcement is
@@ -418,8 +430,10 @@ class Announcer:
             self.properties["room"] = self.room
             old_thread = self._thread
             self._thread = threading.Thread(target=self._register, name="lanchat-announce", daemon=True)
-            old_wake, self._wake = self._wake, threading.Event()
-        old_wake.set()  # the old thread's clone watch ends
+            old_wake, old_ended = self._wake, self._ended
+            self._wake, self._ended = threading.Event(), threading.Event()
+        old_ended.set()  # the old thread's clone watch ends
+        old_wake.set()
         if zeroconf is not None:
             try:
                 zeroconf.close()
@@ -434,7 +448,8 @@ class Announcer:
         with self._lock:
             self._closed = True
             zeroconf, self._zeroconf = self._zeroconf, None
-        self._wake.set()  # its clone watch ends
+        self._ended.set()  # its clone watch ends
+        self._wake.set()
         if zeroconf is not None:
             try:
                 zeroconf.close()  # unregisters every service first: the rooms list forgets us at once

@@ -837,6 +837,22 @@ def client_context() -> ssl.SSLContext:
 NOT_TLS_HINT = "is it a lanchat server started without --tls? Then connect without --tls"
 
 
+def shows_certificate(host: str, port: int, fp: str, timeout: float = 2.0) -> bool:
+    """Does the server at ``host`` ``port`` complete a TLS handshake with the certificate ``fp``?
+    Only the holder of its key can (the server signs the handshake with it): an announcement
+    naming a fingerprint proves nothing, anyone may copy one. Any failure is a no; never raises."""
+    from .addresses import join_host_port
+    from .transport import Endpoint, TransportError, connect
+
+    try:
+        sock = connect(Endpoint(host=host, port=port), timeout=timeout)
+        tls, got = client_handshake(sock, join_host_port(host, port), timeout)
+    except (TransportError, TlsError, OSError, ValueError):
+        return False
+    _close(tls)
+    return got == fp
+
+
 def client_handshake(
     sock: socket.socket, where: str, timeout: float = HANDSHAKE_SECONDS, *, hint: str = NOT_TLS_HINT
 ) -> tuple[ssl.SSLSocket, str]:

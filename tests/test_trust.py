@@ -253,6 +253,53 @@ def test_two_machines_cloned_from_one_image_each_say_once_that_the_other_has_the
     assert host.wait() == 0
 
 
+_FORGER = """
+import sys, threading
+from lanchat.discovery import Announcer
+fingerprint, port, address = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+said = lambda name, problem: print("forged as", name, problem, flush=True)
+forged = Announcer(room="lab A copy", port=port, addresses=[address], host="eve", mode="duplex",
+                   fingerprint=fingerprint, on_done=said)
+forged.start()
+sys.stdin.read()
+forged.close()
+"""
+
+
+def test_an_announcement_of_this_rooms_fingerprint_is_no_clone_until_its_server_shows_the_certificate(lab, tmp_path):
+    """A room's fingerprint is in its announcement for anyone to copy: eve announced it at her
+    machine (her own TLS server there, or nothing at all) and the host was told 'another machine
+    announces a room with this room's TLS certificate ... move tls-cert.pem and tls-key.pem aside
+    and start again; give the class its new short form', untrue, and a new certificate is what
+    teaches a class to type past a refusal as CHANGED. Now only a server that completes a TLS
+    handshake with this certificate (so holds its key) is said, once: the real clone that comes
+    after eve's forgeries."""
+    one, two = lab.namespace("A"), lab.namespace("B")
+    lab.link(one, f"{ANN}/24", two, f"{BOB}/24")
+    image = tmp_path / "tls"
+    ensure_certificate(image)
+    ensure_certificate(tmp_path / "eve")
+    host = lab.run(one, "serve", "--headless", "--port", "0", "--no-history", "--room", "lab A", "--tls", "--tls-dir", str(image))
+    fp = host.expect(r"the server's fingerprint is (SHA256:\S+)").group(1)
+    host.expect(r"announced as 'lab A'", timeout=15)
+    hers = lab.run(two, "serve", "--headless", "--port", "0", "--no-history", "--no-announce", "--tls",
+                   "--tls-dir", str(tmp_path / "eve"))
+    her_port = hers.expect(r"listening on port (\d+)").group(1)
+    forged = []
+    for port in (her_port, "9"):  # her own certificate there; nothing listening there
+        forger = Proc(fp, port, BOB, program=["ip", "netns", "exec", two, sys.executable, "-c", _FORGER])
+        lab.procs.append(forger)
+        forger.expect(r"forged as lab A copy(-\d+)? None", timeout=15)
+        forged.append(forger)
+    clone = lab.run(two, "serve", "--headless", "--port", "0", "--no-history", "--room", "lab B", "--tls", "--tls-dir", str(image))
+    port = clone.expect(r"listening on port (\d+)").group(1)
+    host.expect(rf"another machine announces a room with this room's TLS certificate: 'lab B' at {BOB}:{port} ", timeout=20)
+    assert host.output.count("this room's TLS certificate") == 1, host.output
+    assert "lab A copy" not in host.output, host.output
+    for forger in forged:
+        forger.stop()
+
+
 def test_a_changed_address_shows_both_short_forms_too(tmp_path):
     """The refusal as CHANGED at an address gave two 43-character fingerprints to tell apart: the
     host's screen shows the short form, so it is beside each now, as for a room's name."""
