@@ -374,7 +374,8 @@ class Announcer:
 
     def _watch_clones(self) -> None:
         """Until closed or moved (its thread no longer the announcer's), the rooms announced on
-        the network, read as each is heard (no timer: an idle room wakes nobody), for one
+        the network, read as each is heard (no timer: an idle room wakes nobody; a flood, at most
+        every LOOK_GAP_SECONDS, names that never answer asked for as a RoomWatch asks), for one
         holding this room's certificate at another machine's address (same_certificate_elsewhere)
         whose server shows it in a TLS handshake (tls.shows_certificate: anyone may announce a
         fingerprint, only its key's holder can show it); ``on_clone`` is told of the first, once,
@@ -384,7 +385,7 @@ class Announcer:
 
         from .tls import shows_certificate
 
-        names = _Announced()
+        names, silent = _Announced(), SilentNames()
         passed: dict[str, None] = {}  # the announced addresses that did not show it (at most MAX_ROOMS, newest)
         try:
             with self._lock:
@@ -402,7 +403,7 @@ class Announcer:
                     if ended.is_set():
                         return
                     deadline = time.monotonic() + CLONE_RESOLVE_SECONDS
-                    rooms = [room for _name, room in _rooms(zeroconf, names.now(), deadline) if room.where not in passed]
+                    rooms = [room for _name, room in _rooms(zeroconf, names.now(), deadline, silent) if room.where not in passed]
                     clone = same_certificate_elsewhere(rooms, self.fingerprint or "", self.addresses)
                     if clone is not None and shows_certificate(clone.address, clone.port, self.fingerprint or ""):
                         if not ended.is_set() and self.on_clone is not None:
@@ -412,7 +413,8 @@ class Announcer:
                         passed[clone.where] = None
                         while len(passed) > MAX_ROOMS:
                             del passed[next(iter(passed))]
-                        wake.set()  # (the rooms after it are read again at once)
+                        wake.set()  # (the rooms after it are read at the next look)
+                    ended.wait(LOOK_GAP_SECONDS)  # a flood sets ``wake`` all the time: one look per gap reads it all
             finally:
                 browser.cancel()
         except Exception:  # noqa: BLE001, S110 - a courtesy, as the announcement is

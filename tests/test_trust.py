@@ -349,6 +349,66 @@ def test_the_listen_before_announcing_is_the_probe_and_zeroconf_does_not_probe_a
     assert registered == [(f"lab room-2.{discovery.SERVICE_TYPE}", {"cooperating_responders": True})], registered
 
 
+def test_the_clone_watch_reads_a_flood_of_announcements_at_most_once_a_gap(monkeypatch):
+    """The clone watch read every room held (up to 4,096 names, and two seconds of asking those
+    that never answer) each time one was heard, as fast as they came: a flood of announcements
+    (anyone on the LAN can send thousands a second) kept the host's machine reading, and asking,
+    for as long as it lasted. Now at most once each LOOK_GAP_SECONDS, as a RoomWatch reads, and
+    names that never answer asked as a RoomWatch asks them (one SilentNames, kept)."""
+    import time
+
+    import zeroconf as zeroconf_module
+
+    from lanchat import discovery
+
+    class QuietZeroconf:
+        def register_service(self, info, **how) -> None:  # noqa: ANN001, ANN003
+            pass
+
+        def close(self) -> None:
+            pass
+
+    heard: list = []  # the watch's handler
+
+    class Browser:  # a room heard at once
+        def __init__(self, zc, kind, handlers) -> None:  # noqa: ANN001
+            heard.extend(handlers)
+            self.heard()
+
+        @staticmethod
+        def heard() -> None:
+            heard[0](None, discovery.SERVICE_TYPE, f"flood.{discovery.SERVICE_TYPE}", None)
+
+        def cancel(self) -> None:
+            pass
+
+    looks: list[tuple[float, object]] = []
+
+    def read(zeroconf, names, deadline, silent=None, clock=None, first=None):  # noqa: ANN001, ANN202
+        looks.append((time.monotonic(), silent))
+        Browser.heard()  # another announcement, heard while reading: a flood never stops
+        return iter([])
+
+    monkeypatch.setattr(discovery, "_open_zeroconf", lambda addresses=None: QuietZeroconf())
+    monkeypatch.setattr(discovery, "_names_announced", lambda zeroconf, seconds: [])
+    monkeypatch.setattr(discovery, "_rooms", read)
+    monkeypatch.setattr(discovery, "LOOK_GAP_SECONDS", 0.2)
+    monkeypatch.setattr(zeroconf_module, "ServiceBrowser", Browser)
+    announcer = discovery.Announcer(room="lab", port=3580, addresses=["10.0.0.5"], host="lab", mode="duplex",
+                                    fingerprint=fingerprint(b"ours"), on_clone=lambda room: None)
+    announcer.start()
+    try:
+        wait_for(lambda: len(looks) >= 4, what="four looks")
+    finally:
+        announcer.close()
+    thread = announcer._thread  # noqa: SLF001 - its end, once closed
+    thread.join(5)
+    assert not thread.is_alive()
+    first, fourth = looks[0][0], looks[3][0]
+    assert fourth - first >= 3 * 0.2, f"four looks in {fourth - first:.3f} s"
+    assert looks[0][1] is not None and all(silent is looks[0][1] for _at, silent in looks)
+
+
 def test_a_hand_edited_fingerprint_has_no_short_form_and_no_traceback(tmp_path):
     """A known_servers line edited by hand ("SHA256:oops") reached the refusal as CHANGED, whose
     short form of it raised (base64): said as none, the refusal whole."""
