@@ -201,7 +201,7 @@ def room_from_record(instance: str, addresses: Iterable[str], port: int | None, 
     host = visible(" ".join((_field(properties, "host") or "").split()))[:MAX_FIELD_CHARS]
     mode = "turn" if _field(properties, "mode") == "turn" else "duplex"
     fingerprint = (_field(properties, "fp") or "").strip()
-    if re.fullmatch(r"[0-9a-f]{64}", fingerprint):  # the same SHA-256 in hex: as lanchat writes it, to pin and compare
+    if re.fullmatch(r"[0-9a-fA-F]{64}", fingerprint):  # the same SHA-256 in hex (capitals too): as lanchat writes it, to pin and compare
         import base64
 
         fingerprint = "SHA256:" + base64.b64encode(bytes.fromhex(fingerprint)).decode("ascii").rstrip("=")

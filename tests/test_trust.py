@@ -431,3 +431,14 @@ def test_a_fingerprint_announced_in_hex_is_read_as_the_same_sha256_and_pins():
     room = room_from_record(f"lab.{SERVICE_TYPE}", ["198.18.0.1"], 3580, {b"fp": digest.hex().encode()})
     assert room is not None and room.fingerprint == fp
     assert f"TLS {short_form(fp)}" in room.describe() and short_form(fp).replace(" ", "") == digest.hex()[:16]
+
+
+def test_a_fingerprint_announced_in_capital_hex_is_the_same_sha256_too():
+    """PROTOCOL.md says "64 hex digits", capitals not ruled out (and a file's `sha256` takes them
+    as the same digest): an announcement in capitals was kept as text, never matched, and showed
+    the base64 decoding of hex text as its short form."""
+    from lanchat.discovery import SERVICE_TYPE, room_from_record
+
+    fp = fingerprint(b"a certificate")
+    room = room_from_record(f"lab.{SERVICE_TYPE}", ["198.18.0.1"], 3580, {b"fp": channel_binding(fp).hex().upper().encode()})
+    assert room is not None and room.fingerprint == fp
