@@ -129,16 +129,17 @@ def changed_message(where: str, known: str, got: str, known_file: Path) -> str:
     )
 
 
-def room_changed_message(room: str, where: str, known: str, got: str, known_file: Path) -> str:
+def room_changed_message(room: str, where: str, known: Iterable[str], got: str, known_file: Path) -> str:
     """The loud refusal when a room found by its name presents a certificate other than those
-    remembered for that name (as changed_message, for an address). Its short forms, to tell by
-    the board which it is: anyone may announce a name, and two teachers may both use one."""
+    remembered for that name (``known``, each on a line: two teachers' rooms of the name, met
+    before; as changed_message, for an address). Their short forms, to tell by the board which
+    it is: anyone may announce a name, and two teachers may both use one."""
     from .textsafe import quoted
 
     return (
         f"WARNING: the TLS fingerprint of the room {quoted(room)} has CHANGED.\n"
-        f"  remembered: {short_form(known)}, {known}\n"
-        f"  presented:  {short_form(got)}, {got} (at {where})\n"
+        + "".join(f"  remembered: {short_form(fp)}, {fp}\n" for fp in known)
+        + f"  presented:  {short_form(got)}, {got} (at {where})\n"
         "  Anyone on the network can announce a room of that name: another teacher's room may have it, someone "
         "may be pretending to be the room, or its host made a new certificate.\n"
         f"  Tell by the board: is its short form {short_form(got)}? If not, do not join.\n"
@@ -513,7 +514,7 @@ def _refuse_a_changed_one(where: str, got: str, known: KnownServers, room: str |
     if remembered is not None and remembered != got:
         raise TlsError(changed_message(where, remembered, got, known.path))
     if room is not None and by_name and got not in by_name:
-        raise TlsError(room_changed_message(room, where, by_name[-1], got, known.rooms.path))
+        raise TlsError(room_changed_message(room, where, by_name, got, known.rooms.path))
 
 
 def _replaced_by_a_typed_pin(where: str, got: str, known: KnownServers, room: str | None) -> str | None:

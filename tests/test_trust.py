@@ -134,6 +134,19 @@ def test_two_teachers_rooms_of_one_name_are_both_trusted_once_each_is_checked_ag
     assert "another teacher's room may have the name" in (announced_doubt(known, "maths", "10.0.0.66:3580", eve) or "")
 
 
+def test_a_name_holding_two_teachers_certificates_refuses_a_third_showing_both_remembered(tmp_path):
+    """A name holding Ms A's and Mr B's certificates refused eve's with 'remembered:' B's only,
+    though the board bob compares may well show A's: each remembered one has its line now."""
+    known = KnownServers(tmp_path / "known_servers")
+    a, b, eve = fingerprint(b"Ms A's"), fingerprint(b"Mr B's"), fingerprint(b"eve's")
+    check_fingerprint("10.0.0.5:3580", a, known=known, pinned=a, announced=True, room="maths")
+    check_fingerprint("10.0.0.6:3580", b, known=known, pinned=b, room="maths")
+    with pytest.raises(TlsError) as changed:
+        check_fingerprint("10.0.0.66:3580", eve, known=known, pinned=eve, announced=True, room="maths")
+    text = str(changed.value)
+    assert f"\n  remembered: {short_form(a)}, {a}\n  remembered: {short_form(b)}, {b}\n  presented:  {short_form(eve)}" in text, text
+
+
 def test_forget_a_room_forgets_that_room_not_its_hosts_other_rooms_and_says_them(tmp_path, monkeypatch, capsys):
     """One teacher's rooms share one certificate (one data folder): `lanchat forget maths` forgot
     "chess" and "art" as well, each said as "the same certificate", and an impostor's "chess"
