@@ -3390,10 +3390,6 @@ def cmd_forget(args: argparse.Namespace) -> int:
         _say_forgotten(known, rooms, places, target.host if target is not None else "")
         _say_forgotten(known, *held, "", also=", the same certificate")
         return _fail(str(exc))
-    if sisters:
-        _say(f"{PROG}: still trusted by their names, with the same certificate (the same host's rooms): "
-             f"{', '.join(map(quoted, sisters))}; if their host made a new certificate, forget each too "
-             f"({' '.join(forget_command(name) for name in sisters)})", sys.stdout)
     if target is None and not rooms and not looks_like_a_room_name(args.host):
         return _fail(str(problem), 2)
     if not rooms and not places:
@@ -3402,6 +3398,10 @@ def cmd_forget(args: argparse.Namespace) -> int:
         _say(f"{PROG}: no TLS fingerprint is remembered for {shown}; nothing to forget", sys.stdout)
     _say_forgotten(known, rooms, places, target.host if target is not None else "")
     _say_forgotten(known, *held, "", also=", the same certificate")
+    if sisters:  # after what was forgotten: what was not
+        _say(f"{PROG}: still trusted by their names, with the same certificate (the same host's rooms): "
+             f"{', '.join(map(quoted, sisters))}; if their host made a new certificate, forget each too "
+             f"({' '.join(forget_command(name) for name in sisters)})", sys.stdout)
     return 0
 
 

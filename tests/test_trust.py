@@ -182,6 +182,23 @@ def test_forget_a_room_forgets_that_room_not_its_hosts_other_rooms_and_says_them
                           announced=True, room="chess")
 
 
+def test_forget_a_room_says_what_it_forgot_before_what_it_kept(tmp_path, monkeypatch, capsys):
+    """`lanchat forget maths` printed 'still trusted by their names ...: chess' first, before any
+    line said what was forgotten: what was kept is said last now."""
+    from lanchat import __main__ as cli
+    from lanchat import tls as tls_module
+
+    monkeypatch.setattr(tls_module, "default_folder", lambda: tmp_path)
+    known = KnownServers(tmp_path / KNOWN_SERVERS_NAME)
+    shared = fingerprint(b"the teacher's")
+    known.remember("10.0.0.5:3580", shared)
+    for room in ("maths", "chess"):
+        known.rooms.remember(room, shared)
+    assert cli.cmd_forget(cli.parse_command_line(["forget", "maths"])) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("lanchat")]
+    assert "remembered for the room 'maths'" in said[0] and "still trusted by their names" in said[-1], said
+
+
 # ------------------------------------------------------------------ small ones
 
 
