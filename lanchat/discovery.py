@@ -137,6 +137,24 @@ def same_certificate_elsewhere(rooms: Iterable[RoomInfo], fingerprint: str, own:
     return None
 
 
+def on_our_networks(room: RoomInfo, networks: Iterable) -> RoomInfo | None:
+    """``room`` with only its addresses on one of ``networks`` (this machine's), the one to
+    connect to first (pick_address), or None if it has none: a room heard by multicast DNS is on
+    this link, so an address elsewhere is one an announcement merely names (anyone's to write),
+    never one to be sent to."""
+    networks = list(networks)
+
+    def ours(text: str) -> bool:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return False
+        return any(address.version == net.version and address in net for net in networks)
+
+    reachable = tuple(address for address in room.addresses if ours(address))
+    return pick_address(dataclasses.replace(room, addresses=reachable), networks) if reachable else None
+
+
 def looks_like_a_room_name(typed: str) -> bool:
     """Words that cannot be a host but can be a room's name ("ann's room", "maths 3B"); not a host
     and its port pasted as one word ("192.168.1.20 3580", "nc 10.0.0.5 4000"), which ends in a
@@ -377,12 +395,14 @@ class Announcer:
         the network, read as each is heard (no timer: an idle room wakes nobody; a flood, at most
         every LOOK_GAP_SECONDS, names that never answer asked for as a RoomWatch asks), for one
         holding this room's certificate at another machine's address (same_certificate_elsewhere)
-        whose server shows it in a TLS handshake (tls.shows_certificate: anyone may announce a
-        fingerprint, only its key's holder can show it); ``on_clone`` is told of the first, once,
+        whose server shows it in a TLS handshake at an address on this machine's networks
+        (on_our_networks, tls.shows_certificate: anyone may announce a fingerprint, and any
+        address; only its key's holder can show it); ``on_clone`` is told of the first, once,
         and the watch ends. One that does not show it is passed over. A courtesy: any trouble
         (zeroconf closed under it) ends it quietly."""
         from zeroconf import ServiceBrowser
 
+        from .netinfo import local_networks
         from .tls import shows_certificate
 
         names, silent = _Announced(), SilentNames()
@@ -404,13 +424,14 @@ class Announcer:
                         return
                     deadline = time.monotonic() + CLONE_RESOLVE_SECONDS
                     rooms = [room for _name, room in _rooms(zeroconf, names.now(), deadline, silent) if room.where not in passed]
-                    clone = same_certificate_elsewhere(rooms, self.fingerprint or "", self.addresses)
+                    found = same_certificate_elsewhere(rooms, self.fingerprint or "", self.addresses)
+                    clone = found and on_our_networks(found, local_networks())  # (none elsewhere is dialled)
                     if clone is not None and shows_certificate(clone.address, clone.port, self.fingerprint or ""):
                         if not ended.is_set() and self.on_clone is not None:
                             self.on_clone(clone)
                         return
-                    if clone is not None:
-                        passed[clone.where] = None
+                    if found is not None:
+                        passed[found.where] = None
                         while len(passed) > MAX_ROOMS:
                             del passed[next(iter(passed))]
                         wake.set()  # (the rooms after it are read at the next look)

@@ -439,6 +439,61 @@ def test_the_clone_watch_reads_a_flood_of_announcements_at_most_once_a_gap(monke
     assert looks[0][1] is not None and all(silent is looks[0][1] for _at, silent in looks)
 
 
+def test_the_clone_watch_dials_only_an_announced_address_on_this_machines_networks(monkeypatch):
+    """The watch proved a room announcing this room's fingerprint at the first address its
+    announcement named: eve's, naming an address anywhere (203.0.113.5), had the host's machine
+    connect there for her; a real clone announcing its Docker bridge's address first was dialled
+    there, found nothing, and was never said. Now only an address on one of this machine's
+    networks is dialled, the one that shares it first (as a rejoin picks one)."""
+    import ipaddress
+    import threading
+
+    import zeroconf as zeroconf_module
+
+    from lanchat import discovery, netinfo
+    from lanchat import tls as tls_module
+    from lanchat.discovery import RoomInfo
+
+    ours = fingerprint(b"the image's")
+    eve = RoomInfo(name="lab A copy", host="eve", addresses=("203.0.113.5",), port=3580, fingerprint=ours)
+    clone = RoomInfo(name="lab B", host="lab2", addresses=("172.17.0.9", "198.18.0.2"), port=3580, fingerprint=ours)
+
+    class QuietZeroconf:
+        def register_service(self, info, **how) -> None:  # noqa: ANN001, ANN003
+            pass
+
+        def close(self) -> None:
+            pass
+
+    class Browser:  # both rooms heard at once
+        def __init__(self, zc, kind, handlers) -> None:  # noqa: ANN001
+            handlers[0](None, discovery.SERVICE_TYPE, f"lab B.{discovery.SERVICE_TYPE}", None)
+
+        def cancel(self) -> None:
+            pass
+
+    dialled: list[tuple[str, int]] = []
+    told: list[RoomInfo] = []
+    done = threading.Event()
+    monkeypatch.setattr(discovery, "_open_zeroconf", lambda addresses=None: QuietZeroconf())
+    monkeypatch.setattr(discovery, "_names_announced", lambda zeroconf, seconds: [])
+    monkeypatch.setattr(discovery, "_rooms", lambda *args, **kwargs: iter([("a", eve), ("b", clone)]))
+    monkeypatch.setattr(discovery, "LOOK_GAP_SECONDS", 0.01)
+    monkeypatch.setattr(zeroconf_module, "ServiceBrowser", Browser)
+    monkeypatch.setattr(netinfo, "local_networks", lambda: [ipaddress.ip_network("198.18.0.0/24")])
+    monkeypatch.setattr(tls_module, "shows_certificate",
+                        lambda host, port, fp: dialled.append((host, port)) or (host == "198.18.0.2" and fp == ours))
+    announcer = discovery.Announcer(room="lab A", port=3580, addresses=["198.18.0.1"], host="lab1", mode="duplex",
+                                    fingerprint=ours, on_clone=lambda room: told.append(room) or done.set())
+    announcer.start()
+    try:
+        wait_for(done.is_set, what="the clone said")
+    finally:
+        announcer.close()
+    assert dialled == [("198.18.0.2", 3580)], dialled
+    assert [room.where for room in told] == ["198.18.0.2:3580"], told
+
+
 def test_a_hand_edited_fingerprint_has_no_short_form_and_no_traceback(tmp_path):
     """A known_servers line edited by hand ("SHA256:oops") reached the refusal as CHANGED, whose
     short form of it raised (base64): said as none, the refusal whole."""
