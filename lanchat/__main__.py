@@ -1531,12 +1531,9 @@ class _HostNews:
         self._news.post(news)
 
     def renamed(self, asked: str, announced_as: str, notice: str) -> None:
-        from .session import MachineMoved
-
         with self._guard:
             self._names = (asked, announced_as)
-            where, lines = self._shown
-        self.post(MachineMoved(where=where, join_lines=lines, notice=notice))
+        self.say(notice)  # (the join lines then say the name announced: post)
 
     def say(self, notice: str) -> None:
         """A line for the host's screen, the address and join lines as they are."""
