@@ -274,6 +274,7 @@ class ClientTransfers:
         self.known: dict[str, tuple[str, int, str]] = {}
         self.resume_on_offer: dict[str, str] = {}
         self.moved: set[str] = set()  # ids of those asked for again under another id since the rejoin (_resume_offered)
+        self.offers_awaited = False  # a rejoin's ping went: its pong follows the rejoin's offers (offers_came)
         # ids we sent a cancel for, whose pieces may still be on their way (until the next file-start
         # of that id), and those asked for again (_orphan, a /get after a /cancel) before the first
         # asking's file-start came, which may still come: the next one is then the one (_asked_for)
@@ -819,6 +820,17 @@ def not_back_on_offer(transfers: ClientTransfers) -> list[Line]:
     return lines
 
 
+def offers_came(transfers: ClientTransfers) -> list[Line]:
+    """A pong came: if it answers the ping a rejoin's welcome sent (client.welcomed), every
+    offer of the rejoin came before it (PROTOCOL.md, Liveness: in order with the answers to the
+    frames before it), however slow the link, and what was not offered again is said
+    (not_back_on_offer). Any other pong: nothing."""
+    if not transfers.offers_awaited:
+        return []
+    transfers.offers_awaited = False
+    return not_back_on_offer(transfers)
+
+
 def _numbered(transfers: ClientTransfers, file_id: str) -> int:
     """A new request id for a get of ``file_id`` (PROTOCOL.md, Request ids), kept as its last get's:
     counted up from 1 in each run, the newest ``OFFERS_REMEMBERED`` ids kept."""
@@ -958,6 +970,7 @@ def cut_off(transfers: ClientTransfers, why: str = "connection lost", *, for_goo
     transfer stops, as on ``close``, with one line for each, since none of them goes on after a
     rejoin; an ended chat has no rejoin to /send again after."""
     hidden = {file_id: HIDDEN_FILE for file_id in transfers.private_offers}  # ours, offered to one person
+    transfers.offers_awaited = False  # (the pong of a rejoin before this one never comes)
     again = "" if for_good else "; /send it again when back"
     # each line as (before the name, the name, after it, what projector mode shows for the name)
     said = [_stopped_receiving(transfers, receiving, for_good) for receiving in list(transfers.receiving.values())]

@@ -34,6 +34,7 @@ from lanchat.client_files import (
     hash_kept,
     hashing,
     not_back_on_offer,
+    offers_came,
     partial_path,
 )
 from lanchat.files import BINARY_CHUNK_BYTES, MAX_DOWNLOADS_AT_ONCE, MB, chunk_plan, human_size
@@ -457,6 +458,22 @@ def test_a_download_promised_again_whose_offer_is_not_back_once_the_rejoin_settl
     assert replies and not_back_on_offer(transfers) == []
 
 
+def test_only_the_pong_of_a_rejoins_ping_says_what_was_not_offered_again(tmp_path, data):
+    """client.welcomed pings on a rejoin's welcome while downloads wait for their offers: its pong,
+    after the offers, says which did not come, once; another pong, or one of an earlier
+    connection (cut off again before it came), says nothing."""
+    transfers, _half = half_fetched(tmp_path, data)
+    cut_off(transfers)
+    assert offers_came(transfers) == []  # a pong nobody waited for (the liveness ping's)
+    transfers.offers_awaited = True
+    cut_off(transfers)  # lost again before the pong: it never comes
+    assert not transfers.offers_awaited and offers_came(transfers) == []
+    transfers.offers_awaited = True
+    assert texts(offers_came(transfers)) == [
+        "the download of dataset.bin (#7) does not go on: it is not on offer now; kept 1.1 MiB of it: a /get of it goes on from there when it is offered again (/files)"]
+    assert offers_came(transfers) == [] and transfers.resume_on_offer == {}
+
+
 def test_a_download_cut_short_goes_on_when_the_same_file_is_offered_again_under_another_id(tmp_path, data):
     """The sender left while bob was away and, back, sent the data set again (or the server
     restarted and the teacher sent it again): the same file, by its SHA-256, as #12. The download
@@ -773,6 +790,51 @@ def test_a_student_back_in_a_restarted_room_reads_that_the_download_does_not_go_
         assert bob.output.count("does not go on") == 1 and "asking for dataset.bin again" not in bob.output
     finally:
         for proc in (bob, again, ann):
+            if proc is not None:
+                proc.stop()
+        link.close()
+        nowhere.close()
+
+
+def test_a_download_offered_again_after_a_slow_replay_goes_on_and_is_not_said_gone(tmp_path):
+    """A room that keeps history, and a slow link back (8 KB/s: a classroom's Wi-Fi while everyone
+    fetches the data set): the rejoin's replay of what bob missed took longer than the 2 s its
+    settle waited, so bob read 'the download of dataset.bin (#1) does not go on: it is not on offer
+    now' of a file offered just after, and it was not asked for again. Now the rejoin's ping is
+    answered after its offers (PROTOCOL.md, Liveness), and only then is anything said."""
+    data = os.urandom(8 * MB)
+    source = tmp_path / "dataset.bin"
+    source.write_bytes(data)
+    downloads = tmp_path / "bob-downloads"
+    downloads.mkdir()
+    ann, port = start_server("--name", "ann", "--history", str(tmp_path / "history.sqlite3"), "--files-dir", str(tmp_path / "store"))
+    nowhere = socket.socket()  # bound, never listening: a connection to it is refused
+    nowhere.bind(("127.0.0.1", 0))
+    link = BadLink(("127.0.0.1", port), rate=8 * MB)
+    bob = None
+    try:
+        ann.expect(r"welcome, ann")
+        bob = Proc("connect", "127.0.0.1", str(link.port), "--name", "bob", "--downloads", str(downloads))
+        bob.expect(r"welcome, bob")
+        ann.send(f"/send {source}")
+        file_id = bob.expect(r"ann offers dataset\.bin .*/get (\d+) to download it").group(1)
+        bob.send(f"/get {file_id}")
+        wait_for(lambda: link.down_bytes >= 3 * MB, what="3 MiB of it on its way to bob")
+        link.target = nowhere.getsockname()
+        link.cut()
+        bob.expect(r"it goes on from there once back, if still on offer")
+        for number in range(60):  # what bob misses: a replay of some 16 KB
+            ann.send(f"note {number} " + "x" * 300)
+        ann.expect(r"note 59 ")
+        link.target, link.rate = ("127.0.0.1", port), 5000  # the replay alone takes over 3 s
+        bob.expect(r"back in the room")
+        bob.expect(r"asking for dataset\.bin again, from where it stopped", timeout=30)
+        link.rate = 0
+        bob.expect(r"saved .*dataset\.bin \(8\.0 MiB, resumed at [\d.]+ MiB: .*; SHA-256 checked\)")
+        assert (downloads / "dataset.bin").read_bytes() == data
+        assert "does not go on" not in bob.output
+    finally:
+        for proc in (bob, ann):
             if proc is not None:
                 proc.stop()
         link.close()
