@@ -737,6 +737,8 @@ def welcomed(loop: ClientLoop, welcome: ev.Welcome) -> None:
     loop.liveness.welcomed(welcome.ping)
     reconnect = loop.reconnect
     if welcome.ping and reconnect is not None and reconnect.settle_at is not None and loop.transfers.resume_on_offer:
+        if (bucket := loop.paced.pacer.bucket) is not None:
+            bucket.take(time.monotonic())  # counted by the room as a request is: the pacer's mirror too (ask_the_room)
         loop._write(ev.Ping())
         loop.transfers.offers_awaited = True
 

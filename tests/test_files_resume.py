@@ -474,6 +474,31 @@ def test_only_the_pong_of_a_rejoins_ping_says_what_was_not_offered_again(tmp_pat
     assert offers_came(transfers) == [] and transfers.resume_on_offer == {}
 
 
+def test_a_rejoins_welcome_pings_only_while_a_download_waits_and_counts_it_against_the_flood_limit(tmp_path, data):
+    """client.welcomed: the rejoin's ping goes only on a rejoin's welcome (Reconnect.finished set
+    its settle), from a server that answers pings, while a download waits for its offer; the room
+    counts a ping as a request, so the pacer's mirror of its bucket spends a token for it too (else
+    the pacer's next line over the allowance is refused: slow-down)."""
+    from types import SimpleNamespace
+
+    from lanchat.client import Paced, welcomed
+    from lanchat.liveness import Liveness
+
+    cases = ((1.0, True, True, True), (None, True, True, False), (1.0, False, True, False), (1.0, True, False, False))
+    for number, (settle_at, promised, ping, asked) in enumerate(cases):  # a rejoin's, a first join's, nothing promised, no ping
+        (tmp_path / str(number)).mkdir()
+        transfers, _half = half_fetched(tmp_path / str(number), data)
+        if promised:
+            cut_off(transfers)
+        written: list[ev.Event] = []
+        loop = SimpleNamespace(paced=Paced(), liveness=Liveness(time.monotonic), reconnect=SimpleNamespace(settle_at=settle_at),
+                               transfers=transfers, _write=written.append)
+        welcomed(loop, ev.Welcome(name="bob", mode="duplex", members=("ann", "bob"), ping=ping, flood_burst=10, flood_rate=2.0))  # type: ignore[arg-type]
+        assert written == ([ev.Ping()] if asked else []) and transfers.offers_awaited == asked, number
+        bucket = loop.paced.pacer.bucket
+        assert bucket.tokens == pytest.approx(bucket.capacity - 1 if asked else bucket.capacity, abs=0.01), number
+
+
 def test_a_download_cut_short_goes_on_when_the_same_file_is_offered_again_under_another_id(tmp_path, data):
     """The sender left while bob was away and, back, sent the data set again (or the server
     restarted and the teacher sent it again): the same file, by its SHA-256, as #12. The download
