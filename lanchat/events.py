@@ -753,7 +753,7 @@ def event_from_json(obj: Any, table: dict[str, type[Event]]) -> Event:
 
 # What an operator may do; "bans" only asks for the list. The room checks who may (room.py and
 # moderation.py); here only the shape.
-MOD_ACTIONS = ("op", "deop", "kick", "ban", "unban", "bans", "mute", "unmute", "mode", "pass")
+MOD_ACTIONS = ("op", "deop", "kick", "ban", "unban", "bans", "mute", "unmute", "mode", "pass", "admit")
 MAX_MUTE_MINUTES = 7 * 24 * 60
 
 
@@ -920,6 +920,8 @@ class Refused(Event):
     count: int | None = _absent()
     of: str | None = _absent()
     holds: str | None = _absent()
+    # a ban's: the last try was a newcomer's with a key, which ``/admit`` this name lets in
+    admit: str | None = _absent()
 
 
 SERVER_EVENTS[Refused.type] = Refused

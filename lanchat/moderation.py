@@ -20,7 +20,7 @@ import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from . import events as ev
@@ -49,6 +49,11 @@ DEPARTED_USERS = 1024
 # seconds, so a restart forgets no classmate: behind one NAT most keys own no name.
 SEEN_KEYS = 4096
 SEEN_KEY_REFRESH = 3600.0
+# A newcomer turned away by a ban at a shared place (Ban.newcomers) with a key of their own: an
+# operator's ``/admit NAME`` lets that key in within this many seconds of the try (the tries of
+# the ADMIT_KEYS newest keys under a name are kept, for the DEPARTED_USERS newest names).
+ADMIT_SECONDS = 600.0
+ADMIT_KEYS = 4
 
 
 @functools.lru_cache(maxsize=4096)  # looked up per message by flood control; bounded
@@ -119,6 +124,25 @@ class BanTries:
     held: int = 0  # tries since then, not told yet
     name: str = ""  # the name the last one asked for
     others: bool = False  # a try held came under another name than the ban's (not only the last)
+    admit: str | None = None  # the last one was a newcomer with a key, which /admit NAME lets in (Refused.admit)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewcomerTry:
+    """A join turned away as a newcomer by a ban at a shared place (Ban.newcomers), with a key:
+    what ``/admit NAME`` lets in (the key, at ``place``, as the bans compare it)."""
+
+    name: str
+    key: str
+    place: str
+    time: float
+
+
+def key_code(key: str) -> str:
+    """A key (key_id) as a refused newcomer and the operator compare it: its first 16 hex digits
+    in four groups, as /whois and `lanchat key` show it (identity.short_fingerprint)."""
+    digits = key[:16]
+    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,6 +253,7 @@ class Moderation:
         self.lifted: OrderedDict[str, Ban] = OrderedDict()  # name key -> the ban /unban lifted last (_ban_absent)
         self.seen_keys = SeenKeys()  # the keys that passed the bans at a join, in earlier runs too (known_keys)
         self.ban_tries: dict[int, BanTries] = {}  # ban id -> tries told lately (empty: nothing timed)
+        self.newcomer_tries: OrderedDict[str, list[NewcomerTry]] = OrderedDict()  # name key -> keys refused as newcomers (/admit)
         self.full_tries: BanTries | None = None  # tries at the full room told lately (room_social.full_tries_due)
         self._next_ban = max((ban.id for ban in self.bans), default=0) + 1
         self._next_mute = max((mute.id for mute in self.mutes), default=0) + 1
@@ -489,6 +514,8 @@ def moderate(room: Room, member: Member, command: ev.Moderate) -> list[Action]:
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"/{action} needs a NAME")
     if action == "unban":
         return _unban(room, member, command.name)
+    if action == "admit":
+        return _admit(room, member, command.name, reason)
     target = room.find(command.name)
     if action in ("op", "kick", "ban", "mute") and _a_bot(room, command.name, target):
         return room._error(member.cid, ev.E_BAD_MESSAGE, f"{command.name[:40]} is the server's own bot: /{action} does not reach it; "
@@ -884,6 +911,54 @@ def _unban(room: Room, member: Member, name: str) -> list[Action]:
     return [_room.DropBans(ids=tuple(b.id for b in gone)), *_told(room, member, "unban", gone[0].name, "")]
 
 
+def _admit(room: Room, member: Member, name: str, code: str) -> list[Action]:
+    """``/admit NAME [CODE]``: the key of the newest try under NAME turned away as a newcomer by a
+    ban at a shared place (within ADMIT_SECONDS) is known to the bans that held it from now on,
+    and kept with them (StoreBan: a restart keeps it); they are in at their next join. Only such
+    a try: the banned person's own name, key or place never reaches it. Two keys tried under
+    NAME (someone else may be using it, the banned student first of all): refused, with their
+    codes, until CODE (the one NAME's refusal shows them) picks one."""
+    mod = room.moderation
+    now = room.clock()
+    wanted = "".join(ch for ch in code.lower() if ch not in " \t-:")
+    tries = [
+        t for t in reversed(mod.newcomer_tries.get(ev.name_key(name), []))
+        if now - t.time < ADMIT_SECONDS and key_code(t.key).replace(" ", "").startswith(wanted)
+        and any(b.holds_newcomer(key=t.key, address=t.place) for b in mod.bans)
+    ]  # fmt: skip
+    minutes = int(ADMIT_SECONDS // 60)
+    if not tries:
+        coded = f" with the code {code[:20]}" if code else ""
+        return room._error(member.cid, ev.E_NO_SUCH_USER, (
+            f"no join as {name[:40]}{coded} was turned away by a ban's rule for newcomers in the last {minutes} minutes: "
+            f"ask them to join (their refusal tells them to ask you), then /admit {name[:40]}"))  # fmt: skip
+    if len(tries) > 1:
+        codes = ", ".join(key_code(t.key) for t in tries)
+        return room._error(member.cid, ev.E_BAD_MESSAGE, (
+            f"{len(tries)} different keys tried to join as {name[:40]} in the last {minutes} minutes, so someone else may "
+            f"be using the name: ask {name[:40]} for the code their refusal shows, then /admit {name[:40]} CODE ({codes})"))  # fmt: skip
+    tried = tries[0]
+    held = [b for b in mod.bans if b.holds_newcomer(key=tried.key, address=tried.place)]
+    let_in = {b.id: replace(b, known_keys=b.known_keys | {tried.key}) for b in held}
+    mod.bans = [let_in.get(b.id, b) for b in mod.bans]
+    mod.newcomer_tries.pop(ev.name_key(name), None)
+    whose = " and ".join(f"{b.name}'s ban (#{b.id})" for b in held)
+    text = (
+        f"{tried.name} may join now: the key {key_code(tried.key)} that tried as {tried.name} "
+        f"{_ago(now - tried.time)} ago is let in past {whose}; their refusal showed them the same code "
+        f"and told them to join again"
+    )
+    return [
+        *(_room.StoreBan(ban=ban) for ban in let_in.values()),
+        _room.Send(to=member.cid, event=ev.Notice(code=ev.E_BANNED, message=text)),
+        _room.Log(text=f"{member.name} let {tried.name} in (key {key_code(tried.key)}) past {whose}"),
+    ]
+
+
+def _ago(seconds: float) -> str:
+    return f"{int(seconds)} s" if seconds < 90 else f"{int(seconds // 60)} min"
+
+
 def _unmute_name(room: Room, member: Member, name: str) -> list[Action]:
     mod = room.moderation
     key = ev.name_key(name)
@@ -968,19 +1043,38 @@ def seen_on_join(room: Room, member: Member) -> list[Action]:
 
 
 def _banned(room: Room, cid: int, ban: Ban, name: str, key: str | None = None) -> list[Action]:
-    if ban.newcomers is not None and not ban.matches(name_key=ev.name_key(name), key=key, address=_address_for_bans(room.moderation, cid)):
-        return _told_newcomer(room, cid, ban) + _ban_try(room, ban, name)
+    address = _address_for_bans(room.moderation, cid)
+    if ban.newcomers is not None and not ban.matches(name_key=ev.name_key(name), key=key, address=address):
+        if key is not None:  # a key /admit can let in: kept for a while under the name it asked for
+            _note_newcomer(room.moderation, NewcomerTry(name=name, key=key, place=address, time=room.clock()))
+        return _told_newcomer(room, cid, ban, name, key) + _ban_try(room, ban, name, admit=key is not None)
     return _told_banned(room, cid, ban) + _ban_try(room, ban, name)
 
 
-def _told_newcomer(room: Room, cid: int, ban: Ban) -> list[Action]:
+def _note_newcomer(mod: Moderation, tried: NewcomerTry) -> None:
+    """Keep ``tried`` for /admit: the ADMIT_KEYS newest keys under its name (one key once: its
+    newest try), the DEPARTED_USERS newest names; tries over ADMIT_SECONDS old go."""
+    name_key = ev.name_key(tried.name)
+    kept = [t for t in mod.newcomer_tries.pop(name_key, []) if t.key != tried.key and tried.time - t.time < ADMIT_SECONDS]
+    mod.newcomer_tries[name_key] = [*kept, tried][-ADMIT_KEYS:]
+    while len(mod.newcomer_tries) > DEPARTED_USERS:
+        mod.newcomer_tries.popitem(last=False)
+
+
+def _told_newcomer(room: Room, cid: int, ban: Ban, name: str, key: str | None) -> list[Action]:
     """A newcomer held by a ban at their shared place (Ban.newcomers), perhaps a classmate who
-    never joined before: told what holds them and whom to ask, not that they are banned."""
-    message = (
+    never joined before: told what holds them and how to be let in, not that they are banned.
+    With a key: an operator's ``/admit NAME`` lets it in (its code to compare); with none
+    (nc, a script), nothing can let that in but lanchat's key."""
+    head = (
         f"{ban.by} banned someone at your address, so joins from it {NEWCOMER_TEXT} are refused; "
-        f"classmates who joined before with their own key still come in: ask {ban.by} (an operator) to let you in"
+        f"classmates who joined before with their own key still come in: "
     )
-    return room._error(cid, ev.E_BANNED, message, fatal=True)
+    if key is None:
+        how = f"join with lanchat (it has a key of yours), then ask {ban.by} (an operator) to let you in"
+    else:
+        how = f"ask {ban.by} (an operator) to type /admit {name[:40]}, then join again (your key's code: {key_code(key)})"
+    return room._error(cid, ev.E_BANNED, head + how, fatal=True)
 
 
 def _told_banned(room: Room, cid: int, ban: Ban) -> list[Action]:
@@ -1023,7 +1117,7 @@ def key_banned(room: Room, hello: ev.Hello) -> bool:
     return any(b.key is not None and b.key == identity for b in room.moderation.bans)
 
 
-def _ban_try(room: Room, ban: Ban, name: str) -> list[Action]:
+def _ban_try(room: Room, ban: Ban, name: str, *, admit: bool = False) -> list[Action]:
     """A banned person tried to join: the host and operators are told at once, unless they
     were told about this ban less than BAN_TRIES_SECONDS ago; then it is counted, and told
     with the others held back when that time is up (``ban_tries_due``)."""
@@ -1031,14 +1125,17 @@ def _ban_try(room: Room, ban: Ban, name: str) -> list[Action]:
     now = room.clock()
     tries = mod.ban_tries.get(ban.id)
     other = ev.name_key(name) != ban.name_key
+    admitted = name if admit else None  # a newcomer with a key: /admit NAME lets it in
     if tries is not None and now - tries.told_at < BAN_TRIES_SECONDS:
         tries.held += 1
         tries.name = name
         tries.others = tries.others or other
+        tries.admit = admitted
         return []
     mod.ban_tries[ban.id] = BanTries(told_at=now, name=name)
     held = tries.held if tries is not None else 0
-    return _tell_ban_tries(room, ban, name, 1 + held, now, others=other or (held > 0 and tries is not None and tries.others))
+    others = other or (held > 0 and tries is not None and tries.others)
+    return _tell_ban_tries(room, ban, name, 1 + held, now, others=others, admit=admitted)
 
 
 def ban_tries_due(room: Room) -> list[Action]:
@@ -1054,7 +1151,7 @@ def ban_tries_due(room: Room) -> list[Action]:
         if not tries.held or ban is None:  # nothing more to tell, or unbanned since
             del mod.ban_tries[ban_id]
             continue
-        actions += _tell_ban_tries(room, ban, tries.name, tries.held, now, others=tries.others)
+        actions += _tell_ban_tries(room, ban, tries.name, tries.held, now, others=tries.others, admit=tries.admit)
         mod.ban_tries[ban_id] = BanTries(told_at=now, name=tries.name)
     return actions
 
@@ -1065,20 +1162,23 @@ def ban_tries_due_at(room: Room) -> float | None:
     return min(t.told_at for t in tries.values()) + BAN_TRIES_SECONDS if tries else None
 
 
-def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float, *, others: bool) -> list[Action]:
+def _tell_ban_tries(room: Room, ban: Ban, name: str, count: int, now: float, *, others: bool, admit: str | None = None) -> list[Action]:
     """One notice of ``count`` tries to the host and the operators here, and a log line. Tries
     under another name (``others``: any of them, not only the last) say whose ban it was and
     what it holds: "bob" refused by mallory's ban on a shared lab account is not bob's ban (the
     teacher may want to /unban it), and behind a NAT the banned student's fresh names and a new
-    classmate's are counted together, so the count is the ban's, not the last name's."""
+    classmate's are counted together, so the count is the ban's, not the last name's. The key
+    it holds is named as the banned one's ("mallory's key"): "their key" read as the newcomer's.
+    ``admit``: the last try was a newcomer's with a key, which ``/admit NAME`` lets in."""
     mod = room.moderation
     other = others
     newcomers = [f"joins at {_place_text(ban.newcomers)} {NEWCOMER_TEXT}"] if ban.newcomers else []
-    holds = " and ".join((["their key"] if ban.key else []) + ([_place_text(ban.address)] if ban.address else []) + newcomers)
+    own_key = [f"{ban.name}'s key"] if ban.key else []
+    holds = " and ".join(own_key + ([_place_text(ban.address)] if ban.address else []) + newcomers)
     refused = ev.Refused(
         name=name[: ev.MAX_NAME_CHARS], code=ev.E_BANNED, time=now, by=ban.by, reason=ban.reason or None,
         count=count if count > 1 else None, of=ban.name[: ev.MAX_NAME_CHARS] if other else None,
-        holds=holds if other and holds else None,
+        holds=holds if other and holds else None, admit=admit[: ev.MAX_NAME_CHARS] if admit else None,
     )  # fmt: skip
     told = [c for c, m in room.members.items() if c not in room.service_cids and mod.is_operator(room, m)]
     return [*(_room.Send(to=cid, event=refused) for cid in told), _room.Log(text=ban_try_text(refused))]
@@ -1091,13 +1191,14 @@ def ban_try_text(refused: ev.Refused) -> str:
     tried = f"tried to join {refused.count} more times and was turned away each time" if refused.count else (
         "tried to join and was turned away"
     )
+    admit = f"; /admit {refused.admit} lets {'the last' if refused.count else 'them'} in" if refused.admit else ""
     if refused.of:  # another name than the ban's: whose ban, and what of it they came with
         held = f", which holds {refused.holds}" if refused.holds else ""
         ban = f"{refused.of}'s ban by {refused.by}{why}{held}; /unban {refused.of} lifts it"
         if refused.count:  # tries under several names, perhaps several people's: the count is the ban's
-            return f"{refused.count} more tries to join were turned away ({ban}), the last as {refused.name}"
-        return f"{refused.name} ({ban}) {tried}"
-    return f"{refused.name} (banned by {refused.by}{why}) {tried}"
+            return f"{refused.count} more tries to join were turned away ({ban}), the last as {refused.name}{admit}"
+        return f"{refused.name} ({ban}) {tried}{admit}"
+    return f"{refused.name} (banned by {refused.by}{why}) {tried}{admit}"
 
 
 def muted_join_refusal(room: Room, cid: int, name: str, key: bytes | None) -> list[Action] | None:

@@ -628,7 +628,7 @@ def test_on_a_lab_server_a_banned_student_cannot_come_back_with_a_new_key_and_na
         again = student(65534, "m4llory")  # a new data folder: a new key, and a new name
         again.expect(r"you are banned from this room by hal: spam")
         assert again.wait() != 0
-        hal.expect(r"m4llory \(mallory's ban by hal: spam, which holds their key and user 65534 on this machine; "
+        hal.expect(r"m4llory \(mallory's ban by hal: spam, which holds mallory's key and user 65534 on this machine; "
                    r"/unban mallory lifts it\) tried to join")  # whose ban it was: not a ban of m4llory's
         bob = student(65533, "bob")  # another account on the same machine
         bob.expect(r"welcome, bob")

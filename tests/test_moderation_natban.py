@@ -98,7 +98,7 @@ def test_the_tries_a_nat_ban_holds_back_are_counted_as_the_bans_not_the_last_nam
     room.perform(moderation.ban_tries_due(room.room))
     (then,) = [e for e in room.take("hal") if isinstance(e, ev.Refused)]
     assert then.count == 2 and then.name == "mallory" and then.of == "mallory", then
-    assert room.logged[-1] == ("2 more tries to join were turned away (mallory's ban by hal: spam, which holds their key "
+    assert room.logged[-1] == ("2 more tries to join were turned away (mallory's ban by hal: spam, which holds mallory's key "
                                f"and joins at address {NAT} {NEWCOMER_TEXT}; /unban mallory lifts it), the last as mallory")
     # only the banned name tried meanwhile: said as before, hers
     room.now = start + moderation.BAN_TRIES_SECONDS + 1
@@ -534,3 +534,87 @@ def test_a_ban_after_a_restart_lets_in_a_classmate_of_an_earlier_run_who_owns_no
         for proc in procs:
             proc.stop()
         namespace_cm.__exit__(None, None, None)
+
+
+def _refused_told(room: ModDriver) -> list[ev.Refused]:
+    return [e for e in room.take("hal") if isinstance(e, ev.Refused)]
+
+
+def test_a_latecomer_a_nat_ban_turns_away_is_let_in_by_admit_and_kept_so_across_a_restart():
+    """dee, a real latecomer behind the NAT with a fresh key, is turned away by mallory's ban: her
+    refusal names /admit dee and her key's code; the teacher's notice names /admit dee and says
+    whose key the ban holds (mallory's, not 'their key'); /admit dee lets that key in (kept with
+    the ban: after a restart too), and only that one: a keyless guest cannot be let in."""
+    room = _nat_class()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    room.take_all()
+    dees = key_id(b"dee's fresh key")
+    refused = room.only_error(room.arrive("dee", address=NAT, key=dees))
+    assert f"ask hal (an operator) to type /admit dee, then join again (your key's code: {moderation.key_code(dees)})" in refused.message
+    (told,) = _refused_told(room)
+    assert told.admit == "dee" and told.holds is not None and told.holds.startswith("mallory's key and joins at"), told
+    text = moderation.ban_try_text(told)
+    assert text.endswith("/unban mallory lifts it) tried to join and was turned away; /admit dee lets them in"), text
+    keyless = room.only_error(room.arrive("zed", address=NAT))
+    assert "join with lanchat (it has a key of yours)" in keyless.message and "/admit" not in keyless.message
+    room.take_all()
+    room.mod("ann", "admit", "dee")  # not an operator
+    assert room.only_error("ann").code == ev.E_NOT_OPERATOR
+    room.mod("hal", "admit", "dee")
+    (notice,) = [e for e in room.take("hal") if isinstance(e, ev.Notice)]
+    assert notice.message.startswith(f"dee may join now: the key {moderation.key_code(dees)} that tried as dee 0 s ago"), notice
+    (ban,) = room.stored.values()
+    assert dees in ban.known_keys and ban.key == "mallorys-key", ban
+    # a restart: the ban read back from the store lets dee's key in, and still no fresh key
+    after = ModDriver(bans=list(room.stored.values()))
+    after.arrive("hal", host=True)
+    assert isinstance(after.take(after.arrive("dee", address=NAT, key=dees))[0], ev.Welcome)
+    assert after.only_error(after.arrive("m4", address=NAT, key=key_id(b"fresh"))).code == ev.E_BANNED
+    assert after.only_error(after.arrive("m5", address=NAT, key="mallorys-key")).code == ev.E_BANNED
+    # the try is used up; and past ten minutes nobody's try is let in
+    after.take_all()
+    after.mod("hal", "admit", "dee")
+    assert "no join as dee was turned away" in after.only_error("hal").message
+    after.only_error(after.arrive("eve", address=NAT, key=key_id(b"eve")))
+    after.take_all()
+    after.now += moderation.ADMIT_SECONDS
+    after.mod("hal", "admit", "eve")
+    assert after.only_error("hal").code == ev.E_NO_SUCH_USER
+
+
+def test_mallory_cannot_get_herself_let_in_under_the_name_of_a_classmate_the_teacher_admits():
+    """mallory, banned, tries first as 'dee' with a fresh key; then the real dee tries: /admit dee
+    is refused (two keys tried as dee), with both codes; /admit dee CODE (the one dee's refusal
+    shows) lets dee's key in, never mallory's. Her banned key or name never counts as a try."""
+    room = _nat_class()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    room.take_all()
+    hers, dees = key_id(b"mallory's fresh key"), key_id(b"dee's fresh key")
+    room.only_error(room.arrive("dee", address=NAT, key=hers))
+    room.only_error(room.arrive("mallory", address=NAT, key=key_id(b"another")))  # her name: banned, no try for /admit
+    room.only_error(room.arrive("dee", address=NAT, key="mallorys-key"))  # her banned key: banned, no try either
+    dee = room.only_error(room.arrive("dee", address=NAT, key=dees))
+    room.take_all()
+    room.mod("hal", "admit", "dee")
+    ambiguous = room.only_error("hal").message
+    assert ambiguous.startswith("2 different keys tried to join as dee") and "/admit dee CODE" in ambiguous, ambiguous
+    assert moderation.key_code(hers) in ambiguous and moderation.key_code(dees) in ambiguous
+    room.mod("hal", "admit", "mallory")
+    assert "no join as mallory" in room.only_error("hal").message
+    code = moderation.key_code(dees)
+    assert code in dee.message
+    room.mod("hal", "admit", "dee", reason=code.replace(" ", "-").upper())  # as read out
+    (ban,) = room.stored.values()
+    assert dees in ban.known_keys and hers not in ban.known_keys
+    room.take_all()
+    assert room.only_error(room.arrive("dee", address=NAT, key=hers)).code == ev.E_BANNED
+    assert isinstance(room.take(room.arrive("dee", address=NAT, key=dees))[0], ev.Welcome)
+
+
+def test_admit_is_parsed_with_its_code_and_listed_in_help():
+    from lanchat.session import COMMANDS, Outgoing, Session
+
+    assert any(c.name == "/admit" for c in COMMANDS)
+    session = Session(name="hal")
+    assert session.parse_input("/admit dee 1a2b 3c4d") == Outgoing(ev.Moderate(action="admit", name="dee", reason="1a2b 3c4d"))
+    assert session.parse_input("/admit dee") == Outgoing(ev.Moderate(action="admit", name="dee"))
