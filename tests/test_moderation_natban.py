@@ -618,3 +618,48 @@ def test_admit_is_parsed_with_its_code_and_listed_in_help():
     session = Session(name="hal")
     assert session.parse_input("/admit dee 1a2b 3c4d") == Outgoing(ev.Moderate(action="admit", name="dee", reason="1a2b 3c4d"))
     assert session.parse_input("/admit dee") == Outgoing(ev.Moderate(action="admit", name="dee"))
+
+
+def test_a_real_teacher_admits_a_latecomer_behind_a_real_nat_and_a_restart_keeps_it():
+    """A real `serve --history`, the class in a network namespace (one address): teach bans
+    mallory; dee, with a fresh key, is refused and told to ask for /admit dee with her code; the
+    teacher's screen says /admit dee; teach types it; the server restarts; dee is welcomed, a
+    fresh key (mallory's next try) still refused."""
+    try:
+        namespace_cm = network_namespace()
+        namespace, our_address, _their_address, _link = namespace_cm.__enter__()
+    except OSError as exc:
+        pytest.skip(str(exc))
+    keys = {name: Ed25519PrivateKey.generate() for name in ("ann", "mallory", "dee")}
+    procs: list[Proc] = []
+    try:
+        with short_tmp_dir() as folder:
+            history = os.path.join(folder, "h.sqlite3")
+            teach, port = _hosted(our_address, history)
+            procs.append(teach)
+            ann, mallory, dee_sock = _from_the_nat(namespace, our_address, port, 3)
+            clients = [RawClient(ann, "ann", key=keys["ann"]), RawClient(mallory, "mallory", key=keys["mallory"])]
+            teach.send("/ban mallory spam")
+            teach.expect(r"banned mallory")
+            refused = _joins(dee_sock, "dee", keys["dee"])
+            code = identity.short_fingerprint(keys["dee"].public_key().public_bytes_raw())
+            assert isinstance(refused, ev.Error) and f"/admit dee, then join again (your key's code: {code})" in refused.message, refused
+            teach.expect(r"dee \(mallory's ban by teach: spam, which holds mallory's key and joins at")
+            teach.expect(r"/admit dee lets them in")
+            teach.send("/admit dee")
+            teach.expect(rf"dee may join now: the key {code}")
+            for client in clients:
+                client.close()
+            teach.send("/q")
+            assert teach.wait() == 0
+            teach, port = _hosted(our_address, history)
+            procs.append(teach)
+            socks = _from_the_nat(namespace, our_address, port, 2)
+            got = [_joins(sock, name, key) for sock, (name, key) in zip(socks, (("dee", keys["dee"]), ("d33", Ed25519PrivateKey.generate())), strict=True)]
+            assert [type(e).__name__ for e in got] == ["Welcome", "Error"], got
+            teach.send("/q")
+            assert teach.wait() == 0
+    finally:
+        for proc in procs:
+            proc.stop()
+        namespace_cm.__exit__(None, None, None)
