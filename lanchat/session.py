@@ -97,7 +97,7 @@ COMMANDS: tuple[Command, ...] = (
     # too: PROTOCOL.md, Moderation
     Command(name="/kick", usage="/kick NAME [WHY]", help="operators: remove NAME from the room"),
     Command(name="/ban", usage="/ban NAME [WHY]", help="operators: remove NAME and keep them out (/unban NAME|#ID, /bans lists)", also=("/unban", "/bans")),
-    Command(name="/admit", usage="/admit NAME [CODE]", help="operators: let in NAME, a newcomer a ban behind a shared address (a school's NAT) turned away; CODE: the one their refusal shows, if two keys tried as NAME"),
+    Command(name="/admit", usage="/admit NAME [CODE]", help="operators: let in NAME, turned away as a newcomer by a ban behind a shared address (a school's NAT); CODE (their refusal shows it) picks one when two keys tried as NAME"),
     Command(name="/mute", usage="/mute NAME [TIME] [WHY]", help="operators: NAME reads but cannot speak, for TIME (10 or 10m, 2h, 1h30m) or until /unmute NAME", also=("/unmute",)),
     Command(name="/op", usage="/op NAME", help="operators: make NAME an operator too (/deop NAME takes it back)", also=("/deop",)),
     Command(name="/mode", usage="/mode turn|duplex", help="operators: switch the room to turn-based or full-duplex"),
