@@ -917,13 +917,17 @@ def _admit(room: Room, member: Member, name: str, code: str) -> list[Action]:
     and kept with them (StoreBan: a restart keeps it); they are in at their next join. Only such
     a try: the banned person's own name, key or place never reaches it. Two keys tried under
     NAME (someone else may be using it, the banned student first of all): refused, with their
-    codes, until CODE (the one NAME's refusal shows them) picks one."""
+    codes, until CODE (the one NAME's refusal shows them, all of it) picks one."""
     mod = room.moderation
     now = room.clock()
     wanted = "".join(ch for ch in code.lower() if ch not in " \t-:")
+    if wanted and len(wanted) != 16:  # the whole code: a part of it can be matched by a key made to (a code heard)
+        return room._error(member.cid, ev.E_BAD_MESSAGE, (
+            f"/admit {name[:40]} CODE: the code is all 16 hex digits their refusal shows (as 3f2a 9c1b 77d0 e4a5), "
+            f"not {code[:24]}"))  # fmt: skip
     tries = [
         t for t in reversed(mod.newcomer_tries.get(ev.name_key(name), []))
-        if now - t.time < ADMIT_SECONDS and key_code(t.key).replace(" ", "").startswith(wanted)
+        if now - t.time < ADMIT_SECONDS and (not wanted or key_code(t.key).replace(" ", "") == wanted)
         and any(b.holds_newcomer(key=t.key, address=t.place) for b in mod.bans)
     ]  # fmt: skip
     minutes = int(ADMIT_SECONDS // 60)

@@ -663,3 +663,26 @@ def test_a_real_teacher_admits_a_latecomer_behind_a_real_nat_and_a_restart_keeps
         for proc in procs:
             proc.stop()
         namespace_cm.__exit__(None, None, None)
+
+
+def test_mallory_who_heard_dees_code_cannot_get_a_key_of_hers_let_in_by_a_part_of_it():
+    """dee reads her code out loud; mallory makes a key whose code begins as dee's does (its first
+    group: 65,536 keys, seconds) and tries as dee with it and three more, so the room keeps
+    only her four keys under dee; the teacher types the first group dee read: refused (the
+    whole code is asked for), and the whole code lets none of mallory's in."""
+    room = _nat_class()
+    room.mod("hal", "ban", "mallory", reason="spam")
+    dees = key_id(b"dee's fresh key")
+    room.only_error(room.arrive("dee", address=NAT, key=dees))
+    ground = dees[:4] + "0" * (len(dees) - 4)  # the first group as dee's, the rest her own
+    for key in (key_id(b"m1"), key_id(b"m2"), key_id(b"m3"), ground):
+        room.only_error(room.arrive("dee", address=NAT, key=key))
+    room.take_all()
+    room.mod("hal", "admit", "dee", reason=moderation.key_code(dees)[:4])
+    error = room.only_error("hal")
+    (ban,) = room.stored.values()
+    assert "all 16 hex digits" in error.message and ground not in ban.known_keys, (error, ban)
+    room.mod("hal", "admit", "dee", reason=moderation.key_code(dees))
+    assert "no join as dee" in room.only_error("hal").message
+    (ban,) = room.stored.values()
+    assert ground not in ban.known_keys and dees not in ban.known_keys, ban
