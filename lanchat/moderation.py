@@ -203,6 +203,8 @@ class SeenKeys:
 class Moderation:
     """Operators, mutes and bans: the state the moderation rules read and change."""
 
+    newcomer_names_forgotten = False  # a name's newcomer tries went (DEPARTED_USERS names): /admit NAME wants CODE
+
     def __init__(
         self,
         *,
@@ -916,8 +918,8 @@ def _admit(room: Room, member: Member, name: str, code: str) -> list[Action]:
     ban at a shared place (within ADMIT_SECONDS) is known to the bans that held it from now on,
     and kept with them (StoreBan: a restart keeps it); they are in at their next join. Only such
     a try: the banned person's own name, key or place never reaches it. Two keys tried under
-    NAME (someone else may be using it, the banned student first of all): refused, with their
-    codes, until CODE (the one NAME's refusal shows them, all of it) picks one."""
+    NAME (someone else may be using it, the banned student first of all), at any time, or a
+    name's tries forgotten: refused until CODE (NAME's refusal shows it, all of it) picks one."""
     mod = room.moderation
     now = room.clock()
     wanted = "".join(ch for ch in code.lower() if ch not in " \t-:")
@@ -925,22 +927,15 @@ def _admit(room: Room, member: Member, name: str, code: str) -> list[Action]:
         return room._error(member.cid, ev.E_BAD_MESSAGE, (
             f"/admit {name[:40]} CODE: the code is all 16 hex digits their refusal shows (as 3f2a 9c1b 77d0 e4a5), "
             f"not {code[:24]}"))  # fmt: skip
-    tries = [
+    kept = [
         t for t in reversed(mod.newcomer_tries.get(ev.name_key(name), []))
-        if now - t.time < ADMIT_SECONDS and (not wanted or key_code(t.key).replace(" ", "") == wanted)
-        and any(b.holds_newcomer(key=t.key, address=t.place) for b in mod.bans)
+        if any(b.holds_newcomer(key=t.key, address=t.place) for b in mod.bans)
     ]  # fmt: skip
-    minutes = int(ADMIT_SECONDS // 60)
-    if not tries:
-        coded = f" with the code {code[:20]}" if code else ""
-        return room._error(member.cid, ev.E_NO_SUCH_USER, (
-            f"no join as {name[:40]}{coded} was turned away by a ban's rule for newcomers in the last {minutes} minutes: "
-            f"ask them to join (their refusal tells them to ask you), then /admit {name[:40]}"))  # fmt: skip
-    if len(tries) > 1:
-        codes = ", ".join(key_code(t.key) for t in tries)
-        return room._error(member.cid, ev.E_BAD_MESSAGE, (
-            f"{len(tries)} different keys tried to join as {name[:40]} in the last {minutes} minutes, so someone else may "
-            f"be using the name: ask {name[:40]} for the code their refusal shows, then /admit {name[:40]} CODE ({codes})"))  # fmt: skip
+    tries = [t for t in kept if now - t.time < ADMIT_SECONDS and (not wanted or key_code(t.key).replace(" ", "") == wanted)]
+    # NAME alone only when the room knows of no other key under it: one that tried over
+    # ADMIT_SECONDS ago, or under a name forgotten (a flood of names), may be the real NAME's
+    if len(tries) != 1 or (not wanted and (len(kept) > 1 or mod.newcomer_names_forgotten)):
+        return _not_admitted(room, member, name, code, kept, tries)
     tried = tries[0]
     held = [b for b in mod.bans if b.holds_newcomer(key=tried.key, address=tried.place)]
     let_in = {b.id: replace(b, known_keys=b.known_keys | {tried.key}) for b in held}
@@ -957,6 +952,26 @@ def _admit(room: Room, member: Member, name: str, code: str) -> list[Action]:
         _room.Send(to=member.cid, event=ev.Notice(code=ev.E_BANNED, message=text)),
         _room.Log(text=f"{member.name} let {tried.name} in (key {key_code(tried.key)}) past {whose}"),
     ]
+
+
+def _not_admitted(room: Room, member: Member, name: str, code: str, kept: list[NewcomerTry], tries: list[NewcomerTry]) -> list[Action]:
+    """Why /admit NAME [CODE] let no key in: no try (``tries``, those it could take), or the
+    room cannot tell which key is NAME's (``kept``: the keys tried under NAME, newest first)."""
+    shown = name[:40]
+    if not tries:
+        coded = f" with the code {code[:20]}" if code else ""
+        return room._error(member.cid, ev.E_NO_SUCH_USER, (
+            f"no join as {shown}{coded} was turned away by a ban's rule for newcomers in the last {int(ADMIT_SECONDS // 60)} "
+            f"minutes: ask them to join (their refusal tells them to ask you), then /admit {shown}"))  # fmt: skip
+    ask = f"ask {shown} for the code their refusal shows, then /admit {shown} CODE"
+    if len(kept) > 1:
+        codes = ", ".join(key_code(t.key) for t in kept)
+        return room._error(member.cid, ev.E_BAD_MESSAGE, (
+            f"{len(kept)} different keys tried to join as {shown} (the newest {_ago(room.clock() - kept[0].time)} ago), "
+            f"so someone else may be using the name: {ask} ({codes})"))  # fmt: skip
+    return room._error(member.cid, ev.E_BAD_MESSAGE, (
+        f"joins under more than {DEPARTED_USERS:,} names were turned away as newcomers (someone may be trying names), "
+        f"so a try as {shown} with another key may be forgotten: {ask}"))  # fmt: skip
 
 
 def _ago(seconds: float) -> str:
@@ -1057,12 +1072,14 @@ def _banned(room: Room, cid: int, ban: Ban, name: str, key: str | None = None) -
 
 def _note_newcomer(mod: Moderation, tried: NewcomerTry) -> None:
     """Keep ``tried`` for /admit: the ADMIT_KEYS newest keys under its name (one key once: its
-    newest try), the DEPARTED_USERS newest names; tries over ADMIT_SECONDS old go."""
+    newest try), the DEPARTED_USERS newest names. Old tries stay (only ADMIT_SECONDS' are let
+    in, the older ones still say another key tried the name), and a name forgotten is noted."""
     name_key = ev.name_key(tried.name)
-    kept = [t for t in mod.newcomer_tries.pop(name_key, []) if t.key != tried.key and tried.time - t.time < ADMIT_SECONDS]
+    kept = [t for t in mod.newcomer_tries.pop(name_key, []) if t.key != tried.key]
     mod.newcomer_tries[name_key] = [*kept, tried][-ADMIT_KEYS:]
     while len(mod.newcomer_tries) > DEPARTED_USERS:
         mod.newcomer_tries.popitem(last=False)
+        mod.newcomer_names_forgotten = True
 
 
 def _told_newcomer(room: Room, cid: int, ban: Ban, name: str, key: str | None) -> list[Action]:

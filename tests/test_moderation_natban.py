@@ -686,3 +686,31 @@ def test_mallory_who_heard_dees_code_cannot_get_a_key_of_hers_let_in_by_a_part_o
     assert "no join as dee" in room.only_error("hal").message
     (ban,) = room.stored.values()
     assert ground not in ban.known_keys and dees not in ban.known_keys, ban
+
+
+def test_mallory_cannot_be_the_only_key_under_dees_name_by_flooding_names_or_waiting_out_dees_try():
+    """dee is refused and asks the teacher; mallory makes the room forget dee's try (joins under
+    1,024 other names, or she waits until dee's try is over ten minutes old), then tries as dee
+    once: /admit dee alone is refused (the room cannot know hers is the only key), and dee's
+    code, once she tries again, lets dee's key in, never mallory's."""
+    for forget in ("names", "time"):
+        room = _nat_class()
+        room.mod("hal", "ban", "mallory", reason="spam")
+        hers, dees = key_id(b"mallory's fresh key"), key_id(b"dee's fresh key")
+        room.only_error(room.arrive("dee", address=NAT, key=dees))
+        if forget == "names":
+            for i in range(moderation.DEPARTED_USERS):
+                room.only_error(room.arrive(f"x{i}", address=NAT, key=key_id(b"x%d" % i)))
+        else:
+            room.now += moderation.ADMIT_SECONDS + 1
+        room.only_error(room.arrive("dee", address=NAT, key=hers))
+        room.take_all()
+        room.mod("hal", "admit", "dee")
+        refused = room.only_error("hal").message
+        assert "ask dee for the code their refusal shows" in refused, (forget, refused)
+        assert hers not in next(iter(room.stored.values())).known_keys, forget
+        room.only_error(room.arrive("dee", address=NAT, key=dees))  # dee tries again, and reads out her code
+        room.take_all()
+        room.mod("hal", "admit", "dee", reason=moderation.key_code(dees))
+        (ban,) = room.stored.values()
+        assert dees in ban.known_keys and hers not in ban.known_keys, (forget, ban)
